@@ -1,0 +1,8 @@
+//! corelb: a shard-per-core TCP/TLS/HTTP load balancer that reads HAProxy's configuration.
+//!
+//! Layout (see docs/design.md): pure, sans-IO parsers live in `config`, `proxy_protocol`,
+//! `proxy::http` and `balance`; I/O lives in `runtime` and `proxy`. Raw syscalls are confined
+//! to `sys`.
+
+pub mod proxy;
+pub mod proxy_protocol;

@@ -1,0 +1,3 @@
+//! Per-connection proxying: `tcp` (mode tcp) and `http` (mode http).
+
+pub mod http;
