@@ -4,5 +4,9 @@
 //! `proxy::http` and `balance`; I/O lives in `runtime` and `proxy`. Raw syscalls are confined
 //! to `sys`.
 
+pub mod balance;
+pub mod config;
+pub mod health;
 pub mod proxy;
 pub mod proxy_protocol;
+pub mod sys;

@@ -1,0 +1,320 @@
+//! Server selection. One [`Lb`] per backend, shared by every shard.
+//!
+//! Balancing is global, as an operator expects from HAProxy's threads: the cursor of
+//! round-robin is one atomic over a precomputed smooth-weighted schedule, connection counts
+//! for `leastconn` are the servers' atomics, and the hashing algorithms are deterministic, so
+//! which shard accepted a connection does not matter. The tables are rebuilt (and swapped in
+//! with `ArcSwap`, lock-free for readers) only when a server's state or weight changes.
+
+pub mod chash;
+pub mod first;
+pub mod hash;
+pub mod leastconn;
+pub mod random;
+pub mod roundrobin;
+
+use crate::config::{Algo, HashType};
+use crate::health::ServerState;
+use arc_swap::ArcSwap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// What the connection path knows when it asks for a server.
+#[derive(Clone, Copy, Debug)]
+pub struct PickCtx {
+    pub client_ip: IpAddr,
+    /// A server to avoid (the one that just failed, for redispatch).
+    pub avoid: Option<usize>,
+}
+
+/// The outcome of a selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// This server index, with a connection slot reserved (release it when done).
+    Server(usize),
+    /// Usable servers exist but all are at their maxconn: the connection must queue.
+    Full,
+    /// No server is usable.
+    NoServer,
+}
+
+/// The tables derived from the servers' states and weights.
+#[derive(Debug, Default)]
+pub struct LbTable {
+    /// The servers that may take traffic now: the usable active ones, or, when none is,
+    /// the first usable backup (all of them with `option allbackups`).
+    pub usable: Vec<u16>,
+    /// Smooth weighted round-robin sequence over `usable` (each server `weight` times).
+    pub schedule: Vec<u16>,
+    /// Consistent-hashing ring over `usable`.
+    pub ring: chash::Ring,
+}
+
+pub struct Lb {
+    pub algo: Algo,
+    pub hash_type: HashType,
+    pub allbackups: bool,
+    pub servers: Vec<Arc<ServerState>>,
+    table: ArcSwap<LbTable>,
+    cursor: AtomicUsize,
+}
+
+impl Lb {
+    pub fn new(
+        algo: Algo,
+        hash_type: HashType,
+        allbackups: bool,
+        servers: Vec<Arc<ServerState>>,
+    ) -> Lb {
+        let lb = Lb {
+            algo,
+            hash_type,
+            allbackups,
+            servers,
+            table: ArcSwap::from_pointee(LbTable::default()),
+            cursor: AtomicUsize::new(0),
+        };
+        lb.rebuild();
+        lb
+    }
+
+    /// Recomputes the tables from the servers' current states and weights. Called by whoever
+    /// changed a state (the health checker, an observed error); never on the request path.
+    pub fn rebuild(&self) {
+        let usable = self.usable_set();
+        let weights: Vec<(u16, u32)> = usable
+            .iter()
+            .map(|&i| (i, self.servers[i as usize].weight()))
+            .collect();
+        let schedule = roundrobin::smooth_schedule(&weights);
+        let ring =
+            if self.hash_type == HashType::Consistent || matches!(self.algo, Algo::Random { .. }) {
+                chash::Ring::build(&self.servers, &weights)
+            } else {
+                chash::Ring::default()
+            };
+        self.table.store(Arc::new(LbTable {
+            usable,
+            schedule,
+            ring,
+        }));
+    }
+
+    fn usable_set(&self) -> Vec<u16> {
+        let active: Vec<u16> = (0..self.servers.len())
+            .filter(|&i| !self.servers[i].backup && self.servers[i].usable())
+            .map(|i| i as u16)
+            .collect();
+        if !active.is_empty() {
+            return active;
+        }
+        let backups = (0..self.servers.len())
+            .filter(|&i| self.servers[i].backup && self.servers[i].usable())
+            .map(|i| i as u16);
+        if self.allbackups {
+            backups.collect()
+        } else {
+            // HAProxy uses only the first backup unless 'option allbackups'.
+            backups.take(1).collect()
+        }
+    }
+
+    /// Number of servers that may take traffic now (`nbsrv()`).
+    pub fn usable_count(&self) -> usize {
+        self.table.load().usable.len()
+    }
+
+    /// Chooses a server and reserves a slot on it.
+    pub fn pick(&self, ctx: &PickCtx) -> Pick {
+        let t = self.table.load();
+        if t.usable.is_empty() {
+            return Pick::NoServer;
+        }
+        let servers = &self.servers;
+        let pick = match self.algo {
+            Algo::RoundRobin | Algo::StaticRr => {
+                roundrobin::pick(&t.schedule, &self.cursor, servers, ctx.avoid)
+            }
+            Algo::LeastConn => leastconn::pick(&t.usable, &self.cursor, servers, ctx.avoid),
+            Algo::First => first::pick(&t.usable, servers, ctx.avoid),
+            Algo::Source => {
+                let key = hash::ip_hash(&ctx.client_ip);
+                match self.hash_type {
+                    HashType::MapBased => hash::pick_map(&t.schedule, key, servers, ctx.avoid),
+                    HashType::Consistent => t.ring.pick(key, servers, ctx.avoid),
+                }
+            }
+            Algo::Random { draws } => random::pick(&t.schedule, draws, servers, ctx.avoid),
+        };
+        // A redispatch that found only the server to avoid takes it rather than nothing.
+        if pick == Pick::NoServer && ctx.avoid.is_some() {
+            return self.pick(&PickCtx {
+                avoid: None,
+                ..*ctx
+            });
+        }
+        pick
+    }
+
+    pub fn release(&self, idx: usize) {
+        self.servers[idx].release();
+    }
+
+    /// Bumps the shared cursor (used by algorithms that rotate).
+    pub(crate) fn next_cursor(cursor: &AtomicUsize) -> usize {
+        cursor.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Tries to reserve `idx`; returns the pick or None when it is full.
+#[inline]
+pub(crate) fn take(servers: &[Arc<ServerState>], idx: usize) -> Option<Pick> {
+    servers[idx].try_acquire().then_some(Pick::Server(idx))
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+    use crate::health::ServerState;
+
+    /// Servers "s1".."sN" with these (weight, backup, maxconn).
+    pub fn servers(spec: &[(u32, bool, u32)]) -> Vec<Arc<ServerState>> {
+        spec.iter()
+            .enumerate()
+            .map(|(i, &(w, b, m))| {
+                Arc::new(ServerState::new(
+                    "bk",
+                    i as u32 + 1,
+                    &crate::health::state::tests::server(
+                        &format!("s{}", i + 1),
+                        &format!("10.0.0.{}", i + 1),
+                        Some(80),
+                        w,
+                        b,
+                        m,
+                        false,
+                    ),
+                ))
+            })
+            .collect()
+    }
+
+    pub fn ctx(ip: &str) -> PickCtx {
+        PickCtx {
+            client_ip: ip.parse().unwrap(),
+            avoid: None,
+        }
+    }
+
+    /// Picks `n` times (releasing each slot) and counts per server.
+    pub fn distribution(lb: &Lb, n: usize, ip: &str) -> Vec<usize> {
+        let mut counts = vec![0; lb.servers.len()];
+        for i in 0..n {
+            let c = if ip == "vary" {
+                ctx(&format!("192.168.{}.{}", (i / 250) % 250, i % 250))
+            } else {
+                ctx(ip)
+            };
+            match lb.pick(&c) {
+                Pick::Server(s) => {
+                    counts[s] += 1;
+                    lb.release(s);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::*;
+    use super::*;
+    use crate::health::SrvState;
+
+    #[test]
+    fn backups_only_when_no_active_server_is_up() {
+        let lb = Lb::new(
+            Algo::RoundRobin,
+            HashType::MapBased,
+            false,
+            servers(&[(1, false, 0), (1, false, 0), (1, true, 0), (1, true, 0)]),
+        );
+        assert_eq!(distribution(&lb, 10, "1.1.1.1"), vec![5, 5, 0, 0]);
+        lb.servers[0].set_state(SrvState::Down);
+        lb.servers[1].set_state(SrvState::Down);
+        lb.rebuild();
+        assert_eq!(
+            distribution(&lb, 10, "1.1.1.1"),
+            vec![0, 0, 10, 0],
+            "first backup only"
+        );
+        let lb2 = Lb::new(
+            Algo::RoundRobin,
+            HashType::MapBased,
+            true,
+            servers(&[(1, false, 0), (1, true, 0), (1, true, 0)]),
+        );
+        lb2.servers[0].set_state(SrvState::Down);
+        lb2.rebuild();
+        assert_eq!(
+            distribution(&lb2, 10, "1.1.1.1"),
+            vec![0, 5, 5],
+            "allbackups"
+        );
+        lb.servers[0].set_state(SrvState::Up);
+        lb.rebuild();
+        assert_eq!(distribution(&lb, 4, "1.1.1.1"), vec![4, 0, 0, 0]);
+    }
+
+    #[test]
+    fn no_server_and_full() {
+        let lb = Lb::new(
+            Algo::RoundRobin,
+            HashType::MapBased,
+            false,
+            servers(&[(1, false, 1)]),
+        );
+        assert_eq!(lb.pick(&ctx("1.1.1.1")), Pick::Server(0));
+        assert_eq!(lb.pick(&ctx("1.1.1.1")), Pick::Full);
+        lb.release(0);
+        lb.servers[0].set_state(SrvState::Down);
+        lb.rebuild();
+        assert_eq!(lb.pick(&ctx("1.1.1.1")), Pick::NoServer);
+    }
+
+    #[test]
+    fn redispatch_avoids_the_failed_server() {
+        for algo in [
+            Algo::RoundRobin,
+            Algo::LeastConn,
+            Algo::First,
+            Algo::Source,
+            Algo::Random { draws: 2 },
+        ] {
+            let lb = Lb::new(
+                algo,
+                HashType::MapBased,
+                false,
+                servers(&[(1, false, 0), (1, false, 0)]),
+            );
+            for _ in 0..20 {
+                let c = PickCtx {
+                    client_ip: "1.2.3.4".parse().unwrap(),
+                    avoid: Some(0),
+                };
+                assert_eq!(lb.pick(&c), Pick::Server(1), "{algo:?}");
+                lb.release(1);
+            }
+            // Only the avoided server is left: it is used rather than nothing.
+            let one = Lb::new(algo, HashType::MapBased, false, servers(&[(1, false, 0)]));
+            let c = PickCtx {
+                client_ip: "1.2.3.4".parse().unwrap(),
+                avoid: Some(0),
+            };
+            assert_eq!(one.pick(&c), Pick::Server(0));
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! HAProxy's configuration language → the typed model in [`model`], with `FILE:LINE` errors.
+//!
+//! `lexer` splits lines into words, `parser` applies keywords section by section (tables of
+//! what is supported live in `keywords`), `validate` checks what spans sections.
+
+pub mod addr;
+pub mod diag;
+pub mod keywords;
+pub mod lexer;
+pub mod model;
+pub mod parser;
+pub mod units;
+pub mod validate;
+
+pub use diag::{Diag, Diags, Level, Loc};
+pub use model::*;
+
+use std::path::PathBuf;
+
+/// Reads the files in order (like several `-f` for HAProxy) and returns the configuration
+/// when it has no error, with every diagnostic either way.
+pub fn load(paths: &[PathBuf]) -> (Option<Config>, Diags) {
+    let mut p = parser::Parser::new();
+    for path in paths {
+        if path.is_dir() {
+            // HAProxy loads every *.cfg of a directory, in lexical order.
+            let mut files: Vec<PathBuf> = match std::fs::read_dir(path) {
+                Ok(rd) => rd
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "cfg"))
+                    .collect(),
+                Err(e) => {
+                    p.diags.error_global(format!("{}: {e}", path.display()));
+                    continue;
+                }
+            };
+            files.sort();
+            for f in files {
+                p.parse_file(&f);
+            }
+        } else {
+            p.parse_file(path);
+        }
+    }
+    p.finish()
+}

@@ -1,0 +1,376 @@
+//! The typed configuration: what the parser produces and the runtime consumes. It is built
+//! once per generation and then shared read-only (`Arc`) by every shard.
+
+use super::diag::Loc;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Tcp,
+    Http,
+}
+
+/// What a proxy section can do: a `listen` is both a frontend and a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Defaults,
+    Frontend,
+    Backend,
+    Listen,
+}
+
+impl Kind {
+    pub fn is_frontend(self) -> bool {
+        matches!(self, Kind::Frontend | Kind::Listen)
+    }
+    pub fn is_backend(self) -> bool {
+        matches!(self, Kind::Backend | Kind::Listen)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Defaults => "defaults",
+            Kind::Frontend => "frontend",
+            Kind::Backend => "backend",
+            Kind::Listen => "listen",
+        }
+    }
+}
+
+/// The global section.
+#[derive(Clone, Debug)]
+pub struct Global {
+    pub maxconn: Option<u32>,
+    pub nbthread: Option<(u32, Loc)>,
+    /// `cpu-map` entries: (first thread, last thread) → CPUs, thread numbers from 1.
+    pub cpu_map: Vec<CpuMapEntry>,
+    pub hard_stop_after: Option<Duration>,
+    pub grace: Option<Duration>,
+    pub pidfile: Option<PathBuf>,
+    pub user: Option<(String, Loc)>,
+    pub group: Option<(String, Loc)>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub chroot: Option<(PathBuf, Loc)>,
+    pub ulimit_n: Option<u64>,
+    pub logs: Vec<LogTarget>,
+    pub log_tag: Option<String>,
+    pub quiet: bool,
+    pub node: Option<String>,
+    pub bufsize: usize,
+    pub maxhdr: usize,
+    /// corelb-specific: how mode tcp moves bytes (`tune.corelb.pump splice|copy`).
+    pub pump: PumpKind,
+    pub pipesize: usize,
+    pub maxpipes: Option<u32>,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            maxconn: None,
+            nbthread: None,
+            cpu_map: Vec::new(),
+            hard_stop_after: None,
+            grace: None,
+            pidfile: None,
+            user: None,
+            group: None,
+            uid: None,
+            gid: None,
+            chroot: None,
+            ulimit_n: None,
+            logs: Vec::new(),
+            log_tag: None,
+            quiet: false,
+            node: None,
+            bufsize: 16384,
+            maxhdr: 101,
+            pump: PumpKind::Splice,
+            pipesize: 0,
+            maxpipes: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PumpKind {
+    /// splice(2) through a pipe; waits for writability by writing one byte (see proxy/splice).
+    Splice,
+    /// Read into a user-space buffer and write it out (the fallback).
+    Copy,
+}
+
+#[derive(Clone, Debug)]
+pub struct CpuMapEntry {
+    pub first_thread: u32,
+    /// `None` means every thread ("all").
+    pub last_thread: Option<u32>,
+    pub cpus: Vec<usize>,
+    /// `auto:` distributes the CPUs one per thread; otherwise every thread gets the whole set.
+    pub auto: bool,
+    pub loc: Loc,
+}
+
+/// Where logs go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogDest {
+    Udp(SocketAddr),
+    Unix(PathBuf),
+    Stdout,
+    Stderr,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogTarget {
+    pub dest: LogDest,
+    pub facility: u8,
+    pub max_level: u8,
+    pub min_level: u8,
+    pub maxlen: usize,
+    pub loc: Loc,
+}
+
+/// Proxy timeouts; `None` means unset (infinite), as in HAProxy.
+#[derive(Clone, Debug, Default)]
+pub struct Timeouts {
+    pub connect: Option<Duration>,
+    pub client: Option<Duration>,
+    pub server: Option<Duration>,
+    pub tunnel: Option<Duration>,
+    pub client_fin: Option<Duration>,
+    pub server_fin: Option<Duration>,
+    pub queue: Option<Duration>,
+    pub check: Option<Duration>,
+    pub http_request: Option<Duration>,
+    pub http_keep_alive: Option<Duration>,
+    pub tarpit: Option<Duration>,
+}
+
+/// A listening address of a `bind` line (one per port of a range).
+#[derive(Clone, Debug)]
+pub struct Bind {
+    pub addr: SocketAddr,
+    /// The address as written, for messages.
+    pub text: String,
+    pub backlog: Option<u32>,
+    pub maxconn: Option<u32>,
+    pub v6only: Option<bool>,
+    pub defer_accept: bool,
+    pub tfo: bool,
+    pub interface: Option<String>,
+    pub mss: Option<u32>,
+    pub name: Option<String>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algo {
+    RoundRobin,
+    StaticRr,
+    LeastConn,
+    First,
+    Source,
+    Random { draws: u32 },
+}
+
+impl Algo {
+    pub fn is_hash(self) -> bool {
+        matches!(self, Algo::Source)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HashType {
+    #[default]
+    MapBased,
+    Consistent,
+}
+
+#[derive(Clone, Debug)]
+pub struct Balance {
+    pub algo: Algo,
+    pub hash_type: HashType,
+    pub loc: Option<Loc>,
+}
+
+impl Default for Balance {
+    fn default() -> Self {
+        Balance {
+            algo: Algo::RoundRobin,
+            hash_type: HashType::MapBased,
+            loc: None,
+        }
+    }
+}
+
+/// Where a server is: a resolved socket address, whose port may come from the client's
+/// destination port when the configuration gives none.
+#[derive(Clone, Debug)]
+pub struct ServerAddr {
+    pub text: String,
+    pub ip: std::net::IpAddr,
+    pub port: Option<u16>,
+}
+
+/// Per-server settings (also what `default-server` sets).
+#[derive(Clone, Debug)]
+pub struct ServerParams {
+    pub weight: u32,
+    pub backup: bool,
+    pub disabled: bool,
+    pub maxconn: u32,
+    pub maxqueue: u32,
+}
+
+impl Default for ServerParams {
+    fn default() -> Self {
+        ServerParams {
+            weight: 1,
+            backup: false,
+            disabled: false,
+            maxconn: 0,
+            maxqueue: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub name: String,
+    pub addr: ServerAddr,
+    pub params: ServerParams,
+    pub id: Option<u32>,
+    pub loc: Loc,
+}
+
+/// A reference to a backend by name, resolved to an index after parsing.
+#[derive(Clone, Debug)]
+pub struct BackendRef {
+    pub name: String,
+    pub index: usize,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub redispatch: Option<i32>,
+    pub tcplog: bool,
+    pub dontlognull: bool,
+    pub clitcpka: bool,
+    pub srvtcpka: bool,
+    pub allbackups: bool,
+}
+
+/// The logging settings of a proxy: `log global` copies the global targets.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyLog {
+    pub use_global: bool,
+    pub targets: Vec<LogTarget>,
+}
+
+/// A `defaults`, `frontend`, `backend` or `listen` section.
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    pub name: String,
+    pub kind: Kind,
+    pub loc: Loc,
+    pub mode: Mode,
+    pub disabled: bool,
+    pub binds: Vec<Bind>,
+    pub maxconn: Option<u32>,
+    pub backlog: Option<u32>,
+    pub timeouts: Timeouts,
+    pub default_backend: Option<BackendRef>,
+    pub use_backends: Vec<BackendRef>,
+    pub balance: Balance,
+    pub servers: Vec<Server>,
+    pub default_server: ServerParams,
+    pub retries: u32,
+    pub options: Options,
+    pub log: ProxyLog,
+    pub fullconn: Option<u32>,
+    pub id: Option<u32>,
+}
+
+impl Proxy {
+    pub fn new(name: &str, kind: Kind, loc: Loc) -> Self {
+        Proxy {
+            name: name.to_string(),
+            kind,
+            loc,
+            mode: Mode::Tcp,
+            disabled: false,
+            binds: Vec::new(),
+            maxconn: None,
+            backlog: None,
+            timeouts: Timeouts::default(),
+            default_backend: None,
+            use_backends: Vec::new(),
+            balance: Balance::default(),
+            servers: Vec::new(),
+            default_server: ServerParams::default(),
+            retries: 3,
+            options: Options::default(),
+            log: ProxyLog::default(),
+            fullconn: None,
+            id: None,
+        }
+    }
+
+    /// A new section that starts from the settings of a `defaults` section, as HAProxy copies
+    /// them: everything but binds, servers and backend references.
+    pub fn from_defaults(def: &Proxy, name: &str, kind: Kind, loc: Loc) -> Self {
+        let mut p = def.clone();
+        p.name = name.to_string();
+        p.kind = kind;
+        p.loc = loc;
+        p.binds.clear();
+        p.servers.clear();
+        p.use_backends.clear();
+        p.id = None;
+        p.disabled = false;
+        if !kind.is_frontend() {
+            p.default_backend = None;
+        }
+        p
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub global: Global,
+    /// Every frontend, backend and listen section, in file order.
+    pub proxies: Vec<Proxy>,
+    pub files: Vec<PathBuf>,
+}
+
+impl Config {
+    pub fn frontends(&self) -> impl Iterator<Item = (usize, &Proxy)> {
+        self.proxies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind.is_frontend())
+    }
+
+    pub fn backends(&self) -> impl Iterator<Item = (usize, &Proxy)> {
+        self.proxies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind.is_backend())
+    }
+
+    pub fn proxy_by_name(&self, name: &str, backend: bool) -> Option<usize> {
+        self.proxies.iter().position(|p| {
+            p.name == name
+                && if backend {
+                    p.kind.is_backend()
+                } else {
+                    p.kind.is_frontend()
+                }
+        })
+    }
+}

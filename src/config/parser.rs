@@ -1,0 +1,1574 @@
+//! Reads HAProxy configuration text into the typed model, collecting every error and warning
+//! with its file and line. Pure: the only I/O is reading the files and resolving server
+//! names in [`super::validate`].
+
+use super::addr;
+use super::diag::{Diags, Loc};
+use super::keywords::{self, B, D, F, Kw, Status};
+use super::lexer;
+use super::model::*;
+use super::units::{parse_size, parse_time, parse_uint};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MS: Duration = Duration::from_millis(1);
+
+enum Cur {
+    None,
+    Global,
+    Defaults,
+    Proxy(usize),
+    /// Inside a section corelb does not support: its lines are skipped (one error was given).
+    Skip,
+}
+
+/// Sections HAProxy has and corelb does not support yet.
+const OTHER_SECTIONS: &[&str] = &[
+    "userlist",
+    "peers",
+    "resolvers",
+    "mailers",
+    "program",
+    "http-errors",
+    "ring",
+    "cache",
+    "log-forward",
+    "crt-store",
+    "fcgi-app",
+    "traces",
+    "acme",
+    "dynamic-update",
+];
+const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
+
+pub struct Parser {
+    pub diags: Diags,
+    global: Global,
+    defaults: Proxy,
+    named_defaults: HashMap<String, Proxy>,
+    proxies: Vec<Proxy>,
+    cur: Cur,
+    env: HashMap<String, Option<String>>,
+    files: Vec<PathBuf>,
+    /// Warned-about unset variables, to warn once per name.
+    unset_seen: Vec<String>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parser {
+    pub fn new() -> Self {
+        let loc = Loc {
+            file: Arc::from("<builtin>"),
+            line: 0,
+        };
+        Parser {
+            diags: Diags::default(),
+            global: Global::default(),
+            defaults: Proxy::new("", Kind::Defaults, loc),
+            named_defaults: HashMap::new(),
+            proxies: Vec::new(),
+            cur: Cur::None,
+            env: HashMap::new(),
+            files: Vec::new(),
+            unset_seen: Vec::new(),
+        }
+    }
+
+    pub fn parse_file(&mut self, path: &Path) {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                self.files.push(path.to_path_buf());
+                let text = String::from_utf8_lossy(&bytes);
+                self.parse_str(&path.display().to_string(), &text);
+            }
+            Err(e) => self.diags.error_global(format!(
+                "{}: cannot read configuration file: {e}",
+                path.display()
+            )),
+        }
+    }
+
+    /// Parses configuration text; `name` is used in messages. Each file starts outside any
+    /// section, as in HAProxy.
+    pub fn parse_str(&mut self, name: &str, text: &str) {
+        let file: Arc<str> = Arc::from(name);
+        self.cur = Cur::None;
+        for (n, raw) in text.lines().enumerate() {
+            let loc = Loc::new(&file, n as u32 + 1);
+            let env = &self.env;
+            let getenv = |k: &str| match env.get(k) {
+                Some(v) => v.clone(),
+                None => std::env::var(k).ok(),
+            };
+            let line = match lexer::split(raw, &getenv) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.diags.error(&loc, format!("{e}"));
+                    continue;
+                }
+            };
+            for v in line.unset_vars {
+                if !self.unset_seen.contains(&v) {
+                    self.diags.warn(
+                        &loc,
+                        format!("environment variable '{v}' is not set (expanded to nothing)"),
+                    );
+                    self.unset_seen.push(v);
+                }
+            }
+            if line.words.is_empty() {
+                continue;
+            }
+            self.line(&line.words, &loc);
+        }
+    }
+
+    fn line(&mut self, w: &[String], loc: &Loc) {
+        let kw = w[0].as_str();
+        if SECTIONS.contains(&kw) {
+            self.section(w, loc);
+            return;
+        }
+        if OTHER_SECTIONS.contains(&kw) {
+            self.diags.error(
+                loc,
+                format!("'{kw}' is not supported yet (section skipped)"),
+            );
+            self.cur = Cur::Skip;
+            return;
+        }
+        if kw.starts_with('.') {
+            self.diags.error(
+                loc,
+                format!("'{kw}' is not supported yet (conditional blocks and directives)"),
+            );
+            return;
+        }
+        match self.cur {
+            Cur::None => {
+                let h = keywords::hint(kw, SECTIONS.iter().copied());
+                self.diags.error(
+                    loc,
+                    format!("unknown keyword '{kw}' out of section ('global', 'defaults', 'frontend', 'backend' or 'listen' expected){h}"),
+                );
+            }
+            Cur::Skip => {}
+            Cur::Global => self.global_kw(w, loc),
+            Cur::Defaults => {
+                let mut px = std::mem::replace(&mut self.defaults, placeholder());
+                proxy_kw(&mut px, w, loc, &mut self.diags);
+                if !px.name.is_empty() {
+                    self.named_defaults.insert(px.name.clone(), px.clone());
+                }
+                self.defaults = px;
+            }
+            Cur::Proxy(i) => {
+                let mut px = std::mem::replace(&mut self.proxies[i], placeholder());
+                proxy_kw(&mut px, w, loc, &mut self.diags);
+                self.proxies[i] = px;
+            }
+        }
+    }
+
+    fn section(&mut self, w: &[String], loc: &Loc) {
+        let kw = w[0].as_str();
+        if kw == "global" {
+            if w.len() > 1 {
+                self.diags.warn(loc, "arguments after 'global' are ignored");
+            }
+            self.cur = Cur::Global;
+            return;
+        }
+        // [NAME] [ADDR:PORT] [from DEFAULTS]
+        let mut args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+        let mut from: Option<&str> = None;
+        if let Some(pos) = args.iter().position(|a| *a == "from") {
+            match args.get(pos + 1) {
+                Some(n) => from = Some(n),
+                None => self
+                    .diags
+                    .error(loc, "'from' expects the name of a 'defaults' section"),
+            }
+            args.truncate(pos);
+        }
+        let base = match from {
+            Some(n) => match self.named_defaults.get(n) {
+                Some(d) => d.clone(),
+                None => {
+                    let h = keywords::hint(n, self.named_defaults.keys().map(String::as_str));
+                    self.diags
+                        .error(loc, format!("defaults section '{n}' not found{h}"));
+                    self.defaults.clone()
+                }
+            },
+            None => self.defaults.clone(),
+        };
+        if kw == "defaults" {
+            let name = args.first().copied().unwrap_or("");
+            if args.len() > 1 {
+                self.diags
+                    .warn(loc, "extra arguments after the 'defaults' name are ignored");
+            }
+            // A new defaults section starts from HAProxy's defaults unless it says 'from'.
+            let mut d = if from.is_some() {
+                base
+            } else {
+                Proxy::new("", Kind::Defaults, loc.clone())
+            };
+            d.name = name.to_string();
+            d.kind = Kind::Defaults;
+            d.loc = loc.clone();
+            if !name.is_empty() {
+                check_proxy_name(name, kw, loc, &mut self.diags);
+                self.named_defaults.insert(name.to_string(), d.clone());
+            }
+            self.defaults = d;
+            self.cur = Cur::Defaults;
+            return;
+        }
+        let kind = match kw {
+            "frontend" => Kind::Frontend,
+            "backend" => Kind::Backend,
+            _ => Kind::Listen,
+        };
+        let Some(name) = args.first().copied() else {
+            self.diags.error(loc, format!("'{kw}' expects a name"));
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, kw, loc, &mut self.diags);
+        for p in &self.proxies {
+            let clash = p.name == name
+                && ((kind.is_frontend() && p.kind.is_frontend())
+                    || (kind.is_backend() && p.kind.is_backend()));
+            if clash {
+                self.diags.error(
+                    loc,
+                    format!(
+                        "{kw} '{name}' has the same name as {} '{name}' declared at {}",
+                        p.kind.name(),
+                        p.loc
+                    ),
+                );
+                break;
+            }
+        }
+        let mut px = Proxy::from_defaults(&base, name, kind, loc.clone());
+        if let Some(addrs) = args.get(1) {
+            if kind == Kind::Backend {
+                self.diags.error(
+                    loc,
+                    format!("unexpected argument '{addrs}' after the backend name"),
+                );
+            } else {
+                // HAProxy 1.x syntax: 'frontend NAME ADDR:PORT'.
+                self.diags.warn(
+                    loc,
+                    format!("the address on the '{kw}' line is the old syntax; write 'bind {addrs}' instead"),
+                );
+                let words = vec!["bind".to_string(), addrs.to_string()];
+                bind_kw(&mut px, &words, loc, &mut self.diags);
+            }
+            if args.len() > 2 {
+                self.diags.error(
+                    loc,
+                    format!("unexpected argument '{}' on the '{kw}' line", args[2]),
+                );
+            }
+        }
+        self.proxies.push(px);
+        self.cur = Cur::Proxy(self.proxies.len() - 1);
+    }
+
+    fn global_kw(&mut self, w: &[String], loc: &Loc) {
+        let kw = w[0].as_str();
+        let Some(k) = keywords::find(keywords::GLOBAL, kw) else {
+            // A proxy keyword in global usually means a missing section header.
+            let h = keywords::hint(kw, keywords::GLOBAL.iter().map(|k| k.name));
+            let extra = if keywords::find(keywords::PROXY, kw).is_some() {
+                " (it belongs in a defaults, frontend, backend or listen section)"
+            } else {
+                ""
+            };
+            self.diags.error(
+                loc,
+                format!("unknown keyword '{kw}' in 'global' section{extra}{h}"),
+            );
+            return;
+        };
+        if !status_ok(k, kw, loc, &mut self.diags) {
+            return;
+        }
+        let g = &mut self.global;
+        let d = &mut self.diags;
+        let arg = |i: usize| w.get(i).map(String::as_str);
+        match kw {
+            "maxconn" => g.maxconn = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32),
+            "nbthread" => {
+                if let Some(v) = uint_arg(w, 1, 1, 4096, loc, d) {
+                    g.nbthread = Some((v as u32, loc.clone()));
+                }
+            }
+            "cpu-map" => {
+                if let Some(e) = parse_cpu_map(&w[1..], loc, d) {
+                    g.cpu_map.push(e);
+                }
+            }
+            "hard-stop-after" => g.hard_stop_after = time_arg(w, 1, loc, d),
+            "pidfile" => g.pidfile = path_arg(w, loc, d),
+            "user" => {
+                g.user = arg(1)
+                    .map(|s| (s.to_string(), loc.clone()))
+                    .or_else(|| missing(w, "a user name", loc, d))
+            }
+            "group" => {
+                g.group = arg(1)
+                    .map(|s| (s.to_string(), loc.clone()))
+                    .or_else(|| missing(w, "a group name", loc, d))
+            }
+            "uid" => g.uid = uint_arg(w, 1, 0, u32::MAX as u64, loc, d).map(|v| v as u32),
+            "gid" => g.gid = uint_arg(w, 1, 0, u32::MAX as u64, loc, d).map(|v| v as u32),
+            "chroot" => g.chroot = path_arg(w, loc, d).map(|p| (p, loc.clone())),
+            "ulimit-n" => g.ulimit_n = uint_arg(w, 1, 1, u32::MAX as u64, loc, d),
+            "log" => {
+                if let Some(t) = parse_log(&w[1..], loc, d) {
+                    g.logs.push(t);
+                }
+            }
+            "log-tag" => {
+                g.log_tag = arg(1)
+                    .map(str::to_string)
+                    .or_else(|| missing(w, "a tag", loc, d))
+            }
+            "quiet" => g.quiet = true,
+            "node" => g.node = arg(1).map(str::to_string),
+            "description" => {
+                if w.len() < 2 {
+                    d.error(loc, "'description' expects a string argument");
+                }
+            }
+            "setenv" | "presetenv" => match (arg(1), arg(2)) {
+                (Some(k), Some(v)) => {
+                    let exists = self
+                        .env
+                        .get(k)
+                        .cloned()
+                        .flatten()
+                        .or_else(|| std::env::var(k).ok())
+                        .is_some();
+                    if kw == "setenv" || !exists {
+                        self.env.insert(k.to_string(), Some(v.to_string()));
+                    }
+                }
+                _ => d.error(loc, format!("'{kw}' expects a name and a value")),
+            },
+            "unsetenv" => {
+                for k in &w[1..] {
+                    self.env.insert(k.clone(), None);
+                }
+            }
+            "tune.bufsize" => {
+                if let Some(v) = size_arg(w, loc, d) {
+                    if !(1024..=(1 << 30)).contains(&v) {
+                        d.error(loc, "tune.bufsize must be between 1k and 1g");
+                    } else {
+                        g.bufsize = v as usize;
+                    }
+                }
+            }
+            "tune.http.maxhdr" => {
+                if let Some(v) = uint_arg(w, 1, 1, 32767, loc, d) {
+                    g.maxhdr = v as usize;
+                }
+            }
+            "tune.pipesize" => {
+                if let Some(v) = size_arg(w, loc, d) {
+                    g.pipesize = v as usize;
+                }
+            }
+            "maxpipes" => g.maxpipes = uint_arg(w, 1, 0, u32::MAX as u64, loc, d).map(|v| v as u32),
+            "tune.corelb.pump" => match arg(1) {
+                Some("splice") => g.pump = PumpKind::Splice,
+                Some("copy") => g.pump = PumpKind::Copy,
+                _ => d.error(loc, "'tune.corelb.pump' expects 'splice' or 'copy'"),
+            },
+            _ => d.error(
+                loc,
+                format!("internal error: no handler for global keyword '{kw}'"),
+            ),
+        }
+    }
+
+    /// Ends parsing: checks what spans sections and returns the model when there is no error.
+    pub fn finish(mut self) -> (Option<Config>, Diags) {
+        let mut cfg = Config {
+            global: self.global,
+            proxies: std::mem::take(&mut self.proxies),
+            files: self.files,
+        };
+        super::validate::validate(&mut cfg, &mut self.diags);
+        if self.diags.has_errors() {
+            (None, self.diags)
+        } else {
+            (Some(cfg), self.diags)
+        }
+    }
+}
+
+fn placeholder() -> Proxy {
+    Proxy::new(
+        "",
+        Kind::Defaults,
+        Loc {
+            file: Arc::from(""),
+            line: 0,
+        },
+    )
+}
+
+fn check_proxy_name(name: &str, kw: &str, loc: &Loc, d: &mut Diags) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    {
+        d.error(
+            loc,
+            format!("character '{c}' is not permitted in {kw} name '{name}'"),
+        );
+    }
+}
+
+/// Reports ignored/not-yet/removed keywords; true when the keyword is to be handled.
+fn status_ok(k: &Kw, shown: &str, loc: &Loc, d: &mut Diags) -> bool {
+    match k.status {
+        Status::Supported => true,
+        Status::Ignored(why) => {
+            d.warn(loc, format!("'{shown}' is ignored: {why}"));
+            false
+        }
+        Status::NotYet => {
+            d.error(loc, format!("'{shown}' is not supported yet"));
+            false
+        }
+        Status::Removed(by) => {
+            d.error(
+                loc,
+                format!("'{shown}' is not supported anymore since HAProxy 2.1; use '{by}' instead"),
+            );
+            false
+        }
+    }
+}
+
+fn section_bit(kind: Kind) -> u8 {
+    match kind {
+        Kind::Defaults => D,
+        Kind::Frontend => F,
+        Kind::Backend => B,
+        Kind::Listen => F | B,
+    }
+}
+
+fn missing<T>(w: &[String], what: &str, loc: &Loc, d: &mut Diags) -> Option<T> {
+    d.error(loc, format!("'{}' expects {what}", w[0]));
+    None
+}
+
+fn uint_arg(w: &[String], i: usize, min: u64, max: u64, loc: &Loc, d: &mut Diags) -> Option<u64> {
+    match w.get(i) {
+        None => missing(w, "a number", loc, d),
+        Some(s) => match parse_uint(s, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                d.error(loc, format!("'{}': {e}", w[0]));
+                None
+            }
+        },
+    }
+}
+
+fn time_arg(w: &[String], i: usize, loc: &Loc, d: &mut Diags) -> Option<Duration> {
+    let name = w[..i].join(" ");
+    match w.get(i) {
+        None => {
+            d.error(loc, format!("'{name}' expects a time (e.g. 5s, 100ms)"));
+            None
+        }
+        Some(s) => match parse_time(s, MS) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                d.error(loc, format!("'{name}': {e}"));
+                None
+            }
+        },
+    }
+}
+
+fn size_arg(w: &[String], loc: &Loc, d: &mut Diags) -> Option<u64> {
+    match w.get(1) {
+        None => missing(w, "a size", loc, d),
+        Some(s) => match parse_size(s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                d.error(loc, format!("'{}': {e}", w[0]));
+                None
+            }
+        },
+    }
+}
+
+fn path_arg(w: &[String], loc: &Loc, d: &mut Diags) -> Option<PathBuf> {
+    match w.get(1) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => missing(w, "a path", loc, d),
+    }
+}
+
+/// CPU lists: `0`, `0-3`, `0,2,4`, several words.
+pub fn parse_cpu_list(words: &[&str]) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for w in words {
+        for part in w.split(',').filter(|p| !p.is_empty()) {
+            let (a, b) = match part.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (part, part),
+            };
+            let a: usize = a
+                .parse()
+                .map_err(|_| format!("invalid CPU number '{part}'"))?;
+            let b: usize = b
+                .parse()
+                .map_err(|_| format!("invalid CPU number '{part}'"))?;
+            if a > b || b >= 4096 {
+                return Err(format!("invalid CPU range '{part}'"));
+            }
+            for c in a..=b {
+                if !cpus.contains(&c) {
+                    cpus.push(c);
+                }
+            }
+        }
+    }
+    if cpus.is_empty() {
+        return Err("empty CPU list".into());
+    }
+    Ok(cpus)
+}
+
+/// `cpu-map [auto:]<1|all>[/<thread-set>] <cpu-set>...`
+fn parse_cpu_map(args: &[String], loc: &Loc, d: &mut Diags) -> Option<CpuMapEntry> {
+    if args.len() < 2 {
+        d.error(
+            loc,
+            "'cpu-map' expects [auto:]<process>[/<threads>] and a CPU set",
+        );
+        return None;
+    }
+    let (auto, spec) = match args[0].strip_prefix("auto:") {
+        Some(s) => (true, s),
+        None => (false, args[0].as_str()),
+    };
+    let (group, threads) = match spec.split_once('/') {
+        Some((g, t)) => (g, Some(t)),
+        None => (spec, None),
+    };
+    if !matches!(group, "1" | "all" | "odd") {
+        d.error(
+            loc,
+            format!("'cpu-map': process/thread group '{group}' is not supported (corelb is one process: use 1 or all)"),
+        );
+        return None;
+    }
+    let (first, last) = match threads {
+        None | Some("all") => (1, None),
+        Some(t) => {
+            let (a, b) = t.split_once('-').unwrap_or((t, t));
+            match (a.parse::<u32>(), b.parse::<u32>()) {
+                (Ok(a), Ok(b)) if a >= 1 && a <= b => (a, Some(b)),
+                _ => {
+                    d.error(loc, format!("'cpu-map': invalid thread set '{t}'"));
+                    return None;
+                }
+            }
+        }
+    };
+    let words: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    match parse_cpu_list(&words) {
+        Ok(cpus) => Some(CpuMapEntry {
+            first_thread: first,
+            last_thread: last,
+            cpus,
+            auto,
+            loc: loc.clone(),
+        }),
+        Err(e) => {
+            d.error(loc, format!("'cpu-map': {e}"));
+            None
+        }
+    }
+}
+
+const FACILITIES: &[&str] = &[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+    "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+const LEVELS: &[&str] = &[
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
+
+/// `log <target> [len N] [format F] <facility> [<level> [<minlevel>]]`
+fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
+    let Some(target) = args.first() else {
+        d.error(loc, "'log' expects a target and a facility");
+        return None;
+    };
+    let dest = match target.as_str() {
+        "stdout" | "fd@1" => LogDest::Stdout,
+        "stderr" | "fd@2" => LogDest::Stderr,
+        t if t.starts_with('/') || t.starts_with("unix@") => {
+            LogDest::Unix(PathBuf::from(t.trim_start_matches("unix@")))
+        }
+        t if t.starts_with("ring@") || t.starts_with("tcp@") || t.starts_with("fd@") => {
+            d.error(loc, format!("log target '{t}' is not supported yet"));
+            return None;
+        }
+        t => {
+            let t = t
+                .strip_prefix("udp@")
+                .or_else(|| t.strip_prefix("udp4@"))
+                .or_else(|| t.strip_prefix("ipv4@"))
+                .unwrap_or(t);
+            let sa = t.parse::<std::net::SocketAddr>().ok().or_else(|| {
+                t.parse::<std::net::IpAddr>()
+                    .ok()
+                    .map(|ip| (ip, 514).into())
+            });
+            match sa {
+                Some(sa) => LogDest::Udp(sa),
+                None => {
+                    d.error(loc, format!("invalid log target '{t}' (an address[:port], a unix socket path, stdout or stderr)"));
+                    return None;
+                }
+            }
+        }
+    };
+    let mut i = 1;
+    let mut maxlen = 1024;
+    loop {
+        match args.get(i).map(String::as_str) {
+            Some("len") => {
+                match args.get(i + 1).and_then(|v| parse_uint(v, 80, 65535).ok()) {
+                    Some(v) => maxlen = v as usize,
+                    None => d.error(loc, "'log ... len' expects a length between 80 and 65535"),
+                }
+                i += 2;
+            }
+            Some("format") => {
+                match args.get(i + 1).map(String::as_str) {
+                    Some("rfc3164") | Some("local") => {}
+                    Some(f) => d.error(
+                        loc,
+                        format!("'log ... format {f}' is not supported yet (only rfc3164)"),
+                    ),
+                    None => d.error(loc, "'log ... format' expects a format name"),
+                }
+                i += 2;
+            }
+            Some("sample") => {
+                d.error(loc, "'log ... sample' is not supported yet");
+                i += 2;
+            }
+            _ => break,
+        }
+    }
+    let Some(fac) = args.get(i) else {
+        d.error(loc, "'log' expects a facility (e.g. local0)");
+        return None;
+    };
+    let Some(facility) = FACILITIES.iter().position(|f| f == fac) else {
+        let h = keywords::hint(fac, FACILITIES.iter().copied());
+        d.error(loc, format!("unknown log facility '{fac}'{h}"));
+        return None;
+    };
+    let level = |s: Option<&String>, def: u8, d: &mut Diags| -> u8 {
+        match s {
+            None => def,
+            Some(l) => match LEVELS.iter().position(|x| x == l) {
+                Some(v) => v as u8,
+                None => {
+                    let h = keywords::hint(l, LEVELS.iter().copied());
+                    d.error(loc, format!("unknown log level '{l}'{h}"));
+                    def
+                }
+            },
+        }
+    };
+    let max_level = level(args.get(i + 1), 7, d);
+    let min_level = level(args.get(i + 2), 0, d);
+    if args.len() > i + 3 {
+        d.error(
+            loc,
+            format!("unexpected argument '{}' on 'log' line", args[i + 3]),
+        );
+    }
+    Some(LogTarget {
+        dest,
+        facility: facility as u8,
+        max_level,
+        min_level,
+        maxlen,
+        loc: loc.clone(),
+    })
+}
+
+/// One keyword line inside defaults/frontend/backend/listen.
+fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let kw = w[0].as_str();
+    let Some(k) = keywords::find(keywords::PROXY, kw) else {
+        let h = keywords::hint(kw, keywords::PROXY.iter().map(|k| k.name));
+        let extra = if keywords::find(keywords::GLOBAL, kw).is_some() && kw != "maxconn" {
+            " (it belongs in the 'global' section)"
+        } else {
+            ""
+        };
+        d.error(
+            loc,
+            format!(
+                "unknown keyword '{kw}' in '{}' section{extra}{h}",
+                px.kind.name()
+            ),
+        );
+        return;
+    };
+    if k.sections & section_bit(px.kind) == 0 {
+        d.error(
+            loc,
+            format!("'{kw}' is not allowed in a '{}' section", px.kind.name()),
+        );
+        return;
+    }
+    if !status_ok(k, kw, loc, d) {
+        return;
+    }
+    let arg = |i: usize| w.get(i).map(String::as_str);
+    match kw {
+        "mode" => match arg(1) {
+            Some("tcp") => px.mode = Mode::Tcp,
+            Some("http") => d.error(loc, "'mode http' is not supported yet"),
+            Some("health") => d.error(
+                loc,
+                "'mode health' was removed in HAProxy 2.4; use 'monitor-uri'",
+            ),
+            Some(m) => d.error(loc, format!("unknown mode '{m}' (tcp or http expected)")),
+            None => d.error(loc, "'mode' expects tcp or http"),
+        },
+        "bind" => bind_kw(px, w, loc, d),
+        "balance" => balance_kw(px, w, loc, d),
+        "hash-type" => {
+            match arg(1) {
+                Some("map-based") => px.balance.hash_type = HashType::MapBased,
+                Some("consistent") => px.balance.hash_type = HashType::Consistent,
+                Some(o) => d.error(
+                    loc,
+                    format!("unknown hash-type '{o}' (map-based or consistent)"),
+                ),
+                None => d.error(loc, "'hash-type' expects map-based or consistent"),
+            }
+            for extra in &w[2.min(w.len())..] {
+                match extra.as_str() {
+                    "sdbm" | "djb2" | "wt6" | "crc32" | "none" | "avalanche" => d.warn(
+                        loc,
+                        format!("hash function '{extra}' is ignored: corelb uses its own fixed hash, the same on every shard"),
+                    ),
+                    o => d.error(loc, format!("unknown hash function '{o}'")),
+                }
+            }
+        }
+        "server" => server_kw(px, w, loc, d),
+        "default-server" => {
+            let mut p = px.default_server.clone();
+            server_params(&mut p, None, &w[1..], loc, d);
+            px.default_server = p;
+        }
+        "timeout" => timeout_kw(px, w, loc, d),
+        "contimeout" | "clitimeout" | "srvtimeout" => {
+            let modern = match kw {
+                "contimeout" => "connect",
+                "clitimeout" => "client",
+                _ => "server",
+            };
+            d.warn(
+                loc,
+                format!("'{kw}' is the old syntax (removed in HAProxy 2.1); write 'timeout {modern}' instead"),
+            );
+            let t = time_arg(w, 1, loc, d);
+            let slot = match modern {
+                "connect" => &mut px.timeouts.connect,
+                "client" => &mut px.timeouts.client,
+                _ => &mut px.timeouts.server,
+            };
+            if t.is_some() {
+                *slot = t.filter(|t| !t.is_zero());
+            }
+        }
+        "maxconn" => {
+            if let Some(v) = uint_arg(w, 1, 0, u32::MAX as u64, loc, d) {
+                px.maxconn = Some(v as u32);
+            }
+        }
+        "backlog" => px.backlog = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32),
+        "retries" => {
+            if let Some(v) = uint_arg(w, 1, 0, 1000, loc, d) {
+                px.retries = v as u32;
+            }
+        }
+        "option" => option_kw(px, &w[1..], true, loc, d),
+        "no" => match arg(1) {
+            Some("option") => option_kw(px, &w[2..], false, loc, d),
+            Some("log") => px.log = ProxyLog::default(),
+            Some(o) => d.error(
+                loc,
+                format!("'no {o}' is not supported ('no option ...' and 'no log' are)"),
+            ),
+            None => d.error(loc, "'no' expects 'option' or 'log'"),
+        },
+        "log" => match arg(1) {
+            Some("global") => px.log.use_global = true,
+            Some(_) => {
+                if let Some(t) = parse_log(&w[1..], loc, d) {
+                    px.log.targets.push(t);
+                }
+            }
+            None => d.error(loc, "'log' expects 'global' or a target"),
+        },
+        "default_backend" => match arg(1) {
+            Some(n) => {
+                px.default_backend = Some(BackendRef {
+                    name: n.to_string(),
+                    index: usize::MAX,
+                    loc: loc.clone(),
+                });
+                if w.len() > 2 {
+                    d.error(
+                        loc,
+                        format!("unexpected argument '{}' after 'default_backend {n}'", w[2]),
+                    );
+                }
+            }
+            None => d.error(loc, "'default_backend' expects a backend name"),
+        },
+        "use_backend" => {
+            match arg(1) {
+                Some(n) => {
+                    let r = BackendRef {
+                        name: n.to_string(),
+                        index: usize::MAX,
+                        loc: loc.clone(),
+                    };
+                    match arg(2) {
+                        None => px.use_backends.push(r),
+                        Some("if") | Some("unless") => {
+                            // The name is still checked, so a typo shows up with this error.
+                            px.use_backends.push(r);
+                            d.error(loc, "'use_backend ... if/unless' conditions (ACLs) are not supported yet");
+                        }
+                        Some(o) => d.error(
+                            loc,
+                            format!("'use_backend {n}': expected 'if' or 'unless' before '{o}'"),
+                        ),
+                    }
+                }
+                None => d.error(loc, "'use_backend' expects a backend name"),
+            }
+        }
+        "disabled" => px.disabled = true,
+        "enabled" => px.disabled = false,
+        "description" => {}
+        "id" => px.id = uint_arg(w, 1, 1, i32::MAX as u64, loc, d).map(|v| v as u32),
+        _ => d.error(loc, format!("internal error: no handler for '{kw}'")),
+    }
+}
+
+fn timeout_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let Some(name) = w.get(1).map(String::as_str) else {
+        d.error(
+            loc,
+            "'timeout' expects a name (connect, client, server, ...) and a time",
+        );
+        return;
+    };
+    let Some(k) = keywords::find(keywords::TIMEOUT, name) else {
+        let h = keywords::hint(name, keywords::TIMEOUT.iter().map(|k| k.name));
+        d.error(loc, format!("unknown timeout 'timeout {name}'{h}"));
+        return;
+    };
+    if !status_ok(k, &format!("timeout {name}"), loc, d) {
+        return;
+    }
+    let Some(t) = time_arg(w, 2, loc, d) else {
+        return;
+    };
+    if w.len() > 3 {
+        d.error(
+            loc,
+            format!("unexpected argument '{}' after 'timeout {name}'", w[3]),
+        );
+    }
+    if k.sections & section_bit(px.kind) == 0 {
+        let side = if k.sections & F != 0 {
+            "frontend"
+        } else {
+            "backend"
+        };
+        d.warn(
+            loc,
+            format!(
+                "'timeout {name}' is ignored: {} '{}' has no {side} capability",
+                px.kind.name(),
+                px.name
+            ),
+        );
+        return;
+    }
+    // Zero means "no timeout", as in HAProxy.
+    let t = if t.is_zero() { None } else { Some(t) };
+    let to = &mut px.timeouts;
+    let slot = match name {
+        "connect" => &mut to.connect,
+        "client" => &mut to.client,
+        "server" => &mut to.server,
+        "tunnel" => &mut to.tunnel,
+        "client-fin" => &mut to.client_fin,
+        "server-fin" => &mut to.server_fin,
+        "queue" => &mut to.queue,
+        "check" => &mut to.check,
+        "http-request" => &mut to.http_request,
+        "http-keep-alive" => &mut to.http_keep_alive,
+        _ => &mut to.tarpit,
+    };
+    *slot = t;
+}
+
+fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
+    let Some(name) = w.first().map(String::as_str) else {
+        d.error(loc, "'option' expects an option name");
+        return;
+    };
+    let Some(k) = keywords::find(keywords::OPTION, name) else {
+        let h = keywords::hint(name, keywords::OPTION.iter().map(|k| k.name));
+        d.error(loc, format!("unknown option '{name}'{h}"));
+        return;
+    };
+    if k.sections & section_bit(px.kind) == 0 {
+        d.warn(
+            loc,
+            format!(
+                "'option {name}' is ignored in {} '{}' (it applies to {})",
+                px.kind.name(),
+                px.name,
+                if k.sections & F != 0 {
+                    "frontends"
+                } else {
+                    "backends"
+                }
+            ),
+        );
+        return;
+    }
+    if !status_ok(k, &format!("option {name}"), loc, d) {
+        return;
+    }
+    let o = &mut px.options;
+    match name {
+        "redispatch" => {
+            o.redispatch = if on {
+                match w.get(1) {
+                    None => Some(-1),
+                    Some(v) => match v.parse::<i32>() {
+                        Ok(0) => None,
+                        Ok(n) => Some(n),
+                        Err(_) => {
+                            d.error(loc, format!("'option redispatch': invalid interval '{v}'"));
+                            None
+                        }
+                    },
+                }
+            } else {
+                None
+            }
+        }
+        "tcplog" => o.tcplog = on,
+        "dontlognull" => o.dontlognull = on,
+        "tcpka" => {
+            o.clitcpka = on;
+            o.srvtcpka = on;
+        }
+        "clitcpka" => o.clitcpka = on,
+        "srvtcpka" => o.srvtcpka = on,
+        "allbackups" => o.allbackups = on,
+        "splice-auto" | "splice-request" | "splice-response" => {
+            if !on {
+                d.warn(loc, format!("'no option {name}' is ignored: corelb always splices in mode tcp (see tune.corelb.pump)"));
+            }
+        }
+        _ => d.error(
+            loc,
+            format!("internal error: no handler for 'option {name}'"),
+        ),
+    }
+    let extra = if name == "redispatch" { 2 } else { 1 };
+    if w.len() > extra {
+        d.error(
+            loc,
+            format!("unexpected argument '{}' after 'option {name}'", w[extra]),
+        );
+    }
+}
+
+fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let Some(a) = w.get(1).map(String::as_str) else {
+        d.error(loc, "'balance' expects an algorithm");
+        return;
+    };
+    let base = a.split('(').next().unwrap_or(a);
+    let algo = match base {
+        "roundrobin" => Algo::RoundRobin,
+        "static-rr" => Algo::StaticRr,
+        "leastconn" => Algo::LeastConn,
+        "first" => Algo::First,
+        "source" => Algo::Source,
+        "random" => {
+            let draws = match a.strip_prefix("random(").and_then(|r| r.strip_suffix(')')) {
+                Some(n) => match parse_uint(n, 1, 100) {
+                    Ok(v) => v as u32,
+                    Err(e) => {
+                        d.error(loc, format!("'balance random(N)': {e}"));
+                        return;
+                    }
+                },
+                None if a == "random" => 2,
+                None => {
+                    d.error(loc, format!("invalid balance algorithm '{a}'"));
+                    return;
+                }
+            };
+            Algo::Random { draws }
+        }
+        "uri" | "url_param" | "hdr" | "rdp-cookie" | "hash" => {
+            d.error(loc, format!("'balance {base}' is not supported yet"));
+            return;
+        }
+        _ => {
+            let h = keywords::hint(
+                base,
+                [
+                    "roundrobin",
+                    "static-rr",
+                    "leastconn",
+                    "first",
+                    "source",
+                    "random",
+                    "uri",
+                    "url_param",
+                    "hdr",
+                    "rdp-cookie",
+                    "hash",
+                ],
+            );
+            d.error(
+                loc,
+                format!("unknown balance algorithm '{a}' (roundrobin, static-rr, leastconn, first, source or random){h}"),
+            );
+            return;
+        }
+    };
+    if base != "random" && a != base {
+        d.error(loc, format!("invalid balance algorithm '{a}'"));
+        return;
+    }
+    if w.len() > 2 {
+        d.error(
+            loc,
+            format!("unexpected argument '{}' after 'balance {a}'", w[2]),
+        );
+    }
+    px.balance.algo = algo;
+    px.balance.loc = Some(loc.clone());
+}
+
+/// Bind parameters that take no argument; every other one takes exactly one.
+const BIND_FLAGS: &[&str] = &[
+    "v4v6",
+    "v6only",
+    "defer-accept",
+    "tfo",
+    "accept-proxy",
+    "ssl",
+    "transparent",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "no-tls-tickets",
+    "strict-sni",
+    "generate-certificates",
+    "allow-0rtt",
+];
+
+fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let Some(addrs) = w.get(1) else {
+        d.error(loc, "'bind' expects [ADDR]:PORT");
+        return;
+    };
+    let mut proto = Bind {
+        addr: "0.0.0.0:0".parse().unwrap(),
+        text: String::new(),
+        backlog: None,
+        maxconn: None,
+        v6only: None,
+        defer_accept: false,
+        tfo: false,
+        interface: None,
+        mss: None,
+        name: None,
+        loc: loc.clone(),
+    };
+    let mut i = 2;
+    while i < w.len() {
+        let p = w[i].as_str();
+        let Some(k) = keywords::find(keywords::BIND, p) else {
+            let h = keywords::hint(p, keywords::BIND.iter().map(|k| k.name));
+            d.error(loc, format!("unknown keyword '{p}' on 'bind' line{h}"));
+            return;
+        };
+        let nargs = if BIND_FLAGS.contains(&p) { 0 } else { 1 };
+        let val = w.get(i + 1).map(String::as_str);
+        if nargs == 1 && val.is_none() {
+            d.error(loc, format!("'bind' parameter '{p}' expects a value"));
+            return;
+        }
+        i += 1 + nargs;
+        if !status_ok(k, p, loc, d) {
+            continue;
+        }
+        let val = val.unwrap_or("");
+        let num = |d: &mut Diags, min: u64| match parse_uint(val, min, u32::MAX as u64) {
+            Ok(v) => Some(v as u32),
+            Err(e) => {
+                d.error(loc, format!("'bind ... {p}': {e}"));
+                None
+            }
+        };
+        match p {
+            "backlog" => proto.backlog = num(d, 1),
+            "maxconn" => proto.maxconn = num(d, 1),
+            "name" => proto.name = Some(val.to_string()),
+            "id" => {
+                num(d, 1);
+            }
+            "v4v6" => proto.v6only = Some(false),
+            "v6only" => proto.v6only = Some(true),
+            "defer-accept" => proto.defer_accept = true,
+            "tfo" => proto.tfo = true,
+            "interface" => proto.interface = Some(val.to_string()),
+            "mss" => proto.mss = num(d, 1),
+            _ => d.error(
+                loc,
+                format!("internal error: no handler for bind parameter '{p}'"),
+            ),
+        }
+    }
+    for item in addrs.split(',').filter(|s| !s.is_empty()) {
+        match addr::parse_bind(item) {
+            Ok(spec) => {
+                for port in spec.ports {
+                    let mut b = proto.clone();
+                    b.addr = std::net::SocketAddr::new(spec.ip, port);
+                    b.text = item.to_string();
+                    px.binds.push(b);
+                }
+            }
+            Err(e) => d.error(loc, format!("'bind': {e}")),
+        }
+    }
+}
+
+/// Server parameters that take no argument; every other one takes exactly one.
+const SERVER_FLAGS: &[&str] = &[
+    "backup",
+    "disabled",
+    "enabled",
+    "check",
+    "no-check",
+    "check-send-proxy",
+    "check-ssl",
+    "agent-check",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "ssl",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "tfo",
+];
+
+fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let (Some(name), Some(address)) = (w.get(1), w.get(2)) else {
+        d.error(
+            loc,
+            "'server' expects <name> and <addr>[:<port>] as arguments",
+        );
+        return;
+    };
+    check_proxy_name(name, "server", loc, d);
+    if let Some(prev) = px.servers.iter().find(|s| &s.name == name) {
+        d.error(
+            loc,
+            format!(
+                "backend '{}' has two servers named '{name}' (the first at {})",
+                px.name, prev.loc
+            ),
+        );
+        return;
+    }
+    // A parameter keyword in the address slot means the address was forgotten.
+    if keywords::find(keywords::SERVER, address).is_some() {
+        d.error(
+            loc,
+            format!("'server {name}' has no address ('{address}' is a parameter); expected <name> <addr>[:<port>]"),
+        );
+        return;
+    }
+    let spec = match addr::parse_server(address) {
+        Ok(s) => s,
+        Err(e) => {
+            d.error(loc, format!("'server {name}': {e}"));
+            return;
+        }
+    };
+    let mut params = px.default_server.clone();
+    let id = server_params(&mut params, Some(name), &w[3..], loc, d);
+    px.servers.push(Server {
+        name: name.clone(),
+        addr: ServerAddr {
+            text: spec.host,
+            ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port: spec.port,
+        },
+        params,
+        id,
+        loc: loc.clone(),
+    });
+}
+
+/// Parses server parameters into `p`; returns the `id` if one was given.
+fn server_params(
+    p: &mut ServerParams,
+    name: Option<&String>,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<u32> {
+    let what = match name {
+        Some(n) => format!("server {n}"),
+        None => "default-server".to_string(),
+    };
+    let mut id = None;
+    let mut i = 0;
+    while i < w.len() {
+        let k = w[i].as_str();
+        let Some(kwd) = keywords::find(keywords::SERVER, k) else {
+            let h = keywords::hint(k, keywords::SERVER.iter().map(|k| k.name));
+            d.error(loc, format!("unknown keyword '{k}' on '{what}' line{h}"));
+            return id;
+        };
+        let nargs = if SERVER_FLAGS.contains(&k) { 0 } else { 1 };
+        let val = w.get(i + 1).map(String::as_str);
+        if nargs == 1 && val.is_none() {
+            d.error(loc, format!("'{what}': '{k}' expects a value"));
+            return id;
+        }
+        i += 1 + nargs;
+        if !status_ok(kwd, k, loc, d) {
+            continue;
+        }
+        let val = val.unwrap_or("");
+        let num = |d: &mut Diags, min: u64, max: u64| match parse_uint(val, min, max) {
+            Ok(v) => Some(v as u32),
+            Err(e) => {
+                d.error(loc, format!("'{what}': '{k}' {e}"));
+                None
+            }
+        };
+        match k {
+            "weight" => {
+                if let Some(v) = num(d, 0, 256) {
+                    p.weight = v;
+                }
+            }
+            "backup" => p.backup = true,
+            "disabled" => p.disabled = true,
+            "enabled" => p.disabled = false,
+            "maxconn" => {
+                if let Some(v) = num(d, 0, u32::MAX as u64) {
+                    p.maxconn = v;
+                }
+            }
+            "maxqueue" => {
+                if let Some(v) = num(d, 0, u32::MAX as u64) {
+                    p.maxqueue = v;
+                }
+            }
+            "id" => {
+                if name.is_none() {
+                    d.error(loc, "'id' is not allowed on 'default-server'");
+                } else {
+                    id = num(d, 1, i32::MAX as u64);
+                }
+            }
+            _ => d.error(
+                loc,
+                format!("internal error: no handler for server parameter '{k}'"),
+            ),
+        }
+    }
+    id
+}
+
+#[cfg(test)]
+pub(crate) fn parse_text(text: &str) -> (Option<Config>, Diags) {
+    let mut p = Parser::new();
+    p.parse_str("t.cfg", text);
+    p.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        let (_, d) = parse_text(text);
+        d.list
+            .iter()
+            .filter(|d| d.level == super::super::diag::Level::Error)
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    const BASE: &str =
+        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n";
+
+    #[test]
+    fn supported_keywords_have_handlers() {
+        // Every keyword marked Supported reaches a handler (no "internal error").
+        for k in keywords::GLOBAL
+            .iter()
+            .filter(|k| k.status == Status::Supported)
+        {
+            let (_, d) = parse_text(&format!("global\n {} 1\n", k.name));
+            for e in &d.list {
+                assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
+            }
+        }
+        for k in keywords::PROXY
+            .iter()
+            .filter(|k| k.status == Status::Supported)
+        {
+            let (_, d) = parse_text(&format!("listen x\n {} 1\n", k.name));
+            for e in &d.list {
+                assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
+            }
+        }
+        for k in keywords::OPTION
+            .iter()
+            .filter(|k| k.status == Status::Supported)
+        {
+            let (_, d) = parse_text(&format!("listen x\n option {}\n", k.name));
+            for e in &d.list {
+                assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
+            }
+        }
+        for k in keywords::BIND
+            .iter()
+            .filter(|k| k.status == Status::Supported)
+        {
+            let (_, d) = parse_text(&format!("listen x\n bind :1 {} 1\n", k.name));
+            for e in &d.list {
+                assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
+            }
+        }
+        for k in keywords::SERVER
+            .iter()
+            .filter(|k| k.status == Status::Supported)
+        {
+            let (_, d) = parse_text(&format!("backend x\n server s 127.0.0.1:1 {} 1\n", k.name));
+            for e in &d.list {
+                assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_apply_to_following_sections() {
+        let text = format!(
+            "{BASE}  retries 5\nfrontend f\n  bind 127.0.0.1:8000\n  default_backend b\nbackend b\n  server s1 127.0.0.1:9000\ndefaults\n  mode tcp\nbackend c\n"
+        );
+        let (cfg, d) = parse_text(&text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        let b = &cfg.proxies[cfg.proxy_by_name("b", true).unwrap()];
+        assert_eq!(b.retries, 5);
+        assert_eq!(b.timeouts.connect, Some(Duration::from_secs(5)));
+        let c = &cfg.proxies[cfg.proxy_by_name("c", true).unwrap()];
+        assert_eq!(c.retries, 3, "a new defaults section resets settings");
+        assert_eq!(c.timeouts.connect, None);
+    }
+
+    #[test]
+    fn named_defaults() {
+        let text = "defaults slow\n timeout connect 9s\ndefaults fast\n timeout connect 1s\nbackend b from slow\nbackend c\n";
+        let (cfg, d) = parse_text(text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        assert_eq!(
+            cfg.proxies[0].timeouts.connect,
+            Some(Duration::from_secs(9))
+        );
+        assert_eq!(
+            cfg.proxies[1].timeouts.connect,
+            Some(Duration::from_secs(1))
+        );
+        assert!(errors("backend b from nope\n")[0].contains("defaults section 'nope' not found"));
+    }
+
+    #[test]
+    fn old_frontend_syntax() {
+        let text = format!(
+            "{BASE}frontend f 127.0.0.1:8000\ndefault_backend b\nbackend b\nserver s 127.0.0.1:80\n"
+        );
+        let (cfg, d) = parse_text(&text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        assert_eq!(
+            cfg.proxies[0].binds[0].addr,
+            "127.0.0.1:8000".parse().unwrap()
+        );
+        assert!(d.list.iter().any(|d| d.msg.contains("old syntax")));
+    }
+
+    #[test]
+    fn bind_port_range_and_list() {
+        let text = format!(
+            "{BASE}listen l\n bind 127.0.0.1:8000-8002,127.0.0.2:9000 backlog 10\n server s 127.0.0.1:1\n"
+        );
+        let (cfg, d) = parse_text(&text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        assert_eq!(cfg.proxies[0].binds.len(), 4);
+        assert_eq!(cfg.proxies[0].binds[3].backlog, Some(10));
+    }
+
+    #[test]
+    fn error_cases_name_the_line() {
+        let e = errors("global\n  maxconn 10\nfrontend f\n  bnd :80\n");
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("t.cfg:4: unknown keyword 'bnd'")
+                    && m.contains("did you mean 'bind'")),
+            "{e:?}"
+        );
+        let e = errors("defaults\n timeout connect 5x\n");
+        assert!(
+            e[0].starts_with("t.cfg:2: 'timeout connect': unexpected character 'x'"),
+            "{e:?}"
+        );
+        let e = errors("global\n maxconn lots\n");
+        assert!(
+            e[0].starts_with("t.cfg:2: 'maxconn': 'lots' is not a valid number"),
+            "{e:?}"
+        );
+        let e = errors("backend b\n balance fast\n");
+        assert!(
+            e[0].starts_with("t.cfg:2: unknown balance algorithm 'fast'"),
+            "{e:?}"
+        );
+        let e = errors("backend b\n server s1\n");
+        assert!(
+            e[0].starts_with("t.cfg:2: 'server' expects <name> and <addr>"),
+            "{e:?}"
+        );
+        let e = errors("backend b\n server s1 check\n");
+        assert!(e[0].contains("has no address"), "{e:?}");
+        let e = errors("frontend f\n bind *\n");
+        assert!(
+            e[0].starts_with("t.cfg:2: 'bind': missing port number"),
+            "{e:?}"
+        );
+        let e = errors("frontend f\n description \"abc\n");
+        assert!(e[0].starts_with("t.cfg:2: unmatched quote"), "{e:?}");
+        let e = errors("backend b\n server s1 127.0.0.1:1\n server s1 127.0.0.1:2\n");
+        assert!(
+            e[0].starts_with("t.cfg:3: backend 'b' has two servers named 's1'"),
+            "{e:?}"
+        );
+        let e = errors("backend b\nbackend b\n");
+        assert!(
+            e[0].starts_with(
+                "t.cfg:2: backend 'b' has the same name as backend 'b' declared at t.cfg:1"
+            ),
+            "{e:?}"
+        );
+        let e = errors("frontend f\n bind :80 ssl crt /x.pem\n");
+        assert_eq!(e[0], "t.cfg:2: 'ssl' is not supported yet");
+        assert_eq!(e[1], "t.cfg:2: 'crt' is not supported yet");
+        let e = errors("backend b\n server s1 127.0.0.1:1 weight 300\n");
+        assert!(e[0].contains("out of range"), "{e:?}");
+        let e = errors("frontend f\n server s 1.2.3.4:5\n");
+        assert!(
+            e[0].contains("'server' is not allowed in a 'frontend' section"),
+            "{e:?}"
+        );
+        let e = errors("backend b\n reqadd X-Foo:\\ bar\n");
+        assert!(
+            e[0].contains("use 'http-request add-header' instead"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn global_settings() {
+        let text = "global\n nbthread 2\n cpu-map auto:1/1-2 0-1\n hard-stop-after 30s\n log 127.0.0.1:514 local0 notice\n log /dev/log local1\n daemon\n";
+        let (cfg, d) = parse_text(text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        assert_eq!(cfg.global.nbthread.as_ref().unwrap().0, 2);
+        assert_eq!(cfg.global.cpu_map[0].cpus, vec![0, 1]);
+        assert!(cfg.global.cpu_map[0].auto);
+        assert_eq!(cfg.global.hard_stop_after, Some(Duration::from_secs(30)));
+        assert_eq!(cfg.global.logs.len(), 2);
+        assert_eq!(cfg.global.logs[0].facility, 16);
+        assert_eq!(cfg.global.logs[0].max_level, 5);
+        assert!(d.list.iter().any(|x| x.msg.contains("'daemon' is ignored")));
+    }
+
+    #[test]
+    fn setenv_feeds_later_lines() {
+        let text = "global\n setenv CORELB_T_PORT 8123\nlisten l\n bind \"127.0.0.1:${CORELB_T_PORT}\"\n server s 127.0.0.1:1\n";
+        let (cfg, d) = parse_text(text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        assert_eq!(cfg.proxies[0].binds[0].addr.port(), 8123);
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list(&["0-2,5"]).unwrap(), vec![0, 1, 2, 5]);
+        assert_eq!(parse_cpu_list(&["1", "3"]).unwrap(), vec![1, 3]);
+        assert!(parse_cpu_list(&["3-1"]).is_err());
+        assert!(parse_cpu_list(&["x"]).is_err());
+    }
+}

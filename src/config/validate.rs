@@ -1,0 +1,221 @@
+//! Checks that span sections, after every line was read: references between proxies,
+//! addresses, timeouts, users. Errors point at the line that made the reference.
+
+use super::addr;
+use super::diag::Diags;
+use super::keywords;
+use super::model::*;
+
+pub fn validate(cfg: &mut Config, d: &mut Diags) {
+    resolve_backend_refs(cfg, d);
+    resolve_servers(cfg, d);
+    check_binds(cfg, d);
+    check_timeouts(cfg, d);
+    check_global(cfg, d);
+}
+
+fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
+    let backends: Vec<(String, Mode)> = cfg
+        .proxies
+        .iter()
+        .map(|p| (p.name.clone(), p.mode))
+        .collect();
+    let kinds: Vec<Kind> = cfg.proxies.iter().map(|p| p.kind).collect();
+    for i in 0..cfg.proxies.len() {
+        let px = &mut cfg.proxies[i];
+        let fe_name = px.name.clone();
+        let fe_mode = px.mode;
+        let refs = px
+            .default_backend
+            .iter_mut()
+            .chain(px.use_backends.iter_mut());
+        for r in refs {
+            let found = backends
+                .iter()
+                .enumerate()
+                .position(|(j, (n, _))| *n == r.name && kinds[j].is_backend());
+            match found {
+                Some(j) => {
+                    r.index = j;
+                    if fe_mode == Mode::Http && backends[j].1 == Mode::Tcp {
+                        d.error(
+                            &r.loc,
+                            format!(
+                                "frontend '{fe_name}' is in mode http but backend '{}' is in mode tcp",
+                                r.name
+                            ),
+                        );
+                    }
+                }
+                None => {
+                    let names = backends
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| kinds[*j].is_backend())
+                        .map(|(_, (n, _))| n.as_str());
+                    let h = keywords::hint(&r.name, names);
+                    d.error(
+                        &r.loc,
+                        format!(
+                            "backend '{}' not found (used by frontend '{fe_name}'){h}",
+                            r.name
+                        ),
+                    );
+                }
+            }
+        }
+        if px.kind == Kind::Frontend
+            && px.default_backend.is_none()
+            && px.use_backends.is_empty()
+            && !px.disabled
+        {
+            d.warn(
+                &px.loc,
+                format!("frontend '{}' has no default_backend nor use_backend: its connections will be closed", px.name),
+            );
+        }
+        if px.kind.is_frontend() && px.binds.is_empty() && !px.disabled {
+            d.warn(
+                &px.loc,
+                format!(
+                    "{} '{}' has no 'bind' directive{}",
+                    px.kind.name(),
+                    px.name,
+                    if px.kind == Kind::Frontend {
+                        ". Please declare it as a backend if this was intended"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+    }
+}
+
+fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
+    for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        let mut ids: Vec<(u32, String)> = Vec::new();
+        for s in &mut px.servers {
+            match addr::resolve(&s.addr.text) {
+                Ok(ip) => s.addr.ip = ip,
+                Err(e) => d.error(&s.loc, format!("server '{}/{}': {e}", px.name, s.name)),
+            }
+            if let Some(id) = s.id {
+                if let Some((_, other)) = ids.iter().find(|(i, _)| *i == id) {
+                    d.error(
+                        &s.loc,
+                        format!(
+                            "server '{}/{}' uses id {id}, already used by server '{other}'",
+                            px.name, s.name
+                        ),
+                    );
+                }
+                ids.push((id, s.name.clone()));
+            }
+        }
+    }
+}
+
+fn check_binds(cfg: &Config, d: &mut Diags) {
+    let mut seen: Vec<(std::net::SocketAddr, &str, &super::diag::Loc)> = Vec::new();
+    for (_, px) in cfg.frontends() {
+        for b in &px.binds {
+            if let Some((_, other, loc)) = seen.iter().find(|(a, _, _)| *a == b.addr) {
+                d.warn(
+                    &b.loc,
+                    format!(
+                        "'{}' is also bound by '{other}' at {loc}: the kernel will spread connections between them (SO_REUSEPORT)",
+                        b.addr
+                    ),
+                );
+            }
+            seen.push((b.addr, &px.name, &b.loc));
+        }
+    }
+}
+
+fn check_timeouts(cfg: &Config, d: &mut Diags) {
+    for px in &cfg.proxies {
+        if px.disabled {
+            continue;
+        }
+        let t = &px.timeouts;
+        let mut missing = Vec::new();
+        if px.kind.is_frontend() && t.client.is_none() {
+            missing.push("'client'");
+        }
+        if px.kind.is_backend() && t.connect.is_none() {
+            missing.push("'connect'");
+        }
+        if px.kind.is_backend() && t.server.is_none() {
+            missing.push("'server'");
+        }
+        if !missing.is_empty() {
+            d.warn(
+                &px.loc,
+                format!(
+                    "missing timeouts for {} '{}': set {} to a non-zero value, or idle connections are never closed",
+                    px.kind.name(),
+                    px.name,
+                    missing.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+fn check_global(cfg: &Config, d: &mut Diags) {
+    let g = &cfg.global;
+    if let Some((u, loc)) = &g.user
+        && crate::sys::user_id(u).is_none()
+    {
+        d.error(loc, format!("cannot find user id for '{u}'"));
+    }
+    if let Some((gname, loc)) = &g.group
+        && crate::sys::group_id(gname).is_none()
+    {
+        d.error(loc, format!("cannot find group id for '{gname}'"));
+    }
+    if let Some((dir, loc)) = &g.chroot
+        && !dir.is_dir()
+    {
+        d.error(
+            loc,
+            format!("chroot directory '{}' does not exist", dir.display()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parser::parse_text;
+
+    #[test]
+    fn missing_backend_is_an_error_at_the_reference() {
+        let (cfg, d) =
+            parse_text("frontend f\n bind 127.0.0.1:1\n default_backend nope\nbackend bk\n");
+        assert!(cfg.is_none());
+        let e = d.list.iter().find(|x| x.msg.contains("not found")).unwrap();
+        assert_eq!(e.loc.as_ref().unwrap().line, 3);
+        let (_, d) = parse_text("frontend f\n bind 127.0.0.1:1\n use_backend bak\nbackend bk\n");
+        let e = d.list.iter().find(|x| x.msg.contains("not found")).unwrap();
+        assert!(e.msg.contains("did you mean 'bk'"), "{}", e.msg);
+    }
+
+    #[test]
+    fn unresolvable_server() {
+        let (cfg, d) = parse_text("backend b\n server s1 no-such-host.invalid:80\n");
+        assert!(cfg.is_none());
+        assert!(d.list[0].msg.contains("could not resolve"), "{:?}", d.list);
+    }
+
+    #[test]
+    fn unknown_user_is_reported() {
+        let (_, d) = parse_text("global\n user corelb-no-such-user\n");
+        assert!(
+            d.list[0]
+                .to_string()
+                .starts_with("t.cfg:2: cannot find user id")
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! One [`ServerState`] per configured server, shared (`Arc`) by every shard. Everything a
+//! shard reads on the connection path is an atomic: the operational state, the effective
+//! weight and the number of live connections. Writers are the health checker and the
+//! connection path itself (connection counts); nothing here takes a lock.
+
+use crate::config::Server;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SrvState {
+    /// Takes traffic.
+    Up = 0,
+    /// Failed its checks (or marked down by observed errors).
+    Down = 1,
+    /// Administratively disabled (`disabled` in the configuration).
+    Maint = 2,
+}
+
+impl SrvState {
+    fn from_u8(v: u8) -> SrvState {
+        match v {
+            0 => SrvState::Up,
+            1 => SrvState::Down,
+            _ => SrvState::Maint,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ServerState {
+    pub name: String,
+    pub backend: String,
+    /// Numeric id (configured `id`, or position from 1): the order `balance first` uses.
+    pub id: u32,
+    pub ip: IpAddr,
+    /// `None`: connect to the port the client connected to.
+    pub port: Option<u16>,
+    pub backup: bool,
+    /// 0 = unlimited.
+    pub maxconn: u32,
+    pub configured_weight: u32,
+    state: AtomicU8,
+    weight: AtomicU32,
+    /// Connections currently established or being established to this server, from every
+    /// shard: what `leastconn` compares and `maxconn` limits.
+    cur: AtomicU32,
+    /// Connections ever sent to this server (for statistics and tests).
+    total: AtomicU64,
+}
+
+impl ServerState {
+    /// The shared state of server `srv` of `backend`; `id` orders `balance first`.
+    pub fn new(backend: &str, id: u32, srv: &Server) -> ServerState {
+        let p = &srv.params;
+        ServerState {
+            name: srv.name.clone(),
+            backend: backend.to_string(),
+            id,
+            ip: srv.addr.ip,
+            port: srv.addr.port,
+            backup: p.backup,
+            maxconn: p.maxconn,
+            configured_weight: p.weight,
+            state: AtomicU8::new(if p.disabled {
+                SrvState::Maint as u8
+            } else {
+                SrvState::Up as u8
+            }),
+            weight: AtomicU32::new(p.weight),
+            cur: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub fn state(&self) -> SrvState {
+        SrvState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    /// Sets the state; returns the previous one. The caller rebuilds the balancing tables.
+    pub fn set_state(&self, s: SrvState) -> SrvState {
+        SrvState::from_u8(self.state.swap(s as u8, Ordering::AcqRel))
+    }
+
+    #[inline]
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    pub fn set_weight(&self, w: u32) {
+        self.weight.store(w, Ordering::Relaxed);
+    }
+
+    /// Up and with a non-zero weight: may receive new connections.
+    #[inline]
+    pub fn usable(&self) -> bool {
+        self.state() == SrvState::Up && self.weight() > 0
+    }
+
+    #[inline]
+    pub fn cur_conns(&self) -> u32 {
+        self.cur.load(Ordering::Relaxed)
+    }
+
+    pub fn total_conns(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Reserves a connection slot, honouring `maxconn` exactly across shards (a CAS loop, no
+    /// lock). Returns false when the server is full.
+    #[inline]
+    pub fn try_acquire(&self) -> bool {
+        let max = self.maxconn;
+        let ok = self
+            .cur
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+                if max == 0 || c < max {
+                    Some(c + 1)
+                } else {
+                    None
+                }
+            })
+            .is_ok();
+        if ok {
+            self.total.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Gives back a slot taken by [`try_acquire`](Self::try_acquire).
+    #[inline]
+    pub fn release(&self) {
+        self.cur.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Where to connect for a client that reached us on `dst_port`.
+    pub fn addr_for(&self, dst_port: u16) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port.unwrap_or(dst_port))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn server(
+        name: &str,
+        ip: &str,
+        port: Option<u16>,
+        weight: u32,
+        backup: bool,
+        maxconn: u32,
+        disabled: bool,
+    ) -> Server {
+        use crate::config::{Loc, ServerAddr, ServerParams};
+        Server {
+            name: name.into(),
+            addr: ServerAddr {
+                text: ip.into(),
+                ip: ip.parse().unwrap(),
+                port,
+            },
+            params: ServerParams {
+                weight,
+                backup,
+                disabled,
+                maxconn,
+                maxqueue: 0,
+            },
+            id: None,
+            loc: Loc {
+                file: "t".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn maxconn_is_exact() {
+        let s = ServerState::new(
+            "b",
+            1,
+            &server("s", "127.0.0.1", Some(1), 1, false, 2, false),
+        );
+        assert!(s.try_acquire());
+        assert!(s.try_acquire());
+        assert!(!s.try_acquire());
+        s.release();
+        assert!(s.try_acquire());
+        assert_eq!(s.total_conns(), 3);
+    }
+
+    #[test]
+    fn states() {
+        let s = ServerState::new("b", 1, &server("s", "127.0.0.1", None, 1, false, 0, true));
+        assert_eq!(s.state(), SrvState::Maint);
+        assert!(!s.usable());
+        s.set_state(SrvState::Up);
+        assert!(s.usable());
+        s.set_weight(0);
+        assert!(!s.usable());
+        assert_eq!(s.addr_for(8080).port(), 8080);
+    }
+}

@@ -1,0 +1,198 @@
+//! The one place with `unsafe`: raw file descriptors, splice(2), pipes, resource limits.
+//! Each block says why it is sound. Everything outside this module is safe code.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// A non-blocking pipe used as the kernel buffer between two sockets.
+#[derive(Debug)]
+pub struct Pipe {
+    pub rd: OwnedFd,
+    pub wr: OwnedFd,
+}
+
+impl Pipe {
+    /// Creates a pipe with O_NONBLOCK (splice must never block a shard) and O_CLOEXEC, and
+    /// asks for `size` bytes of capacity (0 keeps the kernel default of 64 KiB; the kernel
+    /// rounds up to pages and caps at /proc/sys/fs/pipe-max-size for unprivileged users).
+    pub fn new(size: usize) -> io::Result<Pipe> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+        cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+        // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        if size > 0 {
+            // A failure (e.g. EPERM above pipe-max-size) leaves the default size: not fatal.
+            // SAFETY: F_SETPIPE_SZ takes an int argument; the fd is valid.
+            let _ = unsafe { libc::fcntl(wr.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
+        }
+        Ok(Pipe { rd, wr })
+    }
+
+    /// The pipe's capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        // SAFETY: F_GETPIPE_SZ takes no argument; the fd is valid.
+        let r = unsafe { libc::fcntl(self.wr.as_raw_fd(), libc::F_GETPIPE_SZ) };
+        if r > 0 { r as usize } else { 65536 }
+    }
+}
+
+/// splice(2) between two descriptors without blocking on the pipe side
+/// (SPLICE_F_NONBLOCK); the socket side must be O_NONBLOCK itself.
+pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: splice only reads the descriptors and null offsets; invalid fds give EBADF.
+    cvt_size(unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE,
+        )
+    })
+}
+
+/// read(2) on a raw descriptor (used to take bytes out of a pipe).
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// Puts a descriptor in non-blocking mode (splice on sockets relies on it).
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL with an int flag set on a valid fd.
+    unsafe {
+        let fl = cvt(libc::fcntl(fd, libc::F_GETFL))?;
+        if fl & libc::O_NONBLOCK == 0 {
+            cvt(libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK))?;
+        }
+    }
+    Ok(())
+}
+
+/// Bytes waiting in a socket's receive queue (FIONREAD), used to tell EOF from "no data".
+pub fn bytes_readable(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer.
+    cvt(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) })?;
+    Ok(n.max(0) as usize)
+}
+
+/// Hands a listening socket over to glommio on the current executor thread.
+pub fn glommio_listener(sock: socket2::Socket) -> glommio::net::TcpListener {
+    use std::os::fd::IntoRawFd;
+    let fd = sock.into_raw_fd();
+    // SAFETY: `fd` is an open, bound, listening TCP socket whose ownership we give away.
+    unsafe { glommio::net::TcpListener::from_raw_fd(fd) }
+}
+
+/// Hands a connected TCP socket over to glommio on the current executor thread.
+pub fn glommio_stream(sock: socket2::Socket) -> glommio::net::TcpStream {
+    use std::os::fd::IntoRawFd;
+    let fd = sock.into_raw_fd();
+    // SAFETY: `fd` is an open, connected TCP socket whose ownership we give away.
+    unsafe { glommio::net::TcpStream::from_raw_fd(fd) }
+}
+
+/// A borrowed view of a raw socket for setting options with socket2.
+pub fn with_sockref<T>(fd: RawFd, f: impl FnOnce(&socket2::Socket) -> T) -> T {
+    // SAFETY: the fd is open for the duration of the call (owned by a live stream), and
+    // ManuallyDrop keeps the temporary Socket from closing it.
+    let s = std::mem::ManuallyDrop::new(unsafe { socket2::Socket::from_raw_fd(fd) });
+    f(&s)
+}
+
+/// RLIMIT_* values (soft, hard).
+pub fn getrlimit(resource: libc::__rlimit_resource_t) -> io::Result<(u64, u64)> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct.
+    cvt(unsafe { libc::getrlimit(resource, &mut r) })?;
+    Ok((r.rlim_cur, r.rlim_max))
+}
+
+pub fn setrlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
+    let r = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit reads one rlimit struct.
+    cvt(unsafe { libc::setrlimit(resource, &r) })?;
+    Ok(())
+}
+
+pub use libc::{RLIMIT_MEMLOCK, RLIMIT_NOFILE};
+
+pub fn user_id(name: &str) -> Option<u32> {
+    nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .map(|u| u.uid.as_raw())
+}
+
+pub fn group_id(name: &str) -> Option<u32> {
+    nix::unistd::Group::from_name(name)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
+}
+
+/// Drops privileges and/or changes root, after the listeners are bound.
+pub fn chroot(dir: &std::path::Path) -> io::Result<()> {
+    nix::unistd::chroot(dir)?;
+    nix::unistd::chdir("/")?;
+    Ok(())
+}
+
+pub fn set_ids(uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    if let Some(g) = gid {
+        let g = nix::unistd::Gid::from_raw(g);
+        nix::unistd::setgroups(&[g])?;
+        nix::unistd::setgid(g)?;
+    }
+    if let Some(u) = uid {
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(u))?;
+    }
+    Ok(())
+}
+
+/// The local time broken down, for log timestamps.
+pub fn localtime(secs: i64) -> libc::tm {
+    // SAFETY: localtime_r fills the zeroed tm struct we own; `t` is a valid time_t.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let t: libc::time_t = secs;
+        libc::localtime_r(&t, &mut tm);
+        tm
+    }
+}
+
+pub fn getpid() -> u32 {
+    std::process::id()
+}
+
+/// Sends a signal to a process (for `-sf`/`-st`).
+pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill takes plain integers.
+    cvt(unsafe { libc::kill(pid, sig) })?;
+    Ok(())
+}
