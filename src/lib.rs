@@ -7,6 +7,8 @@
 pub mod balance;
 pub mod config;
 pub mod health;
+pub mod log;
 pub mod proxy;
 pub mod proxy_protocol;
+pub mod runtime;
 pub mod sys;

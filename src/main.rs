@@ -1,1 +1,166 @@
-fn main() {}
+//! The `corelb` command: HAProxy-style flags (`-f`, `-c`, `-V`, `-d`, `-q`, `-p`, `-sf`,
+//! `-st`) plus `--shards`/`--cpus` for the shard layout.
+
+use clap::Parser;
+use corelb::config::{self, Level};
+use corelb::runtime::{self, RunOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "corelb",
+    about = "A shard-per-core TCP/TLS/HTTP load balancer that reads haproxy.cfg",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// Configuration file or directory (repeatable; directories load every *.cfg).
+    #[arg(short = 'f', value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Check the configuration, print every error and warning, and exit (0 = valid).
+    #[arg(short = 'c')]
+    check: bool,
+    /// Verbose: more messages at startup and shutdown.
+    #[arg(short = 'V')]
+    verbose: bool,
+    /// Debug: log every connection.
+    #[arg(short = 'd')]
+    debug: bool,
+    /// Quiet: only errors.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Write the process id to this file.
+    #[arg(short = 'p', value_name = "PIDFILE")]
+    pidfile: Option<PathBuf>,
+    /// Once listening, tell these old processes to stop accepting and finish their
+    /// connections (seamless reload).
+    #[arg(long = "sf", value_name = "PID", num_args = 1..)]
+    soft_stop: Vec<i32>,
+    /// Once listening, tell these old processes to stop now.
+    #[arg(long = "st", value_name = "PID", num_args = 1..)]
+    hard_stop: Vec<i32>,
+    /// Number of shards (one glommio executor per core); default: nbthread, else one per
+    /// available CPU.
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
+    /// CPUs to pin shards to, e.g. 0-3 or 0,2,4,6 (the same list as tuning/irq-affinity.sh).
+    #[arg(long, value_name = "LIST")]
+    cpus: Option<String>,
+    /// Accepted for HAProxy compatibility; corelb always runs in the foreground.
+    #[arg(short = 'D', hide = true)]
+    daemon: bool,
+    /// Accepted for HAProxy compatibility (master-worker); corelb is a single process.
+    #[arg(short = 'W', hide = true)]
+    master_worker: bool,
+    /// Print the version.
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    /// Print the Markdown table of configuration keywords and their status.
+    #[arg(long, hide = true)]
+    list_keywords: bool,
+}
+
+/// HAProxy's two-letter single-dash flags (`-sf`, `-st`, `-Ws`) become long options.
+fn normalize_args() -> Vec<String> {
+    std::env::args()
+        .map(|a| match a.as_str() {
+            "-sf" => "--sf".to_string(),
+            "-st" => "--st".to_string(),
+            "-Ws" => "-W".to_string(),
+            _ => a,
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(normalize_args());
+    if cli.version {
+        println!("corelb version {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if cli.list_keywords {
+        print!("{}", config::keywords::markdown_table());
+        return ExitCode::SUCCESS;
+    }
+    let verbosity = if cli.quiet {
+        1
+    } else if cli.debug {
+        5
+    } else if cli.verbose {
+        4
+    } else {
+        3
+    };
+    corelb::log::init(verbosity);
+    if cli.files.is_empty() {
+        eprintln!("corelb: no configuration file given (use -f FILE)");
+        return ExitCode::from(1);
+    }
+    if cli.daemon || cli.master_worker {
+        log::warn!("-D/-W are ignored: corelb runs in the foreground as one process");
+    }
+    let cpus = match cli.cpus.as_deref().map(|c| {
+        let words: Vec<&str> = c.split_whitespace().collect();
+        config::parser::parse_cpu_list(&words)
+    }) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            eprintln!("corelb: --cpus: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let (cfg, diags) = config::load(&cli.files);
+    if cli.check {
+        for d in &diags.list {
+            eprintln!("{d}");
+        }
+        let (e, w) = (diags.errors(), diags.warnings());
+        return match cfg {
+            Some(_) => {
+                if w > 0 {
+                    println!(
+                        "Configuration file is valid ({w} warning{}).",
+                        if w == 1 { "" } else { "s" }
+                    );
+                } else {
+                    println!("Configuration file is valid.");
+                }
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!(
+                    "{e} error{}, {w} warning{}: configuration is not valid.",
+                    plural(e),
+                    plural(w)
+                );
+                ExitCode::from(1)
+            }
+        };
+    }
+    for d in &diags.list {
+        match d.level {
+            Level::Error => log::error!("{d}"),
+            Level::Warning => log::warn!("{d}"),
+        }
+    }
+    let Some(cfg) = cfg else {
+        log::error!("fatal errors found in configuration");
+        return ExitCode::from(1);
+    };
+    let opts = RunOptions {
+        shards: cli.shards,
+        cpus,
+        pidfile: cli.pidfile,
+        soft_stop_pids: cli.soft_stop,
+        hard_stop_pids: cli.hard_stop,
+    };
+    ExitCode::from(runtime::run(cfg, opts) as u8)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,3 +1,7 @@
-//! Per-connection proxying: `tcp` (mode tcp) and `http` (mode http).
+//! Per-connection proxying: `tcp` (mode tcp) with its splice `pump` and `pipes`, and `http`
+//! (mode http).
 
 pub mod http;
+pub mod pipes;
+pub mod pump;
+pub mod tcp;

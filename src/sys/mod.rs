@@ -25,6 +25,8 @@ fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
 pub struct Pipe {
     pub rd: OwnedFd,
     pub wr: OwnedFd,
+    /// Capacity in bytes as the kernel set it.
+    pub cap: usize,
 }
 
 impl Pipe {
@@ -42,14 +44,10 @@ impl Pipe {
             // SAFETY: F_SETPIPE_SZ takes an int argument; the fd is valid.
             let _ = unsafe { libc::fcntl(wr.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
         }
-        Ok(Pipe { rd, wr })
-    }
-
-    /// The pipe's capacity in bytes.
-    pub fn capacity(&self) -> usize {
         // SAFETY: F_GETPIPE_SZ takes no argument; the fd is valid.
-        let r = unsafe { libc::fcntl(self.wr.as_raw_fd(), libc::F_GETPIPE_SZ) };
-        if r > 0 { r as usize } else { 65536 }
+        let r = unsafe { libc::fcntl(wr.as_raw_fd(), libc::F_GETPIPE_SZ) };
+        let cap = if r > 0 { r as usize } else { 65536 };
+        Ok(Pipe { rd, wr, cap })
     }
 }
 
@@ -73,6 +71,12 @@ pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
 pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
     cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// write(2) on a raw descriptor (used to put a byte into a pipe).
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
 }
 
 /// Puts a descriptor in non-blocking mode (splice on sockets relies on it).
@@ -194,5 +198,61 @@ pub fn getpid() -> u32 {
 pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: kill takes plain integers.
     cvt(unsafe { libc::kill(pid, sig) })?;
+    Ok(())
+}
+
+/// setsockopt with an int value.
+pub fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    opt: libc::c_int,
+    val: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: the option value is a valid int of the size we pass.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            (&val as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// accept4 on a non-blocking listener: the new socket is non-blocking and close-on-exec
+/// (one syscall; glommio's own accept costs four). Returns the peer address too.
+pub fn accept(fd: RawFd) -> io::Result<(socket2::Socket, std::net::SocketAddr)> {
+    let mut storage: libc::sockaddr_storage = unsafe_zeroed_storage();
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: storage/len describe a writable sockaddr_storage.
+    let nfd = cvt(unsafe {
+        libc::accept4(
+            fd,
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    })?;
+    // SAFETY: accept4 returned a new fd that nobody else owns.
+    let sock = unsafe { socket2::Socket::from_raw_fd(nfd) };
+    // SAFETY: the kernel wrote a valid address of `len` bytes into storage.
+    let addr = unsafe { socket2::SockAddr::new(storage, len) };
+    let addr = addr
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP socket"))?;
+    Ok((sock, addr))
+}
+
+fn unsafe_zeroed_storage() -> libc::sockaddr_storage {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// shutdown(2) on a raw socket.
+pub fn shutdown(fd: RawFd, how: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain integers.
+    cvt(unsafe { libc::shutdown(fd, how) })?;
     Ok(())
 }

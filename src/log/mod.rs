@@ -1,0 +1,74 @@
+//! Logging. Process events (startup, server state changes, errors) go to stderr through the
+//! `log` facade in HAProxy's style (`[WARNING]  (pid) : message`) and, for events HAProxy
+//! sends to syslog, also to the configured `log` targets. Per-connection access logs
+//! (`option tcplog`) are formatted here and sent by each shard's [`syslog::Sender`].
+
+pub mod syslog;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static LEVEL: AtomicUsize = AtomicUsize::new(3);
+
+struct Stderr;
+
+impl log::Log for Stderr {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        (m.level() as usize) <= LEVEL.load(Ordering::Relaxed)
+            && (m.target().starts_with("corelb") || m.level() <= log::Level::Warn)
+    }
+
+    fn log(&self, r: &log::Record) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let tag = match r.level() {
+            log::Level::Error => "[ALERT]   ",
+            log::Level::Warn => "[WARNING] ",
+            log::Level::Info => "[NOTICE]  ",
+            log::Level::Debug => "[DEBUG]   ",
+            log::Level::Trace => "[TRACE]   ",
+        };
+        // One write per line so that lines from different shards do not interleave.
+        let line = format!("{tag} ({}) : {}\n", std::process::id(), r.args());
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: Stderr = Stderr;
+
+/// Verbosity: 1 = errors only (-q), 2 = warnings, 3 = notices (default), 4 = -V, 5 = -d.
+pub fn init(verbosity: usize) {
+    LEVEL.store(verbosity, Ordering::Relaxed);
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(match verbosity {
+        0 | 1 => log::LevelFilter::Error,
+        2 => log::LevelFilter::Warn,
+        3 => log::LevelFilter::Info,
+        4 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    });
+}
+
+/// HAProxy's access-log date: `06/Feb/2009:12:12:51.443`, local time.
+pub fn format_date(t: std::time::SystemTime, out: &mut String) {
+    use std::fmt::Write as _;
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let tm = crate::sys::localtime(d.as_secs() as i64);
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let _ = write!(
+        out,
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02}.{:03}",
+        tm.tm_mday,
+        MON[tm.tm_mon.clamp(0, 11) as usize],
+        tm.tm_year + 1900,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        d.subsec_millis()
+    );
+}

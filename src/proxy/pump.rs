@@ -1,0 +1,558 @@
+//! mode tcp's data path: bytes move between the client and the server socket in both
+//! directions, through a pipe with splice(2), never through user space.
+//!
+//! glommio 0.9 has no splice and no public "wait until readable/writable" for a raw fd. What
+//! it does have is `poll_read`/`poll_write` on its `TcpStream`, which try the syscall and,
+//! on EAGAIN, register with io_uring for readiness. So each direction waits like this:
+//!
+//! - **readable**: when splice(socket → pipe) says EAGAIN on an empty pipe, the socket is
+//!   empty: `poll_read` one byte. When it arrives it goes into the (empty) pipe first, so
+//!   order is kept, and splicing resumes behind it.
+//! - **writable**: when splice(pipe → socket) says EAGAIN, the socket's send buffer is full:
+//!   take one byte out of the pipe and `poll_write` it. glommio waits for writability; once
+//!   that byte is out the rest of the pipe follows by splice.
+//!
+//! Measured here (docs/design.md, "The tcp data path"): this costs one byte through user space
+//! per wait, keeps segments large, and beat copying out the whole pipe on EAGAIN and a helper
+//! thread with epoll. A direction holds a pipe only while bytes are in flight. When no pipe
+//! is available (fd or pipe-memory limits, or `tune.corelb.pump copy`), a direction copies
+//! through a buffer instead, and goes back to pipes when it can.
+//!
+//! Everything here runs inside one connection's task: [`Tunnel`] owns both streams mutably
+//! and drives the two [`Dir`] state machines from one `poll`, so neither direction needs the
+//! other's stream.
+
+use crate::runtime::shard::{Shard, ShardStats};
+use crate::sys::{self, Pipe};
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::net::TcpStream;
+use std::future::Future;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Which connection a problem happened on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// How a tunnel ended.
+#[derive(Debug)]
+pub enum End {
+    /// Both directions finished (each side shut down its sending half).
+    Closed,
+    /// A side was inactive for longer than its timeout.
+    Timeout(Side),
+    /// A socket error (reset, broken pipe…) on that side.
+    Error(Side, io::Error),
+}
+
+/// The inactivity limits of a tunnel (None = no limit), resolved from the frontend and
+/// backend as HAProxy does: `tunnel` replaces client/server once data flows, and the `*-fin`
+/// variants apply once one direction is shut.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timeouts {
+    pub client: Option<Duration>,
+    pub server: Option<Duration>,
+    pub client_fin: Option<Duration>,
+    pub server_fin: Option<Duration>,
+    pub tunnel: Option<Duration>,
+}
+
+impl Timeouts {
+    fn client(&self, half_closed: bool) -> Option<Duration> {
+        half_closed
+            .then_some(self.client_fin)
+            .flatten()
+            .or(self.tunnel)
+            .or(self.client)
+    }
+    fn server(&self, half_closed: bool) -> Option<Duration> {
+        half_closed
+            .then_some(self.server_fin)
+            .flatten()
+            .or(self.tunnel)
+            .or(self.server)
+    }
+}
+
+/// Copy buffer size (copy pump and fallback).
+const COPY_BUF: usize = 64 * 1024;
+/// Work one direction may do per poll before yielding to other connections.
+const BUDGET: u32 = 32;
+
+enum State {
+    /// Nothing in flight: next, read from the source.
+    Idle,
+    /// `len` bytes of the source are in the pipe.
+    Piped { pipe: Pipe, len: usize },
+    /// The destination was full: `byte`, taken from the head of the pipe, is being written
+    /// with `poll_write` (which waits for writability); `len` more bytes stay in the pipe.
+    Held { pipe: Pipe, len: usize, byte: u8 },
+    /// Copying through user space: `buf[start..end]` is pending for the destination.
+    /// `fallback` means this is only until a pipe can be had again.
+    Copy {
+        buf: Box<[u8]>,
+        start: usize,
+        end: usize,
+        fallback: bool,
+        reads: u32,
+    },
+    /// The source ended and the destination's write side was shut down.
+    Done,
+}
+
+#[derive(Default)]
+struct Act {
+    read: bool,
+    wrote: bool,
+}
+
+enum DirErr {
+    Src(io::Error),
+    Dst(io::Error),
+}
+
+/// One direction: source → destination.
+pub struct Dir {
+    state: State,
+    eof: bool,
+    copy_only: bool,
+    /// Bytes delivered to the destination.
+    pub bytes: u64,
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+impl Dir {
+    pub fn new(copy_only: bool) -> Dir {
+        Dir {
+            state: State::Idle,
+            eof: false,
+            copy_only,
+            bytes: 0,
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    fn copy_state(fallback: bool) -> State {
+        State::Copy {
+            buf: vec![0u8; COPY_BUF].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            fallback,
+            reads: 0,
+        }
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &mut TcpStream,
+        dst: &mut TcpStream,
+        shard: &Shard,
+        act: &mut Act,
+    ) -> Poll<Result<(), DirErr>> {
+        let stats = &shard.stats;
+        let src_fd = src.as_raw_fd();
+        let dst_fd = dst.as_raw_fd();
+        let mut budget = BUDGET;
+        loop {
+            if budget == 0 {
+                // Let other connections run; come back at once.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            match std::mem::replace(&mut self.state, State::Done) {
+                State::Done => return Poll::Ready(Ok(())),
+                State::Idle => {
+                    if self.eof {
+                        // Pass the half-close on; the other direction keeps flowing.
+                        match sys::shutdown(dst_fd, libc::SHUT_WR) {
+                            Ok(()) => {}
+                            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+                            Err(e) => return Poll::Ready(Err(DirErr::Dst(e))),
+                        }
+                        return Poll::Ready(Ok(()));
+                    }
+                    self.state = if self.copy_only {
+                        Self::copy_state(false)
+                    } else {
+                        match shard.pipes.borrow_mut().get() {
+                            Some(pipe) => State::Piped { pipe, len: 0 },
+                            None => {
+                                ShardStats::add(&stats.pipe_fallbacks, 1);
+                                Self::copy_state(true)
+                            }
+                        }
+                    };
+                }
+                State::Piped { pipe, mut len } => {
+                    if !self.eof && len < pipe.cap {
+                        match sys::splice(src_fd, pipe.wr.as_raw_fd(), pipe.cap - len) {
+                            Ok(0) => self.eof = true,
+                            Ok(n) => {
+                                len += n;
+                                act.read = true;
+                            }
+                            // With bytes in the pipe, EAGAIN may mean "pipe full": drain.
+                            Err(e) if would_block(&e) && len > 0 => {}
+                            Err(e) if would_block(&e) => {
+                                // Empty pipe and EAGAIN: the socket is empty. Give the pipe
+                                // back and wait for data by reading one byte.
+                                shard.pipes.borrow_mut().put(pipe);
+                                ShardStats::add(&stats.read_waits, 1);
+                                let mut b = [0u8; 1];
+                                match Pin::new(&mut *src).poll_read(cx, &mut b) {
+                                    Poll::Ready(Ok(0)) => {
+                                        self.eof = true;
+                                        self.state = State::Idle;
+                                    }
+                                    Poll::Ready(Ok(_)) => {
+                                        act.read = true;
+                                        self.state = self.take_first_byte(shard, b[0]);
+                                    }
+                                    Poll::Ready(Err(e)) => return Poll::Ready(Err(DirErr::Src(e))),
+                                    Poll::Pending => {
+                                        self.state = State::Idle;
+                                        return Poll::Pending;
+                                    }
+                                }
+                                continue;
+                            }
+                            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                                // This socket cannot be spliced: copy from now on.
+                                shard.pipes.borrow_mut().put(pipe);
+                                self.copy_only = true;
+                                self.state = State::Idle;
+                                continue;
+                            }
+                            Err(e) => {
+                                shard.pipes.borrow_mut().discard(pipe);
+                                return Poll::Ready(Err(DirErr::Src(e)));
+                            }
+                        }
+                    }
+                    if len == 0 {
+                        shard.pipes.borrow_mut().put(pipe);
+                        self.state = State::Idle;
+                        continue;
+                    }
+                    match sys::splice(pipe.rd.as_raw_fd(), dst_fd, len) {
+                        Ok(n) => {
+                            len -= n;
+                            self.bytes += n as u64;
+                            act.wrote = true;
+                            ShardStats::add(&stats.spliced, n as u64);
+                            self.state = State::Piped { pipe, len };
+                        }
+                        Err(e) if would_block(&e) => {
+                            // Destination full: hold one byte and let glommio wait for room.
+                            let mut b = [0u8; 1];
+                            match sys::read(pipe.rd.as_raw_fd(), &mut b) {
+                                Ok(1) => {
+                                    ShardStats::add(&stats.write_waits, 1);
+                                    self.state = State::Held {
+                                        pipe,
+                                        len: len - 1,
+                                        byte: b[0],
+                                    };
+                                }
+                                Ok(_) | Err(_) => {
+                                    shard.pipes.borrow_mut().discard(pipe);
+                                    return Poll::Ready(Err(DirErr::Src(io::Error::other(
+                                        "pipe lost its bytes",
+                                    ))));
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            shard.pipes.borrow_mut().discard(pipe);
+                            return Poll::Ready(Err(DirErr::Dst(e)));
+                        }
+                    }
+                }
+                State::Held { pipe, len, byte } => {
+                    match Pin::new(&mut *dst).poll_write(cx, &[byte]) {
+                        Poll::Ready(Ok(1)) => {
+                            act.wrote = true;
+                            self.bytes += 1;
+                            ShardStats::add(&stats.copied, 1);
+                            self.state = State::Piped { pipe, len };
+                        }
+                        Poll::Ready(Ok(_)) => {
+                            shard.pipes.borrow_mut().discard(pipe);
+                            return Poll::Ready(Err(DirErr::Dst(io::ErrorKind::WriteZero.into())));
+                        }
+                        Poll::Ready(Err(e)) => {
+                            shard.pipes.borrow_mut().discard(pipe);
+                            return Poll::Ready(Err(DirErr::Dst(e)));
+                        }
+                        Poll::Pending => {
+                            self.state = State::Held { pipe, len, byte };
+                            return Poll::Pending;
+                        }
+                    }
+                }
+                State::Copy {
+                    mut buf,
+                    mut start,
+                    mut end,
+                    fallback,
+                    mut reads,
+                } => {
+                    if start < end {
+                        match Pin::new(&mut *dst).poll_write(cx, &buf[start..end]) {
+                            Poll::Ready(Ok(0)) => {
+                                return Poll::Ready(Err(DirErr::Dst(
+                                    io::ErrorKind::WriteZero.into(),
+                                )));
+                            }
+                            Poll::Ready(Ok(n)) => {
+                                start += n;
+                                self.bytes += n as u64;
+                                act.wrote = true;
+                                ShardStats::add(&stats.copied, n as u64);
+                            }
+                            Poll::Ready(Err(e)) => return Poll::Ready(Err(DirErr::Dst(e))),
+                            Poll::Pending => {
+                                self.state = State::Copy {
+                                    buf,
+                                    start,
+                                    end,
+                                    fallback,
+                                    reads,
+                                };
+                                return Poll::Pending;
+                            }
+                        }
+                        self.state = State::Copy {
+                            buf,
+                            start,
+                            end,
+                            fallback,
+                            reads,
+                        };
+                        continue;
+                    }
+                    if self.eof || (fallback && reads > 0) {
+                        // Drained: finish, or go back to splicing.
+                        self.state = State::Idle;
+                        continue;
+                    }
+                    match Pin::new(&mut *src).poll_read(cx, &mut buf) {
+                        Poll::Ready(Ok(0)) => self.eof = true,
+                        Poll::Ready(Ok(n)) => {
+                            start = 0;
+                            end = n;
+                            reads += 1;
+                            act.read = true;
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(DirErr::Src(e))),
+                        Poll::Pending => {
+                            self.state = State::Copy {
+                                buf,
+                                start,
+                                end,
+                                fallback,
+                                reads,
+                            };
+                            return Poll::Pending;
+                        }
+                    }
+                    self.state = State::Copy {
+                        buf,
+                        start,
+                        end,
+                        fallback,
+                        reads,
+                    };
+                }
+            }
+        }
+    }
+
+    /// A byte read while waiting for data starts the next chunk: into an empty pipe (so it
+    /// precedes what is spliced after it), or a copy buffer when no pipe is available.
+    fn take_first_byte(&mut self, shard: &Shard, b: u8) -> State {
+        ShardStats::add(&shard.stats.copied, 1);
+        if let Some(pipe) = shard.pipes.borrow_mut().get() {
+            // An empty pipe always takes one byte.
+            if sys::write(pipe.wr.as_raw_fd(), &[b]).ok() == Some(1) {
+                return State::Piped { pipe, len: 1 };
+            }
+            shard.pipes.borrow_mut().discard(pipe);
+        }
+        ShardStats::add(&shard.stats.pipe_fallbacks, 1);
+        let mut buf = vec![0u8; COPY_BUF].into_boxed_slice();
+        buf[0] = b;
+        State::Copy {
+            buf,
+            start: 0,
+            end: 1,
+            fallback: true,
+            reads: 1,
+        }
+    }
+
+    /// Returns a held pipe (at the end of a connection): closed if it still holds bytes.
+    fn release(&mut self, shard: &Shard) {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Piped { pipe, len: 0 } => shard.pipes.borrow_mut().put(pipe),
+            State::Piped { pipe, .. } | State::Held { pipe, .. } => {
+                shard.pipes.borrow_mut().discard(pipe)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Both directions of a connection, with inactivity timeouts.
+pub struct Tunnel<'a> {
+    client: &'a mut TcpStream,
+    server: &'a mut TcpStream,
+    shard: &'a Shard,
+    pub c2s: Dir,
+    pub s2c: Dir,
+    timeouts: Timeouts,
+    last_client: Instant,
+    last_server: Instant,
+    /// Armed for the earliest possible expiry; re-armed when it fires early because the
+    /// connection was active meanwhile (so activity never touches the timer).
+    timer: Option<(glommio::timer::Timer, Instant)>,
+}
+
+impl<'a> Tunnel<'a> {
+    pub fn new(
+        client: &'a mut TcpStream,
+        server: &'a mut TcpStream,
+        shard: &'a Shard,
+        timeouts: Timeouts,
+        copy_only: bool,
+    ) -> Tunnel<'a> {
+        let now = Instant::now();
+        Tunnel {
+            client,
+            server,
+            shard,
+            c2s: Dir::new(copy_only),
+            s2c: Dir::new(copy_only),
+            timeouts,
+            last_client: now,
+            last_server: now,
+            timer: None,
+        }
+    }
+
+    /// The next expiry and the side it belongs to, from the last activity of each side.
+    fn next_expiry(&self) -> Option<(Instant, Side)> {
+        let half = self.c2s.done() || self.s2c.done();
+        let c = self
+            .timeouts
+            .client(half)
+            .map(|t| (self.last_client + t, Side::Client));
+        let s = self
+            .timeouts
+            .server(half)
+            .map(|t| (self.last_server + t, Side::Server));
+        match (c, s) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Future for Tunnel<'_> {
+    type Output = End;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<End> {
+        let this = self.get_mut();
+        let shard = this.shard;
+        if !this.c2s.done() {
+            let mut act = Act::default();
+            let r = this.c2s.poll(cx, this.client, this.server, shard, &mut act);
+            if act.read || act.wrote {
+                let now = Instant::now();
+                if act.read {
+                    this.last_client = now;
+                }
+                if act.wrote {
+                    this.last_server = now;
+                }
+            }
+            match r {
+                Poll::Ready(Err(DirErr::Src(e))) => {
+                    return Poll::Ready(End::Error(Side::Client, e));
+                }
+                Poll::Ready(Err(DirErr::Dst(e))) => {
+                    return Poll::Ready(End::Error(Side::Server, e));
+                }
+                _ => {}
+            }
+        }
+        if !this.s2c.done() {
+            let mut act = Act::default();
+            let r = this.s2c.poll(cx, this.server, this.client, shard, &mut act);
+            if act.read || act.wrote {
+                let now = Instant::now();
+                if act.read {
+                    this.last_server = now;
+                }
+                if act.wrote {
+                    this.last_client = now;
+                }
+            }
+            match r {
+                Poll::Ready(Err(DirErr::Src(e))) => {
+                    return Poll::Ready(End::Error(Side::Server, e));
+                }
+                Poll::Ready(Err(DirErr::Dst(e))) => {
+                    return Poll::Ready(End::Error(Side::Client, e));
+                }
+                _ => {}
+            }
+        }
+        if this.c2s.done() && this.s2c.done() {
+            return Poll::Ready(End::Closed);
+        }
+        // Timeouts: check only when the armed deadline has passed.
+        let Some((expiry, side)) = this.next_expiry() else {
+            this.timer = None;
+            return Poll::Pending;
+        };
+        let now = Instant::now();
+        if now >= expiry {
+            return Poll::Ready(End::Timeout(side));
+        }
+        let rearm = match &this.timer {
+            None => true,
+            Some((_, armed)) => now >= *armed || expiry < *armed,
+        };
+        if rearm {
+            let mut t = glommio::timer::Timer::new(expiry - now);
+            // Registers the waker; Pending unless the deadline is already here.
+            if Pin::new(&mut t).poll(cx).is_ready() {
+                cx.waker().wake_by_ref();
+            }
+            this.timer = Some((t, expiry));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Tunnel<'_> {
+    fn drop(&mut self) {
+        self.c2s.release(self.shard);
+        self.s2c.release(self.shard);
+    }
+}

@@ -1,0 +1,327 @@
+//! mode tcp: one connection's life, from accept to close, as an explicit state machine:
+//!
+//! ```text
+//! Pick ──Server──▶ Connect ──ok──▶ Tunnel ──▶ Close
+//!  │  ╲              │ failed: retry (same server after a turn-around delay, or
+//!  │   Full─▶ Queue  │         redispatch to another one, as HAProxy decides)
+//!  │          │      └ retries exhausted ─▶ Close (SC)
+//!  └NoServer──┴──────────────────────────────▶ Close (SC / sQ)
+//! ```
+//!
+//! The termination state in the log uses HAProxy's two letters: who ended it (C client,
+//! S server, c/s their timeouts, P proxy) and in which phase (Q queue, C connect, D data).
+
+use crate::balance::{Pick, PickCtx};
+use crate::config::Algo;
+use crate::health::ServerState;
+use crate::proxy::pump::{End, Side, Timeouts, Tunnel};
+use crate::runtime::shard::Shard;
+use crate::runtime::{BackendRt, FrontendRt};
+use glommio::net::TcpStream;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// What happened to a connection, for the log.
+struct Outcome {
+    term: [u8; 2],
+    backend: Option<Arc<BackendRt>>,
+    server: Option<usize>,
+    retries: u32,
+    t_queue: Option<Duration>,
+    t_connect: Option<Duration>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+enum State {
+    /// Choose a server (avoiding one after a failure when redispatching).
+    Pick {
+        avoid: Option<usize>,
+    },
+    /// Every usable server is at maxconn: wait for a slot.
+    Queue,
+    /// Connect to the chosen server (its slot is reserved).
+    Connect {
+        srv: usize,
+    },
+    /// Move bytes until both sides are done.
+    Forward {
+        srv: usize,
+        server: TcpStream,
+    },
+    Close,
+}
+
+/// Releases the connection's slots when the session ends, whatever the path.
+struct ConnGuard {
+    shard: Rc<Shard>,
+    fe: Arc<FrontendRt>,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.fe.slots.give_back();
+        self.shard.shared.slots.give_back();
+        self.shard.active.set(self.shard.active.get() - 1);
+    }
+}
+
+pub async fn session(
+    shard: Rc<Shard>,
+    fe: Arc<FrontendRt>,
+    mut client: TcpStream,
+    peer: SocketAddr,
+) {
+    let _guard = ConnGuard {
+        shard: shard.clone(),
+        fe: fe.clone(),
+    };
+    let accepted = Instant::now();
+    let accept_date = SystemTime::now();
+    let _ = client.set_nodelay(true);
+    if fe.clitcpka {
+        crate::sys::with_sockref(client.as_raw_fd(), |s| s.set_keepalive(true)).ok();
+    }
+    let mut out = Outcome {
+        term: *b"--",
+        backend: None,
+        server: None,
+        retries: 0,
+        t_queue: None,
+        t_connect: None,
+        bytes_in: 0,
+        bytes_out: 0,
+    };
+    let Some(be) = fe.backend.and_then(|i| shard.shared.backends[i].clone()) else {
+        // A frontend without a backend closes its connections, as HAProxy does.
+        out.term = *b"PR";
+        finish(&shard, &fe, peer, accept_date, accepted, &out);
+        return;
+    };
+    out.backend = Some(be.clone());
+    let ctx = PickCtx {
+        client_ip: peer.ip(),
+        avoid: None,
+    };
+    // The port the client connected to, for servers configured without one.
+    let mut dst_port: Option<u16> = None;
+    let mut state = State::Pick { avoid: None };
+    let mut queued_since: Option<Instant> = None;
+    loop {
+        state = match state {
+            State::Pick { avoid } => match be.lb.pick(&PickCtx { avoid, ..ctx }) {
+                Pick::Server(srv) => State::Connect { srv },
+                Pick::Full => State::Queue,
+                Pick::NoServer => {
+                    out.term = *b"SC";
+                    State::Close
+                }
+            },
+            State::Queue => {
+                let since = *queued_since.get_or_insert_with(Instant::now);
+                let deadline = be.queue_timeout.map(|t| since + t);
+                let got = be.queue.wait_for(deadline, || match be.lb.pick(&ctx) {
+                    Pick::Full => None,
+                    other => Some(other),
+                });
+                match got.await {
+                    Some(Pick::Server(srv)) => {
+                        out.t_queue = Some(since.elapsed());
+                        State::Connect { srv }
+                    }
+                    Some(_) => {
+                        out.term = *b"SC";
+                        State::Close
+                    }
+                    None => {
+                        out.term = *b"sQ";
+                        State::Close
+                    }
+                }
+            }
+            State::Connect { srv } => {
+                let server = &be.lb.servers[srv];
+                let port = match server.port {
+                    Some(p) => p,
+                    None => *dst_port
+                        .get_or_insert_with(|| client.local_addr().map(|a| a.port()).unwrap_or(0)),
+                };
+                let addr = SocketAddr::new(server.ip, port);
+                let t0 = Instant::now();
+                match connect(addr, be.connect_timeout).await {
+                    Ok(s) => {
+                        out.t_connect = Some(t0.elapsed());
+                        let _ = s.set_nodelay(true);
+                        let _ = crate::sys::set_nonblocking(s.as_raw_fd());
+                        if be.srvtcpka {
+                            crate::sys::with_sockref(s.as_raw_fd(), |k| k.set_keepalive(true)).ok();
+                        }
+                        State::Forward { srv, server: s }
+                    }
+                    Err(e) => {
+                        log::debug!("{}/{}: connect to {addr} failed: {e}", be.name, server.name);
+                        match retry(&be, server, srv, &mut out).await {
+                            Some(next) => next,
+                            None => {
+                                release(&be, srv);
+                                out.term = if e.kind() == std::io::ErrorKind::TimedOut {
+                                    *b"sC"
+                                } else {
+                                    *b"SC"
+                                };
+                                State::Close
+                            }
+                        }
+                    }
+                }
+            }
+            State::Forward { srv, mut server } => {
+                out.server = Some(srv);
+                let timeouts = Timeouts {
+                    client: fe.client_timeout,
+                    server: be.server_timeout,
+                    client_fin: fe.client_fin_timeout,
+                    server_fin: be.server_fin_timeout,
+                    tunnel: be.tunnel_timeout,
+                };
+                let copy_only = shard.shared.cfg.global.pump == crate::config::PumpKind::Copy;
+                let mut tunnel = Tunnel::new(&mut client, &mut server, &shard, timeouts, copy_only);
+                let end = futures_lite::future::or(&mut tunnel, async {
+                    // The grace period of a stop: close what is still open when it ends.
+                    shard.shared.control.wait_stop().await;
+                    let deadline = shard.shared.control.deadline().unwrap_or_else(Instant::now);
+                    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+                    End::Timeout(Side::Client)
+                })
+                .await;
+                out.bytes_in = tunnel.c2s.bytes;
+                out.bytes_out = tunnel.s2c.bytes;
+                drop(tunnel);
+                out.term = match end {
+                    End::Closed => *b"--",
+                    End::Timeout(Side::Client) => *b"cD",
+                    End::Timeout(Side::Server) => *b"sD",
+                    End::Error(Side::Client, _) => *b"CD",
+                    End::Error(Side::Server, _) => *b"SD",
+                };
+                drop(server);
+                release(&be, srv);
+                State::Close
+            }
+            State::Close => break,
+        };
+    }
+    finish(&shard, &fe, peer, accept_date, accepted, &out);
+}
+
+fn release(be: &BackendRt, srv: usize) {
+    be.lb.release(srv);
+    be.queue.wake_one();
+}
+
+async fn connect(addr: SocketAddr, timeout: Option<Duration>) -> std::io::Result<TcpStream> {
+    let r = match timeout {
+        Some(t) => TcpStream::connect_timeout(addr, t).await,
+        None => TcpStream::connect(addr).await,
+    };
+    r.map_err(Into::into)
+}
+
+/// After a failed connection attempt to `server`: the next state, or None when the retries
+/// are used up. Follows HAProxy's back_handle_st_cer(): with `option redispatch` the retry
+/// goes to another server when the server is down, when the redispatch interval says so, or
+/// at once when the balancing is not hash-based and another server is up; otherwise the
+/// same server is retried after a turn-around delay of min(timeout connect, 1 s).
+async fn retry(
+    be: &BackendRt,
+    server: &ServerState,
+    srv: usize,
+    out: &mut Outcome,
+) -> Option<State> {
+    if out.retries >= be.retries {
+        return None;
+    }
+    out.retries += 1;
+    let redispatch = match be.redispatch {
+        None => false,
+        Some(after) => {
+            let done = out.retries as i64;
+            let interval_hit = if after > 0 {
+                done % after as i64 == 0
+            } else {
+                let every = be.retries as i64 + 1 + after as i64;
+                every > 0 && done % every == 0
+            };
+            !server.usable()
+                || interval_hit
+                || (be.lb.usable_count() > 1 && !matches!(be.lb.algo, Algo::Source))
+        }
+    };
+    if redispatch {
+        release(be, srv);
+        return Some(State::Pick { avoid: Some(srv) });
+    }
+    let delay = be
+        .connect_timeout
+        .unwrap_or(Duration::from_secs(1))
+        .min(Duration::from_secs(1));
+    glommio::timer::sleep(delay).await;
+    Some(State::Connect { srv })
+}
+
+/// Logs the connection (`option tcplog`) in HAProxy's format:
+/// `ip:port [date] frontend backend/server Tw/Tc/Tt bytes term act/fe/be/srv/retries sq/bq`.
+fn finish(
+    shard: &Shard,
+    fe: &FrontendRt,
+    peer: SocketAddr,
+    date: SystemTime,
+    t0: Instant,
+    out: &Outcome,
+) {
+    let null = out.bytes_in == 0 && out.bytes_out == 0;
+    let wanted = fe.tcplog && !fe.log_targets.is_empty() && !(fe.dontlognull && null);
+    if !wanted && !log::log_enabled!(log::Level::Trace) {
+        return;
+    }
+    use std::fmt::Write as _;
+    let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as i64).unwrap_or(-1);
+    let mut line = String::with_capacity(200);
+    let _ = write!(line, "{}:{} [", peer.ip(), peer.port());
+    crate::log::format_date(date, &mut line);
+    let (bname, sname, beconn, srvconn, bq) = match &out.backend {
+        Some(be) => (
+            be.name.as_str(),
+            out.server
+                .map(|s| be.lb.servers[s].name.as_str())
+                .unwrap_or("<NOSRV>"),
+            be.lb.servers.iter().map(|s| s.cur_conns()).sum::<u32>(),
+            out.server
+                .map(|s| be.lb.servers[s].cur_conns())
+                .unwrap_or(0),
+            be.queue.waiting(),
+        ),
+        None => (fe.name.as_str(), "<NOSRV>", 0, 0, 0),
+    };
+    let _ = write!(
+        line,
+        "] {} {bname}/{sname} {}/{}/{} {} {}{} {}/{}/{beconn}/{srvconn}/{} 0/{bq}",
+        fe.name,
+        ms(out.t_queue.or(Some(Duration::ZERO))),
+        ms(out.t_connect),
+        t0.elapsed().as_millis(),
+        out.bytes_out,
+        out.term[0] as char,
+        out.term[1] as char,
+        shard.shared.slots.current(),
+        fe.slots.current(),
+        out.retries,
+    );
+    log::trace!("{line}");
+    if wanted {
+        shard.log(fe.proxy, crate::log::syslog::INFO, &line);
+    }
+}

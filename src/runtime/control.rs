@@ -1,0 +1,167 @@
+//! Process-wide control shared by the main thread and the shards: the stop request and the
+//! waiters of connection slots. Wakers cross threads (glommio queues a foreign wake-up to
+//! the owning executor), so no shard ever polls for these.
+
+use event_listener::Event;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct Control {
+    stopping: AtomicBool,
+    stop_event: Event,
+    /// When the grace period ends and remaining connections are closed.
+    deadline: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            stopping: AtomicBool::new(false),
+            stop_event: Event::new(),
+            deadline: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Control {
+    /// Asks every shard to stop accepting and drain, closing what is left after `grace`.
+    pub fn stop(&self, grace: Duration) {
+        *self.deadline.lock().unwrap() = Some(Instant::now() + grace);
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stop_event.notify(usize::MAX);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().unwrap()
+    }
+
+    /// Completes once [`stop`](Self::stop) was called.
+    pub async fn wait_stop(&self) {
+        loop {
+            if self.stopping() {
+                return;
+            }
+            let l = self.stop_event.listen();
+            if self.stopping() {
+                return;
+            }
+            l.await;
+        }
+    }
+}
+
+/// A counter with a limit, and waiters for a free slot: global and frontend `maxconn`,
+/// backend queues. Taking and giving back are lock-free; only waiting allocates.
+pub struct Slots {
+    cur: AtomicU32,
+    pub max: u32,
+    waiting: AtomicU32,
+    event: Event,
+}
+
+impl Slots {
+    /// `max` 0 means unlimited.
+    pub fn new(max: u32) -> Slots {
+        Slots {
+            cur: AtomicU32::new(0),
+            max,
+            waiting: AtomicU32::new(0),
+            event: Event::new(),
+        }
+    }
+
+    pub fn current(&self) -> u32 {
+        self.cur.load(Ordering::Relaxed)
+    }
+
+    pub fn try_take(&self) -> bool {
+        let max = self.max;
+        self.cur
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+                if max == 0 || c < max {
+                    Some(c + 1)
+                } else {
+                    None
+                }
+            })
+            .is_ok()
+    }
+
+    pub fn give_back(&self) {
+        self.cur.fetch_sub(1, Ordering::AcqRel);
+        self.wake_one();
+    }
+
+    /// Wakes one waiter, if any (also used when a slot frees up elsewhere, e.g. a server).
+    pub fn wake_one(&self) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.event.notify_additional(1);
+        }
+    }
+
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `try_again` succeeds, a wake-up is lost to a race (re-checked every
+    /// 100 ms), or `deadline` passes. Returns what `try_again` returned last.
+    pub async fn wait_for<T>(
+        &self,
+        deadline: Option<Instant>,
+        mut try_again: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _w = WaitGuard(&self.waiting);
+        loop {
+            if let Some(v) = try_again() {
+                return Some(v);
+            }
+            let l = self.event.listen();
+            if let Some(v) = try_again() {
+                return Some(v);
+            }
+            let mut step = Duration::from_millis(100);
+            if let Some(d) = deadline {
+                let now = Instant::now();
+                if now >= d {
+                    return None;
+                }
+                step = step.min(d - now);
+            }
+            futures_lite::future::or(l, async {
+                glommio::timer::sleep(step).await;
+            })
+            .await;
+        }
+    }
+}
+
+struct WaitGuard<'a>(&'a AtomicU32);
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_limit() {
+        let s = Slots::new(2);
+        assert!(s.try_take());
+        assert!(s.try_take());
+        assert!(!s.try_take());
+        s.give_back();
+        assert!(s.try_take());
+        let u = Slots::new(0);
+        for _ in 0..1000 {
+            assert!(u.try_take());
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Listening sockets: one per `bind` address per shard, all with SO_REUSEPORT so the kernel
+//! spreads connections over the shards. Built with socket2 in the main thread (so a bind
+//! error stops everything before a shard starts, naming the bind line) and handed to each
+//! shard, which wraps its own with glommio.
+
+use crate::config::{Bind, Config};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::os::fd::AsRawFd;
+
+pub struct Listener {
+    /// Index of the frontend/listen proxy in `Config::proxies`.
+    pub proxy: usize,
+    pub addr: std::net::SocketAddr,
+    pub sock: Socket,
+}
+
+fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
+    let domain = if b.addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let s = Socket::new(
+        domain,
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    if let (true, Some(v6)) = (b.addr.is_ipv6(), b.v6only) {
+        s.set_only_v6(v6)?;
+    }
+    if let Some(dev) = &b.interface {
+        s.bind_device(Some(dev.as_bytes()))?;
+    }
+    if let Some(mss) = b.mss {
+        s.set_mss(mss)?;
+    }
+    s.bind(&b.addr.into())?;
+    if b.defer_accept {
+        // Wake the acceptor only when data arrives (1 s is the usual value).
+        crate::sys::setsockopt_int(s.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
+    }
+    if b.tfo {
+        crate::sys::setsockopt_int(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_FASTOPEN,
+            backlog as i32,
+        )?;
+    }
+    s.listen(backlog.min(i32::MAX as u32) as i32)?;
+    Ok(s)
+}
+
+/// Binds every address of every enabled frontend, `shards` times. The error names the
+/// `bind` line.
+pub fn bind_all(
+    cfg: &Config,
+    shards: usize,
+    global_maxconn: u32,
+) -> Result<Vec<Vec<Listener>>, String> {
+    let mut per_shard: Vec<Vec<Listener>> = (0..shards).map(|_| Vec::new()).collect();
+    for (i, px) in cfg.frontends() {
+        if px.disabled {
+            continue;
+        }
+        let fe_maxconn = px.maxconn.unwrap_or(global_maxconn);
+        for b in &px.binds {
+            // HAProxy: the bind's backlog, else the frontend's, else its maxconn.
+            let backlog = b.backlog.or(px.backlog).unwrap_or(fe_maxconn.max(1));
+            for shard in per_shard.iter_mut() {
+                let sock = open(b, backlog).map_err(|e| {
+                    format!(
+                        "{}: cannot bind '{}' for {} '{}': {e}",
+                        b.loc,
+                        b.addr,
+                        px.kind.name(),
+                        px.name
+                    )
+                })?;
+                shard.push(Listener {
+                    proxy: i,
+                    addr: b.addr,
+                    sock,
+                });
+            }
+        }
+    }
+    Ok(per_shard)
+}

@@ -1,0 +1,248 @@
+//! One shard: a glommio executor pinned to a core, with its own listening sockets, its own
+//! connections and its own pipe pool. It accepts until asked to stop, then drains.
+
+use super::Shared;
+use super::listeners::Listener;
+use crate::log::syslog::Sender;
+use crate::proxy::pipes::PipePool;
+use crate::proxy::tcp;
+use futures_lite::future;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+static FINISHED: Mutex<Option<HashSet<ThreadId>>> = Mutex::new(None);
+
+pub fn finished(id: ThreadId) -> bool {
+    FINISHED
+        .lock()
+        .unwrap()
+        .as_ref()
+        .is_some_and(|s| s.contains(&id))
+}
+
+/// Records the end of the shard's thread, also when it unwinds.
+struct FinishGuard;
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        FINISHED
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashSet::new)
+            .insert(std::thread::current().id());
+    }
+}
+
+/// Per-shard counters (no atomics: only this shard's thread touches them).
+#[derive(Default, Debug)]
+pub struct ShardStats {
+    pub accepted: Cell<u64>,
+    /// Bytes moved by splice(2) through a pipe.
+    pub spliced: Cell<u64>,
+    /// Bytes moved through a user-space buffer (copy pump, or pipes exhausted).
+    pub copied: Cell<u64>,
+    /// Times back-pressure made a direction wait for writability (one byte went through
+    /// user space each time).
+    pub write_waits: Cell<u64>,
+    /// Times a direction waited for its source to become readable.
+    pub read_waits: Cell<u64>,
+    /// Times no pipe was available and a chunk went through the copy path instead.
+    pub pipe_fallbacks: Cell<u64>,
+}
+
+impl ShardStats {
+    pub fn add(c: &Cell<u64>, v: u64) {
+        c.set(c.get() + v);
+    }
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub shared: Arc<Shared>,
+    /// Live connections of this shard.
+    pub active: Cell<usize>,
+    pub pipes: RefCell<PipePool>,
+    pub stats: ShardStats,
+    /// Log senders per proxy index, opened on first use.
+    logs: RefCell<Vec<Option<Sender>>>,
+}
+
+impl Shard {
+    /// Sends an access-log line for frontend `proxy` (no-op without targets).
+    pub fn log(&self, proxy: usize, level: u8, line: &str) {
+        let mut logs = self.logs.borrow_mut();
+        let Some(slot) = logs.get_mut(proxy) else {
+            return;
+        };
+        let sender = slot.get_or_insert_with(|| {
+            let fe = self.shared.frontends[proxy].as_ref();
+            let tag = self
+                .shared
+                .cfg
+                .global
+                .log_tag
+                .as_deref()
+                .unwrap_or("corelb");
+            Sender::new(fe.map(|f| &f.log_targets[..]).unwrap_or(&[]), tag)
+        });
+        sender.send(level, line);
+    }
+}
+
+pub async fn run(
+    shared: Arc<Shared>,
+    id: usize,
+    listeners: Vec<Listener>,
+    started: std::sync::mpsc::Sender<Result<usize, String>>,
+) {
+    let _finish = FinishGuard;
+    let nproxies = shared.cfg.proxies.len();
+    let shard = Rc::new(Shard {
+        id,
+        pipes: RefCell::new(PipePool::new(shared.pipe_size, shared.pipes_per_shard)),
+        shared: shared.clone(),
+        active: Cell::new(0),
+        stats: ShardStats::default(),
+        logs: RefCell::new((0..nproxies).map(|_| None).collect()),
+    });
+    let mut loops = Vec::new();
+    for l in listeners {
+        loops.push(glommio::spawn_local(accept_loop(shard.clone(), l)));
+    }
+    let _ = started.send(Ok(id));
+    drop(started);
+    shared.control.wait_stop().await;
+    for l in loops {
+        l.await;
+    }
+    // Drain: connections finish by themselves until the grace period ends.
+    let deadline = shared.control.deadline().unwrap_or_else(Instant::now);
+    while shard.active.get() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(20)).await;
+    }
+    if shard.active.get() > 0 {
+        log::warn!(
+            "shard {id}: grace period over, closing {} connection(s)",
+            shard.active.get()
+        );
+    }
+    let s = &shard.stats;
+    log::debug!(
+        "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks",
+        s.accepted.get(),
+        s.spliced.get() >> 20,
+        s.copied.get() >> 20,
+        s.write_waits.get(),
+        s.read_waits.get(),
+        s.pipe_fallbacks.get()
+    );
+}
+
+/// Accepts connections for one listening socket until the stop request.
+async fn accept_loop(shard: Rc<Shard>, l: Listener) {
+    let shared = shard.shared.clone();
+    let Some(fe) = shared.frontends[l.proxy].clone() else {
+        return;
+    };
+    let fd = l.sock.as_raw_fd();
+    let gl = crate::sys::glommio_listener(l.sock);
+    let control = &shared.control;
+    loop {
+        // Admission: a global and a frontend slot, reserved before accepting so that excess
+        // connections wait in the kernel's backlog, as with HAProxy's maxconn.
+        if !shared.slots.try_take() {
+            let got = future::or(
+                async {
+                    shared
+                        .slots
+                        .wait_for(None, || shared.slots.try_take().then_some(()))
+                        .await
+                },
+                async {
+                    control.wait_stop().await;
+                    None
+                },
+            )
+            .await;
+            if got.is_none() {
+                break;
+            }
+        }
+        if !fe.slots.try_take() {
+            let got = future::or(
+                async {
+                    fe.slots
+                        .wait_for(None, || fe.slots.try_take().then_some(()))
+                        .await
+                },
+                async {
+                    control.wait_stop().await;
+                    None
+                },
+            )
+            .await;
+            if got.is_none() {
+                shared.slots.give_back();
+                break;
+            }
+        }
+        let conn = loop {
+            if control.stopping() {
+                break None;
+            }
+            match crate::sys::accept(fd) {
+                Ok((sock, peer)) => break Some((crate::sys::glommio_stream(sock), peer)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Nothing pending: let io_uring wait for the next connection.
+                    let r = future::or(async { Some(gl.shared_accept().await) }, async {
+                        control.wait_stop().await;
+                        None
+                    })
+                    .await;
+                    match r {
+                        None => break None,
+                        Some(Ok(a)) => {
+                            let s = a.bind_to_executor();
+                            let _ = crate::sys::set_nonblocking(s.as_raw_fd());
+                            match s.peer_addr() {
+                                Ok(peer) => break Some((s, peer)),
+                                Err(_) => continue, // already gone
+                            }
+                        }
+                        Some(Err(e)) => {
+                            log::debug!("accept on {}: {e}", l.addr);
+                            glommio::timer::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::ECONNABORTED) | Some(libc::EINTR) => {}
+                    Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
+                    | Some(libc::ENOMEM) => {
+                        log::warn!("accept on {}: {e}; pausing the listener for 100 ms", l.addr);
+                        glommio::timer::sleep(Duration::from_millis(100)).await;
+                    }
+                    _ => {
+                        log::warn!("accept on {}: {e}", l.addr);
+                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+            }
+        };
+        let Some((stream, peer)) = conn else {
+            fe.slots.give_back();
+            shared.slots.give_back();
+            break;
+        };
+        ShardStats::add(&shard.stats.accepted, 1);
+        shard.active.set(shard.active.get() + 1);
+        glommio::spawn_local(tcp::session(shard.clone(), fe.clone(), stream, peer)).detach();
+    }
+    // Dropping `gl` closes this shard's listening socket: the kernel stops giving it
+    // connections (with net.ipv4.tcp_migrate_req=1, queued ones move to a sibling).
+    drop(gl);
+}
