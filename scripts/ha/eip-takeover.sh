@@ -1,0 +1,119 @@
+#!/bin/bash
+# EC2 takeover for keepalived's notify_master: move an address onto this instance through
+# the EC2 API (the VPC ignores gratuitous ARP, so moving the VIP on the wire is not enough).
+#
+#   eip-takeover.sh [--dry-run] --allocation-id eipalloc-... --private-ip IP
+#                   [--eni eni-...] [--interface DEV] [--region REGION]
+#                   [--mode eip|private-ip] [--retries N] [--aws CMD] [--imds URL]
+#
+# --mode eip (default; seed 001): associate the Elastic IP with PRIVATE-IP on this
+#   instance's ENI: the own primary private IP for the node's own EIP, the reserved
+#   secondary private IP for the peer's EIP. --allow-reassociation takes it from the peer.
+# --mode private-ip: assign PRIVATE-IP (the VIP) to this instance's ENI as a secondary
+#   private IP (--allow-reassignment takes it from the peer); keepalived's
+#   virtual_ipaddress adds it to the interface. --allocation-id is then not used.
+# ENI and region default to this instance's, read from the instance metadata service
+# (IMDSv2) for --interface (default eth0's MAC, or the primary ENI).
+# --dry-run prints the AWS CLI calls and makes none (metadata is still read if needed).
+# Each call is retried with a growing pause (API throttling); exit 1 if all attempts fail.
+# The instance profile needs ec2:AssociateAddress / ec2:AssignPrivateIpAddresses and
+# ec2:DescribeAddresses.
+set -eu
+
+dry_run=0
+alloc="" private_ip="" eni="" dev="" region=""
+mode=eip
+retries=4
+aws=aws
+imds=http://169.254.169.254
+
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+log() {
+    echo "eip-takeover: $*" >&2
+    # keepalived discards a notify script's output: keep a trace in the journal too.
+    if command -v logger >/dev/null 2>&1; then logger -t corelb-eip-takeover -- "$*" || true; fi
+}
+die() { log "$*"; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) dry_run=1; shift; continue ;;
+        -h|--help) usage ;;
+    esac
+    [ $# -ge 2 ] || die "$1 needs a value"
+    case "$1" in
+        --allocation-id) alloc=$2 ;;
+        --private-ip) private_ip=$2 ;;
+        --eni) eni=$2 ;;
+        --interface) dev=$2 ;;
+        --region) region=$2 ;;
+        --mode) mode=$2 ;;
+        --retries) retries=$2 ;;
+        --aws) aws=$2 ;;
+        --imds) imds=$2 ;;
+        *) die "unknown option $1" ;;
+    esac
+    shift 2
+done
+
+case "$mode" in
+    eip) [ -n "$alloc" ] || die "--allocation-id is required with --mode eip" ;;
+    private-ip) ;;
+    *) die "--mode is eip or private-ip" ;;
+esac
+[ -n "$private_ip" ] || die "--private-ip is required"
+[[ "$private_ip" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "--private-ip: IPv4 address expected, got '$private_ip'"
+if ! [[ "$retries" =~ ^[1-9][0-9]*$ ]]; then die "--retries: positive integer"; fi
+
+# IMDSv2: a session token first, then the token on every read.
+imds_token=""
+imds_get() {
+    if [ -z "$imds_token" ]; then
+        imds_token=$(curl -fsS --max-time 2 -X PUT "$imds/latest/api/token" \
+            -H "X-aws-ec2-metadata-token-ttl-seconds: 300") || die "instance metadata unreachable at $imds (pass --eni and --region)"
+    fi
+    curl -fsS --max-time 2 -H "X-aws-ec2-metadata-token: $imds_token" "$imds/latest/meta-data/$1" ||
+        die "instance metadata: cannot read $1"
+}
+
+if [ -z "$region" ]; then
+    region=$(imds_get placement/region)
+fi
+if [ -z "$eni" ]; then
+    if [ -n "$dev" ]; then
+        mac=$(cat "/sys/class/net/$dev/address") || die "no interface $dev"
+    else
+        mac=$(imds_get mac)
+    fi
+    eni=$(imds_get "network/interfaces/macs/$mac/interface-id")
+fi
+[[ "$eni" =~ ^eni-[0-9a-f]+$ ]] || die "bad ENI id '$eni'"
+
+if [ "$mode" = eip ]; then
+    call=(ec2 associate-address --region "$region" --allocation-id "$alloc"
+          --network-interface-id "$eni" --private-ip-address "$private_ip" --allow-reassociation)
+else
+    call=(ec2 assign-private-ip-addresses --region "$region" --network-interface-id "$eni"
+          --private-ip-addresses "$private_ip" --allow-reassignment)
+fi
+# Fail fast on a dead endpoint instead of keepalived's notify hanging for minutes.
+opts=(--cli-connect-timeout 2 --cli-read-timeout 5 --output text)
+
+if [ "$dry_run" = 1 ]; then
+    echo "$aws ${call[*]} ${opts[*]}"
+    exit 0
+fi
+
+attempt=1 pause=1
+while :; do
+    if out=$("$aws" "${call[@]}" "${opts[@]}" 2>&1); then
+        log "$mode $private_ip -> $eni ($region): done ${out//$'\n'/ }"
+        exit 0
+    fi
+    log "attempt $attempt/$retries failed: ${out//$'\n'/ }"
+    [ "$attempt" -lt "$retries" ] || break
+    sleep "$pause"
+    attempt=$((attempt + 1)) pause=$((pause * 2))
+done
+log "giving up: $private_ip is NOT on this instance; traffic still goes to the peer"
+exit 1
