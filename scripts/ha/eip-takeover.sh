@@ -65,17 +65,20 @@ esac
 [[ "$private_ip" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "--private-ip: IPv4 address expected, got '$private_ip'"
 if ! [[ "$retries" =~ ^[1-9][0-9]*$ ]]; then die "--retries: positive integer"; fi
 
-# IMDSv2: a session token first, then the token on every read.
+# IMDSv2: one session token (fetched here, not inside a $(...) subshell where it would
+# be lost), then the token on every read.
 imds_token=""
+imds_login() {
+    [ -z "$imds_token" ] || return 0
+    imds_token=$(curl -fsS --max-time 2 -X PUT "$imds/latest/api/token" \
+        -H "X-aws-ec2-metadata-token-ttl-seconds: 300") || die "instance metadata unreachable at $imds (pass --eni and --region)"
+}
 imds_get() {
-    if [ -z "$imds_token" ]; then
-        imds_token=$(curl -fsS --max-time 2 -X PUT "$imds/latest/api/token" \
-            -H "X-aws-ec2-metadata-token-ttl-seconds: 300") || die "instance metadata unreachable at $imds (pass --eni and --region)"
-    fi
     curl -fsS --max-time 2 -H "X-aws-ec2-metadata-token: $imds_token" "$imds/latest/meta-data/$1" ||
         die "instance metadata: cannot read $1"
 }
 
+if [ -z "$region" ] || [ -z "$eni" ]; then imds_login; fi
 if [ -z "$region" ]; then
     region=$(imds_get placement/region)
 fi
