@@ -600,7 +600,7 @@ impl Pair<'_> {
         fs::write(&fake_aws, format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display())).unwrap();
         run_ok(&["chmod", "755", fake_aws.to_str().unwrap()]);
         let notify = format!(
-            "{}/scripts/ha/eip-takeover.sh --aws {} --allocation-id eipalloc-0test \
+            "{}/scripts/ha/eip-takeover.sh --aws {} --allocation-id eipalloc-0abc1 \
              --private-ip 10.0.0.{} --eni eni-0abc00{node} --region eu-west-1",
             repo().display(),
             fake_aws.display(),
@@ -723,7 +723,7 @@ fn ha_keepalived_pair_moves_the_vip_when_corelb_stops() {
     assert!(!lab.has_vip("a", VIP));
     let notified = fs::read_to_string(lab.dir.join("aws-calls-b.out")).unwrap_or_default();
     assert!(
-        notified.contains("ec2 associate-address --region eu-west-1 --allocation-id eipalloc-0test --network-interface-id eni-0abc002 --private-ip-address 10.0.0.12 --allow-reassociation"),
+        notified.contains("ec2 associate-address --region eu-west-1 --allocation-id eipalloc-0abc1 --network-interface-id eni-0abc002 --private-ip-address 10.0.0.12 --allow-reassociation"),
         "b's notify_master did not run eip-takeover.sh: {notified:?}"
     );
     all.push(m);

@@ -308,7 +308,23 @@ fn eip_takeover_dry_run_prints_the_aws_calls() {
         "aws ec2 assign-private-ip-addresses --region us-east-1 --network-interface-id eni-0123abcd \
          --private-ip-addresses 10.0.1.100 --allow-reassignment --cli-connect-timeout 2 --cli-read-timeout 5 --output text"
     );
+    // A public VIP: move the private IP, then associate the Elastic IP with it here.
+    let o = run(
+        "bash",
+        &[&script("eip-takeover.sh"), "--dry-run", "--mode", "private-ip", "--allocation-id", "eipalloc-0abc", "--private-ip", "10.0.1.100", "--eni", "eni-0123abcd", "--region", "us-east-1"],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let lines: Vec<String> = stdout(&o).lines().map(|l| l.split(" --cli").next().unwrap().to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "aws ec2 assign-private-ip-addresses --region us-east-1 --network-interface-id eni-0123abcd --private-ip-addresses 10.0.1.100 --allow-reassignment",
+            "aws ec2 associate-address --region us-east-1 --allocation-id eipalloc-0abc --network-interface-id eni-0123abcd --private-ip-address 10.0.1.100 --allow-reassociation",
+        ]
+    );
     for bad in [
+        vec!["--allocation-id", "eipalloc-0a", "--private-ip", "10.0.1.12", "--eni", "eni-01", "--region", "eu-west-1; rm -rf /"],
+        vec!["--allocation-id", "eip-0a", "--private-ip", "10.0.1.12", "--eni", "eni-01", "--region", "eu-west-1"],
         vec!["--private-ip", "10.0.1.12", "--eni", "eni-01", "--region", "r"], // no allocation id
         vec!["--allocation-id", "eipalloc-1", "--private-ip", "10.0.1", "--eni", "eni-01", "--region", "r"],
         vec!["--allocation-id", "eipalloc-1", "--private-ip", "10.0.1.12", "--eni", "i-0123", "--region", "r"],

@@ -11,7 +11,8 @@
 #   secondary private IP for the peer's EIP. --allow-reassociation takes it from the peer.
 # --mode private-ip: assign PRIVATE-IP (the VIP) to this instance's ENI as a secondary
 #   private IP (--allow-reassignment takes it from the peer); keepalived's
-#   virtual_ipaddress adds it to the interface. --allocation-id is then not used.
+#   virtual_ipaddress adds it to the interface. With --allocation-id, the Elastic IP is
+#   then associated with it here too (a public VIP).
 # ENI and region default to this instance's, read from the instance metadata service
 # (IMDSv2) for --interface (default eth0's MAC, or the primary ENI).
 # --dry-run prints the AWS CLI calls and makes none (metadata is still read if needed).
@@ -91,32 +92,42 @@ if [ -z "$eni" ]; then
     eni=$(imds_get "network/interfaces/macs/$mac/interface-id")
 fi
 [[ "$eni" =~ ^eni-[0-9a-f]+$ ]] || die "bad ENI id '$eni'"
+[[ "$region" =~ ^[a-z0-9-]+$ ]] || die "bad region '$region'"
+[ -z "$alloc" ] || [[ "$alloc" =~ ^eipalloc-[0-9a-f]+$ ]] || die "bad allocation id '$alloc'"
 
-if [ "$mode" = eip ]; then
-    call=(ec2 associate-address --region "$region" --allocation-id "$alloc"
-          --network-interface-id "$eni" --private-ip-address "$private_ip" --allow-reassociation)
-else
-    call=(ec2 assign-private-ip-addresses --region "$region" --network-interface-id "$eni"
-          --private-ip-addresses "$private_ip" --allow-reassignment)
+calls=()
+if [ "$mode" = private-ip ]; then
+    calls+=("ec2 assign-private-ip-addresses --region $region --network-interface-id $eni --private-ip-addresses $private_ip --allow-reassignment")
+fi
+if [ -n "$alloc" ]; then
+    calls+=("ec2 associate-address --region $region --allocation-id $alloc --network-interface-id $eni --private-ip-address $private_ip --allow-reassociation")
 fi
 # Fail fast on a dead endpoint instead of keepalived's notify hanging for minutes.
-opts=(--cli-connect-timeout 2 --cli-read-timeout 5 --output text)
+opts="--cli-connect-timeout 2 --cli-read-timeout 5 --output text"
 
 if [ "$dry_run" = 1 ]; then
-    echo "$aws ${call[*]} ${opts[*]}"
+    for c in "${calls[@]}"; do echo "$aws $c $opts"; done
     exit 0
 fi
 
-attempt=1 pause=1
-while :; do
-    if out=$("$aws" "${call[@]}" "${opts[@]}" 2>&1); then
-        log "$mode $private_ip -> $eni ($region): done ${out//$'\n'/ }"
-        exit 0
+# Every word is a validated id, region or address: splitting on spaces is safe.
+run_call() {
+    local attempt=1 pause=1 out
+    while :; do
+        # shellcheck disable=SC2086
+        if out=$("$aws" $1 $opts 2>&1); then
+            log "${1%% --region*} $private_ip -> $eni ($region): done ${out//$'\n'/ }"
+            return 0
+        fi
+        log "attempt $attempt/$retries failed: ${out//$'\n'/ }"
+        [ "$attempt" -lt "$retries" ] || return 1
+        sleep "$pause"
+        attempt=$((attempt + 1)) pause=$((pause * 2))
+    done
+}
+for c in "${calls[@]}"; do
+    if ! run_call "$c"; then
+        log "giving up: $private_ip is NOT on this instance; traffic still goes to the peer"
+        exit 1
     fi
-    log "attempt $attempt/$retries failed: ${out//$'\n'/ }"
-    [ "$attempt" -lt "$retries" ] || break
-    sleep "$pause"
-    attempt=$((attempt + 1)) pause=$((pause * 2))
 done
-log "giving up: $private_ip is NOT on this instance; traffic still goes to the peer"
-exit 1
