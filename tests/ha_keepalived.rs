@@ -11,8 +11,8 @@
 //! ```
 //!
 //! The balancer binds the VIP with ip_nonlocal_bind (seed 004) and 127.0.0.1:80, which the
-//! vrrp_script checks. Until corelb's mode tcp works, Debian's haproxy stands in for it
-//! (same configuration file); CORELB_HA_BALANCER=corelb runs the real binary.
+//! vrrp_script checks. The balancer is corelb; CORELB_HA_BALANCER=haproxy runs Debian's
+//! haproxy on the same configuration file instead, to compare.
 //!
 //! Scenarios, one after the other on the same pair:
 //!  1. planned stop: drain.sh hands the VIP over, then the balancer on a stops gracefully;
@@ -54,7 +54,9 @@ fn repo() -> PathBuf {
 }
 
 fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// True if every tool is on PATH. Outside CI a missing tool skips the test with a message;
@@ -96,9 +98,9 @@ enum Balancer {
 
 fn balancer() -> Balancer {
     match std::env::var("CORELB_HA_BALANCER").as_deref() {
-        Ok("corelb") => Balancer::Corelb(PathBuf::from(env!("CARGO_BIN_EXE_corelb"))),
-        // Stand-in until corelb's mode tcp lands on main; then corelb becomes the default.
-        Ok("haproxy") | Err(_) => Balancer::Haproxy,
+        Ok("corelb") | Err(_) => Balancer::Corelb(PathBuf::from(env!("CARGO_BIN_EXE_corelb"))),
+        // HAProxy in the same harness, to compare the two.
+        Ok("haproxy") => Balancer::Haproxy,
         Ok(other) => panic!("CORELB_HA_BALANCER={other}: corelb or haproxy"),
     }
 }
@@ -177,7 +179,11 @@ impl Proc {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        Proc { name: name.into(), child, extra_pidfiles: vec![] }
+        Proc {
+            name: name.into(),
+            child,
+            extra_pidfiles: vec![],
+        }
     }
     fn pid(&self) -> i32 {
         self.child.id() as i32
@@ -209,7 +215,10 @@ impl Proc {
             }
         }
         for f in &self.extra_pidfiles {
-            if let Some(pid) = fs::read_to_string(f).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+            if let Some(pid) = fs::read_to_string(f)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
                 if pid > 1 && Path::new(&format!("/proc/{pid}")).exists() {
                     unsafe { kill(pid, SIGKILL) };
                 }
@@ -247,11 +256,18 @@ impl Lab {
         let dir = repo().join("target").join("test-tmp").join(&prefix);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let mut lab = Lab { prefix, dir, made: vec![] };
+        let mut lab = Lab {
+            prefix,
+            dir,
+            made: vec![],
+        };
 
         // Probe: can this sandbox create a network namespace at all?
         let probe = lab.ns("sw");
-        let out = Command::new("ip").args(["netns", "add", &probe]).output().unwrap();
+        let out = Command::new("ip")
+            .args(["netns", "add", &probe])
+            .output()
+            .unwrap();
         if !out.status.success() {
             eprintln!(
                 "SKIP: cannot create a network namespace here ({}): needs root / CAP_SYS_ADMIN",
@@ -287,14 +303,28 @@ impl Lab {
             ]);
             run_ok(&["ip", "-n", &sw, "link", "set", &port, "master", "br0", "up"]);
             for ip in ips {
-                run_ok(&["ip", "-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+                run_ok(&[
+                    "ip",
+                    "-n",
+                    &ns,
+                    "addr",
+                    "add",
+                    &format!("{ip}/24"),
+                    "dev",
+                    "eth0",
+                ]);
             }
             run_ok(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
         }
         // Seed 004: the balancers bind the VIP whether or not they hold it. Per namespace.
         for role in ["a", "b"] {
             run_ok(&[
-                "ip", "netns", "exec", &lab.ns(role), "sh", "-c",
+                "ip",
+                "netns",
+                "exec",
+                &lab.ns(role),
+                "sh",
+                "-c",
                 "echo 1 > /proc/sys/net/ipv4/ip_nonlocal_bind",
             ]);
         }
@@ -302,8 +332,18 @@ impl Lab {
     }
 
     fn has_vip(&self, role: &str, vip: &str) -> bool {
-        output(&["ip", "-n", &self.ns(role), "-o", "-4", "addr", "show", "dev", "eth0"])
-            .contains(&format!(" inet {vip}/"))
+        output(&[
+            "ip",
+            "-n",
+            &self.ns(role),
+            "-o",
+            "-4",
+            "addr",
+            "show",
+            "dev",
+            "eth0",
+        ])
+        .contains(&format!(" inet {vip}/"))
     }
 
     fn dump_logs(&self) {
@@ -374,12 +414,17 @@ fn one_request() -> Result<String, String> {
         .map_err(|e| format!("connect: {}", e.kind()))?;
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n").map_err(|e| format!("write: {}", e.kind()))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
+        .map_err(|e| format!("write: {}", e.kind()))?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(|e| format!("read: {}", e.kind()))?;
+    s.read_to_end(&mut buf)
+        .map_err(|e| format!("read: {}", e.kind()))?;
     let text = String::from_utf8_lossy(&buf);
     if !text.starts_with("HTTP/1.1 200") {
-        return Err(format!("answer: {:?}", text.lines().next().unwrap_or("(nothing)")));
+        return Err(format!(
+            "answer: {:?}",
+            text.lines().next().unwrap_or("(nothing)")
+        ));
     }
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
     match body.split_once(" via ") {
@@ -411,13 +456,21 @@ impl Client {
                         let start = Instant::now();
                         let outcome = one_request();
                         let end = Instant::now();
-                        samples.lock().unwrap().push(Sample { start, end, outcome });
+                        samples.lock().unwrap().push(Sample {
+                            start,
+                            end,
+                            outcome,
+                        });
                         thread::sleep(PACE.saturating_sub(end - start));
                     }
                 })
             })
             .collect();
-        Client { stop, samples, threads }
+        Client {
+            stop,
+            samples,
+            threads,
+        }
     }
     fn take(&self) -> Vec<Sample> {
         std::mem::take(&mut *self.samples.lock().unwrap())
@@ -444,9 +497,19 @@ struct Move {
     failed: Vec<(f64, f64, String)>,
 }
 
-fn analyse(samples: &[Sample], t0: Instant, vip_at: Instant, answer_at: Option<Instant>, new_lb: &str) -> Move {
+fn analyse(
+    samples: &[Sample],
+    t0: Instant,
+    vip_at: Instant,
+    answer_at: Option<Instant>,
+    new_lb: &str,
+) -> Move {
     let rel = |t: Instant| {
-        if t >= t0 { (t - t0).as_secs_f64() } else { -((t0 - t).as_secs_f64()) }
+        if t >= t0 {
+            (t - t0).as_secs_f64()
+        } else {
+            -((t0 - t).as_secs_f64())
+        }
     };
     let to_served = samples
         .iter()
@@ -455,20 +518,40 @@ fn analyse(samples: &[Sample], t0: Instant, vip_at: Instant, answer_at: Option<I
         .min();
     let failed = samples
         .iter()
-        .filter_map(|s| s.outcome.as_ref().err().map(|e| (rel(s.start), rel(s.end), e.clone())))
+        .filter_map(|s| {
+            s.outcome
+                .as_ref()
+                .err()
+                .map(|e| (rel(s.start), rel(s.end), e.clone()))
+        })
         .collect();
-    Move { to_vip: vip_at - t0, to_answer: answer_at.map(|t| t - t0), to_served, total: samples.len(), failed }
+    Move {
+        to_vip: vip_at - t0,
+        to_answer: answer_at.map(|t| t - t0),
+        to_served,
+        total: samples.len(),
+        failed,
+    }
 }
 
 fn report(title: &str, m: &Move) {
     println!("--- {title}");
-    println!("    VIP on the new holder  {:>6.3} s after the stop", m.to_vip.as_secs_f64());
+    println!(
+        "    VIP on the new holder  {:>6.3} s after the stop",
+        m.to_vip.as_secs_f64()
+    );
     match m.to_answer {
-        Some(d) => println!("    VIP answering there     {:>6.3} s after the stop (fresh connections)", d.as_secs_f64()),
+        Some(d) => println!(
+            "    VIP answering there     {:>6.3} s after the stop (fresh connections)",
+            d.as_secs_f64()
+        ),
         None => println!("    the VIP never answered through the new holder"),
     }
     match m.to_served {
-        Some(d) => println!("    steady client served    {:>6.3} s after the stop", d.as_secs_f64()),
+        Some(d) => println!(
+            "    steady client served    {:>6.3} s after the stop",
+            d.as_secs_f64()
+        ),
         None => println!("    steady client never served through the new holder"),
     }
     println!("    requests {}, failed {}", m.total, m.failed.len());
@@ -488,9 +571,11 @@ fn probe_served_by(ns: &str, lb: &str, limit: Duration) -> thread::JoinHandle<Op
         let end = Instant::now() + limit;
         while Instant::now() < end {
             if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(150)) {
-                s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
                 let mut buf = Vec::new();
-                if s.write_all(b"GET / HTTP/1.0\r\n\r\n").is_ok() && s.read_to_end(&mut buf).is_ok() {
+                if s.write_all(b"GET / HTTP/1.0\r\n\r\n").is_ok() && s.read_to_end(&mut buf).is_ok()
+                {
                     let text = String::from_utf8_lossy(&buf);
                     if text.trim_end().ends_with(&format!(" via {lb}")) {
                         return Some(Instant::now());
@@ -510,7 +595,10 @@ fn watch_vip(lab: &Lab, role: &str, limit: Duration) -> Instant {
         if lab.has_vip(role, VIP) {
             return Instant::now();
         }
-        assert!(t0.elapsed() < limit, "VIP did not arrive on {role} within {limit:?}");
+        assert!(
+            t0.elapsed() < limit,
+            "VIP did not arrive on {role} within {limit:?}"
+        );
         thread::sleep(Duration::from_millis(20));
     }
 }
@@ -572,32 +660,58 @@ struct Pair<'a> {
 
 impl Pair<'_> {
     fn start_balancer(&self, role: &str) -> Proc {
-        let argv = self.bal.argv(&self.cfg, &self.lab.dir.join(format!("lb-{role}.pid")), false);
-        let p = Proc::spawn(&self.lab.ns(role), &format!("lb-{role}"), &argv, &self.lab.dir);
+        let argv = self.bal.argv(
+            &self.cfg,
+            &self.lab.dir.join(format!("lb-{role}.pid")),
+            false,
+        );
+        let p = Proc::spawn(
+            &self.lab.ns(role),
+            &format!("lb-{role}"),
+            &argv,
+            &self.lab.dir,
+        );
         // Serving once its loopback listener accepts (the check keepalived runs).
         let check = repo().join("scripts/ha/check-corelb.sh");
-        wait_until(&format!("balancer on {role} listening"), Duration::from_secs(10), || {
-            Command::new("ip")
-                .args(["netns", "exec", &self.lab.ns(role), "bash"])
-                .arg(&check)
-                .args(["--tcp", "127.0.0.1:80", "--maintenance-file", "/nonexistent"])
-                .stderr(Stdio::null())
-                .status()
-                .unwrap()
-                .success()
-        });
+        wait_until(
+            &format!("balancer on {role} listening"),
+            Duration::from_secs(10),
+            || {
+                Command::new("ip")
+                    .args(["netns", "exec", &self.lab.ns(role), "bash"])
+                    .arg(&check)
+                    .args([
+                        "--tcp",
+                        "127.0.0.1:80",
+                        "--maintenance-file",
+                        "/nonexistent",
+                    ])
+                    .stderr(Stdio::null())
+                    .status()
+                    .unwrap()
+                    .success()
+            },
+        );
         p
     }
 
     fn start_keepalived(&self, role: &str, node: &str) -> Proc {
-        let (me, peer) = if node == "1" { (A_IP, B_IP) } else { (B_IP, A_IP) };
+        let (me, peer) = if node == "1" {
+            (A_IP, B_IP)
+        } else {
+            (B_IP, A_IP)
+        };
         let conf = self.lab.dir.join(format!("keepalived-{role}.conf"));
         let maint = self.lab.dir.join(format!("maintenance-{role}"));
         // notify_master: the EC2 takeover script, with a stand-in `aws` that records its
         // arguments (no AWS here), so that the test sees keepalived run it on takeover.
         let fake_aws = self.lab.dir.join(format!("aws-{role}"));
         let calls = self.lab.dir.join(format!("aws-calls-{role}.out"));
-        fs::write(&fake_aws, format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display())).unwrap();
+        fs::write(
+            &fake_aws,
+            format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+        )
+        .unwrap();
         run_ok(&["chmod", "755", fake_aws.to_str().unwrap()]);
         let notify = format!(
             "{}/scripts/ha/eip-takeover.sh --aws {} --allocation-id eipalloc-0abc1 \
@@ -609,18 +723,30 @@ impl Pair<'_> {
         run_ok(&[
             "bash",
             repo().join("scripts/ha/render.sh").to_str().unwrap(),
-            "--node", node,
-            "--interface", "eth0",
-            "--self", me,
-            "--peer", peer,
-            "--vip", &format!("{VIP}/24"),
-            "--auth-pass", "t3stpass",
-            "--vrid", "77",
-            "--libexec", repo().join("scripts/ha").to_str().unwrap(),
-            "--check", &format!("--tcp 127.0.0.1:80 --maintenance-file {}", maint.display()),
-            "--notify-master", &notify,
-            "--router-id", &format!("{}-{role}", self.lab.prefix),
-            "-o", conf.to_str().unwrap(),
+            "--node",
+            node,
+            "--interface",
+            "eth0",
+            "--self",
+            me,
+            "--peer",
+            peer,
+            "--vip",
+            &format!("{VIP}/24"),
+            "--auth-pass",
+            "t3stpass",
+            "--vrid",
+            "77",
+            "--libexec",
+            repo().join("scripts/ha").to_str().unwrap(),
+            "--check",
+            &format!("--tcp 127.0.0.1:80 --maintenance-file {}", maint.display()),
+            "--notify-master",
+            &notify,
+            "--router-id",
+            &format!("{}-{role}", self.lab.prefix),
+            "-o",
+            conf.to_str().unwrap(),
         ]);
         let pid = |k: &str| self.lab.dir.join(format!("keepalived-{role}-{k}.pid"));
         let argv: Vec<String> = vec![
@@ -636,7 +762,12 @@ impl Pair<'_> {
             format!("--vrrp_pid={}", pid("vrrp").display()),
             format!("--checkers_pid={}", pid("checkers").display()),
         ];
-        let mut p = Proc::spawn(&self.lab.ns(role), &format!("keepalived-{role}"), &argv, &self.lab.dir);
+        let mut p = Proc::spawn(
+            &self.lab.ns(role),
+            &format!("keepalived-{role}"),
+            &argv,
+            &self.lab.dir,
+        );
         p.extra_pidfiles.push(pid("vrrp"));
         p
     }
@@ -653,7 +784,11 @@ fn ha_keepalived_pair_moves_the_vip_when_corelb_stops() {
     let Some(lab) = Lab::new("f") else { return };
     println!("balancer: {}; namespaces {}-*", bal.name(), lab.prefix);
 
-    fs::write(lab.dir.join("nginx.conf"), NGINX_CONF.replace("DIR", lab.dir.to_str().unwrap())).unwrap();
+    fs::write(
+        lab.dir.join("nginx.conf"),
+        NGINX_CONF.replace("DIR", lab.dir.to_str().unwrap()),
+    )
+    .unwrap();
     let cfg = lab.dir.join("balancer.cfg");
     fs::write(&cfg, BALANCER_CFG).unwrap();
     let check = Command::new("ip")
@@ -661,7 +796,11 @@ fn ha_keepalived_pair_moves_the_vip_when_corelb_stops() {
         .args(bal.argv(&cfg, Path::new("/dev/null"), true))
         .output()
         .unwrap();
-    assert!(check.status.success(), "config check: {}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "config check: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 
     let nginx_argv: Vec<String> = ["nginx", "-e"]
         .iter()
@@ -673,24 +812,38 @@ fn ha_keepalived_pair_moves_the_vip_when_corelb_stops() {
         ])
         .collect();
     let _nginx = Proc::spawn(&lab.ns("be"), "nginx", &nginx_argv, &lab.dir);
-    let pair = Pair { lab: &lab, bal: &bal, cfg };
+    let pair = Pair {
+        lab: &lab,
+        bal: &bal,
+        cfg,
+    };
     let mut lb_a = pair.start_balancer("a");
     let _lb_b = pair.start_balancer("b");
     let _ka_a = pair.start_keepalived("a", "1");
     let _ka_b = pair.start_keepalived("b", "2");
 
-    let t = wait_until("VIP on a (node 1, higher priority)", Duration::from_secs(20), || {
-        lab.has_vip("a", VIP)
-    });
+    let t = wait_until(
+        "VIP on a (node 1, higher priority)",
+        Duration::from_secs(20),
+        || lab.has_vip("a", VIP),
+    );
     println!("initial election: VIP on a after {:.1} s", t.as_secs_f64());
     assert!(!lab.has_vip("b", VIP));
     let client = Client::start(&lab.ns("cl"));
     wait_until("client served through a", Duration::from_secs(10), || {
-        client.samples.lock().unwrap().iter().any(|s| s.outcome.as_deref() == Ok(A_IP))
+        client
+            .samples
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| s.outcome.as_deref() == Ok(A_IP))
     });
     thread::sleep(Duration::from_secs(1));
     let warm = client.take();
-    assert!(warm.iter().all(|s| s.outcome.as_deref() == Ok(A_IP)), "before any stop, all served by a: {warm:?}");
+    assert!(
+        warm.iter().all(|s| s.outcome.as_deref() == Ok(A_IP)),
+        "before any stop, all served by a: {warm:?}"
+    );
 
     let maint_a = lab.dir.join("maintenance-a");
     let mut all = Vec::new();
@@ -701,18 +854,38 @@ fn ha_keepalived_pair_moves_the_vip_when_corelb_stops() {
     let drain = Command::new("ip")
         .args(["netns", "exec", &lab.ns("a"), "bash"])
         .arg(repo().join("scripts/ha/drain.sh"))
-        .args(["--vip", VIP, "--timeout", "10", "--maintenance-file", maint_a.to_str().unwrap()])
+        .args([
+            "--vip",
+            VIP,
+            "--timeout",
+            "10",
+            "--maintenance-file",
+            maint_a.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(drain.status.success(), "drain.sh: {}", String::from_utf8_lossy(&drain.stderr));
+    assert!(
+        drain.status.success(),
+        "drain.sh: {}",
+        String::from_utf8_lossy(&drain.stderr)
+    );
     lb_a.signal(bal.graceful_signal());
     let vip_at = watch_vip(&lab, "b", Duration::from_secs(10));
-    assert!(lb_a.wait_exit(Duration::from_secs(10)), "balancer on a did not stop");
+    assert!(
+        lb_a.wait_exit(Duration::from_secs(10)),
+        "balancer on a did not stop"
+    );
     let answer_at = probe.join().unwrap();
     thread::sleep(Duration::from_secs(2));
     let m = analyse(&client.take(), t0, vip_at, answer_at, B_IP);
-    report("1. planned stop on the master: drain.sh, then graceful stop", &m);
-    assert!(m.to_answer.is_some() && m.to_served.is_some(), "nothing served through b");
+    report(
+        "1. planned stop on the master: drain.sh, then graceful stop",
+        &m,
+    );
+    assert!(
+        m.to_answer.is_some() && m.to_served.is_some(),
+        "nothing served through b"
+    );
     // Only a request in flight at the moment the VIP moves can fail: at most one per
     // client thread. New connections wait for a SYN retransmit instead of being refused.
     assert!(
@@ -739,11 +912,18 @@ fn ha_keepalived_pair_moves_the_vip_when_corelb_stops() {
         thread::sleep(Duration::from_secs(2));
         let m = analyse(&client.take(), t0, vip_at, answer_at, A_IP);
         report(title, &m);
-        assert!(m.to_answer.is_some() && m.to_served.is_some(), "nothing served through a after it came back");
+        assert!(
+            m.to_answer.is_some() && m.to_served.is_some(),
+            "nothing served through a after it came back"
+        );
         assert!(!lab.has_vip("b", VIP));
         all.push(m);
     };
-    come_back(&mut lb_a, "2. the balancer on node 1 starts again: VIP back after rise (preemption)", &mut all);
+    come_back(
+        &mut lb_a,
+        "2. the balancer on node 1 starts again: VIP back after rise (preemption)",
+        &mut all,
+    );
 
     // --- 3, 5. unplanned stops: graceful stop without drain, then a crash --------------
     let unplanned = |lb_a: &mut Proc, sig: i32, title: &str, all: &mut Vec<Move>| {
@@ -756,18 +936,44 @@ fn ha_keepalived_pair_moves_the_vip_when_corelb_stops() {
         let samples = client.take();
         let m = analyse(&samples, t0, vip_at, answer_at, B_IP);
         report(title, &m);
-        assert!(m.to_answer.is_some() && m.to_served.is_some(), "nothing served through b");
+        assert!(
+            m.to_answer.is_some() && m.to_served.is_some(),
+            "nothing served through b"
+        );
         // Once the VIP is on b (plus one second for ARP and a SYN retransmit), the client
         // is served again: every request started after that succeeded.
         let settled = vip_at + Duration::from_secs(1);
-        let late: Vec<_> = samples.iter().filter(|s| s.start > settled && s.outcome.is_err()).collect();
-        assert!(late.is_empty(), "failures after the VIP settled on b: {late:?}");
-        assert!(samples.iter().filter(|s| s.start > settled).count() > 10, "client kept running");
+        let late: Vec<_> = samples
+            .iter()
+            .filter(|s| s.start > settled && s.outcome.is_err())
+            .collect();
+        assert!(
+            late.is_empty(),
+            "failures after the VIP settled on b: {late:?}"
+        );
+        assert!(
+            samples.iter().filter(|s| s.start > settled).count() > 10,
+            "client kept running"
+        );
         all.push(m);
     };
-    unplanned(&mut lb_a, bal.graceful_signal(), "3. graceful stop on the master without drain.sh (plain systemctl stop)", &mut all);
+    unplanned(
+        &mut lb_a,
+        bal.graceful_signal(),
+        "3. graceful stop on the master without drain.sh (plain systemctl stop)",
+        &mut all,
+    );
     assert!(lb_a.wait_exit(Duration::from_secs(10)));
-    come_back(&mut lb_a, "4. the balancer on node 1 starts again", &mut all);
-    unplanned(&mut lb_a, SIGKILL, "5. crash of the balancer on the master (SIGKILL)", &mut all);
+    come_back(
+        &mut lb_a,
+        "4. the balancer on node 1 starts again",
+        &mut all,
+    );
+    unplanned(
+        &mut lb_a,
+        SIGKILL,
+        "5. crash of the balancer on the master (SIGKILL)",
+        &mut all,
+    );
     drop(client);
 }

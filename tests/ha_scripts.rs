@@ -15,7 +15,9 @@ fn repo() -> PathBuf {
 }
 
 fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 fn have_tool(tool: &str, package: &str) -> bool {
@@ -117,7 +119,11 @@ fn keepalived_accepts(conf: &str, dir: &Path) -> Result<(), String> {
 }
 
 fn can_unshare_net() -> bool {
-    let ok = Command::new("unshare").args(["-n", "true"]).status().map(|s| s.success()).unwrap_or(false);
+    let ok = Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     if !ok {
         eprintln!("SKIP keepalived --config-test: cannot create a network namespace here");
     }
@@ -127,10 +133,21 @@ fn can_unshare_net() -> bool {
 #[test]
 fn render_active_passive_for_both_nodes() {
     let t = TempDir::new("render-ap");
-    let notify = "/usr/local/lib/corelb/eip-takeover.sh --allocation-id eipalloc-0a1 --private-ip 10.0.1.11";
+    let notify =
+        "/usr/local/lib/corelb/eip-takeover.sh --allocation-id eipalloc-0a1 --private-ip 10.0.1.11";
     let n1 = render(&[
-        "--node", "1", "--self", "10.0.1.11", "--peer", "10.0.1.12", "--vip", "10.0.1.100/24",
-        "--notify-master", notify, "--script-user", "root",
+        "--node",
+        "1",
+        "--self",
+        "10.0.1.11",
+        "--peer",
+        "10.0.1.12",
+        "--vip",
+        "10.0.1.100/24",
+        "--notify-master",
+        notify,
+        "--script-user",
+        "root",
     ]);
     assert!(n1.status.success());
     let c1 = stdout(&n1);
@@ -139,11 +156,25 @@ fn render_active_passive_for_both_nodes() {
     assert!(c1.contains("        10.0.1.12\n"), "peer in unicast_peer");
     assert!(c1.contains("10.0.1.100/24 dev eth0"));
     assert!(c1.contains(&format!("notify_master \"{notify}\" root")));
-    assert!(c1.contains(&format!("script \"{} --tcp 127.0.0.1:80\"", script("check-corelb.sh"))));
+    assert!(c1.contains(&format!(
+        "script \"{} --tcp 127.0.0.1:80\"",
+        script("check-corelb.sh")
+    )));
     assert!(!c1.contains('@'), "unrendered token:\n{c1}");
 
     // Node 2, no notify script: the notify_master line is left out, not left empty.
-    let n2 = render(&["--node", "2", "--self", "10.0.1.12", "--peer", "10.0.1.11", "--vip", "10.0.1.100/24", "--script-user", "root"]);
+    let n2 = render(&[
+        "--node",
+        "2",
+        "--self",
+        "10.0.1.12",
+        "--peer",
+        "10.0.1.11",
+        "--vip",
+        "10.0.1.100/24",
+        "--script-user",
+        "root",
+    ]);
     assert!(n2.status.success());
     let c2 = stdout(&n2);
     assert!(c2.contains("priority 240"));
@@ -161,16 +192,39 @@ fn render_active_passive_for_both_nodes() {
 #[test]
 fn render_active_active_two_vips_with_mirrored_priorities() {
     let t = TempDir::new("render-aa");
-    let base = ["--mode", "active-active", "--vip", "10.0.1.100/24", "--vip2", "10.0.1.101/24", "--vrid", "60", "--script-user", "root"];
+    let base = [
+        "--mode",
+        "active-active",
+        "--vip",
+        "10.0.1.100/24",
+        "--vip2",
+        "10.0.1.101/24",
+        "--vrid",
+        "60",
+        "--script-user",
+        "root",
+    ];
     let mut a1 = base.to_vec();
-    a1.extend(["--node", "1", "--self", "10.0.1.11", "--peer", "10.0.1.12", "--check", "--http 127.0.0.1:8080/corelb_status"]);
+    a1.extend([
+        "--node",
+        "1",
+        "--self",
+        "10.0.1.11",
+        "--peer",
+        "10.0.1.12",
+        "--check",
+        "--http 127.0.0.1:8080/corelb_status",
+    ]);
     let mut a2 = base.to_vec();
     a2.extend(["--node", "2", "--self", "10.0.1.12", "--peer", "10.0.1.11"]);
     let (o1, o2) = (render(&a1), render(&a2));
     assert!(o1.status.success() && o2.status.success());
     let (c1, c2) = (stdout(&o1), stdout(&o2));
     let prios = |c: &str| -> Vec<String> {
-        c.lines().filter(|l| l.trim().starts_with("priority ")).map(|l| l.trim().to_string()).collect()
+        c.lines()
+            .filter(|l| l.trim().starts_with("priority "))
+            .map(|l| l.trim().to_string())
+            .collect()
     };
     assert_eq!(prios(&c1), ["priority 250", "priority 240"]);
     assert_eq!(prios(&c2), ["priority 240", "priority 250"]);
@@ -187,15 +241,75 @@ fn render_active_active_two_vips_with_mirrored_priorities() {
 
 #[test]
 fn render_refuses_incomplete_or_wrong_settings() {
-    let ok = ["--node", "1", "--self", "10.0.1.11", "--peer", "10.0.1.12", "--vip", "10.0.1.100/24"];
+    let ok = [
+        "--node",
+        "1",
+        "--self",
+        "10.0.1.11",
+        "--peer",
+        "10.0.1.12",
+        "--vip",
+        "10.0.1.100/24",
+    ];
     assert!(render(&ok).status.success());
     let bad: [&[&str]; 6] = [
         &["--node", "3", "--self", "a", "--peer", "b", "--vip", "c"],
-        &["--node", "1", "--peer", "10.0.1.12", "--vip", "10.0.1.100/24"],
-        &["--node", "1", "--self", "10.0.1.11", "--peer", "10.0.1.12", "--vip", "10.0.1.100/24", "--vip2", "10.0.1.101/24"],
-        &["--mode", "active-active", "--node", "1", "--self", "10.0.1.11", "--peer", "10.0.1.12", "--vip", "10.0.1.100/24"],
-        &["--node", "1", "--self", "10.0.1.11", "--peer", "10.0.1.12", "--vip", "10.0.1.100/24", "--vrid", "0"],
-        &["--node", "1", "--self", "10.0.1.11", "--peer", "10.0.1.12", "--vip", "10.0.1.100/24", "--check", "\"x\""],
+        &[
+            "--node",
+            "1",
+            "--peer",
+            "10.0.1.12",
+            "--vip",
+            "10.0.1.100/24",
+        ],
+        &[
+            "--node",
+            "1",
+            "--self",
+            "10.0.1.11",
+            "--peer",
+            "10.0.1.12",
+            "--vip",
+            "10.0.1.100/24",
+            "--vip2",
+            "10.0.1.101/24",
+        ],
+        &[
+            "--mode",
+            "active-active",
+            "--node",
+            "1",
+            "--self",
+            "10.0.1.11",
+            "--peer",
+            "10.0.1.12",
+            "--vip",
+            "10.0.1.100/24",
+        ],
+        &[
+            "--node",
+            "1",
+            "--self",
+            "10.0.1.11",
+            "--peer",
+            "10.0.1.12",
+            "--vip",
+            "10.0.1.100/24",
+            "--vrid",
+            "0",
+        ],
+        &[
+            "--node",
+            "1",
+            "--self",
+            "10.0.1.11",
+            "--peer",
+            "10.0.1.12",
+            "--vip",
+            "10.0.1.100/24",
+            "--check",
+            "\"x\"",
+        ],
     ];
     for args in bad {
         assert_eq!(render(args).status.code(), Some(2), "{args:?}");
@@ -204,7 +318,21 @@ fn render_refuses_incomplete_or_wrong_settings() {
     // silent truncation that makes the two nodes disagree.
     let o = run(
         "bash",
-        &[&script("render.sh"), "--interface", "eth0", "--auth-pass", "123456789", "--node", "1", "--self", "a", "--peer", "b", "--vip", "c"],
+        &[
+            &script("render.sh"),
+            "--interface",
+            "eth0",
+            "--auth-pass",
+            "123456789",
+            "--node",
+            "1",
+            "--self",
+            "a",
+            "--peer",
+            "b",
+            "--vip",
+            "c",
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
 }
@@ -232,7 +360,10 @@ fn http_server(status: &'static str, n: usize) -> (u16, thread::JoinHandle<Vec<S
                     break;
                 }
             }
-            let _ = s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+            let _ = s.write_all(
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
         }
         seen
     });
@@ -241,9 +372,14 @@ fn http_server(status: &'static str, n: usize) -> (u16, thread::JoinHandle<Vec<S
 
 fn check(args: &[&str]) -> Option<i32> {
     let mut v = vec![script("check-corelb.sh")];
-    v.extend(["--maintenance-file".to_string(), "/nonexistent/maintenance".to_string()]);
+    v.extend([
+        "--maintenance-file".to_string(),
+        "/nonexistent/maintenance".to_string(),
+    ]);
     v.extend(args.iter().map(|s| s.to_string()));
-    run("bash", &v.iter().map(String::as_str).collect::<Vec<_>>()).status.code()
+    run("bash", &v.iter().map(String::as_str).collect::<Vec<_>>())
+        .status
+        .code()
 }
 
 #[test]
@@ -259,26 +395,57 @@ fn check_tcp_http_and_maintenance() {
     };
     assert_eq!(check(&["--tcp", &format!("127.0.0.1:{open}")]), Some(0));
     assert_eq!(check(&["--tcp", &format!("127.0.0.1:{closed}")]), Some(1));
-    assert_eq!(check(&["--tcp", &format!("127.0.0.1:{open}"), "--tcp", &format!("127.0.0.1:{closed}")]), Some(1), "all must pass");
+    assert_eq!(
+        check(&[
+            "--tcp",
+            &format!("127.0.0.1:{open}"),
+            "--tcp",
+            &format!("127.0.0.1:{closed}")
+        ]),
+        Some(1),
+        "all must pass"
+    );
 
     let (port, h) = http_server("200 OK", 1);
-    assert_eq!(check(&["--http", &format!("127.0.0.1:{port}/corelb_status")]), Some(0));
+    assert_eq!(
+        check(&["--http", &format!("127.0.0.1:{port}/corelb_status")]),
+        Some(0)
+    );
     assert_eq!(h.join().unwrap(), ["GET /corelb_status HTTP/1.0"]);
     // monitor-uri answers 503 when `monitor fail` holds: the check fails.
     let (port, h) = http_server("503 Service Unavailable", 1);
-    assert_eq!(check(&["--http", &format!("127.0.0.1:{port}/corelb_status")]), Some(1));
+    assert_eq!(
+        check(&["--http", &format!("127.0.0.1:{port}/corelb_status")]),
+        Some(1)
+    );
     h.join().unwrap();
 
     // A listener that accepts but never answers: bounded by --timeout.
     let t0 = std::time::Instant::now();
-    assert_eq!(check(&["--timeout", "1", "--http", &format!("127.0.0.1:{open}/")]), Some(1));
+    assert_eq!(
+        check(&["--timeout", "1", "--http", &format!("127.0.0.1:{open}/")]),
+        Some(1)
+    );
     assert!(t0.elapsed().as_secs() < 5);
 
     let t = TempDir::new("check-maint");
     let maint = t.0.join("maintenance");
     fs::write(&maint, "x").unwrap();
-    let o = run("bash", &[&script("check-corelb.sh"), "--maintenance-file", maint.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{open}")]);
-    assert_eq!(o.status.code(), Some(1), "maintenance file fails the check even with corelb up");
+    let o = run(
+        "bash",
+        &[
+            &script("check-corelb.sh"),
+            "--maintenance-file",
+            maint.to_str().unwrap(),
+            "--tcp",
+            &format!("127.0.0.1:{open}"),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "maintenance file fails the check even with corelb up"
+    );
     drop(listener);
 }
 
@@ -290,7 +457,18 @@ fn check_tcp_http_and_maintenance() {
 fn eip_takeover_dry_run_prints_the_aws_calls() {
     let o = run(
         "bash",
-        &[&script("eip-takeover.sh"), "--dry-run", "--allocation-id", "eipalloc-0abc", "--private-ip", "10.0.1.12", "--eni", "eni-0123abcd", "--region", "eu-west-1"],
+        &[
+            &script("eip-takeover.sh"),
+            "--dry-run",
+            "--allocation-id",
+            "eipalloc-0abc",
+            "--private-ip",
+            "10.0.1.12",
+            "--eni",
+            "eni-0123abcd",
+            "--region",
+            "eu-west-1",
+        ],
     );
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
@@ -300,7 +478,18 @@ fn eip_takeover_dry_run_prints_the_aws_calls() {
     );
     let o = run(
         "bash",
-        &[&script("eip-takeover.sh"), "--dry-run", "--mode", "private-ip", "--private-ip", "10.0.1.100", "--eni", "eni-0123abcd", "--region", "us-east-1"],
+        &[
+            &script("eip-takeover.sh"),
+            "--dry-run",
+            "--mode",
+            "private-ip",
+            "--private-ip",
+            "10.0.1.100",
+            "--eni",
+            "eni-0123abcd",
+            "--region",
+            "us-east-1",
+        ],
     );
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
@@ -311,10 +500,26 @@ fn eip_takeover_dry_run_prints_the_aws_calls() {
     // A public VIP: move the private IP, then associate the Elastic IP with it here.
     let o = run(
         "bash",
-        &[&script("eip-takeover.sh"), "--dry-run", "--mode", "private-ip", "--allocation-id", "eipalloc-0abc", "--private-ip", "10.0.1.100", "--eni", "eni-0123abcd", "--region", "us-east-1"],
+        &[
+            &script("eip-takeover.sh"),
+            "--dry-run",
+            "--mode",
+            "private-ip",
+            "--allocation-id",
+            "eipalloc-0abc",
+            "--private-ip",
+            "10.0.1.100",
+            "--eni",
+            "eni-0123abcd",
+            "--region",
+            "us-east-1",
+        ],
     );
     assert_eq!(o.status.code(), Some(0));
-    let lines: Vec<String> = stdout(&o).lines().map(|l| l.split(" --cli").next().unwrap().to_string()).collect();
+    let lines: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| l.split(" --cli").next().unwrap().to_string())
+        .collect();
     assert_eq!(
         lines,
         [
@@ -323,11 +528,54 @@ fn eip_takeover_dry_run_prints_the_aws_calls() {
         ]
     );
     for bad in [
-        vec!["--allocation-id", "eipalloc-0a", "--private-ip", "10.0.1.12", "--eni", "eni-01", "--region", "eu-west-1; rm -rf /"],
-        vec!["--allocation-id", "eip-0a", "--private-ip", "10.0.1.12", "--eni", "eni-01", "--region", "eu-west-1"],
-        vec!["--private-ip", "10.0.1.12", "--eni", "eni-01", "--region", "r"], // no allocation id
-        vec!["--allocation-id", "eipalloc-1", "--private-ip", "10.0.1", "--eni", "eni-01", "--region", "r"],
-        vec!["--allocation-id", "eipalloc-1", "--private-ip", "10.0.1.12", "--eni", "i-0123", "--region", "r"],
+        vec![
+            "--allocation-id",
+            "eipalloc-0a",
+            "--private-ip",
+            "10.0.1.12",
+            "--eni",
+            "eni-01",
+            "--region",
+            "eu-west-1; rm -rf /",
+        ],
+        vec![
+            "--allocation-id",
+            "eip-0a",
+            "--private-ip",
+            "10.0.1.12",
+            "--eni",
+            "eni-01",
+            "--region",
+            "eu-west-1",
+        ],
+        vec![
+            "--private-ip",
+            "10.0.1.12",
+            "--eni",
+            "eni-01",
+            "--region",
+            "r",
+        ], // no allocation id
+        vec![
+            "--allocation-id",
+            "eipalloc-1",
+            "--private-ip",
+            "10.0.1",
+            "--eni",
+            "eni-01",
+            "--region",
+            "r",
+        ],
+        vec![
+            "--allocation-id",
+            "eipalloc-1",
+            "--private-ip",
+            "10.0.1.12",
+            "--eni",
+            "i-0123",
+            "--region",
+            "r",
+        ],
     ] {
         let mut a = vec![script("eip-takeover.sh"), "--dry-run".into()];
         a.extend(bad.iter().map(|s| s.to_string()));
@@ -350,7 +598,10 @@ fn fake_aws(dir: &Path, fail: usize) -> (PathBuf, PathBuf) {
         ),
     )
     .unwrap();
-    Command::new("chmod").args(["755", bin.to_str().unwrap()]).status().unwrap();
+    Command::new("chmod")
+        .args(["755", bin.to_str().unwrap()])
+        .status()
+        .unwrap();
     (bin, calls)
 }
 
@@ -360,16 +611,30 @@ fn eip_takeover_retries_a_throttled_call_then_gives_up() {
     let (aws, calls) = fake_aws(&t.0, 2);
     let args = |retries: &str| {
         vec![
-            script("eip-takeover.sh"), "--aws".into(), aws.display().to_string(), "--retries".into(), retries.into(),
-            "--allocation-id".into(), "eipalloc-0abc".into(), "--private-ip".into(), "10.0.1.12".into(),
-            "--eni".into(), "eni-0123abcd".into(), "--region".into(), "eu-west-1".into(),
+            script("eip-takeover.sh"),
+            "--aws".into(),
+            aws.display().to_string(),
+            "--retries".into(),
+            retries.into(),
+            "--allocation-id".into(),
+            "eipalloc-0abc".into(),
+            "--private-ip".into(),
+            "10.0.1.12".into(),
+            "--eni".into(),
+            "eni-0123abcd".into(),
+            "--region".into(),
+            "eu-west-1".into(),
         ]
     };
     let a = args("4");
     let o = run("bash", &a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(o.status.code(), Some(0));
     let recorded = fs::read_to_string(&calls).unwrap();
-    assert_eq!(recorded.lines().count(), 3, "two throttled calls, then success");
+    assert_eq!(
+        recorded.lines().count(),
+        3,
+        "two throttled calls, then success"
+    );
     assert!(recorded.lines().all(|l| l.starts_with("ec2 associate-address --region eu-west-1 --allocation-id eipalloc-0abc --network-interface-id eni-0123abcd --private-ip-address 10.0.1.12 --allow-reassociation")));
 
     fs::remove_file(&calls).unwrap();
@@ -403,7 +668,9 @@ fn fake_imds() -> (u16, thread::JoinHandle<Vec<String>>) {
                 if h.trim().is_empty() {
                     break;
                 }
-                if h.to_ascii_lowercase().starts_with("x-aws-ec2-metadata-token: tok-123") {
+                if h.to_ascii_lowercase()
+                    .starts_with("x-aws-ec2-metadata-token: tok-123")
+                {
                     token_ok = true;
                 }
             }
@@ -412,16 +679,26 @@ fn fake_imds() -> (u16, thread::JoinHandle<Vec<String>>) {
                 ("PUT", "/latest/api/token") => Some("tok-123"),
                 ("GET", "/latest/meta-data/placement/region") if token_ok => Some("eu-central-1"),
                 ("GET", "/latest/meta-data/mac") if token_ok => Some("0a:1b:2c:3d:4e:5f"),
-                ("GET", "/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/interface-id") if token_ok => {
-                    Some("eni-0feedbeef")
-                }
+                (
+                    "GET",
+                    "/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/interface-id",
+                ) if token_ok => Some("eni-0feedbeef"),
                 _ => None,
             };
-            log.push(format!("{} {path}", first.split_whitespace().next().unwrap_or("")));
+            log.push(format!(
+                "{} {path}",
+                first.split_whitespace().next().unwrap_or("")
+            ));
             let mut s = s;
             let resp = match body {
-                Some(b) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len()),
-                None => "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+                Some(b) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                    b.len()
+                ),
+                None => {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_string()
+                }
             };
             let _ = s.write_all(resp.as_bytes());
             let mut sink = Vec::new();
@@ -441,8 +718,14 @@ fn eip_takeover_finds_eni_and_region_in_instance_metadata() {
     let o = run(
         "bash",
         &[
-            &script("eip-takeover.sh"), "--dry-run", "--imds", &format!("http://127.0.0.1:{port}"),
-            "--allocation-id", "eipalloc-0abc", "--private-ip", "10.0.2.7",
+            &script("eip-takeover.sh"),
+            "--dry-run",
+            "--imds",
+            &format!("http://127.0.0.1:{port}"),
+            "--allocation-id",
+            "eipalloc-0abc",
+            "--private-ip",
+            "10.0.2.7",
         ],
     );
     assert_eq!(o.status.code(), Some(0));
@@ -460,10 +743,23 @@ fn eip_takeover_finds_eni_and_region_in_instance_metadata() {
     );
 
     // No metadata service: a clear error, exit 2.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let o = run(
         "bash",
-        &[&script("eip-takeover.sh"), "--dry-run", "--imds", &format!("http://127.0.0.1:{closed}"), "--allocation-id", "eipalloc-0abc", "--private-ip", "10.0.2.7"],
+        &[
+            &script("eip-takeover.sh"),
+            "--dry-run",
+            "--imds",
+            &format!("http://127.0.0.1:{closed}"),
+            "--allocation-id",
+            "eipalloc-0abc",
+            "--private-ip",
+            "10.0.2.7",
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("instance metadata unreachable"));
@@ -481,15 +777,44 @@ fn drain_sets_and_clears_the_maintenance_file() {
     let t = TempDir::new("drain");
     let maint = t.0.join("run/maintenance");
     // A VIP this host does not hold (TEST-NET-3, never configured): nothing to wait for.
-    let o = run("bash", &[&script("drain.sh"), "--maintenance-file", maint.to_str().unwrap(), "--vip", "203.0.113.77", "--timeout", "2"]);
+    let o = run(
+        "bash",
+        &[
+            &script("drain.sh"),
+            "--maintenance-file",
+            maint.to_str().unwrap(),
+            "--vip",
+            "203.0.113.77",
+            "--timeout",
+            "2",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(maint.exists());
-    let o = run("bash", &[&script("drain.sh"), "--undo", "--maintenance-file", maint.to_str().unwrap()]);
+    let o = run(
+        "bash",
+        &[
+            &script("drain.sh"),
+            "--undo",
+            "--maintenance-file",
+            maint.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(!maint.exists());
     // A VIP held here (loopback's own address) never leaves: drain.sh gives up, exit 1.
-    let o = run("bash", &[&script("drain.sh"), "--maintenance-file", maint.to_str().unwrap(), "--vip", "127.0.0.1", "--timeout", "1"]);
+    let o = run(
+        "bash",
+        &[
+            &script("drain.sh"),
+            "--maintenance-file",
+            maint.to_str().unwrap(),
+            "--vip",
+            "127.0.0.1",
+            "--timeout",
+            "1",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("still on this host"));
 }
-

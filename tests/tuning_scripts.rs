@@ -120,7 +120,10 @@ fn apply_check_reports_drift_then_apply_reaches_every_target() {
     assert!(line_for(&out, "net.core.somaxconn").contains("4096 -> 65535"));
     assert!(line_for(&out, "net.core.somaxconn").contains("DRIFT"));
     assert!(line_for(&out, "net.ipv4.ip_local_port_range").contains("32768 60999 -> 16384 65535"));
-    assert!(line_for(&out, "net.core.wmem_max").ends_with("ok"), "a value above a floor is at target");
+    assert!(
+        line_for(&out, "net.core.wmem_max").ends_with("ok"),
+        "a value above a floor is at target"
+    );
     assert!(line_for(&out, "fs.file-max").ends_with("ok"));
     // Optional conntrack keys: not loaded here, reported as skipped, not drift.
     assert!(line_for(&out, "net.netfilter.nf_conntrack_max").contains("skip"));
@@ -131,12 +134,25 @@ fn apply_check_reports_drift_then_apply_reaches_every_target() {
         .map(|l| l.split('#').next().unwrap().trim())
         .filter(|l| !l.is_empty())
         .count();
-    assert_eq!(out.lines().filter(|l| !l.starts_with("summary:")).count(), nkeys);
-    assert_eq!(read(&root.join("net/core/somaxconn")), before, "--check must not write");
+    assert_eq!(
+        out.lines().filter(|l| !l.starts_with("summary:")).count(),
+        nkeys
+    );
+    assert_eq!(
+        read(&root.join("net/core/somaxconn")),
+        before,
+        "--check must not write"
+    );
 
     let o = run(
         "tuning/apply.sh",
-        &["--sysctl-root", rootarg, "--persist", "--persist-dir", persist.to_str().unwrap()],
+        &[
+            "--sysctl-root",
+            rootarg,
+            "--persist",
+            "--persist-dir",
+            persist.to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(0));
     let expect = [
@@ -166,13 +182,33 @@ fn apply_check_reports_drift_then_apply_reaches_every_target() {
     assert!(line_for(&stdout(&o), "net.core.wmem_max").ends_with("ok"));
 
     let persisted = read(&persist.join("60-corelb-balancer.conf"));
-    assert!(persisted.lines().any(|l| l == "net.core.somaxconn = 65535"), "{persisted}");
-    assert!(persisted.lines().any(|l| l == "net.core.wmem_max = 33554432"), "floors persist the higher current value");
-    assert!(persisted.lines().any(|l| l == "-net.netfilter.nf_conntrack_max = 1048576"));
-    assert!(persisted.lines().any(|l| l == "net.ipv4.tcp_migrate_req = 1"));
+    assert!(
+        persisted.lines().any(|l| l == "net.core.somaxconn = 65535"),
+        "{persisted}"
+    );
+    assert!(
+        persisted
+            .lines()
+            .any(|l| l == "net.core.wmem_max = 33554432"),
+        "floors persist the higher current value"
+    );
+    assert!(
+        persisted
+            .lines()
+            .any(|l| l == "-net.netfilter.nf_conntrack_max = 1048576")
+    );
+    assert!(
+        persisted
+            .lines()
+            .any(|l| l == "net.ipv4.tcp_migrate_req = 1")
+    );
 
     let o = run("tuning/apply.sh", &["--check", "--sysctl-root", rootarg]);
-    assert_eq!(o.status.code(), Some(0), "after apply, --check must find no drift");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "after apply, --check must find no drift"
+    );
 }
 
 #[test]
@@ -184,21 +220,37 @@ fn apply_says_when_the_kernel_lacks_a_key_and_goes_on() {
     values.remove("net/ipv4/tcp_migrate_req");
     values.insert("net/netfilter/nf_conntrack_max", "65536");
     values.insert("net/netfilter/nf_conntrack_buckets", "16384");
-    values.insert("net/netfilter/nf_conntrack_tcp_timeout_established", "432000");
+    values.insert(
+        "net/netfilter/nf_conntrack_tcp_timeout_established",
+        "432000",
+    );
     values.insert("net/netfilter/nf_conntrack_tcp_timeout_time_wait", "120");
     fake_sysctl(&root, &values);
     let rootarg = root.to_str().unwrap();
 
     let o = run("tuning/apply.sh", &["--sysctl-root", rootarg]);
-    assert_eq!(o.status.code(), Some(1), "an absent mandatory key is not success");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an absent mandatory key is not success"
+    );
     let out = stdout(&o);
     assert!(line_for(&out, "net.ipv4.tcp_migrate_req").contains("ABSENT"));
     assert!(String::from_utf8_lossy(&o.stderr).contains("tcp_migrate_req does not exist"));
     // ... and it went on with the keys after it.
     assert_eq!(read(&root.join("fs/nr_open")).trim(), "2097152");
-    assert_eq!(read(&root.join("net/netfilter/nf_conntrack_max")).trim(), "1048576");
-    assert_eq!(read(&root.join("net/netfilter/nf_conntrack_tcp_timeout_established")).trim(), "3600");
-    assert!(!root.join("net/ipv4/tcp_migrate_req").exists(), "must not create keys");
+    assert_eq!(
+        read(&root.join("net/netfilter/nf_conntrack_max")).trim(),
+        "1048576"
+    );
+    assert_eq!(
+        read(&root.join("net/netfilter/nf_conntrack_tcp_timeout_established")).trim(),
+        "3600"
+    );
+    assert!(
+        !root.join("net/ipv4/tcp_migrate_req").exists(),
+        "must not create keys"
+    );
 
     let o = run("tuning/apply.sh", &["--check", "--sysctl-root", rootarg]);
     assert_eq!(o.status.code(), Some(1));
@@ -213,7 +265,10 @@ fn apply_reports_a_value_the_kernel_would_not_take() {
     // A key that cannot be written: a directory where the file should be.
     fs::remove_file(root.join("net/ipv4/tcp_fin_timeout")).unwrap();
     fs::create_dir_all(root.join("net/ipv4/tcp_fin_timeout")).unwrap();
-    let o = run("tuning/apply.sh", &["--sysctl-root", root.to_str().unwrap()]);
+    let o = run(
+        "tuning/apply.sh",
+        &["--sysctl-root", root.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(line_for(&stdout(&o), "net.ipv4.tcp_fin_timeout").contains("FAILED"));
     assert_eq!(read(&root.join("net/core/somaxconn")).trim(), "65535");
@@ -221,9 +276,15 @@ fn apply_reports_a_value_the_kernel_would_not_take() {
 
 #[test]
 fn apply_rejects_unknown_profile_and_bad_lines() {
-    let o = run("tuning/apply.sh", &["--check", "--profile", "no-such-profile"]);
+    let o = run(
+        "tuning/apply.sh",
+        &["--check", "--profile", "no-such-profile"],
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("balancer"), "lists known profiles");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("balancer"),
+        "lists known profiles"
+    );
 
     let t = TempDir::new("apply-bad");
     let prof = t.path().join("bad.conf");
@@ -231,7 +292,13 @@ fn apply_rejects_unknown_profile_and_bad_lines() {
     write(&t.path().join("sys/net/core/somaxconn"), "4096\n");
     let o = run(
         "tuning/apply.sh",
-        &["--check", "--profile", prof.to_str().unwrap(), "--sysctl-root", t.path().join("sys").to_str().unwrap()],
+        &[
+            "--check",
+            "--profile",
+            prof.to_str().unwrap(),
+            "--sysctl-root",
+            t.path().join("sys").to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.conf:1"));
@@ -246,7 +313,10 @@ fn apply_rejects_unknown_profile_and_bad_lines() {
 fn fake_ena(root: &Path, ncpu: usize, nq: usize, queue_name: &dyn Fn(usize) -> String) {
     let proc = root.join("proc");
     let sys = root.join("sys");
-    write(&sys.join("devices/system/cpu/online"), &format!("0-{}\n", ncpu - 1));
+    write(
+        &sys.join("devices/system/cpu/online"),
+        &format!("0-{}\n", ncpu - 1),
+    );
     let mut interrupts = String::from("      ");
     for c in 0..ncpu {
         interrupts += &format!("     CPU{c:<5}");
@@ -254,21 +324,40 @@ fn fake_ena(root: &Path, ncpu: usize, nq: usize, queue_name: &dyn Fn(usize) -> S
     interrupts += "\n";
     let counts = |n: u64| (0..ncpu).map(|_| format!("{n:>10} ")).collect::<String>();
     let mut add = |irq: usize, name: &str| {
-        interrupts += &format!(" {irq}: {} PCI-MSIX-0000:00:05.0 {}-edge      {name}\n", counts(3), irq - 26);
-        write(&proc.join(format!("irq/{irq}/smp_affinity_list")), &format!("0-{}\n", ncpu - 1));
-        write(&sys.join(format!("class/net/eth0/device/msi_irqs/{irq}")), "msix\n");
+        interrupts += &format!(
+            " {irq}: {} PCI-MSIX-0000:00:05.0 {}-edge      {name}\n",
+            counts(3),
+            irq - 26
+        );
+        write(
+            &proc.join(format!("irq/{irq}/smp_affinity_list")),
+            &format!("0-{}\n", ncpu - 1),
+        );
+        write(
+            &sys.join(format!("class/net/eth0/device/msi_irqs/{irq}")),
+            "msix\n",
+        );
     };
     add(26, "ena-mgmnt@pci:0000:00:05.0");
     for q in 0..nq {
         add(27 + q, &queue_name(q));
     }
     // An unrelated device that must not be touched.
-    interrupts += &format!(" 99: {} PCI-MSIX-0000:00:04.0 0-edge      nvme0q1\n", counts(1));
+    interrupts += &format!(
+        " 99: {} PCI-MSIX-0000:00:04.0 0-edge      nvme0q1\n",
+        counts(1)
+    );
     write(&proc.join("irq/99/smp_affinity_list"), "0\n");
     write(&proc.join("interrupts"), &interrupts);
     for q in 0..nq {
-        write(&sys.join(format!("class/net/eth0/queues/rx-{q}/rps_cpus")), "0000\n");
-        write(&sys.join(format!("class/net/eth0/queues/tx-{q}/xps_cpus")), "0000\n");
+        write(
+            &sys.join(format!("class/net/eth0/queues/rx-{q}/rps_cpus")),
+            "0000\n",
+        );
+        write(
+            &sys.join(format!("class/net/eth0/queues/tx-{q}/xps_cpus")),
+            "0000\n",
+        );
     }
 }
 
@@ -289,17 +378,26 @@ fn irq_args<'a>(root: &'a Path, extra: &[&'a str]) -> Vec<String> {
 
 fn run_irq(root: &Path, extra: &[&str]) -> Output {
     let args = irq_args(root, extra);
-    run("tuning/irq-affinity.sh", &args.iter().map(String::as_str).collect::<Vec<_>>())
+    run(
+        "tuning/irq-affinity.sh",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }
 
 fn affinity(root: &Path, irq: usize) -> String {
-    read(&root.join(format!("proc/irq/{irq}/smp_affinity_list"))).trim().to_string()
+    read(&root.join(format!("proc/irq/{irq}/smp_affinity_list")))
+        .trim()
+        .to_string()
 }
 fn rps(root: &Path, q: usize) -> String {
-    read(&root.join(format!("sys/class/net/eth0/queues/rx-{q}/rps_cpus"))).trim().to_string()
+    read(&root.join(format!("sys/class/net/eth0/queues/rx-{q}/rps_cpus")))
+        .trim()
+        .to_string()
 }
 fn xps(root: &Path, q: usize) -> String {
-    read(&root.join(format!("sys/class/net/eth0/queues/tx-{q}/xps_cpus"))).trim().to_string()
+    read(&root.join(format!("sys/class/net/eth0/queues/tx-{q}/xps_cpus")))
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -313,7 +411,11 @@ fn irq_ena_8_queues_16_cpus_shards_on_0_7() {
         assert_eq!(rps(t.path(), q), format!("{:x}", 1 << q), "rps rx-{q}");
         assert_eq!(xps(t.path(), q), format!("{:x}", 1 << q), "xps tx-{q}");
     }
-    assert_eq!(affinity(t.path(), 26), "0-15", "the management IRQ is not a queue");
+    assert_eq!(
+        affinity(t.path(), 26),
+        "0-15",
+        "the management IRQ is not a queue"
+    );
     assert_eq!(affinity(t.path(), 99), "0", "other devices are not touched");
     assert!(stdout(&o).contains("irqbalance: not running"));
 }
@@ -355,13 +457,29 @@ fn irq_dry_run_prints_every_write_and_writes_nothing() {
     let o = run_irq(t.path(), &["--dry-run", "--cpus", "8-15", "eth0"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
-    let writes: Vec<&str> = out.lines().filter(|l| l.starts_with("would write ")).collect();
+    let writes: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("would write "))
+        .collect();
     assert_eq!(writes.len(), 8 * 3, "8 IRQs + 8 rps + 8 xps:\n{out}");
     let proc = t.path().join("proc");
-    assert!(writes.contains(&format!("would write {}/irq/27/smp_affinity_list = 8", proc.display()).as_str()));
+    assert!(
+        writes.contains(
+            &format!(
+                "would write {}/irq/27/smp_affinity_list = 8",
+                proc.display()
+            )
+            .as_str()
+        )
+    );
     assert!(out.contains("queues/rx-7/rps_cpus = 8000"));
     for q in 0..8 {
-        assert_eq!(affinity(t.path(), 27 + q), "0-15", "dry run wrote irq {}", 27 + q);
+        assert_eq!(
+            affinity(t.path(), 27 + q),
+            "0-15",
+            "dry run wrote irq {}",
+            27 + q
+        );
         assert_eq!(rps(t.path(), q), "0000");
     }
 }
@@ -370,7 +488,13 @@ fn irq_dry_run_prints_every_write_and_writes_nothing() {
 fn irq_names_of_other_drivers_and_msi_fallback() {
     // Intel-style separate rx/tx vectors.
     let t = TempDir::new("irqigb");
-    fake_ena(t.path(), 4, 4, &|q| if q < 2 { format!("eth0-rx-{q}") } else { format!("eth0-tx-{}", q - 2) });
+    fake_ena(t.path(), 4, 4, &|q| {
+        if q < 2 {
+            format!("eth0-rx-{q}")
+        } else {
+            format!("eth0-tx-{}", q - 2)
+        }
+    });
     let o = run_irq(t.path(), &["--cpus", "2-3", "eth0"]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(affinity(t.path(), 27), "2"); // rx-0
@@ -380,7 +504,9 @@ fn irq_names_of_other_drivers_and_msi_fallback() {
 
     // mlx5 names its vectors after the PCI address: found through msi_irqs.
     let t = TempDir::new("irqmlx");
-    fake_ena(t.path(), 8, 4, &|q| format!("mlx5_comp{q}@pci:0000:00:05.0"));
+    fake_ena(t.path(), 8, 4, &|q| {
+        format!("mlx5_comp{q}@pci:0000:00:05.0")
+    });
     let o = run_irq(t.path(), &["--cpus", "4-7", "eth0"]);
     assert_eq!(o.status.code(), Some(0));
     for q in 0..4 {
@@ -409,11 +535,26 @@ fn irq_irqbalance_is_told_to_keep_off() {
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
     assert!(out.contains("irqbalance is running"), "{out}");
-    assert!(out.contains("IRQBALANCE_ARGS=\"--banirq=27 --banirq=28\""), "{out}");
+    assert!(
+        out.contains("IRQBALANCE_ARGS=\"--banirq=27 --banirq=28\""),
+        "{out}"
+    );
 
     let conf = t.path().join("default-irqbalance");
-    write(&conf, "#IRQBALANCE_ONESHOT=\nIRQBALANCE_ARGS=\"--policyscript=/x --banirq=5\"\n");
-    let o = run_irq(t.path(), &["--cpus", "0-1", "--irqbalance-conf", conf.to_str().unwrap(), "eth0"]);
+    write(
+        &conf,
+        "#IRQBALANCE_ONESHOT=\nIRQBALANCE_ARGS=\"--policyscript=/x --banirq=5\"\n",
+    );
+    let o = run_irq(
+        t.path(),
+        &[
+            "--cpus",
+            "0-1",
+            "--irqbalance-conf",
+            conf.to_str().unwrap(),
+            "eth0",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
         read(&conf),

@@ -17,7 +17,9 @@ fn is_shell_script(p: &Path) -> bool {
     let first = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let first = String::from_utf8_lossy(first);
     first.starts_with("#!")
-        && ["/sh", "/bash", "env sh", "env bash"].iter().any(|s| first.trim_end().ends_with(s))
+        && ["/sh", "/bash", "env sh", "env bash"]
+            .iter()
+            .any(|s| first.trim_end().ends_with(s))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -57,8 +59,16 @@ fn every_shell_script_passes_shellcheck() {
     scripts.sort();
     // The scripts this test exists for must be found (guards against a walk that finds
     // nothing and passes).
-    for must in ["tuning/apply.sh", "tuning/irq-affinity.sh", "scripts/ha/eip-takeover.sh", "scripts/ec2-user-data.sh"] {
-        assert!(scripts.contains(&repo().join(must)), "{must} not found among {scripts:?}");
+    for must in [
+        "tuning/apply.sh",
+        "tuning/irq-affinity.sh",
+        "scripts/ha/eip-takeover.sh",
+        "scripts/ec2-user-data.sh",
+    ] {
+        assert!(
+            scripts.contains(&repo().join(must)),
+            "{must} not found among {scripts:?}"
+        );
     }
     let out = Command::new("shellcheck")
         .args(["--format=gcc", "--external-sources"])

@@ -12,7 +12,9 @@ fn repo() -> PathBuf {
 }
 
 fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 fn have_tool(tool: &str, package: &str) -> bool {
@@ -72,7 +74,10 @@ fn systemd_units_verify_clean() {
     for unit in ["corelb.service", "corelb-tuning.service"] {
         let text = read(&repo().join("tuning/systemd").join(unit))
             .replace("/usr/local/bin/corelb", env!("CARGO_BIN_EXE_corelb"))
-            .replace("/usr/local/share/corelb/tuning", repo().join("tuning").to_str().unwrap());
+            .replace(
+                "/usr/local/share/corelb/tuning",
+                repo().join("tuning").to_str().unwrap(),
+            );
         write(&t.0.join(unit), &text);
     }
     let out = Command::new("systemd-analyze")
@@ -82,11 +87,17 @@ fn systemd_units_verify_clean() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && err.trim().is_empty(), "systemd-analyze verify:\n{err}");
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "systemd-analyze verify:\n{err}"
+    );
 
     // What the issue asks of the unit, present and not commented out.
     let unit = read(&repo().join("tuning/systemd/corelb.service"));
-    let active: Vec<&str> = unit.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    let active: Vec<&str> = unit
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
     for key in [
         "LimitNOFILE=1048576",
         "LimitMEMLOCK=infinity",
@@ -97,12 +108,25 @@ fn systemd_units_verify_clean() {
         assert!(active.contains(&key), "corelb.service lacks {key}");
     }
     // Reload is written but commented until corelb's reload exists.
-    assert!(unit.lines().any(|l| l.starts_with("#ExecReload=") && l.contains("-sf $MAINPID")));
-    assert!(unit.lines().any(|l| l.starts_with("#ExecReload=/bin/kill -USR2 $MAINPID")));
+    assert!(
+        unit.lines()
+            .any(|l| l.starts_with("#ExecReload=") && l.contains("-sf $MAINPID"))
+    );
+    assert!(
+        unit.lines()
+            .any(|l| l.starts_with("#ExecReload=/bin/kill -USR2 $MAINPID"))
+    );
 
     // A broken unit is caught: the check above can fail.
-    write(&t.0.join("broken.service"), "[Service]\nExecStart=/bin/true\nLimitNOFILES=1\n");
-    let out = Command::new("systemd-analyze").arg("verify").arg(t.0.join("broken.service")).output().unwrap();
+    write(
+        &t.0.join("broken.service"),
+        "[Service]\nExecStart=/bin/true\nLimitNOFILES=1\n",
+    );
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(t.0.join("broken.service"))
+        .output()
+        .unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).trim().is_empty());
 }
 
@@ -130,14 +154,27 @@ fn fake_host(root: &Path) {
     // 4 CPUs, ENA eth0 with 2 queues
     write(&root.join("sys/devices/system/cpu/online"), "0-3\n");
     let mut interrupts = String::from("           CPU0       CPU1       CPU2       CPU3\n");
-    for (irq, name) in [(24, "ena-mgmnt@pci:0000:00:05.0"), (25, "eth0-Tx-Rx-0"), (26, "eth0-Tx-Rx-1")] {
+    for (irq, name) in [
+        (24, "ena-mgmnt@pci:0000:00:05.0"),
+        (25, "eth0-Tx-Rx-0"),
+        (26, "eth0-Tx-Rx-1"),
+    ] {
         interrupts += &format!(" {irq}:  1  1  1  1  PCI-MSIX-0000:00:05.0 0-edge  {name}\n");
-        write(&root.join(format!("proc/irq/{irq}/smp_affinity_list")), "0-3\n");
+        write(
+            &root.join(format!("proc/irq/{irq}/smp_affinity_list")),
+            "0-3\n",
+        );
     }
     write(&root.join("proc/interrupts"), &interrupts);
     for q in 0..2 {
-        write(&root.join(format!("sys/class/net/eth0/queues/rx-{q}/rps_cpus")), "0\n");
-        write(&root.join(format!("sys/class/net/eth0/queues/tx-{q}/xps_cpus")), "0\n");
+        write(
+            &root.join(format!("sys/class/net/eth0/queues/rx-{q}/rps_cpus")),
+            "0\n",
+        );
+        write(
+            &root.join(format!("sys/class/net/eth0/queues/tx-{q}/xps_cpus")),
+            "0\n",
+        );
     }
 }
 
@@ -148,7 +185,12 @@ fn make_tarball(dir: &Path) -> PathBuf {
     fs::create_dir_all(top.join("scripts")).unwrap();
     fs::copy(env!("CARGO_BIN_EXE_corelb"), top.join("bin/corelb")).unwrap();
     let cp = |from: &str, to: &Path| {
-        let st = Command::new("cp").arg("-R").arg(repo().join(from)).arg(to).status().unwrap();
+        let st = Command::new("cp")
+            .arg("-R")
+            .arg(repo().join(from))
+            .arg(to)
+            .status()
+            .unwrap();
         assert!(st.success());
     };
     cp("tuning", &top);
@@ -172,8 +214,14 @@ fn make_tarball(dir: &Path) -> PathBuf {
 fn user_data(t: &Path, tarball: &Path, sha: &str) -> std::process::Output {
     let calls = t.join("systemctl-calls");
     let systemctl = t.join("systemctl");
-    write(&systemctl, &format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()));
-    Command::new("chmod").args(["755", systemctl.to_str().unwrap()]).status().unwrap();
+    write(
+        &systemctl,
+        &format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    );
+    Command::new("chmod")
+        .args(["755", systemctl.to_str().unwrap()])
+        .status()
+        .unwrap();
     let out = Command::new("bash")
         .arg(repo().join("scripts/ec2-user-data.sh"))
         .env("CORELB_ROOT", t.join("root"))
@@ -182,7 +230,10 @@ fn user_data(t: &Path, tarball: &Path, sha: &str) -> std::process::Output {
         .env("CORELB_SYSCTL_ROOT", t.join("host/sysctl"))
         .env("CORELB_PROC_ROOT", t.join("host/proc"))
         .env("CORELB_SYSFS_ROOT", t.join("host/sys"))
-        .env("CORELB_TARBALL_URL", format!("file://{}", tarball.display()))
+        .env(
+            "CORELB_TARBALL_URL",
+            format!("file://{}", tarball.display()),
+        )
         .env("CORELB_TARBALL_SHA256", sha)
         .env("CORELB_SERVERS", "10.0.1.10:8080 10.0.1.11:8080")
         .env("CORELB_NIC", "eth0")
@@ -204,7 +255,14 @@ fn ec2_user_data_installs_tunes_configures_and_starts() {
     let t = TempDir::new("userdata");
     fake_host(&t.0.join("host"));
     let tarball = make_tarball(&t.0);
-    let sha = String::from_utf8(Command::new("sha256sum").arg(&tarball).output().unwrap().stdout).unwrap();
+    let sha = String::from_utf8(
+        Command::new("sha256sum")
+            .arg(&tarball)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
     let sha = sha.split_whitespace().next().unwrap().to_string();
 
     let out = user_data(&t.0, &tarball, &sha);
@@ -215,16 +273,38 @@ fn ec2_user_data_installs_tunes_configures_and_starts() {
     assert!(root.join("usr/local/lib/corelb/check-corelb.sh").exists());
     assert!(root.join("usr/local/lib/corelb/eip-takeover.sh").exists());
     assert!(root.join("etc/systemd/system/corelb.service").exists());
-    assert!(root.join("etc/systemd/system/corelb-tuning.service").exists());
+    assert!(
+        root.join("etc/systemd/system/corelb-tuning.service")
+            .exists()
+    );
     let defaults = read(&root.join("etc/default/corelb"));
-    assert!(defaults.contains("CORELB_CPUS=0-3\n") && defaults.contains("CORELB_NIC=eth0\n"), "{defaults}");
+    assert!(
+        defaults.contains("CORELB_CPUS=0-3\n") && defaults.contains("CORELB_NIC=eth0\n"),
+        "{defaults}"
+    );
     let cfg = read(&root.join("etc/corelb/corelb.cfg"));
-    assert!(cfg.contains("    server app1 10.0.1.10:8080 check\n") && cfg.contains("    server app2 10.0.1.11:8080 check\n"), "{cfg}");
+    assert!(
+        cfg.contains("    server app1 10.0.1.10:8080 check\n")
+            && cfg.contains("    server app2 10.0.1.11:8080 check\n"),
+        "{cfg}"
+    );
     // Tuned: sysctl applied to the (fake) kernel and persisted, IRQs pinned.
-    assert_eq!(read(&t.0.join("host/sysctl/net/core/somaxconn")).trim(), "65535");
-    assert!(read(&root.join("etc/sysctl.d/60-corelb-balancer.conf")).contains("net.ipv4.tcp_migrate_req = 1"));
-    assert_eq!(read(&t.0.join("host/proc/irq/25/smp_affinity_list")).trim(), "0");
-    assert_eq!(read(&t.0.join("host/proc/irq/26/smp_affinity_list")).trim(), "1");
+    assert_eq!(
+        read(&t.0.join("host/sysctl/net/core/somaxconn")).trim(),
+        "65535"
+    );
+    assert!(
+        read(&root.join("etc/sysctl.d/60-corelb-balancer.conf"))
+            .contains("net.ipv4.tcp_migrate_req = 1")
+    );
+    assert_eq!(
+        read(&t.0.join("host/proc/irq/25/smp_affinity_list")).trim(),
+        "0"
+    );
+    assert_eq!(
+        read(&t.0.join("host/proc/irq/26/smp_affinity_list")).trim(),
+        "1"
+    );
     assert_eq!(
         read(&t.0.join("systemctl-calls")),
         "daemon-reload\nenable --now corelb-tuning.service corelb.service\n"
