@@ -787,6 +787,42 @@ mod tests {
     }
 
     #[test]
+    fn crc32c_computed_elsewhere_is_accepted() {
+        // Headers whose checksum was computed by a separate bit-at-a-time CRC32C (a Python
+        // script), so the field position, zeroing and byte order are checked against an
+        // implementation that shares no code with this one.
+        fn hex(s: &str) -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        }
+        let tcp4 = hex(concat!(
+            "0d0a0d0a000d0a515549540a21110032c0a80001c0a8000bdc0401bb03000480a94d98",
+            "ea001701767063652d30386432626631356661633530303163390100026832"
+        ));
+        let (h, len) = complete(&tcp4);
+        assert_eq!(len, tcp4.len());
+        assert_eq!(h.crc32c(), Some(0x80a9_4d98));
+        assert_eq!(h.aws_vpce_id(), Some("vpce-08d2bf15fac5001c9"));
+        assert_eq!(h.alpn(), Some(&b"h2"[..]));
+
+        let local = hex("0d0a0d0a000d0a515549540a20000007030004a9b87e8f");
+        let (h, _) = complete(&local);
+        assert_eq!((h.command, h.crc32c()), (Command::Local, Some(0xa9b8_7e8f)));
+        // And our encoder produces the very same bytes.
+        assert_eq!(
+            encode(
+                Command::Local,
+                &Addresses::Unspecified,
+                &[],
+                Checksum::Crc32c
+            ),
+            local
+        );
+    }
+
+    #[test]
     fn oversized_is_refused_from_the_preamble() {
         let limit = Limits::DEFAULT_MAX_HEADER_LEN;
         let over = preamble(0x21, 0x11, (limit - 16 + 1) as u16);
