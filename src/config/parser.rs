@@ -878,7 +878,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                         Some("if") | Some("unless") => {
                             // The name is still checked, so a typo shows up with this error.
                             px.use_backends.push(r);
-                            d.error(loc, "'use_backend ... if/unless' conditions (ACLs) are not supported yet");
+                            d.error(loc, "'use_backend ... if/unless' is not supported yet (conditions need ACLs)");
                         }
                         Some(o) => d.error(
                             loc,

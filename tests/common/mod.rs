@@ -1,0 +1,408 @@
+//! Helpers for integration tests: start the real `corelb` binary on free loopback ports,
+//! simple backends in threads, and clean-up that runs even when a test fails.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn corelb_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_corelb")
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "corelb-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `corelb -c -f FILE`: (exit code, stdout, stderr).
+pub fn check_config(path: &Path) -> (i32, String, String) {
+    let out = Command::new(corelb_bin())
+        .arg("-c")
+        .arg("-f")
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running corelb; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Corelb {
+    pub child: Option<Child>,
+    pub dir: TempDir,
+    pub stderr: PathBuf,
+}
+
+impl Corelb {
+    /// Starts corelb on `cfg` and waits until every port in `ports` accepts connections.
+    pub fn start(cfg: &str, args: &[&str], ports: &[u16]) -> Corelb {
+        let c = Corelb::spawn(cfg, args);
+        for &p in ports {
+            c.wait_port(p);
+        }
+        c
+    }
+
+    /// Starts corelb without waiting for anything.
+    pub fn spawn(cfg: &str, args: &[&str]) -> Corelb {
+        let dir = TempDir::new("corelb");
+        let cfg_path = dir.write("corelb.cfg", cfg);
+        let stderr = dir.path("stderr.log");
+        let child = Command::new(corelb_bin())
+            .arg("-f")
+            .arg(&cfg_path)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start corelb");
+        Corelb {
+            child: Some(child),
+            dir,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    pub fn wait_port(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            if let Some(status) = self.try_exit() {
+                panic!(
+                    "corelb exited ({status:?}) before listening:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("corelb not listening on {port} after 10 s:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn try_exit(&self) -> Option<std::process::ExitStatus> {
+        // Safe to call through a shared reference: try_wait needs &mut, so poll /proc.
+        let pid = self.pid();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let state = stat.rsplit(')').next()?.split_whitespace().next()?;
+        if state == "Z" {
+            Some(std::process::ExitStatus::default())
+        } else {
+            None
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Waits for exit; returns the exit code (None on timeout).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().unwrap();
+        while Instant::now() < deadline {
+            if let Some(st) = child.try_wait().unwrap() {
+                return Some(st.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// CPU time (user+system) of the process so far, in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let f: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+}
+
+impl Drop for Corelb {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A thread-per-connection test backend; stops accepting when dropped.
+pub struct Backend {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    pub accepted: Arc<AtomicUsize>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Backend {
+    /// Runs `serve` for every connection on its own thread.
+    pub fn start<F>(serve: F) -> Backend
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        Backend::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), serve)
+    }
+
+    pub fn start_on<F>(l: TcpListener, serve: F) -> Backend
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let serve = Arc::new(serve);
+        let (s2, a2) = (stop.clone(), accepted.clone());
+        let handle = std::thread::spawn(move || {
+            while !s2.load(Ordering::Relaxed) {
+                match l.accept() {
+                    Ok((s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        a2.fetch_add(1, Ordering::Relaxed);
+                        let serve = serve.clone();
+                        std::thread::spawn(move || serve(s));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Backend {
+            port,
+            stop,
+            accepted,
+            handle: Some(handle),
+        }
+    }
+
+    /// Echoes everything back until EOF, then closes.
+    pub fn echo() -> Backend {
+        Backend::start(|mut s| {
+            let mut buf = [0u8; 65536];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if s.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = s.shutdown(Shutdown::Write);
+        })
+    }
+
+    /// Writes its name and a newline, then closes.
+    pub fn named(name: &'static str) -> Backend {
+        Backend::start(move |mut s| {
+            let _ = s.write_all(format!("{name}\n").as_bytes());
+            let _ = s.shutdown(Shutdown::Write);
+            let mut b = [0u8; 16];
+            let _ = s.read(&mut b);
+        })
+    }
+
+    /// Writes its name, then holds the connection open until the client closes it.
+    pub fn named_holding(name: &'static str) -> Backend {
+        Backend::start(move |mut s| {
+            let _ = s.write_all(format!("{name}\n").as_bytes());
+            let mut b = [0u8; 16];
+            while let Ok(n) = s.read(&mut b) {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Connects to `port` and returns the first line the backend sent (its name).
+pub fn fetch_name(port: u16) -> String {
+    fetch_name_from(port, None)
+}
+
+/// Same, from a given local address (e.g. 127.0.0.5) to vary the client IP.
+pub fn fetch_name_from(port: u16, local: Option<&str>) -> String {
+    let s = match local {
+        None => TcpStream::connect(("127.0.0.1", port)).unwrap(),
+        Some(ip) => connect_from(ip, ("127.0.0.1", port)).unwrap(),
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim().to_string()
+}
+
+/// Connects from `local_ip` (any 127.0.0.0/8 address works on loopback).
+pub fn connect_from(local_ip: &str, to: (&str, u16)) -> std::io::Result<TcpStream> {
+    let local: SocketAddr = format!("{local_ip}:0").parse().unwrap();
+    let remote: SocketAddr = format!("{}:{}", to.0, to.1).parse().unwrap();
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    s.bind(&local.into())?;
+    s.connect(&remote.into())?;
+    Ok(s.into())
+}
+
+/// Counts of backend names over `n` sequential connections.
+pub fn distribution(port: u16, n: usize) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        *m.entry(fetch_name(port)).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Shared record of lines received by a backend (for tests that look at what arrived).
+pub type Seen = Arc<Mutex<Vec<String>>>;
+
+/// The i-th 8-byte word of a deterministic pseudo-random stream (splitmix64).
+pub fn word(i: u64) -> u64 {
+    let mut x = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Fills `buf` with the stream starting at byte `offset` (a multiple of 8).
+pub fn fill(buf: &mut [u8], offset: u64) {
+    for (k, chunk) in buf.chunks_mut(8).enumerate() {
+        let w = word(offset / 8 + k as u64).to_le_bytes();
+        chunk.copy_from_slice(&w[..chunk.len()]);
+    }
+}
+
+/// An order-sensitive checksum fed with arbitrary pieces (64-bit FNV-1a over 8-byte words
+/// would need alignment; this folds bytes, fast enough in release builds).
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sum {
+    pub h: u64,
+    pub n: u64,
+}
+impl Sum {
+    pub fn add(&mut self, b: &[u8]) {
+        let mut h = self.h;
+        for &x in b {
+            h = (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.h = h;
+        self.n += b.len() as u64;
+    }
+}
+
+/// Writes `bytes` of the stream to `w`.
+pub fn send_stream(w: &mut impl Write, bytes: u64) -> std::io::Result<Sum> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut sum = Sum::default();
+    let mut off = 0;
+    while off < bytes {
+        let n = buf.len().min((bytes - off) as usize);
+        fill(&mut buf[..n], off);
+        sum.add(&buf[..n]);
+        w.write_all(&buf[..n])?;
+        off += n as u64;
+    }
+    Ok(sum)
+}
+
+/// Reads to EOF, returning the checksum.
+pub fn recv_stream(r: &mut impl Read) -> std::io::Result<Sum> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut sum = Sum::default();
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(sum);
+        }
+        sum.add(&buf[..n]);
+    }
+}
+
+/// A minimal tcp-mode configuration: one listen section on `port` over `servers`.
+pub fn listen_cfg(port: u16, extra: &str, servers: &[(&str, u16, &str)]) -> String {
+    let mut s = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\nlisten l\n  bind 127.0.0.1:{port}\n{extra}\n"
+    );
+    for (name, p, params) in servers {
+        s.push_str(&format!("  server {name} 127.0.0.1:{p} {params}\n"));
+    }
+    s
+}

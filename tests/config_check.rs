@@ -1,0 +1,317 @@
+//! `corelb -c -f FILE`: the seed configurations users run, and one broken configuration per
+//! kind of mistake, each reported with its file and line.
+
+mod common;
+use common::*;
+use std::path::PathBuf;
+
+fn seeds() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed-configs");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cfg"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 5);
+    v
+}
+
+/// Errors allowed on the seeds: things missing on this machine, or keywords whose
+/// behaviour is not built yet.
+fn allowed_error(msg: &str) -> bool {
+    msg.contains("is not supported yet")
+        || msg.contains("cannot find user id")
+        || msg.contains("cannot find group id")
+        || msg.contains("chroot directory")
+        || msg.contains("certificate")
+        || msg.contains("errorfile")
+}
+
+#[test]
+fn seed_configs_are_read_with_only_allowed_errors() {
+    for path in seeds() {
+        let (_code, _out, err) = check_config(&path);
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let nlines = text.lines().count() as u32;
+        for line in err.lines() {
+            if line.ends_with("configuration is not valid.") {
+                continue;
+            }
+            // Every diagnostic names the file and a line inside it.
+            let rest = line
+                .strip_prefix(&format!("{name}:"))
+                .unwrap_or_else(|| panic!("{name}: diagnostic without file:line: {line}"));
+            let (ln, msg) = rest.split_once(": ").unwrap();
+            let ln: u32 = ln
+                .parse()
+                .unwrap_or_else(|_| panic!("bad line number in {line}"));
+            assert!(ln >= 1 && ln <= nlines, "{line}");
+            if let Some(w) = msg.strip_prefix("warning: ") {
+                assert!(!w.is_empty());
+                continue;
+            }
+            assert!(allowed_error(msg), "{name}: unexpected error: {line}");
+        }
+    }
+}
+
+#[test]
+fn seed_002_old_syntax_is_accepted() {
+    for seed in [
+        "002-ec2-acl-content-switching.cfg",
+        "002-reader-comment.cfg",
+    ] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/seed-configs")
+            .join(seed);
+        let (_, _, err) = check_config(&path);
+        assert!(
+            err.contains("the address on the 'frontend' line is the old syntax"),
+            "{err}"
+        );
+        assert!(!err.contains("unknown keyword"), "{err}");
+        if seed == "002-reader-comment.cfg" {
+            for old in ["contimeout", "clitimeout", "srvtimeout"] {
+                assert!(
+                    err.contains(&format!("warning: '{old}' is the old syntax")),
+                    "{err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn seeds_ignored_keywords_are_warned_with_a_reason() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed-configs");
+    let (_, _, err) = check_config(&dir.join("000-aws-elb-hapee.cfg"));
+    assert!(
+        err.contains(":12: warning: 'module-path' is ignored: "),
+        "{err}"
+    );
+    let (_, _, err) = check_config(&dir.join("003-ssl-offload-prometheus.cfg"));
+    assert!(
+        err.contains(":25: warning: 'tune.ssl.default-dh-param' is ignored: "),
+        "{err}"
+    );
+    assert!(
+        err.contains(":53: warning: 'option http-use-htx' is ignored: "),
+        "{err}"
+    );
+}
+
+const BASE: &str =
+    "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n";
+
+/// Checks `body` (appended to BASE) and expects exit 1 with `expect` on line `line`.
+fn expect_error(body: &str, line: usize, expect: &str) {
+    let dir = TempDir::new("cfg");
+    let path = dir.write("bad.cfg", &format!("{BASE}{body}"));
+    let (code, _, err) = check_config(&path);
+    assert_eq!(code, 1, "expected failure for:\n{body}\n{err}");
+    let prefix = format!("{}:{}: ", path.display(), line + 5);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&prefix) && l.contains(expect)),
+        "expected '{prefix}...{expect}...' in:\n{err}"
+    );
+}
+
+#[test]
+fn valid_config_exits_zero() {
+    let dir = TempDir::new("cfg");
+    let path = dir.write(
+        "ok.cfg",
+        &format!("{BASE}frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  server s 127.0.0.1:2\n"),
+    );
+    let (code, out, err) = check_config(&path);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Configuration file is valid"), "{out}");
+}
+
+#[test]
+fn unknown_keyword_suggests() {
+    expect_error(
+        "frontend f\n  bnd 127.0.0.1:1\n",
+        2,
+        "unknown keyword 'bnd' in 'frontend' section; did you mean 'bind'?",
+    );
+}
+
+#[test]
+fn unknown_keyword_far_from_anything() {
+    expect_error(
+        "backend b\n  frobnicate 1\n",
+        2,
+        "unknown keyword 'frobnicate'",
+    );
+}
+
+#[test]
+fn bad_time() {
+    expect_error(
+        "backend b\n  timeout server 5x\n",
+        2,
+        "unexpected character 'x'",
+    );
+}
+
+#[test]
+fn bad_number() {
+    expect_error(
+        "backend b\n  retries many\n",
+        2,
+        "'retries': 'many' is not a valid number",
+    );
+}
+
+#[test]
+fn bad_weight() {
+    expect_error(
+        "backend b\n  server s 127.0.0.1:1 weight 1x\n",
+        2,
+        "'weight'",
+    );
+}
+
+#[test]
+fn default_backend_missing() {
+    expect_error(
+        "frontend f\n  bind 127.0.0.1:1\n  default_backend nope\nbackend b\n",
+        3,
+        "backend 'nope' not found",
+    );
+}
+
+#[test]
+fn use_backend_missing() {
+    expect_error(
+        "frontend f\n  bind 127.0.0.1:1\n  use_backend bk\nbackend bb\n",
+        3,
+        "backend 'bk' not found (used by frontend 'f'); did you mean 'bb'?",
+    );
+}
+
+#[test]
+fn duplicate_proxy_name() {
+    expect_error(
+        "backend b\nbackend b\n",
+        2,
+        "backend 'b' has the same name as backend 'b' declared at",
+    );
+}
+
+#[test]
+fn listen_clashes_with_frontend() {
+    expect_error(
+        "frontend x\n  bind 127.0.0.1:1\n  default_backend x\nlisten x\n  bind 127.0.0.1:2\n",
+        4,
+        "has the same name as frontend 'x'",
+    );
+}
+
+#[test]
+fn duplicate_server_name() {
+    expect_error(
+        "backend b\n  server s1 127.0.0.1:1\n  server s1 127.0.0.1:2\n",
+        3,
+        "has two servers named 's1'",
+    );
+}
+
+#[test]
+fn server_without_address() {
+    expect_error(
+        "backend b\n  server s1\n",
+        2,
+        "'server' expects <name> and <addr>[:<port>]",
+    );
+}
+
+#[test]
+fn unknown_balance_algorithm() {
+    expect_error(
+        "backend b\n  balance fastest\n",
+        2,
+        "unknown balance algorithm 'fastest'",
+    );
+}
+
+#[test]
+fn unterminated_quote() {
+    expect_error(
+        "backend b\n  description \"never closed\n",
+        2,
+        "unmatched quote",
+    );
+}
+
+#[test]
+fn bind_without_port() {
+    expect_error("frontend f\n  bind 127.0.0.1\n", 2, "missing port number");
+}
+
+#[test]
+fn not_supported_yet_names_the_keyword() {
+    expect_error(
+        "frontend f\n  bind 127.0.0.1:1 ssl crt /x.pem\n",
+        2,
+        "'ssl' is not supported yet",
+    );
+    expect_error(
+        "frontend f\n  bind 127.0.0.1:1\n  acl a path /x\n",
+        3,
+        "'acl' is not supported yet",
+    );
+}
+
+#[test]
+fn every_error_is_printed_at_once() {
+    let dir = TempDir::new("cfg");
+    let path = dir.write(
+        "bad.cfg",
+        "backend b\n  balance nope\n  retries x\n  server s\n  timeout server 1y\n",
+    );
+    let (code, _, err) = check_config(&path);
+    assert_eq!(code, 1);
+    for line in 2..=5 {
+        assert!(
+            err.contains(&format!("{}:{line}: ", path.display())),
+            "line {line} missing:\n{err}"
+        );
+    }
+    assert!(err.contains("4 errors"), "{err}");
+}
+
+#[test]
+fn environment_and_escapes() {
+    let dir = TempDir::new("cfg");
+    let path = dir.write(
+        "env.cfg",
+        &format!("{BASE}listen l\n  bind \"127.0.0.1:${{CORELB_TEST_PORT}}\"\n  description Haproxy\\ Statistics\n  server s \"${{CORELB_TEST_HOST}}:80\"\n"),
+    );
+    let out = std::process::Command::new(corelb_bin())
+        .args(["-c", "-f"])
+        .arg(&path)
+        .env("CORELB_TEST_PORT", "8123")
+        .env("CORELB_TEST_HOST", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn missing_file() {
+    let (code, _, err) = check_config(std::path::Path::new("/nonexistent/corelb.cfg"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("/nonexistent/corelb.cfg: cannot read configuration file"),
+        "{err}"
+    );
+}
