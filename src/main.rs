@@ -152,6 +152,7 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
     let opts = RunOptions {
+        files: cli.files.clone(),
         shards: cli.shards,
         cpus,
         pidfile: cli.pidfile,

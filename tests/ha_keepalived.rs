@@ -18,6 +18,7 @@
 //!  1. planned stop: drain.sh hands the VIP over, then the balancer on a stops gracefully;
 //!  2. a comes back: the VIP returns to a (preemption);
 //!  3. crash: the balancer on a is SIGKILLed.
+//!
 //! For each, the time from the stop to the VIP on b and to the first request served
 //! through b, and every failed request, are printed (run with --nocapture to see them).
 
@@ -218,10 +219,10 @@ impl Proc {
             if let Some(pid) = fs::read_to_string(f)
                 .ok()
                 .and_then(|s| s.trim().parse::<i32>().ok())
+                && pid > 1
+                && Path::new(&format!("/proc/{pid}")).exists()
             {
-                if pid > 1 && Path::new(&format!("/proc/{pid}")).exists() {
-                    unsafe { kill(pid, SIGKILL) };
-                }
+                unsafe { kill(pid, SIGKILL) };
             }
         }
     }

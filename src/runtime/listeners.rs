@@ -5,6 +5,8 @@
 
 use crate::config::{Bind, Config};
 use socket2::{Domain, Protocol, Socket, Type};
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 pub struct Listener {
@@ -53,13 +55,23 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
     Ok(s)
 }
 
-/// Binds every address of every enabled frontend, `shards` times. The error names the
-/// `bind` line.
+/// The main thread's own copy (a dup) of every listening socket of a generation, by
+/// (shard, address): a reload gives the next generation the same sockets, so the kernel's
+/// accept queues carry over and no connection is refused or reset.
+#[derive(Default)]
+pub struct Registry {
+    sockets: HashMap<(usize, SocketAddr), Socket>,
+}
+
+/// Binds every address of every enabled frontend, `shards` times, reusing the sockets of
+/// `previous` where the same (shard, address) existed. The error names the `bind` line.
 pub fn bind_all(
     cfg: &Config,
     shards: usize,
     global_maxconn: u32,
-) -> Result<Vec<Vec<Listener>>, String> {
+    previous: Option<&Registry>,
+) -> Result<(Vec<Vec<Listener>>, Registry), String> {
+    let mut registry = Registry::default();
     let mut per_shard: Vec<Vec<Listener>> = (0..shards).map(|_| Vec::new()).collect();
     for (i, px) in cfg.frontends() {
         if px.disabled {
@@ -69,16 +81,33 @@ pub fn bind_all(
         for b in &px.binds {
             // HAProxy: the bind's backlog, else the frontend's, else its maxconn.
             let backlog = b.backlog.or(px.backlog).unwrap_or(fe_maxconn.max(1));
-            for shard in per_shard.iter_mut() {
-                let sock = open(b, backlog).map_err(|e| {
+            for (n, shard) in per_shard.iter_mut().enumerate() {
+                let reused = previous
+                    .and_then(|r| r.sockets.get(&(n, b.addr)))
+                    .and_then(|s| s.try_clone().ok());
+                let sock = match reused {
+                    Some(s) => {
+                        // Same socket, new owner: only the backlog may have changed.
+                        let _ = s.listen(backlog.min(i32::MAX as u32) as i32);
+                        s
+                    }
+                    None => open(b, backlog).map_err(|e| {
+                        format!(
+                            "{}: cannot bind '{}' for {} '{}': {e}",
+                            b.loc,
+                            b.addr,
+                            px.kind.name(),
+                            px.name
+                        )
+                    })?,
+                };
+                let keep = sock.try_clone().map_err(|e| {
                     format!(
-                        "{}: cannot bind '{}' for {} '{}': {e}",
-                        b.loc,
-                        b.addr,
-                        px.kind.name(),
-                        px.name
+                        "{}: cannot duplicate the socket of '{}': {e}",
+                        b.loc, b.addr
                     )
                 })?;
+                registry.sockets.insert((n, b.addr), keep);
                 shard.push(Listener {
                     proxy: i,
                     addr: b.addr,
@@ -87,5 +116,5 @@ pub fn bind_all(
             }
         }
     }
-    Ok(per_shard)
+    Ok((per_shard, registry))
 }

@@ -22,6 +22,8 @@ use std::time::Duration;
 /// Command-line settings that affect running.
 #[derive(Default, Debug, Clone)]
 pub struct RunOptions {
+    /// The configuration files, re-read on reload.
+    pub files: Vec<PathBuf>,
     pub shards: Option<usize>,
     pub cpus: Option<Vec<usize>>,
     pub pidfile: Option<PathBuf>,
@@ -185,17 +187,53 @@ pub fn run(cfg: Config, opts: RunOptions) -> i32 {
     }
 }
 
-fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
-    let nofile = limits::raise_nofile(cfg.global.ulimit_n)?;
-    let memlock = limits::check_memlock()?;
-    // Must run before any executor exists: inside a pinned thread it sees one CPU.
-    let allowed: Vec<usize> = core_affinity::get_core_ids()
-        .map(|ids| ids.iter().map(|c| c.id).collect())
-        .unwrap_or_default();
+/// One configuration generation: its shared state, its listening sockets (kept by the main
+/// thread too, so that a reload hands the very same sockets to the next generation and no
+/// queued connection is lost), and its shard threads.
+struct Generation {
+    id: u64,
+    shared: Arc<Shared>,
+    sockets: listeners::Registry,
+    handles: Vec<glommio::ExecutorJoinHandle<()>>,
+    grace: Duration,
+}
+
+impl Generation {
+    fn finished(&self) -> bool {
+        self.handles.iter().all(is_finished)
+    }
+
+    /// Joins the shard threads; true if one failed.
+    fn join(self) -> bool {
+        let mut failed = false;
+        for h in self.handles {
+            if let Err(e) = h.join() {
+                log::error!("generation {}: shard ended with an error: {e}", self.id);
+                failed = true;
+            }
+        }
+        failed
+    }
+}
+
+/// What stays the same for every generation of the process.
+struct Host {
+    opts: RunOptions,
+    allowed: Vec<usize>,
+    memlock: u64,
+    nofile: u64,
+}
+
+fn start_generation(
+    host: &Host,
+    cfg: Config,
+    id: u64,
+    previous: Option<&listeners::Registry>,
+) -> Result<Generation, String> {
     let plan = cpus::plan(
-        &allowed,
-        opts.shards,
-        opts.cpus.as_deref(),
+        &host.allowed,
+        host.opts.shards,
+        host.opts.cpus.as_deref(),
         cfg.global.nbthread.as_ref().map(|n| n.0),
         &cfg.global.cpu_map,
     )?;
@@ -206,9 +244,68 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
     let maxconn = cfg
         .global
         .maxconn
-        .unwrap_or_else(|| limits::default_maxconn(nofile));
+        .unwrap_or_else(|| limits::default_maxconn(host.nofile));
     let grace = cfg.global.hard_stop_after.unwrap_or(DEFAULT_GRACE);
-    let listeners = listeners::bind_all(&cfg, nshards, maxconn)?;
+    let (per_shard, sockets) = listeners::bind_all(&cfg, nshards, maxconn, previous)?;
+    let shared = Arc::new(Shared::new(cfg, maxconn, nshards));
+    let io_memory = ((host.memlock / 4) / nshards as u64).clamp(64 << 10, 1 << 20) as usize;
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
+    let mut handles = Vec::new();
+    for (i, (cpu, ls)) in plan.cpus.iter().zip(per_shard).enumerate() {
+        let for_shard = shared.clone();
+        let tx = started_tx.clone();
+        let h = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(*cpu))
+            .name("corelb-shard")
+            .io_memory(io_memory)
+            .ring_depth(512)
+            .spawn(move || shard::run(for_shard, i, ls, tx))
+            .map_err(|e| format!("cannot start shard {i} on CPU {cpu}: {e}"));
+        match h {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                shared.control.stop(Duration::ZERO);
+                return Err(e);
+            }
+        }
+    }
+    drop(started_tx);
+    for _ in 0..nshards {
+        let failure = match started_rx.recv() {
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => e,
+            // A shard thread died before reporting: its executor could not start.
+            Err(_) => "a shard could not start".to_string(),
+        };
+        shared.control.stop(Duration::ZERO);
+        let mut msg = failure;
+        for h in handles {
+            if let Err(e) = h.join() {
+                msg = format!("a shard could not start: {e}");
+            }
+        }
+        return Err(msg);
+    }
+    log::info!(
+        "corelb {} generation {id} started: {nshards} shard(s) on CPU(s) {}, maxconn {maxconn}",
+        env!("CARGO_PKG_VERSION"),
+        cpus::format_list(&plan.cpus)
+    );
+    Ok(Generation {
+        id,
+        shared,
+        sockets,
+        handles,
+        grace,
+    })
+}
+
+fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
+    let nofile = limits::raise_nofile(cfg.global.ulimit_n)?;
+    let memlock = limits::check_memlock()?;
+    // Must run before any executor exists: inside a pinned thread it sees one CPU.
+    let allowed: Vec<usize> = core_affinity::get_core_ids()
+        .map(|ids| ids.iter().map(|c| c.id).collect())
+        .unwrap_or_default();
     let uid = match &cfg.global.user {
         Some((u, loc)) => {
             Some(crate::sys::user_id(u).ok_or(format!("{loc}: cannot find user id for '{u}'"))?)
@@ -221,131 +318,156 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
         }
         None => cfg.global.gid,
     };
+    let chroot = cfg.global.chroot.clone();
     let pidfile = opts.pidfile.clone().or(cfg.global.pidfile.clone());
-    if let Some((dir, loc)) = &cfg.global.chroot {
+    let host = Host {
+        opts,
+        allowed,
+        memlock,
+        nofile,
+    };
+    // Signals are caught from here on, so that a stop during startup is not lost.
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGQUIT, SIGUSR2, SIGHUP])
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+
+    // Listeners are bound before privileges are dropped (ports below 1024).
+    let mut current = start_generation(&host, cfg, 1, None)?;
+    if let Some((dir, loc)) = &chroot {
         crate::sys::chroot(dir)
             .map_err(|e| format!("{loc}: cannot chroot to '{}': {e}", dir.display()))?;
     }
     crate::sys::set_ids(uid, gid)
         .map_err(|e| format!("cannot drop privileges (user/group): {e}"))?;
-
-    let shared = Arc::new(Shared::new(cfg, maxconn, nshards));
-    let io_memory = ((memlock / 4) / nshards as u64).clamp(64 << 10, 1 << 20) as usize;
-    let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
-    let mut handles = Vec::new();
-    for (i, (cpu, ls)) in plan.cpus.iter().zip(listeners).enumerate() {
-        let shared = shared.clone();
-        let tx = started_tx.clone();
-        let h = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(*cpu))
-            .name("corelb-shard")
-            .io_memory(io_memory)
-            .ring_depth(512)
-            .spawn(move || shard::run(shared, i, ls, tx))
-            .map_err(|e| format!("cannot start shard {i} on CPU {cpu}: {e}"))?;
-        handles.push(h);
-    }
-    drop(started_tx);
-    for _ in 0..nshards {
-        match started_rx.recv() {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                shared.control.stop(Duration::ZERO);
-                return Err(e);
-            }
-            Err(_) => {
-                shared.control.stop(Duration::ZERO);
-                // A shard thread died before reporting: its executor could not start.
-                let mut msg = String::from("a shard could not start");
-                for h in handles {
-                    if let Err(e) = h.join() {
-                        msg = format!("a shard could not start: {e}");
-                    }
-                }
-                return Err(msg);
-            }
-        }
-    }
     if let Some(p) = &pidfile
         && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
     {
         log::warn!("cannot write pid file '{}': {e}", p.display());
     }
-    for &pid in &opts.soft_stop_pids {
+    for &pid in &host.opts.soft_stop_pids {
         if let Err(e) = crate::sys::kill(pid, libc::SIGUSR1) {
             log::warn!("cannot signal old process {pid} to finish: {e}");
         }
     }
-    for &pid in &opts.hard_stop_pids {
+    for &pid in &host.opts.hard_stop_pids {
         if let Err(e) = crate::sys::kill(pid, libc::SIGTERM) {
             log::warn!("cannot signal old process {pid} to stop: {e}");
         }
     }
-    log::info!(
-        "corelb {} started: {nshards} shard(s) on CPU(s) {}, maxconn {maxconn}",
-        env!("CARGO_PKG_VERSION"),
-        cpus::format_list(&plan.cpus)
-    );
-    let code = wait_signals(&shared, &handles, grace);
-    let mut failed = false;
-    for h in handles {
-        if let Err(e) = h.join() {
-            log::error!("shard ended with an error: {e}");
-            failed = true;
-        }
-    }
-    if let Some(p) = &pidfile {
-        let _ = std::fs::remove_file(p);
-    }
-    Ok(if failed { 1 } else { code })
-}
 
-/// Waits for SIGTERM/SIGINT/SIGUSR1 (stop accepting, drain up to `grace`) while the shards
-/// run; a second signal during the drain closes everything at once.
-fn wait_signals(
-    shared: &Shared,
-    handles: &[glommio::ExecutorJoinHandle<()>],
-    grace: Duration,
-) -> i32 {
-    use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
-    let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGQUIT])
-    {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot install signal handlers: {e}");
-            shared.control.stop(Duration::ZERO);
-            return 1;
-        }
-    };
+    let mut draining: Vec<Generation> = Vec::new();
+    let mut failed = false;
     let mut stopping = false;
     loop {
         for sig in signals.pending() {
-            if stopping {
-                log::warn!("second stop signal: closing every connection now");
-                shared.control.stop(Duration::ZERO);
-            } else {
-                log::info!(
-                    "{} received: no longer accepting; finishing open connections (up to {:?})",
-                    match sig {
-                        SIGINT => "SIGINT",
-                        SIGUSR1 => "SIGUSR1",
-                        SIGQUIT => "SIGQUIT",
-                        _ => "SIGTERM",
-                    },
-                    grace
-                );
-                stopping = true;
-                shared.control.stop(grace);
+            match sig {
+                SIGUSR2 | SIGHUP if !stopping => {
+                    if let Some(next) = reload(&host, &current) {
+                        let old = std::mem::replace(&mut current, next);
+                        log::info!(
+                            "generation {} stops accepting and drains (up to {:?})",
+                            old.id,
+                            old.grace
+                        );
+                        old.shared.control.stop(old.grace);
+                        draining.push(old);
+                    }
+                }
+                SIGUSR2 | SIGHUP => {}
+                _ if stopping => {
+                    log::warn!("second stop signal: closing every connection now");
+                    current.shared.control.stop(Duration::ZERO);
+                    for g in &draining {
+                        g.shared.control.stop(Duration::ZERO);
+                    }
+                }
+                _ => {
+                    log::info!(
+                        "{} received: no longer accepting; finishing open connections (up to {:?})",
+                        match sig {
+                            SIGINT => "SIGINT",
+                            SIGUSR1 => "SIGUSR1",
+                            SIGQUIT => "SIGQUIT",
+                            _ => "SIGTERM",
+                        },
+                        current.grace
+                    );
+                    stopping = true;
+                    current.shared.control.stop(current.grace);
+                }
             }
         }
-        if handles.iter().all(is_finished) {
-            return 0;
+        // Reap drained generations.
+        let (done, still): (Vec<Generation>, Vec<Generation>) =
+            draining.drain(..).partition(Generation::finished);
+        draining = still;
+        for g in done {
+            log::info!("generation {} finished", g.id);
+            failed |= g.join();
         }
-        if !stopping && handles.iter().any(is_finished) {
+        if current.finished() {
+            if !stopping {
+                log::error!("a shard stopped unexpectedly; stopping");
+                for g in &draining {
+                    g.shared.control.stop(Duration::ZERO);
+                }
+                failed = true;
+                stopping = true;
+            }
+            if draining.is_empty() {
+                break;
+            }
+        } else if !stopping && current.handles.iter().any(is_finished) {
             log::error!("a shard stopped unexpectedly; stopping the others");
-            shared.control.stop(Duration::ZERO);
+            current.shared.control.stop(Duration::ZERO);
+            failed = true;
             stopping = true;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+    failed |= current.join();
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// Reads the configuration again and starts a new generation beside `current`. On any
+/// error the current generation keeps running and the errors are logged with FILE:LINE.
+fn reload(host: &Host, current: &Generation) -> Option<Generation> {
+    log::info!(
+        "reload requested: reading {}",
+        host.opts
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let (cfg, diags) = crate::config::load(&host.opts.files);
+    for d in &diags.list {
+        match d.level {
+            crate::config::Level::Error => log::error!("{d}"),
+            crate::config::Level::Warning => log::warn!("{d}"),
+        }
+    }
+    let Some(cfg) = cfg else {
+        log::error!(
+            "reload aborted: the configuration has errors; generation {} keeps running",
+            current.id
+        );
+        return None;
+    };
+    match start_generation(host, cfg, current.id + 1, Some(&current.sockets)) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            log::error!(
+                "reload aborted: {e}; generation {} keeps running",
+                current.id
+            );
+            None
+        }
     }
 }
 

@@ -23,6 +23,43 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Sends a signal (no-op if the process is gone).
+pub fn signal_pid(pid: i32, sig: i32) {
+    // SAFETY: kill(2) takes plain integers.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Whether a TCP socket listens on `port`, read from /proc/net/tcp{,6}.
+pub fn listening(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == "0A"
+            })
+    })
+}
+
+/// Polls `f` until it returns Some or `timeout` passes.
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A scratch directory removed on drop.
 pub struct TempDir(pub PathBuf);
 impl TempDir {
@@ -108,10 +145,12 @@ impl Corelb {
         self.child.as_ref().unwrap().id() as i32
     }
 
+    /// Waits until something listens on `port`, without connecting (a probe connection
+    /// would be proxied and count in balancing and maxconn).
     pub fn wait_port(&self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if listening(port) {
                 return;
             }
             if let Some(status) = self.try_exit() {
@@ -142,12 +181,16 @@ impl Corelb {
     }
 
     pub fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let n = match sig {
+            "TERM" => libc::SIGTERM,
+            "INT" => libc::SIGINT,
+            "USR1" => libc::SIGUSR1,
+            "USR2" => libc::SIGUSR2,
+            "HUP" => libc::SIGHUP,
+            "KILL" => libc::SIGKILL,
+            other => panic!("signal {other}"),
+        };
+        signal_pid(self.pid(), n);
     }
 
     /// Waits for exit; returns the exit code (None on timeout).
@@ -179,10 +222,10 @@ impl Corelb {
 impl Drop for Corelb {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            signal_pid(child.id() as i32, libc::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {

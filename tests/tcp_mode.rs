@@ -1,0 +1,735 @@
+//! mode tcp end to end: the real corelb binary between real sockets.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+#[test]
+fn one_gib_each_way_with_matching_checksums() {
+    const GIB: u64 = 1 << 30;
+    // Upload: the backend checksums what it receives and reports it back.
+    let sink = Backend::start(|mut s| {
+        let sum = recv_stream(&mut s).unwrap();
+        let _ = s.write_all(format!("{} {:016x}\n", sum.n, sum.h).as_bytes());
+    });
+    // Download: the backend sends a GiB and closes.
+    let source = Backend::start(|mut s| {
+        let _ = send_stream(&mut s, GIB);
+        let _ = s.shutdown(Shutdown::Write);
+        let mut b = [0u8; 1];
+        let _ = s.read(&mut b);
+    });
+    let (up, down) = (free_port(), free_port());
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 60s\n  timeout server 60s\n\
+         listen up\n  bind 127.0.0.1:{up}\n  server s 127.0.0.1:{}\n\
+         listen down\n  bind 127.0.0.1:{down}\n  server s 127.0.0.1:{}\n",
+        sink.port, source.port
+    );
+    let lb = Corelb::start(&cfg, &["-d"], &[up, down]);
+
+    let mut c = TcpStream::connect(("127.0.0.1", up)).unwrap();
+    let sent = send_stream(&mut c, GIB).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert_eq!(
+        reply.trim(),
+        format!("{} {:016x}", sent.n, sent.h),
+        "upload corrupted"
+    );
+
+    let mut c = TcpStream::connect(("127.0.0.1", down)).unwrap();
+    let got = recv_stream(&mut c).unwrap();
+    let mut expect = Sum::default();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut off = 0;
+    while off < GIB {
+        fill(&mut buf, off);
+        expect.add(&buf);
+        off += buf.len() as u64;
+    }
+    assert_eq!(got, expect, "download corrupted");
+    drop(c);
+    drop(lb);
+}
+
+#[test]
+fn thousand_concurrent_connections_all_complete() {
+    let echo = Backend::echo();
+    let port = free_port();
+    let lb = Corelb::start(&listen_cfg(port, "", &[("e", echo.port, "")]), &[], &[port]);
+    // Open 1000 connections first, then use them all.
+    let mut conns: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.write_all(format!("hello {i}\n").as_bytes()).unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let want = format!("hello {i}\n");
+        let mut got = vec![0u8; want.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(got, want.as_bytes());
+    }
+    for c in &conns {
+        c.shutdown(Shutdown::Write).unwrap();
+    }
+    for c in conns.iter_mut() {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+    }
+    assert_eq!(
+        echo.accepted.load(std::sync::atomic::Ordering::Relaxed),
+        1000
+    );
+    drop(lb);
+}
+
+#[test]
+fn half_close_reaches_the_server_and_the_reply_still_flows() {
+    // The server reads until EOF, then answers with what it counted.
+    let srv = Backend::start(|mut s| {
+        let mut n = 0;
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(_) => return,
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = s.write_all(format!("got {n} bytes after your FIN\n").as_bytes());
+    });
+    let port = free_port();
+    let lb = Corelb::start(&listen_cfg(port, "", &[("s", srv.port, "")]), &[], &[port]);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(&[7u8; 100_000]).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "got 100000 bytes after your FIN\n");
+    drop(lb);
+}
+
+#[test]
+fn idle_connections_are_closed_by_timeouts() {
+    let echo = Backend::echo();
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 700ms\n  timeout server 30s\nlisten l\n  bind 127.0.0.1:{port}\n  server e 127.0.0.1:{}\n",
+        echo.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // Activity keeps it open past the timeout.
+    let mut t = Instant::now();
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(300));
+        c.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+        t = Instant::now();
+    }
+    // Silence closes it, 'timeout client' after the last exchange.
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut b = [0u8; 1];
+    let n = c.read(&mut b).unwrap_or(0);
+    assert_eq!(n, 0, "connection should be closed");
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(600) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+
+    // The server side: 'timeout server' closes a connection the server never answers.
+    let silent = Backend::start(|mut s| {
+        let mut b = [0u8; 64];
+        while let Ok(n) = s.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let port2 = free_port();
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 600ms\nlisten l\n  bind 127.0.0.1:{port2}\n  server s 127.0.0.1:{}\n",
+        silent.port
+    );
+    let lb2 = Corelb::start(&cfg, &[], &[port2]);
+    let mut c = TcpStream::connect(("127.0.0.1", port2)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    assert!(t.elapsed() < Duration::from_secs(3));
+    drop((lb, lb2));
+}
+
+#[test]
+fn timeout_tunnel_supersedes_client_and_server() {
+    let echo = Backend::echo();
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 300ms\n  timeout server 300ms\n  timeout tunnel 5s\nlisten l\n  bind 127.0.0.1:{port}\n  server e 127.0.0.1:{}\n",
+        echo.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    c.write_all(b"still here").unwrap();
+    let mut b = [0u8; 10];
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"still here");
+    drop(lb);
+}
+
+#[test]
+fn client_fin_timeout_applies_after_a_half_close() {
+    // The server closes its side at once; the client never closes its own.
+    let srv = Backend::start(|mut s| {
+        let _ = s.write_all(b"bye\n");
+        let _ = s.shutdown(Shutdown::Write);
+        let mut b = [0u8; 64];
+        while let Ok(n) = s.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout client-fin 500ms\n  timeout server 30s\nlisten l\n  bind 127.0.0.1:{port}\n  server s 127.0.0.1:{}\n",
+        srv.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let t = Instant::now();
+    let mut got = Vec::new();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"bye\n");
+    // Now only our side is open; client-fin (not client's 30 s) closes it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = c.write_all(b"late").and_then(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        c.write_all(b"late again")
+    });
+    assert!(
+        r.is_err(),
+        "the connection should have been closed by client-fin"
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+    drop(lb);
+}
+
+#[test]
+fn connections_are_served_by_more_than_one_shard() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let lb = Corelb::start(
+        &listen_cfg(port, "", &[("a", a.port, "")]),
+        &["--shards", "2", "-d"],
+        &[port],
+    );
+    for _ in 0..60 {
+        assert_eq!(fetch_name(port), "a");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut shards = std::collections::BTreeSet::new();
+    while Instant::now() < deadline {
+        shards = lb
+            .log()
+            .lines()
+            .filter_map(|l| l.split("shard ").nth(1))
+            .filter_map(|rest| rest.split(':').next().map(str::to_string))
+            .collect();
+        if shards.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        shards.len(),
+        2,
+        "connections seen on shards {shards:?}:\n{}",
+        lb.log()
+    );
+}
+
+#[test]
+fn roundrobin_is_exact_across_shards() {
+    let (a, b, c) = (
+        Backend::named("a"),
+        Backend::named("b"),
+        Backend::named("c"),
+    );
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "  balance roundrobin",
+        &[("a", a.port, ""), ("b", b.port, ""), ("c", c.port, "")],
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    let d = distribution(port, 30);
+    assert_eq!(
+        d.values().copied().collect::<Vec<_>>(),
+        vec![10, 10, 10],
+        "{d:?}"
+    );
+}
+
+#[test]
+fn weights_one_two_three() {
+    let (a, b, c) = (
+        Backend::named("a"),
+        Backend::named("b"),
+        Backend::named("c"),
+    );
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "  balance roundrobin",
+        &[
+            ("a", a.port, "weight 1"),
+            ("b", b.port, "weight 2"),
+            ("c", c.port, "weight 3"),
+        ],
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    let d = distribution(port, 6000);
+    for (name, want) in [("a", 1000.0), ("b", 2000.0), ("c", 3000.0)] {
+        let got = d[name] as f64;
+        assert!(
+            (got - want).abs() / want < 0.03,
+            "{name}: {got} vs {want} ({d:?})"
+        );
+    }
+}
+
+#[test]
+fn backups_only_when_every_active_server_is_down() {
+    let (a, b, k1, k2) = (
+        Backend::named("a"),
+        Backend::named("b"),
+        Backend::named("k1"),
+        Backend::named("k2"),
+    );
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "",
+        &[
+            ("a", a.port, ""),
+            ("b", b.port, ""),
+            ("k1", k1.port, "backup"),
+            ("k2", k2.port, "backup"),
+        ],
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    let d = distribution(port, 20);
+    assert_eq!(d.keys().collect::<Vec<_>>(), vec!["a", "b"], "{d:?}");
+    drop(lb);
+    // Both actives administratively down: the first backup takes everything.
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "",
+        &[
+            ("a", a.port, "disabled"),
+            ("b", b.port, "disabled"),
+            ("k1", k1.port, "backup"),
+            ("k2", k2.port, "backup"),
+        ],
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    let d = distribution(port, 20);
+    assert_eq!(d.get("k1"), Some(&20), "{d:?}");
+    drop(lb);
+    // option allbackups spreads over every backup.
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "  option allbackups",
+        &[
+            ("a", a.port, "disabled"),
+            ("k1", k1.port, "backup"),
+            ("k2", k2.port, "backup"),
+        ],
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let d = distribution(port, 20);
+    assert_eq!((d.get("k1"), d.get("k2")), (Some(&10), Some(&10)), "{d:?}");
+}
+
+#[test]
+fn leastconn_counts_connections_of_every_shard() {
+    let (a, b) = (Backend::named_holding("a"), Backend::named_holding("b"));
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "  balance leastconn",
+        &[("a", a.port, ""), ("b", b.port, "")],
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    let open = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&s), &mut line).unwrap();
+        (line.trim().to_string(), s)
+    };
+    // Hold 20 connections: whichever shard accepted each, they end up 10/10.
+    let mut held: Vec<(String, TcpStream)> = (0..20).map(|_| open()).collect();
+    let on_a = held.iter().filter(|(n, _)| n == "a").count();
+    assert_eq!(
+        on_a,
+        10,
+        "{:?}",
+        held.iter().map(|h| &h.0).collect::<Vec<_>>()
+    );
+    // Close five of a's: a now has the fewest, so the next five go there.
+    let mut removed = 0;
+    held.retain(|(n, _)| {
+        if n == "a" && removed < 5 {
+            removed += 1;
+            false
+        } else {
+            true
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..5 {
+        let (n, s) = open();
+        assert_eq!(n, "a");
+        held.push((n, s));
+    }
+}
+
+#[test]
+fn source_hashing_sticks_a_client_to_a_server_whichever_shard() {
+    let (a, b, c) = (
+        Backend::named("a"),
+        Backend::named("b"),
+        Backend::named("c"),
+    );
+    for hash in ["map-based", "consistent"] {
+        let port = free_port();
+        let cfg = listen_cfg(
+            port,
+            &format!("  balance source\n  hash-type {hash}"),
+            &[("a", a.port, ""), ("b", b.port, ""), ("c", c.port, "")],
+        );
+        let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+        let mut used = std::collections::BTreeSet::new();
+        for i in 1..=30 {
+            let ip = format!("127.0.0.{}", i + 10);
+            let first = fetch_name_from(port, Some(&ip));
+            for _ in 0..5 {
+                assert_eq!(
+                    fetch_name_from(port, Some(&ip)),
+                    first,
+                    "{hash}: {ip} moved"
+                );
+            }
+            used.insert(first);
+        }
+        assert_eq!(
+            used.len(),
+            3,
+            "{hash}: 30 clients should reach every server: {used:?}"
+        );
+    }
+}
+
+#[test]
+fn first_fills_servers_in_order() {
+    let (a, b) = (Backend::named_holding("a"), Backend::named_holding("b"));
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "  balance first",
+        &[("a", a.port, "maxconn 3"), ("b", b.port, "maxconn 3")],
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let mut held = Vec::new();
+    let mut order = Vec::new();
+    for _ in 0..6 {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&s), &mut line).unwrap();
+        order.push(line.trim().to_string());
+        held.push(s);
+    }
+    assert_eq!(order, ["a", "a", "a", "b", "b", "b"]);
+}
+
+#[test]
+fn maxconn_queues_then_serves_or_refuses_after_timeout_queue() {
+    let a = Backend::named_holding("a");
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout queue 1500ms\nlisten l\n  bind 127.0.0.1:{port}\n  server a 127.0.0.1:{} maxconn 1\n",
+        a.port
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    let read_line = |s: &TcpStream| {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(s), &mut line);
+        line
+    };
+    let first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(read_line(&first), "a\n");
+    // The second waits in the queue while the first holds the only slot...
+    let second = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    assert_eq!(read_line(&second), "", "served while the server was full");
+    // ...and is served as soon as the slot frees.
+    drop(first);
+    second
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(read_line(&second), "a\n");
+    // A third waits past 'timeout queue' and is closed without being served.
+    let third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let t = Instant::now();
+    assert_eq!(read_line(&third), "");
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1200) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert_eq!(a.accepted.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
+
+#[test]
+fn frontend_maxconn_holds_excess_connections_in_the_backlog() {
+    let a = Backend::named_holding("a");
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind 127.0.0.1:{port}\n  maxconn 2\n  default_backend b\nbackend b\n  server a 127.0.0.1:{}\n",
+        a.port
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        a.accepted.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "only maxconn connections are served"
+    );
+    drop(held.remove(0));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        a.accepted.load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "the waiting one is served when a slot frees"
+    );
+}
+
+#[test]
+fn retries_and_redispatch_hide_a_dead_server() {
+    let good = Backend::named("good");
+    let dead = free_port(); // nothing listens there
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "  retries 3\n  option redispatch",
+        &[("dead", dead, ""), ("good", good.port, "")],
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    for _ in 0..50 {
+        assert_eq!(fetch_name(port), "good");
+    }
+}
+
+#[test]
+fn without_redispatch_a_dead_server_fails_after_its_retries() {
+    let dead = free_port();
+    let port = free_port();
+    let cfg = listen_cfg(
+        port,
+        "  retries 2\n  timeout connect 100ms",
+        &[("dead", dead, "")],
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let t = Instant::now();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut b = [0u8; 1];
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    // Two retries, each after a turn-around of min(timeout connect, 1s) = 100 ms.
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(180) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn bind_in_use_is_a_clear_error_naming_the_line() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let cfg =
+        format!("defaults\n  mode tcp\n  timeout client 1s\nfrontend f\n  bind 127.0.0.1:{port}\n");
+    let mut lb = Corelb::spawn(&cfg, &[]);
+    assert_eq!(lb.wait_exit(Duration::from_secs(10)), Some(1));
+    let log = lb.log();
+    assert!(
+        log.contains("corelb.cfg:5: cannot bind '127.0.0.1:"),
+        "{log}"
+    );
+    assert!(log.contains("Address already in use"), "{log}");
+}
+
+#[test]
+fn sigterm_stops_accepting_and_lets_open_connections_finish() {
+    let echo = Backend::echo();
+    let port = free_port();
+    let mut lb = Corelb::start(&listen_cfg(port, "", &[("e", echo.port, "")]), &[], &[port]);
+    let pidfile = lb.dir.path("pid");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"one").unwrap();
+    let mut b = [0u8; 3];
+    c.read_exact(&mut b).unwrap();
+    lb.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    // New connections are refused...
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still accepting after SIGTERM"
+    );
+    // ...while the open one keeps working.
+    c.write_all(b"two").unwrap();
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"two");
+    assert_eq!(
+        lb.wait_exit(Duration::from_millis(200)),
+        None,
+        "exited with a connection open"
+    );
+    drop(c);
+    assert_eq!(
+        lb.wait_exit(Duration::from_secs(5)),
+        Some(0),
+        "{}",
+        lb.log()
+    );
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn hard_stop_after_closes_what_is_left() {
+    let echo = Backend::echo();
+    let port = free_port();
+    let cfg = format!(
+        "global\n  hard-stop-after 1s\n{}",
+        listen_cfg(port, "", &[("e", echo.port, "")])
+    );
+    let mut lb = Corelb::start(&cfg, &[], &[port]);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"x").unwrap();
+    let mut b = [0u8; 1];
+    c.read_exact(&mut b).unwrap();
+    let t = Instant::now();
+    lb.signal("INT");
+    assert_eq!(
+        lb.wait_exit(Duration::from_secs(5)),
+        Some(0),
+        "{}",
+        lb.log()
+    );
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    assert_eq!(
+        c.read(&mut b).unwrap_or(0),
+        0,
+        "connection should be closed"
+    );
+}
+
+#[test]
+fn pidfile_is_written() {
+    let echo = Backend::echo();
+    let port = free_port();
+    let dir = TempDir::new("pid");
+    let pidfile = dir.path("corelb.pid");
+    let lb = Corelb::start(
+        &listen_cfg(port, "", &[("e", echo.port, "")]),
+        &["-p", pidfile.to_str().unwrap()],
+        &[port],
+    );
+    let pid: i32 = eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+    })
+    .expect("pid file written");
+    assert_eq!(pid, lb.pid());
+}
+
+#[test]
+fn low_memlock_limit_is_one_clear_line() {
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("prlimit (util-linux) is needed for this test");
+    }
+    let port = free_port();
+    let dir = TempDir::new("memlock");
+    let cfg = dir.write("c.cfg", &listen_cfg(port, "", &[("e", 1, "")]));
+    let out = std::process::Command::new("prlimit")
+        .args(["--memlock=65536:65536", corelb_bin(), "-f"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("locked memory limit too low"), "{err}");
+    assert!(
+        err.contains("ulimit -l") && err.contains("LimitMEMLOCK="),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn shard_and_cpu_options() {
+    let echo = Backend::echo();
+    let port = free_port();
+    let cfg = listen_cfg(port, "", &[("e", echo.port, "")]);
+    let lb = Corelb::start(&cfg, &["--shards", "3", "--cpus", "0"], &[port]);
+    assert!(
+        lb.log().contains("3 shard(s) on CPU(s) 0,0,0"),
+        "{}",
+        lb.log()
+    );
+    drop(lb);
+    let port = free_port();
+    let cfg = format!(
+        "global\n  nbthread 1\n{}",
+        listen_cfg(port, "", &[("e", echo.port, "")])
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    assert!(lb.log().contains("1 shard(s) on CPU(s) 0"), "{}", lb.log());
+}
