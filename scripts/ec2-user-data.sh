@@ -149,9 +149,11 @@ elif [ ! -e "$cfg" ]; then
         echo ""
         echo "backend app"
         echo "    balance roundrobin"
+        echo "    retries 3"
+        echo "    option redispatch"
         n=1
         for s in $CORELB_SERVERS; do
-            echo "    server app$n $s check"
+            echo "    server app$n $s"
             n=$((n + 1))
         done
     } > "$cfg"

@@ -104,18 +104,12 @@ fn systemd_units_verify_clean() {
         "AmbientCapabilities=CAP_NET_BIND_SERVICE",
         "ExecStartPre=/usr/local/bin/corelb -c -f ${CORELB_CONFIG}",
         "Restart=on-failure",
+        // Reload: check, then SIGUSR2 (a new generation in the same process).
+        "ExecReload=/usr/local/bin/corelb -c -f ${CORELB_CONFIG}",
+        "ExecReload=/bin/kill -USR2 $MAINPID",
     ] {
         assert!(active.contains(&key), "corelb.service lacks {key}");
     }
-    // Reload is written but commented until corelb's reload exists.
-    assert!(
-        unit.lines()
-            .any(|l| l.starts_with("#ExecReload=") && l.contains("-sf $MAINPID"))
-    );
-    assert!(
-        unit.lines()
-            .any(|l| l.starts_with("#ExecReload=/bin/kill -USR2 $MAINPID"))
-    );
 
     // A broken unit is caught: the check above can fail.
     write(
