@@ -278,8 +278,8 @@ fn ec2_user_data_installs_tunes_configures_and_starts() {
     );
     let cfg = read(&root.join("etc/corelb/corelb.cfg"));
     assert!(
-        cfg.contains("    server app1 10.0.1.10:8080 check\n")
-            && cfg.contains("    server app2 10.0.1.11:8080 check\n"),
+        cfg.contains("    server app1 10.0.1.10:8080\n")
+            && cfg.contains("    server app2 10.0.1.11:8080\n"),
         "{cfg}"
     );
     // Tuned: sysctl applied to the (fake) kernel and persisted, IRQs pinned.
