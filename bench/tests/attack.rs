@@ -324,3 +324,25 @@ fn interrupt_stops_an_endless_attack_and_keeps_its_results() {
     assert_eq!(report["success"], 1.0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_timeout_is_an_error_with_status_zero() {
+    let (_serve, port) = serve(&["--delay", "3s"]);
+    let report = attack_json(
+        &format!("GET http://127.0.0.1:{port}/\n"),
+        &["-rate=10/1s", "-duration=1s", "-timeout=300ms"],
+    );
+    assert_eq!(report["requests"], 10);
+    assert_eq!(report["status_codes"]["0"], 10);
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]
+            .as_str()
+            .unwrap()
+            .ends_with("timeout: no complete response within 300ms"),
+        "{errors:?}"
+    );
+    let max = report["latencies"]["max"].as_u64().unwrap();
+    assert!((300_000_000..2_900_000_000).contains(&max), "max {max} ns");
+}

@@ -153,8 +153,8 @@ struct Engine {
     /// Idle keep-alive connections per endpoint, most recently used last.
     pool: RefCell<Vec<Vec<Conn>>>,
     sink: RefCell<Sink>,
-    /// Next address to use per endpoint (round robin over what the name resolved to).
-    next_addr: Vec<Cell<usize>>,
+    /// Per endpoint, the index of the address that last connected.
+    addr: Vec<Cell<usize>>,
     /// Closed loop: the next target, counted like the open-loop schedule.
     next_target: Cell<u64>,
     done: Cell<bool>,
@@ -171,12 +171,27 @@ impl Engine {
             .addrs
             .as_ref()
             .map_err(|e| HitError::Resolve(e.clone()))?;
-        let i = self.next_addr[endpoint].get();
-        self.next_addr[endpoint].set(i.wrapping_add(1));
-        let addr = addrs[i % addrs.len()];
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|e| HitError::Connect(addr, e.into()))?;
+        // Like Go's dialer: the addresses in order until one connects (`localhost` may be ::1
+        // first with the server on 127.0.0.1 only), then stick to the one that worked.
+        let preferred = self.addr[endpoint].get();
+        let mut first_error = None;
+        let mut connected = None;
+        for i in 0..addrs.len() {
+            let at = (preferred + i) % addrs.len();
+            match TcpStream::connect(addrs[at]).await {
+                Ok(tcp) => {
+                    self.addr[endpoint].set(at);
+                    connected = Some(tcp);
+                    break;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(HitError::Connect(addrs[at], e.into()));
+                }
+            }
+        }
+        let Some(tcp) = connected else {
+            return Err(first_error.expect("at least one address was tried"));
+        };
         // Requests are one write; Nagle would only delay the TLS handshake's small records.
         let _ = tcp.set_nodelay(true);
         match (&ep.server_name, &self.tls) {
@@ -300,7 +315,7 @@ pub async fn run(plan: Arc<Plan>, spec: ShardSpec, tls: Option<TlsConnector>) {
             errors: HashMap::new(),
             tx: spec.tx.clone(),
         }),
-        next_addr: (0..endpoints).map(|_| Cell::new(spec.index)).collect(),
+        addr: (0..endpoints).map(|_| Cell::new(0)).collect(),
         next_target: Cell::new(spec.index as u64),
         done: Cell::new(false),
         plan,

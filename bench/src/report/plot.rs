@@ -100,6 +100,11 @@ pub fn write(
         )
     });
     let mut bins = [Bin::default(); BINS];
+    // Responses per bin by completion time: a stall shows as a gap, then a burst.
+    let mut completed = [0u64; BINS];
+    for (&ts, &l) in points.ts.iter().zip(&points.lat) {
+        completed[bin_of(ts.saturating_add(l & !FAILED).min(t1))] += 1;
+    }
     let mut i = 0;
     while i < n {
         let b = bin_of(points.ts[order[i] as usize]);
@@ -227,9 +232,10 @@ pub fn write(
         rate_top + rate_h / 2.0
     );
     // Overall p99 and p99.9.
-    for (label, ns, color) in [
-        ("p99", report.latencies.p99, "#e08000"),
-        ("p99.9", report.latencies.p999, "#b00060"),
+    // p99's label goes under its line and p99.9's over, so close values stay readable.
+    for (label, ns, color, dy) in [
+        ("p99", report.latencies.p99, "#e08000", 13.0),
+        ("p99.9", report.latencies.p999, "#b00060", -4.0),
     ] {
         if n == 0 {
             break;
@@ -240,7 +246,7 @@ pub fn write(
             r##"<line x1="{left}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="{color}" stroke-dasharray="4 4" opacity="0.6"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="{color}">overall {label} {}</text>"##,
             left + plot_w,
             left + plot_w - 4.0,
-            yy - 4.0,
+            yy + dy,
             esc(&dur(ns))
         );
     }
@@ -285,7 +291,14 @@ pub fn write(
     }
     // Rate panel.
     let bin_secs = (span as f64 / 1e9 / BINS as f64).max(1e-9);
-    let peak = bins.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64 / bin_secs;
+    let peak = bins
+        .iter()
+        .map(|b| b.count)
+        .chain(completed.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64
+        / bin_secs;
     let rate_step = nice_step(peak / 4.0);
     let rate_scale = |rps: f64| {
         rate_top + rate_h * (1.0 - rps / (rate_step * (peak / rate_step).ceil()).max(1e-9))
@@ -328,6 +341,22 @@ pub fn write(
             );
         }
     }
+    let mut path = String::new();
+    for (b, &c) in completed.iter().enumerate() {
+        let cmd = if path.is_empty() { 'M' } else { 'L' };
+        let _ = write!(
+            path,
+            "{cmd}{:.1},{:.1}",
+            bin_x(b) + bin_w / 2.0,
+            rate_scale(c as f64 / bin_secs)
+        );
+    }
+    if n > 0 {
+        let _ = write!(
+            svg,
+            r##"<path d="{path}" fill="none" stroke="#202020" stroke-width="1.2"><title>responses completed per second</title></path>"##
+        );
+    }
     // Hover targets with each bin's numbers.
     for (b, bin) in bins.iter().enumerate() {
         if bin.count == 0 {
@@ -337,7 +366,7 @@ pub fn write(
         let _ = write!(
             svg,
             r##"<rect x="{:.1}" y="{lat_top}" width="{:.2}" height="{:.1}" fill="transparent"><title>t = {} … {}
-requests {} ({}/s), failed {}
+requests due {} ({}/s), failed {}, completed {}
 p50 {}  p99 {}  max {}</title></rect>"##,
             bin_x(b),
             bin_w,
@@ -349,6 +378,7 @@ p50 {}  p99 {}  max {}</title></rect>"##,
             bin.count,
             si(bin.count as f64 / bin_secs),
             bin.failed,
+            completed[b],
             esc(&dur(bin.p50)),
             esc(&dur(bin.p99)),
             esc(&dur(bin.max)),
@@ -400,6 +430,7 @@ table {{ border-collapse: collapse; }} td {{ padding: 2px 10px; border-bottom: 1
 <span><i class="sw" style="background:#e08000"></i>p99 per time bin</span>
 <span><i class="sw" style="background:#d00000"></i>max per time bin</span>
 <span>dots: {dots_desc}, <b style="color:#3060c0">ok</b> / <b style="color:#d00000">failed</b></span>
+<span>lower panel: requests due per second (bars; <b style="color:#d00000">failed</b>), responses completed per second (line)</span>
 <span>hover a bin for its numbers</span>
 </p>
 {svg}
