@@ -139,7 +139,7 @@ pub struct Response {
 }
 
 const MAX_HEAD: usize = 64 * 1024;
-const MAX_RESPONSE_HEADERS: usize = 96;
+const MAX_RESPONSE_HEADERS: usize = 64;
 
 /// Sends `request` and reads one response, discarding its body. `buf` is scratch space.
 pub async fn exchange(
