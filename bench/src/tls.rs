@@ -162,3 +162,68 @@ impl ServerCertVerifier for AcceptAnyCert {
         self.algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn certificate_and_key_files() {
+        let dir = std::env::temp_dir().join(format!("corelb-bench-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (cert, key) = (ck.cert.pem(), ck.signing_key.serialize_pem());
+
+        // Separate files, and HAProxy's style: chain and key in one PEM.
+        let c = write(&dir, "c.pem", &cert);
+        let k = write(&dir, "k.pem", &key);
+        assert!(server_config(&c, Some(&k)).is_ok());
+        let both = write(&dir, "both.pem", &format!("{cert}{key}"));
+        assert!(server_config(&both, None).is_ok());
+
+        // A certificate without its key names the problem.
+        let e = server_config(&c, None).unwrap_err();
+        assert!(e.contains("no PEM private key"), "{e}");
+        let e = load_certs(&k).unwrap_err();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        assert!(load_certs(&dir.join("missing.pem")).is_err());
+
+        assert_eq!(root_store(&[&c]).unwrap().len(), 1);
+        let opts = ClientOptions {
+            insecure: false,
+            roots: Some(root_store(&[&c]).unwrap()),
+            client_cert: None,
+            resumption: false,
+        };
+        let cfg = client_config(&opts).unwrap();
+        assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+
+        // --cert/--key for mutual TLS: the pair must match.
+        let with_cert = ClientOptions {
+            client_cert: Some((load_certs(&c).unwrap(), load_key(&k).unwrap())),
+            ..opts
+        };
+        assert!(
+            client_config(&with_cert)
+                .unwrap()
+                .client_auth_cert_resolver
+                .has_certs()
+        );
+        let other = rcgen::generate_simple_self_signed(vec!["x".into()]).unwrap();
+        let other_key = write(&dir, "other.pem", &other.signing_key.serialize_pem());
+        let mismatched = ClientOptions {
+            client_cert: Some((load_certs(&c).unwrap(), load_key(&other_key).unwrap())),
+            insecure: true,
+            roots: None,
+            resumption: false,
+        };
+        assert!(client_config(&mismatched).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

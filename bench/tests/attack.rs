@@ -346,3 +346,17 @@ fn a_timeout_is_an_error_with_status_zero() {
     let max = report["latencies"]["max"].as_u64().unwrap();
     assert!((300_000_000..2_900_000_000).contains(&max), "max {max} ns");
 }
+
+#[test]
+fn pooled_connections_closed_by_the_server_are_not_errors() {
+    // The server drops idle keep-alive connections after 100 ms; requests come every 250 ms,
+    // so every pooled connection is dead by the time it is reused. The client must notice and
+    // send the request again on a fresh connection, as Go's client does.
+    let (_serve, port) = serve(&["--idle-timeout", "100ms"]);
+    let report = attack_json(
+        &format!("GET http://127.0.0.1:{port}/\n"),
+        &["-rate=4/1s", "-duration=2s", "-cpus=1"],
+    );
+    assert_eq!(report["requests"], 8);
+    assert_eq!(report["success"], 1.0, "{report}");
+}
