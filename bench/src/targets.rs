@@ -91,7 +91,12 @@ pub struct TargetsError {
 
 impl fmt::Display for TargetsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.origin, self.line, self.message)
+        if self.line == 0 {
+            // Not about one line (e.g. no targets at all).
+            write!(f, "{}: {}", self.origin, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.origin, self.line, self.message)
+        }
     }
 }
 
@@ -312,7 +317,7 @@ GET http://example.com
         assert!(e.message.contains("no such file"), "{e}");
 
         let e = parse("# only a comment\n\n", "stdin", no_bodies).unwrap_err();
-        assert!(e.message.contains("no targets"), "{e}");
+        assert_eq!(e.to_string(), "stdin: no targets to attack");
     }
 
     #[test]
