@@ -2,7 +2,8 @@
 
 #[test]
 fn readme_keyword_table_matches_the_parser() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let begin = readme.find("<!-- keywords:begin -->").unwrap() + "<!-- keywords:begin -->".len();
     let end = readme.find("<!-- keywords:end -->").unwrap();
     let table = corelb::config::keywords::markdown_table();
@@ -15,7 +16,8 @@ fn readme_keyword_table_matches_the_parser() {
 
 #[test]
 fn readme_starts_with_the_two_commands() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let first_block = readme.split("```sh").nth(1).unwrap();
     assert!(first_block.contains("scripts/demo.sh"));
     assert!(first_block.contains("scripts/test.sh"));

@@ -199,6 +199,14 @@ struct Generation {
 }
 
 impl Generation {
+    /// Stops accepting and drains for up to `grace`. The main thread's copies of the
+    /// listening sockets are closed too, so that a socket no longer listens once its shard
+    /// lets go of it (a reload hands the reused ones to the next generation beforehand).
+    fn stop(&mut self, grace: Duration) {
+        self.sockets = listeners::Registry::default();
+        self.shared.control.stop(grace);
+    }
+
     fn finished(&self) -> bool {
         self.handles.iter().all(is_finished)
     }
@@ -364,22 +372,22 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
             match sig {
                 SIGUSR2 | SIGHUP if !stopping => {
                     if let Some(next) = reload(&host, &current) {
-                        let old = std::mem::replace(&mut current, next);
+                        let mut old = std::mem::replace(&mut current, next);
                         log::info!(
                             "generation {} stops accepting and drains (up to {:?})",
                             old.id,
                             old.grace
                         );
-                        old.shared.control.stop(old.grace);
+                        old.stop(old.grace);
                         draining.push(old);
                     }
                 }
                 SIGUSR2 | SIGHUP => {}
                 _ if stopping => {
                     log::warn!("second stop signal: closing every connection now");
-                    current.shared.control.stop(Duration::ZERO);
-                    for g in &draining {
-                        g.shared.control.stop(Duration::ZERO);
+                    current.stop(Duration::ZERO);
+                    for g in &mut draining {
+                        g.stop(Duration::ZERO);
                     }
                 }
                 _ => {
@@ -394,7 +402,8 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
                         current.grace
                     );
                     stopping = true;
-                    current.shared.control.stop(current.grace);
+                    let grace = current.grace;
+                    current.stop(grace);
                 }
             }
         }
@@ -409,8 +418,8 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
         if current.finished() {
             if !stopping {
                 log::error!("a shard stopped unexpectedly; stopping");
-                for g in &draining {
-                    g.shared.control.stop(Duration::ZERO);
+                for g in &mut draining {
+                    g.stop(Duration::ZERO);
                 }
                 failed = true;
                 stopping = true;
@@ -420,7 +429,7 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
             }
         } else if !stopping && current.handles.iter().any(is_finished) {
             log::error!("a shard stopped unexpectedly; stopping the others");
-            current.shared.control.stop(Duration::ZERO);
+            current.stop(Duration::ZERO);
             failed = true;
             stopping = true;
         }

@@ -142,6 +142,26 @@ pub async fn run(
     );
 }
 
+/// Takes a slot, waiting for one if needed; false when a stop came first.
+async fn admit(slots: &super::control::Slots, control: &super::control::Control) -> bool {
+    if slots.try_take() {
+        return true;
+    }
+    future::or(
+        async {
+            slots
+                .wait_for(None, || slots.try_take().then_some(()))
+                .await
+                .is_some()
+        },
+        async {
+            control.wait_stop().await;
+            false
+        },
+    )
+    .await
+}
+
 /// Accepts connections for one listening socket until the stop request.
 async fn accept_loop(shard: Rc<Shard>, l: Listener) {
     let shared = shard.shared.clone();
@@ -152,44 +172,6 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
     let gl = crate::sys::glommio_listener(l.sock);
     let control = &shared.control;
     loop {
-        // Admission: a global and a frontend slot, reserved before accepting so that excess
-        // connections wait in the kernel's backlog, as with HAProxy's maxconn.
-        if !shared.slots.try_take() {
-            let got = future::or(
-                async {
-                    shared
-                        .slots
-                        .wait_for(None, || shared.slots.try_take().then_some(()))
-                        .await
-                },
-                async {
-                    control.wait_stop().await;
-                    None
-                },
-            )
-            .await;
-            if got.is_none() {
-                break;
-            }
-        }
-        if !fe.slots.try_take() {
-            let got = future::or(
-                async {
-                    fe.slots
-                        .wait_for(None, || fe.slots.try_take().then_some(()))
-                        .await
-                },
-                async {
-                    control.wait_stop().await;
-                    None
-                },
-            )
-            .await;
-            if got.is_none() {
-                shared.slots.give_back();
-                break;
-            }
-        }
         let conn = loop {
             if control.stopping() {
                 break None;
@@ -234,10 +216,19 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             }
         };
         let Some((stream, peer)) = conn else {
-            fe.slots.give_back();
-            shared.slots.give_back();
             break;
         };
+        // Admission: a global and a frontend slot. Slots are taken after accepting (a slot
+        // reserved by an idle shard would starve the others); while this connection waits
+        // for one, the shard accepts nothing more, so the rest stays in the kernel's
+        // backlog as with HAProxy's maxconn.
+        if !admit(&shared.slots, control).await {
+            break;
+        }
+        if !admit(&fe.slots, control).await {
+            shared.slots.give_back();
+            break;
+        }
         ShardStats::add(&shard.stats.accepted, 1);
         log::debug!("shard {}: connection from {peer} on {}", shard.id, l.addr);
         shard.active.set(shard.active.get() + 1);
