@@ -130,7 +130,7 @@ enum State {
     /// The body ended.
     Done,
     /// An error was returned; it is returned again.
-    Failed(ChunkError),
+    Failed,
 }
 
 /// Walks a chunked body fed in arbitrary pieces. One per message body; [`reset`] to reuse.
@@ -151,6 +151,9 @@ pub struct ChunkedScanner {
     position: u64,
     /// Chunk data bytes seen so far (the de-chunked length).
     data_len: u64,
+    /// The error once in `State::Failed` (kept out of `State` so that the state the byte loop
+    /// copies is one byte).
+    error: Option<ChunkError>,
 }
 
 impl ChunkedScanner {
@@ -166,6 +169,7 @@ impl ChunkedScanner {
             max_trailer_fields: limits.max_headers,
             position: 0,
             data_len: 0,
+            error: None,
         }
     }
 
@@ -212,7 +216,12 @@ impl ChunkedScanner {
         while i < input.len() {
             let b = input[i];
             let next = match self.state {
-                State::Failed(e) => return Err(e),
+                State::Failed => {
+                    return Err(self.error.unwrap_or(ChunkError {
+                        kind: ChunkErrorKind::InvalidChunkSize,
+                        offset: self.position,
+                    }));
+                }
                 State::Done => break,
                 State::Data => {
                     let avail = (input.len() - i) as u64;
@@ -222,18 +231,39 @@ impl ChunkedScanner {
                     self.data_len += n as u64;
                     i += n;
                     if self.size == 0 {
-                        self.state = State::DataCr;
+                        // Fast path: the CRLF after the data is usually right there.
+                        if input[i..].starts_with(b"\r\n") {
+                            i += 2;
+                            self.state = State::SizeStart;
+                        } else {
+                            self.state = State::DataCr;
+                        }
                     }
                     continue;
                 }
-                State::SizeStart => match hex(b) {
-                    Some(d) => {
-                        self.size = u64::from(d);
-                        self.line_len = 1;
-                        State::Size
+                State::SizeStart => {
+                    // Fast path: a whole "HEX CRLF" size line in the input, the usual case.
+                    // Its outcome is the slow path's; anything else (extensions, a split
+                    // line, more than 16 digits) goes byte by byte.
+                    if let Some((size, len)) = size_line_fast(&input[i..]) {
+                        self.size = size;
+                        self.state = if size == 0 {
+                            State::TrailerStart
+                        } else {
+                            State::Data
+                        };
+                        i += len;
+                        continue;
                     }
-                    None => return self.fail(ChunkErrorKind::InvalidChunkSize, i),
-                },
+                    match hex(b) {
+                        Some(d) => {
+                            self.size = u64::from(d);
+                            self.line_len = 1;
+                            State::Size
+                        }
+                        None => return self.fail(ChunkErrorKind::InvalidChunkSize, i),
+                    }
+                }
                 State::Size | State::SizeBlank | State::ExtStart | State::Ext => {
                     self.line_len += 1;
                     if self.line_len > MAX_CHUNK_LINE {
@@ -338,9 +368,24 @@ impl ChunkedScanner {
             kind,
             offset: self.position + at as u64,
         };
-        self.state = State::Failed(e);
+        self.state = State::Failed;
+        self.error = Some(e);
         Err(e)
     }
+}
+
+/// A complete `1*16HEXDIG CRLF` at the start of `input`: the size and the line's length.
+fn size_line_fast(input: &[u8]) -> Option<(u64, usize)> {
+    let mut size: u64 = 0;
+    let mut digits = 0;
+    while digits < 16 {
+        match input.get(digits).copied().and_then(hex) {
+            Some(d) => size = size << 4 | u64::from(d),
+            None => break,
+        }
+        digits += 1;
+    }
+    (digits > 0 && input.get(digits..digits + 2) == Some(b"\r\n")).then_some((size, digits + 2))
 }
 
 const fn hex(b: u8) -> Option<u8> {

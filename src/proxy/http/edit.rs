@@ -124,6 +124,9 @@ impl<'a> Op<'a> {
 pub struct Edits<'a, const N: usize = 16> {
     ops: [Option<Op<'a>>; N],
     len: usize,
+    /// Some op removes fields / replaces a value: lets the per-field checks skip the scan.
+    has_removes: bool,
+    has_replaces: bool,
     arena: [u8; EDIT_ARENA],
     arena_len: usize,
     pub(crate) method: Option<Val<'a>>,
@@ -176,6 +179,8 @@ impl<'a, const N: usize> Edits<'a, N> {
         Edits {
             ops: [None; N],
             len: 0,
+            has_removes: false,
+            has_replaces: false,
             arena: [0; EDIT_ARENA],
             arena_len: 0,
             method: None,
@@ -263,6 +268,8 @@ impl<'a, const N: usize> Edits<'a, N> {
         let slot = self.ops.get_mut(self.len).ok_or(EditError::Full)?;
         *slot = Some(op);
         self.len += 1;
+        self.has_removes |= op.removes().is_some();
+        self.has_replaces |= matches!(op, Op::Replace(..));
         Ok(())
     }
 
@@ -393,13 +400,18 @@ impl<'a, const N: usize> Edits<'a, N> {
 
     /// Whether an op removes received fields called `name`.
     fn removed(&self, name: &[u8]) -> bool {
-        self.ops()
-            .filter_map(Op::removes)
-            .any(|n| n.eq_ignore_ascii_case(name))
+        self.has_removes
+            && self
+                .ops()
+                .filter_map(Op::removes)
+                .any(|n| n.eq_ignore_ascii_case(name))
     }
 
     /// The last replacement of received field `index`.
     fn replacement(&self, index: usize) -> Option<Val<'a>> {
+        if !self.has_replaces {
+            return None;
+        }
         self.ops()
             .filter_map(|op| match *op {
                 Op::Replace(i, v) if i as usize == index => Some(v),

@@ -352,13 +352,38 @@ impl ConnectionOptions {
 }
 
 // ---- byte classes ------------------------------------------------------------------------
+//
+// Lookup tables rather than `matches!` chains: these run per byte of every Host value and
+// every chunk extension, and a table is one load where the chain is a dozen compares.
+
+macro_rules! byte_table {
+    ($pattern:pat) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = matches!(i as u8, $pattern);
+            i += 1;
+        }
+        t
+    }};
+}
+
+const TCHAR: [bool; 256] = byte_table!(
+    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
+        | b'^' | b'_' | b'`' | b'|' | b'~'
+);
+
+const HOST_CHAR: [bool; 256] = byte_table!(
+    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'-' | b'.' | b'_' | b'~' | b'%'
+        | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+        | b':' | b'[' | b']'
+);
 
 /// `tchar` (RFC 9110 §5.6.2).
 pub(crate) const fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
-        | b'^' | b'_' | b'`' | b'|' | b'~')
+    TCHAR[b as usize]
 }
 
 /// A byte allowed in a field value: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5).
@@ -369,11 +394,7 @@ pub(crate) const fn is_field_vchar(b: u8) -> bool {
 /// A byte allowed in `uri-host [":" port]`: unreserved, pct-encoded's `%`, sub-delims, `:`,
 /// and the brackets of an IP-literal (RFC 3986 §3.2.2).
 pub(crate) const fn is_host_char(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'-' | b'.' | b'_' | b'~' | b'%'
-        | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-        | b':' | b'[' | b']')
+    HOST_CHAR[b as usize]
 }
 
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
@@ -504,8 +525,16 @@ pub(crate) fn is_default_port(scheme: Option<&[u8]>, port: &[u8]) -> bool {
 /// Validate a Host value or an authority's `host[:port]`: allowed bytes only, brackets only
 /// around an IPv6 literal at the start, and a numeric port.
 pub(crate) fn valid_host(value: &[u8]) -> bool {
-    if !value.iter().all(|&b| is_host_char(b)) {
-        return false;
+    // One pass for the byte class and for the bytes that need a closer look.
+    let mut special = false;
+    for &b in value {
+        if !is_host_char(b) {
+            return false;
+        }
+        special |= matches!(b, b'[' | b']' | b':');
+    }
+    if !special {
+        return true;
     }
     let (host, _port) = split_host_port(value);
     match host {

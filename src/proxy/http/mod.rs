@@ -39,9 +39,10 @@
 //! - **Spans, not slices.** Heads record [`Span`]s into the buffer rather than borrowing it,
 //!   so the proxy can hold a head while it keeps reading into (and growing) the same buffer,
 //!   and store it in its connection state without a self-referential struct.
-//! - **The head is filled in place** (`&mut RequestHead`) instead of returned, so one head per
-//!   connection is reused and its header vector never reallocates; a 100-field head is 2 KiB
-//!   that would otherwise be moved on every parse.
+//! - **The head is filled in place** (`&mut RequestHead`) instead of returned as
+//!   `Complete(head, len)`: one head per connection is reused and its field vector keeps its
+//!   capacity, where returning a head by value would allocate a vector (or move a 2 KiB
+//!   inline array of 100 fields) on every request.
 //! - **Re-parse from the start on more data**, as httparse (and HAProxy's `h1_headers_to_hdr_list`)
 //!   do. Heads usually arrive in one read; a client trickling bytes costs O(n²) on at most
 //!   `max_head` bytes, bounded by the limit and `timeout http-request`.
@@ -90,7 +91,8 @@
 //! - An absolute-form target's authority must agree with Host (same host; same port, or one
 //!   side a default port) — HAProxy's `h1_validate_mismatch_authority`; CONNECT likewise.
 //! - Too many fields: 400 (HAProxy's documented and actual answer; RFC 6585 would allow 431).
-//! - Head too large: 414 while still in the request line, else 431 (HAProxy 2.9+).
+//! - Head too large: 414 while still in the request line, else 431 (HAProxy's
+//!   `h1_parse_msg_hdrs`).
 //! - HTTP/1.0 GET/HEAD/DELETE with a body: 413.
 //! - 1xx interim responses: `100` and `102..=199` are interim; 101 switches to a tunnel.
 //!

@@ -154,9 +154,7 @@ fn write_fields<const N: usize>(
             if replace_connection && f.known == KnownHeader::Connection {
                 continue;
             }
-            if f.known == KnownHeader::ContentLength
-                && let Some(n) = ctx.content_length
-            {
+            if let (KnownHeader::ContentLength, Some(n)) = (f.known, ctx.content_length) {
                 write_content_length(out, f, buf, n);
                 continue;
             }
