@@ -37,6 +37,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=l
   -days 1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
 start_serve() { # $1 = extra args; sets SERVE_PID, PORT
+  # shellcheck disable=SC2086 # $1 holds several flags, split on purpose
   "$BIN" serve --listen 127.0.0.1:0 $1 >"$work/serve.out" 2>&1 &
   SERVE_PID=$!
   pids+=("$SERVE_PID")
@@ -72,6 +73,7 @@ run_pair() { # name scheme wrk_header|"" extra_attack_args
   row "$name" wrk "${req:-0}" "$cpu" $((s1 - s0))
 
   s0=$(ticks "$SERVE_PID")
+  # shellcheck disable=SC2086 # $attack_extra holds several flags, split on purpose
   out=$(echo "GET $url" | /usr/bin/time -f "CPU %U %S" "$BIN" attack -rate=0 \
     -max-workers="$CONNS" -duration="${DUR}s" $attack_extra -output "$work/r.bin" 2>&1)
   s1=$(ticks "$SERVE_PID")

@@ -31,4 +31,4 @@ done
 ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
 ulimit -n 65536 2>/dev/null || true
 
-cargo test --release --workspace --all-targets "$@"
+cargo test --release --workspace --all-targets --no-fail-fast "$@"
