@@ -733,3 +733,111 @@ fn shard_and_cpu_options() {
     let lb = Corelb::start(&cfg, &[], &[port]);
     assert!(lb.log().contains("1 shard(s) on CPU(s) 0"), "{}", lb.log());
 }
+
+#[test]
+fn timeout_connect_gives_up_on_a_server_that_never_answers() {
+    // A listener that never accepts, with its accept queue full: further SYNs are dropped,
+    // so a connection attempt hangs until 'timeout connect'.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    sock.listen(0).unwrap();
+    let black = sock.local_addr().unwrap().as_socket().unwrap().port();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(
+            &format!("127.0.0.1:{black}")
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        );
+        fillers.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 500ms\n  timeout client 30s\n  timeout server 30s\n  retries 0\nlisten l\n  bind 127.0.0.1:{port}\n  server s 127.0.0.1:{black}\n"
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = Instant::now();
+    let mut b = [0u8; 1];
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    drop(sock);
+}
+
+#[test]
+fn global_maxconn_counts_every_frontend() {
+    let a = Backend::named_holding("a");
+    let (p1, p2) = (free_port(), free_port());
+    let cfg = format!(
+        "global\n  maxconn 2\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\nlisten one\n  bind 127.0.0.1:{p1}\n  server a 127.0.0.1:{}\nlisten two\n  bind 127.0.0.1:{p2}\n  server a 127.0.0.1:{}\n",
+        a.port, a.port
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[p1, p2]);
+    let mut held = vec![
+        TcpStream::connect(("127.0.0.1", p1)).unwrap(),
+        TcpStream::connect(("127.0.0.1", p2)).unwrap(),
+        TcpStream::connect(("127.0.0.1", p2)).unwrap(),
+    ];
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(a.accepted.load(std::sync::atomic::Ordering::Relaxed), 2);
+    drop(held.remove(0));
+    assert!(
+        eventually(Duration::from_secs(3), || (a
+            .accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 3)
+            .then_some(()))
+        .is_some(),
+        "the waiting connection is served when a global slot frees"
+    );
+}
+
+#[test]
+fn bind_without_permission_is_a_clear_error_naming_the_line() {
+    let start: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024);
+    assert!(
+        start > 81,
+        "this host lets anyone bind low ports; the test needs the default"
+    );
+    let dir = TempDir::new("perm");
+    let cfg = dir.write(
+        "c.cfg",
+        "defaults\n  mode tcp\n  timeout client 1s\nfrontend f\n  bind 127.0.0.1:81\n",
+    );
+    // Readable by the unprivileged user.
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            corelb_bin(),
+            "-f",
+        ])
+        .arg(&cfg)
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("c.cfg:5: cannot bind '127.0.0.1:81'"), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+}

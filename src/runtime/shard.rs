@@ -230,7 +230,7 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             break;
         }
         ShardStats::add(&shard.stats.accepted, 1);
-        log::debug!("shard {}: connection from {peer} on {}", shard.id, l.addr);
+        log::trace!("shard {}: connection from {peer} on {}", shard.id, l.addr);
         shard.active.set(shard.active.get() + 1);
         glommio::spawn_local(tcp::session(shard.clone(), fe.clone(), stream, peer)).detach();
     }
