@@ -5,74 +5,7 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-
-/// A client hammering `port` with short connections until stopped; counts failures.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicUsize>,
-    failed: Arc<AtomicUsize>,
-    seen: Arc<std::sync::Mutex<Vec<String>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, threads: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicUsize::new(0));
-        let failed = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let threads = (0..threads)
-            .map(|_| {
-                let (stop, ok, failed, seen) =
-                    (stop.clone(), ok.clone(), failed.clone(), seen.clone());
-                std::thread::spawn(move || {
-                    let mut n = 0;
-                    while !stop.load(Ordering::Relaxed) && n < 20_000 {
-                        n += 1;
-                        let r = TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
-                            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-                            let mut name = String::new();
-                            s.read_to_string(&mut name)?;
-                            Ok(name)
-                        });
-                        match r {
-                            Ok(name) if !name.is_empty() => {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                                seen.lock().unwrap().push(name.trim().to_string());
-                            }
-                            _ => {
-                                failed.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            ok,
-            failed,
-            seen,
-            threads,
-        }
-    }
-
-    fn finish(self) -> (usize, usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        let seen = self.seen.lock().unwrap().clone();
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-            seen,
-        )
-    }
-}
 
 #[test]
 fn sigusr2_reloads_without_losing_a_connection() {

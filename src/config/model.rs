@@ -65,6 +65,8 @@ pub struct Global {
     pub pump: PumpKind,
     pub pipesize: usize,
     pub maxpipes: Option<u32>,
+    /// `spread-checks`: random jitter added to check intervals, in percent (0–50).
+    pub spread_checks: u32,
 }
 
 impl Default for Global {
@@ -91,6 +93,7 @@ impl Default for Global {
             pump: PumpKind::Splice,
             pipesize: 0,
             maxpipes: None,
+            spread_checks: 0,
         }
     }
 }
@@ -163,6 +166,8 @@ pub struct Bind {
     pub interface: Option<String>,
     pub mss: Option<u32>,
     pub name: Option<String>,
+    /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
+    pub accept_proxy: bool,
     pub loc: Loc,
 }
 
@@ -222,7 +227,10 @@ pub struct ServerParams {
     pub backup: bool,
     pub disabled: bool,
     pub maxconn: u32,
-    pub maxqueue: u32,
+    pub check: CheckParams,
+    /// `send-proxy` / `send-proxy-v2`: a PROXY header goes to the server first.
+    pub send_proxy: Option<ProxyVersion>,
+    pub observe: Observe,
 }
 
 impl Default for ServerParams {
@@ -232,9 +240,81 @@ impl Default for ServerParams {
             backup: false,
             disabled: false,
             maxconn: 0,
-            maxqueue: 0,
+            check: CheckParams::default(),
+            send_proxy: None,
+            observe: Observe::default(),
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyVersion {
+    V1,
+    V2,
+}
+
+/// Health-check settings of a server (HAProxy's defaults: inter 2s, rise 2, fall 3).
+#[derive(Clone, Debug)]
+pub struct CheckParams {
+    pub enabled: bool,
+    pub inter: Duration,
+    /// Interval while the server is transitioning (defaults to `inter`).
+    pub fastinter: Option<Duration>,
+    /// Interval while the server is down (defaults to `inter`).
+    pub downinter: Option<Duration>,
+    pub rise: u32,
+    pub fall: u32,
+    pub port: Option<u16>,
+    pub addr: Option<String>,
+    /// `check-send-proxy`: checks start with a PROXY header (the version of `send-proxy*`,
+    /// v1 if none).
+    pub send_proxy: bool,
+}
+
+impl Default for CheckParams {
+    fn default() -> Self {
+        CheckParams {
+            enabled: false,
+            inter: Duration::from_secs(2),
+            fastinter: None,
+            downinter: None,
+            rise: 2,
+            fall: 3,
+            port: None,
+            addr: None,
+            send_proxy: false,
+        }
+    }
+}
+
+/// `observe layer4` with `on-error` and `error-limit`: live traffic errors count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observe {
+    pub layer4: bool,
+    pub on_error: OnError,
+    pub error_limit: u32,
+}
+
+impl Default for Observe {
+    fn default() -> Self {
+        Observe {
+            layer4: false,
+            on_error: OnError::FastInter,
+            error_limit: 10,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// Check again at `fastinter` (HAProxy's default).
+    FastInter,
+    /// Count as a failed check.
+    FailCheck,
+    /// One more failure marks the server down.
+    SuddenDeath,
+    /// Mark the server down at once.
+    MarkDown,
 }
 
 #[derive(Clone, Debug)]
@@ -243,7 +323,80 @@ pub struct Server {
     pub addr: ServerAddr,
     pub params: ServerParams,
     pub id: Option<u32>,
+    /// Resolved `addr` of the check, when it differs from the server's address.
+    pub check_ip: Option<std::net::IpAddr>,
     pub loc: Loc,
+}
+
+/// What a health check does (`option httpchk`, `option tcp-check`, or a plain connect).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CheckKind {
+    /// Connected means healthy.
+    #[default]
+    Connect,
+    /// The request of `http_check`, judged by its `expect` rules.
+    Http,
+    /// The `tcp_check` rules, run in order.
+    Tcp,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpCheck {
+    pub method: String,
+    pub uri: String,
+    pub version: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// `http-check expect` rules (all must pass); empty means "2xx or 3xx".
+    pub expect: Vec<Expect>,
+}
+
+impl Default for HttpCheck {
+    fn default() -> Self {
+        HttpCheck {
+            method: "OPTIONS".into(),
+            uri: "/".into(),
+            version: "HTTP/1.0".into(),
+            headers: Vec::new(),
+            body: String::new(),
+            expect: Vec::new(),
+        }
+    }
+}
+
+/// An `expect` rule of http-check / tcp-check.
+#[derive(Clone, Debug)]
+pub struct Expect {
+    pub negate: bool,
+    pub matcher: ExpectMatch,
+}
+
+#[derive(Clone, Debug)]
+pub enum ExpectMatch {
+    /// Status codes (http) — several with `status 200,301` or a range `200-399`.
+    Status(Vec<(u16, u16)>),
+    StatusRegex(Regex),
+    /// A string in the body (http) or in the data read (tcp).
+    String(Vec<u8>),
+    Regex(Regex),
+    Binary(Vec<u8>),
+}
+
+/// A compiled regular expression that remembers its source (for messages and Debug).
+#[derive(Clone)]
+pub struct Regex(pub regex::bytes::Regex);
+
+impl std::fmt::Debug for Regex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "/{}/", self.0.as_str())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum TcpCheckRule {
+    Connect { port: Option<u16>, send_proxy: bool },
+    Send(Vec<u8>),
+    Expect(Expect),
 }
 
 /// A reference to a backend by name, resolved to an index after parsing.
@@ -262,6 +415,7 @@ pub struct Options {
     pub clitcpka: bool,
     pub srvtcpka: bool,
     pub allbackups: bool,
+    pub log_health_checks: bool,
 }
 
 /// The logging settings of a proxy: `log global` copies the global targets.
@@ -293,6 +447,9 @@ pub struct Proxy {
     pub log: ProxyLog,
     pub fullconn: Option<u32>,
     pub id: Option<u32>,
+    pub check: CheckKind,
+    pub http_check: HttpCheck,
+    pub tcp_check: Vec<TcpCheckRule>,
 }
 
 impl Proxy {
@@ -317,6 +474,9 @@ impl Proxy {
             log: ProxyLog::default(),
             fullconn: None,
             id: None,
+            check: CheckKind::Connect,
+            http_check: HttpCheck::default(),
+            tcp_check: Vec::new(),
         }
     }
 

@@ -394,6 +394,11 @@ impl Parser {
                 }
             }
             "maxpipes" => g.maxpipes = uint_arg(w, 1, 0, u32::MAX as u64, loc, d).map(|v| v as u32),
+            "spread-checks" => {
+                if let Some(v) = uint_arg(w, 1, 0, 50, loc, d) {
+                    g.spread_checks = v as u32;
+                }
+            }
             "tune.corelb.pump" => match arg(1) {
                 Some("splice") => g.pump = PumpKind::Splice,
                 Some("copy") => g.pump = PumpKind::Copy,
@@ -831,6 +836,8 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             }
         }
         "option" => option_kw(px, &w[1..], true, loc, d),
+        "http-check" => http_check_kw(px, &w[1..], loc, d),
+        "tcp-check" => tcp_check_kw(px, &w[1..], loc, d),
         "no" => match arg(1) {
             Some("option") => option_kw(px, &w[2..], false, loc, d),
             Some("log") => px.log = ProxyLog::default(),
@@ -1014,6 +1021,42 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
         "clitcpka" => o.clitcpka = on,
         "srvtcpka" => o.srvtcpka = on,
         "allbackups" => o.allbackups = on,
+        "log-health-checks" => o.log_health_checks = on,
+        "httpchk" => {
+            if on {
+                px.check = CheckKind::Http;
+                // option httpchk [<method>] [<uri>] [<version>] (one argument = the URI).
+                let args = &w[1..];
+                let hc = &mut px.http_check;
+                match args.len() {
+                    0 => {}
+                    1 => hc.uri = args[0].clone(),
+                    2 => {
+                        hc.method = args[0].clone();
+                        hc.uri = args[1].clone();
+                    }
+                    3 => {
+                        hc.method = args[0].clone();
+                        hc.uri = args[1].clone();
+                        hc.version = args[2].clone();
+                    }
+                    _ => d.error(
+                        loc,
+                        format!("unexpected argument '{}' after 'option httpchk'", args[3]),
+                    ),
+                }
+            } else if px.check == CheckKind::Http {
+                px.check = CheckKind::Connect;
+            }
+            return;
+        }
+        "tcp-check" => {
+            if on {
+                px.check = CheckKind::Tcp;
+            } else if px.check == CheckKind::Tcp {
+                px.check = CheckKind::Connect;
+            }
+        }
         "splice-auto" | "splice-request" | "splice-response" => {
             if !on {
                 d.warn(loc, format!("'no option {name}' is ignored: corelb always splices in mode tcp (see tune.corelb.pump)"));
@@ -1030,6 +1073,227 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
             loc,
             format!("unexpected argument '{}' after 'option {name}'", w[extra]),
         );
+    }
+}
+
+/// `expect [!] <kind> <pattern>` of http-check and tcp-check.
+fn parse_expect(w: &[String], http: bool, loc: &Loc, d: &mut Diags) -> Option<Expect> {
+    let who = if http {
+        "http-check expect"
+    } else {
+        "tcp-check expect"
+    };
+    let mut i = 0;
+    let mut negate = false;
+    // Options HAProxy accepts before the matcher.
+    while let Some(opt) = w.get(i).map(String::as_str) {
+        match opt {
+            "!" => {
+                negate = true;
+                i += 1;
+            }
+            "min-recv" | "comment" | "ok-status" | "error-status" | "tout-status"
+            | "on-success" | "on-error" | "status-code" => {
+                d.error(loc, format!("'{who} {opt}' is not supported yet"));
+                return None;
+            }
+            _ => break,
+        }
+    }
+    let (Some(kind), Some(pat)) = (w.get(i), w.get(i + 1)) else {
+        d.error(loc, format!("'{who}' expects [!] <match> <pattern>"));
+        return None;
+    };
+    if w.len() > i + 2 {
+        d.error(
+            loc,
+            format!(
+                "unexpected argument '{}' after '{who} {kind} {pat}'",
+                w[i + 2]
+            ),
+        );
+    }
+    let regex = |p: &str, d: &mut Diags| match regex::bytes::Regex::new(p) {
+        Ok(r) => Some(Regex(r)),
+        Err(e) => {
+            d.error(
+                loc,
+                format!("'{who}': invalid regular expression '{p}': {e}"),
+            );
+            None
+        }
+    };
+    let matcher = match (kind.as_str(), http) {
+        ("status", true) => {
+            let mut ranges = Vec::new();
+            for part in pat.split(',') {
+                let (a, b) = part.split_once('-').unwrap_or((part, part));
+                match (parse_uint(a, 100, 599), parse_uint(b, 100, 599)) {
+                    (Ok(a), Ok(b)) if a <= b => ranges.push((a as u16, b as u16)),
+                    _ => {
+                        d.error(
+                            loc,
+                            format!("'{who} status': invalid status code or range '{part}'"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            ExpectMatch::Status(ranges)
+        }
+        ("rstatus", true) => ExpectMatch::StatusRegex(regex(pat, d)?),
+        ("string", _) => ExpectMatch::String(pat.as_bytes().to_vec()),
+        ("rstring", _) => ExpectMatch::Regex(regex(pat, d)?),
+        ("binary", false) => match decode_hex(pat) {
+            Some(b) => ExpectMatch::Binary(b),
+            None => {
+                d.error(
+                    loc,
+                    format!("'{who} binary': invalid hexadecimal string '{pat}'"),
+                );
+                return None;
+            }
+        },
+        (k, _) => {
+            let known: &[&str] = if http {
+                &["status", "rstatus", "string", "rstring"]
+            } else {
+                &["string", "rstring", "binary"]
+            };
+            let h = keywords::hint(k, known.iter().copied());
+            d.error(loc, format!("'{who} {k}' is not supported{h}"));
+            return None;
+        }
+    };
+    Some(Expect { negate, matcher })
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `http-check send ...` and `http-check expect ...` (HAProxy 2.2+ syntax).
+fn http_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    match w.first().map(String::as_str) {
+        Some("expect") => {
+            if let Some(e) = parse_expect(&w[1..], true, loc, d) {
+                px.http_check.expect.push(e);
+            }
+        }
+        Some("send") => {
+            let hc = &mut px.http_check;
+            let mut i = 1;
+            while i < w.len() {
+                let (k, v) = (w[i].as_str(), w.get(i + 1));
+                match (k, v) {
+                    ("meth", Some(v)) => hc.method = v.clone(),
+                    ("uri", Some(v)) => hc.uri = v.clone(),
+                    ("ver", Some(v)) => hc.version = v.clone(),
+                    ("body", Some(v)) => hc.body = v.clone(),
+                    ("hdr", Some(n)) => match w.get(i + 2) {
+                        Some(val) => {
+                            hc.headers.push((n.clone(), val.clone()));
+                            i += 1;
+                        }
+                        None => {
+                            d.error(loc, "'http-check send hdr' expects a name and a value");
+                            return;
+                        }
+                    },
+                    ("uri-lf" | "body-lf" | "comment", Some(_)) => {
+                        d.error(loc, format!("'http-check send {k}' is not supported yet"));
+                    }
+                    (_, None) => {
+                        d.error(loc, format!("'http-check send {k}' expects a value"));
+                        return;
+                    }
+                    (other, _) => {
+                        let h = keywords::hint(other, ["meth", "uri", "ver", "hdr", "body"]);
+                        d.error(
+                            loc,
+                            format!("unknown 'http-check send' option '{other}'{h}"),
+                        );
+                        return;
+                    }
+                }
+                i += 2;
+            }
+        }
+        Some(
+            k @ ("connect" | "disable-on-404" | "send-state" | "comment" | "set-var" | "unset-var"),
+        ) => {
+            d.error(loc, format!("'http-check {k}' is not supported yet"));
+        }
+        Some(k) => {
+            let h = keywords::hint(
+                k,
+                ["send", "expect", "connect", "disable-on-404", "send-state"],
+            );
+            d.error(loc, format!("unknown 'http-check' action '{k}'{h}"));
+        }
+        None => d.error(loc, "'http-check' expects send or expect"),
+    }
+}
+
+/// `tcp-check connect|send|send-binary|expect|comment ...`
+fn tcp_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    match w.first().map(String::as_str) {
+        Some("connect") => {
+            let mut port = None;
+            let mut send_proxy = false;
+            let mut i = 1;
+            while i < w.len() {
+                match (w[i].as_str(), w.get(i + 1)) {
+                    ("port", Some(p)) => match parse_uint(p, 1, 65535) {
+                        Ok(v) => {
+                            port = Some(v as u16);
+                            i += 1;
+                        }
+                        Err(e) => d.error(loc, format!("'tcp-check connect port': {e}")),
+                    },
+                    ("send-proxy", _) => send_proxy = true,
+                    ("comment", Some(_)) => i += 1,
+                    (o, _) => {
+                        d.error(loc, format!("'tcp-check connect {o}' is not supported yet"));
+                        return;
+                    }
+                }
+                i += 1;
+            }
+            px.tcp_check
+                .push(TcpCheckRule::Connect { port, send_proxy });
+        }
+        Some("send") => match w.get(1) {
+            Some(s) => px.tcp_check.push(TcpCheckRule::Send(s.as_bytes().to_vec())),
+            None => d.error(loc, "'tcp-check send' expects a string"),
+        },
+        Some("send-binary") => match w.get(1).and_then(|s| decode_hex(s)) {
+            Some(b) => px.tcp_check.push(TcpCheckRule::Send(b)),
+            None => d.error(loc, "'tcp-check send-binary' expects a hexadecimal string"),
+        },
+        Some("expect") => {
+            if let Some(e) = parse_expect(&w[1..], false, loc, d) {
+                px.tcp_check.push(TcpCheckRule::Expect(e));
+            }
+        }
+        Some("comment") => {}
+        Some(k @ ("send-lf" | "send-binary-lf" | "set-var" | "unset-var")) => {
+            d.error(loc, format!("'tcp-check {k}' is not supported yet"));
+        }
+        Some(k) => {
+            let h = keywords::hint(k, ["connect", "send", "send-binary", "expect", "comment"]);
+            d.error(loc, format!("unknown 'tcp-check' action '{k}'{h}"));
+        }
+        None => d.error(
+            loc,
+            "'tcp-check' expects connect, send, send-binary or expect",
+        ),
     }
 }
 
@@ -1140,6 +1404,7 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         interface: None,
         mss: None,
         name: None,
+        accept_proxy: false,
         loc: loc.clone(),
     };
     let mut i = 2;
@@ -1181,6 +1446,7 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             "tfo" => proto.tfo = true,
             "interface" => proto.interface = Some(val.to_string()),
             "mss" => proto.mss = num(d, 1),
+            "accept-proxy" => proto.accept_proxy = true,
             _ => d.error(
                 loc,
                 format!("internal error: no handler for bind parameter '{p}'"),
@@ -1267,6 +1533,7 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         },
         params,
         id,
+        check_ip: None,
         loc: loc.clone(),
     });
 }
@@ -1324,9 +1591,55 @@ fn server_params(
                     p.maxconn = v;
                 }
             }
-            "maxqueue" => {
-                if let Some(v) = num(d, 0, u32::MAX as u64) {
-                    p.maxqueue = v;
+            "check" => p.check.enabled = true,
+            "no-check" => p.check.enabled = false,
+            "inter" | "fastinter" | "downinter" => match parse_time(val, MS) {
+                Ok(t) if !t.is_zero() => match k {
+                    "inter" => p.check.inter = t,
+                    "fastinter" => p.check.fastinter = Some(t),
+                    _ => p.check.downinter = Some(t),
+                },
+                Ok(_) => d.error(loc, format!("'{what}': '{k}' must be greater than zero")),
+                Err(e) => d.error(loc, format!("'{what}': '{k}': {e}")),
+            },
+            "rise" => {
+                if let Some(v) = num(d, 1, 1000) {
+                    p.check.rise = v;
+                }
+            }
+            "fall" => {
+                if let Some(v) = num(d, 1, 1000) {
+                    p.check.fall = v;
+                }
+            }
+            "port" => {
+                if let Some(v) = num(d, 1, 65535) {
+                    p.check.port = Some(v as u16);
+                }
+            }
+            "addr" => p.check.addr = Some(val.to_string()),
+            "check-send-proxy" => p.check.send_proxy = true,
+            "send-proxy" => p.send_proxy = Some(ProxyVersion::V1),
+            "send-proxy-v2" => p.send_proxy = Some(ProxyVersion::V2),
+            "observe" => match val {
+                "layer4" => p.observe.layer4 = true,
+                "none" => p.observe.layer4 = false,
+                "layer7" => d.error(loc, format!("'{what}': 'observe layer7' is not supported yet")),
+                o => d.error(loc, format!("'{what}': 'observe' expects layer4 or layer7, not '{o}'")),
+            },
+            "on-error" => match val {
+                "fastinter" => p.observe.on_error = OnError::FastInter,
+                "fail-check" => p.observe.on_error = OnError::FailCheck,
+                "sudden-death" => p.observe.on_error = OnError::SuddenDeath,
+                "mark-down" => p.observe.on_error = OnError::MarkDown,
+                o => d.error(
+                    loc,
+                    format!("'{what}': 'on-error' expects fastinter, fail-check, sudden-death or mark-down, not '{o}'"),
+                ),
+            },
+            "error-limit" => {
+                if let Some(v) = num(d, 1, 1_000_000) {
+                    p.observe.error_limit = v;
                 }
             }
             "id" => {

@@ -94,11 +94,56 @@ fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
 
 fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
     for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        if px.check != CheckKind::Http && !px.http_check.expect.is_empty() {
+            d.warn(
+                &px.loc,
+                format!(
+                    "backend '{}': 'http-check' rules are ignored without 'option httpchk'",
+                    px.name
+                ),
+            );
+        }
+        if px.check != CheckKind::Tcp && !px.tcp_check.is_empty() {
+            d.warn(
+                &px.loc,
+                format!(
+                    "backend '{}': 'tcp-check' rules are ignored without 'option tcp-check'",
+                    px.name
+                ),
+            );
+        }
         let mut ids: Vec<(u32, String)> = Vec::new();
         for s in &mut px.servers {
             match addr::resolve(&s.addr.text) {
                 Ok(ip) => s.addr.ip = ip,
                 Err(e) => d.error(&s.loc, format!("server '{}/{}': {e}", px.name, s.name)),
+            }
+            if s.params.check.enabled && s.params.check.port.is_none() && s.addr.port.is_none() {
+                d.error(
+                    &s.loc,
+                    format!(
+                        "server '{}/{}' has no port, so its health checks need one: add 'port N'",
+                        px.name, s.name
+                    ),
+                );
+            }
+            if s.params.check.send_proxy && !s.params.check.enabled {
+                d.warn(
+                    &s.loc,
+                    format!(
+                        "server '{}/{}': 'check-send-proxy' has no effect without 'check'",
+                        px.name, s.name
+                    ),
+                );
+            }
+            if let Some(a) = &s.params.check.addr {
+                match addr::resolve(a) {
+                    Ok(ip) => s.check_ip = Some(ip),
+                    Err(e) => d.error(
+                        &s.loc,
+                        format!("server '{}/{}': check 'addr': {e}", px.name, s.name),
+                    ),
+                }
             }
             if let Some(id) = s.id {
                 if let Some((_, other)) = ids.iter().find(|(i, _)| *i == id) {

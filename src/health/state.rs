@@ -3,9 +3,11 @@
 //! weight and the number of live connections. Writers are the health checker and the
 //! connection path itself (connection counts); nothing here takes a lock.
 
-use crate::config::Server;
+use super::machine::{Health, Transition};
+use crate::config::{Observe, OnError, Server};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -48,6 +50,16 @@ pub struct ServerState {
     cur: AtomicU32,
     /// Connections ever sent to this server (for statistics and tests).
     total: AtomicU64,
+    /// Whether a prober checks this server (`check`).
+    pub checked: bool,
+    pub observe: Observe,
+    /// The health counter. Only the prober (every `inter`) and observed errors touch it,
+    /// never the request path, which reads `state` alone.
+    health: Mutex<Health>,
+    /// Consecutive connection errors seen on live traffic (`observe layer4`).
+    obs_errors: AtomicU32,
+    /// Set by `on-error fastinter`: the next check comes at `fastinter`.
+    pub force_fast: AtomicBool,
 }
 
 impl ServerState {
@@ -71,6 +83,103 @@ impl ServerState {
             weight: AtomicU32::new(p.weight),
             cur: AtomicU32::new(0),
             total: AtomicU64::new(0),
+            checked: p.check.enabled,
+            observe: p.observe,
+            health: Mutex::new(Health::new(p.check.rise, p.check.fall)),
+            obs_errors: AtomicU32::new(0),
+            force_fast: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes over the health of the same server in the previous generation (reload), so a
+    /// server that was down stays down until its checks say otherwise.
+    pub fn inherit(&self, prev: &ServerState) {
+        if self.state() == SrvState::Maint {
+            return;
+        }
+        let h = *prev.health.lock().unwrap();
+        let mut mine = self.health.lock().unwrap();
+        if h.rise == mine.rise && h.fall == mine.fall {
+            *mine = h;
+        } else if !h.up {
+            mine.mark_down();
+        }
+        if !mine.up {
+            self.set_state(SrvState::Down);
+        }
+    }
+
+    pub fn health(&self) -> Health {
+        *self.health.lock().unwrap()
+    }
+
+    /// Applies a check result; returns the transition to act on (rebuild, log), if any.
+    pub fn check_result(&self, ok: bool) -> Option<Transition> {
+        let mut h = self.health.lock().unwrap();
+        let t = if ok { h.success() } else { h.failure() };
+        self.apply(t)
+    }
+
+    fn apply(&self, t: Option<Transition>) -> Option<Transition> {
+        match t {
+            Some(Transition::WentDown) => {
+                // A server in maintenance stays there; its health is tracked anyway.
+                let _ = self.state.compare_exchange(
+                    SrvState::Up as u8,
+                    SrvState::Down as u8,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            }
+            Some(Transition::WentUp) => {
+                let _ = self.state.compare_exchange(
+                    SrvState::Down as u8,
+                    SrvState::Up as u8,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            }
+            None => {}
+        }
+        t
+    }
+
+    /// A live connection to this server failed (`observe layer4`). Returns the transition
+    /// when the `on-error` action took the server down.
+    pub fn observed_error(&self) -> Option<Transition> {
+        if !self.observe.layer4 {
+            return None;
+        }
+        let n = self.obs_errors.fetch_add(1, Ordering::AcqRel) + 1;
+        if n < self.observe.error_limit {
+            return None;
+        }
+        self.obs_errors.store(0, Ordering::Release);
+        let mut h = self.health.lock().unwrap();
+        let t = match self.observe.on_error {
+            OnError::FastInter => {
+                self.force_fast.store(true, Ordering::Release);
+                None
+            }
+            OnError::FailCheck => {
+                self.force_fast.store(true, Ordering::Release);
+                h.failure()
+            }
+            OnError::SuddenDeath => {
+                self.force_fast.store(true, Ordering::Release);
+                h.sudden_death();
+                None
+            }
+            OnError::MarkDown => h.mark_down(),
+        };
+        self.apply(t)
+    }
+
+    /// A live connection succeeded: the consecutive-error count starts over.
+    #[inline]
+    pub fn observed_success(&self) {
+        if self.observe.layer4 && self.obs_errors.load(Ordering::Relaxed) != 0 {
+            self.obs_errors.store(0, Ordering::Relaxed);
         }
     }
 
@@ -167,9 +276,10 @@ pub(crate) mod tests {
                 backup,
                 disabled,
                 maxconn,
-                maxqueue: 0,
+                ..Default::default()
             },
             id: None,
+            check_ip: None,
             loc: Loc {
                 file: "t".into(),
                 line: 1,

@@ -69,11 +69,78 @@ impl Drop for ConnGuard {
     }
 }
 
+/// Reads the PROXY header of an `accept-proxy` connection: the addresses it carries (None
+/// for LOCAL/UNKNOWN: the connection's own apply) and the bytes that came after it.
+async fn read_proxy_header(
+    client: &mut TcpStream,
+    timeout: Duration,
+) -> Result<(Option<(SocketAddr, SocketAddr)>, Vec<u8>), String> {
+    use crate::proxy_protocol::{Limits, Parse, parse};
+    use futures_lite::AsyncReadExt;
+    let limits = Limits::new();
+    let deadline = Instant::now() + timeout;
+    let mut buf = vec![0u8; 536];
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            if buf.len() >= limits.max_header_len() {
+                return Err("PROXY header too large".into());
+            }
+            buf.resize((buf.len() * 2).min(limits.max_header_len()), 0);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let r = futures_lite::future::or(async { Some(client.read(&mut buf[n..]).await) }, async {
+            glommio::timer::sleep(left).await;
+            None
+        })
+        .await;
+        match r {
+            None => return Err("timeout waiting for the PROXY header".into()),
+            Some(Ok(0)) => return Err("connection closed before a complete PROXY header".into()),
+            Some(Ok(k)) => n += k,
+            Some(Err(e)) => return Err(format!("reading the PROXY header: {e}")),
+        }
+        match parse(&buf[..n], &limits) {
+            Parse::Complete { header, len } => {
+                let addrs = header.socket_addrs();
+                return Ok((addrs, buf[len..n].to_vec()));
+            }
+            Parse::Incomplete => {}
+            Parse::Invalid(e) => return Err(format!("invalid PROXY header: {e}")),
+        }
+    }
+}
+
+/// The PROXY header for the server (`send-proxy`, `send-proxy-v2`).
+fn proxy_header(v: crate::config::ProxyVersion, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+    use crate::proxy_protocol as pp;
+    match v {
+        crate::config::ProxyVersion::V1 => {
+            let mut line = [0u8; 108];
+            let n = pp::encode_v1(Some((src, dst)), &mut line);
+            line[..n].to_vec()
+        }
+        crate::config::ProxyVersion::V2 => {
+            let mut buf = [0u8; 64];
+            let n = pp::encode_v2(
+                pp::Command::Proxy,
+                &pp::Addresses::Tcp { src, dst },
+                &[],
+                pp::Checksum::None,
+                &mut buf,
+            )
+            .unwrap_or(0);
+            buf[..n].to_vec()
+        }
+    }
+}
+
 pub async fn session(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     mut client: TcpStream,
     peer: SocketAddr,
+    accept_proxy: bool,
 ) {
     let _guard = ConnGuard {
         shard: shard.clone(),
@@ -95,6 +162,29 @@ pub async fn session(
         bytes_in: 0,
         bytes_out: 0,
     };
+    // The client as the PROXY header tells it (behind an ELB/NLB), else the socket's peer.
+    let mut peer = peer;
+    let mut dst: Option<SocketAddr> = None;
+    let mut early: Vec<u8> = Vec::new();
+    if accept_proxy {
+        let wait = fe.client_timeout.unwrap_or(Duration::from_secs(10));
+        match read_proxy_header(&mut client, wait).await {
+            Ok((addrs, rest)) => {
+                if let Some((s, d)) = addrs {
+                    peer = s;
+                    dst = Some(d);
+                }
+                early = rest;
+            }
+            Err(e) => {
+                // Never reaches a backend: the connection is closed.
+                log::debug!("{}: {peer}: {e}; closing", fe.name);
+                out.term = *b"PR";
+                finish(&shard, &fe, peer, accept_date, accepted, &out);
+                return;
+            }
+        }
+    }
     let Some(be) = fe.backend.and_then(|i| shard.shared.backends[i].clone()) else {
         // A frontend without a backend closes its connections, as HAProxy does.
         out.term = *b"PR";
@@ -106,8 +196,6 @@ pub async fn session(
         client_ip: peer.ip(),
         avoid: None,
     };
-    // The port the client connected to, for servers configured without one.
-    let mut dst_port: Option<u16> = None;
     let mut state = State::Pick { avoid: None };
     let mut queued_since: Option<Instant> = None;
     loop {
@@ -146,23 +234,57 @@ pub async fn session(
                 let server = &be.lb.servers[srv];
                 let port = match server.port {
                     Some(p) => p,
-                    None => *dst_port
-                        .get_or_insert_with(|| client.local_addr().map(|a| a.port()).unwrap_or(0)),
+                    // No port configured: the one the client connected to, as HAProxy.
+                    None => local_addr(&client, &mut dst).port(),
                 };
                 let addr = SocketAddr::new(server.ip, port);
                 let t0 = Instant::now();
                 match connect(addr, be.connect_timeout).await {
-                    Ok(s) => {
+                    Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
+                        server.observed_success();
                         let _ = s.set_nodelay(true);
-                        let _ = crate::sys::set_nonblocking(s.as_raw_fd());
                         if be.srvtcpka {
                             crate::sys::with_sockref(s.as_raw_fd(), |k| k.set_keepalive(true)).ok();
                         }
-                        State::Forward { srv, server: s }
+                        // What goes first: the PROXY header, then bytes that came with the
+                        // client's PROXY header.
+                        let mut first = match be.send_proxy[srv] {
+                            Some(v) => proxy_header(v, peer, local_addr(&client, &mut dst)),
+                            None => Vec::new(),
+                        };
+                        first.append(&mut early);
+                        let sent = if first.is_empty() {
+                            Ok(())
+                        } else {
+                            use futures_lite::AsyncWriteExt;
+                            s.write_all(&first).await
+                        };
+                        let _ = crate::sys::set_nonblocking(s.as_raw_fd());
+                        match sent {
+                            Ok(()) => State::Forward { srv, server: s },
+                            Err(e) => {
+                                log::debug!("{}/{}: {e}", be.name, server.name);
+                                release(&be, srv);
+                                out.term = *b"SD";
+                                State::Close
+                            }
+                        }
                     }
                     Err(e) => {
                         log::debug!("{}/{}: connect to {addr} failed: {e}", be.name, server.name);
+                        if let Some(t) = server.observed_error() {
+                            crate::health::prober::announce(
+                                &shard,
+                                &be,
+                                srv,
+                                t,
+                                &format!(
+                                    "reason: Health analyze, info: \"Detected {} consecutive errors, last one was: L4 unsuccessful connection\"",
+                                    server.observe.error_limit
+                                ),
+                            );
+                        }
                         match retry(&be, server, srv, &mut out).await {
                             Some(next) => next,
                             None => {
@@ -215,6 +337,15 @@ pub async fn session(
         };
     }
     finish(&shard, &fe, peer, accept_date, accepted, &out);
+}
+
+/// The address the client connected to (from its PROXY header, else the socket).
+fn local_addr(client: &TcpStream, cached: &mut Option<SocketAddr>) -> SocketAddr {
+    *cached.get_or_insert_with(|| {
+        client
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    })
 }
 
 fn release(be: &BackendRt, srv: usize) {
@@ -283,7 +414,7 @@ fn finish(
     out: &Outcome,
 ) {
     let null = out.bytes_in == 0 && out.bytes_out == 0;
-    let wanted = fe.tcplog && !fe.log_targets.is_empty() && !(fe.dontlognull && null);
+    let wanted = fe.tcplog && fe.logs && !(fe.dontlognull && null);
     if !wanted && !log::log_enabled!(log::Level::Trace) {
         return;
     }

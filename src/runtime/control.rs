@@ -103,6 +103,13 @@ impl Slots {
         }
     }
 
+    /// Wakes every waiter (a server came back: each may find a slot).
+    pub fn wake_all(&self) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.event.notify_additional(usize::MAX);
+        }
+    }
+
     pub fn waiting(&self) -> u32 {
         self.waiting.load(Ordering::Relaxed)
     }

@@ -13,6 +13,8 @@ pub struct Listener {
     /// Index of the frontend/listen proxy in `Config::proxies`.
     pub proxy: usize,
     pub addr: std::net::SocketAddr,
+    /// `accept-proxy` on this bind.
+    pub accept_proxy: bool,
     pub sock: Socket,
 }
 
@@ -111,6 +113,7 @@ pub fn bind_all(
                 shard.push(Listener {
                     proxy: i,
                     addr: b.addr,
+                    accept_proxy: b.accept_proxy,
                     sock,
                 });
             }

@@ -47,7 +47,8 @@ pub struct FrontendRt {
     pub clitcpka: bool,
     pub tcplog: bool,
     pub dontlognull: bool,
-    pub log_targets: Vec<LogTarget>,
+    /// Whether this proxy has log targets (its own or `log global`).
+    pub logs: bool,
 }
 
 /// A backend as the shards use it.
@@ -65,6 +66,8 @@ pub struct BackendRt {
     pub retries: u32,
     pub redispatch: Option<i32>,
     pub srvtcpka: bool,
+    /// PROXY header version sent to each server (`send-proxy*`), by server index.
+    pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
 }
 
 pub struct Shared {
@@ -78,20 +81,65 @@ pub struct Shared {
     pub pipe_size: usize,
     /// Pipes a shard may hold at once (global maxpipes split over shards).
     pub pipes_per_shard: usize,
+    /// Log targets of each proxy (its own, plus the global ones with `log global`).
+    pub logs: Vec<Vec<LogTarget>>,
+    /// Health checks, one per checked server of the process; shard i runs every entry
+    /// whose position is i modulo the number of shards.
+    pub probes: Vec<ProbeSpec>,
+    pub shards: usize,
+}
+
+/// Where a health check goes and what it does (see `health::prober`).
+pub struct ProbeSpec {
+    pub backend: usize,
+    pub server: usize,
+    pub addr: std::net::SocketAddr,
 }
 
 impl Shared {
-    pub fn new(cfg: Config, maxconn: u32, shards: usize) -> Shared {
+    /// The shared state of a generation; `previous` is the generation it replaces, whose
+    /// servers' health carries over by backend and server name.
+    pub fn new(cfg: Config, maxconn: u32, shards: usize, previous: Option<&Shared>) -> Shared {
         let cfg = Arc::new(cfg);
         let mut frontends = Vec::new();
         let mut backends = Vec::new();
+        let mut logs = Vec::new();
+        let mut probes = Vec::new();
         for (i, px) in cfg.proxies.iter().enumerate() {
+            let mut targets = px.log.targets.clone();
+            if px.log.use_global {
+                targets.extend(cfg.global.logs.iter().cloned());
+            }
+            logs.push(targets);
             frontends.push(
                 px.kind
                     .is_frontend()
-                    .then(|| Arc::new(frontend_rt(&cfg, i, px, maxconn))),
+                    .then(|| Arc::new(frontend_rt(i, px, maxconn, !logs[i].is_empty()))),
             );
-            backends.push(px.kind.is_backend().then(|| Arc::new(backend_rt(i, px))));
+            let be = px.kind.is_backend().then(|| Arc::new(backend_rt(i, px)));
+            if let Some(be) = &be {
+                if let Some(prev) = previous.and_then(|p| p.backend_by_name(&px.name)) {
+                    for s in &be.lb.servers {
+                        if let Some(old) = prev.lb.servers.iter().find(|o| o.name == s.name) {
+                            s.inherit(old);
+                        }
+                    }
+                    be.lb.rebuild();
+                }
+                for (n, s) in px.servers.iter().enumerate() {
+                    if s.params.check.enabled {
+                        let ip = s.check_ip.unwrap_or(s.addr.ip);
+                        // validate() guarantees a port for checked servers.
+                        let port = s.params.check.port.or(s.addr.port).unwrap_or(0);
+                        probes.push(ProbeSpec {
+                            backend: i,
+                            server: n,
+                            addr: std::net::SocketAddr::new(ip, port),
+                        });
+                    }
+                }
+            }
+            backends.push(be);
         }
         // HAProxy's default maxpipes is maxconn/4; each spliced direction in flight needs one.
         let maxpipes = cfg
@@ -111,12 +159,19 @@ impl Shared {
                 256 * 1024
             },
             pipes_per_shard: maxpipes / shards.max(1),
+            logs,
+            probes,
+            shards,
             cfg,
         }
     }
+
+    pub fn backend_by_name(&self, name: &str) -> Option<&Arc<BackendRt>> {
+        self.backends.iter().flatten().find(|b| b.name == name)
+    }
 }
 
-fn frontend_rt(cfg: &Config, i: usize, px: &Proxy, global_maxconn: u32) -> FrontendRt {
+fn frontend_rt(i: usize, px: &Proxy, global_maxconn: u32, logs: bool) -> FrontendRt {
     let backend = if px.kind.is_backend() {
         Some(i)
     } else {
@@ -125,10 +180,6 @@ fn frontend_rt(cfg: &Config, i: usize, px: &Proxy, global_maxconn: u32) -> Front
             .or(px.default_backend.as_ref())
             .map(|r| r.index)
     };
-    let mut log_targets = px.log.targets.clone();
-    if px.log.use_global {
-        log_targets.extend(cfg.global.logs.iter().cloned());
-    }
     FrontendRt {
         proxy: i,
         name: px.name.clone(),
@@ -140,7 +191,7 @@ fn frontend_rt(cfg: &Config, i: usize, px: &Proxy, global_maxconn: u32) -> Front
         clitcpka: px.options.clitcpka,
         tcplog: px.options.tcplog,
         dontlognull: px.options.dontlognull,
-        log_targets,
+        logs,
     }
 }
 
@@ -170,6 +221,7 @@ fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
         retries: px.retries,
         redispatch: px.options.redispatch,
         srvtcpka: px.options.srvtcpka,
+        send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
     }
 }
 
@@ -236,7 +288,7 @@ fn start_generation(
     host: &Host,
     cfg: Config,
     id: u64,
-    previous: Option<&listeners::Registry>,
+    previous: Option<&Generation>,
 ) -> Result<Generation, String> {
     let plan = cpus::plan(
         &host.allowed,
@@ -254,8 +306,14 @@ fn start_generation(
         .maxconn
         .unwrap_or_else(|| limits::default_maxconn(host.nofile));
     let grace = cfg.global.hard_stop_after.unwrap_or(DEFAULT_GRACE);
-    let (per_shard, sockets) = listeners::bind_all(&cfg, nshards, maxconn, previous)?;
-    let shared = Arc::new(Shared::new(cfg, maxconn, nshards));
+    let (per_shard, sockets) =
+        listeners::bind_all(&cfg, nshards, maxconn, previous.map(|g| &g.sockets))?;
+    let shared = Arc::new(Shared::new(
+        cfg,
+        maxconn,
+        nshards,
+        previous.map(|g| &*g.shared),
+    ));
     let io_memory = ((host.memlock / 4) / nshards as u64).clamp(64 << 10, 1 << 20) as usize;
     let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     let mut handles = Vec::new();
@@ -468,7 +526,7 @@ fn reload(host: &Host, current: &Generation) -> Option<Generation> {
         );
         return None;
     };
-    match start_generation(host, cfg, current.id + 1, Some(&current.sockets)) {
+    match start_generation(host, cfg, current.id + 1, Some(current)) {
         Ok(g) => Some(g),
         Err(e) => {
             log::error!(

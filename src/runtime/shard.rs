@@ -79,7 +79,6 @@ impl Shard {
             return;
         };
         let sender = slot.get_or_insert_with(|| {
-            let fe = self.shared.frontends[proxy].as_ref();
             let tag = self
                 .shared
                 .cfg
@@ -87,7 +86,7 @@ impl Shard {
                 .log_tag
                 .as_deref()
                 .unwrap_or("corelb");
-            Sender::new(fe.map(|f| &f.log_targets[..]).unwrap_or(&[]), tag)
+            Sender::new(&self.shared.logs[proxy], tag)
         });
         sender.send(level, line);
     }
@@ -113,6 +112,7 @@ pub async fn run(
     for l in listeners {
         loops.push(glommio::spawn_local(accept_loop(shard.clone(), l)));
     }
+    spawn_probers(&shard);
     let _ = started.send(Ok(id));
     drop(started);
     shared.control.wait_stop().await;
@@ -140,6 +140,50 @@ pub async fn run(
         s.read_waits.get(),
         s.pipe_fallbacks.get()
     );
+}
+
+/// Starts this shard's share of the health checks, their first runs spread over `inter`.
+fn spawn_probers(shard: &Rc<Shard>) {
+    let shared = &shard.shared;
+    let n = shared.probes.len();
+    let nshards = shard_count(shared);
+    for (k, spec) in shared.probes.iter().enumerate() {
+        if k % nshards != shard.id {
+            continue;
+        }
+        let Some(be) = shared.backends[spec.backend].clone() else {
+            continue;
+        };
+        let px = &shared.cfg.proxies[spec.backend];
+        let srv = &px.servers[spec.server];
+        let c = &srv.params.check;
+        let probe = crate::health::prober::Probe {
+            be,
+            srv: spec.server,
+            addr: spec.addr,
+            kind: px.check,
+            http: Arc::new(px.http_check.clone()),
+            tcp: Arc::new(px.tcp_check.clone()),
+            inter: c.inter,
+            fastinter: c.fastinter,
+            downinter: c.downinter,
+            timeout_check: px.timeouts.check,
+            timeout_connect: px.timeouts.connect,
+            send_proxy: c.send_proxy.then(|| {
+                srv.params
+                    .send_proxy
+                    .unwrap_or(crate::config::ProxyVersion::V1)
+            }),
+            spread_pct: shared.cfg.global.spread_checks,
+            log_checks: px.options.log_health_checks,
+            first_delay: c.inter.mul_f64(k as f64 / n.max(1) as f64),
+        };
+        glommio::spawn_local(crate::health::prober::run(shard.clone(), probe)).detach();
+    }
+}
+
+fn shard_count(shared: &Shared) -> usize {
+    shared.shards
 }
 
 /// Takes a slot, waiting for one if needed; false when a stop came first.
@@ -232,7 +276,14 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
         ShardStats::add(&shard.stats.accepted, 1);
         log::trace!("shard {}: connection from {peer} on {}", shard.id, l.addr);
         shard.active.set(shard.active.get() + 1);
-        glommio::spawn_local(tcp::session(shard.clone(), fe.clone(), stream, peer)).detach();
+        glommio::spawn_local(tcp::session(
+            shard.clone(),
+            fe.clone(),
+            stream,
+            peer,
+            l.accept_proxy,
+        ))
+        .detach();
     }
     // Dropping `gl` closes this shard's listening socket: the kernel stops giving it
     // connections (with net.ipv4.tcp_migrate_req=1, queued ones move to a sibling).

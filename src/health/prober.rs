@@ -1,0 +1,390 @@
+//! Probers: one task per checked server, for the whole process, spread over the shards
+//! (server k of the process runs on shard k mod N). Each writes its verdicts into the
+//! server's shared state; a change of state rebuilds the backend's balancing tables and is
+//! logged once, in HAProxy's words.
+
+use super::check::{self, Verdict};
+use super::machine::Transition;
+use crate::config::{CheckKind, HttpCheck, ProxyVersion, TcpCheckRule};
+use crate::runtime::BackendRt;
+use crate::runtime::shard::Shard;
+use futures_lite::future;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything one prober needs, fixed for a generation.
+pub struct Probe {
+    pub be: Arc<BackendRt>,
+    pub srv: usize,
+    pub addr: SocketAddr,
+    pub kind: CheckKind,
+    pub http: Arc<HttpCheck>,
+    pub tcp: Arc<Vec<TcpCheckRule>>,
+    pub inter: Duration,
+    pub fastinter: Option<Duration>,
+    pub downinter: Option<Duration>,
+    /// `timeout check`: with it, connect within min(timeout connect, inter) and wait this
+    /// long for the answer; without it, the whole check must fit in `inter` (HAProxy).
+    pub timeout_check: Option<Duration>,
+    pub timeout_connect: Option<Duration>,
+    pub send_proxy: Option<ProxyVersion>,
+    pub spread_pct: u32,
+    pub log_checks: bool,
+    /// Delay before the first check, spreading probers over `inter`.
+    pub first_delay: Duration,
+}
+
+/// Runs checks until the generation stops.
+pub async fn run(shard: Rc<Shard>, p: Probe) {
+    let control = &shard.shared.control;
+    let stopped = |d: Duration| {
+        future::or(
+            async move {
+                glommio::timer::sleep(d).await;
+                false
+            },
+            async {
+                control.wait_stop().await;
+                true
+            },
+        )
+    };
+    if stopped(p.first_delay).await {
+        return;
+    }
+    let server = p.be.lb.servers[p.srv].clone();
+    let mut last_ok: Option<bool> = None;
+    loop {
+        let t0 = Instant::now();
+        let verdict = future::or(async { Some(check_once(&p).await) }, async {
+            control.wait_stop().await;
+            None
+        })
+        .await;
+        let Some(verdict) = verdict else { return };
+        let took = t0.elapsed();
+        let t = server.check_result(verdict.ok);
+        if p.log_checks && last_ok != Some(verdict.ok) && last_ok.is_some() {
+            let msg = format!(
+                "Health check for server {}/{} {}, {}, check duration: {}ms, status: {}.",
+                p.be.name,
+                server.name,
+                if verdict.ok { "succeeded" } else { "failed" },
+                verdict.describe(),
+                took.as_millis(),
+                server.health().status()
+            );
+            log::info!("{msg}");
+            shard.log(p.be.proxy, crate::log::syslog::NOTICE, &msg);
+        }
+        last_ok = Some(verdict.ok);
+        if let Some(t) = t {
+            announce(
+                &shard,
+                &p.be,
+                p.srv,
+                t,
+                &format!(
+                    "{}, check duration: {}ms",
+                    verdict.describe(),
+                    took.as_millis()
+                ),
+            );
+        }
+        let mut next = server.health().interval(p.inter, p.fastinter, p.downinter);
+        if server
+            .force_fast
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            next = p.fastinter.unwrap_or(p.inter);
+        }
+        if p.spread_pct > 0 {
+            // spread-checks: ± pct/2 % of random jitter so checks drift apart.
+            let span = next.as_micros() as u64 * p.spread_pct as u64 / 100;
+            let jitter = fastrand::u64(0..=span.max(1));
+            next = next + Duration::from_micros(jitter) - Duration::from_micros(span / 2).min(next);
+        }
+        if stopped(next).await {
+            return;
+        }
+    }
+}
+
+/// Acts on a state change: rebuilds the backend's tables, logs once (stderr and the
+/// backend's log targets), lets queued connections try the recovered server.
+pub fn announce(shard: &Shard, be: &BackendRt, srv: usize, t: Transition, detail: &str) {
+    be.lb.rebuild();
+    let s = &be.lb.servers[srv];
+    let (mut act, mut bck) = (0, 0);
+    for x in &be.lb.servers {
+        if x.usable() {
+            if x.backup {
+                bck += 1;
+            } else {
+                act += 1;
+            }
+        }
+    }
+    let queued = be.queue.waiting();
+    let kind = if s.backup { "Backup server" } else { "Server" };
+    match t {
+        Transition::WentDown => {
+            let msg = format!(
+                "{kind} {}/{} is DOWN, {detail}. {act} active and {bck} backup servers left. {} sessions active, 0 requeued, {queued} remaining in queue.",
+                be.name,
+                s.name,
+                s.cur_conns()
+            );
+            log::warn!("{msg}");
+            shard.log(be.proxy, crate::log::syslog::ALERT, &msg);
+            if act + bck == 0 {
+                let msg = format!("backend '{}' has no server available!", be.name);
+                log::error!("{msg}");
+                shard.log(be.proxy, 0, &msg);
+            }
+        }
+        Transition::WentUp => {
+            let msg = format!(
+                "{kind} {}/{} is UP, {detail}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
+                be.name, s.name
+            );
+            log::warn!("{msg}");
+            shard.log(be.proxy, crate::log::syslog::NOTICE, &msg);
+            be.queue.wake_all();
+        }
+    }
+}
+
+fn io_info(e: &std::io::Error) -> String {
+    // HAProxy prints the bare strerror ("Connection refused").
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+async fn with_deadline<T>(deadline: Instant, f: impl std::future::Future<Output = T>) -> Option<T> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    future::or(async { Some(f.await) }, async {
+        glommio::timer::sleep(left).await;
+        None
+    })
+    .await
+}
+
+/// Connects (and sends the PROXY header of `check-send-proxy`); errors are verdicts.
+async fn connect(
+    p: &Probe,
+    addr: SocketAddr,
+    start: Instant,
+    send_proxy: Option<ProxyVersion>,
+) -> Result<TcpStream, Verdict> {
+    let limit = match p.timeout_check {
+        Some(_) => p.timeout_connect.unwrap_or(p.inter).min(p.inter),
+        None => p.inter,
+    };
+    let deadline = start + limit;
+    let r = with_deadline(deadline, async {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        TcpStream::connect_timeout(addr, left).await
+    })
+    .await;
+    let mut s = match r {
+        None => return Err(Verdict::fail("Layer4 timeout", "timeout while connecting")),
+        Some(Err(e)) => {
+            let e: std::io::Error = e.into();
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                return Err(Verdict::fail("Layer4 timeout", "timeout while connecting"));
+            }
+            return Err(Verdict::fail("Layer4 connection problem", io_info(&e)));
+        }
+        Some(Ok(s)) => s,
+    };
+    if let Some(v) = send_proxy {
+        let local = s.local_addr().ok();
+        let mut buf = [0u8; 232];
+        let n = match v {
+            // v1: the check connection's own addresses, as HAProxy.
+            ProxyVersion::V1 => {
+                let mut line = [0u8; 108];
+                let n = crate::proxy_protocol::encode_v1(local.map(|l| (l, addr)), &mut line);
+                buf[..n].copy_from_slice(&line[..n]);
+                n
+            }
+            // v2: a LOCAL command: "this is the balancer itself".
+            ProxyVersion::V2 => crate::proxy_protocol::encode_v2(
+                crate::proxy_protocol::Command::Local,
+                &crate::proxy_protocol::Addresses::Unspecified,
+                &[],
+                crate::proxy_protocol::Checksum::None,
+                &mut buf,
+            )
+            .unwrap_or(0),
+        };
+        if let Err(e) = s.write_all(&buf[..n]).await {
+            return Err(Verdict::fail("Layer4 connection problem", io_info(&e)));
+        }
+    }
+    Ok(s)
+}
+
+fn read_deadline(p: &Probe, start: Instant) -> Instant {
+    match p.timeout_check {
+        Some(t) => Instant::now() + t,
+        None => start + p.inter,
+    }
+}
+
+/// One check; never panics, every failure is a verdict.
+pub async fn check_once(p: &Probe) -> Verdict {
+    let start = Instant::now();
+    match p.kind {
+        CheckKind::Connect => match connect(p, p.addr, start, p.send_proxy).await {
+            Ok(_) => Verdict::pass("Layer4 check passed"),
+            Err(v) => v,
+        },
+        CheckKind::Http => {
+            let mut s = match connect(p, p.addr, start, p.send_proxy).await {
+                Ok(s) => s,
+                Err(v) => return v,
+            };
+            if let Err(e) = s.write_all(&check::http_request(&p.http)).await {
+                return Verdict::fail("Layer7 invalid response", io_info(&e));
+            }
+            let deadline = read_deadline(p, start);
+            let mut buf = Vec::with_capacity(4096);
+            let mut chunk = [0u8; 4096];
+            loop {
+                let r = with_deadline(deadline, s.read(&mut chunk)).await;
+                let (eof, err) = match r {
+                    None => {
+                        return Verdict::fail(
+                            "Layer7 timeout",
+                            "timeout while waiting for the response",
+                        );
+                    }
+                    Some(Ok(0)) => (true, None),
+                    Some(Ok(n)) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        (false, None)
+                    }
+                    Some(Err(e)) => (true, Some(e)),
+                };
+                if let Some(v) = check::http_verdict(&p.http.expect, &buf, eof) {
+                    return v;
+                }
+                if let Some(e) = err {
+                    return Verdict::fail("Layer7 invalid response", io_info(&e));
+                }
+                // HAProxy's tune.chksize: judge what fits in 16 KiB.
+                if buf.len() >= 16384 {
+                    return check::http_verdict(&p.http.expect, &buf, true).unwrap_or_else(|| {
+                        Verdict::fail("Layer7 invalid response", "response too large")
+                    });
+                }
+            }
+        }
+        CheckKind::Tcp => tcp_check(p, start).await,
+    }
+}
+
+async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
+    let mut conn: Option<TcpStream> = None;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut rules: Vec<&TcpCheckRule> = p.tcp.iter().collect();
+    // Without a leading connect rule, the check connects first, as in HAProxy.
+    let implicit = TcpCheckRule::Connect {
+        port: None,
+        send_proxy: false,
+    };
+    if !matches!(rules.first(), Some(TcpCheckRule::Connect { .. })) {
+        rules.insert(0, &implicit);
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let step = i + 1;
+        match rule {
+            TcpCheckRule::Connect { port, send_proxy } => {
+                let addr = SocketAddr::new(p.addr.ip(), port.unwrap_or(p.addr.port()));
+                let sp = if *send_proxy {
+                    Some(ProxyVersion::V1)
+                } else {
+                    p.send_proxy
+                };
+                match connect(p, addr, start, sp).await {
+                    Ok(s) => {
+                        conn = Some(s);
+                        buf.clear();
+                    }
+                    Err(mut v) => {
+                        if let Some(info) = &mut v.info {
+                            *info = format!("{info} at step {step} of tcp-check (connect)");
+                        }
+                        return v;
+                    }
+                }
+            }
+            TcpCheckRule::Send(data) => {
+                let Some(s) = conn.as_mut() else {
+                    return Verdict::fail(
+                        "Layer7 invalid response",
+                        format!("no connection at step {step}"),
+                    );
+                };
+                if let Err(e) = s.write_all(data).await {
+                    return Verdict::fail(
+                        "Layer4 connection problem",
+                        format!("{} at step {step} of tcp-check (send)", io_info(&e)),
+                    );
+                }
+                buf.clear();
+            }
+            TcpCheckRule::Expect(e) => {
+                let Some(s) = conn.as_mut() else {
+                    return Verdict::fail(
+                        "Layer7 invalid response",
+                        format!("no connection at step {step}"),
+                    );
+                };
+                let deadline = read_deadline(p, start);
+                let mut chunk = [0u8; 4096];
+                loop {
+                    if let Some(v) = check::tcp_expect(e, &buf, false, step) {
+                        if !v.ok {
+                            return v;
+                        }
+                        break;
+                    }
+                    match with_deadline(deadline, s.read(&mut chunk)).await {
+                        None => {
+                            return Verdict::fail(
+                                "Layer7 timeout",
+                                format!("at step {step} of tcp-check (expect)"),
+                            );
+                        }
+                        Some(Ok(0)) | Some(Err(_)) => {
+                            match check::tcp_expect(e, &buf, true, step) {
+                                Some(v) if v.ok => break,
+                                Some(v) => return v,
+                                None => unreachable!("an expectation is decided at EOF"),
+                            }
+                        }
+                        Some(Ok(n)) => {
+                            buf.extend_from_slice(&chunk[..n]);
+                            if buf.len() > 16384 {
+                                buf.drain(..buf.len() - 16384);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Verdict::pass("Layer7 check passed")
+}

@@ -1,0 +1,346 @@
+//! Health checks, failover and observed errors, end to end.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+const DEFAULTS: &str = "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n  retries 3\n  option redispatch\n";
+
+fn named_on(port: u16, name: &'static str) -> Backend {
+    let l = TcpListener::bind(("127.0.0.1", port)).expect("rebind the backend's port");
+    Backend::start_on(l, move |mut s| {
+        let _ = s.write_all(format!("{name}\n").as_bytes());
+        let _ = s.shutdown(Shutdown::Write);
+        let mut b = [0u8; 16];
+        let _ = s.read(&mut b);
+    })
+}
+
+/// Waits for a log line containing `needle`; returns when it appeared.
+fn wait_log(lb: &Corelb, needle: &str, timeout: Duration) -> Instant {
+    eventually(timeout, || lb.log().contains(needle).then(Instant::now))
+        .unwrap_or_else(|| panic!("no '{needle}' in the log after {timeout:?}:\n{}", lb.log()))
+}
+
+#[test]
+fn a_dead_server_is_taken_out_and_comes_back_without_failed_connections() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let cport = free_port();
+    let c = named_on(cport, "c");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  default-server check inter 200 fall 3 rise 2\n  server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n  server c 127.0.0.1:{cport}\n",
+        a.port, b.port
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    let load = Load::start_paced(port, 2, Duration::from_millis(5));
+    std::thread::sleep(Duration::from_millis(500));
+    // Kill c: its port refuses connections from now on.
+    let killed = Instant::now();
+    drop(c);
+    let down = wait_log(&lb, "Server l/c is DOWN", Duration::from_secs(5));
+    let detect = down - killed;
+    // fall 3 × inter 200 ms, plus up to one interval of phase.
+    assert!(
+        detect < Duration::from_millis(1500),
+        "detected after {detect:?}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok1, failed1, seen1) = load.finish();
+    assert_eq!(
+        failed1, 0,
+        "{failed1} client connections failed while c died ({ok1} ok)"
+    );
+    let after: Vec<&String> = seen1.iter().rev().take(40).collect();
+    assert!(
+        after.iter().all(|n| *n != "c"),
+        "c still got traffic after it was marked down: {after:?}"
+    );
+
+    // c comes back: traffic returns after rise checks.
+    let load = Load::start_paced(port, 2, Duration::from_millis(5));
+    let revived = Instant::now();
+    let c = named_on(cport, "c");
+    let up = wait_log(&lb, "Server l/c is UP", Duration::from_secs(5));
+    assert!(
+        up - revived < Duration::from_millis(1500),
+        "back up after {:?}",
+        up - revived
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, failed2, seen2) = load.finish();
+    assert_eq!(failed2, 0);
+    assert!(
+        seen2.iter().rev().take(30).any(|n| n == "c"),
+        "c gets traffic again"
+    );
+    let log = lb.log();
+    assert!(
+        log.contains("Server l/c is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: "),
+        "{log}"
+    );
+    assert!(log.contains("2 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."), "{log}");
+    assert!(
+        log.contains("Server l/c is UP, reason: Layer4 check passed, check duration: "),
+        "{log}"
+    );
+    assert!(
+        log.contains("3 active and 0 backup servers online."),
+        "{log}"
+    );
+    // One prober per server for the whole process: each change is logged once.
+    assert_eq!(log.matches("Server l/c is DOWN").count(), 1, "{log}");
+    assert_eq!(log.matches("Server l/c is UP").count(), 1, "{log}");
+    drop(c);
+}
+
+#[test]
+fn backups_take_over_when_checks_fail_every_active_server() {
+    let aport = free_port();
+    let a = named_on(aport, "a");
+    let k = Backend::named("k");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  server a 127.0.0.1:{aport} check inter 150 fall 2\n  server k 127.0.0.1:{} backup check inter 150\n",
+        k.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    assert_eq!(distribution(port, 6).keys().collect::<Vec<_>>(), vec!["a"]);
+    drop(a);
+    wait_log(&lb, "Server l/a is DOWN", Duration::from_secs(5));
+    assert!(
+        lb.log().contains("0 active and 1 backup servers left"),
+        "{}",
+        lb.log()
+    );
+    assert_eq!(distribution(port, 6).keys().collect::<Vec<_>>(), vec!["k"]);
+    let a = named_on(aport, "a");
+    wait_log(&lb, "Server l/a is UP", Duration::from_secs(5));
+    assert_eq!(distribution(port, 6).keys().collect::<Vec<_>>(), vec!["a"]);
+    drop(a);
+}
+
+#[test]
+fn no_server_left_closes_new_connections_and_says_so() {
+    let aport = free_port();
+    let a = named_on(aport, "a");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  server a 127.0.0.1:{aport} check inter 150 fall 1\n"
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    drop(a);
+    wait_log(
+        &lb,
+        "backend 'l' has no server available!",
+        Duration::from_secs(5),
+    );
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(c.read(&mut buf).unwrap_or(0), 0);
+}
+
+fn http_backend(status: &'static str, body: &'static str) -> Backend {
+    Backend::start(move |mut s| {
+        let mut req = [0u8; 1024];
+        let _ = s.read(&mut req);
+        let _ = s.write_all(
+            format!(
+                "HTTP/1.0 {status}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    })
+}
+
+#[test]
+fn http_checks_judge_status_and_content() {
+    let ok = http_backend("200 OK", "alive");
+    let bad = http_backend("503 Service Unavailable", "busy");
+    let sick = http_backend("200 OK", "maintenance");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  option httpchk GET /health\n  default-server check inter 150 fall 1\n  server ok 127.0.0.1:{}\n  server bad 127.0.0.1:{}\n",
+        ok.port, bad.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    wait_log(
+        &lb,
+        "Server l/bad is DOWN, reason: Layer7 wrong status, code: 503, info: \"Service Unavailable\"",
+        Duration::from_secs(5),
+    );
+    assert!(!lb.log().contains("Server l/ok is DOWN"));
+    drop(lb);
+    // String expectations on the body.
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  option httpchk\n  http-check send meth GET uri /health ver HTTP/1.1 hdr Host www\n  http-check expect string alive\n  default-server check inter 150 fall 1\n  server ok 127.0.0.1:{}\n  server sick 127.0.0.1:{}\n",
+        ok.port, sick.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    wait_log(
+        &lb,
+        "Server l/sick is DOWN, reason: Layer7 wrong status",
+        Duration::from_secs(5),
+    );
+    assert!(!lb.log().contains("Server l/ok is DOWN"), "{}", lb.log());
+}
+
+#[test]
+fn http_check_request_is_what_the_config_says() {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx = std::sync::Mutex::new(tx);
+    let srv = Backend::start(move |mut s| {
+        let mut req = vec![0u8; 2048];
+        let n = s.read(&mut req).unwrap_or(0);
+        let _ = tx
+            .lock()
+            .unwrap()
+            .send(String::from_utf8_lossy(&req[..n]).into_owned());
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    });
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  option httpchk\n  http-check send meth HEAD uri /ping ver HTTP/1.1 hdr Host app.example hdr User-Agent corelb-check\n  server s 127.0.0.1:{} check inter 100\n",
+        srv.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let req = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        req,
+        "HEAD /ping HTTP/1.1\r\nHost: app.example\r\nUser-Agent: corelb-check\r\nConnection: close\r\n\r\n"
+    );
+}
+
+#[test]
+fn tcp_check_send_and_expect() {
+    // A redis-like backend: PING → +PONG, or a broken one.
+    let pong = Backend::start(|mut s| {
+        let mut b = [0u8; 64];
+        let n = s.read(&mut b).unwrap_or(0);
+        if &b[..n] == b"PING\r\n" {
+            let _ = s.write_all(b"+PONG\r\n");
+        }
+    });
+    let err = Backend::start(|mut s| {
+        let mut b = [0u8; 64];
+        let _ = s.read(&mut b);
+        let _ = s.write_all(b"-ERR loading\r\n");
+    });
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  option tcp-check\n  tcp-check connect\n  tcp-check send PING\\r\\n\n  tcp-check expect string +PONG\n  default-server check inter 150 fall 1\n  server good 127.0.0.1:{}\n  server loading 127.0.0.1:{}\n",
+        pong.port, err.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    wait_log(
+        &lb,
+        "Server l/loading is DOWN, reason: Layer7 invalid response",
+        Duration::from_secs(5),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!lb.log().contains("Server l/good is DOWN"), "{}", lb.log());
+    assert!(
+        lb.log().contains("TCPCHK did not match content at step 3"),
+        "{}",
+        lb.log()
+    );
+}
+
+#[test]
+fn timeout_check_bounds_a_silent_server() {
+    // Accepts and never answers.
+    let mute = Backend::start(|mut s| {
+        let mut b = [0u8; 64];
+        while let Ok(n) = s.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}  timeout check 200ms\nlisten l\n  bind 127.0.0.1:{port}\n  option httpchk GET /\n  server m 127.0.0.1:{} check inter 5s fall 1\n",
+        mute.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    // The first check starts at once (one server: no spreading); it gives up after 200 ms,
+    // not after inter (5 s).
+    wait_log(
+        &lb,
+        "Server l/m is DOWN, reason: Layer7 timeout",
+        Duration::from_secs(3),
+    );
+}
+
+#[test]
+fn observe_marks_down_before_any_check_would() {
+    let good = Backend::named("good");
+    let dport = free_port();
+    let d = named_on(dport, "dying");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  server dying 127.0.0.1:{dport} check inter 60s observe layer4 error-limit 1 on-error mark-down\n  server good 127.0.0.1:{}\n",
+        good.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    std::thread::sleep(Duration::from_millis(300)); // past the first check: it is up
+    drop(d);
+    for _ in 0..6 {
+        assert_eq!(
+            fetch_name(port),
+            "good",
+            "redispatch hides the dying server"
+        );
+    }
+    wait_log(
+        &lb,
+        "Server l/dying is DOWN, reason: Health analyze",
+        Duration::from_secs(2),
+    );
+}
+
+#[test]
+fn a_reload_keeps_a_down_server_down() {
+    let good = Backend::named("good");
+    let dead = free_port();
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  server dead 127.0.0.1:{dead} check inter 100 fall 1 rise 50\n  server good 127.0.0.1:{}\n",
+        good.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    wait_log(&lb, "Server l/dead is DOWN", Duration::from_secs(5));
+    lb.signal("USR2");
+    wait_log(&lb, "generation 2 started", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    // Still down in the new generation: no new DOWN message, no traffic to it.
+    assert_eq!(
+        lb.log().matches("Server l/dead is DOWN").count(),
+        1,
+        "{}",
+        lb.log()
+    );
+    for _ in 0..10 {
+        assert_eq!(fetch_name(port), "good");
+    }
+}
+
+#[test]
+fn checked_server_without_a_port_is_a_config_error() {
+    let dir = TempDir::new("cfg");
+    let path = dir.write(
+        "c.cfg",
+        &format!("{DEFAULTS}backend b\n  server s 127.0.0.1 check\n"),
+    );
+    let (code, _, err) = check_config(&path);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("c.cfg:9: server 'b/s' has no port, so its health checks need one"),
+        "{err}"
+    );
+}
