@@ -42,6 +42,7 @@ fn a_dead_server_is_taken_out_and_comes_back_without_failed_connections() {
     drop(c);
     let down = wait_log(&lb, "Server l/c is DOWN", Duration::from_secs(5));
     let detect = down - killed;
+    eprintln!("dead server taken out {detect:?} after it died (inter 200 ms, fall 3)");
     // fall 3 × inter 200 ms, plus up to one interval of phase.
     assert!(
         detect < Duration::from_millis(1500),

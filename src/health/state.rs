@@ -7,7 +7,7 @@ use super::machine::{Health, Transition};
 use crate::config::{Observe, OnError, Server};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -48,8 +48,6 @@ pub struct ServerState {
     /// Connections currently established or being established to this server, from every
     /// shard: what `leastconn` compares and `maxconn` limits.
     cur: AtomicU32,
-    /// Connections ever sent to this server (for statistics and tests).
-    total: AtomicU64,
     /// Whether a prober checks this server (`check`).
     pub checked: bool,
     pub observe: Observe,
@@ -82,7 +80,6 @@ impl ServerState {
             }),
             weight: AtomicU32::new(p.weight),
             cur: AtomicU32::new(0),
-            total: AtomicU64::new(0),
             checked: p.check.enabled,
             observe: p.observe,
             health: Mutex::new(Health::new(p.check.rise, p.check.fall)),
@@ -213,17 +210,12 @@ impl ServerState {
         self.cur.load(Ordering::Relaxed)
     }
 
-    pub fn total_conns(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
-    }
-
     /// Reserves a connection slot, honouring `maxconn` exactly across shards (a CAS loop, no
     /// lock). Returns false when the server is full.
     #[inline]
     pub fn try_acquire(&self) -> bool {
         let max = self.maxconn;
-        let ok = self
-            .cur
+        self.cur
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
                 if max == 0 || c < max {
                     Some(c + 1)
@@ -231,11 +223,7 @@ impl ServerState {
                     None
                 }
             })
-            .is_ok();
-        if ok {
-            self.total.fetch_add(1, Ordering::Relaxed);
-        }
-        ok
+            .is_ok()
     }
 
     /// Gives back a slot taken by [`try_acquire`](Self::try_acquire).
@@ -299,7 +287,7 @@ pub(crate) mod tests {
         assert!(!s.try_acquire());
         s.release();
         assert!(s.try_acquire());
-        assert_eq!(s.total_conns(), 3);
+        assert_eq!(s.cur_conns(), 2);
     }
 
     #[test]
