@@ -20,6 +20,7 @@
 //! values in the same form, never printed from here.
 
 pub mod certs;
+pub mod ciphers;
 #[cfg(test)]
 mod testutil;
 
