@@ -21,6 +21,7 @@
 
 pub mod certs;
 pub mod ciphers;
+pub mod options;
 #[cfg(test)]
 mod testutil;
 
