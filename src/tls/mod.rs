@@ -21,6 +21,7 @@
 
 pub mod certs;
 pub mod ciphers;
+pub mod ktls;
 pub mod options;
 #[cfg(test)]
 mod testutil;
