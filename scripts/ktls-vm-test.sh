@@ -187,7 +187,7 @@ qrc=$?
 set -e
 elapsed=$(( $(date +%s) - start ))
 # The console carries terminal escapes from the firmware and the kernel: strip them.
-tr -d '\r' < "$work/serial.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' > "$work/console.log"
+tr -d '\r' < "$work/serial.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1b[a-zA-Z]//g' > "$work/console.log"
 grep -aE '^(KTLS-VM|KTLS-SELFTEST)' "$work/console.log" || true
 
 if ! grep -aq '^KTLS-VM: DONE' "$work/console.log"; then
