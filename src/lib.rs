@@ -12,3 +12,4 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod runtime;
 pub mod sys;
+pub mod tls;

@@ -1,8 +1,11 @@
-//! The one place with `unsafe`: raw file descriptors, splice(2), pipes, resource limits.
+//! The one place with `unsafe`: raw file descriptors, splice(2), pipes, resource limits, and
+//! the kTLS socket options ([`ktls`]).
 //! Each block says why it is sound. Everything outside this module is safe code.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+pub mod ktls;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {

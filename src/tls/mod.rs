@@ -1,0 +1,39 @@
+//! TLS: certificate material read the HAProxy way, the rustls server/client configurations
+//! built from HAProxy's SSL keywords, and the hand-off of the record layer to the kernel
+//! (kTLS).
+//!
+//! - [`certs`]: PEM files, `crt DIR`, `crt-list`, `.key` beside the certificate, expiry
+//!   checks, and [`certs::CertStore`], the SNI resolver rustls asks for a certificate.
+//! - [`ciphers`]: OpenSSL cipher strings and TLS 1.3 suite lists mapped onto the rustls
+//!   suites, naming what rustls cannot offer.
+//! - [`options`]: `bind … ssl …` and `server … ssl …` parameters and the `ssl-default-*`
+//!   globals → `rustls::ServerConfig` / `rustls::ClientConfig`.
+//! - [`ktls`]: the start-up probe of the kernel's TLS support and the hand-off after a
+//!   rustls handshake; reading non-data records afterwards.
+//!
+//! Everything here is built once per configuration generation and shared read-only
+//! (`Arc<ServerConfig>`) by every shard; nothing in this module takes a lock per connection
+//! except rustls' own session cache and ticket rotation.
+//!
+//! Errors are `String`s naming the file (and the crt-list line) at fault; the configuration
+//! parser prefixes them with the configuration's `FILE:LINE`. Warnings are returned as
+//! values in the same form, never printed from here.
+
+pub mod certs;
+pub mod ciphers;
+pub mod ktls;
+pub mod options;
+#[cfg(test)]
+mod testutil;
+
+/// A warning for the operator, without the configuration's `FILE:LINE` prefix.
+pub type Warning = String;
+
+/// The crypto provider every configuration uses: aws-lc-rs, rustls' default, which has
+/// AES-GCM and CHACHA20-POLY1305 (the suites kTLS can take over).
+pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    static P: std::sync::OnceLock<std::sync::Arc<rustls::crypto::CryptoProvider>> =
+        std::sync::OnceLock::new();
+    P.get_or_init(|| std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .clone()
+}
