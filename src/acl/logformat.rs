@@ -24,7 +24,7 @@ pub enum Var {
     Method,
     /// `%HU`: request-target.
     Uri,
-    /// `%HP`: path (HAProxy: the URI without its query).
+    /// `%HP`: the request-target without its query.
     Path,
     /// `%HQ`: `?` and the query, or nothing.
     Query,
@@ -49,7 +49,7 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "o", "B", "CC", "CS", "H", "HPO", "ID", "ST", "T", "Ta", "Tc", "Td", "Th", "Ti", "Tl", "Tq",
     "Tr", "Trf", "Trl", "Tt", "Tu", "Tw", "U", "ac", "b", "bc", "bi", "bp", "bq", "f", "fc", "ft",
     "hr", "hrl", "hs", "hsl", "lc", "ms", "pid", "r", "rc", "rt", "s", "sc", "si", "sl", "sp",
-    "sq", "t", "tr", "trg", "trl", "ts", "tsc", "rid", "sslc", "sslv", "U",
+    "sq", "t", "tr", "trg", "trl", "ts", "tsc", "rid", "sslc", "sslv",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,7 +203,11 @@ fn render_var(v: Var, s: &dyn Sample, out: &mut Vec<u8>) {
         Var::FrontendPort => s.dst().map(|a| Value::Int(a.port() as i64)),
         Var::Method => s.method().map(Value::Str),
         Var::Uri => s.url().map(Value::Str),
-        Var::Path => s.url().and_then(http::path).map(Value::Str),
+        // HAProxy 2.6 renders the target up to '?', not the `path` fetch: the scheme and
+        // authority of an absolute URI stay, and `*` stays `*`.
+        Var::Path => s
+            .url()
+            .map(|u| Value::Str(u.split(|&c| c == b'?').next().unwrap_or(u))),
         Var::Query => {
             if let Some(q) = s.url().and_then(http::query) {
                 out.push(b'?');

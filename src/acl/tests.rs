@@ -396,6 +396,9 @@ fn mode_tcp_finds_no_layer7_values() {
     assert!(cond(&[], "if !{ path /x }", &t));
     assert_eq!(render("[%[path]]%[src]", &t), "[]10.0.0.9");
     assert_eq!(render("%HM %HV", &t), "- -");
+    // %HP keeps an absolute URI's scheme and authority (HAProxy 2.6, see diff_tests).
+    let abs = get("http://h/x?y", &["Host: h"]);
+    assert_eq!(render("%HP|%HQ|%[path]", &abs), "http://h/x|?y|/x");
 }
 
 #[test]
