@@ -51,6 +51,28 @@
 //! comparisons do not copy; regexes run on bytes. A converter (`,lower`) on a value longer
 //! than 256 bytes, or `base` longer than 512 bytes, uses a heap buffer.
 
+//! # What is supported
+//!
+//! Fetches: `always_true always_false stopping int() str() bool() src src_port dst dst_port
+//! ssl_fc ssl_fc_sni ssl_fc_protocol req.proto_http method url path pathq query base
+//! req.ver hdr() req.hdr() req.fhdr() hdr_cnt() req.fhdr_cnt() hdr_val() hdr_ip()
+//! url_param()/urlp() urlp_val() req.cook()/cook()/cookie() cook_cnt() cook_val() nbsrv()`
+//! (with their `req.` spellings), and the ACL keywords `base* cook* hdr* path* url* urlp*`
+//! with the suffixes `_beg _dir _dom _end _len _reg _sub`, `method`, `req_ver`.
+//! Converters: `lower`, `upper`. Matching: `-m found bool int ip bin len str beg sub dir dom
+//! end reg`; flags `-i -f -m -n -u -M --`; integer operators `eq ge gt le lt` (and `ne`,
+//! which HAProxy treats as `eq`: a warning says so); ranges `a:b a-b :b a:`. Predefined ACLs:
+//! all of HAProxy 2.6's except `RDP_COOKIE`, `REQ_CONTENT` and `WAIT_END`, which need
+//! content inspection corelb does not do (an error says so). Log-format: text, `%%`,
+//! `%[expr]` and `%ci %cp %fi %fp %HM %HU %HP %HQ %HV`; other `%` variables and `%{...}`
+//! options are errors naming them.
+//!
+//! Not supported (errors say why): other fetches (`req.len`, `req.body*`, `url_ip`,
+//! `http_auth*`, response-side fetches), other converters, host names in IP patterns (HAProxy
+//! resolves them at startup), regex look-around and backreferences (Rust's `regex` instead of
+//! PCRE; byte-oriented and without Unicode classes, as PCRE without UTF), `-u` ids being
+//! unique across the process (the runtime API that uses them does not exist).
+
 // No unsafe code here; the one exception is the test-only counting allocator in tests.rs.
 #![deny(unsafe_code)]
 

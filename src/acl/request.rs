@@ -129,12 +129,14 @@ impl RawRequest {
         }
     }
 
-    /// Parses a complete request head with HAProxy's default limits.
-    pub fn parse(raw: &[u8]) -> Result<RawRequest, HttpError> {
+    /// Parses a request head with HAProxy's default limits; an incomplete head is an error
+    /// too (`None` inside).
+    pub fn parse(raw: &[u8]) -> Result<RawRequest, Option<HttpError>> {
         let mut head = RequestHead::new();
-        match parse_request(raw, &Limits::default(), &mut head)? {
-            Parsed::Complete { .. } => {}
-            _ => panic!("RawRequest::parse needs a complete head"),
+        match parse_request(raw, &Limits::default(), &mut head) {
+            Ok(Parsed::Complete { .. }) => {}
+            Ok(_) => return Err(None),
+            Err(e) => return Err(Some(e)),
         }
         Ok(RawRequest {
             buf: raw.to_vec(),

@@ -100,6 +100,15 @@ fn render(fmt: &str, r: &dyn Sample) -> String {
     String::from_utf8(out).unwrap()
 }
 
+#[test]
+fn shareable_across_shards() {
+    // The configuration snapshot is shared through an Arc between shards.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Acls>();
+    send_sync::<Cond>();
+    send_sync::<LogFormat>();
+}
+
 // ---- The seed configurations' lines ----
 
 #[test]
