@@ -6,6 +6,10 @@
 //! of iterations after a warm-up, inputs and results through `black_box`. The request is
 //! parsed once by the proxy's codec and evaluated through `RequestSample`, as the proxy
 //! would. Figures are nanoseconds per evaluation on the machine at hand: compare ratios.
+//!
+//! On a shared machine, instruction counts are steadier than times: run one case alone,
+//! `perf stat -e instructions:u target/release/examples/acl_bench 5-term`, and divide by
+//! the evaluations it reports.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -98,30 +102,41 @@ fn main() {
     assert!(!seed.eval(&acls, &s), "the request has no example1");
     assert!(five.eval(&acls, &s) && anon.eval(&acls, &s));
 
+    let only = std::env::args().nth(1).unwrap_or_default();
+    let evals = ITERS / 10 + ITERS * RUNS as u64;
+    println!(
+        "corelb::acl microbenchmark ({RUNS} runs x {ITERS} iterations, best run; \
+         {evals} evaluations per case)"
+    );
     let mut out = Vec::with_capacity(128);
-    println!("corelb::acl microbenchmark ({RUNS} runs x {ITERS} iterations, best run)");
-    let t = best_ns(ITERS, || {
+    let case = |name: &str, f: &mut dyn FnMut()| {
+        if name.contains(only.as_str()) {
+            println!("  {name:<58} {:7.1} ns", best_ns(ITERS, f));
+        }
+    };
+    case("seed 002 `if acl_example1` (url_sub, miss)", &mut || {
         black_box(seed.eval(black_box(&acls), black_box(&s)));
     });
-    println!("  seed 002 `if acl_example1` (url_sub, miss)       {t:7.1} ns");
-    let t = best_ns(ITERS, || {
-        black_box(five.eval(black_box(&acls), black_box(&s)));
-    });
-    println!("  5-term condition (hdr -i, path_beg, path_end, src, cook) {t:7.1} ns");
-    let t = best_ns(ITERS, || {
+    case(
+        "5-term condition (hdr -i, !path_beg, !path_end, !src, cook)",
+        &mut || {
+            black_box(five.eval(black_box(&acls), black_box(&s)));
+        },
+    );
+    case("anonymous hdr_dom -i, METH_GET, path_reg", &mut || {
         black_box(anon.eval(black_box(&acls), black_box(&s)));
     });
-    println!("  hdr_dom -i, METH_GET, path_reg (anonymous)       {t:7.1} ns");
-    let t = best_ns(ITERS, || {
+    case("render %[dst_port]", &mut || {
         out.clear();
         port.render(black_box(&s), &mut out);
         black_box(&out);
     });
-    println!("  render %[dst_port]                               {t:7.1} ns");
-    let t = best_ns(ITERS, || {
-        out.clear();
-        xff.render(black_box(&s), &mut out);
-        black_box(&out);
-    });
-    println!("  render %[src] %[req.hdr(host),lower] %[ssl_fc]   {t:7.1} ns");
+    case(
+        "render %[src] %[req.hdr(host),lower] %[ssl_fc]",
+        &mut || {
+            out.clear();
+            xff.render(black_box(&s), &mut out);
+            black_box(&out);
+        },
+    );
 }

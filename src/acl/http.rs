@@ -110,26 +110,44 @@ pub(crate) fn url_params(uri: &[u8], name: &[u8], delim: u8, f: &mut dyn FnMut(&
     }
 }
 
-/// HAProxy's `http_find_hdr_value_end`: the end of a list element, at the first comma outside
-/// a quoted string (backslash escapes inside quotes are honoured).
-fn element_end(s: &[u8]) -> usize {
-    let (mut quoted, mut qdpair) = (false, false);
-    for (i, &c) in s.iter().enumerate() {
-        if qdpair {
-            qdpair = false;
-        } else if quoted {
-            if c == b'\\' {
-                qdpair = true;
-            } else if c == b'"' {
-                quoted = false;
-            }
-        } else if c == b'"' {
-            quoted = true;
-        } else if c == b',' {
+/// The end of a list element or a cookie value: the first `stop` byte outside a quoted
+/// string, honouring backslash escapes inside quotes (HAProxy's `http_find_hdr_value_end`
+/// with `stop` = `,`, and `http_find_cookie_value_end` with `,` and `;`). memchr jumps to
+/// the next interesting byte, so long values cost little.
+fn value_end(s: &[u8], stop: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        // Outside quotes: the next stop byte or opening quote.
+        let next = match stop {
+            [a] => memchr::memchr2(*a, b'"', &s[i..]),
+            [a, b, ..] => memchr::memchr3(*a, *b, b'"', &s[i..]),
+            [] => memchr::memchr(b'"', &s[i..]),
+        };
+        let Some(n) = next else { return s.len() };
+        i += n;
+        if s[i] != b'"' {
             return i;
         }
+        // Inside quotes: skip to the closing quote, past escaped pairs.
+        i += 1;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &s[i..]) {
+                None => return s.len(),
+                Some(n) if s[i + n] == b'\\' => i += n + 2,
+                Some(n) => {
+                    i += n + 1;
+                    break;
+                }
+            }
+            if i >= s.len() {
+                return s.len();
+            }
+        }
     }
-    s.len()
+}
+
+fn element_end(s: &[u8]) -> usize {
+    value_end(s, b",")
 }
 
 fn trim_spht(mut s: &[u8]) -> &[u8] {
@@ -168,25 +186,8 @@ pub(crate) fn for_each_header_element(
     s.for_each_header(name, &mut |v| for_each_element(v, f));
 }
 
-/// HAProxy's `http_find_cookie_value_end`: a cookie value ends at `,` or `;` outside quotes.
 fn cookie_value_end(s: &[u8]) -> usize {
-    let (mut quoted, mut qdpair) = (false, false);
-    for (i, &c) in s.iter().enumerate() {
-        if qdpair {
-            qdpair = false;
-        } else if quoted {
-            if c == b'\\' {
-                qdpair = true;
-            } else if c == b'"' {
-                quoted = false;
-            }
-        } else if c == b'"' {
-            quoted = true;
-        } else if c == b',' || c == b';' {
-            return i;
-        }
-    }
-    s.len()
+    value_end(s, b",;")
 }
 
 /// HAProxy's `http_extract_cookie_value` over one Cookie element, calling `f` with the value
@@ -332,6 +333,60 @@ mod tests {
         assert_eq!(elements(r#""x\",y""#), [r#""x\",y""#]);
         assert_eq!(elements(r#""a,b", c,,d"#), [r#""a,b""#, "c", "", "d"]);
         assert_eq!(elements(" v1 ,\tv2"), ["v1", "v2"]);
+        assert_eq!(
+            elements(r#""a\\"#),
+            [r#""a\\"#],
+            "an escape at the very end"
+        );
+        assert_eq!(elements(r#""unterminated, x"#), [r#""unterminated, x"#]);
+        assert_eq!(
+            elements(r#"a"b,c"d,e"#),
+            [r#"a"b,c"d"#, "e"],
+            "quotes mid-element"
+        );
+    }
+
+    /// HAProxy's byte-by-byte loop, as the reference for the memchr version.
+    fn reference_end(s: &[u8], stop: &[u8]) -> usize {
+        let (mut quoted, mut qdpair) = (false, false);
+        for (i, &c) in s.iter().enumerate() {
+            if qdpair {
+                qdpair = false;
+            } else if quoted {
+                if c == b'\\' {
+                    qdpair = true;
+                } else if c == b'"' {
+                    quoted = false;
+                }
+            } else if c == b'"' {
+                quoted = true;
+            } else if stop.contains(&c) {
+                return i;
+            }
+        }
+        s.len()
+    }
+
+    #[test]
+    fn value_end_matches_haproxy_loop_exhaustively() {
+        let alphabet = [b'a', b',', b'"', b'\\', b';'];
+        let mut s = Vec::new();
+        for len in 0..=7u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                s.clear();
+                for _ in 0..len {
+                    s.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                for stop in [&b","[..], b",;"] {
+                    assert_eq!(
+                        value_end(&s, stop),
+                        reference_end(&s, stop),
+                        "{s:?} {stop:?}"
+                    );
+                }
+            }
+        }
     }
 
     fn cookies(elem: &str, name: &str) -> Vec<String> {

@@ -124,9 +124,12 @@ impl<'a> Value<'a> {
             Value::Str(s) => f(s),
             Value::Bool(b) => f(if b { b"1" } else { b"0" }),
             Value::Int(i) => {
-                let mut buf = [0u8; 24];
-                let n = fmt_into(&mut buf, format_args!("{i}"));
-                f(&buf[..n])
+                let mut buf = [0u8; 20];
+                f(fmt_int(i, &mut buf))
+            }
+            Value::Ip(IpAddr::V4(a)) => {
+                let mut buf = [0u8; 15];
+                f(fmt_ipv4(a, &mut buf))
             }
             Value::Ip(a) => {
                 let mut buf = [0u8; 48];
@@ -141,14 +144,55 @@ impl<'a> Value<'a> {
         match self {
             Value::Str(s) => out.extend_from_slice(s),
             Value::Bool(b) => out.push(if b { b'1' } else { b'0' }),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
+            Value::Int(i) => out.extend_from_slice(fmt_int(i, &mut [0u8; 20])),
+            Value::Ip(IpAddr::V4(a)) => out.extend_from_slice(fmt_ipv4(a, &mut [0u8; 15])),
             Value::Ip(a) => {
                 let _ = write!(out, "{a}");
             }
         }
     }
+}
+
+/// Decimal text of `i` in `buf` (20 bytes hold any i64), without `core::fmt`: ports and
+/// counts are rendered on every request.
+fn fmt_int(i: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+/// Dotted-quad text of `a` in `buf`.
+fn fmt_ipv4(a: Ipv4Addr, buf: &mut [u8; 15]) -> &[u8] {
+    let mut len = 0;
+    for (k, o) in a.octets().into_iter().enumerate() {
+        if k > 0 {
+            buf[len] = b'.';
+            len += 1;
+        }
+        if o >= 100 {
+            buf[len] = b'0' + o / 100;
+            len += 1;
+        }
+        if o >= 10 {
+            buf[len] = b'0' + o / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + o % 10;
+        len += 1;
+    }
+    &buf[..len]
 }
 
 /// Formats into a fixed buffer; the values formatted here always fit.
@@ -290,6 +334,23 @@ mod tests {
         let s: Ipv6Addr = "2002:a00:1::1".parse().unwrap();
         assert_eq!(v6tov4(&s), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(v6tov4(&"::1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn fast_formatting_agrees_with_display() {
+        for i in [0, 7, -7, 10, 443, 65535, -100, i64::MAX, i64::MIN, 1 << 40] {
+            assert_eq!(fmt_int(i, &mut [0u8; 20]), i.to_string().as_bytes());
+        }
+        for a in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "192.168.100.9",
+            "1.20.3.100",
+        ] {
+            let ip: Ipv4Addr = a.parse().unwrap();
+            assert_eq!(fmt_ipv4(ip, &mut [0u8; 15]), a.as_bytes());
+        }
     }
 
     #[test]
