@@ -30,7 +30,9 @@
 //! value.render(&s, &mut out)                       // appends to out
 //! ```
 //!
-//! In mode tcp, `head: None`: layer-7 fetches then find nothing, as in HAProxy.
+//! In mode tcp, `head: None`: layer-7 fetches then find nothing, as in HAProxy. Once rules
+//! have edited header fields, evaluate later conditions on an [`EditedRequestSample`] so they
+//! see the fields as edited, as HAProxy does.
 //!
 //! # Semantics kept from HAProxy
 //!
@@ -96,7 +98,7 @@ pub use cond::{Acls, Cond, Polarity, predefined_names};
 pub use fetch::{BackendRef, Conv, Fetch, FetchExpr};
 pub use logformat::{LogFormat, Var};
 pub use pattern::MatchMethod;
-pub use request::{ConnInfo, RawRequest, RequestSample, TlsInfo};
+pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
 pub use sample::{Sample, Value};
 
 /// Parser state shared by the lines of one proxy section.

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use super::Sample;
-use crate::proxy::http::{HttpError, Limits, Parsed, RequestHead, Version, parse_request};
+use crate::proxy::http::{Edits, HttpError, Limits, Parsed, RequestHead, Version, parse_request};
 
 /// TLS facts about the client connection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -104,6 +104,60 @@ impl Sample for RequestSample<'_> {
     }
     fn stopping(&self) -> bool {
         self.stopping
+    }
+}
+
+/// A request whose header fields earlier rules have edited (`http-request set-header`,
+/// `del-header`, ...): header fetches see the fields as they stand after the edits, as
+/// HAProxy's rules act on the message in place. Edits of the method, URI, path or query are
+/// not reflected (the codec's [`Edits`] does not expose them); everything but the headers
+/// comes from `request`.
+pub struct EditedRequestSample<'a, 'e, const N: usize> {
+    /// The request as received, and the connection.
+    pub request: RequestSample<'a>,
+    /// The edits recorded so far.
+    pub edits: &'a Edits<'e, N>,
+}
+
+impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.request.src()
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.request.dst()
+    }
+    fn method(&self) -> Option<&[u8]> {
+        self.request.method()
+    }
+    fn url(&self) -> Option<&[u8]> {
+        self.request.url()
+    }
+    fn version(&self) -> Option<&[u8]> {
+        self.request.version()
+    }
+    fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
+        if let Some((h, b)) = self.request.head {
+            for e in self.edits.headers(h.headers(), b) {
+                if (name.is_empty() || e.name.eq_ignore_ascii_case(name)) && !f(e.value) {
+                    return;
+                }
+            }
+        }
+    }
+    fn ssl_fc(&self) -> bool {
+        self.request.ssl_fc()
+    }
+    fn ssl_fc_sni(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_sni()
+    }
+    fn ssl_fc_protocol(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_protocol()
+    }
+    fn nbsrv(&self, backend: usize) -> u32 {
+        self.request.nbsrv(backend)
+    }
+    fn stopping(&self) -> bool {
+        self.request.stopping()
     }
 }
 

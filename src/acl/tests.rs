@@ -784,6 +784,35 @@ fn log_format() {
     assert_eq!(out, b"4");
 }
 
+#[test]
+fn fetches_see_header_edits() {
+    use crate::proxy::http::{Limits, RequestHead, parse_request};
+    let buf = b"GET /a HTTP/1.1\r\nHost: h\r\nX: old\r\nY: 1, 2\r\n\r\n";
+    let mut head = RequestHead::new();
+    parse_request(buf, &Limits::default(), &mut head).unwrap();
+    let conn = ConnInfo::default();
+    let nbsrv = |_: usize| 0;
+    let request = || RequestSample {
+        head: Some((&head, &buf[..])),
+        conn: &conn,
+        nbsrv: &nbsrv,
+        stopping: false,
+    };
+    let mut edits = crate::proxy::http::Edits::<4>::new();
+    edits.set_header(b"x", b"new").unwrap();
+    edits.del_header(b"y").unwrap();
+    edits.add_header(b"Z", b"added").unwrap();
+    let s = EditedRequestSample {
+        request: request(),
+        edits: &edits,
+    };
+    assert!(acl("hdr(x) new", &s) && !acl("hdr(x) old", &s));
+    assert!(!acl("hdr(y) -m found", &s) && acl("hdr(z) added", &s));
+    assert!(acl("hdr_cnt() 3", &s) && acl("path /a", &s));
+    let plain = request();
+    assert!(acl("hdr(x) old", &plain) && acl("hdr_cnt(y) 2", &plain));
+}
+
 // ---- Allocation ----
 
 #[test]
