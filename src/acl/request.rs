@@ -29,6 +29,7 @@ pub struct ConnInfo {
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
 /// from borrowed parts; nothing is copied.
+#[derive(Clone, Copy)]
 pub struct RequestSample<'a> {
     /// The parsed head and the buffer it was parsed from; `None` in mode tcp.
     pub head: Option<(&'a RequestHead, &'a [u8])>,

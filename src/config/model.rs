@@ -399,12 +399,86 @@ pub enum TcpCheckRule {
     Expect(Expect),
 }
 
-/// A reference to a backend by name, resolved to an index after parsing.
+/// A reference to a backend by name, resolved to an index after parsing, with the
+/// condition of a `use_backend NAME if|unless COND` line.
 #[derive(Clone, Debug)]
 pub struct BackendRef {
     pub name: String,
     pub index: usize,
+    pub cond: Option<crate::acl::Cond>,
     pub loc: Loc,
+}
+
+/// An `http-request` / `http-response` rule (and the old `redirect` keyword).
+#[derive(Clone, Debug)]
+pub struct HttpRule {
+    pub action: HttpAction,
+    pub cond: Option<crate::acl::Cond>,
+    pub loc: Loc,
+}
+
+/// What a rule does. Values are HAProxy log-format expressions (`%[src]`, `%[req.hdr(h)]`).
+#[derive(Clone, Debug)]
+pub enum HttpAction {
+    /// Stops evaluating this proxy's rules of the same kind.
+    Allow,
+    /// Answers with `status` (403 by default), or `body` when given.
+    Deny {
+        status: u16,
+        reply: Option<Reply>,
+    },
+    /// Answers directly.
+    Return(Reply),
+    Redirect(Redirect),
+    SetHeader(String, crate::acl::LogFormat),
+    AddHeader(String, crate::acl::LogFormat),
+    DelHeader(String),
+    /// Each value of the header matching the regex gets the replacement (`\1` references).
+    ReplaceHeader(String, Regex, String),
+    SetPath(crate::acl::LogFormat),
+    SetQuery(crate::acl::LogFormat),
+    SetUri(crate::acl::LogFormat),
+    SetMethod(crate::acl::LogFormat),
+    /// `http-response set-status CODE [reason R]`.
+    SetStatus(u16, Option<String>),
+    /// Seed 004: a request that must not be replayed (`retry-on`) on another server.
+    DisableL7Retry,
+}
+
+/// A complete answer built by `return`, `deny` and the like.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: ReplyBody,
+    pub headers: Vec<(String, crate::acl::LogFormat)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ReplyBody {
+    /// No body.
+    Empty,
+    /// The built-in (or `errorfile`) page of the status.
+    ErrorPage,
+    Text(crate::acl::LogFormat),
+    /// A file read at load time.
+    File(std::sync::Arc<[u8]>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Redirect {
+    pub kind: RedirectKind,
+    pub target: crate::acl::LogFormat,
+    pub code: u16,
+    pub drop_query: bool,
+    pub append_slash: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectKind {
+    Location,
+    Prefix,
+    Scheme,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -451,6 +525,15 @@ pub struct Proxy {
     pub http_check: HttpCheck,
     pub tcp_check: Vec<TcpCheckRule>,
     pub http: HttpOptions,
+    /// Named ACLs of this proxy (conditions refer to them). Shared only while parsing the
+    /// section; a section made from a defaults section starts with an empty table.
+    pub acls: std::sync::Arc<crate::acl::Acls>,
+    pub http_request: Vec<HttpRule>,
+    pub http_response: Vec<HttpRule>,
+    /// The old `redirect` keyword: evaluated after the http-request rules, as in HAProxy.
+    pub redirects: Vec<HttpRule>,
+    /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
+    pub monitor_fail: Option<crate::acl::Cond>,
 }
 
 /// How connections are kept in mode http (`option http-keep-alive`, the default;
@@ -660,6 +743,11 @@ impl Proxy {
             http_check: HttpCheck::default(),
             tcp_check: Vec::new(),
             http: HttpOptions::default(),
+            acls: std::sync::Arc::new(crate::acl::Acls::new()),
+            http_request: Vec::new(),
+            http_response: Vec::new(),
+            redirects: Vec::new(),
+            monitor_fail: None,
         }
     }
 
@@ -674,6 +762,11 @@ impl Proxy {
         p.servers.clear();
         p.use_backends.clear();
         p.id = None;
+        p.acls = std::sync::Arc::new(crate::acl::Acls::new());
+        p.http_request.clear();
+        p.http_response.clear();
+        p.redirects.clear();
+        p.monitor_fail = None;
         p.disabled = false;
         if !kind.is_frontend() {
             p.default_backend = None;

@@ -910,6 +910,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                 px.default_backend = Some(BackendRef {
                     name: n.to_string(),
                     index: usize::MAX,
+                    cond: None,
                     loc: loc.clone(),
                 });
                 if w.len() > 2 {
@@ -924,17 +925,18 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         "use_backend" => {
             match arg(1) {
                 Some(n) => {
-                    let r = BackendRef {
+                    let mut r = BackendRef {
                         name: n.to_string(),
                         index: usize::MAX,
+                        cond: None,
                         loc: loc.clone(),
                     };
                     match arg(2) {
                         None => px.use_backends.push(r),
                         Some("if") | Some("unless") => {
-                            // The name is still checked, so a typo shows up with this error.
+                            // The name is checked even if the condition is bad.
+                            r.cond = parse_cond(px, &w[2..], loc, d);
                             px.use_backends.push(r);
-                            d.error(loc, "'use_backend ... if/unless' is not supported yet (conditions need ACLs)");
                         }
                         Some(o) => d.error(
                             loc,
@@ -943,6 +945,49 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                     }
                 }
                 None => d.error(loc, "'use_backend' expects a backend name"),
+            }
+        }
+        "acl" => {
+            let mut ctx = crate::acl::ParseCtx::new(&px.name);
+            let acls = std::sync::Arc::get_mut(&mut px.acls)
+                .expect("a proxy's ACL table is its own while parsing");
+            if let Err(e) = acls.define(&w[1..], &mut ctx) {
+                d.error(loc, e);
+            }
+            for wn in ctx.warnings {
+                d.warn(loc, wn);
+            }
+        }
+        "monitor" => match arg(1) {
+            Some("fail") => match arg(2) {
+                Some("if") | Some("unless") => px.monitor_fail = parse_cond(px, &w[2..], loc, d),
+                _ => d.error(
+                    loc,
+                    "'monitor fail' expects 'if' or 'unless' and a condition",
+                ),
+            },
+            Some(o) => d.error(
+                loc,
+                format!("unknown 'monitor' action '{o}' (only 'monitor fail' exists)"),
+            ),
+            None => d.error(loc, "'monitor' expects 'fail if|unless CONDITION'"),
+        },
+        "http-request" => {
+            if let Some(r) = http_rule(px, &w[1..], true, loc, d) {
+                px.http_request.push(r);
+            }
+        }
+        "http-response" => {
+            if let Some(r) = http_rule(px, &w[1..], false, loc, d) {
+                px.http_response.push(r);
+            }
+        }
+        "redirect" => {
+            // The old keyword is `http-request redirect` evaluated after the rules.
+            let mut words = vec!["redirect".to_string()];
+            words.extend_from_slice(&w[1..]);
+            if let Some(r) = http_rule(px, &words, true, loc, d) {
+                px.redirects.push(r);
             }
         }
         "disabled" => px.disabled = true,
@@ -1192,6 +1237,448 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
             format!("unexpected argument '{}' after 'option {name}'", w[extra]),
         );
     }
+}
+
+/// Parses `if|unless ...` against the proxy's ACLs; errors and warnings go to `d`.
+fn parse_cond(px: &Proxy, words: &[String], loc: &Loc, d: &mut Diags) -> Option<crate::acl::Cond> {
+    let mut ctx = crate::acl::ParseCtx::new(&px.name);
+    let r = crate::acl::Cond::parse(words, &px.acls, &mut ctx);
+    for wn in ctx.warnings {
+        d.warn(loc, wn);
+    }
+    match r {
+        Ok(c) => Some(c),
+        Err(e) => {
+            d.error(loc, e);
+            None
+        }
+    }
+}
+
+fn logformat(
+    px: &Proxy,
+    text: &str,
+    what: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<crate::acl::LogFormat> {
+    let mut ctx = crate::acl::ParseCtx::new(&px.name);
+    let r = crate::acl::LogFormat::parse(text, &mut ctx);
+    for wn in ctx.warnings {
+        d.warn(loc, wn);
+    }
+    match r {
+        Ok(f) => Some(f),
+        Err(e) => {
+            d.error(loc, format!("{what}: {e}"));
+            None
+        }
+    }
+}
+
+/// Actions HAProxy has that corelb does not implement yet (an error names them).
+const HTTP_ACTIONS_NOT_YET: &[&str] = &[
+    "tarpit",
+    "auth",
+    "use-service",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
+    "capture",
+    "set-log-level",
+    "add-acl",
+    "del-acl",
+    "set-map",
+    "del-map",
+    "cache-use",
+    "cache-store",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-set-gpt0",
+    "set-bandwidth-limit",
+    "early-hint",
+    "normalize-uri",
+    "set-dst",
+    "set-dst-port",
+    "set-src",
+    "set-src-port",
+    "set-nice",
+    "set-tos",
+    "set-mark",
+    "silent-drop",
+    "reject",
+    "wait-for-body",
+    "wait-for-handshake",
+    "set-timeout",
+    "replace-value",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "set-pathq",
+    "strict-mode",
+    "do-resolve",
+    "send-spoe-group",
+    "set-priority-class",
+    "set-priority-offset",
+    "lua",
+    "set-retries",
+    "sc-add-gpc",
+    "sc-set-gpt",
+    "set-fc-mark",
+    "set-fc-tos",
+    "do-log",
+    "pause",
+];
+
+/// One `http-request`/`http-response`/`redirect` rule: `ACTION args... [if|unless COND]`.
+fn http_rule(
+    px: &Proxy,
+    w: &[String],
+    request: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HttpRule> {
+    let kw = if request {
+        "http-request"
+    } else {
+        "http-response"
+    };
+    let Some(action) = w.first().map(String::as_str) else {
+        d.error(loc, format!("'{kw}' expects an action"));
+        return None;
+    };
+    // Where the condition starts: the first `if`/`unless` after the action's own words.
+    let cond_at = |from: usize| {
+        w.iter()
+            .skip(from)
+            .position(|x| x == "if" || x == "unless")
+            .map(|p| p + from)
+    };
+    let arg = |i: usize| w.get(i).map(String::as_str);
+    let need = |n: usize, usage: &str, d: &mut Diags| -> bool {
+        let end = cond_at(1).unwrap_or(w.len());
+        if end < 1 + n {
+            d.error(loc, format!("'{kw} {action}' expects {usage}"));
+            return false;
+        }
+        if end > 1 + n {
+            d.error(
+                loc,
+                format!(
+                    "'{kw} {action}': unexpected argument '{}' (expected 'if' or 'unless')",
+                    w[1 + n]
+                ),
+            );
+            return false;
+        }
+        true
+    };
+    let fmt = |text: &str, d: &mut Diags| logformat(px, text, &format!("'{kw} {action}'"), loc, d);
+    let parsed: Option<HttpAction> = match action {
+        "allow" => need(0, "no argument", d).then_some(HttpAction::Allow),
+        "disable-l7-retry" if request => {
+            need(0, "no argument", d).then_some(HttpAction::DisableL7Retry)
+        }
+        "set-header" | "add-header" => {
+            if !need(2, "a header name and a value", d) {
+                return None;
+            }
+            let v = fmt(&w[2], d)?;
+            Some(if action == "set-header" {
+                HttpAction::SetHeader(w[1].clone(), v)
+            } else {
+                HttpAction::AddHeader(w[1].clone(), v)
+            })
+        }
+        "del-header" => {
+            if arg(2) == Some("-m") {
+                d.error(
+                    loc,
+                    format!("'{kw} del-header ... -m' is not supported yet"),
+                );
+                return None;
+            }
+            need(1, "a header name", d).then(|| HttpAction::DelHeader(w[1].clone()))
+        }
+        "replace-header" => {
+            if !need(3, "a header name, a regex and a replacement", d) {
+                return None;
+            }
+            match regex::bytes::Regex::new(&w[2]) {
+                Ok(r) => Some(HttpAction::ReplaceHeader(
+                    w[1].clone(),
+                    Regex(r),
+                    w[3].clone(),
+                )),
+                Err(e) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "'{kw} replace-header': invalid regular expression '{}': {e}",
+                            w[2]
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+        "set-path" | "set-query" | "set-uri" | "set-method" if request => {
+            if !need(1, "a value", d) {
+                return None;
+            }
+            let v = fmt(&w[1], d)?;
+            Some(match action {
+                "set-path" => HttpAction::SetPath(v),
+                "set-query" => HttpAction::SetQuery(v),
+                "set-uri" => HttpAction::SetUri(v),
+                _ => HttpAction::SetMethod(v),
+            })
+        }
+        "set-status" if !request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let code = match arg(1).map(|c| parse_uint(c, 100, 999)) {
+                Some(Ok(c)) => c as u16,
+                _ => {
+                    d.error(
+                        loc,
+                        "'http-response set-status' expects a status code (100-999)",
+                    );
+                    return None;
+                }
+            };
+            let reason = match (arg(2), arg(3)) {
+                (Some("reason"), Some(r)) if end >= 4 => Some(r.to_string()),
+                _ if end == 2 => None,
+                _ => {
+                    d.error(loc, "'http-response set-status CODE [reason TEXT]'");
+                    return None;
+                }
+            };
+            Some(HttpAction::SetStatus(code, reason))
+        }
+        "redirect" => {
+            parse_redirect(px, w, cond_at(1).unwrap_or(w.len()), loc, d).map(HttpAction::Redirect)
+        }
+        "deny" | "return" => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let default_status = if action == "deny" { 403 } else { 200 };
+            let reply = parse_reply(px, &w[1..end], default_status, action == "deny", kw, loc, d)?;
+            Some(if action == "deny" {
+                let simple = matches!(reply.body, ReplyBody::ErrorPage)
+                    && reply.headers.is_empty()
+                    && reply.content_type.is_none();
+                HttpAction::Deny {
+                    status: reply.status,
+                    reply: (!simple).then_some(reply),
+                }
+            } else {
+                HttpAction::Return(reply)
+            })
+        }
+        a if HTTP_ACTIONS_NOT_YET.contains(&a) || a.starts_with("lua.") || a.starts_with("sc-") => {
+            d.error(loc, format!("'{kw} {a}' is not supported yet"));
+            return None;
+        }
+        a => {
+            let known: &[&str] = if request {
+                &[
+                    "allow",
+                    "deny",
+                    "return",
+                    "redirect",
+                    "set-header",
+                    "add-header",
+                    "del-header",
+                    "replace-header",
+                    "set-path",
+                    "set-query",
+                    "set-uri",
+                    "set-method",
+                    "disable-l7-retry",
+                ]
+            } else {
+                &[
+                    "allow",
+                    "deny",
+                    "return",
+                    "redirect",
+                    "set-header",
+                    "add-header",
+                    "del-header",
+                    "replace-header",
+                    "set-status",
+                ]
+            };
+            let h = keywords::hint(a, known.iter().copied());
+            d.error(loc, format!("unknown '{kw}' action '{a}'{h}"));
+            return None;
+        }
+    };
+    let action = parsed?;
+    let cond = match cond_at(1) {
+        Some(i) => Some(parse_cond(px, &w[i..], loc, d)?),
+        None => None,
+    };
+    Some(HttpRule {
+        action,
+        cond,
+        loc: loc.clone(),
+    })
+}
+
+/// `redirect location|prefix|scheme TARGET [code N] [drop-query] [append-slash] ...`
+fn parse_redirect(
+    px: &Proxy,
+    w: &[String],
+    end: usize,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<Redirect> {
+    let kind = match w.get(1).map(String::as_str) {
+        Some("location") => RedirectKind::Location,
+        Some("prefix") => RedirectKind::Prefix,
+        Some("scheme") => RedirectKind::Scheme,
+        other => {
+            d.error(
+                loc,
+                format!("'redirect' expects location, prefix or scheme, not {other:?}"),
+            );
+            return None;
+        }
+    };
+    let Some(target) = w.get(2).filter(|_| end > 2) else {
+        d.error(
+            loc,
+            "'redirect' expects a target after location/prefix/scheme",
+        );
+        return None;
+    };
+    let target = logformat(px, target, "'redirect'", loc, d)?;
+    let mut r = Redirect {
+        kind,
+        target,
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+    };
+    let mut i = 3;
+    while i < end {
+        match (w[i].as_str(), w.get(i + 1)) {
+            ("code", Some(c)) => {
+                match parse_uint(c, 300, 399) {
+                    Ok(c) if matches!(c, 301 | 302 | 303 | 307 | 308) => r.code = c as u16,
+                    _ => {
+                        d.error(
+                            loc,
+                            format!("'redirect': code '{c}' (301, 302, 303, 307 or 308)"),
+                        );
+                        return None;
+                    }
+                }
+                i += 1;
+            }
+            ("drop-query", _) => r.drop_query = true,
+            ("append-slash", _) => r.append_slash = true,
+            ("ignore-empty", _) => {}
+            (o @ ("set-cookie" | "clear-cookie"), _) => {
+                d.error(loc, format!("'redirect ... {o}' is not supported yet"));
+                return None;
+            }
+            (o, _) => {
+                d.error(loc, format!("unknown 'redirect' option '{o}'"));
+                return None;
+            }
+        }
+        i += 1;
+    }
+    Some(r)
+}
+
+/// The arguments of `return` and `deny`: `[status N] [deny_status N] [content-type T]
+/// [string S | lf-string F | file F | lf-file F | errorfile F | default-errorfiles]
+/// [hdr NAME FMT]...`
+fn parse_reply(
+    px: &Proxy,
+    w: &[String],
+    status: u16,
+    deny: bool,
+    kw: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<Reply> {
+    let mut r = Reply {
+        status,
+        content_type: None,
+        body: if deny {
+            ReplyBody::ErrorPage
+        } else {
+            ReplyBody::Empty
+        },
+        headers: Vec::new(),
+    };
+    let what = if deny { "deny" } else { "return" };
+    let mut i = 0;
+    while i < w.len() {
+        let k = w[i].as_str();
+        let v = w.get(i + 1);
+        let Some(v) = v else {
+            if k == "default-errorfiles" {
+                r.body = ReplyBody::ErrorPage;
+                i += 1;
+                continue;
+            }
+            d.error(loc, format!("'{kw} {what} {k}' expects a value"));
+            return None;
+        };
+        match k {
+            "status" | "deny_status" => match parse_uint(v, 200, 599) {
+                Ok(c) => r.status = c as u16,
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {what} {k}': {e}"));
+                    return None;
+                }
+            },
+            "content-type" => r.content_type = Some(v.clone()),
+            "string" | "lf-string" => {
+                let f = if k == "string" {
+                    logformat(px, &v.replace('%', "%%"), kw, loc, d)?
+                } else {
+                    logformat(px, v, kw, loc, d)?
+                };
+                r.body = ReplyBody::Text(f);
+            }
+            "file" | "errorfile" => match std::fs::read(v) {
+                Ok(b) => r.body = ReplyBody::File(b.into()),
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {what} {k}': cannot read '{v}': {e}"));
+                    return None;
+                }
+            },
+            "hdr" => {
+                let Some(val) = w.get(i + 2) else {
+                    d.error(loc, format!("'{kw} {what} hdr' expects a name and a value"));
+                    return None;
+                };
+                let f = logformat(px, val, kw, loc, d)?;
+                r.headers.push((v.clone(), f));
+                i += 1;
+            }
+            "default-errorfiles" => {
+                r.body = ReplyBody::ErrorPage;
+                i += 1;
+                continue;
+            }
+            o => {
+                d.error(loc, format!("unknown '{kw} {what}' option '{o}'"));
+                return None;
+            }
+        }
+        i += 2;
+    }
+    Some(r)
 }
 
 /// Status codes HAProxy accepts in `errorfile` (and that corelb may answer itself).

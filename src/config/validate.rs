@@ -2,12 +2,13 @@
 //! addresses, timeouts, users. Errors point at the line that made the reference.
 
 use super::addr;
-use super::diag::Diags;
+use super::diag::{Diags, Loc};
 use super::keywords;
 use super::model::*;
 
 pub fn validate(cfg: &mut Config, d: &mut Diags) {
     resolve_backend_refs(cfg, d);
+    resolve_fetch_backends(cfg, d);
     resolve_servers(cfg, d);
     check_binds(cfg, d);
     check_timeouts(cfg, d);
@@ -88,6 +89,77 @@ fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
                     }
                 ),
             );
+        }
+    }
+}
+
+/// `nbsrv(NAME)` in ACLs, conditions and log-format values: the backend's index.
+fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
+    let names: Vec<(String, bool)> = cfg
+        .proxies
+        .iter()
+        .map(|p| (p.name.clone(), p.kind.is_backend()))
+        .collect();
+    let lookup = |n: &str| names.iter().position(|(name, be)| *be && name == n);
+    for px in &mut cfg.proxies {
+        let at = px.loc.clone();
+        if let Some(acls) = std::sync::Arc::get_mut(&mut px.acls)
+            && let Err(e) = acls.resolve_backends(&lookup)
+        {
+            d.error(&at, format!("{} '{}': {e}", px.kind.name(), px.name));
+        }
+        let mut conds: Vec<(&mut crate::acl::Cond, Loc)> = Vec::new();
+        for r in &mut px.use_backends {
+            let l = r.loc.clone();
+            if let Some(c) = r.cond.as_mut() {
+                conds.push((c, l));
+            }
+        }
+        if let Some(c) = px.monitor_fail.as_mut() {
+            conds.push((c, at.clone()));
+        }
+        let mut formats: Vec<(&mut crate::acl::LogFormat, Loc)> = Vec::new();
+        for r in px
+            .http_request
+            .iter_mut()
+            .chain(px.http_response.iter_mut())
+            .chain(px.redirects.iter_mut())
+        {
+            let l = r.loc.clone();
+            if let Some(c) = r.cond.as_mut() {
+                conds.push((c, l.clone()));
+            }
+            match &mut r.action {
+                HttpAction::SetHeader(_, f)
+                | HttpAction::AddHeader(_, f)
+                | HttpAction::SetPath(f)
+                | HttpAction::SetQuery(f)
+                | HttpAction::SetUri(f)
+                | HttpAction::SetMethod(f) => formats.push((f, l)),
+                HttpAction::Redirect(rd) => formats.push((&mut rd.target, l)),
+                HttpAction::Return(rep)
+                | HttpAction::Deny {
+                    reply: Some(rep), ..
+                } => {
+                    if let ReplyBody::Text(f) = &mut rep.body {
+                        formats.push((f, l.clone()));
+                    }
+                    for (_, f) in &mut rep.headers {
+                        formats.push((f, l.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (c, l) in conds {
+            if let Err(e) = c.resolve_backends(&lookup) {
+                d.error(&l, e);
+            }
+        }
+        for (f, l) in formats {
+            if let Err(e) = f.resolve_backends(&lookup) {
+                d.error(&l, e);
+            }
         }
     }
 }

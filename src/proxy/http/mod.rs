@@ -129,6 +129,7 @@ mod pages;
 pub mod pool;
 mod request;
 mod response;
+pub mod rules;
 mod serialize;
 pub mod session;
 
