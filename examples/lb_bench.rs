@@ -61,6 +61,7 @@ fn run(lb: &Lb, n: u64) -> f64 {
                 0x0a00_0000 + (i as u32 & 0xffff),
             )),
             avoid: None,
+            key: None,
         };
         match lb.pick(&ctx) {
             Pick::Server(s) => lb.release(s),

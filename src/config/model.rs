@@ -178,13 +178,61 @@ pub enum Algo {
     LeastConn,
     First,
     Source,
-    Random { draws: u32 },
+    Random {
+        draws: u32,
+    },
+    /// `balance uri`, `url_param`, `hdr()`: a hash of a part of the request (mode http);
+    /// requests without that part are balanced round-robin, as in HAProxy.
+    RequestHash,
 }
 
 impl Algo {
     pub fn is_hash(self) -> bool {
-        matches!(self, Algo::Source)
+        matches!(self, Algo::Source | Algo::RequestHash)
     }
+}
+
+/// What `balance uri|url_param|hdr` hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HashKey {
+    /// `uri [len N] [depth N] [whole] [path-only]`.
+    Uri {
+        len: Option<usize>,
+        depth: Option<usize>,
+        whole: bool,
+        path_only: bool,
+    },
+    UrlParam(String),
+    /// `hdr(NAME) [use_domain_only]`.
+    Header {
+        name: String,
+        domain_only: bool,
+    },
+}
+
+/// `cookie NAME insert|rewrite|prefix [indirect] [nocache] [postonly] [preserve] [httponly]
+/// [secure] [domain D] [maxidle T] [maxlife T]`
+#[derive(Clone, Debug)]
+pub struct CookieCfg {
+    pub name: String,
+    pub mode: CookieMode,
+    pub indirect: bool,
+    pub nocache: bool,
+    pub postonly: bool,
+    pub preserve: bool,
+    pub httponly: bool,
+    pub secure: bool,
+    pub domains: Vec<String>,
+    pub maxidle: Option<Duration>,
+    pub maxlife: Option<Duration>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieMode {
+    Insert,
+    Rewrite,
+    Prefix,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -198,6 +246,8 @@ pub enum HashType {
 pub struct Balance {
     pub algo: Algo,
     pub hash_type: HashType,
+    /// What `Algo::RequestHash` hashes.
+    pub key: Option<HashKey>,
     pub loc: Option<Loc>,
 }
 
@@ -206,6 +256,7 @@ impl Default for Balance {
         Balance {
             algo: Algo::RoundRobin,
             hash_type: HashType::MapBased,
+            key: None,
             loc: None,
         }
     }
@@ -231,6 +282,8 @@ pub struct ServerParams {
     /// `send-proxy` / `send-proxy-v2`: a PROXY header goes to the server first.
     pub send_proxy: Option<ProxyVersion>,
     pub observe: Observe,
+    /// `cookie VALUE`: the persistence cookie's value for this server.
+    pub cookie: Option<String>,
 }
 
 impl Default for ServerParams {
@@ -243,6 +296,7 @@ impl Default for ServerParams {
             check: CheckParams::default(),
             send_proxy: None,
             observe: Observe::default(),
+            cookie: None,
         }
     }
 }
@@ -534,6 +588,7 @@ pub struct Proxy {
     pub redirects: Vec<HttpRule>,
     /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
     pub monitor_fail: Option<crate::acl::Cond>,
+    pub cookie: Option<CookieCfg>,
 }
 
 /// How connections are kept in mode http (`option http-keep-alive`, the default;
@@ -748,6 +803,7 @@ impl Proxy {
             http_response: Vec::new(),
             redirects: Vec::new(),
             monitor_fail: None,
+            cookie: None,
         }
     }
 

@@ -958,6 +958,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                 d.warn(loc, wn);
             }
         }
+        "cookie" => cookie_kw(px, w, loc, d),
         "monitor" => match arg(1) {
             Some("fail") => match arg(2) {
                 Some("if") | Some("unless") => px.monitor_fail = parse_cond(px, &w[2..], loc, d),
@@ -1943,6 +1944,176 @@ fn tcp_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
     }
 }
 
+/// The arguments of `balance uri|url_param|hdr(NAME)`.
+fn parse_hash_key(
+    base: &str,
+    full: &str,
+    args: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HashKey> {
+    match base {
+        "uri" => {
+            let (mut len, mut depth, mut whole, mut path_only) = (None, None, false, false);
+            let mut i = 0;
+            while i < args.len() {
+                match (args[i].as_str(), args.get(i + 1)) {
+                    ("len", Some(v)) | ("depth", Some(v)) => {
+                        let n = match parse_uint(v, 1, 1 << 20) {
+                            Ok(n) => n as usize,
+                            Err(e) => {
+                                d.error(loc, format!("'balance uri {}': {e}", args[i]));
+                                return None;
+                            }
+                        };
+                        if args[i] == "len" {
+                            len = Some(n)
+                        } else {
+                            depth = Some(n)
+                        }
+                        i += 1;
+                    }
+                    ("whole", _) => whole = true,
+                    ("path-only", _) => path_only = true,
+                    (o, _) => {
+                        d.error(
+                            loc,
+                            format!(
+                                "unknown 'balance uri' option '{o}' (len, depth, whole, path-only)"
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                i += 1;
+            }
+            Some(HashKey::Uri {
+                len,
+                depth,
+                whole,
+                path_only,
+            })
+        }
+        "url_param" => {
+            let Some(name) = args.first() else {
+                d.error(loc, "'balance url_param' expects a parameter name");
+                return None;
+            };
+            if let Some(o) = args.get(1) {
+                d.error(
+                    loc,
+                    format!("'balance url_param {name} {o}' is not supported yet"),
+                );
+                return None;
+            }
+            Some(HashKey::UrlParam(name.clone()))
+        }
+        _ => {
+            let Some(name) = full
+                .strip_prefix("hdr(")
+                .and_then(|r| r.strip_suffix(')'))
+                .filter(|n| !n.is_empty())
+            else {
+                d.error(
+                    loc,
+                    "'balance hdr' expects a header name in parentheses: hdr(NAME)",
+                );
+                return None;
+            };
+            let domain_only = match args.first().map(String::as_str) {
+                None => false,
+                Some("use_domain_only") => true,
+                Some(o) => {
+                    d.error(
+                        loc,
+                        format!("unknown 'balance hdr()' option '{o}' (use_domain_only)"),
+                    );
+                    return None;
+                }
+            };
+            Some(HashKey::Header {
+                name: name.to_string(),
+                domain_only,
+            })
+        }
+    }
+}
+
+/// `cookie NAME [insert|rewrite|prefix] [options...]` in a backend.
+fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let Some(name) = w.get(1) else {
+        d.error(loc, "'cookie' expects a cookie name");
+        return;
+    };
+    let mut c = CookieCfg {
+        name: name.clone(),
+        mode: CookieMode::Rewrite,
+        indirect: false,
+        nocache: false,
+        postonly: false,
+        preserve: false,
+        httponly: false,
+        secure: false,
+        domains: Vec::new(),
+        maxidle: None,
+        maxlife: None,
+        loc: loc.clone(),
+    };
+    let mut i = 2;
+    while i < w.len() {
+        match (w[i].as_str(), w.get(i + 1)) {
+            ("insert", _) => c.mode = CookieMode::Insert,
+            ("rewrite", _) => c.mode = CookieMode::Rewrite,
+            ("prefix", _) => c.mode = CookieMode::Prefix,
+            ("indirect", _) => c.indirect = true,
+            ("nocache", _) => c.nocache = true,
+            ("postonly", _) => c.postonly = true,
+            ("preserve", _) => c.preserve = true,
+            ("httponly", _) => c.httponly = true,
+            ("secure", _) => c.secure = true,
+            ("domain", Some(dm)) => {
+                c.domains.push(dm.clone());
+                i += 1;
+            }
+            (k @ ("maxidle" | "maxlife"), Some(t)) => {
+                match parse_time(t, Duration::from_secs(1)) {
+                    Ok(t) if !t.is_zero() => {
+                        if k == "maxidle" {
+                            c.maxidle = Some(t)
+                        } else {
+                            c.maxlife = Some(t)
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => d.error(loc, format!("'cookie {k}': {e}")),
+                }
+                i += 1;
+            }
+            (k @ ("dynamic" | "attr"), _) => {
+                d.error(loc, format!("'cookie ... {k}' is not supported yet"));
+                return;
+            }
+            (o, _) => {
+                let h = keywords::hint(
+                    o,
+                    [
+                        "insert", "rewrite", "prefix", "indirect", "nocache", "postonly",
+                        "preserve", "httponly", "secure", "domain", "maxidle", "maxlife",
+                    ],
+                );
+                d.error(loc, format!("unknown 'cookie' option '{o}'{h}"));
+                return;
+            }
+        }
+        i += 1;
+    }
+    if c.mode != CookieMode::Insert && (c.maxidle.is_some() || c.maxlife.is_some()) {
+        d.error(loc, "'cookie ... maxidle/maxlife' only work with 'insert'");
+        return;
+    }
+    px.cookie = Some(c);
+}
+
 fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
     let Some(a) = w.get(1).map(String::as_str) else {
         d.error(loc, "'balance' expects an algorithm");
@@ -1972,7 +2143,15 @@ fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             };
             Algo::Random { draws }
         }
-        "uri" | "url_param" | "hdr" | "rdp-cookie" | "hash" => {
+        "uri" | "url_param" | "hdr" => {
+            if let Some(k) = parse_hash_key(base, a, &w[2..], loc, d) {
+                px.balance.algo = Algo::RequestHash;
+                px.balance.key = Some(k);
+                px.balance.loc = Some(loc.clone());
+            }
+            return;
+        }
+        "rdp-cookie" | "hash" => {
             d.error(loc, format!("'balance {base}' is not supported yet"));
             return;
         }
@@ -2265,6 +2444,7 @@ fn server_params(
             }
             "addr" => p.check.addr = Some(val.to_string()),
             "check-send-proxy" => p.check.send_proxy = true,
+            "cookie" => p.cookie = Some(val.to_string()),
             "send-proxy" => p.send_proxy = Some(ProxyVersion::V1),
             "send-proxy-v2" => p.send_proxy = Some(ProxyVersion::V2),
             "observe" => match val {

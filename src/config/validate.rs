@@ -166,6 +166,20 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
 
 fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
     for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        if px.mode == Mode::Tcp && px.balance.algo == Algo::RequestHash {
+            d.warn(
+                px.balance.loc.as_ref().unwrap_or(&px.loc),
+                format!("backend '{}' is in mode tcp: 'balance uri/url_param/hdr' hash HTTP requests and fall back to round-robin here", px.name),
+            );
+        }
+        if px.mode == Mode::Tcp
+            && let Some(c) = &px.cookie
+        {
+            d.warn(
+                &c.loc,
+                format!("'cookie' is ignored in mode tcp (backend '{}')", px.name),
+            );
+        }
         if px.check != CheckKind::Http && !px.http_check.expect.is_empty() {
             d.warn(
                 &px.loc,

@@ -68,6 +68,8 @@ pub struct BackendRt {
     pub srvtcpka: bool,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
+    /// Each server's persistence cookie value (`server ... cookie VALUE`).
+    pub server_cookies: Vec<Option<String>>,
 }
 
 pub struct Shared {
@@ -222,6 +224,7 @@ fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
         redispatch: px.options.redispatch,
         srvtcpka: px.options.srvtcpka,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
+        server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
     }
 }
 

@@ -120,6 +120,32 @@ impl Corelb {
         c
     }
 
+    /// Starts corelb on an existing file (an example) with environment variables, and
+    /// waits for `ports`.
+    pub fn start_file(path: &Path, env: &[(&str, String)], args: &[&str], ports: &[u16]) -> Corelb {
+        let dir = TempDir::new("corelb");
+        let stderr = dir.path("stderr.log");
+        let child = Command::new(corelb_bin())
+            .arg("-f")
+            .arg(path)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start corelb");
+        let c = Corelb {
+            child: Some(child),
+            dir,
+            stderr,
+        };
+        for &p in ports {
+            c.wait_port(p);
+        }
+        c
+    }
+
     /// Starts corelb without waiting for anything.
     pub fn spawn(cfg: &str, args: &[&str]) -> Corelb {
         let dir = TempDir::new("corelb");
@@ -581,6 +607,14 @@ impl Serve {
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
         Serve { port, child }
+    }
+}
+
+impl Serve {
+    /// Stops this backend now (its port refuses connections afterwards).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

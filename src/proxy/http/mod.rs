@@ -126,6 +126,7 @@ mod head;
 pub mod io;
 mod lookup;
 mod pages;
+pub mod persist;
 pub mod pool;
 mod request;
 mod response;

@@ -350,6 +350,30 @@ pub async fn session<C>(
         let be = be.expect("a backend when there is no reply");
         txn.backend = Some(be.clone());
         let be_px = &cfg.proxies[be.proxy];
+        // Persistence: the cookie naming a usable server, and the hash of balance uri/…
+        let now = if be_px.cookie.is_some() {
+            super::persist::now_secs()
+        } else {
+            0
+        };
+        let sticky = be_px.cookie.as_ref().and_then(|c| {
+            super::persist::request_cookie(
+                c,
+                &be.server_cookies,
+                |i| be.lb.servers[i].usable(),
+                &req,
+                inb.bytes(),
+                now,
+            )
+        });
+        if let Some(c) = &be_px.cookie {
+            super::persist::rewrite_request_cookies(c, &req, inb.bytes(), &mut edits, &bump);
+        }
+        let hash_key = be_px
+            .balance
+            .key
+            .as_ref()
+            .and_then(|k| super::persist::request_hash(k, &req, inb.bytes()));
         let conn_mode = fe_px.http.conn_mode.max(be_px.http.conn_mode);
         let client_close = conn_mode == ConnMode::Close || !req.keep_alive();
 
@@ -431,12 +455,21 @@ pub async fn session<C>(
         let ctx = PickCtx {
             client_ip: info.src.ip(),
             avoid: None,
+            key: hash_key,
         };
         let mut avoid: Option<usize> = None;
         let mut attempt = 0u32;
         let result: Result<(usize, ServerIo, bool), SrvFail> = loop {
-            // Pick a server (or wait in the queue).
-            let srv = match pick(&be, &PickCtx { avoid, ..ctx }, &mut txn).await {
+            // The cookie's server first (unless redispatching away from it), else balance.
+            let direct = sticky
+                .as_ref()
+                .map(|s| s.server)
+                .filter(|&s| avoid != Some(s) && attempt == 0 && be.lb.servers[s].try_acquire());
+            let srv = match direct {
+                Some(s) => Some(s),
+                None => pick(&be, &PickCtx { avoid, ..ctx }, &mut txn).await,
+            };
+            let srv = match srv {
                 Some(s) => s,
                 None => {
                     break Err(SrvFail::Connect(io::Error::other("no server available")));
@@ -640,6 +673,22 @@ pub async fn session<C>(
         let mut close_client = client_close || matches!(res_body, BodyKind::CloseDelimited);
         let rbump = bumpalo::Bump::new();
         let mut edits: Edits<'_> = Edits::new();
+        if let (Some(c), Some(value)) = (&be_px.cookie, &be.server_cookies[srv]) {
+            let sticky_ok = sticky.as_ref().is_some_and(|s| s.server == srv);
+            let refresh = sticky.as_ref().is_some_and(|s| s.refresh);
+            super::persist::response_cookie(
+                c,
+                value,
+                &res,
+                rbuf.bytes(),
+                &mut edits,
+                &rbump,
+                method == Method::Post,
+                sticky_ok,
+                refresh,
+                now,
+            );
+        }
         // http-response rules: the backend's, then the frontend's (HAProxy's order).
         if !saved_head.is_empty() {
             let rbase = RequestSample {
