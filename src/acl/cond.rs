@@ -130,14 +130,27 @@ impl Acls {
         &mut self,
         lookup: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<(), String> {
+        let mut first = None;
+        self.resolve_backends_each(lookup, &mut |_, e| {
+            first.get_or_insert(e);
+        });
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Like [`resolve_backends`](Self::resolve_backends), reporting every failure with the
+    /// name of the ACL it belongs to (so the caller can point at the `acl` line).
+    pub fn resolve_backends_each(
+        &mut self,
+        lookup: &dyn Fn(&str) -> Option<usize>,
+        report: &mut dyn FnMut(&str, String),
+    ) {
         for a in &mut self.acls {
             for e in &mut a.exprs {
-                e.fetch
-                    .resolve_backends(lookup)
-                    .map_err(|err| format!("acl '{}': {err}", a.name))?;
+                if let Err(err) = e.fetch.resolve_backends(lookup) {
+                    report(&a.name, format!("acl '{}': {err}", a.name));
+                }
             }
         }
-        Ok(())
     }
 }
 

@@ -582,6 +582,8 @@ pub struct Proxy {
     /// Named ACLs of this proxy (conditions refer to them). Shared only while parsing the
     /// section; a section made from a defaults section starts with an empty table.
     pub acls: std::sync::Arc<crate::acl::Acls>,
+    /// Where each `acl` line was, by name (for messages found after parsing).
+    pub acl_lines: Vec<(String, Loc)>,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
     /// The old `redirect` keyword: evaluated after the http-request rules, as in HAProxy.
@@ -799,6 +801,7 @@ impl Proxy {
             tcp_check: Vec::new(),
             http: HttpOptions::default(),
             acls: std::sync::Arc::new(crate::acl::Acls::new()),
+            acl_lines: Vec::new(),
             http_request: Vec::new(),
             http_response: Vec::new(),
             redirects: Vec::new(),
@@ -819,6 +822,7 @@ impl Proxy {
         p.use_backends.clear();
         p.id = None;
         p.acls = std::sync::Arc::new(crate::acl::Acls::new());
+        p.acl_lines.clear();
         p.http_request.clear();
         p.http_response.clear();
         p.redirects.clear();

@@ -953,6 +953,8 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                 .expect("a proxy's ACL table is its own while parsing");
             if let Err(e) = acls.define(&w[1..], &mut ctx) {
                 d.error(loc, e);
+            } else if let Some(n) = w.get(1) {
+                px.acl_lines.push((n.clone(), loc.clone()));
             }
             for wn in ctx.warnings {
                 d.warn(loc, wn);

@@ -103,10 +103,15 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
     let lookup = |n: &str| names.iter().position(|(name, be)| *be && name == n);
     for px in &mut cfg.proxies {
         let at = px.loc.clone();
-        if let Some(acls) = std::sync::Arc::get_mut(&mut px.acls)
-            && let Err(e) = acls.resolve_backends(&lookup)
-        {
-            d.error(&at, format!("{} '{}': {e}", px.kind.name(), px.name));
+        if let Some(acls) = std::sync::Arc::get_mut(&mut px.acls) {
+            let lines = &px.acl_lines;
+            acls.resolve_backends_each(&lookup, &mut |name, e| {
+                let l = lines
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(&at, |(_, l)| l);
+                d.error(l, e);
+            });
         }
         let mut conds: Vec<(&mut crate::acl::Cond, Loc)> = Vec::new();
         for r in &mut px.use_backends {
