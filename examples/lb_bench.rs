@@ -42,6 +42,7 @@ fn lb(algo: Algo, hash: HashType) -> Lb {
                 },
                 id: None,
                 check_ip: None,
+                tls_config: None,
                 loc: Loc {
                     file: "bench".into(),
                     line: 1,

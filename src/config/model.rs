@@ -67,6 +67,8 @@ pub struct Global {
     pub maxpipes: Option<u32>,
     /// `spread-checks`: random jitter added to check intervals, in percent (0–50).
     pub spread_checks: u32,
+    /// `crt-base`, `ca-base`, `ssl-default-*`, `noktls`, …
+    pub tls: crate::tls::options::TlsGlobals,
 }
 
 impl Default for Global {
@@ -94,6 +96,7 @@ impl Default for Global {
             pipesize: 0,
             maxpipes: None,
             spread_checks: 0,
+            tls: crate::tls::options::TlsGlobals::default(),
         }
     }
 }
@@ -168,6 +171,10 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
+    /// `ssl crt …`: the TLS settings of this listener, and the rustls configuration built
+    /// from them once the whole file is read.
+    pub tls: Option<Box<crate::tls::options::BindTls>>,
+    pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
     pub loc: Loc,
 }
 
@@ -284,6 +291,8 @@ pub struct ServerParams {
     pub observe: Observe,
     /// `cookie VALUE`: the persistence cookie's value for this server.
     pub cookie: Option<String>,
+    /// `ssl`, `check-ssl`, `verify`, `ca-file`, `sni`, `alpn`…: TLS to this server.
+    pub tls: Option<Box<crate::tls::options::ServerTls>>,
 }
 
 impl Default for ServerParams {
@@ -297,6 +306,7 @@ impl Default for ServerParams {
             send_proxy: None,
             observe: Observe::default(),
             cookie: None,
+            tls: None,
         }
     }
 }
@@ -379,6 +389,8 @@ pub struct Server {
     pub id: Option<u32>,
     /// Resolved `addr` of the check, when it differs from the server's address.
     pub check_ip: Option<std::net::IpAddr>,
+    /// The rustls client configuration built from `params.tls` once the file is read.
+    pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
     pub loc: Loc,
 }
 

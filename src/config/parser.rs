@@ -8,6 +8,7 @@ use super::keywords::{self, B, D, F, Kw, Status};
 use super::lexer;
 use super::model::*;
 use super::units::{parse_size, parse_time, parse_uint};
+use crate::tls::options::TlsGlobals;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -163,7 +164,7 @@ impl Parser {
             Cur::Global => self.global_kw(w, loc),
             Cur::Defaults => {
                 let mut px = std::mem::replace(&mut self.defaults, placeholder());
-                proxy_kw(&mut px, w, loc, &mut self.diags);
+                proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
                 if !px.name.is_empty() {
                     self.named_defaults.insert(px.name.clone(), px.clone());
                 }
@@ -171,7 +172,7 @@ impl Parser {
             }
             Cur::Proxy(i) => {
                 let mut px = std::mem::replace(&mut self.proxies[i], placeholder());
-                proxy_kw(&mut px, w, loc, &mut self.diags);
+                proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
                 self.proxies[i] = px;
             }
         }
@@ -274,7 +275,7 @@ impl Parser {
                     format!("the address on the '{kw}' line is the old syntax; write 'bind {addrs}' instead"),
                 );
                 let words = vec!["bind".to_string(), addrs.to_string()];
-                bind_kw(&mut px, &words, loc, &mut self.diags);
+                bind_kw(&mut px, &words, loc, &mut self.diags, &self.global.tls);
             }
             if args.len() > 2 {
                 self.diags.error(
@@ -304,6 +305,18 @@ impl Parser {
             return;
         };
         if !status_ok(k, kw, loc, &mut self.diags) {
+            return;
+        }
+        if crate::tls::options::GLOBAL_KEYWORDS.contains(&kw) {
+            let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+            match self.global.tls.apply(kw, &args) {
+                Ok(ws) => {
+                    for wn in ws {
+                        self.diags.warn(loc, wn);
+                    }
+                }
+                Err(e) => self.diags.error(loc, e),
+            }
             return;
         }
         let g = &mut self.global;
@@ -735,7 +748,7 @@ fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
 }
 
 /// One keyword line inside defaults/frontend/backend/listen.
-fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
     let kw = w[0].as_str();
     let Some(k) = keywords::find(keywords::PROXY, kw) else {
         let h = keywords::hint(kw, keywords::PROXY.iter().map(|k| k.name));
@@ -775,7 +788,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             Some(m) => d.error(loc, format!("unknown mode '{m}' (tcp or http expected)")),
             None => d.error(loc, "'mode' expects tcp or http"),
         },
-        "bind" => bind_kw(px, w, loc, d),
+        "bind" => bind_kw(px, w, loc, d, g),
         "balance" => balance_kw(px, w, loc, d),
         "hash-type" => {
             match arg(1) {
@@ -797,10 +810,10 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                 }
             }
         }
-        "server" => server_kw(px, w, loc, d),
+        "server" => server_kw(px, w, loc, d, g),
         "default-server" => {
             let mut p = px.default_server.clone();
-            server_params(&mut p, None, &w[1..], loc, d);
+            server_params(&mut p, None, &w[1..], loc, d, g);
             px.default_server = p;
         }
         "timeout" => timeout_kw(px, w, loc, d),
@@ -2215,7 +2228,7 @@ const BIND_FLAGS: &[&str] = &[
     "allow-0rtt",
 ];
 
-fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
     let Some(addrs) = w.get(1) else {
         d.error(loc, "'bind' expects [ADDR]:PORT");
         return;
@@ -2232,6 +2245,8 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         mss: None,
         name: None,
         accept_proxy: false,
+        tls: None,
+        tls_config: None,
         loc: loc.clone(),
     };
     let mut i = 2;
@@ -2242,7 +2257,14 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             d.error(loc, format!("unknown keyword '{p}' on 'bind' line{h}"));
             return;
         };
-        let nargs = if BIND_FLAGS.contains(&p) { 0 } else { 1 };
+        let tls_kw = crate::tls::options::BIND_KEYWORDS
+            .iter()
+            .find(|(n, _)| *n == p);
+        let nargs = match tls_kw {
+            Some((_, takes)) => usize::from(*takes),
+            None if BIND_FLAGS.contains(&p) => 0,
+            None => 1,
+        };
         let val = w.get(i + 1).map(String::as_str);
         if nargs == 1 && val.is_none() {
             d.error(loc, format!("'bind' parameter '{p}' expects a value"));
@@ -2274,6 +2296,17 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             "interface" => proto.interface = Some(val.to_string()),
             "mss" => proto.mss = num(d, 1),
             "accept-proxy" => proto.accept_proxy = true,
+            _ if tls_kw.is_some() => {
+                let t = proto.tls.get_or_insert_with(Default::default);
+                match t.apply(g, p, (nargs == 1).then_some(val)) {
+                    Ok(ws) => {
+                        for wn in ws {
+                            d.warn(loc, wn);
+                        }
+                    }
+                    Err(e) => d.error(loc, format!("'bind ... {p}': {e}")),
+                }
+            }
             _ => d.error(
                 loc,
                 format!("internal error: no handler for bind parameter '{p}'"),
@@ -2315,7 +2348,7 @@ const SERVER_FLAGS: &[&str] = &[
     "tfo",
 ];
 
-fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
     let (Some(name), Some(address)) = (w.get(1), w.get(2)) else {
         d.error(
             loc,
@@ -2350,7 +2383,7 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         }
     };
     let mut params = px.default_server.clone();
-    let id = server_params(&mut params, Some(name), &w[3..], loc, d);
+    let id = server_params(&mut params, Some(name), &w[3..], loc, d, g);
     px.servers.push(Server {
         name: name.clone(),
         addr: ServerAddr {
@@ -2361,6 +2394,7 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         params,
         id,
         check_ip: None,
+        tls_config: None,
         loc: loc.clone(),
     });
 }
@@ -2372,6 +2406,7 @@ fn server_params(
     w: &[String],
     loc: &Loc,
     d: &mut Diags,
+    g: &TlsGlobals,
 ) -> Option<u32> {
     let what = match name {
         Some(n) => format!("server {n}"),
@@ -2386,7 +2421,14 @@ fn server_params(
             d.error(loc, format!("unknown keyword '{k}' on '{what}' line{h}"));
             return id;
         };
-        let nargs = if SERVER_FLAGS.contains(&k) { 0 } else { 1 };
+        let tls_kw = crate::tls::options::SERVER_KEYWORDS
+            .iter()
+            .find(|(n, _)| *n == k);
+        let nargs = match tls_kw {
+            Some((_, takes)) => usize::from(*takes),
+            None if SERVER_FLAGS.contains(&k) => 0,
+            None => 1,
+        };
         let val = w.get(i + 1).map(String::as_str);
         if nargs == 1 && val.is_none() {
             d.error(loc, format!("'{what}': '{k}' expects a value"));
@@ -2447,6 +2489,17 @@ fn server_params(
             "addr" => p.check.addr = Some(val.to_string()),
             "check-send-proxy" => p.check.send_proxy = true,
             "cookie" => p.cookie = Some(val.to_string()),
+            _ if tls_kw.is_some() => {
+                let t = p.tls.get_or_insert_with(Default::default);
+                match t.apply(g, k, (nargs == 1).then_some(val)) {
+                    Ok(ws) => {
+                        for wn in ws {
+                            d.warn(loc, wn);
+                        }
+                    }
+                    Err(e) => d.error(loc, format!("'{what}': '{k}': {e}")),
+                }
+            }
             "send-proxy" => p.send_proxy = Some(ProxyVersion::V1),
             "send-proxy-v2" => p.send_proxy = Some(ProxyVersion::V2),
             "observe" => match val {
@@ -2666,8 +2719,12 @@ mod tests {
             "{e:?}"
         );
         let e = errors("frontend f\n bind :80 ssl crt /x.pem\n");
-        assert_eq!(e[0], "t.cfg:2: 'ssl' is not supported yet");
-        assert_eq!(e[1], "t.cfg:2: 'crt' is not supported yet");
+        assert_eq!(
+            e,
+            ["t.cfg:2: 'bind ... crt': unable to load SSL certificate '/x.pem': no such file"]
+        );
+        let e = errors("frontend f\n bind :80\n compression algo gzip\n");
+        assert_eq!(e[0], "t.cfg:3: 'compression' is not supported yet");
         let e = errors("backend b\n server s1 127.0.0.1:1 weight 300\n");
         assert!(e[0].contains("out of range"), "{e:?}");
         let e = errors("frontend f\n server s 1.2.3.4:5\n");

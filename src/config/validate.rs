@@ -11,6 +11,7 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     resolve_fetch_backends(cfg, d);
     resolve_servers(cfg, d);
     check_binds(cfg, d);
+    build_tls(cfg, d);
     check_timeouts(cfg, d);
     check_global(cfg, d);
 }
@@ -247,6 +248,61 @@ fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
                     );
                 }
                 ids.push((id, s.name.clone()));
+            }
+        }
+    }
+}
+
+/// The rustls configurations of TLS listeners and servers, built once per line (a port
+/// range shares one, and so its session tickets).
+fn build_tls(cfg: &mut Config, d: &mut Diags) {
+    let g = cfg.global.tls.clone();
+    let mut built: Vec<(Loc, std::sync::Arc<rustls::ServerConfig>)> = Vec::new();
+    for px in &mut cfg.proxies {
+        for b in &mut px.binds {
+            let Some(t) = &b.tls else { continue };
+            if let Some((_, c)) = built.iter().find(|(l, _)| *l == b.loc) {
+                b.tls_config = Some(c.clone());
+                continue;
+            }
+            if d.has_error_at(&b.loc) {
+                continue;
+            }
+            if !t.ssl {
+                d.error(
+                    &b.loc,
+                    format!("'bind {}': TLS parameters without 'ssl'", b.text),
+                );
+                continue;
+            }
+            match t.build(&g) {
+                Ok((c, ws)) => {
+                    for w in ws {
+                        d.warn(&b.loc, w);
+                    }
+                    built.push((b.loc.clone(), c.clone()));
+                    b.tls_config = Some(c);
+                }
+                Err(e) => d.error(&b.loc, format!("'bind {}': {e}", b.text)),
+            }
+        }
+        for s in &mut px.servers {
+            let Some(t) = &s.params.tls else { continue };
+            if d.has_error_at(&s.loc) {
+                continue;
+            }
+            if !t.enabled() {
+                d.warn(&s.loc, format!("server '{}/{}': TLS parameters have no effect without 'ssl' or 'check-ssl'", px.name, s.name));
+                continue;
+            }
+            match t.build(&g) {
+                Ok((c, ws)) => {
+                    for w in ws {
+                        d.warn(&s.loc, format!("server '{}/{}': {w}", px.name, s.name));
+                    }
+                    s.tls_config = Some(c);
+                }
+                Err(e) => d.error(&s.loc, format!("server '{}/{}': {e}", px.name, s.name)),
             }
         }
     }
