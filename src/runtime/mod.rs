@@ -262,6 +262,12 @@ impl Generation {
         self.shared.control.stop(grace);
     }
 
+    /// Stops a generation replaced by a reload; see [`Control::hand_over`].
+    fn hand_over(&mut self, grace: Duration) {
+        self.sockets = listeners::Registry::default();
+        self.shared.control.hand_over(grace);
+    }
+
     fn finished(&self) -> bool {
         self.handles.iter().all(is_finished)
     }
@@ -439,7 +445,7 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
                             old.id,
                             old.grace
                         );
-                        old.stop(old.grace);
+                        old.hand_over(old.grace);
                         draining.push(old);
                     }
                 }
