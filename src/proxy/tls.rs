@@ -177,11 +177,11 @@ pub async fn accept(
         protocol: protocol_name(version),
         record_layer: "rustls".into(),
     };
-    let support = ktls::probe();
+    // (`tls.ktls` is only set when the start-up probe found kTLS: no probe otherwise.)
     let handoff_ok = tls.ktls
         && version
             .zip(suite)
-            .is_some_and(|(v, c)| support.supports(v, c))
+            .is_some_and(|(v, c)| ktls::probe().supports(v, c))
         && s.get_ref().0.at_record_boundary();
     if !handoff_ok {
         // Reads need not stop at record boundaries any more.
@@ -199,7 +199,7 @@ pub async fn accept(
         .map_err(|e| format!("SSL handshake failure: sending session tickets: {e}"))?;
     let (hs, conn) = s.into_inner();
     let fd = hs.tcp.as_raw_fd();
-    match ktls::handoff(fd, conn, support, hs.at_record_boundary()) {
+    match ktls::handoff(fd, conn, ktls::probe(), hs.at_record_boundary()) {
         Ok(Handoff {
             plaintext,
             version,
