@@ -7,8 +7,9 @@
 #   - handshake: `corelb-bench attack --keepalive=false` (session tickets off: every request
 #     is a full TLS 1.3 handshake plus one small request), closed loop, DUR seconds;
 #   - keep-alive: the same over kept-alive connections (CPU per request only);
-#   - idle memory: N idle TLS connections (handshake done, nothing sent) opened by a small
-#     Python client; the proxy's RSS growth per connection.
+#   - idle memory: N idle keep-alive connections (one request answered, then nothing), over
+#     TLS and plain HTTP, opened by a small Python client; the proxy's RSS growth per
+#     connection.
 # CPU is the proxy's utime+stime from /proc/PID/stat over the run, divided by the requests.
 # Both proxies offer the same key exchange groups (X25519, P-256; HAProxy 2.6's OpenSSL has
 # no X25519MLKEM768, which rustls would otherwise pick); a last row shows corelb with its
@@ -70,6 +71,7 @@ defaults
     http-reuse always
 frontend fe
     bind 127.0.0.1:$PORT ssl crt $work/$1.pem
+    bind 127.0.0.1:$((PORT + 1))
     default_backend be
 backend be
     server s1 127.0.0.1:$BE
@@ -108,19 +110,26 @@ run_attack() { # keepalive → "requests errors"
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["requests"], r["requests"]-int(round(r["success"]*r["requests"])))' "$work/r.json"
 }
 
-idle_conns() { # → KiB of RSS per idle TLS connection
+idle_conns() { # tls|plain → KiB of RSS per idle keep-alive connection
     local before after
     before=$(rss_kb "$PROXY_PID")
-    python3 - "$PORT" "$IDLE" "$work/$KEY.crt" "$work/idle.ready" <<'PY' &
+    python3 - "$PORT" "$IDLE" "$work/$KEY.crt" "$work/idle.ready" "$1" <<'PY' &
 import socket, ssl, sys, time
-port, n, ca, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+port, n, ca, ready, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 ctx = ssl.create_default_context(cafile=ca)
 conns = []
 for _ in range(n):
-    s = socket.create_connection(("127.0.0.1", port))
-    conns.append(ctx.wrap_socket(s, server_hostname="localhost"))
+    if mode == "tls":
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    else:
+        s = socket.create_connection(("127.0.0.1", port + 1))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += s.recv(4096)
+    conns.append(s)
 open(ready, "w").close()
-time.sleep(30)
+time.sleep(60)
 PY
     local py=$!
     for _ in $(seq 600); do [ -e "$work/idle.ready" ] && break; sleep 0.1; done
@@ -129,11 +138,12 @@ PY
     kill "$py" 2>/dev/null || true
     wait "$py" 2>/dev/null || true
     rm -f "$work/idle.ready"
+    sleep 1
     awk -v a="$after" -v b="$before" -v n="$IDLE" 'BEGIN { printf "%.1f", (a - b) / n }'
 }
 
 measure() { # proxy KEY GROUPS label
-    local t0 t1 hs ka mem
+    local t0 t1 hs ka mem pmem
     start_proxy "$1" "$2" "$3"
     run_attack false > /dev/null  # warm-up (1 round of DUR s would be long: reuse the same)
     t0=$(ticks "$PROXY_PID")
@@ -144,17 +154,18 @@ measure() { # proxy KEY GROUPS label
     read -r n_ka e_ka < <(run_attack true)
     t1=$(ticks "$PROXY_PID")
     ka=$(awk -v t=$((t1 - t0)) -v n="$n_ka" -v k="$TICK" 'BEGIN { printf "%.1f", t / k / n * 1e6 }')
-    mem=$(idle_conns)
+    mem=$(idle_conns tls)
+    pmem=$(idle_conns plain)
     stop_proxy
-    printf '| %-8s | %-6s | %-26s | %9.0f | %13s | %9.0f | %14s | %6s | %13s |\n' \
+    printf '| %-8s | %-6s | %-26s | %9.0f | %13s | %9.0f | %14s | %6s | %13s | %11s |\n' \
         "$1" "$KEY" "$4" "$(awk -v n="$n_hs" -v d="$DUR" 'BEGIN{print n/d}')" "$hs" \
-        "$(awk -v n="$n_ka" -v d="$DUR" 'BEGIN{print n/d}')" "$ka" "$((e_hs + e_ka))" "$mem"
+        "$(awk -v n="$n_ka" -v d="$DUR" 'BEGIN{print n/d}')" "$ka" "$((e_hs + e_ka))" "$mem" "$pmem"
 }
 
 echo "corelb $("$BIN/corelb" --version 2>&1 | head -1) vs $(haproxy -v | head -1 | cut -d' ' -f1-3); $DUR s runs, $WORKERS workers, proxy on core 1"
 echo
-echo "| proxy    | cert   | key exchange               | handshakes/s | CPU µs/handshake | keep-alive req/s | CPU µs/request | errors | KiB/idle conn |"
-echo "|----------|--------|----------------------------|-----------:|----------------:|----------:|---------------:|-------:|--------------:|"
+echo "| proxy    | cert   | key exchange               | handshakes/s | CPU µs/handshake | keep-alive req/s | CPU µs/request | errors | KiB/idle TLS conn | KiB/idle HTTP conn |"
+echo "|----------|--------|----------------------------|-----------:|----------------:|----------:|---------------:|-------:|--------------:|------------:|"
 for _ in $(seq "$ROUNDS"); do
     for KEY in ecdsa rsa; do
         measure corelb "$KEY" "X25519:P-256" "X25519, P-256"
