@@ -450,6 +450,188 @@ pub struct Proxy {
     pub check: CheckKind,
     pub http_check: HttpCheck,
     pub tcp_check: Vec<TcpCheckRule>,
+    pub http: HttpOptions,
+}
+
+/// How connections are kept in mode http (`option http-keep-alive`, the default;
+/// `http-server-close`; `httpclose`). The most closing one of frontend and backend wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum ConnMode {
+    #[default]
+    KeepAlive,
+    ServerClose,
+    Close,
+}
+
+/// `http-reuse`: which idle server connections a request may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Reuse {
+    Never,
+    #[default]
+    Safe,
+    Aggressive,
+    Always,
+}
+
+/// An IPv4 or IPv6 network (`10.0.0.0/8`, `::1/128`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Result<IpNet, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = a.parse().map_err(|_| format!("invalid network '{s}'"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => {
+                if let Ok(n) = p.parse::<u8>() {
+                    n
+                } else if let Ok(std::net::IpAddr::V4(m)) = p.parse::<std::net::IpAddr>() {
+                    // Dotted masks: 255.0.0.0.
+                    let bits = u32::from(m);
+                    if bits.leading_ones() + bits.trailing_zeros() != 32 {
+                        return Err(format!("invalid netmask in '{s}'"));
+                    }
+                    bits.leading_ones() as u8
+                } else {
+                    return Err(format!("invalid prefix length in '{s}'"));
+                }
+            }
+        };
+        if prefix > max {
+            return Err(format!("invalid prefix length in '{s}'"));
+        }
+        Ok(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::*;
+        let ip = match ip {
+            V6(v6) => v6.to_ipv4_mapped().map(V4).unwrap_or(V6(v6)),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (V4(n), V4(a)) => {
+                let m = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
+                u32::from(n) & m == u32::from(a) & m
+            }
+            (V6(n), V6(a)) => {
+                let m = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
+                u128::from(n) & m == u128::from(a) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `option forwardfor [except NET] [header NAME] [if-none]` and `option originalto`.
+#[derive(Clone, Debug)]
+pub struct AddrHeader {
+    pub header: String,
+    pub except: Option<IpNet>,
+    pub if_none: bool,
+}
+
+/// `retry-on` keywords as bits.
+pub mod retry_on {
+    pub const CONN_FAILURE: u32 = 1;
+    pub const EMPTY_RESPONSE: u32 = 1 << 1;
+    pub const JUNK_RESPONSE: u32 = 1 << 2;
+    pub const RESPONSE_TIMEOUT: u32 = 1 << 3;
+    pub const ZERO_RTT_REJECTED: u32 = 1 << 4;
+    pub const S404: u32 = 1 << 5;
+    pub const S408: u32 = 1 << 6;
+    pub const S425: u32 = 1 << 7;
+    pub const S500: u32 = 1 << 8;
+    pub const S501: u32 = 1 << 9;
+    pub const S502: u32 = 1 << 10;
+    pub const S503: u32 = 1 << 11;
+    pub const S504: u32 = 1 << 12;
+    /// HAProxy's `all-retryable-errors`.
+    pub const ALL_RETRYABLE: u32 = CONN_FAILURE
+        | EMPTY_RESPONSE
+        | JUNK_RESPONSE
+        | RESPONSE_TIMEOUT
+        | ZERO_RTT_REJECTED
+        | S500
+        | S502
+        | S503
+        | S504;
+    pub const NAMES: &[(&str, u32)] = &[
+        ("none", 0),
+        ("conn-failure", CONN_FAILURE),
+        ("empty-response", EMPTY_RESPONSE),
+        ("junk-response", JUNK_RESPONSE),
+        ("response-timeout", RESPONSE_TIMEOUT),
+        ("0rtt-rejected", ZERO_RTT_REJECTED),
+        ("404", S404),
+        ("408", S408),
+        ("425", S425),
+        ("500", S500),
+        ("501", S501),
+        ("502", S502),
+        ("503", S503),
+        ("504", S504),
+        ("all-retryable-errors", ALL_RETRYABLE),
+    ];
+    pub fn status_bit(status: u16) -> u32 {
+        match status {
+            404 => S404,
+            408 => S408,
+            425 => S425,
+            500 => S500,
+            501 => S501,
+            502 => S502,
+            503 => S503,
+            504 => S504,
+            _ => 0,
+        }
+    }
+}
+
+/// HTTP settings of a proxy.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub conn_mode: ConnMode,
+    pub httplog: bool,
+    pub forwardfor: Option<AddrHeader>,
+    pub originalto: Option<AddrHeader>,
+    pub reuse: Reuse,
+    /// `errorfile CODE FILE`: complete HTTP responses read at load time.
+    pub errorfiles: Vec<(u16, std::sync::Arc<[u8]>)>,
+    pub monitor_uri: Option<String>,
+    /// `retry-on` bits (default `conn-failure`).
+    pub retry_on: u32,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            conn_mode: ConnMode::KeepAlive,
+            httplog: false,
+            forwardfor: None,
+            originalto: None,
+            reuse: Reuse::Safe,
+            errorfiles: Vec::new(),
+            monitor_uri: None,
+            retry_on: retry_on::CONN_FAILURE,
+        }
+    }
 }
 
 impl Proxy {
@@ -477,6 +659,7 @@ impl Proxy {
             check: CheckKind::Connect,
             http_check: HttpCheck::default(),
             tcp_check: Vec::new(),
+            http: HttpOptions::default(),
         }
     }
 

@@ -767,7 +767,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
     match kw {
         "mode" => match arg(1) {
             Some("tcp") => px.mode = Mode::Tcp,
-            Some("http") => d.error(loc, "'mode http' is not supported yet"),
+            Some("http") => px.mode = Mode::Http,
             Some("health") => d.error(
                 loc,
                 "'mode health' was removed in HAProxy 2.4; use 'monitor-uri'",
@@ -837,6 +837,55 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         }
         "option" => option_kw(px, &w[1..], true, loc, d),
         "http-check" => http_check_kw(px, &w[1..], loc, d),
+        "http-reuse" => match arg(1) {
+            Some("never") => px.http.reuse = Reuse::Never,
+            Some("safe") => px.http.reuse = Reuse::Safe,
+            Some("aggressive") => px.http.reuse = Reuse::Aggressive,
+            Some("always") => px.http.reuse = Reuse::Always,
+            Some(o) => d.error(
+                loc,
+                format!("'http-reuse' expects never, safe, aggressive or always, not '{o}'"),
+            ),
+            None => d.error(
+                loc,
+                "'http-reuse' expects never, safe, aggressive or always",
+            ),
+        },
+        "monitor-uri" => match arg(1) {
+            Some(u) if u.starts_with('/') || u.contains("://") => {
+                px.http.monitor_uri = Some(u.to_string())
+            }
+            Some(u) => d.error(
+                loc,
+                format!("'monitor-uri' expects a URI starting with '/', not '{u}'"),
+            ),
+            None => d.error(loc, "'monitor-uri' expects a URI"),
+        },
+        "errorfile" => errorfile_kw(px, w, loc, d),
+        "retry-on" => {
+            let mut bits = 0;
+            for k in &w[1..] {
+                match crate::config::model::retry_on::NAMES
+                    .iter()
+                    .find(|(n, _)| n == k)
+                {
+                    Some((_, b)) => bits |= b,
+                    None => {
+                        let h = keywords::hint(
+                            k,
+                            crate::config::model::retry_on::NAMES
+                                .iter()
+                                .map(|(n, _)| *n),
+                        );
+                        d.error(loc, format!("unknown 'retry-on' keyword '{k}'{h}"));
+                    }
+                }
+            }
+            if w.len() < 2 {
+                d.error(loc, "'retry-on' expects at least one keyword (e.g. conn-failure, all-retryable-errors)");
+            }
+            px.http.retry_on = bits;
+        }
         "tcp-check" => tcp_check_kw(px, &w[1..], loc, d),
         "no" => match arg(1) {
             Some("option") => option_kw(px, &w[2..], false, loc, d),
@@ -1013,6 +1062,75 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
             }
         }
         "tcplog" => o.tcplog = on,
+        "httplog" => {
+            px.http.httplog = on;
+            if let Some(a) = w.get(1) {
+                if a == "clf" {
+                    d.error(loc, "'option httplog clf' is not supported yet");
+                } else {
+                    d.error(
+                        loc,
+                        format!("unexpected argument '{a}' after 'option httplog'"),
+                    );
+                }
+            }
+            return;
+        }
+        "forwardfor" | "originalto" => {
+            let default = if name == "forwardfor" {
+                "X-Forwarded-For"
+            } else {
+                "X-Original-To"
+            };
+            let mut h = AddrHeader {
+                header: default.to_string(),
+                except: None,
+                if_none: false,
+            };
+            let mut i = 1;
+            while i < w.len() {
+                match (w[i].as_str(), w.get(i + 1)) {
+                    ("except", Some(net)) => {
+                        match IpNet::parse(net) {
+                            Ok(n) => h.except = Some(n),
+                            Err(e) => d.error(loc, format!("'option {name} except': {e}")),
+                        }
+                        i += 1;
+                    }
+                    ("header", Some(n)) => {
+                        h.header = n.clone();
+                        i += 1;
+                    }
+                    ("if-none", _) if name == "forwardfor" => h.if_none = true,
+                    (a, _) => {
+                        d.error(
+                            loc,
+                            format!("unexpected argument '{a}' after 'option {name}'"),
+                        );
+                        return;
+                    }
+                }
+                i += 1;
+            }
+            let slot = if name == "forwardfor" {
+                &mut px.http.forwardfor
+            } else {
+                &mut px.http.originalto
+            };
+            *slot = on.then_some(h);
+            return;
+        }
+        "http-keep-alive" | "http-server-close" | "httpclose" => {
+            px.http.conn_mode = if !on {
+                ConnMode::KeepAlive
+            } else {
+                match name {
+                    "http-keep-alive" => ConnMode::KeepAlive,
+                    "http-server-close" => ConnMode::ServerClose,
+                    _ => ConnMode::Close,
+                }
+            };
+        }
         "dontlognull" => o.dontlognull = on,
         "tcpka" => {
             o.clitcpka = on;
@@ -1073,6 +1191,47 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
             loc,
             format!("unexpected argument '{}' after 'option {name}'", w[extra]),
         );
+    }
+}
+
+/// Status codes HAProxy accepts in `errorfile` (and that corelb may answer itself).
+pub const ERRORFILE_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+/// `errorfile CODE FILE`: the file is a complete HTTP response, sent as it is.
+fn errorfile_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let (Some(code), Some(file)) = (w.get(1), w.get(2)) else {
+        d.error(loc, "'errorfile' expects <code> <file>");
+        return;
+    };
+    let code = match parse_uint(code, 100, 599) {
+        Ok(c) if ERRORFILE_CODES.contains(&(c as u16)) => c as u16,
+        _ => {
+            d.error(
+                loc,
+                format!(
+                    "'errorfile': status code '{code}' cannot be customized (one of {})",
+                    ERRORFILE_CODES
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            return;
+        }
+    };
+    match std::fs::read(file) {
+        Ok(bytes) => {
+            if !bytes.starts_with(b"HTTP/1.") {
+                d.error(loc, format!("errorfile '{file}' is not an HTTP response (it must start with the status line)"));
+                return;
+            }
+            px.http.errorfiles.retain(|(c, _)| *c != code);
+            px.http.errorfiles.push((code, bytes.into()));
+        }
+        Err(e) => d.error(loc, format!("errorfile {code}: cannot read '{file}': {e}")),
     }
 }
 

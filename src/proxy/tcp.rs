@@ -55,64 +55,8 @@ enum State {
     Close,
 }
 
-/// Releases the connection's slots when the session ends, whatever the path.
-struct ConnGuard {
-    shard: Rc<Shard>,
-    fe: Arc<FrontendRt>,
-}
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        self.fe.slots.give_back();
-        self.shard.shared.slots.give_back();
-        self.shard.active.set(self.shard.active.get() - 1);
-    }
-}
-
-/// Reads the PROXY header of an `accept-proxy` connection: the addresses it carries (None
-/// for LOCAL/UNKNOWN: the connection's own apply) and the bytes that came after it.
-async fn read_proxy_header(
-    client: &mut TcpStream,
-    timeout: Duration,
-) -> Result<(Option<(SocketAddr, SocketAddr)>, Vec<u8>), String> {
-    use crate::proxy_protocol::{Limits, Parse, parse};
-    use futures_lite::AsyncReadExt;
-    let limits = Limits::new();
-    let deadline = Instant::now() + timeout;
-    let mut buf = vec![0u8; 536];
-    let mut n = 0;
-    loop {
-        if n == buf.len() {
-            if buf.len() >= limits.max_header_len() {
-                return Err("PROXY header too large".into());
-            }
-            buf.resize((buf.len() * 2).min(limits.max_header_len()), 0);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let r = futures_lite::future::or(async { Some(client.read(&mut buf[n..]).await) }, async {
-            glommio::timer::sleep(left).await;
-            None
-        })
-        .await;
-        match r {
-            None => return Err("timeout waiting for the PROXY header".into()),
-            Some(Ok(0)) => return Err("connection closed before a complete PROXY header".into()),
-            Some(Ok(k)) => n += k,
-            Some(Err(e)) => return Err(format!("reading the PROXY header: {e}")),
-        }
-        match parse(&buf[..n], &limits) {
-            Parse::Complete { header, len } => {
-                let addrs = header.socket_addrs();
-                return Ok((addrs, buf[len..n].to_vec()));
-            }
-            Parse::Incomplete => {}
-            Parse::Invalid(e) => return Err(format!("invalid PROXY header: {e}")),
-        }
-    }
-}
-
 /// The PROXY header for the server (`send-proxy`, `send-proxy-v2`).
-fn proxy_header(v: crate::config::ProxyVersion, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+pub fn proxy_header(v: crate::config::ProxyVersion, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
     use crate::proxy_protocol as pp;
     match v {
         crate::config::ProxyVersion::V1 => {
@@ -135,23 +79,21 @@ fn proxy_header(v: crate::config::ProxyVersion, src: SocketAddr, dst: SocketAddr
     }
 }
 
+/// A mode tcp connection after its PROXY header (if any): `peer` and `dst` are the
+/// client's addresses as the header told them, `early` the bytes that came after it.
 pub async fn session(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     mut client: TcpStream,
-    peer: SocketAddr,
-    accept_proxy: bool,
+    from: crate::proxy::conn::Origin,
 ) {
-    let _guard = ConnGuard {
-        shard: shard.clone(),
-        fe: fe.clone(),
-    };
-    let accepted = Instant::now();
-    let accept_date = SystemTime::now();
-    let _ = client.set_nodelay(true);
-    if fe.clitcpka {
-        crate::sys::with_sockref(client.as_raw_fd(), |s| s.set_keepalive(true)).ok();
-    }
+    let crate::proxy::conn::Origin {
+        src: peer,
+        mut dst,
+        mut early,
+        date: accept_date,
+        at: accepted,
+    } = from;
     let mut out = Outcome {
         term: *b"--",
         backend: None,
@@ -162,29 +104,6 @@ pub async fn session(
         bytes_in: 0,
         bytes_out: 0,
     };
-    // The client as the PROXY header tells it (behind an ELB/NLB), else the socket's peer.
-    let mut peer = peer;
-    let mut dst: Option<SocketAddr> = None;
-    let mut early: Vec<u8> = Vec::new();
-    if accept_proxy {
-        let wait = fe.client_timeout.unwrap_or(Duration::from_secs(10));
-        match read_proxy_header(&mut client, wait).await {
-            Ok((addrs, rest)) => {
-                if let Some((s, d)) = addrs {
-                    peer = s;
-                    dst = Some(d);
-                }
-                early = rest;
-            }
-            Err(e) => {
-                // Never reaches a backend: the connection is closed.
-                log::debug!("{}: {peer}: {e}; closing", fe.name);
-                out.term = *b"PR";
-                finish(&shard, &fe, peer, accept_date, accepted, &out);
-                return;
-            }
-        }
-    }
     let Some(be) = fe.backend.and_then(|i| shard.shared.backends[i].clone()) else {
         // A frontend without a backend closes its connections, as HAProxy does.
         out.term = *b"PR";
@@ -401,6 +320,28 @@ async fn retry(
         .min(Duration::from_secs(1));
     glommio::timer::sleep(delay).await;
     Some(State::Connect { srv })
+}
+
+/// Logs a connection refused before it reached a backend (bad PROXY header, TLS failure).
+pub fn log_rejected(
+    shard: &Shard,
+    fe: &FrontendRt,
+    peer: SocketAddr,
+    date: SystemTime,
+    t0: Instant,
+    term: [u8; 2],
+) {
+    let out = Outcome {
+        term,
+        backend: None,
+        server: None,
+        retries: 0,
+        t_queue: None,
+        t_connect: None,
+        bytes_in: 0,
+        bytes_out: 0,
+    };
+    finish(shard, fe, peer, date, t0, &out);
 }
 
 /// Logs the connection (`option tcplog`) in HAProxy's format:

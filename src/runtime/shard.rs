@@ -5,7 +5,6 @@ use super::Shared;
 use super::listeners::Listener;
 use crate::log::syslog::Sender;
 use crate::proxy::pipes::PipePool;
-use crate::proxy::tcp;
 use futures_lite::future;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -66,6 +65,8 @@ pub struct Shard {
     /// Live connections of this shard.
     pub active: Cell<usize>,
     pub pipes: RefCell<PipePool>,
+    /// Idle server connections of mode http, per (backend, server).
+    pub http_pool: RefCell<crate::proxy::http::pool::Pool>,
     pub stats: ShardStats,
     /// Log senders per proxy index, opened on first use.
     logs: RefCell<Vec<Option<Sender>>>,
@@ -103,6 +104,7 @@ pub async fn run(
     let shard = Rc::new(Shard {
         id,
         pipes: RefCell::new(PipePool::new(shared.pipe_size, shared.pipes_per_shard)),
+        http_pool: RefCell::new(Default::default()),
         shared: shared.clone(),
         active: Cell::new(0),
         stats: ShardStats::default(),
@@ -276,7 +278,7 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
         ShardStats::add(&shard.stats.accepted, 1);
         log::trace!("shard {}: connection from {peer} on {}", shard.id, l.addr);
         shard.active.set(shard.active.get() + 1);
-        glommio::spawn_local(tcp::session(
+        glommio::spawn_local(crate::proxy::conn::handle(
             shard.clone(),
             fe.clone(),
             stream,

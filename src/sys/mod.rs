@@ -259,3 +259,19 @@ pub fn shutdown(fd: RawFd, how: libc::c_int) -> io::Result<()> {
     cvt(unsafe { libc::shutdown(fd, how) })?;
     Ok(())
 }
+
+/// Whether an idle connection is still usable: a non-blocking MSG_PEEK says EAGAIN (open, no
+/// data). 0 (the peer closed) or unexpected data mean it must not be reused.
+pub fn idle_socket_alive(fd: RawFd) -> bool {
+    let mut b = [0u8; 1];
+    // SAFETY: `b` is valid for one byte.
+    let r = unsafe {
+        libc::recv(
+            fd,
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}

@@ -123,11 +123,14 @@ mod edit;
 mod error;
 mod framing;
 mod head;
+pub mod io;
 mod lookup;
 mod pages;
+pub mod pool;
 mod request;
 mod response;
 mod serialize;
+pub mod session;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,159 @@
+//! The I/O side of mode http: the connection's input buffer, reads and writes bounded by a
+//! deadline, and the server connection type.
+
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use glommio::net::TcpStream;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Bytes received and not consumed yet: `data[start..end]`. One per connection side,
+/// `tune.bufsize` large; the codec parses heads in place and bodies pass through it.
+pub struct InBuf {
+    data: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl InBuf {
+    pub fn new(size: usize) -> InBuf {
+        InBuf {
+            data: vec![0u8; size].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.start == 0 && self.end == self.data.len()
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.start += n.min(self.len());
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    pub fn extend(&mut self, b: &[u8]) {
+        self.compact();
+        let n = b.len().min(self.data.len() - self.end);
+        self.data[self.end..self.end + n].copy_from_slice(&b[..n]);
+        self.end += n;
+    }
+
+    /// Moves pending bytes to the front so that reads have room.
+    pub fn compact(&mut self) {
+        if self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Reads once into the free space; Ok(0) is EOF (or no room).
+    pub async fn read_from<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+        deadline: Option<Instant>,
+    ) -> io::Result<usize> {
+        if self.end == self.data.len() {
+            self.compact();
+        }
+        if self.end == self.data.len() {
+            return Ok(0);
+        }
+        let end = self.end;
+        let n = with_deadline(deadline, r.read(&mut self.data[end..])).await?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+/// Runs an I/O future until `deadline` (None: no limit); a timeout is `ErrorKind::TimedOut`.
+pub async fn with_deadline<T>(
+    deadline: Option<Instant>,
+    f: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match deadline {
+        None => f.await,
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            futures_lite::future::or(f, async {
+                glommio::timer::sleep(left).await;
+                Err(io::Error::from(io::ErrorKind::TimedOut))
+            })
+            .await
+        }
+    }
+}
+
+pub async fn write_all<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    b: &[u8],
+    deadline: Option<Instant>,
+) -> io::Result<()> {
+    with_deadline(deadline, w.write_all(b)).await
+}
+
+/// A connection to a server: plain TCP (TLS to servers goes here too).
+pub enum ServerIo {
+    Plain(TcpStream),
+}
+
+impl ServerIo {
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            ServerIo::Plain(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+impl AsyncRead for ServerIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ServerIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ServerIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ServerIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerIo::Plain(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerIo::Plain(s) => Pin::new(s).poll_close(cx),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The shard's idle server connections, per (backend, server): what `http-reuse` lets a
+//! request take instead of connecting. Owned by one shard; no lock.
+
+use super::io::ServerIo;
+use crate::config::Reuse;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Idle connections older than this are closed (HAProxy's `pool-purge-delay` default).
+const PURGE_DELAY: Duration = Duration::from_secs(5);
+/// Idle connections kept per server per shard.
+const MAX_IDLE: usize = 128;
+
+pub struct Idle {
+    pub conn: ServerIo,
+    since: Instant,
+    /// Served at least one request already (what `http-reuse aggressive` wants).
+    pub reused: bool,
+}
+
+#[derive(Default)]
+pub struct Pool {
+    idle: HashMap<(usize, usize), Vec<Idle>>,
+}
+
+impl Pool {
+    /// An idle connection to server `srv` of backend `be`, if the policy allows one for this
+    /// request (`first`: the first request of its client connection).
+    /// Returns the connection and whether it was reused before.
+    pub fn take(
+        &mut self,
+        be: usize,
+        srv: usize,
+        reuse: Reuse,
+        first: bool,
+    ) -> Option<(ServerIo, bool)> {
+        let any = match reuse {
+            Reuse::Never => return None,
+            Reuse::Safe if first => return None,
+            Reuse::Aggressive if first => false,
+            _ => true,
+        };
+        let list = self.idle.get_mut(&(be, srv))?;
+        while let Some(pos) = list.iter().rposition(|i| any || i.reused) {
+            let i = list.remove(pos);
+            if i.since.elapsed() < PURGE_DELAY && crate::sys::idle_socket_alive(i.conn.fd()) {
+                return Some((i.conn, i.reused));
+            }
+            // Closed by the server, or too old: drop it.
+        }
+        None
+    }
+
+    /// Keeps an idle connection; `reused`: it has served more than one request already.
+    pub fn put(&mut self, be: usize, srv: usize, conn: ServerIo, reused: bool) {
+        let list = self.idle.entry((be, srv)).or_default();
+        if list.len() >= MAX_IDLE {
+            list.remove(0);
+        }
+        list.push(Idle {
+            conn,
+            since: Instant::now(),
+            reused,
+        });
+    }
+
+    /// Idle connections held (all servers).
+    pub fn len(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
