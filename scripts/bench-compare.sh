@@ -86,14 +86,14 @@ done
 # Durations (seconds; fractions are fine for the generator, which takes Go durations).
 if [ "$QUICK" = 1 ]; then
   : "${ROUNDS:=1}" "${DUR:=2}"
-  WARM=0.5; CAL_DUR=1; PROBE_DUR=1; REQ_TIMEOUT=5s
+  WARM=0.5; CLOSED_DUR=1; PROBE_DUR=1; REQ_TIMEOUT=5s
   BULK_BYTES=$((128 << 20)); BULK_CONNS=2; BULK_CHECK=1
 else
   : "${ROUNDS:=3}" "${DUR:=10}"
-  WARM=2; CAL_DUR=3; PROBE_DUR=3; REQ_TIMEOUT=10s
+  WARM=2; CLOSED_DUR=5; PROBE_DUR=3; REQ_TIMEOUT=10s
   BULK_BYTES=$((1 << 30)); BULK_CONNS=2; BULK_CHECK=0
 fi
-CLOSED_WORKERS=64          # closed-loop calibration: requests in flight
+CLOSED_WORKERS=64          # closed loop: requests in flight
 MAX_WORKERS=1000           # open loop: at most this many requests in flight
 SEED_RATES="25000 20000 16000 12500 10000 8000 6300 5000 4000 3200 2500 2000 1600 1250 1000 800 630 500 400 320 250 200 160 125 100 80 63 50"
 
@@ -534,18 +534,26 @@ scenario_http() { # scen id title template cert
 
   rate=0
   if [ -n "$RUNNABLE" ]; then
-    # The rate: --rate override, else 25,000/s for (e), else half the lowest closed-loop rate;
-    # then short probes step down until every proxy has no errors and a sane p99.
+    # (a)-(c) first run closed loop ($CLOSED_WORKERS requests in flight, back to back): the rig's
+    # saturation and the cost per request there, reported in a table of their own.
+    if [ "$scen" != e ]; then
+      for round in $(seq "$ROUNDS"); do
+        for p in $(order "$round"); do
+          visit_http "$scen" "$id" "$p" "$cfg" "$port" "$round" closed 0 "$CLOSED_DUR" "$targets" || true
+        done
+      done
+    fi
+    # The open-loop rate: --rate override, else 25,000/s for (e), else half the lower of the
+    # proxies' median closed-loop rates; then short probes step down until every proxy has
+    # no errors, sends the offered rate and keeps its p99 under --p99-limit.
     for o in $RATE_OVERRIDES; do [ "${o%%=*}" = "$scen" ] && rate=${o#*=}; done
     if [ "$rate" = 0 ] && [ "$scen" = e ]; then rate=25000; fi
     if [ "$rate" = 0 ]; then
-      local low=0
-      for p in $(order 1); do
-        visit_http "$scen" "$id" "$p" "$cfg" "$port" 0 closed 0 "$CAL_DUR" "$targets" || true
-        if [ "$low" = 0 ] || [ "$LAST_THROUGHPUT" -lt "$low" ]; then low=$LAST_THROUGHPUT; fi
-      done
+      local low
+      low=$(jq -s --arg id "$id" '[.[] | select(.scenario == $id and .kind == "closed" and .report != null)]
+        | group_by(.proxy) | map(map(.report.throughput) | sort | .[(length - 1) / 2 | floor]) | min // 0 | floor' "$RUNS")
       rate=$(floor_rate $(( low / 2 )))
-      cal_note="closed loop ($CLOSED_WORKERS in flight) reached $low/s through the slower proxy"
+      cal_note="closed loop ($CLOSED_WORKERS in flight) ran at $low/s through the slower proxy"
       [ "$rate" -gt 0 ] || rate=50
     fi
     # Open loop costs the generator 2-4 times more per request than closed loop at moderate
@@ -718,7 +726,7 @@ END=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------
-# Summary: medians over rounds → JSON, then the Markdown table
+# Summary: medians over rounds → JSON, then the Markdown tables
 # ---------------------------------------------------------------------------------------------
 jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
   --arg start "$START" --arg finish "$END" --arg load_start "$LOAD_START" --arg load_end "$LOAD_END" \
@@ -727,28 +735,51 @@ jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
   --arg proxy_cpus "$PROXY_CPUS" --arg load_cpus "$LOAD_CPUS" --argjson nbthread "$PROXY_NCPU" \
   --arg haproxy "$HAPROXY_VERSION" --arg corelb "$CORELB_VERSION" --arg git "$GIT_REV" \
   --argjson quick "$QUICK" --argjson rounds "$ROUNDS" --argjson dur "$DUR" --arg warm "$WARM" \
+  --argjson closed_dur "$CLOSED_DUR" --argjson closed_workers "$CLOSED_WORKERS" \
   --argjson p99_limit_ms "$P99_LIMIT_MS" '
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
     else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-  def stats: if length == 0 then null else {median: median, min: min, max: max} end;
-  def lat($k): (.report.latencies[$k] // null);
-  # Per-run derived figures.
+  def stats: map(select(. != null)) | if length == 0 then null else {median: median, min: min, max: max} end;
+  def lat($k): (.report.latencies[$k] // null) | if . then . / 1e6 else null end;
+  # Per-run figures.
   def derive:
     if .scenario == "d" then
       (.bytes / 1073741824) as $g
-      | . + {gib: $g, rate: ($g / (.wall_us / 1e6)), errors: .errors,
+      | . + {gib: $g, rate: ($g / (.wall_us / 1e6)),
              proxy_cost: (.proxy_ticks / .clk_tck / $g), proxy_busy: (.proxy_ticks / .clk_tck / (.wall_us / 1e6)),
              gen_cost: (.gen_cpu_s / $g), backend_cost: (.backend_ticks / .clk_tck / $g)}
     else
       ((.report.requests * .report.success) | round) as $ok
       | . + {ok: $ok, rate: .report.throughput, sent_rate: .report.rate, errors: (.report.requests - $ok),
-             p50_ms: (lat("50th") / 1e6), p99_ms: (lat("99th") / 1e6), p999_ms: (lat("99.9th") / 1e6),
-             max_ms: (lat("max") / 1e6),
+             p50_ms: lat("50th"), p99_ms: lat("99th"), p999_ms: lat("99.9th"), max_ms: lat("max"),
              proxy_cost: (if $ok > 0 then .proxy_ticks / .clk_tck * 1e6 / $ok else null end),
              proxy_busy: (.proxy_ticks / .clk_tck / (.wall_us / 1e6)),
              gen_cost: (if $ok > 0 then .gen_cpu_s * 1e6 / $ok else null end),
              backend_cost: (if $ok > 0 then .backend_ticks / .clk_tck * 1e6 / $ok else null end)}
     end;
+  # Medians and ranges per proxy over the rounds of one kind, and the corelb/HAProxy ratio of
+  # the cost, round by round (round r of corelb over round r of HAProxy).
+  def summary($m):
+    ([ "haproxy", "corelb" ] | map(. as $p | ($m | map(select(.proxy == $p)) | sort_by(.round)) as $r
+      | select(($r | length) > 0)
+      | {key: $p, value: {
+          rounds: ($r | length),
+          rate: ($r | map(.rate) | stats), errors: ($r | map(.errors) | add),
+          requests: ($r | map(.report.requests // .transfers) | add),
+          p50_ms: ($r | map(.p50_ms) | stats), p99_ms: ($r | map(.p99_ms) | stats),
+          p999_ms: ($r | map(.p999_ms) | stats),
+          proxy_cost: ($r | map(.proxy_cost) | stats), proxy_busy: ($r | map(.proxy_busy) | stats),
+          gen_cost: ($r | map(.gen_cost) | stats), backend_cost: ($r | map(.backend_cost) | stats),
+          error_set: ($r | map(.report.errors // []) | add | unique | .[0:5]),
+          load1: ($r | map(.load1_end) | stats),
+          runs: $r }}) | from_entries) as $res
+    | {results: $res,
+       ratio: (if $res.haproxy.proxy_cost and $res.corelb.proxy_cost then
+         ([range(0; [$res.haproxy.runs, $res.corelb.runs | length] | min) as $i
+            | $res.corelb.runs[$i].proxy_cost / $res.haproxy.runs[$i].proxy_cost]
+          | {corelb_over_haproxy: median, min: min, max: max,
+             of_medians: ($res.corelb.proxy_cost.median / $res.haproxy.proxy_cost.median)})
+         else null end)};
   ($runs | map(select(.error == null) | derive)) as $all
   | {
       date: $start, finished: $finish,
@@ -758,75 +789,73 @@ jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
                 load_cpus: $load_cpus, nbthread: $nbthread},
       versions: {haproxy: $haproxy, corelb: $corelb, git: $git},
       method: {quick: ($quick == 1), rounds: $rounds, duration_s: $dur, warmup_s: ($warm | tonumber),
+               closed_loop_duration_s: $closed_dur, closed_loop_in_flight: $closed_workers,
                p99_limit_ms: $p99_limit_ms,
                cost: "proxy utime+stime (/proc/PID/stat) over the measured interval: µs per successful request, s per GiB for d",
-               order: "round r: the first proxy alternates (H C, C H, ...)"},
+               order: "the first proxy alternates from round to round (H C, C H, ...)"},
+      failed_runs: ($runs | map(select(.error != null))),
       scenarios: [ $scens[] as $s
-        | ($all | map(select(.scenario == $s.id and .kind == "measure"))) as $m
-        | $s + {
-            probes: ($all | map(select(.scenario == $s.id and .kind != "measure"))
-                     | map({proxy, kind, offered, rate, errors, p99_ms, proxy_cost})),
-            results: ([ "haproxy", "corelb" ] | map(. as $p | ($m | map(select(.proxy == $p))) as $r
-              | select(($r | length) > 0)
-              | {key: $p, value: {
-                  rounds: ($r | length),
-                  rate: ($r | map(.rate) | stats), errors: ($r | map(.errors) | add),
-                  requests: ($r | map(.report.requests // .transfers) | add),
-                  p50_ms: ($r | map(.p50_ms) | map(select(. != null)) | stats),
-                  p99_ms: ($r | map(.p99_ms) | map(select(. != null)) | stats),
-                  p999_ms: ($r | map(.p999_ms) | map(select(. != null)) | stats),
-                  proxy_cost: ($r | map(.proxy_cost) | map(select(. != null)) | stats),
-                  proxy_busy: ($r | map(.proxy_busy) | stats),
-                  gen_cost: ($r | map(.gen_cost) | map(select(. != null)) | stats),
-                  backend_cost: ($r | map(.backend_cost) | map(select(. != null)) | stats),
-                  error_set: ($r | map(.report.errors // []) | add | unique | .[0:5]),
-                  runs: $r }}) | from_entries)
-          }
-        | . + {ratio: (
-            if .results.haproxy.proxy_cost.median and .results.corelb.proxy_cost.median then
-              ([range(0; [.results.haproxy.runs, .results.corelb.runs | length] | min) as $i
-                 | (.results.corelb.runs | sort_by(.round))[$i].proxy_cost / (.results.haproxy.runs | sort_by(.round))[$i].proxy_cost]
-               | {corelb_over_haproxy: (. | median), min: min, max: max,
-                  of_medians: null})
-            else null end)}
-        | if .ratio then .ratio.of_medians = (.results.corelb.proxy_cost.median / .results.haproxy.proxy_cost.median) else . end
+        | ($all | map(select(.scenario == $s.id))) as $mine
+        | $s
+        + summary($mine | map(select(.kind == "measure")))
+        + {closed_loop: summary($mine | map(select(.kind == "closed"))),
+           probes: ($mine | map(select(.kind == "probe"))
+                    | map({proxy, offered, rate, errors, p99_ms, proxy_cost, load1_end}))}
       ]
     }' > "$JSON"
 
-# The table.
+# The tables: open loop at a fixed rate (and d), then closed loop.
+# shellcheck disable=SC2016 # jq program: its $variables are jq's
+TABLE_JQ='
+  def f($n): if . == null then "—" else (. * pow(10; $n) | round / pow(10; $n) | tostring) end;
+  def g: if . == null then "—" elif . >= 100 then f(0) elif . >= 10 then f(1) else f(2) end;
+  def th: tostring | if test("^[0-9]{4,}$") then (explode | reverse | [range(0; length; 3) as $i | .[$i:$i + 3]]
+    | map(reverse | implode) | reverse | join(",")) else . end;
+  def rng(h): if . == null then "—" elif (.min | h) == (.max | h) then (.median | h)
+    else "\(.median | h) (\(.min | h)–\(.max | h))" end;
+  def rows($closed):
+    .scenarios[] as $s0
+    | select(($closed | not) or $s0.closed_loop.results != {})
+    | (if $closed then $s0 + $s0.closed_loop else $s0 end) as $s
+    | ($s.unit == "GiB") as $bulk
+    | ["haproxy", "corelb"][] as $p
+    | select($s.proxies[$p] != null)
+    | $s.proxies[$p] as $st
+    | $s.results[$p] as $r
+    | ("(\($s.id)) \($s.title)\(if $s.rate > 0 and ($closed | not) then ", \($s.rate | floor | th)/s offered" else "" end)") as $name
+    | (if $p == "haproxy" then "HAProxy" else "corelb" end) as $pn
+    | if $st.status != "ran" or $r == null then
+        "| \($name) | \($pn) | \(if $st.status == "unsupported" then "**not supported yet**: \($st.reason)"
+            elif $st.status == "failed" then "**failed**: \($st.reason)" else "**no result** (see the log)" end) | | | | | | | | | |"
+      else
+        "| \($name) | \($pn) | \(if $bulk then "\($r.rate.median | f(2)) GiB/s" else "\($r.rate.median | floor | th)/s" end) | \($r.p50_ms | if . then .median | g else "—" end) | \($r.p99_ms | if . then .median | g else "—" end) | \($r.p999_ms | if . then .median | g else "—" end) | \($r.errors) | \(if $bulk then "\($r.proxy_cost | rng(f(3))) s/GiB" else "\($r.proxy_cost | rng(g)) µs" end) | \(if $p == "corelb" and $s.ratio then "**\($s.ratio.corelb_over_haproxy | f(2))×**\(if ($s.ratio.min | f(2)) != ($s.ratio.max | f(2)) then " (\($s.ratio.min | f(2))–\($s.ratio.max | f(2)))" else "" end)" else "" end) | \($r.proxy_busy.median * 100 | round)% | \(if $bulk then "\($r.gen_cost.median | f(2)) s/GiB" else "\($r.gen_cost.median | g) µs" end) | \(if $bulk then "\($r.backend_cost.median | f(2)) s/GiB" else "\($r.backend_cost.median | g) µs" end) |"
+      end;
+'
+HEADER="| scenario | proxy | rate | p50 ms | p99 ms | p99.9 ms | errors | proxy CPU per request | corelb / HAProxy | proxy core busy | generator CPU/req | backends CPU/req |
+|---|---|---|---|---|---|---|---|---|---|---|---|"
 echo
 echo "### corelb vs HAProxy, $START"
 echo
 jq -r '"Machine: \(.machine.cpus) CPUs, \(.machine.cpu)\(if .machine.product != "" then ", \(.machine.product)" else "" end)\(if .machine.virtualization != "" and .machine.virtualization != "none" then " (\(.machine.virtualization))" else "" end), \(.machine.memory_gib) GiB, kernel \(.machine.kernel); load average \(.machine.load_average_start) at the start, \(.machine.load_average_end) at the end.",
   "Versions: HAProxy \(.versions.haproxy), corelb \(.versions.corelb) (git \(.versions.git)).",
   "Pinning: \(.pinning.description).",
-  "Method: \(if .method.quick then "--quick, " else "" end)\(.method.rounds) round(s) of \(.method.duration_s) s per proxy and scenario after \(.method.warmup_s) s of warm-up, proxies alternating; medians, range in brackets. Cost = proxy utime+stime from /proc per successful request (d: per GiB moved)."' "$JSON"
+  "Method: \(if .method.quick then "--quick, " else "" end)\(.method.rounds) round(s) per proxy and scenario, the first proxy alternating from round to round; medians over the rounds, range in brackets. Cost = the proxy process'"'"'s utime+stime from /proc/PID/stat per successful request (d: per GiB moved, both directions counted)."' "$JSON"
 echo
-echo "| scenario | proxy | rate | p50 ms | p99 ms | p99.9 ms | errors | proxy CPU per request | corelb / HAProxy | proxy core busy | generator CPU/req | backends CPU/req |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-jq -r '
-  def f($n): if . == null then "—" else (. * pow(10; $n) | round / pow(10; $n) | tostring) end;
-  def g: if . == null then "—" elif . >= 100 then f(0) elif . >= 10 then f(1) else f(2) end;
-  def th: tostring | if test("^[0-9]{4,}$") then (explode | reverse | [range(0; length; 3) as $i | .[$i:$i + 3]]
-    | map(reverse | implode) | reverse | join(",")) else . end;
-  def rng: if . == null then "—" elif .min == .max then (.median | g) else "\(.median | g) (\(.min | g)–\(.max | g))" end;
-  .scenarios[] as $s
-  | ($s.unit == "GiB") as $bulk
-  | ["haproxy", "corelb"][] as $p
-  | select($s.proxies[$p] != null)
-  | $s.proxies[$p] as $st
-  | ($s.results[$p]) as $r
-  | ("(\($s.id)) \($s.title)\(if $s.rate > 0 then ", \($s.rate | floor | th) req/s offered" else "" end)") as $name
-  | (if $p == "haproxy" then "HAProxy" else "corelb" end) as $pn
-  | if $st.status != "ran" or $r == null then
-      "| \($name) | \($pn) | \(if $st.status == "unsupported" then "**not supported yet**: \($st.reason)" elif $st.status == "failed" then "**failed**: \($st.reason)" else "**no result** (see the log)" end) | | | | | | | | | |"
-    else
-      "| \($name) | \($pn) | \(if $bulk then "\($r.rate.median | f(2)) GiB/s" else "\($r.rate.median | floor | th)/s" end) | \($r.p50_ms | if . then .median | g else "—" end) | \($r.p99_ms | if . then .median | g else "—" end) | \($r.p999_ms | if . then .median | g else "—" end) | \($r.errors) | \(if $bulk then "\($r.proxy_cost | rng) s/GiB" else "\($r.proxy_cost | rng) µs" end) | \(if $p == "corelb" and $s.ratio then "**\($s.ratio.corelb_over_haproxy | f(2))×**\(if $s.ratio.min != $s.ratio.max then " (\($s.ratio.min | f(2))–\($s.ratio.max | f(2)))" else "" end)" else "" end) | \($r.proxy_busy.median * 100 | round)% | \(if $bulk then "\($r.gen_cost.median | f(2)) s/GiB" else "\($r.gen_cost.median | g) µs" end) | \(if $bulk then "\($r.backend_cost.median | f(2)) s/GiB" else "\($r.backend_cost.median | g) µs" end) |"
-    end' "$JSON"
+echo "Open loop at a fixed rate, the same for both proxies ($DUR s per run after ${WARM} s of warm-up); (d) moves ${BULK_CONNS} × $(( BULK_BYTES >> 20 )) MiB each way at once:"
 echo
-jq -r '.scenarios[] | select(.calibration != "" or (.probes | length) > 0)
-  | "- (\(.id)) rate \(.rate)/s: \(if .calibration != "" then .calibration + "; " else "" end)probes \([.probes[] | select(.kind == "probe") | "\(.proxy) \(.offered)/s: \(.rate | floor)/s ok, \(.errors) errors, p99 \(.p99_ms | if . then (. * 10 | round / 10 | tostring) else "—" end) ms"] | join("; "))"' "$JSON"
+echo "$HEADER"
+jq -r "$TABLE_JQ rows(false)" "$JSON"
+if jq -e '[.scenarios[].closed_loop.results | length] | add > 0' "$JSON" >/dev/null; then
+  echo
+  echo "Closed loop, $CLOSED_WORKERS requests in flight back to back ($CLOSED_DUR s per run): the rig's saturation, where latency is queueing in the rig:"
+  echo
+  echo "$HEADER"
+  jq -r "$TABLE_JQ rows(true)" "$JSON"
+fi
 echo
-echo "Ratio: corelb's CPU per request divided by HAProxy's, median of the per-round ratios (range); below 1 means corelb is cheaper."
-echo "Generator and backend costs show whether the load side was the limit; all numbers are in $JSON."
+jq -r '.scenarios[] | select(.unit == "req")
+  | "- (\(.id)) \(if .rate > 0 then "open-loop rate \(.rate)/s" else "no open-loop rate" end)\(if .calibration != "" then ": " + .calibration else "" end)\(if (.probes | length) > 0 then "; probes: " + ([.probes[] | "\(.proxy) \(.offered)/s → \(.rate | floor)/s, \(.errors) errors, p99 \(.p99_ms | if . then (. * 10 | round / 10 | tostring) else "—" end) ms"] | join("; ")) else "" end)"' "$JSON"
+echo
+echo "Ratio: corelb's CPU per request over HAProxy's, median of the per-round ratios (range); below 1 = corelb cheaper."
+echo "Generator and backend CPU per request show whether the load side was the limit; all numbers: $JSON"
 [ "$FAILED" = 0 ] || { echo "bench-compare: some runs failed (see above and $WORK)" >&2; exit 1; }
