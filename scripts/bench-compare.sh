@@ -1,31 +1,45 @@
 #!/usr/bin/env bash
-# corelb against HAProxy on this machine, same configuration file, same run.
+# corelb against HAProxy on this machine: one configuration file per scenario, both proxies,
+# same run, same load, alternating.
 #
 #   scripts/bench-compare.sh [--quick] [--proxy haproxy|corelb|both] [--scenarios a,b,c,d,e]
-#                            [--rounds N] [--duration SECONDS] [--json FILE] [--work DIR]
-#                            [--proxy-cpus N] [--rate SCENARIO=REQ_PER_S]... [--p99-limit MS]
-#                            [--no-build] [--bin-dir DIR]
+#       [--rounds N] [--duration SECONDS] [--rate a|b|c|e=REQ_PER_S]... [--p99-limit MS]
+#       [--proxy-cpus N | --proxy-cpu-list LIST] [--json FILE] [--work DIR]
+#       [--no-build | --bin-dir DIR]
 #
-# Scenarios (configurations in bench/scenarios/, HAProxy syntax, one file for both proxies):
-#   a  SSL offload, new connection and full TLS handshake per request: a-ecdsa (P-256), a-rsa (2048)
+# Scenarios (bench/scenarios/*.cfg, HAProxy syntax; the same file runs under both proxies):
+#   a  SSL offload, new connection + full TLS 1.3 handshake per request: a-ecdsa (P-256), a-rsa (2048)
 #   b  SSL offload, keep-alive (ECDSA P-256)
 #   c  plain HTTP keep-alive
-#   d  mode tcp bulk throughput (tcpbulk), CPU seconds per GiB
-#   e  the seed 003 workload: POST over HTTPS keep-alive at a fixed rate, 25,000/s if the machine
-#      can, else the highest rate at which both proxies have no errors and a sane p99
+#   d  mode tcp bulk: tcpbulk through the proxy, both directions at once; CPU seconds per GiB
+#   e  seed 003: POST over HTTPS keep-alive at a fixed rate: 25,000/s if the machine can,
+#      else the highest rate (stepping down) at which every proxy has no errors and a sane p99
+# Backends: three `corelb-bench serve` (round robin); load: `corelb-bench attack`.
 #
-# For every scenario the proxies alternate (round 1: HAProxy then corelb, round 2: corelb then
-# HAProxy, ...), each under the same offered load. The figure that holds on a shared machine is
-# the proxy's CPU per request (utime+stime from /proc/PID/stat over the measured interval)
-# and its ratio corelb/HAProxy; rates and latency percentiles are reported beside it.
-# Output: a Markdown table on stdout, every number in the JSON file (default WORK/results.json),
-# configs, logs and reports in WORK. Exit status: 0 when every scenario that both proxies can
-# run ran cleanly; 1 on a real failure (a proxy that does not start or answer, a corrupted bulk
-# transfer, a measured run with more than 1 % errors); 2 on bad arguments. A scenario that
-# corelb rejects (`corelb -c` fails: not supported yet) is reported in its row, not a failure.
+# Per scenario, the proxies alternate (the first one changes from round to round):
+#   (a)-(c) closed loop: 64 requests in flight back to back, the rig's saturation;
+#   (a)-(c), (e) open loop at one fixed rate for both proxies: half the slower proxy's median
+#   closed-loop rate (or --rate), stepped down until short probes show no errors, the rate
+#   sent and p99 <= --p99-limit (default 500 ms: a shared VM's noise, not overload);
+#   (d) a fixed number of bytes each way.
+# Measured per run: rate, latency percentiles, errors, and CPU time (utime+stime from
+# /proc/PID/stat) of the proxy, the generator and the backends per request (per GiB for d).
+# The proxy runs on its own CPU(s) (the last quarter of the CPUs this script may use, at
+# least one; or --proxy-cpus N / --proxy-cpu-list LIST) with nbthread = corelb shards = that
+# number; generator and backends on the others. With one CPU everything shares it.
 #
-#   --quick        one round, short runs (about 1-2 minutes in all; CI smoke test)
-#   default        3 rounds of 10 s per proxy and scenario (about 10-15 minutes)
+# Output: Markdown tables on stdout (progress on stderr), every number in the JSON file
+# (default WORK/results.json), rendered configurations, logs in WORK (default a new
+# /tmp/corelb-bench-compare.XXXXXX). Exit status 0 when everything that could run ran
+# cleanly; 1 on a real failure (a proxy that does not start or answer 200, HAProxy rejecting
+# a configuration, a corrupted or short bulk transfer, a generator failure, no rate without
+# errors, a measured run with more than 1 % errors); 2 on bad arguments. A configuration that corelb rejects (`corelb -c`: not
+# supported yet) is reported in its rows and is not a failure.
+#
+#   --quick    one round, 2 s runs: about 1-2 minutes in all (CI smoke test)
+#   default    3 rounds, 10 s open-loop and 5 s closed-loop runs: about 10-15 minutes
+# Builds corelb, corelb-bench and examples/tcpbulk (cargo, release) unless --no-build;
+# installs haproxy (and jq, curl...) with apt-get when missing (as root).
 set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -39,12 +53,13 @@ DUR=""
 JSON=""
 WORK=""
 PROXY_NCPU=""
+PROXY_CPU_LIST=""
 BUILD=1
 BIN_DIR=""
 P99_LIMIT_MS=500
 RATE_OVERRIDES=""
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-compare: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -63,6 +78,7 @@ while [ $# -gt 0 ]; do
     --json) JSON=${2:-}; shift 2 ;;
     --work) WORK=${2:-}; shift 2 ;;
     --proxy-cpus) PROXY_NCPU=${2:-}; shift 2 ;;
+    --proxy-cpu-list) PROXY_CPU_LIST=${2:-}; shift 2 ;;
     --rate) RATE_OVERRIDES="$RATE_OVERRIDES ${2:-}"; shift 2 ;;
     --p99-limit) P99_LIMIT_MS=${2:-}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
@@ -197,18 +213,33 @@ join_cpus() { echo "$*" | tr ' ' ','; }
 ALLOWED=$(taskset -cp $$ | sed 's/.*: *//')
 read -r -a CPUS <<< "$(expand_cpus "$ALLOWED")"
 NCPU=${#CPUS[@]}
-if [ "$NCPU" -ge 2 ]; then
+if [ -n "$PROXY_CPU_LIST" ]; then
+  case "$PROXY_CPU_LIST" in *[!0-9,-]*|'') die "--proxy-cpu-list takes a CPU list such as 1 or 2-3 or 0,2" ;; esac
+  read -r -a PROXY_CPU_ARR <<< "$(expand_cpus "$PROXY_CPU_LIST")"
+  LOAD_CPU_ARR=()
+  for c in "${CPUS[@]}"; do
+    case " ${PROXY_CPU_ARR[*]} " in *" $c "*) ;; *) LOAD_CPU_ARR+=("$c") ;; esac
+  done
+  for c in "${PROXY_CPU_ARR[@]}"; do
+    case " ${CPUS[*]} " in *" $c "*) ;; *) die "--proxy-cpu-list: CPU $c is not available here (${CPUS[*]})" ;; esac
+  done
+  [ "${#LOAD_CPU_ARR[@]}" -ge 1 ] || die "--proxy-cpu-list must leave at least one CPU for the load"
+elif [ "$NCPU" -ge 2 ]; then
   # The proxy gets a quarter of the CPUs (at least one); the load generator and the backends
   # cost more per request than the proxy, so they get the rest.
   : "${PROXY_NCPU:=$(( NCPU / 4 > 0 ? NCPU / 4 : 1 ))}"
   [ "$PROXY_NCPU" -lt "$NCPU" ] || die "--proxy-cpus must leave at least one CPU for the load"
-  PROXY_CPUS=$(join_cpus "${CPUS[@]:NCPU-PROXY_NCPU}")
+  PROXY_CPU_ARR=("${CPUS[@]:NCPU-PROXY_NCPU}")
   LOAD_CPU_ARR=("${CPUS[@]:0:NCPU-PROXY_NCPU}")
+fi
+if [ "$NCPU" -ge 2 ]; then
+  PROXY_NCPU=${#PROXY_CPU_ARR[@]}
+  PROXY_CPUS=$(join_cpus "${PROXY_CPU_ARR[@]}")
   PINNED=1
   if [ "$PROXY_NCPU" = 1 ]; then
     CPUMAP="cpu-map 1/1 $PROXY_CPUS"
   else
-    CPUMAP="cpu-map auto:1/1-$PROXY_NCPU $PROXY_CPUS"
+    CPUMAP="cpu-map auto:1/1-$PROXY_NCPU ${PROXY_CPU_ARR[*]}"
   fi
   PINNING="proxy pinned to CPU $PROXY_CPUS (nbthread $PROXY_NCPU = $PROXY_NCPU corelb shard(s), '$CPUMAP', taskset -c $PROXY_CPUS); generator and backends on CPU $(join_cpus "${LOAD_CPU_ARR[@]}")"
 else
@@ -447,6 +478,10 @@ http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
   LAST_OK=$(tail -1 "$RUNS" | jq --argjson lim "$P99_LIMIT_MS" --argjson r "$rate" \
     '.report as $p | if ($p.requests > 0 and $p.success == 1 and ($r == 0 or $p.rate >= 0.97 * $r)
        and (($p.latencies["99th"] // 0) <= $lim * 1e6)) then 1 else 0 end')
+  if [ "$kind" != probe ] && tail -1 "$RUNS" | jq -e '.report | .requests == 0 or .success < 0.99' >/dev/null; then
+    echo "bench-compare: ($id) $kind run through $proxy: more than 1 % errors: $(tail -1 "$RUNS" | jq -c '.report.errors[0:3]')" >&2
+    FAILED=1
+  fi
   local summary
   summary=$(tail -1 "$RUNS" | jq -r '.report as $p | .proxy_ticks as $t | .clk_tck as $c
     | (($p.requests * $p.success) | round) as $ok
