@@ -310,10 +310,19 @@ wait_listening() { # pid port...: until every port is listening (10 s), or the p
   return 1
 }
 
+# Listening ports come from below the ephemeral range, so no outgoing connection takes one.
+read -r EPHEMERAL_LOW _ < /proc/sys/net/ipv4/ip_local_port_range
+if [ "$EPHEMERAL_LOW" -gt 12000 ]; then
+  PORT_BASE=10000; PORT_SPAN=$(( EPHEMERAL_LOW - 10000 ))
+elif [ "$EPHEMERAL_LOW" -gt 2024 ]; then
+  PORT_BASE=1024; PORT_SPAN=$(( EPHEMERAL_LOW - 1024 ))
+else
+  PORT_BASE=20000; PORT_SPAN=30000   # no room below: rely on the check for a free port
+fi
 pick_port() {
   local p
   for _ in $(seq 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( PORT_BASE + RANDOM % PORT_SPAN ))
     if [ -z "$(ss -Htan "sport = :$p")" ]; then echo "$p"; return; fi
   done
   echo "bench-compare: no free port found" >&2
