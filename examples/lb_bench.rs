@@ -42,6 +42,7 @@ fn lb(algo: Algo, hash: HashType) -> Lb {
                 },
                 id: None,
                 check_ip: None,
+                tls_config: None,
                 loc: Loc {
                     file: "bench".into(),
                     line: 1,
@@ -61,6 +62,7 @@ fn run(lb: &Lb, n: u64) -> f64 {
                 0x0a00_0000 + (i as u32 & 0xffff),
             )),
             avoid: None,
+            key: None,
         };
         match lb.pick(&ctx) {
             Pick::Server(s) => lb.release(s),

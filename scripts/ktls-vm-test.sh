@@ -78,19 +78,29 @@ if [ -z "$kernel_pkg" ]; then
     [ -n "$kernel_pkg" ] || skip "cannot resolve linux-image-amd64 (run apt-get update)"
 fi
 kdir="$cache/$kernel_pkg"
+# The first existing path among the glob's matches (globs sort), or nothing.
+first() {
+    local f
+    for f in "$@"; do
+        [ -e "$f" ] && { printf '%s\n' "$f"; return 0; }
+    done
+    return 0
+}
 if [ ! -d "$kdir/boot" ]; then
-    deb=$(ls "$cache/${kernel_pkg}"_*.deb 2>/dev/null | head -1 || true)
+    deb=$(first "$cache/${kernel_pkg}"_*.deb)
     if [ -z "$deb" ]; then
         echo "ktls-vm-test: downloading $kernel_pkg"
         (cd "$cache" && apt-get download "$kernel_pkg" >/dev/null 2>&1) ||
             skip "cannot download $kernel_pkg (apt-get download failed: no package source?)"
-        deb=$(ls "$cache/${kernel_pkg}"_*.deb | head -1)
+        deb=$(first "$cache/${kernel_pkg}"_*.deb)
+        [ -n "$deb" ] || skip "apt-get download left no $kernel_pkg package in $cache"
     fi
     rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp"
     dpkg-deb -x "$deb" "$kdir.tmp"
     mv "$kdir.tmp" "$kdir"
 fi
-vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+vmlinuz=$(first "$kdir"/boot/vmlinuz-*)
+[ -n "$vmlinuz" ] || fail "$kernel_pkg has no /boot/vmlinuz-*"
 kver=${vmlinuz##*/vmlinuz-}
 moddir="$kdir/lib/modules/$kver"
 [ -f "$moddir/kernel/net/tls/tls.ko" ] || [ -f "$moddir/kernel/net/tls/tls.ko.xz" ] ||

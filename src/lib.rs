@@ -4,6 +4,7 @@
 //! `proxy::http` and `balance`; I/O lives in `runtime` and `proxy`. Raw syscalls are confined
 //! to `sys`.
 
+pub mod acl;
 pub mod balance;
 pub mod config;
 pub mod health;

@@ -256,14 +256,14 @@ fn bind_without_port() {
 #[test]
 fn not_supported_yet_names_the_keyword() {
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1 ssl crt /x.pem\n",
-        2,
-        "'ssl' is not supported yet",
+        "frontend f\n  bind 127.0.0.1:1\n  compression algo gzip\n",
+        3,
+        "'compression' is not supported yet",
     );
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  acl a path /x\n",
+        "frontend f\n  bind 127.0.0.1:1\n  capture request header Host len 20\n",
         3,
-        "'acl' is not supported yet",
+        "'capture' is not supported yet",
     );
 }
 

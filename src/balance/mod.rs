@@ -26,6 +26,9 @@ pub struct PickCtx {
     pub client_ip: IpAddr,
     /// A server to avoid (the one that just failed, for redispatch).
     pub avoid: Option<usize>,
+    /// The request's hash for `balance uri|url_param|hdr` (None: the part is absent, and
+    /// the request is balanced round-robin, as HAProxy does).
+    pub key: Option<u32>,
 }
 
 /// The outcome of a selection.
@@ -146,6 +149,13 @@ impl Lb {
                 }
             }
             Algo::Random { draws } => random::pick(&t.schedule, draws, servers, ctx.avoid),
+            Algo::RequestHash => match ctx.key {
+                Some(key) => match self.hash_type {
+                    HashType::MapBased => hash::pick_map(&t.schedule, key, servers, ctx.avoid),
+                    HashType::Consistent => t.ring.pick(key, servers, ctx.avoid),
+                },
+                None => roundrobin::pick(&t.schedule, &self.cursor, servers, ctx.avoid),
+            },
         };
         // A redispatch that found only the server to avoid takes it rather than nothing.
         if pick == Pick::NoServer && ctx.avoid.is_some() {
@@ -204,6 +214,7 @@ pub(crate) mod test_util {
         PickCtx {
             client_ip: ip.parse().unwrap(),
             avoid: None,
+            key: None,
         }
     }
 
@@ -304,6 +315,7 @@ mod tests {
                 let c = PickCtx {
                     client_ip: "1.2.3.4".parse().unwrap(),
                     avoid: Some(0),
+                    key: None,
                 };
                 assert_eq!(lb.pick(&c), Pick::Server(1), "{algo:?}");
                 lb.release(1);
@@ -313,6 +325,7 @@ mod tests {
             let c = PickCtx {
                 client_ip: "1.2.3.4".parse().unwrap(),
                 avoid: Some(0),
+                key: None,
             };
             assert_eq!(one.pick(&c), Pick::Server(0));
         }

@@ -95,6 +95,14 @@ impl Diags {
             .count()
     }
 
+    /// Whether `loc` already has an error: a follow-up error on the same line (e.g. "no
+    /// certificate" after the certificate failed to load) would only repeat it.
+    pub fn has_error_at(&self, loc: &Loc) -> bool {
+        self.list
+            .iter()
+            .any(|d| d.level == Level::Error && d.loc.as_ref() == Some(loc))
+    }
+
     pub fn has_errors(&self) -> bool {
         self.errors() > 0
     }

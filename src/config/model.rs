@@ -67,6 +67,8 @@ pub struct Global {
     pub maxpipes: Option<u32>,
     /// `spread-checks`: random jitter added to check intervals, in percent (0–50).
     pub spread_checks: u32,
+    /// `crt-base`, `ca-base`, `ssl-default-*`, `noktls`, …
+    pub tls: crate::tls::options::TlsGlobals,
 }
 
 impl Default for Global {
@@ -94,6 +96,7 @@ impl Default for Global {
             pipesize: 0,
             maxpipes: None,
             spread_checks: 0,
+            tls: crate::tls::options::TlsGlobals::default(),
         }
     }
 }
@@ -168,6 +171,10 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
+    /// `ssl crt …`: the TLS settings of this listener, and the rustls configuration built
+    /// from them once the whole file is read.
+    pub tls: Option<Box<crate::tls::options::BindTls>>,
+    pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
     pub loc: Loc,
 }
 
@@ -178,13 +185,61 @@ pub enum Algo {
     LeastConn,
     First,
     Source,
-    Random { draws: u32 },
+    Random {
+        draws: u32,
+    },
+    /// `balance uri`, `url_param`, `hdr()`: a hash of a part of the request (mode http);
+    /// requests without that part are balanced round-robin, as in HAProxy.
+    RequestHash,
 }
 
 impl Algo {
     pub fn is_hash(self) -> bool {
-        matches!(self, Algo::Source)
+        matches!(self, Algo::Source | Algo::RequestHash)
     }
+}
+
+/// What `balance uri|url_param|hdr` hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HashKey {
+    /// `uri [len N] [depth N] [whole] [path-only]`.
+    Uri {
+        len: Option<usize>,
+        depth: Option<usize>,
+        whole: bool,
+        path_only: bool,
+    },
+    UrlParam(String),
+    /// `hdr(NAME) [use_domain_only]`.
+    Header {
+        name: String,
+        domain_only: bool,
+    },
+}
+
+/// `cookie NAME insert|rewrite|prefix [indirect] [nocache] [postonly] [preserve] [httponly]
+/// [secure] [domain D] [maxidle T] [maxlife T]`
+#[derive(Clone, Debug)]
+pub struct CookieCfg {
+    pub name: String,
+    pub mode: CookieMode,
+    pub indirect: bool,
+    pub nocache: bool,
+    pub postonly: bool,
+    pub preserve: bool,
+    pub httponly: bool,
+    pub secure: bool,
+    pub domains: Vec<String>,
+    pub maxidle: Option<Duration>,
+    pub maxlife: Option<Duration>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CookieMode {
+    Insert,
+    Rewrite,
+    Prefix,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -198,6 +253,8 @@ pub enum HashType {
 pub struct Balance {
     pub algo: Algo,
     pub hash_type: HashType,
+    /// What `Algo::RequestHash` hashes.
+    pub key: Option<HashKey>,
     pub loc: Option<Loc>,
 }
 
@@ -206,6 +263,7 @@ impl Default for Balance {
         Balance {
             algo: Algo::RoundRobin,
             hash_type: HashType::MapBased,
+            key: None,
             loc: None,
         }
     }
@@ -231,6 +289,10 @@ pub struct ServerParams {
     /// `send-proxy` / `send-proxy-v2`: a PROXY header goes to the server first.
     pub send_proxy: Option<ProxyVersion>,
     pub observe: Observe,
+    /// `cookie VALUE`: the persistence cookie's value for this server.
+    pub cookie: Option<String>,
+    /// `ssl`, `check-ssl`, `verify`, `ca-file`, `sni`, `alpn`…: TLS to this server.
+    pub tls: Option<Box<crate::tls::options::ServerTls>>,
 }
 
 impl Default for ServerParams {
@@ -243,6 +305,8 @@ impl Default for ServerParams {
             check: CheckParams::default(),
             send_proxy: None,
             observe: Observe::default(),
+            cookie: None,
+            tls: None,
         }
     }
 }
@@ -325,6 +389,8 @@ pub struct Server {
     pub id: Option<u32>,
     /// Resolved `addr` of the check, when it differs from the server's address.
     pub check_ip: Option<std::net::IpAddr>,
+    /// The rustls client configuration built from `params.tls` once the file is read.
+    pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
     pub loc: Loc,
 }
 
@@ -399,12 +465,86 @@ pub enum TcpCheckRule {
     Expect(Expect),
 }
 
-/// A reference to a backend by name, resolved to an index after parsing.
+/// A reference to a backend by name, resolved to an index after parsing, with the
+/// condition of a `use_backend NAME if|unless COND` line.
 #[derive(Clone, Debug)]
 pub struct BackendRef {
     pub name: String,
     pub index: usize,
+    pub cond: Option<crate::acl::Cond>,
     pub loc: Loc,
+}
+
+/// An `http-request` / `http-response` rule (and the old `redirect` keyword).
+#[derive(Clone, Debug)]
+pub struct HttpRule {
+    pub action: HttpAction,
+    pub cond: Option<crate::acl::Cond>,
+    pub loc: Loc,
+}
+
+/// What a rule does. Values are HAProxy log-format expressions (`%[src]`, `%[req.hdr(h)]`).
+#[derive(Clone, Debug)]
+pub enum HttpAction {
+    /// Stops evaluating this proxy's rules of the same kind.
+    Allow,
+    /// Answers with `status` (403 by default), or `body` when given.
+    Deny {
+        status: u16,
+        reply: Option<Reply>,
+    },
+    /// Answers directly.
+    Return(Reply),
+    Redirect(Redirect),
+    SetHeader(String, crate::acl::LogFormat),
+    AddHeader(String, crate::acl::LogFormat),
+    DelHeader(String),
+    /// Each value of the header matching the regex gets the replacement (`\1` references).
+    ReplaceHeader(String, Regex, String),
+    SetPath(crate::acl::LogFormat),
+    SetQuery(crate::acl::LogFormat),
+    SetUri(crate::acl::LogFormat),
+    SetMethod(crate::acl::LogFormat),
+    /// `http-response set-status CODE [reason R]`.
+    SetStatus(u16, Option<String>),
+    /// Seed 004: a request that must not be replayed (`retry-on`) on another server.
+    DisableL7Retry,
+}
+
+/// A complete answer built by `return`, `deny` and the like.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: ReplyBody,
+    pub headers: Vec<(String, crate::acl::LogFormat)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ReplyBody {
+    /// No body.
+    Empty,
+    /// The built-in (or `errorfile`) page of the status.
+    ErrorPage,
+    Text(crate::acl::LogFormat),
+    /// A file read at load time.
+    File(std::sync::Arc<[u8]>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Redirect {
+    pub kind: RedirectKind,
+    pub target: crate::acl::LogFormat,
+    pub code: u16,
+    pub drop_query: bool,
+    pub append_slash: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectKind {
+    Location,
+    Prefix,
+    Scheme,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -451,6 +591,18 @@ pub struct Proxy {
     pub http_check: HttpCheck,
     pub tcp_check: Vec<TcpCheckRule>,
     pub http: HttpOptions,
+    /// Named ACLs of this proxy (conditions refer to them). Shared only while parsing the
+    /// section; a section made from a defaults section starts with an empty table.
+    pub acls: std::sync::Arc<crate::acl::Acls>,
+    /// Where each `acl` line was, by name (for messages found after parsing).
+    pub acl_lines: Vec<(String, Loc)>,
+    pub http_request: Vec<HttpRule>,
+    pub http_response: Vec<HttpRule>,
+    /// The old `redirect` keyword: evaluated after the http-request rules, as in HAProxy.
+    pub redirects: Vec<HttpRule>,
+    /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
+    pub monitor_fail: Option<crate::acl::Cond>,
+    pub cookie: Option<CookieCfg>,
 }
 
 /// How connections are kept in mode http (`option http-keep-alive`, the default;
@@ -660,6 +812,13 @@ impl Proxy {
             http_check: HttpCheck::default(),
             tcp_check: Vec::new(),
             http: HttpOptions::default(),
+            acls: std::sync::Arc::new(crate::acl::Acls::new()),
+            acl_lines: Vec::new(),
+            http_request: Vec::new(),
+            http_response: Vec::new(),
+            redirects: Vec::new(),
+            monitor_fail: None,
+            cookie: None,
         }
     }
 
@@ -674,6 +833,12 @@ impl Proxy {
         p.servers.clear();
         p.use_backends.clear();
         p.id = None;
+        p.acls = std::sync::Arc::new(crate::acl::Acls::new());
+        p.acl_lines.clear();
+        p.http_request.clear();
+        p.http_response.clear();
+        p.redirects.clear();
+        p.monitor_fail = None;
         p.disabled = false;
         if !kind.is_frontend() {
             p.default_backend = None;

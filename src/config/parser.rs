@@ -8,6 +8,7 @@ use super::keywords::{self, B, D, F, Kw, Status};
 use super::lexer;
 use super::model::*;
 use super::units::{parse_size, parse_time, parse_uint};
+use crate::tls::options::TlsGlobals;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -163,7 +164,7 @@ impl Parser {
             Cur::Global => self.global_kw(w, loc),
             Cur::Defaults => {
                 let mut px = std::mem::replace(&mut self.defaults, placeholder());
-                proxy_kw(&mut px, w, loc, &mut self.diags);
+                proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
                 if !px.name.is_empty() {
                     self.named_defaults.insert(px.name.clone(), px.clone());
                 }
@@ -171,7 +172,7 @@ impl Parser {
             }
             Cur::Proxy(i) => {
                 let mut px = std::mem::replace(&mut self.proxies[i], placeholder());
-                proxy_kw(&mut px, w, loc, &mut self.diags);
+                proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
                 self.proxies[i] = px;
             }
         }
@@ -274,7 +275,7 @@ impl Parser {
                     format!("the address on the '{kw}' line is the old syntax; write 'bind {addrs}' instead"),
                 );
                 let words = vec!["bind".to_string(), addrs.to_string()];
-                bind_kw(&mut px, &words, loc, &mut self.diags);
+                bind_kw(&mut px, &words, loc, &mut self.diags, &self.global.tls);
             }
             if args.len() > 2 {
                 self.diags.error(
@@ -304,6 +305,18 @@ impl Parser {
             return;
         };
         if !status_ok(k, kw, loc, &mut self.diags) {
+            return;
+        }
+        if crate::tls::options::GLOBAL_KEYWORDS.contains(&kw) {
+            let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+            match self.global.tls.apply(kw, &args) {
+                Ok(ws) => {
+                    for wn in ws {
+                        self.diags.warn(loc, wn);
+                    }
+                }
+                Err(e) => self.diags.error(loc, e),
+            }
             return;
         }
         let g = &mut self.global;
@@ -735,7 +748,7 @@ fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
 }
 
 /// One keyword line inside defaults/frontend/backend/listen.
-fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
     let kw = w[0].as_str();
     let Some(k) = keywords::find(keywords::PROXY, kw) else {
         let h = keywords::hint(kw, keywords::PROXY.iter().map(|k| k.name));
@@ -775,7 +788,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             Some(m) => d.error(loc, format!("unknown mode '{m}' (tcp or http expected)")),
             None => d.error(loc, "'mode' expects tcp or http"),
         },
-        "bind" => bind_kw(px, w, loc, d),
+        "bind" => bind_kw(px, w, loc, d, g),
         "balance" => balance_kw(px, w, loc, d),
         "hash-type" => {
             match arg(1) {
@@ -797,10 +810,10 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                 }
             }
         }
-        "server" => server_kw(px, w, loc, d),
+        "server" => server_kw(px, w, loc, d, g),
         "default-server" => {
             let mut p = px.default_server.clone();
-            server_params(&mut p, None, &w[1..], loc, d);
+            server_params(&mut p, None, &w[1..], loc, d, g);
             px.default_server = p;
         }
         "timeout" => timeout_kw(px, w, loc, d),
@@ -910,6 +923,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                 px.default_backend = Some(BackendRef {
                     name: n.to_string(),
                     index: usize::MAX,
+                    cond: None,
                     loc: loc.clone(),
                 });
                 if w.len() > 2 {
@@ -924,17 +938,18 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         "use_backend" => {
             match arg(1) {
                 Some(n) => {
-                    let r = BackendRef {
+                    let mut r = BackendRef {
                         name: n.to_string(),
                         index: usize::MAX,
+                        cond: None,
                         loc: loc.clone(),
                     };
                     match arg(2) {
                         None => px.use_backends.push(r),
                         Some("if") | Some("unless") => {
-                            // The name is still checked, so a typo shows up with this error.
+                            // The name is checked even if the condition is bad.
+                            r.cond = parse_cond(px, &w[2..], loc, d);
                             px.use_backends.push(r);
-                            d.error(loc, "'use_backend ... if/unless' is not supported yet (conditions need ACLs)");
                         }
                         Some(o) => d.error(
                             loc,
@@ -943,6 +958,52 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                     }
                 }
                 None => d.error(loc, "'use_backend' expects a backend name"),
+            }
+        }
+        "acl" => {
+            let mut ctx = crate::acl::ParseCtx::new(&px.name);
+            let acls = std::sync::Arc::get_mut(&mut px.acls)
+                .expect("a proxy's ACL table is its own while parsing");
+            if let Err(e) = acls.define(&w[1..], &mut ctx) {
+                d.error(loc, e);
+            } else if let Some(n) = w.get(1) {
+                px.acl_lines.push((n.clone(), loc.clone()));
+            }
+            for wn in ctx.warnings {
+                d.warn(loc, wn);
+            }
+        }
+        "cookie" => cookie_kw(px, w, loc, d),
+        "monitor" => match arg(1) {
+            Some("fail") => match arg(2) {
+                Some("if") | Some("unless") => px.monitor_fail = parse_cond(px, &w[2..], loc, d),
+                _ => d.error(
+                    loc,
+                    "'monitor fail' expects 'if' or 'unless' and a condition",
+                ),
+            },
+            Some(o) => d.error(
+                loc,
+                format!("unknown 'monitor' action '{o}' (only 'monitor fail' exists)"),
+            ),
+            None => d.error(loc, "'monitor' expects 'fail if|unless CONDITION'"),
+        },
+        "http-request" => {
+            if let Some(r) = http_rule(px, &w[1..], true, loc, d) {
+                px.http_request.push(r);
+            }
+        }
+        "http-response" => {
+            if let Some(r) = http_rule(px, &w[1..], false, loc, d) {
+                px.http_response.push(r);
+            }
+        }
+        "redirect" => {
+            // The old keyword is `http-request redirect` evaluated after the rules.
+            let mut words = vec!["redirect".to_string()];
+            words.extend_from_slice(&w[1..]);
+            if let Some(r) = http_rule(px, &words, true, loc, d) {
+                px.redirects.push(r);
             }
         }
         "disabled" => px.disabled = true,
@@ -1192,6 +1253,448 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
             format!("unexpected argument '{}' after 'option {name}'", w[extra]),
         );
     }
+}
+
+/// Parses `if|unless ...` against the proxy's ACLs; errors and warnings go to `d`.
+fn parse_cond(px: &Proxy, words: &[String], loc: &Loc, d: &mut Diags) -> Option<crate::acl::Cond> {
+    let mut ctx = crate::acl::ParseCtx::new(&px.name);
+    let r = crate::acl::Cond::parse(words, &px.acls, &mut ctx);
+    for wn in ctx.warnings {
+        d.warn(loc, wn);
+    }
+    match r {
+        Ok(c) => Some(c),
+        Err(e) => {
+            d.error(loc, e);
+            None
+        }
+    }
+}
+
+fn logformat(
+    px: &Proxy,
+    text: &str,
+    what: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<crate::acl::LogFormat> {
+    let mut ctx = crate::acl::ParseCtx::new(&px.name);
+    let r = crate::acl::LogFormat::parse(text, &mut ctx);
+    for wn in ctx.warnings {
+        d.warn(loc, wn);
+    }
+    match r {
+        Ok(f) => Some(f),
+        Err(e) => {
+            d.error(loc, format!("{what}: {e}"));
+            None
+        }
+    }
+}
+
+/// Actions HAProxy has that corelb does not implement yet (an error names them).
+const HTTP_ACTIONS_NOT_YET: &[&str] = &[
+    "tarpit",
+    "auth",
+    "use-service",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
+    "capture",
+    "set-log-level",
+    "add-acl",
+    "del-acl",
+    "set-map",
+    "del-map",
+    "cache-use",
+    "cache-store",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-set-gpt0",
+    "set-bandwidth-limit",
+    "early-hint",
+    "normalize-uri",
+    "set-dst",
+    "set-dst-port",
+    "set-src",
+    "set-src-port",
+    "set-nice",
+    "set-tos",
+    "set-mark",
+    "silent-drop",
+    "reject",
+    "wait-for-body",
+    "wait-for-handshake",
+    "set-timeout",
+    "replace-value",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "set-pathq",
+    "strict-mode",
+    "do-resolve",
+    "send-spoe-group",
+    "set-priority-class",
+    "set-priority-offset",
+    "lua",
+    "set-retries",
+    "sc-add-gpc",
+    "sc-set-gpt",
+    "set-fc-mark",
+    "set-fc-tos",
+    "do-log",
+    "pause",
+];
+
+/// One `http-request`/`http-response`/`redirect` rule: `ACTION args... [if|unless COND]`.
+fn http_rule(
+    px: &Proxy,
+    w: &[String],
+    request: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HttpRule> {
+    let kw = if request {
+        "http-request"
+    } else {
+        "http-response"
+    };
+    let Some(action) = w.first().map(String::as_str) else {
+        d.error(loc, format!("'{kw}' expects an action"));
+        return None;
+    };
+    // Where the condition starts: the first `if`/`unless` after the action's own words.
+    let cond_at = |from: usize| {
+        w.iter()
+            .skip(from)
+            .position(|x| x == "if" || x == "unless")
+            .map(|p| p + from)
+    };
+    let arg = |i: usize| w.get(i).map(String::as_str);
+    let need = |n: usize, usage: &str, d: &mut Diags| -> bool {
+        let end = cond_at(1).unwrap_or(w.len());
+        if end < 1 + n {
+            d.error(loc, format!("'{kw} {action}' expects {usage}"));
+            return false;
+        }
+        if end > 1 + n {
+            d.error(
+                loc,
+                format!(
+                    "'{kw} {action}': unexpected argument '{}' (expected 'if' or 'unless')",
+                    w[1 + n]
+                ),
+            );
+            return false;
+        }
+        true
+    };
+    let fmt = |text: &str, d: &mut Diags| logformat(px, text, &format!("'{kw} {action}'"), loc, d);
+    let parsed: Option<HttpAction> = match action {
+        "allow" => need(0, "no argument", d).then_some(HttpAction::Allow),
+        "disable-l7-retry" if request => {
+            need(0, "no argument", d).then_some(HttpAction::DisableL7Retry)
+        }
+        "set-header" | "add-header" => {
+            if !need(2, "a header name and a value", d) {
+                return None;
+            }
+            let v = fmt(&w[2], d)?;
+            Some(if action == "set-header" {
+                HttpAction::SetHeader(w[1].clone(), v)
+            } else {
+                HttpAction::AddHeader(w[1].clone(), v)
+            })
+        }
+        "del-header" => {
+            if arg(2) == Some("-m") {
+                d.error(
+                    loc,
+                    format!("'{kw} del-header ... -m' is not supported yet"),
+                );
+                return None;
+            }
+            need(1, "a header name", d).then(|| HttpAction::DelHeader(w[1].clone()))
+        }
+        "replace-header" => {
+            if !need(3, "a header name, a regex and a replacement", d) {
+                return None;
+            }
+            match regex::bytes::Regex::new(&w[2]) {
+                Ok(r) => Some(HttpAction::ReplaceHeader(
+                    w[1].clone(),
+                    Regex(r),
+                    w[3].clone(),
+                )),
+                Err(e) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "'{kw} replace-header': invalid regular expression '{}': {e}",
+                            w[2]
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+        "set-path" | "set-query" | "set-uri" | "set-method" if request => {
+            if !need(1, "a value", d) {
+                return None;
+            }
+            let v = fmt(&w[1], d)?;
+            Some(match action {
+                "set-path" => HttpAction::SetPath(v),
+                "set-query" => HttpAction::SetQuery(v),
+                "set-uri" => HttpAction::SetUri(v),
+                _ => HttpAction::SetMethod(v),
+            })
+        }
+        "set-status" if !request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let code = match arg(1).map(|c| parse_uint(c, 100, 999)) {
+                Some(Ok(c)) => c as u16,
+                _ => {
+                    d.error(
+                        loc,
+                        "'http-response set-status' expects a status code (100-999)",
+                    );
+                    return None;
+                }
+            };
+            let reason = match (arg(2), arg(3)) {
+                (Some("reason"), Some(r)) if end >= 4 => Some(r.to_string()),
+                _ if end == 2 => None,
+                _ => {
+                    d.error(loc, "'http-response set-status CODE [reason TEXT]'");
+                    return None;
+                }
+            };
+            Some(HttpAction::SetStatus(code, reason))
+        }
+        "redirect" => {
+            parse_redirect(px, w, cond_at(1).unwrap_or(w.len()), loc, d).map(HttpAction::Redirect)
+        }
+        "deny" | "return" => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let default_status = if action == "deny" { 403 } else { 200 };
+            let reply = parse_reply(px, &w[1..end], default_status, action == "deny", kw, loc, d)?;
+            Some(if action == "deny" {
+                let simple = matches!(reply.body, ReplyBody::ErrorPage)
+                    && reply.headers.is_empty()
+                    && reply.content_type.is_none();
+                HttpAction::Deny {
+                    status: reply.status,
+                    reply: (!simple).then_some(reply),
+                }
+            } else {
+                HttpAction::Return(reply)
+            })
+        }
+        a if HTTP_ACTIONS_NOT_YET.contains(&a) || a.starts_with("lua.") || a.starts_with("sc-") => {
+            d.error(loc, format!("'{kw} {a}' is not supported yet"));
+            return None;
+        }
+        a => {
+            let known: &[&str] = if request {
+                &[
+                    "allow",
+                    "deny",
+                    "return",
+                    "redirect",
+                    "set-header",
+                    "add-header",
+                    "del-header",
+                    "replace-header",
+                    "set-path",
+                    "set-query",
+                    "set-uri",
+                    "set-method",
+                    "disable-l7-retry",
+                ]
+            } else {
+                &[
+                    "allow",
+                    "deny",
+                    "return",
+                    "redirect",
+                    "set-header",
+                    "add-header",
+                    "del-header",
+                    "replace-header",
+                    "set-status",
+                ]
+            };
+            let h = keywords::hint(a, known.iter().copied());
+            d.error(loc, format!("unknown '{kw}' action '{a}'{h}"));
+            return None;
+        }
+    };
+    let action = parsed?;
+    let cond = match cond_at(1) {
+        Some(i) => Some(parse_cond(px, &w[i..], loc, d)?),
+        None => None,
+    };
+    Some(HttpRule {
+        action,
+        cond,
+        loc: loc.clone(),
+    })
+}
+
+/// `redirect location|prefix|scheme TARGET [code N] [drop-query] [append-slash] ...`
+fn parse_redirect(
+    px: &Proxy,
+    w: &[String],
+    end: usize,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<Redirect> {
+    let kind = match w.get(1).map(String::as_str) {
+        Some("location") => RedirectKind::Location,
+        Some("prefix") => RedirectKind::Prefix,
+        Some("scheme") => RedirectKind::Scheme,
+        other => {
+            d.error(
+                loc,
+                format!("'redirect' expects location, prefix or scheme, not {other:?}"),
+            );
+            return None;
+        }
+    };
+    let Some(target) = w.get(2).filter(|_| end > 2) else {
+        d.error(
+            loc,
+            "'redirect' expects a target after location/prefix/scheme",
+        );
+        return None;
+    };
+    let target = logformat(px, target, "'redirect'", loc, d)?;
+    let mut r = Redirect {
+        kind,
+        target,
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+    };
+    let mut i = 3;
+    while i < end {
+        match (w[i].as_str(), w.get(i + 1)) {
+            ("code", Some(c)) => {
+                match parse_uint(c, 300, 399) {
+                    Ok(c) if matches!(c, 301 | 302 | 303 | 307 | 308) => r.code = c as u16,
+                    _ => {
+                        d.error(
+                            loc,
+                            format!("'redirect': code '{c}' (301, 302, 303, 307 or 308)"),
+                        );
+                        return None;
+                    }
+                }
+                i += 1;
+            }
+            ("drop-query", _) => r.drop_query = true,
+            ("append-slash", _) => r.append_slash = true,
+            ("ignore-empty", _) => {}
+            (o @ ("set-cookie" | "clear-cookie"), _) => {
+                d.error(loc, format!("'redirect ... {o}' is not supported yet"));
+                return None;
+            }
+            (o, _) => {
+                d.error(loc, format!("unknown 'redirect' option '{o}'"));
+                return None;
+            }
+        }
+        i += 1;
+    }
+    Some(r)
+}
+
+/// The arguments of `return` and `deny`: `[status N] [deny_status N] [content-type T]
+/// [string S | lf-string F | file F | lf-file F | errorfile F | default-errorfiles]
+/// [hdr NAME FMT]...`
+fn parse_reply(
+    px: &Proxy,
+    w: &[String],
+    status: u16,
+    deny: bool,
+    kw: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<Reply> {
+    let mut r = Reply {
+        status,
+        content_type: None,
+        body: if deny {
+            ReplyBody::ErrorPage
+        } else {
+            ReplyBody::Empty
+        },
+        headers: Vec::new(),
+    };
+    let what = if deny { "deny" } else { "return" };
+    let mut i = 0;
+    while i < w.len() {
+        let k = w[i].as_str();
+        let v = w.get(i + 1);
+        let Some(v) = v else {
+            if k == "default-errorfiles" {
+                r.body = ReplyBody::ErrorPage;
+                i += 1;
+                continue;
+            }
+            d.error(loc, format!("'{kw} {what} {k}' expects a value"));
+            return None;
+        };
+        match k {
+            "status" | "deny_status" => match parse_uint(v, 200, 599) {
+                Ok(c) => r.status = c as u16,
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {what} {k}': {e}"));
+                    return None;
+                }
+            },
+            "content-type" => r.content_type = Some(v.clone()),
+            "string" | "lf-string" => {
+                let f = if k == "string" {
+                    logformat(px, &v.replace('%', "%%"), kw, loc, d)?
+                } else {
+                    logformat(px, v, kw, loc, d)?
+                };
+                r.body = ReplyBody::Text(f);
+            }
+            "file" | "errorfile" => match std::fs::read(v) {
+                Ok(b) => r.body = ReplyBody::File(b.into()),
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {what} {k}': cannot read '{v}': {e}"));
+                    return None;
+                }
+            },
+            "hdr" => {
+                let Some(val) = w.get(i + 2) else {
+                    d.error(loc, format!("'{kw} {what} hdr' expects a name and a value"));
+                    return None;
+                };
+                let f = logformat(px, val, kw, loc, d)?;
+                r.headers.push((v.clone(), f));
+                i += 1;
+            }
+            "default-errorfiles" => {
+                r.body = ReplyBody::ErrorPage;
+                i += 1;
+                continue;
+            }
+            o => {
+                d.error(loc, format!("unknown '{kw} {what}' option '{o}'"));
+                return None;
+            }
+        }
+        i += 2;
+    }
+    Some(r)
 }
 
 /// Status codes HAProxy accepts in `errorfile` (and that corelb may answer itself).
@@ -1456,6 +1959,176 @@ fn tcp_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
     }
 }
 
+/// The arguments of `balance uri|url_param|hdr(NAME)`.
+fn parse_hash_key(
+    base: &str,
+    full: &str,
+    args: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HashKey> {
+    match base {
+        "uri" => {
+            let (mut len, mut depth, mut whole, mut path_only) = (None, None, false, false);
+            let mut i = 0;
+            while i < args.len() {
+                match (args[i].as_str(), args.get(i + 1)) {
+                    ("len", Some(v)) | ("depth", Some(v)) => {
+                        let n = match parse_uint(v, 1, 1 << 20) {
+                            Ok(n) => n as usize,
+                            Err(e) => {
+                                d.error(loc, format!("'balance uri {}': {e}", args[i]));
+                                return None;
+                            }
+                        };
+                        if args[i] == "len" {
+                            len = Some(n)
+                        } else {
+                            depth = Some(n)
+                        }
+                        i += 1;
+                    }
+                    ("whole", _) => whole = true,
+                    ("path-only", _) => path_only = true,
+                    (o, _) => {
+                        d.error(
+                            loc,
+                            format!(
+                                "unknown 'balance uri' option '{o}' (len, depth, whole, path-only)"
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                i += 1;
+            }
+            Some(HashKey::Uri {
+                len,
+                depth,
+                whole,
+                path_only,
+            })
+        }
+        "url_param" => {
+            let Some(name) = args.first() else {
+                d.error(loc, "'balance url_param' expects a parameter name");
+                return None;
+            };
+            if let Some(o) = args.get(1) {
+                d.error(
+                    loc,
+                    format!("'balance url_param {name} {o}' is not supported yet"),
+                );
+                return None;
+            }
+            Some(HashKey::UrlParam(name.clone()))
+        }
+        _ => {
+            let Some(name) = full
+                .strip_prefix("hdr(")
+                .and_then(|r| r.strip_suffix(')'))
+                .filter(|n| !n.is_empty())
+            else {
+                d.error(
+                    loc,
+                    "'balance hdr' expects a header name in parentheses: hdr(NAME)",
+                );
+                return None;
+            };
+            let domain_only = match args.first().map(String::as_str) {
+                None => false,
+                Some("use_domain_only") => true,
+                Some(o) => {
+                    d.error(
+                        loc,
+                        format!("unknown 'balance hdr()' option '{o}' (use_domain_only)"),
+                    );
+                    return None;
+                }
+            };
+            Some(HashKey::Header {
+                name: name.to_string(),
+                domain_only,
+            })
+        }
+    }
+}
+
+/// `cookie NAME [insert|rewrite|prefix] [options...]` in a backend.
+fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let Some(name) = w.get(1) else {
+        d.error(loc, "'cookie' expects a cookie name");
+        return;
+    };
+    let mut c = CookieCfg {
+        name: name.clone(),
+        mode: CookieMode::Rewrite,
+        indirect: false,
+        nocache: false,
+        postonly: false,
+        preserve: false,
+        httponly: false,
+        secure: false,
+        domains: Vec::new(),
+        maxidle: None,
+        maxlife: None,
+        loc: loc.clone(),
+    };
+    let mut i = 2;
+    while i < w.len() {
+        match (w[i].as_str(), w.get(i + 1)) {
+            ("insert", _) => c.mode = CookieMode::Insert,
+            ("rewrite", _) => c.mode = CookieMode::Rewrite,
+            ("prefix", _) => c.mode = CookieMode::Prefix,
+            ("indirect", _) => c.indirect = true,
+            ("nocache", _) => c.nocache = true,
+            ("postonly", _) => c.postonly = true,
+            ("preserve", _) => c.preserve = true,
+            ("httponly", _) => c.httponly = true,
+            ("secure", _) => c.secure = true,
+            ("domain", Some(dm)) => {
+                c.domains.push(dm.clone());
+                i += 1;
+            }
+            (k @ ("maxidle" | "maxlife"), Some(t)) => {
+                match parse_time(t, Duration::from_secs(1)) {
+                    Ok(t) if !t.is_zero() => {
+                        if k == "maxidle" {
+                            c.maxidle = Some(t)
+                        } else {
+                            c.maxlife = Some(t)
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => d.error(loc, format!("'cookie {k}': {e}")),
+                }
+                i += 1;
+            }
+            (k @ ("dynamic" | "attr"), _) => {
+                d.error(loc, format!("'cookie ... {k}' is not supported yet"));
+                return;
+            }
+            (o, _) => {
+                let h = keywords::hint(
+                    o,
+                    [
+                        "insert", "rewrite", "prefix", "indirect", "nocache", "postonly",
+                        "preserve", "httponly", "secure", "domain", "maxidle", "maxlife",
+                    ],
+                );
+                d.error(loc, format!("unknown 'cookie' option '{o}'{h}"));
+                return;
+            }
+        }
+        i += 1;
+    }
+    if c.mode != CookieMode::Insert && (c.maxidle.is_some() || c.maxlife.is_some()) {
+        d.error(loc, "'cookie ... maxidle/maxlife' only work with 'insert'");
+        return;
+    }
+    px.cookie = Some(c);
+}
+
 fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
     let Some(a) = w.get(1).map(String::as_str) else {
         d.error(loc, "'balance' expects an algorithm");
@@ -1485,7 +2158,15 @@ fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             };
             Algo::Random { draws }
         }
-        "uri" | "url_param" | "hdr" | "rdp-cookie" | "hash" => {
+        "uri" | "url_param" | "hdr" => {
+            if let Some(k) = parse_hash_key(base, a, &w[2..], loc, d) {
+                px.balance.algo = Algo::RequestHash;
+                px.balance.key = Some(k);
+                px.balance.loc = Some(loc.clone());
+            }
+            return;
+        }
+        "rdp-cookie" | "hash" => {
             d.error(loc, format!("'balance {base}' is not supported yet"));
             return;
         }
@@ -1547,7 +2228,7 @@ const BIND_FLAGS: &[&str] = &[
     "allow-0rtt",
 ];
 
-fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
     let Some(addrs) = w.get(1) else {
         d.error(loc, "'bind' expects [ADDR]:PORT");
         return;
@@ -1564,6 +2245,8 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         mss: None,
         name: None,
         accept_proxy: false,
+        tls: None,
+        tls_config: None,
         loc: loc.clone(),
     };
     let mut i = 2;
@@ -1574,7 +2257,14 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             d.error(loc, format!("unknown keyword '{p}' on 'bind' line{h}"));
             return;
         };
-        let nargs = if BIND_FLAGS.contains(&p) { 0 } else { 1 };
+        let tls_kw = crate::tls::options::BIND_KEYWORDS
+            .iter()
+            .find(|(n, _)| *n == p);
+        let nargs = match tls_kw {
+            Some((_, takes)) => usize::from(*takes),
+            None if BIND_FLAGS.contains(&p) => 0,
+            None => 1,
+        };
         let val = w.get(i + 1).map(String::as_str);
         if nargs == 1 && val.is_none() {
             d.error(loc, format!("'bind' parameter '{p}' expects a value"));
@@ -1606,6 +2296,17 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
             "interface" => proto.interface = Some(val.to_string()),
             "mss" => proto.mss = num(d, 1),
             "accept-proxy" => proto.accept_proxy = true,
+            _ if tls_kw.is_some() => {
+                let t = proto.tls.get_or_insert_with(Default::default);
+                match t.apply(g, p, (nargs == 1).then_some(val)) {
+                    Ok(ws) => {
+                        for wn in ws {
+                            d.warn(loc, wn);
+                        }
+                    }
+                    Err(e) => d.error(loc, format!("'bind ... {p}': {e}")),
+                }
+            }
             _ => d.error(
                 loc,
                 format!("internal error: no handler for bind parameter '{p}'"),
@@ -1647,7 +2348,7 @@ const SERVER_FLAGS: &[&str] = &[
     "tfo",
 ];
 
-fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
     let (Some(name), Some(address)) = (w.get(1), w.get(2)) else {
         d.error(
             loc,
@@ -1682,7 +2383,7 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         }
     };
     let mut params = px.default_server.clone();
-    let id = server_params(&mut params, Some(name), &w[3..], loc, d);
+    let id = server_params(&mut params, Some(name), &w[3..], loc, d, g);
     px.servers.push(Server {
         name: name.clone(),
         addr: ServerAddr {
@@ -1693,6 +2394,7 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
         params,
         id,
         check_ip: None,
+        tls_config: None,
         loc: loc.clone(),
     });
 }
@@ -1704,6 +2406,7 @@ fn server_params(
     w: &[String],
     loc: &Loc,
     d: &mut Diags,
+    g: &TlsGlobals,
 ) -> Option<u32> {
     let what = match name {
         Some(n) => format!("server {n}"),
@@ -1718,7 +2421,14 @@ fn server_params(
             d.error(loc, format!("unknown keyword '{k}' on '{what}' line{h}"));
             return id;
         };
-        let nargs = if SERVER_FLAGS.contains(&k) { 0 } else { 1 };
+        let tls_kw = crate::tls::options::SERVER_KEYWORDS
+            .iter()
+            .find(|(n, _)| *n == k);
+        let nargs = match tls_kw {
+            Some((_, takes)) => usize::from(*takes),
+            None if SERVER_FLAGS.contains(&k) => 0,
+            None => 1,
+        };
         let val = w.get(i + 1).map(String::as_str);
         if nargs == 1 && val.is_none() {
             d.error(loc, format!("'{what}': '{k}' expects a value"));
@@ -1778,6 +2488,18 @@ fn server_params(
             }
             "addr" => p.check.addr = Some(val.to_string()),
             "check-send-proxy" => p.check.send_proxy = true,
+            "cookie" => p.cookie = Some(val.to_string()),
+            _ if tls_kw.is_some() => {
+                let t = p.tls.get_or_insert_with(Default::default);
+                match t.apply(g, k, (nargs == 1).then_some(val)) {
+                    Ok(ws) => {
+                        for wn in ws {
+                            d.warn(loc, wn);
+                        }
+                    }
+                    Err(e) => d.error(loc, format!("'{what}': '{k}': {e}")),
+                }
+            }
             "send-proxy" => p.send_proxy = Some(ProxyVersion::V1),
             "send-proxy-v2" => p.send_proxy = Some(ProxyVersion::V2),
             "observe" => match val {
@@ -1997,8 +2719,12 @@ mod tests {
             "{e:?}"
         );
         let e = errors("frontend f\n bind :80 ssl crt /x.pem\n");
-        assert_eq!(e[0], "t.cfg:2: 'ssl' is not supported yet");
-        assert_eq!(e[1], "t.cfg:2: 'crt' is not supported yet");
+        assert_eq!(
+            e,
+            ["t.cfg:2: 'bind ... crt': unable to load SSL certificate '/x.pem': no such file"]
+        );
+        let e = errors("frontend f\n bind :80\n compression algo gzip\n");
+        assert_eq!(e[0], "t.cfg:3: 'compression' is not supported yet");
         let e = errors("backend b\n server s1 127.0.0.1:1 weight 300\n");
         assert!(e[0].contains("out of range"), "{e:?}");
         let e = errors("frontend f\n server s 1.2.3.4:5\n");

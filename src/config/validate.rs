@@ -2,14 +2,16 @@
 //! addresses, timeouts, users. Errors point at the line that made the reference.
 
 use super::addr;
-use super::diag::Diags;
+use super::diag::{Diags, Loc};
 use super::keywords;
 use super::model::*;
 
 pub fn validate(cfg: &mut Config, d: &mut Diags) {
     resolve_backend_refs(cfg, d);
+    resolve_fetch_backends(cfg, d);
     resolve_servers(cfg, d);
     check_binds(cfg, d);
+    build_tls(cfg, d);
     check_timeouts(cfg, d);
     check_global(cfg, d);
 }
@@ -92,8 +94,98 @@ fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
     }
 }
 
+/// `nbsrv(NAME)` in ACLs, conditions and log-format values: the backend's index.
+fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
+    let names: Vec<(String, bool)> = cfg
+        .proxies
+        .iter()
+        .map(|p| (p.name.clone(), p.kind.is_backend()))
+        .collect();
+    let lookup = |n: &str| names.iter().position(|(name, be)| *be && name == n);
+    for px in &mut cfg.proxies {
+        let at = px.loc.clone();
+        if let Some(acls) = std::sync::Arc::get_mut(&mut px.acls) {
+            let lines = &px.acl_lines;
+            acls.resolve_backends_each(&lookup, &mut |name, e| {
+                let l = lines
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(&at, |(_, l)| l);
+                d.error(l, e);
+            });
+        }
+        let mut conds: Vec<(&mut crate::acl::Cond, Loc)> = Vec::new();
+        for r in &mut px.use_backends {
+            let l = r.loc.clone();
+            if let Some(c) = r.cond.as_mut() {
+                conds.push((c, l));
+            }
+        }
+        if let Some(c) = px.monitor_fail.as_mut() {
+            conds.push((c, at.clone()));
+        }
+        let mut formats: Vec<(&mut crate::acl::LogFormat, Loc)> = Vec::new();
+        for r in px
+            .http_request
+            .iter_mut()
+            .chain(px.http_response.iter_mut())
+            .chain(px.redirects.iter_mut())
+        {
+            let l = r.loc.clone();
+            if let Some(c) = r.cond.as_mut() {
+                conds.push((c, l.clone()));
+            }
+            match &mut r.action {
+                HttpAction::SetHeader(_, f)
+                | HttpAction::AddHeader(_, f)
+                | HttpAction::SetPath(f)
+                | HttpAction::SetQuery(f)
+                | HttpAction::SetUri(f)
+                | HttpAction::SetMethod(f) => formats.push((f, l)),
+                HttpAction::Redirect(rd) => formats.push((&mut rd.target, l)),
+                HttpAction::Return(rep)
+                | HttpAction::Deny {
+                    reply: Some(rep), ..
+                } => {
+                    if let ReplyBody::Text(f) = &mut rep.body {
+                        formats.push((f, l.clone()));
+                    }
+                    for (_, f) in &mut rep.headers {
+                        formats.push((f, l.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (c, l) in conds {
+            if let Err(e) = c.resolve_backends(&lookup) {
+                d.error(&l, e);
+            }
+        }
+        for (f, l) in formats {
+            if let Err(e) = f.resolve_backends(&lookup) {
+                d.error(&l, e);
+            }
+        }
+    }
+}
+
 fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
     for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        if px.mode == Mode::Tcp && px.balance.algo == Algo::RequestHash {
+            d.warn(
+                px.balance.loc.as_ref().unwrap_or(&px.loc),
+                format!("backend '{}' is in mode tcp: 'balance uri/url_param/hdr' hash HTTP requests and fall back to round-robin here", px.name),
+            );
+        }
+        if px.mode == Mode::Tcp
+            && let Some(c) = &px.cookie
+        {
+            d.warn(
+                &c.loc,
+                format!("'cookie' is ignored in mode tcp (backend '{}')", px.name),
+            );
+        }
         if px.check != CheckKind::Http && !px.http_check.expect.is_empty() {
             d.warn(
                 &px.loc,
@@ -156,6 +248,61 @@ fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
                     );
                 }
                 ids.push((id, s.name.clone()));
+            }
+        }
+    }
+}
+
+/// The rustls configurations of TLS listeners and servers, built once per line (a port
+/// range shares one, and so its session tickets).
+fn build_tls(cfg: &mut Config, d: &mut Diags) {
+    let g = cfg.global.tls.clone();
+    let mut built: Vec<(Loc, std::sync::Arc<rustls::ServerConfig>)> = Vec::new();
+    for px in &mut cfg.proxies {
+        for b in &mut px.binds {
+            let Some(t) = &b.tls else { continue };
+            if let Some((_, c)) = built.iter().find(|(l, _)| *l == b.loc) {
+                b.tls_config = Some(c.clone());
+                continue;
+            }
+            if d.has_error_at(&b.loc) {
+                continue;
+            }
+            if !t.ssl {
+                d.error(
+                    &b.loc,
+                    format!("'bind {}': TLS parameters without 'ssl'", b.text),
+                );
+                continue;
+            }
+            match t.build(&g) {
+                Ok((c, ws)) => {
+                    for w in ws {
+                        d.warn(&b.loc, w);
+                    }
+                    built.push((b.loc.clone(), c.clone()));
+                    b.tls_config = Some(c);
+                }
+                Err(e) => d.error(&b.loc, format!("'bind {}': {e}", b.text)),
+            }
+        }
+        for s in &mut px.servers {
+            let Some(t) = &s.params.tls else { continue };
+            if d.has_error_at(&s.loc) {
+                continue;
+            }
+            if !t.enabled() {
+                d.warn(&s.loc, format!("server '{}/{}': TLS parameters have no effect without 'ssl' or 'check-ssl'", px.name, s.name));
+                continue;
+            }
+            match t.build(&g) {
+                Ok((c, ws)) => {
+                    for w in ws {
+                        d.warn(&s.loc, format!("server '{}/{}': {w}", px.name, s.name));
+                    }
+                    s.tls_config = Some(c);
+                }
+                Err(e) => d.error(&s.loc, format!("server '{}/{}': {e}", px.name, s.name)),
             }
         }
     }

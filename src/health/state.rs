@@ -268,6 +268,7 @@ pub(crate) mod tests {
             },
             id: None,
             check_ip: None,
+            tls_config: None,
             loc: Loc {
                 file: "t".into(),
                 line: 1,

@@ -114,6 +114,7 @@ pub async fn session(
     let ctx = PickCtx {
         client_ip: peer.ip(),
         avoid: None,
+        key: None,
     };
     let mut state = State::Pick { avoid: None };
     let mut queued_since: Option<Instant> = None;

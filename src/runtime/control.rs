@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 pub struct Control {
     stopping: AtomicBool,
+    /// The stop is a reload's: the listening sockets live on in the next generation.
+    handover: AtomicBool,
     stop_event: Event,
     /// When the grace period ends and remaining connections are closed.
     deadline: std::sync::Mutex<Option<Instant>>,
@@ -17,6 +19,7 @@ impl Default for Control {
     fn default() -> Self {
         Control {
             stopping: AtomicBool::new(false),
+            handover: AtomicBool::new(false),
             stop_event: Event::new(),
             deadline: std::sync::Mutex::new(None),
         }
@@ -29,6 +32,17 @@ impl Control {
         *self.deadline.lock().unwrap() = Some(Instant::now() + grace);
         self.stopping.store(true, Ordering::SeqCst);
         self.stop_event.notify(usize::MAX);
+    }
+
+    /// Like [`stop`](Self::stop), for a generation whose listening sockets the next one
+    /// keeps accepting on.
+    pub fn hand_over(&self, grace: Duration) {
+        self.handover.store(true, Ordering::SeqCst);
+        self.stop(grace);
+    }
+
+    pub fn handing_over(&self) -> bool {
+        self.handover.load(Ordering::SeqCst)
     }
 
     pub fn stopping(&self) -> bool {

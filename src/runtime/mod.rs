@@ -68,6 +68,8 @@ pub struct BackendRt {
     pub srvtcpka: bool,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
+    /// Each server's persistence cookie value (`server ... cookie VALUE`).
+    pub server_cookies: Vec<Option<String>>,
 }
 
 pub struct Shared {
@@ -222,6 +224,7 @@ fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
         redispatch: px.options.redispatch,
         srvtcpka: px.options.srvtcpka,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
+        server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
     }
 }
 
@@ -257,6 +260,12 @@ impl Generation {
     fn stop(&mut self, grace: Duration) {
         self.sockets = listeners::Registry::default();
         self.shared.control.stop(grace);
+    }
+
+    /// Stops a generation replaced by a reload; see [`Control::hand_over`].
+    fn hand_over(&mut self, grace: Duration) {
+        self.sockets = listeners::Registry::default();
+        self.shared.control.hand_over(grace);
     }
 
     fn finished(&self) -> bool {
@@ -436,7 +445,7 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
                             old.id,
                             old.grace
                         );
-                        old.stop(old.grace);
+                        old.hand_over(old.grace);
                         draining.push(old);
                     }
                 }

@@ -208,6 +208,19 @@ async fn admit(slots: &super::control::Slots, control: &super::control::Control)
     .await
 }
 
+/// How long a replaced generation keeps its pending accept: bounded by its grace period.
+async fn linger(control: &crate::runtime::control::Control) {
+    let end = Instant::now() + Duration::from_secs(2);
+    loop {
+        let now = Instant::now();
+        let until = control.deadline().map_or(end, |d| d.min(end));
+        if now >= until {
+            return;
+        }
+        glommio::timer::sleep((until - now).min(Duration::from_millis(100))).await;
+    }
+}
+
 /// Accepts connections for one listening socket until the stop request.
 async fn accept_loop(shard: Rc<Shard>, l: Listener) {
     let shared = shard.shared.clone();
@@ -226,11 +239,24 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
                 Ok((sock, peer)) => break Some((crate::sys::glommio_stream(sock), peer)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     // Nothing pending: let io_uring wait for the next connection.
-                    let r = future::or(async { Some(gl.shared_accept().await) }, async {
+                    let mut acc = std::pin::pin!(gl.shared_accept());
+                    let mut r = future::or(async { Some((&mut acc).await) }, async {
                         control.wait_stop().await;
                         None
                     })
                     .await;
+                    if r.is_none() && control.handing_over() {
+                        // Cancelling an io_uring accept that the kernel has just completed
+                        // loses that connection (glommio drops the fd of a cancelled
+                        // source). The next generation accepts on the same socket, so
+                        // this one serves what its pending accept gets, and cancels only
+                        // after a quiet moment.
+                        r = future::or(async { Some((&mut acc).await) }, async {
+                            linger(control).await;
+                            None
+                        })
+                        .await;
+                    }
                     match r {
                         None => break None,
                         Some(Ok(a)) => {

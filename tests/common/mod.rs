@@ -120,6 +120,32 @@ impl Corelb {
         c
     }
 
+    /// Starts corelb on an existing file (an example) with environment variables, and
+    /// waits for `ports`.
+    pub fn start_file(path: &Path, env: &[(&str, String)], args: &[&str], ports: &[u16]) -> Corelb {
+        let dir = TempDir::new("corelb");
+        let stderr = dir.path("stderr.log");
+        let child = Command::new(corelb_bin())
+            .arg("-f")
+            .arg(path)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start corelb");
+        let c = Corelb {
+            child: Some(child),
+            dir,
+            stderr,
+        };
+        for &p in ports {
+            c.wait_port(p);
+        }
+        c
+    }
+
     /// Starts corelb without waiting for anything.
     pub fn spawn(cfg: &str, args: &[&str]) -> Corelb {
         let dir = TempDir::new("corelb");
@@ -523,4 +549,180 @@ impl Load {
             seen,
         )
     }
+}
+
+/// `corelb-bench serve` (built beside corelb by `cargo test --workspace`), on a free port.
+pub struct Serve {
+    pub port: u16,
+    child: Child,
+}
+
+pub fn bench_bin() -> PathBuf {
+    let p = Path::new(corelb_bin())
+        .parent()
+        .unwrap()
+        .join("corelb-bench");
+    if !p.exists() {
+        let profile = if corelb_bin().contains("/release/") {
+            "--release"
+        } else {
+            "--profile=dev"
+        };
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-p", "corelb-bench", profile])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo build -p corelb-bench");
+        assert!(st.success());
+    }
+    p
+}
+
+impl Serve {
+    pub fn start(name: &str, extra: &[&str]) -> Serve {
+        let mut child = Command::new(bench_bin())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--cpus",
+                "1",
+                "--name",
+                name,
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start corelb-bench serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Serve { port, child }
+    }
+}
+
+impl Serve {
+    /// Stops this backend now (its port refuses connections afterwards).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends raw bytes, then reads everything until the peer closes (or 5 s pass).
+pub fn raw_exchange(port: u16, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A minimal HTTP/1.1 response reader over a kept-alive connection: status, headers, body.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response (Content-Length or chunked bodies; none for 1xx/204/304 and HEAD).
+pub fn read_response(r: &mut impl BufRead, head_request: bool) -> std::io::Result<HttpResponse> {
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let mut resp = HttpResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_request || status < 200 || status == 204 || status == 304 {
+        return Ok(resp);
+    }
+    if let Some(n) = resp
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        resp.body = vec![0u8; n];
+        r.read_exact(&mut resp.body)?;
+    } else if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
+        loop {
+            let mut sz = String::new();
+            r.read_line(&mut sz)?;
+            let n =
+                usize::from_str_radix(sz.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            let mut chunk = vec![0u8; n + 2];
+            if n == 0 {
+                let mut end = String::new();
+                r.read_line(&mut end)?;
+                break;
+            }
+            r.read_exact(&mut chunk)?;
+            resp.body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        r.read_to_end(&mut resp.body)?;
+    }
+    Ok(resp)
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }

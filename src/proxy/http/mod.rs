@@ -126,9 +126,11 @@ mod head;
 pub mod io;
 mod lookup;
 mod pages;
+pub mod persist;
 pub mod pool;
 mod request;
 mod response;
+pub mod rules;
 mod serialize;
 pub mod session;
 

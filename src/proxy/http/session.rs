@@ -19,11 +19,13 @@
 //! and go back to it when the server keeps them open.
 
 use super::io::{InBuf, ServerIo, write_all};
+use super::rules;
 use super::{
     BodyKind, ChunkedScanner, ConnectionHeader, Edits, HttpError, Limits, Method, Parsed,
     RequestHead, ResponseHead, Version, parse_request, parse_response, serialize_request,
     serialize_response, write_error,
 };
+use crate::acl::{EditedRequestSample, RequestSample};
 use crate::balance::{Pick, PickCtx};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
 use crate::runtime::shard::Shard;
@@ -137,6 +139,16 @@ pub async fn session<C>(
     // A server connection kept for this client only (`http-reuse never`), with its server.
     let mut private: Option<(usize, usize, ServerIo)> = None;
     let mut requests = 0u64;
+    // What ACLs see of this connection, built once.
+    let acl_conn = crate::acl::ConnInfo {
+        src: Some(info.src),
+        dst: Some(info.dst),
+        tls: info.tls.as_ref().map(|t| crate::acl::TlsInfo {
+            sni: t.sni.as_ref().map(|s| s.as_bytes().into()),
+            protocol: t.protocol.as_bytes(),
+        }),
+    };
+    let mut scratch: Vec<u8> = Vec::new();
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
     let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
 
@@ -216,50 +228,156 @@ pub async fn session<C>(
         let method = req.method();
         let version = req.version();
         let upgrade = req.upgrade_requested();
-        // monitor-uri: answered here, never forwarded (the ELB's health check, seed 000).
+        let bump = bumpalo::Bump::new();
+        let mut edits: Edits<'_> = Edits::new();
+        let mut flags = rules::Flags::default();
+        let nbsrv = |i: usize| {
+            shared
+                .backends
+                .get(i)
+                .and_then(|b| b.as_ref())
+                .map_or(0, |b| b.lb.usable_count() as u32)
+        };
+        let base = RequestSample {
+            head: Some((&req, inb.bytes())),
+            conn: &acl_conn,
+            nbsrv: &nbsrv,
+            stopping: shared.control.stopping(),
+        };
+        let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
+            && req.keep_alive()
+            && req.body_kind() == BodyKind::None;
+        // monitor-uri: answered here, before any rule, never forwarded (the ELB's health
+        // check, seed 000); 503 while 'monitor fail' holds.
+        let mut reply: Option<(u16, Vec<u8>)> = None;
         if let Some(uri) = &fe_px.http.monitor_uri
             && req.target(inb.bytes()) == uri.as_bytes()
         {
-            let status = 200;
-            out.clear();
-            write_error(&mut out, status, false);
-            txn.status = status;
-            inb.consume(head_len);
-            if write_all(&mut client, &out, deadline(fe_px.timeouts.client))
-                .await
-                .is_err()
-            {
-                return;
+            let failing = fe_px
+                .monitor_fail
+                .as_ref()
+                .is_some_and(|c| c.eval(&fe_px.acls, &base));
+            let status = if failing { 503 } else { 200 };
+            let mut page = Vec::new();
+            write_error(&mut page, status, !keep_after_reply);
+            reply = Some((status, page));
+        }
+        // The frontend's rules, then its old-style redirects, then the backend choice.
+        let pages_fe = (fe_px, None);
+        if reply.is_none() {
+            for set in [&fe_px.http_request, &fe_px.redirects] {
+                match rules::request_rules(
+                    set,
+                    &fe_px.acls,
+                    &base,
+                    &req,
+                    inb.bytes(),
+                    &mut edits,
+                    &bump,
+                    &mut scratch,
+                    &mut flags,
+                    pages_fe,
+                    !keep_after_reply,
+                ) {
+                    rules::Verdict::Reply { status, bytes } => {
+                        reply = Some((status, bytes));
+                        break;
+                    }
+                    rules::Verdict::Allow | rules::Verdict::Continue => {}
+                }
             }
-            txn.bytes_out = out.len() as u64;
+        }
+        let be_index = if reply.is_some() {
+            None
+        } else {
+            let edited = EditedRequestSample {
+                request: base,
+                edits: &edits,
+            };
+            fe_px
+                .use_backends
+                .iter()
+                .find(|u| u.cond.as_ref().is_none_or(|c| c.eval(&fe_px.acls, &edited)))
+                .or(fe_px.default_backend.as_ref())
+                .map(|r| r.index)
+                .or(fe_px.kind.is_backend().then_some(fe.proxy))
+        };
+        let be = match be_index.and_then(|i| shared.backends[i].clone()) {
+            Some(be) => Some(be),
+            None if reply.is_none() => {
+                // No backend for this request: 503, as HAProxy.
+                txn.term = Term(*b"PR");
+                reply = Some((503, rules::page_for(503, fe_px, None)));
+                None
+            }
+            None => None,
+        };
+        // The backend's own rules (a listen's rules already ran as the frontend's).
+        if let (None, Some(be)) = (&reply, &be)
+            && be.proxy != fe.proxy
+        {
+            let be_px = &cfg.proxies[be.proxy];
+            if let rules::Verdict::Reply { status, bytes } = rules::request_rules(
+                &be_px.http_request,
+                &be_px.acls,
+                &base,
+                &req,
+                inb.bytes(),
+                &mut edits,
+                &bump,
+                &mut scratch,
+                &mut flags,
+                (fe_px, Some(be_px)),
+                !keep_after_reply,
+            ) {
+                reply = Some((status, bytes));
+            }
+        }
+        if let Some((status, bytes)) = reply {
+            txn.status = status;
+            txn.backend = be.clone();
+            let ok = write_all(&mut client, &bytes, deadline(fe_px.timeouts.client))
+                .await
+                .is_ok();
+            txn.bytes_out = bytes.len() as u64;
             log_txn(&shard, &fe, &info, &txn);
-            if req.keep_alive() && req.body_kind() == BodyKind::None {
+            if ok && keep_after_reply && !bytes_say_close(&bytes) {
+                inb.consume(head_len);
                 continue;
             }
             return;
         }
-        let Some(be) = fe.backend.and_then(|i| shared.backends[i].clone()) else {
-            // No backend for this request: 503, as HAProxy.
-            txn.status = 503;
-            txn.term = Term(*b"PR");
-            out.clear();
-            write_error(&mut out, 503, true);
-            let _ = write_all(
-                &mut client,
-                &error_bytes(fe_px, None, 503, &out),
-                deadline(fe_px.timeouts.client),
-            )
-            .await;
-            log_txn(&shard, &fe, &info, &txn);
-            return;
-        };
+        let be = be.expect("a backend when there is no reply");
         txn.backend = Some(be.clone());
         let be_px = &cfg.proxies[be.proxy];
+        // Persistence: the cookie naming a usable server, and the hash of balance uri/…
+        let now = if be_px.cookie.is_some() {
+            super::persist::now_secs()
+        } else {
+            0
+        };
+        let sticky = be_px.cookie.as_ref().and_then(|c| {
+            super::persist::request_cookie(
+                c,
+                &be.server_cookies,
+                |i| be.lb.servers[i].usable(),
+                &req,
+                inb.bytes(),
+                now,
+            )
+        });
+        if let Some(c) = &be_px.cookie {
+            super::persist::rewrite_request_cookies(c, &req, inb.bytes(), &mut edits, &bump);
+        }
+        let hash_key = be_px
+            .balance
+            .key
+            .as_ref()
+            .and_then(|k| super::persist::request_hash(k, &req, inb.bytes()));
         let conn_mode = fe_px.http.conn_mode.max(be_px.http.conn_mode);
         let client_close = conn_mode == ConnMode::Close || !req.keep_alive();
 
-        // Edits of the request head.
-        let mut edits: Edits<'_> = Edits::new();
+        // How the head goes to the server.
         edits.strip_hop_by_hop(true);
         if upgrade {
             edits.set_connection(ConnectionHeader::Upgrade);
@@ -292,6 +410,14 @@ pub async fn session<C>(
         }
         sout.clear();
         serialize_request(&req, buf, &edits, &mut sout);
+        // http-response conditions look at the request: keep its head once the buffer moves on.
+        let saved_head: Vec<u8> =
+            if be_px.http_response.is_empty() && fe_px.http_response.is_empty() {
+                Vec::new()
+            } else {
+                inb.bytes()[..head_len].to_vec()
+            };
+        let nbsrv2 = nbsrv;
 
         // What of the body is already here: a request that is complete in the buffer can be
         // replayed on another server (layer-7 retries, as HAProxy requires).
@@ -323,18 +449,27 @@ pub async fn session<C>(
             _ => None,
         };
         scanner.reset();
-        let replayable = whole_body.is_some() && !req.expects_continue();
+        let replayable = whole_body.is_some() && !req.expects_continue() && !flags.disable_l7_retry;
 
         // ---------------- Connect / send / read, with retries
         let ctx = PickCtx {
             client_ip: info.src.ip(),
             avoid: None,
+            key: hash_key,
         };
         let mut avoid: Option<usize> = None;
         let mut attempt = 0u32;
         let result: Result<(usize, ServerIo, bool), SrvFail> = loop {
-            // Pick a server (or wait in the queue).
-            let srv = match pick(&be, &PickCtx { avoid, ..ctx }, &mut txn).await {
+            // The cookie's server first (unless redispatching away from it), else balance.
+            let direct = sticky
+                .as_ref()
+                .map(|s| s.server)
+                .filter(|&s| avoid != Some(s) && attempt == 0 && be.lb.servers[s].try_acquire());
+            let srv = match direct {
+                Some(s) => Some(s),
+                None => pick(&be, &PickCtx { avoid, ..ctx }, &mut txn).await,
+            };
+            let srv = match srv {
                 Some(s) => s,
                 None => {
                     break Err(SrvFail::Connect(io::Error::other("no server available")));
@@ -536,7 +671,67 @@ pub async fn session<C>(
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
         let mut close_client = client_close || matches!(res_body, BodyKind::CloseDelimited);
+        let rbump = bumpalo::Bump::new();
         let mut edits: Edits<'_> = Edits::new();
+        if let (Some(c), Some(value)) = (&be_px.cookie, &be.server_cookies[srv]) {
+            let sticky_ok = sticky.as_ref().is_some_and(|s| s.server == srv);
+            let refresh = sticky.as_ref().is_some_and(|s| s.refresh);
+            super::persist::response_cookie(
+                c,
+                value,
+                &res,
+                rbuf.bytes(),
+                &mut edits,
+                &rbump,
+                method == Method::Post,
+                sticky_ok,
+                refresh,
+                now,
+            );
+        }
+        // http-response rules: the backend's, then the frontend's (HAProxy's order).
+        if !saved_head.is_empty() {
+            let rbase = RequestSample {
+                head: Some((&req, &saved_head)),
+                conn: &acl_conn,
+                nbsrv: &nbsrv2,
+                stopping: shared.control.stopping(),
+            };
+            let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
+            if be.proxy != fe.proxy {
+                sets.push((fe_px, false));
+            }
+            for (px, is_be) in sets {
+                let v = rules::response_rules(
+                    &px.http_response,
+                    &px.acls,
+                    &rbase,
+                    &res,
+                    rbuf.bytes(),
+                    &mut edits,
+                    &rbump,
+                    &mut scratch,
+                    (fe_px, if is_be { Some(be_px) } else { None }),
+                    true,
+                );
+                match v {
+                    rules::Verdict::Reply { status, bytes } => {
+                        // The server's answer is replaced: its connection cannot be reused.
+                        be.lb.release(srv);
+                        be.queue.wake_one();
+                        drop(sconn);
+                        txn.status = status;
+                        let _ =
+                            write_all(&mut client, &bytes, deadline(fe_px.timeouts.client)).await;
+                        txn.bytes_out = bytes.len() as u64;
+                        log_txn(&shard, &fe, &info, &txn);
+                        return;
+                    }
+                    rules::Verdict::Allow => break,
+                    rules::Verdict::Continue => {}
+                }
+            }
+        }
         edits.strip_hop_by_hop(true);
         if tunnel {
             edits.set_connection(ConnectionHeader::Upgrade);
@@ -606,6 +801,11 @@ pub async fn session<C>(
             return;
         }
     }
+}
+
+fn bytes_say_close(b: &[u8]) -> bool {
+    let head_end = memchr::memmem::find(b, b"\r\n\r\n").unwrap_or(b.len());
+    memchr::memmem::find(&b[..head_end], b"Connection: close").is_some()
 }
 
 /// Picks a server, waiting in the backend's queue while every server is full.

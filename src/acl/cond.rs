@@ -1,0 +1,319 @@
+//! Named ACLs of a proxy ([`Acls`]) and conditions (`if`/`unless`) over them ([`Cond`]),
+//! after HAProxy's `parse_acl`, `parse_acl_cond` and `acl_exec_cond` (src/acl.c).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::expr::Expr;
+use super::{ParseCtx, Sample, did_you_mean};
+
+/// HAProxy's predefined ACLs (acl.c `default_acl_list`, 2.6), as ACL expressions. Those
+/// built on layer-6 inspection (`RDP_COOKIE`, `REQ_CONTENT`, `WAIT_END`) are refused by the
+/// fetch parser with the reason.
+const PREDEFINED: &[(&str, &[&str])] = &[
+    ("TRUE", &["always_true"]),
+    ("FALSE", &["always_false"]),
+    ("LOCALHOST", &["src", "127.0.0.1/8"]),
+    ("HTTP", &["req.proto_http"]),
+    ("HTTP_1.0", &["req.ver", "1.0"]),
+    ("HTTP_1.1", &["req.ver", "1.1"]),
+    ("HTTP_2.0", &["req.ver", "2.0"]),
+    ("METH_CONNECT", &["method", "CONNECT"]),
+    ("METH_DELETE", &["method", "DELETE"]),
+    ("METH_GET", &["method", "GET", "HEAD"]),
+    ("METH_HEAD", &["method", "HEAD"]),
+    ("METH_OPTIONS", &["method", "OPTIONS"]),
+    ("METH_POST", &["method", "POST"]),
+    ("METH_PUT", &["method", "PUT"]),
+    ("METH_TRACE", &["method", "TRACE"]),
+    ("HTTP_URL_ABS", &["url_reg", "^[^/:]*://"]),
+    ("HTTP_URL_SLASH", &["url_beg", "/"]),
+    ("HTTP_URL_STAR", &["url", "*"]),
+    ("HTTP_CONTENT", &["hdr_val(content-length)", "gt", "0"]),
+    ("RDP_COOKIE", &["req.rdp_cookie_cnt", "gt", "0"]),
+    ("REQ_CONTENT", &["req.len", "gt", "0"]),
+    ("WAIT_END", &["wait_end"]),
+];
+
+/// The names of HAProxy's predefined ACLs.
+pub fn predefined_names() -> impl Iterator<Item = &'static str> {
+    PREDEFINED.iter().map(|(n, _)| *n)
+}
+
+/// One named ACL: the OR of the expressions of its `acl` lines.
+#[derive(Clone, Debug)]
+struct NamedAcl {
+    name: Box<str>,
+    exprs: Vec<Expr>,
+}
+
+/// The named ACLs of one proxy (frontend, backend or listen section).
+///
+/// Several `acl` lines with the same name OR together, and lines added after a condition
+/// used the name still count in that condition (conditions refer to the ACL, as in HAProxy),
+/// which is why [`Cond::eval`] takes the table.
+#[derive(Debug)]
+pub struct Acls {
+    /// Ties conditions to the table they were parsed against (checked in debug builds).
+    id: u64,
+    acls: Vec<NamedAcl>,
+}
+
+impl Default for Acls {
+    fn default() -> Acls {
+        Acls::new()
+    }
+}
+
+static NEXT_TABLE: AtomicU64 = AtomicU64::new(1);
+
+impl Acls {
+    /// An empty table.
+    pub fn new() -> Acls {
+        Acls {
+            id: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
+            acls: Vec::new(),
+        }
+    }
+
+    /// Parses an `acl` line: `words` are what follows the keyword, `NAME FETCH [flags]
+    /// [operator] [patterns...]`. A name already defined gets one more alternative.
+    pub fn define(&mut self, words: &[String], ctx: &mut ParseCtx) -> Result<(), String> {
+        let Some(name) = words.first() else {
+            return Err("'acl' expects an ACL name and a fetch method".into());
+        };
+        if name.is_empty() {
+            return Err("'acl' expects an ACL name and a fetch method".into());
+        }
+        if let Some(c) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')))
+        {
+            return Err(format!(
+                "character '{c}' is not permitted in acl name '{name}'"
+            ));
+        }
+        let expr = Expr::parse(&words[1..], ctx)
+            .map_err(|e| format!("error detected while parsing ACL '{name}' : {e}"))?;
+        match self.acls.iter_mut().find(|a| *a.name == **name) {
+            Some(a) => a.exprs.push(expr),
+            None => self.acls.push(NamedAcl {
+                name: name.as_str().into(),
+                exprs: vec![expr],
+            }),
+        }
+        Ok(())
+    }
+
+    /// Whether an ACL of that name is defined.
+    pub fn contains(&self, name: &str) -> bool {
+        self.index_of(name).is_some()
+    }
+
+    /// Names defined, in order of first definition.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.acls.iter().map(|a| &*a.name)
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.acls.iter().position(|a| *a.name == *name)
+    }
+
+    /// Evaluates the named ACL alone (`None` if it is not defined).
+    pub fn eval(&self, name: &str, s: &dyn Sample) -> Option<bool> {
+        self.index_of(name)
+            .map(|i| self.acls[i].exprs.iter().any(|e| e.eval(s)))
+    }
+
+    /// Resolves the backend names of `nbsrv()` in every ACL; see
+    /// [`Cond::resolve_backends`].
+    pub fn resolve_backends(
+        &mut self,
+        lookup: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<(), String> {
+        let mut first = None;
+        self.resolve_backends_each(lookup, &mut |_, e| {
+            first.get_or_insert(e);
+        });
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Like [`resolve_backends`](Self::resolve_backends), reporting every failure with the
+    /// name of the ACL it belongs to (so the caller can point at the `acl` line).
+    pub fn resolve_backends_each(
+        &mut self,
+        lookup: &dyn Fn(&str) -> Option<usize>,
+        report: &mut dyn FnMut(&str, String),
+    ) {
+        for a in &mut self.acls {
+            for e in &mut a.exprs {
+                if let Err(err) = e.fetch.resolve_backends(lookup) {
+                    report(&a.name, format!("acl '{}': {err}", a.name));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a condition applies when it holds (`if`) or when it does not (`unless`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Polarity {
+    /// `if COND`.
+    If,
+    /// `unless COND`.
+    Unless,
+}
+
+#[derive(Clone, Debug)]
+enum AclRef {
+    /// An ACL of the proxy's table.
+    Named(usize),
+    /// An anonymous `{ ... }` ACL or a predefined one.
+    Inline(Box<Expr>),
+}
+
+#[derive(Clone, Debug)]
+struct Term {
+    neg: bool,
+    acl: AclRef,
+}
+
+/// A condition: `if`/`unless` followed by terms. Terms side by side are ANDed, `||` (or
+/// `or`) separates alternatives, `!` negates the next term, `{ FETCH ... }` is an anonymous
+/// ACL, and names refer to the proxy's ACLs, then to HAProxy's predefined ones.
+#[derive(Clone, Debug)]
+pub struct Cond {
+    polarity: Polarity,
+    /// OR of ANDs. No suite at all (`if` alone) is false, as in HAProxy.
+    suites: Vec<Vec<Term>>,
+    table: u64,
+}
+
+impl Cond {
+    /// Parses `words`, which start with `if` or `unless`, against the proxy's `acls`.
+    pub fn parse(words: &[String], acls: &Acls, ctx: &mut ParseCtx) -> Result<Cond, String> {
+        let polarity = match words.first().map(String::as_str) {
+            Some("if") => Polarity::If,
+            Some("unless") => Polarity::Unless,
+            other => {
+                return Err(format!(
+                    "a condition starts with 'if' or 'unless', not '{}'",
+                    other.unwrap_or("")
+                ));
+            }
+        };
+        let mut suites: Vec<Vec<Term>> = Vec::new();
+        let mut current: Option<Vec<Term>> = None;
+        let mut neg = false;
+        let mut i = 1;
+        while i < words.len() {
+            let mut word = words[i].as_str();
+            while let Some(rest) = word.strip_prefix('!') {
+                neg = !neg;
+                word = rest;
+            }
+            i += 1;
+            if word.is_empty() {
+                continue;
+            }
+            if word.eq_ignore_ascii_case("or") || word == "||" {
+                if let Some(s) = current.take() {
+                    suites.push(s);
+                }
+                neg = false;
+                continue;
+            }
+            let acl = if word == "{" {
+                let close = words[i..]
+                    .iter()
+                    .position(|w| w == "}")
+                    .ok_or("missing closing '}' in condition")?;
+                let inner = &words[i..i + close];
+                i += close + 1;
+                AclRef::Inline(Box::new(Expr::parse(inner, ctx)?))
+            } else if let Some(idx) = acls.index_of(word) {
+                AclRef::Named(idx)
+            } else if let Some((_, def)) = PREDEFINED.iter().find(|(n, _)| *n == word) {
+                let def: Vec<String> = def.iter().map(|s| s.to_string()).collect();
+                let e =
+                    Expr::parse(&def, ctx).map_err(|e| format!("predefined ACL '{word}': {e}"))?;
+                AclRef::Inline(Box::new(e))
+            } else {
+                let mut names: Vec<&str> = acls.names().collect();
+                for n in predefined_names() {
+                    names.push(n);
+                }
+                return Err(format!(
+                    "no such ACL : '{word}'{}",
+                    did_you_mean(word, names.into_iter())
+                ));
+            };
+            current.get_or_insert_with(Vec::new).push(Term { neg, acl });
+            neg = false;
+        }
+        if let Some(s) = current.take() {
+            suites.push(s);
+        }
+        if suites.is_empty() {
+            let always = if polarity == Polarity::If {
+                "never"
+            } else {
+                "always"
+            };
+            ctx.warn(format!(
+                "condition '{}' has no term: as in HAProxy, it {always} applies",
+                words.join(" ")
+            ));
+        } else if neg {
+            ctx.warn("a trailing '!' negates nothing and is ignored, as in HAProxy".into());
+        }
+        Ok(Cond {
+            polarity,
+            suites,
+            table: acls.id,
+        })
+    }
+
+    /// `if` or `unless`.
+    pub fn polarity(&self) -> Polarity {
+        self.polarity
+    }
+
+    /// Evaluates the condition, with `acls` the table it was parsed against. Allocates
+    /// nothing unless a converter meets a value longer than 256 bytes or `base` one longer
+    /// than 512.
+    pub fn eval(&self, acls: &Acls, s: &dyn Sample) -> bool {
+        debug_assert_eq!(
+            self.table, acls.id,
+            "condition evaluated with another proxy's ACLs"
+        );
+        let holds = self.suites.iter().any(|suite| {
+            suite.iter().all(|t| {
+                let r = match &t.acl {
+                    AclRef::Named(i) => acls
+                        .acls
+                        .get(*i)
+                        .is_some_and(|a| a.exprs.iter().any(|e| e.eval(s))),
+                    AclRef::Inline(e) => e.eval(s),
+                };
+                r != t.neg
+            })
+        });
+        holds != (self.polarity == Polarity::Unless)
+    }
+
+    /// Resolves the backend names of the `nbsrv()` fetches in anonymous ACLs to the indices
+    /// [`Sample::nbsrv`] receives. Call it once every backend is known, along with
+    /// [`Acls::resolve_backends`] for the named ones; an unknown name is an error.
+    pub fn resolve_backends(
+        &mut self,
+        lookup: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<(), String> {
+        for t in self.suites.iter_mut().flatten() {
+            if let AclRef::Inline(e) = &mut t.acl {
+                e.fetch.resolve_backends(lookup)?;
+            }
+        }
+        Ok(())
+    }
+}

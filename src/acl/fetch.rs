@@ -1,0 +1,774 @@
+//! Sample fetches and converters, shared by ACLs and log-format expressions.
+//!
+//! A fetch expression is `KEYWORD[(ARGS)][,CONVERTER[(ARGS)]]...`. Fetches deliver their
+//! values through a callback, so that multi-valued fetches (`hdr`, `req.cook`, `url_param`)
+//! borrow from the request without collecting anything. ACLs evaluate them in *iterate* mode
+//! (every occurrence is tried until one matches), log-format in *single* mode, where HAProxy
+//! picks one occurrence: the last for `hdr()`/`req.cook(NAME)`, the first for `url_param`.
+
+use std::net::IpAddr;
+
+use super::Sample;
+use super::http;
+use super::sample::{SmpType, Value, buf2ip, parse_ipv6, read_int64};
+
+/// A backend named in `nbsrv(NAME)`, resolved to an index after the configuration is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendRef {
+    /// The name as written, or the current proxy's name when `nbsrv` has no argument.
+    pub name: Box<str>,
+    /// Whether the name is the current proxy's (no argument): if that proxy is not a backend
+    /// (a plain frontend), `nbsrv` is 0, as in HAProxy.
+    pub current: bool,
+    /// The index given by the resolver.
+    pub index: Option<usize>,
+}
+
+/// A sample fetch with its arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fetch {
+    /// `always_true`.
+    AlwaysTrue,
+    /// `always_false`.
+    AlwaysFalse,
+    /// `stopping`: true while the process drains.
+    Stopping,
+    /// `int(N)`.
+    Int(i64),
+    /// `str(S)`.
+    Str(Box<[u8]>),
+    /// `bool(N)`: true if N is not 0.
+    Bool(bool),
+    /// `src`: client address.
+    Src,
+    /// `src_port`.
+    SrcPort,
+    /// `dst`: the address the client connected to.
+    Dst,
+    /// `dst_port`.
+    DstPort,
+    /// `ssl_fc`: the client connection is TLS.
+    SslFc,
+    /// `ssl_fc_sni`.
+    SslFcSni,
+    /// `ssl_fc_protocol`.
+    SslFcProtocol,
+    /// `req.proto_http`, `req_proto_http`: the request is HTTP.
+    ProtoHttp,
+    /// `method`.
+    Method,
+    /// `url`: the request-target as received.
+    Url,
+    /// `path`: the target's path, without the query (`None` for `*` and `http://h`).
+    Path,
+    /// `pathq`: the path with the query.
+    PathQ,
+    /// `query`: what follows the first `?`.
+    Query,
+    /// `base`: the first Host value followed by the path (or the path if no Host).
+    Base,
+    /// `req.ver`, `req_ver`: `1.0` or `1.1`.
+    ReqVer,
+    /// `hdr(NAME[,OCC])`, `req.hdr`: comma-separated elements of the header. No argument
+    /// (`hdr`) finds nothing; an empty name (`hdr()`) takes every header.
+    Hdr {
+        /// Header name, `None` without an argument.
+        name: Option<Box<[u8]>>,
+        /// Occurrence: 0 = all (ACL) or the last (single); N = Nth; -N = Nth from the end.
+        occ: i64,
+    },
+    /// `req.fhdr(NAME[,OCC])`: full header values, not split at commas.
+    Fhdr {
+        /// Header name.
+        name: Option<Box<[u8]>>,
+        /// Occurrence, as for [`Fetch::Hdr`].
+        occ: i64,
+    },
+    /// `hdr_cnt([NAME])`, `req.hdr_cnt`: number of elements (of every header without a name).
+    HdrCnt(Option<Box<[u8]>>),
+    /// `req.fhdr_cnt([NAME])`: number of fields.
+    FhdrCnt(Option<Box<[u8]>>),
+    /// `hdr_val(NAME[,OCC])`, `req.hdr_val`: elements as integers.
+    HdrVal {
+        /// Header name.
+        name: Option<Box<[u8]>>,
+        /// Occurrence.
+        occ: i64,
+    },
+    /// `hdr_ip(NAME[,OCC])`, `req.hdr_ip`: elements that are addresses (IPv4 with an optional
+    /// `:port`, or IPv6).
+    HdrIp {
+        /// Header name.
+        name: Option<Box<[u8]>>,
+        /// Occurrence.
+        occ: i64,
+    },
+    /// `url_param([NAME[,DELIM]])`, `urlp`.
+    UrlParam {
+        /// Parameter name; empty means any.
+        name: Box<[u8]>,
+        /// Where the parameters start and what else separates them (`?`).
+        delim: u8,
+    },
+    /// `urlp_val`: as an integer.
+    UrlParamVal {
+        /// Parameter name.
+        name: Box<[u8]>,
+        /// Delimiter.
+        delim: u8,
+    },
+    /// `req.cook([NAME])`, `cook`, `cookie`.
+    Cook(Box<[u8]>),
+    /// `req.cook_cnt([NAME])`, `cook_cnt`.
+    CookCnt(Box<[u8]>),
+    /// `req.cook_val([NAME])`, `cook_val`.
+    CookVal(Box<[u8]>),
+    /// `nbsrv([BACKEND])`: usable servers.
+    Nbsrv(BackendRef),
+}
+
+/// A converter applied to a fetched value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conv {
+    /// `lower`.
+    Lower,
+    /// `upper`.
+    Upper,
+}
+
+/// A fetch and its converters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchExpr {
+    /// The fetch.
+    pub fetch: Fetch,
+    /// Converters, applied in order.
+    pub convs: Vec<Conv>,
+}
+
+/// Every fetch keyword corelb knows, for "did you mean" and the docs.
+pub(crate) const FETCH_KEYWORDS: &[&str] = &[
+    "always_false",
+    "always_true",
+    "base",
+    "bool",
+    "cook",
+    "cook_cnt",
+    "cook_val",
+    "cookie",
+    "dst",
+    "dst_port",
+    "hdr",
+    "hdr_cnt",
+    "hdr_ip",
+    "hdr_val",
+    "int",
+    "method",
+    "nbsrv",
+    "path",
+    "pathq",
+    "query",
+    "req.cook",
+    "req.cook_cnt",
+    "req.cook_val",
+    "req.fhdr",
+    "req.fhdr_cnt",
+    "req.hdr",
+    "req.hdr_cnt",
+    "req.hdr_ip",
+    "req.hdr_val",
+    "req.proto_http",
+    "req.ver",
+    "req_proto_http",
+    "req_ver",
+    "src",
+    "src_port",
+    "ssl_fc",
+    "ssl_fc_protocol",
+    "ssl_fc_sni",
+    "stopping",
+    "str",
+    "url",
+    "url_param",
+    "urlp",
+    "urlp_val",
+];
+
+/// Fetches HAProxy has that corelb knowingly does not implement, with the reason.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("req.len", "corelb has no tcp-request content inspection"),
+    ("req_len", "corelb has no tcp-request content inspection"),
+    (
+        "req.payload",
+        "corelb has no tcp-request content inspection",
+    ),
+    (
+        "req.rdp_cookie",
+        "corelb has no tcp-request content inspection",
+    ),
+    (
+        "req_rdp_cookie_cnt",
+        "corelb has no tcp-request content inspection",
+    ),
+    (
+        "req.rdp_cookie_cnt",
+        "corelb has no tcp-request content inspection",
+    ),
+    ("wait_end", "corelb has no tcp-request inspect-delay"),
+    ("req.body", "corelb does not buffer request bodies"),
+    ("req.body_param", "corelb does not buffer request bodies"),
+    ("url_ip", "not implemented in corelb"),
+    ("url_port", "not implemented in corelb"),
+    ("http_auth", "userlists are not implemented in corelb"),
+    ("http_auth_group", "userlists are not implemented in corelb"),
+    ("fhdr", "HAProxy 2.6 has no 'fhdr'; use 'req.fhdr'"),
+];
+
+/// Splits `kw(args)rest` into the keyword, its arguments (`None` without parentheses) and
+/// what follows the closing parenthesis.
+pub(crate) fn split_call(s: &str) -> Result<(&str, Option<Vec<&str>>, &str), String> {
+    let end = s.find(['(', ',']).unwrap_or(s.len());
+    let kw = &s[..end];
+    if s[end..].starts_with('(') {
+        let close = s[end..]
+            .find(')')
+            .ok_or_else(|| format!("missing closing ')' after arguments to '{kw}'"))?
+            + end;
+        let inner = &s[end + 1..close];
+        Ok((kw, Some(inner.split(',').collect()), &s[close + 1..]))
+    } else {
+        Ok((kw, None, &s[end..]))
+    }
+}
+
+fn int_arg(kw: &str, a: &str) -> Result<i64, String> {
+    a.trim()
+        .parse::<i64>()
+        .map_err(|_| format!("in argument to '{kw}', '{a}' is not an integer"))
+}
+
+impl FetchExpr {
+    /// Parses `KEYWORD[(ARGS)][,CONV...]`. `proxy` is the current proxy's name, used by
+    /// `nbsrv` without an argument.
+    pub fn parse(s: &str, proxy: &str) -> Result<FetchExpr, String> {
+        let (kw, args, rest) = split_call(s)?;
+        let fetch = Fetch::parse(kw, args.as_deref(), proxy)?;
+        let convs = parse_convs(kw, rest)?;
+        Ok(FetchExpr { fetch, convs })
+    }
+
+    /// The type of the values delivered.
+    pub(crate) fn out_type(&self) -> SmpType {
+        if self.convs.is_empty() {
+            self.fetch.out_type()
+        } else {
+            SmpType::Str
+        }
+    }
+
+    /// Calls `f` with each value: every occurrence if `iterate` (ACLs), else the one HAProxy
+    /// picks for a single fetch. Stops when `f` returns false.
+    pub fn each(&self, s: &dyn Sample, iterate: bool, f: &mut dyn FnMut(Value<'_>) -> bool) {
+        if self.convs.is_empty() {
+            return self.fetch.each(s, iterate, f);
+        }
+        self.fetch.each(s, iterate, &mut |v| {
+            v.with_bytes(|b| {
+                let mut stack = [0u8; 256];
+                let mut heap;
+                let buf: &mut [u8] = if b.len() <= stack.len() {
+                    &mut stack[..b.len()]
+                } else {
+                    heap = b.to_vec();
+                    &mut heap
+                };
+                buf.copy_from_slice(b);
+                for c in &self.convs {
+                    match c {
+                        Conv::Lower => buf.make_ascii_lowercase(),
+                        Conv::Upper => buf.make_ascii_uppercase(),
+                    }
+                }
+                f(Value::Str(buf))
+            })
+        })
+    }
+
+    /// Resolves `nbsrv` backend names.
+    pub(crate) fn resolve_backends(
+        &mut self,
+        lookup: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<(), String> {
+        if let Fetch::Nbsrv(b) = &mut self.fetch {
+            b.index = lookup(&b.name);
+            if b.index.is_none() && !b.current {
+                return Err(format!(
+                    "unable to find backend '{}' referenced in 'nbsrv'",
+                    b.name
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn parse_convs(kw: &str, mut rest: &str) -> Result<Vec<Conv>, String> {
+    let mut convs = Vec::new();
+    while !rest.is_empty() {
+        let Some(r) = rest.strip_prefix(',') else {
+            return Err(format!("missing comma after fetch keyword '{kw}'"));
+        };
+        let r = r.trim_start_matches(',');
+        if r.is_empty() {
+            break;
+        }
+        let (name, args, after) = split_call(r)?;
+        let c = match name {
+            "lower" => Conv::Lower,
+            "upper" => Conv::Upper,
+            _ => {
+                return Err(format!(
+                    "unknown converter '{name}' (corelb supports 'lower' and 'upper'){}",
+                    super::did_you_mean(name, ["lower", "upper"].into_iter())
+                ));
+            }
+        };
+        if args.is_some_and(|a| a != [""]) {
+            return Err(format!("converter '{name}' does not support any args"));
+        }
+        convs.push(c);
+        rest = after;
+    }
+    Ok(convs)
+}
+
+impl Fetch {
+    pub(crate) fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Fetch, String> {
+        let n = args.map_or(0, |a| a.len());
+        let arg = |i: usize| args.and_then(|a| a.get(i).copied());
+        let name = |i: usize| arg(i).map(|s| s.as_bytes().into());
+        let max_args = |m: usize| -> Result<(), String> {
+            // "kw()" is one empty argument.
+            if n > m && !(m == 0 && args == Some(&[""][..])) {
+                return Err(format!(
+                    "fetch method '{kw}' expects at most {m} argument(s)"
+                ));
+            }
+            Ok(())
+        };
+        let occ = || -> Result<i64, String> {
+            match arg(1) {
+                None | Some("") => Ok(0),
+                Some(a) => {
+                    let o = int_arg(kw, a)?;
+                    if o < -10 {
+                        return Err(format!(
+                            "in argument to '{kw}', header occurrence must be >= -10"
+                        ));
+                    }
+                    Ok(o)
+                }
+            }
+        };
+        let plain = |f: Fetch| -> Result<Fetch, String> {
+            max_args(0)?;
+            Ok(f)
+        };
+        let name_or_empty = || -> Box<[u8]> { name(0).unwrap_or_default() };
+        Ok(match kw {
+            "always_true" => plain(Fetch::AlwaysTrue)?,
+            "always_false" => plain(Fetch::AlwaysFalse)?,
+            "stopping" => plain(Fetch::Stopping)?,
+            "src" => plain(Fetch::Src)?,
+            "src_port" => plain(Fetch::SrcPort)?,
+            "dst" => plain(Fetch::Dst)?,
+            "dst_port" => plain(Fetch::DstPort)?,
+            "ssl_fc" => plain(Fetch::SslFc)?,
+            "ssl_fc_sni" => plain(Fetch::SslFcSni)?,
+            "ssl_fc_protocol" => plain(Fetch::SslFcProtocol)?,
+            "req.proto_http" | "req_proto_http" => plain(Fetch::ProtoHttp)?,
+            "method" => plain(Fetch::Method)?,
+            "url" => plain(Fetch::Url)?,
+            "path" => plain(Fetch::Path)?,
+            "pathq" => plain(Fetch::PathQ)?,
+            "query" => plain(Fetch::Query)?,
+            "base" => plain(Fetch::Base)?,
+            "req.ver" | "req_ver" => plain(Fetch::ReqVer)?,
+            "int" | "bool" => {
+                max_args(1)?;
+                let v = int_arg(
+                    kw,
+                    arg(0).ok_or_else(|| {
+                        format!("fetch method '{kw}' expects an integer argument")
+                    })?,
+                )?;
+                if kw == "int" {
+                    Fetch::Int(v)
+                } else {
+                    Fetch::Bool(v != 0)
+                }
+            }
+            "str" => {
+                max_args(1)?;
+                Fetch::Str(
+                    name(0).ok_or_else(|| {
+                        "fetch method 'str' expects a string argument".to_string()
+                    })?,
+                )
+            }
+            "hdr" | "req.hdr" => {
+                max_args(2)?;
+                Fetch::Hdr {
+                    name: name(0),
+                    occ: occ()?,
+                }
+            }
+            "req.fhdr" => {
+                max_args(2)?;
+                Fetch::Fhdr {
+                    name: name(0),
+                    occ: occ()?,
+                }
+            }
+            "hdr_cnt" | "req.hdr_cnt" => {
+                max_args(1)?;
+                Fetch::HdrCnt(name(0))
+            }
+            "req.fhdr_cnt" => {
+                max_args(1)?;
+                Fetch::FhdrCnt(name(0))
+            }
+            "hdr_val" | "req.hdr_val" => {
+                max_args(2)?;
+                Fetch::HdrVal {
+                    name: name(0),
+                    occ: occ()?,
+                }
+            }
+            "hdr_ip" | "req.hdr_ip" => {
+                max_args(2)?;
+                Fetch::HdrIp {
+                    name: name(0),
+                    occ: occ()?,
+                }
+            }
+            "url_param" | "urlp" | "urlp_val" => {
+                max_args(2)?;
+                // HAProxy takes the first character of the delimiter argument; an empty one
+                // is a NUL that never occurs, so nothing is found.
+                let delim = match arg(1) {
+                    None => b'?',
+                    Some(d) => d.bytes().next().unwrap_or(0),
+                };
+                if kw == "urlp_val" {
+                    Fetch::UrlParamVal {
+                        name: name_or_empty(),
+                        delim,
+                    }
+                } else {
+                    Fetch::UrlParam {
+                        name: name_or_empty(),
+                        delim,
+                    }
+                }
+            }
+            "cook" | "req.cook" | "cookie" => {
+                max_args(1)?;
+                Fetch::Cook(name_or_empty())
+            }
+            "cook_cnt" | "req.cook_cnt" => {
+                max_args(1)?;
+                Fetch::CookCnt(name_or_empty())
+            }
+            "cook_val" | "req.cook_val" => {
+                max_args(1)?;
+                Fetch::CookVal(name_or_empty())
+            }
+            "nbsrv" => {
+                max_args(1)?;
+                match arg(0) {
+                    Some(b) if !b.is_empty() => Fetch::Nbsrv(BackendRef {
+                        name: b.into(),
+                        current: false,
+                        index: None,
+                    }),
+                    _ => Fetch::Nbsrv(BackendRef {
+                        name: proxy.into(),
+                        current: true,
+                        index: None,
+                    }),
+                }
+            }
+            _ => {
+                if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| *k == kw) {
+                    return Err(format!("fetch method '{kw}' is not supported: {why}"));
+                }
+                return Err(format!(
+                    "unknown fetch method '{kw}'{}",
+                    super::did_you_mean(kw, FETCH_KEYWORDS.iter().copied())
+                ));
+            }
+        })
+    }
+
+    pub(crate) fn out_type(&self) -> SmpType {
+        match self {
+            Fetch::AlwaysTrue
+            | Fetch::AlwaysFalse
+            | Fetch::Stopping
+            | Fetch::Bool(_)
+            | Fetch::SslFc
+            | Fetch::ProtoHttp => SmpType::Bool,
+            Fetch::Int(_)
+            | Fetch::SrcPort
+            | Fetch::DstPort
+            | Fetch::HdrCnt(_)
+            | Fetch::FhdrCnt(_)
+            | Fetch::HdrVal { .. }
+            | Fetch::UrlParamVal { .. }
+            | Fetch::CookCnt(_)
+            | Fetch::CookVal(_)
+            | Fetch::Nbsrv(_) => SmpType::Int,
+            Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
+            Fetch::Method => SmpType::Meth,
+            _ => SmpType::Str,
+        }
+    }
+
+    fn each(&self, s: &dyn Sample, iterate: bool, f: &mut dyn FnMut(Value<'_>) -> bool) {
+        let one = |f: &mut dyn FnMut(Value<'_>) -> bool, v: Option<Value<'_>>| {
+            if let Some(v) = v {
+                f(v);
+            }
+        };
+        match self {
+            Fetch::AlwaysTrue => one(f, Some(Value::Bool(true))),
+            Fetch::AlwaysFalse => one(f, Some(Value::Bool(false))),
+            Fetch::Stopping => one(f, Some(Value::Bool(s.stopping()))),
+            Fetch::Int(i) => one(f, Some(Value::Int(*i))),
+            Fetch::Str(v) => one(f, Some(Value::Str(v))),
+            Fetch::Bool(b) => one(f, Some(Value::Bool(*b))),
+            Fetch::Src => one(f, s.src().map(|a| Value::Ip(a.ip()))),
+            Fetch::SrcPort => one(f, s.src().map(|a| Value::Int(a.port() as i64))),
+            Fetch::Dst => one(f, s.dst().map(|a| Value::Ip(a.ip()))),
+            Fetch::DstPort => one(f, s.dst().map(|a| Value::Int(a.port() as i64))),
+            Fetch::SslFc => one(f, Some(Value::Bool(s.ssl_fc()))),
+            Fetch::SslFcSni => one(f, s.ssl_fc_sni().map(Value::Str)),
+            Fetch::SslFcProtocol => one(f, s.ssl_fc_protocol().map(Value::Str)),
+            Fetch::ProtoHttp => one(f, s.url().map(|_| Value::Bool(true))),
+            Fetch::Method => one(f, s.method().map(Value::Str)),
+            Fetch::Url => one(f, s.url().map(Value::Str)),
+            Fetch::Path => one(f, s.url().and_then(http::path).map(Value::Str)),
+            Fetch::PathQ => one(f, s.url().and_then(http::uri_path).map(Value::Str)),
+            Fetch::Query => one(f, s.url().and_then(http::query).map(Value::Str)),
+            Fetch::ReqVer => one(f, s.version().map(Value::Str)),
+            Fetch::Base => base(s, f),
+            Fetch::Hdr { name, occ } => {
+                let Some(name) = name else { return };
+                occurrences(
+                    iterate,
+                    *occ,
+                    &|g| http::for_each_header_element(s, name, g),
+                    &mut |b| f(Value::Str(b)),
+                );
+            }
+            Fetch::Fhdr { name, occ } => {
+                let Some(name) = name else { return };
+                occurrences(iterate, *occ, &|g| s.for_each_header(name, g), &mut |b| {
+                    f(Value::Str(b))
+                });
+            }
+            Fetch::HdrVal { name, occ } => {
+                let Some(name) = name else { return };
+                occurrences(
+                    iterate,
+                    *occ,
+                    &|g| http::for_each_header_element(s, name, g),
+                    &mut |b| f(Value::Int(read_int64(b))),
+                );
+            }
+            Fetch::HdrIp { name, occ } => {
+                let Some(name) = name else { return };
+                // smp_fetch_hdr_ip: in iterate mode, values that are not addresses are
+                // skipped; a single fetch whose occurrence is not an address finds nothing.
+                occurrences(
+                    iterate,
+                    *occ,
+                    &|g| http::for_each_header_element(s, name, g),
+                    &mut |b| match header_ip(b) {
+                        Some(a) => f(Value::Ip(a)),
+                        None => true,
+                    },
+                );
+            }
+            Fetch::HdrCnt(name) => {
+                if s.url().is_none() {
+                    return;
+                }
+                let mut n = 0;
+                let name: &[u8] = name.as_deref().unwrap_or_default();
+                http::for_each_header_element(s, name, &mut |_| {
+                    n += 1;
+                    true
+                });
+                f(Value::Int(n));
+            }
+            Fetch::FhdrCnt(name) => {
+                if s.url().is_none() {
+                    return;
+                }
+                let mut n = 0;
+                let name: &[u8] = name.as_deref().unwrap_or_default();
+                s.for_each_header(name, &mut |_| {
+                    n += 1;
+                    true
+                });
+                f(Value::Int(n));
+            }
+            Fetch::UrlParam { name, delim } | Fetch::UrlParamVal { name, delim } => {
+                let Some(url) = s.url() else { return };
+                let as_int = matches!(self, Fetch::UrlParamVal { .. });
+                // A single fetch takes the first occurrence.
+                http::url_params(url, name, *delim, &mut |v| {
+                    let go_on = if as_int {
+                        f(Value::Int(read_int64(v)))
+                    } else {
+                        f(Value::Str(v))
+                    };
+                    go_on && iterate
+                });
+            }
+            Fetch::Cook(name) | Fetch::CookVal(name) => {
+                let as_int = matches!(self, Fetch::CookVal(_));
+                let mut emit = |v: &[u8]| {
+                    if as_int {
+                        f(Value::Int(read_int64(v)))
+                    } else {
+                        f(Value::Str(v))
+                    }
+                };
+                if iterate || name.is_empty() {
+                    // ACLs try every one; a single fetch without a name takes the first.
+                    http::for_each_cookie(s, name, &mut |v| emit(v) && iterate);
+                } else {
+                    // A single fetch with a name takes the last.
+                    let total = count(&|g| http::for_each_cookie(s, name, g));
+                    nth(
+                        &|g| http::for_each_cookie(s, name, g),
+                        total.wrapping_sub(1),
+                        &mut emit,
+                    );
+                }
+            }
+            Fetch::CookCnt(name) => {
+                if s.url().is_none() {
+                    return;
+                }
+                let n = count(&|g| http::for_each_cookie(s, name, g));
+                f(Value::Int(n as i64));
+            }
+            Fetch::Nbsrv(b) => match b.index {
+                Some(i) => one(f, Some(Value::Int(s.nbsrv(i) as i64))),
+                None if b.current => one(f, Some(Value::Int(0))),
+                None => {}
+            },
+        }
+    }
+}
+
+type Each<'a> = dyn Fn(&mut dyn FnMut(&[u8]) -> bool) + 'a;
+
+fn count(each: &Each<'_>) -> usize {
+    let mut n = 0;
+    each(&mut |_| {
+        n += 1;
+        true
+    });
+    n
+}
+
+/// Calls `f` on the `idx`-th (0-based) value.
+fn nth(each: &Each<'_>, idx: usize, f: &mut dyn FnMut(&[u8]) -> bool) {
+    let mut i = 0;
+    each(&mut |v| {
+        if i == idx {
+            f(v);
+            return false;
+        }
+        i += 1;
+        true
+    });
+}
+
+/// HAProxy's header occurrence rules (`http_get_htx_hdr`): 0 means every value when
+/// iterating and the last one otherwise; N > 0 the Nth; N < 0 the Nth from the end.
+fn occurrences(iterate: bool, occ: i64, each: &Each<'_>, f: &mut dyn FnMut(&[u8]) -> bool) {
+    let occ = if occ == 0 && !iterate { -1 } else { occ };
+    if occ == 0 {
+        each(f);
+    } else if occ > 0 {
+        nth(each, (occ - 1) as usize, f);
+    } else {
+        let total = count(each) as i64;
+        let idx = total + occ;
+        if idx >= 0 {
+            nth(each, idx as usize, f);
+        }
+    }
+}
+
+/// `smp_fetch_hdr_ip`'s parse: a whole IPv4 address, an IPv4 address with `:port`, or a
+/// whole IPv6 address.
+fn header_ip(b: &[u8]) -> Option<IpAddr> {
+    if let Some((a, used)) = buf2ip(b) {
+        if used == b.len() {
+            return Some(IpAddr::V4(a));
+        }
+        if b[used] == b':' {
+            let port = &b[used + 1..];
+            if !port.is_empty()
+                && port.len() <= 5
+                && port.iter().all(u8::is_ascii_digit)
+                && read_int64(port) <= 65535
+            {
+                return Some(IpAddr::V4(a));
+            }
+        }
+    }
+    parse_ipv6(b).map(IpAddr::V6)
+}
+
+/// `smp_fetch_base`: the first Host element followed by the path when it starts with `/`; the
+/// plain path if there is no Host or it is empty. The concatenation is built on the stack
+/// (on the heap past 512 bytes).
+fn base(s: &dyn Sample, f: &mut dyn FnMut(Value<'_>) -> bool) {
+    let Some(url) = s.url() else { return };
+    let mut done = false;
+    http::for_each_header_element(s, b"host", &mut |host| {
+        done = true;
+        if host.is_empty() {
+            done = false;
+            return false;
+        }
+        let path = http::path(url)
+            .filter(|p| p.first() == Some(&b'/'))
+            .unwrap_or_default();
+        let len = host.len() + path.len();
+        let mut stack = [0u8; 512];
+        let mut heap;
+        let buf: &mut [u8] = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap = vec![0u8; len];
+            &mut heap
+        };
+        buf[..host.len()].copy_from_slice(host);
+        buf[host.len()..].copy_from_slice(path);
+        f(Value::Str(buf));
+        false
+    });
+    if !done && let Some(p) = http::path(url) {
+        f(Value::Str(p));
+    }
+}

@@ -1,0 +1,275 @@
+//! [`Sample`] over what the proxy has: the codec's [`RequestHead`] with its read buffer and
+//! the connection's addresses and TLS state. [`RawRequest`] owns all of that, for tests,
+//! benchmarks and fuzzing.
+
+use std::net::SocketAddr;
+
+use super::Sample;
+use crate::proxy::http::{Edits, HttpError, Limits, Parsed, RequestHead, Version, parse_request};
+
+/// TLS facts about the client connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The server name the client asked for.
+    pub sni: Option<Box<[u8]>>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub protocol: &'static [u8],
+}
+
+/// What a connection knows, the same for every request on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Client address (the PROXY header's source when there is one).
+    pub src: Option<SocketAddr>,
+    /// Local address the client connected to (or the PROXY header's destination).
+    pub dst: Option<SocketAddr>,
+    /// Set when the connection is TLS terminated here.
+    pub tls: Option<TlsInfo>,
+}
+
+/// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
+/// from borrowed parts; nothing is copied.
+#[derive(Clone, Copy)]
+pub struct RequestSample<'a> {
+    /// The parsed head and the buffer it was parsed from; `None` in mode tcp.
+    pub head: Option<(&'a RequestHead, &'a [u8])>,
+    /// The connection.
+    pub conn: &'a ConnInfo,
+    /// Usable servers of a backend by index (the health state's count).
+    pub nbsrv: &'a dyn Fn(usize) -> u32,
+    /// Whether the process is draining.
+    pub stopping: bool,
+}
+
+fn version_text(v: Version) -> &'static [u8] {
+    match v {
+        Version::Http10 => b"1.0",
+        _ => b"1.1",
+    }
+}
+
+fn for_each_field(head: &RequestHead, buf: &[u8], name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
+    for h in head.headers() {
+        // Fields the codec merged into an earlier identical one (duplicate Host or
+        // Content-Length) are not forwarded, and HAProxy's HTX no longer has them either.
+        if h.dropped {
+            continue;
+        }
+        // `is` compares the span length before touching the bytes.
+        if (name.is_empty() || h.is(buf, name)) && !f(h.value(buf)) {
+            return;
+        }
+    }
+}
+
+fn tls_sni(c: &ConnInfo) -> Option<&[u8]> {
+    c.tls.as_ref().and_then(|t| t.sni.as_deref())
+}
+
+fn tls_protocol(c: &ConnInfo) -> Option<&[u8]> {
+    c.tls.as_ref().map(|t| t.protocol)
+}
+
+impl Sample for RequestSample<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.conn.src
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.conn.dst
+    }
+    fn method(&self) -> Option<&[u8]> {
+        self.head.map(|(h, b)| h.method_bytes(b))
+    }
+    fn url(&self) -> Option<&[u8]> {
+        self.head.map(|(h, b)| h.target(b))
+    }
+    fn version(&self) -> Option<&[u8]> {
+        self.head.map(|(h, _)| version_text(h.version()))
+    }
+    fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
+        if let Some((h, b)) = self.head {
+            for_each_field(h, b, name, f);
+        }
+    }
+    fn ssl_fc(&self) -> bool {
+        self.conn.tls.is_some()
+    }
+    fn ssl_fc_sni(&self) -> Option<&[u8]> {
+        tls_sni(self.conn)
+    }
+    fn ssl_fc_protocol(&self) -> Option<&[u8]> {
+        tls_protocol(self.conn)
+    }
+    fn nbsrv(&self, backend: usize) -> u32 {
+        (self.nbsrv)(backend)
+    }
+    fn stopping(&self) -> bool {
+        self.stopping
+    }
+}
+
+/// A request whose header fields earlier rules have edited (`http-request set-header`,
+/// `del-header`, ...): header fetches see the fields as they stand after the edits, as
+/// HAProxy's rules act on the message in place. Edits of the method, URI, path or query are
+/// not reflected (the codec's [`Edits`] does not expose them); everything but the headers
+/// comes from `request`.
+pub struct EditedRequestSample<'a, 'e, const N: usize> {
+    /// The request as received, and the connection.
+    pub request: RequestSample<'a>,
+    /// The edits recorded so far.
+    pub edits: &'a Edits<'e, N>,
+}
+
+impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.request.src()
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.request.dst()
+    }
+    fn method(&self) -> Option<&[u8]> {
+        self.request.method()
+    }
+    fn url(&self) -> Option<&[u8]> {
+        self.request.url()
+    }
+    fn version(&self) -> Option<&[u8]> {
+        self.request.version()
+    }
+    fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
+        if let Some((h, b)) = self.request.head {
+            for e in self.edits.headers(h.headers(), b) {
+                if (name.is_empty() || e.name.eq_ignore_ascii_case(name)) && !f(e.value) {
+                    return;
+                }
+            }
+        }
+    }
+    fn ssl_fc(&self) -> bool {
+        self.request.ssl_fc()
+    }
+    fn ssl_fc_sni(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_sni()
+    }
+    fn ssl_fc_protocol(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_protocol()
+    }
+    fn nbsrv(&self, backend: usize) -> u32 {
+        self.request.nbsrv(backend)
+    }
+    fn stopping(&self) -> bool {
+        self.request.stopping()
+    }
+}
+
+/// An owned request for tests, benchmarks and fuzzing: raw bytes parsed by the proxy's own
+/// codec, plus connection facts to set by hand.
+#[derive(Clone, Debug)]
+pub struct RawRequest {
+    buf: Vec<u8>,
+    head: Option<RequestHead>,
+    /// The connection (defaults: client 192.0.2.10:40000, local 192.0.2.1:80, no TLS).
+    pub conn: ConnInfo,
+    /// `nbsrv` of backend `i` is `nbsrv[i]` (0 past the end).
+    pub nbsrv: Vec<u32>,
+    /// What `stopping` returns.
+    pub stopping: bool,
+}
+
+impl RawRequest {
+    fn default_conn() -> ConnInfo {
+        ConnInfo {
+            src: Some(SocketAddr::from(([192, 0, 2, 10], 40000))),
+            dst: Some(SocketAddr::from(([192, 0, 2, 1], 80))),
+            tls: None,
+        }
+    }
+
+    /// Parses a request head with HAProxy's default limits; an incomplete head is an error
+    /// too (`None` inside).
+    pub fn parse(raw: &[u8]) -> Result<RawRequest, Option<HttpError>> {
+        let mut head = RequestHead::new();
+        match parse_request(raw, &Limits::default(), &mut head) {
+            Ok(Parsed::Complete { .. }) => {}
+            Ok(_) => return Err(None),
+            Err(e) => return Err(Some(e)),
+        }
+        Ok(RawRequest {
+            buf: raw.to_vec(),
+            head: Some(head),
+            conn: RawRequest::default_conn(),
+            nbsrv: Vec::new(),
+            stopping: false,
+        })
+    }
+
+    /// A connection without an HTTP request (mode tcp).
+    pub fn tcp() -> RawRequest {
+        RawRequest {
+            buf: Vec::new(),
+            head: None,
+            conn: RawRequest::default_conn(),
+            nbsrv: Vec::new(),
+            stopping: false,
+        }
+    }
+
+    /// Sets the client address.
+    pub fn with_src(mut self, a: &str) -> RawRequest {
+        self.conn.src = Some(a.parse().expect("socket address"));
+        self
+    }
+
+    /// Sets the local address.
+    pub fn with_dst(mut self, a: &str) -> RawRequest {
+        self.conn.dst = Some(a.parse().expect("socket address"));
+        self
+    }
+
+    /// Marks the connection TLS with this SNI.
+    pub fn with_tls(mut self, sni: Option<&str>) -> RawRequest {
+        self.conn.tls = Some(TlsInfo {
+            sni: sni.map(|s| s.as_bytes().into()),
+            protocol: b"TLSv1.3",
+        });
+        self
+    }
+}
+
+impl Sample for RawRequest {
+    fn src(&self) -> Option<SocketAddr> {
+        self.conn.src
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.conn.dst
+    }
+    fn method(&self) -> Option<&[u8]> {
+        self.head.as_ref().map(|h| h.method_bytes(&self.buf))
+    }
+    fn url(&self) -> Option<&[u8]> {
+        self.head.as_ref().map(|h| h.target(&self.buf))
+    }
+    fn version(&self) -> Option<&[u8]> {
+        self.head.as_ref().map(|h| version_text(h.version()))
+    }
+    fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
+        if let Some(h) = &self.head {
+            for_each_field(h, &self.buf, name, f);
+        }
+    }
+    fn ssl_fc(&self) -> bool {
+        self.conn.tls.is_some()
+    }
+    fn ssl_fc_sni(&self) -> Option<&[u8]> {
+        tls_sni(&self.conn)
+    }
+    fn ssl_fc_protocol(&self) -> Option<&[u8]> {
+        tls_protocol(&self.conn)
+    }
+    fn nbsrv(&self, backend: usize) -> u32 {
+        self.nbsrv.get(backend).copied().unwrap_or(0)
+    }
+    fn stopping(&self) -> bool {
+        self.stopping
+    }
+}

@@ -1,0 +1,367 @@
+//! What a request looks like to the fetches ([`Sample`]), the typed values fetches return
+//! ([`Value`]) and HAProxy's casts between them.
+//!
+//! The casts follow HAProxy's `sample_casts` table (src/sample.c): a matching method expects a
+//! type, and the fetched value is converted to it, or the match fails for that value.
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The connection and request an ACL or log-format expression is evaluated on.
+///
+/// The proxy implements this over what it already has (its parsed request head and the read
+/// buffer, the accepted socket's addresses, the TLS session): nothing is copied per request.
+/// [`super::HttpRequest`] is the implementation over [`crate::proxy::http::RequestHead`], and
+/// [`super::ConnInfo`] alone is the one for mode tcp.
+///
+/// Derived values (`path`, `query`, `url_param`, cookies, comma-separated header elements) are
+/// computed by this module from [`url`](Sample::url) and
+/// [`for_each_header`](Sample::for_each_header), so that their HAProxy semantics live in one
+/// place.
+pub trait Sample {
+    /// Client address (after a PROXY header, the address it announced). `None` if unknown
+    /// (a UNIX socket, `PROXY UNKNOWN`).
+    fn src(&self) -> Option<SocketAddr>;
+    /// The address the client connected to (or the PROXY header's destination).
+    fn dst(&self) -> Option<SocketAddr>;
+    /// The request method as received. `None` when there is no HTTP request (mode tcp): every
+    /// layer-7 fetch then finds nothing, as in HAProxy.
+    fn method(&self) -> Option<&[u8]>;
+    /// The request-target as received (HAProxy's `url`).
+    fn url(&self) -> Option<&[u8]>;
+    /// The HTTP version without `HTTP/`: `1.0` or `1.1` (HAProxy's `req.ver`).
+    fn version(&self) -> Option<&[u8]>;
+    /// Calls `f` on the full value of each request header field named `name`
+    /// (case-insensitive), in order, or of every field if `name` is empty; stops early when
+    /// `f` returns false. Values are trimmed of surrounding blanks.
+    fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool);
+    /// Whether the client connection is TLS, terminated here.
+    fn ssl_fc(&self) -> bool;
+    /// The SNI the client sent, if TLS and it sent one.
+    fn ssl_fc_sni(&self) -> Option<&[u8]>;
+    /// The TLS protocol version name (`TLSv1.2`, `TLSv1.3`), if TLS.
+    fn ssl_fc_protocol(&self) -> Option<&[u8]>;
+    /// Usable servers in backend number `backend` (as resolved by
+    /// [`super::Cond::resolve_backends`]): HAProxy's `nbsrv`.
+    fn nbsrv(&self, backend: usize) -> u32;
+    /// Whether this process is stopping (draining after a reload or a soft stop).
+    fn stopping(&self) -> bool;
+}
+
+/// A fetched value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Value<'a> {
+    /// A boolean (`ssl_fc`, `always_true`).
+    Bool(bool),
+    /// A signed integer (`dst_port`, `hdr_cnt`, `nbsrv`).
+    Int(i64),
+    /// An address (`src`, `dst`, `hdr_ip`).
+    Ip(IpAddr),
+    /// Bytes (`path`, `hdr`, `method`).
+    Str(&'a [u8]),
+}
+
+/// The type a fetch produces, used at parse time to pick the default matching method and to
+/// reject methods its values cannot be cast to (HAProxy's `smp_expr_output_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SmpType {
+    Bool,
+    Int,
+    Ip,
+    Str,
+    /// `method`: a string with its own matching (known methods compare by identity).
+    Meth,
+}
+
+impl SmpType {
+    /// HAProxy's `sample_casts[self][to]` for the types matching methods expect.
+    pub(crate) fn casts_to(self, to: SmpType) -> bool {
+        use SmpType::*;
+        match (self, to) {
+            (_, Str) => true,
+            (Meth, _) => false,
+            (Bool, Ip) => false,
+            (_, Int | Ip | Bool) => true,
+            _ => false,
+        }
+    }
+}
+
+impl<'a> Value<'a> {
+    /// As an integer (HAProxy's casts to `SMP_T_SINT`): a string is read as an optional sign
+    /// and leading digits (`12abc` is 12, `abc` is 0) but an empty string does not cast; an
+    /// IPv4 address is its 32-bit number; an IPv6 address does not cast.
+    pub(crate) fn to_int(self) -> Option<i64> {
+        match self {
+            Value::Bool(b) => Some(b as i64),
+            Value::Int(i) => Some(i),
+            Value::Ip(IpAddr::V4(a)) => Some(u32::from(a) as i64),
+            Value::Ip(IpAddr::V6(_)) => None,
+            Value::Str(b"") => None,
+            Value::Str(s) => Some(read_int64(s)),
+        }
+    }
+
+    /// As an address (casts to `SMP_T_ADDR`): strings go through HAProxy's `buf2ip` (a dotted
+    /// quad, anything after it ignored: `10.0.0.1:80` is 10.0.0.1) then a strict IPv6 parse;
+    /// integers are IPv4 addresses.
+    pub(crate) fn to_ip(self) -> Option<IpAddr> {
+        match self {
+            Value::Ip(a) => Some(a),
+            Value::Int(i) => Some(IpAddr::V4(Ipv4Addr::from(i as u32))),
+            Value::Bool(_) => None,
+            Value::Str(s) => buf2ip(s)
+                .map(|(a, _)| IpAddr::V4(a))
+                .or_else(|| parse_ipv6(s).map(IpAddr::V6)),
+        }
+    }
+
+    /// Calls `f` with the value as bytes (casts to `SMP_T_STR`), formatting numbers and
+    /// addresses on the stack.
+    pub(crate) fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Value::Str(s) => f(s),
+            Value::Bool(b) => f(if b { b"1" } else { b"0" }),
+            Value::Int(i) => {
+                let mut buf = [0u8; 20];
+                f(fmt_int(i, &mut buf))
+            }
+            Value::Ip(IpAddr::V4(a)) => {
+                let mut buf = [0u8; 15];
+                f(fmt_ipv4(a, &mut buf))
+            }
+            Value::Ip(a) => {
+                let mut buf = [0u8; 48];
+                let n = fmt_into(&mut buf, format_args!("{a}"));
+                f(&buf[..n])
+            }
+        }
+    }
+
+    /// Appends the value as text, the way log-format renders it.
+    pub(crate) fn append_to(self, out: &mut Vec<u8>) {
+        match self {
+            Value::Str(s) => out.extend_from_slice(s),
+            Value::Bool(b) => out.push(if b { b'1' } else { b'0' }),
+            Value::Int(i) => out.extend_from_slice(fmt_int(i, &mut [0u8; 20])),
+            Value::Ip(IpAddr::V4(a)) => out.extend_from_slice(fmt_ipv4(a, &mut [0u8; 15])),
+            Value::Ip(a) => {
+                let _ = write!(out, "{a}");
+            }
+        }
+    }
+}
+
+/// Decimal text of `i` in `buf` (20 bytes hold any i64), without `core::fmt`: ports and
+/// counts are rendered on every request.
+fn fmt_int(i: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+/// Dotted-quad text of `a` in `buf`.
+fn fmt_ipv4(a: Ipv4Addr, buf: &mut [u8; 15]) -> &[u8] {
+    let mut len = 0;
+    for (k, o) in a.octets().into_iter().enumerate() {
+        if k > 0 {
+            buf[len] = b'.';
+            len += 1;
+        }
+        if o >= 100 {
+            buf[len] = b'0' + o / 100;
+            len += 1;
+        }
+        if o >= 10 {
+            buf[len] = b'0' + o / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + o % 10;
+        len += 1;
+    }
+    &buf[..len]
+}
+
+/// Formats into a fixed buffer; the values formatted here always fit.
+fn fmt_into(buf: &mut [u8], args: std::fmt::Arguments<'_>) -> usize {
+    let total = buf.len();
+    let mut cur: &mut [u8] = buf;
+    let _ = cur.write_fmt(args);
+    total - cur.len()
+}
+
+/// HAProxy's `read_int64`: optional `+`/`-`, then digits until the first non-digit; saturates
+/// instead of wrapping.
+pub(crate) fn read_int64(s: &[u8]) -> i64 {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut v: i64 = 0;
+    for &c in digits.iter().take_while(|c| c.is_ascii_digit()) {
+        let d = (c - b'0') as i64;
+        v = if neg {
+            v.saturating_mul(10).saturating_sub(d)
+        } else {
+            v.saturating_mul(10).saturating_add(d)
+        };
+    }
+    v
+}
+
+/// HAProxy's `buf2ip`: a dotted quad at the start of `s`, stopping at the first byte that is
+/// neither a digit nor a dot; fails on an octet above 255, a misplaced dot or fewer than four
+/// octets. Returns the address and the bytes used.
+pub(crate) fn buf2ip(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
+    let mut octets = [0u16; 4];
+    let mut n = 0usize; // octets started
+    let mut saw_digit = false;
+    let mut used = 0;
+    for &c in s {
+        if c.is_ascii_digit() {
+            if !saw_digit {
+                n += 1;
+                if n > 4 {
+                    return None;
+                }
+                saw_digit = true;
+            }
+            let o = &mut octets[n - 1];
+            *o = *o * 10 + (c - b'0') as u16;
+            if *o > 255 {
+                return None;
+            }
+        } else if c == b'.' {
+            if !saw_digit || n == 4 {
+                return None;
+            }
+            saw_digit = false;
+        } else {
+            break;
+        }
+        used += 1;
+    }
+    if n < 4 || !saw_digit {
+        return None;
+    }
+    Some((
+        Ipv4Addr::new(
+            octets[0] as u8,
+            octets[1] as u8,
+            octets[2] as u8,
+            octets[3] as u8,
+        ),
+        used,
+    ))
+}
+
+/// A whole string as an IPv6 address (HAProxy uses `inet_pton(AF_INET6)`).
+pub(crate) fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// IPv4-mapped (`::ffff:a.b.c.d`) and 6to4 (`2002:AABB:CCDD::/16`) addresses carry an IPv4
+/// address; HAProxy's `v6tov4` extracts it so IPv4 patterns match them.
+pub(crate) fn v6tov4(a: &Ipv6Addr) -> Option<Ipv4Addr> {
+    let o = a.octets();
+    if o[..10].iter().all(|&b| b == 0) && o[10] == 0xff && o[11] == 0xff {
+        Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+    } else if o[0] == 0x20 && o[1] == 0x02 {
+        Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_from_strings() {
+        assert_eq!(Value::Str(b"12abc").to_int(), Some(12));
+        assert_eq!(Value::Str(b"-3x").to_int(), Some(-3));
+        assert_eq!(Value::Str(b"abc").to_int(), Some(0));
+        assert_eq!(Value::Str(b"").to_int(), None);
+        assert_eq!(Value::Bool(true).to_int(), Some(1));
+        assert_eq!(
+            Value::Ip("10.0.0.1".parse().unwrap()).to_int(),
+            Some(0x0a000001)
+        );
+        assert_eq!(Value::Ip("::1".parse().unwrap()).to_int(), None);
+        assert_eq!(read_int64(b"99999999999999999999"), i64::MAX);
+    }
+
+    #[test]
+    fn buf2ip_like_haproxy() {
+        // HAProxy matched `hdr(y) -m ip 10.0.0.1` for "10.0.0.1:80" and "10.0.0.1x".
+        assert_eq!(
+            buf2ip(b"10.0.0.1:80"),
+            Some(("10.0.0.1".parse().unwrap(), 8))
+        );
+        assert_eq!(buf2ip(b"10.0.0.1x").map(|x| x.0), "10.0.0.1".parse().ok());
+        assert_eq!(buf2ip(b"12"), None);
+        assert_eq!(buf2ip(b"1.2.3"), None);
+        assert_eq!(buf2ip(b"1.2.3.256"), None);
+        assert_eq!(buf2ip(b"1..2.3"), None);
+        assert_eq!(buf2ip(b"1.2.3.4."), None);
+        assert_eq!(buf2ip(b"1.2.3.4.5"), None);
+        assert_eq!(
+            Value::Str(b"::ffff:10.0.0.1").to_ip(),
+            "::ffff:10.0.0.1".parse().ok()
+        );
+        assert_eq!(Value::Str(b"nope").to_ip(), None);
+    }
+
+    #[test]
+    fn mapped_and_6to4() {
+        let m: Ipv6Addr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(v6tov4(&m), Some(Ipv4Addr::new(10, 1, 2, 3)));
+        let s: Ipv6Addr = "2002:a00:1::1".parse().unwrap();
+        assert_eq!(v6tov4(&s), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(v6tov4(&"::1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn fast_formatting_agrees_with_display() {
+        for i in [0, 7, -7, 10, 443, 65535, -100, i64::MAX, i64::MIN, 1 << 40] {
+            assert_eq!(fmt_int(i, &mut [0u8; 20]), i.to_string().as_bytes());
+        }
+        for a in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "192.168.100.9",
+            "1.20.3.100",
+        ] {
+            let ip: Ipv4Addr = a.parse().unwrap();
+            assert_eq!(fmt_ipv4(ip, &mut [0u8; 15]), a.as_bytes());
+        }
+    }
+
+    #[test]
+    fn bytes_of_values() {
+        assert_eq!(Value::Int(-42).with_bytes(|b| b.to_vec()), b"-42");
+        assert_eq!(Value::Bool(true).with_bytes(|b| b.to_vec()), b"1");
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(Value::Ip(a).with_bytes(|b| b.to_vec()), b"2001:db8::1");
+        let mut out = Vec::new();
+        Value::Int(443).append_to(&mut out);
+        Value::Bool(false).append_to(&mut out);
+        assert_eq!(out, b"4430");
+    }
+}

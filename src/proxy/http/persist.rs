@@ -1,0 +1,430 @@
+//! Stickiness by request: the persistence cookie (`cookie NAME insert|rewrite|prefix` with
+//! per-server `cookie VALUE`) and the request hashes of `balance uri|url_param|hdr()`.
+
+use super::{Edits, RequestHead, ResponseHead, Val};
+use crate::config::{CookieCfg, CookieMode, HashKey};
+use bumpalo::Bump;
+
+/// The server a request's persistence cookie names (only usable servers count; a cookie
+/// naming a server that is down is ignored and the request is balanced, as HAProxy does).
+pub struct Sticky {
+    pub server: usize,
+    /// With `maxidle`: the cookie's last-seen date should be refreshed in the response.
+    pub refresh: bool,
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The server value in a cookie: `SRV` (insert/rewrite), `SRV|idle|first` (insert with
+/// maxidle/maxlife, dates in base 36), `SRV~original` (prefix).
+fn server_part<'v>(cfg: &CookieCfg, v: &'v [u8]) -> (&'v [u8], Option<(u64, u64)>) {
+    match cfg.mode {
+        CookieMode::Prefix => (v.split(|&b| b == b'~').next().unwrap_or(v), None),
+        _ => {
+            let mut parts = v.split(|&b| b == b'|');
+            let srv = parts.next().unwrap_or(v);
+            let date = |p: Option<&[u8]>| {
+                p.and_then(|p| std::str::from_utf8(p).ok())
+                    .and_then(|p| u64::from_str_radix(p, 36).ok())
+            };
+            let idle = date(parts.next());
+            let first = date(parts.next());
+            (srv, idle.zip(first))
+        }
+    }
+}
+
+/// Finds the persistence cookie and the server it names.
+pub fn request_cookie(
+    cfg: &CookieCfg,
+    server_cookies: &[Option<String>],
+    usable: impl Fn(usize) -> bool,
+    req: &RequestHead,
+    buf: &[u8],
+    now: u64,
+) -> Option<Sticky> {
+    let v = req.cookie(buf, cfg.name.as_bytes())?;
+    let (srv, dates) = server_part(cfg, v);
+    let mut refresh = false;
+    if cfg.maxidle.is_some() || cfg.maxlife.is_some() {
+        // Without dates (an old cookie) the cookie still holds; with them, expired is gone.
+        if let Some((idle, first)) = dates {
+            if cfg
+                .maxidle
+                .is_some_and(|m| now.saturating_sub(idle) > m.as_secs())
+            {
+                return None;
+            }
+            if cfg
+                .maxlife
+                .is_some_and(|m| now.saturating_sub(first) > m.as_secs())
+            {
+                return None;
+            }
+            // Refresh the idle date once a quarter of maxidle has passed.
+            refresh = cfg
+                .maxidle
+                .is_some_and(|m| now.saturating_sub(idle) > m.as_secs() / 4);
+        } else {
+            refresh = true;
+        }
+    }
+    let server = server_cookies
+        .iter()
+        .position(|c| c.as_deref().is_some_and(|c| c.as_bytes() == srv))?;
+    usable(server).then_some(Sticky { server, refresh })
+}
+
+/// What the server must see of the Cookie fields: `indirect` (insert mode) removes the
+/// persistence cookie; prefix mode removes the `SRV~` prefix. The Cookie fields are then
+/// sent as one (as RFC 6265 §5.4 wants), or not at all when nothing is left.
+pub fn rewrite_request_cookies<'a, const N: usize>(
+    cfg: &CookieCfg,
+    req: &RequestHead,
+    buf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+) {
+    let strip = cfg.mode == CookieMode::Insert && cfg.indirect;
+    let unprefix = cfg.mode == CookieMode::Prefix;
+    let name = cfg.name.as_bytes();
+    if !(strip || unprefix) || !req.cookies(buf).any(|(n, _)| n == name) {
+        return;
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(128);
+    for (n, v) in req.cookies(buf) {
+        let v = if n == name {
+            if strip {
+                continue;
+            }
+            match memchr::memchr(b'~', v) {
+                Some(t) => &v[t + 1..],
+                None => v,
+            }
+        } else {
+            v
+        };
+        if !out.is_empty() {
+            out.extend_from_slice(b"; ");
+        }
+        out.extend_from_slice(n);
+        out.push(b'=');
+        out.extend_from_slice(v);
+    }
+    let _ = edits.del_header(b"Cookie");
+    if !out.is_empty() {
+        let kept: &'a [u8] = bump.alloc_slice_copy(&out);
+        let _ = edits.add_header(b"Cookie", Val::from(kept));
+    }
+}
+
+/// Edits of the response for the persistence cookie of server value `srv_value`.
+/// `sticky_ok`: the request already carried a valid cookie for the server that answered.
+#[allow(clippy::too_many_arguments)]
+pub fn response_cookie<'a, const N: usize>(
+    cfg: &'a CookieCfg,
+    srv_value: &str,
+    res: &ResponseHead,
+    rbuf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    post: bool,
+    sticky_ok: bool,
+    refresh: bool,
+    now: u64,
+) {
+    let name = cfg.name.as_bytes();
+    // The server's own Set-Cookie for NAME, if any.
+    let server_sets = res
+        .headers()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.dropped && f.is(rbuf, b"set-cookie"))
+        .filter(|(_, f)| set_cookie_name(f.value(rbuf)) == Some(name))
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>();
+    match cfg.mode {
+        CookieMode::Insert => {
+            if !server_sets.is_empty() && cfg.preserve {
+                return;
+            }
+            if (sticky_ok && !refresh) || (cfg.postonly && !post) {
+                return;
+            }
+            let mut v = format!("{}={}", cfg.name, srv_value);
+            if cfg.maxidle.is_some() || cfg.maxlife.is_some() {
+                v.push_str(&format!("|{}|{}", base36(now), base36(now)));
+            }
+            v.push_str("; path=/");
+            for d in &cfg.domains {
+                v.push_str("; domain=");
+                v.push_str(d);
+            }
+            if cfg.httponly {
+                v.push_str("; HttpOnly");
+            }
+            if cfg.secure {
+                v.push_str("; Secure");
+            }
+            let kept: &'a [u8] = bump.alloc_slice_copy(v.as_bytes());
+            let _ = edits.add_header(b"Set-Cookie", Val::from(kept));
+            if cfg.nocache {
+                let cacheable = !res.headers().iter().any(|f| {
+                    f.is(rbuf, b"cache-control") && {
+                        let v = f.value(rbuf).to_ascii_lowercase();
+                        memchr::memmem::find(&v, b"no-cache").is_some()
+                            || memchr::memmem::find(&v, b"private").is_some()
+                    }
+                });
+                if cacheable {
+                    let _ = edits.add_header(b"Cache-Control", Val::from(&b"private"[..]));
+                }
+            }
+        }
+        CookieMode::Rewrite | CookieMode::Prefix => {
+            for i in server_sets {
+                let f = &res.headers()[i];
+                let value = f.value(rbuf);
+                let eq = memchr::memchr(b'=', value).unwrap_or(value.len());
+                let rest = &value[(eq + 1).min(value.len())..];
+                let (old, attrs) = match memchr::memchr(b';', rest) {
+                    Some(p) => (&rest[..p], &rest[p..]),
+                    None => (rest, &rest[rest.len()..]),
+                };
+                let mut nv = Vec::with_capacity(value.len() + srv_value.len() + 1);
+                nv.extend_from_slice(name);
+                nv.push(b'=');
+                nv.extend_from_slice(srv_value.as_bytes());
+                if cfg.mode == CookieMode::Prefix {
+                    nv.push(b'~');
+                    nv.extend_from_slice(old);
+                }
+                nv.extend_from_slice(attrs);
+                let kept: &'a [u8] = bump.alloc_slice_copy(&nv);
+                let _ = edits.replace_value(i, Val::from(kept));
+            }
+        }
+    }
+}
+
+fn set_cookie_name(v: &[u8]) -> Option<&[u8]> {
+    let eq = memchr::memchr(b'=', v)?;
+    let n = &v[..eq];
+    let start = n
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(n.len());
+    let end = n
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    Some(&n[start..end])
+}
+
+fn base36(mut n: u64) -> String {
+    const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    if n == 0 {
+        return "0".into();
+    }
+    let mut s = Vec::new();
+    while n > 0 {
+        s.push(D[(n % 36) as usize]);
+        n /= 36;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+/// The hash of `balance uri|url_param|hdr()`; None when the request lacks the part.
+pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32> {
+    use crate::balance::hash::hash_bytes;
+    match key {
+        HashKey::Uri {
+            len,
+            depth,
+            whole,
+            path_only,
+        } => {
+            let path = req.path(buf);
+            let target = req.target(buf);
+            // Origin-form target without the query, unless 'whole'.
+            let mut part: &[u8] = if *path_only || !*whole {
+                path
+            } else {
+                match target.iter().position(|&b| b == b'/') {
+                    Some(_) if req.query(buf).is_some() => {
+                        let q = req.query(buf).unwrap_or_default();
+                        let start = path.as_ptr() as usize - buf.as_ptr() as usize;
+                        let end = q.as_ptr() as usize - buf.as_ptr() as usize + q.len();
+                        &buf[start..end]
+                    }
+                    _ => path,
+                }
+            };
+            if let Some(d) = depth {
+                // Stop before the (d+1)-th slash.
+                let mut seen = 0;
+                if let Some(p) = part.iter().position(|&b| {
+                    if b == b'/' {
+                        seen += 1;
+                    }
+                    seen > *d
+                }) {
+                    part = &part[..p];
+                }
+            }
+            if let Some(l) = len {
+                part = &part[..part.len().min(*l)];
+            }
+            Some(hash_bytes(part))
+        }
+        HashKey::UrlParam(name) => {
+            let q = req.query(buf)?;
+            super::find_url_param(q, name.as_bytes()).map(hash_bytes)
+        }
+        HashKey::Header { name, domain_only } => {
+            let v = req.header(buf, name.as_bytes())?;
+            if !*domain_only {
+                return Some(hash_bytes(v));
+            }
+            let host = v.split(|&b| b == b':').next().unwrap_or(v);
+            let labels: Vec<&[u8]> = host.split(|&b| b == b'.').collect();
+            let dom = if labels.len() >= 2 {
+                labels[labels.len() - 2]
+            } else {
+                host
+            };
+            Some(hash_bytes(dom))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::http::{Limits, Parsed, parse_request};
+
+    fn req(raw: &[u8]) -> RequestHead {
+        let mut h = RequestHead::new();
+        assert!(matches!(
+            parse_request(raw, &Limits::HAPROXY_DEFAULT, &mut h),
+            Ok(Parsed::Complete { .. })
+        ));
+        h
+    }
+
+    fn cfg(mode: CookieMode) -> CookieCfg {
+        CookieCfg {
+            name: "SERVERID".into(),
+            mode,
+            indirect: true,
+            nocache: true,
+            postonly: false,
+            preserve: false,
+            httponly: false,
+            secure: false,
+            domains: vec![],
+            maxidle: None,
+            maxlife: None,
+            loc: crate::config::Loc {
+                file: "t".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn finds_the_server_named_by_the_cookie() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; SERVERID=s2; b=2\r\n\r\n";
+        let h = req(raw);
+        let servers = vec![Some("s1".to_string()), Some("s2".to_string())];
+        let c = cfg(CookieMode::Insert);
+        let s = request_cookie(&c, &servers, |_| true, &h, raw, now_secs()).unwrap();
+        assert_eq!(s.server, 1);
+        assert!(
+            request_cookie(&c, &servers, |i| i != 1, &h, raw, now_secs()).is_none(),
+            "down server: ignored"
+        );
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: SERVERID=s1~abc\r\n\r\n";
+        let h = req(raw);
+        assert_eq!(
+            request_cookie(&cfg(CookieMode::Prefix), &servers, |_| true, &h, raw, 0)
+                .unwrap()
+                .server,
+            0
+        );
+    }
+
+    #[test]
+    fn expiry_with_maxidle() {
+        let servers = vec![Some("s1".to_string())];
+        let mut c = cfg(CookieMode::Insert);
+        c.maxidle = Some(std::time::Duration::from_secs(60));
+        let now = 1_000_000;
+        let fresh = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: SERVERID=s1|{}|{}\r\n\r\n",
+            base36(now - 10),
+            base36(now - 10)
+        );
+        let h = req(fresh.as_bytes());
+        assert!(request_cookie(&c, &servers, |_| true, &h, fresh.as_bytes(), now).is_some());
+        let old = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: SERVERID=s1|{}|{}\r\n\r\n",
+            base36(now - 100),
+            base36(now - 100)
+        );
+        let h = req(old.as_bytes());
+        assert!(request_cookie(&c, &servers, |_| true, &h, old.as_bytes(), now).is_none());
+    }
+
+    #[test]
+    fn request_hashes() {
+        let k = HashKey::Uri {
+            len: None,
+            depth: None,
+            whole: false,
+            path_only: false,
+        };
+        let a = b"GET /img/a.png?x=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+        let b = b"GET /img/a.png?x=2 HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(request_hash(&k, &req(a), a), request_hash(&k, &req(b), b));
+        let whole = HashKey::Uri {
+            len: None,
+            depth: None,
+            whole: true,
+            path_only: false,
+        };
+        assert_ne!(
+            request_hash(&whole, &req(a), a),
+            request_hash(&whole, &req(b), b)
+        );
+        let depth = HashKey::Uri {
+            len: None,
+            depth: Some(1),
+            whole: false,
+            path_only: false,
+        };
+        let c = b"GET /img/other.png HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(
+            request_hash(&depth, &req(a), a),
+            request_hash(&depth, &req(c), c)
+        );
+        let p = HashKey::UrlParam("x".into());
+        assert_ne!(request_hash(&p, &req(a), a), request_hash(&p, &req(b), b));
+        let none = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(request_hash(&p, &req(none), none), None);
+        let h = HashKey::Header {
+            name: "host".into(),
+            domain_only: true,
+        };
+        let x = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+        let y = b"GET / HTTP/1.1\r\nHost: api.example.com:8080\r\n\r\n";
+        assert_eq!(request_hash(&h, &req(x), x), request_hash(&h, &req(y), y));
+    }
+}

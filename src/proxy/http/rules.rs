@@ -1,0 +1,414 @@
+//! `http-request` / `http-response` rules and `redirect`, applied to one transaction.
+//!
+//! Rules run in order; each may carry a condition, evaluated on the request *as edited so
+//! far* (HAProxy's semantics: a `set-header` is visible to later conditions). Header edits
+//! are recorded in the codec's [`Edits`] and applied when the head is serialized; values
+//! that do not fit the edits' arena go to the transaction's bump allocator.
+
+use super::{Edits, HeaderField, RequestHead, ResponseHead, error_page, write_response};
+use crate::acl::{Acls, EditedRequestSample, RequestSample, Sample};
+use crate::config::{HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody};
+use bumpalo::Bump;
+
+/// What the rules decided.
+pub enum Verdict {
+    /// Go on (to the next rule set, then to the server).
+    Continue,
+    /// `allow`: stop evaluating this proxy's rules of this kind.
+    Allow,
+    /// Answer the client with these bytes (deny, return, redirect).
+    Reply { status: u16, bytes: Vec<u8> },
+}
+
+/// Request-side facts the rules can change.
+#[derive(Default)]
+pub struct Flags {
+    pub disable_l7_retry: bool,
+}
+
+/// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
+/// built-in page.
+pub fn page_for(status: u16, fe: &Proxy, be: Option<&Proxy>) -> Vec<u8> {
+    let custom = be
+        .and_then(|b| b.http.errorfiles.iter().find(|(c, _)| *c == status))
+        .or_else(|| fe.http.errorfiles.iter().find(|(c, _)| *c == status));
+    match custom {
+        Some((_, bytes)) => bytes.to_vec(),
+        None => error_page(status).to_vec(),
+    }
+}
+
+/// Renders `v` on `s` into a value the edits can keep: in their arena, else in `bump`.
+fn keep<'a, const N: usize>(
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    bytes: &[u8],
+) -> super::Val<'a> {
+    match edits.copy(bytes) {
+        Ok(v) => v,
+        Err(_) => super::Val::from(&*bump.alloc_slice_copy(bytes)),
+    }
+}
+
+/// Runs `http-request` rules (or `redirect` rules).
+#[allow(clippy::too_many_arguments)]
+pub fn request_rules<'a, const N: usize>(
+    rules: &'a [HttpRule],
+    acls: &Acls,
+    base: &RequestSample<'_>,
+    head: &RequestHead,
+    buf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    scratch: &mut Vec<u8>,
+    flags: &mut Flags,
+    pages: (&Proxy, Option<&Proxy>),
+    close: bool,
+) -> Verdict {
+    for rule in rules {
+        let hit = match &rule.cond {
+            None => true,
+            Some(c) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                c.eval(acls, &s)
+            }
+        };
+        if !hit {
+            continue;
+        }
+        match &rule.action {
+            HttpAction::Allow => return Verdict::Allow,
+            HttpAction::DisableL7Retry => flags.disable_l7_retry = true,
+            HttpAction::SetHeader(name, v) | HttpAction::AddHeader(name, v) => {
+                scratch.clear();
+                v.render(
+                    &EditedRequestSample {
+                        request: *base,
+                        edits: &*edits,
+                    },
+                    scratch,
+                );
+                let val = keep(edits, bump, scratch);
+                let r = if matches!(rule.action, HttpAction::SetHeader(..)) {
+                    edits.set_header(name.as_bytes(), val)
+                } else {
+                    edits.add_header(name.as_bytes(), val)
+                };
+                if let Err(e) = r {
+                    log::debug!("{}: {e}", rule.loc);
+                }
+            }
+            HttpAction::DelHeader(name) => {
+                let _ = edits.del_header(name.as_bytes());
+            }
+            HttpAction::ReplaceHeader(name, re, repl) => {
+                replace_header(head.headers(), buf, name, re, repl, edits, bump);
+            }
+            HttpAction::SetPath(v)
+            | HttpAction::SetQuery(v)
+            | HttpAction::SetUri(v)
+            | HttpAction::SetMethod(v) => {
+                scratch.clear();
+                v.render(
+                    &EditedRequestSample {
+                        request: *base,
+                        edits: &*edits,
+                    },
+                    scratch,
+                );
+                let val = keep(edits, bump, scratch);
+                let r = match &rule.action {
+                    HttpAction::SetPath(_) => edits.set_path(val),
+                    HttpAction::SetQuery(_) => edits.set_query(Some(val)),
+                    HttpAction::SetUri(_) => edits.set_uri(val),
+                    _ => edits.set_method(val),
+                };
+                if let Err(e) = r {
+                    log::debug!("{}: {e}", rule.loc);
+                }
+            }
+            HttpAction::Redirect(rd) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                return Verdict::Reply {
+                    status: rd.code,
+                    bytes: redirect(rd, &s, base, scratch, close),
+                };
+            }
+            HttpAction::Deny { status, reply } => {
+                return Verdict::Reply {
+                    status: *status,
+                    bytes: match reply {
+                        Some(r) => build_reply(r, base, pages, close),
+                        None => close_page(page_for(*status, pages.0, pages.1), close),
+                    },
+                };
+            }
+            HttpAction::Return(r) => {
+                return Verdict::Reply {
+                    status: r.status,
+                    bytes: build_reply(r, base, pages, close),
+                };
+            }
+            HttpAction::SetStatus(..) => {}
+        }
+    }
+    Verdict::Continue
+}
+
+/// Runs `http-response` rules on the response head's edits. Conditions see the request
+/// (response-side fetches are not available: see the README).
+#[allow(clippy::too_many_arguments)]
+pub fn response_rules<'a, const N: usize>(
+    rules: &'a [HttpRule],
+    acls: &Acls,
+    base: &RequestSample<'_>,
+    res: &ResponseHead,
+    rbuf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    scratch: &mut Vec<u8>,
+    pages: (&Proxy, Option<&Proxy>),
+    close: bool,
+) -> Verdict {
+    for rule in rules {
+        if let Some(c) = &rule.cond
+            && !c.eval(acls, base)
+        {
+            continue;
+        }
+        match &rule.action {
+            HttpAction::Allow => return Verdict::Allow,
+            HttpAction::SetHeader(name, v) | HttpAction::AddHeader(name, v) => {
+                scratch.clear();
+                v.render(base, scratch);
+                let val = keep(edits, bump, scratch);
+                let r = if matches!(rule.action, HttpAction::SetHeader(..)) {
+                    edits.set_header(name.as_bytes(), val)
+                } else {
+                    edits.add_header(name.as_bytes(), val)
+                };
+                if let Err(e) = r {
+                    log::debug!("{}: {e}", rule.loc);
+                }
+            }
+            HttpAction::DelHeader(name) => {
+                let _ = edits.del_header(name.as_bytes());
+            }
+            HttpAction::ReplaceHeader(name, re, repl) => {
+                replace_header(res.headers(), rbuf, name, re, repl, edits, bump);
+            }
+            HttpAction::SetStatus(code, reason) => {
+                let reason: &'a [u8] = match reason {
+                    Some(r) => r.as_bytes(),
+                    None => super::reason_phrase(*code).unwrap_or("Unknown").as_bytes(),
+                };
+                let _ = edits.set_status(*code, reason);
+            }
+            HttpAction::Deny { status, reply } => {
+                // HAProxy answers a denied response with 502 unless told otherwise.
+                let status = if *status == 403 && reply.is_none() {
+                    502
+                } else {
+                    *status
+                };
+                return Verdict::Reply {
+                    status,
+                    bytes: match reply {
+                        Some(r) => build_reply(r, base, pages, close),
+                        None => close_page(page_for(status, pages.0, pages.1), close),
+                    },
+                };
+            }
+            HttpAction::Return(r) => {
+                return Verdict::Reply {
+                    status: r.status,
+                    bytes: build_reply(r, base, pages, close),
+                };
+            }
+            HttpAction::Redirect(rd) => {
+                return Verdict::Reply {
+                    status: rd.code,
+                    bytes: redirect(rd, base, base, scratch, close),
+                };
+            }
+            _ => {}
+        }
+    }
+    Verdict::Continue
+}
+
+/// `replace-header NAME REGEX REPLACEMENT`: each received value of NAME that the regex
+/// matches is replaced (HAProxy's `\1` references become the capture groups).
+fn replace_header<'a, const N: usize>(
+    fields: &[HeaderField],
+    buf: &[u8],
+    name: &str,
+    re: &crate::config::Regex,
+    repl: &str,
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+) {
+    let repl = haproxy_backrefs(repl);
+    for (i, f) in fields.iter().enumerate() {
+        if f.dropped || !f.is(buf, name.as_bytes()) {
+            continue;
+        }
+        let v = f.value(buf);
+        if re.0.is_match(v) {
+            let new = re.0.replace_all(v, repl.as_bytes());
+            let val = keep(edits, bump, &new);
+            let _ = edits.replace_value(i, val);
+        }
+    }
+}
+
+/// `\1` → `${1}` for the regex crate's replacement syntax (and `$` escaped).
+fn haproxy_backrefs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+            out.push_str(&format!("${{{}}}", b[i + 1] as char));
+            i += 2;
+        } else if b[i] == b'$' {
+            out.push_str("$$");
+            i += 1;
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn close_page(mut page: Vec<u8>, close: bool) -> Vec<u8> {
+    if close
+        && memchr::memmem::find(&page, b"\r\nConnection: close\r\n").is_none()
+        && let Some(i) = memchr::memmem::find(&page, b"\r\n")
+    {
+        page.splice(i + 2..i + 2, b"Connection: close\r\n".iter().copied());
+    }
+    page
+}
+
+fn build_reply(r: &Reply, s: &dyn Sample, pages: (&Proxy, Option<&Proxy>), close: bool) -> Vec<u8> {
+    if matches!(r.body, ReplyBody::ErrorPage) && r.headers.is_empty() && r.content_type.is_none() {
+        return close_page(page_for(r.status, pages.0, pages.1), close);
+    }
+    let mut body = Vec::new();
+    match &r.body {
+        ReplyBody::Empty => {}
+        ReplyBody::ErrorPage => body = page_for(r.status, pages.0, pages.1),
+        ReplyBody::Text(f) => f.render(s, &mut body),
+        ReplyBody::File(b) => body = b.to_vec(),
+    }
+    let mut rendered: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    if let Some(ct) = &r.content_type {
+        rendered.push((b"Content-Type".to_vec(), ct.as_bytes().to_vec()));
+    }
+    for (n, f) in &r.headers {
+        let mut v = Vec::new();
+        f.render(s, &mut v);
+        rendered.push((n.as_bytes().to_vec(), v));
+    }
+    let hdrs: Vec<(&[u8], &[u8])> = rendered.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    let reason = super::reason_phrase(r.status).unwrap_or("Unknown");
+    let mut out = Vec::with_capacity(128 + body.len());
+    write_response(&mut out, r.status, reason.as_bytes(), &hdrs, &body, close);
+    out
+}
+
+/// The response of a redirect rule, as HAProxy writes it.
+fn redirect(
+    rd: &Redirect,
+    s: &dyn Sample,
+    base: &RequestSample<'_>,
+    scratch: &mut Vec<u8>,
+    close: bool,
+) -> Vec<u8> {
+    scratch.clear();
+    rd.target.render(s, scratch);
+    let target = std::mem::take(scratch);
+    let mut loc: Vec<u8> = Vec::with_capacity(128);
+    let (path, query) = match base.head {
+        Some((h, buf)) => (h.path(buf).to_vec(), h.query(buf).map(<[u8]>::to_vec)),
+        None => (b"/".to_vec(), None),
+    };
+    let mut path = if path.is_empty() { b"/".to_vec() } else { path };
+    if rd.append_slash && !path.ends_with(b"/") {
+        path.push(b'/');
+    }
+    let push_uri = |loc: &mut Vec<u8>| {
+        loc.extend_from_slice(&path);
+        if !rd.drop_query
+            && let Some(q) = &query
+        {
+            loc.push(b'?');
+            loc.extend_from_slice(q);
+        }
+    };
+    match rd.kind {
+        RedirectKind::Location => loc.extend_from_slice(&target),
+        RedirectKind::Prefix => {
+            // "prefix /" keeps the location relative: the URI alone.
+            if target != b"/" {
+                loc.extend_from_slice(target.strip_suffix(b"/").unwrap_or(&target));
+            }
+            push_uri(&mut loc);
+        }
+        RedirectKind::Scheme => {
+            loc.extend_from_slice(&target);
+            loc.extend_from_slice(b"://");
+            if let Some((h, buf)) = base.head
+                && let Some(host) = h.host(buf)
+            {
+                loc.extend_from_slice(host);
+            }
+            push_uri(&mut loc);
+        }
+    }
+    *scratch = target;
+    let reason = super::reason_phrase(rd.code).unwrap_or("Found");
+    let mut out = Vec::with_capacity(128 + loc.len());
+    write_response(
+        &mut out,
+        rd.code,
+        reason.as_bytes(),
+        &[(b"Location", &loc), (b"Cache-Control", b"no-cache")],
+        b"",
+        close,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backrefs() {
+        assert_eq!(haproxy_backrefs(r"\1-\2"), "${1}-${2}");
+        assert_eq!(haproxy_backrefs("a$b"), "a$$b");
+    }
+
+    #[test]
+    fn close_is_added_once() {
+        let p = close_page(error_page(503).to_vec(), true);
+        assert_eq!(
+            memchr::memmem::find_iter(&p, b"Connection: close").count(),
+            1
+        );
+        let p = close_page(error_page(400).to_vec(), true);
+        assert_eq!(
+            memchr::memmem::find_iter(&p, b"Connection: close").count(),
+            1
+        );
+    }
+}

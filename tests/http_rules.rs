@@ -1,0 +1,390 @@
+//! http-request / http-response rules, ACL-driven content switching, balancing by request,
+//! cookie modes and layer-7 retries, end to end.
+
+mod common;
+use common::*;
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+fn ask(port: u16, raw: &str) -> HttpResponse {
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    w.write_all(raw.as_bytes()).unwrap();
+    read_response(&mut BufReader::new(c), false).unwrap()
+}
+
+fn get(port: u16, path: &str, extra: &str) -> HttpResponse {
+    ask(
+        port,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: shop.example.com\r\n{extra}Connection: close\r\n\r\n"
+        ),
+    )
+}
+
+fn text(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+const DEFAULTS: &str =
+    "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n";
+
+#[test]
+fn request_rules_deny_return_redirect_and_rewrite() {
+    let s = Serve::start("web", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n\
+         acl admin path_beg /admin\n\
+         acl trusted src 10.0.0.0/8\n\
+         http-request deny if admin !trusted\n\
+         http-request deny deny_status 429 if {{ hdr(X-Flood) -m found }}\n\
+         http-request return status 200 content-type text/plain string \"pong\" hdr X-From corelb if {{ path /ping }}\n\
+         http-request redirect location /new code 301 if {{ path /old }}\n\
+         http-request redirect prefix https://mirror.example drop-query if {{ path_beg /m/ }}\n\
+         http-request redirect scheme https if {{ path /secure }}\n\
+         http-request set-header X-Forwarded-Port %[dst_port]\n\
+         http-request add-header X-Forwarded-Proto https if {{ ssl_fc }}\n\
+         http-request add-header X-Client %[src]\n\
+         http-request set-header X-Host-Copy %[req.hdr(host),lower]\n\
+         http-request del-header X-Secret\n\
+         http-request replace-header User-Agent (.*)/([0-9]+).* \\1-v\\2\n\
+         http-request set-path /echo if {{ path /rewrite-me }}\n\
+         http-request set-query a=1 if {{ path /echo }} {{ url_param(q) -m found }}\n\
+         default_backend b\n\
+         backend b\n  server s 127.0.0.1:{}\n",
+        s.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    assert_eq!(get(port, "/admin/x", "").status, 403);
+    assert_eq!(get(port, "/", "X-Flood: 1\r\n").status, 429);
+    let r = get(port, "/ping", "");
+    assert_eq!((r.status, text(&r).as_str()), (200, "pong"));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("x-from"), Some("corelb"));
+    let r = get(port, "/old", "");
+    assert_eq!((r.status, r.header("location")), (301, Some("/new")));
+    let r = get(port, "/m/page?x=1", "");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (302, Some("https://mirror.example/m/page"))
+    );
+    let r = get(port, "/secure?a=b", "");
+    assert_eq!(
+        r.header("location"),
+        Some("https://shop.example.com/secure?a=b")
+    );
+    // What the server received.
+    let r = get(
+        port,
+        "/echo",
+        "X-Secret: s3cr3t\r\nUser-Agent: curl/7.88.1\r\n",
+    );
+    let b = text(&r);
+    assert!(
+        b.contains(&format!("[\"X-Forwarded-Port\",\"{port}\"]")),
+        "{b}"
+    );
+    assert!(!b.contains("X-Forwarded-Proto"), "no TLS here: {b}");
+    assert!(b.contains("[\"X-Client\",\"127.0.0.1\"]"), "{b}");
+    assert!(b.contains("[\"X-Host-Copy\",\"shop.example.com\"]"), "{b}");
+    assert!(!b.contains("s3cr3t"), "{b}");
+    assert!(b.contains("[\"User-Agent\",\"curl-v7\"]"), "{b}");
+    let r = get(port, "/rewrite-me", "");
+    assert!(text(&r).contains("\"path\":\"/echo\""), "{}", text(&r));
+    let r = get(port, "/echo?q=z", "");
+    assert!(text(&r).contains("\"query\":\"a=1\""), "{}", text(&r));
+}
+
+#[test]
+fn allow_stops_the_rules() {
+    let s = Serve::start("web", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  http-request allow if {{ hdr(X-Vip) -m found }}\n  http-request deny\n  server s 127.0.0.1:{}\n",
+        s.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    assert_eq!(get(port, "/", "").status, 403);
+    assert_eq!(get(port, "/", "X-Vip: 1\r\n").status, 200);
+}
+
+#[test]
+fn response_rules() {
+    let s = Serve::start("web", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  http-response set-header X-Frontend yes\n  default_backend b\n\
+         backend b\n  http-response set-header X-Via corelb\n  http-response del-header Server\n  http-response set-status 299 reason Fine if {{ path /status/200 }}\n  http-response deny if {{ path /forbidden-answer }}\n  server s 127.0.0.1:{}\n",
+        s.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let r = get(port, "/", "");
+    assert_eq!(r.header("x-via"), Some("corelb"));
+    assert_eq!(r.header("x-frontend"), Some("yes"));
+    assert!(r.header("server").is_none());
+    assert_eq!(get(port, "/status/200", "").status, 299);
+    assert_eq!(get(port, "/forbidden-answer", "").status, 502);
+}
+
+#[test]
+fn content_switching_on_headers_methods_and_sources() {
+    let (a, b, c) = (
+        Serve::start("api", &[]),
+        Serve::start("static", &[]),
+        Serve::start("www", &[]),
+    );
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n\
+         acl is_api hdr(host) -i api.example.com\n\
+         acl is_static path_end .png .css\n\
+         acl is_static path_beg /assets/\n\
+         acl local src 127.0.0.0/8 ::1\n\
+         use_backend api if is_api METH_POST || is_api {{ url_param(v) -m int ge 2 }}\n\
+         use_backend static if is_static local\n\
+         default_backend www\n\
+         backend api\n  server a 127.0.0.1:{}\nbackend static\n  server s 127.0.0.1:{}\nbackend www\n  server w 127.0.0.1:{}\n",
+        a.port, b.port, c.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let who = |raw: &str| ask(port, raw).header("x-server").unwrap_or("?").to_string();
+    assert_eq!(
+        who(
+            "POST / HTTP/1.1\r\nHost: API.example.com\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+        "api"
+    );
+    assert_eq!(
+        who("GET /?v=3 HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n"),
+        "api"
+    );
+    assert_eq!(
+        who("GET /?v=1 HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n"),
+        "www"
+    );
+    assert_eq!(
+        who("GET /a/logo.png HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        "static"
+    );
+    assert_eq!(
+        who("GET /assets/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        "static"
+    );
+    assert_eq!(
+        who("GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        "www"
+    );
+}
+
+#[test]
+fn balance_uri_and_url_param_and_hdr_stick_by_request() {
+    let servers: Vec<Serve> = (0..3)
+        .map(|i| Serve::start(&format!("s{i}"), &[]))
+        .collect();
+    for (algo, make) in [
+        (
+            "uri",
+            Box::new(|i: usize| format!("/img/{i}.png?cache={i}")) as Box<dyn Fn(usize) -> String>,
+        ),
+        (
+            "url_param user",
+            Box::new(|i: usize| format!("/?user=u{i}")),
+        ),
+    ] {
+        let port = free_port();
+        let mut cfg = format!(
+            "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  balance {algo}\n  hash-type consistent\n"
+        );
+        for (i, s) in servers.iter().enumerate() {
+            cfg.push_str(&format!("  server s{i} 127.0.0.1:{}\n", s.port));
+        }
+        let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+        let mut used = std::collections::BTreeSet::new();
+        for i in 0..40 {
+            let first = get(port, &make(i), "")
+                .header("x-server")
+                .unwrap()
+                .to_string();
+            for _ in 0..3 {
+                assert_eq!(
+                    get(port, &make(i), "").header("x-server").unwrap(),
+                    first,
+                    "{algo}: {} moved",
+                    make(i)
+                );
+            }
+            used.insert(first);
+        }
+        assert_eq!(used.len(), 3, "{algo}: keys spread over every server");
+    }
+    // hdr(host): one host, one server.
+    let port = free_port();
+    let mut cfg = format!("{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  balance hdr(X-Tenant)\n");
+    for (i, s) in servers.iter().enumerate() {
+        cfg.push_str(&format!("  server s{i} 127.0.0.1:{}\n", s.port));
+    }
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let t = |v: &str| {
+        get(port, "/", &format!("X-Tenant: {v}\r\n"))
+            .header("x-server")
+            .unwrap()
+            .to_string()
+    };
+    let first = t("acme");
+    for _ in 0..5 {
+        assert_eq!(t("acme"), first);
+    }
+}
+
+#[test]
+fn cookie_rewrite_and_prefix_modes() {
+    // The server sets its own session cookie; corelb rewrites or prefixes it.
+    let app = Backend::start(|mut s| {
+        let mut b = [0u8; 2048];
+        let n = s.read(&mut b).unwrap_or(0);
+        let req = String::from_utf8_lossy(&b[..n]).to_string();
+        let cookie_seen = req
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("cookie:"))
+            .unwrap_or("Cookie: -")
+            .to_string();
+        let body = format!("{cookie_seen}\n");
+        let _ = s.write_all(
+            format!("HTTP/1.1 200 OK\r\nSet-Cookie: JSESSIONID=abc123; Path=/; HttpOnly\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+        );
+    });
+    for (mode, expect_set, send, expect_seen) in [
+        (
+            "rewrite",
+            "JSESSIONID=app1; Path=/; HttpOnly",
+            "JSESSIONID=app1",
+            "Cookie: JSESSIONID=app1",
+        ),
+        (
+            "prefix",
+            "JSESSIONID=app1~abc123; Path=/; HttpOnly",
+            "JSESSIONID=app1~abc123",
+            "Cookie: JSESSIONID=abc123",
+        ),
+    ] {
+        let port = free_port();
+        let cfg = format!(
+            "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  cookie JSESSIONID {mode}\n  server app1 127.0.0.1:{} cookie app1\n",
+            app.port
+        );
+        let _lb = Corelb::start(&cfg, &[], &[port]);
+        let r = get(port, "/", "");
+        assert_eq!(r.header("set-cookie"), Some(expect_set), "{mode}");
+        let r = get(port, "/", &format!("Cookie: {send}\r\n"));
+        assert_eq!(text(&r).trim(), expect_seen, "{mode}");
+    }
+}
+
+#[test]
+fn seed_004_l7_retries_skip_post() {
+    // One server answers 503 to everything; the other works. retry-on all-retryable-errors
+    // replays idempotent requests elsewhere, but not POSTs (disable-l7-retry if METH_POST).
+    let failing = Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let _ = s.read(&mut b);
+        let _ = s.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    });
+    let good = Serve::start("good", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  retries 3\n  option redispatch\n  retry-on all-retryable-errors\n  http-request disable-l7-retry if METH_POST\n  server bad 127.0.0.1:{}\n  server good 127.0.0.1:{}\n",
+        failing.port, good.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    for _ in 0..6 {
+        assert_eq!(
+            get(port, "/", "").status,
+            200,
+            "GETs are replayed on the good server"
+        );
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = ask(
+            port,
+            "POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        );
+        statuses.push(r.status);
+    }
+    assert!(
+        statuses.contains(&503),
+        "a POST that hit the failing server is not replayed: {statuses:?}"
+    );
+    assert!(statuses.contains(&200), "{statuses:?}");
+}
+
+#[test]
+fn option_originalto_and_forwardfor_options() {
+    let s = Serve::start("web", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  option forwardfor header X-Real-IP if-none\n  option originalto\n  server s 127.0.0.1:{}\n",
+        s.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let b = text(&get(port, "/echo", ""));
+    assert!(b.contains("[\"X-Real-IP\",\"127.0.0.1\"]"), "{b}");
+    assert!(b.contains("[\"X-Original-To\",\"127.0.0.1\"]"), "{b}");
+    let b = text(&get(port, "/echo", "X-Real-IP: 9.9.9.9\r\n"));
+    assert!(
+        b.contains("9.9.9.9") && !b.contains("[\"X-Real-IP\",\"127.0.0.1\"]"),
+        "if-none: {b}"
+    );
+}
+
+#[test]
+fn config_errors_in_rules_name_the_line() {
+    let dir = TempDir::new("cfg");
+    for (body, line, expect) in [
+        (
+            "frontend f\n  bind 127.0.0.1:1\n  use_backend b if nope\nbackend b\n",
+            8,
+            "no such ACL",
+        ),
+        (
+            "frontend f\n  bind 127.0.0.1:1\n  http-request sett-header X y\n",
+            8,
+            "did you mean 'set-header'",
+        ),
+        (
+            "frontend f\n  bind 127.0.0.1:1\n  http-request set-header X %[nosuchfetch]\n",
+            8,
+            "nosuchfetch",
+        ),
+        (
+            "frontend f\n  bind 127.0.0.1:1\n  acl a nbsrv(missing) lt 1\n",
+            8,
+            "missing",
+        ),
+        (
+            "backend b\n  cookie S insert maxidle 1x\n",
+            7,
+            "'cookie maxidle'",
+        ),
+        (
+            "frontend f\n  bind 127.0.0.1:1\n  http-request use-service prometheus-exporter\n",
+            8,
+            "'http-request use-service' is not supported yet",
+        ),
+    ] {
+        let path = dir.write("c.cfg", &format!("{DEFAULTS}{body}"));
+        let (code, _, err) = check_config(&path);
+        assert_eq!(code, 1, "{body}");
+        let prefix = format!("c.cfg:{line}: ");
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&prefix) && l.contains(expect)),
+            "expected {prefix}…{expect} in:\n{err}"
+        );
+    }
+}

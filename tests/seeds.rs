@@ -1,0 +1,177 @@
+//! The seed configurations, as runnable single-machine examples (examples/*.cfg), behave as
+//! their articles say.
+
+mod common;
+use common::*;
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+/// Sends `raw` on a new connection and reads one response.
+fn ask(port: u16, raw: &[u8]) -> HttpResponse {
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    w.write_all(raw).unwrap();
+    read_response(&mut BufReader::new(c), false).unwrap()
+}
+
+fn body(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+#[test]
+fn seed_000_elb_proxy_protocol_cookie_persistence_and_health() {
+    let mut apps: Vec<Serve> = (1..=3)
+        .map(|i| Serve::start(&format!("app{i}"), &[]))
+        .collect();
+    let (web, health) = (free_port(), free_port());
+    let env = vec![
+        ("WEBAPP_PORT", web.to_string()),
+        ("HEALTH_PORT", health.to_string()),
+        ("APP1_PORT", apps[0].port.to_string()),
+        ("APP2_PORT", apps[1].port.to_string()),
+        ("APP3_PORT", apps[2].port.to_string()),
+    ];
+    let lb = Corelb::start_file(
+        &example("000-elb-persistence.cfg"),
+        &env,
+        &[],
+        &[web, health],
+    );
+    let proxy = b"PROXY TCP4 203.0.113.7 10.0.0.1 5555 80\r\n";
+    // First request: the ELB's PROXY header gives the client address; the response sets
+    // the persistence cookie and is marked uncacheable.
+    let mut req = proxy.to_vec();
+    req.extend_from_slice(b"GET /echo HTTP/1.1\r\nHost: shop\r\n\r\n");
+    let r = ask(web, &req);
+    assert_eq!(r.status, 200);
+    let cookie = r
+        .header("set-cookie")
+        .expect("SERVERID inserted")
+        .to_string();
+    assert!(
+        cookie.starts_with("SERVERID=app-i-0a1") && cookie.contains("path=/"),
+        "{cookie}"
+    );
+    assert_eq!(r.header("cache-control"), Some("private"), "nocache");
+    assert!(
+        body(&r).contains("[\"X-Forwarded-For\",\"203.0.113.7\"]"),
+        "{}",
+        body(&r)
+    );
+    let value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("SERVERID=")
+        .to_string();
+    let server = r.header("x-server").unwrap().to_string();
+    // Later requests carrying the cookie stick to that server; the cookie is hidden from it
+    // (indirect), other cookies are kept, and no new cookie is set.
+    for _ in 0..6 {
+        let mut req = proxy.to_vec();
+        req.extend_from_slice(
+            format!(
+                "GET /echo HTTP/1.1\r\nHost: shop\r\nCookie: lang=en; SERVERID={value}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let r = ask(web, &req);
+        assert_eq!(r.header("x-server"), Some(server.as_str()));
+        assert!(r.header("set-cookie").is_none());
+        let b = body(&r);
+        assert!(b.contains("[\"Cookie\",\"lang=en\"]"), "{b}");
+        assert!(!b.contains("SERVERID"), "{b}");
+    }
+    // The ELB's health check.
+    let h = ask(health, b"GET /haproxy_status HTTP/1.1\r\nHost: elb\r\n\r\n");
+    assert_eq!(h.status, 200);
+    // The cookie's server dies: after its checks, its clients move with a fresh cookie.
+    let idx: usize = server.trim_start_matches("app").parse::<usize>().unwrap() - 1;
+    apps[idx].stop();
+    let moved = eventually(Duration::from_secs(5), || {
+        let mut req = proxy.to_vec();
+        req.extend_from_slice(
+            format!("GET /echo HTTP/1.1\r\nHost: shop\r\nCookie: SERVERID={value}\r\n\r\n")
+                .as_bytes(),
+        );
+        let r = ask(web, &req);
+        (r.status == 200 && r.header("x-server") != Some(server.as_str())).then_some(r)
+    })
+    .expect("requests move away from the dead server");
+    assert!(
+        moved
+            .header("set-cookie")
+            .is_some_and(|c| !c.contains(&value)),
+        "a fresh cookie"
+    );
+    // Every server down: the health endpoint fails, so the ELB takes this balancer out.
+    for (i, a) in apps.iter_mut().enumerate() {
+        if i != idx {
+            a.stop();
+        }
+    }
+    let failed = eventually(Duration::from_secs(5), || {
+        let h = ask(health, b"GET /haproxy_status HTTP/1.1\r\nHost: elb\r\n\r\n");
+        (h.status == 503).then_some(())
+    });
+    assert!(
+        failed.is_some(),
+        "monitor fail if nbsrv(webapp) lt 1:\n{}",
+        lb.log()
+    );
+    // A connection without the PROXY header never reaches a server.
+    let out = raw_exchange(web, b"GET / HTTP/1.1\r\nHost: shop\r\n\r\n");
+    assert!(out.is_empty(), "{out}");
+}
+
+#[test]
+fn seed_002_acl_content_switching() {
+    let s: Vec<Serve> = (1..=6)
+        .map(|i| Serve::start(&format!("server{i}"), &[]))
+        .collect();
+    let lbp = free_port();
+    let mut env = vec![("LB_PORT", lbp.to_string())];
+    for (i, srv) in s.iter().enumerate() {
+        env.push((
+            ["S1", "S2", "S3", "S4", "S5", "S6"][i],
+            srv.port.to_string(),
+        ));
+    }
+    let _lb = Corelb::start_file(&example("002-acl-content-switching.cfg"), &env, &[], &[lbp]);
+    let who = |path: &str| {
+        let r = ask(
+            lbp,
+            format!("GET {path} HTTP/1.1\r\nHost: ec2\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        r.header("x-server").unwrap_or("?").to_string()
+    };
+    for _ in 0..4 {
+        assert!(["server1", "server2"].contains(&who("/shop/example1/cart").as_str()));
+        assert!(["server3", "server4"].contains(&who("/x?ref=example2").as_str()));
+        assert!(["server5", "server6"].contains(&who("/").as_str()));
+    }
+    // Round-robin inside a farm.
+    let a = who("/example1");
+    let b = who("/example1");
+    assert_ne!(a, b);
+    // default_farm inserts its cookie.
+    let r = ask(
+        lbp,
+        b"GET / HTTP/1.1\r\nHost: ec2\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        r.header("set-cookie")
+            .is_some_and(|c| c.starts_with("SERVERID=server0")),
+        "{:?}",
+        r.headers
+    );
+}
