@@ -332,11 +332,12 @@ pick_port() {
 # Certificates, backends
 # ---------------------------------------------------------------------------------------------
 make_cert() { # name keyargs...: self-signed end-entity certificate (CA:FALSE, SAN) + key in one PEM
+  # (valid 90 days: corelb warns about a certificate that expires within 30)
   local name=$1
   shift
   openssl req -x509 "$@" -nodes -subj /CN=localhost \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
-    -days 7 -keyout "$WORK/$name.key" -out "$WORK/$name.crt" 2>/dev/null
+    -days 90 -keyout "$WORK/$name.key" -out "$WORK/$name.crt" 2>/dev/null
   cat "$WORK/$name.crt" "$WORK/$name.key" > "$WORK/$name.pem"
 }
 make_cert ecdsa -newkey ec -pkeyopt ec_paramgen_curve:P-256
@@ -461,9 +462,14 @@ http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
   fi
   # Warm-up at the same load: the proxy's pools and caches, the backends' connections.
   # shellcheck disable=SC2086 # $extra and $workers_args hold several flags
+  # In the background and waited for, like the measured run, so that INT/TERM stop it at once.
   timeout -k 5 120 taskset -c "$LOAD_CPUS" "$BENCH" attack --cpus "$shards" --targets "$targets" \
     --rate "$rate_arg" --duration "${warm}s" $workers_args --timeout "$REQ_TIMEOUT" $extra \
-    --output /dev/null 2>> "$WORK/attack.log" || true
+    --output /dev/null 2>> "$WORK/attack.log" &
+  gpid=$!
+  track "$gpid"
+  wait "$gpid" || true
+  untrack "$gpid"
   la0=$(loadavg)
   read_ticks "$PROXY_PID"; p0=$TICKS
   # shellcheck disable=SC2086 # a list of pids
@@ -511,6 +517,27 @@ http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
     | (($p.requests * $p.success) | round) as $ok
     | "\($p.requests) req, \($p.throughput | floor)/s ok, p99 \((($p.latencies["99th"] // 0) / 1e4 | round) / 100) ms, errors \($p.requests - $ok), proxy \(if $ok > 0 then ($t / $c * 1e6 / $ok | round) else "-" end) µs/req"')
   printf '   %-8s %-7s %-8s round %s, %s/s: %s [load %s]\n' "$id" "$proxy" "$kind" "$round" "$rate" "$summary" "$la1" >&2
+}
+
+# Before any measured run: does the proxy serve the scenario at all? corelb can accept a
+# configuration (`corelb -c`) whose runtime part is not built yet (TLS termination was
+# parsed before it was served): then its rows say "not supported yet" instead of failing
+# the script. For HTTPS scenarios only: a corelb that stops serving plain HTTP or mode tcp,
+# or an HAProxy that does not answer, is a failure. Sets SERVE_REASON when it does not.
+SERVE_REASON=""
+serve_check() { # proxy cfg port scheme log → 0 if one request is answered 200
+  local proxy=$1 cfg=$2 port=$3 scheme=$4 log=$5 code err
+  SERVE_REASON=""
+  if ! start_proxy "$proxy" "$cfg" "$log" "$port"; then
+    SERVE_REASON="did not start: $(grep -v ': warning: ' "$log" | tail -2 | paste -sd ' ' -)"
+    return 1
+  fi
+  code=$(curl -sSk -o /dev/null -w '%{http_code}' --max-time 5 "$scheme://127.0.0.1:$port/" 2> "$log.curl" || true)
+  stop_pid "$PROXY_PID"
+  [ "$code" = 200 ] && return 0
+  err=$(head -1 "$log.curl")
+  SERVE_REASON="does not answer 200 over ${scheme^^} (got ${code:-000}${err:+; $err})"
+  return 1
 }
 
 # Start the proxy, run the given kind of HTTP run, stop the proxy. Sets LAST_OK.
@@ -589,7 +616,21 @@ scenario_http() { # scen id title template cert
     fi
   done
   RUNNABLE=${RUNNABLE# }
-  for p in $RUNNABLE; do status+=("\"$p\": {\"status\": \"ran\"}"); done
+  local serving=""
+  for p in $RUNNABLE; do
+    if serve_check "$p" "$cfg" "$port" "$scheme" "$WORK/$id-$p-check.log"; then
+      serving="$serving $p"
+      status+=("\"$p\": {\"status\": \"ran\"}")
+    elif [ "$p" = corelb ] && [ "$scheme" = https ]; then
+      echo "   corelb cannot serve it yet: $SERVE_REASON" >&2
+      status+=("\"$p\": {\"status\": \"unsupported\", \"reason\": $(jq -Rn --arg r "corelb -c accepts the configuration, but corelb $SERVE_REASON" '$r')}")
+    else
+      echo "bench-compare: ($id) $p $SERVE_REASON; see $WORK/$id-$p-check.log" >&2
+      FAILED=1
+      status+=("\"$p\": {\"status\": \"failed\", \"reason\": $(jq -Rn --arg r "$SERVE_REASON" '$r')}")
+    fi
+  done
+  RUNNABLE=${serving# }
 
   rate=0
   if [ -n "$RUNNABLE" ]; then
@@ -620,14 +661,16 @@ scenario_http() { # scen id title template cert
     while :; do
       ok=1 cap=0
       for p in $(order 1); do
-        visit_http "$scen" "$id" "$p" "$cfg" "$port" 0 probe "$rate" "$PROBE_DUR" "$targets" || true
+        # A proxy that does not start or answer at all: no lower rate will change that.
+        visit_http "$scen" "$id" "$p" "$cfg" "$port" 0 probe "$rate" "$PROBE_DUR" "$targets" || { ok=2; break; }
         if [ "$LAST_OK" != 1 ]; then
           ok=0
           local c=$(( LAST_THROUGHPUT * 9 / 10 ))
-          if [ "$cap" = 0 ] || [ "$c" -lt "$cap" ]; then cap=$c; fi
+          if [ "$c" -gt 0 ] && { [ "$cap" = 0 ] || [ "$c" -lt "$cap" ]; }; then cap=$c; fi
         fi
       done
       [ "$ok" = 1 ] && break
+      if [ "$ok" = 2 ]; then rate=0; break; fi
       rate=$(next_rate "$rate" "$cap")
       if [ "$rate" = 0 ]; then
         echo "bench-compare: ($id) no rate down to 50/s without errors" >&2
@@ -779,6 +822,7 @@ for s in $SCENARIOS; do
     d) scenario_bulk ;;
     e) scenario_http e e "seed 003: POST over HTTPS keep-alive, fixed rate" seed003.cfg ecdsa ;;
   esac
+  echo "   ($s: done at $SECONDS s)" >&2
 done
 cleanup
 END=$(date -u +%Y-%m-%dT%H:%M:%SZ)
