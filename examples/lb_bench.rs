@@ -43,6 +43,7 @@ fn lb(algo: Algo, hash: HashType) -> Lb {
                 id: None,
                 check_ip: None,
                 tls_config: None,
+                tls_sni: None,
                 loc: Loc {
                     file: "bench".into(),
                     line: 1,

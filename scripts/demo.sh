@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# corelb end to end on one machine: builds corelb and corelb-bench, starts three
-# `corelb-bench serve` backends and corelb on the configuration below, drives load
-# through it with the bundled generator and prints the report. Everything it starts is
-# stopped on exit, also on Ctrl-C.
+# corelb end to end on one machine, SSL offload as in seed 003: builds corelb and
+# corelb-bench, makes a self-signed certificate, starts three `corelb-bench serve`
+# backends and corelb on examples/003-ssl-offload.cfg (TLS on one port, plain HTTP
+# redirected to it on another), drives HTTPS load through it with the bundled generator
+# and prints the report. Everything it starts is stopped on exit, also on Ctrl-C.
 #
 #   scripts/demo.sh [--rate N/1s] [--duration D]
 set -eu
@@ -14,17 +15,26 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
-if ! command -v curl >/dev/null 2>&1; then
+missing=""
+for tool in curl openssl; do
+  command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "demo: cargo is needed (https://rustup.rs, or apt-get install cargo)" >&2
+  exit 1
+fi
+if [ -n "$missing" ]; then
   if [ "$(id -u)" -eq 0 ]; then
-    echo "demo: installing curl" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq curl >/dev/null
+    echo "demo: installing$missing" >&2
+    # shellcheck disable=SC2086 # the list is split on purpose
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq $missing >/dev/null
   else
-    echo "demo: curl is needed (apt-get install curl)" >&2
+    echo "demo: needs$missing (apt-get install$missing)" >&2
     exit 1
   fi
 fi
@@ -47,58 +57,53 @@ trap 'exit 130' INT TERM
 # Free high ports: let the kernel pick, then release them for the demo.
 pick_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])' 2>/dev/null \
   || shuf -i 20000-60000 -n 1; }
-FRONT=$(pick_port)
+HTTP_PORT=$(pick_port)
+HTTPS_PORT=$(pick_port)
+NAME=demo.corelb.test
+
+echo "== a self-signed certificate for $NAME (ECDSA P-256)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+  -subj "/CN=$NAME" -addext "subjectAltName=DNS:$NAME,IP:127.0.0.1" \
+  -addext basicConstraints=critical,CA:FALSE \
+  -keyout "$WORK/site.key" -out "$WORK/site.crt" 2>/dev/null
+cat "$WORK/site.crt" "$WORK/site.key" > "$WORK/site.pem"
 
 echo "== starting three backends"
-BACKENDS=""
-for name in web1 web2 web3; do
+n=0
+for name in node1 node2 node3; do
+  n=$((n + 1))
   port=$(pick_port)
   "$BIN/corelb-bench" serve --listen "127.0.0.1:$port" --name "$name" --body-size 512 > "$WORK/$name.log" 2>&1 &
   PIDS="$PIDS $!"
-  BACKENDS="$BACKENDS $name:$port"
+  export "NODE${n}_PORT=$port"
 done
+export HTTP_PORT HTTPS_PORT SITE_PEM="$WORK/site.pem"
+CFG=examples/003-ssl-offload.cfg
 
-cat > "$WORK/corelb.cfg" <<CFG
-# The demo's configuration: HAProxy syntax, mode tcp over three local backends.
-global
-    maxconn 20000
-
-defaults
-    mode tcp
-    option tcplog
-    timeout connect 5s
-    timeout client  30s
-    timeout server  30s
-    retries 3
-    option redispatch
-
-frontend www
-    bind 127.0.0.1:$FRONT
-    default_backend web
-
-backend web
-    balance roundrobin
-$(for b in $BACKENDS; do echo "    server ${b%%:*} 127.0.0.1:${b##*:}"; done)
-CFG
-
-echo "== checking the configuration"
-"$BIN/corelb" -c -f "$WORK/corelb.cfg"
-echo "== starting corelb on 127.0.0.1:$FRONT"
-"$BIN/corelb" -f "$WORK/corelb.cfg" > "$WORK/corelb.log" 2>&1 &
+echo "== checking $CFG"
+"$BIN/corelb" -c -f "$CFG"
+echo "== starting corelb: http://127.0.0.1:$HTTP_PORT (redirects) and https://127.0.0.1:$HTTPS_PORT"
+"$BIN/corelb" -f "$CFG" > "$WORK/corelb.log" 2>&1 &
 PIDS="$PIDS $!"
+CURL="curl -s --max-time 5 --cacert $WORK/site.crt --resolve $NAME:$HTTPS_PORT:127.0.0.1"
 for _ in $(seq 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$FRONT/health" && break
+  $CURL -o /dev/null "https://$NAME:$HTTPS_PORT/health" && break
   sleep 0.1
 done
 
-echo "== six requests: round-robin over the backends (X-Server names the one that answered)"
+echo "== plain HTTP is redirected to HTTPS"
+curl -s -D - -o /dev/null -H "Host: $NAME" "http://127.0.0.1:$HTTP_PORT/hello" | grep -iE '^(HTTP|location)' | tr -d '\r'
+echo "== six HTTPS requests: round-robin over the nodes (X-Server names the one that answered)"
 for _ in 1 2 3 4 5 6; do
-  curl -s -D - -o /dev/null "http://127.0.0.1:$FRONT/" | grep -i '^x-server' | tr -d '\r'
+  $CURL -D - -o /dev/null "https://$NAME:$HTTPS_PORT/" | grep -i '^x-server' | tr -d '\r'
 done
+echo "== what a node sees (TLS ends at corelb; the forwarding headers say where it came from)"
+$CURL "https://$NAME:$HTTPS_PORT/echo"
+echo
 
-echo "== attack: $RATE for $DURATION through corelb"
-echo "GET http://127.0.0.1:$FRONT/" | "$BIN/corelb-bench" attack --rate "$RATE" --duration "$DURATION" \
-  --output "$WORK/results.bin"
+echo "== attack: $RATE for $DURATION of HTTPS through corelb (keep-alive)"
+echo "GET https://127.0.0.1:$HTTPS_PORT/" | "$BIN/corelb-bench" attack --rate "$RATE" --duration "$DURATION" \
+  --root-certs "$WORK/site.crt" --output "$WORK/results.bin"
 "$BIN/corelb-bench" report "$WORK/results.bin"
 "$BIN/corelb-bench" report --type plot --output "$WORK/plot.html" "$WORK/results.bin"
 echo

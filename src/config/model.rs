@@ -391,7 +391,18 @@ pub struct Server {
     pub check_ip: Option<std::net::IpAddr>,
     /// The rustls client configuration built from `params.tls` once the file is read.
     pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `sni`: the name sent to the server, fixed or computed per connection.
+    pub tls_sni: Option<ServerSni>,
     pub loc: Loc,
+}
+
+/// `server … sni EXPR`.
+#[derive(Clone, Debug)]
+pub enum ServerSni {
+    /// `sni str(NAME)`.
+    Fixed(String),
+    /// A sample expression (`req.hdr(host)`, `ssl_fc_sni`…), as the log-format `%[EXPR]`.
+    Expr(crate::acl::LogFormat),
 }
 
 /// What a health check does (`option httpchk`, `option tcp-check`, or a plain connect).

@@ -2395,6 +2395,7 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlob
         id,
         check_ip: None,
         tls_config: None,
+        tls_sni: None,
         loc: loc.clone(),
     });
 }

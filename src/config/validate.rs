@@ -256,6 +256,8 @@ fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
 /// The rustls configurations of TLS listeners and servers, built once per line (a port
 /// range shares one, and so its session tickets).
 fn build_tls(cfg: &mut Config, d: &mut Diags) {
+    use crate::config::model::ServerSni;
+    use crate::tls::options::Sni;
     let g = cfg.global.tls.clone();
     let mut built: Vec<(Loc, std::sync::Arc<rustls::ServerConfig>)> = Vec::new();
     for px in &mut cfg.proxies {
@@ -301,6 +303,26 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
                         d.warn(&s.loc, format!("server '{}/{}': {w}", px.name, s.name));
                     }
                     s.tls_config = Some(c);
+                    s.tls_sni = match &t.sni {
+                        None => None,
+                        Some(Sni::Fixed(n)) => Some(ServerSni::Fixed(n.clone())),
+                        Some(Sni::Expr(e)) => {
+                            let mut ctx = crate::acl::ParseCtx::new(&px.name);
+                            match crate::acl::LogFormat::parse(&format!("%[{e}]"), &mut ctx) {
+                                Ok(f) => Some(ServerSni::Expr(f)),
+                                Err(err) => {
+                                    d.error(
+                                        &s.loc,
+                                        format!(
+                                            "server '{}/{}': 'sni {e}': {err}",
+                                            px.name, s.name
+                                        ),
+                                    );
+                                    None
+                                }
+                            }
+                        }
+                    };
                 }
                 Err(e) => d.error(&s.loc, format!("server '{}/{}': {e}", px.name, s.name)),
             }

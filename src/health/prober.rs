@@ -6,6 +6,7 @@
 use super::check::{self, Verdict};
 use super::machine::Transition;
 use crate::config::{CheckKind, HttpCheck, ProxyVersion, TcpCheckRule};
+use crate::proxy::http::io::ServerIo;
 use crate::runtime::BackendRt;
 use crate::runtime::shard::Shard;
 use futures_lite::future;
@@ -32,6 +33,8 @@ pub struct Probe {
     pub timeout_check: Option<Duration>,
     pub timeout_connect: Option<Duration>,
     pub send_proxy: Option<ProxyVersion>,
+    /// `check-ssl` (or `ssl` without a check port/addr): checks speak TLS.
+    pub tls: Option<Arc<crate::runtime::ServerTlsRt>>,
     pub spread_pct: u32,
     pub log_checks: bool,
     /// Delay before the first check, spreading probers over `inter`.
@@ -177,13 +180,15 @@ async fn with_deadline<T>(deadline: Instant, f: impl std::future::Future<Output 
     .await
 }
 
-/// Connects (and sends the PROXY header of `check-send-proxy`); errors are verdicts.
+/// Connects (and sends the PROXY header of `check-send-proxy`, then runs the TLS handshake
+/// with `tls`); errors are verdicts.
 async fn connect(
     p: &Probe,
     addr: SocketAddr,
     start: Instant,
     send_proxy: Option<ProxyVersion>,
-) -> Result<TcpStream, Verdict> {
+    tls: bool,
+) -> Result<ServerIo, Verdict> {
     let limit = match p.timeout_check {
         Some(_) => p.timeout_connect.unwrap_or(p.inter).min(p.inter),
         None => p.inter,
@@ -232,7 +237,22 @@ async fn connect(
             return Err(Verdict::fail("Layer4 connection problem", io_info(&e)));
         }
     }
-    Ok(s)
+    let Some(t) = p.tls.as_ref().filter(|_| tls) else {
+        return Ok(ServerIo::Plain(s));
+    };
+    let name = match &t.sni {
+        Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
+        _ => None,
+    };
+    let name = crate::proxy::tls::server_name(name, addr.ip());
+    match crate::proxy::tls::connect_server(t.config.clone(), name, s, Some(deadline)).await {
+        Ok(c) => Ok(ServerIo::Tls(Box::new(c))),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(Verdict::fail(
+            "Layer6 timeout",
+            "timeout during SSL handshake",
+        )),
+        Err(e) => Err(Verdict::fail("Layer6 invalid response", io_info(&e))),
+    }
 }
 
 fn read_deadline(p: &Probe, start: Instant) -> Instant {
@@ -246,12 +266,13 @@ fn read_deadline(p: &Probe, start: Instant) -> Instant {
 pub async fn check_once(p: &Probe) -> Verdict {
     let start = Instant::now();
     match p.kind {
-        CheckKind::Connect => match connect(p, p.addr, start, p.send_proxy).await {
+        CheckKind::Connect => match connect(p, p.addr, start, p.send_proxy, true).await {
+            Ok(ServerIo::Tls(_)) => Verdict::pass("Layer6 check passed"),
             Ok(_) => Verdict::pass("Layer4 check passed"),
             Err(v) => v,
         },
         CheckKind::Http => {
-            let mut s = match connect(p, p.addr, start, p.send_proxy).await {
+            let mut s = match connect(p, p.addr, start, p.send_proxy, true).await {
                 Ok(s) => s,
                 Err(v) => return v,
             };
@@ -296,7 +317,7 @@ pub async fn check_once(p: &Probe) -> Verdict {
 }
 
 async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
-    let mut conn: Option<TcpStream> = None;
+    let mut conn: Option<ServerIo> = None;
     let mut buf: Vec<u8> = Vec::new();
     let mut rules: Vec<&TcpCheckRule> = p.tcp.iter().collect();
     // Without a leading connect rule, the check connects first, as in HAProxy.
@@ -317,7 +338,9 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                 } else {
                     p.send_proxy
                 };
-                match connect(p, addr, start, sp).await {
+                // TLS for the implicit first connection (`check-ssl`), as HAProxy.
+                let tls = std::ptr::eq(*rule, &implicit);
+                match connect(p, addr, start, sp, tls).await {
                     Ok(s) => {
                         conn = Some(s);
                         buf.clear();

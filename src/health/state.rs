@@ -269,6 +269,7 @@ pub(crate) mod tests {
             id: None,
             check_ip: None,
             tls_config: None,
+            tls_sni: None,
             loc: Loc {
                 file: "t".into(),
                 line: 1,

@@ -3,8 +3,9 @@
 //! connection's slots are held here and given back when it ends, whatever the path.
 
 use crate::config::Mode;
-use crate::proxy::http::session::{ConnInfo, session as http_session};
+use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
 use crate::proxy::tcp;
+use crate::proxy::tls::Client;
 use crate::runtime::FrontendRt;
 use crate::runtime::shard::Shard;
 use glommio::net::TcpStream;
@@ -88,6 +89,8 @@ pub async fn handle(
     mut client: TcpStream,
     peer: SocketAddr,
     accept_proxy: bool,
+    tls: Option<crate::proxy::tls::ListenerTls>,
+    label: Arc<str>,
 ) {
     let _guard = ConnGuard {
         shard: shard.clone(),
@@ -121,6 +124,96 @@ pub async fn handle(
             }
         }
     }
+    let Some(tls) = tls else {
+        return serve(
+            shard,
+            fe,
+            Stream::Plain(client),
+            src,
+            dst,
+            early,
+            None,
+            accept_date,
+            accepted,
+        )
+        .await;
+    };
+    let hs_deadline = fe.client_timeout.map(|t| accepted + t);
+    match crate::proxy::tls::accept(&tls, client, early, hs_deadline).await {
+        Ok(a) => {
+            log::trace!(
+                "{}/{label}: {src}: {} {} sni={:?}",
+                fe.name,
+                a.info.protocol,
+                a.info.record_layer,
+                a.info.sni
+            );
+            let info = TlsInfo {
+                sni: a.info.sni,
+                protocol: a.info.protocol,
+            };
+            let stream = match a.client {
+                Client::Ktls(k) => Stream::Ktls(k),
+                Client::Tls(t) => Stream::Tls(t),
+            };
+            serve(
+                shard,
+                fe,
+                stream,
+                src,
+                dst,
+                a.early,
+                Some(info),
+                accept_date,
+                accepted,
+            )
+            .await
+        }
+        Err(e) => {
+            // HAProxy logs these as "ip:port [date] frontend/bind: SSL handshake failure".
+            log::debug!("{}/{label}: {src}: {e}", fe.name);
+            if fe.logs && !fe.dontlognull {
+                let mut line = String::with_capacity(96);
+                line.push_str(&format!("{}:{} [", src.ip(), src.port()));
+                crate::log::format_date(accept_date, &mut line);
+                line.push_str(&format!("] {}/{label}: {}", fe.name, short_reason(&e)));
+                shard.log(fe.proxy, crate::log::syslog::INFO, &line);
+            }
+        }
+    }
+}
+
+/// The log's wording: HAProxy's "SSL handshake failure" / "Timeout during SSL handshake" /
+/// "Connection closed during SSL handshake".
+fn short_reason(e: &str) -> &'static str {
+    if e.contains("timeout") {
+        "Timeout during SSL handshake"
+    } else if e.starts_with("connection closed") {
+        "Connection closed during SSL handshake"
+    } else {
+        "SSL handshake failure"
+    }
+}
+
+/// The client's stream once TLS (if any) is terminated.
+enum Stream {
+    Plain(TcpStream),
+    Ktls(crate::proxy::tls::KtlsStream),
+    Tls(Box<crate::proxy::tls::ServerTlsStream>),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    shard: Rc<Shard>,
+    fe: Arc<FrontendRt>,
+    stream: Stream,
+    src: SocketAddr,
+    dst: Option<SocketAddr>,
+    early: Vec<u8>,
+    tls: Option<TlsInfo>,
+    accept_date: SystemTime,
+    accepted: Instant,
+) {
     match fe.mode {
         Mode::Tcp => {
             let from = Origin {
@@ -130,20 +223,35 @@ pub async fn handle(
                 date: accept_date,
                 at: accepted,
             };
+            let client = match stream {
+                Stream::Plain(s) => tcp::Client::Plain(s),
+                Stream::Ktls(k) => tcp::Client::Ktls(k),
+                Stream::Tls(t) => tcp::Client::Tls(t),
+            };
             tcp::session(shard, fe, client, from).await
         }
         Mode::Http => {
+            let tcp = match &stream {
+                Stream::Plain(s) => s,
+                Stream::Ktls(k) => &k.tcp,
+                Stream::Tls(t) => &t.get_ref().0.tcp,
+            };
             let dst = dst.unwrap_or_else(|| {
-                client
-                    .local_addr()
+                tcp.local_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
             });
-            let info = ConnInfo {
-                src,
-                dst,
-                tls: None,
-            };
-            http_session(shard, fe, client, info, early).await
+            let info = ConnInfo { src, dst, tls };
+            match stream {
+                Stream::Plain(s) => http_session(shard, fe, s, info, early).await,
+                Stream::Ktls(mut k) => {
+                    http_session(shard, fe, &mut k, info, early).await;
+                    crate::proxy::tls::close_client(&mut k).await;
+                }
+                Stream::Tls(mut t) => {
+                    http_session(shard, fe, &mut *t, info, early).await;
+                    crate::proxy::tls::close_client(&mut *t).await;
+                }
+            }
         }
     }
 }

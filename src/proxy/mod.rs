@@ -7,3 +7,4 @@ pub mod http;
 pub mod pipes;
 pub mod pump;
 pub mod tcp;
+pub mod tls;

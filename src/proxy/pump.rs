@@ -122,6 +122,11 @@ pub struct Dir {
     state: State,
     eof: bool,
     copy_only: bool,
+    /// The source is a kTLS socket: a non-data record makes reads fail (EIO, splice
+    /// EINVAL); it is read with `ktls_next`.
+    ktls_src: bool,
+    /// The destination is a kTLS socket: close_notify goes before its write side shuts.
+    ktls_dst: bool,
     /// Bytes delivered to the destination.
     pub bytes: u64,
 }
@@ -136,8 +141,38 @@ impl Dir {
             state: State::Idle,
             eof: false,
             copy_only,
+            ktls_src: false,
+            ktls_dst: false,
             bytes: 0,
         }
+    }
+
+    /// After a kTLS read failed on a non-data record: read that record into a copy buffer
+    /// and say what state follows.
+    fn ktls_record(&mut self, src_fd: std::os::fd::RawFd, act: &mut Act) -> io::Result<State> {
+        use crate::proxy::tls::{KtlsNext, ktls_next};
+        let mut buf = vec![0u8; COPY_BUF].into_boxed_slice();
+        Ok(match ktls_next(src_fd, &mut buf)? {
+            KtlsNext::Data(0) => {
+                self.eof = true;
+                State::Idle
+            }
+            KtlsNext::Data(n) => {
+                act.read = true;
+                State::Copy {
+                    buf,
+                    start: 0,
+                    end: n,
+                    fallback: !self.copy_only,
+                    reads: 1,
+                }
+            }
+            KtlsNext::Again => State::Idle,
+        })
+    }
+
+    fn is_record(&self, e: &io::Error) -> bool {
+        self.ktls_src && crate::proxy::tls::is_ktls_record_error(e)
     }
 
     pub fn done(&self) -> bool {
@@ -177,6 +212,10 @@ impl Dir {
                 State::Done => return Poll::Ready(Ok(())),
                 State::Idle => {
                     if self.eof {
+                        if self.ktls_dst {
+                            // A clean TLS end, as HAProxy sends it.
+                            let _ = crate::tls::ktls::send_close_notify(dst_fd);
+                        }
                         // Pass the half-close on; the other direction keeps flowing.
                         match sys::shutdown(dst_fd, libc::SHUT_WR) {
                             Ok(()) => {}
@@ -222,11 +261,28 @@ impl Dir {
                                         act.read = true;
                                         self.state = self.take_first_byte(shard, b[0]);
                                     }
+                                    Poll::Ready(Err(e)) if self.is_record(&e) => {
+                                        match self.ktls_record(src_fd, act) {
+                                            Ok(st) => self.state = st,
+                                            Err(e) => return Poll::Ready(Err(DirErr::Src(e))),
+                                        }
+                                    }
                                     Poll::Ready(Err(e)) => return Poll::Ready(Err(DirErr::Src(e))),
                                     Poll::Pending => {
                                         self.state = State::Idle;
                                         return Poll::Pending;
                                     }
+                                }
+                                continue;
+                            }
+                            // A non-data record at the head of a kTLS socket: drain the
+                            // pipe first (order), then read the record itself.
+                            Err(e) if self.is_record(&e) && len > 0 => {}
+                            Err(e) if self.is_record(&e) => {
+                                shard.pipes.borrow_mut().put(pipe);
+                                match self.ktls_record(src_fd, act) {
+                                    Ok(st) => self.state = st,
+                                    Err(e) => return Poll::Ready(Err(DirErr::Src(e))),
                                 }
                                 continue;
                             }
@@ -358,6 +414,13 @@ impl Dir {
                             reads += 1;
                             act.read = true;
                         }
+                        Poll::Ready(Err(e)) if self.is_record(&e) => {
+                            match self.ktls_record(src_fd, act) {
+                                Ok(st) => self.state = st,
+                                Err(e) => return Poll::Ready(Err(DirErr::Src(e))),
+                            }
+                            continue;
+                        }
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(DirErr::Src(e))),
                         Poll::Pending => {
                             self.state = State::Copy {
@@ -452,6 +515,13 @@ impl<'a> Tunnel<'a> {
             last_server: now,
             timer: None,
         }
+    }
+
+    /// The client socket runs kTLS (plaintext on the socket, records in the kernel).
+    pub fn client_ktls(mut self) -> Self {
+        self.c2s.ktls_src = true;
+        self.s2c.ktls_dst = true;
+        self
     }
 
     /// The next expiry and the side it belongs to, from the last activity of each side.

@@ -14,9 +14,12 @@
 use crate::balance::{Pick, PickCtx};
 use crate::config::Algo;
 use crate::health::ServerState;
+use crate::proxy::http::io::ServerIo;
 use crate::proxy::pump::{End, Side, Timeouts, Tunnel};
+use crate::proxy::tls::{KtlsStream, ServerTlsStream};
 use crate::runtime::shard::Shard;
 use crate::runtime::{BackendRt, FrontendRt};
+use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -50,9 +53,80 @@ enum State {
     /// Move bytes until both sides are done.
     Forward {
         srv: usize,
-        server: TcpStream,
+        server: ServerIo,
     },
     Close,
+}
+
+/// The client's side of a mode tcp connection.
+pub enum Client {
+    Plain(TcpStream),
+    /// TLS terminated, records in the kernel: spliced like plain TCP.
+    Ktls(KtlsStream),
+    /// TLS terminated in rustls: bytes are copied through user space.
+    Tls(Box<ServerTlsStream>),
+}
+
+impl Client {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Client::Plain(s) => s,
+            Client::Ktls(k) => &k.tcp,
+            Client::Tls(t) => &t.get_ref().0.tcp,
+        }
+    }
+}
+
+impl AsyncRead for Client {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::pin::Pin;
+        match self.get_mut() {
+            Client::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Client::Ktls(s) => Pin::new(s).poll_read(cx, buf),
+            Client::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Client {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::pin::Pin;
+        match self.get_mut() {
+            Client::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Client::Ktls(s) => Pin::new(s).poll_write(cx, buf),
+            Client::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::pin::Pin;
+        match self.get_mut() {
+            Client::Plain(s) => Pin::new(s).poll_flush(cx),
+            Client::Ktls(s) => Pin::new(s).poll_flush(cx),
+            Client::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::pin::Pin;
+        match self.get_mut() {
+            Client::Plain(s) => Pin::new(s).poll_close(cx),
+            Client::Ktls(s) => Pin::new(s).poll_close(cx),
+            Client::Tls(s) => Pin::new(&mut **s).poll_close(cx),
+        }
+    }
 }
 
 /// The PROXY header for the server (`send-proxy`, `send-proxy-v2`).
@@ -84,7 +158,7 @@ pub fn proxy_header(v: crate::config::ProxyVersion, src: SocketAddr, dst: Socket
 pub async fn session(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
-    mut client: TcpStream,
+    mut client: Client,
     from: crate::proxy::conn::Origin,
 ) {
     let crate::proxy::conn::Origin {
@@ -155,7 +229,7 @@ pub async fn session(
                 let port = match server.port {
                     Some(p) => p,
                     // No port configured: the one the client connected to, as HAProxy.
-                    None => local_addr(&client, &mut dst).port(),
+                    None => local_addr(client.tcp(), &mut dst).port(),
                 };
                 let addr = SocketAddr::new(server.ip, port);
                 let t0 = Instant::now();
@@ -170,7 +244,7 @@ pub async fn session(
                         // What goes first: the PROXY header, then bytes that came with the
                         // client's PROXY header.
                         let mut first = match be.send_proxy[srv] {
-                            Some(v) => proxy_header(v, peer, local_addr(&client, &mut dst)),
+                            Some(v) => proxy_header(v, peer, local_addr(client.tcp(), &mut dst)),
                             None => Vec::new(),
                         };
                         first.append(&mut early);
@@ -181,8 +255,29 @@ pub async fn session(
                             s.write_all(&first).await
                         };
                         let _ = crate::sys::set_nonblocking(s.as_raw_fd());
+                        // `server … ssl`: the handshake, within the connect timeout.
+                        let sent = match (sent, be.traffic_tls(srv)) {
+                            (Ok(()), Some(t)) => {
+                                let sni = match &t.sni {
+                                    Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
+                                    _ => None,
+                                };
+                                let name = crate::proxy::tls::server_name(sni, server.ip);
+                                let deadline = be.connect_timeout.map(|t| Instant::now() + t);
+                                crate::proxy::tls::connect_server(
+                                    t.config.clone(),
+                                    name,
+                                    s,
+                                    deadline,
+                                )
+                                .await
+                                .map(|t| ServerIo::Tls(Box::new(t)))
+                            }
+                            (Ok(()), None) => Ok(ServerIo::Plain(s)),
+                            (Err(e), _) => Err(e),
+                        };
                         match sent {
-                            Ok(()) => State::Forward { srv, server: s },
+                            Ok(s) => State::Forward { srv, server: s },
                             Err(e) => {
                                 log::debug!("{}/{}: {e}", be.name, server.name);
                                 release(&be, srv);
@@ -230,18 +325,44 @@ pub async fn session(
                     tunnel: be.tunnel_timeout,
                 };
                 let copy_only = shard.shared.cfg.global.pump == crate::config::PumpKind::Copy;
-                let mut tunnel = Tunnel::new(&mut client, &mut server, &shard, timeouts, copy_only);
-                let end = futures_lite::future::or(&mut tunnel, async {
-                    // The grace period of a stop: close what is still open when it ends.
+                // The grace period of a stop: close what is still open when it ends.
+                let grace = async {
                     shard.shared.control.wait_stop().await;
                     let deadline = shard.shared.control.deadline().unwrap_or_else(Instant::now);
                     glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
-                    End::Timeout(Side::Client)
-                })
-                .await;
-                out.bytes_in = tunnel.c2s.bytes;
-                out.bytes_out = tunnel.s2c.bytes;
-                drop(tunnel);
+                };
+                let end = match (&mut client, &mut server) {
+                    (Client::Plain(c), ServerIo::Plain(s)) => {
+                        let t = Tunnel::new(c, s, &shard, timeouts, copy_only);
+                        run_tunnel(t, grace, &mut out).await
+                    }
+                    (Client::Ktls(k), ServerIo::Plain(s)) => {
+                        let t = Tunnel::new(&mut k.tcp, s, &shard, timeouts, copy_only);
+                        run_tunnel(t.client_ktls(), grace, &mut out).await
+                    }
+                    // TLS in user space on either side: copied through buffers.
+                    (c, s) => {
+                        let idle = be
+                            .tunnel_timeout
+                            .or(fe.client_timeout.max(be.server_timeout));
+                        let mut copy = crate::proxy::copy::bidirectional(c, s, idle);
+                        let r =
+                            futures_lite::future::or(async { Some((&mut copy).await) }, async {
+                                grace.await;
+                                None
+                            })
+                            .await;
+                        (out.bytes_in, out.bytes_out) = copy.bytes();
+                        match r {
+                            Some(Ok(())) => End::Closed,
+                            Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                                End::Timeout(Side::Client)
+                            }
+                            Some(Err(e)) => End::Error(Side::Client, e),
+                            None => End::Timeout(Side::Client),
+                        }
+                    }
+                };
                 out.term = match end {
                     End::Closed => *b"--",
                     End::Timeout(Side::Client) => *b"cD",
@@ -257,6 +378,22 @@ pub async fn session(
         };
     }
     finish(&shard, &fe, peer, accept_date, accepted, &out);
+}
+
+/// Runs a spliced tunnel until it ends or `grace` (a stop's grace period) runs out.
+async fn run_tunnel(
+    mut tunnel: Tunnel<'_>,
+    grace: impl std::future::Future<Output = ()>,
+    out: &mut Outcome,
+) -> End {
+    let end = futures_lite::future::or(&mut tunnel, async {
+        grace.await;
+        End::Timeout(Side::Client)
+    })
+    .await;
+    out.bytes_in = tunnel.c2s.bytes;
+    out.bytes_out = tunnel.s2c.bytes;
+    end
 }
 
 /// The address the client connected to (from its PROXY header, else the socket).

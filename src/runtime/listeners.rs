@@ -15,6 +15,10 @@ pub struct Listener {
     pub addr: std::net::SocketAddr,
     /// `accept-proxy` on this bind.
     pub accept_proxy: bool,
+    /// `ssl`: TLS is terminated on this bind.
+    pub tls: Option<crate::proxy::tls::ListenerTls>,
+    /// The bind's `name`, else its number in the proxy (1, 2, …), as HAProxy logs it.
+    pub label: std::sync::Arc<str>,
     pub sock: Socket,
 }
 
@@ -80,7 +84,16 @@ pub fn bind_all(
             continue;
         }
         let fe_maxconn = px.maxconn.unwrap_or(global_maxconn);
-        for b in &px.binds {
+        for (k, b) in px.binds.iter().enumerate() {
+            let label: std::sync::Arc<str> = b.name.clone().unwrap_or((k + 1).to_string()).into();
+            let tls = match (&b.tls, &b.tls_config) {
+                (Some(t), Some(c)) => Some(crate::proxy::tls::ListenerTls {
+                    config: c.clone(),
+                    // The probe runs once, here in the main thread, and logs its one line.
+                    ktls: t.ktls_wanted(&cfg.global.tls) && crate::tls::ktls::probe().available(),
+                }),
+                _ => None,
+            };
             // HAProxy: the bind's backlog, else the frontend's, else its maxconn.
             let backlog = b.backlog.or(px.backlog).unwrap_or(fe_maxconn.max(1));
             for (n, shard) in per_shard.iter_mut().enumerate() {
@@ -114,6 +127,8 @@ pub fn bind_all(
                     proxy: i,
                     addr: b.addr,
                     accept_proxy: b.accept_proxy,
+                    tls: tls.clone(),
+                    label: label.clone(),
                     sock,
                 });
             }

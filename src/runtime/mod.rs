@@ -70,6 +70,25 @@ pub struct BackendRt {
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
     /// Each server's persistence cookie value (`server ... cookie VALUE`).
     pub server_cookies: Vec<Option<String>>,
+    /// Each server's TLS (`ssl`, `check-ssl`), by server index.
+    pub server_tls: Vec<Option<Arc<ServerTlsRt>>>,
+}
+
+/// TLS towards one server.
+pub struct ServerTlsRt {
+    pub config: Arc<rustls::ClientConfig>,
+    /// `ssl`: traffic goes over TLS.
+    pub traffic: bool,
+    /// Checks go over TLS: `check-ssl`, or `ssl` without a check `port`/`addr` (HAProxy).
+    pub checks: bool,
+    pub sni: Option<crate::config::ServerSni>,
+}
+
+impl BackendRt {
+    /// The TLS of server `srv`'s traffic, when it has `ssl`.
+    pub fn traffic_tls(&self, srv: usize) -> Option<&Arc<ServerTlsRt>> {
+        self.server_tls[srv].as_ref().filter(|t| t.traffic)
+    }
 }
 
 pub struct Shared {
@@ -225,6 +244,20 @@ fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
         srvtcpka: px.options.srvtcpka,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
+        server_tls: px
+            .servers
+            .iter()
+            .map(|s| {
+                let (t, config) = (s.params.tls.as_ref()?, s.tls_config.clone()?);
+                let c = &s.params.check;
+                Some(Arc::new(ServerTlsRt {
+                    config,
+                    traffic: t.ssl,
+                    checks: t.check_ssl || (t.ssl && c.port.is_none() && c.addr.is_none()),
+                    sni: s.tls_sni.clone(),
+                }))
+            })
+            .collect(),
     }
 }
 

@@ -160,7 +160,7 @@ fn spawn_probers(shard: &Rc<Shard>) {
         let srv = &px.servers[spec.server];
         let c = &srv.params.check;
         let probe = crate::health::prober::Probe {
-            be,
+            be: be.clone(),
             srv: spec.server,
             addr: spec.addr,
             kind: px.check,
@@ -176,6 +176,7 @@ fn spawn_probers(shard: &Rc<Shard>) {
                     .send_proxy
                     .unwrap_or(crate::config::ProxyVersion::V1)
             }),
+            tls: be.server_tls[spec.server].clone().filter(|t| t.checks),
             spread_pct: shared.cfg.global.spread_checks,
             log_checks: px.options.log_health_checks,
             first_delay: c.inter.mul_f64(k as f64 / n.max(1) as f64),
@@ -310,6 +311,8 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             stream,
             peer,
             l.accept_proxy,
+            l.tls.clone(),
+            l.label.clone(),
         ))
         .detach();
     }

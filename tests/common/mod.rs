@@ -726,3 +726,34 @@ pub fn rss_kib(pid: i32) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// A self-signed ECDSA certificate for `names` (DNS names or IPs) with its key, in one PEM
+/// file `file` of `dir` (what `bind … ssl crt` takes; clients trust the same file).
+pub fn self_signed_pem(dir: &TempDir, file: &str, names: &[&str]) -> PathBuf {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut p =
+        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    let cert = p.self_signed(&key).unwrap();
+    dir.write(file, &format!("{}{}", cert.pem(), key.serialize_pem()))
+}
+
+/// curl over TLS to 127.0.0.1:`port` as `host`, trusting `ca`: (stdout with
+/// "\nSTATUS VERIFY" appended, stderr).
+pub fn curl_tls(ca: &Path, host: &str, port: u16, path: &str, extra: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(ca)
+        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
+        .args(["-w", "\n%{http_code} %{ssl_verify_result}"])
+        .args(extra)
+        .arg(format!("https://{host}:{port}{path}"))
+        .output()
+        .expect("curl (apt-get install curl)");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

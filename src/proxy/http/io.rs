@@ -110,16 +110,22 @@ pub async fn write_all<W: AsyncWrite + Unpin>(
     with_deadline(deadline, w.write_all(b)).await
 }
 
-/// A connection to a server: plain TCP (TLS to servers goes here too).
+/// A connection to a server: plain TCP, or TLS (`server … ssl`) in rustls.
 pub enum ServerIo {
     Plain(TcpStream),
+    Tls(Box<crate::proxy::tls::UpstreamTls>),
 }
 
 impl ServerIo {
     pub fn fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;
+        self.tcp().as_raw_fd()
+    }
+
+    pub fn tcp(&self) -> &TcpStream {
         match self {
-            ServerIo::Plain(s) => s.as_raw_fd(),
+            ServerIo::Plain(s) => s,
+            ServerIo::Tls(t) => t.get_ref().0,
         }
     }
 }
@@ -132,6 +138,7 @@ impl AsyncRead for ServerIo {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ServerIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ServerIo::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
     }
 }
@@ -144,16 +151,19 @@ impl AsyncWrite for ServerIo {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ServerIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ServerIo::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ServerIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            ServerIo::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
         }
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ServerIo::Plain(s) => Pin::new(s).poll_close(cx),
+            ServerIo::Tls(s) => Pin::new(&mut **s).poll_close(cx),
         }
     }
 }

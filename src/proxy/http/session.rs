@@ -374,6 +374,28 @@ pub async fn session<C>(
             .key
             .as_ref()
             .and_then(|k| super::persist::request_hash(k, &req, inb.bytes()));
+        // `server … ssl sni EXPR`: the name each such server gets for this request.
+        let expr_sni: Vec<(usize, Vec<u8>)> = be
+            .server_tls
+            .iter()
+            .enumerate()
+            .filter_map(
+                |(i, t)| match t.as_ref().filter(|t| t.traffic)?.sni.as_ref()? {
+                    crate::config::ServerSni::Expr(f) => {
+                        let sample = RequestSample {
+                            head: Some((&req, inb.bytes())),
+                            conn: &acl_conn,
+                            nbsrv: &nbsrv,
+                            stopping: shared.control.stopping(),
+                        };
+                        let mut v = Vec::new();
+                        f.render(&sample, &mut v);
+                        Some((i, v))
+                    }
+                    crate::config::ServerSni::Fixed(_) => None,
+                },
+            )
+            .collect();
         let conn_mode = fe_px.http.conn_mode.max(be_px.http.conn_mode);
         let client_close = conn_mode == ConnMode::Close || !req.keep_alive();
 
@@ -499,7 +521,13 @@ pub async fn session<C>(
                             reused = true;
                             Ok(c)
                         }
-                        None => connect(&be, srv, &info).await,
+                        None => {
+                            let sni = expr_sni
+                                .iter()
+                                .find(|(i, _)| *i == srv)
+                                .map(|(_, v)| &v[..]);
+                            connect(&be, srv, &info, sni).await
+                        }
                     }
                 }
             };
@@ -783,7 +811,9 @@ pub async fn session<C>(
             && res.keep_alive(method)
             && !res.must_close()
             && rbuf.is_empty();
-        if server_keep {
+        // A TLS connection named after this request (`sni EXPR`) is not for other requests.
+        let named = expr_sni.iter().any(|(i, _)| *i == srv);
+        if server_keep && !named {
             if be_px.http.reuse == Reuse::Never {
                 private = Some((be.proxy, srv, sconn));
             } else {
@@ -889,8 +919,14 @@ fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
     }
 }
 
-/// Connects to server `srv` (and sends its PROXY header if configured).
-async fn connect(be: &BackendRt, srv: usize, info: &ConnInfo) -> io::Result<ServerIo> {
+/// Connects to server `srv`: TCP, its PROXY header if configured, then TLS with `ssl`
+/// (named `sni`, the rendered `sni EXPR`, else the fixed one), all within `timeout connect`.
+async fn connect(
+    be: &BackendRt,
+    srv: usize,
+    info: &ConnInfo,
+    sni: Option<&[u8]>,
+) -> io::Result<ServerIo> {
     let server = &be.lb.servers[srv];
     let addr = server.addr_for(info.dst.port());
     let s = match be.connect_timeout {
@@ -903,12 +939,22 @@ async fn connect(be: &BackendRt, srv: usize, info: &ConnInfo) -> io::Result<Serv
         use std::os::fd::AsRawFd;
         crate::sys::with_sockref(s.as_raw_fd(), |k| k.set_keepalive(true)).ok();
     }
-    let mut s = ServerIo::Plain(s);
+    let mut s = s;
     if let Some(v) = be.send_proxy[srv] {
         let hdr = crate::proxy::tcp::proxy_header(v, info.src, info.dst);
         write_all(&mut s, &hdr, be.connect_timeout.map(|t| Instant::now() + t)).await?;
     }
-    Ok(s)
+    let Some(t) = be.traffic_tls(srv) else {
+        return Ok(ServerIo::Plain(s));
+    };
+    let sni = sni.or(match &t.sni {
+        Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
+        _ => None,
+    });
+    let name = crate::proxy::tls::server_name(sni, server.ip);
+    let deadline = be.connect_timeout.map(|t| Instant::now() + t);
+    let tls = crate::proxy::tls::connect_server(t.config.clone(), name, s, deadline).await?;
+    Ok(ServerIo::Tls(Box::new(tls)))
 }
 
 fn has_header(req: &RequestHead, buf: &[u8], name: &[u8]) -> bool {

@@ -1,0 +1,352 @@
+//! TLS on live connections: terminating the client's TLS (`bind … ssl`), handing the record
+//! layer to the kernel when it can take it (kTLS), and TLS to servers (`server … ssl`).
+//!
+//! A terminated client connection ends up as one of:
+//! - [`Client::Ktls`]: the kernel runs the records; the socket carries plaintext, so mode
+//!   tcp splices it like plain TCP and mode http reads and writes it directly. Non-data
+//!   records make reads fail with EIO; [`ktls_next`] reads and judges them.
+//! - [`Client::Tls`]: rustls in user space (kernels without kTLS, suites the kernel lacks).
+//!
+//! The handshake reads through [`HsStream`], which serves bytes that came with a PROXY
+//! header first and, when the connection may go to the kernel, never reads past the end of
+//! a TLS record (so that what rustls has not consumed is whole records, left in the socket).
+
+use crate::tls::ktls::{self, Action, Handoff, HandoffError, RecordBoundary};
+use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use glommio::net::TcpStream;
+use rustls::ServerConfig;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// A listener's TLS: its rustls configuration and whether to try the kTLS hand-off.
+#[derive(Clone)]
+pub struct ListenerTls {
+    pub config: Arc<ServerConfig>,
+    /// `ktls on` (or the default) and the start-up probe found the kernel able.
+    pub ktls: bool,
+}
+
+/// The client's socket during the handshake: `pre` (bytes that came right after a PROXY
+/// header) first, then the socket; with `corked`, reads stop at TLS record boundaries.
+pub struct HsStream {
+    pre: Vec<u8>,
+    pos: usize,
+    corked: Option<RecordBoundary>,
+    pub tcp: TcpStream,
+}
+
+impl HsStream {
+    fn new(tcp: TcpStream, pre: Vec<u8>, corked: bool) -> HsStream {
+        HsStream {
+            pre,
+            pos: 0,
+            corked: corked.then(RecordBoundary::default),
+            tcp,
+        }
+    }
+
+    /// Whether rustls consumed exactly whole records (and all of `pre`).
+    fn at_record_boundary(&self) -> bool {
+        self.pos == self.pre.len() && self.corked.is_some_and(|b| b.at_boundary())
+    }
+}
+
+impl AsyncRead for HsStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let limit = this.corked.map_or(buf.len(), |b| b.limit().min(buf.len()));
+        let buf = &mut buf[..limit];
+        let got = if this.pos < this.pre.len() {
+            let n = (this.pre.len() - this.pos).min(buf.len());
+            buf[..n].copy_from_slice(&this.pre[this.pos..this.pos + n]);
+            this.pos += n;
+            if this.pos == this.pre.len() {
+                this.pre = Vec::new();
+                this.pos = 0;
+            }
+            n
+        } else {
+            match Pin::new(&mut this.tcp).poll_read(cx, buf) {
+                Poll::Ready(Ok(n)) => n,
+                other => return other,
+            }
+        };
+        if let Some(b) = &mut this.corked {
+            b.advance(&buf[..got]);
+        }
+        Poll::Ready(Ok(got))
+    }
+}
+
+impl AsyncWrite for HsStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_close(cx)
+    }
+}
+
+pub type ServerTlsStream = futures_rustls::server::TlsStream<HsStream>;
+
+/// A TLS client connection after its handshake.
+pub enum Client {
+    /// The kernel runs the record layer: plaintext on the socket.
+    Ktls(KtlsStream),
+    /// rustls in user space.
+    Tls(Box<ServerTlsStream>),
+}
+
+impl Client {
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Client::Ktls(k) => &k.tcp,
+            Client::Tls(t) => &t.get_ref().0.tcp,
+        }
+    }
+}
+
+/// What the handshake told about the connection, for `ssl_fc*` and the logs.
+#[derive(Clone, Debug)]
+pub struct Negotiated {
+    pub sni: Option<String>,
+    pub protocol: &'static str,
+    /// "kTLS AES-GCM-128" or "rustls", for the debug log.
+    pub record_layer: String,
+}
+
+/// The result of [`accept`]: the stream, what was negotiated, and plaintext that arrived
+/// with the handshake (already decrypted; it comes before anything read from the stream).
+pub struct Accepted {
+    pub client: Client,
+    pub info: Negotiated,
+    pub early: Vec<u8>,
+}
+
+fn protocol_name(v: Option<rustls::ProtocolVersion>) -> &'static str {
+    match v {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        _ => "",
+    }
+}
+
+/// Runs the server side of the handshake on `tcp` (after `pre`, bytes that came with a
+/// PROXY header) until `deadline`, then hands the records to the kernel when `tls.ktls`
+/// and the kernel can run the negotiated suite. The error is for the log.
+pub async fn accept(
+    tls: &ListenerTls,
+    tcp: TcpStream,
+    pre: Vec<u8>,
+    deadline: Option<Instant>,
+) -> Result<Accepted, String> {
+    let acceptor = futures_rustls::TlsAcceptor::from(tls.config.clone());
+    let hs = HsStream::new(tcp, pre, tls.ktls);
+    let mut s = crate::proxy::http::io::with_deadline(deadline, acceptor.accept(hs))
+        .await
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::TimedOut => "SSL handshake timeout".to_string(),
+            io::ErrorKind::UnexpectedEof => "connection closed during SSL handshake".into(),
+            _ => format!("SSL handshake failure: {e}"),
+        })?;
+    let (version, suite, sni) = {
+        let c = s.get_ref().1;
+        (
+            c.protocol_version(),
+            c.negotiated_cipher_suite().map(|s| s.suite()),
+            c.server_name().map(str::to_string),
+        )
+    };
+    let mut info = Negotiated {
+        sni,
+        protocol: protocol_name(version),
+        record_layer: "rustls".into(),
+    };
+    // (`tls.ktls` is only set when the start-up probe found kTLS: no probe otherwise.)
+    let handoff_ok = tls.ktls
+        && version
+            .zip(suite)
+            .is_some_and(|(v, c)| ktls::probe().supports(v, c))
+        && s.get_ref().0.at_record_boundary();
+    if !handoff_ok {
+        // Reads need not stop at record boundaries any more.
+        s.get_mut().0.corked = None;
+        return Ok(Accepted {
+            client: Client::Tls(Box::new(s)),
+            info,
+            early: Vec::new(),
+        });
+    }
+    // TLS 1.3 session tickets are written after the handshake: out before the hand-off,
+    // since they move the record sequence number.
+    crate::proxy::http::io::with_deadline(deadline, s.flush())
+        .await
+        .map_err(|e| format!("SSL handshake failure: sending session tickets: {e}"))?;
+    let (hs, conn) = s.into_inner();
+    let fd = hs.tcp.as_raw_fd();
+    match ktls::handoff(fd, conn, ktls::probe(), hs.at_record_boundary()) {
+        Ok(Handoff {
+            plaintext,
+            version,
+            cipher,
+        }) => {
+            info.record_layer = format!("kTLS {version:?} {}", cipher.name());
+            Ok(Accepted {
+                client: Client::Ktls(KtlsStream::new(hs.tcp)),
+                info,
+                early: plaintext,
+            })
+        }
+        // The checks above make these unexpected: the rustls state is not recoverable as a
+        // stream once taken out of futures-rustls, so the connection ends here.
+        Err(HandoffError::Declined { reason, .. }) => {
+            Err(format!("kTLS hand-off declined ({reason:?}); closing"))
+        }
+        Err(HandoffError::Failed(e)) => Err(format!("kTLS hand-off failed: {e}; closing")),
+    }
+}
+
+/// What to do after a read on a kTLS socket failed with EIO (`splice`: EINVAL or EIO): a
+/// non-data record is at the head of the socket.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KtlsNext {
+    /// Application data landed in the buffer (0: end of stream).
+    Data(usize),
+    /// A record to ignore was consumed, or nothing was there after all: read again.
+    Again,
+}
+
+/// Reads the record that made a kTLS read fail into `buf` and says what follows. Alerts,
+/// KeyUpdates and unexpected handshake messages are errors (the connection closes);
+/// close_notify is the end of the stream.
+pub fn ktls_next(fd: RawFd, buf: &mut [u8]) -> io::Result<KtlsNext> {
+    match ktls::read_record(fd, buf) {
+        Ok(r) => match r {
+            ktls::Record::Data(n) => Ok(KtlsNext::Data(n)),
+            other => match other.action() {
+                Action::Continue => Ok(KtlsNext::Again),
+                Action::Eof => Ok(KtlsNext::Data(0)),
+                Action::Close(why) => Err(io::Error::other(why)),
+            },
+        },
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(KtlsNext::Again),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether an error from reading or splicing a kTLS socket means "a non-data record".
+pub fn is_ktls_record_error(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL))
+}
+
+/// A client socket whose TLS records the kernel runs: reads and writes are plaintext.
+/// Closing sends close_notify first, as HAProxy does.
+pub struct KtlsStream {
+    pub tcp: TcpStream,
+    notified: bool,
+}
+
+impl KtlsStream {
+    fn new(tcp: TcpStream) -> KtlsStream {
+        KtlsStream {
+            tcp,
+            notified: false,
+        }
+    }
+}
+
+impl AsyncRead for KtlsStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        // A few records to skip at most before letting other tasks run.
+        for _ in 0..8 {
+            match Pin::new(&mut this.tcp).poll_read(cx, buf) {
+                Poll::Ready(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
+                    match ktls_next(this.tcp.as_raw_fd(), buf) {
+                        Ok(KtlsNext::Data(n)) => return Poll::Ready(Ok(n)),
+                        Ok(KtlsNext::Again) => continue,
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
+                other => return other,
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl AsyncWrite for KtlsStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.notified {
+            this.notified = true;
+            let _ = ktls::send_close_notify(this.tcp.as_raw_fd());
+        }
+        Pin::new(&mut this.tcp).poll_close(cx)
+    }
+}
+
+/// Sends close_notify (rustls or kernel) and shuts the write side, bounded in time: a
+/// clean TLS end for clients that check it.
+pub async fn close_client<S: AsyncWrite + Unpin>(s: &mut S) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(1);
+    let _ = crate::proxy::http::io::with_deadline(Some(deadline), s.close()).await;
+}
+
+/// A connection to a TLS server (`server … ssl`): rustls client over TCP.
+pub type UpstreamTls = futures_rustls::client::TlsStream<TcpStream>;
+
+/// The name to present to a server: `sni` when it is a DNS name, else the server's
+/// address (rustls never sends an address as SNI, and `enable_sni` is off without `sni`).
+pub fn server_name(
+    sni: Option<&[u8]>,
+    ip: std::net::IpAddr,
+) -> rustls::pki_types::ServerName<'static> {
+    use rustls::pki_types::ServerName;
+    sni.and_then(|s| std::str::from_utf8(s).ok())
+        .map(|s| s.split(':').next().unwrap_or(s))
+        .filter(|s| !s.is_empty())
+        .and_then(|s| ServerName::try_from(s.to_string()).ok())
+        .unwrap_or(ServerName::IpAddress(ip.into()))
+}
+
+/// The TLS handshake with a server, until `deadline`.
+pub async fn connect_server(
+    config: Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+    tcp: TcpStream,
+    deadline: Option<Instant>,
+) -> io::Result<UpstreamTls> {
+    let c = futures_rustls::TlsConnector::from(config);
+    crate::proxy::http::io::with_deadline(deadline, c.connect(name, tcp)).await
+}

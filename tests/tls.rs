@@ -1,0 +1,517 @@
+//! TLS end to end: `bind … ssl` in both modes, TLS versions, SNI, RSA and ECDSA, TLS to
+//! servers and TLS health checks, bounded load through the bundled generator, config errors,
+//! and the kTLS fallback on a kernel without it. Certificates come from a CA generated here.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A test CA and the leaf certificates it signs, as PEM files in a directory.
+struct Pki {
+    dir: TempDir,
+    ca_key: rcgen::KeyPair,
+    ca_params: rcgen::CertificateParams,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = TempDir::new("tls");
+        let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "corelb test CA");
+        ca_params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        ca_params.not_after = rcgen::date_time_ymd(2040, 1, 1);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        dir.write("ca.pem", &ca.pem());
+        Pki {
+            dir,
+            ca_key,
+            ca_params,
+        }
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.path("ca.pem")
+    }
+
+    /// A leaf for `names` with subject CN `cn`, chain and key in one PEM `file`.
+    fn leaf(&self, file: &str, names: &[&str], cn: &str, rsa: bool) -> PathBuf {
+        let key = if rsa {
+            let pem = Command::new("openssl")
+                .args([
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    "rsa_keygen_bits:2048",
+                ])
+                .output()
+                .expect("openssl CLI (apt-get install openssl)");
+            rcgen::KeyPair::from_pem(&String::from_utf8(pem.stdout).unwrap()).unwrap()
+        } else {
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
+        };
+        let mut p =
+            rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2040, 1, 1);
+        let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
+        let cert = p.signed_by(&key, &issuer).unwrap();
+        self.dir
+            .write(file, &format!("{}{}", cert.pem(), key.serialize_pem()))
+    }
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `openssl s_client` to `port` with `args`; its stdout and stderr together.
+fn s_client(port: u16, args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl CLI");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const DEFAULTS: &str = "global\n  log stderr local0\ndefaults\n  log global\n  option httplog\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n";
+
+#[test]
+fn curl_over_tls_1_2_and_1_3_reaches_the_backend() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["localhost"], "localhost", false);
+    let be = Serve::start("b1", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n  mode http\n  bind 127.0.0.1:{port} ssl crt {}\n  http-request set-header X-Forwarded-Proto https if {{ ssl_fc }}\n  http-request set-header X-SNI %[ssl_fc_sni]\n  http-request set-header X-TLS %[ssl_fc_protocol]\n  default_backend be\nbackend be\n  mode http\n  server b1 127.0.0.1:{}\n",
+        site.display(),
+        be.port
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    for (args, proto) in [
+        (&["--tlsv1.3"][..], "TLSv1.3"),
+        (&["--tlsv1.2", "--tls-max", "1.2"][..], "TLSv1.2"),
+    ] {
+        let (out, err) = curl_tls(&pki.ca(), "localhost", port, "/echo", args);
+        assert!(
+            out.ends_with("200 0"),
+            "{proto}: {out}\n{err}\n{}",
+            lb.log()
+        );
+        assert!(out.contains("\"server\":\"b1\""), "{out}");
+        assert!(
+            out.contains(r#"["X-Forwarded-Proto","https"]"#),
+            "X-Forwarded-Proto: {out}"
+        );
+        assert!(
+            out.contains(r#"["X-SNI","localhost"]"#),
+            "ssl_fc_sni: {out}"
+        );
+        assert!(
+            out.contains(&format!(r#"["X-TLS","{proto}"]"#)),
+            "ssl_fc_protocol: {out}"
+        );
+    }
+    // The log marks TLS frontends with '~', as HAProxy does.
+    assert!(lb.log().contains("fe~ be/b1"), "{}", lb.log());
+}
+
+#[test]
+fn tls_1_1_is_refused_1_2_and_1_3_accepted() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["localhost"], "localhost", false);
+    let be = Serve::start("b1", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n  mode http\n  bind 127.0.0.1:{port} ssl crt {}\n  default_backend be\nbackend be\n  mode http\n  server b1 127.0.0.1:{}\n",
+        site.display(),
+        be.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    // SECLEVEL=0 so that it is corelb, not the client, that refuses TLS 1.1.
+    let old = s_client(port, &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]);
+    assert!(
+        old.contains("Cipher is (NONE)") || old.contains("alert"),
+        "TLS 1.1 must be refused:\n{old}"
+    );
+    for (flag, proto) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
+        let out = s_client(port, &[flag, "-servername", "localhost"]);
+        assert!(
+            out.contains(&format!("Protocol  : {proto}")) || out.contains(&format!("New, {proto}")),
+            "{flag} must be accepted:\n{out}"
+        );
+        assert!(!out.contains("Cipher is (NONE)"), "{out}");
+    }
+    // The refused handshake is logged, as HAProxy logs it.
+    let log = eventually(Duration::from_secs(3), || {
+        let l = lb.log();
+        l.contains("fe/1: SSL handshake failure").then_some(l)
+    });
+    assert!(log.is_some(), "{}", lb.log());
+}
+
+#[test]
+fn sni_selects_the_certificate_rsa_and_ecdsa() {
+    let pki = Pki::new();
+    let a = pki.leaf("a.pem", &["a.example", "*.a.example"], "site A", false);
+    let b = pki.leaf("b.pem", &["b.example"], "site B", true);
+    let be = Serve::start("b1", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n  mode http\n  bind 127.0.0.1:{port} ssl crt {} crt {}\n  default_backend be\nbackend be\n  mode http\n  server b1 127.0.0.1:{}\n",
+        a.display(),
+        b.display(),
+        be.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let subject = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("subject="))
+            .unwrap_or("")
+            .to_string()
+    };
+    let ca = pki.ca();
+    let ca = ca.to_str().unwrap();
+    for (sni, want, key) in [
+        (Some("b.example"), "site B", "2048 bit"),
+        (Some("a.example"), "site A", "256 bit"),
+        (Some("www.a.example"), "site A", "256 bit"),
+        // No SNI, or an unknown name: the first certificate.
+        (None, "site A", "256 bit"),
+        (Some("other.example"), "site A", "256 bit"),
+    ] {
+        let mut args = vec!["-CAfile", ca, "-tls1_3"];
+        if let Some(n) = sni {
+            args.extend(["-servername", n]);
+        } else {
+            args.push("-noservername");
+        }
+        let out = s_client(port, &args);
+        assert!(
+            subject(&out).contains(want),
+            "SNI {sni:?}: want {want}, got {}\n{out}",
+            subject(&out)
+        );
+        assert!(
+            out.contains(&format!("Server public key is {key}")),
+            "{sni:?}: {out}"
+        );
+        assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+    }
+    // And a full request over each.
+    for host in ["a.example", "b.example"] {
+        let (out, err) = curl_tls(&pki.ca(), host, port, "/", &[]);
+        assert!(out.ends_with("200 0"), "{host}: {out}\n{err}");
+    }
+}
+
+/// Runs `corelb-bench attack` for a bounded schedule and returns the JSON report.
+fn attack(target: &str, rate: &str, duration: &str, extra: &[&str]) -> String {
+    let bench = bench_bin();
+    let mut attack = Command::new(&bench)
+        .args([
+            "attack",
+            "--cpus",
+            "1",
+            "--rate",
+            rate,
+            "--duration",
+            duration,
+        ])
+        .args(["--timeout", "10s"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = attack.stdin.take().unwrap();
+        writeln!(stdin, "GET {target}").unwrap();
+    }
+    let results = attack.wait_with_output().unwrap();
+    assert!(results.status.success(), "attack failed");
+    let mut report = Command::new(&bench)
+        .args(["report", "--type", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        report
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&results.stdout)
+            .unwrap();
+    }
+    let out = report.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json_u64(json: &str, key: &str) -> Option<u64> {
+    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    json[at..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn bounded_tls_load_through_the_generator_has_no_failure() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["localhost", "127.0.0.1"], "localhost", false);
+    let be = Serve::start("b1", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n  mode http\n  bind 127.0.0.1:{port} ssl crt {}\n  default_backend be\nbackend be\n  mode http\n  http-reuse always\n  server b1 127.0.0.1:{}\n",
+        site.display(),
+        be.port
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    // The certificate names 127.0.0.1 too (an IP SAN), which the generator verifies.
+    let target = format!("https://127.0.0.1:{port}/");
+    let roots = format!("--root-certs={}", pki.ca().display());
+    for (what, rate, duration, keepalive, want) in [
+        ("keep-alive", "1000/s", "2s", "--keepalive=true", 2000),
+        (
+            "new connection per request",
+            "300/s",
+            "1s",
+            "--keepalive=false",
+            300,
+        ),
+    ] {
+        let r = attack(
+            &target,
+            rate,
+            duration,
+            &[&roots, keepalive, "--max-workers", "64"],
+        );
+        let requests = json_u64(&r, "requests");
+        assert_eq!(requests, Some(want), "{what}: {r}");
+        assert!(
+            r.contains("\"success\":1") || r.contains("\"success\": 1"),
+            "{what}: every request must succeed: {r}\n{}",
+            lb.log()
+        );
+        assert!(r.contains("\"200\":"), "{what}: {r}");
+    }
+}
+
+#[test]
+fn mode_tcp_terminates_tls_and_forwards_plain_tcp() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["localhost"], "localhost", false);
+    let be = Serve::start("plain", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}  option tcplog\nfrontend ft\n  mode tcp\n  bind 127.0.0.1:{port} ssl crt {}\n  default_backend bt\nbackend bt\n  mode tcp\n  server b1 127.0.0.1:{}\n",
+        site.display(),
+        be.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    // A 4 MiB body through the TLS tunnel, and the backend saw a plain connection.
+    let (out, err) = curl_tls(
+        &pki.ca(),
+        "localhost",
+        port,
+        "/large?size=4194304",
+        &["-o", "/dev/null"],
+    );
+    assert!(out.ends_with("200 0"), "{out}\n{err}\n{}", lb.log());
+    let (out, _) = curl_tls(&pki.ca(), "localhost", port, "/echo", &[]);
+    assert!(out.contains("\"tls\":false"), "{out}");
+    assert!(out.contains("\"server\":\"plain\""), "{out}");
+}
+
+#[test]
+fn redirect_to_https_unless_ssl_fc() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["localhost"], "localhost", false);
+    let be = Serve::start("b1", &[]);
+    let (plain, tls) = (free_port(), free_port());
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n  mode http\n  bind 127.0.0.1:{plain}\n  bind 127.0.0.1:{tls} ssl crt {}\n  http-request redirect scheme https unless {{ ssl_fc }}\n  default_backend be\nbackend be\n  mode http\n  server b1 127.0.0.1:{}\n",
+        site.display(),
+        be.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[plain, tls]);
+    let r = raw_exchange(
+        plain,
+        b"GET /x?y=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 302"), "{r}");
+    assert!(
+        r.to_ascii_lowercase()
+            .contains("location: https://localhost/x?y=1"),
+        "{r}"
+    );
+    let (out, err) = curl_tls(&pki.ca(), "localhost", tls, "/", &[]);
+    assert!(out.ends_with("200 0"), "{out}\n{err}");
+}
+
+#[test]
+fn tls_to_servers_and_tls_health_checks() {
+    let pki = Pki::new();
+    let site = pki.leaf("backend.pem", &["backend.test"], "backend", false);
+    let tls_be = Serve::start("tls-backend", &["--tls-cert", site.to_str().unwrap()]);
+    // A CA that did not sign the backend's certificate.
+    let other = Pki::new();
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}  option log-health-checks\nfrontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  use_backend wrongca if {{ path_beg /wrong }}\n  use_backend insecure if {{ path_beg /insecure }}\n  default_backend good\nbackend good\n  mode http\n  server s1 127.0.0.1:{p} ssl verify required ca-file {ca} sni str(backend.test) check inter 300\nbackend wrongca\n  mode http\n  retries 0\n  server s1 127.0.0.1:{p} ssl verify required ca-file {oca} sni str(backend.test) check inter 300\nbackend insecure\n  mode http\n  server s1 127.0.0.1:{p} ssl verify none\n",
+        p = tls_be.port,
+        ca = pki.ca().display(),
+        oca = other.ca().display(),
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    // The check over TLS fails for the wrong CA: the server goes DOWN with a Layer6 reason.
+    let down = eventually(Duration::from_secs(5), || {
+        let l = lb.log();
+        l.contains("Server wrongca/s1 is DOWN, reason: Layer6")
+            .then_some(l)
+    });
+    assert!(down.is_some(), "{}", lb.log());
+    let r = raw_exchange(
+        port,
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}\n{}", lb.log());
+    assert!(r.contains("\"tls\":true"), "the backend saw TLS: {r}");
+    let r = raw_exchange(
+        port,
+        b"GET /insecure/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "verify none: {r}");
+    let r = raw_exchange(
+        port,
+        b"GET /wrong HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 503"), "{r}");
+    // The good server's checks pass over TLS and it never went down.
+    assert!(!lb.log().contains("Server good/s1 is DOWN"), "{}", lb.log());
+}
+
+#[test]
+fn ktls_probe_is_logged_once_and_rustls_serves_without_it() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["localhost"], "localhost", false);
+    let be = Serve::start("b1", &[]);
+    let (p1, p2) = (free_port(), free_port());
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n  mode http\n  bind 127.0.0.1:{p1} ssl crt {s}\n  bind 127.0.0.1:{p2} ssl crt {s}\n  default_backend be\nbackend be\n  mode http\n  server b1 127.0.0.1:{}\n",
+        be.port,
+        s = site.display(),
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "2"], &[p1, p2]);
+    for p in [p1, p2] {
+        let (out, err) = curl_tls(&pki.ca(), "localhost", p, "/", &[]);
+        assert!(out.ends_with("200 0"), "{out}\n{err}");
+    }
+    let log = lb.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("kTLS")).collect();
+    assert_eq!(lines.len(), 1, "one kTLS line for the process:\n{log}");
+    let kernel_has_tls = lines[0].contains("kTLS available");
+    if !kernel_has_tls {
+        assert!(
+            lines[0].contains("kTLS unavailable") && lines[0].contains("rustls in user space"),
+            "{}",
+            lines[0]
+        );
+    }
+    // `noktls` skips the probe: no line at all.
+    let p3 = free_port();
+    let cfg = format!(
+        "global\n  noktls\n  log stderr local0\ndefaults\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\nfrontend fe\n  mode http\n  bind 127.0.0.1:{p3} ssl crt {}\n  default_backend be\nbackend be\n  mode http\n  server b1 127.0.0.1:{}\n",
+        site.display(),
+        be.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[p3]);
+    let (out, _) = curl_tls(&pki.ca(), "localhost", p3, "/", &[]);
+    assert!(out.ends_with("200 0"), "{out}");
+    assert!(!lb.log().contains("kTLS"), "{}", lb.log());
+}
+
+#[test]
+fn certificate_errors_name_file_and_line() {
+    let pki = Pki::new();
+    let good = pki.leaf("good.pem", &["localhost"], "localhost", false);
+    let other = pki.leaf("other.pem", &["localhost"], "localhost", false);
+    let d = &pki.dir;
+    // A certificate with another certificate's key.
+    let text = |p: &Path| std::fs::read_to_string(p).unwrap();
+    let cert_of =
+        |s: &str| s[..s.find("-----END CERTIFICATE-----").unwrap() + 25].to_string() + "\n";
+    let key_of = |s: &str| s[s.find("-----BEGIN PRIVATE KEY-----").unwrap()..].to_string();
+    let mismatch = d.write(
+        "mismatch.pem",
+        &(cert_of(&text(&good)) + &key_of(&text(&other))),
+    );
+    let nokey = d.write("nokey.pem", &cert_of(&text(&good)));
+    // Expired: signed by the CA, valid 2020–2021.
+    let expired = {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut p = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        let issuer = rcgen::Issuer::from_params(&pki.ca_params, &pki.ca_key);
+        let c = p.signed_by(&key, &issuer).unwrap();
+        d.write("expired.pem", &(c.pem() + &key.serialize_pem()))
+    };
+    for (crt, want) in [
+        (d.path("missing.pem"), "missing.pem"),
+        (mismatch, "does not match"),
+        (nokey, "key"),
+        (expired, "expired"),
+    ] {
+        let cfg = d.write(
+            "t.cfg",
+            &format!(
+                "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\nfrontend fe\n  bind 127.0.0.1:1 ssl crt {}\n  default_backend be\nbackend be\n  server s 127.0.0.1:2\n",
+                crt.display()
+            ),
+        );
+        let (code, out, err) = check_config(&cfg);
+        let all = format!("{out}{err}");
+        assert_eq!(code, 1, "{crt:?} must be an error:\n{all}");
+        let line = all
+            .lines()
+            .find(|l| l.contains(want))
+            .unwrap_or_else(|| panic!("no '{want}' in:\n{all}"));
+        assert!(
+            line.contains(&format!("{}:7:", cfg.display())),
+            "the error names the file and the bind line: {line}"
+        );
+    }
+}
+
+#[test]
+fn tools_are_here() {
+    // The tests above need these; scripts/test.sh installs them.
+    for t in ["curl", "openssl"] {
+        assert!(have(t), "{t} is missing: apt-get install {t}");
+    }
+}
