@@ -1,7 +1,7 @@
 //! `scripts/bench-compare.sh --quick` end to end: corelb and HAProxy side by side on every
 //! scenario, a row per scenario and proxy, the JSON readable, real CPU-per-request figures
-//! where corelb serves the scenario, "not supported yet" where it does not (HTTPS until the
-//! TLS runtime lands), and nothing left running afterwards. It asserts no timing: only that
+//! where corelb serves the scenario, "not supported yet" where it does not (HTTPS before the
+//! TLS runtime landed), and nothing left running afterwards. It asserts no timing: only that
 //! the costs were measured (numbers above zero).
 //!
 //! Needs HAProxy (scripts/test.sh installs it); skipped with a SKIP line without it. Runs
