@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Tools the integration tests drive: real clients, real servers, HAProxy for differential
 # tests, keepalived and iproute2 for the HA test, shellcheck for the scripts.
-pkgs="curl openssl haproxy nginx-light keepalived iproute2 shellcheck util-linux procps systemd"
+pkgs="curl openssl jq haproxy nginx-light keepalived iproute2 shellcheck util-linux procps systemd"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
