@@ -15,7 +15,8 @@
 # no X25519MLKEM768, which rustls would otherwise pick); a last row shows corelb with its
 # default groups (post-quantum hybrid first).
 #
-# Usage: bench/tls-compare.sh [ROUNDS]   (env: DUR=5 WORKERS=32 IDLE=1000)
+# Usage: bench/tls-compare.sh [ROUNDS]   (env: DUR=5 WORKERS=32 IDLE=1000; IDLE_ONLY=1 skips
+# the load runs)
 set -euo pipefail
 
 ROUNDS=${1:-1}
@@ -61,7 +62,7 @@ config() { # KEY GROUPS → the config on stdout
     cat <<EOF
 global
     nbthread 1
-    maxconn 20000
+    maxconn 5000
     ${2:+ssl-default-bind-curves $2}
 defaults
     mode http
@@ -144,8 +145,19 @@ PY
 
 measure() { # proxy KEY GROUPS label
     local t0 t1 hs ka mem pmem
+    # Idle connections first, each on a fresh process (freed memory would hide growth).
     start_proxy "$1" "$2" "$3"
-    run_attack false > /dev/null  # warm-up (1 round of DUR s would be long: reuse the same)
+    mem=$(idle_conns tls)
+    stop_proxy
+    start_proxy "$1" "$2" "$3"
+    pmem=$(idle_conns plain)
+    stop_proxy
+    if [ "${IDLE_ONLY:-0}" = 1 ]; then
+        printf '| %-8s | %-6s | %-26s | | | | | | %13s | %11s |\n' "$1" "$KEY" "$4" "$mem" "$pmem"
+        return
+    fi
+    start_proxy "$1" "$2" "$3"
+    run_attack false > /dev/null  # warm-up
     t0=$(ticks "$PROXY_PID")
     read -r n_hs e_hs < <(run_attack false)
     t1=$(ticks "$PROXY_PID")
@@ -154,8 +166,6 @@ measure() { # proxy KEY GROUPS label
     read -r n_ka e_ka < <(run_attack true)
     t1=$(ticks "$PROXY_PID")
     ka=$(awk -v t=$((t1 - t0)) -v n="$n_ka" -v k="$TICK" 'BEGIN { printf "%.1f", t / k / n * 1e6 }')
-    mem=$(idle_conns tls)
-    pmem=$(idle_conns plain)
     stop_proxy
     printf '| %-8s | %-6s | %-26s | %9.0f | %13s | %9.0f | %14s | %6s | %13s | %11s |\n' \
         "$1" "$KEY" "$4" "$(awk -v n="$n_hs" -v d="$DUR" 'BEGIN{print n/d}')" "$hs" \

@@ -10,18 +10,38 @@ use std::time::Instant;
 
 /// Bytes received and not consumed yet: `data[start..end]`. One per connection side,
 /// `tune.bufsize` large; the codec parses heads in place and bodies pass through it.
+/// The buffer is allocated when bytes arrive and can be given back while empty, so that an
+/// idle keep-alive connection holds no buffer (HAProxy does the same).
 pub struct InBuf {
     data: Box<[u8]>,
+    cap: usize,
     start: usize,
     end: usize,
 }
 
+/// The first read into an empty, unallocated buffer goes through this much stack.
+const FIRST_READ: usize = 1024;
+
 impl InBuf {
     pub fn new(size: usize) -> InBuf {
         InBuf {
-            data: vec![0u8; size].into_boxed_slice(),
+            data: Box::default(),
+            cap: size,
             start: 0,
             end: 0,
+        }
+    }
+
+    fn ensure(&mut self) {
+        if self.data.is_empty() {
+            self.data = vec![0u8; self.cap].into_boxed_slice();
+        }
+    }
+
+    /// Frees the memory while nothing is pending.
+    pub fn release(&mut self) {
+        if self.is_empty() {
+            self.data = Box::default();
         }
     }
 
@@ -38,7 +58,7 @@ impl InBuf {
     }
 
     pub fn is_full(&self) -> bool {
-        self.start == 0 && self.end == self.data.len()
+        self.start == 0 && self.end == self.cap
     }
 
     pub fn consume(&mut self, n: usize) {
@@ -50,6 +70,10 @@ impl InBuf {
     }
 
     pub fn extend(&mut self, b: &[u8]) {
+        if b.is_empty() {
+            return;
+        }
+        self.ensure();
         self.compact();
         let n = b.len().min(self.data.len() - self.end);
         self.data[self.end..self.end + n].copy_from_slice(&b[..n]);
@@ -71,6 +95,13 @@ impl InBuf {
         r: &mut R,
         deadline: Option<Instant>,
     ) -> io::Result<usize> {
+        if self.data.is_empty() {
+            // Waiting with a small stack buffer: the big one exists only with bytes in it.
+            let mut first = [0u8; FIRST_READ];
+            let n = with_deadline(deadline, r.read(&mut first)).await?;
+            self.extend(&first[..n]);
+            return Ok(n);
+        }
         if self.end == self.data.len() {
             self.compact();
         }

@@ -133,8 +133,9 @@ pub async fn session<C>(
     inb.extend(&early);
     let mut req = RequestHead::with_capacity(&limits);
     let mut res = ResponseHead::with_capacity(&limits);
-    let mut out: Vec<u8> = Vec::with_capacity(g.bufsize);
-    let mut sout: Vec<u8> = Vec::with_capacity(g.bufsize);
+    // Output buffers grow on demand and are given back between requests (idle memory).
+    let mut out: Vec<u8> = Vec::new();
+    let mut sout: Vec<u8> = Vec::new();
     let mut rbuf = InBuf::new(g.bufsize);
     // A server connection kept for this client only (`http-reuse never`), with its server.
     let mut private: Option<(usize, usize, ServerIo)> = None;
@@ -164,6 +165,13 @@ pub async fn session<C>(
             deadline(t_keep_alive)
         };
         let mut started = first || !inb.is_empty();
+        if inb.is_empty() {
+            // Waiting for the next request: hold no buffer meanwhile.
+            inb.release();
+            rbuf.release();
+            out = Vec::new();
+            sout = Vec::new();
+        }
         let head_len = loop {
             if !inb.is_empty() {
                 match parse_request(inb.bytes(), &limits, &mut req) {
