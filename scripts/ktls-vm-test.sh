@@ -13,8 +13,16 @@
 #   --file SRC[:DEST]  put a file in the VM (DEST defaults to /data/<name>) (repeatable)
 #   --run CMD          a shell command to run in the VM (repeatable; default: the first
 #                      --bin, or ktls_selftest)
+#   --corelb           run corelb's kTLS integration test instead of the self-test:
+#                      corelb and corelb-bench (release builds) with a CA and an ECDSA
+#                      certificate made here with openssl, TLS 1.2 and 1.3 mode tcp
+#                      (spliced) and mode http frontends, both directions; the VM side is
+#                      scripts/ktls-vm-corelb.sh (read it for what is checked)
+#   --corelb-bins DIR  with --corelb: take corelb and corelb-bench from DIR instead of
+#                      building them (cargo build --release) into target/release
 #   --kernel-pkg PKG   Debian kernel package (default: what linux-image-amd64 depends on)
 #   --timeout SECS     limit for the whole VM run (default 300)
+#   --smp N            virtual CPUs (default 1; TCG runs them on host threads)
 #   --cache DIR        where the kernel package is kept (default /var/tmp/corelb-ktls-vm)
 #   --keep             keep the work directory (initramfs, serial log)
 #
@@ -32,6 +40,9 @@ kernel_pkg=""
 timeout_s=300
 cache=/var/tmp/corelb-ktls-vm
 keep=0
+corelb=0
+smp=1
+corelb_bins=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,8 +51,11 @@ while [ $# -gt 0 ]; do
         --run) runs+=("$2"); shift 2 ;;
         --kernel-pkg) kernel_pkg=$2; shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
+        --smp) smp=$2; shift 2 ;;
         --cache) cache=$2; shift 2 ;;
         --keep) keep=1; shift ;;
+        --corelb) corelb=1; shift ;;
+        --corelb-bins) corelb_bins=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "ktls-vm-test: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -106,6 +120,21 @@ moddir="$kdir/lib/modules/$kver"
 [ -f "$moddir/kernel/net/tls/tls.ko" ] || [ -f "$moddir/kernel/net/tls/tls.ko.xz" ] ||
     fail "$kernel_pkg has no tls module"
 
+# corelb's integration test: the release binaries.
+if [ "$corelb" = 1 ]; then
+    command -v openssl >/dev/null || skip "openssl not installed (apt-get install openssl)"
+    if [ -z "$corelb_bins" ]; then
+        echo "ktls-vm-test: building corelb and corelb-bench (release)"
+        (cd "$root" && cargo build -q --release --bin corelb --bin corelb-bench) ||
+            fail "cannot build corelb and corelb-bench"
+        corelb_bins=$root/target/release
+    fi
+    bins+=("$corelb_bins/corelb" "$corelb_bins/corelb-bench")
+    if [ ${#runs[@]} -eq 0 ]; then
+        runs=("sh /data/ktls-vm-corelb.sh")
+    fi
+fi
+
 # The default test program.
 if [ ${#bins[@]} -eq 0 ]; then
     echo "ktls-vm-test: building examples/ktls_selftest"
@@ -120,6 +149,57 @@ work=$(mktemp -d /tmp/ktls-vm.XXXXXX)
 cleanup() { if [ "$keep" = 1 ]; then echo "ktls-vm-test: kept $work"; else rm -rf "$work"; fi; }
 trap cleanup EXIT
 rfs="$work/root"
+
+# corelb's test: certificates, configuration and an upload body, made here; the test
+# itself is scripts/ktls-vm-corelb.sh.
+if [ "$corelb" = 1 ]; then
+    gen="$work/gen"
+    mkdir -p "$gen"
+    (
+        cd "$gen"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+            -subj "/CN=corelb kTLS test CA" -keyout ca.key -out ca.pem \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj "/CN=localhost" -keyout site.key -out site.csr
+        printf '%s\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature \
+            extendedKeyUsage=serverAuth subjectAltName=IP:127.0.0.1,DNS:localhost > site.ext
+        openssl x509 -req -in site.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 \
+            -extfile site.ext -out site.crt
+        cat site.crt site.key > site.pem
+        head -c 1048576 /dev/urandom > up.bin
+    ) > "$work/openssl.log" 2>&1 ||
+        { cat "$work/openssl.log"; fail "openssl could not make the test certificates"; }
+    cat > "$gen/corelb.cfg" <<'EOF'
+global
+    maxconn 1000
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+# TLS 1.2, records in the kernel, spliced to the server.
+frontend tcp12
+    bind 127.0.0.1:8412 ssl crt /data/site.pem ssl-max-ver TLSv1.2
+    default_backend plain
+# TLS 1.3 (the default), the same way.
+frontend tcp13
+    bind 127.0.0.1:8413 ssl crt /data/site.pem
+    default_backend plain
+# TLS 1.3 in mode http: corelb reads and writes the kTLS socket itself.
+frontend https
+    mode http
+    bind 127.0.0.1:8414 ssl crt /data/site.pem
+    default_backend web
+backend plain
+    server s1 127.0.0.1:8080
+backend web
+    mode http
+    server s1 127.0.0.1:8080
+EOF
+    files+=("$gen/ca.pem" "$gen/site.pem" "$gen/up.bin" "$gen/corelb.cfg"
+        "$root/scripts/ktls-vm-corelb.sh")
+fi
 mkdir -p "$rfs"/{bin,sbin,proc,sys,dev,tmp,data,etc,lib/modules}
 cp "$busybox" "$rfs/bin/busybox"
 ln -s busybox "$rfs/bin/sh"
@@ -188,7 +268,7 @@ chmod +x "$rfs/init"
 echo "ktls-vm-test: booting $kver in QEMU (TCG), up to ${timeout_s}s"
 start=$(date +%s)
 set +e
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 768 \
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m 768 \
     -nographic -no-reboot -nic none \
     -kernel "$vmlinuz" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3" \
@@ -198,7 +278,7 @@ set -e
 elapsed=$(( $(date +%s) - start ))
 # The console carries terminal escapes from the firmware and the kernel: strip them.
 tr -d '\r' < "$work/serial.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1b[a-zA-Z]//g' > "$work/console.log"
-grep -aE '^(KTLS-VM|KTLS-SELFTEST)' "$work/console.log" || true
+grep -aE '^(KTLS-VM|KTLS-SELFTEST|KTLS-CORELB)' "$work/console.log" || true
 
 if ! grep -aq '^KTLS-VM: DONE' "$work/console.log"; then
     echo "--- last lines of the serial console ---"

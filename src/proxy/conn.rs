@@ -7,7 +7,7 @@ use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
 use crate::proxy::tcp;
 use crate::proxy::tls::Client;
 use crate::runtime::FrontendRt;
-use crate::runtime::shard::Shard;
+use crate::runtime::shard::{Shard, ShardStats};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -153,8 +153,14 @@ pub async fn handle(
                 protocol: a.info.protocol,
             };
             let stream = match a.client {
-                Client::Ktls(k) => Stream::Ktls(k),
-                Client::Tls(t) => Stream::Tls(t),
+                Client::Ktls(k) => {
+                    ShardStats::add(&shard.stats.ktls_handoffs, 1);
+                    Stream::Ktls(k)
+                }
+                Client::Tls(t) => {
+                    ShardStats::add(&shard.stats.tls_userspace, 1);
+                    Stream::Tls(t)
+                }
             };
             serve(
                 shard,

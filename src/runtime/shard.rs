@@ -51,6 +51,10 @@ pub struct ShardStats {
     pub read_waits: Cell<u64>,
     /// Times no pipe was available and a chunk went through the copy path instead.
     pub pipe_fallbacks: Cell<u64>,
+    /// TLS client connections whose record layer was handed to the kernel (kTLS).
+    pub ktls_handoffs: Cell<u64>,
+    /// TLS client connections that kept their records in rustls (user space).
+    pub tls_userspace: Cell<u64>,
 }
 
 impl ShardStats {
@@ -134,13 +138,15 @@ pub async fn run(
     }
     let s = &shard.stats;
     log::debug!(
-        "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks",
+        "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls",
         s.accepted.get(),
         s.spliced.get() >> 20,
         s.copied.get() >> 20,
         s.write_waits.get(),
         s.read_waits.get(),
-        s.pipe_fallbacks.get()
+        s.pipe_fallbacks.get(),
+        s.ktls_handoffs.get(),
+        s.tls_userspace.get()
     );
 }
 
