@@ -11,7 +11,7 @@
 //!    it run in both directions? The answer is cached and logged in one line. On a kernel
 //!    without CONFIG_TLS (these build machines) the answer is "unavailable" and TLS stays
 //!    in rustls, in user space.
-//! 2. The handshake reads through a [`CorkedStream`] (or [`BoundaryReader`] for blocking
+//! 2. The handshake reads through `crate::proxy::tls::HsStream` (or [`BoundaryReader`] for blocking
 //!    I/O), which never hands rustls part of a record: whatever rustls has not read stays
 //!    in the socket, where the kernel will find the next record whole.
 //! 3. After the handshake, flush rustls' pending output (TLS 1.3 session tickets move the
@@ -29,9 +29,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::pin::Pin;
 use std::sync::OnceLock;
-use std::task::{Context, Poll};
 
 use rustls::{CipherSuite, ConnectionTrafficSecrets, ProtocolVersion};
 
@@ -365,7 +363,7 @@ fn probe_one(v: KtlsVersion, c: KtlsCipher) -> Result<(), ProbeError> {
 /// Where a reader stands in the stream of TLS records: the handshake must stop reading at
 /// a record boundary, so that the kernel finds the next record whole in the socket.
 ///
-/// Pure bookkeeping over the bytes read; used by [`CorkedStream`] and [`BoundaryReader`].
+/// Pure bookkeeping over the bytes read; used by `HsStream` and [`BoundaryReader`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RecordBoundary {
     header: [u8; 5],
@@ -417,73 +415,8 @@ impl RecordBoundary {
     }
 }
 
-/// A byte stream wrapper for the handshake: reads never cross a TLS record boundary, writes
-/// pass through. Use it under `futures_rustls::TlsAcceptor::accept` when the connection
-/// may be handed to kTLS; it costs one more `recv` per record during the handshake.
-#[derive(Debug)]
-pub struct CorkedStream<S> {
-    inner: S,
-    boundary: RecordBoundary,
-}
-
-impl<S> CorkedStream<S> {
-    pub fn new(inner: S) -> Self {
-        CorkedStream {
-            inner,
-            boundary: RecordBoundary::default(),
-        }
-    }
-
-    pub fn at_record_boundary(&self) -> bool {
-        self.boundary.at_boundary()
-    }
-
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: futures_lite::AsyncRead + Unpin> futures_lite::AsyncRead for CorkedStream<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let n = this.boundary.limit().min(buf.len());
-        match Pin::new(&mut this.inner).poll_read(cx, &mut buf[..n]) {
-            Poll::Ready(Ok(got)) => {
-                this.boundary.advance(&buf[..got]);
-                Poll::Ready(Ok(got))
-            }
-            other => other,
-        }
-    }
-}
-
-impl<S: futures_lite::AsyncWrite + Unpin> futures_lite::AsyncWrite for CorkedStream<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_close(cx)
-    }
-}
-
-/// The blocking counterpart of [`CorkedStream`], for `rustls::Connection::read_tls`.
+/// A blocking reader that never crosses a TLS record boundary, for
+/// `rustls::Connection::read_tls` (the async one is `crate::proxy::tls::HsStream`).
 #[derive(Debug)]
 pub struct BoundaryReader<R> {
     pub inner: R,
@@ -507,7 +440,7 @@ pub enum Declined {
     Handshaking,
     /// rustls has TLS records to send: write them (flush the TLS stream) first.
     PendingOutput,
-    /// The handshake reader stopped inside a record (read it through [`CorkedStream`]).
+    /// The handshake reader stopped inside a record (read it through `HsStream`).
     NotAtRecordBoundary,
     /// The kernel cannot run this version and suite (see [`probe`]).
     Unsupported(ProtocolVersion, Option<CipherSuite>),
@@ -556,7 +489,7 @@ pub fn pending_output(conn: &mut rustls::Connection) -> Vec<u8> {
 
 /// Hands a TCP socket whose rustls handshake is complete over to the kernel.
 ///
-/// `fd` is the connection's socket; `at_record_boundary` comes from the [`CorkedStream`]
+/// `fd` is the connection's socket; `at_record_boundary` comes from the handshake stream (`HsStream`)
 /// (or [`BoundaryReader`]) the handshake read through. See the module documentation.
 pub fn handoff(
     fd: RawFd,

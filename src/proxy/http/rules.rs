@@ -377,14 +377,14 @@ fn redirect(
     *scratch = target;
     let reason = super::reason_phrase(rd.code).unwrap_or("Found");
     let mut out = Vec::with_capacity(128 + loc.len());
-    write_response(
-        &mut out,
-        rd.code,
-        reason.as_bytes(),
-        &[(b"Location", &loc), (b"Cache-Control", b"no-cache")],
-        b"",
-        close,
-    );
+    // HAProxy marks only the temporary redirects uncacheable (seen in the differential test).
+    let temporary = matches!(rd.code, 302 | 303 | 307);
+    let headers: &[(&[u8], &[u8])] = if temporary {
+        &[(b"Location", &loc), (b"Cache-Control", b"no-cache")]
+    } else {
+        &[(b"Location", &loc)]
+    };
+    write_response(&mut out, rd.code, reason.as_bytes(), headers, b"", close);
     out
 }
 

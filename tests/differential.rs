@@ -1,0 +1,276 @@
+//! Differential tests: the same configuration through Debian's `haproxy` and through corelb,
+//! the same requests, and a comparison of what the clients and the backends saw.
+
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running `haproxy -db` on a config; killed when dropped.
+struct Haproxy {
+    child: Child,
+    _dir: TempDir,
+    log: std::path::PathBuf,
+}
+
+impl Haproxy {
+    fn start(cfg: &str, ports: &[u16]) -> Option<Haproxy> {
+        if Command::new("haproxy").arg("-v").output().is_err() {
+            eprintln!("SKIP: haproxy is not installed (apt-get install haproxy)");
+            return None;
+        }
+        let dir = TempDir::new("haproxy");
+        let path = dir.write("haproxy.cfg", cfg);
+        let log = dir.path("stderr.log");
+        let child = Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start haproxy");
+        for &p in ports {
+            let up = eventually(Duration::from_secs(10), || listening(p).then_some(()));
+            assert!(
+                up.is_some(),
+                "haproxy did not listen on {p}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        Some(Haproxy {
+            child,
+            _dir: dir,
+            log,
+        })
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a client saw: the status line's code, the headers that matter, the body.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// Response headers compared between the two (others differ legitimately: Date, Server…).
+const COMPARED: &[&str] = &[
+    "location",
+    "x-server",
+    "content-type",
+    "cache-control",
+    "x-rule",
+];
+
+fn seen(raw: &str) -> Seen {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let mut headers = BTreeMap::new();
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            if COMPARED.contains(&k.as_str()) {
+                headers.insert(k, v.trim().to_string());
+            }
+        }
+    }
+    // Error pages differ in wording; the body is compared for 2xx/3xx only.
+    let body = if status < 400 {
+        body.to_string()
+    } else {
+        String::new()
+    };
+    Seen {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The request headers the backend saw (from `/echo`'s JSON), lower-cased names, in order,
+/// without `Connection` (HAProxy and corelb manage it per connection).
+fn backend_headers(body: &str, port: u16) -> Vec<(String, String)> {
+    let Some(start) = body.find("\"headers\":[") else {
+        return Vec::new();
+    };
+    let rest = &body[start + 11..];
+    let end = rest.find("]],").map(|e| e + 1).unwrap_or(0);
+    let mut out = Vec::new();
+    for pair in rest[..end].split("],[") {
+        let pair = pair.trim_matches(|c| c == '[' || c == ']');
+        let mut it = pair.splitn(2, "\",\"");
+        let (Some(k), Some(v)) = (it.next(), it.next()) else {
+            continue;
+        };
+        let k = k.trim_matches('"').to_ascii_lowercase();
+        if k == "connection" {
+            continue;
+        }
+        let mut v = v.trim_matches('"').to_string();
+        // dst_port is each proxy's own port.
+        if v == port.to_string() {
+            v = "PORT".into();
+        }
+        out.push((k, v));
+    }
+    out
+}
+
+/// Requests corelb refuses (400) where HAProxy 2.6 accepts and repairs them: both
+/// Content-Length and Transfer-Encoding (HAProxy drops Content-Length) and obs-fold
+/// (HAProxy unfolds). The issue that specified mode http asks for the stricter behaviour.
+const STRICTER: &[&[u8]] = &[
+    b"GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+];
+
+fn config(port: u16, a: u16, b: u16) -> String {
+    format!(
+        "global
+    maxconn 1000
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+    option http-server-close
+frontend fe
+    bind 127.0.0.1:{port}
+    monitor-uri /_health
+    acl is_api path_beg /api
+    acl blocked path_beg /admin
+    acl old hdr(host) -i old.example
+    http-request deny if blocked
+    http-request redirect location https://new.example%[path] code 301 if old
+    http-request redirect scheme https if {{ path_beg /secure }}
+    http-request return status 200 content-type text/plain string hello if {{ path /hello }}
+    http-request set-header X-Client %[src]
+    http-request set-header X-Port %[dst_port]
+    http-request add-header X-Added one
+    http-request del-header X-Secret
+    http-request replace-header User-Agent (.*)bot(.*) \\1robot\\2
+    http-response set-header X-Rule seen
+    option forwardfor
+    use_backend api if is_api
+    default_backend web
+backend web
+    server a 127.0.0.1:{a}
+backend api
+    http-request set-path /echo
+    server b 127.0.0.1:{b}
+"
+    )
+}
+
+#[test]
+fn http_rules_and_switching_match_haproxy() {
+    let (a, b) = (Serve::start("web-a", &[]), Serve::start("api-b", &[]));
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&config(hp, a.port, b.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&config(cp, a.port, b.port), &[], &[cp]);
+    let requests: &[&[u8]] = &[
+        b"GET /echo HTTP/1.1\r\nHost: www.example\r\nUser-Agent: somebot/1.0\r\nX-Secret: s\r\nConnection: close\r\n\r\n",
+        b"GET /api/v1/items?x=1 HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
+        b"GET /admin/x HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
+        b"GET /p/q?r=s HTTP/1.1\r\nHost: old.example\r\nConnection: close\r\n\r\n",
+        b"GET /secure/a?b=c HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
+        b"GET /hello HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
+        b"GET /_health HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
+        b"GET /echo HTTP/1.0\r\n\r\n",
+        // Malformed: each must be refused the same way, nothing forwarded (but see
+        // STRICTER below).
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+        b"GET /ec ho HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"BAD\r\n\r\n",
+    ];
+    let mut diffs = Vec::new();
+    for req in requests {
+        let h = raw_exchange(hp, req);
+        let c = raw_exchange(cp, req);
+        let (hs, cs) = (seen(&h), seen(&c));
+        let what = String::from_utf8_lossy(req)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        if STRICTER.contains(req) {
+            // corelb refuses these by design (request smuggling); HAProxy 2.6 repairs them.
+            assert_eq!(cs.status, 400, "corelb must refuse {what}: {c}");
+            assert!(
+                !c.contains("\"server\":"),
+                "nothing may reach a backend: {c}"
+            );
+            assert!(
+                hs.status == 200 || hs.status == 400,
+                "haproxy answered {} to {what}",
+                hs.status
+            );
+            continue;
+        }
+        if hs.status != cs.status || hs.headers != cs.headers {
+            diffs.push(format!(
+                "{what}\n  haproxy: {} {:?}\n  corelb:  {} {:?}",
+                hs.status, hs.headers, cs.status, cs.headers
+            ));
+            continue;
+        }
+        // What the backend saw, for the /echo requests that reached it.
+        if hs.status == 200 && h.contains("\"headers\":") {
+            let (hb, cb) = (backend_headers(&h, hp), backend_headers(&c, cp));
+            if hb != cb {
+                diffs.push(format!(
+                    "{what}: the backend saw\n  via haproxy: {hb:?}\n  via corelb:  {cb:?}"
+                ));
+            }
+            // The path the backend saw (set-path in the api backend).
+            let path = |s: &str| {
+                s.split("\"uri\":\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .map(str::to_string)
+            };
+            if path(&h) != path(&c) {
+                diffs.push(format!(
+                    "{what}: uri via haproxy {:?}, via corelb {:?}",
+                    path(&h),
+                    path(&c)
+                ));
+            }
+        } else if hs.body != cs.body {
+            diffs.push(format!(
+                "{what}: body via haproxy {:?}, via corelb {:?}",
+                hs.body, cs.body
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+}
