@@ -33,4 +33,9 @@ done
 ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
 ulimit -n 65536 2>/dev/null || true
 
+# The tests want optimised code, not the shipped binary's link-time optimisation and debug
+# info: without them a clean build of every target takes 280 s instead of 720 s on 2 cores.
+export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-off}"
+export CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-0}"
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-16}"
 cargo test --release --workspace --all-targets --no-fail-fast "$@"
