@@ -128,7 +128,7 @@ pub async fn handle(
         return serve(
             shard,
             fe,
-            Stream::Plain(client),
+            Client::Plain(client),
             src,
             dst,
             early,
@@ -148,24 +148,19 @@ pub async fn handle(
                 a.info.record_layer,
                 a.info.sni
             );
+            let counter = match a.client {
+                Client::Ktls(_) => &shard.stats.ktls_handoffs,
+                _ => &shard.stats.tls_userspace,
+            };
+            ShardStats::add(counter, 1);
             let info = TlsInfo {
                 sni: a.info.sni,
                 protocol: a.info.protocol,
             };
-            let stream = match a.client {
-                Client::Ktls(k) => {
-                    ShardStats::add(&shard.stats.ktls_handoffs, 1);
-                    Stream::Ktls(k)
-                }
-                Client::Tls(t) => {
-                    ShardStats::add(&shard.stats.tls_userspace, 1);
-                    Stream::Tls(t)
-                }
-            };
             serve(
                 shard,
                 fe,
-                stream,
+                a.client,
                 src,
                 dst,
                 a.early,
@@ -201,18 +196,11 @@ fn short_reason(e: &str) -> &'static str {
     }
 }
 
-/// The client's stream once TLS (if any) is terminated.
-enum Stream {
-    Plain(TcpStream),
-    Ktls(crate::proxy::tls::KtlsStream),
-    Tls(Box<crate::proxy::tls::ServerTlsStream>),
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn serve(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
-    stream: Stream,
+    client: Client,
     src: SocketAddr,
     dst: Option<SocketAddr>,
     early: Vec<u8>,
@@ -229,31 +217,22 @@ async fn serve(
                 date: accept_date,
                 at: accepted,
             };
-            let client = match stream {
-                Stream::Plain(s) => tcp::Client::Plain(s),
-                Stream::Ktls(k) => tcp::Client::Ktls(k),
-                Stream::Tls(t) => tcp::Client::Tls(t),
-            };
             tcp::session(shard, fe, client, from).await
         }
         Mode::Http => {
-            let tcp = match &stream {
-                Stream::Plain(s) => s,
-                Stream::Ktls(k) => &k.tcp,
-                Stream::Tls(t) => &t.get_ref().0.tcp,
-            };
+            let tcp = client.tcp();
             let dst = dst.unwrap_or_else(|| {
                 tcp.local_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
             });
             let info = ConnInfo { src, dst, tls };
-            match stream {
-                Stream::Plain(s) => http_session(shard, fe, s, info, early).await,
-                Stream::Ktls(mut k) => {
+            match client {
+                Client::Plain(s) => http_session(shard, fe, s, info, early).await,
+                Client::Ktls(mut k) => {
                     http_session(shard, fe, &mut k, info, early).await;
                     crate::proxy::tls::close_client(&mut k).await;
                 }
-                Stream::Tls(mut t) => {
+                Client::Tls(mut t) => {
                     http_session(shard, fe, &mut *t, info, early).await;
                     crate::proxy::tls::close_client(&mut *t).await;
                 }

@@ -16,10 +16,9 @@ use crate::config::Algo;
 use crate::health::ServerState;
 use crate::proxy::http::io::ServerIo;
 use crate::proxy::pump::{End, Side, Timeouts, Tunnel};
-use crate::proxy::tls::{KtlsStream, ServerTlsStream};
+use crate::proxy::tls::Client;
 use crate::runtime::shard::Shard;
 use crate::runtime::{BackendRt, FrontendRt};
-use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -56,77 +55,6 @@ enum State {
         server: ServerIo,
     },
     Close,
-}
-
-/// The client's side of a mode tcp connection.
-pub enum Client {
-    Plain(TcpStream),
-    /// TLS terminated, records in the kernel: spliced like plain TCP.
-    Ktls(KtlsStream),
-    /// TLS terminated in rustls: bytes are copied through user space.
-    Tls(Box<ServerTlsStream>),
-}
-
-impl Client {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Client::Plain(s) => s,
-            Client::Ktls(k) => &k.tcp,
-            Client::Tls(t) => &t.get_ref().0.tcp,
-        }
-    }
-}
-
-impl AsyncRead for Client {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        use std::pin::Pin;
-        match self.get_mut() {
-            Client::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Client::Ktls(s) => Pin::new(s).poll_read(cx, buf),
-            Client::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Client {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        use std::pin::Pin;
-        match self.get_mut() {
-            Client::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Client::Ktls(s) => Pin::new(s).poll_write(cx, buf),
-            Client::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        use std::pin::Pin;
-        match self.get_mut() {
-            Client::Plain(s) => Pin::new(s).poll_flush(cx),
-            Client::Ktls(s) => Pin::new(s).poll_flush(cx),
-            Client::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
-        }
-    }
-    fn poll_close(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        use std::pin::Pin;
-        match self.get_mut() {
-            Client::Plain(s) => Pin::new(s).poll_close(cx),
-            Client::Ktls(s) => Pin::new(s).poll_close(cx),
-            Client::Tls(s) => Pin::new(&mut **s).poll_close(cx),
-        }
-    }
 }
 
 /// The PROXY header for the server (`send-proxy`, `send-proxy-v2`).

@@ -1,7 +1,7 @@
 //! TLS on live connections: terminating the client's TLS (`bind … ssl`), handing the record
 //! layer to the kernel when it can take it (kTLS), and TLS to servers (`server … ssl`).
 //!
-//! A terminated client connection ends up as one of:
+//! A terminated client connection ends up as one of (besides [`Client::Plain`]):
 //! - [`Client::Ktls`]: the kernel runs the records; the socket carries plaintext, so mode
 //!   tcp splices it like plain TCP and mode http reads and writes it directly. Non-data
 //!   records make reads fail with EIO; [`ktls_next`] reads and judges them.
@@ -104,9 +104,11 @@ impl AsyncWrite for HsStream {
 
 pub type ServerTlsStream = futures_rustls::server::TlsStream<HsStream>;
 
-/// A TLS client connection after its handshake.
+/// The client's side of a connection once TLS (if any) is terminated: what both modes
+/// read from and write to.
 pub enum Client {
-    /// The kernel runs the record layer: plaintext on the socket.
+    Plain(TcpStream),
+    /// The kernel runs the record layer: plaintext on the socket (spliced in mode tcp).
     Ktls(KtlsStream),
     /// rustls in user space.
     Tls(Box<ServerTlsStream>),
@@ -115,8 +117,51 @@ pub enum Client {
 impl Client {
     pub fn tcp(&self) -> &TcpStream {
         match self {
+            Client::Plain(s) => s,
             Client::Ktls(k) => &k.tcp,
             Client::Tls(t) => &t.get_ref().0.tcp,
+        }
+    }
+}
+
+impl AsyncRead for Client {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Client::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Client::Ktls(s) => Pin::new(s).poll_read(cx, buf),
+            Client::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Client {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Client::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Client::Ktls(s) => Pin::new(s).poll_write(cx, buf),
+            Client::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Client::Plain(s) => Pin::new(s).poll_flush(cx),
+            Client::Ktls(s) => Pin::new(s).poll_flush(cx),
+            Client::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Client::Plain(s) => Pin::new(s).poll_close(cx),
+            Client::Ktls(s) => Pin::new(s).poll_close(cx),
+            Client::Tls(s) => Pin::new(&mut **s).poll_close(cx),
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct BackendRt {
     pub server_cookies: Vec<Option<String>>,
     /// Each server's TLS (`ssl`, `check-ssl`), by server index.
     pub server_tls: Vec<Option<Arc<ServerTlsRt>>>,
+    /// Some server's `sni` is an expression: requests render it (others skip the work).
+    pub sni_from_request: bool,
 }
 
 /// TLS towards one server.
@@ -244,6 +246,10 @@ fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
         srvtcpka: px.options.srvtcpka,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
+        sni_from_request: px.servers.iter().any(|s| {
+            s.params.tls.as_ref().is_some_and(|t| t.ssl)
+                && matches!(s.tls_sni, Some(crate::config::ServerSni::Expr(_)))
+        }),
         server_tls: px
             .servers
             .iter()

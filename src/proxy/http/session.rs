@@ -30,7 +30,7 @@ use crate::balance::{Pick, PickCtx};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
 use crate::runtime::shard::Shard;
 use crate::runtime::{BackendRt, FrontendRt};
-use futures_lite::{AsyncRead, AsyncWrite};
+use futures_lite::{AsyncRead, AsyncWrite, future};
 use glommio::net::TcpStream;
 use std::io;
 use std::net::SocketAddr;
@@ -165,13 +165,6 @@ pub async fn session<C>(
             deadline(t_keep_alive)
         };
         let mut started = first || !inb.is_empty();
-        if inb.is_empty() {
-            // Waiting for the next request: hold no buffer meanwhile.
-            inb.release();
-            rbuf.release();
-            out = Vec::new();
-            sout = Vec::new();
-        }
         let head_len = loop {
             if !inb.is_empty() {
                 match parse_request(inb.bytes(), &limits, &mut req) {
@@ -194,7 +187,24 @@ pub async fn session<C>(
                     }
                 }
             }
-            match inb.read_from(&mut client, head_deadline).await {
+            let read = if inb.is_empty() && !first {
+                // Between requests: when the next one is not here yet, the connection is
+                // idle and holds no buffer while it waits (busy ones keep theirs).
+                let now = future::poll_once(inb.read_from(&mut client, head_deadline)).await;
+                match now {
+                    Some(r) => r,
+                    None => {
+                        inb.release();
+                        rbuf.release();
+                        out = Vec::new();
+                        sout = Vec::new();
+                        inb.read_from(&mut client, head_deadline).await
+                    }
+                }
+            } else {
+                inb.read_from(&mut client, head_deadline).await
+            };
+            match read {
                 Ok(0) => return,
                 Ok(_) => {
                     if !started {
@@ -383,27 +393,30 @@ pub async fn session<C>(
             .as_ref()
             .and_then(|k| super::persist::request_hash(k, &req, inb.bytes()));
         // `server … ssl sni EXPR`: the name each such server gets for this request.
-        let expr_sni: Vec<(usize, Vec<u8>)> = be
-            .server_tls
-            .iter()
-            .enumerate()
-            .filter_map(
-                |(i, t)| match t.as_ref().filter(|t| t.traffic)?.sni.as_ref()? {
-                    crate::config::ServerSni::Expr(f) => {
-                        let sample = RequestSample {
-                            head: Some((&req, inb.bytes())),
-                            conn: &acl_conn,
-                            nbsrv: &nbsrv,
-                            stopping: shared.control.stopping(),
-                        };
-                        let mut v = Vec::new();
-                        f.render(&sample, &mut v);
-                        Some((i, v))
-                    }
-                    crate::config::ServerSni::Fixed(_) => None,
-                },
-            )
-            .collect();
+        let expr_sni: Vec<(usize, Vec<u8>)> = if !be.sni_from_request {
+            Vec::new()
+        } else {
+            be.server_tls
+                .iter()
+                .enumerate()
+                .filter_map(
+                    |(i, t)| match t.as_ref().filter(|t| t.traffic)?.sni.as_ref()? {
+                        crate::config::ServerSni::Expr(f) => {
+                            let sample = RequestSample {
+                                head: Some((&req, inb.bytes())),
+                                conn: &acl_conn,
+                                nbsrv: &nbsrv,
+                                stopping: shared.control.stopping(),
+                            };
+                            let mut v = Vec::new();
+                            f.render(&sample, &mut v);
+                            Some((i, v))
+                        }
+                        crate::config::ServerSni::Fixed(_) => None,
+                    },
+                )
+                .collect()
+        };
         let conn_mode = fe_px.http.conn_mode.max(be_px.http.conn_mode);
         let client_close = conn_mode == ConnMode::Close || !req.keep_alive();
 
