@@ -380,10 +380,8 @@ fn leastconn_counts_connections_of_every_shard() {
     let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
     let open = || {
         let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(&s), &mut line).unwrap();
-        (line.trim().to_string(), s)
+        let name = read_line_within(&s, Duration::from_secs(5));
+        (name.trim().to_string(), s)
     };
     // Hold 20 connections: whichever shard accepted each, they end up 10/10.
     let mut held: Vec<(String, TcpStream)> = (0..20).map(|_| open()).collect();
@@ -462,10 +460,11 @@ fn first_fills_servers_in_order() {
     let mut order = Vec::new();
     for _ in 0..6 {
         let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(&s), &mut line).unwrap();
-        order.push(line.trim().to_string());
+        order.push(
+            read_line_within(&s, Duration::from_secs(5))
+                .trim()
+                .to_string(),
+        );
         held.push(s);
     }
     assert_eq!(order, ["a", "a", "a", "b", "b", "b"]);
@@ -480,35 +479,22 @@ fn maxconn_queues_then_serves_or_refuses_after_timeout_queue() {
         a.port
     );
     let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
-    let read_line = |s: &TcpStream| {
-        let mut line = String::new();
-        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(s), &mut line);
-        line
-    };
     let first = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    first
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    assert_eq!(read_line(&first), "a\n");
+    assert_eq!(read_line_within(&first, Duration::from_secs(5)), "a\n");
     // The second waits in the queue while the first holds the only slot...
     let second = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    second
-        .set_read_timeout(Some(Duration::from_millis(400)))
-        .unwrap();
-    assert_eq!(read_line(&second), "", "served while the server was full");
+    assert_eq!(
+        read_line_within(&second, Duration::from_millis(400)),
+        "",
+        "served while the server was full"
+    );
     // ...and is served as soon as the slot frees.
     drop(first);
-    second
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    assert_eq!(read_line(&second), "a\n");
+    assert_eq!(read_line_within(&second, Duration::from_secs(5)), "a\n");
     // A third waits past 'timeout queue' and is closed without being served.
     let third = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    third
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
     let t = Instant::now();
-    assert_eq!(read_line(&third), "");
+    assert_eq!(read_line_within(&third, Duration::from_secs(5)), "");
     let waited = t.elapsed();
     assert!(
         waited >= Duration::from_millis(1200) && waited < Duration::from_secs(4),
@@ -526,22 +512,26 @@ fn frontend_maxconn_holds_excess_connections_in_the_backlog() {
         a.port
     );
     let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
-    let mut held: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
-        .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    // One at a time, each proven served (it reads the backend's name) before the next: with
+    // two shards, which connection is accepted first is otherwise up to the scheduler.
+    let open = || TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (first, second) = (open(), open());
+    assert_eq!(read_line_within(&first, Duration::from_secs(5)), "a\n");
+    assert_eq!(read_line_within(&second, Duration::from_secs(5)), "a\n");
+    let third = open();
     assert_eq!(
-        a.accepted.load(std::sync::atomic::Ordering::Relaxed),
-        2,
+        read_line_within(&third, Duration::from_millis(500)),
+        "",
         "only maxconn connections are served"
     );
-    drop(held.remove(0));
-    std::thread::sleep(Duration::from_millis(500));
+    drop(first);
     assert_eq!(
-        a.accepted.load(std::sync::atomic::Ordering::Relaxed),
-        3,
+        read_line_within(&third, Duration::from_secs(5)),
+        "a\n",
         "the waiting one is served when a slot frees"
     );
+    assert_eq!(a.accepted.load(std::sync::atomic::Ordering::Relaxed), 3);
+    drop(second);
 }
 
 #[test]
@@ -788,23 +778,21 @@ fn global_maxconn_counts_every_frontend() {
         a.port, a.port
     );
     let _lb = Corelb::start(&cfg, &["--shards", "2"], &[p1, p2]);
-    let mut held = vec![
-        TcpStream::connect(("127.0.0.1", p1)).unwrap(),
-        TcpStream::connect(("127.0.0.1", p2)).unwrap(),
-        TcpStream::connect(("127.0.0.1", p2)).unwrap(),
-    ];
-    std::thread::sleep(Duration::from_millis(500));
+    // Each proven served before the next, so that the one left waiting is known.
+    let one = TcpStream::connect(("127.0.0.1", p1)).unwrap();
+    assert_eq!(read_line_within(&one, Duration::from_secs(5)), "a\n");
+    let two = TcpStream::connect(("127.0.0.1", p2)).unwrap();
+    assert_eq!(read_line_within(&two, Duration::from_secs(5)), "a\n");
+    let three = TcpStream::connect(("127.0.0.1", p2)).unwrap();
+    assert_eq!(read_line_within(&three, Duration::from_millis(500)), "");
     assert_eq!(a.accepted.load(std::sync::atomic::Ordering::Relaxed), 2);
-    drop(held.remove(0));
-    assert!(
-        eventually(Duration::from_secs(3), || (a
-            .accepted
-            .load(std::sync::atomic::Ordering::Relaxed)
-            == 3)
-            .then_some(()))
-        .is_some(),
+    drop(one);
+    assert_eq!(
+        read_line_within(&three, Duration::from_secs(3)),
+        "a\n",
         "the waiting connection is served when a global slot frees"
     );
+    drop(two);
 }
 
 #[test]

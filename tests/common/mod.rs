@@ -364,6 +364,14 @@ impl Drop for Backend {
     }
 }
 
+/// The next line `s` receives within `within`, or "" (closed or nothing yet).
+pub fn read_line_within(s: &TcpStream, within: Duration) -> String {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut line = String::new();
+    let _ = BufReader::new(s).read_line(&mut line);
+    line
+}
+
 /// Connects to `port` and returns the first line the backend sent (its name).
 pub fn fetch_name(port: u16) -> String {
     fetch_name_from(port, None)
