@@ -550,6 +550,39 @@ fn retries_and_redispatch_hide_a_dead_server() {
     }
 }
 
+/// A server whose listener closes with our connection still in its accept queue resets
+/// it: with nothing sent either way yet, the connection is retried on another server; once
+/// the client's bytes went to the dead one, it is not (they may have been acted on).
+#[test]
+fn a_reset_before_any_byte_is_retried_elsewhere() {
+    let good = Backend::named("good");
+    for client_speaks_first in [false, true] {
+        // Listens, never accepts: connections complete in the kernel and wait in its queue.
+        let doomed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dport = doomed.local_addr().unwrap().port();
+        let port = free_port();
+        let cfg = listen_cfg(
+            port,
+            "  balance first\n  retries 2\n  option redispatch",
+            &[("doomed", dport, ""), ("good", good.port, "")],
+        );
+        let lb = Corelb::start(&cfg, &[], &[port]);
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        if client_speaks_first {
+            c.write_all(b"hello").unwrap();
+        }
+        // corelb connects to the first server and waits for bytes from either side.
+        std::thread::sleep(Duration::from_millis(300));
+        drop(doomed);
+        let line = read_line_within(&c, Duration::from_secs(5));
+        if client_speaks_first {
+            assert_eq!(line, "", "bytes went to the dead server: not retried");
+        } else {
+            assert_eq!(line, "good\n", "{}", lb.log());
+        }
+    }
+}
+
 #[test]
 fn without_redispatch_a_dead_server_fails_after_its_retries() {
     let dead = free_port();

@@ -120,6 +120,9 @@ pub async fn session(
     };
     let mut state = State::Pick { avoid: None };
     let mut queued_since: Option<Instant> = None;
+    // Whether any byte of the client's reached a server: until then a server that resets
+    // the connection can be replaced without the client noticing.
+    let mut client_bytes_sent = false;
     loop {
         state = match state {
             State::Pick { avoid } => match be.lb.pick(&PickCtx { avoid, ..ctx }) {
@@ -175,6 +178,7 @@ pub async fn session(
                             Some(v) => proxy_header(v, peer, local_addr(client.tcp(), &mut dst)),
                             None => Vec::new(),
                         };
+                        client_bytes_sent |= !early.is_empty();
                         first.append(&mut early);
                         let sent = if first.is_empty() {
                             Ok(())
@@ -299,8 +303,32 @@ pub async fn session(
                     End::Error(Side::Server, _) => *b"SD",
                 };
                 drop(server);
-                release(&be, srv);
-                State::Close
+                // A server that dies with this connection still in its accept queue resets
+                // it before a byte went either way: nothing reached it, so it is retried
+                // like a failed connect instead of costing the client its connection.
+                let reset_untouched = matches!(&end, End::Error(Side::Server, e)
+                        if e.raw_os_error() == Some(libc::ECONNRESET))
+                    && out.bytes_in == 0
+                    && out.bytes_out == 0
+                    && !client_bytes_sent;
+                let server = &be.lb.servers[srv];
+                let next = if reset_untouched {
+                    log::debug!(
+                        "{}/{}: reset before any byte, retrying",
+                        be.name,
+                        server.name
+                    );
+                    retry(&be, server, srv, &mut out).await
+                } else {
+                    None
+                };
+                match next {
+                    Some(next) => next,
+                    None => {
+                        release(&be, srv);
+                        State::Close
+                    }
+                }
             }
             State::Close => break,
         };
