@@ -22,6 +22,44 @@ pub struct InBuf {
 /// The first read into an empty, unallocated buffer goes through this much stack.
 const FIRST_READ: usize = 1024;
 
+/// Buffers given back by idle connections of this shard, kept for the next ones (a
+/// connection between two requests gives its buffers back and takes them again at once:
+/// without this, two 16 KiB buffers were allocated and zero-filled per request). Each shard
+/// is one thread, so no lock; bounded, so idle memory stays bounded too.
+const SPARE_BUFFERS: usize = 32;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<Box<[u8]>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_buffer(size: usize) -> Box<[u8]> {
+    SPARE
+        .with(|s| {
+            let mut s = s.borrow_mut();
+            // A reload may change tune.bufsize: buffers of another size are dropped.
+            while let Some(b) = s.pop() {
+                if b.len() == size {
+                    return Some(b);
+                }
+            }
+            None
+        })
+        // Old bytes in a reused buffer are never read: only data[start..end] is.
+        .unwrap_or_else(|| vec![0u8; size].into_boxed_slice())
+}
+
+fn give_back(b: Box<[u8]>) {
+    if b.is_empty() {
+        return;
+    }
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_BUFFERS {
+            s.push(b);
+        }
+    });
+}
+
 impl InBuf {
     pub fn new(size: usize) -> InBuf {
         InBuf {
@@ -34,14 +72,16 @@ impl InBuf {
 
     fn ensure(&mut self) {
         if self.data.is_empty() {
-            self.data = vec![0u8; self.cap].into_boxed_slice();
+            self.data = take_buffer(self.cap);
         }
     }
 
-    /// Frees the memory while nothing is pending.
+    /// Gives the memory back (to the shard's spare buffers) while nothing is pending.
     pub fn release(&mut self) {
         if self.is_empty() {
-            self.data = Box::default();
+            give_back(std::mem::take(&mut self.data));
+            self.start = 0;
+            self.end = 0;
         }
     }
 
@@ -112,6 +152,12 @@ impl InBuf {
         let n = with_deadline(deadline, r.read(&mut self.data[end..])).await?;
         self.end += n;
         Ok(n)
+    }
+}
+
+impl Drop for InBuf {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.data));
     }
 }
 
@@ -196,5 +242,46 @@ impl AsyncWrite for ServerIo {
             ServerIo::Plain(s) => Pin::new(s).poll_close(cx),
             ServerIo::Tls(s) => Pin::new(&mut **s).poll_close(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn released_buffers_are_reused_and_show_only_new_bytes() {
+        let mut a = InBuf::new(4096);
+        a.extend(b"GET / HTTP/1.1\r\n\r\n");
+        a.consume(a.len());
+        let first = a.data.as_ptr();
+        a.release();
+        assert!(a.data.is_empty(), "an idle buffer holds no memory");
+        let mut b = InBuf::new(4096);
+        b.extend(b"xy");
+        assert_eq!(b.data.as_ptr(), first, "the spare buffer is taken again");
+        assert_eq!(b.bytes(), b"xy");
+        // Pending bytes keep the buffer; another size is never handed out.
+        b.release();
+        assert_eq!(b.bytes(), b"xy");
+        drop(b);
+        let mut c = InBuf::new(8192);
+        c.extend(b"z");
+        assert_eq!(c.data.len(), 8192);
+        assert_eq!(c.bytes(), b"z");
+    }
+
+    #[test]
+    fn spare_buffers_are_bounded() {
+        let bufs: Vec<InBuf> = (0..SPARE_BUFFERS + 10)
+            .map(|_| {
+                let mut b = InBuf::new(1024);
+                b.extend(b"a");
+                b.consume(1);
+                b
+            })
+            .collect();
+        drop(bufs);
+        assert!(SPARE.with(|s| s.borrow().len()) <= SPARE_BUFFERS);
     }
 }
