@@ -1,6 +1,52 @@
 //! Per-connection proxying: `tcp` (mode tcp) with its splice `pump` and `pipes`, and `http`
 //! (mode http).
 
+/// `AsyncRead` + `AsyncWrite` for an enum whose every variant holds one stream (a `Box`ed
+/// stream works too: `Box<T>` forwards both traits): each call goes to that stream.
+macro_rules! delegate_stream_io {
+    ($ty:ty { $($variant:ident),+ $(,)? }) => {
+        impl futures_lite::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                match self.get_mut() {
+                    $(Self::$variant(s) => std::pin::Pin::new(s).poll_read(cx, buf),)+
+                }
+            }
+        }
+
+        impl futures_lite::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                match self.get_mut() {
+                    $(Self::$variant(s) => std::pin::Pin::new(s).poll_write(cx, buf),)+
+                }
+            }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                match self.get_mut() {
+                    $(Self::$variant(s) => std::pin::Pin::new(s).poll_flush(cx),)+
+                }
+            }
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                match self.get_mut() {
+                    $(Self::$variant(s) => std::pin::Pin::new(s).poll_close(cx),)+
+                }
+            }
+        }
+    };
+}
+
 pub mod conn;
 pub mod copy;
 pub mod http;

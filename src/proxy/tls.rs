@@ -124,47 +124,7 @@ impl Client {
     }
 }
 
-impl AsyncRead for Client {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Client::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Client::Ktls(s) => Pin::new(s).poll_read(cx, buf),
-            Client::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Client {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Client::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Client::Ktls(s) => Pin::new(s).poll_write(cx, buf),
-            Client::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Client::Plain(s) => Pin::new(s).poll_flush(cx),
-            Client::Ktls(s) => Pin::new(s).poll_flush(cx),
-            Client::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
-        }
-    }
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Client::Plain(s) => Pin::new(s).poll_close(cx),
-            Client::Ktls(s) => Pin::new(s).poll_close(cx),
-            Client::Tls(s) => Pin::new(&mut **s).poll_close(cx),
-        }
-    }
-}
+delegate_stream_io!(Client { Plain, Ktls, Tls });
 
 /// What the handshake told about the connection, for `ssl_fc*` and the logs.
 #[derive(Clone, Debug)]

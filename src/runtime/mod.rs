@@ -72,8 +72,9 @@ pub struct BackendRt {
     pub server_cookies: Vec<Option<String>>,
     /// Each server's TLS (`ssl`, `check-ssl`), by server index.
     pub server_tls: Vec<Option<Arc<ServerTlsRt>>>,
-    /// Some server's `sni` is an expression: requests render it (others skip the work).
-    pub sni_from_request: bool,
+    /// The servers whose traffic TLS names itself with an `sni` expression, rendered per
+    /// request; empty for most backends, whose requests then skip the work.
+    pub sni_exprs: Vec<usize>,
 }
 
 /// TLS towards one server.
@@ -219,6 +220,20 @@ fn frontend_rt(i: usize, px: &Proxy, global_maxconn: u32, logs: bool) -> Fronten
 }
 
 fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
+    let server_tls: Vec<Option<Arc<ServerTlsRt>>> = px
+        .servers
+        .iter()
+        .map(|s| {
+            let (t, config) = (s.params.tls.as_ref()?, s.tls_config.clone()?);
+            let c = &s.params.check;
+            Some(Arc::new(ServerTlsRt {
+                config,
+                traffic: t.ssl,
+                checks: t.check_ssl || (t.ssl && c.port.is_none() && c.addr.is_none()),
+                sni: s.tls_sni.clone(),
+            }))
+        })
+        .collect();
     let servers: Vec<Arc<ServerState>> = px
         .servers
         .iter()
@@ -246,24 +261,17 @@ fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
         srvtcpka: px.options.srvtcpka,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
-        sni_from_request: px.servers.iter().any(|s| {
-            s.params.tls.as_ref().is_some_and(|t| t.ssl)
-                && matches!(s.tls_sni, Some(crate::config::ServerSni::Expr(_)))
-        }),
-        server_tls: px
-            .servers
+        sni_exprs: server_tls
             .iter()
-            .map(|s| {
-                let (t, config) = (s.params.tls.as_ref()?, s.tls_config.clone()?);
-                let c = &s.params.check;
-                Some(Arc::new(ServerTlsRt {
-                    config,
-                    traffic: t.ssl,
-                    checks: t.check_ssl || (t.ssl && c.port.is_none() && c.addr.is_none()),
-                    sni: s.tls_sni.clone(),
-                }))
+            .enumerate()
+            .filter(|(_, t)| {
+                t.as_ref().is_some_and(|t| {
+                    t.traffic && matches!(t.sni, Some(crate::config::ServerSni::Expr(_)))
+                })
             })
+            .map(|(i, _)| i)
             .collect(),
+        server_tls,
     }
 }
 

@@ -4,8 +4,6 @@
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// Bytes received and not consumed yet: `data[start..end]`. One per connection side,
@@ -80,8 +78,6 @@ impl InBuf {
     pub fn release(&mut self) {
         if self.is_empty() {
             give_back(std::mem::take(&mut self.data));
-            self.start = 0;
-            self.end = 0;
         }
     }
 
@@ -207,43 +203,7 @@ impl ServerIo {
     }
 }
 
-impl AsyncRead for ServerIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ServerIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ServerIo::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ServerIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ServerIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ServerIo::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ServerIo::Plain(s) => Pin::new(s).poll_flush(cx),
-            ServerIo::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
-        }
-    }
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ServerIo::Plain(s) => Pin::new(s).poll_close(cx),
-            ServerIo::Tls(s) => Pin::new(&mut **s).poll_close(cx),
-        }
-    }
-}
+delegate_stream_io!(ServerIo { Plain, Tls });
 
 #[cfg(test)]
 mod tests {

@@ -189,8 +189,9 @@ pub async fn session<C>(
             }
             let read = if inb.is_empty() && !first {
                 // Between requests: when the next one is not here yet, the connection is
-                // idle and holds no buffer while it waits (busy ones keep theirs).
-                let now = future::poll_once(inb.read_from(&mut client, head_deadline)).await;
+                // idle and holds no buffer while it waits (busy ones keep theirs). The look
+                // never waits, so it arms no deadline timer.
+                let now = future::poll_once(inb.read_from(&mut client, None)).await;
                 match now {
                     Some(r) => r,
                     None => {
@@ -393,30 +394,24 @@ pub async fn session<C>(
             .as_ref()
             .and_then(|k| super::persist::request_hash(k, &req, inb.bytes()));
         // `server … ssl sni EXPR`: the name each such server gets for this request.
-        let expr_sni: Vec<(usize, Vec<u8>)> = if !be.sni_from_request {
-            Vec::new()
-        } else {
-            be.server_tls
-                .iter()
-                .enumerate()
-                .filter_map(
-                    |(i, t)| match t.as_ref().filter(|t| t.traffic)?.sni.as_ref()? {
-                        crate::config::ServerSni::Expr(f) => {
-                            let sample = RequestSample {
-                                head: Some((&req, inb.bytes())),
-                                conn: &acl_conn,
-                                nbsrv: &nbsrv,
-                                stopping: shared.control.stopping(),
-                            };
-                            let mut v = Vec::new();
-                            f.render(&sample, &mut v);
-                            Some((i, v))
-                        }
-                        crate::config::ServerSni::Fixed(_) => None,
-                    },
-                )
-                .collect()
-        };
+        let expr_sni: Vec<(usize, Vec<u8>)> = be
+            .sni_exprs
+            .iter()
+            .filter_map(|&i| match be.server_tls[i].as_ref()?.sni.as_ref()? {
+                crate::config::ServerSni::Expr(f) => {
+                    let sample = RequestSample {
+                        head: Some((&req, inb.bytes())),
+                        conn: &acl_conn,
+                        nbsrv: &nbsrv,
+                        stopping: shared.control.stopping(),
+                    };
+                    let mut v = Vec::new();
+                    f.render(&sample, &mut v);
+                    Some((i, v))
+                }
+                crate::config::ServerSni::Fixed(_) => None,
+            })
+            .collect();
         let conn_mode = fe_px.http.conn_mode.max(be_px.http.conn_mode);
         let client_close = conn_mode == ConnMode::Close || !req.keep_alive();
 
