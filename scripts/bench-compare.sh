@@ -1,29 +1,34 @@
 #!/usr/bin/env bash
-# corelb against HAProxy on this machine: one configuration file per scenario, both proxies,
-# same run, same load, alternating.
+# corelb against HAProxy and nginx on this machine: one configuration file per scenario and
+# proxy, every proxy in the same run under the same load, taking turns.
 #
-#   scripts/bench-compare.sh [--quick] [--proxy haproxy|corelb|both] [--scenarios a,b,c,d,e]
+#   scripts/bench-compare.sh [--quick] [--proxy haproxy|nginx|corelb|both|all] [--scenarios a,b,c,d,e,f]
 #       [--rounds N] [--duration SECONDS] [--rate a|b|c|e=REQ_PER_S]... [--p99-limit MS]
 #       [--proxy-cpus N | --proxy-cpu-list LIST] [--json FILE] [--work DIR]
 #       [--no-build | --bin-dir DIR]
 #
-# Scenarios (bench/scenarios/*.cfg, HAProxy syntax; the same file runs under both proxies):
+# Scenarios (bench/scenarios/*.cfg, HAProxy syntax: the same file runs under HAProxy and corelb;
+# bench/scenarios/nginx/*.conf, the same setup in nginx's language):
 #   a  SSL offload, new connection + full TLS 1.3 handshake per request: a-ecdsa (P-256), a-rsa (2048)
 #   b  SSL offload, keep-alive (ECDSA P-256)
 #   c  plain HTTP keep-alive
 #   d  mode tcp bulk: tcpbulk through the proxy, both directions at once; CPU seconds per GiB
 #   e  seed 003: POST over HTTPS keep-alive at a fixed rate: 25,000/s if the machine can,
 #      else the highest rate (stepping down) at which every proxy has no errors and a sane p99
+#      (no nginx configuration: seed 003's rules have no one-to-one nginx equivalent)
+#   f  mode tcp, short HTTP keep-alive exchanges through it (small messages: copy vs splice)
+# --proxy: all (default) = HAProxy, nginx and corelb; both = HAProxy and corelb.
 # Backends: three `corelb-bench serve` (round robin); load: `corelb-bench attack`.
 #
-# Per scenario, the proxies alternate (the first one changes from round to round):
-#   (a)-(c) closed loop: 64 requests in flight back to back, the rig's saturation;
-#   (a)-(c), (e) open loop at one fixed rate for both proxies: half the slower proxy's median
+# Per scenario, the proxies take turns (the first one changes from round to round):
+#   (a)-(c), (f) closed loop: 64 requests in flight back to back, the rig's saturation;
+#   (a)-(c), (e), (f) open loop at one fixed rate for both proxies: half the slower proxy's median
 #   closed-loop rate (or --rate), stepped down until short probes show no errors, the rate
 #   sent and p99 <= --p99-limit (default 500 ms: a shared VM's noise, not overload);
 #   (d) a fixed number of bytes each way.
 # Measured per run: rate, latency percentiles, errors, and CPU time (utime+stime from
-# /proc/PID/stat) of the proxy, the generator and the backends per request (per GiB for d).
+# /proc/PID/stat; for nginx its master and workers) of the proxy, the generator and the
+# backends per request (per GiB for d).
 # The proxy runs on its own CPU(s) (the last quarter of the CPUs this script may use, at
 # least one; or --proxy-cpus N / --proxy-cpu-list LIST) with nbthread = corelb shards = that
 # number; generator and backends on the others. With one CPU everything shares it.
@@ -39,15 +44,16 @@
 #   --quick    one round, 2 s runs: about 1-2 minutes in all (CI smoke test)
 #   default    3 rounds, 10 s open-loop and 5 s closed-loop runs: about 10-15 minutes
 # Builds corelb, corelb-bench and examples/tcpbulk (cargo, release) unless --no-build;
-# installs haproxy (and jq, curl...) with apt-get when missing (as root).
+# installs haproxy, nginx-light with its stream module (and jq, curl...) with apt-get when
+# missing (as root).
 set -eu
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
 QUICK=0
-PROXIES="haproxy corelb"
-SCENARIOS="a b c d e"
+PROXIES="haproxy nginx corelb"
+SCENARIOS="a b c d e f"
 ROUNDS=""
 DUR=""
 JSON=""
@@ -67,9 +73,10 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1; shift ;;
     --proxy)
       case "${2:-}" in
-        haproxy|corelb) PROXIES=$2 ;;
+        haproxy|nginx|corelb) PROXIES=$2 ;;
         both) PROXIES="haproxy corelb" ;;
-        *) die "--proxy takes haproxy, corelb or both" ;;
+        all) PROXIES="haproxy nginx corelb" ;;
+        *) die "--proxy takes haproxy, nginx, corelb, both or all" ;;
       esac
       shift 2 ;;
     --scenarios) SCENARIOS=$(echo "${2:-}" | tr ',' ' '); shift 2 ;;
@@ -88,7 +95,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for s in $SCENARIOS; do
-  case "$s" in a|b|c|d|e) ;; *) die "unknown scenario '$s' (a, b, c, d, e)" ;; esac
+  case "$s" in a|b|c|d|e|f) ;; *) die "unknown scenario '$s' (a, b, c, d, e, f)" ;; esac
 done
 is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 [ -z "$ROUNDS" ] || { is_uint "$ROUNDS" && [ "$ROUNDS" -ge 1 ]; } || die "--rounds takes a number >= 1"
@@ -96,7 +103,7 @@ is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 [ -z "$PROXY_NCPU" ] || { is_uint "$PROXY_NCPU" && [ "$PROXY_NCPU" -ge 1 ]; } || die "--proxy-cpus takes a number >= 1"
 is_uint "$P99_LIMIT_MS" || die "--p99-limit takes milliseconds"
 for o in $RATE_OVERRIDES; do
-  case "$o" in [abce]=*) is_uint "${o#*=}" || die "--rate $o: not a number" ;; *) die "--rate takes a=N, b=N, c=N or e=N" ;; esac
+  case "$o" in [abcef]=*) is_uint "${o#*=}" || die "--rate $o: not a number" ;; *) die "--rate takes a=N, b=N, c=N, e=N or f=N" ;; esac
 done
 
 # Durations (seconds; fractions are fine for the generator, which takes Go durations).
@@ -126,6 +133,12 @@ need_root_install() { # package...
 }
 missing=""
 case " $PROXIES " in *" haproxy "*) command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy" ;; esac
+NGINX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
+case " $PROXIES " in
+  *" nginx "*)
+    command -v nginx >/dev/null 2>&1 || missing="$missing nginx-light"
+    [ -e "$NGINX_STREAM" ] || missing="$missing libnginx-mod-stream" ;;
+esac
 for t in jq curl openssl; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
 command -v taskset >/dev/null 2>&1 || missing="$missing util-linux"
 command -v ss >/dev/null 2>&1 || missing="$missing iproute2"
@@ -289,6 +302,17 @@ read_ticks() { # pid... → TICKS = sum of utime+stime in clock ticks
     fi
   done
 }
+read_proxy_ticks() { # TICKS = CPU of the proxy: its process and its children (nginx's workers)
+  local kids="" f k
+  for f in /proc/"$PROXY_PID"/task/*/children; do
+    # One line of pids without a newline: read fails at EOF but fills k.
+    k=""
+    read -r k < "$f" 2>/dev/null || true
+    kids="$kids $k"
+  done
+  # shellcheck disable=SC2086 # a list of pids
+  read_ticks "$PROXY_PID" $kids
+}
 child_cpu() { # file written by the `times` builtin → seconds of reaped children (user + sys)
   awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }; printf "%.3f", t }' "$1"
 }
@@ -380,6 +404,7 @@ check_config() { # proxy cfg → 0 if the proxy accepts it; else CHECK_REASON
   local out rc=0
   case "$1" in
     haproxy) out=$(haproxy -c -f "$2" 2>&1) || rc=$? ;;
+    nginx) out=$(nginx -t -q -c "$2" 2>&1) || rc=$? ;;
     corelb) out=$("$CORELB" -c -f "$2" 2>&1) || rc=$? ;;
   esac
   if [ "$rc" -ne 0 ]; then
@@ -397,6 +422,8 @@ start_proxy() { # proxy cfg log port...
   shift 3
   case "$proxy" in
     haproxy) taskset -c "$PROXY_CPUS" haproxy -db -f "$cfg" > "$log" 2>&1 & ;;
+    # The master stays in the foreground; its workers inherit the CPU set.
+    nginx) taskset -c "$PROXY_CPUS" nginx -c "$cfg" -g 'daemon off;' > "$log" 2>&1 & ;;
     corelb) taskset -c "$PROXY_CPUS" "$CORELB" -f "$cfg" > "$log" 2>&1 & ;;
   esac
   PROXY_PID=$!
@@ -431,7 +458,7 @@ attack_args() { # scenario → extra generator flags
   case "$1" in
     a) echo "--keepalive=false --root-certs $CERT_ROOT" ;;
     b|e) echo "--root-certs $CERT_ROOT" ;;
-    c) echo "" ;;
+    c|f) echo "" ;;
   esac
 }
 http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
@@ -471,7 +498,7 @@ http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
   wait "$gpid" || true
   untrack "$gpid"
   la0=$(loadavg)
-  read_ticks "$PROXY_PID"; p0=$TICKS
+  read_proxy_ticks; p0=$TICKS
   # shellcheck disable=SC2086 # a list of pids
   read_ticks $HTTP_BACKEND_PIDS; b0=$TICKS
   times > "$WORK/times.0"
@@ -486,7 +513,7 @@ http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
   untrack "$gpid"
   w1=${EPOCHREALTIME/./}
   times > "$WORK/times.1"
-  read_ticks "$PROXY_PID"; p1=$TICKS
+  read_proxy_ticks; p1=$TICKS
   # shellcheck disable=SC2086 # a list of pids
   read_ticks $HTTP_BACKEND_PIDS; b1=$TICKS
   la1=$(loadavg)
@@ -564,10 +591,14 @@ visit_http() { # scen id proxy cfg port round kind rate dur targets
 }
 
 # Round r runs the proxies in order; the first proxy alternates from round to round.
-order() { # round
+order() { # round: the list rotated by round - 1
   local -a ps
+  local n i out=""
   read -r -a ps <<< "$RUNNABLE"
-  if [ "${#ps[@]}" -eq 2 ] && [ $(( $1 % 2 )) -eq 0 ]; then echo "${ps[1]} ${ps[0]}"; else echo "${ps[*]}"; fi
+  n=${#ps[@]}
+  [ "$n" -gt 0 ] || return 0
+  for ((i = 0; i < n; i++)); do out="$out ${ps[$(( (i + $1 - 1) % n ))]}"; done
+  echo "${out# }"
 }
 
 # The next lower rate on the R10 series, at most `cap` (0 = no cap).
@@ -584,15 +615,35 @@ floor_rate() { # rate → the highest R10 value not above it
   echo 0
 }
 
-scenario_http() { # scen id title template cert
-  local scen=$1 id=$2 title=$3 tpl=$4 cert=$5
+# The configuration each proxy runs in the current scenario: CFG (HAProxy's language, for
+# HAProxy and corelb) or NGINX_CFG (empty when the scenario has no nginx equivalent).
+CFG=""
+NGINX_CFG=""
+cfg_for() { # proxy
+  if [ "$1" = nginx ]; then echo "$NGINX_CFG"; else echo "$CFG"; fi
+}
+# For a proxy without a configuration for this scenario: its JSON status, and a note.
+no_config_status() { # proxy
+  echo "   $1: no configuration for this scenario" >&2
+  echo "\"$1\": {\"status\": \"skipped\", \"reason\": \"no $1 configuration for this scenario\"}"
+}
+
+scenario_http() { # scen id title template cert nginx-template
+  local scen=$1 id=$2 title=$3 tpl=$4 cert=$5 ntpl=${6:-}
   local port cfg targets method=GET scheme=http p rate cap cal_note="" ok round
   port=$(pick_port)
   cfg=$WORK/$id.cfg
+  CFG=$cfg
+  NGINX_CFG=""
   CERT_ROOT=$WORK/$cert.crt
   local -a s
   read -r -a s <<< "$HTTP_BACKENDS"
   render "$REPO/bench/scenarios/$tpl" "$cfg" FRONT="$port" CRT="$WORK/$cert.pem" S1="${s[0]}" S2="${s[1]}" S3="${s[2]}"
+  if [ -n "$ntpl" ]; then
+    NGINX_CFG=$WORK/$id.nginx.conf
+    render "$REPO/bench/scenarios/nginx/$ntpl" "$NGINX_CFG" FRONT="$port" CRT_FILE="$WORK/$cert.crt" \
+      KEY_FILE="$WORK/$cert.key" S1="${s[0]}" S2="${s[1]}" S3="${s[2]}" WORK="$WORK" ID="$id"
+  fi
   case "$scen" in a|b|e) scheme=https ;; esac
   [ "$scen" = e ] && method=POST
   targets=$WORK/$id.targets
@@ -602,11 +653,13 @@ scenario_http() { # scen id title template cert
   RUNNABLE=""
   local status=()
   for p in $PROXIES; do
-    if check_config "$p" "$cfg"; then
+    if [ -z "$(cfg_for "$p")" ]; then
+      status+=("$(no_config_status "$p")")
+    elif check_config "$p" "$(cfg_for "$p")"; then
       RUNNABLE="$RUNNABLE $p"
     else
-      if [ "$p" = haproxy ]; then
-        echo "bench-compare: haproxy rejects $cfg: $CHECK_REASON" >&2
+      if [ "$p" != corelb ]; then
+        echo "bench-compare: $p rejects $(cfg_for "$p"): $CHECK_REASON" >&2
         FAILED=1
         status+=("\"$p\": {\"status\": \"failed\", \"reason\": $(jq -Rn --arg r "$CHECK_REASON" '$r')}")
       else
@@ -618,7 +671,7 @@ scenario_http() { # scen id title template cert
   RUNNABLE=${RUNNABLE# }
   local serving=""
   for p in $RUNNABLE; do
-    if serve_check "$p" "$cfg" "$port" "$scheme" "$WORK/$id-$p-check.log"; then
+    if serve_check "$p" "$(cfg_for "$p")" "$port" "$scheme" "$WORK/$id-$p-check.log"; then
       serving="$serving $p"
       status+=("\"$p\": {\"status\": \"ran\"}")
     elif [ "$p" = corelb ] && [ "$scheme" = https ]; then
@@ -639,7 +692,7 @@ scenario_http() { # scen id title template cert
     if [ "$scen" != e ]; then
       for round in $(seq "$ROUNDS"); do
         for p in $(order "$round"); do
-          visit_http "$scen" "$id" "$p" "$cfg" "$port" "$round" closed 0 "$CLOSED_DUR" "$targets" || true
+          visit_http "$scen" "$id" "$p" "$(cfg_for "$p")" "$port" "$round" closed 0 "$CLOSED_DUR" "$targets" || true
         done
       done
     fi
@@ -662,7 +715,7 @@ scenario_http() { # scen id title template cert
       ok=1 cap=0
       for p in $(order 1); do
         # A proxy that does not start or answer at all: no lower rate will change that.
-        visit_http "$scen" "$id" "$p" "$cfg" "$port" 0 probe "$rate" "$PROBE_DUR" "$targets" || { ok=2; break; }
+        visit_http "$scen" "$id" "$p" "$(cfg_for "$p")" "$port" 0 probe "$rate" "$PROBE_DUR" "$targets" || { ok=2; break; }
         if [ "$LAST_OK" != 1 ]; then
           ok=0
           local c=$(( LAST_THROUGHPUT * 9 / 10 ))
@@ -682,7 +735,7 @@ scenario_http() { # scen id title template cert
     if [ "$rate" != 0 ]; then
       for round in $(seq "$ROUNDS"); do
         for p in $(order "$round"); do
-          visit_http "$scen" "$id" "$p" "$cfg" "$port" "$round" measure "$rate" "$DUR" "$targets" || true
+          visit_http "$scen" "$id" "$p" "$(cfg_for "$p")" "$port" "$round" measure "$rate" "$DUR" "$targets" || true
         done
       done
     fi
@@ -701,6 +754,10 @@ scenario_bulk() {
   cfg=$WORK/d.cfg
   render "$REPO/bench/scenarios/tcp-bulk.cfg" "$cfg" UP="$up" DOWN="$down" \
     SINK="127.0.0.1:$sink_port" SOURCE="127.0.0.1:$source_port"
+  CFG=$cfg
+  NGINX_CFG=$WORK/d.nginx.conf
+  render "$REPO/bench/scenarios/nginx/tcp-bulk.conf" "$NGINX_CFG" UP="$up" DOWN="$down" \
+    SINK="127.0.0.1:$sink_port" SOURCE="127.0.0.1:$source_port" WORK="$WORK" ID=d
   echo "== (d) $title — tcp-bulk.cfg" >&2
   local env_check=()
   [ "$BULK_CHECK" = 1 ] || env_check=(TCPBULK_NOCHECK=1)
@@ -716,19 +773,19 @@ scenario_bulk() {
   RUNNABLE=""
   local status=()
   for p in $PROXIES; do
-    if check_config "$p" "$cfg"; then
+    if check_config "$p" "$(cfg_for "$p")"; then
       RUNNABLE="$RUNNABLE $p"; status+=("\"$p\": {\"status\": \"ran\"}")
     else
       echo "   $p cannot run it: $CHECK_REASON" >&2
-      [ "$p" = haproxy ] && FAILED=1
-      status+=("\"$p\": {\"status\": \"$([ "$p" = haproxy ] && echo failed || echo unsupported)\", \"reason\": $(jq -Rn --arg r "$CHECK_REASON" '$r')}")
+      [ "$p" != corelb ] && FAILED=1
+      status+=("\"$p\": {\"status\": \"$([ "$p" != corelb ] && echo failed || echo unsupported)\", \"reason\": $(jq -Rn --arg r "$CHECK_REASON" '$r')}")
     fi
   done
   RUNNABLE=${RUNNABLE# }
   local limit=$(( BULK_BYTES * BULK_CONNS * 2 / (20 << 20) + 30 ))   # at least 20 MiB/s
   for round in $(seq "$ROUNDS"); do
     for p in $(order "$round"); do
-      if ! start_proxy "$p" "$cfg" "$WORK/d-$p-$round.log" "$up" "$down"; then
+      if ! start_proxy "$p" "$(cfg_for "$p")" "$WORK/d-$p-$round.log" "$up" "$down"; then
         FAILED=1
         json_run s:scenario=d s:proxy="$p" round="$round" s:kind=measure s:error="did not start"
         continue
@@ -736,7 +793,7 @@ scenario_bulk() {
       local before p0 p1 t0 t1 w0 w1 s0 s1 la0 la1 spid rpid rc_s=0 rc_r=0
       before=$(wc -l < "$WORK/sink.log")
       la0=$(loadavg)
-      read_ticks "$PROXY_PID"; p0=$TICKS
+      read_proxy_ticks; p0=$TICKS
       read_ticks "$sink_pid" "$source_pid"; s0=$TICKS
       times > "$WORK/times.0"
       w0=${EPOCHREALTIME/./}
@@ -749,7 +806,7 @@ scenario_bulk() {
       untrack "$spid"; untrack "$rpid"
       w1=${EPOCHREALTIME/./}
       times > "$WORK/times.1"
-      read_ticks "$PROXY_PID"; p1=$TICKS
+      read_proxy_ticks; p1=$TICKS
       read_ticks "$sink_pid" "$source_pid"; s1=$TICKS
       la1=$(loadavg)
       t0=$(child_cpu "$WORK/times.0"); t1=$(child_cpu "$WORK/times.1")
@@ -791,6 +848,7 @@ scenario_bulk() {
 # Run
 # ---------------------------------------------------------------------------------------------
 HAPROXY_VERSION=$(haproxy -v 2>/dev/null | head -1 | awk '{print $3}' || true)
+NGINX_VERSION=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p' || true)
 CORELB_VERSION=$("$CORELB" -v 2>/dev/null | awk '{print $3}' || true)
 GIT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$REPO" diff --quiet HEAD 2>/dev/null || GIT_REV="$GIT_REV+dirty"
@@ -809,18 +867,19 @@ echo "== $PINNING" >&2
 echo "== work directory $WORK" >&2
 
 need_http=0
-for s in $SCENARIOS; do case "$s" in a|b|c|e) need_http=1 ;; esac; done
+for s in $SCENARIOS; do case "$s" in a|b|c|e|f) need_http=1 ;; esac; done
 [ "$need_http" = 0 ] || start_http_backends
 
 for s in $SCENARIOS; do
   case "$s" in
     a)
-      scenario_http a a-ecdsa "HTTPS, new TLS connection per request, ECDSA P-256" https.cfg ecdsa
-      scenario_http a a-rsa "HTTPS, new TLS connection per request, RSA 2048" https.cfg rsa ;;
-    b) scenario_http b b "HTTPS keep-alive, ECDSA P-256" https.cfg ecdsa ;;
-    c) scenario_http c c "HTTP keep-alive" http.cfg ecdsa ;;
+      scenario_http a a-ecdsa "HTTPS, new TLS connection per request, ECDSA P-256" https.cfg ecdsa https.conf
+      scenario_http a a-rsa "HTTPS, new TLS connection per request, RSA 2048" https.cfg rsa https.conf ;;
+    b) scenario_http b b "HTTPS keep-alive, ECDSA P-256" https.cfg ecdsa https.conf ;;
+    c) scenario_http c c "HTTP keep-alive" http.cfg ecdsa http.conf ;;
     d) scenario_bulk ;;
     e) scenario_http e e "seed 003: POST over HTTPS keep-alive, fixed rate" seed003.cfg ecdsa ;;
+    f) scenario_http f f "mode tcp, short HTTP keep-alive exchanges" tcp.cfg ecdsa tcp.conf ;;
   esac
   echo "   ($s: done at $SECONDS s)" >&2
 done
@@ -836,7 +895,7 @@ jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
   --arg cpu "$CPU_MODEL" --argjson ncpu "$NCPU" --arg kernel "$(uname -r)" --arg product "$PRODUCT" \
   --arg virt "$VIRT" --arg mem "$MEM_GB" --arg pinning "$PINNING" --argjson pinned "$PINNED" \
   --arg proxy_cpus "$PROXY_CPUS" --arg load_cpus "$LOAD_CPUS" --argjson nbthread "$PROXY_NCPU" \
-  --arg haproxy "$HAPROXY_VERSION" --arg corelb "$CORELB_VERSION" --arg git "$GIT_REV" \
+  --arg haproxy "$HAPROXY_VERSION" --arg nginx "$NGINX_VERSION" --arg corelb "$CORELB_VERSION" --arg git "$GIT_REV" \
   --argjson quick "$QUICK" --argjson rounds "$ROUNDS" --argjson dur "$DUR" --arg warm "$WARM" \
   --argjson closed_dur "$CLOSED_DUR" --argjson closed_workers "$CLOSED_WORKERS" \
   --argjson p99_limit_ms "$P99_LIMIT_MS" '
@@ -860,10 +919,19 @@ jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
              gen_cost: (if $ok > 0 then .gen_cpu_s * 1e6 / $ok else null end),
              backend_cost: (if $ok > 0 then .backend_ticks / .clk_tck * 1e6 / $ok else null end)}
     end;
-  # Medians and ranges per proxy over the rounds of one kind, and the corelb/HAProxy ratio of
-  # the cost, round by round (round r of corelb over round r of HAProxy).
+  # The cost of corelb over the cost of a peer, round by round (round r over round r).
+  def ratio_to($res; $peer):
+    if ($res[$peer].proxy_cost.median // 0) > 0 and $res.corelb.proxy_cost then
+      ([range(0; [$res[$peer].runs, $res.corelb.runs | length] | min) as $i
+         | select(($res[$peer].runs[$i].proxy_cost // 0) > 0)
+         | $res.corelb.runs[$i].proxy_cost / $res[$peer].runs[$i].proxy_cost]
+       | if length == 0 then null else
+           {median: median, min: min, max: max,
+            of_medians: ($res.corelb.proxy_cost.median / $res[$peer].proxy_cost.median)} end)
+    else null end;
+  # Medians and ranges per proxy over the rounds of one kind, and the cost ratios of corelb.
   def summary($m):
-    ([ "haproxy", "corelb" ] | map(. as $p | ($m | map(select(.proxy == $p)) | sort_by(.round)) as $r
+    ([ "haproxy", "nginx", "corelb" ] | map(. as $p | ($m | map(select(.proxy == $p)) | sort_by(.round)) as $r
       | select(($r | length) > 0)
       | {key: $p, value: {
           rounds: ($r | length),
@@ -877,11 +945,14 @@ jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
           load1: ($r | map(.load1_end) | stats),
           runs: $r }}) | from_entries) as $res
     | {results: $res,
-       ratio: (if $res.haproxy.proxy_cost and $res.corelb.proxy_cost then
-         ([range(0; [$res.haproxy.runs, $res.corelb.runs | length] | min) as $i
-            | $res.corelb.runs[$i].proxy_cost / $res.haproxy.runs[$i].proxy_cost]
-          | {corelb_over_haproxy: median, min: min, max: max,
-             of_medians: ($res.corelb.proxy_cost.median / $res.haproxy.proxy_cost.median)})
+       ratio: (ratio_to($res; "haproxy") | if . then {corelb_over_haproxy: .median, min, max, of_medians} else null end),
+       ratio_nginx: (ratio_to($res; "nginx") | if . then {corelb_over_nginx: .median, min, max, of_medians} else null end),
+       # Against the cheaper peer of each round.
+       ratio_best: (if $res.corelb.proxy_cost and ($res.haproxy.proxy_cost or $res.nginx.proxy_cost) then
+         ([range(0; $res.corelb.runs | length) as $i
+            | [$res.haproxy.runs[$i].proxy_cost, $res.nginx.runs[$i].proxy_cost] | map(select(. != null and . > 0)) | min as $b
+            | select($b != null) | $res.corelb.runs[$i].proxy_cost / $b]
+          | if length > 0 then {corelb_over_best: median, min: min, max: max} else null end)
          else null end)};
   ($runs | map(select(.error == null) | derive)) as $all
   | {
@@ -890,7 +961,7 @@ jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
                 memory_gib: ($mem | tonumber), load_average_start: $load_start, load_average_end: $load_end},
       pinning: {pinned: ($pinned == 1), description: $pinning, proxy_cpus: $proxy_cpus,
                 load_cpus: $load_cpus, nbthread: $nbthread},
-      versions: {haproxy: $haproxy, corelb: $corelb, git: $git},
+      versions: {haproxy: $haproxy, nginx: $nginx, corelb: $corelb, git: $git},
       method: {quick: ($quick == 1), rounds: $rounds, duration_s: $dur, warmup_s: ($warm | tonumber),
                closed_loop_duration_s: $closed_dur, closed_loop_in_flight: $closed_workers,
                p99_limit_ms: $p99_limit_ms,
@@ -916,35 +987,38 @@ TABLE_JQ='
     | map(reverse | implode) | reverse | join(",")) else . end;
   def rng(h): if . == null then "—" elif (.min | h) == (.max | h) then (.median | h)
     else "\(.median | h) (\(.min | h)–\(.max | h))" end;
+  def ratio_cell($q): if $q == null then "" else
+    "**\($q.median | f(2))×**\(if ($q.min | f(2)) != ($q.max | f(2)) then " (\($q.min | f(2))–\($q.max | f(2)))" else "" end)" end;
   def rows($closed):
     .scenarios[] as $s0
     | select(($closed | not) or $s0.closed_loop.results != {})
     | (if $closed then $s0 + $s0.closed_loop else $s0 end) as $s
     | ($s.unit == "GiB") as $bulk
-    | ["haproxy", "corelb"][] as $p
+    | ["haproxy", "nginx", "corelb"][] as $p
     | select($s.proxies[$p] != null)
     | $s.proxies[$p] as $st
     | $s.results[$p] as $r
     | ("(\($s.id)) \($s.title)\(if $s.rate > 0 and ($closed | not) then ", \($s.rate | floor | th)/s offered" else "" end)") as $name
-    | (if $p == "haproxy" then "HAProxy" else "corelb" end) as $pn
+    | ({haproxy: "HAProxy", nginx: "nginx", corelb: "corelb"}[$p]) as $pn
     | if $st.status != "ran" or $r == null then
         "| \($name) | \($pn) | \(if $st.status == "unsupported" then "**not supported yet**: \($st.reason)"
-            elif $st.status == "failed" then "**failed**: \($st.reason)" else "**no result** (see the log)" end) | | | | | | | | | |"
+            elif $st.status == "skipped" then "not measured: \($st.reason)"
+            elif $st.status == "failed" then "**failed**: \($st.reason)" else "**no result** (see the log)" end) | | | | | | | | | | |"
       else
-        "| \($name) | \($pn) | \(if $bulk then "\($r.rate.median | f(2)) GiB/s" else "\($r.rate.median | floor | th)/s" end) | \($r.p50_ms | if . then .median | g else "—" end) | \($r.p99_ms | if . then .median | g else "—" end) | \($r.p999_ms | if . then .median | g else "—" end) | \($r.errors) | \(if $bulk then "\($r.proxy_cost | rng(f(3))) s/GiB" else "\($r.proxy_cost | rng(g)) µs" end) | \(if $p == "corelb" and $s.ratio then "**\($s.ratio.corelb_over_haproxy | f(2))×**\(if ($s.ratio.min | f(2)) != ($s.ratio.max | f(2)) then " (\($s.ratio.min | f(2))–\($s.ratio.max | f(2)))" else "" end)" else "" end) | \($r.proxy_busy.median * 100 | round)% | \(if $bulk then "\($r.gen_cost.median | f(2)) s/GiB" else "\($r.gen_cost.median | g) µs" end) | \(if $bulk then "\($r.backend_cost.median | f(2)) s/GiB" else "\($r.backend_cost.median | g) µs" end) |"
+        "| \($name) | \($pn) | \(if $bulk then "\($r.rate.median | f(2)) GiB/s" else "\($r.rate.median | floor | th)/s" end) | \($r.p50_ms | if . then .median | g else "—" end) | \($r.p99_ms | if . then .median | g else "—" end) | \($r.p999_ms | if . then .median | g else "—" end) | \($r.errors) | \(if $bulk then "\($r.proxy_cost | rng(f(3))) s/GiB" else "\($r.proxy_cost | rng(g)) µs" end) | \(if $p == "corelb" then ratio_cell($s.ratio | if . then {median: .corelb_over_haproxy, min, max} else null end) else "" end) | \(if $p == "corelb" then ratio_cell($s.ratio_nginx | if . then {median: .corelb_over_nginx, min, max} else null end) else "" end) | \($r.proxy_busy.median * 100 | round)% | \(if $bulk then "\($r.gen_cost.median | f(2)) s/GiB" else "\($r.gen_cost.median | g) µs" end) | \(if $bulk then "\($r.backend_cost.median | f(2)) s/GiB" else "\($r.backend_cost.median | g) µs" end) |"
       end;
 '
-HEADER="| scenario | proxy | rate | p50 ms | p99 ms | p99.9 ms | errors | proxy CPU per request | corelb / HAProxy | proxy core busy | generator CPU/req | backends CPU/req |
-|---|---|---|---|---|---|---|---|---|---|---|---|"
+HEADER="| scenario | proxy | rate | p50 ms | p99 ms | p99.9 ms | errors | proxy CPU per request | corelb / HAProxy | corelb / nginx | proxy core busy | generator CPU/req | backends CPU/req |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 echo
-echo "### corelb vs HAProxy, $START"
+echo "### corelb vs HAProxy and nginx, $START"
 echo
 jq -r '"Machine: \(.machine.cpus) CPUs, \(.machine.cpu)\(if .machine.product != "" then ", \(.machine.product)" else "" end)\(if .machine.virtualization != "" and .machine.virtualization != "none" then " (\(.machine.virtualization))" else "" end), \(.machine.memory_gib) GiB, kernel \(.machine.kernel); load average \(.machine.load_average_start) at the start, \(.machine.load_average_end) at the end.",
-  "Versions: HAProxy \(.versions.haproxy), corelb \(.versions.corelb) (git \(.versions.git)).",
+  "Versions: HAProxy \(.versions.haproxy), nginx \(.versions.nginx), corelb \(.versions.corelb) (git \(.versions.git)).",
   "Pinning: \(.pinning.description).",
   "Method: \(if .method.quick then "--quick, " else "" end)\(.method.rounds) round(s) per proxy and scenario, the first proxy alternating from round to round; medians over the rounds, range in brackets. Cost = the proxy process'"'"'s utime+stime from /proc/PID/stat per successful request (d: per GiB moved, both directions counted)."' "$JSON"
 echo
-echo "Open loop at a fixed rate, the same for both proxies ($DUR s per run after ${WARM} s of warm-up); (d) moves ${BULK_CONNS} × $(( BULK_BYTES >> 20 )) MiB each way at once:"
+echo "Open loop at a fixed rate, the same for every proxy ($DUR s per run after ${WARM} s of warm-up); (d) moves ${BULK_CONNS} × $(( BULK_BYTES >> 20 )) MiB each way at once:"
 echo
 echo "$HEADER"
 jq -r "$TABLE_JQ rows(false)" "$JSON"
@@ -959,6 +1033,6 @@ echo
 jq -r '.scenarios[] | select(.unit == "req")
   | "- (\(.id)) \(if .rate > 0 then "open-loop rate \(.rate)/s" else "no open-loop rate" end)\(if .calibration != "" then ": " + .calibration else "" end)\(if (.probes | length) > 0 then "; probes: " + ([.probes[] | "\(.proxy) \(.offered)/s → \(.rate | floor)/s, \(.errors) errors, p99 \(.p99_ms | if . then (. * 10 | round / 10 | tostring) else "—" end) ms"] | join("; ")) else "" end)"' "$JSON"
 echo
-echo "Ratio: corelb's CPU per request over HAProxy's, median of the per-round ratios (range); below 1 = corelb cheaper."
+echo "Ratios: corelb's CPU per request over HAProxy's and over nginx's, medians of the per-round ratios (range); below 1 = corelb cheaper."
 echo "Generator and backend CPU per request show whether the load side was the limit; all numbers: $JSON"
 [ "$FAILED" = 0 ] || { echo "bench-compare: some runs failed (see above and $WORK)" >&2; exit 1; }

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # tests, keepalived and iproute2 for the HA test, shellcheck for the scripts, QEMU with
 # busybox and cpio for the kTLS test (a VM booting Debian's kernel, which has kTLS), patch
 # for the glommio patch check.
-pkgs="curl openssl jq haproxy nginx-light keepalived iproute2 shellcheck util-linux procps systemd
+pkgs="curl openssl jq haproxy nginx-light libnginx-mod-stream keepalived iproute2 shellcheck util-linux procps systemd
   qemu-system-x86 busybox-static cpio patch"
 missing=""
 for p in $pkgs; do

@@ -1,5 +1,6 @@
-//! `scripts/bench-compare.sh --quick` end to end: corelb and HAProxy side by side on every
-//! scenario, a row per scenario and proxy, the JSON readable, real CPU-per-request figures
+//! `scripts/bench-compare.sh --quick` end to end: corelb, HAProxy and nginx side by side on
+//! every scenario (nginx where the scenario has an nginx configuration), a row per scenario
+//! and proxy, the JSON readable, real CPU-per-request figures
 //! where corelb serves the scenario, "not supported yet" where it does not (HTTPS before the
 //! TLS runtime landed), and nothing left running afterwards. It asserts no timing: only that
 //! the costs were measured (numbers above zero).
@@ -18,13 +19,16 @@ use std::time::{Duration, Instant};
 use common::{TempDir, corelb_bin};
 
 /// Every scenario of a full `--quick` run, in the script's order.
-const SCENARIOS: [&str; 6] = ["a-ecdsa", "a-rsa", "b", "c", "d", "e"];
-/// Scenarios that corelb must serve today (plain HTTP keep-alive, mode tcp bulk).
-const MUST_RUN: [&str; 2] = ["c", "d"];
+const SCENARIOS: [&str; 7] = ["a-ecdsa", "a-rsa", "b", "c", "d", "e", "f"];
+/// Scenarios that corelb must serve today (plain HTTP keep-alive, mode tcp bulk, mode tcp
+/// short exchanges).
+const MUST_RUN: [&str; 3] = ["c", "d", "f"];
+/// Scenarios without an nginx configuration (seed 003's rules have no nginx equivalent).
+const NO_NGINX: [&str; 1] = ["e"];
 /// The environment variable that marks every process the script starts (children inherit it).
 const MARK: &str = "CORELB_BENCH_COMPARE_TEST";
-/// `--quick` takes about a minute; this is the hard stop.
-const DEADLINE: Duration = Duration::from_secs(240);
+/// `--quick` takes about two minutes with three proxies; this is the hard stop.
+const DEADLINE: Duration = Duration::from_secs(420);
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -223,7 +227,9 @@ fn quick_comparison_with_haproxy() {
         r#".scenarios[] | [.id,
             (.proxies.haproxy.status // "none"), (.results.haproxy.proxy_cost.median // "null"),
             (.proxies.corelb.status // "none"), (.results.corelb.proxy_cost.median // "null"),
-            (.proxies.corelb.reason // "")] | map(tostring) | @tsv"#,
+            (.proxies.corelb.reason // ""),
+            (.proxies.nginx.status // "none"), (.results.nginx.proxy_cost.median // "null")]
+            | map(tostring) | @tsv"#,
         &json,
     );
     let cost = |id: &str, proxy: &str, v: &str| -> f64 {
@@ -235,11 +241,31 @@ fn quick_comparison_with_haproxy() {
     };
     for row in rows.lines() {
         let f: Vec<&str> = row.split('\t').collect();
-        let [id, h_status, h_cost, c_status, c_cost, c_reason] = f[..] else {
+        let [
+            id,
+            h_status,
+            h_cost,
+            c_status,
+            c_cost,
+            c_reason,
+            n_status,
+            n_cost,
+        ] = f[..]
+        else {
             panic!("unexpected row {row:?}");
         };
         assert_eq!(h_status, "ran", "({id}) HAProxy must run every scenario");
         let h = cost(id, "HAProxy", h_cost);
+        if NO_NGINX.contains(&id) {
+            assert_eq!(
+                n_status, "skipped",
+                "({id}) nginx has no configuration for it"
+            );
+        } else {
+            assert_eq!(n_status, "ran", "({id}) nginx must run it");
+            // nginx's CPU is its workers': a zero here means they were not counted.
+            cost(id, "nginx", n_cost);
+        }
         match c_status {
             "ran" => {
                 let c = cost(id, "corelb", c_cost);
@@ -257,7 +283,7 @@ fn quick_comparison_with_haproxy() {
     // where corelb did not run.
     let table: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| (")).collect();
     for id in SCENARIOS {
-        for proxy in ["HAProxy", "corelb"] {
+        for proxy in ["HAProxy", "nginx", "corelb"] {
             let row = table
                 .iter()
                 .find(|l| {
@@ -269,6 +295,8 @@ fn quick_comparison_with_haproxy() {
             });
             if proxy == "corelb" && unsupported {
                 assert!(row.contains("not supported yet"), "{row}");
+            } else if proxy == "nginx" && NO_NGINX.contains(&id) {
+                assert!(row.contains("not measured"), "{row}");
             } else {
                 for bad in ["not supported yet", "**failed**", "**no result**"] {
                     assert!(!row.contains(bad), "({id}) {proxy}: {row}");
