@@ -280,13 +280,17 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 /// Runs until stopped. Returns the process exit code.
 pub fn run(cfg: Config, opts: RunOptions) -> i32 {
-    match run_inner(cfg, opts) {
+    // Before any shard exists, so the writer threads are not pinned to a shard's CPU.
+    crate::log::stdio::start();
+    let code = match run_inner(cfg, opts) {
         Ok(code) => code,
         Err(msg) => {
             log::error!("{msg}");
             1
         }
-    }
+    };
+    crate::log::stdio::finish(Duration::from_secs(2));
+    code
 }
 
 /// One configuration generation: its shared state, its listening sockets (kept by the main
