@@ -137,3 +137,41 @@ fn debug_output_to_a_full_stderr_pipe_does_not_block_shards() {
     }
     assert!(text.contains("connection from 127.0.0.1:"), "{text}");
 }
+
+/// What corelb says on stderr over a short run: start, one connection, stop.
+fn stderr_of_a_run(global: &str, args: &[&str]) -> String {
+    let b = Backend::named("b1");
+    let port = free_port();
+    // `daemon` is ignored with a warning; the start is a notice.
+    let cfg = format!(
+        "global\n  daemon\n{global}{}",
+        listen_cfg(port, "", &[("s1", b.port, "")])
+    );
+    let mut c = Corelb::start(&cfg, args, &[port]);
+    connections(port, 1);
+    c.signal("TERM");
+    assert_eq!(c.wait_exit(Duration::from_secs(10)), Some(0), "{}", c.log());
+    c.log()
+}
+
+#[test]
+fn quiet_in_global_does_what_dash_q_does() {
+    let loud = stderr_of_a_run("", &[]);
+    assert!(
+        loud.contains("[WARNING]") && loud.contains("[NOTICE]"),
+        "{loud}"
+    );
+    let q = stderr_of_a_run("", &["-q"]);
+    assert!(!q.contains("[WARNING]") && !q.contains("[NOTICE]"), "{q}");
+    let quiet = stderr_of_a_run("  quiet\n", &[]);
+    assert!(
+        !quiet.contains("[WARNING]") && !quiet.contains("[NOTICE]"),
+        "{quiet}"
+    );
+    // As in HAProxy, -d on the command line wins over `quiet` in the file.
+    let debug = stderr_of_a_run("  quiet\n", &["-d"]);
+    assert!(
+        debug.contains("[NOTICE]") && debug.contains("[TRACE]"),
+        "{debug}"
+    );
+}

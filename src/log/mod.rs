@@ -43,6 +43,7 @@ impl log::Log for Stderr {
 static LOGGER: Stderr = Stderr;
 
 /// Verbosity: 1 = errors only (-q), 2 = warnings, 3 = notices (default), 4 = -V, 5 = -d.
+/// Called again to change it (`quiet` in the configuration).
 pub fn init(verbosity: usize) {
     LEVEL.store(verbosity, Ordering::Relaxed);
     let _ = log::set_logger(&LOGGER);
