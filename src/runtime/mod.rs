@@ -175,12 +175,13 @@ impl Shared {
             }
             backends.push(be);
         }
-        // HAProxy's default maxpipes is maxconn/4; each spliced direction in flight needs one.
+        // HAProxy's default maxpipes is maxconn/4. A spliced direction holds a pipe only while
+        // bytes are in flight; past the limit a chunk is copied instead (see `PipePool`).
         let maxpipes = cfg
             .global
             .maxpipes
             .map(|m| m as usize)
-            .unwrap_or(maxconn as usize / 2)
+            .unwrap_or(maxconn as usize / 4)
             .max(shards * 4);
         let node = cfg.global.node.clone().unwrap_or_else(|| {
             std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -669,5 +670,17 @@ mod tests {
         assert_eq!((fe(0), be(1), fe(2), be(2), be(3)), (2, 1, 4, 4, 3));
         let s = shared(&format!("{BASE}backend b\n"), 100, 1);
         assert!(!s.node.is_empty(), "the hostname by default");
+    }
+
+    #[test]
+    fn maxpipes_defaults_to_a_quarter_of_maxconn_as_in_haproxy() {
+        let s = shared(&format!("{BASE}backend b\n"), 4000, 2);
+        assert_eq!(s.pipes_per_shard, 4000 / 4 / 2);
+        let s = shared(
+            &format!("global\n  maxpipes 60\n{BASE}backend b\n"),
+            4000,
+            2,
+        );
+        assert_eq!(s.pipes_per_shard, 30);
     }
 }
