@@ -11,7 +11,7 @@ pub enum Status {
     /// Accepted with a warning and no effect; the string says why.
     Ignored(&'static str),
     /// Parsed and kept in the runtime model for a feature that is not built yet (the stats
-    /// page, `show info`): until it is, a warning like [`Ignored`](Status::Ignored)'s.
+    /// page, `show info`): until it is, the same warning as [`Status::Ignored`].
     Stored(&'static str),
     /// Recognised but not built yet: an error, so nothing is silently dropped.
     NotYet,
