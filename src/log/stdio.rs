@@ -104,6 +104,8 @@ impl Writer {
         let mut last_report = Instant::now();
         loop {
             self.writing.store(true, Ordering::SeqCst);
+            // Lines dropped by the shards or lost to a write error since the last round.
+            let mut lost = 0;
             {
                 let mut regs = self.queues.lock().unwrap();
                 let n = regs.len();
@@ -121,21 +123,21 @@ impl Writer {
                 start = start.wrapping_add(1);
                 for r in regs.iter_mut() {
                     let d = r.q.dropped.load(Ordering::Relaxed);
-                    unreported += d - r.seen;
+                    lost += d - r.seen;
                     r.seen = d;
                 }
                 // A finished shard's queue goes once it is empty.
                 regs.retain(|r| Arc::strong_count(&r.q) > 1 || !r.q.lines.is_empty());
             }
             if !batch.is_empty() {
-                let lost = write_all(self.stream, &batch);
-                unreported += lost;
+                lost += write_all(self.stream, &batch);
                 batch.clear();
                 batch.shrink_to(BATCH * 2);
             }
             self.writing.store(false, Ordering::SeqCst);
-            if unreported > 0 {
-                self.dropped.fetch_add(unreported, Ordering::Relaxed);
+            if lost > 0 {
+                self.dropped.fetch_add(lost, Ordering::Relaxed);
+                unreported += lost;
             }
             let idle = !self.pending();
             if unreported > 0 && (idle || last_report.elapsed() >= Duration::from_secs(1)) {
