@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// A pipe whose buffer is already full: whoever writes to it blocks until the reader reads.
@@ -29,33 +29,6 @@ fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter, usize) {
     unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
     assert!(filled >= 4096);
     (r, w, filled)
-}
-
-/// Starts corelb with its stdout or stderr connected to `out` (the other goes to a file).
-fn spawn_with(cfg: &str, args: &[&str], out: std::io::PipeWriter, on_stderr: bool) -> Corelb {
-    let dir = TempDir::new("corelb");
-    let cfg_path = dir.write("corelb.cfg", cfg);
-    let stderr = dir.path("stderr.log");
-    let file = std::fs::File::create(&stderr).unwrap();
-    let (o, e): (Stdio, Stdio) = if on_stderr {
-        (Stdio::null(), out.into())
-    } else {
-        (out.into(), file.into())
-    };
-    let child = Command::new(corelb_bin())
-        .arg("-f")
-        .arg(&cfg_path)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(o)
-        .stderr(e)
-        .spawn()
-        .expect("start corelb");
-    Corelb {
-        child: Some(child),
-        dir,
-        stderr,
-    }
 }
 
 /// Sequential connections through corelb, each reading the backend's name; panics on the
@@ -86,7 +59,7 @@ fn a_full_stdout_pipe_neither_blocks_shards_nor_splits_lines() {
         &[("s1", b.port, "")],
     );
     let (r, w, filled) = full_pipe();
-    let mut c = spawn_with(&cfg, &["--shards", "1"], w, false);
+    let mut c = Corelb::spawn_stdio(&cfg, &["--shards", "1"], w.into(), None);
     c.wait_port(port);
     // More lines than a shard queues: the rest is dropped, and the shard keeps serving.
     let n = 3000;
@@ -121,7 +94,12 @@ fn debug_output_to_a_full_stderr_pipe_does_not_block_shards() {
     let port = free_port();
     let cfg = listen_cfg(port, "", &[("s1", b.port, "")]);
     let (r, w, filled) = full_pipe();
-    let mut c = spawn_with(&cfg, &["-d", "--shards", "1"], w, true);
+    let mut c = Corelb::spawn_stdio(
+        &cfg,
+        &["-d", "--shards", "1"],
+        Stdio::null(),
+        Some(w.into()),
+    );
     c.wait_port(port);
     // -d writes a line per connection (and more) from the shard.
     connections(port, 200);

@@ -56,6 +56,13 @@ pub fn init(verbosity: usize) {
     });
 }
 
+/// The host's name (the kernel's), if it can be read.
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+}
+
 /// HAProxy's access-log date: `06/Feb/2009:12:12:51.443`, local time.
 pub fn format_date(t: std::time::SystemTime, out: &mut String) {
     use std::fmt::Write as _;

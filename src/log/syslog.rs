@@ -66,9 +66,7 @@ impl Sender {
             };
             sinks.push((sink, t.clone()));
         }
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into());
+        let hostname = super::hostname().unwrap_or_else(|| "localhost".into());
         Sender {
             sinks,
             tag: tag.to_string(),

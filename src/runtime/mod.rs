@@ -183,11 +183,12 @@ impl Shared {
             .map(|m| m as usize)
             .unwrap_or(maxconn as usize / 4)
             .max(shards * 4);
-        let node = cfg.global.node.clone().unwrap_or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_default()
-        });
+        let node = cfg
+            .global
+            .node
+            .clone()
+            .or_else(crate::log::hostname)
+            .unwrap_or_default();
         Shared {
             node,
             frontends,
