@@ -41,6 +41,8 @@ impl Stream {
 pub const QUEUE_LINES: usize = 1024;
 /// A writer stops taking lines for a batch once it holds this many bytes.
 const BATCH: usize = 32 * 1024;
+/// Drops are reported at most this often (and in total at exit).
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// One shard's lines for one stream. Only that shard pushes; only the writer pops.
 struct Queue {
@@ -139,8 +141,7 @@ impl Writer {
                 self.dropped.fetch_add(lost, Ordering::Relaxed);
                 unreported += lost;
             }
-            let idle = !self.pending();
-            if unreported > 0 && (idle || last_report.elapsed() >= Duration::from_secs(1)) {
+            if unreported > 0 && last_report.elapsed() >= REPORT_EVERY {
                 log::warn!(
                     "{} is not read fast enough: {unreported} log line(s) dropped",
                     self.stream.name()
@@ -148,11 +149,18 @@ impl Writer {
                 unreported = 0;
                 last_report = Instant::now();
             }
-            if idle {
+            if !self.pending() {
                 self.sleeping.store(true, Ordering::Relaxed);
                 fence(Ordering::SeqCst);
                 if !self.pending() {
-                    std::thread::park();
+                    if unreported > 0 {
+                        // Wake up to report them even if no line comes.
+                        std::thread::park_timeout(
+                            REPORT_EVERY.saturating_sub(last_report.elapsed()),
+                        );
+                    } else {
+                        std::thread::park();
+                    }
                 }
                 self.sleeping.store(false, Ordering::Relaxed);
             }
