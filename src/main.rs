@@ -86,7 +86,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let verbosity = if cli.quiet {
-        1
+        QUIET
     } else if cli.debug {
         5
     } else if cli.verbose {
@@ -141,6 +141,11 @@ fn main() -> ExitCode {
             }
         };
     }
+    // `quiet` in global is -q, unless -d or -V on the command line asks for more (HAProxy
+    // keeps <debug> over <quiet> too).
+    if cfg.as_ref().is_some_and(|c| c.global.quiet) && !cli.debug && !cli.verbose {
+        corelb::log::init(QUIET);
+    }
     for d in &diags.list {
         match d.level {
             Level::Error => log::error!("{d}"),
@@ -161,6 +166,9 @@ fn main() -> ExitCode {
     };
     ExitCode::from(runtime::run(cfg, opts) as u8)
 }
+
+/// Verbosity of -q: errors only.
+const QUIET: usize = 1;
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }

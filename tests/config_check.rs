@@ -132,6 +132,27 @@ fn valid_config_exits_zero() {
 }
 
 #[test]
+fn node_and_proxy_id_are_accepted_with_a_warning_until_the_stats_page_shows_them() {
+    let dir = TempDir::new("cfg");
+    let path = dir.write(
+        "ok.cfg",
+        &format!("global\n  node lb-1\n{BASE}frontend f\n  bind 127.0.0.1:1\n  id 7\n  default_backend b\nbackend b\n  id 8\n  server s 127.0.0.1:2\n"),
+    );
+    let (code, out, err) = check_config(&path);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(3 warnings)"), "{out}");
+    let p = path.display();
+    for (line, kw) in [(2, "node"), (10, "id"), (13, "id")] {
+        let want = format!("{p}:{line}: warning: '{kw}' is ignored: ");
+        assert!(err.contains(&want), "expected '{want}' in:\n{err}");
+    }
+    // Still parsed: a bad value is an error.
+    let bad = dir.write("bad.cfg", &format!("{BASE}backend b\n  id zero\n"));
+    let (code, _, err) = check_config(&bad);
+    assert_eq!(code, 1, "{err}");
+}
+
+#[test]
 fn unknown_keyword_suggests() {
     expect_error(
         "frontend f\n  bnd 127.0.0.1:1\n",

@@ -10,6 +10,9 @@ pub enum Status {
     Supported,
     /// Accepted with a warning and no effect; the string says why.
     Ignored(&'static str),
+    /// Parsed and kept in the runtime model for a feature that is not built yet (the stats
+    /// page, `show info`): until it is, the same warning as [`Status::Ignored`].
+    Stored(&'static str),
     /// Recognised but not built yet: an error, so nothing is silently dropped.
     NotYet,
     /// Removed from HAProxy; the string names the modern replacement.
@@ -38,6 +41,9 @@ const fn kw(name: &'static str, status: Status, sections: u8) -> Kw {
 
 use Status::*;
 
+const FOR_STATS: &str =
+    "it is shown by the stats page and 'show info'/'show stat', which corelb does not have yet";
+
 const NODAEMON: &str = "corelb always runs in the foreground; let systemd (or your supervisor) run it in the background";
 
 pub static GLOBAL: &[Kw] = &[
@@ -55,7 +61,7 @@ pub static GLOBAL: &[Kw] = &[
     kw("log", Supported, 0),
     kw("log-tag", Supported, 0),
     kw("quiet", Supported, 0),
-    kw("node", Supported, 0),
+    kw("node", Stored(FOR_STATS), 0),
     kw("description", Supported, 0),
     kw("setenv", Supported, 0),
     kw("presetenv", Supported, 0),
@@ -158,7 +164,7 @@ pub static PROXY: &[Kw] = &[
     kw("disabled", Supported, ALL),
     kw("enabled", Supported, ALL),
     kw("description", Supported, ALL),
-    kw("id", Supported, F | B),
+    kw("id", Stored(FOR_STATS), F | B),
     kw("contimeout", Supported, D | B),
     kw("clitimeout", Supported, D | F),
     kw("srvtimeout", Supported, D | B),
@@ -509,7 +515,9 @@ pub fn markdown_table() -> String {
         for k in table {
             let status = match k.status {
                 Supported => "works".to_string(),
-                Ignored(why) => format!("accepted and ignored, with a warning: {why}"),
+                Ignored(why) | Stored(why) => {
+                    format!("accepted and ignored, with a warning: {why}")
+                }
                 NotYet => "**not supported yet** (error)".to_string(),
                 Removed(by) => format!("removed from HAProxy (error): use `{by}`"),
             };

@@ -471,6 +471,10 @@ fn status_ok(k: &Kw, shown: &str, loc: &Loc, d: &mut Diags) -> bool {
             d.warn(loc, format!("'{shown}' is ignored: {why}"));
             false
         }
+        Status::Stored(why) => {
+            d.warn(loc, format!("'{shown}' is ignored: {why}"));
+            true
+        }
         Status::NotYet => {
             d.error(loc, format!("'{shown}' is not supported yet"));
             false
@@ -2568,7 +2572,7 @@ mod tests {
         // Every keyword marked Supported reaches a handler (no "internal error").
         for k in keywords::GLOBAL
             .iter()
-            .filter(|k| k.status == Status::Supported)
+            .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
         {
             let (_, d) = parse_text(&format!("global\n {} 1\n", k.name));
             for e in &d.list {
@@ -2577,7 +2581,7 @@ mod tests {
         }
         for k in keywords::PROXY
             .iter()
-            .filter(|k| k.status == Status::Supported)
+            .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
         {
             let (_, d) = parse_text(&format!("listen x\n {} 1\n", k.name));
             for e in &d.list {
@@ -2586,7 +2590,7 @@ mod tests {
         }
         for k in keywords::OPTION
             .iter()
-            .filter(|k| k.status == Status::Supported)
+            .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
         {
             let (_, d) = parse_text(&format!("listen x\n option {}\n", k.name));
             for e in &d.list {
@@ -2595,7 +2599,7 @@ mod tests {
         }
         for k in keywords::BIND
             .iter()
-            .filter(|k| k.status == Status::Supported)
+            .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
         {
             let (_, d) = parse_text(&format!("listen x\n bind :1 {} 1\n", k.name));
             for e in &d.list {
@@ -2604,7 +2608,7 @@ mod tests {
         }
         for k in keywords::SERVER
             .iter()
-            .filter(|k| k.status == Status::Supported)
+            .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
         {
             let (_, d) = parse_text(&format!("backend x\n server s 127.0.0.1:1 {} 1\n", k.name));
             for e in &d.list {

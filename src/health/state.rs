@@ -1,7 +1,9 @@
 //! One [`ServerState`] per configured server, shared (`Arc`) by every shard. Everything a
-//! shard reads on the connection path is an atomic: the operational state, the effective
-//! weight and the number of live connections. Writers are the health checker and the
-//! connection path itself (connection counts); nothing here takes a lock.
+//! shard reads or writes on the connection path is an atomic: the operational state, the
+//! effective weight and the number of live connections; that path takes no lock. The one
+//! lock guards the health counter (rise/fall and the up flag change together), which only
+//! the prober, a reload and `observe` errors past their limit touch: never a request that
+//! goes well.
 
 use super::machine::{Health, Transition};
 use crate::config::{Observe, OnError, Server};

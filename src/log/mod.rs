@@ -1,11 +1,13 @@
 //! Logging. Process events (startup, server state changes, errors) go to stderr through the
 //! `log` facade in HAProxy's style (`[WARNING]  (pid) : message`) and, for events HAProxy
 //! sends to syslog, also to the configured `log` targets. Per-connection access logs
-//! (`option tcplog`) are formatted here and sent by each shard's [`syslog::Sender`].
+//! (`option tcplog`) are formatted here and sent by each shard's [`syslog::Sender`]. No shard
+//! ever waits for a log reader: sockets are non-blocking and stdout/stderr go through
+//! [`stdio`]'s per-shard queues.
 
+pub mod stdio;
 pub mod syslog;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static LEVEL: AtomicUsize = AtomicUsize::new(3);
@@ -29,9 +31,10 @@ impl log::Log for Stderr {
             log::Level::Debug => "[DEBUG]   ",
             log::Level::Trace => "[TRACE]   ",
         };
-        // One write per line so that lines from different shards do not interleave.
+        // One whole line at a time, so that lines from different threads do not interleave;
+        // a shard's goes through its queue (see `stdio`) and never waits for the reader.
         let line = format!("{tag} ({}) : {}\n", std::process::id(), r.args());
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        stdio::send(stdio::Stream::Stderr, line.into_bytes());
     }
 
     fn flush(&self) {}
@@ -40,6 +43,7 @@ impl log::Log for Stderr {
 static LOGGER: Stderr = Stderr;
 
 /// Verbosity: 1 = errors only (-q), 2 = warnings, 3 = notices (default), 4 = -V, 5 = -d.
+/// Called again to change it (`quiet` in the configuration).
 pub fn init(verbosity: usize) {
     LEVEL.store(verbosity, Ordering::Relaxed);
     let _ = log::set_logger(&LOGGER);
@@ -50,6 +54,13 @@ pub fn init(verbosity: usize) {
         4 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,
     });
+}
+
+/// The host's name (the kernel's), if it can be read.
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
 }
 
 /// HAProxy's access-log date: `06/Feb/2009:12:12:51.443`, local time.

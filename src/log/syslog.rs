@@ -1,17 +1,17 @@
 //! Sending log lines to `log` targets: syslog over UDP or a unix datagram socket (RFC 3164
 //! framing, as HAProxy's default), or stdout/stderr without framing. Each shard owns its
-//! sockets; a send never blocks (a full socket drops the line, like HAProxy).
+//! sockets, which are non-blocking, and its stdout/stderr queues ([`super::stdio`]); a send
+//! never blocks: a full socket or queue drops the line, like HAProxy, and counts it.
 
+use super::stdio::{self, Stream};
 use crate::config::{LogDest, LogTarget};
-use std::io::Write;
 use std::net::UdpSocket;
 use std::os::unix::net::UnixDatagram;
 
 enum Sink {
     Udp(UdpSocket, std::net::SocketAddr),
     Unix(UnixDatagram, std::path::PathBuf),
-    Stdout,
-    Stderr,
+    Stdio(Stream),
 }
 
 pub struct Sender {
@@ -19,6 +19,8 @@ pub struct Sender {
     tag: String,
     hostname: String,
     buf: String,
+    /// Lines a full (or failing) socket did not take; stdout/stderr count theirs in `stdio`.
+    dropped: u64,
 }
 
 /// Syslog severities, from `LEVELS` in the config parser.
@@ -59,24 +61,28 @@ impl Sender {
                         continue;
                     }
                 },
-                LogDest::Stdout => Sink::Stdout,
-                LogDest::Stderr => Sink::Stderr,
+                LogDest::Stdout => Sink::Stdio(Stream::Stdout),
+                LogDest::Stderr => Sink::Stdio(Stream::Stderr),
             };
             sinks.push((sink, t.clone()));
         }
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into());
+        let hostname = super::hostname().unwrap_or_else(|| "localhost".into());
         Sender {
             sinks,
             tag: tag.to_string(),
             hostname,
             buf: String::with_capacity(512),
+            dropped: 0,
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.sinks.is_empty()
+    }
+
+    /// Lines dropped by the syslog sockets so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Sends `msg` at syslog `level` to every target whose level range admits it.
@@ -86,43 +92,45 @@ impl Sender {
             if level > t.max_level || level < t.min_level {
                 continue;
             }
-            self.buf.clear();
-            match sink {
-                Sink::Udp(..) | Sink::Unix(..) => {
-                    let pri = (t.facility as u32) * 8 + level as u32;
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap_or_default();
-                    let tm = crate::sys::localtime(now.as_secs() as i64);
-                    const MON: [&str; 12] = [
-                        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                        "Nov", "Dec",
-                    ];
-                    let _ = write!(
-                        self.buf,
-                        "<{pri}>{} {:2} {:02}:{:02}:{:02} {} {}[{}]: {msg}",
-                        MON[tm.tm_mon.clamp(0, 11) as usize],
-                        tm.tm_mday,
-                        tm.tm_hour,
-                        tm.tm_min,
-                        tm.tm_sec,
-                        self.hostname,
-                        self.tag,
-                        std::process::id()
-                    );
-                }
-                Sink::Stdout | Sink::Stderr => {
-                    self.buf.push_str(msg);
-                    self.buf.push('\n');
-                }
+            if let Sink::Stdio(stream) = sink {
+                // Truncated like a datagram, but always ends with its newline.
+                let n = msg.len().min(t.maxlen.max(80) - 1);
+                let mut line = Vec::with_capacity(n + 1);
+                line.extend_from_slice(&msg.as_bytes()[..n]);
+                line.push(b'\n');
+                stdio::send(*stream, line);
+                continue;
             }
+            self.buf.clear();
+            let pri = (t.facility as u32) * 8 + level as u32;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let tm = crate::sys::localtime(now.as_secs() as i64);
+            const MON: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            let _ = write!(
+                self.buf,
+                "<{pri}>{} {:2} {:02}:{:02}:{:02} {} {}[{}]: {msg}",
+                MON[tm.tm_mon.clamp(0, 11) as usize],
+                tm.tm_mday,
+                tm.tm_hour,
+                tm.tm_min,
+                tm.tm_sec,
+                self.hostname,
+                self.tag,
+                std::process::id()
+            );
             let line = &self.buf.as_bytes()[..self.buf.len().min(t.maxlen.max(80))];
-            let _ = match sink {
-                Sink::Udp(s, addr) => s.send_to(line, addr).map(|_| ()),
-                Sink::Unix(s, path) => s.send_to(line, path).map(|_| ()),
-                Sink::Stdout => std::io::stdout().lock().write_all(line),
-                Sink::Stderr => std::io::stderr().lock().write_all(line),
+            let sent = match sink {
+                Sink::Udp(s, addr) => s.send_to(line, addr),
+                Sink::Unix(s, path) => s.send_to(line, path),
+                Sink::Stdio(_) => continue,
             };
+            if sent.is_err() {
+                self.dropped += 1;
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Process-wide control shared by the main thread and the shards: the stop request and the
-//! waiters of connection slots. Wakers cross threads (glommio queues a foreign wake-up to
-//! the owning executor), so no shard ever polls for these.
+//! waiters of connection slots. Waiting is event-driven and wakers cross threads (glommio
+//! queues a foreign wake-up to the owning executor), so a stop reaches every shard at once
+//! and nobody polls for it. Slot waiters are woken the same way and, as a safety net, also
+//! re-check every 100 ms (see [`Slots::wait_for`]).
 
 use event_listener::Event;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -128,8 +130,16 @@ impl Slots {
         self.waiting.load(Ordering::Relaxed)
     }
 
-    /// Waits until `try_again` succeeds, a wake-up is lost to a race (re-checked every
-    /// 100 ms), or `deadline` passes. Returns what `try_again` returned last.
+    /// Waits until `try_again` succeeds or `deadline` passes; returns what `try_again`
+    /// returned last. A waiter is woken when a slot is given back ([`give_back`],
+    /// [`wake_one`]) and also re-checks every 100 ms, which bounds what a missing wake-up
+    /// costs: the giver skips the wake-up when it sees no waiter, and its counter and
+    /// `waiting` are ordered by AcqRel only, not SeqCst, so the memory model lets each side
+    /// miss the other's update; and a server slot freed elsewhere reaches this queue only if
+    /// that path calls `wake_one`.
+    ///
+    /// [`give_back`]: Slots::give_back
+    /// [`wake_one`]: Slots::wake_one
     pub async fn wait_for<T>(
         &self,
         deadline: Option<Instant>,

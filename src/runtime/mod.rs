@@ -36,6 +36,8 @@ pub struct RunOptions {
 /// A frontend (or the frontend side of a listen) as the shards use it.
 pub struct FrontendRt {
     pub proxy: usize,
+    /// The proxy's numeric id (`id`, else the first free one), for the stats page.
+    pub id: u32,
     pub name: String,
     pub mode: Mode,
     pub slots: Slots,
@@ -54,6 +56,8 @@ pub struct FrontendRt {
 /// A backend as the shards use it.
 pub struct BackendRt {
     pub proxy: usize,
+    /// The proxy's numeric id (`id`, else the first free one), for the stats page.
+    pub id: u32,
     pub name: String,
     pub lb: Lb,
     /// Connections waiting for a server slot (all servers at maxconn).
@@ -96,6 +100,8 @@ impl BackendRt {
 
 pub struct Shared {
     pub cfg: Arc<Config>,
+    /// This process's name for the stats page and `show info`: `node`, else the hostname.
+    pub node: String,
     /// Indexed like `cfg.proxies`.
     pub frontends: Vec<Option<Arc<FrontendRt>>>,
     pub backends: Vec<Option<Arc<BackendRt>>>,
@@ -129,6 +135,7 @@ impl Shared {
         let mut backends = Vec::new();
         let mut logs = Vec::new();
         let mut probes = Vec::new();
+        let ids = proxy_ids(&cfg.proxies);
         for (i, px) in cfg.proxies.iter().enumerate() {
             let mut targets = px.log.targets.clone();
             if px.log.use_global {
@@ -138,9 +145,12 @@ impl Shared {
             frontends.push(
                 px.kind
                     .is_frontend()
-                    .then(|| Arc::new(frontend_rt(i, px, maxconn, !logs[i].is_empty()))),
+                    .then(|| Arc::new(frontend_rt(i, ids[i], px, maxconn, !logs[i].is_empty()))),
             );
-            let be = px.kind.is_backend().then(|| Arc::new(backend_rt(i, px)));
+            let be = px
+                .kind
+                .is_backend()
+                .then(|| Arc::new(backend_rt(i, ids[i], px)));
             if let Some(be) = &be {
                 if let Some(prev) = previous.and_then(|p| p.backend_by_name(&px.name)) {
                     for s in &be.lb.servers {
@@ -165,14 +175,22 @@ impl Shared {
             }
             backends.push(be);
         }
-        // HAProxy's default maxpipes is maxconn/4; each spliced direction in flight needs one.
+        // HAProxy's default maxpipes is maxconn/4. A spliced direction holds a pipe only while
+        // bytes are in flight; past the limit a chunk is copied instead (see `PipePool`).
         let maxpipes = cfg
             .global
             .maxpipes
             .map(|m| m as usize)
-            .unwrap_or(maxconn as usize / 2)
+            .unwrap_or(maxconn as usize / 4)
             .max(shards * 4);
+        let node = cfg
+            .global
+            .node
+            .clone()
+            .or_else(crate::log::hostname)
+            .unwrap_or_default();
         Shared {
+            node,
             frontends,
             backends,
             slots: Slots::new(maxconn),
@@ -195,7 +213,26 @@ impl Shared {
     }
 }
 
-fn frontend_rt(i: usize, px: &Proxy, global_maxconn: u32, logs: bool) -> FrontendRt {
+/// Each proxy's numeric id, as HAProxy numbers them: the configured `id`, else the lowest
+/// id no other proxy has, in the order of the file.
+fn proxy_ids(proxies: &[Proxy]) -> Vec<u32> {
+    let mut used: std::collections::HashSet<u32> = proxies.iter().filter_map(|p| p.id).collect();
+    let mut next = 1;
+    proxies
+        .iter()
+        .map(|p| {
+            p.id.unwrap_or_else(|| {
+                while used.contains(&next) {
+                    next += 1;
+                }
+                used.insert(next);
+                next
+            })
+        })
+        .collect()
+}
+
+fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -> FrontendRt {
     let backend = if px.kind.is_backend() {
         Some(i)
     } else {
@@ -206,6 +243,7 @@ fn frontend_rt(i: usize, px: &Proxy, global_maxconn: u32, logs: bool) -> Fronten
     };
     FrontendRt {
         proxy: i,
+        id,
         name: px.name.clone(),
         mode: px.mode,
         slots: Slots::new(px.maxconn.unwrap_or(global_maxconn)),
@@ -219,7 +257,7 @@ fn frontend_rt(i: usize, px: &Proxy, global_maxconn: u32, logs: bool) -> Fronten
     }
 }
 
-fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
+fn backend_rt(i: usize, id: u32, px: &Proxy) -> BackendRt {
     let server_tls: Vec<Option<Arc<ServerTlsRt>>> = px
         .servers
         .iter()
@@ -242,6 +280,7 @@ fn backend_rt(i: usize, px: &Proxy) -> BackendRt {
         .collect();
     BackendRt {
         proxy: i,
+        id,
         name: px.name.clone(),
         lb: Lb::new(
             px.balance.algo,
@@ -280,13 +319,17 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 /// Runs until stopped. Returns the process exit code.
 pub fn run(cfg: Config, opts: RunOptions) -> i32 {
-    match run_inner(cfg, opts) {
+    // Before any shard exists, so the writer threads are not pinned to a shard's CPU.
+    crate::log::stdio::start();
+    let code = match run_inner(cfg, opts) {
         Ok(code) => code,
         Err(msg) => {
             log::error!("{msg}");
             1
         }
-    }
+    };
+    crate::log::stdio::finish(Duration::from_secs(2));
+    code
 }
 
 /// One configuration generation: its shared state, its listening sockets (kept by the main
@@ -597,4 +640,48 @@ fn reload(host: &Host, current: &Generation) -> Option<Generation> {
 fn is_finished(h: &glommio::ExecutorJoinHandle<()>) -> bool {
     // glommio's join handle has no is_finished: each shard records its end itself.
     shard::finished(h.thread().id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(text: &str, maxconn: u32, shards: usize) -> Shared {
+        let (cfg, d) = crate::config::parser::parse_text(text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        Shared::new(cfg, maxconn, shards, None)
+    }
+
+    const BASE: &str =
+        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n";
+
+    #[test]
+    fn node_and_proxy_ids_reach_the_runtime_model() {
+        let s = shared(
+            &format!(
+                "global\n  node lb-7\n{BASE}frontend a\n  bind :1\n  default_backend c\nbackend b\n  id 1\n  server s 127.0.0.1:2\nlisten c\n  bind :3\n  server s 127.0.0.1:2\nbackend d\n  id 3\n"
+            ),
+            100,
+            1,
+        );
+        assert_eq!(s.node, "lb-7");
+        let fe = |i: usize| s.frontends[i].as_ref().unwrap().id;
+        let be = |i: usize| s.backends[i].as_ref().unwrap().id;
+        // a and c take the first ids b and d left free; a listen has one id.
+        assert_eq!((fe(0), be(1), fe(2), be(2), be(3)), (2, 1, 4, 4, 3));
+        let s = shared(&format!("{BASE}backend b\n"), 100, 1);
+        assert!(!s.node.is_empty(), "the hostname by default");
+    }
+
+    #[test]
+    fn maxpipes_defaults_to_a_quarter_of_maxconn_as_in_haproxy() {
+        let s = shared(&format!("{BASE}backend b\n"), 4000, 2);
+        assert_eq!(s.pipes_per_shard, 4000 / 4 / 2);
+        let s = shared(
+            &format!("global\n  maxpipes 60\n{BASE}backend b\n"),
+            4000,
+            2,
+        );
+        assert_eq!(s.pipes_per_shard, 30);
+    }
 }

@@ -95,6 +95,19 @@ impl Shard {
         });
         sender.send(level, line);
     }
+
+    /// Log lines this shard dropped because a target did not keep up (syslog sockets and
+    /// stdout/stderr queues); call it on the shard's own thread.
+    pub fn log_drops(&self) -> u64 {
+        let sockets: u64 = self
+            .logs
+            .borrow()
+            .iter()
+            .flatten()
+            .map(Sender::dropped)
+            .sum();
+        sockets + crate::log::stdio::dropped_here()
+    }
 }
 
 pub async fn run(
@@ -104,6 +117,8 @@ pub async fn run(
     started: std::sync::mpsc::Sender<Result<usize, String>>,
 ) {
     let _finish = FinishGuard;
+    // From here on this thread's stdout/stderr lines never wait for their reader.
+    crate::log::stdio::attach();
     let nproxies = shared.cfg.proxies.len();
     let shard = Rc::new(Shard {
         id,
@@ -138,7 +153,7 @@ pub async fn run(
     }
     let s = &shard.stats;
     log::debug!(
-        "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls",
+        "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls, {} log lines dropped",
         s.accepted.get(),
         s.spliced.get() >> 20,
         s.copied.get() >> 20,
@@ -146,8 +161,10 @@ pub async fn run(
         s.read_waits.get(),
         s.pipe_fallbacks.get(),
         s.ktls_handoffs.get(),
-        s.tls_userspace.get()
+        s.tls_userspace.get(),
+        shard.log_drops()
     );
+    crate::log::stdio::detach();
 }
 
 /// Starts this shard's share of the health checks, their first runs spread over `inter`.

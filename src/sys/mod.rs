@@ -82,6 +82,19 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
 }
 
+/// Waits up to `timeout_ms` for `fd` to accept writes (poll(2) POLLOUT); for a thread that
+/// may block, never for a shard.
+pub fn wait_writable(fd: std::os::fd::BorrowedFd<'_>, timeout_ms: i32) -> io::Result<()> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and its count is 1.
+    cvt(unsafe { libc::poll(&mut p, 1, timeout_ms) })?;
+    Ok(())
+}
+
 /// Puts a descriptor in non-blocking mode (splice on sockets relies on it).
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_GETFL/F_SETFL with an int flag set on a valid fd.

@@ -148,22 +148,29 @@ impl Corelb {
 
     /// Starts corelb without waiting for anything.
     pub fn spawn(cfg: &str, args: &[&str]) -> Corelb {
+        Corelb::spawn_stdio(cfg, args, Stdio::null(), None)
+    }
+
+    /// Same, with stdout connected to `stdout`, and stderr to `stderr` (None: the file that
+    /// [`log`](Corelb::log) reads).
+    pub fn spawn_stdio(cfg: &str, args: &[&str], stdout: Stdio, stderr: Option<Stdio>) -> Corelb {
         let dir = TempDir::new("corelb");
         let cfg_path = dir.write("corelb.cfg", cfg);
-        let stderr = dir.path("stderr.log");
+        let stderr_path = dir.path("stderr.log");
+        let stderr = stderr.unwrap_or_else(|| std::fs::File::create(&stderr_path).unwrap().into());
         let child = Command::new(corelb_bin())
             .arg("-f")
             .arg(&cfg_path)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("start corelb");
         Corelb {
             child: Some(child),
             dir,
-            stderr,
+            stderr: stderr_path,
         }
     }
 
