@@ -1,6 +1,7 @@
 //! The I/O side of mode http: the connection's input buffer, reads and writes bounded by a
 //! deadline, and the server connection type.
 
+use crate::proxy::buffers::{give_back, take as take_buffer};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
@@ -9,7 +10,9 @@ use std::time::Instant;
 /// Bytes received and not consumed yet: `data[start..end]`. One per connection side,
 /// `tune.bufsize` large; the codec parses heads in place and bodies pass through it.
 /// The buffer is allocated when bytes arrive and can be given back while empty, so that an
-/// idle keep-alive connection holds no buffer (HAProxy does the same).
+/// idle keep-alive connection holds no buffer (HAProxy does the same); it goes to the
+/// shard's spare buffers, since a connection between two requests gives its buffers back
+/// and takes them again at once.
 pub struct InBuf {
     data: Box<[u8]>,
     cap: usize,
@@ -22,44 +25,6 @@ pub struct InBuf {
 
 /// The first read into an empty, unallocated buffer goes through this much stack.
 const FIRST_READ: usize = 1024;
-
-/// Buffers given back by idle connections of this shard, kept for the next ones (a
-/// connection between two requests gives its buffers back and takes them again at once:
-/// without this, two 16 KiB buffers were allocated and zero-filled per request). Each shard
-/// is one thread, so no lock; bounded, so idle memory stays bounded too.
-const SPARE_BUFFERS: usize = 32;
-
-thread_local! {
-    static SPARE: std::cell::RefCell<Vec<Box<[u8]>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn take_buffer(size: usize) -> Box<[u8]> {
-    SPARE
-        .with(|s| {
-            let mut s = s.borrow_mut();
-            // A reload may change tune.bufsize: buffers of another size are dropped.
-            while let Some(b) = s.pop() {
-                if b.len() == size {
-                    return Some(b);
-                }
-            }
-            None
-        })
-        // Old bytes in a reused buffer are never read: only data[start..end] is.
-        .unwrap_or_else(|| vec![0u8; size].into_boxed_slice())
-}
-
-fn give_back(b: Box<[u8]>) {
-    if b.is_empty() {
-        return;
-    }
-    SPARE.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < SPARE_BUFFERS {
-            s.push(b);
-        }
-    });
-}
 
 impl InBuf {
     pub fn new(size: usize) -> InBuf {
@@ -302,19 +267,5 @@ mod tests {
         assert_eq!(b.take_all(), &early[1..]);
         assert!(b.is_empty());
         assert_eq!(read_out(&mut b, b""), b"");
-    }
-
-    #[test]
-    fn spare_buffers_are_bounded() {
-        let bufs: Vec<InBuf> = (0..SPARE_BUFFERS + 10)
-            .map(|_| {
-                let mut b = InBuf::new(1024);
-                b.extend(b"a");
-                b.consume(1);
-                b
-            })
-            .collect();
-        drop(bufs);
-        assert!(SPARE.with(|s| s.borrow().len()) <= SPARE_BUFFERS);
     }
 }
