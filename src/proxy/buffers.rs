@@ -1,6 +1,7 @@
 //! This shard's spare I/O buffers, by size: what a connection gives back when it no longer
-//! needs a buffer (an idle keep-alive connection) and the next one takes instead of
-//! allocating and zero-filling a new one.
+//! needs a buffer (mode http's idle keep-alive connection, the pump going back to splicing
+//! after a fallback chunk or a kTLS control record, a finished copy loop) and the next one
+//! takes instead of allocating and zero-filling a new one.
 //! Each shard is one thread, so the list is thread-local and takes no lock; it is bounded
 //! per size and in sizes, so idle memory stays bounded too.
 

@@ -97,6 +97,27 @@ impl Shard {
     }
 }
 
+#[cfg(test)]
+impl Shard {
+    /// A shard with no proxies and room for `pipes` pipes, for tests of what runs on one.
+    pub(crate) fn for_tests(pipes: usize) -> Shard {
+        let mut p = crate::config::parser::Parser::new();
+        p.parse_str("test.cfg", "global\n");
+        let (cfg, diags) = p.finish();
+        let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
+        let shared = Arc::new(Shared::new(cfg, 100, 1, None));
+        Shard {
+            id: 0,
+            pipes: RefCell::new(PipePool::new(shared.pipe_size, pipes)),
+            http_pool: RefCell::new(Default::default()),
+            shared,
+            active: Cell::new(0),
+            stats: ShardStats::default(),
+            logs: RefCell::new(Vec::new()),
+        }
+    }
+}
+
 pub async fn run(
     shared: Arc<Shared>,
     id: usize,
