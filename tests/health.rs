@@ -351,15 +351,8 @@ fn a_check_whose_send_cannot_complete_fails_with_a_timeout() {
     // A server that accepts and never reads, with a small receive buffer: a check request
     // larger than what the kernel buffers (the sender's autotuned send buffer is at most
     // tcp_wmem's maximum) blocks its writer until `timeout check` ends the check.
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let sock = bound_socket();
     sock.set_recv_buffer_size(4096).unwrap();
-    sock.bind(
-        &"127.0.0.1:0"
-            .parse::<std::net::SocketAddr>()
-            .unwrap()
-            .into(),
-    )
-    .unwrap();
     sock.listen(64).unwrap();
     let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let h2 = held.clone();
