@@ -345,3 +345,44 @@ fn checked_server_without_a_port_is_a_config_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_check_whose_send_cannot_complete_fails_with_a_timeout() {
+    // A server that accepts and never reads, with a small receive buffer: a check request
+    // larger than what the kernel buffers (the sender's autotuned send buffer is at most
+    // tcp_wmem's maximum) blocks its writer until `timeout check` ends the check.
+    let sock = bound_socket();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.listen(64).unwrap();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h2 = held.clone();
+    let sink = Backend::start_on(sock.into(), move |s| h2.lock().unwrap().push(s));
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let payload = "x".repeat(wmem_max + (1 << 20));
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}  timeout check 300ms\nlisten lt\n  bind 127.0.0.1:{port}\n  option tcp-check\n  tcp-check send {payload}\n  server s 127.0.0.1:{sp} check inter 200 fall 1\nlisten lh\n  bind 127.0.0.1:{hport}\n  option httpchk\n  http-check send meth POST uri / body {payload}\n  server s 127.0.0.1:{sp} check inter 200 fall 1\n",
+        sp = sink.port,
+        hport = free_port(),
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    wait_log(&lb, "Server lt/s is DOWN", Duration::from_secs(10));
+    wait_log(&lb, "Server lh/s is DOWN", Duration::from_secs(10));
+    let log = lb.log();
+    assert!(
+        log.contains(
+            "Server lt/s is DOWN, reason: Layer7 timeout, info: \"at step 2 of tcp-check (send)\""
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("Server lh/s is DOWN, reason: Layer7 timeout, info: \"timeout while sending the request\""),
+        "{log}"
+    );
+    drop(lb);
+    drop(sink);
+    held.lock().unwrap().clear();
+}

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn http_cfg(port: u16, extra_fe: &str, extra_be: &str, servers: &[(&str, u16)]) -> String {
@@ -20,7 +21,21 @@ fn http_cfg(port: u16, extra_fe: &str, extra_be: &str, servers: &[(&str, u16)]) 
 
 /// A backend that counts connections and answers every request with 200 (keep-alive).
 fn counting_backend() -> Backend {
-    Backend::start(|s| {
+    keep_alive_backend(Arc::default())
+}
+
+/// Same, and `open` counts the connections it has open now.
+fn keep_alive_backend(open: Arc<AtomicUsize>) -> Backend {
+    /// Counts one open connection until dropped (however the serving thread ends).
+    struct Open(Arc<AtomicUsize>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    Backend::start(move |s| {
+        open.fetch_add(1, Ordering::SeqCst);
+        let _open = Open(open.clone());
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut w = s;
         loop {
@@ -458,6 +473,48 @@ fn connection_modes() {
         be.accepted.load(Ordering::Relaxed),
         1,
         "one server connection for five requests"
+    );
+}
+
+#[test]
+fn idle_server_connections_are_closed_after_the_purge_delay_without_new_requests() {
+    let open = Arc::new(AtomicUsize::new(0));
+    let be = keep_alive_backend(open.clone());
+    let port = free_port();
+    let _lb = Corelb::start(
+        &http_cfg(port, "", "  http-reuse always", &[("b", be.port)]),
+        &["--shards", "2"],
+        &[port],
+    );
+    // A few clients at once leave several idle server connections in the shards' pools.
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut w = c.try_clone().unwrap();
+            let r = BufReader::new(c);
+            w.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+            (w, r)
+        })
+        .collect();
+    for (mut w, mut r) in clients {
+        assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+        w.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+    }
+    assert!(
+        open.load(Ordering::SeqCst) > 0,
+        "no idle server connection kept"
+    );
+    // No request takes from the pools any more: the idle connections must still go, once
+    // older than pool-purge-delay (5 s), without waiting for the generation to end.
+    let closed = eventually(Duration::from_secs(15), || {
+        (open.load(Ordering::SeqCst) == 0).then_some(())
+    });
+    assert!(
+        closed.is_some(),
+        "{} idle server connection(s) still open 15 s after the last request",
+        open.load(Ordering::SeqCst)
     );
 }
 

@@ -761,14 +761,7 @@ fn shard_and_cpu_options() {
 fn timeout_connect_gives_up_on_a_server_that_never_answers() {
     // A listener that never accepts, with its accept queue full: further SYNs are dropped,
     // so a connection attempt hangs until 'timeout connect'.
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(
-        &"127.0.0.1:0"
-            .parse::<std::net::SocketAddr>()
-            .unwrap()
-            .into(),
-    )
-    .unwrap();
+    let sock = bound_socket();
     sock.listen(0).unwrap();
     let black = sock.local_addr().unwrap().as_socket().unwrap().port();
     let mut fillers = Vec::new();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 const POINTS_PER_WEIGHT: u32 = 40;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Ring {
     /// (point, server index), sorted by point.
     points: Vec<(u32, u16)>,

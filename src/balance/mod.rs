@@ -4,7 +4,8 @@
 //! round-robin is one atomic over a precomputed smooth-weighted schedule, connection counts
 //! for `leastconn` are the servers' atomics, and the hashing algorithms are deterministic, so
 //! which shard accepted a connection does not matter. The tables are rebuilt (and swapped in
-//! with `ArcSwap`, lock-free for readers) only when a server's state or weight changes.
+//! with `ArcSwap`, lock-free for readers) only when a server's state or weight changes;
+//! rebuilds, from any shard, are serialised by a mutex that only they take.
 
 pub mod chash;
 pub mod first;
@@ -17,8 +18,8 @@ use crate::config::{Algo, HashType};
 use crate::health::ServerState;
 use arc_swap::ArcSwap;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What the connection path knows when it asks for a server.
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +44,7 @@ pub enum Pick {
 }
 
 /// The tables derived from the servers' states and weights.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct LbTable {
     /// The servers that may take traffic now: the usable active ones, or, when none is,
     /// the first usable backup (all of them with `option allbackups`).
@@ -60,7 +61,15 @@ pub struct Lb {
     pub allbackups: bool,
     pub servers: Vec<Arc<ServerState>>,
     table: ArcSwap<LbTable>,
+    /// Orders rebuilds: each computes and publishes under it, so the table published last
+    /// is computed from the latest states (without it, a rebuild that read the states
+    /// before another one's change could publish after it and keep a down server in).
+    /// Readers never take it.
+    rebuild: Mutex<()>,
     cursor: AtomicUsize,
+    /// Runs between computing a table and publishing it: lets a test widen that window.
+    #[cfg(test)]
+    before_store: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl Lb {
@@ -76,7 +85,10 @@ impl Lb {
             allbackups,
             servers,
             table: ArcSwap::from_pointee(LbTable::default()),
+            rebuild: Mutex::new(()),
             cursor: AtomicUsize::new(0),
+            #[cfg(test)]
+            before_store: std::sync::OnceLock::new(),
         };
         lb.rebuild();
         lb
@@ -85,6 +97,18 @@ impl Lb {
     /// Recomputes the tables from the servers' current states and weights. Called by whoever
     /// changed a state (the health checker, an observed error); never on the request path.
     pub fn rebuild(&self) {
+        // A panic while holding it leaves no half-written state: the table is one store.
+        let _order = self.rebuild.lock().unwrap_or_else(|e| e.into_inner());
+        let table = self.compute();
+        #[cfg(test)]
+        if let Some(hook) = self.before_store.get() {
+            hook();
+        }
+        self.table.store(Arc::new(table));
+    }
+
+    /// The tables for the servers' states and weights as they are now.
+    fn compute(&self) -> LbTable {
         let usable = self.usable_set();
         let weights: Vec<(u16, u32)> = usable
             .iter()
@@ -97,11 +121,11 @@ impl Lb {
             } else {
                 chash::Ring::default()
             };
-        self.table.store(Arc::new(LbTable {
+        LbTable {
             usable,
             schedule,
             ring,
-        }));
+        }
     }
 
     fn usable_set(&self) -> Vec<u16> {
@@ -329,5 +353,57 @@ mod tests {
             };
             assert_eq!(one.pick(&c), Pick::Server(0));
         }
+    }
+
+    #[test]
+    fn concurrent_rebuilds_publish_the_table_of_the_final_states() {
+        use std::sync::Barrier;
+        use std::time::Duration;
+        const THREADS: usize = 4;
+        const ROUNDS: usize = 50;
+        let lb = Arc::new(Lb::new(
+            Algo::RoundRobin,
+            HashType::Consistent,
+            false,
+            servers(&[(1, false, 0); 6]),
+        ));
+        // Widen the window between computing a table and publishing it, so that a rebuild
+        // that computed before another one's state change can publish after it.
+        let _ = lb.before_store.set(Box::new(|| {
+            std::thread::sleep(Duration::from_micros(fastrand::u64(0..300)))
+        }));
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (lb, barrier) = (lb.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut stale = 0;
+                    for _ in 0..ROUNDS {
+                        let s = &lb.servers[fastrand::usize(..lb.servers.len())];
+                        s.set_state(if fastrand::bool() {
+                            SrvState::Up
+                        } else {
+                            SrvState::Down
+                        });
+                        lb.rebuild();
+                        // Quiescent point: every rebuild of this round has returned.
+                        if barrier.wait().is_leader() && **lb.table.load() != lb.compute() {
+                            stale += 1;
+                        }
+                        barrier.wait();
+                    }
+                    stale
+                })
+            })
+            .collect();
+        let stale: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(stale, 0, "rounds that ended with a stale table published");
+        let t = lb.table.load();
+        assert_eq!(**t, lb.compute());
+        assert!(
+            t.usable.iter().all(|&i| lb.servers[i as usize].usable()),
+            "a down server is in rotation: {:?}",
+            t.usable
+        );
     }
 }

@@ -28,8 +28,8 @@ pub struct Probe {
     pub inter: Duration,
     pub fastinter: Option<Duration>,
     pub downinter: Option<Duration>,
-    /// `timeout check`: with it, connect within min(timeout connect, inter) and wait this
-    /// long for the answer; without it, the whole check must fit in `inter` (HAProxy).
+    /// `timeout check`: with it, connect within min(timeout connect, inter) and allow
+    /// this long for sending the request and reading the answer; without it, the whole check must fit in `inter` (HAProxy).
     pub timeout_check: Option<Duration>,
     pub timeout_connect: Option<Duration>,
     pub send_proxy: Option<ProxyVersion>,
@@ -233,8 +233,10 @@ async fn connect(
             )
             .unwrap_or(0),
         };
-        if let Err(e) = s.write_all(&buf[..n]).await {
-            return Err(Verdict::fail("Layer4 connection problem", io_info(&e)));
+        match with_deadline(deadline, s.write_all(&buf[..n])).await {
+            None => return Err(Verdict::fail("Layer4 timeout", "timeout while connecting")),
+            Some(Err(e)) => return Err(Verdict::fail("Layer4 connection problem", io_info(&e))),
+            Some(Ok(())) => {}
         }
     }
     let Some(t) = p.tls.as_ref().filter(|_| tls) else {
@@ -255,7 +257,8 @@ async fn connect(
     }
 }
 
-fn read_deadline(p: &Probe, start: Instant) -> Instant {
+/// The limit for a check's exchange once connected: its sends and the answer.
+fn exchange_deadline(p: &Probe, start: Instant) -> Instant {
     match p.timeout_check {
         Some(t) => Instant::now() + t,
         None => start + p.inter,
@@ -276,10 +279,16 @@ pub async fn check_once(p: &Probe) -> Verdict {
                 Ok(s) => s,
                 Err(v) => return v,
             };
-            if let Err(e) = s.write_all(&check::http_request(&p.http)).await {
-                return Verdict::fail("Layer7 invalid response", io_info(&e));
+            // The request's write counts against the same limit as the answer: a server
+            // that does not read must not hold the prober.
+            let deadline = exchange_deadline(p, start);
+            match with_deadline(deadline, s.write_all(&check::http_request(&p.http))).await {
+                None => {
+                    return Verdict::fail("Layer7 timeout", "timeout while sending the request");
+                }
+                Some(Err(e)) => return Verdict::fail("Layer7 invalid response", io_info(&e)),
+                Some(Ok(())) => {}
             }
-            let deadline = read_deadline(p, start);
             let mut buf = Vec::with_capacity(4096);
             let mut chunk = [0u8; 4096];
             loop {
@@ -360,11 +369,20 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                         format!("no connection at step {step}"),
                     );
                 };
-                if let Err(e) = s.write_all(data).await {
-                    return Verdict::fail(
-                        "Layer4 connection problem",
-                        format!("{} at step {step} of tcp-check (send)", io_info(&e)),
-                    );
+                match with_deadline(exchange_deadline(p, start), s.write_all(data)).await {
+                    None => {
+                        return Verdict::fail(
+                            "Layer7 timeout",
+                            format!("at step {step} of tcp-check (send)"),
+                        );
+                    }
+                    Some(Err(e)) => {
+                        return Verdict::fail(
+                            "Layer4 connection problem",
+                            format!("{} at step {step} of tcp-check (send)", io_info(&e)),
+                        );
+                    }
+                    Some(Ok(())) => {}
                 }
                 buf.clear();
             }
@@ -375,7 +393,7 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                         format!("no connection at step {step}"),
                     );
                 };
-                let deadline = read_deadline(p, start);
+                let deadline = exchange_deadline(p, start);
                 let mut chunk = [0u8; 4096];
                 loop {
                     if let Some(v) = check::tcp_expect(e, &buf, false, step) {

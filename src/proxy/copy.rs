@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+/// Per direction, taken from the shard's spare buffers and given back when the copy ends.
 const BUF: usize = 16 * 1024;
 
 struct Half {
@@ -23,7 +24,7 @@ struct Half {
 impl Half {
     fn new() -> Half {
         Half {
-            buf: vec![0u8; BUF].into_boxed_slice(),
+            buf: crate::proxy::buffers::take(BUF),
             start: 0,
             end: 0,
             eof: false,
@@ -77,6 +78,12 @@ impl Half {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+impl Drop for Half {
+    fn drop(&mut self) {
+        crate::proxy::buffers::give_back(std::mem::take(&mut self.buf));
     }
 }
 
@@ -168,5 +175,27 @@ where
             this.timer = Some((t, expiry));
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::buffers;
+    use crate::proxy::pump::tests::{exchange, on_executor, pair};
+
+    #[test]
+    fn buffers_go_back_to_the_shard_s_spare_buffers() {
+        on_executor(|| async {
+            for _ in 0..3 {
+                let (mut a, mut a_in) = pair().await;
+                let (mut b_in, mut b) = pair().await;
+                let copy = bidirectional(&mut a_in, &mut b_in, None);
+                let (r, ()) =
+                    futures_lite::future::zip(copy, exchange(&mut a, &mut b, 100_000)).await;
+                r.unwrap();
+                assert_eq!(buffers::spare(BUF), 2);
+            }
+        });
     }
 }

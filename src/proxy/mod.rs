@@ -47,6 +47,7 @@ macro_rules! delegate_stream_io {
     };
 }
 
+pub mod buffers;
 pub mod conn;
 pub mod copy;
 pub mod http;

@@ -22,6 +22,7 @@
 //! and drives the two [`Dir`] state machines from one `poll`, so neither direction needs the
 //! other's stream.
 
+use crate::proxy::buffers;
 use crate::runtime::shard::{Shard, ShardStats};
 use crate::sys::{self, Pipe};
 use futures_lite::{AsyncRead, AsyncWrite};
@@ -80,7 +81,9 @@ impl Timeouts {
     }
 }
 
-/// Copy buffer size (copy pump and fallback).
+/// Copy buffer size (copy pump and fallback). Taken from the shard's spare buffers and given
+/// back as soon as a direction is drained, so a fallback chunk or a kTLS control record
+/// does not allocate and zero-fill a new one.
 const COPY_BUF: usize = 64 * 1024;
 /// Work one direction may do per poll before yielding to other connections.
 const BUDGET: u32 = 32;
@@ -151,23 +154,28 @@ impl Dir {
     /// and say what state follows.
     fn ktls_record(&mut self, src_fd: std::os::fd::RawFd, act: &mut Act) -> io::Result<State> {
         use crate::proxy::tls::{KtlsNext, ktls_next};
-        let mut buf = vec![0u8; COPY_BUF].into_boxed_slice();
-        Ok(match ktls_next(src_fd, &mut buf)? {
-            KtlsNext::Data(0) => {
-                self.eof = true;
-                State::Idle
+        let mut buf = buffers::take(COPY_BUF);
+        let n = match ktls_next(src_fd, &mut buf) {
+            Ok(KtlsNext::Data(n)) if n > 0 => n,
+            other => {
+                // Nothing to copy (end, control record consumed, error): give it back now.
+                buffers::give_back(buf);
+                return Ok(match other? {
+                    KtlsNext::Data(_) => {
+                        self.eof = true;
+                        State::Idle
+                    }
+                    KtlsNext::Again => State::Idle,
+                });
             }
-            KtlsNext::Data(n) => {
-                act.read = true;
-                State::Copy {
-                    buf,
-                    start: 0,
-                    end: n,
-                    fallback: !self.copy_only,
-                    reads: 1,
-                }
-            }
-            KtlsNext::Again => State::Idle,
+        };
+        act.read = true;
+        Ok(State::Copy {
+            buf,
+            start: 0,
+            end: n,
+            fallback: !self.copy_only,
+            reads: 1,
         })
     }
 
@@ -181,7 +189,7 @@ impl Dir {
 
     fn copy_state(fallback: bool) -> State {
         State::Copy {
-            buf: vec![0u8; COPY_BUF].into_boxed_slice(),
+            buf: buffers::take(COPY_BUF),
             start: 0,
             end: 0,
             fallback,
@@ -403,6 +411,7 @@ impl Dir {
                     }
                     if self.eof || (fallback && reads > 0) {
                         // Drained: finish, or go back to splicing.
+                        buffers::give_back(buf);
                         self.state = State::Idle;
                         continue;
                     }
@@ -457,7 +466,7 @@ impl Dir {
             shard.pipes.borrow_mut().discard(pipe);
         }
         ShardStats::add(&shard.stats.pipe_fallbacks, 1);
-        let mut buf = vec![0u8; COPY_BUF].into_boxed_slice();
+        let mut buf = buffers::take(COPY_BUF);
         buf[0] = b;
         State::Copy {
             buf,
@@ -468,13 +477,15 @@ impl Dir {
         }
     }
 
-    /// Returns a held pipe (at the end of a connection): closed if it still holds bytes.
+    /// Returns a held pipe (at the end of a connection): closed if it still holds bytes;
+    /// and a copy buffer.
     fn release(&mut self, shard: &Shard) {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Piped { pipe, len: 0 } => shard.pipes.borrow_mut().put(pipe),
             State::Piped { pipe, .. } | State::Held { pipe, .. } => {
                 shard.pipes.borrow_mut().discard(pipe)
             }
+            State::Copy { buf, .. } => buffers::give_back(buf),
             _ => {}
         }
     }
@@ -624,5 +635,76 @@ impl Drop for Tunnel<'_> {
     fn drop(&mut self) {
         self.c2s.release(self.shard);
         self.s2c.release(self.shard);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::proxy::buffers;
+    use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+    use std::net::Shutdown;
+
+    /// Runs `f` on a glommio executor of its own and waits for it.
+    pub(crate) fn on_executor<F, G>(f: G)
+    where
+        G: FnOnce() -> F + Send + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(256 << 10)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    /// Two connected loopback sockets.
+    pub(crate) async fn pair() -> (TcpStream, TcpStream) {
+        let l = glommio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let b = l.accept().await.unwrap();
+        (a, b)
+    }
+
+    /// Sends `n` bytes from `a` and `b` each way and closes both write sides; checks what
+    /// each received.
+    pub(crate) async fn exchange(a: &mut TcpStream, b: &mut TcpStream, n: usize) {
+        async fn send_recv(s: &mut TcpStream, n: usize, tag: u8) {
+            let out: Vec<u8> = (0..n).map(|i| (i % 251) as u8 ^ tag).collect();
+            s.write_all(&out).await.unwrap();
+            s.shutdown(Shutdown::Write).await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            let want: Vec<u8> = (0..n).map(|i| (i % 251) as u8 ^ !tag).collect();
+            assert!(got == want, "{} bytes received, {n} sent", got.len());
+        }
+        future::zip(send_recv(a, n, 0), send_recv(b, n, 0xff)).await;
+    }
+
+    #[test]
+    fn copy_buffers_go_back_to_the_shard_s_spare_buffers() {
+        // Copy pump (`copy_only`), and the fallback taken when no pipe is available (a
+        // limit of 0 pipes): each chunk took a new zero-filled 64 KiB buffer before.
+        for copy_only in [true, false] {
+            on_executor(move || async move {
+                let shard = Shard::for_tests(0);
+                for _ in 0..3 {
+                    let (mut client, mut c_in) = pair().await;
+                    let (mut s_in, mut server) = pair().await;
+                    let tunnel =
+                        Tunnel::new(&mut c_in, &mut s_in, &shard, Timeouts::default(), copy_only);
+                    let (end, ()) =
+                        future::zip(tunnel, exchange(&mut client, &mut server, 300_000)).await;
+                    assert!(matches!(end, End::Closed), "{end:?}");
+                    // Both directions' buffers are spare again, and no more than that:
+                    // the next tunnel takes them.
+                    assert_eq!(buffers::spare(COPY_BUF), 2, "copy_only {copy_only}");
+                }
+                if !copy_only {
+                    assert!(shard.stats.pipe_fallbacks.get() > 6);
+                }
+            });
+        }
     }
 }

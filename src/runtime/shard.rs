@@ -110,6 +110,27 @@ impl Shard {
     }
 }
 
+#[cfg(test)]
+impl Shard {
+    /// A shard with no proxies and room for `pipes` pipes, for tests of what runs on one.
+    pub(crate) fn for_tests(pipes: usize) -> Shard {
+        let mut p = crate::config::parser::Parser::new();
+        p.parse_str("test.cfg", "global\n");
+        let (cfg, diags) = p.finish();
+        let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
+        let shared = Arc::new(Shared::new(cfg, 100, 1, None));
+        Shard {
+            id: 0,
+            pipes: RefCell::new(PipePool::new(shared.pipe_size, pipes)),
+            http_pool: RefCell::new(Default::default()),
+            shared,
+            active: Cell::new(0),
+            stats: ShardStats::default(),
+            logs: RefCell::new(Vec::new()),
+        }
+    }
+}
+
 pub async fn run(
     shared: Arc<Shared>,
     id: usize,
@@ -134,6 +155,7 @@ pub async fn run(
         loops.push(glommio::spawn_local(accept_loop(shard.clone(), l)));
     }
     spawn_probers(&shard);
+    let purger = glommio::spawn_local(purge_idle_servers(shard.clone()));
     let _ = started.send(Ok(id));
     drop(started);
     shared.control.wait_stop().await;
@@ -151,6 +173,10 @@ pub async fn run(
             shard.active.get()
         );
     }
+    // The generation is over: stop the purge timer (dropping its task cancels it) and
+    // close the idle server connections now.
+    drop(purger);
+    shard.http_pool.borrow_mut().clear();
     let s = &shard.stats;
     log::debug!(
         "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls, {} log lines dropped",
@@ -165,6 +191,20 @@ pub async fn run(
         shard.log_drops()
     );
     crate::log::stdio::detach();
+}
+
+/// Closes the shard's idle server connections once they are older than the purge delay,
+/// also when no request comes to take from the pool (which purges too). Wakes when the
+/// oldest one expires, at most once a second, and every purge delay while the pool is
+/// empty. Runs until `run` drops its task at the end of the generation.
+async fn purge_idle_servers(shard: Rc<Shard>) {
+    use crate::proxy::http::pool::PURGE_DELAY;
+    loop {
+        let now = Instant::now();
+        let next = shard.http_pool.borrow_mut().purge(now);
+        let wait = next.map_or(PURGE_DELAY, |t| t.saturating_duration_since(now));
+        glommio::timer::sleep(wait.clamp(Duration::from_secs(1), PURGE_DELAY)).await;
+    }
 }
 
 /// Starts this shard's share of the health checks, their first runs spread over `inter`.

@@ -46,6 +46,15 @@ pub fn listening(port: u16) -> bool {
     })
 }
 
+/// A TCP socket bound to a free port of 127.0.0.1, not listening yet (for tests that set
+/// options first).
+pub fn bound_socket() -> socket2::Socket {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    sock.bind(&addr.into()).unwrap();
+    sock
+}
+
 /// Polls `f` until it returns Some or `timeout` passes.
 pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;

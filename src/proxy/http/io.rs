@@ -1,6 +1,7 @@
 //! The I/O side of mode http: the connection's input buffer, reads and writes bounded by a
 //! deadline, and the server connection type.
 
+use crate::proxy::buffers::{give_back, take as take_buffer};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
@@ -9,54 +10,21 @@ use std::time::Instant;
 /// Bytes received and not consumed yet: `data[start..end]`. One per connection side,
 /// `tune.bufsize` large; the codec parses heads in place and bodies pass through it.
 /// The buffer is allocated when bytes arrive and can be given back while empty, so that an
-/// idle keep-alive connection holds no buffer (HAProxy does the same).
+/// idle keep-alive connection holds no buffer (HAProxy does the same); it goes to the
+/// shard's spare buffers, since a connection between two requests gives its buffers back
+/// and takes them again at once.
 pub struct InBuf {
     data: Box<[u8]>,
     cap: usize,
     start: usize,
     end: usize,
+    /// Bytes received before they had room here (early bytes beyond `tune.bufsize`): the
+    /// next reads take them, before anything from the socket, as if they were still in it.
+    backlog: Vec<u8>,
 }
 
 /// The first read into an empty, unallocated buffer goes through this much stack.
 const FIRST_READ: usize = 1024;
-
-/// Buffers given back by idle connections of this shard, kept for the next ones (a
-/// connection between two requests gives its buffers back and takes them again at once:
-/// without this, two 16 KiB buffers were allocated and zero-filled per request). Each shard
-/// is one thread, so no lock; bounded, so idle memory stays bounded too.
-const SPARE_BUFFERS: usize = 32;
-
-thread_local! {
-    static SPARE: std::cell::RefCell<Vec<Box<[u8]>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn take_buffer(size: usize) -> Box<[u8]> {
-    SPARE
-        .with(|s| {
-            let mut s = s.borrow_mut();
-            // A reload may change tune.bufsize: buffers of another size are dropped.
-            while let Some(b) = s.pop() {
-                if b.len() == size {
-                    return Some(b);
-                }
-            }
-            None
-        })
-        // Old bytes in a reused buffer are never read: only data[start..end] is.
-        .unwrap_or_else(|| vec![0u8; size].into_boxed_slice())
-}
-
-fn give_back(b: Box<[u8]>) {
-    if b.is_empty() {
-        return;
-    }
-    SPARE.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < SPARE_BUFFERS {
-            s.push(b);
-        }
-    });
-}
 
 impl InBuf {
     pub fn new(size: usize) -> InBuf {
@@ -65,6 +33,7 @@ impl InBuf {
             cap: size,
             start: 0,
             end: 0,
+            backlog: Vec::new(),
         }
     }
 
@@ -105,15 +74,38 @@ impl InBuf {
         }
     }
 
+    /// Appends bytes already received (what came with the PROXY header or was drained at a
+    /// kTLS hand-off). What does not fit waits in the backlog for the next reads.
     pub fn extend(&mut self, b: &[u8]) {
         if b.is_empty() {
             return;
         }
+        if !self.backlog.is_empty() {
+            // Behind bytes that are waiting already: order is kept.
+            self.backlog.extend_from_slice(b);
+            return;
+        }
+        let n = self.fill(b);
+        self.backlog.extend_from_slice(&b[n..]);
+    }
+
+    /// Copies as much of `b` as fits; returns how much.
+    fn fill(&mut self, b: &[u8]) -> usize {
         self.ensure();
         self.compact();
         let n = b.len().min(self.data.len() - self.end);
         self.data[self.end..self.end + n].copy_from_slice(&b[..n]);
         self.end += n;
+        n
+    }
+
+    /// Everything received and not consumed, the backlog included; leaves the buffer empty
+    /// (for a tunnel that takes the connection over from here).
+    pub fn take_all(&mut self) -> Vec<u8> {
+        let mut all = self.bytes().to_vec();
+        all.append(&mut self.backlog);
+        self.consume(self.len());
+        all
     }
 
     /// Moves pending bytes to the front so that reads have room.
@@ -125,12 +117,22 @@ impl InBuf {
         }
     }
 
-    /// Reads once into the free space; Ok(0) is EOF (or no room).
+    /// Reads once into the free space (from the backlog first); Ok(0) is EOF (or no room).
     pub async fn read_from<R: AsyncRead + Unpin>(
         &mut self,
         r: &mut R,
         deadline: Option<Instant>,
     ) -> io::Result<usize> {
+        if !self.backlog.is_empty() {
+            let mut backlog = std::mem::take(&mut self.backlog);
+            let n = self.fill(&backlog);
+            backlog.drain(..n);
+            // Once drained its memory goes (mem::take left an empty Vec in its place).
+            if !backlog.is_empty() {
+                self.backlog = backlog;
+            }
+            return Ok(n);
+        }
         if self.data.is_empty() {
             // Waiting with a small stack buffer: the big one exists only with bytes in it.
             let mut first = [0u8; FIRST_READ];
@@ -231,17 +233,39 @@ mod tests {
         assert_eq!(c.bytes(), b"z");
     }
 
+    /// Everything `b` will deliver: its bytes, then what its reads from `src` add.
+    fn read_out(b: &mut InBuf, mut src: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            out.extend_from_slice(b.bytes());
+            b.consume(b.len());
+            match futures_lite::future::block_on(b.read_from(&mut src, None)) {
+                Ok(0) => return out,
+                Ok(_) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     #[test]
-    fn spare_buffers_are_bounded() {
-        let bufs: Vec<InBuf> = (0..SPARE_BUFFERS + 10)
-            .map(|_| {
-                let mut b = InBuf::new(1024);
-                b.extend(b"a");
-                b.consume(1);
-                b
-            })
-            .collect();
-        drop(bufs);
-        assert!(SPARE.with(|s| s.borrow().len()) <= SPARE_BUFFERS);
+    fn extend_loses_no_byte_that_does_not_fit() {
+        // Early bytes (after a PROXY header, or drained at a kTLS hand-off) can exceed
+        // tune.bufsize: pipelined requests, say. They come out in order, before the socket's.
+        let early: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        let mut b = InBuf::new(1024);
+        b.extend(&early[..10]);
+        b.consume(4);
+        b.extend(&early[10..]);
+        let out = read_out(&mut b, b"after");
+        assert_eq!(out.len(), 2996 + 5);
+        assert_eq!(&out[..2996], &early[4..]);
+        assert_eq!(&out[2996..], b"after");
+        // A tunnel taking over gets the backlog too.
+        let mut b = InBuf::new(1024);
+        b.extend(&early);
+        b.consume(1);
+        assert_eq!(b.take_all(), &early[1..]);
+        assert!(b.is_empty());
+        assert_eq!(read_out(&mut b, b""), b"");
     }
 }

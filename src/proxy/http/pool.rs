@@ -1,5 +1,7 @@
 //! The shard's idle server connections, per (backend, server): what `http-reuse` lets a
-//! request take instead of connecting. Owned by one shard; no lock.
+//! request take instead of connecting. Owned by one shard; no lock. Connections idle for
+//! longer than the purge delay are closed when a request looks for one, and by the shard's
+//! purge timer ([`Pool::purge`]) when none does.
 
 use super::io::ServerIo;
 use crate::config::Reuse;
@@ -7,7 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Idle connections older than this are closed (HAProxy's `pool-purge-delay` default).
-const PURGE_DELAY: Duration = Duration::from_secs(5);
+pub const PURGE_DELAY: Duration = Duration::from_secs(5);
 /// Idle connections kept per server per shard.
 const MAX_IDLE: usize = 128;
 
@@ -51,6 +53,22 @@ impl Pool {
         None
     }
 
+    /// Closes the connections idle for `PURGE_DELAY` or more; returns when the oldest one
+    /// left will be (None: none left). Each list is oldest first (`put` appends).
+    pub fn purge(&mut self, now: Instant) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        self.idle.retain(|_, list| {
+            let old = list.partition_point(|i| now.duration_since(i.since) >= PURGE_DELAY);
+            list.drain(..old);
+            if let Some(i) = list.first() {
+                let at = i.since + PURGE_DELAY;
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+            !list.is_empty()
+        });
+        next
+    }
+
     /// Keeps an idle connection; `reused`: it has served more than one request already.
     pub fn put(&mut self, be: usize, srv: usize, conn: ServerIo, reused: bool) {
         let list = self.idle.entry((be, srv)).or_default();
@@ -62,6 +80,11 @@ impl Pool {
             since: Instant::now(),
             reused,
         });
+    }
+
+    /// Closes every idle connection.
+    pub fn clear(&mut self) {
+        self.idle.clear();
     }
 
     /// Idle connections held (all servers).

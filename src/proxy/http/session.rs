@@ -814,8 +814,7 @@ pub async fn session<C>(
         }
         if tunnel && fwd.term.is_none() {
             // Upgraded (WebSocket…): bytes flow both ways until one side closes.
-            let leftover = inb.bytes().to_vec();
-            inb.consume(inb.len());
+            let leftover = inb.take_all();
             let t = be.tunnel_timeout.or(t_client);
             let _ = tunnel_copy(&mut client, &mut sconn, &leftover, t).await;
             log_txn(&shard, &fe, &info, &txn);
