@@ -12,5 +12,6 @@ pub mod log;
 pub mod proxy;
 pub mod proxy_protocol;
 pub mod runtime;
+pub mod stats;
 pub mod sys;
 pub mod tls;

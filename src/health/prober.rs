@@ -71,6 +71,15 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         let Some(verdict) = verdict else { return };
         let took = t0.elapsed();
         let t = server.check_result(verdict.ok);
+        shard.shared.counters.shard(shard.id).checked(
+            p.be.proxy,
+            p.srv,
+            crate::stats::CheckStatus::from_reason(verdict.reason, verdict.ok),
+            verdict.code,
+            took,
+            t == Some(Transition::WentDown),
+            Instant::now(),
+        );
         if p.log_checks && last_ok != Some(verdict.ok) && last_ok.is_some() {
             let msg = format!(
                 "Health check for server {}/{} {}, {}, check duration: {}ms, status: {}.",

@@ -9,7 +9,13 @@ use super::machine::{Health, Transition};
 use crate::config::{Observe, OnError, Server};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -60,6 +66,10 @@ pub struct ServerState {
     obs_errors: AtomicU32,
     /// Set by `on-error fastinter`: the next check comes at `fastinter`.
     pub force_fast: AtomicBool,
+    /// For the stats page (`lastchg`, `downtime`): when the state last changed (ms since
+    /// the Unix epoch), and the time spent down before the current period (ms).
+    changed_at: AtomicU64,
+    down_ms: AtomicU64,
 }
 
 impl ServerState {
@@ -87,6 +97,8 @@ impl ServerState {
             health: Mutex::new(Health::new(p.check.rise, p.check.fall)),
             obs_errors: AtomicU32::new(0),
             force_fast: AtomicBool::new(false),
+            changed_at: AtomicU64::new(unix_ms()),
+            down_ms: AtomicU64::new(0),
         }
     }
 
@@ -121,23 +133,14 @@ impl ServerState {
 
     fn apply(&self, t: Option<Transition>) -> Option<Transition> {
         match t {
-            Some(Transition::WentDown) => {
-                // A server in maintenance stays there; its health is tracked anyway.
-                let _ = self.state.compare_exchange(
-                    SrvState::Up as u8,
-                    SrvState::Down as u8,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
+            // A server in maintenance stays there; its health is tracked anyway.
+            Some(Transition::WentDown) if self.swap_if(SrvState::Up, SrvState::Down) => {
+                self.note_change(SrvState::Up);
             }
-            Some(Transition::WentUp) => {
-                let _ = self.state.compare_exchange(
-                    SrvState::Down as u8,
-                    SrvState::Up as u8,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
+            Some(Transition::WentUp) if self.swap_if(SrvState::Down, SrvState::Up) => {
+                self.note_change(SrvState::Down);
             }
+            Some(_) => {}
             None => {}
         }
         t
@@ -189,7 +192,41 @@ impl ServerState {
 
     /// Sets the state; returns the previous one. The caller rebuilds the balancing tables.
     pub fn set_state(&self, s: SrvState) -> SrvState {
-        SrvState::from_u8(self.state.swap(s as u8, Ordering::AcqRel))
+        let prev = SrvState::from_u8(self.state.swap(s as u8, Ordering::AcqRel));
+        if prev != s {
+            self.note_change(prev);
+        }
+        prev
+    }
+
+    /// Sets `to` if the state is `from`; whether it was.
+    fn swap_if(&self, from: SrvState, to: SrvState) -> bool {
+        self.state
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The state just changed from `prev`: restarts `lastchg`, adds a down period that ended
+    /// to the downtime. Only state changes call it (checks, admin actions), never a request.
+    fn note_change(&self, prev: SrvState) {
+        let now = unix_ms();
+        let since = self.changed_at.swap(now, Ordering::AcqRel);
+        if prev != SrvState::Up {
+            self.down_ms
+                .fetch_add(now.saturating_sub(since), Ordering::AcqRel);
+        }
+    }
+
+    /// Seconds since the last state change, and the total time not up (seconds), as the
+    /// stats page shows them (`lastchg`, `downtime`).
+    pub fn change_times(&self) -> (u64, u64) {
+        let now = unix_ms();
+        let since = now.saturating_sub(self.changed_at.load(Ordering::Acquire));
+        let mut down = self.down_ms.load(Ordering::Acquire);
+        if self.state() != SrvState::Up {
+            down += since;
+        }
+        (since / 1000, down / 1000)
     }
 
     #[inline]

@@ -5,7 +5,7 @@
 //! Each shard is one thread, so the list is thread-local and takes no lock; it is bounded
 //! per size and in sizes, so idle memory stays bounded too.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// Buffers kept per size…
 const PER_SIZE: usize = 32;
@@ -20,16 +20,26 @@ type SizeClass = (usize, Vec<Box<[u8]>>);
 
 thread_local! {
     static SPARE: RefCell<Vec<SizeClass>> = const { RefCell::new(Vec::new()) };
+    /// Buffers taken from the spare list, and newly allocated, by this thread.
+    static COUNTS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// (reused, allocated) buffers so far on this thread (its shard publishes them).
+pub fn counts() -> (u64, u64) {
+    COUNTS.with(Cell::get)
 }
 
 /// A buffer of `size` bytes: a spare one (its old bytes are still in it), or a new zeroed one.
 pub fn take(size: usize) -> Box<[u8]> {
-    SPARE
-        .with(|s| {
-            let mut s = s.borrow_mut();
-            s.iter_mut().find(|(n, _)| *n == size)?.1.pop()
-        })
-        .unwrap_or_else(|| vec![0u8; size].into_boxed_slice())
+    let b = SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.iter_mut().find(|(n, _)| *n == size)?.1.pop()
+    });
+    COUNTS.with(|c| {
+        let (r, a) = c.get();
+        c.set(if b.is_some() { (r + 1, a) } else { (r, a + 1) });
+    });
+    b.unwrap_or_else(|| vec![0u8; size].into_boxed_slice())
 }
 
 /// Keeps `b` for the next [`take`] of its size (or frees it when enough are kept).

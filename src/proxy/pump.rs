@@ -702,7 +702,7 @@ pub(crate) mod tests {
                     assert_eq!(buffers::spare(COPY_BUF), 2, "copy_only {copy_only}");
                 }
                 if !copy_only {
-                    assert!(shard.stats.pipe_fallbacks.get() > 6);
+                    assert!(ShardStats::get(&shard.stats.pipe_fallbacks) > 6);
                 }
             });
         }

@@ -448,6 +448,7 @@ fn finish(
     t0: Instant,
     out: &Outcome,
 ) {
+    count(shard, fe, t0, out);
     let null = out.bytes_in == 0 && out.bytes_out == 0;
     let wanted = fe.tcplog && fe.logs && !(fe.dontlognull && null);
     if !wanted && !log::log_enabled!(log::Level::Trace) {
@@ -490,4 +491,24 @@ fn finish(
     if wanted {
         shard.log(fe.proxy, crate::log::syslog::INFO, &line);
     }
+}
+
+/// Every connection ends in [`finish`]: what it adds to the stats counters.
+fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
+    let e = crate::stats::StreamEnd {
+        bytes_in: out.bytes_in,
+        bytes_out: out.bytes_out,
+        term: out.term,
+        retries: out.retries,
+        t_queue: out.t_queue,
+        t_connect: out.t_connect,
+        t_total: t0.elapsed(),
+        ..Default::default()
+    };
+    let be = out.backend.as_ref();
+    let srv = be
+        .zip(out.server)
+        .map(|(b, s)| (s, b.lb.servers[s].cur_conns()));
+    let counters = shard.shared.counters.shard(shard.id);
+    counters.stream_end(fe.proxy, be.map(|b| b.proxy), srv, &e, Instant::now());
 }

@@ -117,6 +117,10 @@ pub struct Shared {
     /// whose position is i modulo the number of shards.
     pub probes: Vec<ProbeSpec>,
     pub shards: usize,
+    /// Every shard's traffic counters (each shard writes only its own part).
+    pub counters: crate::stats::Counters,
+    /// When this generation started (the stats page's uptime).
+    pub started: std::time::SystemTime,
 }
 
 /// Where a health check goes and what it does (see `health::prober`).
@@ -204,6 +208,14 @@ impl Shared {
             logs,
             probes,
             shards,
+            counters: crate::stats::Counters::new(
+                shards,
+                &cfg.proxies
+                    .iter()
+                    .map(|p| p.servers.len())
+                    .collect::<Vec<_>>(),
+            ),
+            started: std::time::SystemTime::now(),
             cfg,
         }
     }

@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -36,30 +37,50 @@ impl Drop for FinishGuard {
     }
 }
 
-/// Per-shard counters (no atomics: only this shard's thread touches them).
+/// Per-shard counters. Only this shard's thread writes them (a relaxed load and store, no
+/// read-modify-write); the stats page and the exporter read them from other threads.
 #[derive(Default, Debug)]
 pub struct ShardStats {
-    pub accepted: Cell<u64>,
+    pub accepted: AtomicU64,
     /// Bytes moved by splice(2) through a pipe.
-    pub spliced: Cell<u64>,
+    pub spliced: AtomicU64,
     /// Bytes moved through a user-space buffer (copy pump, or pipes exhausted).
-    pub copied: Cell<u64>,
+    pub copied: AtomicU64,
     /// Times back-pressure made a direction wait for writability (one byte went through
     /// user space each time).
-    pub write_waits: Cell<u64>,
+    pub write_waits: AtomicU64,
     /// Times a direction waited for its source to become readable.
-    pub read_waits: Cell<u64>,
+    pub read_waits: AtomicU64,
     /// Times no pipe was available and a chunk went through the copy path instead.
-    pub pipe_fallbacks: Cell<u64>,
+    pub pipe_fallbacks: AtomicU64,
     /// TLS client connections whose record layer was handed to the kernel (kTLS).
-    pub ktls_handoffs: Cell<u64>,
+    pub ktls_handoffs: AtomicU64,
     /// TLS client connections that kept their records in rustls (user space).
-    pub tls_userspace: Cell<u64>,
+    pub tls_userspace: AtomicU64,
+    /// Health checks this shard ran.
+    pub checks: AtomicU64,
+    /// Published by the shard about once a second (they are read on its own thread):
+    /// log lines dropped, and I/O buffers taken from the spare list vs newly allocated.
+    pub log_drops: AtomicU64,
+    pub buffers_reused: AtomicU64,
+    pub buffers_allocated: AtomicU64,
 }
 
 impl ShardStats {
-    pub fn add(c: &Cell<u64>, v: u64) {
-        c.set(c.get() + v);
+    pub fn add(c: &AtomicU64, v: u64) {
+        c.store(c.load(Relaxed) + v, Relaxed);
+    }
+
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Relaxed)
+    }
+
+    /// Copies what only this shard's thread can read into the shared counters.
+    pub fn publish(&self, shard: &Shard) {
+        self.log_drops.store(shard.log_drops(), Relaxed);
+        let (reused, allocated) = crate::proxy::buffers::counts();
+        self.buffers_reused.store(reused, Relaxed);
+        self.buffers_allocated.store(allocated, Relaxed);
     }
 }
 
@@ -71,7 +92,8 @@ pub struct Shard {
     pub pipes: RefCell<PipePool>,
     /// Idle server connections of mode http, per (backend, server).
     pub http_pool: RefCell<crate::proxy::http::pool::Pool>,
-    pub stats: ShardStats,
+    /// Shared with the stats readers (`Shared::counters`).
+    pub stats: Arc<ShardStats>,
     /// Log senders per proxy index, opened on first use.
     logs: RefCell<Vec<Option<Sender>>>,
 }
@@ -119,13 +141,14 @@ impl Shard {
         let (cfg, diags) = p.finish();
         let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
         let shared = Arc::new(Shared::new(cfg, 100, 1, None));
+        let stats = shared.counters.shard(0).proc.clone();
         Shard {
             id: 0,
             pipes: RefCell::new(PipePool::new(shared.pipe_size, pipes)),
             http_pool: RefCell::new(Default::default()),
             shared,
             active: Cell::new(0),
-            stats: ShardStats::default(),
+            stats,
             logs: RefCell::new(Vec::new()),
         }
     }
@@ -147,7 +170,7 @@ pub async fn run(
         http_pool: RefCell::new(Default::default()),
         shared: shared.clone(),
         active: Cell::new(0),
-        stats: ShardStats::default(),
+        stats: shared.counters.shard(id).proc.clone(),
         logs: RefCell::new((0..nproxies).map(|_| None).collect()),
     });
     let mut loops = Vec::new();
@@ -180,14 +203,14 @@ pub async fn run(
     let s = &shard.stats;
     log::debug!(
         "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls, {} log lines dropped",
-        s.accepted.get(),
-        s.spliced.get() >> 20,
-        s.copied.get() >> 20,
-        s.write_waits.get(),
-        s.read_waits.get(),
-        s.pipe_fallbacks.get(),
-        s.ktls_handoffs.get(),
-        s.tls_userspace.get(),
+        ShardStats::get(&s.accepted),
+        ShardStats::get(&s.spliced) >> 20,
+        ShardStats::get(&s.copied) >> 20,
+        ShardStats::get(&s.write_waits),
+        ShardStats::get(&s.read_waits),
+        ShardStats::get(&s.pipe_fallbacks),
+        ShardStats::get(&s.ktls_handoffs),
+        ShardStats::get(&s.tls_userspace),
         shard.log_drops()
     );
     crate::log::stdio::detach();
@@ -202,6 +225,7 @@ async fn purge_idle_servers(shard: Rc<Shard>) {
     loop {
         let now = Instant::now();
         let next = shard.http_pool.borrow_mut().purge(now);
+        shard.stats.publish(&shard);
         let wait = next.map_or(PURGE_DELAY, |t| t.saturating_duration_since(now));
         glommio::timer::sleep(wait.clamp(Duration::from_secs(1), PURGE_DELAY)).await;
     }
@@ -366,6 +390,8 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             break;
         }
         ShardStats::add(&shard.stats.accepted, 1);
+        let counters = shard.shared.counters.shard(shard.id);
+        counters.accepted(l.proxy, fe.slots.current(), Instant::now());
         log::trace!("shard {}: connection from {peer} on {}", shard.id, l.addr);
         shard.active.set(shard.active.get() + 1);
         glommio::spawn_local(crate::proxy::conn::handle(

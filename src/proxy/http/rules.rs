@@ -24,6 +24,8 @@ pub enum Verdict {
 #[derive(Default)]
 pub struct Flags {
     pub disable_l7_retry: bool,
+    /// A `deny` answered (the stats' denied requests).
+    pub denied: bool,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -141,6 +143,7 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::Deny { status, reply } => {
+                flags.denied = true;
                 return Verdict::Reply {
                     status: *status,
                     bytes: match reply {

@@ -88,6 +88,13 @@ struct Txn {
     retries: u32,
     /// The request line, kept for the log only when a log line will be written.
     request_line: String,
+    /// For the stats counters: request bytes, whether a `deny` answered, whether corelb
+    /// answered itself (monitor-uri, stats page, exporter), whether the server connection
+    /// was reused.
+    bytes_in: u64,
+    denied: bool,
+    intercepted: bool,
+    reused: bool,
 }
 
 impl Txn {
@@ -106,6 +113,10 @@ impl Txn {
             server: None,
             retries: 0,
             request_line: String::new(),
+            bytes_in: 0,
+            denied: false,
+            intercepted: false,
+            reused: false,
         }
     }
 }
@@ -237,6 +248,11 @@ pub async fn session<C>(
         };
         requests += 1;
         txn.t_request = Some(txn.start.elapsed());
+        txn.bytes_in = head_len as u64
+            + match req.body_kind() {
+                BodyKind::ContentLength(n) => n,
+                _ => 0, // chunked bodies are not counted
+            };
         if logging(&shard, &fe) {
             txn.request_line =
                 String::from_utf8_lossy(req.request_line().get(inb.bytes())).into_owned();
@@ -280,6 +296,7 @@ pub async fn session<C>(
             let mut page = Vec::new();
             write_error(&mut page, status, !keep_after_reply);
             reply = Some((status, page));
+            txn.intercepted = true;
         }
         // The frontend's rules, then its old-style redirects, then the backend choice.
         let pages_fe = (fe_px, None);
@@ -354,6 +371,7 @@ pub async fn session<C>(
         }
         if let Some((status, bytes)) = reply {
             txn.status = status;
+            txn.denied = flags.denied;
             txn.backend = be.clone();
             let ok = write_all(&mut client, &bytes, deadline(fe_px.timeouts.client))
                 .await
@@ -682,7 +700,10 @@ pub async fn session<C>(
         };
 
         let (srv, mut sconn, reused) = match result {
-            Ok(x) => x,
+            Ok(x) => {
+                txn.reused = x.2;
+                x
+            }
             Err(f) => {
                 let (status, term) = match &f {
                     SrvFail::Connect(_) => (503, *b"SC"),
@@ -846,6 +867,33 @@ pub async fn session<C>(
             return;
         }
     }
+}
+
+/// Every transaction ends in [`log_txn`]: what it adds to the stats counters.
+fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
+    let e = crate::stats::StreamEnd {
+        status: txn.status,
+        http: true,
+        from_server: txn.t_response.is_some(),
+        bytes_in: txn.bytes_in,
+        bytes_out: txn.bytes_out,
+        term: txn.term.0,
+        retries: txn.retries,
+        redispatched: false,
+        denied: txn.denied,
+        intercepted: txn.intercepted,
+        reused: txn.reused,
+        t_queue: txn.t_queue,
+        t_connect: txn.t_connect,
+        t_response: txn.t_response,
+        t_total: txn.start.elapsed(),
+    };
+    let be = txn.backend.as_ref();
+    let srv = be
+        .zip(txn.server)
+        .map(|(b, s)| (s, b.lb.servers[s].cur_conns()));
+    let counters = shard.shared.counters.shard(shard.id);
+    counters.stream_end(fe.proxy, be.map(|b| b.proxy), srv, &e, Instant::now());
 }
 
 fn bytes_say_close(b: &[u8]) -> bool {
@@ -1242,6 +1290,7 @@ fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
 /// `option httplog` line, HAProxy's format:
 /// `ip:port [date] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes - - term act/fe/be/srv/retries sq/bq "request line"`.
 fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
+    count_txn(shard, fe, txn);
     let fe_px = &shard.shared.cfg.proxies[fe.proxy];
     let wanted = (fe_px.http.httplog || fe.tcplog) && fe.logs;
     if !wanted && !log::log_enabled!(log::Level::Trace) {

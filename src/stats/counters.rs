@@ -1,0 +1,635 @@
+//! The traffic counters HAProxy keeps per frontend, backend and server, kept per shard.
+//!
+//! Ownership: every shard has its own [`ShardCounters`] (one heap block per shard, each
+//! object's counters on their own cache lines). Only the owning shard's thread writes it,
+//! with a relaxed load and a relaxed store (`store(load() + v)`): no lock, no
+//! read-modify-write instruction, no cache line shared with another shard. Readers (the
+//! stats page, the exporter, the stats socket, on whichever thread) load the same atomics
+//! relaxed and sum the shards ([`Counters::sum`]); a reader may see one shard a few events
+//! behind another, never a torn value.
+//!
+//! Rates follow HAProxy's `freq_ctr` (events in the current second plus the previous
+//! second's, weighted by what is left of the current one); time averages follow its
+//! `swrate` (a sliding sum over the last [`SAMPLES`] values). Maxima are per shard: the
+//! reader takes the largest, so a maximum of a rate is the largest one shard saw, a lower
+//! bound of the process-wide one when several shards peak at the same time.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// How many recent values the time averages cover (HAProxy's `TIME_STATS_SAMPLES`).
+pub const SAMPLES: u64 = 1024;
+
+/// One counter slot of an object. Sums (`*_tot`, bytes, errors), maxima, rate triples and
+/// sliding sums, by their position in [`Obj`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum C {
+    /// Sessions (frontend: accepted connections; backend/server: streams assigned).
+    Stot,
+    Bin,
+    Bout,
+    Dreq,
+    Dresp,
+    Ereq,
+    Econ,
+    Eresp,
+    Wretr,
+    Wredis,
+    Hrsp1xx,
+    Hrsp2xx,
+    Hrsp3xx,
+    Hrsp4xx,
+    Hrsp5xx,
+    HrspOther,
+    ReqTot,
+    CliAbrt,
+    SrvAbrt,
+    ConnTot,
+    /// Connection attempts to servers (new connections, not reused ones).
+    Connect,
+    Reuse,
+    Lbtot,
+    Intercepted,
+    Eint,
+    /// Maxima (the reader takes the largest of the shards').
+    Smax,
+    Qmax,
+    RateMax,
+    ReqRateMax,
+    ConnRateMax,
+    QtimeMax,
+    CtimeMax,
+    RtimeMax,
+    TtimeMax,
+    /// Milliseconds since the epoch of [`Counters`] of the last session (+1; 0 = never).
+    LastSess,
+    /// `swrate` sums (milliseconds) and how many samples went in (capped at SAMPLES).
+    Qtime,
+    Ctime,
+    Rtime,
+    Ttime,
+    Samples,
+    /// Rates: (events this period, period number + 1, events in the previous one) each.
+    Rate,
+    RateP,
+    RatePrev,
+    ReqRate,
+    ReqRateP,
+    ReqRatePrev,
+    ConnRate,
+    ConnRateP,
+    ConnRatePrev,
+    /// Health checks that failed, and UP→DOWN transitions (written by the prober's shard).
+    ChkFail,
+    ChkDown,
+    /// The last check: its result (see [`crate::stats::CheckStatus`] as u64 + 1; 0 =
+    /// none yet), HTTP code, duration in ms, and when it ran (ms since the epoch).
+    CheckStatus,
+    CheckCode,
+    CheckDuration,
+    CheckAt,
+}
+
+const N: usize = C::CheckAt as usize + 1;
+
+/// One object's counters, on cache lines of its own.
+#[repr(align(64))]
+pub struct Obj {
+    f: [AtomicU64; N],
+}
+
+impl Default for Obj {
+    fn default() -> Obj {
+        Obj {
+            f: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Obj {
+    #[inline]
+    fn get(&self, c: C) -> u64 {
+        self.f[c as usize].load(Relaxed)
+    }
+
+    #[inline]
+    fn set(&self, c: C, v: u64) {
+        self.f[c as usize].store(v, Relaxed)
+    }
+
+    /// Adds `v`: only the owning shard writes, so a load and a store suffice.
+    #[inline]
+    pub fn add(&self, c: C, v: u64) {
+        if v != 0 {
+            self.set(c, self.get(c) + v);
+        }
+    }
+
+    #[inline]
+    pub fn max(&self, c: C, v: u64) {
+        if v > self.get(c) {
+            self.set(c, v);
+        }
+    }
+
+    /// One event for the rate starting at slot `rate` (Rate, ReqRate or ConnRate) at `ms`,
+    /// and its maximum in `max`.
+    #[inline]
+    fn tick(&self, rate: C, max: C, ms: u64) {
+        let (cur, period, prev) = (rate as usize, rate as usize + 1, rate as usize + 2);
+        let p = ms / 1000 + 1;
+        let last = self.f[period].load(Relaxed);
+        if last != p {
+            let carried = if p == last + 1 {
+                self.f[cur].load(Relaxed)
+            } else {
+                0
+            };
+            self.f[prev].store(carried, Relaxed);
+            self.f[cur].store(0, Relaxed);
+            self.f[period].store(p, Relaxed);
+        }
+        self.f[cur].store(self.f[cur].load(Relaxed) + 1, Relaxed);
+        self.max(max, self.rate_at(rate, ms));
+    }
+
+    /// HAProxy's read_freq_ctr(): this second's events plus the previous second's,
+    /// weighted by the part of the current second still to come.
+    fn rate_at(&self, rate: C, ms: u64) -> u64 {
+        let (cur, period, prev) = (rate as usize, rate as usize + 1, rate as usize + 2);
+        let p = ms / 1000 + 1;
+        let last = self.f[period].load(Relaxed);
+        let (c, pr) = if last == p {
+            (self.f[cur].load(Relaxed), self.f[prev].load(Relaxed))
+        } else if last + 1 == p {
+            (0, self.f[cur].load(Relaxed))
+        } else {
+            (0, 0)
+        };
+        c + (pr * (1000 - ms % 1000)).div_ceil(1000)
+    }
+
+    /// HAProxy's swrate_add(): the sum decays by 1/SAMPLES and takes `v`. Until `n` (the
+    /// samples taken so far) reaches SAMPLES it is a plain sum, so the first averages are
+    /// exact instead of starting from zero.
+    #[inline]
+    fn swrate(&self, c: C, v: u64, n: u64) {
+        let s = self.get(c);
+        self.set(
+            c,
+            if n < SAMPLES {
+                s + v
+            } else {
+                s - s / SAMPLES + v
+            },
+        );
+    }
+}
+
+/// What the end of a stream (an HTTP request/response, or a mode tcp connection) adds to
+/// the counters of its frontend, backend and server.
+#[derive(Debug, Default, Clone)]
+pub struct StreamEnd {
+    /// HTTP status sent to the client (0: none, or mode tcp).
+    pub status: u16,
+    /// Whether it was an HTTP request (counted in `req_tot`).
+    pub http: bool,
+    /// The status came from the server (counted in the server's `hrsp_*`).
+    pub from_server: bool,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// HAProxy's two-letter termination state (`--`, `CD`, `SC`, `PR`…).
+    pub term: [u8; 2],
+    pub retries: u32,
+    pub redispatched: bool,
+    /// Denied by a rule (`http-request deny`).
+    pub denied: bool,
+    /// Answered by corelb itself (stats page, exporter, monitor-uri).
+    pub intercepted: bool,
+    /// The server connection came from the idle pool.
+    pub reused: bool,
+    pub t_queue: Option<Duration>,
+    pub t_connect: Option<Duration>,
+    pub t_response: Option<Duration>,
+    pub t_total: Duration,
+}
+
+/// One shard's counters, indexed like `cfg.proxies` (and servers within a proxy).
+pub struct ShardCounters {
+    /// The shard's own counters (connections, splice, kTLS, buffers, checks): `corelb_*`.
+    pub proc: std::sync::Arc<crate::runtime::shard::ShardStats>,
+    fe: Box<[Obj]>,
+    be: Box<[Obj]>,
+    srv: Box<[Box<[Obj]>]>,
+    epoch: Instant,
+}
+
+impl ShardCounters {
+    fn ms(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    pub fn fe(&self, px: usize) -> &Obj {
+        &self.fe[px]
+    }
+    pub fn be(&self, px: usize) -> &Obj {
+        &self.be[px]
+    }
+    pub fn srv(&self, px: usize, s: usize) -> &Obj {
+        &self.srv[px][s]
+    }
+
+    /// A connection accepted by frontend `px`, which now has `cur` connections.
+    #[inline]
+    pub fn accepted(&self, px: usize, cur: u32, now: Instant) {
+        let ms = self.ms(now);
+        let o = &self.fe[px];
+        o.add(C::Stot, 1);
+        o.add(C::ConnTot, 1);
+        o.max(C::Smax, cur as u64);
+        o.tick(C::Rate, C::RateMax, ms);
+        o.tick(C::ConnRate, C::ConnRateMax, ms);
+    }
+
+    /// A stream ended: what it adds to frontend `fe`, backend `be` and server `srv`, whose
+    /// current connection count `srv_cur` feeds the maxima (the backend's maximum is the
+    /// largest of its servers': summing them per stream would read every server's shared
+    /// counter on the request path).
+    pub fn stream_end(
+        &self,
+        fe: usize,
+        be: Option<usize>,
+        srv: Option<(usize, u32)>,
+        e: &StreamEnd,
+        now: Instant,
+    ) {
+        let ms = self.ms(now);
+        let t = e.term;
+        let client_abort = matches!(t[0], b'C' | b'c') && t[1] == b'D';
+        let server_abort = matches!(t[0], b'S' | b's') && t[1] == b'D';
+        let conn_error = matches!(t[0], b'S' | b's') && t[1] == b'C';
+        let resp_error = matches!(&t, b"SH" | b"sH" | b"PH");
+        let req_error = t == *b"cR" || (t == *b"PR" && e.status >= 400 && e.status != 503);
+        let class = match e.status {
+            100..=199 => Some(C::Hrsp1xx),
+            200..=299 => Some(C::Hrsp2xx),
+            300..=399 => Some(C::Hrsp3xx),
+            400..=499 => Some(C::Hrsp4xx),
+            500..=599 => Some(C::Hrsp5xx),
+            0 => None,
+            _ => Some(C::HrspOther),
+        };
+        let f = &self.fe[fe];
+        f.add(C::Bin, e.bytes_in);
+        f.add(C::Bout, e.bytes_out);
+        if e.http {
+            f.add(C::ReqTot, 1);
+            f.tick(C::ReqRate, C::ReqRateMax, ms);
+            f.add(C::Ereq, req_error as u64);
+            f.add(C::Intercepted, e.intercepted as u64);
+            if let Some(c) = class {
+                f.add(c, 1);
+            }
+        }
+        f.add(C::Dreq, e.denied as u64);
+        let Some(b) = be else { return };
+        let o = &self.be[b];
+        o.add(C::Stot, 1);
+        o.tick(C::Rate, C::RateMax, ms);
+        o.set(C::LastSess, ms + 1);
+        o.add(C::Bin, e.bytes_in);
+        o.add(C::Bout, e.bytes_out);
+        o.add(C::Dreq, e.denied as u64);
+        o.add(C::Econ, conn_error as u64);
+        o.add(C::Eresp, resp_error as u64);
+        o.add(C::Wretr, e.retries as u64 - e.redispatched as u64);
+        o.add(C::Wredis, e.redispatched as u64);
+        o.add(C::CliAbrt, client_abort as u64);
+        o.add(C::SrvAbrt, server_abort as u64);
+        if e.http {
+            o.add(C::ReqTot, 1);
+            if let Some(c) = class {
+                o.add(c, 1);
+            }
+        }
+        let Some((s, srv_cur)) = srv else { return };
+        o.add(C::Lbtot, 1);
+        if e.reused {
+            o.add(C::Reuse, 1);
+        } else {
+            o.add(C::Connect, 1 + e.retries as u64);
+        }
+        let so = &self.srv[b][s];
+        so.add(C::Stot, 1);
+        so.add(C::Lbtot, 1);
+        so.max(C::Smax, srv_cur as u64);
+        o.max(C::Smax, srv_cur as u64);
+        so.tick(C::Rate, C::RateMax, ms);
+        so.set(C::LastSess, ms + 1);
+        so.add(C::Bin, e.bytes_in);
+        so.add(C::Bout, e.bytes_out);
+        so.add(C::Econ, conn_error as u64);
+        so.add(C::Eresp, resp_error as u64);
+        so.add(C::Wretr, e.retries as u64 - e.redispatched as u64);
+        so.add(C::Wredis, e.redispatched as u64);
+        so.add(C::CliAbrt, client_abort as u64);
+        so.add(C::SrvAbrt, server_abort as u64);
+        if e.reused {
+            so.add(C::Reuse, 1);
+        } else {
+            so.add(C::Connect, 1 + e.retries as u64);
+        }
+        if e.http && e.from_server {
+            so.add(C::ReqTot, 1);
+            if let Some(c) = class {
+                so.add(c, 1);
+            }
+        }
+        // HAProxy's stream_update_time_stats(): only streams that got as far as data.
+        if let Some(tc) = e.t_connect
+            && (e.t_response.is_some() || !e.http)
+        {
+            let ms = |d: Duration| d.as_millis() as u64;
+            let (q, c, r, tt) = (
+                ms(e.t_queue.unwrap_or_default()),
+                ms(tc),
+                ms(e.t_response.unwrap_or_default()),
+                ms(e.t_total),
+            );
+            for x in [o, so] {
+                let n = x.get(C::Samples);
+                x.swrate(C::Qtime, q, n);
+                x.swrate(C::Ctime, c, n);
+                x.swrate(C::Rtime, r, n);
+                x.swrate(C::Ttime, tt, n);
+                x.max(C::QtimeMax, q);
+                x.max(C::CtimeMax, c);
+                x.max(C::RtimeMax, r);
+                x.max(C::TtimeMax, tt);
+                if x.get(C::Samples) < SAMPLES {
+                    x.add(C::Samples, 1);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    /// A health check of server `s` of backend `b` ran; `down` when it took the server
+    /// down. `status` is a [`crate::stats::CheckStatus`].
+    pub fn checked(
+        &self,
+        b: usize,
+        s: usize,
+        status: super::CheckStatus,
+        code: Option<u16>,
+        took: Duration,
+        went_down: bool,
+        now: Instant,
+    ) {
+        crate::runtime::shard::ShardStats::add(&self.proc.checks, 1);
+        let o = &self.srv[b][s];
+        if !status.ok() {
+            o.add(C::ChkFail, 1);
+        }
+        o.add(C::ChkDown, went_down as u64);
+        o.set(C::CheckStatus, status as u64 + 1);
+        o.set(C::CheckCode, code.unwrap_or(0) as u64);
+        o.set(C::CheckDuration, took.as_millis() as u64);
+        o.set(C::CheckAt, self.ms(now) + 1);
+    }
+}
+
+/// Every shard's counters, for one configuration generation.
+pub struct Counters {
+    shards: Box<[ShardCounters]>,
+    epoch: Instant,
+}
+
+impl Counters {
+    /// Counters for `shards` shards over `servers[i]` servers of proxy i.
+    pub fn new(shards: usize, servers: &[usize]) -> Counters {
+        let epoch = Instant::now();
+        let objs = |n: usize| (0..n).map(|_| Obj::default()).collect::<Box<[Obj]>>();
+        Counters {
+            shards: (0..shards.max(1))
+                .map(|_| ShardCounters {
+                    proc: Default::default(),
+                    fe: objs(servers.len()),
+                    be: objs(servers.len()),
+                    srv: servers.iter().map(|&n| objs(n)).collect(),
+                    epoch,
+                })
+                .collect(),
+            epoch,
+        }
+    }
+
+    /// Shard `i`'s counters: write them only from that shard's thread.
+    pub fn shard(&self, i: usize) -> &ShardCounters {
+        &self.shards[i]
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The sum over the shards of an object's counters, read now.
+    pub fn sum(&self, obj: impl Fn(&ShardCounters) -> &Obj) -> Totals {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        let mut t = Totals::default();
+        let mut weighted = [0u64; 4];
+        for sh in self.shards.iter() {
+            let o = obj(sh);
+            for c in 0..N {
+                let v = o.f[c].load(Relaxed);
+                t.v[c] = match c {
+                    x if (C::Smax as usize..=C::LastSess as usize).contains(&x) => t.v[c].max(v),
+                    x if x == C::CheckStatus as usize
+                        || x == C::CheckCode as usize
+                        || x == C::CheckDuration as usize
+                        || x == C::CheckAt as usize =>
+                    {
+                        t.v[c]
+                    }
+                    _ => t.v[c] + v,
+                };
+            }
+            // The last check is the one with the latest time (one shard runs it).
+            let at = o.get(C::CheckAt);
+            if at > t.v[C::CheckAt as usize] {
+                for c in [C::CheckStatus, C::CheckCode, C::CheckDuration, C::CheckAt] {
+                    t.v[c as usize] = o.get(c);
+                }
+            }
+            // Each shard's sliding average, weighted by how many samples it has.
+            let n = o.get(C::Samples);
+            for (i, c) in [C::Qtime, C::Ctime, C::Rtime, C::Ttime].iter().enumerate() {
+                weighted[i] += avg(o.get(*c), n) * n;
+            }
+            t.rate += o.rate_at(C::Rate, ms);
+            t.req_rate += o.rate_at(C::ReqRate, ms);
+            t.conn_rate += o.rate_at(C::ConnRate, ms);
+        }
+        let n = t.v[C::Samples as usize];
+        t.avg = weighted.map(|w| w.checked_div(n).unwrap_or(0));
+        t.now_ms = ms;
+        t
+    }
+}
+
+/// HAProxy's swrate_avg() for a sum that has taken `n` samples (fewer than SAMPLES while
+/// it fills up: the sum then holds every value, decayed slightly).
+fn avg(sum: u64, n: u64) -> u64 {
+    if n == 0 {
+        0
+    } else if n < SAMPLES {
+        sum / n
+    } else {
+        sum.div_ceil(SAMPLES)
+    }
+}
+
+/// Summed counters of one object.
+#[derive(Debug, Clone)]
+pub struct Totals {
+    v: [u64; N],
+    /// Sessions, requests and connections per second now.
+    pub rate: u64,
+    pub req_rate: u64,
+    pub conn_rate: u64,
+    /// Average queue, connect, response and total time (ms) over the last samples.
+    pub avg: [u64; 4],
+    now_ms: u64,
+}
+
+impl Default for Totals {
+    fn default() -> Totals {
+        Totals {
+            v: [0; N],
+            rate: 0,
+            req_rate: 0,
+            conn_rate: 0,
+            avg: [0; 4],
+            now_ms: 0,
+        }
+    }
+}
+
+impl Totals {
+    pub fn get(&self, c: C) -> u64 {
+        self.v[c as usize]
+    }
+
+    /// Seconds since the last session, or None when there was none.
+    pub fn last_sess_age(&self) -> Option<u64> {
+        match self.get(C::LastSess) {
+            0 => None,
+            at => Some(self.now_ms.saturating_sub(at - 1) / 1000),
+        }
+    }
+
+    /// The last health check: status, code, duration (ms), or None before the first.
+    pub fn last_check(&self) -> Option<(super::CheckStatus, u16, u64)> {
+        match self.get(C::CheckStatus) {
+            0 => None,
+            s => Some((
+                super::CheckStatus::from_u64(s - 1),
+                self.get(C::CheckCode) as u16,
+                self.get(C::CheckDuration),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_summed_and_maxima_maxed() {
+        let c = Counters::new(2, &[0, 2]);
+        let t0 = Instant::now();
+        c.shard(0).accepted(0, 3, t0);
+        c.shard(1).accepted(0, 5, t0);
+        c.shard(1).accepted(0, 1, t0);
+        let t = c.sum(|s| s.fe(0));
+        assert_eq!(t.get(C::Stot), 3);
+        assert_eq!(t.get(C::Smax), 5);
+        assert_eq!(t.rate, 3);
+    }
+
+    #[test]
+    fn a_stream_counts_where_it_went() {
+        let c = Counters::new(1, &[0, 2]);
+        let e = StreamEnd {
+            status: 200,
+            http: true,
+            from_server: true,
+            bytes_in: 10,
+            bytes_out: 20,
+            term: *b"--",
+            t_connect: Some(Duration::from_millis(2)),
+            t_response: Some(Duration::from_millis(4)),
+            t_total: Duration::from_millis(8),
+            ..Default::default()
+        };
+        let now = Instant::now();
+        c.shard(0).stream_end(0, Some(1), Some((1, 1)), &e, now);
+        let e503 = StreamEnd {
+            status: 503,
+            http: true,
+            term: *b"SC",
+            retries: 3,
+            redispatched: true,
+            ..Default::default()
+        };
+        c.shard(0).stream_end(0, Some(1), Some((0, 0)), &e503, now);
+        let fe = c.sum(|s| s.fe(0));
+        assert_eq!((fe.get(C::ReqTot), fe.get(C::Hrsp2xx)), (2, 1));
+        assert_eq!((fe.get(C::Hrsp5xx), fe.get(C::Bout)), (1, 20));
+        let be = c.sum(|s| s.be(1));
+        assert_eq!((be.get(C::Stot), be.get(C::Econ)), (2, 1));
+        assert_eq!((be.get(C::Wretr), be.get(C::Wredis)), (2, 1));
+        assert_eq!(be.avg, [0, 2, 4, 8]);
+        let s1 = c.sum(|s| s.srv(1, 1));
+        assert_eq!((s1.get(C::Stot), s1.get(C::Hrsp2xx)), (1, 1));
+        let s0 = c.sum(|s| s.srv(1, 0));
+        // The 503 was corelb's, not the server's.
+        assert_eq!((s0.get(C::Econ), s0.get(C::Hrsp5xx)), (1, 0));
+        assert_eq!(s0.get(C::Connect), 4);
+    }
+
+    #[test]
+    fn rate_decays_over_the_next_second_as_haproxy_computes_it() {
+        let o = Obj::default();
+        for _ in 0..10 {
+            o.tick(C::Rate, C::RateMax, 500);
+        }
+        assert_eq!(o.rate_at(C::Rate, 999), 10);
+        // A quarter into the next second, 3/4 of the previous one still counts.
+        assert_eq!(o.rate_at(C::Rate, 1250), 8);
+        assert_eq!(o.rate_at(C::Rate, 2500), 0);
+        assert_eq!(o.get(C::RateMax), 10);
+    }
+
+    #[test]
+    fn swrate_is_haproxys_sliding_average() {
+        let o = Obj::default();
+        for n in 0..SAMPLES {
+            o.swrate(C::Ttime, 100, n);
+        }
+        assert_eq!(avg(o.get(C::Ttime), SAMPLES), 100);
+        // Past the window, each new value weighs 1/SAMPLES: a run of 0s decays it.
+        for _ in 0..SAMPLES {
+            o.swrate(C::Ttime, 0, SAMPLES);
+        }
+        let a = avg(o.get(C::Ttime), SAMPLES);
+        // 100 * (1 - 1/1024)^1024 = 36.8; integer steps decay a little slower, as HAProxy's.
+        assert!((36..=38).contains(&a), "{a}");
+        let p = Obj::default();
+        p.swrate(C::Ttime, 7, 0);
+        p.swrate(C::Ttime, 9, 1);
+        assert_eq!(avg(p.get(C::Ttime), 2), 8);
+    }
+}

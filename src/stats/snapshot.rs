@@ -1,0 +1,419 @@
+//! A snapshot of the statistics in HAProxy's stat fields, taken when someone asks (stats
+//! page, exporter, `show stat`): the shards' counters summed, plus what the shared state
+//! says now (server states, weights, connection counts, queues).
+
+use super::counters::{C, Totals};
+use super::{CheckStatus, ObjType, Row, Val, f};
+use crate::health::state::SrvState;
+use crate::runtime::Shared;
+use std::time::SystemTime;
+
+/// Process-wide values (`show info`, `haproxy_process_*`).
+#[derive(Clone, Debug, Default)]
+pub struct Info {
+    pub pid: u32,
+    pub nbthread: u32,
+    pub node: String,
+    pub description: String,
+    pub version: &'static str,
+    /// Unix time of the start, and seconds since.
+    pub start_time: u64,
+    pub uptime: u64,
+    pub maxconn: u32,
+    pub curr_conns: u32,
+    pub cum_conns: u64,
+    pub cum_req: u64,
+    pub conn_rate: u64,
+    pub stopping: bool,
+    pub listeners: u32,
+    pub bytes_out: u64,
+    pub spliced_bytes_out: u64,
+    pub dropped_logs: u64,
+    pub max_fds: u64,
+    /// Per shard: (id, accepted, spliced, copied, kTLS hand-offs, TLS kept in rustls,
+    /// buffers reused, buffers allocated, checks run, log lines dropped).
+    pub shards: Vec<ShardInfo>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ShardInfo {
+    pub accepted: u64,
+    pub spliced: u64,
+    pub copied: u64,
+    pub ktls_handoffs: u64,
+    pub tls_userspace: u64,
+    pub buffers_reused: u64,
+    pub buffers_allocated: u64,
+    pub checks: u64,
+    pub log_drops: u64,
+}
+
+/// Every row in HAProxy's order (per proxy: frontend, listeners, servers, backend) and
+/// the process values.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub rows: Vec<Row>,
+    pub info: Info,
+}
+
+/// Takes a snapshot of `shared`'s generation.
+pub fn take(shared: &Shared) -> Snapshot {
+    let cnt = &shared.counters;
+    let mut rows = Vec::new();
+    let pid = std::process::id();
+    let now = SystemTime::now();
+    for (i, px) in shared.cfg.proxies.iter().enumerate() {
+        if let Some(fe) = &shared.frontends[i] {
+            let t = cnt.sum(|s| s.fe(i));
+            let mut r = Row::new(ObjType::Frontend, i, fe.id, 0);
+            common(&mut r, &px.name, "FRONTEND", pid, &t);
+            let v = &mut r.v;
+            v[f::SCUR] = Val::U(fe.slots.current() as u64);
+            v[f::SLIM] = Val::U(fe.slots.max as u64);
+            v[f::STATUS] = Val::Str(if shared.control.stopping() || px.disabled {
+                "STOP".into()
+            } else {
+                "OPEN".into()
+            });
+            v[f::RATE_LIM] = Val::U(0);
+            v[f::EREQ] = Val::U(t.get(C::Ereq));
+            v[f::REQ_RATE] = Val::U(t.req_rate);
+            v[f::REQ_RATE_MAX] = Val::U(t.get(C::ReqRateMax));
+            v[f::CONN_RATE] = Val::U(t.conn_rate);
+            v[f::CONN_RATE_MAX] = Val::U(t.get(C::ConnRateMax));
+            v[f::CONN_TOT] = Val::U(t.get(C::ConnTot));
+            v[f::INTERCEPTED] = Val::U(t.get(C::Intercepted));
+            for k in [f::DCON, f::DSES, f::WREW, f::CACHE_LOOKUPS, f::CACHE_HITS] {
+                v[k] = Val::U(0);
+            }
+            v[f::EINT] = Val::U(t.get(C::Eint));
+            http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, true);
+            rows.push(r);
+        }
+        let Some(be) = &shared.backends[i] else {
+            continue;
+        };
+        let (mut act, mut bck, mut weight, mut uweight) = (0u64, 0u64, 0u64, 0u64);
+        let mut be_change = u64::MAX;
+        for (k, s) in be.lb.servers.iter().enumerate() {
+            let t = cnt.sum(|sh| sh.srv(i, k));
+            let cfg_srv = &px.servers[k];
+            let mut r = Row::new(ObjType::Server, i, be.id, s.id);
+            r.server = Some(k);
+            common(&mut r, &px.name, &s.name, pid, &t);
+            let state = s.state();
+            let usable = s.usable();
+            if usable {
+                if s.backup {
+                    bck += 1;
+                    weight += 0;
+                } else {
+                    act += 1;
+                    weight += s.weight() as u64;
+                }
+                uweight += s.weight() as u64;
+            }
+            let (lastchg, downtime) = s.change_times();
+            be_change = be_change.min(lastchg);
+            let v = &mut r.v;
+            v[f::QCUR] = Val::U(0);
+            v[f::QMAX] = Val::U(0);
+            v[f::SCUR] = Val::U(s.cur_conns() as u64);
+            v[f::SLIM] = if s.maxconn > 0 {
+                Val::U(s.maxconn as u64)
+            } else {
+                Val::Empty
+            };
+            v[f::DRESP] = Val::U(t.get(C::Dresp));
+            v[f::STATUS] = Val::Str(server_status(s));
+            v[f::WEIGHT] = Val::U(s.weight() as u64);
+            v[f::UWEIGHT] = Val::U(s.weight() as u64);
+            v[f::ACT] = Val::U(!s.backup as u64);
+            v[f::BCK] = Val::U(s.backup as u64);
+            v[f::LASTCHG] = Val::U(lastchg);
+            v[f::DOWNTIME] = Val::U(downtime);
+            v[f::LBTOT] = Val::U(t.get(C::Lbtot));
+            v[f::THROTTLE] = Val::Empty;
+            v[f::RATE_MAX] = Val::U(t.get(C::RateMax));
+            if s.checked {
+                let h = s.health();
+                v[f::CHKFAIL] = Val::U(t.get(C::ChkFail));
+                v[f::CHKDOWN] = Val::U(t.get(C::ChkDown));
+                v[f::CHECK_RISE] = Val::U(h.rise as u64);
+                v[f::CHECK_FALL] = Val::U(h.fall as u64);
+                v[f::CHECK_HEALTH] = Val::U(h.health as u64);
+                match t.last_check() {
+                    Some((st, code, ms)) => {
+                        v[f::CHECK_STATUS] = Val::Str(st.name().into());
+                        if st.has_code() {
+                            v[f::CHECK_CODE] = Val::U(code as u64);
+                        }
+                        v[f::CHECK_DURATION] = Val::U(ms);
+                        v[f::CHECK_DESC] = Val::Str(st.description().into());
+                        v[f::LAST_CHK] = Val::Str(match st {
+                            CheckStatus::L4Con => "Connection refused".into(),
+                            _ if code != 0 => code.to_string(),
+                            _ => String::new(),
+                        });
+                    }
+                    None => {
+                        v[f::CHECK_STATUS] = Val::Str("INI".into());
+                        v[f::CHECK_DESC] = Val::Str("Initializing".into());
+                    }
+                }
+            }
+            v[f::QLIMIT] = Val::Empty;
+            v[f::ADDR] = Val::Str(match s.port {
+                Some(p) => std::net::SocketAddr::new(s.ip, p).to_string(),
+                None => s.ip.to_string(),
+            });
+            if let Some(c) = &cfg_srv.params.cookie {
+                v[f::COOKIE] = Val::Str(c.clone());
+            }
+            v[f::SRV_ICUR] = Val::U(0);
+            for k in [
+                f::QTIME_MAX,
+                f::CTIME_MAX,
+                f::RTIME_MAX,
+                f::TTIME_MAX,
+                f::IDLE_CONN_CUR,
+                f::SAFE_CONN_CUR,
+                f::USED_CONN_CUR,
+                f::NEED_CONN_EST,
+            ] {
+                v[k] = Val::U(0);
+            }
+            v[f::USED_CONN_CUR] = Val::U(s.cur_conns() as u64);
+            timing(&mut r, &t);
+            backend_side(&mut r, &t);
+            http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, false);
+            if state == SrvState::Maint {
+                r.v[f::WEIGHT] = Val::U(s.weight() as u64);
+            }
+            rows.push(r);
+        }
+        let t = cnt.sum(|s| s.be(i));
+        let mut r = Row::new(ObjType::Backend, i, be.id, 0);
+        common(&mut r, &px.name, "BACKEND", pid, &t);
+        let v = &mut r.v;
+        v[f::QCUR] = Val::U(be.queue.waiting() as u64);
+        v[f::QMAX] = Val::U(t.get(C::Qmax));
+        v[f::SCUR] = Val::U(be.lb.servers.iter().map(|s| s.cur_conns() as u64).sum());
+        v[f::SLIM] = Val::U(px.fullconn.or(px.maxconn).unwrap_or(0) as u64);
+        v[f::DRESP] = Val::U(t.get(C::Dresp));
+        v[f::STATUS] = Val::Str(if act + bck > 0 { "UP" } else { "DOWN" }.into());
+        v[f::WEIGHT] = Val::U(weight);
+        v[f::UWEIGHT] = Val::U(uweight);
+        v[f::ACT] = Val::U(act);
+        v[f::BCK] = Val::U(bck);
+        v[f::CHKDOWN] = Val::U(
+            (0..be.lb.servers.len())
+                .map(|k| cnt.sum(|sh| sh.srv(i, k)).get(C::ChkDown))
+                .sum(),
+        );
+        if be_change != u64::MAX {
+            v[f::LASTCHG] = Val::U(be_change);
+        }
+        v[f::LBTOT] = Val::U(t.get(C::Lbtot));
+        v[f::RATE_MAX] = Val::U(t.get(C::RateMax));
+        v[f::ALGO] = Val::Str(algo_name(px.balance.algo).into());
+        for k in [
+            f::COMP_IN,
+            f::COMP_OUT,
+            f::COMP_BYP,
+            f::COMP_RSP,
+            f::WREW,
+            f::CACHE_LOOKUPS,
+            f::CACHE_HITS,
+            f::QTIME_MAX,
+            f::CTIME_MAX,
+            f::RTIME_MAX,
+            f::TTIME_MAX,
+        ] {
+            v[k] = Val::U(0);
+        }
+        timing(&mut r, &t);
+        backend_side(&mut r, &t);
+        http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, false);
+        rows.push(r);
+    }
+    let uptime = now
+        .duration_since(shared.started)
+        .map_or(0, |d| d.as_secs());
+    let fe_sum = |c: C| -> u64 {
+        (0..shared.cfg.proxies.len())
+            .filter(|&i| shared.frontends[i].is_some())
+            .map(|i| cnt.sum(|s| s.fe(i)).get(c))
+            .sum()
+    };
+    let shards: Vec<ShardInfo> = (0..cnt.shards())
+        .map(|k| {
+            let p = &cnt.shard(k).proc;
+            let g = crate::runtime::shard::ShardStats::get;
+            ShardInfo {
+                accepted: g(&p.accepted),
+                spliced: g(&p.spliced),
+                copied: g(&p.copied),
+                ktls_handoffs: g(&p.ktls_handoffs),
+                tls_userspace: g(&p.tls_userspace),
+                buffers_reused: g(&p.buffers_reused),
+                buffers_allocated: g(&p.buffers_allocated),
+                checks: g(&p.checks),
+                log_drops: g(&p.log_drops),
+            }
+        })
+        .collect();
+    let info = Info {
+        pid,
+        nbthread: shared.shards as u32,
+        node: shared.node.clone(),
+        description: String::new(),
+        version: env!("CARGO_PKG_VERSION"),
+        start_time: shared
+            .started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        uptime,
+        maxconn: shared.slots.max,
+        curr_conns: shared.slots.current(),
+        cum_conns: shards.iter().map(|s| s.accepted).sum(),
+        cum_req: fe_sum(C::ReqTot),
+        conn_rate: (0..shared.cfg.proxies.len())
+            .filter(|&i| shared.frontends[i].is_some())
+            .map(|i| cnt.sum(|s| s.fe(i)).conn_rate)
+            .sum(),
+        stopping: shared.control.stopping(),
+        listeners: shared
+            .cfg
+            .proxies
+            .iter()
+            .map(|p| p.binds.len() as u32)
+            .sum(),
+        bytes_out: fe_sum(C::Bout),
+        spliced_bytes_out: shards.iter().map(|s| s.spliced).sum(),
+        dropped_logs: shards.iter().map(|s| s.log_drops).sum(),
+        max_fds: crate::sys::getrlimit(libc::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft),
+        shards,
+    };
+    Snapshot { rows, info }
+}
+
+/// Fields every row has: names, sessions, bytes, ids, type, rate.
+fn common(r: &mut Row, px: &str, sv: &str, pid: u32, t: &Totals) {
+    let obj = r.obj;
+    let (iid, sid) = (r.iid, r.sid);
+    let v = &mut r.v;
+    v[f::PXNAME] = Val::Str(px.into());
+    v[f::SVNAME] = Val::Str(sv.into());
+    v[f::SMAX] = Val::U(t.get(C::Smax));
+    v[f::STOT] = Val::U(t.get(C::Stot));
+    v[f::BIN] = Val::U(t.get(C::Bin));
+    v[f::BOUT] = Val::U(t.get(C::Bout));
+    if obj != ObjType::Server {
+        v[f::DREQ] = Val::U(t.get(C::Dreq));
+    }
+    v[f::DRESP] = Val::U(t.get(C::Dresp));
+    v[f::PID] = Val::U(1);
+    v[f::IID] = Val::U(iid as u64);
+    v[f::SID] = Val::U(sid as u64);
+    v[f::TYPE] = Val::U(obj as u64);
+    v[f::RATE] = Val::U(t.rate);
+    v[f::RATE_MAX] = Val::U(t.get(C::RateMax));
+    let _ = pid;
+}
+
+/// Fields of backends and servers: errors, warnings, aborts, last session, connections.
+fn backend_side(r: &mut Row, t: &Totals) {
+    let v = &mut r.v;
+    v[f::ECON] = Val::U(t.get(C::Econ));
+    v[f::ERESP] = Val::U(t.get(C::Eresp));
+    v[f::WRETR] = Val::U(t.get(C::Wretr));
+    v[f::WREDIS] = Val::U(t.get(C::Wredis));
+    v[f::CLI_ABRT] = Val::U(t.get(C::CliAbrt));
+    v[f::SRV_ABRT] = Val::U(t.get(C::SrvAbrt));
+    v[f::LASTSESS] = Val::S(t.last_sess_age().map_or(-1, |s| s as i64));
+    v[f::CONNECT] = Val::U(t.get(C::Connect));
+    v[f::REUSE] = Val::U(t.get(C::Reuse));
+    v[f::EINT] = Val::U(t.get(C::Eint));
+    v[f::QTIME_MAX] = Val::U(t.get(C::QtimeMax));
+    v[f::CTIME_MAX] = Val::U(t.get(C::CtimeMax));
+    v[f::RTIME_MAX] = Val::U(t.get(C::RtimeMax));
+    v[f::TTIME_MAX] = Val::U(t.get(C::TtimeMax));
+}
+
+fn timing(r: &mut Row, t: &Totals) {
+    let v = &mut r.v;
+    v[f::QTIME] = Val::U(t.avg[0]);
+    v[f::CTIME] = Val::U(t.avg[1]);
+    v[f::RTIME] = Val::U(t.avg[2]);
+    v[f::TTIME] = Val::U(t.avg[3]);
+}
+
+/// The HTTP fields (responses by class, requests), for proxies in mode http.
+fn http_fields(r: &mut Row, http: bool, t: &Totals, frontend: bool) {
+    let v = &mut r.v;
+    v[f::MODE] = Val::Str(if http { "http" } else { "tcp" }.into());
+    if !http {
+        return;
+    }
+    for (k, c) in [
+        (f::HRSP_1XX, C::Hrsp1xx),
+        (f::HRSP_2XX, C::Hrsp2xx),
+        (f::HRSP_3XX, C::Hrsp3xx),
+        (f::HRSP_4XX, C::Hrsp4xx),
+        (f::HRSP_5XX, C::Hrsp5xx),
+        (f::HRSP_OTHER, C::HrspOther),
+    ] {
+        v[k] = Val::U(t.get(c));
+    }
+    v[f::REQ_TOT] = Val::U(t.get(C::ReqTot));
+    if frontend {
+        for k in [f::COMP_IN, f::COMP_OUT, f::COMP_BYP, f::COMP_RSP] {
+            v[k] = Val::U(0);
+        }
+    }
+}
+
+/// HAProxy's server status: `MAINT`, `DRAIN` (up with weight 0), `no check`, or `UP`/`DOWN`
+/// with the check progress while it moves (`UP 1/3`, `DOWN 1/2`).
+fn server_status(s: &crate::health::ServerState) -> String {
+    match s.state() {
+        SrvState::Maint => "MAINT".into(),
+        st => {
+            if !s.checked {
+                return if st == SrvState::Up {
+                    if s.weight() == 0 { "DRAIN" } else { "no check" }.into()
+                } else {
+                    "DOWN".into()
+                };
+            }
+            let h = s.health();
+            if h.up {
+                if s.weight() == 0 {
+                    "DRAIN".into()
+                } else if h.health < h.rise + h.fall - 1 {
+                    format!("UP {}/{}", h.health + 1 - h.rise, h.fall)
+                } else {
+                    "UP".into()
+                }
+            } else if h.health > 0 {
+                format!("DOWN {}/{}", h.health, h.rise)
+            } else {
+                "DOWN".into()
+            }
+        }
+    }
+}
+
+fn algo_name(a: crate::config::Algo) -> &'static str {
+    use crate::config::Algo::*;
+    match a {
+        RoundRobin => "roundrobin",
+        StaticRr => "static-rr",
+        LeastConn => "leastconn",
+        First => "first",
+        Source => "source",
+        Random { .. } => "random",
+        RequestHash => "hash",
+    }
+}
