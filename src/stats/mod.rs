@@ -7,6 +7,9 @@
 
 pub mod counters;
 pub mod csv;
+pub mod html;
+pub mod json;
+pub mod prom;
 pub mod snapshot;
 
 pub use counters::{Counters, ShardCounters, StreamEnd};
