@@ -520,6 +520,8 @@ pub enum HttpAction {
     SetStatus(u16, Option<String>),
     /// Seed 004: a request that must not be replayed (`retry-on`) on another server.
     DisableL7Retry,
+    /// `use-service prometheus-exporter`: corelb answers with its metrics.
+    UsePrometheus,
 }
 
 /// A complete answer built by `return`, `deny` and the like.
@@ -614,6 +616,40 @@ pub struct Proxy {
     /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
     pub monitor_fail: Option<crate::acl::Cond>,
     pub cookie: Option<CookieCfg>,
+    pub stats: StatsCfg,
+}
+
+/// The proxy's stats page: `stats enable|uri|realm|auth|refresh|admin|hide-version|
+/// show-legends|show-node|show-desc|scope`. Any of them but `admin` enables the page, as
+/// in HAProxy; a frontend or backend takes its defaults section's settings.
+#[derive(Clone, Debug, Default)]
+pub struct StatsCfg {
+    pub enabled: bool,
+    /// The URI prefix (HAProxy's default `/haproxy?stats`).
+    pub uri: Option<String>,
+    pub realm: Option<String>,
+    /// `stats auth user:password` lines; with none, the page needs no login.
+    pub auth: Vec<(String, String)>,
+    pub refresh: Option<Duration>,
+    /// `stats admin if|unless COND`: when it holds, the page's actions are allowed.
+    pub admin: Option<crate::acl::Cond>,
+    pub hide_version: bool,
+    pub show_legends: bool,
+    /// `stats show-node [NAME]` (empty: the global `node`).
+    pub show_node: Option<String>,
+    /// `stats show-desc [TEXT]`.
+    pub show_desc: Option<String>,
+    /// `stats scope PROXY` lines: the proxies shown (all without any; `.` is this one).
+    pub scope: Vec<String>,
+}
+
+impl StatsCfg {
+    pub const DEFAULT_URI: &str = "/haproxy?stats";
+    pub const DEFAULT_REALM: &str = "HAProxy Statistics";
+
+    pub fn uri(&self) -> &str {
+        self.uri.as_deref().unwrap_or(Self::DEFAULT_URI)
+    }
 }
 
 /// How connections are kept in mode http (`option http-keep-alive`, the default;
@@ -830,6 +866,7 @@ impl Proxy {
             redirects: Vec::new(),
             monitor_fail: None,
             cookie: None,
+            stats: StatsCfg::default(),
         }
     }
 

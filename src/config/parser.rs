@@ -879,6 +879,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
             None => d.error(loc, "'monitor-uri' expects a URI"),
         },
         "errorfile" => errorfile_kw(px, w, loc, d),
+        "stats" => stats_kw(px, w, loc, d),
         "retry-on" => {
             let mut bits = 0;
             for k in &w[1..] {
@@ -1259,6 +1260,112 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
     }
 }
 
+/// `stats ...` in a proxy section (the global `stats socket|timeout|maxconn` are the
+/// runtime API's). Every form but `admin` enables the page, as in HAProxy.
+fn stats_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let arg = |i: usize| w.get(i).map(String::as_str);
+    let rest = || w[2..].join(" ");
+    let st = &mut px.stats;
+    match arg(1) {
+        Some("enable") => st.enabled = true,
+        Some("disable") => st.enabled = false,
+        Some("uri") => match arg(2) {
+            Some(u) => {
+                st.uri = Some(u.to_string());
+                st.enabled = true;
+            }
+            None => d.error(loc, "'stats uri' expects a URI prefix"),
+        },
+        Some("realm") => match arg(2) {
+            Some(_) => {
+                st.realm = Some(rest());
+                st.enabled = true;
+            }
+            None => d.error(loc, "'stats realm' expects a realm"),
+        },
+        Some("auth") => match arg(2).and_then(|a| a.split_once(':')) {
+            Some((u, p)) => {
+                st.auth.push((u.to_string(), p.to_string()));
+                st.enabled = true;
+            }
+            None => d.error(loc, "'stats auth' expects 'user:password'"),
+        },
+        Some("refresh") => {
+            if let Some(t) = time_arg(w, 2, loc, d) {
+                st.refresh = Some(t);
+                st.enabled = true;
+            }
+        }
+        Some("hide-version") => {
+            st.hide_version = true;
+            st.enabled = true;
+        }
+        Some("show-legends") => {
+            st.show_legends = true;
+            st.enabled = true;
+        }
+        Some("show-node") => {
+            st.show_node = Some(arg(2).unwrap_or("").to_string());
+            st.enabled = true;
+        }
+        Some("show-desc") => {
+            st.show_desc = Some(rest());
+            st.enabled = true;
+        }
+        Some("scope") => match arg(2) {
+            Some(n) => {
+                st.scope.push(n.to_string());
+                st.enabled = true;
+            }
+            None => d.error(loc, "'stats scope' expects a proxy name or '.'"),
+        },
+        Some("admin") => {
+            if px.kind == Kind::Defaults {
+                d.error(loc, "'stats admin' is not supported in a defaults section");
+                return;
+            }
+            match arg(2) {
+                Some("if") | Some("unless") => {
+                    let c = parse_cond(px, &w[2..], loc, d);
+                    px.stats.admin = c;
+                }
+                _ => d.error(
+                    loc,
+                    "'stats admin' expects 'if' or 'unless' and a condition",
+                ),
+            }
+        }
+        Some(o @ ("socket" | "timeout" | "maxconn" | "bind-process")) => {
+            d.error(loc, format!("'stats {o}' belongs in the global section"))
+        }
+        Some(o @ "http-request") => d.error(
+            loc,
+            format!("'stats {o}' is not supported yet; use 'stats auth' and 'stats admin'"),
+        ),
+        Some(o) => {
+            let h = keywords::hint(
+                o,
+                [
+                    "enable",
+                    "disable",
+                    "uri",
+                    "realm",
+                    "auth",
+                    "refresh",
+                    "admin",
+                    "hide-version",
+                    "show-legends",
+                    "show-node",
+                    "show-desc",
+                    "scope",
+                ],
+            );
+            d.error(loc, format!("unknown 'stats' keyword '{o}'{h}"));
+        }
+        None => d.error(loc, "'stats' expects a keyword (enable, uri, auth, …)"),
+    }
+}
+
 /// Parses `if|unless ...` against the proxy's ACLs; errors and warnings go to `d`.
 fn parse_cond(px: &Proxy, words: &[String], loc: &Loc, d: &mut Diags) -> Option<crate::acl::Cond> {
     let mut ctx = crate::acl::ParseCtx::new(&px.name);
@@ -1300,7 +1407,6 @@ fn logformat(
 const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "tarpit",
     "auth",
-    "use-service",
     "set-var",
     "set-var-fmt",
     "unset-var",
@@ -1399,6 +1505,22 @@ fn http_rule(
     let fmt = |text: &str, d: &mut Diags| logformat(px, text, &format!("'{kw} {action}'"), loc, d);
     let parsed: Option<HttpAction> = match action {
         "allow" => need(0, "no argument", d).then_some(HttpAction::Allow),
+        "use-service" if request => match arg(1) {
+            Some("prometheus-exporter") => {
+                need(1, "a service name", d).then_some(HttpAction::UsePrometheus)
+            }
+            Some(o) => {
+                d.error(
+                    loc,
+                    format!("'{kw} use-service': unknown service '{o}' (corelb has 'prometheus-exporter')"),
+                );
+                None
+            }
+            None => {
+                d.error(loc, format!("'{kw} use-service' expects a service name"));
+                None
+            }
+        },
         "disable-l7-retry" if request => {
             need(0, "no argument", d).then_some(HttpAction::DisableL7Retry)
         }
@@ -2773,5 +2895,62 @@ mod tests {
         assert_eq!(parse_cpu_list(&["1", "3"]).unwrap(), vec![1, 3]);
         assert!(parse_cpu_list(&["3-1"]).is_err());
         assert!(parse_cpu_list(&["x"]).is_err());
+    }
+
+    #[test]
+    fn proxy_stats_keywords_with_haproxys_defaults() {
+        let text = "defaults\n mode http\n stats auth a:b\n stats auth c:d:e\n stats realm My\\ Stats\nfrontend f\n bind :1\n stats uri /s\n stats refresh 10s\n stats admin if TRUE\n stats hide-version\n stats show-node\n stats show-desc edge lb\n stats scope .\n http-request use-service prometheus-exporter if { path /metrics }\nbackend b\n stats enable\n";
+        let (cfg, d) = parse_text(text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        let f = &cfg.proxies[0].stats;
+        assert!(f.enabled && f.hide_version);
+        assert_eq!(f.uri(), "/s");
+        assert_eq!(
+            f.auth,
+            [("a".into(), "b".into()), ("c".into(), "d:e".into())]
+        );
+        assert_eq!(f.realm.as_deref(), Some("My Stats"));
+        assert_eq!(f.refresh, Some(Duration::from_secs(10)));
+        assert!(f.admin.is_some());
+        assert_eq!(f.show_node.as_deref(), Some(""));
+        assert_eq!(f.show_desc.as_deref(), Some("edge lb"));
+        assert_eq!(f.scope, ["."]);
+        assert!(matches!(
+            cfg.proxies[0].http_request[0].action,
+            HttpAction::UsePrometheus
+        ));
+        // The backend takes the defaults' auth and HAProxy's default URI.
+        let b = &cfg.proxies[1].stats;
+        assert_eq!(b.uri(), "/haproxy?stats");
+        assert_eq!(b.auth.len(), 2);
+        assert!(b.admin.is_none());
+        // A frontend that only serves the page needs no backend: no warning.
+        assert!(
+            !d.list.iter().any(|x| x.msg.contains("no default_backend")),
+            "{:?}",
+            d.list
+        );
+        for (bad, msg) in [
+            (
+                "defaults\n stats admin if TRUE\n",
+                "not supported in a defaults",
+            ),
+            (
+                "frontend f\n stats auth nocolon\n",
+                "expects 'user:password'",
+            ),
+            (
+                "frontend f\n stats socket /x\n",
+                "belongs in the global section",
+            ),
+            ("frontend f\n stats enabel\n", "did you mean 'enable'"),
+            (
+                "frontend f\n http-request use-service lua.x\n",
+                "unknown service",
+            ),
+        ] {
+            let e = errors(bad);
+            assert!(e.iter().any(|x| x.contains(msg)), "{bad}: {e:?}");
+        }
     }
 }

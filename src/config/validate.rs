@@ -66,10 +66,18 @@ fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
                 }
             }
         }
+        // A frontend that only serves the stats page or the exporter needs no backend.
+        let answers_itself = px.mode == Mode::Http
+            && (px.stats.enabled
+                || px
+                    .http_request
+                    .iter()
+                    .any(|r| matches!(r.action, HttpAction::UsePrometheus)));
         if px.kind == Kind::Frontend
             && px.default_backend.is_none()
             && px.use_backends.is_empty()
             && !px.disabled
+            && !answers_itself
         {
             d.warn(
                 &px.loc,

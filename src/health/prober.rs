@@ -62,6 +62,13 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
     let server = p.be.lb.servers[p.srv].clone();
     let mut last_ok: Option<bool> = None;
     loop {
+        if !server.checks_enabled() {
+            // Checks paused from the stats page: the state stays as it is.
+            if stopped(p.inter).await {
+                return;
+            }
+            continue;
+        }
         let t0 = Instant::now();
         let verdict = future::or(async { Some(check_once(&p).await) }, async {
             control.wait_stop().await;

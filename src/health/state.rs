@@ -70,6 +70,8 @@ pub struct ServerState {
     /// the Unix epoch), and the time spent down before the current period (ms).
     changed_at: AtomicU64,
     down_ms: AtomicU64,
+    /// Cleared by the stats page's "disable health checks": the prober skips its checks.
+    checks_enabled: AtomicBool,
 }
 
 impl ServerState {
@@ -99,6 +101,7 @@ impl ServerState {
             force_fast: AtomicBool::new(false),
             changed_at: AtomicU64::new(unix_ms()),
             down_ms: AtomicU64::new(0),
+            checks_enabled: AtomicBool::new(true),
         }
     }
 
@@ -215,6 +218,16 @@ impl ServerState {
             self.down_ms
                 .fetch_add(now.saturating_sub(since), Ordering::AcqRel);
         }
+    }
+
+    /// Whether the prober runs this server's checks (the stats page can pause them).
+    pub fn checks_enabled(&self) -> bool {
+        self.checks_enabled.load(Ordering::Relaxed)
+    }
+
+    /// Pauses or resumes the checks; whether that changed anything.
+    pub fn set_checks_enabled(&self, on: bool) -> bool {
+        self.checks_enabled.swap(on, Ordering::AcqRel) != on
     }
 
     /// Seconds since the last state change, and the total time not up (seconds), as the

@@ -506,9 +506,11 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         ..Default::default()
     };
     let be = out.backend.as_ref();
+    // The server's connections while this one was still open (it has just given its
+    // slot back): what the maxima see.
     let srv = be
         .zip(out.server)
-        .map(|(b, s)| (s, b.lb.servers[s].cur_conns()));
+        .map(|(b, s)| (s, b.lb.servers[s].cur_conns() + 1));
     let counters = shard.shared.counters.shard(shard.id);
     counters.stream_end(fe.proxy, be.map(|b| b.proxy), srv, &e, Instant::now());
 }

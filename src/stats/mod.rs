@@ -5,10 +5,12 @@
 //! Prometheus exposition ([`prom`]). Nothing here runs on a request's path except the
 //! counters' relaxed writes; the rest runs when someone asks.
 
+pub mod admin;
 pub mod counters;
 pub mod csv;
 pub mod html;
 pub mod json;
+pub mod page;
 pub mod prom;
 pub mod snapshot;
 

@@ -428,14 +428,9 @@ static SERVER: &[Family] = &[
     ("connect_time_average_seconds", Gauge, Ms(f::CTIME), CTIME),
     ("response_time_average_seconds", Gauge, Ms(f::RTIME), RTIME),
     ("total_time_average_seconds", Gauge, Ms(f::TTIME), TTIME),
+    ("failed_header_rewriting_total", Counter, F(f::WREW), WREW),
     ("connection_attempts_total", Counter, F(f::CONNECT), CONNECT),
     ("connection_reuses_total", Counter, F(f::REUSE), REUSE),
-    (
-        "idle_connections_current",
-        Gauge,
-        F(f::SRV_ICUR),
-        "Current number of idle connections available for reuse on this server",
-    ),
     ("max_queue_time_seconds", Gauge, Ms(f::QTIME_MAX), QTIME_MAX),
     (
         "max_connect_time_seconds",
@@ -706,6 +701,20 @@ fn process(i: &Info, out: &mut String) {
     );
     one(
         out,
+        "max_sockets",
+        Gauge,
+        "Hard limit on the number of per-process sockets",
+        i.max_fds.to_string(),
+    );
+    one(
+        out,
+        "hard_max_connections",
+        Gauge,
+        "Initial Maximum number of concurrent connections",
+        i.maxconn.to_string(),
+    );
+    one(
+        out,
         "current_connections",
         Gauge,
         "Current number of connections on this worker process",
@@ -727,6 +736,20 @@ fn process(i: &Info, out: &mut String) {
     );
     one(
         out,
+        "ssl_connections_total",
+        Counter,
+        "Total number of SSL endpoints on this worker process since started (front+back)",
+        i.ssl_conns.to_string(),
+    );
+    one(
+        out,
+        "max_pipes",
+        Gauge,
+        "Hard limit on the number of pipes for splicing, 0=unlimited",
+        i.max_pipes.to_string(),
+    );
+    one(
+        out,
         "current_connection_rate",
         Gauge,
         "Current number of connections per second on last elapsed second",
@@ -734,10 +757,38 @@ fn process(i: &Info, out: &mut String) {
     );
     one(
         out,
+        "limit_connection_rate",
+        Gauge,
+        "Hard limit for ConnRate (global.maxconnrate)",
+        "0".into(),
+    );
+    one(
+        out,
+        "current_session_rate",
+        Gauge,
+        "Current number of sessions per second on last elapsed second",
+        i.conn_rate.to_string(),
+    );
+    one(
+        out,
+        "limit_session_rate",
+        Gauge,
+        "Hard limit for SessRate (global.maxsessrate)",
+        "0".into(),
+    );
+    one(
+        out,
         "stopping",
         Gauge,
         "Non-zero means stopping is in progress",
         (i.stopping as u8).to_string(),
+    );
+    one(
+        out,
+        "jobs",
+        Gauge,
+        "Current number of active jobs on the current worker process (frontend connections, master connections, listeners)",
+        (i.curr_conns as u64 + i.listeners as u64).to_string(),
     );
     one(
         out,

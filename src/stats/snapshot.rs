@@ -30,8 +30,10 @@ pub struct Info {
     pub spliced_bytes_out: u64,
     pub dropped_logs: u64,
     pub max_fds: u64,
-    /// Per shard: (id, accepted, spliced, copied, kTLS hand-offs, TLS kept in rustls,
-    /// buffers reused, buffers allocated, checks run, log lines dropped).
+    pub max_pipes: u64,
+    /// TLS connections accepted (handed to kTLS or kept in rustls).
+    pub ssl_conns: u64,
+    /// Per shard: its own counters (`corelb_shard_*`).
     pub shards: Vec<ShardInfo>,
 }
 
@@ -170,19 +172,9 @@ pub fn take(shared: &Shared) -> Snapshot {
             if let Some(c) = &cfg_srv.params.cookie {
                 v[f::COOKIE] = Val::Str(c.clone());
             }
-            v[f::SRV_ICUR] = Val::U(0);
-            for k in [
-                f::QTIME_MAX,
-                f::CTIME_MAX,
-                f::RTIME_MAX,
-                f::TTIME_MAX,
-                f::IDLE_CONN_CUR,
-                f::SAFE_CONN_CUR,
-                f::USED_CONN_CUR,
-                f::NEED_CONN_EST,
-            ] {
-                v[k] = Val::U(0);
-            }
+            // Idle connections sit in each shard's own pool, which no other thread reads:
+            // srv_icur, idle/safe_conn_cur and need_conn_est stay empty.
+            v[f::WREW] = Val::U(0);
             v[f::USED_CONN_CUR] = Val::U(s.cur_conns() as u64);
             timing(&mut r, &t);
             backend_side(&mut r, &t);
@@ -292,6 +284,11 @@ pub fn take(shared: &Shared) -> Snapshot {
         bytes_out: fe_sum(C::Bout),
         spliced_bytes_out: shards.iter().map(|s| s.spliced).sum(),
         dropped_logs: shards.iter().map(|s| s.log_drops).sum(),
+        max_pipes: (shared.pipes_per_shard * shared.shards) as u64,
+        ssl_conns: shards
+            .iter()
+            .map(|s| s.ktls_handoffs + s.tls_userspace)
+            .sum(),
         max_fds: crate::sys::getrlimit(libc::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft),
         shards,
     };

@@ -26,6 +26,8 @@ pub struct Flags {
     pub disable_l7_retry: bool,
     /// A `deny` answered (the stats' denied requests).
     pub denied: bool,
+    /// `use-service prometheus-exporter` matched: the rules stop and corelb answers.
+    pub prometheus: bool,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -84,6 +86,10 @@ pub fn request_rules<'a, const N: usize>(
         match &rule.action {
             HttpAction::Allow => return Verdict::Allow,
             HttpAction::DisableL7Retry => flags.disable_l7_retry = true,
+            HttpAction::UsePrometheus => {
+                flags.prometheus = true;
+                return Verdict::Allow;
+            }
             HttpAction::SetHeader(name, v) | HttpAction::AddHeader(name, v) => {
                 scratch.clear();
                 v.render(

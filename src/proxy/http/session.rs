@@ -321,7 +321,24 @@ pub async fn session<C>(
                     }
                     rules::Verdict::Allow | rules::Verdict::Continue => {}
                 }
+                if flags.prometheus {
+                    break;
+                }
             }
+        }
+        if reply.is_none() {
+            let c = !keep_after_reply;
+            reply = intercept(
+                &shard,
+                fe.proxy,
+                &req,
+                inb.bytes(),
+                head_len,
+                &base,
+                &flags,
+                c,
+            );
+            txn.intercepted = reply.is_some();
         }
         let be_index = if reply.is_some() {
             None
@@ -367,6 +384,20 @@ pub async fn session<C>(
                 !keep_after_reply,
             ) {
                 reply = Some((status, bytes));
+            }
+            if reply.is_none() {
+                let c = !keep_after_reply;
+                reply = intercept(
+                    &shard,
+                    be.proxy,
+                    &req,
+                    inb.bytes(),
+                    head_len,
+                    &base,
+                    &flags,
+                    c,
+                );
+                txn.intercepted = reply.is_some();
             }
         }
         if let Some((status, bytes)) = reply {
@@ -869,6 +900,68 @@ pub async fn session<C>(
     }
 }
 
+/// corelb's own answers: `use-service prometheus-exporter`, and the stats page of proxy
+/// `px` (`stats enable`), rendered for this request only.
+#[allow(clippy::too_many_arguments)]
+fn intercept(
+    shard: &Shard,
+    px: usize,
+    req: &RequestHead,
+    buf: &[u8],
+    head_len: usize,
+    base: &RequestSample,
+    flags: &rules::Flags,
+    close: bool,
+) -> Option<(u16, Vec<u8>)> {
+    use crate::stats::page;
+    let shared = &shard.shared;
+    let target = req.target(buf);
+    if flags.prometheus {
+        return Some((200, page::prometheus(shared, target, close)));
+    }
+    let p = &shared.cfg.proxies[px];
+    if !page::is_page(&p.stats, target) {
+        return None;
+    }
+    // The admin form, when its body is all here (a small form comes with its head).
+    let body = match req.body_kind() {
+        BodyKind::ContentLength(n) if head_len + n as usize <= buf.len() => {
+            &buf[head_len..head_len + n as usize]
+        }
+        _ => &[],
+    };
+    let r = page::serve(
+        shared,
+        px,
+        &page::PageRequest {
+            target,
+            post: req.method() == Method::Post,
+            authorization: req
+                .headers()
+                .iter()
+                .find(|h| h.is(buf, b"authorization"))
+                .map(|h| h.value(buf)),
+            body,
+            admin: p
+                .stats
+                .admin
+                .as_ref()
+                .is_some_and(|c| c.eval(&p.acls, base)),
+            close,
+        },
+    );
+    if let Some(user) = r.failed_login {
+        let from = base.conn.src.map(|a| a.to_string()).unwrap_or_default();
+        let msg = format!(
+            "proxy {}: failed stats login as '{user}' from {from}",
+            p.name
+        );
+        log::warn!("{msg}");
+        shard.log(px, crate::log::syslog::WARNING, &msg);
+    }
+    Some((r.status, r.bytes))
+}
+
 /// Every transaction ends in [`log_txn`]: what it adds to the stats counters.
 fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
     let e = crate::stats::StreamEnd {
@@ -889,9 +982,11 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         t_total: txn.start.elapsed(),
     };
     let be = txn.backend.as_ref();
+    // The server's connections while this one was still open (it has just given its
+    // slot back): what the maxima see.
     let srv = be
         .zip(txn.server)
-        .map(|(b, s)| (s, b.lb.servers[s].cur_conns()));
+        .map(|(b, s)| (s, b.lb.servers[s].cur_conns() + 1));
     let counters = shard.shared.counters.shard(shard.id);
     counters.stream_end(fe.proxy, be.map(|b| b.proxy), srv, &e, Instant::now());
 }
