@@ -54,3 +54,4 @@ pub mod pipes;
 pub mod pump;
 pub mod tcp;
 pub mod tls;
+pub mod upstream;

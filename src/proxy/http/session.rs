@@ -31,7 +31,6 @@ use crate::config::{ConnMode, Proxy, Reuse, retry_on};
 use crate::runtime::shard::Shard;
 use crate::runtime::{BackendRt, FrontendRt};
 use futures_lite::{AsyncRead, AsyncWrite, future};
-use glommio::net::TcpStream;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -542,7 +541,7 @@ pub async fn session<C>(
                                 .iter()
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
-                            connect(&be, srv, &info, sni).await
+                            crate::proxy::upstream::connect(&be, srv, info.src, info.dst, sni).await
                         }
                     }
                 }
@@ -937,42 +936,6 @@ fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
 
 /// Connects to server `srv`: TCP, its PROXY header if configured, then TLS with `ssl`
 /// (named `sni`, the rendered `sni EXPR`, else the fixed one), all within `timeout connect`.
-async fn connect(
-    be: &BackendRt,
-    srv: usize,
-    info: &ConnInfo,
-    sni: Option<&[u8]>,
-) -> io::Result<ServerIo> {
-    let server = &be.lb.servers[srv];
-    let addr = server.addr_for(info.dst.port());
-    let s = match be.connect_timeout {
-        Some(t) => TcpStream::connect_timeout(addr, t).await,
-        None => TcpStream::connect(addr).await,
-    }
-    .map_err(io::Error::from)?;
-    let _ = s.set_nodelay(true);
-    if be.srvtcpka {
-        use std::os::fd::AsRawFd;
-        crate::sys::with_sockref(s.as_raw_fd(), |k| k.set_keepalive(true)).ok();
-    }
-    let mut s = s;
-    if let Some(v) = be.send_proxy[srv] {
-        let hdr = crate::proxy::tcp::proxy_header(v, info.src, info.dst);
-        write_all(&mut s, &hdr, be.connect_timeout.map(|t| Instant::now() + t)).await?;
-    }
-    let Some(t) = be.traffic_tls(srv) else {
-        return Ok(ServerIo::Plain(s));
-    };
-    let sni = sni.or(match &t.sni {
-        Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
-        _ => None,
-    });
-    let name = crate::proxy::tls::server_name(sni, server.ip);
-    let deadline = be.connect_timeout.map(|t| Instant::now() + t);
-    let tls = crate::proxy::tls::connect_server(t.config.clone(), name, s, deadline).await?;
-    Ok(ServerIo::Tls(Box::new(tls)))
-}
-
 fn has_header(req: &RequestHead, buf: &[u8], name: &[u8]) -> bool {
     req.headers().iter().any(|f| f.is(buf, name))
 }
