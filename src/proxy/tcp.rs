@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! Pick ──Server──▶ Connect ──ok──▶ Tunnel ──▶ Close
-//!  │  ╲              │ failed: retry (same server after a turn-around delay, or
-//!  │   Full─▶ Queue  │         redispatch to another one, as HAProxy decides)
+//!  │  ╲              │ failed: retry (same server, or redispatch to another one, as
+//!  │   Full─▶ Queue  │         the one rule of cluster::retry decides)
 //!  │          │      └ retries exhausted ─▶ Close (SC)
 //!  └NoServer──┴──────────────────────────────▶ Close (SC / sQ)
 //! ```
@@ -12,8 +12,8 @@
 //! S server, c/s their timeouts, P proxy) and in which phase (Q queue, C connect, D data).
 
 use crate::balance::{Pick, PickCtx};
-use crate::config::Algo;
-use crate::health::ServerState;
+use crate::cluster::retry::Failure;
+use crate::proxy::RetryTo;
 use crate::proxy::http::io::ServerIo;
 use crate::proxy::pump::{End, Side, Timeouts, Tunnel};
 use crate::proxy::tls::Client;
@@ -205,7 +205,12 @@ pub async fn session(
                             );
                         }
                         let timeout = e.kind() == std::io::ErrorKind::TimedOut;
-                        match retry(&be, server, srv, &mut out).await {
+                        let failure = if timeout {
+                            Failure::Timeout
+                        } else {
+                            Failure::Error
+                        };
+                        match retry(&be, srv, failure, &mut out).await {
                             Some(next) => next,
                             None => {
                                 release(&be, srv);
@@ -286,7 +291,7 @@ pub async fn session(
                         be.name,
                         be.lb.servers[srv].name
                     );
-                    retry(&be, &be.lb.servers[srv], srv, &mut out).await
+                    retry(&be, srv, Failure::Error, &mut out).await
                 } else {
                     None
                 };
@@ -334,46 +339,17 @@ fn release(be: &BackendRt, srv: usize) {
     be.queue.wake_one();
 }
 
-/// After a failed connection attempt to `server`: the next state, or None when the retries
-/// are used up. Follows HAProxy's back_handle_st_cer(): with `option redispatch` the retry
-/// goes to another server when the server is down, when the redispatch interval says so, or
-/// at once when the balancing is not hash-based and another server is up; otherwise the
-/// same server is retried after a turn-around delay of min(timeout connect, 1 s).
-async fn retry(
-    be: &BackendRt,
-    server: &ServerState,
-    srv: usize,
-    out: &mut Outcome,
-) -> Option<State> {
-    if out.retries >= be.retries {
-        return None;
-    }
+/// After a failed connection attempt to `srv` (its slot held): the next state, as the one
+/// retry rule decides (`cluster::retry`), or None when the retries are used up (the slot
+/// is still held).
+async fn retry(be: &BackendRt, srv: usize, failure: Failure, out: &mut Outcome) -> Option<State> {
+    // mode tcp has no persistence cookie.
+    let to = crate::proxy::retry_after_failure(be, srv, out.retries, failure, false).await?;
     out.retries += 1;
-    let redispatch = match be.redispatch {
-        None => false,
-        Some(after) => {
-            let done = out.retries as i64;
-            let interval_hit = if after > 0 {
-                done % after as i64 == 0
-            } else {
-                let every = be.retries as i64 + 1 + after as i64;
-                every > 0 && done % every == 0
-            };
-            !server.usable()
-                || interval_hit
-                || (be.lb.usable_count() > 1 && !matches!(be.lb.algo, Algo::Source))
-        }
-    };
-    if redispatch {
-        release(be, srv);
-        return Some(State::Pick { avoid: Some(srv) });
-    }
-    let delay = be
-        .connect_timeout
-        .unwrap_or(Duration::from_secs(1))
-        .min(Duration::from_secs(1));
-    glommio::timer::sleep(delay).await;
-    Some(State::Connect { srv })
+    Some(match to {
+        RetryTo::Same => State::Connect { srv },
+        RetryTo::Another => State::Pick { avoid: Some(srv) },
+    })
 }
 
 /// Logs a connection refused before it reached a backend (bad PROXY header, TLS failure).
