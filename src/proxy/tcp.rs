@@ -191,7 +191,12 @@ pub async fn session(
                     }
                     // Refused, timed out, or a failed TLS handshake: a failed connect.
                     Err(e) => {
-                        log::debug!("{}/{}: connect to {dst} failed: {e}", be.name, server.name);
+                        log::debug!(
+                            "{}/{}: connect to {} failed: {e}",
+                            be.name,
+                            server.name,
+                            server.addr_for(dst.port())
+                        );
                         if let Some(t) = server.observed_error() {
                             crate::health::prober::announce(
                                 &shard,
