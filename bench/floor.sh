@@ -14,8 +14,9 @@
 #           closed-loop rate of round 1, rounded down to a thousand)
 # each after a 1 s warm-up at the same load. CPU = utime+stime of the proxy from
 # /proc/PID/stat (nginx: master and workers) per successful request. Then one more closed
-# run per proxy under `perf stat -e 'syscalls:sys_enter_*'` (the tracepoints cost time, so
-# that run's CPU is not used): system calls per request, and the most frequent ones.
+# and one more open run per proxy under `perf stat -e 'syscalls:sys_enter_*'` (the
+# tracepoints cost time, so those runs' CPU is not used): system calls per request, and the
+# most frequent ones.
 # The proxies take turns; the first one changes from round to round. Medians of the rounds.
 #
 # Output: a Markdown table on stdout, progress on stderr, logs and raw reports in WORK
@@ -253,28 +254,33 @@ for round in $(seq "$ROUNDS"); do
   for p in $(order "$round"); do measure "$p" open "$round" "$RATE"; done
 done
 
-# System calls per request: one closed run per proxy under perf stat.
+# System calls per request: one closed and one open run per proxy under perf stat.
 declare -A SYSCALLS TOP
+count_syscalls() { # proxy kind rate
+  local key=$1-$2 ppid ok
+  start_proxy "$1"
+  attack "$3" 1 /dev/null || true
+  perf stat -e 'syscalls:sys_enter_*' -x, -o "$WORK/$key-syscalls.csv" -p "$(proxy_pids)" &
+  ppid=$!
+  track "$ppid"
+  sleep 0.5   # perf attaches to every tracepoint first
+  attack "$3" "$DUR" "$WORK/$key-perf.bin" || FAILED=1
+  kill -INT "$ppid" 2>/dev/null || true
+  wait "$ppid" 2>/dev/null || true
+  stop_pid "$ppid"
+  stop_pid "$PROXY_PID"
+  ok=$("$BENCH" report --type json "$WORK/$key-perf.bin" | jq '(.requests * .success) | round')
+  # perf counts from attach to SIGINT, a little longer than the generator's run: an
+  # overestimate of at most that margin's idle wake-ups.
+  SYSCALLS[$key]=$(awk -F, -v ok="$ok" '$3 ~ /^syscalls:/ { n += $1 } END { printf "%.2f", (ok > 0 ? n / ok : 0) }' "$WORK/$key-syscalls.csv")
+  TOP[$key]=$(awk -F, -v ok="$ok" '$3 ~ /^syscalls:/ && $1 > 0 { sub("syscalls:sys_enter_", "", $3); printf "%s %.2f\n", $3, $1 / ok }' "$WORK/$key-syscalls.csv" \
+    | sort -k2 -gr | awk '$2 >= 0.01' | head -5 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')
+  echo "   $1 $2: ${SYSCALLS[$key]} syscalls/req (${TOP[$key]})" >&2
+}
 if [ "$PERF" = 1 ]; then
   for p in $PROXIES; do
-    start_proxy "$p"
-    attack 0 1 /dev/null || true
-    perf stat -e 'syscalls:sys_enter_*' -x, -o "$WORK/$p-syscalls.csv" -p "$(proxy_pids)" &
-    ppid=$!
-    track "$ppid"
-    sleep 0.5   # perf attaches to every tracepoint first
-    attack 0 "$DUR" "$WORK/$p-perf.bin" || FAILED=1
-    kill -INT "$ppid" 2>/dev/null || true
-    wait "$ppid" 2>/dev/null || true
-    stop_pid "$ppid"
-    stop_pid "$PROXY_PID"
-    ok=$("$BENCH" report --type json "$WORK/$p-perf.bin" | jq '(.requests * .success) | round')
-    # perf counts from attach to SIGINT, a little longer than the generator's run: an
-    # overestimate of at most that margin's idle wake-ups.
-    SYSCALLS[$p]=$(awk -F, -v ok="$ok" '$3 ~ /^syscalls:/ { n += $1 } END { printf "%.2f", (ok > 0 ? n / ok : 0) }' "$WORK/$p-syscalls.csv")
-    TOP[$p]=$(awk -F, -v ok="$ok" '$3 ~ /^syscalls:/ && $1 > 0 { sub("syscalls:sys_enter_", "", $3); printf "%s %.2f\n", $3, $1 / ok }' "$WORK/$p-syscalls.csv" \
-      | sort -k2 -gr | awk '$2 >= 0.01' | head -5 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')
-    echo "   $p: ${SYSCALLS[$p]} syscalls/req (${TOP[$p]})" >&2
+    count_syscalls "$p" closed 0
+    count_syscalls "$p" open "$RATE"
   done
 fi
 cleanup   # the backends too, before the table
@@ -282,9 +288,15 @@ cleanup   # the backends too, before the table
 echo
 echo "Plain HTTP keep-alive (scenario c), proxy alone on CPU $PROXY_CPU, medians of $ROUNDS round(s) of ${DUR} s; open loop at $RATE req/s."
 echo
-echo "| proxy | closed loop (64 in flight) req/s | µs CPU/req | open loop µs CPU/req | open loop p99 ms | syscalls/req (closed) | most frequent per request |"
+echo "| proxy | closed loop (64 in flight): req/s | µs CPU/req | syscalls/req | open loop: µs CPU/req | p99 ms | syscalls/req |"
 echo "|---|---|---|---|---|---|---|"
 for p in $PROXIES; do
-  echo "| $p | $(median "$p" closed 5) | $(median "$p" closed 7) | $(median "$p" open 7) | $(median "$p" open 8) | ${SYSCALLS[$p]:--} | ${TOP[$p]:--} |"
+  echo "| $p | $(median "$p" closed 5) | $(median "$p" closed 7) | ${SYSCALLS[$p-closed]:--} | $(median "$p" open 7) | $(median "$p" open 8) | ${SYSCALLS[$p-open]:--} |"
 done
+if [ "$PERF" = 1 ]; then
+  echo
+  echo "| proxy | most frequent system calls per request, closed loop | open loop |"
+  echo "|---|---|---|"
+  for p in $PROXIES; do echo "| $p | ${TOP[$p-closed]:--} | ${TOP[$p-open]:--} |"; done
+fi
 exit "$FAILED"

@@ -1,6 +1,7 @@
 //! The floor: the least a proxy on this machine's kernel can spend per HTTP keep-alive request.
 //!
 //!   floor --listen 127.0.0.1:P --backend 127.0.0.1:B1 [--backend 127.0.0.1:B2 ...] [--cpu N]
+//!         [--single-recv]
 //!
 //! A measuring instrument, not a proxy (bench/floor.sh runs it beside corelb, HAProxy and
 //! nginx; docs/benchmarks.md, "The floor"). One thread, pinned to one CPU, drives one io_uring:
@@ -9,7 +10,8 @@
 //!   core are run when this thread enters the kernel, not by interrupting it;
 //! - multishot accept on the listening socket;
 //! - multishot recv on every socket into one provided buffer ring (`IORING_REGISTER_PBUF_RING`),
-//!   or one plain recv at a time into a buffer per connection when the kernel lacks it;
+//!   or one plain recv at a time into a buffer per connection when the kernel lacks it (or
+//!   with `--single-recv`, so that this path can be tested on a kernel that has it);
 //! - sends are gathered while the completions of one wake are handled and submitted together
 //!   at the end of the turn, at most one send in flight per socket (which keeps bytes in order);
 //! - one `io_uring_enter` per loop turn: the submissions and the wait for the next completion.
@@ -59,14 +61,20 @@ struct Args {
     listen: SocketAddr,
     backends: Vec<SocketAddrV4>,
     cpu: Option<usize>,
+    single_recv: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut listen = None;
     let mut backends = Vec::new();
     let mut cpu = None;
+    let mut single_recv = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--single-recv" {
+            single_recv = true;
+            continue;
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--listen" => listen = Some(value.parse().map_err(|e| format!("--listen: {e}"))?),
@@ -83,6 +91,7 @@ fn parse_args() -> Result<Args, String> {
         listen,
         backends,
         cpu,
+        single_recv,
     })
 }
 
@@ -197,9 +206,12 @@ impl BufRing {
     }
 }
 
-/// Where a request head ends (just past `\r\n\r\n`), if it is complete.
+/// Where a head ends (just past `\r\n\r\n`), if it is complete. The searcher is built
+/// once: `memmem::find` would build one per call.
 fn head_end(buf: &[u8]) -> Option<usize> {
-    memchr::memmem::find(buf, b"\r\n\r\n").map(|i| i + 4)
+    static END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+    END.find(buf).map(|i| i + 4)
 }
 
 fn header<'a>(headers: &[httparse::Header<'a>], name: &str) -> Option<&'a [u8]> {
@@ -773,7 +785,7 @@ fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
 
 fn main() {
     let args = parse_args().unwrap_or_else(|e| {
-        eprintln!("floor: {e}\nusage: floor --listen ADDR:PORT --backend IPv4:PORT... [--cpu N]");
+        eprintln!("floor: {e}\nusage: floor --listen ADDR:PORT --backend IPv4:PORT... [--cpu N] [--single-recv]");
         std::process::exit(2);
     });
     if let Some(cpu) = args.cpu {
@@ -792,12 +804,12 @@ fn main() {
     sock.bind(&args.listen.into()).expect("bind");
     sock.listen(1024).expect("listen");
     let (ring, mode) = build_ring().expect("io_uring_setup");
-    let bufs = match BufRing::register(&ring) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            eprintln!("floor: no provided buffer ring ({e}): one recv at a time");
-            None
-        }
+    let bufs = if args.single_recv {
+        None
+    } else {
+        BufRing::register(&ring)
+            .inspect_err(|e| eprintln!("floor: no provided buffer ring ({e}): one recv at a time"))
+            .ok()
     };
     println!(
         "floor: listening on {}, {} backend(s), ring: {mode}, recv: {}",

@@ -8,28 +8,32 @@ use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{Serve, corelb_bin, eventually, free_port, listening, read_response};
 
-/// The floor example beside the binaries of this test's profile, built if missing.
+/// The floor example beside the binaries of this test's profile, built (once per test
+/// process) if missing or stale: `cargo test --test floor` alone does not build examples.
 fn floor_bin() -> PathBuf {
-    let dir = std::path::Path::new(corelb_bin()).parent().unwrap();
-    let bin = dir.join("examples/floor");
-    if !bin.exists() {
-        let profile = if corelb_bin().contains("/release/") {
-            "--release"
-        } else {
-            "--profile=dev"
-        };
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "--example", "floor", profile])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example floor");
-        assert!(st.success());
-    }
-    bin
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = std::path::Path::new(corelb_bin()).parent().unwrap();
+            let profile = if corelb_bin().contains("/release/") {
+                "--release"
+            } else {
+                "--profile=dev"
+            };
+            let st = Command::new(env!("CARGO"))
+                .args(["build", "-q", "--example", "floor", profile])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cargo build --example floor");
+            assert!(st.success());
+            dir.join("examples/floor")
+        })
+        .clone()
 }
 
 /// The running forwarder, stopped when dropped.
@@ -39,10 +43,11 @@ struct Floor {
 }
 
 impl Floor {
-    fn start(backends: &[u16]) -> Floor {
+    fn start(backends: &[u16], extra: &[&str]) -> Floor {
         let port = free_port();
         let mut cmd = Command::new(floor_bin());
-        cmd.args(["--listen", &format!("127.0.0.1:{port}")]);
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra);
         for b in backends {
             cmd.args(["--backend", &format!("127.0.0.1:{b}")]);
         }
@@ -71,10 +76,11 @@ fn get(s: &mut TcpStream, r: &mut BufReader<TcpStream>, path: &str) -> common::H
     read_response(r, false).unwrap()
 }
 
-#[test]
-fn keepalive_requests_on_one_connection_get_the_backends_responses() {
+/// N keep-alive requests on one connection, then a body larger than a receive buffer and
+/// an echo of the request head, through the floor started with `extra`.
+fn keepalive_requests_on_one_connection(extra: &[&str]) {
     let backend = Serve::start("s1", &["--body-size", "300"]);
-    let floor = Floor::start(&[backend.port]);
+    let floor = Floor::start(&[backend.port], extra);
 
     // What the backend answers when asked directly.
     let mut direct = TcpStream::connect(("127.0.0.1", backend.port)).unwrap();
@@ -105,10 +111,21 @@ fn keepalive_requests_on_one_connection_get_the_backends_responses() {
 }
 
 #[test]
+fn keepalive_requests_multishot_recv_with_buffer_ring() {
+    keepalive_requests_on_one_connection(&[]);
+}
+
+/// The path for kernels without provided buffer rings: one recv at a time per socket.
+#[test]
+fn keepalive_requests_single_recv() {
+    keepalive_requests_on_one_connection(&["--single-recv"]);
+}
+
+#[test]
 fn requests_go_round_robin_and_bodies_are_refused() {
     let b1 = Serve::start("s1", &[]);
     let b2 = Serve::start("s2", &[]);
-    let floor = Floor::start(&[b1.port, b2.port]);
+    let floor = Floor::start(&[b1.port, b2.port], &[]);
     let mut s = TcpStream::connect(("127.0.0.1", floor.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
