@@ -14,7 +14,9 @@
 //!   with `--single-recv`, so that this path can be tested on a kernel that has it);
 //! - sends are gathered while the completions of one wake are handled and submitted together
 //!   at the end of the turn, at most one send in flight per socket (which keeps bytes in order);
-//! - one `io_uring_enter` per loop turn: the submissions and the wait for the next completion.
+//! - one `io_uring_enter` per loop turn: the submissions and the wait for the next completion
+//!   other than the sends just submitted (those usually complete while being submitted; a
+//!   send is submitted with MSG_WAITALL, so its completion means all of it went out).
 //!
 //! It forwards HTTP/1.1 requests from clients round robin to the `--backend` addresses over
 //! kept-alive backend connections (a pool per backend, a new connection only when none is
@@ -29,7 +31,8 @@
 //! 1xx responses, responses to HEAD, heads over 64 KiB, a backend that fails or closes
 //! mid-response (the client is closed, nothing is retried, no error response is written). No
 //! timeouts, no header rewriting (no X-Forwarded-For, no Connection handling beyond `close`),
-//! no TLS, no limits on connections. Needs Linux 5.19 or later (multishot accept).
+//! no TLS, no limits on connections. A client that stops reading a large response holds up
+//! the others while its send waits (the wait above counts on sends completing). Needs Linux 5.19 or later (multishot accept).
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -329,6 +332,8 @@ struct Floor {
     free: Vec<usize>,
     /// Connections that may have bytes to send at the end of this turn.
     dirty: Vec<usize>,
+    /// Sends submitted since the last wait (see `run`).
+    sends: usize,
 }
 
 impl Floor {
@@ -606,11 +611,14 @@ impl Floor {
         let c = self.conn(slot);
         c.send_inflight = true;
         let rest = &c.sending[c.sent..];
+        // MSG_WAITALL: io_uring itself retries a short send on a stream socket, so a
+        // completion means all sent (or an error), and `run` may wait past it.
         let e = opcode::Send::new(Fd(c.fd), rest.as_ptr(), rest.len() as u32)
-            .flags(libc::MSG_NOSIGNAL)
+            .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
             .build()
             .user_data(user_data(OP_SEND, slot));
         self.push(e);
+        self.sends += 1;
     }
 
     fn on_sent(&mut self, slot: usize, res: i32) {
@@ -723,7 +731,12 @@ impl Floor {
         self.arm_accept();
         let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
         loop {
-            match self.ring.submit_and_wait(1) {
+            // The sends just queued mostly complete while they are submitted, which would
+            // end the wait at once and cost a second io_uring_enter for the same wake: wait
+            // for one completion more than there are sends. The completion queue is empty
+            // here (drained below), and a send's completion never needs us to go on.
+            let want = 1 + std::mem::take(&mut self.sends);
+            match self.ring.submit_and_wait(want) {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
@@ -832,6 +845,7 @@ fn main() {
         conns: Vec::new(),
         free: Vec::new(),
         dirty: Vec::new(),
+        sends: 0,
     };
     if let Err(e) = floor.run() {
         eprintln!("floor: {e}");
