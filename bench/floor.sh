@@ -82,29 +82,26 @@ RESULTS=$WORK/results.tsv   # proxy kind round rate throughput ok us_per_req p99
 ulimit -l unlimited 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-PIDS=""
-cleanup() {
+# Every process this script starts is one of its background jobs: `jobs -p` lists those
+# still running. TERM, then KILL what is left after 3 s.
+stop_pid() { # pid...
   local p
-  for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-  for p in $PIDS; do
-    for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
+  kill "$@" 2>/dev/null || true
+  for _ in $(seq 30); do
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && break; p=""; done
+    [ -n "$p" ] || break
+    sleep 0.1
   done
-  PIDS=""
+  kill -9 "$@" 2>/dev/null || true
+  wait "$@" 2>/dev/null || true
+}
+cleanup() {
+  local -a running
+  read -r -a running <<< "$(jobs -p | tr '\n' ' ')"
+  [ "${#running[@]}" -eq 0 ] || stop_pid "${running[@]}"
 }
 trap 'cleanup' EXIT
 trap 'echo "floor.sh: interrupted" >&2; exit 130' INT TERM
-track() { PIDS="$PIDS $1"; }
-stop_pid() {
-  local p rest=""
-  kill "$1" 2>/dev/null || true
-  for _ in $(seq 30); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  for p in $PIDS; do [ "$p" = "$1" ] || rest="$rest $p"; done
-  PIDS=$rest
-}
 
 # CPUs: the proxy on the last one this script may use, everything else on the others.
 read -r -a CPUS <<< "$(taskset -cp $$ | sed 's/.*: *//' | tr ',' '\n' \
@@ -136,7 +133,6 @@ BACKENDS=()
 for k in 1 2 3; do
   port=$(pick_port)
   taskset -c "$LOAD_CPUS" "$BENCH" serve --listen "127.0.0.1:$port" --name "s$k" --shards 1 > "$WORK/serve-s$k.log" 2>&1 &
-  track $!
   wait_listening $! "$port" || { cat "$WORK/serve-s$k.log" >&2; echo "floor.sh: backend s$k did not start" >&2; exit 1; }
   BACKENDS+=("127.0.0.1:$port")
 done
@@ -164,7 +160,6 @@ start_proxy() { # proxy
     corelb) taskset -c "$PROXY_CPU" "$BIN/corelb" -f "$WORK/http.cfg" >> "$log" 2>&1 & ;;
   esac
   PROXY_PID=$!
-  track "$PROXY_PID"
   if ! wait_listening "$PROXY_PID" "$FRONT"; then
     echo "floor.sh: $1 did not start:" >&2; tail -5 "$log" >&2; exit 1
   fi
@@ -262,7 +257,6 @@ count_syscalls() { # proxy kind rate
   attack "$3" 1 /dev/null || true
   perf stat -e 'syscalls:sys_enter_*' -x, -o "$WORK/$key-syscalls.csv" -p "$(proxy_pids)" &
   ppid=$!
-  track "$ppid"
   sleep 0.5   # perf attaches to every tracepoint first
   attack "$3" "$DUR" "$WORK/$key-perf.bin" || FAILED=1
   kill -INT "$ppid" 2>/dev/null || true
