@@ -478,12 +478,17 @@ impl Floor {
             return;
         };
         let b = self.backend_conn();
-        let head: Vec<u8> = self.conn(client).inbuf.drain(..end).collect();
-        self.conn(client).role = Role::Client {
+        // Buffers are moved out and back rather than allocated: no allocation per request.
+        let mut to_backend = std::mem::take(&mut self.conn(b).out);
+        let c = self.conn(client);
+        to_backend.extend_from_slice(&c.inbuf[..end]);
+        c.inbuf.drain(..end);
+        c.role = Role::Client {
             backend: Some(b),
             close_after: close,
         };
         let bc = self.conn(b);
+        bc.out = to_backend;
         if let Role::Backend {
             client: attached,
             remaining,
@@ -493,7 +498,6 @@ impl Floor {
             *attached = Some(client);
             *remaining = None;
         }
-        bc.out.extend_from_slice(&head);
         self.dirty.push(b);
     }
 
@@ -530,14 +534,11 @@ impl Floor {
                 if let Role::Backend { close_after, .. } = &mut bc.role {
                     *close_after = close;
                 }
-                let got = std::mem::take(&mut bc.inbuf);
-                let left = total - got.len();
-                let cc = self.conn(client);
-                if cc.out.is_empty() {
-                    cc.out = got; // no copy for the common case
-                } else {
-                    cc.out.extend_from_slice(&got);
-                }
+                let mut head = std::mem::take(&mut bc.inbuf);
+                let left = total - head.len();
+                self.conn(client).out.extend_from_slice(&head);
+                head.clear();
+                self.conn(b).inbuf = head;
                 left
             }
         };
