@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 # Tools the integration tests drive: real clients, real servers, HAProxy for differential
 # tests, keepalived and iproute2 for the HA test, shellcheck for the scripts, QEMU with
 # busybox and cpio for the kTLS test (a VM booting Debian's kernel, which has kTLS), patch
-# for the glommio patch check.
+# for the glommio patch check, prometheus (its server and promtool) for the exporter's test.
 pkgs="curl openssl jq haproxy nginx-light libnginx-mod-stream keepalived iproute2 shellcheck util-linux procps systemd
-  qemu-system-x86 busybox-static cpio patch"
+  qemu-system-x86 busybox-static cpio patch prometheus"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -26,7 +26,7 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 # Debian starts the services it installs; the tests start their own instances.
-for svc in haproxy nginx keepalived; do
+for svc in haproxy nginx keepalived prometheus; do
   systemctl stop "$svc" 2>/dev/null || service "$svc" stop 2>/dev/null || true
 done
 

@@ -185,16 +185,22 @@ fn seed_003_ssl_offload() {
         .collect();
     let dir = TempDir::new("seed003");
     let pem = self_signed_pem(&dir, "site.pem", &["serverless.my.id"]);
-    let (http, https) = (free_port(), free_port());
+    let (http, https, stats) = (free_port(), free_port(), free_port());
     let env = vec![
         ("HTTP_PORT", http.to_string()),
         ("HTTPS_PORT", https.to_string()),
+        ("STATS_PORT", stats.to_string()),
         ("SITE_PEM", pem.display().to_string()),
         ("NODE1_PORT", nodes[0].port.to_string()),
         ("NODE2_PORT", nodes[1].port.to_string()),
         ("NODE3_PORT", nodes[2].port.to_string()),
     ];
-    let lb = Corelb::start_file(&example("003-ssl-offload.cfg"), &env, &[], &[http, https]);
+    let lb = Corelb::start_file(
+        &example("003-ssl-offload.cfg"),
+        &env,
+        &[],
+        &[http, https, stats],
+    );
     let r = ask(
         http,
         b"GET /a/b?c=d HTTP/1.1\r\nHost: serverless.my.id\r\n\r\n",
@@ -219,6 +225,29 @@ fn seed_003_ssl_offload() {
         seen.insert(name.split('"').next().unwrap_or("").to_string());
     }
     assert_eq!(seen.len(), 3, "round-robin over the three nodes: {seen:?}");
+    // The article's stats frontend: the page (refreshing every 10 s) and the metrics its
+    // Prometheus scrapes, which count the 7 requests above (1 redirect, 6 over TLS).
+    let page = ask(stats, b"GET /stats HTTP/1.1\r\nHost: lb\r\n\r\n");
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("refresh"), Some("10"));
+    for px in ["haproxy.serverless.my.id", "backend", "node1", "node3"] {
+        assert!(body(&page).contains(&format!(">{px}<")), "{px} in the page");
+    }
+    let m = ask(stats, b"GET /metrics HTTP/1.1\r\nHost: lb\r\n\r\n");
+    assert_eq!(m.header("content-type"), Some("text/plain; version=0.0.4"));
+    let m = body(&m);
+    for line in [
+        "haproxy_frontend_http_requests_total{proxy=\"haproxy.serverless.my.id\"} 7\n",
+        "haproxy_frontend_http_responses_total{proxy=\"haproxy.serverless.my.id\",code=\"3xx\"} 1\n",
+        "haproxy_backend_http_responses_total{proxy=\"backend\",code=\"2xx\"} 6\n",
+        "haproxy_server_status{proxy=\"backend\",server=\"node2\",state=\"UP\"} 1\n",
+        "haproxy_backend_active_servers{proxy=\"backend\"} 3\n",
+    ] {
+        assert!(m.contains(line), "missing {line} in:\n{m}");
+    }
+    assert!(m.contains(
+        "haproxy_server_check_status{proxy=\"backend\",server=\"node1\",state=\"L7OK\"} 1"
+    ));
 }
 
 /// Seed 004's proxy: TLS, redirect `if !{ ssl_fc }`, layer 7 retries that never replay a

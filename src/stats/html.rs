@@ -23,8 +23,6 @@ pub struct PageOpts {
     pub desc: Option<String>,
     /// `stats admin` holds for this request.
     pub admin: bool,
-    /// `;up`: servers that are not up are left out.
-    pub up_only: bool,
     /// The outcome of the last admin action (`;st=DONE` …), shown in a banner.
     pub status: Option<String>,
 }
@@ -377,9 +375,6 @@ pub fn render(s: &Snapshot, o: &PageOpts) -> String {
             out.push_str(COLUMNS);
         }
         for r in rows {
-            if o.up_only && r.obj == ObjType::Server && !r.status().starts_with("UP") {
-                continue;
-            }
             row(r, admin, &mut out);
         }
         out.push_str("</table>\n");
@@ -438,8 +433,6 @@ mod tests {
         assert!(page.contains("value=\"b&lt;\""), "names are escaped");
         assert!(page.contains("<input type=\"hidden\" name=\"b\" value=\"#2\">"));
         assert_eq!(page.matches("<form").count(), 1, "only the backend's table");
-        let up = render(&s, &PageOpts { up_only: true, ..o });
-        assert!(!up.contains("active_down\">"));
         assert_eq!(human_time(3725), "1h2m");
         assert_eq!(human_time(59), "59s");
     }

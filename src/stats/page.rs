@@ -154,9 +154,11 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
     }
     let snap = super::take(shared);
     let up_only = has(opts, "up");
+    // `;up` hides the servers that are down or in maintenance, as HAProxy's does.
     let rows = || {
         scoped(&snap, st, &proxy.name).filter(move |r| {
-            !(up_only && r.obj == ObjType::Server && !r.status().starts_with("UP"))
+            let st = r.status();
+            !(up_only && r.obj == ObjType::Server && (st.starts_with("DOWN") || st == "MAINT"))
         })
     };
     let (ctype, body): (&[u8], String) = if has(opts, "csv") {
@@ -190,7 +192,6 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
             }),
             desc: st.show_desc.clone(),
             admin: req.admin,
-            up_only,
             status,
         };
         let mut bytes = Vec::new();

@@ -1,0 +1,314 @@
+//! The stats page and the Prometheus exporter on the real binary: credentials, formats,
+//! admin actions, and a real Prometheus server scraping corelb.
+
+mod common;
+use common::*;
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// One request on its own connection; `extra` goes into the head, `body` after it.
+fn request(port: u16, method: &str, target: &str, extra: &str, body: &str) -> HttpResponse {
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let len = if body.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+    };
+    write!(
+        w,
+        "{method} {target} HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n{extra}{len}\r\n{body}"
+    )
+    .unwrap();
+    read_response(&mut BufReader::new(c), method == "HEAD").unwrap()
+}
+
+fn text(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+/// `ops:s3cret`
+const AUTH: &str = "Authorization: Basic b3BzOnMzY3JldA==\r\n";
+
+/// A CSV row's field `name`, by the header's positions.
+fn field<'a>(csv: &'a str, sv: &str, name: &str) -> &'a str {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let i = header.iter().position(|h| *h == name).unwrap();
+    let row = lines
+        .find(|l| l.split(',').nth(1) == Some(sv))
+        .unwrap_or_else(|| panic!("no row {sv} in {csv}"));
+    row.split(',').nth(i).unwrap()
+}
+
+#[test]
+fn stats_page_credentials_formats_and_admin_actions() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let port = free_port();
+    let cfg = format!(
+        "defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend web
+    bind 127.0.0.1:{port}
+    default_backend app
+    stats uri /admin?stats
+    stats realm Ops
+    stats auth ops:s3cret
+    stats refresh 5s
+    stats admin if {{ src 127.0.0.1 }}
+backend app
+    server a 127.0.0.1:{}
+    server b 127.0.0.1:{}
+",
+        a.port, b.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    // No credentials, then a wrong password: 401 with the realm; the failure is logged.
+    let r = request(port, "GET", "/admin?stats", "", "");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"Ops\""));
+    let r = request(
+        port,
+        "GET",
+        "/admin?stats",
+        "Authorization: Basic b3BzOndyb25n\r\n",
+        "",
+    );
+    assert_eq!(r.status, 401);
+    assert!(
+        eventually(Duration::from_secs(5), || lb
+            .log()
+            .contains("failed stats login as 'ops' from 127.0.0.1")
+            .then_some(()))
+        .is_some(),
+        "{}",
+        lb.log()
+    );
+    // The HTML page, refreshing unless ;norefresh.
+    let r = request(port, "GET", "/admin?stats", AUTH, "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("refresh"), Some("5"));
+    let page = text(&r);
+    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+    assert_eq!(page.matches("<th class=\"pxname\"").count(), 2, "web, app");
+    assert!(page.contains("<select name=action>"), "stats admin holds");
+    let r = request(port, "GET", "/admin?stats;norefresh", AUTH, "");
+    assert_eq!(r.header("refresh"), None);
+    // ;csv has the renderer's header, a row per object, every row as long as the header.
+    for _ in 0..4 {
+        assert_eq!(request(port, "GET", "/echo", "", "").status, 200);
+    }
+    let r = request(port, "GET", "/admin?stats;csv", AUTH, "");
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    let csv = text(&r);
+    let mut header = String::new();
+    corelb::stats::csv::header(&mut header);
+    assert!(csv.starts_with(&header), "{csv}");
+    assert!(csv.ends_with(",\n\n"), "an empty line at the end");
+    let commas = header.matches(',').count();
+    let rows: Vec<&str> = csv.lines().skip(1).filter(|l| !l.is_empty()).collect();
+    let names: Vec<&str> = rows.iter().map(|l| l.split(',').nth(1).unwrap()).collect();
+    assert_eq!(names, ["FRONTEND", "a", "b", "BACKEND"]);
+    assert!(rows.iter().all(|l| l.matches(',').count() == commas));
+    // The frontend's requests: 4 stats page requests before, the 4 proxied ones (a
+    // request is counted when it ends, so not this one yet).
+    assert_eq!(field(&csv, "FRONTEND", "req_tot"), "8");
+    assert_eq!(field(&csv, "FRONTEND", "hrsp_4xx"), "2");
+    assert_eq!(field(&csv, "BACKEND", "hrsp_2xx"), "4");
+    assert_eq!(field(&csv, "a", "status"), "no check");
+    // ;json: HAProxy's typed rows.
+    let r = request(port, "GET", "/admin?stats;json", AUTH, "");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let json = text(&r);
+    assert!(json.starts_with("[[{\"objType\":\"Frontend\""), "{json}");
+    assert!(json.ends_with("}]]\n"));
+    // Admin: b into maintenance, from the page's form; traffic then goes to a only.
+    let r = request(
+        port,
+        "POST",
+        "/admin?stats",
+        AUTH,
+        "s=b&action=maint&b=%232",
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/admin?stats;st=DONE"));
+    let csv = text(&request(port, "GET", "/admin?stats;csv", AUTH, ""));
+    assert_eq!(field(&csv, "b", "status"), "MAINT");
+    let before = field(&csv, "a", "stot").parse::<u64>().unwrap();
+    for _ in 0..4 {
+        assert_eq!(request(port, "GET", "/echo", "", "").status, 200);
+    }
+    let csv = text(&request(port, "GET", "/admin?stats;up;csv", AUTH, ""));
+    assert_eq!(field(&csv, "a", "stot").parse::<u64>().unwrap(), before + 4);
+    assert!(!csv.contains(",b,"), ";up hides b");
+    // Without credentials the form is refused before anything changes.
+    let r = request(port, "POST", "/admin?stats", "", "s=b&action=ready&b=%232");
+    assert_eq!(r.status, 401);
+    let r = request(port, "POST", "/admin?stats", AUTH, "s=b&action=ready&b=app");
+    assert_eq!(r.header("location"), Some("/admin?stats;st=DONE"));
+    let csv = text(&request(port, "GET", "/admin?stats;csv", AUTH, ""));
+    assert_eq!(field(&csv, "b", "status"), "no check");
+}
+
+/// A Prometheus server on loopback, with its own data directory; killed when dropped.
+struct Prometheus {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    fn start(target: u16) -> Option<Prometheus> {
+        if Command::new("prometheus")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("SKIP: prometheus is not installed (apt-get install prometheus)");
+            return None;
+        }
+        let dir = TempDir::new("prometheus");
+        let cfg = dir.write(
+            "prometheus.yml",
+            &format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: corelb\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+            ),
+        );
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path("stderr.log")).unwrap())
+            .spawn()
+            .expect("start prometheus");
+        Some(Prometheus {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+
+    /// The value of an instant query's first sample, when there is one.
+    fn query(&self, q: &str) -> Option<String> {
+        let c = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut w = c.try_clone().ok()?;
+        let enc: String = q
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        write!(
+            w,
+            "GET /api/v1/query?query={enc} HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let r = read_response(&mut BufReader::new(c), false).ok()?;
+        // {"status":"success","data":{"resultType":"vector","result":[{"metric":{…},"value":[T,"V"]}]}}
+        let body = text(&r);
+        let v = body.split("\"value\":[").nth(1)?;
+        Some(v.split('"').nth(1)?.to_string())
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_haproxys_families_from_corelb() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let (web, stats) = (free_port(), free_port());
+    let cfg = format!(
+        "global
+    nbthread 2
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend web
+    bind 127.0.0.1:{web}
+    default_backend app
+frontend stats
+    bind 127.0.0.1:{stats}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    stats enable
+    stats uri /stats
+backend app
+    server a 127.0.0.1:{}
+    server b 127.0.0.1:{}
+",
+        a.port, b.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[web, stats]);
+    const N: usize = 13;
+    for _ in 0..N {
+        assert_eq!(request(web, "GET", "/echo", "", "").status, 200);
+    }
+    // promtool's linter accepts the exposition.
+    let m = request(stats, "GET", "/metrics", "", "");
+    assert_eq!(m.header("content-type"), Some("text/plain; version=0.0.4"));
+    match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(mut p) => {
+            p.stdin.take().unwrap().write_all(&m.body).unwrap();
+            let out = p.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "promtool: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Err(_) => eprintln!("SKIP promtool: not installed (apt-get install prometheus)"),
+    }
+    // scope= narrows the exposition.
+    let fe = text(&request(stats, "GET", "/metrics?scope=frontend", "", ""));
+    assert!(fe.contains("haproxy_frontend_http_requests_total{proxy=\"web\"} 13\n"));
+    assert!(!fe.contains("haproxy_backend_") && !fe.contains("haproxy_process_"));
+    // A real Prometheus scrapes it every second and answers the dashboards' query.
+    let Some(prom) = Prometheus::start(stats) else {
+        return;
+    };
+    let q = "haproxy_frontend_http_requests_total{proxy=\"web\"}";
+    let got = eventually(Duration::from_secs(30), || {
+        prom.query(q).filter(|v| v == &N.to_string())
+    });
+    assert_eq!(got, Some(N.to_string()), "Prometheus' {q}");
+    let up = eventually(Duration::from_secs(10), || {
+        prom.query("sum(haproxy_server_status{proxy=\"app\",state=\"UP\"})")
+            .filter(|v| v == "2")
+    });
+    assert_eq!(up.as_deref(), Some("2"));
+}
