@@ -372,9 +372,10 @@ fn config_errors_in_rules_name_the_line() {
             "'cookie maxidle'",
         ),
         (
-            "frontend f\n  bind 127.0.0.1:1\n  http-request use-service prometheus-exporter\n",
+            // prometheus-exporter is the one service corelb has (tests/stats.rs).
+            "frontend f\n  bind 127.0.0.1:1\n  http-request use-service lua.hello\n",
             8,
-            "'http-request use-service' is not supported yet",
+            "'http-request use-service': unknown service 'lua.hello'",
         ),
     ] {
         let path = dir.write("c.cfg", &format!("{DEFAULTS}{body}"));

@@ -312,3 +312,52 @@ backend app
     });
     assert_eq!(up.as_deref(), Some("2"));
 }
+
+#[test]
+fn mode_tcp_connections_are_counted() {
+    let echo = Backend::echo();
+    let (tcp, stats) = (free_port(), free_port());
+    let cfg = format!(
+        "defaults
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+listen echo
+    mode tcp
+    bind 127.0.0.1:{tcp}
+    server e 127.0.0.1:{}
+frontend stats
+    mode http
+    bind 127.0.0.1:{stats}
+    stats enable
+",
+        echo.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[tcp, stats]);
+    for _ in 0..3 {
+        let mut c = TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"hello").unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut c, &mut back).unwrap();
+        assert_eq!(back, b"hello");
+    }
+    // A connection is counted when it closes on corelb's side too.
+    let counted = eventually(Duration::from_secs(5), || {
+        let csv = text(&request(stats, "GET", "/haproxy?stats;csv", "", ""));
+        (field(&csv, "BACKEND", "stot") == "3").then_some(csv)
+    })
+    .expect("three sessions through the backend");
+    for (sv, f, v) in [
+        ("FRONTEND", "stot", "3"),
+        ("FRONTEND", "bin", "15"),
+        ("FRONTEND", "bout", "15"),
+        ("e", "stot", "3"),
+        ("e", "bout", "15"),
+        ("BACKEND", "req_tot", ""),
+        ("FRONTEND", "mode", "tcp"),
+    ] {
+        assert_eq!(field(&counted, sv, f), v, "{sv} {f}");
+    }
+}
