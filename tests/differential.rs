@@ -275,33 +275,6 @@ fn http_rules_and_switching_match_haproxy() {
     );
 }
 
-/// Seed 003's stats frontend (page and exporter) beside a two-server backend.
-fn stats_config(web: u16, stats: u16, a: u16, b: u16) -> String {
-    format!(
-        "global
-    nbthread 2
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-frontend web
-    bind 127.0.0.1:{web}
-    default_backend app
-frontend stats
-    bind 127.0.0.1:{stats}
-    http-request use-service prometheus-exporter if {{ path /metrics }}
-    stats enable
-    stats uri /stats
-    stats refresh 10s
-backend app
-    balance roundrobin
-    server a 127.0.0.1:{a}
-    server b 127.0.0.1:{b}
-"
-    )
-}
-
 /// CSV rows by (pxname, svname), each as its fields by name.
 type CsvRows = BTreeMap<(String, String), BTreeMap<String, String>>;
 

@@ -244,28 +244,7 @@ impl Drop for Prometheus {
 fn prometheus_scrapes_haproxys_families_from_corelb() {
     let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
     let (web, stats) = (free_port(), free_port());
-    let cfg = format!(
-        "global
-    nbthread 2
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 10s
-    timeout server 10s
-frontend web
-    bind 127.0.0.1:{web}
-    default_backend app
-frontend stats
-    bind 127.0.0.1:{stats}
-    http-request use-service prometheus-exporter if {{ path /metrics }}
-    stats enable
-    stats uri /stats
-backend app
-    server a 127.0.0.1:{}
-    server b 127.0.0.1:{}
-",
-        a.port, b.port
-    );
+    let cfg = stats_config(web, stats, a.port, b.port);
     let _lb = Corelb::start(&cfg, &[], &[web, stats]);
     const N: usize = 13;
     for _ in 0..N {

@@ -36,31 +36,25 @@ impl Action {
 pub fn apply(be: &BackendRt, srv: usize, a: Action) -> bool {
     let s = &be.lb.servers[srv];
     let changed = match a {
-        Action::Ready => {
-            let w = s.weight() != s.configured_weight;
-            s.set_weight(s.configured_weight);
-            let st = s.state() == SrvState::Maint;
-            if st {
+        // Both leave maintenance; ready gives the weight back, drain takes it away.
+        Action::Ready | Action::Drain => {
+            let w = if a == Action::Ready {
+                s.configured_weight
+            } else {
+                0
+            };
+            let weight_changed = s.weight() != w;
+            s.set_weight(w);
+            let in_maint = s.state() == SrvState::Maint;
+            if in_maint {
+                // Out of maintenance, the server is what its health says.
                 s.set_state(if s.health().up {
                     SrvState::Up
                 } else {
                     SrvState::Down
                 });
             }
-            w || st
-        }
-        Action::Drain => {
-            let w = s.weight() != 0;
-            s.set_weight(0);
-            let st = s.state() == SrvState::Maint;
-            if st {
-                s.set_state(if s.health().up {
-                    SrvState::Up
-                } else {
-                    SrvState::Down
-                });
-            }
-            w || st
+            weight_changed || in_maint
         }
         Action::Maint => s.set_state(SrvState::Maint) != SrvState::Maint,
         Action::DisableHealth => s.set_checks_enabled(false),

@@ -295,18 +295,25 @@ impl ShardCounters {
         f.add(C::Dreq, e.denied as u64);
         let Some(b) = be else { return };
         let o = &self.be[b];
-        o.add(C::Stot, 1);
-        o.tick(C::Rate, C::RateMax, ms);
-        o.set(C::LastSess, ms + 1);
-        o.add(C::Bin, e.bytes_in);
-        o.add(C::Bout, e.bytes_out);
+        // What a stream adds alike to its backend and its server.
+        let shared_part = |x: &Obj| {
+            x.add(C::Stot, 1);
+            x.tick(C::Rate, C::RateMax, ms);
+            x.set(C::LastSess, ms + 1);
+            x.add(C::Bin, e.bytes_in);
+            x.add(C::Bout, e.bytes_out);
+            x.add(C::Econ, conn_error as u64);
+            x.add(C::Eresp, resp_error as u64);
+            x.add(
+                C::Wretr,
+                (e.retries as u64).saturating_sub(e.redispatched as u64),
+            );
+            x.add(C::Wredis, e.redispatched as u64);
+            x.add(C::CliAbrt, client_abort as u64);
+            x.add(C::SrvAbrt, server_abort as u64);
+        };
+        shared_part(o);
         o.add(C::Dreq, e.denied as u64);
-        o.add(C::Econ, conn_error as u64);
-        o.add(C::Eresp, resp_error as u64);
-        o.add(C::Wretr, e.retries as u64 - e.redispatched as u64);
-        o.add(C::Wredis, e.redispatched as u64);
-        o.add(C::CliAbrt, client_abort as u64);
-        o.add(C::SrvAbrt, server_abort as u64);
         if e.http {
             o.add(C::ReqTot, 1);
             if let Some(c) = class {
@@ -314,31 +321,16 @@ impl ShardCounters {
             }
         }
         let Some((s, srv_cur)) = srv else { return };
-        o.add(C::Lbtot, 1);
-        if e.reused {
-            o.add(C::Reuse, 1);
-        } else {
-            o.add(C::Connect, 1 + e.retries as u64);
-        }
         let so = &self.srv[b][s];
-        so.add(C::Stot, 1);
-        so.add(C::Lbtot, 1);
-        so.max(C::Smax, srv_cur as u64);
-        o.max(C::Smax, srv_cur as u64);
-        so.tick(C::Rate, C::RateMax, ms);
-        so.set(C::LastSess, ms + 1);
-        so.add(C::Bin, e.bytes_in);
-        so.add(C::Bout, e.bytes_out);
-        so.add(C::Econ, conn_error as u64);
-        so.add(C::Eresp, resp_error as u64);
-        so.add(C::Wretr, e.retries as u64 - e.redispatched as u64);
-        so.add(C::Wredis, e.redispatched as u64);
-        so.add(C::CliAbrt, client_abort as u64);
-        so.add(C::SrvAbrt, server_abort as u64);
-        if e.reused {
-            so.add(C::Reuse, 1);
-        } else {
-            so.add(C::Connect, 1 + e.retries as u64);
+        shared_part(so);
+        for x in [o, so] {
+            x.add(C::Lbtot, 1);
+            x.max(C::Smax, srv_cur as u64);
+            if e.reused {
+                x.add(C::Reuse, 1);
+            } else {
+                x.add(C::Connect, 1 + e.retries as u64);
+            }
         }
         if e.http && e.from_server {
             so.add(C::ReqTot, 1);

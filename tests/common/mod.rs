@@ -808,3 +808,31 @@ pub fn logged_retries(lb: &Corelb, backend_server: &str) -> Vec<u32> {
     })
     .unwrap_or_default()
 }
+
+/// Seed 003's stats frontend (the page on /stats, Prometheus on /metrics) beside a
+/// frontend `web` and a two-server round-robin backend `app`, two shards.
+pub fn stats_config(web: u16, stats: u16, a: u16, b: u16) -> String {
+    format!(
+        "global
+    nbthread 2
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend web
+    bind 127.0.0.1:{web}
+    default_backend app
+frontend stats
+    bind 127.0.0.1:{stats}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    stats enable
+    stats uri /stats
+    stats refresh 10s
+backend app
+    balance roundrobin
+    server a 127.0.0.1:{a}
+    server b 127.0.0.1:{b}
+"
+    )
+}

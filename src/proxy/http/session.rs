@@ -258,6 +258,22 @@ pub async fn session<C>(
             txn.request_line =
                 String::from_utf8_lossy(req.request_line().get(inb.bytes())).into_owned();
         }
+        // A form posted to a stats page (its admin actions) is read whole first: it is
+        // small, and the page answers from it.
+        if req.method() == Method::Post
+            && let BodyKind::ContentLength(n) = req.body_kind()
+            && cfg
+                .proxies
+                .iter()
+                .any(|p| crate::stats::page::is_page(&p.stats, req.target(inb.bytes())))
+        {
+            while inb.len() < head_len + n as usize {
+                match inb.read_from(&mut client, deadline(t_http_request)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
         let buf_len_at_head = inb.len();
 
         // ---------------- Analyze
