@@ -306,9 +306,13 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // corelb: pairs with the SeqCst fence the sleeper now issues instead of
+        // membarrier (Reactor::wait; Dekker): either the sleeper sees what was queued
+        // before this call, or this call sees `should_notify` and writes the eventfd.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
-            .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(true, false, Ordering::SeqCst, Ordering::Relaxed)
             .is_ok()
             || force
         {

@@ -29,6 +29,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+// corelb: `sys::membarrier` is no longer imported: Reactor::wait() fences instead.
 use crate::{
     free_list::{FreeList, Idx},
     iou,
@@ -37,8 +38,8 @@ use crate::{
         self,
         blocking::{BlockingThreadOp, BlockingThreadPool},
         dma_buffer::{BufferStorage, DmaBuffer},
-        membarrier, DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer,
-        PollableStatus, Source, SourceType, Statx, TimeSpec64,
+        DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer, PollableStatus, Source,
+        SourceType, Statx, TimeSpec64,
     },
     uring_sys::{self, IoRingOp},
     GlommioError, IoRequirements, IoStats, ReactorErrorKind, RingIoStats, TaskQueueHandle,
@@ -1044,6 +1045,18 @@ impl SleepableRing {
         }
     }
 
+    /// corelb: sleep on this ring while the poll that links the rings is still armed
+    /// from an earlier sleep (Reactor::link_rings_and_sleep), without adding another.
+    fn wait_linked(&mut self) -> io::Result<usize> {
+        self.ring
+            .cq()
+            .wait(1)
+            .map(|_| 1)
+            .or_else(Reactor::busy_ok)
+            .or_else(Reactor::again_ok)
+            .or_else(Reactor::intr_ok)
+    }
+
     fn sleep(&mut self, link: &Source) -> io::Result<usize> {
         assert_eq!(
             self.waiting_kernel_submission(),
@@ -1166,10 +1179,10 @@ impl UringCommon for SleepableRing {
         let source_map = self.source_map.clone();
         process_one_event(
             self.ring.peek_for_cqe(),
-            |source| match source.source_type {
-                SourceType::LinkRings => Some(()),
-                _ => None,
-            },
+            // corelb: the LinkRings poll's result is now recorded like any other (upstream
+            // skipped it): Reactor::link_rings_and_sleep reads it to know whether the
+            // poll it keeps armed has fired.
+            |_| None,
             |mut src, res| {
                 record_stats(self, &mut src, &res);
                 if let SourceType::ForeignNotifier(_, installed) = &mut src.source_type {
@@ -1223,8 +1236,15 @@ pub(crate) struct Reactor {
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
+    // corelb: the armed user (wake-up) timer and when it fires, kept until it fires
+    // or an earlier one is needed.
+    user_timer_src: Cell<Option<(Source, std::time::Instant)>>,
 
     link_fd: RawFd,
+    // corelb: the poll that links the rings, kept armed across sleeps.
+    link_rings_src: RefCell<Option<Source>>,
+    // corelb: the latency preemption timer fired while this executor slept.
+    lat_fired_asleep: Cell<bool>,
 
     // This keeps the `eventfd` alive. Drop will close it when we're done
     notifier: Arc<sys::SleepNotifier>,
@@ -1354,8 +1374,12 @@ impl Reactor {
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
+            // corelb: the fields added for armed timers and the ring link.
+            user_timer_src: Cell::new(None),
             blocking_thread,
             link_fd,
+            link_rings_src: RefCell::new(None),
+            lat_fired_asleep: Cell::new(false),
             notifier,
             eventfd_src,
             source_map,
@@ -1726,6 +1750,14 @@ impl Reactor {
     /// We may not be able to register an `SQE` at this point, so we return an
     /// Error and will just not sleep.
     fn link_rings_and_sleep(&self, ring: &mut SleepableRing) -> io::Result<()> {
+        // corelb: the poll that links the rings stays armed across sleeps and is
+        // re-added only once it fired (it was dropped, i.e. cancelled, after each sleep).
+        let mut kept = self.link_rings_src.borrow_mut();
+        if let Some(src) = kept.as_ref() {
+            if src.result().is_none() {
+                return ring.wait_linked().or_else(Self::busy_ok).map(|_| {});
+            }
+        }
         let link_rings = Source::new(
             IoRequirements::default(),
             self.link_fd,
@@ -1733,7 +1765,9 @@ impl Reactor {
             None,
             None,
         );
-        ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
+        let r = ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {});
+        *kept = Some(link_rings);
+        r
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1814,22 +1848,32 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Cancel the old timer regardless of whether we can sleep:
-        // if we won't sleep, we will register the new timer with its new
-        // value.
-        //
-        // But if we will sleep, there might be a timer registered that needs
-        // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
-
-        // Schedule the throughput-based timeout immediately: it won't matter if we end
-        // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // corelb: upstream cancelled the latency preemption timer here on every turn
+        // (so that a sleeping executor would not wake up for it) and re-added both
+        // preemption timers; each turn cost an async-cancel and a new SQE per ring, i.e.
+        // several io_uring_enter calls. Timers that are still armed are kept instead. A
+        // timer that fires late in a turn only makes a task yield a little early; one
+        // that fires while the executor sleeps is handled after the sleep below.
+        let lat_pending = match self.latency_preemption_timeout_src.take() {
+            Some(s) if s.result().is_none() => {
+                self.latency_preemption_timeout_src.set(Some(s));
+                true
+            }
+            _ => false,
+        };
+        match self.throughput_preemption_timeout_src.take() {
+            Some(s) if s.result().is_none() => {
+                self.throughput_preemption_timeout_src.set(Some(s));
+            }
+            _ => {
+                self.throughput_preemption_timeout_src.replace(Some(
+                    main_ring.prepare_throughput_preemption_timer(
+                        self.ring_depth() as u32,
+                        self.eventfd_src.raw(),
+                    ),
+                ));
+            }
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1851,19 +1895,31 @@ impl Reactor {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
             if let Some(dur) = user_timer {
-                self.latency_preemption_timeout_src
-                    .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                assert!(flush_rings!(lat_ring)? > 0);
+                // corelb: keep an armed user timer that fires no later than needed.
+                let due = std::time::Instant::now() + dur;
+                let keep = match self.user_timer_src.take() {
+                    Some((s, at)) if s.result().is_none() && at <= due => {
+                        self.user_timer_src.set(Some((s, at)));
+                        true
+                    }
+                    _ => false,
+                };
+                if !keep {
+                    self.user_timer_src
+                        .set(Some((lat_ring.prepare_latency_preemption_timer(dur), due)));
+                    assert!(flush_rings!(lat_ring)? > 0);
+                }
             }
             // From this moment on the remote executors are aware that we are sleeping
             // We have to sweep the remote channels function once more because since
             // last time until now it could be that something happened in a remote executor
             // that opened up room. If it did we bail on sleep and go process it.
             self.notifier.prepare_to_sleep();
-            // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
-            // details. This translates to `sys_membarrier()` /
-            // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
-            membarrier::heavy();
+            // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/.
+            // corelb: a SeqCst fence here paired with one in SleepNotifier::notify
+            // (Dekker) instead of membarrier(PRIVATE_EXPEDITED), which sent IPIs to
+            // every CPU running this process on each sleep.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
                 if self.eventfd_src.is_installed().unwrap() {
@@ -1876,12 +1932,25 @@ impl Reactor {
                 }
                 // Woke up, so no need to notify us anymore.
                 self.notifier.wake_up();
+                // corelb: a preemption timer that fired while we slept woke an idle
+                // executor; not re-arming it at once keeps an idle shard asleep.
+                if let Some(s) = self.latency_preemption_timeout_src.take() {
+                    if s.result().is_some() {
+                        self.lat_fired_asleep.set(true);
+                    } else {
+                        self.latency_preemption_timeout_src.set(Some(s));
+                    }
+                }
             }
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            // corelb: arm a latency preemption timer only if none is armed and none
+            // just woke an idle executor.
+            if !lat_pending && !self.lat_fired_asleep.replace(false) {
+                self.latency_preemption_timeout_src
+                    .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            }
             flush_rings!(lat_ring, main_ring)?;
         }
 
