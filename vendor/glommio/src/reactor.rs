@@ -173,6 +173,11 @@ pub(crate) struct Reactor {
     /// refcell) every time. Acquire during initialization
     preempt_ptr_head: *const u32,
     preempt_ptr_tail: *const AtomicU32,
+    /// corelb: the latency ring's SQ flags. With COOP_TASKRUN a latency-ring completion
+    /// raised on another CPU waits as task work (IORING_SQ_TASKRUN set) instead of
+    /// being posted at once; need_preempt() counts it as an event. The flags sit in the
+    /// same cache line as the CQ head and tail.
+    preempt_ptr_sq_flags: *const AtomicU32,
 }
 
 impl Reactor {
@@ -184,7 +189,7 @@ impl Reactor {
         blocking_thread: BlockingThreadPool,
     ) -> io::Result<Reactor> {
         let sys = sys::Reactor::new(notifier, io_memory, ring_depth, blocking_thread)?;
-        let (preempt_ptr_head, preempt_ptr_tail) = sys.preempt_pointers();
+        let (preempt_ptr_head, preempt_ptr_tail, preempt_ptr_sq_flags) = sys.preempt_pointers();
         Ok(Reactor {
             sys,
             timers: RefCell::new(Timers::new()),
@@ -193,6 +198,7 @@ impl Reactor {
             record_io_latencies,
             preempt_ptr_head,
             preempt_ptr_tail: preempt_ptr_tail as _,
+            preempt_ptr_sq_flags: preempt_ptr_sq_flags as _,
         })
     }
 
@@ -206,7 +212,14 @@ impl Reactor {
 
     #[inline(always)]
     pub(crate) fn need_preempt(&self) -> bool {
-        unsafe { *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire) }
+        // corelb: or completions waiting as task work (preempt_ptr_sq_flags); the executor
+        // then polls the latency ring, whose peek enters the kernel to run them.
+        unsafe {
+            *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire)
+                || (*self.preempt_ptr_sq_flags).load(Ordering::Relaxed)
+                    & crate::uring_sys::IORING_SQ_TASKRUN
+                    != 0
+        }
     }
 
     pub(crate) fn id(&self) -> usize {

@@ -35,9 +35,16 @@ static inline bool sq_ring_needs_enter(struct io_uring *ring, unsigned *flags)
 	return false;
 }
 
+/*
+ * corelb: also when completions wait as task work (IORING_SQ_TASKRUN, set on rings
+ * set up with IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG): a peek that finds
+ * the CQ ring empty then enters the kernel to run them, as liburing 2.2+ does. Without
+ * it, they would appear only at the task's next system call or interrupt.
+ */
 static inline bool cq_ring_needs_flush(struct io_uring *ring)
 {
-	return IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW;
+	return IO_URING_READ_ONCE(*ring->sq.kflags) &
+		(IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
 }
 
 static int __io_uring_peek_cqe(struct io_uring *ring,

@@ -92,6 +92,16 @@ bitflags::bitflags! {
         const CQSIZE    = 1 << 3;
         const CLAMP     = 1 << 4;
         const ATTACH_WQ = 1 << 5;
+        // corelb: the two flags glommio's rings are now set up with where the kernel
+        // has them (5.19+; src/sys/uring.rs, `new_ring`).
+        /// Do not interrupt the task (IPI) when a completion is posted from another
+        /// CPU: the completion's task work runs at the task's next transition to user
+        /// space (a system call or an interrupt returning), or when it waits for events.
+        const COOP_TASKRUN = 1 << 8;
+        /// With `COOP_TASKRUN`: the kernel sets `IORING_SQ_TASKRUN` in the SQ ring's
+        /// flags while completions are waiting to be run, so that a task that only
+        /// peeks at the CQ ring knows it must enter the kernel to see them.
+        const TASKRUN_FLAG = 1 << 9;
     }
 }
 

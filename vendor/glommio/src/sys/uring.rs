@@ -262,6 +262,46 @@ lazy_static! {
     static ref IO_URING_RECENT_ENOUGH: bool = check_supported_operations(GLOMMIO_URING_OPS);
 }
 
+/// corelb: set once io_uring_setup has refused `COOP_TASKRUN | TASKRUN_FLAG` (EINVAL on
+/// kernels before 5.19) and accepted the same ring without them; later rings then go
+/// straight to the old flags.
+static COOP_TASKRUN_REFUSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// corelb: sets up a ring with `IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG`
+/// where the kernel has them, else with `flags` alone. Without COOP_TASKRUN every
+/// completion raised on another CPU (a socket's softirq) interrupts this executor's CPU
+/// with an IPI to run its task work; with it, the work waits for this thread's next
+/// system call, interrupt or wait, which the executor makes anyway, and is run in a
+/// batch. TASKRUN_FLAG lets a peek at the CQ ring that finds nothing know that
+/// completions are waiting (liburing's `cq_ring_needs_flush` then enters the kernel).
+fn new_ring(size: usize, flags: iou::SetupFlags, name: &str) -> io::Result<iou::IoUring> {
+    use iou::SetupFlags as F;
+    use std::sync::atomic::Ordering::Relaxed;
+    let old = flags.bits();
+    if !COOP_TASKRUN_REFUSED.load(Relaxed) {
+        let with = old | F::COOP_TASKRUN.bits() | F::TASKRUN_FLAG.bits();
+        match iou::IoUring::new_with_flags(
+            size as _,
+            F::from_bits_retain(with),
+            iou::SetupFeatures::empty(),
+        ) {
+            Ok(ring) => {
+                log::debug!("io_uring {name} ring set up with flags {with:#x} (COOP_TASKRUN)");
+                return Ok(ring);
+            }
+            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let ring = iou::IoUring::new_with_flags(size as _, flags, iou::SetupFeatures::empty())?;
+    if !COOP_TASKRUN_REFUSED.swap(true, Relaxed) {
+        log::debug!("io_uring_setup refused COOP_TASKRUN|TASKRUN_FLAG: rings set up without");
+    }
+    log::debug!("io_uring {name} ring set up with flags {old:#x}");
+    Ok(ring)
+}
+
 fn fill_sqe<F>(
     sqe: &mut iou::SQE<'_>,
     op: &UringDescriptor,
@@ -765,11 +805,8 @@ impl PollRing {
         allocator: Rc<UringBufferAllocator>,
         source_map: Rc<RefCell<SourceMap>>,
     ) -> io::Result<Self> {
-        let ring = iou::IoUring::new_with_flags(
-            size as _,
-            iou::SetupFlags::IOPOLL,
-            iou::SetupFeatures::empty(),
-        )?;
+        // corelb: COOP_TASKRUN where the kernel has it (`new_ring`).
+        let ring = new_ring(size, iou::SetupFlags::IOPOLL, "poll")?;
         Ok(PollRing {
             size,
             ring,
@@ -905,7 +942,8 @@ impl SleepableRing {
     ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
         Ok(SleepableRing {
-            ring: iou::IoUring::new(size as _)?,
+            // corelb: COOP_TASKRUN where the kernel has it (`new_ring`).
+            ring: new_ring(size, iou::SetupFlags::empty(), name)?,
             size,
             submission_queue: UringQueueState::with_capacity(size * 4),
             name,
@@ -1968,10 +2006,11 @@ impl Reactor {
         self.blocking_thread.flush()
     }
 
-    pub(crate) fn preempt_pointers(&self) -> (*const u32, *const u32) {
+    /// The latency ring's CQ head and tail, and (corelb) its SQ flags.
+    pub(crate) fn preempt_pointers(&self) -> (*const u32, *const u32, *const u32) {
         let mut lat_ring = self.latency_ring.borrow_mut();
-        let cq = unsafe { &lat_ring.ring.raw_mut().cq };
-        (cq.khead, cq.ktail)
+        let raw = unsafe { lat_ring.ring.raw_mut() };
+        (raw.cq.khead, raw.cq.ktail, raw.sq.kflags)
     }
 
     /// RAII-truncate asynchronously files that required it, e.g. because of

@@ -102,6 +102,9 @@ enum {
 #define IORING_SETUP_CLAMP	(1U << 4)	/* clamp SQ/CQ ring sizes */
 #define IORING_SETUP_ATTACH_WQ	(1U << 5)	/* attach to existing wq */
 #define IORING_SETUP_R_DISABLED	(1U << 6)	/* start with ring disabled */
+/* corelb: the two flags glommio now sets up its rings with (5.19+). */
+#define IORING_SETUP_COOP_TASKRUN	(1U << 8)	/* no IPI to run completions */
+#define IORING_SETUP_TASKRUN_FLAG	(1U << 9)	/* IORING_SQ_TASKRUN when they wait */
 
 enum {
 	IORING_OP_NOP,
@@ -234,6 +237,8 @@ struct io_sqring_offsets {
  */
 #define IORING_SQ_NEED_WAKEUP	(1U << 0) /* needs io_uring_enter wakeup */
 #define IORING_SQ_CQ_OVERFLOW	(1U << 1) /* CQ ring is overflown */
+/* corelb: task work (completions) pending, with IORING_SETUP_TASKRUN_FLAG */
+#define IORING_SQ_TASKRUN	(1U << 2)
 
 struct io_cqring_offsets {
 	__u32 head;
