@@ -1325,7 +1325,12 @@ impl LocalExecutor {
         loop {
             self.reactor.sys.install_eventfd();
             if self.need_preempt() {
-                break;
+                // corelb: preempted before any queue ran is not idle: returning false
+                // here made the executor park (sleep with no preemption timer) while
+                // queues were still runnable, until some unrelated event woke it. A
+                // preemption timer that fires between the I/O poll and this check (more
+                // likely now that armed timers are kept across turns) did that.
+                return ran || !self.queues.borrow().active_executors.is_empty();
             }
             if !self.run_one_task_queue() {
                 return false;
@@ -3480,6 +3485,36 @@ mod test {
             assert!(ratios[1] > ratios[0]);
             assert!(ratios[0] < 0.25);
             assert!(ratios[1] > 0.50);
+        });
+    }
+
+    // corelb: a preemption that is pending before any queue runs must not make the
+    // executor think it is idle (it would park with runnable queues and no timer armed).
+    #[test]
+    fn preempted_before_running_is_not_idle() {
+        let local_ex = LocalExecutor::default();
+        LOCAL_EX.set(&local_ex, || {
+            let task = local_ex
+                .spawn_into(async {}, TaskQueueHandle::default())
+                .unwrap();
+            // A latency preemption timer of 1ns: its completion is in the latency ring
+            // right after this poll, before the queues run.
+            local_ex
+                .parker
+                .poll_io(|| Some(Duration::from_nanos(1)))
+                .unwrap();
+            let start = Instant::now();
+            while !local_ex.need_preempt() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "the timer never fired"
+                );
+            }
+            assert!(
+                local_ex.run_task_queues(),
+                "run_task_queues reported idle with a runnable queue"
+            );
+            drop(task);
         });
     }
 
