@@ -442,6 +442,11 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         term: out.term,
         retries: out.retries,
         t_queue: out.t_queue,
+        // Still waiting, plus itself: a lower bound of what it saw.
+        queued_with: match (&out.backend, out.t_queue) {
+            (Some(b), Some(_)) => b.queue.waiting() + 1,
+            _ => 0,
+        },
         t_connect: out.t_connect,
         t_total: t0.elapsed(),
         ..Default::default()

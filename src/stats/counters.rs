@@ -210,6 +210,8 @@ pub struct StreamEnd {
     /// The server connection came from the idle pool.
     pub reused: bool,
     pub t_queue: Option<Duration>,
+    /// For a stream that queued: the backend's queue length it saw (itself included).
+    pub queued_with: u32,
     pub t_connect: Option<Duration>,
     pub t_response: Option<Duration>,
     pub t_total: Duration,
@@ -313,6 +315,7 @@ impl ShardCounters {
             x.add(C::SrvAbrt, server_abort as u64);
         };
         shared_part(o);
+        o.max(C::Qmax, e.queued_with as u64);
         o.add(C::Dreq, e.denied as u64);
         if e.http {
             o.add(C::ReqTot, 1);
@@ -574,6 +577,8 @@ mod tests {
             term: *b"SC",
             retries: 3,
             redispatched: true,
+            t_queue: Some(Duration::from_millis(1)),
+            queued_with: 2,
             ..Default::default()
         };
         c.shard(0).stream_end(0, Some(1), Some((0, 0)), &e503, now);
@@ -583,6 +588,7 @@ mod tests {
         let be = c.sum(|s| s.be(1));
         assert_eq!((be.get(C::Stot), be.get(C::Econ)), (2, 1));
         assert_eq!((be.get(C::Wretr), be.get(C::Wredis)), (2, 1));
+        assert_eq!(be.get(C::Qmax), 2);
         assert_eq!(be.avg, [0, 2, 4, 8]);
         let s1 = c.sum(|s| s.srv(1, 1));
         assert_eq!((s1.get(C::Stot), s1.get(C::Hrsp2xx)), (1, 1));

@@ -1006,6 +1006,11 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         intercepted: txn.intercepted,
         reused: txn.reused,
         t_queue: txn.t_queue,
+        // Still waiting, plus itself: a lower bound of what it saw.
+        queued_with: match (&txn.backend, txn.t_queue) {
+            (Some(b), Some(_)) => b.queue.waiting() + 1,
+            _ => 0,
+        },
         t_connect: txn.t_connect,
         t_response: txn.t_response,
         t_total: txn.start.elapsed(),
