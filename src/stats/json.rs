@@ -68,7 +68,16 @@ pub fn row(r: &Row, out: &mut String) {
         if *v == Val::Empty {
             continue;
         }
-        let (name, o, n, s, fmt) = FIELDS[pos];
+        let (name, mut o, mut n, s, fmt) = FIELDS[pos];
+        // HAProxy tags these as plain gauges on a backend's row.
+        if r.obj == super::ObjType::Backend
+            && matches!(
+                pos,
+                super::f::ACT | super::f::BCK | super::f::RATE | super::f::RATE_MAX
+            )
+        {
+            (o, n) = (Origin::Metric, Nature::Gauge);
+        }
         if !first {
             out.push(',');
         }

@@ -155,16 +155,27 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
     let snap = super::take(shared);
     let up_only = has(opts, "up");
     // `;up` hides the servers that are down or in maintenance, as HAProxy's does.
-    let rows = || {
-        scoped(&snap, st, &proxy.name).filter(move |r| {
-            let st = r.status();
-            !(up_only && r.obj == ObjType::Server && (st.starts_with("DOWN") || st == "MAINT"))
+    // `;up` hides the servers that are down or in maintenance, as HAProxy's does; the
+    // address, cookie and algorithm are shown with `stats show-legends` only, as in HAProxy.
+    let rows: Vec<Row> = scoped(&snap, st, &proxy.name)
+        .filter(|r| {
+            let s = r.status();
+            !(up_only && r.obj == ObjType::Server && (s.starts_with("DOWN") || s == "MAINT"))
         })
-    };
+        .cloned()
+        .map(|mut r| {
+            if !st.show_legends {
+                for k in [super::f::ADDR, super::f::COOKIE, super::f::ALGO] {
+                    r.v[k] = super::Val::Empty;
+                }
+            }
+            r
+        })
+        .collect();
     let (ctype, body): (&[u8], String) = if has(opts, "csv") {
-        (b"text/plain", csv::render(rows()))
+        (b"text/plain", csv::render(&rows))
     } else if has(opts, "json") {
-        (b"application/json", json::render(rows()))
+        (b"application/json", json::render(&rows))
     } else {
         let refresh = st
             .refresh
@@ -175,7 +186,7 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
             .find_map(|x| x.strip_prefix("st="))
             .map(|c| status_text(c).to_string());
         let page_snap = Snapshot {
-            rows: rows().cloned().collect(),
+            rows,
             info: snap.info.clone(),
         };
         let o = PageOpts {
