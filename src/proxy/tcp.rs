@@ -442,21 +442,10 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         term: out.term,
         retries: out.retries,
         t_queue: out.t_queue,
-        // Still waiting, plus itself: a lower bound of what it saw.
-        queued_with: match (&out.backend, out.t_queue) {
-            (Some(b), Some(_)) => b.queue.waiting() + 1,
-            _ => 0,
-        },
         t_connect: out.t_connect,
         t_total: t0.elapsed(),
         ..Default::default()
     };
-    let be = out.backend.as_ref();
-    // The server's connections while this one was still open (it has just given its
-    // slot back): what the maxima see.
-    let srv = be
-        .zip(out.server)
-        .map(|(b, s)| (s, b.lb.servers[s].cur_conns() + 1));
     let counters = shard.shared.counters.shard(shard.id);
-    counters.stream_end(fe.proxy, be.map(|b| b.proxy), srv, &e, Instant::now());
+    counters.stream_done(fe.proxy, out.backend.as_deref(), out.server, e);
 }

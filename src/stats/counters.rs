@@ -254,6 +254,26 @@ impl ShardCounters {
         o.tick(C::ConnRate, C::ConnRateMax, ms);
     }
 
+    /// A stream of frontend `fe` that went to `be` (and its server `srv`) ended now.
+    pub fn stream_done(
+        &self,
+        fe: usize,
+        be: Option<&crate::runtime::BackendRt>,
+        srv: Option<usize>,
+        mut e: StreamEnd,
+    ) {
+        if let (Some(b), Some(_)) = (be, e.t_queue) {
+            // Still waiting, plus itself: a lower bound of the queue it saw.
+            e.queued_with = b.queue.waiting() + 1;
+        }
+        // The server's connections while this one was still open (it has just given its
+        // slot back): what the maxima see.
+        let s = be
+            .zip(srv)
+            .map(|(b, s)| (s, b.lb.servers[s].cur_conns() + 1));
+        self.stream_end(fe, be.map(|b| b.proxy), s, &e, Instant::now());
+    }
+
     /// A stream ended: what it adds to frontend `fe`, backend `be` and server `srv`, whose
     /// current connection count `srv_cur` feeds the maxima (the backend's maximum is the
     /// largest of its servers': summing them per stream would read every server's shared

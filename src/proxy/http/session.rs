@@ -1006,23 +1006,13 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         intercepted: txn.intercepted,
         reused: txn.reused,
         t_queue: txn.t_queue,
-        // Still waiting, plus itself: a lower bound of what it saw.
-        queued_with: match (&txn.backend, txn.t_queue) {
-            (Some(b), Some(_)) => b.queue.waiting() + 1,
-            _ => 0,
-        },
+        queued_with: 0,
         t_connect: txn.t_connect,
         t_response: txn.t_response,
         t_total: txn.start.elapsed(),
     };
-    let be = txn.backend.as_ref();
-    // The server's connections while this one was still open (it has just given its
-    // slot back): what the maxima see.
-    let srv = be
-        .zip(txn.server)
-        .map(|(b, s)| (s, b.lb.servers[s].cur_conns() + 1));
     let counters = shard.shared.counters.shard(shard.id);
-    counters.stream_end(fe.proxy, be.map(|b| b.proxy), srv, &e, Instant::now());
+    counters.stream_done(fe.proxy, txn.backend.as_deref(), txn.server, e);
 }
 
 fn bytes_say_close(b: &[u8]) -> bool {
