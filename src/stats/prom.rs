@@ -256,7 +256,9 @@ static FRONTEND: &[Family] = &[
     ("internal_errors_total", Counter, F(f::EINT), EINT),
 ];
 
-static BACKEND: &[Family] = &[
+/// Families backends and servers share, in HAProxy's order; each scope's list below
+/// interleaves them with its own.
+static QUEUE_SESSIONS_BYTES: &[Family] = &[
     ("current_queue", Gauge, F(f::QCUR), QCUR),
     ("max_queue", Gauge, F(f::QMAX), QMAX),
     ("current_sessions", Gauge, F(f::SCUR), SESS_CUR),
@@ -265,7 +267,8 @@ static BACKEND: &[Family] = &[
     ("sessions_total", Counter, F(f::STOT), SESS_TOT),
     ("bytes_in_total", Counter, F(f::BIN), BIN),
     ("bytes_out_total", Counter, F(f::BOUT), BOUT),
-    ("requests_denied_total", Counter, F(f::DREQ), DREQ),
+];
+static ERRORS_STATUS: &[Family] = &[
     ("responses_denied_total", Counter, F(f::DRESP), DRESP),
     ("connection_errors_total", Counter, F(f::ECON), ECON),
     ("response_errors_total", Counter, F(f::ERESP), ERESP),
@@ -273,46 +276,17 @@ static BACKEND: &[Family] = &[
     ("redispatch_warnings_total", Counter, F(f::WREDIS), WREDIS),
     ("status", Gauge, Status, STATUS),
     ("weight", Gauge, F(f::WEIGHT), WEIGHT),
-    (
-        "active_servers",
-        Gauge,
-        F(f::ACT),
-        "Total number of active UP servers with a non-zero weight",
-    ),
-    (
-        "backup_servers",
-        Gauge,
-        F(f::BCK),
-        "Total number of backup UP servers with a non-zero weight",
-    ),
+];
+static CHECK_CHANGES: &[Family] = &[
     ("check_up_down_total", Counter, F(f::CHKDOWN), CHKDOWN),
     ("check_last_change_seconds", Gauge, F(f::LASTCHG), LASTCHG),
     ("downtime_seconds_total", Counter, F(f::DOWNTIME), DOWNTIME),
-    ("loadbalanced_total", Counter, F(f::LBTOT), LBTOT),
-    ("max_session_rate", Gauge, F(f::RATE_MAX), RATE_MAX),
-    ("http_responses_total", Counter, Responses, HRSP),
-    ("http_requests_total", Counter, F(f::REQ_TOT), REQ_TOT),
+];
+static ABORTS: &[Family] = &[
     ("client_aborts_total", Counter, F(f::CLI_ABRT), CLI_ABRT),
     ("server_aborts_total", Counter, F(f::SRV_ABRT), SRV_ABRT),
-    ("http_comp_bytes_in_total", Counter, F(f::COMP_IN), COMP_IN),
-    (
-        "http_comp_bytes_out_total",
-        Counter,
-        F(f::COMP_OUT),
-        COMP_OUT,
-    ),
-    (
-        "http_comp_bytes_bypassed_total",
-        Counter,
-        F(f::COMP_BYP),
-        COMP_BYP,
-    ),
-    (
-        "http_comp_responses_total",
-        Counter,
-        F(f::COMP_RSP),
-        COMP_RSP,
-    ),
+];
+static TIMES_CONNECTIONS: &[Family] = &[
     ("last_session_seconds", Gauge, F(f::LASTSESS), LASTSESS),
     ("queue_time_average_seconds", Gauge, Ms(f::QTIME), QTIME),
     ("connect_time_average_seconds", Gauge, Ms(f::CTIME), CTIME),
@@ -321,18 +295,8 @@ static BACKEND: &[Family] = &[
     ("failed_header_rewriting_total", Counter, F(f::WREW), WREW),
     ("connection_attempts_total", Counter, F(f::CONNECT), CONNECT),
     ("connection_reuses_total", Counter, F(f::REUSE), REUSE),
-    (
-        "http_cache_lookups_total",
-        Counter,
-        F(f::CACHE_LOOKUPS),
-        CACHE_LOOKUPS,
-    ),
-    (
-        "http_cache_hits_total",
-        Counter,
-        F(f::CACHE_HITS),
-        CACHE_HITS,
-    ),
+];
+static MAX_TIMES: &[Family] = &[
     ("max_queue_time_seconds", Gauge, Ms(f::QTIME_MAX), QTIME_MAX),
     (
         "max_connect_time_seconds",
@@ -348,111 +312,145 @@ static BACKEND: &[Family] = &[
     ),
     ("max_total_time_seconds", Gauge, Ms(f::TTIME_MAX), TTIME_MAX),
     ("internal_errors_total", Counter, F(f::EINT), EINT),
-    ("uweight", Gauge, F(f::UWEIGHT), UWEIGHT),
-    (
-        "agg_server_status",
-        Gauge,
-        AggServers,
-        "Backend's aggregated gauge of servers' status",
-    ),
-    (
-        "agg_server_check_status",
-        Gauge,
-        AggServers,
-        "Backend's aggregated gauge of servers' state check status",
-    ),
-    (
-        "agg_check_status",
-        Gauge,
-        AggChecks,
-        "Backend's aggregated gauge of servers' state check status",
-    ),
 ];
 
-static SERVER: &[Family] = &[
-    ("current_queue", Gauge, F(f::QCUR), QCUR),
-    ("max_queue", Gauge, F(f::QMAX), QMAX),
-    ("current_sessions", Gauge, F(f::SCUR), SESS_CUR),
-    ("max_sessions", Gauge, F(f::SMAX), SESS_MAX),
-    ("limit_sessions", Gauge, F(f::SLIM), SESS_LIM),
-    ("sessions_total", Counter, F(f::STOT), SESS_TOT),
-    ("bytes_in_total", Counter, F(f::BIN), BIN),
-    ("bytes_out_total", Counter, F(f::BOUT), BOUT),
-    ("responses_denied_total", Counter, F(f::DRESP), DRESP),
-    ("connection_errors_total", Counter, F(f::ECON), ECON),
-    ("response_errors_total", Counter, F(f::ERESP), ERESP),
-    ("retry_warnings_total", Counter, F(f::WRETR), WRETR),
-    ("redispatch_warnings_total", Counter, F(f::WREDIS), WREDIS),
-    ("status", Gauge, Status, STATUS),
-    ("weight", Gauge, F(f::WEIGHT), WEIGHT),
-    (
+static BACKEND: &[&[Family]] = &[
+    QUEUE_SESSIONS_BYTES,
+    &[("requests_denied_total", Counter, F(f::DREQ), DREQ)],
+    ERRORS_STATUS,
+    &[
+        (
+            "active_servers",
+            Gauge,
+            F(f::ACT),
+            "Total number of active UP servers with a non-zero weight",
+        ),
+        (
+            "backup_servers",
+            Gauge,
+            F(f::BCK),
+            "Total number of backup UP servers with a non-zero weight",
+        ),
+    ],
+    CHECK_CHANGES,
+    &[
+        ("loadbalanced_total", Counter, F(f::LBTOT), LBTOT),
+        ("max_session_rate", Gauge, F(f::RATE_MAX), RATE_MAX),
+        ("http_responses_total", Counter, Responses, HRSP),
+        ("http_requests_total", Counter, F(f::REQ_TOT), REQ_TOT),
+    ],
+    ABORTS,
+    &[
+        ("http_comp_bytes_in_total", Counter, F(f::COMP_IN), COMP_IN),
+        (
+            "http_comp_bytes_out_total",
+            Counter,
+            F(f::COMP_OUT),
+            COMP_OUT,
+        ),
+        (
+            "http_comp_bytes_bypassed_total",
+            Counter,
+            F(f::COMP_BYP),
+            COMP_BYP,
+        ),
+        (
+            "http_comp_responses_total",
+            Counter,
+            F(f::COMP_RSP),
+            COMP_RSP,
+        ),
+    ],
+    TIMES_CONNECTIONS,
+    &[
+        (
+            "http_cache_lookups_total",
+            Counter,
+            F(f::CACHE_LOOKUPS),
+            CACHE_LOOKUPS,
+        ),
+        (
+            "http_cache_hits_total",
+            Counter,
+            F(f::CACHE_HITS),
+            CACHE_HITS,
+        ),
+    ],
+    MAX_TIMES,
+    &[
+        ("uweight", Gauge, F(f::UWEIGHT), UWEIGHT),
+        (
+            "agg_server_status",
+            Gauge,
+            AggServers,
+            "Backend's aggregated gauge of servers' status",
+        ),
+        (
+            "agg_server_check_status",
+            Gauge,
+            AggServers,
+            "Backend's aggregated gauge of servers' state check status",
+        ),
+        (
+            "agg_check_status",
+            Gauge,
+            AggChecks,
+            "Backend's aggregated gauge of servers' state check status",
+        ),
+    ],
+];
+
+static SERVER: &[&[Family]] = &[
+    QUEUE_SESSIONS_BYTES,
+    ERRORS_STATUS,
+    &[(
         "check_failures_total",
         Counter,
         F(f::CHKFAIL),
         "Total number of failed individual health checks per server/backend, since the worker process started",
-    ),
-    ("check_up_down_total", Counter, F(f::CHKDOWN), CHKDOWN),
-    ("check_last_change_seconds", Gauge, F(f::LASTCHG), LASTCHG),
-    ("downtime_seconds_total", Counter, F(f::DOWNTIME), DOWNTIME),
-    (
-        "queue_limit",
-        Gauge,
-        F(f::QLIMIT),
-        "Limit on the number of connections in queue, for servers only (maxqueue argument)",
-    ),
-    ("loadbalanced_total", Counter, F(f::LBTOT), LBTOT),
-    ("max_session_rate", Gauge, F(f::RATE_MAX), RATE_MAX),
-    (
-        "check_status",
-        Gauge,
-        CheckStatus,
-        "Status of last health check, per state label value.",
-    ),
-    (
-        "check_code",
-        Gauge,
-        F(f::CHECK_CODE),
-        "layer5-7 code, if available of the last health check.",
-    ),
-    (
-        "check_duration_seconds",
-        Gauge,
-        Ms(f::CHECK_DURATION),
-        "Total duration of the latest server health check, in seconds.",
-    ),
-    ("http_responses_total", Counter, Responses, HRSP),
-    ("client_aborts_total", Counter, F(f::CLI_ABRT), CLI_ABRT),
-    ("server_aborts_total", Counter, F(f::SRV_ABRT), SRV_ABRT),
-    ("last_session_seconds", Gauge, F(f::LASTSESS), LASTSESS),
-    ("queue_time_average_seconds", Gauge, Ms(f::QTIME), QTIME),
-    ("connect_time_average_seconds", Gauge, Ms(f::CTIME), CTIME),
-    ("response_time_average_seconds", Gauge, Ms(f::RTIME), RTIME),
-    ("total_time_average_seconds", Gauge, Ms(f::TTIME), TTIME),
-    ("failed_header_rewriting_total", Counter, F(f::WREW), WREW),
-    ("connection_attempts_total", Counter, F(f::CONNECT), CONNECT),
-    ("connection_reuses_total", Counter, F(f::REUSE), REUSE),
-    ("max_queue_time_seconds", Gauge, Ms(f::QTIME_MAX), QTIME_MAX),
-    (
-        "max_connect_time_seconds",
-        Gauge,
-        Ms(f::CTIME_MAX),
-        CTIME_MAX,
-    ),
-    (
-        "max_response_time_seconds",
-        Gauge,
-        Ms(f::RTIME_MAX),
-        RTIME_MAX,
-    ),
-    ("max_total_time_seconds", Gauge, Ms(f::TTIME_MAX), TTIME_MAX),
-    ("internal_errors_total", Counter, F(f::EINT), EINT),
-    (
-        "used_connections_current",
-        Gauge,
-        F(f::USED_CONN_CUR),
-        "Current number of connections in use",
-    ),
-    ("uweight", Gauge, F(f::UWEIGHT), UWEIGHT),
+    )],
+    CHECK_CHANGES,
+    &[
+        (
+            "queue_limit",
+            Gauge,
+            F(f::QLIMIT),
+            "Limit on the number of connections in queue, for servers only (maxqueue argument)",
+        ),
+        ("loadbalanced_total", Counter, F(f::LBTOT), LBTOT),
+        ("max_session_rate", Gauge, F(f::RATE_MAX), RATE_MAX),
+        (
+            "check_status",
+            Gauge,
+            CheckStatus,
+            "Status of last health check, per state label value.",
+        ),
+        (
+            "check_code",
+            Gauge,
+            F(f::CHECK_CODE),
+            "layer5-7 code, if available of the last health check.",
+        ),
+        (
+            "check_duration_seconds",
+            Gauge,
+            Ms(f::CHECK_DURATION),
+            "Total duration of the latest server health check, in seconds.",
+        ),
+        ("http_responses_total", Counter, Responses, HRSP),
+    ],
+    ABORTS,
+    TIMES_CONNECTIONS,
+    MAX_TIMES,
+    &[
+        (
+            "used_connections_current",
+            Gauge,
+            F(f::USED_CONN_CUR),
+            "Current number of connections in use",
+        ),
+        ("uweight", Gauge, F(f::UWEIGHT), UWEIGHT),
+    ],
 ];
 
 /// Server states of `haproxy_server_status`, in HAProxy's order.
@@ -482,12 +480,12 @@ pub fn render(s: &Snapshot, q: &Query) -> String {
         }
     }
     if q.backend {
-        for fam in BACKEND {
+        for fam in BACKEND.iter().copied().flatten() {
             family("backend", fam, rows(ObjType::Backend), s, &mut out);
         }
     }
     if q.server {
-        for fam in SERVER {
+        for fam in SERVER.iter().copied().flatten() {
             family("server", fam, rows(ObjType::Server), s, &mut out);
         }
     }
@@ -694,17 +692,17 @@ fn process(i: &Info, out: &mut String) {
     );
     one(
         out,
-        "max_connections",
-        Gauge,
-        "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)",
-        i.maxconn.to_string(),
-    );
-    one(
-        out,
         "max_sockets",
         Gauge,
         "Hard limit on the number of per-process sockets",
         i.max_fds.to_string(),
+    );
+    one(
+        out,
+        "max_connections",
+        Gauge,
+        "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)",
+        i.maxconn.to_string(),
     );
     one(
         out,
