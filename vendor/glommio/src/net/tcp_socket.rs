@@ -652,6 +652,17 @@ impl<B: RxBuf> TcpStream<B> {
         self.stream.peek(buf).await.map_err(Into::into)
     }
 
+    // corelb: lets a pool of idle connections check one without a `recv(MSG_PEEK)`.
+    /// Whether this stream is known to have nothing to read: after a read that returned less
+    /// than asked, the stream arms a read-readiness poll, and this is true while that poll
+    /// has not completed (no data, EOF or error reported since, as far as the completions
+    /// reaped so far by the executor tell) and no received bytes are buffered. False means
+    /// "unknown", not "readable": no such poll is armed (no short read yet, or it completed).
+    /// No system call is made.
+    pub fn read_idle_known(&self) -> bool {
+        self.stream.read_poll_pending()
+    }
+
     /// Returns the socket address of the remote peer of this TCP connection.
     ///
     /// # Examples
