@@ -525,9 +525,7 @@ pub async fn session<C>(
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match private.take() {
-                Some((b, s, c))
-                    if b == be.proxy && s == srv && crate::sys::idle_socket_alive(c.fd()) =>
-                {
+                Some((b, s, c)) if b == be.proxy && s == srv && c.idle_alive() => {
                     reused = true;
                     Ok(c)
                 }
