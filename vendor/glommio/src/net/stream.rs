@@ -237,10 +237,11 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     }
 
     // corelb: an idle connection pool asks this instead of peeking at the socket.
-    /// Whether the read-readiness poll that `poll_read` arms after a short read is still
-    /// waiting: the kernel reported no data, EOF or error on the socket since the last read,
-    /// as far as the completions reaped so far tell. False when no such poll is armed
-    /// (no short read yet, or its poll already completed), i.e. when nothing is known.
+    /// Whether the read-readiness poll armed when the stream was made, or by `poll_read`
+    /// after a read that returned less than asked, is still waiting: the kernel reported no
+    /// data, EOF or error on the socket since, as far as the completions reaped so far tell.
+    /// False when no such poll is armed (the last read filled its buffer, failed or saw EOF,
+    /// or the poll already completed), i.e. when nothing is known.
     /// A poll armed on io_uring is woken by any data arriving after it was armed and
     /// completes at once if data is already there when it is submitted, so a pending one
     /// means none came; it may lag behind the socket by the completions not reaped yet.
