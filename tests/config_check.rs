@@ -24,6 +24,7 @@ fn allowed_error(msg: &str) -> bool {
         || msg.contains("cannot find user id")
         || msg.contains("cannot find group id")
         || msg.contains("chroot directory")
+        || msg.contains("stats socket directory")
         || msg.contains("certificate")
         || msg.contains("errorfile")
 }

@@ -62,6 +62,13 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
     let server = p.be.lb.servers[p.srv].clone();
     let mut last_ok: Option<bool> = None;
     loop {
+        if !server.checks_enabled() {
+            // `disable health`: no checks until `enable health`.
+            if stopped(p.inter).await {
+                return;
+            }
+            continue;
+        }
         let t0 = Instant::now();
         let verdict = future::or(async { Some(check_once(&p).await) }, async {
             control.wait_stop().await;
@@ -70,6 +77,10 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         .await;
         let Some(verdict) = verdict else { return };
         let took = t0.elapsed();
+        server.last_check.store(
+            crate::health::state::check_status_code(verdict.reason),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let t = server.check_result(verdict.ok);
         if p.log_checks && last_ok != Some(verdict.ok) && last_ok.is_some() {
             let msg = format!(

@@ -5,6 +5,7 @@
 //! [`FrontendRt`] per frontend (its connection slots), the global connection slots and the
 //! stop control. Everything else (connections, pipes, counters, log sockets) is per shard.
 
+pub mod cli;
 pub mod control;
 pub mod cpus;
 pub mod limits;
@@ -105,8 +106,10 @@ pub struct Shared {
     /// Indexed like `cfg.proxies`.
     pub frontends: Vec<Option<Arc<FrontendRt>>>,
     pub backends: Vec<Option<Arc<BackendRt>>>,
-    /// Global `maxconn`.
+    /// Global `maxconn` (`set maxconn global` may lower it, up to `hard_maxconn`).
     pub slots: Slots,
+    /// The global `maxconn` the generation started with.
+    pub hard_maxconn: u32,
     pub control: Control,
     pub pipe_size: usize,
     /// Pipes a shard may hold at once (global maxpipes split over shards).
@@ -194,6 +197,7 @@ impl Shared {
             frontends,
             backends,
             slots: Slots::new(maxconn),
+            hard_maxconn: maxconn,
             control: Control::default(),
             pipe_size: if cfg.global.pipesize > 0 {
                 cfg.global.pipesize
@@ -413,6 +417,10 @@ fn start_generation(
         nshards,
         previous.map(|g| &*g.shared),
     ));
+    // Saved admin states and weights apply before the first connection is accepted.
+    for m in cli::state_file::load(&shared) {
+        log::warn!("{m}");
+    }
     let io_memory = ((host.memlock / 4) / nshards as u64).clamp(64 << 10, 1 << 20) as usize;
     let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     let mut handles = Vec::new();
@@ -483,6 +491,10 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
         }
         None => cfg.global.gid,
     };
+    let (cli_ctx, cli_rx) = cli::Ctx::new(nofile);
+    let cli_cfg = cfg.global.cli.clone();
+    // Bound before privileges are dropped, like the listeners.
+    let cli_sockets = cli::bind_all(&cli_cfg)?;
     let chroot = cfg.global.chroot.clone();
     let pidfile = opts.pidfile.clone().or(cfg.global.pidfile.clone());
     let host = Host {
@@ -499,6 +511,8 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
 
     // Listeners are bound before privileges are dropped (ports below 1024).
     let mut current = start_generation(&host, cfg, 1, None)?;
+    cli_ctx.current.store(Some(current.shared.clone()));
+    cli::serve(cli_ctx.clone(), cli_sockets, &cli_cfg);
     if let Some((dir, loc)) = &chroot {
         crate::sys::chroot(dir)
             .map_err(|e| format!("{loc}: cannot chroot to '{}': {e}", dir.display()))?;
@@ -529,6 +543,7 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
             match sig {
                 SIGUSR2 | SIGHUP if !stopping => {
                     if let Some(next) = reload(&host, &current) {
+                        cli_ctx.current.store(Some(next.shared.clone()));
                         let mut old = std::mem::replace(&mut current, next);
                         log::info!(
                             "generation {} stops accepting and drains (up to {:?})",
@@ -564,6 +579,9 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
                 }
             }
         }
+        while let Ok((req, reply)) = cli_rx.try_recv() {
+            let _ = reply.send(main_request(&current, req));
+        }
         // Reap drained generations.
         let (done, still): (Vec<Generation>, Vec<Generation>) =
             draining.drain(..).partition(Generation::finished);
@@ -597,6 +615,26 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
         let _ = std::fs::remove_file(p);
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// Carries out what the runtime API asked of the main thread.
+fn main_request(current: &Generation, req: cli::MainReq) -> Result<(), String> {
+    match req {
+        cli::MainReq::Frontend { proxy, enable } => match current.sockets.pause(proxy, enable) {
+            Ok(_) => {
+                let name = &current.shared.cfg.proxies[proxy].name;
+                log::warn!(
+                    "Proxy {name} {} by the runtime API.",
+                    if enable { "resumed" } else { "paused" }
+                );
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "Failed to {} the frontend: {e}.",
+                if enable { "resume" } else { "pause" }
+            )),
+        },
+    }
 }
 
 /// Reads the configuration again and starts a new generation beside `current`. On any
