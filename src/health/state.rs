@@ -73,9 +73,6 @@ pub struct ServerState {
     pub backend: String,
     /// Numeric id (configured `id`, or position from 1): the order `balance first` uses.
     pub id: u32,
-    pub ip: IpAddr,
-    /// `None`: connect to the port the client connected to.
-    pub port: Option<u16>,
     pub backup: bool,
     /// 0 = unlimited; `set maxconn server` changes it.
     maxconn: AtomicU32,
@@ -108,8 +105,8 @@ pub struct ServerState {
     pub last_check: AtomicU8,
     /// Unix time of the last change of state, for `show servers state`.
     last_change: AtomicU64,
-    /// The address as the runtime API may change it (`set server … addr`): read per
-    /// connection without a lock.
+    /// The address (port `None`: the one the client connected to), which the runtime API
+    /// may change (`set server … addr`): read per connection without a lock.
     addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
 }
 
@@ -121,8 +118,6 @@ impl ServerState {
             name: srv.name.clone(),
             backend: backend.to_string(),
             id,
-            ip: srv.addr.ip,
-            port: srv.addr.port,
             backup: p.backup,
             maxconn: AtomicU32::new(p.maxconn),
             configured_weight: p.weight,

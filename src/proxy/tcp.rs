@@ -157,12 +157,14 @@ pub async fn session(
             }
             State::Connect { srv } => {
                 let server = &be.lb.servers[srv];
-                let port = match server.port {
+                // The address may have changed at run time (`set server … addr`).
+                let (ip, port) = server.ip_port();
+                let port = match port {
                     Some(p) => p,
                     // No port configured: the one the client connected to, as HAProxy.
                     None => local_addr(client.tcp(), &mut dst).port(),
                 };
-                let addr = SocketAddr::new(server.ip, port);
+                let addr = SocketAddr::new(ip, port);
                 let t0 = Instant::now();
                 match connect(addr, be.connect_timeout).await {
                     Ok(mut s) => {
@@ -194,7 +196,7 @@ pub async fn session(
                                     Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
                                     _ => None,
                                 };
-                                let name = crate::proxy::tls::server_name(sni, server.ip);
+                                let name = crate::proxy::tls::server_name(sni, server.ip_port().0);
                                 let deadline = be.connect_timeout.map(|t| Instant::now() + t);
                                 crate::proxy::tls::connect_server(
                                     t.config.clone(),

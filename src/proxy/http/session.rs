@@ -966,7 +966,7 @@ async fn connect(
         Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
         _ => None,
     });
-    let name = crate::proxy::tls::server_name(sni, server.ip);
+    let name = crate::proxy::tls::server_name(sni, server.ip_port().0);
     let deadline = be.connect_timeout.map(|t| Instant::now() + t);
     let tls = crate::proxy::tls::connect_server(t.config.clone(), name, s, deadline).await?;
     Ok(ServerIo::Tls(Box::new(tls)))

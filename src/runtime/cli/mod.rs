@@ -3,8 +3,8 @@
 //! shard's request path.
 //!
 //! One thread per socket accepts; each client gets a thread of its own, at most
-//! `stats maxconn` at once over all sockets (further clients wait in the kernel's backlog
-//! until one leaves). A client idle for `stats timeout`, reading or writing, is cut off.
+//! `stats maxconn` at once over all sockets (a further client waits, accepted but not
+//! served, and the ones after it in the kernel's backlog, until one leaves). A client idle for `stats timeout`, reading or writing, is cut off.
 //!
 //! Protocol (HAProxy's): a line holds commands separated by `;`; each reply ends with an
 //! empty line. Without `prompt` the connection closes after the first line; with it the
@@ -167,16 +167,18 @@ pub fn serve(ctx: Arc<Ctx>, bound: Vec<Bound>, cfg: &CliGlobal) {
                 .name("corelb-cli".into())
                 .spawn(move || match b {
                     Bound::Unix(l, s) => loop {
-                        let _p = limit.take();
                         match l.accept() {
-                            Ok((c, _)) => start_session(&ctx, c, s.level, timeout, _p),
+                            // Past the limit the accepted client waits for a slot, and
+                            // the next ones wait in the backlog.
+                            Ok((c, _)) => start_session(&ctx, c, s.level, timeout, limit.take()),
                             Err(e) => pause_after(&e),
                         }
                     },
                     Bound::Tcp(l, s) => loop {
-                        let _p = limit.take();
                         match l.accept() {
-                            Ok((c, _)) => start_session(&ctx, c, s.level, timeout, _p),
+                            // Past the limit the accepted client waits for a slot, and
+                            // the next ones wait in the backlog.
+                            Ok((c, _)) => start_session(&ctx, c, s.level, timeout, limit.take()),
                             Err(e) => pause_after(&e),
                         }
                     },
