@@ -559,3 +559,87 @@ fn server_state_file_carries_admin_state_and_weight_across_a_reload() {
     let a_row: Vec<&str> = rows.lines().nth(2).unwrap().split(' ').collect();
     assert_eq!((a_row[3], a_row[6]), ("a", "1"), "{rows}");
 }
+
+#[test]
+fn x_upgrades_and_reloads_under_load_lose_no_connection() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let echo = Backend::echo();
+    let dir = TempDir::new("cli");
+    let sock = dir.path("admin.sock");
+    let (port, eport) = (free_port(), free_port());
+    let cfg = |srv: u16| {
+        format!(
+            "global\n  stats socket {} mode 600 level admin expose-fd listeners\n{}listen e\n  bind 127.0.0.1:{eport}\n  server e 127.0.0.1:{}\n",
+            sock.display(),
+            listen_cfg(port, "", &[("x", srv, "")]),
+            echo.port
+        )
+    };
+    let mut lb = Corelb::start(&cfg(a.port), &["--shards", "2"], &[port, eport]);
+    wait_socket(&sock);
+    // An established connection, served by the first process until it closes.
+    let mut long = Some(std::net::TcpStream::connect(("127.0.0.1", eport)).unwrap());
+    let echo_once = |long: &mut std::net::TcpStream| {
+        long.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 4];
+        long.write_all(b"ping").unwrap();
+        long.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+    };
+    echo_once(long.as_mut().unwrap());
+
+    let load = Load::start(port, 4);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut olds = Vec::new();
+    for i in 0..3 {
+        // A new binary takes the listening sockets over and tells the old one to finish.
+        let old_pid = lb.pid().to_string();
+        let srv = if i % 2 == 0 { b.port } else { a.port };
+        let new = Corelb::start(
+            &cfg(srv),
+            &[
+                "--shards",
+                "2",
+                "-x",
+                sock.to_str().unwrap(),
+                "-sf",
+                &old_pid,
+            ],
+            &[],
+        );
+        let mut old = std::mem::replace(&mut lb, new);
+        if let Some(mut l) = long.take() {
+            // The old process still serves what it had; it exits once that closes.
+            echo_once(&mut l);
+        }
+        assert_eq!(
+            old.wait_exit(Duration::from_secs(40)),
+            Some(0),
+            "{}",
+            old.log()
+        );
+        assert!(
+            lb.log().contains("-x: took over 4 listening socket(s)"),
+            "{}",
+            lb.log()
+        );
+        olds.push(old);
+        // And an in-process reload of the new one.
+        wait_socket(&sock);
+        lb.signal("USR2");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let (ok, failed, seen) = load.finish();
+    assert_eq!(
+        failed,
+        0,
+        "{failed} connections failed across 3 upgrades and 3 reloads ({ok} ok):\n{}",
+        lb.log()
+    );
+    assert!(ok > 100, "too little load: {ok}");
+    assert!(
+        seen.iter().any(|n| n == "b"),
+        "an upgraded process sent to b"
+    );
+    drop(olds);
+}

@@ -72,6 +72,31 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Copies of every listening socket, for `_getsocks`.
+    pub fn dup_all(&self) -> std::io::Result<Vec<std::os::fd::OwnedFd>> {
+        self.sockets
+            .values()
+            .map(|s| s.try_clone().map(std::os::fd::OwnedFd::from))
+            .collect()
+    }
+
+    /// The sockets received from an old process (`-x`), by their address: the k-th one of
+    /// an address goes to shard k, where `bind_all` reuses it.
+    pub fn inherited(fds: Vec<std::os::fd::OwnedFd>) -> Registry {
+        let mut r = Registry::default();
+        let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
+        for fd in fds {
+            let sock = Socket::from(fd);
+            let Some(addr) = sock.local_addr().ok().and_then(|a| a.as_socket()) else {
+                continue;
+            };
+            let n = seen.entry(addr).or_insert(0);
+            r.sockets.insert((*n, addr), sock);
+            *n += 1;
+        }
+        r
+    }
+
     /// `disable|enable frontend`: stops or resumes listening on every socket of frontend
     /// `proxy`, for every shard at once. Pausing is HAProxy's trick on Linux: shutdown(2)
     /// takes a listening socket out of its SO_REUSEPORT group (new connections are

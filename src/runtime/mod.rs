@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub soft_stop_pids: Vec<i32>,
     /// `-st`: old processes told to stop at once.
     pub hard_stop_pids: Vec<i32>,
+    /// `-x`: the stats socket of the process to take the listening sockets from.
+    pub takeover: Option<PathBuf>,
 }
 
 /// A frontend (or the frontend side of a listen) as the shards use it.
@@ -392,6 +394,7 @@ fn start_generation(
     cfg: Config,
     id: u64,
     previous: Option<&Generation>,
+    inherited: Option<&listeners::Registry>,
 ) -> Result<Generation, String> {
     let plan = cpus::plan(
         &host.allowed,
@@ -409,8 +412,12 @@ fn start_generation(
         .maxconn
         .unwrap_or_else(|| limits::default_maxconn(host.nofile));
     let grace = cfg.global.hard_stop_after.unwrap_or(DEFAULT_GRACE);
-    let (per_shard, sockets) =
-        listeners::bind_all(&cfg, nshards, maxconn, previous.map(|g| &g.sockets))?;
+    let (per_shard, sockets) = listeners::bind_all(
+        &cfg,
+        nshards,
+        maxconn,
+        previous.map(|g| &g.sockets).or(inherited),
+    )?;
     let shared = Arc::new(Shared::new(
         cfg,
         maxconn,
@@ -491,6 +498,20 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
         }
         None => cfg.global.gid,
     };
+    // `-x`: the listening sockets of the process we replace, taken over as a reload takes
+    // over the previous generation's; fetched before our own stats sockets take the path.
+    let inherited = match &opts.takeover {
+        Some(path) => {
+            let fds = cli::getsocks::fetch(path)?;
+            log::info!(
+                "-x: took over {} listening socket(s) from {}",
+                fds.len(),
+                path.display()
+            );
+            Some(listeners::Registry::inherited(fds))
+        }
+        None => None,
+    };
     let (cli_ctx, cli_rx) = cli::Ctx::new(nofile);
     let cli_cfg = cfg.global.cli.clone();
     // Bound before privileges are dropped, like the listeners.
@@ -510,7 +531,9 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
     // Listeners are bound before privileges are dropped (ports below 1024).
-    let mut current = start_generation(&host, cfg, 1, None)?;
+    let mut current = start_generation(&host, cfg, 1, None, inherited.as_ref())?;
+    // Inherited sockets the new configuration does not use close here.
+    drop(inherited);
     cli_ctx.current.store(Some(current.shared.clone()));
     cli::serve(cli_ctx.clone(), cli_sockets, &cli_cfg);
     if let Some((dir, loc)) = &chroot {
@@ -536,6 +559,8 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
     }
 
     let mut draining: Vec<Generation> = Vec::new();
+    // `_getsocks` handed our listening sockets to another process.
+    let mut exported = false;
     let mut failed = false;
     let mut stopping = false;
     loop {
@@ -575,11 +600,19 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
                     );
                     stopping = true;
                     let grace = current.grace;
-                    current.stop(grace);
+                    if exported && sig == SIGUSR1 {
+                        // A new process holds our listening sockets (`-x`): they stay
+                        // open, so hand over as a reload does instead of cancelling the
+                        // pending accepts.
+                        current.hand_over(grace);
+                    } else {
+                        current.stop(grace);
+                    }
                 }
             }
         }
         while let Ok((req, reply)) = cli_rx.try_recv() {
+            exported |= matches!(req, cli::MainReq::GetSocks);
             let _ = reply.send(main_request(&current, req));
         }
         // Reap drained generations.
@@ -618,8 +651,12 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
 }
 
 /// Carries out what the runtime API asked of the main thread.
-fn main_request(current: &Generation, req: cli::MainReq) -> Result<(), String> {
+fn main_request(current: &Generation, req: cli::MainReq) -> cli::MainReply {
     match req {
+        cli::MainReq::GetSocks => current
+            .sockets
+            .dup_all()
+            .map_err(|e| format!("Cannot duplicate the listening sockets: {e}.")),
         cli::MainReq::Frontend { proxy, enable } => match current.sockets.pause(proxy, enable) {
             Ok(_) => {
                 let name = &current.shared.cfg.proxies[proxy].name;
@@ -627,7 +664,7 @@ fn main_request(current: &Generation, req: cli::MainReq) -> Result<(), String> {
                     "Proxy {name} {} by the runtime API.",
                     if enable { "resumed" } else { "paused" }
                 );
-                Ok(())
+                Ok(Vec::new())
             }
             Err(e) => Err(format!(
                 "Failed to {} the frontend: {e}.",
@@ -663,7 +700,7 @@ fn reload(host: &Host, current: &Generation) -> Option<Generation> {
         );
         return None;
     };
-    match start_generation(host, cfg, current.id + 1, Some(current)) {
+    match start_generation(host, cfg, current.id + 1, Some(current), None) {
         Ok(g) => Some(g),
         Err(e) => {
             log::error!(

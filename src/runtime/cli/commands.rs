@@ -370,7 +370,7 @@ fn with_shared(
                 proxy: fe.proxy,
                 enable: name == "enable frontend",
             }) {
-                Ok(()) => String::new(),
+                Ok(_) => String::new(),
                 Err(e) => format!("{e}\n"),
             }
         }

@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod commands;
+pub mod getsocks;
 pub mod info;
 pub mod state_file;
 
@@ -31,10 +32,15 @@ use std::time::{Duration, Instant};
 pub enum MainReq {
     /// `disable|enable frontend`: pause or resume the frontend's listening sockets.
     Frontend { proxy: usize, enable: bool },
+    /// `_getsocks`: copies of every listening socket, for a process that takes over.
+    GetSocks,
 }
 
+/// The main thread's answer: descriptors for `GetSocks`, none otherwise.
+pub type MainReply = Result<Vec<std::os::fd::OwnedFd>, String>;
+
 /// A request to the main thread with the channel its answer comes back on.
-pub type MainMsg = (MainReq, mpsc::Sender<Result<(), String>>);
+pub type MainMsg = (MainReq, mpsc::Sender<MainReply>);
 
 /// What every CLI session shares.
 pub struct Ctx {
@@ -67,7 +73,7 @@ impl Ctx {
     }
 
     /// Sends a request to the main thread and waits for its answer.
-    pub fn ask_main(&self, req: MainReq) -> Result<(), String> {
+    pub fn ask_main(&self, req: MainReq) -> MainReply {
         let (tx, rx) = mpsc::channel();
         self.main
             .lock()
@@ -170,7 +176,7 @@ pub fn serve(ctx: Arc<Ctx>, bound: Vec<Bound>, cfg: &CliGlobal) {
                         match l.accept() {
                             // Past the limit the accepted client waits for a slot, and
                             // the next ones wait in the backlog.
-                            Ok((c, _)) => start_session(&ctx, c, s.level, timeout, limit.take()),
+                            Ok((c, _)) => start_session(&ctx, c, &s, timeout, limit.take()),
                             Err(e) => pause_after(&e),
                         }
                     },
@@ -178,7 +184,7 @@ pub fn serve(ctx: Arc<Ctx>, bound: Vec<Bound>, cfg: &CliGlobal) {
                         match l.accept() {
                             // Past the limit the accepted client waits for a slot, and
                             // the next ones wait in the backlog.
-                            Ok((c, _)) => start_session(&ctx, c, s.level, timeout, limit.take()),
+                            Ok((c, _)) => start_session(&ctx, c, &s, timeout, limit.take()),
                             Err(e) => pause_after(&e),
                         }
                     },
@@ -197,6 +203,10 @@ fn pause_after(e: &std::io::Error) {
 trait Stream: std::io::Read + Write + Send + 'static {
     fn timeouts(&self, t: Duration) -> std::io::Result<()>;
     fn split(&self) -> std::io::Result<Box<dyn std::io::Read + Send>>;
+    /// The unix socket, which alone can pass descriptors (`_getsocks`).
+    fn unix(&mut self) -> Option<&mut std::os::unix::net::UnixStream> {
+        None
+    }
 }
 
 impl Stream for std::os::unix::net::UnixStream {
@@ -206,6 +216,9 @@ impl Stream for std::os::unix::net::UnixStream {
     }
     fn split(&self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
         Ok(Box::new(self.try_clone()?))
+    }
+    fn unix(&mut self) -> Option<&mut std::os::unix::net::UnixStream> {
+        Some(self)
     }
 }
 
@@ -222,16 +235,17 @@ impl Stream for std::net::TcpStream {
 fn start_session<S: Stream>(
     ctx: &Arc<Ctx>,
     conn: S,
-    level: CliLevel,
+    sock: &StatsSocket,
     timeout: Duration,
     permit: Permit,
 ) {
     let ctx = ctx.clone();
+    let (level, expose_fd) = (sock.level, sock.expose_fd);
     let spawned = std::thread::Builder::new()
         .name("corelb-cli-session".into())
         .spawn(move || {
             let _permit = permit;
-            if let Err(e) = session(&ctx, conn, level, timeout) {
+            if let Err(e) = session(&ctx, conn, level, expose_fd, timeout) {
                 log::debug!("stats socket session ended: {e}");
             }
         });
@@ -246,6 +260,7 @@ fn session<S: Stream>(
     ctx: &Ctx,
     mut conn: S,
     mut level: CliLevel,
+    expose_fd: bool,
     timeout: Duration,
 ) -> std::io::Result<()> {
     conn.timeouts(timeout)?;
@@ -255,6 +270,25 @@ fn session<S: Stream>(
         let Some(line) = read_line(&mut rd)? else {
             return Ok(());
         };
+        if line.trim() == "_getsocks" {
+            // A new process (`-x`) takes the listening sockets over.
+            let fds = if level == CliLevel::Admin && expose_fd {
+                ctx.ask_main(MainReq::GetSocks)
+            } else {
+                Err("Permission denied".into())
+            };
+            return match (fds, conn.unix()) {
+                (Ok(fds), Some(u)) => {
+                    log::info!(
+                        "runtime API: {} listening socket(s) handed to a new process",
+                        fds.len()
+                    );
+                    getsocks::send(u, &fds)
+                }
+                (Ok(_), None) => conn.write_all(b"Permission denied\n\n"),
+                (Err(e), _) => conn.write_all(format!("{e}\n\n").as_bytes()),
+            };
+        }
         let mut out = String::new();
         let mut quit = false;
         for cmd in split_commands(&line) {
