@@ -643,3 +643,51 @@ fn x_upgrades_and_reloads_under_load_lose_no_connection() {
     );
     drop(olds);
 }
+
+#[test]
+fn show_errors_captures_the_last_rejected_request() {
+    let app = Serve::start("app", &[]);
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let lb = Corelb::start(
+        &format!(
+            "global\n  stats socket {} level operator\n  stats socket {} level user\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\nfrontend web\n  bind 127.0.0.1:{port}\n  default_backend app\nbackend app\n  server s 127.0.0.1:{}\n",
+            sock.display(),
+            dir.path("user.sock").display(),
+            app.port
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    wait_socket(&sock);
+    let none = cli(&sock, "show errors");
+    assert!(
+        none.starts_with("Total events captured on [") && none.ends_with("] : 0\n\n"),
+        "{none}"
+    );
+    let r = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    let e = cli(&sock, "show errors");
+    assert!(e.contains("] : 1\n \n["), "{e}");
+    assert!(e.contains("] frontend web (#1): invalid request\n"), "{e}");
+    assert!(e.contains(", event #0, src 127.0.0.1:"), "{e}");
+    assert!(
+        e.ends_with("  00000  GET / HTTP/1.1\\r\\n\n  00016  Host: a\\r\\n\n  00025  Bad Header\\r\\n\n  00037  \\r\\n\n\n"),
+        "{e}"
+    );
+    // A good request is not captured; a user-level socket may not read captures.
+    assert!(
+        raw_exchange(
+            port,
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        .starts_with("HTTP/1.1 200")
+    );
+    assert!(cli(&sock, "show errors").contains("] : 1\n"));
+    assert_eq!(
+        cli(&dir.path("user.sock"), "show errors"),
+        "Permission denied\n\n"
+    );
+    drop(lb);
+}

@@ -54,6 +54,8 @@ pub struct FrontendRt {
     pub dontlognull: bool,
     /// Whether this proxy has log targets (its own or `log global`).
     pub logs: bool,
+    /// The last malformed request, for `show errors`.
+    pub errors: cli::errors::ErrorLog,
 }
 
 /// A backend as the shards use it.
@@ -260,6 +262,7 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
         tcplog: px.options.tcplog,
         dontlognull: px.options.dontlognull,
         logs,
+        errors: Default::default(),
     }
 }
 

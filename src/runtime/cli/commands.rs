@@ -130,6 +130,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  show cli level                          : display the level of the current CLI session",
     ),
     (
+        "show errors",
+        CliLevel::Operator,
+        "  show errors [<px>] [request|response]   : report last request and/or response errors for each proxy",
+    ),
+    (
         "show info",
         CliLevel::User,
         "  show info [desc|json|typed|float]*      : report information about the running process",
@@ -279,6 +284,7 @@ fn with_shared(
 ) -> String {
     match name {
         "show info" => super::info::show_info(ctx, sh),
+        "show errors" => super::errors::render(sh),
         "show backend" => {
             let mut s = String::from("# name\n");
             for be in sh.backends.iter().flatten() {

@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod commands;
+pub mod errors;
 pub mod getsocks;
 pub mod info;
 pub mod state_file;
