@@ -7,23 +7,16 @@ use common::*;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-/// Sends one line on the socket and reads the reply until the server closes.
 fn cli(sock: &Path, line: &str) -> String {
-    let mut s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    stats_cmd(sock, line)
 }
 
 fn wait_socket(p: &Path) {
-    eventually(Duration::from_secs(10), || UnixStream::connect(p).ok())
-        .unwrap_or_else(|| panic!("no stats socket at {}", p.display()));
+    wait_unix_socket(p)
 }
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// A tcp listen section over two named backends, with admin and user sockets in `dir`.
 fn config(dir: &TempDir, port: u16, a: u16, b: u16, global: &str, srv: &str) -> String {
