@@ -684,3 +684,46 @@ fn show_errors_captures_the_last_rejected_request() {
     );
     drop(lb);
 }
+
+#[test]
+fn set_server_addr_moves_the_health_checks_too() {
+    let live = Backend::named("live");
+    let dir = TempDir::new("cli");
+    let (port, dead) = (free_port(), free_port());
+    let sock = dir.path("admin.sock");
+    let lb = Corelb::start(
+        &format!(
+            "global\n  stats socket {} level admin\n{}",
+            sock.display(),
+            listen_cfg(port, "", &[("a", dead, "check inter 100ms rise 1 fall 1")])
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    wait_socket(&sock);
+    let op_state = || -> String {
+        let t = cli(&sock, "show servers state l");
+        t.lines()
+            .nth(2)
+            .unwrap()
+            .split(' ')
+            .nth(5)
+            .unwrap()
+            .to_string()
+    };
+    eventually(Duration::from_secs(10), || {
+        (op_state() == "0").then_some(())
+    })
+    .expect("a goes down: nothing listens on its port");
+    cli(
+        &sock,
+        &format!("set server l/a addr 127.0.0.1 port {}", live.port),
+    );
+    // The checks follow the new address: a comes back up and takes traffic.
+    eventually(Duration::from_secs(10), || {
+        (op_state() == "2").then_some(())
+    })
+    .expect("a comes back up at its new address");
+    assert_eq!(fetch_name(port), "live");
+    drop(lb);
+}

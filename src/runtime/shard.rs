@@ -226,6 +226,8 @@ fn spawn_probers(shard: &Rc<Shard>) {
             be: be.clone(),
             srv: spec.server,
             addr: spec.addr,
+            fixed_addr: srv.check_ip.is_some(),
+            check_port: c.port,
             kind: px.check,
             http: Arc::new(px.http_check.clone()),
             tcp: Arc::new(px.tcp_check.clone()),
