@@ -557,18 +557,51 @@ fn server_state_file_carries_admin_state_and_weight_across_a_reload() {
 fn x_upgrades_and_reloads_under_load_lose_no_connection() {
     let (a, b) = (Backend::named("a"), Backend::named("b"));
     let echo = Backend::echo();
+    let app = Serve::start("app", &[]);
     let dir = TempDir::new("cli");
     let sock = dir.path("admin.sock");
-    let (port, eport) = (free_port(), free_port());
+    let (port, eport, hport) = (free_port(), free_port(), free_port());
     let cfg = |srv: u16| {
         format!(
-            "global\n  stats socket {} mode 600 level admin expose-fd listeners\n{}listen e\n  bind 127.0.0.1:{eport}\n  server e 127.0.0.1:{}\n",
+            "global\n  stats socket {} mode 600 level admin expose-fd listeners\n{}listen e\n  bind 127.0.0.1:{eport}\n  server e 127.0.0.1:{}\nlisten h\n  mode http\n  bind 127.0.0.1:{hport}\n  server app 127.0.0.1:{}\n",
             sock.display(),
             listen_cfg(port, "", &[("x", srv, "")]),
-            echo.port
+            echo.port,
+            app.port
         )
     };
-    let mut lb = Corelb::start(&cfg(a.port), &["--shards", "2"], &[port, eport]);
+    let mut lb = Corelb::start(&cfg(a.port), &["--shards", "2"], &[port, eport, hport]);
+    // Keep-alive HTTP clients: 20 requests per connection, then a new connection; a
+    // request without its response is a failure.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let keepalive: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0usize, 0usize);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && ok + failed < 50_000 {
+                    let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", hport)) else {
+                        failed += 1;
+                        continue;
+                    };
+                    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut w = c.try_clone().unwrap();
+                    let mut r = std::io::BufReader::new(c);
+                    for _ in 0..20 {
+                        let sent = w.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+                        match sent.and_then(|_| read_response(&mut r, false)) {
+                            Ok(resp) if resp.status == 200 => ok += 1,
+                            _ => {
+                                failed += 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
     wait_socket(&sock);
     // An established connection, served by the first process until it closes.
     let mut long = Some(std::net::TcpStream::connect(("127.0.0.1", eport)).unwrap());
@@ -612,7 +645,7 @@ fn x_upgrades_and_reloads_under_load_lose_no_connection() {
             old.log()
         );
         assert!(
-            lb.log().contains("-x: took over 4 listening socket(s)"),
+            lb.log().contains("-x: took over 6 listening socket(s)"),
             "{}",
             lb.log()
         );
@@ -623,6 +656,18 @@ fn x_upgrades_and_reloads_under_load_lose_no_connection() {
         std::thread::sleep(Duration::from_millis(400));
     }
     let (ok, failed, seen) = load.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut kok, mut kfailed) = (0, 0);
+    for t in keepalive {
+        let (o, f) = t.join().unwrap();
+        kok += o;
+        kfailed += f;
+    }
+    assert_eq!(
+        kfailed, 0,
+        "{kfailed} keep-alive requests failed ({kok} ok)"
+    );
+    assert!(kok > 100, "too little keep-alive load: {kok}");
     assert_eq!(
         failed,
         0,
