@@ -1,11 +1,13 @@
 //! corelb: a shard-per-core TCP/TLS/HTTP load balancer that reads HAProxy's configuration.
 //!
 //! Layout (see docs/design.md): pure, sans-IO parsers live in `config`, `proxy_protocol`,
-//! `proxy::http` and `balance`; I/O lives in `runtime` and `proxy`. Raw syscalls are confined
+//! `proxy::http` and `balance`; per-generation decisions without I/O (the retry rule) in
+//! `cluster`; I/O lives in `runtime` and `proxy`. Raw syscalls are confined
 //! to `sys`.
 
 pub mod acl;
 pub mod balance;
+pub mod cluster;
 pub mod config;
 pub mod health;
 pub mod log;

@@ -709,3 +709,41 @@ fn nginx_as_the_backend() {
     let _ = nginx.kill();
     let _ = nginx.wait();
 }
+
+/// The retry rule is the same as in mode tcp: under hash-based balancing (`balance source`
+/// here) a failed connect is retried on the same server first, and `option redispatch`
+/// moves the request on the last retry only (it used to move at once in mode http).
+#[test]
+fn hash_balancing_retries_the_same_server_before_redispatching() {
+    let mut servers = [Serve::start("a", &[]), Serve::start("b", &[])];
+    let port = free_port();
+    let cfg = format!(
+        "global\n  log stderr local0\ndefaults\n  mode http\n  log global\n  option httplog\n  timeout connect 100ms\n  timeout client 10s\n  timeout server 10s\nlisten l\n  bind 127.0.0.1:{port}\n  balance source\n  hash-type consistent\n  retries 2\n  option redispatch\n  server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n",
+        servers[0].port, servers[1].port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    let get = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let first = raw_exchange(port, get);
+    let (dead, other) = if first.contains("X-Server: a") {
+        (0, "b")
+    } else {
+        (1, "a")
+    };
+    servers[dead].stop();
+    // Its io_uring may hold the listening socket a moment after the process is gone.
+    let refused = eventually(Duration::from_secs(5), || {
+        TcpStream::connect(("127.0.0.1", servers[dead].port))
+            .is_err()
+            .then_some(())
+    });
+    assert!(refused.is_some(), "the stopped server still accepts");
+    let out = raw_exchange(port, get);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}\n{}", lb.log());
+    assert!(out.contains(&format!("X-Server: {other}")), "{out}");
+    assert_eq!(
+        logged_retries(&lb, &format!("l/{other}")),
+        vec![2],
+        "one retry on the same server, then the redispatch:\n{}",
+        lb.log()
+    );
+}

@@ -855,3 +855,33 @@ fn bind_without_permission_is_a_clear_error_naming_the_line() {
     assert!(err.contains("c.cfg:5: cannot bind '127.0.0.1:81'"), "{err}");
     assert!(err.contains("Permission denied"), "{err}");
 }
+
+/// `balance source` is hash-based, so HAProxy does not redispatch at once after a failed
+/// connect: it retries the same server (after the turn-around delay) and, with `option
+/// redispatch` and no interval, moves to another server on the last retry. Debian's HAProxy
+/// 2.6 on this configuration logs `l/a … +2` (with `hash-type map-based` it picks the dead
+/// server again on the last retry and logs SC).
+#[test]
+fn hash_balancing_retries_the_same_server_before_redispatching() {
+    let mut servers = [Some(Backend::named("a")), Some(Backend::named("b"))];
+    let port = free_port();
+    let (pa, pb) = (
+        servers[0].as_ref().unwrap().port,
+        servers[1].as_ref().unwrap().port,
+    );
+    let cfg = format!(
+        "global\n  log stderr local0\ndefaults\n  mode tcp\n  log global\n  option tcplog\n  timeout connect 100ms\n  timeout client 10s\n  timeout server 10s\nlisten l\n  bind 127.0.0.1:{port}\n  balance source\n  hash-type consistent\n  retries 2\n  option redispatch\n  server a 127.0.0.1:{pa}\n  server b 127.0.0.1:{pb}\n"
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    // The server this client's address hashes to stops listening (connections are refused).
+    let first = fetch_name(port);
+    let (dead, other) = if first == "a" { (0, "b") } else { (1, "a") };
+    servers[dead] = None;
+    assert_eq!(fetch_name(port), other, "{}", lb.log());
+    assert_eq!(
+        logged_retries(&lb, &format!("l/{other}")),
+        vec![2],
+        "one retry on the same server, then the redispatch:\n{}",
+        lb.log()
+    );
+}

@@ -515,3 +515,73 @@ fn tools_are_here() {
         assert!(have(t), "{t} is missing: apt-get install {t}");
     }
 }
+
+/// mode tcp to a `server … ssl` (a TLS HTTP server here), and the request that comes back
+/// through the tunnel: `(corelb, port of a plain bind, port of an accept-proxy bind)`.
+fn tcp_to_tls_server(be: &Serve) -> (Corelb, u16, u16) {
+    let (plain, proxied) = (free_port(), free_port());
+    let cfg = format!(
+        "{DEFAULTS}  option tcplog\nfrontend ft\n  mode tcp\n  bind 127.0.0.1:{plain}\n  bind 127.0.0.1:{proxied} accept-proxy\n  default_backend bt\nbackend bt\n  mode tcp\n  server s1 127.0.0.1:{} ssl verify none\n",
+        be.port
+    );
+    (Corelb::start(&cfg, &[], &[plain, proxied]), plain, proxied)
+}
+
+const ECHO: &str =
+    "GET /echo HTTP/1.1\r\nHost: backend.test\r\nX-Early: yes\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn mode_tcp_to_a_tls_server() {
+    let pki = Pki::new();
+    let site = pki.leaf("backend.pem", &["backend.test"], "backend", false);
+    let be = Serve::start("tls-backend", &["--tls-cert", site.to_str().unwrap()]);
+    let (lb, plain, _) = tcp_to_tls_server(&be);
+    let r = raw_exchange(plain, ECHO.as_bytes());
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}\n{}", lb.log());
+    assert!(r.contains("\"tls\":true"), "the server saw TLS: {r}");
+}
+
+/// The bytes that arrive with the client's PROXY header (one write here) go to the server
+/// through TLS after the handshake; they used to be written in clear before the
+/// ClientHello, which broke the handshake and would have leaked them.
+#[test]
+fn mode_tcp_sends_early_bytes_to_a_tls_server_after_the_handshake() {
+    let pki = Pki::new();
+    let site = pki.leaf("backend.pem", &["backend.test"], "backend", false);
+    let be = Serve::start("tls-backend", &["--tls-cert", site.to_str().unwrap()]);
+    let (lb, _, proxied) = tcp_to_tls_server(&be);
+    let first = format!("PROXY TCP4 192.0.2.7 127.0.0.1 40000 {proxied}\r\n{ECHO}");
+    let r = raw_exchange(proxied, first.as_bytes());
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}\n{}", lb.log());
+    assert!(r.contains("\"tls\":true"), "the server saw TLS: {r}");
+    assert!(
+        r.to_ascii_lowercase().contains("x-early"),
+        "the early bytes arrived decrypted: {r}"
+    );
+}
+
+/// A failed TLS handshake to a server is a failed connect, as in HAProxy: `retries` and
+/// `option redispatch` apply in mode tcp as in mode http (it used to end the connection).
+#[test]
+fn mode_tcp_retries_a_failed_tls_handshake_on_another_server() {
+    let pki = Pki::new();
+    let site = pki.leaf("backend.pem", &["backend.test"], "backend", false);
+    let good = Serve::start("good", &["--tls-cert", site.to_str().unwrap()]);
+    // Answers plain text and closes: no handshake can succeed with it.
+    let junk = Backend::named("junk");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}  option tcplog\nlisten l\n  mode tcp\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  retries 2\n  option redispatch\n  server junk 127.0.0.1:{} ssl verify none\n  server good 127.0.0.1:{} ssl verify none\n",
+        junk.port, good.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    for _ in 0..4 {
+        let r = raw_exchange(port, ECHO.as_bytes());
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}\n{}", lb.log());
+        assert!(r.contains("\"server\":\"good\""), "{r}");
+    }
+    assert!(
+        junk.accepted.load(std::sync::atomic::Ordering::Relaxed) >= 1,
+        "the failing server was tried"
+    );
+}

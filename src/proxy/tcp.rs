@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! Pick ──Server──▶ Connect ──ok──▶ Tunnel ──▶ Close
-//!  │  ╲              │ failed: retry (same server after a turn-around delay, or
-//!  │   Full─▶ Queue  │         redispatch to another one, as HAProxy decides)
+//!  │  ╲              │ failed: retry (same server, or redispatch to another one, as
+//!  │   Full─▶ Queue  │         the one rule of cluster::retry decides)
 //!  │          │      └ retries exhausted ─▶ Close (SC)
 //!  └NoServer──┴──────────────────────────────▶ Close (SC / sQ)
 //! ```
@@ -12,8 +12,8 @@
 //! S server, c/s their timeouts, P proxy) and in which phase (Q queue, C connect, D data).
 
 use crate::balance::{Pick, PickCtx};
-use crate::config::Algo;
-use crate::health::ServerState;
+use crate::cluster::retry::Failure;
+use crate::proxy::RetryTo;
 use crate::proxy::http::io::ServerIo;
 use crate::proxy::pump::{End, Side, Timeouts, Tunnel};
 use crate::proxy::tls::Client;
@@ -21,7 +21,6 @@ use crate::runtime::shard::Shard;
 use crate::runtime::{BackendRt, FrontendRt};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -157,61 +156,31 @@ pub async fn session(
             }
             State::Connect { srv } => {
                 let server = &be.lb.servers[srv];
-                // The address may have changed at run time (`set server … addr`).
-                let (ip, port) = server.ip_port();
-                let port = match port {
-                    Some(p) => p,
-                    // No port configured: the one the client connected to, as HAProxy.
-                    None => local_addr(client.tcp(), &mut dst).port(),
-                };
-                let addr = SocketAddr::new(ip, port);
+                let dst = local_addr(client.tcp(), &mut dst);
                 let t0 = Instant::now();
-                match connect(addr, be.connect_timeout).await {
+                // TCP, the PROXY header (`send-proxy`), then TLS (`server … ssl`).
+                match crate::proxy::upstream::connect(&be, srv, peer, dst, None).await {
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
-                        let _ = s.set_nodelay(true);
-                        if be.srvtcpka {
-                            crate::sys::with_sockref(s.as_raw_fd(), |k| k.set_keepalive(true)).ok();
-                        }
-                        // What goes first: the PROXY header, then bytes that came with the
-                        // client's PROXY header.
-                        let mut first = match be.send_proxy[srv] {
-                            Some(v) => proxy_header(v, peer, local_addr(client.tcp(), &mut dst)),
-                            None => Vec::new(),
-                        };
-                        client_bytes_sent |= !early.is_empty();
-                        first.append(&mut early);
-                        let sent = if first.is_empty() {
+                        let _ = crate::sys::set_nonblocking(s.fd());
+                        // Bytes that came with the client's PROXY header go through the
+                        // server's stream: encrypted when it speaks TLS.
+                        let sent = if early.is_empty() {
                             Ok(())
                         } else {
-                            use futures_lite::AsyncWriteExt;
-                            s.write_all(&first).await
-                        };
-                        let _ = crate::sys::set_nonblocking(s.as_raw_fd());
-                        // `server … ssl`: the handshake, within the connect timeout.
-                        let sent = match (sent, be.traffic_tls(srv)) {
-                            (Ok(()), Some(t)) => {
-                                let sni = match &t.sni {
-                                    Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
-                                    _ => None,
-                                };
-                                let name = crate::proxy::tls::server_name(sni, server.ip_port().0);
-                                let deadline = be.connect_timeout.map(|t| Instant::now() + t);
-                                crate::proxy::tls::connect_server(
-                                    t.config.clone(),
-                                    name,
-                                    s,
-                                    deadline,
-                                )
-                                .await
-                                .map(|t| ServerIo::Tls(Box::new(t)))
-                            }
-                            (Ok(()), None) => Ok(ServerIo::Plain(s)),
-                            (Err(e), _) => Err(e),
+                            client_bytes_sent = true;
+                            let early = std::mem::take(&mut early);
+                            let deadline = be.server_timeout.map(|t| Instant::now() + t);
+                            crate::proxy::http::io::with_deadline(deadline, async {
+                                use futures_lite::AsyncWriteExt;
+                                s.write_all(&early).await?;
+                                s.flush().await
+                            })
+                            .await
                         };
                         match sent {
-                            Ok(s) => State::Forward { srv, server: s },
+                            Ok(()) => State::Forward { srv, server: s },
                             Err(e) => {
                                 log::debug!("{}/{}: {e}", be.name, server.name);
                                 release(&be, srv);
@@ -220,8 +189,14 @@ pub async fn session(
                             }
                         }
                     }
+                    // Refused, timed out, or a failed TLS handshake: a failed connect.
                     Err(e) => {
-                        log::debug!("{}/{}: connect to {addr} failed: {e}", be.name, server.name);
+                        log::debug!(
+                            "{}/{}: connect to {} failed: {e}",
+                            be.name,
+                            server.name,
+                            server.addr_for(dst.port())
+                        );
                         if let Some(t) = server.observed_error() {
                             crate::health::prober::announce(
                                 &shard,
@@ -234,15 +209,17 @@ pub async fn session(
                                 ),
                             );
                         }
-                        match retry(&be, server, srv, &mut out).await {
+                        let timeout = e.kind() == std::io::ErrorKind::TimedOut;
+                        let failure = if timeout {
+                            Failure::Timeout
+                        } else {
+                            Failure::Error
+                        };
+                        match retry(&be, srv, failure, &mut out).await {
                             Some(next) => next,
                             None => {
                                 release(&be, srv);
-                                out.term = if e.kind() == std::io::ErrorKind::TimedOut {
-                                    *b"sC"
-                                } else {
-                                    *b"SC"
-                                };
+                                out.term = if timeout { *b"sC" } else { *b"SC" };
                                 State::Close
                             }
                         }
@@ -313,14 +290,13 @@ pub async fn session(
                     && out.bytes_in == 0
                     && out.bytes_out == 0
                     && !client_bytes_sent;
-                let server = &be.lb.servers[srv];
                 let next = if reset_untouched {
                     log::debug!(
                         "{}/{}: reset before any byte, retrying",
                         be.name,
-                        server.name
+                        be.lb.servers[srv].name
                     );
-                    retry(&be, server, srv, &mut out).await
+                    retry(&be, srv, Failure::Error, &mut out).await
                 } else {
                     None
                 };
@@ -368,54 +344,17 @@ fn release(be: &BackendRt, srv: usize) {
     be.queue.wake_one();
 }
 
-async fn connect(addr: SocketAddr, timeout: Option<Duration>) -> std::io::Result<TcpStream> {
-    let r = match timeout {
-        Some(t) => TcpStream::connect_timeout(addr, t).await,
-        None => TcpStream::connect(addr).await,
-    };
-    r.map_err(Into::into)
-}
-
-/// After a failed connection attempt to `server`: the next state, or None when the retries
-/// are used up. Follows HAProxy's back_handle_st_cer(): with `option redispatch` the retry
-/// goes to another server when the server is down, when the redispatch interval says so, or
-/// at once when the balancing is not hash-based and another server is up; otherwise the
-/// same server is retried after a turn-around delay of min(timeout connect, 1 s).
-async fn retry(
-    be: &BackendRt,
-    server: &ServerState,
-    srv: usize,
-    out: &mut Outcome,
-) -> Option<State> {
-    if out.retries >= be.retries {
-        return None;
-    }
+/// After a failed connection attempt to `srv` (its slot held): the next state, as the one
+/// retry rule decides (`cluster::retry`), or None when the retries are used up (the slot
+/// is still held).
+async fn retry(be: &BackendRt, srv: usize, failure: Failure, out: &mut Outcome) -> Option<State> {
+    // mode tcp has no persistence cookie.
+    let to = crate::proxy::retry_after_failure(be, srv, out.retries, failure, false).await?;
     out.retries += 1;
-    let redispatch = match be.redispatch {
-        None => false,
-        Some(after) => {
-            let done = out.retries as i64;
-            let interval_hit = if after > 0 {
-                done % after as i64 == 0
-            } else {
-                let every = be.retries as i64 + 1 + after as i64;
-                every > 0 && done % every == 0
-            };
-            !server.usable()
-                || interval_hit
-                || (be.lb.usable_count() > 1 && !matches!(be.lb.algo, Algo::Source))
-        }
-    };
-    if redispatch {
-        release(be, srv);
-        return Some(State::Pick { avoid: Some(srv) });
-    }
-    let delay = be
-        .connect_timeout
-        .unwrap_or(Duration::from_secs(1))
-        .min(Duration::from_secs(1));
-    glommio::timer::sleep(delay).await;
-    Some(State::Connect { srv })
+    Some(match to {
+        RetryTo::Same => State::Connect { srv },
+        RetryTo::Another => State::Pick { avoid: Some(srv) },
+    })
 }
 
 /// Logs a connection refused before it reached a backend (bad PROXY header, TLS failure).

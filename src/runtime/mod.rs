@@ -101,6 +101,16 @@ impl BackendRt {
     pub fn traffic_tls(&self, srv: usize) -> Option<&Arc<ServerTlsRt>> {
         self.server_tls[srv].as_ref().filter(|t| t.traffic)
     }
+
+    /// What the retry rule (`cluster::retry`) reads of this backend.
+    pub fn retry_policy(&self) -> crate::cluster::retry::Policy {
+        crate::cluster::retry::Policy {
+            retries: self.retries,
+            redispatch: self.redispatch,
+            hash_balancing: self.lb.algo.is_hash(),
+            connect_timeout: self.connect_timeout,
+        }
+    }
 }
 
 pub struct Shared {

@@ -801,3 +801,30 @@ pub fn wait_unix_socket(p: &Path) {
     })
     .unwrap_or_else(|| panic!("no stats socket at {}", p.display()));
 }
+
+/// The retry counts logged for connections or requests served by `backend/server` (the last
+/// part of the `act/fe/be/srv/retries` field of `option tcplog` and `option httplog`), in
+/// the order of the log, once there is one (empty if none within 5 s).
+pub fn logged_retries(lb: &Corelb, backend_server: &str) -> Vec<u32> {
+    let needle = format!(" {backend_server} ");
+    let read = || -> Vec<u32> {
+        lb.log()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .filter_map(|l| {
+                // The last word of five numbers joined by '/' (the request line comes later
+                // in an httplog line, but its words have fewer slashes).
+                l.split_whitespace()
+                    .rev()
+                    .find(|w| {
+                        w.split('/').count() == 5 && w.split('/').all(|n| n.parse::<i64>().is_ok())
+                    })
+                    .and_then(|w| w.rsplit('/').next()?.parse().ok())
+            })
+            .collect()
+    };
+    eventually(Duration::from_secs(5), || {
+        Some(read()).filter(|r| !r.is_empty())
+    })
+    .unwrap_or_default()
+}

@@ -27,11 +27,12 @@ use super::{
 };
 use crate::acl::{EditedRequestSample, RequestSample};
 use crate::balance::{Pick, PickCtx};
+use crate::cluster::retry::Failure;
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
+use crate::proxy::{RetryTo, retry_after_failure};
 use crate::runtime::shard::Shard;
 use crate::runtime::{BackendRt, FrontendRt};
 use futures_lite::{AsyncRead, AsyncWrite, future};
-use glommio::net::TcpStream;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -497,17 +498,24 @@ pub async fn session<C>(
             avoid: None,
             key: hash_key,
         };
-        let mut avoid: Option<usize> = None;
-        let mut attempt = 0u32;
+        let mut retry = Retry::default();
         let result: Result<(usize, ServerIo, bool), SrvFail> = loop {
-            // The cookie's server first (unless redispatching away from it), else balance.
-            let direct = sticky
-                .as_ref()
-                .map(|s| s.server)
-                .filter(|&s| avoid != Some(s) && attempt == 0 && be.lb.servers[s].try_acquire());
-            let srv = match direct {
-                Some(s) => Some(s),
-                None => pick(&be, &PickCtx { avoid, ..ctx }, &mut txn).await,
+            // The same server again, else the cookie's server first (unless redispatching
+            // away from it), else balance.
+            let srv = if let Some(s) = retry.again.take() {
+                Some(s)
+            } else {
+                let direct = sticky.as_ref().map(|s| s.server).filter(|&s| {
+                    retry.avoid != Some(s) && retry.made == 0 && be.lb.servers[s].try_acquire()
+                });
+                retry.persistent = direct.is_some();
+                match direct {
+                    Some(s) => Some(s),
+                    None => {
+                        let avoid = retry.avoid;
+                        pick(&be, &PickCtx { avoid, ..ctx }, &mut txn).await
+                    }
+                }
             };
             let srv = match srv {
                 Some(s) => s,
@@ -544,7 +552,7 @@ pub async fn session<C>(
                                 .iter()
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
-                            connect(&be, srv, &info, sni).await
+                            crate::proxy::upstream::connect(&be, srv, info.src, info.dst, sni).await
                         }
                     }
                 }
@@ -553,16 +561,21 @@ pub async fn session<C>(
                 Ok(c) => c,
                 Err(e) => {
                     txn.t_connect = None;
-                    be.lb.release(srv);
-                    be.queue.wake_one();
                     observe_error(&shard, &be, srv);
-                    // Nothing was sent yet: a connection failure is retried whatever the body.
-                    if attempt < be.retries && be_px.http.retry_on & retry_on::CONN_FAILURE != 0 {
-                        attempt += 1;
-                        txn.retries = attempt;
-                        avoid = redispatch_avoid(&be, srv, attempt).await;
+                    // Nothing was sent yet: a connection failure (refused, timed out, a
+                    // failed TLS handshake) is retried whatever the body.
+                    let failure = if e.kind() == io::ErrorKind::TimedOut {
+                        Failure::Timeout
+                    } else {
+                        Failure::Error
+                    };
+                    if be_px.http.retry_on & retry_on::CONN_FAILURE != 0
+                        && retry.after(&be, srv, failure, &mut txn).await
+                    {
                         continue;
                     }
+                    be.lb.release(srv);
+                    be.queue.wake_one();
                     break Err(SrvFail::Connect(e));
                 }
             };
@@ -591,16 +604,19 @@ pub async fn session<C>(
             };
             std::mem::swap(&mut send, &mut sout);
             if let Err(e) = sent {
-                // A reused connection the server closed meanwhile: try a fresh one.
-                be.lb.release(srv);
-                be.queue.wake_one();
-                if reused || (attempt < be.retries && replayable) {
-                    if !reused {
-                        attempt += 1;
-                        txn.retries = attempt;
-                    }
+                if reused {
+                    // A reused connection the server closed meanwhile: try a fresh one.
+                    be.lb.release(srv);
+                    be.queue.wake_one();
                     continue;
                 }
+                // A fresh connection that failed before the request went out: a failed
+                // connect, when the request can be sent again.
+                if replayable && retry.after(&be, srv, Failure::Error, &mut txn).await {
+                    continue;
+                }
+                be.lb.release(srv);
+                be.queue.wake_one();
                 break Err(SrvFail::Connect(e));
             }
             // Stream the rest of the body (not replayable: no retry from here on).
@@ -648,36 +664,33 @@ pub async fn session<C>(
                     let status = res.status();
                     if retry_on::status_bit(status) & be_px.http.retry_on != 0
                         && replayable
-                        && attempt < be.retries
+                        && retry.after(&be, srv, Failure::Response, &mut txn).await
                     {
-                        be.lb.release(srv);
-                        be.queue.wake_one();
-                        attempt += 1;
-                        txn.retries = attempt;
                         rbuf.consume(rbuf.len());
-                        avoid = redispatch_avoid(&be, srv, attempt).await;
                         continue;
                     }
                     break Ok((srv, sconn, reused));
                 }
                 Err(f) => {
-                    be.lb.release(srv);
-                    be.queue.wake_one();
                     rbuf.consume(rbuf.len());
                     // A reused connection closed under us before answering: retry on a
                     // fresh one (the request never reached the application).
                     if reused && matches!(f, SrvFail::Empty) && replayable {
+                        be.lb.release(srv);
+                        be.queue.wake_one();
                         continue;
                     }
                     if matches!(f, SrvFail::Empty | SrvFail::Junk(_)) {
                         observe_error(&shard, &be, srv);
                     }
-                    if replayable && attempt < be.retries && retryable(be_px, &f) {
-                        attempt += 1;
-                        txn.retries = attempt;
-                        avoid = redispatch_avoid(&be, srv, attempt).await;
+                    if replayable
+                        && retryable(be_px, &f)
+                        && retry.after(&be, srv, Failure::Response, &mut txn).await
+                    {
                         continue;
                     }
+                    be.lb.release(srv);
+                    be.queue.wake_one();
                     break Err(f);
                 }
             }
@@ -880,32 +893,35 @@ async fn pick(be: &BackendRt, ctx: &PickCtx, txn: &mut Txn) -> Option<usize> {
     }
 }
 
-/// After a failed attempt on `srv`: the server to avoid next time (redispatch), following
-/// HAProxy's rules (see proxy::tcp::retry); None means "retry the same server", after the
-/// turn-around delay.
-async fn redispatch_avoid(be: &BackendRt, srv: usize, attempt: u32) -> Option<usize> {
-    let redispatch = match be.redispatch {
-        None => false,
-        Some(after) => {
-            let done = attempt as i64;
-            let hit = if after > 0 {
-                done % after as i64 == 0
-            } else {
-                let every = be.retries as i64 + 1 + after as i64;
-                every > 0 && done % every == 0
-            };
-            !be.lb.servers[srv].usable() || hit || be.lb.usable_count() > 1
+/// The retries of one request's connect loop.
+#[derive(Default)]
+struct Retry {
+    /// Retries made (the log's count).
+    made: u32,
+    /// The same server next (its slot still held), as the retry rule decided.
+    again: Option<usize>,
+    /// The server a redispatch moves away from.
+    avoid: Option<usize>,
+    /// The server came from the persistence cookie (kept while retrying on it).
+    persistent: bool,
+}
+
+impl Retry {
+    /// After a failed attempt on `srv` (its slot held): whether to try again, where the
+    /// one retry rule says (after its turn-around delay). On false the slot is still held.
+    async fn after(&mut self, be: &BackendRt, srv: usize, failure: Failure, txn: &mut Txn) -> bool {
+        let Some(to) = retry_after_failure(be, srv, self.made, failure, self.persistent).await
+        else {
+            return false;
+        };
+        self.made += 1;
+        txn.retries = self.made;
+        match to {
+            RetryTo::Same => self.again = Some(srv),
+            RetryTo::Another => self.avoid = Some(srv),
         }
-    };
-    if redispatch {
-        return Some(srv);
+        true
     }
-    let delay = be
-        .connect_timeout
-        .unwrap_or(Duration::from_secs(1))
-        .min(Duration::from_secs(1));
-    glommio::timer::sleep(delay).await;
-    None
 }
 
 /// Whether `retry-on` covers this failure.
@@ -938,42 +954,6 @@ fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
 
 /// Connects to server `srv`: TCP, its PROXY header if configured, then TLS with `ssl`
 /// (named `sni`, the rendered `sni EXPR`, else the fixed one), all within `timeout connect`.
-async fn connect(
-    be: &BackendRt,
-    srv: usize,
-    info: &ConnInfo,
-    sni: Option<&[u8]>,
-) -> io::Result<ServerIo> {
-    let server = &be.lb.servers[srv];
-    let addr = server.addr_for(info.dst.port());
-    let s = match be.connect_timeout {
-        Some(t) => TcpStream::connect_timeout(addr, t).await,
-        None => TcpStream::connect(addr).await,
-    }
-    .map_err(io::Error::from)?;
-    let _ = s.set_nodelay(true);
-    if be.srvtcpka {
-        use std::os::fd::AsRawFd;
-        crate::sys::with_sockref(s.as_raw_fd(), |k| k.set_keepalive(true)).ok();
-    }
-    let mut s = s;
-    if let Some(v) = be.send_proxy[srv] {
-        let hdr = crate::proxy::tcp::proxy_header(v, info.src, info.dst);
-        write_all(&mut s, &hdr, be.connect_timeout.map(|t| Instant::now() + t)).await?;
-    }
-    let Some(t) = be.traffic_tls(srv) else {
-        return Ok(ServerIo::Plain(s));
-    };
-    let sni = sni.or(match &t.sni {
-        Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
-        _ => None,
-    });
-    let name = crate::proxy::tls::server_name(sni, server.ip_port().0);
-    let deadline = be.connect_timeout.map(|t| Instant::now() + t);
-    let tls = crate::proxy::tls::connect_server(t.config.clone(), name, s, deadline).await?;
-    Ok(ServerIo::Tls(Box::new(tls)))
-}
-
 fn has_header(req: &RequestHead, buf: &[u8], name: &[u8]) -> bool {
     req.headers().iter().any(|f| f.is(buf, name))
 }
