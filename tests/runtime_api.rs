@@ -137,6 +137,9 @@ fn levels_and_bad_commands_change_nothing() {
     assert_eq!(s.user("set maxconn global 10"), "Permission denied\n\n");
     assert_eq!(s.user("get weight l/a"), "1 (initial 1)\n\n");
     assert_eq!(s.user("show cli level"), "user\n\n");
+    // Listening sockets go only to an admin socket with 'expose-fd listeners'.
+    assert_eq!(s.user("_getsocks"), "Permission denied\n\n");
+    assert_eq!(s.admin("_getsocks"), "Permission denied\n\n");
     // An admin session lowered to user loses its rights for the rest of the line.
     assert_eq!(
         s.admin("user; set server l/a state maint"),
@@ -200,7 +203,8 @@ fn levels_and_bad_commands_change_nothing() {
 
 #[test]
 fn prompt_mode_and_several_commands_per_line() {
-    let s = Setup::start("");
+    let tcp = free_port();
+    let s = Setup::start(&format!("  stats socket ipv4@127.0.0.1:{tcp} level user"));
     let v = env!("CARGO_PKG_VERSION");
     assert_eq!(
         s.admin("show version;show backend"),
@@ -212,6 +216,13 @@ fn prompt_mode_and_several_commands_per_line() {
     let mut out = String::new();
     c.read_to_string(&mut out).unwrap();
     assert_eq!(out, format!("\n> {v}\n\n> "));
+    // The same over TCP.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"show cli level\n").unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "user\n\n");
 }
 
 #[test]

@@ -713,6 +713,18 @@ fn reload(host: &Host, current: &Generation) -> Option<Generation> {
         );
         return None;
     };
+    let (was, now) = (&current.shared.cfg.global.cli, &cfg.global.cli);
+    let addrs = |c: &crate::config::cli::CliGlobal| -> Vec<_> {
+        c.sockets
+            .iter()
+            .map(|s| (s.addr.clone(), s.level, s.expose_fd))
+            .collect()
+    };
+    if addrs(was) != addrs(now) || was.timeout != now.timeout || was.maxconn != now.maxconn {
+        log::warn!(
+            "the stats sockets are bound once per process: their changes take effect at the next start or upgrade (-x)"
+        );
+    }
     match start_generation(host, cfg, current.id + 1, Some(current), None) {
         Ok(g) => Some(g),
         Err(e) => {
