@@ -15,6 +15,14 @@ fn cli(sock: &Path, line: &str) -> String {
 fn wait_socket(p: &Path) {
     wait_unix_socket(p)
 }
+
+/// Writes `bytes` on a fresh socket and reads until the server closes it.
+fn talk<S: Read + Write>(mut c: S, bytes: &[u8]) -> String {
+    c.write_all(bytes).unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
+}
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -210,19 +218,14 @@ fn prompt_mode_and_several_commands_per_line() {
         s.admin("show version;show backend"),
         format!("{v}\n\n# name\nl\n\n")
     );
-    let mut c = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
+    let c = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c.write_all(b"prompt\nshow version\nquit\n").unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
+    let out = talk(c, b"prompt\nshow version\nquit\n");
     assert_eq!(out, format!("\n> {v}\n\n> "));
     // The same over TCP.
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    let c = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c.write_all(b"show cli level\n").unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    assert_eq!(out, "user\n\n");
+    assert_eq!(talk(c, b"show cli level\n"), "user\n\n");
 }
 
 #[test]
@@ -235,12 +238,9 @@ fn idle_clients_are_cut_off() {
     let mut buf = [0u8; 16];
     assert_eq!(idle.read(&mut buf).unwrap(), 0, "closed by the server");
     // So is an interactive one that stops talking.
-    let mut c = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
+    let c = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    c.write_all(b"prompt\n").unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    assert_eq!(out, "\n> ");
+    assert_eq!(talk(c, b"prompt\n"), "\n> ");
 }
 
 #[test]
