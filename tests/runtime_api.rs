@@ -229,6 +229,24 @@ fn prompt_mode_and_several_commands_per_line() {
 }
 
 #[test]
+fn unix_socket_gets_its_mode_and_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let other = TempDir::new("cli-own");
+    let path = other.path("nobody.sock");
+    let _s = Setup::start(&format!(
+        "  stats socket {} mode 640 uid 65534 gid 65534 level user",
+        path.display()
+    ));
+    wait_socket(&path);
+    let m = std::fs::metadata(&path).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+    assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    // Bound beside the path and renamed over it: no temporary file is left.
+    let left: Vec<_> = std::fs::read_dir(&other.0).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
+
+#[test]
 fn idle_clients_are_cut_off() {
     let s = Setup::start("  stats timeout 1s");
     // A client that sends nothing is closed by the server after the timeout.

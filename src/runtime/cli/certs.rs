@@ -17,13 +17,7 @@ pub struct CertTxn {
     key: Arc<rustls::sign::CertifiedKey>,
 }
 
-pub fn set(
-    ctx: &Ctx,
-    sh: &Shared,
-    file: Option<&str>,
-    payload: Option<&str>,
-    _line: &str,
-) -> String {
+pub fn set(ctx: &Ctx, sh: &Shared, file: Option<&str>, payload: Option<&str>) -> String {
     let (Some(file), Some(payload)) = (file, payload) else {
         return "'set ssl cert' expects a filename and a certificate as a payload\n".into();
     };

@@ -356,8 +356,7 @@ fn with_shared(
         },
         "set maxconn global" => match args.first().and_then(|v| v.parse::<u32>().ok()) {
             Some(v) => {
-                let hard = super::info::hard_maxconn(sh);
-                if v == 0 || v > hard {
+                if v == 0 || v > sh.hard_maxconn {
                     return "Value out of range.\n".into();
                 }
                 sh.slots.set_max(v);
@@ -380,7 +379,7 @@ fn with_shared(
                 Err(e) => format!("{e}\n"),
             }
         }
-        "set ssl cert" => super::certs::set(ctx, sh, args.first().copied(), payload, line),
+        "set ssl cert" => super::certs::set(ctx, sh, args.first().copied(), payload),
         "commit ssl cert" => super::certs::commit(ctx, args.first().copied()),
         "abort ssl cert" => super::certs::abort(ctx, args.first().copied()),
         _ => unknown(&line.split_whitespace().collect::<Vec<_>>()),

@@ -6,10 +6,6 @@ use super::Ctx;
 use crate::runtime::Shared;
 use std::fmt::Write;
 
-pub fn hard_maxconn(sh: &Shared) -> u32 {
-    sh.hard_maxconn
-}
-
 pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
     let up = ctx.started_at.elapsed().as_secs();
     let version = env!("CARGO_PKG_VERSION");
