@@ -1,6 +1,7 @@
 //! `show info`: HAProxy's `Name: value` lines, in HAProxy 2.6's order, so that scripts
 //! reading them by name or by position work. Fields corelb does not keep (memory pools,
-//! SSL and compression rates, peers, resolvers) are 0, as HAProxy prints them when unused.
+//! SSL and compression rates, peers, resolvers, and until the per-shard counters are summed
+//! here: cumulated connections, requests and bytes) are 0, as HAProxy prints unused ones.
 
 use super::Ctx;
 use crate::runtime::Shared;
@@ -77,7 +78,7 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         ("CompressBpsRateLim", "0".into()),
         ("Tasks", "0".into()),
         ("Run_queue", "0".into()),
-        ("Idle_pct", "100".into()),
+        ("Idle_pct", idle_pct(up, sh.shards).to_string()),
         ("node", sh.node.clone()),
         (
             "description",
@@ -109,4 +110,35 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         let _ = writeln!(s, "{k}: {v}");
     }
     s
+}
+
+/// The share of the shards' time not spent running since the start, from the process's CPU
+/// time (/proc/self/stat, in USER_HZ = 100 ticks per second on Linux).
+pub(crate) fn idle_pct(uptime_secs: u64, shards: usize) -> u64 {
+    let busy_ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|st| {
+            let f: Vec<&str> = st.rsplit(')').next()?.split_whitespace().collect();
+            // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command.
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    let total = uptime_secs.max(1) * 100 * shards.max(1) as u64;
+    100 - (busy_ticks * 100 / total).min(100)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn idle_pct_counts_this_process_cpu_time() {
+        // Burn some CPU time, then: within 0..=100, and below 100 over a 1 s "uptime".
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < std::time::Duration::from_millis(300) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        let idle = super::idle_pct(1, 1);
+        assert!(idle < 100, "{idle}");
+    }
 }
