@@ -801,3 +801,55 @@ fn set_server_addr_moves_the_health_checks_too() {
     assert_eq!(fetch_name(port), "live");
     drop(lb);
 }
+
+#[test]
+fn shutdown_sessions_server_closes_its_connections_on_every_shard() {
+    let (a, b) = (Backend::named_holding("a"), Backend::named_holding("b"));
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let lb = Corelb::start(
+        &format!(
+            "global\n  stats socket {} level admin\n{}",
+            sock.display(),
+            listen_cfg(port, "", &[("a", a.port, ""), ("b", b.port, "")])
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    wait_socket(&sock);
+    // Eight held connections, four per server, spread over both shards by the kernel.
+    let conns: Vec<(String, std::net::TcpStream)> = (0..8)
+        .map(|_| {
+            let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            (read_line_within(&c, Duration::from_secs(5)), c)
+        })
+        .collect();
+    assert_eq!(conns.iter().filter(|(n, _)| n == "a\n").count(), 4);
+    assert_eq!(cli(&sock, "shutdown sessions server l/a"), "\n");
+    for (name, c) in &conns {
+        c.set_read_timeout(Some(Duration::from_secs(if name == "a\n" {
+            10
+        } else {
+            1
+        })))
+        .unwrap();
+        let mut buf = [0u8; 8];
+        let r = (&*c).read(&mut buf);
+        if name == "a\n" {
+            assert!(matches!(r, Ok(0) | Err(_)), "a's connection closed: {r:?}");
+            assert!(!matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock));
+        } else {
+            // b's connections are untouched: still open, nothing to read.
+            assert!(
+                matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "b's connection still open: {r:?}"
+            );
+        }
+    }
+    assert_eq!(
+        cli(&sock, "shutdown sessions server l/zz"),
+        "No such server.\n\n"
+    );
+    drop(lb);
+}

@@ -105,6 +105,8 @@ pub struct ServerState {
     pub last_check: AtomicU8,
     /// Unix time of the last change of state, for `show servers state`.
     last_change: AtomicU64,
+    /// Bumped by `shutdown sessions server`: connections opened before end.
+    kill_epoch: AtomicU32,
     /// The address (port `None`: the one the client connected to), which the runtime API
     /// may change (`set server … addr`): read per connection without a lock.
     addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
@@ -139,6 +141,7 @@ impl ServerState {
             checks_on: AtomicBool::new(true),
             last_check: AtomicU8::new(1),
             last_change: AtomicU64::new(unix_now()),
+            kill_epoch: AtomicU32::new(0),
             addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
         }
     }
@@ -180,6 +183,17 @@ impl ServerState {
             self.uweight.load(Ordering::Acquire)
         };
         self.weight.store(w, Ordering::Relaxed);
+    }
+
+    /// See `kill_epoch`; a connection notes it when it starts forwarding.
+    pub fn kill_epoch(&self) -> u32 {
+        self.kill_epoch.load(Ordering::Acquire)
+    }
+
+    /// `shutdown sessions server`: the caller then wakes the connections
+    /// (`Control::wake_all`).
+    pub fn shutdown_sessions(&self) {
+        self.kill_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     fn touch(&self) {

@@ -55,6 +55,18 @@ impl Control {
         *self.deadline.lock().unwrap()
     }
 
+    /// Wakes everything waiting on this control without stopping: `shutdown sessions
+    /// server` uses it so that connections look at their server's kill epoch.
+    pub fn wake_all(&self) {
+        self.stop_event.notify(usize::MAX);
+    }
+
+    /// A listener woken by [`stop`](Self::stop) or [`wake_all`](Self::wake_all). Take it
+    /// before checking the condition it is for, so that no wake-up is missed.
+    pub fn listen(&self) -> event_listener::EventListener {
+        self.stop_event.listen()
+    }
+
     /// Completes once [`stop`](Self::stop) was called.
     pub async fn wait_stop(&self) {
         loop {

@@ -150,6 +150,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  show version                            : show version of the current process",
     ),
     (
+        "shutdown sessions server",
+        CliLevel::Admin,
+        "  shutdown sessions server <bk>/<srv>     : kill sessions on a server",
+    ),
+    (
         "user",
         CliLevel::User,
         "  user                                    : lower the level of the current CLI session to user",
@@ -328,6 +333,14 @@ fn with_shared(
             Err(e) => e,
         },
         "set server" => set_server(sh, args),
+        "shutdown sessions server" => match server(sh, args.first()) {
+            Ok((_, s)) => {
+                s.shutdown_sessions();
+                sh.control.wake_all();
+                String::new()
+            }
+            Err(e) => e,
+        },
         "set maxconn frontend" => {
             let Some(f) = args.first() else {
                 return "A frontend name is expected.\n".into();
