@@ -5,7 +5,7 @@
 #   scripts/bench-compare.sh [--quick] [--proxy haproxy|nginx|corelb|both|all] [--scenarios a,b,c,d,e,f]
 #       [--rounds N] [--duration SECONDS] [--rate a|b|c|e=REQ_PER_S]... [--p99-limit MS]
 #       [--proxy-cpus N | --proxy-cpu-list LIST] [--json FILE] [--work DIR]
-#       [--no-build | --bin-dir DIR]
+#       [--no-build | --bin-dir DIR] [--baseline DIR]
 #
 # Scenarios (bench/scenarios/*.cfg, HAProxy syntax: the same file runs under HAProxy and corelb;
 # bench/scenarios/nginx/*.conf, the same setup in nginx's language):
@@ -18,6 +18,8 @@
 #      (no nginx configuration: seed 003's rules have no one-to-one nginx equivalent)
 #   f  mode tcp, short HTTP keep-alive exchanges through it (small messages: copy vs splice)
 # --proxy: all (default) = HAProxy, nginx and corelb; both = HAProxy and corelb.
+# --baseline DIR: also run DIR/corelb (an earlier build) on corelb's configurations, as the
+#   proxy "baseline", so that a change is measured against the code before it in one run.
 # Backends: three `corelb-bench serve` (round robin); load: `corelb-bench attack`.
 #
 # Per scenario, the proxies take turns (the first one changes from round to round):
@@ -62,6 +64,7 @@ PROXY_NCPU=""
 PROXY_CPU_LIST=""
 BUILD=1
 BIN_DIR=""
+BASELINE_DIR=""
 P99_LIMIT_MS=500
 RATE_OVERRIDES=""
 
@@ -90,6 +93,7 @@ while [ $# -gt 0 ]; do
     --p99-limit) P99_LIMIT_MS=${2:-}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --bin-dir) BIN_DIR=${2:-}; BUILD=0; shift 2 ;;
+    --baseline) BASELINE_DIR=${2:-}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -160,6 +164,12 @@ for b in "$BENCH" "$TCPBULK"; do
   [ -x "$b" ] || { echo "bench-compare: $b is missing (cargo build --release -p corelb -p corelb-bench --bins --example tcpbulk)" >&2; exit 1; }
 done
 case " $PROXIES " in *" corelb "*) [ -x "$CORELB" ] || { echo "bench-compare: $CORELB is missing" >&2; exit 1; } ;; esac
+BASELINE=""
+if [ -n "$BASELINE_DIR" ]; then
+  BASELINE=$BASELINE_DIR/corelb
+  [ -x "$BASELINE" ] || { echo "bench-compare: --baseline: $BASELINE is missing" >&2; exit 1; }
+  PROXIES="$PROXIES baseline"
+fi
 
 if [ -z "$WORK" ]; then
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/corelb-bench-compare.XXXXXX")
@@ -406,6 +416,7 @@ check_config() { # proxy cfg → 0 if the proxy accepts it; else CHECK_REASON
     haproxy) out=$(haproxy -c -f "$2" 2>&1) || rc=$? ;;
     nginx) out=$(nginx -t -q -c "$2" 2>&1) || rc=$? ;;
     corelb) out=$("$CORELB" -c -f "$2" 2>&1) || rc=$? ;;
+    baseline) out=$("$BASELINE" -c -f "$2" 2>&1) || rc=$? ;;
   esac
   if [ "$rc" -ne 0 ]; then
     CHECK_REASON=$(echo "$out" | grep -v ': warning: ' | grep -E '^[^ ]+:[0-9]+: |ALERT' \
@@ -425,6 +436,7 @@ start_proxy() { # proxy cfg log port...
     # The master stays in the foreground; its workers inherit the CPU set.
     nginx) taskset -c "$PROXY_CPUS" nginx -c "$cfg" -g 'daemon off;' > "$log" 2>&1 & ;;
     corelb) taskset -c "$PROXY_CPUS" "$CORELB" -f "$cfg" > "$log" 2>&1 & ;;
+    baseline) taskset -c "$PROXY_CPUS" "$BASELINE" -f "$cfg" > "$log" 2>&1 & ;;
   esac
   PROXY_PID=$!
   track "$PROXY_PID"
@@ -619,6 +631,7 @@ floor_rate() { # rate → the highest R10 value not above it
 # HAProxy and corelb) or NGINX_CFG (empty when the scenario has no nginx equivalent).
 CFG=""
 NGINX_CFG=""
+is_corelb() { [ "$1" = corelb ] || [ "$1" = baseline ]; }
 cfg_for() { # proxy
   if [ "$1" = nginx ]; then echo "$NGINX_CFG"; else echo "$CFG"; fi
 }
@@ -658,7 +671,7 @@ scenario_http() { # scen id title template cert nginx-template
     elif check_config "$p" "$(cfg_for "$p")"; then
       RUNNABLE="$RUNNABLE $p"
     else
-      if [ "$p" != corelb ]; then
+      if ! is_corelb "$p"; then
         echo "bench-compare: $p rejects $(cfg_for "$p"): $CHECK_REASON" >&2
         FAILED=1
         status+=("\"$p\": {\"status\": \"failed\", \"reason\": $(jq -Rn --arg r "$CHECK_REASON" '$r')}")
@@ -674,7 +687,7 @@ scenario_http() { # scen id title template cert nginx-template
     if serve_check "$p" "$(cfg_for "$p")" "$port" "$scheme" "$WORK/$id-$p-check.log"; then
       serving="$serving $p"
       status+=("\"$p\": {\"status\": \"ran\"}")
-    elif [ "$p" = corelb ] && [ "$scheme" = https ]; then
+    elif is_corelb "$p" && [ "$scheme" = https ]; then
       echo "   corelb cannot serve it yet: $SERVE_REASON" >&2
       status+=("\"$p\": {\"status\": \"unsupported\", \"reason\": $(jq -Rn --arg r "corelb -c accepts the configuration, but corelb $SERVE_REASON" '$r')}")
     else
@@ -777,8 +790,8 @@ scenario_bulk() {
       RUNNABLE="$RUNNABLE $p"; status+=("\"$p\": {\"status\": \"ran\"}")
     else
       echo "   $p cannot run it: $CHECK_REASON" >&2
-      [ "$p" != corelb ] && FAILED=1
-      status+=("\"$p\": {\"status\": \"$([ "$p" != corelb ] && echo failed || echo unsupported)\", \"reason\": $(jq -Rn --arg r "$CHECK_REASON" '$r')}")
+      is_corelb "$p" || FAILED=1
+      status+=("\"$p\": {\"status\": \"$(is_corelb "$p" && echo unsupported || echo failed)\", \"reason\": $(jq -Rn --arg r "$CHECK_REASON" '$r')}")
     fi
   done
   RUNNABLE=${RUNNABLE# }
@@ -931,7 +944,7 @@ jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
     else null end;
   # Medians and ranges per proxy over the rounds of one kind, and the cost ratios of corelb.
   def summary($m):
-    ([ "haproxy", "nginx", "corelb" ] | map(. as $p | ($m | map(select(.proxy == $p)) | sort_by(.round)) as $r
+    ([ "haproxy", "nginx", "baseline", "corelb" ] | map(. as $p | ($m | map(select(.proxy == $p)) | sort_by(.round)) as $r
       | select(($r | length) > 0)
       | {key: $p, value: {
           rounds: ($r | length),
@@ -947,6 +960,7 @@ jq -n --slurpfile runs "$RUNS" --slurpfile scens "$SCENS" \
     | {results: $res,
        ratio: (ratio_to($res; "haproxy") | if . then {corelb_over_haproxy: .median, min, max, of_medians} else null end),
        ratio_nginx: (ratio_to($res; "nginx") | if . then {corelb_over_nginx: .median, min, max, of_medians} else null end),
+       ratio_baseline: (ratio_to($res; "baseline") | if . then {corelb_over_baseline: .median, min, max, of_medians} else null end),
        # Against the cheaper peer of each round.
        ratio_best: (if $res.corelb.proxy_cost and ($res.haproxy.proxy_cost or $res.nginx.proxy_cost) then
          ([range(0; $res.corelb.runs | length) as $i
@@ -994,12 +1008,12 @@ TABLE_JQ='
     | select(($closed | not) or $s0.closed_loop.results != {})
     | (if $closed then $s0 + $s0.closed_loop else $s0 end) as $s
     | ($s.unit == "GiB") as $bulk
-    | ["haproxy", "nginx", "corelb"][] as $p
+    | ["haproxy", "nginx", "baseline", "corelb"][] as $p
     | select($s.proxies[$p] != null)
     | $s.proxies[$p] as $st
     | $s.results[$p] as $r
     | ("(\($s.id)) \($s.title)\(if $s.rate > 0 and ($closed | not) then ", \($s.rate | floor | th)/s offered" else "" end)") as $name
-    | ({haproxy: "HAProxy", nginx: "nginx", corelb: "corelb"}[$p]) as $pn
+    | ({haproxy: "HAProxy", nginx: "nginx", baseline: "corelb (baseline)", corelb: "corelb"}[$p]) as $pn
     | if $st.status != "ran" or $r == null then
         "| \($name) | \($pn) | \(if $st.status == "unsupported" then "**not supported yet**: \($st.reason)"
             elif $st.status == "skipped" then "not measured: \($st.reason)"
@@ -1034,5 +1048,11 @@ jq -r '.scenarios[] | select(.unit == "req")
   | "- (\(.id)) \(if .rate > 0 then "open-loop rate \(.rate)/s" else "no open-loop rate" end)\(if .calibration != "" then ": " + .calibration else "" end)\(if (.probes | length) > 0 then "; probes: " + ([.probes[] | "\(.proxy) \(.offered)/s → \(.rate | floor)/s, \(.errors) errors, p99 \(.p99_ms | if . then (. * 10 | round / 10 | tostring) else "—" end) ms"] | join("; ")) else "" end)"' "$JSON"
 echo
 echo "Ratios: corelb's CPU per request over HAProxy's and over nginx's, medians of the per-round ratios (range); below 1 = corelb cheaper."
+if [ -n "$BASELINE" ]; then
+  echo
+  echo "corelb over the baseline ($BASELINE), CPU per request, median of the per-round ratios (range):"
+  jq -r '.scenarios[] as $s | [["fixed rate", $s.ratio_baseline], ["closed loop", $s.closed_loop.ratio_baseline]][]
+    | select(.[1] != null) | "- (\($s.id)) \(.[0]): \(.[1].corelb_over_baseline * 100 | round / 100)× (\(.[1].min * 100 | round / 100)–\(.[1].max * 100 | round / 100))"' "$JSON" 2>/dev/null || true
+fi
 echo "Generator and backend CPU per request show whether the load side was the limit; all numbers: $JSON"
 [ "$FAILED" = 0 ] || { echo "bench-compare: some runs failed (see above and $WORK)" >&2; exit 1; }

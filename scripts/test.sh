@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Tools the integration tests drive: real clients, real servers, HAProxy for differential
 # tests, keepalived and iproute2 for the HA test, shellcheck for the scripts, QEMU with
-# busybox and cpio for the kTLS test (a VM booting Debian's kernel, which has kTLS), patch
-# for the glommio patch check.
+# busybox and cpio for the kTLS test (a VM booting Debian's kernel, which has kTLS), nginx
+# with its stream module as the second peer of the benchmark comparison.
 pkgs="curl openssl jq haproxy nginx-light libnginx-mod-stream keepalived iproute2 shellcheck util-linux procps systemd
-  qemu-system-x86 busybox-static cpio patch"
+  qemu-system-x86 busybox-static cpio"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
