@@ -9,7 +9,42 @@ use super::machine::{Health, Transition};
 use crate::config::{Observe, OnError, Server};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+/// HAProxy's administrative state bits (`srv_admin_state` in `show servers state`).
+pub mod admin {
+    /// Forced maintenance (`set server … state maint`, `disable server`).
+    pub const FMAINT: u8 = 0x01;
+    /// Maintenance from the configuration (`disabled`).
+    pub const CMAINT: u8 = 0x04;
+    /// Forced drain (`set server … state drain`): no new connections from balancing.
+    pub const FDRAIN: u8 = 0x08;
+    pub const MAINT: u8 = FMAINT | CMAINT;
+}
+
+/// HAProxy's health check status codes (`enum healthcheck_status`), for
+/// `show servers state`.
+pub fn check_status_code(reason: &str) -> u8 {
+    match reason {
+        "Layer4 check passed" => 6,
+        "Layer4 timeout" => 7,
+        "Layer4 connection problem" => 8,
+        "Layer6 check passed" => 9,
+        "Layer6 timeout" => 10,
+        "Layer6 invalid response" => 11,
+        "Layer7 timeout" => 12,
+        "Layer7 invalid response" => 13,
+        "Layer7 check passed" => 15,
+        "Layer7 wrong status" => 17,
+        _ => 5,
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -38,12 +73,9 @@ pub struct ServerState {
     pub backend: String,
     /// Numeric id (configured `id`, or position from 1): the order `balance first` uses.
     pub id: u32,
-    pub ip: IpAddr,
-    /// `None`: connect to the port the client connected to.
-    pub port: Option<u16>,
     pub backup: bool,
-    /// 0 = unlimited.
-    pub maxconn: u32,
+    /// 0 = unlimited; `set maxconn server` changes it.
+    maxconn: AtomicU32,
     pub configured_weight: u32,
     state: AtomicU8,
     weight: AtomicU32,
@@ -60,6 +92,24 @@ pub struct ServerState {
     obs_errors: AtomicU32,
     /// Set by `on-error fastinter`: the next check comes at `fastinter`.
     pub force_fast: AtomicBool,
+    /// [`admin`] bits, set through the runtime API (and `disabled`).
+    admin: AtomicU8,
+    /// The weight the operator asked for (`set server … weight`); `weight` is this, or 0
+    /// while draining or stopping.
+    uweight: AtomicU32,
+    /// `set server … health stopping`: up, but takes no new connections (HAProxy's NOLB).
+    stopping: AtomicBool,
+    /// `disable health` clears it: the prober skips its checks.
+    checks_on: AtomicBool,
+    /// HAProxy's status code of the last check (1 = not checked yet).
+    pub last_check: AtomicU8,
+    /// Unix time of the last change of state, for `show servers state`.
+    last_change: AtomicU64,
+    /// Bumped by `shutdown sessions server`: connections opened before end.
+    kill_epoch: AtomicU32,
+    /// The address (port `None`: the one the client connected to), which the runtime API
+    /// may change (`set server … addr`): read per connection without a lock.
+    addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
 }
 
 impl ServerState {
@@ -70,10 +120,8 @@ impl ServerState {
             name: srv.name.clone(),
             backend: backend.to_string(),
             id,
-            ip: srv.addr.ip,
-            port: srv.addr.port,
             backup: p.backup,
-            maxconn: p.maxconn,
+            maxconn: AtomicU32::new(p.maxconn),
             configured_weight: p.weight,
             state: AtomicU8::new(if p.disabled {
                 SrvState::Maint as u8
@@ -87,7 +135,137 @@ impl ServerState {
             health: Mutex::new(Health::new(p.check.rise, p.check.fall)),
             obs_errors: AtomicU32::new(0),
             force_fast: AtomicBool::new(false),
+            admin: AtomicU8::new(if p.disabled { admin::CMAINT } else { 0 }),
+            uweight: AtomicU32::new(p.weight),
+            stopping: AtomicBool::new(false),
+            checks_on: AtomicBool::new(true),
+            last_check: AtomicU8::new(1),
+            last_change: AtomicU64::new(unix_now()),
+            kill_epoch: AtomicU32::new(0),
+            addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
         }
+    }
+
+    /// The [`admin`] bits.
+    pub fn admin(&self) -> u8 {
+        self.admin.load(Ordering::Acquire)
+    }
+
+    /// Sets and clears [`admin`] bits, then the state and weight that follow from them.
+    /// The caller rebuilds the balancing tables.
+    pub fn set_admin(&self, set: u8, clear: u8) {
+        let _ = self
+            .admin
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| {
+                Some((a & !clear) | set)
+            });
+        self.refresh();
+    }
+
+    /// Recomputes the state and the effective weight from the admin bits, the health and
+    /// the operator's weight.
+    fn refresh(&self) {
+        let a = self.admin();
+        let st = if a & admin::MAINT != 0 {
+            SrvState::Maint
+        } else if self.health.lock().unwrap().up {
+            SrvState::Up
+        } else {
+            SrvState::Down
+        };
+        if self.set_state(st) != st {
+            self.touch();
+        }
+        let off = a & admin::FDRAIN != 0 || self.stopping.load(Ordering::Acquire);
+        let w = if off {
+            0
+        } else {
+            self.uweight.load(Ordering::Acquire)
+        };
+        self.weight.store(w, Ordering::Relaxed);
+    }
+
+    /// See `kill_epoch`; a connection notes it when it starts forwarding.
+    pub fn kill_epoch(&self) -> u32 {
+        self.kill_epoch.load(Ordering::Acquire)
+    }
+
+    /// `shutdown sessions server`: the caller then wakes the connections
+    /// (`Control::wake_all`).
+    pub fn shutdown_sessions(&self) {
+        self.kill_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn touch(&self) {
+        self.last_change.store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// Seconds since the state last changed.
+    pub fn since_last_change(&self) -> u64 {
+        unix_now().saturating_sub(self.last_change.load(Ordering::Relaxed))
+    }
+
+    /// The weight the operator set (`get weight`), before drain.
+    pub fn user_weight(&self) -> u32 {
+        self.uweight.load(Ordering::Acquire)
+    }
+
+    /// `set server … weight`; the caller rebuilds the balancing tables.
+    pub fn set_user_weight(&self, w: u32) {
+        self.uweight.store(w, Ordering::Release);
+        self.refresh();
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// `set server … health up|stopping|down`: forces the health as a check result would
+    /// (the next checks may change it again). The caller rebuilds the balancing tables.
+    pub fn force_health(&self, up: bool, stopping: bool) {
+        {
+            let mut h = self.health.lock().unwrap();
+            if up {
+                h.up = true;
+                h.health = h.max();
+            } else {
+                h.mark_down();
+            }
+        }
+        self.stopping.store(up && stopping, Ordering::Release);
+        self.refresh();
+    }
+
+    pub fn checks_enabled(&self) -> bool {
+        self.checks_on.load(Ordering::Acquire)
+    }
+
+    /// `disable|enable health`: while disabled the prober skips its checks and the server
+    /// counts as up (HAProxy's "unchecked" state). The caller rebuilds the tables.
+    pub fn set_checks(&self, on: bool) {
+        self.checks_on.store(on, Ordering::Release);
+        if !on {
+            self.force_health(true, false);
+        }
+    }
+
+    /// HAProxy's `srv_op_state`: 0 stopped, 2 running, 3 stopping.
+    pub fn op_state(&self) -> u8 {
+        match self.state() {
+            SrvState::Up if self.stopping() => 3,
+            SrvState::Up => 2,
+            _ => 0,
+        }
+    }
+
+    /// The current address (`set server … addr` may have changed it).
+    pub fn ip_port(&self) -> (IpAddr, Option<u16>) {
+        **self.addr.load()
+    }
+
+    /// `set server … addr IP [port P]`.
+    pub fn set_addr(&self, ip: IpAddr, port: Option<u16>) {
+        self.addr.store(std::sync::Arc::new((ip, port)));
     }
 
     /// Takes over the health of the same server in the previous generation (reload), so a
@@ -122,6 +300,7 @@ impl ServerState {
     fn apply(&self, t: Option<Transition>) -> Option<Transition> {
         match t {
             Some(Transition::WentDown) => {
+                self.touch();
                 // A server in maintenance stays there; its health is tracked anyway.
                 let _ = self.state.compare_exchange(
                     SrvState::Up as u8,
@@ -131,6 +310,7 @@ impl ServerState {
                 );
             }
             Some(Transition::WentUp) => {
+                self.touch();
                 let _ = self.state.compare_exchange(
                     SrvState::Down as u8,
                     SrvState::Up as u8,
@@ -207,6 +387,16 @@ impl ServerState {
         self.state() == SrvState::Up && self.weight() > 0
     }
 
+    /// 0 = unlimited.
+    #[inline]
+    pub fn maxconn(&self) -> u32 {
+        self.maxconn.load(Ordering::Relaxed)
+    }
+
+    pub fn set_maxconn(&self, max: u32) {
+        self.maxconn.store(max, Ordering::Relaxed);
+    }
+
     #[inline]
     pub fn cur_conns(&self) -> u32 {
         self.cur.load(Ordering::Relaxed)
@@ -216,7 +406,7 @@ impl ServerState {
     /// lock). Returns false when the server is full.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        let max = self.maxconn;
+        let max = self.maxconn();
         self.cur
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
                 if max == 0 || c < max {
@@ -236,7 +426,8 @@ impl ServerState {
 
     /// Where to connect for a client that reached us on `dst_port`.
     pub fn addr_for(&self, dst_port: u16) -> SocketAddr {
-        SocketAddr::new(self.ip, self.port.unwrap_or(dst_port))
+        let (ip, port) = self.ip_port();
+        SocketAddr::new(ip, port.unwrap_or(dst_port))
     }
 }
 

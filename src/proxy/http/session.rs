@@ -172,6 +172,8 @@ pub async fn session<C>(
                     Ok(Parsed::Complete { head_len }) => break head_len,
                     Ok(Parsed::Incomplete) => {}
                     Err(e) => {
+                        fe.errors
+                            .record(info.src, e, inb.bytes(), shard.shared.cfg.global.bufsize);
                         txn.status = e.status();
                         txn.term = Term(*b"PR");
                         out.clear();
