@@ -77,7 +77,7 @@ for name in node1 node2 node3; do
   PIDS="$PIDS $!"
   export "NODE${n}_PORT=$port"
 done
-export HTTP_PORT HTTPS_PORT SITE_PEM="$WORK/site.pem"
+export HTTP_PORT HTTPS_PORT SITE_PEM="$WORK/site.pem" STATS_SOCK="$WORK/admin.sock"
 CFG=examples/003-ssl-offload.cfg
 
 echo "== checking $CFG"
@@ -97,6 +97,12 @@ echo "== six HTTPS requests: round-robin over the nodes (X-Server names the one 
 for _ in 1 2 3 4 5 6; do
   $CURL -D - -o /dev/null "https://$NAME:$HTTPS_PORT/" | grep -i '^x-server' | tr -d '\r'
 done
+echo "== the runtime API (HAProxy's stats socket): the servers' state"
+if command -v socat > /dev/null; then
+  echo "show servers state" | socat stdio "$STATS_SOCK"
+else
+  echo "(install socat to talk to $STATS_SOCK)"
+fi
 echo "== what a node sees (TLS ends at corelb; the forwarding headers say where it came from)"
 $CURL "https://$NAME:$HTTPS_PORT/echo"
 echo

@@ -1,5 +1,5 @@
 //! The `corelb` command: HAProxy-style flags (`-f`, `-c`, `-V`, `-d`, `-q`, `-p`, `-sf`,
-//! `-st`) plus `--shards`/`--cpus` for the shard layout.
+//! `-st`, `-x`) plus `--shards`/`--cpus` for the shard layout.
 
 use clap::Parser;
 use corelb::config::{self, Level};
@@ -39,6 +39,10 @@ struct Cli {
     /// connections (seamless reload).
     #[arg(long = "sf", value_name = "PID", num_args = 1..)]
     soft_stop: Vec<i32>,
+    /// Take the listening sockets over from the process serving this stats socket (it
+    /// needs `expose-fd listeners`), so that none closes during an upgrade.
+    #[arg(short = 'x', value_name = "SOCKET")]
+    takeover: Option<PathBuf>,
     /// Once listening, tell these old processes to stop now.
     #[arg(long = "st", value_name = "PID", num_args = 1..)]
     hard_stop: Vec<i32>,
@@ -163,6 +167,7 @@ fn main() -> ExitCode {
         pidfile: cli.pidfile,
         soft_stop_pids: cli.soft_stop,
         hard_stop_pids: cli.hard_stop,
+        takeover: cli.takeover,
     };
     ExitCode::from(runtime::run(cfg, opts) as u8)
 }

@@ -38,20 +38,7 @@ fn keep_alive_backend(open: Arc<AtomicUsize>) -> Backend {
         let _open = Open(open.clone());
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut w = s;
-        loop {
-            let mut line = String::new();
-            if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            loop {
-                let mut h = String::new();
-                if std::io::BufRead::read_line(&mut r, &mut h).unwrap_or(0) == 0 {
-                    return;
-                }
-                if h == "\r\n" {
-                    break;
-                }
-            }
+        while read_request_head(&mut r) {
             if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 .is_err()
             {
@@ -59,6 +46,30 @@ fn keep_alive_backend(open: Arc<AtomicUsize>) -> Backend {
             }
         }
     })
+}
+
+/// A client connection to corelb on `port`: its write side and a buffered read side.
+fn client(port: u16) -> (TcpStream, BufReader<TcpStream>) {
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    (c.try_clone().unwrap(), BufReader::new(c))
+}
+
+/// Reads a request line and headers (no body); false at EOF or on an error.
+fn read_request_head(r: &mut impl std::io::BufRead) -> bool {
+    let mut line = String::new();
+    if r.read_line(&mut line).unwrap_or(0) == 0 {
+        return false;
+    }
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 {
+            return false;
+        }
+        if h == "\r\n" {
+            return true;
+        }
+    }
 }
 
 /// Each case: raw request bytes → the status corelb answers, and the backend never sees it.
@@ -461,10 +472,7 @@ fn connection_modes() {
         &["--shards", "1"],
         &[port],
     );
-    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut w = c.try_clone().unwrap();
-    let mut r = BufReader::new(c);
+    let (mut w, mut r) = client(port);
     for _ in 0..5 {
         w.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
         assert_eq!(read_response(&mut r, false).unwrap().status, 200);
@@ -746,4 +754,60 @@ fn hash_balancing_retries_the_same_server_before_redispatching() {
         "one retry on the same server, then the redispatch:\n{}",
         lb.log()
     );
+}
+
+#[test]
+fn an_idle_server_connection_that_received_bytes_is_not_reused() {
+    // Each server connection answers its first request, then (idle, no request pending)
+    // sends an unsolicited response: a connection with bytes waiting must not be reused, or
+    // the next request would get them. Both the session's own connection (`http-reuse
+    // never`) and the shard's pool (`always`) check it before reusing.
+    for reuse in ["never", "always"] {
+        let be = Backend::start(|s| {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = s;
+            let mut first = true;
+            while read_request_head(&mut r) {
+                if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .is_err()
+                {
+                    return;
+                }
+                if std::mem::take(&mut first) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let stale = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale";
+                    if w.write_all(stale).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let port = free_port();
+        let _lb = Corelb::start(
+            &http_cfg(
+                port,
+                "",
+                &format!("  http-reuse {reuse}"),
+                &[("b", be.port)],
+            ),
+            &["--shards", "1"],
+            &[port],
+        );
+        let (mut w, mut r) = client(port);
+        for i in 0..2 {
+            if i > 0 {
+                // Time for the unsolicited bytes to reach corelb (100 ms after the answer).
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            w.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+            let res = read_response(&mut r, false).unwrap();
+            assert_eq!(res.status, 200);
+            assert_eq!(res.body, b"ok", "http-reuse {reuse}: request {i}");
+        }
+        assert_eq!(
+            be.accepted.load(Ordering::Relaxed),
+            2,
+            "http-reuse {reuse}: the connection with bytes waiting was replaced"
+        );
+    }
 }

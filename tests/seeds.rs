@@ -191,6 +191,7 @@ fn seed_003_ssl_offload() {
         ("HTTPS_PORT", https.to_string()),
         ("STATS_PORT", stats.to_string()),
         ("SITE_PEM", pem.display().to_string()),
+        ("STATS_SOCK", dir.path("lb.sock").display().to_string()),
         ("NODE1_PORT", nodes[0].port.to_string()),
         ("NODE2_PORT", nodes[1].port.to_string()),
         ("NODE3_PORT", nodes[2].port.to_string()),
@@ -200,6 +201,14 @@ fn seed_003_ssl_offload() {
         &env,
         &[],
         &[http, https, stats],
+    );
+    // The stats socket: the three nodes are up, and the certificate can be renewed.
+    wait_unix_socket(&dir.path("lb.sock"));
+    let state = stats_cmd(&dir.path("lb.sock"), "show servers state backend");
+    assert_eq!(
+        state.lines().filter(|l| l.contains(" backend ")).count(),
+        3,
+        "{state}"
     );
     let r = ask(
         http,
@@ -264,6 +273,7 @@ fn seed_004_ssl_and_l7_retries() {
         ("HTTP_PORT", http.to_string()),
         ("HTTPS_PORT", https.to_string()),
         ("SITE_PEM", pem.display().to_string()),
+        ("STATS_SOCK", dir.path("lb.sock").display().to_string()),
         ("S1_PORT", s[0].port.to_string()),
         ("S2_PORT", s[1].port.to_string()),
         ("S3_PORT", s[2].port.to_string()),
@@ -274,6 +284,8 @@ fn seed_004_ssl_and_l7_retries() {
         &[],
         &[http, https],
     );
+    wait_unix_socket(&dir.path("lb.sock"));
+    assert!(stats_cmd(&dir.path("lb.sock"), "show backend").contains("\nweb_servers\n"));
     let r = ask(http, b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n");
     assert_eq!(r.status, 302);
     assert_eq!(r.header("location"), Some("https://www.example.com/"));

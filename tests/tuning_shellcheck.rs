@@ -28,8 +28,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let name = e.file_name();
         let name = name.to_string_lossy();
         if p.is_dir() {
-            // Build output and VCS data hold no scripts of ours.
-            if !["target", ".git", "node_modules", "fuzz"].contains(&name.as_ref()) {
+            // Build output and VCS data hold no scripts of ours; vendor/ holds third-party
+            // code as published (glommio's bundled liburing has its own shell scripts).
+            if !["target", ".git", "node_modules", "fuzz"].contains(&name.as_ref())
+                && p != repo().join("vendor")
+            {
                 walk(&p, out);
             }
         } else if p.is_file() && is_shell_script(&p) {

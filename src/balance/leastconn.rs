@@ -28,7 +28,7 @@ pub fn pick(
             }
             let s = &servers[idx];
             let c = s.cur_conns() as u64;
-            if s.maxconn != 0 && c >= s.maxconn as u64 {
+            if s.maxconn() != 0 && c >= s.maxconn() as u64 {
                 continue;
             }
             let w = s.weight().max(1) as u64;

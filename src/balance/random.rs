@@ -27,7 +27,7 @@ pub fn pick(
             }
             drawn += 1;
             let s = &servers[idx];
-            if s.maxconn != 0 && s.cur_conns() >= s.maxconn {
+            if s.maxconn() != 0 && s.cur_conns() >= s.maxconn() {
                 continue;
             }
             let load = s.cur_conns() as u64 * 1000 / s.weight().max(1) as u64;

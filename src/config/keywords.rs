@@ -41,9 +41,6 @@ const fn kw(name: &'static str, status: Status, sections: u8) -> Kw {
 
 use Status::*;
 
-const FOR_STATS: &str =
-    "it is shown by the stats page and 'show info'/'show stat', which corelb does not have yet";
-
 const NODAEMON: &str = "corelb always runs in the foreground; let systemd (or your supervisor) run it in the background";
 
 pub static GLOBAL: &[Kw] = &[
@@ -61,7 +58,7 @@ pub static GLOBAL: &[Kw] = &[
     kw("log", Supported, 0),
     kw("log-tag", Supported, 0),
     kw("quiet", Supported, 0),
-    kw("node", Stored(FOR_STATS), 0),
+    kw("node", Supported, 0),
     kw("description", Supported, 0),
     kw("setenv", Supported, 0),
     kw("presetenv", Supported, 0),
@@ -111,7 +108,7 @@ pub static GLOBAL: &[Kw] = &[
         Ignored("corelb has no experimental directives"),
         0,
     ),
-    kw("stats", NotYet, 0),
+    kw("stats", Supported, 0),
     kw("ca-base", Supported, 0),
     kw("crt-base", Supported, 0),
     kw("ssl-default-bind-ciphers", Supported, 0),
@@ -127,8 +124,8 @@ pub static GLOBAL: &[Kw] = &[
     kw("spread-checks", Supported, 0),
     kw("max-spread-checks", NotYet, 0),
     kw("lua-load", NotYet, 0),
-    kw("server-state-file", NotYet, 0),
-    kw("server-state-base", NotYet, 0),
+    kw("server-state-file", Supported, 0),
+    kw("server-state-base", Supported, 0),
     kw("h1-case-adjust", NotYet, 0),
     kw("maxsslconn", NotYet, 0),
     kw("maxconnrate", NotYet, 0),
@@ -219,8 +216,8 @@ pub static PROXY: &[Kw] = &[
     kw("max-keep-alive-queue", NotYet, D | B),
     kw("http-send-name-header", NotYet, D | B),
     kw("email-alert", NotYet, ALL),
-    kw("load-server-state-from-file", NotYet, D | B),
-    kw("server-state-file-name", NotYet, D | B),
+    kw("load-server-state-from-file", Supported, D | B),
+    kw("server-state-file-name", Supported, D | B),
     kw("reqadd", Removed("http-request add-header"), ALL),
     kw("reqdel", Removed("http-request del-header"), ALL),
     kw(

@@ -4,6 +4,7 @@
 //! what is supported live in `keywords`), `validate` checks what spans sections.
 
 pub mod addr;
+pub mod cli;
 pub mod diag;
 pub mod keywords;
 pub mod lexer;

@@ -69,6 +69,8 @@ pub struct Global {
     pub spread_checks: u32,
     /// `crt-base`, `ca-base`, `ssl-default-*`, `noktls`, …
     pub tls: crate::tls::options::TlsGlobals,
+    /// `stats socket|timeout|maxconn`, `server-state-file|base`.
+    pub cli: super::cli::CliGlobal,
 }
 
 impl Default for Global {
@@ -97,6 +99,7 @@ impl Default for Global {
             maxpipes: None,
             spread_checks: 0,
             tls: crate::tls::options::TlsGlobals::default(),
+            cli: Default::default(),
         }
     }
 }
@@ -586,6 +589,9 @@ pub struct Proxy {
     pub loc: Loc,
     pub mode: Mode,
     pub disabled: bool,
+    /// `load-server-state-from-file` and `server-state-file-name`.
+    pub load_state: super::cli::LoadState,
+    pub state_file_name: Option<String>,
     pub binds: Vec<Bind>,
     pub maxconn: Option<u32>,
     pub backlog: Option<u32>,
@@ -841,6 +847,8 @@ impl Proxy {
             loc,
             mode: Mode::Tcp,
             disabled: false,
+            load_state: Default::default(),
+            state_file_name: None,
             binds: Vec::new(),
             maxconn: None,
             backlog: None,

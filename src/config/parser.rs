@@ -362,10 +362,19 @@ impl Parser {
             }
             "quiet" => g.quiet = true,
             "node" => g.node = arg(1).map(str::to_string),
+            "stats" => {
+                let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+                if let Err(e) = super::cli::global_stats(&mut g.cli, &args, loc) {
+                    d.error(loc, e);
+                }
+            }
+            "server-state-file" => g.cli.state_file = path_arg(w, loc, d),
+            "server-state-base" => g.cli.state_base = path_arg(w, loc, d),
             "description" => {
                 if w.len() < 2 {
                     d.error(loc, "'description' expects a string argument");
                 }
+                g.cli.description = Some(w[1..].join(" "));
             }
             "setenv" | "presetenv" => match (arg(1), arg(2)) {
                 (Some(k), Some(v)) => {
@@ -794,6 +803,19 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
         },
         "bind" => bind_kw(px, w, loc, d, g),
         "balance" => balance_kw(px, w, loc, d),
+        "load-server-state-from-file" => match arg(1) {
+            Some("global") => px.load_state = super::cli::LoadState::Global,
+            Some("local") => px.load_state = super::cli::LoadState::Local,
+            Some("none") => px.load_state = super::cli::LoadState::None,
+            _ => d.error(
+                loc,
+                "'load-server-state-from-file' expects 'global', 'local' or 'none'",
+            ),
+        },
+        "server-state-file-name" => match arg(1) {
+            Some(n) => px.state_file_name = Some(n.to_string()),
+            None => d.error(loc, "'server-state-file-name' expects a file name"),
+        },
         "hash-type" => {
             match arg(1) {
                 Some("map-based") => px.balance.hash_type = HashType::MapBased,

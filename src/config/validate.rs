@@ -398,6 +398,9 @@ fn check_global(cfg: &Config, d: &mut Diags) {
     {
         d.error(loc, format!("cannot find group id for '{gname}'"));
     }
+    for s in &g.cli.sockets {
+        super::cli::check_socket(s, d);
+    }
     if let Some((dir, loc)) = &g.chroot
         && !dir.is_dir()
     {

@@ -21,7 +21,12 @@ use std::time::{Duration, Instant};
 pub struct Probe {
     pub be: Arc<BackendRt>,
     pub srv: usize,
+    /// Where checks go as configured; see [`Probe::target`].
     pub addr: SocketAddr,
+    /// The check has its own `addr`: it stays there when the server's address changes.
+    pub fixed_addr: bool,
+    /// The check's own `port`.
+    pub check_port: Option<u16>,
     pub kind: CheckKind,
     pub http: Arc<HttpCheck>,
     pub tcp: Arc<Vec<TcpCheckRule>>,
@@ -63,7 +68,7 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
     let mut last_ok: Option<bool> = None;
     loop {
         if !server.checks_enabled() {
-            // Checks paused from the stats page: the state stays as it is.
+            // `disable health`: no checks until `enable health`.
             if stopped(p.inter).await {
                 return;
             }
@@ -77,6 +82,10 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         .await;
         let Some(verdict) = verdict else { return };
         let took = t0.elapsed();
+        server.last_check.store(
+            crate::health::state::check_status_code(verdict.reason),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let t = server.check_result(verdict.ok);
         shard.shared.counters.shard(shard.id).checked(
             p.be.proxy,
@@ -281,17 +290,29 @@ fn exchange_deadline(p: &Probe, start: Instant) -> Instant {
     }
 }
 
+impl Probe {
+    /// Where the next check goes: the server's current address (`set server … addr` may
+    /// have moved it) with the check's port, unless the check has an address of its own.
+    fn target(&self) -> SocketAddr {
+        if self.fixed_addr {
+            return self.addr;
+        }
+        let (ip, port) = self.be.lb.servers[self.srv].ip_port();
+        SocketAddr::new(ip, self.check_port.or(port).unwrap_or(self.addr.port()))
+    }
+}
+
 /// One check; never panics, every failure is a verdict.
 pub async fn check_once(p: &Probe) -> Verdict {
     let start = Instant::now();
     match p.kind {
-        CheckKind::Connect => match connect(p, p.addr, start, p.send_proxy, true).await {
+        CheckKind::Connect => match connect(p, p.target(), start, p.send_proxy, true).await {
             Ok(ServerIo::Tls(_)) => Verdict::pass("Layer6 check passed"),
             Ok(_) => Verdict::pass("Layer4 check passed"),
             Err(v) => v,
         },
         CheckKind::Http => {
-            let mut s = match connect(p, p.addr, start, p.send_proxy, true).await {
+            let mut s = match connect(p, p.target(), start, p.send_proxy, true).await {
                 Ok(s) => s,
                 Err(v) => return v,
             };
@@ -357,7 +378,8 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
         let step = i + 1;
         match rule {
             TcpCheckRule::Connect { port, send_proxy } => {
-                let addr = SocketAddr::new(p.addr.ip(), port.unwrap_or(p.addr.port()));
+                let to = p.target();
+                let addr = SocketAddr::new(to.ip(), port.unwrap_or(to.port()));
                 let sp = if *send_proxy {
                     Some(ProxyVersion::V1)
                 } else {

@@ -11,10 +11,39 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
-fn unix_ms() -> u64 {
+/// HAProxy's administrative state bits (`srv_admin_state` in `show servers state`).
+pub mod admin {
+    /// Forced maintenance (`set server … state maint`, `disable server`).
+    pub const FMAINT: u8 = 0x01;
+    /// Maintenance from the configuration (`disabled`).
+    pub const CMAINT: u8 = 0x04;
+    /// Forced drain (`set server … state drain`): no new connections from balancing.
+    pub const FDRAIN: u8 = 0x08;
+    pub const MAINT: u8 = FMAINT | CMAINT;
+}
+
+/// HAProxy's health check status codes (`enum healthcheck_status`), for
+/// `show servers state`.
+pub fn check_status_code(reason: &str) -> u8 {
+    match reason {
+        "Layer4 check passed" => 6,
+        "Layer4 timeout" => 7,
+        "Layer4 connection problem" => 8,
+        "Layer6 check passed" => 9,
+        "Layer6 timeout" => 10,
+        "Layer6 invalid response" => 11,
+        "Layer7 timeout" => 12,
+        "Layer7 invalid response" => 13,
+        "Layer7 check passed" => 15,
+        "Layer7 wrong status" => 17,
+        _ => 5,
+    }
+}
+
+fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,12 +73,9 @@ pub struct ServerState {
     pub backend: String,
     /// Numeric id (configured `id`, or position from 1): the order `balance first` uses.
     pub id: u32,
-    pub ip: IpAddr,
-    /// `None`: connect to the port the client connected to.
-    pub port: Option<u16>,
     pub backup: bool,
-    /// 0 = unlimited.
-    pub maxconn: u32,
+    /// 0 = unlimited; `set maxconn server` changes it.
+    maxconn: AtomicU32,
     pub configured_weight: u32,
     state: AtomicU8,
     weight: AtomicU32,
@@ -66,12 +92,28 @@ pub struct ServerState {
     obs_errors: AtomicU32,
     /// Set by `on-error fastinter`: the next check comes at `fastinter`.
     pub force_fast: AtomicBool,
-    /// For the stats page (`lastchg`, `downtime`): when the state last changed (ms since
-    /// the Unix epoch), and the time spent down before the current period (ms).
-    changed_at: AtomicU64,
-    down_ms: AtomicU64,
-    /// Cleared by the stats page's "disable health checks": the prober skips its checks.
-    checks_enabled: AtomicBool,
+    /// [`admin`] bits, set through the runtime API (and `disabled`).
+    admin: AtomicU8,
+    /// The weight the operator asked for (`set server … weight`); `weight` is this, or 0
+    /// while draining or stopping.
+    uweight: AtomicU32,
+    /// `set server … health stopping`: up, but takes no new connections (HAProxy's NOLB).
+    stopping: AtomicBool,
+    /// `disable health` clears it: the prober skips its checks.
+    checks_on: AtomicBool,
+    /// HAProxy's status code of the last check (1 = not checked yet).
+    pub last_check: AtomicU8,
+    /// Unix time of the last change of state, for `show servers state`.
+    last_change: AtomicU64,
+    /// For the stats page's `downtime`: seconds spent not up in finished periods, and
+    /// when the current one began (0 while up). Only state changes write them.
+    down_secs: AtomicU64,
+    down_since: AtomicU64,
+    /// Bumped by `shutdown sessions server`: connections opened before end.
+    kill_epoch: AtomicU32,
+    /// The address (port `None`: the one the client connected to), which the runtime API
+    /// may change (`set server … addr`): read per connection without a lock.
+    addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
 }
 
 impl ServerState {
@@ -82,10 +124,8 @@ impl ServerState {
             name: srv.name.clone(),
             backend: backend.to_string(),
             id,
-            ip: srv.addr.ip,
-            port: srv.addr.port,
             backup: p.backup,
-            maxconn: p.maxconn,
+            maxconn: AtomicU32::new(p.maxconn),
             configured_weight: p.weight,
             state: AtomicU8::new(if p.disabled {
                 SrvState::Maint as u8
@@ -99,10 +139,165 @@ impl ServerState {
             health: Mutex::new(Health::new(p.check.rise, p.check.fall)),
             obs_errors: AtomicU32::new(0),
             force_fast: AtomicBool::new(false),
-            changed_at: AtomicU64::new(unix_ms()),
-            down_ms: AtomicU64::new(0),
-            checks_enabled: AtomicBool::new(true),
+            admin: AtomicU8::new(if p.disabled { admin::CMAINT } else { 0 }),
+            uweight: AtomicU32::new(p.weight),
+            stopping: AtomicBool::new(false),
+            checks_on: AtomicBool::new(true),
+            last_check: AtomicU8::new(1),
+            last_change: AtomicU64::new(unix_now()),
+            down_secs: AtomicU64::new(0),
+            down_since: AtomicU64::new(if p.disabled { unix_now() } else { 0 }),
+            kill_epoch: AtomicU32::new(0),
+            addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
         }
+    }
+
+    /// The [`admin`] bits.
+    pub fn admin(&self) -> u8 {
+        self.admin.load(Ordering::Acquire)
+    }
+
+    /// Sets and clears [`admin`] bits, then the state and weight that follow from them.
+    /// The caller rebuilds the balancing tables.
+    pub fn set_admin(&self, set: u8, clear: u8) {
+        let _ = self
+            .admin
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| {
+                Some((a & !clear) | set)
+            });
+        self.refresh();
+    }
+
+    /// Recomputes the state and the effective weight from the admin bits, the health and
+    /// the operator's weight.
+    fn refresh(&self) {
+        let a = self.admin();
+        let st = if a & admin::MAINT != 0 {
+            SrvState::Maint
+        } else if self.health.lock().unwrap().up {
+            SrvState::Up
+        } else {
+            SrvState::Down
+        };
+        if self.set_state(st) != st {
+            self.touch();
+        }
+        let off = a & admin::FDRAIN != 0 || self.stopping.load(Ordering::Acquire);
+        let w = if off {
+            0
+        } else {
+            self.uweight.load(Ordering::Acquire)
+        };
+        self.weight.store(w, Ordering::Relaxed);
+    }
+
+    /// See `kill_epoch`; a connection notes it when it starts forwarding.
+    pub fn kill_epoch(&self) -> u32 {
+        self.kill_epoch.load(Ordering::Acquire)
+    }
+
+    /// `shutdown sessions server`: the caller then wakes the connections
+    /// (`Control::wake_all`).
+    pub fn shutdown_sessions(&self) {
+        self.kill_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn touch(&self) {
+        self.last_change.store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// After a possible change of state: opens or closes a down period.
+    fn note_downtime(&self) {
+        let now = unix_now();
+        let since = self.down_since.load(Ordering::Acquire);
+        match (self.state() == SrvState::Up, since) {
+            (false, 0) => self.down_since.store(now, Ordering::Release),
+            (true, s) if s != 0 => {
+                self.down_secs
+                    .fetch_add(now.saturating_sub(s), Ordering::AcqRel);
+                self.down_since.store(0, Ordering::Release);
+            }
+            _ => {}
+        }
+    }
+
+    /// Seconds spent not up (down or in maintenance) since the start (`downtime`).
+    pub fn downtime(&self) -> u64 {
+        let since = self.down_since.load(Ordering::Acquire);
+        let open = if since == 0 {
+            0
+        } else {
+            unix_now().saturating_sub(since)
+        };
+        self.down_secs.load(Ordering::Acquire) + open
+    }
+
+    /// Seconds since the state last changed.
+    pub fn since_last_change(&self) -> u64 {
+        unix_now().saturating_sub(self.last_change.load(Ordering::Relaxed))
+    }
+
+    /// The weight the operator set (`get weight`), before drain.
+    pub fn user_weight(&self) -> u32 {
+        self.uweight.load(Ordering::Acquire)
+    }
+
+    /// `set server … weight`; the caller rebuilds the balancing tables.
+    pub fn set_user_weight(&self, w: u32) {
+        self.uweight.store(w, Ordering::Release);
+        self.refresh();
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// `set server … health up|stopping|down`: forces the health as a check result would
+    /// (the next checks may change it again). The caller rebuilds the balancing tables.
+    pub fn force_health(&self, up: bool, stopping: bool) {
+        {
+            let mut h = self.health.lock().unwrap();
+            if up {
+                h.up = true;
+                h.health = h.max();
+            } else {
+                h.mark_down();
+            }
+        }
+        self.stopping.store(up && stopping, Ordering::Release);
+        self.refresh();
+    }
+
+    pub fn checks_enabled(&self) -> bool {
+        self.checks_on.load(Ordering::Acquire)
+    }
+
+    /// `disable|enable health`: while disabled the prober skips its checks and the server
+    /// counts as up (HAProxy's "unchecked" state). The caller rebuilds the tables.
+    pub fn set_checks(&self, on: bool) {
+        self.checks_on.store(on, Ordering::Release);
+        if !on {
+            self.force_health(true, false);
+        }
+    }
+
+    /// HAProxy's `srv_op_state`: 0 stopped, 2 running, 3 stopping.
+    pub fn op_state(&self) -> u8 {
+        match self.state() {
+            SrvState::Up if self.stopping() => 3,
+            SrvState::Up => 2,
+            _ => 0,
+        }
+    }
+
+    /// The current address (`set server … addr` may have changed it).
+    pub fn ip_port(&self) -> (IpAddr, Option<u16>) {
+        **self.addr.load()
+    }
+
+    /// `set server … addr IP [port P]`.
+    pub fn set_addr(&self, ip: IpAddr, port: Option<u16>) {
+        self.addr.store(std::sync::Arc::new((ip, port)));
     }
 
     /// Takes over the health of the same server in the previous generation (reload), so a
@@ -136,16 +331,28 @@ impl ServerState {
 
     fn apply(&self, t: Option<Transition>) -> Option<Transition> {
         match t {
-            // A server in maintenance stays there; its health is tracked anyway.
-            Some(Transition::WentDown) if self.swap_if(SrvState::Up, SrvState::Down) => {
-                self.note_change(SrvState::Up);
+            Some(Transition::WentDown) => {
+                self.touch();
+                // A server in maintenance stays there; its health is tracked anyway.
+                let _ = self.state.compare_exchange(
+                    SrvState::Up as u8,
+                    SrvState::Down as u8,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
             }
-            Some(Transition::WentUp) if self.swap_if(SrvState::Down, SrvState::Up) => {
-                self.note_change(SrvState::Down);
+            Some(Transition::WentUp) => {
+                self.touch();
+                let _ = self.state.compare_exchange(
+                    SrvState::Down as u8,
+                    SrvState::Up as u8,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
             }
-            Some(_) => {}
             None => {}
         }
+        self.note_downtime();
         t
     }
 
@@ -196,50 +403,8 @@ impl ServerState {
     /// Sets the state; returns the previous one. The caller rebuilds the balancing tables.
     pub fn set_state(&self, s: SrvState) -> SrvState {
         let prev = SrvState::from_u8(self.state.swap(s as u8, Ordering::AcqRel));
-        if prev != s {
-            self.note_change(prev);
-        }
+        self.note_downtime();
         prev
-    }
-
-    /// Sets `to` if the state is `from`; whether it was.
-    fn swap_if(&self, from: SrvState, to: SrvState) -> bool {
-        self.state
-            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    /// The state just changed from `prev`: restarts `lastchg`, adds a down period that ended
-    /// to the downtime. Only state changes call it (checks, admin actions), never a request.
-    fn note_change(&self, prev: SrvState) {
-        let now = unix_ms();
-        let since = self.changed_at.swap(now, Ordering::AcqRel);
-        if prev != SrvState::Up {
-            self.down_ms
-                .fetch_add(now.saturating_sub(since), Ordering::AcqRel);
-        }
-    }
-
-    /// Whether the prober runs this server's checks (the stats page can pause them).
-    pub fn checks_enabled(&self) -> bool {
-        self.checks_enabled.load(Ordering::Relaxed)
-    }
-
-    /// Pauses or resumes the checks; whether that changed anything.
-    pub fn set_checks_enabled(&self, on: bool) -> bool {
-        self.checks_enabled.swap(on, Ordering::AcqRel) != on
-    }
-
-    /// Seconds since the last state change, and the total time not up (seconds), as the
-    /// stats page shows them (`lastchg`, `downtime`).
-    pub fn change_times(&self) -> (u64, u64) {
-        let now = unix_ms();
-        let since = now.saturating_sub(self.changed_at.load(Ordering::Acquire));
-        let mut down = self.down_ms.load(Ordering::Acquire);
-        if self.state() != SrvState::Up {
-            down += since;
-        }
-        (since / 1000, down / 1000)
     }
 
     #[inline]
@@ -257,6 +422,16 @@ impl ServerState {
         self.state() == SrvState::Up && self.weight() > 0
     }
 
+    /// 0 = unlimited.
+    #[inline]
+    pub fn maxconn(&self) -> u32 {
+        self.maxconn.load(Ordering::Relaxed)
+    }
+
+    pub fn set_maxconn(&self, max: u32) {
+        self.maxconn.store(max, Ordering::Relaxed);
+    }
+
     #[inline]
     pub fn cur_conns(&self) -> u32 {
         self.cur.load(Ordering::Relaxed)
@@ -266,7 +441,7 @@ impl ServerState {
     /// lock). Returns false when the server is full.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        let max = self.maxconn;
+        let max = self.maxconn();
         self.cur
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
                 if max == 0 || c < max {
@@ -286,7 +461,8 @@ impl ServerState {
 
     /// Where to connect for a client that reached us on `dst_port`.
     pub fn addr_for(&self, dst_port: u16) -> SocketAddr {
-        SocketAddr::new(self.ip, self.port.unwrap_or(dst_port))
+        let (ip, port) = self.ip_port();
+        SocketAddr::new(ip, port.unwrap_or(dst_port))
     }
 }
 

@@ -236,10 +236,27 @@ pub async fn session(
                     tunnel: be.tunnel_timeout,
                 };
                 let copy_only = shard.shared.cfg.global.pump == crate::config::PumpKind::Copy;
-                // The grace period of a stop: close what is still open when it ends.
+                // The grace period of a stop: close what is still open when it ends; or
+                // at once when `shutdown sessions server` names this server. Both come
+                // through the control's one event, so a connection still waits on one
+                // listener.
+                let killed = std::cell::Cell::new(false);
                 let grace = async {
-                    shard.shared.control.wait_stop().await;
-                    let deadline = shard.shared.control.deadline().unwrap_or_else(Instant::now);
+                    let control = &shard.shared.control;
+                    let state = &be.lb.servers[srv];
+                    let epoch = state.kill_epoch();
+                    loop {
+                        let woken = control.listen();
+                        if state.kill_epoch() != epoch {
+                            killed.set(true);
+                            return;
+                        }
+                        if control.stopping() {
+                            break;
+                        }
+                        woken.await;
+                    }
+                    let deadline = control.deadline().unwrap_or_else(Instant::now);
                     glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
                 };
                 let end = match (&mut client, &mut server) {
@@ -275,6 +292,8 @@ pub async fn session(
                     }
                 };
                 out.term = match end {
+                    // Killed from the runtime API (HAProxy's 'K').
+                    _ if killed.get() => *b"KD",
                     End::Closed => *b"--",
                     End::Timeout(Side::Client) => *b"cD",
                     End::Timeout(Side::Server) => *b"sD",

@@ -47,7 +47,7 @@ pub async fn connect(
         Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
         _ => None,
     });
-    let name = crate::proxy::tls::server_name(sni, server.ip);
+    let name = crate::proxy::tls::server_name(sni, server.ip_port().0);
     let tls = crate::proxy::tls::connect_server(t.config.clone(), name, s, deadline()).await?;
     Ok(ServerIo::Tls(Box::new(tls)))
 }

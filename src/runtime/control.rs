@@ -55,6 +55,18 @@ impl Control {
         *self.deadline.lock().unwrap()
     }
 
+    /// Wakes everything waiting on this control without stopping: `shutdown sessions
+    /// server` uses it so that connections look at their server's kill epoch.
+    pub fn wake_all(&self) {
+        self.stop_event.notify(usize::MAX);
+    }
+
+    /// A listener woken by [`stop`](Self::stop) or [`wake_all`](Self::wake_all). Take it
+    /// before checking the condition it is for, so that no wake-up is missed.
+    pub fn listen(&self) -> event_listener::EventListener {
+        self.stop_event.listen()
+    }
+
     /// Completes once [`stop`](Self::stop) was called.
     pub async fn wait_stop(&self) {
         loop {
@@ -74,7 +86,8 @@ impl Control {
 /// backend queues. Taking and giving back are lock-free; only waiting allocates.
 pub struct Slots {
     cur: AtomicU32,
-    pub max: u32,
+    /// The limit; `set maxconn` changes it at run time.
+    max: AtomicU32,
     waiting: AtomicU32,
     event: Event,
 }
@@ -84,10 +97,20 @@ impl Slots {
     pub fn new(max: u32) -> Slots {
         Slots {
             cur: AtomicU32::new(0),
-            max,
+            max: AtomicU32::new(max),
             waiting: AtomicU32::new(0),
             event: Event::new(),
         }
+    }
+
+    pub fn max(&self) -> u32 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Changes the limit (`set maxconn`); waiters may now find a slot.
+    pub fn set_max(&self, max: u32) {
+        self.max.store(max, Ordering::Relaxed);
+        self.wake_all();
     }
 
     pub fn current(&self) -> u32 {
@@ -95,7 +118,7 @@ impl Slots {
     }
 
     pub fn try_take(&self) -> bool {
-        let max = self.max;
+        let max = self.max();
         self.cur
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
                 if max == 0 || c < max {

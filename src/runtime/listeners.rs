@@ -67,6 +67,58 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
 #[derive(Default)]
 pub struct Registry {
     sockets: HashMap<(usize, SocketAddr), Socket>,
+    /// The frontend (proxy index) and backlog of each address.
+    owners: HashMap<SocketAddr, (usize, u32)>,
+}
+
+impl Registry {
+    /// Copies of every listening socket, for `_getsocks`.
+    pub fn dup_all(&self) -> std::io::Result<Vec<std::os::fd::OwnedFd>> {
+        self.sockets
+            .values()
+            .map(|s| s.try_clone().map(std::os::fd::OwnedFd::from))
+            .collect()
+    }
+
+    /// The sockets received from an old process (`-x`), by their address: the k-th one of
+    /// an address goes to shard k, where `bind_all` reuses it.
+    pub fn inherited(fds: Vec<std::os::fd::OwnedFd>) -> Registry {
+        let mut r = Registry::default();
+        let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
+        for fd in fds {
+            let sock = Socket::from(fd);
+            let Some(addr) = sock.local_addr().ok().and_then(|a| a.as_socket()) else {
+                continue;
+            };
+            let n = seen.entry(addr).or_insert(0);
+            r.sockets.insert((*n, addr), sock);
+            *n += 1;
+        }
+        r
+    }
+
+    /// `disable|enable frontend`: stops or resumes listening on every socket of frontend
+    /// `proxy`, for every shard at once. Pausing is HAProxy's trick on Linux: shutdown(2)
+    /// takes a listening socket out of its SO_REUSEPORT group (new connections are
+    /// refused, queued ones reset) while it keeps its address; listen(2) puts it back.
+    pub fn pause(&self, proxy: usize, enable: bool) -> std::io::Result<usize> {
+        let mut n = 0;
+        for ((_, addr), sock) in &self.sockets {
+            let Some(&(p, backlog)) = self.owners.get(addr) else {
+                continue;
+            };
+            if p != proxy {
+                continue;
+            }
+            if enable {
+                sock.listen(backlog.min(i32::MAX as u32) as i32)?;
+            } else {
+                crate::sys::shutdown(sock.as_raw_fd(), libc::SHUT_RD)?;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 /// Binds every address of every enabled frontend, `shards` times, reusing the sockets of
@@ -123,6 +175,7 @@ pub fn bind_all(
                     )
                 })?;
                 registry.sockets.insert((n, b.addr), keep);
+                registry.owners.insert(b.addr, (i, backlog));
                 shard.push(Listener {
                     proxy: i,
                     addr: b.addr,

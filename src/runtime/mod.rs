@@ -5,6 +5,7 @@
 //! [`FrontendRt`] per frontend (its connection slots), the global connection slots and the
 //! stop control. Everything else (connections, pipes, counters, log sockets) is per shard.
 
+pub mod cli;
 pub mod control;
 pub mod cpus;
 pub mod limits;
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub soft_stop_pids: Vec<i32>,
     /// `-st`: old processes told to stop at once.
     pub hard_stop_pids: Vec<i32>,
+    /// `-x`: the stats socket of the process to take the listening sockets from.
+    pub takeover: Option<PathBuf>,
 }
 
 /// A frontend (or the frontend side of a listen) as the shards use it.
@@ -51,6 +54,8 @@ pub struct FrontendRt {
     pub dontlognull: bool,
     /// Whether this proxy has log targets (its own or `log global`).
     pub logs: bool,
+    /// The last malformed request, for `show errors`.
+    pub errors: cli::errors::ErrorLog,
 }
 
 /// A backend as the shards use it.
@@ -115,8 +120,10 @@ pub struct Shared {
     /// Indexed like `cfg.proxies`.
     pub frontends: Vec<Option<Arc<FrontendRt>>>,
     pub backends: Vec<Option<Arc<BackendRt>>>,
-    /// Global `maxconn`.
+    /// Global `maxconn` (`set maxconn global` may lower it, up to `hard_maxconn`).
     pub slots: Slots,
+    /// The global `maxconn` the generation started with.
+    pub hard_maxconn: u32,
     pub control: Control,
     pub pipe_size: usize,
     /// Pipes a shard may hold at once (global maxpipes split over shards).
@@ -208,6 +215,7 @@ impl Shared {
             frontends,
             backends,
             slots: Slots::new(maxconn),
+            hard_maxconn: maxconn,
             control: Control::default(),
             pipe_size: if cfg.global.pipesize > 0 {
                 cfg.global.pipesize
@@ -276,6 +284,7 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
         tcplog: px.options.tcplog,
         dontlognull: px.options.dontlognull,
         logs,
+        errors: Default::default(),
     }
 }
 
@@ -410,6 +419,7 @@ fn start_generation(
     cfg: Config,
     id: u64,
     previous: Option<&Generation>,
+    inherited: Option<&listeners::Registry>,
 ) -> Result<Generation, String> {
     let plan = cpus::plan(
         &host.allowed,
@@ -427,14 +437,22 @@ fn start_generation(
         .maxconn
         .unwrap_or_else(|| limits::default_maxconn(host.nofile));
     let grace = cfg.global.hard_stop_after.unwrap_or(DEFAULT_GRACE);
-    let (per_shard, sockets) =
-        listeners::bind_all(&cfg, nshards, maxconn, previous.map(|g| &g.sockets))?;
+    let (per_shard, sockets) = listeners::bind_all(
+        &cfg,
+        nshards,
+        maxconn,
+        previous.map(|g| &g.sockets).or(inherited),
+    )?;
     let shared = Arc::new(Shared::new(
         cfg,
         maxconn,
         nshards,
         previous.map(|g| &*g.shared),
     ));
+    // Saved admin states and weights apply before the first connection is accepted.
+    for m in cli::state_file::load(&shared) {
+        log::warn!("{m}");
+    }
     let io_memory = ((host.memlock / 4) / nshards as u64).clamp(64 << 10, 1 << 20) as usize;
     let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     let mut handles = Vec::new();
@@ -505,6 +523,24 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
         }
         None => cfg.global.gid,
     };
+    // `-x`: the listening sockets of the process we replace, taken over as a reload takes
+    // over the previous generation's; fetched before our own stats sockets take the path.
+    let inherited = match &opts.takeover {
+        Some(path) => {
+            let fds = cli::getsocks::fetch(path)?;
+            log::info!(
+                "-x: took over {} listening socket(s) from {}",
+                fds.len(),
+                path.display()
+            );
+            Some(listeners::Registry::inherited(fds))
+        }
+        None => None,
+    };
+    let (cli_ctx, cli_rx) = cli::Ctx::new(nofile);
+    let cli_cfg = cfg.global.cli.clone();
+    // Bound before privileges are dropped, like the listeners.
+    let cli_sockets = cli::bind_all(&cli_cfg)?;
     let chroot = cfg.global.chroot.clone();
     let pidfile = opts.pidfile.clone().or(cfg.global.pidfile.clone());
     let host = Host {
@@ -520,7 +556,11 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
 
     // Listeners are bound before privileges are dropped (ports below 1024).
-    let mut current = start_generation(&host, cfg, 1, None)?;
+    let mut current = start_generation(&host, cfg, 1, None, inherited.as_ref())?;
+    // Inherited sockets the new configuration does not use close here.
+    drop(inherited);
+    cli_ctx.current.store(Some(current.shared.clone()));
+    cli::serve(cli_ctx.clone(), cli_sockets, &cli_cfg);
     if let Some((dir, loc)) = &chroot {
         crate::sys::chroot(dir)
             .map_err(|e| format!("{loc}: cannot chroot to '{}': {e}", dir.display()))?;
@@ -544,6 +584,8 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
     }
 
     let mut draining: Vec<Generation> = Vec::new();
+    // `_getsocks` handed our listening sockets to another process.
+    let mut exported = false;
     let mut failed = false;
     let mut stopping = false;
     loop {
@@ -551,6 +593,7 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
             match sig {
                 SIGUSR2 | SIGHUP if !stopping => {
                     if let Some(next) = reload(&host, &current) {
+                        cli_ctx.current.store(Some(next.shared.clone()));
                         let mut old = std::mem::replace(&mut current, next);
                         log::info!(
                             "generation {} stops accepting and drains (up to {:?})",
@@ -582,9 +625,20 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
                     );
                     stopping = true;
                     let grace = current.grace;
-                    current.stop(grace);
+                    if exported && sig == SIGUSR1 {
+                        // A new process holds our listening sockets (`-x`): they stay
+                        // open, so hand over as a reload does instead of cancelling the
+                        // pending accepts.
+                        current.hand_over(grace);
+                    } else {
+                        current.stop(grace);
+                    }
                 }
             }
+        }
+        while let Ok((req, reply)) = cli_rx.try_recv() {
+            exported |= matches!(req, cli::MainReq::GetSocks);
+            let _ = reply.send(main_request(&current, req));
         }
         // Reap drained generations.
         let (done, still): (Vec<Generation>, Vec<Generation>) =
@@ -621,6 +675,30 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Carries out what the runtime API asked of the main thread.
+fn main_request(current: &Generation, req: cli::MainReq) -> cli::MainReply {
+    match req {
+        cli::MainReq::GetSocks => current
+            .sockets
+            .dup_all()
+            .map_err(|e| format!("Cannot duplicate the listening sockets: {e}.")),
+        cli::MainReq::Frontend { proxy, enable } => match current.sockets.pause(proxy, enable) {
+            Ok(_) => {
+                let name = &current.shared.cfg.proxies[proxy].name;
+                log::warn!(
+                    "Proxy {name} {} by the runtime API.",
+                    if enable { "resumed" } else { "paused" }
+                );
+                Ok(Vec::new())
+            }
+            Err(e) => Err(format!(
+                "Failed to {} the frontend: {e}.",
+                if enable { "resume" } else { "pause" }
+            )),
+        },
+    }
+}
+
 /// Reads the configuration again and starts a new generation beside `current`. On any
 /// error the current generation keeps running and the errors are logged with FILE:LINE.
 fn reload(host: &Host, current: &Generation) -> Option<Generation> {
@@ -647,7 +725,19 @@ fn reload(host: &Host, current: &Generation) -> Option<Generation> {
         );
         return None;
     };
-    match start_generation(host, cfg, current.id + 1, Some(current)) {
+    let (was, now) = (&current.shared.cfg.global.cli, &cfg.global.cli);
+    let addrs = |c: &crate::config::cli::CliGlobal| -> Vec<_> {
+        c.sockets
+            .iter()
+            .map(|s| (s.addr.clone(), s.level, s.expose_fd))
+            .collect()
+    };
+    if addrs(was) != addrs(now) || was.timeout != now.timeout || was.maxconn != now.maxconn {
+        log::warn!(
+            "the stats sockets are bound once per process: their changes take effect at the next start or upgrade (-x)"
+        );
+    }
+    match start_generation(host, cfg, current.id + 1, Some(current), None) {
         Ok(g) => Some(g),
         Err(e) => {
             log::error!(

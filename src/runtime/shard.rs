@@ -250,6 +250,8 @@ fn spawn_probers(shard: &Rc<Shard>) {
             be: be.clone(),
             srv: spec.server,
             addr: spec.addr,
+            fixed_addr: srv.check_ip.is_some(),
+            check_port: c.port,
             kind: px.check,
             http: Arc::new(px.http_check.clone()),
             tcp: Arc::new(px.tcp_check.clone()),
@@ -357,12 +359,23 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
                         }
                         Some(Err(e)) => {
                             log::debug!("accept on {}: {e}", l.addr);
-                            glommio::timer::sleep(Duration::from_millis(10)).await;
+                            // EINVAL: paused by `disable frontend` (see below).
+                            let pause = if e.raw_os_error() == Some(libc::EINVAL) {
+                                100
+                            } else {
+                                10
+                            };
+                            glommio::timer::sleep(Duration::from_millis(pause)).await;
                         }
                     }
                 }
                 Err(e) => match e.raw_os_error() {
                     Some(libc::ECONNABORTED) | Some(libc::EINTR) => {}
+                    Some(libc::EINVAL) => {
+                        // The socket no longer listens: `disable frontend` paused it.
+                        // Look again now and then, until `enable frontend` resumes it.
+                        glommio::timer::sleep(Duration::from_millis(100)).await;
+                    }
                     Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
                     | Some(libc::ENOMEM) => {
                         log::warn!("accept on {}: {e}; pausing the listener for 100 ms", l.addr);

@@ -2,7 +2,6 @@
 //! health checks off and on. Each one changes the server's shared state (`ServerState`),
 //! so every shard sees it at once, and rebuilds the backend's balancing tables.
 
-use crate::health::state::SrvState;
 use crate::runtime::BackendRt;
 
 /// An action of the page's form (`action=` values, HAProxy's names).
@@ -32,34 +31,20 @@ impl Action {
     }
 }
 
-/// Applies `a` to server `srv` of `be`; whether something changed.
+/// Applies `a` to server `srv` of `be`; whether something changed. The same admin bits
+/// as the runtime API's `set server … state` and `disable|enable health`.
 pub fn apply(be: &BackendRt, srv: usize, a: Action) -> bool {
+    use crate::health::state::admin::{FDRAIN, FMAINT};
     let s = &be.lb.servers[srv];
-    let changed = match a {
-        // Both leave maintenance; ready gives the weight back, drain takes it away.
-        Action::Ready | Action::Drain => {
-            let w = if a == Action::Ready {
-                s.configured_weight
-            } else {
-                0
-            };
-            let weight_changed = s.weight() != w;
-            s.set_weight(w);
-            let in_maint = s.state() == SrvState::Maint;
-            if in_maint {
-                // Out of maintenance, the server is what its health says.
-                s.set_state(if s.health().up {
-                    SrvState::Up
-                } else {
-                    SrvState::Down
-                });
-            }
-            weight_changed || in_maint
-        }
-        Action::Maint => s.set_state(SrvState::Maint) != SrvState::Maint,
-        Action::DisableHealth => s.set_checks_enabled(false),
-        Action::EnableHealth => s.set_checks_enabled(true),
-    };
+    let before = (s.admin(), s.checks_enabled(), s.state(), s.weight());
+    match a {
+        Action::Ready => s.set_admin(0, FMAINT | FDRAIN),
+        Action::Drain => s.set_admin(FDRAIN, FMAINT),
+        Action::Maint => s.set_admin(FMAINT, 0),
+        Action::DisableHealth => s.set_checks(false),
+        Action::EnableHealth => s.set_checks(true),
+    }
+    let changed = before != (s.admin(), s.checks_enabled(), s.state(), s.weight());
     if changed {
         be.lb.rebuild();
         be.queue.wake_all();

@@ -71,7 +71,7 @@ pub fn take(shared: &Shared) -> Snapshot {
             common(&mut r, &px.name, "FRONTEND", pid, &t);
             let v = &mut r.v;
             v[f::SCUR] = Val::U(fe.slots.current() as u64);
-            v[f::SLIM] = Val::U(fe.slots.max as u64);
+            v[f::SLIM] = Val::U(fe.slots.max() as u64);
             v[f::STATUS] = Val::Str(if shared.control.stopping() || px.disabled {
                 "STOP".into()
             } else {
@@ -103,7 +103,6 @@ pub fn take(shared: &Shared) -> Snapshot {
             let mut r = Row::new(ObjType::Server, i, be.id, s.id);
             r.server = Some(k);
             common(&mut r, &px.name, &s.name, pid, &t);
-            let state = s.state();
             let usable = s.usable();
             if usable {
                 if s.backup {
@@ -113,23 +112,23 @@ pub fn take(shared: &Shared) -> Snapshot {
                     act += 1;
                     weight += s.weight() as u64;
                 }
-                uweight += s.weight() as u64;
+                uweight += s.user_weight() as u64;
             }
-            let (lastchg, downtime) = s.change_times();
+            let (lastchg, downtime) = (s.since_last_change(), s.downtime());
             be_change = be_change.min(lastchg);
             let v = &mut r.v;
             v[f::QCUR] = Val::U(0);
             v[f::QMAX] = Val::U(0);
             v[f::SCUR] = Val::U(s.cur_conns() as u64);
-            v[f::SLIM] = if s.maxconn > 0 {
-                Val::U(s.maxconn as u64)
+            v[f::SLIM] = if s.maxconn() > 0 {
+                Val::U(s.maxconn() as u64)
             } else {
                 Val::Empty
             };
             v[f::DRESP] = Val::U(t.get(C::Dresp));
             v[f::STATUS] = Val::Str(server_status(s));
             v[f::WEIGHT] = Val::U(s.weight() as u64);
-            v[f::UWEIGHT] = Val::U(s.weight() as u64);
+            v[f::UWEIGHT] = Val::U(s.user_weight() as u64);
             v[f::ACT] = Val::U(!s.backup as u64);
             v[f::BCK] = Val::U(s.backup as u64);
             v[f::LASTCHG] = Val::U(lastchg);
@@ -165,9 +164,10 @@ pub fn take(shared: &Shared) -> Snapshot {
                 }
             }
             v[f::QLIMIT] = Val::Empty;
-            v[f::ADDR] = Val::Str(match s.port {
-                Some(p) => std::net::SocketAddr::new(s.ip, p).to_string(),
-                None => s.ip.to_string(),
+            let (ip, port) = s.ip_port();
+            v[f::ADDR] = Val::Str(match port {
+                Some(p) => std::net::SocketAddr::new(ip, p).to_string(),
+                None => ip.to_string(),
             });
             if let Some(c) = &cfg_srv.params.cookie {
                 v[f::COOKIE] = Val::Str(c.clone());
@@ -179,9 +179,6 @@ pub fn take(shared: &Shared) -> Snapshot {
             timing(&mut r, &t);
             backend_side(&mut r, &t);
             http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, false);
-            if state == SrvState::Maint {
-                r.v[f::WEIGHT] = Val::U(s.weight() as u64);
-            }
             rows.push(r);
         }
         let t = cnt.sum(|s| s.be(i));
@@ -266,7 +263,7 @@ pub fn take(shared: &Shared) -> Snapshot {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         uptime,
-        maxconn: shared.slots.max,
+        maxconn: shared.slots.max(),
         curr_conns: shared.slots.current(),
         cum_conns: shards.iter().map(|s| s.accepted).sum(),
         cum_req: fe_sum(C::ReqTot),
@@ -371,34 +368,40 @@ fn http_fields(r: &mut Row, http: bool, t: &Totals, frontend: bool) {
     }
 }
 
-/// HAProxy's server status: `MAINT`, `DRAIN` (up with weight 0), `no check`, or `UP`/`DOWN`
-/// with the check progress while it moves (`UP 1/3`, `DOWN 1/2`).
+/// HAProxy's server status: `MAINT`, `DRAIN` (forced drain), `NOLB` (health stopping),
+/// `no check` (unchecked, or checks disabled), or `UP`/`DOWN` with the check progress
+/// while it moves (`UP 1/3`, `DOWN 1/2`).
 fn server_status(s: &crate::health::ServerState) -> String {
-    match s.state() {
-        SrvState::Maint => "MAINT".into(),
-        st => {
-            if !s.checked {
-                return if st == SrvState::Up {
-                    if s.weight() == 0 { "DRAIN" } else { "no check" }.into()
-                } else {
-                    "DOWN".into()
-                };
-            }
-            let h = s.health();
-            if h.up {
-                if s.weight() == 0 {
-                    "DRAIN".into()
-                } else if h.health < h.rise + h.fall - 1 {
-                    format!("UP {}/{}", h.health + 1 - h.rise, h.fall)
-                } else {
-                    "UP".into()
-                }
-            } else if h.health > 0 {
-                format!("DOWN {}/{}", h.health, h.rise)
-            } else {
-                "DOWN".into()
-            }
+    use crate::health::state::admin::FDRAIN;
+    let st = s.state();
+    if st == SrvState::Maint {
+        return "MAINT".into();
+    }
+    if st == SrvState::Up && s.admin() & FDRAIN != 0 {
+        return "DRAIN".into();
+    }
+    if st == SrvState::Up && s.stopping() {
+        return "NOLB".into();
+    }
+    if !s.checked || !s.checks_enabled() {
+        return if st == SrvState::Up {
+            "no check"
+        } else {
+            "DOWN"
         }
+        .into();
+    }
+    let h = s.health();
+    if h.up {
+        if h.health < h.rise + h.fall - 1 {
+            format!("UP {}/{}", h.health + 1 - h.rise, h.fall)
+        } else {
+            "UP".into()
+        }
+    } else if h.health > 0 {
+        format!("DOWN {}/{}", h.health, h.rise)
+    } else {
+        "DOWN".into()
     }
 }
 

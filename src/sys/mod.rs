@@ -288,3 +288,49 @@ pub fn idle_socket_alive(fd: RawFd) -> bool {
     };
     r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
 }
+
+/// Most descriptors one SCM_RIGHTS message carries (HAProxy's MAX_SEND_FD).
+pub const MAX_SEND_FD: usize = 253;
+
+/// Sends `data` with `fds` attached (SCM_RIGHTS) on a unix stream socket.
+pub fn send_fds(
+    sock: &std::os::unix::net::UnixStream,
+    data: &[u8],
+    fds: &[RawFd],
+) -> io::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let iov = [io::IoSlice::new(data)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
+        .map_err(io::Error::from)?;
+    Ok(())
+}
+
+/// Receives up to `buf.len()` bytes and the descriptors attached to them (at most
+/// [`MAX_SEND_FD`]), each owned by the caller (O_CLOEXEC).
+pub fn recv_fds(
+    sock: &std::os::unix::net::UnixStream,
+    buf: &mut [u8],
+) -> io::Result<(usize, Vec<OwnedFd>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!([RawFd; MAX_SEND_FD]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(io::Error::from)?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(v) = c {
+            for fd in v {
+                // SAFETY: the kernel just installed `fd` in this process for this message;
+                // nothing else owns it.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Ok((msg.bytes, fds))
+}

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use rustls::SignatureScheme;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -587,6 +588,9 @@ fn check_validity(
 #[derive(Debug)]
 pub struct CertStore {
     entries: Vec<CertEntry>,
+    /// What each entry serves now: its key, or the one `commit ssl cert` put in its place
+    /// (see [`replace_live`]). Read per handshake without a lock.
+    live: Vec<Arc<ArcSwap<CertifiedKey>>>,
     exact: HashMap<String, Vec<usize>>,
     /// Keyed by the part after `*.`.
     wildcard: HashMap<String, Vec<usize>>,
@@ -620,7 +624,19 @@ impl CertStore {
                 default.push(i);
             }
         }
+        let live: Vec<Arc<ArcSwap<CertifiedKey>>> = entries
+            .iter()
+            .map(|e| Arc::new(ArcSwap::new(e.cert.key.clone())))
+            .collect();
+        {
+            let mut reg = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+            reg.retain(|(_, w)| w.strong_count() > 0);
+            for (e, l) in entries.iter().zip(&live) {
+                reg.push((e.cert.path.clone(), Arc::downgrade(l)));
+            }
+        }
         Ok(CertStore {
+            live,
             entries,
             exact,
             wildcard,
@@ -639,6 +655,16 @@ impl CertStore {
         server_name: Option<&str>,
         schemes: &[SignatureScheme],
     ) -> Option<&CertEntry> {
+        self.lookup_index(server_name, schemes)
+            .map(|i| &self.entries[i])
+    }
+
+    /// Like [`lookup`](Self::lookup), the entry's index.
+    fn lookup_index(
+        &self,
+        server_name: Option<&str>,
+        schemes: &[SignatureScheme],
+    ) -> Option<usize> {
         if let Some(name) = server_name {
             let name = normalize_name(name);
             let allowed = |&&i: &&usize| !self.entries[i].excluded.contains(&name);
@@ -666,7 +692,7 @@ impl CertStore {
     }
 
     /// The first candidate whose key can sign with an offered scheme, else the first.
-    fn pick(&self, candidates: &[usize], schemes: &[SignatureScheme]) -> Option<&CertEntry> {
+    fn pick(&self, candidates: &[usize], schemes: &[SignatureScheme]) -> Option<usize> {
         let first = *candidates.first()?;
         if candidates.len() > 1 {
             for &i in candidates {
@@ -677,19 +703,61 @@ impl CertStore {
                     .choose_scheme(schemes)
                     .is_some()
                 {
-                    return Some(&self.entries[i]);
+                    return Some(i);
                 }
             }
         }
-        Some(&self.entries[first])
+        Some(first)
     }
 }
 
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.lookup(hello.server_name(), hello.signature_schemes())
-            .map(|e| e.cert.key.clone())
+        self.lookup_index(hello.server_name(), hello.signature_schemes())
+            .map(|i| self.live[i].load_full())
     }
+}
+
+/// Every certificate slot of every listener's store, by the file it was loaded from, so
+/// that the runtime API can replace a certificate without a reload. Only building a store
+/// and a commit take the lock; handshakes read their slot.
+type LiveSlots = Vec<(PathBuf, std::sync::Weak<ArcSwap<CertifiedKey>>)>;
+static LIVE: std::sync::Mutex<LiveSlots> = std::sync::Mutex::new(Vec::new());
+
+/// Whether a listener of the running configuration serves the certificate file `path`.
+pub fn is_live(path: &Path) -> bool {
+    let reg = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    reg.iter().any(|(p, w)| p == path && w.strong_count() > 0)
+}
+
+/// Serves `key` in place of the certificate loaded from `path`, on every listener and
+/// shard at once, from the next handshake on. Returns how many slots changed.
+pub fn replace_live(path: &Path, key: Arc<CertifiedKey>) -> usize {
+    let reg = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut n = 0;
+    for (p, w) in reg.iter() {
+        if p == path
+            && let Some(slot) = w.upgrade()
+        {
+            slot.store(key.clone());
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Loads a certificate and key from PEM text that is not (yet) in a file: the payload of
+/// `set ssl cert`. `path` names it in messages.
+pub fn load_cert_pem(path: &Path, bytes: &[u8], policy: &LoadPolicy) -> Result<LoadedCert, String> {
+    let shown = path.display();
+    let pem = parse_pem(bytes).map_err(|e| format!("'{shown}': {e}"))?;
+    if pem.certs.is_empty() {
+        return Err(format!("'{shown}': no certificate found in the payload"));
+    }
+    let key = pem
+        .key
+        .ok_or_else(|| format!("'{shown}': no private key in the payload"))?;
+    build_loaded(path, pem.certs, key, policy, &mut Vec::new())
 }
 
 #[cfg(test)]

@@ -782,6 +782,26 @@ pub fn curl_tls(ca: &Path, host: &str, port: u16, path: &str, extra: &[&str]) ->
     )
 }
 
+/// Sends one line on a stats socket (the runtime API) and reads the reply until the server
+/// closes.
+pub fn stats_cmd(sock: &Path, line: &str) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(sock)
+        .unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Waits until a unix socket accepts connections.
+pub fn wait_unix_socket(p: &Path) {
+    eventually(Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(p).ok()
+    })
+    .unwrap_or_else(|| panic!("no stats socket at {}", p.display()));
+}
+
 /// The retry counts logged for connections or requests served by `backend/server` (the last
 /// part of the `act/fe/be/srv/retries` field of `option tcplog` and `option httplog`), in
 /// the order of the log, once there is one (empty if none within 5 s).

@@ -203,6 +203,16 @@ impl ServerIo {
             ServerIo::Tls(t) => t.get_ref().0,
         }
     }
+
+    /// Whether this idle connection can be reused (open, nothing unexpected to read). The
+    /// read-readiness poll glommio arms after a short read answers without a system call
+    /// while it is pending (nothing arrived, not even a FIN, as of the completions reaped
+    /// so far, the same knowledge an epoll-based proxy has); otherwise a `MSG_PEEK` asks
+    /// the socket. A connection closed in between is caught like one closed after the
+    /// peek: the send or the empty answer on a reused connection is retried on a new one.
+    pub fn idle_alive(&self) -> bool {
+        self.tcp().read_idle_known() || crate::sys::idle_socket_alive(self.fd())
+    }
 }
 
 delegate_stream_io!(ServerIo { Plain, Tls });
@@ -210,6 +220,47 @@ delegate_stream_io!(ServerIo { Plain, Tls });
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_server_connection_is_known_open_until_something_arrives() {
+        use crate::proxy::pump::tests::{on_executor, pair};
+        use std::time::Duration;
+        // Sleeping lets the executor submit the readiness poll and reap its completion; on
+        // loopback the peer's bytes and FIN have arrived when its write or close returns.
+        async fn settle() {
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+        }
+        on_executor(|| async {
+            let (mut peer, s) = pair().await;
+            let mut s = ServerIo::Plain(s);
+            let mut b = [0u8; 64];
+            for _ in 0..2 {
+                // A short read arms the poll; while it waits, no peek is needed.
+                peer.write_all(b"response").await.unwrap();
+                assert_eq!(s.read(&mut b).await.unwrap(), 8);
+                settle().await;
+                assert!(s.tcp().read_idle_known());
+                assert!(s.idle_alive());
+                // Unexpected bytes: the poll completes; not idle, and the peek says so.
+                peer.write_all(b"x").await.unwrap();
+                settle().await;
+                assert!(!s.tcp().read_idle_known());
+                assert!(!s.idle_alive());
+                assert_eq!(s.read(&mut b).await.unwrap(), 1);
+            }
+            // The server closes: the FIN completes the poll.
+            settle().await;
+            assert!(s.idle_alive());
+            drop(peer);
+            settle().await;
+            assert!(!s.tcp().read_idle_known());
+            assert!(!s.idle_alive());
+            assert_eq!(s.read(&mut b).await.unwrap(), 0);
+            // After EOF nothing is armed: unknown, and the peek sees the EOF.
+            assert!(!s.tcp().read_idle_known());
+            assert!(!s.idle_alive());
+        });
+    }
 
     #[test]
     fn released_buffers_are_reused_and_show_only_new_bytes() {

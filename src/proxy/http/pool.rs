@@ -45,7 +45,7 @@ impl Pool {
         let list = self.idle.get_mut(&(be, srv))?;
         while let Some(pos) = list.iter().rposition(|i| any || i.reused) {
             let i = list.remove(pos);
-            if i.since.elapsed() < PURGE_DELAY && crate::sys::idle_socket_alive(i.conn.fd()) {
+            if i.since.elapsed() < PURGE_DELAY && i.conn.idle_alive() {
                 return Some((i.conn, i.reused));
             }
             // Closed by the server, or too old: drop it.

@@ -183,6 +183,8 @@ pub async fn session<C>(
                     Ok(Parsed::Complete { head_len }) => break head_len,
                     Ok(Parsed::Incomplete) => {}
                     Err(e) => {
+                        fe.errors
+                            .record(info.src, e, inb.bytes(), shard.shared.cfg.global.bufsize);
                         txn.status = e.status();
                         txn.term = Term(*b"PR");
                         out.clear();
@@ -590,9 +592,7 @@ pub async fn session<C>(
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match private.take() {
-                Some((b, s, c))
-                    if b == be.proxy && s == srv && crate::sys::idle_socket_alive(c.fd()) =>
-                {
+                Some((b, s, c)) if b == be.proxy && s == srv && c.idle_alive() => {
                     reused = true;
                     Ok(c)
                 }

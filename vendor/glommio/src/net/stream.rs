@@ -236,6 +236,21 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         super::yolo_peek(self.stream.as_raw_fd(), buf)
     }
 
+    // corelb: an idle connection pool asks this instead of peeking at the socket.
+    /// Whether the read-readiness poll armed when the stream was made, or by `poll_read`
+    /// after a read that returned less than asked, is still waiting: the kernel reported no
+    /// data, EOF or error on the socket since, as far as the completions reaped so far tell.
+    /// False when no such poll is armed (the last read filled its buffer, failed or saw EOF,
+    /// or the poll already completed), i.e. when nothing is known.
+    /// A poll armed on io_uring is woken by any data arriving after it was armed and
+    /// completes at once if data is already there when it is submitted, so a pending one
+    /// means none came; it may lag behind the socket by the completions not reaped yet.
+    pub(crate) fn read_poll_pending(&self) -> bool {
+        self.source_rx
+            .as_ref()
+            .map_or(false, |src| src.result().is_none())
+    }
+
     pub(crate) async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let source = self.reactor.upgrade().unwrap().recv(
             self.stream.as_raw_fd(),
@@ -405,6 +420,12 @@ impl<S> GlommioStream<S, NonBuffered> {
 }
 
 impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
+    // corelb: see `NonBufferedStream::read_poll_pending`; bytes already buffered here
+    // count as activity.
+    pub(crate) fn read_poll_pending(&self) -> bool {
+        self.rx_buf.is_empty() && self.stream.read_poll_pending()
+    }
+
     /// Receives data on the socket from the remote address to which it is
     /// connected, without removing that data from the queue.
     ///

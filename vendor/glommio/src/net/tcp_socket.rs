@@ -652,6 +652,18 @@ impl<B: RxBuf> TcpStream<B> {
         self.stream.peek(buf).await.map_err(Into::into)
     }
 
+    // corelb: lets a pool of idle connections check one without a `recv(MSG_PEEK)`.
+    /// Whether this stream is known to have nothing to read: when it is made, and after a
+    /// read that returned less than asked, the stream arms a read-readiness poll, and this is
+    /// true while that poll has not completed (no data, EOF or error reported since, as far
+    /// as the completions reaped so far by the executor tell) and no received bytes are
+    /// buffered. False means "unknown", not "readable": no such poll is armed (the last read
+    /// filled its buffer, failed or saw EOF) or it completed.
+    /// No system call is made.
+    pub fn read_idle_known(&self) -> bool {
+        self.stream.read_poll_pending()
+    }
+
     /// Returns the socket address of the remote peer of this TCP connection.
     ///
     /// # Examples

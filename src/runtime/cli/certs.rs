@@ -1,0 +1,84 @@
+//! `set ssl cert FILE <<` / `commit ssl cert FILE` / `abort ssl cert FILE`: a certificate
+//! renewed without a reload. `set` parses and checks the new certificate into a transaction
+//! (one at a time, as in HAProxy); `commit` swaps it into every listener slot loaded from
+//! FILE (`tls::certs::replace_live`), which every shard reads at its next handshake.
+//! Connections already established keep their certificate.
+
+use super::Ctx;
+use crate::runtime::Shared;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct CertTxn {
+    /// The name the operator gave.
+    name: String,
+    /// The file the running listeners loaded it from.
+    path: PathBuf,
+    key: Arc<rustls::sign::CertifiedKey>,
+}
+
+pub fn set(ctx: &Ctx, sh: &Shared, file: Option<&str>, payload: Option<&str>) -> String {
+    let (Some(file), Some(payload)) = (file, payload) else {
+        return "'set ssl cert' expects a filename and a certificate as a payload\n".into();
+    };
+    let policy = sh.cfg.global.tls.load_policy();
+    let Some(path) = [PathBuf::from(file), policy.resolve(file)]
+        .into_iter()
+        .find(|p| crate::tls::certs::is_live(p))
+    else {
+        return "Can't replace a certificate which is not referenced by the configuration!\n"
+            .into();
+    };
+    let mut txn = ctx.txn.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = txn.as_ref()
+        && t.name != file
+    {
+        return format!(
+            "The ongoing transaction is about '{}' but you are trying to set '{file}'\n",
+            t.name
+        );
+    }
+    let loaded = match crate::tls::certs::load_cert_pem(&path, payload.as_bytes(), &policy) {
+        Ok(l) => l,
+        Err(e) => return format!("{e}\nCan't update {file}!\n"),
+    };
+    let verb = if txn.is_some() { "updated" } else { "created" };
+    *txn = Some(CertTxn {
+        name: file.to_string(),
+        path,
+        key: loaded.key,
+    });
+    format!("Transaction {verb} for certificate {file}!\n")
+}
+
+pub fn commit(ctx: &Ctx, file: Option<&str>) -> String {
+    let Some(file) = file else {
+        return "'commit ssl cert' expects a filename\n".into();
+    };
+    let mut txn = ctx.txn.lock().unwrap_or_else(|e| e.into_inner());
+    match txn.take() {
+        Some(t) if t.name == file => {
+            let n = crate::tls::certs::replace_live(&t.path, t.key);
+            log::info!("runtime API: certificate '{file}' replaced in {n} listener(s)");
+            format!("Committing {file}.\nSuccess!\n")
+        }
+        other => {
+            *txn = other;
+            format!("No ongoing transaction! !\nCan't commit {file}!\n")
+        }
+    }
+}
+
+pub fn abort(ctx: &Ctx, file: Option<&str>) -> String {
+    let Some(file) = file else {
+        return "'abort ssl cert' expects a filename\n".into();
+    };
+    let mut txn = ctx.txn.lock().unwrap_or_else(|e| e.into_inner());
+    match txn.as_ref() {
+        Some(t) if t.name == file => {
+            *txn = None;
+            format!("Transaction aborted for certificate '{file}'!\n")
+        }
+        _ => "No ongoing transaction!\n".into(),
+    }
+}

@@ -1,0 +1,552 @@
+//! The runtime API's commands: one line in, HAProxy's reply text out. No I/O here except
+//! through [`Ctx`] (the current generation's shared state, and requests to the main thread
+//! for what only it owns: the listening sockets). A change goes to the shared atomics
+//! (server state, weight, maxconn, address) or to the certificate slots, so every shard
+//! sees it at its next connection.
+
+use super::Ctx;
+use crate::config::cli::CliLevel;
+use crate::health::ServerState;
+use crate::health::state::admin;
+use crate::runtime::{BackendRt, Shared};
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// What the session does after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Then {
+    Continue,
+    /// `prompt`: toggles the interactive mode.
+    TogglePrompt,
+    Quit,
+}
+
+pub struct Reply {
+    /// The command's text; the session adds the empty line that ends every reply.
+    pub out: String,
+    pub then: Then,
+}
+
+impl Reply {
+    fn text(out: impl Into<String>) -> Reply {
+        Reply {
+            out: out.into(),
+            then: Then::Continue,
+        }
+    }
+}
+
+/// One help line per command, HAProxy 2.6's exact text, in its order; the level a
+/// command needs.
+const COMMANDS: &[(&str, CliLevel, &str)] = &[
+    (
+        "abort ssl cert",
+        CliLevel::Admin,
+        "  abort ssl cert <certfile>               : abort a transaction for a certificate file",
+    ),
+    (
+        "commit ssl cert",
+        CliLevel::Admin,
+        "  commit ssl cert <certfile>              : commit a certificate file",
+    ),
+    (
+        "disable frontend",
+        CliLevel::Admin,
+        "  disable frontend <frontend>             : temporarily disable specific frontend",
+    ),
+    (
+        "disable health",
+        CliLevel::Admin,
+        "  disable health                          : disable health checks",
+    ),
+    (
+        "disable server",
+        CliLevel::Admin,
+        "  disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)",
+    ),
+    (
+        "enable frontend",
+        CliLevel::Admin,
+        "  enable frontend <frontend>              : re-enable specific frontend",
+    ),
+    (
+        "enable health",
+        CliLevel::Admin,
+        "  enable health                           : enable health checks",
+    ),
+    (
+        "enable server",
+        CliLevel::Admin,
+        "  enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)",
+    ),
+    (
+        "get weight",
+        CliLevel::User,
+        "  get weight <bk>/<srv>                   : report a server's current weight",
+    ),
+    (
+        "operator",
+        CliLevel::User,
+        "  operator                                : lower the level of the current CLI session to operator",
+    ),
+    (
+        "set maxconn frontend",
+        CliLevel::Admin,
+        "  set maxconn frontend <frontend> <value> : change a frontend's maxconn setting",
+    ),
+    (
+        "set maxconn global",
+        CliLevel::Admin,
+        "  set maxconn global <value>              : change the per-process maxconn setting",
+    ),
+    (
+        "set maxconn server",
+        CliLevel::Admin,
+        "  set maxconn server <bk>/<srv>           : change a server's maxconn setting",
+    ),
+    (
+        "set server",
+        CliLevel::Admin,
+        "  set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl",
+    ),
+    (
+        "set ssl cert",
+        CliLevel::Admin,
+        "  set ssl cert <certfile> <payload>       : replace a certificate file",
+    ),
+    (
+        "set weight",
+        CliLevel::Admin,
+        "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)",
+    ),
+    (
+        "show backend",
+        CliLevel::User,
+        "  show backend                            : list backends in the current running config",
+    ),
+    (
+        "show cli level",
+        CliLevel::User,
+        "  show cli level                          : display the level of the current CLI session",
+    ),
+    (
+        "show errors",
+        CliLevel::Operator,
+        "  show errors [<px>] [request|response]   : report last request and/or response errors for each proxy",
+    ),
+    (
+        "show info",
+        CliLevel::User,
+        "  show info [desc|json|typed|float]*      : report information about the running process",
+    ),
+    (
+        "show servers state",
+        CliLevel::User,
+        "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
+    ),
+    (
+        "show version",
+        CliLevel::User,
+        "  show version                            : show version of the current process",
+    ),
+    (
+        "shutdown sessions server",
+        CliLevel::Admin,
+        "  shutdown sessions server <bk>/<srv>     : kill sessions on a server",
+    ),
+    (
+        "user",
+        CliLevel::User,
+        "  user                                    : lower the level of the current CLI session to user",
+    ),
+    (
+        "help",
+        CliLevel::User,
+        "  help [<command>]                        : list matching or all commands",
+    ),
+    (
+        "prompt",
+        CliLevel::User,
+        "  prompt                                  : toggle interactive mode with prompt",
+    ),
+    (
+        "quit",
+        CliLevel::User,
+        "  quit                                    : disconnect",
+    ),
+];
+
+/// The last three lines of every help text.
+const ALWAYS: &[&str] = &["help", "prompt", "quit"];
+
+/// `help`: every command, as HAProxy 2.6 lists them.
+pub fn help() -> String {
+    let mut s = String::from("The following commands are valid at this level:\n");
+    for (_, _, line) in COMMANDS {
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
+/// An unknown command: HAProxy 2.6's answer, with the commands whose names are closest
+/// to the words typed.
+pub fn unknown(words: &[&str]) -> String {
+    let typed = words.join(" ");
+    let mut scored: Vec<(f64, &str)> = COMMANDS
+        .iter()
+        .filter(|(name, _, _)| !ALWAYS.contains(name))
+        .map(|(name, _, line)| {
+            let n = name.split(' ').count().min(words.len().max(1));
+            let prefix = words[..n.min(words.len())].join(" ");
+            (
+                strsim::jaro_winkler(&prefix, name).max(strsim::jaro_winkler(&typed, name)),
+                *line,
+            )
+        })
+        .filter(|(score, _)| *score > 0.6)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut s = if scored.is_empty() {
+        return format!(
+            "Unknown command. Please enter one of the following commands only :\n{}",
+            help().split_once('\n').map(|x| x.1).unwrap_or_default()
+        );
+    } else {
+        String::from("Unknown command, but maybe one of the following ones is a better match:\n")
+    };
+    for (_, line) in scored.iter().take(5) {
+        s.push_str(line);
+        s.push('\n');
+    }
+    for (name, _, line) in COMMANDS {
+        if ALWAYS.contains(name) {
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// Runs one command (already split from its neighbours on `;`). `payload` is what followed
+/// a line ending in `<<`. `level` may be lowered by `operator`/`user`.
+pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -> Reply {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.is_empty() {
+        return Reply::text("");
+    }
+    let Some((name, need, _)) = COMMANDS.iter().find(|(name, _, _)| {
+        let n: Vec<&str> = name.split(' ').collect();
+        words.len() >= n.len() && words[..n.len()] == n[..]
+    }) else {
+        return Reply::text(unknown(&words));
+    };
+    if *level < *need {
+        return Reply::text("Permission denied\n");
+    }
+    let args = &words[name.split(' ').count()..];
+    match *name {
+        "help" => Reply::text(help()),
+        "prompt" => Reply {
+            out: String::new(),
+            then: Then::TogglePrompt,
+        },
+        "quit" => Reply {
+            out: String::new(),
+            then: Then::Quit,
+        },
+        "operator" | "user" => {
+            let to = if *name == "user" {
+                CliLevel::User
+            } else {
+                CliLevel::Operator
+            };
+            *level = (*level).min(to);
+            Reply::text("")
+        }
+        "show cli level" => Reply::text(match level {
+            CliLevel::User => "user\n",
+            CliLevel::Operator => "operator\n",
+            CliLevel::Admin => "admin\n",
+        }),
+        "show version" => Reply::text(format!("{}\n", env!("CARGO_PKG_VERSION"))),
+        _ => {
+            let Some(sh) = ctx.current.load_full() else {
+                return Reply::text("The process is starting; try again.\n");
+            };
+            Reply::text(with_shared(ctx, &sh, name, args, payload, line))
+        }
+    }
+}
+
+fn with_shared(
+    ctx: &Ctx,
+    sh: &Shared,
+    name: &str,
+    args: &[&str],
+    payload: Option<&str>,
+    line: &str,
+) -> String {
+    match name {
+        "show info" => super::info::show_info(ctx, sh),
+        "show errors" => super::errors::render(sh),
+        "show backend" => {
+            let mut s = String::from("# name\n");
+            for be in sh.backends.iter().flatten() {
+                let _ = writeln!(s, "{}", be.name);
+            }
+            s
+        }
+        "show servers state" => match args.first() {
+            None => super::state_file::render(sh, None),
+            Some(b) => match sh.backend_by_name(b) {
+                Some(be) => super::state_file::render(sh, Some(be)),
+                None => "Can't find backend.\n".into(),
+            },
+        },
+        "get weight" => match server(sh, args.first()) {
+            Ok((_, s)) => format!("{} (initial {})\n", s.user_weight(), s.configured_weight),
+            Err(e) => e,
+        },
+        "set weight" => match server(sh, args.first()) {
+            Ok((be, s)) => set_weight(be, &s, args.get(1).copied()),
+            Err(e) => e,
+        },
+        "disable server" | "enable server" => match server(sh, args.first()) {
+            Ok((be, s)) => {
+                if name == "disable server" {
+                    s.set_admin(admin::FMAINT, 0);
+                } else {
+                    s.set_admin(0, admin::MAINT);
+                }
+                changed(be);
+                String::new()
+            }
+            Err(e) => e,
+        },
+        "disable health" | "enable health" => match server(sh, args.first()) {
+            Ok((be, s)) => {
+                s.set_checks(name == "enable health");
+                changed(be);
+                String::new()
+            }
+            Err(e) => e,
+        },
+        "set server" => set_server(sh, args),
+        "shutdown sessions server" => match server(sh, args.first()) {
+            Ok((_, s)) => {
+                s.shutdown_sessions();
+                sh.control.wake_all();
+                String::new()
+            }
+            Err(e) => e,
+        },
+        "set maxconn frontend" => {
+            let Some(f) = args.first() else {
+                return "A frontend name is expected.\n".into();
+            };
+            let Some(fe) = sh.frontends.iter().flatten().find(|fe| fe.name == *f) else {
+                return "No such frontend.\n".into();
+            };
+            match args.get(1).and_then(|v| v.parse::<u32>().ok()) {
+                Some(v) => {
+                    fe.slots.set_max(v);
+                    String::new()
+                }
+                None => "Integer value expected.\n".into(),
+            }
+        }
+        "set maxconn server" => match server(sh, args.first()) {
+            Ok((be, s)) => match args.get(1).and_then(|v| v.parse::<u32>().ok()) {
+                Some(v) => {
+                    s.set_maxconn(v);
+                    be.queue.wake_all();
+                    String::new()
+                }
+                None => "'set maxconn server' expects an integer value.\n".into(),
+            },
+            Err(e) => e,
+        },
+        "set maxconn global" => match args.first().and_then(|v| v.parse::<u32>().ok()) {
+            Some(v) => {
+                if v == 0 || v > sh.hard_maxconn {
+                    return "Value out of range.\n".into();
+                }
+                sh.slots.set_max(v);
+                String::new()
+            }
+            None => "Expects an integer value.\n".into(),
+        },
+        "disable frontend" | "enable frontend" => {
+            let Some(f) = args.first() else {
+                return "A frontend name is expected.\n".into();
+            };
+            let Some(fe) = sh.frontends.iter().flatten().find(|fe| fe.name == *f) else {
+                return "No such frontend.\n".into();
+            };
+            match ctx.ask_main(super::MainReq::Frontend {
+                proxy: fe.proxy,
+                enable: name == "enable frontend",
+            }) {
+                Ok(_) => String::new(),
+                Err(e) => format!("{e}\n"),
+            }
+        }
+        "set ssl cert" => super::certs::set(ctx, sh, args.first().copied(), payload),
+        "commit ssl cert" => super::certs::commit(ctx, args.first().copied()),
+        "abort ssl cert" => super::certs::abort(ctx, args.first().copied()),
+        _ => unknown(&line.split_whitespace().collect::<Vec<_>>()),
+    }
+}
+
+/// A state or weight changed: the backend's tables follow, and connections queued for a
+/// slot look again.
+fn changed(be: &BackendRt) {
+    be.lb.rebuild();
+    be.queue.wake_all();
+}
+
+/// `backend/server` → the backend and the server, or HAProxy's error text.
+fn server<'a>(
+    sh: &'a Shared,
+    arg: Option<&&str>,
+) -> Result<(&'a Arc<BackendRt>, Arc<ServerState>), String> {
+    let Some((b, s)) = arg.and_then(|a| a.split_once('/')) else {
+        return Err("Require 'backend/server'.\n".into());
+    };
+    let Some(be) = sh.backend_by_name(b) else {
+        return Err("No such backend.\n".into());
+    };
+    match be.lb.servers.iter().find(|x| x.name == s) {
+        Some(x) => Ok((be, x.clone())),
+        None => Err("No such server.\n".into()),
+    }
+}
+
+/// `set weight B/S N[%]` (and `set server B/S weight`): HAProxy's parsing and messages.
+fn set_weight(be: &BackendRt, s: &ServerState, arg: Option<&str>) -> String {
+    let Some(a) = arg else {
+        return "Require <weight> or <weight%>.\n".into();
+    };
+    let (num, pct) = match a.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (a, false),
+    };
+    let Ok(v) = num.parse::<i64>() else {
+        // HAProxy's words, without a line end: the reply's empty line ends it.
+        return "Empty weight string empty or preceded by garbage".into();
+    };
+    let w = if pct {
+        if !(0..=100).contains(&v) {
+            return "Relative weight can only be set between 0 and 100% inclusive.\n".into();
+        }
+        (s.configured_weight as i64 * v / 100) as u32
+    } else {
+        if !(0..=256).contains(&v) {
+            return "Absolute weight can only be between 0 and 256 inclusive.\n".into();
+        }
+        v as u32
+    };
+    s.set_user_weight(w);
+    changed(be);
+    String::new()
+}
+
+const SET_SERVER_USAGE: &str = "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n";
+
+fn set_server(sh: &Shared, args: &[&str]) -> String {
+    let (be, s) = match server(sh, args.first()) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    match args.get(1).copied() {
+        Some("state") => {
+            match args.get(2).copied() {
+                Some("ready") => s.set_admin(0, admin::MAINT | admin::FDRAIN),
+                Some("drain") => s.set_admin(admin::FDRAIN, admin::MAINT),
+                Some("maint") => s.set_admin(admin::FMAINT, admin::FDRAIN),
+                _ => {
+                    return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+                        .into();
+                }
+            }
+            changed(be);
+            String::new()
+        }
+        Some("health") => {
+            match args.get(2).copied() {
+                Some("up") => s.force_health(true, false),
+                Some("stopping") => s.force_health(true, true),
+                Some("down") => s.force_health(false, false),
+                _ => {
+                    return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
+                        .into();
+                }
+            }
+            changed(be);
+            String::new()
+        }
+        Some("weight") => set_weight(be, &s, args.get(2).copied()),
+        Some("addr") => {
+            let Some(a) = args.get(2) else {
+                return "set server <b>/<s> addr requires an address and optionally a port.\n"
+                    .into();
+            };
+            let Ok(ip) = a.parse::<std::net::IpAddr>() else {
+                return format!("Invalid addr '{a}' by 'stats socket command'\n");
+            };
+            let (old_ip, old_port) = s.ip_port();
+            let port = match (args.get(3).copied(), args.get(4)) {
+                (Some("port"), Some(p)) => match p.parse::<u16>() {
+                    Ok(p) if p > 0 => Some(p),
+                    _ => return format!("Invalid port '{p}' by 'stats socket command'\n"),
+                },
+                (None, _) => old_port,
+                _ => return SET_SERVER_USAGE.into(),
+            };
+            let mut parts = Vec::new();
+            if ip != old_ip {
+                parts.push(format!("IP changed from '{old_ip}' to '{ip}'"));
+            }
+            if port != old_port {
+                let show = |p: Option<u16>| p.map_or(String::new(), |p| p.to_string());
+                parts.push(format!(
+                    "port changed from '{}' to '{}'",
+                    show(old_port),
+                    show(port)
+                ));
+            }
+            s.set_addr(ip, port);
+            if parts.is_empty() {
+                "no need to change the addr\n".into()
+            } else {
+                format!("{} by 'stats socket command'\n", parts.join(", "))
+            }
+        }
+        _ => SET_SERVER_USAGE.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_is_haproxys_layout() {
+        let h = help();
+        assert!(h.starts_with("The following commands are valid at this level:\n"));
+        // Every help line puts its colon at column 42, as HAProxy's does.
+        for l in h.lines().skip(1) {
+            assert_eq!(&l[42..44], ": ", "{l}");
+        }
+        assert!(h.ends_with("  quit                                    : disconnect\n"));
+    }
+
+    #[test]
+    fn unknown_commands_suggest_close_ones() {
+        let u = unknown(&["show", "servers", "stat"]);
+        assert!(u.starts_with("Unknown command, but maybe"), "{u}");
+        assert!(u.contains("show servers state [<backend>]"), "{u}");
+        assert!(u.ends_with("  quit                                    : disconnect\n"));
+    }
+}

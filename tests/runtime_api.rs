@@ -1,0 +1,855 @@
+//! The runtime API (`stats socket`): HAProxy's protocol and output formats (compared with
+//! Debian's haproxy 2.6 on the same configuration), levels, bad input, limits, and each
+//! command's effect on traffic across shards.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+fn cli(sock: &Path, line: &str) -> String {
+    stats_cmd(sock, line)
+}
+
+fn wait_socket(p: &Path) {
+    wait_unix_socket(p)
+}
+
+/// Writes `bytes` on a fresh socket and reads until the server closes it.
+fn talk<S: Read + Write>(mut c: S, bytes: &[u8]) -> String {
+    c.write_all(bytes).unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
+}
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A tcp listen section over two named backends, with admin and user sockets in `dir`.
+fn config(dir: &TempDir, port: u16, a: u16, b: u16, global: &str, srv: &str) -> String {
+    format!(
+        "global\n  stats socket {admin} mode 600 level admin\n  stats socket {user} level user\n{global}\n{}",
+        listen_cfg(port, "", &[("a", a, srv), ("b", b, srv)]),
+        admin = dir.path("admin.sock").display(),
+        user = dir.path("user.sock").display(),
+    )
+}
+
+struct Setup {
+    _a: Backend,
+    _b: Backend,
+    dir: TempDir,
+    port: u16,
+    _lb: Corelb,
+}
+
+impl Setup {
+    fn start(global: &str) -> Setup {
+        let (a, b) = (Backend::named("a"), Backend::named("b"));
+        let dir = TempDir::new("cli");
+        let port = free_port();
+        let lb = Corelb::start(
+            &config(&dir, port, a.port, b.port, global, ""),
+            &["--shards", "2"],
+            &[port],
+        );
+        wait_socket(&dir.path("admin.sock"));
+        Setup {
+            _a: a,
+            _b: b,
+            dir,
+            port,
+            _lb: lb,
+        }
+    }
+    fn admin(&self, line: &str) -> String {
+        cli(&self.dir.path("admin.sock"), line)
+    }
+    fn user(&self, line: &str) -> String {
+        cli(&self.dir.path("user.sock"), line)
+    }
+}
+
+#[test]
+fn server_state_and_weight_reach_every_shard() {
+    let s = Setup::start("");
+    let d = distribution(s.port, 40);
+    assert_eq!((d["a"], d["b"]), (20, 20), "{d:?}");
+
+    // Maintenance: no connection reaches a, whichever of the two shards accepts it.
+    assert_eq!(s.admin("set server l/a state maint"), "\n");
+    let d = distribution(s.port, 40);
+    assert_eq!(d.get("a"), None, "{d:?}");
+    assert_eq!(s.admin("set server l/a state ready"), "\n");
+    assert_eq!(distribution(s.port, 40).get("a"), Some(&20));
+
+    // Drain: no new connection either, but the server stays up (op state 2, admin 8).
+    assert_eq!(s.admin("set server l/a state drain"), "\n");
+    assert_eq!(distribution(s.port, 20).get("a"), None);
+    let row = s.admin("show servers state l");
+    let a: Vec<&str> = row.lines().nth(2).unwrap().split(' ').collect();
+    assert_eq!((a[3], a[5], a[6]), ("a", "2", "8"), "{row}");
+    assert_eq!(s.admin("set server l/a state ready"), "\n");
+
+    // Weights: b with 3 times a's weight gets 3 of every 4 connections.
+    assert_eq!(s.admin("set weight l/b 3"), "\n");
+    assert_eq!(s.admin("get weight l/b"), "3 (initial 1)\n\n");
+    let d = distribution(s.port, 40);
+    assert_eq!((d["a"], d["b"]), (10, 30), "{d:?}");
+    assert_eq!(s.admin("set server l/b weight 100%"), "\n");
+    assert_eq!(s.admin("get weight l/b"), "1 (initial 1)\n\n");
+
+    // Health forced down, then up.
+    assert_eq!(s.admin("set server l/b health down"), "\n");
+    assert_eq!(distribution(s.port, 10).get("b"), None);
+    assert_eq!(s.admin("set server l/b health up"), "\n");
+    assert_eq!(distribution(s.port, 10).get("b"), Some(&5));
+
+    // The deprecated forms.
+    assert_eq!(s.admin("disable server l/b"), "\n");
+    assert_eq!(distribution(s.port, 10).get("b"), None);
+    assert_eq!(s.admin("enable server l/b"), "\n");
+    assert_eq!(distribution(s.port, 10).get("b"), Some(&5));
+}
+
+#[test]
+fn set_server_addr_moves_new_connections() {
+    let s = Setup::start("");
+    let c = Backend::named("c");
+    let r = s.admin(&format!("set server l/a addr 127.0.0.1 port {}", c.port));
+    assert_eq!(
+        r,
+        format!(
+            "port changed from '{}' to '{}' by 'stats socket command'\n\n",
+            s._a.port, c.port
+        )
+    );
+    let d = distribution(s.port, 20);
+    assert_eq!((d.get("a"), d.get("c")), (None, Some(&10)), "{d:?}");
+    assert_eq!(
+        s.admin("set server l/a addr nope"),
+        "Invalid addr 'nope' by 'stats socket command'\n\n"
+    );
+}
+
+#[test]
+fn levels_and_bad_commands_change_nothing() {
+    let s = Setup::start("");
+    let before = s.admin("show servers state");
+    assert_eq!(
+        s.user("set server l/a state maint"),
+        "Permission denied\n\n"
+    );
+    assert_eq!(s.user("disable frontend l"), "Permission denied\n\n");
+    assert_eq!(s.user("set maxconn global 10"), "Permission denied\n\n");
+    assert_eq!(s.user("get weight l/a"), "1 (initial 1)\n\n");
+    assert_eq!(s.user("show cli level"), "user\n\n");
+    // Listening sockets go only to an admin socket with 'expose-fd listeners'.
+    assert_eq!(s.user("_getsocks"), "Permission denied\n\n");
+    assert_eq!(s.admin("_getsocks"), "Permission denied\n\n");
+    // An admin session lowered to user loses its rights for the rest of the line.
+    assert_eq!(
+        s.admin("user; set server l/a state maint"),
+        "\nPermission denied\n\n"
+    );
+
+    let unknown = s.admin("sow servers state");
+    assert!(
+        unknown.starts_with(
+            "Unknown command, but maybe one of the following ones is a better match:\n"
+        ) && unknown.contains("  show servers state [<backend>]")
+            && unknown.ends_with("  quit                                    : disconnect\n\n"),
+        "{unknown}"
+    );
+    assert_eq!(
+        s.admin("set server l/a state bogus"),
+        "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n\n"
+    );
+    assert_eq!(
+        s.admin("set server l/zz state maint"),
+        "No such server.\n\n"
+    );
+    assert_eq!(
+        s.admin("set server nobe/a state maint"),
+        "No such backend.\n\n"
+    );
+    assert_eq!(s.admin("get weight l"), "Require 'backend/server'.\n\n");
+    assert_eq!(
+        s.admin("set weight l/a 300"),
+        "Absolute weight can only be between 0 and 256 inclusive.\n\n"
+    );
+    assert_eq!(
+        s.admin("set weight l/a x"),
+        "Empty weight string empty or preceded by garbage\n"
+    );
+    assert_eq!(
+        s.admin("show servers state nobe"),
+        "Can't find backend.\n\n"
+    );
+    assert!(
+        s.admin("set server l/a")
+            .starts_with("usage: set server <backend>/<server>")
+    );
+    // Nothing changed, and traffic still goes to both.
+    let strip = |t: &str| -> Vec<String> {
+        // srv_time_since_last_change (column 9) moves with the clock.
+        t.lines()
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(' ').collect();
+                if f.len() > 9 && !l.starts_with('#') {
+                    f[9] = "T";
+                }
+                f.join(" ")
+            })
+            .collect()
+    };
+    assert_eq!(strip(&s.admin("show servers state")), strip(&before));
+    let d = distribution(s.port, 10);
+    assert_eq!((d["a"], d["b"]), (5, 5));
+}
+
+#[test]
+fn prompt_mode_and_several_commands_per_line() {
+    let tcp = free_port();
+    let s = Setup::start(&format!("  stats socket ipv4@127.0.0.1:{tcp} level user"));
+    let v = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        s.admin("show version;show backend"),
+        format!("{v}\n\n# name\nl\n\n")
+    );
+    let c = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let out = talk(c, b"prompt\nshow version\nquit\n");
+    assert_eq!(out, format!("\n> {v}\n\n> "));
+    // The same over TCP.
+    let c = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(talk(c, b"show cli level\n"), "user\n\n");
+}
+
+#[test]
+fn unix_socket_gets_its_mode_and_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let other = TempDir::new("cli-own");
+    let path = other.path("nobody.sock");
+    let _s = Setup::start(&format!(
+        "  stats socket {} mode 640 uid 65534 gid 65534 level user",
+        path.display()
+    ));
+    wait_socket(&path);
+    let m = std::fs::metadata(&path).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+    assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    // Bound beside the path and renamed over it: no temporary file is left.
+    let left: Vec<_> = std::fs::read_dir(&other.0).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
+
+#[test]
+fn idle_clients_are_cut_off() {
+    let s = Setup::start("  stats timeout 1s");
+    // A client that sends nothing is closed by the server after the timeout.
+    let mut idle = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(idle.read(&mut buf).unwrap(), 0, "closed by the server");
+    // So is an interactive one that stops talking.
+    let c = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    assert_eq!(talk(c, b"prompt\n"), "\n> ");
+}
+
+#[test]
+fn clients_beyond_stats_maxconn_wait() {
+    let s = Setup::start("  stats maxconn 2");
+    let mut buf = [0u8; 16];
+    // Two interactive sessions take both slots; a third client waits in the backlog
+    // while traffic still flows, and is served once one of them quits.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"prompt\n").unwrap();
+        let mut b = [0u8; 3];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"\n> ");
+        held.push(c);
+    }
+    let mut third = UnixStream::connect(s.dir.path("admin.sock")).unwrap();
+    third.write_all(b"show version\n").unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let r = third.read(&mut buf);
+    assert!(
+        r.as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "{r:?}"
+    );
+    let d = distribution(s.port, 4);
+    assert_eq!(d.values().sum::<usize>(), 4);
+    held[0].write_all(b"quit\n").unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut out = String::new();
+    third.read_to_string(&mut out).unwrap();
+    assert_eq!(out, format!("{}\n\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn disable_frontend_stops_accepting_until_enabled() {
+    let s = Setup::start("");
+    assert_eq!(s.admin("disable frontend l"), "\n");
+    // Every shard's socket stopped listening: the connection is refused.
+    for _ in 0..5 {
+        let r = std::net::TcpStream::connect(("127.0.0.1", s.port));
+        assert!(r.is_err(), "connected to a disabled frontend");
+    }
+    assert_eq!(s.admin("enable frontend l"), "\n");
+    let d = distribution(s.port, 10);
+    assert_eq!(d.values().sum::<usize>(), 10);
+    assert_eq!(s.admin("disable frontend nope"), "No such frontend.\n\n");
+}
+
+#[test]
+fn set_maxconn_limits_new_connections() {
+    let a = Backend::named_holding("a");
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let lb = Corelb::start(
+        &format!(
+            "global\n  stats socket {} level admin\n{}",
+            dir.path("admin.sock").display(),
+            listen_cfg(port, "", &[("a", a.port, "")])
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    let sock = dir.path("admin.sock");
+    wait_socket(&sock);
+    assert_eq!(cli(&sock, "set maxconn frontend l 1"), "\n");
+    let first = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(read_line_within(&first, Duration::from_secs(5)), "a\n");
+    // The second waits for the first's slot (in the backlog).
+    let second = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(read_line_within(&second, Duration::from_millis(500)), "");
+    drop(first);
+    assert_eq!(read_line_within(&second, Duration::from_secs(5)), "a\n");
+    assert_eq!(
+        cli(&sock, "set maxconn global 0"),
+        "Value out of range.\n\n"
+    );
+    drop(lb);
+}
+
+/// Debian's haproxy on `cfg`, in the foreground; killed when dropped.
+struct Haproxy(Child);
+impl Haproxy {
+    fn start(cfg: &Path, sock: &Path) -> Haproxy {
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy (apt-get install haproxy)");
+        let h = Haproxy(child);
+        wait_socket(sock);
+        h
+    }
+}
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn formats_match_haproxy_26() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let dir = TempDir::new("cli");
+    let (port, hport) = (free_port(), free_port());
+    let srv = "weight 20";
+    let ours = config(
+        &dir,
+        port,
+        a.port,
+        b.port,
+        "  node n1\n  description the lb",
+        srv,
+    );
+    let lb = Corelb::start(&ours, &["--shards", "2"], &[port]);
+    let hsock = dir.path("haproxy.sock");
+    let hcfg = dir.write(
+        "haproxy.cfg",
+        &format!(
+            "global\n  stats socket {} level admin\n  node n1\n  description the lb\n{}",
+            hsock.display(),
+            listen_cfg(hport, "", &[("a", a.port, srv), ("b", b.port, srv)])
+        ),
+    );
+    let _h = Haproxy::start(&hcfg, &hsock);
+    let sock = dir.path("admin.sock");
+    wait_socket(&sock);
+    for c in ["set server l/a state drain", "set weight l/b 50%"] {
+        assert_eq!(cli(&sock, c), cli(&hsock, c), "{c}");
+    }
+    // show servers state: the same lines, but for the proxy ids (numbered differently
+    // with HAProxy's internal proxies) and the seconds since the last change.
+    let norm = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(' ').collect();
+                if f.len() > 9 && !l.starts_with('#') {
+                    f[0] = "ID";
+                    f[9] = "T";
+                }
+                f.join(" ")
+            })
+            .collect()
+    };
+    let (mine, theirs) = (
+        cli(&sock, "show servers state"),
+        cli(&hsock, "show servers state"),
+    );
+    assert_eq!(norm(&mine), norm(&theirs), "\n{mine}\n{theirs}");
+    assert!(mine.ends_with("\n\n"));
+    for c in [
+        "get weight l/a",
+        "get weight l/b",
+        "show backend",
+        "set server l/a state bogus",
+        "get weight l",
+        "set server l/zz state maint",
+    ] {
+        assert_eq!(cli(&sock, c), cli(&hsock, c), "{c}");
+    }
+    // show info: the same field names in the same order; node and description from the
+    // configuration.
+    let names = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect()
+    };
+    let (mine, theirs) = (cli(&sock, "show info"), cli(&hsock, "show info"));
+    assert_eq!(names(&mine), names(&theirs));
+    assert!(mine.contains("\nnode: n1\ndescription: the lb\n"), "{mine}");
+    drop(lb);
+}
+
+fn self_signed(dir: &TempDir, cn: &str) -> PathBuf {
+    let (cert, key) = (
+        dir.path(&format!("{cn}.crt")),
+        dir.path(&format!("{cn}.key")),
+    );
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    let pem = format!(
+        "{}{}",
+        std::fs::read_to_string(&cert).unwrap(),
+        std::fs::read_to_string(&key).unwrap()
+    );
+    dir.write(&format!("{cn}.pem"), &pem)
+}
+
+/// The subject of the certificate a new TLS connection to `port` is served.
+fn served_subject(port: u16) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find(|l| l.starts_with("subject="))
+        .unwrap_or_else(|| panic!("no subject in {text}"))
+        .to_string()
+}
+
+#[test]
+fn set_ssl_cert_and_commit_serve_the_new_certificate_without_reload() {
+    let a = Backend::named("a");
+    let dir = TempDir::new("cli");
+    let one = self_signed(&dir, "one");
+    let two = self_signed(&dir, "two");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let lb = Corelb::start(
+        &format!(
+            "global\n  stats socket {} level admin\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\nlisten t\n  bind 127.0.0.1:{port} ssl crt {}\n  server a 127.0.0.1:{}\n",
+            sock.display(),
+            one.display(),
+            a.port
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    wait_socket(&sock);
+    assert!(served_subject(port).contains("CN = one"));
+    let payload = std::fs::read_to_string(&two).unwrap();
+    let f = one.display().to_string();
+    // A bad payload is refused and changes nothing.
+    let r = cli(&sock, &format!("set ssl cert {f} <<\nnot a certificate\n"));
+    assert!(r.ends_with(&format!("Can't update {f}!\n\n")), "{r}");
+    assert_eq!(
+        cli(&sock, &format!("commit ssl cert {f}")),
+        format!("No ongoing transaction! !\nCan't commit {f}!\n\n")
+    );
+    // A transaction aborted changes nothing either.
+    assert_eq!(
+        cli(&sock, &format!("set ssl cert {f} <<\n{payload}")),
+        format!("Transaction created for certificate {f}!\n\n")
+    );
+    assert_eq!(
+        cli(&sock, &format!("abort ssl cert {f}")),
+        format!("Transaction aborted for certificate '{f}'!\n\n")
+    );
+    assert!(served_subject(port).contains("CN = one"));
+    // Set and commit: every new connection, on either shard, gets the new certificate.
+    cli(&sock, &format!("set ssl cert {f} <<\n{payload}"));
+    assert_eq!(
+        cli(&sock, &format!("commit ssl cert {f}")),
+        format!("Committing {f}.\nSuccess!\n\n")
+    );
+    for _ in 0..4 {
+        assert!(served_subject(port).contains("CN = two"));
+    }
+    assert_eq!(
+        cli(&sock, "set ssl cert /nope.pem <<\nx\n"),
+        "Can't replace a certificate which is not referenced by the configuration!\n\n"
+    );
+    drop(lb);
+}
+
+#[test]
+fn server_state_file_carries_admin_state_and_weight_across_a_reload() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let state = dir.path("servers.state");
+    let cfg = config(
+        &dir,
+        port,
+        a.port,
+        b.port,
+        &format!("  server-state-file {}", state.display()),
+        "",
+    )
+    .replace(
+        "listen l\n",
+        "listen l\n  load-server-state-from-file global\n",
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    let sock = dir.path("admin.sock");
+    wait_socket(&sock);
+    cli(&sock, "set server l/a state maint");
+    cli(&sock, "set weight l/b 7");
+    // What an operator does before a reload: save the state.
+    std::fs::write(&state, cli(&sock, "show servers state")).unwrap();
+    lb.signal("USR2");
+    // The new generation has read the file: a stays in maintenance, b keeps its weight.
+    eventually(Duration::from_secs(10), || {
+        lb.log().contains("generation 2 started").then_some(())
+    })
+    .expect("reloaded");
+    assert_eq!(cli(&sock, "get weight l/b"), "7 (initial 1)\n\n");
+    let d = distribution(port, 10);
+    assert_eq!(d.get("a"), None, "{d:?}");
+    let rows = cli(&sock, "show servers state l");
+    let a_row: Vec<&str> = rows.lines().nth(2).unwrap().split(' ').collect();
+    assert_eq!((a_row[3], a_row[6]), ("a", "1"), "{rows}");
+}
+
+#[test]
+fn x_upgrades_and_reloads_under_load_lose_no_connection() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let echo = Backend::echo();
+    let app = Serve::start("app", &[]);
+    let dir = TempDir::new("cli");
+    let sock = dir.path("admin.sock");
+    let (port, eport, hport) = (free_port(), free_port(), free_port());
+    let cfg = |srv: u16| {
+        format!(
+            "global\n  stats socket {} mode 600 level admin expose-fd listeners\n{}listen e\n  bind 127.0.0.1:{eport}\n  server e 127.0.0.1:{}\nlisten h\n  mode http\n  bind 127.0.0.1:{hport}\n  server app 127.0.0.1:{}\n",
+            sock.display(),
+            listen_cfg(port, "", &[("x", srv, "")]),
+            echo.port,
+            app.port
+        )
+    };
+    let mut lb = Corelb::start(&cfg(a.port), &["--shards", "2"], &[port, eport, hport]);
+    // Keep-alive HTTP clients: 20 requests per connection, then a new connection; a
+    // request without its response is a failure.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let keepalive: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0usize, 0usize);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && ok + failed < 50_000 {
+                    let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", hport)) else {
+                        failed += 1;
+                        continue;
+                    };
+                    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let mut w = c.try_clone().unwrap();
+                    let mut r = std::io::BufReader::new(c);
+                    for _ in 0..20 {
+                        let sent = w.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+                        match sent.and_then(|_| read_response(&mut r, false)) {
+                            Ok(resp) if resp.status == 200 => ok += 1,
+                            _ => {
+                                failed += 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    wait_socket(&sock);
+    // An established connection, served by the first process until it closes.
+    let mut long = Some(std::net::TcpStream::connect(("127.0.0.1", eport)).unwrap());
+    let echo_once = |long: &mut std::net::TcpStream| {
+        long.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 4];
+        long.write_all(b"ping").unwrap();
+        long.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+    };
+    echo_once(long.as_mut().unwrap());
+
+    let load = Load::start(port, 4);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut olds = Vec::new();
+    for i in 0..3 {
+        // A new binary takes the listening sockets over and tells the old one to finish.
+        let old_pid = lb.pid().to_string();
+        let srv = if i % 2 == 0 { b.port } else { a.port };
+        let new = Corelb::start(
+            &cfg(srv),
+            &[
+                "--shards",
+                "2",
+                "-x",
+                sock.to_str().unwrap(),
+                "-sf",
+                &old_pid,
+            ],
+            &[],
+        );
+        let mut old = std::mem::replace(&mut lb, new);
+        if let Some(mut l) = long.take() {
+            // The old process still serves what it had; it exits once that closes.
+            echo_once(&mut l);
+        }
+        assert_eq!(
+            old.wait_exit(Duration::from_secs(40)),
+            Some(0),
+            "{}",
+            old.log()
+        );
+        assert!(
+            lb.log().contains("-x: took over 6 listening socket(s)"),
+            "{}",
+            lb.log()
+        );
+        olds.push(old);
+        // And an in-process reload of the new one.
+        wait_socket(&sock);
+        lb.signal("USR2");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let (ok, failed, seen) = load.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut kok, mut kfailed) = (0, 0);
+    for t in keepalive {
+        let (o, f) = t.join().unwrap();
+        kok += o;
+        kfailed += f;
+    }
+    assert_eq!(
+        kfailed, 0,
+        "{kfailed} keep-alive requests failed ({kok} ok)"
+    );
+    assert!(kok > 100, "too little keep-alive load: {kok}");
+    assert_eq!(
+        failed,
+        0,
+        "{failed} connections failed across 3 upgrades and 3 reloads ({ok} ok):\n{}",
+        lb.log()
+    );
+    assert!(ok > 100, "too little load: {ok}");
+    assert!(
+        seen.iter().any(|n| n == "b"),
+        "an upgraded process sent to b"
+    );
+    drop(olds);
+}
+
+#[test]
+fn show_errors_captures_the_last_rejected_request() {
+    let app = Serve::start("app", &[]);
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let lb = Corelb::start(
+        &format!(
+            "global\n  stats socket {} level operator\n  stats socket {} level user\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\nfrontend web\n  bind 127.0.0.1:{port}\n  default_backend app\nbackend app\n  server s 127.0.0.1:{}\n",
+            sock.display(),
+            dir.path("user.sock").display(),
+            app.port
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    wait_socket(&sock);
+    let none = cli(&sock, "show errors");
+    assert!(
+        none.starts_with("Total events captured on [") && none.ends_with("] : 0\n\n"),
+        "{none}"
+    );
+    let r = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    let e = cli(&sock, "show errors");
+    assert!(e.contains("] : 1\n \n["), "{e}");
+    assert!(e.contains("] frontend web (#1): invalid request\n"), "{e}");
+    assert!(e.contains(", event #0, src 127.0.0.1:"), "{e}");
+    assert!(
+        e.ends_with("  00000  GET / HTTP/1.1\\r\\n\n  00016  Host: a\\r\\n\n  00025  Bad Header\\r\\n\n  00037  \\r\\n\n\n"),
+        "{e}"
+    );
+    // A good request is not captured; a user-level socket may not read captures.
+    assert!(
+        raw_exchange(
+            port,
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        .starts_with("HTTP/1.1 200")
+    );
+    assert!(cli(&sock, "show errors").contains("] : 1\n"));
+    assert_eq!(
+        cli(&dir.path("user.sock"), "show errors"),
+        "Permission denied\n\n"
+    );
+    drop(lb);
+}
+
+#[test]
+fn set_server_addr_moves_the_health_checks_too() {
+    let live = Backend::named("live");
+    let dir = TempDir::new("cli");
+    let (port, dead) = (free_port(), free_port());
+    let sock = dir.path("admin.sock");
+    let lb = Corelb::start(
+        &format!(
+            "global\n  stats socket {} level admin\n{}",
+            sock.display(),
+            listen_cfg(port, "", &[("a", dead, "check inter 100ms rise 1 fall 1")])
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    wait_socket(&sock);
+    let op_state = || -> String {
+        let t = cli(&sock, "show servers state l");
+        t.lines()
+            .nth(2)
+            .unwrap()
+            .split(' ')
+            .nth(5)
+            .unwrap()
+            .to_string()
+    };
+    eventually(Duration::from_secs(10), || {
+        (op_state() == "0").then_some(())
+    })
+    .expect("a goes down: nothing listens on its port");
+    cli(
+        &sock,
+        &format!("set server l/a addr 127.0.0.1 port {}", live.port),
+    );
+    // The checks follow the new address: a comes back up and takes traffic.
+    eventually(Duration::from_secs(10), || {
+        (op_state() == "2").then_some(())
+    })
+    .expect("a comes back up at its new address");
+    assert_eq!(fetch_name(port), "live");
+    drop(lb);
+}
+
+#[test]
+fn shutdown_sessions_server_closes_its_connections_on_every_shard() {
+    let (a, b) = (Backend::named_holding("a"), Backend::named_holding("b"));
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let lb = Corelb::start(
+        &format!(
+            "global\n  stats socket {} level admin\n{}",
+            sock.display(),
+            listen_cfg(port, "", &[("a", a.port, ""), ("b", b.port, "")])
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    wait_socket(&sock);
+    // Eight held connections, four per server, spread over both shards by the kernel.
+    let conns: Vec<(String, std::net::TcpStream)> = (0..8)
+        .map(|_| {
+            let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            (read_line_within(&c, Duration::from_secs(5)), c)
+        })
+        .collect();
+    assert_eq!(conns.iter().filter(|(n, _)| n == "a\n").count(), 4);
+    assert_eq!(cli(&sock, "shutdown sessions server l/a"), "\n");
+    for (name, c) in &conns {
+        c.set_read_timeout(Some(Duration::from_secs(if name == "a\n" {
+            10
+        } else {
+            1
+        })))
+        .unwrap();
+        let mut buf = [0u8; 8];
+        let r = (&*c).read(&mut buf);
+        if name == "a\n" {
+            assert!(matches!(r, Ok(0) | Err(_)), "a's connection closed: {r:?}");
+            assert!(!matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock));
+        } else {
+            // b's connections are untouched: still open, nothing to read.
+            assert!(
+                matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "b's connection still open: {r:?}"
+            );
+        }
+    }
+    assert_eq!(
+        cli(&sock, "shutdown sessions server l/zz"),
+        "No such server.\n\n"
+    );
+    drop(lb);
+}
