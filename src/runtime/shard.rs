@@ -42,7 +42,8 @@ pub struct ShardStats {
     pub accepted: Cell<u64>,
     /// Bytes moved by splice(2) through a pipe.
     pub spliced: Cell<u64>,
-    /// Bytes moved through a user-space buffer (copy pump, or pipes exhausted).
+    /// Bytes moved through a user-space buffer (short reads of `splice-auto`, the copy
+    /// pump, pipes exhausted, the byte that ends each wait of the splice route).
     pub copied: Cell<u64>,
     /// Times back-pressure made a direction wait for writability (one byte went through
     /// user space each time).
@@ -179,10 +180,10 @@ pub async fn run(
     shard.http_pool.borrow_mut().clear();
     let s = &shard.stats;
     log::debug!(
-        "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls, {} log lines dropped",
+        "shard {id}: {} connections, {} bytes spliced, {} bytes copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls, {} log lines dropped",
         s.accepted.get(),
-        s.spliced.get() >> 20,
-        s.copied.get() >> 20,
+        s.spliced.get(),
+        s.copied.get(),
         s.write_waits.get(),
         s.read_waits.get(),
         s.pipe_fallbacks.get(),
