@@ -559,7 +559,8 @@ impl Dir {
     /// A byte read while waiting for data starts the next chunk: into an empty pipe (so it
     /// precedes what is spliced after it), or a copy buffer when no pipe is available.
     fn take_first_byte(&mut self, shard: &Shard, b: u8) -> State {
-        ShardStats::add(&shard.stats.copied, 1);
+        // Not counted here: the byte is counted when it reaches the destination (spliced
+        // out of the pipe, or written from the buffer).
         if let Some(pipe) = shard.pipes.borrow_mut().get() {
             // An empty pipe always takes one byte.
             if sys::write(pipe.wr.as_raw_fd(), &[b]).ok() == Some(1) {

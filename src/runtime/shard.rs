@@ -43,7 +43,8 @@ pub struct ShardStats {
     /// Bytes moved by splice(2) through a pipe.
     pub spliced: Cell<u64>,
     /// Bytes moved through a user-space buffer (short reads of `splice-auto`, the copy
-    /// pump, pipes exhausted, the byte that ends each wait of the splice route).
+    /// pump, pipes exhausted, the byte held while waiting for writability). Each byte
+    /// delivered counts once, in `spliced` or here.
     pub copied: Cell<u64>,
     /// Times back-pressure made a direction wait for writability (one byte went through
     /// user space each time).
