@@ -857,26 +857,40 @@ pub(crate) mod tests {
         assert_eq!(t(PumpKind::Copy, req, resp), (Never, Never));
     }
 
+    /// Runs `talk` (client, server, shard) through a tunnel with `policy` on a new shard
+    /// with pipes, closes both ends, checks the tunnel ended cleanly and returns the shard.
+    async fn through_tunnel(
+        policy: (Splice, Splice),
+        talk: impl AsyncFnOnce(&mut TcpStream, &mut TcpStream, &Shard),
+    ) -> Shard {
+        let shard = Shard::for_tests(16);
+        let (mut client, mut c_in) = pair().await;
+        let (mut s_in, mut server) = pair().await;
+        let tunnel = Tunnel::new(&mut c_in, &mut s_in, &shard, Timeouts::default(), policy);
+        let talk = async {
+            talk(&mut client, &mut server, &shard).await;
+            close_both(&mut client, &mut server).await;
+        };
+        let (end, ()) = future::zip(tunnel, talk).await;
+        assert!(matches!(end, End::Closed), "{end:?}");
+        assert_eq!(shard.pipes.borrow().in_use(), 0);
+        shard
+    }
+
     #[test]
     fn auto_copies_short_exchanges_and_holds_no_buffer_while_idle() {
         on_executor(|| async {
-            let shard = Shard::for_tests(16);
-            let (mut client, mut c_in) = pair().await;
-            let (mut s_in, mut server) = pair().await;
             let policy = (Splice::Auto, Splice::Auto);
-            let tunnel = Tunnel::new(&mut c_in, &mut s_in, &shard, Timeouts::default(), policy);
-            let talk = async {
+            let shard = through_tunnel(policy, async |client, server, _| {
                 for _ in 0..50 {
-                    ping_pong(&mut client, &mut server, 1, 300).await;
+                    ping_pong(client, server, 1, 300).await;
                     // Both directions wait for data without a buffer: the one buffer
                     // each took in turn is spare (a direction holding one while idle
                     // would have made the other take a second).
                     assert_eq!(buffers::spare(AUTO_BUF), 1);
                 }
-                close_both(&mut client, &mut server).await;
-            };
-            let (end, ()) = future::zip(tunnel, talk).await;
-            assert!(matches!(end, End::Closed), "{end:?}");
+            })
+            .await;
             let st = &shard.stats;
             assert_eq!(st.spliced.get(), 0, "a short message went through a pipe");
             assert_eq!(
@@ -891,20 +905,16 @@ pub(crate) mod tests {
     #[test]
     fn auto_splices_bulk_each_way_and_copies_again_when_it_stops() {
         on_executor(|| async {
-            let shard = Shard::for_tests(16);
-            let (mut client, mut c_in) = pair().await;
-            let (mut s_in, mut server) = pair().await;
             let policy = (Splice::Auto, Splice::Auto);
-            let tunnel = Tunnel::new(&mut c_in, &mut s_in, &shard, Timeouts::default(), policy);
-            let st = &shard.stats;
-            let talk = async {
+            through_tunnel(policy, async |client, server, shard| {
+                let st = &shard.stats;
                 const BULK: usize = 8 << 20;
                 for up in [true, false] {
                     let before = st.spliced.get();
                     if up {
-                        one_way(&mut client, &mut server, BULK).await;
+                        one_way(client, server, BULK).await;
                     } else {
-                        one_way(&mut server, &mut client, BULK).await;
+                        one_way(server, client, BULK).await;
                     }
                     let spliced = (st.spliced.get() - before) as usize;
                     assert!(
@@ -912,34 +922,25 @@ pub(crate) mod tests {
                         "up {up}: {spliced} of {BULK} spliced"
                     );
                     // Short exchanges again: after a few passes, both directions copy.
-                    ping_pong(&mut client, &mut server, 10, 200).await;
+                    ping_pong(client, server, 10, 200).await;
                     let spliced = st.spliced.get();
-                    ping_pong(&mut client, &mut server, 20, 200).await;
+                    ping_pong(client, server, 20, 200).await;
                     assert_eq!(st.spliced.get(), spliced, "up {up}: still splicing");
                 }
-                close_both(&mut client, &mut server).await;
-            };
-            let (end, ()) = future::zip(tunnel, talk).await;
-            assert!(matches!(end, End::Closed), "{end:?}");
-            assert_eq!(shard.pipes.borrow().in_use(), 0);
+            })
+            .await;
         });
     }
 
     #[test]
     fn splice_always_splices_short_messages_of_that_direction_only() {
         on_executor(|| async {
-            let shard = Shard::for_tests(16);
-            let (mut client, mut c_in) = pair().await;
-            let (mut s_in, mut server) = pair().await;
             // `option splice-request`
             let policy = (Splice::Always, Splice::Auto);
-            let tunnel = Tunnel::new(&mut c_in, &mut s_in, &shard, Timeouts::default(), policy);
-            let talk = async {
-                ping_pong(&mut client, &mut server, 40, 300).await;
-                close_both(&mut client, &mut server).await;
-            };
-            let (end, ()) = future::zip(tunnel, talk).await;
-            assert!(matches!(end, End::Closed), "{end:?}");
+            let shard = through_tunnel(policy, async |client, server, _| {
+                ping_pong(client, server, 40, 300).await;
+            })
+            .await;
             let st = &shard.stats;
             let each_way = 40 * 300;
             // Requests: spliced, but for the byte that ends each wait for data.
