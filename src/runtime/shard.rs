@@ -49,7 +49,8 @@ pub struct ShardStats {
     /// Times back-pressure made a direction wait for writability (one byte went through
     /// user space each time).
     pub write_waits: Cell<u64>,
-    /// Times a direction waited for its source to become readable.
+    /// Times a splicing direction waited for its source to become readable (one byte read
+    /// through user space each; a copying direction waits with its own read).
     pub read_waits: Cell<u64>,
     /// Times no pipe was available and a chunk went through the copy path instead.
     pub pipe_fallbacks: Cell<u64>,
