@@ -116,7 +116,7 @@ log "connections by record layer: TLS 1.2 kTLS $k12, TLS 1.3 kTLS $k13, rustls $
 stats=$(grep -m1 -o 'shard [0-9]*: [0-9]* connections.*' /tmp/corelb.log)
 log "$stats"
 [ -n "$stats" ] || bad "no shard statistics in corelb's log (did it stop cleanly?)"
-spliced=$(echo "$stats" | sed -n 's/.* \([0-9]*\) MiB spliced.*/\1/p')
+spliced=$(echo "$stats" | sed -n 's/.* \([0-9]*\) bytes spliced.*/\1/p')
 [ "${spliced:-0}" -gt 0 ] || bad "nothing was spliced"
 handed=$(echo "$stats" | sed -n 's/.* \([0-9]*\) kTLS hand-offs.*/\1/p')
 [ "${handed:-0}" -gt 0 ] || bad "the shard counted no kTLS hand-off"

@@ -885,3 +885,92 @@ fn hash_balancing_retries_the_same_server_before_redispatching() {
         lb.log()
     );
 }
+
+/// Runs `talk` through a corelb with `extra` in its `listen` (one shard, in front of an echo
+/// server), stops it, and returns the bytes its shard spliced and copied (the `-d` stats
+/// line).
+fn spliced_and_copied(extra: &str, talk: impl FnOnce(u16)) -> (u64, u64) {
+    let echo = Backend::echo();
+    let port = free_port();
+    let cfg = listen_cfg(port, extra, &[("e", echo.port, "")]);
+    let mut lb = Corelb::start(&cfg, &["-d", "--shards", "1"], &[port]);
+    talk(port);
+    lb.signal("TERM");
+    assert!(
+        lb.wait_exit(Duration::from_secs(10)).is_some(),
+        "corelb did not stop"
+    );
+    let log = lb.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("bytes spliced"))
+        .unwrap_or_else(|| panic!("no shard statistics:\n{log}"));
+    let count = |what: &str| -> u64 {
+        let before = line.split(what).next().unwrap();
+        before
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (count(" bytes spliced"), count(" bytes copied"))
+}
+
+/// `rounds` messages of `size` bytes, each echoed back, on one connection.
+fn ping_pong(port: u16, rounds: usize, size: usize) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let msg = vec![b'x'; size];
+    let mut got = vec![0u8; size];
+    for _ in 0..rounds {
+        c.write_all(&msg).unwrap();
+        c.read_exact(&mut got).unwrap();
+    }
+}
+
+#[test]
+fn splice_auto_copies_short_exchanges_and_splices_bulk() {
+    // The default (`option splice-auto`): short messages both ways are copied, no pipe.
+    let (spliced, copied) = spliced_and_copied("", |port| ping_pong(port, 200, 100));
+    assert_eq!((spliced, copied), (0, 2 * 200 * 100));
+
+    // Bulk both ways at once (the echo returns it): most of it spliced.
+    const BULK: u64 = 64 << 20;
+    let (spliced, copied) = spliced_and_copied("  option splice-auto", |port| {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut r = c.try_clone().unwrap();
+        let reader = std::thread::spawn(move || recv_stream(&mut r).unwrap());
+        let sent = send_stream(&mut c, BULK).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(reader.join().unwrap(), sent, "echo corrupted");
+    });
+    assert_eq!(spliced + copied, 2 * BULK);
+    assert!(
+        spliced > 2 * BULK * 9 / 10,
+        "{spliced} spliced, {copied} copied"
+    );
+}
+
+#[test]
+fn option_splice_request_splices_short_requests_and_no_splice_auto_copies_bulk() {
+    let (spliced, copied) =
+        spliced_and_copied("  option splice-request", |port| ping_pong(port, 200, 100));
+    // Requests spliced, but for the byte that ends each wait for data; replies copied.
+    assert!(
+        (200 * 99..=200 * 100).contains(&spliced),
+        "{spliced} spliced, {copied} copied"
+    );
+    assert_eq!(spliced + copied, 2 * 200 * 100);
+
+    let (spliced, copied) = spliced_and_copied("  no option splice-auto", |port| {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut r = c.try_clone().unwrap();
+        let reader = std::thread::spawn(move || recv_stream(&mut r).unwrap());
+        send_stream(&mut c, 8 << 20).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        reader.join().unwrap();
+    });
+    assert_eq!((spliced, copied), (0, 2 * (8 << 20)));
+}

@@ -61,7 +61,7 @@ pub struct Global {
     pub node: Option<String>,
     pub bufsize: usize,
     pub maxhdr: usize,
-    /// corelb-specific: how mode tcp moves bytes (`tune.corelb.pump splice|copy`).
+    /// corelb-specific: how mode tcp moves bytes (`tune.corelb.pump auto|splice|copy`).
     pub pump: PumpKind,
     pub pipesize: usize,
     pub maxpipes: Option<u32>,
@@ -94,7 +94,7 @@ impl Default for Global {
             node: None,
             bufsize: 16384,
             maxhdr: 101,
-            pump: PumpKind::Splice,
+            pump: PumpKind::Auto,
             pipesize: 0,
             maxpipes: None,
             spread_checks: 0,
@@ -106,7 +106,11 @@ impl Default for Global {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PumpKind {
-    /// splice(2) through a pipe; waits for writability by writing one byte (see proxy/splice).
+    /// As the proxies' `option splice-*` say; by default each direction copies until it
+    /// carries bulk, then splices (HAProxy's `splice-auto`).
+    Auto,
+    /// splice(2) through a pipe in both directions, whatever the proxies say; waits for
+    /// writability by writing one byte (see proxy/pump).
     Splice,
     /// Read into a user-space buffer and write it out (the fallback).
     Copy,
@@ -572,6 +576,27 @@ pub struct Options {
     pub srvtcpka: bool,
     pub allbackups: bool,
     pub log_health_checks: bool,
+    pub splice: SpliceOptions,
+}
+
+/// `option splice-auto|splice-request|splice-response` of one proxy. corelb's defaults
+/// carry `option splice-auto`; as in HAProxy, an option set on the frontend or on the
+/// backend applies to the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpliceOptions {
+    pub auto: bool,
+    pub request: bool,
+    pub response: bool,
+}
+
+impl Default for SpliceOptions {
+    fn default() -> Self {
+        SpliceOptions {
+            auto: true,
+            request: false,
+            response: false,
+        }
+    }
 }
 
 /// The logging settings of a proxy: `log global` copies the global targets.

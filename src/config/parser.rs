@@ -422,9 +422,10 @@ impl Parser {
                 }
             }
             "tune.corelb.pump" => match arg(1) {
+                Some("auto") => g.pump = PumpKind::Auto,
                 Some("splice") => g.pump = PumpKind::Splice,
                 Some("copy") => g.pump = PumpKind::Copy,
-                _ => d.error(loc, "'tune.corelb.pump' expects 'splice' or 'copy'"),
+                _ => d.error(loc, "'tune.corelb.pump' expects 'auto', 'splice' or 'copy'"),
             },
             _ => d.error(
                 loc,
@@ -1263,11 +1264,9 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
                 px.check = CheckKind::Connect;
             }
         }
-        "splice-auto" | "splice-request" | "splice-response" => {
-            if !on {
-                d.warn(loc, format!("'no option {name}' is ignored: corelb always splices in mode tcp (see tune.corelb.pump)"));
-            }
-        }
+        "splice-auto" => px.options.splice.auto = on,
+        "splice-request" => px.options.splice.request = on,
+        "splice-response" => px.options.splice.response = on,
         _ => d.error(
             loc,
             format!("internal error: no handler for 'option {name}'"),

@@ -15,7 +15,7 @@ use crate::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
 use crate::proxy::RetryTo;
 use crate::proxy::http::io::ServerIo;
-use crate::proxy::pump::{End, Side, Timeouts, Tunnel};
+use crate::proxy::pump::{End, Side, Splice, Timeouts, Tunnel};
 use crate::proxy::tls::Client;
 use crate::runtime::shard::Shard;
 use crate::runtime::{BackendRt, FrontendRt};
@@ -235,7 +235,7 @@ pub async fn session(
                     server_fin: be.server_fin_timeout,
                     tunnel: be.tunnel_timeout,
                 };
-                let copy_only = shard.shared.cfg.global.pump == crate::config::PumpKind::Copy;
+                let pump = shard.shared.cfg.global.pump;
                 // The grace period of a stop: close what is still open when it ends; or
                 // at once when `shutdown sessions server` names this server. Both come
                 // through the control's one event, so a connection still waits on one
@@ -261,11 +261,19 @@ pub async fn session(
                 };
                 let end = match (&mut client, &mut server) {
                     (Client::Plain(c), ServerIo::Plain(s)) => {
-                        let t = Tunnel::new(c, s, &shard, timeouts, copy_only);
+                        let policy = Splice::for_tunnel(pump, fe.splice, be.splice);
+                        let t = Tunnel::new(c, s, &shard, timeouts, policy);
                         run_tunnel(t, grace, &mut out).await
                     }
                     (Client::Ktls(k), ServerIo::Plain(s)) => {
-                        let t = Tunnel::new(&mut k.tcp, s, &shard, timeouts, copy_only);
+                        // kTLS keeps splicing (the path tested in the kTLS VM), unless
+                        // the pump copies everything.
+                        let dir = if pump == crate::config::PumpKind::Copy {
+                            Splice::Never
+                        } else {
+                            Splice::Always
+                        };
+                        let t = Tunnel::new(&mut k.tcp, s, &shard, timeouts, (dir, dir));
                         run_tunnel(t.client_ktls(), grace, &mut out).await
                     }
                     // TLS in user space on either side: copied through buffers.
@@ -333,7 +341,7 @@ pub async fn session(
     finish(&shard, &fe, peer, accept_date, accepted, &out);
 }
 
-/// Runs a spliced tunnel until it ends or `grace` (a stop's grace period) runs out.
+/// Runs a tunnel (spliced or copied by the pump) until it ends or `grace` (a stop's grace period) runs out.
 async fn run_tunnel(
     mut tunnel: Tunnel<'_>,
     grace: impl std::future::Future<Output = ()>,

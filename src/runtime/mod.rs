@@ -52,6 +52,8 @@ pub struct FrontendRt {
     pub clitcpka: bool,
     pub tcplog: bool,
     pub dontlognull: bool,
+    /// `option splice-*` (mode tcp).
+    pub splice: crate::config::SpliceOptions,
     /// Whether this proxy has log targets (its own or `log global`).
     pub logs: bool,
     /// The last malformed request, for `show errors`.
@@ -75,6 +77,8 @@ pub struct BackendRt {
     pub retries: u32,
     pub redispatch: Option<i32>,
     pub srvtcpka: bool,
+    /// `option splice-*` (mode tcp).
+    pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
     /// Each server's persistence cookie value (`server ... cookie VALUE`).
@@ -283,6 +287,7 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
         clitcpka: px.options.clitcpka,
         tcplog: px.options.tcplog,
         dontlognull: px.options.dontlognull,
+        splice: px.options.splice,
         logs,
         errors: Default::default(),
     }
@@ -329,6 +334,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy) -> BackendRt {
         retries: px.retries,
         redispatch: px.options.redispatch,
         srvtcpka: px.options.srvtcpka,
+        splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
         sni_exprs: server_tls

@@ -44,12 +44,15 @@ pub struct ShardStats {
     pub accepted: AtomicU64,
     /// Bytes moved by splice(2) through a pipe.
     pub spliced: AtomicU64,
-    /// Bytes moved through a user-space buffer (copy pump, or pipes exhausted).
+    /// Bytes moved through a user-space buffer (short reads of `splice-auto`, the copy
+    /// pump, pipes exhausted, the byte held while waiting for writability). Each byte
+    /// delivered counts once, in `spliced` or here.
     pub copied: AtomicU64,
     /// Times back-pressure made a direction wait for writability (one byte went through
     /// user space each time).
     pub write_waits: AtomicU64,
-    /// Times a direction waited for its source to become readable.
+    /// Times a splicing direction waited for its source to become readable (one byte read
+    /// through user space each; a copying direction waits with its own read).
     pub read_waits: AtomicU64,
     /// Times no pipe was available and a chunk went through the copy path instead.
     pub pipe_fallbacks: AtomicU64,
@@ -202,10 +205,10 @@ pub async fn run(
     shard.http_pool.borrow_mut().clear();
     let s = &shard.stats;
     log::debug!(
-        "shard {id}: {} connections, {} MiB spliced, {} MiB copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls, {} log lines dropped",
+        "shard {id}: {} connections, {} bytes spliced, {} bytes copied, {} write-waits, {} read-waits, {} pipe fallbacks, {} kTLS hand-offs, {} TLS in rustls, {} log lines dropped",
         ShardStats::get(&s.accepted),
-        ShardStats::get(&s.spliced) >> 20,
-        ShardStats::get(&s.copied) >> 20,
+        ShardStats::get(&s.spliced),
+        ShardStats::get(&s.copied),
         ShardStats::get(&s.write_waits),
         ShardStats::get(&s.read_waits),
         ShardStats::get(&s.pipe_fallbacks),
