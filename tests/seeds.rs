@@ -33,12 +33,15 @@ fn seed_000_elb_proxy_protocol_cookie_persistence_and_health() {
         .map(|i| Serve::start(&format!("app{i}"), &[]))
         .collect();
     let (web, health) = (free_port(), free_port());
+    let dir = TempDir::new("seed000");
+    let sock = dir.path("lb.sock");
     let env = vec![
         ("WEBAPP_PORT", web.to_string()),
         ("HEALTH_PORT", health.to_string()),
         ("APP1_PORT", apps[0].port.to_string()),
         ("APP2_PORT", apps[1].port.to_string()),
         ("APP3_PORT", apps[2].port.to_string()),
+        ("STATS_SOCK", sock.display().to_string()),
     ];
     let lb = Corelb::start_file(
         &example("000-elb-persistence.cfg"),
@@ -46,6 +49,12 @@ fn seed_000_elb_proxy_protocol_cookie_persistence_and_health() {
         &[],
         &[web, health],
     );
+    // The article's stats socket (level admin): the three servers, each in its row.
+    wait_unix_socket(&sock);
+    let state = stats_cmd(&sock, "show servers state webapp");
+    for s in ["app-i-0a11", "app-i-0a12", "app-i-0a13"] {
+        assert!(state.contains(" webapp ") && state.contains(s), "{state}");
+    }
     let proxy = b"PROXY TCP4 203.0.113.7 10.0.0.1 5555 80\r\n";
     // First request: the ELB's PROXY header gives the client address; the response sets
     // the persistence cookie and is marked uncacheable.
@@ -174,6 +183,38 @@ fn seed_002_acl_content_switching() {
         "{:?}",
         r.headers
     );
+    // The article's stats page (defaults: `stats enable`, `uri /lb?stats`, realm, auth):
+    // refused without the credentials, the farms' table with them; the CSV lists every
+    // farm's servers.
+    let r = ask(
+        lbp,
+        b"GET /lb?stats HTTP/1.1\r\nHost: ec2\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"Haproxy Statistics\"")
+    );
+    // myusername:mypassword
+    let auth = "Authorization: Basic bXl1c2VybmFtZTpteXBhc3N3b3Jk";
+    let r = ask(
+        lbp,
+        format!("GET /lb?stats HTTP/1.1\r\nHost: ec2\r\n{auth}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    assert!(body(&r).contains("example1_farm"), "{}", body(&r));
+    let r = ask(
+        lbp,
+        format!("GET /lb?stats;csv HTTP/1.1\r\nHost: ec2\r\n{auth}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    let csv = body(&r);
+    assert!(csv.starts_with("# pxname,svname,"), "{csv}");
+    for farm in ["example1_farm", "example2_farm", "default_farm"] {
+        assert!(csv.contains(&format!("\n{farm},BACKEND,")), "{csv}");
+    }
 }
 
 /// Seed 003: SSL offload. HTTPS reaches the three nodes round-robin with the forwarding
