@@ -853,3 +853,163 @@ fn shutdown_sessions_server_closes_its_connections_on_every_shard() {
     );
     drop(lb);
 }
+
+/// A mode http frontend and backend with admin, operator and user sockets.
+fn http_setup(dir: &TempDir, port: u16, backend: &str) -> String {
+    format!(
+        "global\n  stats socket {} level admin\n  stats socket {} level operator\n  stats socket {} level user\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\nfrontend web\n  bind 127.0.0.1:{port}\n  default_backend app\nbackend app\n{backend}",
+        dir.path("admin.sock").display(),
+        dir.path("oper.sock").display(),
+        dir.path("user.sock").display(),
+    )
+}
+
+fn get_ok(port: u16) {
+    let r = raw_exchange(
+        port,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
+
+/// `show stat`'s CSV once `sv`'s `name` reads `want`.
+fn stat_when(sock: &Path, sv: &str, name: &str, want: &str) -> String {
+    eventually(Duration::from_secs(5), || {
+        let csv = cli(sock, "show stat");
+        (csv_field(&csv, sv, name) == want).then_some(csv)
+    })
+    .unwrap_or_else(|| panic!("{sv} {name} never {want}: {}", cli(sock, "show stat")))
+}
+
+#[test]
+fn show_stat_show_info_and_clear_counters() {
+    let app = Serve::start("app", &[]);
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let lb = Corelb::start(
+        &http_setup(&dir, port, &format!("  server s 127.0.0.1:{}\n", app.port)),
+        &["--shards", "2"],
+        &[port],
+    );
+    let (admin, oper, user) = (
+        dir.path("admin.sock"),
+        dir.path("oper.sock"),
+        dir.path("user.sock"),
+    );
+    wait_socket(&admin);
+    assert!(cli(&user, "help").contains(
+        "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server\n"
+    ));
+    for _ in 0..3 {
+        get_ok(port);
+    }
+    let csv = stat_when(&user, "BACKEND", "stot", "3");
+    assert!(csv.starts_with("# pxname,svname,qcur,"), "{csv}");
+    assert_eq!(csv_field(&csv, "FRONTEND", "req_tot"), "3");
+    assert_eq!(csv_field(&csv, "s", "hrsp_2xx"), "3");
+    assert_ne!(csv_field(&csv, "FRONTEND", "smax"), "0");
+    let info = cli(&user, "show info");
+    assert!(info.contains("\nCumReq: 3\n"), "{info}");
+    assert!(!info.contains("\nCumConns: 0\n"), "{info}");
+    assert!(!info.contains("\nTotalBytesOut: 0\n"), "{info}");
+    // The filter: proxy (name or id, -1 all), type bitmask, server id.
+    let rows = |s: String| -> Vec<String> {
+        s.lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(rows(cli(&user, "show stat web 1 -1")), ["web,FRONTEND"]);
+    assert_eq!(rows(cli(&user, "show stat -1 4 -1")), ["app,s"]);
+    assert_eq!(
+        rows(cli(&user, "show stat app 6 -1")),
+        ["app,s", "app,BACKEND"]
+    );
+    assert_eq!(cli(&user, "show stat nope 1 -1"), "No such proxy.\n\n");
+    let typed = cli(&user, "show stat typed -1 1 -1");
+    assert!(
+        typed
+            .lines()
+            .any(|l| l.starts_with("F.") && l.ends_with(".48.req_tot.1:MCP:u64:3")),
+        "{typed}"
+    );
+    let json = cli(&user, "show stat json");
+    assert!(json.starts_with("[[{\"objType\":\"Frontend\""), "{json}");
+    // Levels: operator for the maxima, admin for everything.
+    assert_eq!(cli(&user, "clear counters"), "Permission denied\n\n");
+    assert_eq!(cli(&oper, "clear counters all"), "Permission denied\n\n");
+    assert_eq!(cli(&oper, "clear counters"), "\n");
+    let csv = cli(&user, "show stat");
+    assert_eq!(csv_field(&csv, "FRONTEND", "smax"), "0");
+    assert_eq!(csv_field(&csv, "FRONTEND", "req_tot"), "3");
+    assert_eq!(cli(&admin, "clear counters all"), "\n");
+    let csv = cli(&user, "show stat");
+    assert_eq!(csv_field(&csv, "FRONTEND", "req_tot"), "0");
+    for _ in 0..2 {
+        get_ok(port);
+    }
+    let csv = stat_when(&user, "BACKEND", "stot", "2");
+    for (sv, f) in [("FRONTEND", "req_tot"), ("s", "stot"), ("s", "hrsp_2xx")] {
+        assert_eq!(csv_field(&csv, sv, f), "2", "{sv} {f}");
+    }
+    drop(lb);
+}
+
+#[test]
+fn redispatches_are_counted_on_the_backend_and_the_server_left() {
+    let app = Serve::start("app", &[]);
+    let echo = Backend::echo();
+    let dead = free_port();
+    let dir = TempDir::new("cli");
+    let (port, tport) = (free_port(), free_port());
+    let cfg = format!(
+        "{}listen t\n  mode tcp\n  bind 127.0.0.1:{tport}\n  option redispatch\n  retries 2\n  server dead 127.0.0.1:{dead}\n  server live 127.0.0.1:{}\n",
+        http_setup(
+            &dir,
+            port,
+            &format!(
+                "  option redispatch\n  retries 2\n  server dead 127.0.0.1:{dead}\n  server live 127.0.0.1:{}\n",
+                app.port
+            )
+        ),
+        echo.port
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "1"], &[port, tport]);
+    let sock = dir.path("user.sock");
+    wait_socket(&sock);
+    for _ in 0..4 {
+        get_ok(port);
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", tport)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"hi").unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"hi");
+    }
+    // Both backends' rows, once every stream has ended.
+    let csv = eventually(Duration::from_secs(5), || {
+        let csv = cli(&sock, "show stat");
+        let stot = |px: &str| {
+            csv.lines()
+                .find(|l| l.starts_with(&format!("{px},BACKEND,")))
+                .and_then(|l| l.split(',').nth(7).map(str::to_string))
+        };
+        (stot("app").as_deref() == Some("4") && stot("t").as_deref() == Some("4")).then_some(csv)
+    })
+    .expect("4 streams through each backend");
+    for px in ["app", "t"] {
+        let row = |sv: &str| {
+            csv.lines()
+                .find(|l| l.starts_with(&format!("{px},{sv},")))
+                .unwrap_or_else(|| panic!("{px}/{sv} in {csv}"))
+                .to_string()
+        };
+        let wredis = |sv: &str| -> u64 { row(sv).split(',').nth(16).unwrap().parse().unwrap() };
+        assert!(wredis("BACKEND") > 0, "{px}: {csv}");
+        assert!(wredis("dead") > 0, "{px}: {csv}");
+        assert_eq!(wredis("live"), 0, "{px}: {csv}");
+    }
+    drop(lb);
+}

@@ -36,22 +36,6 @@ fn text(r: &HttpResponse) -> String {
 /// `ops:s3cret`
 const AUTH: &str = "Authorization: Basic b3BzOnMzY3JldA==\r\n";
 
-/// A CSV row's field `name`, by the header's positions.
-fn field<'a>(csv: &'a str, sv: &str, name: &str) -> &'a str {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let i = header.iter().position(|h| *h == name).unwrap();
-    let row = lines
-        .find(|l| l.split(',').nth(1) == Some(sv))
-        .unwrap_or_else(|| panic!("no row {sv} in {csv}"));
-    row.split(',').nth(i).unwrap()
-}
-
 #[test]
 fn stats_page_credentials_formats_and_admin_actions() {
     let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
@@ -126,10 +110,10 @@ backend app
     assert!(rows.iter().all(|l| l.matches(',').count() == commas));
     // The frontend's requests: 4 stats page requests before, the 4 proxied ones (a
     // request is counted when it ends, so not this one yet).
-    assert_eq!(field(&csv, "FRONTEND", "req_tot"), "8");
-    assert_eq!(field(&csv, "FRONTEND", "hrsp_4xx"), "2");
-    assert_eq!(field(&csv, "BACKEND", "hrsp_2xx"), "4");
-    assert_eq!(field(&csv, "a", "status"), "no check");
+    assert_eq!(csv_field(&csv, "FRONTEND", "req_tot"), "8");
+    assert_eq!(csv_field(&csv, "FRONTEND", "hrsp_4xx"), "2");
+    assert_eq!(csv_field(&csv, "BACKEND", "hrsp_2xx"), "4");
+    assert_eq!(csv_field(&csv, "a", "status"), "no check");
     // ;json: HAProxy's typed rows.
     let r = request(port, "GET", "/admin?stats;json", AUTH, "");
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -147,13 +131,16 @@ backend app
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/admin?stats;st=DONE"));
     let csv = text(&request(port, "GET", "/admin?stats;csv", AUTH, ""));
-    assert_eq!(field(&csv, "b", "status"), "MAINT");
-    let before = field(&csv, "a", "stot").parse::<u64>().unwrap();
+    assert_eq!(csv_field(&csv, "b", "status"), "MAINT");
+    let before = csv_field(&csv, "a", "stot").parse::<u64>().unwrap();
     for _ in 0..4 {
         assert_eq!(request(port, "GET", "/echo", "", "").status, 200);
     }
     let csv = text(&request(port, "GET", "/admin?stats;up;csv", AUTH, ""));
-    assert_eq!(field(&csv, "a", "stot").parse::<u64>().unwrap(), before + 4);
+    assert_eq!(
+        csv_field(&csv, "a", "stot").parse::<u64>().unwrap(),
+        before + 4
+    );
     assert!(!csv.contains(",b,"), ";up hides b");
     // Without credentials the form is refused before anything changes.
     let r = request(port, "POST", "/admin?stats", "", "s=b&action=ready&b=%232");
@@ -161,7 +148,7 @@ backend app
     let r = request(port, "POST", "/admin?stats", AUTH, "s=b&action=ready&b=app");
     assert_eq!(r.header("location"), Some("/admin?stats;st=DONE"));
     let csv = text(&request(port, "GET", "/admin?stats;csv", AUTH, ""));
-    assert_eq!(field(&csv, "b", "status"), "no check");
+    assert_eq!(csv_field(&csv, "b", "status"), "no check");
 }
 
 /// A Prometheus server on loopback, with its own data directory; killed when dropped.
@@ -325,7 +312,7 @@ frontend stats
     // A connection is counted when it closes on corelb's side too.
     let counted = eventually(Duration::from_secs(5), || {
         let csv = text(&request(stats, "GET", "/haproxy?stats;csv", "", ""));
-        (field(&csv, "BACKEND", "stot") == "3").then_some(csv)
+        (csv_field(&csv, "BACKEND", "stot") == "3").then_some(csv)
     })
     .expect("three sessions through the backend");
     for (sv, f, v) in [
@@ -337,6 +324,6 @@ frontend stats
         ("BACKEND", "req_tot", ""),
         ("FRONTEND", "mode", "tcp"),
     ] {
-        assert_eq!(field(&counted, sv, f), v, "{sv} {f}");
+        assert_eq!(csv_field(&counted, sv, f), v, "{sv} {f}");
     }
 }

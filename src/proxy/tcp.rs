@@ -31,6 +31,8 @@ struct Outcome {
     backend: Option<Arc<BackendRt>>,
     server: Option<usize>,
     retries: u32,
+    /// The server a retry redispatched from (the last one).
+    redispatched_from: Option<usize>,
     t_queue: Option<Duration>,
     t_connect: Option<Duration>,
     bytes_in: u64,
@@ -100,6 +102,7 @@ pub async fn session(
         backend: None,
         server: None,
         retries: 0,
+        redispatched_from: None,
         t_queue: None,
         t_connect: None,
         bytes_in: 0,
@@ -380,7 +383,10 @@ async fn retry(be: &BackendRt, srv: usize, failure: Failure, out: &mut Outcome) 
     out.retries += 1;
     Some(match to {
         RetryTo::Same => State::Connect { srv },
-        RetryTo::Another => State::Pick { avoid: Some(srv) },
+        RetryTo::Another => {
+            out.redispatched_from = Some(srv);
+            State::Pick { avoid: Some(srv) }
+        }
     })
 }
 
@@ -398,6 +404,7 @@ pub fn log_rejected(
         backend: None,
         server: None,
         retries: 0,
+        redispatched_from: None,
         t_queue: None,
         t_connect: None,
         bytes_in: 0,
@@ -468,6 +475,7 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         bytes_out: out.bytes_out,
         term: out.term,
         retries: out.retries,
+        redispatched_from: out.redispatched_from,
         t_queue: out.t_queue,
         t_connect: out.t_connect,
         t_total: t0.elapsed(),

@@ -14,7 +14,10 @@
 //! reader takes the largest, so a maximum of a rate is the largest one shard saw, a lower
 //! bound of the process-wide one when several shards peak at the same time.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::time::{Duration, Instant};
 
 /// How many recent values the time averages cover (HAProxy's `TIME_STATS_SAMPLES`).
@@ -202,7 +205,9 @@ pub struct StreamEnd {
     /// HAProxy's two-letter termination state (`--`, `CD`, `SC`, `PR`…).
     pub term: [u8; 2],
     pub retries: u32,
-    pub redispatched: bool,
+    /// The server a retry left for another one (HAProxy counts the redispatch there and
+    /// on the backend).
+    pub redispatched_from: Option<usize>,
     /// Denied by a rule (`http-request deny`).
     pub denied: bool,
     /// Answered by corelb itself (stats page, exporter, monitor-uri).
@@ -217,10 +222,28 @@ pub struct StreamEnd {
     pub t_total: Duration,
 }
 
+/// Whether slot `c` is a maximum (what `clear counters` resets).
+fn is_max(c: usize) -> bool {
+    (C::Smax as usize..=C::TtimeMax as usize).contains(&c)
+}
+
+/// Whether slot `c` describes the last health check (kept by `clear counters all`, as
+/// HAProxy keeps a check's result outside its counters).
+fn is_check(c: usize) -> bool {
+    (C::CheckStatus as usize..=C::CheckAt as usize).contains(&c)
+}
+
 /// One shard's counters, indexed like `cfg.proxies` (and servers within a proxy).
 pub struct ShardCounters {
     /// The shard's own counters (connections, splice, kTLS, buffers, checks): `corelb_*`.
     pub proc: std::sync::Arc<crate::runtime::shard::ShardStats>,
+    /// `clear counters` requests, written by the runtime API: the number of `clear
+    /// counters all` in the high half, of `clear counters` (maxima only) in the low half.
+    /// Only the shard may store into its counters, so it applies a request itself at its
+    /// next write ([`ShardCounters::sync`]) and then sets `cleared` to it; until then
+    /// readers count what the request cleared as 0.
+    clear: AtomicU64,
+    cleared: AtomicU64,
     fe: Box<[Obj]>,
     be: Box<[Obj]>,
     srv: Box<[Box<[Obj]>]>,
@@ -228,6 +251,43 @@ pub struct ShardCounters {
 }
 
 impl ShardCounters {
+    /// Applies a pending `clear counters` before this shard writes: two relaxed loads of
+    /// words written only on a `clear counters`, so the request path adds nothing
+    /// measurable (no store, no shared line written in steady state).
+    #[inline]
+    fn sync(&self) {
+        let want = self.clear.load(Relaxed);
+        if want != self.cleared.load(Relaxed) {
+            self.apply_clear(want);
+        }
+    }
+
+    #[cold]
+    fn apply_clear(&self, want: u64) {
+        let all = want >> 32 != self.cleared.load(Relaxed) >> 32;
+        let objs = self
+            .fe
+            .iter()
+            .chain(self.be.iter())
+            .chain(self.srv.iter().flatten());
+        for o in objs {
+            for c in 0..N {
+                if (all && !is_check(c)) || is_max(c) {
+                    o.f[c].store(0, Relaxed);
+                }
+            }
+        }
+        self.cleared.store(want, Release);
+    }
+
+    /// Which of this shard's slots a reader must count as 0 now: (everything but the last
+    /// check, the maxima) per a `clear counters` the shard has not applied yet.
+    fn stale(&self) -> (bool, bool) {
+        let (want, done) = (self.clear.load(Acquire), self.cleared.load(Acquire));
+        let all = want >> 32 != done >> 32;
+        (all, all || want as u32 != done as u32)
+    }
+
     fn ms(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.epoch).as_millis() as u64
     }
@@ -245,6 +305,7 @@ impl ShardCounters {
     /// A connection accepted by frontend `px`, which now has `cur` connections.
     #[inline]
     pub fn accepted(&self, px: usize, cur: u32, now: Instant) {
+        self.sync();
         let ms = self.ms(now);
         let o = &self.fe[px];
         o.add(C::Stot, 1);
@@ -286,6 +347,7 @@ impl ShardCounters {
         e: &StreamEnd,
         now: Instant,
     ) {
+        self.sync();
         let ms = self.ms(now);
         let t = e.term;
         let client_abort = matches!(t[0], b'C' | b'c') && t[1] == b'D';
@@ -328,13 +390,16 @@ impl ShardCounters {
             x.add(C::Eresp, resp_error as u64);
             x.add(
                 C::Wretr,
-                (e.retries as u64).saturating_sub(e.redispatched as u64),
+                (e.retries as u64).saturating_sub(e.redispatched_from.is_some() as u64),
             );
-            x.add(C::Wredis, e.redispatched as u64);
             x.add(C::CliAbrt, client_abort as u64);
             x.add(C::SrvAbrt, server_abort as u64);
         };
         shared_part(o);
+        if let Some(from) = e.redispatched_from {
+            o.add(C::Wredis, 1);
+            self.srv[b][from].add(C::Wredis, 1);
+        }
         o.max(C::Qmax, e.queued_with as u64);
         o.add(C::Dreq, e.denied as u64);
         if e.http {
@@ -403,6 +468,7 @@ impl ShardCounters {
         now: Instant,
     ) {
         crate::runtime::shard::ShardStats::add(&self.proc.checks, 1);
+        self.sync();
         let o = &self.srv[b][s];
         if !status.ok() {
             o.add(C::ChkFail, 1);
@@ -433,6 +499,8 @@ impl Counters {
                     fe: objs(servers.len()),
                     be: objs(servers.len()),
                     srv: servers.iter().map(|&n| objs(n)).collect(),
+                    clear: AtomicU64::new(0),
+                    cleared: AtomicU64::new(0),
                     epoch,
                 })
                 .collect(),
@@ -449,6 +517,22 @@ impl Counters {
         self.shards.len()
     }
 
+    /// `clear counters` (`all`: every counter; otherwise the maxima), HAProxy's
+    /// semantics. Readers see the result at once; each shard zeroes its own slots at its
+    /// next write. Callers serialise (the runtime API runs one command at a time).
+    pub fn clear(&self, all: bool) {
+        let step = if all { 1u64 << 32 } else { 1 };
+        for sh in self.shards.iter() {
+            let v = sh.clear.load(Relaxed);
+            let next = if all {
+                (v & !0xffff_ffff).wrapping_add(step) | (v as u32).wrapping_add(1) as u64
+            } else {
+                (v & !0xffff_ffff) | (v as u32).wrapping_add(1) as u64
+            };
+            sh.clear.store(next, Release);
+        }
+    }
+
     /// The sum over the shards of an object's counters, read now.
     pub fn sum(&self, obj: impl Fn(&ShardCounters) -> &Obj) -> Totals {
         let ms = self.epoch.elapsed().as_millis() as u64;
@@ -456,8 +540,13 @@ impl Counters {
         let mut weighted = [0u64; 4];
         for sh in self.shards.iter() {
             let o = obj(sh);
+            let (all_stale, max_stale) = sh.stale();
             for c in 0..N {
-                let v = o.f[c].load(Relaxed);
+                let v = if (all_stale && !is_check(c)) || (max_stale && is_max(c)) {
+                    0
+                } else {
+                    o.f[c].load(Relaxed)
+                };
                 t.v[c] = match c {
                     x if (C::Smax as usize..=C::LastSess as usize).contains(&x) => t.v[c].max(v),
                     x if x == C::CheckStatus as usize
@@ -478,6 +567,9 @@ impl Counters {
                 }
             }
             // Each shard's sliding average, weighted by how many samples it has.
+            if all_stale {
+                continue;
+            }
             let n = o.get(C::Samples);
             for (i, c) in [C::Qtime, C::Ctime, C::Rtime, C::Ttime].iter().enumerate() {
                 weighted[i] += avg(o.get(*c), n) * n;
@@ -596,7 +688,7 @@ mod tests {
             http: true,
             term: *b"SC",
             retries: 3,
-            redispatched: true,
+            redispatched_from: Some(1),
             t_queue: Some(Duration::from_millis(1)),
             queued_with: 2,
             ..Default::default()
@@ -616,6 +708,31 @@ mod tests {
         // The 503 was corelb's, not the server's.
         assert_eq!((s0.get(C::Econ), s0.get(C::Hrsp5xx)), (1, 0));
         assert_eq!(s0.get(C::Connect), 4);
+        // The redispatch counts on the server it left.
+        assert_eq!((s0.get(C::Wredis), s1.get(C::Wredis)), (0, 1));
+    }
+
+    #[test]
+    fn clear_counters_reads_zero_at_once_and_the_shard_zeroes_its_own() {
+        let c = Counters::new(2, &[1]);
+        let t0 = Instant::now();
+        c.shard(0).accepted(0, 7, t0);
+        c.shard(1).accepted(0, 2, t0);
+        c.clear(false);
+        let t = c.sum(|s| s.fe(0));
+        assert_eq!((t.get(C::Stot), t.get(C::Smax)), (2, 0));
+        c.shard(0).accepted(0, 1, t0);
+        let t = c.sum(|s| s.fe(0));
+        assert_eq!((t.get(C::Stot), t.get(C::Smax)), (3, 1));
+        c.clear(true);
+        assert_eq!(c.sum(|s| s.fe(0)).get(C::Stot), 0);
+        c.shard(1).accepted(0, 1, t0);
+        let t = c.sum(|s| s.fe(0));
+        assert_eq!((t.get(C::Stot), t.get(C::Smax)), (1, 1));
+        // A later `clear counters` leaves the totals.
+        c.clear(false);
+        c.shard(1).accepted(0, 1, t0);
+        assert_eq!(c.sum(|s| s.fe(0)).get(C::Stot), 2);
     }
 
     #[test]

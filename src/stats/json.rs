@@ -60,6 +60,31 @@ fn scope(s: Scope) -> &'static str {
     }
 }
 
+/// Field `pos`'s name, tags and format on row `r`.
+pub fn tags(r: &Row, pos: usize) -> (&'static str, Origin, Nature, Scope, Format) {
+    let (name, mut o, mut n, s, fmt) = FIELDS[pos];
+    // HAProxy tags these as plain gauges on a backend's row.
+    if r.obj == super::ObjType::Backend
+        && matches!(
+            pos,
+            super::f::ACT | super::f::BCK | super::f::RATE | super::f::RATE_MAX
+        )
+    {
+        (o, n) = (Origin::Metric, Nature::Gauge);
+    }
+    (name, o, n, s, fmt)
+}
+
+/// A value's HAProxy type name (`u32`, `u64`, `s32`, `str`) for its field's format.
+pub fn type_name(v: &Val, fmt: Format) -> &'static str {
+    match (v, fmt) {
+        (Val::Str(_), _) => "str",
+        (Val::S(_), _) | (Val::U(_), Format::S32) => "s32",
+        (Val::U(_), Format::U32) => "u32",
+        _ => "u64",
+    }
+}
+
 /// One row's array.
 pub fn row(r: &Row, out: &mut String) {
     out.push('[');
@@ -68,16 +93,7 @@ pub fn row(r: &Row, out: &mut String) {
         if *v == Val::Empty {
             continue;
         }
-        let (name, mut o, mut n, s, fmt) = FIELDS[pos];
-        // HAProxy tags these as plain gauges on a backend's row.
-        if r.obj == super::ObjType::Backend
-            && matches!(
-                pos,
-                super::f::ACT | super::f::BCK | super::f::RATE | super::f::RATE_MAX
-            )
-        {
-            (o, n) = (Origin::Metric, Nature::Gauge);
-        }
+        let (name, o, n, s, fmt) = tags(r, pos);
         if !first {
             out.push(',');
         }
@@ -95,24 +111,16 @@ pub fn row(r: &Row, out: &mut String) {
             nature(n),
             scope(s),
         );
-        match (v, fmt) {
-            (Val::Str(t), _) => {
-                out.push_str("\"type\":\"str\",\"value\":");
-                string(t, out);
+        let _ = write!(out, "\"type\":\"{}\",\"value\":", type_name(v, fmt));
+        match v {
+            Val::Str(t) => string(t, out),
+            Val::S(x) => {
+                let _ = write!(out, "{x}");
             }
-            (Val::S(x), _) => {
-                let _ = write!(out, "\"type\":\"s32\",\"value\":{x}");
+            Val::U(x) => {
+                let _ = write!(out, "{x}");
             }
-            (Val::U(x), Format::U32) => {
-                let _ = write!(out, "\"type\":\"u32\",\"value\":{x}");
-            }
-            (Val::U(x), Format::S32) => {
-                let _ = write!(out, "\"type\":\"s32\",\"value\":{x}");
-            }
-            (Val::U(x), _) => {
-                let _ = write!(out, "\"type\":\"u64\",\"value\":{x}");
-            }
-            (Val::Empty, _) => unreachable!("skipped above"),
+            Val::Empty => unreachable!("skipped above"),
         }
         out.push_str("}}");
     }

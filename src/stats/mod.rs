@@ -1,7 +1,7 @@
 //! Statistics: the counters every shard keeps ([`counters`]), a snapshot of them with the
 //! servers' shared state in HAProxy's stat fields ([`Snapshot`], built on read by
 //! [`snapshot::take`]), and pure renderers of a snapshot: the CSV of the stats page and
-//! `show stat` ([`csv`]), its typed JSON ([`json`]), the HTML page ([`html`]) and the
+//! `show stat` ([`csv`]), its typed JSON ([`json`]), `show stat typed` ([`typed`]), the HTML page ([`html`]) and the
 //! Prometheus exposition ([`prom`]). Nothing here runs on a request's path except the
 //! counters' relaxed writes; the rest runs when someone asks.
 
@@ -13,6 +13,7 @@ pub mod json;
 pub mod page;
 pub mod prom;
 pub mod snapshot;
+pub mod typed;
 
 pub use counters::{Counters, ShardCounters, StreamEnd};
 pub use snapshot::{Snapshot, take};

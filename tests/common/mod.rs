@@ -856,3 +856,19 @@ backend app
 "
     )
 }
+
+/// A CSV row's field `name`, by the header's positions.
+pub fn csv_field<'a>(csv: &'a str, sv: &str, name: &str) -> &'a str {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let i = header.iter().position(|h| *h == name).unwrap();
+    let row = lines
+        .find(|l| l.split(',').nth(1) == Some(sv))
+        .unwrap_or_else(|| panic!("no row {sv} in {csv}"));
+    row.split(',').nth(i).unwrap()
+}

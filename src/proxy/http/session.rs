@@ -87,6 +87,8 @@ struct Txn {
     backend: Option<Arc<BackendRt>>,
     server: Option<usize>,
     retries: u32,
+    /// The server a retry redispatched from (the last one).
+    redispatched_from: Option<usize>,
     /// The request line, kept for the log only when a log line will be written.
     request_line: String,
     /// For the stats counters: request bytes, whether a `deny` answered, whether corelb
@@ -113,6 +115,7 @@ impl Txn {
             backend: None,
             server: None,
             retries: 0,
+            redispatched_from: None,
             request_line: String::new(),
             bytes_in: 0,
             denied: false,
@@ -1001,7 +1004,7 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         bytes_out: txn.bytes_out,
         term: txn.term.0,
         retries: txn.retries,
-        redispatched: false,
+        redispatched_from: txn.redispatched_from,
         denied: txn.denied,
         intercepted: txn.intercepted,
         reused: txn.reused,
@@ -1070,7 +1073,10 @@ impl Retry {
         txn.retries = self.made;
         match to {
             RetryTo::Same => self.again = Some(srv),
-            RetryTo::Another => self.avoid = Some(srv),
+            RetryTo::Another => {
+                self.avoid = Some(srv);
+                txn.redispatched_from = Some(srv);
+            }
         }
         true
     }

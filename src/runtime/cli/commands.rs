@@ -45,6 +45,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  abort ssl cert <certfile>               : abort a transaction for a certificate file",
     ),
     (
+        "clear counters",
+        CliLevel::Operator,
+        "  clear counters [all]                    : clear max statistics counters (or all counters)",
+    ),
+    (
         "commit ssl cert",
         CliLevel::Admin,
         "  commit ssl cert <certfile>              : commit a certificate file",
@@ -143,6 +148,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "show servers state",
         CliLevel::User,
         "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
+    ),
+    (
+        "show stat",
+        CliLevel::User,
+        "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server",
     ),
     (
         "show version",
@@ -274,7 +284,7 @@ pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -
             let Some(sh) = ctx.current.load_full() else {
                 return Reply::text("The process is starting; try again.\n");
             };
-            Reply::text(with_shared(ctx, &sh, name, args, payload, line))
+            Reply::text(with_shared(ctx, &sh, *level, name, args, payload, line))
         }
     }
 }
@@ -282,6 +292,7 @@ pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -
 fn with_shared(
     ctx: &Ctx,
     sh: &Shared,
+    level: CliLevel,
     name: &str,
     args: &[&str],
     payload: Option<&str>,
@@ -290,6 +301,19 @@ fn with_shared(
     match name {
         "show info" => super::info::show_info(ctx, sh),
         "show errors" => super::errors::render(sh),
+        "show stat" => show_stat(sh, args),
+        "clear counters" => match args {
+            [] => {
+                sh.counters.clear(false);
+                String::new()
+            }
+            ["all"] if level < CliLevel::Admin => "Permission denied\n".into(),
+            ["all"] => {
+                sh.counters.clear(true);
+                String::new()
+            }
+            _ => unknown(&line.split_whitespace().collect::<Vec<_>>()),
+        },
         "show backend" => {
             let mut s = String::from("# name\n");
             for be in sh.backends.iter().flatten() {
@@ -396,6 +420,82 @@ fn with_shared(
         "commit ssl cert" => super::certs::commit(ctx, args.first().copied()),
         "abort ssl cert" => super::certs::abort(ctx, args.first().copied()),
         _ => unknown(&line.split_whitespace().collect::<Vec<_>>()),
+    }
+}
+
+/// `show stat [desc|json|no-maint|typed|up]* [{<proxy>|<iid>|-1} <type> <sid>]`: the
+/// rows of a snapshot in HAProxy's CSV, typed lines or JSON. `type` is HAProxy's bitmask
+/// (1 frontends, 2 backends, 4 servers, 8 listeners); `sid` -1 is every server.
+fn show_stat(sh: &Shared, args: &[&str]) -> String {
+    use crate::stats::ObjType;
+    let (mut json, mut typed, mut up, mut no_maint) = (false, false, false, false);
+    let mut bound = Vec::new();
+    for a in args {
+        match *a {
+            "json" => json = true,
+            "typed" => typed = true,
+            "up" => up = true,
+            "no-maint" => no_maint = true,
+            "desc" => return "'show stat desc' (field descriptions) is not supported.\n".into(),
+            x => bound.push(x),
+        }
+    }
+    let filter = match bound[..] {
+        [] => None,
+        [px, ty, sid] => {
+            let iid = match sh
+                .backends
+                .iter()
+                .flatten()
+                .map(|b| (b.name.as_str(), b.id))
+                .chain(
+                    sh.frontends
+                        .iter()
+                        .flatten()
+                        .map(|f| (f.name.as_str(), f.id)),
+                )
+                .find(|(n, _)| *n == px)
+            {
+                Some((_, id)) => id as i64,
+                None => px.parse::<i64>().unwrap_or(0),
+            };
+            if iid == 0 {
+                return "No such proxy.\n".into();
+            }
+            Some((
+                iid,
+                ty.parse::<u32>().unwrap_or(0),
+                sid.parse::<i64>().unwrap_or(0),
+            ))
+        }
+        _ => return "Expects '{<proxy>|-1} <type> <sid>' after the options.\n".into(),
+    };
+    let snap = crate::stats::take(sh);
+    let rows = snap.rows.iter().filter(|r| {
+        if r.obj == ObjType::Server
+            && ((no_maint || up) && r.status() == "MAINT" || up && r.status().starts_with("DOWN"))
+        {
+            return false;
+        }
+        let Some((iid, ty, sid)) = filter else {
+            return true;
+        };
+        let bit = match r.obj {
+            ObjType::Frontend => 1,
+            ObjType::Backend => 2,
+            ObjType::Server => 4,
+            ObjType::Listener => 8,
+        };
+        (iid == -1 || iid == r.iid as i64)
+            && ty & bit != 0
+            && (r.obj != ObjType::Server || sid == -1 || sid == r.sid as i64)
+    });
+    if json {
+        crate::stats::json::render(rows)
+    } else if typed {
+        crate::stats::typed::render(rows)
+    } else {
+        crate::stats::csv::render(rows)
     }
 }
 

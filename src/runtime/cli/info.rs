@@ -1,7 +1,8 @@
 //! `show info`: HAProxy's `Name: value` lines, in HAProxy 2.6's order, so that scripts
-//! reading them by name or by position work. Fields corelb does not keep (memory pools,
-//! SSL and compression rates, peers, resolvers, and until the per-shard counters are summed
-//! here: cumulated connections, requests and bytes) are 0, as HAProxy prints unused ones.
+//! reading them by name or by position work. Connections, requests, rates and bytes are the
+//! shards' counters summed ([`crate::stats::take`]); fields corelb does not keep (memory
+//! pools, process-wide maxima of rates, SSL and compression rates, peers, resolvers) are 0,
+//! as HAProxy prints unused ones.
 
 use super::Ctx;
 use crate::runtime::Shared;
@@ -17,6 +18,7 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         .map(|(_, p)| p.binds.len())
         .sum();
     let cur = sh.slots.current();
+    let info = crate::stats::take(sh).info;
     let stopping = sh.control.stopping() as u8;
     let fields: Vec<(&str, String)> = vec![
         ("Name", "corelb".into()),
@@ -49,18 +51,19 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         ("Maxconn", sh.slots.max().to_string()),
         ("Hard_maxconn", sh.hard_maxconn.to_string()),
         ("CurrConns", cur.to_string()),
-        ("CumConns", "0".into()),
-        ("CumReq", "0".into()),
+        ("CumConns", info.cum_conns.to_string()),
+        ("CumReq", info.cum_req.to_string()),
         ("MaxSslConns", "0".into()),
         ("CurrSslConns", "0".into()),
-        ("CumSslConns", "0".into()),
+        ("CumSslConns", info.ssl_conns.to_string()),
         ("Maxpipes", (sh.pipes_per_shard * sh.shards).to_string()),
         ("PipesUsed", "0".into()),
         ("PipesFree", "0".into()),
-        ("ConnRate", "0".into()),
+        ("ConnRate", info.conn_rate.to_string()),
         ("ConnRateLimit", "0".into()),
         ("MaxConnRate", "0".into()),
-        ("SessRate", "0".into()),
+        // A session is an accepted connection: the same rate.
+        ("SessRate", info.conn_rate.to_string()),
         ("SessRateLimit", "0".into()),
         ("MaxSessRate", "0".into()),
         ("SslRate", "0".into()),
@@ -90,11 +93,11 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         ("Listeners", listeners.to_string()),
         ("ActivePeers", "0".into()),
         ("ConnectedPeers", "0".into()),
-        ("DroppedLogs", "0".into()),
+        ("DroppedLogs", info.dropped_logs.to_string()),
         ("BusyPolling", "0".into()),
         ("FailedResolutions", "0".into()),
-        ("TotalBytesOut", "0".into()),
-        ("TotalSplicdedBytesOut", "0".into()),
+        ("TotalBytesOut", info.bytes_out.to_string()),
+        ("TotalSplicdedBytesOut", info.spliced_bytes_out.to_string()),
         ("BytesOutRate", "0".into()),
         ("DebugCommandsIssued", "0".into()),
         ("CumRecvLogs", "0".into()),

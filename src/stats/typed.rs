@@ -1,0 +1,108 @@
+//! `show stat typed`, as HAProxy 2.6 writes it: one line per non-empty field,
+//! `T.iid.sid.pos.name.process:tags:type:value`, with the object type as a letter (`F`,
+//! `B`, `S`, `L`) and the tags as three letters (origin, nature, scope).
+
+use super::json::{tags, type_name};
+use super::{Nature, ObjType, Origin, Row, Scope, Val};
+use std::fmt::Write as _;
+
+fn origin(o: Origin) -> char {
+    match o {
+        Origin::Metric => 'M',
+        Origin::Status => 'S',
+        Origin::Key => 'K',
+        Origin::Config => 'C',
+        Origin::Product => 'P',
+    }
+}
+
+fn nature(n: Nature) -> char {
+    match n {
+        Nature::Gauge => 'G',
+        Nature::Limit => 'L',
+        Nature::Min => 'm',
+        Nature::Max => 'M',
+        Nature::Rate => 'R',
+        Nature::Counter => 'C',
+        Nature::Duration => 'D',
+        Nature::Age => 'A',
+        Nature::Time => 'T',
+        Nature::Name => 'N',
+        Nature::Output => 'O',
+        Nature::Avg => 'a',
+    }
+}
+
+fn scope(s: Scope) -> char {
+    match s {
+        Scope::Process => 'P',
+        Scope::Service => 'S',
+        Scope::System => 's',
+        Scope::Cluster => 'C',
+    }
+}
+
+/// One row's lines.
+pub fn row(r: &Row, out: &mut String) {
+    let t = match r.obj {
+        ObjType::Frontend => 'F',
+        ObjType::Backend => 'B',
+        ObjType::Server => 'S',
+        ObjType::Listener => 'L',
+    };
+    for (pos, v) in r.v.iter().enumerate() {
+        if *v == Val::Empty {
+            continue;
+        }
+        let (name, o, n, s, fmt) = tags(r, pos);
+        let _ = write!(
+            out,
+            "{t}.{}.{}.{pos}.{name}.1:{}{}{}:{}:",
+            r.iid,
+            r.sid,
+            origin(o),
+            nature(n),
+            scope(s),
+            type_name(v, fmt)
+        );
+        match v {
+            Val::Empty => {}
+            Val::U(x) => {
+                let _ = write!(out, "{x}");
+            }
+            Val::S(x) => {
+                let _ = write!(out, "{x}");
+            }
+            // HAProxy writes strings as they are; a line break would split the record.
+            Val::Str(x) => out.extend(x.chars().map(|c| if c == '\n' { ' ' } else { c })),
+        }
+        out.push('\n');
+    }
+}
+
+/// The typed dump of `rows`.
+pub fn render<'a>(rows: impl IntoIterator<Item = &'a Row>) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    for r in rows {
+        row(r, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ObjType, f};
+    use super::*;
+
+    #[test]
+    fn one_tagged_line_per_non_empty_field() {
+        let mut r = Row::new(ObjType::Server, 0, 3, 2);
+        r.v[f::PXNAME] = Val::Str("app".into());
+        r.v[f::STOT] = Val::U(5);
+        r.v[f::LASTSESS] = Val::S(-1);
+        assert_eq!(
+            render([&r]),
+            "S.3.2.0.pxname.1:KNS:str:app\nS.3.2.7.stot.1:MCP:u64:5\nS.3.2.55.lastsess.1:MAP:s32:-1\n"
+        );
+    }
+}
