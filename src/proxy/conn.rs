@@ -91,12 +91,12 @@ pub async fn handle(
     accept_proxy: bool,
     tls: Option<crate::proxy::tls::ListenerTls>,
     label: Arc<str>,
+    accepted: Instant,
 ) {
     let _guard = ConnGuard {
         shard: shard.clone(),
         fe: fe.clone(),
     };
-    let accepted = Instant::now();
     let accept_date = SystemTime::now();
     let _ = client.set_nodelay(true);
     if fe.clitcpka {

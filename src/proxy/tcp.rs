@@ -470,6 +470,7 @@ fn finish(
 
 /// Every connection ends in [`finish`]: what it adds to the stats counters.
 fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
+    let now = Instant::now();
     let e = crate::stats::StreamEnd {
         bytes_in: out.bytes_in,
         bytes_out: out.bytes_out,
@@ -478,9 +479,9 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         redispatched_from: out.redispatched_from,
         t_queue: out.t_queue,
         t_connect: out.t_connect,
-        t_total: t0.elapsed(),
+        t_total: now.saturating_duration_since(t0),
         ..Default::default()
     };
     let counters = shard.shared.counters.shard(shard.id);
-    counters.stream_done(fe.proxy, out.backend.as_deref(), out.server, e);
+    counters.stream_done(fe.proxy, out.backend.as_deref(), out.server, e, now);
 }

@@ -315,13 +315,15 @@ impl ShardCounters {
         o.tick(C::ConnRate, C::ConnRateMax, ms);
     }
 
-    /// A stream of frontend `fe` that went to `be` (and its server `srv`) ended now.
+    /// A stream of frontend `fe` that went to `be` (and its server `srv`) ended at `now`
+    /// (the caller's clock reading, which also gave `e.t_total`).
     pub fn stream_done(
         &self,
         fe: usize,
         be: Option<&crate::runtime::BackendRt>,
         srv: Option<usize>,
         mut e: StreamEnd,
+        now: Instant,
     ) {
         if let (Some(b), Some(_)) = (be, e.t_queue) {
             // Still waiting, plus itself: a lower bound of the queue it saw.
@@ -332,7 +334,7 @@ impl ShardCounters {
         let s = be
             .zip(srv)
             .map(|(b, s)| (s, b.lb.servers[s].cur_conns() + 1));
-        self.stream_end(fe, be.map(|b| b.proxy), s, &e, Instant::now());
+        self.stream_end(fe, be.map(|b| b.proxy), s, &e, now);
     }
 
     /// A stream ended: what it adds to frontend `fe`, backend `be` and server `srv`, whose

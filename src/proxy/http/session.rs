@@ -996,6 +996,7 @@ fn intercept(
 
 /// Every transaction ends in [`log_txn`]: what it adds to the stats counters.
 fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
+    let now = Instant::now();
     let e = crate::stats::StreamEnd {
         status: txn.status,
         http: true,
@@ -1012,10 +1013,10 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         queued_with: 0,
         t_connect: txn.t_connect,
         t_response: txn.t_response,
-        t_total: txn.start.elapsed(),
+        t_total: now.saturating_duration_since(txn.start),
     };
     let counters = shard.shared.counters.shard(shard.id);
-    counters.stream_done(fe.proxy, txn.backend.as_deref(), txn.server, e);
+    counters.stream_done(fe.proxy, txn.backend.as_deref(), txn.server, e, now);
 }
 
 fn bytes_say_close(b: &[u8]) -> bool {
@@ -1110,8 +1111,6 @@ fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
     }
 }
 
-/// Connects to server `srv`: TCP, its PROXY header if configured, then TLS with `ssl`
-/// (named `sni`, the rendered `sni EXPR`, else the fixed one), all within `timeout connect`.
 fn has_header(req: &RequestHead, buf: &[u8], name: &[u8]) -> bool {
     req.headers().iter().any(|f| f.is(buf, name))
 }

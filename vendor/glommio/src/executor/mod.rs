@@ -1330,7 +1330,8 @@ impl LocalExecutor {
                 // queues were still runnable, until some unrelated event woke it. A
                 // preemption timer that fires between the I/O poll and this check (more
                 // likely now that armed timers are kept across turns) did that.
-                return ran || !self.queues.borrow().active_executors.is_empty();
+                ran |= !self.queues.borrow().active_executors.is_empty();
+                break;
             }
             if !self.run_one_task_queue() {
                 return false;
