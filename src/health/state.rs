@@ -441,16 +441,7 @@ impl ServerState {
     /// lock). Returns false when the server is full.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        let max = self.maxconn();
-        self.cur
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
-                if max == 0 || c < max {
-                    Some(c + 1)
-                } else {
-                    None
-                }
-            })
-            .is_ok()
+        crate::runtime::control::take_below(&self.cur, self.maxconn())
     }
 
     /// Gives back a slot taken by [`try_acquire`](Self::try_acquire).

@@ -82,6 +82,16 @@ impl Control {
     }
 }
 
+/// Counts one more in `cur` unless it already holds `max` (0 = unlimited): a CAS loop, so
+/// the limit is exact across threads without a lock. Returns false when full.
+#[inline]
+pub fn take_below(cur: &AtomicU32, max: u32) -> bool {
+    cur.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+        (max == 0 || c < max).then_some(c + 1)
+    })
+    .is_ok()
+}
+
 /// A counter with a limit, and waiters for a free slot: global and frontend `maxconn`,
 /// backend queues. Taking and giving back are lock-free; only waiting allocates.
 pub struct Slots {
@@ -118,16 +128,7 @@ impl Slots {
     }
 
     pub fn try_take(&self) -> bool {
-        let max = self.max();
-        self.cur
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
-                if max == 0 || c < max {
-                    Some(c + 1)
-                } else {
-                    None
-                }
-            })
-            .is_ok()
+        take_below(&self.cur, self.max())
     }
 
     pub fn give_back(&self) {
