@@ -33,8 +33,10 @@ impl log::Log for Stderr {
         };
         // One whole line at a time, so that lines from different threads do not interleave;
         // a shard's goes through its queue (see `stdio`) and never waits for the reader.
-        let line = format!("{tag} ({}) : {}\n", std::process::id(), r.args());
-        stdio::send(stdio::Stream::Stderr, line.into_bytes());
+        stdio::send_with(stdio::Stream::Stderr, |line| {
+            use std::io::Write as _;
+            let _ = writeln!(line, "{tag} ({}) : {}", std::process::id(), r.args());
+        });
     }
 
     fn flush(&self) {}

@@ -44,10 +44,26 @@ const BATCH: usize = 32 * 1024;
 /// Drops are reported at most this often (and in total at exit).
 const REPORT_EVERY: Duration = Duration::from_secs(1);
 
-/// One shard's lines for one stream. Only that shard pushes; only the writer pops.
+/// Emptied line buffers a writer hands back to a shard, so that a line costs no allocation
+/// once the shard has a few; a larger one is freed instead.
+const FREE_LINES: usize = 256;
+const FREE_MAX_BYTES: usize = 2048;
+
+/// One shard's lines for one stream. Only that shard pushes `lines`; only the writer pops
+/// them and pushes their emptied buffers back onto `free`.
 struct Queue {
     lines: ArrayQueue<Vec<u8>>,
+    free: ArrayQueue<Vec<u8>>,
     dropped: AtomicU64,
+}
+
+impl Queue {
+    fn recycle(&self, mut buf: Vec<u8>) {
+        if buf.capacity() <= FREE_MAX_BYTES {
+            buf.clear();
+            let _ = self.free.push(buf);
+        }
+    }
 }
 
 struct Registered {
@@ -117,7 +133,10 @@ impl Writer {
                     let r = &regs[(start + k) % n];
                     while batch.len() < BATCH {
                         match r.q.lines.pop() {
-                            Some(l) => batch.extend_from_slice(&l),
+                            Some(l) => {
+                                batch.extend_from_slice(&l);
+                                r.q.recycle(l);
+                            }
                             None => break,
                         }
                     }
@@ -205,6 +224,7 @@ pub fn attach() {
     let qs = [0, 1].map(|_| {
         Arc::new(Queue {
             lines: ArrayQueue::new(QUEUE_LINES),
+            free: ArrayQueue::new(FREE_LINES),
             dropped: AtomicU64::new(0),
         })
     });
@@ -238,28 +258,37 @@ pub fn dropped(stream: Stream) -> u64 {
     WRITERS[stream as usize].dropped.load(Ordering::Relaxed)
 }
 
-/// Writes `line`, which ends with a newline: through this shard's queue when attached,
-/// else directly (blocking).
-pub fn send(stream: Stream, line: Vec<u8>) {
-    debug_assert!(line.ends_with(b"\n"));
+/// Writes the line `fill` puts in an empty buffer (it must end with a newline): through
+/// this shard's queue when attached, in a buffer the writer gave back, else directly
+/// (blocking).
+pub fn send_with(stream: Stream, fill: impl FnOnce(&mut Vec<u8>)) {
     let line = match LOCAL.try_with(|l| match &*l.borrow() {
         Some(qs) => {
             let q = &qs[stream as usize];
+            let mut line = q.free.pop().unwrap_or_default();
+            fill(&mut line);
+            debug_assert!(line.ends_with(b"\n"));
             match q.lines.push(line) {
                 Ok(()) => WRITERS[stream as usize].wake(),
-                Err(_) => {
+                Err(line) => {
                     q.dropped.fetch_add(1, Ordering::Relaxed);
+                    q.recycle(line);
                 }
             }
             None
         }
-        None => Some(line),
+        None => {
+            let mut line = Vec::new();
+            fill(&mut line);
+            Some(line)
+        }
     }) {
         Ok(Some(line)) => line,
         Ok(None) => return,
         // The thread is ending and its queues are gone.
         Err(_) => return,
     };
+    debug_assert!(line.ends_with(b"\n"));
     let _ = write_all(stream, &line);
 }
 

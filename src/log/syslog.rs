@@ -95,10 +95,10 @@ impl Sender {
             if let Sink::Stdio(stream) = sink {
                 // Truncated like a datagram, but always ends with its newline.
                 let n = msg.len().min(t.maxlen.max(80) - 1);
-                let mut line = Vec::with_capacity(n + 1);
-                line.extend_from_slice(&msg.as_bytes()[..n]);
-                line.push(b'\n');
-                stdio::send(*stream, line);
+                stdio::send_with(*stream, |line| {
+                    line.extend_from_slice(&msg.as_bytes()[..n]);
+                    line.push(b'\n');
+                });
                 continue;
             }
             self.buf.clear();
