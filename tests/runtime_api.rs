@@ -7,14 +7,8 @@ use common::*;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-
-fn cli(sock: &Path, line: &str) -> String {
-    stats_cmd(sock, line)
-}
-
-fn wait_socket(p: &Path) {
-    wait_unix_socket(p)
-}
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// Writes `bytes` on a fresh socket and reads until the server closes it.
 fn talk<S: Read + Write>(mut c: S, bytes: &[u8]) -> String {
@@ -23,8 +17,6 @@ fn talk<S: Read + Write>(mut c: S, bytes: &[u8]) -> String {
     c.read_to_string(&mut out).unwrap();
     out
 }
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// A tcp listen section over two named backends, with admin and user sockets in `dir`.
 fn config(dir: &TempDir, port: u16, a: u16, b: u16, global: &str, srv: &str) -> String {
@@ -54,7 +46,7 @@ impl Setup {
             &["--shards", "2"],
             &[port],
         );
-        wait_socket(&dir.path("admin.sock"));
+        wait_unix_socket(&dir.path("admin.sock"));
         Setup {
             _a: a,
             _b: b,
@@ -64,10 +56,10 @@ impl Setup {
         }
     }
     fn admin(&self, line: &str) -> String {
-        cli(&self.dir.path("admin.sock"), line)
+        stats_cmd(&self.dir.path("admin.sock"), line)
     }
     fn user(&self, line: &str) -> String {
-        cli(&self.dir.path("user.sock"), line)
+        stats_cmd(&self.dir.path("user.sock"), line)
     }
 }
 
@@ -237,7 +229,7 @@ fn unix_socket_gets_its_mode_and_owner() {
         "  stats socket {} mode 640 uid 65534 gid 65534 level user",
         path.display()
     ));
-    wait_socket(&path);
+    wait_unix_socket(&path);
     let m = std::fs::metadata(&path).unwrap();
     assert_eq!(m.permissions().mode() & 0o7777, 0o640);
     assert_eq!((m.uid(), m.gid()), (65534, 65534));
@@ -329,8 +321,8 @@ fn set_maxconn_limits_new_connections() {
         &[port],
     );
     let sock = dir.path("admin.sock");
-    wait_socket(&sock);
-    assert_eq!(cli(&sock, "set maxconn frontend l 1"), "\n");
+    wait_unix_socket(&sock);
+    assert_eq!(stats_cmd(&sock, "set maxconn frontend l 1"), "\n");
     let first = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     assert_eq!(read_line_within(&first, Duration::from_secs(5)), "a\n");
     // The second waits for the first's slot (in the backlog).
@@ -339,7 +331,7 @@ fn set_maxconn_limits_new_connections() {
     drop(first);
     assert_eq!(read_line_within(&second, Duration::from_secs(5)), "a\n");
     assert_eq!(
-        cli(&sock, "set maxconn global 0"),
+        stats_cmd(&sock, "set maxconn global 0"),
         "Value out of range.\n\n"
     );
     drop(lb);
@@ -358,7 +350,7 @@ impl Haproxy {
             .spawn()
             .expect("haproxy (apt-get install haproxy)");
         let h = Haproxy(child);
-        wait_socket(sock);
+        wait_unix_socket(sock);
         h
     }
 }
@@ -395,9 +387,9 @@ fn formats_match_haproxy_26() {
     );
     let _h = Haproxy::start(&hcfg, &hsock);
     let sock = dir.path("admin.sock");
-    wait_socket(&sock);
+    wait_unix_socket(&sock);
     for c in ["set server l/a state drain", "set weight l/b 50%"] {
-        assert_eq!(cli(&sock, c), cli(&hsock, c), "{c}");
+        assert_eq!(stats_cmd(&sock, c), stats_cmd(&hsock, c), "{c}");
     }
     // show servers state: the same lines, but for the proxy ids (numbered differently
     // with HAProxy's internal proxies) and the seconds since the last change.
@@ -414,8 +406,8 @@ fn formats_match_haproxy_26() {
             .collect()
     };
     let (mine, theirs) = (
-        cli(&sock, "show servers state"),
-        cli(&hsock, "show servers state"),
+        stats_cmd(&sock, "show servers state"),
+        stats_cmd(&hsock, "show servers state"),
     );
     assert_eq!(norm(&mine), norm(&theirs), "\n{mine}\n{theirs}");
     assert!(mine.ends_with("\n\n"));
@@ -427,7 +419,7 @@ fn formats_match_haproxy_26() {
         "get weight l",
         "set server l/zz state maint",
     ] {
-        assert_eq!(cli(&sock, c), cli(&hsock, c), "{c}");
+        assert_eq!(stats_cmd(&sock, c), stats_cmd(&hsock, c), "{c}");
     }
     // show info: the same field names in the same order; node and description from the
     // configuration.
@@ -436,7 +428,10 @@ fn formats_match_haproxy_26() {
             .map(|l| l.split(':').next().unwrap().to_string())
             .collect()
     };
-    let (mine, theirs) = (cli(&sock, "show info"), cli(&hsock, "show info"));
+    let (mine, theirs) = (
+        stats_cmd(&sock, "show info"),
+        stats_cmd(&hsock, "show info"),
+    );
     assert_eq!(names(&mine), names(&theirs));
     assert!(mine.contains("\nnode: n1\ndescription: the lb\n"), "{mine}");
     drop(lb);
@@ -506,38 +501,38 @@ fn set_ssl_cert_and_commit_serve_the_new_certificate_without_reload() {
         &["--shards", "2"],
         &[port],
     );
-    wait_socket(&sock);
+    wait_unix_socket(&sock);
     assert!(served_subject(port).contains("CN = one"));
     let payload = std::fs::read_to_string(&two).unwrap();
     let f = one.display().to_string();
     // A bad payload is refused and changes nothing.
-    let r = cli(&sock, &format!("set ssl cert {f} <<\nnot a certificate\n"));
+    let r = stats_cmd(&sock, &format!("set ssl cert {f} <<\nnot a certificate\n"));
     assert!(r.ends_with(&format!("Can't update {f}!\n\n")), "{r}");
     assert_eq!(
-        cli(&sock, &format!("commit ssl cert {f}")),
+        stats_cmd(&sock, &format!("commit ssl cert {f}")),
         format!("No ongoing transaction! !\nCan't commit {f}!\n\n")
     );
     // A transaction aborted changes nothing either.
     assert_eq!(
-        cli(&sock, &format!("set ssl cert {f} <<\n{payload}")),
+        stats_cmd(&sock, &format!("set ssl cert {f} <<\n{payload}")),
         format!("Transaction created for certificate {f}!\n\n")
     );
     assert_eq!(
-        cli(&sock, &format!("abort ssl cert {f}")),
+        stats_cmd(&sock, &format!("abort ssl cert {f}")),
         format!("Transaction aborted for certificate '{f}'!\n\n")
     );
     assert!(served_subject(port).contains("CN = one"));
     // Set and commit: every new connection, on either shard, gets the new certificate.
-    cli(&sock, &format!("set ssl cert {f} <<\n{payload}"));
+    stats_cmd(&sock, &format!("set ssl cert {f} <<\n{payload}"));
     assert_eq!(
-        cli(&sock, &format!("commit ssl cert {f}")),
+        stats_cmd(&sock, &format!("commit ssl cert {f}")),
         format!("Committing {f}.\nSuccess!\n\n")
     );
     for _ in 0..4 {
         assert!(served_subject(port).contains("CN = two"));
     }
     assert_eq!(
-        cli(&sock, "set ssl cert /nope.pem <<\nx\n"),
+        stats_cmd(&sock, "set ssl cert /nope.pem <<\nx\n"),
         "Can't replace a certificate which is not referenced by the configuration!\n\n"
     );
     drop(lb);
@@ -563,21 +558,21 @@ fn server_state_file_carries_admin_state_and_weight_across_a_reload() {
     );
     let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
     let sock = dir.path("admin.sock");
-    wait_socket(&sock);
-    cli(&sock, "set server l/a state maint");
-    cli(&sock, "set weight l/b 7");
+    wait_unix_socket(&sock);
+    stats_cmd(&sock, "set server l/a state maint");
+    stats_cmd(&sock, "set weight l/b 7");
     // What an operator does before a reload: save the state.
-    std::fs::write(&state, cli(&sock, "show servers state")).unwrap();
+    std::fs::write(&state, stats_cmd(&sock, "show servers state")).unwrap();
     lb.signal("USR2");
     // The new generation has read the file: a stays in maintenance, b keeps its weight.
     eventually(Duration::from_secs(10), || {
         lb.log().contains("generation 2 started").then_some(())
     })
     .expect("reloaded");
-    assert_eq!(cli(&sock, "get weight l/b"), "7 (initial 1)\n\n");
+    assert_eq!(stats_cmd(&sock, "get weight l/b"), "7 (initial 1)\n\n");
     let d = distribution(port, 10);
     assert_eq!(d.get("a"), None, "{d:?}");
-    let rows = cli(&sock, "show servers state l");
+    let rows = stats_cmd(&sock, "show servers state l");
     let a_row: Vec<&str> = rows.lines().nth(2).unwrap().split(' ').collect();
     assert_eq!((a_row[3], a_row[6]), ("a", "1"), "{rows}");
 }
@@ -631,7 +626,7 @@ fn x_upgrades_and_reloads_under_load_lose_no_connection() {
             })
         })
         .collect();
-    wait_socket(&sock);
+    wait_unix_socket(&sock);
     // An established connection, served by the first process until it closes.
     let mut long = Some(std::net::TcpStream::connect(("127.0.0.1", eport)).unwrap());
     let echo_once = |long: &mut std::net::TcpStream| {
@@ -680,7 +675,7 @@ fn x_upgrades_and_reloads_under_load_lose_no_connection() {
         );
         olds.push(old);
         // And an in-process reload of the new one.
-        wait_socket(&sock);
+        wait_unix_socket(&sock);
         lb.signal("USR2");
         std::thread::sleep(Duration::from_millis(400));
     }
@@ -727,15 +722,15 @@ fn show_errors_captures_the_last_rejected_request() {
         &["--shards", "2"],
         &[port],
     );
-    wait_socket(&sock);
-    let none = cli(&sock, "show errors");
+    wait_unix_socket(&sock);
+    let none = stats_cmd(&sock, "show errors");
     assert!(
         none.starts_with("Total events captured on [") && none.ends_with("] : 0\n\n"),
         "{none}"
     );
     let r = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
-    let e = cli(&sock, "show errors");
+    let e = stats_cmd(&sock, "show errors");
     assert!(e.contains("] : 1\n \n["), "{e}");
     assert!(e.contains("] frontend web (#1): invalid request\n"), "{e}");
     assert!(e.contains(", event #0, src 127.0.0.1:"), "{e}");
@@ -751,9 +746,9 @@ fn show_errors_captures_the_last_rejected_request() {
         )
         .starts_with("HTTP/1.1 200")
     );
-    assert!(cli(&sock, "show errors").contains("] : 1\n"));
+    assert!(stats_cmd(&sock, "show errors").contains("] : 1\n"));
     assert_eq!(
-        cli(&dir.path("user.sock"), "show errors"),
+        stats_cmd(&dir.path("user.sock"), "show errors"),
         "Permission denied\n\n"
     );
     drop(lb);
@@ -774,9 +769,9 @@ fn set_server_addr_moves_the_health_checks_too() {
         &["--shards", "2"],
         &[port],
     );
-    wait_socket(&sock);
+    wait_unix_socket(&sock);
     let op_state = || -> String {
-        let t = cli(&sock, "show servers state l");
+        let t = stats_cmd(&sock, "show servers state l");
         t.lines()
             .nth(2)
             .unwrap()
@@ -789,7 +784,7 @@ fn set_server_addr_moves_the_health_checks_too() {
         (op_state() == "0").then_some(())
     })
     .expect("a goes down: nothing listens on its port");
-    cli(
+    stats_cmd(
         &sock,
         &format!("set server l/a addr 127.0.0.1 port {}", live.port),
     );
@@ -817,7 +812,7 @@ fn shutdown_sessions_server_closes_its_connections_on_every_shard() {
         &["--shards", "2"],
         &[port],
     );
-    wait_socket(&sock);
+    wait_unix_socket(&sock);
     // Eight held connections, four per server, spread over both shards by the kernel.
     let conns: Vec<(String, std::net::TcpStream)> = (0..8)
         .map(|_| {
@@ -826,7 +821,7 @@ fn shutdown_sessions_server_closes_its_connections_on_every_shard() {
         })
         .collect();
     assert_eq!(conns.iter().filter(|(n, _)| n == "a\n").count(), 4);
-    assert_eq!(cli(&sock, "shutdown sessions server l/a"), "\n");
+    assert_eq!(stats_cmd(&sock, "shutdown sessions server l/a"), "\n");
     for (name, c) in &conns {
         c.set_read_timeout(Some(Duration::from_secs(if name == "a\n" {
             10
@@ -848,7 +843,7 @@ fn shutdown_sessions_server_closes_its_connections_on_every_shard() {
         }
     }
     assert_eq!(
-        cli(&sock, "shutdown sessions server l/zz"),
+        stats_cmd(&sock, "shutdown sessions server l/zz"),
         "No such server.\n\n"
     );
     drop(lb);
@@ -875,10 +870,10 @@ fn get_ok(port: u16) {
 /// `show stat`'s CSV once `sv`'s `name` reads `want`.
 fn stat_when(sock: &Path, sv: &str, name: &str, want: &str) -> String {
     eventually(Duration::from_secs(5), || {
-        let csv = cli(sock, "show stat");
+        let csv = stats_cmd(sock, "show stat");
         (csv_field(&csv, sv, name) == want).then_some(csv)
     })
-    .unwrap_or_else(|| panic!("{sv} {name} never {want}: {}", cli(sock, "show stat")))
+    .unwrap_or_else(|| panic!("{sv} {name} never {want}: {}", stats_cmd(sock, "show stat")))
 }
 
 #[test]
@@ -896,8 +891,8 @@ fn show_stat_show_info_and_clear_counters() {
         dir.path("oper.sock"),
         dir.path("user.sock"),
     );
-    wait_socket(&admin);
-    assert!(cli(&user, "help").contains(
+    wait_unix_socket(&admin);
+    assert!(stats_cmd(&user, "help").contains(
         "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server\n"
     ));
     for _ in 0..3 {
@@ -908,7 +903,7 @@ fn show_stat_show_info_and_clear_counters() {
     assert_eq!(csv_field(&csv, "FRONTEND", "req_tot"), "3");
     assert_eq!(csv_field(&csv, "s", "hrsp_2xx"), "3");
     assert_ne!(csv_field(&csv, "FRONTEND", "smax"), "0");
-    let info = cli(&user, "show info");
+    let info = stats_cmd(&user, "show info");
     assert!(info.contains("\nCumReq: 3\n"), "{info}");
     assert!(!info.contains("\nCumConns: 0\n"), "{info}");
     assert!(!info.contains("\nTotalBytesOut: 0\n"), "{info}");
@@ -920,31 +915,40 @@ fn show_stat_show_info_and_clear_counters() {
             .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
             .collect()
     };
-    assert_eq!(rows(cli(&user, "show stat web 1 -1")), ["web,FRONTEND"]);
-    assert_eq!(rows(cli(&user, "show stat -1 4 -1")), ["app,s"]);
     assert_eq!(
-        rows(cli(&user, "show stat app 6 -1")),
+        rows(stats_cmd(&user, "show stat web 1 -1")),
+        ["web,FRONTEND"]
+    );
+    assert_eq!(rows(stats_cmd(&user, "show stat -1 4 -1")), ["app,s"]);
+    assert_eq!(
+        rows(stats_cmd(&user, "show stat app 6 -1")),
         ["app,s", "app,BACKEND"]
     );
-    assert_eq!(cli(&user, "show stat nope 1 -1"), "No such proxy.\n\n");
-    let typed = cli(&user, "show stat typed -1 1 -1");
+    assert_eq!(
+        stats_cmd(&user, "show stat nope 1 -1"),
+        "No such proxy.\n\n"
+    );
+    let typed = stats_cmd(&user, "show stat typed -1 1 -1");
     assert!(
         typed
             .lines()
             .any(|l| l.starts_with("F.") && l.ends_with(".48.req_tot.1:MCP:u64:3")),
         "{typed}"
     );
-    let json = cli(&user, "show stat json");
+    let json = stats_cmd(&user, "show stat json");
     assert!(json.starts_with("[[{\"objType\":\"Frontend\""), "{json}");
     // Levels: operator for the maxima, admin for everything.
-    assert_eq!(cli(&user, "clear counters"), "Permission denied\n\n");
-    assert_eq!(cli(&oper, "clear counters all"), "Permission denied\n\n");
-    assert_eq!(cli(&oper, "clear counters"), "\n");
-    let csv = cli(&user, "show stat");
+    assert_eq!(stats_cmd(&user, "clear counters"), "Permission denied\n\n");
+    assert_eq!(
+        stats_cmd(&oper, "clear counters all"),
+        "Permission denied\n\n"
+    );
+    assert_eq!(stats_cmd(&oper, "clear counters"), "\n");
+    let csv = stats_cmd(&user, "show stat");
     assert_eq!(csv_field(&csv, "FRONTEND", "smax"), "0");
     assert_eq!(csv_field(&csv, "FRONTEND", "req_tot"), "3");
-    assert_eq!(cli(&admin, "clear counters all"), "\n");
-    let csv = cli(&user, "show stat");
+    assert_eq!(stats_cmd(&admin, "clear counters all"), "\n");
+    let csv = stats_cmd(&user, "show stat");
     assert_eq!(csv_field(&csv, "FRONTEND", "req_tot"), "0");
     for _ in 0..2 {
         get_ok(port);
@@ -977,7 +981,7 @@ fn redispatches_are_counted_on_the_backend_and_the_server_left() {
     );
     let lb = Corelb::start(&cfg, &["--shards", "1"], &[port, tport]);
     let sock = dir.path("user.sock");
-    wait_socket(&sock);
+    wait_unix_socket(&sock);
     for _ in 0..4 {
         get_ok(port);
         let mut c = std::net::TcpStream::connect(("127.0.0.1", tport)).unwrap();
@@ -990,7 +994,7 @@ fn redispatches_are_counted_on_the_backend_and_the_server_left() {
     }
     // Both backends' rows, once every stream has ended.
     let csv = eventually(Duration::from_secs(5), || {
-        let csv = cli(&sock, "show stat");
+        let csv = stats_cmd(&sock, "show stat");
         let stot = |px: &str| {
             csv.lines()
                 .find(|l| l.starts_with(&format!("{px},BACKEND,")))
