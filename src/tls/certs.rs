@@ -691,18 +691,13 @@ impl CertStore {
         self.pick(&self.default, schemes)
     }
 
-    /// The first candidate whose key can sign with an offered scheme, else the first.
+    /// The first candidate whose key (the one served now: `commit ssl cert` may have
+    /// replaced it) can sign with an offered scheme, else the first.
     fn pick(&self, candidates: &[usize], schemes: &[SignatureScheme]) -> Option<usize> {
         let first = *candidates.first()?;
         if candidates.len() > 1 {
             for &i in candidates {
-                if self.entries[i]
-                    .cert
-                    .key
-                    .key
-                    .choose_scheme(schemes)
-                    .is_some()
-                {
+                if self.live[i].load().key.choose_scheme(schemes).is_some() {
                     return Some(i);
                 }
             }

@@ -457,6 +457,53 @@ fn ecdsa_or_rsa_by_the_clients_schemes() {
 }
 
 #[test]
+fn a_committed_certificate_is_chosen_by_its_own_key() {
+    // `commit ssl cert` swaps the keys' types: ec.pem now serves an RSA key, rsa.pem an
+    // ECDSA one. An ECDSA-only client must get the slot whose key it can verify now.
+    let d = TempDir::new();
+    let s = store(
+        &d,
+        &[
+            ("ec.pem", &["dual.example"], false),
+            ("rsa.pem", &["dual.example"], true),
+        ],
+        false,
+    );
+    let key_of = |file: &str, rsa: bool| {
+        let g = if rsa {
+            Gen::rsa(&["dual.example"])
+        } else {
+            Gen::ecdsa(&["dual.example"])
+        };
+        let f = d.write(file, &(g.cert_pem.clone() + &g.key_pkcs8));
+        load_crt(f.to_str().unwrap(), &policy()).unwrap().0[0]
+            .cert
+            .key
+            .clone()
+    };
+    let (new_rsa, new_ec) = (key_of("new-rsa.pem", true), key_of("new-ec.pem", false));
+    let path = |f: &str| {
+        s.entries
+            .iter()
+            .find(|e| e.cert.path.ends_with(f))
+            .unwrap()
+            .cert
+            .path
+            .clone()
+    };
+    assert_eq!(replace_live(&path("ec.pem"), new_rsa), 1);
+    assert_eq!(replace_live(&path("rsa.pem"), new_ec), 1);
+    for schemes in [ECDSA_ONLY, RSA_ONLY] {
+        let i = s.lookup_index(Some("dual.example"), schemes).unwrap();
+        assert!(
+            s.live[i].load().key.choose_scheme(schemes).is_some(),
+            "{:?} serves a key that cannot sign with {schemes:?}",
+            s.entries[i].cert.path
+        );
+    }
+}
+
+#[test]
 fn crt_list_filters_replace_names_and_negative_filters_exclude() {
     let d = TempDir::new();
     let a = Gen::ecdsa(&["*.example.com"]);
