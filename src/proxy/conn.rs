@@ -91,12 +91,15 @@ pub async fn handle(
     accept_proxy: bool,
     tls: Option<crate::proxy::tls::ListenerTls>,
     label: Arc<str>,
-    accepted: Instant,
 ) {
     let _guard = ConnGuard {
         shard: shard.clone(),
         fe: fe.clone(),
     };
+    // One clock reading for the frontend's counters and this connection's timings.
+    let accepted = Instant::now();
+    let counters = shard.shared.counters.shard(shard.id);
+    counters.accepted(fe.proxy, fe.slots.current(), accepted);
     let accept_date = SystemTime::now();
     let _ = client.set_nodelay(true);
     if fe.clitcpka {

@@ -406,10 +406,6 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             break;
         }
         ShardStats::add(&shard.stats.accepted, 1);
-        // One clock reading for the counters and the connection's own timings.
-        let accepted = Instant::now();
-        let counters = shard.shared.counters.shard(shard.id);
-        counters.accepted(l.proxy, fe.slots.current(), accepted);
         log::trace!("shard {}: connection from {peer} on {}", shard.id, l.addr);
         shard.active.set(shard.active.get() + 1);
         glommio::spawn_local(crate::proxy::conn::handle(
@@ -420,7 +416,6 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             l.accept_proxy,
             l.tls.clone(),
             l.label.clone(),
-            accepted,
         ))
         .detach();
     }
