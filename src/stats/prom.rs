@@ -33,6 +33,10 @@ impl Default for Query {
 }
 
 impl Query {
+    fn scopes(&mut self, on: bool) {
+        (self.global, self.frontend, self.backend, self.server) = (on, on, on, on);
+    }
+
     /// Parses a query string as HAProxy's promex does: the first `scope=` restricts to the
     /// scopes named (repeatable, `*` for all), an empty `scope=` removes them all (only
     /// later ones count); `no-maint` leaves out servers in maintenance.
@@ -45,24 +49,11 @@ impl Query {
                 "scope" => {
                     if !scoped {
                         scoped = true;
-                        out.global = false;
-                        out.frontend = false;
-                        out.backend = false;
-                        out.server = false;
+                        out.scopes(false);
                     }
                     match v {
-                        "" => {
-                            out.global = false;
-                            out.frontend = false;
-                            out.backend = false;
-                            out.server = false;
-                        }
-                        "*" => {
-                            out.global = true;
-                            out.frontend = true;
-                            out.backend = true;
-                            out.server = true;
-                        }
+                        "" => out.scopes(false),
+                        "*" => out.scopes(true),
                         "global" => out.global = true,
                         "frontend" => out.frontend = true,
                         "backend" => out.backend = true,
@@ -468,25 +459,30 @@ pub fn render(s: &Snapshot, q: &Query) -> String {
     if q.global {
         process(&s.info, &mut out);
     }
-    let rows = |t: ObjType| {
+    // A scope's rows with their labels, written once for all its families.
+    let rows = |t: ObjType| -> Vec<(&Row, String)> {
         s.rows
             .iter()
-            .filter(move |r| r.obj == t)
-            .filter(move |r| !(q.no_maint && r.status() == "MAINT"))
+            .filter(|r| r.obj == t && !(q.no_maint && r.status() == "MAINT"))
+            .map(|r| (r, labels(r)))
+            .collect()
     };
     if q.frontend {
+        let rows = rows(ObjType::Frontend);
         for fam in FRONTEND {
-            family("frontend", fam, rows(ObjType::Frontend), s, &mut out);
+            family("frontend", fam, &rows, s, &mut out);
         }
     }
     if q.backend {
+        let rows = rows(ObjType::Backend);
         for fam in BACKEND.iter().copied().flatten() {
-            family("backend", fam, rows(ObjType::Backend), s, &mut out);
+            family("backend", fam, &rows, s, &mut out);
         }
     }
     if q.server {
+        let rows = rows(ObjType::Server);
         for fam in SERVER.iter().copied().flatten() {
-            family("server", fam, rows(ObjType::Server), s, &mut out);
+            family("server", fam, &rows, s, &mut out);
         }
     }
     if q.global {
@@ -525,30 +521,29 @@ fn labels(r: &Row) -> String {
     }
 }
 
-fn family<'a>(
+fn family(
     scope: &str,
     (suffix, kind, src, help): &Family,
-    rows: impl Iterator<Item = &'a Row>,
+    rows: &[(&Row, String)],
     snap: &Snapshot,
     out: &mut String,
 ) {
     let name = format!("haproxy_{scope}_{suffix}");
     let mut body = String::new();
-    let rows: Vec<&Row> = rows.collect();
     match *src {
         F(k) | Ms(k) => {
-            for r in &rows {
+            for (r, l) in rows {
                 let v = match r.get(k) {
                     Val::U(v) => *v as f64,
                     Val::S(v) => *v as f64,
                     _ => continue,
                 };
                 let v = if matches!(src, Ms(_)) { v / 1000.0 } else { v };
-                let _ = writeln!(body, "{name}{{{}}} {v}", labels(r));
+                let _ = writeln!(body, "{name}{{{}}} {v}", l);
             }
         }
         Status => {
-            for r in &rows {
+            for (r, l) in rows {
                 let st = r.status();
                 let cur = match r.obj {
                     ObjType::Server => server_state(st),
@@ -560,12 +555,7 @@ fn family<'a>(
                     _ => &["DOWN", "UP"],
                 };
                 for s in states {
-                    let _ = writeln!(
-                        body,
-                        "{name}{{{},state=\"{s}\"}} {}",
-                        labels(r),
-                        (*s == cur) as u8
-                    );
+                    let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {}", l, (*s == cur) as u8);
                 }
             }
         }
@@ -579,30 +569,25 @@ fn family<'a>(
                 (f::HRSP_OTHER, "other"),
             ];
             for (k, code) in classes {
-                for r in &rows {
+                for (r, l) in rows {
                     if let Some(v) = r.get(k).u() {
-                        let _ = writeln!(body, "{name}{{{},code=\"{code}\"}} {v}", labels(r));
+                        let _ = writeln!(body, "{name}{{{},code=\"{code}\"}} {v}", l);
                     }
                 }
             }
         }
         CheckStatus => {
-            for r in &rows {
+            for (r, l) in rows {
                 let Some(cur) = r.get(f::CHECK_STATUS).str() else {
                     continue;
                 };
                 for s in CHECK_STATES {
-                    let _ = writeln!(
-                        body,
-                        "{name}{{{},state=\"{s}\"}} {}",
-                        labels(r),
-                        (s == cur) as u8
-                    );
+                    let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {}", l, (s == cur) as u8);
                 }
             }
         }
         AggServers | AggChecks => {
-            for r in &rows {
+            for (r, l) in rows {
                 let servers = snap
                     .rows
                     .iter()
@@ -614,7 +599,7 @@ fn family<'a>(
                         n[SERVER_STATES.iter().position(|s| *s == st).unwrap_or(0)] += 1;
                     }
                     for (s, c) in SERVER_STATES.iter().zip(n) {
-                        let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {c}", labels(r));
+                        let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {c}", l);
                     }
                 } else {
                     let mut n = [0u64; 16];
@@ -626,7 +611,7 @@ fn family<'a>(
                         }
                     }
                     for (s, c) in CHECK_STATES.iter().zip(n) {
-                        let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {c}", labels(r));
+                        let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {c}", l);
                     }
                 }
             }
