@@ -534,9 +534,8 @@ pub struct Row {
     /// The proxy's numeric id (`iid`) and the server's (`sid`, 0 otherwise).
     pub iid: u32,
     pub sid: u32,
-    /// Index in the configuration's proxies (for grouping), and the server's index.
+    /// Index in the configuration's proxies (for grouping).
     pub proxy: usize,
-    pub server: Option<usize>,
     pub v: Vec<Val>,
 }
 
@@ -547,7 +546,6 @@ impl Row {
             iid,
             sid,
             proxy,
-            server: None,
             v: vec![Val::Empty; FIELDS.len()],
         }
     }

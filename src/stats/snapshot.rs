@@ -13,8 +13,6 @@ use std::time::SystemTime;
 pub struct Info {
     pub pid: u32,
     pub nbthread: u32,
-    pub node: String,
-    pub description: String,
     pub version: &'static str,
     /// Unix time of the start, and seconds since.
     pub start_time: u64,
@@ -108,7 +106,6 @@ pub fn take(shared: &Shared) -> Snapshot {
             chkdown += t.get(C::ChkDown);
             let cfg_srv = &px.servers[k];
             let mut r = Row::new(ObjType::Server, i, be.id, s.id);
-            r.server = Some(k);
             common(&mut r, &px.name, &s.name, &t);
             let usable = s.usable();
             if usable {
@@ -250,8 +247,6 @@ pub fn take(shared: &Shared) -> Snapshot {
     let info = Info {
         pid,
         nbthread: shared.shards as u32,
-        node: shared.node.clone(),
-        description: String::new(),
         version: env!("CARGO_PKG_VERSION"),
         start_time: shared
             .started
