@@ -635,171 +635,172 @@ fn server_state(st: &str) -> &'static str {
 }
 
 fn process(i: &Info, out: &mut String) {
-    let one = |out: &mut String, suffix: &str, kind: Kind, help: &str, v: String| {
-        let name = format!("haproxy_process_{suffix}");
-        head(out, &name, kind, help);
-        let _ = writeln!(out, "{name} {v}");
-    };
+    let one =
+        |out: &mut String, suffix: &str, kind: Kind, help: &str, v: &dyn std::fmt::Display| {
+            let name = format!("haproxy_process_{suffix}");
+            head(out, &name, kind, help);
+            let _ = writeln!(out, "{name} {v}");
+        };
     one(
         out,
         "nbthread",
         Gauge,
         "Number of started threads (global.nbthread)",
-        i.nbthread.to_string(),
+        &i.nbthread,
     );
     one(
         out,
         "nbproc",
         Gauge,
         "Number of started worker processes (historical, always 1)",
-        "1".into(),
+        &1,
     );
     one(
         out,
         "relative_process_id",
         Gauge,
         "Relative worker process number (1)",
-        "1".into(),
+        &1,
     );
     one(
         out,
         "uptime_seconds",
         Gauge,
         "How long ago this worker process was started (seconds)",
-        i.uptime.to_string(),
+        &i.uptime,
     );
     one(
         out,
         "max_fds",
         Gauge,
         "Hard limit on the number of per-process file descriptors",
-        i.max_fds.to_string(),
+        &i.max_fds,
     );
     one(
         out,
         "max_sockets",
         Gauge,
         "Hard limit on the number of per-process sockets",
-        i.max_fds.to_string(),
+        &i.max_fds,
     );
     one(
         out,
         "max_connections",
         Gauge,
         "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)",
-        i.maxconn.to_string(),
+        &i.maxconn,
     );
     one(
         out,
         "hard_max_connections",
         Gauge,
         "Initial Maximum number of concurrent connections",
-        i.maxconn.to_string(),
+        &i.maxconn,
     );
     one(
         out,
         "current_connections",
         Gauge,
         "Current number of connections on this worker process",
-        i.curr_conns.to_string(),
+        &i.curr_conns,
     );
     one(
         out,
         "connections_total",
         Counter,
         "Total number of connections on this worker process since started",
-        i.cum_conns.to_string(),
+        &i.cum_conns,
     );
     one(
         out,
         "requests_total",
         Counter,
         "Total number of requests on this worker process since started",
-        i.cum_req.to_string(),
+        &i.cum_req,
     );
     one(
         out,
         "ssl_connections_total",
         Counter,
         "Total number of SSL endpoints on this worker process since started (front+back)",
-        i.ssl_conns.to_string(),
+        &i.ssl_conns,
     );
     one(
         out,
         "max_pipes",
         Gauge,
         "Hard limit on the number of pipes for splicing, 0=unlimited",
-        i.max_pipes.to_string(),
+        &i.max_pipes,
     );
     one(
         out,
         "current_connection_rate",
         Gauge,
         "Current number of connections per second on last elapsed second",
-        i.conn_rate.to_string(),
+        &i.conn_rate,
     );
     one(
         out,
         "limit_connection_rate",
         Gauge,
         "Hard limit for ConnRate (global.maxconnrate)",
-        "0".into(),
+        &0,
     );
     one(
         out,
         "current_session_rate",
         Gauge,
         "Current number of sessions per second on last elapsed second",
-        i.conn_rate.to_string(),
+        &i.conn_rate,
     );
     one(
         out,
         "limit_session_rate",
         Gauge,
         "Hard limit for SessRate (global.maxsessrate)",
-        "0".into(),
+        &0,
     );
     one(
         out,
         "stopping",
         Gauge,
         "Non-zero means stopping is in progress",
-        (i.stopping as u8).to_string(),
+        &(i.stopping as u8),
     );
     one(
         out,
         "jobs",
         Gauge,
         "Current number of active jobs on the current worker process (frontend connections, master connections, listeners)",
-        (i.curr_conns as u64 + i.listeners as u64).to_string(),
+        &(i.curr_conns as u64 + i.listeners as u64),
     );
     one(
         out,
         "listeners",
         Gauge,
         "Current number of active listeners on the current worker process",
-        i.listeners.to_string(),
+        &i.listeners,
     );
     one(
         out,
         "dropped_logs_total",
         Counter,
         "Total number of dropped logs for current worker process since started",
-        i.dropped_logs.to_string(),
+        &i.dropped_logs,
     );
     one(
         out,
         "bytes_out_total",
         Counter,
         "Total number of bytes emitted by current worker process since started",
-        i.bytes_out.to_string(),
+        &i.bytes_out,
     );
     one(
         out,
         "spliced_bytes_out_total",
         Counter,
         "Total number of bytes emitted by current worker process through a kernel pipe since started",
-        i.spliced_bytes_out.to_string(),
+        &i.spliced_bytes_out,
     );
     let name = "haproxy_process_build_info";
     head(out, name, Gauge, "Build info");
@@ -809,7 +810,7 @@ fn process(i: &Info, out: &mut String) {
         "start_time_seconds",
         Gauge,
         "Start time in seconds",
-        i.start_time.to_string(),
+        &i.start_time,
     );
 }
 
