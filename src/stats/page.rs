@@ -80,15 +80,13 @@ fn has(opts: &str, o: &str) -> bool {
     opts.split(';').any(|x| x == o)
 }
 
-/// The rows `stats scope` lets this page show (`.` is the page's own proxy).
-fn scoped<'a>(s: &'a Snapshot, st: &'a StatsCfg, own: &'a str) -> impl Iterator<Item = &'a Row> {
-    s.rows.iter().filter(move |r| {
-        st.scope.is_empty()
-            || st
-                .scope
-                .iter()
-                .any(|n| n == r.name() || (n == "." && r.name() == own))
-    })
+/// Whether `stats scope` lets this page show `r` (`.` is the page's own proxy).
+fn in_scope(st: &StatsCfg, own: &str, r: &Row) -> bool {
+    st.scope.is_empty()
+        || st
+            .scope
+            .iter()
+            .any(|n| n == r.name() || (n == "." && r.name() == own))
 }
 
 /// The answer to a request for the stats page of proxy `px`.
@@ -146,12 +144,14 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
     let up_only = has(opts, "up");
     // `;up` hides the servers that are down or in maintenance, as HAProxy's does; the
     // address, cookie and algorithm are shown with `stats show-legends` only, as in HAProxy.
-    let rows: Vec<Row> = scoped(&snap, st, &proxy.name)
+    let rows: Vec<Row> = snap
+        .rows
+        .into_iter()
         .filter(|r| {
             let s = r.status();
-            !(up_only && r.obj == ObjType::Server && (s.starts_with("DOWN") || s == "MAINT"))
+            in_scope(st, &proxy.name, r)
+                && !(up_only && r.obj == ObjType::Server && (s.starts_with("DOWN") || s == "MAINT"))
         })
-        .cloned()
         .map(|mut r| {
             if !st.show_legends {
                 for k in [super::f::ADDR, super::f::COOKIE, super::f::ALGO] {
