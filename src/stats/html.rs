@@ -83,41 +83,26 @@ fn e(s: &str) -> String {
 /// The CSS class of a server row, as HAProxy picks it.
 pub fn server_class(r: &Row) -> &'static str {
     let st = r.status();
-    let backup = r.get(f::BCK).u() == Some(1);
+    let bck = r.get(f::BCK).u() == Some(1);
     if st.starts_with("MAINT") {
         return "maintain";
     }
-    let state = if st == "no check" {
-        "no_check"
+    let (active, backup) = if st == "no check" {
+        ("active_no_check", "backup_no_check")
     } else if st.starts_with("DRAIN") {
-        "draining"
+        ("active_draining", "backup_draining")
     } else if st.starts_with("NOLB") {
-        "nolb"
+        ("active_nolb", "backup_nolb")
     } else if st.starts_with("UP ") {
-        "going_down"
+        ("active_going_down", "backup_going_down")
     } else if st.starts_with("DOWN ") {
-        "going_up"
+        ("active_going_up", "backup_going_up")
     } else if st.starts_with("UP") {
-        "up"
+        ("active_up", "backup_up")
     } else {
-        "down"
+        ("active_down", "backup_down")
     };
-    match (backup, state) {
-        (false, "no_check") => "active_no_check",
-        (false, "draining") => "active_draining",
-        (false, "nolb") => "active_nolb",
-        (false, "going_down") => "active_going_down",
-        (false, "going_up") => "active_going_up",
-        (false, "up") => "active_up",
-        (false, _) => "active_down",
-        (true, "no_check") => "backup_no_check",
-        (true, "draining") => "backup_draining",
-        (true, "nolb") => "backup_nolb",
-        (true, "going_down") => "backup_going_down",
-        (true, "going_up") => "backup_going_up",
-        (true, "up") => "backup_up",
-        (true, _) => "backup_down",
-    }
+    if bck { backup } else { active }
 }
 
 /// A cell: the field's value, or empty.
@@ -348,15 +333,7 @@ fn row(r: &Row, admin: bool, out: &mut String) {
 pub fn render(s: &Snapshot, o: &PageOpts) -> String {
     let mut out = String::with_capacity(32 * 1024);
     header(&s.info, o, &mut out);
-    let mut i = 0;
-    while i < s.rows.len() {
-        let px = s.rows[i].proxy;
-        let end = s.rows[i..]
-            .iter()
-            .position(|r| r.proxy != px)
-            .map_or(s.rows.len(), |n| i + n);
-        let rows = &s.rows[i..end];
-        i = end;
+    for rows in s.rows.chunk_by(|a, b| a.proxy == b.proxy) {
         let backend = rows.iter().find(|r| r.obj == ObjType::Backend);
         let admin = o.admin && backend.is_some();
         if admin {

@@ -24,42 +24,6 @@ pub fn string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-fn origin(o: Origin) -> &'static str {
-    match o {
-        Origin::Metric => "Metric",
-        Origin::Status => "Status",
-        Origin::Key => "Key",
-        Origin::Config => "Config",
-        Origin::Product => "Product",
-    }
-}
-
-fn nature(n: Nature) -> &'static str {
-    match n {
-        Nature::Gauge => "Gauge",
-        Nature::Limit => "Limit",
-        Nature::Min => "Min",
-        Nature::Max => "Max",
-        Nature::Rate => "Rate",
-        Nature::Counter => "Counter",
-        Nature::Duration => "Duration",
-        Nature::Age => "Age",
-        Nature::Time => "Time",
-        Nature::Name => "Name",
-        Nature::Output => "Output",
-        Nature::Avg => "Avg",
-    }
-}
-
-fn scope(s: Scope) -> &'static str {
-    match s {
-        Scope::Process => "Process",
-        Scope::Service => "Service",
-        Scope::System => "System",
-        Scope::Cluster => "Cluster",
-    }
-}
-
 /// Field `pos`'s name, tags and format on row `r`.
 pub fn tags(r: &Row, pos: usize) -> (&'static str, Origin, Nature, Scope, Format) {
     let (name, mut o, mut n, s, fmt) = FIELDS[pos];
@@ -107,9 +71,9 @@ pub fn row(r: &Row, out: &mut String) {
             "{{\"objType\":\"{}\",\"proxyId\":{},\"id\":{id},\"field\":{{\"pos\":{pos},\"name\":\"{name}\"}},\"processNum\":1,\"tags\":{{\"origin\":\"{}\",\"nature\":\"{}\",\"scope\":\"{}\"}},\"value\":{{",
             r.obj.json_name(),
             r.iid,
-            origin(o),
-            nature(n),
-            scope(s),
+            o.tag().0,
+            n.tag().0,
+            s.tag().0,
         );
         let _ = write!(out, "\"type\":\"{}\",\"value\":", type_name(v, fmt));
         match v {

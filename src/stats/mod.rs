@@ -194,6 +194,47 @@ pub enum Scope {
     System,
     Cluster,
 }
+
+/// Each tag's name in the JSON and its letter in `show stat typed`, from one table.
+impl Origin {
+    pub fn tag(self) -> (&'static str, char) {
+        match self {
+            Origin::Metric => ("Metric", 'M'),
+            Origin::Status => ("Status", 'S'),
+            Origin::Key => ("Key", 'K'),
+            Origin::Config => ("Config", 'C'),
+            Origin::Product => ("Product", 'P'),
+        }
+    }
+}
+impl Nature {
+    pub fn tag(self) -> (&'static str, char) {
+        match self {
+            Nature::Gauge => ("Gauge", 'G'),
+            Nature::Limit => ("Limit", 'L'),
+            Nature::Min => ("Min", 'm'),
+            Nature::Max => ("Max", 'M'),
+            Nature::Rate => ("Rate", 'R'),
+            Nature::Counter => ("Counter", 'C'),
+            Nature::Duration => ("Duration", 'D'),
+            Nature::Age => ("Age", 'A'),
+            Nature::Time => ("Time", 'T'),
+            Nature::Name => ("Name", 'N'),
+            Nature::Output => ("Output", 'O'),
+            Nature::Avg => ("Avg", 'a'),
+        }
+    }
+}
+impl Scope {
+    pub fn tag(self) -> (&'static str, char) {
+        match self {
+            Scope::Process => ("Process", 'P'),
+            Scope::Service => ("Service", 'S'),
+            Scope::System => ("System", 's'),
+            Scope::Cluster => ("Cluster", 'C'),
+        }
+    }
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     S32,
@@ -493,9 +534,8 @@ pub struct Row {
     /// The proxy's numeric id (`iid`) and the server's (`sid`, 0 otherwise).
     pub iid: u32,
     pub sid: u32,
-    /// Index in the configuration's proxies (for grouping), and the server's index.
+    /// Index in the configuration's proxies (for grouping).
     pub proxy: usize,
-    pub server: Option<usize>,
     pub v: Vec<Val>,
 }
 
@@ -506,7 +546,6 @@ impl Row {
             iid,
             sid,
             proxy,
-            server: None,
             v: vec![Val::Empty; FIELDS.len()],
         }
     }

@@ -80,15 +80,13 @@ fn has(opts: &str, o: &str) -> bool {
     opts.split(';').any(|x| x == o)
 }
 
-/// The rows `stats scope` lets this page show (`.` is the page's own proxy).
-fn scoped<'a>(s: &'a Snapshot, st: &'a StatsCfg, own: &'a str) -> impl Iterator<Item = &'a Row> {
-    s.rows.iter().filter(move |r| {
-        st.scope.is_empty()
-            || st
-                .scope
-                .iter()
-                .any(|n| n == r.name() || (n == "." && r.name() == own))
-    })
+/// Whether `stats scope` lets this page show `r` (`.` is the page's own proxy).
+fn in_scope(st: &StatsCfg, own: &str, r: &Row) -> bool {
+    st.scope.is_empty()
+        || st
+            .scope
+            .iter()
+            .any(|n| n == r.name() || (n == "." && r.name() == own))
 }
 
 /// The answer to a request for the stats page of proxy `px`.
@@ -98,22 +96,18 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
     if let Err(user) = authorized(&st.auth, req.authorization) {
         let realm = st.realm.as_deref().unwrap_or(StatsCfg::DEFAULT_REALM);
         let challenge = format!("Basic realm=\"{}\"", realm.replace('"', "'"));
-        let mut bytes = Vec::new();
-        write_response(
-            &mut bytes,
-            401,
-            b"Unauthorized",
-            &[
-                (b"Cache-Control", b"no-cache"),
-                (b"Content-Type", b"text/html"),
-                (b"WWW-Authenticate", challenge.as_bytes()),
-            ],
-            b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n",
-            req.close,
-        );
         return PageReply {
             status: 401,
-            bytes,
+            bytes: response(
+                401,
+                b"Unauthorized",
+                &[
+                    (b"Content-Type", b"text/html"),
+                    (b"WWW-Authenticate", challenge.as_bytes()),
+                ],
+                b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n",
+                req.close,
+            ),
             failed_login: user,
         };
     }
@@ -134,35 +128,30 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
                 ""
             }
         );
-        let mut bytes = Vec::new();
-        write_response(
-            &mut bytes,
-            303,
-            b"See Other",
-            &[
-                (b"Cache-Control", b"no-cache"),
-                (b"Location", loc.as_bytes()),
-            ],
-            b"",
-            req.close,
-        );
         return PageReply {
             status: 303,
-            bytes,
+            bytes: response(
+                303,
+                b"See Other",
+                &[(b"Location", loc.as_bytes())],
+                b"",
+                req.close,
+            ),
             failed_login: None,
         };
     }
     let snap = super::take(shared);
     let up_only = has(opts, "up");
-    // `;up` hides the servers that are down or in maintenance, as HAProxy's does.
     // `;up` hides the servers that are down or in maintenance, as HAProxy's does; the
     // address, cookie and algorithm are shown with `stats show-legends` only, as in HAProxy.
-    let rows: Vec<Row> = scoped(&snap, st, &proxy.name)
+    let rows: Vec<Row> = snap
+        .rows
+        .into_iter()
         .filter(|r| {
             let s = r.status();
-            !(up_only && r.obj == ObjType::Server && (s.starts_with("DOWN") || s == "MAINT"))
+            in_scope(st, &proxy.name, r)
+                && !(up_only && r.obj == ObjType::Server && (s.starts_with("DOWN") || s == "MAINT"))
         })
-        .cloned()
         .map(|mut r| {
             if !st.show_legends {
                 for k in [super::f::ADDR, super::f::COOKIE, super::f::ALGO] {
@@ -187,7 +176,7 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
             .map(|c| status_text(c).to_string());
         let page_snap = Snapshot {
             rows,
-            info: snap.info.clone(),
+            info: snap.info,
         };
         let o = PageOpts {
             uri: st.uri().to_string(),
@@ -205,43 +194,50 @@ pub fn serve(shared: &Shared, px: usize, req: &PageRequest) -> PageReply {
             admin: req.admin,
             status,
         };
-        let mut bytes = Vec::new();
         let refresh_hdr = refresh.map(|r| r.to_string());
-        let mut headers: Vec<(&[u8], &[u8])> = vec![
-            (b"Cache-Control", b"no-cache"),
-            (b"Content-Type", b"text/html"),
-        ];
+        let mut headers: Vec<(&[u8], &[u8])> = vec![(b"Content-Type", b"text/html")];
         if let Some(r) = &refresh_hdr {
             headers.push((b"Refresh", r.as_bytes()));
         }
-        write_response(
-            &mut bytes,
-            200,
-            b"OK",
-            &headers,
-            html::render(&page_snap, &o).as_bytes(),
-            req.close,
-        );
         return PageReply {
             status: 200,
-            bytes,
+            bytes: response(
+                200,
+                b"OK",
+                &headers,
+                html::render(&page_snap, &o).as_bytes(),
+                req.close,
+            ),
             failed_login: None,
         };
     };
-    let mut bytes = Vec::new();
-    write_response(
-        &mut bytes,
-        200,
-        b"OK",
-        &[(b"Cache-Control", b"no-cache"), (b"Content-Type", ctype)],
-        body.as_bytes(),
-        req.close,
-    );
     PageReply {
         status: 200,
-        bytes,
+        bytes: response(
+            200,
+            b"OK",
+            &[(b"Content-Type", ctype)],
+            body.as_bytes(),
+            req.close,
+        ),
         failed_login: None,
     }
+}
+
+/// A whole response of the page or the exporter: `Cache-Control: no-cache`, then `headers`.
+fn response(
+    status: u16,
+    reason: &[u8],
+    headers: &[(&[u8], &[u8])],
+    body: &[u8],
+    close: bool,
+) -> Vec<u8> {
+    let mut all: Vec<(&[u8], &[u8])> = Vec::with_capacity(headers.len() + 1);
+    all.push((b"Cache-Control", b"no-cache"));
+    all.extend_from_slice(headers);
+    let mut bytes = Vec::new();
+    write_response(&mut bytes, status, reason, &all, body, close);
+    bytes
 }
 
 /// HAProxy's banner text for an admin action's outcome.
@@ -299,22 +295,16 @@ fn post(shared: &Shared, body: &[u8]) -> &'static str {
 
 /// The exporter's answer to `target` (its query string has `scope=` and `no-maint`).
 pub fn prometheus(shared: &Shared, target: &[u8], close: bool) -> Vec<u8> {
-    let target = String::from_utf8_lossy(target);
-    let q = prom::Query::parse(target.split_once('?').map_or("", |(_, q)| q));
+    let query = memchr::memchr(b'?', target).map_or(&b""[..], |i| &target[i + 1..]);
+    let q = prom::Query::parse(&String::from_utf8_lossy(query));
     let body = prom::render(&super::take(shared), &q);
-    let mut bytes = Vec::new();
-    write_response(
-        &mut bytes,
+    response(
         200,
         b"OK",
-        &[
-            (b"Cache-Control", b"no-cache"),
-            (b"Content-Type", prom::CONTENT_TYPE.as_bytes()),
-        ],
+        &[(b"Content-Type", prom::CONTENT_TYPE.as_bytes())],
         body.as_bytes(),
         close,
-    );
-    bytes
+    )
 }
 
 #[cfg(test)]

@@ -33,6 +33,10 @@ impl Default for Query {
 }
 
 impl Query {
+    fn scopes(&mut self, on: bool) {
+        (self.global, self.frontend, self.backend, self.server) = (on, on, on, on);
+    }
+
     /// Parses a query string as HAProxy's promex does: the first `scope=` restricts to the
     /// scopes named (repeatable, `*` for all), an empty `scope=` removes them all (only
     /// later ones count); `no-maint` leaves out servers in maintenance.
@@ -45,24 +49,11 @@ impl Query {
                 "scope" => {
                     if !scoped {
                         scoped = true;
-                        out.global = false;
-                        out.frontend = false;
-                        out.backend = false;
-                        out.server = false;
+                        out.scopes(false);
                     }
                     match v {
-                        "" => {
-                            out.global = false;
-                            out.frontend = false;
-                            out.backend = false;
-                            out.server = false;
-                        }
-                        "*" => {
-                            out.global = true;
-                            out.frontend = true;
-                            out.backend = true;
-                            out.server = true;
-                        }
+                        "" => out.scopes(false),
+                        "*" => out.scopes(true),
                         "global" => out.global = true,
                         "frontend" => out.frontend = true,
                         "backend" => out.backend = true,
@@ -468,25 +459,30 @@ pub fn render(s: &Snapshot, q: &Query) -> String {
     if q.global {
         process(&s.info, &mut out);
     }
-    let rows = |t: ObjType| {
+    // A scope's rows with their labels, written once for all its families.
+    let rows = |t: ObjType| -> Vec<(&Row, String)> {
         s.rows
             .iter()
-            .filter(move |r| r.obj == t)
-            .filter(move |r| !(q.no_maint && r.status() == "MAINT"))
+            .filter(|r| r.obj == t && !(q.no_maint && r.status() == "MAINT"))
+            .map(|r| (r, labels(r)))
+            .collect()
     };
     if q.frontend {
+        let rows = rows(ObjType::Frontend);
         for fam in FRONTEND {
-            family("frontend", fam, rows(ObjType::Frontend), s, &mut out);
+            family("frontend", fam, &rows, s, &mut out);
         }
     }
     if q.backend {
+        let rows = rows(ObjType::Backend);
         for fam in BACKEND.iter().copied().flatten() {
-            family("backend", fam, rows(ObjType::Backend), s, &mut out);
+            family("backend", fam, &rows, s, &mut out);
         }
     }
     if q.server {
+        let rows = rows(ObjType::Server);
         for fam in SERVER.iter().copied().flatten() {
-            family("server", fam, rows(ObjType::Server), s, &mut out);
+            family("server", fam, &rows, s, &mut out);
         }
     }
     if q.global {
@@ -525,30 +521,29 @@ fn labels(r: &Row) -> String {
     }
 }
 
-fn family<'a>(
+fn family(
     scope: &str,
     (suffix, kind, src, help): &Family,
-    rows: impl Iterator<Item = &'a Row>,
+    rows: &[(&Row, String)],
     snap: &Snapshot,
     out: &mut String,
 ) {
     let name = format!("haproxy_{scope}_{suffix}");
     let mut body = String::new();
-    let rows: Vec<&Row> = rows.collect();
     match *src {
         F(k) | Ms(k) => {
-            for r in &rows {
+            for (r, l) in rows {
                 let v = match r.get(k) {
                     Val::U(v) => *v as f64,
                     Val::S(v) => *v as f64,
                     _ => continue,
                 };
                 let v = if matches!(src, Ms(_)) { v / 1000.0 } else { v };
-                let _ = writeln!(body, "{name}{{{}}} {v}", labels(r));
+                let _ = writeln!(body, "{name}{{{}}} {v}", l);
             }
         }
         Status => {
-            for r in &rows {
+            for (r, l) in rows {
                 let st = r.status();
                 let cur = match r.obj {
                     ObjType::Server => server_state(st),
@@ -560,12 +555,7 @@ fn family<'a>(
                     _ => &["DOWN", "UP"],
                 };
                 for s in states {
-                    let _ = writeln!(
-                        body,
-                        "{name}{{{},state=\"{s}\"}} {}",
-                        labels(r),
-                        (*s == cur) as u8
-                    );
+                    let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {}", l, (*s == cur) as u8);
                 }
             }
         }
@@ -579,30 +569,25 @@ fn family<'a>(
                 (f::HRSP_OTHER, "other"),
             ];
             for (k, code) in classes {
-                for r in &rows {
+                for (r, l) in rows {
                     if let Some(v) = r.get(k).u() {
-                        let _ = writeln!(body, "{name}{{{},code=\"{code}\"}} {v}", labels(r));
+                        let _ = writeln!(body, "{name}{{{},code=\"{code}\"}} {v}", l);
                     }
                 }
             }
         }
         CheckStatus => {
-            for r in &rows {
+            for (r, l) in rows {
                 let Some(cur) = r.get(f::CHECK_STATUS).str() else {
                     continue;
                 };
                 for s in CHECK_STATES {
-                    let _ = writeln!(
-                        body,
-                        "{name}{{{},state=\"{s}\"}} {}",
-                        labels(r),
-                        (s == cur) as u8
-                    );
+                    let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {}", l, (s == cur) as u8);
                 }
             }
         }
         AggServers | AggChecks => {
-            for r in &rows {
+            for (r, l) in rows {
                 let servers = snap
                     .rows
                     .iter()
@@ -614,7 +599,7 @@ fn family<'a>(
                         n[SERVER_STATES.iter().position(|s| *s == st).unwrap_or(0)] += 1;
                     }
                     for (s, c) in SERVER_STATES.iter().zip(n) {
-                        let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {c}", labels(r));
+                        let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {c}", l);
                     }
                 } else {
                     let mut n = [0u64; 16];
@@ -626,7 +611,7 @@ fn family<'a>(
                         }
                     }
                     for (s, c) in CHECK_STATES.iter().zip(n) {
-                        let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {c}", labels(r));
+                        let _ = writeln!(body, "{name}{{{},state=\"{s}\"}} {c}", l);
                     }
                 }
             }
@@ -650,171 +635,172 @@ fn server_state(st: &str) -> &'static str {
 }
 
 fn process(i: &Info, out: &mut String) {
-    let one = |out: &mut String, suffix: &str, kind: Kind, help: &str, v: String| {
-        let name = format!("haproxy_process_{suffix}");
-        head(out, &name, kind, help);
-        let _ = writeln!(out, "{name} {v}");
-    };
+    let one =
+        |out: &mut String, suffix: &str, kind: Kind, help: &str, v: &dyn std::fmt::Display| {
+            let name = format!("haproxy_process_{suffix}");
+            head(out, &name, kind, help);
+            let _ = writeln!(out, "{name} {v}");
+        };
     one(
         out,
         "nbthread",
         Gauge,
         "Number of started threads (global.nbthread)",
-        i.nbthread.to_string(),
+        &i.nbthread,
     );
     one(
         out,
         "nbproc",
         Gauge,
         "Number of started worker processes (historical, always 1)",
-        "1".into(),
+        &1,
     );
     one(
         out,
         "relative_process_id",
         Gauge,
         "Relative worker process number (1)",
-        "1".into(),
+        &1,
     );
     one(
         out,
         "uptime_seconds",
         Gauge,
         "How long ago this worker process was started (seconds)",
-        i.uptime.to_string(),
+        &i.uptime,
     );
     one(
         out,
         "max_fds",
         Gauge,
         "Hard limit on the number of per-process file descriptors",
-        i.max_fds.to_string(),
+        &i.max_fds,
     );
     one(
         out,
         "max_sockets",
         Gauge,
         "Hard limit on the number of per-process sockets",
-        i.max_fds.to_string(),
+        &i.max_fds,
     );
     one(
         out,
         "max_connections",
         Gauge,
         "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)",
-        i.maxconn.to_string(),
+        &i.maxconn,
     );
     one(
         out,
         "hard_max_connections",
         Gauge,
         "Initial Maximum number of concurrent connections",
-        i.maxconn.to_string(),
+        &i.maxconn,
     );
     one(
         out,
         "current_connections",
         Gauge,
         "Current number of connections on this worker process",
-        i.curr_conns.to_string(),
+        &i.curr_conns,
     );
     one(
         out,
         "connections_total",
         Counter,
         "Total number of connections on this worker process since started",
-        i.cum_conns.to_string(),
+        &i.cum_conns,
     );
     one(
         out,
         "requests_total",
         Counter,
         "Total number of requests on this worker process since started",
-        i.cum_req.to_string(),
+        &i.cum_req,
     );
     one(
         out,
         "ssl_connections_total",
         Counter,
         "Total number of SSL endpoints on this worker process since started (front+back)",
-        i.ssl_conns.to_string(),
+        &i.ssl_conns,
     );
     one(
         out,
         "max_pipes",
         Gauge,
         "Hard limit on the number of pipes for splicing, 0=unlimited",
-        i.max_pipes.to_string(),
+        &i.max_pipes,
     );
     one(
         out,
         "current_connection_rate",
         Gauge,
         "Current number of connections per second on last elapsed second",
-        i.conn_rate.to_string(),
+        &i.conn_rate,
     );
     one(
         out,
         "limit_connection_rate",
         Gauge,
         "Hard limit for ConnRate (global.maxconnrate)",
-        "0".into(),
+        &0,
     );
     one(
         out,
         "current_session_rate",
         Gauge,
         "Current number of sessions per second on last elapsed second",
-        i.conn_rate.to_string(),
+        &i.conn_rate,
     );
     one(
         out,
         "limit_session_rate",
         Gauge,
         "Hard limit for SessRate (global.maxsessrate)",
-        "0".into(),
+        &0,
     );
     one(
         out,
         "stopping",
         Gauge,
         "Non-zero means stopping is in progress",
-        (i.stopping as u8).to_string(),
+        &(i.stopping as u8),
     );
     one(
         out,
         "jobs",
         Gauge,
         "Current number of active jobs on the current worker process (frontend connections, master connections, listeners)",
-        (i.curr_conns as u64 + i.listeners as u64).to_string(),
+        &(i.curr_conns as u64 + i.listeners as u64),
     );
     one(
         out,
         "listeners",
         Gauge,
         "Current number of active listeners on the current worker process",
-        i.listeners.to_string(),
+        &i.listeners,
     );
     one(
         out,
         "dropped_logs_total",
         Counter,
         "Total number of dropped logs for current worker process since started",
-        i.dropped_logs.to_string(),
+        &i.dropped_logs,
     );
     one(
         out,
         "bytes_out_total",
         Counter,
         "Total number of bytes emitted by current worker process since started",
-        i.bytes_out.to_string(),
+        &i.bytes_out,
     );
     one(
         out,
         "spliced_bytes_out_total",
         Counter,
         "Total number of bytes emitted by current worker process through a kernel pipe since started",
-        i.spliced_bytes_out.to_string(),
+        &i.spliced_bytes_out,
     );
     let name = "haproxy_process_build_info";
     head(out, name, Gauge, "Build info");
@@ -824,7 +810,7 @@ fn process(i: &Info, out: &mut String) {
         "start_time_seconds",
         Gauge,
         "Start time in seconds",
-        i.start_time.to_string(),
+        &i.start_time,
     );
 }
 

@@ -13,8 +13,6 @@ use std::time::SystemTime;
 pub struct Info {
     pub pid: u32,
     pub nbthread: u32,
-    pub node: String,
-    pub description: String,
     pub version: &'static str,
     /// Unix time of the start, and seconds since.
     pub start_time: u64,
@@ -64,11 +62,16 @@ pub fn take(shared: &Shared) -> Snapshot {
     let mut rows = Vec::new();
     let pid = std::process::id();
     let now = SystemTime::now();
+    // The frontends' totals, for the process values.
+    let (mut cum_req, mut bytes_out, mut conn_rate) = (0u64, 0u64, 0u64);
     for (i, px) in shared.cfg.proxies.iter().enumerate() {
         if let Some(fe) = &shared.frontends[i] {
             let t = cnt.sum(|s| s.fe(i));
+            cum_req += t.get(C::ReqTot);
+            bytes_out += t.get(C::Bout);
+            conn_rate += t.conn_rate;
             let mut r = Row::new(ObjType::Frontend, i, fe.id, 0);
-            common(&mut r, &px.name, "FRONTEND", pid, &t);
+            common(&mut r, &px.name, "FRONTEND", &t);
             let v = &mut r.v;
             v[f::SCUR] = Val::U(fe.slots.current() as u64);
             v[f::SLIM] = Val::U(fe.slots.max() as u64);
@@ -97,17 +100,18 @@ pub fn take(shared: &Shared) -> Snapshot {
         };
         let (mut act, mut bck, mut weight, mut uweight) = (0u64, 0u64, 0u64, 0u64);
         let mut be_change = u64::MAX;
+        let mut chkdown = 0u64;
         for (k, s) in be.lb.servers.iter().enumerate() {
             let t = cnt.sum(|sh| sh.srv(i, k));
+            chkdown += t.get(C::ChkDown);
             let cfg_srv = &px.servers[k];
             let mut r = Row::new(ObjType::Server, i, be.id, s.id);
-            r.server = Some(k);
-            common(&mut r, &px.name, &s.name, pid, &t);
+            common(&mut r, &px.name, &s.name, &t);
             let usable = s.usable();
             if usable {
+                // A backup's weight is not in the backend's (only active servers').
                 if s.backup {
                     bck += 1;
-                    weight += 0;
                 } else {
                     act += 1;
                     weight += s.weight() as u64;
@@ -176,14 +180,13 @@ pub fn take(shared: &Shared) -> Snapshot {
             // srv_icur, idle/safe_conn_cur and need_conn_est stay empty.
             v[f::WREW] = Val::U(0);
             v[f::USED_CONN_CUR] = Val::U(s.cur_conns() as u64);
-            timing(&mut r, &t);
             backend_side(&mut r, &t);
             http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, false);
             rows.push(r);
         }
         let t = cnt.sum(|s| s.be(i));
         let mut r = Row::new(ObjType::Backend, i, be.id, 0);
-        common(&mut r, &px.name, "BACKEND", pid, &t);
+        common(&mut r, &px.name, "BACKEND", &t);
         let v = &mut r.v;
         v[f::QCUR] = Val::U(be.queue.waiting() as u64);
         v[f::QMAX] = Val::U(t.get(C::Qmax));
@@ -195,11 +198,7 @@ pub fn take(shared: &Shared) -> Snapshot {
         v[f::UWEIGHT] = Val::U(uweight);
         v[f::ACT] = Val::U(act);
         v[f::BCK] = Val::U(bck);
-        v[f::CHKDOWN] = Val::U(
-            (0..be.lb.servers.len())
-                .map(|k| cnt.sum(|sh| sh.srv(i, k)).get(C::ChkDown))
-                .sum(),
-        );
+        v[f::CHKDOWN] = Val::U(chkdown);
         if be_change != u64::MAX {
             v[f::LASTCHG] = Val::U(be_change);
         }
@@ -221,7 +220,6 @@ pub fn take(shared: &Shared) -> Snapshot {
         ] {
             v[k] = Val::U(0);
         }
-        timing(&mut r, &t);
         backend_side(&mut r, &t);
         http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, false);
         rows.push(r);
@@ -229,12 +227,6 @@ pub fn take(shared: &Shared) -> Snapshot {
     let uptime = now
         .duration_since(shared.started)
         .map_or(0, |d| d.as_secs());
-    let fe_sum = |c: C| -> u64 {
-        (0..shared.cfg.proxies.len())
-            .filter(|&i| shared.frontends[i].is_some())
-            .map(|i| cnt.sum(|s| s.fe(i)).get(c))
-            .sum()
-    };
     let shards: Vec<ShardInfo> = (0..cnt.shards())
         .map(|k| {
             let p = &cnt.shard(k).proc;
@@ -255,8 +247,6 @@ pub fn take(shared: &Shared) -> Snapshot {
     let info = Info {
         pid,
         nbthread: shared.shards as u32,
-        node: shared.node.clone(),
-        description: String::new(),
         version: env!("CARGO_PKG_VERSION"),
         start_time: shared
             .started
@@ -266,11 +256,8 @@ pub fn take(shared: &Shared) -> Snapshot {
         maxconn: shared.slots.max(),
         curr_conns: shared.slots.current(),
         cum_conns: shards.iter().map(|s| s.accepted).sum(),
-        cum_req: fe_sum(C::ReqTot),
-        conn_rate: (0..shared.cfg.proxies.len())
-            .filter(|&i| shared.frontends[i].is_some())
-            .map(|i| cnt.sum(|s| s.fe(i)).conn_rate)
-            .sum(),
+        cum_req,
+        conn_rate,
         stopping: shared.control.stopping(),
         listeners: shared
             .cfg
@@ -278,7 +265,7 @@ pub fn take(shared: &Shared) -> Snapshot {
             .iter()
             .map(|p| p.binds.len() as u32)
             .sum(),
-        bytes_out: fe_sum(C::Bout),
+        bytes_out,
         spliced_bytes_out: shards.iter().map(|s| s.spliced).sum(),
         dropped_logs: shards.iter().map(|s| s.log_drops).sum(),
         max_pipes: (shared.pipes_per_shard * shared.shards) as u64,
@@ -293,7 +280,7 @@ pub fn take(shared: &Shared) -> Snapshot {
 }
 
 /// Fields every row has: names, sessions, bytes, ids, type, rate.
-fn common(r: &mut Row, px: &str, sv: &str, pid: u32, t: &Totals) {
+fn common(r: &mut Row, px: &str, sv: &str, t: &Totals) {
     let obj = r.obj;
     let (iid, sid) = (r.iid, r.sid);
     let v = &mut r.v;
@@ -313,7 +300,6 @@ fn common(r: &mut Row, px: &str, sv: &str, pid: u32, t: &Totals) {
     v[f::TYPE] = Val::U(obj as u64);
     v[f::RATE] = Val::U(t.rate);
     v[f::RATE_MAX] = Val::U(t.get(C::RateMax));
-    let _ = pid;
 }
 
 /// Fields of backends and servers: errors, warnings, aborts, last session, connections.
@@ -333,14 +319,6 @@ fn backend_side(r: &mut Row, t: &Totals) {
     v[f::CTIME_MAX] = Val::U(t.get(C::CtimeMax));
     v[f::RTIME_MAX] = Val::U(t.get(C::RtimeMax));
     v[f::TTIME_MAX] = Val::U(t.get(C::TtimeMax));
-}
-
-fn timing(r: &mut Row, t: &Totals) {
-    let v = &mut r.v;
-    v[f::QTIME] = Val::U(t.avg[0]);
-    v[f::CTIME] = Val::U(t.avg[1]);
-    v[f::RTIME] = Val::U(t.avg[2]);
-    v[f::TTIME] = Val::U(t.avg[3]);
 }
 
 /// The HTTP fields (responses by class, requests), for proxies in mode http.

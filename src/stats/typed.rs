@@ -3,44 +3,8 @@
 //! `B`, `S`, `L`) and the tags as three letters (origin, nature, scope).
 
 use super::json::{tags, type_name};
-use super::{Nature, ObjType, Origin, Row, Scope, Val};
+use super::{ObjType, Row, Val};
 use std::fmt::Write as _;
-
-fn origin(o: Origin) -> char {
-    match o {
-        Origin::Metric => 'M',
-        Origin::Status => 'S',
-        Origin::Key => 'K',
-        Origin::Config => 'C',
-        Origin::Product => 'P',
-    }
-}
-
-fn nature(n: Nature) -> char {
-    match n {
-        Nature::Gauge => 'G',
-        Nature::Limit => 'L',
-        Nature::Min => 'm',
-        Nature::Max => 'M',
-        Nature::Rate => 'R',
-        Nature::Counter => 'C',
-        Nature::Duration => 'D',
-        Nature::Age => 'A',
-        Nature::Time => 'T',
-        Nature::Name => 'N',
-        Nature::Output => 'O',
-        Nature::Avg => 'a',
-    }
-}
-
-fn scope(s: Scope) -> char {
-    match s {
-        Scope::Process => 'P',
-        Scope::Service => 'S',
-        Scope::System => 's',
-        Scope::Cluster => 'C',
-    }
-}
 
 /// One row's lines.
 pub fn row(r: &Row, out: &mut String) {
@@ -60,9 +24,9 @@ pub fn row(r: &Row, out: &mut String) {
             "{t}.{}.{}.{pos}.{name}.1:{}{}{}:{}:",
             r.iid,
             r.sid,
-            origin(o),
-            nature(n),
-            scope(s),
+            o.tag().1,
+            n.tag().1,
+            s.tag().1,
             type_name(v, fmt)
         );
         match v {
