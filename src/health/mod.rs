@@ -6,5 +6,7 @@ pub mod check;
 pub mod machine;
 pub mod prober;
 pub mod state;
+pub mod status;
 
 pub use state::{ServerState, SrvState};
+pub use status::CheckStatus;

@@ -82,15 +82,13 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         .await;
         let Some(verdict) = verdict else { return };
         let took = t0.elapsed();
-        server.last_check.store(
-            crate::health::state::check_status_code(verdict.reason),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        let status = crate::health::CheckStatus::from_reason(verdict.reason, verdict.ok);
+        server.set_last_check(status);
         let t = server.check_result(verdict.ok);
         shard.shared.counters.shard(shard.id).checked(
             p.be.proxy,
             p.srv,
-            crate::stats::CheckStatus::from_reason(verdict.reason, verdict.ok),
+            status,
             verdict.code,
             took,
             t == Some(Transition::WentDown),

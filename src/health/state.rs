@@ -22,24 +22,6 @@ pub mod admin {
     pub const MAINT: u8 = FMAINT | CMAINT;
 }
 
-/// HAProxy's health check status codes (`enum healthcheck_status`), for
-/// `show servers state`.
-pub fn check_status_code(reason: &str) -> u8 {
-    match reason {
-        "Layer4 check passed" => 6,
-        "Layer4 timeout" => 7,
-        "Layer4 connection problem" => 8,
-        "Layer6 check passed" => 9,
-        "Layer6 timeout" => 10,
-        "Layer6 invalid response" => 11,
-        "Layer7 timeout" => 12,
-        "Layer7 invalid response" => 13,
-        "Layer7 check passed" => 15,
-        "Layer7 wrong status" => 17,
-        _ => 5,
-    }
-}
-
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -101,8 +83,9 @@ pub struct ServerState {
     stopping: AtomicBool,
     /// `disable health` clears it: the prober skips its checks.
     checks_on: AtomicBool,
-    /// HAProxy's status code of the last check (1 = not checked yet).
-    pub last_check: AtomicU8,
+    /// The last check's result: its `CheckStatus` + 1 (0 = not checked yet); see
+    /// [`last_check`](Self::last_check).
+    last_check: AtomicU8,
     /// Unix time of the last change of state, for `show servers state`.
     last_change: AtomicU64,
     /// For the stats page's `downtime`: seconds spent not up in finished periods, and
@@ -143,7 +126,7 @@ impl ServerState {
             uweight: AtomicU32::new(p.weight),
             stopping: AtomicBool::new(false),
             checks_on: AtomicBool::new(true),
-            last_check: AtomicU8::new(1),
+            last_check: AtomicU8::new(0),
             last_change: AtomicU64::new(unix_now()),
             down_secs: AtomicU64::new(0),
             down_since: AtomicU64::new(if p.disabled { unix_now() } else { 0 }),
@@ -288,6 +271,18 @@ impl ServerState {
             SrvState::Up => 2,
             _ => 0,
         }
+    }
+
+    /// The result of the last check, once one ran.
+    pub fn last_check(&self) -> Option<crate::health::CheckStatus> {
+        match self.last_check.load(Ordering::Relaxed) {
+            0 => None,
+            v => Some(crate::health::CheckStatus::from_u64(v as u64 - 1)),
+        }
+    }
+
+    pub fn set_last_check(&self, s: crate::health::CheckStatus) {
+        self.last_check.store(s as u8 + 1, Ordering::Relaxed);
     }
 
     /// The current address (`set server … addr` may have changed it).

@@ -138,6 +138,9 @@ pub struct Shared {
     /// whose position is i modulo the number of shards.
     pub probes: Vec<ProbeSpec>,
     pub shards: usize,
+    /// The proxies with a stats page (`stats enable`): what a posted form is checked
+    /// against, so that a configuration without one adds nothing to a POST.
+    pub stats_pages: Vec<usize>,
     /// Every shard's traffic counters (each shard writes only its own part).
     pub counters: crate::stats::Counters,
     /// When this generation started (the stats page's uptime).
@@ -238,6 +241,9 @@ impl Shared {
                     .collect::<Vec<_>>(),
             ),
             started: std::time::SystemTime::now(),
+            stats_pages: (0..cfg.proxies.len())
+                .filter(|&i| cfg.proxies[i].stats.enabled)
+                .collect(),
             cfg,
         }
     }

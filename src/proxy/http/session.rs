@@ -267,10 +267,9 @@ pub async fn session<C>(
         // small, and the page answers from it.
         if req.method() == Method::Post
             && let BodyKind::ContentLength(n) = req.body_kind()
-            && cfg
-                .proxies
-                .iter()
-                .any(|p| crate::stats::page::is_page(&p.stats, req.target(inb.bytes())))
+            && shared.stats_pages.iter().any(|&i| {
+                crate::stats::page::is_page(&cfg.proxies[i].stats, req.target(inb.bytes()))
+            })
         {
             while inb.len() < head_len + n as usize {
                 match inb.read_from(&mut client, deadline(t_http_request)).await {

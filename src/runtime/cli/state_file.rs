@@ -38,12 +38,11 @@ pub fn render(sh: &Shared, only: Option<&BackendRt>) -> String {
                 if srv.state() == SrvState::Maint {
                     st |= CHK_PAUSED;
                 }
-                let last = srv.last_check.load(std::sync::atomic::Ordering::Relaxed);
-                // CHK_RES_*: 0 unknown, 2 failed, 3 passed.
-                let result = match last {
-                    1 => 0,
-                    6 | 9 | 15 => 3,
-                    _ => 2,
+                // HCHK_STATUS_INI (1) until a check ran; CHK_RES_*: 0 unknown, 2 failed,
+                // 3 passed.
+                let (last, result) = match srv.last_check() {
+                    None => (1, 0),
+                    Some(c) => (c.hchk_code(), if c.ok() { 3 } else { 2 }),
                 };
                 (last, result, h.health, st)
             } else {
