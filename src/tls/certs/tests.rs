@@ -432,17 +432,22 @@ fn strict_sni_has_no_default() {
     assert_eq!(chosen(&s, None, ECDSA_ONLY), None);
 }
 
-#[test]
-fn ecdsa_or_rsa_by_the_clients_schemes() {
-    let d = TempDir::new();
-    let s = store(
-        &d,
+/// One name served by an ECDSA (ec.pem) and an RSA (rsa.pem) certificate.
+fn dual_store(d: &TempDir) -> CertStore {
+    store(
+        d,
         &[
             ("ec.pem", &["dual.example"], false),
             ("rsa.pem", &["dual.example"], true),
         ],
         false,
-    );
+    )
+}
+
+#[test]
+fn ecdsa_or_rsa_by_the_clients_schemes() {
+    let d = TempDir::new();
+    let s = dual_store(&d);
     assert_eq!(chosen(&s, Some("dual.example"), BOTH).unwrap(), "ec.pem");
     assert_eq!(
         chosen(&s, Some("dual.example"), ECDSA_ONLY).unwrap(),
@@ -461,14 +466,7 @@ fn a_committed_certificate_is_chosen_by_its_own_key() {
     // `commit ssl cert` swaps the keys' types: ec.pem now serves an RSA key, rsa.pem an
     // ECDSA one. An ECDSA-only client must get the slot whose key it can verify now.
     let d = TempDir::new();
-    let s = store(
-        &d,
-        &[
-            ("ec.pem", &["dual.example"], false),
-            ("rsa.pem", &["dual.example"], true),
-        ],
-        false,
-    );
+    let s = dual_store(&d);
     let key_of = |file: &str, rsa: bool| {
         let g = if rsa {
             Gen::rsa(&["dual.example"])
