@@ -15,6 +15,18 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// One generator shard whose 20 workers share connections 10 streams at a time: 2 connections.
+const TWENTY_OVER_TWO: [&str; 8] = [
+    "--cpus",
+    "1",
+    "--workers",
+    "20",
+    "--max-workers",
+    "20",
+    "--max-streams",
+    "10",
+];
+
 /// `serve`'s /stats over HTTP/1.1 (one shard: the whole server's counts); over TLS when
 /// `cert` (the server's certificate) is given.
 fn stats(port: u16, cert: Option<&str>) -> serde_json::Value {
@@ -55,19 +67,6 @@ fn stats(port: u16, cert: Option<&str>) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
 }
 
-/// A self-signed end-entity certificate for `localhost` in `dir`: (cert.pem, key.pem).
-fn certificate(dir: &Path) -> (String, String) {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (
-        cert.to_str().unwrap().to_string(),
-        key.to_str().unwrap().to_string(),
-    )
-}
-
 /// `attack` with its stderr kept: (JSON report, stderr).
 fn attack_with_stderr(targets: &str, args: &[&str]) -> (serde_json::Value, String) {
     let dir = temp_dir("h2-attack");
@@ -86,18 +85,10 @@ fn h2c_multiplexes_streams_over_few_connections() {
     let report = attack_json(
         &format!("GET http://127.0.0.1:{port}/\n"),
         &[
-            "--cpus",
-            "1",
-            "--h2c",
-            "-rate=400/1s",
-            "-duration=1s",
-            "--workers",
-            "20",
-            "--max-workers",
-            "20",
-            "--max-streams",
-            "10",
-        ],
+            &TWENTY_OVER_TWO[..],
+            &["--h2c", "-rate=400/1s", "-duration=1s"],
+        ]
+        .concat(),
     );
     assert_eq!(report["requests"], 400, "{report}");
     assert_eq!(report["status_codes"]["200"], 400, "{report}");
@@ -299,23 +290,14 @@ fn attack_http2_against_nginx() {
     wait_port(port);
     wait_port(short_port);
 
-    let args = |n: &'static str| {
-        vec![
-            "--cpus",
-            "1",
-            n,
-            "-duration=1s",
-            "--workers",
-            "20",
-            "--max-workers",
-            "20",
-            "--max-streams",
-            "10",
-            "-root-certs",
+    let args = |rate| {
+        [
+            &TWENTY_OVER_TWO[..],
+            &[rate, "-duration=1s", "-root-certs", &cert],
         ]
+        .concat()
     };
-    let mut a = args("-rate=1000/1s");
-    a.push(&cert);
+    let a = args("-rate=1000/1s");
     let report = attack_json(&format!("GET https://localhost:{port}/\n"), &a);
     assert_eq!(report["status_codes"]["200"], 1000, "{report}");
     assert_eq!(report["protocols"], serde_json::json!({"HTTP/2.0": 1000}));
@@ -330,8 +312,7 @@ fn attack_http2_against_nginx() {
     assert!(conns.len() <= 2, "{} connections", conns.len());
 
     // GOAWAY every 100 requests: the streams nginx refused go again on new connections.
-    let mut a = args("-rate=500/1s");
-    a.push(&cert);
+    let a = args("-rate=500/1s");
     let report = attack_json(&format!("GET https://localhost:{short_port}/\n"), &a);
     assert_eq!(report["status_codes"]["200"], 500, "{report}");
     assert_eq!(report["errors"], serde_json::json!([]));
