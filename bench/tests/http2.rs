@@ -142,19 +142,15 @@ fn https_negotiates_h2_and_falls_back_when_the_server_does_not() {
     assert_eq!(s["h2_streams"], 100, "{s}");
     assert_eq!(s["connections"]["HTTP/2.0"], 1, "{s}");
 
+    // GET / for 1 s at `rate` on `port`, trusting `cert`, with `extra` flags.
+    let get = |port: u16, rate: &str, extra: &[&str]| {
+        let base = ["--cpus", "1", rate, "-duration=1s", "-root-certs", &cert];
+        let target = format!("GET https://localhost:{port}/\n");
+        attack_with_stderr(&target, &[&base[..], extra].concat())
+    };
+
     // -keepalive=false: a connection (and a GOAWAY) per request.
-    let report = attack_json(
-        &format!("GET https://localhost:{h2_port}/\n"),
-        &[
-            "--cpus",
-            "1",
-            "-rate=20/1s",
-            "-duration=1s",
-            "-keepalive=false",
-            "-root-certs",
-            &cert,
-        ],
-    );
+    let (report, _) = get(h2_port, "-rate=20/1s", &["-keepalive=false"]);
     assert_eq!(report["protocols"], serde_json::json!({"HTTP/2.0": 20}));
     assert_eq!(
         stats(h2_port, Some(&cert))["connections"]["HTTP/2.0"],
@@ -163,17 +159,7 @@ fn https_negotiates_h2_and_falls_back_when_the_server_does_not() {
 
     // A server that offers only http/1.1: HTTP/1.1, said on stderr and in the report.
     let (_h1, h1_port) = serve(&["--cpus", "1", "--tls-cert", &cert, "--tls-key", &key]);
-    let (report, stderr) = attack_with_stderr(
-        &format!("GET https://localhost:{h1_port}/\n"),
-        &[
-            "--cpus",
-            "1",
-            "-rate=50/1s",
-            "-duration=1s",
-            "-root-certs",
-            &cert,
-        ],
-    );
+    let (report, stderr) = get(h1_port, "-rate=50/1s", &[]);
     assert_eq!(report["status_codes"]["200"], 50, "{report}");
     assert_eq!(
         report["protocols"],
@@ -187,18 +173,7 @@ fn https_negotiates_h2_and_falls_back_when_the_server_does_not() {
     );
 
     // --http2=false: HTTP/1.1 as asked, and the report as vegeta's (no protocols).
-    let report = attack_json(
-        &format!("GET https://localhost:{h2_port}/\n"),
-        &[
-            "--cpus",
-            "1",
-            "-rate=20/1s",
-            "-duration=1s",
-            "--http2=false",
-            "-root-certs",
-            &cert,
-        ],
-    );
+    let (report, _) = get(h2_port, "-rate=20/1s", &["--http2=false"]);
     assert_eq!(report["status_codes"]["200"], 20, "{report}");
     assert!(report.get("protocols").is_none(), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
