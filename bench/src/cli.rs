@@ -143,7 +143,7 @@ pub struct AttackArgs {
 
     /// HTTP/2: requests in flight on one connection (h2load's -m). A shard's workers share
     /// connections this many at a time; the server's SETTINGS_MAX_CONCURRENT_STREAMS, if
-    /// lower, makes the others wait [100: HAProxy's and most servers' default limit]
+    /// lower, makes the others wait (100 is HAProxy's and most servers' default limit)
     #[arg(
         long,
         visible_alias = "h2-streams",
