@@ -9,6 +9,7 @@ pub mod acl;
 pub mod balance;
 pub mod cluster;
 pub mod config;
+pub mod dns;
 pub mod health;
 pub mod log;
 pub mod proxy;

@@ -445,9 +445,11 @@ pub static SERVER: &[Kw] = &[
     kw("no-tlsv11", Supported, 0),
     kw("ssl-min-ver", Supported, 0),
     kw("ssl-max-ver", Supported, 0),
-    kw("resolvers", NotYet, 0),
-    kw("resolve-prefer", NotYet, 0),
-    kw("init-addr", NotYet, 0),
+    kw("resolvers", Supported, 0),
+    kw("resolve-prefer", Supported, 0),
+    kw("resolve-net", Supported, 0),
+    kw("resolve-opts", Supported, 0),
+    kw("init-addr", Supported, 0),
     kw("slowstart", NotYet, 0),
     kw("source", NotYet, 0),
     kw("track", NotYet, 0),
@@ -497,13 +499,14 @@ pub fn hint<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> St
 /// The Markdown keyword table of the README.
 pub fn markdown_table() -> String {
     let mut out = String::new();
-    let sections: [(&str, &[Kw], &str); 6] = [
+    let sections: [(&str, &[Kw], &str); 7] = [
         ("global", GLOBAL, ""),
         ("proxy (defaults/frontend/backend/listen)", PROXY, ""),
         ("option", OPTION, "option "),
         ("timeout", TIMEOUT, "timeout "),
         ("bind parameter", BIND, ""),
         ("server parameter", SERVER, ""),
+        ("resolvers section", super::resolvers::SECTION, ""),
     ];
     for (title, table, prefix) in sections {
         out.push_str(&format!(

@@ -283,6 +283,9 @@ pub struct ServerAddr {
     pub text: String,
     pub ip: std::net::IpAddr,
     pub port: Option<u16>,
+    /// `init-addr none` (or `last` before the state file is read): no address yet; the
+    /// server starts in resolution maintenance.
+    pub unresolved: bool,
 }
 
 /// Per-server settings (also what `default-server` sets).
@@ -300,6 +303,8 @@ pub struct ServerParams {
     pub cookie: Option<String>,
     /// `ssl`, `check-ssl`, `verify`, `ca-file`, `sni`, `alpn`…: TLS to this server.
     pub tls: Option<Box<crate::tls::options::ServerTls>>,
+    /// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts`, `init-addr`.
+    pub dns: super::resolvers::ServerDns,
 }
 
 impl Default for ServerParams {
@@ -314,6 +319,7 @@ impl Default for ServerParams {
             observe: Observe::default(),
             cookie: None,
             tls: None,
+            dns: Default::default(),
         }
     }
 }
@@ -935,6 +941,8 @@ pub struct Config {
     /// Every frontend, backend and listen section, in file order.
     pub proxies: Vec<Proxy>,
     pub files: Vec<PathBuf>,
+    /// `resolvers` sections, in file order.
+    pub resolvers: Vec<super::resolvers::Resolvers>,
 }
 
 impl Config {

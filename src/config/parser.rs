@@ -21,6 +21,7 @@ enum Cur {
     Global,
     Defaults,
     Proxy(usize),
+    Resolvers(usize),
     /// Inside a section corelb does not support: its lines are skipped (one error was given).
     Skip,
 }
@@ -29,7 +30,6 @@ enum Cur {
 const OTHER_SECTIONS: &[&str] = &[
     "userlist",
     "peers",
-    "resolvers",
     "mailers",
     "program",
     "http-errors",
@@ -50,6 +50,7 @@ pub struct Parser {
     defaults: Proxy,
     named_defaults: HashMap<String, Proxy>,
     proxies: Vec<Proxy>,
+    resolvers: Vec<super::resolvers::Resolvers>,
     cur: Cur,
     env: HashMap<String, Option<String>>,
     files: Vec<PathBuf>,
@@ -75,6 +76,7 @@ impl Parser {
             defaults: Proxy::new("", Kind::Defaults, loc),
             named_defaults: HashMap::new(),
             proxies: Vec::new(),
+            resolvers: Vec::new(),
             cur: Cur::None,
             env: HashMap::new(),
             files: Vec::new(),
@@ -137,6 +139,10 @@ impl Parser {
             self.section(w, loc);
             return;
         }
+        if kw == "resolvers" {
+            self.resolvers_section(w, loc);
+            return;
+        }
         if OTHER_SECTIONS.contains(&kw) {
             self.diags.error(
                 loc,
@@ -162,6 +168,9 @@ impl Parser {
             }
             Cur::Skip => {}
             Cur::Global => self.global_kw(w, loc),
+            Cur::Resolvers(i) => {
+                super::resolvers::section_kw(&mut self.resolvers[i], w, loc, &mut self.diags)
+            }
             Cur::Defaults => {
                 let mut px = std::mem::replace(&mut self.defaults, placeholder());
                 proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
@@ -176,6 +185,24 @@ impl Parser {
                 self.proxies[i] = px;
             }
         }
+    }
+
+    fn resolvers_section(&mut self, w: &[String], loc: &Loc) {
+        let Some(name) = w.get(1) else {
+            self.diags.error(loc, "'resolvers' expects a name");
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, "resolvers", loc, &mut self.diags);
+        if let Some(r) = self.resolvers.iter().find(|r| &r.name == name) {
+            self.diags.error(
+                loc,
+                format!("resolvers '{name}' is already declared at {}", r.loc),
+            );
+        }
+        self.resolvers
+            .push(super::resolvers::Resolvers::new(name, loc.clone()));
+        self.cur = Cur::Resolvers(self.resolvers.len() - 1);
     }
 
     fn section(&mut self, w: &[String], loc: &Loc) {
@@ -440,6 +467,7 @@ impl Parser {
             global: self.global,
             proxies: std::mem::take(&mut self.proxies),
             files: self.files,
+            resolvers: std::mem::take(&mut self.resolvers),
         };
         super::validate::validate(&mut cfg, &mut self.diags);
         if self.diags.has_errors() {
@@ -2537,6 +2565,7 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlob
             text: spec.host,
             ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             port: spec.port,
+            unresolved: false,
         },
         params,
         id,
@@ -2594,6 +2623,9 @@ fn server_params(
                 None
             }
         };
+        if super::resolvers::server_kw(&mut p.dns, &what, k, val, loc, d) {
+            continue;
+        }
         match k {
             "weight" => {
                 if let Some(v) = num(d, 0, 256) {

@@ -9,6 +9,7 @@ use super::model::*;
 pub fn validate(cfg: &mut Config, d: &mut Diags) {
     resolve_backend_refs(cfg, d);
     resolve_fetch_backends(cfg, d);
+    super::resolvers::validate(cfg, d);
     resolve_servers(cfg, d);
     check_binds(cfg, d);
     build_tls(cfg, d);
@@ -214,10 +215,6 @@ fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
         }
         let mut ids: Vec<(u32, String)> = Vec::new();
         for s in &mut px.servers {
-            match addr::resolve(&s.addr.text) {
-                Ok(ip) => s.addr.ip = ip,
-                Err(e) => d.error(&s.loc, format!("server '{}/{}': {e}", px.name, s.name)),
-            }
             if s.params.check.enabled && s.params.check.port.is_none() && s.addr.port.is_none() {
                 d.error(
                     &s.loc,
