@@ -253,3 +253,71 @@ fn a_name_that_does_not_resolve_is_an_error_at_its_line() {
     let (code, _, err) = check_config(&ok);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn server_template_fills_its_slots_from_the_answer() {
+    let dns = Dns::start();
+    dns.set("pool.test", &["127.0.0.2", "127.0.0.3"]);
+    let (bport, _bs) = backends_on_one_port(&["a", "b", "c"]);
+    let lb_port = free_port();
+    let dir = TempDir::new("resolvers");
+    let sock = dir.path("stats.sock");
+    let cfg = format!(
+        "global\n  stats socket {}\n{}\nlisten l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  server-template web 3 pool.test:{bport} resolvers dns init-addr none\n",
+        sock.display(),
+        resolvers_section(dns.port)
+    );
+    let lb = Corelb::start(&cfg, &[], &[lb_port]);
+    wait_unix_socket(&sock);
+    // Two records for three slots: two servers take one each, the third stays in
+    // resolution maintenance.
+    let admin_of = |srv: &str| -> (String, String) {
+        let state = stats_cmd(&sock, "show servers state l");
+        let line = state
+            .lines()
+            .find(|l| l.split_whitespace().nth(3) == Some(srv))
+            .unwrap_or_default()
+            .to_string();
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (
+            cols.get(4).unwrap_or(&"").to_string(),
+            cols.get(6).unwrap_or(&"").to_string(),
+        )
+    };
+    let filled = eventually(Duration::from_secs(10), || {
+        let v = [admin_of("web1"), admin_of("web2"), admin_of("web3")];
+        (v[0].1 == "0" && v[1].1 == "0").then_some(v)
+    });
+    let Some(v) = filled else {
+        panic!(
+            "slots not filled:\n{}\n{}",
+            stats_cmd(&sock, "show servers state l"),
+            lb.log()
+        );
+    };
+    assert_eq!(
+        (v[0].0.as_str(), v[1].0.as_str()),
+        ("127.0.0.2", "127.0.0.3")
+    );
+    assert_eq!(v[2].1, "32", "{v:?}");
+    let seen = distribution(lb_port, 6);
+    assert_eq!(
+        seen.keys().cloned().collect::<Vec<_>>(),
+        ["a", "b"],
+        "{seen:?}"
+    );
+    // A third record fills the third slot; the first two keep their addresses.
+    dns.set("pool.test", &["127.0.0.4", "127.0.0.3", "127.0.0.2"]);
+    let third = eventually(Duration::from_secs(10), || {
+        let w3 = admin_of("web3");
+        (w3.1 == "0").then_some(w3.0)
+    });
+    assert_eq!(third.as_deref(), Some("127.0.0.4"));
+    assert_eq!(admin_of("web1").0, "127.0.0.2");
+    let seen = distribution(lb_port, 6);
+    assert_eq!(
+        seen.keys().cloned().collect::<Vec<_>>(),
+        ["a", "b", "c"],
+        "{seen:?}"
+    );
+}

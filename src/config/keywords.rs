@@ -207,7 +207,7 @@ pub static PROXY: &[Kw] = &[
     kw("error-log-format", NotYet, D | F),
     kw("log-tag", NotYet, ALL),
     kw("retry-on", Supported, D | B),
-    kw("server-template", NotYet, B),
+    kw("server-template", Supported, B),
     kw("filter", NotYet, F | B),
     kw("declare", NotYet, F | B),
     kw("dispatch", NotYet, B),

@@ -866,6 +866,16 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
             }
         }
         "server" => server_kw(px, w, loc, d, g),
+        "server-template" => match super::resolvers::template_names(w) {
+            Ok(names) => {
+                for name in names {
+                    let mut line = vec!["server".to_string(), name, w[3].clone()];
+                    line.extend_from_slice(&w[4..]);
+                    server_kw(px, &line, loc, d, g);
+                }
+            }
+            Err(e) => d.error(loc, e),
+        },
         "default-server" => {
             let mut p = px.default_server.clone();
             server_params(&mut p, None, &w[1..], loc, d, g);

@@ -407,6 +407,28 @@ pub fn server_kw(
     true
 }
 
+/// `server-template PREFIX NUM|FIRST-LAST FQDN[:PORT] …`: the names of the servers it
+/// declares (PREFIX1 … PREFIXNUM, or PREFIXFIRST … PREFIXLAST).
+pub fn template_names(w: &[String]) -> Result<Vec<String>, String> {
+    const USAGE: &str = "'server-template' expects <prefix> <num | range> <fqdn>[:<port>]";
+    let (Some(prefix), Some(n), Some(_)) = (w.get(1), w.get(2), w.get(3)) else {
+        return Err(USAGE.into());
+    };
+    let num = |v: &str| v.parse::<u32>().ok().filter(|v| *v > 0);
+    let (first, last) = match n.split_once('-') {
+        Some((a, b)) => (num(a), num(b)),
+        None => (Some(1), num(n)),
+    };
+    match (first, last) {
+        (Some(a), Some(b)) if a <= b && b - a < 65536 => {
+            Ok((a..=b).map(|i| format!("{prefix}{i}")).collect())
+        }
+        _ => Err(format!(
+            "'server-template {prefix}': invalid number or range '{n}' (N or FIRST-LAST, from 1)"
+        )),
+    }
+}
+
 /// After parsing: links servers to their `resolvers` sections and gives each server its
 /// address at start by its `init-addr` steps. A name that no step resolves is an error at
 /// the server's line, as in HAProxy.
@@ -538,6 +560,24 @@ mod tests {
             let mut d = Diags::default();
             section_kw(&mut r, &words(bad), &loc(), &mut d);
             assert_eq!(d.errors(), 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn template_ranges() {
+        let names = |l: &str| template_names(&words(l));
+        assert_eq!(
+            names("server-template web 3 app:80").unwrap(),
+            ["web1", "web2", "web3"]
+        );
+        assert_eq!(names("server-template w 5-6 app").unwrap(), ["w5", "w6"]);
+        for bad in [
+            "server-template w 0 app",
+            "server-template w 3-1 app",
+            "server-template w x app",
+            "server-template w 3",
+        ] {
+            assert!(names(bad).is_err(), "{bad}");
         }
     }
 
