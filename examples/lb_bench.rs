@@ -36,6 +36,7 @@ fn lb(algo: Algo, hash: HashType) -> Lb {
                     ip: format!("10.0.0.{i}").parse().unwrap(),
                     port: Some(80),
                     unresolved: false,
+                    path: None,
                 },
                 params: ServerParams {
                     weight: i + 1,

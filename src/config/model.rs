@@ -165,7 +165,9 @@ pub struct Timeouts {
 /// A listening address of a `bind` line (one per port of a range).
 #[derive(Clone, Debug)]
 pub struct Bind {
-    pub addr: SocketAddr,
+    pub addr: super::addr::ListenAddr,
+    /// `mode`, `uid`, `gid`, `user`, `group`: the file of a unix socket listener.
+    pub perms: super::addr::UnixPerms,
     /// The address as written, for messages.
     pub text: String,
     pub backlog: Option<u32>,
@@ -286,6 +288,9 @@ pub struct ServerAddr {
     /// `init-addr none` (or `last` before the state file is read): no address yet; the
     /// server starts in resolution maintenance.
     pub unresolved: bool,
+    /// `unix@PATH`, `/PATH`, `abns@NAME`: the server is a local socket (then `ip` and
+    /// `port` are unused).
+    pub path: Option<super::addr::SockPath>,
 }
 
 /// Per-server settings (also what `default-server` sets).

@@ -2419,8 +2419,9 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
         return;
     };
     let mut proto = Bind {
-        addr: "0.0.0.0:0".parse().unwrap(),
+        addr: addr::ListenAddr::Inet("0.0.0.0:0".parse().unwrap()),
         text: String::new(),
+        perms: Default::default(),
         backlog: None,
         maxconn: None,
         v6only: None,
@@ -2481,6 +2482,17 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
             "interface" => proto.interface = Some(val.to_string()),
             "mss" => proto.mss = num(d, 1),
             "accept-proxy" => proto.accept_proxy = true,
+            "mode" => match u32::from_str_radix(val, 8) {
+                Ok(m) if m <= 0o7777 => proto.perms.mode = Some(m),
+                _ => d.error(
+                    loc,
+                    format!("'bind ... mode': '{val}' is not an octal file mode"),
+                ),
+            },
+            "uid" => proto.perms.uid = num(d, 0),
+            "gid" => proto.perms.gid = num(d, 0),
+            "user" => proto.perms.user = Some(val.to_string()),
+            "group" => proto.perms.group = Some(val.to_string()),
             _ if tls_kw.is_some() => {
                 let t = proto.tls.get_or_insert_with(Default::default);
                 match t.apply(g, p, (nargs == 1).then_some(val)) {
@@ -2499,11 +2511,26 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
         }
     }
     for item in addrs.split(',').filter(|s| !s.is_empty()) {
+        let other = addr::SockPath::parse(item)
+            .map(|r| r.map(addr::ListenAddr::Path))
+            .or_else(|| addr::parse_fd(item).map(|r| r.map(addr::ListenAddr::Fd)));
+        if let Some(r) = other {
+            match r {
+                Ok(a) => {
+                    let mut b = proto.clone();
+                    b.addr = a;
+                    b.text = item.to_string();
+                    px.binds.push(b);
+                }
+                Err(e) => d.error(loc, format!("'bind': {e}")),
+            }
+            continue;
+        }
         match addr::parse_bind(item) {
             Ok(spec) => {
                 for port in spec.ports {
                     let mut b = proto.clone();
-                    b.addr = std::net::SocketAddr::new(spec.ip, port);
+                    b.addr = addr::ListenAddr::Inet(std::net::SocketAddr::new(spec.ip, port));
                     b.text = item.to_string();
                     px.binds.push(b);
                 }
@@ -2560,12 +2587,25 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlob
         );
         return;
     }
-    let spec = match addr::parse_server(address) {
-        Ok(s) => s,
+    let path = match addr::SockPath::parse(address).transpose() {
+        Ok(p) => p,
         Err(e) => {
             d.error(loc, format!("'server {name}': {e}"));
             return;
         }
+    };
+    let spec = match path {
+        Some(_) => addr::ServerSpec {
+            host: address.clone(),
+            port: None,
+        },
+        None => match addr::parse_server(address) {
+            Ok(s) => s,
+            Err(e) => {
+                d.error(loc, format!("'server {name}': {e}"));
+                return;
+            }
+        },
     };
     let mut params = px.default_server.clone();
     let id = server_params(&mut params, Some(name), &w[3..], loc, d, g);
@@ -2576,6 +2616,7 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlob
             ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             port: spec.port,
             unresolved: false,
+            path,
         },
         params,
         id,
@@ -2841,8 +2882,8 @@ mod tests {
         let (cfg, d) = parse_text(&text);
         let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
         assert_eq!(
-            cfg.proxies[0].binds[0].addr,
-            "127.0.0.1:8000".parse().unwrap()
+            cfg.proxies[0].binds[0].addr.inet(),
+            Some("127.0.0.1:8000".parse().unwrap())
         );
         assert!(d.list.iter().any(|d| d.msg.contains("old syntax")));
     }
@@ -2949,7 +2990,7 @@ mod tests {
         let text = "global\n setenv CORELB_T_PORT 8123\nlisten l\n bind \"127.0.0.1:${CORELB_T_PORT}\"\n server s 127.0.0.1:1\n";
         let (cfg, d) = parse_text(text);
         let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
-        assert_eq!(cfg.proxies[0].binds[0].addr.port(), 8123);
+        assert_eq!(cfg.proxies[0].binds[0].addr.inet().unwrap().port(), 8123);
     }
 
     #[test]

@@ -460,6 +460,9 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
                     }
                 }
             }
+            if s.addr.path.is_some() {
+                continue;
+            }
             if let Ok(ip) = s.addr.text.parse::<IpAddr>() {
                 s.addr.ip = ip;
                 continue;

@@ -215,7 +215,11 @@ fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
         }
         let mut ids: Vec<(u32, String)> = Vec::new();
         for s in &mut px.servers {
-            if s.params.check.enabled && s.params.check.port.is_none() && s.addr.port.is_none() {
+            if s.params.check.enabled
+                && s.params.check.port.is_none()
+                && s.addr.port.is_none()
+                && s.addr.path.is_none()
+            {
                 d.error(
                     &s.loc,
                     format!(
@@ -336,10 +340,10 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
 }
 
 fn check_binds(cfg: &Config, d: &mut Diags) {
-    let mut seen: Vec<(std::net::SocketAddr, &str, &super::diag::Loc)> = Vec::new();
+    let mut seen: Vec<(&super::addr::ListenAddr, &str, &super::diag::Loc)> = Vec::new();
     for (_, px) in cfg.frontends() {
         for b in &px.binds {
-            if let Some((_, other, loc)) = seen.iter().find(|(a, _, _)| *a == b.addr) {
+            if let Some((_, other, loc)) = seen.iter().find(|(a, _, _)| **a == b.addr) {
                 d.warn(
                     &b.loc,
                     format!(
@@ -348,7 +352,7 @@ fn check_binds(cfg: &Config, d: &mut Diags) {
                     ),
                 );
             }
-            seen.push((b.addr, &px.name, &b.loc));
+            seen.push((&b.addr, &px.name, &b.loc));
         }
     }
 }

@@ -5,13 +5,13 @@
 
 use super::check::{self, Verdict};
 use super::machine::Transition;
+use crate::config::addr::Dest;
 use crate::config::{CheckKind, HttpCheck, ProxyVersion, TcpCheckRule};
 use crate::proxy::http::io::ServerIo;
 use crate::runtime::BackendRt;
 use crate::runtime::shard::Shard;
 use futures_lite::future;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -221,13 +221,17 @@ async fn connect(
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
-        TcpStream::connect_timeout(addr, left).await
+        // A server on a local socket is checked there, unless the check has an address.
+        let path = (!p.fixed_addr)
+            .then(|| p.be.lb.servers[p.srv].path.as_ref())
+            .flatten();
+        let dest = path.map_or(Dest::Inet(addr), Dest::Path);
+        crate::proxy::dial::dial(dest, Some(left)).await
     })
     .await;
     let mut s = match r {
         None => return Err(Verdict::fail("Layer4 timeout", "timeout while connecting")),
         Some(Err(e)) => {
-            let e: std::io::Error = e.into();
             if e.kind() == std::io::ErrorKind::TimedOut {
                 return Err(Verdict::fail("Layer4 timeout", "timeout while connecting"));
             }

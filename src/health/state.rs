@@ -100,6 +100,8 @@ pub struct ServerState {
     /// The address (port `None`: the one the client connected to), which the runtime API
     /// may change (`set server … addr`): read per connection without a lock.
     addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
+    /// A server on a local socket (`unix@`, `abns@`): `addr` is then unused.
+    pub path: Option<crate::config::addr::SockPath>,
 }
 
 impl ServerState {
@@ -141,6 +143,7 @@ impl ServerState {
             down_since: AtomicU64::new(if admin != 0 { unix_now() } else { 0 }),
             kill_epoch: AtomicU32::new(0),
             addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
+            path: srv.addr.path.clone(),
         }
     }
 
@@ -481,6 +484,16 @@ impl ServerState {
         let (ip, port) = self.ip_port();
         SocketAddr::new(ip, port.unwrap_or(dst_port))
     }
+
+    /// Where to connect: the local socket of a `unix@`/`abns@` server, else
+    /// [`addr_for`](Self::addr_for).
+    pub fn dest(&self, dst_port: u16) -> crate::config::addr::Dest<'_> {
+        use crate::config::addr::Dest;
+        match &self.path {
+            Some(p) => Dest::Path(p),
+            None => Dest::Inet(self.addr_for(dst_port)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -504,6 +517,7 @@ pub(crate) mod tests {
                 ip: ip.parse().unwrap(),
                 port,
                 unresolved: false,
+                path: None,
             },
             params: ServerParams {
                 weight,

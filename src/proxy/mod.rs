@@ -50,6 +50,7 @@ macro_rules! delegate_stream_io {
 pub mod buffers;
 pub mod conn;
 pub mod copy;
+pub mod dial;
 pub mod http;
 pub mod pipes;
 pub mod pump;

@@ -6,7 +6,6 @@
 
 use crate::proxy::http::io::{ServerIo, write_all};
 use crate::runtime::BackendRt;
-use glommio::net::TcpStream;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -24,12 +23,7 @@ pub async fn connect(
     sni: Option<&[u8]>,
 ) -> io::Result<ServerIo> {
     let server = &be.lb.servers[srv];
-    let addr = server.addr_for(dst.port());
-    let mut s = match be.connect_timeout {
-        Some(t) => TcpStream::connect_timeout(addr, t).await,
-        None => TcpStream::connect(addr).await,
-    }
-    .map_err(io::Error::from)?;
+    let mut s = crate::proxy::dial::dial(server.dest(dst.port()), be.connect_timeout).await?;
     let _ = s.set_nodelay(true);
     if be.srvtcpka {
         use std::os::fd::AsRawFd;
