@@ -321,3 +321,37 @@ fn server_template_fills_its_slots_from_the_answer() {
         "{seen:?}"
     );
 }
+
+/// The same `init-addr none` configuration through Debian's HAProxy and corelb, against the
+/// same DNS server: both refuse traffic while the name does not resolve, both serve once
+/// it does, and both follow the record to its new address.
+#[test]
+fn init_addr_none_then_resolve_matches_haproxy() {
+    let dns = Dns::start();
+    let (bport, _bs) = backends_on_one_port(&["a", "b"]);
+    let (hp, cp) = (free_port(), free_port());
+    let cfg = |port: u16| {
+        format!(
+            "{}\ndefaults\n  mode tcp\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\nlisten l\n  bind 127.0.0.1:{port}\n  server s1 later.test:{bport} resolvers dns init-addr none\n",
+            resolvers_section(dns.port)
+        )
+    };
+    let Some(haproxy) = common::haproxy::Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let both = || (try_name(hp), try_name(cp));
+    assert_eq!(both(), (String::new(), String::new()));
+    for (ip, want) in [("127.0.0.2", "a"), ("127.0.0.3", "b")] {
+        dns.set("later.test", &[ip]);
+        let want = (want.to_string(), want.to_string());
+        let seen = eventually(Duration::from_secs(10), || (both() == want).then_some(()));
+        assert!(
+            seen.is_some(),
+            "{ip}: haproxy/corelb saw {:?}\nhaproxy:\n{}\ncorelb:\n{}",
+            both(),
+            haproxy.log(),
+            lb.log()
+        );
+    }
+}
