@@ -225,6 +225,33 @@ fn init_addr_none_waits_in_maintenance_until_the_name_resolves() {
         "{}",
         lb.log()
     );
+    // `show resolvers`: HAProxy's counters of the nameserver, which answered NXDOMAIN
+    // before the record existed, then valid answers, one of which moved the server.
+    let out = stats_cmd(&sock, "show resolvers");
+    assert!(
+        out.starts_with("Resolvers section dns\n nameserver ns1:\n  sent:        "),
+        "{out}"
+    );
+    let count = |k: &str| -> u64 {
+        let l = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{k}:")))
+            .unwrap_or_default();
+        l.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("sent") >= count("valid") + count("nx"), "{out}");
+    assert!(
+        count("nx") >= 1 && count("valid") >= 1 && count("update") >= 1,
+        "{out}"
+    );
+    assert_eq!(count("timeout"), 0, "{out}");
+    assert_eq!(
+        stats_cmd(&sock, "show resolvers nope").trim_end(),
+        "Can't find that resolvers section"
+    );
 }
 
 #[test]

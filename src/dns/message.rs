@@ -23,7 +23,9 @@ pub enum Outcome {
     NxDomain,
     /// `REFUSED` (`hold refused`).
     Refused,
-    /// Anything else: SERVFAIL, a truncated or malformed answer (`hold other`).
+    /// A truncated answer (the TC bit; corelb does not retry over TCP): `hold other`.
+    Truncated,
+    /// Anything else: SERVFAIL, a malformed answer (`hold other`).
     Other,
 }
 
@@ -68,7 +70,7 @@ pub fn answer(bytes: &[u8], id: u16, name: &str, qtype: Qtype) -> Option<Outcome
         return None;
     }
     if p.has_flags(PacketFlag::TRUNCATION) {
-        return Some(Outcome::Other);
+        return Some(Outcome::Truncated);
     }
     match p.rcode() {
         RCODE::NoError => {}
@@ -99,6 +101,20 @@ pub fn answer(bytes: &[u8], id: u16, name: &str, qtype: Qtype) -> Option<Outcome
         }
     }
     Some(Outcome::Valid(ips))
+}
+
+/// Whether the bytes are a DNS message at all (to tell an outdated answer from junk).
+pub fn is_dns(bytes: &[u8]) -> bool {
+    Packet::parse(bytes).is_ok()
+}
+
+/// Whether an answer went through a CNAME (`show resolvers` counts them).
+pub fn has_cname(bytes: &[u8]) -> bool {
+    Packet::parse(bytes).is_ok_and(|p| {
+        p.answers
+            .iter()
+            .any(|rr| matches!(rr.rdata, RData::CNAME(_)))
+    })
 }
 
 fn eq_name(a: &str, b: &str) -> bool {

@@ -16,10 +16,12 @@
 //! answer's addresses are spread over them ([`ServerDns::spread`]).
 
 pub mod message;
+pub mod stats;
 
 use crate::config::resolvers::{Family, Resolvers, ServerDns};
 use crate::health::state::{ServerState, admin};
 use message::{Outcome, Qtype};
+use stats::Counter;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,11 +52,16 @@ struct Resolution {
 pub struct Resolver {
     sections: Vec<Resolvers>,
     resolutions: Vec<Resolution>,
+    stats: Arc<stats::Stats>,
 }
 
 impl Resolver {
     /// `None` when no server follows a name (no thread is needed).
-    pub fn new(sections: Vec<Resolvers>, targets: Vec<Target>) -> Option<Resolver> {
+    pub fn new(
+        sections: Vec<Resolvers>,
+        targets: Vec<Target>,
+        stats: Arc<stats::Stats>,
+    ) -> Option<Resolver> {
         let now = Instant::now();
         let mut resolutions: Vec<Resolution> = Vec::new();
         for t in targets {
@@ -77,6 +84,7 @@ impl Resolver {
         (!resolutions.is_empty()).then_some(Resolver {
             sections,
             resolutions,
+            stats,
         })
     }
 
@@ -91,12 +99,17 @@ impl Resolver {
                 if self.resolutions[i].next > now || stop() {
                     continue;
                 }
-                let sec = &self.sections[self.resolutions[i].servers[0].resolvers];
-                let outcome = resolve(sec, &self.resolutions[i].servers[0]);
+                let k = self.resolutions[i].servers[0].resolvers;
+                let (sec, counters) = (&self.sections[k], &self.stats.sections[k].1);
+                let ns = |n: usize| &counters[n].1;
+                let (outcome, from) = resolve(sec, &self.resolutions[i].servers[0], &ns);
                 let r = &mut self.resolutions[i];
                 r.next = Instant::now() + sec.hold.valid.max(sec.timeout_resolve);
                 let mut touched = Vec::new();
                 apply(sec, r, outcome, &mut touched);
+                if let Some(n) = from.filter(|_| !touched.is_empty()) {
+                    ns(n).add(Counter::Update);
+                }
                 touched.dedup();
                 for b in touched {
                     changed(b);
@@ -116,64 +129,99 @@ enum Answer {
     Timeout,
 }
 
+/// The counters of the section's n-th nameserver.
+type NsStats<'a> = dyn Fn(usize) -> &'a stats::Nameserver + 'a;
+
 /// Asks for the preferred family, then the other one when the first has no record, as
-/// HAProxy does.
-fn resolve(sec: &Resolvers, t: &Target) -> Answer {
+/// HAProxy does. Also returns which nameserver gave the answer.
+fn resolve(sec: &Resolvers, t: &Target, ns: &NsStats<'_>) -> (Answer, Option<usize>) {
     let order = match t.dns.prefer {
         Family::Ipv4 => [Qtype::A, Qtype::Aaaa],
         Family::Ipv6 => [Qtype::Aaaa, Qtype::A],
     };
-    let first = query(sec, &t.host, order[0]);
-    match first {
+    let first = query(sec, &t.host, order[0], ns);
+    match first.0 {
         Answer::Outcome(Outcome::Valid(ref ips)) if ips.is_empty() => {}
         Answer::Outcome(Outcome::Other) => {}
-        other => return other,
+        _ => return first,
     }
-    match query(sec, &t.host, order[1]) {
-        Answer::Outcome(Outcome::Valid(ips)) if ips.is_empty() => first,
+    match query(sec, &t.host, order[1], ns) {
+        (Answer::Outcome(Outcome::Valid(ips)), _) if ips.is_empty() => first,
         second => second,
     }
 }
 
 /// One query, sent to every nameserver of the section, `resolve_retries` times at most,
 /// each waiting `timeout retry`; the first answer wins.
-fn query(sec: &Resolvers, host: &str, qtype: Qtype) -> Answer {
+fn query(sec: &Resolvers, host: &str, qtype: Qtype, ns: &NsStats<'_>) -> (Answer, Option<usize>) {
     let mut buf = vec![0u8; usize::from(sec.accepted_payload_size).max(512)];
     for _ in 0..sec.resolve_retries {
         let id = fastrand::u16(..);
         let Ok(q) = message::query(id, host, qtype, sec.accepted_payload_size) else {
-            return Answer::Outcome(Outcome::Other);
+            return (Answer::Outcome(Outcome::Other), None);
         };
-        let sockets: Vec<(UdpSocket, SocketAddr)> = sec
+        let sockets: Vec<(UdpSocket, usize)> = sec
             .nameservers
             .iter()
-            .filter_map(|ns| {
-                let local: SocketAddr = if ns.addr.is_ipv4() {
+            .enumerate()
+            .filter_map(|(n, server)| {
+                let local: SocketAddr = if server.addr.is_ipv4() {
                     (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
                 } else {
                     (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
                 };
-                let s = UdpSocket::bind(local).ok()?;
-                // connect(): the kernel drops datagrams from anyone but the nameserver.
-                s.connect(ns.addr).ok()?;
-                s.send(&q).ok()?;
-                s.set_nonblocking(true).ok()?;
-                Some((s, ns.addr))
+                let send = || -> std::io::Result<UdpSocket> {
+                    let s = UdpSocket::bind(local)?;
+                    // connect(): the kernel drops datagrams from anyone but the nameserver.
+                    s.connect(server.addr)?;
+                    s.send(&q)?;
+                    s.set_nonblocking(true)?;
+                    Ok(s)
+                };
+                match send() {
+                    Ok(s) => {
+                        ns(n).add(Counter::Sent);
+                        Some((s, n))
+                    }
+                    Err(_) => {
+                        ns(n).add(Counter::SndError);
+                        None
+                    }
+                }
             })
             .collect();
         let deadline = Instant::now() + sec.timeout_retry;
         while Instant::now() < deadline && !sockets.is_empty() {
-            for (s, _) in &sockets {
-                while let Ok(n) = s.recv(&mut buf) {
-                    if let Some(o) = message::answer(&buf[..n], id, host, qtype) {
-                        return Answer::Outcome(o);
+            for &(ref s, n) in &sockets {
+                while let Ok(len) = s.recv(&mut buf) {
+                    match message::answer(&buf[..len], id, host, qtype) {
+                        Some(o) => {
+                            ns(n).add(match &o {
+                                Outcome::Valid(ips) if ips.is_empty() => Counter::Other,
+                                Outcome::Valid(_) => Counter::Valid,
+                                Outcome::NxDomain => Counter::Nx,
+                                Outcome::Refused => Counter::Refused,
+                                Outcome::Truncated => Counter::Truncated,
+                                Outcome::Other => Counter::Other,
+                            });
+                            if message::has_cname(&buf[..len]) {
+                                ns(n).add(Counter::Cname);
+                            }
+                            return (Answer::Outcome(o), Some(n));
+                        }
+                        // An answer to an earlier query, or not DNS at all.
+                        None if message::is_dns(&buf[..len]) => ns(n).add(Counter::Outdated),
+                        None => ns(n).add(Counter::Invalid),
                     }
                 }
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+        for &(_, n) in &sockets {
+            ns(n).add(Counter::Timeout);
+        }
     }
-    Answer::Timeout
+    (Answer::Timeout, None)
 }
 
 /// Applies an answer to the servers of a resolution; pushes the backends that changed.
@@ -218,7 +266,9 @@ fn apply(sec: &Resolvers, r: &mut Resolution, answer: Answer, touched: &mut Vec<
         Answer::Outcome(Outcome::Valid(_)) => (sec.hold.other, "DNS no expected record"),
         Answer::Outcome(Outcome::NxDomain) => (sec.hold.nx, "DNS NX status"),
         Answer::Outcome(Outcome::Refused) => (sec.hold.refused, "DNS refused status"),
-        Answer::Outcome(Outcome::Other) => (sec.hold.other, "unspecified DNS error"),
+        Answer::Outcome(Outcome::Other | Outcome::Truncated) => {
+            (sec.hold.other, "unspecified DNS error")
+        }
         Answer::Timeout => (sec.hold.timeout, "DNS timeout status"),
     };
     // The last good answer stays in force for `hold <status>`; past it the servers go

@@ -145,6 +145,8 @@ pub struct Shared {
     pub counters: crate::stats::Counters,
     /// When this generation started (the stats page's uptime).
     pub started: std::time::SystemTime,
+    /// The DNS resolver's counters (`show resolvers`).
+    pub dns: Arc<crate::dns::stats::Stats>,
 }
 
 /// Where a health check goes and what it does (see `health::prober`).
@@ -241,6 +243,7 @@ impl Shared {
                     .collect::<Vec<_>>(),
             ),
             started: std::time::SystemTime::now(),
+            dns: Arc::new(crate::dns::stats::Stats::new(&cfg.resolvers)),
             stats_pages: (0..cfg.proxies.len())
                 .filter(|&i| cfg.proxies[i].stats.enabled)
                 .collect(),
@@ -277,7 +280,9 @@ fn start_resolver(shared: &Arc<Shared>) {
             });
         }
     }
-    let Some(resolver) = crate::dns::Resolver::new(shared.cfg.resolvers.clone(), targets) else {
+    let Some(resolver) =
+        crate::dns::Resolver::new(shared.cfg.resolvers.clone(), targets, shared.dns.clone())
+    else {
         return;
     };
     let weak = Arc::downgrade(shared);

@@ -145,6 +145,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  show info [desc|json|typed|float]*      : report information about the running process",
     ),
     (
+        "show resolvers",
+        CliLevel::User,
+        "  show resolvers [id]                     : dumps counters from all resolvers section and associated name servers",
+    ),
+    (
         "show servers state",
         CliLevel::User,
         "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
@@ -321,6 +326,7 @@ fn with_shared(
             }
             s
         }
+        "show resolvers" => sh.dns.render(args.first().copied()),
         "show servers state" => match args.first() {
             None => super::state_file::render(sh, None),
             Some(b) => match sh.backend_by_name(b) {
