@@ -157,6 +157,21 @@ fn resolvers_section(dns: u16) -> String {
     )
 }
 
+/// Starts corelb on the `resolvers` section, a stats socket and `proxies`; waits for
+/// `port` and the socket.
+fn start_with_stats(dns: &Dns, port: u16, proxies: &str) -> (Corelb, TempDir, std::path::PathBuf) {
+    let dir = TempDir::new("resolvers");
+    let sock = dir.path("stats.sock");
+    let cfg = format!(
+        "global\n  stats socket {}\n{}\n{proxies}",
+        sock.display(),
+        resolvers_section(dns.port)
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    wait_unix_socket(&sock);
+    (lb, dir, sock)
+}
+
 #[test]
 fn traffic_follows_the_record_when_it_changes() {
     let dns = Dns::start();
@@ -194,15 +209,13 @@ fn init_addr_none_waits_in_maintenance_until_the_name_resolves() {
     let dns = Dns::start();
     let (bport, _bs) = backends_on_one_port(&["a"]);
     let lb_port = free_port();
-    let dir = TempDir::new("resolvers");
-    let sock = dir.path("stats.sock");
-    let cfg = format!(
-        "global\n  stats socket {}\n{}\ndefaults\n  mode tcp\n  default-server init-addr none\nlisten l\n  bind 127.0.0.1:{lb_port}\n  server s1 later.test:{bport} resolvers dns check inter 200ms\n",
-        sock.display(),
-        resolvers_section(dns.port)
+    let (lb, _dir, sock) = start_with_stats(
+        &dns,
+        lb_port,
+        &format!(
+            "defaults\n  mode tcp\n  default-server init-addr none\nlisten l\n  bind 127.0.0.1:{lb_port}\n  server s1 later.test:{bport} resolvers dns check inter 200ms\n"
+        ),
     );
-    let lb = Corelb::start(&cfg, &[], &[lb_port]);
-    wait_unix_socket(&sock);
     // Started while the name does not resolve: in resolution maintenance (HAProxy's
     // SRV_ADMF_RMAINT, 0x20 = 32 in srv_admin_state), taking no traffic.
     let state = stats_cmd(&sock, "show servers state l");
@@ -287,15 +300,13 @@ fn server_template_fills_its_slots_from_the_answer() {
     dns.set("pool.test", &["127.0.0.2", "127.0.0.3"]);
     let (bport, _bs) = backends_on_one_port(&["a", "b", "c"]);
     let lb_port = free_port();
-    let dir = TempDir::new("resolvers");
-    let sock = dir.path("stats.sock");
-    let cfg = format!(
-        "global\n  stats socket {}\n{}\nlisten l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  server-template web 3 pool.test:{bport} resolvers dns init-addr none\n",
-        sock.display(),
-        resolvers_section(dns.port)
+    let (lb, _dir, sock) = start_with_stats(
+        &dns,
+        lb_port,
+        &format!(
+            "listen l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  server-template web 3 pool.test:{bport} resolvers dns init-addr none\n"
+        ),
     );
-    let lb = Corelb::start(&cfg, &[], &[lb_port]);
-    wait_unix_socket(&sock);
     // Two records for three slots: two servers take one each, the third stays in
     // resolution maintenance.
     let admin_of = |srv: &str| -> (String, String) {
