@@ -15,5 +15,6 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod runtime;
 pub mod stats;
+pub mod stick;
 pub mod sys;
 pub mod tls;

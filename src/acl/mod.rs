@@ -86,6 +86,7 @@ mod logformat;
 mod pattern;
 mod request;
 mod sample;
+mod stick;
 
 #[cfg(test)]
 mod diff_tests;
@@ -100,6 +101,7 @@ pub use logformat::{LogFormat, Var};
 pub use pattern::MatchMethod;
 pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
 pub use sample::{Sample, Value};
+pub use stick::{StickFetch, TABLE_PREFIX};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

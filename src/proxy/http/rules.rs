@@ -165,6 +165,14 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::SetStatus(..) => {}
+            HttpAction::Stick(a) => crate::stick::action::apply(
+                a,
+                &EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                },
+                None,
+            ),
         }
     }
     Verdict::Continue
@@ -246,6 +254,7 @@ pub fn response_rules<'a, const N: usize>(
                     bytes: redirect(rd, base, base, scratch, close),
                 };
             }
+            HttpAction::Stick(a) => crate::stick::action::apply(a, base, Some(res.status())),
             _ => {}
         }
     }

@@ -294,11 +294,14 @@ pub async fn session<C>(
                 .and_then(|b| b.as_ref())
                 .map_or(0, |b| b.lb.usable_count() as u32)
         };
+        // This request's sticky counters (released, conn_cur down, when it ends).
+        let trackers = crate::stick::Trackers::new();
         let base = RequestSample {
             head: Some((&req, inb.bytes())),
             conn: &acl_conn,
             nbsrv: &nbsrv,
             stopping: shared.control.stopping(),
+            stick: shared.stick.ctx(&trackers),
         };
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
             && req.keep_alive()
@@ -455,6 +458,14 @@ pub async fn session<C>(
                 now,
             )
         });
+        // `stick match|on`: after the cookie, as in HAProxy.
+        let stick = crate::stick::Persist::rules(
+            &be_px.stick_rules,
+            &be_px.acls,
+            &shared.stick,
+            &base,
+            |id| be.lb.servers.iter().position(|s| s.id == id && s.usable()),
+        );
         if let Some(c) = &be_px.cookie {
             super::persist::rewrite_request_cookies(c, &req, inb.bytes(), &mut edits, &bump);
         }
@@ -474,6 +485,7 @@ pub async fn session<C>(
                         conn: &acl_conn,
                         nbsrv: &nbsrv,
                         stopping: shared.control.stopping(),
+                        stick: shared.stick.ctx(&trackers),
                     };
                     let mut v = Vec::new();
                     f.render(&sample, &mut v);
@@ -572,9 +584,13 @@ pub async fn session<C>(
             let srv = if let Some(s) = retry.again.take() {
                 Some(s)
             } else {
-                let direct = sticky.as_ref().map(|s| s.server).filter(|&s| {
-                    retry.avoid != Some(s) && retry.made == 0 && be.lb.servers[s].try_acquire()
-                });
+                let direct = sticky
+                    .as_ref()
+                    .map(|s| s.server)
+                    .or(stick.server)
+                    .filter(|&s| {
+                        retry.avoid != Some(s) && retry.made == 0 && be.lb.servers[s].try_acquire()
+                    });
                 retry.persistent = direct.is_some();
                 match direct {
                     Some(s) => Some(s),
@@ -794,6 +810,7 @@ pub async fn session<C>(
 
         // ---------------- ForwardResponse
         let status = res.status();
+        stick.response(&shared.stick, &trackers, be.lb.servers[srv].id, status);
         txn.status = status;
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
@@ -823,6 +840,7 @@ pub async fn session<C>(
                 conn: &acl_conn,
                 nbsrv: &nbsrv2,
                 stopping: shared.control.stopping(),
+                stick: shared.stick.ctx(&trackers),
             };
             let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
             if be.proxy != fe.proxy {
@@ -924,6 +942,9 @@ pub async fn session<C>(
             drop(sconn);
         }
         rbuf.consume(rbuf.len());
+        if let Some(c) = shared.stick.ctx(&trackers) {
+            c.count_bytes(txn.bytes_in, txn.bytes_out);
+        }
         log_txn(&shard, &fe, &info, &txn);
         if close_client {
             return;

@@ -50,6 +50,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  clear counters [all]                    : clear max statistics counters (or all counters)",
     ),
     (
+        "clear table",
+        CliLevel::Operator,
+        "  clear table <table> [<filter>]*         : remove an entry from a table (filter: data/key)",
+    ),
+    (
         "commit ssl cert",
         CliLevel::Admin,
         "  commit ssl cert <certfile>              : commit a certificate file",
@@ -153,6 +158,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "show stat",
         CliLevel::User,
         "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server",
+    ),
+    (
+        "show table",
+        CliLevel::User,
+        "  show table <table> [<filter>]*          : report table usage stats or dump this table's contents (filter: data/key)",
     ),
     (
         "show version",
@@ -302,6 +312,8 @@ fn with_shared(
         "show info" => super::info::show_info(ctx, sh),
         "show errors" => super::errors::render(sh),
         "show stat" => show_stat(sh, args),
+        "show table" => super::table::show(&sh.stick, args),
+        "clear table" => super::table::clear(&sh.stick, args),
         "clear counters" => match args {
             [] => {
                 sh.counters.clear(false);

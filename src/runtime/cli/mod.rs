@@ -21,6 +21,7 @@ pub mod errors;
 pub mod getsocks;
 pub mod info;
 pub mod state_file;
+pub mod table;
 
 use crate::config::cli::{CliAddr, CliGlobal, CliLevel, StatsSocket};
 use crate::runtime::Shared;

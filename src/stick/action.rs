@@ -1,0 +1,175 @@
+//! What the rules do with stick tables: the `track-sc*`/`sc-*` actions and the backend's
+//! `stick on|match|store-request` persistence. Called by the HTTP session (and, for
+//! `tcp-request`, by mode tcp) with the request as a [`Sample`].
+
+use super::table::{Key, Table};
+use super::{StickCtx, Tables, now_ms};
+use crate::acl::{FetchExpr, Sample, Value};
+use crate::config::stick::{DataType, GptValue, StickAction, StickRule};
+
+/// The key `expr` gives on `s`, cast to `table`'s type; `None` when the fetch finds nothing
+/// or the value does not fit (an IPv6 client on an `ip` table), as HAProxy then skips the
+/// action.
+pub fn key_of(table: &Table, expr: &FetchExpr, s: &dyn Sample) -> Option<Key> {
+    let mut key = None;
+    expr.each(s, false, &mut |v| {
+        key = match v {
+            Value::Ip(a) => table.key_of_ip(a),
+            Value::Int(i) => table.key_of_int(i),
+            Value::Bool(b) => table.key_of_int(b as i64),
+            Value::Str(b) => table.key_of_bytes(b),
+        };
+        false
+    });
+    key
+}
+
+/// Runs a stick action of an `http-request` rule (`status: None`) or an `http-response`
+/// rule (`status` of the response). A `track-sc` counts this HTTP request on the entry it
+/// starts tracking, and a 4xx response as an HTTP error, as HAProxy's
+/// `http_action_track_sc` does.
+pub fn apply(a: &StickAction, s: &dyn Sample, status: Option<u16>) {
+    let Some(ctx) = s.stick() else { return };
+    match a {
+        StickAction::Track { slot, key, table } => {
+            let Some(t) = ctx.tables.get(table.index) else {
+                return;
+            };
+            let Some(k) = key_of(t, key, s) else { return };
+            if let Some((t, tr)) = ctx.stream.track(*slot, ctx.tables, table.index, &k) {
+                let now = now_ms();
+                t.add(&tr.entry, DataType::HttpReqCnt, 1, now);
+                t.add(&tr.entry, DataType::HttpReqRate, 1, now);
+                if status.is_some_and(|c| (400..500).contains(&c)) {
+                    t.add(&tr.entry, DataType::HttpErrCnt, 1, now);
+                    t.add(&tr.entry, DataType::HttpErrRate, 1, now);
+                }
+            }
+        }
+        StickAction::IncGpc { slot, gpc1 } => {
+            if let Some((t, tr)) = ctx.slot(*slot) {
+                let (c, r) = if *gpc1 {
+                    (DataType::Gpc1, DataType::Gpc1Rate)
+                } else {
+                    (DataType::Gpc0, DataType::Gpc0Rate)
+                };
+                let now = now_ms();
+                t.add(&tr.entry, r, 1, now);
+                t.add(&tr.entry, c, 1, now);
+            }
+        }
+        StickAction::SetGpt0 { slot, value } => {
+            let v = match value {
+                GptValue::Int(i) => Some(*i),
+                GptValue::Expr(e) => {
+                    let mut v = None;
+                    e.each(s, false, &mut |x| {
+                        v = x.to_int();
+                        false
+                    });
+                    v
+                }
+            };
+            if let (Some((t, tr)), Some(v)) = (ctx.slot(*slot), v) {
+                t.set(&tr.entry, DataType::Gpt0, v as u32 as u64);
+            }
+        }
+    }
+}
+
+/// The outcome of a backend's `stick` rules for one request.
+#[derive(Default)]
+pub struct Persist {
+    /// The server (by index) a `stick match`/`stick on` entry names, when it is usable.
+    pub server: Option<usize>,
+    /// Keys to store the chosen server under: (table, key).
+    stores: Vec<(usize, Key)>,
+}
+
+impl Persist {
+    /// Evaluates `rules` on `s` (HAProxy's `process_sticking_rules`): the first matching
+    /// entry whose `server_id` names a usable server (by its id) picks the server; every
+    /// store rule whose condition holds keeps its key for [`Persist::store`].
+    pub fn rules(
+        rules: &[StickRule],
+        acls: &crate::acl::Acls,
+        tables: &Tables,
+        s: &dyn Sample,
+        server_by_id: impl Fn(u32) -> Option<usize>,
+    ) -> Persist {
+        let mut p = Persist::default();
+        let now = now_ms();
+        for r in rules {
+            if r.cond.as_ref().is_some_and(|c| !c.eval(acls, s)) {
+                continue;
+            }
+            let Some(t) = tables.get(r.table.index) else {
+                continue;
+            };
+            let Some(key) = key_of(t, &r.expr, s) else {
+                continue;
+            };
+            if r.matches
+                && p.server.is_none()
+                && let Some(e) = t.lookup(&key, now)
+                && let Some(id) = t.get(&e, DataType::ServerId, now)
+                && let Some(srv) = server_by_id(id as u32)
+            {
+                p.server = Some(srv);
+            }
+            // HAProxy keeps at most 8 store keys per request.
+            if r.stores && p.stores.len() < 8 {
+                p.stores.push((r.table.index, key));
+            }
+        }
+        p
+    }
+
+    /// The request went to the server with id `server_id`: each stored key now names it.
+    pub fn store(&self, tables: &Tables, server_id: u32) {
+        let now = now_ms();
+        for (i, key) in &self.stores {
+            if let Some(t) = tables.get(*i)
+                && let Some(e) = t.get_or_create(key, now)
+            {
+                t.set(&e, DataType::ServerId, server_id as u64);
+            }
+        }
+    }
+}
+
+impl Persist {
+    /// The server answered: store its id under the `stick store` keys, and count a 4xx
+    /// as an HTTP error of the tracked entries (HAProxy counts server 4xx answers).
+    pub fn response(
+        &self,
+        tables: &Tables,
+        trackers: &super::Trackers,
+        server_id: u32,
+        status: u16,
+    ) {
+        if !self.stores.is_empty() {
+            self.store(tables, server_id);
+        }
+        if (400..500).contains(&status)
+            && let Some(c) = tables.ctx(trackers)
+        {
+            c.count_http_error();
+        }
+    }
+}
+
+impl Tables {
+    /// What the fetches of a request see: `None` (and no work) when the configuration has
+    /// no table.
+    pub fn ctx<'a>(&'a self, stream: &'a super::Trackers) -> Option<StickCtx<'a>> {
+        if !self.any {
+            return None;
+        }
+        Some(StickCtx {
+            tables: self,
+            stream,
+            session: None,
+        })
+    }
+}
