@@ -2,7 +2,7 @@
 # corelb against HAProxy and nginx on this machine: one configuration file per scenario and
 # proxy, every proxy in the same run under the same load, taking turns.
 #
-#   scripts/bench-compare.sh [--quick] [--proxy haproxy|nginx|corelb|both|all] [--scenarios a,b,c,d,e,f]
+#   scripts/bench-compare.sh [--quick] [--proxy haproxy|nginx|corelb|both|all] [--scenarios a,b,c,d,e,f,g]
 #       [--rounds N] [--duration SECONDS] [--rate a|b|c|e=REQ_PER_S]... [--p99-limit MS]
 #       [--proxy-cpus N | --proxy-cpu-list LIST] [--json FILE] [--work DIR]
 #       [--no-build | --bin-dir DIR] [--baseline DIR]
@@ -17,6 +17,9 @@
 #      else the highest rate (stepping down) at which every proxy has no errors and a sane p99
 #      (no nginx configuration: seed 003's rules have no one-to-one nginx equivalent)
 #   f  mode tcp, short HTTP keep-alive exchanges through it (small messages: copy vs splice)
+#   g  (c) plus a stick table tracking every request (track-sc0 src + a rate check): g - c is
+#      the cost of the rate limiter (no nginx configuration); not in the default set:
+#      scripts/bench-compare.sh --proxy both --scenarios c,g
 # --proxy: all (default) = HAProxy, nginx and corelb; both = HAProxy and corelb.
 # --baseline DIR: also run DIR/corelb (an earlier build) on corelb's configurations, as the
 #   proxy "baseline", so that a change is measured against the code before it in one run.
@@ -99,7 +102,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for s in $SCENARIOS; do
-  case "$s" in a|b|c|d|e|f) ;; *) die "unknown scenario '$s' (a, b, c, d, e, f)" ;; esac
+  case "$s" in a|b|c|d|e|f|g) ;; *) die "unknown scenario '$s' (a, b, c, d, e, f, g)" ;; esac
 done
 is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 [ -z "$ROUNDS" ] || { is_uint "$ROUNDS" && [ "$ROUNDS" -ge 1 ]; } || die "--rounds takes a number >= 1"
@@ -107,7 +110,7 @@ is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 [ -z "$PROXY_NCPU" ] || { is_uint "$PROXY_NCPU" && [ "$PROXY_NCPU" -ge 1 ]; } || die "--proxy-cpus takes a number >= 1"
 is_uint "$P99_LIMIT_MS" || die "--p99-limit takes milliseconds"
 for o in $RATE_OVERRIDES; do
-  case "$o" in [abcef]=*) is_uint "${o#*=}" || die "--rate $o: not a number" ;; *) die "--rate takes a=N, b=N, c=N, e=N or f=N" ;; esac
+  case "$o" in [abcefg]=*) is_uint "${o#*=}" || die "--rate $o: not a number" ;; *) die "--rate takes a=N, b=N, c=N, e=N, f=N or g=N" ;; esac
 done
 
 # Durations (seconds; fractions are fine for the generator, which takes Go durations).
@@ -880,7 +883,7 @@ echo "== $PINNING" >&2
 echo "== work directory $WORK" >&2
 
 need_http=0
-for s in $SCENARIOS; do case "$s" in a|b|c|e|f) need_http=1 ;; esac; done
+for s in $SCENARIOS; do case "$s" in a|b|c|e|f|g) need_http=1 ;; esac; done
 [ "$need_http" = 0 ] || start_http_backends
 
 for s in $SCENARIOS; do
@@ -893,6 +896,7 @@ for s in $SCENARIOS; do
     d) scenario_bulk ;;
     e) scenario_http e e "seed 003: POST over HTTPS keep-alive, fixed rate" seed003.cfg ecdsa ;;
     f) scenario_http f f "mode tcp, short HTTP keep-alive exchanges" tcp.cfg ecdsa tcp.conf ;;
+    g) scenario_http g g "HTTP keep-alive, stick table: track-sc0 src + rate check" http-stick.cfg ecdsa ;;
   esac
   echo "   ($s: done at $SECONDS s)" >&2
 done

@@ -8,7 +8,7 @@
 use super::Sample;
 use super::sample::{SmpType, Value};
 use crate::config::stick::DataType;
-use crate::stick::{Table, now_ms};
+use crate::stick::Table;
 
 /// How a table name is handed to the backend resolver of `nbsrv` (see
 /// [`crate::config::validate`]): the prefix tells the two kinds of names apart.
@@ -201,7 +201,7 @@ impl StickFetch {
     /// The value for this request, if any.
     pub(crate) fn eval(&self, s: &dyn Sample) -> Option<Value<'static>> {
         let ctx = s.stick()?;
-        let now = now_ms();
+        let now = ctx.now;
         let table_of = |t: &TableName| t.index.and_then(|i| ctx.tables.get(i));
         let (table, entry): (&Table, Option<std::sync::Arc<crate::stick::Entry>>) =
             match &self.target {

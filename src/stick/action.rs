@@ -36,8 +36,11 @@ pub fn apply(a: &StickAction, s: &dyn Sample, status: Option<u16>) {
                 return;
             };
             let Some(k) = key_of(t, key, s) else { return };
-            if let Some((t, tr)) = ctx.stream.track(*slot, ctx.tables, table.index, &k) {
-                let now = now_ms();
+            if let Some((t, tr)) = ctx
+                .stream
+                .track(*slot, ctx.tables, table.index, &k, ctx.now)
+            {
+                let now = ctx.now;
                 t.add(&tr.entry, DataType::HttpReqCnt, 1, now);
                 t.add(&tr.entry, DataType::HttpReqRate, 1, now);
                 if status.is_some_and(|c| (400..500).contains(&c)) {
@@ -53,7 +56,7 @@ pub fn apply(a: &StickAction, s: &dyn Sample, status: Option<u16>) {
                 } else {
                     (DataType::Gpc0, DataType::Gpc0Rate)
                 };
-                let now = now_ms();
+                let now = ctx.now;
                 t.add(&tr.entry, r, 1, now);
                 t.add(&tr.entry, c, 1, now);
             }
@@ -168,6 +171,7 @@ impl Tables {
         }
         Some(StickCtx {
             tables: self,
+            now: now_ms(),
             stream,
             session: None,
         })

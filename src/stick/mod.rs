@@ -40,9 +40,23 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// Milliseconds since the process started: the clock of expiry dates and rate periods.
+///
+/// The coarse monotonic clock (the kernel's tick, a few ms): it is read without a time
+/// stamp counter, which matters on the request path (the precise clock was half the cost of
+/// tracking a request in stick_bench), and rates over seconds need no more precision.
+/// HAProxy's `now_ms` is likewise updated once per poll loop, not per read.
 pub fn now_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+    static START: OnceLock<u64> = OnceLock::new();
+    let ms =
+        |t: nix::sys::time::TimeSpec| t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000;
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC_COARSE)
+        .map(ms)
+        .unwrap_or_else(|_| {
+            static FALLBACK: OnceLock<Instant> = OnceLock::new();
+            FALLBACK.get_or_init(Instant::now).elapsed().as_millis() as u64
+        });
+    // Starts well above zero, so that a fresh counter's tick (0) is a period long past.
+    now - *START.get_or_init(|| now) + (1 << 20)
 }
 
 /// The stick tables of one generation, by the index of the proxy that declares them.

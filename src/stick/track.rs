@@ -54,13 +54,13 @@ impl Trackers {
         tables: &'t Tables,
         table: usize,
         key: &Key,
+        now: u64,
     ) -> Option<(&'t Table, &Tracked)> {
         let slot = self.slots.get(n)?;
         if slot.get().is_some() {
             return None;
         }
         let t = tables.get(table)?;
-        let now = now_ms();
         let entry = t.acquire(key, now)?;
         t.add(&entry, DataType::ConnCur, 1, now);
         t.add(&entry, DataType::ConnCnt, 1, now);
@@ -85,6 +85,8 @@ impl Trackers {
 #[derive(Clone, Copy)]
 pub struct StickCtx<'a> {
     pub tables: &'a Tables,
+    /// [`now_ms`] when the request's rules started: one clock read serves them all.
+    pub now: u64,
     pub stream: &'a Trackers,
     pub session: Option<&'a Trackers>,
 }
@@ -113,7 +115,7 @@ impl<'a> StickCtx<'a> {
 
     /// Bytes received from the client and sent to it, on every tracked entry.
     pub fn count_bytes(&self, bytes_in: u64, bytes_out: u64) {
-        let now = now_ms();
+        let now = self.now;
         for n in 0..MAX_SC {
             if let Some((t, tr)) = self.slot(n) {
                 t.add(&tr.entry, DataType::BytesInCnt, bytes_in, now);
@@ -125,7 +127,7 @@ impl<'a> StickCtx<'a> {
     }
 
     fn count(&self, cnt: DataType, rate: DataType) {
-        let now = now_ms();
+        let now = self.now;
         for n in 0..MAX_SC {
             if let Some((t, tr)) = self.slot(n) {
                 t.add(&tr.entry, cnt, 1, now);
