@@ -58,6 +58,46 @@ impl Drop for Haproxy {
     }
 }
 
+/// Two named `corelb-bench serve` backends, and one configuration (made from a port and the
+/// backends' ports) running under HAProxy and under corelb. `None` without haproxy.
+struct Pair {
+    _a: Serve,
+    _b: Serve,
+    haproxy: Haproxy,
+    corelb: Corelb,
+    /// HAProxy's port and corelb's.
+    hp: u16,
+    cp: u16,
+}
+
+impl Pair {
+    fn start(names: (&str, &str), config: fn(u16, u16, u16) -> String) -> Option<Pair> {
+        let (a, b) = (Serve::start(names.0, &[]), Serve::start(names.1, &[]));
+        let (hp, cp) = (free_port(), free_port());
+        let haproxy = Haproxy::start(&config(hp, a.port, b.port), &[hp])?;
+        let corelb = Corelb::start(&config(cp, a.port, b.port), &[], &[cp]);
+        Some(Pair {
+            _a: a,
+            _b: b,
+            haproxy,
+            corelb,
+            hp,
+            cp,
+        })
+    }
+
+    /// Fails with the differences and both logs, if there are differences.
+    fn assert_same(&self, diffs: &[String]) {
+        assert!(
+            diffs.is_empty(),
+            "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+            diffs.join("\n"),
+            self.haproxy.log(),
+            self.corelb.log()
+        );
+    }
+}
+
 /// What a client saw: the status line's code, the headers that matter, the body.
 #[derive(Debug, PartialEq)]
 struct Seen {
@@ -182,12 +222,10 @@ backend api
 
 #[test]
 fn http_rules_and_switching_match_haproxy() {
-    let (a, b) = (Serve::start("web-a", &[]), Serve::start("api-b", &[]));
-    let (hp, cp) = (free_port(), free_port());
-    let Some(haproxy) = Haproxy::start(&config(hp, a.port, b.port), &[hp]) else {
+    let Some(pair) = Pair::start(("web-a", "api-b"), config) else {
         return;
     };
-    let corelb = Corelb::start(&config(cp, a.port, b.port), &[], &[cp]);
+    let (hp, cp) = (pair.hp, pair.cp);
     let requests: &[&[u8]] = &[
         b"GET /echo HTTP/1.1\r\nHost: www.example\r\nUser-Agent: somebot/1.0\r\nX-Secret: s\r\nConnection: close\r\n\r\n",
         b"GET /api/v1/items?x=1 HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
@@ -266,13 +304,7 @@ fn http_rules_and_switching_match_haproxy() {
             ));
         }
     }
-    assert!(
-        diffs.is_empty(),
-        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
-        diffs.join("\n"),
-        haproxy.log(),
-        corelb.log()
-    );
+    pair.assert_same(&diffs);
 }
 
 /// CSV rows by (pxname, svname), each as its fields by name.
@@ -402,12 +434,10 @@ backend be
 
 #[test]
 fn stick_tables_match_haproxy() {
-    let (a, b) = (Serve::start("web-a", &[]), Serve::start("web-b", &[]));
-    let (hp, cp) = (free_port(), free_port());
-    let Some(haproxy) = Haproxy::start(&stick_config(hp, a.port, b.port), &[hp]) else {
+    let Some(pair) = Pair::start(("web-a", "web-b"), stick_config) else {
         return;
     };
-    let corelb = Corelb::start(&stick_config(cp, a.port, b.port), &[], &[cp]);
+    let (hp, cp) = (pair.hp, pair.cp);
     let paths = [
         "/", "/show", "/", "/bad", "/show", "/mark", "/show", "/bad", "/", "/show", "/", "/",
     ];
@@ -431,13 +461,7 @@ fn stick_tables_match_haproxy() {
             ));
         }
     }
-    assert!(
-        diffs.is_empty(),
-        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
-        diffs.join("\n"),
-        haproxy.log(),
-        corelb.log()
-    );
+    pair.assert_same(&diffs);
     // And what they agreed on is the limiter at work, not two identical failures.
     assert_eq!(
         statuses,

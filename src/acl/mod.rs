@@ -59,7 +59,9 @@
 //! ssl_fc ssl_fc_sni ssl_fc_protocol req.proto_http method url path pathq query base
 //! req.ver hdr() req.hdr() req.fhdr() hdr_cnt() req.fhdr_cnt() hdr_val() hdr_ip()
 //! url_param()/urlp() urlp_val() req.cook()/cook()/cookie() cook_cnt() cook_val() nbsrv()`
-//! (with their `req.` spellings), and the ACL keywords `base* cook* hdr* path* url* urlp*`
+//! (with their `req.` spellings), the stick-table fetches `sc_*(N[,T]) scN_*([T])
+//! src_*([T]) sc_tracked table_cnt table_avl` (module `stick`, read through
+//! [`Sample::stick`]), and the ACL keywords `base* cook* hdr* path* url* urlp*`
 //! with the suffixes `_beg _dir _dom _end _len _reg _sub`, `method`, `req_ver`.
 //! Converters: `lower`, `upper`. Matching: `-m found bool int ip bin len str beg sub dir dom
 //! end reg`; flags `-i -f -m -n -u -M --`; integer operators `eq ge gt le lt` (and `ne`,

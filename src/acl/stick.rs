@@ -104,16 +104,7 @@ pub fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Option<Stic
         if what == "tracked" || op_of(what).is_some() {
             too_many(2)?;
             let slot = match args.first() {
-                Some(a) => a
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&n| n < crate::stick::MAX_SC)
-                    .ok_or_else(|| {
-                        format!(
-                            "fetch method '{kw}': invalid stick counter '{a}' (0 to {})",
-                            crate::stick::MAX_SC - 1
-                        )
-                    })?,
+                Some(a) => crate::config::stick::slot_of(&format!("fetch method {kw}"), a)?,
                 None => {
                     return Err(format!(
                         "fetch method '{kw}' expects a stick counter number"

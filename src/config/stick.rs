@@ -327,7 +327,8 @@ pub fn is_action(action: &str) -> bool {
         || action.starts_with("sc-set-gpt0")
 }
 
-fn slot_of(kw: &str, s: &str) -> Result<usize, String> {
+/// A stick counter number (`track-sc1`, `sc_http_req_rate(1)`), below `tune.stick-counters`.
+pub(crate) fn slot_of(kw: &str, s: &str) -> Result<usize, String> {
     s.parse::<usize>()
         .ok()
         .filter(|&n| n < crate::stick::MAX_SC)
