@@ -256,6 +256,8 @@ impl Table {
             return None;
         }
         if e.refs.load(Acquire) == DEAD {
+            // Being removed: help, so that a fresh entry can take the key.
+            self.unlink(&e);
             return None;
         }
         Some(e)
