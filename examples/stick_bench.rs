@@ -79,7 +79,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
         let mut denied = false;
         for r in &fe.http_request {
             match &r.action {
-                HttpAction::Stick(a) => action::apply(a, &s, None),
+                HttpAction::Stick(a) => action::apply(a, &s, action::Origin::HttpRequest),
                 HttpAction::Deny { .. } => {
                     denied |= r.cond.as_ref().is_some_and(|c| c.eval(&fe.acls, &s));
                 }

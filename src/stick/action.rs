@@ -24,11 +24,23 @@ pub fn key_of(table: &Table, expr: &FetchExpr, s: &dyn Sample) -> Option<Key> {
     key
 }
 
-/// Runs a stick action of an `http-request` rule (`status: None`) or an `http-response`
-/// rule (`status` of the response). A `track-sc` counts this HTTP request on the entry it
-/// starts tracking, and a 4xx response as an HTTP error, as HAProxy's
-/// `http_action_track_sc` does.
-pub fn apply(a: &StickAction, s: &dyn Sample, status: Option<u16>) {
+/// Which rule set runs an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `tcp-request connection|session|content`: tracking counts the connection only.
+    Tcp,
+    /// `http-request`: tracking also counts this HTTP request.
+    HttpRequest,
+    /// `http-response`, with the response's status: also this request, and a 4xx as an
+    /// HTTP error.
+    HttpResponse(u16),
+}
+
+/// Runs a stick action on `s` (whose [`Sample::stick`] holds the trackers to fill: the
+/// request's for HTTP rules, the connection's for `tcp-request` rules). A `track-sc` from
+/// an HTTP rule counts the request on the entry it starts tracking, and a 4xx response as an
+/// HTTP error, as HAProxy's `http_action_track_sc` does.
+pub fn apply(a: &StickAction, s: &dyn Sample, origin: Origin) {
     let Some(ctx) = s.stick() else { return };
     match a {
         StickAction::Track { slot, key, table } => {
@@ -39,11 +51,12 @@ pub fn apply(a: &StickAction, s: &dyn Sample, status: Option<u16>) {
             if let Some((t, tr)) = ctx
                 .stream
                 .track(*slot, ctx.tables, table.index, &k, ctx.now)
+                && origin != Origin::Tcp
             {
                 let now = ctx.now;
                 t.add(&tr.entry, DataType::HttpReqCnt, 1, now);
                 t.add(&tr.entry, DataType::HttpReqRate, 1, now);
-                if status.is_some_and(|c| (400..500).contains(&c)) {
+                if let Origin::HttpResponse(400..=499) = origin {
                     t.add(&tr.entry, DataType::HttpErrCnt, 1, now);
                     t.add(&tr.entry, DataType::HttpErrRate, 1, now);
                 }
@@ -175,5 +188,64 @@ impl Tables {
             stream,
             session: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::{ConnInfo, RequestSample};
+    use crate::config::HttpAction;
+    use crate::stick::Trackers;
+
+    const CFG: &str = "defaults\n  mode http\n\
+        frontend fe\n  bind 127.0.0.1:1\n\
+        stick-table type ip size 10 expire 10s store conn_cnt,conn_cur,http_req_cnt\n\
+        http-request track-sc0 src\n  http-request track-sc0 dst\n  default_backend be\n\
+        backend be\n  server s 127.0.0.1:2\n";
+
+    #[test]
+    fn tracking_counts_by_origin_and_releases_at_the_end() {
+        let mut p = crate::config::parser::Parser::new();
+        p.parse_str("t.cfg", CFG);
+        let cfg = p.finish().0.expect("valid");
+        let tables = Tables::new(&cfg);
+        let rules: Vec<&StickAction> = cfg.proxies[0]
+            .http_request
+            .iter()
+            .filter_map(|r| match &r.action {
+                HttpAction::Stick(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        let conn = ConnInfo {
+            src: Some("192.0.2.7:1000".parse().unwrap()),
+            dst: Some("192.0.2.1:80".parse().unwrap()),
+            tls: None,
+        };
+        let t = tables.get(0).unwrap();
+        let key = t.parse_key("192.0.2.7").unwrap();
+        let value = |dt| t.get(&t.lookup(&key, now_ms()).unwrap(), dt, now_ms());
+        for (origin, reqs) in [(Origin::Tcp, 0), (Origin::HttpRequest, 1)] {
+            let trackers = Trackers::new();
+            let s = RequestSample {
+                head: None,
+                conn: &conn,
+                nbsrv: &|_| 0,
+                stopping: false,
+                stick: tables.ctx(&trackers),
+            };
+            for a in &rules {
+                apply(a, &s, origin);
+            }
+            // The second track-sc0 found the slot taken: dst was not tracked.
+            assert_eq!(trackers.tracked(), 1);
+            assert_eq!(t.used(), 1);
+            assert_eq!(value(DataType::ConnCur), Some(1));
+            assert_eq!(value(DataType::HttpReqCnt), Some(reqs));
+            drop(trackers);
+            assert_eq!(value(DataType::ConnCur), Some(0));
+        }
+        assert_eq!(value(DataType::ConnCnt), Some(2));
     }
 }

@@ -5,10 +5,14 @@
 //! once (a later `track-sc` of a set slot does nothing, as in HAProxy) and released when the
 //! `Trackers` is dropped: `conn_cur` goes down and the entry's idle time starts.
 //!
-//! For the `tcp-request connection|content track-sc*` actions: keep a `Trackers` for the
-//! connection, call [`Trackers::track`] from the rule, and hand it to the HTTP session as the
-//! parent ([`StickCtx::session`]): `sc_*` fetches then look at the request's slot first and
-//! the connection's next, and [`StickCtx::count_http_request`] counts in both, as HAProxy's
+//! For the `tcp-request connection|session|content track-sc*` actions (parsed by
+//! `config::stick::parse_action("tcp-request connection", words, proxy)` into a
+//! `StickAction`): keep a `Trackers` for the connection, run the rule with
+//! `stick::action::apply(action, sample, Origin::Tcp)` on a sample whose `stick()` is
+//! `tables.ctx(&connection_trackers)`, and hand those trackers to the HTTP session as
+//! [`StickCtx::session`]: `sc_*` fetches then look at the request's slot first and the
+//! connection's next, and [`StickCtx::count_http_request`] (to call as each request's head
+//! is parsed) counts the request on the connection's entries, as HAProxy's
 //! `stream_inc_http_req_ctr` does.
 
 use super::table::{Entry, Key, Table};

@@ -171,7 +171,7 @@ pub fn request_rules<'a, const N: usize>(
                     request: *base,
                     edits: &*edits,
                 },
-                None,
+                crate::stick::action::Origin::HttpRequest,
             ),
         }
     }
@@ -254,7 +254,11 @@ pub fn response_rules<'a, const N: usize>(
                     bytes: redirect(rd, base, base, scratch, close),
                 };
             }
-            HttpAction::Stick(a) => crate::stick::action::apply(a, base, Some(res.status())),
+            HttpAction::Stick(a) => crate::stick::action::apply(
+                a,
+                base,
+                crate::stick::action::Origin::HttpResponse(res.status()),
+            ),
             _ => {}
         }
     }
