@@ -114,6 +114,12 @@ fn keep(t: &Table, e: &Entry, f: &Filter, now: u64) -> bool {
 /// `show table [NAME [data.TYPE OP VALUE | key KEY]]`.
 pub fn show(tables: &Tables, args: &[&str]) -> String {
     let mut out = String::new();
+    // What is past its expiry goes now (HAProxy's expiry task runs on time; ours once a
+    // second), so that `used:` and the entries shown are exact.
+    let now = now_ms();
+    for t in tables.iter() {
+        t.purge(now);
+    }
     let Some(name) = args.first() else {
         // HAProxy lists the tables by name.
         let mut all: Vec<&Table> = tables.iter().collect();
@@ -130,7 +136,6 @@ pub fn show(tables: &Tables, args: &[&str]) -> String {
         Ok(f) => f,
         Err(e) => return e,
     };
-    let now = now_ms();
     head(t, &mut out);
     if let Filter::Key(k) = &f {
         if let Some(e) = t.lookup(k, now) {
@@ -173,4 +178,67 @@ pub fn clear(tables: &Tables, args: &[&str]) -> String {
         t.kill(e);
     }
     String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stick::Trackers;
+
+    fn tables() -> Tables {
+        let mut p = crate::config::parser::Parser::new();
+        p.parse_str(
+            "t.cfg",
+            "defaults\n  mode http\nbackend zz\n  stick-table type ip size 10 expire 1m store gpc0,conn_rate(30s)\n\
+             backend aa\n  stick-table type string len 8 size 5\n",
+        );
+        Tables::new(&p.finish().0.expect("valid"))
+    }
+
+    #[test]
+    fn heads_entries_and_filters_in_haproxy_text() {
+        let tb = tables();
+        assert_eq!(
+            show(&tb, &[]),
+            "# table: aa, type: string, size:5, used:0\n# table: zz, type: ip, size:10, used:0\n"
+        );
+        let zz = tb.by_name("zz").unwrap();
+        let now = now_ms();
+        for k in ["10.0.0.2", "10.0.0.1"] {
+            let e = zz.get_or_create(&zz.parse_key(k).unwrap(), now).unwrap();
+            zz.add(&e, DataType::Gpc0, 3, now);
+        }
+        let out = show(&tb, &["zz"]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "# table: zz, type: ip, size:10, used:2");
+        assert!(lines[1].contains(": key=10.0.0.1 use=0 exp="), "{out}");
+        assert!(lines[1].ends_with(" gpc0=3 conn_rate(30000)=0"), "{out}");
+        assert!(lines[2].contains(": key=10.0.0.2 "), "{out}");
+        assert_eq!(
+            show(&tb, &["zz", "data.gpc0", "gt", "3"]).lines().count(),
+            1
+        );
+        assert_eq!(show(&tb, &["zz", "key", "10.0.0.2"]).lines().count(), 2);
+        assert_eq!(
+            show(&tb, &["zz", "data.foo", "gt", "1"]),
+            "Filter entry #1: Unknown data type\n"
+        );
+        assert_eq!(
+            show(&tb, &["zz", "data.gpc1", "gt", "1"]),
+            "Filter entry #1: Data type not stored in this table\n"
+        );
+        assert_eq!(show(&tb, &["nope"]), "No such table\n");
+        // An entry in use stays.
+        let trackers = Trackers::new();
+        let idx = (0..2)
+            .find(|&i| tb.get(i).is_some_and(|t| t.name == "zz"))
+            .unwrap();
+        trackers.track(0, &tb, idx, &zz.parse_key("10.0.0.1").unwrap(), now);
+        assert_eq!(
+            clear(&tb, &["zz", "key", "10.0.0.1"]),
+            "Entry currently in use, cannot remove\n"
+        );
+        assert_eq!(clear(&tb, &["zz"]), "");
+        assert!(show(&tb, &["zz"]).starts_with("# table: zz, type: ip, size:10, used:1\n"));
+    }
 }
