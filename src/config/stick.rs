@@ -122,6 +122,9 @@ pub struct StickTableCfg {
     pub peers: Option<String>,
     /// What each entry stores, with the period (ms) of the rates, sorted by type.
     pub store: Vec<(DataType, u32)>,
+    /// Used by `stick` rules: `show table` names the stored server (`server_key=NAME`), as
+    /// HAProxy 2.6 does for such tables.
+    pub server_key: bool,
 }
 
 /// Parses the words after `stick-table`.
@@ -134,6 +137,7 @@ pub fn parse_table(w: &[String]) -> Result<StickTableCfg, String> {
         nopurge: false,
         peers: None,
         store: Vec::new(),
+        server_key: false,
     };
     let mut typed = false;
     let mut i = 0;
@@ -479,10 +483,11 @@ pub fn resolve(cfg: &mut super::Config, d: &mut super::Diags) {
         }
     }
     for i in need_server_id {
-        if let Some(t) = cfg.proxies[i].stick_table.as_mut()
-            && !t.store.iter().any(|(dt, _)| *dt == DataType::ServerId)
-        {
-            t.store.insert(0, (DataType::ServerId, 0));
+        if let Some(t) = cfg.proxies[i].stick_table.as_mut() {
+            t.server_key = true;
+            if !t.store.iter().any(|(dt, _)| *dt == DataType::ServerId) {
+                t.store.insert(0, (DataType::ServerId, 0));
+            }
         }
     }
 }

@@ -299,6 +299,22 @@ pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -
     }
 }
 
+/// The name of server `id` of the backend whose `stick` rules store into table `t` (the first
+/// such backend), for `show table`'s `server_key=`.
+fn server_name(sh: &Shared, t: &crate::stick::Table, id: u64) -> Option<String> {
+    let be = sh.backends.iter().flatten().find(|b| {
+        sh.cfg.proxies[b.proxy]
+            .stick_rules
+            .iter()
+            .any(|r| sh.cfg.proxies[r.table.index].name == t.name)
+    })?;
+    be.lb
+        .servers
+        .iter()
+        .find(|s| s.id as u64 == id)
+        .map(|s| s.name.clone())
+}
+
 fn with_shared(
     ctx: &Ctx,
     sh: &Shared,
@@ -312,7 +328,7 @@ fn with_shared(
         "show info" => super::info::show_info(ctx, sh),
         "show errors" => super::errors::render(sh),
         "show stat" => show_stat(sh, args),
-        "show table" => super::table::show(&sh.stick, args),
+        "show table" => super::table::show(&sh.stick, args, &|t, id| server_name(sh, t, id)),
         "clear table" => super::table::clear(&sh.stick, args),
         "clear counters" => match args {
             [] => {

@@ -17,7 +17,10 @@ fn head(t: &Table, out: &mut String) {
     );
 }
 
-fn entry(t: &Table, e: &std::sync::Arc<Entry>, now: u64, out: &mut String) {
+/// The name of the server a table's `server_id` names, for `server_key=`.
+pub type ServerName<'a> = &'a dyn Fn(&Table, u64) -> Option<String>;
+
+fn entry(t: &Table, e: &std::sync::Arc<Entry>, now: u64, names: ServerName, out: &mut String) {
     let _ = write!(
         out,
         "{:p}: key={} use={} exp={}",
@@ -36,6 +39,13 @@ fn entry(t: &Table, e: &std::sync::Arc<Entry>, now: u64, out: &mut String) {
                 let _ = write!(out, " {name}={v}");
             }
         }
+    }
+    if t.cfg.server_key
+        && let Some(n) = t
+            .get(e, DataType::ServerId, now)
+            .and_then(|id| names(t, id))
+    {
+        let _ = write!(out, " server_key={n}");
     }
     out.push('\n');
 }
@@ -112,7 +122,7 @@ fn keep(t: &Table, e: &Entry, f: &Filter, now: u64) -> bool {
 }
 
 /// `show table [NAME [data.TYPE OP VALUE | key KEY]]`.
-pub fn show(tables: &Tables, args: &[&str]) -> String {
+pub fn show(tables: &Tables, args: &[&str], names: ServerName) -> String {
     let mut out = String::new();
     // What is past its expiry goes now (HAProxy's expiry task runs on time; ours once a
     // second), so that `used:` and the entries shown are exact.
@@ -139,7 +149,7 @@ pub fn show(tables: &Tables, args: &[&str]) -> String {
     head(t, &mut out);
     if let Filter::Key(k) = &f {
         if let Some(e) = t.lookup(k, now) {
-            entry(t, &e, now, &mut out);
+            entry(t, &e, now, names, &mut out);
         }
         return out;
     }
@@ -147,7 +157,7 @@ pub fn show(tables: &Tables, args: &[&str]) -> String {
     let mut es = t.entries();
     es.sort_by(|a, b| a.key.cmp(&b.key));
     for e in es.iter().filter(|e| keep(t, e, &f, now)) {
-        entry(t, e, now, &mut out);
+        entry(t, e, now, names, &mut out);
     }
     out
 }
@@ -185,6 +195,8 @@ mod tests {
     use super::*;
     use crate::stick::Trackers;
 
+    const NONAMES: ServerName = &|_, _| None;
+
     fn tables() -> Tables {
         let mut p = crate::config::parser::Parser::new();
         p.parse_str(
@@ -199,7 +211,7 @@ mod tests {
     fn heads_entries_and_filters_in_haproxy_text() {
         let tb = tables();
         assert_eq!(
-            show(&tb, &[]),
+            show(&tb, &[], NONAMES),
             "# table: aa, type: string, size:5, used:0\n# table: zz, type: ip, size:10, used:0\n"
         );
         let zz = tb.by_name("zz").unwrap();
@@ -208,26 +220,33 @@ mod tests {
             let e = zz.get_or_create(&zz.parse_key(k).unwrap(), now).unwrap();
             zz.add(&e, DataType::Gpc0, 3, now);
         }
-        let out = show(&tb, &["zz"]);
+        let out = show(&tb, &["zz"], NONAMES);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "# table: zz, type: ip, size:10, used:2");
         assert!(lines[1].contains(": key=10.0.0.1 use=0 exp="), "{out}");
         assert!(lines[1].ends_with(" gpc0=3 conn_rate(30000)=0"), "{out}");
         assert!(lines[2].contains(": key=10.0.0.2 "), "{out}");
         assert_eq!(
-            show(&tb, &["zz", "data.gpc0", "gt", "3"]).lines().count(),
+            show(&tb, &["zz", "data.gpc0", "gt", "3"], NONAMES)
+                .lines()
+                .count(),
             1
         );
-        assert_eq!(show(&tb, &["zz", "key", "10.0.0.2"]).lines().count(), 2);
         assert_eq!(
-            show(&tb, &["zz", "data.foo", "gt", "1"]),
+            show(&tb, &["zz", "key", "10.0.0.2"], NONAMES)
+                .lines()
+                .count(),
+            2
+        );
+        assert_eq!(
+            show(&tb, &["zz", "data.foo", "gt", "1"], NONAMES),
             "Filter entry #1: Unknown data type\n"
         );
         assert_eq!(
-            show(&tb, &["zz", "data.gpc1", "gt", "1"]),
+            show(&tb, &["zz", "data.gpc1", "gt", "1"], NONAMES),
             "Filter entry #1: Data type not stored in this table\n"
         );
-        assert_eq!(show(&tb, &["nope"]), "No such table\n");
+        assert_eq!(show(&tb, &["nope"], NONAMES), "No such table\n");
         // An entry in use stays.
         let trackers = Trackers::new();
         let idx = (0..2)
@@ -239,6 +258,8 @@ mod tests {
             "Entry currently in use, cannot remove\n"
         );
         assert_eq!(clear(&tb, &["zz"]), "");
-        assert!(show(&tb, &["zz"]).starts_with("# table: zz, type: ip, size:10, used:1\n"));
+        assert!(
+            show(&tb, &["zz"], NONAMES).starts_with("# table: zz, type: ip, size:10, used:1\n")
+        );
     }
 }
