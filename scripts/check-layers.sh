@@ -28,8 +28,7 @@ LAYERS=(
 	"config"
 	"log"
 	"cluster"
-	"net"
-	"stats"
+	"net stats"
 	"proxy health"
 	"runtime"
 )

@@ -6,11 +6,12 @@
 //! to `sys`.
 
 pub mod acl;
-pub mod balance;
 pub mod cluster;
 pub mod config;
+pub mod h1;
 pub mod health;
 pub mod log;
+pub mod net;
 pub mod proxy;
 pub mod proxy_protocol;
 pub mod runtime;

@@ -154,3 +154,17 @@ fn a_tree_that_keeps_the_layers_passes() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_source_tree_keeps_its_layers() {
+    let out = check(&repo().join("src"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The edge list, for `cargo test -- --nocapture`.
+    println!("{stdout}");
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("runtime -> proxy"),
+        "no edges derived: {stdout}"
+    );
+}

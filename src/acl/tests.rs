@@ -786,7 +786,7 @@ fn log_format() {
 
 #[test]
 fn fetches_see_header_edits() {
-    use crate::proxy::http::{Limits, RequestHead, parse_request};
+    use crate::h1::{Limits, RequestHead, parse_request};
     let buf = b"GET /a HTTP/1.1\r\nHost: h\r\nX: old\r\nY: 1, 2\r\n\r\n";
     let mut head = RequestHead::new();
     parse_request(buf, &Limits::default(), &mut head).unwrap();
@@ -798,7 +798,7 @@ fn fetches_see_header_edits() {
         nbsrv: &nbsrv,
         stopping: false,
     };
-    let mut edits = crate::proxy::http::Edits::<4>::new();
+    let mut edits = crate::h1::Edits::<4>::new();
     edits.set_header(b"x", b"new").unwrap();
     edits.del_header(b"y").unwrap();
     edits.add_header(b"Z", b"added").unwrap();

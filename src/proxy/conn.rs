@@ -2,12 +2,13 @@
 //! (TLS termination, when the bind has `ssl`) the mode's session — `tcp` or `http`. The
 //! connection's slots are held here and given back when it ends, whatever the path.
 
+use crate::cluster::FrontendRt;
+use crate::cluster::counters::ShardStats;
 use crate::config::Mode;
+use crate::net::shard::Shard;
+use crate::net::tls::Client;
 use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
 use crate::proxy::tcp;
-use crate::proxy::tls::Client;
-use crate::runtime::FrontendRt;
-use crate::runtime::shard::{Shard, ShardStats};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -89,7 +90,7 @@ pub async fn handle(
     mut client: TcpStream,
     peer: SocketAddr,
     accept_proxy: bool,
-    tls: Option<crate::proxy::tls::ListenerTls>,
+    tls: Option<crate::net::tls::ListenerTls>,
     label: Arc<str>,
 ) {
     let _guard = ConnGuard {
@@ -142,7 +143,7 @@ pub async fn handle(
         .await;
     };
     let hs_deadline = fe.client_timeout.map(|t| accepted + t);
-    match crate::proxy::tls::accept(&tls, client, early, hs_deadline).await {
+    match crate::net::tls::accept(&tls, client, early, hs_deadline).await {
         Ok(a) => {
             log::trace!(
                 "{}/{label}: {src}: {} {} sni={:?}",
@@ -233,11 +234,11 @@ async fn serve(
                 Client::Plain(s) => http_session(shard, fe, s, info, early).await,
                 Client::Ktls(mut k) => {
                     http_session(shard, fe, &mut k, info, early).await;
-                    crate::proxy::tls::close_client(&mut k).await;
+                    crate::net::tls::close_client(&mut k).await;
                 }
                 Client::Tls(mut t) => {
                     http_session(shard, fe, &mut *t, info, early).await;
-                    crate::proxy::tls::close_client(&mut *t).await;
+                    crate::net::tls::close_client(&mut *t).await;
                 }
             }
         }

@@ -16,7 +16,7 @@ pub struct Listener {
     /// `accept-proxy` on this bind.
     pub accept_proxy: bool,
     /// `ssl`: TLS is terminated on this bind.
-    pub tls: Option<crate::proxy::tls::ListenerTls>,
+    pub tls: Option<crate::net::tls::ListenerTls>,
     /// The bind's `name`, else its number in the proxy (1, 2, …), as HAProxy logs it.
     pub label: std::sync::Arc<str>,
     pub sock: Socket,
@@ -139,7 +139,7 @@ pub fn bind_all(
         for (k, b) in px.binds.iter().enumerate() {
             let label: std::sync::Arc<str> = b.name.clone().unwrap_or((k + 1).to_string()).into();
             let tls = match (&b.tls, &b.tls_config) {
-                (Some(t), Some(c)) => Some(crate::proxy::tls::ListenerTls {
+                (Some(t), Some(c)) => Some(crate::net::tls::ListenerTls {
                     config: c.clone(),
                     // The probe runs once, here in the main thread, and logs its one line.
                     ktls: t.ktls_wanted(&cfg.global.tls) && crate::tls::ktls::probe().available(),

@@ -6,7 +6,6 @@
 //! counters' relaxed writes; the rest runs when someone asks.
 
 pub mod admin;
-pub mod counters;
 pub mod csv;
 pub mod html;
 pub mod json;
@@ -15,10 +14,10 @@ pub mod prom;
 pub mod snapshot;
 pub mod typed;
 
-pub use counters::{Counters, ShardCounters, StreamEnd};
+pub use crate::cluster::counters::{self, Counters, ShardCounters, StreamEnd};
 pub use snapshot::{Snapshot, take};
 
-pub use crate::health::CheckStatus;
+pub use crate::cluster::CheckStatus;
 
 /// The kind of a row (`type` field, JSON `objType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 //!    it run in both directions? The answer is cached and logged in one line. On a kernel
 //!    without CONFIG_TLS (these build machines) the answer is "unavailable" and TLS stays
 //!    in rustls, in user space.
-//! 2. The handshake reads through `crate::proxy::tls::HsStream` (or [`BoundaryReader`] for blocking
+//! 2. The handshake reads through `crate::net::tls::HsStream` (or [`BoundaryReader`] for blocking
 //!    I/O), which never hands rustls part of a record: whatever rustls has not read stays
 //!    in the socket, where the kernel will find the next record whole.
 //! 3. After the handshake, flush rustls' pending output (TLS 1.3 session tickets move the
@@ -416,7 +416,7 @@ impl RecordBoundary {
 }
 
 /// A blocking reader that never crosses a TLS record boundary, for
-/// `rustls::Connection::read_tls` (the async one is `crate::proxy::tls::HsStream`).
+/// `rustls::Connection::read_tls` (the async one is `crate::net::tls::HsStream`).
 #[derive(Debug)]
 pub struct BoundaryReader<R> {
     pub inner: R,

@@ -31,9 +31,10 @@
 //! and drives the two [`Dir`] state machines from one `poll`, so neither direction needs the
 //! other's stream.
 
+use crate::cluster::counters::ShardStats;
 use crate::config::{PumpKind, SpliceOptions};
-use crate::proxy::buffers;
-use crate::runtime::shard::{Shard, ShardStats};
+use crate::net::buffers;
+use crate::net::shard::Shard;
 use crate::sys::{self, Pipe};
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
@@ -212,7 +213,7 @@ impl Dir {
     /// After a kTLS read failed on a non-data record: read that record into a copy buffer
     /// and say what state follows.
     fn ktls_record(&mut self, src_fd: std::os::fd::RawFd, act: &mut Act) -> io::Result<State> {
-        use crate::proxy::tls::{KtlsNext, ktls_next};
+        use crate::net::tls::{KtlsNext, ktls_next};
         let mut buf = buffers::take(COPY_BUF);
         let n = match ktls_next(src_fd, &mut buf) {
             Ok(KtlsNext::Data(n)) if n > 0 => n,
@@ -239,7 +240,7 @@ impl Dir {
     }
 
     fn is_record(&self, e: &io::Error) -> bool {
-        self.ktls_src && crate::proxy::tls::is_ktls_record_error(e)
+        self.ktls_src && crate::net::tls::is_ktls_record_error(e)
     }
 
     pub fn done(&self) -> bool {
@@ -744,7 +745,7 @@ impl Drop for Tunnel<'_> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::proxy::buffers;
+    use crate::net::buffers;
     use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
     use std::net::Shutdown;
 

@@ -162,7 +162,7 @@ pub async fn accept(
 ) -> Result<Accepted, String> {
     let acceptor = futures_rustls::TlsAcceptor::from(tls.config.clone());
     let hs = HsStream::new(tcp, pre, tls.ktls);
-    let mut s = crate::proxy::http::io::with_deadline(deadline, acceptor.accept(hs))
+    let mut s = crate::net::io::with_deadline(deadline, acceptor.accept(hs))
         .await
         .map_err(|e| match e.kind() {
             io::ErrorKind::TimedOut => "SSL handshake timeout".to_string(),
@@ -199,7 +199,7 @@ pub async fn accept(
     }
     // TLS 1.3 session tickets are written after the handshake: out before the hand-off,
     // since they move the record sequence number.
-    crate::proxy::http::io::with_deadline(deadline, s.flush())
+    crate::net::io::with_deadline(deadline, s.flush())
         .await
         .map_err(|e| format!("SSL handshake failure: sending session tickets: {e}"))?;
     let (hs, conn) = s.into_inner();
@@ -325,7 +325,7 @@ impl AsyncWrite for KtlsStream {
 /// clean TLS end for clients that check it.
 pub async fn close_client<S: AsyncWrite + Unpin>(s: &mut S) {
     let deadline = Instant::now() + std::time::Duration::from_secs(1);
-    let _ = crate::proxy::http::io::with_deadline(Some(deadline), s.close()).await;
+    let _ = crate::net::io::with_deadline(Some(deadline), s.close()).await;
 }
 
 /// A connection to a TLS server (`server … ssl`): rustls client over TCP.
@@ -353,5 +353,5 @@ pub async fn connect_server(
     deadline: Option<Instant>,
 ) -> io::Result<UpstreamTls> {
     let c = futures_rustls::TlsConnector::from(config);
-    crate::proxy::http::io::with_deadline(deadline, c.connect(name, tcp)).await
+    crate::net::io::with_deadline(deadline, c.connect(name, tcp)).await
 }
