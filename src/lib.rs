@@ -5,6 +5,9 @@
 //! `cluster`; I/O lives in `runtime` and `proxy`. Raw syscalls are confined
 //! to `sys`.
 
+// The one place with unsafe code is `sys`, which wraps it in safe functions.
+#![deny(unsafe_code)]
+
 pub mod acl;
 pub mod cluster;
 pub mod config;
@@ -16,5 +19,6 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod runtime;
 pub mod stats;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod tls;

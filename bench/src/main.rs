@@ -5,6 +5,9 @@
 //! - `report` / `plot`: vegeta's text, JSON and histogram reports and an HTML latency plot;
 //! - `serve`: a fast thread-per-core HTTP/1.1 backend for tests, demos and benchmarks.
 
+// `sys` holds the crate's only unsafe code.
+#![deny(unsafe_code)]
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -18,6 +21,7 @@ mod record;
 mod report;
 mod runtime;
 mod serve;
+#[allow(unsafe_code)]
 mod sys;
 mod targets;
 mod tls;

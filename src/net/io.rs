@@ -211,7 +211,7 @@ impl ServerIo {
     /// the socket. A connection closed in between is caught like one closed after the
     /// peek: the send or the empty answer on a reused connection is retried on a new one.
     pub fn idle_alive(&self) -> bool {
-        self.tcp().read_idle_known() || crate::sys::idle_socket_alive(self.fd())
+        self.tcp().read_idle_known() || crate::sys::idle_socket_alive(crate::sys::fd(self.tcp()))
     }
 }
 

@@ -16,7 +16,7 @@ use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use rustls::ServerConfig;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -203,8 +203,12 @@ pub async fn accept(
         .await
         .map_err(|e| format!("SSL handshake failure: sending session tickets: {e}"))?;
     let (hs, conn) = s.into_inner();
-    let fd = hs.tcp.as_raw_fd();
-    match ktls::handoff(fd, conn, ktls::probe(), hs.at_record_boundary()) {
+    match ktls::handoff(
+        crate::sys::fd(&hs.tcp),
+        conn,
+        ktls::probe(),
+        hs.at_record_boundary(),
+    ) {
         Ok(Handoff {
             plaintext,
             version,
@@ -239,7 +243,7 @@ pub enum KtlsNext {
 /// Reads the record that made a kTLS read fail into `buf` and says what follows. Alerts,
 /// KeyUpdates and unexpected handshake messages are errors (the connection closes);
 /// close_notify is the end of the stream.
-pub fn ktls_next(fd: RawFd, buf: &mut [u8]) -> io::Result<KtlsNext> {
+pub fn ktls_next(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<KtlsNext> {
     match ktls::read_record(fd, buf) {
         Ok(r) => match r {
             ktls::Record::Data(n) => Ok(KtlsNext::Data(n)),
@@ -286,7 +290,7 @@ impl AsyncRead for KtlsStream {
         for _ in 0..8 {
             match Pin::new(&mut this.tcp).poll_read(cx, buf) {
                 Poll::Ready(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
-                    match ktls_next(this.tcp.as_raw_fd(), buf) {
+                    match ktls_next(crate::sys::fd(&this.tcp), buf) {
                         Ok(KtlsNext::Data(n)) => return Poll::Ready(Ok(n)),
                         Ok(KtlsNext::Again) => continue,
                         Err(e) => return Poll::Ready(Err(e)),
@@ -315,7 +319,7 @@ impl AsyncWrite for KtlsStream {
         let this = self.get_mut();
         if !this.notified {
             this.notified = true;
-            let _ = ktls::send_close_notify(this.tcp.as_raw_fd());
+            let _ = ktls::send_close_notify(crate::sys::fd(&this.tcp));
         }
         Pin::new(&mut this.tcp).poll_close(cx)
     }

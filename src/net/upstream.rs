@@ -108,8 +108,7 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?;
     let _ = s.set_nodelay(true);
     if t.keepalive {
-        use std::os::fd::AsRawFd;
-        crate::sys::with_sockref(s.as_raw_fd(), |k| k.set_keepalive(true)).ok();
+        crate::sys::with_sockref(crate::sys::fd(&s), |k| k.set_keepalive(true)).ok();
     }
     if let Some(h) = t.header {
         let hdr = match h {

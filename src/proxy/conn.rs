@@ -11,7 +11,6 @@ use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
 use crate::proxy::tcp;
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -104,7 +103,7 @@ pub async fn handle(
     let accept_date = SystemTime::now();
     let _ = client.set_nodelay(true);
     if fe.clitcpka {
-        crate::sys::with_sockref(client.as_raw_fd(), |s| s.set_keepalive(true)).ok();
+        crate::sys::with_sockref(crate::sys::fd(&client), |s| s.set_keepalive(true)).ok();
     }
     // The client as the PROXY header tells it (behind an ELB/NLB), else the socket's peer.
     let mut src = peer;

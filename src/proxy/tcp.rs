@@ -142,7 +142,7 @@ pub async fn session(
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
-                        let _ = crate::sys::set_nonblocking(s.fd());
+                        let _ = crate::sys::set_nonblocking(crate::sys::fd(s.tcp()));
                         // Bytes that came with the client's PROXY header go through the
                         // server's stream: encrypted when it speaks TLS.
                         let sent = if early.is_empty() {

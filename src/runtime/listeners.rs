@@ -7,7 +7,7 @@ use crate::config::{Bind, Config};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 
 pub struct Listener {
     /// Index of the frontend/listen proxy in `Config::proxies`.
@@ -47,11 +47,11 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
     s.bind(&b.addr.into())?;
     if b.defer_accept {
         // Wake the acceptor only when data arrives (1 s is the usual value).
-        crate::sys::setsockopt_int(s.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
+        crate::sys::setsockopt_int(s.as_fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
     }
     if b.tfo {
         crate::sys::setsockopt_int(
-            s.as_raw_fd(),
+            s.as_fd(),
             libc::IPPROTO_TCP,
             libc::TCP_FASTOPEN,
             backlog as i32,
@@ -113,7 +113,7 @@ impl Registry {
             if enable {
                 sock.listen(backlog.min(i32::MAX as u32) as i32)?;
             } else {
-                crate::sys::shutdown(sock.as_raw_fd(), libc::SHUT_RD)?;
+                crate::sys::shutdown(sock.as_fd(), libc::SHUT_RD)?;
             }
             n += 1;
         }

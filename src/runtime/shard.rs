@@ -9,7 +9,6 @@ use crate::net::shard::Shard;
 use futures_lite::future;
 
 use std::collections::HashSet;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
@@ -191,7 +190,6 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
     let Some(fe) = shared.frontends[l.proxy].clone() else {
         return;
     };
-    let fd = l.sock.as_raw_fd();
     let gl = crate::sys::glommio_listener(l.sock);
     let control = &shared.control;
     loop {
@@ -199,11 +197,11 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             if control.stopping() {
                 break None;
             }
-            match crate::sys::accept(fd) {
+            match crate::sys::accept(gl.fd()) {
                 Ok((sock, peer)) => break Some((crate::sys::glommio_stream(sock), peer)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     // Nothing pending: let io_uring wait for the next connection.
-                    let mut acc = std::pin::pin!(gl.shared_accept());
+                    let mut acc = std::pin::pin!(gl.listener.shared_accept());
                     let mut r = future::or(async { Some((&mut acc).await) }, async {
                         control.wait_stop().await;
                         None
@@ -225,7 +223,7 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
                         None => break None,
                         Some(Ok(a)) => {
                             let s = a.bind_to_executor();
-                            let _ = crate::sys::set_nonblocking(s.as_raw_fd());
+                            let _ = crate::sys::set_nonblocking(crate::sys::fd(&s));
                             match s.peer_addr() {
                                 Ok(peer) => break Some((s, peer)),
                                 Err(_) => continue, // already gone
