@@ -8,7 +8,7 @@
 //! (`counters`), the capture of the last malformed request (`errors`) and the one
 //! retry/redispatch rule (`retry`), used by mode tcp and mode http alike; the callers own the
 //! waiting and the connecting. Used by `net`, `proxy`, `health`, `stats` and `runtime`; it
-//! uses only `config`, `log`, `h1` and `acl` below it.
+//! uses only `config`, `log` and `h1` below it.
 
 pub mod balance;
 pub mod check_status;

@@ -1,5 +1,6 @@
 //! The HTTP/1.1 codec (sans-IO), used by mode http (`proxy::http`), the ACL samples (`acl`),
-//! the stats page (`stats`) and the health checks' answers; it uses nothing of corelb.
+//! the stats page (`stats`) and the capture of rejected requests (`cluster::errors`); it uses
+//! nothing of corelb.
 //!
 //! This module is the codec: pure functions over byte slices, no I/O, no async, no shared
 //! state. A connection task owns everything it passes in (its read buffer, a reusable

@@ -3,8 +3,8 @@
 //! PROXY header in clear, then TLS), TLS accept and the kTLS hand-off (`tls`), pipes and the
 //! splice/copy pumps (`pipes`, `pump`, `copy`), the shard's spare buffers (`buffers`), the
 //! idle server connections of mode http (`pool`) and the shard's context (`shard`). Knows
-//! nothing of modes, rules or checks; built on `cluster` (per-generation state), `config`,
-//! `tls` and `sys`.
+//! nothing of modes, rules or checks; built on `cluster` (per-generation state), `log`,
+//! `config`, `tls`, `proxy_protocol` and `sys`; used by `proxy`, `health` and `runtime`.
 
 /// `AsyncRead` + `AsyncWrite` for an enum whose every variant holds one stream (a `Box`ed
 /// stream works too: `Box<T>` forwards both traits): each call goes to that stream.

@@ -1,9 +1,9 @@
-//! The process: limits, CPU plan, listeners, shards, signals.
+//! The process: limits, CPU plan, listeners, shards and their loops (accept, probers,
+//! purge), signals, reloads and the runtime API (`cli`).
 //!
-//! Shared between shards (all read-only or atomic): the configuration snapshot, one
-//! [`BackendRt`] per backend (its balancer over the servers' atomic state and its queue), one
-//! [`FrontendRt`] per frontend (its connection slots), the global connection slots and the
-//! stop control. Everything else (connections, pipes, counters, log sockets) is per shard.
+//! The top layer: it builds each generation's shared state (`cluster::Shared`) and each
+//! shard's context (`net::shard::Shard`), accepts and hands connections to
+//! `proxy::conn::handle`, starts `health` probers. Nothing imports it but `main.rs`.
 
 pub mod cli;
 pub mod cpus;

@@ -1,6 +1,10 @@
 //! The one place with `unsafe`: raw file descriptors, splice(2), pipes, resource limits, and
 //! the kTLS socket options ([`ktls`]).
-//! Each block says why it is sound. Everything outside this module is safe code.
+//! Each block says why it is sound. Everything outside this module is safe code: the crate
+//! root denies `unsafe_code` and allows it here alone, and these functions take descriptors
+//! as `BorrowedFd` (see [`fd`] for glommio's sockets), never as a bare `RawFd`.
+//!
+//! Layer: the bottom (uses nothing of corelb); anyone may use it.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
