@@ -151,24 +151,78 @@ fn protocol_name(v: Option<rustls::ProtocolVersion>) -> &'static str {
     }
 }
 
+/// Why a client's TLS handshake, or the kTLS hand-off after it, failed. The connection is
+/// closed in every case; what differs is the log's wording ([`HandshakeError::log_reason`])
+/// and the debug detail (`Display`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The deadline (`timeout client`) passed first.
+    Timeout,
+    /// The client closed the connection during the handshake.
+    Closed,
+    /// The handshake failed: a TLS alert or protocol error, or an I/O error.
+    Failed(io::Error),
+    /// Writing the TLS 1.3 session tickets before the kTLS hand-off failed.
+    Tickets(io::Error),
+    /// The kernel declined the record layer; the checks before the hand-off make this
+    /// unexpected, and the rustls state cannot become a stream again.
+    HandoffDeclined(ktls::Declined),
+    /// Handing the record layer to the kernel failed.
+    HandoffFailed(io::Error),
+}
+
+impl HandshakeError {
+    /// A failed `accept` of the handshake, by its I/O error.
+    fn from_accept(e: io::Error) -> HandshakeError {
+        match e.kind() {
+            io::ErrorKind::TimedOut => HandshakeError::Timeout,
+            io::ErrorKind::UnexpectedEof => HandshakeError::Closed,
+            _ => HandshakeError::Failed(e),
+        }
+    }
+
+    /// HAProxy's wording in the connection's log line.
+    pub fn log_reason(&self) -> &'static str {
+        match self {
+            HandshakeError::Timeout => "Timeout during SSL handshake",
+            HandshakeError::Closed => "Connection closed during SSL handshake",
+            _ => "SSL handshake failure",
+        }
+    }
+}
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandshakeError::Timeout => f.write_str("SSL handshake timeout"),
+            HandshakeError::Closed => f.write_str("connection closed during SSL handshake"),
+            HandshakeError::Failed(e) => write!(f, "SSL handshake failure: {e}"),
+            HandshakeError::Tickets(e) => {
+                write!(f, "SSL handshake failure: sending session tickets: {e}")
+            }
+            HandshakeError::HandoffDeclined(r) => {
+                write!(f, "kTLS hand-off declined ({r:?}); closing")
+            }
+            HandshakeError::HandoffFailed(e) => write!(f, "kTLS hand-off failed: {e}; closing"),
+        }
+    }
+}
+
 /// Runs the server side of the handshake on `tcp` (after `pre`, bytes that came with a
 /// PROXY header) until `deadline`, then hands the records to the kernel when `tls.ktls`
-/// and the kernel can run the negotiated suite. The error is for the log.
+/// and the kernel can run the negotiated suite.
 pub async fn accept(
     tls: &ListenerTls,
     tcp: TcpStream,
     pre: Vec<u8>,
     deadline: Option<Instant>,
-) -> Result<Accepted, String> {
+) -> Result<Accepted, HandshakeError> {
     let acceptor = futures_rustls::TlsAcceptor::from(tls.config.clone());
     let hs = HsStream::new(tcp, pre, tls.ktls);
     let mut s = crate::net::io::with_deadline(deadline, acceptor.accept(hs))
         .await
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::TimedOut => "SSL handshake timeout".to_string(),
-            io::ErrorKind::UnexpectedEof => "connection closed during SSL handshake".into(),
-            _ => format!("SSL handshake failure: {e}"),
-        })?;
+        .map_err(HandshakeError::from_accept)?;
     let (version, suite, sni) = {
         let c = s.get_ref().1;
         (
@@ -201,7 +255,7 @@ pub async fn accept(
     // since they move the record sequence number.
     crate::net::io::with_deadline(deadline, s.flush())
         .await
-        .map_err(|e| format!("SSL handshake failure: sending session tickets: {e}"))?;
+        .map_err(HandshakeError::Tickets)?;
     let (hs, conn) = s.into_inner();
     match ktls::handoff(
         crate::sys::fd(&hs.tcp),
@@ -223,10 +277,8 @@ pub async fn accept(
         }
         // The checks above make these unexpected: the rustls state is not recoverable as a
         // stream once taken out of futures-rustls, so the connection ends here.
-        Err(HandoffError::Declined { reason, .. }) => {
-            Err(format!("kTLS hand-off declined ({reason:?}); closing"))
-        }
-        Err(HandoffError::Failed(e)) => Err(format!("kTLS hand-off failed: {e}; closing")),
+        Err(HandoffError::Declined { reason, .. }) => Err(HandshakeError::HandoffDeclined(reason)),
+        Err(HandoffError::Failed(e)) => Err(HandshakeError::HandoffFailed(e)),
     }
 }
 
@@ -358,4 +410,32 @@ pub async fn connect_server(
 ) -> io::Result<UpstreamTls> {
     let c = futures_rustls::TlsConnector::from(config);
     crate::net::io::with_deadline(deadline, c.connect(name, tcp)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_handshake_is_worded_as_haproxy_logs_it() {
+        let from = |k: io::ErrorKind| HandshakeError::from_accept(io::Error::new(k, "x"));
+        let timeout = from(io::ErrorKind::TimedOut);
+        assert_eq!(timeout.log_reason(), "Timeout during SSL handshake");
+        assert_eq!(timeout.to_string(), "SSL handshake timeout");
+        let closed = from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            closed.log_reason(),
+            "Connection closed during SSL handshake"
+        );
+        // A failure whose detail says "timeout" is still a failure, not a timeout.
+        let failed = HandshakeError::from_accept(io::Error::other("peer sent a timeout alert"));
+        assert!(matches!(failed, HandshakeError::Failed(_)));
+        assert_eq!(failed.log_reason(), "SSL handshake failure");
+        assert_eq!(
+            failed.to_string(),
+            "SSL handshake failure: peer sent a timeout alert"
+        );
+        let tickets = HandshakeError::Tickets(io::Error::from(io::ErrorKind::TimedOut));
+        assert_eq!(tickets.log_reason(), "SSL handshake failure");
+    }
 }

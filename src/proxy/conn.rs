@@ -180,22 +180,10 @@ pub async fn handle(
                 let mut line = String::with_capacity(96);
                 line.push_str(&format!("{}:{} [", src.ip(), src.port()));
                 crate::log::format_date(accept_date, &mut line);
-                line.push_str(&format!("] {}/{label}: {}", fe.name, short_reason(&e)));
+                line.push_str(&format!("] {}/{label}: {}", fe.name, e.log_reason()));
                 shard.log(fe.proxy, crate::log::syslog::INFO, &line);
             }
         }
-    }
-}
-
-/// The log's wording: HAProxy's "SSL handshake failure" / "Timeout during SSL handshake" /
-/// "Connection closed during SSL handshake".
-fn short_reason(e: &str) -> &'static str {
-    if e.contains("timeout") {
-        "Timeout during SSL handshake"
-    } else if e.starts_with("connection closed") {
-        "Connection closed during SSL handshake"
-    } else {
-        "SSL handshake failure"
     }
 }
 
