@@ -112,8 +112,8 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     }
     if let Some(h) = t.header {
         let hdr = match h {
-            Header::Client { v, src, dst } => proxy_header(v, src, dst),
-            Header::Check(v) => check_proxy_header(v, s.local_addr().ok(), t.addr),
+            Header::Client { v, src, dst } => encode_header(v, Some((src, dst)), false),
+            Header::Check(v) => encode_header(v, s.local_addr().ok().map(|l| (l, t.addr)), true),
         };
         write_all(&mut s, &hdr, deadline())
             .await
@@ -129,50 +129,51 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     Ok(ServerIo::Tls(Box::new(tls)))
 }
 
-/// The PROXY header of a health check (see [`Header::Check`]).
-fn check_proxy_header(v: ProxyVersion, local: Option<SocketAddr>, to: SocketAddr) -> Vec<u8> {
+/// The PROXY header: v1 names `addrs` (`UNKNOWN` without them); v2 carries them with a PROXY
+/// command, or a LOCAL command ("this is the balancer itself") when `local`.
+fn encode_header(v: ProxyVersion, addrs: Option<(SocketAddr, SocketAddr)>, local: bool) -> Vec<u8> {
     use crate::proxy_protocol as pp;
     match v {
         ProxyVersion::V1 => {
             let mut line = [0u8; 108];
-            let n = pp::encode_v1(local.map(|l| (l, to)), &mut line);
+            let n = pp::encode_v1(addrs, &mut line);
             line[..n].to_vec()
         }
         ProxyVersion::V2 => {
+            let (cmd, addrs) = match addrs {
+                Some((src, dst)) if !local => (pp::Command::Proxy, pp::Addresses::Tcp { src, dst }),
+                _ => (pp::Command::Local, pp::Addresses::Unspecified),
+            };
             let mut buf = [0u8; 64];
-            let n = pp::encode_v2(
-                pp::Command::Local,
-                &pp::Addresses::Unspecified,
-                &[],
-                pp::Checksum::None,
-                &mut buf,
-            )
-            .unwrap_or(0);
+            let n = pp::encode_v2(cmd, &addrs, &[], pp::Checksum::None, &mut buf).unwrap_or(0);
             buf[..n].to_vec()
         }
     }
 }
 
-/// The PROXY header for the server (`send-proxy`, `send-proxy-v2`).
-pub fn proxy_header(v: ProxyVersion, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
-    use crate::proxy_protocol as pp;
-    match v {
-        ProxyVersion::V1 => {
-            let mut line = [0u8; 108];
-            let n = pp::encode_v1(Some((src, dst)), &mut line);
-            line[..n].to_vec()
-        }
-        ProxyVersion::V2 => {
-            let mut buf = [0u8; 64];
-            let n = pp::encode_v2(
-                pp::Command::Proxy,
-                &pp::Addresses::Tcp { src, dst },
-                &[],
-                pp::Checksum::None,
-                &mut buf,
-            )
-            .unwrap_or(0);
-            buf[..n].to_vec()
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_header_of_a_client_and_of_a_check() {
+        let src: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let dst: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let v1 = |addrs, local| String::from_utf8(encode_header(ProxyVersion::V1, addrs, local));
+        assert_eq!(
+            v1(Some((src, dst)), false).unwrap(),
+            "PROXY TCP4 10.0.0.1 10.0.0.2 4000 80\r\n"
+        );
+        // A check's v1 header names its own connection, or UNKNOWN without its address.
+        assert_eq!(
+            v1(Some((src, dst)), true).unwrap(),
+            "PROXY TCP4 10.0.0.1 10.0.0.2 4000 80\r\n"
+        );
+        assert_eq!(v1(None, true).unwrap(), "PROXY UNKNOWN\r\n");
+        // v2: byte 12 is version 2 with the command, PROXY (1) or LOCAL (0).
+        let client = encode_header(ProxyVersion::V2, Some((src, dst)), false);
+        assert_eq!((client[12], client.len()), (0x21, 16 + 12));
+        let check = encode_header(ProxyVersion::V2, Some((src, dst)), true);
+        assert_eq!((check[12], check.len()), (0x20, 16));
     }
 }
