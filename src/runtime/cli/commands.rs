@@ -5,10 +5,10 @@
 //! sees it at its next connection.
 
 use super::Ctx;
+use crate::cluster::ServerState;
+use crate::cluster::state::admin;
+use crate::cluster::{BackendRt, Shared};
 use crate::config::cli::CliLevel;
-use crate::health::ServerState;
-use crate::health::state::admin;
-use crate::runtime::{BackendRt, Shared};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -326,7 +326,7 @@ fn with_shared(
 ) -> String {
     match name {
         "show info" => super::info::show_info(ctx, sh),
-        "show errors" => super::errors::render(sh),
+        "show errors" => crate::cluster::errors::render(sh),
         "show stat" => show_stat(sh, args),
         "show table" => super::table::show(&sh.stick, args, &|t, id| server_name(sh, t, id)),
         "clear table" => super::table::clear(&sh.stick, args),
