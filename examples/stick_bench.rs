@@ -16,10 +16,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use corelb::acl::{ConnInfo, RequestSample};
+use corelb::acl::{ConnInfo, Origin, RequestSample, StickSource};
 use corelb::config::{HttpAction, parser::Parser};
 use corelb::proxy::http::{Limits, RequestHead, parse_request};
-use corelb::stick::{Tables, Trackers, action};
+use corelb::stick::{Tables, Trackers};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 const RUNS: usize = 11;
@@ -69,17 +69,23 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
     let nbsrv = |_: usize| 1;
     let one = || {
         let trackers = Trackers::new();
+        let ctx = tables.ctx(&trackers);
+        let st = ctx.as_ref().map(|c| c as &dyn StickSource);
         let s = RequestSample {
             head: Some((&head, REQUEST)),
             conn: &conn,
             nbsrv: &nbsrv,
             stopping: false,
-            stick: tables.ctx(&trackers),
+            stick: st,
         };
         let mut denied = false;
         for r in &fe.http_request {
             match &r.action {
-                HttpAction::Stick(a) => action::apply(a, &s, action::Origin::HttpRequest),
+                HttpAction::Stick(a) => {
+                    if let Some(st) = st {
+                        st.apply(a, &s, Origin::HttpRequest);
+                    }
+                }
                 HttpAction::Deny { .. } => {
                     denied |= r.cond.as_ref().is_some_and(|c| c.eval(&fe.acls, &s));
                 }

@@ -103,7 +103,10 @@ pub use logformat::{LogFormat, Var};
 pub use pattern::MatchMethod;
 pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
 pub use sample::{Sample, Value};
-pub use stick::{StickFetch, TABLE_PREFIX};
+pub use stick::{
+    DATA_TYPES, DataType, GptValue, MAX_SC, Op, Origin, StickAction, StickFetch, StickSource,
+    TABLE_PREFIX, TableName, TableRef, Target, slot_of,
+};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

@@ -40,7 +40,7 @@ pub struct RequestSample<'a> {
     /// Whether the process is draining.
     pub stopping: bool,
     /// The stick tables and this request's tracked counters.
-    pub stick: Option<crate::stick::StickCtx<'a>>,
+    pub stick: Option<&'a dyn super::StickSource>,
 }
 
 fn version_text(v: Version) -> &'static [u8] {
@@ -108,7 +108,7 @@ impl Sample for RequestSample<'_> {
     fn stopping(&self) -> bool {
         self.stopping
     }
-    fn stick(&self) -> Option<crate::stick::StickCtx<'_>> {
+    fn stick(&self) -> Option<&dyn super::StickSource> {
         self.stick
     }
 }
@@ -165,7 +165,7 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     fn stopping(&self) -> bool {
         self.request.stopping()
     }
-    fn stick(&self) -> Option<crate::stick::StickCtx<'_>> {
+    fn stick(&self) -> Option<&dyn super::StickSource> {
         self.request.stick
     }
 }

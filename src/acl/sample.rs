@@ -48,7 +48,7 @@ pub trait Sample {
     fn stopping(&self) -> bool;
     /// The stick tables and the counters this request tracks (`sc_*`, `src_*` fetches);
     /// `None` where there are none (tests, checks): those fetches then find nothing.
-    fn stick(&self) -> Option<crate::stick::StickCtx<'_>> {
+    fn stick(&self) -> Option<&dyn super::StickSource> {
         None
     }
 }

@@ -1,14 +1,145 @@
 //! The stick-table fetches: `sc_*(N[,TABLE])`, `scN_*([TABLE])`, `src_*([TABLE])`,
 //! `table_avl`, `table_cnt` (configuration manual 7.3.3), evaluated on the counters the
-//! request tracks ([`crate::stick::StickCtx`], given by [`Sample::stick`]).
+//! request tracks (a [`StickSource`], given by [`Sample::stick`]). The types of the stick
+//! actions and data live here too, so that this layer can hand them to the stick module,
+//! which sits above it and implements [`StickSource`].
 //!
 //! A counter that is not tracked reads 0, and so does a key absent from the table; a data
 //! type the table does not store makes the fetch find nothing (HAProxy's `smp_fetch_sc_*`).
 
+use super::FetchExpr;
 use super::Sample;
 use super::sample::{SmpType, Value};
-use crate::config::stick::DataType;
-use crate::stick::Table;
+
+/// HAProxy's default number of sticky counters (`tune.stick-counters`).
+pub const MAX_SC: usize = 3;
+
+/// The data a table may store, in HAProxy's order (`stktable_data_types`): `show table`
+/// prints them in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DataType {
+    ServerId,
+    Gpt0,
+    Gpc0,
+    Gpc0Rate,
+    ConnCnt,
+    ConnRate,
+    ConnCur,
+    SessCnt,
+    SessRate,
+    HttpReqCnt,
+    HttpReqRate,
+    HttpErrCnt,
+    HttpErrRate,
+    BytesInCnt,
+    BytesInRate,
+    BytesOutCnt,
+    BytesOutRate,
+    Gpc1,
+    Gpc1Rate,
+}
+
+/// Every data type with its name, in order.
+pub const DATA_TYPES: &[(DataType, &str)] = &[
+    (DataType::ServerId, "server_id"),
+    (DataType::Gpt0, "gpt0"),
+    (DataType::Gpc0, "gpc0"),
+    (DataType::Gpc0Rate, "gpc0_rate"),
+    (DataType::ConnCnt, "conn_cnt"),
+    (DataType::ConnRate, "conn_rate"),
+    (DataType::ConnCur, "conn_cur"),
+    (DataType::SessCnt, "sess_cnt"),
+    (DataType::SessRate, "sess_rate"),
+    (DataType::HttpReqCnt, "http_req_cnt"),
+    (DataType::HttpReqRate, "http_req_rate"),
+    (DataType::HttpErrCnt, "http_err_cnt"),
+    (DataType::HttpErrRate, "http_err_rate"),
+    (DataType::BytesInCnt, "bytes_in_cnt"),
+    (DataType::BytesInRate, "bytes_in_rate"),
+    (DataType::BytesOutCnt, "bytes_out_cnt"),
+    (DataType::BytesOutRate, "bytes_out_rate"),
+    (DataType::Gpc1, "gpc1"),
+    (DataType::Gpc1Rate, "gpc1_rate"),
+];
+
+impl DataType {
+    pub fn name(self) -> &'static str {
+        DATA_TYPES[self as usize].1
+    }
+
+    pub fn from_name(s: &str) -> Option<DataType> {
+        DATA_TYPES.iter().find(|(_, n)| *n == s).map(|(d, _)| *d)
+    }
+
+    /// A frequency counter over a period (`*_rate(PERIOD)`).
+    pub fn is_rate(self) -> bool {
+        self.name().ends_with("_rate")
+    }
+}
+
+/// A stick counter number (`track-sc1`, `sc_http_req_rate(1)`), below `tune.stick-counters`.
+pub fn slot_of(kw: &str, s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|&n| n < MAX_SC)
+        .ok_or_else(|| {
+            format!(
+                "'{kw}': invalid stick counter '{s}' (0 to {}, tune.stick-counters)",
+                MAX_SC - 1
+            )
+        })
+}
+
+/// A table named in a rule, resolved to the index of the proxy that declares it.
+#[derive(Clone, Debug)]
+pub struct TableRef {
+    /// The name written (or the proxy's own name when the rule names none).
+    pub name: String,
+    pub index: usize,
+}
+
+/// The stick actions of `http-request`, `http-response` (and `tcp-request`) rules.
+#[derive(Clone, Debug)]
+pub enum StickAction {
+    /// `track-scN KEY [table T]`.
+    Track {
+        slot: usize,
+        key: FetchExpr,
+        table: TableRef,
+    },
+    /// `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`: one more in the tracked entry (and its rate).
+    IncGpc { slot: usize, gpc1: bool },
+    /// `sc-set-gpt0(N) VALUE`: VALUE an integer or a sample expression.
+    SetGpt0 { slot: usize, value: GptValue },
+}
+
+#[derive(Clone, Debug)]
+pub enum GptValue {
+    Int(i64),
+    Expr(FetchExpr),
+}
+
+/// Which rule set runs a stick action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `tcp-request connection|session|content`: tracking counts the connection only.
+    Tcp,
+    /// `http-request`: tracking also counts this HTTP request.
+    HttpRequest,
+    /// `http-response`, with the response's status: also this request, and a 4xx as an
+    /// HTTP error.
+    HttpResponse(u16),
+}
+
+/// What stick fetches and actions run against: the stick tables and the counters a request
+/// tracks. The stick module implements it (`crate::stick::StickCtx`); this layer only
+/// parses and dispatches.
+pub trait StickSource {
+    /// The value of a stick fetch for the request `s`.
+    fn fetch(&self, f: &StickFetch, s: &dyn Sample) -> Option<Value<'static>>;
+    /// Runs a stick action (`track-sc`, `sc-inc-gpc0`, `sc-set-gpt0`) for the request `s`.
+    fn apply(&self, a: &StickAction, s: &dyn Sample, origin: Origin);
+}
 
 /// How a table name is handed to the backend resolver of `nbsrv` (see
 /// [`crate::config::validate`]): the prefix tells the two kinds of names apart.
@@ -104,7 +235,7 @@ pub fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Option<Stic
         if what == "tracked" || op_of(what).is_some() {
             too_many(2)?;
             let slot = match args.first() {
-                Some(a) => crate::config::stick::slot_of(&format!("fetch method {kw}"), a)?,
+                Some(a) => slot_of(&format!("fetch method {kw}"), a)?,
                 None => {
                     return Err(format!(
                         "fetch method '{kw}' expects a stick counter number"
@@ -129,10 +260,10 @@ pub fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Option<Stic
             return Ok(None);
         };
         let slot: usize = n.parse().expect("a digit");
-        if slot >= crate::stick::MAX_SC {
+        if slot >= MAX_SC {
             return Err(format!(
                 "fetch method '{kw}': stick counter {slot} is past tune.stick-counters ({})",
-                crate::stick::MAX_SC
+                MAX_SC
             ));
         }
         too_many(1)?;
@@ -189,69 +320,9 @@ impl StickFetch {
         }
     }
 
-    /// The value for this request, if any.
+    /// The value for this request, if any (from the tables [`Sample::stick`] gives).
     pub(crate) fn eval(&self, s: &dyn Sample) -> Option<Value<'static>> {
-        let ctx = s.stick()?;
-        let now = ctx.now;
-        let table_of = |t: &TableName| t.index.and_then(|i| ctx.tables.get(i));
-        let (table, entry): (&Table, Option<std::sync::Arc<crate::stick::Entry>>) =
-            match &self.target {
-                Target::Table(t) => {
-                    let t = table_of(t)?;
-                    let used = t.used() as i64;
-                    return Some(Value::Int(match self.op {
-                        Op::TableCnt => used,
-                        _ => (t.cfg.size as i64 - used).max(0),
-                    }));
-                }
-                Target::Sc { slot, table } => {
-                    let tracked = ctx.slot(*slot);
-                    if self.op == Op::Tracked {
-                        return Some(Value::Bool(tracked.is_some()));
-                    }
-                    match (tracked, table) {
-                        (None, None) => return Some(Value::Int(0)),
-                        (Some((t, tr)), None) => (t, Some(tr.entry.clone())),
-                        (tr, Some(name)) => {
-                            let t = table_of(name)?;
-                            let e = tr.and_then(|(_, tr)| t.lookup(&tr.entry.key, now));
-                            (t, e)
-                        }
-                    }
-                }
-                Target::Src(name) => {
-                    let t = table_of(name)?;
-                    let key = t.key_of_ip(s.src()?.ip())?;
-                    let e = if matches!(self.op, Op::Inc(_)) {
-                        t.get_or_create(&key, now)
-                    } else {
-                        t.lookup(&key, now)
-                    };
-                    (t, e)
-                }
-            };
-        let v = match self.op {
-            Op::Get(dt) | Op::KBytes(dt) | Op::Inc(dt) | Op::Clr(dt) if !table.stores(dt) => {
-                return None;
-            }
-            _ if entry.is_none() => 0,
-            Op::Get(dt) => table.get(entry.as_deref()?, dt, now)?,
-            Op::KBytes(dt) => table.get(entry.as_deref()?, dt, now)? >> 10,
-            Op::Inc(dt) => {
-                let e = entry.as_deref()?;
-                let rate = if dt == DataType::Gpc0 {
-                    DataType::Gpc0Rate
-                } else {
-                    DataType::Gpc1Rate
-                };
-                table.add(e, rate, 1, now);
-                table.add(e, dt, 1, now)?
-            }
-            Op::Clr(dt) => table.clear_value(entry.as_deref()?, dt, now)?,
-            Op::Trackers => entry.as_deref()?.refs() as u64,
-            Op::Tracked | Op::TableCnt | Op::TableAvl => 0,
-        };
-        Some(Value::Int(v as i64))
+        s.stick()?.fetch(self, s)
     }
 }
 

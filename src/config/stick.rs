@@ -5,6 +5,7 @@
 
 use super::units::{parse_size, parse_time};
 use crate::acl::FetchExpr;
+pub use crate::acl::{DATA_TYPES, DataType, GptValue, MAX_SC, StickAction, TableRef, slot_of};
 use std::time::Duration;
 
 /// The key type of a table.
@@ -35,54 +36,6 @@ impl KeyType {
     }
 }
 
-/// The data a table may store, in HAProxy's order (`stktable_data_types`): `show table`
-/// prints them in this order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DataType {
-    ServerId,
-    Gpt0,
-    Gpc0,
-    Gpc0Rate,
-    ConnCnt,
-    ConnRate,
-    ConnCur,
-    SessCnt,
-    SessRate,
-    HttpReqCnt,
-    HttpReqRate,
-    HttpErrCnt,
-    HttpErrRate,
-    BytesInCnt,
-    BytesInRate,
-    BytesOutCnt,
-    BytesOutRate,
-    Gpc1,
-    Gpc1Rate,
-}
-
-/// Every data type with its name, in order.
-pub const DATA_TYPES: &[(DataType, &str)] = &[
-    (DataType::ServerId, "server_id"),
-    (DataType::Gpt0, "gpt0"),
-    (DataType::Gpc0, "gpc0"),
-    (DataType::Gpc0Rate, "gpc0_rate"),
-    (DataType::ConnCnt, "conn_cnt"),
-    (DataType::ConnRate, "conn_rate"),
-    (DataType::ConnCur, "conn_cur"),
-    (DataType::SessCnt, "sess_cnt"),
-    (DataType::SessRate, "sess_rate"),
-    (DataType::HttpReqCnt, "http_req_cnt"),
-    (DataType::HttpReqRate, "http_req_rate"),
-    (DataType::HttpErrCnt, "http_err_cnt"),
-    (DataType::HttpErrRate, "http_err_rate"),
-    (DataType::BytesInCnt, "bytes_in_cnt"),
-    (DataType::BytesInRate, "bytes_in_rate"),
-    (DataType::BytesOutCnt, "bytes_out_cnt"),
-    (DataType::BytesOutRate, "bytes_out_rate"),
-    (DataType::Gpc1, "gpc1"),
-    (DataType::Gpc1Rate, "gpc1_rate"),
-];
-
 /// HAProxy's data types corelb does not store (an error names them).
 const DATA_NOT_YET: &[&str] = &[
     "server_key",
@@ -92,21 +45,6 @@ const DATA_NOT_YET: &[&str] = &[
     "gpc",
     "gpc_rate",
 ];
-
-impl DataType {
-    pub fn name(self) -> &'static str {
-        DATA_TYPES[self as usize].1
-    }
-
-    pub fn from_name(s: &str) -> Option<DataType> {
-        DATA_TYPES.iter().find(|(_, n)| *n == s).map(|(d, _)| *d)
-    }
-
-    /// A frequency counter over a period (`*_rate(PERIOD)`).
-    pub fn is_rate(self) -> bool {
-        self.name().ends_with("_rate")
-    }
-}
 
 /// `stick-table ...` of a frontend, backend or listen section (the table is named after it).
 #[derive(Clone, Debug)]
@@ -266,14 +204,6 @@ pub fn parse_table(w: &[String]) -> Result<StickTableCfg, String> {
     Ok(t)
 }
 
-/// A table named in a rule, resolved to the index of the proxy that declares it.
-#[derive(Clone, Debug)]
-pub struct TableRef {
-    /// The name written (or the proxy's own name when the rule names none).
-    pub name: String,
-    pub index: usize,
-}
-
 /// `stick on|match|store-request PATTERN [table T] [if|unless COND]` of a backend.
 #[derive(Clone, Debug)]
 pub struct StickRule {
@@ -302,46 +232,12 @@ pub fn pattern_and_table<'a>(
     }
 }
 
-/// The stick actions of `http-request`, `http-response` (and `tcp-request`) rules.
-#[derive(Clone, Debug)]
-pub enum StickAction {
-    /// `track-scN KEY [table T]`.
-    Track {
-        slot: usize,
-        key: FetchExpr,
-        table: TableRef,
-    },
-    /// `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`: one more in the tracked entry (and its rate).
-    IncGpc { slot: usize, gpc1: bool },
-    /// `sc-set-gpt0(N) VALUE`: VALUE an integer or a sample expression.
-    SetGpt0 { slot: usize, value: GptValue },
-}
-
-#[derive(Clone, Debug)]
-pub enum GptValue {
-    Int(i64),
-    Expr(FetchExpr),
-}
-
 /// Whether `action` is one of the stick actions [`parse_action`] knows.
 pub fn is_action(action: &str) -> bool {
     action.starts_with("track-sc")
         || action.starts_with("sc-inc-gpc0")
         || action.starts_with("sc-inc-gpc1")
         || action.starts_with("sc-set-gpt0")
-}
-
-/// A stick counter number (`track-sc1`, `sc_http_req_rate(1)`), below `tune.stick-counters`.
-pub(crate) fn slot_of(kw: &str, s: &str) -> Result<usize, String> {
-    s.parse::<usize>()
-        .ok()
-        .filter(|&n| n < crate::stick::MAX_SC)
-        .ok_or_else(|| {
-            format!(
-                "'{kw}': invalid stick counter '{s}' (0 to {}, tune.stick-counters)",
-                crate::stick::MAX_SC - 1
-            )
-        })
 }
 
 /// Parses a stick action: `w` holds the action word and its arguments, up to any

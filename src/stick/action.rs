@@ -4,8 +4,9 @@
 
 use super::table::{Key, Table};
 use super::{StickCtx, Tables, now_ms};
+pub use crate::acl::Origin;
 use crate::acl::{FetchExpr, Sample, Value};
-use crate::config::stick::{DataType, GptValue, StickAction, StickRule};
+use crate::config::stick::{DataType, StickRule};
 
 /// The key `expr` gives on `s`, cast to `table`'s type; `None` when the fetch finds nothing
 /// or the value does not fit (an IPv6 client on an `ip` table), as HAProxy then skips the
@@ -22,75 +23,6 @@ pub fn key_of(table: &Table, expr: &FetchExpr, s: &dyn Sample) -> Option<Key> {
         false
     });
     key
-}
-
-/// Which rule set runs an action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// `tcp-request connection|session|content`: tracking counts the connection only.
-    Tcp,
-    /// `http-request`: tracking also counts this HTTP request.
-    HttpRequest,
-    /// `http-response`, with the response's status: also this request, and a 4xx as an
-    /// HTTP error.
-    HttpResponse(u16),
-}
-
-/// Runs a stick action on `s` (whose [`Sample::stick`] holds the trackers to fill: the
-/// request's for HTTP rules, the connection's for `tcp-request` rules). A `track-sc` from
-/// an HTTP rule counts the request on the entry it starts tracking, and a 4xx response as an
-/// HTTP error, as HAProxy's `http_action_track_sc` does.
-pub fn apply(a: &StickAction, s: &dyn Sample, origin: Origin) {
-    let Some(ctx) = s.stick() else { return };
-    match a {
-        StickAction::Track { slot, key, table } => {
-            let Some(t) = ctx.tables.get(table.index) else {
-                return;
-            };
-            let Some(k) = key_of(t, key, s) else { return };
-            if let Some((t, tr)) = ctx
-                .stream
-                .track(*slot, ctx.tables, table.index, &k, ctx.now)
-                && origin != Origin::Tcp
-            {
-                let now = ctx.now;
-                t.add(&tr.entry, DataType::HttpReqCnt, 1, now);
-                t.add(&tr.entry, DataType::HttpReqRate, 1, now);
-                if let Origin::HttpResponse(400..=499) = origin {
-                    t.add(&tr.entry, DataType::HttpErrCnt, 1, now);
-                    t.add(&tr.entry, DataType::HttpErrRate, 1, now);
-                }
-            }
-        }
-        StickAction::IncGpc { slot, gpc1 } => {
-            if let Some((t, tr)) = ctx.slot(*slot) {
-                let (c, r) = if *gpc1 {
-                    (DataType::Gpc1, DataType::Gpc1Rate)
-                } else {
-                    (DataType::Gpc0, DataType::Gpc0Rate)
-                };
-                let now = ctx.now;
-                t.add(&tr.entry, r, 1, now);
-                t.add(&tr.entry, c, 1, now);
-            }
-        }
-        StickAction::SetGpt0 { slot, value } => {
-            let v = match value {
-                GptValue::Int(i) => Some(*i),
-                GptValue::Expr(e) => {
-                    let mut v = None;
-                    e.each(s, false, &mut |x| {
-                        v = x.to_int();
-                        false
-                    });
-                    v
-                }
-            };
-            if let (Some((t, tr)), Some(v)) = (ctx.slot(*slot), v) {
-                t.set(&tr.entry, DataType::Gpt0, v as u32 as u64);
-            }
-        }
-    }
 }
 
 /// The outcome of a backend's `stick` rules for one request.
@@ -194,7 +126,7 @@ impl Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::acl::{ConnInfo, RequestSample};
+    use crate::acl::{ConnInfo, RequestSample, StickAction, StickSource};
     use crate::config::HttpAction;
     use crate::stick::Trackers;
 
@@ -228,15 +160,16 @@ mod tests {
         let value = |dt| t.get(&t.lookup(&key, now_ms()).unwrap(), dt, now_ms());
         for (origin, reqs) in [(Origin::Tcp, 0), (Origin::HttpRequest, 1)] {
             let trackers = Trackers::new();
+            let ctx = tables.ctx(&trackers).unwrap();
             let s = RequestSample {
                 head: None,
                 conn: &conn,
                 nbsrv: &|_| 0,
                 stopping: false,
-                stick: tables.ctx(&trackers),
+                stick: Some(&ctx),
             };
             for a in &rules {
-                apply(a, &s, origin);
+                ctx.apply(a, &s, origin);
             }
             // The second track-sc0 found the slot taken: dst was not tracked.
             assert_eq!(trackers.tracked(), 1);

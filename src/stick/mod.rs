@@ -28,6 +28,7 @@
 
 pub mod action;
 pub mod freq;
+mod source;
 pub mod table;
 pub mod track;
 

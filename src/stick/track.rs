@@ -21,8 +21,7 @@ use crate::config::stick::DataType;
 use std::cell::OnceCell;
 use std::sync::Arc;
 
-/// HAProxy's default number of sticky counters (`tune.stick-counters`).
-pub const MAX_SC: usize = 3;
+pub use crate::acl::MAX_SC;
 
 /// One tracked entry, in the table of proxy `table` (an index into [`Tables`]: a tracker
 /// borrows nothing, so it can live as long as its connection).

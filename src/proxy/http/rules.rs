@@ -165,14 +165,15 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::SetStatus(..) => {}
-            HttpAction::Stick(a) => crate::stick::action::apply(
-                a,
-                &EditedRequestSample {
-                    request: *base,
-                    edits: &*edits,
-                },
-                crate::stick::action::Origin::HttpRequest,
-            ),
+            HttpAction::Stick(a) => {
+                if let Some(st) = base.stick {
+                    let s = EditedRequestSample {
+                        request: *base,
+                        edits: &*edits,
+                    };
+                    st.apply(a, &s, crate::acl::Origin::HttpRequest);
+                }
+            }
         }
     }
     Verdict::Continue
@@ -254,11 +255,11 @@ pub fn response_rules<'a, const N: usize>(
                     bytes: redirect(rd, base, base, scratch, close),
                 };
             }
-            HttpAction::Stick(a) => crate::stick::action::apply(
-                a,
-                base,
-                crate::stick::action::Origin::HttpResponse(res.status()),
-            ),
+            HttpAction::Stick(a) => {
+                if let Some(st) = base.stick {
+                    st.apply(a, base, crate::acl::Origin::HttpResponse(res.status()));
+                }
+            }
             _ => {}
         }
     }

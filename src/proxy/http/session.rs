@@ -296,12 +296,16 @@ pub async fn session<C>(
         };
         // This request's sticky counters (released, conn_cur down, when it ends).
         let trackers = crate::stick::Trackers::new();
+        let stick_ctx = shared.stick.ctx(&trackers);
+        let stick = stick_ctx
+            .as_ref()
+            .map(|c| c as &dyn crate::acl::StickSource);
         let base = RequestSample {
             head: Some((&req, inb.bytes())),
             conn: &acl_conn,
             nbsrv: &nbsrv,
             stopping: shared.control.stopping(),
-            stick: shared.stick.ctx(&trackers),
+            stick,
         };
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
             && req.keep_alive()
@@ -459,7 +463,7 @@ pub async fn session<C>(
             )
         });
         // `stick match|on`: after the cookie, as in HAProxy.
-        let stick = crate::stick::Persist::rules(
+        let persist = crate::stick::Persist::rules(
             &be_px.stick_rules,
             &be_px.acls,
             &shared.stick,
@@ -485,7 +489,7 @@ pub async fn session<C>(
                         conn: &acl_conn,
                         nbsrv: &nbsrv,
                         stopping: shared.control.stopping(),
-                        stick: shared.stick.ctx(&trackers),
+                        stick,
                     };
                     let mut v = Vec::new();
                     f.render(&sample, &mut v);
@@ -587,7 +591,7 @@ pub async fn session<C>(
                 let direct = sticky
                     .as_ref()
                     .map(|s| s.server)
-                    .or(stick.server)
+                    .or(persist.server)
                     .filter(|&s| {
                         retry.avoid != Some(s) && retry.made == 0 && be.lb.servers[s].try_acquire()
                     });
@@ -810,7 +814,7 @@ pub async fn session<C>(
 
         // ---------------- ForwardResponse
         let status = res.status();
-        stick.response(&shared.stick, &trackers, be.lb.servers[srv].id, status);
+        persist.response(&shared.stick, &trackers, be.lb.servers[srv].id, status);
         txn.status = status;
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
@@ -840,7 +844,7 @@ pub async fn session<C>(
                 conn: &acl_conn,
                 nbsrv: &nbsrv2,
                 stopping: shared.control.stopping(),
-                stick: shared.stick.ctx(&trackers),
+                stick,
             };
             let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
             if be.proxy != fe.proxy {
