@@ -28,7 +28,7 @@
 //! # On the request path
 //!
 //! ```text
-//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping };
+//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping, stick: None };
 //! if cond.eval(&proxy.acls, &s) { ... }            // no allocation
 //! value.render(&s, &mut out)                       // appends to out
 //! ```
@@ -63,7 +63,7 @@
 //! req.ver hdr() req.hdr() req.fhdr() hdr_cnt() req.fhdr_cnt() hdr_val() hdr_ip()
 //! url_param()/urlp() urlp_val() req.cook()/cook()/cookie() cook_cnt() cook_val() nbsrv()`
 //! (with their `req.` spellings), the stick-table fetches `sc_*(N[,T]) scN_*([T])
-//! src_*([T]) sc_tracked table_cnt table_avl` (module `stick`, read through
+//! src_*([T]) sc_tracked table_cnt table_avl` (evaluated by the stick module through
 //! [`Sample::stick`]), and the ACL keywords `base* cook* hdr* path* url* urlp*`
 //! with the suffixes `_beg _dir _dom _end _len _reg _sub`, `method`, `req_ver`.
 //! Converters: `lower`, `upper`. Matching: `-m found bool int ip bin len str beg sub dir dom
