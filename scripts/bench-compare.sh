@@ -74,7 +74,7 @@ BASELINE_DIR=""
 P99_LIMIT_MS=500
 RATE_OVERRIDES=""
 
-usage() { sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-compare: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
