@@ -14,6 +14,7 @@ pub mod keywords;
 pub mod lexer;
 pub mod model;
 pub mod parser;
+pub mod stick;
 pub mod units;
 pub mod validate;
 
