@@ -6,6 +6,9 @@
 //! - `serve`: a fast thread-per-core HTTP/1.1 (and HTTP/2) backend for tests, demos and
 //!   benchmarks.
 
+// `sys` holds the crate's only unsafe code.
+#![deny(unsafe_code)]
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -19,6 +22,7 @@ mod record;
 mod report;
 mod runtime;
 mod serve;
+#[allow(unsafe_code)]
 mod sys;
 mod targets;
 mod tls;

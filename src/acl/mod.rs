@@ -1,6 +1,9 @@
 //! ACLs, conditions and log-format expressions, as HAProxy defines them (configuration
 //! manual sections 7 and 8.2.4; src/acl.c, src/pattern.c, src/http_fetch.c, src/log.c of 2.6).
 //!
+//! Layer: above `h1` (it samples requests the codec parsed), below `config`, which holds the
+//! parsed conditions; used by `config` and `proxy`.
+//!
 //! Pure code: parsing works on configuration words (the lexer has already split and unquoted
 //! the line) and evaluation on a [`Sample`], which the proxy implements over the request it
 //! has parsed. Nothing here does I/O except reading `-f` pattern files at parse time.
@@ -25,7 +28,7 @@
 //! # On the request path
 //!
 //! ```text
-//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping };
+//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping, stick: None };
 //! if cond.eval(&proxy.acls, &s) { ... }            // no allocation
 //! value.render(&s, &mut out)                       // appends to out
 //! ```
@@ -59,7 +62,9 @@
 //! ssl_fc ssl_fc_sni ssl_fc_protocol req.proto_http method url path pathq query base
 //! req.ver hdr() req.hdr() req.fhdr() hdr_cnt() req.fhdr_cnt() hdr_val() hdr_ip()
 //! url_param()/urlp() urlp_val() req.cook()/cook()/cookie() cook_cnt() cook_val() nbsrv()`
-//! (with their `req.` spellings), and the ACL keywords `base* cook* hdr* path* url* urlp*`
+//! (with their `req.` spellings), the stick-table fetches `sc_*(N[,T]) scN_*([T])
+//! src_*([T]) sc_tracked table_cnt table_avl` (evaluated by the stick module through
+//! [`Sample::stick`]), and the ACL keywords `base* cook* hdr* path* url* urlp*`
 //! with the suffixes `_beg _dir _dom _end _len _reg _sub`, `method`, `req_ver`.
 //! Converters: `lower`, `upper`. Matching: `-m found bool int ip bin len str beg sub dir dom
 //! end reg`; flags `-i -f -m -n -u -M --`; integer operators `eq ge gt le lt` (and `ne`,
@@ -75,9 +80,6 @@
 //! PCRE; byte-oriented and without Unicode classes, as PCRE without UTF), `-u` ids being
 //! unique across the process (the runtime API that uses them does not exist).
 
-// No unsafe code here; the one exception is the test-only counting allocator in tests.rs.
-#![deny(unsafe_code)]
-
 mod cond;
 mod expr;
 mod fetch;
@@ -86,6 +88,7 @@ mod logformat;
 mod pattern;
 mod request;
 mod sample;
+mod stick;
 
 #[cfg(test)]
 mod diff_tests;
@@ -100,6 +103,10 @@ pub use logformat::{LogFormat, Var};
 pub use pattern::MatchMethod;
 pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
 pub use sample::{Sample, Value};
+pub use stick::{
+    DATA_TYPES, DataType, GptValue, MAX_SC, Op, Origin, StickAction, StickFetch, StickSource,
+    TABLE_PREFIX, TableName, TableRef, Target, slot_of,
+};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

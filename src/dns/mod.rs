@@ -14,14 +14,16 @@
 //! Servers of one backend that follow the same name with the same settings (several
 //! `server` lines, or the slots of a `server-template`) share one resolution, and the
 //! answer's addresses are spread over them ([`ServerDns::spread`]).
+//!
+//! Uses `config` (the sections, `message` over bytes) and `cluster` (server state, the
+//! counters of `show resolvers`); used by `runtime` only, which starts the thread.
 
 pub mod message;
-pub mod stats;
 
+use crate::cluster::dns_stats::{self as stats, Counter};
+use crate::cluster::state::{ServerState, admin};
 use crate::config::resolvers::{Family, Resolvers, ServerDns};
-use crate::health::state::{ServerState, admin};
 use message::{Outcome, Qtype};
-use stats::Counter;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Per-nameserver counters of the resolver thread, read by `show resolvers` (HAProxy's
+//! Per-nameserver counters of the resolver thread (`dns`), read by `show resolvers` (HAProxy's
 //! names and layout). Only the resolver thread writes them; relaxed atomics suffice.
 
 use std::fmt::Write;
