@@ -516,10 +516,7 @@ mod tests {
     use super::*;
 
     fn loc() -> Loc {
-        Loc {
-            file: "t".into(),
-            line: 1,
-        }
+        Loc::new(&"t".into(), 1)
     }
 
     fn words(s: &str) -> Vec<String> {
