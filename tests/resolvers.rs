@@ -393,3 +393,23 @@ fn init_addr_none_then_resolve_matches_haproxy() {
         );
     }
 }
+
+/// A server without an address yet is not checked: its placeholder address 0.0.0.0 would
+/// reach this host's own port (Linux connects 0.0.0.0 to the local host).
+#[test]
+fn no_checks_while_the_name_has_no_address() {
+    let dns = Dns::start();
+    // What a check of 0.0.0.0:PORT would reach.
+    let local = Backend::named("local");
+    let lb_port = free_port();
+    let cfg = format!(
+        "{}\nlisten l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  server s1 nowhere.test:{} resolvers dns init-addr none check inter 100ms\n",
+        resolvers_section(dns.port),
+        local.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[lb_port]);
+    // Ten check intervals; the resolver has asked several times meanwhile.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(dns.queries.load(Ordering::Relaxed) > 0);
+    assert_eq!(local.accepted.load(Ordering::Relaxed), 0, "{}", lb.log());
+}
