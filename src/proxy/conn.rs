@@ -159,6 +159,7 @@ pub async fn handle(
             let info = TlsInfo {
                 sni: a.info.sni,
                 protocol: a.info.protocol,
+                alpn: a.info.alpn,
             };
             serve(
                 shard,
@@ -228,7 +229,12 @@ async fn serve(
                 tcp.local_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
             });
-            let info = ConnInfo { src, dst, tls };
+            let info = ConnInfo {
+                src,
+                dst,
+                tls,
+                h2: false,
+            };
             match client {
                 Client::Plain(s) => http_session(shard, fe, s, info, early).await,
                 Client::Ktls(mut k) => {

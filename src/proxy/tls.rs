@@ -131,6 +131,8 @@ delegate_stream_io!(Client { Plain, Ktls, Tls });
 pub struct Negotiated {
     pub sni: Option<String>,
     pub protocol: &'static str,
+    /// The protocol ALPN chose (only those corelb offers: `h2`, `http/1.1`).
+    pub alpn: Option<&'static str>,
     /// "kTLS AES-GCM-128" or "rustls", for the debug log.
     pub record_layer: String,
 }
@@ -169,17 +171,23 @@ pub async fn accept(
             io::ErrorKind::UnexpectedEof => "connection closed during SSL handshake".into(),
             _ => format!("SSL handshake failure: {e}"),
         })?;
-    let (version, suite, sni) = {
+    let (version, suite, sni, alpn) = {
         let c = s.get_ref().1;
         (
             c.protocol_version(),
             c.negotiated_cipher_suite().map(|s| s.suite()),
             c.server_name().map(str::to_string),
+            c.alpn_protocol().and_then(|p| match p {
+                b"h2" => Some("h2"),
+                b"http/1.1" => Some("http/1.1"),
+                _ => None,
+            }),
         )
     };
     let mut info = Negotiated {
         sni,
         protocol: protocol_name(version),
+        alpn,
         record_layer: "rustls".into(),
     };
     // (`tls.ktls` is only set when the start-up probe found kTLS: no probe otherwise.)
