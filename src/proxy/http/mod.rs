@@ -122,6 +122,7 @@ mod diagnose;
 mod edit;
 mod error;
 mod framing;
+pub mod h2;
 mod head;
 pub mod io;
 mod lookup;

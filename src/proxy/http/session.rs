@@ -76,7 +76,7 @@ enum SrvFail {
 
 /// How the transaction ended, for the log's termination state.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Term([u8; 2]);
+pub(crate) struct Term(pub [u8; 2]);
 
 /// One request/response exchange, for the log.
 pub(crate) struct Txn {
@@ -127,6 +127,11 @@ impl Txn {
             intercepted: false,
             reused: false,
         }
+    }
+
+    /// The request's head is complete (the log's TR).
+    pub fn head_received(&mut self) {
+        self.t_request = Some(self.start.elapsed());
     }
 }
 
@@ -183,7 +188,7 @@ impl Ctx {
 
     /// The one way an exchange that did not get a server's answer ends: the error page
     /// for `status` (the proxy's `errorfile` first; none for 0), then the log line.
-    async fn fail<C: AsyncWrite + Unpin>(
+    pub async fn fail<C: AsyncWrite + Unpin>(
         &self,
         client: &mut C,
         out: &mut Vec<u8>,
@@ -1167,7 +1172,7 @@ pub async fn session<C>(
             }
         };
         requests += 1;
-        txn.t_request = Some(txn.start.elapsed());
+        txn.head_received();
         // A form posted to a stats page (its admin actions) is read whole first: it is
         // small, and the page answers from it.
         if b.req.method() == Method::Post
