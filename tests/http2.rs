@@ -556,3 +556,27 @@ fn graceful_stop_finishes_a_stream_in_flight() {
         lb.log()
     );
 }
+
+#[test]
+fn idle_connection_after_its_streams_is_closed_by_http_keep_alive() {
+    let app = Serve::start("app", &[]);
+    let s = site();
+    let backends = format!(
+        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
+        app.port, app.port
+    );
+    let cfg = config(&s, "", "", &backends).replace(
+        "  timeout client 10s\n",
+        "  timeout client 10s\n  timeout http-keep-alive 300ms\n",
+    );
+    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    let mut c = TcpStream::connect(("127.0.0.1", s.h2c)).unwrap();
+    c.write_all(PREFACE).unwrap();
+    c.write_all(&frame(4, 0, 0, &[])).unwrap();
+    c.write_all(&frame(1, 0x5, 1, &get_block("/"))).unwrap();
+    // The answer comes, then, the connection idle, a GOAWAY and the close.
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = read_frames(c, Duration::from_secs(8), done);
+    assert_eq!(seen.goaways.first(), Some(&0), "{:?}", seen.goaways);
+    assert!(seen.closed);
+}

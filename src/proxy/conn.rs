@@ -246,7 +246,7 @@ async fn serve(
                 // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs
                 // over whatever the handshake left: rustls, a kTLS socket or plain TCP.
                 match client {
-                    Client::Plain(s) => h2_session(shard, fe, s, info, early).await,
+                    Client::Plain(mut s) => h2_session(shard, fe, &mut s, info, early).await,
                     Client::Ktls(mut k) => {
                         h2_session(shard, fe, &mut k, info, early).await;
                         crate::proxy::tls::close_client(&mut k).await;

@@ -228,9 +228,21 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
 /// The streams of a connection whose work still runs, and the buffers of finished ones.
 struct Streams {
     live: Cell<u32>,
-    /// The connection task, when it waits for a stream to end (over the limit).
-    waiter: Cell<Option<Waker>>,
+    max: u32,
+    /// The last task ended (the idle timeout starts) or one ended at the limit (new
+    /// streams may be taken): the connection task looks again.
+    changed: Cell<bool>,
+    waiter: RefCell<Option<Waker>>,
     spare: RefCell<Vec<Bufs>>,
+}
+
+impl Streams {
+    fn wait(&self, cx: &Context<'_>) {
+        let mut w = self.waiter.borrow_mut();
+        if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *w = Some(cx.waker().clone());
+        }
+    }
 }
 
 /// One stream's place in [`Streams::live`], given back when its task ends.
@@ -238,9 +250,14 @@ struct Live(Rc<Streams>);
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.0.live.set(self.0.live.get() - 1);
-        if let Some(w) = self.0.waiter.take() {
-            w.wake();
+        let s = &self.0;
+        let was = s.live.get();
+        s.live.set(was - 1);
+        if was == 1 || was >= s.max {
+            s.changed.set(true);
+            if let Some(w) = s.waiter.borrow_mut().take() {
+                w.wake();
+            }
         }
     }
 }
@@ -249,9 +266,27 @@ enum Event {
     Stream(Box<(http::Request<RecvStream>, SendResponse<Bytes>)>),
     /// The connection ended (every stream closed after a GOAWAY, or the client left).
     Closed,
+    /// h2 ended the connection on a protocol error (with a GOAWAY).
+    Failed,
+    /// See [`Streams::changed`].
+    Changed,
     Calm(Calm),
     Idle,
     Stop,
+}
+
+/// Lets h2 write what it has (a GOAWAY) and end the connection, for at most `bound`.
+async fn close_within<T>(conn: &mut h2::server::Connection<T, Bytes>, bound: Duration)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let _ = future::or(
+        async {
+            let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
+        },
+        glommio::timer::sleep(bound),
+    )
+    .await;
 }
 
 async fn deadline_sleep(d: Option<Duration>) {
@@ -265,7 +300,7 @@ async fn deadline_sleep(d: Option<Duration>) {
 pub async fn session<T>(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
-    io: T,
+    io: &mut T,
     mut info: ConnInfo,
     early: Vec<u8>,
 ) where
@@ -277,162 +312,188 @@ pub async fn session<T>(
     let fe_px = ctx.fe_px();
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
     let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
-    let calm = Rc::new(Cell::new(Calm::Fine));
-    let wire = Wire {
-        pre: early,
-        pos: 0,
-        io,
-        meter: FrameMeter::new(tune.glitches_threshold),
-        calm: calm.clone(),
-    };
-    let bufsize = ctx.bufsize();
-    let window = tune.initial_window_size;
-    let mut builder = h2::server::Builder::new();
-    builder
-        .max_concurrent_streams(tune.max_concurrent_streams)
-        .initial_window_size(window)
-        // What the client may have in flight for all its uploads: bounded, and at least
-        // one stream's window.
-        .initial_connection_window_size(window.max(1 << 20))
-        // A header block must fit the buffer the exchange parses it in.
-        .max_header_list_size(ctx.limits.max_head as u32)
-        .header_table_size(tune.header_table_size)
-        .max_send_buffer_size(bufsize)
-        .max_concurrent_reset_streams(tune.max_concurrent_streams as usize)
-        .max_pending_accept_reset_streams(tune.max_concurrent_streams as usize)
-        .max_local_error_reset_streams(Some(1024));
-    let handshake = builder.handshake::<_, Bytes>(wire.compat());
-    let hs = future::or(async { Some(handshake.await) }, async {
-        deadline_sleep(t_http_request).await;
-        None
-    })
-    .await;
-    let mut conn = match hs {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => {
-            log::debug!("{}: {}: h2 handshake: {e}", ctx.fe.name, ctx.info.src);
-            return;
-        }
-        None => return,
-    };
-    let streams = Rc::new(Streams {
-        live: Cell::new(0),
-        waiter: Cell::new(None),
-        spare: RefCell::new(Vec::new()),
-    });
-    let shared = ctx.shard.shared.clone();
-    let control = &shared.control;
-    let max = tune.max_concurrent_streams;
-    let mut first = true;
-    let mut stopping = false;
-    let mut handled = Calm::Fine;
-    let mut stop = std::pin::pin!(control.wait_stop());
-    loop {
-        let idle = streams.live.get() == 0 && !stopping;
-        let timeout = idle.then_some(if first { t_http_request } else { t_keep_alive });
-        let next = poll_fn(|cx| {
-            if calm.get() > handled {
-                return Poll::Ready(Event::Calm(calm.get()));
-            }
-            let r = if streams.live.get() < max {
-                match conn.poll_accept(cx) {
-                    Poll::Ready(Some(Ok((req, respond)))) => {
-                        Poll::Ready(Event::Stream(Box::new((req, respond))))
-                    }
-                    Poll::Ready(Some(Err(e))) => {
-                        log::debug!("{}: {}: h2: {e}", ctx.fe.name, ctx.info.src);
-                        Poll::Ready(Event::Closed)
-                    }
-                    Poll::Ready(None) => Poll::Ready(Event::Closed),
-                    Poll::Pending => Poll::Pending,
-                }
-            } else {
-                // Over the limit: only move the frames of the streams at work (new ones
-                // wait in h2, up to the advertised limit) until one ends.
-                streams.waiter.set(Some(cx.waker().clone()));
-                match conn.poll_closed(cx) {
-                    Poll::Ready(_) => Poll::Ready(Event::Closed),
-                    Poll::Pending => Poll::Pending,
-                }
-            };
-            if r.is_pending() && calm.get() > handled {
-                return Poll::Ready(Event::Calm(calm.get()));
-            }
-            r
-        });
-        let ev = future::or(
-            next,
-            future::or(
-                async {
-                    // (One wait for the whole connection, polled until it completes.)
-                    if stopping {
-                        future::pending::<()>().await;
-                    }
-                    (&mut stop).await;
-                    Event::Stop
-                },
-                async {
-                    match timeout.flatten() {
-                        Some(t) => {
-                            glommio::timer::sleep(t).await;
-                            Event::Idle
-                        }
-                        None => future::pending().await,
-                    }
-                },
-            ),
-        )
+    // (Everything that borrows the client ends with this block.)
+    let linger = {
+        let calm = Rc::new(Cell::new(Calm::Fine));
+        let wire = Wire {
+            pre: early,
+            pos: 0,
+            io: &mut *io,
+            meter: FrameMeter::new(tune.glitches_threshold),
+            calm: calm.clone(),
+        };
+        let bufsize = ctx.bufsize();
+        let window = tune.initial_window_size;
+        let mut builder = h2::server::Builder::new();
+        builder
+            .max_concurrent_streams(tune.max_concurrent_streams)
+            .initial_window_size(window)
+            // What the client may have in flight for all its uploads: bounded, and at least
+            // one stream's window.
+            .initial_connection_window_size(window.max(1 << 20))
+            // A header block must fit the buffer the exchange parses it in.
+            .max_header_list_size(ctx.limits.max_head as u32)
+            .header_table_size(tune.header_table_size)
+            .max_send_buffer_size(bufsize)
+            .max_concurrent_reset_streams(tune.max_concurrent_streams as usize)
+            .max_pending_accept_reset_streams(tune.max_concurrent_streams as usize)
+            .max_local_error_reset_streams(Some(1024));
+        let handshake = builder.handshake::<_, Bytes>(wire.compat());
+        let hs = future::or(async { Some(handshake.await) }, async {
+            deadline_sleep(t_http_request).await;
+            None
+        })
         .await;
-        match ev {
-            Event::Stream(s) => {
-                let (req, respond) = *s;
-                streams.live.set(streams.live.get() + 1);
-                let live = Live(streams.clone());
-                glommio::spawn_local(stream(ctx.clone(), req, respond, first, live)).detach();
-                first = false;
+        let mut conn = match hs {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                log::debug!("{}: {}: h2 handshake: {e}", ctx.fe.name, ctx.info.src);
+                return;
             }
-            Event::Closed => break,
-            Event::Calm(c) => {
-                handled = c;
-                if c == Calm::Kill {
-                    log::debug!(
-                        "{}: {}: h2: glitches over the threshold; GOAWAY ENHANCE_YOUR_CALM",
-                        ctx.fe.name,
-                        ctx.info.src
-                    );
-                    conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
-                    // Out with the GOAWAY, bounded in time; the streams' tasks end as
-                    // their sends fail.
-                    let _ = future::or(
-                        async {
-                            let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
-                        },
-                        glommio::timer::sleep(Duration::from_secs(1)),
-                    )
-                    .await;
+            None => return,
+        };
+        let max = tune.max_concurrent_streams;
+        let streams = Rc::new(Streams {
+            live: Cell::new(0),
+            max,
+            changed: Cell::new(false),
+            waiter: RefCell::new(None),
+            spare: RefCell::new(Vec::new()),
+        });
+        let shared = ctx.shard.shared.clone();
+        let control = &shared.control;
+        let mut first = true;
+        let mut stopping = false;
+        let mut handled = Calm::Fine;
+        let mut stop = std::pin::pin!(control.wait_stop());
+        // Closed by us while the client may still be sending.
+        let mut linger = false;
+        loop {
+            let idle = streams.live.get() == 0 && !stopping;
+            let timeout = idle.then_some(if first { t_http_request } else { t_keep_alive });
+            let next = poll_fn(|cx| {
+                if calm.get() > handled {
+                    return Poll::Ready(Event::Calm(calm.get()));
+                }
+                if streams.changed.replace(false) {
+                    return Poll::Ready(Event::Changed);
+                }
+                streams.wait(cx);
+                let r = if streams.live.get() < max {
+                    match conn.poll_accept(cx) {
+                        Poll::Ready(Some(Ok((req, respond)))) => {
+                            Poll::Ready(Event::Stream(Box::new((req, respond))))
+                        }
+                        Poll::Ready(Some(Err(e))) => {
+                            log::debug!("{}: {}: h2: {e}", ctx.fe.name, ctx.info.src);
+                            Poll::Ready(Event::Failed)
+                        }
+                        Poll::Ready(None) => Poll::Ready(Event::Closed),
+                        Poll::Pending => Poll::Pending,
+                    }
+                } else {
+                    // Over the limit: only move the frames of the streams at work (new ones
+                    // wait in h2, up to the advertised limit) until one ends.
+                    match conn.poll_closed(cx) {
+                        Poll::Ready(_) => Poll::Ready(Event::Closed),
+                        Poll::Pending => Poll::Pending,
+                    }
+                };
+                if r.is_pending() && calm.get() > handled {
+                    return Poll::Ready(Event::Calm(calm.get()));
+                }
+                r
+            });
+            let ev = future::or(
+                next,
+                future::or(
+                    async {
+                        // (One wait for the whole connection, polled until it completes.)
+                        if stopping {
+                            future::pending::<()>().await;
+                        }
+                        (&mut stop).await;
+                        Event::Stop
+                    },
+                    async {
+                        match timeout.flatten() {
+                            Some(t) => {
+                                glommio::timer::sleep(t).await;
+                                Event::Idle
+                            }
+                            None => future::pending().await,
+                        }
+                    },
+                ),
+            )
+            .await;
+            match ev {
+                Event::Stream(s) => {
+                    let (req, respond) = *s;
+                    streams.live.set(streams.live.get() + 1);
+                    let live = Live(streams.clone());
+                    glommio::spawn_local(stream(ctx.clone(), req, respond, first, live)).detach();
+                    first = false;
+                }
+                Event::Closed => break,
+                Event::Changed => {}
+                Event::Failed => {
+                    linger = true;
                     break;
                 }
-                conn.graceful_shutdown();
+                Event::Calm(c) => {
+                    handled = c;
+                    if c == Calm::Kill {
+                        log::debug!(
+                            "{}: {}: h2: glitches over the threshold; GOAWAY ENHANCE_YOUR_CALM",
+                            ctx.fe.name,
+                            ctx.info.src
+                        );
+                        conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+                        // Out with the GOAWAY, bounded in time; the streams' tasks end as
+                        // their sends fail.
+                        close_within(&mut conn, Duration::from_secs(1)).await;
+                        linger = true;
+                        break;
+                    }
+                    conn.graceful_shutdown();
+                }
+                Event::Idle => {
+                    // Idle past `timeout http-keep-alive` (or `http-request` before the first
+                    // stream): GOAWAY naming the last stream taken (a stream the client sent
+                    // meanwhile was not processed: it may retry it), then close.
+                    conn.abrupt_shutdown(Reason::NO_ERROR);
+                    close_within(&mut conn, Duration::from_secs(1)).await;
+                    linger = true;
+                    break;
+                }
+                Event::Stop => {
+                    // A stop or reload: GOAWAY naming the last stream taken; those in flight
+                    // finish, then h2 ends the connection (accept returns None).
+                    stopping = true;
+                    conn.graceful_shutdown();
+                }
             }
-            Event::Idle => {
-                // Idle past `timeout http-keep-alive` (or `http-request` before the first
-                // stream): GOAWAY, then close.
-                conn.graceful_shutdown();
-                let _ = future::or(
-                    async {
-                        let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
-                    },
-                    deadline_sleep(t_http_request.or(Some(Duration::from_secs(1)))),
-                )
-                .await;
-                break;
-            }
-            Event::Stop => {
-                // A stop or reload: GOAWAY naming the last stream taken; those in flight
-                // finish, then h2 ends the connection (accept returns None).
-                stopping = true;
-                conn.graceful_shutdown();
-            }
+        }
+        linger
+    };
+    if linger {
+        drain(io, ctx.bufsize() * 64).await;
+    }
+}
+
+/// After our GOAWAY: reads and drops what the client still sends (up to `max` bytes, for
+/// at most a second), so that closing does not reset the connection before the client has
+/// read the GOAWAY.
+async fn drain<T: AsyncRead + Unpin>(io: &mut T, max: usize) {
+    use futures_lite::AsyncReadExt;
+    let until = Some(Instant::now() + Duration::from_secs(1));
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    while total < max {
+        match super::io::with_deadline(until, io.read(&mut buf)).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
         }
     }
 }
