@@ -65,9 +65,7 @@ impl AsyncRead for HsStream {
         let limit = this.corked.map_or(buf.len(), |b| b.limit().min(buf.len()));
         let buf = &mut buf[..limit];
         let got = if this.pos < this.pre.len() {
-            let n = (this.pre.len() - this.pos).min(buf.len());
-            buf[..n].copy_from_slice(&this.pre[this.pos..this.pos + n]);
-            this.pos += n;
+            let n = crate::proxy::http::io::copy_pending(&this.pre, &mut this.pos, buf);
             if this.pos == this.pre.len() {
                 this.pre = Vec::new();
                 this.pos = 0;

@@ -187,9 +187,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let n = if this.pos < this.pre.len() {
-            let n = (this.pre.len() - this.pos).min(buf.len());
-            buf[..n].copy_from_slice(&this.pre[this.pos..this.pos + n]);
-            this.pos += n;
+            let n = super::io::copy_pending(&this.pre, &mut this.pos, buf);
             if this.pos == this.pre.len() {
                 this.pre = Vec::new();
                 this.pos = 0;
@@ -853,9 +851,7 @@ impl AsyncRead for StreamIo {
         let this = self.get_mut();
         loop {
             if this.pend_pos < this.pend.len() {
-                let n = (this.pend.len() - this.pend_pos).min(buf.len());
-                buf[..n].copy_from_slice(&this.pend[this.pend_pos..this.pend_pos + n]);
-                this.pend_pos += n;
+                let n = super::io::copy_pending(&this.pend, &mut this.pend_pos, buf);
                 return Poll::Ready(Ok(n));
             }
             if this.req_done {

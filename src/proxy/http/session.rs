@@ -135,6 +135,15 @@ impl Txn {
     }
 }
 
+/// Usable servers of backend `i` (`nbsrv` in conditions).
+fn usable_servers(shared: &crate::runtime::Shared, i: usize) -> u32 {
+    shared
+        .backends
+        .get(i)
+        .and_then(|b| b.as_ref())
+        .map_or(0, |b| b.lb.usable_count() as u32)
+}
+
 /// Deadline helper: `None` = no timeout.
 fn deadline(t: Option<Duration>) -> Option<Instant> {
     t.map(|t| Instant::now() + t)
@@ -439,13 +448,7 @@ impl<'c> Exchange<'c> {
         let bump = bumpalo::Bump::new();
         let mut edits: Edits<'_> = Edits::new();
         let mut flags = rules::Flags::default();
-        let nbsrv = |i: usize| {
-            shared
-                .backends
-                .get(i)
-                .and_then(|b| b.as_ref())
-                .map_or(0, |b| b.lb.usable_count() as u32)
-        };
+        let nbsrv = |i: usize| usable_servers(shared, i);
         let base = RequestSample {
             head: Some((req, inb.bytes())),
             conn: &ctx.acl_conn,
@@ -970,13 +973,7 @@ impl<'c> Exchange<'c> {
         // http-response rules: the backend's, then the frontend's (HAProxy's order).
         if !route.saved_head.is_empty() {
             let shared = &shard.shared;
-            let nbsrv = |i: usize| {
-                shared
-                    .backends
-                    .get(i)
-                    .and_then(|b| b.as_ref())
-                    .map_or(0, |b| b.lb.usable_count() as u32)
-            };
+            let nbsrv = |i: usize| usable_servers(shared, i);
             let rbase = RequestSample {
                 head: Some((req, &route.saved_head)),
                 conn: &ctx.acl_conn,
