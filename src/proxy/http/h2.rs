@@ -514,7 +514,20 @@ async fn stream(
         .unwrap_or_else(|| Bufs::new(&ctx));
     let (parts, body) = req.into_parts();
     let mut head = Vec::with_capacity(256);
-    let chunked = h1_head(&parts, body.is_end_stream(), &mut head);
+    let chunked = match h1_head(&parts, body.is_end_stream(), &mut head) {
+        Ok(c) => c,
+        Err(Malformed(why)) => {
+            log::debug!(
+                "{}: {}: malformed h2 request: {why}",
+                ctx.fe.name,
+                ctx.info.src
+            );
+            let mut respond = respond;
+            respond.send_reset(Reason::PROTOCOL_ERROR);
+            live.0.spare.borrow_mut().push(b);
+            return;
+        }
+    };
     let mut io = StreamIo::new(body, respond, chunked, &ctx);
     b.inb.extend(&head);
     // A head over the limit is rejected by the parse (431), as for HTTP/1: h2 let through
@@ -551,12 +564,36 @@ async fn stream(
     live.0.spare.borrow_mut().push(b);
 }
 
+/// An HTTP/2 request that RFC 9113 calls malformed (§8.1.1): its stream is reset with
+/// PROTOCOL_ERROR (h2 checks the rest: pseudo-header order, connection-specific fields…).
+#[derive(Debug, PartialEq, Eq)]
+struct Malformed(&'static str);
+
 /// Writes the request's head as HTTP/1.1 (what the codec parses) into `out`; returns whether
 /// its body is sent chunked (no Content-Length and more to come).
-fn h1_head(parts: &http::request::Parts, end_stream: bool, out: &mut Vec<u8>) -> bool {
+fn h1_head(
+    parts: &http::request::Parts,
+    end_stream: bool,
+    out: &mut Vec<u8>,
+) -> Result<bool, Malformed> {
     use std::io::Write as _;
     let uri = &parts.uri;
     let authority = uri.authority().map(|a| a.as_str());
+    if parts.method == http::Method::CONNECT && authority.is_none() {
+        return Err(Malformed("CONNECT without :authority"));
+    }
+    if let (Some(a), Some(h)) = (authority, parts.headers.get(http::header::HOST))
+        && h.as_bytes() != a.as_bytes()
+    {
+        return Err(Malformed("Host differs from :authority"));
+    }
+    let blank = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+    if parts.headers.values().any(|v| {
+        let v = v.as_bytes();
+        blank(v.first()) || blank(v.last())
+    }) {
+        return Err(Malformed("a field value starts or ends with a blank"));
+    }
     let target = if parts.method == http::Method::CONNECT {
         authority.unwrap_or("")
     } else {
@@ -605,7 +642,7 @@ fn h1_head(parts: &http::request::Parts, end_stream: bool, out: &mut Vec<u8>) ->
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    chunked
+    Ok(chunked)
 }
 
 /// Where the response stands on the stream.
@@ -990,6 +1027,62 @@ mod tests {
             }
         }
         (out, d.is_done())
+    }
+
+    fn head_of(req: http::request::Builder, end: bool) -> Result<String, Malformed> {
+        let (parts, ()) = req.body(()).unwrap().into_parts();
+        let mut out = Vec::new();
+        let chunked = h1_head(&parts, end, &mut out)?;
+        Ok(format!("{chunked} {}", String::from_utf8(out).unwrap()))
+    }
+
+    #[test]
+    fn h1_head_rebuilds_the_request_and_refuses_malformed_ones() {
+        let r = http::Request::builder()
+            .method("POST")
+            .uri("https://example.test:8443/a?b=1")
+            .header("cookie", "a=1")
+            .header("te", "trailers")
+            .header("x-y", "z")
+            .header("cookie", "b=2");
+        assert_eq!(
+            head_of(r, false).unwrap(),
+            "true POST /a?b=1 HTTP/1.1\r\nhost: example.test:8443\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        let r = http::Request::builder()
+            .uri("https://example.test/")
+            .header("content-length", "3");
+        assert!(
+            head_of(r, false)
+                .unwrap()
+                .starts_with("false GET / HTTP/1.1\r\n")
+        );
+        for (r, why) in [
+            (
+                http::Request::builder()
+                    .uri("https://a.test/")
+                    .header("host", "b.test"),
+                "Host differs from :authority",
+            ),
+            (
+                http::Request::builder().method("CONNECT").uri("/x"),
+                "CONNECT without :authority",
+            ),
+            (
+                http::Request::builder()
+                    .uri("https://a.test/")
+                    .header("x", "v\t"),
+                "a field value starts or ends with a blank",
+            ),
+            (
+                http::Request::builder()
+                    .uri("https://a.test/")
+                    .header("x", " v"),
+                "a field value starts or ends with a blank",
+            ),
+        ] {
+            assert_eq!(head_of(r, true), Err(Malformed(why)));
+        }
     }
 
     #[test]
