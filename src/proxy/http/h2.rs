@@ -367,8 +367,16 @@ pub async fn session<T>(
         // Closed by us while the client may still be sending.
         let mut linger = false;
         loop {
-            let idle = streams.live.get() == 0 && !stopping;
-            let timeout = idle.then_some(if first { t_http_request } else { t_keep_alive });
+            // With no stream at work: the idle timeout, or while stopping a moment for h2's
+            // graceful close (it waits for a PING answer a client need not send).
+            let idle = streams.live.get() == 0;
+            let timeout = idle.then_some(if stopping {
+                Some(Duration::from_secs(1))
+            } else if first {
+                t_http_request
+            } else {
+                t_keep_alive
+            });
             let next = poll_fn(|cx| {
                 if calm.get() > handled {
                     return Poll::Ready(Event::Calm(calm.get()));
@@ -559,8 +567,7 @@ async fn stream(
     }
     io.finish();
     // Ready for the connection's next stream.
-    b.inb.consume(b.inb.len());
-    b.inb.release();
+    b.reset();
     live.0.spare.borrow_mut().push(b);
 }
 

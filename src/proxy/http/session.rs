@@ -254,6 +254,14 @@ impl Bufs {
         }
     }
 
+    /// Forgets whatever an exchange left (it may have ended early) and gives the memory
+    /// back: for the next HTTP/2 stream that takes these buffers.
+    pub fn reset(&mut self) {
+        drop(self.inb.take_all());
+        drop(self.rbuf.take_all());
+        self.release_idle();
+    }
+
     /// Gives the buffers back while the connection waits (idle memory).
     fn release_idle(&mut self) {
         self.inb.release();
