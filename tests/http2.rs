@@ -312,6 +312,8 @@ fn get_block(path: &str) -> Vec<u8> {
 /// What a connection saw of the server until it closed (or the deadline).
 struct Seen {
     goaways: Vec<u32>,
+    /// Every frame: (type, flags, stream).
+    frames: Vec<(u8, u8, u32)>,
     closed: bool,
 }
 
@@ -322,6 +324,7 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
         .unwrap();
     let mut seen = Seen {
         goaways: Vec::new(),
+        frames: Vec::new(),
         closed: false,
     };
     let mut buf = Vec::new();
@@ -348,6 +351,11 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
                 | usize::from(buf[at + 2]);
             if buf.len() - at < 9 + len {
                 break;
+            }
+            let id = u32::from_be_bytes([buf[at + 5], buf[at + 6], buf[at + 7], buf[at + 8]]);
+            if seen.frames.len() < 10_000 {
+                seen.frames
+                    .push((buf[at + 3], buf[at + 4], id & 0x7fff_ffff));
             }
             if buf[at + 3] == GOAWAY && len >= 8 {
                 let p = &buf[at + 9..];
@@ -525,7 +533,7 @@ fn glitches_threshold_zero_lets_a_chatty_client_be() {
 
 #[test]
 fn graceful_stop_finishes_a_stream_in_flight() {
-    let (s, mut lb, _app) = attack_site("");
+    let (s, mut lb, app) = attack_site("");
     let port = s.h2c;
     let client = std::thread::spawn(move || {
         curl(&[
@@ -538,7 +546,7 @@ fn graceful_stop_finishes_a_stream_in_flight() {
     // Once the stream is at the server (its connection counts), stop.
     let at_server = eventually(Duration::from_secs(5), || {
         let n = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        let want = format!(":{:04X}", _app.port);
+        let want = format!(":{:04X}", app.port);
         (n.lines()
             .filter(|l| l.contains(&want) && l.contains(" 01 "))
             .count()
@@ -579,4 +587,45 @@ fn idle_connection_after_its_streams_is_closed_by_http_keep_alive() {
     let seen = read_frames(c, Duration::from_secs(8), done);
     assert_eq!(seen.goaways.first(), Some(&0), "{:?}", seen.goaways);
     assert!(seen.closed);
+}
+
+/// Waits until `n` connections to `port` are established (both ends on loopback count).
+fn wait_established(port: u16, n: usize) {
+    let got = eventually(Duration::from_secs(5), || {
+        let t = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let want = format!(":{port:04X}");
+        (t.lines()
+            .filter(|l| l.contains(&want) && l.contains(" 01 "))
+            .count()
+            >= n)
+            .then_some(())
+    });
+    assert!(got.is_some(), "no connection to {port}");
+}
+
+#[test]
+fn reload_sends_goaway_and_finishes_the_stream_in_flight() {
+    let (s, lb, app) = attack_site("");
+    let mut c = TcpStream::connect(("127.0.0.1", s.h2c)).unwrap();
+    c.write_all(PREFACE).unwrap();
+    c.write_all(&frame(4, 0, 0, &[])).unwrap();
+    c.write_all(&frame(1, 0x5, 1, &get_block("/?delay=1s")))
+        .unwrap();
+    wait_established(app.port, 2);
+    lb.signal("USR2");
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = read_frames(c, Duration::from_secs(15), done);
+    // GOAWAY first (NO_ERROR), then the stream's answer, whole, then the close.
+    let goaway = seen.frames.iter().position(|f| f.0 == GOAWAY);
+    let headers = seen.frames.iter().position(|f| f.0 == 1 && f.2 == 1);
+    let end = seen
+        .frames
+        .iter()
+        .position(|f| (f.0 == 0 || f.0 == 1) && f.2 == 1 && f.1 & 0x1 != 0);
+    assert!(goaway.is_some() && headers.is_some(), "{:?}", seen.frames);
+    assert!(goaway < headers && headers <= end, "{:?}", seen.frames);
+    assert_eq!(seen.goaways.first(), Some(&0));
+    assert!(seen.closed);
+    // The new generation serves new connections.
+    assert!(curl_h2c(s.h2c, "/", &[]).starts_with("HTTP/2 200"));
 }
