@@ -216,6 +216,10 @@ fn h2c_with_prior_knowledge_streams_bodies_both_ways() {
         r.starts_with("HTTP/2 200") && r.trim_end().ends_with("\n3145728"),
         "{r}"
     );
+    // Answered before the upload is read (a deny): the response is whole, and the rest of
+    // the upload is declined with RST_STREAM NO_ERROR (RFC 9113 §8.1), not an error.
+    let r = curl_h2c(s.h2c, "/denied", &["--data-binary", &at]);
+    assert!(r.starts_with("HTTP/2 403"), "{r}");
     // An 8 MB download: flow control paces it, the bytes all arrive.
     let (out, err) = curl(&[
         "--http2-prior-knowledge",
@@ -628,4 +632,32 @@ fn reload_sends_goaway_and_finishes_the_stream_in_flight() {
     assert!(seen.closed);
     // The new generation serves new connections.
     assert!(curl_h2c(s.h2c, "/", &[]).starts_with("HTTP/2 200"));
+}
+
+#[test]
+fn stats_page_admin_form_posted_over_h2() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let s = site();
+    let backends = format!(
+        "backend app\n  server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\nbackend other\n  server o 127.0.0.1:{}\n",
+        a.port, b.port, a.port
+    );
+    let cfg = config(
+        &s,
+        "",
+        "  stats uri /admin?stats\n  stats admin if TRUE\n",
+        &backends,
+    );
+    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    // The form comes in a DATA frame after the HEADERS: the page reads it whole first.
+    let r = curl_h2c(
+        s.h2c,
+        "/admin?stats",
+        &["--data", "s=b&action=maint&b=%232"],
+    );
+    assert!(r.starts_with("HTTP/2 303"), "{r}");
+    assert_eq!(header(&r, "location"), Some("/admin?stats;st=DONE"), "{r}");
+    let csv = curl_h2c(s.h2c, "/admin?stats;csv", &[]);
+    let csv = &csv[csv.find("# pxname").expect("csv")..];
+    assert_eq!(csv_field(csv, "b", "status"), "MAINT", "{csv}");
 }

@@ -551,7 +551,7 @@ async fn stream(
             let mut txn = txn;
             txn.head_received();
             io.method = b.req.method();
-            let ex = Exchange::new(&ctx, txn, head_len, &b, first);
+            let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
             ex.run(&mut b, &mut io).await;
         }
         Err(e) => {
@@ -565,7 +565,7 @@ async fn stream(
                 .await;
         }
     }
-    io.finish();
+    io.finish().await;
     // Ready for the connection's next stream.
     b.reset();
     live.0.spare.borrow_mut().push(b);
@@ -702,15 +702,45 @@ impl StreamIo {
     }
 
     /// After the exchange: a response cut short is reset; one whose end was the server's
-    /// close ends here.
-    fn finish(&mut self) {
+    /// close ends here. A whole response to a request whose body is still coming declines
+    /// the rest with RST_STREAM NO_ERROR (RFC 9113 §8.1), so the client stops sending and
+    /// keeps the response; h2 drops a stream's unsent frames when it is reset, so some of
+    /// the body is read and dropped first (up to 1 MiB, for up to a second) while the
+    /// response goes out.
+    async fn finish(&mut self) {
         match std::mem::replace(&mut self.out, Out::Done) {
             Out::Done => {}
             Out::Body(mut s, Framing::Close) => {
                 let _ = s.send_data(Bytes::new(), true);
             }
-            Out::Body(mut s, _) => s.send_reset(Reason::INTERNAL_ERROR),
-            Out::Head(_) => self.respond.send_reset(Reason::CANCEL),
+            Out::Body(mut s, _) => return s.send_reset(Reason::INTERNAL_ERROR),
+            Out::Head(_) => return self.respond.send_reset(Reason::CANCEL),
+        }
+        if self.req_done || self.body.is_end_stream() {
+            return;
+        }
+        let drained = future::or(
+            async {
+                let mut left = 1usize << 20;
+                while left > 0 {
+                    match poll_fn(|cx| self.body.poll_data(cx)).await {
+                        Some(Ok(d)) => {
+                            let _ = self.body.flow_control().release_capacity(d.len());
+                            left = left.saturating_sub(d.len());
+                        }
+                        Some(Err(_)) | None => return true,
+                    }
+                }
+                false
+            },
+            async {
+                glommio::timer::sleep(Duration::from_secs(1)).await;
+                false
+            },
+        )
+        .await;
+        if !drained {
+            self.respond.send_reset(Reason::NO_ERROR);
         }
     }
 

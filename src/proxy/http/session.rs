@@ -357,8 +357,32 @@ pub(crate) struct Exchange<'c> {
 }
 
 impl<'c> Exchange<'c> {
-    /// `txn` was started when the request began to arrive.
-    pub fn new(ctx: &'c Ctx, txn: Txn, head_len: usize, b: &Bufs, first: bool) -> Self {
+    /// `txn` was started when the request began to arrive; its head is in `b`.
+    pub async fn start<C: AsyncRead + Unpin>(
+        ctx: &'c Ctx,
+        txn: Txn,
+        head_len: usize,
+        b: &mut Bufs,
+        client: &mut C,
+        first: bool,
+    ) -> Self {
+        // A form posted to a stats page (its admin actions) is read whole first: it is
+        // small, and the page answers from it.
+        if b.req.method() == Method::Post
+            && let BodyKind::ContentLength(n) = b.req.body_kind()
+            && ctx.shard.shared.stats_pages.iter().any(|&i| {
+                crate::stats::page::is_page(&ctx.cfg.proxies[i].stats, b.req.target(b.inb.bytes()))
+            })
+        {
+            let fe_px = ctx.fe_px();
+            let t = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
+            while b.inb.len() < head_len + n as usize {
+                match b.inb.read_from(client, deadline(t)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
         Exchange {
             ctx,
             txn,
@@ -1105,7 +1129,7 @@ pub async fn session<C>(
     C: AsyncRead + AsyncWrite + Unpin,
 {
     let ctx = Ctx::new(shard, fe, info);
-    let (shard, fe) = (&ctx.shard, &ctx.fe);
+    let fe = &ctx.fe;
     let fe_px = ctx.fe_px();
     let mut b = Bufs::new(&ctx);
     b.inb.extend(&early);
@@ -1178,22 +1202,7 @@ pub async fn session<C>(
         };
         requests += 1;
         txn.head_received();
-        // A form posted to a stats page (its admin actions) is read whole first: it is
-        // small, and the page answers from it.
-        if b.req.method() == Method::Post
-            && let BodyKind::ContentLength(n) = b.req.body_kind()
-            && shard.shared.stats_pages.iter().any(|&i| {
-                crate::stats::page::is_page(&ctx.cfg.proxies[i].stats, b.req.target(b.inb.bytes()))
-            })
-        {
-            while b.inb.len() < head_len + n as usize {
-                match b.inb.read_from(&mut client, deadline(t_http_request)).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-        }
-        let ex = Exchange::new(&ctx, txn, head_len, &b, first);
+        let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut client, first).await;
         if ex.run(&mut b, &mut client).await == Next::Close {
             return;
         }
