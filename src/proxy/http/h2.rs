@@ -2,7 +2,7 @@
 //! (h2c with prior knowledge, or h2 whatever ALPN says).
 //!
 //! The h2 crate runs the protocol over the client stream (rustls in user space, a kTLS
-//! socket or plain TCP: whatever [`crate::proxy::tls::Client`] the connection is), through
+//! socket or plain TCP: whatever [`crate::net::tls::Client`] the connection is), through
 //! `tokio_util::compat`: it needs tokio's I/O traits only, spawns nothing, arms no timer and
 //! does not need `Send`, so it runs on the shard's executor like the rest of the connection.
 //!
@@ -32,8 +32,8 @@
 
 use super::session::{Bufs, ConnInfo, Ctx, Exchange, Txn};
 use super::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
-use crate::runtime::FrontendRt;
-use crate::runtime::shard::Shard;
+use crate::cluster::FrontendRt;
+use crate::net::shard::Shard;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, future};
 use h2::server::SendResponse;
