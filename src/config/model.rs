@@ -71,6 +71,33 @@ pub struct Global {
     pub tls: crate::tls::options::TlsGlobals,
     /// `stats socket|timeout|maxconn`, `server-state-file|base`.
     pub cli: super::cli::CliGlobal,
+    /// `tune.h2.*`: HTTP/2 towards clients.
+    pub h2: H2Tune,
+}
+
+/// `tune.h2.*` for client connections (HAProxy's names and defaults, except the glitch
+/// threshold: see docs/http2.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct H2Tune {
+    /// `tune.h2.fe.max-concurrent-streams` (or `tune.h2.max-concurrent-streams`): 100.
+    pub max_concurrent_streams: u32,
+    /// `tune.h2.header-table-size`: 4096.
+    pub header_table_size: u32,
+    /// `tune.h2.fe.initial-window-size` (or `tune.h2.initial-window-size`): 65535.
+    pub initial_window_size: u32,
+    /// `tune.h2.fe.glitches-threshold`: 0 turns the glitch limit off.
+    pub glitches_threshold: u32,
+}
+
+impl Default for H2Tune {
+    fn default() -> Self {
+        H2Tune {
+            max_concurrent_streams: 100,
+            header_table_size: 4096,
+            initial_window_size: 65535,
+            glitches_threshold: 1000,
+        }
+    }
 }
 
 impl Default for Global {
@@ -100,6 +127,7 @@ impl Default for Global {
             spread_checks: 0,
             tls: crate::tls::options::TlsGlobals::default(),
             cli: Default::default(),
+            h2: H2Tune::default(),
         }
     }
 }
@@ -178,6 +206,9 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
+    /// `proto h2`: the connections speak HTTP/2 from their first byte (h2c with prior
+    /// knowledge on a plain bind; h2 whatever ALPN says on an `ssl` one).
+    pub h2: bool,
     /// `ssl crt …`: the TLS settings of this listener, and the rustls configuration built
     /// from them once the whole file is read.
     pub tls: Option<Box<crate::tls::options::BindTls>>,

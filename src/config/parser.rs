@@ -405,6 +405,31 @@ impl Parser {
                     }
                 }
             }
+            "tune.h2.fe.max-concurrent-streams" | "tune.h2.max-concurrent-streams" => {
+                if w.len() > 2 {
+                    d.error(
+                        loc,
+                        format!("'{kw}': only the number is supported (no rq-load)"),
+                    );
+                } else if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {
+                    g.h2.max_concurrent_streams = v as u32;
+                }
+            }
+            "tune.h2.header-table-size" => {
+                if let Some(v) = uint_arg(w, 1, 0, 65535, loc, d) {
+                    g.h2.header_table_size = v as u32;
+                }
+            }
+            "tune.h2.fe.initial-window-size" | "tune.h2.initial-window-size" => {
+                if let Some(v) = uint_arg(w, 1, 0, i32::MAX as u64, loc, d) {
+                    g.h2.initial_window_size = v as u32;
+                }
+            }
+            "tune.h2.fe.glitches-threshold" => {
+                if let Some(v) = uint_arg(w, 1, 0, u32::MAX as u64, loc, d) {
+                    g.h2.glitches_threshold = v as u32;
+                }
+            }
             "tune.http.maxhdr" => {
                 if let Some(v) = uint_arg(w, 1, 1, 32767, loc, d) {
                     g.maxhdr = v as usize;
@@ -2453,6 +2478,7 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
         mss: None,
         name: None,
         accept_proxy: false,
+        h2: false,
         tls: None,
         tls_config: None,
         loc: loc.clone(),
@@ -2504,6 +2530,15 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
             "interface" => proto.interface = Some(val.to_string()),
             "mss" => proto.mss = num(d, 1),
             "accept-proxy" => proto.accept_proxy = true,
+            "proto" => match val {
+                "h2" => proto.h2 = true,
+                // HAProxy's default on a plain or ALPN-less bind.
+                "h1" => proto.h2 = false,
+                _ => d.error(
+                    loc,
+                    format!("'bind ... proto {val}': corelb speaks h1 and h2"),
+                ),
+            },
             _ if tls_kw.is_some() => {
                 let t = proto.tls.get_or_insert_with(Default::default);
                 match t.apply(g, p, (nargs == 1).then_some(val)) {
@@ -3030,6 +3065,42 @@ mod tests {
                 "frontend f\n http-request use-service lua.x\n",
                 "unknown service",
             ),
+        ] {
+            let e = errors(bad);
+            assert!(e.iter().any(|x| x.contains(msg)), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn tune_h2_and_bind_proto() {
+        let (c, d) = parse_text(
+            "global\n tune.h2.fe.max-concurrent-streams 20\n tune.h2.header-table-size 0\n tune.h2.fe.initial-window-size 1048576\n tune.h2.fe.glitches-threshold 0\nlisten x\n bind :1 proto h2\n bind :2\n",
+        );
+        assert_eq!(d.errors(), 0, "{:?}", d.list);
+        let c = c.unwrap();
+        let h2 = &c.global.h2;
+        assert_eq!((h2.max_concurrent_streams, h2.header_table_size), (20, 0));
+        assert_eq!(
+            (h2.initial_window_size, h2.glitches_threshold),
+            (1 << 20, 0)
+        );
+        let binds: Vec<bool> = c.proxies[0].binds.iter().map(|b| b.h2).collect();
+        assert_eq!(binds, [true, false]);
+        assert_eq!(crate::config::H2Tune::default().max_concurrent_streams, 100);
+        for (bad, msg) in [
+            (
+                "global\n tune.h2.fe.max-concurrent-streams 0\n",
+                "tune.h2.fe.max-concurrent-streams",
+            ),
+            (
+                "global\n tune.h2.fe.max-concurrent-streams 10 rq-load auto\n",
+                "no rq-load",
+            ),
+            (
+                "global\n tune.h2.header-table-size 70000\n",
+                "tune.h2.header-table-size",
+            ),
+            ("listen x\n bind :1 proto h3\n", "corelb speaks h1 and h2"),
         ] {
             let e = errors(bad);
             assert!(e.iter().any(|x| x.contains(msg)), "{bad}: {e:?}");
