@@ -57,6 +57,7 @@ pub static GLOBAL: &[Kw] = &[
     kw("ulimit-n", Supported, 0),
     kw("log", Supported, 0),
     kw("log-tag", Supported, 0),
+    kw("log-send-hostname", Supported, 0),
     kw("quiet", Supported, 0),
     kw("node", Supported, 0),
     kw("description", Supported, 0),

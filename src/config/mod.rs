@@ -5,6 +5,7 @@
 
 pub mod addr;
 pub mod cli;
+pub mod cond;
 pub mod diag;
 pub mod keywords;
 pub mod lexer;

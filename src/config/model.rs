@@ -57,6 +57,10 @@ pub struct Global {
     pub ulimit_n: Option<u64>,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,
+    /// `log-send-hostname [NAME]`: the hostname put in rfc3164/rfc5424 headers (and what
+    /// makes a `log` line without `format` use rfc3164 instead of the local format); empty
+    /// means the machine's host name.
+    pub log_send_hostname: Option<String>,
     pub quiet: bool,
     pub node: Option<String>,
     pub bufsize: usize,
@@ -90,6 +94,7 @@ impl Default for Global {
             ulimit_n: None,
             logs: Vec::new(),
             log_tag: None,
+            log_send_hostname: None,
             quiet: false,
             node: None,
             bufsize: 16384,
@@ -136,6 +141,47 @@ pub enum LogDest {
     Stderr,
 }
 
+/// `log ... format F`: the header put before each message (HAProxy's names; see
+/// `log::framing` for the exact shapes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SyslogFormat {
+    /// No `format`: rfc3164 when `log-send-hostname` is set, else `local`.
+    #[default]
+    Unspec,
+    Rfc3164,
+    Rfc5424,
+    Short,
+    Raw,
+    Iso,
+    Timed,
+    Priority,
+    Local,
+}
+
+impl SyslogFormat {
+    pub fn parse(s: &str) -> Option<SyslogFormat> {
+        Some(match s {
+            "rfc3164" => SyslogFormat::Rfc3164,
+            "rfc5424" => SyslogFormat::Rfc5424,
+            "short" => SyslogFormat::Short,
+            "raw" => SyslogFormat::Raw,
+            "iso" => SyslogFormat::Iso,
+            "timed" => SyslogFormat::Timed,
+            "priority" => SyslogFormat::Priority,
+            "local" => SyslogFormat::Local,
+            _ => return None,
+        })
+    }
+}
+
+/// `log ... sample RANGES:SIZE`: of every SIZE lines, those whose position (1..=SIZE) is in
+/// one of the ranges are sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSample {
+    pub ranges: Vec<(u32, u32)>,
+    pub size: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct LogTarget {
     pub dest: LogDest,
@@ -143,6 +189,8 @@ pub struct LogTarget {
     pub max_level: u8,
     pub min_level: u8,
     pub maxlen: usize,
+    pub format: SyslogFormat,
+    pub sample: Option<LogSample>,
     pub loc: Loc,
 }
 

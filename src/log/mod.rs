@@ -5,6 +5,7 @@
 //! ever waits for a log reader: sockets are non-blocking and stdout/stderr go through
 //! [`stdio`]'s per-shard queues.
 
+pub mod framing;
 pub mod stdio;
 pub mod syslog;
 

@@ -116,7 +116,8 @@ impl Shard {
                 .log_tag
                 .as_deref()
                 .unwrap_or("corelb");
-            Sender::new(&self.shared.logs[proxy], tag)
+            let host = self.shared.cfg.global.log_send_hostname.as_deref();
+            Sender::new(&self.shared.logs[proxy], tag, host)
         });
         sender.send(level, line);
     }
