@@ -9,6 +9,7 @@ pub mod cond;
 pub mod diag;
 pub mod keywords;
 pub mod lexer;
+pub mod logging;
 pub mod model;
 pub mod parser;
 pub mod units;

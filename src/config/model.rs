@@ -677,6 +677,8 @@ pub struct Proxy {
     pub retries: u32,
     pub options: Options,
     pub log: ProxyLog,
+    /// `log-format`, captures and the built-in formats (see `config::logging`).
+    pub logging: super::logging::LogFormats,
     pub fullconn: Option<u32>,
     pub id: Option<u32>,
     pub check: CheckKind,
@@ -934,6 +936,7 @@ impl Proxy {
             retries: 3,
             options: Options::default(),
             log: ProxyLog::default(),
+            logging: Default::default(),
             fullconn: None,
             id: None,
             check: CheckKind::Connect,
@@ -969,6 +972,8 @@ impl Proxy {
         p.redirects.clear();
         p.monitor_fail = None;
         p.disabled = false;
+        p.logging.req_captures.clear();
+        p.logging.res_captures.clear();
         if !kind.is_frontend() {
             p.default_backend = None;
         }

@@ -487,6 +487,7 @@ impl Parser {
             proxies: std::mem::take(&mut self.proxies),
             files: self.files,
         };
+        super::logging::compile(&mut cfg, &mut self.diags);
         super::validate::validate(&mut cfg, &mut self.diags);
         if self.diags.has_errors() {
             (None, self.diags)
@@ -1040,6 +1041,28 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
             ),
             None => d.error(loc, "'no' expects 'option' or 'log'"),
         },
+        "log-format" | "log-format-sd" => {
+            let Some(text) = arg(1) else {
+                d.error(loc, format!("'{kw}' expects a format string"));
+                return;
+            };
+            if w.len() > 2 {
+                d.error(
+                    loc,
+                    format!(
+                        "'{kw}' expects one argument (quote the format): unexpected '{}'",
+                        w[2]
+                    ),
+                );
+            }
+            let v = Some((text.to_string(), loc.clone()));
+            if kw == "log-format" {
+                px.logging.format = v;
+            } else {
+                px.logging.sd = v;
+            }
+        }
+        "capture" => super::logging::capture_kw(&mut px.logging, &w[1..], loc, d),
         "log" => match arg(1) {
             Some("global") => px.log.use_global = true,
             Some(_) => {
@@ -1256,9 +1279,10 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
         "tcplog" => o.tcplog = on,
         "httplog" => {
             px.http.httplog = on;
+            px.logging.clf = false;
             if let Some(a) = w.get(1) {
                 if a == "clf" {
-                    d.error(loc, "'option httplog clf' is not supported yet");
+                    px.logging.clf = on;
                 } else {
                     d.error(
                         loc,

@@ -26,9 +26,7 @@ pub struct Meta<'a> {
     pub pid: u32,
 }
 
-const MON: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+use super::MON;
 
 /// The format a target without `format` uses: rfc3164 when a hostname is to be sent, else
 /// the local format (HAProxy's `LOG_FORMAT_UNSPEC` choice).

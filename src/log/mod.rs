@@ -5,6 +5,7 @@
 //! ever waits for a log reader: sockets are non-blocking and stdout/stderr go through
 //! [`stdio`]'s per-shard queues.
 
+pub mod access;
 pub mod framing;
 pub mod stdio;
 pub mod syslog;
@@ -66,14 +67,23 @@ pub fn hostname() -> Option<String> {
         .map(|h| h.trim().to_string())
 }
 
+/// Month abbreviations of the log dates.
+pub(crate) const MON: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// HAProxy's access-log date: `06/Feb/2009:12:12:51.443`, local time.
 pub fn format_date(t: std::time::SystemTime, out: &mut String) {
-    use std::fmt::Write as _;
+    let mut b = Vec::with_capacity(24);
+    format_date_bytes(t, &mut b);
+    out.push_str(&String::from_utf8_lossy(&b));
+}
+
+/// [`format_date`] into bytes (the access-log lines are bytes).
+pub fn format_date_bytes(t: std::time::SystemTime, out: &mut Vec<u8>) {
+    use std::io::Write as _;
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let tm = crate::sys::localtime(d.as_secs() as i64);
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let _ = write!(
         out,
         "{:02}/{}/{:04}:{:02}:{:02}:{:02}.{:03}",

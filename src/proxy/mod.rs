@@ -47,6 +47,7 @@ macro_rules! delegate_stream_io {
     };
 }
 
+pub mod accesslog;
 pub mod buffers;
 pub mod conn;
 pub mod copy;
