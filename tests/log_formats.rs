@@ -297,3 +297,58 @@ fn lines_match_haproxy() {
         c.join("\n")
     );
 }
+
+#[test]
+fn log_line_options_are_checked() {
+    let dir = TempDir::new("logfmt");
+    let base = "defaults\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n  bind 127.0.0.1:1\n  server s 127.0.0.1:2\n";
+    let ok = dir.write(
+        "ok.cfg",
+        &format!("global\n  log localhost:1514 len 200 format iso sample 1-2,4:5 local0 info notice\n  log 127.0.0.1 format local daemon\n  log-send-hostname lb1\n{base}  log global\n  no log\n  log stdout format timed local7 debug\n"),
+    );
+    let (code, _, err) = check_config(&ok);
+    assert_eq!(code, 0, "{err}");
+    for (line, msg) in [
+        (
+            "log stdout format bogus local0",
+            "unknown log format 'bogus'",
+        ),
+        (
+            "log stdout sample 0:3 local0",
+            "sample range '0' must be within 1..3",
+        ),
+        ("log stdout sample 1:0 local0", "invalid sample size '0'"),
+        ("log stdout sample 1 local0", "is not RANGES:SIZE"),
+        ("log stdout local9", "unknown log facility 'local9'"),
+        ("log no-such-host.invalid local0", "invalid log target"),
+    ] {
+        let bad = dir.write("bad.cfg", &format!("global\n  {line}\n{base}"));
+        let (code, _, err) = check_config(&bad);
+        assert_eq!(code, 1, "{line}: {err}");
+        assert!(
+            err.contains(&format!("{}:2: ", bad.display())) && err.contains(msg),
+            "{line}: want '{msg}' in\n{err}"
+        );
+    }
+}
+
+/// `sample 1:2` sends every other line; the target beside it gets them all.
+#[test]
+fn sampled_target_gets_its_share() {
+    let b = Backend::named("b1");
+    let port = free_port();
+    let cfg = format!(
+        "{}listen l\n  mode tcp\n  bind 127.0.0.1:{port}\n  log-format \"%ci %b\"\n  server s1 127.0.0.1:{}\n",
+        global("  log stdout format raw sample 2:2 local0\n  log stdout format short local0\n"),
+        b.port
+    );
+    let lines = stdout_lines(corelb_bin(), &cfg, &[port], || {
+        for _ in 0..10 {
+            tcp_once(port);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let short = lines.iter().filter(|l| l.starts_with("<6>")).count();
+    let raw = lines.iter().filter(|l| l.starts_with("127.")).count();
+    assert_eq!((short, raw), (10, 5), "{lines:#?}");
+}

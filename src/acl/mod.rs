@@ -90,7 +90,7 @@ mod sample;
 #[cfg(test)]
 mod diff_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::path::PathBuf;
 

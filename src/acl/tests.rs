@@ -38,7 +38,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
+pub(crate) fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
     let before = ALLOCS.with(Cell::get);
     let r = f();
     (r, ALLOCS.with(Cell::get) - before)

@@ -205,12 +205,18 @@ impl Fields<'_> {
                 if i > 0 {
                     out.push(b' ');
                 }
-                let mut enc = Vec::new();
-                let v = value(i).map(|v| {
-                    encode(v, hdr_map, &mut enc);
-                    &enc[..]
-                });
-                put_str(v, o, out);
+                match value(i) {
+                    Some(v) => {
+                        if o.quote {
+                            out.push(b'"');
+                        }
+                        encode(v, hdr_map, out);
+                        if o.quote {
+                            out.push(b'"');
+                        }
+                    }
+                    None => put_str(None, o, out),
+                }
             }
             return;
         }
@@ -332,7 +338,8 @@ impl LogVars for Fields<'_> {
             }
             Var::SslVersion => put_str(self.tls_version.map(str::as_bytes), o, out),
             Var::Hostname => {
-                let h = super::hostname().unwrap_or_default();
+                static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let h = HOST.get_or_init(|| super::hostname().unwrap_or_default());
                 s(h.as_bytes(), out)
             }
             Var::Pid => int(std::process::id() as i64, out),
@@ -535,6 +542,77 @@ mod tests {
         assert_eq!(out, b"06/Dec/2026:07:03:34 +0000");
         assert_eq!(civil(0), (1970, 0, 1));
         assert_eq!(civil(11_016), (2000, 1, 29));
+    }
+
+    /// The built-in HTTP line, captures included, renders into a reused buffer without
+    /// allocating.
+    #[test]
+    fn a_line_costs_no_allocation() {
+        use crate::acl::{LogFormat, ParseCtx};
+        let fmt = LogFormat::parse_log(
+            crate::config::logging::HTTP_LOG_FORMAT,
+            &mut ParseCtx::new("fe"),
+            true,
+        )
+        .unwrap();
+        let caps = [Capture {
+            name: "Host".into(),
+            len: 8,
+        }];
+        let mut c = Captures::default();
+        let fields = [(&b"host"[..], &b"example.com"[..])];
+        c.capture(false, &caps, fields.iter().copied());
+        let sample = ConnSample {
+            src: "10.0.0.1:1234".parse().unwrap(),
+            dst: Some("10.0.0.2:80".parse().unwrap()),
+            sni: None,
+            tls_version: None,
+            request: split_request_line(b"GET /a?b HTTP/1.1"),
+            stopping: false,
+        };
+        let f = Fields {
+            src: sample.src,
+            dst: sample.dst,
+            tls_version: None,
+            date: UNIX_EPOCH + Duration::from_secs(1_796_540_614),
+            frontend: "fe",
+            backend: "be",
+            server: Some("s1"),
+            server_addr: None,
+            t_request: Some(Duration::from_millis(1)),
+            t_queue: None,
+            t_connect: Some(Duration::ZERO),
+            t_response: Some(Duration::from_millis(3)),
+            t_total: Duration::from_millis(4),
+            status: 200,
+            bytes_out: 500,
+            bytes_in: 80,
+            term: *b"--",
+            actconn: 1,
+            feconn: 1,
+            beconn: 0,
+            srvconn: 0,
+            retries: 0,
+            redispatched: false,
+            srv_queue: 0,
+            bk_queue: 0,
+            req_captures: &caps,
+            res_captures: &[],
+            captures: Some(&c),
+            request_line: b"GET /a?b HTTP/1.1",
+            sample: &sample,
+        };
+        let (mut line, mut sd) = (Vec::with_capacity(512), Vec::new());
+        // The first line sets up localtime's zone data.
+        render(&fmt, None, &f, &mut line, &mut sd);
+        let ((), n) = crate::acl::tests::allocations(|| render(&fmt, None, &f, &mut line, &mut sd));
+        assert_eq!(n, 0);
+        let text = String::from_utf8(line).unwrap();
+        assert!(text.starts_with("10.0.0.1:1234 ["), "{text}");
+        assert!(
+            text.ends_with("] fe be/s1 1/0/0/3/4 200 500 - - ---- 1/1/0/0/0 0/0 {example.} \"GET /a?b HTTP/1.1\""),
+            "{text}"
+        );
     }
 
     #[test]
