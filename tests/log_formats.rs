@@ -352,3 +352,35 @@ fn sampled_target_gets_its_share() {
     let raw = lines.iter().filter(|l| l.starts_with("127.")).count();
     assert_eq!((short, raw), (10, 5), "{lines:#?}");
 }
+
+/// The last of `log-format` / `option tcplog` / `option httplog` wins, defaults included;
+/// `option httplog` in mode tcp falls back to the tcp line with HAProxy's warning.
+#[test]
+fn last_format_setting_wins() {
+    let b = Backend::named("b1");
+    let (p1, p2) = (free_port(), free_port());
+    let cfg = format!(
+        "{}  log-format \"custom %ci\"\nlisten a\n  mode tcp\n  bind 127.0.0.1:{p1}\n  option httplog\n  server s1 127.0.0.1:{}\nlisten b\n  mode tcp\n  bind 127.0.0.1:{p2}\n  server s1 127.0.0.1:{}\n",
+        global("  log stdout format raw local0\n"),
+        b.port,
+        b.port
+    );
+    let lines = stdout_lines(corelb_bin(), &cfg, &[p1, p2], || {
+        tcp_once(p1);
+        tcp_once(p2);
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("127.0.0.1:") && l.contains("] a a/s1 ")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l == "custom 127.0.0.1"), "{lines:#?}");
+    let dir = TempDir::new("logfmt");
+    let (_, _, err) = check_config(&dir.write("c.cfg", &cfg));
+    assert!(
+        err.contains("'option httplog' not usable with listen 'a' (needs 'mode http'). Falling back to 'option tcplog'"),
+        "{err}"
+    );
+}

@@ -116,8 +116,13 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
             };
             one(text, &px.loc, "option httplog", d)
         }
-        // HAProxy falls back to the tcp format for `option httplog` in mode tcp.
         None if px.options.tcplog || px.http.httplog => {
+            if px.http.httplog && !px.options.tcplog {
+                d.warn(
+                    &px.loc,
+                    format!("'option httplog' not usable with {} '{}' (needs 'mode http'). Falling back to 'option tcplog'", px.kind.name(), px.name),
+                );
+            }
             one(TCP_LOG_FORMAT, &px.loc, "option tcplog", d)
         }
         None => None,

@@ -1276,10 +1276,19 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
                 None
             }
         }
-        "tcplog" => o.tcplog = on,
+        "tcplog" => {
+            o.tcplog = on;
+            // The last of log-format / option tcplog / option httplog wins, as in HAProxy.
+            if on {
+                px.logging.format = None;
+            }
+        }
         "httplog" => {
             px.http.httplog = on;
             px.logging.clf = false;
+            if on {
+                px.logging.format = None;
+            }
             if let Some(a) = w.get(1) {
                 if a == "clf" {
                     px.logging.clf = on;
