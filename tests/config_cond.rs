@@ -214,3 +214,48 @@ fn check_condition_matches_haproxy() {
         assert_eq!(cc("haproxy", e), *want, "haproxy -cc '{e}'");
     }
 }
+
+/// Random expressions from the language's tokens (a fixed-seed LCG), through both: the same
+/// exit code for each (0 true, 1 false, 2 error).
+#[test]
+fn generated_expressions_match_haproxy() {
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        eprintln!("haproxy not installed: skipped");
+        return;
+    }
+    const T: &[&str] = &[
+        "1",
+        "0",
+        "!",
+        "(",
+        ")",
+        "&&",
+        "||",
+        "defined(CORELB_T_SET)",
+        "defined(NO)",
+        "streq(a,a)",
+        "strneq(a,a)",
+        "version_before(2.7)",
+        "0x1",
+        "-0",
+        "",
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as usize
+    };
+    let mut diffs = Vec::new();
+    for _ in 0..150 {
+        let n = next() % 6 + 1;
+        let e: Vec<&str> = (0..n).map(|_| T[next() % T.len()]).collect();
+        let e = e.join(" ");
+        let (h, c) = (cc("haproxy", &e), cc(corelb_bin(), &e));
+        if h != c {
+            diffs.push(format!("'{e}': haproxy {h}, corelb {c}"));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

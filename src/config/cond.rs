@@ -536,6 +536,53 @@ mod tests {
         );
     }
 
+    /// Random token strings (a small LCG, fixed seed): whatever evaluates, its negation,
+    /// `E || E` and `E && E` evaluate consistently (the fuzz target's property, run here).
+    #[test]
+    fn generated_expressions_are_consistent() {
+        const T: &[&str] = &[
+            "1",
+            "0",
+            "!",
+            "(",
+            ")",
+            "&&",
+            "||",
+            " ",
+            "defined(SET)",
+            "defined(NO)",
+            "streq(a,a)",
+            "strneq(a,a)",
+            "0x1",
+            "-0",
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut ok = 0;
+        for _ in 0..20_000 {
+            let mut e = String::new();
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            for _ in 0..(x >> 60) as usize + 1 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                e.push_str(T[(x >> 33) as usize % T.len()]);
+                e.push(' ');
+            }
+            let e = e.trim_end();
+            let Ok(v) = ev(e) else { continue };
+            if e.trim().is_empty() {
+                continue;
+            }
+            ok += 1;
+            assert_eq!(ev(&format!("!({e})")), Ok(!v), "{e}");
+            assert_eq!(ev(&format!("({e}) || ({e})")), Ok(v), "{e}");
+            assert_eq!(ev(&format!("({e}) && !({e})")), Ok(false), "{e}");
+        }
+        assert!(ok > 500, "{ok}");
+    }
+
     fn run(text: &str) -> Vec<(u32, Line)> {
         let mut b = Blocks::default();
         text.lines()
