@@ -605,7 +605,8 @@ mod tests {
         let (mut line, mut sd) = (Vec::with_capacity(512), Vec::new());
         // The first line sets up localtime's zone data.
         render(&fmt, None, &f, &mut line, &mut sd);
-        let ((), n) = crate::acl::tests::allocations(|| render(&fmt, None, &f, &mut line, &mut sd));
+        let ((), n) =
+            crate::sys::counting_alloc::allocations(|| render(&fmt, None, &f, &mut line, &mut sd));
         assert_eq!(n, 0);
         let text = String::from_utf8(line).unwrap();
         assert!(text.starts_with("10.0.0.1:1234 ["), "{text}");

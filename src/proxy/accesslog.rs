@@ -5,10 +5,10 @@
 //! and sent to the frontend's `log` targets.
 
 use crate::acl::LogFormat;
+use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::logging::{HTTP_LOG_FORMAT, TCP_LOG_FORMAT};
 use crate::log::access::{self, Captures, ConnSample, Fields};
-use crate::runtime::shard::Shard;
-use crate::runtime::{BackendRt, FrontendRt};
+use crate::net::shard::Shard;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
