@@ -1,11 +1,12 @@
 //! Logging. Process events (startup, server state changes, errors) go to stderr through the
 //! `log` facade in HAProxy's style (`[WARNING]  (pid) : message`) and, for events HAProxy
-//! sends to syslog, also to the configured `log` targets. Per-connection access logs
-//! (`option tcplog`) are formatted here and sent by each shard's [`syslog::Sender`]. No shard
-//! ever waits for a log reader: sockets are non-blocking and stdout/stderr go through
-//! [`stdio`]'s per-shard queues.
+//! sends to syslog, also to the configured `log` targets. Access-log lines (`option
+//! tcplog`/`httplog`, `log-format`) are rendered by [`access`] and sent by each shard's
+//! [`syslog::Sender`] with the header of the target's `format` ([`framing`]). No shard ever
+//! waits for a log reader: sockets are non-blocking and stdout/stderr go through [`stdio`]'s
+//! per-shard queues.
 //!
-//! Layer: on `config` and `sys`; used by `cluster`, `net`, `proxy`, `health` and `runtime`.
+//! Layer: on `acl`, `config` and `sys`; used by `cluster`, `net`, `proxy`, `health` and `runtime`.
 
 pub mod access;
 pub mod framing;
