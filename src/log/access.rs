@@ -128,6 +128,17 @@ fn encode(v: &[u8], map: fn(u8) -> bool, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes what `f` writes, in double quotes with `+Q`.
+fn quoted(o: Opts, out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>)) {
+    if o.quote {
+        out.push(b'"');
+    }
+    f(out);
+    if o.quote {
+        out.push(b'"');
+    }
+}
+
 /// HAProxy's `url_encode_map`, for the request line.
 fn url_map(c: u8) -> bool {
     !(32..127).contains(&c) || c == b'"' || c == b'#'
@@ -207,35 +218,27 @@ impl Fields<'_> {
                 }
                 match value(i) {
                     Some(v) => {
-                        if o.quote {
-                            out.push(b'"');
-                        }
-                        encode(v, hdr_map, out);
-                        if o.quote {
-                            out.push(b'"');
-                        }
+                        quoted(o, out, |out| {
+                            encode(v, hdr_map, out);
+                        });
                     }
                     None => put_str(None, o, out),
                 }
             }
             return;
         }
-        if o.quote {
-            out.push(b'"');
-        }
-        out.push(b'{');
-        for i in 0..caps.len() {
-            if i > 0 {
-                out.push(b'|');
+        quoted(o, out, |out| {
+            out.push(b'{');
+            for i in 0..caps.len() {
+                if i > 0 {
+                    out.push(b'|');
+                }
+                if let Some(v) = value(i) {
+                    encode(v, hdr_map, out);
+                }
             }
-            if let Some(v) = value(i) {
-                encode(v, hdr_map, out);
-            }
-        }
-        out.push(b'}');
-        if o.quote {
-            out.push(b'"');
-        }
+            out.push(b'}');
+        });
     }
 }
 
@@ -281,16 +284,12 @@ impl LogVars for Fields<'_> {
             Var::ServerPort => port(self.server_addr, out),
             Var::Frontend => s(self.frontend.as_bytes(), out),
             Var::FrontendXprt => {
-                if o.quote {
-                    out.push(b'"');
-                }
-                out.extend_from_slice(self.frontend.as_bytes());
-                if self.tls_version.is_some() {
-                    out.push(b'~');
-                }
-                if o.quote {
-                    out.push(b'"');
-                }
+                quoted(o, out, |out| {
+                    out.extend_from_slice(self.frontend.as_bytes());
+                    if self.tls_version.is_some() {
+                        out.push(b'~');
+                    }
+                });
             }
             Var::Backend => s(self.backend.as_bytes(), out),
             Var::Server => s(self.server.unwrap_or("<NOSRV>").as_bytes(), out),
@@ -367,17 +366,13 @@ impl LogVars for Fields<'_> {
             Var::HdrRes => self.captures(true, o, out, false),
             Var::HdrResList => self.captures(true, o, out, true),
             Var::Request => {
-                if o.quote {
-                    out.push(b'"');
-                }
-                if self.request_line.is_empty() {
-                    out.extend_from_slice(b"<BADREQ>");
-                } else {
-                    encode(self.request_line, url_map, out);
-                }
-                if o.quote {
-                    out.push(b'"');
-                }
+                quoted(o, out, |out| {
+                    if self.request_line.is_empty() {
+                        out.extend_from_slice(b"<BADREQ>");
+                    } else {
+                        encode(self.request_line, url_map, out);
+                    }
+                });
             }
             Var::Method | Var::Uri | Var::Path | Var::PathOnly | Var::Query | Var::Version => {
                 self.request_part(v, o, out)
@@ -412,25 +407,17 @@ impl Fields<'_> {
             _ => None,
         };
         if v == Var::Version {
-            if o.quote {
-                out.push(b'"');
-            }
-            out.extend_from_slice(b"HTTP/");
-            out.extend_from_slice(self.sample.version().unwrap_or(b"1.1"));
-            if o.quote {
-                out.push(b'"');
-            }
+            quoted(o, out, |out| {
+                out.extend_from_slice(b"HTTP/");
+                out.extend_from_slice(self.sample.version().unwrap_or(b"1.1"));
+            });
             return;
         }
         match part {
             Some(p) => {
-                if o.quote {
-                    out.push(b'"');
-                }
-                encode(p, url_map, out);
-                if o.quote {
-                    out.push(b'"');
-                }
+                quoted(o, out, |out| {
+                    encode(p, url_map, out);
+                });
             }
             None => put_str(None, o, out),
         }
