@@ -67,6 +67,7 @@ fn main() {
         conn: &conn,
         nbsrv: &nbsrv,
         stopping: false,
+        stick: None,
     };
 
     let mut ctx = ParseCtx::new("myfrontend");

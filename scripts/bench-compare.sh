@@ -3,7 +3,7 @@
 # proxy, every proxy in the same run under the same load, taking turns.
 #
 #   scripts/bench-compare.sh [--quick] [--proxy haproxy|nginx|corelb|both|all] [--scenarios a,b,c,d,e,f,g]
-#       [--rounds N] [--duration SECONDS] [--rate a|b|c|e|f|g=REQ_PER_S]... [--p99-limit MS]
+#       [--rounds N] [--duration SECONDS] [--rate a|b|c|e|f|g|h=REQ_PER_S]... [--p99-limit MS]
 #       [--proxy-cpus N | --proxy-cpu-list LIST] [--json FILE] [--work DIR]
 #       [--no-build | --bin-dir DIR] [--baseline DIR]
 #
@@ -20,6 +20,9 @@
 #   g  HTTP/2 over HTTPS keep-alive (ECDSA P-256, `alpn h2,http/1.1`), 10 streams in flight per
 #      connection; every response must come over HTTP/2. A proxy that does not negotiate h2
 #      (corelb before its HTTP/2) is reported "n/a (no h2 negotiated)", not a failure
+#   h  (c) plus a stick table tracking every request (track-sc0 src + a rate check): h - c is
+#      the cost of the rate limiter (no nginx configuration); not in the default set:
+#      scripts/bench-compare.sh --proxy both --scenarios c,h
 # --proxy: all (default) = HAProxy, nginx and corelb; both = HAProxy and corelb.
 # --baseline DIR: also run DIR/corelb (an earlier build) on corelb's configurations, as the
 #   proxy "baseline", so that a change is measured against the code before it in one run.
@@ -71,7 +74,7 @@ BASELINE_DIR=""
 P99_LIMIT_MS=500
 RATE_OVERRIDES=""
 
-usage() { sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-compare: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -102,7 +105,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for s in $SCENARIOS; do
-  case "$s" in a|b|c|d|e|f|g) ;; *) die "unknown scenario '$s' (a, b, c, d, e, f, g)" ;; esac
+  case "$s" in a|b|c|d|e|f|g|h) ;; *) die "unknown scenario '$s' (a, b, c, d, e, f, g, h)" ;; esac
 done
 is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 [ -z "$ROUNDS" ] || { is_uint "$ROUNDS" && [ "$ROUNDS" -ge 1 ]; } || die "--rounds takes a number >= 1"
@@ -110,7 +113,7 @@ is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 [ -z "$PROXY_NCPU" ] || { is_uint "$PROXY_NCPU" && [ "$PROXY_NCPU" -ge 1 ]; } || die "--proxy-cpus takes a number >= 1"
 is_uint "$P99_LIMIT_MS" || die "--p99-limit takes milliseconds"
 for o in $RATE_OVERRIDES; do
-  case "$o" in [abcefg]=*) is_uint "${o#*=}" || die "--rate $o: not a number" ;; *) die "--rate takes a=N, b=N, c=N, e=N, f=N or g=N" ;; esac
+  case "$o" in [abcefgh]=*) is_uint "${o#*=}" || die "--rate $o: not a number" ;; *) die "--rate takes a=N, b=N, c=N, e=N, f=N, g=N or h=N" ;; esac
 done
 
 # Durations (seconds; fractions are fine for the generator, which takes Go durations).
@@ -919,7 +922,7 @@ echo "== $PINNING" >&2
 echo "== work directory $WORK" >&2
 
 need_http=0
-for s in $SCENARIOS; do case "$s" in a|b|c|e|f|g) need_http=1 ;; esac; done
+for s in $SCENARIOS; do case "$s" in a|b|c|e|f|g|h) need_http=1 ;; esac; done
 [ "$need_http" = 0 ] || start_http_backends
 
 for s in $SCENARIOS; do
@@ -933,6 +936,7 @@ for s in $SCENARIOS; do
     e) scenario_http e e "seed 003: POST over HTTPS keep-alive, fixed rate" seed003.cfg ecdsa ;;
     f) scenario_http f f "mode tcp, short HTTP keep-alive exchanges" tcp.cfg ecdsa tcp.conf ;;
     g) scenario_http g g "HTTP/2 over HTTPS keep-alive, $H2_STREAMS streams per connection, ECDSA P-256" h2.cfg ecdsa h2.conf ;;
+    h) scenario_http h h "HTTP keep-alive, stick table: track-sc0 src + rate check" http-stick.cfg ecdsa ;;
   esac
   echo "   ($s: done at $SECONDS s)" >&2
 done

@@ -26,7 +26,7 @@ LAYERS=(
 	"h1 proxy_protocol tls"
 	"acl"
 	"config"
-	"log"
+	"log stick"
 	"cluster"
 	"net stats"
 	"proxy health"

@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod runtime;
 pub mod stats;
+pub mod stick;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod tls;

@@ -58,6 +58,46 @@ impl Drop for Haproxy {
     }
 }
 
+/// Two named `corelb-bench serve` backends, and one configuration (made from a port and the
+/// backends' ports) running under HAProxy and under corelb. `None` without haproxy.
+struct Pair {
+    _a: Serve,
+    _b: Serve,
+    haproxy: Haproxy,
+    corelb: Corelb,
+    /// HAProxy's port and corelb's.
+    hp: u16,
+    cp: u16,
+}
+
+impl Pair {
+    fn start(names: (&str, &str), config: fn(u16, u16, u16) -> String) -> Option<Pair> {
+        let (a, b) = (Serve::start(names.0, &[]), Serve::start(names.1, &[]));
+        let (hp, cp) = (free_port(), free_port());
+        let haproxy = Haproxy::start(&config(hp, a.port, b.port), &[hp])?;
+        let corelb = Corelb::start(&config(cp, a.port, b.port), &[], &[cp]);
+        Some(Pair {
+            _a: a,
+            _b: b,
+            haproxy,
+            corelb,
+            hp,
+            cp,
+        })
+    }
+
+    /// Fails with the differences and both logs, if there are differences.
+    fn assert_same(&self, diffs: &[String]) {
+        assert!(
+            diffs.is_empty(),
+            "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+            diffs.join("\n"),
+            self.haproxy.log(),
+            self.corelb.log()
+        );
+    }
+}
+
 /// What a client saw: the status line's code, the headers that matter, the body.
 #[derive(Debug, PartialEq)]
 struct Seen {
@@ -182,12 +222,10 @@ backend api
 
 #[test]
 fn http_rules_and_switching_match_haproxy() {
-    let (a, b) = (Serve::start("web-a", &[]), Serve::start("api-b", &[]));
-    let (hp, cp) = (free_port(), free_port());
-    let Some(haproxy) = Haproxy::start(&config(hp, a.port, b.port), &[hp]) else {
+    let Some(pair) = Pair::start(("web-a", "api-b"), config) else {
         return;
     };
-    let corelb = Corelb::start(&config(cp, a.port, b.port), &[], &[cp]);
+    let (hp, cp) = (pair.hp, pair.cp);
     let requests: &[&[u8]] = &[
         b"GET /echo HTTP/1.1\r\nHost: www.example\r\nUser-Agent: somebot/1.0\r\nX-Secret: s\r\nConnection: close\r\n\r\n",
         b"GET /api/v1/items?x=1 HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
@@ -266,13 +304,7 @@ fn http_rules_and_switching_match_haproxy() {
             ));
         }
     }
-    assert!(
-        diffs.is_empty(),
-        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
-        diffs.join("\n"),
-        haproxy.log(),
-        corelb.log()
-    );
+    pair.assert_same(&diffs);
 }
 
 /// CSV rows by (pxname, svname), each as its fields by name.
@@ -369,4 +401,74 @@ fn stats_csv_header_rows_and_counts_match_haproxy() {
     );
     drop(haproxy);
     drop(corelb);
+}
+
+/// The edge rate limiter and stick persistence: the same client through both, request by
+/// request (statuses, which server answered, what the stick fetches render).
+fn stick_config(port: u16, a: u16, b: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 100k expire 10s store http_req_rate(10s),gpc0,gpt0,conn_cnt,conn_cur
+    http-request track-sc0 src
+    http-request sc-inc-gpc0(0) if {{ path /bad }}
+    http-request sc-set-gpt0(0) 5 if {{ path /mark }}
+    http-request return status 200 content-type text/plain lf-string \"rate=%[sc_http_req_rate(0)] gpc0=%[sc_get_gpc0(0)] gpt0=%[sc0_get_gpt0] cnt=%[sc_conn_cnt(0)] cur=%[sc_conn_cur(0)] src=%[src_http_req_rate] tracked=%[sc_tracked(0)]%[sc_tracked(1)]\" if {{ path /show }}
+    http-request deny deny_status 429 if {{ sc_http_req_rate(0) gt 8 }}
+    http-request deny deny_status 403 if {{ sc_get_gpc0(0) ge 2 }}
+    default_backend be
+backend be
+    balance roundrobin
+    stick-table type ip size 1k expire 30s
+    stick on src
+    server a 127.0.0.1:{a}
+    server b 127.0.0.1:{b}
+"
+    )
+}
+
+#[test]
+fn stick_tables_match_haproxy() {
+    let Some(pair) = Pair::start(("web-a", "web-b"), stick_config) else {
+        return;
+    };
+    let (hp, cp) = (pair.hp, pair.cp);
+    let paths = [
+        "/", "/show", "/", "/bad", "/show", "/mark", "/show", "/bad", "/", "/show", "/", "/",
+    ];
+    let mut diffs = Vec::new();
+    let mut statuses = Vec::new();
+    let mut shown = Vec::new();
+    for (n, path) in paths.iter().enumerate() {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (hs, cs) = (
+            seen(&raw_exchange(hp, req.as_bytes())),
+            seen(&raw_exchange(cp, req.as_bytes())),
+        );
+        statuses.push(cs.status);
+        if *path == "/show" {
+            shown.push(cs.body.clone());
+        }
+        if hs != cs {
+            diffs.push(format!(
+                "request {} {path}:\n  haproxy: {hs:?}\n  corelb:  {cs:?}",
+                n + 1
+            ));
+        }
+    }
+    pair.assert_same(&diffs);
+    // And what they agreed on is the limiter at work, not two identical failures.
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 200, 200, 403, 429, 200, 429, 429]
+    );
+    assert_eq!(
+        shown[0],
+        "rate=2 gpc0=0 gpt0=0 cnt=2 cur=1 src=2 tracked=10"
+    );
 }

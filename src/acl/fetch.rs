@@ -126,6 +126,8 @@ pub enum Fetch {
     CookVal(Box<[u8]>),
     /// `nbsrv([BACKEND])`: usable servers.
     Nbsrv(BackendRef),
+    /// `sc_*`, `scN_*`, `src_*`, `table_*`: stick-table counters (`super::stick`).
+    Stick(super::stick::StickFetch),
 }
 
 /// A converter applied to a fetched value.
@@ -300,6 +302,9 @@ impl FetchExpr {
         &mut self,
         lookup: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<(), String> {
+        if let Fetch::Stick(st) = &mut self.fetch {
+            return st.resolve(lookup);
+        }
         if let Fetch::Nbsrv(b) = &mut self.fetch {
             b.index = lookup(&b.name);
             if b.index.is_none() && !b.current {
@@ -501,6 +506,9 @@ impl Fetch {
                 }
             }
             _ => {
+                if let Some(f) = super::stick::parse(kw, args, proxy)? {
+                    return Ok(Fetch::Stick(f));
+                }
                 if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| *k == kw) {
                     return Err(format!("fetch method '{kw}' is not supported: {why}"));
                 }
@@ -532,6 +540,7 @@ impl Fetch {
             | Fetch::Nbsrv(_) => SmpType::Int,
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
             Fetch::Method => SmpType::Meth,
+            Fetch::Stick(f) => f.out_type(),
             _ => SmpType::Str,
         }
     }
@@ -673,6 +682,7 @@ impl Fetch {
                 None if b.current => one(f, Some(Value::Int(0))),
                 None => {}
             },
+            Fetch::Stick(st) => one(f, st.eval(s)),
         }
     }
 }

@@ -28,7 +28,7 @@
 //! # On the request path
 //!
 //! ```text
-//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping };
+//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping, stick: None };
 //! if cond.eval(&proxy.acls, &s) { ... }            // no allocation
 //! value.render(&s, &mut out)                       // appends to out
 //! ```
@@ -62,7 +62,9 @@
 //! ssl_fc ssl_fc_sni ssl_fc_protocol req.proto_http method url path pathq query base
 //! req.ver hdr() req.hdr() req.fhdr() hdr_cnt() req.fhdr_cnt() hdr_val() hdr_ip()
 //! url_param()/urlp() urlp_val() req.cook()/cook()/cookie() cook_cnt() cook_val() nbsrv()`
-//! (with their `req.` spellings), and the ACL keywords `base* cook* hdr* path* url* urlp*`
+//! (with their `req.` spellings), the stick-table fetches `sc_*(N[,T]) scN_*([T])
+//! src_*([T]) sc_tracked table_cnt table_avl` (evaluated by the stick module through
+//! [`Sample::stick`]), and the ACL keywords `base* cook* hdr* path* url* urlp*`
 //! with the suffixes `_beg _dir _dom _end _len _reg _sub`, `method`, `req_ver`.
 //! Converters: `lower`, `upper`. Matching: `-m found bool int ip bin len str beg sub dir dom
 //! end reg`; flags `-i -f -m -n -u -M --`; integer operators `eq ge gt le lt` (and `ne`,
@@ -86,6 +88,7 @@ mod logformat;
 mod pattern;
 mod request;
 mod sample;
+mod stick;
 
 #[cfg(test)]
 mod diff_tests;
@@ -100,6 +103,10 @@ pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
 pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
 pub use sample::{Sample, Value};
+pub use stick::{
+    DATA_TYPES, DataType, GptValue, MAX_SC, Op, Origin, StickAction, StickFetch, StickSource,
+    TABLE_PREFIX, TableName, TableRef, Target, slot_of,
+};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

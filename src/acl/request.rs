@@ -39,6 +39,8 @@ pub struct RequestSample<'a> {
     pub nbsrv: &'a dyn Fn(usize) -> u32,
     /// Whether the process is draining.
     pub stopping: bool,
+    /// The stick tables and this request's tracked counters.
+    pub stick: Option<&'a dyn super::StickSource>,
 }
 
 fn version_text(v: Version) -> &'static [u8] {
@@ -106,6 +108,9 @@ impl Sample for RequestSample<'_> {
     fn stopping(&self) -> bool {
         self.stopping
     }
+    fn stick(&self) -> Option<&dyn super::StickSource> {
+        self.stick
+    }
 }
 
 /// A request whose header fields earlier rules have edited (`http-request set-header`,
@@ -159,6 +164,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     }
     fn stopping(&self) -> bool {
         self.request.stopping()
+    }
+    fn stick(&self) -> Option<&dyn super::StickSource> {
+        self.request.stick
     }
 }
 

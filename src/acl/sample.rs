@@ -46,6 +46,11 @@ pub trait Sample {
     fn nbsrv(&self, backend: usize) -> u32;
     /// Whether this process is stopping (draining after a reload or a soft stop).
     fn stopping(&self) -> bool;
+    /// The stick tables and the counters this request tracks (`sc_*`, `src_*` fetches);
+    /// `None` where there are none (tests, checks): those fetches then find nothing.
+    fn stick(&self) -> Option<&dyn super::StickSource> {
+        None
+    }
 }
 
 /// A fetched value.

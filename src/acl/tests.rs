@@ -757,6 +757,7 @@ fn fetches_see_header_edits() {
     let conn = ConnInfo::default();
     let nbsrv = |_: usize| 0;
     let request = || RequestSample {
+        stick: None,
         head: Some((&head, &buf[..])),
         conn: &conn,
         nbsrv: &nbsrv,

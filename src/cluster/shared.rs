@@ -130,6 +130,8 @@ pub struct Shared {
     pub counters: super::counters::Counters,
     /// When this generation started (the stats page's uptime).
     pub started: std::time::SystemTime,
+    /// The stick tables, shared by every shard (`crate::stick`).
+    pub stick: Arc<crate::stick::Tables>,
 }
 
 /// Where a health check goes and what it does (see `health::prober`).
@@ -202,7 +204,10 @@ impl Shared {
             .clone()
             .or_else(crate::log::hostname)
             .unwrap_or_default();
+        let stick = Arc::new(crate::stick::Tables::new(&cfg));
+        crate::stick::Tables::start_purger(&stick);
         Shared {
+            stick,
             node,
             frontends,
             backends,

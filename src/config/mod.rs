@@ -18,6 +18,7 @@ pub mod lexer;
 pub mod logging;
 pub mod model;
 pub mod parser;
+pub mod stick;
 pub mod units;
 pub mod validate;
 

@@ -577,6 +577,8 @@ pub enum HttpAction {
     DisableL7Retry,
     /// `use-service prometheus-exporter`: corelb answers with its metrics.
     UsePrometheus,
+    /// `track-scN KEY [table T]`, `sc-inc-gpc0(N)`, `sc-set-gpt0(N) VALUE`.
+    Stick(super::stick::StickAction),
 }
 
 /// A complete answer built by `return`, `deny` and the like.
@@ -698,6 +700,10 @@ pub struct Proxy {
     pub monitor_fail: Option<crate::acl::Cond>,
     pub cookie: Option<CookieCfg>,
     pub stats: StatsCfg,
+    /// `stick-table ...` (the table is named after the proxy).
+    pub stick_table: Option<super::stick::StickTableCfg>,
+    /// `stick on|match|store-request ...`, in order.
+    pub stick_rules: Vec<super::stick::StickRule>,
 }
 
 /// The proxy's stats page: `stats enable|uri|realm|auth|refresh|admin|hide-version|
@@ -951,6 +957,8 @@ impl Proxy {
             monitor_fail: None,
             cookie: None,
             stats: StatsCfg::default(),
+            stick_table: None,
+            stick_rules: Vec::new(),
         }
     }
 
@@ -971,6 +979,8 @@ impl Proxy {
         p.http_response.clear();
         p.redirects.clear();
         p.monitor_fail = None;
+        p.stick_table = None;
+        p.stick_rules.clear();
         p.disabled = false;
         p.logging.req_captures.clear();
         p.logging.res_captures.clear();

@@ -1160,6 +1160,8 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
                 px.redirects.push(r);
             }
         }
+        "stick-table" => stick_table_kw(px, w, loc, d),
+        "stick" => stick_kw(px, w, loc, d),
         "disabled" => px.disabled = true,
         "enabled" => px.disabled = false,
         "description" => {}
@@ -1523,6 +1525,61 @@ fn stats_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
     }
 }
 
+/// `stick-table ...`: one per proxy, named after it.
+fn stick_table_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    if px.stick_table.is_some() {
+        d.error(
+            loc,
+            format!(
+                "'stick-table': only one table per proxy ('{}' has one)",
+                px.name
+            ),
+        );
+        return;
+    }
+    match super::stick::parse_table(&w[1..]) {
+        Ok(t) => {
+            if let Some(p) = &t.peers {
+                d.warn(loc, format!("'stick-table ... peers {p}': corelb does not synchronize tables between processes yet; the table is local"));
+            }
+            px.stick_table = Some(t);
+        }
+        Err(e) => d.error(loc, e),
+    }
+}
+
+/// `stick on|match|store-request PATTERN [table T] [if|unless COND]`.
+fn stick_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let cond_at = w
+        .iter()
+        .skip(2)
+        .position(|x| x == "if" || x == "unless")
+        .map_or(w.len(), |p| p + 2);
+    let (matches, stores, expr, table) = match super::stick::parse_rule(w, cond_at, &px.name) {
+        Ok(r) => r,
+        Err(e) => {
+            d.error(loc, e);
+            return;
+        }
+    };
+    let cond = if cond_at < w.len() {
+        match parse_cond(px, &w[cond_at..], loc, d) {
+            Some(c) => Some(c),
+            None => return,
+        }
+    } else {
+        None
+    };
+    px.stick_rules.push(super::stick::StickRule {
+        matches,
+        stores,
+        expr,
+        table,
+        cond,
+        loc: loc.clone(),
+    });
+}
+
 /// Parses `if|unless ...` against the proxy's ACLs; errors and warnings go to `d`.
 fn parse_cond(px: &Proxy, words: &[String], loc: &Loc, d: &mut Diags) -> Option<crate::acl::Cond> {
     let mut ctx = crate::acl::ParseCtx::new(&px.name);
@@ -1575,12 +1632,6 @@ const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "del-map",
     "cache-use",
     "cache-store",
-    "track-sc0",
-    "track-sc1",
-    "track-sc2",
-    "sc-inc-gpc0",
-    "sc-inc-gpc1",
-    "sc-set-gpt0",
     "set-bandwidth-limit",
     "early-hint",
     "normalize-uri",
@@ -1776,6 +1827,16 @@ fn http_rule(
             } else {
                 HttpAction::Return(reply)
             })
+        }
+        a if super::stick::is_action(a) => {
+            let end = cond_at(1).unwrap_or(w.len());
+            match super::stick::parse_action(kw, &w[..end], &px.name) {
+                Ok(a) => Some(HttpAction::Stick(a)),
+                Err(e) => {
+                    d.error(loc, e);
+                    return None;
+                }
+            }
         }
         a if HTTP_ACTIONS_NOT_YET.contains(&a) || a.starts_with("lua.") || a.starts_with("sc-") => {
             d.error(loc, format!("'{kw} {a}' is not supported yet"));

@@ -9,6 +9,7 @@ use super::model::*;
 pub fn validate(cfg: &mut Config, d: &mut Diags) {
     resolve_backend_refs(cfg, d);
     resolve_fetch_backends(cfg, d);
+    super::stick::resolve(cfg, d);
     resolve_servers(cfg, d);
     check_binds(cfg, d);
     build_tls(cfg, d);
@@ -104,12 +105,16 @@ fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
 
 /// `nbsrv(NAME)` in ACLs, conditions and log-format values: the backend's index.
 fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
-    let names: Vec<(String, bool)> = cfg
+    let names: Vec<(String, bool, bool)> = cfg
         .proxies
         .iter()
-        .map(|p| (p.name.clone(), p.kind.is_backend()))
+        .map(|p| (p.name.clone(), p.kind.is_backend(), p.stick_table.is_some()))
         .collect();
-    let lookup = |n: &str| names.iter().position(|(name, be)| *be && name == n);
+    // Stick fetches name tables (their proxy) through the same resolver.
+    let lookup = |n: &str| match n.strip_prefix(crate::acl::TABLE_PREFIX) {
+        Some(t) => names.iter().position(|(name, _, st)| *st && name == t),
+        None => names.iter().position(|(name, be, _)| *be && name == n),
+    };
     for px in &mut cfg.proxies {
         let at = px.loc.clone();
         if let Some(acls) = std::sync::Arc::get_mut(&mut px.acls) {

@@ -165,6 +165,15 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::SetStatus(..) => {}
+            HttpAction::Stick(a) => {
+                if let Some(st) = base.stick {
+                    let s = EditedRequestSample {
+                        request: *base,
+                        edits: &*edits,
+                    };
+                    st.apply(a, &s, crate::acl::Origin::HttpRequest);
+                }
+            }
         }
     }
     Verdict::Continue
@@ -245,6 +254,11 @@ pub fn response_rules<'a, const N: usize>(
                     status: rd.code,
                     bytes: redirect(rd, base, base, scratch, close),
                 };
+            }
+            HttpAction::Stick(a) => {
+                if let Some(st) = base.stick {
+                    st.apply(a, base, crate::acl::Origin::HttpResponse(res.status()));
+                }
             }
             _ => {}
         }

@@ -302,11 +302,18 @@ pub async fn session<C>(
                 .and_then(|b| b.as_ref())
                 .map_or(0, |b| b.lb.usable_count() as u32)
         };
+        // This request's sticky counters (released, conn_cur down, when it ends).
+        let trackers = crate::stick::Trackers::new();
+        let stick_ctx = shared.stick.ctx(&trackers);
+        let stick = stick_ctx
+            .as_ref()
+            .map(|c| c as &dyn crate::acl::StickSource);
         let base = RequestSample {
             head: Some((&req, inb.bytes())),
             conn: &acl_conn,
             nbsrv: &nbsrv,
             stopping: shared.control.stopping(),
+            stick,
         };
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
             && req.keep_alive()
@@ -463,6 +470,14 @@ pub async fn session<C>(
                 now,
             )
         });
+        // `stick match|on`: after the cookie, as in HAProxy.
+        let persist = crate::stick::Persist::rules(
+            &be_px.stick_rules,
+            &be_px.acls,
+            &shared.stick,
+            &base,
+            |id| be.lb.servers.iter().position(|s| s.id == id && s.usable()),
+        );
         if let Some(c) = &be_px.cookie {
             super::persist::rewrite_request_cookies(c, &req, inb.bytes(), &mut edits, &bump);
         }
@@ -482,6 +497,7 @@ pub async fn session<C>(
                         conn: &acl_conn,
                         nbsrv: &nbsrv,
                         stopping: shared.control.stopping(),
+                        stick,
                     };
                     let mut v = Vec::new();
                     f.render(&sample, &mut v);
@@ -580,9 +596,13 @@ pub async fn session<C>(
             let srv = if let Some(s) = retry.again.take() {
                 Some(s)
             } else {
-                let direct = sticky.as_ref().map(|s| s.server).filter(|&s| {
-                    retry.avoid != Some(s) && retry.made == 0 && be.lb.servers[s].try_acquire()
-                });
+                let direct = sticky
+                    .as_ref()
+                    .map(|s| s.server)
+                    .or(persist.server)
+                    .filter(|&s| {
+                        retry.avoid != Some(s) && retry.made == 0 && be.lb.servers[s].try_acquire()
+                    });
                 retry.persistent = direct.is_some();
                 match direct {
                     Some(s) => Some(s),
@@ -802,6 +822,7 @@ pub async fn session<C>(
 
         // ---------------- ForwardResponse
         let status = res.status();
+        persist.response(&shared.stick, &trackers, be.lb.servers[srv].id, status);
         txn.status = status;
         if !fe_px.logging.res_captures.is_empty() && logging(&shard, &fe) {
             let b = rbuf.bytes();
@@ -837,6 +858,7 @@ pub async fn session<C>(
                 conn: &acl_conn,
                 nbsrv: &nbsrv2,
                 stopping: shared.control.stopping(),
+                stick,
             };
             let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
             if be.proxy != fe.proxy {
@@ -938,6 +960,9 @@ pub async fn session<C>(
             drop(sconn);
         }
         rbuf.consume(rbuf.len());
+        if let Some(c) = shared.stick.ctx(&trackers) {
+            c.count_bytes(txn.bytes_in, txn.bytes_out);
+        }
         log_txn(&shard, &fe, &info, &txn);
         if close_client {
             return;

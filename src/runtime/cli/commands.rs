@@ -50,6 +50,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  clear counters [all]                    : clear max statistics counters (or all counters)",
     ),
     (
+        "clear table",
+        CliLevel::Operator,
+        "  clear table <table> [<filter>]*         : remove an entry from a table (filter: data/key)",
+    ),
+    (
         "commit ssl cert",
         CliLevel::Admin,
         "  commit ssl cert <certfile>              : commit a certificate file",
@@ -153,6 +158,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "show stat",
         CliLevel::User,
         "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server",
+    ),
+    (
+        "show table",
+        CliLevel::User,
+        "  show table <table> [<filter>]*          : report table usage stats or dump this table's contents (filter: data/key)",
     ),
     (
         "show version",
@@ -289,6 +299,22 @@ pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -
     }
 }
 
+/// The name of server `id` of the backend whose `stick` rules store into table `t` (the first
+/// such backend), for `show table`'s `server_key=`.
+fn server_name(sh: &Shared, t: &crate::stick::Table, id: u64) -> Option<String> {
+    let be = sh.backends.iter().flatten().find(|b| {
+        sh.cfg.proxies[b.proxy]
+            .stick_rules
+            .iter()
+            .any(|r| sh.cfg.proxies[r.table.index].name == t.name)
+    })?;
+    be.lb
+        .servers
+        .iter()
+        .find(|s| s.id as u64 == id)
+        .map(|s| s.name.clone())
+}
+
 fn with_shared(
     ctx: &Ctx,
     sh: &Shared,
@@ -302,6 +328,8 @@ fn with_shared(
         "show info" => super::info::show_info(ctx, sh),
         "show errors" => crate::cluster::errors::render(sh),
         "show stat" => show_stat(sh, args),
+        "show table" => super::table::show(&sh.stick, args, &|t, id| server_name(sh, t, id)),
+        "clear table" => super::table::clear(&sh.stick, args),
         "clear counters" => match args {
             [] => {
                 sh.counters.clear(false);

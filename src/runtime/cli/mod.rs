@@ -20,6 +20,7 @@ pub mod commands;
 pub mod getsocks;
 pub mod info;
 pub mod state_file;
+pub mod table;
 
 use crate::cluster::Shared;
 use crate::config::cli::{CliAddr, CliGlobal, CliLevel, StatsSocket};

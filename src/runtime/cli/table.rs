@@ -1,0 +1,265 @@
+//! `show table` and `clear table` (HAProxy 2.6's management guide, 9.3): the tables'
+//! heads, the entries of one, filtered by one `data.TYPE OP VALUE` or a `key`, in HAProxy's
+//! text (`0xADDR: key=K use=N exp=MS type=value ...`).
+
+use crate::config::stick::{DATA_TYPES, DataType};
+use crate::stick::{Entry, Table, Tables, now_ms};
+use std::fmt::Write;
+
+fn head(t: &Table, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# table: {}, type: {}, size:{}, used:{}",
+        t.name,
+        t.cfg.key.name(),
+        t.cfg.size,
+        t.used()
+    );
+}
+
+/// The name of the server a table's `server_id` names, for `server_key=`.
+pub type ServerName<'a> = &'a dyn Fn(&Table, u64) -> Option<String>;
+
+fn entry(t: &Table, e: &std::sync::Arc<Entry>, now: u64, names: ServerName, out: &mut String) {
+    let _ = write!(
+        out,
+        "{:p}: key={} use={} exp={}",
+        std::sync::Arc::as_ptr(e),
+        e.key,
+        e.refs(),
+        t.remaining(e, now)
+    );
+    for &(dt, name) in DATA_TYPES {
+        if let Some(v) = t.get(e, dt, now) {
+            if dt.is_rate() {
+                let _ = write!(out, " {name}({})={v}", t.period(dt));
+            } else if dt == DataType::ServerId || dt == DataType::Gpt0 {
+                let _ = write!(out, " {name}={}", v as i64);
+            } else {
+                let _ = write!(out, " {name}={v}");
+            }
+        }
+    }
+    if t.cfg.server_key
+        && let Some(n) = t
+            .get(e, DataType::ServerId, now)
+            .and_then(|id| names(t, id))
+    {
+        let _ = write!(out, " server_key={n}");
+    }
+    out.push('\n');
+}
+
+enum Filter {
+    All,
+    Key(crate::stick::Key),
+    Data(DataType, &'static str, i64),
+}
+
+fn filter(t: &Table, args: &[&str], clear: bool) -> Result<Filter, String> {
+    match args {
+        [] => Ok(Filter::All),
+        ["key", k] => t
+            .parse_key(k)
+            .map(Filter::Key)
+            .ok_or_else(|| "Invalid key\n".to_string()),
+        ["key"] => Err("Key value expected\n".into()),
+        [d, rest @ ..] if d.starts_with("data.") => {
+            let Some(dt) = DataType::from_name(&d[5..]) else {
+                return Err("Filter entry #1: Unknown data type\n".into());
+            };
+            if !t.stores(dt) {
+                return Err("Filter entry #1: Data type not stored in this table\n".into());
+            }
+            let op = match rest.first().copied() {
+                Some("eq") => "eq",
+                Some("ne") => "ne",
+                Some("le") => "le",
+                Some("ge") => "ge",
+                Some("lt") => "lt",
+                Some("gt") => "gt",
+                _ => {
+                    return Err("Filter entry #1: Require and operator among \"eq\", \"ne\", \"le\", \"ge\", \"lt\", \"gt\"\n".into());
+                }
+            };
+            let Some(v) = rest.get(1).and_then(|v| v.parse::<i64>().ok()) else {
+                return Err(
+                    "Filter entry #1: Require a valid integer value to compare against\n".into(),
+                );
+            };
+            if rest.len() > 2 {
+                return Err(format!(
+                    "Detected extra data in filter, 6th word of input, after '{}'\n",
+                    rest[1]
+                ));
+            }
+            Ok(Filter::Data(dt, op, v))
+        }
+        _ if clear => Err("Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key> or <table> ptr <ptr>\n".into()),
+        _ => Err("Optional argument only supports \"data.<store_data_type>\" <operator> <value> or key <key> or ptr <ptr>\n".into()),
+    }
+}
+
+fn keep(t: &Table, e: &Entry, f: &Filter, now: u64) -> bool {
+    match f {
+        Filter::All => true,
+        Filter::Key(k) => e.key == *k,
+        Filter::Data(dt, op, v) => {
+            let Some(x) = t.get(e, *dt, now) else {
+                return false;
+            };
+            let x = x as i64;
+            match *op {
+                "eq" => x == *v,
+                "ne" => x != *v,
+                "le" => x <= *v,
+                "ge" => x >= *v,
+                "lt" => x < *v,
+                _ => x > *v,
+            }
+        }
+    }
+}
+
+/// `show table [NAME [data.TYPE OP VALUE | key KEY]]`.
+pub fn show(tables: &Tables, args: &[&str], names: ServerName) -> String {
+    let mut out = String::new();
+    // What is past its expiry goes now (HAProxy's expiry task runs on time; ours once a
+    // second), so that `used:` and the entries shown are exact.
+    let now = now_ms();
+    for t in tables.iter() {
+        t.purge(now);
+    }
+    let Some(name) = args.first() else {
+        // HAProxy lists the tables by name.
+        let mut all: Vec<&Table> = tables.iter().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        for t in all {
+            head(t, &mut out);
+        }
+        return out;
+    };
+    let Some(t) = tables.by_name(name) else {
+        return "No such table\n".into();
+    };
+    let f = match filter(t, &args[1..], false) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    head(t, &mut out);
+    if let Filter::Key(k) = &f {
+        if let Some(e) = t.lookup(k, now) {
+            entry(t, &e, now, names, &mut out);
+        }
+        return out;
+    }
+    // HAProxy walks its tree in key order.
+    let mut es = t.entries();
+    es.sort_by(|a, b| a.key.cmp(&b.key));
+    for e in es.iter().filter(|e| keep(t, e, &f, now)) {
+        entry(t, e, now, names, &mut out);
+    }
+    out
+}
+
+/// `clear table NAME [data.TYPE OP VALUE | key KEY]`: removes the matching entries no
+/// connection uses (all of them without a filter).
+pub fn clear(tables: &Tables, args: &[&str]) -> String {
+    let Some(name) = args.first() else {
+        return "Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key> or <table> ptr <ptr>\n".into();
+    };
+    let Some(t) = tables.by_name(name) else {
+        return "No such table\n".into();
+    };
+    let f = match filter(t, &args[1..], true) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let now = now_ms();
+    if let Filter::Key(k) = &f {
+        if let Some(e) = t.lookup(k, now)
+            && !t.kill(&e)
+        {
+            return "Entry currently in use, cannot remove\n".into();
+        }
+        return String::new();
+    }
+    for e in t.entries().iter().filter(|e| keep(t, e, &f, now)) {
+        t.kill(e);
+    }
+    String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stick::Trackers;
+
+    const NONAMES: ServerName = &|_, _| None;
+
+    fn tables() -> Tables {
+        let mut p = crate::config::parser::Parser::new();
+        p.parse_str(
+            "t.cfg",
+            "defaults\n  mode http\nbackend zz\n  stick-table type ip size 10 expire 1m store gpc0,conn_rate(30s)\n\
+             backend aa\n  stick-table type string len 8 size 5\n",
+        );
+        Tables::new(&p.finish().0.expect("valid"))
+    }
+
+    #[test]
+    fn heads_entries_and_filters_in_haproxy_text() {
+        let tb = tables();
+        assert_eq!(
+            show(&tb, &[], NONAMES),
+            "# table: aa, type: string, size:5, used:0\n# table: zz, type: ip, size:10, used:0\n"
+        );
+        let zz = tb.by_name("zz").unwrap();
+        let now = now_ms();
+        for k in ["10.0.0.2", "10.0.0.1"] {
+            let e = zz.get_or_create(&zz.parse_key(k).unwrap(), now).unwrap();
+            zz.add(&e, DataType::Gpc0, 3, now);
+        }
+        let out = show(&tb, &["zz"], NONAMES);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "# table: zz, type: ip, size:10, used:2");
+        assert!(lines[1].contains(": key=10.0.0.1 use=0 exp="), "{out}");
+        assert!(lines[1].ends_with(" gpc0=3 conn_rate(30000)=0"), "{out}");
+        assert!(lines[2].contains(": key=10.0.0.2 "), "{out}");
+        assert_eq!(
+            show(&tb, &["zz", "data.gpc0", "gt", "3"], NONAMES)
+                .lines()
+                .count(),
+            1
+        );
+        assert_eq!(
+            show(&tb, &["zz", "key", "10.0.0.2"], NONAMES)
+                .lines()
+                .count(),
+            2
+        );
+        assert_eq!(
+            show(&tb, &["zz", "data.foo", "gt", "1"], NONAMES),
+            "Filter entry #1: Unknown data type\n"
+        );
+        assert_eq!(
+            show(&tb, &["zz", "data.gpc1", "gt", "1"], NONAMES),
+            "Filter entry #1: Data type not stored in this table\n"
+        );
+        assert_eq!(show(&tb, &["nope"], NONAMES), "No such table\n");
+        // An entry in use stays.
+        let trackers = Trackers::new();
+        let idx = (0..2)
+            .find(|&i| tb.get(i).is_some_and(|t| t.name == "zz"))
+            .unwrap();
+        trackers.track(0, &tb, idx, &zz.parse_key("10.0.0.1").unwrap(), now);
+        assert_eq!(
+            clear(&tb, &["zz", "key", "10.0.0.1"]),
+            "Entry currently in use, cannot remove\n"
+        );
+        assert_eq!(clear(&tb, &["zz"]), "");
+        assert!(
+            show(&tb, &["zz"], NONAMES).starts_with("# table: zz, type: ip, size:10, used:1\n")
+        );
+    }
+}

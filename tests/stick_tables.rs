@@ -1,0 +1,221 @@
+//! Stick tables end to end: the rate limiter operators write (`track-sc0 src` +
+//! `sc_http_req_rate(0)` + `deny deny_status 429`), expiry seen on the stats socket,
+//! `stick on src` persistence, the gpc/gpt actions and `-c` errors.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+const DEFAULTS: &str =
+    "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n";
+
+fn status_of(port: u16, path: &str) -> u16 {
+    let r = raw_exchange(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    r.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn server_from(local: &str, port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut c = connect_from(local, ("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out.lines()
+        .find_map(|l| l.strip_prefix("X-Server: "))
+        .unwrap_or("none")
+        .to_string()
+}
+
+/// `http_req_rate(10000)=N` of the entry shown by `show table NAME`, if any.
+fn rate_in(show: &str) -> Option<u64> {
+    show.split_whitespace()
+        .find_map(|w| w.strip_prefix("http_req_rate(10000)="))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn rate_limit_answers_429_past_the_limit_then_lets_the_client_in_and_expires() {
+    let s = Serve::start("web", &[]);
+    let dir = TempDir::new("stick");
+    let sock = dir.path("admin.sock");
+    let port = free_port();
+    let cfg = format!(
+        "global\n  stats socket {} level admin\n{DEFAULTS}\
+         frontend fe\n  bind 127.0.0.1:{port}\n\
+         stick-table type ip size 100k expire 10s store http_req_rate(10s),conn_cur,http_req_cnt\n\
+         http-request track-sc0 src\n\
+         http-request deny deny_status 429 if {{ sc_http_req_rate(0) gt 5 }}\n\
+         default_backend be\n\
+         backend be\n  server s 127.0.0.1:{}\n",
+        sock.display(),
+        s.port
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    wait_unix_socket(&sock);
+    let statuses: Vec<u16> = (0..8).map(|_| status_of(port, "/")).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+
+    let show = stats_cmd(&sock, "show table fe");
+    assert!(
+        show.starts_with("# table: fe, type: ip, size:102400, used:1\n"),
+        "{show}"
+    );
+    assert!(show.contains(": key=127.0.0.1 use=0 exp="), "{show}");
+    assert!(
+        show.contains(" conn_cur=0 http_req_cnt=8 http_req_rate(10000)=8\n"),
+        "{show}"
+    );
+    let list = stats_cmd(&sock, "show table");
+    assert_eq!(list, "# table: fe, type: ip, size:102400, used:1\n\n");
+    assert!(stats_cmd(&sock, "show table fe data.http_req_cnt gt 8").ends_with("used:1\n\n"));
+    assert!(stats_cmd(&sock, "show table fe key 127.0.0.1").contains("key=127.0.0.1"));
+    assert_eq!(stats_cmd(&sock, "show table nope"), "No such table\n\n");
+
+    // Denied requests count too: the weighted rate stays above the limit until the entry,
+    // idle past 'expire 10s', is removed; then the client starts afresh.
+    let t0 = Instant::now();
+    let gone = eventually(Duration::from_secs(25), || {
+        let show = stats_cmd(&sock, "show table fe");
+        if show.contains("used:0") {
+            return Some(show);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        None
+    });
+    assert!(gone.is_some(), "not expired after {:?}", t0.elapsed());
+    assert_eq!(status_of(port, "/"), 200);
+    let show = stats_cmd(&sock, "show table fe");
+    assert_eq!(rate_in(&show), Some(1), "{show}");
+}
+
+#[test]
+fn stick_on_src_keeps_each_client_on_its_server() {
+    let a = Serve::start("a", &[]);
+    let b = Serve::start("b", &[]);
+    let dir = TempDir::new("stickon");
+    let sock = dir.path("admin.sock");
+    let port = free_port();
+    let cfg = format!(
+        "global\n  stats socket {} level admin\n{DEFAULTS}\
+         frontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n\
+         backend be\n  balance roundrobin\n\
+         stick-table type ip size 1k expire 30s\n  stick on src\n\
+         server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n",
+        sock.display(),
+        a.port,
+        b.port
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    wait_unix_socket(&sock);
+    let mut firsts = Vec::new();
+    for ip in ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"] {
+        let first = server_from(ip, port);
+        for _ in 0..5 {
+            assert_eq!(server_from(ip, port), first, "{ip}");
+        }
+        firsts.push(first);
+    }
+    // Without the table, round robin would alternate; with it, both servers got clients.
+    assert!(firsts.contains(&"a".to_string()) && firsts.contains(&"b".to_string()));
+    let show = stats_cmd(&sock, "show table be");
+    assert!(
+        show.starts_with("# table: be, type: ip, size:1024, used:4\n"),
+        "{show}"
+    );
+    let id = if firsts[0] == "a" { 1 } else { 2 };
+    let line = show
+        .lines()
+        .find(|l| l.contains(": key=127.0.0.2 use=0 exp="))
+        .unwrap_or_else(|| panic!("{show}"));
+    // HAProxy 2.6's text for a table that stick rules use: the id, then the name.
+    assert!(
+        line.ends_with(&format!(" server_id={id} server_key={}", firsts[0])),
+        "{show}"
+    );
+    // A server in maintenance is not used; the client is balanced elsewhere and stays there.
+    let srv = &firsts[0];
+    stats_cmd(&sock, &format!("set server be/{srv} state maint"));
+    let other = server_from("127.0.0.2", port);
+    assert_ne!(&other, srv);
+    // `clear table` forgets the client.
+    assert_eq!(stats_cmd(&sock, "clear table be key 127.0.0.3"), "\n");
+    assert!(!stats_cmd(&sock, "show table be").contains("key=127.0.0.3 "));
+}
+
+#[test]
+fn gpc0_and_gpt0_actions_and_src_fetches() {
+    let s = Serve::start("web", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{port}\n\
+         stick-table type ip size 10 expire 30s store gpc0,gpt0,conn_cnt\n\
+         http-request track-sc1 src\n\
+         http-request sc-inc-gpc0(1) if {{ path /bad }}\n\
+         http-request sc-set-gpt0(1) 7 if {{ path /mark }}\n\
+         http-request return status 200 content-type text/plain lf-string \"gpc0=%[sc1_get_gpc0] gpt0=%[sc_get_gpt0(1)] src=%[src_get_gpc0] cnt=%[src_conn_cnt] tracked=%[sc_tracked(1)],%[sc_tracked(0)] avl=%[table_avl]\" if {{ path /show }}\n\
+         http-request deny deny_status 403 if {{ sc_get_gpc0(1) ge 2 }}\n\
+         default_backend be\n\
+         backend be\n  server s 127.0.0.1:{}\n",
+        s.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let body = |path: &str| {
+        raw_exchange(
+            port,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+    };
+    assert_eq!(status_of(port, "/bad"), 200);
+    assert_eq!(status_of(port, "/mark"), 200);
+    assert_eq!(body("/show"), "gpc0=1 gpt0=7 src=1 cnt=3 tracked=1,0 avl=9");
+    assert_eq!(
+        status_of(port, "/bad"),
+        403,
+        "gpc0 reached 2 on this request"
+    );
+    assert_eq!(status_of(port, "/"), 403);
+}
+
+#[test]
+fn check_reports_stick_errors_with_file_and_line() {
+    let dir = TempDir::new("stickcheck");
+    let cfg = dir.write(
+        "bad.cfg",
+        "defaults\n  mode http\n\
+         frontend fe\n  bind 127.0.0.1:1\n\
+         stick-table type ip size 10 store http_req_rate\n\
+         http-request track-sc0 src table nosuch\n\
+         http-request track-sc3 src\n\
+         http-request deny if { sc_http_req_rate(0,other) gt 1 }\n\
+         default_backend be\n\
+         backend be\n  stick on src\n  server s 127.0.0.1:2\n",
+    );
+    let (code, _out, err) = check_config(&cfg);
+    assert_eq!(code, 1, "{err}");
+    for (line, want) in [
+        (5, "data type 'http_req_rate' expects a period"),
+        (6, "no stick-table named 'nosuch'"),
+        (7, "invalid stick counter '3'"),
+        (8, "no stick-table named 'other'"),
+        (
+            11,
+            "no stick-table named 'be' (that proxy declares no stick-table)",
+        ),
+    ] {
+        assert!(
+            err.contains(&format!("bad.cfg:{line}: ")) && err.contains(want),
+            "{line} {want}:\n{err}"
+        );
+    }
+}
