@@ -99,7 +99,7 @@ use std::path::PathBuf;
 
 pub use cond::{Acls, Cond, Polarity, predefined_names};
 pub use fetch::{BackendRef, Conv, Fetch, FetchExpr};
-pub use logformat::{LogFormat, Var};
+pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
 pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
 pub use sample::{Sample, Value};

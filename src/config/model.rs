@@ -57,6 +57,10 @@ pub struct Global {
     pub ulimit_n: Option<u64>,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,
+    /// `log-send-hostname [NAME]`: the hostname put in rfc3164/rfc5424 headers (and what
+    /// makes a `log` line without `format` use rfc3164 instead of the local format); empty
+    /// means the machine's host name.
+    pub log_send_hostname: Option<String>,
     pub quiet: bool,
     pub node: Option<String>,
     pub bufsize: usize,
@@ -117,6 +121,7 @@ impl Default for Global {
             ulimit_n: None,
             logs: Vec::new(),
             log_tag: None,
+            log_send_hostname: None,
             quiet: false,
             node: None,
             bufsize: 16384,
@@ -164,6 +169,47 @@ pub enum LogDest {
     Stderr,
 }
 
+/// `log ... format F`: the header put before each message (HAProxy's names; see
+/// `log::framing` for the exact shapes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SyslogFormat {
+    /// No `format`: rfc3164 when `log-send-hostname` is set, else `local`.
+    #[default]
+    Unspec,
+    Rfc3164,
+    Rfc5424,
+    Short,
+    Raw,
+    Iso,
+    Timed,
+    Priority,
+    Local,
+}
+
+impl SyslogFormat {
+    pub fn parse(s: &str) -> Option<SyslogFormat> {
+        Some(match s {
+            "rfc3164" => SyslogFormat::Rfc3164,
+            "rfc5424" => SyslogFormat::Rfc5424,
+            "short" => SyslogFormat::Short,
+            "raw" => SyslogFormat::Raw,
+            "iso" => SyslogFormat::Iso,
+            "timed" => SyslogFormat::Timed,
+            "priority" => SyslogFormat::Priority,
+            "local" => SyslogFormat::Local,
+            _ => return None,
+        })
+    }
+}
+
+/// `log ... sample RANGES:SIZE`: of every SIZE lines, those whose position (1..=SIZE) is in
+/// one of the ranges are sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSample {
+    pub ranges: Vec<(u32, u32)>,
+    pub size: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct LogTarget {
     pub dest: LogDest,
@@ -171,6 +217,8 @@ pub struct LogTarget {
     pub max_level: u8,
     pub min_level: u8,
     pub maxlen: usize,
+    pub format: SyslogFormat,
+    pub sample: Option<LogSample>,
     pub loc: Loc,
 }
 
@@ -662,6 +710,8 @@ pub struct Proxy {
     pub retries: u32,
     pub options: Options,
     pub log: ProxyLog,
+    /// `log-format`, captures and the built-in formats (see `config::logging`).
+    pub logging: super::logging::LogFormats,
     pub fullconn: Option<u32>,
     pub id: Option<u32>,
     pub check: CheckKind,
@@ -923,6 +973,7 @@ impl Proxy {
             retries: 3,
             options: Options::default(),
             log: ProxyLog::default(),
+            logging: Default::default(),
             fullconn: None,
             id: None,
             check: CheckKind::Connect,
@@ -962,6 +1013,8 @@ impl Proxy {
         p.stick_table = None;
         p.stick_rules.clear();
         p.disabled = false;
+        p.logging.req_captures.clear();
+        p.logging.res_captures.clear();
         if !kind.is_frontend() {
             p.default_backend = None;
         }

@@ -96,6 +96,8 @@ pub(crate) struct Txn {
     redispatched_from: Option<usize>,
     /// The request line, kept for the log only when a log line will be written.
     request_line: String,
+    /// `capture request|response header` values, for the log line.
+    captures: crate::log::access::Captures,
     /// For the stats counters: request bytes, whether a `deny` answered, whether corelb
     /// answered itself (monitor-uri, stats page, exporter), whether the server connection
     /// was reused.
@@ -122,6 +124,7 @@ impl Txn {
             retries: 0,
             redispatched_from: None,
             request_line: String::new(),
+            captures: Default::default(),
             bytes_in: 0,
             denied: false,
             intercepted: false,
@@ -479,6 +482,11 @@ impl<'c> Exchange<'c> {
             } else {
                 String::from_utf8_lossy(req.request_line().get(inb.bytes())).into_owned()
             };
+            let bytes = inb.bytes();
+            let fields = req.headers().iter().filter(|h| !h.dropped);
+            let fields = fields.map(|h| (h.name(bytes), h.value(bytes)));
+            txn.captures
+                .capture(false, &fe_px.logging.req_captures, fields);
         }
         let version = req.version();
         let upgrade = req.upgrade_requested();
@@ -1011,6 +1019,15 @@ impl<'c> Exchange<'c> {
             status,
         );
         txn.status = status;
+        if !fe_px.logging.res_captures.is_empty() && logging(shard, fe) {
+            let bytes = b.rbuf.bytes();
+            let fields = res
+                .headers()
+                .iter()
+                .map(|h| (h.name(bytes), h.value(bytes)));
+            txn.captures
+                .capture(true, &fe_px.logging.res_captures, fields);
+        }
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
         let mut close_client = route.client_close || matches!(res_body, BodyKind::CloseDelimited);
@@ -1703,67 +1720,33 @@ async fn tunnel_copy<C: AsyncRead + AsyncWrite + Unpin>(
 }
 
 fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
-    let fe_px = &shard.shared.cfg.proxies[fe.proxy];
-    ((fe_px.http.httplog || fe.tcplog) && fe.logs) || log::log_enabled!(log::Level::Trace)
+    crate::proxy::accesslog::wanted(shard, fe)
 }
 
-/// `option httplog` line, HAProxy's format:
-/// `ip:port [date] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes - - term act/fe/be/srv/retries sq/bq "request line"`.
+/// Counts the transaction and logs it (`option httplog`, `log-format`).
 fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
     count_txn(shard, fe, txn);
-    let fe_px = &shard.shared.cfg.proxies[fe.proxy];
-    let wanted = (fe_px.http.httplog || fe.tcplog) && fe.logs;
-    if !wanted && !log::log_enabled!(log::Level::Trace) {
-        return;
-    }
-    use std::fmt::Write as _;
-    let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as i64).unwrap_or(-1);
-    let mut line = String::with_capacity(256);
-    let _ = write!(line, "{}:{} [", info.src.ip(), info.src.port());
-    crate::log::format_date(txn.date, &mut line);
-    let (bname, sname, beconn, srvconn, bq) = match &txn.backend {
-        Some(be) => (
-            be.name.as_str(),
-            txn.server
-                .map(|s| be.lb.servers[s].name.as_str())
-                .unwrap_or("<NOSRV>"),
-            be.lb.servers.iter().map(|s| s.cur_conns()).sum::<u32>(),
-            txn.server
-                .map(|s| be.lb.servers[s].cur_conns())
-                .unwrap_or(0),
-            be.queue.waiting(),
-        ),
-        None => (fe.name.as_str(), "<NOSRV>", 0, 0, 0),
+    let s = crate::proxy::accesslog::Stream {
+        http: true,
+        src: info.src,
+        dst: Some(info.dst),
+        tls: info.tls.as_ref().map(|t| (t.sni.as_deref(), t.protocol)),
+        date: txn.date,
+        t_total: txn.start.elapsed(),
+        t_request: txn.t_request,
+        t_queue: txn.t_queue,
+        t_connect: txn.t_connect,
+        t_response: txn.t_response,
+        status: txn.status,
+        bytes_in: txn.bytes_in,
+        bytes_out: txn.bytes_out,
+        term: txn.term.0,
+        backend: txn.backend.as_deref(),
+        server: txn.server,
+        retries: txn.retries,
+        redispatched: txn.redispatched_from.is_some(),
+        captures: Some(&txn.captures),
+        request_line: txn.request_line.as_bytes(),
     };
-    let status: i64 = if txn.status == 0 {
-        -1
-    } else {
-        txn.status as i64
-    };
-    let _ = write!(
-        line,
-        "] {}{} {bname}/{sname} {}/{}/{}/{}/{} {status} {} - - {}{}-- {}/{}/{beconn}/{srvconn}/{} 0/{bq} \"{}\"",
-        fe.name,
-        if info.tls.is_some() { "~" } else { "" },
-        ms(txn.t_request),
-        ms(txn.t_queue.or(Some(Duration::ZERO))),
-        ms(txn.t_connect),
-        ms(txn.t_response),
-        txn.start.elapsed().as_millis(),
-        txn.bytes_out,
-        txn.term.0[0] as char,
-        txn.term.0[1] as char,
-        shard.shared.slots.current(),
-        fe.slots.current(),
-        txn.retries,
-        if txn.request_line.is_empty() {
-            "<BADREQ>"
-        } else {
-            &txn.request_line
-        },
-    );
-    log::trace!("{line}");
-    if wanted {
-        shard.log(fe.proxy, crate::log::syslog::INFO, &line);
-    }
+    crate::proxy::accesslog::log(shard, fe, &s, false);
 }
