@@ -60,6 +60,7 @@ fn main() {
         src: Some(SocketAddr::from(([203, 0, 113, 7], 51234))),
         dst: Some(SocketAddr::from(([10, 0, 0, 2], 443))),
         tls: None,
+        h2: false,
     };
     let nbsrv = |_: usize| 2;
     let s = RequestSample {

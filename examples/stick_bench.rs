@@ -65,6 +65,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
         src: Some(SocketAddr::from(([203, 0, 113, 7], 51234))),
         dst: Some(SocketAddr::from(([10, 0, 0, 2], 80))),
         tls: None,
+        h2: false,
     };
     let nbsrv = |_: usize| 1;
     let one = || {

@@ -61,6 +61,13 @@ struct Cli {
     /// Accepted for HAProxy compatibility (master-worker); corelb is a single process.
     #[arg(short = 'W', hide = true)]
     master_worker: bool,
+    /// Evaluate one conditional expression (as on a `.if` line) and exit: 0 when true, 1 when
+    /// false, 2 when it cannot be evaluated.
+    #[arg(long = "cc", value_name = "EXPR", allow_hyphen_values = true)]
+    check_condition: Option<String>,
+    /// The local peer name (default: the host name), exported as HAPROXY_LOCALPEER.
+    #[arg(short = 'L', value_name = "NAME")]
+    localpeer: Option<String>,
     /// Print the version.
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -76,6 +83,7 @@ fn normalize_args() -> Vec<String> {
             "-sf" => "--sf".to_string(),
             "-st" => "--st".to_string(),
             "-Ws" => "-W".to_string(),
+            "-cc" => "--cc".to_string(),
             _ => a,
         })
         .collect()
@@ -91,6 +99,13 @@ fn main() -> ExitCode {
         print!("{}", config::keywords::markdown_table());
         return ExitCode::SUCCESS;
     }
+    // Before anything reads the environment: `.if defined(HAPROXY_LOCALPEER)` sees it.
+    let localpeer = cli
+        .localpeer
+        .clone()
+        .or_else(corelb::log::hostname)
+        .unwrap_or_default();
+    corelb::sys::setenv_at_start("HAPROXY_LOCALPEER", &localpeer);
     let verbosity = if cli.quiet {
         QUIET
     } else if cli.debug {
@@ -101,6 +116,9 @@ fn main() -> ExitCode {
         3
     };
     corelb::log::init(verbosity);
+    if let Some(expr) = &cli.check_condition {
+        return check_condition(expr);
+    }
     if cli.files.is_empty() {
         eprintln!("corelb: no configuration file given (use -f FILE)");
         return ExitCode::from(1);
@@ -156,6 +174,7 @@ fn main() -> ExitCode {
         match d.level {
             Level::Error => log::error!("{d}"),
             Level::Warning => log::warn!("{d}"),
+            Level::Notice => log::info!("{d}"),
         }
     }
     let Some(cfg) = cfg else {
@@ -172,6 +191,27 @@ fn main() -> ExitCode {
         takeover: cli.takeover,
     };
     ExitCode::from(runtime::run(cfg, opts) as u8)
+}
+
+/// `-cc EXPR`: split like a configuration line (quotes, escapes, `"$VAR"`), then evaluated
+/// as the words of a `.if` joined by spaces; HAProxy's exit codes.
+fn check_condition(expr: &str) -> ExitCode {
+    let getenv = |k: &str| std::env::var(k).ok();
+    let words = match config::lexer::split(expr, &getenv) {
+        Ok(l) => l.words,
+        Err(e) => {
+            log::error!("Syntax Error in condition: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match config::cond::eval(&words.join(" "), &getenv) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            log::error!("Failed to evaluate condition: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Verbosity of -q: errors only.

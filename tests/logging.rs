@@ -55,7 +55,7 @@ fn a_full_stdout_pipe_neither_blocks_shards_nor_splits_lines() {
     let port = free_port();
     let cfg = listen_cfg(
         port,
-        "  log stdout local0\n  option tcplog",
+        "  log stdout format raw local0\n  option tcplog",
         &[("s1", b.port, "")],
     );
     let (r, w, filled) = full_pipe();

@@ -54,6 +54,8 @@ pub enum Fetch {
     SslFcSni,
     /// `ssl_fc_protocol`.
     SslFcProtocol,
+    /// `ssl_fc_alpn`.
+    SslFcAlpn,
     /// `req.proto_http`, `req_proto_http`: the request is HTTP.
     ProtoHttp,
     /// `method`.
@@ -188,6 +190,7 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "src_port",
     "ssl_fc",
     "ssl_fc_protocol",
+    "ssl_fc_alpn",
     "ssl_fc_sni",
     "stopping",
     "str",
@@ -392,6 +395,7 @@ impl Fetch {
             "ssl_fc" => plain(Fetch::SslFc)?,
             "ssl_fc_sni" => plain(Fetch::SslFcSni)?,
             "ssl_fc_protocol" => plain(Fetch::SslFcProtocol)?,
+            "ssl_fc_alpn" => plain(Fetch::SslFcAlpn)?,
             "req.proto_http" | "req_proto_http" => plain(Fetch::ProtoHttp)?,
             "method" => plain(Fetch::Method)?,
             "url" => plain(Fetch::Url)?,
@@ -565,6 +569,7 @@ impl Fetch {
             Fetch::SslFc => one(f, Some(Value::Bool(s.ssl_fc()))),
             Fetch::SslFcSni => one(f, s.ssl_fc_sni().map(Value::Str)),
             Fetch::SslFcProtocol => one(f, s.ssl_fc_protocol().map(Value::Str)),
+            Fetch::SslFcAlpn => one(f, s.ssl_fc_alpn().map(Value::Str)),
             Fetch::ProtoHttp => one(f, s.url().map(|_| Value::Bool(true))),
             Fetch::Method => one(f, s.method().map(Value::Str)),
             Fetch::Url => one(f, s.url().map(Value::Str)),

@@ -1,6 +1,15 @@
-//! HAProxy log-format strings, as used in rule values (`http-request set-header X
-//! %[dst_port]`) and `lf-string`: literal text, `%[FETCH[,CONV...]]` sample expressions and a
-//! few `%XX` variables (HAProxy's `parse_logformat_string`, src/log.c).
+//! HAProxy log-format strings (HAProxy's `parse_logformat_string` and `build_logline`,
+//! src/log.c): literal text, `%[FETCH[,CONV...]]` sample expressions and `%XX` variables,
+//! with `%{+Q}`/`%{-Q}`/`%{+X}` options. One engine for two uses:
+//!
+//! - rule values (`http-request set-header X %[dst_port]`, `lf-string`): [`LogFormat::parse`]
+//!   and [`LogFormat::render`], with the variables a request alone can answer;
+//! - access logs (`log-format`, `option httplog`/`tcplog`, `log-format-sd`):
+//!   [`LogFormat::parse_log`] and [`LogFormat::render_log`], where every variable of the
+//!   configuration manual's section 8.2.4 is answered by a [`LogVars`] (the log module's).
+//!
+//! Runs of blanks are one separator, written only after something that printed (HAProxy's
+//! `last_isspace`): leading blanks and the blank after an empty variable vanish.
 
 use super::ParseCtx;
 use super::Sample;
@@ -30,6 +39,63 @@ pub enum Var {
     Query,
     /// `%HV`: `HTTP/1.1`.
     Version,
+    // Access-log variables (section 8.2.4), answered by a [`LogVars`].
+    /// `%o`: not a variable: its options apply to every later one.
+    Global,
+    Bytes,
+    ClientCookie,
+    ServerCookie,
+    Hostname,
+    UniqueId,
+    Status,
+    DateGmt,
+    Ta,
+    Tc,
+    Th,
+    Ti,
+    DateLocal,
+    Tq,
+    Tr,
+    TR,
+    Td,
+    Ts,
+    Tt,
+    Tu,
+    Tw,
+    BytesUp,
+    ActConn,
+    Backend,
+    BeConn,
+    BackendIp,
+    BackendPort,
+    BackendQueue,
+    Frontend,
+    FeConn,
+    FrontendXprt,
+    HdrReq,
+    HdrReqList,
+    HdrRes,
+    HdrResList,
+    PathOnly,
+    LogCount,
+    Ms,
+    Pid,
+    Request,
+    Retries,
+    Counter,
+    Server,
+    SrvConn,
+    ServerIp,
+    ServerPort,
+    SrvQueue,
+    SslCipher,
+    SslVersion,
+    Date,
+    ReqDate,
+    ReqDateGmt,
+    ReqDateLocal,
+    TermState,
+    TermStateCookie,
 }
 
 const VARS: &[(&str, Var)] = &[
@@ -44,19 +110,131 @@ const VARS: &[(&str, Var)] = &[
     ("HV", Var::Version),
 ];
 
-/// HAProxy log-format variables corelb does not render in rule values.
-const KNOWN_UNSUPPORTED: &[&str] = &[
-    "o", "B", "CC", "CS", "H", "HPO", "ID", "ST", "T", "Ta", "Tc", "Td", "Th", "Ti", "Tl", "Tq",
-    "Tr", "Trf", "Trl", "Tt", "Tu", "Tw", "U", "ac", "b", "bc", "bi", "bp", "bq", "f", "fc", "ft",
-    "hr", "hrl", "hs", "hsl", "lc", "ms", "pid", "r", "rc", "rt", "s", "sc", "si", "sl", "sp",
-    "sq", "t", "tr", "trg", "trl", "ts", "tsc", "rid", "sslc", "sslv",
+/// The access-log variables: name, variable, whether only HTTP mode has it.
+const LOG_VARS: &[(&str, Var, bool)] = &[
+    ("o", Var::Global, false),
+    ("B", Var::Bytes, false),
+    ("CC", Var::ClientCookie, true),
+    ("CS", Var::ServerCookie, true),
+    ("H", Var::Hostname, false),
+    ("ID", Var::UniqueId, false),
+    ("ST", Var::Status, false),
+    ("T", Var::DateGmt, false),
+    ("Ta", Var::Ta, true),
+    ("Tc", Var::Tc, false),
+    ("Th", Var::Th, false),
+    ("Ti", Var::Ti, true),
+    ("Tl", Var::DateLocal, false),
+    ("Tq", Var::Tq, true),
+    ("Tr", Var::Tr, true),
+    ("TR", Var::TR, true),
+    ("Td", Var::Td, false),
+    ("Ts", Var::Ts, false),
+    ("Tt", Var::Tt, false),
+    ("Tu", Var::Tu, false),
+    ("Tw", Var::Tw, false),
+    ("U", Var::BytesUp, false),
+    ("ac", Var::ActConn, false),
+    ("b", Var::Backend, false),
+    ("bc", Var::BeConn, false),
+    ("bi", Var::BackendIp, false),
+    ("bp", Var::BackendPort, false),
+    ("bq", Var::BackendQueue, false),
+    ("ci", Var::ClientIp, false),
+    ("cp", Var::ClientPort, false),
+    ("f", Var::Frontend, false),
+    ("fc", Var::FeConn, false),
+    ("fi", Var::FrontendIp, false),
+    ("fp", Var::FrontendPort, false),
+    ("ft", Var::FrontendXprt, false),
+    ("hr", Var::HdrReq, false),
+    ("hrl", Var::HdrReqList, false),
+    ("hs", Var::HdrRes, false),
+    ("hsl", Var::HdrResList, false),
+    ("HM", Var::Method, true),
+    ("HP", Var::Path, true),
+    ("HPO", Var::PathOnly, true),
+    ("HQ", Var::Query, true),
+    ("HU", Var::Uri, true),
+    ("HV", Var::Version, true),
+    ("lc", Var::LogCount, false),
+    ("ms", Var::Ms, false),
+    ("pid", Var::Pid, false),
+    ("r", Var::Request, true),
+    ("rc", Var::Retries, false),
+    ("rt", Var::Counter, false),
+    ("s", Var::Server, false),
+    ("sc", Var::SrvConn, false),
+    ("si", Var::ServerIp, false),
+    ("sp", Var::ServerPort, false),
+    ("sq", Var::SrvQueue, false),
+    ("sslc", Var::SslCipher, false),
+    ("sslv", Var::SslVersion, false),
+    ("t", Var::Date, false),
+    ("tr", Var::ReqDate, true),
+    ("trg", Var::ReqDateGmt, true),
+    ("trl", Var::ReqDateLocal, true),
+    ("ts", Var::TermState, false),
+    ("tsc", Var::TermStateCookie, false),
 ];
+
+/// `%{+Q}` / `%{+X}` / `%{+E}` on one variable (or, on `%o`, on all that follow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Opts {
+    /// `+Q`: strings in double quotes (an absent one is `""` instead of `-`).
+    pub quote: bool,
+    /// `+X`: addresses and ports in hexadecimal (other numbers stay decimal, as in HAProxy).
+    pub hex: bool,
+    /// `+E`: `"`, `\` and `]` escaped with a backslash (for rfc5424 structured data).
+    pub escape: bool,
+}
+
+/// What an access-log line knows besides the connection's [`Sample`]: timers, names,
+/// counters, captures. The log module implements it over a finished transaction.
+pub trait LogVars {
+    /// Appends `v` rendered with `o` (see [`put_str`], [`put_int`] for the shapes).
+    fn var(&self, v: Var, o: Opts, out: &mut Vec<u8>);
+}
+
+/// A string value: quoted with `+Q`, escaped with `+E`; absent: `-`, or `""` with `+Q`.
+pub fn put_str(v: Option<&[u8]>, o: Opts, out: &mut Vec<u8>) {
+    match v {
+        None if !o.quote => out.push(b'-'),
+        v => {
+            if o.quote {
+                out.push(b'"');
+            }
+            let v = v.unwrap_or_default();
+            if o.escape {
+                for &c in v {
+                    if matches!(c, b'"' | b'\\' | b']') {
+                        out.push(b'\\');
+                    }
+                    out.push(c);
+                }
+            } else {
+                out.extend_from_slice(v);
+            }
+            if o.quote {
+                out.push(b'"');
+            }
+        }
+    }
+}
+
+/// A number, in decimal.
+pub fn put_int(v: i64, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    let _ = write!(out, "{v}");
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Node {
     Text(Box<[u8]>),
-    Expr(FetchExpr),
-    Var(Var),
+    /// A run of blanks.
+    Sep,
+    Expr(FetchExpr, Opts),
+    Var(Var, Opts),
 }
 
 /// A parsed log-format string.
@@ -66,76 +244,113 @@ pub struct LogFormat {
 }
 
 impl LogFormat {
-    /// Parses a log-format string (one configuration word, already unquoted).
+    /// Parses a rule value (one configuration word, already unquoted): only the variables
+    /// a request alone answers (%ci %cp %fi %fp %HM %HU %HP %HQ %HV) are allowed.
     pub fn parse(s: &str, ctx: &mut ParseCtx) -> Result<LogFormat, String> {
+        Self::parse_in(s, ctx, None)
+    }
+
+    /// Parses an access-log format (`log-format`, `log-format-sd`); `http` says whether the
+    /// proxy is in mode http (HTTP-only variables are an error otherwise, as in HAProxy).
+    pub fn parse_log(s: &str, ctx: &mut ParseCtx, http: bool) -> Result<LogFormat, String> {
+        Self::parse_in(s, ctx, Some(http))
+    }
+
+    fn parse_in(s: &str, ctx: &mut ParseCtx, log: Option<bool>) -> Result<LogFormat, String> {
         let mut nodes = Vec::new();
         let mut text: Vec<u8> = Vec::new();
         let b = s.as_bytes();
         let mut i = 0;
+        let mut global = Opts::default();
         let flush = |text: &mut Vec<u8>, nodes: &mut Vec<Node>| {
             if !text.is_empty() {
                 nodes.push(Node::Text(std::mem::take(text).into_boxed_slice()));
             }
         };
         while i < b.len() {
+            if b[i] == b' ' {
+                flush(&mut text, &mut nodes);
+                if nodes.last() != Some(&Node::Sep) {
+                    nodes.push(Node::Sep);
+                }
+                i += 1;
+                continue;
+            }
             if b[i] != b'%' {
                 text.push(b[i]);
                 i += 1;
                 continue;
             }
-            match b.get(i + 1) {
+            // `%{+Q,-X}` before a variable or expression.
+            let mut opts = global;
+            let mut j = i + 1;
+            if b.get(j) == Some(&b'{') {
+                let close = s[j..]
+                    .find('}')
+                    .ok_or_else(|| format!("missing '}}' after '%{{' in log-format '{s}'"))?
+                    + j;
+                for o in s[j + 1..close].split(',').filter(|o| !o.is_empty()) {
+                    let (on, name) = match o.as_bytes()[0] {
+                        b'+' => (true, &o[1..]),
+                        b'-' => (false, &o[1..]),
+                        _ => (true, o),
+                    };
+                    match name {
+                        "Q" => opts.quote = on,
+                        "X" => opts.hex = on,
+                        "E" => opts.escape = on,
+                        _ => {
+                            return Err(format!(
+                                "log-format option '{o}' is not supported by corelb (Q, X and E are)"
+                            ));
+                        }
+                    }
+                }
+                j = close + 1;
+            }
+            match b.get(j) {
                 None => {
                     text.push(b'%');
-                    i += 1;
+                    i = j;
                 }
-                Some(b'%') => {
+                Some(b'%') if j == i + 1 => {
                     text.push(b'%');
                     i += 2;
                 }
                 Some(b'[') => {
-                    let close = s[i + 2..]
+                    let close = s[j + 1..]
                         .find(']')
                         .ok_or_else(|| format!("missing ']' after '%[' in log-format '{s}'"))?
-                        + i
-                        + 2;
-                    let expr = &s[i + 2..close];
+                        + j
+                        + 1;
+                    let expr = &s[j + 1..close];
                     if expr.is_empty() {
                         return Err(format!("empty sample expression '%[]' in log-format '{s}'"));
                     }
                     let e = FetchExpr::parse(expr, &ctx.proxy)
                         .map_err(|e| format!("failed to parse sample expression <{expr}> : {e}"))?;
                     flush(&mut text, &mut nodes);
-                    nodes.push(Node::Expr(e));
+                    nodes.push(Node::Expr(e, opts));
                     i = close + 1;
                 }
-                Some(b'{') => {
-                    return Err(format!(
-                        "log-format options '%{{...}}' are not supported by corelb (in '{s}')"
-                    ));
-                }
                 Some(c) if c.is_ascii_alphabetic() => {
-                    let start = i + 1;
+                    let start = j;
                     let mut end = start;
                     while end < b.len() && b[end].is_ascii_alphabetic() {
                         end += 1;
                     }
                     let name = &s[start..end];
-                    let Some((_, v)) = VARS.iter().find(|(n, _)| *n == name) else {
-                        if KNOWN_UNSUPPORTED.contains(&name) {
-                            return Err(format!(
-                                "log-format variable '%{name}' is not supported by corelb in \
-                                 this context (supported: %ci %cp %fi %fp %HM %HU %HP %HQ %HV \
-                                 and %[fetch])"
-                            ));
-                        }
-                        return Err(format!(
-                            "no such format variable '%{name}'. If you wanted to emit the '%' \
-                             character verbatim, you need to use '%%'"
-                        ));
+                    let v = match log {
+                        None => rule_var(name)?,
+                        Some(http) => log_var(name, http)?,
                     };
-                    flush(&mut text, &mut nodes);
-                    nodes.push(Node::Var(*v));
                     i = end;
+                    if v == Var::Global {
+                        global = opts;
+                        continue;
+                    }
+                    flush(&mut text, &mut nodes);
+                    nodes.push(Node::Var(v, opts));
                 }
                 Some(c) if c.is_ascii_digit() || *c == b' ' || *c == b'\t' => {
                     return Err(format!(
@@ -168,14 +383,54 @@ impl LogFormat {
     /// (observed on HAProxy 2.6 with `lf-string`); booleans render `0`/`1`, integers in
     /// decimal, addresses in their usual text form; a variable without a value renders `-`.
     pub fn render(&self, s: &dyn Sample, out: &mut Vec<u8>) {
+        self.build(s, None, out);
+    }
+
+    /// Appends an access-log line (or its structured data) to `out`: like [`render`](Self::render),
+    /// but a fetch that finds nothing renders `-` (`""` with `+Q`), as in HAProxy's logs,
+    /// and the log variables come from `vars`.
+    pub fn render_log(&self, s: &dyn Sample, vars: &dyn LogVars, out: &mut Vec<u8>) {
+        self.build(s, Some(vars), out);
+    }
+
+    fn build(&self, s: &dyn Sample, vars: Option<&dyn LogVars>, out: &mut Vec<u8>) {
+        // HAProxy's `last_isspace`: a separator only after something was written.
+        let mut last_space = true;
         for n in &self.nodes {
+            let before = out.len();
             match n {
+                Node::Sep => {
+                    if !last_space {
+                        out.push(b' ');
+                        last_space = true;
+                    }
+                    continue;
+                }
                 Node::Text(t) => out.extend_from_slice(t),
-                Node::Expr(e) => e.each(s, false, &mut |v| {
-                    v.append_to(out);
-                    false
-                }),
-                Node::Var(v) => render_var(*v, s, out),
+                Node::Expr(e, o) => {
+                    let mut found = false;
+                    e.each(s, false, &mut |v| {
+                        found = true;
+                        if o.quote {
+                            out.push(b'"');
+                        }
+                        v.append_to(out);
+                        if o.quote {
+                            out.push(b'"');
+                        }
+                        false
+                    });
+                    if !found && vars.is_some() {
+                        put_str(None, *o, out);
+                    }
+                }
+                Node::Var(v, o) => match vars {
+                    Some(vars) => vars.var(*v, *o, out),
+                    None => render_var(*v, s, out),
+                },
+            }
+            if out.len() > before {
+                last_space = false;
             }
         }
     }
@@ -187,7 +442,7 @@ impl LogFormat {
         lookup: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<(), String> {
         for n in &mut self.nodes {
-            if let Node::Expr(e) = n {
+            if let Node::Expr(e, _) = n {
                 e.resolve_backends(lookup)?;
             }
         }
@@ -195,6 +450,40 @@ impl LogFormat {
     }
 }
 
+/// A variable allowed in rule values.
+fn rule_var(name: &str) -> Result<Var, String> {
+    if let Some((_, v)) = VARS.iter().find(|(n, _)| *n == name) {
+        return Ok(*v);
+    }
+    if LOG_VARS.iter().any(|(n, _, _)| *n == name) {
+        return Err(format!(
+            "log-format variable '%{name}' is not supported by corelb in this context \
+             (supported: %ci %cp %fi %fp %HM %HU %HP %HQ %HV and %[fetch])"
+        ));
+    }
+    Err(no_such(name))
+}
+
+/// A variable of an access-log format.
+fn log_var(name: &str, http: bool) -> Result<Var, String> {
+    match LOG_VARS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, _, true)) if !http => Err(format!(
+            "format variable '{name}' is reserved for HTTP mode"
+        )),
+        Some((_, v, _)) => Ok(*v),
+        None => Err(no_such(name)),
+    }
+}
+
+fn no_such(name: &str) -> String {
+    format!(
+        "no such format variable '%{name}'. If you wanted to emit the '%' character verbatim, \
+         you need to use '%%'"
+    )
+}
+
+/// The rule-value variables over a request [`Sample`]; the access-log variables are not
+/// parsed in rule values, so they never reach here.
 fn render_var(v: Var, s: &dyn Sample, out: &mut Vec<u8>) {
     let val = match v {
         Var::ClientIp => s.src().map(|a| Value::Ip(a.ip())),
@@ -224,6 +513,7 @@ fn render_var(v: Var, s: &dyn Sample, out: &mut Vec<u8>) {
             }
             return;
         }
+        _ => None,
     };
     match val {
         Some(v) => v.append_to(out),

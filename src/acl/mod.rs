@@ -59,7 +59,7 @@
 //! # What is supported
 //!
 //! Fetches: `always_true always_false stopping int() str() bool() src src_port dst dst_port
-//! ssl_fc ssl_fc_sni ssl_fc_protocol req.proto_http method url path pathq query base
+//! ssl_fc ssl_fc_sni ssl_fc_protocol ssl_fc_alpn req.proto_http method url path pathq query base
 //! req.ver hdr() req.hdr() req.fhdr() hdr_cnt() req.fhdr_cnt() hdr_val() hdr_ip()
 //! url_param()/urlp() urlp_val() req.cook()/cook()/cookie() cook_cnt() cook_val() nbsrv()`
 //! (with their `req.` spellings), the stick-table fetches `sc_*(N[,T]) scN_*([T])
@@ -99,7 +99,7 @@ use std::path::PathBuf;
 
 pub use cond::{Acls, Cond, Polarity, predefined_names};
 pub use fetch::{BackendRef, Conv, Fetch, FetchExpr};
-pub use logformat::{LogFormat, Var};
+pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
 pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
 pub use sample::{Sample, Value};

@@ -14,6 +14,8 @@ pub struct TlsInfo {
     pub sni: Option<Box<[u8]>>,
     /// `TLSv1.2` or `TLSv1.3`.
     pub protocol: &'static [u8],
+    /// The protocol ALPN chose, if any (`ssl_fc_alpn`).
+    pub alpn: Option<&'static [u8]>,
 }
 
 /// What a connection knows, the same for every request on it.
@@ -25,6 +27,8 @@ pub struct ConnInfo {
     pub dst: Option<SocketAddr>,
     /// Set when the connection is TLS terminated here.
     pub tls: Option<TlsInfo>,
+    /// The requests are HTTP/2 streams: `req.ver` is `2.0`.
+    pub h2: bool,
 }
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
@@ -86,6 +90,9 @@ impl Sample for RequestSample<'_> {
         self.head.map(|(h, b)| h.target(b))
     }
     fn version(&self) -> Option<&[u8]> {
+        if self.conn.h2 {
+            return self.head.map(|_| &b"2.0"[..]);
+        }
         self.head.map(|(h, _)| version_text(h.version()))
     }
     fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
@@ -101,6 +108,9 @@ impl Sample for RequestSample<'_> {
     }
     fn ssl_fc_protocol(&self) -> Option<&[u8]> {
         tls_protocol(self.conn)
+    }
+    fn ssl_fc_alpn(&self) -> Option<&[u8]> {
+        self.conn.tls.as_ref().and_then(|t| t.alpn)
     }
     fn nbsrv(&self, backend: usize) -> u32 {
         (self.nbsrv)(backend)
@@ -159,6 +169,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     fn ssl_fc_protocol(&self) -> Option<&[u8]> {
         self.request.ssl_fc_protocol()
     }
+    fn ssl_fc_alpn(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_alpn()
+    }
     fn nbsrv(&self, backend: usize) -> u32 {
         self.request.nbsrv(backend)
     }
@@ -190,6 +203,7 @@ impl RawRequest {
             src: Some(SocketAddr::from(([192, 0, 2, 10], 40000))),
             dst: Some(SocketAddr::from(([192, 0, 2, 1], 80))),
             tls: None,
+            h2: false,
         }
     }
 
@@ -239,6 +253,7 @@ impl RawRequest {
         self.conn.tls = Some(TlsInfo {
             sni: sni.map(|s| s.as_bytes().into()),
             protocol: b"TLSv1.3",
+            alpn: None,
         });
         self
     }
@@ -273,6 +288,9 @@ impl Sample for RawRequest {
     }
     fn ssl_fc_protocol(&self) -> Option<&[u8]> {
         tls_protocol(&self.conn)
+    }
+    fn ssl_fc_alpn(&self) -> Option<&[u8]> {
+        self.conn.tls.as_ref().and_then(|t| t.alpn)
     }
     fn nbsrv(&self, backend: usize) -> u32 {
         self.nbsrv.get(backend).copied().unwrap_or(0)

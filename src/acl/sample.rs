@@ -41,6 +41,10 @@ pub trait Sample {
     fn ssl_fc_sni(&self) -> Option<&[u8]>;
     /// The TLS protocol version name (`TLSv1.2`, `TLSv1.3`), if TLS.
     fn ssl_fc_protocol(&self) -> Option<&[u8]>;
+    /// The protocol ALPN chose (`h2`, `http/1.1`), if TLS with ALPN.
+    fn ssl_fc_alpn(&self) -> Option<&[u8]> {
+        None
+    }
     /// Usable servers in backend number `backend` (as resolved by
     /// [`super::Cond::resolve_backends`]): HAProxy's `nbsrv`.
     fn nbsrv(&self, backend: usize) -> u32;

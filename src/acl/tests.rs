@@ -720,6 +720,9 @@ fn log_format() {
     );
     assert_eq!(render("a%-b", &r), "a%-b");
     assert_eq!(render("end%", &r), "end%");
+    assert_eq!(render("%{+Q}[path]", &r), "\"/p\"");
+    // Blank runs are one separator, dropped at the start and after an empty value.
+    assert_eq!(render("  a   %[req.hdr(none)] b ", &r), "a b ");
     let mut ctx = ParseCtx::new("fe");
     for (bad, what) in [
         ("%t", "'%t' is not supported"),
@@ -727,7 +730,7 @@ fn log_format() {
         ("%[path", "missing ']'"),
         ("%[]", "empty sample expression"),
         ("%[nope]", "unknown fetch method 'nope'"),
-        ("%{+Q}[path]", "not supported"),
+        ("%{+Z}[path]", "'+Z' is not supported"),
         ("50%5", "unexpected variable name near '5'"),
         ("%[hdr(x),frob]", "unknown converter"),
     ] {

@@ -30,6 +30,8 @@ impl fmt::Display for Loc {
 pub enum Level {
     Error,
     Warning,
+    /// `.notice` in the configuration: printed, counted as neither.
+    Notice,
 }
 
 #[derive(Clone, Debug)]
@@ -45,8 +47,10 @@ impl fmt::Display for Diag {
         if let Some(loc) = &self.loc {
             write!(f, "{loc}: ")?;
         }
-        if self.level == Level::Warning {
-            f.write_str("warning: ")?;
+        match self.level {
+            Level::Warning => f.write_str("warning: ")?,
+            Level::Notice => f.write_str("notice: ")?,
+            Level::Error => {}
         }
         f.write_str(&self.msg)
     }
@@ -71,6 +75,14 @@ impl Diags {
         self.list.push(Diag {
             loc: Some(loc.clone()),
             level: Level::Warning,
+            msg: msg.into(),
+        });
+    }
+
+    pub fn notice(&mut self, loc: &Loc, msg: impl Into<String>) {
+        self.list.push(Diag {
+            loc: Some(loc.clone()),
+            level: Level::Notice,
             msg: msg.into(),
         });
     }

@@ -4,14 +4,18 @@
 //! configurations are parsed into it) and `sys`; used by everything above it (`log`,
 //! `cluster`, `net`, `stats`, `proxy`, `health`, `runtime`), never the other way.
 //!
-//! `lexer` splits lines into words, `parser` applies keywords section by section (tables of
-//! what is supported live in `keywords`), `validate` checks what spans sections.
+//! `lexer` splits lines into words, `cond` keeps the `.if` blocks and evaluates their
+//! expressions, `parser` applies keywords section by section (tables of what is supported
+//! live in `keywords`), `logging` compiles the access-log formats, `validate` checks what
+//! spans sections.
 
 pub mod addr;
 pub mod cli;
+pub mod cond;
 pub mod diag;
 pub mod keywords;
 pub mod lexer;
+pub mod logging;
 pub mod model;
 pub mod parser;
 pub mod resolvers;

@@ -57,6 +57,10 @@ pub struct Global {
     pub ulimit_n: Option<u64>,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,
+    /// `log-send-hostname [NAME]`: the hostname put in rfc3164/rfc5424 headers (and what
+    /// makes a `log` line without `format` use rfc3164 instead of the local format); empty
+    /// means the machine's host name.
+    pub log_send_hostname: Option<String>,
     pub quiet: bool,
     pub node: Option<String>,
     pub bufsize: usize,
@@ -71,6 +75,33 @@ pub struct Global {
     pub tls: crate::tls::options::TlsGlobals,
     /// `stats socket|timeout|maxconn`, `server-state-file|base`.
     pub cli: super::cli::CliGlobal,
+    /// `tune.h2.*`: HTTP/2 towards clients.
+    pub h2: H2Tune,
+}
+
+/// `tune.h2.*` for client connections (HAProxy's names and defaults, except the glitch
+/// threshold: see docs/http2.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct H2Tune {
+    /// `tune.h2.fe.max-concurrent-streams` (or `tune.h2.max-concurrent-streams`): 100.
+    pub max_concurrent_streams: u32,
+    /// `tune.h2.header-table-size`: 4096.
+    pub header_table_size: u32,
+    /// `tune.h2.fe.initial-window-size` (or `tune.h2.initial-window-size`): 65535.
+    pub initial_window_size: u32,
+    /// `tune.h2.fe.glitches-threshold`: 0 turns the glitch limit off.
+    pub glitches_threshold: u32,
+}
+
+impl Default for H2Tune {
+    fn default() -> Self {
+        H2Tune {
+            max_concurrent_streams: 100,
+            header_table_size: 4096,
+            initial_window_size: 65535,
+            glitches_threshold: 1000,
+        }
+    }
 }
 
 impl Default for Global {
@@ -90,6 +121,7 @@ impl Default for Global {
             ulimit_n: None,
             logs: Vec::new(),
             log_tag: None,
+            log_send_hostname: None,
             quiet: false,
             node: None,
             bufsize: 16384,
@@ -100,6 +132,7 @@ impl Default for Global {
             spread_checks: 0,
             tls: crate::tls::options::TlsGlobals::default(),
             cli: Default::default(),
+            h2: H2Tune::default(),
         }
     }
 }
@@ -136,6 +169,47 @@ pub enum LogDest {
     Stderr,
 }
 
+/// `log ... format F`: the header put before each message (HAProxy's names; see
+/// `log::framing` for the exact shapes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SyslogFormat {
+    /// No `format`: rfc3164 when `log-send-hostname` is set, else `local`.
+    #[default]
+    Unspec,
+    Rfc3164,
+    Rfc5424,
+    Short,
+    Raw,
+    Iso,
+    Timed,
+    Priority,
+    Local,
+}
+
+impl SyslogFormat {
+    pub fn parse(s: &str) -> Option<SyslogFormat> {
+        Some(match s {
+            "rfc3164" => SyslogFormat::Rfc3164,
+            "rfc5424" => SyslogFormat::Rfc5424,
+            "short" => SyslogFormat::Short,
+            "raw" => SyslogFormat::Raw,
+            "iso" => SyslogFormat::Iso,
+            "timed" => SyslogFormat::Timed,
+            "priority" => SyslogFormat::Priority,
+            "local" => SyslogFormat::Local,
+            _ => return None,
+        })
+    }
+}
+
+/// `log ... sample RANGES:SIZE`: of every SIZE lines, those whose position (1..=SIZE) is in
+/// one of the ranges are sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSample {
+    pub ranges: Vec<(u32, u32)>,
+    pub size: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct LogTarget {
     pub dest: LogDest,
@@ -143,6 +217,8 @@ pub struct LogTarget {
     pub max_level: u8,
     pub min_level: u8,
     pub maxlen: usize,
+    pub format: SyslogFormat,
+    pub sample: Option<LogSample>,
     pub loc: Loc,
 }
 
@@ -180,6 +256,9 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
+    /// `proto h2`: the connections speak HTTP/2 from their first byte (h2c with prior
+    /// knowledge on a plain bind; h2 whatever ALPN says on an `ssl` one).
+    pub h2: bool,
     /// `ssl crt …`: the TLS settings of this listener, and the rustls configuration built
     /// from them once the whole file is read.
     pub tls: Option<Box<crate::tls::options::BindTls>>,
@@ -642,6 +721,8 @@ pub struct Proxy {
     pub retries: u32,
     pub options: Options,
     pub log: ProxyLog,
+    /// `log-format`, captures and the built-in formats (see `config::logging`).
+    pub logging: super::logging::LogFormats,
     pub fullconn: Option<u32>,
     pub id: Option<u32>,
     pub check: CheckKind,
@@ -903,6 +984,7 @@ impl Proxy {
             retries: 3,
             options: Options::default(),
             log: ProxyLog::default(),
+            logging: Default::default(),
             fullconn: None,
             id: None,
             check: CheckKind::Connect,
@@ -942,6 +1024,8 @@ impl Proxy {
         p.stick_table = None;
         p.stick_rules.clear();
         p.disabled = false;
+        p.logging.req_captures.clear();
+        p.logging.res_captures.clear();
         if !kind.is_frontend() {
             p.default_backend = None;
         }

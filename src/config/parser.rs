@@ -103,6 +103,7 @@ impl Parser {
     pub fn parse_str(&mut self, name: &str, text: &str) {
         let file: Arc<str> = Arc::from(name);
         self.cur = Cur::None;
+        let mut blocks = super::cond::Blocks::default();
         for (n, raw) in text.lines().enumerate() {
             let loc = Loc::new(&file, n as u32 + 1);
             let env = &self.env;
@@ -117,6 +118,17 @@ impl Parser {
                     continue;
                 }
             };
+            if line.words.is_empty() {
+                continue;
+            }
+            match blocks.line(&line.words, loc.line, &getenv) {
+                super::cond::Line::Keep => {}
+                super::cond::Line::Done | super::cond::Line::Dropped => continue,
+                super::cond::Line::Error(e) => {
+                    self.diags.error(&loc, e);
+                    continue;
+                }
+            }
             for v in line.unset_vars {
                 if !self.unset_seen.contains(&v) {
                     self.diags.warn(
@@ -126,11 +138,48 @@ impl Parser {
                     self.unset_seen.push(v);
                 }
             }
-            if line.words.is_empty() {
+            if line.words[0].starts_with('.') {
+                if !self.directive(&line.words, &loc) {
+                    // `.alert`: HAProxy stops reading the file there.
+                    return;
+                }
                 continue;
             }
             self.line(&line.words, &loc);
         }
+        if let Some(l) = blocks.unterminated() {
+            self.diags
+                .error(&Loc::new(&file, l), "non-terminated '.if' block");
+        }
+    }
+
+    /// `.diag`, `.notice`, `.warning`, `.alert` (configuration manual 2.4); false after
+    /// `.alert`, which ends the file with an error.
+    fn directive(&mut self, w: &[String], loc: &Loc) -> bool {
+        let kw = w[0].as_str();
+        if !matches!(kw, ".diag" | ".notice" | ".warning" | ".alert") {
+            self.diags.error(loc, format!("unknown directive '{kw}'"));
+            return true;
+        }
+        if let Some(extra) = w.get(2) {
+            self.diags.error(
+                loc,
+                format!("unexpected argument '{extra}' for '{kw}'. Use quotes if the message should contain spaces"),
+            );
+            return true;
+        }
+        let msg = w.get(1).map(String::as_str).unwrap_or("");
+        match kw {
+            ".alert" => {
+                self.diags.error(loc, format!("'{msg}'"));
+                return false;
+            }
+            ".warning" => self.diags.warn(loc, format!("'{msg}'")),
+            ".notice" => self.diags.notice(loc, format!("'{msg}'")),
+            // HAProxy shows these only with -dD, which corelb does not have.
+            _ => {}
+        }
+        true
     }
 
     fn line(&mut self, w: &[String], loc: &Loc) {
@@ -149,13 +198,6 @@ impl Parser {
                 format!("'{kw}' is not supported yet (section skipped)"),
             );
             self.cur = Cur::Skip;
-            return;
-        }
-        if kw.starts_with('.') {
-            self.diags.error(
-                loc,
-                format!("'{kw}' is not supported yet (conditional blocks and directives)"),
-            );
             return;
         }
         match self.cur {
@@ -382,6 +424,10 @@ impl Parser {
                     g.logs.push(t);
                 }
             }
+            "log-send-hostname" => {
+                // Empty: the machine's name, read by the log senders.
+                g.log_send_hostname = Some(arg(1).unwrap_or("").to_string())
+            }
             "log-tag" => {
                 g.log_tag = arg(1)
                     .map(str::to_string)
@@ -432,6 +478,31 @@ impl Parser {
                     }
                 }
             }
+            "tune.h2.fe.max-concurrent-streams" | "tune.h2.max-concurrent-streams" => {
+                if w.len() > 2 {
+                    d.error(
+                        loc,
+                        format!("'{kw}': only the number is supported (no rq-load)"),
+                    );
+                } else if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {
+                    g.h2.max_concurrent_streams = v as u32;
+                }
+            }
+            "tune.h2.header-table-size" => {
+                if let Some(v) = uint_arg(w, 1, 0, 65535, loc, d) {
+                    g.h2.header_table_size = v as u32;
+                }
+            }
+            "tune.h2.fe.initial-window-size" | "tune.h2.initial-window-size" => {
+                if let Some(v) = uint_arg(w, 1, 0, i32::MAX as u64, loc, d) {
+                    g.h2.initial_window_size = v as u32;
+                }
+            }
+            "tune.h2.fe.glitches-threshold" => {
+                if let Some(v) = uint_arg(w, 1, 0, u32::MAX as u64, loc, d) {
+                    g.h2.glitches_threshold = v as u32;
+                }
+            }
             "tune.http.maxhdr" => {
                 if let Some(v) = uint_arg(w, 1, 1, 32767, loc, d) {
                     g.maxhdr = v as usize;
@@ -469,6 +540,7 @@ impl Parser {
             files: self.files,
             resolvers: std::mem::take(&mut self.resolvers),
         };
+        super::logging::compile(&mut cfg, &mut self.diags);
         super::validate::validate(&mut cfg, &mut self.diags);
         if self.diags.has_errors() {
             (None, self.diags)
@@ -704,17 +776,14 @@ fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
             let t = t
                 .strip_prefix("udp@")
                 .or_else(|| t.strip_prefix("udp4@"))
+                .or_else(|| t.strip_prefix("udp6@"))
                 .or_else(|| t.strip_prefix("ipv4@"))
+                .or_else(|| t.strip_prefix("ipv6@"))
                 .unwrap_or(t);
-            let sa = t.parse::<std::net::SocketAddr>().ok().or_else(|| {
-                t.parse::<std::net::IpAddr>()
-                    .ok()
-                    .map(|ip| (ip, 514).into())
-            });
-            match sa {
+            match log_addr(t) {
                 Some(sa) => LogDest::Udp(sa),
                 None => {
-                    d.error(loc, format!("invalid log target '{t}' (an address[:port], a unix socket path, stdout or stderr)"));
+                    d.error(loc, format!("invalid log target '{t}' (an address[:port], a host name[:port], a unix socket path, stdout or stderr)"));
                     return None;
                 }
             }
@@ -722,6 +791,8 @@ fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
     };
     let mut i = 1;
     let mut maxlen = 1024;
+    let mut format = SyslogFormat::Unspec;
+    let mut sample = None;
     loop {
         match args.get(i).map(String::as_str) {
             Some("len") => {
@@ -733,17 +804,23 @@ fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
             }
             Some("format") => {
                 match args.get(i + 1).map(String::as_str) {
-                    Some("rfc3164") | Some("local") => {}
-                    Some(f) => d.error(
-                        loc,
-                        format!("'log ... format {f}' is not supported yet (only rfc3164)"),
-                    ),
+                    Some(f) => match SyslogFormat::parse(f) {
+                        Some(v) => format = v,
+                        None => d.error(
+                            loc,
+                            format!("unknown log format '{f}' (rfc3164, rfc5424, short, raw, iso, timed, priority or local)"),
+                        ),
+                    },
                     None => d.error(loc, "'log ... format' expects a format name"),
                 }
                 i += 2;
             }
             Some("sample") => {
-                d.error(loc, "'log ... sample' is not supported yet");
+                match args.get(i + 1).map(|v| parse_log_sample(v)) {
+                    Some(Ok(v)) => sample = Some(v),
+                    Some(Err(e)) => d.error(loc, format!("'log ... sample': {e}")),
+                    None => d.error(loc, "'log ... sample' expects RANGES:SIZE (e.g. 1:10)"),
+                }
                 i += 2;
             }
             _ => break,
@@ -785,8 +862,60 @@ fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
         max_level,
         min_level,
         maxlen,
+        format,
+        sample,
         loc: loc.clone(),
     })
+}
+
+/// A UDP log target: `IP`, `IP:PORT`, `[IPv6]:PORT` or a host name (`localhost`) with an
+/// optional port, resolved once here; the port defaults to 514.
+fn log_addr(t: &str) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs as _;
+    if let Ok(sa) = t.parse::<std::net::SocketAddr>() {
+        return Some(sa);
+    }
+    if let Ok(ip) = t.parse::<std::net::IpAddr>() {
+        return Some((ip, 514).into());
+    }
+    let (host, port) = match t.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().ok()?),
+        None => (t, 514),
+    };
+    if host.is_empty() || host.contains([':', '/', '@']) {
+        return None;
+    }
+    // IPv4 first, as HAProxy's resolution of a log host prefers it.
+    let addrs: Vec<_> = (host, port).to_socket_addrs().ok()?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+}
+
+/// `sample 1,3-5:10` → positions 1 and 3 to 5 of every 10 lines.
+fn parse_log_sample(v: &str) -> Result<LogSample, String> {
+    let (ranges, size) = v
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{v}' is not RANGES:SIZE (e.g. 1:10)"))?;
+    let size: u32 = size
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("invalid sample size '{size}'"))?;
+    let mut out = Vec::new();
+    for r in ranges.split(',') {
+        let (a, b) = r.split_once('-').unwrap_or((r, r));
+        let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) else {
+            return Err(format!("invalid sample range '{r}'"));
+        };
+        if a == 0 || b < a || b > size {
+            return Err(format!("sample range '{r}' must be within 1..{size}"));
+        }
+        out.push((a, b));
+    }
+    Ok(LogSample { ranges: out, size })
 }
 
 /// One keyword line inside defaults/frontend/backend/listen.
@@ -975,6 +1104,28 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
             ),
             None => d.error(loc, "'no' expects 'option' or 'log'"),
         },
+        "log-format" | "log-format-sd" => {
+            let Some(text) = arg(1) else {
+                d.error(loc, format!("'{kw}' expects a format string"));
+                return;
+            };
+            if w.len() > 2 {
+                d.error(
+                    loc,
+                    format!(
+                        "'{kw}' expects one argument (quote the format): unexpected '{}'",
+                        w[2]
+                    ),
+                );
+            }
+            let v = Some((text.to_string(), loc.clone()));
+            if kw == "log-format" {
+                px.logging.format = v;
+            } else {
+                px.logging.sd = v;
+            }
+        }
+        "capture" => super::logging::capture_kw(&mut px.logging, &w[1..], loc, d),
         "log" => match arg(1) {
             Some("global") => px.log.use_global = true,
             Some(_) => {
@@ -1190,12 +1341,22 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
                 None
             }
         }
-        "tcplog" => o.tcplog = on,
+        "tcplog" => {
+            o.tcplog = on;
+            // The last of log-format / option tcplog / option httplog wins, as in HAProxy.
+            if on {
+                px.logging.format = None;
+            }
+        }
         "httplog" => {
             px.http.httplog = on;
+            px.logging.clf = false;
+            if on {
+                px.logging.format = None;
+            }
             if let Some(a) = w.get(1) {
                 if a == "clf" {
-                    d.error(loc, "'option httplog clf' is not supported yet");
+                    px.logging.clf = on;
                 } else {
                     d.error(
                         loc,
@@ -2492,6 +2653,7 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
         mss: None,
         name: None,
         accept_proxy: false,
+        h2: false,
         tls: None,
         tls_config: None,
         loc: loc.clone(),
@@ -2554,6 +2716,15 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
             "gid" => proto.perms.gid = num(d, 0),
             "user" => proto.perms.user = Some(val.to_string()),
             "group" => proto.perms.group = Some(val.to_string()),
+            "proto" => match val {
+                "h2" => proto.h2 = true,
+                // HAProxy's default on a plain or ALPN-less bind.
+                "h1" => proto.h2 = false,
+                _ => d.error(
+                    loc,
+                    format!("'bind ... proto {val}': corelb speaks h1 and h2"),
+                ),
+            },
             _ if tls_kw.is_some() => {
                 let t = proto.tls.get_or_insert_with(Default::default);
                 match t.apply(g, p, (nargs == 1).then_some(val)) {
@@ -3113,6 +3284,42 @@ mod tests {
                 "frontend f\n http-request use-service lua.x\n",
                 "unknown service",
             ),
+        ] {
+            let e = errors(bad);
+            assert!(e.iter().any(|x| x.contains(msg)), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn tune_h2_and_bind_proto() {
+        let (c, d) = parse_text(
+            "global\n tune.h2.fe.max-concurrent-streams 20\n tune.h2.header-table-size 0\n tune.h2.fe.initial-window-size 1048576\n tune.h2.fe.glitches-threshold 0\nlisten x\n bind :1 proto h2\n bind :2\n",
+        );
+        assert_eq!(d.errors(), 0, "{:?}", d.list);
+        let c = c.unwrap();
+        let h2 = &c.global.h2;
+        assert_eq!((h2.max_concurrent_streams, h2.header_table_size), (20, 0));
+        assert_eq!(
+            (h2.initial_window_size, h2.glitches_threshold),
+            (1 << 20, 0)
+        );
+        let binds: Vec<bool> = c.proxies[0].binds.iter().map(|b| b.h2).collect();
+        assert_eq!(binds, [true, false]);
+        assert_eq!(crate::config::H2Tune::default().max_concurrent_streams, 100);
+        for (bad, msg) in [
+            (
+                "global\n tune.h2.fe.max-concurrent-streams 0\n",
+                "tune.h2.fe.max-concurrent-streams",
+            ),
+            (
+                "global\n tune.h2.fe.max-concurrent-streams 10 rq-load auto\n",
+                "no rq-load",
+            ),
+            (
+                "global\n tune.h2.header-table-size 70000\n",
+                "tune.h2.header-table-size",
+            ),
+            ("listen x\n bind :1 proto h3\n", "corelb speaks h1 and h2"),
         ] {
             let e = errors(bad);
             assert!(e.iter().any(|x| x.contains(msg)), "{bad}: {e:?}");

@@ -1,12 +1,15 @@
 //! Logging. Process events (startup, server state changes, errors) go to stderr through the
 //! `log` facade in HAProxy's style (`[WARNING]  (pid) : message`) and, for events HAProxy
-//! sends to syslog, also to the configured `log` targets. Per-connection access logs
-//! (`option tcplog`) are formatted here and sent by each shard's [`syslog::Sender`]. No shard
-//! ever waits for a log reader: sockets are non-blocking and stdout/stderr go through
-//! [`stdio`]'s per-shard queues.
+//! sends to syslog, also to the configured `log` targets. Access-log lines (`option
+//! tcplog`/`httplog`, `log-format`) are rendered by [`access`] and sent by each shard's
+//! [`syslog::Sender`] with the header of the target's `format` ([`framing`]). No shard ever
+//! waits for a log reader: sockets are non-blocking and stdout/stderr go through [`stdio`]'s
+//! per-shard queues.
 //!
-//! Layer: on `config` and `sys`; used by `cluster`, `net`, `proxy`, `health` and `runtime`.
+//! Layer: on `acl`, `config` and `sys`; used by `cluster`, `net`, `proxy`, `health` and `runtime`.
 
+pub mod access;
+pub mod framing;
 pub mod stdio;
 pub mod syslog;
 
@@ -67,14 +70,23 @@ pub fn hostname() -> Option<String> {
         .map(|h| h.trim().to_string())
 }
 
+/// Month abbreviations of the log dates.
+pub(crate) const MON: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// HAProxy's access-log date: `06/Feb/2009:12:12:51.443`, local time.
 pub fn format_date(t: std::time::SystemTime, out: &mut String) {
-    use std::fmt::Write as _;
+    let mut b = Vec::with_capacity(24);
+    format_date_bytes(t, &mut b);
+    out.push_str(&String::from_utf8_lossy(&b));
+}
+
+/// [`format_date`] into bytes (the access-log lines are bytes).
+pub fn format_date_bytes(t: std::time::SystemTime, out: &mut Vec<u8>) {
+    use std::io::Write as _;
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let tm = crate::sys::localtime(d.as_secs() as i64);
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let _ = write!(
         out,
         "{:02}/{}/{:04}:{:02}:{:02}:{:02}.{:03}",

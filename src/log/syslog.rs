@@ -3,8 +3,9 @@
 //! sockets, which are non-blocking, and its stdout/stderr queues ([`super::stdio`]); a send
 //! never blocks: a full socket or queue drops the line, like HAProxy, and counts it.
 
+use super::framing::{self, Meta};
 use super::stdio::{self, Stream};
-use crate::config::{LogDest, LogTarget};
+use crate::config::{LogDest, LogTarget, SyslogFormat};
 use std::net::UdpSocket;
 use std::os::unix::net::UnixDatagram;
 
@@ -15,12 +16,22 @@ enum Sink {
 }
 
 pub struct Sender {
-    sinks: Vec<(Sink, LogTarget)>,
+    sinks: Vec<Target>,
     tag: String,
-    hostname: String,
-    buf: String,
+    /// `log-send-hostname`, resolved.
+    hostname: Option<String>,
+    pid: u32,
+    buf: Vec<u8>,
     /// Lines a full (or failing) socket did not take; stdout/stderr count theirs in `stdio`.
     dropped: u64,
+}
+
+struct Target {
+    sink: Sink,
+    t: LogTarget,
+    format: SyslogFormat,
+    /// Lines offered to this target so far, for `sample`.
+    seen: u64,
 }
 
 /// Syslog severities, from `LEVELS` in the config parser.
@@ -30,7 +41,17 @@ pub const WARNING: u8 = 4;
 pub const ALERT: u8 = 1;
 
 impl Sender {
-    pub fn new(targets: &[LogTarget], tag: &str) -> Sender {
+    /// `hostname` is `log-send-hostname` (empty: the machine's name).
+    pub fn new(targets: &[LogTarget], tag: &str, hostname: Option<&str>) -> Sender {
+        let hostname = hostname.map(|h| match h {
+            "" => super::hostname().unwrap_or_else(|| "localhost".into()),
+            h => h.to_string(),
+        });
+        let meta = Meta {
+            hostname: hostname.as_deref(),
+            tag,
+            pid: std::process::id(),
+        };
         let mut sinks = Vec::new();
         for t in targets {
             let sink = match &t.dest {
@@ -64,14 +85,19 @@ impl Sender {
                 LogDest::Stdout => Sink::Stdio(Stream::Stdout),
                 LogDest::Stderr => Sink::Stdio(Stream::Stderr),
             };
-            sinks.push((sink, t.clone()));
+            sinks.push(Target {
+                sink,
+                format: framing::resolve(t.format, &meta),
+                t: t.clone(),
+                seen: 0,
+            });
         }
-        let hostname = super::hostname().unwrap_or_else(|| "localhost".into());
         Sender {
             sinks,
             tag: tag.to_string(),
+            pid: meta.pid,
             hostname,
-            buf: String::with_capacity(512),
+            buf: Vec::with_capacity(512),
             dropped: 0,
         }
     }
@@ -87,46 +113,53 @@ impl Sender {
 
     /// Sends `msg` at syslog `level` to every target whose level range admits it.
     pub fn send(&mut self, level: u8, msg: &str) {
-        use std::fmt::Write as _;
-        for (sink, t) in &self.sinks {
+        self.send_sd(level, msg.as_bytes(), b"");
+    }
+
+    /// Like [`Sender::send`], with rfc5424 structured data (`log-format-sd`) for the targets
+    /// whose format carries it. Each line is the target's header and `msg`, cut to the
+    /// target's `len` less one byte, and a newline (datagrams too, as HAProxy sends them).
+    pub fn send_sd(&mut self, level: u8, msg: &[u8], sd: &[u8]) {
+        let now = std::time::SystemTime::now();
+        let meta = Meta {
+            hostname: self.hostname.as_deref(),
+            tag: &self.tag,
+            pid: self.pid,
+        };
+        for tg in &mut self.sinks {
+            let t = &tg.t;
             if level > t.max_level || level < t.min_level {
                 continue;
             }
-            if let Sink::Stdio(stream) = sink {
-                // Truncated like a datagram, but always ends with its newline.
-                let n = msg.len().min(t.maxlen.max(80) - 1);
-                stdio::send_with(*stream, |line| {
-                    line.extend_from_slice(&msg.as_bytes()[..n]);
-                    line.push(b'\n');
-                });
-                continue;
+            if let Some(s) = &t.sample {
+                let pos = (tg.seen % s.size as u64) as u32 + 1;
+                tg.seen += 1;
+                if !s.ranges.iter().any(|&(a, b)| (a..=b).contains(&pos)) {
+                    continue;
+                }
             }
-            self.buf.clear();
-            let pri = (t.facility as u32) * 8 + level as u32;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let tm = crate::sys::localtime(now.as_secs() as i64);
-            const MON: [&str; 12] = [
-                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-            ];
-            let _ = write!(
-                self.buf,
-                "<{pri}>{} {:2} {:02}:{:02}:{:02} {} {}[{}]: {msg}",
-                MON[tm.tm_mon.clamp(0, 11) as usize],
-                tm.tm_mday,
-                tm.tm_hour,
-                tm.tm_min,
-                tm.tm_sec,
-                self.hostname,
-                self.tag,
-                std::process::id()
-            );
-            let line = &self.buf.as_bytes()[..self.buf.len().min(t.maxlen.max(80))];
-            let sent = match sink {
-                Sink::Udp(s, addr) => s.send_to(line, addr),
-                Sink::Unix(s, path) => s.send_to(line, path),
-                Sink::Stdio(_) => continue,
+            let max = t.maxlen.max(80) - 1;
+            let fill = |line: &mut Vec<u8>| {
+                framing::header(tg.format, t.facility, level, now, &meta, sd, line);
+                line.extend_from_slice(msg);
+                line.truncate(max);
+                line.push(b'\n');
+            };
+            let sent = match &tg.sink {
+                Sink::Stdio(stream) => {
+                    stdio::send_with(*stream, fill);
+                    continue;
+                }
+                Sink::Udp(s, addr) => {
+                    self.buf.clear();
+                    fill(&mut self.buf);
+                    s.send_to(&self.buf, addr)
+                }
+                Sink::Unix(s, path) => {
+                    self.buf.clear();
+                    fill(&mut self.buf);
+                    s.send_to(&self.buf, path)
+                }
             };
             if sent.is_err() {
                 self.dropped += 1;
@@ -151,19 +184,21 @@ mod tests {
             max_level: 6,
             min_level: 0,
             maxlen: 1024,
+            format: SyslogFormat::Unspec,
+            sample: None,
             loc: Loc {
                 file: "t".into(),
                 line: 1,
             },
         };
-        let mut s = Sender::new(&[t], "corelb");
+        let mut s = Sender::new(&[t], "corelb", None);
         s.send(7, "debug is filtered out");
         s.send(NOTICE, "Server bk/s1 is DOWN");
         let mut buf = [0u8; 512];
         let n = rx.recv(&mut buf).unwrap();
         let line = std::str::from_utf8(&buf[..n]).unwrap();
         assert!(line.starts_with("<133>"), "{line}");
-        assert!(line.ends_with(": Server bk/s1 is DOWN"), "{line}");
+        assert!(line.ends_with(": Server bk/s1 is DOWN\n"), "{line}");
         assert!(line.contains(" corelb["), "{line}");
     }
 }

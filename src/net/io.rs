@@ -7,6 +7,15 @@ use glommio::net::TcpStream;
 use std::io;
 use std::time::Instant;
 
+/// Copies what is left of `pending` (from `*pos`) into `buf` and moves `*pos` on: for
+/// streams that serve bytes they already hold before reading more.
+pub fn copy_pending(pending: &[u8], pos: &mut usize, buf: &mut [u8]) -> usize {
+    let n = (pending.len() - *pos).min(buf.len());
+    buf[..n].copy_from_slice(&pending[*pos..*pos + n]);
+    *pos += n;
+    n
+}
+
 /// Bytes received and not consumed yet: `data[start..end]`. One per connection side,
 /// `tune.bufsize` large; the codec parses heads in place and bodies pass through it.
 /// The buffer is allocated when bytes arrive and can be given back while empty, so that an

@@ -41,8 +41,13 @@ impl Shard {
         }
     }
 
-    /// Sends an access-log line for frontend `proxy` (no-op without targets).
+    /// Sends a log line for proxy `proxy` (no-op without targets).
     pub fn log(&self, proxy: usize, level: u8, line: &str) {
+        self.log_sd(proxy, level, line.as_bytes(), b"");
+    }
+
+    /// Sends an access-log line with its rfc5424 structured data (`log-format-sd`).
+    pub fn log_sd(&self, proxy: usize, level: u8, line: &[u8], sd: &[u8]) {
         let mut logs = self.logs.borrow_mut();
         let Some(slot) = logs.get_mut(proxy) else {
             return;
@@ -55,9 +60,10 @@ impl Shard {
                 .log_tag
                 .as_deref()
                 .unwrap_or("corelb");
-            Sender::new(&self.shared.logs[proxy], tag)
+            let host = self.shared.cfg.global.log_send_hostname.as_deref();
+            Sender::new(&self.shared.logs[proxy], tag, host)
         });
-        sender.send(level, line);
+        sender.send_sd(level, line, sd);
     }
 
     /// Log lines this shard dropped because a target did not keep up (syslog sockets and

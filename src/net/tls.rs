@@ -65,9 +65,7 @@ impl AsyncRead for HsStream {
         let limit = this.corked.map_or(buf.len(), |b| b.limit().min(buf.len()));
         let buf = &mut buf[..limit];
         let got = if this.pos < this.pre.len() {
-            let n = (this.pre.len() - this.pos).min(buf.len());
-            buf[..n].copy_from_slice(&this.pre[this.pos..this.pos + n]);
-            this.pos += n;
+            let n = crate::net::io::copy_pending(&this.pre, &mut this.pos, buf);
             if this.pos == this.pre.len() {
                 this.pre = Vec::new();
                 this.pos = 0;
@@ -131,6 +129,8 @@ delegate_stream_io!(Client { Plain, Ktls, Tls });
 pub struct Negotiated {
     pub sni: Option<String>,
     pub protocol: &'static str,
+    /// The protocol ALPN chose (only those corelb offers: `h2`, `http/1.1`).
+    pub alpn: Option<&'static str>,
     /// "kTLS AES-GCM-128" or "rustls", for the debug log.
     pub record_layer: String,
 }
@@ -223,17 +223,23 @@ pub async fn accept(
     let mut s = crate::net::io::with_deadline(deadline, acceptor.accept(hs))
         .await
         .map_err(HandshakeError::from_accept)?;
-    let (version, suite, sni) = {
+    let (version, suite, sni, alpn) = {
         let c = s.get_ref().1;
         (
             c.protocol_version(),
             c.negotiated_cipher_suite().map(|s| s.suite()),
             c.server_name().map(str::to_string),
+            c.alpn_protocol().and_then(|p| match p {
+                b"h2" => Some("h2"),
+                b"http/1.1" => Some("http/1.1"),
+                _ => None,
+            }),
         )
     };
     let mut info = Negotiated {
         sni,
         protocol: protocol_name(version),
+        alpn,
         record_layer: "rustls".into(),
     };
     // (`tls.ktls` is only set when the start-up probe found kTLS: no probe otherwise.)

@@ -7,6 +7,7 @@ use crate::cluster::counters::ShardStats;
 use crate::config::Mode;
 use crate::net::shard::Shard;
 use crate::net::tls::Client;
+use crate::proxy::http::h2::session as h2_session;
 use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
 use crate::proxy::tcp;
 use glommio::net::TcpStream;
@@ -83,12 +84,14 @@ pub struct Origin {
     pub at: Instant,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn handle(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     mut client: TcpStream,
     peer: SocketAddr,
     accept_proxy: bool,
+    proto_h2: bool,
     tls: Option<crate::net::tls::ListenerTls>,
     label: Arc<str>,
 ) {
@@ -136,6 +139,7 @@ pub async fn handle(
             dst,
             early,
             None,
+            proto_h2,
             accept_date,
             accepted,
         )
@@ -156,9 +160,11 @@ pub async fn handle(
                 _ => &shard.stats.tls_userspace,
             };
             ShardStats::add(counter, 1);
+            let h2 = proto_h2 || a.info.alpn == Some("h2");
             let info = TlsInfo {
                 sni: a.info.sni,
                 protocol: a.info.protocol,
+                alpn: a.info.alpn,
             };
             serve(
                 shard,
@@ -168,6 +174,7 @@ pub async fn handle(
                 dst,
                 a.early,
                 Some(info),
+                h2,
                 accept_date,
                 accepted,
             )
@@ -196,6 +203,7 @@ async fn serve(
     dst: Option<SocketAddr>,
     early: Vec<u8>,
     tls: Option<TlsInfo>,
+    h2: bool,
     accept_date: SystemTime,
     accepted: Instant,
 ) {
@@ -216,7 +224,28 @@ async fn serve(
                 tcp.local_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
             });
-            let info = ConnInfo { src, dst, tls };
+            let info = ConnInfo {
+                src,
+                dst,
+                tls,
+                h2: false,
+            };
+            if h2 {
+                // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs
+                // over whatever the handshake left: rustls, a kTLS socket or plain TCP.
+                match client {
+                    Client::Plain(mut s) => h2_session(shard, fe, &mut s, info, early).await,
+                    Client::Ktls(mut k) => {
+                        h2_session(shard, fe, &mut k, info, early).await;
+                        crate::net::tls::close_client(&mut k).await;
+                    }
+                    Client::Tls(mut t) => {
+                        h2_session(shard, fe, &mut *t, info, early).await;
+                        crate::net::tls::close_client(&mut *t).await;
+                    }
+                }
+                return;
+            }
             match client {
                 Client::Plain(s) => http_session(shard, fe, s, info, early).await,
                 Client::Ktls(mut k) => {

@@ -3,6 +3,7 @@
 //! (`http`), and the retry step both modes take after a failed connect. Used by `runtime`
 //! only (which accepts and spawns [`conn::handle`]); `health` never uses it, nor it `health`.
 
+pub mod accesslog;
 pub mod conn;
 pub mod http;
 pub mod tcp;

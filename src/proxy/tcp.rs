@@ -87,7 +87,7 @@ pub async fn session(
     let Some(be) = fe.backend.and_then(|i| shard.shared.backends[i].clone()) else {
         // A frontend without a backend closes its connections, as HAProxy does.
         out.term = *b"PR";
-        finish(&shard, &fe, peer, accept_date, accepted, &out);
+        finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
         return;
     };
     out.backend = Some(be.clone());
@@ -317,7 +317,7 @@ pub async fn session(
             State::Close => break,
         };
     }
-    finish(&shard, &fe, peer, accept_date, accepted, &out);
+    finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
 }
 
 /// Runs a tunnel (spliced or copied by the pump) until it ends or `grace` (a stop's grace period) runs out.
@@ -386,62 +386,44 @@ pub fn log_rejected(
         bytes_in: 0,
         bytes_out: 0,
     };
-    finish(shard, fe, peer, date, t0, &out);
+    finish(shard, fe, peer, None, date, t0, &out);
 }
 
-/// Logs the connection (`option tcplog`) in HAProxy's format:
-/// `ip:port [date] frontend backend/server Tw/Tc/Tt bytes term act/fe/be/srv/retries sq/bq`.
+/// Counts the connection and logs it (`option tcplog` or `log-format`).
 fn finish(
     shard: &Shard,
     fe: &FrontendRt,
     peer: SocketAddr,
+    dst: Option<SocketAddr>,
     date: SystemTime,
     t0: Instant,
     out: &Outcome,
 ) {
     count(shard, fe, t0, out);
     let null = out.bytes_in == 0 && out.bytes_out == 0;
-    let wanted = fe.tcplog && fe.logs && !(fe.dontlognull && null);
-    if !wanted && !log::log_enabled!(log::Level::Trace) {
-        return;
-    }
-    use std::fmt::Write as _;
-    let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as i64).unwrap_or(-1);
-    let mut line = String::with_capacity(200);
-    let _ = write!(line, "{}:{} [", peer.ip(), peer.port());
-    crate::log::format_date(date, &mut line);
-    let (bname, sname, beconn, srvconn, bq) = match &out.backend {
-        Some(be) => (
-            be.name.as_str(),
-            out.server
-                .map(|s| be.lb.servers[s].name.as_str())
-                .unwrap_or("<NOSRV>"),
-            be.lb.servers.iter().map(|s| s.cur_conns()).sum::<u32>(),
-            out.server
-                .map(|s| be.lb.servers[s].cur_conns())
-                .unwrap_or(0),
-            be.queue.waiting(),
-        ),
-        None => (fe.name.as_str(), "<NOSRV>", 0, 0, 0),
+    let s = crate::proxy::accesslog::Stream {
+        http: false,
+        src: peer,
+        dst,
+        tls: None,
+        date,
+        t_total: t0.elapsed(),
+        t_request: None,
+        t_queue: out.t_queue,
+        t_connect: out.t_connect,
+        t_response: None,
+        status: 0,
+        bytes_in: out.bytes_in,
+        bytes_out: out.bytes_out,
+        term: out.term,
+        backend: out.backend.as_deref(),
+        server: out.server,
+        retries: out.retries,
+        redispatched: out.redispatched_from.is_some(),
+        captures: None,
+        request_line: b"",
     };
-    let _ = write!(
-        line,
-        "] {} {bname}/{sname} {}/{}/{} {} {}{} {}/{}/{beconn}/{srvconn}/{} 0/{bq}",
-        fe.name,
-        ms(out.t_queue.or(Some(Duration::ZERO))),
-        ms(out.t_connect),
-        t0.elapsed().as_millis(),
-        out.bytes_out,
-        out.term[0] as char,
-        out.term[1] as char,
-        shard.shared.slots.current(),
-        fe.slots.current(),
-        out.retries,
-    );
-    log::trace!("{line}");
-    if wanted {
-        shard.log(fe.proxy, crate::log::syslog::INFO, &line);
-    }
+    crate::proxy::accesslog::log(shard, fe, &s, null);
 }
 
 /// Every connection ends in [`finish`]: what it adds to the stats counters.

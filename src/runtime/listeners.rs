@@ -21,6 +21,8 @@ pub struct Listener {
     pub addr: ListenAddr,
     /// `accept-proxy` on this bind.
     pub accept_proxy: bool,
+    /// `proto h2`: HTTP/2 from the first byte.
+    pub h2: bool,
     /// `ssl`: TLS is terminated on this bind.
     pub tls: Option<crate::net::tls::ListenerTls>,
     /// The bind's `name`, else its number in the proxy (1, 2, …), as HAProxy logs it.
@@ -244,6 +246,7 @@ pub fn bind_all(
                     proxy: i,
                     addr: b.addr.clone(),
                     accept_proxy: b.accept_proxy,
+                    h2: b.h2,
                     tls: tls.clone(),
                     label: label.clone(),
                     sock,

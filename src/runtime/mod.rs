@@ -405,6 +405,7 @@ fn reload(host: &Host, current: &Generation) -> Option<Generation> {
         match d.level {
             crate::config::Level::Error => log::error!("{d}"),
             crate::config::Level::Warning => log::warn!("{d}"),
+            crate::config::Level::Notice => log::info!("{d}"),
         }
     }
     let Some(cfg) = cfg else {

@@ -288,6 +288,7 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             stream,
             peer,
             l.accept_proxy,
+            l.h2,
             l.tls.clone(),
             l.label.clone(),
         ))

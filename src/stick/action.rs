@@ -154,6 +154,7 @@ mod tests {
             src: Some("192.0.2.7:1000".parse().unwrap()),
             dst: Some("192.0.2.1:80".parse().unwrap()),
             tls: None,
+            h2: false,
         };
         let t = tables.get(0).unwrap();
         let key = t.parse_key("192.0.2.7").unwrap();

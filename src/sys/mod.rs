@@ -244,6 +244,14 @@ pub fn localtime(secs: i64) -> libc::tm {
     }
 }
 
+/// Sets an environment variable of this process (`-L` exports `HAPROXY_LOCALPEER`).
+/// Call it only while the process has one thread (at the start of `main`).
+pub fn setenv_at_start(key: &str, value: &str) {
+    // SAFETY: the environment is only unsafe to change while other threads may read it;
+    // callers do this before any thread is started.
+    unsafe { std::env::set_var(key, value) }
+}
+
 pub fn getpid() -> u32 {
     std::process::id()
 }

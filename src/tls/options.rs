@@ -391,16 +391,19 @@ fn kx_groups(
 
 /// ALPN protocols corelb speaks. HTTP/2 is not spoken: offering it would make clients
 /// send an HTTP/2 preface to the HTTP/1.1 parser.
-const SPOKEN_ALPN: &[&str] = &["http/1.1", "http/1.0"];
+/// What a bind offers: HTTP/2 towards clients is spoken.
+const BIND_ALPN: &[&str] = &["h2", "http/1.1", "http/1.0"];
+/// What corelb asks servers for: HTTP/1.x only (`server … alpn h2` is not done yet).
+const SERVER_ALPN: &[&str] = &["http/1.1", "http/1.0"];
 
-fn parse_alpn(list: &str) -> Result<(Vec<Vec<u8>>, Vec<Warning>), String> {
+fn parse_alpn(list: &str, spoken: &[&str]) -> Result<(Vec<Vec<u8>>, Vec<Warning>), String> {
     let mut keep = Vec::new();
     let mut dropped = Vec::new();
     for p in list.split(',') {
         if p.is_empty() || p.len() > 255 {
             return Err(format!("'alpn {list}': bad protocol name '{p}'"));
         }
-        if SPOKEN_ALPN.contains(&p) {
+        if spoken.contains(&p) {
             keep.push(p.as_bytes().to_vec());
         } else {
             dropped.push(p);
@@ -677,7 +680,7 @@ impl BindTls {
                 Ok(w)
             }
             "alpn" => {
-                let (list, w) = parse_alpn(need(keyword, value)?)?;
+                let (list, w) = parse_alpn(need(keyword, value)?, BIND_ALPN)?;
                 self.alpn = Some(list);
                 Ok(w)
             }
@@ -846,7 +849,7 @@ impl ServerTls {
                 );
             }
             "alpn" => {
-                let (list, w) = parse_alpn(need(keyword, value)?)?;
+                let (list, w) = parse_alpn(need(keyword, value)?, SERVER_ALPN)?;
                 self.alpn = Some(list);
                 return Ok(w);
             }

@@ -45,12 +45,17 @@ pub struct ConnInfo {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub tls: Option<TlsInfo>,
+    /// The requests come as HTTP/2 streams (their heads are rebuilt as HTTP/1.1 for the
+    /// codec; `req.ver` and the log say 2.0).
+    pub h2: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct TlsInfo {
     pub sni: Option<String>,
     pub protocol: &'static str,
+    /// The protocol ALPN chose (`h2`, `http/1.1`), if any: `ssl_fc_alpn`.
+    pub alpn: Option<&'static str>,
 }
 
 /// Why a server attempt failed, for `retry-on` and the status sent to the client.
@@ -71,10 +76,10 @@ enum SrvFail {
 
 /// How the transaction ended, for the log's termination state.
 #[derive(Clone, Copy, Debug)]
-struct Term([u8; 2]);
+pub(crate) struct Term(pub [u8; 2]);
 
 /// One request/response exchange, for the log.
-struct Txn {
+pub(crate) struct Txn {
     date: SystemTime,
     start: Instant,
     t_request: Option<Duration>,
@@ -91,6 +96,8 @@ struct Txn {
     redispatched_from: Option<usize>,
     /// The request line, kept for the log only when a log line will be written.
     request_line: String,
+    /// `capture request|response header` values, for the log line.
+    captures: crate::log::access::Captures,
     /// For the stats counters: request bytes, whether a `deny` answered, whether corelb
     /// answered itself (monitor-uri, stats page, exporter), whether the server connection
     /// was reused.
@@ -101,7 +108,7 @@ struct Txn {
 }
 
 impl Txn {
-    fn new() -> Txn {
+    pub fn new() -> Txn {
         Txn {
             date: SystemTime::now(),
             start: Instant::now(),
@@ -117,12 +124,27 @@ impl Txn {
             retries: 0,
             redispatched_from: None,
             request_line: String::new(),
+            captures: Default::default(),
             bytes_in: 0,
             denied: false,
             intercepted: false,
             reused: false,
         }
     }
+
+    /// The request's head is complete (the log's TR).
+    pub fn head_received(&mut self) {
+        self.t_request = Some(self.start.elapsed());
+    }
+}
+
+/// Usable servers of backend `i` (`nbsrv` in conditions).
+fn usable_servers(shared: &crate::cluster::Shared, i: usize) -> u32 {
+    shared
+        .backends
+        .get(i)
+        .and_then(|b| b.as_ref())
+        .map_or(0, |b| b.lb.usable_count() as u32)
 }
 
 /// Deadline helper: `None` = no timeout.
@@ -130,179 +152,355 @@ fn deadline(t: Option<Duration>) -> Option<Instant> {
     t.map(|t| Instant::now() + t)
 }
 
-pub async fn session<C>(
-    shard: Rc<Shard>,
-    fe: Arc<FrontendRt>,
-    mut client: C,
-    info: ConnInfo,
-    early: Vec<u8>,
-) where
-    C: AsyncRead + AsyncWrite + Unpin,
-{
-    let shared = shard.shared.clone();
-    let cfg = shared.cfg.clone();
-    let g = &cfg.global;
-    let fe_px = &cfg.proxies[fe.proxy];
-    let limits = Limits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
-    let mut inb = InBuf::new(g.bufsize);
-    inb.extend(&early);
-    let mut req = RequestHead::with_capacity(&limits);
-    let mut res = ResponseHead::with_capacity(&limits);
-    // Output buffers grow on demand and are given back between requests (idle memory).
-    let mut out: Vec<u8> = Vec::new();
-    let mut sout: Vec<u8> = Vec::new();
-    let mut rbuf = InBuf::new(g.bufsize);
-    // A server connection kept for this client only (`http-reuse never`), with its server.
-    let mut private: Option<(usize, usize, ServerIo)> = None;
-    let mut requests = 0u64;
-    // What ACLs see of this connection, built once.
-    let acl_conn = crate::acl::ConnInfo {
-        src: Some(info.src),
-        dst: Some(info.dst),
-        tls: info.tls.as_ref().map(|t| crate::acl::TlsInfo {
-            sni: t.sni.as_ref().map(|s| s.as_bytes().into()),
-            protocol: t.protocol.as_bytes(),
-        }),
-    };
-    let mut scratch: Vec<u8> = Vec::new();
-    let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
-    let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
+/// What a client connection lends each of its exchanges: who the client is, the
+/// configuration snapshot, and the codec's limits. One per connection, shared by the
+/// HTTP/2 streams of a connection.
+pub(crate) struct Ctx {
+    pub shard: Rc<Shard>,
+    pub fe: Arc<FrontendRt>,
+    pub info: ConnInfo,
+    cfg: Arc<crate::config::Config>,
+    /// What ACLs see of this connection, built once.
+    acl_conn: crate::acl::ConnInfo,
+    pub limits: Limits,
+}
 
-    loop {
-        // ---------------- WaitRequest
-        let mut txn = Txn::new();
-        let first = requests == 0;
-        // The first request has 'timeout http-request' from the accept; later ones wait up
-        // to 'timeout http-keep-alive' for their first byte, then 'http-request'.
-        let mut head_deadline = if first || !inb.is_empty() {
-            deadline(t_http_request)
-        } else {
-            deadline(t_keep_alive)
+impl Ctx {
+    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, info: ConnInfo) -> Ctx {
+        let cfg = shard.shared.cfg.clone();
+        let g = &cfg.global;
+        let limits = Limits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
+        let acl_conn = crate::acl::ConnInfo {
+            src: Some(info.src),
+            dst: Some(info.dst),
+            tls: info.tls.as_ref().map(|t| crate::acl::TlsInfo {
+                sni: t.sni.as_ref().map(|s| s.as_bytes().into()),
+                protocol: t.protocol.as_bytes(),
+                alpn: t.alpn.map(str::as_bytes),
+            }),
+            h2: info.h2,
         };
-        let mut started = first || !inb.is_empty();
-        let head_len = loop {
-            if !inb.is_empty() {
-                match parse_request(inb.bytes(), &limits, &mut req) {
-                    Ok(Parsed::Complete { head_len }) => break head_len,
-                    Ok(Parsed::Incomplete) => {}
-                    Err(e) => {
-                        fe.errors
-                            .record(info.src, e, inb.bytes(), shard.shared.cfg.global.bufsize);
-                        txn.status = e.status();
-                        txn.term = Term(*b"PR");
-                        out.clear();
-                        write_error(&mut out, e.status(), true);
-                        let _ = write_all(
-                            &mut client,
-                            &error_bytes(fe_px, None, e.status(), &out),
-                            deadline(fe_px.timeouts.client),
-                        )
-                        .await;
-                        log::debug!("{}: {}: bad request: {e}", fe.name, info.src);
-                        log_txn(&shard, &fe, &info, &txn);
-                        return;
-                    }
-                }
-            }
-            let read = if inb.is_empty() && !first {
-                // Between requests: when the next one is not here yet, the connection is
-                // idle and holds no buffer while it waits (busy ones keep theirs). The look
-                // never waits, so it arms no deadline timer.
-                let now = future::poll_once(inb.read_from(&mut client, None)).await;
-                match now {
-                    Some(r) => r,
-                    None => {
-                        inb.release();
-                        rbuf.release();
-                        out = Vec::new();
-                        sout = Vec::new();
-                        inb.read_from(&mut client, head_deadline).await
-                    }
-                }
-            } else {
-                inb.read_from(&mut client, head_deadline).await
-            };
-            match read {
-                Ok(0) => return,
-                Ok(_) => {
-                    if !started {
-                        started = true;
-                        head_deadline = deadline(t_http_request);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    if !started {
-                        return; // idle keep-alive connection: close quietly
-                    }
-                    // HAProxy answers 408 (also to an empty new connection: see
-                    // option http-ignore-probes).
-                    txn.status = 408;
-                    txn.term = Term(*b"cR");
-                    out.clear();
-                    write_error(&mut out, 408, true);
-                    let _ = write_all(
-                        &mut client,
-                        &error_bytes(fe_px, None, 408, &out),
-                        deadline(fe_px.timeouts.client),
-                    )
-                    .await;
-                    log_txn(&shard, &fe, &info, &txn);
-                    return;
-                }
-                Err(_) => return,
-            }
-        };
-        requests += 1;
-        txn.t_request = Some(txn.start.elapsed());
-        txn.bytes_in = head_len as u64
-            + match req.body_kind() {
-                BodyKind::ContentLength(n) => n,
-                _ => 0, // chunked bodies are not counted
-            };
-        if logging(&shard, &fe) {
-            txn.request_line =
-                String::from_utf8_lossy(req.request_line().get(inb.bytes())).into_owned();
+        Ctx {
+            shard,
+            fe,
+            info,
+            cfg,
+            acl_conn,
+            limits,
         }
+    }
+
+    pub fn fe_px(&self) -> &Proxy {
+        &self.cfg.proxies[self.fe.proxy]
+    }
+
+    pub fn bufsize(&self) -> usize {
+        self.cfg.global.bufsize
+    }
+
+    /// The one way an exchange that did not get a server's answer ends: the error page
+    /// for `status` (the proxy's `errorfile` first; none for 0), then the log line.
+    pub async fn fail<C: AsyncWrite + Unpin>(
+        &self,
+        client: &mut C,
+        out: &mut Vec<u8>,
+        txn: &mut Txn,
+        be_px: Option<&Proxy>,
+        status: u16,
+        term: [u8; 2],
+    ) {
+        txn.term = Term(term);
+        if status != 0 {
+            txn.status = status;
+            out.clear();
+            write_error(out, status, true);
+            let fe_px = self.fe_px();
+            let _ = write_all(
+                client,
+                &error_bytes(fe_px, be_px, status, out),
+                deadline(fe_px.timeouts.client),
+            )
+            .await;
+        }
+        log_txn(&self.shard, &self.fe, &self.info, txn);
+    }
+}
+
+/// The buffers and heads an exchange works in: an HTTP/1 connection keeps one set across
+/// its requests; an HTTP/2 stream has its own.
+pub(crate) struct Bufs {
+    /// What the client sent: the request head, then its body.
+    pub inb: InBuf,
+    rbuf: InBuf,
+    out: Vec<u8>,
+    sout: Vec<u8>,
+    pub req: RequestHead,
+    res: ResponseHead,
+    scratch: Vec<u8>,
+    /// A server connection kept for this client only (`http-reuse never`), with its server.
+    private: Option<(usize, usize, ServerIo)>,
+}
+
+impl Bufs {
+    pub fn new(ctx: &Ctx) -> Bufs {
+        let size = ctx.bufsize();
+        Bufs {
+            inb: InBuf::new(size),
+            rbuf: InBuf::new(size),
+            // Output buffers grow on demand and are given back between requests.
+            out: Vec::new(),
+            sout: Vec::new(),
+            req: RequestHead::with_capacity(&ctx.limits),
+            res: ResponseHead::with_capacity(&ctx.limits),
+            scratch: Vec::new(),
+            private: None,
+        }
+    }
+
+    /// Forgets whatever an exchange left (it may have ended early) and gives the memory
+    /// back: for the next HTTP/2 stream that takes these buffers.
+    pub fn reset(&mut self) {
+        drop(self.inb.take_all());
+        drop(self.rbuf.take_all());
+        self.release_idle();
+    }
+
+    /// Gives the buffers back while the connection waits (idle memory).
+    fn release_idle(&mut self) {
+        self.inb.release();
+        self.rbuf.release();
+        self.out = Vec::new();
+        self.sout = Vec::new();
+    }
+}
+
+/// A server slot (`maxconn`) held by one request: its `Drop` gives it back and wakes the
+/// backend's queue, whatever path the request leaves by.
+struct SrvSlot<'a> {
+    be: &'a BackendRt,
+    srv: usize,
+}
+
+impl SrvSlot<'_> {
+    /// The slot was given back by someone else (a redispatching retry): nothing to do.
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for SrvSlot<'_> {
+    fn drop(&mut self) {
+        self.be.lb.release(self.srv);
+        self.be.queue.wake_one();
+    }
+}
+
+/// What the client connection does after an exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Wait for the next request.
+    KeepAlive,
+    /// Close the connection (or end the stream).
+    Close,
+}
+
+/// Where a request goes, as its analysis decided: everything the later phases need of it.
+struct Route {
+    be: Arc<BackendRt>,
+    sticky: Option<super::persist::Sticky>,
+    hash_key: Option<u32>,
+    /// `server … ssl sni EXPR`: the name each such server gets for this request.
+    expr_sni: Vec<(usize, Vec<u8>)>,
+    conn_mode: ConnMode,
+    client_close: bool,
+    /// The persistence cookie's clock (0 without a cookie).
+    now: u64,
+    /// The request's head, kept for `http-response` conditions once the buffer moves on.
+    saved_head: Vec<u8>,
+    /// `stick match|on`: the server a table names, and the keys to store the answer under.
+    persist: crate::stick::Persist,
+    /// The body's length when it is all in the buffer already (replayable).
+    whole_body: Option<usize>,
+    replayable: bool,
+}
+
+/// What the analysis of a request decided.
+enum Analyzed {
+    /// corelb answers itself (monitor-uri, a rule, the stats page): the bytes to send, and
+    /// whether the connection may stay open after them.
+    Reply {
+        status: u16,
+        bytes: Vec<u8>,
+        keep: bool,
+        be: Option<Arc<BackendRt>>,
+        denied: bool,
+    },
+    Forward(Route),
+    /// Answered with an error already (and logged).
+    Done,
+}
+
+/// The server connection that answered, with its slot.
+struct Answered<'a> {
+    slot: SrvSlot<'a>,
+    sconn: ServerIo,
+    reused: bool,
+}
+
+/// One request's exchange, from its parsed head (in `Bufs::req`, over `Bufs::inb`) to its
+/// log line: analyse and apply the rules, pick and connect, send the request and its body,
+/// read the response head, forward its body, log. The HTTP/1 connection loop runs one per
+/// request; an HTTP/2 stream runs one over its own buffers.
+pub(crate) struct Exchange<'c> {
+    ctx: &'c Ctx,
+    txn: Txn,
+    head_len: usize,
+    /// The buffer's length when the head was parsed (what of the body came with it).
+    buf_len_at_head: usize,
+    /// The client connection's first request (`http-reuse safe` takes no idle connection).
+    first: bool,
+    /// This request's sticky counters (released, conn_cur down, when the exchange ends).
+    trackers: crate::stick::Trackers,
+}
+
+impl<'c> Exchange<'c> {
+    /// `txn` was started when the request began to arrive; its head is in `b`.
+    pub async fn start<C: AsyncRead + Unpin>(
+        ctx: &'c Ctx,
+        txn: Txn,
+        head_len: usize,
+        b: &mut Bufs,
+        client: &mut C,
+        first: bool,
+    ) -> Self {
         // A form posted to a stats page (its admin actions) is read whole first: it is
         // small, and the page answers from it.
-        if req.method() == Method::Post
-            && let BodyKind::ContentLength(n) = req.body_kind()
-            && shared.stats_pages.iter().any(|&i| {
-                crate::stats::page::is_page(&cfg.proxies[i].stats, req.target(inb.bytes()))
+        if b.req.method() == Method::Post
+            && let BodyKind::ContentLength(n) = b.req.body_kind()
+            && ctx.shard.shared.stats_pages.iter().any(|&i| {
+                crate::stats::page::is_page(&ctx.cfg.proxies[i].stats, b.req.target(b.inb.bytes()))
             })
         {
-            while inb.len() < head_len + n as usize {
-                match inb.read_from(&mut client, deadline(t_http_request)).await {
+            let fe_px = ctx.fe_px();
+            let t = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
+            while b.inb.len() < head_len + n as usize {
+                match b.inb.read_from(client, deadline(t)).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
             }
         }
-        let buf_len_at_head = inb.len();
+        Exchange {
+            ctx,
+            txn,
+            head_len,
+            buf_len_at_head: b.inb.len(),
+            first,
+            trackers: crate::stick::Trackers::new(),
+        }
+    }
 
-        // ---------------- Analyze
-        let method = req.method();
+    /// The whole exchange; with `Next::KeepAlive` the request's bytes are consumed from
+    /// `b.inb`, which starts with what came after it.
+    pub async fn run<C: AsyncRead + AsyncWrite + Unpin>(
+        mut self,
+        b: &mut Bufs,
+        client: &mut C,
+    ) -> Next {
+        match self.analyze(b, client).await {
+            Analyzed::Done => Next::Close,
+            Analyzed::Reply {
+                status,
+                bytes,
+                keep,
+                be,
+                denied,
+            } => {
+                let ctx = self.ctx;
+                self.txn.status = status;
+                self.txn.denied = denied;
+                self.txn.backend = be;
+                let ok = write_all(client, &bytes, deadline(ctx.fe_px().timeouts.client))
+                    .await
+                    .is_ok();
+                self.txn.bytes_out = bytes.len() as u64;
+                log_txn(&ctx.shard, &ctx.fe, &ctx.info, &self.txn);
+                if ok && keep && !bytes_say_close(&bytes) {
+                    b.inb.consume(self.head_len);
+                    return Next::KeepAlive;
+                }
+                Next::Close
+            }
+            Analyzed::Forward(route) => {
+                let be: &BackendRt = &route.be;
+                let answered = match self.forward(b, client, &route, be).await {
+                    Ok(a) => a,
+                    Err(f) => {
+                        let (status, term) = match &f {
+                            SrvFail::Connect(_) => (503, *b"SC"),
+                            SrvFail::Empty => (502, *b"SH"),
+                            SrvFail::Junk(_) => (502, *b"PH"),
+                            SrvFail::Timeout => (504, *b"sH"),
+                            SrvFail::Client => (0, *b"CD"),
+                        };
+                        let ctx = self.ctx;
+                        log::debug!("{}/{}: {}: {f:?}", ctx.fe.name, be.name, ctx.info.src);
+                        let be_px = &ctx.cfg.proxies[be.proxy];
+                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), status, term)
+                            .await;
+                        return Next::Close;
+                    }
+                };
+                self.respond(b, client, &route, answered).await
+            }
+        }
+    }
+
+    /// Analyze: monitor-uri, the frontend's rules, the backend choice and its rules,
+    /// persistence, and the head to send (serialized into `b.sout`).
+    async fn analyze<C: AsyncWrite + Unpin>(&mut self, b: &mut Bufs, client: &mut C) -> Analyzed {
+        let ctx = self.ctx;
+        let shard = &ctx.shard;
+        let shared = &shard.shared;
+        let cfg = &ctx.cfg;
+        let fe = &ctx.fe;
+        let fe_px = ctx.fe_px();
+        let head_len = self.head_len;
+        let (req, inb) = (&b.req, &b.inb);
+        let txn = &mut self.txn;
+        txn.bytes_in = head_len as u64
+            + match req.body_kind() {
+                BodyKind::ContentLength(n) => n,
+                _ => 0, // chunked bodies are not counted
+            };
+        if logging(shard, fe) {
+            txn.request_line = if ctx.info.h2 {
+                // The head was rebuilt from HTTP/2 fields: log the version it came in.
+                let line = req.request_line().get(inb.bytes());
+                let line = line.strip_suffix(b"HTTP/1.1").unwrap_or(line);
+                format!("{}HTTP/2.0", String::from_utf8_lossy(line))
+            } else {
+                String::from_utf8_lossy(req.request_line().get(inb.bytes())).into_owned()
+            };
+            let bytes = inb.bytes();
+            let fields = req.headers().iter().filter(|h| !h.dropped);
+            let fields = fields.map(|h| (h.name(bytes), h.value(bytes)));
+            txn.captures
+                .capture(false, &fe_px.logging.req_captures, fields);
+        }
         let version = req.version();
         let upgrade = req.upgrade_requested();
         let bump = bumpalo::Bump::new();
         let mut edits: Edits<'_> = Edits::new();
         let mut flags = rules::Flags::default();
-        let nbsrv = |i: usize| {
-            shared
-                .backends
-                .get(i)
-                .and_then(|b| b.as_ref())
-                .map_or(0, |b| b.lb.usable_count() as u32)
-        };
-        // This request's sticky counters (released, conn_cur down, when it ends).
-        let trackers = crate::stick::Trackers::new();
-        let stick_ctx = shared.stick.ctx(&trackers);
+        let nbsrv = |i: usize| usable_servers(shared, i);
+        let stick_ctx = shared.stick.ctx(&self.trackers);
         let stick = stick_ctx
             .as_ref()
             .map(|c| c as &dyn crate::acl::StickSource);
         let base = RequestSample {
-            head: Some((&req, inb.bytes())),
-            conn: &acl_conn,
+            head: Some((req, inb.bytes())),
+            conn: &ctx.acl_conn,
             nbsrv: &nbsrv,
             stopping: shared.control.stopping(),
             stick,
@@ -334,11 +532,11 @@ pub async fn session<C>(
                     set,
                     &fe_px.acls,
                     &base,
-                    &req,
+                    req,
                     inb.bytes(),
                     &mut edits,
                     &bump,
-                    &mut scratch,
+                    &mut b.scratch,
                     &mut flags,
                     pages_fe,
                     !keep_after_reply,
@@ -357,9 +555,9 @@ pub async fn session<C>(
         if reply.is_none() {
             let c = !keep_after_reply;
             reply = intercept(
-                &shard,
+                shard,
                 fe.proxy,
-                &req,
+                req,
                 inb.bytes(),
                 head_len,
                 &base,
@@ -402,11 +600,11 @@ pub async fn session<C>(
                 &be_px.http_request,
                 &be_px.acls,
                 &base,
-                &req,
+                req,
                 inb.bytes(),
                 &mut edits,
                 &bump,
-                &mut scratch,
+                &mut b.scratch,
                 &mut flags,
                 (fe_px, Some(be_px)),
                 !keep_after_reply,
@@ -416,9 +614,9 @@ pub async fn session<C>(
             if reply.is_none() {
                 let c = !keep_after_reply;
                 reply = intercept(
-                    &shard,
+                    shard,
                     be.proxy,
-                    &req,
+                    req,
                     inb.bytes(),
                     head_len,
                     &base,
@@ -429,19 +627,13 @@ pub async fn session<C>(
             }
         }
         if let Some((status, bytes)) = reply {
-            txn.status = status;
-            txn.denied = flags.denied;
-            txn.backend = be.clone();
-            let ok = write_all(&mut client, &bytes, deadline(fe_px.timeouts.client))
-                .await
-                .is_ok();
-            txn.bytes_out = bytes.len() as u64;
-            log_txn(&shard, &fe, &info, &txn);
-            if ok && keep_after_reply && !bytes_say_close(&bytes) {
-                inb.consume(head_len);
-                continue;
-            }
-            return;
+            return Analyzed::Reply {
+                status,
+                bytes,
+                keep: keep_after_reply,
+                be: be.clone(),
+                denied: flags.denied,
+            };
         }
         let be = be.expect("a backend when there is no reply");
         txn.backend = Some(be.clone());
@@ -457,7 +649,7 @@ pub async fn session<C>(
                 c,
                 &be.server_cookies,
                 |i| be.lb.servers[i].usable(),
-                &req,
+                req,
                 inb.bytes(),
                 now,
             )
@@ -471,28 +663,20 @@ pub async fn session<C>(
             |id| be.lb.servers.iter().position(|s| s.id == id && s.usable()),
         );
         if let Some(c) = &be_px.cookie {
-            super::persist::rewrite_request_cookies(c, &req, inb.bytes(), &mut edits, &bump);
+            super::persist::rewrite_request_cookies(c, req, inb.bytes(), &mut edits, &bump);
         }
         let hash_key = be_px
             .balance
             .key
             .as_ref()
-            .and_then(|k| super::persist::request_hash(k, &req, inb.bytes()));
-        // `server … ssl sni EXPR`: the name each such server gets for this request.
+            .and_then(|k| super::persist::request_hash(k, req, inb.bytes()));
         let expr_sni: Vec<(usize, Vec<u8>)> = be
             .sni_exprs
             .iter()
             .filter_map(|&i| match be.server_tls[i].as_ref()?.sni.as_ref()? {
                 crate::config::ServerSni::Expr(f) => {
-                    let sample = RequestSample {
-                        head: Some((&req, inb.bytes())),
-                        conn: &acl_conn,
-                        nbsrv: &nbsrv,
-                        stopping: shared.control.stopping(),
-                        stick,
-                    };
                     let mut v = Vec::new();
-                    f.render(&sample, &mut v);
+                    f.render(&base, &mut v);
                     Some((i, v))
                 }
                 crate::config::ServerSni::Fixed(_) => None,
@@ -511,13 +695,14 @@ pub async fn session<C>(
             edits.set_connection(ConnectionHeader::KeepAlive);
         }
         let buf = inb.bytes();
+        let info = &ctx.info;
         if let Some(ff) = be_px
             .http
             .forwardfor
             .as_ref()
             .or(fe_px.http.forwardfor.as_ref())
             && !ff.except.is_some_and(|n| n.contains(info.src.ip()))
-            && !(ff.if_none && has_header(&req, buf, ff.header.as_bytes()))
+            && !(ff.if_none && has_header(req, buf, ff.header.as_bytes()))
             && let Ok(v) = edits.format(format_args!("{}", info.src.ip()))
         {
             let _ = edits.add_header(ff.header.as_bytes(), v);
@@ -532,89 +717,108 @@ pub async fn session<C>(
         {
             let _ = edits.add_header(ot.header.as_bytes(), v);
         }
-        sout.clear();
-        serialize_request(&req, buf, &edits, &mut sout);
-        // http-response conditions look at the request: keep its head once the buffer moves on.
+        b.sout.clear();
+        serialize_request(req, buf, &edits, &mut b.sout);
         let saved_head: Vec<u8> =
             if be_px.http_response.is_empty() && fe_px.http_response.is_empty() {
                 Vec::new()
             } else {
-                inb.bytes()[..head_len].to_vec()
+                buf[..head_len].to_vec()
             };
-        let nbsrv2 = nbsrv;
 
         // What of the body is already here: a request that is complete in the buffer can be
         // replayed on another server (layer-7 retries, as HAProxy requires).
-        let body_kind = req.body_kind();
-        let in_buf = buf_len_at_head - head_len;
-        let mut scanner = ChunkedScanner::new(&limits);
-        let whole_body = match body_kind {
+        let in_buf = self.buf_len_at_head - head_len;
+        let whole_body = match req.body_kind() {
             BodyKind::None => Some(0),
             BodyKind::ContentLength(n) if (n as usize) <= in_buf => Some(n as usize),
-            BodyKind::Chunked => match scanner.advance(&inb.bytes()[head_len..]) {
+            BodyKind::Chunked => match ChunkedScanner::new(&ctx.limits).advance(&buf[head_len..]) {
                 Ok(a) if a.done => Some(a.consumed),
                 Ok(_) => None,
                 Err(e) => {
                     let e = e.into_http_error(super::Side::Client);
-                    out.clear();
-                    write_error(&mut out, e.status(), true);
-                    let _ = write_all(
-                        &mut client,
-                        &error_bytes(fe_px, Some(be_px), e.status(), &out),
-                        deadline(fe_px.timeouts.client),
-                    )
-                    .await;
-                    txn.status = e.status();
-                    txn.term = Term(*b"PR");
-                    log_txn(&shard, &fe, &info, &txn);
-                    return;
+                    ctx.fail(client, &mut b.out, txn, Some(be_px), e.status(), *b"PR")
+                        .await;
+                    return Analyzed::Done;
                 }
             },
             _ => None,
         };
-        scanner.reset();
         let replayable = whole_body.is_some() && !req.expects_continue() && !flags.disable_l7_retry;
+        Analyzed::Forward(Route {
+            be,
+            sticky,
+            hash_key,
+            expr_sni,
+            conn_mode,
+            client_close,
+            now,
+            saved_head,
+            persist,
+            whole_body,
+            replayable,
+        })
+    }
 
-        // ---------------- Connect / send / read, with retries
-        let ctx = PickCtx {
-            client_ip: info.src.ip(),
+    /// Connect, send and read the response head, with retries: the server that answered,
+    /// its slot still held.
+    async fn forward<'b, C: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        b: &mut Bufs,
+        client: &mut C,
+        route: &Route,
+        be: &'b BackendRt,
+    ) -> Result<Answered<'b>, SrvFail> {
+        let ctx = self.ctx;
+        let shard = &ctx.shard;
+        let be_px = &ctx.cfg.proxies[be.proxy];
+        let fe_px = ctx.fe_px();
+        let head_len = self.head_len;
+        let whole_body = route.whole_body;
+        let replayable = route.replayable;
+        let expects_continue = b.req.expects_continue();
+        let body_kind = b.req.body_kind();
+        let method = b.req.method();
+        let mut scanner = ChunkedScanner::new(&ctx.limits);
+        let txn = &mut self.txn;
+        let ctx_pick = PickCtx {
+            client_ip: ctx.info.src.ip(),
             avoid: None,
-            key: hash_key,
+            key: route.hash_key,
         };
         let mut retry = Retry::default();
-        let result: Result<(usize, ServerIo, bool), SrvFail> = loop {
+        loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
-            let srv = if let Some(s) = retry.again.take() {
+            let slot = if let Some(s) = retry.again.take() {
                 Some(s)
             } else {
-                let direct = sticky
+                let direct = route
+                    .sticky
                     .as_ref()
                     .map(|s| s.server)
-                    .or(persist.server)
+                    .or(route.persist.server)
                     .filter(|&s| {
                         retry.avoid != Some(s) && retry.made == 0 && be.lb.servers[s].try_acquire()
                     });
                 retry.persistent = direct.is_some();
                 match direct {
-                    Some(s) => Some(s),
+                    Some(s) => Some(SrvSlot { be, srv: s }),
                     None => {
                         let avoid = retry.avoid;
-                        pick(&be, &PickCtx { avoid, ..ctx }, &mut txn).await
+                        pick(be, &PickCtx { avoid, ..ctx_pick }, txn).await
                     }
                 }
             };
-            let srv = match srv {
-                Some(s) => s,
-                None => {
-                    break Err(SrvFail::Connect(io::Error::other("no server available")));
-                }
+            let Some(slot) = slot else {
+                return Err(SrvFail::Connect(io::Error::other("no server available")));
             };
+            let srv = slot.srv;
             txn.server = Some(srv);
             let mut reused = false;
             let t0 = Instant::now();
-            let sconn = match private.take() {
-                Some((b, s, c)) if b == be.proxy && s == srv && c.idle_alive() => {
+            let sconn = match b.private.take() {
+                Some((bi, s, c)) if bi == be.proxy && s == srv && c.idle_alive() => {
                     reused = true;
                     Ok(c)
                 }
@@ -622,22 +826,25 @@ pub async fn session<C>(
                     // A private connection to another server is closed: its client moved on.
                     drop(other);
                     // (The pool's borrow must end before any await.)
-                    let pooled =
-                        shard
-                            .http_pool
-                            .borrow_mut()
-                            .take(be.proxy, srv, be_px.http.reuse, first);
+                    let pooled = shard.http_pool.borrow_mut().take(
+                        be.proxy,
+                        srv,
+                        be_px.http.reuse,
+                        self.first,
+                    );
                     match pooled {
                         Some((c, _)) => {
                             reused = true;
                             Ok(c)
                         }
                         None => {
-                            let sni = expr_sni
+                            let sni = route
+                                .expr_sni
                                 .iter()
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
-                            crate::proxy::upstream::connect(&be, srv, info.src, info.dst, sni).await
+                            let info = &ctx.info;
+                            crate::proxy::upstream::connect(be, srv, info.src, info.dst, sni).await
                         }
                     }
                 }
@@ -646,7 +853,7 @@ pub async fn session<C>(
                 Ok(c) => c,
                 Err(e) => {
                     txn.t_connect = None;
-                    observe_error(&shard, &be, srv);
+                    observe_error(shard, be, srv);
                     // Nothing was sent yet: a connection failure (refused, timed out, a
                     // failed TLS handshake) is retried whatever the body.
                     let failure = if e.kind() == io::ErrorKind::TimedOut {
@@ -655,24 +862,21 @@ pub async fn session<C>(
                         Failure::Error
                     };
                     if be_px.http.retry_on & retry_on::CONN_FAILURE != 0
-                        && retry.after(&be, srv, failure, &mut txn).await
+                        && retry.after(slot, failure, txn).await
                     {
                         continue;
                     }
-                    be.lb.release(srv);
-                    be.queue.wake_one();
-                    break Err(SrvFail::Connect(e));
+                    return Err(SrvFail::Connect(e));
                 }
             };
             be.lb.servers[srv].observed_success();
             txn.t_connect = Some(t0.elapsed());
             // Send the head, and the body when it is all here.
             let t_server = be.server_timeout;
-            let mut send = Vec::new();
-            std::mem::swap(&mut send, &mut sout);
-            let sent = if let Some(n) = whole_body.filter(|_| !req.expects_continue()) {
+            let inb = &b.inb;
+            let sent = if let Some(n) = whole_body.filter(|_| !expects_continue) {
                 let r = async {
-                    write_all(&mut sconn, &send, deadline(t_server)).await?;
+                    write_all(&mut sconn, &b.sout, deadline(t_server)).await?;
                     write_all(
                         &mut sconn,
                         &inb.bytes()[head_len..head_len + n],
@@ -683,62 +887,50 @@ pub async fn session<C>(
                 .await;
                 r.map(|_| n)
             } else {
-                write_all(&mut sconn, &send, deadline(t_server))
+                write_all(&mut sconn, &b.sout, deadline(t_server))
                     .await
                     .map(|_| 0)
             };
-            std::mem::swap(&mut send, &mut sout);
             if let Err(e) = sent {
                 if reused {
                     // A reused connection the server closed meanwhile: try a fresh one.
-                    be.lb.release(srv);
-                    be.queue.wake_one();
+                    drop(slot);
                     continue;
                 }
                 // A fresh connection that failed before the request went out: a failed
                 // connect, when the request can be sent again.
-                if replayable && retry.after(&be, srv, Failure::Error, &mut txn).await {
+                if replayable && retry.after(slot, Failure::Error, txn).await {
                     continue;
                 }
-                be.lb.release(srv);
-                be.queue.wake_one();
-                break Err(SrvFail::Connect(e));
+                return Err(SrvFail::Connect(e));
             }
             // Stream the rest of the body (not replayable: no retry from here on).
-            if whole_body.is_none() || req.expects_continue() {
-                match forward_request_body(
-                    &mut client,
+            if whole_body.is_none() || expects_continue {
+                forward_request_body(
+                    client,
                     &mut sconn,
-                    &mut inb,
+                    &mut b.inb,
                     head_len,
                     body_kind,
                     &mut scanner,
-                    req.expects_continue(),
-                    &mut res,
-                    &mut rbuf,
-                    &limits,
+                    expects_continue,
+                    &mut b.res,
+                    &mut b.rbuf,
+                    &ctx.limits,
                     method,
                     fe_px,
                     t_server,
                 )
-                .await
-                {
-                    Ok(()) => {}
-                    Err(f) => {
-                        be.lb.release(srv);
-                        be.queue.wake_one();
-                        break Err(f);
-                    }
-                }
+                .await?;
             }
             // Read the response head (forwarding interim 1xx responses).
             let t_resp = Instant::now();
             match read_response_head(
-                &mut client,
+                client,
                 &mut sconn,
-                &mut rbuf,
-                &mut res,
-                &limits,
+                &mut b.rbuf,
+                &mut b.res,
+                &ctx.limits,
                 t_server,
                 fe_px.timeouts.client,
             )
@@ -746,105 +938,130 @@ pub async fn session<C>(
             {
                 Ok(()) => {
                     txn.t_response = Some(t_resp.elapsed());
-                    let status = res.status();
-                    if retry_on::status_bit(status) & be_px.http.retry_on != 0
-                        && replayable
-                        && retry.after(&be, srv, Failure::Response, &mut txn).await
-                    {
-                        rbuf.consume(rbuf.len());
-                        continue;
+                    let status = b.res.status();
+                    if retry_on::status_bit(status) & be_px.http.retry_on != 0 && replayable {
+                        // (The retry decides on the slot; a failed decision drops it.)
+                        match retry.after_keep(slot, Failure::Response, txn).await {
+                            Ok(()) => {
+                                b.rbuf.consume(b.rbuf.len());
+                                continue;
+                            }
+                            Err(slot) => {
+                                return Ok(Answered {
+                                    slot,
+                                    sconn,
+                                    reused,
+                                });
+                            }
+                        }
                     }
-                    break Ok((srv, sconn, reused));
+                    return Ok(Answered {
+                        slot,
+                        sconn,
+                        reused,
+                    });
                 }
                 Err(f) => {
-                    rbuf.consume(rbuf.len());
+                    b.rbuf.consume(b.rbuf.len());
                     // A reused connection closed under us before answering: retry on a
                     // fresh one (the request never reached the application).
                     if reused && matches!(f, SrvFail::Empty) && replayable {
-                        be.lb.release(srv);
-                        be.queue.wake_one();
+                        drop(slot);
                         continue;
                     }
                     if matches!(f, SrvFail::Empty | SrvFail::Junk(_)) {
-                        observe_error(&shard, &be, srv);
+                        observe_error(shard, be, srv);
                     }
                     if replayable
                         && retryable(be_px, &f)
-                        && retry.after(&be, srv, Failure::Response, &mut txn).await
+                        && retry.after(slot, Failure::Response, txn).await
                     {
                         continue;
                     }
-                    be.lb.release(srv);
-                    be.queue.wake_one();
-                    break Err(f);
+                    return Err(f);
                 }
             }
-        };
+        }
+    }
 
-        let (srv, mut sconn, reused) = match result {
-            Ok(x) => {
-                txn.reused = x.2;
-                x
-            }
-            Err(f) => {
-                let (status, term) = match &f {
-                    SrvFail::Connect(_) => (503, *b"SC"),
-                    SrvFail::Empty => (502, *b"SH"),
-                    SrvFail::Junk(_) => (502, *b"PH"),
-                    SrvFail::Timeout => (504, *b"sH"),
-                    SrvFail::Client => (0, *b"CD"),
-                };
-                txn.term = Term(term);
-                if status != 0 {
-                    txn.status = status;
-                    out.clear();
-                    write_error(&mut out, status, true);
-                    let _ = write_all(
-                        &mut client,
-                        &error_bytes(fe_px, Some(be_px), status, &out),
-                        deadline(fe_px.timeouts.client),
-                    )
-                    .await;
-                }
-                log::debug!("{}/{}: {}: {f:?}", fe.name, be.name, info.src);
-                log_txn(&shard, &fe, &info, &txn);
-                return;
-            }
-        };
-
-        // ---------------- ForwardResponse
+    /// ForwardResponse: persistence cookie, `http-response` rules, the head and the body to
+    /// the client; the server connection back to the pool when it can serve again.
+    async fn respond<C: AsyncRead + AsyncWrite + Unpin>(
+        mut self,
+        b: &mut Bufs,
+        client: &mut C,
+        route: &Route,
+        answered: Answered<'_>,
+    ) -> Next {
+        let ctx = self.ctx;
+        let shard = &ctx.shard;
+        let fe = &ctx.fe;
+        let fe_px = ctx.fe_px();
+        let be = &route.be;
+        let be_px = &ctx.cfg.proxies[be.proxy];
+        let Answered {
+            slot,
+            mut sconn,
+            reused,
+        } = answered;
+        let srv = slot.srv;
+        let txn = &mut self.txn;
+        txn.reused = reused;
+        let req = &b.req;
+        let res = &b.res;
+        let method = req.method();
+        let version = req.version();
         let status = res.status();
-        persist.response(&shared.stick, &trackers, be.lb.servers[srv].id, status);
+        route.persist.response(
+            &shard.shared.stick,
+            &self.trackers,
+            be.lb.servers[srv].id,
+            status,
+        );
         txn.status = status;
+        if !fe_px.logging.res_captures.is_empty() && logging(shard, fe) {
+            let bytes = b.rbuf.bytes();
+            let fields = res
+                .headers()
+                .iter()
+                .map(|h| (h.name(bytes), h.value(bytes)));
+            txn.captures
+                .capture(true, &fe_px.logging.res_captures, fields);
+        }
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
-        let mut close_client = client_close || matches!(res_body, BodyKind::CloseDelimited);
+        let mut close_client = route.client_close || matches!(res_body, BodyKind::CloseDelimited);
         let rbump = bumpalo::Bump::new();
         let mut edits: Edits<'_> = Edits::new();
         if let (Some(c), Some(value)) = (&be_px.cookie, &be.server_cookies[srv]) {
-            let sticky_ok = sticky.as_ref().is_some_and(|s| s.server == srv);
-            let refresh = sticky.as_ref().is_some_and(|s| s.refresh);
+            let sticky_ok = route.sticky.as_ref().is_some_and(|s| s.server == srv);
+            let refresh = route.sticky.as_ref().is_some_and(|s| s.refresh);
             super::persist::response_cookie(
                 c,
                 value,
-                &res,
-                rbuf.bytes(),
+                res,
+                b.rbuf.bytes(),
                 &mut edits,
                 &rbump,
                 method == Method::Post,
                 sticky_ok,
                 refresh,
-                now,
+                route.now,
             );
         }
         // http-response rules: the backend's, then the frontend's (HAProxy's order).
-        if !saved_head.is_empty() {
+        if !route.saved_head.is_empty() {
+            let shared = &shard.shared;
+            let nbsrv = |i: usize| usable_servers(shared, i);
+            let stick_ctx = shared.stick.ctx(&self.trackers);
             let rbase = RequestSample {
-                head: Some((&req, &saved_head)),
-                conn: &acl_conn,
-                nbsrv: &nbsrv2,
+                head: Some((req, &route.saved_head)),
+                conn: &ctx.acl_conn,
+                nbsrv: &nbsrv,
                 stopping: shared.control.stopping(),
-                stick,
+                stick: stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource),
             };
             let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
             if be.proxy != fe.proxy {
@@ -855,26 +1072,24 @@ pub async fn session<C>(
                     &px.http_response,
                     &px.acls,
                     &rbase,
-                    &res,
-                    rbuf.bytes(),
+                    res,
+                    b.rbuf.bytes(),
                     &mut edits,
                     &rbump,
-                    &mut scratch,
+                    &mut b.scratch,
                     (fe_px, if is_be { Some(be_px) } else { None }),
                     true,
                 );
                 match v {
                     rules::Verdict::Reply { status, bytes } => {
                         // The server's answer is replaced: its connection cannot be reused.
-                        be.lb.release(srv);
-                        be.queue.wake_one();
+                        drop(slot);
                         drop(sconn);
                         txn.status = status;
-                        let _ =
-                            write_all(&mut client, &bytes, deadline(fe_px.timeouts.client)).await;
+                        let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
                         txn.bytes_out = bytes.len() as u64;
-                        log_txn(&shard, &fe, &info, &txn);
-                        return;
+                        log_txn(shard, fe, &ctx.info, txn);
+                        return Next::Close;
                     }
                     rules::Verdict::Allow => break,
                     rules::Verdict::Continue => {}
@@ -889,29 +1104,27 @@ pub async fn session<C>(
         } else if version == Version::Http10 {
             edits.set_connection(ConnectionHeader::KeepAlive);
         }
-        out.clear();
+        b.out.clear();
         let head_len_r = res.head_len();
-        serialize_response(&res, rbuf.bytes(), &edits, &mut out);
-        rbuf.consume(head_len_r);
+        serialize_response(res, b.rbuf.bytes(), &edits, &mut b.out);
+        b.rbuf.consume(head_len_r);
         let t_client = fe_px.timeouts.client;
         let fwd = forward_response_body(
-            &mut client,
+            client,
             &mut sconn,
-            &mut rbuf,
-            &mut out,
+            &mut b.rbuf,
+            &mut b.out,
             res_body,
-            &limits,
+            &ctx.limits,
             be.server_timeout,
             t_client,
         )
         .await;
         txn.bytes_out = fwd.bytes;
-        be.lb.release(srv);
-        be.queue.wake_one();
+        drop(slot);
         // The request's body and head are done with: what follows is the next request.
-        let consumed = head_len + whole_body.unwrap_or(0);
-        if whole_body.is_some() {
-            inb.consume(consumed);
+        if let Some(n) = route.whole_body {
+            b.inb.consume(self.head_len + n);
         }
         if let Some(t) = fwd.term {
             txn.term = Term(t);
@@ -919,23 +1132,23 @@ pub async fn session<C>(
         }
         if tunnel && fwd.term.is_none() {
             // Upgraded (WebSocket…): bytes flow both ways until one side closes.
-            let leftover = inb.take_all();
+            let leftover = b.inb.take_all();
             let t = be.tunnel_timeout.or(t_client);
-            let _ = tunnel_copy(&mut client, &mut sconn, &leftover, t).await;
-            log_txn(&shard, &fe, &info, &txn);
-            return;
+            let _ = tunnel_copy(client, &mut sconn, &leftover, t).await;
+            log_txn(shard, fe, &ctx.info, txn);
+            return Next::Close;
         }
         // Keep the server connection when it can serve another request.
         let server_keep = fwd.complete
-            && conn_mode == ConnMode::KeepAlive
-            && res.keep_alive(method)
-            && !res.must_close()
-            && rbuf.is_empty();
+            && route.conn_mode == ConnMode::KeepAlive
+            && b.res.keep_alive(method)
+            && !b.res.must_close()
+            && b.rbuf.is_empty();
         // A TLS connection named after this request (`sni EXPR`) is not for other requests.
-        let named = expr_sni.iter().any(|(i, _)| *i == srv);
+        let named = route.expr_sni.iter().any(|(i, _)| *i == srv);
         if server_keep && !named {
             if be_px.http.reuse == Reuse::Never {
-                private = Some((be.proxy, srv, sconn));
+                b.private = Some((be.proxy, srv, sconn));
             } else {
                 shard
                     .http_pool
@@ -945,12 +1158,106 @@ pub async fn session<C>(
         } else {
             drop(sconn);
         }
-        rbuf.consume(rbuf.len());
-        if let Some(c) = shared.stick.ctx(&trackers) {
+        b.rbuf.consume(b.rbuf.len());
+        if let Some(c) = shard.shared.stick.ctx(&self.trackers) {
             c.count_bytes(txn.bytes_in, txn.bytes_out);
         }
-        log_txn(&shard, &fe, &info, &txn);
+        log_txn(shard, fe, &ctx.info, txn);
         if close_client {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        }
+    }
+}
+
+/// mode http on one client connection (HTTP/1.x): wait for a request head, run its
+/// exchange, and again while the connection stays open.
+pub async fn session<C>(
+    shard: Rc<Shard>,
+    fe: Arc<FrontendRt>,
+    mut client: C,
+    info: ConnInfo,
+    early: Vec<u8>,
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let ctx = Ctx::new(shard, fe, info);
+    let fe = &ctx.fe;
+    let fe_px = ctx.fe_px();
+    let mut b = Bufs::new(&ctx);
+    b.inb.extend(&early);
+    let mut requests = 0u64;
+    let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
+    let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
+
+    loop {
+        // ---------------- WaitRequest
+        let mut txn = Txn::new();
+        let first = requests == 0;
+        // The first request has 'timeout http-request' from the accept; later ones wait up
+        // to 'timeout http-keep-alive' for their first byte, then 'http-request'.
+        let mut head_deadline = if first || !b.inb.is_empty() {
+            deadline(t_http_request)
+        } else {
+            deadline(t_keep_alive)
+        };
+        let mut started = first || !b.inb.is_empty();
+        let head_len = loop {
+            if !b.inb.is_empty() {
+                match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
+                    Ok(Parsed::Complete { head_len }) => break head_len,
+                    Ok(Parsed::Incomplete) => {}
+                    Err(e) => {
+                        fe.errors
+                            .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
+                        log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
+                        ctx.fail(&mut client, &mut b.out, &mut txn, None, e.status(), *b"PR")
+                            .await;
+                        return;
+                    }
+                }
+            }
+            let read = if b.inb.is_empty() && !first {
+                // Between requests: when the next one is not here yet, the connection is
+                // idle and holds no buffer while it waits (busy ones keep theirs). The look
+                // never waits, so it arms no deadline timer.
+                let now = future::poll_once(b.inb.read_from(&mut client, None)).await;
+                match now {
+                    Some(r) => r,
+                    None => {
+                        b.release_idle();
+                        b.inb.read_from(&mut client, head_deadline).await
+                    }
+                }
+            } else {
+                b.inb.read_from(&mut client, head_deadline).await
+            };
+            match read {
+                Ok(0) => return,
+                Ok(_) => {
+                    if !started {
+                        started = true;
+                        head_deadline = deadline(t_http_request);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    if !started {
+                        return; // idle keep-alive connection: close quietly
+                    }
+                    // HAProxy answers 408 (also to an empty new connection: see
+                    // option http-ignore-probes).
+                    ctx.fail(&mut client, &mut b.out, &mut txn, None, 408, *b"cR")
+                        .await;
+                    return;
+                }
+                Err(_) => return,
+            }
+        };
+        requests += 1;
+        txn.head_received();
+        let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut client, first).await;
+        if ex.run(&mut b, &mut client).await == Next::Close {
             return;
         }
     }
@@ -1049,10 +1356,10 @@ fn bytes_say_close(b: &[u8]) -> bool {
 }
 
 /// Picks a server, waiting in the backend's queue while every server is full.
-async fn pick(be: &BackendRt, ctx: &PickCtx, txn: &mut Txn) -> Option<usize> {
-    match be.lb.pick(ctx) {
-        Pick::Server(s) => Some(s),
-        Pick::NoServer => None,
+async fn pick<'a>(be: &'a BackendRt, ctx: &PickCtx, txn: &mut Txn) -> Option<SrvSlot<'a>> {
+    let srv = match be.lb.pick(ctx) {
+        Pick::Server(s) => s,
+        Pick::NoServer => return None,
         Pick::Full => {
             let since = Instant::now();
             let got = be
@@ -1066,44 +1373,59 @@ async fn pick(be: &BackendRt, ctx: &PickCtx, txn: &mut Txn) -> Option<usize> {
                 .await;
             txn.t_queue = Some(since.elapsed());
             match got {
-                Some(Pick::Server(s)) => Some(s),
-                _ => None,
+                Some(Pick::Server(s)) => s,
+                _ => return None,
             }
         }
-    }
+    };
+    Some(SrvSlot { be, srv })
 }
 
 /// The retries of one request's connect loop.
 #[derive(Default)]
-struct Retry {
+struct Retry<'a> {
     /// Retries made (the log's count).
     made: u32,
     /// The same server next (its slot still held), as the retry rule decided.
-    again: Option<usize>,
+    again: Option<SrvSlot<'a>>,
     /// The server a redispatch moves away from.
     avoid: Option<usize>,
     /// The server came from the persistence cookie (kept while retrying on it).
     persistent: bool,
 }
 
-impl Retry {
-    /// After a failed attempt on `srv` (its slot held): whether to try again, where the
-    /// one retry rule says (after its turn-around delay). On false the slot is still held.
-    async fn after(&mut self, be: &BackendRt, srv: usize, failure: Failure, txn: &mut Txn) -> bool {
+impl<'a> Retry<'a> {
+    /// After a failed attempt on `slot`'s server: whether to try again, where the one retry
+    /// rule says (after its turn-around delay). On false the slot is given back.
+    async fn after(&mut self, slot: SrvSlot<'a>, failure: Failure, txn: &mut Txn) -> bool {
+        self.after_keep(slot, failure, txn).await.is_ok()
+    }
+
+    /// [`Retry::after`], handing the slot back when there is no retry (its answer is
+    /// forwarded after all).
+    async fn after_keep(
+        &mut self,
+        slot: SrvSlot<'a>,
+        failure: Failure,
+        txn: &mut Txn,
+    ) -> Result<(), SrvSlot<'a>> {
+        let (be, srv) = (slot.be, slot.srv);
         let Some(to) = retry_after_failure(be, srv, self.made, failure, self.persistent).await
         else {
-            return false;
+            return Err(slot);
         };
         self.made += 1;
         txn.retries = self.made;
         match to {
-            RetryTo::Same => self.again = Some(srv),
+            RetryTo::Same => self.again = Some(slot),
             RetryTo::Another => {
+                // retry_after_failure gave the slot back before its delay.
+                slot.disarm();
                 self.avoid = Some(srv);
                 txn.redispatched_from = Some(srv);
             }
         }
-        true
+        Ok(())
     }
 }
 
@@ -1398,67 +1720,33 @@ async fn tunnel_copy<C: AsyncRead + AsyncWrite + Unpin>(
 }
 
 fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
-    let fe_px = &shard.shared.cfg.proxies[fe.proxy];
-    ((fe_px.http.httplog || fe.tcplog) && fe.logs) || log::log_enabled!(log::Level::Trace)
+    crate::proxy::accesslog::wanted(shard, fe)
 }
 
-/// `option httplog` line, HAProxy's format:
-/// `ip:port [date] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes - - term act/fe/be/srv/retries sq/bq "request line"`.
+/// Counts the transaction and logs it (`option httplog`, `log-format`).
 fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
     count_txn(shard, fe, txn);
-    let fe_px = &shard.shared.cfg.proxies[fe.proxy];
-    let wanted = (fe_px.http.httplog || fe.tcplog) && fe.logs;
-    if !wanted && !log::log_enabled!(log::Level::Trace) {
-        return;
-    }
-    use std::fmt::Write as _;
-    let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as i64).unwrap_or(-1);
-    let mut line = String::with_capacity(256);
-    let _ = write!(line, "{}:{} [", info.src.ip(), info.src.port());
-    crate::log::format_date(txn.date, &mut line);
-    let (bname, sname, beconn, srvconn, bq) = match &txn.backend {
-        Some(be) => (
-            be.name.as_str(),
-            txn.server
-                .map(|s| be.lb.servers[s].name.as_str())
-                .unwrap_or("<NOSRV>"),
-            be.lb.servers.iter().map(|s| s.cur_conns()).sum::<u32>(),
-            txn.server
-                .map(|s| be.lb.servers[s].cur_conns())
-                .unwrap_or(0),
-            be.queue.waiting(),
-        ),
-        None => (fe.name.as_str(), "<NOSRV>", 0, 0, 0),
+    let s = crate::proxy::accesslog::Stream {
+        http: true,
+        src: info.src,
+        dst: Some(info.dst),
+        tls: info.tls.as_ref().map(|t| (t.sni.as_deref(), t.protocol)),
+        date: txn.date,
+        t_total: txn.start.elapsed(),
+        t_request: txn.t_request,
+        t_queue: txn.t_queue,
+        t_connect: txn.t_connect,
+        t_response: txn.t_response,
+        status: txn.status,
+        bytes_in: txn.bytes_in,
+        bytes_out: txn.bytes_out,
+        term: txn.term.0,
+        backend: txn.backend.as_deref(),
+        server: txn.server,
+        retries: txn.retries,
+        redispatched: txn.redispatched_from.is_some(),
+        captures: Some(&txn.captures),
+        request_line: txn.request_line.as_bytes(),
     };
-    let status: i64 = if txn.status == 0 {
-        -1
-    } else {
-        txn.status as i64
-    };
-    let _ = write!(
-        line,
-        "] {}{} {bname}/{sname} {}/{}/{}/{}/{} {status} {} - - {}{}-- {}/{}/{beconn}/{srvconn}/{} 0/{bq} \"{}\"",
-        fe.name,
-        if info.tls.is_some() { "~" } else { "" },
-        ms(txn.t_request),
-        ms(txn.t_queue.or(Some(Duration::ZERO))),
-        ms(txn.t_connect),
-        ms(txn.t_response),
-        txn.start.elapsed().as_millis(),
-        txn.bytes_out,
-        txn.term.0[0] as char,
-        txn.term.0[1] as char,
-        shard.shared.slots.current(),
-        fe.slots.current(),
-        txn.retries,
-        if txn.request_line.is_empty() {
-            "<BADREQ>"
-        } else {
-            &txn.request_line
-        },
-    );
-    log::trace!("{line}");
-    if wanted {
-        shard.log(fe.proxy, crate::log::syslog::INFO, &line);
-    }
+    crate::proxy::accesslog::log(shard, fe, &s, false);
 }

@@ -238,18 +238,20 @@ fn alpn_keeps_what_corelb_speaks() {
         &[
             ("ssl", None),
             ("crt", Some(&crt)),
-            ("alpn", Some("h2,http/1.1")),
+            ("alpn", Some("h2,http/1.1,spdy/3")),
         ],
     )
     .unwrap();
     assert_eq!(w.len(), 1);
-    assert!(w[0].contains("does not speak h2"), "{w:?}");
+    assert!(w[0].contains("does not speak spdy/3"), "{w:?}");
     let (cfg, _) = b.build(&g).unwrap();
-    assert_eq!(cfg.alpn_protocols, [b"http/1.1".to_vec()]);
-    let (_, _, alpn) = connect(cfg, V13, &["h2", "http/1.1"]).unwrap();
+    assert_eq!(cfg.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+    let (_, _, alpn) = connect(cfg.clone(), V13, &["h2", "http/1.1"]).unwrap();
+    assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
+    let (_, _, alpn) = connect(cfg, V13, &["http/1.1"]).unwrap();
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
 
-    let (_, w) = bind(&g, &[("alpn", Some("h2"))]).unwrap();
+    let (_, w) = bind(&g, &[("alpn", Some("spdy/3"))]).unwrap();
     assert!(w[0].contains("no ALPN is offered"), "{w:?}");
     assert!(bind(&g, &[("alpn", Some("http/1.1,,h2"))]).is_err());
 }

@@ -1,0 +1,157 @@
+//! What a proxy's access log looks like: `log-format`, `log-format-sd`,
+//! `option httplog [clf]` / `option tcplog`, and `capture request|response header`. The
+//! strings are kept as written while the sections are read (a `defaults` section's are
+//! inherited) and compiled once at the end ([`compile`]), when each proxy's mode is known.
+
+use super::diag::{Diags, Loc};
+use super::model::{Config, Mode, Proxy};
+use crate::acl::{LogFormat, ParseCtx};
+
+/// HAProxy's built-in formats (src/log.c).
+pub const HTTP_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
+pub const CLF_HTTP_LOG_FORMAT: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
+pub const TCP_LOG_FORMAT: &str =
+    "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
+
+/// One `capture request|response header NAME len N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capture {
+    pub name: String,
+    pub len: usize,
+}
+
+/// A proxy's access-log settings.
+#[derive(Clone, Debug, Default)]
+pub struct LogFormats {
+    /// `log-format`, as written.
+    pub format: Option<(String, Loc)>,
+    /// `log-format-sd`, as written.
+    pub sd: Option<(String, Loc)>,
+    /// `option httplog clf`.
+    pub clf: bool,
+    pub req_captures: Vec<Capture>,
+    pub res_captures: Vec<Capture>,
+    /// Compiled by [`compile`]: the line of each finished stream, if this proxy logs one.
+    pub line: Option<LogFormat>,
+    /// Compiled `log-format-sd`.
+    pub sd_line: Option<LogFormat>,
+}
+
+/// `capture request header NAME len N` / `capture response header NAME len N` (frontend).
+pub fn capture_kw(f: &mut LogFormats, args: &[String], loc: &Loc, d: &mut Diags) {
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    match (arg(0), arg(1), arg(2), arg(3), arg(4)) {
+        (
+            Some(dir @ ("request" | "response")),
+            Some("header"),
+            Some(name),
+            Some("len"),
+            Some(n),
+        ) => {
+            let Ok(len) = n.parse::<usize>() else {
+                d.error(
+                    loc,
+                    format!("'capture {dir} header' expects a length, not '{n}'"),
+                );
+                return;
+            };
+            if len == 0 || len > 64 * 1024 {
+                d.error(
+                    loc,
+                    format!("'capture {dir} header' length {len} is out of range (1..65536)"),
+                );
+                return;
+            }
+            if let Some(x) = arg(5) {
+                d.error(
+                    loc,
+                    format!("unexpected argument '{x}' after 'capture {dir} header'"),
+                );
+            }
+            let c = Capture {
+                name: name.to_string(),
+                len,
+            };
+            if dir == "request" {
+                f.req_captures.push(c);
+            } else {
+                f.res_captures.push(c);
+            }
+        }
+        (Some("cookie"), ..) => d.error(loc, "'capture cookie' is not supported yet"),
+        _ => d.error(
+            loc,
+            "'capture' expects 'request header NAME len N' or 'response header NAME len N'",
+        ),
+    }
+}
+
+/// Compiles each frontend's formats; errors name the line of the format (or of the
+/// `option` that chose a built-in one).
+pub fn compile(cfg: &mut Config, d: &mut Diags) {
+    for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_frontend()) {
+        compile_proxy(px, d);
+    }
+}
+
+fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
+    let http = px.mode == Mode::Http;
+    let one = |text: &str, loc: &Loc, what: &str, d: &mut Diags| {
+        let mut ctx = ParseCtx::new(&px.name);
+        let r = LogFormat::parse_log(text, &mut ctx, http);
+        for w in ctx.warnings {
+            d.warn(loc, w);
+        }
+        r.map_err(|e| d.error(loc, format!("failed to parse {what} : {e}")))
+            .ok()
+    };
+    let f = &px.logging;
+    let line = match &f.format {
+        Some((text, loc)) => one(text, loc, "log-format", d),
+        None if px.http.httplog && http => {
+            let text = if f.clf {
+                CLF_HTTP_LOG_FORMAT
+            } else {
+                HTTP_LOG_FORMAT
+            };
+            one(text, &px.loc, "option httplog", d)
+        }
+        None if px.options.tcplog || px.http.httplog => {
+            if px.http.httplog && !px.options.tcplog {
+                d.warn(
+                    &px.loc,
+                    format!("'option httplog' not usable with {} '{}' (needs 'mode http'). Falling back to 'option tcplog'", px.kind.name(), px.name),
+                );
+            }
+            one(TCP_LOG_FORMAT, &px.loc, "option tcplog", d)
+        }
+        None => None,
+    };
+    let sd_line =
+        f.sd.as_ref()
+            .and_then(|(t, loc)| one(t, loc, "log-format-sd", d));
+    let f = &mut px.logging;
+    f.line = line;
+    f.sd_line = sd_line;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_formats_parse() {
+        let mut ctx = ParseCtx::new("fe");
+        for f in [HTTP_LOG_FORMAT, CLF_HTTP_LOG_FORMAT] {
+            LogFormat::parse_log(f, &mut ctx, true).unwrap();
+        }
+        LogFormat::parse_log(TCP_LOG_FORMAT, &mut ctx, false).unwrap();
+        let e = LogFormat::parse_log("%ci %r", &mut ctx, false).unwrap_err();
+        assert!(
+            e.contains("format variable 'r' is reserved for HTTP mode"),
+            "{e}"
+        );
+        let e = LogFormat::parse_log("%ci %zz", &mut ctx, true).unwrap_err();
+        assert!(e.contains("no such format variable '%zz'"), "{e}");
+    }
+}

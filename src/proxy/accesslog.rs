@@ -1,0 +1,141 @@
+//! The access-log line of a finished stream, for mode tcp and mode http alike: what the
+//! stream measured ([`Stream`]) plus the shard's view of its frontend and backend become
+//! [`crate::log::access::Fields`], rendered with the frontend's compiled format
+//! (`log-format`, `option httplog [clf]`, `option tcplog`) into the shard's reused buffer,
+//! and sent to the frontend's `log` targets.
+
+use crate::acl::LogFormat;
+use crate::cluster::{BackendRt, FrontendRt};
+use crate::config::logging::{HTTP_LOG_FORMAT, TCP_LOG_FORMAT};
+use crate::log::access::{self, Captures, ConnSample, Fields};
+use crate::net::shard::Shard;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+/// What one stream measured.
+pub struct Stream<'a> {
+    pub http: bool,
+    pub src: SocketAddr,
+    /// The address the client reached, when known (mode tcp learns it on connecting).
+    pub dst: Option<SocketAddr>,
+    /// (SNI, TLS version) when TLS is terminated here.
+    pub tls: Option<(Option<&'a str>, &'a str)>,
+    pub date: SystemTime,
+    pub t_total: Duration,
+    pub t_request: Option<Duration>,
+    pub t_queue: Option<Duration>,
+    pub t_connect: Option<Duration>,
+    pub t_response: Option<Duration>,
+    pub status: u16,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub term: [u8; 2],
+    pub backend: Option<&'a BackendRt>,
+    pub server: Option<usize>,
+    pub retries: u32,
+    pub redispatched: bool,
+    pub captures: Option<&'a Captures>,
+    pub request_line: &'a [u8],
+}
+
+/// Whether a stream of `fe` gets a log line (so that what only the line needs, such as the
+/// request line, is kept): the frontend has a format and targets, or `-d` traces it.
+pub fn wanted(shard: &Shard, fe: &FrontendRt) -> bool {
+    let px = &shard.shared.cfg.proxies[fe.proxy];
+    (px.logging.line.is_some() && fe.logs) || log::log_enabled!(log::Level::Trace)
+}
+
+/// The built-in line `-d` traces for a frontend without a format of its own.
+fn trace_format(http: bool) -> &'static LogFormat {
+    static HTTP: OnceLock<LogFormat> = OnceLock::new();
+    static TCP: OnceLock<LogFormat> = OnceLock::new();
+    let (cell, text) = if http {
+        (&HTTP, HTTP_LOG_FORMAT)
+    } else {
+        (&TCP, TCP_LOG_FORMAT)
+    };
+    cell.get_or_init(|| {
+        LogFormat::parse_log(text, &mut crate::acl::ParseCtx::new(""), http)
+            .expect("built-in log format")
+    })
+}
+
+/// Logs `s` for `fe`; `null` says no byte moved (for `option dontlognull`).
+pub fn log(shard: &Shard, fe: &FrontendRt, s: &Stream, null: bool) {
+    let px = &shard.shared.cfg.proxies[fe.proxy];
+    let send = px.logging.line.is_some() && fe.logs && !(null && fe.dontlognull);
+    let trace = log::log_enabled!(log::Level::Trace);
+    if !send && !trace {
+        return;
+    }
+    let format = match &px.logging.line {
+        Some(f) => f,
+        None => trace_format(s.http),
+    };
+    let (bname, sname, server_addr, beconn, srvconn, bq) = match s.backend {
+        Some(be) => (
+            be.name.as_str(),
+            s.server.map(|i| be.lb.servers[i].name.as_str()),
+            s.server
+                .map(|i| be.lb.servers[i].addr_for(s.dst.map_or(0, |d| d.port()))),
+            be.lb.servers.iter().map(|v| v.cur_conns()).sum::<u32>(),
+            s.server.map_or(0, |i| be.lb.servers[i].cur_conns()),
+            be.queue.waiting(),
+        ),
+        None => (fe.name.as_str(), None, None, 0, 0, 0),
+    };
+    let request = if s.http {
+        access::split_request_line(s.request_line)
+    } else {
+        None
+    };
+    let sample = ConnSample {
+        src: s.src,
+        dst: s.dst,
+        sni: s.tls.and_then(|t| t.0).map(str::as_bytes),
+        tls_version: s.tls.map(|t| t.1.as_bytes()),
+        request,
+        stopping: shard.shared.control.stopping(),
+    };
+    let f = Fields {
+        src: s.src,
+        dst: s.dst,
+        tls_version: s.tls.map(|t| t.1),
+        date: s.date,
+        frontend: &fe.name,
+        backend: bname,
+        server: sname,
+        server_addr,
+        t_request: s.t_request,
+        t_queue: s.t_queue,
+        t_connect: s.t_connect,
+        t_response: s.t_response,
+        t_total: s.t_total,
+        status: s.status,
+        bytes_out: s.bytes_out,
+        bytes_in: s.bytes_in,
+        term: s.term,
+        actconn: shard.shared.slots.current(),
+        feconn: fe.slots.current(),
+        beconn,
+        srvconn,
+        retries: s.retries,
+        redispatched: s.redispatched,
+        srv_queue: 0,
+        bk_queue: bq,
+        req_captures: &px.logging.req_captures,
+        res_captures: &px.logging.res_captures,
+        captures: s.captures,
+        request_line: s.request_line,
+        sample: &sample,
+    };
+    access::with_line(format, px.logging.sd_line.as_ref(), &f, |line, sd| {
+        if trace {
+            log::trace!("{}", String::from_utf8_lossy(line));
+        }
+        if send {
+            shard.log_sd(fe.proxy, crate::log::syslog::INFO, line, sd);
+        }
+    });
+}

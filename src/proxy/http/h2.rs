@@ -1,0 +1,1211 @@
+//! HTTP/2 towards clients: `bind … ssl … alpn h2,http/1.1` (ALPN) and `bind … proto h2`
+//! (h2c with prior knowledge, or h2 whatever ALPN says).
+//!
+//! The h2 crate runs the protocol over the client stream (rustls in user space, a kTLS
+//! socket or plain TCP: whatever [`crate::net::tls::Client`] the connection is), through
+//! `tokio_util::compat`: it needs tokio's I/O traits only, spawns nothing, arms no timer and
+//! does not need `Send`, so it runs on the shard's executor like the rest of the connection.
+//!
+//! Every stream runs the same [`Exchange`] as an HTTP/1 request, in a task of its own over
+//! buffers of its own (kept per connection and reused): its head is rebuilt as HTTP/1.1
+//! bytes for the codec (as HAProxy turns both versions into HTX), so ACLs, rules,
+//! `use_backend`, persistence, retries, `monitor-uri`, error pages and the log line are the
+//! ones of HTTP/1; servers get HTTP/1.1 over the shard's pooled connections. The exchange
+//! talks to the stream through [`StreamIo`]: reads give the request body (framed as the
+//! rebuilt head says), writes take the HTTP/1 response the exchange produces and send it
+//! as HEADERS and DATA frames, waiting for the client's flow-control window.
+//!
+//! Limits (HAProxy's `tune.h2.*`, and what mux_h2.c does):
+//! - streams are counted by the work still running: over `max-concurrent-streams` the
+//!   connection stops accepting streams until a task ends, however many the client reset
+//!   (rapid reset); h2 refuses what goes beyond the advertised limit and sends GOAWAY
+//!   ENHANCE_YOUR_CALM past `max_pending_accept_reset_streams`;
+//! - a header block must fit `tune.bufsize - maxrewrite` (h2's header list size, and its
+//!   CONTINUATION count derived from it, end a CONTINUATION flood with GOAWAY);
+//! - [`FrameMeter`] counts what h2 does not: PING, SETTINGS, RST_STREAM, PRIORITY and empty
+//!   DATA frames beyond a budget per second, and small CONTINUATION frames, are glitches;
+//!   at 75 % of `tune.h2.fe.glitches-threshold` the connection is asked to go away
+//!   (GOAWAY NO_ERROR), at 100 % it is closed with GOAWAY ENHANCE_YOUR_CALM;
+//! - memory: per stream, h2's receive window, one DATA frame, two `tune.bufsize` buffers and
+//!   `tune.bufsize` of unsent response; per connection, at most `max-concurrent-streams`
+//!   streams' work.
+
+use super::session::{Bufs, ConnInfo, Ctx, Exchange, Txn};
+use super::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
+use crate::cluster::FrontendRt;
+use crate::net::shard::Shard;
+use bytes::Bytes;
+use futures_lite::{AsyncRead, AsyncWrite, future};
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+/// The client connection preface; [`FrameMeter`] skips it (h2 checks it).
+const PREFACE_LEN: usize = 24;
+
+/// Frames a client may send beyond real work (PING, SETTINGS, …) before each is a glitch.
+const CONTROL_BUDGET_PER_SEC: u32 = 100;
+
+/// A CONTINUATION frame smaller than this that does not end its header block is a glitch
+/// (a flood of tiny ones costs a frame each for a few bytes).
+const SMALL_CONTINUATION: usize = 1024;
+
+/// What [`FrameMeter`] concluded so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Calm {
+    Fine,
+    /// 75 % of the threshold: ask the client to go away (graceful GOAWAY).
+    GoAway,
+    /// The threshold: close with GOAWAY ENHANCE_YOUR_CALM.
+    Kill,
+}
+
+/// Reads the frame headers of a client's HTTP/2 byte stream as it passes and scores the
+/// glitches h2 does not count itself. Pure: bytes and the time in, a verdict out.
+#[derive(Debug)]
+pub struct FrameMeter {
+    /// Bytes to let pass before the next frame header (the preface, then payloads).
+    skip: usize,
+    head: [u8; 9],
+    have: usize,
+    /// Control frames left in the current second.
+    budget: u32,
+    window: Option<Instant>,
+    pub glitches: u32,
+    threshold: u32,
+}
+
+impl FrameMeter {
+    /// `threshold` 0: no limit.
+    pub fn new(threshold: u32) -> FrameMeter {
+        FrameMeter {
+            skip: PREFACE_LEN,
+            head: [0; 9],
+            have: 0,
+            budget: CONTROL_BUDGET_PER_SEC,
+            window: None,
+            glitches: 0,
+            threshold,
+        }
+    }
+
+    pub fn verdict(&self) -> Calm {
+        let t = u64::from(self.threshold);
+        let g = u64::from(self.glitches);
+        if t == 0 {
+            Calm::Fine
+        } else if g >= t {
+            Calm::Kill
+        } else if g * 4 >= t * 3 {
+            Calm::GoAway
+        } else {
+            Calm::Fine
+        }
+    }
+
+    /// Takes the bytes the client sent next.
+    pub fn feed(&mut self, mut b: &[u8], now: Instant) -> Calm {
+        while !b.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(b.len());
+                self.skip -= n;
+                b = &b[n..];
+                continue;
+            }
+            let n = (9 - self.have).min(b.len());
+            self.head[self.have..self.have + n].copy_from_slice(&b[..n]);
+            self.have += n;
+            b = &b[n..];
+            if self.have == 9 {
+                self.have = 0;
+                self.frame(now);
+            }
+        }
+        self.verdict()
+    }
+
+    fn frame(&mut self, now: Instant) {
+        let h = &self.head;
+        let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+        let (kind, flags) = (h[3], h[4]);
+        self.skip = len;
+        const END_STREAM: u8 = 0x1;
+        const ACK: u8 = 0x1;
+        const END_HEADERS: u8 = 0x4;
+        let control = match kind {
+            0 => len == 0 && flags & END_STREAM == 0, // empty DATA
+            2 | 3 => true,                            // PRIORITY, RST_STREAM
+            4 | 6 => flags & ACK == 0,                // SETTINGS, PING
+            9 => {
+                if len < SMALL_CONTINUATION && flags & END_HEADERS == 0 {
+                    self.glitches = self.glitches.saturating_add(1);
+                }
+                false
+            }
+            _ => false,
+        };
+        if control {
+            let fresh = self
+                .window
+                .is_none_or(|w| now.saturating_duration_since(w) >= Duration::from_secs(1));
+            if fresh {
+                self.window = Some(now);
+                self.budget = CONTROL_BUDGET_PER_SEC;
+            }
+            if self.budget > 0 {
+                self.budget -= 1;
+            } else {
+                self.glitches = self.glitches.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// The client connection as h2 reads it: bytes that came before (after a PROXY header, or
+/// drained at a kTLS hand-off) first, every byte shown to the [`FrameMeter`].
+struct Wire<T> {
+    pre: Vec<u8>,
+    pos: usize,
+    io: T,
+    meter: FrameMeter,
+    calm: Rc<Cell<Calm>>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = if this.pos < this.pre.len() {
+            let n = super::io::copy_pending(&this.pre, &mut this.pos, buf);
+            if this.pos == this.pre.len() {
+                this.pre = Vec::new();
+                this.pos = 0;
+            }
+            n
+        } else {
+            match Pin::new(&mut this.io).poll_read(cx, buf) {
+                Poll::Ready(Ok(n)) => n,
+                other => return other,
+            }
+        };
+        let v = this.meter.feed(&buf[..n], Instant::now());
+        if v > this.calm.get() {
+            this.calm.set(v);
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    }
+}
+
+/// The streams of a connection whose work still runs, and the buffers of finished ones.
+struct Streams {
+    live: Cell<u32>,
+    max: u32,
+    /// The last task ended (the idle timeout starts) or one ended at the limit (new
+    /// streams may be taken): the connection task looks again.
+    changed: Cell<bool>,
+    waiter: RefCell<Option<Waker>>,
+    spare: RefCell<Vec<Bufs>>,
+}
+
+impl Streams {
+    fn wait(&self, cx: &Context<'_>) {
+        let mut w = self.waiter.borrow_mut();
+        if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *w = Some(cx.waker().clone());
+        }
+    }
+}
+
+/// One stream's place in [`Streams::live`], given back when its task ends.
+struct Live(Rc<Streams>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let s = &self.0;
+        let was = s.live.get();
+        s.live.set(was - 1);
+        if was == 1 || was >= s.max {
+            s.changed.set(true);
+            if let Some(w) = s.waiter.borrow_mut().take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+enum Event {
+    Stream(Box<(http::Request<RecvStream>, SendResponse<Bytes>)>),
+    /// The connection ended (every stream closed after a GOAWAY, or the client left).
+    Closed,
+    /// h2 ended the connection on a protocol error (with a GOAWAY).
+    Failed,
+    /// See [`Streams::changed`].
+    Changed,
+    Calm(Calm),
+    Idle,
+    Stop,
+}
+
+/// Lets h2 write what it has (a GOAWAY) and end the connection, for at most `bound`.
+async fn close_within<T>(conn: &mut h2::server::Connection<T, Bytes>, bound: Duration)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let _ = future::or(
+        async {
+            let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
+        },
+        glommio::timer::sleep(bound),
+    )
+    .await;
+}
+
+async fn deadline_sleep(d: Option<Duration>) {
+    match d {
+        Some(d) => glommio::timer::sleep(d).await,
+        None => future::pending::<()>().await,
+    }
+}
+
+/// mode http on one client connection that speaks HTTP/2.
+pub async fn session<T>(
+    shard: Rc<Shard>,
+    fe: Arc<FrontendRt>,
+    io: &mut T,
+    mut info: ConnInfo,
+    early: Vec<u8>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    info.h2 = true;
+    let ctx = Rc::new(Ctx::new(shard, fe, info));
+    let tune = ctx.shard.shared.cfg.global.h2.clone();
+    let fe_px = ctx.fe_px();
+    let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
+    let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
+    // (Everything that borrows the client ends with this block.)
+    let linger = {
+        let calm = Rc::new(Cell::new(Calm::Fine));
+        let wire = Wire {
+            pre: early,
+            pos: 0,
+            io: &mut *io,
+            meter: FrameMeter::new(tune.glitches_threshold),
+            calm: calm.clone(),
+        };
+        let bufsize = ctx.bufsize();
+        let window = tune.initial_window_size;
+        let mut builder = h2::server::Builder::new();
+        builder
+            .max_concurrent_streams(tune.max_concurrent_streams)
+            .initial_window_size(window)
+            // What the client may have in flight for all its uploads: bounded, and at least
+            // one stream's window.
+            .initial_connection_window_size(window.max(1 << 20))
+            // A header block must fit the buffer the exchange parses it in.
+            .max_header_list_size(ctx.limits.max_head as u32)
+            .header_table_size(tune.header_table_size)
+            .max_send_buffer_size(bufsize)
+            .max_concurrent_reset_streams(tune.max_concurrent_streams as usize)
+            .max_pending_accept_reset_streams(tune.max_concurrent_streams as usize)
+            .max_local_error_reset_streams(Some(1024));
+        let handshake = builder.handshake::<_, Bytes>(wire.compat());
+        let hs = future::or(async { Some(handshake.await) }, async {
+            deadline_sleep(t_http_request).await;
+            None
+        })
+        .await;
+        let mut conn = match hs {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                log::debug!("{}: {}: h2 handshake: {e}", ctx.fe.name, ctx.info.src);
+                return;
+            }
+            None => return,
+        };
+        let max = tune.max_concurrent_streams;
+        let streams = Rc::new(Streams {
+            live: Cell::new(0),
+            max,
+            changed: Cell::new(false),
+            waiter: RefCell::new(None),
+            spare: RefCell::new(Vec::new()),
+        });
+        let shared = ctx.shard.shared.clone();
+        let control = &shared.control;
+        let mut first = true;
+        let mut stopping = false;
+        let mut handled = Calm::Fine;
+        let mut stop = std::pin::pin!(control.wait_stop());
+        // Closed by us while the client may still be sending.
+        let mut linger = false;
+        loop {
+            // With no stream at work: the idle timeout, or while stopping a moment for h2's
+            // graceful close (it waits for a PING answer a client need not send).
+            let idle = streams.live.get() == 0;
+            let timeout = idle.then_some(if stopping {
+                Some(Duration::from_secs(1))
+            } else if first {
+                t_http_request
+            } else {
+                t_keep_alive
+            });
+            let next = poll_fn(|cx| {
+                if calm.get() > handled {
+                    return Poll::Ready(Event::Calm(calm.get()));
+                }
+                if streams.changed.replace(false) {
+                    return Poll::Ready(Event::Changed);
+                }
+                streams.wait(cx);
+                let r = if streams.live.get() < max {
+                    match conn.poll_accept(cx) {
+                        Poll::Ready(Some(Ok((req, respond)))) => {
+                            Poll::Ready(Event::Stream(Box::new((req, respond))))
+                        }
+                        Poll::Ready(Some(Err(e))) => {
+                            log::debug!("{}: {}: h2: {e}", ctx.fe.name, ctx.info.src);
+                            Poll::Ready(Event::Failed)
+                        }
+                        Poll::Ready(None) => Poll::Ready(Event::Closed),
+                        Poll::Pending => Poll::Pending,
+                    }
+                } else {
+                    // Over the limit: only move the frames of the streams at work (new ones
+                    // wait in h2, up to the advertised limit) until one ends.
+                    match conn.poll_closed(cx) {
+                        Poll::Ready(_) => Poll::Ready(Event::Closed),
+                        Poll::Pending => Poll::Pending,
+                    }
+                };
+                if r.is_pending() && calm.get() > handled {
+                    return Poll::Ready(Event::Calm(calm.get()));
+                }
+                r
+            });
+            let ev = future::or(
+                next,
+                future::or(
+                    async {
+                        // (One wait for the whole connection, polled until it completes.)
+                        if stopping {
+                            future::pending::<()>().await;
+                        }
+                        (&mut stop).await;
+                        Event::Stop
+                    },
+                    async {
+                        match timeout.flatten() {
+                            Some(t) => {
+                                glommio::timer::sleep(t).await;
+                                Event::Idle
+                            }
+                            None => future::pending().await,
+                        }
+                    },
+                ),
+            )
+            .await;
+            match ev {
+                Event::Stream(s) => {
+                    let (req, respond) = *s;
+                    streams.live.set(streams.live.get() + 1);
+                    let live = Live(streams.clone());
+                    glommio::spawn_local(stream(ctx.clone(), req, respond, first, live)).detach();
+                    first = false;
+                }
+                Event::Closed => break,
+                Event::Changed => {}
+                Event::Failed => {
+                    linger = true;
+                    break;
+                }
+                Event::Calm(c) => {
+                    handled = c;
+                    if c == Calm::Kill {
+                        log::debug!(
+                            "{}: {}: h2: glitches over the threshold; GOAWAY ENHANCE_YOUR_CALM",
+                            ctx.fe.name,
+                            ctx.info.src
+                        );
+                        conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+                        // Out with the GOAWAY, bounded in time; the streams' tasks end as
+                        // their sends fail.
+                        close_within(&mut conn, Duration::from_secs(1)).await;
+                        linger = true;
+                        break;
+                    }
+                    conn.graceful_shutdown();
+                }
+                Event::Idle => {
+                    // Idle past `timeout http-keep-alive` (or `http-request` before the first
+                    // stream): GOAWAY naming the last stream taken (a stream the client sent
+                    // meanwhile was not processed: it may retry it), then close.
+                    conn.abrupt_shutdown(Reason::NO_ERROR);
+                    close_within(&mut conn, Duration::from_secs(1)).await;
+                    linger = true;
+                    break;
+                }
+                Event::Stop => {
+                    // A stop or reload: GOAWAY naming the last stream taken; those in flight
+                    // finish, then h2 ends the connection (accept returns None).
+                    stopping = true;
+                    conn.graceful_shutdown();
+                }
+            }
+        }
+        linger
+    };
+    if linger {
+        drain(io, ctx.bufsize() * 64).await;
+    }
+}
+
+/// After our GOAWAY: reads and drops what the client still sends (up to `max` bytes, for
+/// at most a second), so that closing does not reset the connection before the client has
+/// read the GOAWAY.
+async fn drain<T: AsyncRead + Unpin>(io: &mut T, max: usize) {
+    use futures_lite::AsyncReadExt;
+    let until = Some(Instant::now() + Duration::from_secs(1));
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    while total < max {
+        match super::io::with_deadline(until, io.read(&mut buf)).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+/// One stream: its head rebuilt for the codec, then the exchange, over buffers of the
+/// connection's.
+async fn stream(
+    ctx: Rc<Ctx>,
+    req: http::Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+    first: bool,
+    live: Live,
+) {
+    let txn = Txn::new();
+    let mut b = live
+        .0
+        .spare
+        .borrow_mut()
+        .pop()
+        .unwrap_or_else(|| Bufs::new(&ctx));
+    let (parts, body) = req.into_parts();
+    let mut head = Vec::with_capacity(256);
+    let chunked = match h1_head(&parts, body.is_end_stream(), &mut head) {
+        Ok(c) => c,
+        Err(Malformed(why)) => {
+            log::debug!(
+                "{}: {}: malformed h2 request: {why}",
+                ctx.fe.name,
+                ctx.info.src
+            );
+            let mut respond = respond;
+            respond.send_reset(Reason::PROTOCOL_ERROR);
+            live.0.spare.borrow_mut().push(b);
+            return;
+        }
+    };
+    let mut io = StreamIo::new(body, respond, chunked, &ctx);
+    b.inb.extend(&head);
+    // A head over the limit is rejected by the parse (431), as for HTTP/1: h2 let through
+    // a header list of up to that size, and the HTTP/1 spelling differs a little.
+    let too_large = super::HttpError::new(super::ErrorKind::HeadTooLarge, super::Side::Client, 0);
+    let parsed = match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
+        Ok(Parsed::Complete { head_len }) => Ok(head_len),
+        Ok(Parsed::Incomplete) => Err(too_large),
+        Err(e) => Err(e),
+    };
+    match parsed {
+        Ok(head_len) => {
+            let mut txn = txn;
+            txn.head_received();
+            io.method = b.req.method();
+            let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
+            ex.run(&mut b, &mut io).await;
+        }
+        Err(e) => {
+            ctx.fe
+                .errors
+                .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
+            log::debug!("{}: {}: bad h2 request: {e}", ctx.fe.name, ctx.info.src);
+            let mut txn = txn;
+            let mut out = Vec::new();
+            ctx.fail(&mut io, &mut out, &mut txn, None, e.status(), *b"PR")
+                .await;
+        }
+    }
+    io.finish().await;
+    // Ready for the connection's next stream.
+    b.reset();
+    live.0.spare.borrow_mut().push(b);
+}
+
+/// An HTTP/2 request that RFC 9113 calls malformed (§8.1.1): its stream is reset with
+/// PROTOCOL_ERROR (h2 checks the rest: pseudo-header order, connection-specific fields…).
+#[derive(Debug, PartialEq, Eq)]
+struct Malformed(&'static str);
+
+/// Writes the request's head as HTTP/1.1 (what the codec parses) into `out`; returns whether
+/// its body is sent chunked (no Content-Length and more to come).
+fn h1_head(
+    parts: &http::request::Parts,
+    end_stream: bool,
+    out: &mut Vec<u8>,
+) -> Result<bool, Malformed> {
+    use std::io::Write as _;
+    let uri = &parts.uri;
+    let authority = uri.authority().map(|a| a.as_str());
+    if parts.method == http::Method::CONNECT && authority.is_none() {
+        return Err(Malformed("CONNECT without :authority"));
+    }
+    if let (Some(a), Some(h)) = (authority, parts.headers.get(http::header::HOST))
+        && h.as_bytes() != a.as_bytes()
+    {
+        return Err(Malformed("Host differs from :authority"));
+    }
+    let blank = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+    if parts.headers.values().any(|v| {
+        let v = v.as_bytes();
+        blank(v.first()) || blank(v.last())
+    }) {
+        return Err(Malformed("a field value starts or ends with a blank"));
+    }
+    let target = if parts.method == http::Method::CONNECT {
+        authority.unwrap_or("")
+    } else {
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    };
+    let _ = write!(out, "{} {target} HTTP/1.1\r\n", parts.method.as_str());
+    if let Some(a) = authority {
+        let _ = write!(out, "host: {a}\r\n");
+    }
+    let mut cookies = 0;
+    for (name, value) in &parts.headers {
+        match name.as_str() {
+            // :authority wins over Host (RFC 9113 8.3.1); TE (only "trailers" in h2) is
+            // hop-by-hop.
+            "host" if authority.is_some() => continue,
+            "te" => continue,
+            // Cookie fields are joined into one for HTTP/1.1 (RFC 9113 8.2.3).
+            "cookie" => {
+                cookies += 1;
+                continue;
+            }
+            _ => {}
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if cookies > 0 {
+        out.extend_from_slice(b"cookie: ");
+        for (i, v) in parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.extend_from_slice(b"; ");
+            }
+            out.extend_from_slice(v.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    let chunked = !end_stream && !parts.headers.contains_key(http::header::CONTENT_LENGTH);
+    if chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(chunked)
+}
+
+/// Where the response stands on the stream.
+enum Out {
+    /// Waiting for the (final) head; bytes of a head split over writes.
+    Head(Vec<u8>),
+    Body(SendStream<Bytes>, Framing),
+    Done,
+}
+
+/// How the HTTP/1 body the exchange writes maps to DATA frames.
+enum Framing {
+    Length(u64),
+    Chunked(Dechunk),
+    /// Until the exchange ends.
+    Close,
+}
+
+/// An HTTP/2 stream as the exchange's client: reads give the request body (framed as the
+/// rebuilt head says), writes take the HTTP/1 response and send it as frames.
+struct StreamIo {
+    body: RecvStream,
+    /// Chunk-frame the request body (its length is unknown).
+    chunked: bool,
+    /// Request bytes not read yet (one DATA frame at most, with its chunk framing).
+    pend: Vec<u8>,
+    pend_pos: usize,
+    req_done: bool,
+    respond: SendResponse<Bytes>,
+    out: Out,
+    res: ResponseHead,
+    limits: super::Limits,
+    method: Method,
+}
+
+impl StreamIo {
+    fn new(body: RecvStream, respond: SendResponse<Bytes>, chunked: bool, ctx: &Ctx) -> Self {
+        StreamIo {
+            body,
+            chunked,
+            pend: Vec::new(),
+            pend_pos: 0,
+            req_done: false,
+            respond,
+            out: Out::Head(Vec::new()),
+            res: ResponseHead::new(),
+            limits: ctx.limits,
+            method: Method::Get,
+        }
+    }
+
+    /// After the exchange: a response cut short is reset; one whose end was the server's
+    /// close ends here. A whole response to a request whose body is still coming declines
+    /// the rest with RST_STREAM NO_ERROR (RFC 9113 §8.1), so the client stops sending and
+    /// keeps the response; h2 drops a stream's unsent frames when it is reset, so some of
+    /// the body is read and dropped first (up to 1 MiB, for up to a second) while the
+    /// response goes out.
+    async fn finish(&mut self) {
+        match std::mem::replace(&mut self.out, Out::Done) {
+            Out::Done => {}
+            Out::Body(mut s, Framing::Close) => {
+                let _ = s.send_data(Bytes::new(), true);
+            }
+            Out::Body(mut s, _) => return s.send_reset(Reason::INTERNAL_ERROR),
+            Out::Head(_) => return self.respond.send_reset(Reason::CANCEL),
+        }
+        if self.req_done || self.body.is_end_stream() {
+            return;
+        }
+        let drained = future::or(
+            async {
+                let mut left = 1usize << 20;
+                while left > 0 {
+                    match poll_fn(|cx| self.body.poll_data(cx)).await {
+                        Some(Ok(d)) => {
+                            let _ = self.body.flow_control().release_capacity(d.len());
+                            left = left.saturating_sub(d.len());
+                        }
+                        Some(Err(_)) | None => return true,
+                    }
+                }
+                false
+            },
+            async {
+                glommio::timer::sleep(Duration::from_secs(1)).await;
+                false
+            },
+        )
+        .await;
+        if !drained {
+            self.respond.send_reset(Reason::NO_ERROR);
+        }
+    }
+
+    /// Takes a response head (HTTP/1 bytes from the exchange) and sends it: `Ok(n)` with the
+    /// bytes of `data` it used.
+    fn take_head(&mut self, data: &[u8]) -> io::Result<usize> {
+        let Out::Head(acc) = &mut self.out else {
+            unreachable!()
+        };
+        let before = acc.len();
+        let whole: &[u8] = if before == 0 {
+            data
+        } else {
+            acc.extend_from_slice(data);
+            acc
+        };
+        let head_len = match parse_response(whole, &self.limits, &mut self.res) {
+            Ok(Parsed::Complete { head_len }) => head_len,
+            Ok(Parsed::Incomplete) => {
+                if before == 0 {
+                    acc.extend_from_slice(data);
+                }
+                return Ok(data.len());
+            }
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        };
+        let res = &self.res;
+        let status = res.status();
+        let mut b = http::Response::builder().status(status);
+        for f in res.headers() {
+            let name = f.name(whole);
+            if f.dropped || is_connection_specific(name) {
+                continue;
+            }
+            b = b.header(name, f.value(whole));
+        }
+        let used = head_len - before;
+        if res.is_interim() {
+            // 100 Continue and 103 Early Hints are for the client too; 101 is not HTTP/2.
+            if status != 101
+                && let Ok(r) = b.body(())
+            {
+                let _ = self.respond.send_informational(r);
+            }
+            self.out = Out::Head(Vec::new());
+            return Ok(used);
+        }
+        let r = b.body(()).map_err(io::Error::other)?;
+        let framing = match res.body_kind(self.method) {
+            BodyKind::None => None,
+            BodyKind::ContentLength(0) => None,
+            BodyKind::ContentLength(n) => Some(Framing::Length(n)),
+            BodyKind::Chunked => Some(Framing::Chunked(Dechunk::Size(0))),
+            BodyKind::CloseDelimited | BodyKind::Tunnel => Some(Framing::Close),
+        };
+        let end = framing.is_none();
+        let s = self
+            .respond
+            .send_response(r, end)
+            .map_err(io::Error::other)?;
+        self.out = match framing {
+            None => Out::Done,
+            Some(f) => Out::Body(s, f),
+        };
+        Ok(used)
+    }
+}
+
+/// Fields that HTTP/2 forbids (RFC 9113 8.2.2).
+fn is_connection_specific(name: &[u8]) -> bool {
+    [
+        &b"connection"[..],
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// Flow-control capacity for up to `want` bytes on `s`.
+fn poll_capacity(
+    s: &mut SendStream<Bytes>,
+    cx: &mut Context<'_>,
+    want: usize,
+) -> Poll<io::Result<usize>> {
+    loop {
+        let have = s.capacity();
+        if have > 0 {
+            return Poll::Ready(Ok(have.min(want)));
+        }
+        s.reserve_capacity(want);
+        match s.poll_capacity(cx) {
+            Poll::Ready(Some(Ok(0))) => {}
+            Poll::Ready(Some(Ok(n))) => return Poll::Ready(Ok(n.min(want))),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(io::Error::other(e))),
+            Poll::Ready(None) => {
+                return Poll::Ready(Err(io::Error::from(io::ErrorKind::BrokenPipe)));
+            }
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+impl AsyncWrite for StreamIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Out::Head(_) = this.out {
+            return Poll::Ready(this.take_head(data));
+        }
+        let mut used = 0;
+        loop {
+            let Out::Body(s, framing) = &mut this.out else {
+                // Past the end of the response: nothing more goes out.
+                return Poll::Ready(Ok(data.len()));
+            };
+            let rest = &data[used..];
+            let (skip, avail) = match framing {
+                Framing::Length(left) => (0, (*left).min(rest.len() as u64) as usize),
+                Framing::Chunked(d) => d.next(rest),
+                Framing::Close => (0, rest.len()),
+            };
+            used += skip;
+            let ended = match framing {
+                Framing::Length(left) => *left == 0,
+                Framing::Chunked(d) => d.is_done(),
+                Framing::Close => false,
+            };
+            if ended {
+                let _ = s.send_data(Bytes::new(), true);
+                this.out = Out::Done;
+                return Poll::Ready(Ok(data.len()));
+            }
+            if avail == 0 {
+                return Poll::Ready(Ok(used));
+            }
+            let k = match poll_capacity(s, cx, avail) {
+                Poll::Ready(Ok(k)) => k,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending if used > 0 => return Poll::Ready(Ok(used)),
+                Poll::Pending => return Poll::Pending,
+            };
+            let last = matches!(framing, Framing::Length(left) if *left == k as u64);
+            let chunk = Bytes::copy_from_slice(&data[used..used + k]);
+            if let Err(e) = s.send_data(chunk, last) {
+                return Poll::Ready(Err(io::Error::other(e)));
+            }
+            used += k;
+            match framing {
+                Framing::Length(left) => *left -= k as u64,
+                Framing::Chunked(d) => d.sent(k),
+                Framing::Close => {}
+            }
+            if last {
+                this.out = Out::Done;
+                return Poll::Ready(Ok(data.len()));
+            }
+            if used == data.len() {
+                return Poll::Ready(Ok(used));
+            }
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for StreamIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            if this.pend_pos < this.pend.len() {
+                let n = super::io::copy_pending(&this.pend, &mut this.pend_pos, buf);
+                return Poll::Ready(Ok(n));
+            }
+            if this.req_done {
+                return Poll::Ready(Ok(0));
+            }
+            this.pend.clear();
+            this.pend_pos = 0;
+            match this.body.poll_data(cx) {
+                Poll::Ready(Some(Ok(data))) => {
+                    // The window opens again as the exchange takes the bytes (one frame
+                    // waits here at most).
+                    let _ = this.body.flow_control().release_capacity(data.len());
+                    if data.is_empty() {
+                        continue;
+                    }
+                    if this.chunked {
+                        use std::io::Write as _;
+                        let _ = write!(this.pend, "{:x}\r\n", data.len());
+                        this.pend.extend_from_slice(&data);
+                        this.pend.extend_from_slice(b"\r\n");
+                    } else {
+                        this.pend.extend_from_slice(&data);
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(io::Error::other(e))),
+                Poll::Ready(None) => {
+                    this.req_done = true;
+                    if this.chunked {
+                        this.pend.extend_from_slice(b"0\r\n\r\n");
+                    }
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// A chunked body as it passes: which bytes are chunk data. The exchange's scanner has
+/// checked the framing already, so this one only follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dechunk {
+    /// In the size line (the value so far).
+    Size(u64),
+    /// In a chunk extension, until the line ends.
+    Ext(u64),
+    Data(u64),
+    /// The CRLF after chunk data (bytes left).
+    DataEnd(u8),
+    /// In the trailer section; whether at the start of a line.
+    Trailers(bool),
+    Done,
+}
+
+impl Dechunk {
+    /// Skips framing at the start of `input`: how many bytes that was, and how many data
+    /// bytes follow it (call [`Dechunk::sent`] with what was used of them).
+    fn next(&mut self, input: &[u8]) -> (usize, usize) {
+        let mut i = 0;
+        while i < input.len() {
+            let c = input[i];
+            match *self {
+                Dechunk::Data(0) => {
+                    *self = Dechunk::DataEnd(2);
+                    continue;
+                }
+                Dechunk::Data(n) => return (i, (n.min((input.len() - i) as u64)) as usize),
+                Dechunk::Done => return (input.len(), 0),
+                Dechunk::DataEnd(k) => {
+                    *self = if k > 1 {
+                        Dechunk::DataEnd(k - 1)
+                    } else {
+                        Dechunk::Size(0)
+                    };
+                }
+                Dechunk::Size(v) | Dechunk::Ext(v) if c == b'\n' => {
+                    *self = if v == 0 {
+                        Dechunk::Trailers(true)
+                    } else {
+                        Dechunk::Data(v)
+                    };
+                }
+                Dechunk::Size(v) => {
+                    *self = match (c as char).to_digit(16) {
+                        Some(d) => Dechunk::Size(v.saturating_mul(16) + u64::from(d)),
+                        None if c == b'\r' => Dechunk::Size(v),
+                        None => Dechunk::Ext(v),
+                    };
+                }
+                Dechunk::Ext(_) => {}
+                Dechunk::Trailers(start) => {
+                    *self = match c {
+                        b'\n' if start => Dechunk::Done,
+                        b'\n' => Dechunk::Trailers(true),
+                        b'\r' => Dechunk::Trailers(start),
+                        _ => Dechunk::Trailers(false),
+                    };
+                }
+            }
+            i += 1;
+        }
+        if *self == Dechunk::Data(0) {
+            *self = Dechunk::DataEnd(2);
+        }
+        (i, 0)
+    }
+
+    fn sent(&mut self, k: usize) {
+        if let Dechunk::Data(n) = self {
+            *n -= k as u64;
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        *self == Dechunk::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data_of(body: &[u8], step: usize) -> (Vec<u8>, bool) {
+        let mut d = Dechunk::Size(0);
+        let mut out = Vec::new();
+        for piece in body.chunks(step) {
+            let mut at = 0;
+            loop {
+                let (skip, avail) = d.next(&piece[at..]);
+                at += skip;
+                if avail == 0 {
+                    break;
+                }
+                out.extend_from_slice(&piece[at..at + avail]);
+                d.sent(avail);
+                at += avail;
+            }
+        }
+        (out, d.is_done())
+    }
+
+    fn head_of(req: http::request::Builder, end: bool) -> Result<String, Malformed> {
+        let (parts, ()) = req.body(()).unwrap().into_parts();
+        let mut out = Vec::new();
+        let chunked = h1_head(&parts, end, &mut out)?;
+        Ok(format!("{chunked} {}", String::from_utf8(out).unwrap()))
+    }
+
+    #[test]
+    fn h1_head_rebuilds_the_request_and_refuses_malformed_ones() {
+        let r = http::Request::builder()
+            .method("POST")
+            .uri("https://example.test:8443/a?b=1")
+            .header("cookie", "a=1")
+            .header("te", "trailers")
+            .header("x-y", "z")
+            .header("cookie", "b=2");
+        assert_eq!(
+            head_of(r, false).unwrap(),
+            "true POST /a?b=1 HTTP/1.1\r\nhost: example.test:8443\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        let r = http::Request::builder()
+            .uri("https://example.test/")
+            .header("content-length", "3");
+        assert!(
+            head_of(r, false)
+                .unwrap()
+                .starts_with("false GET / HTTP/1.1\r\n")
+        );
+        for (r, why) in [
+            (
+                http::Request::builder()
+                    .uri("https://a.test/")
+                    .header("host", "b.test"),
+                "Host differs from :authority",
+            ),
+            (
+                http::Request::builder().method("CONNECT").uri("/x"),
+                "CONNECT without :authority",
+            ),
+            (
+                http::Request::builder()
+                    .uri("https://a.test/")
+                    .header("x", "v\t"),
+                "a field value starts or ends with a blank",
+            ),
+            (
+                http::Request::builder()
+                    .uri("https://a.test/")
+                    .header("x", " v"),
+                "a field value starts or ends with a blank",
+            ),
+        ] {
+            assert_eq!(head_of(r, true), Err(Malformed(why)));
+        }
+    }
+
+    #[test]
+    fn dechunk_follows_the_framing_in_any_split() {
+        let body = b"5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nx-t: 1\r\n\r\n";
+        for step in 1..body.len() {
+            assert_eq!(
+                data_of(body, step),
+                (b"hello0123456789abcdef".to_vec(), true),
+                "{step}"
+            );
+        }
+        assert_eq!(
+            data_of(b"3\r\nabc\r\n0\r\n\r\n", 64),
+            (b"abc".to_vec(), true)
+        );
+        assert_eq!(data_of(b"3\r\nabc\r\n", 64), (b"abc".to_vec(), false));
+    }
+
+    fn frame(kind: u8, flags: u8, len: usize) -> Vec<u8> {
+        let mut f = vec![
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+            kind,
+            flags,
+            0,
+            0,
+            0,
+            1,
+        ];
+        f.resize(9 + len, 0);
+        f
+    }
+
+    #[test]
+    fn meter_counts_control_frames_beyond_the_budget() {
+        let t0 = Instant::now();
+        let mut m = FrameMeter::new(100);
+        assert_eq!(m.feed(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", t0), Calm::Fine);
+        assert_eq!(m.feed(&frame(4, 0, 6), t0), Calm::Fine); // SETTINGS
+        // A request with a body: no glitch.
+        m.feed(&frame(1, 0x4, 30), t0);
+        m.feed(&frame(0, 0x1, 100), t0);
+        for _ in 0..CONTROL_BUDGET_PER_SEC - 1 {
+            m.feed(&frame(6, 0, 8), t0); // PING
+        }
+        assert_eq!(m.glitches, 0);
+        // Byte by byte, the frame header still counts.
+        for b in frame(6, 0, 8) {
+            m.feed(&[b], t0);
+        }
+        assert_eq!(m.glitches, 1);
+        // PING ACKs are answers, not work asked of us.
+        m.feed(&frame(6, 0x1, 8), t0);
+        assert_eq!(m.glitches, 1);
+        // A new second brings a new budget.
+        m.feed(&frame(6, 0, 8), t0 + Duration::from_secs(1));
+        assert_eq!(m.glitches, 1);
+        for _ in 0..CONTROL_BUDGET_PER_SEC + 74 {
+            m.feed(&frame(0, 0, 0), t0 + Duration::from_secs(1)); // empty DATA
+        }
+        assert_eq!(m.verdict(), Calm::GoAway);
+        for _ in 0..25 {
+            m.feed(&frame(3, 0, 4), t0 + Duration::from_secs(1)); // RST_STREAM
+        }
+        assert_eq!(m.verdict(), Calm::Kill);
+    }
+
+    #[test]
+    fn meter_counts_small_continuations_and_can_be_off() {
+        let t0 = Instant::now();
+        let mut m = FrameMeter::new(4);
+        m.feed(&[0; PREFACE_LEN], t0);
+        m.feed(&frame(1, 0, 10), t0); // HEADERS without END_HEADERS
+        m.feed(&frame(9, 0, 5000), t0); // a large CONTINUATION: fine
+        assert_eq!(m.glitches, 0);
+        m.feed(&frame(9, 0, 1), t0);
+        m.feed(&frame(9, 0, 0), t0);
+        m.feed(&frame(9, 0x4, 0), t0); // the last one ends the block: fine
+        assert_eq!(m.glitches, 2);
+        let mut off = FrameMeter::new(0);
+        off.feed(&[0; PREFACE_LEN], t0);
+        for _ in 0..1000 {
+            off.feed(&frame(6, 0, 8), t0);
+        }
+        assert_eq!(off.verdict(), Calm::Fine);
+    }
+}

@@ -1,0 +1,663 @@
+//! HTTP/2 towards clients: ALPN h2 over TLS and h2c with prior knowledge (`proto h2`),
+//! through the same rules, balancing and logs as HTTP/1.1, with real clients (curl, nghttp,
+//! h2load) and, for the attacks, a raw-frame client written here.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+struct Site {
+    _dir: TempDir,
+    pem: PathBuf,
+    tls: u16,
+    h2c: u16,
+    h1: u16,
+}
+
+fn site() -> Site {
+    let dir = TempDir::new("h2");
+    let pem = self_signed_pem(&dir, "site.pem", &["site.test"]);
+    Site {
+        _dir: dir,
+        pem,
+        tls: free_port(),
+        h2c: free_port(),
+        h1: free_port(),
+    }
+}
+
+/// A frontend with an `ssl … alpn h2,http/1.1` bind, a `proto h2` bind and a plain one, its
+/// rules, and `extra` appended (backends).
+fn config(s: &Site, global: &str, fe_extra: &str, backends: &str) -> String {
+    format!(
+        "global\n  log stderr local0\n{global}\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\
+frontend fe\n  bind 127.0.0.1:{tls} ssl crt {pem} alpn h2,http/1.1\n  bind 127.0.0.1:{h2c} proto h2\n  bind 127.0.0.1:{h1}\n\
+  monitor-uri /lb-health\n  option forwardfor\n\
+  http-request deny if {{ path /denied }}\n\
+  http-request set-header X-Alpn %[ssl_fc_alpn]\n\
+  http-response set-header X-H2 yes if HTTP_2.0\n\
+  use_backend other if {{ path_beg /other }}\n  default_backend app\n{fe_extra}{backends}",
+        tls = s.tls,
+        h2c = s.h2c,
+        h1 = s.h1,
+        pem = s.pem.display(),
+    )
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// curl --http2 over TLS: the response head (`-D -`) and body.
+fn curl_h2(s: &Site, path: &str, extra: &[&str]) -> String {
+    let url = format!("https://site.test:{}{path}", s.tls);
+    let resolve = format!("site.test:{}:127.0.0.1", s.tls);
+    let mut args = vec!["--http2", "-D", "-", "--cacert"];
+    let pem = s.pem.to_str().unwrap();
+    args.push(pem);
+    args.extend(["--resolve", &resolve]);
+    args.extend(extra);
+    args.push(&url);
+    let (out, err) = curl(&args);
+    assert!(err.is_empty(), "curl: {err}");
+    out
+}
+
+fn curl_h2c(port: u16, path: &str, extra: &[&str]) -> String {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut args = vec!["--http2-prior-knowledge", "-D", "-"];
+    args.extend(extra);
+    args.push(&url);
+    let (out, err) = curl(&args);
+    assert!(err.is_empty(), "curl: {err}");
+    out
+}
+
+fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
+    resp.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn app_backends(a: u16, b: u16, o: u16) -> String {
+    format!(
+        "backend app\n  balance roundrobin\n  cookie SRV insert indirect nocache\n  server a 127.0.0.1:{a} cookie a\n  server b 127.0.0.1:{b} cookie b\n\
+backend other\n  server o 127.0.0.1:{o}\n"
+    )
+}
+
+#[test]
+fn tls_h2_goes_through_rules_use_backend_and_cookie_persistence() {
+    let (a, b, o) = (
+        Serve::start("a", &[]),
+        Serve::start("b", &[]),
+        Serve::start("o", &[]),
+    );
+    let s = site();
+    let lb = Corelb::start(
+        &config(&s, "", "", &app_backends(a.port, b.port, o.port)),
+        &[],
+        &[s.tls, s.h2c, s.h1],
+    );
+    // ALPN h2: the request goes through the frontend's rules to the backend.
+    let r = curl_h2(&s, "/echo", &[]);
+    assert!(r.starts_with("HTTP/2 200"), "{r}");
+    assert_eq!(header(&r, "x-h2"), Some("yes"), "{r}");
+    assert!(r.contains(r#"["X-Alpn","h2"]"#), "ssl_fc_alpn: {r}");
+    assert!(r.contains(r#"["X-Forwarded-For","127.0.0.1"]"#), "{r}");
+    // The server got HTTP/1.1 with the :authority as Host.
+    assert!(r.contains(r#""version":"HTTP/1.1""#), "{r}");
+    assert!(
+        r.contains(&format!(r#"["host","site.test:{}"]"#, s.tls)),
+        "{r}"
+    );
+    // Cookie persistence: the first answer names a server; with its cookie, every
+    // request goes there.
+    let cookie = header(&r, "set-cookie")
+        .expect("a persistence cookie")
+        .to_string();
+    let first = header(&r, "x-server").unwrap().to_string();
+    let value = cookie.split(';').next().unwrap().to_string();
+    for _ in 0..6 {
+        let r = curl_h2(&s, "/", &["-H", &format!("Cookie: {value}")]);
+        assert_eq!(header(&r, "x-server"), Some(first.as_str()), "{r}");
+        assert_eq!(header(&r, "set-cookie"), None, "{r}");
+    }
+    // Without it, round robin.
+    let names: std::collections::BTreeSet<String> = (0..4)
+        .map(|_| {
+            header(&curl_h2(&s, "/", &[]), "x-server")
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    // use_backend, deny, monitor-uri.
+    let r = curl_h2(&s, "/other/x", &[]);
+    assert_eq!(header(&r, "x-server"), Some("o"), "{r}");
+    assert!(curl_h2(&s, "/denied", &[]).starts_with("HTTP/2 403"));
+    assert!(curl_h2(&s, "/lb-health", &[]).starts_with("HTTP/2 200"));
+    // nghttp (its own h2 implementation) over TLS.
+    let out = Command::new("nghttp")
+        .args(["-v", "-n", "-t", "10"])
+        .arg(format!("https://127.0.0.1:{}/other/", s.tls))
+        .output()
+        .expect("nghttp (apt-get install nghttp2-client)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(":status: 200"), "{text}");
+    assert!(text.contains("x-server: o"), "{text}");
+    // HTTP/1.1 clients still get HTTP/1.1 on the same bind.
+    let (body, err) = curl_tls(&s.pem, "site.test", s.tls, "/echo", &["--http1.1"]);
+    assert!(body.contains(r#"["X-Alpn","http/1.1"]"#), "{body} {err}");
+    assert!(body.ends_with("200 0"), "{body}");
+    // The log names the version.
+    let log = eventually(Duration::from_secs(5), || {
+        let l = lb.log();
+        l.contains("\"GET /other/ HTTP/2.0\"").then_some(l)
+    });
+    assert!(log.is_some(), "{}", lb.log());
+    assert!(lb.log().contains("\"GET /echo HTTP/1.1\""), "{}", lb.log());
+}
+
+#[test]
+fn h2c_with_prior_knowledge_streams_bodies_both_ways() {
+    let (a, b, o) = (
+        Serve::start("a", &[]),
+        Serve::start("b", &[]),
+        Serve::start("o", &[]),
+    );
+    let s = site();
+    let _lb = Corelb::start(
+        &config(&s, "", "", &app_backends(a.port, b.port, o.port)),
+        &[],
+        &[s.tls, s.h2c, s.h1],
+    );
+    let r = curl_h2c(s.h2c, "/echo", &["-H", "Cookie: x=1", "-H", "Cookie: y=2"]);
+    assert!(r.starts_with("HTTP/2 200"), "{r}");
+    assert!(r.contains(r#"["X-Alpn",""]"#), "no TLS, no ALPN: {r}");
+    // Cookie fields are joined for HTTP/1.1.
+    assert!(r.contains(r#"["cookie","x=1; y=2"]"#), "{r}");
+    // A 3 MB upload with a length, and one without (chunked to the server).
+    let dir = TempDir::new("h2body");
+    let mut blob = vec![0u8; 3 << 20];
+    fill(&mut blob, 7);
+    let file = dir.write("blob", "");
+    std::fs::write(&file, &blob).unwrap();
+    let at = format!("@{}", file.display());
+    let r = curl_h2c(s.h2c, "/sink", &["--data-binary", &at]);
+    assert!(
+        r.starts_with("HTTP/2 200") && r.trim_end().ends_with("\n3145728"),
+        "{r}"
+    );
+    let r = curl_h2c(
+        s.h2c,
+        "/sink",
+        &["--data-binary", &at, "-H", "Content-Length:"],
+    );
+    assert!(
+        r.starts_with("HTTP/2 200") && r.trim_end().ends_with("\n3145728"),
+        "{r}"
+    );
+    // Answered before the upload is read (a deny): the response is whole, and the rest of
+    // the upload is declined with RST_STREAM NO_ERROR (RFC 9113 §8.1), not an error.
+    let r = curl_h2c(s.h2c, "/denied", &["--data-binary", &at]);
+    assert!(r.starts_with("HTTP/2 403"), "{r}");
+    // An 8 MB download: flow control paces it, the bytes all arrive.
+    let (out, err) = curl(&[
+        "--http2-prior-knowledge",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code} %{size_download}",
+        &format!("http://127.0.0.1:{}/large?size=8000000", s.h2c),
+    ]);
+    assert_eq!(out, "2 200 8000000", "{err}");
+}
+
+#[test]
+fn h2load_20000_requests_10_streams_per_connection_none_failed() {
+    let (a, b, o) = (
+        Serve::start("a", &[]),
+        Serve::start("b", &[]),
+        Serve::start("o", &[]),
+    );
+    let s = site();
+    let cfg =
+        config(&s, "", "", &app_backends(a.port, b.port, o.port)).replace("  option httplog\n", "");
+    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    let out = Command::new("timeout")
+        .args(["120", "h2load", "-n", "20000", "-c", "10", "-m", "10"])
+        .arg(format!("https://127.0.0.1:{}/", s.tls))
+        .output()
+        .expect("h2load (apt-get install nghttp2-client)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("requests: 20000 total, 20000 started, 20000 done, 20000 succeeded, 0 failed, 0 errored, 0 timeout"),
+        "{text}"
+    );
+    assert!(text.contains("status codes: 20000 2xx"), "{text}");
+}
+
+#[test]
+fn h2_streams_are_retried_and_get_error_pages() {
+    let live = Serve::start("live", &[]);
+    let dead = free_port();
+    let s = site();
+    let backends = format!(
+        "backend app\n  balance roundrobin\n  retries 3\n  option redispatch\n  retry-on conn-failure 503\n  server dead 127.0.0.1:{dead}\n  server live 127.0.0.1:{}\n\
+backend other\n  server gone 127.0.0.1:{dead}\n",
+        live.port
+    );
+    let lb = Corelb::start(&config(&s, "", "", &backends), &[], &[s.tls, s.h2c, s.h1]);
+    // Half of the picks land on the dead server: each is retried on the live one.
+    for _ in 0..6 {
+        let r = curl_h2(&s, "/", &[]);
+        assert!(r.starts_with("HTTP/2 200"), "{r}");
+        assert_eq!(header(&r, "x-server"), Some("live"), "{r}");
+    }
+    // A 503 from the server is retried too (retry-on 503): the live one answers.
+    let r = curl_h2(&s, "/status/503", &[]);
+    assert!(r.starts_with("HTTP/2 503"), "{r}");
+    // No server at all: corelb's own 503 page, as an HTTP/2 response.
+    let r = curl_h2c(s.h2c, "/other/", &[]);
+    assert!(r.starts_with("HTTP/2 503"), "{r}");
+    assert!(r.contains("503 Service Unavailable"), "{r}");
+    assert!(header(&r, "connection").is_none(), "{r}");
+    let log = lb.log();
+    assert!(
+        log.contains("fe~ app/live") && log.contains(" SC-- "),
+        "{log}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A raw HTTP/2 client for the attacks: frames written by hand.
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const GOAWAY: u8 = 7;
+const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len();
+    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A HEADERS block for GET `path` (HPACK: indexed :method GET and :scheme http, literal
+/// :path and :authority without indexing).
+fn get_block(path: &str) -> Vec<u8> {
+    let mut b = vec![0x82, 0x86, 0x04, path.len() as u8];
+    b.extend_from_slice(path.as_bytes());
+    b.extend_from_slice(&[0x01, 9]);
+    b.extend_from_slice(b"127.0.0.1");
+    b
+}
+
+/// What a connection saw of the server until it closed (or the deadline).
+struct Seen {
+    goaways: Vec<u32>,
+    /// Every frame: (type, flags, stream).
+    frames: Vec<(u8, u8, u32)>,
+    closed: bool,
+}
+
+/// Reads frames until the server closes the connection or `within` passes, noting GOAWAYs.
+fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> Seen {
+    let deadline = Instant::now() + within;
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut seen = Seen {
+        goaways: Vec::new(),
+        frames: Vec::new(),
+        closed: false,
+    };
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 65536];
+    while Instant::now() < deadline {
+        match s.read(&mut chunk) {
+            Ok(0) => {
+                seen.closed = true;
+                break;
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(_) => {
+                seen.closed = true;
+                break;
+            }
+        }
+        // Whole frames only.
+        let mut at = 0;
+        while buf.len() - at >= 9 {
+            let len = (usize::from(buf[at]) << 16)
+                | (usize::from(buf[at + 1]) << 8)
+                | usize::from(buf[at + 2]);
+            if buf.len() - at < 9 + len {
+                break;
+            }
+            let id = u32::from_be_bytes([buf[at + 5], buf[at + 6], buf[at + 7], buf[at + 8]]);
+            if seen.frames.len() < 10_000 {
+                seen.frames
+                    .push((buf[at + 3], buf[at + 4], id & 0x7fff_ffff));
+            }
+            if buf[at + 3] == GOAWAY && len >= 8 {
+                let p = &buf[at + 9..];
+                seen.goaways
+                    .push(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+            }
+            at += 9 + len;
+        }
+        buf.drain(..at);
+    }
+    done.store(true, Ordering::SeqCst);
+    seen
+}
+
+/// Runs `attack` (writing frames after the preface and SETTINGS) on an h2c connection, a
+/// reader noting what comes back, and meanwhile a normal client; returns what the attacker
+/// saw and the normal client's statuses.
+fn attack(
+    port: u16,
+    lb: &Corelb,
+    mut step: impl FnMut(u32) -> Vec<u8> + Send + 'static,
+) -> (Seen, Vec<String>) {
+    let rss_before = rss_kib(lb.pid());
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(PREFACE).unwrap();
+    s.write_all(&frame(4, 0, 0, &[])).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (r, done) = (s.try_clone().unwrap(), done.clone());
+        std::thread::spawn(move || read_frames(r, Duration::from_secs(30), done))
+    };
+    let writer = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut i = 0u32;
+            while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
+                if s.write_all(&step(i)).is_err() {
+                    break;
+                }
+                i += 1;
+            }
+        })
+    };
+    // Meanwhile, another client on the same port is served.
+    let mut normal = Vec::new();
+    for _ in 0..10 {
+        let (out, err) = curl(&[
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://127.0.0.1:{port}/"),
+        ]);
+        normal.push(format!("{out}{err}"));
+    }
+    let seen = reader.join().unwrap();
+    writer.join().unwrap();
+    let grown = rss_kib(lb.pid()).saturating_sub(rss_before);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
+    (seen, normal)
+}
+
+fn attack_site(global: &str) -> (Site, Corelb, Serve) {
+    let app = Serve::start("app", &[]);
+    let s = site();
+    let backends = format!(
+        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
+        app.port, app.port
+    );
+    let lb = Corelb::start(
+        &config(&s, global, "", &backends).replace("  option httplog\n", ""),
+        &[],
+        &[s.tls, s.h2c, s.h1],
+    );
+    (s, lb, app)
+}
+
+fn assert_cut_off(seen: &Seen, normal: &[String]) {
+    assert!(seen.closed, "the attacker's connection stayed open");
+    assert!(
+        seen.goaways.contains(&ENHANCE_YOUR_CALM),
+        "GOAWAYs: {:?}",
+        seen.goaways
+    );
+    assert!(normal.iter().all(|s| s == "200"), "{normal:?}");
+}
+
+#[test]
+fn rapid_reset_is_cut_off_with_goaway_while_others_are_served() {
+    let (s, lb, _app) = attack_site("");
+    rapid_reset(&s, &lb);
+}
+
+/// Streams that ask for a slow answer (their work keeps running) and are reset once
+/// accepted: a batch of HEADERS, a moment, their RST_STREAMs. h2 alone counts only resets
+/// of streams not accepted yet; corelb counts a reset stream until its work ends, so past
+/// `max-concurrent-streams` new streams wait, and their resets end the connection.
+fn rapid_reset(s: &Site, lb: &Corelb) {
+    let block = get_block("/?delay=3s");
+    let (seen, normal) = attack(s.h2c, lb, move |i| {
+        let first = 1 + 2 * 20 * (i / 2);
+        let ids = (0..20).map(|k| first + 2 * k);
+        let mut f = Vec::new();
+        if i % 2 == 0 {
+            for id in ids {
+                f.extend(frame(1, 0x5, id, &block));
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(50));
+            for id in ids {
+                f.extend(frame(3, 0, id, &8u32.to_be_bytes())); // RST_STREAM CANCEL
+            }
+        }
+        f
+    });
+    assert_cut_off(&seen, &normal);
+}
+
+#[test]
+fn rapid_reset_is_cut_off_by_stream_accounting_alone() {
+    // Without the glitch score, what remains is counting reset streams' work.
+    let (s, lb, _app) = attack_site("  tune.h2.fe.glitches-threshold 0\n");
+    rapid_reset(&s, &lb);
+}
+
+#[test]
+fn continuation_flood_is_cut_off_with_goaway_while_others_are_served() {
+    let (s, lb, _app) = attack_site("");
+    let block = get_block("/");
+    let (seen, normal) = attack(s.h2c, &lb, move |i| {
+        if i == 0 {
+            // HEADERS without END_HEADERS, then CONTINUATION frames that never end it.
+            frame(1, 0x1, 1, &block)
+        } else {
+            frame(9, 0, 1, &[0x40, 1, b'x', 1, b'y'])
+        }
+    });
+    assert_cut_off(&seen, &normal);
+}
+
+#[test]
+fn ping_flood_is_cut_off_with_goaway_while_others_are_served() {
+    let (s, lb, _app) = attack_site("");
+    let (seen, normal) = attack(s.h2c, &lb, |i| {
+        let mut f = Vec::new();
+        for k in 0..64u64 {
+            f.extend(frame(6, 0, 0, &(u64::from(i) * 64 + k).to_be_bytes()));
+        }
+        f
+    });
+    assert_cut_off(&seen, &normal);
+}
+
+#[test]
+fn glitches_threshold_zero_lets_a_chatty_client_be() {
+    let (s, _lb, _app) = attack_site("  tune.h2.fe.glitches-threshold 0\n");
+    let mut c = TcpStream::connect(("127.0.0.1", s.h2c)).unwrap();
+    c.write_all(PREFACE).unwrap();
+    c.write_all(&frame(4, 0, 0, &[])).unwrap();
+    for i in 0..3000u64 {
+        c.write_all(&frame(6, 0, 0, &i.to_be_bytes())).unwrap();
+    }
+    c.write_all(&frame(1, 0x5, 1, &get_block("/"))).unwrap();
+    // The PONGs and the answer come back; no GOAWAY.
+    let done = Arc::new(AtomicBool::new(false));
+    let r = c.try_clone().unwrap();
+    let t = std::thread::spawn(move || read_frames(r, Duration::from_secs(2), done));
+    let seen = t.join().unwrap();
+    assert!(seen.goaways.is_empty(), "{:?}", seen.goaways);
+    assert!(!seen.closed);
+}
+
+#[test]
+fn graceful_stop_finishes_a_stream_in_flight() {
+    let (s, mut lb, app) = attack_site("");
+    let port = s.h2c;
+    let client = std::thread::spawn(move || {
+        curl(&[
+            "--http2-prior-knowledge",
+            "-w",
+            " %{http_version} %{http_code}",
+            &format!("http://127.0.0.1:{port}/?delay=2s"),
+        ])
+    });
+    // Once the stream is at the server (its connection counts), stop.
+    let at_server = eventually(Duration::from_secs(5), || {
+        let n = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let want = format!(":{:04X}", app.port);
+        (n.lines()
+            .filter(|l| l.contains(&want) && l.contains(" 01 "))
+            .count()
+            >= 2)
+            .then_some(())
+    });
+    assert!(at_server.is_some(), "the request never reached the server");
+    lb.signal("TERM");
+    let (out, err) = client.join().unwrap();
+    assert!(out.ends_with(" 2 200"), "{out} {err}");
+    assert_eq!(
+        lb.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        lb.log()
+    );
+}
+
+#[test]
+fn idle_connection_after_its_streams_is_closed_by_http_keep_alive() {
+    let app = Serve::start("app", &[]);
+    let s = site();
+    let backends = format!(
+        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
+        app.port, app.port
+    );
+    let cfg = config(&s, "", "", &backends).replace(
+        "  timeout client 10s\n",
+        "  timeout client 10s\n  timeout http-keep-alive 300ms\n",
+    );
+    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    let mut c = TcpStream::connect(("127.0.0.1", s.h2c)).unwrap();
+    c.write_all(PREFACE).unwrap();
+    c.write_all(&frame(4, 0, 0, &[])).unwrap();
+    c.write_all(&frame(1, 0x5, 1, &get_block("/"))).unwrap();
+    // The answer comes, then, the connection idle, a GOAWAY and the close.
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = read_frames(c, Duration::from_secs(8), done);
+    assert_eq!(seen.goaways.first(), Some(&0), "{:?}", seen.goaways);
+    assert!(seen.closed);
+}
+
+/// Waits until `n` connections to `port` are established (both ends on loopback count).
+fn wait_established(port: u16, n: usize) {
+    let got = eventually(Duration::from_secs(5), || {
+        let t = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let want = format!(":{port:04X}");
+        (t.lines()
+            .filter(|l| l.contains(&want) && l.contains(" 01 "))
+            .count()
+            >= n)
+            .then_some(())
+    });
+    assert!(got.is_some(), "no connection to {port}");
+}
+
+#[test]
+fn reload_sends_goaway_and_finishes_the_stream_in_flight() {
+    let (s, lb, app) = attack_site("");
+    let mut c = TcpStream::connect(("127.0.0.1", s.h2c)).unwrap();
+    c.write_all(PREFACE).unwrap();
+    c.write_all(&frame(4, 0, 0, &[])).unwrap();
+    c.write_all(&frame(1, 0x5, 1, &get_block("/?delay=1s")))
+        .unwrap();
+    wait_established(app.port, 2);
+    lb.signal("USR2");
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = read_frames(c, Duration::from_secs(15), done);
+    // GOAWAY first (NO_ERROR), then the stream's answer, whole, then the close.
+    let goaway = seen.frames.iter().position(|f| f.0 == GOAWAY);
+    let headers = seen.frames.iter().position(|f| f.0 == 1 && f.2 == 1);
+    let end = seen
+        .frames
+        .iter()
+        .position(|f| (f.0 == 0 || f.0 == 1) && f.2 == 1 && f.1 & 0x1 != 0);
+    assert!(goaway.is_some() && headers.is_some(), "{:?}", seen.frames);
+    assert!(goaway < headers && headers <= end, "{:?}", seen.frames);
+    assert_eq!(seen.goaways.first(), Some(&0));
+    assert!(seen.closed);
+    // The new generation serves new connections.
+    assert!(curl_h2c(s.h2c, "/", &[]).starts_with("HTTP/2 200"));
+}
+
+#[test]
+fn stats_page_admin_form_posted_over_h2() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let s = site();
+    let backends = format!(
+        "backend app\n  server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\nbackend other\n  server o 127.0.0.1:{}\n",
+        a.port, b.port, a.port
+    );
+    let cfg = config(
+        &s,
+        "",
+        "  stats uri /admin?stats\n  stats admin if TRUE\n",
+        &backends,
+    );
+    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    // The form comes in a DATA frame after the HEADERS: the page reads it whole first.
+    let r = curl_h2c(
+        s.h2c,
+        "/admin?stats",
+        &["--data", "s=b&action=maint&b=%232"],
+    );
+    assert!(r.starts_with("HTTP/2 303"), "{r}");
+    assert_eq!(header(&r, "location"), Some("/admin?stats;st=DONE"), "{r}");
+    let csv = curl_h2c(s.h2c, "/admin?stats;csv", &[]);
+    let csv = &csv[csv.find("# pxname").expect("csv")..];
+    assert_eq!(csv_field(csv, "b", "status"), "MAINT", "{csv}");
+}

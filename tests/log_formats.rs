@@ -1,0 +1,386 @@
+//! Access logs as containers read them: `log stdout format raw|short|rfc5424|…`,
+//! `log-format` / `log-format-sd`, `capture request|response header`, `option httplog clf`,
+//! read from corelb's stdout; a stdout nobody reads does not hold requests up; and the same
+//! configuration through Debian's HAProxy writes the same lines, timers and byte counts aside.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// One HTTP/1.1 request on its own connection; the status.
+fn get(port: u16, path: &str, headers: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    read_response(&mut r, false).unwrap().status
+}
+
+/// A mode tcp exchange: connects, reads the backend's name to the end.
+fn tcp_once(port: u16) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut v = Vec::new();
+    let _ = s.read_to_end(&mut v);
+}
+
+/// Runs `prog -f CFG` with stdout to a file until `ports` listen; the lines of stdout once
+/// `drive` is done and the process stopped.
+fn stdout_lines(prog: &str, cfg: &str, ports: &[u16], drive: impl FnOnce()) -> Vec<String> {
+    let dir = TempDir::new("logfmt");
+    let path = dir.write("lb.cfg", cfg);
+    let out = dir.path("stdout");
+    let mut cmd = Command::new(prog);
+    if prog == "haproxy" {
+        cmd.arg("-db");
+    } else {
+        cmd.args(["--shards", "1"]);
+    }
+    let mut child: Child = cmd
+        .arg("-f")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(dir.path("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    for &p in ports {
+        let up = eventually(Duration::from_secs(10), || listening(p).then_some(()));
+        assert!(
+            up.is_some(),
+            "{prog} did not listen on {p}:\n{}",
+            std::fs::read_to_string(dir.path("stderr")).unwrap_or_default()
+        );
+    }
+    drive();
+    // Lines are written when each stream ends; give the writer a moment, then stop.
+    let want = |t: &str| t.lines().count();
+    let _ = eventually(Duration::from_secs(3), || {
+        let t = std::fs::read_to_string(&out).unwrap_or_default();
+        (want(&t) > 0 && t.ends_with('\n')).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    signal_pid(child.id() as i32, libc::SIGTERM);
+    let _ = eventually(Duration::from_secs(10), || child.try_wait().ok().flatten());
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn global(targets: &str) -> String {
+    format!(
+        "global\n{targets}  log-tag lb\ndefaults\n  log global\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n"
+    )
+}
+
+#[test]
+fn raw_short_and_rfc5424_lines_on_stdout() {
+    let srv = Serve::start("s1", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  option httplog\n  capture request header User-Agent len 6\n  capture request header X-None len 10\n  capture response header X-Server len 20\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+        global(
+            "  log stdout format raw local0\n  log stdout format short local0\n  log stdout format rfc5424 local0\n  log stdout format timed local0 info\n  log stdout format priority local0 debug\n  log stdout format iso local0\n  log stdout local0 err\n"
+        ),
+        srv.port
+    );
+    let lines = stdout_lines(corelb_bin(), &cfg, &[port], || {
+        assert_eq!(get(port, "/a?b=1", "User-Agent: cu|rl\"agent\r\n"), 200);
+    });
+    // Six targets take an info line; the one limited to 'err' does not.
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+    let body = "fe be/s1 ";
+    let raw = &lines[0];
+    assert!(raw.starts_with("127.0.0.1:"), "{raw}");
+    assert!(raw.contains(&format!("] {body}")), "{raw}");
+    assert!(raw.contains(" 200 "), "{raw}");
+    // The captures: cut to 6 bytes, HAProxy's #XX escapes, an absent header empty.
+    assert!(
+        raw.ends_with(" {cu#7Crl#22|} {s1} \"GET /a?b=1 HTTP/1.1\""),
+        "{raw}"
+    );
+    assert_eq!(lines[1], format!("<6>{raw}"));
+    let rfc = &lines[2];
+    assert!(rfc.starts_with("<134>1 "), "{rfc}");
+    // `<PRI>1 TIME HOST TAG PID MSGID SD MSG`, with `-` for what is unset.
+    let (head, rest) = rfc.split_once(" - lb ").unwrap();
+    assert_eq!(
+        head.len(),
+        "<134>1 2026-12-06T07:02:50.777480+00:00".len(),
+        "{rfc}"
+    );
+    let (pid, tail) = rest.split_once(' ').unwrap();
+    assert!(pid.parse::<u32>().is_ok(), "{rfc}");
+    assert_eq!(tail, format!("- - {raw}"));
+    // The ISO time is 33 bytes with its blank.
+    let iso = "2026-12-06T07:02:50.777486+00:00 ".len();
+    assert!(lines[3].starts_with("<6>20") && lines[3].ends_with(raw.as_str()));
+    assert_eq!(lines[3].len(), 3 + iso + raw.len(), "{}", lines[3]);
+    assert_eq!(lines[4], format!("<134>{raw}"));
+    assert!(lines[5].starts_with("20") && lines[5].ends_with(raw.as_str()));
+    assert_eq!(lines[5].len(), iso + raw.len(), "{}", lines[5]);
+}
+
+#[test]
+fn custom_log_format_tcp_and_http() {
+    let srv = Serve::start("s1", &[]);
+    let b = Backend::named("b1");
+    let (ph, pt) = (free_port(), free_port());
+    let cfg = format!(
+        "{}frontend web\n  mode http\n  bind 127.0.0.1:{ph}\n  log-format \"%{{+Q}}o %ci %ft %b %s %ST %HM %HP %HQ %HV %[src] %[ssl_fc_sni] %tsc %{{-Q}}r end\"\n  log-format-sd \"[req@1 m=\\\"%HM\\\"]\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\nlisten raw\n  mode tcp\n  bind 127.0.0.1:{pt}\n  log-format \"tcp %ci %b/%s %ts %tsc %B  %U  %rc\"\n  server s1 127.0.0.1:{}\n",
+        global("  log stdout format raw local0\n  log stdout format rfc5424 local0\n"),
+        srv.port,
+        b.port
+    );
+    let lines = stdout_lines(corelb_bin(), &cfg, &[ph, pt], || {
+        assert_eq!(get(ph, "/p/q?x=1", ""), 200);
+        tcp_once(pt);
+    });
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let http = lines
+        .iter()
+        .find(|l| l.starts_with("\"127.0.0.1\""))
+        .unwrap();
+    assert_eq!(
+        http,
+        "\"127.0.0.1\" \"web\" \"be\" \"s1\" 200 \"GET\" \"/p/q\" \"?x=1\" \"HTTP/1.1\" \"127.0.0.1\" \"\" ---- GET /p/q?x=1 HTTP/1.1 end"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" [req@1 m=\"GET\"] \"127.0.0.1\" ")),
+        "{lines:#?}"
+    );
+    let tcp = lines.iter().find(|l| l.starts_with("tcp ")).unwrap();
+    assert!(tcp.starts_with("tcp 127.0.0.1 raw/s1 -- ---- "), "{tcp}");
+    // Nothing came from the client, no retry.
+    assert!(tcp.ends_with(" 0 0"), "{tcp}");
+}
+
+#[test]
+fn unknown_variables_and_http_only_ones_are_errors_with_their_line() {
+    let dir = TempDir::new("logfmt");
+    for (fmt, mode, msg) in [
+        ("%ci %zz", "http", "no such format variable '%zz'"),
+        (
+            "%ci %r",
+            "tcp",
+            "format variable 'r' is reserved for HTTP mode",
+        ),
+        ("%{+Z}ci", "http", "'+Z' is not supported"),
+        ("%[nope]", "http", "unknown fetch method 'nope'"),
+    ] {
+        let path = dir.write(
+            "bad.cfg",
+            &format!(
+                "defaults\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n  mode {mode}\n  bind 127.0.0.1:1\n  log-format \"{fmt}\"\n  server s 127.0.0.1:2\n"
+            ),
+        );
+        let (code, _, err) = check_config(&path);
+        assert_eq!(code, 1, "{fmt}: {err}");
+        let want = format!("{}:8: failed to parse log-format : ", path.display());
+        assert!(
+            err.lines().any(|l| l.starts_with(&want) && l.contains(msg)),
+            "{fmt}: want {want}…{msg} in\n{err}"
+        );
+    }
+}
+
+/// With `log stdout` and nobody reading stdout, requests are still answered.
+#[test]
+fn a_stdout_nobody_reads_does_not_hold_requests() {
+    let srv = Serve::start("s1", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  log-format \"%ci:%cp %ST %{{+Q}}r\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+        global("  log stdout format raw local0\n"),
+        srv.port
+    );
+    let (r, w) = std::io::pipe().unwrap();
+    let mut c = Corelb::spawn_stdio(&cfg, &["--shards", "1"], w.into(), None);
+    c.wait_port(port);
+    // Far more lines than a pipe holds (64 KiB): a blocking write would stop the shard.
+    for i in 0..3000 {
+        assert_eq!(get(port, "/x", ""), 200, "request {i}");
+    }
+    // Then the reader comes: whole lines, each one of ours.
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for l in BufReader::new(r).lines() {
+            lines.push(l.unwrap());
+        }
+        lines
+    });
+    c.signal("TERM");
+    assert_eq!(c.wait_exit(Duration::from_secs(20)), Some(0), "{}", c.log());
+    let lines = reader.join().unwrap();
+    assert!(!lines.is_empty() && lines.len() <= 3000, "{}", lines.len());
+    for l in &lines {
+        assert!(
+            l.starts_with("127.0.0.1:") && l.ends_with(" 200 \"GET /x HTTP/1.1\""),
+            "{l:?}"
+        );
+    }
+}
+
+/// Replaces every number with `N`: times, dates, ports, pids and byte counts differ between
+/// two runs (and response sizes between the two proxies); the shape is what must match.
+fn normalize(l: &str) -> String {
+    let mut out = String::new();
+    let mut digits = String::new();
+    for c in l.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            out.push('N');
+            digits.clear();
+        }
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn lines_match_haproxy() {
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        eprintln!("SKIP: haproxy is not installed");
+        return;
+    }
+    let b = Backend::named("b1");
+    let srv = Serve::start("s1", &[]);
+    let (p1, p2, p3, p4) = (free_port(), free_port(), free_port(), free_port());
+    let cfg = format!(
+        "{}frontend h\n  mode http\n  bind 127.0.0.1:{p1}\n  option httplog\n  capture request header User-Agent len 8\n  capture response header X-Server len 8\n  default_backend be\nfrontend c\n  mode http\n  bind 127.0.0.1:{p2}\n  option httplog clf\n  capture request header User-Agent len 8\n  default_backend be\nfrontend f\n  mode http\n  bind 127.0.0.1:{p3}\n  log-format \"%{{+Q}}o %ci %ft %f %b %s %si %ST %CC %ts %tsc %ac %fc %rc %sq %bq %hr %hrl %hs %r %HM %HU %HP %HQ %HV %ID %[src] %[ssl_fc_sni] end\"\n  log-format-sd \"[x@1 c=\\\"%ci\\\"]\"\n  default_backend be\nlisten t\n  mode tcp\n  bind 127.0.0.1:{p4}\n  option tcplog\n  server s1 127.0.0.1:{}\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+        global(
+            "  log stdout format raw local0\n  log stdout format short local0\n  log stdout format rfc5424 local0\n  log stdout format priority local0\n  log stdout format local local0\n  log stdout format rfc3164 local0\n"
+        ),
+        b.port,
+        srv.port
+    );
+    let drive = || {
+        for p in [p1, p2, p3] {
+            assert_eq!(get(p, "/a/b?c=d", "User-Agent: x|y\"z{w}\r\n"), 200);
+        }
+        tcp_once(p4);
+    };
+    let mut h = stdout_lines("haproxy", &cfg, &[p1, p2, p3, p4], drive);
+    let mut c = stdout_lines(corelb_bin(), &cfg, &[p1, p2, p3, p4], drive);
+    let norm = |v: &mut Vec<String>| {
+        for l in v.iter_mut() {
+            *l = normalize(l).replace("haproxy[", "lb[");
+        }
+        v.sort();
+    };
+    norm(&mut h);
+    norm(&mut c);
+    assert_eq!(h.len(), 24, "{h:#?}");
+    assert_eq!(
+        h,
+        c,
+        "haproxy:\n{}\ncorelb:\n{}",
+        h.join("\n"),
+        c.join("\n")
+    );
+}
+
+#[test]
+fn log_line_options_are_checked() {
+    let dir = TempDir::new("logfmt");
+    let base = "defaults\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n  bind 127.0.0.1:1\n  server s 127.0.0.1:2\n";
+    let ok = dir.write(
+        "ok.cfg",
+        &format!("global\n  log localhost:1514 len 200 format iso sample 1-2,4:5 local0 info notice\n  log 127.0.0.1 format local daemon\n  log-send-hostname lb1\n{base}  log global\n  no log\n  log stdout format timed local7 debug\n"),
+    );
+    let (code, _, err) = check_config(&ok);
+    assert_eq!(code, 0, "{err}");
+    for (line, msg) in [
+        (
+            "log stdout format bogus local0",
+            "unknown log format 'bogus'",
+        ),
+        (
+            "log stdout sample 0:3 local0",
+            "sample range '0' must be within 1..3",
+        ),
+        ("log stdout sample 1:0 local0", "invalid sample size '0'"),
+        ("log stdout sample 1 local0", "is not RANGES:SIZE"),
+        ("log stdout local9", "unknown log facility 'local9'"),
+        ("log no-such-host.invalid local0", "invalid log target"),
+    ] {
+        let bad = dir.write("bad.cfg", &format!("global\n  {line}\n{base}"));
+        let (code, _, err) = check_config(&bad);
+        assert_eq!(code, 1, "{line}: {err}");
+        assert!(
+            err.contains(&format!("{}:2: ", bad.display())) && err.contains(msg),
+            "{line}: want '{msg}' in\n{err}"
+        );
+    }
+}
+
+/// `sample 1:2` sends every other line; the target beside it gets them all.
+#[test]
+fn sampled_target_gets_its_share() {
+    let b = Backend::named("b1");
+    let port = free_port();
+    let cfg = format!(
+        "{}listen l\n  mode tcp\n  bind 127.0.0.1:{port}\n  log-format \"%ci %b\"\n  server s1 127.0.0.1:{}\n",
+        global("  log stdout format raw sample 2:2 local0\n  log stdout format short local0\n"),
+        b.port
+    );
+    let lines = stdout_lines(corelb_bin(), &cfg, &[port], || {
+        for _ in 0..10 {
+            tcp_once(port);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let short = lines.iter().filter(|l| l.starts_with("<6>")).count();
+    let raw = lines.iter().filter(|l| l.starts_with("127.")).count();
+    assert_eq!((short, raw), (10, 5), "{lines:#?}");
+}
+
+/// The last of `log-format` / `option tcplog` / `option httplog` wins, defaults included;
+/// `option httplog` in mode tcp falls back to the tcp line with HAProxy's warning.
+#[test]
+fn last_format_setting_wins() {
+    let b = Backend::named("b1");
+    let (p1, p2) = (free_port(), free_port());
+    let cfg = format!(
+        "{}  log-format \"custom %ci\"\nlisten a\n  mode tcp\n  bind 127.0.0.1:{p1}\n  option httplog\n  server s1 127.0.0.1:{}\nlisten b\n  mode tcp\n  bind 127.0.0.1:{p2}\n  server s1 127.0.0.1:{}\n",
+        global("  log stdout format raw local0\n"),
+        b.port,
+        b.port
+    );
+    let lines = stdout_lines(corelb_bin(), &cfg, &[p1, p2], || {
+        tcp_once(p1);
+        tcp_once(p2);
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("127.0.0.1:") && l.contains("] a a/s1 ")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l == "custom 127.0.0.1"), "{lines:#?}");
+    let dir = TempDir::new("logfmt");
+    let (_, _, err) = check_config(&dir.write("c.cfg", &cfg));
+    assert!(
+        err.contains("'option httplog' not usable with listen 'a' (needs 'mode http'). Falling back to 'option tcplog'"),
+        "{err}"
+    );
+}
