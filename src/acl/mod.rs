@@ -84,6 +84,7 @@ mod fetch;
 mod http;
 mod logformat;
 mod pattern;
+pub mod payload;
 mod request;
 mod sample;
 
@@ -94,12 +95,14 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use cond::{Acls, Cond, Polarity, predefined_names};
-pub use fetch::{BackendRef, Conv, Fetch, FetchExpr};
+pub use cond::{Acls, Cond, Polarity, Tri, predefined_names};
+pub use fetch::{BackendRef, Conv, Fetch, FetchExpr, Layer};
 pub use logformat::{LogFormat, Var};
 pub use pattern::MatchMethod;
-pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
-pub use sample::{Sample, Value};
+pub use request::{
+    ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample, TlsInfo,
+};
+pub use sample::{Content, Sample, Value};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

@@ -10,6 +10,7 @@ pub mod keywords;
 pub mod lexer;
 pub mod model;
 pub mod parser;
+mod tcp_rules;
 pub mod units;
 pub mod validate;
 
