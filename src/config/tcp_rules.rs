@@ -101,10 +101,8 @@ pub(super) fn tcp_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags
             } else {
                 format!("{kind} '{}'", px.name)
             };
-            let h = super::keywords::hint(
-                other,
-                ["inspect-delay", "connection", "session", "content"],
-            );
+            let h =
+                super::keywords::hint(other, ["inspect-delay", "connection", "session", "content"]);
             d.error(
                 loc,
                 format!(

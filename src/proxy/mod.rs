@@ -51,6 +51,7 @@ pub mod buffers;
 pub mod conn;
 pub mod copy;
 pub mod http;
+pub mod inspect;
 pub mod pipes;
 pub mod pump;
 pub mod tcp;

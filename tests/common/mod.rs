@@ -872,3 +872,47 @@ pub fn csv_field<'a>(csv: &'a str, sv: &str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row {sv} in {csv}"));
     row.split(',').nth(i).unwrap()
 }
+
+/// TLS servers for passthrough tests: one corelb that terminates TLS for each name on its
+/// own port with its own self-signed certificate and answers every request with the name.
+pub struct TlsNames {
+    pub lb: Corelb,
+    /// (name, port, certificate PEM that a client must trust for it).
+    pub names: Vec<(String, u16, PathBuf)>,
+    /// Holds the certificates; dropped after the server.
+    _dir: TempDir,
+}
+
+impl TlsNames {
+    pub fn start(names: &[&str]) -> TlsNames {
+        let dir = TempDir::new("tls-names");
+        let mut cfg = String::from(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n",
+        );
+        let mut out = Vec::new();
+        for n in names {
+            let port = free_port();
+            let pem = self_signed_pem(&dir, &format!("{n}.pem"), &[n]);
+            cfg.push_str(&format!(
+                "frontend tls_{n}\n  bind 127.0.0.1:{port} ssl crt {}\n  http-request return status 200 content-type text/plain string \"{n}\"\n",
+                pem.display()
+            ));
+            out.push((n.to_string(), port, pem));
+        }
+        let ports: Vec<u16> = out.iter().map(|(_, p, _)| *p).collect();
+        let lb = Corelb::start(&cfg, &[], &ports);
+        TlsNames {
+            lb,
+            names: out,
+            _dir: dir,
+        }
+    }
+
+    pub fn port(&self, name: &str) -> u16 {
+        self.names.iter().find(|(n, _, _)| n == name).unwrap().1
+    }
+
+    pub fn cert(&self, name: &str) -> &Path {
+        &self.names.iter().find(|(n, _, _)| n == name).unwrap().2
+    }
+}
