@@ -370,3 +370,44 @@ fn stats_csv_header_rows_and_counts_match_haproxy() {
     drop(haproxy);
     drop(corelb);
 }
+
+/// SSL passthrough routed by SNI: which TLS backend answered for each name, for an unknown
+/// name and for no SNI, through HAProxy and through corelb.
+#[test]
+fn sni_routing_matches_haproxy() {
+    let tls = TlsNames::start(&["a.example", "b.example", "c.example"]);
+    let (a, b, c) = (
+        tls.port("a.example"),
+        tls.port("b.example"),
+        tls.port("c.example"),
+    );
+    let hp = free_port();
+    let Some(_haproxy) = Haproxy::start(&sni_config(hp, a, b, c), &[hp]) else {
+        return;
+    };
+    let cp = free_port();
+    let _corelb = Corelb::start(&sni_config(cp, a, b, c), &[], &[cp]);
+    let answers = |port: u16| -> Vec<String> {
+        let mut v: Vec<String> = ["a.example", "b.example", "z.example"]
+            .iter()
+            .map(|n| {
+                // The unknown name lands on c.example's server.
+                let ca = if *n == "z.example" { "c.example" } else { n };
+                curl_tls(tls.cert(ca), n, port, "/", &["-k"]).0
+            })
+            .collect();
+        let no_sni = Command::new("curl")
+            .args(["-sS", "-k", "--max-time", "10", "-w", "\n%{http_code}"])
+            .arg(format!("https://127.0.0.1:{port}/"))
+            .output()
+            .unwrap();
+        v.push(String::from_utf8_lossy(&no_sni.stdout).into_owned());
+        v
+    };
+    let from_haproxy = answers(hp);
+    assert!(
+        from_haproxy[0].starts_with("a.example\n200"),
+        "{from_haproxy:?}"
+    );
+    assert_eq!(answers(cp), from_haproxy);
+}

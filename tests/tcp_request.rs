@@ -46,15 +46,7 @@ fn exchange(port: u16, chunks: &[&[u8]]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-const DEFAULTS: &str =
-    "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n";
-
-/// The SNI routing configuration (also run through HAProxy in tests/differential.rs).
-pub fn sni_config(port: u16, a: u16, b: u16, fallback: u16) -> String {
-    format!(
-        "{DEFAULTS}frontend tls_in\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n  tcp-request content accept if {{ req.ssl_hello_type 1 }}\n  use_backend be_a if {{ req.ssl_sni -i a.example }}\n  use_backend be_b if {{ req_ssl_sni -i b.example }}\n  default_backend be_default\nbackend be_a\n  server a 127.0.0.1:{a}\nbackend be_b\n  server b 127.0.0.1:{b}\nbackend be_default\n  server d 127.0.0.1:{fallback}\n"
-    )
-}
+const DEFAULTS: &str = TCP_DEFAULTS;
 
 #[test]
 fn sni_routes_tls_through_one_port_to_two_backends_without_terminating_it() {
@@ -253,4 +245,21 @@ fn conditional_use_backend_in_mode_tcp_is_evaluated() {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert_eq!(out, "a: y");
+}
+
+#[test]
+fn held_bytes_follow_the_proxy_header_of_send_proxy() {
+    let srv = echo("srv");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n  tcp-request content accept if {{ req.payload(0,5) -m str HELLO }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{} send-proxy\n",
+        srv.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let got = exchange(port, &[b"HEL", b"LO", b" world"]);
+    assert!(
+        got.starts_with("srv: PROXY TCP4 127.0.0.1 127.0.0.1 "),
+        "{got:?}"
+    );
+    assert!(got.ends_with(&format!(" {port}\r\nHELLO world")), "{got:?}");
 }

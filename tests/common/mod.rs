@@ -916,3 +916,15 @@ impl TlsNames {
         &self.names.iter().find(|(n, _, _)| n == name).unwrap().2
     }
 }
+
+/// A `defaults` section for mode tcp tests (5 lines).
+pub const TCP_DEFAULTS: &str =
+    "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n";
+
+/// SSL passthrough routed by SNI on `port`: a.example to port `a`, b.example (by the old
+/// fetch name) to `b`, anything else to `fallback`. Valid for HAProxy and corelb alike.
+pub fn sni_config(port: u16, a: u16, b: u16, fallback: u16) -> String {
+    format!(
+        "{TCP_DEFAULTS}frontend tls_in\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n  tcp-request content accept if {{ req.ssl_hello_type 1 }}\n  use_backend be_a if {{ req.ssl_sni -i a.example }}\n  use_backend be_b if {{ req_ssl_sni -i b.example }}\n  default_backend be_default\nbackend be_a\n  server a 127.0.0.1:{a}\nbackend be_b\n  server b 127.0.0.1:{b}\nbackend be_default\n  server d 127.0.0.1:{fallback}\n"
+    )
+}
