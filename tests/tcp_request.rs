@@ -263,3 +263,23 @@ fn held_bytes_follow_the_proxy_header_of_send_proxy() {
     );
     assert!(got.ends_with(&format!(" {port}\r\nHELLO world")), "{got:?}");
 }
+
+#[test]
+fn content_rules_in_mode_http_run_on_each_request() {
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\nfrontend f\n  bind 127.0.0.1:{port}\n  tcp-request content reject if {{ path_beg /admin }}\n  http-request return status 200 content-type text/plain string ok\n"
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let curl = |path: &str| {
+        let o = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-w", " %{http_code}"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(curl("/x"), "ok 200");
+    // Closed without an answer, as HAProxy does (curl: "Empty reply from server").
+    assert_eq!(curl("/admin"), " 000");
+}
