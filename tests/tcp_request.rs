@@ -283,3 +283,41 @@ fn content_rules_in_mode_http_run_on_each_request() {
     // Closed without an answer, as HAProxy does (curl: "Empty reply from server").
     assert_eq!(curl("/admin"), " 000");
 }
+
+#[test]
+fn expect_proxy_reads_a_proxy_header_from_the_clients_it_names() {
+    let srv = echo("srv");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  tcp-request connection expect-proxy layer4 if {{ src 127.0.0.3 }}\n  tcp-request session reject if {{ src 192.0.2.66 }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{}\n",
+        srv.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let via = |from: &str, bytes: &[u8]| {
+        let mut s = connect_from(from, ("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(bytes).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    // The header is read and stripped for 127.0.0.3 ...
+    assert_eq!(
+        via(
+            "127.0.0.3",
+            b"PROXY TCP4 192.0.2.1 192.0.2.2 1000 80\r\nhello"
+        ),
+        "srv: hello"
+    );
+    // ... and the session rules see the address it announced.
+    assert_eq!(
+        via(
+            "127.0.0.3",
+            b"PROXY TCP4 192.0.2.66 192.0.2.2 1000 80\r\nhello"
+        ),
+        ""
+    );
+    // Other clients' bytes are passed as they are.
+    assert_eq!(via("127.0.0.1", b"PROXY x\r\n"), "srv: PROXY x\r\n");
+}
