@@ -105,7 +105,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 run_attack() { # keepalive → "requests errors"
     echo "GET https://127.0.0.1:$PORT/" |
         taskset -c 0 "$BIN/corelb-bench" attack --cpus 1 --rate 0 --max-workers "$WORKERS" \
-            --duration "${DUR}s" --keepalive="$1" --root-certs "$work/$KEY.crt" \
+            --duration "${DUR}s" --keepalive="$1" --http2=false --root-certs "$work/$KEY.crt" \
             --output "$work/r.bin"
     "$BIN/corelb-bench" report --type json < "$work/r.bin" > "$work/r.json"
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["requests"], r["requests"]-int(round(r["success"]*r["requests"])))' "$work/r.json"

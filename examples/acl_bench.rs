@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use corelb::acl::{Acls, Cond, ConnInfo, LogFormat, ParseCtx, RequestSample};
-use corelb::proxy::http::{Limits, RequestHead, parse_request};
+use corelb::h1::{Limits, RequestHead, parse_request};
 
 /// A Firefox navigation: 10 fields, 400-odd bytes.
 const REQUEST: &[u8] = b"GET /products/list?page=2&sort=price HTTP/1.1\r\n\

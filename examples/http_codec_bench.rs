@@ -11,7 +11,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use corelb::proxy::http::{
+use corelb::h1::{
     ChunkedScanner, ConnectionHeader, Edits, Limits, Parsed, RequestHead, parse_request,
     serialize_request,
 };

@@ -9,7 +9,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -196,7 +196,7 @@ fn run_case(
     if got_suite != Some(suite) {
         return Err(format!("negotiated {got_suite:?}, expected {suite:?}"));
     }
-    let h = ktls::handoff(sock.as_raw_fd(), conn, support, boundary.at_boundary())
+    let h = ktls::handoff(sock.as_fd(), conn, support, boundary.at_boundary())
         .map_err(|x| format!("hand-off: {x:?}"))?;
     let mut detail = format!(
         "handed off ({}, {} plaintext bytes from rustls)",
@@ -256,9 +256,13 @@ fn run_case(
         }
     });
     let plain = TcpStream::connect(echo_addr).map_err(e("echo connect"))?;
-    let (kfd, pfd) = (sock.as_raw_fd(), plain.as_raw_fd());
-    let up = std::thread::spawn(move || splice_n(kfd, pfd, SPLICED));
-    let down = splice_n(pfd, kfd, SPLICED).map_err(e("splice plain→kTLS"))?;
+    // The other direction's thread gets its own descriptors of the same two sockets.
+    let (k2, p2) = (
+        sock.try_clone().map_err(e("dup"))?,
+        plain.try_clone().map_err(e("dup"))?,
+    );
+    let up = std::thread::spawn(move || splice_n(k2.as_fd(), p2.as_fd(), SPLICED));
+    let down = splice_n(plain.as_fd(), sock.as_fd(), SPLICED).map_err(e("splice plain→kTLS"))?;
     let up = up
         .join()
         .map_err(|_| "splice thread panicked".to_string())?
@@ -290,7 +294,7 @@ fn run_case(
             "read before the control record: {err} (expected EIO)"
         ));
     }
-    let rec = ktls::read_record(sock.as_raw_fd(), &mut b).map_err(e("recvmsg"))?;
+    let rec = ktls::read_record(sock.as_fd(), &mut b).map_err(e("recvmsg"))?;
     match (&rec, key_update) {
         (Record::KeyUpdate { .. }, true) => {
             if !matches!(rec.action(), Action::Close(_)) {
@@ -303,7 +307,7 @@ fn run_case(
             if rec.action() != Action::Eof {
                 return Err("close_notify must be EOF".into());
             }
-            ktls::send_close_notify(sock.as_raw_fd()).map_err(e("send close_notify"))?;
+            ktls::send_close_notify(sock.as_fd()).map_err(e("send close_notify"))?;
             sock.shutdown(std::net::Shutdown::Write).ok();
             detail.push_str(", close_notify both ways");
         }
@@ -316,11 +320,11 @@ fn run_case(
 }
 
 /// Moves exactly `n` bytes from `from` to `to` through a pipe.
-fn splice_n(from: i32, to: i32, n: usize) -> io::Result<usize> {
+fn splice_n(from: BorrowedFd<'_>, to: BorrowedFd<'_>, n: usize) -> io::Result<usize> {
     let pipe = corelb::sys::Pipe::new(256 * 1024)?;
     let mut moved = 0;
     while moved < n {
-        let got = match corelb::sys::splice(from, pipe.wr.as_raw_fd(), (n - moved).min(65536)) {
+        let got = match corelb::sys::splice(from, pipe.wr.as_fd(), (n - moved).min(65536)) {
             Ok(0) => return Ok(moved),
             Ok(g) => g,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -328,7 +332,7 @@ fn splice_n(from: i32, to: i32, n: usize) -> io::Result<usize> {
         };
         let mut left = got;
         while left > 0 {
-            match corelb::sys::splice(pipe.rd.as_raw_fd(), to, left) {
+            match corelb::sys::splice(pipe.rd.as_fd(), to, left) {
                 Ok(k) => left -= k,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),

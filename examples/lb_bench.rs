@@ -4,9 +4,9 @@
 //!
 //!   cargo run --release --example lb_bench [iterations]
 
-use corelb::balance::{Lb, Pick, PickCtx};
+use corelb::cluster::ServerState;
+use corelb::cluster::balance::{Lb, Pick, PickCtx};
 use corelb::config::{Algo, HashType, Loc, Server, ServerAddr, ServerParams};
-use corelb::health::ServerState;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

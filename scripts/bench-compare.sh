@@ -2,8 +2,8 @@
 # corelb against HAProxy and nginx on this machine: one configuration file per scenario and
 # proxy, every proxy in the same run under the same load, taking turns.
 #
-#   scripts/bench-compare.sh [--quick] [--proxy haproxy|nginx|corelb|both|all] [--scenarios a,b,c,d,e,f]
-#       [--rounds N] [--duration SECONDS] [--rate a|b|c|e=REQ_PER_S]... [--p99-limit MS]
+#   scripts/bench-compare.sh [--quick] [--proxy haproxy|nginx|corelb|both|all] [--scenarios a,b,c,d,e,f,g]
+#       [--rounds N] [--duration SECONDS] [--rate a|b|c|e|f|g=REQ_PER_S]... [--p99-limit MS]
 #       [--proxy-cpus N | --proxy-cpu-list LIST] [--json FILE] [--work DIR]
 #       [--no-build | --bin-dir DIR] [--baseline DIR]
 #
@@ -17,14 +17,17 @@
 #      else the highest rate (stepping down) at which every proxy has no errors and a sane p99
 #      (no nginx configuration: seed 003's rules have no one-to-one nginx equivalent)
 #   f  mode tcp, short HTTP keep-alive exchanges through it (small messages: copy vs splice)
+#   g  HTTP/2 over HTTPS keep-alive (ECDSA P-256, `alpn h2,http/1.1`), 10 streams in flight per
+#      connection; every response must come over HTTP/2. A proxy that does not negotiate h2
+#      (corelb before its HTTP/2) is reported "n/a (no h2 negotiated)", not a failure
 # --proxy: all (default) = HAProxy, nginx and corelb; both = HAProxy and corelb.
 # --baseline DIR: also run DIR/corelb (an earlier build) on corelb's configurations, as the
 #   proxy "baseline", so that a change is measured against the code before it in one run.
 # Backends: three `corelb-bench serve` (round robin); load: `corelb-bench attack`.
 #
 # Per scenario, the proxies take turns (the first one changes from round to round):
-#   (a)-(c), (f) closed loop: 64 requests in flight back to back, the rig's saturation;
-#   (a)-(c), (e), (f) open loop at one fixed rate for both proxies: half the slower proxy's median
+#   (a)-(c), (f), (g) closed loop: 64 requests in flight back to back, the rig's saturation;
+#   (a)-(c), (e)-(g) open loop at one fixed rate for both proxies: half the slower proxy's median
 #   closed-loop rate (or --rate), stepped down until short probes show no errors, the rate
 #   sent and p99 <= --p99-limit (default 500 ms: a shared VM's noise, not overload);
 #   (d) a fixed number of bytes each way.
@@ -41,7 +44,7 @@
 # cleanly; 1 on a real failure (a proxy that does not start or answer 200, HAProxy rejecting
 # a configuration, a corrupted or short bulk transfer, a generator failure, no rate without
 # errors, a measured run with more than 1 % errors); 2 on bad arguments. A configuration that corelb rejects (`corelb -c`: not
-# supported yet) is reported in its rows and is not a failure.
+# supported yet) is reported in its rows and is not a failure; nor is (g) without h2 in corelb.
 #
 #   --quick    one round, 2 s runs: about 1-2 minutes in all (CI smoke test)
 #   default    3 rounds, 10 s open-loop and 5 s closed-loop runs: about 10-15 minutes
@@ -55,7 +58,7 @@ REPO=$(pwd)
 
 QUICK=0
 PROXIES="haproxy nginx corelb"
-SCENARIOS="a b c d e f"
+SCENARIOS="a b c d e f g"
 ROUNDS=""
 DUR=""
 JSON=""
@@ -68,7 +71,7 @@ BASELINE_DIR=""
 P99_LIMIT_MS=500
 RATE_OVERRIDES=""
 
-usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-compare: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -99,7 +102,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for s in $SCENARIOS; do
-  case "$s" in a|b|c|d|e|f) ;; *) die "unknown scenario '$s' (a, b, c, d, e, f)" ;; esac
+  case "$s" in a|b|c|d|e|f|g) ;; *) die "unknown scenario '$s' (a, b, c, d, e, f, g)" ;; esac
 done
 is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 [ -z "$ROUNDS" ] || { is_uint "$ROUNDS" && [ "$ROUNDS" -ge 1 ]; } || die "--rounds takes a number >= 1"
@@ -107,7 +110,7 @@ is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; *) return 0 ;; esac; }
 [ -z "$PROXY_NCPU" ] || { is_uint "$PROXY_NCPU" && [ "$PROXY_NCPU" -ge 1 ]; } || die "--proxy-cpus takes a number >= 1"
 is_uint "$P99_LIMIT_MS" || die "--p99-limit takes milliseconds"
 for o in $RATE_OVERRIDES; do
-  case "$o" in [abcef]=*) is_uint "${o#*=}" || die "--rate $o: not a number" ;; *) die "--rate takes a=N, b=N, c=N, e=N or f=N" ;; esac
+  case "$o" in [abcefg]=*) is_uint "${o#*=}" || die "--rate $o: not a number" ;; *) die "--rate takes a=N, b=N, c=N, e=N, f=N or g=N" ;; esac
 done
 
 # Durations (seconds; fractions are fine for the generator, which takes Go durations).
@@ -121,6 +124,7 @@ else
   BULK_BYTES=$((1 << 30)); BULK_CONNS=2; BULK_CHECK=0
 fi
 CLOSED_WORKERS=64          # closed loop: requests in flight
+H2_STREAMS=10              # (g): HTTP/2 streams in flight per connection
 SEED_RATES="25000 20000 16000 12500 10000 8000 6300 5000 4000 3200 2500 2000 1600 1250 1000 800 630 500 400 320 250 200 160 125 100 80 63 50"
 
 # ---------------------------------------------------------------------------------------------
@@ -467,10 +471,12 @@ json_run() { # key=value pairs (numbers or JSON) and s:key=value (strings) → a
 LAST_OK=0        # run verdict for probes: 1 = no errors, rate held, p99 under the limit
 LAST_THROUGHPUT=0
 attack_args() { # scenario → extra generator flags
+  # HTTP/1.1 over TLS unless the scenario is about HTTP/2: the generator offers h2 by default.
   case "$1" in
-    a) echo "--keepalive=false --root-certs $CERT_ROOT" ;;
-    b|e) echo "--root-certs $CERT_ROOT" ;;
+    a) echo "--keepalive=false --http2=false --root-certs $CERT_ROOT" ;;
+    b|e) echo "--http2=false --root-certs $CERT_ROOT" ;;
     c|f) echo "" ;;
+    g) echo "--http2 --max-streams $H2_STREAMS --root-certs $CERT_ROOT" ;;
   esac
 }
 http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
@@ -491,6 +497,8 @@ http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
     rate_arg="$rate/1s"
     workers=$(( (rate + 249) / 250 ))
     if [ "$scen" = a ]; then [ "$workers" -ge 32 ] || workers=32; else [ "$workers" -ge 8 ] || workers=8; fi
+    # (g): whole connections, each with its H2_STREAMS streams.
+    [ "$scen" != g ] || workers=$(( (workers + H2_STREAMS - 1) / H2_STREAMS * H2_STREAMS ))
   fi
   workers_args="--workers $workers --max-workers $workers"
   if [ "$kind" = probe ]; then
@@ -551,6 +559,11 @@ http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
     echo "bench-compare: ($id) $kind run through $proxy: more than 1 % errors: $(tail -1 "$RUNS" | jq -c '.report.errors[0:3]')" >&2
     FAILED=1
   fi
+  # (g) measures HTTP/2: a response over anything else makes the run worthless.
+  if [ "$scen" = g ] && tail -1 "$RUNS" | jq -e '.report | (.protocols // {}) | to_entries | any(.key != "HTTP/2.0")' >/dev/null; then
+    echo "bench-compare: ($id) $kind run through $proxy: responses not over HTTP/2: $(tail -1 "$RUNS" | jq -c '.report.protocols')" >&2
+    FAILED=1; LAST_OK=0
+  fi
   local summary
   summary=$(tail -1 "$RUNS" | jq -r '.report as $p | .proxy_ticks as $t | .clk_tck as $c
     | (($p.requests * $p.success) | round) as $ok
@@ -564,16 +577,29 @@ http_run() { # scen id proxy round kind(measure|probe|closed) rate dur targets
 # the script. For HTTPS scenarios only: a corelb that stops serving plain HTTP or mode tcp,
 # or an HAProxy that does not answer, is a failure. Sets SERVE_REASON when it does not.
 SERVE_REASON=""
-serve_check() { # proxy cfg port scheme log → 0 if one request is answered 200
-  local proxy=$1 cfg=$2 port=$3 scheme=$4 log=$5 code err
+# With h2=1 (scenario g) the answer must also come over HTTP/2 (ALPN h2): else returns 2 with
+# SERVE_REASON "no h2 negotiated".
+serve_check() { # proxy cfg port scheme log [h2] → 0 if one request is answered 200
+  local proxy=$1 cfg=$2 port=$3 scheme=$4 log=$5 h2=${6:-0} code err out version=""
   SERVE_REASON=""
   if ! start_proxy "$proxy" "$cfg" "$log" "$port"; then
     SERVE_REASON="did not start: $(grep -v ': warning: ' "$log" | tail -2 | paste -sd ' ' -)"
     return 1
   fi
-  code=$(curl -sSk -o /dev/null -w '%{http_code}' --max-time 5 "$scheme://127.0.0.1:$port/" 2> "$log.curl" || true)
+  if [ "$h2" = 1 ]; then
+    out=$(curl -sSk --http2 -o /dev/null -w '%{http_code} %{http_version}' --max-time 5 "$scheme://127.0.0.1:$port/" 2> "$log.curl" || true)
+    code=${out%% *}; version=${out#* }
+  else
+    code=$(curl -sSk -o /dev/null -w '%{http_code}' --max-time 5 "$scheme://127.0.0.1:$port/" 2> "$log.curl" || true)
+  fi
   stop_pid "$PROXY_PID"
-  [ "$code" = 200 ] && return 0
+  if [ "$code" = 200 ]; then
+    if [ "$h2" = 1 ] && [ "$version" != 2 ]; then
+      SERVE_REASON="no h2 negotiated"
+      return 2
+    fi
+    return 0
+  fi
   err=$(head -1 "$log.curl")
   SERVE_REASON="does not answer 200 over ${scheme^^} (got ${code:-000}${err:+; $err})"
   return 1
@@ -583,7 +609,7 @@ serve_check() { # proxy cfg port scheme log → 0 if one request is answered 200
 visit_http() { # scen id proxy cfg port round kind rate dur targets
   local scen=$1 id=$2 proxy=$3 cfg=$4 port=$5 round=$6 kind=$7 rate=$8 dur=$9 targets=${10}
   local scheme=http code
-  case "$scen" in a|b|e) scheme=https ;; esac
+  case "$scen" in a|b|e|g) scheme=https ;; esac
   if ! start_proxy "$proxy" "$cfg" "$WORK/$id-$proxy-$kind-$round.log" "$port"; then
     FAILED=1; LAST_OK=0; LAST_THROUGHPUT=0
     json_run s:scenario="$id" s:proxy="$proxy" round="$round" s:kind="$kind" offered="$rate" s:error="did not start"
@@ -655,9 +681,10 @@ scenario_http() { # scen id title template cert nginx-template
   if [ -n "$ntpl" ]; then
     NGINX_CFG=$WORK/$id.nginx.conf
     render "$REPO/bench/scenarios/nginx/$ntpl" "$NGINX_CFG" FRONT="$port" CRT_FILE="$WORK/$cert.crt" \
-      KEY_FILE="$WORK/$cert.key" S1="${s[0]}" S2="${s[1]}" S3="${s[2]}" WORK="$WORK" ID="$id"
+      KEY_FILE="$WORK/$cert.key" S1="${s[0]}" S2="${s[1]}" S3="${s[2]}" WORK="$WORK" ID="$id" \
+      H2LISTEN="$NGINX_H2_LISTEN" H2ON="$NGINX_H2_ON"
   fi
-  case "$scen" in a|b|e) scheme=https ;; esac
+  case "$scen" in a|b|e|g) scheme=https ;; esac
   [ "$scen" = e ] && method=POST
   targets=$WORK/$id.targets
   echo "$method $scheme://127.0.0.1:$port/" > "$targets"
@@ -682,12 +709,18 @@ scenario_http() { # scen id title template cert nginx-template
     fi
   done
   RUNNABLE=${RUNNABLE# }
-  local serving=""
+  local serving="" rc h2=0
+  [ "$scen" != g ] || h2=1
   for p in $RUNNABLE; do
-    if serve_check "$p" "$(cfg_for "$p")" "$port" "$scheme" "$WORK/$id-$p-check.log"; then
+    rc=0
+    serve_check "$p" "$(cfg_for "$p")" "$port" "$scheme" "$WORK/$id-$p-check.log" "$h2" || rc=$?
+    if [ "$rc" = 0 ]; then
       serving="$serving $p"
       status+=("\"$p\": {\"status\": \"ran\"}")
-    elif is_corelb "$p" && [ "$scheme" = https ]; then
+    elif [ "$rc" = 2 ] && is_corelb "$p"; then
+      echo "   corelb: n/a ($SERVE_REASON)" >&2
+      status+=("\"$p\": {\"status\": \"n/a\", \"reason\": $(jq -Rn --arg r "$SERVE_REASON" '$r')}")
+    elif is_corelb "$p" && [ "$scheme" = https ] && [ "$rc" = 1 ]; then
       echo "   corelb cannot serve it yet: $SERVE_REASON" >&2
       status+=("\"$p\": {\"status\": \"unsupported\", \"reason\": $(jq -Rn --arg r "corelb -c accepts the configuration, but corelb $SERVE_REASON" '$r')}")
     else
@@ -700,7 +733,7 @@ scenario_http() { # scen id title template cert nginx-template
 
   rate=0
   if [ -n "$RUNNABLE" ]; then
-    # (a)-(c) first run closed loop ($CLOSED_WORKERS requests in flight, back to back): the rig's
+    # (a)-(c), (f), (g) first run closed loop ($CLOSED_WORKERS requests in flight, back to back): the rig's
     # saturation and the cost per request there, reported in a table of their own.
     if [ "$scen" != e ]; then
       for round in $(seq "$ROUNDS"); do
@@ -862,6 +895,12 @@ scenario_bulk() {
 # ---------------------------------------------------------------------------------------------
 HAPROXY_VERSION=$(haproxy -v 2>/dev/null | head -1 | awk '{print $3}' || true)
 NGINX_VERSION=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p' || true)
+# HTTP/2 in nginx: `listen … ssl http2` up to 1.25.0, `listen … ssl` + `http2 on;` from 1.25.1.
+if [ -n "$NGINX_VERSION" ] && [ "$(printf '%s\n' 1.25.1 "$NGINX_VERSION" | sort -V | head -1)" = 1.25.1 ]; then
+  NGINX_H2_LISTEN="ssl"; NGINX_H2_ON="http2 on;"
+else
+  NGINX_H2_LISTEN="ssl http2"; NGINX_H2_ON=""
+fi
 CORELB_VERSION=$("$CORELB" -v 2>/dev/null | awk '{print $3}' || true)
 GIT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$REPO" diff --quiet HEAD 2>/dev/null || GIT_REV="$GIT_REV+dirty"
@@ -880,7 +919,7 @@ echo "== $PINNING" >&2
 echo "== work directory $WORK" >&2
 
 need_http=0
-for s in $SCENARIOS; do case "$s" in a|b|c|e|f) need_http=1 ;; esac; done
+for s in $SCENARIOS; do case "$s" in a|b|c|e|f|g) need_http=1 ;; esac; done
 [ "$need_http" = 0 ] || start_http_backends
 
 for s in $SCENARIOS; do
@@ -893,6 +932,7 @@ for s in $SCENARIOS; do
     d) scenario_bulk ;;
     e) scenario_http e e "seed 003: POST over HTTPS keep-alive, fixed rate" seed003.cfg ecdsa ;;
     f) scenario_http f f "mode tcp, short HTTP keep-alive exchanges" tcp.cfg ecdsa tcp.conf ;;
+    g) scenario_http g g "HTTP/2 over HTTPS keep-alive, $H2_STREAMS streams per connection, ECDSA P-256" h2.cfg ecdsa h2.conf ;;
   esac
   echo "   ($s: done at $SECONDS s)" >&2
 done
@@ -1016,6 +1056,7 @@ TABLE_JQ='
     | ({haproxy: "HAProxy", nginx: "nginx", baseline: "corelb (baseline)", corelb: "corelb"}[$p]) as $pn
     | if $st.status != "ran" or $r == null then
         "| \($name) | \($pn) | \(if $st.status == "unsupported" then "**not supported yet**: \($st.reason)"
+            elif $st.status == "n/a" then "n/a (\($st.reason))"
             elif $st.status == "skipped" then "not measured: \($st.reason)"
             elif $st.status == "failed" then "**failed**: \($st.reason)" else "**no result** (see the log)" end) | | | | | | | | | | |"
       else

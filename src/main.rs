@@ -1,6 +1,8 @@
 //! The `corelb` command: HAProxy-style flags (`-f`, `-c`, `-V`, `-d`, `-q`, `-p`, `-sf`,
 //! `-st`, `-x`) plus `--shards`/`--cpus` for the shard layout.
 
+#![deny(unsafe_code)]
+
 use clap::Parser;
 use corelb::config::{self, Level};
 use corelb::runtime::{self, RunOptions};

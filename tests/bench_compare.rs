@@ -2,8 +2,9 @@
 //! every scenario (nginx where the scenario has an nginx configuration), a row per scenario
 //! and proxy, the JSON readable, real CPU-per-request figures
 //! where corelb serves the scenario, "not supported yet" where it does not (HTTPS before the
-//! TLS runtime landed), and nothing left running afterwards. It asserts no timing: only that
-//! the costs were measured (numbers above zero).
+//! TLS runtime landed), "n/a (no h2 negotiated)" for the HTTP/2 scenario while corelb does
+//! not select h2, and nothing left running afterwards. It asserts no timing: only that
+//! the costs were measured (numbers above zero), and that (g) really ran over HTTP/2.
 //!
 //! Needs HAProxy (scripts/test.sh installs it); skipped with a SKIP line without it. Runs
 //! the release binaries whatever the test's own profile (see `release_bin_dir`).
@@ -19,7 +20,9 @@ use std::time::{Duration, Instant};
 use common::{TempDir, corelb_bin};
 
 /// Every scenario of a full `--quick` run, in the script's order.
-const SCENARIOS: [&str; 7] = ["a-ecdsa", "a-rsa", "b", "c", "d", "e", "f"];
+const SCENARIOS: [&str; 8] = ["a-ecdsa", "a-rsa", "b", "c", "d", "e", "f", "g"];
+/// The HTTP/2 scenario: corelb is "n/a" there until it negotiates h2.
+const H2: &str = "g";
 /// Scenarios that corelb must serve today (plain HTTP keep-alive, mode tcp bulk, mode tcp
 /// short exchanges).
 const MUST_RUN: [&str; 3] = ["c", "d", "f"];
@@ -275,6 +278,10 @@ fn quick_comparison_with_haproxy() {
                 assert!(!c_reason.is_empty(), "({id}) unsupported without a reason");
                 eprintln!("({id}) corelb: not supported yet: {c_reason}");
             }
+            "n/a" if id == H2 => {
+                assert_eq!(c_reason, "no h2 negotiated");
+                eprintln!("({id}) corelb: n/a ({c_reason})");
+            }
             other => panic!("({id}) corelb: status {other:?} ({c_reason})"),
         }
     }
@@ -290,11 +297,14 @@ fn quick_comparison_with_haproxy() {
                     l.starts_with(&format!("| ({id}) ")) && l.contains(&format!(" | {proxy} | "))
                 })
                 .unwrap_or_else(|| panic!("no table row for ({id}) {proxy} in:\n{stdout}"));
-            let unsupported = rows.lines().any(|r| {
-                r.starts_with(&format!("{id}\t")) && r.split('\t').nth(3) == Some("unsupported")
-            });
-            if proxy == "corelb" && unsupported {
+            let corelb_status = rows
+                .lines()
+                .find(|r| r.starts_with(&format!("{id}\t")))
+                .and_then(|r| r.split('\t').nth(3));
+            if proxy == "corelb" && corelb_status == Some("unsupported") {
                 assert!(row.contains("not supported yet"), "{row}");
+            } else if proxy == "corelb" && corelb_status == Some("n/a") {
+                assert!(row.contains("| n/a (no h2 negotiated) |"), "{row}");
             } else if proxy == "nginx" && NO_NGINX.contains(&id) {
                 assert!(row.contains("not measured"), "{row}");
             } else {
@@ -303,5 +313,32 @@ fn quick_comparison_with_haproxy() {
                 }
             }
         }
+    }
+
+    // (g) is HTTP/2 end to end: its configurations offer h2, and every response of every run
+    // (closed loop, probes, measured) came over HTTP/2.
+    let rendered = jq(
+        &format!(r#".scenarios[] | select(.id == "{H2}") | .rendered"#),
+        &json,
+    );
+    let cfg = fs::read_to_string(rendered.trim()).unwrap();
+    assert!(cfg.contains(" alpn h2,http/1.1"), "{cfg}");
+    let nginx = fs::read_to_string(work.join(format!("{H2}.nginx.conf"))).unwrap();
+    assert!(
+        nginx.contains(" ssl http2;") || nginx.contains("http2 on;"),
+        "{nginx}"
+    );
+    let runs = jq(
+        &format!(
+            r#"select(.scenario == "{H2}" and .error == null)
+               | [.proxy, .kind, .report.requests, (.report.protocols["HTTP/2.0"] // 0)]
+               | map(tostring) | @tsv"#
+        ),
+        &work.join("runs.jsonl"),
+    );
+    assert!(!runs.is_empty(), "no ({H2}) runs");
+    for run in runs.lines() {
+        let f: Vec<&str> = run.split('\t').collect();
+        assert_eq!(f[2], f[3], "({H2}) {run}: not every response over HTTP/2");
     }
 }

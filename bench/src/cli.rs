@@ -17,7 +17,7 @@ use crate::pacer::Rate;
 #[command(
     name = "corelb-bench",
     version,
-    about = "Load generator and test backend for corelb: vegeta-style `attack` and `report`, and a fast HTTP/1.1 `serve`",
+    about = "Load generator and test backend for corelb: vegeta-style `attack` and `report` (HTTP/1.1 and HTTP/2), and a fast `serve`",
     long_about = None,
 )]
 pub struct Cli {
@@ -37,7 +37,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Write the HTML latency plot of a results stream (same as `report --type plot`)
     Plot(PlotArgs),
-    /// Run a fast thread-per-core HTTP/1.1 backend for tests and benchmarks
+    /// Run a fast thread-per-core HTTP/1.1 (and, with --http2, HTTP/2) backend for tests and benchmarks
     Serve(ServeArgs),
 }
 
@@ -60,8 +60,13 @@ fn header(s: &str) -> Result<(String, String), String> {
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Only HTTP/1.1 is spoken (over TCP or TLS with ALPN http/1.1); --http2 is accepted for \
-vegeta compatibility and ignored.
+Protocols: https:// targets offer h2 and http/1.1 over ALPN (--http2, on by default as in \
+vegeta) and speak HTTP/2 when the server selects h2, else HTTP/1.1 (said on stderr, and the \
+report's Protocols line counts it as \"HTTP/1.1 (h2 not negotiated)\"); --http2=false \
+offers http/1.1 only. http:// targets speak HTTP/1.1, or HTTP/2 with prior knowledge \
+(h2c) with --h2c. Over HTTP/2 each shard keeps ceil(workers / --max-streams) connections \
+per host, each worker sending on its own connection's streams: --max-workers 64 \
+--max-streams 10 is 64 requests in flight over 7 connections.
 
 Targets are read from stdin unless --targets is given, in vegeta's format:
   GET http://host:port/path
@@ -123,11 +128,29 @@ pub struct AttackArgs {
           value_name = "BOOL")]
     pub keepalive: bool,
 
-    /// Accepted for vegeta compatibility; only HTTP/1.1 is spoken
+    /// HTTPS: offer h2 over ALPN and speak HTTP/2 when the server selects it (HTTP/1.1 when
+    /// it does not); false = HTTP/1.1 only
     #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = go_bool, action = ArgAction::Set,
           value_name = "BOOL")]
     pub http2: bool,
+
+    /// Plain http:// targets: HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = ArgAction::Set,
+          value_name = "BOOL")]
+    pub h2c: bool,
+
+    /// HTTP/2: requests in flight on one connection (h2load's -m). A shard's workers share
+    /// connections this many at a time; the server's SETTINGS_MAX_CONCURRENT_STREAMS, if
+    /// lower, makes the others wait (100 is HAProxy's and most servers' default limit)
+    #[arg(
+        long,
+        visible_alias = "h2-streams",
+        default_value_t = 100,
+        value_name = "N"
+    )]
+    pub max_streams: usize,
 
     /// Do not verify the server's certificate (its signature is still checked)
     #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
@@ -203,6 +226,8 @@ Endpoints (every response carries X-Server: NAME):
   /sink                 reads and discards the body (Content-Length or chunked), answers the count
   /status/CODE          an empty response with that status
   anything else         the fixed body of --body-size bytes
+  /stats                this shard's connections and HTTP/2 streams so far (and the most
+                        streams one connection had in flight), as JSON (--cpus 1: the server's)
   ?delay=DURATION       on any path: answer after this delay instead of --delay")]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen one is printed)
@@ -232,6 +257,13 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert [default: the --tls-cert file]
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Also speak HTTP/2: h2 offered first over ALPN with --tls-cert, and HTTP/2 with prior
+    /// knowledge (h2c) on plain connections that start with its preface
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool, action = ArgAction::Set,
+          value_name = "BOOL")]
+    pub http2: bool,
 }
 
 /// Rewrites vegeta's `-rate=5` / `-rate 5` into `--rate=5` / `--rate 5` for every long option
@@ -342,6 +374,9 @@ mod tests {
         assert_eq!(a.headers.len(), 2);
         assert_eq!(a.max_workers, Some(8));
         assert_eq!(a.root_certs.len(), 2);
+        let a = attack(&["-h2c", "-max-streams=10"]);
+        assert!(a.h2c && a.http2);
+        assert_eq!(a.max_streams, 10);
     }
 
     #[test]
@@ -354,6 +389,9 @@ mod tests {
         assert_eq!(a.max_workers, None);
         assert_eq!(a.connections, 10_000);
         assert!(a.keepalive && !a.insecure && !a.session_tickets);
+        // vegeta's default: HTTP/2 where TLS negotiates it; h2c only when asked.
+        assert!(a.http2 && !a.h2c);
+        assert_eq!(a.max_streams, 100);
     }
 
     #[test]

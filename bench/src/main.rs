@@ -1,9 +1,13 @@
 //! `corelb-bench`: the load generator and test backend of corelb.
 //!
-//! - `attack`: vegeta's open-loop (or closed-loop) HTTP/1.1 load over TCP or TLS, thread per
-//!   core on glommio, results streamed in a compact binary format (`record`);
+//! - `attack`: vegeta's open-loop (or closed-loop) HTTP/1.1 or HTTP/2 load over TCP or TLS,
+//!   thread per core on glommio, results streamed in a compact binary format (`record`);
 //! - `report` / `plot`: vegeta's text, JSON and histogram reports and an HTML latency plot;
-//! - `serve`: a fast thread-per-core HTTP/1.1 backend for tests, demos and benchmarks.
+//! - `serve`: a fast thread-per-core HTTP/1.1 (and HTTP/2) backend for tests, demos and
+//!   benchmarks.
+
+// `sys` holds the crate's only unsafe code.
+#![deny(unsafe_code)]
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -18,6 +22,7 @@ mod record;
 mod report;
 mod runtime;
 mod serve;
+#[allow(unsafe_code)]
 mod sys;
 mod targets;
 mod tls;

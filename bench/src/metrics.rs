@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::record::Record;
+use crate::record::{Proto, Record};
 
 /// vegeta's `Metrics` JSON. Durations are nanoseconds, as in vegeta.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,10 @@ pub struct Report {
     pub status_codes: BTreeMap<String, u64>,
     /// Distinct error messages in order of first appearance.
     pub errors: Vec<String>,
+    /// Responses (status ≠ 0) per protocol, e.g. `"HTTP/2.0": 1000`: not in vegeta's report,
+    /// and left out when every response came over HTTP/1.1 without h2 being offered.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protocols: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,6 +81,8 @@ pub struct Metrics {
     /// Error ids (as the decoder numbers them) in order of first appearance.
     error_order: Vec<u32>,
     error_seen: Vec<bool>,
+    /// Responses per protocol (`Proto` as the index).
+    protocols: [u64; 3],
 }
 
 impl Default for Metrics {
@@ -105,6 +111,7 @@ impl Metrics {
             status_codes: BTreeMap::new(),
             error_order: Vec::new(),
             error_seen: Vec::new(),
+            protocols: [0; 3],
         }
     }
 
@@ -123,6 +130,9 @@ impl Metrics {
         self.end = self.end.max(r.timestamp.saturating_add(r.latency));
         if (200..400).contains(&r.status) {
             self.success += 1;
+        }
+        if r.status != 0 {
+            self.protocols[r.proto as usize] += 1;
         }
         if r.error != 0 {
             let i = r.error as usize;
@@ -213,6 +223,18 @@ impl Metrics {
                 .iter()
                 .filter_map(|&id| errors.get(id as usize - 1).cloned())
                 .collect(),
+            // Plain HTTP/1.1 runs keep vegeta's report as it was.
+            protocols: if self.protocols[Proto::Http2 as usize] == 0
+                && self.protocols[Proto::Http1Fallback as usize] == 0
+            {
+                BTreeMap::new()
+            } else {
+                [Proto::Http1, Proto::Http2, Proto::Http1Fallback]
+                    .into_iter()
+                    .filter(|&p| self.protocols[p as usize] > 0)
+                    .map(|p| (p.label().to_string(), self.protocols[p as usize]))
+                    .collect()
+            },
         }
     }
 }
@@ -239,6 +261,7 @@ mod tests {
             bytes_out: 10,
             bytes_in: if status == 200 { 64 } else { 0 },
             error,
+            ..Default::default()
         }
     }
 
@@ -302,6 +325,31 @@ mod tests {
             assert!(v["latencies"][key].is_u64(), "{key}");
         }
         assert_eq!(v["status_codes"]["503"], 34);
+    }
+
+    #[test]
+    fn protocols_are_counted_only_when_h2_was_involved() {
+        let mut m = Metrics::new();
+        m.add(&rec(0, 1, 200, 0));
+        assert!(m.report(&[]).protocols.is_empty());
+        let json = serde_json::to_value(m.report(&[])).unwrap();
+        assert!(json.get("protocols").is_none(), "{json}");
+        for (proto, status) in [
+            (Proto::Http2, 200),
+            (Proto::Http2, 503),
+            (Proto::Http2, 0), // no response: no protocol
+            (Proto::Http1Fallback, 200),
+        ] {
+            m.add(&Record {
+                proto,
+                ..rec(1, 1, status, 0)
+            });
+        }
+        let r = m.report(&[]);
+        assert_eq!(r.protocols.len(), 3, "{:?}", r.protocols);
+        assert_eq!(r.protocols["HTTP/1.1"], 1);
+        assert_eq!(r.protocols["HTTP/2.0"], 2);
+        assert_eq!(r.protocols["HTTP/1.1 (h2 not negotiated)"], 1);
     }
 
     #[test]

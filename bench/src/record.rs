@@ -8,11 +8,14 @@
 //! stream  = header *item                  (several streams may be concatenated: `cat a b`)
 //! header  = "CLBRES1\n"                   resets the timestamp base and the error table
 //! item    = result / error
-//! result  = 'R' zigzag(timestamp − previous timestamp)   ns since the Unix epoch; the first
+//! result  = tag zigzag(timestamp − previous timestamp)    ns since the Unix epoch; the first
 //!               varint(latency_ns)                        delta of a stream is from 0
 //!               varint(status)                            0 = no response (see error)
 //!               varint(bytes_out) varint(bytes_in)        request / response body bytes
 //!               varint(error)                             0 = none, else an id defined before
+//! tag     = 'R'   HTTP/1.1 (h2 not asked for), or no response at all
+//!         / 'H'   HTTP/2
+//!         / 'F'   HTTP/1.1 although h2 was offered: the server did not select it (ALPN)
 //! error   = 'E' varint(id) varint(len) UTF-8[len]         defines an error message once
 //! varint  = LEB128, unsigned, ≤ 10 bytes
 //! ```
@@ -25,6 +28,37 @@ use std::io::{self, Read, Write};
 
 pub const MAGIC: &[u8; 8] = b"CLBRES1\n";
 
+/// The protocol a response came over (the result's tag). A stream written before HTTP/2 has
+/// only `Http1` ('R'), so old files read the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    /// HTTP/1.1 as asked, or no response (the status then says 0).
+    #[default]
+    Http1,
+    Http2,
+    /// HTTP/1.1 on a connection that offered h2, which the server did not select.
+    Http1Fallback,
+}
+
+impl Proto {
+    fn tag(self) -> u8 {
+        match self {
+            Proto::Http1 => b'R',
+            Proto::Http2 => b'H',
+            Proto::Http1Fallback => b'F',
+        }
+    }
+
+    /// How the reports name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Proto::Http1 => "HTTP/1.1",
+            Proto::Http2 => "HTTP/2.0",
+            Proto::Http1Fallback => "HTTP/1.1 (h2 not negotiated)",
+        }
+    }
+}
+
 /// One request's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Record {
@@ -36,6 +70,7 @@ pub struct Record {
     pub bytes_in: u64,
     /// 0 = no error; else an id the stream defined with an error item.
     pub error: u32,
+    pub proto: Proto,
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -90,7 +125,7 @@ impl<W: Write> Encoder<W> {
 
     /// Appends a record whose `error` is 0 or an id from [`Encoder::error_id`].
     pub fn push(&mut self, r: &Record) {
-        self.buf.push(b'R');
+        self.buf.push(r.proto.tag());
         let delta = r.timestamp.wrapping_sub(self.prev_ts) as i64;
         self.prev_ts = r.timestamp;
         put_varint(&mut self.buf, zigzag(delta));
@@ -116,6 +151,7 @@ impl<W: Write> Encoder<W> {
 pub enum Item<'a> {
     Header,
     Result {
+        proto: Proto,
         delta: i64,
         latency: u64,
         status: u64,
@@ -200,7 +236,12 @@ pub fn decode_item(buf: &[u8]) -> Result<Option<(Item<'_>, usize)>, DecodeError>
             }
             Ok(Some((Item::Header, MAGIC.len())))
         }
-        b'R' => {
+        b'R' | b'H' | b'F' => {
+            let proto = match tag {
+                b'H' => Proto::Http2,
+                b'F' => Proto::Http1Fallback,
+                _ => Proto::Http1,
+            };
             let delta = unzigzag(varint!());
             let latency = varint!();
             let status = varint!();
@@ -209,6 +250,7 @@ pub fn decode_item(buf: &[u8]) -> Result<Option<(Item<'_>, usize)>, DecodeError>
             let error = varint!();
             Ok(Some((
                 Item::Result {
+                    proto,
                     delta,
                     latency,
                     status,
@@ -348,6 +390,7 @@ impl<R: Read> Decoder<R> {
                     None
                 }
                 Item::Result {
+                    proto,
                     delta,
                     latency,
                     status,
@@ -375,6 +418,7 @@ impl<R: Read> Decoder<R> {
                         bytes_out,
                         bytes_in,
                         error,
+                        proto,
                     })
                 }
             };
@@ -400,6 +444,7 @@ mod tests {
                     bytes_out: 0,
                     bytes_in: 64,
                     error: 0,
+                    proto: Proto::Http2,
                 },
                 None,
             ),
@@ -412,6 +457,7 @@ mod tests {
                     bytes_out: 12,
                     bytes_in: 0,
                     error: 0,
+                    proto: Proto::Http1,
                 },
                 Some("GET http://x/: timeout"),
             ),
@@ -423,6 +469,7 @@ mod tests {
                     bytes_out: u64::MAX,
                     bytes_in: 1,
                     error: 0,
+                    proto: Proto::Http1Fallback,
                 },
                 Some("503 Service Unavailable"),
             ),
@@ -434,6 +481,7 @@ mod tests {
                     bytes_out: 0,
                     bytes_in: 0,
                     error: 0,
+                    proto: Proto::Http1,
                 },
                 Some("GET http://x/: timeout"),
             ),
@@ -544,6 +592,7 @@ mod tests {
             bytes_out: 0,
             bytes_in: 64,
             error: 0,
+            proto: Proto::Http1,
         };
         let mut out = Vec::new();
         let mut enc = Encoder::new(&mut out);

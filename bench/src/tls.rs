@@ -36,8 +36,12 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     })
 }
 
-/// The server side of `serve`: HTTP/1.1 only.
-pub fn server_config(cert: &Path, key: Option<&Path>) -> Result<Arc<ServerConfig>, String> {
+/// The server side of `serve`: HTTP/1.1, and h2 first when `h2` (`serve --http2`).
+pub fn server_config(
+    cert: &Path,
+    key: Option<&Path>,
+    h2: bool,
+) -> Result<Arc<ServerConfig>, String> {
     let certs = load_certs(cert)?;
     let key = load_key(key.unwrap_or(cert))?;
     let mut cfg = ServerConfig::builder_with_provider(provider())
@@ -46,7 +50,11 @@ pub fn server_config(cert: &Path, key: Option<&Path>) -> Result<Arc<ServerConfig
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("{}: {e}", cert.display()))?;
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    cfg.alpn_protocols = if h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Arc::new(cfg))
 }
 
@@ -57,6 +65,8 @@ pub struct ClientOptions {
     pub roots: Option<Arc<RootCertStore>>,
     pub client_cert: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     pub resumption: bool,
+    /// `--http2`: HTTP/2 connections offer h2 (their own configuration, `client_config(_, true)`).
+    pub offer_h2: bool,
 }
 
 /// Loads `--root-certs` files into one store.
@@ -89,7 +99,8 @@ pub fn system_roots() -> Arc<RootCertStore> {
 }
 
 /// One client configuration (built per shard so the session cache, if any, is not shared).
-pub fn client_config(opts: &ClientOptions) -> Result<Arc<ClientConfig>, String> {
+/// ALPN: `h2, http/1.1` when `h2`, else `http/1.1` alone.
+pub fn client_config(opts: &ClientOptions, h2: bool) -> Result<Arc<ClientConfig>, String> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -110,7 +121,11 @@ pub fn client_config(opts: &ClientOptions) -> Result<Arc<ClientConfig>, String> 
             .map_err(|e| format!("client certificate: {e}"))?,
         None => builder.with_no_client_auth(),
     };
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    cfg.alpn_protocols = if h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     // Go's client keeps no session cache unless asked; without resumption every new
     // connection pays a full handshake, which is what -keepalive=false is meant to measure.
     cfg.resumption = if opts.resumption {
@@ -183,12 +198,12 @@ mod tests {
         // Separate files, and HAProxy's style: chain and key in one PEM.
         let c = write(&dir, "c.pem", &cert);
         let k = write(&dir, "k.pem", &key);
-        assert!(server_config(&c, Some(&k)).is_ok());
+        assert!(server_config(&c, Some(&k), false).is_ok());
         let both = write(&dir, "both.pem", &format!("{cert}{key}"));
-        assert!(server_config(&both, None).is_ok());
+        assert!(server_config(&both, None, true).is_ok());
 
         // A certificate without its key names the problem.
-        let e = server_config(&c, None).unwrap_err();
+        let e = server_config(&c, None, false).unwrap_err();
         assert!(e.contains("no PEM private key"), "{e}");
         let e = load_certs(&k).unwrap_err();
         assert!(e.contains("no PEM certificate"), "{e}");
@@ -200,9 +215,15 @@ mod tests {
             roots: Some(root_store(&[&c]).unwrap()),
             client_cert: None,
             resumption: false,
+            offer_h2: true,
         };
-        let cfg = client_config(&opts).unwrap();
+        let cfg = client_config(&opts, false).unwrap();
         assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let cfg = client_config(&opts, true).unwrap();
+        assert_eq!(
+            cfg.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
 
         // --cert/--key for mutual TLS: the pair must match.
         let with_cert = ClientOptions {
@@ -210,7 +231,7 @@ mod tests {
             ..opts
         };
         assert!(
-            client_config(&with_cert)
+            client_config(&with_cert, false)
                 .unwrap()
                 .client_auth_cert_resolver
                 .has_certs()
@@ -222,8 +243,9 @@ mod tests {
             insecure: true,
             roots: None,
             resumption: false,
+            offer_h2: false,
         };
-        assert!(client_config(&mismatched).is_err());
+        assert!(client_config(&mismatched, false).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

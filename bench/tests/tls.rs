@@ -2,22 +2,7 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-
-/// A self-signed certificate for `localhost` in `dir`: (cert.pem, key.pem).
-fn certificate(dir: &Path) -> (String, String) {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (
-        cert.to_str().unwrap().to_string(),
-        key.to_str().unwrap().to_string(),
-    )
-}
 
 #[test]
 fn https_with_root_certs_keepalive_and_new_connections() {

@@ -2,7 +2,7 @@
 //! error and offset, same de-chunked data). The first 8 bytes seed the split sizes.
 #![no_main]
 
-use corelb::proxy::http::{ChunkError, ChunkedScanner, Limits};
+use corelb::h1::{ChunkError, ChunkedScanner, Limits};
 use libfuzzer_sys::fuzz_target;
 
 struct Outcome {

@@ -3,7 +3,7 @@
 //! gives the same bytes (forwarding cannot make the next hop read a different message).
 #![no_main]
 
-use corelb::proxy::http::{
+use corelb::h1::{
     ConnectionHeader, Edits, Limits, Parsed, RequestHead, parse_request, serialize_request,
 };
 use libfuzzer_sys::fuzz_target;

@@ -2,7 +2,7 @@
 //! re-serialize to heads that parse to the same status and framing.
 #![no_main]
 
-use corelb::proxy::http::{
+use corelb::h1::{
     Edits, Limits, Method, Parsed, ResponseHead, parse_response, serialize_response,
 };
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,9 @@
 //! ACLs, conditions and log-format expressions, as HAProxy defines them (configuration
 //! manual sections 7 and 8.2.4; src/acl.c, src/pattern.c, src/http_fetch.c, src/log.c of 2.6).
 //!
+//! Layer: above `h1` (it samples requests the codec parsed), below `config`, which holds the
+//! parsed conditions; used by `config` and `proxy`.
+//!
 //! Pure code: parsing works on configuration words (the lexer has already split and unquoted
 //! the line) and evaluation on a [`Sample`], which the proxy implements over the request it
 //! has parsed. Nothing here does I/O except reading `-f` pattern files at parse time.
@@ -80,9 +83,6 @@
 //! resolves them at startup), regex look-around and backreferences (Rust's `regex` instead of
 //! PCRE; byte-oriented and without Unicode classes, as PCRE without UTF), `-u` ids being
 //! unique across the process (the runtime API that uses them does not exist).
-
-// No unsafe code here; the one exception is the test-only counting allocator in tests.rs.
-#![deny(unsafe_code)]
 
 mod cond;
 mod expr;

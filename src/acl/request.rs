@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use super::Sample;
-use crate::proxy::http::{Edits, HttpError, Limits, Parsed, RequestHead, Version, parse_request};
+use crate::h1::{Edits, HttpError, Limits, Parsed, RequestHead, Version, parse_request};
 
 /// TLS facts about the client connection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 ///
 /// The proxy implements this over what it already has (its parsed request head and the read
 /// buffer, the accepted socket's addresses, the TLS session): nothing is copied per request.
-/// [`super::HttpRequest`] is the implementation over [`crate::proxy::http::RequestHead`], and
+/// [`super::HttpRequest`] is the implementation over [`crate::h1::RequestHead`], and
 /// [`super::ConnInfo`] alone is the one for mode tcp.
 ///
 /// Derived values (`path`, `query`, `url_param`, cookies, comma-separated header elements) are

@@ -2,47 +2,8 @@
 //! case is a HAProxy quirk, the comment says what HAProxy 2.6 did (see also `diff_tests`,
 //! which runs the same kind of cases against the real haproxy).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use super::*;
-
-/// Counts this thread's allocations, so a test can assert that evaluation allocates nothing
-/// (other tests run on other threads and are not counted).
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-#[allow(unsafe_code)]
-// SAFETY: forwards every call unchanged to the system allocator; the thread-local counter is
-// const-initialised, so bumping it never allocates or recurses.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    let before = ALLOCS.with(Cell::get);
-    let r = f();
-    (r, ALLOCS.with(Cell::get) - before)
-}
+use crate::sys::counting_alloc::allocations;
 
 fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(String::from).collect()
@@ -788,7 +749,7 @@ fn log_format() {
 
 #[test]
 fn fetches_see_header_edits() {
-    use crate::proxy::http::{Limits, RequestHead, parse_request};
+    use crate::h1::{Limits, RequestHead, parse_request};
     let buf = b"GET /a HTTP/1.1\r\nHost: h\r\nX: old\r\nY: 1, 2\r\n\r\n";
     let mut head = RequestHead::new();
     parse_request(buf, &Limits::default(), &mut head).unwrap();
@@ -800,7 +761,7 @@ fn fetches_see_header_edits() {
         nbsrv: &nbsrv,
         stopping: false,
     };
-    let mut edits = crate::proxy::http::Edits::<4>::new();
+    let mut edits = crate::h1::Edits::<4>::new();
     edits.set_header(b"x", b"new").unwrap();
     edits.del_header(b"y").unwrap();
     edits.add_header(b"Z", b"added").unwrap();

@@ -1,5 +1,9 @@
 //! HAProxy's configuration language → the typed model in [`model`], with `FILE:LINE` errors.
 //!
+//! Owns the model every other layer reads; built from `acl` and `tls` (conditions and TLS
+//! configurations are parsed into it) and `sys`; used by everything above it (`log`,
+//! `cluster`, `net`, `stats`, `proxy`, `health`, `runtime`), never the other way.
+//!
 //! `lexer` splits lines into words, `parser` applies keywords section by section (tables of
 //! what is supported live in `keywords`), `validate` checks what spans sections.
 

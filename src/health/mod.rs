@@ -1,12 +1,9 @@
-//! Server health: the shared per-server state (`state`), HAProxy's rise/fall state machine
-//! (`machine`), what checks send and how answers are judged (`check`), and the probers that
+//! Health checks: what checks send and how answers are judged (`check`), and the probers that
 //! run them on the shards (`prober`): one prober per checked server for the whole process.
+//! The state they write (each server's `ServerState`, its rise/fall machine, the last check's
+//! `CheckStatus`) lives in `cluster`, which the proxies read. Built on `net` (the same
+//! upstream connect as the proxies) and `cluster`; only `runtime` starts probers, and
+//! `proxy` never uses this module.
 
 pub mod check;
-pub mod machine;
 pub mod prober;
-pub mod state;
-pub mod status;
-
-pub use state::{ServerState, SrvState};
-pub use status::CheckStatus;

@@ -4,14 +4,14 @@
 //! logged once, in HAProxy's words.
 
 use super::check::{self, Verdict};
-use super::machine::Transition;
+use crate::cluster::BackendRt;
+use crate::cluster::machine::Transition;
 use crate::config::{CheckKind, HttpCheck, ProxyVersion, TcpCheckRule};
-use crate::proxy::http::io::ServerIo;
-use crate::runtime::BackendRt;
-use crate::runtime::shard::Shard;
+use crate::net::io::ServerIo;
+use crate::net::shard::Shard;
+use crate::net::upstream::{self, Budget, Header, Step, Target};
 use futures_lite::future;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ pub struct Probe {
     pub timeout_connect: Option<Duration>,
     pub send_proxy: Option<ProxyVersion>,
     /// `check-ssl` (or `ssl` without a check port/addr): checks speak TLS.
-    pub tls: Option<Arc<crate::runtime::ServerTlsRt>>,
+    pub tls: Option<Arc<crate::cluster::ServerTlsRt>>,
     pub spread_pct: u32,
     pub log_checks: bool,
     /// Delay before the first check, spreading probers over `inter`.
@@ -82,7 +82,7 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         .await;
         let Some(verdict) = verdict else { return };
         let took = t0.elapsed();
-        let status = crate::health::CheckStatus::from_reason(verdict.reason, verdict.ok);
+        let status = crate::cluster::CheckStatus::from_reason(verdict.reason, verdict.ok);
         server.set_last_check(status);
         let t = server.check_result(verdict.ok);
         shard.shared.counters.shard(shard.id).checked(
@@ -109,7 +109,7 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         }
         last_ok = Some(verdict.ok);
         if let Some(t) = t {
-            announce(
+            crate::net::shard::announce(
                 &shard,
                 &p.be,
                 p.srv,
@@ -140,51 +140,6 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
     }
 }
 
-/// Acts on a state change: rebuilds the backend's tables, logs once (stderr and the
-/// backend's log targets), lets queued connections try the recovered server.
-pub fn announce(shard: &Shard, be: &BackendRt, srv: usize, t: Transition, detail: &str) {
-    be.lb.rebuild();
-    let s = &be.lb.servers[srv];
-    let (mut act, mut bck) = (0, 0);
-    for x in &be.lb.servers {
-        if x.usable() {
-            if x.backup {
-                bck += 1;
-            } else {
-                act += 1;
-            }
-        }
-    }
-    let queued = be.queue.waiting();
-    let kind = if s.backup { "Backup server" } else { "Server" };
-    match t {
-        Transition::WentDown => {
-            let msg = format!(
-                "{kind} {}/{} is DOWN, {detail}. {act} active and {bck} backup servers left. {} sessions active, 0 requeued, {queued} remaining in queue.",
-                be.name,
-                s.name,
-                s.cur_conns()
-            );
-            log::warn!("{msg}");
-            shard.log(be.proxy, crate::log::syslog::ALERT, &msg);
-            if act + bck == 0 {
-                let msg = format!("backend '{}' has no server available!", be.name);
-                log::error!("{msg}");
-                shard.log(be.proxy, 0, &msg);
-            }
-        }
-        Transition::WentUp => {
-            let msg = format!(
-                "{kind} {}/{} is UP, {detail}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
-                be.name, s.name
-            );
-            log::warn!("{msg}");
-            shard.log(be.proxy, crate::log::syslog::NOTICE, &msg);
-            be.queue.wake_all();
-        }
-    }
-}
-
 fn io_info(e: &std::io::Error) -> String {
     // HAProxy prints the bare strerror ("Connection refused").
     let s = e.to_string();
@@ -204,7 +159,7 @@ async fn with_deadline<T>(deadline: Instant, f: impl std::future::Future<Output 
 }
 
 /// Connects (and sends the PROXY header of `check-send-proxy`, then runs the TLS handshake
-/// with `tls`); errors are verdicts.
+/// with `tls`) through the proxies' own connect; errors are verdicts.
 async fn connect(
     p: &Probe,
     addr: SocketAddr,
@@ -216,68 +171,30 @@ async fn connect(
         Some(_) => p.timeout_connect.unwrap_or(p.inter).min(p.inter),
         None => p.inter,
     };
-    let deadline = start + limit;
-    let r = with_deadline(deadline, async {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        TcpStream::connect_timeout(addr, left).await
+    let target = Target {
+        addr,
+        budget: Budget::Until(start + limit),
+        keepalive: false,
+        header: send_proxy.map(Header::Check),
+        tls: p
+            .tls
+            .as_ref()
+            .filter(|_| tls)
+            .map(|t| (&t.config, t.fixed_sni())),
+    };
+    upstream::open(target).await.map_err(|e| {
+        let timeout = e.error.kind() == std::io::ErrorKind::TimedOut;
+        match (e.step, timeout) {
+            (Step::Tcp | Step::Header, true) => {
+                Verdict::fail("Layer4 timeout", "timeout while connecting")
+            }
+            (Step::Tcp | Step::Header, false) => {
+                Verdict::fail("Layer4 connection problem", io_info(&e.error))
+            }
+            (Step::Tls, true) => Verdict::fail("Layer6 timeout", "timeout during SSL handshake"),
+            (Step::Tls, false) => Verdict::fail("Layer6 invalid response", io_info(&e.error)),
+        }
     })
-    .await;
-    let mut s = match r {
-        None => return Err(Verdict::fail("Layer4 timeout", "timeout while connecting")),
-        Some(Err(e)) => {
-            let e: std::io::Error = e.into();
-            if e.kind() == std::io::ErrorKind::TimedOut {
-                return Err(Verdict::fail("Layer4 timeout", "timeout while connecting"));
-            }
-            return Err(Verdict::fail("Layer4 connection problem", io_info(&e)));
-        }
-        Some(Ok(s)) => s,
-    };
-    if let Some(v) = send_proxy {
-        let local = s.local_addr().ok();
-        let mut buf = [0u8; 232];
-        let n = match v {
-            // v1: the check connection's own addresses, as HAProxy.
-            ProxyVersion::V1 => {
-                let mut line = [0u8; 108];
-                let n = crate::proxy_protocol::encode_v1(local.map(|l| (l, addr)), &mut line);
-                buf[..n].copy_from_slice(&line[..n]);
-                n
-            }
-            // v2: a LOCAL command: "this is the balancer itself".
-            ProxyVersion::V2 => crate::proxy_protocol::encode_v2(
-                crate::proxy_protocol::Command::Local,
-                &crate::proxy_protocol::Addresses::Unspecified,
-                &[],
-                crate::proxy_protocol::Checksum::None,
-                &mut buf,
-            )
-            .unwrap_or(0),
-        };
-        match with_deadline(deadline, s.write_all(&buf[..n])).await {
-            None => return Err(Verdict::fail("Layer4 timeout", "timeout while connecting")),
-            Some(Err(e)) => return Err(Verdict::fail("Layer4 connection problem", io_info(&e))),
-            Some(Ok(())) => {}
-        }
-    }
-    let Some(t) = p.tls.as_ref().filter(|_| tls) else {
-        return Ok(ServerIo::Plain(s));
-    };
-    let name = match &t.sni {
-        Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
-        _ => None,
-    };
-    let name = crate::proxy::tls::server_name(name, addr.ip());
-    match crate::proxy::tls::connect_server(t.config.clone(), name, s, Some(deadline)).await {
-        Ok(c) => Ok(ServerIo::Tls(Box::new(c))),
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(Verdict::fail(
-            "Layer6 timeout",
-            "timeout during SSL handshake",
-        )),
-        Err(e) => Err(Verdict::fail("Layer6 invalid response", io_info(&e))),
-    }
 }
 
 /// The limit for a check's exchange once connected: its sends and the answer.

@@ -4,6 +4,8 @@
 //! (`option tcplog`) are formatted here and sent by each shard's [`syslog::Sender`]. No shard
 //! ever waits for a log reader: sockets are non-blocking and stdout/stderr go through
 //! [`stdio`]'s per-shard queues.
+//!
+//! Layer: on `config` and `sys`; used by `cluster`, `net`, `proxy`, `health` and `runtime`.
 
 pub mod stdio;
 pub mod syslog;

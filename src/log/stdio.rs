@@ -17,7 +17,7 @@
 use crossbeam_queue::ArrayQueue;
 use std::cell::RefCell;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -312,7 +312,7 @@ fn write_all(stream: Stream, buf: &[u8]) -> u64 {
 fn write_fd(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> u64 {
     let mut off = 0;
     while off < buf.len() {
-        match crate::sys::write(fd.as_raw_fd(), &buf[off..]) {
+        match crate::sys::write(fd, &buf[off..]) {
             Ok(n) => off += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             // Someone made the descriptor non-blocking: wait for room instead.

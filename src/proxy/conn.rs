@@ -2,15 +2,15 @@
 //! (TLS termination, when the bind has `ssl`) the mode's session — `tcp` or `http`. The
 //! connection's slots are held here and given back when it ends, whatever the path.
 
+use crate::cluster::FrontendRt;
+use crate::cluster::counters::ShardStats;
 use crate::config::Mode;
+use crate::net::shard::Shard;
+use crate::net::tls::Client;
 use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
-use crate::proxy::tls::Client;
 use crate::proxy::{inspect, tcp};
-use crate::runtime::FrontendRt;
-use crate::runtime::shard::{Shard, ShardStats};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -99,7 +99,7 @@ pub async fn handle(
     mut client: TcpStream,
     peer: SocketAddr,
     accept_proxy: bool,
-    tls: Option<crate::proxy::tls::ListenerTls>,
+    tls: Option<crate::net::tls::ListenerTls>,
     label: Arc<str>,
 ) {
     let _guard = ConnGuard {
@@ -118,7 +118,7 @@ pub async fn handle(
                 dst: client.local_addr().ok(),
                 tls: None,
             };
-            let fd = client.as_raw_fd();
+            let fd = crate::sys::fd(&client);
             if !inspect::early_rules(&shard.shared, px, true, &conn, fd, &mut accept_proxy) {
                 return;
             }
@@ -131,7 +131,7 @@ pub async fn handle(
     let accept_date = SystemTime::now();
     let _ = client.set_nodelay(true);
     if fe.clitcpka {
-        crate::sys::with_sockref(client.as_raw_fd(), |s| s.set_keepalive(true)).ok();
+        crate::sys::with_sockref(crate::sys::fd(&client), |s| s.set_keepalive(true)).ok();
     }
     // The client as the PROXY header tells it (behind an ELB/NLB), else the socket's peer.
     let mut src = peer;
@@ -170,7 +170,7 @@ pub async fn handle(
         .await;
     };
     let hs_deadline = fe.client_timeout.map(|t| accepted + t);
-    match crate::proxy::tls::accept(&tls, client, early, hs_deadline).await {
+    match crate::net::tls::accept(&tls, client, early, hs_deadline).await {
         Ok(a) => {
             log::trace!(
                 "{}/{label}: {src}: {} {} sni={:?}",
@@ -208,22 +208,10 @@ pub async fn handle(
                 let mut line = String::with_capacity(96);
                 line.push_str(&format!("{}:{} [", src.ip(), src.port()));
                 crate::log::format_date(accept_date, &mut line);
-                line.push_str(&format!("] {}/{label}: {}", fe.name, short_reason(&e)));
+                line.push_str(&format!("] {}/{label}: {}", fe.name, e.log_reason()));
                 shard.log(fe.proxy, crate::log::syslog::INFO, &line);
             }
         }
-    }
-}
-
-/// The log's wording: HAProxy's "SSL handshake failure" / "Timeout during SSL handshake" /
-/// "Connection closed during SSL handshake".
-fn short_reason(e: &str) -> &'static str {
-    if e.contains("timeout") {
-        "Timeout during SSL handshake"
-    } else if e.starts_with("connection closed") {
-        "Connection closed during SSL handshake"
-    } else {
-        "SSL handshake failure"
     }
 }
 
@@ -250,7 +238,7 @@ async fn serve(
                 dst: dst.or_else(|| tcp.local_addr().ok()),
                 tls: tls.as_ref().map(acl_tls),
             };
-            let fd = tcp.as_raw_fd();
+            let fd = crate::sys::fd(tcp);
             if !inspect::early_rules(&shard.shared, px, false, &conn, fd, &mut false) {
                 return;
             }
@@ -279,11 +267,11 @@ async fn serve(
                 Client::Plain(s) => http_session(shard, fe, s, info, early).await,
                 Client::Ktls(mut k) => {
                     http_session(shard, fe, &mut k, info, early).await;
-                    crate::proxy::tls::close_client(&mut k).await;
+                    crate::net::tls::close_client(&mut k).await;
                 }
                 Client::Tls(mut t) => {
                     http_session(shard, fe, &mut *t, info, early).await;
-                    crate::proxy::tls::close_client(&mut *t).await;
+                    crate::net::tls::close_client(&mut *t).await;
                 }
             }
         }

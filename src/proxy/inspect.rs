@@ -155,7 +155,7 @@ impl Inspect<'_> {
 }
 
 /// Usable servers of backend `i`, for `nbsrv()`.
-fn nbsrv(shared: &crate::runtime::Shared, i: usize) -> u32 {
+fn nbsrv(shared: &crate::cluster::Shared, i: usize) -> u32 {
     shared
         .backends
         .get(i)
@@ -168,11 +168,11 @@ fn nbsrv(shared: &crate::runtime::Shared, i: usize) -> u32 {
 /// reject and a `silent-drop` close with a reset (HAProxy's way; a session-level reject
 /// closes normally).
 pub fn early_rules(
-    shared: &crate::runtime::Shared,
+    shared: &crate::cluster::Shared,
     px: &crate::config::Proxy,
     connection_level: bool,
     conn: &ConnInfo,
-    fd: std::os::fd::RawFd,
+    fd: std::os::fd::BorrowedFd<'_>,
     expect_proxy: &mut bool,
 ) -> bool {
     let t = &px.tcp_request;
@@ -215,21 +215,19 @@ pub enum Routed {
 /// mode tcp: the frontend's `tcp-request content` rules on the client's first bytes (kept
 /// in `early`), `use_backend` on what they saw, then the chosen backend's own content rules.
 pub async fn route_tcp(
-    shard: &crate::runtime::shard::Shard,
-    fe: &crate::runtime::FrontendRt,
-    client: &mut crate::proxy::tls::Client,
+    shard: &crate::net::shard::Shard,
+    fe: &crate::cluster::FrontendRt,
+    client: &mut crate::net::tls::Client,
     conn: &ConnInfo,
     early: &mut Vec<u8>,
 ) -> Routed {
-    use std::os::fd::AsRawFd;
     let shared = &shard.shared;
     let cfg = &shared.cfg;
     let fe_px = &cfg.proxies[fe.proxy];
     let nb = |i| nbsrv(shared, i);
     let stopping = shared.control.stopping();
-    let fd = client.tcp().as_raw_fd();
     let inspect = async |px: &crate::config::Proxy,
-                         client: &mut crate::proxy::tls::Client,
+                         client: &mut crate::net::tls::Client,
                          early: &mut Vec<u8>| {
         let i = Inspect {
             rules: &px.tcp_request.content,
@@ -247,7 +245,7 @@ pub async fn route_tcp(
                 denied: true,
             }),
             Ok(Verdict::SilentDrop) => {
-                silent_drop(fd);
+                silent_drop(crate::sys::fd(client.tcp()));
                 Some(Routed::Closed {
                     term: *b"PR",
                     denied: true,
@@ -293,13 +291,13 @@ pub async fn route_tcp(
 
 /// `silent-drop`: a reset that is not meant to reach the client (HAProxy lowers the TTL so
 /// that the reset dies on the way; on the same host it still arrives).
-fn silent_drop(fd: std::os::fd::RawFd) {
+fn silent_drop(fd: std::os::fd::BorrowedFd<'_>) {
     crate::sys::with_sockref(fd, |s| s.set_ttl(1).or_else(|_| s.set_unicast_hops_v6(1))).ok();
     reset_on_close(fd);
 }
 
 /// Makes the socket's close a reset (SO_LINGER 0): `silent-drop`, and HAProxy's way of
 /// closing a connection its `tcp-request connection` rules reject.
-pub fn reset_on_close(fd: std::os::fd::RawFd) {
+pub fn reset_on_close(fd: std::os::fd::BorrowedFd<'_>) {
     crate::sys::with_sockref(fd, |s| s.set_linger(Some(Duration::ZERO))).ok();
 }

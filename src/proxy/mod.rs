@@ -1,62 +1,15 @@
-//! Per-connection proxying: `tcp` (mode tcp) with its splice `pump` and `pipes`, and `http`
-//! (mode http).
+//! Per-connection proxying, on top of `net` and `cluster`: a client connection from its
+//! accept (`conn`: PROXY header, TLS, kTLS hand-off) to mode tcp (`tcp`) or mode http
+//! (`http`), and the retry step both modes take after a failed connect. Used by `runtime`
+//! only (which accepts and spawns [`conn::handle`]); `health` never uses it, nor it `health`.
 
-/// `AsyncRead` + `AsyncWrite` for an enum whose every variant holds one stream (a `Box`ed
-/// stream works too: `Box<T>` forwards both traits): each call goes to that stream.
-macro_rules! delegate_stream_io {
-    ($ty:ty { $($variant:ident),+ $(,)? }) => {
-        impl futures_lite::AsyncRead for $ty {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                match self.get_mut() {
-                    $(Self::$variant(s) => std::pin::Pin::new(s).poll_read(cx, buf),)+
-                }
-            }
-        }
-
-        impl futures_lite::AsyncWrite for $ty {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                match self.get_mut() {
-                    $(Self::$variant(s) => std::pin::Pin::new(s).poll_write(cx, buf),)+
-                }
-            }
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                match self.get_mut() {
-                    $(Self::$variant(s) => std::pin::Pin::new(s).poll_flush(cx),)+
-                }
-            }
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                match self.get_mut() {
-                    $(Self::$variant(s) => std::pin::Pin::new(s).poll_close(cx),)+
-                }
-            }
-        }
-    };
-}
-
-pub mod buffers;
 pub mod conn;
-pub mod copy;
 pub mod http;
 pub mod inspect;
-pub mod pipes;
-pub mod pump;
 pub mod tcp;
-pub mod tls;
-pub mod upstream;
+
+// Moved to `net`; the old paths stay for the mode http session until its split lands.
+pub use crate::net::{copy, upstream};
 
 /// Where the next attempt goes, after [`retry_after_failure`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +24,7 @@ pub enum RetryTo {
 /// retry rule decides, from the servers' states now, and its turn-around delay is slept
 /// here. `None`: the failure is final, and the caller still holds the slot.
 pub async fn retry_after_failure(
-    be: &crate::runtime::BackendRt,
+    be: &crate::cluster::BackendRt,
     srv: usize,
     retries: u32,
     failure: crate::cluster::retry::Failure,
@@ -82,7 +35,7 @@ pub async fn retry_after_failure(
     let attempt = Attempt {
         retries,
         failure,
-        server_up: servers[srv].state() == crate::health::SrvState::Up,
+        server_up: servers[srv].state() == crate::cluster::SrvState::Up,
         active_servers: servers.iter().filter(|s| !s.backup && s.usable()).count(),
         persistent,
     };

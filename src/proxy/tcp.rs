@@ -11,14 +11,14 @@
 //! The termination state in the log uses HAProxy's two letters: who ended it (C client,
 //! S server, c/s their timeouts, P proxy) and in which phase (Q queue, C connect, D data).
 
-use crate::balance::{Pick, PickCtx};
+use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
+use crate::cluster::{BackendRt, FrontendRt};
+use crate::net::io::ServerIo;
+use crate::net::pump::{End, Side, Splice, Timeouts, Tunnel};
+use crate::net::shard::Shard;
+use crate::net::tls::Client;
 use crate::proxy::RetryTo;
-use crate::proxy::http::io::ServerIo;
-use crate::proxy::pump::{End, Side, Splice, Timeouts, Tunnel};
-use crate::proxy::tls::Client;
-use crate::runtime::shard::Shard;
-use crate::runtime::{BackendRt, FrontendRt};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -58,30 +58,6 @@ enum State {
         server: ServerIo,
     },
     Close,
-}
-
-/// The PROXY header for the server (`send-proxy`, `send-proxy-v2`).
-pub fn proxy_header(v: crate::config::ProxyVersion, src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
-    use crate::proxy_protocol as pp;
-    match v {
-        crate::config::ProxyVersion::V1 => {
-            let mut line = [0u8; 108];
-            let n = pp::encode_v1(Some((src, dst)), &mut line);
-            line[..n].to_vec()
-        }
-        crate::config::ProxyVersion::V2 => {
-            let mut buf = [0u8; 64];
-            let n = pp::encode_v2(
-                pp::Command::Proxy,
-                &pp::Addresses::Tcp { src, dst },
-                &[],
-                pp::Checksum::None,
-                &mut buf,
-            )
-            .unwrap_or(0);
-            buf[..n].to_vec()
-        }
-    }
 }
 
 /// A mode tcp connection after its PROXY header (if any): `peer` and `dst` are the
@@ -186,11 +162,11 @@ pub async fn session(
                 let dst = local_addr(client.tcp(), &mut dst);
                 let t0 = Instant::now();
                 // TCP, the PROXY header (`send-proxy`), then TLS (`server … ssl`).
-                match crate::proxy::upstream::connect(&be, srv, peer, dst, None).await {
+                match crate::net::upstream::connect(&be, srv, peer, dst, None).await {
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
-                        let _ = crate::sys::set_nonblocking(s.fd());
+                        let _ = crate::sys::set_nonblocking(crate::sys::fd(s.tcp()));
                         // Bytes that came with the client's PROXY header go through the
                         // server's stream: encrypted when it speaks TLS.
                         let sent = if early.is_empty() {
@@ -199,7 +175,7 @@ pub async fn session(
                             client_bytes_sent = true;
                             let early = std::mem::take(&mut early);
                             let deadline = be.server_timeout.map(|t| Instant::now() + t);
-                            crate::proxy::http::io::with_deadline(deadline, async {
+                            crate::net::io::with_deadline(deadline, async {
                                 use futures_lite::AsyncWriteExt;
                                 s.write_all(&early).await?;
                                 s.flush().await
@@ -225,7 +201,7 @@ pub async fn session(
                             server.addr_for(dst.port())
                         );
                         if let Some(t) = server.observed_error() {
-                            crate::health::prober::announce(
+                            crate::net::shard::announce(
                                 &shard,
                                 &be,
                                 srv,
@@ -308,7 +284,7 @@ pub async fn session(
                         let idle = be
                             .tunnel_timeout
                             .or(fe.client_timeout.max(be.server_timeout));
-                        let mut copy = crate::proxy::copy::bidirectional(c, s, idle);
+                        let mut copy = crate::net::copy::bidirectional(c, s, idle);
                         let r =
                             futures_lite::future::or(async { Some((&mut copy).await) }, async {
                                 grace.await;

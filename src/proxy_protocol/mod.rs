@@ -1,5 +1,8 @@
 //! The PROXY protocol (v1 text and v2 binary), as a pure codec over byte slices.
 //!
+//! Layer: a leaf (uses nothing of corelb); used by `net` (the header sent to servers) and
+//! `proxy` (the header read from clients).
+//!
 //! This module does no I/O and keeps no state. The connection code owns the socket and the
 //! receive buffer; it calls [`parse`] with *everything received so far* after each read, and
 //! gets back one of three ordinary values:

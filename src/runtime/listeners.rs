@@ -7,7 +7,7 @@ use crate::config::{Bind, Config};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 
 pub struct Listener {
     /// Index of the frontend/listen proxy in `Config::proxies`.
@@ -16,7 +16,7 @@ pub struct Listener {
     /// `accept-proxy` on this bind.
     pub accept_proxy: bool,
     /// `ssl`: TLS is terminated on this bind.
-    pub tls: Option<crate::proxy::tls::ListenerTls>,
+    pub tls: Option<crate::net::tls::ListenerTls>,
     /// The bind's `name`, else its number in the proxy (1, 2, …), as HAProxy logs it.
     pub label: std::sync::Arc<str>,
     pub sock: Socket,
@@ -47,11 +47,11 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
     s.bind(&b.addr.into())?;
     if b.defer_accept {
         // Wake the acceptor only when data arrives (1 s is the usual value).
-        crate::sys::setsockopt_int(s.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
+        crate::sys::setsockopt_int(s.as_fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
     }
     if b.tfo {
         crate::sys::setsockopt_int(
-            s.as_raw_fd(),
+            s.as_fd(),
             libc::IPPROTO_TCP,
             libc::TCP_FASTOPEN,
             backlog as i32,
@@ -113,7 +113,7 @@ impl Registry {
             if enable {
                 sock.listen(backlog.min(i32::MAX as u32) as i32)?;
             } else {
-                crate::sys::shutdown(sock.as_raw_fd(), libc::SHUT_RD)?;
+                crate::sys::shutdown(sock.as_fd(), libc::SHUT_RD)?;
             }
             n += 1;
         }
@@ -139,7 +139,7 @@ pub fn bind_all(
         for (k, b) in px.binds.iter().enumerate() {
             let label: std::sync::Arc<str> = b.name.clone().unwrap_or((k + 1).to_string()).into();
             let tls = match (&b.tls, &b.tls_config) {
-                (Some(t), Some(c)) => Some(crate::proxy::tls::ListenerTls {
+                (Some(t), Some(c)) => Some(crate::net::tls::ListenerTls {
                     config: c.clone(),
                     // The probe runs once, here in the main thread, and logs its one line.
                     ktls: t.ktls_wanted(&cfg.global.tls) && crate::tls::ktls::probe().available(),

@@ -1,16 +1,15 @@
 //! One shard: a glommio executor pinned to a core, with its own listening sockets, its own
 //! connections and its own pipe pool. It accepts until asked to stop, then drains.
 
-use super::Shared;
 use super::listeners::Listener;
-use crate::log::syslog::Sender;
-use crate::proxy::pipes::PipePool;
+use crate::cluster::Shared;
+use crate::cluster::control::{Control, Slots};
+use crate::cluster::counters::ShardStats;
+use crate::net::shard::Shard;
 use futures_lite::future;
-use std::cell::{Cell, RefCell};
+
 use std::collections::HashSet;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -37,126 +36,6 @@ impl Drop for FinishGuard {
     }
 }
 
-/// Per-shard counters. Only this shard's thread writes them (a relaxed load and store, no
-/// read-modify-write); the stats page and the exporter read them from other threads.
-#[derive(Default, Debug)]
-pub struct ShardStats {
-    pub accepted: AtomicU64,
-    /// Bytes moved by splice(2) through a pipe.
-    pub spliced: AtomicU64,
-    /// Bytes moved through a user-space buffer (short reads of `splice-auto`, the copy
-    /// pump, pipes exhausted, the byte held while waiting for writability). Each byte
-    /// delivered counts once, in `spliced` or here.
-    pub copied: AtomicU64,
-    /// Times back-pressure made a direction wait for writability (one byte went through
-    /// user space each time).
-    pub write_waits: AtomicU64,
-    /// Times a splicing direction waited for its source to become readable (one byte read
-    /// through user space each; a copying direction waits with its own read).
-    pub read_waits: AtomicU64,
-    /// Times no pipe was available and a chunk went through the copy path instead.
-    pub pipe_fallbacks: AtomicU64,
-    /// TLS client connections whose record layer was handed to the kernel (kTLS).
-    pub ktls_handoffs: AtomicU64,
-    /// TLS client connections that kept their records in rustls (user space).
-    pub tls_userspace: AtomicU64,
-    /// Health checks this shard ran.
-    pub checks: AtomicU64,
-    /// Published by the shard about once a second (they are read on its own thread):
-    /// log lines dropped, and I/O buffers taken from the spare list vs newly allocated.
-    pub log_drops: AtomicU64,
-    pub buffers_reused: AtomicU64,
-    pub buffers_allocated: AtomicU64,
-}
-
-impl ShardStats {
-    pub fn add(c: &AtomicU64, v: u64) {
-        c.store(c.load(Relaxed) + v, Relaxed);
-    }
-
-    pub fn get(c: &AtomicU64) -> u64 {
-        c.load(Relaxed)
-    }
-
-    /// Copies what only this shard's thread can read into the shared counters.
-    pub fn publish(&self, shard: &Shard) {
-        self.log_drops.store(shard.log_drops(), Relaxed);
-        let (reused, allocated) = crate::proxy::buffers::counts();
-        self.buffers_reused.store(reused, Relaxed);
-        self.buffers_allocated.store(allocated, Relaxed);
-    }
-}
-
-pub struct Shard {
-    pub id: usize,
-    pub shared: Arc<Shared>,
-    /// Live connections of this shard.
-    pub active: Cell<usize>,
-    pub pipes: RefCell<PipePool>,
-    /// Idle server connections of mode http, per (backend, server).
-    pub http_pool: RefCell<crate::proxy::http::pool::Pool>,
-    /// Shared with the stats readers (`Shared::counters`).
-    pub stats: Arc<ShardStats>,
-    /// Log senders per proxy index, opened on first use.
-    logs: RefCell<Vec<Option<Sender>>>,
-}
-
-impl Shard {
-    /// Sends an access-log line for frontend `proxy` (no-op without targets).
-    pub fn log(&self, proxy: usize, level: u8, line: &str) {
-        let mut logs = self.logs.borrow_mut();
-        let Some(slot) = logs.get_mut(proxy) else {
-            return;
-        };
-        let sender = slot.get_or_insert_with(|| {
-            let tag = self
-                .shared
-                .cfg
-                .global
-                .log_tag
-                .as_deref()
-                .unwrap_or("corelb");
-            Sender::new(&self.shared.logs[proxy], tag)
-        });
-        sender.send(level, line);
-    }
-
-    /// Log lines this shard dropped because a target did not keep up (syslog sockets and
-    /// stdout/stderr queues); call it on the shard's own thread.
-    pub fn log_drops(&self) -> u64 {
-        let sockets: u64 = self
-            .logs
-            .borrow()
-            .iter()
-            .flatten()
-            .map(Sender::dropped)
-            .sum();
-        sockets + crate::log::stdio::dropped_here()
-    }
-}
-
-#[cfg(test)]
-impl Shard {
-    /// A shard with no proxies and room for `pipes` pipes, for tests of what runs on one.
-    pub(crate) fn for_tests(pipes: usize) -> Shard {
-        let mut p = crate::config::parser::Parser::new();
-        p.parse_str("test.cfg", "global\n");
-        let (cfg, diags) = p.finish();
-        let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
-        let shared = Arc::new(Shared::new(cfg, 100, 1, None));
-        let stats = shared.counters.shard(0).proc.clone();
-        Shard {
-            id: 0,
-            pipes: RefCell::new(PipePool::new(shared.pipe_size, pipes)),
-            http_pool: RefCell::new(Default::default()),
-            shared,
-            active: Cell::new(0),
-            stats,
-            logs: RefCell::new(Vec::new()),
-        }
-    }
-}
-
 pub async fn run(
     shared: Arc<Shared>,
     id: usize,
@@ -166,16 +45,7 @@ pub async fn run(
     let _finish = FinishGuard;
     // From here on this thread's stdout/stderr lines never wait for their reader.
     crate::log::stdio::attach();
-    let nproxies = shared.cfg.proxies.len();
-    let shard = Rc::new(Shard {
-        id,
-        pipes: RefCell::new(PipePool::new(shared.pipe_size, shared.pipes_per_shard)),
-        http_pool: RefCell::new(Default::default()),
-        shared: shared.clone(),
-        active: Cell::new(0),
-        stats: shared.counters.shard(id).proc.clone(),
-        logs: RefCell::new((0..nproxies).map(|_| None).collect()),
-    });
+    let shard = Rc::new(Shard::new(id, shared.clone(), shared.pipes_per_shard));
     let mut loops = Vec::new();
     for l in listeners {
         loops.push(glommio::spawn_local(accept_loop(shard.clone(), l)));
@@ -224,11 +94,11 @@ pub async fn run(
 /// oldest one expires, at most once a second, and every purge delay while the pool is
 /// empty. Runs until `run` drops its task at the end of the generation.
 async fn purge_idle_servers(shard: Rc<Shard>) {
-    use crate::proxy::http::pool::PURGE_DELAY;
+    use crate::net::pool::PURGE_DELAY;
     loop {
         let now = Instant::now();
         let next = shard.http_pool.borrow_mut().purge(now);
-        shard.stats.publish(&shard);
+        shard.publish_stats();
         let wait = next.map_or(PURGE_DELAY, |t| t.saturating_duration_since(now));
         glommio::timer::sleep(wait.clamp(Duration::from_secs(1), PURGE_DELAY)).await;
     }
@@ -282,7 +152,7 @@ fn shard_count(shared: &Shared) -> usize {
 }
 
 /// Takes a slot, waiting for one if needed; false when a stop came first.
-async fn admit(slots: &super::control::Slots, control: &super::control::Control) -> bool {
+async fn admit(slots: &Slots, control: &Control) -> bool {
     if slots.try_take() {
         return true;
     }
@@ -302,7 +172,7 @@ async fn admit(slots: &super::control::Slots, control: &super::control::Control)
 }
 
 /// How long a replaced generation keeps its pending accept: bounded by its grace period.
-async fn linger(control: &crate::runtime::control::Control) {
+async fn linger(control: &crate::cluster::control::Control) {
     let end = Instant::now() + Duration::from_secs(2);
     loop {
         let now = Instant::now();
@@ -320,7 +190,6 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
     let Some(fe) = shared.frontends[l.proxy].clone() else {
         return;
     };
-    let fd = l.sock.as_raw_fd();
     let gl = crate::sys::glommio_listener(l.sock);
     let control = &shared.control;
     loop {
@@ -328,11 +197,11 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             if control.stopping() {
                 break None;
             }
-            match crate::sys::accept(fd) {
+            match crate::sys::accept(gl.fd()) {
                 Ok((sock, peer)) => break Some((crate::sys::glommio_stream(sock), peer)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     // Nothing pending: let io_uring wait for the next connection.
-                    let mut acc = std::pin::pin!(gl.shared_accept());
+                    let mut acc = std::pin::pin!(gl.listener.shared_accept());
                     let mut r = future::or(async { Some((&mut acc).await) }, async {
                         control.wait_stop().await;
                         None
@@ -354,7 +223,7 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
                         None => break None,
                         Some(Ok(a)) => {
                             let s = a.bind_to_executor();
-                            let _ = crate::sys::set_nonblocking(s.as_raw_fd());
+                            let _ = crate::sys::set_nonblocking(crate::sys::fd(&s));
                             match s.peer_addr() {
                                 Ok(peer) => break Some((s, peer)),
                                 Err(_) => continue, // already gone

@@ -2,7 +2,7 @@
 //! health checks off and on. Each one changes the server's shared state (`ServerState`),
 //! so every shard sees it at once, and rebuilds the backend's balancing tables.
 
-use crate::runtime::BackendRt;
+use crate::cluster::BackendRt;
 
 /// An action of the page's form (`action=` values, HAProxy's names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl Action {
 /// Applies `a` to server `srv` of `be`; whether something changed. The same admin bits
 /// as the runtime API's `set server … state` and `disable|enable health`.
 pub fn apply(be: &BackendRt, srv: usize, a: Action) -> bool {
-    use crate::health::state::admin::{FDRAIN, FMAINT};
+    use crate::cluster::state::admin::{FDRAIN, FMAINT};
     let s = &be.lb.servers[srv];
     let before = (s.admin(), s.checks_enabled(), s.state(), s.weight());
     match a {

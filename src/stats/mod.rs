@@ -1,12 +1,15 @@
-//! Statistics: the counters every shard keeps ([`counters`]), a snapshot of them with the
+//! Statistics: the counters every shard keeps ([`counters`], owned by `cluster`), a snapshot of them with the
 //! servers' shared state in HAProxy's stat fields ([`Snapshot`], built on read by
 //! [`snapshot::take`]), and pure renderers of a snapshot: the CSV of the stats page and
 //! `show stat` ([`csv`]), its typed JSON ([`json`]), `show stat typed` ([`typed`]), the HTML page ([`html`]) and the
 //! Prometheus exposition ([`prom`]). Nothing here runs on a request's path except the
 //! counters' relaxed writes; the rest runs when someone asks.
+//!
+//! Layer: reads `cluster` (shared state and counters), renders with `h1`; no I/O, so it
+//! sits beside `net`, below `proxy` (which serves the stats page) and `runtime` (the stats
+//! socket).
 
 pub mod admin;
-pub mod counters;
 pub mod csv;
 pub mod html;
 pub mod json;
@@ -15,10 +18,10 @@ pub mod prom;
 pub mod snapshot;
 pub mod typed;
 
-pub use counters::{Counters, ShardCounters, StreamEnd};
+pub use crate::cluster::counters::{self, Counters, ShardCounters, StreamEnd};
 pub use snapshot::{Snapshot, take};
 
-pub use crate::health::CheckStatus;
+pub use crate::cluster::CheckStatus;
 
 /// The kind of a row (`type` field, JSON `objType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,9 +6,9 @@
 use super::admin::{self, Action};
 use super::html::PageOpts;
 use super::{ObjType, Row, Snapshot, csv, html, json, prom};
+use crate::cluster::Shared;
 use crate::config::StatsCfg;
-use crate::proxy::http::write_response;
-use crate::runtime::Shared;
+use crate::h1::write_response;
 
 /// What the session knows of the request.
 pub struct PageRequest<'a> {

@@ -4,8 +4,8 @@
 
 use super::counters::{C, Totals};
 use super::{CheckStatus, ObjType, Row, Val, f};
-use crate::health::state::SrvState;
-use crate::runtime::Shared;
+use crate::cluster::Shared;
+use crate::cluster::state::SrvState;
 use std::time::SystemTime;
 
 /// Process-wide values (`show info`, `haproxy_process_*`).
@@ -230,7 +230,7 @@ pub fn take(shared: &Shared) -> Snapshot {
     let shards: Vec<ShardInfo> = (0..cnt.shards())
         .map(|k| {
             let p = &cnt.shard(k).proc;
-            let g = crate::runtime::shard::ShardStats::get;
+            let g = crate::cluster::counters::ShardStats::get;
             ShardInfo {
                 accepted: g(&p.accepted),
                 spliced: g(&p.spliced),
@@ -349,8 +349,8 @@ fn http_fields(r: &mut Row, http: bool, t: &Totals, frontend: bool) {
 /// HAProxy's server status: `MAINT`, `DRAIN` (forced drain), `NOLB` (health stopping),
 /// `no check` (unchecked, or checks disabled), or `UP`/`DOWN` with the check progress
 /// while it moves (`UP 1/3`, `DOWN 1/2`).
-fn server_status(s: &crate::health::ServerState) -> String {
-    use crate::health::state::admin::FDRAIN;
+fn server_status(s: &crate::cluster::ServerState) -> String {
+    use crate::cluster::state::admin::FDRAIN;
     let st = s.state();
     if st == SrvState::Maint {
         return "MAINT".into();

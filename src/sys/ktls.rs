@@ -14,7 +14,7 @@
 //!   decrypted payload. For TLS 1.3 the type is the inner content type.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use super::{cvt, cvt_size};
 
@@ -34,13 +34,13 @@ pub use libc::{
 
 /// Attaches the `tls` ULP to a connected TCP socket. Nothing else changes on the socket:
 /// until TLS_TX/TLS_RX are set it still carries plain TCP.
-pub fn set_tls_ulp(fd: RawFd) -> io::Result<()> {
+pub fn set_tls_ulp(fd: BorrowedFd<'_>) -> io::Result<()> {
     let name = b"tls";
     // SAFETY: the option value is the 3 bytes of `name`, valid for the call; the kernel
     // copies at most `optlen` bytes.
     cvt(unsafe {
         libc::setsockopt(
-            fd,
+            fd.as_raw_fd(),
             libc::SOL_TCP,
             libc::TCP_ULP,
             name.as_ptr().cast(),
@@ -51,7 +51,7 @@ pub fn set_tls_ulp(fd: RawFd) -> io::Result<()> {
 }
 
 /// Gives the kernel the keys of one direction (`rx`: records received).
-pub fn set_tls_crypto(fd: RawFd, rx: bool, info: &TlsCryptoInfo) -> io::Result<()> {
+pub fn set_tls_crypto(fd: BorrowedFd<'_>, rx: bool, info: &TlsCryptoInfo) -> io::Result<()> {
     let opt = if rx { libc::TLS_RX } else { libc::TLS_TX };
     let (ptr, len): (*const libc::c_void, usize) = match info {
         TlsCryptoInfo::AesGcm128(i) => ((i as *const _ as *const libc::c_void), size_of_val(i)),
@@ -62,7 +62,15 @@ pub fn set_tls_crypto(fd: RawFd, rx: bool, info: &TlsCryptoInfo) -> io::Result<(
     };
     // SAFETY: `ptr`/`len` describe the #[repr(C)] struct borrowed by `info`, alive for the
     // call; the kernel reads exactly `len` bytes and checks them against the cipher type.
-    cvt(unsafe { libc::setsockopt(fd, libc::SOL_TLS, opt, ptr, len as libc::socklen_t) })?;
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_TLS,
+            opt,
+            ptr,
+            len as libc::socklen_t,
+        )
+    })?;
     Ok(())
 }
 
@@ -70,7 +78,11 @@ pub fn set_tls_crypto(fd: RawFd, rx: bool, info: &TlsCryptoInfo) -> io::Result<(
 /// of the records read (the kernel never mixes types in one call) and the bytes copied.
 /// Without `MSG_DONTWAIT` in `flags` it blocks like `recv`. A record of type 0 is
 /// reported when the kernel sent no cmsg (a socket without TLS_RX).
-pub fn recv_tls_record(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<(u8, usize)> {
+pub fn recv_tls_record(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<(u8, usize)> {
     // Room for one cmsghdr with a 1-byte payload, aligned as the kernel writes it.
     let mut cbuf = [0u64; 8];
     let mut iov = libc::iovec {
@@ -85,7 +97,7 @@ pub fn recv_tls_record(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Res
     msg.msg_controllen = std::mem::size_of_val(&cbuf);
     // SAFETY: `msg` points at `iov` (describing `buf`) and `cbuf`, all alive and writable
     // for the call's duration.
-    let n = cvt_size(unsafe { libc::recvmsg(fd, &mut msg, flags) })?;
+    let n = cvt_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })?;
     let mut record_type = 0u8;
     // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR walk the control buffer the kernel filled, bounded
     // by msg_controllen; CMSG_DATA of a SOL_TLS/TLS_GET_RECORD_TYPE cmsg holds one byte.
@@ -102,7 +114,7 @@ pub fn recv_tls_record(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Res
 }
 
 /// `sendmsg` of one record of the given content type (e.g. 21, an alert) on a kTLS socket.
-pub fn send_tls_record(fd: RawFd, record_type: u8, data: &[u8]) -> io::Result<usize> {
+pub fn send_tls_record(fd: BorrowedFd<'_>, record_type: u8, data: &[u8]) -> io::Result<usize> {
     let mut cbuf = [0u64; 8];
     let mut iov = libc::iovec {
         iov_base: data.as_ptr() as *mut libc::c_void,
@@ -125,5 +137,5 @@ pub fn send_tls_record(fd: RawFd, record_type: u8, data: &[u8]) -> io::Result<us
         *libc::CMSG_DATA(c) = record_type;
     }
     // SAFETY: `msg` describes `data` (only read by sendmsg) and `cbuf`, alive for the call.
-    cvt_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
+    cvt_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) })
 }

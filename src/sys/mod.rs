@@ -1,10 +1,16 @@
 //! The one place with `unsafe`: raw file descriptors, splice(2), pipes, resource limits, and
 //! the kTLS socket options ([`ktls`]).
-//! Each block says why it is sound. Everything outside this module is safe code.
+//! Each block says why it is sound. Everything outside this module is safe code: the crate
+//! root denies `unsafe_code` and allows it here alone, and these functions take descriptors
+//! as `BorrowedFd` (see [`fd`] for glommio's sockets), never as a bare `RawFd`.
+//!
+//! Layer: the bottom (uses nothing of corelb); anyone may use it.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
+#[cfg(test)]
+pub mod counting_alloc;
 pub mod ktls;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -56,13 +62,13 @@ impl Pipe {
 
 /// splice(2) between two descriptors without blocking on the pipe side
 /// (SPLICE_F_NONBLOCK); the socket side must be O_NONBLOCK itself.
-pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
     // SAFETY: splice only reads the descriptors and null offsets; invalid fds give EBADF.
     cvt_size(unsafe {
         libc::splice(
-            from,
+            from.as_raw_fd(),
             std::ptr::null_mut(),
-            to,
+            to.as_raw_fd(),
             std::ptr::null_mut(),
             len,
             libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE,
@@ -70,21 +76,21 @@ pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     })
 }
 
-/// read(2) on a raw descriptor (used to take bytes out of a pipe).
-pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+/// read(2) on a descriptor (used to take bytes out of a pipe).
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-    cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+    cvt_size(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
 }
 
-/// write(2) on a raw descriptor (used to put a byte into a pipe).
-pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+/// write(2) on a descriptor (used to put a byte into a pipe).
+pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
-    cvt_size(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
+    cvt_size(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
 }
 
 /// Waits up to `timeout_ms` for `fd` to accept writes (poll(2) POLLOUT); for a thread that
 /// may block, never for a shard.
-pub fn wait_writable(fd: std::os::fd::BorrowedFd<'_>, timeout_ms: i32) -> io::Result<()> {
+pub fn wait_writable(fd: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<()> {
     let mut p = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLOUT,
@@ -96,9 +102,10 @@ pub fn wait_writable(fd: std::os::fd::BorrowedFd<'_>, timeout_ms: i32) -> io::Re
 }
 
 /// Puts a descriptor in non-blocking mode (splice on sockets relies on it).
-pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: F_GETFL/F_SETFL with an int flag set on a valid fd.
     unsafe {
+        let fd = fd.as_raw_fd();
         let fl = cvt(libc::fcntl(fd, libc::F_GETFL))?;
         if fl & libc::O_NONBLOCK == 0 {
             cvt(libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK))?;
@@ -108,19 +115,36 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 }
 
 /// Bytes waiting in a socket's receive queue (FIONREAD), used to tell EOF from "no data".
-pub fn bytes_readable(fd: RawFd) -> io::Result<usize> {
+pub fn bytes_readable(fd: BorrowedFd<'_>) -> io::Result<usize> {
     let mut n: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int through the pointer.
-    cvt(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) })?;
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) })?;
     Ok(n.max(0) as usize)
 }
 
+/// A listening socket handed over to glommio, with its descriptor: glommio's `TcpListener`
+/// does not expose it, and `accept` needs it.
+pub struct GlommioListener {
+    pub listener: glommio::net::TcpListener,
+    fd: RawFd,
+}
+
+impl GlommioListener {
+    /// The listening socket's descriptor, borrowed for as long as the listener is.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: `listener` owns `fd` and closes it only when dropped, which the borrow of
+        // `self` rules out for the returned lifetime.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
+}
+
 /// Hands a listening socket over to glommio on the current executor thread.
-pub fn glommio_listener(sock: socket2::Socket) -> glommio::net::TcpListener {
+pub fn glommio_listener(sock: socket2::Socket) -> GlommioListener {
     use std::os::fd::IntoRawFd;
     let fd = sock.into_raw_fd();
     // SAFETY: `fd` is an open, bound, listening TCP socket whose ownership we give away.
-    unsafe { glommio::net::TcpListener::from_raw_fd(fd) }
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+    GlommioListener { listener, fd }
 }
 
 /// Hands a connected TCP socket over to glommio on the current executor thread.
@@ -131,12 +155,26 @@ pub fn glommio_stream(sock: socket2::Socket) -> glommio::net::TcpStream {
     unsafe { glommio::net::TcpStream::from_raw_fd(fd) }
 }
 
-/// A borrowed view of a raw socket for setting options with socket2.
-pub fn with_sockref<T>(fd: RawFd, f: impl FnOnce(&socket2::Socket) -> T) -> T {
-    // SAFETY: the fd is open for the duration of the call (owned by a live stream), and
-    // ManuallyDrop keeps the temporary Socket from closing it.
-    let s = std::mem::ManuallyDrop::new(unsafe { socket2::Socket::from_raw_fd(fd) });
-    f(&s)
+/// A borrowed view of a socket for setting options with socket2.
+pub fn with_sockref<T>(fd: BorrowedFd<'_>, f: impl FnOnce(&socket2::Socket) -> T) -> T {
+    f(&socket2::SockRef::from(&fd))
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for glommio::net::TcpStream {}
+}
+
+/// A glommio socket: it owns its descriptor and closes it only when dropped. glommio's
+/// types implement `AsRawFd` but not `AsFd`; [`fd`] bridges the two.
+pub trait GlommioSocket: AsRawFd + sealed::Sealed {}
+impl GlommioSocket for glommio::net::TcpStream {}
+
+/// The descriptor of a glommio socket, borrowed for as long as the socket is.
+pub fn fd<S: GlommioSocket>(s: &S) -> BorrowedFd<'_> {
+    // SAFETY: `s` owns the descriptor and keeps it open until it is dropped, which the
+    // borrow of `s` rules out for the returned lifetime.
+    unsafe { BorrowedFd::borrow_raw(s.as_raw_fd()) }
 }
 
 /// RLIMIT_* values (soft, hard).
@@ -219,7 +257,7 @@ pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
 
 /// setsockopt with an int value.
 pub fn setsockopt_int(
-    fd: RawFd,
+    fd: BorrowedFd<'_>,
     level: libc::c_int,
     opt: libc::c_int,
     val: libc::c_int,
@@ -227,7 +265,7 @@ pub fn setsockopt_int(
     // SAFETY: the option value is a valid int of the size we pass.
     cvt(unsafe {
         libc::setsockopt(
-            fd,
+            fd.as_raw_fd(),
             level,
             opt,
             (&val as *const libc::c_int).cast(),
@@ -239,13 +277,13 @@ pub fn setsockopt_int(
 
 /// accept4 on a non-blocking listener: the new socket is non-blocking and close-on-exec
 /// (one syscall; glommio's own accept costs four). Returns the peer address too.
-pub fn accept(fd: RawFd) -> io::Result<(socket2::Socket, std::net::SocketAddr)> {
+pub fn accept(listener: BorrowedFd<'_>) -> io::Result<(socket2::Socket, std::net::SocketAddr)> {
     let mut storage: libc::sockaddr_storage = unsafe_zeroed_storage();
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: storage/len describe a writable sockaddr_storage.
     let nfd = cvt(unsafe {
         libc::accept4(
-            fd,
+            listener.as_raw_fd(),
             (&mut storage as *mut libc::sockaddr_storage).cast(),
             &mut len,
             libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
@@ -266,21 +304,21 @@ fn unsafe_zeroed_storage() -> libc::sockaddr_storage {
     unsafe { std::mem::zeroed() }
 }
 
-/// shutdown(2) on a raw socket.
-pub fn shutdown(fd: RawFd, how: libc::c_int) -> io::Result<()> {
+/// shutdown(2) on a socket.
+pub fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
     // SAFETY: plain integers.
-    cvt(unsafe { libc::shutdown(fd, how) })?;
+    cvt(unsafe { libc::shutdown(fd.as_raw_fd(), how) })?;
     Ok(())
 }
 
 /// Whether an idle connection is still usable: a non-blocking MSG_PEEK says EAGAIN (open, no
 /// data). 0 (the peer closed) or unexpected data mean it must not be reused.
-pub fn idle_socket_alive(fd: RawFd) -> bool {
+pub fn idle_socket_alive(fd: BorrowedFd<'_>) -> bool {
     let mut b = [0u8; 1];
     // SAFETY: `b` is valid for one byte.
     let r = unsafe {
         libc::recv(
-            fd,
+            fd.as_raw_fd(),
             b.as_mut_ptr().cast(),
             1,
             libc::MSG_PEEK | libc::MSG_DONTWAIT,
@@ -296,11 +334,12 @@ pub const MAX_SEND_FD: usize = 253;
 pub fn send_fds(
     sock: &std::os::unix::net::UnixStream,
     data: &[u8],
-    fds: &[RawFd],
+    fds: &[BorrowedFd<'_>],
 ) -> io::Result<()> {
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     let iov = [io::IoSlice::new(data)];
-    let cmsg = [ControlMessage::ScmRights(fds)];
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let cmsg = [ControlMessage::ScmRights(&raw)];
     sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
         .map_err(io::Error::from)?;
     Ok(())

@@ -11,7 +11,7 @@
 //!    it run in both directions? The answer is cached and logged in one line. On a kernel
 //!    without CONFIG_TLS (these build machines) the answer is "unavailable" and TLS stays
 //!    in rustls, in user space.
-//! 2. The handshake reads through `crate::proxy::tls::HsStream` (or [`BoundaryReader`] for blocking
+//! 2. The handshake reads through `crate::net::tls::HsStream` (or [`BoundaryReader`] for blocking
 //!    I/O), which never hands rustls part of a record: whatever rustls has not read stays
 //!    in the socket, where the kernel will find the next record whole.
 //! 3. After the handshake, flush rustls' pending output (TLS 1.3 session tickets move the
@@ -28,7 +28,7 @@
 //! The raw system calls are in [`crate::sys::ktls`].
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::sync::OnceLock;
 
 use rustls::{CipherSuite, ConnectionTrafficSecrets, ProtocolVersion};
@@ -320,7 +320,7 @@ enum ProbeError {
 fn probe_one(v: KtlsVersion, c: KtlsCipher) -> Result<(), ProbeError> {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
     use std::time::Duration;
     let setup = |e: io::Error| ProbeError::Ulp(format!("cannot open a loopback connection: {e}"));
     let l = TcpListener::bind("127.0.0.1:0").map_err(setup)?;
@@ -333,7 +333,7 @@ fn probe_one(v: KtlsVersion, c: KtlsCipher) -> Result<(), ProbeError> {
             .map_err(setup)?;
     }
     for s in [&a, &b] {
-        if let Err(e) = sys::set_tls_ulp(s.as_raw_fd()) {
+        if let Err(e) = sys::set_tls_ulp(s.as_fd()) {
             return Err(ProbeError::Ulp(match e.raw_os_error() {
                 Some(libc::ENOENT) => "the kernel has no 'tls' ULP (setsockopt TCP_ULP \
                                        \"tls\": ENOENT: CONFIG_TLS is off or the tls module \
@@ -345,10 +345,10 @@ fn probe_one(v: KtlsVersion, c: KtlsCipher) -> Result<(), ProbeError> {
     }
     let info = dummy_info(v, c);
     let cipher = |what: &str, e: io::Error| ProbeError::Cipher(format!("{what}: {e}"));
-    sys::set_tls_crypto(a.as_raw_fd(), false, &info).map_err(|e| cipher("TLS_TX", e))?;
-    sys::set_tls_crypto(b.as_raw_fd(), true, &info).map_err(|e| cipher("TLS_RX", e))?;
-    sys::set_tls_crypto(b.as_raw_fd(), false, &info).map_err(|e| cipher("TLS_TX", e))?;
-    sys::set_tls_crypto(a.as_raw_fd(), true, &info).map_err(|e| cipher("TLS_RX", e))?;
+    sys::set_tls_crypto(a.as_fd(), false, &info).map_err(|e| cipher("TLS_TX", e))?;
+    sys::set_tls_crypto(b.as_fd(), true, &info).map_err(|e| cipher("TLS_RX", e))?;
+    sys::set_tls_crypto(b.as_fd(), false, &info).map_err(|e| cipher("TLS_TX", e))?;
+    sys::set_tls_crypto(a.as_fd(), true, &info).map_err(|e| cipher("TLS_RX", e))?;
     let mut buf = [0u8; 5];
     a.write_all(b"probe").map_err(|e| cipher("write", e))?;
     b.read_exact(&mut buf).map_err(|e| cipher("read", e))?;
@@ -416,7 +416,7 @@ impl RecordBoundary {
 }
 
 /// A blocking reader that never crosses a TLS record boundary, for
-/// `rustls::Connection::read_tls` (the async one is `crate::proxy::tls::HsStream`).
+/// `rustls::Connection::read_tls` (the async one is `crate::net::tls::HsStream`).
 #[derive(Debug)]
 pub struct BoundaryReader<R> {
     pub inner: R,
@@ -492,7 +492,7 @@ pub fn pending_output(conn: &mut rustls::Connection) -> Vec<u8> {
 /// `fd` is the connection's socket; `at_record_boundary` comes from the handshake stream (`HsStream`)
 /// (or [`BoundaryReader`]) the handshake read through. See the module documentation.
 pub fn handoff(
-    fd: RawFd,
+    fd: BorrowedFd<'_>,
     conn: impl Into<rustls::Connection>,
     support: &KtlsSupport,
     at_record_boundary: bool,
@@ -642,7 +642,7 @@ pub fn classify(record_type: u8, payload: &[u8]) -> Record {
 /// Reads from a kTLS socket with `recvmsg`, after `read` failed with EIO (or `splice` with
 /// EINVAL): returns what came. Non-blocking (`MSG_DONTWAIT`): WouldBlock when nothing is
 /// there. Application data lands in `buf` and is reported as [`Record::Data`].
-pub fn read_record(fd: RawFd, buf: &mut [u8]) -> io::Result<Record> {
+pub fn read_record(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Record> {
     let (t, n) = sys::recv_tls_record(fd, buf, libc::MSG_DONTWAIT)?;
     if n == 0 && t == 0 {
         return Ok(Record::Data(0));
@@ -652,7 +652,7 @@ pub fn read_record(fd: RawFd, buf: &mut [u8]) -> io::Result<Record> {
 
 /// Sends a close_notify alert through the kernel (before shutting the socket down), as
 /// HAProxy does on a clean close.
-pub fn send_close_notify(fd: RawFd) -> io::Result<()> {
+pub fn send_close_notify(fd: BorrowedFd<'_>) -> io::Result<()> {
     sys::send_tls_record(fd, ALERT, &[1, 0]).map(|_| ())
 }
 

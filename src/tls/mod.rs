@@ -2,6 +2,9 @@
 //! built from HAProxy's SSL keywords, and the hand-off of the record layer to the kernel
 //! (kTLS).
 //!
+//! Configuration-time: builds on `sys` only; used by `config` (TLS settings parsed into the
+//! model), `net` (handshakes and the kTLS hand-off on connections) and `runtime` (`show ssl`).
+//!
 //! - [`certs`]: PEM files, `crt DIR`, `crt-list`, `.key` beside the certificate, expiry
 //!   checks, and [`certs::CertStore`], the SNI resolver rustls asks for a certificate.
 //! - [`ciphers`]: OpenSSL cipher strings and TLS 1.3 suite lists mapped onto the rustls

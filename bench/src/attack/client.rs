@@ -1,5 +1,5 @@
 //! The HTTP/1.1 client of one shard: connections (TCP or rustls), one request/response
-//! exchange, and the errors that become the results' error strings.
+//! exchange, and the errors that become the results' error strings (HTTP/2's too).
 
 use std::fmt;
 use std::io;
@@ -12,11 +12,22 @@ use glommio::net::TcpStream;
 
 use crate::duration;
 use crate::http1::{self, ChunkedDecoder, Framing};
+use crate::record::Proto;
 
 /// A client connection.
 pub enum Conn {
     Plain(TcpStream),
     Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    /// TLS: the server selected h2 (ALPN).
+    pub fn selected_h2(&self) -> bool {
+        match self {
+            Conn::Plain(_) => false,
+            Conn::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+        }
+    }
 }
 
 impl AsyncRead for Conn {
@@ -80,6 +91,11 @@ pub enum HitError {
     BadChunk(http1::ChunkError),
     BodyEof,
     Timeout(std::time::Duration),
+    /// An HTTP/2 stream or connection error; `started`: the response had begun.
+    H2 {
+        err: h2::Error,
+        started: bool,
+    },
 }
 
 impl HitError {
@@ -98,6 +114,14 @@ impl HitError {
                     | io::ErrorKind::ConnectionAborted
                     | io::ErrorKind::UnexpectedEof
             ),
+            // The connection ended (GOAWAY, closed) or refused the stream before any of the
+            // response: the request was not processed and may go again (RFC 9113 §8.7).
+            HitError::H2 {
+                err,
+                started: false,
+            } => {
+                err.is_go_away() || err.is_io() || err.reason() == Some(h2::Reason::REFUSED_STREAM)
+            }
             _ => false,
         }
     }
@@ -118,6 +142,7 @@ impl fmt::Display for HitError {
             HitError::BadFraming(e) => write!(f, "malformed response: {e}"),
             HitError::BadChunk(e) => write!(f, "{e}"),
             HitError::BodyEof => write!(f, "the connection closed in the response body"),
+            HitError::H2 { err, .. } => write!(f, "http2: {err}"),
             HitError::Timeout(d) => write!(
                 f,
                 "timeout: no complete response within {}",
@@ -136,6 +161,7 @@ pub struct Response {
     pub reusable: bool,
     /// The reason phrase, kept only for statuses that count as errors.
     pub reason: Option<String>,
+    pub proto: Proto,
 }
 
 const MAX_HEAD: usize = 64 * 1024;
@@ -181,6 +207,7 @@ pub async fn exchange(
                         bytes_in,
                         reusable: clean && !info.close,
                         reason,
+                        proto: Proto::Http1,
                     });
                 }
                 httparse::Status::Partial => {}

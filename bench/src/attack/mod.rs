@@ -4,8 +4,13 @@
 //! starts one shard per core; each takes every `count`-th request of the global schedule (see
 //! `pacer`). Results go from the shards in batches over a channel to one writer thread, which
 //! encodes the results stream (see `record`) to stdout or `--output`.
+//!
+//! Requests go over HTTP/1.1 (`client`) or HTTP/2 (`h2`): HTTPS endpoints with `--http2`
+//! offer h2 over ALPN and fall back to HTTP/1.1 when the server does not select it; plain
+//! ones speak HTTP/2 with `--h2c`.
 
 mod client;
+mod h2;
 mod shard;
 
 use std::collections::HashMap;
@@ -39,11 +44,15 @@ pub struct Plan {
     timeout: Option<Duration>,
     keepalive: bool,
     max_idle: usize,
+    /// HTTP/2: requests in flight on one connection (`--max-streams`).
+    max_streams: usize,
 }
 
 /// A target rendered to the bytes sent.
 struct Prepared {
     request: Vec<u8>,
+    /// The same as an HTTP/2 request, when its endpoint is attacked over HTTP/2.
+    h2: Option<h2::H2Request>,
     bytes_out: u64,
     head: bool,
     endpoint: usize,
@@ -56,6 +65,22 @@ struct Endpoint {
     addrs: Result<Vec<SocketAddr>, String>,
     /// HTTPS only: the name sent as SNI and verified.
     server_name: Option<Result<ServerName<'static>, String>>,
+    /// Attacked over HTTP/2: TLS offering h2 (`--http2`), or plain TCP with prior knowledge
+    /// (`--h2c`).
+    h2: bool,
+    /// `scheme://host:port`, for messages.
+    origin: String,
+    /// The server did not select h2 and that was said (once, by whichever shard saw it).
+    fallback_said: AtomicBool,
+}
+
+/// The protocols asked for on the command line.
+#[derive(Clone, Copy)]
+struct Protocols {
+    /// `--http2`: offer h2 over TLS.
+    http2: bool,
+    /// `--h2c`: HTTP/2 with prior knowledge over plain TCP.
+    h2c: bool,
 }
 
 /// A shard's results on their way to the writer.
@@ -97,8 +122,9 @@ fn prepare(
     default_body: &[u8],
     headers: &[(String, String)],
     keepalive: bool,
-) -> (Vec<Prepared>, Vec<Endpoint>) {
-    let mut endpoints = Vec::new();
+    protocols: Protocols,
+) -> Result<(Vec<Prepared>, Vec<Endpoint>), String> {
+    let mut endpoints: Vec<Endpoint> = Vec::new();
     let mut endpoint_of: HashMap<(bool, String, u16), usize> = HashMap::new();
     let prepared = targets
         .iter()
@@ -120,14 +146,46 @@ fn prepare(
                     ServerName::try_from(t.url.host.clone())
                         .map_err(|e| format!("{}: not a valid TLS server name: {e}", t.url.host))
                 });
-                endpoints.push(Endpoint { addrs, server_name });
+                let h2 = if t.url.tls {
+                    protocols.http2
+                } else {
+                    protocols.h2c
+                };
+                endpoints.push(Endpoint {
+                    addrs,
+                    server_name,
+                    h2,
+                    origin: format!(
+                        "{}://{}:{}",
+                        if t.url.tls { "https" } else { "http" },
+                        t.url.host,
+                        t.url.port
+                    ),
+                    fallback_said: AtomicBool::new(false),
+                });
                 endpoints.len() - 1
             });
             // The flag's headers first, then the target's (vegeta's order).
             let all_headers: Vec<(String, String)> =
                 headers.iter().chain(&t.headers).cloned().collect();
             let body = t.body.as_deref().unwrap_or(default_body);
-            Prepared {
+            let h2 = if endpoints[endpoint].h2 {
+                Some(
+                    h2::H2Request::new(
+                        &t.method,
+                        t.url.tls,
+                        &t.url.authority,
+                        &t.url.path,
+                        &all_headers,
+                        body,
+                    )
+                    .map_err(|e| format!("{} {}: {e}", t.method, t.url.original))?,
+                )
+            } else {
+                None
+            };
+            Ok(Prepared {
+                h2,
                 request: render_request(&RequestSpec {
                     method: &t.method,
                     path: &t.url.path,
@@ -140,10 +198,10 @@ fn prepare(
                 head: t.method == "HEAD",
                 endpoint,
                 label: format!("{} {}", t.method, t.url.original),
-            }
+            })
         })
-        .collect();
-    (prepared, endpoints)
+        .collect::<Result<_, String>>()?;
+    Ok((prepared, endpoints))
 }
 
 /// `n` split over `shards`: shard `i`'s share.
@@ -177,7 +235,14 @@ pub fn run(args: &AttackArgs, cpus: Option<usize>) -> Result<(), String> {
         }
         None => Vec::new(),
     };
-    let (prepared, endpoints) = prepare(&targets, &body, &args.headers, args.keepalive);
+    if args.max_streams == 0 {
+        return Err("-max-streams must be at least 1".to_string());
+    }
+    let protocols = Protocols {
+        http2: args.http2,
+        h2c: args.h2c,
+    };
+    let (prepared, endpoints) = prepare(&targets, &body, &args.headers, args.keepalive, protocols)?;
 
     let tls_options = if targets.iter().any(|t| t.url.tls) {
         let roots = if args.root_certs.is_empty() || args.insecure {
@@ -201,9 +266,10 @@ pub fn run(args: &AttackArgs, cpus: Option<usize>) -> Result<(), String> {
             },
             client_cert,
             resumption: args.session_tickets,
+            offer_h2: args.http2,
         };
         // Build one now so configuration errors stop the attack before it starts.
-        crate::tls::client_config(&opts)?;
+        crate::tls::client_config(&opts, args.http2)?;
         Some(Arc::new(opts))
     } else {
         None
@@ -227,6 +293,7 @@ pub fn run(args: &AttackArgs, cpus: Option<usize>) -> Result<(), String> {
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
         keepalive: args.keepalive,
         max_idle: args.connections,
+        max_streams: args.max_streams,
     });
 
     // First SIGINT/SIGTERM: stop sending, finish what is in flight, write everything.
@@ -262,8 +329,13 @@ pub fn run(args: &AttackArgs, cpus: Option<usize>) -> Result<(), String> {
             tx.clone(),
         );
         move || async move {
-            let tls = tls_options.map(|o| {
-                TlsConnector::from(crate::tls::client_config(&o).expect("checked before start"))
+            // HTTP/1.1 connections offer only http/1.1; HTTP/2 ones offer h2 first.
+            let connector = |o: &crate::tls::ClientOptions, h2: bool| {
+                TlsConnector::from(crate::tls::client_config(o, h2).expect("checked before start"))
+            };
+            let tls = tls_options.map(|o| shard::Connectors {
+                h1: connector(&o, false),
+                h2: o.offer_h2.then(|| connector(&o, true)),
             });
             ready.wait();
             go.wait();
@@ -372,7 +444,11 @@ mod tests {
             |_| Ok(Vec::new()),
         )
         .unwrap();
-        let (p, e) = prepare(&targets, b"xyz", &[("X-G".into(), "g".into())], false);
+        let h1 = Protocols {
+            http2: false,
+            h2c: false,
+        };
+        let (p, e) = prepare(&targets, b"xyz", &[("X-G".into(), "g".into())], false, h1).unwrap();
         assert_eq!(e.len(), 2);
         assert_eq!((p[0].endpoint, p[1].endpoint, p[2].endpoint), (0, 0, 1));
         let post = String::from_utf8(p[1].request.clone()).unwrap();
@@ -383,5 +459,15 @@ mod tests {
         assert!(e[0].server_name.is_none());
         assert!(matches!(e[1].server_name, Some(Ok(_))));
         assert_eq!(e[0].addrs.as_ref().unwrap()[0].port(), 1);
+        assert!(!e[0].h2 && !e[1].h2 && p.iter().all(|p| p.h2.is_none()));
+        assert_eq!(e[1].origin, "https://localhost:2");
+
+        // --http2 concerns the HTTPS endpoint, --h2c the plain one.
+        let both = |http2, h2c| {
+            let (p, e) = prepare(&targets, b"", &[], true, Protocols { http2, h2c }).unwrap();
+            (e[0].h2, e[1].h2, p[0].h2.is_some(), p[2].h2.is_some())
+        };
+        assert_eq!(both(true, false), (false, true, false, true));
+        assert_eq!(both(false, true), (true, false, true, false));
     }
 }

@@ -8,6 +8,9 @@
 //! from the due time, so a stalled server shows as latency, never as a lower rate.
 //!
 //! Closed loop (`-rate 0`): `max_workers` workers send back to back.
+//!
+//! A worker sends one request at a time, over HTTP/1.1 (a pooled or new connection of its
+//! own) or HTTP/2 (a stream of the connection it shares with the workers of its slot, `h2`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -23,8 +26,9 @@ use futures_rustls::TlsConnector;
 use glommio::net::TcpStream;
 
 use super::client::{self, Conn, HitError, Response};
-use super::{Batch, Plan};
-use crate::record::Record;
+use super::h2::{self, Acquired, H2Request, Slot};
+use super::{Batch, Plan, Prepared};
+use crate::record::{Proto, Record};
 
 /// A request due at `due`, for target `target`.
 #[derive(Clone, Copy)]
@@ -146,12 +150,25 @@ pub struct ShardSpec {
     pub tx: Sender<Batch>,
 }
 
+/// A shard's TLS connectors: HTTP/1.1 connections offer http/1.1 alone, HTTP/2 ones (with
+/// `--http2`) h2 first.
+pub struct Connectors {
+    pub h1: TlsConnector,
+    pub h2: Option<TlsConnector>,
+}
+
 struct Engine {
     plan: Arc<Plan>,
     spec: ShardSpec,
-    tls: Option<TlsConnector>,
+    tls: Option<Connectors>,
     /// Idle keep-alive connections per endpoint, most recently used last.
     pool: RefCell<Vec<Vec<Conn>>>,
+    /// HTTP/2, per endpoint: the connection slots (worker `w` uses slot `w / max_streams`).
+    slots: Vec<RefCell<Vec<Rc<Slot>>>>,
+    /// Per endpoint: the server did not select h2, so this shard speaks HTTP/1.1 to it.
+    fallback: Vec<Cell<bool>>,
+    /// HTTP/2 connections whose driving task still runs.
+    h2_live: Rc<Cell<usize>>,
     sink: RefCell<Sink>,
     /// Per endpoint, the index of the address that last connected.
     addr: Vec<Cell<usize>>,
@@ -165,7 +182,8 @@ impl Engine {
         self.spec.stop.load(Ordering::Relaxed)
     }
 
-    async fn dial(&self, endpoint: usize) -> Result<Conn, HitError> {
+    /// A new connection to `endpoint`; over TLS offering h2 when `h2`.
+    async fn dial(&self, endpoint: usize, h2: bool) -> Result<Conn, HitError> {
         let ep = &self.plan.endpoints[endpoint];
         let addrs = ep
             .addrs
@@ -197,7 +215,11 @@ impl Engine {
         match (&ep.server_name, &self.tls) {
             (Some(name), Some(tls)) => {
                 let name = name.as_ref().map_err(|e| HitError::Resolve(e.clone()))?;
-                let stream = tls
+                let connector = match (&tls.h2, h2) {
+                    (Some(c), true) => c,
+                    _ => &tls.h1,
+                };
+                let stream = connector
                     .connect(name.clone(), tcp)
                     .await
                     .map_err(HitError::Tls)?;
@@ -207,25 +229,55 @@ impl Engine {
         }
     }
 
-    /// One request on a pooled or new connection. A pooled connection the server has closed
-    /// in the meantime is dropped and the request goes again, as Go's client does.
-    async fn exchange(&self, target: usize, buf: &mut Vec<u8>) -> Result<Response, HitError> {
+    /// One request over the endpoint's protocol.
+    async fn exchange(
+        &self,
+        target: usize,
+        buf: &mut Vec<u8>,
+        worker: usize,
+    ) -> Result<Response, HitError> {
         let t = &self.plan.targets[target];
+        match &t.h2 {
+            Some(req) if !self.fallback[t.endpoint].get() => {
+                self.exchange_h2(t, req, buf, worker).await
+            }
+            _ => self.exchange_h1(t, buf, None).await,
+        }
+    }
+
+    /// One HTTP/1.1 request on `first`, a pooled or a new connection. A pooled connection
+    /// the server has closed in the meantime is dropped and the request goes again, as Go's
+    /// client does.
+    async fn exchange_h1(
+        &self,
+        t: &Prepared,
+        buf: &mut Vec<u8>,
+        mut first: Option<Conn>,
+    ) -> Result<Response, HitError> {
+        let proto = if self.plan.endpoints[t.endpoint].h2 {
+            Proto::Http1Fallback
+        } else {
+            Proto::Http1
+        };
         loop {
-            let pooled = self.pool.borrow_mut()[t.endpoint].pop();
-            let reused = pooled.is_some();
+            let pooled = match first.take() {
+                Some(c) => Some((c, false)),
+                None => self.pool.borrow_mut()[t.endpoint].pop().map(|c| (c, true)),
+            };
+            let reused = pooled.as_ref().is_some_and(|p| p.1);
             let mut conn = match pooled {
-                Some(c) => c,
-                None => self.dial(t.endpoint).await?,
+                Some((c, _)) => c,
+                None => self.dial(t.endpoint, false).await?,
             };
             match client::exchange(&mut conn, &t.request, t.head, buf).await {
-                Ok(resp) => {
+                Ok(mut resp) => {
                     if resp.reusable && self.plan.keepalive {
                         let mut pool = self.pool.borrow_mut();
                         if pool[t.endpoint].len() < self.plan.max_idle {
                             pool[t.endpoint].push(conn);
                         }
                     }
+                    resp.proto = proto;
                     return Ok(resp);
                 }
                 Err(e) if reused && e.is_stale_connection() => continue,
@@ -234,26 +286,119 @@ impl Engine {
         }
     }
 
+    /// The server did not select h2 on `conn` (TLS): from now on this shard speaks HTTP/1.1
+    /// to the endpoint, and the attack says so once.
+    fn falls_back(&self, endpoint: usize, conn: &Conn) -> bool {
+        if matches!(conn, Conn::Plain(_)) || conn.selected_h2() {
+            return false;
+        }
+        self.fallback[endpoint].set(true);
+        let ep = &self.plan.endpoints[endpoint];
+        if !ep.fallback_said.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "corelb-bench attack: {}: the server did not select h2 (ALPN); sending HTTP/1.1 (the report counts it as \"{}\")",
+                ep.origin,
+                Proto::Http1Fallback.label()
+            );
+        }
+        true
+    }
+
+    fn slot(&self, endpoint: usize, index: usize) -> Rc<Slot> {
+        let mut slots = self.slots[endpoint].borrow_mut();
+        if slots.len() <= index {
+            slots.resize_with(index + 1, Rc::default);
+        }
+        slots[index].clone()
+    }
+
+    /// One HTTP/2 request on a stream of the worker's slot's connection (dialed if there is
+    /// none). A stream the server refused or a connection that went away before any of the
+    /// response goes again on a new connection, as Go's client does.
+    async fn exchange_h2(
+        &self,
+        t: &Prepared,
+        req: &H2Request,
+        buf: &mut Vec<u8>,
+        worker: usize,
+    ) -> Result<Response, HitError> {
+        if !self.plan.keepalive {
+            // A connection per request: its handle dropped after the response, h2 closes it
+            // with GOAWAY.
+            let conn = self.dial(t.endpoint, true).await?;
+            if self.falls_back(t.endpoint, &conn) {
+                return self.exchange_h1(t, buf, Some(conn)).await;
+            }
+            let send = h2::handshake(conn, &self.h2_live, || {}).await?;
+            return h2::exchange(send, req).await;
+        }
+        let slot = self.slot(t.endpoint, worker / self.plan.max_streams);
+        loop {
+            if self.fallback[t.endpoint].get() {
+                return self.exchange_h1(t, buf, None).await;
+            }
+            let (send, generation, reused) = match slot.acquire().await {
+                Acquired::Ready(send, generation) => (send, generation, true),
+                Acquired::Dial(guard) => {
+                    // On an error the guard goes, and the slot's waiting workers dial.
+                    let conn = self.dial(t.endpoint, true).await?;
+                    if self.falls_back(t.endpoint, &conn) {
+                        drop(guard);
+                        return self.exchange_h1(t, buf, Some(conn)).await;
+                    }
+                    let generation = slot.next_generation();
+                    let owner = slot.clone();
+                    let send =
+                        h2::handshake(conn, &self.h2_live, move || owner.clear(generation)).await?;
+                    guard.publish(send.clone(), generation);
+                    (send, generation, false)
+                }
+            };
+            match h2::exchange(send, req).await {
+                Err(e) if e.is_stale_connection() => {
+                    slot.clear(generation);
+                    if !reused {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Closes the HTTP/2 connections (GOAWAY) and waits a moment for them to go.
+    async fn close_h2(&self) {
+        for slots in &self.slots {
+            for slot in slots.borrow().iter() {
+                slot.close();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while self.h2_live.get() > 0 && Instant::now() < deadline {
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Sends request `target` due at `due` and records the outcome.
-    async fn hit(&self, due: Instant, target: usize, buf: &mut Vec<u8>) {
+    async fn hit(&self, due: Instant, target: usize, buf: &mut Vec<u8>, worker: usize) {
         let outcome = match self.plan.timeout {
             Some(limit) => {
-                futures_lite::future::or(self.exchange(target, buf), async move {
+                futures_lite::future::or(self.exchange(target, buf, worker), async move {
                     glommio::timer::sleep(limit).await;
                     Err(HitError::Timeout(limit))
                 })
                 .await
             }
-            None => self.exchange(target, buf).await,
+            None => self.exchange(target, buf, worker).await,
         };
         let latency = Instant::now().saturating_duration_since(due);
         let t = &self.plan.targets[target];
-        let (status, bytes_in, error) = match outcome {
+        let (status, bytes_in, error, proto) = match outcome {
             Ok(r) => {
                 let error = r.reason.map(|reason| format!("{} {reason}", r.status));
-                (r.status, r.bytes_in, error)
+                (r.status, r.bytes_in, error, r.proto)
             }
-            Err(e) => (0, 0, Some(format!("{}: {e}", t.label))),
+            Err(e) => (0, 0, Some(format!("{}: {e}", t.label)), Proto::Http1),
         };
         let record = Record {
             timestamp: self.spec.start_unix_ns
@@ -264,6 +409,7 @@ impl Engine {
             bytes_out: t.bytes_out,
             bytes_in,
             error: 0,
+            proto,
         };
         self.sink.borrow_mut().push(record, error);
     }
@@ -274,14 +420,15 @@ fn scratch() -> Vec<u8> {
     vec![0; 16 * 1024]
 }
 
-async fn open_loop_worker(engine: Rc<Engine>, dispatch: Rc<Dispatch>) {
+/// Worker number `worker` of the shard (its HTTP/2 slot follows from it).
+async fn open_loop_worker(engine: Rc<Engine>, dispatch: Rc<Dispatch>, worker: usize) {
     let mut buf = scratch();
     while let Some(tick) = dispatch.next().await {
-        engine.hit(tick.due, tick.target, &mut buf).await;
+        engine.hit(tick.due, tick.target, &mut buf, worker).await;
     }
 }
 
-async fn closed_loop_worker(engine: Rc<Engine>) {
+async fn closed_loop_worker(engine: Rc<Engine>, worker: usize) {
     let mut buf = scratch();
     let ntargets = engine.plan.targets.len() as u64;
     let end = engine.plan.total_duration.map(|d| engine.spec.start + d);
@@ -289,7 +436,7 @@ async fn closed_loop_worker(engine: Rc<Engine>) {
         let k = engine.next_target.get();
         engine.next_target.set(k + engine.spec.count as u64);
         engine
-            .hit(Instant::now(), (k % ntargets) as usize, &mut buf)
+            .hit(Instant::now(), (k % ntargets) as usize, &mut buf, worker)
             .await;
     }
 }
@@ -303,11 +450,14 @@ async fn flusher(engine: Rc<Engine>) {
 }
 
 /// Runs this shard's part of the attack to the end.
-pub async fn run(plan: Arc<Plan>, spec: ShardSpec, tls: Option<TlsConnector>) {
+pub async fn run(plan: Arc<Plan>, spec: ShardSpec, tls: Option<Connectors>) {
     let endpoints = plan.endpoints.len();
     let engine = Rc::new(Engine {
         tls,
         pool: RefCell::new((0..endpoints).map(|_| Vec::new()).collect()),
+        slots: (0..endpoints).map(|_| RefCell::default()).collect(),
+        fallback: (0..endpoints).map(|_| Cell::new(false)).collect(),
+        h2_live: Rc::default(),
         sink: RefCell::new(Sink {
             shard: spec.index,
             records: Vec::with_capacity(BATCH),
@@ -325,15 +475,19 @@ pub async fn run(plan: Arc<Plan>, spec: ShardSpec, tls: Option<TlsConnector>) {
 
     let mut workers = Vec::new();
     if engine.plan.rate.is_unlimited() {
-        for _ in 0..engine.spec.max_workers {
-            workers.push(glommio::spawn_local(closed_loop_worker(engine.clone())));
+        for i in 0..engine.spec.max_workers {
+            workers.push(glommio::spawn_local(closed_loop_worker(
+                engine.clone(),
+                i as usize,
+            )));
         }
     } else {
         let dispatch = Rc::new(Dispatch::default());
-        for _ in 0..engine.spec.initial_workers.min(engine.spec.max_workers) {
+        for i in 0..engine.spec.initial_workers.min(engine.spec.max_workers) {
             workers.push(glommio::spawn_local(open_loop_worker(
                 engine.clone(),
                 dispatch.clone(),
+                i as usize,
             )));
         }
         schedule(&engine, &dispatch, &mut workers).await;
@@ -342,6 +496,7 @@ pub async fn run(plan: Arc<Plan>, spec: ShardSpec, tls: Option<TlsConnector>) {
     for w in workers {
         w.await;
     }
+    engine.close_h2().await;
     engine.done.set(true);
     flush_task.await;
     engine.sink.borrow_mut().flush();
@@ -378,6 +533,7 @@ async fn schedule(
             workers.push(glommio::spawn_local(open_loop_worker(
                 engine.clone(),
                 dispatch.clone(),
+                workers.len(),
             )));
         }
         k += spec.count as u64;

@@ -505,6 +505,7 @@ mod tests {
                 bytes_out: 0,
                 bytes_in: 64,
                 error: u32::from(i % 10_000 == 1),
+                ..Default::default()
             };
             m.add(&r);
             p.push(&r);

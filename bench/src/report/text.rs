@@ -12,7 +12,7 @@ fn d(ns: u64) -> String {
 
 pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     let l = &r.latencies;
-    let rows: [(&str, &str, String); 7] = [
+    let mut rows: Vec<(&str, &str, String)> = vec![
         (
             "Requests",
             "[total, rate, throughput]",
@@ -55,6 +55,17 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                 .collect(),
         ),
     ];
+    // Only when h2 was involved: an HTTP/1.1 report stays vegeta's, line for line.
+    if !r.protocols.is_empty() {
+        rows.push((
+            "Protocols",
+            "[protocol:count]",
+            r.protocols
+                .iter()
+                .map(|(p, count)| format!("{p}:{count}  "))
+                .collect(),
+        ));
+    }
     // Go's tabwriter with padding 2, as vegeta uses it.
     let w1 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0) + 2;
     let w2 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0) + 2;
@@ -85,6 +96,7 @@ mod tests {
                 bytes_out: 0,
                 bytes_in: 47,
                 error: u32::from(i >= 2990),
+                ..Default::default()
             });
         }
         let r = m.report(&["GET http://x/: connection refused".into()]);
@@ -115,5 +127,32 @@ mod tests {
         );
         assert_eq!(lines[7], "Error Set:");
         assert_eq!(lines[8], "GET http://x/: connection refused");
+    }
+
+    #[test]
+    fn protocols_line_only_when_h2_was_involved() {
+        let mut m = Metrics::new();
+        let r = Record {
+            status: 200,
+            latency: 1,
+            ..Default::default()
+        };
+        m.add(&r);
+        let text = |m: &Metrics| {
+            let mut out = Vec::new();
+            write(&mut out, &m.report(&[])).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(!text(&m).contains("Protocols"));
+        m.add(&Record {
+            proto: crate::record::Proto::Http2,
+            ..r
+        });
+        let t = text(&m);
+        let line = t.lines().find(|l| l.starts_with("Protocols")).unwrap();
+        assert_eq!(
+            line,
+            "Protocols     [protocol:count]                        HTTP/1.1:1  HTTP/2.0:1  "
+        );
     }
 }

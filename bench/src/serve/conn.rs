@@ -5,6 +5,7 @@
 //! already in the read buffer is answered before the next read, and the answers to pipelined
 //! requests go out in one write. Responses to `/`, `/health` are pre-rendered (`Canned`).
 
+use std::cell::Cell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -24,7 +25,36 @@ pub struct Shared {
     pub delay: Duration,
     pub idle_timeout: Duration,
     /// Body bytes for `/large`, written repeatedly.
-    pub chunk: Vec<u8>,
+    pub chunk: bytes::Bytes,
+    pub stats: Stats,
+}
+
+/// What `/stats` reports: this shard's connections by protocol, and its HTTP/2 streams
+/// (counted per connection and per stream, never per HTTP/1.1 request).
+#[derive(Default)]
+pub struct Stats {
+    pub http1_connections: Cell<u64>,
+    pub h2_connections: Cell<u64>,
+    pub h2_streams: Cell<u64>,
+    /// The most streams one HTTP/2 connection had open at once (proof of multiplexing).
+    pub h2_max_in_flight: Cell<u64>,
+}
+
+impl Stats {
+    pub fn json(&self, shard: &str) -> Vec<u8> {
+        let mut v = serde_json::to_vec(&serde_json::json!({
+            "server": shard,
+            "connections": {
+                "HTTP/1.1": self.http1_connections.get(),
+                "HTTP/2.0": self.h2_connections.get(),
+            },
+            "h2_streams": self.h2_streams.get(),
+            "h2_max_in_flight": self.h2_max_in_flight.get(),
+        }))
+        .unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
 }
 
 enum State {
@@ -47,6 +77,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     local: Option<SocketAddr>,
     tls: bool,
 ) -> io::Result<()> {
+    shared
+        .stats
+        .http1_connections
+        .set(shared.stats.http1_connections.get() + 1);
     let mut buf = vec![0u8; READ_BUF];
     let (mut start, mut end) = (0usize, 0usize);
     let mut out: Vec<u8> = Vec::with_capacity(1024);
@@ -226,6 +260,9 @@ async fn respond<S: AsyncWrite + Unpin>(
     match action.kind {
         Kind::Fixed => out.extend_from_slice(shared.fixed.bytes(action.conn, action.head_only)),
         Kind::Health => out.extend_from_slice(shared.health.bytes(action.conn, action.head_only)),
+        Kind::Stats => {
+            routes::render_json(out, action, &shared.stats.json(&shared.name), &shared.name)
+        }
         Kind::Large(size) => {
             let conn = action.conn.header();
             routes::head(

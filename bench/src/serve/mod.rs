@@ -1,5 +1,5 @@
-//! `corelb-bench serve`: a thread-per-core HTTP/1.1 (optionally HTTPS) backend for tests, demos
-//! and benchmarks.
+//! `corelb-bench serve`: a thread-per-core HTTP/1.1 (optionally HTTPS, and with `--http2`
+//! HTTP/2 too) backend for tests, demos and benchmarks.
 //!
 //! One SO_REUSEPORT listening socket per shard, all bound in `main` (so a bad address fails
 //! before anything starts, and port 0 resolves to one port for every shard), then handed to
@@ -7,6 +7,7 @@
 //! between shards but the read-only configuration.
 
 mod conn;
+mod h2;
 pub mod routes;
 
 use std::io::Write;
@@ -19,7 +20,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cli::ServeArgs;
-use conn::Shared;
+use conn::{Shared, Stats};
 use routes::Canned;
 
 fn listen_socket(addr: SocketAddr) -> std::io::Result<Socket> {
@@ -40,7 +41,11 @@ pub fn run(args: &ServeArgs, cpus: Option<usize>) -> Result<(), String> {
     let shards = crate::runtime::shard_cpus(cpus)?;
     crate::sys::raise_nofile_limit();
     let tls = match &args.tls_cert {
-        Some(cert) => Some(crate::tls::server_config(cert, args.tls_key.as_deref())?),
+        Some(cert) => Some(crate::tls::server_config(
+            cert,
+            args.tls_key.as_deref(),
+            args.http2,
+        )?),
         None => None,
     };
     // Registered before the "listening" line, so a SIGTERM sent right after it is not lost.
@@ -63,6 +68,7 @@ pub fn run(args: &ServeArgs, cpus: Option<usize>) -> Result<(), String> {
         .map(|i| b"0123456789abcdef"[i % 16])
         .collect();
     let config = Arc::new((args.name.clone(), body, args.delay, args.idle_timeout));
+    let http2 = args.http2;
     let mut sockets: Vec<Option<Socket>> = sockets.into_iter().map(Some).collect();
     let handles = crate::runtime::spawn_shards("serve", &shards, |i| {
         let socket = sockets[i].take().expect("one socket per shard");
@@ -78,9 +84,11 @@ pub fn run(args: &ServeArgs, cpus: Option<usize>) -> Result<(), String> {
                 idle_timeout: *idle_timeout,
                 chunk: (0..64 * 1024)
                     .map(|i| b"0123456789abcdef"[i % 16])
-                    .collect(),
+                    .collect::<Vec<u8>>()
+                    .into(),
+                stats: Stats::default(),
             });
-            accept_loop(socket, shared, tls.map(TlsAcceptor::from)).await;
+            accept_loop(socket, shared, tls.map(TlsAcceptor::from), http2).await;
         }
     })?;
 
@@ -88,9 +96,10 @@ pub fn run(args: &ServeArgs, cpus: Option<usize>) -> Result<(), String> {
     let mut stdout = std::io::stdout();
     let _ = writeln!(
         stdout,
-        "corelb-bench serve: listening on {scheme}://{addr} ({} shards, name {})",
+        "corelb-bench serve: listening on {scheme}://{addr} ({} shards, name {}{})",
         shards.len(),
-        args.name
+        args.name,
+        if http2 { ", HTTP/1.1 and HTTP/2" } else { "" }
     );
     let _ = stdout.flush();
 
@@ -100,7 +109,7 @@ pub fn run(args: &ServeArgs, cpus: Option<usize>) -> Result<(), String> {
     std::process::exit(0);
 }
 
-async fn accept_loop(socket: Socket, shared: Rc<Shared>, tls: Option<TlsAcceptor>) {
+async fn accept_loop(socket: Socket, shared: Rc<Shared>, tls: Option<TlsAcceptor>, http2: bool) {
     let listener = crate::sys::glommio_listener(socket);
     let local = listener.local_addr().ok();
     let mut last_complaint = None::<std::time::Instant>;
@@ -124,14 +133,44 @@ async fn accept_loop(socket: Socket, shared: Rc<Shared>, tls: Option<TlsAcceptor
         let tls = tls.clone();
         glommio::spawn_local(async move {
             // Errors end the connection; a test backend has nobody to report them to.
-            let _ = match tls {
-                None => conn::serve(stream, shared, peer, local, false).await,
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(tls_stream) => conn::serve(tls_stream, shared, peer, local, true).await,
-                    Err(e) => Err(e),
-                },
-            };
+            match tls {
+                None if http2 && starts_with_preface(&stream).await => {
+                    let _ = h2::serve(stream, shared, peer, local, false).await;
+                }
+                None => {
+                    let _ = conn::serve(stream, shared, peer, local, false).await;
+                }
+                Some(acceptor) => {
+                    if let Ok(tls_stream) = acceptor.accept(stream).await {
+                        if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                            let _ = h2::serve(tls_stream, shared, peer, local, true).await;
+                        } else {
+                            let _ = conn::serve(tls_stream, shared, peer, local, true).await;
+                        }
+                    }
+                }
+            }
         })
         .detach();
     }
+}
+
+/// h2c with prior knowledge: the connection's first bytes are HTTP/2's preface (looked at,
+/// not consumed). A client that sends part of it and stalls is given 1 s.
+async fn starts_with_preface(stream: &glommio::net::TcpStream) -> bool {
+    let mut first = [0u8; h2::PREFACE.len()];
+    for _ in 0..200 {
+        let n = match stream.peek(&mut first).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if first[..n] != h2::PREFACE[..n] {
+            return false;
+        }
+        if n == first.len() {
+            return true;
+        }
+        glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    false
 }

@@ -46,6 +46,11 @@ impl Canned {
         }
     }
 
+    /// The body alone (for HTTP/2, which writes its own head).
+    pub fn body(&self) -> &[u8] {
+        &self.keep[self.keep.len() - self.body_len..]
+    }
+
     /// The whole response, or only its head for HEAD.
     pub fn bytes(&self, conn: Conn, head_only: bool) -> &[u8] {
         let full = match conn {
@@ -161,6 +166,8 @@ pub enum Kind {
     Large(u64),
     Sink,
     Status(u16),
+    /// `/stats`: the shard's counters, rendered by the connection that has them.
+    Stats,
 }
 
 /// How to answer one request.
@@ -273,6 +280,8 @@ pub fn route(req: &httparse::Request<'_, '_>, peer: &Peer<'_>) -> Result<Action,
         Kind::Large(n.parse().map_err(|_| bad("bad /bytes/N value"))?)
     } else if path == "/sink" {
         Kind::Sink
+    } else if path == "/stats" {
+        Kind::Stats
     } else if let Some(code) = path.strip_prefix("/status/") {
         let code: u16 = code.parse().map_err(|_| bad("bad /status/CODE"))?;
         if !(200..=599).contains(&code) {
@@ -299,8 +308,23 @@ pub fn route(req: &httparse::Request<'_, '_>, peer: &Peer<'_>) -> Result<Action,
     })
 }
 
-/// Appends the response to a finished request, except `Large`, which the caller streams, and
-/// the canned ones, which the caller copies from `Canned`.
+/// A JSON response (`/stats`).
+pub fn render_json(out: &mut Vec<u8>, action: &Action, body: &[u8], name: &str) {
+    head(
+        out,
+        200,
+        "application/json",
+        Some(body.len() as u64),
+        action.conn.header(),
+        name,
+    );
+    if !action.head_only {
+        out.extend_from_slice(body);
+    }
+}
+
+/// Appends the response to a finished request, except `Large`, which the caller streams,
+/// `Stats`, and the canned ones, which the caller copies from `Canned`.
 pub fn render_dynamic(out: &mut Vec<u8>, action: &Action, body_bytes: u64, name: &str) {
     let conn = action.conn.header();
     match &action.kind {
@@ -331,8 +355,8 @@ pub fn render_dynamic(out: &mut Vec<u8>, action: &Action, body_bytes: u64, name:
             let len = (!matches!(code, 204 | 304)).then_some(0);
             head(out, *code, "", len, conn, name);
         }
-        Kind::Fixed | Kind::Health | Kind::Large(_) => {
-            unreachable!("canned or streamed by the caller")
+        Kind::Fixed | Kind::Health | Kind::Large(_) | Kind::Stats => {
+            unreachable!("canned, streamed or counted by the caller")
         }
     }
 }

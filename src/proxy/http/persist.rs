@@ -243,7 +243,7 @@ fn base36(mut n: u64) -> String {
 
 /// The hash of `balance uri|url_param|hdr()`; None when the request lacks the part.
 pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32> {
-    use crate::balance::hash::hash_bytes;
+    use crate::cluster::balance::hash::hash_bytes;
     match key {
         HashKey::Uri {
             len,
@@ -308,7 +308,7 @@ pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::http::{Limits, Parsed, parse_request};
+    use crate::h1::{Limits, Parsed, parse_request};
 
     fn req(raw: &[u8]) -> RequestHead {
         let mut h = RequestHead::new();

@@ -26,12 +26,12 @@ use super::{
     serialize_response, write_error,
 };
 use crate::acl::{EditedRequestSample, RequestSample};
-use crate::balance::{Pick, PickCtx};
+use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
+use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
+use crate::net::shard::Shard;
 use crate::proxy::{RetryTo, retry_after_failure};
-use crate::runtime::shard::Shard;
-use crate::runtime::{BackendRt, FrontendRt};
 use futures_lite::{AsyncRead, AsyncWrite, future};
 use std::io;
 use std::net::SocketAddr;
@@ -1107,7 +1107,7 @@ fn retryable(be_px: &Proxy, f: &SrvFail) -> bool {
 fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
     let server = &be.lb.servers[srv];
     if let Some(t) = server.observed_error() {
-        crate::health::prober::announce(
+        crate::net::shard::announce(
             shard,
             be,
             srv,

@@ -5,7 +5,7 @@
 //! Connections already established keep their certificate.
 
 use super::Ctx;
-use crate::runtime::Shared;
+use crate::cluster::Shared;
 use std::path::PathBuf;
 use std::sync::Arc;
 

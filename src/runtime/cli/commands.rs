@@ -5,10 +5,10 @@
 //! sees it at its next connection.
 
 use super::Ctx;
+use crate::cluster::ServerState;
+use crate::cluster::state::admin;
+use crate::cluster::{BackendRt, Shared};
 use crate::config::cli::CliLevel;
-use crate::health::ServerState;
-use crate::health::state::admin;
-use crate::runtime::{BackendRt, Shared};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -300,7 +300,7 @@ fn with_shared(
 ) -> String {
     match name {
         "show info" => super::info::show_info(ctx, sh),
-        "show errors" => super::errors::render(sh),
+        "show errors" => crate::cluster::errors::render(sh),
         "show stat" => show_stat(sh, args),
         "clear counters" => match args {
             [] => {

@@ -9,7 +9,7 @@
 
 use crate::sys::{MAX_SEND_FD, recv_fds, send_fds};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -20,8 +20,8 @@ const PER_FD: usize = 6;
 pub fn send(sock: &mut UnixStream, fds: &[OwnedFd]) -> std::io::Result<()> {
     sock.write_all(&(fds.len() as i32).to_ne_bytes())?;
     for batch in fds.chunks(MAX_SEND_FD) {
-        let raw: Vec<i32> = batch.iter().map(|f| f.as_raw_fd()).collect();
-        send_fds(sock, &vec![0u8; PER_FD * raw.len()], &raw)?;
+        let fds: Vec<_> = batch.iter().map(|f| f.as_fd()).collect();
+        send_fds(sock, &vec![0u8; PER_FD * fds.len()], &fds)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! as HAProxy prints unused ones.
 
 use super::Ctx;
-use crate::runtime::Shared;
+use crate::cluster::Shared;
 use std::fmt::Write;
 
 pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {

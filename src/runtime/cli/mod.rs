@@ -17,13 +17,12 @@
 
 pub mod certs;
 pub mod commands;
-pub mod errors;
 pub mod getsocks;
 pub mod info;
 pub mod state_file;
 
+use crate::cluster::Shared;
 use crate::config::cli::{CliAddr, CliGlobal, CliLevel, StatsSocket};
-use crate::runtime::Shared;
 use std::io::{BufRead, BufReader, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};

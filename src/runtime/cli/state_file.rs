@@ -3,10 +3,10 @@
 //! an operator saves from the socket before a reload and the next generation reads back,
 //! so that admin states, weights and addresses set at run time survive it.
 
+use crate::cluster::SrvState;
+use crate::cluster::state::admin;
+use crate::cluster::{BackendRt, Shared};
 use crate::config::cli::LoadState;
-use crate::health::SrvState;
-use crate::health::state::admin;
-use crate::runtime::{BackendRt, Shared};
 use std::fmt::Write;
 use std::path::PathBuf;
 

@@ -1,7 +1,14 @@
 use super::*;
 use crate::tls::options::{BindTls, TlsGlobals};
 use crate::tls::testutil::*;
+use std::os::fd::AsFd;
 use std::sync::Arc;
+
+/// A descriptor for hand-offs that must decline before they touch the socket (a UDP
+/// socket: were a kTLS option tried on it, the kernel would refuse it).
+fn unused_socket() -> std::net::UdpSocket {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap()
+}
 
 /// On these build machines the kernel has no CONFIG_TLS: the probe must say so cleanly
 /// (and say why); where the kernel has it, it must find at least AES-GCM-128.
@@ -149,7 +156,12 @@ fn handshake_through_boundary_reader_stops_between_records() {
     // What is left for the kernel starts with a record header (23: application data).
     assert_eq!(to_server.get(pos), Some(&23u8));
     // No kernel support: declined, the connection handed back intact.
-    match handoff(-1, server, &KtlsSupport::disabled("test"), true) {
+    match handoff(
+        unused_socket().as_fd(),
+        server,
+        &KtlsSupport::disabled("test"),
+        true,
+    ) {
         Err(HandoffError::Declined { conn, reason, .. }) => {
             assert!(matches!(reason, Declined::Unsupported(..)), "{reason:?}");
             assert!(!conn.is_handshaking());
@@ -171,7 +183,7 @@ fn declines_while_handshaking_with_pending_output_or_mid_record() {
         failed: vec![],
     };
     let server = rustls::ServerConnection::new(cfg.clone()).unwrap();
-    let r = handoff(-1, server, &all, true);
+    let r = handoff(unused_socket().as_fd(), server, &all, true);
     assert!(matches!(
         r,
         Err(HandoffError::Declined {
@@ -185,7 +197,7 @@ fn declines_while_handshaking_with_pending_output_or_mid_record() {
     pump(&mut c, &mut server).unwrap();
     let mut conn: rustls::Connection = server.into();
     conn.send_close_notify();
-    let r = handoff(-1, conn, &all, true);
+    let r = handoff(unused_socket().as_fd(), conn, &all, true);
     let Err(HandoffError::Declined {
         mut conn,
         reason: Declined::PendingOutput,
@@ -195,7 +207,7 @@ fn declines_while_handshaking_with_pending_output_or_mid_record() {
         panic!("{r:?}")
     };
     assert!(!pending_output(&mut conn).is_empty());
-    let r = handoff(-1, *conn, &all, false);
+    let r = handoff(unused_socket().as_fd(), *conn, &all, false);
     assert!(matches!(
         r,
         Err(HandoffError::Declined {
@@ -213,7 +225,6 @@ fn ulp_refusal_gives_the_connection_back() {
         return; // a kTLS kernel: covered by the VM test instead
     }
     use std::net::{TcpListener, TcpStream};
-    use std::os::fd::AsRawFd;
     let (_d, cfg) = server_config();
     let mut c = client();
     let mut server = rustls::ServerConnection::new(cfg).unwrap();
@@ -231,7 +242,7 @@ fn ulp_refusal_gives_the_connection_back() {
         ],
         failed: vec![],
     };
-    match handoff(sock.as_raw_fd(), server, &pretend, true) {
+    match handoff(sock.as_fd(), server, &pretend, true) {
         Err(HandoffError::Declined {
             conn,
             reason: Declined::Ulp(e),

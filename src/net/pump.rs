@@ -31,15 +31,16 @@
 //! and drives the two [`Dir`] state machines from one `poll`, so neither direction needs the
 //! other's stream.
 
+use crate::cluster::counters::ShardStats;
 use crate::config::{PumpKind, SpliceOptions};
-use crate::proxy::buffers;
-use crate::runtime::shard::{Shard, ShardStats};
+use crate::net::buffers;
+use crate::net::shard::Shard;
 use crate::sys::{self, Pipe};
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use std::future::Future;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -211,8 +212,12 @@ impl Dir {
 
     /// After a kTLS read failed on a non-data record: read that record into a copy buffer
     /// and say what state follows.
-    fn ktls_record(&mut self, src_fd: std::os::fd::RawFd, act: &mut Act) -> io::Result<State> {
-        use crate::proxy::tls::{KtlsNext, ktls_next};
+    fn ktls_record(
+        &mut self,
+        src_fd: std::os::fd::BorrowedFd<'_>,
+        act: &mut Act,
+    ) -> io::Result<State> {
+        use crate::net::tls::{KtlsNext, ktls_next};
         let mut buf = buffers::take(COPY_BUF);
         let n = match ktls_next(src_fd, &mut buf) {
             Ok(KtlsNext::Data(n)) if n > 0 => n,
@@ -239,7 +244,7 @@ impl Dir {
     }
 
     fn is_record(&self, e: &io::Error) -> bool {
-        self.ktls_src && crate::proxy::tls::is_ktls_record_error(e)
+        self.ktls_src && crate::net::tls::is_ktls_record_error(e)
     }
 
     pub fn done(&self) -> bool {
@@ -296,8 +301,6 @@ impl Dir {
         act: &mut Act,
     ) -> Poll<Result<(), DirErr>> {
         let stats = &shard.stats;
-        let src_fd = src.as_raw_fd();
-        let dst_fd = dst.as_raw_fd();
         let mut budget = BUDGET;
         loop {
             if budget == 0 {
@@ -312,10 +315,10 @@ impl Dir {
                     if self.eof {
                         if self.ktls_dst {
                             // A clean TLS end, as HAProxy sends it.
-                            let _ = crate::tls::ktls::send_close_notify(dst_fd);
+                            let _ = crate::tls::ktls::send_close_notify(sys::fd(dst));
                         }
                         // Pass the half-close on; the other direction keeps flowing.
-                        match sys::shutdown(dst_fd, libc::SHUT_WR) {
+                        match sys::shutdown(sys::fd(dst), libc::SHUT_WR) {
                             Ok(()) => {}
                             Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
                             Err(e) => return Poll::Ready(Err(DirErr::Dst(e))),
@@ -336,7 +339,7 @@ impl Dir {
                 }
                 State::Piped { pipe, mut len } => {
                     if !self.eof && len < pipe.cap {
-                        match sys::splice(src_fd, pipe.wr.as_raw_fd(), pipe.cap - len) {
+                        match sys::splice(sys::fd(src), pipe.wr.as_fd(), pipe.cap - len) {
                             Ok(0) => self.eof = true,
                             Ok(n) => {
                                 len += n;
@@ -371,7 +374,7 @@ impl Dir {
                                         self.state = self.take_first_byte(shard, b[0]);
                                     }
                                     Poll::Ready(Err(e)) if self.is_record(&e) => {
-                                        match self.ktls_record(src_fd, act) {
+                                        match self.ktls_record(sys::fd(src), act) {
                                             Ok(st) => self.state = st,
                                             Err(e) => return Poll::Ready(Err(DirErr::Src(e))),
                                         }
@@ -389,7 +392,7 @@ impl Dir {
                             Err(e) if self.is_record(&e) && len > 0 => {}
                             Err(e) if self.is_record(&e) => {
                                 shard.pipes.borrow_mut().put(pipe);
-                                match self.ktls_record(src_fd, act) {
+                                match self.ktls_record(sys::fd(src), act) {
                                     Ok(st) => self.state = st,
                                     Err(e) => return Poll::Ready(Err(DirErr::Src(e))),
                                 }
@@ -413,7 +416,7 @@ impl Dir {
                         self.state = State::Idle;
                         continue;
                     }
-                    match sys::splice(pipe.rd.as_raw_fd(), dst_fd, len) {
+                    match sys::splice(pipe.rd.as_fd(), sys::fd(dst), len) {
                         Ok(n) => {
                             len -= n;
                             self.bytes += n as u64;
@@ -424,7 +427,7 @@ impl Dir {
                         Err(e) if would_block(&e) => {
                             // Destination full: hold one byte and let glommio wait for room.
                             let mut b = [0u8; 1];
-                            match sys::read(pipe.rd.as_raw_fd(), &mut b) {
+                            match sys::read(pipe.rd.as_fd(), &mut b) {
                                 Ok(1) => {
                                     ShardStats::add(&stats.write_waits, 1);
                                     self.state = State::Held {
@@ -528,7 +531,7 @@ impl Dir {
                             }
                         }
                         Poll::Ready(Err(e)) if self.is_record(&e) => {
-                            match self.ktls_record(src_fd, act) {
+                            match self.ktls_record(sys::fd(src), act) {
                                 Ok(st) => self.state = st,
                                 Err(e) => return Poll::Ready(Err(DirErr::Src(e))),
                             }
@@ -563,7 +566,7 @@ impl Dir {
         // out of the pipe, or written from the buffer).
         if let Some(pipe) = shard.pipes.borrow_mut().get() {
             // An empty pipe always takes one byte.
-            if sys::write(pipe.wr.as_raw_fd(), &[b]).ok() == Some(1) {
+            if sys::write(pipe.wr.as_fd(), &[b]).ok() == Some(1) {
                 return State::Piped { pipe, len: 1 };
             }
             shard.pipes.borrow_mut().discard(pipe);
@@ -744,7 +747,7 @@ impl Drop for Tunnel<'_> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::proxy::buffers;
+    use crate::net::buffers;
     use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
     use std::net::Shutdown;
 
@@ -769,7 +772,7 @@ pub(crate) mod tests {
         let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let b = l.accept().await.unwrap();
         for s in [&a, &b] {
-            sys::set_nonblocking(s.as_raw_fd()).unwrap();
+            sys::set_nonblocking(sys::fd(s)).unwrap();
         }
         (a, b)
     }

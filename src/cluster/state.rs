@@ -274,14 +274,14 @@ impl ServerState {
     }
 
     /// The result of the last check, once one ran.
-    pub fn last_check(&self) -> Option<crate::health::CheckStatus> {
+    pub fn last_check(&self) -> Option<crate::cluster::CheckStatus> {
         match self.last_check.load(Ordering::Relaxed) {
             0 => None,
-            v => Some(crate::health::CheckStatus::from_u64(v as u64 - 1)),
+            v => Some(crate::cluster::CheckStatus::from_u64(v as u64 - 1)),
         }
     }
 
-    pub fn set_last_check(&self, s: crate::health::CheckStatus) {
+    pub fn set_last_check(&self, s: crate::cluster::CheckStatus) {
         self.last_check.store(s as u8 + 1, Ordering::Relaxed);
     }
 
@@ -436,7 +436,7 @@ impl ServerState {
     /// lock). Returns false when the server is full.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        crate::runtime::control::take_below(&self.cur, self.maxconn())
+        crate::cluster::control::take_below(&self.cur, self.maxconn())
     }
 
     /// Gives back a slot taken by [`try_acquire`](Self::try_acquire).

@@ -3,7 +3,7 @@
 //! state change, walked by one atomic cursor shared by every shard.
 
 use super::{Lb, Pick, take};
-use crate::health::ServerState;
+use crate::cluster::ServerState;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 

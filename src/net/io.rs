@@ -1,7 +1,7 @@
 //! The I/O side of mode http: the connection's input buffer, reads and writes bounded by a
 //! deadline, and the server connection type.
 
-use crate::proxy::buffers::{give_back, take as take_buffer};
+use crate::net::buffers::{give_back, take as take_buffer};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
@@ -188,7 +188,7 @@ pub async fn write_all<W: AsyncWrite + Unpin>(
 /// A connection to a server: plain TCP, or TLS (`server … ssl`) in rustls.
 pub enum ServerIo {
     Plain(TcpStream),
-    Tls(Box<crate::proxy::tls::UpstreamTls>),
+    Tls(Box<crate::net::tls::UpstreamTls>),
 }
 
 impl ServerIo {
@@ -211,7 +211,7 @@ impl ServerIo {
     /// the socket. A connection closed in between is caught like one closed after the
     /// peek: the send or the empty answer on a reused connection is retried on a new one.
     pub fn idle_alive(&self) -> bool {
-        self.tcp().read_idle_known() || crate::sys::idle_socket_alive(self.fd())
+        self.tcp().read_idle_known() || crate::sys::idle_socket_alive(crate::sys::fd(self.tcp()))
     }
 }
 
@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn an_idle_server_connection_is_known_open_until_something_arrives() {
-        use crate::proxy::pump::tests::{on_executor, pair};
+        use crate::net::pump::tests::{on_executor, pair};
         use std::time::Duration;
         // Sleeping lets the executor submit the readiness poll and reap its completion; on
         // loopback the peer's bytes and FIN have arrived when its write or close returns.

@@ -2,8 +2,8 @@
 //! does (one capture per proxy, the newest wins). Written only on the rejection path (a
 //! lock there is fine: a request that goes well never takes it), read by the runtime API.
 
-use crate::proxy::http::HttpError;
-use crate::runtime::Shared;
+use crate::cluster::Shared;
+use crate::h1::HttpError;
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Mutex;

@@ -16,7 +16,7 @@ use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use rustls::ServerConfig;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -151,24 +151,78 @@ fn protocol_name(v: Option<rustls::ProtocolVersion>) -> &'static str {
     }
 }
 
+/// Why a client's TLS handshake, or the kTLS hand-off after it, failed. The connection is
+/// closed in every case; what differs is the log's wording ([`HandshakeError::log_reason`])
+/// and the debug detail (`Display`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The deadline (`timeout client`) passed first.
+    Timeout,
+    /// The client closed the connection during the handshake.
+    Closed,
+    /// The handshake failed: a TLS alert or protocol error, or an I/O error.
+    Failed(io::Error),
+    /// Writing the TLS 1.3 session tickets before the kTLS hand-off failed.
+    Tickets(io::Error),
+    /// The kernel declined the record layer; the checks before the hand-off make this
+    /// unexpected, and the rustls state cannot become a stream again.
+    HandoffDeclined(ktls::Declined),
+    /// Handing the record layer to the kernel failed.
+    HandoffFailed(io::Error),
+}
+
+impl HandshakeError {
+    /// A failed `accept` of the handshake, by its I/O error.
+    fn from_accept(e: io::Error) -> HandshakeError {
+        match e.kind() {
+            io::ErrorKind::TimedOut => HandshakeError::Timeout,
+            io::ErrorKind::UnexpectedEof => HandshakeError::Closed,
+            _ => HandshakeError::Failed(e),
+        }
+    }
+
+    /// HAProxy's wording in the connection's log line.
+    pub fn log_reason(&self) -> &'static str {
+        match self {
+            HandshakeError::Timeout => "Timeout during SSL handshake",
+            HandshakeError::Closed => "Connection closed during SSL handshake",
+            _ => "SSL handshake failure",
+        }
+    }
+}
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandshakeError::Timeout => f.write_str("SSL handshake timeout"),
+            HandshakeError::Closed => f.write_str("connection closed during SSL handshake"),
+            HandshakeError::Failed(e) => write!(f, "SSL handshake failure: {e}"),
+            HandshakeError::Tickets(e) => {
+                write!(f, "SSL handshake failure: sending session tickets: {e}")
+            }
+            HandshakeError::HandoffDeclined(r) => {
+                write!(f, "kTLS hand-off declined ({r:?}); closing")
+            }
+            HandshakeError::HandoffFailed(e) => write!(f, "kTLS hand-off failed: {e}; closing"),
+        }
+    }
+}
+
 /// Runs the server side of the handshake on `tcp` (after `pre`, bytes that came with a
 /// PROXY header) until `deadline`, then hands the records to the kernel when `tls.ktls`
-/// and the kernel can run the negotiated suite. The error is for the log.
+/// and the kernel can run the negotiated suite.
 pub async fn accept(
     tls: &ListenerTls,
     tcp: TcpStream,
     pre: Vec<u8>,
     deadline: Option<Instant>,
-) -> Result<Accepted, String> {
+) -> Result<Accepted, HandshakeError> {
     let acceptor = futures_rustls::TlsAcceptor::from(tls.config.clone());
     let hs = HsStream::new(tcp, pre, tls.ktls);
-    let mut s = crate::proxy::http::io::with_deadline(deadline, acceptor.accept(hs))
+    let mut s = crate::net::io::with_deadline(deadline, acceptor.accept(hs))
         .await
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::TimedOut => "SSL handshake timeout".to_string(),
-            io::ErrorKind::UnexpectedEof => "connection closed during SSL handshake".into(),
-            _ => format!("SSL handshake failure: {e}"),
-        })?;
+        .map_err(HandshakeError::from_accept)?;
     let (version, suite, sni) = {
         let c = s.get_ref().1;
         (
@@ -199,12 +253,16 @@ pub async fn accept(
     }
     // TLS 1.3 session tickets are written after the handshake: out before the hand-off,
     // since they move the record sequence number.
-    crate::proxy::http::io::with_deadline(deadline, s.flush())
+    crate::net::io::with_deadline(deadline, s.flush())
         .await
-        .map_err(|e| format!("SSL handshake failure: sending session tickets: {e}"))?;
+        .map_err(HandshakeError::Tickets)?;
     let (hs, conn) = s.into_inner();
-    let fd = hs.tcp.as_raw_fd();
-    match ktls::handoff(fd, conn, ktls::probe(), hs.at_record_boundary()) {
+    match ktls::handoff(
+        crate::sys::fd(&hs.tcp),
+        conn,
+        ktls::probe(),
+        hs.at_record_boundary(),
+    ) {
         Ok(Handoff {
             plaintext,
             version,
@@ -219,10 +277,8 @@ pub async fn accept(
         }
         // The checks above make these unexpected: the rustls state is not recoverable as a
         // stream once taken out of futures-rustls, so the connection ends here.
-        Err(HandoffError::Declined { reason, .. }) => {
-            Err(format!("kTLS hand-off declined ({reason:?}); closing"))
-        }
-        Err(HandoffError::Failed(e)) => Err(format!("kTLS hand-off failed: {e}; closing")),
+        Err(HandoffError::Declined { reason, .. }) => Err(HandshakeError::HandoffDeclined(reason)),
+        Err(HandoffError::Failed(e)) => Err(HandshakeError::HandoffFailed(e)),
     }
 }
 
@@ -239,7 +295,7 @@ pub enum KtlsNext {
 /// Reads the record that made a kTLS read fail into `buf` and says what follows. Alerts,
 /// KeyUpdates and unexpected handshake messages are errors (the connection closes);
 /// close_notify is the end of the stream.
-pub fn ktls_next(fd: RawFd, buf: &mut [u8]) -> io::Result<KtlsNext> {
+pub fn ktls_next(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<KtlsNext> {
     match ktls::read_record(fd, buf) {
         Ok(r) => match r {
             ktls::Record::Data(n) => Ok(KtlsNext::Data(n)),
@@ -286,7 +342,7 @@ impl AsyncRead for KtlsStream {
         for _ in 0..8 {
             match Pin::new(&mut this.tcp).poll_read(cx, buf) {
                 Poll::Ready(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
-                    match ktls_next(this.tcp.as_raw_fd(), buf) {
+                    match ktls_next(crate::sys::fd(&this.tcp), buf) {
                         Ok(KtlsNext::Data(n)) => return Poll::Ready(Ok(n)),
                         Ok(KtlsNext::Again) => continue,
                         Err(e) => return Poll::Ready(Err(e)),
@@ -315,7 +371,7 @@ impl AsyncWrite for KtlsStream {
         let this = self.get_mut();
         if !this.notified {
             this.notified = true;
-            let _ = ktls::send_close_notify(this.tcp.as_raw_fd());
+            let _ = ktls::send_close_notify(crate::sys::fd(&this.tcp));
         }
         Pin::new(&mut this.tcp).poll_close(cx)
     }
@@ -325,7 +381,7 @@ impl AsyncWrite for KtlsStream {
 /// clean TLS end for clients that check it.
 pub async fn close_client<S: AsyncWrite + Unpin>(s: &mut S) {
     let deadline = Instant::now() + std::time::Duration::from_secs(1);
-    let _ = crate::proxy::http::io::with_deadline(Some(deadline), s.close()).await;
+    let _ = crate::net::io::with_deadline(Some(deadline), s.close()).await;
 }
 
 /// A connection to a TLS server (`server … ssl`): rustls client over TCP.
@@ -353,5 +409,33 @@ pub async fn connect_server(
     deadline: Option<Instant>,
 ) -> io::Result<UpstreamTls> {
     let c = futures_rustls::TlsConnector::from(config);
-    crate::proxy::http::io::with_deadline(deadline, c.connect(name, tcp)).await
+    crate::net::io::with_deadline(deadline, c.connect(name, tcp)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_handshake_is_worded_as_haproxy_logs_it() {
+        let from = |k: io::ErrorKind| HandshakeError::from_accept(io::Error::new(k, "x"));
+        let timeout = from(io::ErrorKind::TimedOut);
+        assert_eq!(timeout.log_reason(), "Timeout during SSL handshake");
+        assert_eq!(timeout.to_string(), "SSL handshake timeout");
+        let closed = from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            closed.log_reason(),
+            "Connection closed during SSL handshake"
+        );
+        // A failure whose detail says "timeout" is still a failure, not a timeout.
+        let failed = HandshakeError::from_accept(io::Error::other("peer sent a timeout alert"));
+        assert!(matches!(failed, HandshakeError::Failed(_)));
+        assert_eq!(failed.log_reason(), "SSL handshake failure");
+        assert_eq!(
+            failed.to_string(),
+            "SSL handshake failure: peer sent a timeout alert"
+        );
+        let tickets = HandshakeError::Tickets(io::Error::from(io::ErrorKind::TimedOut));
+        assert_eq!(tickets.log_reason(), "SSL handshake failure");
+    }
 }

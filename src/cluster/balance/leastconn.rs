@@ -3,7 +3,7 @@
 //! every other; ties rotate with the shared cursor, as HAProxy round-robins among equals.
 
 use super::{Lb, Pick, take};
-use crate::health::ServerState;
+use crate::cluster::ServerState;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 

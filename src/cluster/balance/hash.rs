@@ -3,7 +3,7 @@
 //! onto the consistent ring (`hash-type consistent`, see `chash`).
 
 use super::{Pick, take};
-use crate::health::ServerState;
+use crate::cluster::ServerState;
 use std::net::IpAddr;
 use std::sync::Arc;
 

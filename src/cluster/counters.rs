@@ -236,7 +236,7 @@ fn is_check(c: usize) -> bool {
 /// One shard's counters, indexed like `cfg.proxies` (and servers within a proxy).
 pub struct ShardCounters {
     /// The shard's own counters (connections, splice, kTLS, buffers, checks): `corelb_*`.
-    pub proc: std::sync::Arc<crate::runtime::shard::ShardStats>,
+    pub proc: std::sync::Arc<crate::cluster::counters::ShardStats>,
     /// `clear counters` requests, written by the runtime API: the number of `clear
     /// counters all` in the high half, of `clear counters` (maxima only) in the low half.
     /// Only the shard may store into its counters, so it applies a request itself at its
@@ -320,7 +320,7 @@ impl ShardCounters {
     pub fn stream_done(
         &self,
         fe: usize,
-        be: Option<&crate::runtime::BackendRt>,
+        be: Option<&crate::cluster::BackendRt>,
         srv: Option<usize>,
         mut e: StreamEnd,
         now: Instant,
@@ -469,7 +469,7 @@ impl ShardCounters {
         went_down: bool,
         now: Instant,
     ) {
-        crate::runtime::shard::ShardStats::add(&self.proc.checks, 1);
+        crate::cluster::counters::ShardStats::add(&self.proc.checks, 1);
         self.sync();
         let o = &self.srv[b][s];
         if !status.ok() {
@@ -648,6 +648,48 @@ impl Totals {
                 self.get(C::CheckDuration),
             )),
         }
+    }
+}
+
+/// Per-shard counters. Only this shard's thread writes them (a relaxed load and store, no
+/// read-modify-write); the stats page and the exporter read them from other threads.
+#[derive(Default, Debug)]
+pub struct ShardStats {
+    pub accepted: AtomicU64,
+    /// Bytes moved by splice(2) through a pipe.
+    pub spliced: AtomicU64,
+    /// Bytes moved through a user-space buffer (short reads of `splice-auto`, the copy
+    /// pump, pipes exhausted, the byte held while waiting for writability). Each byte
+    /// delivered counts once, in `spliced` or here.
+    pub copied: AtomicU64,
+    /// Times back-pressure made a direction wait for writability (one byte went through
+    /// user space each time).
+    pub write_waits: AtomicU64,
+    /// Times a splicing direction waited for its source to become readable (one byte read
+    /// through user space each; a copying direction waits with its own read).
+    pub read_waits: AtomicU64,
+    /// Times no pipe was available and a chunk went through the copy path instead.
+    pub pipe_fallbacks: AtomicU64,
+    /// TLS client connections whose record layer was handed to the kernel (kTLS).
+    pub ktls_handoffs: AtomicU64,
+    /// TLS client connections that kept their records in rustls (user space).
+    pub tls_userspace: AtomicU64,
+    /// Health checks this shard ran.
+    pub checks: AtomicU64,
+    /// Published by the shard about once a second (they are read on its own thread):
+    /// log lines dropped, and I/O buffers taken from the spare list vs newly allocated.
+    pub log_drops: AtomicU64,
+    pub buffers_reused: AtomicU64,
+    pub buffers_allocated: AtomicU64,
+}
+
+impl ShardStats {
+    pub fn add(c: &AtomicU64, v: u64) {
+        c.store(c.load(Relaxed) + v, Relaxed);
+    }
+
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Relaxed)
     }
 }
 

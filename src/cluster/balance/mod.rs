@@ -14,8 +14,8 @@ pub mod leastconn;
 pub mod random;
 pub mod roundrobin;
 
+use crate::cluster::ServerState;
 use crate::config::{Algo, HashType};
-use crate::health::ServerState;
 use arc_swap::ArcSwap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -210,7 +210,7 @@ pub(crate) fn take(servers: &[Arc<ServerState>], idx: usize) -> Option<Pick> {
 #[cfg(test)]
 pub(crate) mod test_util {
     use super::*;
-    use crate::health::ServerState;
+    use crate::cluster::ServerState;
 
     /// Servers "s1".."sN" with these (weight, backup, maxconn).
     pub fn servers(spec: &[(u32, bool, u32)]) -> Vec<Arc<ServerState>> {
@@ -220,7 +220,7 @@ pub(crate) mod test_util {
                 Arc::new(ServerState::new(
                     "bk",
                     i as u32 + 1,
-                    &crate::health::state::tests::server(
+                    &crate::cluster::state::tests::server(
                         &format!("s{}", i + 1),
                         &format!("10.0.0.{}", i + 1),
                         Some(80),
@@ -267,7 +267,7 @@ pub(crate) mod test_util {
 mod tests {
     use super::test_util::*;
     use super::*;
-    use crate::health::SrvState;
+    use crate::cluster::SrvState;
 
     #[test]
     fn backups_only_when_no_active_server_is_up() {

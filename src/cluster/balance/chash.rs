@@ -4,7 +4,7 @@
 
 use super::hash::hash_bytes;
 use super::{Pick, take};
-use crate::health::ServerState;
+use crate::cluster::ServerState;
 use std::sync::Arc;
 
 const POINTS_PER_WEIGHT: u32 = 40;
@@ -55,7 +55,7 @@ impl Ring {
 mod tests {
     use super::super::test_util::*;
     use super::super::*;
-    use crate::health::SrvState;
+    use crate::cluster::SrvState;
 
     #[test]
     fn removing_a_server_moves_only_its_keys() {

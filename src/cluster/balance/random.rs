@@ -3,7 +3,7 @@
 //! "power of two choices" HAProxy uses by default.
 
 use super::{Pick, take};
-use crate::health::ServerState;
+use crate::cluster::ServerState;
 use std::sync::Arc;
 
 pub fn pick(

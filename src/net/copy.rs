@@ -24,7 +24,7 @@ struct Half {
 impl Half {
     fn new() -> Half {
         Half {
-            buf: crate::proxy::buffers::take(BUF),
+            buf: crate::net::buffers::take(BUF),
             start: 0,
             end: 0,
             eof: false,
@@ -83,7 +83,7 @@ impl Half {
 
 impl Drop for Half {
     fn drop(&mut self) {
-        crate::proxy::buffers::give_back(std::mem::take(&mut self.buf));
+        crate::net::buffers::give_back(std::mem::take(&mut self.buf));
     }
 }
 
@@ -181,8 +181,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::buffers;
-    use crate::proxy::pump::tests::{exchange, on_executor, pair};
+    use crate::net::buffers;
+    use crate::net::pump::tests::{exchange, on_executor, pair};
 
     #[test]
     fn buffers_go_back_to_the_shard_s_spare_buffers() {

@@ -2,7 +2,7 @@
 //! slot (its `maxconn`); the next one only takes traffic when the first is full.
 
 use super::{Pick, take};
-use crate::health::ServerState;
+use crate::cluster::ServerState;
 use std::sync::Arc;
 
 pub fn pick(usable: &[u16], servers: &[Arc<ServerState>], avoid: Option<usize>) -> Pick {
@@ -23,7 +23,7 @@ pub fn pick(usable: &[u16], servers: &[Arc<ServerState>], avoid: Option<usize>) 
 /// Walks `usable` by increasing server id without allocating: `usable` is short and already
 /// in configuration order, which is id order unless ids were set by hand.
 mod smallvec_like {
-    use crate::health::ServerState;
+    use crate::cluster::ServerState;
     use std::sync::Arc;
 
     pub struct Order<'a> {

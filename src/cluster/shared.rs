@@ -1,0 +1,387 @@
+//! A generation's shared state as the shards use it: the configuration snapshot, one
+//! [`FrontendRt`] per frontend (its connection slots), one [`BackendRt`] per backend (its
+//! balancer over the servers' atomic state, its queue, its servers' TLS), the global slots,
+//! the stop control, the log targets, the health checks to run and the traffic counters.
+//! Built once per generation by [`Shared::new`], then read-only or atomic.
+
+use super::balance::Lb;
+use super::control::{Control, Slots};
+use super::state::ServerState;
+use crate::config::{Config, LogTarget, Mode, Proxy};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A frontend (or the frontend side of a listen) as the shards use it.
+pub struct FrontendRt {
+    pub proxy: usize,
+    /// The proxy's numeric id (`id`, else the first free one), for the stats page.
+    pub id: u32,
+    pub name: String,
+    pub mode: Mode,
+    pub slots: Slots,
+    /// The backend new connections go to (use_backend without condition, else
+    /// default_backend; a listen uses itself).
+    pub backend: Option<usize>,
+    pub client_timeout: Option<Duration>,
+    pub client_fin_timeout: Option<Duration>,
+    pub clitcpka: bool,
+    pub tcplog: bool,
+    pub dontlognull: bool,
+    /// `option splice-*` (mode tcp).
+    pub splice: crate::config::SpliceOptions,
+    /// Whether this proxy has log targets (its own or `log global`).
+    pub logs: bool,
+    /// The last malformed request, for `show errors`.
+    pub errors: super::errors::ErrorLog,
+}
+
+/// A backend as the shards use it.
+pub struct BackendRt {
+    pub proxy: usize,
+    /// The proxy's numeric id (`id`, else the first free one), for the stats page.
+    pub id: u32,
+    pub name: String,
+    pub lb: Lb,
+    /// Connections waiting for a server slot (all servers at maxconn).
+    pub queue: Slots,
+    pub connect_timeout: Option<Duration>,
+    pub server_timeout: Option<Duration>,
+    pub server_fin_timeout: Option<Duration>,
+    pub tunnel_timeout: Option<Duration>,
+    pub queue_timeout: Option<Duration>,
+    pub retries: u32,
+    pub redispatch: Option<i32>,
+    pub srvtcpka: bool,
+    /// `option splice-*` (mode tcp).
+    pub splice: crate::config::SpliceOptions,
+    /// PROXY header version sent to each server (`send-proxy*`), by server index.
+    pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
+    /// Each server's persistence cookie value (`server ... cookie VALUE`).
+    pub server_cookies: Vec<Option<String>>,
+    /// Each server's TLS (`ssl`, `check-ssl`), by server index.
+    pub server_tls: Vec<Option<Arc<ServerTlsRt>>>,
+    /// The servers whose traffic TLS names itself with an `sni` expression, rendered per
+    /// request; empty for most backends, whose requests then skip the work.
+    pub sni_exprs: Vec<usize>,
+}
+
+/// TLS towards one server.
+pub struct ServerTlsRt {
+    pub config: Arc<rustls::ClientConfig>,
+    /// `ssl`: traffic goes over TLS.
+    pub traffic: bool,
+    /// Checks go over TLS: `check-ssl`, or `ssl` without a check `port`/`addr` (HAProxy).
+    pub checks: bool,
+    pub sni: Option<crate::config::ServerSni>,
+}
+
+impl ServerTlsRt {
+    /// The fixed `sni` name (an `sni` expression is rendered per request by the caller).
+    pub fn fixed_sni(&self) -> Option<&[u8]> {
+        match &self.sni {
+            Some(crate::config::ServerSni::Fixed(n)) => Some(n.as_bytes()),
+            _ => None,
+        }
+    }
+}
+
+impl BackendRt {
+    /// The TLS of server `srv`'s traffic, when it has `ssl`.
+    pub fn traffic_tls(&self, srv: usize) -> Option<&Arc<ServerTlsRt>> {
+        self.server_tls[srv].as_ref().filter(|t| t.traffic)
+    }
+
+    /// What the retry rule (`cluster::retry`) reads of this backend.
+    pub fn retry_policy(&self) -> crate::cluster::retry::Policy {
+        crate::cluster::retry::Policy {
+            retries: self.retries,
+            redispatch: self.redispatch,
+            hash_balancing: self.lb.algo.is_hash(),
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
+pub struct Shared {
+    pub cfg: Arc<Config>,
+    /// This process's name for the stats page and `show info`: `node`, else the hostname.
+    pub node: String,
+    /// Indexed like `cfg.proxies`.
+    pub frontends: Vec<Option<Arc<FrontendRt>>>,
+    pub backends: Vec<Option<Arc<BackendRt>>>,
+    /// Global `maxconn` (`set maxconn global` may lower it, up to `hard_maxconn`).
+    pub slots: Slots,
+    /// The global `maxconn` the generation started with.
+    pub hard_maxconn: u32,
+    pub control: Control,
+    pub pipe_size: usize,
+    /// Pipes a shard may hold at once (global maxpipes split over shards).
+    pub pipes_per_shard: usize,
+    /// Log targets of each proxy (its own, plus the global ones with `log global`).
+    pub logs: Vec<Vec<LogTarget>>,
+    /// Health checks, one per checked server of the process; shard i runs every entry
+    /// whose position is i modulo the number of shards.
+    pub probes: Vec<ProbeSpec>,
+    pub shards: usize,
+    /// The proxies with a stats page (`stats enable`): what a posted form is checked
+    /// against, so that a configuration without one adds nothing to a POST.
+    pub stats_pages: Vec<usize>,
+    /// Every shard's traffic counters (each shard writes only its own part).
+    pub counters: super::counters::Counters,
+    /// When this generation started (the stats page's uptime).
+    pub started: std::time::SystemTime,
+}
+
+/// Where a health check goes and what it does (see `health::prober`).
+pub struct ProbeSpec {
+    pub backend: usize,
+    pub server: usize,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Shared {
+    /// The shared state of a generation; `previous` is the generation it replaces, whose
+    /// servers' health carries over by backend and server name.
+    pub fn new(cfg: Config, maxconn: u32, shards: usize, previous: Option<&Shared>) -> Shared {
+        let cfg = Arc::new(cfg);
+        let mut frontends = Vec::new();
+        let mut backends = Vec::new();
+        let mut logs = Vec::new();
+        let mut probes = Vec::new();
+        let ids = proxy_ids(&cfg.proxies);
+        for (i, px) in cfg.proxies.iter().enumerate() {
+            let mut targets = px.log.targets.clone();
+            if px.log.use_global {
+                targets.extend(cfg.global.logs.iter().cloned());
+            }
+            logs.push(targets);
+            frontends.push(
+                px.kind
+                    .is_frontend()
+                    .then(|| Arc::new(frontend_rt(i, ids[i], px, maxconn, !logs[i].is_empty()))),
+            );
+            let be = px
+                .kind
+                .is_backend()
+                .then(|| Arc::new(backend_rt(i, ids[i], px)));
+            if let Some(be) = &be {
+                if let Some(prev) = previous.and_then(|p| p.backend_by_name(&px.name)) {
+                    for s in &be.lb.servers {
+                        if let Some(old) = prev.lb.servers.iter().find(|o| o.name == s.name) {
+                            s.inherit(old);
+                        }
+                    }
+                    be.lb.rebuild();
+                }
+                for (n, s) in px.servers.iter().enumerate() {
+                    if s.params.check.enabled {
+                        let ip = s.check_ip.unwrap_or(s.addr.ip);
+                        // validate() guarantees a port for checked servers.
+                        let port = s.params.check.port.or(s.addr.port).unwrap_or(0);
+                        probes.push(ProbeSpec {
+                            backend: i,
+                            server: n,
+                            addr: std::net::SocketAddr::new(ip, port),
+                        });
+                    }
+                }
+            }
+            backends.push(be);
+        }
+        // HAProxy's default maxpipes is maxconn/4. A spliced direction holds a pipe only while
+        // bytes are in flight; past the limit a chunk is copied instead (see `PipePool`).
+        let maxpipes = cfg
+            .global
+            .maxpipes
+            .map(|m| m as usize)
+            .unwrap_or(maxconn as usize / 4)
+            .max(shards * 4);
+        let node = cfg
+            .global
+            .node
+            .clone()
+            .or_else(crate::log::hostname)
+            .unwrap_or_default();
+        Shared {
+            node,
+            frontends,
+            backends,
+            slots: Slots::new(maxconn),
+            hard_maxconn: maxconn,
+            control: Control::default(),
+            pipe_size: if cfg.global.pipesize > 0 {
+                cfg.global.pipesize
+            } else {
+                256 * 1024
+            },
+            pipes_per_shard: maxpipes / shards.max(1),
+            logs,
+            probes,
+            shards,
+            counters: super::counters::Counters::new(
+                shards,
+                &cfg.proxies
+                    .iter()
+                    .map(|p| p.servers.len())
+                    .collect::<Vec<_>>(),
+            ),
+            started: std::time::SystemTime::now(),
+            stats_pages: (0..cfg.proxies.len())
+                .filter(|&i| cfg.proxies[i].stats.enabled)
+                .collect(),
+            cfg,
+        }
+    }
+
+    pub fn backend_by_name(&self, name: &str) -> Option<&Arc<BackendRt>> {
+        self.backends.iter().flatten().find(|b| b.name == name)
+    }
+}
+
+/// Each proxy's numeric id, as HAProxy numbers them: the configured `id`, else the lowest
+/// id no other proxy has, in the order of the file.
+fn proxy_ids(proxies: &[Proxy]) -> Vec<u32> {
+    let mut used: std::collections::HashSet<u32> = proxies.iter().filter_map(|p| p.id).collect();
+    let mut next = 1;
+    proxies
+        .iter()
+        .map(|p| {
+            p.id.unwrap_or_else(|| {
+                while used.contains(&next) {
+                    next += 1;
+                }
+                used.insert(next);
+                next
+            })
+        })
+        .collect()
+}
+
+fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -> FrontendRt {
+    let backend = if px.kind.is_backend() {
+        Some(i)
+    } else {
+        px.use_backends
+            .first()
+            .or(px.default_backend.as_ref())
+            .map(|r| r.index)
+    };
+    FrontendRt {
+        proxy: i,
+        id,
+        name: px.name.clone(),
+        mode: px.mode,
+        slots: Slots::new(px.maxconn.unwrap_or(global_maxconn)),
+        backend,
+        client_timeout: px.timeouts.client,
+        client_fin_timeout: px.timeouts.client_fin,
+        clitcpka: px.options.clitcpka,
+        tcplog: px.options.tcplog,
+        dontlognull: px.options.dontlognull,
+        splice: px.options.splice,
+        logs,
+        errors: Default::default(),
+    }
+}
+
+fn backend_rt(i: usize, id: u32, px: &Proxy) -> BackendRt {
+    let server_tls: Vec<Option<Arc<ServerTlsRt>>> = px
+        .servers
+        .iter()
+        .map(|s| {
+            let (t, config) = (s.params.tls.as_ref()?, s.tls_config.clone()?);
+            let c = &s.params.check;
+            Some(Arc::new(ServerTlsRt {
+                config,
+                traffic: t.ssl,
+                checks: t.check_ssl || (t.ssl && c.port.is_none() && c.addr.is_none()),
+                sni: s.tls_sni.clone(),
+            }))
+        })
+        .collect();
+    let servers: Vec<Arc<ServerState>> = px
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(n, s)| Arc::new(ServerState::new(&px.name, s.id.unwrap_or(n as u32 + 1), s)))
+        .collect();
+    BackendRt {
+        proxy: i,
+        id,
+        name: px.name.clone(),
+        lb: Lb::new(
+            px.balance.algo,
+            px.balance.hash_type,
+            px.options.allbackups,
+            servers,
+        ),
+        queue: Slots::new(0),
+        connect_timeout: px.timeouts.connect,
+        server_timeout: px.timeouts.server,
+        server_fin_timeout: px.timeouts.server_fin,
+        tunnel_timeout: px.timeouts.tunnel,
+        // HAProxy: without 'timeout queue', the connect timeout applies.
+        queue_timeout: px.timeouts.queue.or(px.timeouts.connect),
+        retries: px.retries,
+        redispatch: px.options.redispatch,
+        srvtcpka: px.options.srvtcpka,
+        splice: px.options.splice,
+        send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
+        server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
+        sni_exprs: server_tls
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                t.as_ref().is_some_and(|t| {
+                    t.traffic && matches!(t.sni, Some(crate::config::ServerSni::Expr(_)))
+                })
+            })
+            .map(|(i, _)| i)
+            .collect(),
+        server_tls,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(text: &str, maxconn: u32, shards: usize) -> Shared {
+        let (cfg, d) = crate::config::parser::parse_text(text);
+        let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+        Shared::new(cfg, maxconn, shards, None)
+    }
+
+    const BASE: &str =
+        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n";
+
+    #[test]
+    fn node_and_proxy_ids_reach_the_runtime_model() {
+        let s = shared(
+            &format!(
+                "global\n  node lb-7\n{BASE}frontend a\n  bind :1\n  default_backend c\nbackend b\n  id 1\n  server s 127.0.0.1:2\nlisten c\n  bind :3\n  server s 127.0.0.1:2\nbackend d\n  id 3\n"
+            ),
+            100,
+            1,
+        );
+        assert_eq!(s.node, "lb-7");
+        let fe = |i: usize| s.frontends[i].as_ref().unwrap().id;
+        let be = |i: usize| s.backends[i].as_ref().unwrap().id;
+        // a and c take the first ids b and d left free; a listen has one id.
+        assert_eq!((fe(0), be(1), fe(2), be(2), be(3)), (2, 1, 4, 4, 3));
+        let s = shared(&format!("{BASE}backend b\n"), 100, 1);
+        assert!(!s.node.is_empty(), "the hostname by default");
+    }
+
+    #[test]
+    fn maxpipes_defaults_to_a_quarter_of_maxconn_as_in_haproxy() {
+        let s = shared(&format!("{BASE}backend b\n"), 4000, 2);
+        assert_eq!(s.pipes_per_shard, 4000 / 4 / 2);
+        let s = shared(
+            &format!("global\n  maxpipes 60\n{BASE}backend b\n"),
+            4000,
+            2,
+        );
+        assert_eq!(s.pipes_per_shard, 30);
+    }
+}

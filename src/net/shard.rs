@@ -1,0 +1,140 @@
+//! A shard's context: what a connection or a prober running on one shard needs from it —
+//! its id, the generation's [`Shared`] state, its pipes, its idle server connections, its
+//! counters and its log senders. One per shard, owned by that shard's thread (`Rc`, `Cell`,
+//! `RefCell`: nothing here is shared with another thread except through [`Shared`] and the
+//! counters' atomics). `runtime` builds it and runs the shard's loops.
+
+use super::pipes::PipePool;
+use crate::cluster::counters::ShardStats;
+use crate::cluster::machine::Transition;
+use crate::cluster::{BackendRt, Shared};
+use crate::log::syslog::Sender;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+pub struct Shard {
+    pub id: usize,
+    pub shared: Arc<Shared>,
+    /// Live connections of this shard.
+    pub active: Cell<usize>,
+    pub pipes: RefCell<PipePool>,
+    /// Idle server connections of mode http, per (backend, server).
+    pub http_pool: RefCell<super::pool::Pool>,
+    /// Shared with the stats readers (`Shared::counters`).
+    pub stats: Arc<ShardStats>,
+    /// Log senders per proxy index, opened on first use.
+    logs: RefCell<Vec<Option<Sender>>>,
+}
+
+impl Shard {
+    /// Shard `id` of the generation `shared`, with room for `pipes` pipes.
+    pub fn new(id: usize, shared: Arc<Shared>, pipes: usize) -> Shard {
+        Shard {
+            id,
+            pipes: RefCell::new(PipePool::new(shared.pipe_size, pipes)),
+            http_pool: RefCell::new(Default::default()),
+            stats: shared.counters.shard(id).proc.clone(),
+            logs: RefCell::new((0..shared.cfg.proxies.len()).map(|_| None).collect()),
+            active: Cell::new(0),
+            shared,
+        }
+    }
+
+    /// Sends an access-log line for frontend `proxy` (no-op without targets).
+    pub fn log(&self, proxy: usize, level: u8, line: &str) {
+        let mut logs = self.logs.borrow_mut();
+        let Some(slot) = logs.get_mut(proxy) else {
+            return;
+        };
+        let sender = slot.get_or_insert_with(|| {
+            let tag = self
+                .shared
+                .cfg
+                .global
+                .log_tag
+                .as_deref()
+                .unwrap_or("corelb");
+            Sender::new(&self.shared.logs[proxy], tag)
+        });
+        sender.send(level, line);
+    }
+
+    /// Log lines this shard dropped because a target did not keep up (syslog sockets and
+    /// stdout/stderr queues); call it on the shard's own thread.
+    pub fn log_drops(&self) -> u64 {
+        let sockets: u64 = self
+            .logs
+            .borrow()
+            .iter()
+            .flatten()
+            .map(Sender::dropped)
+            .sum();
+        sockets + crate::log::stdio::dropped_here()
+    }
+
+    /// Copies what only this shard's thread can read into its shared counters.
+    pub fn publish_stats(&self) {
+        self.stats.log_drops.store(self.log_drops(), Relaxed);
+        let (reused, allocated) = super::buffers::counts();
+        self.stats.buffers_reused.store(reused, Relaxed);
+        self.stats.buffers_allocated.store(allocated, Relaxed);
+    }
+}
+
+#[cfg(test)]
+impl Shard {
+    /// A shard with no proxies and room for `pipes` pipes, for tests of what runs on one.
+    pub(crate) fn for_tests(pipes: usize) -> Shard {
+        let mut p = crate::config::parser::Parser::new();
+        p.parse_str("test.cfg", "global\n");
+        let (cfg, diags) = p.finish();
+        let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
+        Shard::new(0, Arc::new(Shared::new(cfg, 100, 1, None)), pipes)
+    }
+}
+
+/// Acts on a state change: rebuilds the backend's tables, logs once (stderr and the
+/// backend's log targets), lets queued connections try the recovered server.
+pub fn announce(shard: &Shard, be: &BackendRt, srv: usize, t: Transition, detail: &str) {
+    be.lb.rebuild();
+    let s = &be.lb.servers[srv];
+    let (mut act, mut bck) = (0, 0);
+    for x in &be.lb.servers {
+        if x.usable() {
+            if x.backup {
+                bck += 1;
+            } else {
+                act += 1;
+            }
+        }
+    }
+    let queued = be.queue.waiting();
+    let kind = if s.backup { "Backup server" } else { "Server" };
+    match t {
+        Transition::WentDown => {
+            let msg = format!(
+                "{kind} {}/{} is DOWN, {detail}. {act} active and {bck} backup servers left. {} sessions active, 0 requeued, {queued} remaining in queue.",
+                be.name,
+                s.name,
+                s.cur_conns()
+            );
+            log::warn!("{msg}");
+            shard.log(be.proxy, crate::log::syslog::ALERT, &msg);
+            if act + bck == 0 {
+                let msg = format!("backend '{}' has no server available!", be.name);
+                log::error!("{msg}");
+                shard.log(be.proxy, 0, &msg);
+            }
+        }
+        Transition::WentUp => {
+            let msg = format!(
+                "{kind} {}/{} is UP, {detail}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
+                be.name, s.name
+            );
+            log::warn!("{msg}");
+            shard.log(be.proxy, crate::log::syslog::NOTICE, &msg);
+            be.queue.wake_all();
+        }
+    }
+}
