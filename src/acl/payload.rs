@@ -553,6 +553,41 @@ mod tests {
         assert_eq!(eval(&http, &h, false), Tri::Fail);
     }
 
+    /// Every single-byte change of a hello (three values per byte), cut at every length:
+    /// no panic, and an answer on a prefix is the answer on the whole (what the fuzz target
+    /// checks at random, here exhaustively around a real shape).
+    #[test]
+    fn single_byte_changes_never_panic_and_prefix_answers_hold() {
+        fn holds<T: PartialEq + std::fmt::Debug>(prefix: L6<T>, full: L6<T>) {
+            match prefix {
+                L6::TooShort => {}
+                L6::Partial(_) => assert!(matches!(full, L6::Partial(_))),
+                other => assert_eq!(other, full),
+            }
+        }
+        let h = hello(&[sni_ext("a.example"), alpn_ext(&["h2", "http/1.1"])]);
+        for i in 0..h.len() {
+            for v in [0u8, 0xff, h[i] ^ 1] {
+                let mut m = h.clone();
+                m[i] = v;
+                for cut in [0, i, i + 1, m.len() / 2, m.len() - 1] {
+                    let p = &m[..cut.min(m.len())];
+                    holds(ssl_sni(p), ssl_sni(&m));
+                    holds(ssl_alpn(p), ssl_alpn(&m));
+                    holds(ssl_hello_type(p), ssl_hello_type(&m));
+                    holds(ssl_ver(p), ssl_ver(&m));
+                    holds(
+                        payload_lv(p, 3, 2, LvOffset::Relative(-1)),
+                        payload_lv(&m, 3, 2, LvOffset::Relative(-1)),
+                    );
+                }
+                if let L6::Found(ext) = ssl_alpn(&m) {
+                    alpn_names(ext, &mut |_| true);
+                }
+            }
+        }
+    }
+
     #[test]
     fn sslv2_hello_version() {
         // SSLv2 short header: len, type 1, version 3.1, cipher len 3, sid 0, challenge 16.
