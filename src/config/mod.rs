@@ -19,6 +19,7 @@ pub mod logging;
 pub mod model;
 pub mod parser;
 pub mod stick;
+mod tcp_rules;
 pub mod units;
 pub mod validate;
 
