@@ -5,6 +5,7 @@ mod common;
 use common::haproxy::Haproxy;
 use common::*;
 use std::collections::BTreeMap;
+use std::process::Command;
 use std::time::Duration;
 
 /// Two named `corelb-bench serve` backends, and one configuration (made from a port and the
@@ -420,4 +421,162 @@ fn stick_tables_match_haproxy() {
         shown[0],
         "rate=2 gpc0=0 gpt0=0 cnt=2 cur=1 src=2 tracked=10"
     );
+}
+
+/// SSL passthrough routed by SNI: which TLS backend answered for each name, for an unknown
+/// name and for no SNI, through HAProxy and through corelb.
+#[test]
+fn sni_routing_matches_haproxy() {
+    let tls = TlsNames::start(&["a.example", "b.example", "c.example"]);
+    let (a, b, c) = (
+        tls.port("a.example"),
+        tls.port("b.example"),
+        tls.port("c.example"),
+    );
+    let hp = free_port();
+    let Some(_haproxy) = Haproxy::start(&sni_config(hp, a, b, c), &[hp]) else {
+        return;
+    };
+    let cp = free_port();
+    let _corelb = Corelb::start(&sni_config(cp, a, b, c), &[], &[cp]);
+    let answers = |port: u16| -> Vec<String> {
+        let mut v: Vec<String> = ["a.example", "b.example", "z.example"]
+            .iter()
+            .map(|n| {
+                // The unknown name lands on c.example's server.
+                let ca = if *n == "z.example" { "c.example" } else { n };
+                curl_tls(tls.cert(ca), n, port, "/", &["-k"]).0
+            })
+            .collect();
+        let no_sni = Command::new("curl")
+            .args(["-sS", "-k", "--max-time", "10", "-w", "\n%{http_code}"])
+            .arg(format!("https://127.0.0.1:{port}/"))
+            .output()
+            .unwrap();
+        v.push(String::from_utf8_lossy(&no_sni.stdout).into_owned());
+        v
+    };
+    let from_haproxy = answers(hp);
+    assert!(
+        from_haproxy[0].starts_with("a.example\n200"),
+        "{from_haproxy:?}"
+    );
+    assert_eq!(answers(cp), from_haproxy);
+}
+
+/// A backend that answers `tag` and closes after reading what the client sent.
+fn tagged(tag: &'static str) -> Backend {
+    Backend::start(move |mut s| {
+        use std::io::Write;
+        let _ = s.write_all(tag.as_bytes());
+    })
+}
+
+/// A ClientHello handshake message with the SNI `name` (None: no SNI extension).
+fn client_hello(name: Option<&str>) -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[9u8; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0, 4, 0x13, 0x01, 0x13, 0x02, 1, 0]);
+    let mut exts = vec![0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x1d];
+    if let Some(n) = name {
+        let n = n.as_bytes();
+        exts.extend_from_slice(&[0, 0]);
+        exts.extend_from_slice(&((n.len() + 5) as u16).to_be_bytes());
+        exts.extend_from_slice(&((n.len() + 3) as u16).to_be_bytes());
+        exts.push(0);
+        exts.extend_from_slice(&(n.len() as u16).to_be_bytes());
+        exts.extend_from_slice(n);
+    }
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend_from_slice(&exts);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    hs
+}
+
+/// `msg` in TLS handshake records, cut at `cuts` (offsets into the message).
+fn records(msg: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &end in cuts.iter().chain(std::iter::once(&msg.len())) {
+        out.extend_from_slice(&[0x16, 0x03, 0x01]);
+        out.extend_from_slice(&((end - at) as u16).to_be_bytes());
+        out.extend_from_slice(&msg[at..end]);
+        at = end;
+    }
+    out
+}
+
+/// Unusual first bytes through the SNI-routing configuration: which backend each one
+/// reaches, through HAProxy and through corelb.
+#[test]
+fn client_hello_edge_cases_route_like_haproxy() {
+    let (a, b, d) = (tagged("a"), tagged("b"), tagged("default"));
+    let hp = free_port();
+    let Some(_haproxy) = Haproxy::start(&sni_config(hp, a.port, b.port, d.port), &[hp]) else {
+        return;
+    };
+    let cp = free_port();
+    let _corelb = Corelb::start(&sni_config(cp, a.port, b.port, d.port), &[], &[cp]);
+    let hello = client_hello(Some("a.example"));
+    let mut long_name = "x".repeat(300);
+    long_name.push_str(".b.example");
+    let mut bad_sid = records(&hello, &[]);
+    bad_sid[5 + 4 + 34] = 33;
+    let mut cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        ("whole hello", vec![records(&hello, &[])]),
+        (
+            "uppercase name",
+            vec![records(&client_hello(Some("A.EXAMPLE")), &[])],
+        ),
+        ("no sni", vec![records(&client_hello(None), &[])]),
+        (
+            "long name",
+            vec![records(&client_hello(Some(&long_name)), &[])],
+        ),
+        ("hello in two writes", {
+            let r = records(&hello, &[]);
+            vec![r[..20].to_vec(), r[20..].to_vec()]
+        }),
+        ("hello over two records", vec![records(&hello, &[60])]),
+        (
+            "hello over two records, sni in the first",
+            vec![records(&hello, &[hello.len() - 2])],
+        ),
+        ("session id too long", vec![bad_sid]),
+        ("plain http", vec![b"GET / HTTP/1.0\r\n\r\n".to_vec()]),
+        (
+            "sslv2-style hello",
+            vec![vec![0x80, 0x2e, 0x01, 0x03, 0x01, 0, 3, 0, 0, 0, 16]],
+        ),
+    ];
+    // A client that sends half a hello and stops: the inspect delay (5 s) would end it; it
+    // half-closes instead, which ends the inspection at once.
+    let r = records(&hello, &[]);
+    cases.push(("half a hello then close", vec![r[..30].to_vec()]));
+    let answer = |port: u16, chunks: &[Vec<u8>]| -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        for (i, c) in chunks.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = s.write_all(c);
+        }
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    for (what, chunks) in &cases {
+        let h = answer(hp, chunks);
+        let c = answer(cp, chunks);
+        assert_eq!(c, h, "{what}: corelb reached {c:?}, haproxy {h:?}");
+    }
+    // The cases are not all alike: some reach a, some the default.
+    assert_eq!(answer(hp, &cases[0].1), "a");
+    assert_eq!(answer(hp, &cases[2].1), "default");
 }

@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::expr::Expr;
 use super::{ParseCtx, Sample, did_you_mean};
 
-/// HAProxy's predefined ACLs (acl.c `default_acl_list`, 2.6), as ACL expressions. Those
-/// built on layer-6 inspection (`RDP_COOKIE`, `REQ_CONTENT`, `WAIT_END`) are refused by the
-/// fetch parser with the reason.
+/// HAProxy's predefined ACLs (acl.c `default_acl_list`, 2.6), as ACL expressions.
+/// `RDP_COOKIE` is refused by the fetch parser with the reason.
 const PREDEFINED: &[(&str, &[&str])] = &[
     ("TRUE", &["always_true"]),
     ("FALSE", &["always_false"]),
@@ -121,7 +120,7 @@ impl Acls {
     /// Evaluates the named ACL alone (`None` if it is not defined).
     pub fn eval(&self, name: &str, s: &dyn Sample) -> Option<bool> {
         self.index_of(name)
-            .map(|i| self.acls[i].exprs.iter().any(|e| e.eval(s)))
+            .map(|i| any3(&self.acls[i].exprs, s) == Tri::Pass)
     }
 
     /// Resolves the backend names of `nbsrv()` in every ACL; see
@@ -168,8 +167,46 @@ pub enum Polarity {
 enum AclRef {
     /// An ACL of the proxy's table.
     Named(usize),
-    /// An anonymous `{ ... }` ACL or a predefined one.
-    Inline(Box<Expr>),
+    /// An anonymous `{ ... }` ACL, or a predefined one with its name.
+    Inline(Box<Expr>, Option<&'static str>),
+}
+
+/// HAProxy's three-valued ACL result (`enum acl_test_res`), with its bit values so that
+/// AND and OR are `&` and `|`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Tri {
+    /// Does not hold.
+    Fail = 0,
+    /// Cannot tell yet: more request bytes could make it hold.
+    Miss = 1,
+    /// Holds.
+    Pass = 3,
+}
+
+impl Tri {
+    fn from_bits(b: u8) -> Tri {
+        match b {
+            0 => Tri::Fail,
+            3 => Tri::Pass,
+            _ => Tri::Miss,
+        }
+    }
+    fn not(self) -> Tri {
+        Tri::from_bits(3 >> self as u8)
+    }
+}
+
+/// The OR of one ACL's expressions (its `acl` lines), stopping at the first pass.
+fn any3(exprs: &[Expr], s: &dyn Sample) -> Tri {
+    let mut r = Tri::Fail as u8;
+    for e in exprs {
+        r |= e.eval3(s) as u8;
+        if r == Tri::Pass as u8 {
+            break;
+        }
+    }
+    Tri::from_bits(r)
 }
 
 #[derive(Clone, Debug)]
@@ -230,14 +267,14 @@ impl Cond {
                     .ok_or("missing closing '}' in condition")?;
                 let inner = &words[i..i + close];
                 i += close + 1;
-                AclRef::Inline(Box::new(Expr::parse(inner, ctx)?))
+                AclRef::Inline(Box::new(Expr::parse(inner, ctx)?), None)
             } else if let Some(idx) = acls.index_of(word) {
                 AclRef::Named(idx)
-            } else if let Some((_, def)) = PREDEFINED.iter().find(|(n, _)| *n == word) {
+            } else if let Some((name, def)) = PREDEFINED.iter().find(|(n, _)| *n == word) {
                 let def: Vec<String> = def.iter().map(|s| s.to_string()).collect();
                 let e =
                     Expr::parse(&def, ctx).map_err(|e| format!("predefined ACL '{word}': {e}"))?;
-                AclRef::Inline(Box::new(e))
+                AclRef::Inline(Box::new(e), Some(name))
             } else {
                 let mut names: Vec<&str> = acls.names().collect();
                 for n in predefined_names() {
@@ -267,10 +304,16 @@ impl Cond {
         } else if neg {
             ctx.warn("a trailing '!' negates nothing and is ignored, as in HAProxy".into());
         }
+        // A condition without named ACLs does not depend on the table (a defaults
+        // section's rule runs in the proxies that use it).
+        let named = suites
+            .iter()
+            .flatten()
+            .any(|t| matches!(t.acl, AclRef::Named(_)));
         Ok(Cond {
             polarity,
             suites,
-            table: acls.id,
+            table: if named { acls.id } else { 0 },
         })
     }
 
@@ -283,23 +326,93 @@ impl Cond {
     /// nothing unless a converter meets a value longer than 256 bytes or `base` one longer
     /// than 512.
     pub fn eval(&self, acls: &Acls, s: &dyn Sample) -> bool {
-        debug_assert_eq!(
-            self.table, acls.id,
+        (self.eval3(acls, s) == Tri::Pass) != (self.polarity == Polarity::Unless)
+    }
+
+    /// The terms' value before `if`/`unless` applies, in HAProxy's three values
+    /// (`acl_exec_cond`): [`Tri::Miss`] when content inspection should wait for more bytes.
+    /// Outside content inspection there is no miss.
+    pub fn eval3(&self, acls: &Acls, s: &dyn Sample) -> Tri {
+        debug_assert!(
+            self.table == acls.id || self.table == 0,
             "condition evaluated with another proxy's ACLs"
         );
-        let holds = self.suites.iter().any(|suite| {
-            suite.iter().all(|t| {
+        let mut cond = Tri::Fail as u8;
+        for suite in &self.suites {
+            let mut all = Tri::Pass as u8;
+            for t in suite {
                 let r = match &t.acl {
-                    AclRef::Named(i) => acls
-                        .acls
-                        .get(*i)
-                        .is_some_and(|a| a.exprs.iter().any(|e| e.eval(s))),
-                    AclRef::Inline(e) => e.eval(s),
+                    AclRef::Named(i) => acls.acls.get(*i).map_or(Tri::Fail, |a| any3(&a.exprs, s)),
+                    AclRef::Inline(e, _) => e.eval3(s),
                 };
-                r != t.neg
-            })
-        });
-        holds != (self.polarity == Polarity::Unless)
+                all &= if t.neg { r.not() } else { r } as u8;
+                if all == Tri::Fail as u8 {
+                    break;
+                }
+            }
+            cond |= all;
+            if cond == Tri::Pass as u8 {
+                break;
+            }
+        }
+        Tri::from_bits(cond)
+    }
+
+    /// HAProxy's check of a rule's condition against where the rule runs
+    /// (`acl_cond_conflicts`, then `acl_cond_kw_conflicts`): the warning to give when an ACL
+    /// can never match there (none of its keywords has anything to say yet), or when one of
+    /// its keywords cannot. `rules` names the rule set (`tcp-request connection`), `place`
+    /// the check place (`frontend tcp-request connection rule`).
+    pub fn conflict(
+        &self,
+        acls: &Acls,
+        valid: &dyn Fn(super::Layer) -> bool,
+        rules: &str,
+        place: &str,
+    ) -> Option<String> {
+        let terms = || self.suites.iter().flatten();
+        let exprs = |t: &Term| -> (Option<String>, Vec<(bool, String)>) {
+            let (name, exprs): (Option<String>, Vec<&Expr>) = match &t.acl {
+                AclRef::Named(i) => match acls.acls.get(*i) {
+                    Some(a) => (Some(a.name.to_string()), a.exprs.iter().collect()),
+                    None => (None, Vec::new()),
+                },
+                AclRef::Inline(e, n) => (n.map(str::to_string), vec![e]),
+            };
+            let v = exprs
+                .iter()
+                .map(|e| (valid(e.fetch.fetch.layer()), e.kw.to_string()))
+                .collect();
+            (name, v)
+        };
+        for t in terms() {
+            let (name, v) = exprs(t);
+            if !v.is_empty() && v.iter().all(|(ok, _)| !ok) {
+                return Some(match name {
+                    Some(n) => format!(
+                        "acl '{n}' will never match in '{rules}' because it only involves keywords that are incompatible with '{place}'"
+                    ),
+                    None => format!(
+                        "anonymous acl will never match in '{rules}' because it uses keyword '{}' which is incompatible with '{place}'",
+                        v[0].1
+                    ),
+                });
+            }
+        }
+        for t in terms() {
+            let (name, v) = exprs(t);
+            if let Some((_, kw)) = v.iter().find(|(ok, _)| !ok) {
+                return Some(match name {
+                    Some(n) => format!(
+                        "acl '{n}' involves keyword '{kw}' which is incompatible with '{place}'"
+                    ),
+                    None => format!(
+                        "anonymous acl involves keyword '{kw}' which is incompatible with '{place}'"
+                    ),
+                });
+            }
+        }
+        None
     }
 
     /// Resolves the backend names of the `nbsrv()` fetches in anonymous ACLs to the indices
@@ -310,7 +423,7 @@ impl Cond {
         lookup: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<(), String> {
         for t in self.suites.iter_mut().flatten() {
-            if let AclRef::Inline(e) = &mut t.acl {
+            if let AclRef::Inline(e, _) = &mut t.acl {
                 e.fetch.resolve_backends(lookup)?;
             }
         }

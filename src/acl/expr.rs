@@ -13,6 +13,8 @@ use super::sample::SmpType;
 pub(crate) struct Expr {
     pub(crate) fetch: FetchExpr,
     pub(crate) matcher: Matcher,
+    /// The keyword as written (`req_ssl_sni`, `path_beg`), for messages.
+    pub(crate) kw: Box<str>,
 }
 
 /// HAProxy's ACL keywords (src/http_acl.c, src/acl.c): a fetch with a matching method.
@@ -149,21 +151,64 @@ impl Expr {
             });
         }
         let mut warnings = Vec::new();
+        let kw = split_call(first)?.0;
+        if matches!(kw, "req.ssl_ver" | "req_ssl_ver") && method == MatchMethod::Int {
+            // HAProxy's `pat_parse_dotted_ver`: `3.1` is 0x30001, in ranges too.
+            for p in &mut raw {
+                p.text = dotted_versions(&p.text)?;
+            }
+        }
         let matcher = Matcher::compile(method, icase, &raw, &mut |w| warnings.push(w))?;
         for w in warnings {
             ctx.warn(w);
         }
-        Ok(Expr { fetch, matcher })
+        Ok(Expr {
+            fetch,
+            matcher,
+            kw: kw.into(),
+        })
     }
 
-    /// True if one of the fetched values matches one of the patterns.
-    pub(crate) fn eval(&self, s: &dyn Sample) -> bool {
+    /// Whether one of the fetched values matches one of the patterns, in HAProxy's three
+    /// values: a miss means more request bytes could change the answer.
+    pub(crate) fn eval3(&self, s: &dyn Sample) -> super::cond::Tri {
+        use super::cond::Tri;
         let mut hit = false;
-        self.fetch.each(s, true, &mut |v| {
+        let may_change = self.fetch.each_checked(s, true, &mut |v| {
             hit = self.matcher.matches(v);
             !hit
         });
-        hit
+        if hit {
+            Tri::Pass
+        } else if may_change {
+            Tri::Miss
+        } else {
+            Tri::Fail
+        }
+    }
+}
+
+/// `MAJOR.MINOR` as `MAJOR << 16 | MINOR`, on each side of a range (`3.1:3.3`).
+fn dotted_versions(text: &str) -> Result<String, String> {
+    if matches!(text, "eq" | "ge" | "gt" | "le" | "lt" | "ne") {
+        return Ok(text.to_string());
+    }
+    let one = |v: &str| -> Result<String, String> {
+        if v.is_empty() {
+            return Ok(String::new());
+        }
+        let bad = || format!("'{v}' is not a dotted number");
+        let (major, minor) = v.split_once('.').unwrap_or((v, "0"));
+        let major: i64 = major.parse().map_err(|_| bad())?;
+        let minor: i64 = minor.parse().map_err(|_| bad())?;
+        if !(0..=0xffff).contains(&major) || !(0..=0xffff).contains(&minor) {
+            return Err(bad());
+        }
+        Ok(((major << 16) | minor).to_string())
+    };
+    match text.split_once(':') {
+        Some((a, b)) => Ok(format!("{}:{}", one(a)?, one(b)?)),
+        None => one(text),
     }
 }
 

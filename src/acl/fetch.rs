@@ -130,6 +130,51 @@ pub enum Fetch {
     Nbsrv(BackendRef),
     /// `sc_*`, `scN_*`, `src_*`, `table_*`: stick-table counters (`super::stick`).
     Stick(super::stick::StickFetch),
+    /// `req.len`, `req_len`: bytes buffered by content inspection.
+    ReqLen,
+    /// `req.payload(OFFSET,LENGTH)`: buffered bytes at a fixed place (LENGTH 0: to the end).
+    Payload {
+        /// Where the bytes start.
+        offset: u64,
+        /// How many (0: all that is there).
+        length: u64,
+    },
+    /// `req.payload_lv(OFFSET1,LENGTH[,OFFSET2])`: bytes whose length is written in the
+    /// buffer.
+    PayloadLv {
+        /// Where the length field is.
+        offset: u64,
+        /// Its size in bytes (big-endian).
+        length: u64,
+        /// Where the value starts.
+        value_at: super::payload::LvOffset,
+    },
+    /// `req.ssl_sni`, `req_ssl_sni`: the SNI of a ClientHello not terminated here.
+    ReqSslSni,
+    /// `req.ssl_alpn`: the ALPN protocol names of that ClientHello.
+    ReqSslAlpn,
+    /// `req.ssl_hello_type`, `req_ssl_hello_type`: its handshake type (1: ClientHello).
+    ReqSslHelloType,
+    /// `req.ssl_ver`, `req_ssl_ver`: the version it asks for (`major << 16 | minor`).
+    ReqSslVer,
+    /// `wait_end`: true once content inspection has all it will get.
+    WaitEnd,
+}
+
+/// Where in a connection's life a fetch has something to say (HAProxy's `SMP_USE_*`
+/// families): rules that run earlier find nothing in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    /// Constants and process state: valid everywhere.
+    Internal,
+    /// Addresses: from `tcp-request connection` on.
+    L4,
+    /// The client's TLS session (terminated here): from `tcp-request session` on.
+    L5,
+    /// Buffered request bytes: from `tcp-request content` on.
+    L6,
+    /// The HTTP request: from `tcp-request content` on.
+    L7,
 }
 
 /// A converter applied to a fetched value.
@@ -182,9 +227,20 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "req.hdr_cnt",
     "req.hdr_ip",
     "req.hdr_val",
+    "req.len",
+    "req.payload",
+    "req.payload_lv",
     "req.proto_http",
+    "req.ssl_alpn",
+    "req.ssl_hello_type",
+    "req.ssl_sni",
+    "req.ssl_ver",
     "req.ver",
+    "req_len",
     "req_proto_http",
+    "req_ssl_hello_type",
+    "req_ssl_sni",
+    "req_ssl_ver",
     "req_ver",
     "src",
     "src_port",
@@ -198,29 +254,26 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "url_param",
     "urlp",
     "urlp_val",
+    "wait_end",
 ];
 
 /// Fetches HAProxy has that corelb knowingly does not implement, with the reason.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("req.len", "corelb has no tcp-request content inspection"),
-    ("req_len", "corelb has no tcp-request content inspection"),
-    (
-        "req.payload",
-        "corelb has no tcp-request content inspection",
-    ),
     (
         "req.rdp_cookie",
-        "corelb has no tcp-request content inspection",
+        "RDP cookies are not implemented in corelb",
     ),
     (
         "req_rdp_cookie_cnt",
-        "corelb has no tcp-request content inspection",
+        "RDP cookies are not implemented in corelb",
     ),
     (
         "req.rdp_cookie_cnt",
-        "corelb has no tcp-request content inspection",
+        "RDP cookies are not implemented in corelb",
     ),
-    ("wait_end", "corelb has no tcp-request inspect-delay"),
+    ("req.ssl_cipherlist", "not implemented in corelb"),
+    ("req.ssl_ec_ext", "not implemented in corelb"),
+    ("req.ssl_st_ext", "not implemented in corelb"),
     ("req.body", "corelb does not buffer request bodies"),
     ("req.body_param", "corelb does not buffer request bodies"),
     ("url_ip", "not implemented in corelb"),
@@ -245,6 +298,76 @@ pub(crate) fn split_call(s: &str) -> Result<(&str, Option<Vec<&str>>, &str), Str
     } else {
         Ok((kw, None, &s[end..]))
     }
+}
+
+/// HAProxy's argument checks for fetches with `need..=max` integer arguments
+/// (`make_arg_list`'s wording).
+fn uint_args(kw: &str, args: Option<&[&str]>, need: usize, max: usize) -> Result<Vec<u64>, String> {
+    let args = args.unwrap_or_default();
+    if args.is_empty() {
+        return Err(format!(
+            "fetch method '{kw}' : expected type 'integer' at position 1, but got nothing"
+        ));
+    }
+    if args.len() < need {
+        return Err(format!(
+            "fetch method '{kw}' : missing arguments (got {}/{need}), type 'integer' expected",
+            args.len()
+        ));
+    }
+    if args.len() > max {
+        return Err(format!(
+            "fetch method '{kw}' : end of arguments expected at position {}, but got '{}'",
+            max + 1,
+            args[max]
+        ));
+    }
+    args[..need]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.trim().parse::<u64>().map_err(|_| {
+                format!(
+                    "fetch method '{kw}' : failed to parse '{a}' as type 'integer' at position {}",
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+/// `req.payload_lv(OFFSET1,LENGTH[,OFFSET2])` with HAProxy's `val_payload_lv` checks.
+fn payload_lv(kw: &str, args: Option<&[&str]>) -> Result<Fetch, String> {
+    use super::payload::LvOffset;
+    let v = uint_args(kw, args, 2, 3)?;
+    let (offset, length) = (v[0], v[1]);
+    let invalid = |why: &str| format!("invalid args in fetch method '{kw}' : {why}");
+    if length == 0 {
+        return Err(invalid("payload length must be > 0"));
+    }
+    let value_at = match args.and_then(|a| a.get(2)).map(|a| a.trim()) {
+        None | Some("") => LvOffset::AfterLength,
+        Some(a) => {
+            let n: i64 = a
+                .strip_prefix('+')
+                .unwrap_or(a)
+                .parse()
+                .map_err(|_| invalid("payload offset2 is not a number"))?;
+            if offset as i64 + length as i64 + n < 0 {
+                return Err(invalid("payload offset2 too negative"));
+            }
+            if a.starts_with(['+', '-']) {
+                LvOffset::Relative(n)
+            } else {
+                LvOffset::Absolute(n)
+            }
+        }
+    };
+    Ok(Fetch::PayloadLv {
+        offset,
+        length,
+        value_at,
+    })
 }
 
 fn int_arg(kw: &str, a: &str) -> Result<i64, String> {
@@ -275,10 +398,21 @@ impl FetchExpr {
     /// Calls `f` with each value: every occurrence if `iterate` (ACLs), else the one HAProxy
     /// picks for a single fetch. Stops when `f` returns false.
     pub fn each(&self, s: &dyn Sample, iterate: bool, f: &mut dyn FnMut(Value<'_>) -> bool) {
+        self.each_checked(s, iterate, f);
+    }
+
+    /// [`each`](Self::each), returning whether more request bytes could change the answer
+    /// (see [`Fetch::each_checked`]).
+    pub(crate) fn each_checked(
+        &self,
+        s: &dyn Sample,
+        iterate: bool,
+        f: &mut dyn FnMut(Value<'_>) -> bool,
+    ) -> bool {
         if self.convs.is_empty() {
-            return self.fetch.each(s, iterate, f);
+            return self.fetch.each_checked(s, iterate, f);
         }
-        self.fetch.each(s, iterate, &mut |v| {
+        self.fetch.each_checked(s, iterate, &mut |v| {
             v.with_bytes(|b| {
                 let mut stack = [0u8; 256];
                 let mut heap;
@@ -494,6 +628,19 @@ impl Fetch {
                 max_args(1)?;
                 Fetch::CookVal(name_or_empty())
             }
+            "req.len" | "req_len" => plain(Fetch::ReqLen)?,
+            "req.ssl_sni" | "req_ssl_sni" => plain(Fetch::ReqSslSni)?,
+            "req.ssl_alpn" => plain(Fetch::ReqSslAlpn)?,
+            "req.ssl_hello_type" | "req_ssl_hello_type" => plain(Fetch::ReqSslHelloType)?,
+            "req.ssl_ver" | "req_ssl_ver" => plain(Fetch::ReqSslVer)?,
+            "wait_end" => plain(Fetch::WaitEnd)?,
+            "req.payload" | "payload" => {
+                let [offset, length] = uint_args(kw, args, 2, 2)?[..] else {
+                    unreachable!("two arguments checked")
+                };
+                Fetch::Payload { offset, length }
+            }
+            "req.payload_lv" | "payload_lv" => payload_lv(kw, args)?,
             "nbsrv" => {
                 max_args(1)?;
                 match arg(0) {
@@ -542,10 +689,129 @@ impl Fetch {
             | Fetch::CookCnt(_)
             | Fetch::CookVal(_)
             | Fetch::Nbsrv(_) => SmpType::Int,
+            Fetch::ReqLen | Fetch::ReqSslHelloType | Fetch::ReqSslVer => SmpType::Int,
+            Fetch::WaitEnd => SmpType::Bool,
+            Fetch::Payload { .. } | Fetch::PayloadLv { .. } => SmpType::Bin,
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
             Fetch::Method => SmpType::Meth,
             Fetch::Stick(f) => f.out_type(),
             _ => SmpType::Str,
+        }
+    }
+
+    /// Where in a connection's life this fetch finds something.
+    pub fn layer(&self) -> Layer {
+        match self {
+            Fetch::AlwaysTrue
+            | Fetch::AlwaysFalse
+            | Fetch::Stopping
+            | Fetch::Int(_)
+            | Fetch::Str(_)
+            | Fetch::Bool(_)
+            | Fetch::Nbsrv(_)
+            | Fetch::WaitEnd => Layer::Internal,
+            Fetch::Src | Fetch::SrcPort | Fetch::Dst | Fetch::DstPort => Layer::L4,
+            Fetch::SslFc | Fetch::SslFcSni | Fetch::SslFcProtocol => Layer::L5,
+            Fetch::ReqLen
+            | Fetch::Payload { .. }
+            | Fetch::PayloadLv { .. }
+            | Fetch::ReqSslSni
+            | Fetch::ReqSslAlpn
+            | Fetch::ReqSslHelloType
+            | Fetch::ReqSslVer => Layer::L6,
+            _ => Layer::L7,
+        }
+    }
+
+    /// Like [`each`](Self::each), and says whether more request bytes could change the
+    /// answer (HAProxy's `SMP_F_MAY_CHANGE` before the inspection is final): a layer-6 fetch
+    /// that wants more bytes, `req.len`, or a layer-7 one while the buffered HTTP head is
+    /// incomplete.
+    pub(crate) fn each_checked(
+        &self,
+        s: &dyn Sample,
+        iterate: bool,
+        f: &mut dyn FnMut(Value<'_>) -> bool,
+    ) -> bool {
+        let Some(c) = s.content() else {
+            self.each(s, iterate, f);
+            return false;
+        };
+        let may_change = match self.layer() {
+            Layer::L6 => self.each_content(c.data, c.last, iterate, f),
+            Layer::L7 => {
+                self.each(s, iterate, f);
+                c.http_pending
+            }
+            _ if *self == Fetch::WaitEnd => {
+                if c.last {
+                    f(Value::Bool(true));
+                }
+                true
+            }
+            _ => {
+                self.each(s, iterate, f);
+                false
+            }
+        };
+        may_change && !c.last
+    }
+
+    /// The layer-6 fetches over the buffered bytes; true if the answer may change.
+    fn each_content(
+        &self,
+        data: &[u8],
+        last: bool,
+        iterate: bool,
+        f: &mut dyn FnMut(Value<'_>) -> bool,
+    ) -> bool {
+        use super::payload::{self as p, L6};
+        let int = |r: L6<i64>, f: &mut dyn FnMut(Value<'_>) -> bool| match r {
+            L6::Found(v) => {
+                f(Value::Int(v));
+                false
+            }
+            L6::Partial(v) => {
+                f(Value::Int(v));
+                true
+            }
+            L6::NotFound => false,
+            L6::TooShort => true,
+        };
+        let bytes = |r: L6<&[u8]>, f: &mut dyn FnMut(Value<'_>) -> bool| match r {
+            L6::Found(v) => {
+                f(Value::Str(v));
+                false
+            }
+            L6::Partial(v) => {
+                f(Value::Str(v));
+                // `req.payload(o,0)` grows until the client is done.
+                !last
+            }
+            L6::NotFound => false,
+            L6::TooShort => true,
+        };
+        match self {
+            Fetch::ReqLen => int(p::len(data), f),
+            Fetch::ReqSslHelloType => int(p::ssl_hello_type(data), f),
+            Fetch::ReqSslVer => int(p::ssl_ver(data), f),
+            Fetch::ReqSslSni => bytes(p::ssl_sni(data), f),
+            Fetch::Payload { offset, length } => bytes(p::payload(data, *offset, *length), f),
+            Fetch::PayloadLv {
+                offset,
+                length,
+                value_at,
+            } => bytes(p::payload_lv(data, *offset, *length, *value_at), f),
+            Fetch::ReqSslAlpn => match p::ssl_alpn(data) {
+                L6::Found(ext) | L6::Partial(ext) => {
+                    // ACLs try every name; a single fetch takes the first.
+                    p::alpn_names(ext, &mut |n| f(Value::Str(n)) && iterate);
+                    false
+                }
+                L6::NotFound => false,
+                L6::TooShort => true,
+            },
+            _ => false,
         }
     }
 
@@ -681,6 +947,23 @@ impl Fetch {
                 }
                 let n = count(&|g| http::for_each_cookie(s, name, g));
                 f(Value::Int(n as i64));
+            }
+            Fetch::ReqLen
+            | Fetch::Payload { .. }
+            | Fetch::PayloadLv { .. }
+            | Fetch::ReqSslSni
+            | Fetch::ReqSslAlpn
+            | Fetch::ReqSslHelloType
+            | Fetch::ReqSslVer => {
+                if let Some(c) = s.content() {
+                    self.each_content(c.data, c.last, iterate, f);
+                }
+            }
+            Fetch::WaitEnd => {
+                // Outside content inspection (http-request rules) nothing is left to wait for.
+                if s.content().is_none_or(|c| c.last) {
+                    f(Value::Bool(true));
+                }
             }
             Fetch::Nbsrv(b) => match b.index {
                 Some(i) => one(f, Some(Value::Int(s.nbsrv(i) as i64))),

@@ -64,17 +64,23 @@
 //! url_param()/urlp() urlp_val() req.cook()/cook()/cookie() cook_cnt() cook_val() nbsrv()`
 //! (with their `req.` spellings), the stick-table fetches `sc_*(N[,T]) scN_*([T])
 //! src_*([T]) sc_tracked table_cnt table_avl` (evaluated by the stick module through
-//! [`Sample::stick`]), and the ACL keywords `base* cook* hdr* path* url* urlp*`
-//! with the suffixes `_beg _dir _dom _end _len _reg _sub`, `method`, `req_ver`.
+//! [`Sample::stick`]), the content-inspection fetches over buffered bytes
+//! ([`payload`]: `req.len req.payload() req.payload_lv() req.ssl_sni req.ssl_alpn
+//! req.ssl_hello_type req.ssl_ver wait_end`, and the old `req_*` names), and the ACL keywords
+//! `base* cook* hdr* path* url* urlp*` with the suffixes `_beg _dir _dom _end _len _reg _sub`,
+//! `method`, `req_ver`, `payload`, `payload_lv`.
 //! Converters: `lower`, `upper`. Matching: `-m found bool int ip bin len str beg sub dir dom
 //! end reg`; flags `-i -f -m -n -u -M --`; integer operators `eq ge gt le lt` (and `ne`,
 //! which HAProxy treats as `eq`: a warning says so); ranges `a:b a-b :b a:`. Predefined ACLs:
-//! all of HAProxy 2.6's except `RDP_COOKIE`, `REQ_CONTENT` and `WAIT_END`, which need
-//! content inspection corelb does not do (an error says so). Log-format: text, `%%`,
+//! all of HAProxy 2.6's except `RDP_COOKIE` (an error says so). Log-format: text, `%%`,
 //! `%[expr]` and `%ci %cp %fi %fp %HM %HU %HP %HQ %HV`; other `%` variables and `%{...}`
 //! options are errors naming them.
 //!
-//! Not supported (errors say why): other fetches (`req.len`, `req.body*`, `url_ip`,
+//! Content inspection evaluates conditions in HAProxy's three values ([`Cond::eval3`]): a
+//! fetch that needs more bytes (before the inspection is final) makes its ACL a miss, and the
+//! `tcp-request content` rules wait.
+//!
+//! Not supported (errors say why): other fetches (`req.rdp_cookie*`, `req.body*`, `url_ip`,
 //! `http_auth*`, response-side fetches), other converters, host names in IP patterns (HAProxy
 //! resolves them at startup), regex look-around and backreferences (Rust's `regex` instead of
 //! PCRE; byte-oriented and without Unicode classes, as PCRE without UTF), `-u` ids being
@@ -86,6 +92,7 @@ mod fetch;
 mod http;
 mod logformat;
 mod pattern;
+pub mod payload;
 mod request;
 mod sample;
 mod stick;
@@ -97,12 +104,14 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use cond::{Acls, Cond, Polarity, predefined_names};
-pub use fetch::{BackendRef, Conv, Fetch, FetchExpr};
+pub use cond::{Acls, Cond, Polarity, Tri, predefined_names};
+pub use fetch::{BackendRef, Conv, Fetch, FetchExpr, Layer};
 pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
-pub use request::{ConnInfo, EditedRequestSample, RawRequest, RequestSample, TlsInfo};
-pub use sample::{Sample, Value};
+pub use request::{
+    ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample, TlsInfo,
+};
+pub use sample::{Content, Sample, Value};
 pub use stick::{
     DATA_TYPES, DataType, GptValue, MAX_SC, Op, Origin, StickAction, StickFetch, StickSource,
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,

@@ -75,6 +75,7 @@ impl MatchMethod {
             SmpType::Ip => MatchMethod::Ip,
             SmpType::Str => MatchMethod::Str,
             SmpType::Meth => MatchMethod::Meth,
+            SmpType::Bin => MatchMethod::Bin,
         }
     }
 

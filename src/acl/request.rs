@@ -299,3 +299,120 @@ impl Sample for RawRequest {
         self.stopping
     }
 }
+
+/// The buffered bytes as HTTP/1.
+enum Http {
+    Complete(RequestHead),
+    Incomplete,
+    Invalid,
+}
+
+/// The connection during `tcp-request content` inspection: its addresses and TLS state, the
+/// bytes buffered so far (for the layer-6 fetches) and, when they start an HTTP/1 request,
+/// that request (HAProxy parses the buffer for layer-7 fetches in mode tcp too). The HTTP
+/// head is parsed on the first layer-7 fetch, once per evaluation.
+pub struct ContentSample<'a> {
+    /// The connection.
+    pub conn: &'a ConnInfo,
+    data: &'a [u8],
+    last: bool,
+    http: std::cell::OnceCell<Http>,
+    /// Usable servers of a backend by index.
+    pub nbsrv: &'a dyn Fn(usize) -> u32,
+    /// Whether the process is draining.
+    pub stopping: bool,
+}
+
+impl<'a> ContentSample<'a> {
+    /// `data` is what the client sent so far; `last` says no more will be waited for.
+    pub fn new(
+        conn: &'a ConnInfo,
+        data: &'a [u8],
+        last: bool,
+        nbsrv: &'a dyn Fn(usize) -> u32,
+        stopping: bool,
+    ) -> ContentSample<'a> {
+        ContentSample {
+            conn,
+            data,
+            last,
+            http: std::cell::OnceCell::new(),
+            nbsrv,
+            stopping,
+        }
+    }
+
+    /// What the bytes hold as HTTP, parsed once.
+    fn http(&self) -> &Http {
+        self.http.get_or_init(|| {
+            let mut head = RequestHead::new();
+            match parse_request(self.data, &Limits::default(), &mut head) {
+                Ok(Parsed::Complete { .. }) => Http::Complete(head),
+                Ok(Parsed::Incomplete) => Http::Incomplete,
+                Err(_) => Http::Invalid,
+            }
+        })
+    }
+
+    /// The HTTP head, if the bytes hold a complete and valid one.
+    fn head(&self) -> Option<&RequestHead> {
+        match self.http() {
+            Http::Complete(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn request(&self) -> RequestSample<'_> {
+        RequestSample {
+            head: self.head().map(|h| (h, self.data)),
+            conn: self.conn,
+            nbsrv: self.nbsrv,
+            stopping: self.stopping,
+            // tcp-request rules track no stick counters yet (README: not yet).
+            stick: None,
+        }
+    }
+}
+
+impl Sample for ContentSample<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.conn.src
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.conn.dst
+    }
+    fn method(&self) -> Option<&[u8]> {
+        self.head().map(|h| h.method_bytes(self.data))
+    }
+    fn url(&self) -> Option<&[u8]> {
+        self.head().map(|h| h.target(self.data))
+    }
+    fn version(&self) -> Option<&[u8]> {
+        self.head().map(|h| version_text(h.version()))
+    }
+    fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
+        self.request().for_each_header(name, f)
+    }
+    fn ssl_fc(&self) -> bool {
+        self.conn.tls.is_some()
+    }
+    fn ssl_fc_sni(&self) -> Option<&[u8]> {
+        tls_sni(self.conn)
+    }
+    fn ssl_fc_protocol(&self) -> Option<&[u8]> {
+        tls_protocol(self.conn)
+    }
+    fn nbsrv(&self, backend: usize) -> u32 {
+        (self.nbsrv)(backend)
+    }
+    fn stopping(&self) -> bool {
+        self.stopping
+    }
+    fn content(&self) -> Option<super::Content<'_>> {
+        Some(super::Content {
+            data: self.data,
+            last: self.last,
+            http_pending: matches!(self.http(), Http::Incomplete),
+        })
+    }
+}

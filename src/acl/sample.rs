@@ -55,6 +55,25 @@ pub trait Sample {
     fn stick(&self) -> Option<&dyn super::StickSource> {
         None
     }
+    /// The client's bytes held by `tcp-request content` inspection, which the layer-6
+    /// fetches (`req.len`, `req.payload`, `req.ssl_sni`) read. `None` elsewhere (as in
+    /// HAProxy, where an HTTP stream's buffer is not raw bytes): they find nothing.
+    fn content(&self) -> Option<Content<'_>> {
+        None
+    }
+}
+
+/// What content inspection has buffered so far.
+#[derive(Clone, Copy, Debug)]
+pub struct Content<'a> {
+    /// The client's first bytes, not yet forwarded.
+    pub data: &'a [u8],
+    /// No more bytes will come before the rules must decide (the inspect delay ended, the
+    /// client closed, or the buffer is full): fetches answer definitively.
+    pub last: bool,
+    /// The bytes are the start of an HTTP request whose head is not complete yet: layer-7
+    /// fetches may find something once more bytes arrive.
+    pub http_pending: bool,
 }
 
 /// A fetched value.
@@ -81,6 +100,8 @@ pub(crate) enum SmpType {
     Str,
     /// `method`: a string with its own matching (known methods compare by identity).
     Meth,
+    /// Raw bytes (`req.payload`): they cast to strings only.
+    Bin,
 }
 
 impl SmpType {
@@ -89,7 +110,7 @@ impl SmpType {
         use SmpType::*;
         match (self, to) {
             (_, Str) => true,
-            (Meth, _) => false,
+            (Meth | Bin, _) => false,
             (Bool, Ip) => false,
             (_, Int | Ip | Bool) => true,
             _ => false,

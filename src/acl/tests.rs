@@ -571,9 +571,9 @@ fn predefined_acls() {
     assert!(!c("LOCALHOST", &g) && c("LOCALHOST", &g.clone().with_src("127.1.2.3:4")));
     // A proxy's own ACL of the same name wins.
     assert!(!cond(&["TRUE always_false"], "if TRUE", &g));
-    // Layer-6 ones are refused with the reason.
+    // RDP cookies are refused with the reason.
     let mut ctx = ParseCtx::new("fe");
-    let e = Cond::parse(&words("if REQ_CONTENT"), &Acls::new(), &mut ctx).unwrap_err();
+    let e = Cond::parse(&words("if RDP_COOKIE"), &Acls::new(), &mut ctx).unwrap_err();
     assert!(e.contains("not supported"), "{e}");
     assert!(predefined_names().any(|n| n == "METH_GET"));
 }
@@ -688,7 +688,9 @@ fn condition_errors() {
             .contains("missing fetch method")
     );
     assert!(acls.define(&[], &mut ctx).is_err());
-    let e = acls.define(&words("z req.len gt 0"), &mut ctx).unwrap_err();
+    let e = acls
+        .define(&words("z req.rdp_cookie_cnt gt 0"), &mut ctx)
+        .unwrap_err();
     assert!(e.contains("not supported"), "{e}");
 }
 

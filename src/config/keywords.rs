@@ -173,7 +173,7 @@ pub static PROXY: &[Kw] = &[
     kw("clitimeout", Supported, D | F),
     kw("srvtimeout", Supported, D | B),
     kw("acl", Supported, F | B),
-    kw("tcp-request", NotYet, ALL),
+    kw("tcp-request", Supported, ALL),
     kw("tcp-response", NotYet, D | B),
     kw("http-request", Supported, F | B),
     kw("http-response", Supported, F | B),

@@ -20,6 +20,7 @@ pub mod model;
 pub mod parser;
 pub mod resolvers;
 pub mod stick;
+mod tcp_rules;
 pub mod units;
 pub mod validate;
 

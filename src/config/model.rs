@@ -583,6 +583,42 @@ pub struct BackendRef {
     pub loc: Loc,
 }
 
+/// A proxy's `tcp-request` rules and `tcp-request inspect-delay`. Rules of a named
+/// defaults section come first (they run before the proxy's own, as in HAProxy).
+#[derive(Clone, Debug, Default)]
+pub struct TcpRequest {
+    /// How long `content` rules may hold the client's first bytes waiting to decide
+    /// (none: they decide on what is there at once).
+    pub inspect_delay: Option<Duration>,
+    /// At accept, before anything is read: layer-4 conditions only.
+    pub connection: Vec<TcpRule>,
+    /// After the PROXY header and the TLS handshake.
+    pub session: Vec<TcpRule>,
+    /// On the client's first bytes (mode tcp) or each request (mode http).
+    pub content: Vec<TcpRule>,
+}
+
+/// One `tcp-request connection|session|content ACTION [if|unless COND]` rule.
+#[derive(Clone, Debug)]
+pub struct TcpRule {
+    pub action: TcpAction,
+    pub cond: Option<crate::acl::Cond>,
+    pub loc: Loc,
+}
+
+/// What a `tcp-request` rule does when its condition holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpAction {
+    /// Stops the rule set: the connection goes on.
+    Accept,
+    /// Closes the connection.
+    Reject,
+    /// Closes the connection with a reset and no FIN (HAProxy's `silent-drop`).
+    SilentDrop,
+    /// `expect-proxy layer4` (connection rules only): read a PROXY header first.
+    ExpectProxy,
+}
+
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).
 #[derive(Clone, Debug)]
 pub struct HttpRule {
@@ -736,6 +772,7 @@ pub struct Proxy {
     pub acl_lines: Vec<(String, Loc)>,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    pub tcp_request: TcpRequest,
     /// The old `redirect` keyword: evaluated after the http-request rules, as in HAProxy.
     pub redirects: Vec<HttpRule>,
     /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
@@ -995,6 +1032,7 @@ impl Proxy {
             acl_lines: Vec::new(),
             http_request: Vec::new(),
             http_response: Vec::new(),
+            tcp_request: TcpRequest::default(),
             redirects: Vec::new(),
             monitor_fail: None,
             cookie: None,

@@ -1210,6 +1210,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
                 px.http_request.push(r);
             }
         }
+        "tcp-request" => super::tcp_rules::tcp_request(px, w, loc, d),
         "http-response" => {
             if let Some(r) = http_rule(px, &w[1..], false, loc, d) {
                 px.http_response.push(r);
@@ -1644,7 +1645,12 @@ fn stick_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
 }
 
 /// Parses `if|unless ...` against the proxy's ACLs; errors and warnings go to `d`.
-fn parse_cond(px: &Proxy, words: &[String], loc: &Loc, d: &mut Diags) -> Option<crate::acl::Cond> {
+pub(super) fn parse_cond(
+    px: &Proxy,
+    words: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<crate::acl::Cond> {
     let mut ctx = crate::acl::ParseCtx::new(&px.name);
     let r = crate::acl::Cond::parse(words, &px.acls, &mut ctx);
     for wn in ctx.warnings {

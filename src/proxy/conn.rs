@@ -9,7 +9,7 @@ use crate::net::shard::Shard;
 use crate::net::tls::Client;
 use crate::proxy::http::h2::session as h2_session;
 use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
-use crate::proxy::tcp;
+use crate::proxy::{inspect, tcp};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -82,6 +82,17 @@ pub struct Origin {
     pub early: Vec<u8>,
     pub date: SystemTime,
     pub at: Instant,
+    /// The client's TLS session, when it is terminated here.
+    pub tls: Option<crate::acl::TlsInfo>,
+}
+
+/// What ACLs see of the connection's TLS session.
+fn acl_tls(t: &TlsInfo) -> crate::acl::TlsInfo {
+    crate::acl::TlsInfo {
+        sni: t.sni.as_ref().map(|s| s.as_bytes().into()),
+        protocol: t.protocol.as_bytes(),
+        alpn: t.alpn.map(str::as_bytes),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -99,6 +110,25 @@ pub async fn handle(
         shard: shard.clone(),
         fe: fe.clone(),
     };
+    // `tcp-request connection` rules, before anything is read or counted: a rejected
+    // connection never becomes a session (HAProxy neither logs nor counts it as one).
+    let mut accept_proxy = accept_proxy;
+    {
+        let px = &shard.shared.cfg.proxies[fe.proxy];
+        let rules = &px.tcp_request.connection;
+        if !rules.is_empty() {
+            let conn = crate::acl::ConnInfo {
+                src: Some(peer),
+                dst: client.local_addr().ok(),
+                tls: None,
+                h2: false,
+            };
+            let fd = crate::sys::fd(&client);
+            if !inspect::early_rules(&shard.shared, px, true, &conn, fd, &mut accept_proxy) {
+                return;
+            }
+        }
+    }
     // One clock reading for the frontend's counters and this connection's timings.
     let accepted = Instant::now();
     let counters = shard.shared.counters.shard(shard.id);
@@ -207,6 +237,24 @@ async fn serve(
     accept_date: SystemTime,
     accepted: Instant,
 ) {
+    // `tcp-request session` rules, once the PROXY header and the TLS handshake are done.
+    {
+        let px = &shard.shared.cfg.proxies[fe.proxy];
+        let rules = &px.tcp_request.session;
+        if !rules.is_empty() {
+            let tcp = client.tcp();
+            let conn = crate::acl::ConnInfo {
+                src: Some(src),
+                dst: dst.or_else(|| tcp.local_addr().ok()),
+                tls: tls.as_ref().map(acl_tls),
+                h2: false,
+            };
+            let fd = crate::sys::fd(tcp);
+            if !inspect::early_rules(&shard.shared, px, false, &conn, fd, &mut false) {
+                return;
+            }
+        }
+    }
     match fe.mode {
         Mode::Tcp => {
             let from = Origin {
@@ -215,6 +263,7 @@ async fn serve(
                 early,
                 date: accept_date,
                 at: accepted,
+                tls: tls.as_ref().map(acl_tls),
             };
             tcp::session(shard, fe, client, from).await
         }

@@ -37,6 +37,8 @@ struct Outcome {
     t_connect: Option<Duration>,
     bytes_in: u64,
     bytes_out: u64,
+    /// Refused by a `tcp-request content` rule (counted as a denied request).
+    denied: bool,
 }
 
 enum State {
@@ -72,6 +74,7 @@ pub async fn session(
         mut early,
         date: accept_date,
         at: accepted,
+        tls,
     } = from;
     let mut out = Outcome {
         term: *b"--",
@@ -83,8 +86,30 @@ pub async fn session(
         t_connect: None,
         bytes_in: 0,
         bytes_out: 0,
+        denied: false,
     };
-    let Some(be) = fe.backend.and_then(|i| shard.shared.backends[i].clone()) else {
+    // `tcp-request content` rules and conditional `use_backend`: only frontends that have
+    // them hold the first bytes back; the others go straight to their backend.
+    let mut backend = fe.backend;
+    let px = &shard.shared.cfg.proxies[fe.proxy];
+    if !px.tcp_request.content.is_empty() || px.use_backends.iter().any(|u| u.cond.is_some()) {
+        let conn = crate::acl::ConnInfo {
+            src: Some(peer),
+            dst: Some(local_addr(client.tcp(), &mut dst)),
+            tls,
+            h2: false,
+        };
+        match crate::proxy::inspect::route_tcp(&shard, &fe, &mut client, &conn, &mut early).await {
+            crate::proxy::inspect::Routed::Backend(b) => backend = b,
+            crate::proxy::inspect::Routed::Closed { term, denied } => {
+                out.term = term;
+                out.denied = denied;
+                finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
+                return;
+            }
+        }
+    }
+    let Some(be) = backend.and_then(|i| shard.shared.backends[i].clone()) else {
         // A frontend without a backend closes its connections, as HAProxy does.
         out.term = *b"PR";
         finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
@@ -385,6 +410,7 @@ pub fn log_rejected(
         t_connect: None,
         bytes_in: 0,
         bytes_out: 0,
+        denied: false,
     };
     finish(shard, fe, peer, None, date, t0, &out);
 }
@@ -438,6 +464,7 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         t_queue: out.t_queue,
         t_connect: out.t_connect,
         t_total: now.saturating_duration_since(t0),
+        denied: out.denied,
         ..Default::default()
     };
     let counters = shard.shared.counters.shard(shard.id);

@@ -874,3 +874,59 @@ pub fn csv_field<'a>(csv: &'a str, sv: &str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row {sv} in {csv}"));
     row.split(',').nth(i).unwrap()
 }
+
+/// TLS servers for passthrough tests: one corelb that terminates TLS for each name on its
+/// own port with its own self-signed certificate and answers every request with the name.
+pub struct TlsNames {
+    pub lb: Corelb,
+    /// (name, port, certificate PEM that a client must trust for it).
+    pub names: Vec<(String, u16, PathBuf)>,
+    /// Holds the certificates; dropped after the server.
+    _dir: TempDir,
+}
+
+impl TlsNames {
+    pub fn start(names: &[&str]) -> TlsNames {
+        let dir = TempDir::new("tls-names");
+        let mut cfg = String::from(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n",
+        );
+        let mut out = Vec::new();
+        for n in names {
+            let port = free_port();
+            let pem = self_signed_pem(&dir, &format!("{n}.pem"), &[n]);
+            cfg.push_str(&format!(
+                "frontend tls_{n}\n  bind 127.0.0.1:{port} ssl crt {}\n  http-request return status 200 content-type text/plain string \"{n}\"\n",
+                pem.display()
+            ));
+            out.push((n.to_string(), port, pem));
+        }
+        let ports: Vec<u16> = out.iter().map(|(_, p, _)| *p).collect();
+        let lb = Corelb::start(&cfg, &[], &ports);
+        TlsNames {
+            lb,
+            names: out,
+            _dir: dir,
+        }
+    }
+
+    pub fn port(&self, name: &str) -> u16 {
+        self.names.iter().find(|(n, _, _)| n == name).unwrap().1
+    }
+
+    pub fn cert(&self, name: &str) -> &Path {
+        &self.names.iter().find(|(n, _, _)| n == name).unwrap().2
+    }
+}
+
+/// A `defaults` section for mode tcp tests (5 lines).
+pub const TCP_DEFAULTS: &str =
+    "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n";
+
+/// SSL passthrough routed by SNI on `port`: a.example to port `a`, b.example (by the old
+/// fetch name) to `b`, anything else to `fallback`. Valid for HAProxy and corelb alike.
+pub fn sni_config(port: u16, a: u16, b: u16, fallback: u16) -> String {
+    format!(
+        "{TCP_DEFAULTS}frontend tls_in\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n  tcp-request content accept if {{ req.ssl_hello_type 1 }}\n  use_backend be_a if {{ req.ssl_sni -i a.example }}\n  use_backend be_b if {{ req_ssl_sni -i b.example }}\n  default_backend be_default\nbackend be_a\n  server a 127.0.0.1:{a}\nbackend be_b\n  server b 127.0.0.1:{b}\nbackend be_default\n  server d 127.0.0.1:{fallback}\n"
+    )
+}

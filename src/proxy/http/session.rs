@@ -505,6 +505,16 @@ impl<'c> Exchange<'c> {
             stopping: shared.control.stopping(),
             stick,
         };
+        // tcp-request content rules: on each parsed request, before http-request (HAProxy's
+        // HTX streams); a reject closes without an answer.
+        if !fe_px.tcp_request.content.is_empty()
+            && crate::proxy::inspect::run_content(&fe_px.tcp_request.content, &fe_px.acls, &base)
+                != Some(crate::proxy::inspect::Verdict::Accept)
+        {
+            (txn.term, txn.denied) = (Term(*b"PR"), true);
+            log_txn(shard, fe, &ctx.info, txn);
+            return Analyzed::Done;
+        }
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
             && req.keep_alive()
             && req.body_kind() == BodyKind::None;

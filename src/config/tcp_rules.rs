@@ -1,0 +1,398 @@
+//! `tcp-request connection|session|content ACTION [if|unless COND]` and
+//! `tcp-request inspect-delay TIME`, with HAProxy 2.6's checks and wording (src/tcp_rules.c,
+//! `tcp_parse_tcp_req`): where each rule set may appear, which actions each allows, and the
+//! warnings for conditions whose fetches have nothing to say where the rule runs.
+
+use super::diag::{Diags, Loc};
+use super::model::{Kind, Proxy, TcpAction, TcpRule};
+use crate::acl::Layer;
+
+/// The actions corelb runs.
+const ACTIONS: &[&str] = &["accept", "reject", "silent-drop", "expect-proxy"];
+
+/// Actions HAProxy 2.6 has for `tcp-request` that corelb does not run yet.
+const NOT_YET: &[&str] = &[
+    "capture",
+    "expect-netscaler-cip",
+    "set-log-level",
+    "set-nice",
+    "switch-mode",
+    "use-service",
+    "send-spoe-group",
+    "set-src",
+    "set-src-port",
+    "set-dst",
+    "set-dst-port",
+    "set-mark",
+    "set-tos",
+    "set-priority-class",
+    "set-priority-offset",
+    "ot-group",
+];
+
+/// Prefixes of HAProxy actions with arguments in the name (`track-sc0`, `set-var(txn.x)`).
+const NOT_YET_PREFIXES: &[&str] = &[
+    "track-sc",
+    "sc-inc-gpc",
+    "sc-set-gpt",
+    "do-resolve(",
+    "set-var(",
+    "set-var-fmt(",
+    "unset-var(",
+];
+
+/// The three rule sets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Set {
+    Connection,
+    Session,
+    Content,
+}
+
+impl Set {
+    fn name(self) -> &'static str {
+        match self {
+            Set::Connection => "connection",
+            Set::Session => "session",
+            Set::Content => "content",
+        }
+    }
+
+    /// Whether a fetch of this layer has a value when these rules run.
+    fn valid(self, l: Layer) -> bool {
+        match self {
+            Set::Connection => l <= Layer::L4,
+            Set::Session => l <= Layer::L5,
+            Set::Content => true,
+        }
+    }
+}
+
+/// A `tcp-request` line of a proxy section.
+pub(super) fn tcp_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let kind = px.kind.name();
+    let anonymous_defaults = px.kind == Kind::Defaults && px.name.is_empty();
+    let Some(sub) = w.get(1).map(String::as_str) else {
+        let msg = if px.kind == Kind::Defaults {
+            "missing argument for 'tcp-request' in defaults section".to_string()
+        } else {
+            format!("missing argument for 'tcp-request' in {kind} '{}'", px.name)
+        };
+        d.error(loc, msg);
+        return;
+    };
+    let set = match sub {
+        "inspect-delay" => {
+            if anonymous_defaults {
+                d.error(
+                    loc,
+                    "tcp-request inspect-delay is not allowed in anonymous 'defaults' sections",
+                );
+                return;
+            }
+            return inspect_delay(px, w.get(2).map(String::as_str), loc, d);
+        }
+        "connection" => Set::Connection,
+        "session" => Set::Session,
+        "content" => Set::Content,
+        other => {
+            let place = if px.kind == Kind::Defaults {
+                "defaults section".to_string()
+            } else {
+                format!("{kind} '{}'", px.name)
+            };
+            let h =
+                super::keywords::hint(other, ["inspect-delay", "connection", "session", "content"]);
+            d.error(
+                loc,
+                format!(
+                    "'tcp-request' expects 'inspect-delay', 'connection', or 'content' in {place} (got '{other}'){h}"
+                ),
+            );
+            return;
+        }
+    };
+    if set != Set::Content && !px.kind.is_frontend() && px.kind != Kind::Defaults {
+        d.error(
+            loc,
+            format!(
+                "tcp-request {sub} is not allowed because {kind} {} is not a frontend",
+                px.name
+            ),
+        );
+        return;
+    }
+    if anonymous_defaults {
+        d.error(
+            loc,
+            format!("tcp-request {sub} is not allowed in anonymous 'defaults' sections"),
+        );
+        return;
+    }
+    let Some(rule) = rule(px, set, &w[2..], loc, d) else {
+        return;
+    };
+    if let Some(c) = &rule.cond {
+        let place = if set != Set::Content || px.kind.is_frontend() {
+            format!("frontend tcp-request {sub} rule")
+        } else {
+            "backend tcp-request content rule".to_string()
+        };
+        let rules = format!("tcp-request {sub}");
+        if let Some(wn) = c.conflict(&px.acls, &|l| set.valid(l), &rules, &place) {
+            d.warn(loc, wn);
+        }
+    }
+    misplaced(px, set, loc, d);
+    let t = &mut px.tcp_request;
+    match set {
+        Set::Connection => t.connection.push(rule),
+        Set::Session => t.session.push(rule),
+        Set::Content => t.content.push(rule),
+    }
+}
+
+/// HAProxy's `warnif_misplaced_tcp_*`: rules run by phase, not in file order.
+fn misplaced(px: &Proxy, set: Set, loc: &Loc, d: &mut Diags) {
+    let t = &px.tcp_request;
+    let after = if set == Set::Connection && !t.session.is_empty() {
+        "tcp-request session"
+    } else if set != Set::Content && !t.content.is_empty() {
+        "tcp-request content"
+    } else if px.monitor_fail.is_some() {
+        "monitor fail"
+    } else {
+        return;
+    };
+    d.warn(
+        loc,
+        format!(
+            "a 'tcp-request' rule placed after a '{after}' rule will still be processed before."
+        ),
+    );
+}
+
+/// `ACTION [ARGS] [if|unless COND]`.
+fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<TcpRule> {
+    let sub = set.name();
+    let place = format!("{} '{}'", px.kind.name(), px.name);
+    let Some(action) = w.first().map(String::as_str) else {
+        d.error(
+            loc,
+            format!("'tcp-request {sub}' expects {} in {place}", expected(set)),
+        );
+        return None;
+    };
+    let (act, used) = match action {
+        "accept" => (TcpAction::Accept, 1),
+        "reject" => (TcpAction::Reject, 1),
+        "silent-drop" => (TcpAction::SilentDrop, 1),
+        "expect-proxy" => {
+            let arg = w.get(1).map(String::as_str).unwrap_or("");
+            if arg != "layer4" {
+                d.error(
+                    loc,
+                    format!(
+                        "'tcp-request {sub} expect-proxy' only supports 'layer4' in {place} (got '{arg}')"
+                    ),
+                );
+                return None;
+            }
+            if set != Set::Connection {
+                d.error(
+                    loc,
+                    format!("'expect-proxy layer4' is not allowed in 'tcp-request {sub}' rules in {place}"),
+                );
+                return None;
+            }
+            (TcpAction::ExpectProxy, 2)
+        }
+        a if NOT_YET.contains(&a) || NOT_YET_PREFIXES.iter().any(|p| a.starts_with(p)) => {
+            d.error(
+                loc,
+                format!(
+                    "'tcp-request {sub} {a}' is not supported yet (corelb runs {})",
+                    expected(set)
+                ),
+            );
+            return None;
+        }
+        a => {
+            let h = super::keywords::hint(a, ACTIONS.iter().copied());
+            d.error(
+                loc,
+                format!(
+                    "'tcp-request {sub}' expects {} in {place} (got '{a}'){h}",
+                    expected(set)
+                ),
+            );
+            return None;
+        }
+    };
+    let cond = match w.get(used).map(String::as_str) {
+        None => None,
+        Some("if" | "unless") => Some(super::parser::parse_cond(px, &w[used..], loc, d)?),
+        Some(o) => {
+            d.error(
+                loc,
+                format!(
+                    "'tcp-request {sub} {}' only accepts 'if' or 'unless', in {place} (got '{o}')",
+                    w[..used].join(" ")
+                ),
+            );
+            return None;
+        }
+    };
+    Some(TcpRule {
+        action: act,
+        cond,
+        loc: loc.clone(),
+    })
+}
+
+fn expected(set: Set) -> &'static str {
+    if set == Set::Connection {
+        "'accept', 'reject', 'silent-drop' or 'expect-proxy layer4'"
+    } else {
+        "'accept', 'reject' or 'silent-drop'"
+    }
+}
+
+/// `tcp-request inspect-delay TIME`: a delay already set (here or by the defaults section)
+/// is kept, with HAProxy's warning.
+fn inspect_delay(px: &mut Proxy, arg: Option<&str>, loc: &Loc, d: &mut Diags) {
+    let place = if px.kind == Kind::Defaults {
+        format!("defaults '{}'", px.name)
+    } else {
+        format!("{} '{}'", px.kind.name(), px.name)
+    };
+    let bad =
+        format!("'tcp-request inspect-delay' expects a positive delay in milliseconds, in {place}");
+    let Some(a) = arg.filter(|a| !a.is_empty()) else {
+        d.error(loc, bad);
+        return;
+    };
+    let t = match super::units::parse_time(a, std::time::Duration::from_millis(1)) {
+        Ok(t) => t,
+        Err(_) => {
+            let digits = a.bytes().take_while(u8::is_ascii_digit).count();
+            let unit_len = ["us", "ms", "s", "m", "h", "d"]
+                .iter()
+                .filter(|u| a[digits..].starts_with(**u))
+                .map(|u| u.len())
+                .max()
+                .unwrap_or(0);
+            let c = a[digits + unit_len..].chars().next().unwrap_or('?');
+            d.error(loc, format!("{bad} (unexpected character '{c}')"));
+            return;
+        }
+    };
+    if px.tcp_request.inspect_delay.is_some() {
+        d.warn(
+            loc,
+            format!("ignoring tcp-request inspect-delay (was already defined) in {place}"),
+        );
+        return;
+    }
+    // Zero means no delay, as in HAProxy.
+    px.tcp_request.inspect_delay = (!t.is_zero()).then_some(t);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Diags, Level, TcpAction};
+
+    fn check(text: &str) -> (Option<crate::config::Config>, Diags) {
+        let mut p = crate::config::parser::Parser::new();
+        p.parse_str("t.cfg", text);
+        p.finish()
+    }
+
+    fn messages(d: &Diags, level: Level) -> Vec<String> {
+        d.list
+            .iter()
+            .filter(|m| m.level == level)
+            .map(|m| format!("{}: {}", m.loc.as_ref().unwrap(), m.msg))
+            .collect()
+    }
+
+    const HEAD: &str = "defaults\n mode tcp\n timeout client 5s\n timeout server 5s\n timeout connect 1s\nbackend b\n server s 127.0.0.1:1\n";
+
+    #[test]
+    fn rules_are_parsed_in_their_sets() {
+        let (cfg, d) = check(&format!(
+            "{HEAD}frontend f\n bind :1\n tcp-request inspect-delay 5s\n tcp-request connection reject if {{ src 10.0.0.0/8 }}\n tcp-request connection expect-proxy layer4 if {{ src 127.0.0.1 }}\n tcp-request session accept\n tcp-request content accept if {{ req.ssl_hello_type 1 }}\n tcp-request content silent-drop\n use_backend b if {{ req.ssl_sni -i a.example }}\n default_backend b\n"
+        ));
+        assert!(
+            messages(&d, Level::Error).is_empty(),
+            "{:?}",
+            messages(&d, Level::Error)
+        );
+        let cfg = cfg.expect("config");
+        let f = &cfg.proxies[cfg.proxy_by_name("f", false).unwrap()];
+        let t = &f.tcp_request;
+        assert_eq!(t.inspect_delay, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(t.connection.len(), 2);
+        assert_eq!(t.connection[1].action, TcpAction::ExpectProxy);
+        assert_eq!(t.session.len(), 1);
+        assert_eq!(t.content.len(), 2);
+        assert_eq!(t.content[1].action, TcpAction::SilentDrop);
+    }
+
+    #[test]
+    fn haproxy_wording_for_refusals() {
+        let (_, d) = check(&format!(
+            "{HEAD}frontend f\n bind :1\n tcp-request session expect-proxy layer4\n tcp-request foo\n tcp-request content accept foo\n tcp-request inspect-delay 5x\n tcp-request connection expect-proxy\n tcp-request content track-sc0 src\nbackend b2\n tcp-request connection accept\n server s 127.0.0.1:1\n"
+        ));
+        let e = messages(&d, Level::Error).join("\n");
+        for want in [
+            "t.cfg:10: 'expect-proxy layer4' is not allowed in 'tcp-request session' rules in frontend 'f'",
+            "t.cfg:11: 'tcp-request' expects 'inspect-delay', 'connection', or 'content' in frontend 'f' (got 'foo')",
+            "t.cfg:12: 'tcp-request content accept' only accepts 'if' or 'unless', in frontend 'f' (got 'foo')",
+            "t.cfg:13: 'tcp-request inspect-delay' expects a positive delay in milliseconds, in frontend 'f' (unexpected character 'x')",
+            "t.cfg:14: 'tcp-request connection expect-proxy' only supports 'layer4' in frontend 'f' (got '')",
+            "t.cfg:15: 'tcp-request content track-sc0' is not supported yet",
+            "t.cfg:17: tcp-request connection is not allowed because backend b2 is not a frontend",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
+    }
+
+    #[test]
+    fn anonymous_defaults_refuse_and_named_defaults_pass_on() {
+        let (_, d) = check("defaults\n tcp-request inspect-delay 5s\n");
+        assert!(messages(&d, Level::Error).join("\n").contains(
+            "t.cfg:2: tcp-request inspect-delay is not allowed in anonymous 'defaults' sections"
+        ));
+        let (cfg, d) = check(
+            "defaults d\n mode tcp\n tcp-request inspect-delay 3s\n tcp-request content reject if { req.len gt 100 }\nfrontend f from d\n bind :1\n tcp-request inspect-delay 5s\n tcp-request content accept\n",
+        );
+        assert!(messages(&d, Level::Error).is_empty());
+        assert!(messages(&d, Level::Warning).join("\n").contains(
+            "t.cfg:7: ignoring tcp-request inspect-delay (was already defined) in frontend 'f'"
+        ));
+        let cfg = cfg.unwrap();
+        let t = &cfg.proxies[0].tcp_request;
+        assert_eq!(t.inspect_delay, Some(std::time::Duration::from_secs(3)));
+        // The defaults section's rule first.
+        assert_eq!(t.content[0].action, TcpAction::Reject);
+        assert_eq!(t.content[1].action, TcpAction::Accept);
+    }
+
+    #[test]
+    fn fetches_that_cannot_match_where_the_rule_runs_are_warned_about() {
+        let (_, d) = check(&format!(
+            "{HEAD}frontend f\n bind :1\n acl sni req.ssl_sni -i a\n tcp-request connection reject if {{ req.ssl_sni -i a }}\n tcp-request session reject if {{ req.len gt 0 }}\n tcp-request connection reject if sni\n tcp-request connection reject if {{ src 1.2.3.4 }}\n tcp-request session reject if {{ ssl_fc }}\n"
+        ));
+        let w = messages(&d, Level::Warning).join("\n");
+        for want in [
+            "t.cfg:11: anonymous acl will never match in 'tcp-request connection' because it uses keyword 'req.ssl_sni' which is incompatible with 'frontend tcp-request connection rule'",
+            "t.cfg:12: anonymous acl will never match in 'tcp-request session' because it uses keyword 'req.len' which is incompatible with 'frontend tcp-request session rule'",
+            "t.cfg:13: acl 'sni' will never match in 'tcp-request connection' because it only involves keywords that are incompatible with 'frontend tcp-request connection rule'",
+            "t.cfg:13: a 'tcp-request' rule placed after a 'tcp-request session' rule will still be processed before.",
+        ] {
+            assert!(w.contains(want), "missing {want:?} in\n{w}");
+        }
+        assert!(!w.contains("t.cfg:15: anonymous"), "{w}");
+    }
+}

@@ -1,0 +1,305 @@
+//! `tcp-request` rules at run time, as HAProxy 2.6 runs them (src/tcp_rules.c):
+//!
+//! - `connection` rules right after accept, before any read: layer-4 facts only;
+//! - `session` rules after the PROXY header and the TLS handshake;
+//! - `content` rules on the client's first bytes, held back until a rule can decide:
+//!   each time bytes arrive every rule is evaluated again from the first; a condition that
+//!   cannot tell yet (a ClientHello cut short, `req.len` still growing) makes the whole set
+//!   wait for more, until `tcp-request inspect-delay` ends, the client closes or the buffer
+//!   is full — then the rules run once more on what is there, definitively, and a set that
+//!   decides nothing lets the connection through.
+//!
+//! A frontend without rules never comes here: the accept path checks that the lists are
+//! empty and skips all of it.
+
+use crate::acl::{Acls, ConnInfo, ContentSample, Sample, Tri, payload::RECV_LIMIT};
+use crate::config::{TcpAction, TcpRule};
+use futures_lite::AsyncReadExt;
+use std::time::{Duration, Instant};
+
+/// What a rule set decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on (an `accept` rule, or no rule applied).
+    Accept,
+    /// `reject`: close.
+    Reject,
+    /// `silent-drop`: close with a reset, telling the client nothing.
+    SilentDrop,
+}
+
+/// How content inspection ended without a verdict.
+#[derive(Debug)]
+pub enum Abort {
+    /// `timeout client` ran out before the rules could decide (HAProxy's `cR`).
+    ClientTimeout,
+    /// Reading from the client failed (`CR`).
+    ClientError(std::io::Error),
+}
+
+/// Whether a rule applies: its condition (with `if`/`unless`), or always without one.
+/// `None`: the condition cannot tell yet.
+fn applies(rule: &TcpRule, acls: &Acls, s: &dyn Sample) -> Option<bool> {
+    let Some(c) = &rule.cond else {
+        return Some(true);
+    };
+    match c.eval3(acls, s) {
+        Tri::Miss => None,
+        r => Some((r == Tri::Pass) != (c.polarity() == crate::acl::Polarity::Unless)),
+    }
+}
+
+/// Runs `connection` or `session` rules, which never wait. `expect_proxy` is set by an
+/// `expect-proxy layer4` rule that applies (it does not stop the rules).
+pub fn run_final(
+    rules: &[TcpRule],
+    acls: &Acls,
+    s: &dyn Sample,
+    expect_proxy: &mut bool,
+) -> Verdict {
+    for r in rules {
+        if applies(r, acls, s) != Some(true) {
+            continue;
+        }
+        match r.action {
+            TcpAction::Accept => return Verdict::Accept,
+            TcpAction::Reject => return Verdict::Reject,
+            TcpAction::SilentDrop => return Verdict::SilentDrop,
+            TcpAction::ExpectProxy => *expect_proxy = true,
+        }
+    }
+    Verdict::Accept
+}
+
+/// One evaluation of `content` rules on what is buffered: a verdict, or `None` to wait for
+/// more bytes (never when `s` says its bytes are the last).
+pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<Verdict> {
+    for r in rules {
+        if !applies(r, acls, s)? {
+            continue;
+        }
+        match r.action {
+            TcpAction::Accept => return Some(Verdict::Accept),
+            TcpAction::Reject => return Some(Verdict::Reject),
+            TcpAction::SilentDrop => return Some(Verdict::SilentDrop),
+            // Refused by the parser outside connection rules.
+            TcpAction::ExpectProxy => {}
+        }
+    }
+    Some(Verdict::Accept)
+}
+
+/// What content inspection works with.
+pub struct Inspect<'a> {
+    /// The proxy's `tcp-request content` rules and the ACLs they refer to.
+    pub rules: &'a [TcpRule],
+    pub acls: &'a Acls,
+    /// `tcp-request inspect-delay` (none: decide on what is there at once).
+    pub delay: Option<Duration>,
+    /// `timeout client`: no byte for that long ends the connection first.
+    pub client_timeout: Option<Duration>,
+    pub conn: &'a ConnInfo,
+    pub nbsrv: &'a dyn Fn(usize) -> u32,
+    pub stopping: bool,
+}
+
+impl Inspect<'_> {
+    /// Reads the client's first bytes into `buf` (which may hold some already) until the
+    /// rules decide; the bytes stay in `buf`, to go to the server first.
+    pub async fn run<R: futures_lite::AsyncRead + Unpin>(
+        &self,
+        client: &mut R,
+        buf: &mut Vec<u8>,
+    ) -> Result<Verdict, Abort> {
+        let start = Instant::now();
+        let inspect_end = self.delay.map(|d| start + d);
+        let mut closed = false;
+        let mut expired = self.delay.is_none();
+        loop {
+            let last = closed || expired || buf.len() >= RECV_LIMIT;
+            let s = ContentSample::new(self.conn, buf, last, self.nbsrv, self.stopping);
+            if let Some(v) = run_content(self.rules, self.acls, &s) {
+                return Ok(v);
+            }
+            // Wait for more bytes, the end of the inspect delay, or the client timeout.
+            let now = Instant::now();
+            let idle_end = self.client_timeout.map(|t| now + t);
+            let until = match (inspect_end, idle_end) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).expect("only a final evaluation has no delay"),
+            };
+            let old = buf.len();
+            buf.resize(RECV_LIMIT, 0);
+            let read = futures_lite::future::or(
+                async { Some(client.read(&mut buf[old..]).await) },
+                async {
+                    glommio::timer::sleep(until.saturating_duration_since(now)).await;
+                    None
+                },
+            )
+            .await;
+            let got = match &read {
+                Some(Ok(n)) => *n,
+                _ => 0,
+            };
+            buf.truncate(old + got);
+            match read {
+                Some(Ok(0)) => closed = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(Abort::ClientError(e)),
+                None if inspect_end.is_some_and(|e| Instant::now() >= e) => expired = true,
+                None => return Err(Abort::ClientTimeout),
+            }
+        }
+    }
+}
+
+/// Usable servers of backend `i`, for `nbsrv()`.
+fn nbsrv(shared: &crate::cluster::Shared, i: usize) -> u32 {
+    shared
+        .backends
+        .get(i)
+        .and_then(|b| b.as_ref())
+        .map_or(0, |b| b.lb.usable_count() as u32)
+}
+
+/// `connection` (`connection_level`) or `session` rules of a frontend on a connection;
+/// true if it goes on. A closed connection is not logged, as in HAProxy; a connection-level
+/// reject and a `silent-drop` close with a reset (HAProxy's way; a session-level reject
+/// closes normally).
+pub fn early_rules(
+    shared: &crate::cluster::Shared,
+    px: &crate::config::Proxy,
+    connection_level: bool,
+    conn: &ConnInfo,
+    fd: std::os::fd::BorrowedFd<'_>,
+    expect_proxy: &mut bool,
+) -> bool {
+    let t = &px.tcp_request;
+    let rules = if connection_level {
+        &t.connection
+    } else {
+        &t.session
+    };
+    let nb = |i| nbsrv(shared, i);
+    let s = crate::acl::RequestSample {
+        head: None,
+        conn,
+        nbsrv: &nb,
+        stopping: shared.control.stopping(),
+        // tcp-request rules track no stick counters yet (README: not yet).
+        stick: None,
+    };
+    match run_final(rules, &px.acls, &s, expect_proxy) {
+        Verdict::Accept => true,
+        Verdict::Reject => {
+            if connection_level {
+                reset_on_close(fd);
+            }
+            false
+        }
+        Verdict::SilentDrop => {
+            silent_drop(fd);
+            false
+        }
+    }
+}
+
+/// Where a mode tcp connection goes after content inspection and `use_backend`.
+pub enum Routed {
+    /// To this backend (none: the frontend has nowhere to send it).
+    Backend(Option<usize>),
+    /// Closed by a rule or the client: the log's termination state, and whether a rule
+    /// denied it.
+    Closed { term: [u8; 2], denied: bool },
+}
+
+/// mode tcp: the frontend's `tcp-request content` rules on the client's first bytes (kept
+/// in `early`), `use_backend` on what they saw, then the chosen backend's own content rules.
+pub async fn route_tcp(
+    shard: &crate::net::shard::Shard,
+    fe: &crate::cluster::FrontendRt,
+    client: &mut crate::net::tls::Client,
+    conn: &ConnInfo,
+    early: &mut Vec<u8>,
+) -> Routed {
+    let shared = &shard.shared;
+    let cfg = &shared.cfg;
+    let fe_px = &cfg.proxies[fe.proxy];
+    let nb = |i| nbsrv(shared, i);
+    let stopping = shared.control.stopping();
+    let inspect = async |px: &crate::config::Proxy,
+                         client: &mut crate::net::tls::Client,
+                         early: &mut Vec<u8>| {
+        let i = Inspect {
+            rules: &px.tcp_request.content,
+            acls: &px.acls,
+            delay: px.tcp_request.inspect_delay,
+            client_timeout: fe.client_timeout,
+            conn,
+            nbsrv: &nb,
+            stopping,
+        };
+        match i.run(client, early).await {
+            Ok(Verdict::Accept) => None,
+            Ok(Verdict::Reject) => Some(Routed::Closed {
+                term: *b"PR",
+                denied: true,
+            }),
+            Ok(Verdict::SilentDrop) => {
+                silent_drop(crate::sys::fd(client.tcp()));
+                Some(Routed::Closed {
+                    term: *b"PR",
+                    denied: true,
+                })
+            }
+            Err(Abort::ClientTimeout) => Some(Routed::Closed {
+                term: *b"cR",
+                denied: false,
+            }),
+            Err(Abort::ClientError(e)) => {
+                log::debug!("{}: reading the client's first bytes: {e}", fe.name);
+                Some(Routed::Closed {
+                    term: *b"CR",
+                    denied: false,
+                })
+            }
+        }
+    };
+    if !fe_px.tcp_request.content.is_empty()
+        && let Some(closed) = inspect(fe_px, client, early).await
+    {
+        return closed;
+    }
+    // The switching rules decide on what inspection saw, definitively (HAProxy evaluates
+    // them with SMP_OPT_FINAL): without an inspect delay a ClientHello may not be there yet.
+    let s = ContentSample::new(conn, early, true, &nb, stopping);
+    let be = fe_px
+        .use_backends
+        .iter()
+        .find(|u| u.cond.as_ref().is_none_or(|c| c.eval(&fe_px.acls, &s)))
+        .or(fe_px.default_backend.as_ref())
+        .map(|r| r.index)
+        .or(fe_px.kind.is_backend().then_some(fe.proxy));
+    if let Some(b) = be
+        && b != fe.proxy
+        && !cfg.proxies[b].tcp_request.content.is_empty()
+        && let Some(closed) = inspect(&cfg.proxies[b], client, early).await
+    {
+        return closed;
+    }
+    Routed::Backend(be)
+}
+
+/// `silent-drop`: a reset that is not meant to reach the client (HAProxy lowers the TTL so
+/// that the reset dies on the way; on the same host it still arrives).
+fn silent_drop(fd: std::os::fd::BorrowedFd<'_>) {
+    crate::sys::with_sockref(fd, |s| s.set_ttl(1).or_else(|_| s.set_unicast_hops_v6(1))).ok();
+    reset_on_close(fd);
+}
+
+/// Makes the socket's close a reset (SO_LINGER 0): `silent-drop`, and HAProxy's way of
+/// closing a connection its `tcp-request connection` rules reject.
+pub fn reset_on_close(fd: std::os::fd::BorrowedFd<'_>) {
+    crate::sys::with_sockref(fd, |s| s.set_linger(Some(Duration::ZERO))).ok();
+}

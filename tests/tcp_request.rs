@@ -1,0 +1,323 @@
+//! `tcp-request connection|session|content` rules and content inspection: SSL passthrough
+//! routed by SNI, early rejects, `inspect-delay`, and what a malformed ClientHello does.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// A backend that echoes what it receives, prefixed once with `tag: `.
+fn echo(tag: &'static str) -> Backend {
+    Backend::start(move |mut s| {
+        let _ = s.write_all(format!("{tag}: ").as_bytes());
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Sends `chunks` (pausing between them), half-closes, and returns all that came back
+/// (empty if the proxy closed or reset the connection).
+fn exchange(port: u16, chunks: &[&[u8]]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for (i, c) in chunks.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        if s.write_all(c).is_err() {
+            break;
+        }
+    }
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const DEFAULTS: &str = TCP_DEFAULTS;
+
+#[test]
+fn sni_routes_tls_through_one_port_to_two_backends_without_terminating_it() {
+    let tls = TlsNames::start(&["a.example", "b.example", "c.example"]);
+    let port = free_port();
+    let cfg = sni_config(
+        port,
+        tls.port("a.example"),
+        tls.port("b.example"),
+        tls.port("c.example"),
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    for name in ["a.example", "b.example"] {
+        // The client trusts only that backend's self-signed certificate: verify result 0
+        // means it saw that certificate, through a proxy that has none.
+        let (out, err) = curl_tls(tls.cert(name), name, port, "/", &[]);
+        assert_eq!(out, format!("{name}\n200 0"), "{name}: {err}");
+        let (out, _) = curl_tls(tls.cert(name), name, port, "/", &["-H", "X-Upper: 1"]);
+        assert_eq!(out, format!("{name}\n200 0"));
+    }
+    // The same name the other way round: the other backend's certificate does not verify.
+    let (out, _) = curl_tls(tls.cert("a.example"), "b.example", port, "/", &[]);
+    assert!(!out.ends_with("200 0"), "{out}");
+    // No SNI (an address in the URL): the default backend.
+    let out = Command::new("curl")
+        .args(["-sS", "-k", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "c.example");
+    // An unknown name: the default backend too.
+    let (out, _) = curl_tls(tls.cert("c.example"), "z.example", port, "/", &["-k"]);
+    assert!(out.starts_with("c.example\n200 "), "{out}");
+}
+
+#[test]
+fn connection_rules_reject_by_source_before_reading() {
+    let srv = echo("srv");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  tcp-request connection reject if {{ src 127.0.0.2 }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{}\n",
+        srv.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let mut s = connect_from("127.0.0.2", ("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(b"hello");
+    let mut buf = [0u8; 64];
+    // HAProxy resets a connection its connection rules reject.
+    let r = s.read(&mut buf);
+    assert!(
+        matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+            || matches!(r, Ok(0)),
+        "{r:?}"
+    );
+    assert_eq!(srv.accepted.load(Ordering::SeqCst), 0);
+    assert_eq!(exchange(port, &[b"hello"]), "srv: hello");
+}
+
+#[test]
+fn content_rules_reject_on_payload_and_length_and_keep_the_bytes_of_the_accepted() {
+    let srv = echo("srv");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n  tcp-request content reject if {{ req.payload(0,4) -m bin 51554954 }}\n  tcp-request content reject if {{ req.len ge 64 }}\n  tcp-request content accept if {{ req.payload(0,5) -m bin 48454c4c4f }}\n  tcp-request content reject if {{ req.payload_lv(0,1) -m str nope }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{}\n",
+        srv.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    // "QUIT" (the first rule).
+    assert_eq!(exchange(port, &[b"QUIT now"]), "");
+    // 100 bytes that are not HELLO (the length rule).
+    assert_eq!(exchange(port, &[&[b'x'; 100]]), "");
+    // A length-prefixed "nope".
+    assert_eq!(exchange(port, &[b"\x04nope"]), "");
+    assert_eq!(srv.accepted.load(Ordering::SeqCst), 0);
+    // HELLO in three pieces: the rules wait for the five bytes, then everything reaches the
+    // server in order, and what follows too.
+    assert_eq!(
+        exchange(port, &[b"HE", b"LLO wor", b"ld"]),
+        "srv: HELLO world"
+    );
+    assert_eq!(srv.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn inspect_delay_ends_with_a_definitive_evaluation_for_a_silent_client() {
+    // A server that speaks first (SMTP-like).
+    let smtp = Backend::start(|mut s| {
+        let _ = s.write_all(b"220 ready\r\n");
+    });
+    let port = free_port();
+    let pass = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend talk_first\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 300ms\n  tcp-request content accept if {{ req.len gt 0 }}\n  tcp-request content reject if WAIT_END\n  default_backend b\nfrontend smtp\n  bind 127.0.0.1:{pass}\n  tcp-request inspect-delay 300ms\n  tcp-request content reject if {{ req.len gt 0 }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{}\n",
+        smtp.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[port, pass]);
+    // Silent on a port that wants the client to speak: closed once the delay is over.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut out = Vec::new();
+    assert!(s.read_to_end(&mut out).is_ok());
+    assert!(out.is_empty());
+    assert_eq!(smtp.accepted.load(Ordering::SeqCst), 0);
+    // Silent on the port that wants the server to speak first: let through at the end of
+    // the delay (no rule decided), so the greeting arrives.
+    let s = TcpStream::connect(("127.0.0.1", pass)).unwrap();
+    assert_eq!(
+        read_line_within(&s, Duration::from_secs(10)),
+        "220 ready\r\n"
+    );
+    // Talking first there is refused.
+    assert_eq!(exchange(pass, &[b"EHLO x\r\n"]), "");
+    assert_eq!(smtp.accepted.load(Ordering::SeqCst), 1);
+    drop(lb);
+}
+
+/// A ClientHello record whose session id claims 33 bytes (HAProxy's parser gives up on it).
+fn malformed_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[7u8; 32]);
+    body.push(33);
+    body.extend_from_slice(&[0u8; 40]);
+    let mut hs = vec![1, 0, 0, body.len() as u8];
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x01, 0, hs.len() as u8];
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+#[test]
+fn malformed_or_missing_client_hello_goes_to_the_default_backend() {
+    let a = echo("a");
+    let fallback = echo("default");
+    let port = free_port();
+    let cfg = sni_config(port, a.port, a.port, fallback.port);
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    // Hello type 1, so the accept rule passes at once; no SNI can be read from it.
+    let hello = malformed_hello();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&hello).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let mut want = b"default: ".to_vec();
+    want.extend_from_slice(&hello);
+    assert_eq!(out, want);
+    // Not TLS at all: no rule accepts, the client closes, the last evaluation lets it
+    // through to the default backend with its bytes.
+    assert_eq!(
+        exchange(port, &[b"GET / HTTP/1.0\r\n\r\n"]),
+        "default: GET / HTTP/1.0\r\n\r\n"
+    );
+    assert_eq!(a.accepted.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn check_mode_reports_tcp_request_errors_with_their_lines() {
+    let dir = TempDir::new("tcpreq-check");
+    let path = dir.write(
+        "bad.cfg",
+        &format!(
+            "{DEFAULTS}frontend f\n  bind 127.0.0.1:1\n  tcp-request session expect-proxy layer4\n  tcp-request content bogus\n  tcp-request connection reject if {{ req.ssl_sni -i a }}\n  default_backend b\nbackend b\n  tcp-request connection accept\n  server s 127.0.0.1:2\n"
+        ),
+    );
+    let (code, out, err) = check_config(&path);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 1, "{all}");
+    assert!(all.contains("bad.cfg:8: 'expect-proxy layer4' is not allowed in 'tcp-request session' rules in frontend 'f'"), "{all}");
+    assert!(all.contains("bad.cfg:9: 'tcp-request content' expects 'accept', 'reject' or 'silent-drop' in frontend 'f' (got 'bogus')"), "{all}");
+    assert!(all.contains("bad.cfg:10: warning: anonymous acl will never match in 'tcp-request connection' because it uses keyword 'req.ssl_sni'"), "{all}");
+    assert!(
+        all.contains(
+            "bad.cfg:13: tcp-request connection is not allowed because backend b is not a frontend"
+        ),
+        "{all}"
+    );
+}
+
+#[test]
+fn conditional_use_backend_in_mode_tcp_is_evaluated() {
+    let a = echo("a");
+    let b = echo("b");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  use_backend be_a if {{ src 127.0.0.9 }}\n  default_backend be_b\nbackend be_a\n  server a 127.0.0.1:{}\nbackend be_b\n  server b 127.0.0.1:{}\n",
+        a.port, b.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    assert_eq!(exchange(port, &[b"x"]), "b: x");
+    let mut s = connect_from("127.0.0.9", ("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"y").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert_eq!(out, "a: y");
+}
+
+#[test]
+fn held_bytes_follow_the_proxy_header_of_send_proxy() {
+    let srv = echo("srv");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n  tcp-request content accept if {{ req.payload(0,5) -m str HELLO }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{} send-proxy\n",
+        srv.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let got = exchange(port, &[b"HEL", b"LO", b" world"]);
+    assert!(
+        got.starts_with("srv: PROXY TCP4 127.0.0.1 127.0.0.1 "),
+        "{got:?}"
+    );
+    assert!(got.ends_with(&format!(" {port}\r\nHELLO world")), "{got:?}");
+}
+
+#[test]
+fn content_rules_in_mode_http_run_on_each_request() {
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\nfrontend f\n  bind 127.0.0.1:{port}\n  tcp-request content reject if {{ path_beg /admin }}\n  http-request return status 200 content-type text/plain string ok\n"
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let curl = |path: &str| {
+        let o = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-w", " %{http_code}"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(curl("/x"), "ok 200");
+    // Closed without an answer, as HAProxy does (curl: "Empty reply from server").
+    assert_eq!(curl("/admin"), " 000");
+}
+
+#[test]
+fn expect_proxy_reads_a_proxy_header_from_the_clients_it_names() {
+    let srv = echo("srv");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  tcp-request connection expect-proxy layer4 if {{ src 127.0.0.3 }}\n  tcp-request session reject if {{ src 192.0.2.66 }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{}\n",
+        srv.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let via = |from: &str, bytes: &[u8]| {
+        let mut s = connect_from(from, ("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(bytes).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    // The header is read and stripped for 127.0.0.3 ...
+    assert_eq!(
+        via(
+            "127.0.0.3",
+            b"PROXY TCP4 192.0.2.1 192.0.2.2 1000 80\r\nhello"
+        ),
+        "srv: hello"
+    );
+    // ... and the session rules see the address it announced.
+    assert_eq!(
+        via(
+            "127.0.0.3",
+            b"PROXY TCP4 192.0.2.66 192.0.2.2 1000 80\r\nhello"
+        ),
+        ""
+    );
+    // Other clients' bytes are passed as they are.
+    assert_eq!(via("127.0.0.1", b"PROXY x\r\n"), "srv: PROXY x\r\n");
+}
