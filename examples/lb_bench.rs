@@ -35,6 +35,8 @@ fn lb(algo: Algo, hash: HashType) -> Lb {
                     text: format!("10.0.0.{i}"),
                     ip: format!("10.0.0.{i}").parse().unwrap(),
                     port: Some(80),
+                    unresolved: false,
+                    path: None,
                 },
                 params: ServerParams {
                     weight: i + 1,

@@ -28,7 +28,7 @@ LAYERS=(
 	"config"
 	"log stick"
 	"cluster"
-	"net stats"
+	"net stats dns"
 	"proxy health"
 	"runtime"
 )

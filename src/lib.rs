@@ -3,7 +3,8 @@
 //! Layers, bottom first (docs/design.md draws them; scripts/check-layers.sh declares and
 //! checks them): `sys` (the only unsafe code); the pure codecs `h1`, `proxy_protocol` and
 //! the configuration-time `tls`; `acl`; `config`; `log`; `cluster` (per-generation shared
-//! state, no I/O); `net` (connection I/O on a shard) and `stats`; `proxy` and `health`;
+//! state, no I/O); `net` (connection I/O on a shard), `dns` (the resolver thread) and
+//! `stats`; `proxy` and `health`;
 //! `runtime` at the top. A module uses only modules of lower layers.
 
 // The one place with unsafe code is `sys`, which wraps it in safe functions.
@@ -12,6 +13,7 @@
 pub mod acl;
 pub mod cluster;
 pub mod config;
+pub mod dns;
 pub mod h1;
 pub mod health;
 pub mod log;

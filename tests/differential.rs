@@ -2,61 +2,11 @@
 //! the same requests, and a comparison of what the clients and the backends saw.
 
 mod common;
+use common::haproxy::Haproxy;
 use common::*;
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-/// A running `haproxy -db` on a config; killed when dropped.
-struct Haproxy {
-    child: Child,
-    _dir: TempDir,
-    log: std::path::PathBuf,
-}
-
-impl Haproxy {
-    fn start(cfg: &str, ports: &[u16]) -> Option<Haproxy> {
-        if Command::new("haproxy").arg("-v").output().is_err() {
-            eprintln!("SKIP: haproxy is not installed (apt-get install haproxy)");
-            return None;
-        }
-        let dir = TempDir::new("haproxy");
-        let path = dir.write("haproxy.cfg", cfg);
-        let log = dir.path("stderr.log");
-        let child = Command::new("haproxy")
-            .args(["-db", "-f"])
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start haproxy");
-        for &p in ports {
-            let up = eventually(Duration::from_secs(10), || listening(p).then_some(()));
-            assert!(
-                up.is_some(),
-                "haproxy did not listen on {p}:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        Some(Haproxy {
-            child,
-            _dir: dir,
-            log,
-        })
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Two named `corelb-bench serve` backends, and one configuration (made from a port and the
 /// backends' ports) running under HAProxy and under corelb. `None` without haproxy.

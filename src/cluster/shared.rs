@@ -132,6 +132,8 @@ pub struct Shared {
     pub started: std::time::SystemTime,
     /// The stick tables, shared by every shard (`crate::stick`).
     pub stick: Arc<crate::stick::Tables>,
+    /// The DNS resolver's counters (`show resolvers`).
+    pub dns: Arc<super::dns_stats::Stats>,
 }
 
 /// Where a health check goes and what it does (see `health::prober`).
@@ -231,6 +233,7 @@ impl Shared {
                     .collect::<Vec<_>>(),
             ),
             started: std::time::SystemTime::now(),
+            dns: Arc::new(super::dns_stats::Stats::new(&cfg.resolvers)),
             stats_pages: (0..cfg.proxies.len())
                 .filter(|&i| cfg.proxies[i].stats.enabled)
                 .collect(),

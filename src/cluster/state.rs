@@ -19,7 +19,10 @@ pub mod admin {
     pub const CMAINT: u8 = 0x04;
     /// Forced drain (`set server … state drain`): no new connections from balancing.
     pub const FDRAIN: u8 = 0x08;
-    pub const MAINT: u8 = FMAINT | CMAINT;
+    /// Maintenance because the server's name has no address (`init-addr none`, or DNS
+    /// errors past their `hold` period); a resolution that succeeds clears it.
+    pub const RMAINT: u8 = 0x20;
+    pub const MAINT: u8 = FMAINT | CMAINT | RMAINT;
 }
 
 fn unix_now() -> u64 {
@@ -97,12 +100,20 @@ pub struct ServerState {
     /// The address (port `None`: the one the client connected to), which the runtime API
     /// may change (`set server … addr`): read per connection without a lock.
     addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
+    /// A server on a local socket (`unix@`, `abns@`): `addr` is then unused.
+    pub path: Option<crate::config::addr::SockPath>,
 }
 
 impl ServerState {
     /// The shared state of server `srv` of `backend`; `id` orders `balance first`.
     pub fn new(backend: &str, id: u32, srv: &Server) -> ServerState {
         let p = &srv.params;
+        let admin = if p.disabled { admin::CMAINT } else { 0 }
+            | if srv.addr.unresolved {
+                admin::RMAINT
+            } else {
+                0
+            };
         ServerState {
             name: srv.name.clone(),
             backend: backend.to_string(),
@@ -110,7 +121,7 @@ impl ServerState {
             backup: p.backup,
             maxconn: AtomicU32::new(p.maxconn),
             configured_weight: p.weight,
-            state: AtomicU8::new(if p.disabled {
+            state: AtomicU8::new(if admin != 0 {
                 SrvState::Maint as u8
             } else {
                 SrvState::Up as u8
@@ -122,16 +133,17 @@ impl ServerState {
             health: Mutex::new(Health::new(p.check.rise, p.check.fall)),
             obs_errors: AtomicU32::new(0),
             force_fast: AtomicBool::new(false),
-            admin: AtomicU8::new(if p.disabled { admin::CMAINT } else { 0 }),
+            admin: AtomicU8::new(admin),
             uweight: AtomicU32::new(p.weight),
             stopping: AtomicBool::new(false),
             checks_on: AtomicBool::new(true),
             last_check: AtomicU8::new(0),
             last_change: AtomicU64::new(unix_now()),
             down_secs: AtomicU64::new(0),
-            down_since: AtomicU64::new(if p.disabled { unix_now() } else { 0 }),
+            down_since: AtomicU64::new(if admin != 0 { unix_now() } else { 0 }),
             kill_epoch: AtomicU32::new(0),
             addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
+            path: srv.addr.path.clone(),
         }
     }
 
@@ -295,6 +307,28 @@ impl ServerState {
         self.addr.store(std::sync::Arc::new((ip, port)));
     }
 
+    /// Moves the server to `ip` (and `port`), as `set server … addr` and DNS answers do:
+    /// new connections and the next health check go there. Returns HAProxy's description
+    /// of the change ("IP changed from 'a' to 'b', port changed …"), `None` if nothing
+    /// changed. The caller rebuilds the balancing tables if it changed admin bits too.
+    pub fn change_addr(&self, ip: IpAddr, port: Option<u16>) -> Option<String> {
+        let (old_ip, old_port) = self.ip_port();
+        let mut parts = Vec::new();
+        if ip != old_ip {
+            parts.push(format!("IP changed from '{old_ip}' to '{ip}'"));
+        }
+        if port != old_port {
+            let show = |p: Option<u16>| p.map_or(String::new(), |p| p.to_string());
+            parts.push(format!(
+                "port changed from '{}' to '{}'",
+                show(old_port),
+                show(port)
+            ));
+        }
+        self.set_addr(ip, port);
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
     /// Takes over the health of the same server in the previous generation (reload), so a
     /// server that was down stays down until its checks say otherwise.
     pub fn inherit(&self, prev: &ServerState) {
@@ -450,6 +484,16 @@ impl ServerState {
         let (ip, port) = self.ip_port();
         SocketAddr::new(ip, port.unwrap_or(dst_port))
     }
+
+    /// Where to connect: the local socket of a `unix@`/`abns@` server, else
+    /// [`addr_for`](Self::addr_for).
+    pub fn dest(&self, dst_port: u16) -> crate::config::addr::Dest<'_> {
+        use crate::config::addr::Dest;
+        match &self.path {
+            Some(p) => Dest::Path(p),
+            None => Dest::Inet(self.addr_for(dst_port)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -472,6 +516,8 @@ pub(crate) mod tests {
                 text: ip.into(),
                 ip: ip.parse().unwrap(),
                 port,
+                unresolved: false,
+                path: None,
             },
             params: ServerParams {
                 weight,

@@ -23,9 +23,9 @@ pub fn parse_bind(s: &str) -> Result<BindSpec, String> {
         (Some(6), r)
     } else if let Some(r) = s.strip_prefix("tcp@") {
         (None, r)
-    } else if s.starts_with('/') || s.contains('@') {
+    } else if s.contains('@') {
         return Err(format!(
-            "address '{s}': only TCP/IP listeners are supported yet (unix sockets, fd@, abns@, quic and udp are not)"
+            "address '{s}': this kind of listener is not supported (sockpair@, quic and udp are not)"
         ));
     } else {
         (None, s)
@@ -88,6 +88,132 @@ fn split_host_port(s: &str) -> Option<(&str, &str)> {
     s.rsplit_once(':')
 }
 
+/// A socket address that is not IP:port (configuration manual 2.3): a unix socket path
+/// (`unix@PATH` or a path starting with `/`) or a name in Linux's abstract namespace
+/// (`abns@NAME`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SockPath {
+    Unix(std::path::PathBuf),
+    Abns(String),
+}
+
+impl SockPath {
+    /// Parses `unix@PATH`, `/PATH` or `abns@NAME`; `None` when `s` is none of them.
+    pub fn parse(s: &str) -> Option<Result<SockPath, String>> {
+        let (path, abns) = if let Some(p) = s.strip_prefix("unix@") {
+            (p, false)
+        } else if let Some(n) = s.strip_prefix("abns@") {
+            (n, true)
+        } else if s.starts_with('/') {
+            (s, false)
+        } else {
+            return None;
+        };
+        // sun_path holds 108 bytes: a NUL ends a path, an abstract name starts with one.
+        let r = if path.is_empty() {
+            Err(format!("missing path or name in '{s}'"))
+        } else if path.len() > 107 {
+            Err(format!("'{s}': a unix socket path is at most 107 bytes"))
+        } else if abns {
+            Ok(SockPath::Abns(path.to_string()))
+        } else {
+            Ok(SockPath::Unix(path.into()))
+        };
+        Some(r)
+    }
+
+    /// The kernel's address. An abstract name is padded with NULs to the whole of
+    /// sun_path, as HAProxy binds and connects `abns@` (so `socat ABSTRACT-CONNECT` and
+    /// HAProxy itself reach the same socket).
+    pub fn sockaddr(&self) -> std::io::Result<socket2::SockAddr> {
+        match self {
+            SockPath::Unix(p) => socket2::SockAddr::unix(p),
+            SockPath::Abns(name) => {
+                use std::os::unix::ffi::OsStrExt;
+                let mut bytes = vec![0u8; 108];
+                bytes[1..1 + name.len()].copy_from_slice(name.as_bytes());
+                socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&bytes))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for SockPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SockPath::Unix(p) => write!(f, "unix@{}", p.display()),
+            SockPath::Abns(n) => write!(f, "abns@{n}"),
+        }
+    }
+}
+
+/// Where to connect to a server.
+#[derive(Clone, Copy, Debug)]
+pub enum Dest<'a> {
+    Inet(SocketAddr),
+    Path(&'a SockPath),
+}
+
+impl std::fmt::Display for Dest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dest::Inet(a) => a.fmt(f),
+            Dest::Path(p) => p.fmt(f),
+        }
+    }
+}
+
+/// Where a `bind` listens: an IP address and port (one socket per shard, SO_REUSEPORT), a
+/// unix or abstract socket, or a listening socket inherited from the parent (`fd@N`).
+/// The last two are one socket that every shard accepts from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ListenAddr {
+    Inet(SocketAddr),
+    Path(SockPath),
+    Fd(i32),
+}
+
+impl ListenAddr {
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            ListenAddr::Inet(a) => Some(*a),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddr::Inet(a) => a.fmt(f),
+            ListenAddr::Path(p) => p.fmt(f),
+            ListenAddr::Fd(n) => write!(f, "fd@{n}"),
+        }
+    }
+}
+
+/// Owner and mode of a unix socket's file (`bind … mode/uid/gid/user/group`, the same
+/// words on `stats socket`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnixPerms {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+/// `fd@N` (after `${NAME}` expansion): the number of an inherited file descriptor.
+pub fn parse_fd(s: &str) -> Option<Result<i32, String>> {
+    let n = s.strip_prefix("fd@")?;
+    Some(
+        n.parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| format!("invalid file descriptor number in '{s}'")),
+    )
+}
+
 /// A server address before name resolution.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ServerSpec {
@@ -99,9 +225,13 @@ pub struct ServerSpec {
 /// Without a port the connection goes to the port the client connected to (HAProxy's
 /// behaviour); relative ports (`:+N`, `:-N`) are not supported yet.
 pub fn parse_server(s: &str) -> Result<ServerSpec, String> {
-    if s.starts_with('/') || s.contains('@') {
+    let s = s
+        .strip_prefix("ipv4@")
+        .or_else(|| s.strip_prefix("ipv6@"))
+        .unwrap_or(s);
+    if s.contains('@') {
         return Err(format!(
-            "server address '{s}': only TCP/IP servers are supported yet (no unix sockets or fd@)"
+            "server address '{s}': this kind of address is not supported for servers (sockpair@, fd@, udp are not)"
         ));
     }
     if let Ok(ip) = s.parse::<IpAddr>() {
@@ -159,6 +289,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn socket_paths() {
+        assert_eq!(SockPath::parse("127.0.0.1:80"), None);
+        assert_eq!(
+            SockPath::parse("/run/x.sock"),
+            Some(Ok(SockPath::Unix("/run/x.sock".into())))
+        );
+        assert_eq!(
+            SockPath::parse("unix@rel.sock"),
+            Some(Ok(SockPath::Unix("rel.sock".into())))
+        );
+        assert_eq!(
+            SockPath::parse("abns@name"),
+            Some(Ok(SockPath::Abns("name".into())))
+        );
+        assert!(matches!(SockPath::parse("unix@"), Some(Err(_))));
+        assert!(matches!(
+            SockPath::parse(&format!("/{}", "x".repeat(200))),
+            Some(Err(_))
+        ));
+        let a = SockPath::Abns("n".into()).sockaddr().unwrap();
+        assert_eq!(
+            a.len() as usize,
+            std::mem::size_of::<libc::sa_family_t>() + 108
+        );
+        assert_eq!(parse_fd("fd@3"), Some(Ok(3)));
+        assert!(matches!(parse_fd("fd@x"), Some(Err(_))));
+        assert_eq!(parse_fd("/x"), None);
+        assert_eq!(parse_server("ipv4@10.0.0.1:80").unwrap().port, Some(80));
+    }
+
+    #[test]
     fn bind_forms() {
         let v4any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         assert_eq!(
@@ -204,7 +365,12 @@ mod tests {
         );
         assert!(parse_bind("1.2.3.4:99999").is_err());
         assert!(parse_bind("1.2.3.4:90-80").is_err());
-        assert!(parse_bind("/run/x.sock").unwrap_err().contains("unix"));
+        // Paths and fd@ are read by SockPath::parse and parse_fd before this.
+        assert!(
+            parse_bind("sockpair@3")
+                .unwrap_err()
+                .contains("not supported")
+        );
         assert!(parse_bind("foo:80").is_err());
     }
 

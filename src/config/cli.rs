@@ -24,6 +24,8 @@ pub enum CliLevel {
 pub enum CliAddr {
     Unix(PathBuf),
     Tcp(SocketAddr),
+    /// `fd@N`: a socket inherited from the parent (unix or TCP).
+    Fd(i32),
 }
 
 /// One `stats socket` line.
@@ -113,7 +115,9 @@ pub fn parse_socket(args: &[&str], loc: &Loc) -> Result<StatsSocket, String> {
     let Some(&addr) = args.first() else {
         return Err("'stats socket' expects a path or an address".into());
     };
-    let addr = if let Some(p) = addr.strip_prefix("unix@") {
+    let addr = if let Some(n) = super::addr::parse_fd(addr) {
+        CliAddr::Fd(n?)
+    } else if let Some(p) = addr.strip_prefix("unix@") {
         CliAddr::Unix(PathBuf::from(p))
     } else if addr.starts_with('/') || addr.starts_with('.') {
         CliAddr::Unix(PathBuf::from(addr))

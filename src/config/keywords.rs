@@ -214,7 +214,7 @@ pub static PROXY: &[Kw] = &[
     kw("error-log-format", NotYet, D | F),
     kw("log-tag", NotYet, ALL),
     kw("retry-on", Supported, D | B),
-    kw("server-template", NotYet, B),
+    kw("server-template", Supported, B),
     kw("filter", NotYet, F | B),
     kw("declare", NotYet, F | B),
     kw("dispatch", NotYet, B),
@@ -388,11 +388,11 @@ pub static BIND: &[Kw] = &[
     kw("namespace", NotYet, 0),
     kw("tcp-ut", NotYet, 0),
     kw("level", NotYet, 0),
-    kw("mode", NotYet, 0),
-    kw("user", NotYet, 0),
-    kw("group", NotYet, 0),
-    kw("uid", NotYet, 0),
-    kw("gid", NotYet, 0),
+    kw("mode", Supported, 0),
+    kw("user", Supported, 0),
+    kw("group", Supported, 0),
+    kw("uid", Supported, 0),
+    kw("gid", Supported, 0),
     kw("expose-fd", NotYet, 0),
     kw("proto", Supported, 0),
     kw("allow-0rtt", NotYet, 0),
@@ -452,9 +452,11 @@ pub static SERVER: &[Kw] = &[
     kw("no-tlsv11", Supported, 0),
     kw("ssl-min-ver", Supported, 0),
     kw("ssl-max-ver", Supported, 0),
-    kw("resolvers", NotYet, 0),
-    kw("resolve-prefer", NotYet, 0),
-    kw("init-addr", NotYet, 0),
+    kw("resolvers", Supported, 0),
+    kw("resolve-prefer", Supported, 0),
+    kw("resolve-net", Supported, 0),
+    kw("resolve-opts", Supported, 0),
+    kw("init-addr", Supported, 0),
     kw("slowstart", NotYet, 0),
     kw("source", NotYet, 0),
     kw("track", NotYet, 0),
@@ -504,13 +506,14 @@ pub fn hint<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> St
 /// The Markdown keyword table of the README.
 pub fn markdown_table() -> String {
     let mut out = String::new();
-    let sections: [(&str, &[Kw], &str); 6] = [
+    let sections: [(&str, &[Kw], &str); 7] = [
         ("global", GLOBAL, ""),
         ("proxy (defaults/frontend/backend/listen)", PROXY, ""),
         ("option", OPTION, "option "),
         ("timeout", TIMEOUT, "timeout "),
         ("bind parameter", BIND, ""),
         ("server parameter", SERVER, ""),
+        ("resolvers section", super::resolvers::SECTION, ""),
     ];
     for (title, table, prefix) in sections {
         out.push_str(&format!(

@@ -18,6 +18,7 @@ pub mod lexer;
 pub mod logging;
 pub mod model;
 pub mod parser;
+pub mod resolvers;
 pub mod stick;
 mod tcp_rules;
 pub mod units;

@@ -241,7 +241,9 @@ pub struct Timeouts {
 /// A listening address of a `bind` line (one per port of a range).
 #[derive(Clone, Debug)]
 pub struct Bind {
-    pub addr: SocketAddr,
+    pub addr: super::addr::ListenAddr,
+    /// `mode`, `uid`, `gid`, `user`, `group`: the file of a unix socket listener.
+    pub perms: super::addr::UnixPerms,
     /// The address as written, for messages.
     pub text: String,
     pub backlog: Option<u32>,
@@ -362,6 +364,12 @@ pub struct ServerAddr {
     pub text: String,
     pub ip: std::net::IpAddr,
     pub port: Option<u16>,
+    /// `init-addr none` (or `last` before the state file is read): no address yet; the
+    /// server starts in resolution maintenance.
+    pub unresolved: bool,
+    /// `unix@PATH`, `/PATH`, `abns@NAME`: the server is a local socket (then `ip` and
+    /// `port` are unused).
+    pub path: Option<super::addr::SockPath>,
 }
 
 /// Per-server settings (also what `default-server` sets).
@@ -379,6 +387,8 @@ pub struct ServerParams {
     pub cookie: Option<String>,
     /// `ssl`, `check-ssl`, `verify`, `ca-file`, `sni`, `alpn`…: TLS to this server.
     pub tls: Option<Box<crate::tls::options::ServerTls>>,
+    /// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts`, `init-addr`.
+    pub dns: super::resolvers::ServerDns,
 }
 
 impl Default for ServerParams {
@@ -393,6 +403,7 @@ impl Default for ServerParams {
             observe: Observe::default(),
             cookie: None,
             tls: None,
+            dns: Default::default(),
         }
     }
 }
@@ -1067,6 +1078,8 @@ pub struct Config {
     /// Every frontend, backend and listen section, in file order.
     pub proxies: Vec<Proxy>,
     pub files: Vec<PathBuf>,
+    /// `resolvers` sections, in file order.
+    pub resolvers: Vec<super::resolvers::Resolvers>,
 }
 
 impl Config {

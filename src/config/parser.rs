@@ -21,6 +21,7 @@ enum Cur {
     Global,
     Defaults,
     Proxy(usize),
+    Resolvers(usize),
     /// Inside a section corelb does not support: its lines are skipped (one error was given).
     Skip,
 }
@@ -29,7 +30,6 @@ enum Cur {
 const OTHER_SECTIONS: &[&str] = &[
     "userlist",
     "peers",
-    "resolvers",
     "mailers",
     "program",
     "http-errors",
@@ -50,6 +50,7 @@ pub struct Parser {
     defaults: Proxy,
     named_defaults: HashMap<String, Proxy>,
     proxies: Vec<Proxy>,
+    resolvers: Vec<super::resolvers::Resolvers>,
     cur: Cur,
     env: HashMap<String, Option<String>>,
     files: Vec<PathBuf>,
@@ -75,6 +76,7 @@ impl Parser {
             defaults: Proxy::new("", Kind::Defaults, loc),
             named_defaults: HashMap::new(),
             proxies: Vec::new(),
+            resolvers: Vec::new(),
             cur: Cur::None,
             env: HashMap::new(),
             files: Vec::new(),
@@ -186,6 +188,10 @@ impl Parser {
             self.section(w, loc);
             return;
         }
+        if kw == "resolvers" {
+            self.resolvers_section(w, loc);
+            return;
+        }
         if OTHER_SECTIONS.contains(&kw) {
             self.diags.error(
                 loc,
@@ -204,6 +210,9 @@ impl Parser {
             }
             Cur::Skip => {}
             Cur::Global => self.global_kw(w, loc),
+            Cur::Resolvers(i) => {
+                super::resolvers::section_kw(&mut self.resolvers[i], w, loc, &mut self.diags)
+            }
             Cur::Defaults => {
                 let mut px = std::mem::replace(&mut self.defaults, placeholder());
                 proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
@@ -218,6 +227,24 @@ impl Parser {
                 self.proxies[i] = px;
             }
         }
+    }
+
+    fn resolvers_section(&mut self, w: &[String], loc: &Loc) {
+        let Some(name) = w.get(1) else {
+            self.diags.error(loc, "'resolvers' expects a name");
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, "resolvers", loc, &mut self.diags);
+        if let Some(r) = self.resolvers.iter().find(|r| &r.name == name) {
+            self.diags.error(
+                loc,
+                format!("resolvers '{name}' is already declared at {}", r.loc),
+            );
+        }
+        self.resolvers
+            .push(super::resolvers::Resolvers::new(name, loc.clone()));
+        self.cur = Cur::Resolvers(self.resolvers.len() - 1);
     }
 
     fn section(&mut self, w: &[String], loc: &Loc) {
@@ -511,6 +538,7 @@ impl Parser {
             global: self.global,
             proxies: std::mem::take(&mut self.proxies),
             files: self.files,
+            resolvers: std::mem::take(&mut self.resolvers),
         };
         super::logging::compile(&mut cfg, &mut self.diags);
         super::validate::validate(&mut cfg, &mut self.diags);
@@ -967,6 +995,16 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
             }
         }
         "server" => server_kw(px, w, loc, d, g),
+        "server-template" => match super::resolvers::template_names(w) {
+            Ok(names) => {
+                for name in names {
+                    let mut line = vec!["server".to_string(), name, w[3].clone()];
+                    line.extend_from_slice(&w[4..]);
+                    server_kw(px, &line, loc, d, g);
+                }
+            }
+            Err(e) => d.error(loc, e),
+        },
         "default-server" => {
             let mut p = px.default_server.clone();
             server_params(&mut p, None, &w[1..], loc, d, g);
@@ -2609,8 +2647,9 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
         return;
     };
     let mut proto = Bind {
-        addr: "0.0.0.0:0".parse().unwrap(),
+        addr: addr::ListenAddr::Inet("0.0.0.0:0".parse().unwrap()),
         text: String::new(),
+        perms: Default::default(),
         backlog: None,
         maxconn: None,
         v6only: None,
@@ -2672,6 +2711,17 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
             "interface" => proto.interface = Some(val.to_string()),
             "mss" => proto.mss = num(d, 1),
             "accept-proxy" => proto.accept_proxy = true,
+            "mode" => match u32::from_str_radix(val, 8) {
+                Ok(m) if m <= 0o7777 => proto.perms.mode = Some(m),
+                _ => d.error(
+                    loc,
+                    format!("'bind ... mode': '{val}' is not an octal file mode"),
+                ),
+            },
+            "uid" => proto.perms.uid = num(d, 0),
+            "gid" => proto.perms.gid = num(d, 0),
+            "user" => proto.perms.user = Some(val.to_string()),
+            "group" => proto.perms.group = Some(val.to_string()),
             "proto" => match val {
                 "h2" => proto.h2 = true,
                 // HAProxy's default on a plain or ALPN-less bind.
@@ -2699,11 +2749,26 @@ fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobal
         }
     }
     for item in addrs.split(',').filter(|s| !s.is_empty()) {
+        let other = addr::SockPath::parse(item)
+            .map(|r| r.map(addr::ListenAddr::Path))
+            .or_else(|| addr::parse_fd(item).map(|r| r.map(addr::ListenAddr::Fd)));
+        if let Some(r) = other {
+            match r {
+                Ok(a) => {
+                    let mut b = proto.clone();
+                    b.addr = a;
+                    b.text = item.to_string();
+                    px.binds.push(b);
+                }
+                Err(e) => d.error(loc, format!("'bind': {e}")),
+            }
+            continue;
+        }
         match addr::parse_bind(item) {
             Ok(spec) => {
                 for port in spec.ports {
                     let mut b = proto.clone();
-                    b.addr = std::net::SocketAddr::new(spec.ip, port);
+                    b.addr = addr::ListenAddr::Inet(std::net::SocketAddr::new(spec.ip, port));
                     b.text = item.to_string();
                     px.binds.push(b);
                 }
@@ -2760,12 +2825,25 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlob
         );
         return;
     }
-    let spec = match addr::parse_server(address) {
-        Ok(s) => s,
+    let path = match addr::SockPath::parse(address).transpose() {
+        Ok(p) => p,
         Err(e) => {
             d.error(loc, format!("'server {name}': {e}"));
             return;
         }
+    };
+    let spec = match path {
+        Some(_) => addr::ServerSpec {
+            host: address.clone(),
+            port: None,
+        },
+        None => match addr::parse_server(address) {
+            Ok(s) => s,
+            Err(e) => {
+                d.error(loc, format!("'server {name}': {e}"));
+                return;
+            }
+        },
     };
     let mut params = px.default_server.clone();
     let id = server_params(&mut params, Some(name), &w[3..], loc, d, g);
@@ -2775,6 +2853,8 @@ fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlob
             text: spec.host,
             ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             port: spec.port,
+            unresolved: false,
+            path,
         },
         params,
         id,
@@ -2832,6 +2912,9 @@ fn server_params(
                 None
             }
         };
+        if super::resolvers::server_kw(&mut p.dns, &what, k, val, loc, d) {
+            continue;
+        }
         match k {
             "weight" => {
                 if let Some(v) = num(d, 0, 256) {
@@ -3037,8 +3120,8 @@ mod tests {
         let (cfg, d) = parse_text(&text);
         let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
         assert_eq!(
-            cfg.proxies[0].binds[0].addr,
-            "127.0.0.1:8000".parse().unwrap()
+            cfg.proxies[0].binds[0].addr.inet(),
+            Some("127.0.0.1:8000".parse().unwrap())
         );
         assert!(d.list.iter().any(|d| d.msg.contains("old syntax")));
     }
@@ -3145,7 +3228,7 @@ mod tests {
         let text = "global\n setenv CORELB_T_PORT 8123\nlisten l\n bind \"127.0.0.1:${CORELB_T_PORT}\"\n server s 127.0.0.1:1\n";
         let (cfg, d) = parse_text(text);
         let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
-        assert_eq!(cfg.proxies[0].binds[0].addr.port(), 8123);
+        assert_eq!(cfg.proxies[0].binds[0].addr.inet().unwrap().port(), 8123);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::model::*;
 pub fn validate(cfg: &mut Config, d: &mut Diags) {
     resolve_backend_refs(cfg, d);
     resolve_fetch_backends(cfg, d);
+    super::resolvers::validate(cfg, d);
     super::stick::resolve(cfg, d);
     resolve_servers(cfg, d);
     check_binds(cfg, d);
@@ -219,11 +220,11 @@ fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
         }
         let mut ids: Vec<(u32, String)> = Vec::new();
         for s in &mut px.servers {
-            match addr::resolve(&s.addr.text) {
-                Ok(ip) => s.addr.ip = ip,
-                Err(e) => d.error(&s.loc, format!("server '{}/{}': {e}", px.name, s.name)),
-            }
-            if s.params.check.enabled && s.params.check.port.is_none() && s.addr.port.is_none() {
+            if s.params.check.enabled
+                && s.params.check.port.is_none()
+                && s.addr.port.is_none()
+                && s.addr.path.is_none()
+            {
                 d.error(
                     &s.loc,
                     format!(
@@ -344,10 +345,10 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
 }
 
 fn check_binds(cfg: &Config, d: &mut Diags) {
-    let mut seen: Vec<(std::net::SocketAddr, &str, &super::diag::Loc)> = Vec::new();
+    let mut seen: Vec<(&super::addr::ListenAddr, &str, &super::diag::Loc)> = Vec::new();
     for (_, px) in cfg.frontends() {
         for b in &px.binds {
-            if let Some((_, other, loc)) = seen.iter().find(|(a, _, _)| *a == b.addr) {
+            if let Some((_, other, loc)) = seen.iter().find(|(a, _, _)| **a == b.addr) {
                 d.warn(
                     &b.loc,
                     format!(
@@ -356,7 +357,7 @@ fn check_binds(cfg: &Config, d: &mut Diags) {
                     ),
                 );
             }
-            seen.push((b.addr, &px.name, &b.loc));
+            seen.push((&b.addr, &px.name, &b.loc));
         }
     }
 }

@@ -67,8 +67,11 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
     let server = p.be.lb.servers[p.srv].clone();
     let mut last_ok: Option<bool> = None;
     loop {
-        if !server.checks_enabled() {
-            // `disable health`: no checks until `enable health`.
+        let unresolved = server.admin() & crate::cluster::state::admin::RMAINT != 0;
+        if !server.checks_enabled() || (unresolved && !p.fixed_addr) {
+            // `disable health`: no checks until `enable health`. A server whose name has
+            // no address yet (resolution maintenance) is not checked either: its
+            // placeholder 0.0.0.0 would reach this host.
             if stopped(p.inter).await {
                 return;
             }
@@ -173,6 +176,10 @@ async fn connect(
     };
     let target = Target {
         addr,
+        // A server on a local socket is checked there, unless the check has an address.
+        path: (!p.fixed_addr)
+            .then(|| p.be.lb.servers[p.srv].path.as_ref())
+            .flatten(),
         budget: Budget::Until(start + limit),
         keepalive: false,
         header: send_proxy.map(Header::Check),

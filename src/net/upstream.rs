@@ -28,6 +28,7 @@ pub async fn connect(
     let tls = be.traffic_tls(srv);
     open(Target {
         addr: be.lb.servers[srv].addr_for(dst.port()),
+        path: be.lb.servers[srv].path.as_ref(),
         budget: Budget::PerStep(be.connect_timeout),
         keepalive: be.srvtcpka,
         header: be.send_proxy[srv].map(|v| Header::Client { v, src, dst }),
@@ -64,6 +65,8 @@ pub enum Budget {
 /// One connect: where, the socket options, the PROXY header and the TLS to speak, by when.
 pub struct Target<'a> {
     pub addr: SocketAddr,
+    /// A server on a local socket (`unix@`, `abns@`): connect there instead of `addr`.
+    pub path: Option<&'a crate::config::addr::SockPath>,
     pub budget: Budget,
     /// `SO_KEEPALIVE` (`option srvtcpka`).
     pub keepalive: bool,
@@ -96,16 +99,20 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
         Budget::PerStep(d) => d.map(|d| Instant::now() + d),
         Budget::Until(d) => Some(d),
     };
-    let mut s = match deadline() {
-        Some(d) => {
+    let mut s = match (t.path, deadline()) {
+        (Some(p), _) => crate::net::dial::dial_path(p).map_err(fail(Step::Tcp))?,
+        (None, Some(d)) => {
             let left = d
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1));
-            TcpStream::connect_timeout(t.addr, left).await
+            TcpStream::connect_timeout(t.addr, left)
+                .await
+                .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
         }
-        None => TcpStream::connect(t.addr).await,
-    }
-    .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?;
+        (None, None) => TcpStream::connect(t.addr)
+            .await
+            .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?,
+    };
     let _ = s.set_nodelay(true);
     if t.keepalive {
         crate::sys::with_sockref(crate::sys::fd(&s), |k| k.set_keepalive(true)).ok();

@@ -199,7 +199,7 @@ pub async fn session(
                             "{}/{}: connect to {} failed: {e}",
                             be.name,
                             server.name,
-                            server.addr_for(dst.port())
+                            server.dest(dst.port())
                         );
                         if let Some(t) = server.observed_error() {
                             crate::net::shard::announce(

@@ -2,7 +2,13 @@
 //! spreads connections over the shards. Built with socket2 in the main thread (so a bind
 //! error stops everything before a shard starts, naming the bind line) and handed to each
 //! shard, which wraps its own with glommio.
+//!
+//! A unix or abstract socket (`bind unix@/path`, `abns@name`) and an inherited socket
+//! (`fd@N`) are one socket, not one per shard: SO_REUSEPORT does not spread unix
+//! connections, and an inherited socket exists once. Every shard accepts from that one
+//! socket (each holds a dup); whichever is idle takes the next connection.
 
+use crate::config::addr::{ListenAddr, SockPath, UnixPerms};
 use crate::config::{Bind, Config};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
@@ -12,7 +18,7 @@ use std::os::fd::AsFd;
 pub struct Listener {
     /// Index of the frontend/listen proxy in `Config::proxies`.
     pub proxy: usize,
-    pub addr: std::net::SocketAddr,
+    pub addr: ListenAddr,
     /// `accept-proxy` on this bind.
     pub accept_proxy: bool,
     /// `proto h2`: HTTP/2 from the first byte.
@@ -24,8 +30,60 @@ pub struct Listener {
     pub sock: Socket,
 }
 
+/// Binds and listens on a unix or abstract socket. A unix socket is bound beside its path
+/// and renamed over it once its owner and mode are set, so that a process replacing another
+/// (reload, `-sf`, `-x`) takes the path over without a moment where it is missing or open
+/// to anyone.
+pub fn bind_path(path: &SockPath, perms: &UnixPerms, backlog: u32) -> std::io::Result<Socket> {
+    let s = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
+    let backlog = backlog.min(i32::MAX as u32) as i32;
+    let SockPath::Unix(p) = path else {
+        s.bind(&path.sockaddr()?)?;
+        s.listen(backlog)?;
+        return Ok(s);
+    };
+    let tmp = std::path::PathBuf::from(format!("{}.{}.tmp", p.display(), std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    s.bind(&socket2::SockAddr::unix(&tmp)?)?;
+    let uid = perms
+        .uid
+        .or_else(|| perms.user.as_deref().and_then(crate::sys::user_id));
+    let gid = perms
+        .gid
+        .or_else(|| perms.group.as_deref().and_then(crate::sys::group_id));
+    let set = || -> std::io::Result<()> {
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(&tmp, uid, gid)?;
+        }
+        if let Some(m) = perms.mode {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
+        }
+        s.listen(backlog)?;
+        std::fs::rename(&tmp, p)
+    };
+    set().inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    Ok(s)
+}
+
+/// An inherited socket (`fd@N`): a dup of it, so that descriptor N stays open for the next
+/// generation, made non-blocking and listening (it may come bound only).
+pub fn inherited_fd(n: i32, backlog: u32) -> std::io::Result<Socket> {
+    let s = Socket::from(crate::sys::dup_inherited(n)?);
+    s.set_nonblocking(true)?;
+    s.listen(backlog.min(i32::MAX as u32) as i32)?;
+    Ok(s)
+}
+
 fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
-    let domain = if b.addr.is_ipv6() {
+    let addr = match &b.addr {
+        ListenAddr::Inet(a) => *a,
+        ListenAddr::Path(p) => return bind_path(p, &b.perms, backlog),
+        ListenAddr::Fd(n) => return inherited_fd(*n, backlog),
+    };
+    let domain = if addr.is_ipv6() {
         Domain::IPV6
     } else {
         Domain::IPV4
@@ -37,7 +95,7 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
     )?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
-    if let (true, Some(v6)) = (b.addr.is_ipv6(), b.v6only) {
+    if let (true, Some(v6)) = (addr.is_ipv6(), b.v6only) {
         s.set_only_v6(v6)?;
     }
     if let Some(dev) = &b.interface {
@@ -46,7 +104,7 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
     if let Some(mss) = b.mss {
         s.set_mss(mss)?;
     }
-    s.bind(&b.addr.into())?;
+    s.bind(&addr.into())?;
     if b.defer_accept {
         // Wake the acceptor only when data arrives (1 s is the usual value).
         crate::sys::setsockopt_int(s.as_fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
@@ -68,9 +126,9 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
 /// accept queues carry over and no connection is refused or reset.
 #[derive(Default)]
 pub struct Registry {
-    sockets: HashMap<(usize, SocketAddr), Socket>,
+    sockets: HashMap<(usize, ListenAddr), Socket>,
     /// The frontend (proxy index) and backlog of each address.
-    owners: HashMap<SocketAddr, (usize, u32)>,
+    owners: HashMap<ListenAddr, (usize, u32)>,
 }
 
 impl Registry {
@@ -93,7 +151,7 @@ impl Registry {
                 continue;
             };
             let n = seen.entry(addr).or_insert(0);
-            r.sockets.insert((*n, addr), sock);
+            r.sockets.insert((*n, ListenAddr::Inet(addr)), sock);
             *n += 1;
         }
         r
@@ -150,11 +208,14 @@ pub fn bind_all(
             };
             // HAProxy: the bind's backlog, else the frontend's, else its maxconn.
             let backlog = b.backlog.or(px.backlog).unwrap_or(fe_maxconn.max(1));
+            let mut first: Option<Socket> = None;
             for (n, shard) in per_shard.iter_mut().enumerate() {
                 let reused = previous
-                    .and_then(|r| r.sockets.get(&(n, b.addr)))
+                    .and_then(|r| r.sockets.get(&(n, b.addr.clone())))
                     .and_then(|s| s.try_clone().ok());
-                let sock = match reused {
+                // One socket for all shards (see the module's comment).
+                let shared = first.as_ref().and_then(|s| s.try_clone().ok());
+                let sock = match reused.or(shared) {
                     Some(s) => {
                         // Same socket, new owner: only the backlog may have changed.
                         let _ = s.listen(backlog.min(i32::MAX as u32) as i32);
@@ -176,11 +237,14 @@ pub fn bind_all(
                         b.loc, b.addr
                     )
                 })?;
-                registry.sockets.insert((n, b.addr), keep);
-                registry.owners.insert(b.addr, (i, backlog));
+                if b.addr.inet().is_none() && first.is_none() {
+                    first = sock.try_clone().ok();
+                }
+                registry.sockets.insert((n, b.addr.clone()), keep);
+                registry.owners.insert(b.addr.clone(), (i, backlog));
                 shard.push(Listener {
                     proxy: i,
-                    addr: b.addr,
+                    addr: b.addr.clone(),
                     accept_proxy: b.accept_proxy,
                     h2: b.h2,
                     tls: tls.clone(),

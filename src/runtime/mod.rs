@@ -141,6 +141,7 @@ fn start_generation(
     for m in cli::state_file::load(&shared) {
         log::warn!("{m}");
     }
+    start_resolver(&shared);
     let io_memory = ((host.memlock / 4) / nshards as u64).clamp(64 << 10, 1 << 20) as usize;
     let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     let mut handles = Vec::new();
@@ -441,4 +442,50 @@ fn reload(host: &Host, current: &Generation) -> Option<Generation> {
 fn is_finished(h: &glommio::ExecutorJoinHandle<()>) -> bool {
     // glommio's join handle has no is_finished: each shard records its end itself.
     shard::finished(h.thread().id())
+}
+/// Starts the generation's DNS resolver thread when a server follows a name through a
+/// `resolvers` section. It ends by itself once the generation stops (or is dropped).
+fn start_resolver(shared: &Arc<Shared>) {
+    let mut targets = Vec::new();
+    for be in shared.backends.iter().flatten() {
+        let px = &shared.cfg.proxies[be.proxy];
+        for (conf, state) in px.servers.iter().zip(&be.lb.servers) {
+            let dns = &conf.params.dns;
+            let Some(resolvers) = dns.resolvers_index else {
+                continue;
+            };
+            if conf.addr.text.parse::<std::net::IpAddr>().is_ok() {
+                continue;
+            }
+            targets.push(crate::dns::Target {
+                server: state.clone(),
+                backend: be.proxy,
+                host: conf.addr.text.clone(),
+                port: conf.addr.port,
+                dns: dns.clone(),
+                resolvers,
+            });
+        }
+    }
+    let Some(resolver) =
+        crate::dns::Resolver::new(shared.cfg.resolvers.clone(), targets, shared.dns.clone())
+    else {
+        return;
+    };
+    let weak = Arc::downgrade(shared);
+    let spawned = std::thread::Builder::new()
+        .name("corelb-dns".into())
+        .spawn(move || {
+            let stop = || weak.upgrade().is_none_or(|sh| sh.control.stopping());
+            let changed = |b: usize| {
+                if let Some(be) = weak.upgrade().and_then(|sh| sh.backends[b].clone()) {
+                    be.lb.rebuild();
+                    be.queue.wake_all();
+                }
+            };
+            resolver.run(stop, changed);
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the DNS resolver thread: {e}");
+    }
 }

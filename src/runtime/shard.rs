@@ -226,6 +226,11 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
                             let _ = crate::sys::set_nonblocking(crate::sys::fd(&s));
                             match s.peer_addr() {
                                 Ok(peer) => break Some((s, peer)),
+                                // A unix client has no IP address: 0.0.0.0:0 stands
+                                // for it in logs and fetches.
+                                Err(_) if l.addr.inet().is_none() => {
+                                    break Some((s, crate::sys::NO_PEER));
+                                }
                                 Err(_) => continue, // already gone
                             }
                         }

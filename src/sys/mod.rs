@@ -283,8 +283,21 @@ pub fn setsockopt_int(
     Ok(())
 }
 
+/// The peer address given to a connection accepted on a unix socket.
+pub const NO_PEER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
+/// A duplicate of descriptor `n`, inherited from the parent process (`fd@N`); `n` itself
+/// stays open, owned by nobody in particular, for the next generation to dup again.
+pub fn dup_inherited(n: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    // SAFETY: the fd is only borrowed for the duration of the dup (F_DUPFD_CLOEXEC), which
+    // fails with EBADF if it is not open.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(n) }.try_clone_to_owned()
+}
+
 /// accept4 on a non-blocking listener: the new socket is non-blocking and close-on-exec
-/// (one syscall; glommio's own accept costs four). Returns the peer address too.
+/// (one syscall; glommio's own accept costs four). Returns the peer address too; a unix
+/// client's is [`NO_PEER`].
 pub fn accept(listener: BorrowedFd<'_>) -> io::Result<(socket2::Socket, std::net::SocketAddr)> {
     let mut storage: libc::sockaddr_storage = unsafe_zeroed_storage();
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -301,10 +314,7 @@ pub fn accept(listener: BorrowedFd<'_>) -> io::Result<(socket2::Socket, std::net
     let sock = unsafe { socket2::Socket::from_raw_fd(nfd) };
     // SAFETY: the kernel wrote a valid address of `len` bytes into storage.
     let addr = unsafe { socket2::SockAddr::new(storage, len) };
-    let addr = addr
-        .as_socket()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP socket"))?;
-    Ok((sock, addr))
+    Ok((sock, addr.as_socket().unwrap_or(NO_PEER)))
 }
 
 fn unsafe_zeroed_storage() -> libc::sockaddr_storage {

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod haproxy;
+
 pub fn corelb_bin() -> &'static str {
     env!("CARGO_BIN_EXE_corelb")
 }

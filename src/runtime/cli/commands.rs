@@ -150,6 +150,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  show info [desc|json|typed|float]*      : report information about the running process",
     ),
     (
+        "show resolvers",
+        CliLevel::User,
+        "  show resolvers [id]                     : dumps counters from all resolvers section and associated name servers",
+    ),
+    (
         "show servers state",
         CliLevel::User,
         "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
@@ -349,6 +354,7 @@ fn with_shared(
             }
             s
         }
+        "show resolvers" => sh.dns.render(args.first().copied()),
         "show servers state" => match args.first() {
             None => super::state_file::render(sh, None),
             Some(b) => match sh.backend_by_name(b) {
@@ -623,7 +629,7 @@ fn set_server(sh: &Shared, args: &[&str]) -> String {
             let Ok(ip) = a.parse::<std::net::IpAddr>() else {
                 return format!("Invalid addr '{a}' by 'stats socket command'\n");
             };
-            let (old_ip, old_port) = s.ip_port();
+            let old_port = s.ip_port().1;
             let port = match (args.get(3).copied(), args.get(4)) {
                 (Some("port"), Some(p)) => match p.parse::<u16>() {
                     Ok(p) if p > 0 => Some(p),
@@ -632,23 +638,9 @@ fn set_server(sh: &Shared, args: &[&str]) -> String {
                 (None, _) => old_port,
                 _ => return SET_SERVER_USAGE.into(),
             };
-            let mut parts = Vec::new();
-            if ip != old_ip {
-                parts.push(format!("IP changed from '{old_ip}' to '{ip}'"));
-            }
-            if port != old_port {
-                let show = |p: Option<u16>| p.map_or(String::new(), |p| p.to_string());
-                parts.push(format!(
-                    "port changed from '{}' to '{}'",
-                    show(old_port),
-                    show(port)
-                ));
-            }
-            s.set_addr(ip, port);
-            if parts.is_empty() {
-                "no need to change the addr\n".into()
-            } else {
-                format!("{} by 'stats socket command'\n", parts.join(", "))
+            match s.change_addr(ip, port) {
+                None => "no need to change the addr\n".into(),
+                Some(what) => format!("{what} by 'stats socket command'\n"),
             }
         }
         _ => SET_SERVER_USAGE.into(),

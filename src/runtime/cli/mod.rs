@@ -128,25 +128,30 @@ pub fn bind_all(cfg: &CliGlobal) -> Result<Vec<Bound>, String> {
         let err = |e: std::io::Error| format!("{}: cannot bind the stats socket: {e}", s.loc);
         match &s.addr {
             CliAddr::Unix(path) => {
-                let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
-                let _ = std::fs::remove_file(&tmp);
-                let l = std::os::unix::net::UnixListener::bind(&tmp).map_err(err)?;
-                let uid = s
-                    .uid
-                    .or_else(|| s.user.as_deref().and_then(crate::sys::user_id));
-                let gid = s
-                    .gid
-                    .or_else(|| s.group.as_deref().and_then(crate::sys::group_id));
-                if uid.is_some() || gid.is_some() {
-                    std::os::unix::fs::chown(&tmp, uid, gid).map_err(err)?;
-                }
-                if let Some(m) = s.mode {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))
-                        .map_err(err)?;
-                }
-                std::fs::rename(&tmp, path).map_err(err)?;
-                out.push(Bound::Unix(l, s.clone()));
+                let perms = crate::config::addr::UnixPerms {
+                    mode: s.mode,
+                    uid: s.uid,
+                    gid: s.gid,
+                    user: s.user.clone(),
+                    group: s.group.clone(),
+                };
+                let path = crate::config::addr::SockPath::Unix(path.clone());
+                let l = super::listeners::bind_path(&path, &perms, 128).map_err(err)?;
+                // These threads accept with blocking calls.
+                l.set_nonblocking(false).map_err(err)?;
+                let fd = std::os::fd::OwnedFd::from(l);
+                out.push(Bound::Unix(fd.into(), s.clone()));
+            }
+            CliAddr::Fd(n) => {
+                let l = super::listeners::inherited_fd(*n, 128).map_err(err)?;
+                l.set_nonblocking(false).map_err(err)?;
+                let unix = l.local_addr().is_ok_and(|a| a.as_socket().is_none());
+                let fd = std::os::fd::OwnedFd::from(l);
+                out.push(if unix {
+                    Bound::Unix(fd.into(), s.clone())
+                } else {
+                    Bound::Tcp(fd.into(), s.clone())
+                });
             }
             CliAddr::Tcp(a) => {
                 let l = std::net::TcpListener::bind(a).map_err(err)?;
@@ -156,8 +161,6 @@ pub fn bind_all(cfg: &CliGlobal) -> Result<Vec<Bound>, String> {
     }
     Ok(out)
 }
-
-use std::path::PathBuf;
 
 /// Serves the bound sockets on their own threads, for the life of the process.
 pub fn serve(ctx: Arc<Ctx>, bound: Vec<Bound>, cfg: &CliGlobal) {

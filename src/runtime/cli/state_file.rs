@@ -197,6 +197,10 @@ pub fn load(sh: &Shared) -> Vec<String> {
             }
             let port = srv.ip_port().1.map(|_| s.port).filter(|p| *p != 0);
             srv.set_addr(s.addr, port.or(srv.ip_port().1));
+            // `init-addr last`: the saved address is the one to start with.
+            if srv.admin() & admin::RMAINT != 0 && !s.addr.is_unspecified() {
+                srv.set_admin(0, admin::RMAINT);
+            }
         }
         if any {
             be.lb.rebuild();

@@ -1,0 +1,415 @@
+//! `resolvers` sections against a small DNS server inside the test: a UDP socket that
+//! answers A queries from a table the test changes. corelb re-resolves when the record
+//! changes and traffic moves; `init-addr none` starts with the server in maintenance until
+//! the name resolves; `server-template` fills its slots from the answer; a name that no
+//! `init-addr` step resolves is an error at its line.
+
+mod common;
+use common::*;
+use simple_dns::rdata::{A, RData};
+use simple_dns::{CLASS, Packet, PacketFlag, RCODE, ResourceRecord};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A DNS server on 127.0.0.1 answering A queries from `table` (a name missing from it is
+/// NXDOMAIN; other types get an empty NOERROR answer). Stops when dropped.
+struct Dns {
+    port: u16,
+    table: Arc<Mutex<HashMap<String, Vec<Ipv4Addr>>>>,
+    queries: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Dns {
+    fn start() -> Dns {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let table: Arc<Mutex<HashMap<String, Vec<Ipv4Addr>>>> = Default::default();
+        let queries = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (t, q, s) = (table.clone(), queries.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !s.load(Ordering::Relaxed) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(query) = Packet::parse(&buf[..n]) else {
+                    continue;
+                };
+                q.fetch_add(1, Ordering::Relaxed);
+                let mut reply = Packet::new_reply(query.id());
+                reply.set_flags(PacketFlag::RECURSION_AVAILABLE);
+                let Some(question) = query.questions.first() else {
+                    continue;
+                };
+                let name = question.qname.to_string();
+                let table = t.lock().unwrap();
+                match table.get(&name) {
+                    None => *reply.rcode_mut() = RCODE::NameError,
+                    Some(ips) if question.qtype == simple_dns::TYPE::A.into() => {
+                        for ip in ips {
+                            reply.answers.push(ResourceRecord::new(
+                                question.qname.clone(),
+                                CLASS::IN,
+                                1,
+                                RData::A(A {
+                                    address: u32::from(*ip),
+                                }),
+                            ));
+                        }
+                    }
+                    Some(_) => {}
+                }
+                reply.questions.push(question.clone());
+                let _ = sock.send_to(&reply.build_bytes_vec().unwrap(), from);
+            }
+        });
+        Dns {
+            port,
+            table,
+            queries,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn set(&self, name: &str, ips: &[&str]) {
+        let ips = ips.iter().map(|i| i.parse().unwrap()).collect();
+        self.table.lock().unwrap().insert(name.to_string(), ips);
+    }
+
+    fn remove(&self, name: &str) {
+        self.table.lock().unwrap().remove(name);
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Backends named `names[i]` on 127.0.0.(2+i), all on the same port (a DNS answer moves a
+/// server's address, not its port).
+fn backends_on_one_port(names: &[&'static str]) -> (u16, Vec<Backend>) {
+    for _ in 0..20 {
+        let port = free_port();
+        let ls: Vec<_> = (0..names.len())
+            .map_while(|i| TcpListener::bind((format!("127.0.0.{}", i + 2), port)).ok())
+            .collect();
+        if ls.len() == names.len() {
+            let bs = ls
+                .into_iter()
+                .zip(names)
+                .map(|(l, &name)| {
+                    Backend::start_on(l, move |mut s| {
+                        use std::io::{Read, Write};
+                        let _ = s.write_all(format!("{name}\n").as_bytes());
+                        let _ = s.shutdown(std::net::Shutdown::Write);
+                        let mut b = [0u8; 16];
+                        let _ = s.read(&mut b);
+                    })
+                })
+                .collect();
+            return (port, bs);
+        }
+    }
+    panic!("no port free on 127.0.0.2-{}", names.len() + 1);
+}
+
+/// The backend's name, or "" when corelb closed the connection without a server.
+fn try_name(port: u16) -> String {
+    use std::io::BufRead;
+    let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut line = String::new();
+    let _ = std::io::BufReader::new(s).read_line(&mut line);
+    line.trim().to_string()
+}
+
+fn wait_name(port: u16, want: &str, lb: &Corelb) {
+    let got = eventually(Duration::from_secs(10), || {
+        (try_name(port) == want).then_some(())
+    });
+    assert!(
+        got.is_some(),
+        "never reached '{want}'; last '{}'\n{}",
+        try_name(port),
+        lb.log()
+    );
+}
+
+fn resolvers_section(dns: u16) -> String {
+    format!(
+        "resolvers dns\n  nameserver ns1 127.0.0.1:{dns}\n  hold valid 200ms\n  hold nx 300ms\n  timeout retry 200ms\n  resolve_retries 2\n"
+    )
+}
+
+/// Starts corelb on the `resolvers` section, a stats socket and `proxies`; waits for
+/// `port` and the socket.
+fn start_with_stats(dns: &Dns, port: u16, proxies: &str) -> (Corelb, TempDir, std::path::PathBuf) {
+    let dir = TempDir::new("resolvers");
+    let sock = dir.path("stats.sock");
+    let cfg = format!(
+        "global\n  stats socket {}\n{}\n{proxies}",
+        sock.display(),
+        resolvers_section(dns.port)
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    wait_unix_socket(&sock);
+    (lb, dir, sock)
+}
+
+#[test]
+fn traffic_follows_the_record_when_it_changes() {
+    let dns = Dns::start();
+    dns.set("app.test", &["127.0.0.2"]);
+    let (bport, _bs) = backends_on_one_port(&["a", "b"]);
+    let lb_port = free_port();
+    let cfg = format!(
+        "{}\nlisten l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  server s1 app.test:{bport} resolvers dns init-addr none\n",
+        resolvers_section(dns.port)
+    );
+    let lb = Corelb::start(&cfg, &[], &[lb_port]);
+    wait_name(lb_port, "a", &lb);
+    dns.set("app.test", &["127.0.0.3"]);
+    wait_name(lb_port, "b", &lb);
+    assert!(
+        lb.log()
+            .contains("l/s1 IP changed from '127.0.0.2' to '127.0.0.3' by DNS resolution."),
+        "{}",
+        lb.log()
+    );
+    // The name goes away: past `hold nx` the server is in maintenance, and no connection
+    // reaches a backend.
+    dns.remove("app.test");
+    wait_name(lb_port, "", &lb);
+    assert!(
+        lb.log()
+            .contains("l/s1 is going DOWN for maintenance (DNS NX status)"),
+        "{}",
+        lb.log()
+    );
+}
+
+#[test]
+fn init_addr_none_waits_in_maintenance_until_the_name_resolves() {
+    let dns = Dns::start();
+    let (bport, _bs) = backends_on_one_port(&["a"]);
+    let lb_port = free_port();
+    let (lb, _dir, sock) = start_with_stats(
+        &dns,
+        lb_port,
+        &format!(
+            "defaults\n  mode tcp\n  default-server init-addr none\nlisten l\n  bind 127.0.0.1:{lb_port}\n  server s1 later.test:{bport} resolvers dns check inter 200ms\n"
+        ),
+    );
+    // Started while the name does not resolve: in resolution maintenance (HAProxy's
+    // SRV_ADMF_RMAINT, 0x20 = 32 in srv_admin_state), taking no traffic.
+    let state = stats_cmd(&sock, "show servers state l");
+    let line = state
+        .lines()
+        .find(|l| l.contains(" s1 "))
+        .unwrap_or_default()
+        .to_string();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols.get(6), Some(&"32"), "{state}");
+    assert_eq!(try_name(lb_port), "");
+    assert!(dns.queries.load(Ordering::Relaxed) > 0);
+    dns.set("later.test", &["127.0.0.2"]);
+    wait_name(lb_port, "a", &lb);
+    let state = stats_cmd(&sock, "show servers state l");
+    assert!(state.contains(" s1 127.0.0.2 2 0 "), "{state}");
+    assert!(
+        lb.log()
+            .contains("Server l/s1 ('later.test') is UP/READY (resolves again)."),
+        "{}",
+        lb.log()
+    );
+    // `show resolvers`: HAProxy's counters of the nameserver, which answered NXDOMAIN
+    // before the record existed, then valid answers, one of which moved the server.
+    let out = stats_cmd(&sock, "show resolvers");
+    assert!(
+        out.starts_with("Resolvers section dns\n nameserver ns1:\n  sent:        "),
+        "{out}"
+    );
+    let count = |k: &str| -> u64 {
+        let l = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{k}:")))
+            .unwrap_or_default();
+        l.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("sent") >= count("valid") + count("nx"), "{out}");
+    assert!(
+        count("nx") >= 1 && count("valid") >= 1 && count("update") >= 1,
+        "{out}"
+    );
+    assert_eq!(count("timeout"), 0, "{out}");
+    assert_eq!(
+        stats_cmd(&sock, "show resolvers nope").trim_end(),
+        "Can't find that resolvers section"
+    );
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_an_error_at_its_line() {
+    let dir = TempDir::new("resolvers");
+    let cfg = dir.write(
+        "bad.cfg",
+        "resolvers dns\n  nameserver ns1 127.0.0.1:53\nlisten l\n  mode tcp\n  bind 127.0.0.1:1\n  server s1 no-such-name.invalid:80 init-addr libc resolvers dns\n  server s2 no-such-name.invalid:80 resolvers other init-addr none\n",
+    );
+    let (code, _, err) = check_config(&cfg);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("bad.cfg:6")
+            && err.contains("'server l/s1': could not resolve address 'no-such-name.invalid'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.cfg:7") && err.contains("unable to find required resolvers 'other'"),
+        "{err}"
+    );
+    // The same names with `init-addr none` (or a fallback address) are fine.
+    let ok = dir.write(
+        "ok.cfg",
+        "resolvers dns\n  nameserver ns1 127.0.0.1:53\nlisten l\n  mode tcp\n  bind 127.0.0.1:1\n  server s1 no-such-name.invalid:80 init-addr libc,none resolvers dns\n  server s2 no-such-name.invalid:80 init-addr libc,127.0.0.9\n",
+    );
+    let (code, _, err) = check_config(&ok);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn server_template_fills_its_slots_from_the_answer() {
+    let dns = Dns::start();
+    dns.set("pool.test", &["127.0.0.2", "127.0.0.3"]);
+    let (bport, _bs) = backends_on_one_port(&["a", "b", "c"]);
+    let lb_port = free_port();
+    let (lb, _dir, sock) = start_with_stats(
+        &dns,
+        lb_port,
+        &format!(
+            "listen l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  server-template web 3 pool.test:{bport} resolvers dns init-addr none\n"
+        ),
+    );
+    // Two records for three slots: two servers take one each, the third stays in
+    // resolution maintenance.
+    let admin_of = |srv: &str| -> (String, String) {
+        let state = stats_cmd(&sock, "show servers state l");
+        let line = state
+            .lines()
+            .find(|l| l.split_whitespace().nth(3) == Some(srv))
+            .unwrap_or_default()
+            .to_string();
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (
+            cols.get(4).unwrap_or(&"").to_string(),
+            cols.get(6).unwrap_or(&"").to_string(),
+        )
+    };
+    let filled = eventually(Duration::from_secs(10), || {
+        let v = [admin_of("web1"), admin_of("web2"), admin_of("web3")];
+        (v[0].1 == "0" && v[1].1 == "0").then_some(v)
+    });
+    let Some(v) = filled else {
+        panic!(
+            "slots not filled:\n{}\n{}",
+            stats_cmd(&sock, "show servers state l"),
+            lb.log()
+        );
+    };
+    assert_eq!(
+        (v[0].0.as_str(), v[1].0.as_str()),
+        ("127.0.0.2", "127.0.0.3")
+    );
+    assert_eq!(v[2].1, "32", "{v:?}");
+    let seen = distribution(lb_port, 6);
+    assert_eq!(
+        seen.keys().cloned().collect::<Vec<_>>(),
+        ["a", "b"],
+        "{seen:?}"
+    );
+    // A third record fills the third slot; the first two keep their addresses.
+    dns.set("pool.test", &["127.0.0.4", "127.0.0.3", "127.0.0.2"]);
+    let third = eventually(Duration::from_secs(10), || {
+        let w3 = admin_of("web3");
+        (w3.1 == "0").then_some(w3.0)
+    });
+    assert_eq!(third.as_deref(), Some("127.0.0.4"));
+    assert_eq!(admin_of("web1").0, "127.0.0.2");
+    let seen = distribution(lb_port, 6);
+    assert_eq!(
+        seen.keys().cloned().collect::<Vec<_>>(),
+        ["a", "b", "c"],
+        "{seen:?}"
+    );
+}
+
+/// The same `init-addr none` configuration through Debian's HAProxy and corelb, against the
+/// same DNS server: both refuse traffic while the name does not resolve, both serve once
+/// it does, and both follow the record to its new address.
+#[test]
+fn init_addr_none_then_resolve_matches_haproxy() {
+    let dns = Dns::start();
+    let (bport, _bs) = backends_on_one_port(&["a", "b"]);
+    let (hp, cp) = (free_port(), free_port());
+    let cfg = |port: u16| {
+        format!(
+            "{}\ndefaults\n  mode tcp\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\nlisten l\n  bind 127.0.0.1:{port}\n  server s1 later.test:{bport} resolvers dns init-addr none\n",
+            resolvers_section(dns.port)
+        )
+    };
+    let Some(haproxy) = common::haproxy::Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let both = || (try_name(hp), try_name(cp));
+    assert_eq!(both(), (String::new(), String::new()));
+    for (ip, want) in [("127.0.0.2", "a"), ("127.0.0.3", "b")] {
+        dns.set("later.test", &[ip]);
+        let want = (want.to_string(), want.to_string());
+        let seen = eventually(Duration::from_secs(10), || (both() == want).then_some(()));
+        assert!(
+            seen.is_some(),
+            "{ip}: haproxy/corelb saw {:?}\nhaproxy:\n{}\ncorelb:\n{}",
+            both(),
+            haproxy.log(),
+            lb.log()
+        );
+    }
+}
+
+/// A server without an address yet is not checked: its placeholder address 0.0.0.0 would
+/// reach this host's own port (Linux connects 0.0.0.0 to the local host).
+#[test]
+fn no_checks_while_the_name_has_no_address() {
+    let dns = Dns::start();
+    // What a check of 0.0.0.0:PORT would reach.
+    let local = Backend::named("local");
+    let lb_port = free_port();
+    let cfg = format!(
+        "{}\nlisten l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  server s1 nowhere.test:{} resolvers dns init-addr none check inter 100ms\n",
+        resolvers_section(dns.port),
+        local.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[lb_port]);
+    // Ten check intervals; the resolver has asked several times meanwhile.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(dns.queries.load(Ordering::Relaxed) > 0);
+    assert_eq!(local.accepted.load(Ordering::Relaxed), 0, "{}", lb.log());
+}
