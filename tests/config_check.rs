@@ -286,6 +286,40 @@ fn not_supported_yet_names_the_keyword() {
     );
 }
 
+/// What corelb deliberately does not build says so, with its line: nobody waits for it.
+#[test]
+fn lua_spoe_and_device_detection_are_refused_by_design() {
+    for (body, line, expect) in [
+        (
+            "global\n  lua-load /etc/haproxy/x.lua\n",
+            2,
+            "'lua-load' is not supported: corelb runs no Lua",
+        ),
+        (
+            "global\n  51degrees-data-file /x.dat\n",
+            2,
+            "'51degrees-data-file' is not supported: corelb links no device-detection",
+        ),
+        (
+            "frontend f\n  mode http\n  bind 127.0.0.1:1\n  http-request lua.auth\n",
+            4,
+            "'http-request lua.auth' is not supported: corelb runs no Lua",
+        ),
+        (
+            "frontend f\n  bind 127.0.0.1:1\n  filter spoe engine ip-rep config /x.conf\n",
+            3,
+            "'filter spoe' is not supported: corelb runs no SPOE",
+        ),
+        (
+            "frontend f\n  mode http\n  bind 127.0.0.1:1\n  http-request send-spoe-group e g\n",
+            4,
+            "'http-request send-spoe-group' is not supported: corelb runs no SPOE",
+        ),
+    ] {
+        expect_error(body, line, expect);
+    }
+}
+
 #[test]
 fn every_error_is_printed_at_once() {
     let dir = TempDir::new("cfg");

@@ -17,7 +17,16 @@ pub enum Status {
     NotYet,
     /// Removed from HAProxy; the string names the modern replacement.
     Removed(&'static str),
+    /// Deliberately not built (Lua, SPOE, device-detection modules): an error that says
+    /// so, with the reason, so nobody waits for it.
+    Never(&'static str),
 }
+
+/// Why corelb runs no Lua: scripts in the request path are what it exists to avoid.
+pub const NO_LUA: &str = "corelb runs no Lua (write the logic as rules, or keep HAProxy for it)";
+/// Why no device-detection module: proprietary databases linked into HAProxy.
+const NO_DEVICE_DB: &str =
+    "corelb links no device-detection module (51Degrees, WURFL, DeviceAtlas)";
 
 /// Sections where a proxy keyword may appear.
 pub const D: u8 = 1;
@@ -130,7 +139,26 @@ pub static GLOBAL: &[Kw] = &[
     kw("noktls", Supported, 0),
     kw("spread-checks", Supported, 0),
     kw("max-spread-checks", NotYet, 0),
-    kw("lua-load", NotYet, 0),
+    kw("lua-load", Never(NO_LUA), 0),
+    kw("lua-load-per-thread", Never(NO_LUA), 0),
+    kw("lua-prepend-path", Never(NO_LUA), 0),
+    kw("tune.lua.forced-yield", Never(NO_LUA), 0),
+    kw("tune.lua.maxmem", Never(NO_LUA), 0),
+    kw("tune.lua.session-timeout", Never(NO_LUA), 0),
+    kw("tune.lua.task-timeout", Never(NO_LUA), 0),
+    kw("tune.lua.service-timeout", Never(NO_LUA), 0),
+    kw("51degrees-data-file", Never(NO_DEVICE_DB), 0),
+    kw("51degrees-property-name-list", Never(NO_DEVICE_DB), 0),
+    kw("51degrees-property-separator", Never(NO_DEVICE_DB), 0),
+    kw("51degrees-cache-size", Never(NO_DEVICE_DB), 0),
+    kw("wurfl-data-file", Never(NO_DEVICE_DB), 0),
+    kw("wurfl-information-list", Never(NO_DEVICE_DB), 0),
+    kw("wurfl-information-list-separator", Never(NO_DEVICE_DB), 0),
+    kw("wurfl-cache-size", Never(NO_DEVICE_DB), 0),
+    kw("deviceatlas-json-file", Never(NO_DEVICE_DB), 0),
+    kw("deviceatlas-log-level", Never(NO_DEVICE_DB), 0),
+    kw("deviceatlas-separator", Never(NO_DEVICE_DB), 0),
+    kw("deviceatlas-properties-cookie", Never(NO_DEVICE_DB), 0),
     kw("server-state-file", Supported, 0),
     kw("server-state-base", Supported, 0),
     kw("h1-case-adjust", NotYet, 0),
@@ -527,6 +555,7 @@ pub fn markdown_table() -> String {
                 }
                 NotYet => "**not supported yet** (error)".to_string(),
                 Removed(by) => format!("removed from HAProxy (error): use `{by}`"),
+                Never(why) => format!("**not supported, by design** (error): {why}"),
             };
             out.push_str(&format!("| `{prefix}{}` | {status} |\n", k.name));
         }

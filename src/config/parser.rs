@@ -596,6 +596,10 @@ fn status_ok(k: &Kw, shown: &str, loc: &Loc, d: &mut Diags) -> bool {
             );
             false
         }
+        Status::Never(why) => {
+            d.error(loc, format!("'{shown}' is not supported: {why}"));
+            false
+        }
     }
 }
 
@@ -942,6 +946,10 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
             loc,
             format!("'{kw}' is not allowed in a '{}' section", px.kind.name()),
         );
+        return;
+    }
+    if kw == "filter" && w.get(1).is_some_and(|f| f == "spoe") {
+        d.error(loc, format!("'filter spoe' is not supported: {NO_SPOE}"));
         return;
     }
     if !status_ok(k, kw, loc, d) {
@@ -1686,6 +1694,10 @@ fn logformat(
     }
 }
 
+/// Why corelb talks to no SPOE agent (`filter spoe`, `send-spoe-group`).
+const NO_SPOE: &str =
+    "corelb runs no SPOE filters (no external agents in the request path; use rules)";
+
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
 const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "tarpit",
@@ -1723,10 +1735,8 @@ const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "set-pathq",
     "strict-mode",
     "do-resolve",
-    "send-spoe-group",
     "set-priority-class",
     "set-priority-offset",
-    "lua",
     "set-retries",
     "sc-add-gpc",
     "sc-set-gpt",
@@ -1785,6 +1795,14 @@ fn http_rule(
         "use-service" if request => match arg(1) {
             Some("prometheus-exporter") => {
                 need(1, "a service name", d).then_some(HttpAction::UsePrometheus)
+            }
+            Some(o) if o.starts_with("lua.") => {
+                let why = super::keywords::NO_LUA;
+                d.error(
+                    loc,
+                    format!("'{kw} use-service {o}' is not supported: {why}"),
+                );
+                None
             }
             Some(o) => {
                 d.error(
@@ -1907,7 +1925,18 @@ fn http_rule(
                 }
             }
         }
-        a if HTTP_ACTIONS_NOT_YET.contains(&a) || a.starts_with("lua.") || a.starts_with("sc-") => {
+        a if a == "lua" || a.starts_with("lua.") => {
+            d.error(
+                loc,
+                format!("'{kw} {a}' is not supported: {}", super::keywords::NO_LUA),
+            );
+            return None;
+        }
+        a if a == "send-spoe-group" => {
+            d.error(loc, format!("'{kw} {a}' is not supported: {NO_SPOE}"));
+            return None;
+        }
+        a if HTTP_ACTIONS_NOT_YET.contains(&a) || a.starts_with("sc-") => {
             d.error(loc, format!("'{kw} {a}' is not supported yet"));
             return None;
         }
@@ -3288,7 +3317,7 @@ mod tests {
             ("frontend f\n stats enabel\n", "did you mean 'enable'"),
             (
                 "frontend f\n http-request use-service lua.x\n",
-                "unknown service",
+                "corelb runs no Lua",
             ),
         ] {
             let e = errors(bad);
