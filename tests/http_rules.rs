@@ -373,9 +373,15 @@ fn config_errors_in_rules_name_the_line() {
         ),
         (
             // prometheus-exporter is the one service corelb has (tests/stats.rs).
+            "frontend f\n  bind 127.0.0.1:1\n  http-request use-service no-such\n",
+            8,
+            "'http-request use-service': unknown service 'no-such'",
+        ),
+        (
+            // Lua is refused by design, and says so (README).
             "frontend f\n  bind 127.0.0.1:1\n  http-request use-service lua.hello\n",
             8,
-            "'http-request use-service': unknown service 'lua.hello'",
+            "'http-request use-service lua.hello' is not supported: corelb runs no Lua",
         ),
     ] {
         let path = dir.write("c.cfg", &format!("{DEFAULTS}{body}"));
