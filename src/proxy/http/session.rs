@@ -1016,6 +1016,8 @@ impl<'c> Exchange<'c> {
         } = answered;
         let srv = slot.srv;
         let txn = &mut self.txn;
+        // The request's sticky counters, read once for the rules and the byte counts.
+        let stick_ctx = shard.shared.stick.ctx(&self.trackers);
         txn.reused = reused;
         let req = &b.req;
         let res = &b.res;
@@ -1063,7 +1065,6 @@ impl<'c> Exchange<'c> {
         if !route.saved_head.is_empty() {
             let shared = &shard.shared;
             let nbsrv = |i: usize| usable_servers(shared, i);
-            let stick_ctx = shared.stick.ctx(&self.trackers);
             let rbase = RequestSample {
                 head: Some((req, &route.saved_head)),
                 conn: &ctx.acl_conn,
@@ -1169,7 +1170,7 @@ impl<'c> Exchange<'c> {
             drop(sconn);
         }
         b.rbuf.consume(b.rbuf.len());
-        if let Some(c) = shard.shared.stick.ctx(&self.trackers) {
+        if let Some(c) = &stick_ctx {
             c.count_bytes(txn.bytes_in, txn.bytes_out);
         }
         log_txn(shard, fe, &ctx.info, txn);
