@@ -1467,6 +1467,23 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
             }
             return;
         }
+        "redis-check" | "mysql-check" | "pgsql-check" | "smtpchk" | "ldap-check"
+        | "ssl-hello-chk" | "spop-check" => {
+            if !on {
+                if px.check == CheckKind::Tcp {
+                    px.check = CheckKind::Connect;
+                }
+            } else if let Some(r) = super::check_presets::rules(name, &w[1..]) {
+                match r {
+                    Ok(rules) => {
+                        px.check = CheckKind::Tcp;
+                        px.tcp_check = rules;
+                    }
+                    Err(e) => d.error(loc, e),
+                }
+            }
+            return;
+        }
         "tcp-check" => {
             if on {
                 px.check = CheckKind::Tcp;

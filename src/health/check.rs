@@ -200,6 +200,7 @@ mod tests {
             headers: vec![("Host".into(), "www".into())],
             body: String::new(),
             expect: vec![],
+            disable_on_404: false,
         };
         assert_eq!(
             http_request(&hc),

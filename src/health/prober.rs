@@ -4,8 +4,10 @@
 //! logged once, in HAProxy's words.
 
 use super::check::{self, Verdict};
+use super::presets;
 use crate::cluster::BackendRt;
 use crate::cluster::machine::Transition;
+use crate::config::check_presets::{self as preset, PresetExpect};
 use crate::config::{CheckKind, HttpCheck, ProxyVersion, TcpCheckRule};
 use crate::net::io::ServerIo;
 use crate::net::shard::Shard;
@@ -287,6 +289,9 @@ pub async fn check_once(p: &Probe) -> Verdict {
 async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
     let mut conn: Option<ServerIo> = None;
     let mut buf: Vec<u8> = Vec::new();
+    // The verdict of the last expectation of a predefined check: its message is the
+    // check's when no rule follows.
+    let mut last: Option<Verdict> = None;
     let mut rules: Vec<&TcpCheckRule> = p.tcp.iter().collect();
     // Without a leading connect rule, the check connects first, as in HAProxy.
     let implicit = TcpCheckRule::Connect {
@@ -313,6 +318,7 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                     Ok(s) => {
                         conn = Some(s);
                         buf.clear();
+                        last = None;
                     }
                     Err(mut v) => {
                         if let Some(info) = &mut v.info {
@@ -322,7 +328,18 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                     }
                 }
             }
-            TcpCheckRule::Send(data) => {
+            TcpCheckRule::Send(_) | TcpCheckRule::Preset(preset::Step::SendSslHello) => {
+                let hello;
+                let data = match rule {
+                    TcpCheckRule::Send(d) => d,
+                    _ => {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs() as u32);
+                        hello = crate::config::check_presets::ssl_hello(now);
+                        &hello
+                    }
+                };
                 let Some(s) = conn.as_mut() else {
                     return Verdict::fail(
                         "Layer7 invalid response",
@@ -345,8 +362,49 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                     Some(Ok(())) => {}
                 }
                 buf.clear();
+                last = None;
+            }
+            TcpCheckRule::Preset(preset::Step::Expect(e)) => {
+                let Some(s) = conn.as_mut() else {
+                    return Verdict::fail(
+                        "Layer7 invalid response",
+                        format!("no connection at step {step}"),
+                    );
+                };
+                let deadline = exchange_deadline(p, start);
+                let mut chunk = [0u8; 4096];
+                let mut eof = false;
+                let v = loop {
+                    if let Some(v) = presets::judge(*e, &buf, eof, step) {
+                        break v;
+                    }
+                    match with_deadline(deadline, s.read(&mut chunk)).await {
+                        None => {
+                            let reason = if *e == PresetExpect::SslHello {
+                                "Layer6 timeout"
+                            } else {
+                                "Layer7 timeout"
+                            };
+                            return Verdict::fail(
+                                reason,
+                                format!("at step {step} of tcp-check (expect)"),
+                            );
+                        }
+                        Some(Ok(0)) | Some(Err(_)) => eof = true,
+                        Some(Ok(n)) => {
+                            buf.extend_from_slice(&chunk[..n]);
+                            // HAProxy's tune.chksize: a full buffer is judged as it is.
+                            eof = buf.len() >= 16384;
+                        }
+                    }
+                };
+                if !v.ok {
+                    return v;
+                }
+                last = Some(v);
             }
             TcpCheckRule::Expect(e) => {
+                last = None;
                 let Some(s) = conn.as_mut() else {
                     return Verdict::fail(
                         "Layer7 invalid response",
@@ -387,5 +445,5 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
             }
         }
     }
-    Verdict::pass("Layer7 check passed")
+    last.unwrap_or_else(|| Verdict::pass("Layer7 check passed"))
 }
