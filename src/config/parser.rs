@@ -2346,9 +2346,14 @@ fn http_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
                 i += 2;
             }
         }
-        Some(
-            k @ ("connect" | "disable-on-404" | "send-state" | "comment" | "set-var" | "unset-var"),
-        ) => {
+        Some("disable-on-404") => match w.get(1) {
+            None => px.http_check.disable_on_404 = true,
+            Some(a) => d.error(
+                loc,
+                format!("unexpected argument '{a}' after 'http-check disable-on-404'"),
+            ),
+        },
+        Some(k @ ("connect" | "send-state" | "comment" | "set-var" | "unset-var")) => {
             d.error(loc, format!("'http-check {k}' is not supported yet"));
         }
         Some(k) => {
@@ -3003,6 +3008,23 @@ fn server_params(
             }
             "addr" => p.check.addr = Some(val.to_string()),
             "check-send-proxy" => p.check.send_proxy = true,
+            "check-sni" => p.check.sni = Some(val.to_string()),
+            "on-marked-down" => match val {
+                "shutdown-sessions" => p.check.down_shutdown_sessions = true,
+                o => d.error(
+                    loc,
+                    format!("'{what}': 'on-marked-down' expects 'shutdown-sessions', not '{o}'"),
+                ),
+            },
+            "on-marked-up" => match val {
+                "shutdown-backup-sessions" => p.check.up_shutdown_backup_sessions = true,
+                o => d.error(
+                    loc,
+                    format!(
+                        "'{what}': 'on-marked-up' expects 'shutdown-backup-sessions', not '{o}'"
+                    ),
+                ),
+            },
             "cookie" => p.cookie = Some(val.to_string()),
             _ if tls_kw.is_some() => {
                 let t = p.tls.get_or_insert_with(Default::default);

@@ -5,8 +5,8 @@
 
 use super::check::{self, Verdict};
 use super::presets;
-use crate::cluster::BackendRt;
 use crate::cluster::machine::Transition;
+use crate::cluster::{BackendRt, SrvState};
 use crate::config::check_presets::{self as preset, PresetExpect};
 use crate::config::{CheckKind, HttpCheck, ProxyVersion, TcpCheckRule};
 use crate::net::io::ServerIo;
@@ -67,6 +67,14 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         return;
     }
     let server = p.be.lb.servers[p.srv].clone();
+    let opts = &shard.shared.cfg.proxies[p.be.proxy].servers[p.srv]
+        .params
+        .check;
+    let (down_kills, up_kills_backups) = (
+        opts.down_shutdown_sessions,
+        opts.up_shutdown_backup_sessions,
+    );
+    let soft_stop = p.kind == CheckKind::Http && p.http.disable_on_404;
     let mut last_ok: Option<bool> = None;
     loop {
         let unresolved = server.admin() & crate::cluster::state::admin::RMAINT != 0;
@@ -85,10 +93,33 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
             None
         })
         .await;
-        let Some(verdict) = verdict else { return };
+        let Some(mut verdict) = verdict else { return };
+        let nolb = if soft_stop {
+            check::soft_stop(&mut verdict, server.state() == SrvState::Up)
+        } else {
+            None
+        };
         let took = t0.elapsed();
         let status = crate::cluster::CheckStatus::from_reason(verdict.reason, verdict.ok);
         server.set_last_check(status);
+        // Before the health moves: a server coming back up comes back out of NOLB, and
+        // one that is down does not enter it.
+        if let Some(on) = nolb.filter(|&on| !on || server.state() == SrvState::Up)
+            && server.set_stopping(on)
+            && server.state() == SrvState::Up
+        {
+            p.be.lb.rebuild();
+            let msg = format!(
+                "Server {}/{} is {}, {}, check duration: {}ms.",
+                p.be.name,
+                server.name,
+                if on { "stopping" } else { "UP" },
+                verdict.describe(),
+                took.as_millis()
+            );
+            log::warn!("{msg}");
+            shard.log(p.be.proxy, crate::log::syslog::NOTICE, &msg);
+        }
         let t = server.check_result(verdict.ok);
         shard.shared.counters.shard(shard.id).checked(
             p.be.proxy,
@@ -125,6 +156,24 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
                     took.as_millis()
                 ),
             );
+        }
+        match t {
+            Some(Transition::WentDown) if down_kills => {
+                // on-marked-down shutdown-sessions: the server's connections end now.
+                server.shutdown_sessions();
+                control.wake_all();
+            }
+            Some(Transition::WentUp)
+                if up_kills_backups && !server.backup && server.weight() > 0 =>
+            {
+                // on-marked-up shutdown-backup-sessions: traffic comes back to the
+                // active server.
+                for b in p.be.lb.servers.iter().filter(|s| s.backup) {
+                    b.shutdown_sessions();
+                }
+                control.wake_all();
+            }
+            _ => {}
         }
         let mut next = server.health().interval(p.inter, p.fastinter, p.downinter);
         if server

@@ -1,8 +1,13 @@
-//! The predefined health checks (`option redis-check`, `mysql-check`, `pgsql-check`,
-//! `smtpchk`, `ldap-check`, `ssl-hello-chk`, `spop-check`) against servers that answer
-//! right and servers that answer wrong: a real redis-server (with and without a password)
-//! and small servers here that speak each protocol's answer. The same configuration runs
-//! through Debian's HAProxy, which must mark the same servers up and down.
+//! Health-check options, end to end.
+//!
+//! The predefined checks (`option redis-check`, `mysql-check`, `pgsql-check`, `smtpchk`,
+//! `ldap-check`, `ssl-hello-chk`, `spop-check`) against servers that answer right and
+//! servers that answer wrong: a real redis-server (with and without a password) and small
+//! servers here that speak each protocol's answer. The same configuration runs through
+//! Debian's HAProxy, which must mark the same servers up and down.
+//!
+//! What a check's verdict does besides up/down: `http-check disable-on-404` (NOLB),
+//! `on-marked-down shutdown-sessions`, `on-marked-up shutdown-backup-sessions`.
 
 mod common;
 use common::haproxy::Haproxy;
@@ -11,6 +16,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 /// A `redis-server` on a free port; killed when dropped.
@@ -376,4 +383,160 @@ fn predefined_checks_match_haproxy() {
     let ours = settled(stats, &want);
     assert_eq!(ours, theirs, "corelb and HAProxy disagree\n{}", lb.log());
     assert_eq!(theirs, want, "HAProxy did not judge as this test expects");
+}
+
+/// An HTTP health endpoint answering every request with the status in `code`.
+fn health_endpoint(code: Arc<AtomicU16>) -> Backend {
+    Backend::start(move |mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut req = Vec::new();
+        let mut b = [0u8; 1024];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => req.extend_from_slice(&b[..n]),
+            }
+        }
+        let c = code.load(Ordering::Relaxed);
+        let phrase = match c {
+            200 => "OK",
+            404 => "Not Found",
+            _ => "Service Unavailable",
+        };
+        let _ = write!(s, "HTTP/1.0 {c} {phrase}\r\nContent-Length: 0\r\n\r\n");
+    })
+}
+
+/// Waits for a log line containing `needle`.
+fn wait_log(lb: &Corelb, needle: &str) {
+    let seen = eventually(Duration::from_secs(10), || {
+        lb.log().contains(needle).then_some(())
+    });
+    assert!(seen.is_some(), "no '{needle}' in the log:\n{}", lb.log());
+}
+
+const TCP_DEFAULTS: &str = "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  timeout check 1s\n";
+
+#[test]
+fn a_404_drains_a_server_and_a_200_brings_it_back() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let code = Arc::new(AtomicU16::new(200));
+    let h = health_endpoint(code.clone());
+    let (port, stats) = (free_port(), free_port());
+    let cfg = format!(
+        "{TCP_DEFAULTS}\nlisten stats\n  bind 127.0.0.1:{stats}\n  mode http\n  stats enable\n  stats uri /stats\n\nlisten l\n  bind 127.0.0.1:{port}\n  option httpchk GET /health\n  http-check disable-on-404\n  default-server check inter 100 rise 1 fall 1\n  server a 127.0.0.1:{} port {}\n  server b 127.0.0.1:{}\n",
+        a.port, h.port, b.port
+    );
+    // b's check goes to b itself, which does not speak HTTP: disable its checks.
+    let cfg = cfg.replace(
+        &format!("server b 127.0.0.1:{}\n", b.port),
+        &format!("server b 127.0.0.1:{} no-check\n", b.port),
+    );
+    let lb = Corelb::start(&cfg, &[], &[port, stats]);
+    let st = |s: &str| states(stats).get(s).cloned().unwrap_or_default();
+    assert_eq!(st("l/a"), "UP");
+    code.store(404, Ordering::Relaxed);
+    wait_log(
+        &lb,
+        "Server l/a is stopping, reason: Layer7 check conditionally passed, code: 404",
+    );
+    assert_eq!(st("l/a"), "NOLB");
+    for _ in 0..6 {
+        assert_eq!(
+            fetch_name(port),
+            "b",
+            "a drained server took a new connection"
+        );
+    }
+    // A server that fails while draining goes down; a 404 does not bring it back.
+    code.store(503, Ordering::Relaxed);
+    wait_log(&lb, "Server l/a is DOWN");
+    code.store(404, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(st("l/a"), "DOWN", "{}", lb.log());
+    code.store(200, Ordering::Relaxed);
+    wait_log(&lb, "Server l/a is UP");
+    assert_eq!(st("l/a"), "UP");
+    let names: Vec<String> = (0..6).map(|_| fetch_name(port)).collect();
+    assert!(names.iter().any(|n| n == "a"), "{names:?}");
+}
+
+/// Connects through `port` and returns the stream once the server's name came back.
+fn hold(port: u16, name: &str) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(read_line_within(&s, Duration::from_secs(5)).trim(), name);
+    s
+}
+
+/// Whether the proxy closed `s` within `within` (EOF or reset), not just left it idle.
+fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut b = [0u8; 16];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[test]
+fn on_marked_down_shutdown_sessions_closes_the_servers_connections() {
+    let (a, b) = (Backend::named_holding("a"), Backend::named_holding("b"));
+    let code = Arc::new(AtomicU16::new(200));
+    let h = health_endpoint(code.clone());
+    let (pa, pb) = (free_port(), free_port());
+    // Two proxies on the same health endpoint: only `kill` has the option.
+    let cfg = format!(
+        "{TCP_DEFAULTS}\nlisten kill\n  bind 127.0.0.1:{pa}\n  option httpchk\n  server a 127.0.0.1:{} check port {} inter 100 rise 1 fall 1 on-marked-down shutdown-sessions\n\nlisten keep\n  bind 127.0.0.1:{pb}\n  option httpchk\n  server b 127.0.0.1:{} check port {} inter 100 rise 1 fall 1\n",
+        a.port, h.port, b.port, h.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[pa, pb]);
+    let (mut ca, mut cb) = (hold(pa, "a"), hold(pb, "b"));
+    code.store(503, Ordering::Relaxed);
+    wait_log(&lb, "Server kill/a is DOWN");
+    wait_log(&lb, "Server keep/b is DOWN");
+    assert!(
+        closed_within(&mut ca, Duration::from_secs(5)),
+        "a's connection outlived its server's fall"
+    );
+    assert!(
+        !closed_within(&mut cb, Duration::from_millis(500)),
+        "without the option, b's connection must stay"
+    );
+}
+
+#[test]
+fn on_marked_up_shutdown_backup_sessions_closes_the_backups_connections() {
+    let (a, bk1, bk2) = (
+        Backend::named("a"),
+        Backend::named_holding("bk1"),
+        Backend::named_holding("bk2"),
+    );
+    let code = Arc::new(AtomicU16::new(503));
+    let h = health_endpoint(code.clone());
+    let (p1, p2) = (free_port(), free_port());
+    let cfg = format!(
+        "{TCP_DEFAULTS}\nlisten kill\n  bind 127.0.0.1:{p1}\n  option httpchk\n  server a 127.0.0.1:{} check port {} inter 100 rise 1 fall 1 on-marked-up shutdown-backup-sessions\n  server bk 127.0.0.1:{} backup\n\nlisten keep\n  bind 127.0.0.1:{p2}\n  option httpchk\n  server a 127.0.0.1:{} check port {} inter 100 rise 1 fall 1\n  server bk 127.0.0.1:{} backup\n",
+        a.port, h.port, bk1.port, a.port, h.port, bk2.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[p1, p2]);
+    wait_log(&lb, "Server kill/a is DOWN");
+    wait_log(&lb, "Server keep/a is DOWN");
+    let (mut c1, mut c2) = (hold(p1, "bk1"), hold(p2, "bk2"));
+    code.store(200, Ordering::Relaxed);
+    wait_log(&lb, "Server kill/a is UP");
+    wait_log(&lb, "Server keep/a is UP");
+    assert!(
+        closed_within(&mut c1, Duration::from_secs(5)),
+        "the backup's connection outlived the active server's return"
+    );
+    assert!(
+        !closed_within(&mut c2, Duration::from_millis(500)),
+        "without the option, the backup's connection must stay"
+    );
+    assert_eq!(fetch_name(p1), "a");
 }
