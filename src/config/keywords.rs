@@ -458,7 +458,7 @@ pub static SERVER: &[Kw] = &[
     kw("error-limit", Supported, 0),
     kw("check-send-proxy", Supported, 0),
     kw("check-ssl", Supported, 0),
-    kw("check-sni", NotYet, 0),
+    kw("check-sni", Supported, 0),
     kw("agent-check", NotYet, 0),
     kw("agent-port", NotYet, 0),
     kw("agent-inter", NotYet, 0),

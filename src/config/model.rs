@@ -432,6 +432,8 @@ pub struct CheckParams {
     pub send_proxy: bool,
     /// `check-sni`: the name checks over TLS send.
     pub sni: Option<String>,
+    /// The TLS client configuration of checks with `check-sni` (built with the server's).
+    pub sni_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// `on-marked-down shutdown-sessions`: a check marking the server down closes its
     /// connections.
     pub down_shutdown_sessions: bool,
@@ -453,6 +455,7 @@ impl Default for CheckParams {
             addr: None,
             send_proxy: false,
             sni: None,
+            sni_tls: None,
             down_shutdown_sessions: false,
             up_shutdown_backup_sessions: false,
         }

@@ -75,6 +75,7 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         opts.up_shutdown_backup_sessions,
     );
     let soft_stop = p.kind == CheckKind::Http && p.http.disable_on_404;
+    let tls = check_tls(&p, opts);
     let mut last_ok: Option<bool> = None;
     loop {
         let unresolved = server.admin() & crate::cluster::state::admin::RMAINT != 0;
@@ -88,7 +89,7 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
             continue;
         }
         let t0 = Instant::now();
-        let verdict = future::or(async { Some(check_once(&p).await) }, async {
+        let verdict = future::or(async { Some(check_once(&p, tls).await) }, async {
             control.wait_stop().await;
             None
         })
@@ -214,12 +215,15 @@ async fn with_deadline<T>(deadline: Instant, f: impl std::future::Future<Output 
 
 /// Connects (and sends the PROXY header of `check-send-proxy`, then runs the TLS handshake
 /// with `tls`) through the proxies' own connect; errors are verdicts.
+/// What a check's TLS handshake uses: the client configuration and the SNI.
+type CheckTls<'a> = Option<(&'a Arc<rustls::ClientConfig>, Option<&'a [u8]>)>;
+
 async fn connect(
     p: &Probe,
     addr: SocketAddr,
     start: Instant,
     send_proxy: Option<ProxyVersion>,
-    tls: bool,
+    tls: CheckTls<'_>,
 ) -> Result<ServerIo, Verdict> {
     let limit = match p.timeout_check {
         Some(_) => p.timeout_connect.unwrap_or(p.inter).min(p.inter),
@@ -234,11 +238,7 @@ async fn connect(
         budget: Budget::Until(start + limit),
         keepalive: false,
         header: send_proxy.map(Header::Check),
-        tls: p
-            .tls
-            .as_ref()
-            .filter(|_| tls)
-            .map(|t| (&t.config, t.fixed_sni())),
+        tls,
     };
     upstream::open(target).await.map_err(|e| {
         let timeout = e.error.kind() == std::io::ErrorKind::TimedOut;
@@ -275,17 +275,28 @@ impl Probe {
     }
 }
 
-/// One check; never panics, every failure is a verdict.
-pub async fn check_once(p: &Probe) -> Verdict {
+/// The TLS of checks: the server's (its fixed `sni`), or with `check-sni` its own
+/// configuration and name.
+fn check_tls<'a>(p: &'a Probe, opts: &'a crate::config::CheckParams) -> CheckTls<'a> {
+    let t = p.tls.as_ref()?;
+    Some(match (&opts.sni, &opts.sni_tls) {
+        (Some(name), Some(config)) => (config, Some(name.as_bytes())),
+        _ => (&t.config, t.fixed_sni()),
+    })
+}
+
+/// One check with TLS as `tls` says (see [`check_tls`]); never panics, every failure is a
+/// verdict.
+pub async fn check_once(p: &Probe, tls: CheckTls<'_>) -> Verdict {
     let start = Instant::now();
     match p.kind {
-        CheckKind::Connect => match connect(p, p.target(), start, p.send_proxy, true).await {
+        CheckKind::Connect => match connect(p, p.target(), start, p.send_proxy, tls).await {
             Ok(ServerIo::Tls(_)) => Verdict::pass("Layer6 check passed"),
             Ok(_) => Verdict::pass("Layer4 check passed"),
             Err(v) => v,
         },
         CheckKind::Http => {
-            let mut s = match connect(p, p.target(), start, p.send_proxy, true).await {
+            let mut s = match connect(p, p.target(), start, p.send_proxy, tls).await {
                 Ok(s) => s,
                 Err(v) => return v,
             };
@@ -331,11 +342,11 @@ pub async fn check_once(p: &Probe) -> Verdict {
                 }
             }
         }
-        CheckKind::Tcp => tcp_check(p, start).await,
+        CheckKind::Tcp => tcp_check(p, start, tls).await,
     }
 }
 
-async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
+async fn tcp_check(p: &Probe, start: Instant, tls: CheckTls<'_>) -> Verdict {
     let mut conn: Option<ServerIo> = None;
     let mut buf: Vec<u8> = Vec::new();
     // The verdict of the last expectation of a predefined check: its message is the
@@ -362,7 +373,7 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                     p.send_proxy
                 };
                 // TLS for the implicit first connection (`check-ssl`), as HAProxy.
-                let tls = std::ptr::eq(*rule, &implicit);
+                let tls = tls.filter(|_| std::ptr::eq(*rule, &implicit));
                 match connect(p, addr, start, sp, tls).await {
                     Ok(s) => {
                         conn = Some(s);
