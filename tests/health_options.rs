@@ -540,3 +540,34 @@ fn on_marked_up_shutdown_backup_sessions_closes_the_backups_connections() {
     );
     assert_eq!(fetch_name(p1), "a");
 }
+
+#[test]
+fn wrong_arguments_are_errors_with_their_line() {
+    let dir = TempDir::new("checkopts");
+    let path = dir.write(
+        "bad.cfg",
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend a\n  option pgsql-check\nbackend b\n  option mysql-check user u post-99\nbackend c\n  option redis-check now\nbackend d\n  option httpchk\n  http-check disable-on-404 please\nbackend e\n  server s 127.0.0.1:1 check on-marked-down drain\n  server t 127.0.0.1:2 check on-marked-up shutdown-sessions\n",
+    );
+    let (code, _, err) = check_config(&path);
+    assert_eq!(code, 1, "{err}");
+    for (line, what) in [
+        (7, "expects 'user <username>'"),
+        (9, "got 'post-99'"),
+        (11, "unexpected argument 'now'"),
+        (14, "unexpected argument 'please'"),
+        (16, "'on-marked-down' expects 'shutdown-sessions'"),
+        (17, "'on-marked-up' expects 'shutdown-backup-sessions'"),
+    ] {
+        let at = format!("bad.cfg:{line}:");
+        assert!(
+            err.lines().any(|l| l.contains(&at) && l.contains(what)),
+            "no '{what}' at {at}:\n{err}"
+        );
+    }
+    let good = dir.write(
+        "good.cfg",
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend a\n  option pgsql-check user haproxy\n  option mysql-check user haproxy post-80\n  option smtpchk EHLO lb.test\n  server s 127.0.0.1:1 check on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions\n",
+    );
+    let (code, _, err) = check_config(&good);
+    assert_eq!(code, 0, "{err}");
+}
