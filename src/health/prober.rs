@@ -346,6 +346,14 @@ pub async fn check_once(p: &Probe, tls: CheckTls<'_>) -> Verdict {
     }
 }
 
+/// A send or expect rule before any connect rule succeeded.
+fn no_connection(step: usize) -> Verdict {
+    Verdict::fail(
+        "Layer7 invalid response",
+        format!("no connection at step {step}"),
+    )
+}
+
 async fn tcp_check(p: &Probe, start: Instant, tls: CheckTls<'_>) -> Verdict {
     let mut conn: Option<ServerIo> = None;
     let mut buf: Vec<u8> = Vec::new();
@@ -401,10 +409,7 @@ async fn tcp_check(p: &Probe, start: Instant, tls: CheckTls<'_>) -> Verdict {
                     }
                 };
                 let Some(s) = conn.as_mut() else {
-                    return Verdict::fail(
-                        "Layer7 invalid response",
-                        format!("no connection at step {step}"),
-                    );
+                    return no_connection(step);
                 };
                 match with_deadline(exchange_deadline(p, start), s.write_all(data)).await {
                     None => {
@@ -426,10 +431,7 @@ async fn tcp_check(p: &Probe, start: Instant, tls: CheckTls<'_>) -> Verdict {
             }
             TcpCheckRule::Preset(preset::Step::Expect(e)) => {
                 let Some(s) = conn.as_mut() else {
-                    return Verdict::fail(
-                        "Layer7 invalid response",
-                        format!("no connection at step {step}"),
-                    );
+                    return no_connection(step);
                 };
                 let deadline = exchange_deadline(p, start);
                 let mut chunk = [0u8; 4096];
@@ -466,10 +468,7 @@ async fn tcp_check(p: &Probe, start: Instant, tls: CheckTls<'_>) -> Verdict {
             TcpCheckRule::Expect(e) => {
                 last = None;
                 let Some(s) = conn.as_mut() else {
-                    return Verdict::fail(
-                        "Layer7 invalid response",
-                        format!("no connection at step {step}"),
-                    );
+                    return no_connection(step);
                 };
                 let deadline = exchange_deadline(p, start);
                 let mut chunk = [0u8; 4096];
