@@ -570,3 +570,35 @@ fn wrong_arguments_are_errors_with_their_line() {
     let (code, _, err) = check_config(&good);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn disable_on_404_matches_haproxy() {
+    let endpoints: Vec<(&str, Backend)> = [("ok", 200), ("gone", 404), ("failing", 503)]
+        .into_iter()
+        .map(|(n, c)| (n, health_endpoint(Arc::new(AtomicU16::new(c)))))
+        .collect();
+    let config = |stats: u16| {
+        let mut c = format!(
+            "{TCP_DEFAULTS}\nlisten stats\n  bind 127.0.0.1:{stats}\n  mode http\n  stats enable\n  stats uri /stats\n\nbackend web\n  option httpchk GET /health\n  http-check disable-on-404\n  http-check expect status 200\n  default-server check inter 200 rise 1 fall 1\n"
+        );
+        for (name, b) in &endpoints {
+            c.push_str(&format!("  server {name} 127.0.0.1:{}\n", b.port));
+        }
+        c
+    };
+    let want: BTreeMap<String, String> = [("ok", "UP"), ("gone", "NOLB"), ("failing", "DOWN")]
+        .into_iter()
+        .map(|(n, s)| (format!("web/{n}"), s.to_string()))
+        .collect();
+    let hstats = free_port();
+    let Some(h) = Haproxy::start(&config(hstats), &[hstats]) else {
+        return;
+    };
+    let theirs = settled(hstats, &want);
+    drop(h);
+    let stats = free_port();
+    let lb = Corelb::start(&config(stats), &[], &[stats]);
+    let ours = settled(stats, &want);
+    assert_eq!(ours, theirs, "corelb and HAProxy disagree\n{}", lb.log());
+    assert_eq!(theirs, want, "HAProxy did not judge as this test expects");
+}
