@@ -4,7 +4,13 @@
 use super::*;
 
 /// `stick-table ...`: one per proxy, named after it.
-pub(super) fn stick_table_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+pub(crate) fn stick_table_kw(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
     if px.stick_table.is_some() {
         d.error(
             loc,
@@ -27,7 +33,7 @@ pub(super) fn stick_table_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Di
 }
 
 /// `stick on|match|store-request PATTERN [table T] [if|unless COND]`.
-pub(super) fn stick_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+pub(crate) fn stick_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let cond_at = w
         .iter()
         .skip(2)
@@ -155,7 +161,7 @@ pub(super) fn parse_hash_key(
 }
 
 /// `cookie NAME [insert|rewrite|prefix] [options...]` in a backend.
-pub(super) fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+pub(crate) fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let Some(name) = w.get(1) else {
         d.error(loc, "'cookie' expects a cookie name");
         return;
@@ -229,7 +235,7 @@ pub(super) fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) 
     px.cookie = Some(c);
 }
 
-pub(super) fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+pub(crate) fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let Some(a) = w.get(1).map(String::as_str) else {
         d.error(loc, "'balance' expects an algorithm");
         return;

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The handler of a bind parameter.
+pub type BindFn = fn(&mut Bind, &Param, &mut Diags);
+
 /// Bind parameters that take no argument; every other one takes exactly one.
 pub(super) const BIND_FLAGS: &[&str] = &[
     "v4v6",
@@ -22,7 +25,7 @@ pub(super) const BIND_FLAGS: &[&str] = &[
     "allow-0rtt",
 ];
 
-pub(super) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
+pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
     let Some(addrs) = w.get(1) else {
         d.error(loc, "'bind' expects [ADDR]:PORT");
         return;
@@ -67,67 +70,18 @@ pub(super) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
             return;
         }
         i += 1 + nargs;
-        if !status_ok(k, p, loc, d) {
+        let Some(handle) = status_ok(k, p, loc, d) else {
             continue;
-        }
-        let val = val.unwrap_or("");
-        let num = |d: &mut Diags, min: u64| match parse_uint(val, min, u32::MAX as u64) {
-            Ok(v) => Some(v as u32),
-            Err(e) => {
-                d.error(loc, format!("'bind ... {p}': {e}"));
-                None
-            }
         };
-        match p {
-            "backlog" => proto.backlog = num(d, 1),
-            "maxconn" => proto.maxconn = num(d, 1),
-            "name" => proto.name = Some(val.to_string()),
-            "id" => {
-                num(d, 1);
-            }
-            "v4v6" => proto.v6only = Some(false),
-            "v6only" => proto.v6only = Some(true),
-            "defer-accept" => proto.defer_accept = true,
-            "tfo" => proto.tfo = true,
-            "interface" => proto.interface = Some(val.to_string()),
-            "mss" => proto.mss = num(d, 1),
-            "accept-proxy" => proto.accept_proxy = true,
-            "mode" => match u32::from_str_radix(val, 8) {
-                Ok(m) if m <= 0o7777 => proto.perms.mode = Some(m),
-                _ => d.error(
-                    loc,
-                    format!("'bind ... mode': '{val}' is not an octal file mode"),
-                ),
-            },
-            "uid" => proto.perms.uid = num(d, 0),
-            "gid" => proto.perms.gid = num(d, 0),
-            "user" => proto.perms.user = Some(val.to_string()),
-            "group" => proto.perms.group = Some(val.to_string()),
-            "proto" => match val {
-                "h2" => proto.h2 = true,
-                // HAProxy's default on a plain or ALPN-less bind.
-                "h1" => proto.h2 = false,
-                _ => d.error(
-                    loc,
-                    format!("'bind ... proto {val}': corelb speaks h1 and h2"),
-                ),
-            },
-            _ if tls_kw.is_some() => {
-                let t = proto.tls.get_or_insert_with(Default::default);
-                match t.apply(g, p, (nargs == 1).then_some(val)) {
-                    Ok(ws) => {
-                        for wn in ws {
-                            d.warn(loc, wn);
-                        }
-                    }
-                    Err(e) => d.error(loc, format!("'bind ... {p}': {e}")),
-                }
-            }
-            _ => d.error(
-                loc,
-                format!("internal error: no handler for bind parameter '{p}'"),
-            ),
-        }
+        let param = Param {
+            kw: p,
+            val: val.unwrap_or(""),
+            takes_value: nargs == 1,
+            what: "bind",
+            loc,
+            g,
+        };
+        handle(&mut proto, &param, d);
     }
     for item in addrs.split(',').filter(|s| !s.is_empty()) {
         let other = addr::SockPath::parse(item)
@@ -156,5 +110,113 @@ pub(super) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
             }
             Err(e) => d.error(loc, format!("'bind': {e}")),
         }
+    }
+}
+
+/// A numeric parameter, at least `min`.
+fn num(a: &Param, d: &mut Diags, min: u64) -> Option<u32> {
+    match parse_uint(a.val, min, u32::MAX as u64) {
+        Ok(v) => Some(v as u32),
+        Err(e) => {
+            d.error(a.loc, format!("'bind ... {}': {e}", a.kw));
+            None
+        }
+    }
+}
+
+pub(crate) fn backlog(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.backlog = num(a, d, 1);
+}
+
+pub(crate) fn maxconn(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.maxconn = num(a, d, 1);
+}
+
+pub(crate) fn name(b: &mut Bind, a: &Param, _: &mut Diags) {
+    b.name = Some(a.val.to_string());
+}
+
+/// Checked and not kept: the model has no listener id.
+pub(crate) fn id(_: &mut Bind, a: &Param, d: &mut Diags) {
+    num(a, d, 1);
+}
+
+pub(crate) fn v4v6(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.v6only = Some(false);
+}
+
+pub(crate) fn v6only(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.v6only = Some(true);
+}
+
+pub(crate) fn defer_accept(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.defer_accept = true;
+}
+
+pub(crate) fn tfo(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.tfo = true;
+}
+
+pub(crate) fn interface(b: &mut Bind, a: &Param, _: &mut Diags) {
+    b.interface = Some(a.val.to_string());
+}
+
+pub(crate) fn mss(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.mss = num(a, d, 1);
+}
+
+pub(crate) fn accept_proxy(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.accept_proxy = true;
+}
+
+/// The file mode of a UNIX socket, in octal.
+pub(crate) fn mode(b: &mut Bind, a: &Param, d: &mut Diags) {
+    match u32::from_str_radix(a.val, 8) {
+        Ok(m) if m <= 0o7777 => b.perms.mode = Some(m),
+        _ => d.error(
+            a.loc,
+            format!("'bind ... mode': '{}' is not an octal file mode", a.val),
+        ),
+    }
+}
+
+pub(crate) fn uid(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.perms.uid = num(a, d, 0);
+}
+
+pub(crate) fn gid(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.perms.gid = num(a, d, 0);
+}
+
+pub(crate) fn user(b: &mut Bind, a: &Param, _: &mut Diags) {
+    b.perms.user = Some(a.val.to_string());
+}
+
+pub(crate) fn group(b: &mut Bind, a: &Param, _: &mut Diags) {
+    b.perms.group = Some(a.val.to_string());
+}
+
+pub(crate) fn proto(b: &mut Bind, a: &Param, d: &mut Diags) {
+    match a.val {
+        "h2" => b.h2 = true,
+        // HAProxy's default on a plain or ALPN-less bind.
+        "h1" => b.h2 = false,
+        _ => d.error(
+            a.loc,
+            format!("'bind ... proto {}': corelb speaks h1 and h2", a.val),
+        ),
+    }
+}
+
+/// The keywords of [`crate::tls::options::BIND_KEYWORDS`], applied by the TLS settings.
+pub(crate) fn tls(b: &mut Bind, a: &Param, d: &mut Diags) {
+    let t = b.tls.get_or_insert_with(Default::default);
+    match t.apply(a.g, a.kw, a.takes_value.then_some(a.val)) {
+        Ok(ws) => {
+            for wn in ws {
+                d.warn(a.loc, wn);
+            }
+        }
+        Err(e) => d.error(a.loc, format!("'bind ... {}': {e}", a.kw)),
     }
 }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The handler of a global keyword: the whole line (keyword first).
+pub type GlobalFn = fn(&mut Parser, &[String], &Loc);
+
 impl Parser {
     pub(super) fn global_kw(&mut self, w: &[String], loc: &Loc) {
         let kw = w[0].as_str();
@@ -19,163 +22,224 @@ impl Parser {
             );
             return;
         };
-        if !status_ok(k, kw, loc, &mut self.diags) {
-            return;
+        if let Some(handle) = status_ok(k, kw, loc, &mut self.diags) {
+            handle(self, w, loc);
         }
-        if crate::tls::options::GLOBAL_KEYWORDS.contains(&kw) {
-            let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
-            match self.global.tls.apply(kw, &args) {
-                Ok(ws) => {
-                    for wn in ws {
-                        self.diags.warn(loc, wn);
-                    }
-                }
-                Err(e) => self.diags.error(loc, e),
+    }
+}
+
+/// The keywords of [`crate::tls::options::GLOBAL_KEYWORDS`], applied by the TLS settings.
+pub(crate) fn tls(p: &mut Parser, w: &[String], loc: &Loc) {
+    let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+    match p.global.tls.apply(&w[0], &args) {
+        Ok(ws) => {
+            for wn in ws {
+                p.diags.warn(loc, wn);
             }
-            return;
         }
-        let g = &mut self.global;
-        let d = &mut self.diags;
-        let arg = |i: usize| w.get(i).map(String::as_str);
-        match kw {
-            "maxconn" => g.maxconn = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32),
-            "nbthread" => {
-                if let Some(v) = uint_arg(w, 1, 1, 4096, loc, d) {
-                    g.nbthread = Some((v as u32, loc.clone()));
-                }
+        Err(e) => p.diags.error(loc, e),
+    }
+}
+
+pub(crate) fn maxconn(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.maxconn = uint_arg(w, 1, 1, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
+pub(crate) fn nbthread(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 1, 4096, loc, &mut p.diags) {
+        p.global.nbthread = Some((v as u32, loc.clone()));
+    }
+}
+
+pub(crate) fn cpu_map(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(e) = parse_cpu_map(&w[1..], loc, &mut p.diags) {
+        p.global.cpu_map.push(e);
+    }
+}
+
+pub(crate) fn hard_stop_after(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.hard_stop_after = time_arg(w, 1, loc, &mut p.diags);
+}
+
+pub(crate) fn pidfile(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.pidfile = path_arg(w, loc, &mut p.diags);
+}
+
+pub(crate) fn user(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.user = arg(w, 1)
+        .map(|s| (s.to_string(), loc.clone()))
+        .or_else(|| missing(w, "a user name", loc, &mut p.diags));
+}
+
+pub(crate) fn group(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.group = arg(w, 1)
+        .map(|s| (s.to_string(), loc.clone()))
+        .or_else(|| missing(w, "a group name", loc, &mut p.diags));
+}
+
+pub(crate) fn uid(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.uid = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
+pub(crate) fn gid(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.gid = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
+pub(crate) fn chroot(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.chroot = path_arg(w, loc, &mut p.diags).map(|c| (c, loc.clone()));
+}
+
+pub(crate) fn ulimit_n(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.ulimit_n = uint_arg(w, 1, 1, u32::MAX as u64, loc, &mut p.diags);
+}
+
+pub(crate) fn log(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(t) = parse_log(&w[1..], loc, &mut p.diags) {
+        p.global.logs.push(t);
+    }
+}
+
+pub(crate) fn log_send_hostname(p: &mut Parser, w: &[String], _: &Loc) {
+    // Empty: the machine's name, read by the log senders.
+    p.global.log_send_hostname = Some(arg(w, 1).unwrap_or("").to_string());
+}
+
+pub(crate) fn log_tag(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.log_tag = arg(w, 1)
+        .map(str::to_string)
+        .or_else(|| missing(w, "a tag", loc, &mut p.diags));
+}
+
+pub(crate) fn quiet(p: &mut Parser, _: &[String], _: &Loc) {
+    p.global.quiet = true;
+}
+
+pub(crate) fn node(p: &mut Parser, w: &[String], _: &Loc) {
+    p.global.node = arg(w, 1).map(str::to_string);
+}
+
+pub(crate) fn stats(p: &mut Parser, w: &[String], loc: &Loc) {
+    let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+    if let Err(e) = crate::config::cli::global_stats(&mut p.global.cli, &args, loc) {
+        p.diags.error(loc, e);
+    }
+}
+
+pub(crate) fn server_state_file(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.cli.state_file = path_arg(w, loc, &mut p.diags);
+}
+
+pub(crate) fn server_state_base(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.cli.state_base = path_arg(w, loc, &mut p.diags);
+}
+
+pub(crate) fn description(p: &mut Parser, w: &[String], loc: &Loc) {
+    if w.len() < 2 {
+        p.diags
+            .error(loc, "'description' expects a string argument");
+    }
+    p.global.cli.description = Some(w[1..].join(" "));
+}
+
+/// `setenv` and `presetenv` (which keeps a variable that is already set).
+pub(crate) fn setenv(p: &mut Parser, w: &[String], loc: &Loc) {
+    let kw = w[0].as_str();
+    match (arg(w, 1), arg(w, 2)) {
+        (Some(k), Some(v)) => {
+            let exists = p
+                .env
+                .get(k)
+                .cloned()
+                .flatten()
+                .or_else(|| std::env::var(k).ok())
+                .is_some();
+            if kw == "setenv" || !exists {
+                p.env.insert(k.to_string(), Some(v.to_string()));
             }
-            "cpu-map" => {
-                if let Some(e) = parse_cpu_map(&w[1..], loc, d) {
-                    g.cpu_map.push(e);
-                }
-            }
-            "hard-stop-after" => g.hard_stop_after = time_arg(w, 1, loc, d),
-            "pidfile" => g.pidfile = path_arg(w, loc, d),
-            "user" => {
-                g.user = arg(1)
-                    .map(|s| (s.to_string(), loc.clone()))
-                    .or_else(|| missing(w, "a user name", loc, d))
-            }
-            "group" => {
-                g.group = arg(1)
-                    .map(|s| (s.to_string(), loc.clone()))
-                    .or_else(|| missing(w, "a group name", loc, d))
-            }
-            "uid" => g.uid = uint_arg(w, 1, 0, u32::MAX as u64, loc, d).map(|v| v as u32),
-            "gid" => g.gid = uint_arg(w, 1, 0, u32::MAX as u64, loc, d).map(|v| v as u32),
-            "chroot" => g.chroot = path_arg(w, loc, d).map(|p| (p, loc.clone())),
-            "ulimit-n" => g.ulimit_n = uint_arg(w, 1, 1, u32::MAX as u64, loc, d),
-            "log" => {
-                if let Some(t) = parse_log(&w[1..], loc, d) {
-                    g.logs.push(t);
-                }
-            }
-            "log-send-hostname" => {
-                // Empty: the machine's name, read by the log senders.
-                g.log_send_hostname = Some(arg(1).unwrap_or("").to_string())
-            }
-            "log-tag" => {
-                g.log_tag = arg(1)
-                    .map(str::to_string)
-                    .or_else(|| missing(w, "a tag", loc, d))
-            }
-            "quiet" => g.quiet = true,
-            "node" => g.node = arg(1).map(str::to_string),
-            "stats" => {
-                let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
-                if let Err(e) = crate::config::cli::global_stats(&mut g.cli, &args, loc) {
-                    d.error(loc, e);
-                }
-            }
-            "server-state-file" => g.cli.state_file = path_arg(w, loc, d),
-            "server-state-base" => g.cli.state_base = path_arg(w, loc, d),
-            "description" => {
-                if w.len() < 2 {
-                    d.error(loc, "'description' expects a string argument");
-                }
-                g.cli.description = Some(w[1..].join(" "));
-            }
-            "setenv" | "presetenv" => match (arg(1), arg(2)) {
-                (Some(k), Some(v)) => {
-                    let exists = self
-                        .env
-                        .get(k)
-                        .cloned()
-                        .flatten()
-                        .or_else(|| std::env::var(k).ok())
-                        .is_some();
-                    if kw == "setenv" || !exists {
-                        self.env.insert(k.to_string(), Some(v.to_string()));
-                    }
-                }
-                _ => d.error(loc, format!("'{kw}' expects a name and a value")),
-            },
-            "unsetenv" => {
-                for k in &w[1..] {
-                    self.env.insert(k.clone(), None);
-                }
-            }
-            "tune.bufsize" => {
-                if let Some(v) = size_arg(w, loc, d) {
-                    if !(1024..=(1 << 30)).contains(&v) {
-                        d.error(loc, "tune.bufsize must be between 1k and 1g");
-                    } else {
-                        g.bufsize = v as usize;
-                    }
-                }
-            }
-            "tune.h2.fe.max-concurrent-streams" | "tune.h2.max-concurrent-streams" => {
-                if w.len() > 2 {
-                    d.error(
-                        loc,
-                        format!("'{kw}': only the number is supported (no rq-load)"),
-                    );
-                } else if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {
-                    g.h2.max_concurrent_streams = v as u32;
-                }
-            }
-            "tune.h2.header-table-size" => {
-                if let Some(v) = uint_arg(w, 1, 0, 65535, loc, d) {
-                    g.h2.header_table_size = v as u32;
-                }
-            }
-            "tune.h2.fe.initial-window-size" | "tune.h2.initial-window-size" => {
-                if let Some(v) = uint_arg(w, 1, 0, i32::MAX as u64, loc, d) {
-                    g.h2.initial_window_size = v as u32;
-                }
-            }
-            "tune.h2.fe.glitches-threshold" => {
-                if let Some(v) = uint_arg(w, 1, 0, u32::MAX as u64, loc, d) {
-                    g.h2.glitches_threshold = v as u32;
-                }
-            }
-            "tune.http.maxhdr" => {
-                if let Some(v) = uint_arg(w, 1, 1, 32767, loc, d) {
-                    g.maxhdr = v as usize;
-                }
-            }
-            "tune.pipesize" => {
-                if let Some(v) = size_arg(w, loc, d) {
-                    g.pipesize = v as usize;
-                }
-            }
-            "maxpipes" => g.maxpipes = uint_arg(w, 1, 0, u32::MAX as u64, loc, d).map(|v| v as u32),
-            "spread-checks" => {
-                if let Some(v) = uint_arg(w, 1, 0, 50, loc, d) {
-                    g.spread_checks = v as u32;
-                }
-            }
-            "tune.corelb.pump" => match arg(1) {
-                Some("auto") => g.pump = PumpKind::Auto,
-                Some("splice") => g.pump = PumpKind::Splice,
-                Some("copy") => g.pump = PumpKind::Copy,
-                _ => d.error(loc, "'tune.corelb.pump' expects 'auto', 'splice' or 'copy'"),
-            },
-            _ => d.error(
-                loc,
-                format!("internal error: no handler for global keyword '{kw}'"),
-            ),
         }
+        _ => p
+            .diags
+            .error(loc, format!("'{kw}' expects a name and a value")),
+    }
+}
+
+pub(crate) fn unsetenv(p: &mut Parser, w: &[String], _: &Loc) {
+    for k in &w[1..] {
+        p.env.insert(k.clone(), None);
+    }
+}
+
+pub(crate) fn tune_bufsize(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = size_arg(w, loc, &mut p.diags) {
+        if !(1024..=(1 << 30)).contains(&v) {
+            p.diags.error(loc, "tune.bufsize must be between 1k and 1g");
+        } else {
+            p.global.bufsize = v as usize;
+        }
+    }
+}
+
+/// `tune.h2.fe.max-concurrent-streams` and its older name `tune.h2.max-concurrent-streams`.
+pub(crate) fn h2_max_concurrent_streams(p: &mut Parser, w: &[String], loc: &Loc) {
+    if w.len() > 2 {
+        p.diags.error(
+            loc,
+            format!("'{}': only the number is supported (no rq-load)", w[0]),
+        );
+    } else if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, &mut p.diags) {
+        p.global.h2.max_concurrent_streams = v as u32;
+    }
+}
+
+pub(crate) fn h2_header_table_size(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, 65535, loc, &mut p.diags) {
+        p.global.h2.header_table_size = v as u32;
+    }
+}
+
+/// `tune.h2.fe.initial-window-size` and its older name `tune.h2.initial-window-size`.
+pub(crate) fn h2_initial_window_size(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, i32::MAX as u64, loc, &mut p.diags) {
+        p.global.h2.initial_window_size = v as u32;
+    }
+}
+
+pub(crate) fn h2_glitches_threshold(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags) {
+        p.global.h2.glitches_threshold = v as u32;
+    }
+}
+
+pub(crate) fn http_maxhdr(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 1, 32767, loc, &mut p.diags) {
+        p.global.maxhdr = v as usize;
+    }
+}
+
+pub(crate) fn pipesize(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = size_arg(w, loc, &mut p.diags) {
+        p.global.pipesize = v as usize;
+    }
+}
+
+pub(crate) fn maxpipes(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.maxpipes = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
+pub(crate) fn spread_checks(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, 50, loc, &mut p.diags) {
+        p.global.spread_checks = v as u32;
+    }
+}
+
+pub(crate) fn pump(p: &mut Parser, w: &[String], loc: &Loc) {
+    match arg(w, 1) {
+        Some("auto") => p.global.pump = PumpKind::Auto,
+        Some("splice") => p.global.pump = PumpKind::Splice,
+        Some("copy") => p.global.pump = PumpKind::Copy,
+        _ => p
+            .diags
+            .error(loc, "'tune.corelb.pump' expects 'auto', 'splice' or 'copy'"),
     }
 }
 

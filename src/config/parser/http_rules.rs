@@ -477,7 +477,7 @@ pub const ERRORFILE_CODES: &[u16] = &[
 ];
 
 /// `errorfile CODE FILE`: the file is a complete HTTP response, sent as it is.
-pub(super) fn errorfile_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+pub(crate) fn errorfile_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let (Some(code), Some(file)) = (w.get(1), w.get(2)) else {
         d.error(loc, "'errorfile' expects <code> <file>");
         return;

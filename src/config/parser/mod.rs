@@ -19,28 +19,28 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-mod balance;
-mod bind;
-mod checks;
-mod global;
-mod http_rules;
+// The handlers of the keyword tables in `keywords` live in these files, which the tables name.
+pub(super) mod balance;
+pub(super) mod bind;
+pub(super) mod checks;
+pub(super) mod global;
+pub(super) mod http_rules;
 mod log_target;
-mod options;
-mod proxy;
-mod server;
+pub(super) mod options;
+pub(super) mod proxy;
+pub(super) mod server;
 #[cfg(test)]
 mod tests;
+pub(super) mod timeouts;
 
-use balance::{balance_kw, cookie_kw, stick_kw, stick_table_kw};
 use bind::bind_kw;
 use checks::{http_check_kw, tcp_check_kw};
 pub use global::parse_cpu_list;
 pub use http_rules::ERRORFILE_CODES;
-use http_rules::{NO_SPOE, errorfile_kw, http_rule};
+use http_rules::{NO_SPOE, http_rule};
 use log_target::parse_log;
 use options::option_kw;
 use proxy::proxy_kw;
-use server::{server_kw, server_params};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -426,32 +426,45 @@ fn check_proxy_name(name: &str, kw: &str, loc: &Loc, d: &mut Diags) {
     }
 }
 
-/// Reports ignored/not-yet/removed keywords; true when the keyword is to be handled.
-fn status_ok(k: &Kw, shown: &str, loc: &Loc, d: &mut Diags) -> bool {
+/// One parameter of a `bind`, `server` or `default-server` line, for its handler.
+pub struct Param<'a> {
+    /// The parameter's name.
+    pub kw: &'a str,
+    /// Its value when it takes one (the next word, or "" at the end of the line, otherwise).
+    pub val: &'a str,
+    pub takes_value: bool,
+    /// The line as messages name it: `bind`, `server NAME` or `default-server`.
+    pub what: &'a str,
+    pub loc: &'a Loc,
+    pub g: &'a TlsGlobals,
+}
+
+/// Reports ignored/not-yet/removed keywords; the handler when the keyword is to be handled.
+fn status_ok<H: Copy>(k: &Kw<H>, shown: &str, loc: &Loc, d: &mut Diags) -> Option<H> {
     match k.status {
-        Status::Supported => true,
+        Status::Supported(h) => Some(h),
         Status::Ignored(why) => {
             d.warn(loc, format!("'{shown}' is ignored: {why}"));
-            false
+            None
         }
-        Status::Stored(why) => {
+        Status::Stored(why, h) => {
             d.warn(loc, format!("'{shown}' is ignored: {why}"));
-            true
+            Some(h)
         }
         Status::NotYet => {
             d.error(loc, format!("'{shown}' is not supported yet"));
-            false
+            None
         }
         Status::Removed(by) => {
             d.error(
                 loc,
                 format!("'{shown}' is not supported anymore since HAProxy 2.1; use '{by}' instead"),
             );
-            false
+            None
         }
         Status::Never(why) => {
             d.error(loc, format!("'{shown}' is not supported: {why}"));
-            false
+            None
         }
     }
 }
@@ -463,6 +476,11 @@ fn section_bit(kind: Kind) -> u8 {
         Kind::Backend => B,
         Kind::Listen => F | B,
     }
+}
+
+/// The word at `i`, if the line has one.
+fn arg(w: &[String], i: usize) -> Option<&str> {
+    w.get(i).map(String::as_str)
 }
 
 fn missing<T>(w: &[String], what: &str, loc: &Loc, d: &mut Diags) -> Option<T> {

@@ -12,53 +12,97 @@ fn errors(text: &str) -> Vec<String> {
 const BASE: &str =
     "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\n";
 
+/// The names of the keywords of `table` that have a handler.
+fn handled<H>(table: &[keywords::Kw<H>]) -> impl Iterator<Item = &'static str> + '_ {
+    table
+        .iter()
+        .filter(|k| matches!(k.status, Status::Supported(_) | Status::Stored(..)))
+        .map(|k| k.name)
+}
+
 #[test]
-fn supported_keywords_have_handlers() {
-    // Every keyword marked Supported reaches a handler (no "internal error").
-    for k in keywords::GLOBAL
-        .iter()
-        .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
-    {
-        let (_, d) = parse_text(&format!("global\n {} 1\n", k.name));
-        for e in &d.list {
-            assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
+fn every_handler_runs_on_a_short_line() {
+    // Handlers index their words: none may panic on a line with one argument.
+    for k in handled(keywords::GLOBAL) {
+        parse_text(&format!("global\n {k} 1\n"));
+    }
+    for k in handled(keywords::PROXY) {
+        parse_text(&format!("listen x\n {k} 1\n"));
+        parse_text(&format!("listen x\n {k}\n"));
+    }
+    for k in handled(keywords::OPTION) {
+        parse_text(&format!("listen x\n option {k}\n"));
+        parse_text(&format!("listen x\n no option {k} 1\n"));
+    }
+    for k in handled(keywords::BIND) {
+        parse_text(&format!("listen x\n bind :1 {k} 1\n"));
+    }
+    for k in handled(keywords::SERVER) {
+        parse_text(&format!("backend x\n server s 127.0.0.1:1 {k} 1\n"));
+    }
+}
+
+#[test]
+fn tls_keywords_and_only_they_reach_the_tls_settings() {
+    use crate::tls::options::{BIND_KEYWORDS, GLOBAL_KEYWORDS, SERVER_KEYWORDS, TlsGlobals};
+    // Global: a TLS keyword says exactly what the TLS settings say; no other keyword is
+    // handed to them (they would refuse it as "not a TLS global keyword").
+    for k in handled(keywords::GLOBAL) {
+        let mut p = Parser::new();
+        p.parse_str("t.cfg", &format!("global\n {k} a b c\n"));
+        let got: Vec<&str> = p.diags.list.iter().map(|d| d.msg.as_str()).collect();
+        if GLOBAL_KEYWORDS.contains(&k) {
+            let want = match TlsGlobals::default().apply(k, &["a", "b", "c"]) {
+                Ok(warnings) => warnings,
+                Err(e) => vec![e],
+            };
+            assert_eq!(got, want, "{k}");
+        } else {
+            assert!(
+                !got.iter().any(|m| m.contains("not a TLS global keyword")),
+                "{k}: {got:?}"
+            );
         }
     }
-    for k in keywords::PROXY
-        .iter()
-        .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
-    {
-        let (_, d) = parse_text(&format!("listen x\n {} 1\n", k.name));
-        for e in &d.list {
-            assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
-        }
+    for name in GLOBAL_KEYWORDS {
+        assert!(handled(keywords::GLOBAL).any(|k| k == *name), "{name}");
     }
-    for k in keywords::OPTION
-        .iter()
-        .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
-    {
-        let (_, d) = parse_text(&format!("listen x\n option {}\n", k.name));
-        for e in &d.list {
-            assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
-        }
+    // Bind and server lines: the TLS handler is the only one that creates the TLS settings.
+    let takes =
+        |list: &[(&str, bool)], flags: &[&str], k: &str| match list.iter().find(|(n, _)| *n == k) {
+            Some((_, t)) => *t,
+            None => !flags.contains(&k),
+        };
+    for k in handled(keywords::BIND) {
+        let val = if takes(BIND_KEYWORDS, bind::BIND_FLAGS, k) {
+            " 1"
+        } else {
+            ""
+        };
+        let mut p = Parser::new();
+        p.parse_str("t.cfg", &format!("frontend f\n bind :1 {k}{val}\n"));
+        let tls = p.proxies[0].binds[0].tls.is_some();
+        assert_eq!(tls, BIND_KEYWORDS.iter().any(|(n, _)| *n == k), "{k}");
     }
-    for k in keywords::BIND
-        .iter()
-        .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
-    {
-        let (_, d) = parse_text(&format!("listen x\n bind :1 {} 1\n", k.name));
-        for e in &d.list {
-            assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
-        }
+    for k in handled(keywords::SERVER) {
+        let val = if takes(SERVER_KEYWORDS, server::SERVER_FLAGS, k) {
+            " 1"
+        } else {
+            ""
+        };
+        let mut p = Parser::new();
+        p.parse_str(
+            "t.cfg",
+            &format!("backend b\n server s 127.0.0.1:1 {k}{val}\n"),
+        );
+        let tls = p.proxies[0].servers[0].params.tls.is_some();
+        assert_eq!(tls, SERVER_KEYWORDS.iter().any(|(n, _)| *n == k), "{k}");
     }
-    for k in keywords::SERVER
-        .iter()
-        .filter(|k| matches!(k.status, Status::Supported | Status::Stored(_)))
-    {
-        let (_, d) = parse_text(&format!("backend x\n server s 127.0.0.1:1 {} 1\n", k.name));
-        for e in &d.list {
-            assert!(!e.msg.contains("internal error"), "{}: {e}", k.name);
-        }
+    for (name, _) in BIND_KEYWORDS {
+        assert!(handled(keywords::BIND).any(|k| k == *name), "{name}");
+    }
+    for (name, _) in SERVER_KEYWORDS {
+        assert!(handled(keywords::SERVER).any(|k| k == *name), "{name}");
     }
 }
 
