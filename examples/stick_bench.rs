@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use corelb::acl::{ConnInfo, Origin, RequestSample, StickSource};
 use corelb::config::{HttpAction, parser::Parser};
-use corelb::proxy::http::{Limits, RequestHead, parse_request};
+use corelb::h1::{Limits, RequestHead, parse_request};
 use corelb::stick::{Tables, Trackers};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -91,8 +91,7 @@ pub async fn session(
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
     let mut backend = fe.backend;
-    let px = &shard.shared.cfg.proxies[fe.proxy];
-    if !px.tcp_request.content.is_empty() || px.use_backends.iter().any(|u| u.cond.is_some()) {
+    if fe.inspects_content {
         let conn = crate::acl::ConnInfo {
             src: Some(peer),
             dst: Some(local_addr(client.tcp(), &mut dst)),

@@ -31,8 +31,8 @@
 //!   streams' work.
 
 use super::session::{Bufs, ConnInfo, Ctx, Exchange, Txn};
-use super::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
 use crate::cluster::FrontendRt;
+use crate::h1::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
 use crate::net::shard::Shard;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, future};
@@ -187,7 +187,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let n = if this.pos < this.pre.len() {
-            let n = super::io::copy_pending(&this.pre, &mut this.pos, buf);
+            let n = crate::net::io::copy_pending(&this.pre, &mut this.pos, buf);
             if this.pos == this.pre.len() {
                 this.pre = Vec::new();
                 this.pos = 0;
@@ -497,7 +497,7 @@ async fn drain<T: AsyncRead + Unpin>(io: &mut T, max: usize) {
     let mut buf = [0u8; 4096];
     let mut total = 0;
     while total < max {
-        match super::io::with_deadline(until, io.read(&mut buf)).await {
+        match crate::net::io::with_deadline(until, io.read(&mut buf)).await {
             Ok(0) | Err(_) => break,
             Ok(n) => total += n,
         }
@@ -540,7 +540,11 @@ async fn stream(
     b.inb.extend(&head);
     // A head over the limit is rejected by the parse (431), as for HTTP/1: h2 let through
     // a header list of up to that size, and the HTTP/1 spelling differs a little.
-    let too_large = super::HttpError::new(super::ErrorKind::HeadTooLarge, super::Side::Client, 0);
+    let too_large = crate::h1::HttpError::new(
+        crate::h1::ErrorKind::HeadTooLarge,
+        crate::h1::Side::Client,
+        0,
+    );
     let parsed = match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
         Ok(Parsed::Complete { head_len }) => Ok(head_len),
         Ok(Parsed::Incomplete) => Err(too_large),
@@ -681,7 +685,7 @@ struct StreamIo {
     respond: SendResponse<Bytes>,
     out: Out,
     res: ResponseHead,
-    limits: super::Limits,
+    limits: crate::h1::Limits,
     method: Method,
 }
 
@@ -925,7 +929,7 @@ impl AsyncRead for StreamIo {
         let this = self.get_mut();
         loop {
             if this.pend_pos < this.pend.len() {
-                let n = super::io::copy_pending(&this.pend, &mut this.pend_pos, buf);
+                let n = crate::net::io::copy_pending(&this.pend, &mut this.pend_pos, buf);
                 return Poll::Ready(Ok(n));
             }
             if this.req_done {

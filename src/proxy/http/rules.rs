@@ -5,9 +5,9 @@
 //! are recorded in the codec's [`Edits`] and applied when the head is serialized; values
 //! that do not fit the edits' arena go to the transaction's bump allocator.
 
-use super::{Edits, HeaderField, RequestHead, ResponseHead, error_page, write_response};
 use crate::acl::{Acls, EditedRequestSample, RequestSample, Sample};
 use crate::config::{HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody};
+use crate::h1::{Edits, HeaderField, RequestHead, ResponseHead, error_page, write_response};
 use bumpalo::Bump;
 
 /// What the rules decided.
@@ -47,10 +47,10 @@ fn keep<'a, const N: usize>(
     edits: &mut Edits<'a, N>,
     bump: &'a Bump,
     bytes: &[u8],
-) -> super::Val<'a> {
+) -> crate::h1::Val<'a> {
     match edits.copy(bytes) {
         Ok(v) => v,
-        Err(_) => super::Val::from(&*bump.alloc_slice_copy(bytes)),
+        Err(_) => crate::h1::Val::from(&*bump.alloc_slice_copy(bytes)),
     }
 }
 
@@ -224,7 +224,9 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::SetStatus(code, reason) => {
                 let reason: &'a [u8] = match reason {
                     Some(r) => r.as_bytes(),
-                    None => super::reason_phrase(*code).unwrap_or("Unknown").as_bytes(),
+                    None => crate::h1::reason_phrase(*code)
+                        .unwrap_or("Unknown")
+                        .as_bytes(),
                 };
                 let _ = edits.set_status(*code, reason);
             }
@@ -342,7 +344,7 @@ fn build_reply(r: &Reply, s: &dyn Sample, pages: (&Proxy, Option<&Proxy>), close
         rendered.push((n.as_bytes().to_vec(), v));
     }
     let hdrs: Vec<(&[u8], &[u8])> = rendered.iter().map(|(n, v)| (&n[..], &v[..])).collect();
-    let reason = super::reason_phrase(r.status).unwrap_or("Unknown");
+    let reason = crate::h1::reason_phrase(r.status).unwrap_or("Unknown");
     let mut out = Vec::with_capacity(128 + body.len());
     write_response(&mut out, r.status, reason.as_bytes(), &hdrs, &body, close);
     out
@@ -398,7 +400,7 @@ fn redirect(
         }
     }
     *scratch = target;
-    let reason = super::reason_phrase(rd.code).unwrap_or("Found");
+    let reason = crate::h1::reason_phrase(rd.code).unwrap_or("Found");
     let mut out = Vec::with_capacity(128 + loc.len());
     // HAProxy marks only the temporary redirects uncacheable (seen in the differential test).
     let temporary = matches!(rd.code, 302 | 303 | 307);

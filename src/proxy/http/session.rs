@@ -18,18 +18,18 @@
 //! (never buffered whole). Server connections come from the shard's pool per `http-reuse`,
 //! and go back to it when the server keeps them open.
 
-use super::io::{InBuf, ServerIo, write_all};
 use super::rules;
-use super::{
-    BodyKind, ChunkedScanner, ConnectionHeader, Edits, HttpError, Limits, Method, Parsed,
-    RequestHead, ResponseHead, Version, parse_request, parse_response, serialize_request,
-    serialize_response, write_error,
-};
 use crate::acl::{EditedRequestSample, RequestSample};
 use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
+use crate::h1::{
+    BodyKind, ChunkedScanner, ConnectionHeader, Edits, HttpError, Limits, Method, Parsed,
+    RequestHead, ResponseHead, Version, parse_request, parse_response, serialize_request,
+    serialize_response, write_error,
+};
+use crate::net::io::{InBuf, ServerIo, write_all};
 use crate::net::shard::Shard;
 use crate::proxy::{RetryTo, retry_after_failure};
 use futures_lite::{AsyncRead, AsyncWrite, future};
@@ -746,7 +746,7 @@ impl<'c> Exchange<'c> {
                 Ok(a) if a.done => Some(a.consumed),
                 Ok(_) => None,
                 Err(e) => {
-                    let e = e.into_http_error(super::Side::Client);
+                    let e = e.into_http_error(crate::h1::Side::Client);
                     ctx.fail(client, &mut b.out, txn, Some(be_px), e.status(), *b"PR")
                         .await;
                     return Analyzed::Done;
@@ -854,7 +854,7 @@ impl<'c> Exchange<'c> {
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
                             let info = &ctx.info;
-                            crate::proxy::upstream::connect(be, srv, info.src, info.dst, sni).await
+                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
                         }
                     }
                 }
@@ -1727,7 +1727,7 @@ async fn tunnel_copy<C: AsyncRead + AsyncWrite + Unpin>(
     if !first_to_server.is_empty() {
         write_all(server, first_to_server, deadline(timeout)).await?;
     }
-    crate::proxy::copy::bidirectional(client, server, timeout).await
+    crate::net::copy::bidirectional(client, server, timeout).await
 }
 
 fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
