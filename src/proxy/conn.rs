@@ -5,6 +5,7 @@
 use crate::cluster::FrontendRt;
 use crate::cluster::counters::ShardStats;
 use crate::config::Mode;
+use crate::log::term::{Cause, Phase, Term};
 use crate::net::shard::Shard;
 use crate::net::tls::Client;
 use crate::proxy::http::h2::session as h2_session;
@@ -155,7 +156,8 @@ pub async fn handle(
             Err(e) => {
                 // Never reaches a backend: the connection is closed.
                 log::debug!("{}: {peer}: {e}; closing", fe.name);
-                tcp::log_rejected(&shard, &fe, peer, accept_date, accepted, *b"PR");
+                let term = Term::new(Cause::Proxy, Phase::Request);
+                tcp::log_rejected(&shard, &fe, peer, accept_date, accepted, term);
                 return;
             }
         }

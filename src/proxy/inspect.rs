@@ -14,6 +14,7 @@
 
 use crate::acl::{Acls, ConnInfo, ContentSample, Sample, Tri, payload::RECV_LIMIT};
 use crate::config::{TcpAction, TcpRule};
+use crate::log::term::{Cause, Phase, Term};
 use futures_lite::AsyncReadExt;
 use std::time::{Duration, Instant};
 
@@ -211,7 +212,7 @@ pub enum Routed {
     Backend(Option<usize>),
     /// Closed by a rule or the client: the log's termination state, and whether a rule
     /// denied it.
-    Closed { term: [u8; 2], denied: bool },
+    Closed { term: Term, denied: bool },
 }
 
 /// mode tcp: the frontend's `tcp-request content` rules on the client's first bytes (kept
@@ -243,24 +244,24 @@ pub async fn route_tcp(
         match i.run(client, early).await {
             Ok(Verdict::Accept) => None,
             Ok(Verdict::Reject) => Some(Routed::Closed {
-                term: *b"PR",
+                term: Term::new(Cause::Proxy, Phase::Request),
                 denied: true,
             }),
             Ok(Verdict::SilentDrop) => {
                 silent_drop(crate::sys::fd(client.tcp()));
                 Some(Routed::Closed {
-                    term: *b"PR",
+                    term: Term::new(Cause::Proxy, Phase::Request),
                     denied: true,
                 })
             }
             Err(Abort::ClientTimeout) => Some(Routed::Closed {
-                term: *b"cR",
+                term: Term::new(Cause::ClientTimeout, Phase::Request),
                 denied: false,
             }),
             Err(Abort::ClientError(e)) => {
                 log::debug!("{}: reading the client's first bytes: {e}", fe.name);
                 Some(Routed::Closed {
-                    term: *b"CR",
+                    term: Term::new(Cause::Client, Phase::Request),
                     denied: false,
                 })
             }

@@ -8,12 +8,14 @@
 //!  └NoServer──┴──────────────────────────────▶ Close (SC / sQ)
 //! ```
 //!
-//! The termination state in the log uses HAProxy's two letters: who ended it (C client,
-//! S server, c/s their timeouts, P proxy) and in which phase (Q queue, C connect, D data).
+//! The termination state in the log is `log::term::Term`, as in mode http: who ended it (C
+//! client, S server, c/s their timeouts, P proxy, K killed) and in which phase (R request
+//! inspection, Q queue, C connect, D data).
 
 use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
+use crate::log::term::{Cause, Phase, Term};
 use crate::net::io::ServerIo;
 use crate::net::pump::{End, Side, Splice, Timeouts, Tunnel};
 use crate::net::shard::Shard;
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// What happened to a connection, for the log.
 struct Outcome {
-    term: [u8; 2],
+    term: Term,
     backend: Option<Arc<BackendRt>>,
     server: Option<usize>,
     retries: u32,
@@ -77,7 +79,7 @@ pub async fn session(
         tls,
     } = from;
     let mut out = Outcome {
-        term: *b"--",
+        term: Term::NORMAL,
         backend: None,
         server: None,
         retries: 0,
@@ -110,7 +112,7 @@ pub async fn session(
     }
     let Some(be) = backend.and_then(|i| shard.shared.backends[i].clone()) else {
         // A frontend without a backend closes its connections, as HAProxy does.
-        out.term = *b"PR";
+        out.term = Term::new(Cause::Proxy, Phase::Request);
         finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
         return;
     };
@@ -131,7 +133,7 @@ pub async fn session(
                 Pick::Server(srv) => State::Connect { srv },
                 Pick::Full => State::Queue,
                 Pick::NoServer => {
-                    out.term = *b"SC";
+                    out.term = Term::new(Cause::Server, Phase::Connect);
                     State::Close
                 }
             },
@@ -148,11 +150,11 @@ pub async fn session(
                         State::Connect { srv }
                     }
                     Some(_) => {
-                        out.term = *b"SC";
+                        out.term = Term::new(Cause::Server, Phase::Connect);
                         State::Close
                     }
                     None => {
-                        out.term = *b"sQ";
+                        out.term = Term::new(Cause::ServerTimeout, Phase::Queue);
                         State::Close
                     }
                 }
@@ -187,7 +189,7 @@ pub async fn session(
                             Err(e) => {
                                 log::debug!("{}/{}: {e}", be.name, server.name);
                                 release(&be, srv);
-                                out.term = *b"SD";
+                                out.term = Term::new(Cause::Server, Phase::Data);
                                 State::Close
                             }
                         }
@@ -222,7 +224,14 @@ pub async fn session(
                             Some(next) => next,
                             None => {
                                 release(&be, srv);
-                                out.term = if timeout { *b"sC" } else { *b"SC" };
+                                out.term = Term::new(
+                                    if timeout {
+                                        Cause::ServerTimeout
+                                    } else {
+                                        Cause::Server
+                                    },
+                                    Phase::Connect,
+                                );
                                 State::Close
                             }
                         }
@@ -304,12 +313,12 @@ pub async fn session(
                 };
                 out.term = match end {
                     // Killed from the runtime API (HAProxy's 'K').
-                    _ if killed.get() => *b"KD",
-                    End::Closed => *b"--",
-                    End::Timeout(Side::Client) => *b"cD",
-                    End::Timeout(Side::Server) => *b"sD",
-                    End::Error(Side::Client, _) => *b"CD",
-                    End::Error(Side::Server, _) => *b"SD",
+                    _ if killed.get() => Term::new(Cause::Killed, Phase::Data),
+                    End::Closed => Term::NORMAL,
+                    End::Timeout(Side::Client) => Term::new(Cause::ClientTimeout, Phase::Data),
+                    End::Timeout(Side::Server) => Term::new(Cause::ServerTimeout, Phase::Data),
+                    End::Error(Side::Client, _) => Term::new(Cause::Client, Phase::Data),
+                    End::Error(Side::Server, _) => Term::new(Cause::Server, Phase::Data),
                 };
                 drop(server);
                 // A server that dies with this connection still in its accept queue resets
@@ -397,7 +406,7 @@ pub fn log_rejected(
     peer: SocketAddr,
     date: SystemTime,
     t0: Instant,
-    term: [u8; 2],
+    term: Term,
 ) {
     let out = Outcome {
         term,

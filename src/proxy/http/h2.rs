@@ -565,7 +565,11 @@ async fn stream(
             log::debug!("{}: {}: bad h2 request: {e}", ctx.fe.name, ctx.info.src);
             let mut txn = txn;
             let mut out = Vec::new();
-            ctx.fail(&mut io, &mut out, &mut txn, None, e.status(), *b"PR")
+            let term = crate::log::term::Term::new(
+                crate::log::term::Cause::Proxy,
+                crate::log::term::Phase::Request,
+            );
+            ctx.fail(&mut io, &mut out, &mut txn, None, e.status(), term)
                 .await;
         }
     }

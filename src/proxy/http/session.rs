@@ -29,6 +29,7 @@ use crate::h1::{
     RequestHead, ResponseHead, Version, parse_request, parse_response, serialize_request,
     serialize_response, write_error,
 };
+use crate::log::term::{Cause, Phase, Term};
 use crate::net::io::{InBuf, ServerIo, write_all};
 use crate::net::shard::Shard;
 use crate::proxy::{RetryTo, retry_after_failure};
@@ -74,10 +75,6 @@ enum SrvFail {
     Client,
 }
 
-/// How the transaction ended, for the log's termination state.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Term(pub [u8; 2]);
-
 /// One request/response exchange, for the log.
 pub(crate) struct Txn {
     date: SystemTime,
@@ -118,7 +115,7 @@ impl Txn {
             t_response: None,
             status: 0,
             bytes_out: 0,
-            term: Term(*b"--"),
+            term: Term::NORMAL,
             backend: None,
             server: None,
             retries: 0,
@@ -207,9 +204,9 @@ impl Ctx {
         txn: &mut Txn,
         be_px: Option<&Proxy>,
         status: u16,
-        term: [u8; 2],
+        term: Term,
     ) {
-        txn.term = Term(term);
+        txn.term = term;
         if status != 0 {
             txn.status = status;
             out.clear();
@@ -437,11 +434,13 @@ impl<'c> Exchange<'c> {
                     Ok(a) => a,
                     Err(f) => {
                         let (status, term) = match &f {
-                            SrvFail::Connect(_) => (503, *b"SC"),
-                            SrvFail::Empty => (502, *b"SH"),
-                            SrvFail::Junk(_) => (502, *b"PH"),
-                            SrvFail::Timeout => (504, *b"sH"),
-                            SrvFail::Client => (0, *b"CD"),
+                            SrvFail::Connect(_) => (503, Term::new(Cause::Server, Phase::Connect)),
+                            SrvFail::Empty => (502, Term::new(Cause::Server, Phase::Headers)),
+                            SrvFail::Junk(_) => (502, Term::new(Cause::Proxy, Phase::Headers)),
+                            SrvFail::Timeout => {
+                                (504, Term::new(Cause::ServerTimeout, Phase::Headers))
+                            }
+                            SrvFail::Client => (0, Term::new(Cause::Client, Phase::Data)),
                         };
                         let ctx = self.ctx;
                         log::debug!("{}/{}: {}: {f:?}", ctx.fe.name, be.name, ctx.info.src);
@@ -511,7 +510,7 @@ impl<'c> Exchange<'c> {
             && crate::proxy::inspect::run_content(&fe_px.tcp_request.content, &fe_px.acls, &base)
                 != Some(crate::proxy::inspect::Verdict::Accept)
         {
-            (txn.term, txn.denied) = (Term(*b"PR"), true);
+            (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn);
             return Analyzed::Done;
         }
@@ -595,7 +594,7 @@ impl<'c> Exchange<'c> {
             Some(be) => Some(be),
             None if reply.is_none() => {
                 // No backend for this request: 503, as HAProxy.
-                txn.term = Term(*b"PR");
+                txn.term = Term::new(Cause::Proxy, Phase::Request);
                 reply = Some((503, rules::page_for(503, fe_px, None)));
                 None
             }
@@ -747,8 +746,15 @@ impl<'c> Exchange<'c> {
                 Ok(_) => None,
                 Err(e) => {
                     let e = e.into_http_error(crate::h1::Side::Client);
-                    ctx.fail(client, &mut b.out, txn, Some(be_px), e.status(), *b"PR")
-                        .await;
+                    ctx.fail(
+                        client,
+                        &mut b.out,
+                        txn,
+                        Some(be_px),
+                        e.status(),
+                        Term::new(Cause::Proxy, Phase::Request),
+                    )
+                    .await;
                     return Analyzed::Done;
                 }
             },
@@ -1138,7 +1144,7 @@ impl<'c> Exchange<'c> {
             b.inb.consume(self.head_len + n);
         }
         if let Some(t) = fwd.term {
-            txn.term = Term(t);
+            txn.term = t;
             close_client = true;
         }
         if tunnel && fwd.term.is_none() {
@@ -1223,8 +1229,15 @@ pub async fn session<C>(
                         fe.errors
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
-                        ctx.fail(&mut client, &mut b.out, &mut txn, None, e.status(), *b"PR")
-                            .await;
+                        ctx.fail(
+                            &mut client,
+                            &mut b.out,
+                            &mut txn,
+                            None,
+                            e.status(),
+                            Term::new(Cause::Proxy, Phase::Request),
+                        )
+                        .await;
                         return;
                     }
                 }
@@ -1258,8 +1271,15 @@ pub async fn session<C>(
                     }
                     // HAProxy answers 408 (also to an empty new connection: see
                     // option http-ignore-probes).
-                    ctx.fail(&mut client, &mut b.out, &mut txn, None, 408, *b"cR")
-                        .await;
+                    ctx.fail(
+                        &mut client,
+                        &mut b.out,
+                        &mut txn,
+                        None,
+                        408,
+                        Term::new(Cause::ClientTimeout, Phase::Request),
+                    )
+                    .await;
                     return;
                 }
                 Err(_) => return,
@@ -1345,7 +1365,7 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         from_server: txn.t_response.is_some(),
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
-        term: txn.term.0,
+        term: txn.term,
         retries: txn.retries,
         redispatched_from: txn.redispatched_from,
         denied: txn.denied,
@@ -1629,7 +1649,7 @@ struct Forwarded {
     /// The whole body went through (the server connection may be reused).
     complete: bool,
     /// Set when the transfer broke: the log's termination state.
-    term: Option<[u8; 2]>,
+    term: Option<Term>,
 }
 
 /// Sends the response head (in `out`) and streams the body: by length, by chunks, or until
@@ -1665,7 +1685,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
             BodyKind::Chunked => match scanner.advance(rbuf.bytes()) {
                 Ok(a) => a.consumed,
                 Err(_) => {
-                    f.term = Some(*b"SD");
+                    f.term = Some(Term::new(Cause::Server, Phase::Data));
                     return f;
                 }
             },
@@ -1674,7 +1694,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
         if first || take > 0 {
             out.extend_from_slice(&rbuf.bytes()[..take]);
             if write_all(client, out, deadline(t_client)).await.is_err() {
-                f.term = Some(*b"CD");
+                f.term = Some(Term::new(Cause::Client, Phase::Data));
                 return f;
             }
             f.bytes += out.len() as u64;
@@ -1701,16 +1721,16 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
                     f.complete = false; // the server closed: done, but not reusable
                     return f;
                 }
-                f.term = Some(*b"SD");
+                f.term = Some(Term::new(Cause::Server, Phase::Data));
                 return f;
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                f.term = Some(*b"sD");
+                f.term = Some(Term::new(Cause::ServerTimeout, Phase::Data));
                 return f;
             }
             Err(_) => {
-                f.term = Some(*b"SD");
+                f.term = Some(Term::new(Cause::Server, Phase::Data));
                 return f;
             }
         }
@@ -1751,7 +1771,7 @@ fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
         status: txn.status,
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
-        term: txn.term.0,
+        term: txn.term,
         backend: txn.backend.as_deref(),
         server: txn.server,
         retries: txn.retries,
