@@ -194,7 +194,8 @@ pub async fn session(
                             }
                         }
                     }
-                    // Refused, timed out, or a failed TLS handshake: a failed connect.
+                    // Refused, timed out, or a failed TLS handshake: a failed connect, which
+                    // the retry rule may retry (mode tcp has no retry-on).
                     Err(e) => {
                         log::debug!(
                             "{}/{}: connect to {} failed: {e}",
@@ -202,36 +203,12 @@ pub async fn session(
                             server.name,
                             server.dest(dst.port())
                         );
-                        if let Some(t) = server.observed_error() {
-                            crate::net::shard::announce(
-                                &shard,
-                                &be,
-                                srv,
-                                t,
-                                &format!(
-                                    "reason: Health analyze, info: \"Detected {} consecutive errors, last one was: L4 unsuccessful connection\"",
-                                    server.observe.error_limit
-                                ),
-                            );
-                        }
-                        let timeout = e.kind() == std::io::ErrorKind::TimedOut;
-                        let failure = if timeout {
-                            Failure::Timeout
-                        } else {
-                            Failure::Error
-                        };
-                        match retry(&be, srv, failure, &mut out).await {
+                        crate::net::shard::observe_error(&shard, &be, srv);
+                        match retry(&be, srv, e.failure(), &mut out).await {
                             Some(next) => next,
                             None => {
                                 release(&be, srv);
-                                out.term = Term::new(
-                                    if timeout {
-                                        Cause::ServerTimeout
-                                    } else {
-                                        Cause::Server
-                                    },
-                                    Phase::Connect,
-                                );
+                                out.term = e.term;
                                 State::Close
                             }
                         }

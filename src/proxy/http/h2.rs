@@ -565,12 +565,8 @@ async fn stream(
             log::debug!("{}: {}: bad h2 request: {e}", ctx.fe.name, ctx.info.src);
             let mut txn = txn;
             let mut out = Vec::new();
-            let term = crate::log::term::Term::new(
-                crate::log::term::Cause::Proxy,
-                crate::log::term::Phase::Request,
-            );
-            ctx.fail(&mut io, &mut out, &mut txn, None, e.status(), term)
-                .await;
+            let e = crate::net::error::ProxyError::bad_request(e.status());
+            ctx.fail(&mut io, &mut out, &mut txn, None, &e).await;
         }
     }
     io.finish().await;

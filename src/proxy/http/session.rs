@@ -25,11 +25,12 @@ use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
 use crate::h1::{
-    BodyKind, ChunkedScanner, ConnectionHeader, Edits, HttpError, Limits, Method, Parsed,
-    RequestHead, ResponseHead, Version, parse_request, parse_response, serialize_request,
-    serialize_response, write_error,
+    BodyKind, ChunkedScanner, ConnectionHeader, Edits, Limits, Method, Parsed, RequestHead,
+    ResponseHead, Version, parse_request, parse_response, serialize_request, serialize_response,
+    write_error,
 };
 use crate::log::term::{Cause, Phase, Term};
+use crate::net::error::{Again, Kind, ProxyError};
 use crate::net::io::{InBuf, ServerIo, write_all};
 use crate::net::shard::Shard;
 use crate::proxy::{RetryTo, retry_after_failure};
@@ -57,22 +58,6 @@ pub struct TlsInfo {
     pub protocol: &'static str,
     /// The protocol ALPN chose (`h2`, `http/1.1`), if any: `ssl_fc_alpn`.
     pub alpn: Option<&'static str>,
-}
-
-/// Why a server attempt failed, for `retry-on` and the status sent to the client.
-#[derive(Debug)]
-#[allow(dead_code)] // the payloads are for the debug log
-enum SrvFail {
-    /// Could not connect (`conn-failure`).
-    Connect(io::Error),
-    /// The server closed before sending anything (`empty-response`).
-    Empty,
-    /// What came back is not HTTP, or stopped mid-head (`junk-response`).
-    Junk(Option<HttpError>),
-    /// `timeout server` before the response head (`response-timeout`).
-    Timeout,
-    /// The client went away while we were sending its body.
-    Client,
 }
 
 /// One request/response exchange, for the log.
@@ -196,17 +181,18 @@ impl Ctx {
     }
 
     /// The one way an exchange that did not get a server's answer ends: the error page
-    /// for `status` (the proxy's `errorfile` first; none for 0), then the log line.
+    /// for the error's status (the proxy's `errorfile` first; none for 0), then the log
+    /// line with its termination state.
     pub async fn fail<C: AsyncWrite + Unpin>(
         &self,
         client: &mut C,
         out: &mut Vec<u8>,
         txn: &mut Txn,
         be_px: Option<&Proxy>,
-        status: u16,
-        term: Term,
+        e: &ProxyError,
     ) {
-        txn.term = term;
+        txn.term = e.term;
+        let status = e.status;
         if status != 0 {
             txn.status = status;
             out.clear();
@@ -432,20 +418,11 @@ impl<'c> Exchange<'c> {
                 let be: &BackendRt = &route.be;
                 let answered = match self.forward(b, client, &route, be).await {
                     Ok(a) => a,
-                    Err(f) => {
-                        let (status, term) = match &f {
-                            SrvFail::Connect(_) => (503, Term::new(Cause::Server, Phase::Connect)),
-                            SrvFail::Empty => (502, Term::new(Cause::Server, Phase::Headers)),
-                            SrvFail::Junk(_) => (502, Term::new(Cause::Proxy, Phase::Headers)),
-                            SrvFail::Timeout => {
-                                (504, Term::new(Cause::ServerTimeout, Phase::Headers))
-                            }
-                            SrvFail::Client => (0, Term::new(Cause::Client, Phase::Data)),
-                        };
+                    Err(e) => {
                         let ctx = self.ctx;
-                        log::debug!("{}/{}: {}: {f:?}", ctx.fe.name, be.name, ctx.info.src);
+                        log::debug!("{}/{}: {}: {e}", ctx.fe.name, be.name, ctx.info.src);
                         let be_px = &ctx.cfg.proxies[be.proxy];
-                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), status, term)
+                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), &e)
                             .await;
                         return Next::Close;
                     }
@@ -746,15 +723,8 @@ impl<'c> Exchange<'c> {
                 Ok(_) => None,
                 Err(e) => {
                     let e = e.into_http_error(crate::h1::Side::Client);
-                    ctx.fail(
-                        client,
-                        &mut b.out,
-                        txn,
-                        Some(be_px),
-                        e.status(),
-                        Term::new(Cause::Proxy, Phase::Request),
-                    )
-                    .await;
+                    let e = ProxyError::bad_request(e.status());
+                    ctx.fail(client, &mut b.out, txn, Some(be_px), &e).await;
                     return Analyzed::Done;
                 }
             },
@@ -784,7 +754,7 @@ impl<'c> Exchange<'c> {
         client: &mut C,
         route: &Route,
         be: &'b BackendRt,
-    ) -> Result<Answered<'b>, SrvFail> {
+    ) -> Result<Answered<'b>, ProxyError> {
         let ctx = self.ctx;
         let shard = &ctx.shard;
         let be_px = &ctx.cfg.proxies[be.proxy];
@@ -803,6 +773,7 @@ impl<'c> Exchange<'c> {
             key: route.hash_key,
         };
         let mut retry = Retry::default();
+        let retry_on = be_px.http.retry_on;
         loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
@@ -827,7 +798,7 @@ impl<'c> Exchange<'c> {
                 }
             };
             let Some(slot) = slot else {
-                return Err(SrvFail::Connect(io::Error::other("no server available")));
+                return Err(ProxyError::no_server());
             };
             let srv = slot.srv;
             txn.server = Some(srv);
@@ -869,20 +840,14 @@ impl<'c> Exchange<'c> {
                 Ok(c) => c,
                 Err(e) => {
                     txn.t_connect = None;
-                    observe_error(shard, be, srv);
+                    crate::net::shard::observe_error(shard, be, srv);
                     // Nothing was sent yet: a connection failure (refused, timed out, a
                     // failed TLS handshake) is retried whatever the body.
-                    let failure = if e.kind() == io::ErrorKind::TimedOut {
-                        Failure::Timeout
-                    } else {
-                        Failure::Error
-                    };
-                    if be_px.http.retry_on & retry_on::CONN_FAILURE != 0
-                        && retry.after(slot, failure, txn).await
-                    {
+                    let again = e.again(false, false, replayable);
+                    if retry.after_error(slot, &e, again, retry_on, txn).await {
                         continue;
                     }
-                    return Err(SrvFail::Connect(e));
+                    return Err(e);
                 }
             };
             be.lb.servers[srv].observed_success();
@@ -908,17 +873,15 @@ impl<'c> Exchange<'c> {
                     .map(|_| 0)
             };
             if let Err(e) = sent {
-                if reused {
-                    // A reused connection the server closed meanwhile: try a fresh one.
-                    drop(slot);
-                    continue;
-                }
-                // A fresh connection that failed before the request went out: a failed
+                // A reused connection the server closed meanwhile: again on a fresh one. A
+                // fresh connection that failed before the request went out: a failed
                 // connect, when the request can be sent again.
-                if replayable && retry.after(slot, Failure::Error, txn).await {
+                let e = ProxyError::send(e);
+                let again = e.again(reused, false, replayable);
+                if retry.after_error(slot, &e, again, retry_on, txn).await {
                     continue;
                 }
-                return Err(SrvFail::Connect(e));
+                return Err(e);
             }
             // Stream the rest of the body (not replayable: no retry from here on).
             if whole_body.is_none() || expects_continue {
@@ -977,24 +940,20 @@ impl<'c> Exchange<'c> {
                         reused,
                     });
                 }
-                Err(f) => {
+                Err(e) => {
                     b.rbuf.consume(b.rbuf.len());
-                    // A reused connection closed under us before answering: retry on a
+                    // A reused connection closed under us before answering: again on a
                     // fresh one (the request never reached the application).
-                    if reused && matches!(f, SrvFail::Empty) && replayable {
-                        drop(slot);
-                        continue;
-                    }
-                    if matches!(f, SrvFail::Empty | SrvFail::Junk(_)) {
-                        observe_error(shard, be, srv);
-                    }
-                    if replayable
-                        && retryable(be_px, &f)
-                        && retry.after(slot, Failure::Response, txn).await
+                    let again = e.again(reused, true, replayable);
+                    if again != Again::Fresh
+                        && matches!(e.kind, Kind::EmptyResponse | Kind::JunkResponse)
                     {
+                        crate::net::shard::observe_error(shard, be, srv);
+                    }
+                    if retry.after_error(slot, &e, again, retry_on, txn).await {
                         continue;
                     }
-                    return Err(f);
+                    return Err(e);
                 }
             }
         }
@@ -1229,15 +1188,8 @@ pub async fn session<C>(
                         fe.errors
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
-                        ctx.fail(
-                            &mut client,
-                            &mut b.out,
-                            &mut txn,
-                            None,
-                            e.status(),
-                            Term::new(Cause::Proxy, Phase::Request),
-                        )
-                        .await;
+                        let e = ProxyError::bad_request(e.status());
+                        ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
                         return;
                     }
                 }
@@ -1271,15 +1223,8 @@ pub async fn session<C>(
                     }
                     // HAProxy answers 408 (also to an empty new connection: see
                     // option http-ignore-probes).
-                    ctx.fail(
-                        &mut client,
-                        &mut b.out,
-                        &mut txn,
-                        None,
-                        408,
-                        Term::new(Cause::ClientTimeout, Phase::Request),
-                    )
-                    .await;
+                    let e = ProxyError::request_timeout();
+                    ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
                     return;
                 }
                 Err(_) => return,
@@ -1432,6 +1377,28 @@ impl<'a> Retry<'a> {
         self.after_keep(slot, failure, txn).await.is_ok()
     }
 
+    /// After `e` on `slot`'s server, as `again` (from [`ProxyError::again`]) allows: whether
+    /// the request goes again — from the start, not counted as a retry, or where the retry
+    /// rule says when `retry-on` (bits `retry_on`) covers the error. On false the slot is
+    /// given back.
+    async fn after_error(
+        &mut self,
+        slot: SrvSlot<'a>,
+        e: &ProxyError,
+        again: Again,
+        retry_on: u32,
+        txn: &mut Txn,
+    ) -> bool {
+        match again {
+            Again::Fresh => {
+                drop(slot);
+                true
+            }
+            Again::Rule if e.retry_on(retry_on) => self.after(slot, e.failure(), txn).await,
+            Again::Rule | Again::No => false,
+        }
+    }
+
     /// [`Retry::after`], handing the slot back when there is no retry (its answer is
     /// forwarded after all).
     async fn after_keep(
@@ -1457,34 +1424,6 @@ impl<'a> Retry<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// Whether `retry-on` covers this failure.
-fn retryable(be_px: &Proxy, f: &SrvFail) -> bool {
-    let bit = match f {
-        SrvFail::Connect(_) => retry_on::CONN_FAILURE,
-        SrvFail::Empty => retry_on::EMPTY_RESPONSE,
-        SrvFail::Junk(_) => retry_on::JUNK_RESPONSE,
-        SrvFail::Timeout => retry_on::RESPONSE_TIMEOUT,
-        SrvFail::Client => 0,
-    };
-    be_px.http.retry_on & bit != 0
-}
-
-fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
-    let server = &be.lb.servers[srv];
-    if let Some(t) = server.observed_error() {
-        crate::net::shard::announce(
-            shard,
-            be,
-            srv,
-            t,
-            &format!(
-                "reason: Health analyze, info: \"Detected {} consecutive errors, last one was: L4 unsuccessful connection\"",
-                server.observe.error_limit
-            ),
-        );
     }
 }
 
@@ -1527,7 +1466,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
     method: Method,
     fe_px: &Proxy,
     t_server: Option<Duration>,
-) -> Result<(), SrvFail> {
+) -> Result<(), ProxyError> {
     let t_client = fe_px.timeouts.client;
     inb.consume(head_len);
     if expect && kind.has_body() {
@@ -1540,7 +1479,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
                             let r =
                                 write_all(client, &rbuf.bytes()[..hl], deadline(t_client)).await;
                             rbuf.consume(hl);
-                            r.map_err(|_| SrvFail::Client)?;
+                            r.map_err(|_| ProxyError::client_abort())?;
                             break;
                         }
                         // A final answer (417, 401, 413…): no body will be sent.
@@ -1548,14 +1487,19 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
                         return Ok(());
                     }
                     Ok(Parsed::Incomplete) => {}
-                    Err(e) => return Err(SrvFail::Junk(Some(e))),
+                    Err(e) => {
+                        log::debug!("invalid response: {e}");
+                        return Err(ProxyError::junk_response());
+                    }
                 }
             }
             match rbuf.read_from(server, deadline(t_server)).await {
-                Ok(0) => return Err(SrvFail::Empty),
+                Ok(0) => return Err(ProxyError::empty_response()),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(SrvFail::Timeout),
-                Err(_) => return Err(SrvFail::Empty),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Err(ProxyError::response_timeout());
+                }
+                Err(_) => return Err(ProxyError::empty_response()),
             }
         }
     }
@@ -1565,14 +1509,14 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
             while left > 0 {
                 if inb.is_empty() {
                     match inb.read_from(client, deadline(t_client)).await {
-                        Ok(0) | Err(_) => return Err(SrvFail::Client),
+                        Ok(0) | Err(_) => return Err(ProxyError::client_abort()),
                         Ok(_) => {}
                     }
                 }
                 let k = (inb.len() as u64).min(left) as usize;
                 write_all(server, &inb.bytes()[..k], deadline(t_server))
                     .await
-                    .map_err(SrvFail::Connect)?;
+                    .map_err(ProxyError::send)?;
                 inb.consume(k);
                 left -= k as u64;
             }
@@ -1580,14 +1524,16 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
         BodyKind::Chunked => loop {
             if inb.is_empty() {
                 match inb.read_from(client, deadline(t_client)).await {
-                    Ok(0) | Err(_) => return Err(SrvFail::Client),
+                    Ok(0) | Err(_) => return Err(ProxyError::client_abort()),
                     Ok(_) => {}
                 }
             }
-            let adv = scanner.advance(inb.bytes()).map_err(|_| SrvFail::Client)?;
+            let adv = scanner
+                .advance(inb.bytes())
+                .map_err(|_| ProxyError::client_abort())?;
             write_all(server, &inb.bytes()[..adv.consumed], deadline(t_server))
                 .await
-                .map_err(SrvFail::Connect)?;
+                .map_err(ProxyError::send)?;
             inb.consume(adv.consumed);
             if adv.done {
                 break;
@@ -1608,7 +1554,7 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
     limits: &Limits,
     t_server: Option<Duration>,
     t_client: Option<Duration>,
-) -> Result<(), SrvFail> {
+) -> Result<(), ProxyError> {
     let dl = deadline(t_server);
     let mut got_any = !rbuf.is_empty();
     loop {
@@ -1619,27 +1565,32 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
                         let r =
                             write_all(client, &rbuf.bytes()[..head_len], deadline(t_client)).await;
                         rbuf.consume(head_len);
-                        r.map_err(|_| SrvFail::Client)?;
+                        r.map_err(|_| ProxyError::client_abort())?;
                         continue;
                     }
                     return Ok(());
                 }
                 Ok(Parsed::Incomplete) => {}
-                Err(e) => return Err(SrvFail::Junk(Some(e))),
+                Err(e) => {
+                    log::debug!("invalid response: {e}");
+                    return Err(ProxyError::junk_response());
+                }
             }
         }
         match rbuf.read_from(server, dl).await {
             Ok(0) => {
                 return Err(if got_any {
-                    SrvFail::Junk(None)
+                    ProxyError::junk_response()
                 } else {
-                    SrvFail::Empty
+                    ProxyError::empty_response()
                 });
             }
             Ok(_) => got_any = true,
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(SrvFail::Timeout),
-            Err(_) if !got_any => return Err(SrvFail::Empty),
-            Err(_) => return Err(SrvFail::Junk(None)),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                return Err(ProxyError::response_timeout());
+            }
+            Err(_) if !got_any => return Err(ProxyError::empty_response()),
+            Err(_) => return Err(ProxyError::junk_response()),
         }
     }
 }
