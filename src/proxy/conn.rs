@@ -9,7 +9,7 @@ use crate::log::term::{Cause, Phase, Term};
 use crate::net::shard::Shard;
 use crate::net::tls::Client;
 use crate::proxy::http::h2::session as h2_session;
-use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
+use crate::proxy::http::session::{ClientInfo, TlsInfo, session as http_session};
 use crate::proxy::{inspect, tcp};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
@@ -37,9 +37,9 @@ async fn read_proxy_header(
     client: &mut TcpStream,
     timeout: Duration,
 ) -> Result<(Option<(SocketAddr, SocketAddr)>, Vec<u8>), String> {
-    use crate::proxy_protocol::{Limits, Parse, parse};
+    use crate::proxy_protocol::{HeaderLimits, Parse, parse};
     use futures_lite::AsyncReadExt;
-    let limits = Limits::new();
+    let limits = HeaderLimits::new();
     let deadline = Instant::now() + timeout;
     let mut buf = vec![0u8; 536];
     let mut n = 0;
@@ -74,7 +74,7 @@ async fn read_proxy_header(
 }
 
 /// Where a connection comes from, once its PROXY header (if any) was read.
-pub struct Origin {
+pub struct ClientOrigin {
     /// The client (from the PROXY header, else the socket's peer).
     pub src: SocketAddr,
     /// The address it connected to, when the PROXY header said; else looked up on demand.
@@ -259,7 +259,7 @@ async fn serve(
     }
     match fe.mode {
         Mode::Tcp => {
-            let from = Origin {
+            let from = ClientOrigin {
                 src,
                 dst,
                 early,
@@ -275,7 +275,7 @@ async fn serve(
                 tcp.local_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
             });
-            let info = ConnInfo {
+            let info = ClientInfo {
                 src,
                 dst,
                 tls,

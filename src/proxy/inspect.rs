@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// What a rule set decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum TcpVerdict {
     /// Go on (an `accept` rule, or no rule applied).
     Accept,
     /// `reject`: close.
@@ -57,37 +57,37 @@ pub fn run_final(
     acls: &Acls,
     s: &dyn Sample,
     expect_proxy: &mut bool,
-) -> Verdict {
+) -> TcpVerdict {
     for r in rules {
         if applies(r, acls, s) != Some(true) {
             continue;
         }
         match r.action {
-            TcpAction::Accept => return Verdict::Accept,
-            TcpAction::Reject => return Verdict::Reject,
-            TcpAction::SilentDrop => return Verdict::SilentDrop,
+            TcpAction::Accept => return TcpVerdict::Accept,
+            TcpAction::Reject => return TcpVerdict::Reject,
+            TcpAction::SilentDrop => return TcpVerdict::SilentDrop,
             TcpAction::ExpectProxy => *expect_proxy = true,
         }
     }
-    Verdict::Accept
+    TcpVerdict::Accept
 }
 
 /// One evaluation of `content` rules on what is buffered: a verdict, or `None` to wait for
 /// more bytes (never when `s` says its bytes are the last).
-pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<Verdict> {
+pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<TcpVerdict> {
     for r in rules {
         if !applies(r, acls, s)? {
             continue;
         }
         match r.action {
-            TcpAction::Accept => return Some(Verdict::Accept),
-            TcpAction::Reject => return Some(Verdict::Reject),
-            TcpAction::SilentDrop => return Some(Verdict::SilentDrop),
+            TcpAction::Accept => return Some(TcpVerdict::Accept),
+            TcpAction::Reject => return Some(TcpVerdict::Reject),
+            TcpAction::SilentDrop => return Some(TcpVerdict::SilentDrop),
             // Refused by the parser outside connection rules.
             TcpAction::ExpectProxy => {}
         }
     }
-    Some(Verdict::Accept)
+    Some(TcpVerdict::Accept)
 }
 
 /// What content inspection works with.
@@ -111,7 +111,7 @@ impl Inspect<'_> {
         &self,
         client: &mut R,
         buf: &mut Vec<u8>,
-    ) -> Result<Verdict, Abort> {
+    ) -> Result<TcpVerdict, Abort> {
         let start = Instant::now();
         let inspect_end = self.delay.map(|d| start + d);
         let mut closed = false;
@@ -192,14 +192,14 @@ pub fn early_rules(
         stick: None,
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
-        Verdict::Accept => true,
-        Verdict::Reject => {
+        TcpVerdict::Accept => true,
+        TcpVerdict::Reject => {
             if connection_level {
                 reset_on_close(fd);
             }
             false
         }
-        Verdict::SilentDrop => {
+        TcpVerdict::SilentDrop => {
             silent_drop(fd);
             false
         }
@@ -242,12 +242,12 @@ pub async fn route_tcp(
             stopping,
         };
         match i.run(client, early).await {
-            Ok(Verdict::Accept) => None,
-            Ok(Verdict::Reject) => Some(Routed::Closed {
+            Ok(TcpVerdict::Accept) => None,
+            Ok(TcpVerdict::Reject) => Some(Routed::Closed {
                 term: Term::new(Cause::Proxy, Phase::Request),
                 denied: true,
             }),
-            Ok(Verdict::SilentDrop) => {
+            Ok(TcpVerdict::SilentDrop) => {
                 silent_drop(crate::sys::fd(client.tcp()));
                 Some(Routed::Closed {
                     term: Term::new(Cause::Proxy, Phase::Request),

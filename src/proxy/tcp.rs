@@ -17,7 +17,7 @@ use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::log::term::{Cause, Phase, Term};
 use crate::net::io::ServerIo;
-use crate::net::pump::{End, Side, Splice, Timeouts, Tunnel};
+use crate::net::pump::{End, Peer, Splice, Timeouts, Tunnel};
 use crate::net::shard::Shard;
 use crate::net::tls::Client;
 use crate::proxy::RetryTo;
@@ -68,9 +68,9 @@ pub async fn session(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     mut client: Client,
-    from: crate::proxy::conn::Origin,
+    from: crate::proxy::conn::ClientOrigin,
 ) {
-    let crate::proxy::conn::Origin {
+    let crate::proxy::conn::ClientOrigin {
         src: peer,
         mut dst,
         mut early,
@@ -281,10 +281,10 @@ pub async fn session(
                         match r {
                             Some(Ok(())) => End::Closed,
                             Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-                                End::Timeout(Side::Client)
+                                End::Timeout(Peer::Client)
                             }
-                            Some(Err(e)) => End::Error(Side::Client, e),
-                            None => End::Timeout(Side::Client),
+                            Some(Err(e)) => End::Error(Peer::Client, e),
+                            None => End::Timeout(Peer::Client),
                         }
                     }
                 };
@@ -292,16 +292,16 @@ pub async fn session(
                     // Killed from the runtime API (HAProxy's 'K').
                     _ if killed.get() => Term::new(Cause::Killed, Phase::Data),
                     End::Closed => Term::NORMAL,
-                    End::Timeout(Side::Client) => Term::new(Cause::ClientTimeout, Phase::Data),
-                    End::Timeout(Side::Server) => Term::new(Cause::ServerTimeout, Phase::Data),
-                    End::Error(Side::Client, _) => Term::new(Cause::Client, Phase::Data),
-                    End::Error(Side::Server, _) => Term::new(Cause::Server, Phase::Data),
+                    End::Timeout(Peer::Client) => Term::new(Cause::ClientTimeout, Phase::Data),
+                    End::Timeout(Peer::Server) => Term::new(Cause::ServerTimeout, Phase::Data),
+                    End::Error(Peer::Client, _) => Term::new(Cause::Client, Phase::Data),
+                    End::Error(Peer::Server, _) => Term::new(Cause::Server, Phase::Data),
                 };
                 drop(server);
                 // A server that dies with this connection still in its accept queue resets
                 // it before a byte went either way: nothing reached it, so it is retried
                 // like a failed connect instead of costing the client its connection.
-                let reset_untouched = matches!(&end, End::Error(Side::Server, e)
+                let reset_untouched = matches!(&end, End::Error(Peer::Server, e)
                         if e.raw_os_error() == Some(libc::ECONNRESET))
                     && out.bytes_in == 0
                     && out.bytes_out == 0
@@ -338,7 +338,7 @@ async fn run_tunnel(
 ) -> End {
     let end = futures_lite::future::or(&mut tunnel, async {
         grace.await;
-        End::Timeout(Side::Client)
+        End::Timeout(Peer::Client)
     })
     .await;
     out.bytes_in = tunnel.c2s.bytes;

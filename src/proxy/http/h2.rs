@@ -15,7 +15,7 @@
 //! rebuilt head says), writes take the HTTP/1 response the exchange produces and send it
 //! as HEADERS and DATA frames, waiting for the client's flow-control window.
 //!
-//! Limits (HAProxy's `tune.h2.*`, and what mux_h2.c does):
+//! HeadLimits (HAProxy's `tune.h2.*`, and what mux_h2.c does):
 //! - streams are counted by the work still running: over `max-concurrent-streams` the
 //!   connection stops accepting streams until a task ends, however many the client reset
 //!   (rapid reset); h2 refuses what goes beyond the advertised limit and sends GOAWAY
@@ -30,7 +30,7 @@
 //!   `tune.bufsize` of unsent response; per connection, at most `max-concurrent-streams`
 //!   streams' work.
 
-use super::session::{Bufs, ConnInfo, Ctx, Exchange, Txn};
+use super::session::{Bufs, ClientInfo, Ctx, Exchange, Txn};
 use crate::cluster::FrontendRt;
 use crate::h1::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
 use crate::net::shard::Shard;
@@ -299,7 +299,7 @@ pub async fn session<T>(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     io: &mut T,
-    mut info: ConnInfo,
+    mut info: ClientInfo,
     early: Vec<u8>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin,
@@ -542,7 +542,7 @@ async fn stream(
     // a header list of up to that size, and the HTTP/1 spelling differs a little.
     let too_large = crate::h1::HttpError::new(
         crate::h1::ErrorKind::HeadTooLarge,
-        crate::h1::Side::Client,
+        crate::h1::Message::Request,
         0,
     );
     let parsed = match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
@@ -685,7 +685,7 @@ struct StreamIo {
     respond: SendResponse<Bytes>,
     out: Out,
     res: ResponseHead,
-    limits: crate::h1::Limits,
+    limits: crate::h1::HeadLimits,
     method: Method,
 }
 

@@ -308,12 +308,12 @@ pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h1::{Limits, Parsed, parse_request};
+    use crate::h1::{HeadLimits, Parsed, parse_request};
 
     fn req(raw: &[u8]) -> RequestHead {
         let mut h = RequestHead::new();
         assert!(matches!(
-            parse_request(raw, &Limits::HAPROXY_DEFAULT, &mut h),
+            parse_request(raw, &HeadLimits::HAPROXY_DEFAULT, &mut h),
             Ok(Parsed::Complete { .. })
         ));
         h

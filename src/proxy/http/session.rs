@@ -25,7 +25,7 @@ use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
 use crate::h1::{
-    BodyKind, ChunkedScanner, ConnectionHeader, Edits, Limits, Method, Parsed, RequestHead,
+    BodyKind, ChunkedScanner, ConnectionHeader, Edits, HeadLimits, Method, Parsed, RequestHead,
     ResponseHead, Version, parse_request, parse_response, serialize_request, serialize_response,
     write_error,
 };
@@ -43,7 +43,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// What the connection looks like from the outside (for rules, logs, headers).
 #[derive(Clone, Debug)]
-pub struct ConnInfo {
+pub struct ClientInfo {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub tls: Option<TlsInfo>,
@@ -140,18 +140,18 @@ fn deadline(t: Option<Duration>) -> Option<Instant> {
 pub(crate) struct Ctx {
     pub shard: Rc<Shard>,
     pub fe: Arc<FrontendRt>,
-    pub info: ConnInfo,
+    pub info: ClientInfo,
     cfg: Arc<crate::config::Config>,
     /// What ACLs see of this connection, built once.
     acl_conn: crate::acl::ConnInfo,
-    pub limits: Limits,
+    pub limits: HeadLimits,
 }
 
 impl Ctx {
-    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, info: ConnInfo) -> Ctx {
+    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, info: ClientInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
-        let limits = Limits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
+        let limits = HeadLimits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
         let acl_conn = crate::acl::ConnInfo {
             src: Some(info.src),
             dst: Some(info.dst),
@@ -485,7 +485,7 @@ impl<'c> Exchange<'c> {
         // HTX streams); a reject closes without an answer.
         if !fe_px.tcp_request.content.is_empty()
             && crate::proxy::inspect::run_content(&fe_px.tcp_request.content, &fe_px.acls, &base)
-                != Some(crate::proxy::inspect::Verdict::Accept)
+                != Some(crate::proxy::inspect::TcpVerdict::Accept)
         {
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn);
@@ -527,11 +527,11 @@ impl<'c> Exchange<'c> {
                     pages_fe,
                     !keep_after_reply,
                 ) {
-                    rules::Verdict::Reply { status, bytes } => {
+                    rules::HttpVerdict::Reply { status, bytes } => {
                         reply = Some((status, bytes));
                         break;
                     }
-                    rules::Verdict::Allow | rules::Verdict::Continue => {}
+                    rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => {}
                 }
                 if flags.prometheus {
                     break;
@@ -582,7 +582,7 @@ impl<'c> Exchange<'c> {
             && be.proxy != fe.proxy
         {
             let be_px = &cfg.proxies[be.proxy];
-            if let rules::Verdict::Reply { status, bytes } = rules::request_rules(
+            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules(
                 &be_px.http_request,
                 &be_px.acls,
                 &base,
@@ -722,7 +722,7 @@ impl<'c> Exchange<'c> {
                 Ok(a) if a.done => Some(a.consumed),
                 Ok(_) => None,
                 Err(e) => {
-                    let e = e.into_http_error(crate::h1::Side::Client);
+                    let e = e.into_http_error(crate::h1::Message::Request);
                     let e = ProxyError::bad_request(e.status());
                     ctx.fail(client, &mut b.out, txn, Some(be_px), &e).await;
                     return Analyzed::Done;
@@ -1057,7 +1057,7 @@ impl<'c> Exchange<'c> {
                     true,
                 );
                 match v {
-                    rules::Verdict::Reply { status, bytes } => {
+                    rules::HttpVerdict::Reply { status, bytes } => {
                         // The server's answer is replaced: its connection cannot be reused.
                         drop(slot);
                         drop(sconn);
@@ -1067,8 +1067,8 @@ impl<'c> Exchange<'c> {
                         log_txn(shard, fe, &ctx.info, txn);
                         return Next::Close;
                     }
-                    rules::Verdict::Allow => break,
-                    rules::Verdict::Continue => {}
+                    rules::HttpVerdict::Allow => break,
+                    rules::HttpVerdict::Continue => {}
                 }
             }
         }
@@ -1153,7 +1153,7 @@ pub async fn session<C>(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     mut client: C,
-    info: ConnInfo,
+    info: ClientInfo,
     early: Vec<u8>,
 ) where
     C: AsyncRead + AsyncWrite + Unpin,
@@ -1462,7 +1462,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
     expect: bool,
     res: &mut ResponseHead,
     rbuf: &mut InBuf,
-    limits: &Limits,
+    limits: &HeadLimits,
     method: Method,
     fe_px: &Proxy,
     t_server: Option<Duration>,
@@ -1551,7 +1551,7 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
     server: &mut ServerIo,
     rbuf: &mut InBuf,
     res: &mut ResponseHead,
-    limits: &Limits,
+    limits: &HeadLimits,
     t_server: Option<Duration>,
     t_client: Option<Duration>,
 ) -> Result<(), ProxyError> {
@@ -1612,7 +1612,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
     rbuf: &mut InBuf,
     out: &mut Vec<u8>,
     kind: BodyKind,
-    limits: &Limits,
+    limits: &HeadLimits,
     t_server: Option<Duration>,
     t_client: Option<Duration>,
 ) -> Forwarded {
@@ -1706,7 +1706,7 @@ fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
 }
 
 /// Counts the transaction and logs it (`option httplog`, `log-format`).
-fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
+fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ClientInfo, txn: &Txn) {
     count_txn(shard, fe, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,
