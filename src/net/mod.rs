@@ -63,6 +63,7 @@ pub mod io;
 pub mod pipes;
 pub mod pool;
 pub mod pump;
+pub mod ready;
 pub mod shard;
 pub mod tls;
 pub mod upstream;

@@ -32,9 +32,10 @@ use crate::h1::{
 use crate::log::term::{Cause, Phase, Term};
 use crate::net::error::{Again, Kind, ProxyError};
 use crate::net::io::{InBuf, ServerIo, write_all};
+use crate::net::ready::{ReadReady, readable};
 use crate::net::shard::Shard;
 use crate::proxy::{RetryTo, retry_after_failure};
-use futures_lite::{AsyncRead, AsyncWrite, future};
+use futures_lite::{AsyncRead, AsyncWrite};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -254,6 +255,68 @@ impl Bufs {
         self.rbuf.release();
         self.out = Vec::new();
         self.sout = Vec::new();
+    }
+}
+
+/// Request states (`Bufs`, their heads' arrays reserved) kept per shard for the next
+/// request that starts, with their `tune.bufsize`: an HTTP/1 connection holds one only
+/// while a request runs or bytes wait in it. Bounded, like the spare buffers.
+const SPARE_BUFS: usize = 64;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<(usize, Box<Bufs>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An HTTP/1 connection's request state when it has one. It goes back to the shard's
+/// spares when the connection waits for its next request with nothing pending
+/// ([`Held::park`]) and when the connection ends, whatever the path.
+struct Held(Option<Box<Bufs>>);
+
+impl Drop for Held {
+    /// The connection ended: its state goes to the spares (without its private server
+    /// connection, which closes).
+    fn drop(&mut self) {
+        if let Some(mut b) = self.0.take() {
+            b.private = None;
+            give_back_bufs(b);
+        }
+    }
+}
+
+fn give_back_bufs(mut b: Box<Bufs>) {
+    b.reset();
+    let size = b.inb.capacity();
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_BUFS {
+            s.push((size, b));
+        }
+    });
+}
+
+impl Held {
+    /// The request state, taken again (a spare one, else a new one) if it was parked.
+    fn get(&mut self, ctx: &Ctx) -> &mut Bufs {
+        self.0.get_or_insert_with(|| {
+            let size = ctx.bufsize();
+            SPARE
+                .with(|s| s.borrow_mut().pop())
+                .filter(|(n, _)| *n == size)
+                .map(|(_, b)| b)
+                .unwrap_or_else(|| Box::new(Bufs::new(ctx)))
+        })
+    }
+
+    /// Gives the state back while nothing is pending in it; a private server connection
+    /// (`http-reuse never`) keeps it.
+    fn park(&mut self) {
+        if let Some(b) = self
+            .0
+            .take_if(|b| b.inb.is_drained() && b.private.is_none())
+        {
+            give_back_bufs(b);
+        }
     }
 }
 
@@ -1156,13 +1219,13 @@ pub async fn session<C>(
     info: ClientInfo,
     early: Vec<u8>,
 ) where
-    C: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
     let ctx = Ctx::new(shard, fe, info);
     let fe = &ctx.fe;
     let fe_px = ctx.fe_px();
-    let mut b = Bufs::new(&ctx);
-    b.inb.extend(&early);
+    let mut held = Held(None);
+    held.get(&ctx).inb.extend(&early);
     let mut requests = 0u64;
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
     let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
@@ -1173,13 +1236,15 @@ pub async fn session<C>(
         let first = requests == 0;
         // The first request has 'timeout http-request' from the accept; later ones wait up
         // to 'timeout http-keep-alive' for their first byte, then 'http-request'.
-        let mut head_deadline = if first || !b.inb.is_empty() {
+        let pending = !held.get(&ctx).inb.is_empty();
+        let mut head_deadline = if first || pending {
             deadline(t_http_request)
         } else {
             deadline(t_keep_alive)
         };
-        let mut started = first || !b.inb.is_empty();
+        let mut started = first || pending;
         let head_len = loop {
+            let b = held.get(&ctx);
             if !b.inb.is_empty() {
                 match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
                     Ok(Parsed::Complete { head_len }) => break head_len,
@@ -1194,17 +1259,17 @@ pub async fn session<C>(
                     }
                 }
             }
-            let read = if b.inb.is_empty() && !first {
-                // Between requests: when the next one is not here yet, the connection is
-                // idle and holds no buffer while it waits (busy ones keep theirs). The look
-                // never waits, so it arms no deadline timer.
-                let now = future::poll_once(b.inb.read_from(&mut client, None)).await;
-                match now {
-                    Some(r) => r,
-                    None => {
-                        b.release_idle();
+            let read = if b.inb.is_drained() {
+                // Nothing here yet: the connection waits holding no request state and no
+                // buffer (an idle keep-alive connection, or a new one before its first
+                // byte), and takes them when readiness says bytes arrived.
+                held.park();
+                match readable(&mut client, head_deadline).await {
+                    Ok(()) => {
+                        let b = held.get(&ctx);
                         b.inb.read_from(&mut client, head_deadline).await
                     }
+                    Err(e) => Err(e),
                 }
             } else {
                 b.inb.read_from(&mut client, head_deadline).await
@@ -1223,6 +1288,7 @@ pub async fn session<C>(
                     }
                     // HAProxy answers 408 (also to an empty new connection: see
                     // option http-ignore-probes).
+                    let b = held.get(&ctx);
                     let e = ProxyError::request_timeout();
                     ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
                     return;
@@ -1232,8 +1298,16 @@ pub async fn session<C>(
         };
         requests += 1;
         txn.head_received();
-        let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut client, first).await;
-        if ex.run(&mut b, &mut client).await == Next::Close {
+        let b = held.get(&ctx);
+        // Boxed, so that the exchange's state (several KiB) exists only while a request
+        // runs and the wait above stays small: one allocation per request, from this
+        // thread's heap.
+        let next = Box::pin(async {
+            let ex = Exchange::start(&ctx, txn, head_len, b, &mut client, first).await;
+            ex.run(b, &mut client).await
+        })
+        .await;
+        if next == Next::Close {
             return;
         }
     }
