@@ -292,7 +292,13 @@ backend other\n  server gone 127.0.0.1:{dead}\n",
 // A raw HTTP/2 client for the attacks: frames written by hand.
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const RST_STREAM: u8 = 3;
 const GOAWAY: u8 = 7;
+const PROTOCOL_ERROR: u32 = 0x1;
+const FLOW_CONTROL_ERROR: u32 = 0x3;
+const STREAM_CLOSED: u32 = 0x5;
+const FRAME_SIZE_ERROR: u32 = 0x6;
+const COMPRESSION_ERROR: u32 = 0x9;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
@@ -316,6 +322,8 @@ fn get_block(path: &str) -> Vec<u8> {
 /// What a connection saw of the server until it closed (or the deadline).
 struct Seen {
     goaways: Vec<u32>,
+    /// RST_STREAMs: (stream, error code).
+    resets: Vec<(u32, u32)>,
     /// Every frame: (type, flags, stream).
     frames: Vec<(u8, u8, u32)>,
     closed: bool,
@@ -328,6 +336,7 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
         .unwrap();
     let mut seen = Seen {
         goaways: Vec::new(),
+        resets: Vec::new(),
         frames: Vec::new(),
         closed: false,
     };
@@ -365,6 +374,13 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
                 let p = &buf[at + 9..];
                 seen.goaways
                     .push(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+            }
+            if buf[at + 3] == RST_STREAM && len == 4 {
+                let p = &buf[at + 9..];
+                seen.resets.push((
+                    id & 0x7fff_ffff,
+                    u32::from_be_bytes([p[0], p[1], p[2], p[3]]),
+                ));
             }
             at += 9 + len;
         }
@@ -660,4 +676,127 @@ fn stats_page_admin_form_posted_over_h2() {
     let csv = curl_h2c(s.h2c, "/admin?stats;csv", &[]);
     let csv = &csv[csv.find("# pxname").expect("csv")..];
     assert_eq!(csv_field(csv, "b", "status"), "MAINT", "{csv}");
+}
+
+/// Sends the preface, an empty SETTINGS and `frames` on a new h2c connection; returns what
+/// came back until the server closed it (or 5 s).
+fn exchange_frames(port: u16, frames: &[Vec<u8>]) -> Seen {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(PREFACE).unwrap();
+    c.write_all(&frame(4, 0, 0, &[])).unwrap();
+    for f in frames {
+        c.write_all(f).unwrap();
+    }
+    read_frames(c, Duration::from_secs(5), Arc::new(AtomicBool::new(false)))
+}
+
+#[test]
+fn malformed_frames_end_the_connection_with_the_error_code_rfc_9113_names() {
+    let (s, _lb, _app) = attack_site("");
+    let setting = |id: u16, v: u32| {
+        let mut p = id.to_be_bytes().to_vec();
+        p.extend_from_slice(&v.to_be_bytes());
+        p
+    };
+    let mut wrong = Vec::new();
+    // Connection errors (GOAWAY): RFC 9113 §6.5, §6.7, §6.9, §6.4, §6.5.2, §4.3.
+    for (what, frames, code) in [
+        (
+            "PING of 7 bytes",
+            vec![frame(6, 0, 0, &[0; 7])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "PING of 9 bytes",
+            vec![frame(6, 0, 0, &[0; 9])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "SETTINGS of 5 bytes",
+            vec![frame(4, 0, 0, &[0; 5])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "SETTINGS ACK with a payload",
+            vec![frame(4, 1, 0, &[0; 6])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "WINDOW_UPDATE of 3 bytes",
+            vec![frame(8, 0, 0, &[0, 0, 1])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "RST_STREAM of 3 bytes",
+            vec![
+                frame(1, 0x5, 1, &get_block("/?delay=1s")),
+                frame(3, 0, 1, &[0; 3]),
+            ],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "SETTINGS_INITIAL_WINDOW_SIZE 2^31",
+            vec![frame(4, 0, 0, &setting(4, 1 << 31))],
+            FLOW_CONTROL_ERROR,
+        ),
+        (
+            "a HEADERS block naming HPACK index 0",
+            vec![frame(1, 0x5, 1, &[0x80])],
+            COMPRESSION_ERROR,
+        ),
+    ] {
+        let seen = exchange_frames(s.h2c, &frames);
+        if seen.goaways != [code] || !seen.closed {
+            wrong.push(format!(
+                "{what}: GOAWAY {:?}, closed {}",
+                seen.goaways, seen.closed
+            ));
+        }
+    }
+    // Stream errors (RST_STREAM), the connection stays: §6.3, §5.1 half-closed (remote),
+    // §8.1 (a malformed trailer section).
+    for (what, frames, code) in [
+        (
+            "PRIORITY of 4 bytes",
+            vec![frame(2, 0, 1, &[0; 4])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "DATA on a half-closed (remote) stream",
+            vec![
+                frame(1, 0x5, 1, &get_block("/?delay=1s")),
+                frame(0, 0x1, 1, b"late"),
+            ],
+            STREAM_CLOSED,
+        ),
+        (
+            "HEADERS on a half-closed (remote) stream",
+            vec![
+                frame(1, 0x5, 1, &get_block("/?delay=1s")),
+                frame(1, 0x5, 1, &get_block("/")),
+            ],
+            STREAM_CLOSED,
+        ),
+        (
+            "a trailer section with a pseudo-header (:path /)",
+            vec![
+                frame(1, 0x4, 1, &get_block("/?delay=1s")),
+                frame(1, 0x5, 1, &[0x84]),
+            ],
+            PROTOCOL_ERROR,
+        ),
+    ] {
+        let mut frames = frames;
+        // Then a request of its own on the same connection: answered.
+        frames.push(frame(1, 0x5, 3, &get_block("/")));
+        let seen = exchange_frames(s.h2c, &frames);
+        let answered = seen.frames.iter().any(|f| f.0 == 1 && f.2 == 3);
+        if !seen.resets.contains(&(1, code)) || !seen.goaways.is_empty() || !answered {
+            wrong.push(format!(
+                "{what}: RST_STREAM {:?}, GOAWAY {:?}, next stream answered {answered}",
+                seen.resets, seen.goaways
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

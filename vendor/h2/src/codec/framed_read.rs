@@ -159,6 +159,32 @@ impl FrameDecoder {
     }
 }
 
+/// corelb: the error code RFC 9113 names for a frame that failed to load (h2 0.4.21 sent
+/// PROTOCOL_ERROR for all of them): a control frame of the wrong length is a FRAME_SIZE_ERROR
+/// (§6.3-§6.9, §4.2), SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1 a FLOW_CONTROL_ERROR (§6.5.2),
+/// a field block the HPACK decoder cannot decode a COMPRESSION_ERROR (§4.3). Fields that
+/// decode but are not valid HTTP (an upper-case name, an unknown pseudo-header) stay a
+/// PROTOCOL_ERROR.
+fn load_error_reason(e: &frame::Error) -> Reason {
+    use hpack::DecoderError as D;
+    match e {
+        frame::Error::BadFrameSize
+        | frame::Error::InvalidPayloadLength
+        | frame::Error::InvalidPayloadAckSettings => Reason::FRAME_SIZE_ERROR,
+        frame::Error::InvalidInitialWindowSize => Reason::FLOW_CONTROL_ERROR,
+        frame::Error::Hpack(
+            D::InvalidRepresentation
+            | D::InvalidIntegerPrefix
+            | D::InvalidTableIndex
+            | D::InvalidHuffmanCode
+            | D::InvalidMaxDynamicSize
+            | D::IntegerOverflow
+            | D::NeedMore(_),
+        ) => Reason::COMPRESSION_ERROR,
+        _ => Reason::PROTOCOL_ERROR,
+    }
+}
+
 /// Decodes a frame.
 ///
 /// This function is intentionally de-generified and outlined because it is very large.
@@ -221,7 +247,8 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                 },
                 Err(e) => {
                     proto_err!(conn: "failed HPACK decoding; err={:?}", e);
-                    return Err(Error::library_go_away(Reason::PROTOCOL_ERROR));
+                    // corelb: COMPRESSION_ERROR where the block does not decode.
+                    return Err(Error::library_go_away(load_error_reason(&e)));
                 }
             }
 
@@ -247,7 +274,9 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
 
             res.map_err(|e| {
                 proto_err!(conn: "failed to load SETTINGS frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                // corelb: FRAME_SIZE_ERROR for a wrong length (and FLOW_CONTROL_ERROR for
+                // SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1).
+                Error::library_go_away(load_error_reason(&e))
             })?
             .into()
         }
@@ -256,7 +285,9 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
 
             res.map_err(|e| {
                 proto_err!(conn: "failed to load PING frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                // corelb: FRAME_SIZE_ERROR for a wrong length (and FLOW_CONTROL_ERROR for
+                // SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1).
+                Error::library_go_away(load_error_reason(&e))
             })?
             .into()
         }
@@ -265,7 +296,9 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
 
             res.map_err(|e| {
                 proto_err!(conn: "failed to load WINDOW_UPDATE frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                // corelb: FRAME_SIZE_ERROR for a wrong length (and FLOW_CONTROL_ERROR for
+                // SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1).
+                Error::library_go_away(load_error_reason(&e))
             })?
             .into()
         }
@@ -285,7 +318,9 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
             let res = frame::Reset::load(head, &bytes[frame::HEADER_LEN..]);
             res.map_err(|e| {
                 proto_err!(conn: "failed to load RESET frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                // corelb: FRAME_SIZE_ERROR for a wrong length (and FLOW_CONTROL_ERROR for
+                // SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1).
+                Error::library_go_away(load_error_reason(&e))
             })?
             .into()
         }
@@ -293,7 +328,9 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
             let res = frame::GoAway::load(head, &bytes[frame::HEADER_LEN..]);
             res.map_err(|e| {
                 proto_err!(conn: "failed to load GO_AWAY frame; err={:?}", e);
-                Error::library_go_away(Reason::PROTOCOL_ERROR)
+                // corelb: FRAME_SIZE_ERROR for a wrong length (and FLOW_CONTROL_ERROR for
+                // SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1).
+                Error::library_go_away(load_error_reason(&e))
             })?
             .into()
         }
@@ -314,6 +351,13 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                     let id = head.stream_id();
                     proto_err!(stream: "PRIORITY invalid dependency ID; stream={:?}", id);
                     return Err(Error::library_reset(id, Reason::PROTOCOL_ERROR));
+                }
+                // corelb: a PRIORITY frame of a length other than 5 is a stream error
+                // FRAME_SIZE_ERROR (RFC 9113 §6.3), not a connection error.
+                Err(frame::Error::InvalidPayloadLength) => {
+                    let id = head.stream_id();
+                    proto_err!(stream: "PRIORITY of a wrong length; stream={:?}", id);
+                    return Err(Error::library_reset(id, Reason::FRAME_SIZE_ERROR));
                 }
                 Err(e) => {
                     proto_err!(conn: "failed to load PRIORITY frame; err={:?};", e);
@@ -404,7 +448,8 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                 }
                 Err(e) => {
                     proto_err!(conn: "failed HPACK decoding; err={:?}", e);
-                    return Err(Error::library_go_away(Reason::PROTOCOL_ERROR));
+                    // corelb: COMPRESSION_ERROR where the block does not decode.
+                    return Err(Error::library_go_away(load_error_reason(&e)));
                 }
             }
 

@@ -424,6 +424,13 @@ impl Recv {
         frame: frame::Headers,
         stream: &mut store::Ptr,
     ) -> Result<(), Error> {
+        // corelb: a trailer section may not carry pseudo-header fields: the request is
+        // malformed, a stream error PROTOCOL_ERROR (RFC 9113 §8.1, §8.3). h2 dropped them.
+        if *frame.pseudo() != frame::Pseudo::default() {
+            proto_err!(stream: "recv_trailers: pseudo-header field in trailers; stream={:?}", stream.id);
+            return Err(Error::library_reset(stream.id, Reason::PROTOCOL_ERROR));
+        }
+
         // Transition the state
         stream.state.recv_close()?;
 
@@ -681,8 +688,15 @@ impl Recv {
         let is_ignoring_frame = stream.state.is_local_error();
 
         if !is_ignoring_frame && !stream.state.is_recv_streaming() {
-            // TODO: There are cases where this can be a stream error of
-            // STREAM_CLOSED instead...
+            // corelb: DATA after the stream's END_STREAM (half-closed (remote), or closed by
+            // it) or after its RST_STREAM is a stream error STREAM_CLOSED (RFC 9113 §5.1,
+            // §6.1). The frame still counts against the connection window; the caller gives
+            // that back with the reset (as for every stream error on DATA).
+            if stream.state.is_recv_end_stream() || stream.state.is_remote_reset() {
+                self.consume_connection_window(sz)?;
+                proto_err!(stream: "DATA after END_STREAM; stream={:?}", stream.id);
+                return Err(Error::library_reset(stream.id, Reason::STREAM_CLOSED));
+            }
 
             // Receiving a DATA frame when not expecting one is a protocol
             // error.

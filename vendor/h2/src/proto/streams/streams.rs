@@ -583,6 +583,14 @@ impl Inner {
                     Err(RecvHeaderBlockError::State(err)) => Err(err),
                 }
             } else {
+                // corelb: HEADERS after the stream's END_STREAM (half-closed (remote), or
+                // closed by it) or after its RST_STREAM is a stream error STREAM_CLOSED
+                // (RFC 9113 §5.1); h2 0.4.21 made it a connection error PROTOCOL_ERROR.
+                if stream.state.is_recv_end_stream() || stream.state.is_remote_reset() {
+                    proto_err!(stream: "recv_headers: HEADERS after END_STREAM; stream={:?}", stream.id);
+                    return Err(Error::library_reset(stream.id, Reason::STREAM_CLOSED));
+                }
+
                 if !frame.is_end_stream() {
                     // Receiving trailers that don't set EOS is a "malformed"
                     // message. Malformed messages are a stream error.
