@@ -800,3 +800,104 @@ fn malformed_frames_end_the_connection_with_the_error_code_rfc_9113_names() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// A gRPC-like HTTP/1.1 server: keeps each request it gets (head and chunked body, trailer
+/// section included) and answers with a chunked body and a trailer section.
+fn trailer_server(seen: Arc<std::sync::Mutex<Vec<String>>>) -> Backend {
+    Backend::start(move |mut s| {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+            let body = &buf[head_end + 4..];
+            let ended = !head.contains("transfer-encoding: chunked")
+                || ((body.starts_with(b"0\r\n") || body.windows(5).any(|w| w == b"\r\n0\r\n"))
+                    && body.ends_with(b"\r\n\r\n"));
+            if !ended {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                continue;
+            }
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf).into_owned());
+            buf.clear();
+            let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\n\
+                          transfer-encoding: chunked\r\ntrailer: grpc-status, grpc-message\r\n\r\n\
+                          5\r\nhello\r\n0\r\ngrpc-status: 0\r\nGrpc-Message: fine\r\n\r\n";
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn trailers_cross_both_ways_and_pseudo_headers_in_them_reset_the_stream() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = trailer_server(seen.clone());
+    let s = site();
+    let backends = format!(
+        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
+        app.port, app.port
+    );
+    let _lb = Corelb::start(&config(&s, "", "", &backends), &[], &[s.tls, s.h2c, s.h1]);
+    let dir = TempDir::new("h2-trailers");
+    let body = dir.write("body", "abc");
+    // A request body of unknown length (chunked to the server) and its trailers.
+    let out = Command::new("nghttp")
+        .args(["-v", "--no-content-length", "-d"])
+        .arg(&body)
+        .args(["--trailer", "x-checksum: 42"])
+        .arg(format!("http://127.0.0.1:{}/pkg.Svc/Call", s.h2c))
+        .output()
+        .expect("nghttp");
+    let out = String::from_utf8_lossy(&out.stdout);
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}\n{out}");
+    let req = &got[0];
+    assert!(req.starts_with("POST /pkg.Svc/Call HTTP/1.1\r\n"), "{req}");
+    assert!(
+        req.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked\r\n"),
+        "{req}"
+    );
+    assert!(
+        req.ends_with("\r\n3\r\nabc\r\n0\r\nx-checksum: 42\r\n\r\n"),
+        "{req:?}"
+    );
+    // The response's trailer section comes as a HEADERS frame that ends the stream (nghttp
+    // prints a frame's fields before the frame).
+    let after_data = out
+        .rfind("recv DATA frame")
+        .map(|i| &out[i..])
+        .unwrap_or("");
+    let fields = after_data.find("recv HEADERS frame").unwrap_or(0);
+    assert!(after_data.contains("grpc-status: 0"), "{out}");
+    assert!(after_data[..fields].contains("grpc-message: fine"), "{out}");
+    assert!(after_data[fields..].contains("END_STREAM"), "{out}");
+    assert!(out.contains("hello"), "{out}");
+    // A trailer section with a pseudo-header is malformed: RST_STREAM PROTOCOL_ERROR.
+    let seen = exchange_frames(
+        s.h2c,
+        &[
+            frame(1, 0x4, 1, &get_block("/")),
+            frame(0, 0, 1, b"abc"),
+            frame(1, 0x5, 1, &[0x84]),
+        ],
+    );
+    assert!(
+        seen.resets.contains(&(1, PROTOCOL_ERROR)),
+        "{:?}",
+        seen.frames
+    );
+}
