@@ -324,6 +324,8 @@ struct Seen {
     goaways: Vec<u32>,
     /// RST_STREAMs: (stream, error code).
     resets: Vec<(u32, u32)>,
+    /// The payloads of the DATA frames, in order.
+    data: Vec<u8>,
     /// Every frame: (type, flags, stream).
     frames: Vec<(u8, u8, u32)>,
     closed: bool,
@@ -337,6 +339,7 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
     let mut seen = Seen {
         goaways: Vec::new(),
         resets: Vec::new(),
+        data: Vec::new(),
         frames: Vec::new(),
         closed: false,
     };
@@ -374,6 +377,9 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
                 let p = &buf[at + 9..];
                 seen.goaways
                     .push(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+            }
+            if buf[at + 3] == 0 && seen.data.len() < 1 << 20 {
+                seen.data.extend_from_slice(&buf[at + 9..at + 9 + len]);
             }
             if buf[at + 3] == RST_STREAM && len == 4 {
                 let p = &buf[at + 9..];
@@ -899,5 +905,77 @@ fn trailers_cross_both_ways_and_pseudo_headers_in_them_reset_the_stream() {
         seen.resets.contains(&(1, PROTOCOL_ERROR)),
         "{:?}",
         seen.frames
+    );
+}
+
+#[test]
+fn max_total_streams_sends_a_graceful_goaway_and_serves_the_streams_sent() {
+    let app = Serve::start("app", &[]);
+    let s = site();
+    let backends = format!(
+        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
+        app.port, app.port
+    );
+    let cfg = config(&s, "  tune.h2.fe.max-total-streams 3\n", "", &backends);
+    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    let nghttp = |n: usize| {
+        // (Distinct URLs: nghttp asks for each URL once.)
+        let out = Command::new("nghttp")
+            .arg("-v")
+            .args((0..n).map(|i| format!("http://127.0.0.1:{}/?{i}", s.h2c)))
+            .output()
+            .expect("nghttp");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Under the limit: no GOAWAY.
+    let out = nghttp(2);
+    assert!(!out.contains("recv GOAWAY"), "{out}");
+    // At the limit: GOAWAY NO_ERROR (graceful: 2^31-1 first), and every stream the client
+    // sent is answered whole. (HAProxy serves the streams in flight too.)
+    let out = nghttp(4);
+    assert!(
+        out.contains("last_stream_id=2147483647, error_code=NO_ERROR"),
+        "{out}"
+    );
+    let answered = out
+        .lines()
+        .filter(|l| l.contains("recv DATA frame") && l.contains("flags=0x01"))
+        .count();
+    assert_eq!(answered, 4, "{out}");
+}
+
+#[test]
+fn fc_glitches_counts_the_connections_glitches() {
+    let app = Serve::start("app", &[]);
+    let s = site();
+    let backends = format!(
+        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
+        app.port, app.port
+    );
+    let cfg = config(
+        &s,
+        "",
+        "  http-request set-header X-Glitches %[fc_glitches]\n",
+        &backends,
+    );
+    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    // SETTINGS and 150 PINGs at once: 100 control frames a second are free, 51 are glitches.
+    let mut c = TcpStream::connect(("127.0.0.1", s.h2c)).unwrap();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    for i in 0..150u64 {
+        out.extend(frame(6, 0, 0, &i.to_be_bytes()));
+    }
+    out.extend(frame(1, 0x5, 1, &get_block("/echo")));
+    c.write_all(&out).unwrap();
+    let seen = read_frames(c, Duration::from_secs(2), Arc::new(AtomicBool::new(false)));
+    let echo = String::from_utf8_lossy(&seen.data).to_ascii_lowercase();
+    assert!(echo.contains(r#"["x-glitches","51"]"#), "{echo}");
+    // HTTP/1.1 measures no glitches: the fetch finds nothing.
+    let (h1, err) = curl(&[&format!("http://127.0.0.1:{}/echo", s.h1)]);
+    let h1 = h1.to_ascii_lowercase();
+    assert!(
+        !h1.contains("x-glitches: 0") && h1.contains("/echo"),
+        "{h1} {err}"
     );
 }

@@ -26,6 +26,8 @@
 //!   DATA frames beyond a budget per second, and small CONTINUATION frames, are glitches;
 //!   at 75 % of `tune.h2.fe.glitches-threshold` the connection is asked to go away
 //!   (GOAWAY NO_ERROR), at 100 % it is closed with GOAWAY ENHANCE_YOUR_CALM;
+//! - `max-total-streams`: after that many streams, a graceful GOAWAY (HAProxy 3.0's
+//!   behaviour: the streams the client sent before it saw the GOAWAY are still served);
 //! - memory: per stream, h2's receive window, one DATA frame, two `tune.bufsize` buffers and
 //!   `tune.bufsize` of unsent response; per connection, at most `max-concurrent-streams`
 //!   streams' work.
@@ -177,6 +179,8 @@ struct Wire<T> {
     io: T,
     meter: FrameMeter,
     calm: Rc<Cell<Calm>>,
+    /// The score so far, for `fc_glitches`.
+    glitches: Rc<Cell<u32>>,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
@@ -200,6 +204,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
             }
         };
         let v = this.meter.feed(&buf[..n], Instant::now());
+        this.glitches.set(this.meter.glitches);
         if v > this.calm.get() {
             this.calm.set(v);
         }
@@ -305,7 +310,9 @@ pub async fn session<T>(
     T: AsyncRead + AsyncWrite + Unpin,
 {
     info.h2 = true;
-    let ctx = Rc::new(Ctx::new(shard, fe, info));
+    let mut ctx = Ctx::new(shard, fe, info);
+    let glitches = ctx.glitch_counter();
+    let ctx = Rc::new(ctx);
     let tune = ctx.shard.shared.cfg.global.h2.clone();
     let fe_px = ctx.fe_px();
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
@@ -319,6 +326,7 @@ pub async fn session<T>(
             io: &mut *io,
             meter: FrameMeter::new(tune.glitches_threshold),
             calm: calm.clone(),
+            glitches,
         };
         let bufsize = ctx.bufsize();
         let window = tune.initial_window_size;
@@ -361,6 +369,8 @@ pub async fn session<T>(
         let shared = ctx.shard.shared.clone();
         let control = &shared.control;
         let mut first = true;
+        // Streams taken so far, for `tune.h2.fe.max-total-streams`.
+        let mut taken = 0u32;
         let mut stopping = false;
         let mut handled = Calm::Fine;
         let mut stop = std::pin::pin!(control.wait_stop());
@@ -440,6 +450,13 @@ pub async fn session<T>(
                     let live = Live(streams.clone());
                     glommio::spawn_local(stream(ctx.clone(), req, respond, first, live)).detach();
                     first = false;
+                    taken = taken.saturating_add(1);
+                    if taken == tune.max_total_streams {
+                        // The connection's lifetime is over (HAProxy's max-total-streams):
+                        // GOAWAY, the streams in flight (and those the client sent meanwhile)
+                        // finish, then the connection closes; the client reconnects.
+                        conn.graceful_shutdown();
+                    }
                 }
                 Event::Closed => break,
                 Event::Changed => {}
