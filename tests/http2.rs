@@ -281,11 +281,12 @@ backend other\n  server gone 127.0.0.1:{dead}\n",
     assert!(r.starts_with("HTTP/2 503"), "{r}");
     assert!(r.contains("503 Service Unavailable"), "{r}");
     assert!(header(&r, "connection").is_none(), "{r}");
-    let log = lb.log();
-    assert!(
-        log.contains("fe~ app/live") && log.contains(" SC-- "),
-        "{log}"
-    );
+    // (The stream's log line is written after its last frame: wait for it.)
+    let logged = eventually(Duration::from_secs(5), || {
+        let log = lb.log();
+        (log.contains("fe~ app/live") && log.contains(" SC-- ")).then_some(())
+    });
+    assert!(logged.is_some(), "{}", lb.log());
 }
 
 // ---------------------------------------------------------------------------------------
