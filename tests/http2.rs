@@ -450,17 +450,22 @@ fn attack(
 
 fn attack_site(global: &str) -> (Site, Corelb, Serve) {
     let app = Serve::start("app", &[]);
+    let (s, lb) = one_server_site(app.port, global, "", false);
+    (s, lb, app)
+}
+
+/// The frontend of [`config`] with both backends on one server at `port`; `httplog` as asked.
+fn one_server_site(port: u16, global: &str, fe_extra: &str, httplog: bool) -> (Site, Corelb) {
     let s = site();
     let backends = format!(
-        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
-        app.port, app.port
+        "backend app\n  server app 127.0.0.1:{port}\nbackend other\n  server app 127.0.0.1:{port}\n"
     );
-    let lb = Corelb::start(
-        &config(&s, global, "", &backends).replace("  option httplog\n", ""),
-        &[],
-        &[s.tls, s.h2c, s.h1],
-    );
-    (s, lb, app)
+    let mut cfg = config(&s, global, fe_extra, &backends);
+    if !httplog {
+        cfg = cfg.replace("  option httplog\n", "");
+    }
+    let lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    (s, lb)
 }
 
 fn assert_cut_off(seen: &Seen, normal: &[String]) {
@@ -852,12 +857,7 @@ fn trailer_server(seen: Arc<std::sync::Mutex<Vec<String>>>) -> Backend {
 fn trailers_cross_both_ways_and_pseudo_headers_in_them_reset_the_stream() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let app = trailer_server(seen.clone());
-    let s = site();
-    let backends = format!(
-        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
-        app.port, app.port
-    );
-    let _lb = Corelb::start(&config(&s, "", "", &backends), &[], &[s.tls, s.h2c, s.h1]);
+    let (s, _lb) = one_server_site(app.port, "", "", true);
     let dir = TempDir::new("h2-trailers");
     let body = dir.write("body", "abc");
     // A request body of unknown length (chunked to the server) and its trailers.
@@ -912,13 +912,7 @@ fn trailers_cross_both_ways_and_pseudo_headers_in_them_reset_the_stream() {
 #[test]
 fn max_total_streams_sends_a_graceful_goaway_and_serves_the_streams_sent() {
     let app = Serve::start("app", &[]);
-    let s = site();
-    let backends = format!(
-        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
-        app.port, app.port
-    );
-    let cfg = config(&s, "  tune.h2.fe.max-total-streams 3\n", "", &backends);
-    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    let (s, _lb) = one_server_site(app.port, "  tune.h2.fe.max-total-streams 3\n", "", true);
     let nghttp = |n: usize| {
         // (Distinct URLs: nghttp asks for each URL once.)
         let out = Command::new("nghttp")
@@ -948,18 +942,8 @@ fn max_total_streams_sends_a_graceful_goaway_and_serves_the_streams_sent() {
 #[test]
 fn fc_glitches_counts_the_connections_glitches() {
     let app = Serve::start("app", &[]);
-    let s = site();
-    let backends = format!(
-        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
-        app.port, app.port
-    );
-    let cfg = config(
-        &s,
-        "",
-        "  http-request set-header X-Glitches %[fc_glitches]\n",
-        &backends,
-    );
-    let _lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    let fe_extra = "  http-request set-header X-Glitches %[fc_glitches]\n";
+    let (s, _lb) = one_server_site(app.port, "", fe_extra, true);
     // SETTINGS and 150 PINGs at once: 100 control frames a second are free, 51 are glitches.
     let mut c = TcpStream::connect(("127.0.0.1", s.h2c)).unwrap();
     let mut out = PREFACE.to_vec();
