@@ -61,6 +61,7 @@ fn main() {
         dst: Some(SocketAddr::from(([10, 0, 0, 2], 443))),
         tls: None,
         h2: false,
+        glitches: None,
     };
     let nbsrv = |_: usize| 2;
     let s = RequestSample {

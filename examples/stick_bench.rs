@@ -66,6 +66,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
         dst: Some(SocketAddr::from(([10, 0, 0, 2], 80))),
         tls: None,
         h2: false,
+        glitches: None,
     };
     let nbsrv = |_: usize| 1;
     let one = || {

@@ -281,18 +281,25 @@ backend other\n  server gone 127.0.0.1:{dead}\n",
     assert!(r.starts_with("HTTP/2 503"), "{r}");
     assert!(r.contains("503 Service Unavailable"), "{r}");
     assert!(header(&r, "connection").is_none(), "{r}");
-    let log = lb.log();
-    assert!(
-        log.contains("fe~ app/live") && log.contains(" SC-- "),
-        "{log}"
-    );
+    // (The stream's log line is written after its last frame: wait for it.)
+    let logged = eventually(Duration::from_secs(5), || {
+        let log = lb.log();
+        (log.contains("fe~ app/live") && log.contains(" SC-- ")).then_some(())
+    });
+    assert!(logged.is_some(), "{}", lb.log());
 }
 
 // ---------------------------------------------------------------------------------------
 // A raw HTTP/2 client for the attacks: frames written by hand.
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const RST_STREAM: u8 = 3;
 const GOAWAY: u8 = 7;
+const PROTOCOL_ERROR: u32 = 0x1;
+const FLOW_CONTROL_ERROR: u32 = 0x3;
+const STREAM_CLOSED: u32 = 0x5;
+const FRAME_SIZE_ERROR: u32 = 0x6;
+const COMPRESSION_ERROR: u32 = 0x9;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
@@ -316,6 +323,10 @@ fn get_block(path: &str) -> Vec<u8> {
 /// What a connection saw of the server until it closed (or the deadline).
 struct Seen {
     goaways: Vec<u32>,
+    /// RST_STREAMs: (stream, error code).
+    resets: Vec<(u32, u32)>,
+    /// The payloads of the DATA frames, in order.
+    data: Vec<u8>,
     /// Every frame: (type, flags, stream).
     frames: Vec<(u8, u8, u32)>,
     closed: bool,
@@ -328,6 +339,8 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
         .unwrap();
     let mut seen = Seen {
         goaways: Vec::new(),
+        resets: Vec::new(),
+        data: Vec::new(),
         frames: Vec::new(),
         closed: false,
     };
@@ -365,6 +378,16 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
                 let p = &buf[at + 9..];
                 seen.goaways
                     .push(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+            }
+            if buf[at + 3] == 0 && seen.data.len() < 1 << 20 {
+                seen.data.extend_from_slice(&buf[at + 9..at + 9 + len]);
+            }
+            if buf[at + 3] == RST_STREAM && len == 4 {
+                let p = &buf[at + 9..];
+                seen.resets.push((
+                    id & 0x7fff_ffff,
+                    u32::from_be_bytes([p[0], p[1], p[2], p[3]]),
+                ));
             }
             at += 9 + len;
         }
@@ -427,17 +450,22 @@ fn attack(
 
 fn attack_site(global: &str) -> (Site, Corelb, Serve) {
     let app = Serve::start("app", &[]);
+    let (s, lb) = one_server_site(app.port, global, "", false);
+    (s, lb, app)
+}
+
+/// The frontend of [`config`] with both backends on one server at `port`; `httplog` as asked.
+fn one_server_site(port: u16, global: &str, fe_extra: &str, httplog: bool) -> (Site, Corelb) {
     let s = site();
     let backends = format!(
-        "backend app\n  server app 127.0.0.1:{}\nbackend other\n  server app 127.0.0.1:{}\n",
-        app.port, app.port
+        "backend app\n  server app 127.0.0.1:{port}\nbackend other\n  server app 127.0.0.1:{port}\n"
     );
-    let lb = Corelb::start(
-        &config(&s, global, "", &backends).replace("  option httplog\n", ""),
-        &[],
-        &[s.tls, s.h2c, s.h1],
-    );
-    (s, lb, app)
+    let mut cfg = config(&s, global, fe_extra, &backends);
+    if !httplog {
+        cfg = cfg.replace("  option httplog\n", "");
+    }
+    let lb = Corelb::start(&cfg, &[], &[s.tls, s.h2c, s.h1]);
+    (s, lb)
 }
 
 fn assert_cut_off(seen: &Seen, normal: &[String]) {
@@ -660,4 +688,279 @@ fn stats_page_admin_form_posted_over_h2() {
     let csv = curl_h2c(s.h2c, "/admin?stats;csv", &[]);
     let csv = &csv[csv.find("# pxname").expect("csv")..];
     assert_eq!(csv_field(csv, "b", "status"), "MAINT", "{csv}");
+}
+
+/// Sends the preface, an empty SETTINGS and `frames` on a new h2c connection; returns what
+/// came back until the server closed it (or 5 s).
+fn exchange_frames(port: u16, frames: &[Vec<u8>]) -> Seen {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(PREFACE).unwrap();
+    c.write_all(&frame(4, 0, 0, &[])).unwrap();
+    for f in frames {
+        c.write_all(f).unwrap();
+    }
+    read_frames(c, Duration::from_secs(5), Arc::new(AtomicBool::new(false)))
+}
+
+#[test]
+fn malformed_frames_end_the_connection_with_the_error_code_rfc_9113_names() {
+    let (s, _lb, _app) = attack_site("");
+    let setting = |id: u16, v: u32| {
+        let mut p = id.to_be_bytes().to_vec();
+        p.extend_from_slice(&v.to_be_bytes());
+        p
+    };
+    let mut wrong = Vec::new();
+    // Connection errors (GOAWAY): RFC 9113 §6.5, §6.7, §6.9, §6.4, §6.5.2, §4.3.
+    for (what, frames, code) in [
+        (
+            "PING of 7 bytes",
+            vec![frame(6, 0, 0, &[0; 7])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "PING of 9 bytes",
+            vec![frame(6, 0, 0, &[0; 9])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "SETTINGS of 5 bytes",
+            vec![frame(4, 0, 0, &[0; 5])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "SETTINGS ACK with a payload",
+            vec![frame(4, 1, 0, &[0; 6])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "WINDOW_UPDATE of 3 bytes",
+            vec![frame(8, 0, 0, &[0, 0, 1])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "RST_STREAM of 3 bytes",
+            vec![
+                frame(1, 0x5, 1, &get_block("/?delay=1s")),
+                frame(3, 0, 1, &[0; 3]),
+            ],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "SETTINGS_INITIAL_WINDOW_SIZE 2^31",
+            vec![frame(4, 0, 0, &setting(4, 1 << 31))],
+            FLOW_CONTROL_ERROR,
+        ),
+        (
+            "a HEADERS block naming HPACK index 0",
+            vec![frame(1, 0x5, 1, &[0x80])],
+            COMPRESSION_ERROR,
+        ),
+    ] {
+        let seen = exchange_frames(s.h2c, &frames);
+        if seen.goaways != [code] || !seen.closed {
+            wrong.push(format!(
+                "{what}: GOAWAY {:?}, closed {}",
+                seen.goaways, seen.closed
+            ));
+        }
+    }
+    // Stream errors (RST_STREAM), the connection stays: §6.3, §5.1 half-closed (remote),
+    // §8.1 (a malformed trailer section).
+    for (what, frames, code) in [
+        (
+            "PRIORITY of 4 bytes",
+            vec![frame(2, 0, 1, &[0; 4])],
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "DATA on a half-closed (remote) stream",
+            vec![
+                frame(1, 0x5, 1, &get_block("/?delay=1s")),
+                frame(0, 0x1, 1, b"late"),
+            ],
+            STREAM_CLOSED,
+        ),
+        (
+            "HEADERS on a half-closed (remote) stream",
+            vec![
+                frame(1, 0x5, 1, &get_block("/?delay=1s")),
+                frame(1, 0x5, 1, &get_block("/")),
+            ],
+            STREAM_CLOSED,
+        ),
+        (
+            "a trailer section with a pseudo-header (:path /)",
+            vec![
+                frame(1, 0x4, 1, &get_block("/?delay=1s")),
+                frame(1, 0x5, 1, &[0x84]),
+            ],
+            PROTOCOL_ERROR,
+        ),
+    ] {
+        let mut frames = frames;
+        // Then a request of its own on the same connection: answered.
+        frames.push(frame(1, 0x5, 3, &get_block("/")));
+        let seen = exchange_frames(s.h2c, &frames);
+        let answered = seen.frames.iter().any(|f| f.0 == 1 && f.2 == 3);
+        if !seen.resets.contains(&(1, code)) || !seen.goaways.is_empty() || !answered {
+            wrong.push(format!(
+                "{what}: RST_STREAM {:?}, GOAWAY {:?}, next stream answered {answered}",
+                seen.resets, seen.goaways
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// A gRPC-like HTTP/1.1 server: keeps each request it gets (head and chunked body, trailer
+/// section included) and answers with a chunked body and a trailer section.
+fn trailer_server(seen: Arc<std::sync::Mutex<Vec<String>>>) -> Backend {
+    Backend::start(move |mut s| {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+            let body = &buf[head_end + 4..];
+            let ended = !head.contains("transfer-encoding: chunked")
+                || ((body.starts_with(b"0\r\n") || body.windows(5).any(|w| w == b"\r\n0\r\n"))
+                    && body.ends_with(b"\r\n\r\n"));
+            if !ended {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                continue;
+            }
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf).into_owned());
+            buf.clear();
+            let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\n\
+                          transfer-encoding: chunked\r\ntrailer: grpc-status, grpc-message\r\n\r\n\
+                          5\r\nhello\r\n0\r\ngrpc-status: 0\r\nGrpc-Message: fine\r\n\r\n";
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn trailers_cross_both_ways_and_pseudo_headers_in_them_reset_the_stream() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = trailer_server(seen.clone());
+    let (s, _lb) = one_server_site(app.port, "", "", true);
+    let dir = TempDir::new("h2-trailers");
+    let body = dir.write("body", "abc");
+    // A request body of unknown length (chunked to the server) and its trailers.
+    let out = Command::new("nghttp")
+        .args(["-v", "--no-content-length", "-d"])
+        .arg(&body)
+        .args(["--trailer", "x-checksum: 42"])
+        .arg(format!("http://127.0.0.1:{}/pkg.Svc/Call", s.h2c))
+        .output()
+        .expect("nghttp");
+    let out = String::from_utf8_lossy(&out.stdout);
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}\n{out}");
+    let req = &got[0];
+    assert!(req.starts_with("POST /pkg.Svc/Call HTTP/1.1\r\n"), "{req}");
+    assert!(
+        req.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked\r\n"),
+        "{req}"
+    );
+    assert!(
+        req.ends_with("\r\n3\r\nabc\r\n0\r\nx-checksum: 42\r\n\r\n"),
+        "{req:?}"
+    );
+    // The response's trailer section comes as a HEADERS frame that ends the stream (nghttp
+    // prints a frame's fields before the frame).
+    let after_data = out
+        .rfind("recv DATA frame")
+        .map(|i| &out[i..])
+        .unwrap_or("");
+    let fields = after_data.find("recv HEADERS frame").unwrap_or(0);
+    assert!(after_data.contains("grpc-status: 0"), "{out}");
+    assert!(after_data[..fields].contains("grpc-message: fine"), "{out}");
+    assert!(after_data[fields..].contains("END_STREAM"), "{out}");
+    assert!(out.contains("hello"), "{out}");
+    // A trailer section with a pseudo-header is malformed: RST_STREAM PROTOCOL_ERROR.
+    let seen = exchange_frames(
+        s.h2c,
+        &[
+            frame(1, 0x4, 1, &get_block("/")),
+            frame(0, 0, 1, b"abc"),
+            frame(1, 0x5, 1, &[0x84]),
+        ],
+    );
+    assert!(
+        seen.resets.contains(&(1, PROTOCOL_ERROR)),
+        "{:?}",
+        seen.frames
+    );
+}
+
+#[test]
+fn max_total_streams_sends_a_graceful_goaway_and_serves_the_streams_sent() {
+    let app = Serve::start("app", &[]);
+    let (s, _lb) = one_server_site(app.port, "  tune.h2.fe.max-total-streams 3\n", "", true);
+    let nghttp = |n: usize| {
+        // (Distinct URLs: nghttp asks for each URL once.)
+        let out = Command::new("nghttp")
+            .arg("-v")
+            .args((0..n).map(|i| format!("http://127.0.0.1:{}/?{i}", s.h2c)))
+            .output()
+            .expect("nghttp");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Under the limit: no GOAWAY.
+    let out = nghttp(2);
+    assert!(!out.contains("recv GOAWAY"), "{out}");
+    // At the limit: GOAWAY NO_ERROR (graceful: 2^31-1 first), and every stream the client
+    // sent is answered whole. (HAProxy serves the streams in flight too.)
+    let out = nghttp(4);
+    assert!(
+        out.contains("last_stream_id=2147483647, error_code=NO_ERROR"),
+        "{out}"
+    );
+    let answered = out
+        .lines()
+        .filter(|l| l.contains("recv DATA frame") && l.contains("flags=0x01"))
+        .count();
+    assert_eq!(answered, 4, "{out}");
+}
+
+#[test]
+fn fc_glitches_counts_the_connections_glitches() {
+    let app = Serve::start("app", &[]);
+    let fe_extra = "  http-request set-header X-Glitches %[fc_glitches]\n";
+    let (s, _lb) = one_server_site(app.port, "", fe_extra, true);
+    // SETTINGS and 150 PINGs at once: 100 control frames a second are free, 51 are glitches.
+    let mut c = TcpStream::connect(("127.0.0.1", s.h2c)).unwrap();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(4, 0, 0, &[]));
+    for i in 0..150u64 {
+        out.extend(frame(6, 0, 0, &i.to_be_bytes()));
+    }
+    out.extend(frame(1, 0x5, 1, &get_block("/echo")));
+    c.write_all(&out).unwrap();
+    let seen = read_frames(c, Duration::from_secs(2), Arc::new(AtomicBool::new(false)));
+    let echo = String::from_utf8_lossy(&seen.data).to_ascii_lowercase();
+    assert!(echo.contains(r#"["x-glitches","51"]"#), "{echo}");
+    // HTTP/1.1 measures no glitches: the fetch finds nothing.
+    let (h1, err) = curl(&[&format!("http://127.0.0.1:{}/echo", s.h1)]);
+    let h1 = h1.to_ascii_lowercase();
+    assert!(
+        !h1.contains("x-glitches: 0") && h1.contains("/echo"),
+        "{h1} {err}"
+    );
 }

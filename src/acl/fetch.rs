@@ -56,6 +56,8 @@ pub enum Fetch {
     SslFcProtocol,
     /// `ssl_fc_alpn`.
     SslFcAlpn,
+    /// `fc_glitches`: the HTTP/2 connection's glitch score (nothing on other connections).
+    FcGlitches,
     /// `req.proto_http`, `req_proto_http`: the request is HTTP.
     ProtoHttp,
     /// `method`.
@@ -208,6 +210,7 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "cookie",
     "dst",
     "dst_port",
+    "fc_glitches",
     "hdr",
     "hdr_cnt",
     "hdr_ip",
@@ -530,6 +533,7 @@ impl Fetch {
             "ssl_fc_sni" => plain(Fetch::SslFcSni)?,
             "ssl_fc_protocol" => plain(Fetch::SslFcProtocol)?,
             "ssl_fc_alpn" => plain(Fetch::SslFcAlpn)?,
+            "fc_glitches" => plain(Fetch::FcGlitches)?,
             "req.proto_http" | "req_proto_http" => plain(Fetch::ProtoHttp)?,
             "method" => plain(Fetch::Method)?,
             "url" => plain(Fetch::Url)?,
@@ -836,6 +840,7 @@ impl Fetch {
             Fetch::SslFcSni => one(f, s.ssl_fc_sni().map(Value::Str)),
             Fetch::SslFcProtocol => one(f, s.ssl_fc_protocol().map(Value::Str)),
             Fetch::SslFcAlpn => one(f, s.ssl_fc_alpn().map(Value::Str)),
+            Fetch::FcGlitches => one(f, s.fc_glitches().map(|g| Value::Int(i64::from(g)))),
             Fetch::ProtoHttp => one(f, s.url().map(|_| Value::Bool(true))),
             Fetch::Method => one(f, s.method().map(Value::Str)),
             Fetch::Url => one(f, s.url().map(Value::Str)),

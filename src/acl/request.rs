@@ -29,6 +29,8 @@ pub struct ConnInfo {
     pub tls: Option<TlsInfo>,
     /// The requests are HTTP/2 streams: `req.ver` is `2.0`.
     pub h2: bool,
+    /// The HTTP/2 connection's glitch score, kept current by its reader (`fc_glitches`).
+    pub glitches: Option<std::rc::Rc<std::cell::Cell<u32>>>,
 }
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
@@ -112,6 +114,9 @@ impl Sample for RequestSample<'_> {
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         self.conn.tls.as_ref().and_then(|t| t.alpn)
     }
+    fn fc_glitches(&self) -> Option<u32> {
+        self.conn.glitches.as_ref().map(|g| g.get())
+    }
     fn nbsrv(&self, backend: usize) -> u32 {
         (self.nbsrv)(backend)
     }
@@ -172,6 +177,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         self.request.ssl_fc_alpn()
     }
+    fn fc_glitches(&self) -> Option<u32> {
+        self.request.fc_glitches()
+    }
     fn nbsrv(&self, backend: usize) -> u32 {
         self.request.nbsrv(backend)
     }
@@ -204,6 +212,7 @@ impl RawRequest {
             dst: Some(SocketAddr::from(([192, 0, 2, 1], 80))),
             tls: None,
             h2: false,
+            glitches: None,
         }
     }
 

@@ -45,6 +45,10 @@ pub trait Sample {
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         None
     }
+    /// The connection's glitch score so far (`fc_glitches`), where it is measured (HTTP/2).
+    fn fc_glitches(&self) -> Option<u32> {
+        None
+    }
     /// Usable servers in backend number `backend` (as resolved by
     /// [`super::Cond::resolve_backends`]): HAProxy's `nbsrv`.
     fn nbsrv(&self, backend: usize) -> u32;

@@ -113,6 +113,11 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
         Supported(g::h2_glitches_threshold),
         0,
     ),
+    kw(
+        "tune.h2.fe.max-total-streams",
+        Supported(g::h2_max_total_streams),
+        0,
+    ),
     kw("tune.pipesize", Supported(g::pipesize), 0),
     kw("maxpipes", Supported(g::maxpipes), 0),
     kw("tune.corelb.pump", Supported(g::pump), 0),

@@ -91,6 +91,9 @@ pub struct H2Tune {
     pub initial_window_size: u32,
     /// `tune.h2.fe.glitches-threshold`: 0 turns the glitch limit off.
     pub glitches_threshold: u32,
+    /// `tune.h2.fe.max-total-streams`: streams a connection may open before it is asked to
+    /// go away (graceful GOAWAY); 0, the default, sets no limit.
+    pub max_total_streams: u32,
 }
 
 impl Default for H2Tune {
@@ -100,6 +103,7 @@ impl Default for H2Tune {
             header_table_size: 4096,
             initial_window_size: 65535,
             glitches_threshold: 1000,
+            max_total_streams: 0,
         }
     }
 }

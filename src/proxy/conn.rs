@@ -123,6 +123,7 @@ pub async fn handle(
                 dst: client.local_addr().ok(),
                 tls: None,
                 h2: false,
+                glitches: None,
             };
             let fd = crate::sys::fd(&client);
             if !inspect::early_rules(&shard.shared, px, true, &conn, fd, &mut accept_proxy) {
@@ -252,6 +253,7 @@ async fn serve(
                 dst: dst.or_else(|| tcp.local_addr().ok()),
                 tls: tls.as_ref().map(acl_tls),
                 h2: false,
+                glitches: None,
             };
             let fd = crate::sys::fd(tcp);
             if !inspect::early_rules(&shard.shared, px, false, &conn, fd, &mut false) {

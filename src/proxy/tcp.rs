@@ -99,6 +99,7 @@ pub async fn session(
             dst: Some(local_addr(client.tcp(), &mut dst)),
             tls,
             h2: false,
+            glitches: None,
         };
         match crate::proxy::inspect::route_tcp(&shard, &fe, &mut client, &conn, &mut early).await {
             crate::proxy::inspect::Routed::Backend(b) => backend = b,

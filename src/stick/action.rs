@@ -155,6 +155,7 @@ mod tests {
             dst: Some("192.0.2.1:80".parse().unwrap()),
             tls: None,
             h2: false,
+            glitches: None,
         };
         let t = tables.get(0).unwrap();
         let key = t.parse_key("192.0.2.7").unwrap();

@@ -180,14 +180,38 @@ pub(crate) fn tune_bufsize(p: &mut Parser, w: &[String], loc: &Loc) {
 }
 
 /// `tune.h2.fe.max-concurrent-streams` and its older name `tune.h2.max-concurrent-streams`.
+/// `tune.h2.fe.max-concurrent-streams <n> [rq-load ignore] [min <n>]`: `rq-load ignore`
+/// (HAProxy's default) is accepted; a load target is not (no run-queue load measure here).
 pub(crate) fn h2_max_concurrent_streams(p: &mut Parser, w: &[String], loc: &Loc) {
-    if w.len() > 2 {
-        p.diags.error(
-            loc,
-            format!("'{}': only the number is supported (no rq-load)", w[0]),
-        );
-    } else if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, &mut p.diags) {
+    let mut rest = w.get(2..).unwrap_or_default().iter().map(String::as_str);
+    while let Some(opt) = rest.next() {
+        let ok = match opt {
+            "rq-load" => rest.next() == Some("ignore"),
+            "min" => rest
+                .next()
+                .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1)),
+            _ => false,
+        };
+        if !ok {
+            p.diags.error(
+                loc,
+                format!(
+                    "'{}': after the number only 'rq-load ignore' and 'min <n>' are supported (no rq-load target: corelb does not measure run-queue load)",
+                    w[0]
+                ),
+            );
+            return;
+        }
+    }
+    if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, &mut p.diags) {
         p.global.h2.max_concurrent_streams = v as u32;
+    }
+}
+
+/// `tune.h2.fe.max-total-streams`: 0 (no limit) up to HTTP/2's 2^30 client streams.
+pub(crate) fn h2_max_total_streams(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, 1 << 30, loc, &mut p.diags) {
+        p.global.h2.max_total_streams = v as u32;
     }
 }
 

@@ -324,7 +324,7 @@ fn proxy_stats_keywords_with_haproxys_defaults() {
 #[test]
 fn tune_h2_and_bind_proto() {
     let (c, d) = parse_text(
-        "global\n tune.h2.fe.max-concurrent-streams 20\n tune.h2.header-table-size 0\n tune.h2.fe.initial-window-size 1048576\n tune.h2.fe.glitches-threshold 0\nlisten x\n bind :1 proto h2\n bind :2\n",
+        "global\n tune.h2.fe.max-concurrent-streams 20 rq-load ignore min 5\n tune.h2.header-table-size 0\n tune.h2.fe.initial-window-size 1048576\n tune.h2.fe.glitches-threshold 0\n tune.h2.fe.max-total-streams 1000\nlisten x\n bind :1 proto h2\n bind :2\n",
     );
     assert_eq!(d.errors(), 0, "{:?}", d.list);
     let c = c.unwrap();
@@ -334,6 +334,8 @@ fn tune_h2_and_bind_proto() {
         (h2.initial_window_size, h2.glitches_threshold),
         (1 << 20, 0)
     );
+    assert_eq!(h2.max_total_streams, 1000);
+    assert_eq!(crate::config::H2Tune::default().max_total_streams, 0);
     let binds: Vec<bool> = c.proxies[0].binds.iter().map(|b| b.h2).collect();
     assert_eq!(binds, [true, false]);
     assert_eq!(crate::config::H2Tune::default().max_concurrent_streams, 100);
@@ -344,7 +346,15 @@ fn tune_h2_and_bind_proto() {
         ),
         (
             "global\n tune.h2.fe.max-concurrent-streams 10 rq-load auto\n",
-            "no rq-load",
+            "no rq-load target",
+        ),
+        (
+            "global\n tune.h2.fe.max-concurrent-streams 10 rq-load 80 min 5\n",
+            "no rq-load target",
+        ),
+        (
+            "global\n tune.h2.fe.max-total-streams 2000000000\n",
+            "tune.h2.fe.max-total-streams",
         ),
         (
             "global\n tune.h2.header-table-size 70000\n",

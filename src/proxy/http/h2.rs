@@ -26,6 +26,8 @@
 //!   DATA frames beyond a budget per second, and small CONTINUATION frames, are glitches;
 //!   at 75 % of `tune.h2.fe.glitches-threshold` the connection is asked to go away
 //!   (GOAWAY NO_ERROR), at 100 % it is closed with GOAWAY ENHANCE_YOUR_CALM;
+//! - `max-total-streams`: after that many streams, a graceful GOAWAY (HAProxy 3.0's
+//!   behaviour: the streams the client sent before it saw the GOAWAY are still served);
 //! - memory: per stream, h2's receive window, one DATA frame, two `tune.bufsize` buffers and
 //!   `tune.bufsize` of unsent response; per connection, at most `max-concurrent-streams`
 //!   streams' work.
@@ -177,6 +179,8 @@ struct Wire<T> {
     io: T,
     meter: FrameMeter,
     calm: Rc<Cell<Calm>>,
+    /// The score so far, for `fc_glitches`.
+    glitches: Rc<Cell<u32>>,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
@@ -200,6 +204,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
             }
         };
         let v = this.meter.feed(&buf[..n], Instant::now());
+        this.glitches.set(this.meter.glitches);
         if v > this.calm.get() {
             this.calm.set(v);
         }
@@ -305,7 +310,9 @@ pub async fn session<T>(
     T: AsyncRead + AsyncWrite + Unpin,
 {
     info.h2 = true;
-    let ctx = Rc::new(Ctx::new(shard, fe, info));
+    let mut ctx = Ctx::new(shard, fe, info);
+    let glitches = ctx.glitch_counter();
+    let ctx = Rc::new(ctx);
     let tune = ctx.shard.shared.cfg.global.h2.clone();
     let fe_px = ctx.fe_px();
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
@@ -319,6 +326,7 @@ pub async fn session<T>(
             io: &mut *io,
             meter: FrameMeter::new(tune.glitches_threshold),
             calm: calm.clone(),
+            glitches,
         };
         let bufsize = ctx.bufsize();
         let window = tune.initial_window_size;
@@ -361,6 +369,8 @@ pub async fn session<T>(
         let shared = ctx.shard.shared.clone();
         let control = &shared.control;
         let mut first = true;
+        // Streams taken so far, for `tune.h2.fe.max-total-streams`.
+        let mut taken = 0u32;
         let mut stopping = false;
         let mut handled = Calm::Fine;
         let mut stop = std::pin::pin!(control.wait_stop());
@@ -440,6 +450,13 @@ pub async fn session<T>(
                     let live = Live(streams.clone());
                     glommio::spawn_local(stream(ctx.clone(), req, respond, first, live)).detach();
                     first = false;
+                    taken = taken.saturating_add(1);
+                    if taken == tune.max_total_streams {
+                        // The connection's lifetime is over (HAProxy's max-total-streams):
+                        // GOAWAY, the streams in flight (and those the client sent meanwhile)
+                        // finish, then the connection closes; the client reconnects.
+                        conn.graceful_shutdown();
+                    }
                 }
                 Event::Closed => break,
                 Event::Changed => {}
@@ -667,7 +684,8 @@ enum Out {
 /// How the HTTP/1 body the exchange writes maps to DATA frames.
 enum Framing {
     Length(u64),
-    Chunked(Dechunk),
+    /// With the trailer section's bytes as they pass (sent as a trailing HEADERS frame).
+    Chunked(Dechunk, Vec<u8>),
     /// Until the exchange ends.
     Close,
 }
@@ -797,7 +815,7 @@ impl StreamIo {
             BodyKind::None => None,
             BodyKind::ContentLength(0) => None,
             BodyKind::ContentLength(n) => Some(Framing::Length(n)),
-            BodyKind::Chunked => Some(Framing::Chunked(Dechunk::Size(0))),
+            BodyKind::Chunked => Some(Framing::Chunked(Dechunk::Size(0), Vec::new())),
             BodyKind::CloseDelimited | BodyKind::Tunnel => Some(Framing::Close),
         };
         let end = framing.is_none();
@@ -824,6 +842,54 @@ fn is_connection_specific(name: &[u8]) -> bool {
     ]
     .iter()
     .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// Whether a trailer field may cross between the versions: not the connection-specific
+/// ones HTTP/2 forbids, nor the framing and routing fields a trailer may not change (RFC
+/// 9110 §6.5.1).
+fn trailer_allowed(name: &[u8]) -> bool {
+    !is_connection_specific(name)
+        && ![&b"content-length"[..], b"host", b"trailer", b"te"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// An HTTP/1.1 trailer section's lines (`name: value`, CRLF or LF ended; the exchange's
+/// chunked scanner checked their syntax) as HTTP/2 fields.
+fn trailer_fields(lines: &[u8]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for line in lines.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if !trailer_allowed(name) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            map.append(n, v);
+        }
+    }
+    map
+}
+
+/// Writes an HTTP/2 request's trailers as the end of its chunked HTTP/1.1 body: the last
+/// chunk, the trailer section, the blank line.
+fn chunked_end(trailers: Option<&http::HeaderMap>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"0\r\n");
+    for (name, value) in trailers.into_iter().flatten() {
+        if trailer_allowed(name.as_str().as_bytes()) {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Flow-control capacity for up to `want` bytes on `s`.
@@ -869,17 +935,26 @@ impl AsyncWrite for StreamIo {
             let rest = &data[used..];
             let (skip, avail) = match framing {
                 Framing::Length(left) => (0, (*left).min(rest.len() as u64) as usize),
-                Framing::Chunked(d) => d.next(rest),
+                Framing::Chunked(d, trailers) => d.next(rest, trailers),
                 Framing::Close => (0, rest.len()),
             };
             used += skip;
             let ended = match framing {
                 Framing::Length(left) => *left == 0,
-                Framing::Chunked(d) => d.is_done(),
+                Framing::Chunked(d, _) => d.is_done(),
                 Framing::Close => false,
             };
             if ended {
-                let _ = s.send_data(Bytes::new(), true);
+                // The server's trailer section (gRPC's grpc-status) ends the stream as a
+                // HEADERS frame; without one, an empty DATA frame does.
+                match framing {
+                    Framing::Chunked(_, t) if !t.is_empty() => {
+                        let _ = s.send_trailers(trailer_fields(t));
+                    }
+                    _ => {
+                        let _ = s.send_data(Bytes::new(), true);
+                    }
+                }
                 this.out = Out::Done;
                 return Poll::Ready(Ok(data.len()));
             }
@@ -900,7 +975,7 @@ impl AsyncWrite for StreamIo {
             used += k;
             match framing {
                 Framing::Length(left) => *left -= k as u64,
-                Framing::Chunked(d) => d.sent(k),
+                Framing::Chunked(d, _) => d.sent(k),
                 Framing::Close => {}
             }
             if last {
@@ -956,10 +1031,17 @@ impl AsyncRead for StreamIo {
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(io::Error::other(e))),
                 Poll::Ready(None) => {
-                    this.req_done = true;
                     if this.chunked {
-                        this.pend.extend_from_slice(b"0\r\n\r\n");
+                        // The client's trailers (a HEADERS frame that ended the stream), if
+                        // any, go to the server in the chunked body's trailer section.
+                        let trailers = match this.body.poll_trailers(cx) {
+                            Poll::Ready(Ok(t)) => t,
+                            Poll::Ready(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
+                            Poll::Pending => return Poll::Pending,
+                        };
+                        chunked_end(trailers.as_ref(), &mut this.pend);
                     }
+                    this.req_done = true;
                 }
                 Poll::Pending => return Poll::Pending,
             }
@@ -985,8 +1067,9 @@ enum Dechunk {
 
 impl Dechunk {
     /// Skips framing at the start of `input`: how many bytes that was, and how many data
-    /// bytes follow it (call [`Dechunk::sent`] with what was used of them).
-    fn next(&mut self, input: &[u8]) -> (usize, usize) {
+    /// bytes follow it (call [`Dechunk::sent`] with what was used of them). The trailer
+    /// section's lines are appended to `trailers` (without the blank line that ends it).
+    fn next(&mut self, input: &[u8], trailers: &mut Vec<u8>) -> (usize, usize) {
         let mut i = 0;
         while i < input.len() {
             let c = input[i];
@@ -1026,6 +1109,9 @@ impl Dechunk {
                         b'\r' => Dechunk::Trailers(start),
                         _ => Dechunk::Trailers(false),
                     };
+                    if !(start && c == b'\r') && *self != Dechunk::Done {
+                        trailers.push(c);
+                    }
                 }
             }
             i += 1;
@@ -1051,13 +1137,15 @@ impl Dechunk {
 mod tests {
     use super::*;
 
-    fn data_of(body: &[u8], step: usize) -> (Vec<u8>, bool) {
+    /// The data, whether the body ended, and the trailer section's lines.
+    fn data_of(body: &[u8], step: usize) -> (Vec<u8>, bool, Vec<u8>) {
         let mut d = Dechunk::Size(0);
         let mut out = Vec::new();
+        let mut trailers = Vec::new();
         for piece in body.chunks(step) {
             let mut at = 0;
             loop {
-                let (skip, avail) = d.next(&piece[at..]);
+                let (skip, avail) = d.next(&piece[at..], &mut trailers);
                 at += skip;
                 if avail == 0 {
                     break;
@@ -1067,7 +1155,7 @@ mod tests {
                 at += avail;
             }
         }
-        (out, d.is_done())
+        (out, d.is_done(), trailers)
     }
 
     fn head_of(req: http::request::Builder, end: bool) -> Result<String, Malformed> {
@@ -1128,19 +1216,43 @@ mod tests {
 
     #[test]
     fn dechunk_follows_the_framing_in_any_split() {
-        let body = b"5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nx-t: 1\r\n\r\n";
+        let body = b"5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nx-t: 1\r\nGrpc-Status:  0 \r\n\r\n";
         for step in 1..body.len() {
             assert_eq!(
                 data_of(body, step),
-                (b"hello0123456789abcdef".to_vec(), true),
+                (
+                    b"hello0123456789abcdef".to_vec(),
+                    true,
+                    b"x-t: 1\r\nGrpc-Status:  0 \r\n".to_vec()
+                ),
                 "{step}"
             );
         }
         assert_eq!(
             data_of(b"3\r\nabc\r\n0\r\n\r\n", 64),
-            (b"abc".to_vec(), true)
+            (b"abc".to_vec(), true, Vec::new())
         );
-        assert_eq!(data_of(b"3\r\nabc\r\n", 64), (b"abc".to_vec(), false));
+        assert_eq!(
+            data_of(b"3\r\nabc\r\n", 64),
+            (b"abc".to_vec(), false, Vec::new())
+        );
+    }
+
+    #[test]
+    fn trailers_cross_between_versions_without_framing_fields() {
+        let t = trailer_fields(
+            b"x-t: 1\r\nGrpc-Status:  0 \r\nContent-Length: 5\nconnection: close\r\nx-t: 2\r\n",
+        );
+        assert_eq!(t.len(), 3, "{t:?}");
+        assert_eq!(t["grpc-status"], "0");
+        let xt: Vec<_> = t.get_all("x-t").iter().collect();
+        assert_eq!(xt, ["1", "2"]);
+        let mut out = Vec::new();
+        chunked_end(Some(&t), &mut out);
+        assert_eq!(out, b"0\r\nx-t: 1\r\nx-t: 2\r\ngrpc-status: 0\r\n\r\n");
+        out.clear();
+        chunked_end(None, &mut out);
+        assert_eq!(out, b"0\r\n\r\n");
     }
 
     fn frame(kind: u8, flags: u8, len: usize) -> Vec<u8> {

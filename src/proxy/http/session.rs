@@ -162,6 +162,7 @@ impl Ctx {
                 alpn: t.alpn.map(str::as_bytes),
             }),
             h2: info.h2,
+            glitches: None,
         };
         Ctx {
             shard,
@@ -171,6 +172,12 @@ impl Ctx {
             acl_conn,
             limits,
         }
+    }
+
+    /// The connection's glitch score as `fc_glitches` reads it; its reader (HTTP/2's frame
+    /// meter) keeps it current.
+    pub fn glitch_counter(&mut self) -> Rc<std::cell::Cell<u32>> {
+        self.acl_conn.glitches.get_or_insert_default().clone()
     }
 
     pub fn fe_px(&self) -> &Proxy {
