@@ -327,3 +327,29 @@ frontend stats
         assert_eq!(csv_field(&counted, sv, f), v, "{sv} {f}");
     }
 }
+
+/// The shard's io_uring counters (glommio's rings, published once a second) are served.
+#[test]
+fn shard_io_uring_counters_are_served() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let (web, stats) = (free_port(), free_port());
+    let _lb = Corelb::start(
+        &stats_config(web, stats, a.port, b.port),
+        &[],
+        &[web, stats],
+    );
+    for _ in 0..5 {
+        assert_eq!(request(web, "GET", "/echo", "", "").status, 200);
+    }
+    let value = |m: &str, name: &str| -> Option<u64> {
+        let line = m.lines().find(|l| l.starts_with(name))?;
+        line.rsplit(' ').next()?.parse().ok()
+    };
+    let got = eventually(Duration::from_secs(10), || {
+        let m = text(&request(stats, "GET", "/metrics", "", ""));
+        let enters = value(&m, "corelb_shard_io_uring_enters_total{shard=\"0\"}")?;
+        let subs = value(&m, "corelb_shard_io_uring_submissions_total{shard=\"0\"}")?;
+        (enters > 0 && subs > 0).then_some((enters, subs))
+    });
+    assert!(got.is_some(), "no io_uring counters for shard 0");
+}

@@ -681,6 +681,10 @@ pub struct ShardStats {
     pub log_drops: AtomicU64,
     pub buffers_reused: AtomicU64,
     pub buffers_allocated: AtomicU64,
+    /// Published with those: the shard's io_uring_enter calls and the submission queue
+    /// entries they submitted (glommio's rings; `glommio::io_uring_counters`).
+    pub uring_enters: AtomicU64,
+    pub uring_submissions: AtomicU64,
 }
 
 impl ShardStats {

@@ -85,6 +85,11 @@ impl Shard {
         let (reused, allocated) = super::buffers::counts();
         self.stats.buffers_reused.store(reused, Relaxed);
         self.stats.buffers_allocated.store(allocated, Relaxed);
+        let ring = glommio::io_uring_counters();
+        self.stats.uring_enters.store(ring.enters, Relaxed);
+        self.stats
+            .uring_submissions
+            .store(ring.submissions, Relaxed);
     }
 }
 

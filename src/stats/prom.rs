@@ -816,7 +816,7 @@ fn process(i: &Info, out: &mut String) {
 
 fn shards(s: &[ShardInfo], out: &mut String) {
     type Get = fn(&ShardInfo) -> u64;
-    let fams: [(&str, &str, Get); 9] = [
+    let fams: [(&str, &str, Get); 11] = [
         (
             "accepted_connections_total",
             "Connections accepted by this shard",
@@ -861,6 +861,16 @@ fn shards(s: &[ShardInfo], out: &mut String) {
             "dropped_logs_total",
             "Log lines this shard dropped because a target did not keep up (published once a second)",
             |x| x.log_drops,
+        ),
+        (
+            "io_uring_submissions_total",
+            "io_uring submission queue entries this shard submitted (published once a second)",
+            |x| x.uring_submissions,
+        ),
+        (
+            "io_uring_enters_total",
+            "io_uring_enter system calls this shard made (published once a second)",
+            |x| x.uring_enters,
         ),
     ];
     for (suffix, help, get) in fams {

@@ -46,6 +46,8 @@ pub struct ShardInfo {
     pub buffers_allocated: u64,
     pub checks: u64,
     pub log_drops: u64,
+    pub uring_enters: u64,
+    pub uring_submissions: u64,
 }
 
 /// Every row in HAProxy's order (per proxy: frontend, listeners, servers, backend) and
@@ -241,6 +243,8 @@ pub fn take(shared: &Shared) -> Snapshot {
                 buffers_allocated: g(&p.buffers_allocated),
                 checks: g(&p.checks),
                 log_drops: g(&p.log_drops),
+                uring_enters: g(&p.uring_enters),
+                uring_submissions: g(&p.uring_submissions),
             }
         })
         .collect();

@@ -26,6 +26,15 @@ fn main() {
 
     let src = liburing.join("src");
 
+    // corelb: the C sources are named, so that editing them rebuilds liburing. Without
+    // any rerun-if line cargo was meant to re-run this script when a file of the package
+    // changed, but a change to liburing/src/syscall.c left a stale liburing.a behind
+    // (an undefined symbol at link time) in an existing target directory.
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=rusturing.c");
+    println!("cargo:rerun-if-changed={}", src.display());
+    println!("cargo:rerun-if-env-changed=GLOMMIO_LIBURING_DIR");
+
     // liburing
     Build::new()
         .file(src.join("setup.c"))

@@ -704,6 +704,28 @@ impl<'a> Sum<&'a RingIoStats> for RingIoStats {
     }
 }
 
+/// corelb: how often this thread has entered the kernel for its io_uring rings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingCounters {
+    /// `io_uring_enter` system calls (submissions, waits and completion flushes).
+    pub enters: u64,
+    /// Submission queue entries those calls handed to the kernel.
+    pub submissions: u64,
+}
+
+/// corelb: the io_uring counters of the calling thread, i.e. of the executor running
+/// on it (an executor's rings are entered only from its own thread). Both count from
+/// the thread's start and never decrease; zero on a thread that runs no executor.
+pub fn io_uring_counters() -> RingCounters {
+    let (mut enters, mut submissions) = (0, 0);
+    // SAFETY: writes two u64s through valid pointers; reads thread-local counters.
+    unsafe { crate::uring_sys::glommio_uring_counters(&mut enters, &mut submissions) };
+    RingCounters {
+        enters,
+        submissions,
+    }
+}
+
 /// Stores information about IO
 #[derive(Debug)]
 pub struct IoStats {

@@ -58,11 +58,29 @@ int __sys_io_uring_setup(unsigned entries, struct io_uring_params *p)
 	return syscall(__NR_io_uring_setup, entries, p);
 }
 
+/*
+ * corelb: this thread's io_uring_enter calls and the SQEs they submitted. Every enter
+ * of glommio's rings goes through here, and each executor owns its rings on one
+ * thread, so a thread-local pair is a per-executor count; read by
+ * glommio_uring_counters() (glommio::io_uring_counters()).
+ */
+static __thread unsigned long long corelb_enters, corelb_submitted;
+
+void glommio_uring_counters(unsigned long long *enters, unsigned long long *submitted)
+{
+	*enters = corelb_enters;
+	*submitted = corelb_submitted;
+}
+
 int __sys_io_uring_enter2(int fd, unsigned to_submit, unsigned min_complete,
 			 unsigned flags, sigset_t *sig, int sz)
 {
-	return syscall(__NR_io_uring_enter, fd, to_submit, min_complete,
+	int ret = syscall(__NR_io_uring_enter, fd, to_submit, min_complete,
 			flags, sig, sz);
+	corelb_enters++;
+	if (ret > 0 && to_submit)
+		corelb_submitted += ret;
+	return ret;
 }
 
 int __sys_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete,

@@ -1499,6 +1499,16 @@ impl LocalExecutor {
                         // test again here. We can't test *just* here because the main
                         // future is probably the one setting up the task queues and etc.
                         break t.unwrap();
+                    } else if spin_before_park.is_zero() {
+                        // corelb: without spinning, the one spin_poll_io() upstream made
+                        // here did what park() does first (reap completions, timers and
+                        // remote wake-ups; sleep only if none) but also submitted the
+                        // pending SQEs with an io_uring_enter of its own. park() now
+                        // submits them with the sleep's wait, in one enter.
+                        this.parker
+                            .park()
+                            .expect("Failed to park! This is actually pretty bad!");
+                        pre_time = Instant::now();
                     } else {
                         while !this.reactor.spin_poll_io().unwrap() {
                             if pre_time.elapsed() > spin_before_park {

@@ -1085,22 +1085,41 @@ impl SleepableRing {
 
     /// corelb: sleep on this ring while the poll that links the rings is still armed
     /// from an earlier sleep (Reactor::link_rings_and_sleep), without adding another.
+    /// SQEs staged by `stage_submissions` are submitted by the same io_uring_enter.
     fn wait_linked(&mut self) -> io::Result<usize> {
-        self.ring
-            .cq()
-            .wait(1)
-            .map(|_| 1)
+        self.submit_and_wait()
             .or_else(Reactor::busy_ok)
             .or_else(Reactor::again_ok)
             .or_else(Reactor::intr_ok)
     }
 
-    fn sleep(&mut self, link: &Source) -> io::Result<usize> {
-        assert_eq!(
-            self.waiting_kernel_submission(),
-            0,
-            "sleeping with pending SQEs"
-        );
+    /// corelb: one io_uring_enter that submits what is staged in the SQ ring and waits
+    /// for a completion (upstream submitted, then waited: two enters per sleep). The
+    /// kernel submits first, then waits; a submitted SQE that completes at once (a poll
+    /// on a socket already readable) ends the wait at once. Returns the SQEs submitted.
+    fn submit_and_wait(&mut self) -> io::Result<usize> {
+        let x = self.ring.submit_sqes_and_wait(1)? as usize;
+        self.in_kernel += x;
+        Ok(x)
+    }
+
+    /// corelb: moves this ring's queued submissions into its SQ ring without entering
+    /// the kernel (unless the SQ ring fills: then what it holds is submitted), so that a
+    /// sleep can submit them with its wait. Cancellations are flushed before this.
+    fn stage_submissions(&mut self) -> io::Result<usize> {
+        let q = self.submission_queue();
+        let mut queue = q.borrow_mut();
+        self.consume_sqe_queue(&mut queue.submissions, false)
+    }
+
+    /// corelb: `can_sleep`, with SQEs staged in the SQ ring allowed: the sleep submits them.
+    fn can_sleep_submitting(&self) -> bool {
+        self.submission_queue.borrow().is_empty() && self.waiting_kernel_collection() == 0
+    }
+
+    /// Adds the poll that links the rings and sleeps, submitting it (corelb: and what
+    /// `stage_submissions` staged) with the wait. Ok(true) when the poll was submitted.
+    fn sleep(&mut self, link: &Source) -> io::Result<bool> {
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
             let sqe_ptr = unsafe { sqe.raw_mut() as *mut _ };
             let op = UringDescriptor {
@@ -1122,29 +1141,28 @@ impl SleepableRing {
 
             // We have now prepared the SQE that links the two rings. We now need to submit
             // it successfully to be able to safely sleep.
-
-            if self
-                .submit_sqes()
+            //
+            // corelb: submitted together with the staged SQEs and the wait, in one
+            // io_uring_enter. The kernel consumes SQEs in order and waits only if it
+            // consumed them all; so the link (the last one) is in the kernel iff the SQ
+            // ring is empty afterwards, whatever the call returned (EINTR in the wait
+            // still returns the count submitted).
+            let r = self
+                .submit_and_wait()
                 .or_else(Reactor::busy_ok)
                 .or_else(Reactor::again_ok)
-                .or_else(Reactor::intr_ok)?
-                != 1
-            {
+                .or_else(Reactor::intr_ok);
+            if self.waiting_kernel_submission() != 0 {
                 // We failed to submit the `SQE` that links the rings. Just can't sleep.
                 // Waiting here is unsafe because we could end up waiting much longer than
                 // needed.
                 // We make the SQE a no-op and return
                 unsafe { crate::uring_sys::io_uring_prep_nop(sqe_ptr) };
+                r?;
                 Err(io::Error::from_raw_os_error(libc::EBUSY))
             } else {
-                // The rings are linked. Goodnight!
-                self.ring
-                    .cq()
-                    .wait(1)
-                    .map(|_| 1)
-                    .or_else(Reactor::busy_ok)
-                    .or_else(Reactor::again_ok)
-                    .or_else(Reactor::intr_ok)
+                // The rings are linked. Goodnight! (corelb: and we slept.)
+                r.map(|_| true)
             }
         } else {
             // Can't link rings because we ran out of `CQE`s. Just can't sleep.
@@ -1154,6 +1172,7 @@ impl SleepableRing {
                 .or_else(Reactor::busy_ok)
                 .or_else(Reactor::again_ok)
                 .or_else(Reactor::intr_ok)
+                .map(|_| false)
         }
     }
 }
@@ -1803,9 +1822,17 @@ impl Reactor {
             None,
             None,
         );
-        let r = ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {});
-        *kept = Some(link_rings);
-        r
+        // corelb: kept only if it reached the kernel: one that was not (its SQE made a
+        // NOP) never completes, and keeping it would make every later sleep a plain
+        // wait with nothing linking the latency ring.
+        match ring.sleep(&link_rings) {
+            Ok(true) => {
+                *kept = Some(link_rings);
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Self::busy_ok(e),
+        }
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1918,15 +1945,29 @@ impl Reactor {
         flush_cancellations!(into &mut woke; lat_ring, poll_ring, main_ring);
         // ... which happens right here. If you ever reorder this code just
         // be careful about this dependency.
-        flush_rings!(lat_ring, poll_ring, main_ring)?;
+        //
+        // corelb: when this call may sleep, the main ring's submissions are only staged
+        // in its SQ ring here: the sleep submits them with its wait (one io_uring_enter
+        // per sleep instead of two), and they are submitted below if it does not sleep.
+        // Not when cancellations wait in the SQ ring (flush_cancellations staged them):
+        // those complete at once, waking nobody, and would end the sleep at once; they
+        // are submitted and reaped first, as upstream does.
+        let may_sleep = preempt_timer().is_none() && woke == 0;
+        let cancels_staged = main_ring.waiting_kernel_submission() > 0;
+        flush_rings!(lat_ring, poll_ring)?;
+        if may_sleep && !cancels_staged {
+            main_ring.stage_submissions()?;
+        } else {
+            flush_rings!(main_ring)?;
+        }
         // pick up the results of any cancellations
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
         // If we generated any event so far, we can't sleep. Need to handle them.
-        let should_sleep = preempt_timer().is_none()
+        let should_sleep = may_sleep
             && (woke == 0)
             && poll_ring.can_sleep()
-            && main_ring.can_sleep()
+            && main_ring.can_sleep_submitting()
             && lat_ring.can_sleep();
 
         if should_sleep {
@@ -1981,6 +2022,10 @@ impl Reactor {
                 }
             }
         }
+        // corelb: what was staged for a sleep that did not happen (work found after all,
+        // remote wake-ups, no eventfd) goes to the kernel now. No system call when the
+        // sleep submitted it or there was nothing.
+        flush_rings!(main_ring)?;
 
         if let Some(preempt) = preempt_timer() {
             // corelb: arm a latency preemption timer only if none is armed and none

@@ -289,6 +289,9 @@ pub struct __kernel_timespec {
 
 #[link(name = "uring")]
 extern "C" {
+    // corelb: this thread's io_uring_enter calls and SQEs submitted (liburing/src/syscall.c).
+    pub fn glommio_uring_counters(enters: *mut u64, submitted: *mut u64);
+
     pub fn io_uring_queue_init(
         entries: libc::c_uint,
         ring: *mut io_uring,
