@@ -61,6 +61,7 @@ fn main() {
         dst: Some(SocketAddr::from(([10, 0, 0, 2], 443))),
         tls: None,
         h2: false,
+        vars: Default::default(),
     };
     let nbsrv = |_: usize| 2;
     let s = RequestSample {
@@ -69,6 +70,7 @@ fn main() {
         nbsrv: &nbsrv,
         stopping: false,
         stick: None,
+        txn: None,
     };
 
     let mut ctx = ParseCtx::new("myfrontend");

@@ -66,6 +66,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
         dst: Some(SocketAddr::from(([10, 0, 0, 2], 80))),
         tls: None,
         h2: false,
+        vars: Default::default(),
     };
     let nbsrv = |_: usize| 1;
     let one = || {
@@ -78,6 +79,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
             nbsrv: &nbsrv,
             stopping: false,
             stick: st,
+            txn: None,
         };
         let mut denied = false;
         for r in &fe.http_request {

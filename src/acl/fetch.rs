@@ -149,6 +149,14 @@ pub enum Fetch {
         /// Where the value starts.
         value_at: super::payload::LvOffset,
     },
+    /// `var(SCOPE.NAME[,DEFAULT])`: a variable (`set-var`), with the type it was stored
+    /// with; the default (a string) when it is not set.
+    Var {
+        /// The variable.
+        var: super::vars::VarRef,
+        /// What to return when it is not set.
+        default: Option<Box<[u8]>>,
+    },
     /// `req.ssl_sni`, `req_ssl_sni`: the SNI of a ClientHello not terminated here.
     ReqSslSni,
     /// `req.ssl_alpn`: the ALPN protocol names of that ClientHello.
@@ -254,6 +262,7 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "url_param",
     "urlp",
     "urlp_val",
+    "var",
     "wait_end",
 ];
 
@@ -560,6 +569,16 @@ impl Fetch {
                     })?,
                 )
             }
+            "var" => {
+                max_args(2)?;
+                let v = arg(0).filter(|a| !a.is_empty()).ok_or_else(|| {
+                    format!("fetch method '{kw}' : expected type 'string' at position 1, but got nothing")
+                })?;
+                Fetch::Var {
+                    var: super::vars::VarRef::parse(v)?,
+                    default: name(1),
+                }
+            }
             "hdr" | "req.hdr" => {
                 max_args(2)?;
                 Fetch::Hdr {
@@ -695,6 +714,7 @@ impl Fetch {
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
             Fetch::Method => SmpType::Meth,
             Fetch::Stick(f) => f.out_type(),
+            Fetch::Var { .. } => SmpType::Any,
             _ => SmpType::Str,
         }
     }
@@ -709,6 +729,7 @@ impl Fetch {
             | Fetch::Str(_)
             | Fetch::Bool(_)
             | Fetch::Nbsrv(_)
+            | Fetch::Var { .. }
             | Fetch::WaitEnd => Layer::Internal,
             Fetch::Src | Fetch::SrcPort | Fetch::Dst | Fetch::DstPort => Layer::L4,
             Fetch::SslFc | Fetch::SslFcSni | Fetch::SslFcProtocol => Layer::L5,
@@ -827,6 +848,9 @@ impl Fetch {
             Fetch::Stopping => one(f, Some(Value::Bool(s.stopping()))),
             Fetch::Int(i) => one(f, Some(Value::Int(*i))),
             Fetch::Str(v) => one(f, Some(Value::Str(v))),
+            Fetch::Var { var, default } => s.vars().with(var, |v| {
+                one(f, v.or(default.as_deref().map(Value::Str)));
+            }),
             Fetch::Bool(b) => one(f, Some(Value::Bool(*b))),
             Fetch::Src => one(f, s.src().map(|a| Value::Ip(a.ip()))),
             Fetch::SrcPort => one(f, s.src().map(|a| Value::Int(a.port() as i64))),

@@ -28,7 +28,7 @@
 //! # On the request path
 //!
 //! ```text
-//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping, stick: None };
+//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping, stick: None, txn: None };
 //! if cond.eval(&proxy.acls, &s) { ... }            // no allocation
 //! value.render(&s, &mut out)                       // appends to out
 //! ```
@@ -96,6 +96,7 @@ pub mod payload;
 mod request;
 mod sample;
 mod stick;
+mod vars;
 
 #[cfg(test)]
 mod diff_tests;
@@ -116,6 +117,7 @@ pub use stick::{
     DATA_TYPES, DataType, GptValue, MAX_SC, Op, Origin, StickAction, StickFetch, StickSource,
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,
 };
+pub use vars::{Scope, VarAction, VarRef, VarSet, Vars};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

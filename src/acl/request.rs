@@ -29,6 +29,8 @@ pub struct ConnInfo {
     pub tls: Option<TlsInfo>,
     /// The requests are HTTP/2 streams: `req.ver` is `2.0`.
     pub h2: bool,
+    /// The connection's variables (`sess.` scope).
+    pub vars: super::VarSet,
 }
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
@@ -45,6 +47,8 @@ pub struct RequestSample<'a> {
     pub stopping: bool,
     /// The stick tables and this request's tracked counters.
     pub stick: Option<&'a dyn super::StickSource>,
+    /// The transaction's variables (`txn.`, `req.`, `res.`); `None` before there is one.
+    pub txn: Option<&'a super::VarSet>,
 }
 
 fn version_text(v: Version) -> &'static [u8] {
@@ -121,6 +125,12 @@ impl Sample for RequestSample<'_> {
     fn stick(&self) -> Option<&dyn super::StickSource> {
         self.stick
     }
+    fn vars(&self) -> super::Vars<'_> {
+        super::Vars {
+            sess: Some(&self.conn.vars),
+            txn: self.txn,
+        }
+    }
 }
 
 /// A request whose header fields earlier rules have edited (`http-request set-header`,
@@ -181,6 +191,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     fn stick(&self) -> Option<&dyn super::StickSource> {
         self.request.stick
     }
+    fn vars(&self) -> super::Vars<'_> {
+        self.request.vars()
+    }
 }
 
 /// An owned request for tests, benchmarks and fuzzing: raw bytes parsed by the proxy's own
@@ -195,6 +208,8 @@ pub struct RawRequest {
     pub nbsrv: Vec<u32>,
     /// What `stopping` returns.
     pub stopping: bool,
+    /// The transaction's variables.
+    pub txn: super::VarSet,
 }
 
 impl RawRequest {
@@ -204,6 +219,7 @@ impl RawRequest {
             dst: Some(SocketAddr::from(([192, 0, 2, 1], 80))),
             tls: None,
             h2: false,
+            vars: Default::default(),
         }
     }
 
@@ -222,6 +238,7 @@ impl RawRequest {
             conn: RawRequest::default_conn(),
             nbsrv: Vec::new(),
             stopping: false,
+            txn: Default::default(),
         })
     }
 
@@ -233,6 +250,7 @@ impl RawRequest {
             conn: RawRequest::default_conn(),
             nbsrv: Vec::new(),
             stopping: false,
+            txn: Default::default(),
         }
     }
 
@@ -298,6 +316,12 @@ impl Sample for RawRequest {
     fn stopping(&self) -> bool {
         self.stopping
     }
+    fn vars(&self) -> super::Vars<'_> {
+        super::Vars {
+            sess: Some(&self.conn.vars),
+            txn: Some(&self.txn),
+        }
+    }
 }
 
 /// The buffered bytes as HTTP/1.
@@ -321,6 +345,8 @@ pub struct ContentSample<'a> {
     pub nbsrv: &'a dyn Fn(usize) -> u32,
     /// Whether the process is draining.
     pub stopping: bool,
+    /// The stream's variables (`txn.`): set by the caller where there is a stream.
+    pub txn: Option<&'a super::VarSet>,
 }
 
 impl<'a> ContentSample<'a> {
@@ -339,6 +365,7 @@ impl<'a> ContentSample<'a> {
             http: std::cell::OnceCell::new(),
             nbsrv,
             stopping,
+            txn: None,
         }
     }
 
@@ -370,6 +397,7 @@ impl<'a> ContentSample<'a> {
             stopping: self.stopping,
             // tcp-request rules track no stick counters yet (README: not yet).
             stick: None,
+            txn: self.txn,
         }
     }
 }
@@ -414,5 +442,11 @@ impl Sample for ContentSample<'_> {
             last: self.last,
             http_pending: matches!(self.http(), Http::Incomplete),
         })
+    }
+    fn vars(&self) -> super::Vars<'_> {
+        super::Vars {
+            sess: Some(&self.conn.vars),
+            txn: self.txn,
+        }
     }
 }

@@ -269,8 +269,10 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
     let backend = if px.kind.is_backend() {
         Some(i)
     } else {
+        // The first plain name (mode tcp's shortcut when no rule has to decide).
         px.use_backends
-            .first()
+            .iter()
+            .find(|r| r.dynamic.is_none())
             .or(px.default_backend.as_ref())
             .map(|r| r.index)
     };

@@ -23,6 +23,7 @@ pub mod stick;
 mod tcp_rules;
 pub mod units;
 pub mod validate;
+mod vars;
 
 pub use diag::{Diag, Diags, Level, Loc};
 pub use model::*;

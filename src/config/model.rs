@@ -581,6 +581,10 @@ pub struct BackendRef {
     pub index: usize,
     pub cond: Option<crate::acl::Cond>,
     pub loc: Loc,
+    /// `use_backend be_%[var(txn.x)]`: the name is rendered per request (`index` is unused);
+    /// a name that matches no backend sends the request to the default backend, as in
+    /// HAProxy (see `config::switching`).
+    pub dynamic: Option<crate::acl::LogFormat>,
 }
 
 /// A proxy's `tcp-request` rules and `tcp-request inspect-delay`. Rules of a named
@@ -607,7 +611,7 @@ pub struct TcpRule {
 }
 
 /// What a `tcp-request` rule does when its condition holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TcpAction {
     /// Stops the rule set: the connection goes on.
     Accept,
@@ -617,6 +621,8 @@ pub enum TcpAction {
     SilentDrop,
     /// `expect-proxy layer4` (connection rules only): read a PROXY header first.
     ExpectProxy,
+    /// `set-var(V) EXPR`, `set-var-fmt(V) FMT`, `unset-var(V)`: the rules go on.
+    Var(crate::acl::VarAction),
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).
@@ -657,6 +663,8 @@ pub enum HttpAction {
     UsePrometheus,
     /// `track-scN KEY [table T]`, `sc-inc-gpc0(N)`, `sc-set-gpt0(N) VALUE`.
     Stick(super::stick::StickAction),
+    /// `set-var(V) EXPR`, `set-var-fmt(V) FMT`, `unset-var(V)`.
+    Var(crate::acl::VarAction),
 }
 
 /// A complete answer built by `return`, `deny` and the like.

@@ -1150,6 +1150,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
                     index: usize::MAX,
                     cond: None,
                     loc: loc.clone(),
+                    dynamic: None,
                 });
                 if w.len() > 2 {
                     d.error(
@@ -1163,11 +1164,13 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
         "use_backend" => {
             match arg(1) {
                 Some(n) => {
+                    let (name, dynamic) = super::vars::backend_name(px, n, loc, d);
                     let mut r = BackendRef {
-                        name: n.to_string(),
+                        name,
                         index: usize::MAX,
                         cond: None,
                         loc: loc.clone(),
+                        dynamic,
                     };
                     match arg(2) {
                         None => px.use_backends.push(r),
@@ -1702,9 +1705,6 @@ const NO_SPOE: &str =
 const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "tarpit",
     "auth",
-    "set-var",
-    "set-var-fmt",
-    "unset-var",
     "capture",
     "set-log-level",
     "add-acl",
@@ -1914,6 +1914,16 @@ fn http_rule(
             } else {
                 HttpAction::Return(reply)
             })
+        }
+        a if crate::acl::VarAction::is_action(a) => {
+            let end = cond_at(1).unwrap_or(w.len());
+            Some(HttpAction::Var(super::vars::var_action(
+                px,
+                kw,
+                &w[..end],
+                loc,
+                d,
+            )?))
         }
         a if super::stick::is_action(a) => {
             let end = cond_at(1).unwrap_or(w.len());

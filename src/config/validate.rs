@@ -33,7 +33,7 @@ fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
             .default_backend
             .iter_mut()
             .chain(px.use_backends.iter_mut());
-        for r in refs {
+        for r in refs.filter(|r| r.dynamic.is_none()) {
             let found = backends
                 .iter()
                 .enumerate()

@@ -7,6 +7,7 @@ pub mod accesslog;
 pub mod conn;
 pub mod http;
 pub mod inspect;
+pub mod switching;
 pub mod tcp;
 
 // Moved to `net`; the old paths stay for the mode http session until its split lands.

@@ -75,6 +75,7 @@ pub async fn session(
         date: accept_date,
         at: accepted,
         tls,
+        vars,
     } = from;
     let mut out = Outcome {
         term: *b"--",
@@ -92,12 +93,18 @@ pub async fn session(
     // them hold the first bytes back; the others go straight to their backend.
     let mut backend = fe.backend;
     let px = &shard.shared.cfg.proxies[fe.proxy];
-    if !px.tcp_request.content.is_empty() || px.use_backends.iter().any(|u| u.cond.is_some()) {
+    if !px.tcp_request.content.is_empty()
+        || px
+            .use_backends
+            .iter()
+            .any(|u| u.cond.is_some() || u.dynamic.is_some())
+    {
         let conn = crate::acl::ConnInfo {
             src: Some(peer),
             dst: Some(local_addr(client.tcp(), &mut dst)),
             tls,
             h2: false,
+            vars,
         };
         match crate::proxy::inspect::route_tcp(&shard, &fe, &mut client, &conn, &mut early).await {
             crate::proxy::inspect::Routed::Backend(b) => backend = b,
@@ -448,6 +455,8 @@ fn finish(
         redispatched: out.redispatched_from.is_some(),
         captures: None,
         request_line: b"",
+        // (The stream's variables are gone by now: `var()` logs nothing in mode tcp.)
+        vars: Default::default(),
     };
     crate::proxy::accesslog::log(shard, fe, &s, null);
 }

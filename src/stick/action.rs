@@ -155,6 +155,7 @@ mod tests {
             dst: Some("192.0.2.1:80".parse().unwrap()),
             tls: None,
             h2: false,
+            vars: Default::default(),
         };
         let t = tables.get(0).unwrap();
         let key = t.parse_key("192.0.2.7").unwrap();
@@ -168,6 +169,7 @@ mod tests {
                 nbsrv: &|_| 0,
                 stopping: false,
                 stick: Some(&ctx),
+                txn: None,
             };
             for a in &rules {
                 ctx.apply(a, &s, origin);

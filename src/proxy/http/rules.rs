@@ -174,6 +174,13 @@ pub fn request_rules<'a, const N: usize>(
                     st.apply(a, &s, crate::acl::Origin::HttpRequest);
                 }
             }
+            HttpAction::Var(a) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                a.apply(&s, scratch);
+            }
         }
     }
     Verdict::Continue
@@ -260,6 +267,7 @@ pub fn response_rules<'a, const N: usize>(
                     st.apply(a, base, crate::acl::Origin::HttpResponse(res.status()));
                 }
             }
+            HttpAction::Var(a) => a.apply(base, scratch),
             _ => {}
         }
     }

@@ -48,6 +48,8 @@ pub struct ConnInfo {
     /// The requests come as HTTP/2 streams (their heads are rebuilt as HTTP/1.1 for the
     /// codec; `req.ver` and the log say 2.0).
     pub h2: bool,
+    /// What `tcp-request connection|session` rules stored in `sess.` variables.
+    pub vars: crate::acl::VarSet,
 }
 
 #[derive(Clone, Debug)]
@@ -166,7 +168,7 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, info: ConnInfo) -> Ctx {
+    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, mut info: ConnInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
         let limits = Limits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
@@ -179,6 +181,7 @@ impl Ctx {
                 alpn: t.alpn.map(str::as_bytes),
             }),
             h2: info.h2,
+            vars: std::mem::take(&mut info.vars),
         };
         Ctx {
             shard,
@@ -192,6 +195,22 @@ impl Ctx {
 
     pub fn fe_px(&self) -> &Proxy {
         &self.cfg.proxies[self.fe.proxy]
+    }
+
+    /// The connection's variables and a transaction's, for the log.
+    fn vars<'a>(&'a self, txn: &'a crate::acl::VarSet) -> crate::acl::Vars<'a> {
+        crate::acl::Vars {
+            sess: Some(&self.acl_conn.vars),
+            txn: Some(txn),
+        }
+    }
+
+    /// The connection's variables, where no transaction started.
+    fn vars_no_txn(&self) -> crate::acl::Vars<'_> {
+        crate::acl::Vars {
+            sess: Some(&self.acl_conn.vars),
+            txn: None,
+        }
     }
 
     pub fn bufsize(&self) -> usize {
@@ -222,7 +241,7 @@ impl Ctx {
             )
             .await;
         }
-        log_txn(&self.shard, &self.fe, &self.info, txn);
+        log_txn(&self.shard, &self.fe, &self.info, txn, self.vars_no_txn());
     }
 }
 
@@ -361,6 +380,8 @@ pub(crate) struct Exchange<'c> {
     first: bool,
     /// This request's sticky counters (released, conn_cur down, when the exchange ends).
     trackers: crate::stick::Trackers,
+    /// The transaction's variables (`txn.`, `req.`, `res.`).
+    vars: crate::acl::VarSet,
 }
 
 impl<'c> Exchange<'c> {
@@ -397,6 +418,7 @@ impl<'c> Exchange<'c> {
             buf_len_at_head: b.inb.len(),
             first,
             trackers: crate::stick::Trackers::new(),
+            vars: crate::acl::VarSet::default(),
         }
     }
 
@@ -424,7 +446,13 @@ impl<'c> Exchange<'c> {
                     .await
                     .is_ok();
                 self.txn.bytes_out = bytes.len() as u64;
-                log_txn(&ctx.shard, &ctx.fe, &ctx.info, &self.txn);
+                log_txn(
+                    &ctx.shard,
+                    &ctx.fe,
+                    &ctx.info,
+                    &self.txn,
+                    ctx.vars(&self.vars),
+                );
                 if ok && keep && !bytes_say_close(&bytes) {
                     b.inb.consume(self.head_len);
                     return Next::KeepAlive;
@@ -468,6 +496,7 @@ impl<'c> Exchange<'c> {
         let head_len = self.head_len;
         let (req, inb) = (&b.req, &b.inb);
         let txn = &mut self.txn;
+        let vars = &self.vars;
         txn.bytes_in = head_len as u64
             + match req.body_kind() {
                 BodyKind::ContentLength(n) => n,
@@ -504,6 +533,7 @@ impl<'c> Exchange<'c> {
             nbsrv: &nbsrv,
             stopping: shared.control.stopping(),
             stick,
+            txn: Some(vars),
         };
         // tcp-request content rules: on each parsed request, before http-request (HAProxy's
         // HTX streams); a reject closes without an answer.
@@ -512,7 +542,7 @@ impl<'c> Exchange<'c> {
                 != Some(crate::proxy::inspect::Verdict::Accept)
         {
             (txn.term, txn.denied) = (Term(*b"PR"), true);
-            log_txn(shard, fe, &ctx.info, txn);
+            log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Analyzed::Done;
         }
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
@@ -583,13 +613,7 @@ impl<'c> Exchange<'c> {
                 request: base,
                 edits: &edits,
             };
-            fe_px
-                .use_backends
-                .iter()
-                .find(|u| u.cond.as_ref().is_none_or(|c| c.eval(&fe_px.acls, &edited)))
-                .or(fe_px.default_backend.as_ref())
-                .map(|r| r.index)
-                .or(fe_px.kind.is_backend().then_some(fe.proxy))
+            crate::proxy::switching::choose(cfg, fe.proxy, &edited, &mut b.scratch)
         };
         let be = match be_index.and_then(|i| shared.backends[i].clone()) {
             Some(be) => Some(be),
@@ -1016,6 +1040,7 @@ impl<'c> Exchange<'c> {
         } = answered;
         let srv = slot.srv;
         let txn = &mut self.txn;
+        let vars = &self.vars;
         // The request's sticky counters, read once for the rules and the byte counts.
         let stick_ctx = shard.shared.stick.ctx(&self.trackers);
         txn.reused = reused;
@@ -1073,6 +1098,7 @@ impl<'c> Exchange<'c> {
                 stick: stick_ctx
                     .as_ref()
                     .map(|c| c as &dyn crate::acl::StickSource),
+                txn: Some(vars),
             };
             let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
             if be.proxy != fe.proxy {
@@ -1099,7 +1125,7 @@ impl<'c> Exchange<'c> {
                         txn.status = status;
                         let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
                         txn.bytes_out = bytes.len() as u64;
-                        log_txn(shard, fe, &ctx.info, txn);
+                        log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
                         return Next::Close;
                     }
                     rules::Verdict::Allow => break,
@@ -1146,7 +1172,7 @@ impl<'c> Exchange<'c> {
             let leftover = b.inb.take_all();
             let t = be.tunnel_timeout.or(t_client);
             let _ = tunnel_copy(client, &mut sconn, &leftover, t).await;
-            log_txn(shard, fe, &ctx.info, txn);
+            log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Next::Close;
         }
         // Keep the server connection when it can serve another request.
@@ -1173,7 +1199,7 @@ impl<'c> Exchange<'c> {
         if let Some(c) = &stick_ctx {
             c.count_bytes(txn.bytes_in, txn.bytes_out);
         }
-        log_txn(shard, fe, &ctx.info, txn);
+        log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
         if close_client {
             Next::Close
         } else {
@@ -1735,7 +1761,7 @@ fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
 }
 
 /// Counts the transaction and logs it (`option httplog`, `log-format`).
-fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
+fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn, vars: crate::acl::Vars<'_>) {
     count_txn(shard, fe, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,
@@ -1758,6 +1784,7 @@ fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
         redispatched: txn.redispatched_from.is_some(),
         captures: Some(&txn.captures),
         request_line: txn.request_line.as_bytes(),
+        vars,
     };
     crate::proxy::accesslog::log(shard, fe, &s, false);
 }
