@@ -359,7 +359,7 @@ pub static TIMEOUT: &[Kw] = &[
     kw("check", Supported, D | B),
     kw("http-request", Supported, D | F | B),
     kw("http-keep-alive", Supported, D | F | B),
-    kw("tarpit", NotYet, ALL),
+    kw("tarpit", Supported, ALL),
 ];
 
 pub static BIND: &[Kw] = &[

@@ -665,6 +665,29 @@ pub enum HttpAction {
     Stick(super::stick::StickAction),
     /// `set-var(V) EXPR`, `set-var-fmt(V) FMT`, `unset-var(V)`.
     Var(crate::acl::VarAction),
+    /// `set-pathq FMT`: the path and the query.
+    SetPathQ(crate::acl::LogFormat),
+    /// `replace-uri|replace-path|replace-pathq REGEX FMT`: when the regex matches that part
+    /// of the target, the part becomes FMT rendered, its `\N` references replaced by the
+    /// match's groups (HAProxy's `exp_replace`: what the regex did not match is not kept).
+    ReplaceTarget(TargetPart, Regex, crate::acl::LogFormat),
+    /// `tarpit [deny_status N] ...`: like `deny` (500 by default), answered after holding the
+    /// client for `timeout tarpit` (else `timeout connect`).
+    Tarpit {
+        status: u16,
+        reply: Option<Reply>,
+    },
+}
+
+/// Which part of the request-target a `replace-*` rule works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetPart {
+    /// The whole target as received (`replace-uri`).
+    Uri,
+    /// The path without the query (`replace-path`).
+    Path,
+    /// The path and the query (`replace-pathq`).
+    PathQ,
 }
 
 /// A complete answer built by `return`, `deny` and the like.

@@ -1676,7 +1676,7 @@ pub(super) fn parse_cond(
     }
 }
 
-fn logformat(
+pub(super) fn logformat(
     px: &Proxy,
     text: &str,
     what: &str,
@@ -1703,7 +1703,6 @@ const NO_SPOE: &str =
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
 const HTTP_ACTIONS_NOT_YET: &[&str] = &[
-    "tarpit",
     "auth",
     "capture",
     "set-log-level",
@@ -1729,10 +1728,6 @@ const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "wait-for-handshake",
     "set-timeout",
     "replace-value",
-    "replace-path",
-    "replace-pathq",
-    "replace-uri",
-    "set-pathq",
     "strict-mode",
     "do-resolve",
     "set-priority-class",
@@ -1861,6 +1856,9 @@ fn http_rule(
                     None
                 }
             }
+        }
+        "set-pathq" | "replace-uri" | "replace-path" | "replace-pathq" | "tarpit" if request => {
+            super::uri_rules::action(px, w, cond_at(1).unwrap_or(w.len()), loc, d)
         }
         "set-path" | "set-query" | "set-uri" | "set-method" if request => {
             if !need(1, "a value", d) {
@@ -2068,7 +2066,7 @@ fn parse_redirect(
 /// The arguments of `return` and `deny`: `[status N] [deny_status N] [content-type T]
 /// [string S | lf-string F | file F | lf-file F | errorfile F | default-errorfiles]
 /// [hdr NAME FMT]...`
-fn parse_reply(
+pub(super) fn parse_reply(
     px: &Proxy,
     w: &[String],
     status: u16,

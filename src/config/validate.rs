@@ -155,10 +155,15 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
                 | HttpAction::SetPath(f)
                 | HttpAction::SetQuery(f)
                 | HttpAction::SetUri(f)
-                | HttpAction::SetMethod(f) => formats.push((f, l)),
+                | HttpAction::SetMethod(f)
+                | HttpAction::SetPathQ(f)
+                | HttpAction::ReplaceTarget(_, _, f) => formats.push((f, l)),
                 HttpAction::Redirect(rd) => formats.push((&mut rd.target, l)),
                 HttpAction::Return(rep)
                 | HttpAction::Deny {
+                    reply: Some(rep), ..
+                }
+                | HttpAction::Tarpit {
                     reply: Some(rep), ..
                 } => {
                     if let ReplyBody::Text(f) = &mut rep.body {

@@ -661,6 +661,22 @@ impl<'c> Exchange<'c> {
             }
         }
         if let Some((status, bytes)) = reply {
+            if flags.tarpit {
+                // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
+                // proxy whose rule it was), then answer and close, as HAProxy does.
+                let px = be.as_ref().map_or(fe_px, |b| &cfg.proxies[b.proxy]);
+                if let Some(t) = px.timeouts.tarpit.or(px.timeouts.connect) {
+                    glommio::timer::sleep(t).await;
+                }
+                txn.term = Term(*b"PT");
+                return Analyzed::Reply {
+                    status,
+                    bytes: rules::close_page(bytes, true),
+                    keep: false,
+                    be: be.clone(),
+                    denied: true,
+                };
+            }
             return Analyzed::Reply {
                 status,
                 bytes,

@@ -1,0 +1,109 @@
+//! `http-request replace-path`, `replace-pathq`, `replace-uri`, `set-pathq` and `tarpit`,
+//! run the same through Debian's HAProxy 2.6 and corelb: the target each backend received,
+//! and the statuses.
+
+mod common;
+use common::haproxy::Haproxy;
+use common::*;
+use std::time::{Duration, Instant};
+
+fn config(port: u16, a: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    timeout tarpit 300ms
+    http-request tarpit deny_status 429 if {{ path /slow }}
+    http-request tarpit if {{ path /slow500 }}
+    http-request replace-path ^/p/(.*) /echo if {{ path_beg /p/ }}
+    http-request replace-pathq ^/pq/([^?]*)\\?(.*) /echo?\\2&from=\\1
+    http-request replace-uri ^/u/(.*) /echo?u=\\1
+    http-request set-pathq /echo?sp=%[path] if {{ path_beg /sp/ }}
+    http-request set-path /chain%[path] if {{ path_beg /c/ }}
+    http-request replace-pathq ^/chain/c/([^?]*).* /echo?c=\\1
+    http-request replace-path ^/nomatch/(.*) /echo
+    default_backend be
+backend be
+    server a 127.0.0.1:{a}
+"
+    )
+}
+
+/// The status and the request-target the backend saw (from `/echo`'s JSON), or the body.
+fn outcome(port: u16, req: &str) -> (u16, String) {
+    let raw = raw_exchange(port, req.as_bytes());
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let uri = raw
+        .split("\"uri\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("-")
+        .to_string();
+    (status, uri)
+}
+
+#[test]
+fn target_rewrites_and_tarpit_match_haproxy() {
+    let a = Serve::start("web-a", &[]);
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&config(hp, a.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&config(cp, a.port), &[], &[cp]);
+    let requests = [
+        "GET /p/x/y?q=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /pq/abc?k=v HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /u/zz?y=2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /sp/1?z=3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /c/k?m=4 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET http://h.example/p/abs?q=5 HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n\r\n",
+        "GET /nomatch HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /slow HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /slow500 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    ];
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for req in requests {
+        let line = req.lines().next().unwrap();
+        let h = outcome(hp, req);
+        let t0 = Instant::now();
+        let c = outcome(cp, req);
+        if line.contains("/slow") {
+            // The tarpit holds the client at least `timeout tarpit` before answering.
+            assert!(t0.elapsed() >= Duration::from_millis(300), "{line}");
+        }
+        if h != c {
+            diffs.push(format!("{line}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        got.push(c);
+    }
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the rewrites at work.
+    let uris: Vec<&str> = got.iter().map(|(_, u)| u.as_str()).collect();
+    assert_eq!(
+        uris[..5],
+        [
+            "/echo?q=1",
+            "/echo?k=v&from=abc",
+            "/echo?u=zz?y=2",
+            "/echo?sp=/sp/1",
+            "/echo?c=k"
+        ]
+    );
+    assert_eq!((got[8].0, got[9].0), (429, 500));
+}
