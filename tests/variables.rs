@@ -228,3 +228,82 @@ fn sni_in_a_variable_routes_mode_tcp_like_haproxy() {
     }
     assert_eq!(answers(cp), from_haproxy);
 }
+
+/// `use_backend %[req.hdr(host),lower,map(FILE,DEFAULT)]`, and `map_beg` on the path into a
+/// variable, through HAProxy and corelb.
+#[test]
+fn map_converters_route_like_haproxy() {
+    let (a, b) = (Serve::start("web-a", &[]), Serve::start("api-b", &[]));
+    let dir = TempDir::new("maps");
+    let hosts = dir.write(
+        "hosts.map",
+        "# host backend\nwww.example be_web\napi.example   be_api\nbad.example be_nowhere\n",
+    );
+    let paths = dir.write("paths.map", "/v2/ be_api\n/ be_web\n");
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request set-var(txn.by_path) path,map_beg({})
+    use_backend %[var(txn.by_path)] if {{ req.hdr(x-by-path) -m found }}
+    use_backend %[req.hdr(host),lower,map({},be_web)]
+    default_backend be_web
+backend be_web
+    server a 127.0.0.1:{}
+backend be_api
+    server b 127.0.0.1:{}
+",
+            paths.display(),
+            hosts.display(),
+            a.port,
+            b.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let requests = [
+        "GET / HTTP/1.1\r\nHost: API.Example\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: unknown.example\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bad.example\r\nConnection: close\r\n\r\n",
+        "GET /v2/x HTTP/1.1\r\nHost: www.example\r\nX-By-Path: 1\r\nConnection: close\r\n\r\n",
+        "GET /v1/x HTTP/1.1\r\nHost: api.example\r\nX-By-Path: 1\r\nConnection: close\r\n\r\n",
+    ];
+    let via = |port: u16| -> Vec<(u16, Option<String>)> {
+        requests
+            .iter()
+            .map(|r| {
+                let (status, headers, _) = seen(&raw_exchange(port, r.as_bytes()));
+                (status, headers.get("x-server").cloned())
+            })
+            .collect()
+    };
+    let (h, c) = (via(hp), via(cp));
+    assert_eq!(
+        c,
+        h,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        corelb.log()
+    );
+    let names: Vec<Option<&str>> = c.iter().map(|(_, s)| s.as_deref()).collect();
+    assert_eq!(
+        names,
+        [
+            Some("api-b"),
+            Some("web-a"),
+            Some("web-a"),
+            Some("web-a"),
+            Some("api-b"),
+            Some("web-a")
+        ]
+    );
+}

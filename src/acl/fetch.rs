@@ -186,13 +186,15 @@ pub enum Layer {
 }
 
 /// A converter applied to a fetched value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Conv {
     /// `lower`.
     Lower,
     /// `upper`.
     Upper,
+    /// `map(FILE[,DEFAULT])` and the other `map_*` converters.
+    Map(Box<super::map::MapConv>),
 }
 
 /// A fetch and its converters.
@@ -421,6 +423,23 @@ impl FetchExpr {
         if self.convs.is_empty() {
             return self.fetch.each_checked(s, iterate, f);
         }
+        if self.convs.iter().any(|c| matches!(c, Conv::Map(_))) {
+            return self.fetch.each_checked(s, iterate, &mut |v| {
+                let mut cur: Vec<u8> = v.with_bytes(<[u8]>::to_vec);
+                for c in &self.convs {
+                    match c {
+                        Conv::Lower => cur.make_ascii_lowercase(),
+                        Conv::Upper => cur.make_ascii_uppercase(),
+                        Conv::Map(m) => match m.lookup(Value::Str(&cur)) {
+                            Some(found) => cur = found.to_vec(),
+                            // A miss without a default: the expression finds nothing.
+                            None => return true,
+                        },
+                    }
+                }
+                f(Value::Str(&cur))
+            });
+        }
         self.fetch.each_checked(s, iterate, &mut |v| {
             v.with_bytes(|b| {
                 let mut stack = [0u8; 256];
@@ -436,6 +455,7 @@ impl FetchExpr {
                     match c {
                         Conv::Lower => buf.make_ascii_lowercase(),
                         Conv::Upper => buf.make_ascii_uppercase(),
+                        Conv::Map(_) => unreachable!("maps take the path above"),
                     }
                 }
                 f(Value::Str(buf))
@@ -478,10 +498,18 @@ pub(crate) fn parse_convs(kw: &str, mut rest: &str) -> Result<Vec<Conv>, String>
         let c = match name {
             "lower" => Conv::Lower,
             "upper" => Conv::Upper,
+            m if super::map::MapConv::is_map(m) => {
+                convs.push(Conv::Map(Box::new(super::map::MapConv::parse(
+                    m,
+                    args.as_deref(),
+                )?)));
+                rest = after;
+                continue;
+            }
             _ => {
                 return Err(format!(
-                    "unknown converter '{name}' (corelb supports 'lower' and 'upper'){}",
-                    super::did_you_mean(name, ["lower", "upper"].into_iter())
+                    "unknown converter '{name}' (corelb supports 'lower', 'upper' and the 'map' family){}",
+                    super::did_you_mean(name, ["lower", "upper", "map"].into_iter())
                 ));
             }
         };
