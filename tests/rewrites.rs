@@ -1,4 +1,5 @@
-//! `http-request replace-path`, `replace-pathq`, `replace-uri`, `set-pathq` and `tarpit`,
+//! `http-request replace-path`, `replace-pathq`, `replace-uri`, `set-pathq`, `tarpit` and
+//! `silent-drop`,
 //! run the same through Debian's HAProxy 2.6 and corelb: the target each backend received,
 //! and the statuses.
 
@@ -19,6 +20,7 @@ frontend fe
     timeout tarpit 300ms
     http-request tarpit deny_status 429 if {{ path /slow }}
     http-request tarpit if {{ path /slow500 }}
+    http-request silent-drop if {{ path /drop }}
     http-request replace-path ^/p/(.*) /echo if {{ path_beg /p/ }}
     http-request replace-pathq ^/pq/([^?]*)\\?(.*) /echo?\\2&from=\\1
     http-request replace-uri ^/u/(.*) /echo?u=\\1
@@ -69,6 +71,7 @@ fn target_rewrites_and_tarpit_match_haproxy() {
         "GET /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
         "GET /slow HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
         "GET /slow500 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /drop HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
     ];
     let mut diffs = Vec::new();
     let mut got = Vec::new();
@@ -106,4 +109,16 @@ fn target_rewrites_and_tarpit_match_haproxy() {
         ]
     );
     assert_eq!((got[8].0, got[9].0), (429, 500));
+    // silent-drop: no answer at all, and on corelb's side a reset rather than a FIN (on
+    // loopback the TTL of 1 does not stop it).
+    assert_eq!(got[10], (0, "-".to_string()));
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", cp)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(requests[10].as_bytes()).unwrap();
+    let r = s.read(&mut [0u8; 64]);
+    assert_eq!(
+        r.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionReset)
+    );
 }

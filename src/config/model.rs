@@ -665,6 +665,8 @@ pub enum HttpAction {
     Stick(super::stick::StickAction),
     /// `set-var(V) EXPR`, `set-var-fmt(V) FMT`, `unset-var(V)`.
     Var(crate::acl::VarAction),
+    /// `silent-drop`: the client connection disappears (a reset meant not to reach it).
+    SilentDrop,
     /// `set-pathq FMT`: the path and the query.
     SetPathQ(crate::acl::LogFormat),
     /// `replace-uri|replace-path|replace-pathq REGEX FMT`: when the regex matches that part

@@ -1811,6 +1811,7 @@ fn http_rule(
                 None
             }
         },
+        "silent-drop" if request => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
         "disable-l7-retry" if request => {
             need(0, "no argument", d).then_some(HttpAction::DisableL7Retry)
         }

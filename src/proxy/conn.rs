@@ -290,6 +290,7 @@ async fn serve(
                 tls,
                 h2: false,
                 vars,
+                fd: std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(tcp)),
             };
             if h2 {
                 // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs

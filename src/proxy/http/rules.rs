@@ -32,6 +32,8 @@ pub struct Flags {
     pub prometheus: bool,
     /// A `tarpit` rule answered: the answer waits for `timeout tarpit`.
     pub tarpit: bool,
+    /// A `silent-drop` rule applied: the rules stop and the connection goes, unanswered.
+    pub silent_drop: bool,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -90,6 +92,10 @@ pub fn request_rules<'a, const N: usize>(
         match &rule.action {
             HttpAction::Allow => return Verdict::Allow,
             HttpAction::DisableL7Retry => flags.disable_l7_retry = true,
+            HttpAction::SilentDrop => {
+                flags.silent_drop = true;
+                return Verdict::Allow;
+            }
             HttpAction::UsePrometheus => {
                 flags.prometheus = true;
                 return Verdict::Allow;

@@ -50,6 +50,9 @@ pub struct ConnInfo {
     pub h2: bool,
     /// What `tcp-request connection|session` rules stored in `sess.` variables.
     pub vars: crate::acl::VarSet,
+    /// The client socket's descriptor (open for as long as the session runs), for
+    /// `http-request silent-drop`.
+    pub fd: std::os::fd::RawFd,
 }
 
 #[derive(Clone, Debug)]
@@ -587,10 +590,13 @@ impl<'c> Exchange<'c> {
                     }
                     rules::Verdict::Allow | rules::Verdict::Continue => {}
                 }
-                if flags.prometheus {
+                if flags.prometheus || flags.silent_drop {
                     break;
                 }
             }
+        }
+        if flags.silent_drop {
+            return silent_drop(ctx, txn, vars);
         }
         if reply.is_none() {
             let c = !keep_after_reply;
@@ -644,6 +650,9 @@ impl<'c> Exchange<'c> {
                 !keep_after_reply,
             ) {
                 reply = Some((status, bytes));
+            }
+            if flags.silent_drop {
+                return silent_drop(ctx, txn, vars);
             }
             if reply.is_none() {
                 let c = !keep_after_reply;
@@ -1314,6 +1323,15 @@ pub async fn session<C>(
             return;
         }
     }
+}
+
+/// `http-request silent-drop`: the client's connection closes with a reset that is not
+/// meant to reach it; the request is logged (`PR`) and counted as denied.
+fn silent_drop(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet) -> Analyzed {
+    crate::sys::silent_drop_raw(ctx.info.fd);
+    (txn.term, txn.denied) = (Term(*b"PR"), true);
+    log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(vars));
+    Analyzed::Done
 }
 
 /// corelb's own answers: `use-service prometheus-exporter`, and the stats page of proxy
