@@ -122,3 +122,66 @@ fn target_rewrites_and_tarpit_match_haproxy() {
         Err(std::io::ErrorKind::ConnectionReset)
     );
 }
+
+/// `use-server`: which server answered each request, through HAProxy and corelb (the rules
+/// win over balancing; a server in maintenance lets the next rule try).
+#[test]
+fn use_server_matches_haproxy() {
+    let (a, b) = (Serve::start("web-a", &[]), Serve::start("web-b", &[]));
+    let down = free_port();
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    balance roundrobin
+    use-server gone if {{ path /b }}
+    use-server b if {{ path /b }}
+    use-server a if {{ req.hdr(x-a) -m found }}
+    server a 127.0.0.1:{}
+    server b 127.0.0.1:{}
+    server gone 127.0.0.1:{down} disabled
+",
+            a.port, b.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let server = |port: u16, req: &str| -> Option<String> {
+        let raw = raw_exchange(port, req.as_bytes());
+        raw.lines()
+            .find_map(|l| {
+                l.strip_prefix("X-Server: ")
+                    .or_else(|| l.strip_prefix("x-server: "))
+            })
+            .map(str::to_string)
+    };
+    let requests = [
+        "GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nConnection: close\r\n\r\n",
+        "GET /b HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nConnection: close\r\n\r\n",
+    ];
+    let via =
+        |port: u16| -> Vec<Option<String>> { requests.iter().map(|r| server(port, r)).collect() };
+    let (h, c) = (via(hp), via(cp));
+    assert_eq!(
+        c,
+        h,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        corelb.log()
+    );
+    let want = ["web-b", "web-b", "web-a", "web-a", "web-b"].map(|s| Some(s.to_string()));
+    assert_eq!(c, want);
+}

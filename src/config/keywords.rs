@@ -230,7 +230,7 @@ pub static PROXY: &[Kw] = &[
     kw("http-check", Supported, D | B),
     kw("tcp-check", Supported, D | B),
     kw("external-check", NotYet, D | B),
-    kw("use-server", NotYet, B),
+    kw("use-server", Supported, B),
     kw("force-persist", NotYet, F | B),
     kw("ignore-persist", NotYet, F | B),
     kw("persist", NotYet, D | B),

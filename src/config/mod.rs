@@ -22,7 +22,7 @@ pub mod resolvers;
 pub mod stick;
 mod tcp_rules;
 pub mod units;
-mod uri_rules;
+pub(crate) mod uri_rules;
 pub mod validate;
 mod vars;
 

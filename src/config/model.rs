@@ -816,6 +816,16 @@ pub struct Proxy {
     pub stick_table: Option<super::stick::StickTableCfg>,
     /// `stick on|match|store-request ...`, in order.
     pub stick_rules: Vec<super::stick::StickRule>,
+    /// `use-server SERVER [if|unless COND]`, in order.
+    pub use_servers: Vec<UseServer>,
+}
+
+/// A `use-server SERVER [if|unless COND]` line of a backend.
+#[derive(Clone, Debug)]
+pub struct UseServer {
+    pub server: String,
+    pub cond: Option<crate::acl::Cond>,
+    pub loc: Loc,
 }
 
 /// The proxy's stats page: `stats enable|uri|realm|auth|refresh|admin|hide-version|
@@ -1072,6 +1082,7 @@ impl Proxy {
             stats: StatsCfg::default(),
             stick_table: None,
             stick_rules: Vec::new(),
+            use_servers: Vec::new(),
         }
     }
 

@@ -1237,6 +1237,7 @@ fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGloba
         }
         "stick-table" => stick_table_kw(px, w, loc, d),
         "stick" => stick_kw(px, w, loc, d),
+        "use-server" => super::uri_rules::use_server(px, w, loc, d),
         "disabled" => px.disabled = true,
         "enabled" => px.disabled = false,
         "description" => {}

@@ -1,9 +1,61 @@
 //! `http-request set-pathq`, `replace-uri`, `replace-path`, `replace-pathq` and `tarpit`
 //! (HAProxy 2.6's src/http_act.c: `parse_replace_uri`, `parse_set_req_line`,
-//! `parse_http_deny` for tarpit).
+//! `parse_http_deny` for tarpit), and the backend's `use-server` rules that pick a server
+//! for the request.
 
 use super::diag::{Diags, Loc};
-use super::model::{HttpAction, Proxy, Regex, ReplyBody, TargetPart};
+use super::model::{HttpAction, Mode, Proxy, Regex, ReplyBody, TargetPart, UseServer};
+
+/// `use-server SERVER [if|unless COND]` (HAProxy 2.6's `cfg_parse_listen` wording). The
+/// server name is checked once the section is complete ([`check_use_servers`]).
+pub(super) fn use_server(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+    let Some(server) = w.get(1).filter(|s| !s.is_empty()) else {
+        d.error(loc, "'use-server' expects a server name.");
+        return;
+    };
+    let cond = match w.get(2).map(String::as_str) {
+        None => None,
+        Some("if" | "unless") => match super::parser::parse_cond(px, &w[2..], loc, d) {
+            Some(c) => Some(c),
+            None => return,
+        },
+        Some(_) => {
+            d.error(
+                loc,
+                "'use-server' requires either 'if' or 'unless' followed by a condition.",
+            );
+            return;
+        }
+    };
+    px.use_servers.push(UseServer {
+        server: server.clone(),
+        cond,
+        loc: loc.clone(),
+    });
+}
+
+/// Every `use-server` names a server of its backend; corelb runs them in mode http only.
+pub(crate) fn check_use_servers(px: &Proxy, d: &mut Diags) {
+    for u in &px.use_servers {
+        if px.mode == Mode::Tcp {
+            d.error(
+                &u.loc,
+                format!(
+                    "'use-server' in mode tcp (backend '{}') is not supported yet",
+                    px.name
+                ),
+            );
+        } else if !px.servers.iter().any(|s| s.name == u.server) {
+            d.error(
+                &u.loc,
+                format!(
+                    "backend '{}' : unable to find server '{}' referenced in a 'use-server' rule",
+                    px.name, u.server
+                ),
+            );
+        }
+    }
+}
 
 /// The action of `w` (`w[0]` is its name, `w[..end]` its words before the condition).
 pub(super) fn action(
@@ -108,6 +160,29 @@ mod tests {
             }
         ));
         assert_eq!(f.timeouts.tarpit, Some(std::time::Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn use_server_names_a_server_of_its_backend() {
+        let (cfg, d) = check(&format!(
+            "{HEAD}backend c\n use-server s2 if {{ path /two }}\n use-server nope\n use-server s1 foo\n server s1 127.0.0.1:1\n server s2 127.0.0.1:2\nbackend t\n mode tcp\n use-server x\n server x 127.0.0.1:3\n"
+        ));
+        let e: Vec<String> = d
+            .list
+            .iter()
+            .filter(|m| m.level == Level::Error)
+            .map(|m| format!("{}: {}", m.loc.as_ref().unwrap(), m.msg))
+            .collect();
+        let e = e.join("\n");
+        for want in [
+            "t.cfg:11: backend 'c' : unable to find server 'nope' referenced in a 'use-server' rule",
+            "t.cfg:12: 'use-server' requires either 'if' or 'unless' followed by a condition.",
+            "t.cfg:17: 'use-server' in mode tcp (backend 't') is not supported yet",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
+        assert!(!e.contains("t.cfg:10"), "{e}");
+        assert!(cfg.is_none());
     }
 
     #[test]

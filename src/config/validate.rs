@@ -12,6 +12,9 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     super::resolvers::validate(cfg, d);
     super::stick::resolve(cfg, d);
     resolve_servers(cfg, d);
+    for px in &cfg.proxies {
+        super::uri_rules::check_use_servers(px, d);
+    }
     check_binds(cfg, d);
     build_tls(cfg, d);
     check_timeouts(cfg, d);
@@ -130,6 +133,12 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
         }
         let mut conds: Vec<(&mut crate::acl::Cond, Loc)> = Vec::new();
         for r in &mut px.use_backends {
+            let l = r.loc.clone();
+            if let Some(c) = r.cond.as_mut() {
+                conds.push((c, l));
+            }
+        }
+        for r in &mut px.use_servers {
             let l = r.loc.clone();
             if let Some(c) = r.cond.as_mut() {
                 conds.push((c, l));

@@ -31,6 +31,23 @@ pub fn choose(cfg: &Config, fe: usize, s: &dyn Sample, scratch: &mut Vec<u8>) ->
         .or(px.kind.is_backend().then_some(fe))
 }
 
+/// The server a backend's `use-server` rules pick for a request (HAProxy's
+/// `process_server_rules`): the first rule whose condition holds and whose server is
+/// usable; a rule naming a server that is down lets the next rules try.
+pub fn use_server(
+    px: &crate::config::Proxy,
+    be: &crate::cluster::BackendRt,
+    s: &dyn Sample,
+) -> Option<usize> {
+    px.use_servers
+        .iter()
+        .filter(|u| u.cond.as_ref().is_none_or(|c| c.eval(&px.acls, s)))
+        .find_map(|u| {
+            let i = be.lb.servers.iter().position(|sv| sv.name == u.server)?;
+            be.lb.servers[i].usable().then_some(i)
+        })
+}
+
 /// A backend called `name` that a frontend in mode `mode` may use (an HTTP frontend cannot
 /// hand its requests to a mode tcp backend: the configuration check refuses that for plain
 /// names).

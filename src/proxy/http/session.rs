@@ -714,13 +714,23 @@ impl<'c> Exchange<'c> {
             )
         });
         // `stick match|on`: after the cookie, as in HAProxy.
-        let persist = crate::stick::Persist::rules(
+        let mut persist = crate::stick::Persist::rules(
             &be_px.stick_rules,
             &be_px.acls,
             &shared.stick,
             &base,
             |id| be.lb.servers.iter().position(|s| s.id == id && s.usable()),
         );
+        // `use-server`: after the cookie, before `stick match` (HAProxy's analyser order).
+        if sticky.is_none() && !be_px.use_servers.is_empty() {
+            let edited = EditedRequestSample {
+                request: base,
+                edits: &edits,
+            };
+            if let Some(i) = crate::proxy::switching::use_server(be_px, &be, &edited) {
+                persist.server = Some(i);
+            }
+        }
         if let Some(c) = &be_px.cookie {
             super::persist::rewrite_request_cookies(c, req, inb.bytes(), &mut edits, &bump);
         }
