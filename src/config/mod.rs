@@ -10,6 +10,7 @@
 //! spans sections.
 
 pub mod addr;
+pub mod check_presets;
 pub mod cli;
 pub mod cond;
 pub mod diag;
@@ -24,7 +25,7 @@ mod tcp_rules;
 pub mod units;
 pub(crate) mod uri_rules;
 pub mod validate;
-mod vars;
+pub(crate) mod vars;
 
 pub use diag::{Diag, Diags, Level, Loc};
 pub use model::*;

@@ -8,7 +8,13 @@ use super::model::{HttpAction, Mode, Proxy, Regex, ReplyBody, TargetPart, UseSer
 
 /// `use-server SERVER [if|unless COND]` (HAProxy 2.6's `cfg_parse_listen` wording). The
 /// server name is checked once the section is complete ([`check_use_servers`]).
-pub(super) fn use_server(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
+pub(crate) fn use_server(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &crate::tls::options::TlsGlobals,
+) {
     let Some(server) = w.get(1).filter(|s| !s.is_empty()) else {
         d.error(loc, "'use-server' expects a server name.");
         return;
@@ -58,7 +64,7 @@ pub(crate) fn check_use_servers(px: &Proxy, d: &mut Diags) {
 }
 
 /// The action of `w` (`w[0]` is its name, `w[..end]` its words before the condition).
-pub(super) fn action(
+pub(crate) fn action(
     px: &Proxy,
     w: &[String],
     end: usize,
@@ -70,7 +76,15 @@ pub(super) fn action(
     let args = &w[1..end];
     match name {
         "tarpit" => {
-            let reply = super::parser::parse_reply(px, args, 500, true, "http-request", loc, d)?;
+            let reply = super::parser::http_rules::parse_reply(
+                px,
+                args,
+                500,
+                true,
+                "http-request",
+                loc,
+                d,
+            )?;
             let simple = matches!(reply.body, ReplyBody::ErrorPage)
                 && reply.headers.is_empty()
                 && reply.content_type.is_none();
@@ -80,7 +94,9 @@ pub(super) fn action(
             })
         }
         "set-pathq" => match args {
-            [f] => super::parser::logformat(px, f, &what, loc, d).map(HttpAction::SetPathQ),
+            [f] => {
+                super::parser::http_rules::logformat(px, f, &what, loc, d).map(HttpAction::SetPathQ)
+            }
             _ => {
                 d.error(loc, format!("{what} expects exactly 1 argument <format>"));
                 None
@@ -111,7 +127,7 @@ pub(super) fn action(
                     return None;
                 }
             };
-            let f = super::parser::logformat(px, f, &what, loc, d)?;
+            let f = super::parser::http_rules::logformat(px, f, &what, loc, d)?;
             Some(HttpAction::ReplaceTarget(part, re, f))
         }
     }

@@ -11,7 +11,7 @@ use crate::acl::{LogFormat, ParseCtx, VarAction};
 /// A variable action (`set-var(txn.x) EXPR`): `w` is the action word and its arguments, up to
 /// the condition. `None` (with an error) if it does not parse; `rules` names the rule set
 /// for the message (`http-request`).
-pub(super) fn var_action(
+pub(crate) fn var_action(
     px: &Proxy,
     rules: &str,
     w: &[String],
@@ -39,7 +39,7 @@ pub(super) fn var_action(
 
 /// The name of a `use_backend` line: `(name, None)` for a plain name, `(text, Some(format))`
 /// when it holds an expression to render per request.
-pub(super) fn backend_name(
+pub(crate) fn backend_name(
     px: &Proxy,
     name: &str,
     loc: &Loc,
