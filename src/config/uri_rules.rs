@@ -178,18 +178,23 @@ mod tests {
         assert_eq!(f.timeouts.tarpit, Some(std::time::Duration::from_secs(2)));
     }
 
-    #[test]
-    fn use_server_names_a_server_of_its_backend() {
-        let (cfg, d) = check(&format!(
-            "{HEAD}backend c\n use-server s2 if {{ path /two }}\n use-server nope\n use-server s1 foo\n server s1 127.0.0.1:1\n server s2 127.0.0.1:2\nbackend t\n mode tcp\n use-server x\n server x 127.0.0.1:3\n"
-        ));
+    /// Every error as `FILE:LINE: message`, one per line.
+    fn errors(d: &Diags) -> String {
         let e: Vec<String> = d
             .list
             .iter()
             .filter(|m| m.level == Level::Error)
             .map(|m| format!("{}: {}", m.loc.as_ref().unwrap(), m.msg))
             .collect();
-        let e = e.join("\n");
+        e.join("\n")
+    }
+
+    #[test]
+    fn use_server_names_a_server_of_its_backend() {
+        let (cfg, d) = check(&format!(
+            "{HEAD}backend c\n use-server s2 if {{ path /two }}\n use-server nope\n use-server s1 foo\n server s1 127.0.0.1:1\n server s2 127.0.0.1:2\nbackend t\n mode tcp\n use-server x\n server x 127.0.0.1:3\n"
+        ));
+        let e = errors(&d);
         for want in [
             "t.cfg:11: backend 'c' : unable to find server 'nope' referenced in a 'use-server' rule",
             "t.cfg:12: 'use-server' requires either 'if' or 'unless' followed by a condition.",
@@ -206,13 +211,7 @@ mod tests {
         let (_, d) = check(&format!(
             "{HEAD}frontend f\n bind :1\n http-request replace-path /a\n http-request replace-uri ( x\n http-request set-pathq\n http-response replace-path a b\n"
         ));
-        let e: Vec<String> = d
-            .list
-            .iter()
-            .filter(|m| m.level == Level::Error)
-            .map(|m| format!("{}: {}", m.loc.as_ref().unwrap(), m.msg))
-            .collect();
-        let e = e.join("\n");
+        let e = errors(&d);
         for want in [
             "t.cfg:11: 'http-request replace-path' expects exactly 2 arguments <match-regex> and <replace-format>",
             "t.cfg:12: 'http-request replace-uri': invalid regular expression '('",
