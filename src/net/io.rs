@@ -18,7 +18,7 @@ pub fn copy_pending(pending: &[u8], pos: &mut usize, buf: &mut [u8]) -> usize {
 
 /// Bytes received and not consumed yet: `data[start..end]`. One per connection side,
 /// `tune.bufsize` large; the codec parses heads in place and bodies pass through it.
-/// The buffer is allocated when bytes arrive and can be given back while empty, so that an
+/// The buffer is taken when a read starts and can be given back while empty, so that an
 /// idle keep-alive connection holds no buffer (HAProxy does the same); it goes to the
 /// shard's spare buffers, since a connection between two requests gives its buffers back
 /// and takes them again at once.
@@ -31,9 +31,6 @@ pub struct InBuf {
     /// next reads take them, before anything from the socket, as if they were still in it.
     backlog: Vec<u8>,
 }
-
-/// The first read into an empty, unallocated buffer goes through this much stack.
-const FIRST_READ: usize = 1024;
 
 impl InBuf {
     pub fn new(size: usize) -> InBuf {
@@ -63,12 +60,23 @@ impl InBuf {
         &self.data[self.start..self.end]
     }
 
+    /// The buffer's size (`tune.bufsize`), allocated or not.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
     pub fn len(&self) -> usize {
         self.end - self.start
     }
 
     pub fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// Nothing to hand out, not even from the backlog: the next byte must come from the
+    /// stream.
+    pub fn is_drained(&self) -> bool {
+        self.is_empty() && self.backlog.is_empty()
     }
 
     pub fn is_full(&self) -> bool {
@@ -142,13 +150,10 @@ impl InBuf {
             }
             return Ok(n);
         }
-        if self.data.is_empty() {
-            // Waiting with a small stack buffer: the big one exists only with bytes in it.
-            let mut first = [0u8; FIRST_READ];
-            let n = with_deadline(deadline, r.read(&mut first)).await?;
-            self.extend(&first[..n]);
-            return Ok(n);
-        }
+        // Taken here, not after the read: a stack buffer to wait with would make every
+        // future that awaits this one that much bigger. Who waits long for a first byte
+        // waits for readiness first (`net::ready`), holding no buffer.
+        self.ensure();
         if self.end == self.data.len() {
             self.compact();
         }
@@ -201,11 +206,6 @@ pub enum ServerIo {
 }
 
 impl ServerIo {
-    pub fn fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.tcp().as_raw_fd()
-    }
-
     pub fn tcp(&self) -> &TcpStream {
         match self {
             ServerIo::Plain(s) => s,

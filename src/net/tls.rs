@@ -49,6 +49,11 @@ impl HsStream {
         }
     }
 
+    /// Whether bytes that came before the socket's are still to be read.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pos < self.pre.len()
+    }
+
     /// Whether rustls consumed exactly whole records (and all of `pre`).
     fn at_record_boundary(&self) -> bool {
         self.pos == self.pre.len() && self.corked.is_some_and(|b| b.at_boundary())

@@ -18,21 +18,24 @@
 //! (never buffered whole). Server connections come from the shard's pool per `http-reuse`,
 //! and go back to it when the server keeps them open.
 
-use super::io::{InBuf, ServerIo, write_all};
 use super::rules;
-use super::{
-    BodyKind, ChunkedScanner, ConnectionHeader, Edits, HttpError, Limits, Method, Parsed,
-    RequestHead, ResponseHead, Version, parse_request, parse_response, serialize_request,
-    serialize_response, write_error,
-};
 use crate::acl::{EditedRequestSample, RequestSample};
 use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
+use crate::h1::{
+    BodyKind, ChunkedScanner, ConnectionHeader, Edits, HeadLimits, Method, Parsed, RequestHead,
+    ResponseHead, Version, parse_request, parse_response, serialize_request, serialize_response,
+    write_error,
+};
+use crate::log::term::{Cause, Phase, Term};
+use crate::net::error::{Again, Kind, ProxyError};
+use crate::net::io::{InBuf, ServerIo, write_all};
+use crate::net::ready::{ReadReady, readable};
 use crate::net::shard::Shard;
 use crate::proxy::{RetryTo, retry_after_failure};
-use futures_lite::{AsyncRead, AsyncWrite, future};
+use futures_lite::{AsyncRead, AsyncWrite};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -41,7 +44,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// What the connection looks like from the outside (for rules, logs, headers).
 #[derive(Clone, Debug)]
-pub struct ConnInfo {
+pub struct ClientInfo {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub tls: Option<TlsInfo>,
@@ -62,26 +65,6 @@ pub struct TlsInfo {
     /// The protocol ALPN chose (`h2`, `http/1.1`), if any: `ssl_fc_alpn`.
     pub alpn: Option<&'static str>,
 }
-
-/// Why a server attempt failed, for `retry-on` and the status sent to the client.
-#[derive(Debug)]
-#[allow(dead_code)] // the payloads are for the debug log
-enum SrvFail {
-    /// Could not connect (`conn-failure`).
-    Connect(io::Error),
-    /// The server closed before sending anything (`empty-response`).
-    Empty,
-    /// What came back is not HTTP, or stopped mid-head (`junk-response`).
-    Junk(Option<HttpError>),
-    /// `timeout server` before the response head (`response-timeout`).
-    Timeout,
-    /// The client went away while we were sending its body.
-    Client,
-}
-
-/// How the transaction ended, for the log's termination state.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Term(pub [u8; 2]);
 
 /// One request/response exchange, for the log.
 pub(crate) struct Txn {
@@ -123,7 +106,7 @@ impl Txn {
             t_response: None,
             status: 0,
             bytes_out: 0,
-            term: Term(*b"--"),
+            term: Term::NORMAL,
             backend: None,
             server: None,
             retries: 0,
@@ -163,18 +146,18 @@ fn deadline(t: Option<Duration>) -> Option<Instant> {
 pub(crate) struct Ctx {
     pub shard: Rc<Shard>,
     pub fe: Arc<FrontendRt>,
-    pub info: ConnInfo,
+    pub info: ClientInfo,
     cfg: Arc<crate::config::Config>,
     /// What ACLs see of this connection, built once.
     acl_conn: crate::acl::ConnInfo,
-    pub limits: Limits,
+    pub limits: HeadLimits,
 }
 
 impl Ctx {
-    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, mut info: ConnInfo) -> Ctx {
+    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, mut info: ClientInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
-        let limits = Limits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
+        let limits = HeadLimits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
         let acl_conn = crate::acl::ConnInfo {
             src: Some(info.src),
             dst: Some(info.dst),
@@ -221,17 +204,18 @@ impl Ctx {
     }
 
     /// The one way an exchange that did not get a server's answer ends: the error page
-    /// for `status` (the proxy's `errorfile` first; none for 0), then the log line.
+    /// for the error's status (the proxy's `errorfile` first; none for 0), then the log
+    /// line with its termination state.
     pub async fn fail<C: AsyncWrite + Unpin>(
         &self,
         client: &mut C,
         out: &mut Vec<u8>,
         txn: &mut Txn,
         be_px: Option<&Proxy>,
-        status: u16,
-        term: [u8; 2],
+        e: &ProxyError,
     ) {
-        txn.term = Term(term);
+        txn.term = e.term;
+        let status = e.status;
         if status != 0 {
             txn.status = status;
             out.clear();
@@ -293,6 +277,68 @@ impl Bufs {
         self.rbuf.release();
         self.out = Vec::new();
         self.sout = Vec::new();
+    }
+}
+
+/// Request states (`Bufs`, their heads' arrays reserved) kept per shard for the next
+/// request that starts, with their `tune.bufsize`: an HTTP/1 connection holds one only
+/// while a request runs or bytes wait in it. Bounded, like the spare buffers.
+const SPARE_BUFS: usize = 64;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<(usize, Box<Bufs>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An HTTP/1 connection's request state when it has one. It goes back to the shard's
+/// spares when the connection waits for its next request with nothing pending
+/// ([`Held::park`]) and when the connection ends, whatever the path.
+struct Held(Option<Box<Bufs>>);
+
+impl Drop for Held {
+    /// The connection ended: its state goes to the spares (without its private server
+    /// connection, which closes).
+    fn drop(&mut self) {
+        if let Some(mut b) = self.0.take() {
+            b.private = None;
+            give_back_bufs(b);
+        }
+    }
+}
+
+fn give_back_bufs(mut b: Box<Bufs>) {
+    b.reset();
+    let size = b.inb.capacity();
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_BUFS {
+            s.push((size, b));
+        }
+    });
+}
+
+impl Held {
+    /// The request state, taken again (a spare one, else a new one) if it was parked.
+    fn get(&mut self, ctx: &Ctx) -> &mut Bufs {
+        self.0.get_or_insert_with(|| {
+            let size = ctx.bufsize();
+            SPARE
+                .with(|s| s.borrow_mut().pop())
+                .filter(|(n, _)| *n == size)
+                .map(|(_, b)| b)
+                .unwrap_or_else(|| Box::new(Bufs::new(ctx)))
+        })
+    }
+
+    /// Gives the state back while nothing is pending in it; a private server connection
+    /// (`http-reuse never`) keeps it.
+    fn park(&mut self) {
+        if let Some(b) = self
+            .0
+            .take_if(|b| b.inb.is_drained() && b.private.is_none())
+        {
+            give_back_bufs(b);
+        }
     }
 }
 
@@ -466,18 +512,11 @@ impl<'c> Exchange<'c> {
                 let be: &BackendRt = &route.be;
                 let answered = match self.forward(b, client, &route, be).await {
                     Ok(a) => a,
-                    Err(f) => {
-                        let (status, term) = match &f {
-                            SrvFail::Connect(_) => (503, *b"SC"),
-                            SrvFail::Empty => (502, *b"SH"),
-                            SrvFail::Junk(_) => (502, *b"PH"),
-                            SrvFail::Timeout => (504, *b"sH"),
-                            SrvFail::Client => (0, *b"CD"),
-                        };
+                    Err(e) => {
                         let ctx = self.ctx;
-                        log::debug!("{}/{}: {}: {f:?}", ctx.fe.name, be.name, ctx.info.src);
+                        log::debug!("{}/{}: {}: {e}", ctx.fe.name, be.name, ctx.info.src);
                         let be_px = &ctx.cfg.proxies[be.proxy];
-                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), status, term)
+                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), &e)
                             .await;
                         return Next::Close;
                     }
@@ -542,9 +581,9 @@ impl<'c> Exchange<'c> {
         // HTX streams); a reject closes without an answer.
         if !fe_px.tcp_request.content.is_empty()
             && crate::proxy::inspect::run_content(&fe_px.tcp_request.content, &fe_px.acls, &base)
-                != Some(crate::proxy::inspect::Verdict::Accept)
+                != Some(crate::proxy::inspect::TcpVerdict::Accept)
         {
-            (txn.term, txn.denied) = (Term(*b"PR"), true);
+            (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Analyzed::Done;
         }
@@ -584,11 +623,11 @@ impl<'c> Exchange<'c> {
                     pages_fe,
                     !keep_after_reply,
                 ) {
-                    rules::Verdict::Reply { status, bytes } => {
+                    rules::HttpVerdict::Reply { status, bytes } => {
                         reply = Some((status, bytes));
                         break;
                     }
-                    rules::Verdict::Allow | rules::Verdict::Continue => {}
+                    rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => {}
                 }
                 if flags.prometheus || flags.silent_drop {
                     break;
@@ -625,7 +664,7 @@ impl<'c> Exchange<'c> {
             Some(be) => Some(be),
             None if reply.is_none() => {
                 // No backend for this request: 503, as HAProxy.
-                txn.term = Term(*b"PR");
+                txn.term = Term::new(Cause::Proxy, Phase::Request);
                 reply = Some((503, rules::page_for(503, fe_px, None)));
                 None
             }
@@ -636,7 +675,7 @@ impl<'c> Exchange<'c> {
             && be.proxy != fe.proxy
         {
             let be_px = &cfg.proxies[be.proxy];
-            if let rules::Verdict::Reply { status, bytes } = rules::request_rules(
+            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules(
                 &be_px.http_request,
                 &be_px.acls,
                 &base,
@@ -677,7 +716,7 @@ impl<'c> Exchange<'c> {
                 if let Some(t) = px.timeouts.tarpit.or(px.timeouts.connect) {
                     glommio::timer::sleep(t).await;
                 }
-                txn.term = Term(*b"PT");
+                txn.term = Term::new(Cause::Proxy, Phase::Tarpit);
                 return Analyzed::Reply {
                     status,
                     bytes: rules::close_page(bytes, true),
@@ -805,9 +844,9 @@ impl<'c> Exchange<'c> {
                 Ok(a) if a.done => Some(a.consumed),
                 Ok(_) => None,
                 Err(e) => {
-                    let e = e.into_http_error(super::Side::Client);
-                    ctx.fail(client, &mut b.out, txn, Some(be_px), e.status(), *b"PR")
-                        .await;
+                    let e = e.into_http_error(crate::h1::Message::Request);
+                    let e = ProxyError::bad_request(e.status());
+                    ctx.fail(client, &mut b.out, txn, Some(be_px), &e).await;
                     return Analyzed::Done;
                 }
             },
@@ -837,7 +876,7 @@ impl<'c> Exchange<'c> {
         client: &mut C,
         route: &Route,
         be: &'b BackendRt,
-    ) -> Result<Answered<'b>, SrvFail> {
+    ) -> Result<Answered<'b>, ProxyError> {
         let ctx = self.ctx;
         let shard = &ctx.shard;
         let be_px = &ctx.cfg.proxies[be.proxy];
@@ -856,6 +895,7 @@ impl<'c> Exchange<'c> {
             key: route.hash_key,
         };
         let mut retry = Retry::default();
+        let retry_on = be_px.http.retry_on;
         loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
@@ -880,7 +920,7 @@ impl<'c> Exchange<'c> {
                 }
             };
             let Some(slot) = slot else {
-                return Err(SrvFail::Connect(io::Error::other("no server available")));
+                return Err(ProxyError::no_server());
             };
             let srv = slot.srv;
             txn.server = Some(srv);
@@ -913,7 +953,7 @@ impl<'c> Exchange<'c> {
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
                             let info = &ctx.info;
-                            crate::proxy::upstream::connect(be, srv, info.src, info.dst, sni).await
+                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
                         }
                     }
                 }
@@ -922,20 +962,14 @@ impl<'c> Exchange<'c> {
                 Ok(c) => c,
                 Err(e) => {
                     txn.t_connect = None;
-                    observe_error(shard, be, srv);
+                    crate::net::shard::observe_error(shard, be, srv);
                     // Nothing was sent yet: a connection failure (refused, timed out, a
                     // failed TLS handshake) is retried whatever the body.
-                    let failure = if e.kind() == io::ErrorKind::TimedOut {
-                        Failure::Timeout
-                    } else {
-                        Failure::Error
-                    };
-                    if be_px.http.retry_on & retry_on::CONN_FAILURE != 0
-                        && retry.after(slot, failure, txn).await
-                    {
+                    let again = e.again(false, false, replayable);
+                    if retry.after_error(slot, &e, again, retry_on, txn).await {
                         continue;
                     }
-                    return Err(SrvFail::Connect(e));
+                    return Err(e);
                 }
             };
             be.lb.servers[srv].observed_success();
@@ -961,17 +995,15 @@ impl<'c> Exchange<'c> {
                     .map(|_| 0)
             };
             if let Err(e) = sent {
-                if reused {
-                    // A reused connection the server closed meanwhile: try a fresh one.
-                    drop(slot);
-                    continue;
-                }
-                // A fresh connection that failed before the request went out: a failed
+                // A reused connection the server closed meanwhile: again on a fresh one. A
+                // fresh connection that failed before the request went out: a failed
                 // connect, when the request can be sent again.
-                if replayable && retry.after(slot, Failure::Error, txn).await {
+                let e = ProxyError::send(e);
+                let again = e.again(reused, false, replayable);
+                if retry.after_error(slot, &e, again, retry_on, txn).await {
                     continue;
                 }
-                return Err(SrvFail::Connect(e));
+                return Err(e);
             }
             // Stream the rest of the body (not replayable: no retry from here on).
             if whole_body.is_none() || expects_continue {
@@ -1030,24 +1062,20 @@ impl<'c> Exchange<'c> {
                         reused,
                     });
                 }
-                Err(f) => {
+                Err(e) => {
                     b.rbuf.consume(b.rbuf.len());
-                    // A reused connection closed under us before answering: retry on a
+                    // A reused connection closed under us before answering: again on a
                     // fresh one (the request never reached the application).
-                    if reused && matches!(f, SrvFail::Empty) && replayable {
-                        drop(slot);
-                        continue;
-                    }
-                    if matches!(f, SrvFail::Empty | SrvFail::Junk(_)) {
-                        observe_error(shard, be, srv);
-                    }
-                    if replayable
-                        && retryable(be_px, &f)
-                        && retry.after(slot, Failure::Response, txn).await
+                    let again = e.again(reused, true, replayable);
+                    if again != Again::Fresh
+                        && matches!(e.kind, Kind::EmptyResponse | Kind::JunkResponse)
                     {
+                        crate::net::shard::observe_error(shard, be, srv);
+                    }
+                    if retry.after_error(slot, &e, again, retry_on, txn).await {
                         continue;
                     }
-                    return Err(f);
+                    return Err(e);
                 }
             }
         }
@@ -1153,7 +1181,7 @@ impl<'c> Exchange<'c> {
                     true,
                 );
                 match v {
-                    rules::Verdict::Reply { status, bytes } => {
+                    rules::HttpVerdict::Reply { status, bytes } => {
                         // The server's answer is replaced: its connection cannot be reused.
                         drop(slot);
                         drop(sconn);
@@ -1163,8 +1191,8 @@ impl<'c> Exchange<'c> {
                         log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
                         return Next::Close;
                     }
-                    rules::Verdict::Allow => break,
-                    rules::Verdict::Continue => {}
+                    rules::HttpVerdict::Allow => break,
+                    rules::HttpVerdict::Continue => {}
                 }
             }
         }
@@ -1199,7 +1227,7 @@ impl<'c> Exchange<'c> {
             b.inb.consume(self.head_len + n);
         }
         if let Some(t) = fwd.term {
-            txn.term = Term(t);
+            txn.term = t;
             close_client = true;
         }
         if tunnel && fwd.term.is_none() {
@@ -1249,16 +1277,16 @@ pub async fn session<C>(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     mut client: C,
-    info: ConnInfo,
+    info: ClientInfo,
     early: Vec<u8>,
 ) where
-    C: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
     let ctx = Ctx::new(shard, fe, info);
     let fe = &ctx.fe;
     let fe_px = ctx.fe_px();
-    let mut b = Bufs::new(&ctx);
-    b.inb.extend(&early);
+    let mut held = Held(None);
+    held.get(&ctx).inb.extend(&early);
     let mut requests = 0u64;
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
     let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
@@ -1269,13 +1297,15 @@ pub async fn session<C>(
         let first = requests == 0;
         // The first request has 'timeout http-request' from the accept; later ones wait up
         // to 'timeout http-keep-alive' for their first byte, then 'http-request'.
-        let mut head_deadline = if first || !b.inb.is_empty() {
+        let pending = !held.get(&ctx).inb.is_empty();
+        let mut head_deadline = if first || pending {
             deadline(t_http_request)
         } else {
             deadline(t_keep_alive)
         };
-        let mut started = first || !b.inb.is_empty();
+        let mut started = first || pending;
         let head_len = loop {
+            let b = held.get(&ctx);
             if !b.inb.is_empty() {
                 match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
                     Ok(Parsed::Complete { head_len }) => break head_len,
@@ -1284,23 +1314,23 @@ pub async fn session<C>(
                         fe.errors
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
-                        ctx.fail(&mut client, &mut b.out, &mut txn, None, e.status(), *b"PR")
-                            .await;
+                        let e = ProxyError::bad_request(e.status());
+                        ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
                         return;
                     }
                 }
             }
-            let read = if b.inb.is_empty() && !first {
-                // Between requests: when the next one is not here yet, the connection is
-                // idle and holds no buffer while it waits (busy ones keep theirs). The look
-                // never waits, so it arms no deadline timer.
-                let now = future::poll_once(b.inb.read_from(&mut client, None)).await;
-                match now {
-                    Some(r) => r,
-                    None => {
-                        b.release_idle();
+            let read = if b.inb.is_drained() {
+                // Nothing here yet: the connection waits holding no request state and no
+                // buffer (an idle keep-alive connection, or a new one before its first
+                // byte), and takes them when readiness says bytes arrived.
+                held.park();
+                match readable(&mut client, head_deadline).await {
+                    Ok(()) => {
+                        let b = held.get(&ctx);
                         b.inb.read_from(&mut client, head_deadline).await
                     }
+                    Err(e) => Err(e),
                 }
             } else {
                 b.inb.read_from(&mut client, head_deadline).await
@@ -1319,8 +1349,9 @@ pub async fn session<C>(
                     }
                     // HAProxy answers 408 (also to an empty new connection: see
                     // option http-ignore-probes).
-                    ctx.fail(&mut client, &mut b.out, &mut txn, None, 408, *b"cR")
-                        .await;
+                    let b = held.get(&ctx);
+                    let e = ProxyError::request_timeout();
+                    ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
                     return;
                 }
                 Err(_) => return,
@@ -1328,8 +1359,16 @@ pub async fn session<C>(
         };
         requests += 1;
         txn.head_received();
-        let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut client, first).await;
-        if ex.run(&mut b, &mut client).await == Next::Close {
+        let b = held.get(&ctx);
+        // Boxed, so that the exchange's state (several KiB) exists only while a request
+        // runs and the wait above stays small: one allocation per request, from this
+        // thread's heap.
+        let next = Box::pin(async {
+            let ex = Exchange::start(&ctx, txn, head_len, b, &mut client, first).await;
+            ex.run(b, &mut client).await
+        })
+        .await;
+        if next == Next::Close {
             return;
         }
     }
@@ -1339,7 +1378,7 @@ pub async fn session<C>(
 /// meant to reach it; the request is logged (`PR`) and counted as denied.
 fn silent_drop(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet) -> Analyzed {
     crate::sys::silent_drop_raw(ctx.info.fd);
-    (txn.term, txn.denied) = (Term(*b"PR"), true);
+    (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
     log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(vars));
     Analyzed::Done
 }
@@ -1415,7 +1454,7 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         from_server: txn.t_response.is_some(),
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
-        term: txn.term.0,
+        term: txn.term,
         retries: txn.retries,
         redispatched_from: txn.redispatched_from,
         denied: txn.denied,
@@ -1482,6 +1521,28 @@ impl<'a> Retry<'a> {
         self.after_keep(slot, failure, txn).await.is_ok()
     }
 
+    /// After `e` on `slot`'s server, as `again` (from [`ProxyError::again`]) allows: whether
+    /// the request goes again — from the start, not counted as a retry, or where the retry
+    /// rule says when `retry-on` (bits `retry_on`) covers the error. On false the slot is
+    /// given back.
+    async fn after_error(
+        &mut self,
+        slot: SrvSlot<'a>,
+        e: &ProxyError,
+        again: Again,
+        retry_on: u32,
+        txn: &mut Txn,
+    ) -> bool {
+        match again {
+            Again::Fresh => {
+                drop(slot);
+                true
+            }
+            Again::Rule if e.retry_on(retry_on) => self.after(slot, e.failure(), txn).await,
+            Again::Rule | Again::No => false,
+        }
+    }
+
     /// [`Retry::after`], handing the slot back when there is no retry (its answer is
     /// forwarded after all).
     async fn after_keep(
@@ -1507,34 +1568,6 @@ impl<'a> Retry<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// Whether `retry-on` covers this failure.
-fn retryable(be_px: &Proxy, f: &SrvFail) -> bool {
-    let bit = match f {
-        SrvFail::Connect(_) => retry_on::CONN_FAILURE,
-        SrvFail::Empty => retry_on::EMPTY_RESPONSE,
-        SrvFail::Junk(_) => retry_on::JUNK_RESPONSE,
-        SrvFail::Timeout => retry_on::RESPONSE_TIMEOUT,
-        SrvFail::Client => 0,
-    };
-    be_px.http.retry_on & bit != 0
-}
-
-fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
-    let server = &be.lb.servers[srv];
-    if let Some(t) = server.observed_error() {
-        crate::net::shard::announce(
-            shard,
-            be,
-            srv,
-            t,
-            &format!(
-                "reason: Health analyze, info: \"Detected {} consecutive errors, last one was: L4 unsuccessful connection\"",
-                server.observe.error_limit
-            ),
-        );
     }
 }
 
@@ -1573,11 +1606,11 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
     expect: bool,
     res: &mut ResponseHead,
     rbuf: &mut InBuf,
-    limits: &Limits,
+    limits: &HeadLimits,
     method: Method,
     fe_px: &Proxy,
     t_server: Option<Duration>,
-) -> Result<(), SrvFail> {
+) -> Result<(), ProxyError> {
     let t_client = fe_px.timeouts.client;
     inb.consume(head_len);
     if expect && kind.has_body() {
@@ -1590,7 +1623,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
                             let r =
                                 write_all(client, &rbuf.bytes()[..hl], deadline(t_client)).await;
                             rbuf.consume(hl);
-                            r.map_err(|_| SrvFail::Client)?;
+                            r.map_err(|_| ProxyError::client_abort())?;
                             break;
                         }
                         // A final answer (417, 401, 413…): no body will be sent.
@@ -1598,14 +1631,19 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
                         return Ok(());
                     }
                     Ok(Parsed::Incomplete) => {}
-                    Err(e) => return Err(SrvFail::Junk(Some(e))),
+                    Err(e) => {
+                        log::debug!("invalid response: {e}");
+                        return Err(ProxyError::junk_response());
+                    }
                 }
             }
             match rbuf.read_from(server, deadline(t_server)).await {
-                Ok(0) => return Err(SrvFail::Empty),
+                Ok(0) => return Err(ProxyError::empty_response()),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(SrvFail::Timeout),
-                Err(_) => return Err(SrvFail::Empty),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Err(ProxyError::response_timeout());
+                }
+                Err(_) => return Err(ProxyError::empty_response()),
             }
         }
     }
@@ -1615,14 +1653,14 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
             while left > 0 {
                 if inb.is_empty() {
                     match inb.read_from(client, deadline(t_client)).await {
-                        Ok(0) | Err(_) => return Err(SrvFail::Client),
+                        Ok(0) | Err(_) => return Err(ProxyError::client_abort()),
                         Ok(_) => {}
                     }
                 }
                 let k = (inb.len() as u64).min(left) as usize;
                 write_all(server, &inb.bytes()[..k], deadline(t_server))
                     .await
-                    .map_err(SrvFail::Connect)?;
+                    .map_err(ProxyError::send)?;
                 inb.consume(k);
                 left -= k as u64;
             }
@@ -1630,14 +1668,16 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
         BodyKind::Chunked => loop {
             if inb.is_empty() {
                 match inb.read_from(client, deadline(t_client)).await {
-                    Ok(0) | Err(_) => return Err(SrvFail::Client),
+                    Ok(0) | Err(_) => return Err(ProxyError::client_abort()),
                     Ok(_) => {}
                 }
             }
-            let adv = scanner.advance(inb.bytes()).map_err(|_| SrvFail::Client)?;
+            let adv = scanner
+                .advance(inb.bytes())
+                .map_err(|_| ProxyError::client_abort())?;
             write_all(server, &inb.bytes()[..adv.consumed], deadline(t_server))
                 .await
-                .map_err(SrvFail::Connect)?;
+                .map_err(ProxyError::send)?;
             inb.consume(adv.consumed);
             if adv.done {
                 break;
@@ -1655,10 +1695,10 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
     server: &mut ServerIo,
     rbuf: &mut InBuf,
     res: &mut ResponseHead,
-    limits: &Limits,
+    limits: &HeadLimits,
     t_server: Option<Duration>,
     t_client: Option<Duration>,
-) -> Result<(), SrvFail> {
+) -> Result<(), ProxyError> {
     let dl = deadline(t_server);
     let mut got_any = !rbuf.is_empty();
     loop {
@@ -1669,27 +1709,32 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
                         let r =
                             write_all(client, &rbuf.bytes()[..head_len], deadline(t_client)).await;
                         rbuf.consume(head_len);
-                        r.map_err(|_| SrvFail::Client)?;
+                        r.map_err(|_| ProxyError::client_abort())?;
                         continue;
                     }
                     return Ok(());
                 }
                 Ok(Parsed::Incomplete) => {}
-                Err(e) => return Err(SrvFail::Junk(Some(e))),
+                Err(e) => {
+                    log::debug!("invalid response: {e}");
+                    return Err(ProxyError::junk_response());
+                }
             }
         }
         match rbuf.read_from(server, dl).await {
             Ok(0) => {
                 return Err(if got_any {
-                    SrvFail::Junk(None)
+                    ProxyError::junk_response()
                 } else {
-                    SrvFail::Empty
+                    ProxyError::empty_response()
                 });
             }
             Ok(_) => got_any = true,
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(SrvFail::Timeout),
-            Err(_) if !got_any => return Err(SrvFail::Empty),
-            Err(_) => return Err(SrvFail::Junk(None)),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                return Err(ProxyError::response_timeout());
+            }
+            Err(_) if !got_any => return Err(ProxyError::empty_response()),
+            Err(_) => return Err(ProxyError::junk_response()),
         }
     }
 }
@@ -1699,7 +1744,7 @@ struct Forwarded {
     /// The whole body went through (the server connection may be reused).
     complete: bool,
     /// Set when the transfer broke: the log's termination state.
-    term: Option<[u8; 2]>,
+    term: Option<Term>,
 }
 
 /// Sends the response head (in `out`) and streams the body: by length, by chunks, or until
@@ -1711,7 +1756,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
     rbuf: &mut InBuf,
     out: &mut Vec<u8>,
     kind: BodyKind,
-    limits: &Limits,
+    limits: &HeadLimits,
     t_server: Option<Duration>,
     t_client: Option<Duration>,
 ) -> Forwarded {
@@ -1735,7 +1780,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
             BodyKind::Chunked => match scanner.advance(rbuf.bytes()) {
                 Ok(a) => a.consumed,
                 Err(_) => {
-                    f.term = Some(*b"SD");
+                    f.term = Some(Term::new(Cause::Server, Phase::Data));
                     return f;
                 }
             },
@@ -1744,7 +1789,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
         if first || take > 0 {
             out.extend_from_slice(&rbuf.bytes()[..take]);
             if write_all(client, out, deadline(t_client)).await.is_err() {
-                f.term = Some(*b"CD");
+                f.term = Some(Term::new(Cause::Client, Phase::Data));
                 return f;
             }
             f.bytes += out.len() as u64;
@@ -1771,16 +1816,16 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
                     f.complete = false; // the server closed: done, but not reusable
                     return f;
                 }
-                f.term = Some(*b"SD");
+                f.term = Some(Term::new(Cause::Server, Phase::Data));
                 return f;
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                f.term = Some(*b"sD");
+                f.term = Some(Term::new(Cause::ServerTimeout, Phase::Data));
                 return f;
             }
             Err(_) => {
-                f.term = Some(*b"SD");
+                f.term = Some(Term::new(Cause::Server, Phase::Data));
                 return f;
             }
         }
@@ -1797,7 +1842,7 @@ async fn tunnel_copy<C: AsyncRead + AsyncWrite + Unpin>(
     if !first_to_server.is_empty() {
         write_all(server, first_to_server, deadline(timeout)).await?;
     }
-    crate::proxy::copy::bidirectional(client, server, timeout).await
+    crate::net::copy::bidirectional(client, server, timeout).await
 }
 
 fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
@@ -1805,7 +1850,13 @@ fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
 }
 
 /// Counts the transaction and logs it (`option httplog`, `log-format`).
-fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn, vars: crate::acl::Vars<'_>) {
+fn log_txn(
+    shard: &Shard,
+    fe: &FrontendRt,
+    info: &ClientInfo,
+    txn: &Txn,
+    vars: crate::acl::Vars<'_>,
+) {
     count_txn(shard, fe, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,
@@ -1821,7 +1872,7 @@ fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn, vars: cra
         status: txn.status,
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
-        term: txn.term.0,
+        term: txn.term,
         backend: txn.backend.as_deref(),
         server: txn.server,
         retries: txn.retries,

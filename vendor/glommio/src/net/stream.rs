@@ -251,6 +251,24 @@ impl<S: AsRawFd> NonBufferedStream<S> {
             .map_or(false, |src| src.result().is_none())
     }
 
+    // corelb: a keep-alive connection waits for its next request holding no buffer.
+    /// Ready when a read may find something (data, EOF or an error), without reading: the
+    /// read-readiness poll armed after the last short read (or when the stream was made)
+    /// has completed. With no poll armed (the last read filled its buffer), one is armed
+    /// now, so the wait never needs a buffer; it completes at once if data is there.
+    pub(crate) fn poll_read_ready(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        match &self.source_rx {
+            Some(src) if src.result().is_some() => return Poll::Ready(Ok(())),
+            Some(_) => {}
+            None => {
+                let reactor = self.reactor.upgrade().unwrap();
+                self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
+            }
+        }
+        self.source_rx.as_ref().unwrap().add_waiter_single(cx.waker());
+        Poll::Pending
+    }
+
     pub(crate) async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let source = self.reactor.upgrade().unwrap().recv(
             self.stream.as_raw_fd(),
@@ -424,6 +442,14 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
     // count as activity.
     pub(crate) fn read_poll_pending(&self) -> bool {
         self.rx_buf.is_empty() && self.stream.read_poll_pending()
+    }
+
+    // corelb: see `NonBufferedStream::poll_read_ready`; buffered bytes are ready at once.
+    pub(crate) fn poll_read_ready(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        if !self.rx_buf.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        self.stream.poll_read_ready(cx)
     }
 
     /// Receives data on the socket from the remote address to which it is

@@ -664,6 +664,15 @@ impl<B: RxBuf> TcpStream<B> {
         self.stream.read_poll_pending()
     }
 
+    // corelb: lets a keep-alive connection wait for its next request without a buffer.
+    /// Waits until a read may find something (data, EOF or an error), reading nothing: it
+    /// completes when the read-readiness poll completes (the one armed after the last short
+    /// read or when the stream was made; armed here if none is). No system call is made;
+    /// a read after it may still find nothing (then it waits as usual).
+    pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.stream.poll_read_ready(cx).map_err(Into::into)
+    }
+
     /// Returns the socket address of the remote peer of this TCP connection.
     ///
     /// # Examples
