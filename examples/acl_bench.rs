@@ -62,6 +62,7 @@ fn main() {
         tls: None,
         h2: false,
         glitches: None,
+        vars: Default::default(),
     };
     let nbsrv = |_: usize| 2;
     let s = RequestSample {
@@ -70,6 +71,7 @@ fn main() {
         nbsrv: &nbsrv,
         stopping: false,
         stick: None,
+        txn: None,
     };
 
     let mut ctx = ParseCtx::new("myfrontend");

@@ -67,6 +67,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
         tls: None,
         h2: false,
         glitches: None,
+        vars: Default::default(),
     };
     let nbsrv = |_: usize| 1;
     let one = || {
@@ -79,6 +80,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
             nbsrv: &nbsrv,
             stopping: false,
             stick: st,
+            txn: None,
         };
         let mut denied = false;
         for r in &fe.http_request {

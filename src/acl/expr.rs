@@ -71,6 +71,13 @@ impl Expr {
         let (fetch, mut method) = parse_fetch(first, &ctx.proxy)
             .map_err(|e| format!("{e} in ACL expression '{first}'"))?;
         let out = fetch.out_type();
+        if out == SmpType::Any && !words.iter().any(|w| w == "-m") {
+            let kw = split_call(first)?.0;
+            return Err(format!(
+                "matching method must be specified first (using '-m') when using a sample \
+                 fetch of this type ('{kw}')"
+            ));
+        }
         if words.len() == 1 && out != SmpType::Bool {
             ctx.warn(format!(
                 "ACL keyword '{first}': no pattern to match against were provided, so this ACL \

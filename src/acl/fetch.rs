@@ -151,6 +151,14 @@ pub enum Fetch {
         /// Where the value starts.
         value_at: super::payload::LvOffset,
     },
+    /// `var(SCOPE.NAME[,DEFAULT])`: a variable (`set-var`), with the type it was stored
+    /// with; the default (a string) when it is not set.
+    Var {
+        /// The variable.
+        var: super::vars::VarRef,
+        /// What to return when it is not set.
+        default: Option<Box<[u8]>>,
+    },
     /// `req.ssl_sni`, `req_ssl_sni`: the SNI of a ClientHello not terminated here.
     ReqSslSni,
     /// `req.ssl_alpn`: the ALPN protocol names of that ClientHello.
@@ -180,13 +188,15 @@ pub enum Layer {
 }
 
 /// A converter applied to a fetched value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Conv {
     /// `lower`.
     Lower,
     /// `upper`.
     Upper,
+    /// `map(FILE[,DEFAULT])` and the other `map_*` converters.
+    Map(Box<super::map::MapConv>),
 }
 
 /// A fetch and its converters.
@@ -257,6 +267,7 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "url_param",
     "urlp",
     "urlp_val",
+    "var",
     "wait_end",
 ];
 
@@ -415,6 +426,23 @@ impl FetchExpr {
         if self.convs.is_empty() {
             return self.fetch.each_checked(s, iterate, f);
         }
+        if self.convs.iter().any(|c| matches!(c, Conv::Map(_))) {
+            return self.fetch.each_checked(s, iterate, &mut |v| {
+                let mut cur: Vec<u8> = v.with_bytes(<[u8]>::to_vec);
+                for c in &self.convs {
+                    match c {
+                        Conv::Lower => cur.make_ascii_lowercase(),
+                        Conv::Upper => cur.make_ascii_uppercase(),
+                        Conv::Map(m) => match m.lookup(Value::Str(&cur)) {
+                            Some(found) => cur = found.to_vec(),
+                            // A miss without a default: the expression finds nothing.
+                            None => return true,
+                        },
+                    }
+                }
+                f(Value::Str(&cur))
+            });
+        }
         self.fetch.each_checked(s, iterate, &mut |v| {
             v.with_bytes(|b| {
                 let mut stack = [0u8; 256];
@@ -430,6 +458,7 @@ impl FetchExpr {
                     match c {
                         Conv::Lower => buf.make_ascii_lowercase(),
                         Conv::Upper => buf.make_ascii_uppercase(),
+                        Conv::Map(_) => unreachable!("maps take the path above"),
                     }
                 }
                 f(Value::Str(buf))
@@ -472,10 +501,18 @@ pub(crate) fn parse_convs(kw: &str, mut rest: &str) -> Result<Vec<Conv>, String>
         let c = match name {
             "lower" => Conv::Lower,
             "upper" => Conv::Upper,
+            m if super::map::MapConv::is_map(m) => {
+                convs.push(Conv::Map(Box::new(super::map::MapConv::parse(
+                    m,
+                    args.as_deref(),
+                )?)));
+                rest = after;
+                continue;
+            }
             _ => {
                 return Err(format!(
-                    "unknown converter '{name}' (corelb supports 'lower' and 'upper'){}",
-                    super::did_you_mean(name, ["lower", "upper"].into_iter())
+                    "unknown converter '{name}' (corelb supports 'lower', 'upper' and the 'map' family){}",
+                    super::did_you_mean(name, ["lower", "upper", "map"].into_iter())
                 ));
             }
         };
@@ -563,6 +600,16 @@ impl Fetch {
                         "fetch method 'str' expects a string argument".to_string()
                     })?,
                 )
+            }
+            "var" => {
+                max_args(2)?;
+                let v = arg(0).filter(|a| !a.is_empty()).ok_or_else(|| {
+                    format!("fetch method '{kw}' : expected type 'string' at position 1, but got nothing")
+                })?;
+                Fetch::Var {
+                    var: super::vars::VarRef::parse(v)?,
+                    default: name(1),
+                }
             }
             "hdr" | "req.hdr" => {
                 max_args(2)?;
@@ -699,6 +746,7 @@ impl Fetch {
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
             Fetch::Method => SmpType::Meth,
             Fetch::Stick(f) => f.out_type(),
+            Fetch::Var { .. } => SmpType::Any,
             _ => SmpType::Str,
         }
     }
@@ -713,6 +761,7 @@ impl Fetch {
             | Fetch::Str(_)
             | Fetch::Bool(_)
             | Fetch::Nbsrv(_)
+            | Fetch::Var { .. }
             | Fetch::WaitEnd => Layer::Internal,
             Fetch::Src | Fetch::SrcPort | Fetch::Dst | Fetch::DstPort => Layer::L4,
             Fetch::SslFc | Fetch::SslFcSni | Fetch::SslFcProtocol => Layer::L5,
@@ -831,6 +880,9 @@ impl Fetch {
             Fetch::Stopping => one(f, Some(Value::Bool(s.stopping()))),
             Fetch::Int(i) => one(f, Some(Value::Int(*i))),
             Fetch::Str(v) => one(f, Some(Value::Str(v))),
+            Fetch::Var { var, default } => s.vars().with(var, |v| {
+                one(f, v.or(default.as_deref().map(Value::Str)));
+            }),
             Fetch::Bool(b) => one(f, Some(Value::Bool(*b))),
             Fetch::Src => one(f, s.src().map(|a| Value::Ip(a.ip()))),
             Fetch::SrcPort => one(f, s.src().map(|a| Value::Int(a.port() as i64))),

@@ -28,7 +28,7 @@
 //! # On the request path
 //!
 //! ```text
-//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping, stick: None };
+//! let s = RequestSample { head: Some((&head, &buf)), conn: &conn_info, nbsrv: &|i| .., stopping, stick: None, txn: None };
 //! if cond.eval(&proxy.acls, &s) { ... }            // no allocation
 //! value.render(&s, &mut out)                       // appends to out
 //! ```
@@ -69,7 +69,8 @@
 //! req.ssl_hello_type req.ssl_ver wait_end`, and the old `req_*` names), and the ACL keywords
 //! `base* cook* hdr* path* url* urlp*` with the suffixes `_beg _dir _dom _end _len _reg _sub`,
 //! `method`, `req_ver`, `payload`, `payload_lv`.
-//! Converters: `lower`, `upper`. Matching: `-m found bool int ip bin len str beg sub dir dom
+//! Converters: `lower`, `upper`, `map(FILE[,DEFAULT])` and `map_str/beg/sub/dir/dom/end/int/ip`
+//! ([`map`]). Fetch `var(SCOPE.NAME[,DEFAULT])` ([`vars`]). Matching: `-m found bool int ip bin len str beg sub dir dom
 //! end reg`; flags `-i -f -m -n -u -M --`; integer operators `eq ge gt le lt` (and `ne`,
 //! which HAProxy treats as `eq`: a warning says so); ranges `a:b a-b :b a:`. Predefined ACLs:
 //! all of HAProxy 2.6's except `RDP_COOKIE` (an error says so). Log-format: text, `%%`,
@@ -91,11 +92,13 @@ mod expr;
 mod fetch;
 mod http;
 mod logformat;
+mod map;
 mod pattern;
 pub mod payload;
 mod request;
 mod sample;
 mod stick;
+mod vars;
 
 #[cfg(test)]
 mod diff_tests;
@@ -116,6 +119,7 @@ pub use stick::{
     DATA_TYPES, DataType, GptValue, MAX_SC, Op, RuleKind, StickAction, StickFetch, StickSource,
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,
 };
+pub use vars::{Scope, VarAction, VarRef, VarSet, Vars};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

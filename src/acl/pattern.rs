@@ -73,7 +73,7 @@ impl MatchMethod {
             SmpType::Bool => MatchMethod::Bool,
             SmpType::Int => MatchMethod::Int,
             SmpType::Ip => MatchMethod::Ip,
-            SmpType::Str => MatchMethod::Str,
+            SmpType::Str | SmpType::Any => MatchMethod::Str,
             SmpType::Meth => MatchMethod::Meth,
             SmpType::Bin => MatchMethod::Bin,
         }

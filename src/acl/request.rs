@@ -31,6 +31,8 @@ pub struct ConnInfo {
     pub h2: bool,
     /// The HTTP/2 connection's glitch score, kept current by its reader (`fc_glitches`).
     pub glitches: Option<std::rc::Rc<std::cell::Cell<u32>>>,
+    /// The connection's variables (`sess.` scope).
+    pub vars: super::VarSet,
 }
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
@@ -47,6 +49,8 @@ pub struct RequestSample<'a> {
     pub stopping: bool,
     /// The stick tables and this request's tracked counters.
     pub stick: Option<&'a dyn super::StickSource>,
+    /// The transaction's variables (`txn.`, `req.`, `res.`); `None` before there is one.
+    pub txn: Option<&'a super::VarSet>,
 }
 
 fn version_text(v: Version) -> &'static [u8] {
@@ -126,6 +130,12 @@ impl Sample for RequestSample<'_> {
     fn stick(&self) -> Option<&dyn super::StickSource> {
         self.stick
     }
+    fn vars(&self) -> super::Vars<'_> {
+        super::Vars {
+            sess: Some(&self.conn.vars),
+            txn: self.txn,
+        }
+    }
 }
 
 /// A request whose header fields earlier rules have edited (`http-request set-header`,
@@ -189,6 +199,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     fn stick(&self) -> Option<&dyn super::StickSource> {
         self.request.stick
     }
+    fn vars(&self) -> super::Vars<'_> {
+        self.request.vars()
+    }
 }
 
 /// An owned request for tests, benchmarks and fuzzing: raw bytes parsed by the proxy's own
@@ -203,6 +216,8 @@ pub struct RawRequest {
     pub nbsrv: Vec<u32>,
     /// What `stopping` returns.
     pub stopping: bool,
+    /// The transaction's variables.
+    pub txn: super::VarSet,
 }
 
 impl RawRequest {
@@ -213,6 +228,7 @@ impl RawRequest {
             tls: None,
             h2: false,
             glitches: None,
+            vars: Default::default(),
         }
     }
 
@@ -231,6 +247,7 @@ impl RawRequest {
             conn: RawRequest::default_conn(),
             nbsrv: Vec::new(),
             stopping: false,
+            txn: Default::default(),
         })
     }
 
@@ -242,6 +259,7 @@ impl RawRequest {
             conn: RawRequest::default_conn(),
             nbsrv: Vec::new(),
             stopping: false,
+            txn: Default::default(),
         }
     }
 
@@ -307,6 +325,12 @@ impl Sample for RawRequest {
     fn stopping(&self) -> bool {
         self.stopping
     }
+    fn vars(&self) -> super::Vars<'_> {
+        super::Vars {
+            sess: Some(&self.conn.vars),
+            txn: Some(&self.txn),
+        }
+    }
 }
 
 /// The buffered bytes as HTTP/1.
@@ -330,6 +354,8 @@ pub struct ContentSample<'a> {
     pub nbsrv: &'a dyn Fn(usize) -> u32,
     /// Whether the process is draining.
     pub stopping: bool,
+    /// The stream's variables (`txn.`): set by the caller where there is a stream.
+    pub txn: Option<&'a super::VarSet>,
 }
 
 impl<'a> ContentSample<'a> {
@@ -348,6 +374,7 @@ impl<'a> ContentSample<'a> {
             http: std::cell::OnceCell::new(),
             nbsrv,
             stopping,
+            txn: None,
         }
     }
 
@@ -379,6 +406,7 @@ impl<'a> ContentSample<'a> {
             stopping: self.stopping,
             // tcp-request rules track no stick counters yet (README: not yet).
             stick: None,
+            txn: self.txn,
         }
     }
 }
@@ -423,5 +451,11 @@ impl Sample for ContentSample<'_> {
             last: self.last,
             http_pending: matches!(self.http(), Http::Incomplete),
         })
+    }
+    fn vars(&self) -> super::Vars<'_> {
+        super::Vars {
+            sess: Some(&self.conn.vars),
+            txn: self.txn,
+        }
     }
 }

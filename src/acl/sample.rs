@@ -65,6 +65,10 @@ pub trait Sample {
     fn content(&self) -> Option<Content<'_>> {
         None
     }
+    /// The variables reachable here (`var()`, `set-var`); none by default.
+    fn vars(&self) -> super::Vars<'_> {
+        super::Vars::default()
+    }
 }
 
 /// What content inspection has buffered so far.
@@ -106,6 +110,8 @@ pub(crate) enum SmpType {
     Meth,
     /// Raw bytes (`req.payload`): they cast to strings only.
     Bin,
+    /// Known only at run time (`var()`): an ACL must name its matching method.
+    Any,
 }
 
 impl SmpType {
@@ -113,7 +119,7 @@ impl SmpType {
     pub(crate) fn casts_to(self, to: SmpType) -> bool {
         use SmpType::*;
         match (self, to) {
-            (_, Str) => true,
+            (_, Str) | (Any, _) => true,
             (Meth | Bin, _) => false,
             (Bool, Ip) => false,
             (_, Int | Ip | Bool) => true,

@@ -760,6 +760,7 @@ fn fetches_see_header_edits() {
     let nbsrv = |_: usize| 0;
     let request = || RequestSample {
         stick: None,
+        txn: None,
         head: Some((&head, &buf[..])),
         conn: &conn,
         nbsrv: &nbsrv,

@@ -273,8 +273,10 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
     let backend = if px.kind.is_backend() {
         Some(i)
     } else {
+        // The first plain name (mode tcp's shortcut when no rule has to decide).
         px.use_backends
-            .first()
+            .iter()
+            .find(|r| r.dynamic.is_none())
             .or(px.default_backend.as_ref())
             .map(|r| r.index)
     };
@@ -286,7 +288,10 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
         slots: Slots::new(px.maxconn.unwrap_or(global_maxconn)),
         backend,
         inspects_content: !px.tcp_request.content.is_empty()
-            || px.use_backends.iter().any(|u| u.cond.is_some()),
+            || px
+                .use_backends
+                .iter()
+                .any(|u| u.cond.is_some() || u.dynamic.is_some()),
         client_timeout: px.timeouts.client,
         client_fin_timeout: px.timeouts.client_fin,
         clitcpka: px.options.clitcpka,

@@ -267,7 +267,11 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("http-check", Supported(p::http_check), D | B),
     kw("tcp-check", Supported(p::tcp_check), D | B),
     kw("external-check", NotYet, D | B),
-    kw("use-server", NotYet, B),
+    kw(
+        "use-server",
+        Supported(crate::config::uri_rules::use_server),
+        B,
+    ),
     kw("force-persist", NotYet, F | B),
     kw("ignore-persist", NotYet, F | B),
     kw("persist", NotYet, D | B),
@@ -404,7 +408,7 @@ pub static TIMEOUT: &[Kw<t::TimeoutFn>] = &[
     kw("check", Supported(t::check), D | B),
     kw("http-request", Supported(t::http_request), D | F | B),
     kw("http-keep-alive", Supported(t::http_keep_alive), D | F | B),
-    kw("tarpit", NotYet, ALL),
+    kw("tarpit", Supported(t::tarpit), ALL),
 ];
 
 pub static BIND: &[Kw<b::BindFn>] = &[

@@ -23,7 +23,9 @@ pub mod resolvers;
 pub mod stick;
 mod tcp_rules;
 pub mod units;
+pub(crate) mod uri_rules;
 pub mod validate;
+pub(crate) mod vars;
 
 pub use diag::{Diag, Diags, Level, Loc};
 pub use model::*;

@@ -608,6 +608,10 @@ pub struct BackendRef {
     pub index: usize,
     pub cond: Option<crate::acl::Cond>,
     pub loc: Loc,
+    /// `use_backend be_%[var(txn.x)]`: the name is rendered per request (`index` is unused);
+    /// a name that matches no backend sends the request to the default backend, as in
+    /// HAProxy (see `config::switching`).
+    pub dynamic: Option<crate::acl::LogFormat>,
 }
 
 /// A proxy's `tcp-request` rules and `tcp-request inspect-delay`. Rules of a named
@@ -634,7 +638,7 @@ pub struct TcpRule {
 }
 
 /// What a `tcp-request` rule does when its condition holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TcpAction {
     /// Stops the rule set: the connection goes on.
     Accept,
@@ -644,6 +648,8 @@ pub enum TcpAction {
     SilentDrop,
     /// `expect-proxy layer4` (connection rules only): read a PROXY header first.
     ExpectProxy,
+    /// `set-var(V) EXPR`, `set-var-fmt(V) FMT`, `unset-var(V)`: the rules go on.
+    Var(crate::acl::VarAction),
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).
@@ -684,6 +690,33 @@ pub enum HttpAction {
     UsePrometheus,
     /// `track-scN KEY [table T]`, `sc-inc-gpc0(N)`, `sc-set-gpt0(N) VALUE`.
     Stick(super::stick::StickAction),
+    /// `set-var(V) EXPR`, `set-var-fmt(V) FMT`, `unset-var(V)`.
+    Var(crate::acl::VarAction),
+    /// `silent-drop`: the client connection disappears (a reset meant not to reach it).
+    SilentDrop,
+    /// `set-pathq FMT`: the path and the query.
+    SetPathQ(crate::acl::LogFormat),
+    /// `replace-uri|replace-path|replace-pathq REGEX FMT`: when the regex matches that part
+    /// of the target, the part becomes FMT rendered, its `\N` references replaced by the
+    /// match's groups (HAProxy's `exp_replace`: what the regex did not match is not kept).
+    ReplaceTarget(TargetPart, Regex, crate::acl::LogFormat),
+    /// `tarpit [deny_status N] ...`: like `deny` (500 by default), answered after holding the
+    /// client for `timeout tarpit` (else `timeout connect`).
+    Tarpit {
+        status: u16,
+        reply: Option<Reply>,
+    },
+}
+
+/// Which part of the request-target a `replace-*` rule works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetPart {
+    /// The whole target as received (`replace-uri`).
+    Uri,
+    /// The path without the query (`replace-path`).
+    Path,
+    /// The path and the query (`replace-pathq`).
+    PathQ,
 }
 
 /// A complete answer built by `return`, `deny` and the like.
@@ -810,6 +843,16 @@ pub struct Proxy {
     pub stick_table: Option<super::stick::StickTableCfg>,
     /// `stick on|match|store-request ...`, in order.
     pub stick_rules: Vec<super::stick::StickRule>,
+    /// `use-server SERVER [if|unless COND]`, in order.
+    pub use_servers: Vec<UseServer>,
+}
+
+/// A `use-server SERVER [if|unless COND]` line of a backend.
+#[derive(Clone, Debug)]
+pub struct UseServer {
+    pub server: String,
+    pub cond: Option<crate::acl::Cond>,
+    pub loc: Loc,
 }
 
 /// The proxy's stats page: `stats enable|uri|realm|auth|refresh|admin|hide-version|
@@ -1066,6 +1109,7 @@ impl Proxy {
             stats: StatsCfg::default(),
             stick_table: None,
             stick_rules: Vec::new(),
+            use_servers: Vec::new(),
         }
     }
 

@@ -8,7 +8,15 @@ use super::model::{Kind, Proxy, TcpAction, TcpRule};
 use crate::acl::Layer;
 
 /// The actions corelb runs.
-const ACTIONS: &[&str] = &["accept", "reject", "silent-drop", "expect-proxy"];
+const ACTIONS: &[&str] = &[
+    "accept",
+    "reject",
+    "silent-drop",
+    "expect-proxy",
+    "set-var(",
+    "set-var-fmt(",
+    "unset-var(",
+];
 
 /// Actions HAProxy 2.6 has for `tcp-request` that corelb does not run yet.
 const NOT_YET: &[&str] = &[
@@ -30,16 +38,8 @@ const NOT_YET: &[&str] = &[
     "ot-group",
 ];
 
-/// Prefixes of HAProxy actions with arguments in the name (`track-sc0`, `set-var(txn.x)`).
-const NOT_YET_PREFIXES: &[&str] = &[
-    "track-sc",
-    "sc-inc-gpc",
-    "sc-set-gpt",
-    "do-resolve(",
-    "set-var(",
-    "set-var-fmt(",
-    "unset-var(",
-];
+/// Prefixes of HAProxy actions with arguments in the name (`track-sc0`, `do-resolve(…)`).
+const NOT_YET_PREFIXES: &[&str] = &["track-sc", "sc-inc-gpc", "sc-set-gpt", "do-resolve("];
 
 /// The three rule sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -207,6 +207,15 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
             }
             (TcpAction::ExpectProxy, 2)
         }
+        a if crate::acl::VarAction::is_action(a) => {
+            let end = w
+                .iter()
+                .position(|x| x == "if" || x == "unless")
+                .unwrap_or(w.len());
+            let rules = format!("tcp-request {sub}");
+            let v = super::vars::var_action(px, &rules, &w[..end], loc, d)?;
+            (TcpAction::Var(v), end)
+        }
         a if NOT_YET.contains(&a) || NOT_YET_PREFIXES.iter().any(|p| a.starts_with(p)) => {
             d.error(
                 loc,
@@ -252,9 +261,9 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
 
 fn expected(set: Set) -> &'static str {
     if set == Set::Connection {
-        "'accept', 'reject', 'silent-drop' or 'expect-proxy layer4'"
+        "'accept', 'reject', 'silent-drop', 'set-var(...)', 'unset-var(...)' or 'expect-proxy layer4'"
     } else {
-        "'accept', 'reject' or 'silent-drop'"
+        "'accept', 'reject', 'silent-drop', 'set-var(...)' or 'unset-var(...)'"
     }
 }
 

@@ -12,6 +12,9 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     super::resolvers::validate(cfg, d);
     super::stick::resolve(cfg, d);
     resolve_servers(cfg, d);
+    for px in &cfg.proxies {
+        super::uri_rules::check_use_servers(px, d);
+    }
     check_binds(cfg, d);
     build_tls(cfg, d);
     check_timeouts(cfg, d);
@@ -33,7 +36,7 @@ fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
             .default_backend
             .iter_mut()
             .chain(px.use_backends.iter_mut());
-        for r in refs {
+        for r in refs.filter(|r| r.dynamic.is_none()) {
             let found = backends
                 .iter()
                 .enumerate()
@@ -135,6 +138,12 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
                 conds.push((c, l));
             }
         }
+        for r in &mut px.use_servers {
+            let l = r.loc.clone();
+            if let Some(c) = r.cond.as_mut() {
+                conds.push((c, l));
+            }
+        }
         if let Some(c) = px.monitor_fail.as_mut() {
             conds.push((c, at.clone()));
         }
@@ -155,10 +164,15 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
                 | HttpAction::SetPath(f)
                 | HttpAction::SetQuery(f)
                 | HttpAction::SetUri(f)
-                | HttpAction::SetMethod(f) => formats.push((f, l)),
+                | HttpAction::SetMethod(f)
+                | HttpAction::SetPathQ(f)
+                | HttpAction::ReplaceTarget(_, _, f) => formats.push((f, l)),
                 HttpAction::Redirect(rd) => formats.push((&mut rd.target, l)),
                 HttpAction::Return(rep)
                 | HttpAction::Deny {
+                    reply: Some(rep), ..
+                }
+                | HttpAction::Tarpit {
                     reply: Some(rep), ..
                 } => {
                     if let ReplyBody::Text(f) = &mut rep.body {

@@ -471,6 +471,8 @@ pub struct ConnSample<'a> {
     /// The request's method, target and version when the line is for an HTTP request.
     pub request: Option<(&'a [u8], &'a [u8], &'a [u8])>,
     pub stopping: bool,
+    /// The variables the stream had.
+    pub vars: crate::acl::Vars<'a>,
 }
 
 impl Sample for ConnSample<'_> {
@@ -504,6 +506,9 @@ impl Sample for ConnSample<'_> {
     }
     fn stopping(&self) -> bool {
         self.stopping
+    }
+    fn vars(&self) -> crate::acl::Vars<'_> {
+        self.vars
     }
 }
 
@@ -556,6 +561,7 @@ mod tests {
             tls_version: None,
             request: split_request_line(b"GET /a?b HTTP/1.1"),
             stopping: false,
+            vars: Default::default(),
         };
         let f = Fields {
             src: sample.src,

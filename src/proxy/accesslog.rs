@@ -37,6 +37,8 @@ pub struct Stream<'a> {
     pub redispatched: bool,
     pub captures: Option<&'a Captures>,
     pub request_line: &'a [u8],
+    /// The connection's and the transaction's variables (`var()` in the format).
+    pub vars: crate::acl::Vars<'a>,
 }
 
 /// Whether a stream of `fe` gets a log line (so that what only the line needs, such as the
@@ -97,6 +99,7 @@ pub fn log(shard: &Shard, fe: &FrontendRt, s: &Stream, null: bool) {
         tls_version: s.tls.map(|t| t.1.as_bytes()),
         request,
         stopping: shard.shared.control.stopping(),
+        vars: s.vars,
     };
     let f = Fields {
         src: s.src,

@@ -85,6 +85,8 @@ pub struct ClientOrigin {
     pub at: Instant,
     /// The client's TLS session, when it is terminated here.
     pub tls: Option<crate::acl::TlsInfo>,
+    /// What `tcp-request connection|session` rules stored in `sess.` variables.
+    pub vars: crate::acl::VarSet,
 }
 
 /// What ACLs see of the connection's TLS session.
@@ -114,6 +116,7 @@ pub async fn handle(
     // `tcp-request connection` rules, before anything is read or counted: a rejected
     // connection never becomes a session (HAProxy neither logs nor counts it as one).
     let mut accept_proxy = accept_proxy;
+    let mut vars = crate::acl::VarSet::default();
     {
         let px = &shard.shared.cfg.proxies[fe.proxy];
         let rules = &px.tcp_request.connection;
@@ -124,11 +127,13 @@ pub async fn handle(
                 tls: None,
                 h2: false,
                 glitches: None,
+                vars,
             };
             let fd = crate::sys::fd(&client);
             if !inspect::early_rules(&shard.shared, px, true, &conn, fd, &mut accept_proxy) {
                 return;
             }
+            vars = conn.vars;
         }
     }
     // One clock reading for the frontend's counters and this connection's timings.
@@ -175,6 +180,7 @@ pub async fn handle(
             proto_h2,
             accept_date,
             accepted,
+            vars,
         )
         .await;
     };
@@ -212,6 +218,7 @@ pub async fn handle(
                 h2,
                 accept_date,
                 accepted,
+                vars,
             )
             .await
         }
@@ -241,6 +248,7 @@ async fn serve(
     h2: bool,
     accept_date: SystemTime,
     accepted: Instant,
+    mut vars: crate::acl::VarSet,
 ) {
     // `tcp-request session` rules, once the PROXY header and the TLS handshake are done.
     {
@@ -254,11 +262,13 @@ async fn serve(
                 tls: tls.as_ref().map(acl_tls),
                 h2: false,
                 glitches: None,
+                vars,
             };
             let fd = crate::sys::fd(tcp);
             if !inspect::early_rules(&shard.shared, px, false, &conn, fd, &mut false) {
                 return;
             }
+            vars = conn.vars;
         }
     }
     match fe.mode {
@@ -270,6 +280,7 @@ async fn serve(
                 date: accept_date,
                 at: accepted,
                 tls: tls.as_ref().map(acl_tls),
+                vars,
             };
             Box::pin(tcp::session(shard, fe, client, from)).await
         }
@@ -284,6 +295,8 @@ async fn serve(
                 dst,
                 tls,
                 h2: false,
+                vars,
+                fd: std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(tcp)),
             };
             if h2 {
                 // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs

@@ -62,11 +62,12 @@ pub fn run_final(
         if applies(r, acls, s) != Some(true) {
             continue;
         }
-        match r.action {
+        match &r.action {
             TcpAction::Accept => return TcpVerdict::Accept,
             TcpAction::Reject => return TcpVerdict::Reject,
             TcpAction::SilentDrop => return TcpVerdict::SilentDrop,
             TcpAction::ExpectProxy => *expect_proxy = true,
+            TcpAction::Var(a) => a.apply(s, &mut Vec::new()),
         }
     }
     TcpVerdict::Accept
@@ -79,12 +80,15 @@ pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<Tcp
         if !applies(r, acls, s)? {
             continue;
         }
-        match r.action {
+        match &r.action {
             TcpAction::Accept => return Some(TcpVerdict::Accept),
             TcpAction::Reject => return Some(TcpVerdict::Reject),
             TcpAction::SilentDrop => return Some(TcpVerdict::SilentDrop),
             // Refused by the parser outside connection rules.
             TcpAction::ExpectProxy => {}
+            // Run again when the rules are evaluated again on more bytes: the last value
+            // stays, as HAProxy's rules would have set it.
+            TcpAction::Var(a) => a.apply(s, &mut Vec::new()),
         }
     }
     Some(TcpVerdict::Accept)
@@ -102,6 +106,8 @@ pub struct Inspect<'a> {
     pub conn: &'a ConnInfo,
     pub nbsrv: &'a dyn Fn(usize) -> u32,
     pub stopping: bool,
+    /// The stream's variables (`txn.`).
+    pub txn: Option<&'a crate::acl::VarSet>,
 }
 
 impl Inspect<'_> {
@@ -118,7 +124,8 @@ impl Inspect<'_> {
         let mut expired = self.delay.is_none();
         loop {
             let last = closed || expired || buf.len() >= RECV_LIMIT;
-            let s = ContentSample::new(self.conn, buf, last, self.nbsrv, self.stopping);
+            let mut s = ContentSample::new(self.conn, buf, last, self.nbsrv, self.stopping);
+            s.txn = self.txn;
             if let Some(v) = run_content(self.rules, self.acls, &s) {
                 return Ok(v);
             }
@@ -190,6 +197,7 @@ pub fn early_rules(
         stopping: shared.control.stopping(),
         // tcp-request rules track no stick counters yet (README: not yet).
         stick: None,
+        txn: None,
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
         TcpVerdict::Accept => true,
@@ -229,6 +237,8 @@ pub async fn route_tcp(
     let fe_px = &cfg.proxies[fe.proxy];
     let nb = |i| nbsrv(shared, i);
     let stopping = shared.control.stopping();
+    // The stream's variables: content rules may set them for the switching rules.
+    let txn = crate::acl::VarSet::default();
     let inspect = async |px: &crate::config::Proxy,
                          client: &mut crate::net::tls::Client,
                          early: &mut Vec<u8>| {
@@ -240,6 +250,7 @@ pub async fn route_tcp(
             conn,
             nbsrv: &nb,
             stopping,
+            txn: Some(&txn),
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,
@@ -274,14 +285,9 @@ pub async fn route_tcp(
     }
     // The switching rules decide on what inspection saw, definitively (HAProxy evaluates
     // them with SMP_OPT_FINAL): without an inspect delay a ClientHello may not be there yet.
-    let s = ContentSample::new(conn, early, true, &nb, stopping);
-    let be = fe_px
-        .use_backends
-        .iter()
-        .find(|u| u.cond.as_ref().is_none_or(|c| c.eval(&fe_px.acls, &s)))
-        .or(fe_px.default_backend.as_ref())
-        .map(|r| r.index)
-        .or(fe_px.kind.is_backend().then_some(fe.proxy));
+    let mut s = ContentSample::new(conn, early, true, &nb, stopping);
+    s.txn = Some(&txn);
+    let be = crate::proxy::switching::choose(cfg, fe.proxy, &s, &mut Vec::new());
     if let Some(b) = be
         && b != fe.proxy
         && !cfg.proxies[b].tcp_request.content.is_empty()

@@ -7,6 +7,7 @@ pub mod accesslog;
 pub mod conn;
 pub mod http;
 pub mod inspect;
+pub mod switching;
 pub mod tcp;
 
 /// Where the next attempt goes, after [`retry_after_failure`].

@@ -77,6 +77,7 @@ pub async fn session(
         date: accept_date,
         at: accepted,
         tls,
+        vars,
     } = from;
     let mut out = Outcome {
         term: Term::NORMAL,
@@ -100,6 +101,7 @@ pub async fn session(
             tls,
             h2: false,
             glitches: None,
+            vars,
         };
         match crate::proxy::inspect::route_tcp(&shard, &fe, &mut client, &conn, &mut early).await {
             crate::proxy::inspect::Routed::Backend(b) => backend = b,
@@ -434,6 +436,8 @@ fn finish(
         redispatched: out.redispatched_from.is_some(),
         captures: None,
         request_line: b"",
+        // (The stream's variables are gone by now: `var()` logs nothing in mode tcp.)
+        vars: Default::default(),
     };
     crate::proxy::accesslog::log(shard, fe, &s, null);
 }

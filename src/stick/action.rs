@@ -156,6 +156,7 @@ mod tests {
             tls: None,
             h2: false,
             glitches: None,
+            vars: Default::default(),
         };
         let t = tables.get(0).unwrap();
         let key = t.parse_key("192.0.2.7").unwrap();
@@ -169,6 +170,7 @@ mod tests {
                 nbsrv: &|_| 0,
                 stopping: false,
                 stick: Some(&ctx),
+                txn: None,
             };
             for a in &rules {
                 ctx.apply(a, &s, origin);

@@ -155,6 +155,19 @@ pub fn glommio_stream(sock: socket2::Socket) -> glommio::net::TcpStream {
     unsafe { glommio::net::TcpStream::from_raw_fd(fd) }
 }
 
+/// `silent-drop` on a client socket known by its number: TTL (hop limit) 1 so that the reset
+/// dies on the way, and SO_LINGER 0 so that closing it sends that reset. The caller keeps the
+/// socket open across the call (the client connection of the exchange that runs the rule).
+pub fn silent_drop_raw(fd: RawFd) {
+    // SAFETY: only setsockopt calls on the number, while the caller holds the socket open;
+    // no memory is shared with the descriptor.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    with_sockref(fd, |s| {
+        s.set_ttl(1).or_else(|_| s.set_unicast_hops_v6(1)).ok();
+        s.set_linger(Some(std::time::Duration::ZERO)).ok();
+    });
+}
+
 /// A borrowed view of a socket for setting options with socket2.
 pub fn with_sockref<T>(fd: BorrowedFd<'_>, f: impl FnOnce(&socket2::Socket) -> T) -> T {
     f(&socket2::SockRef::from(&fd))

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn logformat(
+pub(crate) fn logformat(
     px: &Proxy,
     text: &str,
     what: &str,
@@ -29,11 +29,7 @@ pub(super) const NO_SPOE: &str =
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
 pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
-    "tarpit",
     "auth",
-    "set-var",
-    "set-var-fmt",
-    "unset-var",
     "capture",
     "set-log-level",
     "add-acl",
@@ -58,10 +54,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "wait-for-handshake",
     "set-timeout",
     "replace-value",
-    "replace-path",
-    "replace-pathq",
-    "replace-uri",
-    "set-pathq",
     "strict-mode",
     "do-resolve",
     "set-priority-class",
@@ -145,6 +137,7 @@ pub(super) fn http_rule(
                 None
             }
         },
+        "silent-drop" if request => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
         "disable-l7-retry" if request => {
             need(0, "no argument", d).then_some(HttpAction::DisableL7Retry)
         }
@@ -190,6 +183,9 @@ pub(super) fn http_rule(
                     None
                 }
             }
+        }
+        "set-pathq" | "replace-uri" | "replace-path" | "replace-pathq" | "tarpit" if request => {
+            crate::config::uri_rules::action(px, w, cond_at(1).unwrap_or(w.len()), loc, d)
         }
         "set-path" | "set-query" | "set-uri" | "set-method" if request => {
             if !need(1, "a value", d) {
@@ -243,6 +239,16 @@ pub(super) fn http_rule(
             } else {
                 HttpAction::Return(reply)
             })
+        }
+        a if crate::acl::VarAction::is_action(a) => {
+            let end = cond_at(1).unwrap_or(w.len());
+            Some(HttpAction::Var(crate::config::vars::var_action(
+                px,
+                kw,
+                &w[..end],
+                loc,
+                d,
+            )?))
         }
         a if crate::config::stick::is_action(a) => {
             let end = cond_at(1).unwrap_or(w.len());
@@ -390,7 +396,7 @@ pub(super) fn parse_redirect(
 /// The arguments of `return` and `deny`: `[status N] [deny_status N] [content-type T]
 /// [string S | lf-string F | file F | lf-file F | errorfile F | default-errorfiles]
 /// [hdr NAME FMT]...`
-pub(super) fn parse_reply(
+pub(crate) fn parse_reply(
     px: &Proxy,
     w: &[String],
     status: u16,

@@ -24,7 +24,7 @@ pub(super) mod balance;
 pub(super) mod bind;
 pub(super) mod checks;
 pub(super) mod global;
-pub(super) mod http_rules;
+pub(crate) mod http_rules;
 mod log_target;
 pub(super) mod options;
 pub(super) mod proxy;
@@ -539,7 +539,7 @@ fn path_arg(w: &[String], loc: &Loc, d: &mut Diags) -> Option<PathBuf> {
 }
 
 /// Parses `if|unless ...` against the proxy's ACLs; errors and warnings go to `d`.
-pub(super) fn parse_cond(
+pub(crate) fn parse_cond(
     px: &Proxy,
     words: &[String],
     loc: &Loc,

@@ -259,6 +259,7 @@ pub(crate) fn default_backend(
                 index: usize::MAX,
                 cond: None,
                 loc: loc.clone(),
+                dynamic: None,
             });
             if w.len() > 2 {
                 d.error(
@@ -274,11 +275,13 @@ pub(crate) fn default_backend(
 pub(crate) fn use_backend(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     match arg(w, 1) {
         Some(n) => {
+            let (name, dynamic) = crate::config::vars::backend_name(px, n, loc, d);
             let mut r = BackendRef {
-                name: n.to_string(),
+                name,
                 index: usize::MAX,
                 cond: None,
                 loc: loc.clone(),
+                dynamic,
             };
             match arg(w, 2) {
                 None => px.use_backends.push(r),

@@ -85,6 +85,9 @@ pub(crate) fn srvtimeout(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags,
     old_timeout(px, w, loc, d, "server", server);
 }
 
+pub(crate) fn tarpit(t: &mut Timeouts) -> &mut Option<Duration> {
+    &mut t.tarpit
+}
 pub(crate) fn connect(t: &mut Timeouts) -> &mut Option<Duration> {
     &mut t.connect
 }

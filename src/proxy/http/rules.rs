@@ -6,7 +6,9 @@
 //! that do not fit the edits' arena go to the transaction's bump allocator.
 
 use crate::acl::{Acls, EditedRequestSample, RequestSample, Sample};
-use crate::config::{HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody};
+use crate::config::{
+    HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody, TargetPart,
+};
 use crate::h1::{Edits, HeaderField, RequestHead, ResponseHead, error_page, write_response};
 use bumpalo::Bump;
 
@@ -28,6 +30,10 @@ pub struct Flags {
     pub denied: bool,
     /// `use-service prometheus-exporter` matched: the rules stop and corelb answers.
     pub prometheus: bool,
+    /// A `tarpit` rule answered: the answer waits for `timeout tarpit`.
+    pub tarpit: bool,
+    /// A `silent-drop` rule applied: the rules stop and the connection goes, unanswered.
+    pub silent_drop: bool,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -86,6 +92,10 @@ pub fn request_rules<'a, const N: usize>(
         match &rule.action {
             HttpAction::Allow => return HttpVerdict::Allow,
             HttpAction::DisableL7Retry => flags.disable_l7_retry = true,
+            HttpAction::SilentDrop => {
+                flags.silent_drop = true;
+                return HttpVerdict::Allow;
+            }
             HttpAction::UsePrometheus => {
                 flags.prometheus = true;
                 return HttpVerdict::Allow;
@@ -148,8 +158,9 @@ pub fn request_rules<'a, const N: usize>(
                     bytes: redirect(rd, &s, base, scratch, close),
                 };
             }
-            HttpAction::Deny { status, reply } => {
+            HttpAction::Deny { status, reply } | HttpAction::Tarpit { status, reply } => {
                 flags.denied = true;
+                flags.tarpit = matches!(rule.action, HttpAction::Tarpit { .. });
                 return HttpVerdict::Reply {
                     status: *status,
                     bytes: match reply {
@@ -172,6 +183,45 @@ pub fn request_rules<'a, const N: usize>(
                         edits: &*edits,
                     };
                     st.apply(a, &s, crate::acl::RuleKind::HttpRequest);
+                }
+            }
+            HttpAction::Var(a) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                a.apply(&s, scratch);
+            }
+            HttpAction::SetPathQ(f) | HttpAction::ReplaceTarget(_, _, f) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                let mut target = Vec::new();
+                current_target(head, buf, edits, &mut target);
+                let new = match &rule.action {
+                    HttpAction::ReplaceTarget(part, re, _) => {
+                        let subject = &target[part_span(*part, &target)];
+                        let Some(caps) = re.0.captures(subject).filter(|_| !subject.is_empty())
+                        else {
+                            continue;
+                        };
+                        scratch.clear();
+                        f.render(&s, scratch);
+                        exp_replace(scratch, &caps)
+                    }
+                    _ => {
+                        scratch.clear();
+                        f.render(&s, scratch);
+                        scratch.clone()
+                    }
+                };
+                let part = match &rule.action {
+                    HttpAction::ReplaceTarget(part, ..) => *part,
+                    _ => TargetPart::PathQ,
+                };
+                if let Err(e) = set_target(part, &new, &target, edits, bump) {
+                    log::debug!("{}: {e}", rule.loc);
                 }
             }
         }
@@ -262,10 +312,138 @@ pub fn response_rules<'a, const N: usize>(
                     st.apply(a, base, crate::acl::RuleKind::HttpResponse(res.status()));
                 }
             }
+            HttpAction::Var(a) => a.apply(base, scratch),
             _ => {}
         }
     }
     HttpVerdict::Continue
+}
+
+/// The request-target as the rules left it so far: a `set-uri` value, else the received
+/// target with the path and query edits applied.
+fn current_target<const N: usize>(
+    head: &RequestHead,
+    buf: &[u8],
+    edits: &Edits<'_, N>,
+    out: &mut Vec<u8>,
+) {
+    if let Some(u) = edits.uri {
+        out.extend_from_slice(edits.resolve(u));
+        return;
+    }
+    // The scheme and authority of an absolute-form target (nothing in origin-form).
+    out.extend_from_slice(&buf[head.target_span().start()..head.path_span().start()]);
+    match edits.path {
+        Some(p) => out.extend_from_slice(edits.resolve(p)),
+        None => out.extend_from_slice(head.path(buf)),
+    }
+    let query = match edits.query {
+        Some(q) => q.map(|q| edits.resolve(q)),
+        None => head.query(buf),
+    };
+    if let Some(q) = query {
+        out.push(b'?');
+        out.extend_from_slice(q);
+    }
+}
+
+/// Where the path starts in a target (HAProxy's `http_get_path`): at 0 in origin-form,
+/// after the authority in absolute-form; `None` for `*` and the like (no path).
+fn path_start(t: &[u8]) -> Option<usize> {
+    if t.first() == Some(&b'/') {
+        return Some(0);
+    }
+    let after = memchr::memmem::find(t, b"://")? + 3;
+    Some(memchr::memchr(b'/', &t[after..]).map_or(t.len(), |i| after + i))
+}
+
+/// The bytes of `t` a `replace-*` rule works on (empty when there is no path).
+fn part_span(part: TargetPart, t: &[u8]) -> std::ops::Range<usize> {
+    let Some(ps) = path_start(t) else {
+        return 0..0;
+    };
+    let qs = memchr::memchr(b'?', &t[ps..]).map_or(t.len(), |i| ps + i);
+    match part {
+        TargetPart::Uri => 0..t.len(),
+        TargetPart::Path => ps..qs,
+        TargetPart::PathQ => ps..t.len(),
+    }
+}
+
+/// Records `new` as the new `part` of the target `t` (the current one): `replace-uri` sets
+/// the target; the others set the path (and the query), or, after a `set-uri`, a target
+/// rebuilt around them.
+fn set_target<'a, const N: usize>(
+    part: TargetPart,
+    new: &[u8],
+    t: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+) -> Result<(), crate::h1::EditError> {
+    if part == TargetPart::Uri || path_start(t).is_none() {
+        let v = keep(edits, bump, new);
+        return edits.set_uri(v);
+    }
+    let span = part_span(part, t);
+    if edits.uri.is_some() {
+        let mut uri = t[..span.start].to_vec();
+        uri.extend_from_slice(new);
+        uri.extend_from_slice(&t[span.end..]);
+        let v = keep(edits, bump, &uri);
+        return edits.set_uri(v);
+    }
+    let (path, query) = match part {
+        TargetPart::PathQ => match memchr::memchr(b'?', new) {
+            Some(i) => (&new[..i], Some(Some(&new[i + 1..]))),
+            None => (new, Some(None)),
+        },
+        _ => (new, None),
+    };
+    let v = keep(edits, bump, path);
+    edits.set_path(v)?;
+    if let Some(q) = query {
+        let q = q.map(|q| keep(edits, bump, q));
+        edits.set_query(q)?;
+    }
+    Ok(())
+}
+
+/// HAProxy's `exp_replace`: `fmt` with `\N` replaced by group N of the match (nothing for a
+/// group that did not take part), `\xHH` by that byte and `\c` by `c`.
+fn exp_replace(fmt: &[u8], caps: &regex::bytes::Captures<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fmt.len() + 32);
+    let mut i = 0;
+    while i < fmt.len() {
+        let c = fmt[i];
+        i += 1;
+        if c != b'\\' || i == fmt.len() {
+            out.push(c);
+            continue;
+        }
+        let e = fmt[i];
+        i += 1;
+        match e {
+            b'0'..=b'9' => {
+                if let Some(m) = caps.get((e - b'0') as usize) {
+                    out.extend_from_slice(m.as_bytes());
+                }
+            }
+            b'x' if i + 2 <= fmt.len() => {
+                match std::str::from_utf8(&fmt[i..i + 2])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'x'),
+                }
+            }
+            _ => out.push(e),
+        }
+    }
+    out
 }
 
 /// `replace-header NAME REGEX REPLACEMENT`: each received value of NAME that the regex
@@ -313,7 +491,7 @@ fn haproxy_backrefs(s: &str) -> String {
     out
 }
 
-fn close_page(mut page: Vec<u8>, close: bool) -> Vec<u8> {
+pub fn close_page(mut page: Vec<u8>, close: bool) -> Vec<u8> {
     if close
         && memchr::memmem::find(&page, b"\r\nConnection: close\r\n").is_none()
         && let Some(i) = memchr::memmem::find(&page, b"\r\n")
@@ -416,6 +594,24 @@ fn redirect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn haproxy_exp_replace() {
+        let re = regex::bytes::Regex::new("^/api/([^/]*)/(.*)").unwrap();
+        let caps = re.captures(b"/api/v1/items").unwrap();
+        assert_eq!(exp_replace(br"/\2?v=\1\\\x41\3", &caps), b"/items?v=v1\\A");
+    }
+
+    #[test]
+    fn target_parts() {
+        let t = b"http://h:1/p/q?x=1";
+        assert_eq!(&t[part_span(TargetPart::Path, t)], b"/p/q");
+        assert_eq!(&t[part_span(TargetPart::PathQ, t)], b"/p/q?x=1");
+        assert_eq!(&t[part_span(TargetPart::Uri, t)], t);
+        assert_eq!(part_span(TargetPart::Path, b"*"), 0..0);
+        assert_eq!(&b"/a?b"[part_span(TargetPart::Path, b"/a?b")], b"/a");
+        assert_eq!(part_span(TargetPart::Path, b"http://h"), 8..8);
+    }
 
     #[test]
     fn backrefs() {

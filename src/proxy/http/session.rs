@@ -51,6 +51,11 @@ pub struct ClientInfo {
     /// The requests come as HTTP/2 streams (their heads are rebuilt as HTTP/1.1 for the
     /// codec; `req.ver` and the log say 2.0).
     pub h2: bool,
+    /// What `tcp-request connection|session` rules stored in `sess.` variables.
+    pub vars: crate::acl::VarSet,
+    /// The client socket's descriptor (open for as long as the session runs), for
+    /// `http-request silent-drop`.
+    pub fd: std::os::fd::RawFd,
 }
 
 #[derive(Clone, Debug)]
@@ -149,7 +154,7 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, info: ClientInfo) -> Ctx {
+    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, mut info: ClientInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
         let limits = HeadLimits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
@@ -163,6 +168,7 @@ impl Ctx {
             }),
             h2: info.h2,
             glitches: None,
+            vars: std::mem::take(&mut info.vars),
         };
         Ctx {
             shard,
@@ -182,6 +188,22 @@ impl Ctx {
 
     pub fn fe_px(&self) -> &Proxy {
         &self.cfg.proxies[self.fe.proxy]
+    }
+
+    /// The connection's variables and a transaction's, for the log.
+    fn vars<'a>(&'a self, txn: &'a crate::acl::VarSet) -> crate::acl::Vars<'a> {
+        crate::acl::Vars {
+            sess: Some(&self.acl_conn.vars),
+            txn: Some(txn),
+        }
+    }
+
+    /// The connection's variables, where no transaction started.
+    fn vars_no_txn(&self) -> crate::acl::Vars<'_> {
+        crate::acl::Vars {
+            sess: Some(&self.acl_conn.vars),
+            txn: None,
+        }
     }
 
     pub fn bufsize(&self) -> usize {
@@ -213,7 +235,7 @@ impl Ctx {
             )
             .await;
         }
-        log_txn(&self.shard, &self.fe, &self.info, txn);
+        log_txn(&self.shard, &self.fe, &self.info, txn, self.vars_no_txn());
     }
 }
 
@@ -414,6 +436,8 @@ pub(crate) struct Exchange<'c> {
     first: bool,
     /// This request's sticky counters (released, conn_cur down, when the exchange ends).
     trackers: crate::stick::Trackers,
+    /// The transaction's variables (`txn.`, `req.`, `res.`).
+    vars: crate::acl::VarSet,
 }
 
 impl<'c> Exchange<'c> {
@@ -450,6 +474,7 @@ impl<'c> Exchange<'c> {
             buf_len_at_head: b.inb.len(),
             first,
             trackers: crate::stick::Trackers::new(),
+            vars: crate::acl::VarSet::default(),
         }
     }
 
@@ -477,7 +502,13 @@ impl<'c> Exchange<'c> {
                     .await
                     .is_ok();
                 self.txn.bytes_out = bytes.len() as u64;
-                log_txn(&ctx.shard, &ctx.fe, &ctx.info, &self.txn);
+                log_txn(
+                    &ctx.shard,
+                    &ctx.fe,
+                    &ctx.info,
+                    &self.txn,
+                    ctx.vars(&self.vars),
+                );
                 if ok && keep && !bytes_say_close(&bytes) {
                     b.inb.consume(self.head_len);
                     return Next::KeepAlive;
@@ -514,6 +545,7 @@ impl<'c> Exchange<'c> {
         let head_len = self.head_len;
         let (req, inb) = (&b.req, &b.inb);
         let txn = &mut self.txn;
+        let vars = &self.vars;
         txn.bytes_in = head_len as u64
             + match req.body_kind() {
                 BodyKind::ContentLength(n) => n,
@@ -550,6 +582,7 @@ impl<'c> Exchange<'c> {
             nbsrv: &nbsrv,
             stopping: shared.control.stopping(),
             stick,
+            txn: Some(vars),
         };
         // tcp-request content rules: on each parsed request, before http-request (HAProxy's
         // HTX streams); a reject closes without an answer.
@@ -558,7 +591,7 @@ impl<'c> Exchange<'c> {
                 != Some(crate::proxy::inspect::TcpVerdict::Accept)
         {
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
-            log_txn(shard, fe, &ctx.info, txn);
+            log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Analyzed::Done;
         }
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
@@ -603,10 +636,13 @@ impl<'c> Exchange<'c> {
                     }
                     rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => {}
                 }
-                if flags.prometheus {
+                if flags.prometheus || flags.silent_drop {
                     break;
                 }
             }
+        }
+        if flags.silent_drop {
+            return silent_drop(ctx, txn, vars);
         }
         if reply.is_none() {
             let c = !keep_after_reply;
@@ -629,13 +665,7 @@ impl<'c> Exchange<'c> {
                 request: base,
                 edits: &edits,
             };
-            fe_px
-                .use_backends
-                .iter()
-                .find(|u| u.cond.as_ref().is_none_or(|c| c.eval(&fe_px.acls, &edited)))
-                .or(fe_px.default_backend.as_ref())
-                .map(|r| r.index)
-                .or(fe_px.kind.is_backend().then_some(fe.proxy))
+            crate::proxy::switching::choose(cfg, fe.proxy, &edited, &mut b.scratch)
         };
         let be = match be_index.and_then(|i| shared.backends[i].clone()) {
             Some(be) => Some(be),
@@ -667,6 +697,9 @@ impl<'c> Exchange<'c> {
             ) {
                 reply = Some((status, bytes));
             }
+            if flags.silent_drop {
+                return silent_drop(ctx, txn, vars);
+            }
             if reply.is_none() {
                 let c = !keep_after_reply;
                 reply = intercept(
@@ -683,6 +716,22 @@ impl<'c> Exchange<'c> {
             }
         }
         if let Some((status, bytes)) = reply {
+            if flags.tarpit {
+                // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
+                // proxy whose rule it was), then answer and close, as HAProxy does.
+                let px = be.as_ref().map_or(fe_px, |b| &cfg.proxies[b.proxy]);
+                if let Some(t) = px.timeouts.tarpit.or(px.timeouts.connect) {
+                    glommio::timer::sleep(t).await;
+                }
+                txn.term = Term::new(Cause::Proxy, Phase::Tarpit);
+                return Analyzed::Reply {
+                    status,
+                    bytes: rules::close_page(bytes, true),
+                    keep: false,
+                    be: be.clone(),
+                    denied: true,
+                };
+            }
             return Analyzed::Reply {
                 status,
                 bytes,
@@ -711,13 +760,23 @@ impl<'c> Exchange<'c> {
             )
         });
         // `stick match|on`: after the cookie, as in HAProxy.
-        let persist = crate::stick::Persist::rules(
+        let mut persist = crate::stick::Persist::rules(
             &be_px.stick_rules,
             &be_px.acls,
             &shared.stick,
             &base,
             |id| be.lb.servers.iter().position(|s| s.id == id && s.usable()),
         );
+        // `use-server`: after the cookie, before `stick match` (HAProxy's analyser order).
+        if sticky.is_none() && !be_px.use_servers.is_empty() {
+            let edited = EditedRequestSample {
+                request: base,
+                edits: &edits,
+            };
+            if let Some(i) = crate::proxy::switching::use_server(be_px, &be, &edited) {
+                persist.server = Some(i);
+            }
+        }
         if let Some(c) = &be_px.cookie {
             super::persist::rewrite_request_cookies(c, req, inb.bytes(), &mut edits, &bump);
         }
@@ -1051,6 +1110,7 @@ impl<'c> Exchange<'c> {
         } = answered;
         let srv = slot.srv;
         let txn = &mut self.txn;
+        let vars = &self.vars;
         // The request's sticky counters, read once for the rules and the byte counts.
         let stick_ctx = shard.shared.stick.ctx(&self.trackers);
         txn.reused = reused;
@@ -1108,6 +1168,7 @@ impl<'c> Exchange<'c> {
                 stick: stick_ctx
                     .as_ref()
                     .map(|c| c as &dyn crate::acl::StickSource),
+                txn: Some(vars),
             };
             let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
             if be.proxy != fe.proxy {
@@ -1134,7 +1195,7 @@ impl<'c> Exchange<'c> {
                         txn.status = status;
                         let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
                         txn.bytes_out = bytes.len() as u64;
-                        log_txn(shard, fe, &ctx.info, txn);
+                        log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
                         return Next::Close;
                     }
                     rules::HttpVerdict::Allow => break,
@@ -1181,7 +1242,7 @@ impl<'c> Exchange<'c> {
             let leftover = b.inb.take_all();
             let t = be.tunnel_timeout.or(t_client);
             let _ = tunnel_copy(client, &mut sconn, &leftover, t).await;
-            log_txn(shard, fe, &ctx.info, txn);
+            log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Next::Close;
         }
         // Keep the server connection when it can serve another request.
@@ -1208,7 +1269,7 @@ impl<'c> Exchange<'c> {
         if let Some(c) = &stick_ctx {
             c.count_bytes(txn.bytes_in, txn.bytes_out);
         }
-        log_txn(shard, fe, &ctx.info, txn);
+        log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
         if close_client {
             Next::Close
         } else {
@@ -1318,6 +1379,15 @@ pub async fn session<C>(
             return;
         }
     }
+}
+
+/// `http-request silent-drop`: the client's connection closes with a reset that is not
+/// meant to reach it; the request is logged (`PR`) and counted as denied.
+fn silent_drop(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet) -> Analyzed {
+    crate::sys::silent_drop_raw(ctx.info.fd);
+    (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
+    log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(vars));
+    Analyzed::Done
 }
 
 /// corelb's own answers: `use-service prometheus-exporter`, and the stats page of proxy
@@ -1787,7 +1857,13 @@ fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
 }
 
 /// Counts the transaction and logs it (`option httplog`, `log-format`).
-fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ClientInfo, txn: &Txn) {
+fn log_txn(
+    shard: &Shard,
+    fe: &FrontendRt,
+    info: &ClientInfo,
+    txn: &Txn,
+    vars: crate::acl::Vars<'_>,
+) {
     count_txn(shard, fe, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,
@@ -1810,6 +1886,7 @@ fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ClientInfo, txn: &Txn) {
         redispatched: txn.redispatched_from.is_some(),
         captures: Some(&txn.captures),
         request_line: txn.request_line.as_bytes(),
+        vars,
     };
     crate::proxy::accesslog::log(shard, fe, &s, false);
 }

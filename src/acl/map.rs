@@ -1,0 +1,306 @@
+//! The `map*` converters (HAProxy 2.6's src/map.c): `map(FILE[,DEFAULT])` (= `map_str`),
+//! `map_beg`, `map_sub`, `map_dir`, `map_dom`, `map_end`, `map_int`, `map_ip`, each also
+//! with an `_str` suffix. The file is read once at parse time: one `KEY VALUE` per line, `#`
+//! comments, blank lines skipped; the value is the rest of the line.
+//!
+//! Lookups as HAProxy indexes them: `map_str` in a hash table (exact key), `map_ip` by the
+//! longest network that holds the address, the others in file order (the first line that
+//! matches wins). A miss returns the default, or nothing.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::sample::Value;
+
+/// How keys are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Match {
+    Str,
+    Beg,
+    Sub,
+    Dir,
+    Dom,
+    End,
+    Int,
+    Ip,
+}
+
+/// A map file's line: key and value.
+type Entry = (Box<[u8]>, Box<[u8]>);
+
+/// One `map*` converter with its file loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapConv {
+    how: Match,
+    /// The entries in file order.
+    entries: Arc<[Entry]>,
+    /// For `map_str`: key → index of its first line.
+    exact: Arc<HashMap<Box<[u8]>, usize>>,
+    default: Option<Box<[u8]>>,
+}
+
+impl MapConv {
+    /// Whether `name` is a map converter this module builds.
+    pub(crate) fn is_map(name: &str) -> bool {
+        name == "map" || name.starts_with("map_")
+    }
+
+    /// Parses `name(FILE[,DEFAULT])` and reads FILE.
+    pub(crate) fn parse(name: &str, args: Option<&[&str]>) -> Result<MapConv, String> {
+        let kind = name.strip_prefix("map").unwrap_or(name);
+        let kind = kind.strip_suffix("_str").unwrap_or(kind);
+        let how = match kind {
+            "" | "_str" => Match::Str,
+            "_beg" => Match::Beg,
+            "_sub" => Match::Sub,
+            "_dir" => Match::Dir,
+            "_dom" => Match::Dom,
+            "_end" => Match::End,
+            "_int" => Match::Int,
+            "_ip" => Match::Ip,
+            _ => {
+                return Err(format!(
+                    "converter '{name}' is not supported yet (corelb has map, map_str, map_beg, \
+                     map_sub, map_dir, map_dom, map_end, map_int, map_ip, with string values)"
+                ));
+            }
+        };
+        let args = args.unwrap_or_default();
+        let Some(file) = args.first().filter(|f| !f.is_empty()) else {
+            return Err(format!(
+                "converter '{name}' : expected type 'string' at position 1, but got nothing"
+            ));
+        };
+        if args.len() > 2 {
+            return Err(format!(
+                "converter '{name}' : end of arguments expected at position 3, but got '{}'",
+                args[2]
+            ));
+        }
+        let data = std::fs::read(file)
+            .map_err(|e| format!("converter '{name}': failed to load map file <{file}>: {e}"))?;
+        let entries = read_entries(&data);
+        for (n, (k, _)) in entries.iter().enumerate() {
+            let bad = match how {
+                Match::Int => std::str::from_utf8(k)
+                    .ok()
+                    .and_then(|k| k.parse::<i64>().ok())
+                    .is_none(),
+                Match::Ip => net(k).is_none(),
+                _ => false,
+            };
+            if bad {
+                return Err(format!(
+                    "converter '{name}': map file <{file}>: key '{}' of entry {} is not {}",
+                    String::from_utf8_lossy(k),
+                    n + 1,
+                    if how == Match::Int {
+                        "an integer"
+                    } else {
+                        "an address or network"
+                    }
+                ));
+            }
+        }
+        let mut exact = HashMap::new();
+        if how == Match::Str {
+            for (i, (k, _)) in entries.iter().enumerate() {
+                exact.entry(k.clone()).or_insert(i);
+            }
+        }
+        Ok(MapConv {
+            how,
+            entries: entries.into(),
+            exact: Arc::new(exact),
+            default: args.get(1).map(|d| d.as_bytes().into()),
+        })
+    }
+
+    /// The value for `v` (cast to the key type), or the default.
+    pub(crate) fn lookup(&self, v: Value<'_>) -> Option<&[u8]> {
+        let found = match self.how {
+            Match::Str => v.with_bytes(|b| self.exact.get(b).map(|&i| &self.entries[i].1)),
+            Match::Int => v.to_int().and_then(|i| {
+                self.entries
+                    .iter()
+                    .find(|(k, _)| {
+                        std::str::from_utf8(k).ok().and_then(|k| k.parse().ok()) == Some(i)
+                    })
+                    .map(|(_, val)| val)
+            }),
+            Match::Ip => v.to_ip().and_then(|a| {
+                self.entries
+                    .iter()
+                    .filter_map(|(k, val)| net(k).filter(|n| n.holds(a)).map(|n| (n.bits, val)))
+                    .max_by_key(|(bits, _)| *bits)
+                    .map(|(_, val)| val)
+            }),
+            how => v.with_bytes(|b| {
+                self.entries
+                    .iter()
+                    .find(|(k, _)| matches(how, b, k))
+                    .map(|(_, val)| val)
+            }),
+        };
+        found.map(|v| &v[..]).or(self.default.as_deref())
+    }
+}
+
+/// `KEY VALUE` lines (HAProxy's `pat_ref_read_from_file_smp`).
+fn read_entries(data: &[u8]) -> Vec<Entry> {
+    let blank = |c: &u8| *c == b' ' || *c == b'\t';
+    let mut out = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let start = line.iter().position(|c| !blank(c)).unwrap_or(line.len());
+        let line = &line[start..];
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let key_end = line.iter().position(blank).unwrap_or(line.len());
+        let rest = &line[key_end..];
+        let v_start = rest.iter().position(|c| !blank(c)).unwrap_or(rest.len());
+        let v = &rest[v_start..];
+        let v_end = v.iter().rposition(|c| !blank(c)).map_or(0, |i| i + 1);
+        out.push((line[..key_end].into(), v[..v_end].into()));
+    }
+    out
+}
+
+/// The string matches of HAProxy's `pat_match_*` (case-sensitive, as maps are).
+fn matches(how: Match, v: &[u8], k: &[u8]) -> bool {
+    match how {
+        Match::Beg => v.starts_with(k),
+        Match::End => v.ends_with(k),
+        Match::Sub => memchr::memmem::find(v, k).is_some(),
+        // `k` as whole delimited words of `v` (HAProxy's `pat_match_dir`/`_dom` delimiters).
+        Match::Dir => delimited(v, k, b"/?"),
+        Match::Dom => delimited(v, k, b"/?.:"),
+        _ => v == k,
+    }
+}
+
+/// Whether `k` appears in `v` with a delimiter (or an end) on each side.
+fn delimited(v: &[u8], k: &[u8], d: &[u8]) -> bool {
+    let start = k.iter().position(|c| !d.contains(c)).unwrap_or(k.len());
+    let end = k
+        .iter()
+        .rposition(|c| !d.contains(c))
+        .map_or(start, |i| i + 1);
+    let k = &k[start..end];
+    if k.is_empty() {
+        return false;
+    }
+    memchr::memmem::find_iter(v, k).any(|i| {
+        (i == 0 || d.contains(&v[i - 1])) && (i + k.len() == v.len() || d.contains(&v[i + k.len()]))
+    })
+}
+
+/// An address or a network in a map key.
+struct Net {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl Net {
+    fn holds(&self, a: IpAddr) -> bool {
+        match (self.addr, a) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - self.bits as u32).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - self.bits as u32).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+fn net(k: &[u8]) -> Option<Net> {
+    let s = std::str::from_utf8(k).ok()?;
+    let (a, bits) = match s.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    let addr: IpAddr = a.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max)?,
+        None => max,
+    };
+    Some(Net { addr, bits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(name: &str, text: &str, default: Option<&str>) -> MapConv {
+        let dir = std::env::temp_dir().join(format!("corelb-map-{}-{name}", std::process::id()));
+        std::fs::write(&dir, text).unwrap();
+        let path = dir.to_str().unwrap().to_string();
+        let args: Vec<&str> = match default {
+            Some(d) => vec![&path, d],
+            None => vec![&path],
+        };
+        let m = MapConv::parse(name, Some(&args)).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        m
+    }
+
+    #[test]
+    fn file_format_and_exact_keys() {
+        let m = map(
+            "map",
+            "# hosts\n  a.example   be_a  \r\nb.example be_b with spaces\n\na.example be_second\n",
+            None,
+        );
+        assert_eq!(m.lookup(Value::Str(b"a.example")), Some(&b"be_a"[..]));
+        assert_eq!(
+            m.lookup(Value::Str(b"b.example")),
+            Some(&b"be_b with spaces"[..])
+        );
+        assert_eq!(m.lookup(Value::Str(b"c.example")), None);
+        let d = map("map_str", "a x\n", Some("fallback"));
+        assert_eq!(d.lookup(Value::Str(b"zz")), Some(&b"fallback"[..]));
+    }
+
+    #[test]
+    fn list_matches_in_file_order_and_longest_network() {
+        let beg = map("map_beg", "/api be_api\n/ be_root\n", None);
+        assert_eq!(beg.lookup(Value::Str(b"/api/x")), Some(&b"be_api"[..]));
+        assert_eq!(beg.lookup(Value::Str(b"/x")), Some(&b"be_root"[..]));
+        let dom = map("map_dom", "example.com d\n", None);
+        assert_eq!(dom.lookup(Value::Str(b"www.example.com")), Some(&b"d"[..]));
+        assert_eq!(dom.lookup(Value::Str(b"notexample.com")), None);
+        let ip = map("map_ip", "10.0.0.0/8 wide\n10.1.0.0/16 narrow\n", None);
+        let a = |s: &str| Value::Ip(s.parse().unwrap());
+        assert_eq!(ip.lookup(a("10.1.2.3")), Some(&b"narrow"[..]));
+        assert_eq!(ip.lookup(a("10.2.0.1")), Some(&b"wide"[..]));
+        assert_eq!(ip.lookup(a("192.0.2.1")), None);
+        let int = map("map_int", "1 one\n2 two\n", None);
+        assert_eq!(int.lookup(Value::Int(2)), Some(&b"two"[..]));
+    }
+
+    #[test]
+    fn errors() {
+        assert!(
+            MapConv::parse("map", Some(&["/nonexistent/x.map"]))
+                .unwrap_err()
+                .contains("failed to load map file")
+        );
+        assert!(
+            MapConv::parse("map_reg", Some(&["x"]))
+                .unwrap_err()
+                .contains("not supported yet")
+        );
+        assert!(
+            MapConv::parse("map", None)
+                .unwrap_err()
+                .contains("expected type 'string'")
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! Variables (`set-var`, `set-var-fmt`, `unset-var`, `var()`) and dynamic backend names
+//! (`use_backend be_%[var(txn.x)]`), run the same through Debian's HAProxy 2.6 and corelb:
+//! the same requests, and what the clients saw (status, which server answered, headers and
+//! bodies rendered from variables).
+
+mod common;
+use common::haproxy::Haproxy;
+use common::*;
+use std::collections::BTreeMap;
+
+fn config(port: u16, a: u16, b: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    tcp-request connection set-var(sess.conn) int(7)
+    tcp-request session set-var(sess.src) src
+    tcp-request content set-var(txn.early) req.hdr(x-early)
+    http-request set-var(txn.host) req.hdr(host),lower
+    http-request set-var(txn.route) req.hdr(x-route)
+    http-request set-var-fmt(txn.fmt) \"%[var(txn.host)]-%[var(sess.conn)]\"
+    http-request unset-var(txn.route) if {{ req.hdr(x-unset) -m found }}
+    http-request set-var(proc.last) var(txn.host)
+    http-request set-var(req.n) req.hdr(x-n),upper
+    http-request return status 200 content-type text/plain lf-string \"host=%[var(txn.host)] fmt=%[var(txn.fmt)] conn=%[var(sess.conn)] src=%[var(sess.src)] early=%[var(txn.early)] none=%[var(txn.nope,dflt)] proc=%[var(proc.last)] n=%[var(req.n)]\" if {{ path /show }}
+    http-request deny deny_status 429 if {{ var(txn.host) -m str blocked.example }}
+    http-request deny deny_status 403 if {{ var(sess.conn) -m int gt 100 }}
+    http-request set-header X-Host %[var(txn.host)]
+    http-response set-var(res.r) str(resp)
+    http-response set-header X-Rule %[var(res.r)]-%[var(txn.host)]
+    use_backend be_%[var(txn.route)] if {{ var(txn.route) -m found }}
+    use_backend %[req.hdr(host),lower]
+    default_backend be_web
+backend be_web
+    server a 127.0.0.1:{a}
+backend be_api
+    server b 127.0.0.1:{b}
+backend api.example
+    server b 127.0.0.1:{b}
+"
+    )
+}
+
+/// Status, the headers that matter, and the body of a 200 answered by the proxy itself.
+fn seen(raw: &str) -> (u16, BTreeMap<String, String>, String) {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let mut headers = BTreeMap::new();
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            if ["x-server", "x-rule", "content-type"].contains(&k.as_str()) {
+                headers.insert(k, v.trim().to_string());
+            }
+        }
+    }
+    let body = if headers.contains_key("x-server") || status >= 400 {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    (status, headers, body)
+}
+
+#[test]
+fn variables_and_dynamic_backends_match_haproxy() {
+    let (a, b) = (Serve::start("web-a", &[]), Serve::start("api-b", &[]));
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&config(hp, a.port, b.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&config(cp, a.port, b.port), &[], &[cp]);
+    let requests: &[&str] = &[
+        // Variables rendered by the proxy itself.
+        "GET /show HTTP/1.1\r\nHost: WWW.Example\r\nX-Early: e1\r\nX-N: abc\r\nConnection: close\r\n\r\n",
+        "GET /show HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
+        // Routing on a variable, on a header, a name that matches no backend (to the
+        // default backend, not to the next rule), and an unset variable.
+        "GET / HTTP/1.1\r\nHost: www.example\r\nX-Route: api\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: API.example\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: api.example\r\nX-Route: missing\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: www.example\r\nX-Route: api\r\nX-Unset: 1\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: nowhere\r\nConnection: close\r\n\r\n",
+        // Conditions on variables.
+        "GET / HTTP/1.1\r\nHost: Blocked.Example\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+    ];
+    let mut diffs = Vec::new();
+    let mut corelb_seen = Vec::new();
+    for req in requests {
+        let h = seen(&raw_exchange(hp, req.as_bytes()));
+        let c = seen(&raw_exchange(cp, req.as_bytes()));
+        if h != c {
+            diffs.push(format!(
+                "{:?}\n  haproxy: {h:?}\n  corelb:  {c:?}",
+                req.lines().take(3).collect::<Vec<_>>()
+            ));
+        }
+        corelb_seen.push(c);
+    }
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the feature at work, not two identical failures.
+    assert_eq!(
+        corelb_seen[0].2,
+        "host=www.example fmt=www.example-7 conn=7 src=127.0.0.1 early=e1 none=dflt proc=www.example n=ABC"
+    );
+    let servers: Vec<Option<&str>> = corelb_seen
+        .iter()
+        .map(|s| s.1.get("x-server").map(String::as_str))
+        .collect();
+    assert_eq!(
+        servers[2..],
+        [
+            Some("api-b"),
+            Some("api-b"),
+            Some("web-a"),
+            Some("web-a"),
+            Some("web-a"),
+            None,
+            Some("web-a")
+        ]
+    );
+    assert_eq!(corelb_seen[7].0, 429);
+    assert_eq!(
+        corelb_seen[2].1.get("x-rule").map(String::as_str),
+        Some("resp-www.example")
+    );
+}
+
+/// `var()` in an access-log format: the transaction's and the connection's variables as
+/// they stood when the request ended.
+#[test]
+fn variables_in_the_access_log() {
+    let a = Serve::start("web-a", &[]);
+    let port = free_port();
+    let cfg = format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    log stderr format raw local0
+    log-format \"host=%[var(txn.host)] conn=%[var(sess.c)] none=%[var(txn.none)]\"
+    tcp-request connection set-var(sess.c) str(c1)
+    http-request set-var(txn.host) req.hdr(host),lower
+    default_backend be
+backend be
+    server a 127.0.0.1:{}
+",
+        a.port
+    );
+    let corelb = Corelb::start(&cfg, &[], &[port]);
+    let r = raw_exchange(
+        port,
+        b"GET / HTTP/1.1\r\nHost: Logged.Example\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let line = eventually(std::time::Duration::from_secs(5), || {
+        corelb
+            .log()
+            .lines()
+            .find(|l| l.contains("host="))
+            .map(str::to_string)
+    });
+    assert_eq!(
+        line.as_deref(),
+        Some("host=logged.example conn=c1 none=-"),
+        "{}",
+        corelb.log()
+    );
+}
+
+/// mode tcp: SSL passthrough routed by a variable that a `tcp-request content` rule set from
+/// the ClientHello's SNI (`use_backend %[var(txn.sni)]`), through HAProxy and corelb.
+#[test]
+fn sni_in_a_variable_routes_mode_tcp_like_haproxy() {
+    let tls = TlsNames::start(&["a.example", "b.example", "c.example"]);
+    let cfg = |port: u16| {
+        format!(
+            "{TCP_DEFAULTS}frontend tls_in\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n  tcp-request content set-var(txn.sni) req.ssl_sni,lower\n  tcp-request content accept if {{ req.ssl_hello_type 1 }}\n  use_backend %[var(txn.sni)]\n  default_backend c.example\nbackend a.example\n  server a 127.0.0.1:{}\nbackend b.example\n  server b 127.0.0.1:{}\nbackend c.example\n  server c 127.0.0.1:{}\n",
+            tls.port("a.example"),
+            tls.port("b.example"),
+            tls.port("c.example")
+        )
+    };
+    let hp = free_port();
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let cp = free_port();
+    let _corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let answers = |port: u16| -> Vec<String> {
+        [
+            ("a.example", "a.example"),
+            ("B.example", "b.example"),
+            ("z.example", "c.example"),
+        ]
+        .iter()
+        .map(|(sni, ca)| curl_tls(tls.cert(ca), sni, port, "/", &["-k"]).0)
+        .collect()
+    };
+    let from_haproxy = answers(hp);
+    for (got, want) in from_haproxy
+        .iter()
+        .zip(["a.example", "b.example", "c.example"])
+    {
+        assert!(
+            got.starts_with(&format!("{want}\n200")),
+            "HAProxy's own answers: {from_haproxy:?}"
+        );
+    }
+    assert_eq!(answers(cp), from_haproxy);
+}
+
+/// `use_backend %[req.hdr(host),lower,map(FILE,DEFAULT)]`, and `map_beg` on the path into a
+/// variable, through HAProxy and corelb.
+#[test]
+fn map_converters_route_like_haproxy() {
+    let (a, b) = (Serve::start("web-a", &[]), Serve::start("api-b", &[]));
+    let dir = TempDir::new("maps");
+    let hosts = dir.write(
+        "hosts.map",
+        "# host backend\nwww.example be_web\napi.example   be_api\nbad.example be_nowhere\n",
+    );
+    let paths = dir.write("paths.map", "/v2/ be_api\n/ be_web\n");
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request set-var(txn.by_path) path,map_beg({})
+    use_backend %[var(txn.by_path)] if {{ req.hdr(x-by-path) -m found }}
+    use_backend %[req.hdr(host),lower,map({},be_web)]
+    default_backend be_web
+backend be_web
+    server a 127.0.0.1:{}
+backend be_api
+    server b 127.0.0.1:{}
+",
+            paths.display(),
+            hosts.display(),
+            a.port,
+            b.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let requests = [
+        "GET / HTTP/1.1\r\nHost: API.Example\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: www.example\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: unknown.example\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: bad.example\r\nConnection: close\r\n\r\n",
+        "GET /v2/x HTTP/1.1\r\nHost: www.example\r\nX-By-Path: 1\r\nConnection: close\r\n\r\n",
+        "GET /v1/x HTTP/1.1\r\nHost: api.example\r\nX-By-Path: 1\r\nConnection: close\r\n\r\n",
+    ];
+    let via = |port: u16| -> Vec<(u16, Option<String>)> {
+        requests
+            .iter()
+            .map(|r| {
+                let (status, headers, _) = seen(&raw_exchange(port, r.as_bytes()));
+                (status, headers.get("x-server").cloned())
+            })
+            .collect()
+    };
+    let (h, c) = (via(hp), via(cp));
+    assert_eq!(
+        c,
+        h,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        corelb.log()
+    );
+    let names: Vec<Option<&str>> = c.iter().map(|(_, s)| s.as_deref()).collect();
+    assert_eq!(
+        names,
+        [
+            Some("api-b"),
+            Some("web-a"),
+            Some("web-a"),
+            Some("web-a"),
+            Some("api-b"),
+            Some("web-a")
+        ]
+    );
+}
