@@ -134,6 +134,9 @@ pub struct Shared {
     pub stick: Arc<crate::stick::Tables>,
     /// The DNS resolver's counters (`show resolvers`).
     pub dns: Arc<super::dns_stats::Stats>,
+    /// Each shard's inbox for the runtime API's session jobs (`show sess`, `shutdown
+    /// session`), indexed by shard.
+    pub mailboxes: Vec<super::sessions::Mailbox>,
 }
 
 /// Where a health check goes and what it does (see `health::prober`).
@@ -234,6 +237,7 @@ impl Shared {
             ),
             started: std::time::SystemTime::now(),
             dns: Arc::new(super::dns_stats::Stats::new(&cfg.resolvers)),
+            mailboxes: (0..shards).map(|_| Default::default()).collect(),
             stats_pages: (0..cfg.proxies.len())
                 .filter(|&i| cfg.proxies[i].stats.enabled)
                 .collect(),

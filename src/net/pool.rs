@@ -82,6 +82,11 @@ impl Pool {
         });
     }
 
+    /// Closes the idle connections to one server (`shutdown sessions server`).
+    pub fn drop_server(&mut self, be: usize, srv: usize) {
+        self.idle.remove(&(be, srv));
+    }
+
     /// Closes every idle connection.
     pub fn clear(&mut self) {
         self.idle.clear();

@@ -4,6 +4,7 @@
 
 use crate::cluster::FrontendRt;
 use crate::cluster::counters::ShardStats;
+use crate::cluster::sessions::{Handle, NewSess};
 use crate::config::Mode;
 use crate::net::shard::Shard;
 use crate::net::tls::Client;
@@ -84,6 +85,8 @@ pub struct Origin {
     pub at: Instant,
     /// The client's TLS session, when it is terminated here.
     pub tls: Option<crate::acl::TlsInfo>,
+    /// Its entry in the shard's session registry (`show sess`, `shutdown session`).
+    pub sess: Handle,
 }
 
 /// What ACLs see of the connection's TLS session.
@@ -105,6 +108,7 @@ pub async fn handle(
     proto_h2: bool,
     tls: Option<crate::net::tls::ListenerTls>,
     label: Arc<str>,
+    bind: usize,
 ) {
     let _guard = ConnGuard {
         shard: shard.clone(),
@@ -164,6 +168,7 @@ pub async fn handle(
         return serve(
             shard,
             fe,
+            bind,
             Client::Plain(client),
             src,
             dst,
@@ -199,6 +204,7 @@ pub async fn handle(
             serve(
                 shard,
                 fe,
+                bind,
                 a.client,
                 src,
                 dst,
@@ -228,6 +234,7 @@ pub async fn handle(
 async fn serve(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
+    bind: usize,
     client: Client,
     src: SocketAddr,
     dst: Option<SocketAddr>,
@@ -255,6 +262,18 @@ async fn serve(
             }
         }
     }
+    // Registered once it is a session (as HAProxy creates its stream after the handshake).
+    let entry = shard.sessions.register(NewSess {
+        fe: fe.proxy,
+        listener: bind as u32,
+        src,
+        unix: src == crate::sys::NO_PEER,
+        fd: std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(client.tcp())),
+        accepted,
+        date: accept_date,
+        backend: None,
+    });
+    let sess = entry.handle();
     match fe.mode {
         Mode::Tcp => {
             let from = Origin {
@@ -264,6 +283,7 @@ async fn serve(
                 date: accept_date,
                 at: accepted,
                 tls: tls.as_ref().map(acl_tls),
+                sess,
             };
             tcp::session(shard, fe, client, from).await
         }
@@ -278,34 +298,52 @@ async fn serve(
                 dst,
                 tls,
                 h2: false,
+                sess,
             };
-            if h2 {
-                // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs
-                // over whatever the handshake left: rustls, a kTLS socket or plain TCP.
-                match client {
-                    Client::Plain(mut s) => h2_session(shard, fe, &mut s, info, early).await,
-                    Client::Ktls(mut k) => {
-                        h2_session(shard, fe, &mut k, info, early).await;
-                        crate::net::tls::close_client(&mut k).await;
-                    }
-                    Client::Tls(mut t) => {
-                        h2_session(shard, fe, &mut *t, info, early).await;
-                        crate::net::tls::close_client(&mut *t).await;
-                    }
-                }
-                return;
+            // `shutdown session(s)` drops the session where it stands: the client
+            // connection and any server connection it holds close, its slots are given
+            // back by their guards.
+            let killed = shard.sessions.killed(sess);
+            let run = http(shard.clone(), fe, client, info, early, h2);
+            futures_lite::future::or(run, killed).await;
+        }
+    }
+}
+
+/// mode http over whatever the TLS handshake left: HTTP/1.x or HTTP/2.
+async fn http(
+    shard: Rc<Shard>,
+    fe: Arc<FrontendRt>,
+    client: Client,
+    info: ConnInfo,
+    early: Vec<u8>,
+    h2: bool,
+) {
+    if h2 {
+        // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs
+        // over whatever the handshake left: rustls, a kTLS socket or plain TCP.
+        match client {
+            Client::Plain(mut s) => h2_session(shard, fe, &mut s, info, early).await,
+            Client::Ktls(mut k) => {
+                h2_session(shard, fe, &mut k, info, early).await;
+                crate::net::tls::close_client(&mut k).await;
             }
-            match client {
-                Client::Plain(s) => http_session(shard, fe, s, info, early).await,
-                Client::Ktls(mut k) => {
-                    http_session(shard, fe, &mut k, info, early).await;
-                    crate::net::tls::close_client(&mut k).await;
-                }
-                Client::Tls(mut t) => {
-                    http_session(shard, fe, &mut *t, info, early).await;
-                    crate::net::tls::close_client(&mut *t).await;
-                }
+            Client::Tls(mut t) => {
+                h2_session(shard, fe, &mut *t, info, early).await;
+                crate::net::tls::close_client(&mut *t).await;
             }
+        }
+        return;
+    }
+    match client {
+        Client::Plain(s) => http_session(shard, fe, s, info, early).await,
+        Client::Ktls(mut k) => {
+            http_session(shard, fe, &mut k, info, early).await;
+            crate::net::tls::close_client(&mut k).await;
+        }
+        Client::Tls(mut t) => {
+            http_session(shard, fe, &mut *t, info, early).await;
+            crate::net::tls::close_client(&mut *t).await;
         }
     }
 }

@@ -75,6 +75,7 @@ pub async fn session(
         date: accept_date,
         at: accepted,
         tls,
+        sess,
     } = from;
     let mut out = Outcome {
         term: *b"--",
@@ -245,23 +246,40 @@ pub async fn session(
                 // through the control's one event, so a connection still waits on one
                 // listener.
                 let killed = std::cell::Cell::new(false);
+                let epoch = be.lb.servers[srv].kill_epoch();
+                shard.sessions.bind(
+                    sess,
+                    crate::cluster::sessions::Target {
+                        backend: be.proxy,
+                        server: srv,
+                        epoch,
+                    },
+                );
                 let grace = async {
                     let control = &shard.shared.control;
                     let state = &be.lb.servers[srv];
-                    let epoch = state.kill_epoch();
-                    loop {
-                        let woken = control.listen();
-                        if state.kill_epoch() != epoch {
-                            killed.set(true);
-                            return;
+                    // `shutdown session ID` (this connection alone).
+                    let own = async {
+                        shard.sessions.killed(sess).await;
+                        killed.set(true);
+                    };
+                    let stop = async {
+                        loop {
+                            let woken = control.listen();
+                            if state.kill_epoch() != epoch {
+                                killed.set(true);
+                                return;
+                            }
+                            if control.stopping() {
+                                break;
+                            }
+                            woken.await;
                         }
-                        if control.stopping() {
-                            break;
-                        }
-                        woken.await;
-                    }
-                    let deadline = control.deadline().unwrap_or_else(Instant::now);
-                    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+                        let deadline = control.deadline().unwrap_or_else(Instant::now);
+                        glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()))
+                            .await;
+                    };
+                    futures_lite::future::or(own, stop).await;
                 };
                 let end = match (&mut client, &mut server) {
                     (Client::Plain(c), ServerIo::Plain(s)) => {

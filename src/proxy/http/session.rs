@@ -48,6 +48,8 @@ pub struct ConnInfo {
     /// The requests come as HTTP/2 streams (their heads are rebuilt as HTTP/1.1 for the
     /// codec; `req.ver` and the log say 2.0).
     pub h2: bool,
+    /// The connection's entry in the shard's session registry.
+    pub sess: crate::cluster::sessions::Handle,
 }
 
 #[derive(Clone, Debug)]
@@ -825,6 +827,14 @@ impl<'c> Exchange<'c> {
             };
             let srv = slot.srv;
             txn.server = Some(srv);
+            shard.sessions.bind(
+                ctx.info.sess,
+                crate::cluster::sessions::Target {
+                    backend: be.proxy,
+                    server: srv,
+                    epoch: be.lb.servers[srv].kill_epoch(),
+                },
+            );
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match b.private.take() {

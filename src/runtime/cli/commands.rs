@@ -160,6 +160,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
     ),
     (
+        "show sess",
+        CliLevel::Operator,
+        "  show sess [id]                          : report the list of current sessions or dump this exact session",
+    ),
+    (
         "show stat",
         CliLevel::User,
         "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server",
@@ -173,6 +178,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "show version",
         CliLevel::User,
         "  show version                            : show version of the current process",
+    ),
+    (
+        "shutdown session",
+        CliLevel::Admin,
+        "  shutdown session [id]                   : kill a specific session",
     ),
     (
         "shutdown sessions server",
@@ -333,6 +343,8 @@ fn with_shared(
         "show info" => super::info::show_info(ctx, sh),
         "show errors" => crate::cluster::errors::render(sh),
         "show stat" => show_stat(sh, args),
+        "show sess" => super::sess::show(sh, args.first().copied()),
+        "shutdown session" => super::sess::shutdown(sh, args.first().copied()),
         "show table" => super::table::show(&sh.stick, args, &|t, id| server_name(sh, t, id)),
         "clear table" => super::table::clear(&sh.stick, args),
         "clear counters" => match args {
