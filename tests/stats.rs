@@ -327,3 +327,99 @@ frontend stats
         assert_eq!(csv_field(&counted, sv, f), v, "{sv} {f}");
     }
 }
+
+/// The first value of a Prometheus series whose line starts with `series`.
+fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn idle_connection_gauges_and_backend_downtime() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let (web, stats) = (free_port(), free_port());
+    let dir = TempDir::new("stats");
+    let sock = dir.path("admin.sock");
+    let cfg = stats_config(web, stats, a.port, b.port).replace(
+        "global\n",
+        &format!("global\n    stats socket {} level admin\n", sock.display()),
+    );
+    let _lb = Corelb::start(&cfg, &[], &[web, stats]);
+    wait_unix_socket(&sock);
+    // Keep-alive requests: each server connection goes back to its shard's pool after
+    // the response, where it waits (idle) for the next request.
+    let mut c = TcpStream::connect(("127.0.0.1", web)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    for _ in 0..4 {
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+    }
+    let idle = |csv: &str, f: &str| -> u64 {
+        ["a", "b"]
+            .iter()
+            .map(|s| csv_field(csv, s, f).parse::<u64>().unwrap())
+            .sum()
+    };
+    let csv = eventually(Duration::from_secs(5), || {
+        let csv = stats_cmd(&sock, "show stat");
+        (idle(&csv, "srv_icur") >= 1).then_some(csv)
+    })
+    .expect("pooled connections show as idle");
+    assert_eq!(
+        idle(&csv, "srv_icur"),
+        idle(&csv, "idle_conn_cur") + idle(&csv, "safe_conn_cur"),
+        "{csv}"
+    );
+    assert_eq!(idle(&csv, "used_conn_cur"), 0, "{csv}");
+    assert_eq!(
+        csv_field(&csv, "a", "src_ilim"),
+        "256",
+        "128 per shard: {csv}"
+    );
+    let m = text(&request(stats, "GET", "/metrics", "", ""));
+    let series = |n: &str| {
+        ["a", "b"]
+            .iter()
+            .map(|s| metric(&m, &format!("{n}{{proxy=\"app\",server=\"{s}\"}}")).unwrap())
+            .sum::<f64>()
+    };
+    assert!(
+        series("haproxy_server_idle_connections_current") >= 1.0,
+        "{m}"
+    );
+    assert_eq!(series("haproxy_server_idle_connections_limit"), 512.0);
+    for n in [
+        "haproxy_server_unsafe_idle_connections_current",
+        "haproxy_server_safe_idle_connections_current",
+        "haproxy_server_used_connections_current",
+    ] {
+        assert!(m.contains(&format!("# TYPE {n} gauge\n")), "{n}");
+    }
+    // The backend's downtime: 0 while up, then it grows while no server is usable.
+    assert_eq!(csv_field(&csv, "BACKEND", "downtime"), "0");
+    for s in ["a", "b"] {
+        assert_eq!(
+            stats_cmd(&sock, &format!("set server app/{s} state maint")),
+            "\n"
+        );
+    }
+    let csv = eventually(Duration::from_secs(5), || {
+        let csv = stats_cmd(&sock, "show stat");
+        (csv_field(&csv, "BACKEND", "downtime") != "0").then_some(csv)
+    })
+    .expect("the backend's downtime grows");
+    assert_eq!(csv_field(&csv, "BACKEND", "status"), "DOWN");
+    let m = text(&request(stats, "GET", "/metrics", "", ""));
+    assert!(metric(&m, "haproxy_backend_downtime_seconds_total{proxy=\"app\"}").unwrap() >= 1.0);
+    stats_cmd(&sock, "set server app/a state ready");
+    let t = csv_field(&stats_cmd(&sock, "show stat"), "BACKEND", "downtime").to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        csv_field(&stats_cmd(&sock, "show stat"), "BACKEND", "downtime"),
+        t,
+        "up again: the downtime stops growing"
+    );
+}

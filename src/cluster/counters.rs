@@ -92,9 +92,13 @@ pub enum C {
     CheckCode,
     CheckDuration,
     CheckAt,
+    /// Gauges a shard publishes now and then (its purge timer): the server's idle pooled
+    /// connections of this shard, not yet reused ("unsafe") and reused ("safe").
+    IdleCur,
+    SafeCur,
 }
 
-const N: usize = C::CheckAt as usize + 1;
+const N: usize = C::SafeCur as usize + 1;
 
 /// One object's counters, on cache lines of its own.
 #[repr(align(64))]
@@ -126,6 +130,13 @@ impl Obj {
     pub fn add(&self, c: C, v: u64) {
         if v != 0 {
             self.set(c, self.get(c) + v);
+        }
+    }
+
+    /// Stores a gauge ([`C::IdleCur`], [`C::SafeCur`]): only the owning shard writes.
+    pub fn gauge(&self, c: C, v: u64) {
+        if self.get(c) != v {
+            self.set(c, v);
         }
     }
 
@@ -233,6 +244,12 @@ fn is_check(c: usize) -> bool {
     (C::CheckStatus as usize..=C::CheckAt as usize).contains(&c)
 }
 
+/// Whether `clear counters all` leaves slot `c` alone: the last check, and the published
+/// gauges (a current value, not a count).
+fn kept(c: usize) -> bool {
+    is_check(c) || c >= C::IdleCur as usize
+}
+
 /// One shard's counters, indexed like `cfg.proxies` (and servers within a proxy).
 pub struct ShardCounters {
     /// The shard's own counters (connections, splice, kTLS, buffers, checks): `corelb_*`.
@@ -272,7 +289,7 @@ impl ShardCounters {
             .chain(self.srv.iter().flatten());
         for o in objs {
             for c in 0..N {
-                if (all && !is_check(c)) || is_max(c) {
+                if (all && !kept(c)) || is_max(c) {
                     o.f[c].store(0, Relaxed);
                 }
             }
@@ -544,7 +561,7 @@ impl Counters {
             let o = obj(sh);
             let (all_stale, max_stale) = sh.stale();
             for c in 0..N {
-                let v = if (all_stale && !is_check(c)) || (max_stale && is_max(c)) {
+                let v = if (all_stale && !kept(c)) || (max_stale && is_max(c)) {
                     0
                 } else {
                     o.f[c].load(Relaxed)

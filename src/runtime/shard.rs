@@ -92,17 +92,33 @@ pub async fn run(
 }
 
 /// Closes the shard's idle server connections once they are older than the purge delay,
-/// also when no request comes to take from the pool (which purges too). Wakes when the
-/// oldest one expires, at most once a second, and every purge delay while the pool is
-/// empty. Runs until `run` drops its task at the end of the generation.
+/// also when no request comes to take from the pool (which purges too), and publishes the
+/// shard's own stats and idle-connection gauges. Wakes once a second, so the gauges are at
+/// most a second old. Runs until `run` drops its task at the end of the generation.
 async fn purge_idle_servers(shard: Rc<Shard>) {
-    use crate::net::pool::PURGE_DELAY;
     loop {
-        let now = Instant::now();
-        let next = shard.http_pool.borrow_mut().purge(now);
+        shard.http_pool.borrow_mut().purge(Instant::now());
         shard.publish_stats();
-        let wait = next.map_or(PURGE_DELAY, |t| t.saturating_duration_since(now));
-        glommio::timer::sleep(wait.clamp(Duration::from_secs(1), PURGE_DELAY)).await;
+        publish_idle(&shard);
+        glommio::timer::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Publishes the shard's idle pooled connections per server into its counters (the
+/// stats' `srv_icur`, `idle_conn_cur`, `safe_conn_cur`): the pool is the shard's own, so
+/// readers see it as of the last purge.
+fn publish_idle(shard: &Shard) {
+    use crate::cluster::counters::C;
+    let counters = shard.shared.counters.shard(shard.id);
+    let pool = shard.http_pool.borrow();
+    for (b, be) in shard.shared.backends.iter().enumerate() {
+        let Some(be) = be else { continue };
+        for s in 0..be.lb.servers.len() {
+            let (idle, safe) = pool.count(b, s);
+            let o = counters.srv(b, s);
+            o.gauge(C::IdleCur, idle);
+            o.gauge(C::SafeCur, safe);
+        }
     }
 }
 

@@ -432,8 +432,34 @@ static SERVER: &[&[Family]] = &[
     ],
     ABORTS,
     TIMES_CONNECTIONS,
+    &[
+        (
+            "idle_connections_current",
+            Gauge,
+            F(f::SRV_ICUR),
+            "Current number of idle connections available for reuse on this server",
+        ),
+        (
+            "idle_connections_limit",
+            Gauge,
+            F(f::SRC_ILIM),
+            "Limit on the number of available idle connections on this server (server 'pool_max_conn' directive)",
+        ),
+    ],
     MAX_TIMES,
     &[
+        (
+            "unsafe_idle_connections_current",
+            Gauge,
+            F(f::IDLE_CONN_CUR),
+            "Current number of unsafe idle connections",
+        ),
+        (
+            "safe_idle_connections_current",
+            Gauge,
+            F(f::SAFE_CONN_CUR),
+            "Current number of safe idle connections",
+        ),
         (
             "used_connections_current",
             Gauge,

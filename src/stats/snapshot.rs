@@ -176,8 +176,14 @@ pub fn take(shared: &Shared) -> Snapshot {
             if let Some(c) = &cfg_srv.params.cookie {
                 v[f::COOKIE] = Val::Str(c.clone());
             }
-            // Idle connections sit in each shard's own pool, which no other thread reads:
-            // srv_icur, idle/safe_conn_cur and need_conn_est stay empty.
+            // Idle connections sit in each shard's own pool; each shard publishes its
+            // counts with its purge timer. need_conn_est stays empty (HAProxy's estimate
+            // needs a per-request maximum of used connections).
+            let (idle, safe) = (t.get(C::IdleCur), t.get(C::SafeCur));
+            v[f::SRV_ICUR] = Val::U(idle + safe);
+            v[f::SRC_ILIM] = Val::U((crate::net::pool::MAX_IDLE * shared.shards) as u64);
+            v[f::IDLE_CONN_CUR] = Val::U(idle);
+            v[f::SAFE_CONN_CUR] = Val::U(safe);
             v[f::WREW] = Val::U(0);
             v[f::USED_CONN_CUR] = Val::U(s.cur_conns() as u64);
             backend_side(&mut r, &t);
@@ -199,6 +205,7 @@ pub fn take(shared: &Shared) -> Snapshot {
         v[f::ACT] = Val::U(act);
         v[f::BCK] = Val::U(bck);
         v[f::CHKDOWN] = Val::U(chkdown);
+        v[f::DOWNTIME] = Val::U(be.lb.downtime());
         if be_change != u64::MAX {
             v[f::LASTCHG] = Val::U(be_change);
         }
