@@ -423,3 +423,119 @@ fn idle_connection_gauges_and_backend_downtime() {
         "up again: the downtime stops growing"
     );
 }
+
+#[test]
+fn listener_rows_with_option_socket_stats() {
+    let a = Serve::start("a", &[]);
+    let (p1, p2, stats) = (free_port(), free_port(), free_port());
+    let dir = TempDir::new("stats");
+    let sock = dir.path("admin.sock");
+    let cfg = format!(
+        "global
+    stats socket {}
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend web
+    option socket-stats
+    bind 127.0.0.1:{p1} name pub
+    bind 127.0.0.1:{p2}
+    default_backend app
+frontend stats
+    bind 127.0.0.1:{stats}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    stats enable
+backend app
+    server a 127.0.0.1:{}
+",
+        sock.display(),
+        a.port
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[p1, p2, stats]);
+    wait_unix_socket(&sock);
+    for (port, n) in [(p1, 3), (p2, 1)] {
+        for _ in 0..n {
+            let r = raw_exchange(
+                port,
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+            assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        }
+    }
+    // A connection held open counts in scur while it lasts.
+    let held = TcpStream::connect(("127.0.0.1", p2)).unwrap();
+    let csv = eventually(Duration::from_secs(5), || {
+        let csv = stats_cmd(&sock, "show stat");
+        (csv_field(&csv, "pub", "stot") == "3" && csv_field(&csv, "sock-2", "scur") == "1")
+            .then_some(csv)
+    })
+    .unwrap_or_else(|| panic!("{}", stats_cmd(&sock, "show stat")));
+    for (sv, f, v) in [
+        ("pub", "type", "3"),
+        ("pub", "sid", "1"),
+        ("pub", "status", "OPEN"),
+        ("pub", "scur", "0"),
+        ("pub", "addr", &format!("127.0.0.1:{p1}")),
+        ("pub", "mode", "http"),
+        ("sock-2", "stot", "2"),
+        ("sock-2", "sid", "2"),
+        ("FRONTEND", "stot", "5"),
+    ] {
+        assert_eq!(csv_field(&csv, sv, f), v, "{sv} {f}: {csv}");
+    }
+    let bin: u64 = csv_field(&csv, "pub", "bin").parse().unwrap();
+    assert!(bin > 0 && csv_field(&csv, "pub", "bout") != "0");
+    // HAProxy's order: the frontend, then its listeners.
+    let order: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("web,"))
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(order, ["FRONTEND", "pub", "sock-2"]);
+    // `show stat` selects listeners with type 8; typed and JSON have them too.
+    let only = stats_cmd(&sock, "show stat web 8 -1");
+    assert_eq!(
+        only.lines().filter(|l| l.starts_with("web,")).count(),
+        2,
+        "{only}"
+    );
+    let typed = stats_cmd(&sock, "show stat typed");
+    assert!(
+        typed
+            .lines()
+            .any(|l| l.starts_with("L.") && l.ends_with(".1.1.svname.1:KNS:str:pub")),
+        "{typed}"
+    );
+    assert!(stats_cmd(&sock, "show stat json").contains("\"objType\":\"Listener\""));
+    drop(held);
+    // Prometheus: haproxy_listener_* with the proxy and listener labels; scope=listener.
+    let m = text(&request(stats, "GET", "/metrics", "", ""));
+    assert_eq!(
+        metric(
+            &m,
+            "haproxy_listener_sessions_total{proxy=\"web\",listener=\"pub\"}"
+        ),
+        Some(3.0),
+        "{m}"
+    );
+    assert!(
+        m.contains("haproxy_listener_status{proxy=\"web\",listener=\"sock-2\",state=\"OPEN\"} 1\n")
+    );
+    let l = text(&request(stats, "GET", "/metrics?scope=listener", "", ""));
+    assert!(
+        l.contains("# TYPE haproxy_listener_bytes_in_total counter\n"),
+        "{l}"
+    );
+    assert!(
+        !l.contains("haproxy_frontend_") && !l.contains("haproxy_process_"),
+        "{l}"
+    );
+    // The HTML page has a row per listener.
+    let page = text(&request(stats, "GET", "/haproxy?stats", "", ""));
+    assert!(
+        page.contains(">pub<") && page.contains(">sock-2<"),
+        "{page}"
+    );
+}

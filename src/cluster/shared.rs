@@ -228,11 +228,21 @@ impl Shared {
             logs,
             probes,
             shards,
-            counters: super::counters::Counters::new(
+            counters: super::counters::Counters::with_listeners(
                 shards,
                 &cfg.proxies
                     .iter()
                     .map(|p| p.servers.len())
+                    .collect::<Vec<_>>(),
+                &cfg.proxies
+                    .iter()
+                    .map(|p| {
+                        if p.options.socket_stats && p.kind.is_frontend() {
+                            p.binds.len()
+                        } else {
+                            0
+                        }
+                    })
                     .collect::<Vec<_>>(),
             ),
             started: std::time::SystemTime::now(),

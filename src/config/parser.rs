@@ -1431,6 +1431,7 @@ fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
             };
         }
         "dontlognull" => o.dontlognull = on,
+        "socket-stats" => o.socket_stats = on,
         "tcpka" => {
             o.clitcpka = on;
             o.srvtcpka = on;

@@ -21,10 +21,16 @@ use std::time::{Duration, Instant, SystemTime};
 struct ConnGuard {
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
+    /// The listener that counted the connection, once it did.
+    counted: Option<usize>,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
+        if let Some(bind) = self.counted {
+            let counters = self.shard.shared.counters.shard(self.shard.id);
+            counters.closed(self.fe.proxy, bind);
+        }
         self.fe.slots.give_back();
         self.shard.shared.slots.give_back();
         self.shard.active.set(self.shard.active.get() - 1);
@@ -87,6 +93,8 @@ pub struct Origin {
     pub tls: Option<crate::acl::TlsInfo>,
     /// Its entry in the shard's session registry (`show sess`, `shutdown session`).
     pub sess: Handle,
+    /// The `bind` it came through (its position in the frontend).
+    pub bind: usize,
 }
 
 /// What ACLs see of the connection's TLS session.
@@ -110,9 +118,10 @@ pub async fn handle(
     label: Arc<str>,
     bind: usize,
 ) {
-    let _guard = ConnGuard {
+    let mut guard = ConnGuard {
         shard: shard.clone(),
         fe: fe.clone(),
+        counted: None,
     };
     // `tcp-request connection` rules, before anything is read or counted: a rejected
     // connection never becomes a session (HAProxy neither logs nor counts it as one).
@@ -136,7 +145,8 @@ pub async fn handle(
     // One clock reading for the frontend's counters and this connection's timings.
     let accepted = Instant::now();
     let counters = shard.shared.counters.shard(shard.id);
-    counters.accepted(fe.proxy, fe.slots.current(), accepted);
+    counters.accepted(fe.proxy, bind, fe.slots.current(), accepted);
+    guard.counted = Some(bind);
     let accept_date = SystemTime::now();
     let _ = client.set_nodelay(true);
     if fe.clitcpka {
@@ -284,6 +294,7 @@ async fn serve(
                 at: accepted,
                 tls: tls.as_ref().map(acl_tls),
                 sess,
+                bind,
             };
             tcp::session(shard, fe, client, from).await
         }
@@ -299,6 +310,7 @@ async fn serve(
                 tls,
                 h2: false,
                 sess,
+                bind,
             };
             // `shutdown session(s)` drops the session where it stands: the client
             // connection and any server connection it holds close, its slots are given

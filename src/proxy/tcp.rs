@@ -28,6 +28,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// What happened to a connection, for the log.
 struct Outcome {
     term: [u8; 2],
+    /// The `bind` the client came through (its listener counters).
+    listener: usize,
     backend: Option<Arc<BackendRt>>,
     server: Option<usize>,
     retries: u32,
@@ -76,9 +78,11 @@ pub async fn session(
         at: accepted,
         tls,
         sess,
+        bind,
     } = from;
     let mut out = Outcome {
         term: *b"--",
+        listener: bind,
         backend: None,
         server: None,
         retries: 0,
@@ -420,6 +424,7 @@ pub fn log_rejected(
 ) {
     let out = Outcome {
         term,
+        listener: usize::MAX, // before a session: no listener counts it
         backend: None,
         server: None,
         retries: 0,
@@ -483,6 +488,7 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         t_connect: out.t_connect,
         t_total: now.saturating_duration_since(t0),
         denied: out.denied,
+        listener: out.listener,
         ..Default::default()
     };
     let counters = shard.shared.counters.shard(shard.id);

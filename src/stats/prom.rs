@@ -15,6 +15,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 pub struct Query {
     pub global: bool,
     pub frontend: bool,
+    pub listener: bool,
     pub backend: bool,
     pub server: bool,
     pub no_maint: bool,
@@ -25,6 +26,7 @@ impl Default for Query {
         Query {
             global: true,
             frontend: true,
+            listener: true,
             backend: true,
             server: true,
             no_maint: false,
@@ -34,7 +36,13 @@ impl Default for Query {
 
 impl Query {
     fn scopes(&mut self, on: bool) {
-        (self.global, self.frontend, self.backend, self.server) = (on, on, on, on);
+        (
+            self.global,
+            self.frontend,
+            self.listener,
+            self.backend,
+            self.server,
+        ) = (on, on, on, on, on);
     }
 
     /// Parses a query string as HAProxy's promex does: the first `scope=` restricts to the
@@ -56,9 +64,10 @@ impl Query {
                         "*" => out.scopes(true),
                         "global" => out.global = true,
                         "frontend" => out.frontend = true,
+                        "listener" => out.listener = true,
                         "backend" => out.backend = true,
                         "server" => out.server = true,
-                        _ => {} // listener (corelb has no listener rows), unknown scopes
+                        _ => {} // unknown scopes
                     }
                 }
                 "no-maint" => out.no_maint = true,
@@ -244,6 +253,39 @@ static FRONTEND: &[Family] = &[
         F(f::CACHE_HITS),
         CACHE_HITS,
     ),
+    ("internal_errors_total", Counter, F(f::EINT), EINT),
+];
+
+/// `haproxy_listener_*` (`option socket-stats`), HAProxy 2.6's list and order.
+static LISTENER: &[Family] = &[
+    ("current_sessions", Gauge, F(f::SCUR), SESS_CUR),
+    ("max_sessions", Gauge, F(f::SMAX), SESS_MAX),
+    ("limit_sessions", Gauge, F(f::SLIM), SESS_LIM),
+    ("sessions_total", Counter, F(f::STOT), SESS_TOT),
+    ("bytes_in_total", Counter, F(f::BIN), BIN),
+    ("bytes_out_total", Counter, F(f::BOUT), BOUT),
+    ("requests_denied_total", Counter, F(f::DREQ), DREQ),
+    ("responses_denied_total", Counter, F(f::DRESP), DRESP),
+    (
+        "request_errors_total",
+        Counter,
+        F(f::EREQ),
+        "Total number of invalid requests since process started",
+    ),
+    ("status", Gauge, Status, STATUS),
+    (
+        "denied_connections_total",
+        Counter,
+        F(f::DCON),
+        "Total number of incoming connections blocked on a listener/frontend by a tcp-request connection rule since the worker process started",
+    ),
+    (
+        "denied_sessions_total",
+        Counter,
+        F(f::DSES),
+        "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started",
+    ),
+    ("failed_header_rewriting_total", Counter, F(f::WREW), WREW),
     ("internal_errors_total", Counter, F(f::EINT), EINT),
 ];
 
@@ -499,6 +541,12 @@ pub fn render(s: &Snapshot, q: &Query) -> String {
             family("frontend", fam, &rows, s, &mut out);
         }
     }
+    if q.listener {
+        let rows = rows(ObjType::Listener);
+        for fam in LISTENER {
+            family("listener", fam, &rows, s, &mut out);
+        }
+    }
     if q.backend {
         let rows = rows(ObjType::Backend);
         for fam in BACKEND.iter().copied().flatten() {
@@ -543,6 +591,11 @@ fn esc(v: &str) -> std::borrow::Cow<'_, str> {
 fn labels(r: &Row) -> String {
     match r.obj {
         ObjType::Server => format!("proxy=\"{}\",server=\"{}\"", esc(r.name()), esc(r.svname())),
+        ObjType::Listener => format!(
+            "proxy=\"{}\",listener=\"{}\"",
+            esc(r.name()),
+            esc(r.svname())
+        ),
         _ => format!("proxy=\"{}\"", esc(r.name())),
     }
 }
@@ -573,11 +626,13 @@ fn family(
                 let st = r.status();
                 let cur = match r.obj {
                     ObjType::Server => server_state(st),
+                    ObjType::Listener => st,
                     _ if st == "OPEN" || st == "UP" => "UP",
                     _ => "DOWN",
                 };
                 let states: &[&str] = match r.obj {
                     ObjType::Server => &SERVER_STATES,
+                    ObjType::Listener => &["WAITING", "OPEN", "FULL"],
                     _ => &["DOWN", "UP"],
                 };
                 for s in states {
@@ -972,6 +1027,8 @@ mod tests {
         assert!(q.server && !q.frontend && q.no_maint);
         assert!(!render(&snap(), &q).contains("haproxy_server_status"));
         assert_eq!(Query::parse(""), Query::default());
+        let q = Query::parse("scope=listener");
+        assert!(q.listener && !q.frontend && !q.backend && !q.server && !q.global);
         assert!(!render(&snap(), &Query::parse("scope=")).contains('#'));
     }
 }

@@ -50,6 +50,8 @@ pub struct ConnInfo {
     pub h2: bool,
     /// The connection's entry in the shard's session registry.
     pub sess: crate::cluster::sessions::Handle,
+    /// The `bind` it came through (its listener counters).
+    pub bind: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -1347,7 +1349,7 @@ fn intercept(
 }
 
 /// Every transaction ends in [`log_txn`]: what it adds to the stats counters.
-fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
+fn count_txn(shard: &Shard, fe: &FrontendRt, bind: usize, txn: &Txn) {
     let now = Instant::now();
     let e = crate::stats::StreamEnd {
         status: txn.status,
@@ -1360,6 +1362,7 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         redispatched_from: txn.redispatched_from,
         denied: txn.denied,
         intercepted: txn.intercepted,
+        listener: bind,
         reused: txn.reused,
         t_queue: txn.t_queue,
         queued_with: 0,
@@ -1746,7 +1749,7 @@ fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
 
 /// Counts the transaction and logs it (`option httplog`, `log-format`).
 fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
-    count_txn(shard, fe, txn);
+    count_txn(shard, fe, info.bind, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,
         src: info.src,
