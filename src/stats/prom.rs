@@ -841,6 +841,14 @@ fn process(i: &Info, out: &mut String) {
         "Hard limit for SessRate (global.maxsessrate)",
         &0,
     );
+    // corelb has no `maxsslrate`: no limit, which HAProxy exports as 0 too.
+    one(
+        out,
+        "limit_ssl_rate",
+        Gauge,
+        "Hard limit for SslRate (global.maxsslrate)",
+        &0,
+    );
     one(
         out,
         "stopping",
@@ -886,6 +894,14 @@ fn process(i: &Info, out: &mut String) {
     let name = "haproxy_process_build_info";
     head(out, name, Gauge, "Build info");
     let _ = writeln!(out, "{name}{{version=\"{}\"}} 1", esc(i.version));
+    // corelb has no `-m`: no limit, which HAProxy exports as 0 too.
+    one(
+        out,
+        "max_memory_bytes",
+        Gauge,
+        "Worker process's hard limit on memory usage in byes (-m on command line)",
+        &0,
+    );
     one(
         out,
         "start_time_seconds",
