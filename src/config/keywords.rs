@@ -2,17 +2,21 @@
 //! (with the reason), or is recognised but not built yet. Unknown keywords get a "did you
 //! mean". The README's keyword table is generated from these tables (`corelb
 //! --list-keywords`), so the documentation cannot drift from the parser.
+//!
+//! The tables are also the parser's dispatch: a keyword that works names its handler (in
+//! `parser/<section>.rs`) in its entry, so the list of names here is the only one.
 
-/// The status of a keyword in corelb.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Parsed and honoured.
-    Supported,
+/// The status of a keyword in corelb. `H` is the parser's handler for the keyword: a keyword
+/// that is handled carries its handler, so none can lack one.
+#[derive(Clone, Copy, Debug)]
+pub enum Status<H = ()> {
+    /// Parsed and honoured, by the handler.
+    Supported(H),
     /// Accepted with a warning and no effect; the string says why.
     Ignored(&'static str),
     /// Parsed and kept in the runtime model for a feature that is not built yet (the stats
     /// page, `show info`): until it is, the same warning as [`Status::Ignored`].
-    Stored(&'static str),
+    Stored(&'static str, H),
     /// Recognised but not built yet: an error, so nothing is silently dropped.
     NotYet,
     /// Removed from HAProxy; the string names the modern replacement.
@@ -34,13 +38,13 @@ pub const F: u8 = 2;
 pub const B: u8 = 4;
 pub const ALL: u8 = D | F | B;
 
-pub struct Kw {
+pub struct Kw<H = ()> {
     pub name: &'static str,
-    pub status: Status,
+    pub status: Status<H>,
     pub sections: u8,
 }
 
-const fn kw(name: &'static str, status: Status, sections: u8) -> Kw {
+const fn kw<H>(name: &'static str, status: Status<H>, sections: u8) -> Kw<H> {
     Kw {
         name,
         status,
@@ -48,46 +52,74 @@ const fn kw(name: &'static str, status: Status, sections: u8) -> Kw {
     }
 }
 
+use super::parser::{
+    balance as bal, bind as b, global as g, http_rules as http, options as o, proxy as p,
+    server as s, timeouts as t,
+};
 use Status::*;
 
 const NODAEMON: &str = "corelb always runs in the foreground; let systemd (or your supervisor) run it in the background";
 
-pub static GLOBAL: &[Kw] = &[
-    kw("maxconn", Supported, 0),
-    kw("nbthread", Supported, 0),
-    kw("cpu-map", Supported, 0),
-    kw("hard-stop-after", Supported, 0),
-    kw("pidfile", Supported, 0),
-    kw("user", Supported, 0),
-    kw("group", Supported, 0),
-    kw("uid", Supported, 0),
-    kw("gid", Supported, 0),
-    kw("chroot", Supported, 0),
-    kw("ulimit-n", Supported, 0),
-    kw("log", Supported, 0),
-    kw("log-tag", Supported, 0),
-    kw("log-send-hostname", Supported, 0),
-    kw("quiet", Supported, 0),
-    kw("node", Supported, 0),
-    kw("description", Supported, 0),
-    kw("setenv", Supported, 0),
-    kw("presetenv", Supported, 0),
-    kw("unsetenv", Supported, 0),
-    kw("tune.bufsize", Supported, 0),
-    kw("tune.http.maxhdr", Supported, 0),
-    kw("tune.h2.fe.max-concurrent-streams", Supported, 0),
-    kw("tune.h2.max-concurrent-streams", Supported, 0),
-    kw("tune.h2.header-table-size", Supported, 0),
-    kw("tune.h2.fe.initial-window-size", Supported, 0),
-    kw("tune.h2.initial-window-size", Supported, 0),
-    kw("tune.h2.fe.glitches-threshold", Supported, 0),
-    kw("tune.pipesize", Supported, 0),
-    kw("maxpipes", Supported, 0),
-    kw("tune.corelb.pump", Supported, 0),
-    kw("tune.corelb.allow-expired-certs", Supported, 0),
-    kw("ssl-default-bind-curves", Supported, 0),
-    kw("ssl-default-server-curves", Supported, 0),
-    kw("ssl-load-extra-del-ext", Supported, 0),
+pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
+    kw("maxconn", Supported(g::maxconn), 0),
+    kw("nbthread", Supported(g::nbthread), 0),
+    kw("cpu-map", Supported(g::cpu_map), 0),
+    kw("hard-stop-after", Supported(g::hard_stop_after), 0),
+    kw("pidfile", Supported(g::pidfile), 0),
+    kw("user", Supported(g::user), 0),
+    kw("group", Supported(g::group), 0),
+    kw("uid", Supported(g::uid), 0),
+    kw("gid", Supported(g::gid), 0),
+    kw("chroot", Supported(g::chroot), 0),
+    kw("ulimit-n", Supported(g::ulimit_n), 0),
+    kw("log", Supported(g::log), 0),
+    kw("log-tag", Supported(g::log_tag), 0),
+    kw("log-send-hostname", Supported(g::log_send_hostname), 0),
+    kw("quiet", Supported(g::quiet), 0),
+    kw("node", Supported(g::node), 0),
+    kw("description", Supported(g::description), 0),
+    kw("setenv", Supported(g::setenv), 0),
+    kw("presetenv", Supported(g::setenv), 0),
+    kw("unsetenv", Supported(g::unsetenv), 0),
+    kw("tune.bufsize", Supported(g::tune_bufsize), 0),
+    kw("tune.http.maxhdr", Supported(g::http_maxhdr), 0),
+    kw(
+        "tune.h2.fe.max-concurrent-streams",
+        Supported(g::h2_max_concurrent_streams),
+        0,
+    ),
+    kw(
+        "tune.h2.max-concurrent-streams",
+        Supported(g::h2_max_concurrent_streams),
+        0,
+    ),
+    kw(
+        "tune.h2.header-table-size",
+        Supported(g::h2_header_table_size),
+        0,
+    ),
+    kw(
+        "tune.h2.fe.initial-window-size",
+        Supported(g::h2_initial_window_size),
+        0,
+    ),
+    kw(
+        "tune.h2.initial-window-size",
+        Supported(g::h2_initial_window_size),
+        0,
+    ),
+    kw(
+        "tune.h2.fe.glitches-threshold",
+        Supported(g::h2_glitches_threshold),
+        0,
+    ),
+    kw("tune.pipesize", Supported(g::pipesize), 0),
+    kw("maxpipes", Supported(g::maxpipes), 0),
+    kw("tune.corelb.pump", Supported(g::pump), 0),
+    kw("tune.corelb.allow-expired-certs", Supported(g::tls), 0),
+    kw("ssl-default-bind-curves", Supported(g::tls), 0),
+    kw("ssl-default-server-curves", Supported(g::tls), 0),
+    kw("ssl-load-extra-del-ext", Supported(g::tls), 0),
     kw("daemon", Ignored(NODAEMON), 0),
     kw(
         "master-worker",
@@ -124,20 +156,20 @@ pub static GLOBAL: &[Kw] = &[
         Ignored("corelb has no experimental directives"),
         0,
     ),
-    kw("stats", Supported, 0),
-    kw("ca-base", Supported, 0),
-    kw("crt-base", Supported, 0),
-    kw("ssl-default-bind-ciphers", Supported, 0),
-    kw("ssl-default-bind-ciphersuites", Supported, 0),
-    kw("ssl-default-bind-options", Supported, 0),
-    kw("ssl-default-server-ciphers", Supported, 0),
-    kw("ssl-default-server-ciphersuites", Supported, 0),
-    kw("ssl-default-server-options", Supported, 0),
-    kw("ssl-server-verify", Supported, 0),
-    kw("tune.ssl.cachesize", Supported, 0),
+    kw("stats", Supported(g::stats), 0),
+    kw("ca-base", Supported(g::tls), 0),
+    kw("crt-base", Supported(g::tls), 0),
+    kw("ssl-default-bind-ciphers", Supported(g::tls), 0),
+    kw("ssl-default-bind-ciphersuites", Supported(g::tls), 0),
+    kw("ssl-default-bind-options", Supported(g::tls), 0),
+    kw("ssl-default-server-ciphers", Supported(g::tls), 0),
+    kw("ssl-default-server-ciphersuites", Supported(g::tls), 0),
+    kw("ssl-default-server-options", Supported(g::tls), 0),
+    kw("ssl-server-verify", Supported(g::tls), 0),
+    kw("tune.ssl.cachesize", Supported(g::tls), 0),
     kw("tune.ssl.lifetime", NotYet, 0),
-    kw("noktls", Supported, 0),
-    kw("spread-checks", Supported, 0),
+    kw("noktls", Supported(g::tls), 0),
+    kw("spread-checks", Supported(g::spread_checks), 0),
     kw("max-spread-checks", NotYet, 0),
     kw("lua-load", Never(NO_LUA), 0),
     kw("lua-load-per-thread", Never(NO_LUA), 0),
@@ -159,8 +191,8 @@ pub static GLOBAL: &[Kw] = &[
     kw("deviceatlas-log-level", Never(NO_DEVICE_DB), 0),
     kw("deviceatlas-separator", Never(NO_DEVICE_DB), 0),
     kw("deviceatlas-properties-cookie", Never(NO_DEVICE_DB), 0),
-    kw("server-state-file", Supported, 0),
-    kw("server-state-base", Supported, 0),
+    kw("server-state-file", Supported(g::server_state_file), 0),
+    kw("server-state-base", Supported(g::server_state_base), 0),
     kw("h1-case-adjust", NotYet, 0),
     kw("maxsslconn", NotYet, 0),
     kw("maxconnrate", NotYet, 0),
@@ -172,63 +204,63 @@ pub static GLOBAL: &[Kw] = &[
     kw("insecure-fork-wanted", NotYet, 0),
 ];
 
-pub static PROXY: &[Kw] = &[
-    kw("mode", Supported, ALL),
-    kw("bind", Supported, F),
-    kw("balance", Supported, D | B),
-    kw("hash-type", Supported, D | B),
-    kw("server", Supported, B),
-    kw("default-server", Supported, D | B),
-    kw("timeout", Supported, ALL),
-    kw("maxconn", Supported, D | F),
-    kw("backlog", Supported, D | F),
+pub static PROXY: &[Kw<p::ProxyFn>] = &[
+    kw("mode", Supported(p::mode), ALL),
+    kw("bind", Supported(b::bind_kw), F),
+    kw("balance", Supported(bal::balance_kw), D | B),
+    kw("hash-type", Supported(p::hash_type), D | B),
+    kw("server", Supported(s::server_kw), B),
+    kw("default-server", Supported(s::default_server), D | B),
+    kw("timeout", Supported(t::timeout_kw), ALL),
+    kw("maxconn", Supported(p::maxconn), D | F),
+    kw("backlog", Supported(p::backlog), D | F),
     kw(
         "fullconn",
         Ignored("fullconn only scales servers' minconn, which corelb does not implement"),
         D | B,
     ),
-    kw("retries", Supported, D | B),
-    kw("option", Supported, ALL),
-    kw("no", Supported, ALL),
-    kw("log", Supported, ALL),
-    kw("default_backend", Supported, D | F),
-    kw("use_backend", Supported, F),
-    kw("disabled", Supported, ALL),
-    kw("enabled", Supported, ALL),
-    kw("description", Supported, ALL),
-    kw("id", Supported, F | B),
-    kw("contimeout", Supported, D | B),
-    kw("clitimeout", Supported, D | F),
-    kw("srvtimeout", Supported, D | B),
-    kw("acl", Supported, F | B),
-    kw("tcp-request", Supported, ALL),
+    kw("retries", Supported(p::retries), D | B),
+    kw("option", Supported(p::option), ALL),
+    kw("no", Supported(p::no), ALL),
+    kw("log", Supported(p::log), ALL),
+    kw("default_backend", Supported(p::default_backend), D | F),
+    kw("use_backend", Supported(p::use_backend), F),
+    kw("disabled", Supported(p::disabled), ALL),
+    kw("enabled", Supported(p::enabled), ALL),
+    kw("description", Supported(p::description), ALL),
+    kw("id", Supported(p::id), F | B),
+    kw("contimeout", Supported(t::contimeout), D | B),
+    kw("clitimeout", Supported(t::clitimeout), D | F),
+    kw("srvtimeout", Supported(t::srvtimeout), D | B),
+    kw("acl", Supported(p::acl), F | B),
+    kw("tcp-request", Supported(p::tcp_request), ALL),
     kw("tcp-response", NotYet, D | B),
-    kw("http-request", Supported, F | B),
-    kw("http-response", Supported, F | B),
+    kw("http-request", Supported(p::http_request), F | B),
+    kw("http-response", Supported(p::http_response), F | B),
     kw("http-after-response", NotYet, ALL),
-    kw("redirect", Supported, F | B),
-    kw("stats", Supported, ALL),
-    kw("errorfile", Supported, ALL),
+    kw("redirect", Supported(p::redirect), F | B),
+    kw("stats", Supported(p::stats_kw), ALL),
+    kw("errorfile", Supported(http::errorfile_kw), ALL),
     kw("errorfiles", NotYet, ALL),
     kw("errorloc", NotYet, ALL),
     kw("errorloc302", NotYet, ALL),
     kw("errorloc303", NotYet, ALL),
-    kw("monitor-uri", Supported, D | F),
-    kw("monitor", Supported, F),
+    kw("monitor-uri", Supported(p::monitor_uri), D | F),
+    kw("monitor", Supported(p::monitor), F),
     kw(
         "monitor-net",
         Removed("monitor-uri, or 'http-request return' with an ACL"),
         D | F,
     ),
-    kw("cookie", Supported, D | B),
+    kw("cookie", Supported(bal::cookie_kw), D | B),
     kw("dynamic-cookie-key", NotYet, D | B),
-    kw("stick", Supported, B),
-    kw("stick-table", Supported, F | B),
-    kw("capture", Supported, F),
+    kw("stick", Supported(bal::stick_kw), B),
+    kw("stick-table", Supported(bal::stick_table_kw), F | B),
+    kw("capture", Supported(p::capture), F),
     kw("compression", NotYet, ALL),
-    kw("http-reuse", Supported, D | B),
-    kw("http-check", Supported, D | B),
-    kw("tcp-check", Supported, D | B),
+    kw("http-reuse", Supported(p::http_reuse), D | B),
+    kw("http-check", Supported(p::http_check), D | B),
+    kw("tcp-check", Supported(p::tcp_check), D | B),
     kw("external-check", NotYet, D | B),
     kw("use-server", NotYet, B),
     kw("force-persist", NotYet, F | B),
@@ -237,12 +269,12 @@ pub static PROXY: &[Kw] = &[
     kw("source", NotYet, D | B),
     kw("unique-id-format", NotYet, D | F),
     kw("unique-id-header", NotYet, D | F),
-    kw("log-format", Supported, D | F),
-    kw("log-format-sd", Supported, D | F),
+    kw("log-format", Supported(p::log_format), D | F),
+    kw("log-format-sd", Supported(p::log_format), D | F),
     kw("error-log-format", NotYet, D | F),
     kw("log-tag", NotYet, ALL),
-    kw("retry-on", Supported, D | B),
-    kw("server-template", Supported, B),
+    kw("retry-on", Supported(p::retry_on), D | B),
+    kw("server-template", Supported(s::template), B),
     kw("filter", NotYet, F | B),
     kw("declare", NotYet, F | B),
     kw("dispatch", NotYet, B),
@@ -251,8 +283,16 @@ pub static PROXY: &[Kw] = &[
     kw("max-keep-alive-queue", NotYet, D | B),
     kw("http-send-name-header", NotYet, D | B),
     kw("email-alert", NotYet, ALL),
-    kw("load-server-state-from-file", Supported, D | B),
-    kw("server-state-file-name", Supported, D | B),
+    kw(
+        "load-server-state-from-file",
+        Supported(p::load_server_state_from_file),
+        D | B,
+    ),
+    kw(
+        "server-state-file-name",
+        Supported(p::server_state_file_name),
+        D | B,
+    ),
     kw("reqadd", Removed("http-request add-header"), ALL),
     kw("reqdel", Removed("http-request del-header"), ALL),
     kw(
@@ -282,28 +322,28 @@ pub static PROXY: &[Kw] = &[
     kw("redispatch", Removed("option redispatch"), ALL),
 ];
 
-pub static OPTION: &[Kw] = &[
-    kw("redispatch", Supported, D | B),
-    kw("tcplog", Supported, D | F),
-    kw("dontlognull", Supported, D | F),
-    kw("tcpka", Supported, ALL),
-    kw("clitcpka", Supported, D | F),
-    kw("srvtcpka", Supported, D | B),
-    kw("allbackups", Supported, D | B),
-    kw("splice-auto", Supported, ALL),
-    kw("splice-request", Supported, ALL),
-    kw("splice-response", Supported, ALL),
+pub static OPTION: &[Kw<o::OptionFn>] = &[
+    kw("redispatch", Supported(o::redispatch), D | B),
+    kw("tcplog", Supported(o::tcplog), D | F),
+    kw("dontlognull", Supported(o::dontlognull), D | F),
+    kw("tcpka", Supported(o::tcpka), ALL),
+    kw("clitcpka", Supported(o::clitcpka), D | F),
+    kw("srvtcpka", Supported(o::srvtcpka), D | B),
+    kw("allbackups", Supported(o::allbackups), D | B),
+    kw("splice-auto", Supported(o::splice_auto), ALL),
+    kw("splice-request", Supported(o::splice_request), ALL),
+    kw("splice-response", Supported(o::splice_response), ALL),
     kw(
         "http-use-htx",
         Ignored("HTX is always on since HAProxy 2.1, and corelb has no legacy HTTP mode"),
         ALL,
     ),
-    kw("httplog", Supported, D | F),
-    kw("forwardfor", Supported, D | F | B),
-    kw("originalto", Supported, D | F | B),
-    kw("http-server-close", Supported, ALL),
-    kw("httpclose", Supported, ALL),
-    kw("http-keep-alive", Supported, ALL),
+    kw("httplog", Supported(o::httplog), D | F),
+    kw("forwardfor", Supported(o::forwardfor), D | F | B),
+    kw("originalto", Supported(o::forwardfor), D | F | B),
+    kw("http-server-close", Supported(o::conn_mode), ALL),
+    kw("httpclose", Supported(o::conn_mode), ALL),
+    kw("http-keep-alive", Supported(o::conn_mode), ALL),
     kw("forceclose", Removed("option httpclose"), ALL),
     kw("http-tunnel", Removed("option http-keep-alive"), ALL),
     kw(
@@ -317,8 +357,8 @@ pub static OPTION: &[Kw] = &[
     kw("http-ignore-probes", NotYet, D | F),
     kw("http-no-delay", NotYet, ALL),
     kw("http-restrict-req-hdr-names", NotYet, ALL),
-    kw("httpchk", Supported, D | B),
-    kw("tcp-check", Supported, D | B),
+    kw("httpchk", Supported(o::httpchk), D | B),
+    kw("tcp-check", Supported(o::tcp_check), D | B),
     kw("ssl-hello-chk", NotYet, D | B),
     kw("mysql-check", NotYet, D | B),
     kw("pgsql-check", NotYet, D | B),
@@ -327,7 +367,7 @@ pub static OPTION: &[Kw] = &[
     kw("ldap-check", NotYet, D | B),
     kw("spop-check", NotYet, D | B),
     kw("external-check", NotYet, D | B),
-    kw("log-health-checks", Supported, D | B),
+    kw("log-health-checks", Supported(o::log_health_checks), D | B),
     kw("abortonclose", NotYet, D | B),
     kw("nolinger", NotYet, ALL),
     kw("logasap", NotYet, D | F),
@@ -336,7 +376,7 @@ pub static OPTION: &[Kw] = &[
     kw("persist", NotYet, D | B),
     kw("contstats", NotYet, D | F),
     kw("independent-streams", NotYet, ALL),
-    kw("socket-stats", Supported, D | F),
+    kw("socket-stats", Supported(o::socket_stats), D | F),
     kw("accept-invalid-http-request", NotYet, D | F),
     kw("accept-invalid-http-response", NotYet, D | B),
     kw("checkcache", NotYet, D | B),
@@ -348,31 +388,31 @@ pub static OPTION: &[Kw] = &[
     kw("dontlog-normal", NotYet, D | F),
 ];
 
-pub static TIMEOUT: &[Kw] = &[
-    kw("connect", Supported, D | B),
-    kw("client", Supported, D | F),
-    kw("server", Supported, D | B),
-    kw("tunnel", Supported, D | B),
-    kw("client-fin", Supported, D | F),
-    kw("server-fin", Supported, D | B),
-    kw("queue", Supported, D | B),
-    kw("check", Supported, D | B),
-    kw("http-request", Supported, D | F | B),
-    kw("http-keep-alive", Supported, D | F | B),
+pub static TIMEOUT: &[Kw<t::TimeoutFn>] = &[
+    kw("connect", Supported(t::connect), D | B),
+    kw("client", Supported(t::client), D | F),
+    kw("server", Supported(t::server), D | B),
+    kw("tunnel", Supported(t::tunnel), D | B),
+    kw("client-fin", Supported(t::client_fin), D | F),
+    kw("server-fin", Supported(t::server_fin), D | B),
+    kw("queue", Supported(t::queue), D | B),
+    kw("check", Supported(t::check), D | B),
+    kw("http-request", Supported(t::http_request), D | F | B),
+    kw("http-keep-alive", Supported(t::http_keep_alive), D | F | B),
     kw("tarpit", NotYet, ALL),
 ];
 
-pub static BIND: &[Kw] = &[
-    kw("backlog", Supported, 0),
-    kw("maxconn", Supported, 0),
-    kw("name", Supported, 0),
-    kw("id", Supported, 0),
-    kw("v4v6", Supported, 0),
-    kw("v6only", Supported, 0),
-    kw("defer-accept", Supported, 0),
-    kw("tfo", Supported, 0),
-    kw("interface", Supported, 0),
-    kw("mss", Supported, 0),
+pub static BIND: &[Kw<b::BindFn>] = &[
+    kw("backlog", Supported(b::backlog), 0),
+    kw("maxconn", Supported(b::maxconn), 0),
+    kw("name", Supported(b::name), 0),
+    kw("id", Supported(b::id), 0),
+    kw("v4v6", Supported(b::v4v6), 0),
+    kw("v6only", Supported(b::v6only), 0),
+    kw("defer-accept", Supported(b::defer_accept), 0),
+    kw("tfo", Supported(b::tfo), 0),
+    kw("interface", Supported(b::interface), 0),
+    kw("mss", Supported(b::mss), 0),
     kw(
         "nice",
         Ignored("shards give every connection the same priority"),
@@ -388,103 +428,103 @@ pub static BIND: &[Kw] = &[
         Ignored("every shard listens on every bind (SO_REUSEPORT)"),
         0,
     ),
-    kw("accept-proxy", Supported, 0),
+    kw("accept-proxy", Supported(b::accept_proxy), 0),
     kw("accept-netscaler-cip", NotYet, 0),
-    kw("ssl", Supported, 0),
-    kw("crt", Supported, 0),
-    kw("crt-list", Supported, 0),
+    kw("ssl", Supported(b::tls), 0),
+    kw("crt", Supported(b::tls), 0),
+    kw("crt-list", Supported(b::tls), 0),
     kw("ca-file", NotYet, 0),
     kw("crl-file", NotYet, 0),
     kw("verify", NotYet, 0),
-    kw("alpn", Supported, 0),
+    kw("alpn", Supported(b::tls), 0),
     kw("npn", NotYet, 0),
-    kw("ciphers", Supported, 0),
-    kw("ciphersuites", Supported, 0),
-    kw("curves", Supported, 0),
-    kw("ecdhe", Supported, 0),
-    kw("ssl-min-ver", Supported, 0),
-    kw("ssl-max-ver", Supported, 0),
-    kw("no-sslv3", Supported, 0),
-    kw("no-tlsv10", Supported, 0),
-    kw("no-tlsv11", Supported, 0),
-    kw("no-tlsv12", Supported, 0),
-    kw("no-tlsv13", Supported, 0),
-    kw("no-tls-tickets", Supported, 0),
-    kw("strict-sni", Supported, 0),
-    kw("ktls", Supported, 0),
+    kw("ciphers", Supported(b::tls), 0),
+    kw("ciphersuites", Supported(b::tls), 0),
+    kw("curves", Supported(b::tls), 0),
+    kw("ecdhe", Supported(b::tls), 0),
+    kw("ssl-min-ver", Supported(b::tls), 0),
+    kw("ssl-max-ver", Supported(b::tls), 0),
+    kw("no-sslv3", Supported(b::tls), 0),
+    kw("no-tlsv10", Supported(b::tls), 0),
+    kw("no-tlsv11", Supported(b::tls), 0),
+    kw("no-tlsv12", Supported(b::tls), 0),
+    kw("no-tlsv13", Supported(b::tls), 0),
+    kw("no-tls-tickets", Supported(b::tls), 0),
+    kw("strict-sni", Supported(b::tls), 0),
+    kw("ktls", Supported(b::tls), 0),
     kw("transparent", NotYet, 0),
     kw("namespace", NotYet, 0),
     kw("tcp-ut", NotYet, 0),
     kw("level", NotYet, 0),
-    kw("mode", Supported, 0),
-    kw("user", Supported, 0),
-    kw("group", Supported, 0),
-    kw("uid", Supported, 0),
-    kw("gid", Supported, 0),
+    kw("mode", Supported(b::mode), 0),
+    kw("user", Supported(b::user), 0),
+    kw("group", Supported(b::group), 0),
+    kw("uid", Supported(b::uid), 0),
+    kw("gid", Supported(b::gid), 0),
     kw("expose-fd", NotYet, 0),
-    kw("proto", Supported, 0),
+    kw("proto", Supported(b::proto), 0),
     kw("allow-0rtt", NotYet, 0),
     kw("generate-certificates", NotYet, 0),
     kw("quic-cc-algo", NotYet, 0),
-    kw("force-sslv3", Supported, 0),
-    kw("force-tlsv10", Supported, 0),
-    kw("force-tlsv11", Supported, 0),
-    kw("force-tlsv12", Supported, 0),
-    kw("force-tlsv13", Supported, 0),
-    kw("prefer-client-ciphers", Supported, 0),
+    kw("force-sslv3", Supported(b::tls), 0),
+    kw("force-tlsv10", Supported(b::tls), 0),
+    kw("force-tlsv11", Supported(b::tls), 0),
+    kw("force-tlsv12", Supported(b::tls), 0),
+    kw("force-tlsv13", Supported(b::tls), 0),
+    kw("prefer-client-ciphers", Supported(b::tls), 0),
 ];
 
-pub static SERVER: &[Kw] = &[
-    kw("weight", Supported, 0),
-    kw("backup", Supported, 0),
-    kw("disabled", Supported, 0),
-    kw("enabled", Supported, 0),
-    kw("maxconn", Supported, 0),
+pub static SERVER: &[Kw<s::ServerFn>] = &[
+    kw("weight", Supported(s::weight), 0),
+    kw("backup", Supported(s::backup), 0),
+    kw("disabled", Supported(s::disabled), 0),
+    kw("enabled", Supported(s::enabled), 0),
+    kw("maxconn", Supported(s::maxconn), 0),
     kw("maxqueue", NotYet, 0),
-    kw("id", Supported, 0),
-    kw("check", Supported, 0),
-    kw("no-check", Supported, 0),
-    kw("inter", Supported, 0),
-    kw("fastinter", Supported, 0),
-    kw("downinter", Supported, 0),
-    kw("rise", Supported, 0),
-    kw("fall", Supported, 0),
-    kw("port", Supported, 0),
-    kw("addr", Supported, 0),
-    kw("observe", Supported, 0),
-    kw("on-error", Supported, 0),
+    kw("id", Supported(s::id), 0),
+    kw("check", Supported(s::check), 0),
+    kw("no-check", Supported(s::no_check), 0),
+    kw("inter", Supported(s::inter), 0),
+    kw("fastinter", Supported(s::inter), 0),
+    kw("downinter", Supported(s::inter), 0),
+    kw("rise", Supported(s::rise), 0),
+    kw("fall", Supported(s::fall), 0),
+    kw("port", Supported(s::port), 0),
+    kw("addr", Supported(s::addr), 0),
+    kw("observe", Supported(s::observe), 0),
+    kw("on-error", Supported(s::on_error), 0),
     kw("on-marked-down", NotYet, 0),
     kw("on-marked-up", NotYet, 0),
-    kw("error-limit", Supported, 0),
-    kw("check-send-proxy", Supported, 0),
-    kw("check-ssl", Supported, 0),
+    kw("error-limit", Supported(s::error_limit), 0),
+    kw("check-send-proxy", Supported(s::check_send_proxy), 0),
+    kw("check-ssl", Supported(s::tls), 0),
     kw("check-sni", NotYet, 0),
     kw("agent-check", NotYet, 0),
     kw("agent-port", NotYet, 0),
     kw("agent-inter", NotYet, 0),
-    kw("send-proxy", Supported, 0),
-    kw("send-proxy-v2", Supported, 0),
+    kw("send-proxy", Supported(s::send_proxy), 0),
+    kw("send-proxy-v2", Supported(s::send_proxy_v2), 0),
     kw("send-proxy-v2-ssl", NotYet, 0),
     kw("proxy-v2-options", NotYet, 0),
-    kw("cookie", Supported, 0),
-    kw("ssl", Supported, 0),
-    kw("verify", Supported, 0),
-    kw("ca-file", Supported, 0),
+    kw("cookie", Supported(s::cookie), 0),
+    kw("ssl", Supported(s::tls), 0),
+    kw("verify", Supported(s::tls), 0),
+    kw("ca-file", Supported(s::tls), 0),
     kw("crt", NotYet, 0),
-    kw("sni", Supported, 0),
-    kw("alpn", Supported, 0),
-    kw("ciphers", Supported, 0),
-    kw("ciphersuites", Supported, 0),
-    kw("no-sslv3", Supported, 0),
-    kw("no-tlsv10", Supported, 0),
-    kw("no-tlsv11", Supported, 0),
-    kw("ssl-min-ver", Supported, 0),
-    kw("ssl-max-ver", Supported, 0),
-    kw("resolvers", Supported, 0),
-    kw("resolve-prefer", Supported, 0),
-    kw("resolve-net", Supported, 0),
-    kw("resolve-opts", Supported, 0),
-    kw("init-addr", Supported, 0),
+    kw("sni", Supported(s::tls), 0),
+    kw("alpn", Supported(s::tls), 0),
+    kw("ciphers", Supported(s::tls), 0),
+    kw("ciphersuites", Supported(s::tls), 0),
+    kw("no-sslv3", Supported(s::tls), 0),
+    kw("no-tlsv10", Supported(s::tls), 0),
+    kw("no-tlsv11", Supported(s::tls), 0),
+    kw("ssl-min-ver", Supported(s::tls), 0),
+    kw("ssl-max-ver", Supported(s::tls), 0),
+    kw("resolvers", Supported(s::dns), 0),
+    kw("resolve-prefer", Supported(s::dns), 0),
+    kw("resolve-net", Supported(s::dns), 0),
+    kw("resolve-opts", Supported(s::dns), 0),
+    kw("init-addr", Supported(s::dns), 0),
     kw("slowstart", NotYet, 0),
     kw("source", NotYet, 0),
     kw("track", NotYet, 0),
@@ -496,16 +536,16 @@ pub static SERVER: &[Kw] = &[
     kw("tfo", NotYet, 0),
     kw("namespace", NotYet, 0),
     kw("usesrc", NotYet, 0),
-    kw("verifyhost", Supported, 0),
-    kw("curves", Supported, 0),
-    kw("no-tlsv12", Supported, 0),
-    kw("no-tlsv13", Supported, 0),
-    kw("force-tlsv12", Supported, 0),
-    kw("force-tlsv13", Supported, 0),
-    kw("no-tls-tickets", Supported, 0),
+    kw("verifyhost", Supported(s::tls), 0),
+    kw("curves", Supported(s::tls), 0),
+    kw("no-tlsv12", Supported(s::tls), 0),
+    kw("no-tlsv13", Supported(s::tls), 0),
+    kw("force-tlsv12", Supported(s::tls), 0),
+    kw("force-tlsv13", Supported(s::tls), 0),
+    kw("no-tls-tickets", Supported(s::tls), 0),
 ];
 
-pub fn find(table: &'static [Kw], name: &str) -> Option<&'static Kw> {
+pub fn find<H>(table: &'static [Kw<H>], name: &str) -> Option<&'static Kw<H>> {
     table.iter().find(|k| k.name == name)
 }
 
@@ -534,33 +574,37 @@ pub fn hint<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> St
 /// The Markdown keyword table of the README.
 pub fn markdown_table() -> String {
     let mut out = String::new();
-    let sections: [(&str, &[Kw], &str); 7] = [
-        ("global", GLOBAL, ""),
-        ("proxy (defaults/frontend/backend/listen)", PROXY, ""),
-        ("option", OPTION, "option "),
-        ("timeout", TIMEOUT, "timeout "),
-        ("bind parameter", BIND, ""),
-        ("server parameter", SERVER, ""),
-        ("resolvers section", super::resolvers::SECTION, ""),
-    ];
-    for (title, table, prefix) in sections {
-        out.push_str(&format!(
-            "\n#### {title}\n\n| keyword | status |\n|---|---|\n"
-        ));
-        for k in table {
-            let status = match k.status {
-                Supported => "works".to_string(),
-                Ignored(why) | Stored(why) => {
-                    format!("accepted and ignored, with a warning: {why}")
-                }
-                NotYet => "**not supported yet** (error)".to_string(),
-                Removed(by) => format!("removed from HAProxy (error): use `{by}`"),
-                Never(why) => format!("**not supported, by design** (error): {why}"),
-            };
-            out.push_str(&format!("| `{prefix}{}` | {status} |\n", k.name));
-        }
-    }
+    table_section(&mut out, "global", GLOBAL, "");
+    table_section(
+        &mut out,
+        "proxy (defaults/frontend/backend/listen)",
+        PROXY,
+        "",
+    );
+    table_section(&mut out, "option", OPTION, "option ");
+    table_section(&mut out, "timeout", TIMEOUT, "timeout ");
+    table_section(&mut out, "bind parameter", BIND, "");
+    table_section(&mut out, "server parameter", SERVER, "");
+    table_section(&mut out, "resolvers section", super::resolvers::SECTION, "");
     out
+}
+
+fn table_section<H>(out: &mut String, title: &str, table: &[Kw<H>], prefix: &str) {
+    out.push_str(&format!(
+        "\n#### {title}\n\n| keyword | status |\n|---|---|\n"
+    ));
+    for k in table {
+        let status = match k.status {
+            Supported(_) => "works".to_string(),
+            Ignored(why) | Stored(why, _) => {
+                format!("accepted and ignored, with a warning: {why}")
+            }
+            NotYet => "**not supported yet** (error)".to_string(),
+            Removed(by) => format!("removed from HAProxy (error): use `{by}`"),
+            Never(why) => format!("**not supported, by design** (error): {why}"),
+        };
+        out.push_str(&format!("| `{prefix}{}` | {status} |\n", k.name));
+    }
 }
 
 #[cfg(test)]
@@ -578,8 +622,17 @@ mod tests {
 
     #[test]
     fn no_duplicates() {
-        for table in [GLOBAL, PROXY, OPTION, TIMEOUT, BIND, SERVER] {
-            let mut names: Vec<_> = table.iter().map(|k| k.name).collect();
+        fn names<H>(t: &[Kw<H>]) -> Vec<&'static str> {
+            t.iter().map(|k| k.name).collect()
+        }
+        for mut names in [
+            names(GLOBAL),
+            names(PROXY),
+            names(OPTION),
+            names(TIMEOUT),
+            names(BIND),
+            names(SERVER),
+        ] {
             names.sort();
             let n = names.len();
             names.dedup();

@@ -15,32 +15,32 @@ use std::time::Duration;
 pub static SECTION: &[Kw] = &[
     Kw {
         name: "nameserver",
-        status: Supported,
+        status: Supported(()),
         sections: 0,
     },
     Kw {
         name: "parse-resolv-conf",
-        status: Supported,
+        status: Supported(()),
         sections: 0,
     },
     Kw {
         name: "resolve_retries",
-        status: Supported,
+        status: Supported(()),
         sections: 0,
     },
     Kw {
         name: "timeout",
-        status: Supported,
+        status: Supported(()),
         sections: 0,
     },
     Kw {
         name: "hold",
-        status: Supported,
+        status: Supported(()),
         sections: 0,
     },
     Kw {
         name: "accepted_payload_size",
-        status: Supported,
+        status: Supported(()),
         sections: 0,
     },
 ];

@@ -1,0 +1,222 @@
+//! `bind` lines and their parameters ([`keywords::BIND`]).
+
+use super::*;
+
+/// The handler of a bind parameter.
+pub type BindFn = fn(&mut Bind, &Param, &mut Diags);
+
+/// Bind parameters that take no argument; every other one takes exactly one.
+pub(super) const BIND_FLAGS: &[&str] = &[
+    "v4v6",
+    "v6only",
+    "defer-accept",
+    "tfo",
+    "accept-proxy",
+    "ssl",
+    "transparent",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "no-tls-tickets",
+    "strict-sni",
+    "generate-certificates",
+    "allow-0rtt",
+];
+
+pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
+    let Some(addrs) = w.get(1) else {
+        d.error(loc, "'bind' expects [ADDR]:PORT");
+        return;
+    };
+    let mut proto = Bind {
+        addr: addr::ListenAddr::Inet("0.0.0.0:0".parse().unwrap()),
+        text: String::new(),
+        perms: Default::default(),
+        backlog: None,
+        maxconn: None,
+        v6only: None,
+        defer_accept: false,
+        tfo: false,
+        interface: None,
+        mss: None,
+        name: None,
+        accept_proxy: false,
+        h2: false,
+        tls: None,
+        tls_config: None,
+        loc: loc.clone(),
+    };
+    let mut i = 2;
+    while i < w.len() {
+        let p = w[i].as_str();
+        let Some(k) = keywords::find(keywords::BIND, p) else {
+            let h = keywords::hint(p, keywords::BIND.iter().map(|k| k.name));
+            d.error(loc, format!("unknown keyword '{p}' on 'bind' line{h}"));
+            return;
+        };
+        let tls_kw = crate::tls::options::BIND_KEYWORDS
+            .iter()
+            .find(|(n, _)| *n == p);
+        let nargs = match tls_kw {
+            Some((_, takes)) => usize::from(*takes),
+            None if BIND_FLAGS.contains(&p) => 0,
+            None => 1,
+        };
+        let val = w.get(i + 1).map(String::as_str);
+        if nargs == 1 && val.is_none() {
+            d.error(loc, format!("'bind' parameter '{p}' expects a value"));
+            return;
+        }
+        i += 1 + nargs;
+        let Some(handle) = status_ok(k, p, loc, d) else {
+            continue;
+        };
+        let param = Param {
+            kw: p,
+            val: val.unwrap_or(""),
+            takes_value: nargs == 1,
+            what: "bind",
+            loc,
+            g,
+        };
+        handle(&mut proto, &param, d);
+    }
+    for item in addrs.split(',').filter(|s| !s.is_empty()) {
+        let other = addr::SockPath::parse(item)
+            .map(|r| r.map(addr::ListenAddr::Path))
+            .or_else(|| addr::parse_fd(item).map(|r| r.map(addr::ListenAddr::Fd)));
+        if let Some(r) = other {
+            match r {
+                Ok(a) => {
+                    let mut b = proto.clone();
+                    b.addr = a;
+                    b.text = item.to_string();
+                    px.binds.push(b);
+                }
+                Err(e) => d.error(loc, format!("'bind': {e}")),
+            }
+            continue;
+        }
+        match addr::parse_bind(item) {
+            Ok(spec) => {
+                for port in spec.ports {
+                    let mut b = proto.clone();
+                    b.addr = addr::ListenAddr::Inet(std::net::SocketAddr::new(spec.ip, port));
+                    b.text = item.to_string();
+                    px.binds.push(b);
+                }
+            }
+            Err(e) => d.error(loc, format!("'bind': {e}")),
+        }
+    }
+}
+
+/// A numeric parameter, at least `min`.
+fn num(a: &Param, d: &mut Diags, min: u64) -> Option<u32> {
+    match parse_uint(a.val, min, u32::MAX as u64) {
+        Ok(v) => Some(v as u32),
+        Err(e) => {
+            d.error(a.loc, format!("'bind ... {}': {e}", a.kw));
+            None
+        }
+    }
+}
+
+pub(crate) fn backlog(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.backlog = num(a, d, 1);
+}
+
+pub(crate) fn maxconn(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.maxconn = num(a, d, 1);
+}
+
+pub(crate) fn name(b: &mut Bind, a: &Param, _: &mut Diags) {
+    b.name = Some(a.val.to_string());
+}
+
+/// Checked and not kept: the model has no listener id.
+pub(crate) fn id(_: &mut Bind, a: &Param, d: &mut Diags) {
+    num(a, d, 1);
+}
+
+pub(crate) fn v4v6(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.v6only = Some(false);
+}
+
+pub(crate) fn v6only(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.v6only = Some(true);
+}
+
+pub(crate) fn defer_accept(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.defer_accept = true;
+}
+
+pub(crate) fn tfo(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.tfo = true;
+}
+
+pub(crate) fn interface(b: &mut Bind, a: &Param, _: &mut Diags) {
+    b.interface = Some(a.val.to_string());
+}
+
+pub(crate) fn mss(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.mss = num(a, d, 1);
+}
+
+pub(crate) fn accept_proxy(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.accept_proxy = true;
+}
+
+/// The file mode of a UNIX socket, in octal.
+pub(crate) fn mode(b: &mut Bind, a: &Param, d: &mut Diags) {
+    match u32::from_str_radix(a.val, 8) {
+        Ok(m) if m <= 0o7777 => b.perms.mode = Some(m),
+        _ => d.error(
+            a.loc,
+            format!("'bind ... mode': '{}' is not an octal file mode", a.val),
+        ),
+    }
+}
+
+pub(crate) fn uid(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.perms.uid = num(a, d, 0);
+}
+
+pub(crate) fn gid(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.perms.gid = num(a, d, 0);
+}
+
+pub(crate) fn user(b: &mut Bind, a: &Param, _: &mut Diags) {
+    b.perms.user = Some(a.val.to_string());
+}
+
+pub(crate) fn group(b: &mut Bind, a: &Param, _: &mut Diags) {
+    b.perms.group = Some(a.val.to_string());
+}
+
+pub(crate) fn proto(b: &mut Bind, a: &Param, d: &mut Diags) {
+    match a.val {
+        "h2" => b.h2 = true,
+        // HAProxy's default on a plain or ALPN-less bind.
+        "h1" => b.h2 = false,
+        _ => d.error(
+            a.loc,
+            format!("'bind ... proto {}': corelb speaks h1 and h2", a.val),
+        ),
+    }
+}
+
+/// The keywords of [`crate::tls::options::BIND_KEYWORDS`], applied by the TLS settings.
+pub(crate) fn tls(b: &mut Bind, a: &Param, d: &mut Diags) {
+    let t = b.tls.get_or_insert_with(Default::default);
+    match t.apply(a.g, a.kw, a.takes_value.then_some(a.val)) {
+        Ok(ws) => {
+            for wn in ws {
+                d.warn(a.loc, wn);
+            }
+        }
+        Err(e) => d.error(a.loc, format!("'bind ... {}': {e}", a.kw)),
+    }
+}

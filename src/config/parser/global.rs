@@ -1,0 +1,328 @@
+//! The `global` section: one handler per keyword of [`keywords::GLOBAL`], and `cpu-map`.
+
+use super::*;
+
+/// The handler of a global keyword: the whole line (keyword first).
+pub type GlobalFn = fn(&mut Parser, &[String], &Loc);
+
+impl Parser {
+    pub(super) fn global_kw(&mut self, w: &[String], loc: &Loc) {
+        let kw = w[0].as_str();
+        let Some(k) = keywords::find(keywords::GLOBAL, kw) else {
+            // A proxy keyword in global usually means a missing section header.
+            let h = keywords::hint(kw, keywords::GLOBAL.iter().map(|k| k.name));
+            let extra = if keywords::find(keywords::PROXY, kw).is_some() {
+                " (it belongs in a defaults, frontend, backend or listen section)"
+            } else {
+                ""
+            };
+            self.diags.error(
+                loc,
+                format!("unknown keyword '{kw}' in 'global' section{extra}{h}"),
+            );
+            return;
+        };
+        if let Some(handle) = status_ok(k, kw, loc, &mut self.diags) {
+            handle(self, w, loc);
+        }
+    }
+}
+
+/// The keywords of [`crate::tls::options::GLOBAL_KEYWORDS`], applied by the TLS settings.
+pub(crate) fn tls(p: &mut Parser, w: &[String], loc: &Loc) {
+    let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+    match p.global.tls.apply(&w[0], &args) {
+        Ok(ws) => {
+            for wn in ws {
+                p.diags.warn(loc, wn);
+            }
+        }
+        Err(e) => p.diags.error(loc, e),
+    }
+}
+
+pub(crate) fn maxconn(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.maxconn = uint_arg(w, 1, 1, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
+pub(crate) fn nbthread(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 1, 4096, loc, &mut p.diags) {
+        p.global.nbthread = Some((v as u32, loc.clone()));
+    }
+}
+
+pub(crate) fn cpu_map(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(e) = parse_cpu_map(&w[1..], loc, &mut p.diags) {
+        p.global.cpu_map.push(e);
+    }
+}
+
+pub(crate) fn hard_stop_after(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.hard_stop_after = time_arg(w, 1, loc, &mut p.diags);
+}
+
+pub(crate) fn pidfile(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.pidfile = path_arg(w, loc, &mut p.diags);
+}
+
+pub(crate) fn user(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.user = arg(w, 1)
+        .map(|s| (s.to_string(), loc.clone()))
+        .or_else(|| missing(w, "a user name", loc, &mut p.diags));
+}
+
+pub(crate) fn group(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.group = arg(w, 1)
+        .map(|s| (s.to_string(), loc.clone()))
+        .or_else(|| missing(w, "a group name", loc, &mut p.diags));
+}
+
+pub(crate) fn uid(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.uid = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
+pub(crate) fn gid(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.gid = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
+pub(crate) fn chroot(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.chroot = path_arg(w, loc, &mut p.diags).map(|c| (c, loc.clone()));
+}
+
+pub(crate) fn ulimit_n(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.ulimit_n = uint_arg(w, 1, 1, u32::MAX as u64, loc, &mut p.diags);
+}
+
+pub(crate) fn log(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(t) = parse_log(&w[1..], loc, &mut p.diags) {
+        p.global.logs.push(t);
+    }
+}
+
+pub(crate) fn log_send_hostname(p: &mut Parser, w: &[String], _: &Loc) {
+    // Empty: the machine's name, read by the log senders.
+    p.global.log_send_hostname = Some(arg(w, 1).unwrap_or("").to_string());
+}
+
+pub(crate) fn log_tag(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.log_tag = arg(w, 1)
+        .map(str::to_string)
+        .or_else(|| missing(w, "a tag", loc, &mut p.diags));
+}
+
+pub(crate) fn quiet(p: &mut Parser, _: &[String], _: &Loc) {
+    p.global.quiet = true;
+}
+
+pub(crate) fn node(p: &mut Parser, w: &[String], _: &Loc) {
+    p.global.node = arg(w, 1).map(str::to_string);
+}
+
+pub(crate) fn stats(p: &mut Parser, w: &[String], loc: &Loc) {
+    let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+    if let Err(e) = crate::config::cli::global_stats(&mut p.global.cli, &args, loc) {
+        p.diags.error(loc, e);
+    }
+}
+
+pub(crate) fn server_state_file(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.cli.state_file = path_arg(w, loc, &mut p.diags);
+}
+
+pub(crate) fn server_state_base(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.cli.state_base = path_arg(w, loc, &mut p.diags);
+}
+
+pub(crate) fn description(p: &mut Parser, w: &[String], loc: &Loc) {
+    if w.len() < 2 {
+        p.diags
+            .error(loc, "'description' expects a string argument");
+    }
+    p.global.cli.description = Some(w[1..].join(" "));
+}
+
+/// `setenv` and `presetenv` (which keeps a variable that is already set).
+pub(crate) fn setenv(p: &mut Parser, w: &[String], loc: &Loc) {
+    let kw = w[0].as_str();
+    match (arg(w, 1), arg(w, 2)) {
+        (Some(k), Some(v)) => {
+            let exists = p
+                .env
+                .get(k)
+                .cloned()
+                .flatten()
+                .or_else(|| std::env::var(k).ok())
+                .is_some();
+            if kw == "setenv" || !exists {
+                p.env.insert(k.to_string(), Some(v.to_string()));
+            }
+        }
+        _ => p
+            .diags
+            .error(loc, format!("'{kw}' expects a name and a value")),
+    }
+}
+
+pub(crate) fn unsetenv(p: &mut Parser, w: &[String], _: &Loc) {
+    for k in &w[1..] {
+        p.env.insert(k.clone(), None);
+    }
+}
+
+pub(crate) fn tune_bufsize(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = size_arg(w, loc, &mut p.diags) {
+        if !(1024..=(1 << 30)).contains(&v) {
+            p.diags.error(loc, "tune.bufsize must be between 1k and 1g");
+        } else {
+            p.global.bufsize = v as usize;
+        }
+    }
+}
+
+/// `tune.h2.fe.max-concurrent-streams` and its older name `tune.h2.max-concurrent-streams`.
+pub(crate) fn h2_max_concurrent_streams(p: &mut Parser, w: &[String], loc: &Loc) {
+    if w.len() > 2 {
+        p.diags.error(
+            loc,
+            format!("'{}': only the number is supported (no rq-load)", w[0]),
+        );
+    } else if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, &mut p.diags) {
+        p.global.h2.max_concurrent_streams = v as u32;
+    }
+}
+
+pub(crate) fn h2_header_table_size(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, 65535, loc, &mut p.diags) {
+        p.global.h2.header_table_size = v as u32;
+    }
+}
+
+/// `tune.h2.fe.initial-window-size` and its older name `tune.h2.initial-window-size`.
+pub(crate) fn h2_initial_window_size(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, i32::MAX as u64, loc, &mut p.diags) {
+        p.global.h2.initial_window_size = v as u32;
+    }
+}
+
+pub(crate) fn h2_glitches_threshold(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags) {
+        p.global.h2.glitches_threshold = v as u32;
+    }
+}
+
+pub(crate) fn http_maxhdr(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 1, 32767, loc, &mut p.diags) {
+        p.global.maxhdr = v as usize;
+    }
+}
+
+pub(crate) fn pipesize(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = size_arg(w, loc, &mut p.diags) {
+        p.global.pipesize = v as usize;
+    }
+}
+
+pub(crate) fn maxpipes(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.maxpipes = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
+pub(crate) fn spread_checks(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, 50, loc, &mut p.diags) {
+        p.global.spread_checks = v as u32;
+    }
+}
+
+pub(crate) fn pump(p: &mut Parser, w: &[String], loc: &Loc) {
+    match arg(w, 1) {
+        Some("auto") => p.global.pump = PumpKind::Auto,
+        Some("splice") => p.global.pump = PumpKind::Splice,
+        Some("copy") => p.global.pump = PumpKind::Copy,
+        _ => p
+            .diags
+            .error(loc, "'tune.corelb.pump' expects 'auto', 'splice' or 'copy'"),
+    }
+}
+
+/// CPU lists: `0`, `0-3`, `0,2,4`, several words.
+pub fn parse_cpu_list(words: &[&str]) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for w in words {
+        for part in w.split(',').filter(|p| !p.is_empty()) {
+            let (a, b) = match part.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (part, part),
+            };
+            let a: usize = a
+                .parse()
+                .map_err(|_| format!("invalid CPU number '{part}'"))?;
+            let b: usize = b
+                .parse()
+                .map_err(|_| format!("invalid CPU number '{part}'"))?;
+            if a > b || b >= 4096 {
+                return Err(format!("invalid CPU range '{part}'"));
+            }
+            for c in a..=b {
+                if !cpus.contains(&c) {
+                    cpus.push(c);
+                }
+            }
+        }
+    }
+    if cpus.is_empty() {
+        return Err("empty CPU list".into());
+    }
+    Ok(cpus)
+}
+
+/// `cpu-map [auto:]<1|all>[/<thread-set>] <cpu-set>...`
+pub(super) fn parse_cpu_map(args: &[String], loc: &Loc, d: &mut Diags) -> Option<CpuMapEntry> {
+    if args.len() < 2 {
+        d.error(
+            loc,
+            "'cpu-map' expects [auto:]<process>[/<threads>] and a CPU set",
+        );
+        return None;
+    }
+    let (auto, spec) = match args[0].strip_prefix("auto:") {
+        Some(s) => (true, s),
+        None => (false, args[0].as_str()),
+    };
+    let (group, threads) = match spec.split_once('/') {
+        Some((g, t)) => (g, Some(t)),
+        None => (spec, None),
+    };
+    if !matches!(group, "1" | "all" | "odd") {
+        d.error(
+            loc,
+            format!("'cpu-map': process/thread group '{group}' is not supported (corelb is one process: use 1 or all)"),
+        );
+        return None;
+    }
+    let (first, last) = match threads {
+        None | Some("all") => (1, None),
+        Some(t) => {
+            let (a, b) = t.split_once('-').unwrap_or((t, t));
+            match (a.parse::<u32>(), b.parse::<u32>()) {
+                (Ok(a), Ok(b)) if a >= 1 && a <= b => (a, Some(b)),
+                _ => {
+                    d.error(loc, format!("'cpu-map': invalid thread set '{t}'"));
+                    return None;
+                }
+            }
+        }
+    };
+    let words: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    match parse_cpu_list(&words) {
+        Ok(cpus) => Some(CpuMapEntry {
+            first_thread: first,
+            last_thread: last,
+            cpus,
+            auto,
+            loc: loc.clone(),
+        }),
+        Err(e) => {
+            d.error(loc, format!("'cpu-map': {e}"));
+            None
+        }
+    }
+}

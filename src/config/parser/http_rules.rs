@@ -1,0 +1,513 @@
+//! `http-request`, `http-response` and `redirect` rules, their replies, and `errorfile`.
+
+use super::*;
+
+pub(super) fn logformat(
+    px: &Proxy,
+    text: &str,
+    what: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<crate::acl::LogFormat> {
+    let mut ctx = crate::acl::ParseCtx::new(&px.name);
+    let r = crate::acl::LogFormat::parse(text, &mut ctx);
+    for wn in ctx.warnings {
+        d.warn(loc, wn);
+    }
+    match r {
+        Ok(f) => Some(f),
+        Err(e) => {
+            d.error(loc, format!("{what}: {e}"));
+            None
+        }
+    }
+}
+
+/// Why corelb talks to no SPOE agent (`filter spoe`, `send-spoe-group`).
+pub(super) const NO_SPOE: &str =
+    "corelb runs no SPOE filters (no external agents in the request path; use rules)";
+
+/// Actions HAProxy has that corelb does not implement yet (an error names them).
+pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
+    "tarpit",
+    "auth",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
+    "capture",
+    "set-log-level",
+    "add-acl",
+    "del-acl",
+    "set-map",
+    "del-map",
+    "cache-use",
+    "cache-store",
+    "set-bandwidth-limit",
+    "early-hint",
+    "normalize-uri",
+    "set-dst",
+    "set-dst-port",
+    "set-src",
+    "set-src-port",
+    "set-nice",
+    "set-tos",
+    "set-mark",
+    "silent-drop",
+    "reject",
+    "wait-for-body",
+    "wait-for-handshake",
+    "set-timeout",
+    "replace-value",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "set-pathq",
+    "strict-mode",
+    "do-resolve",
+    "set-priority-class",
+    "set-priority-offset",
+    "set-retries",
+    "sc-add-gpc",
+    "sc-set-gpt",
+    "set-fc-mark",
+    "set-fc-tos",
+    "do-log",
+    "pause",
+];
+
+/// One `http-request`/`http-response`/`redirect` rule: `ACTION args... [if|unless COND]`.
+pub(super) fn http_rule(
+    px: &Proxy,
+    w: &[String],
+    request: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HttpRule> {
+    let kw = if request {
+        "http-request"
+    } else {
+        "http-response"
+    };
+    let Some(action) = w.first().map(String::as_str) else {
+        d.error(loc, format!("'{kw}' expects an action"));
+        return None;
+    };
+    // Where the condition starts: the first `if`/`unless` after the action's own words.
+    let cond_at = |from: usize| {
+        w.iter()
+            .skip(from)
+            .position(|x| x == "if" || x == "unless")
+            .map(|p| p + from)
+    };
+    let arg = |i: usize| w.get(i).map(String::as_str);
+    let need = |n: usize, usage: &str, d: &mut Diags| -> bool {
+        let end = cond_at(1).unwrap_or(w.len());
+        if end < 1 + n {
+            d.error(loc, format!("'{kw} {action}' expects {usage}"));
+            return false;
+        }
+        if end > 1 + n {
+            d.error(
+                loc,
+                format!(
+                    "'{kw} {action}': unexpected argument '{}' (expected 'if' or 'unless')",
+                    w[1 + n]
+                ),
+            );
+            return false;
+        }
+        true
+    };
+    let fmt = |text: &str, d: &mut Diags| logformat(px, text, &format!("'{kw} {action}'"), loc, d);
+    let parsed: Option<HttpAction> = match action {
+        "allow" => need(0, "no argument", d).then_some(HttpAction::Allow),
+        "use-service" if request => match arg(1) {
+            Some("prometheus-exporter") => {
+                need(1, "a service name", d).then_some(HttpAction::UsePrometheus)
+            }
+            Some(o) if o.starts_with("lua.") => {
+                let why = crate::config::keywords::NO_LUA;
+                d.error(
+                    loc,
+                    format!("'{kw} use-service {o}' is not supported: {why}"),
+                );
+                None
+            }
+            Some(o) => {
+                d.error(
+                    loc,
+                    format!("'{kw} use-service': unknown service '{o}' (corelb has 'prometheus-exporter')"),
+                );
+                None
+            }
+            None => {
+                d.error(loc, format!("'{kw} use-service' expects a service name"));
+                None
+            }
+        },
+        "disable-l7-retry" if request => {
+            need(0, "no argument", d).then_some(HttpAction::DisableL7Retry)
+        }
+        "set-header" | "add-header" => {
+            if !need(2, "a header name and a value", d) {
+                return None;
+            }
+            let v = fmt(&w[2], d)?;
+            Some(if action == "set-header" {
+                HttpAction::SetHeader(w[1].clone(), v)
+            } else {
+                HttpAction::AddHeader(w[1].clone(), v)
+            })
+        }
+        "del-header" => {
+            if arg(2) == Some("-m") {
+                d.error(
+                    loc,
+                    format!("'{kw} del-header ... -m' is not supported yet"),
+                );
+                return None;
+            }
+            need(1, "a header name", d).then(|| HttpAction::DelHeader(w[1].clone()))
+        }
+        "replace-header" => {
+            if !need(3, "a header name, a regex and a replacement", d) {
+                return None;
+            }
+            match regex::bytes::Regex::new(&w[2]) {
+                Ok(r) => Some(HttpAction::ReplaceHeader(
+                    w[1].clone(),
+                    Regex(r),
+                    w[3].clone(),
+                )),
+                Err(e) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "'{kw} replace-header': invalid regular expression '{}': {e}",
+                            w[2]
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+        "set-path" | "set-query" | "set-uri" | "set-method" if request => {
+            if !need(1, "a value", d) {
+                return None;
+            }
+            let v = fmt(&w[1], d)?;
+            Some(match action {
+                "set-path" => HttpAction::SetPath(v),
+                "set-query" => HttpAction::SetQuery(v),
+                "set-uri" => HttpAction::SetUri(v),
+                _ => HttpAction::SetMethod(v),
+            })
+        }
+        "set-status" if !request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let code = match arg(1).map(|c| parse_uint(c, 100, 999)) {
+                Some(Ok(c)) => c as u16,
+                _ => {
+                    d.error(
+                        loc,
+                        "'http-response set-status' expects a status code (100-999)",
+                    );
+                    return None;
+                }
+            };
+            let reason = match (arg(2), arg(3)) {
+                (Some("reason"), Some(r)) if end >= 4 => Some(r.to_string()),
+                _ if end == 2 => None,
+                _ => {
+                    d.error(loc, "'http-response set-status CODE [reason TEXT]'");
+                    return None;
+                }
+            };
+            Some(HttpAction::SetStatus(code, reason))
+        }
+        "redirect" => {
+            parse_redirect(px, w, cond_at(1).unwrap_or(w.len()), loc, d).map(HttpAction::Redirect)
+        }
+        "deny" | "return" => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let default_status = if action == "deny" { 403 } else { 200 };
+            let reply = parse_reply(px, &w[1..end], default_status, action == "deny", kw, loc, d)?;
+            Some(if action == "deny" {
+                let simple = matches!(reply.body, ReplyBody::ErrorPage)
+                    && reply.headers.is_empty()
+                    && reply.content_type.is_none();
+                HttpAction::Deny {
+                    status: reply.status,
+                    reply: (!simple).then_some(reply),
+                }
+            } else {
+                HttpAction::Return(reply)
+            })
+        }
+        a if crate::config::stick::is_action(a) => {
+            let end = cond_at(1).unwrap_or(w.len());
+            match crate::config::stick::parse_action(kw, &w[..end], &px.name) {
+                Ok(a) => Some(HttpAction::Stick(a)),
+                Err(e) => {
+                    d.error(loc, e);
+                    return None;
+                }
+            }
+        }
+        a if a == "lua" || a.starts_with("lua.") => {
+            d.error(
+                loc,
+                format!(
+                    "'{kw} {a}' is not supported: {}",
+                    crate::config::keywords::NO_LUA
+                ),
+            );
+            return None;
+        }
+        a if a == "send-spoe-group" => {
+            d.error(loc, format!("'{kw} {a}' is not supported: {NO_SPOE}"));
+            return None;
+        }
+        a if HTTP_ACTIONS_NOT_YET.contains(&a) || a.starts_with("sc-") => {
+            d.error(loc, format!("'{kw} {a}' is not supported yet"));
+            return None;
+        }
+        a => {
+            let known: &[&str] = if request {
+                &[
+                    "allow",
+                    "deny",
+                    "return",
+                    "redirect",
+                    "set-header",
+                    "add-header",
+                    "del-header",
+                    "replace-header",
+                    "set-path",
+                    "set-query",
+                    "set-uri",
+                    "set-method",
+                    "disable-l7-retry",
+                ]
+            } else {
+                &[
+                    "allow",
+                    "deny",
+                    "return",
+                    "redirect",
+                    "set-header",
+                    "add-header",
+                    "del-header",
+                    "replace-header",
+                    "set-status",
+                ]
+            };
+            let h = keywords::hint(a, known.iter().copied());
+            d.error(loc, format!("unknown '{kw}' action '{a}'{h}"));
+            return None;
+        }
+    };
+    let action = parsed?;
+    let cond = match cond_at(1) {
+        Some(i) => Some(parse_cond(px, &w[i..], loc, d)?),
+        None => None,
+    };
+    Some(HttpRule {
+        action,
+        cond,
+        loc: loc.clone(),
+    })
+}
+
+/// `redirect location|prefix|scheme TARGET [code N] [drop-query] [append-slash] ...`
+pub(super) fn parse_redirect(
+    px: &Proxy,
+    w: &[String],
+    end: usize,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<Redirect> {
+    let kind = match w.get(1).map(String::as_str) {
+        Some("location") => RedirectKind::Location,
+        Some("prefix") => RedirectKind::Prefix,
+        Some("scheme") => RedirectKind::Scheme,
+        other => {
+            d.error(
+                loc,
+                format!("'redirect' expects location, prefix or scheme, not {other:?}"),
+            );
+            return None;
+        }
+    };
+    let Some(target) = w.get(2).filter(|_| end > 2) else {
+        d.error(
+            loc,
+            "'redirect' expects a target after location/prefix/scheme",
+        );
+        return None;
+    };
+    let target = logformat(px, target, "'redirect'", loc, d)?;
+    let mut r = Redirect {
+        kind,
+        target,
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+    };
+    let mut i = 3;
+    while i < end {
+        match (w[i].as_str(), w.get(i + 1)) {
+            ("code", Some(c)) => {
+                match parse_uint(c, 300, 399) {
+                    Ok(c) if matches!(c, 301 | 302 | 303 | 307 | 308) => r.code = c as u16,
+                    _ => {
+                        d.error(
+                            loc,
+                            format!("'redirect': code '{c}' (301, 302, 303, 307 or 308)"),
+                        );
+                        return None;
+                    }
+                }
+                i += 1;
+            }
+            ("drop-query", _) => r.drop_query = true,
+            ("append-slash", _) => r.append_slash = true,
+            ("ignore-empty", _) => {}
+            (o @ ("set-cookie" | "clear-cookie"), _) => {
+                d.error(loc, format!("'redirect ... {o}' is not supported yet"));
+                return None;
+            }
+            (o, _) => {
+                d.error(loc, format!("unknown 'redirect' option '{o}'"));
+                return None;
+            }
+        }
+        i += 1;
+    }
+    Some(r)
+}
+
+/// The arguments of `return` and `deny`: `[status N] [deny_status N] [content-type T]
+/// [string S | lf-string F | file F | lf-file F | errorfile F | default-errorfiles]
+/// [hdr NAME FMT]...`
+pub(super) fn parse_reply(
+    px: &Proxy,
+    w: &[String],
+    status: u16,
+    deny: bool,
+    kw: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<Reply> {
+    let mut r = Reply {
+        status,
+        content_type: None,
+        body: if deny {
+            ReplyBody::ErrorPage
+        } else {
+            ReplyBody::Empty
+        },
+        headers: Vec::new(),
+    };
+    let what = if deny { "deny" } else { "return" };
+    let mut i = 0;
+    while i < w.len() {
+        let k = w[i].as_str();
+        let v = w.get(i + 1);
+        let Some(v) = v else {
+            if k == "default-errorfiles" {
+                r.body = ReplyBody::ErrorPage;
+                i += 1;
+                continue;
+            }
+            d.error(loc, format!("'{kw} {what} {k}' expects a value"));
+            return None;
+        };
+        match k {
+            "status" | "deny_status" => match parse_uint(v, 200, 599) {
+                Ok(c) => r.status = c as u16,
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {what} {k}': {e}"));
+                    return None;
+                }
+            },
+            "content-type" => r.content_type = Some(v.clone()),
+            "string" | "lf-string" => {
+                let f = if k == "string" {
+                    logformat(px, &v.replace('%', "%%"), kw, loc, d)?
+                } else {
+                    logformat(px, v, kw, loc, d)?
+                };
+                r.body = ReplyBody::Text(f);
+            }
+            "file" | "errorfile" => match std::fs::read(v) {
+                Ok(b) => r.body = ReplyBody::File(b.into()),
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {what} {k}': cannot read '{v}': {e}"));
+                    return None;
+                }
+            },
+            "hdr" => {
+                let Some(val) = w.get(i + 2) else {
+                    d.error(loc, format!("'{kw} {what} hdr' expects a name and a value"));
+                    return None;
+                };
+                let f = logformat(px, val, kw, loc, d)?;
+                r.headers.push((v.clone(), f));
+                i += 1;
+            }
+            "default-errorfiles" => {
+                r.body = ReplyBody::ErrorPage;
+                i += 1;
+                continue;
+            }
+            o => {
+                d.error(loc, format!("unknown '{kw} {what}' option '{o}'"));
+                return None;
+            }
+        }
+        i += 2;
+    }
+    Some(r)
+}
+
+/// Status codes HAProxy accepts in `errorfile` (and that corelb may answer itself).
+pub const ERRORFILE_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+/// `errorfile CODE FILE`: the file is a complete HTTP response, sent as it is.
+pub(crate) fn errorfile_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let (Some(code), Some(file)) = (w.get(1), w.get(2)) else {
+        d.error(loc, "'errorfile' expects <code> <file>");
+        return;
+    };
+    let code = match parse_uint(code, 100, 599) {
+        Ok(c) if ERRORFILE_CODES.contains(&(c as u16)) => c as u16,
+        _ => {
+            d.error(
+                loc,
+                format!(
+                    "'errorfile': status code '{code}' cannot be customized (one of {})",
+                    ERRORFILE_CODES
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            return;
+        }
+    };
+    match std::fs::read(file) {
+        Ok(bytes) => {
+            if !bytes.starts_with(b"HTTP/1.") {
+                d.error(loc, format!("errorfile '{file}' is not an HTTP response (it must start with the status line)"));
+                return;
+            }
+            px.http.errorfiles.retain(|(c, _)| *c != code);
+            px.http.errorfiles.push((code, bytes.into()));
+        }
+        Err(e) => d.error(loc, format!("errorfile {code}: cannot read '{file}': {e}")),
+    }
+}

@@ -1,0 +1,567 @@
+//! Reads HAProxy configuration text into the typed model, collecting every error and warning
+//! with its file and line. Pure: the only I/O is reading the files and resolving server
+//! names in [`super::validate`].
+//!
+//! This file reads lines and switches sections; each section's keywords are applied in their
+//! own file: `global`, `proxy` (defaults/frontend/backend/listen, `timeout`, `stats`),
+//! `options`, `balance` (balance, cookie, stick), `http_rules`, `checks`, `bind`, `server`,
+//! `log_target` (the `log` line of both).
+
+use super::addr;
+use super::diag::{Diags, Loc};
+use super::keywords::{self, B, D, F, Kw, Status};
+use super::lexer;
+use super::model::*;
+use super::units::{parse_size, parse_time, parse_uint};
+use crate::tls::options::TlsGlobals;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+// The handlers of the keyword tables in `keywords` live in these files, which the tables name.
+pub(super) mod balance;
+pub(super) mod bind;
+pub(super) mod checks;
+pub(super) mod global;
+pub(super) mod http_rules;
+mod log_target;
+pub(super) mod options;
+pub(super) mod proxy;
+pub(super) mod server;
+#[cfg(test)]
+mod tests;
+pub(super) mod timeouts;
+
+use bind::bind_kw;
+use checks::{http_check_kw, tcp_check_kw};
+pub use global::parse_cpu_list;
+pub use http_rules::ERRORFILE_CODES;
+use http_rules::{NO_SPOE, http_rule};
+use log_target::parse_log;
+use options::option_kw;
+use proxy::proxy_kw;
+
+const MS: Duration = Duration::from_millis(1);
+
+enum Cur {
+    None,
+    Global,
+    Defaults,
+    Proxy(usize),
+    Resolvers(usize),
+    /// Inside a section corelb does not support: its lines are skipped (one error was given).
+    Skip,
+}
+
+/// Sections HAProxy has and corelb does not support yet.
+const OTHER_SECTIONS: &[&str] = &[
+    "userlist",
+    "peers",
+    "mailers",
+    "program",
+    "http-errors",
+    "ring",
+    "cache",
+    "log-forward",
+    "crt-store",
+    "fcgi-app",
+    "traces",
+    "acme",
+    "dynamic-update",
+];
+const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
+
+pub struct Parser {
+    pub diags: Diags,
+    global: Global,
+    defaults: Proxy,
+    named_defaults: HashMap<String, Proxy>,
+    proxies: Vec<Proxy>,
+    resolvers: Vec<super::resolvers::Resolvers>,
+    cur: Cur,
+    env: HashMap<String, Option<String>>,
+    files: Vec<PathBuf>,
+    /// Warned-about unset variables, to warn once per name.
+    unset_seen: Vec<String>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parser {
+    pub fn new() -> Self {
+        let loc = Loc {
+            file: Arc::from("<builtin>"),
+            line: 0,
+        };
+        Parser {
+            diags: Diags::default(),
+            global: Global::default(),
+            defaults: Proxy::new("", Kind::Defaults, loc),
+            named_defaults: HashMap::new(),
+            proxies: Vec::new(),
+            resolvers: Vec::new(),
+            cur: Cur::None,
+            env: HashMap::new(),
+            files: Vec::new(),
+            unset_seen: Vec::new(),
+        }
+    }
+
+    pub fn parse_file(&mut self, path: &Path) {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                self.files.push(path.to_path_buf());
+                let text = String::from_utf8_lossy(&bytes);
+                self.parse_str(&path.display().to_string(), &text);
+            }
+            Err(e) => self.diags.error_global(format!(
+                "{}: cannot read configuration file: {e}",
+                path.display()
+            )),
+        }
+    }
+
+    /// Parses configuration text; `name` is used in messages. Each file starts outside any
+    /// section, as in HAProxy.
+    pub fn parse_str(&mut self, name: &str, text: &str) {
+        let file: Arc<str> = Arc::from(name);
+        self.cur = Cur::None;
+        let mut blocks = super::cond::Blocks::default();
+        for (n, raw) in text.lines().enumerate() {
+            let loc = Loc::new(&file, n as u32 + 1);
+            let env = &self.env;
+            let getenv = |k: &str| match env.get(k) {
+                Some(v) => v.clone(),
+                None => std::env::var(k).ok(),
+            };
+            let line = match lexer::split(raw, &getenv) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.diags.error(&loc, format!("{e}"));
+                    continue;
+                }
+            };
+            if line.words.is_empty() {
+                continue;
+            }
+            match blocks.line(&line.words, loc.line, &getenv) {
+                super::cond::Line::Keep => {}
+                super::cond::Line::Done | super::cond::Line::Dropped => continue,
+                super::cond::Line::Error(e) => {
+                    self.diags.error(&loc, e);
+                    continue;
+                }
+            }
+            for v in line.unset_vars {
+                if !self.unset_seen.contains(&v) {
+                    self.diags.warn(
+                        &loc,
+                        format!("environment variable '{v}' is not set (expanded to nothing)"),
+                    );
+                    self.unset_seen.push(v);
+                }
+            }
+            if line.words[0].starts_with('.') {
+                if !self.directive(&line.words, &loc) {
+                    // `.alert`: HAProxy stops reading the file there.
+                    return;
+                }
+                continue;
+            }
+            self.line(&line.words, &loc);
+        }
+        if let Some(l) = blocks.unterminated() {
+            self.diags
+                .error(&Loc::new(&file, l), "non-terminated '.if' block");
+        }
+    }
+
+    /// `.diag`, `.notice`, `.warning`, `.alert` (configuration manual 2.4); false after
+    /// `.alert`, which ends the file with an error.
+    fn directive(&mut self, w: &[String], loc: &Loc) -> bool {
+        let kw = w[0].as_str();
+        if !matches!(kw, ".diag" | ".notice" | ".warning" | ".alert") {
+            self.diags.error(loc, format!("unknown directive '{kw}'"));
+            return true;
+        }
+        if let Some(extra) = w.get(2) {
+            self.diags.error(
+                loc,
+                format!("unexpected argument '{extra}' for '{kw}'. Use quotes if the message should contain spaces"),
+            );
+            return true;
+        }
+        let msg = w.get(1).map(String::as_str).unwrap_or("");
+        match kw {
+            ".alert" => {
+                self.diags.error(loc, format!("'{msg}'"));
+                return false;
+            }
+            ".warning" => self.diags.warn(loc, format!("'{msg}'")),
+            ".notice" => self.diags.notice(loc, format!("'{msg}'")),
+            // HAProxy shows these only with -dD, which corelb does not have.
+            _ => {}
+        }
+        true
+    }
+
+    fn line(&mut self, w: &[String], loc: &Loc) {
+        let kw = w[0].as_str();
+        if SECTIONS.contains(&kw) {
+            self.section(w, loc);
+            return;
+        }
+        if kw == "resolvers" {
+            self.resolvers_section(w, loc);
+            return;
+        }
+        if OTHER_SECTIONS.contains(&kw) {
+            self.diags.error(
+                loc,
+                format!("'{kw}' is not supported yet (section skipped)"),
+            );
+            self.cur = Cur::Skip;
+            return;
+        }
+        match self.cur {
+            Cur::None => {
+                let h = keywords::hint(kw, SECTIONS.iter().copied());
+                self.diags.error(
+                    loc,
+                    format!("unknown keyword '{kw}' out of section ('global', 'defaults', 'frontend', 'backend' or 'listen' expected){h}"),
+                );
+            }
+            Cur::Skip => {}
+            Cur::Global => self.global_kw(w, loc),
+            Cur::Resolvers(i) => {
+                super::resolvers::section_kw(&mut self.resolvers[i], w, loc, &mut self.diags)
+            }
+            Cur::Defaults => {
+                let mut px = std::mem::replace(&mut self.defaults, placeholder());
+                proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
+                if !px.name.is_empty() {
+                    self.named_defaults.insert(px.name.clone(), px.clone());
+                }
+                self.defaults = px;
+            }
+            Cur::Proxy(i) => {
+                let mut px = std::mem::replace(&mut self.proxies[i], placeholder());
+                proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
+                self.proxies[i] = px;
+            }
+        }
+    }
+
+    fn resolvers_section(&mut self, w: &[String], loc: &Loc) {
+        let Some(name) = w.get(1) else {
+            self.diags.error(loc, "'resolvers' expects a name");
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, "resolvers", loc, &mut self.diags);
+        if let Some(r) = self.resolvers.iter().find(|r| &r.name == name) {
+            self.diags.error(
+                loc,
+                format!("resolvers '{name}' is already declared at {}", r.loc),
+            );
+        }
+        self.resolvers
+            .push(super::resolvers::Resolvers::new(name, loc.clone()));
+        self.cur = Cur::Resolvers(self.resolvers.len() - 1);
+    }
+
+    fn section(&mut self, w: &[String], loc: &Loc) {
+        let kw = w[0].as_str();
+        if kw == "global" {
+            if w.len() > 1 {
+                self.diags.warn(loc, "arguments after 'global' are ignored");
+            }
+            self.cur = Cur::Global;
+            return;
+        }
+        // [NAME] [ADDR:PORT] [from DEFAULTS]
+        let mut args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+        let mut from: Option<&str> = None;
+        if let Some(pos) = args.iter().position(|a| *a == "from") {
+            match args.get(pos + 1) {
+                Some(n) => from = Some(n),
+                None => self
+                    .diags
+                    .error(loc, "'from' expects the name of a 'defaults' section"),
+            }
+            args.truncate(pos);
+        }
+        let base = match from {
+            Some(n) => match self.named_defaults.get(n) {
+                Some(d) => d.clone(),
+                None => {
+                    let h = keywords::hint(n, self.named_defaults.keys().map(String::as_str));
+                    self.diags
+                        .error(loc, format!("defaults section '{n}' not found{h}"));
+                    self.defaults.clone()
+                }
+            },
+            None => self.defaults.clone(),
+        };
+        if kw == "defaults" {
+            let name = args.first().copied().unwrap_or("");
+            if args.len() > 1 {
+                self.diags
+                    .warn(loc, "extra arguments after the 'defaults' name are ignored");
+            }
+            // A new defaults section starts from HAProxy's defaults unless it says 'from'.
+            let mut d = if from.is_some() {
+                base
+            } else {
+                Proxy::new("", Kind::Defaults, loc.clone())
+            };
+            d.name = name.to_string();
+            d.kind = Kind::Defaults;
+            d.loc = loc.clone();
+            if !name.is_empty() {
+                check_proxy_name(name, kw, loc, &mut self.diags);
+                self.named_defaults.insert(name.to_string(), d.clone());
+            }
+            self.defaults = d;
+            self.cur = Cur::Defaults;
+            return;
+        }
+        let kind = match kw {
+            "frontend" => Kind::Frontend,
+            "backend" => Kind::Backend,
+            _ => Kind::Listen,
+        };
+        let Some(name) = args.first().copied() else {
+            self.diags.error(loc, format!("'{kw}' expects a name"));
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, kw, loc, &mut self.diags);
+        for p in &self.proxies {
+            let clash = p.name == name
+                && ((kind.is_frontend() && p.kind.is_frontend())
+                    || (kind.is_backend() && p.kind.is_backend()));
+            if clash {
+                self.diags.error(
+                    loc,
+                    format!(
+                        "{kw} '{name}' has the same name as {} '{name}' declared at {}",
+                        p.kind.name(),
+                        p.loc
+                    ),
+                );
+                break;
+            }
+        }
+        let mut px = Proxy::from_defaults(&base, name, kind, loc.clone());
+        if let Some(addrs) = args.get(1) {
+            if kind == Kind::Backend {
+                self.diags.error(
+                    loc,
+                    format!("unexpected argument '{addrs}' after the backend name"),
+                );
+            } else {
+                // HAProxy 1.x syntax: 'frontend NAME ADDR:PORT'.
+                self.diags.warn(
+                    loc,
+                    format!("the address on the '{kw}' line is the old syntax; write 'bind {addrs}' instead"),
+                );
+                let words = vec!["bind".to_string(), addrs.to_string()];
+                bind_kw(&mut px, &words, loc, &mut self.diags, &self.global.tls);
+            }
+            if args.len() > 2 {
+                self.diags.error(
+                    loc,
+                    format!("unexpected argument '{}' on the '{kw}' line", args[2]),
+                );
+            }
+        }
+        self.proxies.push(px);
+        self.cur = Cur::Proxy(self.proxies.len() - 1);
+    }
+
+    /// Ends parsing: checks what spans sections and returns the model when there is no error.
+    pub fn finish(mut self) -> (Option<Config>, Diags) {
+        let mut cfg = Config {
+            global: self.global,
+            proxies: std::mem::take(&mut self.proxies),
+            files: self.files,
+            resolvers: std::mem::take(&mut self.resolvers),
+        };
+        super::logging::compile(&mut cfg, &mut self.diags);
+        super::validate::validate(&mut cfg, &mut self.diags);
+        if self.diags.has_errors() {
+            (None, self.diags)
+        } else {
+            (Some(cfg), self.diags)
+        }
+    }
+}
+
+fn placeholder() -> Proxy {
+    Proxy::new(
+        "",
+        Kind::Defaults,
+        Loc {
+            file: Arc::from(""),
+            line: 0,
+        },
+    )
+}
+
+fn check_proxy_name(name: &str, kw: &str, loc: &Loc, d: &mut Diags) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    {
+        d.error(
+            loc,
+            format!("character '{c}' is not permitted in {kw} name '{name}'"),
+        );
+    }
+}
+
+/// One parameter of a `bind`, `server` or `default-server` line, for its handler.
+pub struct Param<'a> {
+    /// The parameter's name.
+    pub kw: &'a str,
+    /// Its value when it takes one (the next word, or "" at the end of the line, otherwise).
+    pub val: &'a str,
+    pub takes_value: bool,
+    /// The line as messages name it: `bind`, `server NAME` or `default-server`.
+    pub what: &'a str,
+    pub loc: &'a Loc,
+    pub g: &'a TlsGlobals,
+}
+
+/// Reports ignored/not-yet/removed keywords; the handler when the keyword is to be handled.
+fn status_ok<H: Copy>(k: &Kw<H>, shown: &str, loc: &Loc, d: &mut Diags) -> Option<H> {
+    match k.status {
+        Status::Supported(h) => Some(h),
+        Status::Ignored(why) => {
+            d.warn(loc, format!("'{shown}' is ignored: {why}"));
+            None
+        }
+        Status::Stored(why, h) => {
+            d.warn(loc, format!("'{shown}' is ignored: {why}"));
+            Some(h)
+        }
+        Status::NotYet => {
+            d.error(loc, format!("'{shown}' is not supported yet"));
+            None
+        }
+        Status::Removed(by) => {
+            d.error(
+                loc,
+                format!("'{shown}' is not supported anymore since HAProxy 2.1; use '{by}' instead"),
+            );
+            None
+        }
+        Status::Never(why) => {
+            d.error(loc, format!("'{shown}' is not supported: {why}"));
+            None
+        }
+    }
+}
+
+fn section_bit(kind: Kind) -> u8 {
+    match kind {
+        Kind::Defaults => D,
+        Kind::Frontend => F,
+        Kind::Backend => B,
+        Kind::Listen => F | B,
+    }
+}
+
+/// The word at `i`, if the line has one.
+fn arg(w: &[String], i: usize) -> Option<&str> {
+    w.get(i).map(String::as_str)
+}
+
+fn missing<T>(w: &[String], what: &str, loc: &Loc, d: &mut Diags) -> Option<T> {
+    d.error(loc, format!("'{}' expects {what}", w[0]));
+    None
+}
+
+fn uint_arg(w: &[String], i: usize, min: u64, max: u64, loc: &Loc, d: &mut Diags) -> Option<u64> {
+    match w.get(i) {
+        None => missing(w, "a number", loc, d),
+        Some(s) => match parse_uint(s, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                d.error(loc, format!("'{}': {e}", w[0]));
+                None
+            }
+        },
+    }
+}
+
+fn time_arg(w: &[String], i: usize, loc: &Loc, d: &mut Diags) -> Option<Duration> {
+    let name = w[..i].join(" ");
+    match w.get(i) {
+        None => {
+            d.error(loc, format!("'{name}' expects a time (e.g. 5s, 100ms)"));
+            None
+        }
+        Some(s) => match parse_time(s, MS) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                d.error(loc, format!("'{name}': {e}"));
+                None
+            }
+        },
+    }
+}
+
+fn size_arg(w: &[String], loc: &Loc, d: &mut Diags) -> Option<u64> {
+    match w.get(1) {
+        None => missing(w, "a size", loc, d),
+        Some(s) => match parse_size(s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                d.error(loc, format!("'{}': {e}", w[0]));
+                None
+            }
+        },
+    }
+}
+
+fn path_arg(w: &[String], loc: &Loc, d: &mut Diags) -> Option<PathBuf> {
+    match w.get(1) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => missing(w, "a path", loc, d),
+    }
+}
+
+/// Parses `if|unless ...` against the proxy's ACLs; errors and warnings go to `d`.
+pub(super) fn parse_cond(
+    px: &Proxy,
+    words: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<crate::acl::Cond> {
+    let mut ctx = crate::acl::ParseCtx::new(&px.name);
+    let r = crate::acl::Cond::parse(words, &px.acls, &mut ctx);
+    for wn in ctx.warnings {
+        d.warn(loc, wn);
+    }
+    match r {
+        Ok(c) => Some(c),
+        Err(e) => {
+            d.error(loc, e);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn parse_text(text: &str) -> (Option<Config>, Diags) {
+    let mut p = Parser::new();
+    p.parse_str("t.cfg", text);
+    p.finish()
+}

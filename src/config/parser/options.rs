@@ -1,0 +1,283 @@
+//! `option NAME` and `no option NAME` ([`keywords::OPTION`]).
+
+use super::*;
+
+/// The handler of an option: its words (the option's name first) and whether it is set
+/// (`option`) or cleared (`no option`). Returns how many words it used: the dispatch reports
+/// the first word after those.
+pub type OptionFn = fn(&mut Proxy, &[String], bool, &Loc, &mut Diags) -> usize;
+
+pub(super) fn option_kw(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) {
+    let Some(name) = w.first().map(String::as_str) else {
+        d.error(loc, "'option' expects an option name");
+        return;
+    };
+    let Some(k) = keywords::find(keywords::OPTION, name) else {
+        let h = keywords::hint(name, keywords::OPTION.iter().map(|k| k.name));
+        d.error(loc, format!("unknown option '{name}'{h}"));
+        return;
+    };
+    if k.sections & section_bit(px.kind) == 0 {
+        d.warn(
+            loc,
+            format!(
+                "'option {name}' is ignored in {} '{}' (it applies to {})",
+                px.kind.name(),
+                px.name,
+                if k.sections & F != 0 {
+                    "frontends"
+                } else {
+                    "backends"
+                }
+            ),
+        );
+        return;
+    }
+    let Some(handle) = status_ok(k, &format!("option {name}"), loc, d) else {
+        return;
+    };
+    let used = handle(px, w, on, loc, d);
+    if w.len() > used {
+        d.error(
+            loc,
+            format!("unexpected argument '{}' after 'option {name}'", w[used]),
+        );
+    }
+}
+
+/// `option redispatch [INTERVAL]`.
+pub(crate) fn redispatch(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> usize {
+    px.options.redispatch = if on {
+        match w.get(1) {
+            None => Some(-1),
+            Some(v) => match v.parse::<i32>() {
+                Ok(0) => None,
+                Ok(n) => Some(n),
+                Err(_) => {
+                    d.error(loc, format!("'option redispatch': invalid interval '{v}'"));
+                    None
+                }
+            },
+        }
+    } else {
+        None
+    };
+    2
+}
+
+pub(crate) fn tcplog(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.tcplog = on;
+    // The last of log-format / option tcplog / option httplog wins, as in HAProxy.
+    if on {
+        px.logging.format = None;
+    }
+    1
+}
+
+/// `option httplog [clf]`.
+pub(crate) fn httplog(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) -> usize {
+    px.http.httplog = on;
+    px.logging.clf = false;
+    if on {
+        px.logging.format = None;
+    }
+    if let Some(a) = w.get(1) {
+        if a == "clf" {
+            px.logging.clf = on;
+        } else {
+            d.error(
+                loc,
+                format!("unexpected argument '{a}' after 'option httplog'"),
+            );
+        }
+    }
+    w.len()
+}
+
+/// `option forwardfor` and `option originalto`, with `except`, `header` (and `if-none`).
+pub(crate) fn forwardfor(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> usize {
+    let name = w[0].as_str();
+    let default = if name == "forwardfor" {
+        "X-Forwarded-For"
+    } else {
+        "X-Original-To"
+    };
+    let mut h = AddrHeader {
+        header: default.to_string(),
+        except: None,
+        if_none: false,
+    };
+    let mut i = 1;
+    while i < w.len() {
+        match (w[i].as_str(), w.get(i + 1)) {
+            ("except", Some(net)) => {
+                match IpNet::parse(net) {
+                    Ok(n) => h.except = Some(n),
+                    Err(e) => d.error(loc, format!("'option {name} except': {e}")),
+                }
+                i += 1;
+            }
+            ("header", Some(n)) => {
+                h.header = n.clone();
+                i += 1;
+            }
+            ("if-none", _) if name == "forwardfor" => h.if_none = true,
+            (a, _) => {
+                d.error(
+                    loc,
+                    format!("unexpected argument '{a}' after 'option {name}'"),
+                );
+                return w.len();
+            }
+        }
+        i += 1;
+    }
+    let slot = if name == "forwardfor" {
+        &mut px.http.forwardfor
+    } else {
+        &mut px.http.originalto
+    };
+    *slot = on.then_some(h);
+    w.len()
+}
+
+/// `option http-keep-alive`, `http-server-close` and `httpclose`; `no option` of any of them
+/// is keep-alive.
+pub(crate) fn conn_mode(px: &mut Proxy, w: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.http.conn_mode = if !on {
+        ConnMode::KeepAlive
+    } else {
+        match w[0].as_str() {
+            "http-keep-alive" => ConnMode::KeepAlive,
+            "http-server-close" => ConnMode::ServerClose,
+            _ => ConnMode::Close,
+        }
+    };
+    1
+}
+
+/// `option socket-stats`: counters and stats rows per `bind`.
+pub(crate) fn socket_stats(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.socket_stats = on;
+    1
+}
+
+pub(crate) fn dontlognull(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.dontlognull = on;
+    1
+}
+
+pub(crate) fn tcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.clitcpka = on;
+    px.options.srvtcpka = on;
+    1
+}
+
+pub(crate) fn clitcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.clitcpka = on;
+    1
+}
+
+pub(crate) fn srvtcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.srvtcpka = on;
+    1
+}
+
+pub(crate) fn allbackups(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.allbackups = on;
+    1
+}
+
+pub(crate) fn log_health_checks(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.log_health_checks = on;
+    1
+}
+
+/// `option httpchk [<method>] [<uri>] [<version>]` (one argument = the URI).
+pub(crate) fn httpchk(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) -> usize {
+    if on {
+        px.check = CheckKind::Http;
+        let args = &w[1..];
+        let hc = &mut px.http_check;
+        match args.len() {
+            0 => {}
+            1 => hc.uri = args[0].clone(),
+            2 => {
+                hc.method = args[0].clone();
+                hc.uri = args[1].clone();
+            }
+            3 => {
+                hc.method = args[0].clone();
+                hc.uri = args[1].clone();
+                hc.version = args[2].clone();
+            }
+            _ => d.error(
+                loc,
+                format!("unexpected argument '{}' after 'option httpchk'", args[3]),
+            ),
+        }
+    } else if px.check == CheckKind::Http {
+        px.check = CheckKind::Connect;
+    }
+    w.len()
+}
+
+pub(crate) fn tcp_check(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    if on {
+        px.check = CheckKind::Tcp;
+    } else if px.check == CheckKind::Tcp {
+        px.check = CheckKind::Connect;
+    }
+    1
+}
+
+pub(crate) fn splice_auto(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.splice.auto = on;
+    1
+}
+
+pub(crate) fn splice_request(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.splice.request = on;
+    1
+}
+
+pub(crate) fn splice_response(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.splice.response = on;
+    1
+}

@@ -1,0 +1,481 @@
+//! Keywords of `defaults`, `frontend`, `backend` and `listen` sections ([`keywords::PROXY`]):
+//! the dispatch, the handlers of the short ones, and the proxy's `stats` page settings.
+
+use super::*;
+
+/// The handler of a proxy keyword: the whole line (keyword first); the TLS globals are for
+/// `bind` and `server` lines.
+pub type ProxyFn = fn(&mut Proxy, &[String], &Loc, &mut Diags, &TlsGlobals);
+
+/// One keyword line inside defaults/frontend/backend/listen.
+pub(super) fn proxy_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
+    let kw = w[0].as_str();
+    let Some(k) = keywords::find(keywords::PROXY, kw) else {
+        let h = keywords::hint(kw, keywords::PROXY.iter().map(|k| k.name));
+        let extra = if keywords::find(keywords::GLOBAL, kw).is_some() && kw != "maxconn" {
+            " (it belongs in the 'global' section)"
+        } else {
+            ""
+        };
+        d.error(
+            loc,
+            format!(
+                "unknown keyword '{kw}' in '{}' section{extra}{h}",
+                px.kind.name()
+            ),
+        );
+        return;
+    };
+    if k.sections & section_bit(px.kind) == 0 {
+        d.error(
+            loc,
+            format!("'{kw}' is not allowed in a '{}' section", px.kind.name()),
+        );
+        return;
+    }
+    if kw == "filter" && w.get(1).is_some_and(|f| f == "spoe") {
+        d.error(loc, format!("'filter spoe' is not supported: {NO_SPOE}"));
+        return;
+    }
+    if let Some(handle) = status_ok(k, kw, loc, d) {
+        handle(px, w, loc, d, g);
+    }
+}
+
+pub(crate) fn mode(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match arg(w, 1) {
+        Some("tcp") => px.mode = Mode::Tcp,
+        Some("http") => px.mode = Mode::Http,
+        Some("health") => d.error(
+            loc,
+            "'mode health' was removed in HAProxy 2.4; use 'monitor-uri'",
+        ),
+        Some(m) => d.error(loc, format!("unknown mode '{m}' (tcp or http expected)")),
+        None => d.error(loc, "'mode' expects tcp or http"),
+    }
+}
+
+pub(crate) fn load_server_state_from_file(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    match arg(w, 1) {
+        Some("global") => px.load_state = crate::config::cli::LoadState::Global,
+        Some("local") => px.load_state = crate::config::cli::LoadState::Local,
+        Some("none") => px.load_state = crate::config::cli::LoadState::None,
+        _ => d.error(
+            loc,
+            "'load-server-state-from-file' expects 'global', 'local' or 'none'",
+        ),
+    }
+}
+
+pub(crate) fn server_state_file_name(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    match arg(w, 1) {
+        Some(n) => px.state_file_name = Some(n.to_string()),
+        None => d.error(loc, "'server-state-file-name' expects a file name"),
+    }
+}
+
+pub(crate) fn hash_type(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match arg(w, 1) {
+        Some("map-based") => px.balance.hash_type = HashType::MapBased,
+        Some("consistent") => px.balance.hash_type = HashType::Consistent,
+        Some(o) => d.error(
+            loc,
+            format!("unknown hash-type '{o}' (map-based or consistent)"),
+        ),
+        None => d.error(loc, "'hash-type' expects map-based or consistent"),
+    }
+    for extra in &w[2.min(w.len())..] {
+        match extra.as_str() {
+            "sdbm" | "djb2" | "wt6" | "crc32" | "none" | "avalanche" => d.warn(
+                loc,
+                format!("hash function '{extra}' is ignored: corelb uses its own fixed hash, the same on every shard"),
+            ),
+            o => d.error(loc, format!("unknown hash function '{o}'")),
+        }
+    }
+}
+
+pub(crate) fn maxconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    if let Some(v) = uint_arg(w, 1, 0, u32::MAX as u64, loc, d) {
+        px.maxconn = Some(v as u32);
+    }
+}
+
+pub(crate) fn backlog(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    px.backlog = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32);
+}
+
+pub(crate) fn retries(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    if let Some(v) = uint_arg(w, 1, 0, 1000, loc, d) {
+        px.retries = v as u32;
+    }
+}
+
+pub(crate) fn option(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    option_kw(px, &w[1..], true, loc, d);
+}
+
+pub(crate) fn http_check(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    http_check_kw(px, &w[1..], loc, d);
+}
+
+pub(crate) fn tcp_check(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    tcp_check_kw(px, &w[1..], loc, d);
+}
+
+pub(crate) fn http_reuse(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match arg(w, 1) {
+        Some("never") => px.http.reuse = Reuse::Never,
+        Some("safe") => px.http.reuse = Reuse::Safe,
+        Some("aggressive") => px.http.reuse = Reuse::Aggressive,
+        Some("always") => px.http.reuse = Reuse::Always,
+        Some(o) => d.error(
+            loc,
+            format!("'http-reuse' expects never, safe, aggressive or always, not '{o}'"),
+        ),
+        None => d.error(
+            loc,
+            "'http-reuse' expects never, safe, aggressive or always",
+        ),
+    }
+}
+
+pub(crate) fn monitor_uri(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match arg(w, 1) {
+        Some(u) if u.starts_with('/') || u.contains("://") => {
+            px.http.monitor_uri = Some(u.to_string())
+        }
+        Some(u) => d.error(
+            loc,
+            format!("'monitor-uri' expects a URI starting with '/', not '{u}'"),
+        ),
+        None => d.error(loc, "'monitor-uri' expects a URI"),
+    }
+}
+
+pub(crate) fn retry_on(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let mut bits = 0;
+    for k in &w[1..] {
+        match crate::config::model::retry_on::NAMES
+            .iter()
+            .find(|(n, _)| n == k)
+        {
+            Some((_, b)) => bits |= b,
+            None => {
+                let h = keywords::hint(
+                    k,
+                    crate::config::model::retry_on::NAMES
+                        .iter()
+                        .map(|(n, _)| *n),
+                );
+                d.error(loc, format!("unknown 'retry-on' keyword '{k}'{h}"));
+            }
+        }
+    }
+    if w.len() < 2 {
+        d.error(
+            loc,
+            "'retry-on' expects at least one keyword (e.g. conn-failure, all-retryable-errors)",
+        );
+    }
+    px.http.retry_on = bits;
+}
+
+pub(crate) fn no(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match arg(w, 1) {
+        Some("option") => option_kw(px, &w[2..], false, loc, d),
+        Some("log") => px.log = ProxyLog::default(),
+        Some(o) => d.error(
+            loc,
+            format!("'no {o}' is not supported ('no option ...' and 'no log' are)"),
+        ),
+        None => d.error(loc, "'no' expects 'option' or 'log'"),
+    }
+}
+
+/// `log-format` and `log-format-sd`.
+pub(crate) fn log_format(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let kw = w[0].as_str();
+    let Some(text) = arg(w, 1) else {
+        d.error(loc, format!("'{kw}' expects a format string"));
+        return;
+    };
+    if w.len() > 2 {
+        d.error(
+            loc,
+            format!(
+                "'{kw}' expects one argument (quote the format): unexpected '{}'",
+                w[2]
+            ),
+        );
+    }
+    let v = Some((text.to_string(), loc.clone()));
+    if kw == "log-format" {
+        px.logging.format = v;
+    } else {
+        px.logging.sd = v;
+    }
+}
+
+pub(crate) fn capture(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    crate::config::logging::capture_kw(&mut px.logging, &w[1..], loc, d);
+}
+
+pub(crate) fn log(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match arg(w, 1) {
+        Some("global") => px.log.use_global = true,
+        Some(_) => {
+            if let Some(t) = parse_log(&w[1..], loc, d) {
+                px.log.targets.push(t);
+            }
+        }
+        None => d.error(loc, "'log' expects 'global' or a target"),
+    }
+}
+
+pub(crate) fn default_backend(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    match arg(w, 1) {
+        Some(n) => {
+            px.default_backend = Some(BackendRef {
+                name: n.to_string(),
+                index: usize::MAX,
+                cond: None,
+                loc: loc.clone(),
+            });
+            if w.len() > 2 {
+                d.error(
+                    loc,
+                    format!("unexpected argument '{}' after 'default_backend {n}'", w[2]),
+                );
+            }
+        }
+        None => d.error(loc, "'default_backend' expects a backend name"),
+    }
+}
+
+pub(crate) fn use_backend(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match arg(w, 1) {
+        Some(n) => {
+            let mut r = BackendRef {
+                name: n.to_string(),
+                index: usize::MAX,
+                cond: None,
+                loc: loc.clone(),
+            };
+            match arg(w, 2) {
+                None => px.use_backends.push(r),
+                Some("if") | Some("unless") => {
+                    // The name is checked even if the condition is bad.
+                    r.cond = parse_cond(px, &w[2..], loc, d);
+                    px.use_backends.push(r);
+                }
+                Some(o) => d.error(
+                    loc,
+                    format!("'use_backend {n}': expected 'if' or 'unless' before '{o}'"),
+                ),
+            }
+        }
+        None => d.error(loc, "'use_backend' expects a backend name"),
+    }
+}
+
+pub(crate) fn acl(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let mut ctx = crate::acl::ParseCtx::new(&px.name);
+    let acls = std::sync::Arc::get_mut(&mut px.acls)
+        .expect("a proxy's ACL table is its own while parsing");
+    if let Err(e) = acls.define(&w[1..], &mut ctx) {
+        d.error(loc, e);
+    } else if let Some(n) = w.get(1) {
+        px.acl_lines.push((n.clone(), loc.clone()));
+    }
+    for wn in ctx.warnings {
+        d.warn(loc, wn);
+    }
+}
+
+pub(crate) fn monitor(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match arg(w, 1) {
+        Some("fail") => match arg(w, 2) {
+            Some("if") | Some("unless") => px.monitor_fail = parse_cond(px, &w[2..], loc, d),
+            _ => d.error(
+                loc,
+                "'monitor fail' expects 'if' or 'unless' and a condition",
+            ),
+        },
+        Some(o) => d.error(
+            loc,
+            format!("unknown 'monitor' action '{o}' (only 'monitor fail' exists)"),
+        ),
+        None => d.error(loc, "'monitor' expects 'fail if|unless CONDITION'"),
+    }
+}
+
+pub(crate) fn http_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    if let Some(r) = http_rule(px, &w[1..], true, loc, d) {
+        px.http_request.push(r);
+    }
+}
+
+pub(crate) fn tcp_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    crate::config::tcp_rules::tcp_request(px, w, loc, d);
+}
+
+pub(crate) fn http_response(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    if let Some(r) = http_rule(px, &w[1..], false, loc, d) {
+        px.http_response.push(r);
+    }
+}
+
+pub(crate) fn redirect(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    // The old keyword is `http-request redirect` evaluated after the rules.
+    let mut words = vec!["redirect".to_string()];
+    words.extend_from_slice(&w[1..]);
+    if let Some(r) = http_rule(px, &words, true, loc, d) {
+        px.redirects.push(r);
+    }
+}
+
+pub(crate) fn disabled(px: &mut Proxy, _: &[String], _: &Loc, _: &mut Diags, _: &TlsGlobals) {
+    px.disabled = true;
+}
+
+pub(crate) fn enabled(px: &mut Proxy, _: &[String], _: &Loc, _: &mut Diags, _: &TlsGlobals) {
+    px.disabled = false;
+}
+
+/// Accepted; nothing reads a proxy's description yet.
+pub(crate) fn description(_: &mut Proxy, _: &[String], _: &Loc, _: &mut Diags, _: &TlsGlobals) {}
+
+pub(crate) fn id(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    px.id = uint_arg(w, 1, 1, i32::MAX as u64, loc, d).map(|v| v as u32);
+}
+
+/// `stats ...` in a proxy section (the global `stats socket|timeout|maxconn` are the
+/// runtime API's). Every form but `admin` enables the page, as in HAProxy.
+pub(crate) fn stats_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let arg = |i: usize| w.get(i).map(String::as_str);
+    let rest = || w[2..].join(" ");
+    let st = &mut px.stats;
+    match arg(1) {
+        Some("enable") => st.enabled = true,
+        Some("disable") => st.enabled = false,
+        Some("uri") => match arg(2) {
+            Some(u) => {
+                st.uri = Some(u.to_string());
+                st.enabled = true;
+            }
+            None => d.error(loc, "'stats uri' expects a URI prefix"),
+        },
+        Some("realm") => match arg(2) {
+            Some(_) => {
+                st.realm = Some(rest());
+                st.enabled = true;
+            }
+            None => d.error(loc, "'stats realm' expects a realm"),
+        },
+        Some("auth") => match arg(2).and_then(|a| a.split_once(':')) {
+            Some((u, p)) => {
+                st.auth.push((u.to_string(), p.to_string()));
+                st.enabled = true;
+            }
+            None => d.error(loc, "'stats auth' expects 'user:password'"),
+        },
+        Some("refresh") => {
+            if let Some(t) = time_arg(w, 2, loc, d) {
+                st.refresh = Some(t);
+                st.enabled = true;
+            }
+        }
+        Some("hide-version") => {
+            st.hide_version = true;
+            st.enabled = true;
+        }
+        Some("show-legends") => {
+            st.show_legends = true;
+            st.enabled = true;
+        }
+        Some("show-node") => {
+            st.show_node = Some(arg(2).unwrap_or("").to_string());
+            st.enabled = true;
+        }
+        Some("show-desc") => {
+            st.show_desc = Some(rest());
+            st.enabled = true;
+        }
+        Some("scope") => match arg(2) {
+            Some(n) => {
+                st.scope.push(n.to_string());
+                st.enabled = true;
+            }
+            None => d.error(loc, "'stats scope' expects a proxy name or '.'"),
+        },
+        Some("admin") => {
+            if px.kind == Kind::Defaults {
+                d.error(loc, "'stats admin' is not supported in a defaults section");
+                return;
+            }
+            match arg(2) {
+                Some("if") | Some("unless") => {
+                    let c = parse_cond(px, &w[2..], loc, d);
+                    px.stats.admin = c;
+                }
+                _ => d.error(
+                    loc,
+                    "'stats admin' expects 'if' or 'unless' and a condition",
+                ),
+            }
+        }
+        Some(o @ ("socket" | "timeout" | "maxconn" | "bind-process")) => {
+            d.error(loc, format!("'stats {o}' belongs in the global section"))
+        }
+        Some(o @ "http-request") => d.error(
+            loc,
+            format!("'stats {o}' is not supported yet; use 'stats auth' and 'stats admin'"),
+        ),
+        Some(o) => {
+            let h = keywords::hint(
+                o,
+                [
+                    "enable",
+                    "disable",
+                    "uri",
+                    "realm",
+                    "auth",
+                    "refresh",
+                    "admin",
+                    "hide-version",
+                    "show-legends",
+                    "show-node",
+                    "show-desc",
+                    "scope",
+                ],
+            );
+            d.error(loc, format!("unknown 'stats' keyword '{o}'{h}"));
+        }
+        None => d.error(loc, "'stats' expects a keyword (enable, uri, auth, …)"),
+    }
+}

@@ -1,0 +1,340 @@
+//! `server`, `server-template` and `default-server` lines and their parameters
+//! ([`keywords::SERVER`]).
+
+use super::*;
+
+/// Server parameters that take no argument; every other one takes exactly one.
+pub(super) const SERVER_FLAGS: &[&str] = &[
+    "backup",
+    "disabled",
+    "enabled",
+    "check",
+    "no-check",
+    "check-send-proxy",
+    "check-ssl",
+    "agent-check",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "ssl",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "tfo",
+];
+
+pub(crate) fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
+    let (Some(name), Some(address)) = (w.get(1), w.get(2)) else {
+        d.error(
+            loc,
+            "'server' expects <name> and <addr>[:<port>] as arguments",
+        );
+        return;
+    };
+    check_proxy_name(name, "server", loc, d);
+    if let Some(prev) = px.servers.iter().find(|s| &s.name == name) {
+        d.error(
+            loc,
+            format!(
+                "backend '{}' has two servers named '{name}' (the first at {})",
+                px.name, prev.loc
+            ),
+        );
+        return;
+    }
+    // A parameter keyword in the address slot means the address was forgotten.
+    if keywords::find(keywords::SERVER, address).is_some() {
+        d.error(
+            loc,
+            format!("'server {name}' has no address ('{address}' is a parameter); expected <name> <addr>[:<port>]"),
+        );
+        return;
+    }
+    let path = match addr::SockPath::parse(address).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            d.error(loc, format!("'server {name}': {e}"));
+            return;
+        }
+    };
+    let spec = match path {
+        Some(_) => addr::ServerSpec {
+            host: address.clone(),
+            port: None,
+        },
+        None => match addr::parse_server(address) {
+            Ok(s) => s,
+            Err(e) => {
+                d.error(loc, format!("'server {name}': {e}"));
+                return;
+            }
+        },
+    };
+    let mut params = px.default_server.clone();
+    let id = server_params(&mut params, Some(name), &w[3..], loc, d, g);
+    px.servers.push(Server {
+        name: name.clone(),
+        addr: ServerAddr {
+            text: spec.host,
+            ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port: spec.port,
+            unresolved: false,
+            path,
+        },
+        params,
+        id,
+        check_ip: None,
+        tls_config: None,
+        tls_sni: None,
+        loc: loc.clone(),
+    });
+}
+
+/// `server-template PREFIX NUM|RANGE FQDN[:PORT] PARAMS…`: one `server` line per name.
+pub(crate) fn template(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
+    match crate::config::resolvers::template_names(w) {
+        Ok(names) => {
+            for name in names {
+                let mut line = vec!["server".to_string(), name, w[3].clone()];
+                line.extend_from_slice(&w[4..]);
+                server_kw(px, &line, loc, d, g);
+            }
+        }
+        Err(e) => d.error(loc, e),
+    }
+}
+
+pub(crate) fn default_server(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    g: &TlsGlobals,
+) {
+    let mut p = px.default_server.clone();
+    server_params(&mut p, None, &w[1..], loc, d, g);
+    px.default_server = p;
+}
+
+/// The handler of a server parameter.
+pub type ServerFn = fn(&mut ServerLine, &Param, &mut Diags);
+
+/// What the parameters of one `server` or `default-server` line fill in.
+pub struct ServerLine<'a> {
+    pub params: &'a mut ServerParams,
+    /// The `id` parameter, refused on `default-server` lines.
+    pub id: Option<u32>,
+    pub default_server: bool,
+}
+
+/// Parses server parameters into `p`; returns the `id` if one was given.
+pub(super) fn server_params(
+    p: &mut ServerParams,
+    name: Option<&String>,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    g: &TlsGlobals,
+) -> Option<u32> {
+    let what = match name {
+        Some(n) => format!("server {n}"),
+        None => "default-server".to_string(),
+    };
+    let mut line = ServerLine {
+        params: p,
+        id: None,
+        default_server: name.is_none(),
+    };
+    let mut i = 0;
+    while i < w.len() {
+        let k = w[i].as_str();
+        let Some(kwd) = keywords::find(keywords::SERVER, k) else {
+            let h = keywords::hint(k, keywords::SERVER.iter().map(|k| k.name));
+            d.error(loc, format!("unknown keyword '{k}' on '{what}' line{h}"));
+            return line.id;
+        };
+        let tls_kw = crate::tls::options::SERVER_KEYWORDS
+            .iter()
+            .find(|(n, _)| *n == k);
+        let nargs = match tls_kw {
+            Some((_, takes)) => usize::from(*takes),
+            None if SERVER_FLAGS.contains(&k) => 0,
+            None => 1,
+        };
+        let val = w.get(i + 1).map(String::as_str);
+        if nargs == 1 && val.is_none() {
+            d.error(loc, format!("'{what}': '{k}' expects a value"));
+            return line.id;
+        }
+        i += 1 + nargs;
+        let Some(handle) = status_ok(kwd, k, loc, d) else {
+            continue;
+        };
+        let param = Param {
+            kw: k,
+            val: val.unwrap_or(""),
+            takes_value: nargs == 1,
+            what: &what,
+            loc,
+            g,
+        };
+        handle(&mut line, &param, d);
+    }
+    line.id
+}
+
+/// A numeric parameter within `min..=max`.
+fn num(a: &Param, d: &mut Diags, min: u64, max: u64) -> Option<u32> {
+    match parse_uint(a.val, min, max) {
+        Ok(v) => Some(v as u32),
+        Err(e) => {
+            d.error(a.loc, format!("'{}': '{}' {e}", a.what, a.kw));
+            None
+        }
+    }
+}
+
+/// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts`, `init-addr`.
+pub(crate) fn dns(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    crate::config::resolvers::server_kw(&mut s.params.dns, a.what, a.kw, a.val, a.loc, d);
+}
+
+pub(crate) fn weight(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if let Some(v) = num(a, d, 0, 256) {
+        s.params.weight = v;
+    }
+}
+
+pub(crate) fn backup(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.backup = true;
+}
+
+pub(crate) fn disabled(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.disabled = true;
+}
+
+pub(crate) fn enabled(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.disabled = false;
+}
+
+pub(crate) fn maxconn(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if let Some(v) = num(a, d, 0, u32::MAX as u64) {
+        s.params.maxconn = v;
+    }
+}
+
+pub(crate) fn check(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.check.enabled = true;
+}
+
+pub(crate) fn no_check(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.check.enabled = false;
+}
+
+/// `inter`, `fastinter` and `downinter`: check intervals, never zero.
+pub(crate) fn inter(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    let (what, k) = (a.what, a.kw);
+    match parse_time(a.val, MS) {
+        Ok(t) if !t.is_zero() => match k {
+            "inter" => s.params.check.inter = t,
+            "fastinter" => s.params.check.fastinter = Some(t),
+            _ => s.params.check.downinter = Some(t),
+        },
+        Ok(_) => d.error(a.loc, format!("'{what}': '{k}' must be greater than zero")),
+        Err(e) => d.error(a.loc, format!("'{what}': '{k}': {e}")),
+    }
+}
+
+pub(crate) fn rise(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if let Some(v) = num(a, d, 1, 1000) {
+        s.params.check.rise = v;
+    }
+}
+
+pub(crate) fn fall(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if let Some(v) = num(a, d, 1, 1000) {
+        s.params.check.fall = v;
+    }
+}
+
+pub(crate) fn port(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if let Some(v) = num(a, d, 1, 65535) {
+        s.params.check.port = Some(v as u16);
+    }
+}
+
+pub(crate) fn addr(s: &mut ServerLine, a: &Param, _: &mut Diags) {
+    s.params.check.addr = Some(a.val.to_string());
+}
+
+pub(crate) fn check_send_proxy(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.check.send_proxy = true;
+}
+
+pub(crate) fn cookie(s: &mut ServerLine, a: &Param, _: &mut Diags) {
+    s.params.cookie = Some(a.val.to_string());
+}
+
+/// The keywords of [`crate::tls::options::SERVER_KEYWORDS`], applied by the TLS settings.
+pub(crate) fn tls(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    let t = s.params.tls.get_or_insert_with(Default::default);
+    match t.apply(a.g, a.kw, a.takes_value.then_some(a.val)) {
+        Ok(ws) => {
+            for wn in ws {
+                d.warn(a.loc, wn);
+            }
+        }
+        Err(e) => d.error(a.loc, format!("'{}': '{}': {e}", a.what, a.kw)),
+    }
+}
+
+pub(crate) fn send_proxy(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.send_proxy = Some(ProxyVersion::V1);
+}
+
+pub(crate) fn send_proxy_v2(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.send_proxy = Some(ProxyVersion::V2);
+}
+
+pub(crate) fn observe(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    let what = a.what;
+    match a.val {
+        "layer4" => s.params.observe.layer4 = true,
+        "none" => s.params.observe.layer4 = false,
+        "layer7" => d.error(
+            a.loc,
+            format!("'{what}': 'observe layer7' is not supported yet"),
+        ),
+        o => d.error(
+            a.loc,
+            format!("'{what}': 'observe' expects layer4 or layer7, not '{o}'"),
+        ),
+    }
+}
+
+pub(crate) fn on_error(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match a.val {
+        "fastinter" => s.params.observe.on_error = OnError::FastInter,
+        "fail-check" => s.params.observe.on_error = OnError::FailCheck,
+        "sudden-death" => s.params.observe.on_error = OnError::SuddenDeath,
+        "mark-down" => s.params.observe.on_error = OnError::MarkDown,
+        o => d.error(
+            a.loc,
+            format!("'{}': 'on-error' expects fastinter, fail-check, sudden-death or mark-down, not '{o}'", a.what),
+        ),
+    }
+}
+
+pub(crate) fn error_limit(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if let Some(v) = num(a, d, 1, 1_000_000) {
+        s.params.observe.error_limit = v;
+    }
+}
+
+pub(crate) fn id(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if s.default_server {
+        d.error(a.loc, "'id' is not allowed on 'default-server'");
+    } else {
+        s.id = num(a, d, 1, i32::MAX as u64);
+    }
+}
