@@ -474,7 +474,7 @@ fn with_shared(
 /// (1 frontends, 2 backends, 4 servers, 8 listeners); `sid` -1 is every server.
 fn show_stat(sh: &Shared, args: &[&str]) -> String {
     use crate::stats::ObjType;
-    let (mut json, mut typed, mut up, mut no_maint) = (false, false, false, false);
+    let (mut json, mut typed, mut up, mut no_maint, mut desc) = (false, false, false, false, false);
     let mut bound = Vec::new();
     for a in args {
         match *a {
@@ -482,7 +482,8 @@ fn show_stat(sh: &Shared, args: &[&str]) -> String {
             "typed" => typed = true,
             "up" => up = true,
             "no-maint" => no_maint = true,
-            "desc" => return "'show stat desc' (field descriptions) is not supported.\n".into(),
+            // HAProxy adds the descriptions to the typed output only.
+            "desc" => desc = true,
             x => bound.push(x),
         }
     }
@@ -539,7 +540,7 @@ fn show_stat(sh: &Shared, args: &[&str]) -> String {
     if json {
         crate::stats::json::render(rows)
     } else if typed {
-        crate::stats::typed::render(rows)
+        crate::stats::typed::render(rows, desc)
     } else {
         crate::stats::csv::render(rows)
     }
