@@ -160,7 +160,9 @@ const RTIME_MAX: &str = "Maximum observed time spent waiting for a server respon
 const TTIME_MAX: &str =
     "Maximum observed total request+response time (request+queue+connect+response+processing)";
 
-static FRONTEND: &[Family] = &[
+/// Families frontends and listeners share, in HAProxy's order (each scope's list below
+/// interleaves them with its own): sessions, bytes, denials, errors and status, …
+static FE_SESSIONS: &[Family] = &[
     ("current_sessions", Gauge, F(f::SCUR), SESS_CUR),
     ("max_sessions", Gauge, F(f::SMAX), SESS_MAX),
     ("limit_sessions", Gauge, F(f::SLIM), SESS_LIM),
@@ -176,58 +178,9 @@ static FRONTEND: &[Family] = &[
         "Total number of invalid requests since process started",
     ),
     ("status", Gauge, Status, STATUS),
-    (
-        "limit_session_rate",
-        Gauge,
-        F(f::RATE_LIM),
-        "Limit on the number of sessions accepted in a second (frontend only, 'rate-limit sessions' setting)",
-    ),
-    ("max_session_rate", Gauge, F(f::RATE_MAX), RATE_MAX),
-    ("http_responses_total", Counter, Responses, HRSP),
-    (
-        "http_requests_rate_max",
-        Gauge,
-        F(f::REQ_RATE_MAX),
-        "Highest value of http requests observed since the worker process started",
-    ),
-    ("http_requests_total", Counter, F(f::REQ_TOT), REQ_TOT),
-    ("http_comp_bytes_in_total", Counter, F(f::COMP_IN), COMP_IN),
-    (
-        "http_comp_bytes_out_total",
-        Counter,
-        F(f::COMP_OUT),
-        COMP_OUT,
-    ),
-    (
-        "http_comp_bytes_bypassed_total",
-        Counter,
-        F(f::COMP_BYP),
-        COMP_BYP,
-    ),
-    (
-        "http_comp_responses_total",
-        Counter,
-        F(f::COMP_RSP),
-        COMP_RSP,
-    ),
-    (
-        "connections_rate_max",
-        Gauge,
-        F(f::CONN_RATE_MAX),
-        "Highest value of connections per second observed since the worker process started",
-    ),
-    (
-        "connections_total",
-        Counter,
-        F(f::CONN_TOT),
-        "Total number of new connections accepted on this frontend since the worker process started",
-    ),
-    (
-        "intercepted_requests_total",
-        Counter,
-        F(f::INTERCEPTED),
-        "Total number of HTTP requests intercepted on the frontend (redirects/stats/services) since the worker process started",
-    ),
+];
+/// … the connections and sessions `tcp-request` rules refused, and header rewrites.
+static FE_DENIED: &[Family] = &[
     (
         "denied_connections_total",
         Counter,
@@ -241,53 +194,85 @@ static FRONTEND: &[Family] = &[
         "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started",
     ),
     ("failed_header_rewriting_total", Counter, F(f::WREW), WREW),
-    (
-        "http_cache_lookups_total",
-        Counter,
-        F(f::CACHE_LOOKUPS),
-        CACHE_LOOKUPS,
-    ),
-    (
-        "http_cache_hits_total",
-        Counter,
-        F(f::CACHE_HITS),
-        CACHE_HITS,
-    ),
-    ("internal_errors_total", Counter, F(f::EINT), EINT),
+];
+static INTERNAL_ERRORS: &[Family] = &[("internal_errors_total", Counter, F(f::EINT), EINT)];
+
+static FRONTEND: &[&[Family]] = &[
+    FE_SESSIONS,
+    &[
+        (
+            "limit_session_rate",
+            Gauge,
+            F(f::RATE_LIM),
+            "Limit on the number of sessions accepted in a second (frontend only, 'rate-limit sessions' setting)",
+        ),
+        ("max_session_rate", Gauge, F(f::RATE_MAX), RATE_MAX),
+        ("http_responses_total", Counter, Responses, HRSP),
+        (
+            "http_requests_rate_max",
+            Gauge,
+            F(f::REQ_RATE_MAX),
+            "Highest value of http requests observed since the worker process started",
+        ),
+        ("http_requests_total", Counter, F(f::REQ_TOT), REQ_TOT),
+        ("http_comp_bytes_in_total", Counter, F(f::COMP_IN), COMP_IN),
+        (
+            "http_comp_bytes_out_total",
+            Counter,
+            F(f::COMP_OUT),
+            COMP_OUT,
+        ),
+        (
+            "http_comp_bytes_bypassed_total",
+            Counter,
+            F(f::COMP_BYP),
+            COMP_BYP,
+        ),
+        (
+            "http_comp_responses_total",
+            Counter,
+            F(f::COMP_RSP),
+            COMP_RSP,
+        ),
+        (
+            "connections_rate_max",
+            Gauge,
+            F(f::CONN_RATE_MAX),
+            "Highest value of connections per second observed since the worker process started",
+        ),
+        (
+            "connections_total",
+            Counter,
+            F(f::CONN_TOT),
+            "Total number of new connections accepted on this frontend since the worker process started",
+        ),
+        (
+            "intercepted_requests_total",
+            Counter,
+            F(f::INTERCEPTED),
+            "Total number of HTTP requests intercepted on the frontend (redirects/stats/services) since the worker process started",
+        ),
+    ],
+    FE_DENIED,
+    &[
+        (
+            "http_cache_lookups_total",
+            Counter,
+            F(f::CACHE_LOOKUPS),
+            CACHE_LOOKUPS,
+        ),
+        (
+            "http_cache_hits_total",
+            Counter,
+            F(f::CACHE_HITS),
+            CACHE_HITS,
+        ),
+    ],
+    INTERNAL_ERRORS,
 ];
 
 /// `haproxy_listener_*` (`option socket-stats`), HAProxy 2.6's list and order.
-static LISTENER: &[Family] = &[
-    ("current_sessions", Gauge, F(f::SCUR), SESS_CUR),
-    ("max_sessions", Gauge, F(f::SMAX), SESS_MAX),
-    ("limit_sessions", Gauge, F(f::SLIM), SESS_LIM),
-    ("sessions_total", Counter, F(f::STOT), SESS_TOT),
-    ("bytes_in_total", Counter, F(f::BIN), BIN),
-    ("bytes_out_total", Counter, F(f::BOUT), BOUT),
-    ("requests_denied_total", Counter, F(f::DREQ), DREQ),
-    ("responses_denied_total", Counter, F(f::DRESP), DRESP),
-    (
-        "request_errors_total",
-        Counter,
-        F(f::EREQ),
-        "Total number of invalid requests since process started",
-    ),
-    ("status", Gauge, Status, STATUS),
-    (
-        "denied_connections_total",
-        Counter,
-        F(f::DCON),
-        "Total number of incoming connections blocked on a listener/frontend by a tcp-request connection rule since the worker process started",
-    ),
-    (
-        "denied_sessions_total",
-        Counter,
-        F(f::DSES),
-        "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started",
-    ),
-    ("failed_header_rewriting_total", Counter, F(f::WREW), WREW),
-    ("internal_errors_total", Counter, F(f::EINT), EINT),
-];
+static LISTENER: &[&[Family]] = &[FE_SESSIONS, FE_DENIED, INTERNAL_ERRORS];
 
 /// Families backends and servers share, in HAProxy's order; each scope's list below
 /// interleaves them with its own.
@@ -537,13 +522,13 @@ pub fn render(s: &Snapshot, q: &Query) -> String {
     };
     if q.frontend {
         let rows = rows(ObjType::Frontend);
-        for fam in FRONTEND {
+        for fam in FRONTEND.iter().copied().flatten() {
             family("frontend", fam, &rows, s, &mut out);
         }
     }
     if q.listener {
         let rows = rows(ObjType::Listener);
-        for fam in LISTENER {
+        for fam in LISTENER.iter().copied().flatten() {
             family("listener", fam, &rows, s, &mut out);
         }
     }
