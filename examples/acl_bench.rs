@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use corelb::acl::{Acls, Cond, ConnInfo, LogFormat, ParseCtx, RequestSample};
-use corelb::h1::{Limits, RequestHead, parse_request};
+use corelb::h1::{HeadLimits, RequestHead, parse_request};
 
 /// A Firefox navigation: 10 fields, 400-odd bytes.
 const REQUEST: &[u8] = b"GET /products/list?page=2&sort=price HTTP/1.1\r\n\
@@ -54,8 +54,8 @@ fn words(s: &str) -> Vec<String> {
 }
 
 fn main() {
-    let mut head = RequestHead::with_capacity(&Limits::default());
-    parse_request(REQUEST, &Limits::default(), &mut head).expect("valid request");
+    let mut head = RequestHead::with_capacity(&HeadLimits::default());
+    parse_request(REQUEST, &HeadLimits::default(), &mut head).expect("valid request");
     let conn = ConnInfo {
         src: Some(SocketAddr::from(([203, 0, 113, 7], 51234))),
         dst: Some(SocketAddr::from(([10, 0, 0, 2], 443))),

@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use corelb::h1::{
-    ChunkedScanner, ConnectionHeader, Edits, Limits, Parsed, RequestHead, parse_request,
+    ChunkedScanner, ConnectionHeader, Edits, HeadLimits, Parsed, RequestHead, parse_request,
     serialize_request,
 };
 
@@ -62,7 +62,7 @@ fn chunked_body(chunk: usize, total: usize) -> Vec<u8> {
 }
 
 fn main() {
-    let limits = Limits::HAPROXY_DEFAULT;
+    let limits = HeadLimits::HAPROXY_DEFAULT;
     let mut head = RequestHead::with_capacity(&limits);
     let mut out = Vec::with_capacity(1024);
     let fields = 10;

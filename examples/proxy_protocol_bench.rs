@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use corelb::proxy_protocol::{
-    self as pp, Addresses, Checksum, Command, Limits, Parse, V1_MAX_LEN, tlv,
+    self as pp, Addresses, Checksum, Command, HeaderLimits, Parse, V1_MAX_LEN, tlv,
 };
 
 const SAMPLES: usize = 7;
@@ -53,7 +53,7 @@ fn main() {
         .nth(1)
         .map(|s| s.parse().expect("iterations must be a number"))
         .unwrap_or(1_000_000);
-    let limits = Limits::default();
+    let limits = HeaderLimits::default();
 
     let v4_src: SocketAddr = "192.168.0.1:56324".parse().unwrap();
     let v4_dst: SocketAddr = "192.168.0.11:443".parse().unwrap();

@@ -16,9 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use corelb::acl::{ConnInfo, Origin, RequestSample, StickSource};
+use corelb::acl::{ConnInfo, RequestSample, RuleKind, StickSource};
 use corelb::config::{HttpAction, parser::Parser};
-use corelb::proxy::http::{Limits, RequestHead, parse_request};
+use corelb::h1::{HeadLimits, RequestHead, parse_request};
 use corelb::stick::{Tables, Trackers};
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -59,8 +59,8 @@ fn main() {
 
 fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
     let fe = &cfg.proxies[0];
-    let mut head = RequestHead::with_capacity(&Limits::default());
-    parse_request(REQUEST, &Limits::default(), &mut head).expect("valid request");
+    let mut head = RequestHead::with_capacity(&HeadLimits::default());
+    parse_request(REQUEST, &HeadLimits::default(), &mut head).expect("valid request");
     let conn = ConnInfo {
         src: Some(SocketAddr::from(([203, 0, 113, 7], 51234))),
         dst: Some(SocketAddr::from(([10, 0, 0, 2], 80))),
@@ -84,7 +84,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
             match &r.action {
                 HttpAction::Stick(a) => {
                     if let Some(st) = st {
-                        st.apply(a, &s, Origin::HttpRequest);
+                        st.apply(a, &s, RuleKind::HttpRequest);
                     }
                 }
                 HttpAction::Deny { .. } => {

@@ -5,11 +5,12 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Tools the integration tests drive: real clients, real servers, HAProxy for differential
-# tests, keepalived and iproute2 for the HA test, shellcheck for the scripts, QEMU with
-# busybox and cpio for the kTLS test (a VM booting Debian's kernel, which has kTLS), nginx
-# with its stream module as the second peer of the benchmark comparison, prometheus (its
-# server and promtool) for the exporter's test.
-pkgs="curl openssl jq nghttp2-client haproxy nginx-light libnginx-mod-stream keepalived iproute2 shellcheck util-linux procps systemd
+# tests, redis-server for the predefined health checks' test, keepalived and iproute2 for
+# the HA test, shellcheck for the scripts, QEMU with busybox and cpio for the kTLS test (a
+# VM booting Debian's kernel, which has kTLS), nginx with its stream module as the second
+# peer of the benchmark comparison, prometheus (its server and promtool) for the exporter's
+# test.
+pkgs="curl openssl jq nghttp2-client haproxy redis-server nginx-light libnginx-mod-stream keepalived iproute2 shellcheck util-linux procps systemd
   qemu-system-x86 busybox-static cpio prometheus"
 missing=""
 for p in $pkgs; do
@@ -27,7 +28,7 @@ if [ -n "$missing" ]; then
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 # Debian starts the services it installs; the tests start their own instances.
-for svc in haproxy nginx keepalived prometheus; do
+for svc in haproxy nginx keepalived prometheus redis-server; do
   systemctl stop "$svc" 2>/dev/null || service "$svc" stop 2>/dev/null || true
 done
 

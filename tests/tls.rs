@@ -585,3 +585,94 @@ fn mode_tcp_retries_a_failed_tls_handshake_on_another_server() {
         "the failing server was tried"
     );
 }
+
+/// `openssl s_server` serving `default` and, to clients that send the SNI `name`, `named`;
+/// killed when dropped.
+struct SniServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SniServer {
+    fn start(default: &Path, name: &str, named: &Path) -> SniServer {
+        let port = free_port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(default)
+            .arg("-key")
+            .arg(default)
+            .arg("-cert2")
+            .arg(named)
+            .arg("-key2")
+            .arg(named)
+            .args(["-servername", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let up = eventually(Duration::from_secs(10), || listening(port).then_some(()));
+        assert!(up.is_some(), "openssl s_server did not listen on {port}");
+        SniServer { child, port }
+    }
+}
+
+impl Drop for SniServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn check_ssl_sends_check_sni_and_verifies_the_certificate() {
+    let pki = Pki::new();
+    let good = pki.leaf("good.pem", &["good.test"], "good", false);
+    let dflt = pki.leaf("default.pem", &["default.test"], "default", false);
+    let other = Pki::new();
+    // Each server presents good.test's certificate only to a client that asks for it
+    // (one s_server per checked server: it serves one connection at a time).
+    let lines = [
+        ("named", "verify required ca-file {ca} check-sni good.test"),
+        (
+            "othername",
+            "verify required ca-file {ca} check-sni other.test",
+        ),
+        (
+            "wrongca",
+            "verify required ca-file {oca} check-sni good.test",
+        ),
+        ("unverified", "verify none check-sni other.test"),
+        ("nosni", "verify required ca-file {ca} verifyhost good.test"),
+    ];
+    let mut servers = Vec::new();
+    let port = free_port();
+    let mut cfg = format!(
+        "{DEFAULTS}  timeout check 2s\nlisten l\n  mode tcp\n  bind 127.0.0.1:{port}\n  default-server check check-ssl inter 500 rise 1 fall 1\n"
+    );
+    for (name, opts) in lines {
+        let srv = SniServer::start(&dflt, "good.test", &good);
+        let opts = opts
+            .replace("{ca}", &pki.ca().display().to_string())
+            .replace("{oca}", &other.ca().display().to_string());
+        cfg.push_str(&format!("  server {name} 127.0.0.1:{} {opts}\n", srv.port));
+        servers.push(srv);
+    }
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    // A certificate for another name, one from another CA, and (no SNI sent) the default
+    // certificate: each check fails its handshake.
+    for s in ["othername", "wrongca", "nosni"] {
+        let needle = format!("Server l/{s} is DOWN, reason: Layer6 invalid response");
+        let seen = eventually(Duration::from_secs(10), || {
+            lb.log().contains(&needle).then_some(())
+        });
+        assert!(seen.is_some(), "no '{needle}':\n{}", lb.log());
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let log = lb.log();
+    // check-sni good.test got good.test's certificate, verified against the CA.
+    assert!(!log.contains("Server l/named is DOWN"), "{log}");
+    assert!(!log.contains("Server l/unverified is DOWN"), "{log}");
+}

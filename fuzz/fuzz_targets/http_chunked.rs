@@ -2,7 +2,7 @@
 //! error and offset, same de-chunked data). The first 8 bytes seed the split sizes.
 #![no_main]
 
-use corelb::h1::{ChunkError, ChunkedScanner, Limits};
+use corelb::h1::{ChunkError, ChunkedScanner, HeadLimits};
 use libfuzzer_sys::fuzz_target;
 
 struct Outcome {
@@ -13,7 +13,7 @@ struct Outcome {
 }
 
 fn run(body: &[u8], mut next_len: impl FnMut() -> usize) -> Outcome {
-    let mut s = ChunkedScanner::new(&Limits::new(256, 8));
+    let mut s = ChunkedScanner::new(&HeadLimits::new(256, 8));
     let mut o = Outcome {
         consumed: 0,
         done: false,

@@ -4,12 +4,12 @@
 #![no_main]
 
 use corelb::h1::{
-    ConnectionHeader, Edits, Limits, Parsed, RequestHead, parse_request, serialize_request,
+    ConnectionHeader, Edits, HeadLimits, Parsed, RequestHead, parse_request, serialize_request,
 };
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits::new(4096, 32);
+    let limits = HeadLimits::new(4096, 32);
     let mut head = RequestHead::new();
     match parse_request(data, &limits, &mut head) {
         Ok(Parsed::Complete { head_len }) => {
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
             let mut out = Vec::new();
             serialize_request(&head, data, &edits, &mut out);
             let mut again = RequestHead::new();
-            let wide = Limits::new(1 << 16, 64);
+            let wide = HeadLimits::new(1 << 16, 64);
             assert_eq!(
                 parse_request(&out, &wide, &mut again),
                 Ok(Parsed::Complete {

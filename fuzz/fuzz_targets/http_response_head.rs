@@ -3,12 +3,12 @@
 #![no_main]
 
 use corelb::h1::{
-    Edits, Limits, Method, Parsed, ResponseHead, parse_response, serialize_response,
+    Edits, HeadLimits, Method, Parsed, ResponseHead, parse_response, serialize_response,
 };
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits::new(4096, 32);
+    let limits = HeadLimits::new(4096, 32);
     let mut head = ResponseHead::new();
     match parse_response(data, &limits, &mut head) {
         Ok(Parsed::Complete { head_len }) => {
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             serialize_response(&head, data, &Edits::<2>::new(), &mut out);
             let mut again = ResponseHead::new();
             assert_eq!(
-                parse_response(&out, &Limits::new(1 << 16, 64), &mut again),
+                parse_response(&out, &HeadLimits::new(1 << 16, 64), &mut again),
                 Ok(Parsed::Complete {
                     head_len: out.len()
                 })

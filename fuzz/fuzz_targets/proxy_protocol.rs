@@ -9,7 +9,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use corelb::proxy_protocol::{
-    self as pp, Addresses, Checksum, Command, Limits, Parse, V1_MAX_LEN, V2_MAX_LEN, Version,
+    self as pp, Addresses, Checksum, Command, HeaderLimits, Parse, V1_MAX_LEN, V2_MAX_LEN, Version,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -18,9 +18,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let limits = if ctl & 1 == 0 {
-        Limits::default()
+        HeaderLimits::default()
     } else {
-        Limits::new().with_max_header_len(V2_MAX_LEN)
+        HeaderLimits::new().with_max_header_len(V2_MAX_LEN)
     };
     let full = pp::parse(buf, &limits);
 
@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
             let mut out = vec![0u8; V2_MAX_LEN];
             let n = pp::encode_v2(header.command, &header.addresses, &tlvs, checksum, &mut out)
                 .expect("a parsed header fits the format");
-            let again = reparse(&out[..n], &Limits::new().with_max_header_len(V2_MAX_LEN));
+            let again = reparse(&out[..n], &HeaderLimits::new().with_max_header_len(V2_MAX_LEN));
             assert_eq!(again.version, Version::V2);
             assert_eq!(again.command, header.command);
             assert_eq!(again.addresses, canonical(&header.addresses));
@@ -90,7 +90,7 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn reparse<'a>(buf: &'a [u8], limits: &Limits) -> pp::Header<'a> {
+fn reparse<'a>(buf: &'a [u8], limits: &HeaderLimits) -> pp::Header<'a> {
     match pp::parse(buf, limits) {
         Parse::Complete { header, len } => {
             assert_eq!(len, buf.len());

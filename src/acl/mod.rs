@@ -113,7 +113,7 @@ pub use request::{
 };
 pub use sample::{Content, Sample, Value};
 pub use stick::{
-    DATA_TYPES, DataType, GptValue, MAX_SC, Op, Origin, StickAction, StickFetch, StickSource,
+    DATA_TYPES, DataType, GptValue, MAX_SC, Op, RuleKind, StickAction, StickFetch, StickSource,
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,
 };
 

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use super::Sample;
-use crate::h1::{Edits, HttpError, Limits, Parsed, RequestHead, Version, parse_request};
+use crate::h1::{Edits, HeadLimits, HttpError, Parsed, RequestHead, Version, parse_request};
 
 /// TLS facts about the client connection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -211,7 +211,7 @@ impl RawRequest {
     /// too (`None` inside).
     pub fn parse(raw: &[u8]) -> Result<RawRequest, Option<HttpError>> {
         let mut head = RequestHead::new();
-        match parse_request(raw, &Limits::default(), &mut head) {
+        match parse_request(raw, &HeadLimits::default(), &mut head) {
             Ok(Parsed::Complete { .. }) => {}
             Ok(_) => return Err(None),
             Err(e) => return Err(Some(e)),
@@ -346,7 +346,7 @@ impl<'a> ContentSample<'a> {
     fn http(&self) -> &Http {
         self.http.get_or_init(|| {
             let mut head = RequestHead::new();
-            match parse_request(self.data, &Limits::default(), &mut head) {
+            match parse_request(self.data, &HeadLimits::default(), &mut head) {
                 Ok(Parsed::Complete { .. }) => Http::Complete(head),
                 Ok(Parsed::Incomplete) => Http::Incomplete,
                 Err(_) => Http::Invalid,

@@ -121,7 +121,7 @@ pub enum GptValue {
 
 /// Which rule set runs a stick action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
+pub enum RuleKind {
     /// `tcp-request connection|session|content`: tracking counts the connection only.
     Tcp,
     /// `http-request`: tracking also counts this HTTP request.
@@ -138,7 +138,7 @@ pub trait StickSource {
     /// The value of a stick fetch for the request `s`.
     fn fetch(&self, f: &StickFetch, s: &dyn Sample) -> Option<Value<'static>>;
     /// Runs a stick action (`track-sc`, `sc-inc-gpc0`, `sc-set-gpt0`) for the request `s`.
-    fn apply(&self, a: &StickAction, s: &dyn Sample, origin: Origin);
+    fn apply(&self, a: &StickAction, s: &dyn Sample, origin: RuleKind);
 }
 
 /// How a table name is handed to the backend resolver of `nbsrv` (see

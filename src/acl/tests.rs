@@ -752,10 +752,10 @@ fn log_format() {
 
 #[test]
 fn fetches_see_header_edits() {
-    use crate::h1::{Limits, RequestHead, parse_request};
+    use crate::h1::{HeadLimits, RequestHead, parse_request};
     let buf = b"GET /a HTTP/1.1\r\nHost: h\r\nX: old\r\nY: 1, 2\r\n\r\n";
     let mut head = RequestHead::new();
-    parse_request(buf, &Limits::default(), &mut head).unwrap();
+    parse_request(buf, &HeadLimits::default(), &mut head).unwrap();
     let conn = ConnInfo::default();
     let nbsrv = |_: usize| 0;
     let request = || RequestSample {

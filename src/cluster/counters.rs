@@ -216,7 +216,7 @@ pub struct StreamEnd {
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// HAProxy's two-letter termination state (`--`, `CD`, `SC`, `PR`…).
-    pub term: [u8; 2],
+    pub term: crate::log::term::Term,
     pub retries: u32,
     /// The server a retry left for another one (HAProxy counts the redispatch there and
     /// on the backend).
@@ -397,7 +397,7 @@ impl ShardCounters {
     ) {
         self.sync();
         let ms = self.ms(now);
-        let t = e.term;
+        let t = e.term.bytes();
         let client_abort = matches!(t[0], b'C' | b'c') && t[1] == b'D';
         let server_abort = matches!(t[0], b'S' | b's') && t[1] == b'D';
         let conn_error = matches!(t[0], b'S' | b's') && t[1] == b'C';
@@ -811,7 +811,7 @@ mod tests {
             from_server: true,
             bytes_in: 10,
             bytes_out: 20,
-            term: *b"--",
+            term: crate::log::term::Term::NORMAL,
             t_connect: Some(Duration::from_millis(2)),
             t_response: Some(Duration::from_millis(4)),
             t_total: Duration::from_millis(8),
@@ -822,7 +822,10 @@ mod tests {
         let e503 = StreamEnd {
             status: 503,
             http: true,
-            term: *b"SC",
+            term: crate::log::term::Term::new(
+                crate::log::term::Cause::Server,
+                crate::log::term::Phase::Connect,
+            ),
             retries: 3,
             redispatched_from: Some(1),
             t_queue: Some(Duration::from_millis(1)),

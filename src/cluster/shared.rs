@@ -22,6 +22,10 @@ pub struct FrontendRt {
     /// The backend new connections go to (use_backend without condition, else
     /// default_backend; a listen uses itself).
     pub backend: Option<usize>,
+    /// Whether connections wait for their first bytes before choosing a backend: the
+    /// proxy has `tcp-request content` rules or a conditional `use_backend` (mode tcp
+    /// inspects them; the others go straight to `backend`).
+    pub inspects_content: bool,
     pub client_timeout: Option<Duration>,
     pub client_fin_timeout: Option<Duration>,
     pub clitcpka: bool,
@@ -295,6 +299,8 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
         mode: px.mode,
         slots: Slots::new(px.maxconn.unwrap_or(global_maxconn)),
         backend,
+        inspects_content: !px.tcp_request.content.is_empty()
+            || px.use_backends.iter().any(|u| u.cond.is_some()),
         client_timeout: px.timeouts.client,
         client_fin_timeout: px.timeouts.client_fin,
         clitcpka: px.options.clitcpka,

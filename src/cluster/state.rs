@@ -247,6 +247,16 @@ impl ServerState {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// `http-check disable-on-404`: a 404 puts the server in NOLB, a good answer takes it
+    /// out. Returns whether that changed; the caller then rebuilds the balancing tables.
+    pub fn set_stopping(&self, on: bool) -> bool {
+        let changed = self.stopping.swap(on, Ordering::AcqRel) != on;
+        if changed {
+            self.refresh();
+        }
+        changed
+    }
+
     /// `set server … health up|stopping|down`: forces the health as a check result would
     /// (the next checks may change it again). The caller rebuilds the balancing tables.
     pub fn force_health(&self, up: bool, stopping: bool) {

@@ -430,6 +430,16 @@ pub struct CheckParams {
     /// `check-send-proxy`: checks start with a PROXY header (the version of `send-proxy*`,
     /// v1 if none).
     pub send_proxy: bool,
+    /// `check-sni`: the name checks over TLS send.
+    pub sni: Option<String>,
+    /// The TLS client configuration of checks with `check-sni` (built with the server's).
+    pub sni_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `on-marked-down shutdown-sessions`: a check marking the server down closes its
+    /// connections.
+    pub down_shutdown_sessions: bool,
+    /// `on-marked-up shutdown-backup-sessions`: a check marking this (active) server up
+    /// closes the connections of the backend's backup servers.
+    pub up_shutdown_backup_sessions: bool,
 }
 
 impl Default for CheckParams {
@@ -444,6 +454,10 @@ impl Default for CheckParams {
             port: None,
             addr: None,
             send_proxy: false,
+            sni: None,
+            sni_tls: None,
+            down_shutdown_sessions: false,
+            up_shutdown_backup_sessions: false,
         }
     }
 }
@@ -523,6 +537,9 @@ pub struct HttpCheck {
     pub body: String,
     /// `http-check expect` rules (all must pass); empty means "2xx or 3xx".
     pub expect: Vec<Expect>,
+    /// `http-check disable-on-404`: a 404 from an up server puts it in NOLB (no new
+    /// traffic, still up).
+    pub disable_on_404: bool,
 }
 
 impl Default for HttpCheck {
@@ -534,6 +551,7 @@ impl Default for HttpCheck {
             headers: Vec::new(),
             body: String::new(),
             expect: Vec::new(),
+            disable_on_404: false,
         }
     }
 }
@@ -568,9 +586,14 @@ impl std::fmt::Debug for Regex {
 
 #[derive(Clone, Debug)]
 pub enum TcpCheckRule {
-    Connect { port: Option<u16>, send_proxy: bool },
+    Connect {
+        port: Option<u16>,
+        send_proxy: bool,
+    },
     Send(Vec<u8>),
     Expect(Expect),
+    /// A step of a predefined check (`option redis-check`, …; see `check_presets`).
+    Preset(super::check_presets::Step),
 }
 
 /// A reference to a backend by name, resolved to an index after parsing, with the

@@ -303,7 +303,12 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
             }
         }
         for s in &mut px.servers {
-            let Some(t) = &s.params.tls else { continue };
+            let Some(t) = &s.params.tls else {
+                if s.params.check.sni.is_some() {
+                    d.warn(&s.loc, format!("server '{}/{}': 'check-sni' has no effect without 'check-ssl' or 'ssl'", px.name, s.name));
+                }
+                continue;
+            };
             if d.has_error_at(&s.loc) {
                 continue;
             }
@@ -317,6 +322,15 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
                         d.warn(&s.loc, format!("server '{}/{}': {w}", px.name, s.name));
                     }
                     s.tls_config = Some(c);
+                    if let Some(n) = &s.params.check.sni {
+                        match t.build_with_sni(&g, n) {
+                            Ok(c) => s.params.check.sni_tls = Some(c),
+                            Err(e) => d.error(
+                                &s.loc,
+                                format!("server '{}/{}': 'check-sni {n}': {e}", px.name, s.name),
+                            ),
+                        }
+                    }
                     s.tls_sni = match &t.sni {
                         None => None,
                         Some(Sni::Fixed(n)) => Some(ServerSni::Fixed(n.clone())),

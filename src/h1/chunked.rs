@@ -21,8 +21,8 @@
 use std::fmt;
 use std::ops::Range;
 
-use super::error::{ErrorKind, HttpError, Side};
-use super::head::{Limits, is_field_vchar, is_tchar};
+use super::error::{ErrorKind, HttpError, Message};
+use super::head::{HeadLimits, is_field_vchar, is_tchar};
 
 /// Longest chunk-size line (size digits, extensions) accepted. Extensions have no legitimate
 /// use large enough to need more, and an unbounded line would let a client hold the proxy in
@@ -51,8 +51,8 @@ pub enum ChunkErrorKind {
     MissingCrlfAfterData,
     /// A trailer field that is not `token ":" field-value`, or starts with whitespace.
     InvalidTrailer,
-    /// The trailer section is larger than `Limits::max_head` bytes or has more than
-    /// `Limits::max_headers` fields.
+    /// The trailer section is larger than `HeadLimits::max_head` bytes or has more than
+    /// `HeadLimits::max_headers` fields.
     TrailersTooLarge,
 }
 
@@ -69,7 +69,7 @@ impl ChunkError {
     /// As an [`HttpError`] from `side`, for when the proxy can still answer (400 from a
     /// client, 502 from a server). Once part of the message was forwarded it can only abort
     /// both connections.
-    pub fn into_http_error(self, side: Side) -> HttpError {
+    pub fn into_http_error(self, side: Message) -> HttpError {
         let offset = usize::try_from(self.offset).unwrap_or(usize::MAX);
         HttpError::new(ErrorKind::InvalidChunkedBody, side, offset)
     }
@@ -158,7 +158,7 @@ pub struct ChunkedScanner {
 
 impl ChunkedScanner {
     /// A scanner at the start of a chunked body; trailers are bounded by `limits` like a head.
-    pub const fn new(limits: &Limits) -> ChunkedScanner {
+    pub const fn new(limits: &HeadLimits) -> ChunkedScanner {
         ChunkedScanner {
             state: State::SizeStart,
             size: 0,
@@ -175,7 +175,7 @@ impl ChunkedScanner {
 
     /// Start over for a new body, keeping the limits.
     pub fn reset(&mut self) {
-        let limits = Limits {
+        let limits = HeadLimits {
             max_head: self.max_trailer_bytes,
             max_headers: self.max_trailer_fields,
         };

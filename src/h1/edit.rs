@@ -442,7 +442,7 @@ impl<'a, const N: usize> Edits<'a, N> {
 /// Where an [`EditedHeader`] comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Origin {
+pub enum FieldSource {
     /// The received field at this index of the head's headers.
     Received(usize),
     /// Added by an `add`/`set` edit.
@@ -457,7 +457,7 @@ pub struct EditedHeader<'s> {
     /// The value (replaced, if it was).
     pub value: &'s [u8],
     /// Received or added.
-    pub origin: Origin,
+    pub origin: FieldSource,
     /// Whether the value is the received one, unchanged.
     pub unchanged: bool,
 }
@@ -494,7 +494,7 @@ impl<'s, 'a, const N: usize> Iterator for EditedHeaders<'s, 'a, N> {
                 Some(v) => EditedHeader {
                     name,
                     value: edits.resolve(v),
-                    origin: Origin::Received(index),
+                    origin: FieldSource::Received(index),
                     unchanged: false,
                 },
                 None => received(f, self.buf, index),
@@ -516,7 +516,7 @@ impl<'s, 'a, const N: usize> Iterator for EditedHeaders<'s, 'a, N> {
                 return Some(EditedHeader {
                     name,
                     value: edits.resolve(value),
-                    origin: Origin::Added,
+                    origin: FieldSource::Added,
                     unchanged: false,
                 });
             }
@@ -529,7 +529,7 @@ fn received<'s>(f: &HeaderField, buf: &'s [u8], index: usize) -> EditedHeader<'s
     EditedHeader {
         name: f.name.get(buf),
         value: f.value.get(buf),
-        origin: Origin::Received(index),
+        origin: FieldSource::Received(index),
         unchanged: true,
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Every head or body error is final for its connection: once framing cannot be trusted the
 //! only safe move is to answer (if nothing was forwarded yet) and close. So an [`HttpError`]
-//! carries the three things the proxy decides on — the [`Side`] that sent the bad bytes (logs:
+//! carries the three things the proxy decides on — the [`Message`] whose bytes were bad (logs:
 //! HAProxy's `PR` vs `PH` termination states; retries: a server's junk is HAProxy's
 //! `retry-on junk-response`), the status to answer ([`HttpError::status`]) and where in the
 //! buffer it was found (for `show errors`-style captures) — and nothing that needs an
@@ -10,17 +10,17 @@
 
 use std::fmt;
 
-/// Which peer sent the bytes that failed to parse.
+/// Which message failed to parse: a request (from the client) or a response (from a server).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Side {
-    /// The client: a request head or request body. The proxy answers with
-    /// [`HttpError::status`] (400, 413, 414, 422, 431 or 505) and closes.
-    Client,
-    /// A server: a response head or response body. The proxy answers 502 if it has not started
-    /// forwarding the response (HAProxy's `retry-on junk-response` may retry first), and closes
-    /// the server connection in any case.
-    Server,
+pub enum Message {
+    /// A request head or request body. The proxy answers with [`HttpError::status`] (400,
+    /// 413, 414, 422, 431 or 505) and closes.
+    Request,
+    /// A response head or response body. The proxy answers 502 if it has not started
+    /// forwarding the response (HAProxy's `retry-on junk-response` may retry first), and
+    /// closes the server connection in any case.
+    Response,
 }
 
 /// What was wrong with a head. The status each kind maps to is on [`ErrorKind::client_status`];
@@ -44,7 +44,7 @@ pub enum ErrorKind {
     /// (RFC 9110 §15.6.6). HAProxy would treat `HTTP/1.2` as 1.1; httparse cannot, see the
     /// module docs.
     UnsupportedVersion,
-    /// The request line alone does not fit in [`Limits::max_head`](super::Limits). 414, as
+    /// The request line alone does not fit in [`HeadLimits::max_head`](super::HeadLimits). 414, as
     /// HAProxy does when its buffer fills before the end of the request line.
     RequestLineTooLong,
     /// A response status line that is not `HTTP/1.x SP 3DIGIT [SP reason] CRLF`, or a status
@@ -66,10 +66,10 @@ pub enum ErrorKind {
     InvalidHeaderName,
     /// A field value holding a control byte other than HTAB (NUL and DEL included). 400.
     InvalidHeaderValue,
-    /// The head does not fit in [`Limits::max_head`](super::Limits) (`tune.bufsize` minus
+    /// The head does not fit in [`HeadLimits::max_head`](super::HeadLimits) (`tune.bufsize` minus
     /// `tune.maxrewrite`). 431, as HAProxy.
     HeadTooLarge,
-    /// More field lines than [`Limits::max_headers`](super::Limits) (`tune.http.maxhdr` minus
+    /// More field lines than [`HeadLimits::max_headers`](super::HeadLimits) (`tune.http.maxhdr` minus
     /// the start line). 400, as HAProxy documents and does.
     TooManyHeaders,
 
@@ -170,12 +170,12 @@ impl ErrorKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HttpError {
     kind: ErrorKind,
-    side: Side,
+    side: Message,
     offset: u32,
 }
 
 impl HttpError {
-    pub(crate) const fn new(kind: ErrorKind, side: Side, offset: usize) -> HttpError {
+    pub(crate) const fn new(kind: ErrorKind, side: Message, offset: usize) -> HttpError {
         let offset = if offset > u32::MAX as usize {
             u32::MAX
         } else {
@@ -190,7 +190,7 @@ impl HttpError {
     }
 
     /// Who sent it.
-    pub const fn side(&self) -> Side {
+    pub const fn side(&self) -> Message {
         self.side
     }
 
@@ -204,8 +204,8 @@ impl HttpError {
     /// for a server.
     pub const fn status(&self) -> u16 {
         match self.side {
-            Side::Client => self.kind.client_status(),
-            Side::Server => 502,
+            Message::Request => self.kind.client_status(),
+            Message::Response => 502,
         }
     }
 
@@ -220,8 +220,8 @@ impl HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let who = match self.side {
-            Side::Client => "request",
-            Side::Server => "response",
+            Message::Request => "request",
+            Message::Response => "response",
         };
         write!(
             f,

@@ -20,8 +20,8 @@ pub struct Span {
 
 impl Span {
     pub(crate) const fn new(start: usize, end: usize) -> Span {
-        // Callers pass offsets inside a head bounded by `Limits::max_head`, which
-        // `Limits::new` caps at u32::MAX.
+        // Callers pass offsets inside a head bounded by `HeadLimits::max_head`, which
+        // `HeadLimits::new` caps at u32::MAX.
         Span {
             start: start as u32,
             end: end as u32,
@@ -74,9 +74,9 @@ impl Span {
     }
 }
 
-/// Limits that bound a head, from HAProxy's tunables.
+/// HeadLimits that bound a head, from HAProxy's tunables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub struct HeadLimits {
     /// Largest head in bytes, leading empty lines included. HAProxy parses a head inside one
     /// buffer of `tune.bufsize` bytes and keeps `tune.maxrewrite` of it free for rewrites, so
     /// a head larger than `bufsize - maxrewrite` (16384 - 1024 = 15360 by default) is
@@ -88,20 +88,20 @@ pub struct Limits {
     pub max_headers: usize,
 }
 
-impl Limits {
+impl HeadLimits {
     /// HAProxy's defaults: `tune.bufsize 16384`, `tune.maxrewrite 1024`,
     /// `tune.http.maxhdr 101`.
-    pub const HAPROXY_DEFAULT: Limits = Limits::from_haproxy(16384, 1024, 101);
+    pub const HAPROXY_DEFAULT: HeadLimits = HeadLimits::from_haproxy(16384, 1024, 101);
 
     /// From HAProxy's `tune.bufsize`, `tune.maxrewrite` and `tune.http.maxhdr`.
-    pub const fn from_haproxy(bufsize: usize, maxrewrite: usize, maxhdr: usize) -> Limits {
+    pub const fn from_haproxy(bufsize: usize, maxrewrite: usize, maxhdr: usize) -> HeadLimits {
         let max_head = bufsize.saturating_sub(maxrewrite);
-        Limits::new(max_head, maxhdr.saturating_sub(1))
+        HeadLimits::new(max_head, maxhdr.saturating_sub(1))
     }
 
     /// Explicit limits. `max_head` is capped at `u32::MAX` (spans are 32-bit) and both are at
     /// least 1.
-    pub const fn new(max_head: usize, max_headers: usize) -> Limits {
+    pub const fn new(max_head: usize, max_headers: usize) -> HeadLimits {
         let max_head = if max_head > u32::MAX as usize {
             u32::MAX as usize
         } else if max_head == 0 {
@@ -110,16 +110,16 @@ impl Limits {
             max_head
         };
         let max_headers = if max_headers == 0 { 1 } else { max_headers };
-        Limits {
+        HeadLimits {
             max_head,
             max_headers,
         }
     }
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits::HAPROXY_DEFAULT
+impl Default for HeadLimits {
+    fn default() -> HeadLimits {
+        HeadLimits::HAPROXY_DEFAULT
     }
 }
 

@@ -72,7 +72,7 @@
 //! | HTTP/1.1 origin-form without Host, several different Host, invalid Host, Host ≠ target authority | 400 |
 //! | WebSocket upgrade without a 24-byte Sec-WebSocket-Key | 400 |
 //!
-//! Responses: every rejection is [`Side::Server`] and answers 502 — invalid status line
+//! Responses: every rejection is [`Message::Response`] and answers 502 — invalid status line
 //! (including status outside 100..=599 and HTTP/0.9 or HTTP/2 status lines), the field
 //! syntax errors above, head too large, too many fields, bad or differing Content-Length,
 //! Transfer-Encoding with an empty element or `chunked` twice, and any coding other than
@@ -136,12 +136,13 @@ mod tests;
 
 pub use chunked::{Advance, ChunkError, ChunkErrorKind, ChunkedScanner, MAX_CHUNK_LINE};
 pub use edit::{
-    ConnectionHeader, EDIT_ARENA, EditError, EditedHeader, EditedHeaders, Edits, Origin, Val,
+    ConnectionHeader, EDIT_ARENA, EditError, EditedHeader, EditedHeaders, Edits, FieldSource, Val,
 };
-pub use error::{ErrorKind, HttpError, Side};
+pub use error::{ErrorKind, HttpError, Message};
 pub use framing::BodyKind;
 pub use head::{
-    ConnectionOptions, HeaderField, KnownHeader, Limits, Method, Parsed, Span, Version, split_list,
+    ConnectionOptions, HeadLimits, HeaderField, KnownHeader, Method, Parsed, Span, Version,
+    split_list,
 };
 pub use lookup::{cookie_pairs, find_url_param, split_elements};
 pub use pages::{CONTINUE_100, error_page, reason_phrase, write_error, write_response};

@@ -4,14 +4,14 @@
 use std::mem::MaybeUninit;
 
 use super::diagnose;
-use super::error::{ErrorKind, HttpError, Side};
+use super::error::{ErrorKind, HttpError, Message};
 use super::head::{
-    ConnectionOptions, HeaderField, KnownHeader, Limits, Method, Parsed, Span, TransferCodings,
+    ConnectionOptions, HeadLimits, HeaderField, KnownHeader, Method, Parsed, Span, TransferCodings,
     Version, absorb_transfer_encoding, is_default_port, parse_content_length, split_host_port,
     split_list, valid_host,
 };
 
-/// Field slots httparse fills on the stack. Limits above this (a `tune.http.maxhdr` above
+/// Field slots httparse fills on the stack. HeadLimits above this (a `tune.http.maxhdr` above
 /// 129) make each parse allocate its scratch on the heap instead; see [`parse_request`].
 pub(crate) const STACK_HEADERS: usize = 128;
 
@@ -98,7 +98,7 @@ impl RequestHead {
 
     /// An empty head with room for `limits.max_headers` fields, so that parsing never
     /// allocates.
-    pub fn with_capacity(limits: &Limits) -> RequestHead {
+    pub fn with_capacity(limits: &HeadLimits) -> RequestHead {
         let mut head = RequestHead::new();
         head.headers.reserve_exact(limits.max_headers);
         head
@@ -234,7 +234,7 @@ impl RequestHead {
 /// scratch is allocated per call.
 pub fn parse_request(
     buf: &[u8],
-    limits: &Limits,
+    limits: &HeadLimits,
     head: &mut RequestHead,
 ) -> Result<Parsed, HttpError> {
     let window = &buf[..buf.len().min(limits.max_head)];
@@ -250,7 +250,7 @@ pub fn parse_request(
         &mut heap
     };
     let mut req = httparse::Request::new(&mut []);
-    let reject = |kind: ErrorKind, at: usize| HttpError::new(kind, Side::Client, at);
+    let reject = |kind: ErrorKind, at: usize| HttpError::new(kind, Message::Request, at);
     match req.parse_with_uninit_headers(window, slots) {
         Ok(httparse::Status::Complete(head_len)) => {
             build(window, &req, head_len, head).map_err(|(k, at)| reject(k, at))?;

@@ -1,15 +1,15 @@
 //! Response heads. A server is trusted less than it might be: whatever httparse or the
-//! framing rules refuse becomes an error on [`Side::Server`], which the proxy turns into 502.
+//! framing rules refuse becomes an error on [`Message::Response`], which the proxy turns into 502.
 //! Where HAProxy tolerates a server's mistake (Transfer-Encoding with Content-Length), this
 //! does the same.
 
 use std::mem::MaybeUninit;
 
 use super::diagnose;
-use super::error::{ErrorKind, HttpError, Side};
+use super::error::{ErrorKind, HttpError, Message};
 use super::framing::BodyKind;
 use super::head::{
-    ConnectionOptions, HeaderField, KnownHeader, Limits, Method, Parsed, Span, TransferCodings,
+    ConnectionOptions, HeadLimits, HeaderField, KnownHeader, Method, Parsed, Span, TransferCodings,
     Version, absorb_transfer_encoding, parse_content_length,
 };
 use super::request::STACK_HEADERS;
@@ -61,7 +61,7 @@ impl ResponseHead {
     }
 
     /// An empty head with room for `limits.max_headers` fields.
-    pub fn with_capacity(limits: &Limits) -> ResponseHead {
+    pub fn with_capacity(limits: &HeadLimits) -> ResponseHead {
         let mut head = ResponseHead::new();
         head.headers.reserve_exact(limits.max_headers);
         head
@@ -160,11 +160,11 @@ impl ResponseHead {
     }
 }
 
-/// Parse a response head from the bytes received so far. Errors are on [`Side::Server`]: the
+/// Parse a response head from the bytes received so far. Errors are on [`Message::Response`]: the
 /// proxy answers 502 (if it can still answer) and closes the server connection.
 pub fn parse_response(
     buf: &[u8],
-    limits: &Limits,
+    limits: &HeadLimits,
     head: &mut ResponseHead,
 ) -> Result<Parsed, HttpError> {
     let window = &buf[..buf.len().min(limits.max_head)];
@@ -180,7 +180,7 @@ pub fn parse_response(
         &mut heap
     };
     let mut res = httparse::Response::new(&mut []);
-    let reject = |kind: ErrorKind, at: usize| HttpError::new(kind, Side::Server, at);
+    let reject = |kind: ErrorKind, at: usize| HttpError::new(kind, Message::Response, at);
     match httparse::ParserConfig::default()
         .parse_response_with_uninit_headers(&mut res, window, slots)
     {

@@ -8,7 +8,7 @@
 //! `5, 5` or `005` goes out as `5`), so the next hop cannot read the framing differently.
 //! `out` only allocates if its capacity is too small for the head.
 
-use super::edit::{ConnectionHeader, Edits, Origin, field_line};
+use super::edit::{ConnectionHeader, Edits, FieldSource, field_line};
 use super::head::{HeaderField, KnownHeader, split_list};
 use super::request::{RequestHead, TargetForm};
 use super::response::ResponseHead;
@@ -143,7 +143,7 @@ fn write_fields<const N: usize>(
     let upgrading = edits.connection == ConnectionHeader::Upgrade;
     let replace_connection = edits.connection != ConnectionHeader::Unchanged;
     for h in edits.headers(ctx.fields, buf) {
-        if let Origin::Received(i) = h.origin {
+        if let FieldSource::Received(i) = h.origin {
             let f = &ctx.fields[i];
             if edits.strip_hop_by_hop
                 && (f.known.is_hop_by_hop(upgrading)

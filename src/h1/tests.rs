@@ -3,7 +3,7 @@
 
 use super::*;
 
-const LIMITS: Limits = Limits::HAPROXY_DEFAULT;
+const LIMITS: HeadLimits = HeadLimits::HAPROXY_DEFAULT;
 
 fn parse_req(raw: &[u8]) -> Result<Parsed, HttpError> {
     let mut head = RequestHead::new();
@@ -32,7 +32,7 @@ fn rejects(raw: &[u8], kind: ErrorKind, status: u16) {
         Err(e) => {
             assert_eq!(
                 (e.kind(), e.status(), e.side()),
-                (kind, status, Side::Client),
+                (kind, status, Message::Request),
                 "{:?}",
                 String::from_utf8_lossy(raw)
             );
@@ -66,7 +66,7 @@ fn response_rejected(raw: &[u8], kind: ErrorKind) {
     match parse_res(raw) {
         Err(e) => assert_eq!(
             (e.kind(), e.status(), e.side()),
-            (kind, 502, Side::Server),
+            (kind, 502, Message::Response),
             "{:?}",
             String::from_utf8_lossy(raw)
         ),
@@ -541,11 +541,11 @@ fn rejects_too_many_headers() {
 
 #[test]
 fn limits_follow_haproxy_tunables() {
-    let l = Limits::from_haproxy(32768, 2048, 50);
+    let l = HeadLimits::from_haproxy(32768, 2048, 50);
     assert_eq!((l.max_head, l.max_headers), (30720, 49));
     assert_eq!((LIMITS.max_head, LIMITS.max_headers), (16384 - 1024, 100));
     // More fields than httparse's stack scratch holds: parsed with heap scratch.
-    let big = Limits::from_haproxy(1 << 20, 1024, 1000);
+    let big = HeadLimits::from_haproxy(1 << 20, 1024, 1000);
     let mut raw = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
     for i in 0..500 {
         raw.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
@@ -924,7 +924,7 @@ fn errors_never_become_success_as_bytes_arrive() {
                 Ok(Parsed::Complete { .. }) => panic!("accepted a prefix of a bad request"),
                 Err(e) => {
                     failed = true;
-                    assert_eq!(e.side(), Side::Client);
+                    assert_eq!(e.side(), Message::Request);
                 }
             }
         }
@@ -1541,7 +1541,7 @@ fn chunked_rejections() {
 
 #[test]
 fn chunked_trailer_limits() {
-    let small = Limits::new(32, 2);
+    let small = HeadLimits::new(32, 2);
     let mut s = ChunkedScanner::new(&small);
     let e = s.advance(b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n").unwrap_err();
     assert_eq!(e.kind, ChunkErrorKind::TrailersTooLarge);
@@ -1567,9 +1567,9 @@ fn chunked_error_offsets_and_stickiness() {
         }
     );
     assert_eq!(s.advance(b"\r\n").unwrap_err(), e);
-    let h = e.into_http_error(Side::Server);
+    let h = e.into_http_error(Message::Response);
     assert_eq!((h.kind(), h.status()), (ErrorKind::InvalidChunkedBody, 502));
-    assert_eq!(e.into_http_error(Side::Client).status(), 400);
+    assert_eq!(e.into_http_error(Message::Request).status(), 400);
 }
 
 // ---- deterministic mutation runs ------------------------------------------------------------
@@ -1639,7 +1639,7 @@ const REQUEST_SEEDS: &[&[u8]] = &[
 #[test]
 fn mutated_requests_never_panic_and_reserialize_stably() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let limits = Limits::new(512, 16);
+    let limits = HeadLimits::new(512, 16);
     let mut head = RequestHead::new();
     let mut again = RequestHead::new();
     let mut accepted = 0;
@@ -1654,7 +1654,7 @@ fn mutated_requests_never_panic_and_reserialize_stably() {
                 edits.strip_hop_by_hop(rng.below(2) == 0);
                 let mut out = Vec::new();
                 serialize_request(&head, &input, &edits, &mut out);
-                let reparsed = parse_request(&out, &Limits::new(4096, 16), &mut again);
+                let reparsed = parse_request(&out, &HeadLimits::new(4096, 16), &mut again);
                 assert_eq!(
                     reparsed,
                     Ok(Parsed::Complete {
@@ -1693,7 +1693,7 @@ fn mutated_responses_never_panic() {
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
     ];
     let mut rng = Rng(0x0123_4567_89ab_cdef);
-    let limits = Limits::new(256, 8);
+    let limits = HeadLimits::new(256, 8);
     let mut head = ResponseHead::new();
     let mut again = ResponseHead::new();
     let mut accepted = 0;
@@ -1707,7 +1707,7 @@ fn mutated_responses_never_panic() {
                 let mut out = Vec::new();
                 serialize_response(&head, &input, &Edits::<2>::new(), &mut out);
                 assert_eq!(
-                    parse_response(&out, &Limits::new(4096, 16), &mut again),
+                    parse_response(&out, &HeadLimits::new(4096, 16), &mut again),
                     Ok(Parsed::Complete {
                         head_len: out.len()
                     })

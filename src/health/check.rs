@@ -153,6 +153,19 @@ pub fn http_verdict(expect: &[Expect], buf: &[u8], eof: bool) -> Option<Verdict>
     Some(with_code(Verdict::pass("Layer7 check passed")))
 }
 
+/// `http-check disable-on-404` on a verdict: a 404 from a running server passes
+/// "conditionally" (HAProxy's L7OKCD, whatever the `expect` rules say) and asks for NOLB
+/// (`Some(true)`); any other pass asks to leave it (`Some(false)`). A server that is
+/// down is judged as usual: a 404 does not bring it back.
+pub fn soft_stop(v: &mut Verdict, running: bool) -> Option<bool> {
+    if v.code == Some(404) && running {
+        v.ok = true;
+        v.reason = "Layer7 check conditionally passed";
+        return Some(true);
+    }
+    v.ok.then_some(false)
+}
+
 /// `tcp-check expect` over the bytes read since the last send. `None`: read more.
 pub fn tcp_expect(e: &Expect, buf: &[u8], eof: bool, step: usize) -> Option<Verdict> {
     let found = match &e.matcher {
@@ -200,6 +213,7 @@ mod tests {
             headers: vec![("Host".into(), "www".into())],
             body: String::new(),
             expect: vec![],
+            disable_on_404: false,
         };
         assert_eq!(
             http_request(&hc),
@@ -286,6 +300,29 @@ mod tests {
                 .unwrap()
                 .ok
         );
+    }
+
+    #[test]
+    fn a_404_stops_a_running_server_only() {
+        let nf = http_verdict(&[], b"HTTP/1.1 404 Not Found\r\n\r\n", false).unwrap();
+        let mut v = nf.clone();
+        assert_eq!(soft_stop(&mut v, true), Some(true));
+        assert_eq!(
+            v.describe(),
+            "reason: Layer7 check conditionally passed, code: 404, info: \"Not Found\""
+        );
+        assert!(v.ok);
+        let mut v = nf.clone();
+        assert_eq!(soft_stop(&mut v, false), None);
+        assert!(!v.ok);
+        // It wins over an expect rule that would accept or refuse it.
+        let st = [exp(false, ExpectMatch::Status(vec![(200, 200)]))];
+        let mut v = http_verdict(&st, b"HTTP/1.1 404 Not Found\r\n\r\n", false).unwrap();
+        assert_eq!(soft_stop(&mut v, true), Some(true));
+        let mut ok = http_verdict(&[], b"HTTP/1.1 200 OK\r\n\r\n", false).unwrap();
+        assert_eq!(soft_stop(&mut ok, true), Some(false));
+        let mut bad = http_verdict(&[], b"HTTP/1.1 500 E\r\n\r\n", false).unwrap();
+        assert_eq!(soft_stop(&mut bad, true), None);
     }
 
     #[test]

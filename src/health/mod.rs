@@ -6,4 +6,5 @@
 //! `proxy` never uses this module.
 
 pub mod check;
+pub mod presets;
 pub mod prober;

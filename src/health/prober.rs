@@ -4,8 +4,10 @@
 //! logged once, in HAProxy's words.
 
 use super::check::{self, Verdict};
-use crate::cluster::BackendRt;
+use super::presets;
 use crate::cluster::machine::Transition;
+use crate::cluster::{BackendRt, SrvState};
+use crate::config::check_presets::{self as preset, PresetExpect};
 use crate::config::{CheckKind, HttpCheck, ProxyVersion, TcpCheckRule};
 use crate::net::io::ServerIo;
 use crate::net::shard::Shard;
@@ -65,6 +67,15 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
         return;
     }
     let server = p.be.lb.servers[p.srv].clone();
+    let opts = &shard.shared.cfg.proxies[p.be.proxy].servers[p.srv]
+        .params
+        .check;
+    let (down_kills, up_kills_backups) = (
+        opts.down_shutdown_sessions,
+        opts.up_shutdown_backup_sessions,
+    );
+    let soft_stop = p.kind == CheckKind::Http && p.http.disable_on_404;
+    let tls = check_tls(&p, opts);
     let mut last_ok: Option<bool> = None;
     loop {
         let unresolved = server.admin() & crate::cluster::state::admin::RMAINT != 0;
@@ -78,15 +89,38 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
             continue;
         }
         let t0 = Instant::now();
-        let verdict = future::or(async { Some(check_once(&p).await) }, async {
+        let verdict = future::or(async { Some(check_once(&p, tls).await) }, async {
             control.wait_stop().await;
             None
         })
         .await;
-        let Some(verdict) = verdict else { return };
+        let Some(mut verdict) = verdict else { return };
+        let nolb = if soft_stop {
+            check::soft_stop(&mut verdict, server.state() == SrvState::Up)
+        } else {
+            None
+        };
         let took = t0.elapsed();
         let status = crate::cluster::CheckStatus::from_reason(verdict.reason, verdict.ok);
         server.set_last_check(status);
+        // Before the health moves: a server coming back up comes back out of NOLB, and
+        // one that is down does not enter it.
+        if let Some(on) = nolb.filter(|&on| !on || server.state() == SrvState::Up)
+            && server.set_stopping(on)
+            && server.state() == SrvState::Up
+        {
+            p.be.lb.rebuild();
+            let msg = format!(
+                "Server {}/{} is {}, {}, check duration: {}ms.",
+                p.be.name,
+                server.name,
+                if on { "stopping" } else { "UP" },
+                verdict.describe(),
+                took.as_millis()
+            );
+            log::warn!("{msg}");
+            shard.log(p.be.proxy, crate::log::syslog::NOTICE, &msg);
+        }
         let t = server.check_result(verdict.ok);
         shard.shared.counters.shard(shard.id).checked(
             p.be.proxy,
@@ -123,6 +157,24 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
                     took.as_millis()
                 ),
             );
+        }
+        match t {
+            Some(Transition::WentDown) if down_kills => {
+                // on-marked-down shutdown-sessions: the server's connections end now.
+                server.shutdown_sessions();
+                control.wake_all();
+            }
+            Some(Transition::WentUp)
+                if up_kills_backups && !server.backup && server.weight() > 0 =>
+            {
+                // on-marked-up shutdown-backup-sessions: traffic comes back to the
+                // active server.
+                for b in p.be.lb.servers.iter().filter(|s| s.backup) {
+                    b.shutdown_sessions();
+                }
+                control.wake_all();
+            }
+            _ => {}
         }
         let mut next = server.health().interval(p.inter, p.fastinter, p.downinter);
         if server
@@ -163,12 +215,15 @@ async fn with_deadline<T>(deadline: Instant, f: impl std::future::Future<Output 
 
 /// Connects (and sends the PROXY header of `check-send-proxy`, then runs the TLS handshake
 /// with `tls`) through the proxies' own connect; errors are verdicts.
+/// What a check's TLS handshake uses: the client configuration and the SNI.
+type CheckTls<'a> = Option<(&'a Arc<rustls::ClientConfig>, Option<&'a [u8]>)>;
+
 async fn connect(
     p: &Probe,
     addr: SocketAddr,
     start: Instant,
     send_proxy: Option<ProxyVersion>,
-    tls: bool,
+    tls: CheckTls<'_>,
 ) -> Result<ServerIo, Verdict> {
     let limit = match p.timeout_check {
         Some(_) => p.timeout_connect.unwrap_or(p.inter).min(p.inter),
@@ -183,11 +238,7 @@ async fn connect(
         budget: Budget::Until(start + limit),
         keepalive: false,
         header: send_proxy.map(Header::Check),
-        tls: p
-            .tls
-            .as_ref()
-            .filter(|_| tls)
-            .map(|t| (&t.config, t.fixed_sni())),
+        tls,
     };
     upstream::open(target).await.map_err(|e| {
         let timeout = e.error.kind() == std::io::ErrorKind::TimedOut;
@@ -224,17 +275,28 @@ impl Probe {
     }
 }
 
-/// One check; never panics, every failure is a verdict.
-pub async fn check_once(p: &Probe) -> Verdict {
+/// The TLS of checks: the server's (its fixed `sni`), or with `check-sni` its own
+/// configuration and name.
+fn check_tls<'a>(p: &'a Probe, opts: &'a crate::config::CheckParams) -> CheckTls<'a> {
+    let t = p.tls.as_ref()?;
+    Some(match (&opts.sni, &opts.sni_tls) {
+        (Some(name), Some(config)) => (config, Some(name.as_bytes())),
+        _ => (&t.config, t.fixed_sni()),
+    })
+}
+
+/// One check with TLS as `tls` says (see [`check_tls`]); never panics, every failure is a
+/// verdict.
+pub async fn check_once(p: &Probe, tls: CheckTls<'_>) -> Verdict {
     let start = Instant::now();
     match p.kind {
-        CheckKind::Connect => match connect(p, p.target(), start, p.send_proxy, true).await {
+        CheckKind::Connect => match connect(p, p.target(), start, p.send_proxy, tls).await {
             Ok(ServerIo::Tls(_)) => Verdict::pass("Layer6 check passed"),
             Ok(_) => Verdict::pass("Layer4 check passed"),
             Err(v) => v,
         },
         CheckKind::Http => {
-            let mut s = match connect(p, p.target(), start, p.send_proxy, true).await {
+            let mut s = match connect(p, p.target(), start, p.send_proxy, tls).await {
                 Ok(s) => s,
                 Err(v) => return v,
             };
@@ -280,13 +342,24 @@ pub async fn check_once(p: &Probe) -> Verdict {
                 }
             }
         }
-        CheckKind::Tcp => tcp_check(p, start).await,
+        CheckKind::Tcp => tcp_check(p, start, tls).await,
     }
 }
 
-async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
+/// A send or expect rule before any connect rule succeeded.
+fn no_connection(step: usize) -> Verdict {
+    Verdict::fail(
+        "Layer7 invalid response",
+        format!("no connection at step {step}"),
+    )
+}
+
+async fn tcp_check(p: &Probe, start: Instant, tls: CheckTls<'_>) -> Verdict {
     let mut conn: Option<ServerIo> = None;
     let mut buf: Vec<u8> = Vec::new();
+    // The verdict of the last expectation of a predefined check: its message is the
+    // check's when no rule follows.
+    let mut last: Option<Verdict> = None;
     let mut rules: Vec<&TcpCheckRule> = p.tcp.iter().collect();
     // Without a leading connect rule, the check connects first, as in HAProxy.
     let implicit = TcpCheckRule::Connect {
@@ -308,11 +381,12 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                     p.send_proxy
                 };
                 // TLS for the implicit first connection (`check-ssl`), as HAProxy.
-                let tls = std::ptr::eq(*rule, &implicit);
+                let tls = tls.filter(|_| std::ptr::eq(*rule, &implicit));
                 match connect(p, addr, start, sp, tls).await {
                     Ok(s) => {
                         conn = Some(s);
                         buf.clear();
+                        last = None;
                     }
                     Err(mut v) => {
                         if let Some(info) = &mut v.info {
@@ -322,12 +396,20 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                     }
                 }
             }
-            TcpCheckRule::Send(data) => {
+            TcpCheckRule::Send(_) | TcpCheckRule::Preset(preset::Step::SendSslHello) => {
+                let hello;
+                let data = match rule {
+                    TcpCheckRule::Send(d) => d,
+                    _ => {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs() as u32);
+                        hello = crate::config::check_presets::ssl_hello(now);
+                        &hello
+                    }
+                };
                 let Some(s) = conn.as_mut() else {
-                    return Verdict::fail(
-                        "Layer7 invalid response",
-                        format!("no connection at step {step}"),
-                    );
+                    return no_connection(step);
                 };
                 match with_deadline(exchange_deadline(p, start), s.write_all(data)).await {
                     None => {
@@ -345,13 +427,48 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
                     Some(Ok(())) => {}
                 }
                 buf.clear();
+                last = None;
+            }
+            TcpCheckRule::Preset(preset::Step::Expect(e)) => {
+                let Some(s) = conn.as_mut() else {
+                    return no_connection(step);
+                };
+                let deadline = exchange_deadline(p, start);
+                let mut chunk = [0u8; 4096];
+                let mut eof = false;
+                let v = loop {
+                    if let Some(v) = presets::judge(*e, &buf, eof, step) {
+                        break v;
+                    }
+                    match with_deadline(deadline, s.read(&mut chunk)).await {
+                        None => {
+                            let reason = if *e == PresetExpect::SslHello {
+                                "Layer6 timeout"
+                            } else {
+                                "Layer7 timeout"
+                            };
+                            return Verdict::fail(
+                                reason,
+                                format!("at step {step} of tcp-check (expect)"),
+                            );
+                        }
+                        Some(Ok(0)) | Some(Err(_)) => eof = true,
+                        Some(Ok(n)) => {
+                            buf.extend_from_slice(&chunk[..n]);
+                            // HAProxy's tune.chksize: a full buffer is judged as it is.
+                            eof = buf.len() >= 16384;
+                        }
+                    }
+                };
+                if !v.ok {
+                    return v;
+                }
+                last = Some(v);
             }
             TcpCheckRule::Expect(e) => {
+                last = None;
                 let Some(s) = conn.as_mut() else {
-                    return Verdict::fail(
-                        "Layer7 invalid response",
-                        format!("no connection at step {step}"),
-                    );
+                    return no_connection(step);
                 };
                 let deadline = exchange_deadline(p, start);
                 let mut chunk = [0u8; 4096];
@@ -387,5 +504,5 @@ async fn tcp_check(p: &Probe, start: Instant) -> Verdict {
             }
         }
     }
-    Verdict::pass("Layer7 check passed")
+    last.unwrap_or_else(|| Verdict::pass("Layer7 check passed"))
 }

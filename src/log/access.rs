@@ -90,7 +90,7 @@ pub struct Fields<'a> {
     /// Bytes to the client, and from it.
     pub bytes_out: u64,
     pub bytes_in: u64,
-    pub term: [u8; 2],
+    pub term: super::term::Term,
     pub actconn: u32,
     pub feconn: u32,
     pub beconn: u32,
@@ -344,9 +344,9 @@ impl LogVars for Fields<'_> {
             Var::Pid => int(std::process::id() as i64, out),
             Var::Counter => int(REQUESTS.fetch_add(1, Ordering::Relaxed) as i64, out),
             Var::LogCount => int(LINES.load(Ordering::Relaxed) as i64, out),
-            Var::TermState => out.extend_from_slice(&self.term),
+            Var::TermState => out.extend_from_slice(&self.term.bytes()),
             Var::TermStateCookie => {
-                out.extend_from_slice(&self.term);
+                out.extend_from_slice(&self.term.bytes());
                 out.extend_from_slice(b"--");
             }
             Var::ActConn => int(self.actconn as i64, out),
@@ -574,7 +574,7 @@ mod tests {
             status: 200,
             bytes_out: 500,
             bytes_in: 80,
-            term: *b"--",
+            term: crate::log::term::Term::NORMAL,
             actconn: 1,
             feconn: 1,
             beconn: 0,

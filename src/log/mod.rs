@@ -12,6 +12,7 @@ pub mod access;
 pub mod framing;
 pub mod stdio;
 pub mod syslog;
+pub mod term;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -201,11 +201,6 @@ pub enum ServerIo {
 }
 
 impl ServerIo {
-    pub fn fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.tcp().as_raw_fd()
-    }
-
     pub fn tcp(&self) -> &TcpStream {
         match self {
             ServerIo::Plain(s) => s,

@@ -2,9 +2,13 @@
 //! connection I/O (`io`), the one connect to a server (`upstream`: TCP, socket options, the
 //! PROXY header in clear, then TLS), TLS accept and the kTLS hand-off (`tls`), pipes and the
 //! splice/copy pumps (`pipes`, `pump`, `copy`), the shard's spare buffers (`buffers`), the
-//! idle server connections of mode http (`pool`) and the shard's context (`shard`). Knows
+//! idle server connections of mode http (`pool`), the shard's context (`shard`) and the
+//! error both modes pass along the proxy path (`error`: side, retry, termination state,
+//! HTTP status). Knows
 //! nothing of modes, rules or checks; built on `cluster` (per-generation state), `log`,
 //! `config`, `tls`, `proxy_protocol` and `sys`; used by `proxy`, `health` and `runtime`.
+
+pub mod error;
 
 /// `AsyncRead` + `AsyncWrite` for an enum whose every variant holds one stream (a `Box`ed
 /// stream works too: `Box<T>` forwards both traits): each call goes to that stream.

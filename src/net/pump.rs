@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 /// Which connection a problem happened on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+pub enum Peer {
     Client,
     Server,
 }
@@ -58,9 +58,9 @@ pub enum End {
     /// Both directions finished (each side shut down its sending half).
     Closed,
     /// A side was inactive for longer than its timeout.
-    Timeout(Side),
+    Timeout(Peer),
     /// A socket error (reset, broken pipe…) on that side.
-    Error(Side, io::Error),
+    Error(Peer, io::Error),
 }
 
 /// The inactivity limits of a tunnel (None = no limit), resolved from the frontend and
@@ -642,16 +642,16 @@ impl<'a> Tunnel<'a> {
     }
 
     /// The next expiry and the side it belongs to, from the last activity of each side.
-    fn next_expiry(&self) -> Option<(Instant, Side)> {
+    fn next_expiry(&self) -> Option<(Instant, Peer)> {
         let half = self.c2s.done() || self.s2c.done();
         let c = self
             .timeouts
             .client(half)
-            .map(|t| (self.last_client + t, Side::Client));
+            .map(|t| (self.last_client + t, Peer::Client));
         let s = self
             .timeouts
             .server(half)
-            .map(|t| (self.last_server + t, Side::Server));
+            .map(|t| (self.last_server + t, Peer::Server));
         match (c, s) {
             (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
             (a, b) => a.or(b),
@@ -679,10 +679,10 @@ impl Future for Tunnel<'_> {
             }
             match r {
                 Poll::Ready(Err(DirErr::Src(e))) => {
-                    return Poll::Ready(End::Error(Side::Client, e));
+                    return Poll::Ready(End::Error(Peer::Client, e));
                 }
                 Poll::Ready(Err(DirErr::Dst(e))) => {
-                    return Poll::Ready(End::Error(Side::Server, e));
+                    return Poll::Ready(End::Error(Peer::Server, e));
                 }
                 _ => {}
             }
@@ -701,10 +701,10 @@ impl Future for Tunnel<'_> {
             }
             match r {
                 Poll::Ready(Err(DirErr::Src(e))) => {
-                    return Poll::Ready(End::Error(Side::Server, e));
+                    return Poll::Ready(End::Error(Peer::Server, e));
                 }
                 Poll::Ready(Err(DirErr::Dst(e))) => {
-                    return Poll::Ready(End::Error(Side::Client, e));
+                    return Poll::Ready(End::Error(Peer::Client, e));
                 }
                 _ => {}
             }

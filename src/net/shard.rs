@@ -103,6 +103,24 @@ impl Shard {
     }
 }
 
+/// A failed connect or an invalid answer from server `srv` (`observe layer4|layer7`): when
+/// the errors reach the server's limit, it goes down and the change is announced.
+pub fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
+    let server = &be.lb.servers[srv];
+    if let Some(t) = server.observed_error() {
+        announce(
+            shard,
+            be,
+            srv,
+            t,
+            &format!(
+                "reason: Health analyze, info: \"Detected {} consecutive errors, last one was: L4 unsuccessful connection\"",
+                server.observe.error_limit
+            ),
+        );
+    }
+}
+
 /// Acts on a state change: rebuilds the backend's tables, logs once (stderr and the
 /// backend's log targets), lets queued connections try the recovered server.
 pub fn announce(shard: &Shard, be: &BackendRt, srv: usize, t: Transition, detail: &str) {

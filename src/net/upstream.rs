@@ -6,6 +6,7 @@
 
 use crate::cluster::BackendRt;
 use crate::config::ProxyVersion;
+use crate::net::error::ProxyError;
 use crate::net::io::{ServerIo, write_all};
 use glommio::net::TcpStream;
 use std::io;
@@ -16,15 +17,15 @@ use std::time::{Duration, Instant};
 /// Connects to server `srv` of `be` for a client `src` that reached `dst` (the addresses
 /// the PROXY header carries; `dst`'s port is the server's when it has none). `sni`
 /// overrides the server's fixed `sni` (an expression evaluated by the caller). The TCP
-/// connect and the TLS handshake each get `timeout connect`; a timeout is
-/// `ErrorKind::TimedOut`.
+/// connect and the TLS handshake each get `timeout connect`; any failure is a failed
+/// connect ([`ProxyError::connect`]).
 pub async fn connect(
     be: &BackendRt,
     srv: usize,
     src: SocketAddr,
     dst: SocketAddr,
     sni: Option<&[u8]>,
-) -> io::Result<ServerIo> {
+) -> Result<ServerIo, ProxyError> {
     let tls = be.traffic_tls(srv);
     open(Target {
         addr: be.lb.servers[srv].addr_for(dst.port()),
@@ -35,7 +36,7 @@ pub async fn connect(
         tls: tls.map(|t| (&t.config, sni.or(t.fixed_sni()))),
     })
     .await
-    .map_err(|e| e.error)
+    .map_err(|e| ProxyError::connect(e.error))
 }
 
 /// What a connect writes in clear before TLS: the PROXY header.

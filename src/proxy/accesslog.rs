@@ -30,7 +30,7 @@ pub struct Stream<'a> {
     pub status: u16,
     pub bytes_in: u64,
     pub bytes_out: u64,
-    pub term: [u8; 2],
+    pub term: crate::log::term::Term,
     pub backend: Option<&'a BackendRt>,
     pub server: Option<usize>,
     pub retries: u32,

@@ -6,10 +6,11 @@ use crate::cluster::FrontendRt;
 use crate::cluster::counters::ShardStats;
 use crate::cluster::sessions::{Handle, NewSess};
 use crate::config::Mode;
+use crate::log::term::{Cause, Phase, Term};
 use crate::net::shard::Shard;
 use crate::net::tls::Client;
 use crate::proxy::http::h2::session as h2_session;
-use crate::proxy::http::session::{ConnInfo, TlsInfo, session as http_session};
+use crate::proxy::http::session::{ClientInfo, TlsInfo, session as http_session};
 use crate::proxy::{inspect, tcp};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
@@ -43,9 +44,9 @@ async fn read_proxy_header(
     client: &mut TcpStream,
     timeout: Duration,
 ) -> Result<(Option<(SocketAddr, SocketAddr)>, Vec<u8>), String> {
-    use crate::proxy_protocol::{Limits, Parse, parse};
+    use crate::proxy_protocol::{HeaderLimits, Parse, parse};
     use futures_lite::AsyncReadExt;
-    let limits = Limits::new();
+    let limits = HeaderLimits::new();
     let deadline = Instant::now() + timeout;
     let mut buf = vec![0u8; 536];
     let mut n = 0;
@@ -80,7 +81,7 @@ async fn read_proxy_header(
 }
 
 /// Where a connection comes from, once its PROXY header (if any) was read.
-pub struct Origin {
+pub struct ClientOrigin {
     /// The client (from the PROXY header, else the socket's peer).
     pub src: SocketAddr,
     /// The address it connected to, when the PROXY header said; else looked up on demand.
@@ -169,7 +170,8 @@ pub async fn handle(
             Err(e) => {
                 // Never reaches a backend: the connection is closed.
                 log::debug!("{}: {peer}: {e}; closing", fe.name);
-                tcp::log_rejected(&shard, &fe, peer, accept_date, accepted, *b"PR");
+                let term = Term::new(Cause::Proxy, Phase::Request);
+                tcp::log_rejected(&shard, &fe, peer, accept_date, accepted, term);
                 return;
             }
         }
@@ -286,7 +288,7 @@ async fn serve(
     let sess = entry.handle();
     match fe.mode {
         Mode::Tcp => {
-            let from = Origin {
+            let from = ClientOrigin {
                 src,
                 dst,
                 early,
@@ -304,7 +306,7 @@ async fn serve(
                 tcp.local_addr()
                     .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
             });
-            let info = ConnInfo {
+            let info = ClientInfo {
                 src,
                 dst,
                 tls,
@@ -327,7 +329,7 @@ async fn http(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     client: Client,
-    info: ConnInfo,
+    info: ClientInfo,
     early: Vec<u8>,
     h2: bool,
 ) {

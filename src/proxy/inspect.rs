@@ -14,12 +14,13 @@
 
 use crate::acl::{Acls, ConnInfo, ContentSample, Sample, Tri, payload::RECV_LIMIT};
 use crate::config::{TcpAction, TcpRule};
+use crate::log::term::{Cause, Phase, Term};
 use futures_lite::AsyncReadExt;
 use std::time::{Duration, Instant};
 
 /// What a rule set decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum TcpVerdict {
     /// Go on (an `accept` rule, or no rule applied).
     Accept,
     /// `reject`: close.
@@ -56,37 +57,37 @@ pub fn run_final(
     acls: &Acls,
     s: &dyn Sample,
     expect_proxy: &mut bool,
-) -> Verdict {
+) -> TcpVerdict {
     for r in rules {
         if applies(r, acls, s) != Some(true) {
             continue;
         }
         match r.action {
-            TcpAction::Accept => return Verdict::Accept,
-            TcpAction::Reject => return Verdict::Reject,
-            TcpAction::SilentDrop => return Verdict::SilentDrop,
+            TcpAction::Accept => return TcpVerdict::Accept,
+            TcpAction::Reject => return TcpVerdict::Reject,
+            TcpAction::SilentDrop => return TcpVerdict::SilentDrop,
             TcpAction::ExpectProxy => *expect_proxy = true,
         }
     }
-    Verdict::Accept
+    TcpVerdict::Accept
 }
 
 /// One evaluation of `content` rules on what is buffered: a verdict, or `None` to wait for
 /// more bytes (never when `s` says its bytes are the last).
-pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<Verdict> {
+pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<TcpVerdict> {
     for r in rules {
         if !applies(r, acls, s)? {
             continue;
         }
         match r.action {
-            TcpAction::Accept => return Some(Verdict::Accept),
-            TcpAction::Reject => return Some(Verdict::Reject),
-            TcpAction::SilentDrop => return Some(Verdict::SilentDrop),
+            TcpAction::Accept => return Some(TcpVerdict::Accept),
+            TcpAction::Reject => return Some(TcpVerdict::Reject),
+            TcpAction::SilentDrop => return Some(TcpVerdict::SilentDrop),
             // Refused by the parser outside connection rules.
             TcpAction::ExpectProxy => {}
         }
     }
-    Some(Verdict::Accept)
+    Some(TcpVerdict::Accept)
 }
 
 /// What content inspection works with.
@@ -110,7 +111,7 @@ impl Inspect<'_> {
         &self,
         client: &mut R,
         buf: &mut Vec<u8>,
-    ) -> Result<Verdict, Abort> {
+    ) -> Result<TcpVerdict, Abort> {
         let start = Instant::now();
         let inspect_end = self.delay.map(|d| start + d);
         let mut closed = false;
@@ -191,14 +192,14 @@ pub fn early_rules(
         stick: None,
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
-        Verdict::Accept => true,
-        Verdict::Reject => {
+        TcpVerdict::Accept => true,
+        TcpVerdict::Reject => {
             if connection_level {
                 reset_on_close(fd);
             }
             false
         }
-        Verdict::SilentDrop => {
+        TcpVerdict::SilentDrop => {
             silent_drop(fd);
             false
         }
@@ -211,7 +212,7 @@ pub enum Routed {
     Backend(Option<usize>),
     /// Closed by a rule or the client: the log's termination state, and whether a rule
     /// denied it.
-    Closed { term: [u8; 2], denied: bool },
+    Closed { term: Term, denied: bool },
 }
 
 /// mode tcp: the frontend's `tcp-request content` rules on the client's first bytes (kept
@@ -241,26 +242,26 @@ pub async fn route_tcp(
             stopping,
         };
         match i.run(client, early).await {
-            Ok(Verdict::Accept) => None,
-            Ok(Verdict::Reject) => Some(Routed::Closed {
-                term: *b"PR",
+            Ok(TcpVerdict::Accept) => None,
+            Ok(TcpVerdict::Reject) => Some(Routed::Closed {
+                term: Term::new(Cause::Proxy, Phase::Request),
                 denied: true,
             }),
-            Ok(Verdict::SilentDrop) => {
+            Ok(TcpVerdict::SilentDrop) => {
                 silent_drop(crate::sys::fd(client.tcp()));
                 Some(Routed::Closed {
-                    term: *b"PR",
+                    term: Term::new(Cause::Proxy, Phase::Request),
                     denied: true,
                 })
             }
             Err(Abort::ClientTimeout) => Some(Routed::Closed {
-                term: *b"cR",
+                term: Term::new(Cause::ClientTimeout, Phase::Request),
                 denied: false,
             }),
             Err(Abort::ClientError(e)) => {
                 log::debug!("{}: reading the client's first bytes: {e}", fe.name);
                 Some(Routed::Closed {
-                    term: *b"CR",
+                    term: Term::new(Cause::Client, Phase::Request),
                     denied: false,
                 })
             }

@@ -9,9 +9,6 @@ pub mod http;
 pub mod inspect;
 pub mod tcp;
 
-// Moved to `net`; the old paths stay for the mode http session until its split lands.
-pub use crate::net::{copy, upstream};
-
 /// Where the next attempt goes, after [`retry_after_failure`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryTo {

@@ -8,14 +8,16 @@
 //!  └NoServer──┴──────────────────────────────▶ Close (SC / sQ)
 //! ```
 //!
-//! The termination state in the log uses HAProxy's two letters: who ended it (C client,
-//! S server, c/s their timeouts, P proxy) and in which phase (Q queue, C connect, D data).
+//! The termination state in the log is `log::term::Term`, as in mode http: who ended it (C
+//! client, S server, c/s their timeouts, P proxy, K killed) and in which phase (R request
+//! inspection, Q queue, C connect, D data).
 
 use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
+use crate::log::term::{Cause, Phase, Term};
 use crate::net::io::ServerIo;
-use crate::net::pump::{End, Side, Splice, Timeouts, Tunnel};
+use crate::net::pump::{End, Peer, Splice, Timeouts, Tunnel};
 use crate::net::shard::Shard;
 use crate::net::tls::Client;
 use crate::proxy::RetryTo;
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// What happened to a connection, for the log.
 struct Outcome {
-    term: [u8; 2],
+    term: Term,
     /// The `bind` the client came through (its listener counters).
     listener: usize,
     backend: Option<Arc<BackendRt>>,
@@ -68,9 +70,9 @@ pub async fn session(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     mut client: Client,
-    from: crate::proxy::conn::Origin,
+    from: crate::proxy::conn::ClientOrigin,
 ) {
-    let crate::proxy::conn::Origin {
+    let crate::proxy::conn::ClientOrigin {
         src: peer,
         mut dst,
         mut early,
@@ -81,7 +83,7 @@ pub async fn session(
         bind,
     } = from;
     let mut out = Outcome {
-        term: *b"--",
+        term: Term::NORMAL,
         listener: bind,
         backend: None,
         server: None,
@@ -96,8 +98,7 @@ pub async fn session(
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
     let mut backend = fe.backend;
-    let px = &shard.shared.cfg.proxies[fe.proxy];
-    if !px.tcp_request.content.is_empty() || px.use_backends.iter().any(|u| u.cond.is_some()) {
+    if fe.inspects_content {
         let conn = crate::acl::ConnInfo {
             src: Some(peer),
             dst: Some(local_addr(client.tcp(), &mut dst)),
@@ -116,7 +117,7 @@ pub async fn session(
     }
     let Some(be) = backend.and_then(|i| shard.shared.backends[i].clone()) else {
         // A frontend without a backend closes its connections, as HAProxy does.
-        out.term = *b"PR";
+        out.term = Term::new(Cause::Proxy, Phase::Request);
         finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
         return;
     };
@@ -137,7 +138,7 @@ pub async fn session(
                 Pick::Server(srv) => State::Connect { srv },
                 Pick::Full => State::Queue,
                 Pick::NoServer => {
-                    out.term = *b"SC";
+                    out.term = Term::new(Cause::Server, Phase::Connect);
                     State::Close
                 }
             },
@@ -154,11 +155,11 @@ pub async fn session(
                         State::Connect { srv }
                     }
                     Some(_) => {
-                        out.term = *b"SC";
+                        out.term = Term::new(Cause::Server, Phase::Connect);
                         State::Close
                     }
                     None => {
-                        out.term = *b"sQ";
+                        out.term = Term::new(Cause::ServerTimeout, Phase::Queue);
                         State::Close
                     }
                 }
@@ -193,12 +194,13 @@ pub async fn session(
                             Err(e) => {
                                 log::debug!("{}/{}: {e}", be.name, server.name);
                                 release(&be, srv);
-                                out.term = *b"SD";
+                                out.term = Term::new(Cause::Server, Phase::Data);
                                 State::Close
                             }
                         }
                     }
-                    // Refused, timed out, or a failed TLS handshake: a failed connect.
+                    // Refused, timed out, or a failed TLS handshake: a failed connect, which
+                    // the retry rule may retry (mode tcp has no retry-on).
                     Err(e) => {
                         log::debug!(
                             "{}/{}: connect to {} failed: {e}",
@@ -206,29 +208,12 @@ pub async fn session(
                             server.name,
                             server.dest(dst.port())
                         );
-                        if let Some(t) = server.observed_error() {
-                            crate::net::shard::announce(
-                                &shard,
-                                &be,
-                                srv,
-                                t,
-                                &format!(
-                                    "reason: Health analyze, info: \"Detected {} consecutive errors, last one was: L4 unsuccessful connection\"",
-                                    server.observe.error_limit
-                                ),
-                            );
-                        }
-                        let timeout = e.kind() == std::io::ErrorKind::TimedOut;
-                        let failure = if timeout {
-                            Failure::Timeout
-                        } else {
-                            Failure::Error
-                        };
-                        match retry(&be, srv, failure, &mut out).await {
+                        crate::net::shard::observe_error(&shard, &be, srv);
+                        match retry(&be, srv, e.failure(), &mut out).await {
                             Some(next) => next,
                             None => {
                                 release(&be, srv);
-                                out.term = if timeout { *b"sC" } else { *b"SC" };
+                                out.term = e.term;
                                 State::Close
                             }
                         }
@@ -318,27 +303,27 @@ pub async fn session(
                         match r {
                             Some(Ok(())) => End::Closed,
                             Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-                                End::Timeout(Side::Client)
+                                End::Timeout(Peer::Client)
                             }
-                            Some(Err(e)) => End::Error(Side::Client, e),
-                            None => End::Timeout(Side::Client),
+                            Some(Err(e)) => End::Error(Peer::Client, e),
+                            None => End::Timeout(Peer::Client),
                         }
                     }
                 };
                 out.term = match end {
                     // Killed from the runtime API (HAProxy's 'K').
-                    _ if killed.get() => *b"KD",
-                    End::Closed => *b"--",
-                    End::Timeout(Side::Client) => *b"cD",
-                    End::Timeout(Side::Server) => *b"sD",
-                    End::Error(Side::Client, _) => *b"CD",
-                    End::Error(Side::Server, _) => *b"SD",
+                    _ if killed.get() => Term::new(Cause::Killed, Phase::Data),
+                    End::Closed => Term::NORMAL,
+                    End::Timeout(Peer::Client) => Term::new(Cause::ClientTimeout, Phase::Data),
+                    End::Timeout(Peer::Server) => Term::new(Cause::ServerTimeout, Phase::Data),
+                    End::Error(Peer::Client, _) => Term::new(Cause::Client, Phase::Data),
+                    End::Error(Peer::Server, _) => Term::new(Cause::Server, Phase::Data),
                 };
                 drop(server);
                 // A server that dies with this connection still in its accept queue resets
                 // it before a byte went either way: nothing reached it, so it is retried
                 // like a failed connect instead of costing the client its connection.
-                let reset_untouched = matches!(&end, End::Error(Side::Server, e)
+                let reset_untouched = matches!(&end, End::Error(Peer::Server, e)
                         if e.raw_os_error() == Some(libc::ECONNRESET))
                     && out.bytes_in == 0
                     && out.bytes_out == 0
@@ -375,7 +360,7 @@ async fn run_tunnel(
 ) -> End {
     let end = futures_lite::future::or(&mut tunnel, async {
         grace.await;
-        End::Timeout(Side::Client)
+        End::Timeout(Peer::Client)
     })
     .await;
     out.bytes_in = tunnel.c2s.bytes;
@@ -420,7 +405,7 @@ pub fn log_rejected(
     peer: SocketAddr,
     date: SystemTime,
     t0: Instant,
-    term: [u8; 2],
+    term: Term,
 ) {
     let out = Outcome {
         term,

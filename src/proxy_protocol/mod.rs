@@ -16,7 +16,7 @@
 //! The parser rejects as early as the bytes allow, so a client that speaks another protocol
 //! does not hold a connection open: `GET / HTTP/1.1` is invalid at its first byte (neither `P`
 //! nor `\r`), `PROXY TCP4 1.2.3.4x` at the `x`, a v2 header announcing more than
-//! [`Limits::max_header_len`] bytes as soon as its 16-byte preamble is in. A client that sends
+//! [`HeaderLimits::max_header_len`] bytes as soon as its 16-byte preamble is in. A client that sends
 //! `PROX` and stalls gets `Incomplete`, and the caller's timeout decides (the spec suggests at
 //! least 3 s, to cover a TCP retransmit).
 //!
@@ -72,13 +72,13 @@ pub enum Parse<'a> {
     Invalid(Error),
 }
 
-/// Limits on what the parser accepts.
+/// HeaderLimits on what the parser accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub struct HeaderLimits {
     max_header_len: usize,
 }
 
-impl Limits {
+impl HeaderLimits {
     /// Default cap on a whole v2 header (16-byte preamble, addresses and TLVs). The 16-bit
     /// length field allows 64 KiB; HAProxy's effective cap is its buffer size. A real header
     /// (addresses, a CRC, ALPN, SNI, an SSL block, an AWS endpoint id) is a few hundred bytes,
@@ -86,9 +86,9 @@ impl Limits {
     /// custom TLVs without letting a peer make us buffer 64 KiB per connection.
     pub const DEFAULT_MAX_HEADER_LEN: usize = 4096;
 
-    /// Limits with the default cap.
+    /// HeaderLimits with the default cap.
     pub const fn new() -> Self {
-        Limits {
+        HeaderLimits {
             max_header_len: Self::DEFAULT_MAX_HEADER_LEN,
         }
     }
@@ -97,7 +97,7 @@ impl Limits {
     /// [`V2_MAX_LEN`] to accept anything the format can express. v1 lines are always capped at
     /// [`V1_MAX_LEN`] by the spec, whatever this says.
     pub const fn with_max_header_len(self, max_header_len: usize) -> Self {
-        Limits { max_header_len }
+        HeaderLimits { max_header_len }
     }
 
     /// The cap on a whole v2 header, in bytes.
@@ -106,7 +106,7 @@ impl Limits {
     }
 }
 
-impl Default for Limits {
+impl Default for HeaderLimits {
     fn default() -> Self {
         Self::new()
     }
@@ -115,7 +115,7 @@ impl Default for Limits {
 /// Parses a PROXY protocol header (v1 or v2) at the start of `buf`.
 ///
 /// Call it with all bytes received so far on the connection; see the module docs.
-pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parse<'a> {
+pub fn parse<'a>(buf: &'a [u8], limits: &HeaderLimits) -> Parse<'a> {
     // The first byte is enough to tell the versions apart from each other and from most
     // other protocols: v1 starts with "PROXY", v2 with "\r\n\r\n\0\r\nQUIT\n".
     match buf.first() {
@@ -379,7 +379,7 @@ pub enum Error {
     Oversized {
         /// Total header length the sender announced (16 + its length field).
         len: usize,
-        /// [`Limits::max_header_len`] in force.
+        /// [`HeaderLimits::max_header_len`] in force.
         limit: usize,
     },
     /// v2: the length field is shorter than the address block of the announced family.

@@ -37,8 +37,8 @@ impl Rng {
     }
 }
 
-fn limits() -> Limits {
-    Limits::default()
+fn limits() -> HeaderLimits {
+    HeaderLimits::default()
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn canonical(a: Addresses) -> Addresses {
     }
 }
 
-fn expect_complete<'a>(buf: &'a [u8], limits: &Limits) -> (Header<'a>, usize) {
+fn expect_complete<'a>(buf: &'a [u8], limits: &HeaderLimits) -> (Header<'a>, usize) {
     match parse(buf, limits) {
         Parse::Complete { header, len } => (header, len),
         other => panic!("expected Complete, got {other:?} for {buf:02x?}"),
@@ -229,7 +229,7 @@ fn v2_round_trips() {
 /// - decisions are stable as bytes arrive: once `Invalid` or `Complete` for a prefix, the
 ///   longer input gives the same answer (so early rejection never rejects a good header, and
 ///   what follows a header never changes it).
-fn check_properties(buf: &[u8], limits: &Limits, rng: &mut Rng) {
+fn check_properties(buf: &[u8], limits: &HeaderLimits, rng: &mut Rng) {
     let full = parse(buf, limits);
     if let Parse::Complete { len, header } = &full {
         let len = *len;
@@ -285,7 +285,10 @@ fn seeds() -> Vec<Vec<u8>> {
 #[test]
 fn random_bytes_never_panic() {
     let mut rng = Rng(0x5EED_0003);
-    let lim = [limits(), Limits::new().with_max_header_len(V2_MAX_LEN)];
+    let lim = [
+        limits(),
+        HeaderLimits::new().with_max_header_len(V2_MAX_LEN),
+    ];
     for i in 0..50_000 {
         let len = rng.below(300);
         let mut buf = rng.bytes(len);

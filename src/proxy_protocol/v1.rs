@@ -504,11 +504,11 @@ impl Writer<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Limits, parse};
+    use super::super::{HeaderLimits, parse};
     use super::*;
 
     fn complete(buf: &[u8]) -> (Addresses, usize) {
-        match parse(buf, &Limits::default()) {
+        match parse(buf, &HeaderLimits::default()) {
             Parse::Complete { header, len } => {
                 assert_eq!(header.version, Version::V1);
                 assert_eq!(header.command, Command::Proxy);
@@ -520,7 +520,7 @@ mod tests {
     }
 
     fn invalid(buf: &[u8]) -> Error {
-        match parse(buf, &Limits::default()) {
+        match parse(buf, &HeaderLimits::default()) {
             Parse::Invalid(e) => e,
             other => panic!("{:?}: expected Invalid, got {other:?}", show(buf)),
         }
@@ -659,7 +659,7 @@ mod tests {
     fn too_long_without_crlf() {
         let mut line = b"PROXY UNKNOWN ".to_vec();
         line.resize(V1_MAX_LEN - 1, b'x');
-        assert_eq!(parse(&line, &Limits::default()), Parse::Incomplete);
+        assert_eq!(parse(&line, &HeaderLimits::default()), Parse::Incomplete);
         line.push(b'\r');
         // 107 bytes and the CRLF is not complete: it can no longer fit.
         assert_eq!(invalid(&line), Error::TooLong);
@@ -687,7 +687,7 @@ mod tests {
         let hdr_len = wire.len() - b"hello".len();
         for n in 0..hdr_len {
             assert_eq!(
-                parse(&wire[..n], &Limits::default()),
+                parse(&wire[..n], &HeaderLimits::default()),
                 Parse::Incomplete,
                 "prefix {:?}",
                 show(&wire[..n])

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Each field is checked as soon as its byte arrives, and the announced length is checked
-//! against [`Limits`] before waiting for the rest, so a bad or oversized header is refused
+//! against [`HeaderLimits`] before waiting for the rest, so a bad or oversized header is refused
 //! from its first 16 bytes.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::crc32c::{self, Crc32c};
 use super::tlv;
 use super::v1::to_v6;
-use super::{Addresses, Command, Error, Header, Limits, Parse, UnixAddr, Version};
+use super::{Addresses, Command, Error, Header, HeaderLimits, Parse, UnixAddr, Version};
 
 /// The 12 bytes every v2 header starts with.
 pub const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
@@ -56,7 +56,7 @@ fn address_len(fam: u8) -> Option<usize> {
     }
 }
 
-pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parse<'a> {
+pub(super) fn parse<'a>(buf: &'a [u8], limits: &HeaderLimits) -> Parse<'a> {
     let sig = buf.len().min(V2_SIGNATURE.len());
     if buf[..sig] != V2_SIGNATURE[..sig] {
         return Parse::Invalid(Error::NotProxyProtocol);
@@ -455,7 +455,7 @@ mod tests {
     }
 
     fn complete(buf: &[u8]) -> (Header<'_>, usize) {
-        match parse(buf, &Limits::default()) {
+        match parse(buf, &HeaderLimits::default()) {
             Parse::Complete { header, len } => {
                 assert_eq!(header.version, Version::V2);
                 (header, len)
@@ -465,7 +465,7 @@ mod tests {
     }
 
     fn invalid(buf: &[u8]) -> Error {
-        match parse(buf, &Limits::default()) {
+        match parse(buf, &HeaderLimits::default()) {
             Parse::Invalid(e) => e,
             other => panic!("expected Invalid, got {other:?} for {buf:02x?}"),
         }
@@ -636,7 +636,7 @@ mod tests {
             let mut w = good.clone();
             w[i] ^= 0x40;
             assert_eq!(
-                parse(&w, &Limits::default()),
+                parse(&w, &HeaderLimits::default()),
                 Parse::Invalid(Error::NotProxyProtocol),
                 "byte {i}"
             );
@@ -676,7 +676,7 @@ mod tests {
         let wire = tcp4_wire(&[]);
         for n in 0..wire.len() {
             assert_eq!(
-                parse(&wire[..n], &Limits::default()),
+                parse(&wire[..n], &HeaderLimits::default()),
                 Parse::Incomplete,
                 "n={n}"
             );
@@ -754,7 +754,7 @@ mod tests {
             w[i] ^= 0x01;
             assert!(
                 matches!(
-                    parse(&w, &Limits::default()),
+                    parse(&w, &HeaderLimits::default()),
                     Parse::Invalid(Error::BadChecksum | Error::BadTlv)
                 ),
                 "byte {i}"
@@ -824,7 +824,7 @@ mod tests {
 
     #[test]
     fn oversized_is_refused_from_the_preamble() {
-        let limit = Limits::DEFAULT_MAX_HEADER_LEN;
+        let limit = HeaderLimits::DEFAULT_MAX_HEADER_LEN;
         let over = preamble(0x21, 0x11, (limit - 16 + 1) as u16);
         assert_eq!(
             invalid(&over),
@@ -836,10 +836,13 @@ mod tests {
         // At the limit: waits, then completes (12 address bytes and one big NOOP).
         let mut at = tcp4_wire(&tlv_bytes(tlv::NOOP, &vec![0; limit - 16 - 12 - 3]));
         assert_eq!(at.len(), limit);
-        assert_eq!(parse(&at[..16], &Limits::default()), Parse::Incomplete);
+        assert_eq!(
+            parse(&at[..16], &HeaderLimits::default()),
+            Parse::Incomplete
+        );
         assert_eq!(complete(&at).1, limit);
         // The cap is configurable, up to everything the format allows.
-        let big = Limits::new().with_max_header_len(V2_MAX_LEN);
+        let big = HeaderLimits::new().with_max_header_len(V2_MAX_LEN);
         at = tcp4_wire(&tlv_bytes(tlv::NOOP, &vec![0; V2_MAX_LEN - 16 - 12 - 3]));
         assert_eq!(at.len(), V2_MAX_LEN);
         assert!(matches!(
@@ -849,7 +852,7 @@ mod tests {
                 ..
             }
         ));
-        let tight = Limits::new().with_max_header_len(27);
+        let tight = HeaderLimits::new().with_max_header_len(27);
         assert_eq!(
             parse(&tcp4_wire(&[]), &tight),
             Parse::Invalid(Error::Oversized { len: 28, limit: 27 })
@@ -947,7 +950,7 @@ mod tests {
         wire.extend_from_slice(b"\x16\x03\x01"); // a TLS ClientHello follows
         for n in 0..hdr_len {
             assert_eq!(
-                parse(&wire[..n], &Limits::default()),
+                parse(&wire[..n], &HeaderLimits::default()),
                 Parse::Incomplete,
                 "n={n}"
             );

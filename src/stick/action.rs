@@ -4,7 +4,7 @@
 
 use super::table::{Key, Table};
 use super::{StickCtx, Tables, now_ms};
-pub use crate::acl::Origin;
+pub use crate::acl::RuleKind;
 use crate::acl::{FetchExpr, Sample, Value};
 use crate::config::stick::{DataType, StickRule};
 
@@ -159,7 +159,7 @@ mod tests {
         let t = tables.get(0).unwrap();
         let key = t.parse_key("192.0.2.7").unwrap();
         let value = |dt| t.get(&t.lookup(&key, now_ms()).unwrap(), dt, now_ms());
-        for (origin, reqs) in [(Origin::Tcp, 0), (Origin::HttpRequest, 1)] {
+        for (origin, reqs) in [(RuleKind::Tcp, 0), (RuleKind::HttpRequest, 1)] {
             let trackers = Trackers::new();
             let ctx = tables.ctx(&trackers).unwrap();
             let s = RequestSample {

@@ -5,7 +5,7 @@
 use super::action::key_of;
 use super::{Entry, StickCtx, Table};
 use crate::acl::{
-    DataType, GptValue, Op, Origin, Sample, StickAction, StickFetch, StickSource, TableName,
+    DataType, GptValue, Op, RuleKind, Sample, StickAction, StickFetch, StickSource, TableName,
     Target, Value,
 };
 use std::sync::Arc;
@@ -77,7 +77,7 @@ impl StickSource for StickCtx<'_> {
     /// A `track-sc` from an HTTP rule counts the request on the entry it starts tracking,
     /// and a 4xx response as an HTTP error, as HAProxy's `http_action_track_sc` does; one
     /// from `tcp-request` counts the connection only.
-    fn apply(&self, a: &StickAction, s: &dyn Sample, origin: Origin) {
+    fn apply(&self, a: &StickAction, s: &dyn Sample, origin: RuleKind) {
         let ctx = self;
         match a {
             StickAction::Track { slot, key, table } => {
@@ -88,12 +88,12 @@ impl StickSource for StickCtx<'_> {
                 if let Some((t, tr)) = ctx
                     .stream
                     .track(*slot, ctx.tables, table.index, &k, ctx.now)
-                    && origin != Origin::Tcp
+                    && origin != RuleKind::Tcp
                 {
                     let now = ctx.now;
                     t.add(&tr.entry, DataType::HttpReqCnt, 1, now);
                     t.add(&tr.entry, DataType::HttpReqRate, 1, now);
-                    if let Origin::HttpResponse(400..=499) = origin {
+                    if let RuleKind::HttpResponse(400..=499) = origin {
                         t.add(&tr.entry, DataType::HttpErrCnt, 1, now);
                         t.add(&tr.entry, DataType::HttpErrRate, 1, now);
                     }

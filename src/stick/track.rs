@@ -8,7 +8,7 @@
 //! For the `tcp-request connection|session|content track-sc*` actions (parsed by
 //! `config::stick::parse_action("tcp-request connection", words, proxy)` into a
 //! `StickAction`): keep a `Trackers` for the connection, run the rule with
-//! `stick::action::apply(action, sample, Origin::Tcp)` on a sample whose `stick()` is
+//! `stick::action::apply(action, sample, RuleKind::Tcp)` on a sample whose `stick()` is
 //! `tables.ctx(&connection_trackers)`, and hand those trackers to the HTTP session as
 //! [`StickCtx::session`]: `sc_*` fetches then look at the request's slot first and the
 //! connection's next, and [`StickCtx::count_http_request`] (to call as each request's head

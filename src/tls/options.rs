@@ -866,6 +866,15 @@ impl ServerTls {
         Ok(Vec::new())
     }
 
+    /// The configuration of checks that send `check-sni NAME`: this one with NAME as the
+    /// SNI, which is then also the name the certificate must carry (unless `verifyhost`
+    /// names another), as HAProxy verifies checks.
+    pub fn build_with_sni(&self, g: &TlsGlobals, name: &str) -> Result<Arc<ClientConfig>, String> {
+        let mut t = self.clone();
+        t.sni = Some(Sni::Fixed(name.to_string()));
+        t.build(g).map(|(c, _)| c)
+    }
+
     /// Whether this server needs a client configuration (for traffic or for checks).
     pub fn enabled(&self) -> bool {
         self.ssl || self.check_ssl

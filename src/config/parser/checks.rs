@@ -151,9 +151,14 @@ pub(super) fn http_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Dia
                 i += 2;
             }
         }
-        Some(
-            k @ ("connect" | "disable-on-404" | "send-state" | "comment" | "set-var" | "unset-var"),
-        ) => {
+        Some("disable-on-404") => match w.get(1) {
+            None => px.http_check.disable_on_404 = true,
+            Some(a) => d.error(
+                loc,
+                format!("unexpected argument '{a}' after 'http-check disable-on-404'"),
+            ),
+        },
+        Some(k @ ("connect" | "send-state" | "comment" | "set-var" | "unset-var")) => {
             d.error(loc, format!("'http-check {k}' is not supported yet"));
         }
         Some(k) => {

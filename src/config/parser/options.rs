@@ -255,6 +255,36 @@ pub(crate) fn tcp_check(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut
     1
 }
 
+/// `option redis-check`, `mysql-check`, `pgsql-check`, `smtpchk`, `ldap-check`,
+/// `ssl-hello-chk`, `spop-check`: HAProxy's predefined tcp-check rule sets
+/// (`config::check_presets`), which check their own arguments.
+pub(crate) fn check_preset(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> usize {
+    if !on {
+        if px.check == CheckKind::Tcp {
+            px.check = CheckKind::Connect;
+        }
+        return 1;
+    }
+    match crate::config::check_presets::rules(&w[0], &w[1..]) {
+        Some(Ok(rules)) => {
+            px.check = CheckKind::Tcp;
+            px.tcp_check = rules;
+        }
+        Some(Err(e)) => d.error(loc, e),
+        None => d.error(
+            loc,
+            format!("internal error: no rule set for 'option {}'", w[0]),
+        ),
+    }
+    w.len()
+}
+
 pub(crate) fn splice_auto(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.splice.auto = on;
     1

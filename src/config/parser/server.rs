@@ -271,6 +271,37 @@ pub(crate) fn check_send_proxy(s: &mut ServerLine, _: &Param, _: &mut Diags) {
     s.params.check.send_proxy = true;
 }
 
+/// `check-sni NAME`: the SNI of checks over TLS.
+pub(crate) fn check_sni(s: &mut ServerLine, a: &Param, _: &mut Diags) {
+    s.params.check.sni = Some(a.val.to_string());
+}
+
+pub(crate) fn on_marked_down(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match a.val {
+        "shutdown-sessions" => s.params.check.down_shutdown_sessions = true,
+        o => d.error(
+            a.loc,
+            format!(
+                "'{}': 'on-marked-down' expects 'shutdown-sessions', not '{o}'",
+                a.what
+            ),
+        ),
+    }
+}
+
+pub(crate) fn on_marked_up(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match a.val {
+        "shutdown-backup-sessions" => s.params.check.up_shutdown_backup_sessions = true,
+        o => d.error(
+            a.loc,
+            format!(
+                "'{}': 'on-marked-up' expects 'shutdown-backup-sessions', not '{o}'",
+                a.what
+            ),
+        ),
+    }
+}
+
 pub(crate) fn cookie(s: &mut ServerLine, a: &Param, _: &mut Diags) {
     s.params.cookie = Some(a.val.to_string());
 }

@@ -15,7 +15,7 @@
 //! rebuilt head says), writes take the HTTP/1 response the exchange produces and send it
 //! as HEADERS and DATA frames, waiting for the client's flow-control window.
 //!
-//! Limits (HAProxy's `tune.h2.*`, and what mux_h2.c does):
+//! HeadLimits (HAProxy's `tune.h2.*`, and what mux_h2.c does):
 //! - streams are counted by the work still running: over `max-concurrent-streams` the
 //!   connection stops accepting streams until a task ends, however many the client reset
 //!   (rapid reset); h2 refuses what goes beyond the advertised limit and sends GOAWAY
@@ -30,9 +30,9 @@
 //!   `tune.bufsize` of unsent response; per connection, at most `max-concurrent-streams`
 //!   streams' work.
 
-use super::session::{Bufs, ConnInfo, Ctx, Exchange, Txn};
-use super::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
+use super::session::{Bufs, ClientInfo, Ctx, Exchange, Txn};
 use crate::cluster::FrontendRt;
+use crate::h1::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
 use crate::net::shard::Shard;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, future};
@@ -187,7 +187,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let n = if this.pos < this.pre.len() {
-            let n = super::io::copy_pending(&this.pre, &mut this.pos, buf);
+            let n = crate::net::io::copy_pending(&this.pre, &mut this.pos, buf);
             if this.pos == this.pre.len() {
                 this.pre = Vec::new();
                 this.pos = 0;
@@ -299,7 +299,7 @@ pub async fn session<T>(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     io: &mut T,
-    mut info: ConnInfo,
+    mut info: ClientInfo,
     early: Vec<u8>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin,
@@ -497,7 +497,7 @@ async fn drain<T: AsyncRead + Unpin>(io: &mut T, max: usize) {
     let mut buf = [0u8; 4096];
     let mut total = 0;
     while total < max {
-        match super::io::with_deadline(until, io.read(&mut buf)).await {
+        match crate::net::io::with_deadline(until, io.read(&mut buf)).await {
             Ok(0) | Err(_) => break,
             Ok(n) => total += n,
         }
@@ -540,7 +540,11 @@ async fn stream(
     b.inb.extend(&head);
     // A head over the limit is rejected by the parse (431), as for HTTP/1: h2 let through
     // a header list of up to that size, and the HTTP/1 spelling differs a little.
-    let too_large = super::HttpError::new(super::ErrorKind::HeadTooLarge, super::Side::Client, 0);
+    let too_large = crate::h1::HttpError::new(
+        crate::h1::ErrorKind::HeadTooLarge,
+        crate::h1::Message::Request,
+        0,
+    );
     let parsed = match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
         Ok(Parsed::Complete { head_len }) => Ok(head_len),
         Ok(Parsed::Incomplete) => Err(too_large),
@@ -561,8 +565,8 @@ async fn stream(
             log::debug!("{}: {}: bad h2 request: {e}", ctx.fe.name, ctx.info.src);
             let mut txn = txn;
             let mut out = Vec::new();
-            ctx.fail(&mut io, &mut out, &mut txn, None, e.status(), *b"PR")
-                .await;
+            let e = crate::net::error::ProxyError::bad_request(e.status());
+            ctx.fail(&mut io, &mut out, &mut txn, None, &e).await;
         }
     }
     io.finish().await;
@@ -681,7 +685,7 @@ struct StreamIo {
     respond: SendResponse<Bytes>,
     out: Out,
     res: ResponseHead,
-    limits: super::Limits,
+    limits: crate::h1::HeadLimits,
     method: Method,
 }
 
@@ -925,7 +929,7 @@ impl AsyncRead for StreamIo {
         let this = self.get_mut();
         loop {
             if this.pend_pos < this.pend.len() {
-                let n = super::io::copy_pending(&this.pend, &mut this.pend_pos, buf);
+                let n = crate::net::io::copy_pending(&this.pend, &mut this.pend_pos, buf);
                 return Poll::Ready(Ok(n));
             }
             if this.req_done {

@@ -8,8 +8,3 @@ pub mod h2;
 pub mod persist;
 pub mod rules;
 pub mod session;
-
-// The codec moved to `crate::h1` and the connection I/O to `crate::net::io`; these names
-// keep the `super::…` paths of the mode http files as they were.
-pub use crate::h1::*;
-pub use crate::net::io;

@@ -1,8 +1,8 @@
 //! Stickiness by request: the persistence cookie (`cookie NAME insert|rewrite|prefix` with
 //! per-server `cookie VALUE`) and the request hashes of `balance uri|url_param|hdr()`.
 
-use super::{Edits, RequestHead, ResponseHead, Val};
 use crate::config::{CookieCfg, CookieMode, HashKey};
+use crate::h1::{Edits, RequestHead, ResponseHead, Val};
 use bumpalo::Bump;
 
 /// The server a request's persistence cookie names (only usable servers count; a cookie
@@ -286,7 +286,7 @@ pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32>
         }
         HashKey::UrlParam(name) => {
             let q = req.query(buf)?;
-            super::find_url_param(q, name.as_bytes()).map(hash_bytes)
+            crate::h1::find_url_param(q, name.as_bytes()).map(hash_bytes)
         }
         HashKey::Header { name, domain_only } => {
             let v = req.header(buf, name.as_bytes())?;
@@ -308,12 +308,12 @@ pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h1::{Limits, Parsed, parse_request};
+    use crate::h1::{HeadLimits, Parsed, parse_request};
 
     fn req(raw: &[u8]) -> RequestHead {
         let mut h = RequestHead::new();
         assert!(matches!(
-            parse_request(raw, &Limits::HAPROXY_DEFAULT, &mut h),
+            parse_request(raw, &HeadLimits::HAPROXY_DEFAULT, &mut h),
             Ok(Parsed::Complete { .. })
         ));
         h

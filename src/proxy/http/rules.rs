@@ -5,13 +5,13 @@
 //! are recorded in the codec's [`Edits`] and applied when the head is serialized; values
 //! that do not fit the edits' arena go to the transaction's bump allocator.
 
-use super::{Edits, HeaderField, RequestHead, ResponseHead, error_page, write_response};
 use crate::acl::{Acls, EditedRequestSample, RequestSample, Sample};
 use crate::config::{HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody};
+use crate::h1::{Edits, HeaderField, RequestHead, ResponseHead, error_page, write_response};
 use bumpalo::Bump;
 
 /// What the rules decided.
-pub enum Verdict {
+pub enum HttpVerdict {
     /// Go on (to the next rule set, then to the server).
     Continue,
     /// `allow`: stop evaluating this proxy's rules of this kind.
@@ -47,10 +47,10 @@ fn keep<'a, const N: usize>(
     edits: &mut Edits<'a, N>,
     bump: &'a Bump,
     bytes: &[u8],
-) -> super::Val<'a> {
+) -> crate::h1::Val<'a> {
     match edits.copy(bytes) {
         Ok(v) => v,
-        Err(_) => super::Val::from(&*bump.alloc_slice_copy(bytes)),
+        Err(_) => crate::h1::Val::from(&*bump.alloc_slice_copy(bytes)),
     }
 }
 
@@ -68,7 +68,7 @@ pub fn request_rules<'a, const N: usize>(
     flags: &mut Flags,
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
-) -> Verdict {
+) -> HttpVerdict {
     for rule in rules {
         let hit = match &rule.cond {
             None => true,
@@ -84,11 +84,11 @@ pub fn request_rules<'a, const N: usize>(
             continue;
         }
         match &rule.action {
-            HttpAction::Allow => return Verdict::Allow,
+            HttpAction::Allow => return HttpVerdict::Allow,
             HttpAction::DisableL7Retry => flags.disable_l7_retry = true,
             HttpAction::UsePrometheus => {
                 flags.prometheus = true;
-                return Verdict::Allow;
+                return HttpVerdict::Allow;
             }
             HttpAction::SetHeader(name, v) | HttpAction::AddHeader(name, v) => {
                 scratch.clear();
@@ -143,14 +143,14 @@ pub fn request_rules<'a, const N: usize>(
                     request: *base,
                     edits: &*edits,
                 };
-                return Verdict::Reply {
+                return HttpVerdict::Reply {
                     status: rd.code,
                     bytes: redirect(rd, &s, base, scratch, close),
                 };
             }
             HttpAction::Deny { status, reply } => {
                 flags.denied = true;
-                return Verdict::Reply {
+                return HttpVerdict::Reply {
                     status: *status,
                     bytes: match reply {
                         Some(r) => build_reply(r, base, pages, close),
@@ -159,7 +159,7 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::Return(r) => {
-                return Verdict::Reply {
+                return HttpVerdict::Reply {
                     status: r.status,
                     bytes: build_reply(r, base, pages, close),
                 };
@@ -171,12 +171,12 @@ pub fn request_rules<'a, const N: usize>(
                         request: *base,
                         edits: &*edits,
                     };
-                    st.apply(a, &s, crate::acl::Origin::HttpRequest);
+                    st.apply(a, &s, crate::acl::RuleKind::HttpRequest);
                 }
             }
         }
     }
-    Verdict::Continue
+    HttpVerdict::Continue
 }
 
 /// Runs `http-response` rules on the response head's edits. Conditions see the request
@@ -193,7 +193,7 @@ pub fn response_rules<'a, const N: usize>(
     scratch: &mut Vec<u8>,
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
-) -> Verdict {
+) -> HttpVerdict {
     for rule in rules {
         if let Some(c) = &rule.cond
             && !c.eval(acls, base)
@@ -201,7 +201,7 @@ pub fn response_rules<'a, const N: usize>(
             continue;
         }
         match &rule.action {
-            HttpAction::Allow => return Verdict::Allow,
+            HttpAction::Allow => return HttpVerdict::Allow,
             HttpAction::SetHeader(name, v) | HttpAction::AddHeader(name, v) => {
                 scratch.clear();
                 v.render(base, scratch);
@@ -224,7 +224,9 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::SetStatus(code, reason) => {
                 let reason: &'a [u8] = match reason {
                     Some(r) => r.as_bytes(),
-                    None => super::reason_phrase(*code).unwrap_or("Unknown").as_bytes(),
+                    None => crate::h1::reason_phrase(*code)
+                        .unwrap_or("Unknown")
+                        .as_bytes(),
                 };
                 let _ = edits.set_status(*code, reason);
             }
@@ -235,7 +237,7 @@ pub fn response_rules<'a, const N: usize>(
                 } else {
                     *status
                 };
-                return Verdict::Reply {
+                return HttpVerdict::Reply {
                     status,
                     bytes: match reply {
                         Some(r) => build_reply(r, base, pages, close),
@@ -244,26 +246,26 @@ pub fn response_rules<'a, const N: usize>(
                 };
             }
             HttpAction::Return(r) => {
-                return Verdict::Reply {
+                return HttpVerdict::Reply {
                     status: r.status,
                     bytes: build_reply(r, base, pages, close),
                 };
             }
             HttpAction::Redirect(rd) => {
-                return Verdict::Reply {
+                return HttpVerdict::Reply {
                     status: rd.code,
                     bytes: redirect(rd, base, base, scratch, close),
                 };
             }
             HttpAction::Stick(a) => {
                 if let Some(st) = base.stick {
-                    st.apply(a, base, crate::acl::Origin::HttpResponse(res.status()));
+                    st.apply(a, base, crate::acl::RuleKind::HttpResponse(res.status()));
                 }
             }
             _ => {}
         }
     }
-    Verdict::Continue
+    HttpVerdict::Continue
 }
 
 /// `replace-header NAME REGEX REPLACEMENT`: each received value of NAME that the regex
@@ -342,7 +344,7 @@ fn build_reply(r: &Reply, s: &dyn Sample, pages: (&Proxy, Option<&Proxy>), close
         rendered.push((n.as_bytes().to_vec(), v));
     }
     let hdrs: Vec<(&[u8], &[u8])> = rendered.iter().map(|(n, v)| (&n[..], &v[..])).collect();
-    let reason = super::reason_phrase(r.status).unwrap_or("Unknown");
+    let reason = crate::h1::reason_phrase(r.status).unwrap_or("Unknown");
     let mut out = Vec::with_capacity(128 + body.len());
     write_response(&mut out, r.status, reason.as_bytes(), &hdrs, &body, close);
     out
@@ -398,7 +400,7 @@ fn redirect(
         }
     }
     *scratch = target;
-    let reason = super::reason_phrase(rd.code).unwrap_or("Found");
+    let reason = crate::h1::reason_phrase(rd.code).unwrap_or("Found");
     let mut out = Vec::with_capacity(128 + loc.len());
     // HAProxy marks only the temporary redirects uncacheable (seen in the differential test).
     let temporary = matches!(rd.code, 302 | 303 | 307);

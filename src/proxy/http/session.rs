@@ -18,18 +18,20 @@
 //! (never buffered whole). Server connections come from the shard's pool per `http-reuse`,
 //! and go back to it when the server keeps them open.
 
-use super::io::{InBuf, ServerIo, write_all};
 use super::rules;
-use super::{
-    BodyKind, ChunkedScanner, ConnectionHeader, Edits, HttpError, Limits, Method, Parsed,
-    RequestHead, ResponseHead, Version, parse_request, parse_response, serialize_request,
-    serialize_response, write_error,
-};
 use crate::acl::{EditedRequestSample, RequestSample};
 use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
+use crate::h1::{
+    BodyKind, ChunkedScanner, ConnectionHeader, Edits, HeadLimits, Method, Parsed, RequestHead,
+    ResponseHead, Version, parse_request, parse_response, serialize_request, serialize_response,
+    write_error,
+};
+use crate::log::term::{Cause, Phase, Term};
+use crate::net::error::{Again, Kind, ProxyError};
+use crate::net::io::{InBuf, ServerIo, write_all};
 use crate::net::shard::Shard;
 use crate::proxy::{RetryTo, retry_after_failure};
 use futures_lite::{AsyncRead, AsyncWrite, future};
@@ -41,7 +43,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// What the connection looks like from the outside (for rules, logs, headers).
 #[derive(Clone, Debug)]
-pub struct ConnInfo {
+pub struct ClientInfo {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub tls: Option<TlsInfo>,
@@ -61,26 +63,6 @@ pub struct TlsInfo {
     /// The protocol ALPN chose (`h2`, `http/1.1`), if any: `ssl_fc_alpn`.
     pub alpn: Option<&'static str>,
 }
-
-/// Why a server attempt failed, for `retry-on` and the status sent to the client.
-#[derive(Debug)]
-#[allow(dead_code)] // the payloads are for the debug log
-enum SrvFail {
-    /// Could not connect (`conn-failure`).
-    Connect(io::Error),
-    /// The server closed before sending anything (`empty-response`).
-    Empty,
-    /// What came back is not HTTP, or stopped mid-head (`junk-response`).
-    Junk(Option<HttpError>),
-    /// `timeout server` before the response head (`response-timeout`).
-    Timeout,
-    /// The client went away while we were sending its body.
-    Client,
-}
-
-/// How the transaction ended, for the log's termination state.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Term(pub [u8; 2]);
 
 /// One request/response exchange, for the log.
 pub(crate) struct Txn {
@@ -122,7 +104,7 @@ impl Txn {
             t_response: None,
             status: 0,
             bytes_out: 0,
-            term: Term(*b"--"),
+            term: Term::NORMAL,
             backend: None,
             server: None,
             retries: 0,
@@ -162,18 +144,18 @@ fn deadline(t: Option<Duration>) -> Option<Instant> {
 pub(crate) struct Ctx {
     pub shard: Rc<Shard>,
     pub fe: Arc<FrontendRt>,
-    pub info: ConnInfo,
+    pub info: ClientInfo,
     cfg: Arc<crate::config::Config>,
     /// What ACLs see of this connection, built once.
     acl_conn: crate::acl::ConnInfo,
-    pub limits: Limits,
+    pub limits: HeadLimits,
 }
 
 impl Ctx {
-    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, info: ConnInfo) -> Ctx {
+    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, info: ClientInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
-        let limits = Limits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
+        let limits = HeadLimits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
         let acl_conn = crate::acl::ConnInfo {
             src: Some(info.src),
             dst: Some(info.dst),
@@ -203,17 +185,18 @@ impl Ctx {
     }
 
     /// The one way an exchange that did not get a server's answer ends: the error page
-    /// for `status` (the proxy's `errorfile` first; none for 0), then the log line.
+    /// for the error's status (the proxy's `errorfile` first; none for 0), then the log
+    /// line with its termination state.
     pub async fn fail<C: AsyncWrite + Unpin>(
         &self,
         client: &mut C,
         out: &mut Vec<u8>,
         txn: &mut Txn,
         be_px: Option<&Proxy>,
-        status: u16,
-        term: [u8; 2],
+        e: &ProxyError,
     ) {
-        txn.term = Term(term);
+        txn.term = e.term;
+        let status = e.status;
         if status != 0 {
             txn.status = status;
             out.clear();
@@ -439,18 +422,11 @@ impl<'c> Exchange<'c> {
                 let be: &BackendRt = &route.be;
                 let answered = match self.forward(b, client, &route, be).await {
                     Ok(a) => a,
-                    Err(f) => {
-                        let (status, term) = match &f {
-                            SrvFail::Connect(_) => (503, *b"SC"),
-                            SrvFail::Empty => (502, *b"SH"),
-                            SrvFail::Junk(_) => (502, *b"PH"),
-                            SrvFail::Timeout => (504, *b"sH"),
-                            SrvFail::Client => (0, *b"CD"),
-                        };
+                    Err(e) => {
                         let ctx = self.ctx;
-                        log::debug!("{}/{}: {}: {f:?}", ctx.fe.name, be.name, ctx.info.src);
+                        log::debug!("{}/{}: {}: {e}", ctx.fe.name, be.name, ctx.info.src);
                         let be_px = &ctx.cfg.proxies[be.proxy];
-                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), status, term)
+                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), &e)
                             .await;
                         return Next::Close;
                     }
@@ -513,9 +489,9 @@ impl<'c> Exchange<'c> {
         // HTX streams); a reject closes without an answer.
         if !fe_px.tcp_request.content.is_empty()
             && crate::proxy::inspect::run_content(&fe_px.tcp_request.content, &fe_px.acls, &base)
-                != Some(crate::proxy::inspect::Verdict::Accept)
+                != Some(crate::proxy::inspect::TcpVerdict::Accept)
         {
-            (txn.term, txn.denied) = (Term(*b"PR"), true);
+            (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn);
             return Analyzed::Done;
         }
@@ -555,11 +531,11 @@ impl<'c> Exchange<'c> {
                     pages_fe,
                     !keep_after_reply,
                 ) {
-                    rules::Verdict::Reply { status, bytes } => {
+                    rules::HttpVerdict::Reply { status, bytes } => {
                         reply = Some((status, bytes));
                         break;
                     }
-                    rules::Verdict::Allow | rules::Verdict::Continue => {}
+                    rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => {}
                 }
                 if flags.prometheus {
                     break;
@@ -599,7 +575,7 @@ impl<'c> Exchange<'c> {
             Some(be) => Some(be),
             None if reply.is_none() => {
                 // No backend for this request: 503, as HAProxy.
-                txn.term = Term(*b"PR");
+                txn.term = Term::new(Cause::Proxy, Phase::Request);
                 reply = Some((503, rules::page_for(503, fe_px, None)));
                 None
             }
@@ -610,7 +586,7 @@ impl<'c> Exchange<'c> {
             && be.proxy != fe.proxy
         {
             let be_px = &cfg.proxies[be.proxy];
-            if let rules::Verdict::Reply { status, bytes } = rules::request_rules(
+            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules(
                 &be_px.http_request,
                 &be_px.acls,
                 &base,
@@ -750,9 +726,9 @@ impl<'c> Exchange<'c> {
                 Ok(a) if a.done => Some(a.consumed),
                 Ok(_) => None,
                 Err(e) => {
-                    let e = e.into_http_error(super::Side::Client);
-                    ctx.fail(client, &mut b.out, txn, Some(be_px), e.status(), *b"PR")
-                        .await;
+                    let e = e.into_http_error(crate::h1::Message::Request);
+                    let e = ProxyError::bad_request(e.status());
+                    ctx.fail(client, &mut b.out, txn, Some(be_px), &e).await;
                     return Analyzed::Done;
                 }
             },
@@ -782,7 +758,7 @@ impl<'c> Exchange<'c> {
         client: &mut C,
         route: &Route,
         be: &'b BackendRt,
-    ) -> Result<Answered<'b>, SrvFail> {
+    ) -> Result<Answered<'b>, ProxyError> {
         let ctx = self.ctx;
         let shard = &ctx.shard;
         let be_px = &ctx.cfg.proxies[be.proxy];
@@ -801,6 +777,7 @@ impl<'c> Exchange<'c> {
             key: route.hash_key,
         };
         let mut retry = Retry::default();
+        let retry_on = be_px.http.retry_on;
         loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
@@ -825,7 +802,7 @@ impl<'c> Exchange<'c> {
                 }
             };
             let Some(slot) = slot else {
-                return Err(SrvFail::Connect(io::Error::other("no server available")));
+                return Err(ProxyError::no_server());
             };
             let srv = slot.srv;
             txn.server = Some(srv);
@@ -866,7 +843,7 @@ impl<'c> Exchange<'c> {
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
                             let info = &ctx.info;
-                            crate::proxy::upstream::connect(be, srv, info.src, info.dst, sni).await
+                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
                         }
                     }
                 }
@@ -875,20 +852,14 @@ impl<'c> Exchange<'c> {
                 Ok(c) => c,
                 Err(e) => {
                     txn.t_connect = None;
-                    observe_error(shard, be, srv);
+                    crate::net::shard::observe_error(shard, be, srv);
                     // Nothing was sent yet: a connection failure (refused, timed out, a
                     // failed TLS handshake) is retried whatever the body.
-                    let failure = if e.kind() == io::ErrorKind::TimedOut {
-                        Failure::Timeout
-                    } else {
-                        Failure::Error
-                    };
-                    if be_px.http.retry_on & retry_on::CONN_FAILURE != 0
-                        && retry.after(slot, failure, txn).await
-                    {
+                    let again = e.again(false, false, replayable);
+                    if retry.after_error(slot, &e, again, retry_on, txn).await {
                         continue;
                     }
-                    return Err(SrvFail::Connect(e));
+                    return Err(e);
                 }
             };
             be.lb.servers[srv].observed_success();
@@ -914,17 +885,15 @@ impl<'c> Exchange<'c> {
                     .map(|_| 0)
             };
             if let Err(e) = sent {
-                if reused {
-                    // A reused connection the server closed meanwhile: try a fresh one.
-                    drop(slot);
-                    continue;
-                }
-                // A fresh connection that failed before the request went out: a failed
+                // A reused connection the server closed meanwhile: again on a fresh one. A
+                // fresh connection that failed before the request went out: a failed
                 // connect, when the request can be sent again.
-                if replayable && retry.after(slot, Failure::Error, txn).await {
+                let e = ProxyError::send(e);
+                let again = e.again(reused, false, replayable);
+                if retry.after_error(slot, &e, again, retry_on, txn).await {
                     continue;
                 }
-                return Err(SrvFail::Connect(e));
+                return Err(e);
             }
             // Stream the rest of the body (not replayable: no retry from here on).
             if whole_body.is_none() || expects_continue {
@@ -983,24 +952,20 @@ impl<'c> Exchange<'c> {
                         reused,
                     });
                 }
-                Err(f) => {
+                Err(e) => {
                     b.rbuf.consume(b.rbuf.len());
-                    // A reused connection closed under us before answering: retry on a
+                    // A reused connection closed under us before answering: again on a
                     // fresh one (the request never reached the application).
-                    if reused && matches!(f, SrvFail::Empty) && replayable {
-                        drop(slot);
-                        continue;
-                    }
-                    if matches!(f, SrvFail::Empty | SrvFail::Junk(_)) {
-                        observe_error(shard, be, srv);
-                    }
-                    if replayable
-                        && retryable(be_px, &f)
-                        && retry.after(slot, Failure::Response, txn).await
+                    let again = e.again(reused, true, replayable);
+                    if again != Again::Fresh
+                        && matches!(e.kind, Kind::EmptyResponse | Kind::JunkResponse)
                     {
+                        crate::net::shard::observe_error(shard, be, srv);
+                    }
+                    if retry.after_error(slot, &e, again, retry_on, txn).await {
                         continue;
                     }
-                    return Err(f);
+                    return Err(e);
                 }
             }
         }
@@ -1104,7 +1069,7 @@ impl<'c> Exchange<'c> {
                     true,
                 );
                 match v {
-                    rules::Verdict::Reply { status, bytes } => {
+                    rules::HttpVerdict::Reply { status, bytes } => {
                         // The server's answer is replaced: its connection cannot be reused.
                         drop(slot);
                         drop(sconn);
@@ -1114,8 +1079,8 @@ impl<'c> Exchange<'c> {
                         log_txn(shard, fe, &ctx.info, txn);
                         return Next::Close;
                     }
-                    rules::Verdict::Allow => break,
-                    rules::Verdict::Continue => {}
+                    rules::HttpVerdict::Allow => break,
+                    rules::HttpVerdict::Continue => {}
                 }
             }
         }
@@ -1150,7 +1115,7 @@ impl<'c> Exchange<'c> {
             b.inb.consume(self.head_len + n);
         }
         if let Some(t) = fwd.term {
-            txn.term = Term(t);
+            txn.term = t;
             close_client = true;
         }
         if tunnel && fwd.term.is_none() {
@@ -1200,7 +1165,7 @@ pub async fn session<C>(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
     mut client: C,
-    info: ConnInfo,
+    info: ClientInfo,
     early: Vec<u8>,
 ) where
     C: AsyncRead + AsyncWrite + Unpin,
@@ -1235,8 +1200,8 @@ pub async fn session<C>(
                         fe.errors
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
-                        ctx.fail(&mut client, &mut b.out, &mut txn, None, e.status(), *b"PR")
-                            .await;
+                        let e = ProxyError::bad_request(e.status());
+                        ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
                         return;
                     }
                 }
@@ -1270,8 +1235,8 @@ pub async fn session<C>(
                     }
                     // HAProxy answers 408 (also to an empty new connection: see
                     // option http-ignore-probes).
-                    ctx.fail(&mut client, &mut b.out, &mut txn, None, 408, *b"cR")
-                        .await;
+                    let e = ProxyError::request_timeout();
+                    ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
                     return;
                 }
                 Err(_) => return,
@@ -1357,7 +1322,7 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, bind: usize, txn: &Txn) {
         from_server: txn.t_response.is_some(),
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
-        term: txn.term.0,
+        term: txn.term,
         retries: txn.retries,
         redispatched_from: txn.redispatched_from,
         denied: txn.denied,
@@ -1425,6 +1390,28 @@ impl<'a> Retry<'a> {
         self.after_keep(slot, failure, txn).await.is_ok()
     }
 
+    /// After `e` on `slot`'s server, as `again` (from [`ProxyError::again`]) allows: whether
+    /// the request goes again — from the start, not counted as a retry, or where the retry
+    /// rule says when `retry-on` (bits `retry_on`) covers the error. On false the slot is
+    /// given back.
+    async fn after_error(
+        &mut self,
+        slot: SrvSlot<'a>,
+        e: &ProxyError,
+        again: Again,
+        retry_on: u32,
+        txn: &mut Txn,
+    ) -> bool {
+        match again {
+            Again::Fresh => {
+                drop(slot);
+                true
+            }
+            Again::Rule if e.retry_on(retry_on) => self.after(slot, e.failure(), txn).await,
+            Again::Rule | Again::No => false,
+        }
+    }
+
     /// [`Retry::after`], handing the slot back when there is no retry (its answer is
     /// forwarded after all).
     async fn after_keep(
@@ -1450,34 +1437,6 @@ impl<'a> Retry<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// Whether `retry-on` covers this failure.
-fn retryable(be_px: &Proxy, f: &SrvFail) -> bool {
-    let bit = match f {
-        SrvFail::Connect(_) => retry_on::CONN_FAILURE,
-        SrvFail::Empty => retry_on::EMPTY_RESPONSE,
-        SrvFail::Junk(_) => retry_on::JUNK_RESPONSE,
-        SrvFail::Timeout => retry_on::RESPONSE_TIMEOUT,
-        SrvFail::Client => 0,
-    };
-    be_px.http.retry_on & bit != 0
-}
-
-fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
-    let server = &be.lb.servers[srv];
-    if let Some(t) = server.observed_error() {
-        crate::net::shard::announce(
-            shard,
-            be,
-            srv,
-            t,
-            &format!(
-                "reason: Health analyze, info: \"Detected {} consecutive errors, last one was: L4 unsuccessful connection\"",
-                server.observe.error_limit
-            ),
-        );
     }
 }
 
@@ -1516,11 +1475,11 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
     expect: bool,
     res: &mut ResponseHead,
     rbuf: &mut InBuf,
-    limits: &Limits,
+    limits: &HeadLimits,
     method: Method,
     fe_px: &Proxy,
     t_server: Option<Duration>,
-) -> Result<(), SrvFail> {
+) -> Result<(), ProxyError> {
     let t_client = fe_px.timeouts.client;
     inb.consume(head_len);
     if expect && kind.has_body() {
@@ -1533,7 +1492,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
                             let r =
                                 write_all(client, &rbuf.bytes()[..hl], deadline(t_client)).await;
                             rbuf.consume(hl);
-                            r.map_err(|_| SrvFail::Client)?;
+                            r.map_err(|_| ProxyError::client_abort())?;
                             break;
                         }
                         // A final answer (417, 401, 413…): no body will be sent.
@@ -1541,14 +1500,19 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
                         return Ok(());
                     }
                     Ok(Parsed::Incomplete) => {}
-                    Err(e) => return Err(SrvFail::Junk(Some(e))),
+                    Err(e) => {
+                        log::debug!("invalid response: {e}");
+                        return Err(ProxyError::junk_response());
+                    }
                 }
             }
             match rbuf.read_from(server, deadline(t_server)).await {
-                Ok(0) => return Err(SrvFail::Empty),
+                Ok(0) => return Err(ProxyError::empty_response()),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(SrvFail::Timeout),
-                Err(_) => return Err(SrvFail::Empty),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Err(ProxyError::response_timeout());
+                }
+                Err(_) => return Err(ProxyError::empty_response()),
             }
         }
     }
@@ -1558,14 +1522,14 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
             while left > 0 {
                 if inb.is_empty() {
                     match inb.read_from(client, deadline(t_client)).await {
-                        Ok(0) | Err(_) => return Err(SrvFail::Client),
+                        Ok(0) | Err(_) => return Err(ProxyError::client_abort()),
                         Ok(_) => {}
                     }
                 }
                 let k = (inb.len() as u64).min(left) as usize;
                 write_all(server, &inb.bytes()[..k], deadline(t_server))
                     .await
-                    .map_err(SrvFail::Connect)?;
+                    .map_err(ProxyError::send)?;
                 inb.consume(k);
                 left -= k as u64;
             }
@@ -1573,14 +1537,16 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
         BodyKind::Chunked => loop {
             if inb.is_empty() {
                 match inb.read_from(client, deadline(t_client)).await {
-                    Ok(0) | Err(_) => return Err(SrvFail::Client),
+                    Ok(0) | Err(_) => return Err(ProxyError::client_abort()),
                     Ok(_) => {}
                 }
             }
-            let adv = scanner.advance(inb.bytes()).map_err(|_| SrvFail::Client)?;
+            let adv = scanner
+                .advance(inb.bytes())
+                .map_err(|_| ProxyError::client_abort())?;
             write_all(server, &inb.bytes()[..adv.consumed], deadline(t_server))
                 .await
-                .map_err(SrvFail::Connect)?;
+                .map_err(ProxyError::send)?;
             inb.consume(adv.consumed);
             if adv.done {
                 break;
@@ -1598,10 +1564,10 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
     server: &mut ServerIo,
     rbuf: &mut InBuf,
     res: &mut ResponseHead,
-    limits: &Limits,
+    limits: &HeadLimits,
     t_server: Option<Duration>,
     t_client: Option<Duration>,
-) -> Result<(), SrvFail> {
+) -> Result<(), ProxyError> {
     let dl = deadline(t_server);
     let mut got_any = !rbuf.is_empty();
     loop {
@@ -1612,27 +1578,32 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
                         let r =
                             write_all(client, &rbuf.bytes()[..head_len], deadline(t_client)).await;
                         rbuf.consume(head_len);
-                        r.map_err(|_| SrvFail::Client)?;
+                        r.map_err(|_| ProxyError::client_abort())?;
                         continue;
                     }
                     return Ok(());
                 }
                 Ok(Parsed::Incomplete) => {}
-                Err(e) => return Err(SrvFail::Junk(Some(e))),
+                Err(e) => {
+                    log::debug!("invalid response: {e}");
+                    return Err(ProxyError::junk_response());
+                }
             }
         }
         match rbuf.read_from(server, dl).await {
             Ok(0) => {
                 return Err(if got_any {
-                    SrvFail::Junk(None)
+                    ProxyError::junk_response()
                 } else {
-                    SrvFail::Empty
+                    ProxyError::empty_response()
                 });
             }
             Ok(_) => got_any = true,
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(SrvFail::Timeout),
-            Err(_) if !got_any => return Err(SrvFail::Empty),
-            Err(_) => return Err(SrvFail::Junk(None)),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                return Err(ProxyError::response_timeout());
+            }
+            Err(_) if !got_any => return Err(ProxyError::empty_response()),
+            Err(_) => return Err(ProxyError::junk_response()),
         }
     }
 }
@@ -1642,7 +1613,7 @@ struct Forwarded {
     /// The whole body went through (the server connection may be reused).
     complete: bool,
     /// Set when the transfer broke: the log's termination state.
-    term: Option<[u8; 2]>,
+    term: Option<Term>,
 }
 
 /// Sends the response head (in `out`) and streams the body: by length, by chunks, or until
@@ -1654,7 +1625,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
     rbuf: &mut InBuf,
     out: &mut Vec<u8>,
     kind: BodyKind,
-    limits: &Limits,
+    limits: &HeadLimits,
     t_server: Option<Duration>,
     t_client: Option<Duration>,
 ) -> Forwarded {
@@ -1678,7 +1649,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
             BodyKind::Chunked => match scanner.advance(rbuf.bytes()) {
                 Ok(a) => a.consumed,
                 Err(_) => {
-                    f.term = Some(*b"SD");
+                    f.term = Some(Term::new(Cause::Server, Phase::Data));
                     return f;
                 }
             },
@@ -1687,7 +1658,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
         if first || take > 0 {
             out.extend_from_slice(&rbuf.bytes()[..take]);
             if write_all(client, out, deadline(t_client)).await.is_err() {
-                f.term = Some(*b"CD");
+                f.term = Some(Term::new(Cause::Client, Phase::Data));
                 return f;
             }
             f.bytes += out.len() as u64;
@@ -1714,16 +1685,16 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
                     f.complete = false; // the server closed: done, but not reusable
                     return f;
                 }
-                f.term = Some(*b"SD");
+                f.term = Some(Term::new(Cause::Server, Phase::Data));
                 return f;
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                f.term = Some(*b"sD");
+                f.term = Some(Term::new(Cause::ServerTimeout, Phase::Data));
                 return f;
             }
             Err(_) => {
-                f.term = Some(*b"SD");
+                f.term = Some(Term::new(Cause::Server, Phase::Data));
                 return f;
             }
         }
@@ -1740,7 +1711,7 @@ async fn tunnel_copy<C: AsyncRead + AsyncWrite + Unpin>(
     if !first_to_server.is_empty() {
         write_all(server, first_to_server, deadline(timeout)).await?;
     }
-    crate::proxy::copy::bidirectional(client, server, timeout).await
+    crate::net::copy::bidirectional(client, server, timeout).await
 }
 
 fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
@@ -1748,7 +1719,7 @@ fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
 }
 
 /// Counts the transaction and logs it (`option httplog`, `log-format`).
-fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
+fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ClientInfo, txn: &Txn) {
     count_txn(shard, fe, info.bind, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,
@@ -1764,7 +1735,7 @@ fn log_txn(shard: &Shard, fe: &FrontendRt, info: &ConnInfo, txn: &Txn) {
         status: txn.status,
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
-        term: txn.term.0,
+        term: txn.term,
         backend: txn.backend.as_deref(),
         server: txn.server,
         retries: txn.retries,
