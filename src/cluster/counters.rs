@@ -771,7 +771,10 @@ mod tests {
         let e = StreamEnd {
             http: true,
             bytes_in: 10,
-            term: *b"PR",
+            term: crate::log::term::Term::new(
+                crate::log::term::Cause::Proxy,
+                crate::log::term::Phase::Request,
+            ),
             status: 400,
             listener: 1,
             ..Default::default()
