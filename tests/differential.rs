@@ -580,3 +580,72 @@ fn client_hello_edge_cases_route_like_haproxy() {
     assert_eq!(answer(hp, &cases[0].1), "a");
     assert_eq!(answer(hp, &cases[2].1), "default");
 }
+
+/// The stat fields HAProxy 2.6 fills (or leaves empty) where corelb does the opposite, on
+/// the same configuration and traffic: `(row kind, field, which one fills it)`. Each is
+/// explained in docs/operations.md ("Compared with HAProxy 2.6's `show stat`").
+/// The module fields (`ssl_*`, `h1_*`, `h2_*`) are all on HAProxy's side and checked apart.
+const FIELD_DIFFERENCES: &[(&str, &str, &str)] = &[
+    ("server", "need_conn_est", "haproxy"),
+    ("server", "src_ilim", "corelb"),
+];
+
+#[test]
+fn stats_fields_are_filled_where_haproxy_fills_them() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let (hw, hs, cw, cs) = (free_port(), free_port(), free_port(), free_port());
+    let cfg = |w, s| {
+        stats_config(w, s, a.port, b.port).replace(
+            "    default_backend app\n",
+            "    option socket-stats\n    default_backend app\n",
+        )
+    };
+    let Some(haproxy) = Haproxy::start(&cfg(hw, hs), &[hw, hs]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cw, cs), &[], &[cw, cs]);
+    for port in [hw, cw] {
+        // Keep-alive requests, then one the server never gets (a 400).
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut r = std::io::BufReader::new(c.try_clone().unwrap());
+        for _ in 0..4 {
+            std::io::Write::write_all(&mut c, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+        }
+        drop((c, r));
+        let bad = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
+        assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, hrows) = stats_csv(hs);
+    let (_, crows) = stats_csv(cs);
+    let kind = |f: &BTreeMap<String, String>| match f["type"].as_str() {
+        "0" => "frontend",
+        "1" => "backend",
+        "2" => "server",
+        _ => "listener",
+    };
+    let mut diffs = std::collections::BTreeSet::new();
+    for (key, h) in &hrows {
+        let c = crows
+            .get(key)
+            .unwrap_or_else(|| panic!("corelb has no row {key:?}"));
+        for (name, hv) in h {
+            let cv = &c[name];
+            if ["ssl_", "h1_", "h2_"].iter().any(|p| name.starts_with(p)) {
+                assert!(cv.is_empty(), "{key:?} {name}: {cv}");
+                continue;
+            }
+            if hv.is_empty() != cv.is_empty() {
+                let who = if hv.is_empty() { "corelb" } else { "haproxy" };
+                diffs.insert((kind(h), name.as_str(), who));
+            }
+        }
+    }
+    let want: std::collections::BTreeSet<_> = FIELD_DIFFERENCES.iter().copied().collect();
+    let list: String = diffs.iter().map(|d| format!("    {d:?},\n")).collect();
+    assert_eq!(diffs, want, "fields filled on one side only:\n{list}");
+    drop(haproxy);
+    drop(corelb);
+}

@@ -434,6 +434,39 @@ fn formats_match_haproxy_26() {
     );
     assert_eq!(names(&mine), names(&theirs));
     assert!(mine.contains("\nnode: n1\ndescription: the lb\n"), "{mine}");
+    // show stat typed desc: each field's description, as HAProxy 2.6 words it (by field
+    // position and name: the set of non-empty fields differs, see docs/operations.md).
+    let descs = |t: &str| -> std::collections::BTreeMap<String, String> {
+        t.lines()
+            .filter_map(|l| {
+                let (key, rest) = l.split_once(':')?;
+                let field = key.split('.').skip(3).take(2).collect::<Vec<_>>().join(".");
+                let d = rest.rsplit_once(":\"")?.1.strip_suffix('"')?;
+                Some((field, d.to_string()))
+            })
+            .collect()
+    };
+    let (mine, theirs) = (
+        descs(&stats_cmd(&sock, "show stat typed desc")),
+        descs(&stats_cmd(&hsock, "show stat typed desc")),
+    );
+    assert!(mine.len() > 60, "{mine:?}");
+    let mut compared = 0;
+    for (field, d) in &mine {
+        if let Some(h) = theirs.get(field) {
+            assert_eq!(d, h, "{field}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 50, "{compared} fields in common");
+    assert!(stats_cmd(&sock, "show stat typed desc").contains(
+        ".4.scur.1:MGP:u32:0:\"Number of current sessions on the frontend, backend or server\"\n"
+    ));
+    // desc changes nothing in the CSV.
+    assert_eq!(
+        stats_cmd(&sock, "show stat desc").lines().next(),
+        stats_cmd(&sock, "show stat").lines().next()
+    );
     drop(lb);
 }
 
@@ -1015,5 +1048,264 @@ fn redispatches_are_counted_on_the_backend_and_the_server_left() {
         assert!(wredis("dead") > 0, "{px}: {csv}");
         assert_eq!(wredis("live"), 0, "{px}: {csv}");
     }
+    drop(lb);
+}
+
+/// A mode http server named `name`: answers each request with its name (keep-alive),
+/// except `/hold`, which it never answers (an exchange in flight until the client goes).
+fn http_named(name: &'static str) -> Backend {
+    Backend::start(move |s| {
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        loop {
+            let mut first = String::new();
+            if !matches!(std::io::BufRead::read_line(&mut r, &mut first), Ok(n) if n > 0) {
+                return;
+            }
+            loop {
+                let mut l = String::new();
+                match std::io::BufRead::read_line(&mut r, &mut l) {
+                    Ok(n) if n > 0 && l != "\r\n" => {}
+                    Ok(n) if n > 0 => break,
+                    _ => return,
+                }
+            }
+            if first.contains(" /hold ") {
+                let mut b = [0u8; 16];
+                while matches!(r.get_mut().read(&mut b), Ok(n) if n > 0) {}
+                return;
+            }
+            let body = format!("{name}\n");
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            if w.write_all(format!("{head}{body}").as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Sends a keep-alive GET of `path` on `c` and returns the body's line ("" if the
+/// connection closed or nothing came within 5 s).
+fn get_on(c: &mut std::net::TcpStream, path: &str) -> String {
+    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = std::io::BufReader::new(&*c);
+    match read_response(&mut r, false) {
+        Ok(resp) => String::from_utf8_lossy(&resp.body).into_owned(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether the peer closed `c` within `within` (EOF or reset), without sending anything.
+fn closed_within(c: &std::net::TcpStream, within: Duration) -> bool {
+    c.set_read_timeout(Some(within)).unwrap();
+    let mut b = [0u8; 64];
+    match (&*c).read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[test]
+fn shutdown_sessions_server_closes_mode_http_clients_bound_to_it() {
+    let (a, b) = (http_named("a"), http_named("b"));
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let lb = Corelb::start(
+        &http_setup(
+            &dir,
+            port,
+            &format!(
+                "  server a 127.0.0.1:{}\nbackend other\n  server b 127.0.0.1:{}\n",
+                a.port, b.port
+            ),
+        )
+        .replace(
+            "  default_backend app\n",
+            "  use_backend other if { path_beg /o }\n  default_backend app\n",
+        ),
+        &["--shards", "2"],
+        &[port],
+    );
+    wait_unix_socket(&sock);
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // Keep-alive clients whose last exchange went to a, one with an exchange in flight on
+    // a, and keep-alive clients of b, spread over both shards by the kernel.
+    let mut idle_a: Vec<_> = (0..4).map(|_| connect()).collect();
+    for c in &mut idle_a {
+        assert_eq!(get_on(c, "/"), "a\n");
+    }
+    let mut held = connect();
+    held.write_all(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut on_b: Vec<_> = (0..4).map(|_| connect()).collect();
+    for c in &mut on_b {
+        assert_eq!(get_on(c, "/o"), "b\n");
+    }
+    eventually(Duration::from_secs(5), || {
+        (csv_field(&stats_cmd(&sock, "show stat"), "a", "scur") == "1").then_some(())
+    })
+    .expect("the held exchange reached a");
+    assert_eq!(stats_cmd(&sock, "shutdown sessions server app/a"), "\n");
+    assert!(closed_within(&held, Duration::from_secs(10)), "in flight");
+    for c in &idle_a {
+        assert!(closed_within(c, Duration::from_secs(10)), "keep-alive on a");
+    }
+    // b's clients are untouched and keep being served.
+    for c in &mut on_b {
+        assert!(!closed_within(c, Duration::from_millis(200)));
+        assert_eq!(get_on(c, "/o"), "b\n");
+    }
+    // a serves new clients at once.
+    assert_eq!(get_on(&mut connect(), "/"), "a\n");
+    drop(lb);
+}
+
+/// The session ids of `show sess` whose line contains `pat`.
+fn sess_ids(out: &str, pat: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.contains(pat))
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn show_sess_lists_connections_and_shutdown_session_kills_one() {
+    let (a, b) = (Backend::named_holding("a"), Backend::named_holding("b"));
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let lb = Corelb::start(
+        &config(&dir, port, a.port, b.port, "", ""),
+        &["--shards", "2"],
+        &[port],
+    );
+    let sock = dir.path("admin.sock");
+    wait_unix_socket(&sock);
+    let conns: Vec<_> = (0..4)
+        .map(|_| {
+            let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let name = read_line_within(&c, Duration::from_secs(5));
+            (name.trim().to_string(), c)
+        })
+        .collect();
+    let out = stats_cmd(&sock, "show sess");
+    assert_eq!(out.lines().filter(|l| !l.is_empty()).count(), 4, "{out}");
+    for (name, c) in &conns {
+        let src = format!(" src=127.0.0.1:{} ", c.local_addr().unwrap().port());
+        let line = out
+            .lines()
+            .find(|l| l.contains(&src))
+            .unwrap_or_else(|| panic!("{src}: {out}"));
+        assert!(line.starts_with("0x"), "{line}");
+        assert!(
+            line.contains(&format!(": proto=tcpv4{src}fe=l be=l srv={name} ts=00 ")),
+            "{line}"
+        );
+        assert!(
+            line.contains(" age=") && line.contains(" scf=[8,0h,fd="),
+            "{line}"
+        );
+    }
+    // One session by its id: the others stay.
+    let (victim_name, victim) = &conns[0];
+    let vsrc = format!(" src=127.0.0.1:{} ", victim.local_addr().unwrap().port());
+    let id = sess_ids(&out, &vsrc).pop().unwrap();
+    let one = stats_cmd(&sock, &format!("show sess {id}"));
+    assert!(one.starts_with(&format!("{id}: [")), "{one}");
+    assert!(
+        one.contains(&format!("\n  server={victim_name} (id=")),
+        "{one}"
+    );
+    assert_eq!(
+        stats_cmd(&dir.path("user.sock"), "show sess"),
+        "Permission denied\n\n"
+    );
+    assert_eq!(
+        stats_cmd(&dir.path("user.sock"), &format!("shutdown session {id}")),
+        "Permission denied\n\n"
+    );
+    assert_eq!(stats_cmd(&sock, &format!("shutdown session {id}")), "\n");
+    assert!(closed_within(victim, Duration::from_secs(10)));
+    for (_, c) in &conns[1..] {
+        assert!(!closed_within(c, Duration::from_millis(200)));
+    }
+    let after = stats_cmd(&sock, "show sess");
+    assert!(!after.contains(&vsrc), "{after}");
+    assert_eq!(
+        after.lines().filter(|l| !l.is_empty()).count(),
+        3,
+        "{after}"
+    );
+    // Bad ids, as HAProxy answers them.
+    assert_eq!(
+        stats_cmd(&sock, &format!("shutdown session {id}")),
+        "No such session (use 'show sess').\n\n"
+    );
+    assert_eq!(
+        stats_cmd(&sock, "shutdown session"),
+        "Session pointer expected (use 'show sess').\n\n"
+    );
+    assert_eq!(
+        stats_cmd(&sock, "show sess 0x1234"),
+        "Session not found.\n\n"
+    );
+    drop(lb);
+}
+
+#[test]
+fn show_sess_line_has_haproxy_26_fields() {
+    let a = Backend::named_holding("a");
+    let dir = TempDir::new("cli");
+    let (port, hport) = (free_port(), free_port());
+    let lb = Corelb::start(
+        &config(&dir, port, a.port, a.port, "", ""),
+        &["--shards", "1"],
+        &[port],
+    );
+    let hsock = dir.path("haproxy.sock");
+    let hcfg = dir.write(
+        "haproxy.cfg",
+        &format!(
+            "global\n  stats socket {} level admin\n{}",
+            hsock.display(),
+            listen_cfg(hport, "", &[("a", a.port, "")])
+        ),
+    );
+    let _h = Haproxy::start(&hcfg, &hsock);
+    let sock = dir.path("admin.sock");
+    wait_unix_socket(&sock);
+    let c1 = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let c2 = std::net::TcpStream::connect(("127.0.0.1", hport)).unwrap();
+    for c in [&c1, &c2] {
+        assert_eq!(read_line_within(c, Duration::from_secs(5)), "a\n");
+    }
+    // The keys, in order, and the values that describe the connection.
+    let fields = |out: &str, c: &std::net::TcpStream| -> Vec<String> {
+        let src = format!("src=127.0.0.1:{}", c.local_addr().unwrap().port());
+        let line = out
+            .lines()
+            .find(|l| l.contains(&src))
+            .unwrap_or_else(|| panic!("{src}: {out}"));
+        line.split(' ')
+            .skip(1)
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if ["proto", "fe", "be", "srv", "ts", "epoch"].contains(&k) => {
+                    format!("{k}={v}")
+                }
+                Some((k, _)) => k.to_string(),
+                None => kv.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        fields(&stats_cmd(&sock, "show sess"), &c1),
+        fields(&stats_cmd(&hsock, "show sess"), &c2)
+    );
     drop(lb);
 }

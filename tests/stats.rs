@@ -328,6 +328,351 @@ frontend stats
     }
 }
 
+/// The first value of a Prometheus series whose line starts with `series`.
+fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn idle_connection_gauges_and_backend_downtime() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let (web, stats) = (free_port(), free_port());
+    let dir = TempDir::new("stats");
+    let sock = dir.path("admin.sock");
+    let cfg = stats_config(web, stats, a.port, b.port).replace(
+        "global\n",
+        &format!("global\n    stats socket {} level admin\n", sock.display()),
+    );
+    let _lb = Corelb::start(&cfg, &[], &[web, stats]);
+    wait_unix_socket(&sock);
+    // Keep-alive requests: each server connection goes back to its shard's pool after
+    // the response, where it waits (idle) for the next request.
+    let mut c = TcpStream::connect(("127.0.0.1", web)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    for _ in 0..4 {
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+    }
+    let idle = |csv: &str, f: &str| -> u64 {
+        ["a", "b"]
+            .iter()
+            .map(|s| csv_field(csv, s, f).parse::<u64>().unwrap())
+            .sum()
+    };
+    let csv = eventually(Duration::from_secs(5), || {
+        let csv = stats_cmd(&sock, "show stat");
+        (idle(&csv, "srv_icur") >= 1).then_some(csv)
+    })
+    .expect("pooled connections show as idle");
+    assert_eq!(
+        idle(&csv, "srv_icur"),
+        idle(&csv, "idle_conn_cur") + idle(&csv, "safe_conn_cur"),
+        "{csv}"
+    );
+    assert_eq!(idle(&csv, "used_conn_cur"), 0, "{csv}");
+    assert_eq!(
+        csv_field(&csv, "a", "src_ilim"),
+        "256",
+        "128 per shard: {csv}"
+    );
+    let m = text(&request(stats, "GET", "/metrics", "", ""));
+    let series = |n: &str| {
+        ["a", "b"]
+            .iter()
+            .map(|s| metric(&m, &format!("{n}{{proxy=\"app\",server=\"{s}\"}}")).unwrap())
+            .sum::<f64>()
+    };
+    assert!(
+        series("haproxy_server_idle_connections_current") >= 1.0,
+        "{m}"
+    );
+    assert_eq!(series("haproxy_server_idle_connections_limit"), 512.0);
+    for n in [
+        "haproxy_server_unsafe_idle_connections_current",
+        "haproxy_server_safe_idle_connections_current",
+        "haproxy_server_used_connections_current",
+    ] {
+        assert!(m.contains(&format!("# TYPE {n} gauge\n")), "{n}");
+    }
+    // The backend's downtime: 0 while up, then it grows while no server is usable.
+    assert_eq!(csv_field(&csv, "BACKEND", "downtime"), "0");
+    for s in ["a", "b"] {
+        assert_eq!(
+            stats_cmd(&sock, &format!("set server app/{s} state maint")),
+            "\n"
+        );
+    }
+    let csv = eventually(Duration::from_secs(5), || {
+        let csv = stats_cmd(&sock, "show stat");
+        (csv_field(&csv, "BACKEND", "downtime") != "0").then_some(csv)
+    })
+    .expect("the backend's downtime grows");
+    assert_eq!(csv_field(&csv, "BACKEND", "status"), "DOWN");
+    let m = text(&request(stats, "GET", "/metrics", "", ""));
+    assert!(metric(&m, "haproxy_backend_downtime_seconds_total{proxy=\"app\"}").unwrap() >= 1.0);
+    stats_cmd(&sock, "set server app/a state ready");
+    let t = csv_field(&stats_cmd(&sock, "show stat"), "BACKEND", "downtime").to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        csv_field(&stats_cmd(&sock, "show stat"), "BACKEND", "downtime"),
+        t,
+        "up again: the downtime stops growing"
+    );
+}
+
+#[test]
+fn listener_rows_with_option_socket_stats() {
+    let a = Serve::start("a", &[]);
+    let (p1, p2, stats) = (free_port(), free_port(), free_port());
+    let dir = TempDir::new("stats");
+    let sock = dir.path("admin.sock");
+    let cfg = format!(
+        "global
+    stats socket {}
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend web
+    option socket-stats
+    bind 127.0.0.1:{p1} name pub
+    bind 127.0.0.1:{p2}
+    default_backend app
+frontend stats
+    bind 127.0.0.1:{stats}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    stats enable
+backend app
+    server a 127.0.0.1:{}
+",
+        sock.display(),
+        a.port
+    );
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[p1, p2, stats]);
+    wait_unix_socket(&sock);
+    for (port, n) in [(p1, 3), (p2, 1)] {
+        for _ in 0..n {
+            let r = raw_exchange(
+                port,
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+            assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        }
+    }
+    // A connection held open counts in scur while it lasts.
+    let held = TcpStream::connect(("127.0.0.1", p2)).unwrap();
+    let csv = eventually(Duration::from_secs(5), || {
+        let csv = stats_cmd(&sock, "show stat");
+        (csv_field(&csv, "pub", "stot") == "3" && csv_field(&csv, "sock-2", "scur") == "1")
+            .then_some(csv)
+    })
+    .unwrap_or_else(|| panic!("{}", stats_cmd(&sock, "show stat")));
+    for (sv, f, v) in [
+        ("pub", "type", "3"),
+        ("pub", "sid", "1"),
+        ("pub", "status", "OPEN"),
+        ("pub", "scur", "0"),
+        ("pub", "addr", &format!("127.0.0.1:{p1}")),
+        ("pub", "mode", "http"),
+        ("sock-2", "stot", "2"),
+        ("sock-2", "sid", "2"),
+        ("FRONTEND", "stot", "5"),
+    ] {
+        assert_eq!(csv_field(&csv, sv, f), v, "{sv} {f}: {csv}");
+    }
+    let bin: u64 = csv_field(&csv, "pub", "bin").parse().unwrap();
+    assert!(bin > 0 && csv_field(&csv, "pub", "bout") != "0");
+    // HAProxy's order: the frontend, then its listeners.
+    let order: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("web,"))
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(order, ["FRONTEND", "pub", "sock-2"]);
+    // `show stat` selects listeners with type 8; typed and JSON have them too.
+    let only = stats_cmd(&sock, "show stat web 8 -1");
+    assert_eq!(
+        only.lines().filter(|l| l.starts_with("web,")).count(),
+        2,
+        "{only}"
+    );
+    let typed = stats_cmd(&sock, "show stat typed");
+    assert!(
+        typed
+            .lines()
+            .any(|l| l.starts_with("L.") && l.ends_with(".1.1.svname.1:KNS:str:pub")),
+        "{typed}"
+    );
+    assert!(stats_cmd(&sock, "show stat json").contains("\"objType\":\"Listener\""));
+    drop(held);
+    // Prometheus: haproxy_listener_* with the proxy and listener labels; scope=listener.
+    let m = text(&request(stats, "GET", "/metrics", "", ""));
+    assert_eq!(
+        metric(
+            &m,
+            "haproxy_listener_sessions_total{proxy=\"web\",listener=\"pub\"}"
+        ),
+        Some(3.0),
+        "{m}"
+    );
+    assert!(
+        m.contains("haproxy_listener_status{proxy=\"web\",listener=\"sock-2\",state=\"OPEN\"} 1\n")
+    );
+    let l = text(&request(stats, "GET", "/metrics?scope=listener", "", ""));
+    assert!(
+        l.contains("# TYPE haproxy_listener_bytes_in_total counter\n"),
+        "{l}"
+    );
+    assert!(
+        !l.contains("haproxy_frontend_") && !l.contains("haproxy_process_"),
+        "{l}"
+    );
+    // The HTML page has a row per listener.
+    let page = text(&request(stats, "GET", "/haproxy?stats", "", ""));
+    assert!(
+        page.contains(">pub<") && page.contains(">sock-2<"),
+        "{page}"
+    );
+}
+
+/// The string values of `key` in a JSON text (`"key": "…"`), unescaped.
+fn json_strings(json: &str, key: &str) -> Vec<String> {
+    let pat = format!("\"{key}\": \"");
+    let mut out = Vec::new();
+    let mut rest = json;
+    while let Some(i) = rest.find(&pat) {
+        rest = &rest[i + pat.len()..];
+        let mut s = String::new();
+        let mut chars = rest.char_indices();
+        while let Some((k, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, e)) = chars.next() {
+                        s.push(match e {
+                            'n' => '\n',
+                            't' => '\t',
+                            other => other,
+                        });
+                    }
+                }
+                '"' => {
+                    rest = &rest[k + 1..];
+                    break;
+                }
+                c => s.push(c),
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// Metric names in a PromQL expression: `haproxy_…` identifiers.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = expr;
+    while let Some(i) = rest.find("haproxy_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        out.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// Metrics the dashboards name that corelb does not serve, and why (docs/operations.md
+/// says the same).
+const NOT_SERVED: &[(&str, &str)] = &[
+    (
+        "haproxy_process_pool_allocated_bytes",
+        "HAProxy's memory pools; corelb allocates with mimalloc, process-wide",
+    ),
+    (
+        "haproxy_process_pool_used_bytes",
+        "HAProxy's memory pools; corelb allocates with mimalloc, process-wide",
+    ),
+];
+
+#[test]
+fn grafana_haproxy_mixin_dashboards_work_unchanged() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let (web, stats) = (free_port(), free_port());
+    let _lb = Corelb::start(
+        &stats_config(web, stats, a.port, b.port),
+        &[],
+        &[web, stats],
+    );
+    for _ in 0..10 {
+        let r = raw_exchange(
+            web,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    }
+    let m = text(&request(stats, "GET", "/metrics", "", ""));
+    let series = |name: &str| -> Vec<&str> {
+        m.lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+            })
+            .collect()
+    };
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/grafana-haproxy-mixin");
+    let mut missing = std::collections::BTreeSet::new();
+    let mut checked = std::collections::BTreeSet::new();
+    for file in ["overview", "frontend", "backend", "server"] {
+        let json = std::fs::read_to_string(dir.join(format!("haproxy-{file}.json"))).unwrap();
+        let exprs: Vec<String> = ["expr", "query", "definition"]
+            .iter()
+            .flat_map(|k| json_strings(&json, k))
+            .collect();
+        assert!(exprs.len() > 5, "{file}: {exprs:?}");
+        for e in &exprs {
+            for name in metric_names(e) {
+                let s = series(&name);
+                if s.is_empty() {
+                    missing.insert(name);
+                    continue;
+                }
+                // The labels the panel filters or groups on are on the series.
+                for label in ["proxy", "server"] {
+                    if e.contains(&format!("{label}=~")) {
+                        assert!(
+                            s.iter().all(|l| l.contains(&format!("{label}=\""))),
+                            "{file}: {e}: {s:?}"
+                        );
+                    }
+                }
+                checked.insert(name);
+            }
+        }
+    }
+    let want: std::collections::BTreeSet<String> =
+        NOT_SERVED.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(missing, want, "served: {checked:?}");
+    assert!(checked.len() >= 45, "{checked:?}");
+    // The panels read traffic: the requests sent are in the counters they rate().
+    let reqs = metric(&m, "haproxy_frontend_http_requests_total{proxy=\"web\"}");
+    assert_eq!(reqs, Some(10.0), "{m}");
+    assert!(
+        metric(
+            &m,
+            "haproxy_backend_response_time_average_seconds{proxy=\"app\"}"
+        )
+        .is_some()
+    );
+    assert!(m.contains("haproxy_frontend_status{proxy=\"web\",state=\"UP\"} 1\n"));
+}
+
 /// The shard's io_uring counters (glommio's rings, published once a second) are served.
 #[test]
 fn shard_io_uring_counters_are_served() {

@@ -92,9 +92,15 @@ pub enum C {
     CheckCode,
     CheckDuration,
     CheckAt,
+    /// Gauges a shard publishes now and then (its purge timer): the server's idle pooled
+    /// connections of this shard, not yet reused ("unsafe") and reused ("safe").
+    IdleCur,
+    SafeCur,
+    /// A listener's connections open now on this shard (`option socket-stats`).
+    LiCur,
 }
 
-const N: usize = C::CheckAt as usize + 1;
+const N: usize = C::LiCur as usize + 1;
 
 /// One object's counters, on cache lines of its own.
 #[repr(align(64))]
@@ -126,6 +132,13 @@ impl Obj {
     pub fn add(&self, c: C, v: u64) {
         if v != 0 {
             self.set(c, self.get(c) + v);
+        }
+    }
+
+    /// Stores a gauge ([`C::IdleCur`], [`C::SafeCur`]): only the owning shard writes.
+    pub fn gauge(&self, c: C, v: u64) {
+        if self.get(c) != v {
+            self.set(c, v);
         }
     }
 
@@ -212,6 +225,9 @@ pub struct StreamEnd {
     pub denied: bool,
     /// Answered by corelb itself (stats page, exporter, monitor-uri).
     pub intercepted: bool,
+    /// The `bind` (its position in the frontend) the client came through: its listener
+    /// counters with `option socket-stats`.
+    pub listener: usize,
     /// The server connection came from the idle pool.
     pub reused: bool,
     pub t_queue: Option<Duration>,
@@ -233,6 +249,12 @@ fn is_check(c: usize) -> bool {
     (C::CheckStatus as usize..=C::CheckAt as usize).contains(&c)
 }
 
+/// Whether `clear counters all` leaves slot `c` alone: the last check, and the published
+/// gauges (a current value, not a count).
+fn kept(c: usize) -> bool {
+    is_check(c) || c >= C::IdleCur as usize
+}
+
 /// One shard's counters, indexed like `cfg.proxies` (and servers within a proxy).
 pub struct ShardCounters {
     /// The shard's own counters (connections, splice, kTLS, buffers, checks): `corelb_*`.
@@ -247,6 +269,8 @@ pub struct ShardCounters {
     fe: Box<[Obj]>,
     be: Box<[Obj]>,
     srv: Box<[Box<[Obj]>]>,
+    /// Per proxy, one per `bind` with `option socket-stats` (empty without).
+    li: Box<[Box<[Obj]>]>,
     epoch: Instant,
 }
 
@@ -269,10 +293,11 @@ impl ShardCounters {
             .fe
             .iter()
             .chain(self.be.iter())
-            .chain(self.srv.iter().flatten());
+            .chain(self.srv.iter().flatten())
+            .chain(self.li.iter().flatten());
         for o in objs {
             for c in 0..N {
-                if (all && !is_check(c)) || is_max(c) {
+                if (all && !kept(c)) || is_max(c) {
                     o.f[c].store(0, Relaxed);
                 }
             }
@@ -302,9 +327,15 @@ impl ShardCounters {
         &self.srv[px][s]
     }
 
-    /// A connection accepted by frontend `px`, which now has `cur` connections.
+    /// Listener `bind` of proxy `px`, if it keeps counters (`option socket-stats`).
+    pub fn li(&self, px: usize, bind: usize) -> Option<&Obj> {
+        self.li.get(px).and_then(|l| l.get(bind))
+    }
+
+    /// A connection accepted by frontend `px` on its `bind`; the frontend now has `cur`
+    /// connections.
     #[inline]
-    pub fn accepted(&self, px: usize, cur: u32, now: Instant) {
+    pub fn accepted(&self, px: usize, bind: usize, cur: u32, now: Instant) {
         self.sync();
         let ms = self.ms(now);
         let o = &self.fe[px];
@@ -313,6 +344,21 @@ impl ShardCounters {
         o.max(C::Smax, cur as u64);
         o.tick(C::Rate, C::RateMax, ms);
         o.tick(C::ConnRate, C::ConnRateMax, ms);
+        if let Some(l) = self.li(px, bind) {
+            l.add(C::Stot, 1);
+            l.add(C::ConnTot, 1);
+            let open = l.get(C::LiCur) + 1;
+            l.set(C::LiCur, open);
+            l.max(C::Smax, open);
+        }
+    }
+
+    /// A connection accepted on `bind` of proxy `px` closed.
+    #[inline]
+    pub fn closed(&self, px: usize, bind: usize) {
+        if let Some(l) = self.li(px, bind) {
+            l.set(C::LiCur, l.get(C::LiCur).saturating_sub(1));
+        }
     }
 
     /// A stream of frontend `fe` that went to `be` (and its server `srv`) ended at `now`
@@ -379,6 +425,12 @@ impl ShardCounters {
             }
         }
         f.add(C::Dreq, e.denied as u64);
+        if let Some(l) = self.li(fe, e.listener) {
+            l.add(C::Bin, e.bytes_in);
+            l.add(C::Bout, e.bytes_out);
+            l.add(C::Dreq, e.denied as u64);
+            l.add(C::Ereq, (e.http && req_error) as u64);
+        }
         let Some(b) = be else { return };
         let o = &self.be[b];
         // What a stream adds alike to its backend and its server.
@@ -492,6 +544,12 @@ pub struct Counters {
 impl Counters {
     /// Counters for `shards` shards over `servers[i]` servers of proxy i.
     pub fn new(shards: usize, servers: &[usize]) -> Counters {
+        Counters::with_listeners(shards, servers, &[])
+    }
+
+    /// Counters as [`new`](Self::new)'s, and `listeners[i]` listener counters for proxy
+    /// i (its binds with `option socket-stats`, else 0).
+    pub fn with_listeners(shards: usize, servers: &[usize], listeners: &[usize]) -> Counters {
         let epoch = Instant::now();
         let objs = |n: usize| (0..n).map(|_| Obj::default()).collect::<Box<[Obj]>>();
         Counters {
@@ -501,6 +559,7 @@ impl Counters {
                     fe: objs(servers.len()),
                     be: objs(servers.len()),
                     srv: servers.iter().map(|&n| objs(n)).collect(),
+                    li: listeners.iter().map(|&n| objs(n)).collect(),
                     clear: AtomicU64::new(0),
                     cleared: AtomicU64::new(0),
                     epoch,
@@ -544,7 +603,7 @@ impl Counters {
             let o = obj(sh);
             let (all_stale, max_stale) = sh.stale();
             for c in 0..N {
-                let v = if (all_stale && !is_check(c)) || (max_stale && is_max(c)) {
+                let v = if (all_stale && !kept(c)) || (max_stale && is_max(c)) {
                     0
                 } else {
                     o.f[c].load(Relaxed)
@@ -702,12 +761,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn listener_counters_only_with_socket_stats() {
+        let c = Counters::with_listeners(2, &[0, 0], &[2, 0]);
+        let t0 = Instant::now();
+        c.shard(0).accepted(0, 1, 1, t0);
+        c.shard(1).accepted(0, 1, 1, t0);
+        c.shard(1).accepted(0, 1, 2, t0);
+        c.shard(1).closed(0, 1);
+        // Proxy 1 has no listener counters: nothing to write, nothing to panic on.
+        c.shard(0).accepted(1, 0, 1, t0);
+        c.shard(0).closed(1, 0);
+        assert!(c.shard(0).li(1, 0).is_none());
+        let e = StreamEnd {
+            http: true,
+            bytes_in: 10,
+            term: crate::log::term::Term::new(
+                crate::log::term::Cause::Proxy,
+                crate::log::term::Phase::Request,
+            ),
+            status: 400,
+            listener: 1,
+            ..Default::default()
+        };
+        c.shard(0).stream_end(0, None, None, &e, t0);
+        let t = c.sum(|s| s.li(0, 1).unwrap());
+        assert_eq!(t.get(C::Stot), 3);
+        assert_eq!(t.get(C::LiCur), 2);
+        assert_eq!(t.get(C::Smax), 2, "the largest one shard saw");
+        assert_eq!((t.get(C::Bin), t.get(C::Ereq)), (10, 1));
+        assert_eq!(c.sum(|s| s.li(0, 0).unwrap()).get(C::Stot), 0);
+        // `clear counters all` keeps the current count.
+        c.clear(true);
+        assert_eq!(c.sum(|s| s.li(0, 1).unwrap()).get(C::LiCur), 2);
+        assert_eq!(c.sum(|s| s.li(0, 1).unwrap()).get(C::Stot), 0);
+    }
+
+    #[test]
     fn shards_are_summed_and_maxima_maxed() {
         let c = Counters::new(2, &[0, 2]);
         let t0 = Instant::now();
-        c.shard(0).accepted(0, 3, t0);
-        c.shard(1).accepted(0, 5, t0);
-        c.shard(1).accepted(0, 1, t0);
+        c.shard(0).accepted(0, 0, 3, t0);
+        c.shard(1).accepted(0, 0, 5, t0);
+        c.shard(1).accepted(0, 0, 1, t0);
         let t = c.sum(|s| s.fe(0));
         assert_eq!(t.get(C::Stot), 3);
         assert_eq!(t.get(C::Smax), 5);
@@ -767,22 +862,22 @@ mod tests {
     fn clear_counters_reads_zero_at_once_and_the_shard_zeroes_its_own() {
         let c = Counters::new(2, &[1]);
         let t0 = Instant::now();
-        c.shard(0).accepted(0, 7, t0);
-        c.shard(1).accepted(0, 2, t0);
+        c.shard(0).accepted(0, 0, 7, t0);
+        c.shard(1).accepted(0, 0, 2, t0);
         c.clear(false);
         let t = c.sum(|s| s.fe(0));
         assert_eq!((t.get(C::Stot), t.get(C::Smax)), (2, 0));
-        c.shard(0).accepted(0, 1, t0);
+        c.shard(0).accepted(0, 0, 1, t0);
         let t = c.sum(|s| s.fe(0));
         assert_eq!((t.get(C::Stot), t.get(C::Smax)), (3, 1));
         c.clear(true);
         assert_eq!(c.sum(|s| s.fe(0)).get(C::Stot), 0);
-        c.shard(1).accepted(0, 1, t0);
+        c.shard(1).accepted(0, 0, 1, t0);
         let t = c.sum(|s| s.fe(0));
         assert_eq!((t.get(C::Stot), t.get(C::Smax)), (1, 1));
         // A later `clear counters` leaves the totals.
         c.clear(false);
-        c.shard(1).accepted(0, 1, t0);
+        c.shard(1).accepted(0, 0, 1, t0);
         assert_eq!(c.sum(|s| s.fe(0)).get(C::Stot), 2);
     }
 

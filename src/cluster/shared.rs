@@ -138,6 +138,9 @@ pub struct Shared {
     pub stick: Arc<crate::stick::Tables>,
     /// The DNS resolver's counters (`show resolvers`).
     pub dns: Arc<super::dns_stats::Stats>,
+    /// Each shard's inbox for the runtime API's session jobs (`show sess`, `shutdown
+    /// session`), indexed by shard.
+    pub mailboxes: Vec<super::sessions::Mailbox>,
 }
 
 /// Where a health check goes and what it does (see `health::prober`).
@@ -229,15 +232,26 @@ impl Shared {
             logs,
             probes,
             shards,
-            counters: super::counters::Counters::new(
+            counters: super::counters::Counters::with_listeners(
                 shards,
                 &cfg.proxies
                     .iter()
                     .map(|p| p.servers.len())
                     .collect::<Vec<_>>(),
+                &cfg.proxies
+                    .iter()
+                    .map(|p| {
+                        if p.options.socket_stats && p.kind.is_frontend() {
+                            p.binds.len()
+                        } else {
+                            0
+                        }
+                    })
+                    .collect::<Vec<_>>(),
             ),
             started: std::time::SystemTime::now(),
             dns: Arc::new(super::dns_stats::Stats::new(&cfg.resolvers)),
+            mailboxes: (0..shards).map(|_| Default::default()).collect(),
             stats_pages: (0..cfg.proxies.len())
                 .filter(|&i| cfg.proxies[i].stats.enabled)
                 .collect(),

@@ -385,7 +385,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("persist", NotYet, D | B),
     kw("contstats", NotYet, D | F),
     kw("independent-streams", NotYet, ALL),
-    kw("socket-stats", NotYet, D | F),
+    kw("socket-stats", Supported(o::socket_stats), D | F),
     kw("accept-invalid-http-request", NotYet, D | F),
     kw("accept-invalid-http-response", NotYet, D | B),
     kw("checkcache", NotYet, D | B),

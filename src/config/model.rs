@@ -765,6 +765,8 @@ pub struct Options {
     pub allbackups: bool,
     pub log_health_checks: bool,
     pub splice: SpliceOptions,
+    /// `option socket-stats`: counters and stats rows per `bind` (listener).
+    pub socket_stats: bool,
 }
 
 /// `option splice-auto|splice-request|splice-response` of one proxy. corelb's defaults

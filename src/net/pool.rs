@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// Idle connections older than this are closed (HAProxy's `pool-purge-delay` default).
 pub const PURGE_DELAY: Duration = Duration::from_secs(5);
 /// Idle connections kept per server per shard.
-const MAX_IDLE: usize = 128;
+pub const MAX_IDLE: usize = 128;
 
 pub struct Idle {
     pub conn: ServerIo,
@@ -80,6 +80,19 @@ impl Pool {
             since: Instant::now(),
             reused,
         });
+    }
+
+    /// Closes the idle connections to one server (`shutdown sessions server`).
+    pub fn drop_server(&mut self, be: usize, srv: usize) {
+        self.idle.remove(&(be, srv));
+    }
+
+    /// The idle connections to one server: (not reused yet, reused).
+    pub fn count(&self, be: usize, srv: usize) -> (u64, u64) {
+        self.idle.get(&(be, srv)).map_or((0, 0), |l| {
+            let safe = l.iter().filter(|i| i.reused).count() as u64;
+            (l.len() as u64 - safe, safe)
+        })
     }
 
     /// Closes every idle connection.

@@ -25,6 +25,8 @@ pub struct Shard {
     pub stats: Arc<ShardStats>,
     /// Log senders per proxy index, opened on first use.
     logs: RefCell<Vec<Option<Sender>>>,
+    /// Live client connections (`show sess`, `shutdown session`).
+    pub sessions: std::rc::Rc<crate::cluster::sessions::Registry>,
 }
 
 impl Shard {
@@ -37,6 +39,7 @@ impl Shard {
             stats: shared.counters.shard(id).proc.clone(),
             logs: RefCell::new((0..shared.cfg.proxies.len()).map(|_| None).collect()),
             active: Cell::new(0),
+            sessions: std::rc::Rc::new(crate::cluster::sessions::Registry::new(id)),
             shared,
         }
     }

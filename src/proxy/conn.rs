@@ -4,6 +4,7 @@
 
 use crate::cluster::FrontendRt;
 use crate::cluster::counters::ShardStats;
+use crate::cluster::sessions::{Handle, NewSess};
 use crate::config::Mode;
 use crate::log::term::{Cause, Phase, Term};
 use crate::net::shard::Shard;
@@ -21,10 +22,16 @@ use std::time::{Duration, Instant, SystemTime};
 struct ConnGuard {
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
+    /// The listener that counted the connection, once it did.
+    counted: Option<usize>,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
+        if let Some(bind) = self.counted {
+            let counters = self.shard.shared.counters.shard(self.shard.id);
+            counters.closed(self.fe.proxy, bind);
+        }
         self.fe.slots.give_back();
         self.shard.shared.slots.give_back();
         self.shard.active.set(self.shard.active.get() - 1);
@@ -87,6 +94,10 @@ pub struct ClientOrigin {
     pub tls: Option<crate::acl::TlsInfo>,
     /// What `tcp-request connection|session` rules stored in `sess.` variables.
     pub vars: crate::acl::VarSet,
+    /// Its entry in the shard's session registry (`show sess`, `shutdown session`).
+    pub sess: Handle,
+    /// The `bind` it came through (its position in the frontend).
+    pub bind: usize,
 }
 
 /// What ACLs see of the connection's TLS session.
@@ -108,10 +119,12 @@ pub async fn handle(
     proto_h2: bool,
     tls: Option<crate::net::tls::ListenerTls>,
     label: Arc<str>,
+    bind: usize,
 ) {
-    let _guard = ConnGuard {
+    let mut guard = ConnGuard {
         shard: shard.clone(),
         fe: fe.clone(),
+        counted: None,
     };
     // `tcp-request connection` rules, before anything is read or counted: a rejected
     // connection never becomes a session (HAProxy neither logs nor counts it as one).
@@ -139,7 +152,8 @@ pub async fn handle(
     // One clock reading for the frontend's counters and this connection's timings.
     let accepted = Instant::now();
     let counters = shard.shared.counters.shard(shard.id);
-    counters.accepted(fe.proxy, fe.slots.current(), accepted);
+    counters.accepted(fe.proxy, bind, fe.slots.current(), accepted);
+    guard.counted = Some(bind);
     let accept_date = SystemTime::now();
     let _ = client.set_nodelay(true);
     if fe.clitcpka {
@@ -172,6 +186,7 @@ pub async fn handle(
         return serve(
             shard,
             fe,
+            bind,
             Client::Plain(client),
             src,
             dst,
@@ -210,6 +225,7 @@ pub async fn handle(
             serve(
                 shard,
                 fe,
+                bind,
                 a.client,
                 src,
                 dst,
@@ -240,6 +256,7 @@ pub async fn handle(
 async fn serve(
     shard: Rc<Shard>,
     fe: Arc<FrontendRt>,
+    bind: usize,
     client: Client,
     src: SocketAddr,
     dst: Option<SocketAddr>,
@@ -271,6 +288,18 @@ async fn serve(
             vars = conn.vars;
         }
     }
+    // Registered once it is a session (as HAProxy creates its stream after the handshake).
+    let entry = shard.sessions.register(NewSess {
+        fe: fe.proxy,
+        listener: bind as u32,
+        src,
+        unix: src == crate::sys::NO_PEER,
+        fd: std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(client.tcp())),
+        accepted,
+        date: accept_date,
+        backend: None,
+    });
+    let sess = entry.handle();
     match fe.mode {
         Mode::Tcp => {
             let from = ClientOrigin {
@@ -281,6 +310,8 @@ async fn serve(
                 at: accepted,
                 tls: tls.as_ref().map(acl_tls),
                 vars,
+                sess,
+                bind,
             };
             Box::pin(tcp::session(shard, fe, client, from)).await
         }
@@ -297,36 +328,53 @@ async fn serve(
                 h2: false,
                 vars,
                 fd: std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(tcp)),
+                sess,
+                bind,
             };
-            if h2 {
-                // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs
-                // over whatever the handshake left: rustls, a kTLS socket or plain TCP.
-                match client {
-                    Client::Plain(mut s) => {
-                        Box::pin(h2_session(shard, fe, &mut s, info, early)).await
-                    }
-                    Client::Ktls(mut k) => {
-                        Box::pin(h2_session(shard, fe, &mut k, info, early)).await;
-                        crate::net::tls::close_client(&mut k).await;
-                    }
-                    Client::Tls(mut t) => {
-                        Box::pin(h2_session(shard, fe, &mut *t, info, early)).await;
-                        crate::net::tls::close_client(&mut *t).await;
-                    }
-                }
-                return;
+            // `shutdown session(s)` drops the session where it stands: the client
+            // connection and any server connection it holds close, its slots are given
+            // back by their guards.
+            let killed = shard.sessions.killed(sess);
+            let run = http(shard.clone(), fe, client, info, early, h2);
+            futures_lite::future::or(run, killed).await;
+        }
+    }
+}
+
+/// mode http over whatever the TLS handshake left: HTTP/1.x or HTTP/2.
+async fn http(
+    shard: Rc<Shard>,
+    fe: Arc<FrontendRt>,
+    client: Client,
+    info: ClientInfo,
+    early: Vec<u8>,
+    h2: bool,
+) {
+    if h2 {
+        // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs
+        // over whatever the handshake left: rustls, a kTLS socket or plain TCP.
+        match client {
+            Client::Plain(mut s) => Box::pin(h2_session(shard, fe, &mut s, info, early)).await,
+            Client::Ktls(mut k) => {
+                Box::pin(h2_session(shard, fe, &mut k, info, early)).await;
+                crate::net::tls::close_client(&mut k).await;
             }
-            match client {
-                Client::Plain(s) => http_session(shard, fe, s, info, early).await,
-                Client::Ktls(mut k) => {
-                    http_session(shard, fe, &mut k, info, early).await;
-                    crate::net::tls::close_client(&mut k).await;
-                }
-                Client::Tls(mut t) => {
-                    http_session(shard, fe, &mut *t, info, early).await;
-                    crate::net::tls::close_client(&mut *t).await;
-                }
+            Client::Tls(mut t) => {
+                Box::pin(h2_session(shard, fe, &mut *t, info, early)).await;
+                crate::net::tls::close_client(&mut *t).await;
             }
+        }
+        return;
+    }
+    match client {
+        Client::Plain(s) => http_session(shard, fe, s, info, early).await,
+        Client::Ktls(mut k) => {
+            http_session(shard, fe, &mut k, info, early).await;
+            crate::net::tls::close_client(&mut k).await;
+        }
+        Client::Tls(mut t) => {
+            http_session(shard, fe, &mut *t, info, early).await;
+            crate::net::tls::close_client(&mut *t).await;
         }
     }
 }
@@ -358,7 +406,7 @@ mod tests {
             let shard = Rc::new(Shard::new(0, shared, 0));
             let (_peer, s) = pair().await;
             let peer = SocketAddr::from(([127, 0, 0, 1], 1));
-            let task = handle(shard, fe, s, peer, false, false, None, "b".into());
+            let task = handle(shard, fe, s, peer, false, false, None, "b".into(), 0);
             let size = std::mem::size_of_val(&task);
             assert!(size <= 4096, "the connection's future is {size} bytes");
         });

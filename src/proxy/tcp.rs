@@ -30,6 +30,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// What happened to a connection, for the log.
 struct Outcome {
     term: Term,
+    /// The `bind` the client came through (its listener counters).
+    listener: usize,
     backend: Option<Arc<BackendRt>>,
     server: Option<usize>,
     retries: u32,
@@ -78,9 +80,12 @@ pub async fn session(
         at: accepted,
         tls,
         vars,
+        sess,
+        bind,
     } = from;
     let mut out = Outcome {
         term: Term::NORMAL,
+        listener: bind,
         backend: None,
         server: None,
         retries: 0,
@@ -233,23 +238,40 @@ pub async fn session(
                 // through the control's one event, so a connection still waits on one
                 // listener.
                 let killed = std::cell::Cell::new(false);
+                let epoch = be.lb.servers[srv].kill_epoch();
+                shard.sessions.bind(
+                    sess,
+                    crate::cluster::sessions::Target {
+                        backend: be.proxy,
+                        server: srv,
+                        epoch,
+                    },
+                );
                 let grace = async {
                     let control = &shard.shared.control;
                     let state = &be.lb.servers[srv];
-                    let epoch = state.kill_epoch();
-                    loop {
-                        let woken = control.listen();
-                        if state.kill_epoch() != epoch {
-                            killed.set(true);
-                            return;
+                    // `shutdown session ID` (this connection alone).
+                    let own = async {
+                        shard.sessions.killed(sess).await;
+                        killed.set(true);
+                    };
+                    let stop = async {
+                        loop {
+                            let woken = control.listen();
+                            if state.kill_epoch() != epoch {
+                                killed.set(true);
+                                return;
+                            }
+                            if control.stopping() {
+                                break;
+                            }
+                            woken.await;
                         }
-                        if control.stopping() {
-                            break;
-                        }
-                        woken.await;
-                    }
-                    let deadline = control.deadline().unwrap_or_else(Instant::now);
-                    glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+                        let deadline = control.deadline().unwrap_or_else(Instant::now);
+                        glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()))
+                            .await;
+                    };
+                    futures_lite::future::or(own, stop).await;
                 };
                 let end = match (&mut client, &mut server) {
                     (Client::Plain(c), ServerIo::Plain(s)) => {
@@ -390,6 +412,7 @@ pub fn log_rejected(
 ) {
     let out = Outcome {
         term,
+        listener: usize::MAX, // before a session: no listener counts it
         backend: None,
         server: None,
         retries: 0,
@@ -455,6 +478,7 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         t_connect: out.t_connect,
         t_total: now.saturating_duration_since(t0),
         denied: out.denied,
+        listener: out.listener,
         ..Default::default()
     };
     let counters = shard.shared.counters.shard(shard.id);

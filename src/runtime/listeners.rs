@@ -27,6 +27,8 @@ pub struct Listener {
     pub tls: Option<crate::net::tls::ListenerTls>,
     /// The bind's `name`, else its number in the proxy (1, 2, …), as HAProxy logs it.
     pub label: std::sync::Arc<str>,
+    /// The bind's position in the proxy (0, 1, …): its listener counters' index.
+    pub index: usize,
     pub sock: Socket,
 }
 
@@ -249,6 +251,7 @@ pub fn bind_all(
                     h2: b.h2,
                     tls: tls.clone(),
                     label: label.clone(),
+                    index: k,
                     sock,
                 });
             }

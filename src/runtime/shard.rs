@@ -52,6 +52,7 @@ pub async fn run(
     }
     spawn_probers(&shard);
     let purger = glommio::spawn_local(purge_idle_servers(shard.clone()));
+    let sessions = glommio::spawn_local(serve_sessions(shard.clone()));
     let _ = started.send(Ok(id));
     drop(started);
     shared.control.wait_stop().await;
@@ -72,6 +73,7 @@ pub async fn run(
     // The generation is over: stop the purge timer (dropping its task cancels it) and
     // close the idle server connections now.
     drop(purger);
+    drop(sessions);
     shard.http_pool.borrow_mut().clear();
     let s = &shard.stats;
     log::debug!(
@@ -90,17 +92,87 @@ pub async fn run(
 }
 
 /// Closes the shard's idle server connections once they are older than the purge delay,
-/// also when no request comes to take from the pool (which purges too). Wakes when the
-/// oldest one expires, at most once a second, and every purge delay while the pool is
-/// empty. Runs until `run` drops its task at the end of the generation.
+/// also when no request comes to take from the pool (which purges too), and publishes the
+/// shard's own stats and idle-connection gauges. Wakes once a second, so the gauges are at
+/// most a second old. Runs until `run` drops its task at the end of the generation.
 async fn purge_idle_servers(shard: Rc<Shard>) {
-    use crate::net::pool::PURGE_DELAY;
     loop {
-        let now = Instant::now();
-        let next = shard.http_pool.borrow_mut().purge(now);
+        shard.http_pool.borrow_mut().purge(Instant::now());
         shard.publish_stats();
-        let wait = next.map_or(PURGE_DELAY, |t| t.saturating_duration_since(now));
-        glommio::timer::sleep(wait.clamp(Duration::from_secs(1), PURGE_DELAY)).await;
+        publish_idle(&shard);
+        glommio::timer::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Publishes the shard's idle pooled connections per server into its counters (the
+/// stats' `srv_icur`, `idle_conn_cur`, `safe_conn_cur`): the pool is the shard's own, so
+/// readers see it as of the last purge.
+fn publish_idle(shard: &Shard) {
+    use crate::cluster::counters::C;
+    let counters = shard.shared.counters.shard(shard.id);
+    let pool = shard.http_pool.borrow();
+    for (b, be) in shard.shared.backends.iter().enumerate() {
+        let Some(be) = be else { continue };
+        for s in 0..be.lb.servers.len() {
+            let (idle, safe) = pool.count(b, s);
+            let o = counters.srv(b, s);
+            o.gauge(C::IdleCur, idle);
+            o.gauge(C::SafeCur, safe);
+        }
+    }
+}
+
+/// Answers the runtime API's session jobs (`show sess`, `shutdown session`) from the
+/// shard's registry, and acts on `shutdown sessions server` for the connections that do
+/// not watch their server themselves (mode http: a keep-alive client bound to the server,
+/// an exchange in flight; the idle pooled connections to it are closed too). One task per
+/// shard, woken by its mailbox or by the control's event (which `shutdown sessions server`
+/// raises after bumping the server's kill epoch); runs until `run` drops it.
+async fn serve_sessions(shard: Rc<Shard>) {
+    use crate::cluster::sessions::Job;
+    let shared = &shard.shared;
+    let Some(mailbox) = shared.mailboxes.get(shard.id) else {
+        return;
+    };
+    let epoch = |b: usize, s: usize| {
+        shared.backends[b]
+            .as_ref()
+            .map_or(0, |be| be.lb.servers[s].kill_epoch())
+    };
+    // The epochs already acted on, to close each server's idle pooled connections once.
+    let mut seen: Vec<Vec<u32>> = shared
+        .backends
+        .iter()
+        .map(|b| {
+            b.as_ref().map_or(Vec::new(), |be| {
+                be.lb.servers.iter().map(|s| s.kill_epoch()).collect()
+            })
+        })
+        .collect();
+    loop {
+        let mail = mailbox.listen();
+        let woken = shared.control.listen();
+        for job in mailbox.take() {
+            match job {
+                Job::List(tx) => {
+                    let _ = tx.send(shard.sessions.snapshot(Instant::now()));
+                }
+                Job::Kill(id, tx) => {
+                    let _ = tx.send(shard.sessions.kill_id(id));
+                }
+            }
+        }
+        for (b, row) in seen.iter_mut().enumerate() {
+            for (s, e) in row.iter_mut().enumerate() {
+                let now = epoch(b, s);
+                if *e != now {
+                    *e = now;
+                    shard.http_pool.borrow_mut().drop_server(b, s);
+                }
+            }
+        }
+        shard.sessions.kill_bound(epoch);
+        future::or(mail, woken).await;
     }
 }
 
@@ -291,6 +363,7 @@ async fn accept_loop(shard: Rc<Shard>, l: Listener) {
             l.h2,
             l.tls.clone(),
             l.label.clone(),
+            l.index,
         ))
         .detach();
     }

@@ -63,7 +63,7 @@ pub fn row(r: &Row, out: &mut String) {
         }
         first = false;
         let id = match r.obj {
-            super::ObjType::Server => r.sid,
+            super::ObjType::Server | super::ObjType::Listener => r.sid,
             _ => 0,
         };
         let _ = write!(

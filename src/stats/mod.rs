@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod csv;
+pub mod desc;
 pub mod html;
 pub mod json;
 pub mod page;

@@ -15,6 +15,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 pub struct Query {
     pub global: bool,
     pub frontend: bool,
+    pub listener: bool,
     pub backend: bool,
     pub server: bool,
     pub no_maint: bool,
@@ -25,6 +26,7 @@ impl Default for Query {
         Query {
             global: true,
             frontend: true,
+            listener: true,
             backend: true,
             server: true,
             no_maint: false,
@@ -34,7 +36,13 @@ impl Default for Query {
 
 impl Query {
     fn scopes(&mut self, on: bool) {
-        (self.global, self.frontend, self.backend, self.server) = (on, on, on, on);
+        (
+            self.global,
+            self.frontend,
+            self.listener,
+            self.backend,
+            self.server,
+        ) = (on, on, on, on, on);
     }
 
     /// Parses a query string as HAProxy's promex does: the first `scope=` restricts to the
@@ -56,9 +64,10 @@ impl Query {
                         "*" => out.scopes(true),
                         "global" => out.global = true,
                         "frontend" => out.frontend = true,
+                        "listener" => out.listener = true,
                         "backend" => out.backend = true,
                         "server" => out.server = true,
-                        _ => {} // listener (corelb has no listener rows), unknown scopes
+                        _ => {} // unknown scopes
                     }
                 }
                 "no-maint" => out.no_maint = true,
@@ -151,7 +160,9 @@ const RTIME_MAX: &str = "Maximum observed time spent waiting for a server respon
 const TTIME_MAX: &str =
     "Maximum observed total request+response time (request+queue+connect+response+processing)";
 
-static FRONTEND: &[Family] = &[
+/// Families frontends and listeners share, in HAProxy's order (each scope's list below
+/// interleaves them with its own): sessions, bytes, denials, errors and status, …
+static FE_SESSIONS: &[Family] = &[
     ("current_sessions", Gauge, F(f::SCUR), SESS_CUR),
     ("max_sessions", Gauge, F(f::SMAX), SESS_MAX),
     ("limit_sessions", Gauge, F(f::SLIM), SESS_LIM),
@@ -167,58 +178,9 @@ static FRONTEND: &[Family] = &[
         "Total number of invalid requests since process started",
     ),
     ("status", Gauge, Status, STATUS),
-    (
-        "limit_session_rate",
-        Gauge,
-        F(f::RATE_LIM),
-        "Limit on the number of sessions accepted in a second (frontend only, 'rate-limit sessions' setting)",
-    ),
-    ("max_session_rate", Gauge, F(f::RATE_MAX), RATE_MAX),
-    ("http_responses_total", Counter, Responses, HRSP),
-    (
-        "http_requests_rate_max",
-        Gauge,
-        F(f::REQ_RATE_MAX),
-        "Highest value of http requests observed since the worker process started",
-    ),
-    ("http_requests_total", Counter, F(f::REQ_TOT), REQ_TOT),
-    ("http_comp_bytes_in_total", Counter, F(f::COMP_IN), COMP_IN),
-    (
-        "http_comp_bytes_out_total",
-        Counter,
-        F(f::COMP_OUT),
-        COMP_OUT,
-    ),
-    (
-        "http_comp_bytes_bypassed_total",
-        Counter,
-        F(f::COMP_BYP),
-        COMP_BYP,
-    ),
-    (
-        "http_comp_responses_total",
-        Counter,
-        F(f::COMP_RSP),
-        COMP_RSP,
-    ),
-    (
-        "connections_rate_max",
-        Gauge,
-        F(f::CONN_RATE_MAX),
-        "Highest value of connections per second observed since the worker process started",
-    ),
-    (
-        "connections_total",
-        Counter,
-        F(f::CONN_TOT),
-        "Total number of new connections accepted on this frontend since the worker process started",
-    ),
-    (
-        "intercepted_requests_total",
-        Counter,
-        F(f::INTERCEPTED),
-        "Total number of HTTP requests intercepted on the frontend (redirects/stats/services) since the worker process started",
-    ),
+];
+/// … the connections and sessions `tcp-request` rules refused, and header rewrites.
+static FE_DENIED: &[Family] = &[
     (
         "denied_connections_total",
         Counter,
@@ -232,20 +194,85 @@ static FRONTEND: &[Family] = &[
         "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started",
     ),
     ("failed_header_rewriting_total", Counter, F(f::WREW), WREW),
-    (
-        "http_cache_lookups_total",
-        Counter,
-        F(f::CACHE_LOOKUPS),
-        CACHE_LOOKUPS,
-    ),
-    (
-        "http_cache_hits_total",
-        Counter,
-        F(f::CACHE_HITS),
-        CACHE_HITS,
-    ),
-    ("internal_errors_total", Counter, F(f::EINT), EINT),
 ];
+static INTERNAL_ERRORS: &[Family] = &[("internal_errors_total", Counter, F(f::EINT), EINT)];
+
+static FRONTEND: &[&[Family]] = &[
+    FE_SESSIONS,
+    &[
+        (
+            "limit_session_rate",
+            Gauge,
+            F(f::RATE_LIM),
+            "Limit on the number of sessions accepted in a second (frontend only, 'rate-limit sessions' setting)",
+        ),
+        ("max_session_rate", Gauge, F(f::RATE_MAX), RATE_MAX),
+        ("http_responses_total", Counter, Responses, HRSP),
+        (
+            "http_requests_rate_max",
+            Gauge,
+            F(f::REQ_RATE_MAX),
+            "Highest value of http requests observed since the worker process started",
+        ),
+        ("http_requests_total", Counter, F(f::REQ_TOT), REQ_TOT),
+        ("http_comp_bytes_in_total", Counter, F(f::COMP_IN), COMP_IN),
+        (
+            "http_comp_bytes_out_total",
+            Counter,
+            F(f::COMP_OUT),
+            COMP_OUT,
+        ),
+        (
+            "http_comp_bytes_bypassed_total",
+            Counter,
+            F(f::COMP_BYP),
+            COMP_BYP,
+        ),
+        (
+            "http_comp_responses_total",
+            Counter,
+            F(f::COMP_RSP),
+            COMP_RSP,
+        ),
+        (
+            "connections_rate_max",
+            Gauge,
+            F(f::CONN_RATE_MAX),
+            "Highest value of connections per second observed since the worker process started",
+        ),
+        (
+            "connections_total",
+            Counter,
+            F(f::CONN_TOT),
+            "Total number of new connections accepted on this frontend since the worker process started",
+        ),
+        (
+            "intercepted_requests_total",
+            Counter,
+            F(f::INTERCEPTED),
+            "Total number of HTTP requests intercepted on the frontend (redirects/stats/services) since the worker process started",
+        ),
+    ],
+    FE_DENIED,
+    &[
+        (
+            "http_cache_lookups_total",
+            Counter,
+            F(f::CACHE_LOOKUPS),
+            CACHE_LOOKUPS,
+        ),
+        (
+            "http_cache_hits_total",
+            Counter,
+            F(f::CACHE_HITS),
+            CACHE_HITS,
+        ),
+    ],
+    INTERNAL_ERRORS,
+];
+
+/// `haproxy_listener_*` (`option socket-stats`), HAProxy 2.6's list and order.
+static LISTENER: &[&[Family]] = &[FE_SESSIONS, FE_DENIED, INTERNAL_ERRORS];
 
 /// Families backends and servers share, in HAProxy's order; each scope's list below
 /// interleaves them with its own.
@@ -432,8 +459,34 @@ static SERVER: &[&[Family]] = &[
     ],
     ABORTS,
     TIMES_CONNECTIONS,
+    &[
+        (
+            "idle_connections_current",
+            Gauge,
+            F(f::SRV_ICUR),
+            "Current number of idle connections available for reuse on this server",
+        ),
+        (
+            "idle_connections_limit",
+            Gauge,
+            F(f::SRC_ILIM),
+            "Limit on the number of available idle connections on this server (server 'pool_max_conn' directive)",
+        ),
+    ],
     MAX_TIMES,
     &[
+        (
+            "unsafe_idle_connections_current",
+            Gauge,
+            F(f::IDLE_CONN_CUR),
+            "Current number of unsafe idle connections",
+        ),
+        (
+            "safe_idle_connections_current",
+            Gauge,
+            F(f::SAFE_CONN_CUR),
+            "Current number of safe idle connections",
+        ),
         (
             "used_connections_current",
             Gauge,
@@ -469,8 +522,14 @@ pub fn render(s: &Snapshot, q: &Query) -> String {
     };
     if q.frontend {
         let rows = rows(ObjType::Frontend);
-        for fam in FRONTEND {
+        for fam in FRONTEND.iter().copied().flatten() {
             family("frontend", fam, &rows, s, &mut out);
+        }
+    }
+    if q.listener {
+        let rows = rows(ObjType::Listener);
+        for fam in LISTENER.iter().copied().flatten() {
+            family("listener", fam, &rows, s, &mut out);
         }
     }
     if q.backend {
@@ -517,6 +576,11 @@ fn esc(v: &str) -> std::borrow::Cow<'_, str> {
 fn labels(r: &Row) -> String {
     match r.obj {
         ObjType::Server => format!("proxy=\"{}\",server=\"{}\"", esc(r.name()), esc(r.svname())),
+        ObjType::Listener => format!(
+            "proxy=\"{}\",listener=\"{}\"",
+            esc(r.name()),
+            esc(r.svname())
+        ),
         _ => format!("proxy=\"{}\"", esc(r.name())),
     }
 }
@@ -547,11 +611,13 @@ fn family(
                 let st = r.status();
                 let cur = match r.obj {
                     ObjType::Server => server_state(st),
+                    ObjType::Listener => st,
                     _ if st == "OPEN" || st == "UP" => "UP",
                     _ => "DOWN",
                 };
                 let states: &[&str] = match r.obj {
                     ObjType::Server => &SERVER_STATES,
+                    ObjType::Listener => &["WAITING", "OPEN", "FULL"],
                     _ => &["DOWN", "UP"],
                 };
                 for s in states {
@@ -760,6 +826,14 @@ fn process(i: &Info, out: &mut String) {
         "Hard limit for SessRate (global.maxsessrate)",
         &0,
     );
+    // corelb has no `maxsslrate`: no limit, which HAProxy exports as 0 too.
+    one(
+        out,
+        "limit_ssl_rate",
+        Gauge,
+        "Hard limit for SslRate (global.maxsslrate)",
+        &0,
+    );
     one(
         out,
         "stopping",
@@ -805,6 +879,14 @@ fn process(i: &Info, out: &mut String) {
     let name = "haproxy_process_build_info";
     head(out, name, Gauge, "Build info");
     let _ = writeln!(out, "{name}{{version=\"{}\"}} 1", esc(i.version));
+    // corelb has no `-m`: no limit, which HAProxy exports as 0 too.
+    one(
+        out,
+        "max_memory_bytes",
+        Gauge,
+        "Worker process's hard limit on memory usage in byes (-m on command line)",
+        &0,
+    );
     one(
         out,
         "start_time_seconds",
@@ -956,6 +1038,8 @@ mod tests {
         assert!(q.server && !q.frontend && q.no_maint);
         assert!(!render(&snap(), &q).contains("haproxy_server_status"));
         assert_eq!(Query::parse(""), Query::default());
+        let q = Query::parse("scope=listener");
+        assert!(q.listener && !q.frontend && !q.backend && !q.server && !q.global);
         assert!(!render(&snap(), &Query::parse("scope=")).contains('#'));
     }
 }

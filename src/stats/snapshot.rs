@@ -95,7 +95,14 @@ pub fn take(shared: &Shared) -> Snapshot {
             }
             v[f::EINT] = Val::U(t.get(C::Eint));
             http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, true);
+            let full = fe.slots.max() > 0 && fe.slots.current() >= fe.slots.max();
+            let open = r.status() == "OPEN";
             rows.push(r);
+            if px.options.socket_stats {
+                for (k, b) in px.binds.iter().enumerate() {
+                    rows.push(listener_row(shared, i, fe.id, k, b, open, full));
+                }
+            }
         }
         let Some(be) = &shared.backends[i] else {
             continue;
@@ -138,7 +145,10 @@ pub fn take(shared: &Shared) -> Snapshot {
             v[f::ACT] = Val::U(!s.backup as u64);
             v[f::BCK] = Val::U(s.backup as u64);
             v[f::LASTCHG] = Val::U(lastchg);
-            v[f::DOWNTIME] = Val::U(downtime);
+            // As HAProxy: a server's downtime only while its checks run.
+            if s.checked {
+                v[f::DOWNTIME] = Val::U(downtime);
+            }
             v[f::LBTOT] = Val::U(t.get(C::Lbtot));
             v[f::THROTTLE] = Val::Empty;
             v[f::RATE_MAX] = Val::U(t.get(C::RateMax));
@@ -178,8 +188,14 @@ pub fn take(shared: &Shared) -> Snapshot {
             if let Some(c) = &cfg_srv.params.cookie {
                 v[f::COOKIE] = Val::Str(c.clone());
             }
-            // Idle connections sit in each shard's own pool, which no other thread reads:
-            // srv_icur, idle/safe_conn_cur and need_conn_est stay empty.
+            // Idle connections sit in each shard's own pool; each shard publishes its
+            // counts with its purge timer. need_conn_est stays empty (HAProxy's estimate
+            // needs a per-request maximum of used connections).
+            let (idle, safe) = (t.get(C::IdleCur), t.get(C::SafeCur));
+            v[f::SRV_ICUR] = Val::U(idle + safe);
+            v[f::SRC_ILIM] = Val::U((crate::net::pool::MAX_IDLE * shared.shards) as u64);
+            v[f::IDLE_CONN_CUR] = Val::U(idle);
+            v[f::SAFE_CONN_CUR] = Val::U(safe);
             v[f::WREW] = Val::U(0);
             v[f::USED_CONN_CUR] = Val::U(s.cur_conns() as u64);
             backend_side(&mut r, &t);
@@ -201,6 +217,7 @@ pub fn take(shared: &Shared) -> Snapshot {
         v[f::ACT] = Val::U(act);
         v[f::BCK] = Val::U(bck);
         v[f::CHKDOWN] = Val::U(chkdown);
+        v[f::DOWNTIME] = Val::U(be.lb.downtime());
         if be_change != u64::MAX {
             v[f::LASTCHG] = Val::U(be_change);
         }
@@ -219,6 +236,10 @@ pub fn take(shared: &Shared) -> Snapshot {
             f::CTIME_MAX,
             f::RTIME_MAX,
             f::TTIME_MAX,
+            // HAProxy 2.6 prints 0 in the CSV (its exporter breaks them down by state).
+            f::AGG_SERVER_STATUS,
+            f::AGG_SERVER_CHECK_STATUS,
+            f::AGG_CHECK_STATUS,
         ] {
             v[k] = Val::U(0);
         }
@@ -283,6 +304,65 @@ pub fn take(shared: &Shared) -> Snapshot {
     Snapshot { rows, info }
 }
 
+/// The row of listener `k` (`bind` line `b`) of frontend `px` (`option socket-stats`):
+/// HAProxy's listener fields, from the listener's own counters.
+fn listener_row(
+    shared: &Shared,
+    px: usize,
+    iid: u32,
+    k: usize,
+    b: &crate::config::model::Bind,
+    open: bool,
+    full: bool,
+) -> Row {
+    let t = shared
+        .counters
+        .sum(|s| s.li(px, k).unwrap_or_else(|| s.fe(px)));
+    let cfg = &shared.cfg.proxies[px];
+    let mut r = Row::new(ObjType::Listener, px, iid, k as u32 + 1);
+    let name = b.name.clone().unwrap_or_else(|| format!("sock-{}", k + 1));
+    let v = &mut r.v;
+    v[f::PXNAME] = Val::Str(cfg.name.clone());
+    v[f::SVNAME] = Val::Str(name);
+    v[f::SCUR] = Val::U(t.get(C::LiCur));
+    v[f::SMAX] = Val::U(t.get(C::Smax));
+    v[f::SLIM] = Val::U(b.maxconn.unwrap_or(0) as u64);
+    v[f::STOT] = Val::U(t.get(C::Stot));
+    v[f::BIN] = Val::U(t.get(C::Bin));
+    v[f::BOUT] = Val::U(t.get(C::Bout));
+    v[f::DREQ] = Val::U(t.get(C::Dreq));
+    v[f::DRESP] = Val::U(t.get(C::Dresp));
+    v[f::EREQ] = Val::U(t.get(C::Ereq));
+    // HAProxy's listener states: WAITING (not accepting: paused or stopping), FULL (at
+    // its limit), OPEN.
+    v[f::STATUS] = Val::Str(
+        match (open, full) {
+            (false, _) => "WAITING",
+            (true, true) => "FULL",
+            (true, false) => "OPEN",
+        }
+        .into(),
+    );
+    v[f::PID] = Val::U(1);
+    v[f::IID] = Val::U(iid as u64);
+    v[f::SID] = Val::U(k as u64 + 1);
+    v[f::TYPE] = Val::U(ObjType::Listener as u64);
+    v[f::ADDR] = Val::Str(b.addr.to_string());
+    v[f::MODE] = Val::Str(
+        if cfg.mode == crate::config::Mode::Http {
+            "http"
+        } else {
+            "tcp"
+        }
+        .into(),
+    );
+    for k in [f::DCON, f::DSES, f::WREW] {
+        v[k] = Val::U(0);
+    }
+    v[f::EINT] = Val::U(t.get(C::Eint));
+    r
+}
+
 /// Fields every row has: names, sessions, bytes, ids, type, rate.
 fn common(r: &mut Row, px: &str, sv: &str, t: &Totals) {
     let obj = r.obj;
@@ -319,6 +399,11 @@ fn backend_side(r: &mut Row, t: &Totals) {
     v[f::CONNECT] = Val::U(t.get(C::Connect));
     v[f::REUSE] = Val::U(t.get(C::Reuse));
     v[f::EINT] = Val::U(t.get(C::Eint));
+    // The sliding averages over the last 1024 streams.
+    v[f::QTIME] = Val::U(t.avg[0]);
+    v[f::CTIME] = Val::U(t.avg[1]);
+    v[f::RTIME] = Val::U(t.avg[2]);
+    v[f::TTIME] = Val::U(t.avg[3]);
     v[f::QTIME_MAX] = Val::U(t.get(C::QtimeMax));
     v[f::CTIME_MAX] = Val::U(t.get(C::CtimeMax));
     v[f::RTIME_MAX] = Val::U(t.get(C::RtimeMax));

@@ -6,8 +6,9 @@ use super::json::{tags, type_name};
 use super::{ObjType, Row, Val};
 use std::fmt::Write as _;
 
-/// One row's lines.
-pub fn row(r: &Row, out: &mut String) {
+/// One row's lines; with `desc`, each ends with the field's description in quotes
+/// (`show stat typed desc`).
+pub fn row(r: &Row, desc: bool, out: &mut String) {
     let t = match r.obj {
         ObjType::Frontend => 'F',
         ObjType::Backend => 'B',
@@ -40,15 +41,18 @@ pub fn row(r: &Row, out: &mut String) {
             // HAProxy writes strings as they are; a line break would split the record.
             Val::Str(x) => out.extend(x.chars().map(|c| if c == '\n' { ' ' } else { c })),
         }
+        if desc {
+            let _ = write!(out, ":\"{}\"", super::desc::DESC[pos]);
+        }
         out.push('\n');
     }
 }
 
-/// The typed dump of `rows`.
-pub fn render<'a>(rows: impl IntoIterator<Item = &'a Row>) -> String {
+/// The typed dump of `rows` (`desc`: with the fields' descriptions).
+pub fn render<'a>(rows: impl IntoIterator<Item = &'a Row>, desc: bool) -> String {
     let mut out = String::with_capacity(64 * 1024);
     for r in rows {
-        row(r, &mut out);
+        row(r, desc, &mut out);
     }
     out
 }
@@ -65,8 +69,13 @@ mod tests {
         r.v[f::STOT] = Val::U(5);
         r.v[f::LASTSESS] = Val::S(-1);
         assert_eq!(
-            render([&r]),
+            render([&r], false),
             "S.3.2.0.pxname.1:KNS:str:app\nS.3.2.7.stot.1:MCP:u64:5\nS.3.2.55.lastsess.1:MAP:s32:-1\n"
+        );
+        assert!(
+            render([&r], true).starts_with(
+                "S.3.2.0.pxname.1:KNS:str:app:\"Proxy name\"\nS.3.2.7.stot.1:MCP:u64:5:\"Total number of sessions since process started\"\n"
+            )
         );
     }
 }

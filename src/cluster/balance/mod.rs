@@ -55,6 +55,37 @@ pub struct LbTable {
     pub ring: chash::Ring,
 }
 
+/// A backend's time without a usable server: finished periods, and when the current one
+/// began (HAProxy's `down_time` and `last_change` of a proxy).
+#[derive(Debug, Default)]
+struct Downtime {
+    secs: u64,
+    since: Option<u64>,
+}
+
+impl Downtime {
+    fn update(&mut self, up: bool, now: u64) {
+        match (up, self.since) {
+            (false, None) => self.since = Some(now),
+            (true, Some(t)) => {
+                self.secs += now.saturating_sub(t);
+                self.since = None;
+            }
+            _ => {}
+        }
+    }
+
+    fn total(&self, now: u64) -> u64 {
+        self.secs + self.since.map_or(0, |t| now.saturating_sub(t))
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 pub struct Lb {
     pub algo: Algo,
     pub hash_type: HashType,
@@ -64,8 +95,9 @@ pub struct Lb {
     /// Orders rebuilds: each computes and publishes under it, so the table published last
     /// is computed from the latest states (without it, a rebuild that read the states
     /// before another one's change could publish after it and keep a down server in).
-    /// Readers never take it.
-    rebuild: Mutex<()>,
+    /// Readers never take it. It also guards the backend's down periods, which change
+    /// only with a rebuild.
+    rebuild: Mutex<Downtime>,
     cursor: AtomicUsize,
     /// Runs between computing a table and publishing it: lets a test widen that window.
     #[cfg(test)]
@@ -85,7 +117,7 @@ impl Lb {
             allbackups,
             servers,
             table: ArcSwap::from_pointee(LbTable::default()),
-            rebuild: Mutex::new(()),
+            rebuild: Mutex::new(Downtime::default()),
             cursor: AtomicUsize::new(0),
             #[cfg(test)]
             before_store: std::sync::OnceLock::new(),
@@ -98,13 +130,21 @@ impl Lb {
     /// changed a state (the health checker, an observed error); never on the request path.
     pub fn rebuild(&self) {
         // A panic while holding it leaves no half-written state: the table is one store.
-        let _order = self.rebuild.lock().unwrap_or_else(|e| e.into_inner());
+        let mut order = self.rebuild.lock().unwrap_or_else(|e| e.into_inner());
         let table = self.compute();
+        order.update(!table.usable.is_empty(), unix_now());
         #[cfg(test)]
         if let Some(hook) = self.before_store.get() {
             hook();
         }
         self.table.store(Arc::new(table));
+    }
+
+    /// Seconds the backend spent with no usable server (the stats' `downtime`), the
+    /// current period included.
+    pub fn downtime(&self) -> u64 {
+        let d = self.rebuild.lock().unwrap_or_else(|e| e.into_inner());
+        d.total(unix_now())
     }
 
     /// The tables for the servers' states and weights as they are now.
@@ -268,6 +308,20 @@ mod tests {
     use super::test_util::*;
     use super::*;
     use crate::cluster::SrvState;
+
+    #[test]
+    fn backend_downtime_counts_periods_without_a_usable_server() {
+        let mut d = Downtime::default();
+        d.update(true, 100);
+        assert_eq!(d.total(150), 0);
+        d.update(false, 200);
+        d.update(false, 205); // still down: the period goes on
+        assert_eq!(d.total(230), 30);
+        d.update(true, 240);
+        assert_eq!(d.total(1000), 40);
+        d.update(false, 1000);
+        assert_eq!(d.total(1002), 42);
+    }
 
     #[test]
     fn backups_only_when_no_active_server_is_up() {

@@ -168,6 +168,18 @@ pub(crate) fn conn_mode(px: &mut Proxy, w: &[String], on: bool, _: &Loc, _: &mut
     1
 }
 
+/// `option socket-stats`: counters and stats rows per `bind`.
+pub(crate) fn socket_stats(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.socket_stats = on;
+    1
+}
+
 pub(crate) fn dontlognull(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.dontlognull = on;
     1

@@ -56,6 +56,10 @@ pub struct ClientInfo {
     /// The client socket's descriptor (open for as long as the session runs), for
     /// `http-request silent-drop`.
     pub fd: std::os::fd::RawFd,
+    /// The connection's entry in the shard's session registry.
+    pub sess: crate::cluster::sessions::Handle,
+    /// The `bind` it came through (its listener counters).
+    pub bind: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -931,6 +935,14 @@ impl<'c> Exchange<'c> {
             };
             let srv = slot.srv;
             txn.server = Some(srv);
+            shard.sessions.bind(
+                ctx.info.sess,
+                crate::cluster::sessions::Target {
+                    backend: be.proxy,
+                    server: srv,
+                    epoch: be.lb.servers[srv].kill_epoch(),
+                },
+            );
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match b.private.take() {
@@ -1453,7 +1465,7 @@ fn intercept(
 }
 
 /// Every transaction ends in [`log_txn`]: what it adds to the stats counters.
-fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
+fn count_txn(shard: &Shard, fe: &FrontendRt, bind: usize, txn: &Txn) {
     let now = Instant::now();
     let e = crate::stats::StreamEnd {
         status: txn.status,
@@ -1466,6 +1478,7 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, txn: &Txn) {
         redispatched_from: txn.redispatched_from,
         denied: txn.denied,
         intercepted: txn.intercepted,
+        listener: bind,
         reused: txn.reused,
         t_queue: txn.t_queue,
         queued_with: 0,
@@ -1864,7 +1877,7 @@ fn log_txn(
     txn: &Txn,
     vars: crate::acl::Vars<'_>,
 ) {
-    count_txn(shard, fe, txn);
+    count_txn(shard, fe, info.bind, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,
         src: info.src,

@@ -160,6 +160,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
     ),
     (
+        "show sess",
+        CliLevel::Operator,
+        "  show sess [id]                          : report the list of current sessions or dump this exact session",
+    ),
+    (
         "show stat",
         CliLevel::User,
         "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server",
@@ -173,6 +178,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "show version",
         CliLevel::User,
         "  show version                            : show version of the current process",
+    ),
+    (
+        "shutdown session",
+        CliLevel::Admin,
+        "  shutdown session [id]                   : kill a specific session",
     ),
     (
         "shutdown sessions server",
@@ -333,6 +343,8 @@ fn with_shared(
         "show info" => super::info::show_info(ctx, sh),
         "show errors" => crate::cluster::errors::render(sh),
         "show stat" => show_stat(sh, args),
+        "show sess" => super::sess::show(sh, args.first().copied()),
+        "shutdown session" => super::sess::shutdown(sh, args.first().copied()),
         "show table" => super::table::show(&sh.stick, args, &|t, id| server_name(sh, t, id)),
         "clear table" => super::table::clear(&sh.stick, args),
         "clear counters" => match args {
@@ -462,7 +474,7 @@ fn with_shared(
 /// (1 frontends, 2 backends, 4 servers, 8 listeners); `sid` -1 is every server.
 fn show_stat(sh: &Shared, args: &[&str]) -> String {
     use crate::stats::ObjType;
-    let (mut json, mut typed, mut up, mut no_maint) = (false, false, false, false);
+    let (mut json, mut typed, mut up, mut no_maint, mut desc) = (false, false, false, false, false);
     let mut bound = Vec::new();
     for a in args {
         match *a {
@@ -470,7 +482,8 @@ fn show_stat(sh: &Shared, args: &[&str]) -> String {
             "typed" => typed = true,
             "up" => up = true,
             "no-maint" => no_maint = true,
-            "desc" => return "'show stat desc' (field descriptions) is not supported.\n".into(),
+            // HAProxy adds the descriptions to the typed output only.
+            "desc" => desc = true,
             x => bound.push(x),
         }
     }
@@ -527,7 +540,7 @@ fn show_stat(sh: &Shared, args: &[&str]) -> String {
     if json {
         crate::stats::json::render(rows)
     } else if typed {
-        crate::stats::typed::render(rows)
+        crate::stats::typed::render(rows, desc)
     } else {
         crate::stats::csv::render(rows)
     }

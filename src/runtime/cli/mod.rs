@@ -19,6 +19,7 @@ pub mod certs;
 pub mod commands;
 pub mod getsocks;
 pub mod info;
+pub mod sess;
 pub mod state_file;
 pub mod table;
 

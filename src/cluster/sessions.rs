@@ -1,0 +1,424 @@
+//! The shard's live client connections, for `show sess` and `shutdown session(s)`.
+//!
+//! Ownership: one [`Registry`] per shard, touched only by that shard's thread (`Cell`,
+//! `RefCell`: no atomic, no lock). A connection registers when it is accepted (a slot of a
+//! slab, reused after it ends: no allocation once the slab has grown to the shard's
+//! busiest moment), notes the server it is bound to when an exchange picks one, and
+//! unregisters when its [`Entry`] guard drops. Other threads never read the slab: the
+//! runtime API asks the shard (a [`Mailbox`] job, served by a task of the shard between
+//! two connections' work) for a rendered snapshot or a kill, so the request path pays
+//! nothing for them.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Mutex;
+use std::task::{Poll, Waker};
+use std::time::{Instant, SystemTime};
+
+/// Bits of a session id above the shard number: the id is `(shard + 1) << SHARD_SHIFT |
+/// serial`, printed in hex like HAProxy's stream pointers.
+const SHARD_SHIFT: u32 = 40;
+
+/// What a connection is bound to: backend (proxy index), server (index in the backend) and
+/// the server's kill epoch when it was bound (`shutdown sessions server` bumps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub backend: usize,
+    pub server: usize,
+    pub epoch: u32,
+}
+
+/// One live connection.
+struct Slot {
+    serial: u64,
+    fe: usize,
+    /// The listener's label (`bind … name`, else its position from 1) index in the
+    /// frontend's binds.
+    listener: u32,
+    src: SocketAddr,
+    unix: bool,
+    fd: i32,
+    accepted: Instant,
+    date: SystemTime,
+    /// Mode tcp: the backend is known at once, the server once connected.
+    backend: Cell<Option<usize>>,
+    target: Cell<Option<Target>>,
+    /// Exchanges started (HTTP requests; 1 for a mode tcp connection once it forwards).
+    calls: Cell<u32>,
+    killed: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// The shard's slab of live connections.
+#[derive(Default)]
+pub struct Registry {
+    shard: usize,
+    slots: RefCell<Vec<Option<Slot>>>,
+    free: RefCell<Vec<u32>>,
+    next: Cell<u64>,
+}
+
+/// A connection's registration, removed when dropped; `Copy` handles to it ([`Handle`])
+/// let the code of an exchange note its server.
+pub struct Entry {
+    reg: Rc<Registry>,
+    h: Handle,
+}
+
+/// Where a registration lives in its shard's registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Handle {
+    idx: u32,
+    serial: u64,
+}
+
+/// What a new connection registers.
+pub struct NewSess {
+    pub fe: usize,
+    pub listener: u32,
+    pub src: SocketAddr,
+    pub unix: bool,
+    pub fd: i32,
+    pub accepted: Instant,
+    pub date: SystemTime,
+    pub backend: Option<usize>,
+}
+
+impl Registry {
+    pub fn new(shard: usize) -> Registry {
+        Registry {
+            shard,
+            ..Default::default()
+        }
+    }
+
+    /// Registers a connection; the entry unregisters it when dropped.
+    pub fn register(self: &Rc<Self>, s: NewSess) -> Entry {
+        let serial = self.next.get() + 1;
+        self.next.set(serial);
+        let slot = Slot {
+            serial,
+            fe: s.fe,
+            listener: s.listener,
+            src: s.src,
+            unix: s.unix,
+            fd: s.fd,
+            accepted: s.accepted,
+            date: s.date,
+            backend: Cell::new(s.backend),
+            target: Cell::new(None),
+            calls: Cell::new(0),
+            killed: Cell::new(false),
+            waker: RefCell::new(None),
+        };
+        let mut slots = self.slots.borrow_mut();
+        let idx = match self.free.borrow_mut().pop() {
+            Some(i) => {
+                slots[i as usize] = Some(slot);
+                i
+            }
+            None => {
+                slots.push(Some(slot));
+                (slots.len() - 1) as u32
+            }
+        };
+        Entry {
+            reg: self.clone(),
+            h: Handle { idx, serial },
+        }
+    }
+
+    fn with<T>(&self, h: Handle, f: impl FnOnce(&Slot) -> T) -> Option<T> {
+        let slots = self.slots.borrow();
+        match slots.get(h.idx as usize) {
+            Some(Some(s)) if s.serial == h.serial => Some(f(s)),
+            _ => None,
+        }
+    }
+
+    /// An exchange of `h` picked server `t` (one more call).
+    #[inline]
+    pub fn bind(&self, h: Handle, t: Target) {
+        self.with(h, |s| {
+            s.backend.set(Some(t.backend));
+            s.target.set(Some(t));
+            s.calls.set(s.calls.get() + 1);
+        });
+    }
+
+    /// The printed id of a registration (HAProxy prints a stream's address).
+    pub fn id(&self, h: Handle) -> u64 {
+        ((self.shard as u64 + 1) << SHARD_SHIFT) | h.serial
+    }
+
+    /// Kills connection `h`: its [`killed`](Self::killed) future completes.
+    fn kill_slot(s: &Slot) {
+        s.killed.set(true);
+        if let Some(w) = s.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// `shutdown session ID`: false when no connection of this shard has that id.
+    pub fn kill_id(&self, id: u64) -> bool {
+        let slots = self.slots.borrow();
+        for s in slots.iter().flatten() {
+            if self.id(Handle {
+                idx: 0,
+                serial: s.serial,
+            }) == id
+            {
+                Self::kill_slot(s);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// `shutdown sessions server`: kills the connections bound to a server whose kill
+    /// epoch moved since they were bound (`epoch(backend, server)` reads it).
+    pub fn kill_bound(&self, epoch: impl Fn(usize, usize) -> u32) -> usize {
+        let slots = self.slots.borrow();
+        let mut n = 0;
+        for s in slots.iter().flatten() {
+            if let Some(t) = s.target.get()
+                && epoch(t.backend, t.server) != t.epoch
+                && !s.killed.get()
+            {
+                Self::kill_slot(s);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Completes once the connection was killed (`shutdown session`, `shutdown sessions
+    /// server`); never for an unknown handle.
+    pub fn killed(&self, h: Handle) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            let done = self.with(h, |s| {
+                if s.killed.get() {
+                    return true;
+                }
+                let mut w = s.waker.borrow_mut();
+                if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *w = Some(cx.waker().clone());
+                }
+                false
+            });
+            if done == Some(true) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
+    pub fn is_killed(&self, h: Handle) -> bool {
+        self.with(h, |s| s.killed.get()).unwrap_or(false)
+    }
+
+    /// A snapshot of every live connection, for rendering off the shard.
+    pub fn snapshot(&self, now: Instant) -> Vec<SessInfo> {
+        let slots = self.slots.borrow();
+        slots
+            .iter()
+            .flatten()
+            .map(|s| SessInfo {
+                id: self.id(Handle {
+                    idx: 0,
+                    serial: s.serial,
+                }),
+                shard: self.shard,
+                fe: s.fe,
+                listener: s.listener,
+                src: s.src,
+                unix: s.unix,
+                fd: s.fd,
+                age: now.saturating_duration_since(s.accepted).as_secs(),
+                date: s.date,
+                backend: s.backend.get(),
+                server: s.target.get().map(|t| t.server),
+                calls: s.calls.get(),
+            })
+            .collect()
+    }
+
+    /// Live connections.
+    pub fn len(&self) -> usize {
+        self.slots.borrow().len() - self.free.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Entry {
+    pub fn handle(&self) -> Handle {
+        self.h
+    }
+    pub fn registry(&self) -> &Registry {
+        &self.reg
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let mut slots = self.reg.slots.borrow_mut();
+        if let Some(s) = slots.get_mut(self.h.idx as usize)
+            && s.as_ref().is_some_and(|s| s.serial == self.h.serial)
+        {
+            *s = None;
+            self.reg.free.borrow_mut().push(self.h.idx);
+        }
+    }
+}
+
+/// One connection as `show sess` prints it (plain data: it crosses to the CLI thread).
+#[derive(Clone, Debug)]
+pub struct SessInfo {
+    pub id: u64,
+    pub shard: usize,
+    pub fe: usize,
+    pub listener: u32,
+    pub src: SocketAddr,
+    pub unix: bool,
+    pub fd: i32,
+    pub age: u64,
+    pub date: SystemTime,
+    pub backend: Option<usize>,
+    pub server: Option<usize>,
+    pub calls: u32,
+}
+
+/// The shard of a printed session id, if it has the shape of one.
+pub fn shard_of(id: u64) -> Option<usize> {
+    let s = id >> SHARD_SHIFT;
+    (s > 0).then(|| s as usize - 1)
+}
+
+/// What the runtime API asks a shard.
+pub enum Job {
+    /// Every live connection.
+    List(std::sync::mpsc::Sender<Vec<SessInfo>>),
+    /// `shutdown session ID`: whether it was found.
+    Kill(u64, std::sync::mpsc::Sender<bool>),
+}
+
+/// A shard's inbox for [`Job`]s: the CLI thread pushes and notifies; the shard's service
+/// task (never a connection) takes them. The lock is held for a push or a take only.
+#[derive(Default)]
+pub struct Mailbox {
+    jobs: Mutex<Vec<Job>>,
+    event: event_listener::Event,
+}
+
+impl Mailbox {
+    pub fn post(&self, job: Job) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(job);
+        self.event.notify(usize::MAX);
+    }
+
+    /// Listen before [`take`](Self::take) so that no post is missed.
+    pub fn listen(&self) -> event_listener::EventListener {
+        self.event.listen()
+    }
+
+    pub fn take(&self) -> Vec<Job> {
+        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(reg: &Rc<Registry>, fe: usize) -> Entry {
+        reg.register(NewSess {
+            fe,
+            listener: 1,
+            src: "127.0.0.1:1234".parse().unwrap(),
+            unix: false,
+            fd: 7,
+            accepted: Instant::now(),
+            date: SystemTime::now(),
+            backend: None,
+        })
+    }
+
+    #[test]
+    fn slots_are_reused_and_ids_are_not() {
+        let reg = Rc::new(Registry::new(2));
+        let a = new(&reg, 0);
+        let b = new(&reg, 0);
+        let (ida, idb) = (reg.id(a.handle()), reg.id(b.handle()));
+        assert_ne!(ida, idb);
+        assert_eq!(shard_of(ida), Some(2));
+        drop(a);
+        assert_eq!(reg.len(), 1);
+        let c = new(&reg, 1);
+        assert_eq!(c.handle().idx, 0, "the freed slot is reused");
+        assert_ne!(reg.id(c.handle()), ida, "under a new id");
+        // The old id kills nothing; the new one kills c only.
+        assert!(!reg.kill_id(ida));
+        assert!(reg.kill_id(reg.id(c.handle())));
+        assert!(reg.is_killed(c.handle()) && !reg.is_killed(b.handle()));
+        let ids: Vec<u64> = reg.snapshot(Instant::now()).iter().map(|s| s.id).collect();
+        assert_eq!(ids.len(), 2);
+        drop((b, c));
+        assert!(reg.is_empty());
+    }
+
+    #[test]
+    fn kill_bound_takes_only_the_servers_whose_epoch_moved() {
+        let reg = Rc::new(Registry::new(0));
+        let a = new(&reg, 0);
+        let b = new(&reg, 0);
+        let idle = new(&reg, 0);
+        reg.bind(
+            a.handle(),
+            Target {
+                backend: 1,
+                server: 0,
+                epoch: 3,
+            },
+        );
+        reg.bind(
+            b.handle(),
+            Target {
+                backend: 1,
+                server: 1,
+                epoch: 3,
+            },
+        );
+        let epoch = |_be: usize, srv: usize| if srv == 0 { 4 } else { 3 };
+        assert_eq!(reg.kill_bound(epoch), 1);
+        assert!(reg.is_killed(a.handle()));
+        assert!(!reg.is_killed(b.handle()) && !reg.is_killed(idle.handle()));
+        assert_eq!(reg.kill_bound(epoch), 0, "a killed one counts once");
+        let s = reg.snapshot(Instant::now());
+        assert_eq!(s[0].calls, 1);
+        assert_eq!((s[1].backend, s[1].server), (Some(1), Some(1)));
+        assert_eq!((s[2].backend, s[2].server), (None, None));
+    }
+
+    #[test]
+    fn killed_future_wakes_on_kill() {
+        let reg = Rc::new(Registry::new(0));
+        let a = new(&reg, 0);
+        let h = a.handle();
+        let mut fut = std::pin::pin!(reg.killed(h));
+        let waker = futures_lite::future::block_on(std::future::poll_fn(|cx| {
+            Poll::Ready(cx.waker().clone())
+        }));
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(reg.kill_id(reg.id(h)));
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+    }
+}
