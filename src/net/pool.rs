@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// Idle connections older than this are closed (HAProxy's `pool-purge-delay` default).
 pub const PURGE_DELAY: Duration = Duration::from_secs(5);
 /// Idle connections kept per server per shard.
-pub const MAX_IDLE: usize = 128;
+pub const MAX_IDLE: usize = crate::cluster::MAX_IDLE_PER_SHARD;
 
 pub struct Idle {
     pub conn: ServerIo,
