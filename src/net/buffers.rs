@@ -48,7 +48,9 @@ pub fn give_back(b: Box<[u8]>) {
     if size == 0 {
         return;
     }
-    SPARE.with(|s| {
+    // `try_with`: while the thread exits, a thread-local destroyed after the list (the
+    // spare request states of mode http) may still give buffers back; they are freed.
+    let _ = SPARE.try_with(|s| {
         let mut s = s.borrow_mut();
         let i = match s.iter().position(|(n, _)| *n == size) {
             Some(i) => i,
@@ -81,6 +83,31 @@ pub fn spare(size: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_buffer_given_back_while_the_thread_exits_is_freed() {
+        // A thread-local that holds a buffer (a shard's spare request states) can be
+        // destroyed after the spare list: giving the buffer back then must free it, not
+        // panic in a thread-local destructor (which aborts the process).
+        struct GivesBack(Option<Box<[u8]>>);
+        impl Drop for GivesBack {
+            fn drop(&mut self) {
+                if let Some(b) = self.0.take() {
+                    give_back(b);
+                }
+            }
+        }
+        thread_local! {
+            static HELD: RefCell<Option<GivesBack>> = const { RefCell::new(None) };
+        }
+        let r = std::thread::spawn(|| {
+            // HELD is registered first, the spare list after it: destroyed before it.
+            HELD.with(|h| *h.borrow_mut() = Some(GivesBack(Some(take(4096)))));
+            give_back(take(4096));
+        })
+        .join();
+        assert!(r.is_ok());
+    }
 
     #[test]
     fn buffers_are_reused_by_size_and_bounded() {

@@ -324,7 +324,8 @@ impl Drop for Held {
 fn give_back_bufs(mut b: Box<Bufs>) {
     b.reset();
     let size = b.inb.capacity();
-    SPARE.with(|s| {
+    // `try_with`: a connection dropped while its shard's thread exits frees its state.
+    let _ = SPARE.try_with(|s| {
         let mut s = s.borrow_mut();
         if s.len() < SPARE_BUFS {
             s.push((size, b));
