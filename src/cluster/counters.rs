@@ -23,6 +23,11 @@ use std::time::{Duration, Instant};
 /// How many recent values the time averages cover (HAProxy's `TIME_STATS_SAMPLES`).
 pub const SAMPLES: u64 = 1024;
 
+/// Idle server connections a shard's pool (`net::pool`) keeps per server: the limit it
+/// enforces, and the stats' `srv_ilim` (times the shards). Here so that `stats` reads it
+/// without reaching sideways into `net`.
+pub const MAX_IDLE: usize = 128;
+
 /// One counter slot of an object. Sums (`*_tot`, bytes, errors), maxima, rate triples and
 /// sliding sums, by their position in [`Obj`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

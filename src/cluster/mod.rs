@@ -22,10 +22,6 @@ pub mod sessions;
 pub mod shared;
 pub mod state;
 
-/// Idle server connections kept per server per shard: `net`'s pool enforces it, the stats
-/// report it as the limit (`src_ilim`), so it lives below both.
-pub const MAX_IDLE_PER_SHARD: usize = 128;
-
 pub use check_status::CheckStatus;
 pub use shared::{BackendRt, FrontendRt, ProbeSpec, ServerTlsRt, Shared};
 pub use state::{ServerState, SrvState};

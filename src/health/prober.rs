@@ -10,7 +10,7 @@ use crate::cluster::{BackendRt, SrvState};
 use crate::config::check_presets::{self as preset, PresetExpect};
 use crate::config::{CheckKind, HttpCheck, ProxyVersion, TcpCheckRule};
 use crate::net::io::ServerIo;
-use crate::net::shard::Shard;
+use crate::net::shard::ShardCtx;
 use crate::net::upstream::{self, Budget, Header, Step, Target};
 use futures_lite::future;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -49,7 +49,7 @@ pub struct Probe {
 }
 
 /// Runs checks until the generation stops.
-pub async fn run(shard: Rc<Shard>, p: Probe) {
+pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
     let control = &shard.shared.control;
     let stopped = |d: Duration| {
         future::or(
@@ -122,7 +122,7 @@ pub async fn run(shard: Rc<Shard>, p: Probe) {
             shard.log(p.be.proxy, crate::log::syslog::NOTICE, &msg);
         }
         let t = server.check_result(verdict.ok);
-        shard.shared.counters.shard(shard.id).checked(
+        shard.counters().checked(
             p.be.proxy,
             p.srv,
             status,

@@ -2,7 +2,8 @@
 //! connection I/O (`io`), the one connect to a server (`upstream`: TCP, socket options, the
 //! PROXY header in clear, then TLS), TLS accept and the kTLS hand-off (`tls`), pipes and the
 //! splice/copy pumps (`pipes`, `pump`, `copy`), the shard's spare buffers (`buffers`), the
-//! idle server connections of mode http (`pool`), the shard's context (`shard`) and the
+//! idle server connections of mode http (`pool`), a connection's shard context (`shard`:
+//! `ShardCtx`, what `proxy` and `health` are handed instead of the runtime's shard) and the
 //! error both modes pass along the proxy path (`error`: side, retry, termination state,
 //! HTTP status). Knows
 //! nothing of modes, rules or checks; built on `cluster` (per-generation state), `log`,

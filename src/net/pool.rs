@@ -4,14 +4,13 @@
 //! purge timer ([`Pool::purge`]) when none does.
 
 use super::io::ServerIo;
+use crate::cluster::counters::MAX_IDLE;
 use crate::config::Reuse;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Idle connections older than this are closed (HAProxy's `pool-purge-delay` default).
 pub const PURGE_DELAY: Duration = Duration::from_secs(5);
-/// Idle connections kept per server per shard.
-pub const MAX_IDLE: usize = crate::cluster::MAX_IDLE_PER_SHARD;
 
 pub struct Idle {
     pub conn: ServerIo,

@@ -34,7 +34,7 @@
 use crate::cluster::counters::ShardStats;
 use crate::config::{PumpKind, SpliceOptions};
 use crate::net::buffers;
-use crate::net::shard::Shard;
+use crate::net::shard::ShardCtx;
 use crate::sys::{self, Pipe};
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
@@ -297,7 +297,7 @@ impl Dir {
         cx: &mut Context<'_>,
         src: &mut TcpStream,
         dst: &mut TcpStream,
-        shard: &Shard,
+        shard: &ShardCtx,
         act: &mut Act,
     ) -> Poll<Result<(), DirErr>> {
         let stats = &shard.stats;
@@ -561,7 +561,7 @@ impl Dir {
 
     /// A byte read while waiting for data starts the next chunk: into an empty pipe (so it
     /// precedes what is spliced after it), or a copy buffer when no pipe is available.
-    fn take_first_byte(&mut self, shard: &Shard, b: u8) -> State {
+    fn take_first_byte(&mut self, shard: &ShardCtx, b: u8) -> State {
         // Not counted here: the byte is counted when it reaches the destination (spliced
         // out of the pipe, or written from the buffer).
         if let Some(pipe) = shard.pipes.borrow_mut().get() {
@@ -585,7 +585,7 @@ impl Dir {
 
     /// Returns a held pipe (at the end of a connection): closed if it still holds bytes;
     /// and a copy buffer.
-    fn release(&mut self, shard: &Shard) {
+    fn release(&mut self, shard: &ShardCtx) {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Piped { pipe, len: 0 } => shard.pipes.borrow_mut().put(pipe),
             State::Piped { pipe, .. } | State::Held { pipe, .. } => {
@@ -601,7 +601,7 @@ impl Dir {
 pub struct Tunnel<'a> {
     client: &'a mut TcpStream,
     server: &'a mut TcpStream,
-    shard: &'a Shard,
+    shard: &'a ShardCtx,
     pub c2s: Dir,
     pub s2c: Dir,
     timeouts: Timeouts,
@@ -616,7 +616,7 @@ impl<'a> Tunnel<'a> {
     pub fn new(
         client: &'a mut TcpStream,
         server: &'a mut TcpStream,
-        shard: &'a Shard,
+        shard: &'a ShardCtx,
         timeouts: Timeouts,
         (c2s, s2c): (Splice, Splice),
     ) -> Tunnel<'a> {
@@ -864,9 +864,9 @@ pub(crate) mod tests {
     /// with pipes, closes both ends, checks the tunnel ended cleanly and returns the shard.
     async fn through_tunnel(
         policy: (Splice, Splice),
-        talk: impl AsyncFnOnce(&mut TcpStream, &mut TcpStream, &Shard),
-    ) -> Shard {
-        let shard = Shard::for_tests(16);
+        talk: impl AsyncFnOnce(&mut TcpStream, &mut TcpStream, &ShardCtx),
+    ) -> ShardCtx {
+        let shard = ShardCtx::for_tests(16);
         let (mut client, mut c_in) = pair().await;
         let (mut s_in, mut server) = pair().await;
         let tunnel = Tunnel::new(&mut c_in, &mut s_in, &shard, Timeouts::default(), policy);
@@ -970,7 +970,7 @@ pub(crate) mod tests {
         // limit of 0 pipes): each chunk took a new zero-filled 64 KiB buffer before.
         for copy_only in [true, false] {
             on_executor(move || async move {
-                let shard = Shard::for_tests(0);
+                let shard = ShardCtx::for_tests(0);
                 for _ in 0..3 {
                     let (mut client, mut c_in) = pair().await;
                     let (mut s_in, mut server) = pair().await;

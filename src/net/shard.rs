@@ -1,22 +1,31 @@
-//! A shard's context: what a connection or a prober running on one shard needs from it —
-//! its id, the generation's [`Shared`] state, its pipes, its idle server connections, its
-//! counters and its log senders. One per shard, owned by that shard's thread (`Rc`, `Cell`,
-//! `RefCell`: nothing here is shared with another thread except through [`Shared`] and the
-//! counters' atomics). `runtime` builds it and runs the shard's loops.
+//! A connection's shard context ([`ShardCtx`]): what a connection or a prober running on
+//! one shard needs from that shard, and nothing of how the shard runs — the generation's
+//! [`Shared`] state, the shard's pipes, its idle server connections, its counters (its
+//! [`ShardCounters`] slot, its [`ShardStats`], its live-connection count), its log senders
+//! and its session registry. The spare I/O buffers are the shard's too, but thread-local
+//! (`buffers`: one shard per thread), so a buffer is taken without the context.
+//!
+//! One per shard, owned by that shard's thread (`Rc`, `Cell`, `RefCell`: nothing here is
+//! shared with another thread except through [`Shared`] and the counters' atomics).
+//! `runtime` builds it and runs the shard's loops (accepts, probers' scheduling, the purge
+//! timer, the session jobs, the drain) and hands `proxy` and `health` a clone of its
+//! `Rc<ShardCtx>` per connection or prober; they never see `runtime`.
 
 use super::pipes::PipePool;
-use crate::cluster::counters::ShardStats;
+use crate::cluster::counters::{ShardCounters, ShardStats};
 use crate::cluster::machine::Transition;
 use crate::cluster::{BackendRt, Shared};
 use crate::log::syslog::Sender;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
-pub struct Shard {
+pub struct ShardCtx {
+    /// The shard's position among the generation's shards: its slot in the counters and
+    /// its mailbox; the runtime picks the shard's share of the probes by it.
     pub id: usize,
     pub shared: Arc<Shared>,
-    /// Live connections of this shard.
+    /// Live connections of this shard: the runtime counts one in when it accepts, the
+    /// connection counts itself out when it ends; the drain waits for zero.
     pub active: Cell<usize>,
     pub pipes: RefCell<PipePool>,
     /// Idle server connections of mode http, per (backend, server).
@@ -29,10 +38,10 @@ pub struct Shard {
     pub sessions: std::rc::Rc<crate::cluster::sessions::Registry>,
 }
 
-impl Shard {
+impl ShardCtx {
     /// Shard `id` of the generation `shared`, with room for `pipes` pipes.
-    pub fn new(id: usize, shared: Arc<Shared>, pipes: usize) -> Shard {
-        Shard {
+    pub fn new(id: usize, shared: Arc<Shared>, pipes: usize) -> ShardCtx {
+        ShardCtx {
             id,
             pipes: RefCell::new(PipePool::new(shared.pipe_size, pipes)),
             http_pool: RefCell::new(Default::default()),
@@ -42,6 +51,11 @@ impl Shard {
             sessions: std::rc::Rc::new(crate::cluster::sessions::Registry::new(id)),
             shared,
         }
+    }
+
+    /// This shard's counters (proxies, servers, listeners): write them only from this shard's thread.
+    pub fn counters(&self) -> &ShardCounters {
+        self.shared.counters.shard(self.id)
     }
 
     /// Sends a log line for proxy `proxy` (no-op without targets).
@@ -81,36 +95,23 @@ impl Shard {
             .sum();
         sockets + crate::log::stdio::dropped_here()
     }
-
-    /// Copies what only this shard's thread can read into its shared counters.
-    pub fn publish_stats(&self) {
-        self.stats.log_drops.store(self.log_drops(), Relaxed);
-        let (reused, allocated) = super::buffers::counts();
-        self.stats.buffers_reused.store(reused, Relaxed);
-        self.stats.buffers_allocated.store(allocated, Relaxed);
-        let ring = glommio::io_uring_counters();
-        self.stats.uring_enters.store(ring.enters, Relaxed);
-        self.stats
-            .uring_submissions
-            .store(ring.submissions, Relaxed);
-    }
 }
 
 #[cfg(test)]
-impl Shard {
+impl ShardCtx {
     /// A shard with no proxies and room for `pipes` pipes, for tests of what runs on one.
-    pub(crate) fn for_tests(pipes: usize) -> Shard {
+    pub(crate) fn for_tests(pipes: usize) -> ShardCtx {
         let mut p = crate::config::parser::Parser::new();
         p.parse_str("test.cfg", "global\n");
         let (cfg, diags) = p.finish();
         let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
-        Shard::new(0, Arc::new(Shared::new(cfg, 100, 1, None)), pipes)
+        ShardCtx::new(0, Arc::new(Shared::new(cfg, 100, 1, None)), pipes)
     }
 }
 
 /// A failed connect or an invalid answer from server `srv` (`observe layer4|layer7`): when
 /// the errors reach the server's limit, it goes down and the change is announced.
-pub fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
+pub fn observe_error(shard: &ShardCtx, be: &BackendRt, srv: usize) {
     let server = &be.lb.servers[srv];
     if let Some(t) = server.observed_error() {
         announce(
@@ -128,7 +129,7 @@ pub fn observe_error(shard: &Shard, be: &BackendRt, srv: usize) {
 
 /// Acts on a state change: rebuilds the backend's tables, logs once (stderr and the
 /// backend's log targets), lets queued connections try the recovered server.
-pub fn announce(shard: &Shard, be: &BackendRt, srv: usize, t: Transition, detail: &str) {
+pub fn announce(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition, detail: &str) {
     be.lb.rebuild();
     let s = &be.lb.servers[srv];
     let (mut act, mut bck) = (0, 0);

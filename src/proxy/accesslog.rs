@@ -8,7 +8,7 @@ use crate::acl::LogFormat;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::logging::{HTTP_LOG_FORMAT, TCP_LOG_FORMAT};
 use crate::log::access::{self, Captures, ConnSample, Fields};
-use crate::net::shard::Shard;
+use crate::net::shard::ShardCtx;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -43,7 +43,7 @@ pub struct Stream<'a> {
 
 /// Whether a stream of `fe` gets a log line (so that what only the line needs, such as the
 /// request line, is kept): the frontend has a format and targets, or `-d` traces it.
-pub fn wanted(shard: &Shard, fe: &FrontendRt) -> bool {
+pub fn wanted(shard: &ShardCtx, fe: &FrontendRt) -> bool {
     let px = &shard.shared.cfg.proxies[fe.proxy];
     (px.logging.line.is_some() && fe.logs) || log::log_enabled!(log::Level::Trace)
 }
@@ -64,7 +64,7 @@ fn trace_format(http: bool) -> &'static LogFormat {
 }
 
 /// Logs `s` for `fe`; `null` says no byte moved (for `option dontlognull`).
-pub fn log(shard: &Shard, fe: &FrontendRt, s: &Stream, null: bool) {
+pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
     let px = &shard.shared.cfg.proxies[fe.proxy];
     let send = px.logging.line.is_some() && fe.logs && !(null && fe.dontlognull);
     let trace = log::log_enabled!(log::Level::Trace);

@@ -7,7 +7,7 @@ use crate::cluster::counters::ShardStats;
 use crate::cluster::sessions::{Handle, NewSess};
 use crate::config::Mode;
 use crate::log::term::{Cause, Phase, Term};
-use crate::net::shard::Shard;
+use crate::net::shard::ShardCtx;
 use crate::net::tls::Client;
 use crate::proxy::http::h2::session as h2_session;
 use crate::proxy::http::session::{ClientInfo, TlsInfo, session as http_session};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Releases the connection's slots when the session ends, whatever the path.
 struct ConnGuard {
-    shard: Rc<Shard>,
+    shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     /// The listener that counted the connection, once it did.
     counted: Option<usize>,
@@ -29,7 +29,7 @@ struct ConnGuard {
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         if let Some(bind) = self.counted {
-            let counters = self.shard.shared.counters.shard(self.shard.id);
+            let counters = self.shard.counters();
             counters.closed(self.fe.proxy, bind);
         }
         self.fe.slots.give_back();
@@ -111,7 +111,7 @@ fn acl_tls(t: &TlsInfo) -> crate::acl::TlsInfo {
 
 #[allow(clippy::too_many_arguments)]
 pub async fn handle(
-    shard: Rc<Shard>,
+    shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     mut client: TcpStream,
     peer: SocketAddr,
@@ -151,7 +151,7 @@ pub async fn handle(
     }
     // One clock reading for the frontend's counters and this connection's timings.
     let accepted = Instant::now();
-    let counters = shard.shared.counters.shard(shard.id);
+    let counters = shard.counters();
     counters.accepted(fe.proxy, bind, fe.slots.current(), accepted);
     guard.counted = Some(bind);
     let accept_date = SystemTime::now();
@@ -254,7 +254,7 @@ pub async fn handle(
 
 #[allow(clippy::too_many_arguments)]
 async fn serve(
-    shard: Rc<Shard>,
+    shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     bind: usize,
     client: Client,
@@ -343,7 +343,7 @@ async fn serve(
 
 /// mode http over whatever the TLS handshake left: HTTP/1.x or HTTP/2.
 async fn http(
-    shard: Rc<Shard>,
+    shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     client: Client,
     info: ClientInfo,
@@ -403,7 +403,7 @@ mod tests {
             let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
             let shared = Arc::new(crate::cluster::Shared::new(cfg, 100, 1, None));
             let fe = shared.frontends[0].clone().expect("the frontend");
-            let shard = Rc::new(Shard::new(0, shared, 0));
+            let shard = Rc::new(ShardCtx::new(0, shared, 0));
             let (_peer, s) = pair().await;
             let peer = SocketAddr::from(([127, 0, 0, 1], 1));
             let task = handle(shard, fe, s, peer, false, false, None, "b".into(), 0);

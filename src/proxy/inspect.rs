@@ -226,7 +226,7 @@ pub enum Routed {
 /// mode tcp: the frontend's `tcp-request content` rules on the client's first bytes (kept
 /// in `early`), `use_backend` on what they saw, then the chosen backend's own content rules.
 pub async fn route_tcp(
-    shard: &crate::net::shard::Shard,
+    shard: &crate::net::shard::ShardCtx,
     fe: &crate::cluster::FrontendRt,
     client: &mut crate::net::tls::Client,
     conn: &ConnInfo,

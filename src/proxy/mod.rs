@@ -1,7 +1,9 @@
 //! Per-connection proxying, on top of `net` and `cluster`: a client connection from its
 //! accept (`conn`: PROXY header, TLS, kTLS hand-off) to mode tcp (`tcp`) or mode http
-//! (`http`), and the retry step both modes take after a failed connect. Used by `runtime`
-//! only (which accepts and spawns [`conn::handle`]); `health` never uses it, nor it `health`.
+//! (`http`), and the retry step both modes take after a failed connect. A connection sees its
+//! shard only as the `net::shard::ShardCtx` it is handed (pipes, idle server pool, counters,
+//! log senders, session registry). Used by `runtime` only (which accepts and spawns
+//! [`conn::handle`]); `health` never uses it, nor it `health`.
 
 pub mod accesslog;
 pub mod conn;

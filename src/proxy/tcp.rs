@@ -18,7 +18,7 @@ use crate::cluster::{BackendRt, FrontendRt};
 use crate::log::term::{Cause, Phase, Term};
 use crate::net::io::ServerIo;
 use crate::net::pump::{End, Peer, Splice, Timeouts, Tunnel};
-use crate::net::shard::Shard;
+use crate::net::shard::ShardCtx;
 use crate::net::tls::Client;
 use crate::proxy::RetryTo;
 use glommio::net::TcpStream;
@@ -67,7 +67,7 @@ enum State {
 /// A mode tcp connection after its PROXY header (if any): `peer` and `dst` are the
 /// client's addresses as the header told them, `early` the bytes that came after it.
 pub async fn session(
-    shard: Rc<Shard>,
+    shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     mut client: Client,
     from: crate::proxy::conn::ClientOrigin,
@@ -403,7 +403,7 @@ async fn retry(be: &BackendRt, srv: usize, failure: Failure, out: &mut Outcome) 
 
 /// Logs a connection refused before it reached a backend (bad PROXY header, TLS failure).
 pub fn log_rejected(
-    shard: &Shard,
+    shard: &ShardCtx,
     fe: &FrontendRt,
     peer: SocketAddr,
     date: SystemTime,
@@ -428,7 +428,7 @@ pub fn log_rejected(
 
 /// Counts the connection and logs it (`option tcplog` or `log-format`).
 fn finish(
-    shard: &Shard,
+    shard: &ShardCtx,
     fe: &FrontendRt,
     peer: SocketAddr,
     dst: Option<SocketAddr>,
@@ -466,7 +466,7 @@ fn finish(
 }
 
 /// Every connection ends in [`finish`]: what it adds to the stats counters.
-fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
+fn count(shard: &ShardCtx, fe: &FrontendRt, t0: Instant, out: &Outcome) {
     let now = Instant::now();
     let e = crate::stats::StreamEnd {
         bytes_in: out.bytes_in,
@@ -481,6 +481,6 @@ fn count(shard: &Shard, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         listener: out.listener,
         ..Default::default()
     };
-    let counters = shard.shared.counters.shard(shard.id);
+    let counters = shard.counters();
     counters.stream_done(fe.proxy, out.backend.as_deref(), out.server, e, now);
 }

@@ -2,7 +2,7 @@
 //! purge), signals, reloads and the runtime API (`cli`).
 //!
 //! The top layer: it builds each generation's shared state (`cluster::Shared`) and each
-//! shard's context (`net::shard::Shard`), accepts and hands connections to
+//! shard's context (`net::shard::ShardCtx`), accepts and hands connections to
 //! `proxy::conn::handle`, starts `health` probers. Nothing imports it but `main.rs`.
 
 pub mod cli;

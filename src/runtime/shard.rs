@@ -1,15 +1,19 @@
 //! One shard: a glommio executor pinned to a core, with its own listening sockets, its own
-//! connections and its own pipe pool. It accepts until asked to stop, then drains.
+//! connections and its context (`net::shard::ShardCtx`: pipes, idle server pool, counters,
+//! log senders, sessions). Here live what only the runtime does with a shard: it accepts
+//! until asked to stop, schedules its share of the probers, purges the idle pool and
+//! publishes its stats on a timer, answers the session jobs, then drains.
 
 use super::listeners::Listener;
 use crate::cluster::Shared;
 use crate::cluster::control::{Control, Slots};
 use crate::cluster::counters::ShardStats;
-use crate::net::shard::Shard;
+use crate::net::shard::ShardCtx;
 use futures_lite::future;
 
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -45,7 +49,7 @@ pub async fn run(
     let _finish = FinishGuard;
     // From here on this thread's stdout/stderr lines never wait for their reader.
     crate::log::stdio::attach();
-    let shard = Rc::new(Shard::new(id, shared.clone(), shared.pipes_per_shard));
+    let shard = Rc::new(ShardCtx::new(id, shared.clone(), shared.pipes_per_shard));
     let mut loops = Vec::new();
     for l in listeners {
         loops.push(glommio::spawn_local(accept_loop(shard.clone(), l)));
@@ -95,21 +99,34 @@ pub async fn run(
 /// also when no request comes to take from the pool (which purges too), and publishes the
 /// shard's own stats and idle-connection gauges. Wakes once a second, so the gauges are at
 /// most a second old. Runs until `run` drops its task at the end of the generation.
-async fn purge_idle_servers(shard: Rc<Shard>) {
+async fn purge_idle_servers(shard: Rc<ShardCtx>) {
     loop {
         shard.http_pool.borrow_mut().purge(Instant::now());
-        shard.publish_stats();
+        publish_stats(&shard);
         publish_idle(&shard);
         glommio::timer::sleep(Duration::from_secs(1)).await;
     }
 }
 
+/// Copies what only this shard's thread can read (its log drops, its spare buffers' counts,
+/// its io_uring counters) into its shared counters.
+fn publish_stats(shard: &ShardCtx) {
+    let stats = &shard.stats;
+    stats.log_drops.store(shard.log_drops(), Relaxed);
+    let (reused, allocated) = crate::net::buffers::counts();
+    stats.buffers_reused.store(reused, Relaxed);
+    stats.buffers_allocated.store(allocated, Relaxed);
+    let ring = glommio::io_uring_counters();
+    stats.uring_enters.store(ring.enters, Relaxed);
+    stats.uring_submissions.store(ring.submissions, Relaxed);
+}
+
 /// Publishes the shard's idle pooled connections per server into its counters (the
 /// stats' `srv_icur`, `idle_conn_cur`, `safe_conn_cur`): the pool is the shard's own, so
 /// readers see it as of the last purge.
-fn publish_idle(shard: &Shard) {
+fn publish_idle(shard: &ShardCtx) {
     use crate::cluster::counters::C;
-    let counters = shard.shared.counters.shard(shard.id);
+    let counters = shard.counters();
     let pool = shard.http_pool.borrow();
     for (b, be) in shard.shared.backends.iter().enumerate() {
         let Some(be) = be else { continue };
@@ -128,7 +145,7 @@ fn publish_idle(shard: &Shard) {
 /// an exchange in flight; the idle pooled connections to it are closed too). One task per
 /// shard, woken by its mailbox or by the control's event (which `shutdown sessions server`
 /// raises after bumping the server's kill epoch); runs until `run` drops it.
-async fn serve_sessions(shard: Rc<Shard>) {
+async fn serve_sessions(shard: Rc<ShardCtx>) {
     use crate::cluster::sessions::Job;
     let shared = &shard.shared;
     let Some(mailbox) = shared.mailboxes.get(shard.id) else {
@@ -177,7 +194,7 @@ async fn serve_sessions(shard: Rc<Shard>) {
 }
 
 /// Starts this shard's share of the health checks, their first runs spread over `inter`.
-fn spawn_probers(shard: &Rc<Shard>) {
+fn spawn_probers(shard: &Rc<ShardCtx>) {
     let shared = &shard.shared;
     let n = shared.probes.len();
     let nshards = shard_count(shared);
@@ -257,7 +274,7 @@ async fn linger(control: &crate::cluster::control::Control) {
 }
 
 /// Accepts connections for one listening socket until the stop request.
-async fn accept_loop(shard: Rc<Shard>, l: Listener) {
+async fn accept_loop(shard: Rc<ShardCtx>, l: Listener) {
     let shared = shard.shared.clone();
     let Some(fe) = shared.frontends[l.proxy].clone() else {
         return;

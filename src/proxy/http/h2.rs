@@ -35,7 +35,7 @@
 use super::session::{Bufs, ClientInfo, Ctx, Exchange, Txn};
 use crate::cluster::FrontendRt;
 use crate::h1::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
-use crate::net::shard::Shard;
+use crate::net::shard::ShardCtx;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, future};
 use h2::server::SendResponse;
@@ -301,7 +301,7 @@ async fn deadline_sleep(d: Option<Duration>) {
 
 /// mode http on one client connection that speaks HTTP/2.
 pub async fn session<T>(
-    shard: Rc<Shard>,
+    shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     io: &mut T,
     mut info: ClientInfo,

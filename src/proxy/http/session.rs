@@ -33,7 +33,7 @@ use crate::log::term::{Cause, Phase, Term};
 use crate::net::error::{Again, Kind, ProxyError};
 use crate::net::io::{InBuf, ServerIo, write_all};
 use crate::net::ready::{ReadReady, readable};
-use crate::net::shard::Shard;
+use crate::net::shard::ShardCtx;
 use crate::proxy::{RetryTo, retry_after_failure};
 use futures_lite::{AsyncRead, AsyncWrite};
 use std::io;
@@ -148,7 +148,7 @@ fn deadline(t: Option<Duration>) -> Option<Instant> {
 /// configuration snapshot, and the codec's limits. One per connection, shared by the
 /// HTTP/2 streams of a connection.
 pub(crate) struct Ctx {
-    pub shard: Rc<Shard>,
+    pub shard: Rc<ShardCtx>,
     pub fe: Arc<FrontendRt>,
     pub info: ClientInfo,
     cfg: Arc<crate::config::Config>,
@@ -158,7 +158,7 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(shard: Rc<Shard>, fe: Arc<FrontendRt>, mut info: ClientInfo) -> Ctx {
+    pub fn new(shard: Rc<ShardCtx>, fe: Arc<FrontendRt>, mut info: ClientInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
         let limits = HeadLimits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
@@ -1298,7 +1298,7 @@ impl<'c> Exchange<'c> {
 /// mode http on one client connection (HTTP/1.x): wait for a request head, run its
 /// exchange, and again while the connection stays open.
 pub async fn session<C>(
-    shard: Rc<Shard>,
+    shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     mut client: C,
     info: ClientInfo,
@@ -1411,7 +1411,7 @@ fn silent_drop(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet) -> Analyzed 
 /// `px` (`stats enable`), rendered for this request only.
 #[allow(clippy::too_many_arguments)]
 fn intercept(
-    shard: &Shard,
+    shard: &ShardCtx,
     px: usize,
     req: &RequestHead,
     buf: &[u8],
@@ -1470,7 +1470,7 @@ fn intercept(
 }
 
 /// Every transaction ends in [`log_txn`]: what it adds to the stats counters.
-fn count_txn(shard: &Shard, fe: &FrontendRt, bind: usize, txn: &Txn) {
+fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn) {
     let now = Instant::now();
     let e = crate::stats::StreamEnd {
         status: txn.status,
@@ -1491,7 +1491,7 @@ fn count_txn(shard: &Shard, fe: &FrontendRt, bind: usize, txn: &Txn) {
         t_response: txn.t_response,
         t_total: now.saturating_duration_since(txn.start),
     };
-    let counters = shard.shared.counters.shard(shard.id);
+    let counters = shard.counters();
     counters.stream_done(fe.proxy, txn.backend.as_deref(), txn.server, e, now);
 }
 
@@ -1870,13 +1870,13 @@ async fn tunnel_copy<C: AsyncRead + AsyncWrite + Unpin>(
     crate::net::copy::bidirectional(client, server, timeout).await
 }
 
-fn logging(shard: &Shard, fe: &FrontendRt) -> bool {
+fn logging(shard: &ShardCtx, fe: &FrontendRt) -> bool {
     crate::proxy::accesslog::wanted(shard, fe)
 }
 
 /// Counts the transaction and logs it (`option httplog`, `log-format`).
 fn log_txn(
-    shard: &Shard,
+    shard: &ShardCtx,
     fe: &FrontendRt,
     info: &ClientInfo,
     txn: &Txn,
