@@ -1167,6 +1167,68 @@ fn shutdown_sessions_server_closes_mode_http_clients_bound_to_it() {
     drop(lb);
 }
 
+/// An exchange in flight that `shutdown sessions server` or `shutdown session` ends is
+/// logged, with HAProxy's `K` (killed by an admin) and the phase it was in (`H`: waiting
+/// for the server's answer), and counted.
+#[test]
+fn a_killed_exchange_is_logged_with_k_and_counted() {
+    let a = http_named("a");
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let cfg = http_setup(&dir, port, &format!("  server a 127.0.0.1:{}\n", a.port)).replace(
+        "defaults\n",
+        "  log stderr local0\ndefaults\n  log global\n  option httplog\n",
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    wait_unix_socket(&sock);
+    // A request the server never answers, until the exchange is killed.
+    let hold = || {
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        (&c).write_all(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        stat_when(&sock, "a", "scur", "1");
+        c
+    };
+    // The killed exchanges' log lines, once there are `n`.
+    let logged = |n: usize| {
+        eventually(Duration::from_secs(5), || {
+            let log = lb.log();
+            let lines: Vec<String> = log
+                .lines()
+                .filter(|l| l.contains(" app/a "))
+                .map(String::from)
+                .collect();
+            (lines.len() >= n).then_some(lines)
+        })
+        .unwrap_or_else(|| panic!("no log line for killed exchange {n}:\n{}", lb.log()))
+    };
+    let held = hold();
+    assert_eq!(stats_cmd(&sock, "shutdown sessions server app/a"), "\n");
+    assert!(closed_within(&held, Duration::from_secs(10)));
+    let line = &logged(1)[0];
+    assert!(
+        line.contains(" KH") && line.contains("GET /hold HTTP/1.1"),
+        "{line}"
+    );
+    // Counted on the frontend and the server.
+    stat_when(&sock, "a", "stot", "1");
+    stat_when(&sock, "FRONTEND", "req_tot", "1");
+    // One connection by its id: the same.
+    let held = hold();
+    let out = stats_cmd(&sock, "show sess");
+    let src = format!(" src=127.0.0.1:{} ", held.local_addr().unwrap().port());
+    let id = sess_ids(&out, &src)
+        .pop()
+        .unwrap_or_else(|| panic!("{src}: {out}"));
+    assert_eq!(stats_cmd(&sock, &format!("shutdown session {id}")), "\n");
+    assert!(closed_within(&held, Duration::from_secs(10)));
+    let line = &logged(2)[1];
+    assert!(line.contains(" KH"), "{line}");
+    stat_when(&sock, "a", "stot", "2");
+    drop(lb);
+}
+
 /// The session ids of `show sess` whose line contains `pat`.
 fn sess_ids(out: &str, pat: &str) -> Vec<String> {
     out.lines()

@@ -97,6 +97,11 @@ pub(crate) struct Txn {
     denied: bool,
     intercepted: bool,
     reused: bool,
+    /// The kill epoch of `server` when the request was bound to it: moved, the server's
+    /// connections were shut down (see [`Exchange`]'s `Drop`).
+    epoch: u32,
+    /// Its log line was written (and the transaction counted).
+    logged: std::cell::Cell<bool>,
 }
 
 impl Txn {
@@ -121,6 +126,25 @@ impl Txn {
             denied: false,
             intercepted: false,
             reused: false,
+            epoch: 0,
+            logged: std::cell::Cell::new(false),
+        }
+    }
+
+    /// The phase it is in, for a termination state set from outside the exchange (a kill):
+    /// the answer's body (`D`), its head (`H`), the connection to the server (`C`), the
+    /// backend's queue (`Q`) or still the request (`R`).
+    fn phase(&self) -> Phase {
+        if self.t_response.is_some() {
+            Phase::Data
+        } else if self.t_connect.is_some() {
+            Phase::Headers
+        } else if self.server.is_some() {
+            Phase::Connect
+        } else if self.backend.is_some() {
+            Phase::Queue
+        } else {
+            Phase::Request
         }
     }
 
@@ -442,6 +466,30 @@ pub(crate) struct Exchange<'c> {
     trackers: crate::stick::Trackers,
     /// The transaction's variables (`txn.`, `req.`, `res.`).
     vars: crate::acl::VarSet,
+}
+
+impl Drop for Exchange<'_> {
+    /// Dropped before it wrote its log line, an exchange was killed where it stood:
+    /// `shutdown session`, `shutdown sessions server` or a health option (`on-marked-down
+    /// shutdown-sessions`…) ended its connection while it waited — in the queue, for its
+    /// server, for the answer or while moving the body. It is logged and counted here,
+    /// once, with the kill's letter (`K`, `D`, `U`) and the phase it was in, as HAProxy
+    /// does; watching for the kill costs the exchange nothing while it runs.
+    fn drop(&mut self) {
+        let txn = &mut self.txn;
+        if txn.logged.get() {
+            return;
+        }
+        let ctx = self.ctx;
+        // The connection was killed, or the request's server shut its connections down.
+        let why = ctx.shard.sessions.kill_cause(ctx.info.sess).or_else(|| {
+            let s = &txn.backend.as_ref()?.lb.servers[txn.server?];
+            (s.kill_epoch() != txn.epoch).then(|| s.kill_cause())
+        });
+        let Some(why) = why else { return };
+        txn.term = Term::new(why, txn.phase());
+        log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(&self.vars));
+    }
 }
 
 impl<'c> Exchange<'c> {
@@ -935,12 +983,13 @@ impl<'c> Exchange<'c> {
             };
             let srv = slot.srv;
             txn.server = Some(srv);
+            txn.epoch = be.lb.servers[srv].kill_epoch();
             shard.sessions.bind(
                 ctx.info.sess,
                 crate::cluster::sessions::Target {
                     backend: be.proxy,
                     server: srv,
-                    epoch: be.lb.servers[srv].kill_epoch(),
+                    epoch: txn.epoch,
                 },
             );
             let mut reused = false;
@@ -1877,6 +1926,7 @@ fn log_txn(
     txn: &Txn,
     vars: crate::acl::Vars<'_>,
 ) {
+    txn.logged.set(true);
     count_txn(shard, fe, info.bind, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,
