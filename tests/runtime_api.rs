@@ -1229,6 +1229,111 @@ fn a_killed_exchange_is_logged_with_k_and_counted() {
     drop(lb);
 }
 
+/// Stops a child process when dropped (an assertion may fail before it is waited for).
+struct Reaped(Option<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// On an HTTP/2 connection, `shutdown sessions server` ends only the streams on that
+/// server (RST_STREAM, logged `KH`): the connection and its other streams go on.
+#[test]
+fn shutdown_sessions_server_resets_only_the_h2_streams_on_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let a = http_named("a");
+    // b answers once released, after the kill: its stream is in flight meanwhile.
+    let release = Arc::new(AtomicBool::new(false));
+    let released = release.clone();
+    let b = Backend::start(move |mut s| {
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut l = String::new();
+        while matches!(std::io::BufRead::read_line(&mut r, &mut l), Ok(n) if n > 0) {
+            if l == "\r\n" {
+                break;
+            }
+            l.clear();
+        }
+        for _ in 0..1000 {
+            if released.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfrom\n");
+        let mut buf = [0u8; 64];
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let cfg = http_setup(
+        &dir,
+        port,
+        &format!(
+            "  server a 127.0.0.1:{}\nbackend other\n  server b 127.0.0.1:{}\n",
+            a.port, b.port
+        ),
+    )
+    .replace(
+        "  default_backend app\n",
+        "  use_backend other if { path_beg /o }\n  default_backend app\n",
+    )
+    .replace(
+        &format!("bind 127.0.0.1:{port}\n"),
+        &format!("bind 127.0.0.1:{port} proto h2\n"),
+    )
+    .replace(
+        "defaults\n",
+        "  log stderr local0\ndefaults\n  log global\n  option httplog\n",
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "1"], &[port]);
+    wait_unix_socket(&sock);
+    // One connection (nghttp sends both requests on it), a stream on each server.
+    let client = Command::new("nghttp")
+        .args(["-v", "-t", "20"])
+        .arg(format!("http://127.0.0.1:{port}/hold"))
+        .arg(format!("http://127.0.0.1:{port}/o"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nghttp (apt-get install nghttp2-client)");
+    let mut client = Reaped(Some(client));
+    stat_when(&sock, "a", "scur", "1");
+    stat_when(&sock, "b", "scur", "1");
+    assert_eq!(stats_cmd(&sock, "shutdown sessions server app/a"), "\n");
+    let line = eventually(Duration::from_secs(5), || {
+        let log = lb.log();
+        let l = log.lines().find(|l| l.contains(" app/a "))?.to_string();
+        Some(l)
+    })
+    .unwrap_or_else(|| panic!("no log line for the killed stream:\n{}", lb.log()));
+    assert!(
+        line.contains(" KH") && line.contains("GET /hold HTTP/2.0"),
+        "{line}"
+    );
+    // b's stream still gets its answer, over the same connection.
+    release.store(true, Ordering::Relaxed);
+    let out = client.0.take().unwrap().wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("recv RST_STREAM"), "{text}");
+    assert!(
+        text.contains(":status: 200") && text.contains("from\n"),
+        "{text}"
+    );
+    eventually(Duration::from_secs(5), || {
+        lb.log().contains(" other/b ").then_some(())
+    })
+    .unwrap_or_else(|| panic!("b's stream not logged:\n{}", lb.log()));
+    drop(lb);
+}
+
 /// The session ids of `show sess` whose line contains `pat`.
 fn sess_ids(out: &str, pat: &str) -> Vec<String> {
     out.lines()

@@ -49,6 +49,9 @@ struct Slot {
     calls: Cell<u32>,
     /// Set when killed: what its log says ended it (`K`, `D`, `U`).
     killed: Cell<Option<Cause>>,
+    /// An HTTP/2 connection: its streams watch their servers themselves, so that
+    /// [`Registry::kill_bound`] ends only those streams, not the connection.
+    multiplexed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
 
@@ -112,6 +115,7 @@ impl Registry {
             target: Cell::new(None),
             calls: Cell::new(0),
             killed: Cell::new(None),
+            multiplexed: Cell::new(false),
             waker: RefCell::new(None),
         };
         let mut slots = self.slots.borrow_mut();
@@ -147,6 +151,11 @@ impl Registry {
             s.target.set(Some(t));
             s.calls.set(s.calls.get() + 1);
         });
+    }
+
+    /// Connection `h` speaks HTTP/2 (see `Slot::multiplexed`).
+    pub fn set_multiplexed(&self, h: Handle) {
+        self.with(h, |s| s.multiplexed.set(true));
     }
 
     /// The printed id of a registration (HAProxy prints a stream's address).
@@ -186,6 +195,7 @@ impl Registry {
         let mut n = 0;
         for s in slots.iter().flatten() {
             if s.killed.get().is_none()
+                && !s.multiplexed.get()
                 && let Some(why) = s.target.get().and_then(&moved)
             {
                 Self::kill_slot(s, why);
@@ -408,6 +418,17 @@ mod tests {
         assert_eq!(reg.kill_cause(a.handle()), Some(Cause::Down));
         assert!(!reg.is_killed(b.handle()) && !reg.is_killed(idle.handle()));
         assert_eq!(reg.kill_bound(moved), 0, "a killed one counts once");
+        // An HTTP/2 connection bound to the server stays: its streams end themselves.
+        let h2 = new(&reg, 0);
+        let t = Target {
+            backend: 1,
+            server: 0,
+            epoch: 3,
+        };
+        reg.bind(h2.handle(), t);
+        reg.set_multiplexed(h2.handle());
+        assert_eq!(reg.kill_bound(moved), 0);
+        assert!(!reg.is_killed(h2.handle()));
         let s = reg.snapshot(Instant::now());
         assert_eq!(s[0].calls, 1);
         assert_eq!((s[1].backend, s[1].server), (Some(1), Some(1)));

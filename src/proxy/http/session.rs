@@ -22,6 +22,7 @@ use super::rules;
 use crate::acl::{EditedRequestSample, RequestSample};
 use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
+use crate::cluster::sessions::Target;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
 use crate::h1::{
@@ -466,6 +467,9 @@ pub(crate) struct Exchange<'c> {
     trackers: crate::stick::Trackers,
     /// The transaction's variables (`txn.`, `req.`, `res.`).
     vars: crate::acl::VarSet,
+    /// Where an HTTP/2 stream's task watches the server its request is bound to (see
+    /// [`Exchange::watched`]).
+    watch: Option<&'c std::cell::Cell<Option<Target>>>,
 }
 
 impl Drop for Exchange<'_> {
@@ -527,7 +531,15 @@ impl<'c> Exchange<'c> {
             first,
             trackers: crate::stick::Trackers::new(),
             vars: crate::acl::VarSet::default(),
+            watch: None,
         }
+    }
+
+    /// Notes in `watch` each server the request is bound to, with its kill epoch: an
+    /// HTTP/2 stream ends alone when that server's connections are shut down.
+    pub fn watched(mut self, watch: &'c std::cell::Cell<Option<Target>>) -> Self {
+        self.watch = Some(watch);
+        self
     }
 
     /// The whole exchange; with `Next::KeepAlive` the request's bytes are consumed from
@@ -955,6 +967,7 @@ impl<'c> Exchange<'c> {
         };
         let mut retry = Retry::default();
         let retry_on = be_px.http.retry_on;
+        let watch = self.watch;
         loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
@@ -984,14 +997,15 @@ impl<'c> Exchange<'c> {
             let srv = slot.srv;
             txn.server = Some(srv);
             txn.epoch = be.lb.servers[srv].kill_epoch();
-            shard.sessions.bind(
-                ctx.info.sess,
-                crate::cluster::sessions::Target {
-                    backend: be.proxy,
-                    server: srv,
-                    epoch: txn.epoch,
-                },
-            );
+            let bound = Target {
+                backend: be.proxy,
+                server: srv,
+                epoch: txn.epoch,
+            };
+            shard.sessions.bind(ctx.info.sess, bound);
+            if let Some(w) = watch {
+                w.set(Some(bound));
+            }
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match b.private.take() {
