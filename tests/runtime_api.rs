@@ -1111,6 +1111,28 @@ fn closed_within(c: &std::net::TcpStream, within: Duration) -> bool {
     }
 }
 
+/// [`http_setup`] with server a in backend `app` and server b in backend `other`, which
+/// takes the paths under `/o`.
+fn two_backends(dir: &TempDir, port: u16, a: u16, b: u16) -> String {
+    http_setup(
+        dir,
+        port,
+        &format!("  server a 127.0.0.1:{a}\nbackend other\n  server b 127.0.0.1:{b}\n"),
+    )
+    .replace(
+        "  default_backend app\n",
+        "  use_backend other if { path_beg /o }\n  default_backend app\n",
+    )
+}
+
+/// A configuration whose proxies write `option httplog` lines to stderr ([`Corelb::log`]).
+fn with_httplog(cfg: &str) -> String {
+    cfg.replace(
+        "defaults\n",
+        "  log stderr local0\ndefaults\n  log global\n  option httplog\n",
+    )
+}
+
 #[test]
 fn shutdown_sessions_server_closes_mode_http_clients_bound_to_it() {
     let (a, b) = (http_named("a"), http_named("b"));
@@ -1118,18 +1140,7 @@ fn shutdown_sessions_server_closes_mode_http_clients_bound_to_it() {
     let port = free_port();
     let sock = dir.path("admin.sock");
     let lb = Corelb::start(
-        &http_setup(
-            &dir,
-            port,
-            &format!(
-                "  server a 127.0.0.1:{}\nbackend other\n  server b 127.0.0.1:{}\n",
-                a.port, b.port
-            ),
-        )
-        .replace(
-            "  default_backend app\n",
-            "  use_backend other if { path_beg /o }\n  default_backend app\n",
-        ),
+        &two_backends(&dir, port, a.port, b.port),
         &["--shards", "2"],
         &[port],
     );
@@ -1176,10 +1187,11 @@ fn a_killed_exchange_is_logged_with_k_and_counted() {
     let dir = TempDir::new("cli");
     let port = free_port();
     let sock = dir.path("admin.sock");
-    let cfg = http_setup(&dir, port, &format!("  server a 127.0.0.1:{}\n", a.port)).replace(
-        "defaults\n",
-        "  log stderr local0\ndefaults\n  log global\n  option httplog\n",
-    );
+    let cfg = with_httplog(&http_setup(
+        &dir,
+        port,
+        &format!("  server a 127.0.0.1:{}\n", a.port),
+    ));
     let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
     wait_unix_socket(&sock);
     // A request the server never answers, until the exchange is killed.
@@ -1273,25 +1285,9 @@ fn shutdown_sessions_server_resets_only_the_h2_streams_on_it() {
     let dir = TempDir::new("cli");
     let port = free_port();
     let sock = dir.path("admin.sock");
-    let cfg = http_setup(
-        &dir,
-        port,
-        &format!(
-            "  server a 127.0.0.1:{}\nbackend other\n  server b 127.0.0.1:{}\n",
-            a.port, b.port
-        ),
-    )
-    .replace(
-        "  default_backend app\n",
-        "  use_backend other if { path_beg /o }\n  default_backend app\n",
-    )
-    .replace(
+    let cfg = with_httplog(&two_backends(&dir, port, a.port, b.port)).replace(
         &format!("bind 127.0.0.1:{port}\n"),
         &format!("bind 127.0.0.1:{port} proto h2\n"),
-    )
-    .replace(
-        "defaults\n",
-        "  log stderr local0\ndefaults\n  log global\n  option httplog\n",
     );
     let lb = Corelb::start(&cfg, &["--shards", "1"], &[port]);
     wait_unix_socket(&sock);
