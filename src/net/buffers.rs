@@ -48,7 +48,10 @@ pub fn give_back(b: Box<[u8]>) {
     if size == 0 {
         return;
     }
-    SPARE.with(|s| {
+    // `try_with`: while the thread exits, a buffer freed by another thread-local's
+    // destructor (the spare request states of mode http keep theirs) finds this one gone;
+    // it is then simply freed.
+    let _ = SPARE.try_with(|s| {
         let mut s = s.borrow_mut();
         let i = match s.iter().position(|(n, _)| *n == size) {
             Some(i) => i,
