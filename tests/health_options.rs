@@ -511,6 +511,35 @@ fn on_marked_down_shutdown_sessions_closes_the_servers_connections() {
     );
 }
 
+/// A server that `observe layer4` marks down goes through the same change as one its
+/// checks mark down: `on-marked-down shutdown-sessions` ends its connections, logged `DD`
+/// (killed because the server went down, while moving data).
+#[test]
+fn an_observed_mark_down_also_shuts_the_servers_sessions_down() {
+    let a = Backend::named_holding("a");
+    let h = health_endpoint(Arc::new(AtomicU16::new(200)));
+    let pa = free_port();
+    let cfg = format!(
+        "global\n  log stderr local0\n{TCP_DEFAULTS}  log global\n  option tcplog\n\nlisten kill\n  bind 127.0.0.1:{pa}\n  option httpchk\n  server a 127.0.0.1:{} check port {} inter 10s rise 1 fall 1 observe layer4 error-limit 1 on-error mark-down on-marked-down shutdown-sessions\n",
+        a.port, h.port
+    );
+    let lb = Corelb::start(&cfg, &[], &[pa]);
+    let mut held = hold(pa, "a");
+    // a stops listening: the next connection to it fails, and `observe` marks it down.
+    drop(a);
+    let next = TcpStream::connect(("127.0.0.1", pa)).unwrap();
+    read_line_within(&next, Duration::from_secs(5));
+    wait_log(&lb, "Server kill/a is DOWN");
+    assert!(
+        closed_within(&mut held, Duration::from_secs(5)),
+        "a's connection outlived its mark-down"
+    );
+    wait_log(&lb, " DD ");
+    let log = lb.log();
+    let line = log.lines().find(|l| l.contains(" DD ")).unwrap();
+    assert!(line.contains(" kill/a "), "{line}");
+}
+
 #[test]
 fn on_marked_up_shutdown_backup_sessions_closes_the_backups_connections() {
     let (a, bk1, bk2) = (

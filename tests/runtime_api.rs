@@ -1111,6 +1111,28 @@ fn closed_within(c: &std::net::TcpStream, within: Duration) -> bool {
     }
 }
 
+/// [`http_setup`] with server a in backend `app` and server b in backend `other`, which
+/// takes the paths under `/o`.
+fn two_backends(dir: &TempDir, port: u16, a: u16, b: u16) -> String {
+    http_setup(
+        dir,
+        port,
+        &format!("  server a 127.0.0.1:{a}\nbackend other\n  server b 127.0.0.1:{b}\n"),
+    )
+    .replace(
+        "  default_backend app\n",
+        "  use_backend other if { path_beg /o }\n  default_backend app\n",
+    )
+}
+
+/// A configuration whose proxies write `option httplog` lines to stderr ([`Corelb::log`]).
+fn with_httplog(cfg: &str) -> String {
+    cfg.replace(
+        "defaults\n",
+        "  log stderr local0\ndefaults\n  log global\n  option httplog\n",
+    )
+}
+
 #[test]
 fn shutdown_sessions_server_closes_mode_http_clients_bound_to_it() {
     let (a, b) = (http_named("a"), http_named("b"));
@@ -1118,18 +1140,7 @@ fn shutdown_sessions_server_closes_mode_http_clients_bound_to_it() {
     let port = free_port();
     let sock = dir.path("admin.sock");
     let lb = Corelb::start(
-        &http_setup(
-            &dir,
-            port,
-            &format!(
-                "  server a 127.0.0.1:{}\nbackend other\n  server b 127.0.0.1:{}\n",
-                a.port, b.port
-            ),
-        )
-        .replace(
-            "  default_backend app\n",
-            "  use_backend other if { path_beg /o }\n  default_backend app\n",
-        ),
+        &two_backends(&dir, port, a.port, b.port),
         &["--shards", "2"],
         &[port],
     );
@@ -1164,6 +1175,158 @@ fn shutdown_sessions_server_closes_mode_http_clients_bound_to_it() {
     }
     // a serves new clients at once.
     assert_eq!(get_on(&mut connect(), "/"), "a\n");
+    drop(lb);
+}
+
+/// An exchange in flight that `shutdown sessions server` or `shutdown session` ends is
+/// logged, with HAProxy's `K` (killed by an admin) and the phase it was in (`H`: waiting
+/// for the server's answer), and counted.
+#[test]
+fn a_killed_exchange_is_logged_with_k_and_counted() {
+    let a = http_named("a");
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let cfg = with_httplog(&http_setup(
+        &dir,
+        port,
+        &format!("  server a 127.0.0.1:{}\n", a.port),
+    ));
+    let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    wait_unix_socket(&sock);
+    // A request the server never answers, until the exchange is killed.
+    let hold = || {
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        (&c).write_all(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        stat_when(&sock, "a", "scur", "1");
+        c
+    };
+    // The killed exchanges' log lines, once there are `n`.
+    let logged = |n: usize| {
+        eventually(Duration::from_secs(5), || {
+            let log = lb.log();
+            let lines: Vec<String> = log
+                .lines()
+                .filter(|l| l.contains(" app/a "))
+                .map(String::from)
+                .collect();
+            (lines.len() >= n).then_some(lines)
+        })
+        .unwrap_or_else(|| panic!("no log line for killed exchange {n}:\n{}", lb.log()))
+    };
+    let held = hold();
+    assert_eq!(stats_cmd(&sock, "shutdown sessions server app/a"), "\n");
+    assert!(closed_within(&held, Duration::from_secs(10)));
+    let line = &logged(1)[0];
+    assert!(
+        line.contains(" KH") && line.contains("GET /hold HTTP/1.1"),
+        "{line}"
+    );
+    // Counted on the frontend and the server.
+    stat_when(&sock, "a", "stot", "1");
+    stat_when(&sock, "FRONTEND", "req_tot", "1");
+    // One connection by its id: the same.
+    let held = hold();
+    let out = stats_cmd(&sock, "show sess");
+    let src = format!(" src=127.0.0.1:{} ", held.local_addr().unwrap().port());
+    let id = sess_ids(&out, &src)
+        .pop()
+        .unwrap_or_else(|| panic!("{src}: {out}"));
+    assert_eq!(stats_cmd(&sock, &format!("shutdown session {id}")), "\n");
+    assert!(closed_within(&held, Duration::from_secs(10)));
+    let line = &logged(2)[1];
+    assert!(line.contains(" KH"), "{line}");
+    stat_when(&sock, "a", "stot", "2");
+    drop(lb);
+}
+
+/// Stops a child process when dropped (an assertion may fail before it is waited for).
+struct Reaped(Option<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// On an HTTP/2 connection, `shutdown sessions server` ends only the streams on that
+/// server (RST_STREAM, logged `KH`): the connection and its other streams go on.
+#[test]
+fn shutdown_sessions_server_resets_only_the_h2_streams_on_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let a = http_named("a");
+    // b answers once released, after the kill: its stream is in flight meanwhile.
+    let release = Arc::new(AtomicBool::new(false));
+    let released = release.clone();
+    let b = Backend::start(move |mut s| {
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut l = String::new();
+        while matches!(std::io::BufRead::read_line(&mut r, &mut l), Ok(n) if n > 0) {
+            if l == "\r\n" {
+                break;
+            }
+            l.clear();
+        }
+        for _ in 0..1000 {
+            if released.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfrom\n");
+        let mut buf = [0u8; 64];
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let dir = TempDir::new("cli");
+    let port = free_port();
+    let sock = dir.path("admin.sock");
+    let cfg = with_httplog(&two_backends(&dir, port, a.port, b.port)).replace(
+        &format!("bind 127.0.0.1:{port}\n"),
+        &format!("bind 127.0.0.1:{port} proto h2\n"),
+    );
+    let lb = Corelb::start(&cfg, &["--shards", "1"], &[port]);
+    wait_unix_socket(&sock);
+    // One connection (nghttp sends both requests on it), a stream on each server.
+    let client = Command::new("nghttp")
+        .args(["-v", "-t", "20"])
+        .arg(format!("http://127.0.0.1:{port}/hold"))
+        .arg(format!("http://127.0.0.1:{port}/o"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nghttp (apt-get install nghttp2-client)");
+    let mut client = Reaped(Some(client));
+    stat_when(&sock, "a", "scur", "1");
+    stat_when(&sock, "b", "scur", "1");
+    assert_eq!(stats_cmd(&sock, "shutdown sessions server app/a"), "\n");
+    let line = eventually(Duration::from_secs(5), || {
+        let log = lb.log();
+        let l = log.lines().find(|l| l.contains(" app/a "))?.to_string();
+        Some(l)
+    })
+    .unwrap_or_else(|| panic!("no log line for the killed stream:\n{}", lb.log()));
+    assert!(
+        line.contains(" KH") && line.contains("GET /hold HTTP/2.0"),
+        "{line}"
+    );
+    // b's stream still gets its answer, over the same connection.
+    release.store(true, Ordering::Relaxed);
+    let out = client.0.take().unwrap().wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("recv RST_STREAM"), "{text}");
+    assert!(
+        text.contains(":status: 200") && text.contains("from\n"),
+        "{text}"
+    );
+    eventually(Duration::from_secs(5), || {
+        lb.log().contains(" other/b ").then_some(())
+    })
+    .unwrap_or_else(|| panic!("b's stream not logged:\n{}", lb.log()));
     drop(lb);
 }
 

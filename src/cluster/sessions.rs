@@ -9,6 +9,7 @@
 //! two connections' work) for a rendered snapshot or a kill, so the request path pays
 //! nothing for them.
 
+use crate::log::term::Cause;
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -46,7 +47,11 @@ struct Slot {
     target: Cell<Option<Target>>,
     /// Exchanges started (HTTP requests; 1 for a mode tcp connection once it forwards).
     calls: Cell<u32>,
-    killed: Cell<bool>,
+    /// Set when killed: what its log says ended it (`K`, `D`, `U`).
+    killed: Cell<Option<Cause>>,
+    /// An HTTP/2 connection: its streams watch their servers themselves, so that
+    /// [`Registry::kill_bound`] ends only those streams, not the connection.
+    multiplexed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
 
@@ -109,7 +114,8 @@ impl Registry {
             backend: Cell::new(s.backend),
             target: Cell::new(None),
             calls: Cell::new(0),
-            killed: Cell::new(false),
+            killed: Cell::new(None),
+            multiplexed: Cell::new(false),
             waker: RefCell::new(None),
         };
         let mut slots = self.slots.borrow_mut();
@@ -147,14 +153,19 @@ impl Registry {
         });
     }
 
+    /// Connection `h` speaks HTTP/2 (see `Slot::multiplexed`).
+    pub fn set_multiplexed(&self, h: Handle) {
+        self.with(h, |s| s.multiplexed.set(true));
+    }
+
     /// The printed id of a registration (HAProxy prints a stream's address).
     pub fn id(&self, h: Handle) -> u64 {
         ((self.shard as u64 + 1) << SHARD_SHIFT) | h.serial
     }
 
-    /// Kills connection `h`: its [`killed`](Self::killed) future completes.
-    fn kill_slot(s: &Slot) {
-        s.killed.set(true);
+    /// Kills a connection for `why`: its [`killed`](Self::killed) future completes.
+    fn kill_slot(s: &Slot, why: Cause) {
+        s.killed.set(Some(why));
         if let Some(w) = s.waker.borrow_mut().take() {
             w.wake();
         }
@@ -169,24 +180,25 @@ impl Registry {
                 serial: s.serial,
             }) == id
             {
-                Self::kill_slot(s);
+                Self::kill_slot(s, Cause::Killed);
                 return true;
             }
         }
         false
     }
 
-    /// `shutdown sessions server`: kills the connections bound to a server whose kill
-    /// epoch moved since they were bound (`epoch(backend, server)` reads it).
-    pub fn kill_bound(&self, epoch: impl Fn(usize, usize) -> u32) -> usize {
+    /// `shutdown sessions server` (and the health checks' `shutdown-sessions` options):
+    /// kills the connections bound to a server whose kill epoch moved since they were
+    /// bound; `moved(target)` says whether it did, and why (`ServerState::kill_cause`).
+    pub fn kill_bound(&self, moved: impl Fn(Target) -> Option<Cause>) -> usize {
         let slots = self.slots.borrow();
         let mut n = 0;
         for s in slots.iter().flatten() {
-            if let Some(t) = s.target.get()
-                && epoch(t.backend, t.server) != t.epoch
-                && !s.killed.get()
+            if s.killed.get().is_none()
+                && !s.multiplexed.get()
+                && let Some(why) = s.target.get().and_then(&moved)
             {
-                Self::kill_slot(s);
+                Self::kill_slot(s, why);
                 n += 1;
             }
         }
@@ -194,29 +206,33 @@ impl Registry {
     }
 
     /// Completes once the connection was killed (`shutdown session`, `shutdown sessions
-    /// server`); never for an unknown handle.
+    /// server`; [`kill_cause`](Self::kill_cause) says why); never for an unknown handle.
     pub fn killed(&self, h: Handle) -> impl std::future::Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
             let done = self.with(h, |s| {
-                if s.killed.get() {
-                    return true;
+                if let Some(why) = s.killed.get() {
+                    return Some(why);
                 }
                 let mut w = s.waker.borrow_mut();
                 if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     *w = Some(cx.waker().clone());
                 }
-                false
+                None
             });
-            if done == Some(true) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
+            match done.flatten() {
+                Some(_) => Poll::Ready(()),
+                None => Poll::Pending,
             }
         })
     }
 
+    /// Why connection `h` was killed, if it was.
+    pub fn kill_cause(&self, h: Handle) -> Option<Cause> {
+        self.with(h, |s| s.killed.get()).flatten()
+    }
+
     pub fn is_killed(&self, h: Handle) -> bool {
-        self.with(h, |s| s.killed.get()).unwrap_or(false)
+        self.kill_cause(h).is_some()
     }
 
     /// A snapshot of every live connection, for rendering off the shard.
@@ -396,11 +412,23 @@ mod tests {
                 epoch: 3,
             },
         );
-        let epoch = |_be: usize, srv: usize| if srv == 0 { 4 } else { 3 };
-        assert_eq!(reg.kill_bound(epoch), 1);
-        assert!(reg.is_killed(a.handle()));
+        // Server 0's epoch moved to 4 (its health checks marked it down).
+        let moved = |t: Target| (t.server == 0 && t.epoch != 4).then_some(Cause::Down);
+        assert_eq!(reg.kill_bound(moved), 1);
+        assert_eq!(reg.kill_cause(a.handle()), Some(Cause::Down));
         assert!(!reg.is_killed(b.handle()) && !reg.is_killed(idle.handle()));
-        assert_eq!(reg.kill_bound(epoch), 0, "a killed one counts once");
+        assert_eq!(reg.kill_bound(moved), 0, "a killed one counts once");
+        // An HTTP/2 connection bound to the server stays: its streams end themselves.
+        let h2 = new(&reg, 0);
+        let t = Target {
+            backend: 1,
+            server: 0,
+            epoch: 3,
+        };
+        reg.bind(h2.handle(), t);
+        reg.set_multiplexed(h2.handle());
+        assert_eq!(reg.kill_bound(moved), 0);
+        assert!(!reg.is_killed(h2.handle()));
         let s = reg.snapshot(Instant::now());
         assert_eq!(s[0].calls, 1);
         assert_eq!((s[1].backend, s[1].server), (Some(1), Some(1)));
@@ -420,5 +448,6 @@ mod tests {
         assert!(fut.as_mut().poll(&mut cx).is_pending());
         assert!(reg.kill_id(reg.id(h)));
         assert!(fut.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(reg.kill_cause(h), Some(Cause::Killed));
     }
 }

@@ -7,6 +7,7 @@
 
 use super::machine::{Health, Transition};
 use crate::config::{Observe, OnError, Server};
+use crate::log::term::Cause;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -95,8 +96,13 @@ pub struct ServerState {
     /// when the current one began (0 while up). Only state changes write them.
     down_secs: AtomicU64,
     down_since: AtomicU64,
-    /// Bumped by `shutdown sessions server`: connections opened before end.
+    /// Bumped by `shutdown sessions server` and the health checks' `on-marked-down
+    /// shutdown-sessions` / `on-marked-up shutdown-backup-sessions`: connections bound to
+    /// the server before end.
     kill_epoch: AtomicU32,
+    /// Why `kill_epoch` last moved: the first letter of the termination state of the
+    /// connections it ends (`K`, `D` or `U`, as a [`Cause`] byte).
+    kill_cause: AtomicU8,
     /// The address (port `None`: the one the client connected to), which the runtime API
     /// may change (`set server … addr`): read per connection without a lock.
     addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
@@ -142,6 +148,7 @@ impl ServerState {
             down_secs: AtomicU64::new(0),
             down_since: AtomicU64::new(if admin != 0 { unix_now() } else { 0 }),
             kill_epoch: AtomicU32::new(0),
+            kill_cause: AtomicU8::new(Cause::Killed as u8),
             addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
             path: srv.addr.path.clone(),
         }
@@ -191,10 +198,22 @@ impl ServerState {
         self.kill_epoch.load(Ordering::Acquire)
     }
 
-    /// `shutdown sessions server`: the caller then wakes the connections
+    /// Ends the connections bound to the server, `why` being what their logs will say:
+    /// `Killed` for `shutdown sessions server`, `Down` / `Up` for the health checks'
+    /// `on-marked-down` / `on-marked-up` options. The caller then wakes the connections
     /// (`Control::wake_all`).
-    pub fn shutdown_sessions(&self) {
+    pub fn shutdown_sessions(&self, why: Cause) {
+        self.kill_cause.store(why as u8, Ordering::Release);
         self.kill_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Why the kill epoch last moved (see [`shutdown_sessions`](Self::shutdown_sessions)).
+    pub fn kill_cause(&self) -> Cause {
+        match self.kill_cause.load(Ordering::Acquire) {
+            b'D' => Cause::Down,
+            b'U' => Cause::Up,
+            _ => Cause::Killed,
+        }
     }
 
     fn touch(&self) {

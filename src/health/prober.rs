@@ -70,10 +70,6 @@ pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
     let opts = &shard.shared.cfg.proxies[p.be.proxy].servers[p.srv]
         .params
         .check;
-    let (down_kills, up_kills_backups) = (
-        opts.down_shutdown_sessions,
-        opts.up_shutdown_backup_sessions,
-    );
     let soft_stop = p.kind == CheckKind::Http && p.http.disable_on_404;
     let tls = check_tls(&p, opts);
     let mut last_ok: Option<bool> = None;
@@ -145,6 +141,8 @@ pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
             shard.log(p.be.proxy, crate::log::syslog::NOTICE, &msg);
         }
         last_ok = Some(verdict.ok);
+        // (`announce` also applies `on-marked-down` / `on-marked-up`, for a change
+        // `observe` caused as well.)
         if let Some(t) = t {
             crate::net::shard::announce(
                 &shard,
@@ -157,24 +155,6 @@ pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
                     took.as_millis()
                 ),
             );
-        }
-        match t {
-            Some(Transition::WentDown) if down_kills => {
-                // on-marked-down shutdown-sessions: the server's connections end now.
-                server.shutdown_sessions();
-                control.wake_all();
-            }
-            Some(Transition::WentUp)
-                if up_kills_backups && !server.backup && server.weight() > 0 =>
-            {
-                // on-marked-up shutdown-backup-sessions: traffic comes back to the
-                // active server.
-                for b in p.be.lb.servers.iter().filter(|s| s.backup) {
-                    b.shutdown_sessions();
-                }
-                control.wake_all();
-            }
-            _ => {}
         }
         let mut next = server.health().interval(p.inter, p.fastinter, p.downinter);
         if server

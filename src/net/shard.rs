@@ -127,8 +127,10 @@ pub fn observe_error(shard: &ShardCtx, be: &BackendRt, srv: usize) {
     }
 }
 
-/// Acts on a state change: rebuilds the backend's tables, logs once (stderr and the
-/// backend's log targets), lets queued connections try the recovered server.
+/// Acts on a state change, whether the health checks or `observe` caused it: rebuilds
+/// the backend's tables, logs once (stderr and the backend's log targets), lets queued
+/// connections try the recovered server, and ends the connections the server's
+/// `on-marked-down shutdown-sessions` / `on-marked-up shutdown-backup-sessions` name.
 pub fn announce(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition, detail: &str) {
     be.lb.rebuild();
     let s = &be.lb.servers[srv];
@@ -170,4 +172,24 @@ pub fn announce(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition, det
             be.queue.wake_all();
         }
     }
+    shutdown_on_change(shard, be, srv, t);
+}
+
+/// `on-marked-down shutdown-sessions`: the connections of a server that went down end now
+/// (logged `D`); `on-marked-up shutdown-backup-sessions`: those of the backend's backup
+/// servers end when an active one comes up (logged `U`), so traffic comes back to it.
+fn shutdown_on_change(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition) {
+    use crate::log::term::Cause;
+    let opts = &shard.shared.cfg.proxies[be.proxy].servers[srv].params.check;
+    let s = &be.lb.servers[srv];
+    match t {
+        Transition::WentDown if opts.down_shutdown_sessions => s.shutdown_sessions(Cause::Down),
+        Transition::WentUp if opts.up_shutdown_backup_sessions && !s.backup && s.weight() > 0 => {
+            for b in be.lb.servers.iter().filter(|b| b.backup) {
+                b.shutdown_sessions(Cause::Up);
+            }
+        }
+        _ => return,
+    }
+    shard.shared.control.wake_all();
 }

@@ -333,7 +333,8 @@ async fn serve(
             };
             // `shutdown session(s)` drops the session where it stands: the client
             // connection and any server connection it holds close, its slots are given
-            // back by their guards.
+            // back by their guards, and an exchange in flight writes its log line as it
+            // drops (`K`, `D` or `U`: see `Exchange`'s `Drop`).
             let killed = shard.sessions.killed(sess);
             let run = http(shard.clone(), fe, client, info, early, h2);
             futures_lite::future::or(run, killed).await;

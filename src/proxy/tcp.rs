@@ -237,7 +237,8 @@ pub async fn session(
                 // at once when `shutdown sessions server` names this server. Both come
                 // through the control's one event, so a connection still waits on one
                 // listener.
-                let killed = std::cell::Cell::new(false);
+                // Set when killed: the log's first letter (K, D or U).
+                let killed = std::cell::Cell::new(None);
                 let epoch = be.lb.servers[srv].kill_epoch();
                 shard.sessions.bind(
                     sess,
@@ -253,13 +254,13 @@ pub async fn session(
                     // `shutdown session ID` (this connection alone).
                     let own = async {
                         shard.sessions.killed(sess).await;
-                        killed.set(true);
+                        killed.set(shard.sessions.kill_cause(sess));
                     };
                     let stop = async {
                         loop {
                             let woken = control.listen();
                             if state.kill_epoch() != epoch {
-                                killed.set(true);
+                                killed.set(Some(state.kill_cause()));
                                 return;
                             }
                             if control.stopping() {
@@ -313,14 +314,19 @@ pub async fn session(
                         }
                     }
                 };
-                out.term = match end {
-                    // Killed from the runtime API (HAProxy's 'K').
-                    _ if killed.get() => Term::new(Cause::Killed, Phase::Data),
-                    End::Closed => Term::NORMAL,
-                    End::Timeout(Peer::Client) => Term::new(Cause::ClientTimeout, Phase::Data),
-                    End::Timeout(Peer::Server) => Term::new(Cause::ServerTimeout, Phase::Data),
-                    End::Error(Peer::Client, _) => Term::new(Cause::Client, Phase::Data),
-                    End::Error(Peer::Server, _) => Term::new(Cause::Server, Phase::Data),
+                let cause = match &end {
+                    End::Closed => Cause::Normal,
+                    End::Timeout(Peer::Client) => Cause::ClientTimeout,
+                    End::Timeout(Peer::Server) => Cause::ServerTimeout,
+                    End::Error(Peer::Client, _) => Cause::Client,
+                    End::Error(Peer::Server, _) => Cause::Server,
+                };
+                // Killed from the runtime API (HAProxy's 'K') or by its server's health
+                // ('D', 'U'), whatever the copy saw as it was cut.
+                out.term = match killed.get() {
+                    Some(why) => Term::new(why, Phase::Data),
+                    None if cause == Cause::Normal => Term::NORMAL,
+                    None => Term::new(cause, Phase::Data),
                 };
                 drop(server);
                 // A server that dies with this connection still in its accept queue resets

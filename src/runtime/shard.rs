@@ -188,7 +188,11 @@ async fn serve_sessions(shard: Rc<ShardCtx>) {
                 }
             }
         }
-        shard.sessions.kill_bound(epoch);
+        shard.sessions.kill_bound(|t| {
+            let be = shared.backends[t.backend].as_ref()?;
+            let s = &be.lb.servers[t.server];
+            (s.kill_epoch() != t.epoch).then(|| s.kill_cause())
+        });
         future::or(mail, woken).await;
     }
 }

@@ -34,6 +34,7 @@
 
 use super::session::{Bufs, ClientInfo, Ctx, Exchange, Txn};
 use crate::cluster::FrontendRt;
+use crate::cluster::sessions::Target;
 use crate::h1::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
 use crate::net::shard::ShardCtx;
 use bytes::Bytes;
@@ -310,6 +311,9 @@ pub async fn session<T>(
     T: AsyncRead + AsyncWrite + Unpin,
 {
     info.h2 = true;
+    // `shutdown sessions server` ends this connection's streams on the server, not the
+    // connection (see `stream`).
+    shard.sessions.set_multiplexed(info.sess);
     let mut ctx = Ctx::new(shard, fe, info);
     let glitches = ctx.glitch_counter();
     let ctx = Rc::new(ctx);
@@ -572,8 +576,16 @@ async fn stream(
             let mut txn = txn;
             txn.head_received();
             io.method = b.req.method();
-            let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
-            ex.run(&mut b, &mut io).await;
+            // When the server the request is bound to has its connections shut down
+            // (`shutdown sessions server`, `on-marked-down shutdown-sessions`…), this
+            // stream alone ends where it stands (the exchange logs it as it drops) and is
+            // reset below; the connection's other streams go on, as in HAProxy.
+            let bound = Cell::new(None);
+            let run = async {
+                let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
+                ex.watched(&bound).run(&mut b, &mut io).await;
+            };
+            future::or(run, server_shut(&ctx, &bound)).await;
         }
         Err(e) => {
             ctx.fe
@@ -590,6 +602,23 @@ async fn stream(
     // Ready for the connection's next stream.
     b.reset();
     live.0.spare.borrow_mut().push(b);
+}
+
+/// Completes when the server in `bound` (a stream's, with its kill epoch when the
+/// stream's request was bound to it) has its connections shut down. Woken by the control's
+/// event, which every shutdown raises.
+async fn server_shut(ctx: &Ctx, bound: &Cell<Option<Target>>) {
+    let shared = &ctx.shard.shared;
+    loop {
+        let woken = shared.control.listen();
+        if let Some(t) = bound.get()
+            && let Some(be) = &shared.backends[t.backend]
+            && be.lb.servers[t.server].kill_epoch() != t.epoch
+        {
+            return;
+        }
+        woken.await;
+    }
 }
 
 /// An HTTP/2 request that RFC 9113 calls malformed (§8.1.1): its stream is reset with

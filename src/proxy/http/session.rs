@@ -22,6 +22,7 @@ use super::rules;
 use crate::acl::{EditedRequestSample, RequestSample};
 use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
+use crate::cluster::sessions::Target;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::{ConnMode, Proxy, Reuse, retry_on};
 use crate::h1::{
@@ -97,6 +98,11 @@ pub(crate) struct Txn {
     denied: bool,
     intercepted: bool,
     reused: bool,
+    /// The kill epoch of `server` when the request was bound to it: moved, the server's
+    /// connections were shut down (see [`Exchange`]'s `Drop`).
+    epoch: u32,
+    /// Its log line was written (and the transaction counted).
+    logged: std::cell::Cell<bool>,
 }
 
 impl Txn {
@@ -121,6 +127,25 @@ impl Txn {
             denied: false,
             intercepted: false,
             reused: false,
+            epoch: 0,
+            logged: std::cell::Cell::new(false),
+        }
+    }
+
+    /// The phase it is in, for a termination state set from outside the exchange (a kill):
+    /// the answer's body (`D`), its head (`H`), the connection to the server (`C`), the
+    /// backend's queue (`Q`) or still the request (`R`).
+    fn phase(&self) -> Phase {
+        if self.t_response.is_some() {
+            Phase::Data
+        } else if self.t_connect.is_some() {
+            Phase::Headers
+        } else if self.server.is_some() {
+            Phase::Connect
+        } else if self.backend.is_some() {
+            Phase::Queue
+        } else {
+            Phase::Request
         }
     }
 
@@ -447,6 +472,33 @@ pub(crate) struct Exchange<'c> {
     trackers: crate::stick::Trackers,
     /// The transaction's variables (`txn.`, `req.`, `res.`).
     vars: crate::acl::VarSet,
+    /// Where an HTTP/2 stream's task watches the server its request is bound to (see
+    /// [`Exchange::watched`]).
+    watch: Option<&'c std::cell::Cell<Option<Target>>>,
+}
+
+impl Drop for Exchange<'_> {
+    /// Dropped before it wrote its log line, an exchange was killed where it stood:
+    /// `shutdown session`, `shutdown sessions server` or a health option (`on-marked-down
+    /// shutdown-sessions`…) ended its connection while it waited — in the queue, for its
+    /// server, for the answer or while moving the body. It is logged and counted here,
+    /// once, with the kill's letter (`K`, `D`, `U`) and the phase it was in, as HAProxy
+    /// does; watching for the kill costs the exchange nothing while it runs.
+    fn drop(&mut self) {
+        let txn = &mut self.txn;
+        if txn.logged.get() {
+            return;
+        }
+        let ctx = self.ctx;
+        // The connection was killed, or the request's server shut its connections down.
+        let why = ctx.shard.sessions.kill_cause(ctx.info.sess).or_else(|| {
+            let s = &txn.backend.as_ref()?.lb.servers[txn.server?];
+            (s.kill_epoch() != txn.epoch).then(|| s.kill_cause())
+        });
+        let Some(why) = why else { return };
+        txn.term = Term::new(why, txn.phase());
+        log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(&self.vars));
+    }
 }
 
 impl<'c> Exchange<'c> {
@@ -484,7 +536,15 @@ impl<'c> Exchange<'c> {
             first,
             trackers: crate::stick::Trackers::new(),
             vars: crate::acl::VarSet::default(),
+            watch: None,
         }
+    }
+
+    /// Notes in `watch` each server the request is bound to, with its kill epoch: an
+    /// HTTP/2 stream ends alone when that server's connections are shut down.
+    pub fn watched(mut self, watch: &'c std::cell::Cell<Option<Target>>) -> Self {
+        self.watch = Some(watch);
+        self
     }
 
     /// The whole exchange; with `Next::KeepAlive` the request's bytes are consumed from
@@ -912,6 +972,7 @@ impl<'c> Exchange<'c> {
         };
         let mut retry = Retry::default();
         let retry_on = be_px.http.retry_on;
+        let watch = self.watch;
         loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
@@ -940,14 +1001,16 @@ impl<'c> Exchange<'c> {
             };
             let srv = slot.srv;
             txn.server = Some(srv);
-            shard.sessions.bind(
-                ctx.info.sess,
-                crate::cluster::sessions::Target {
-                    backend: be.proxy,
-                    server: srv,
-                    epoch: be.lb.servers[srv].kill_epoch(),
-                },
-            );
+            txn.epoch = be.lb.servers[srv].kill_epoch();
+            let bound = Target {
+                backend: be.proxy,
+                server: srv,
+                epoch: txn.epoch,
+            };
+            shard.sessions.bind(ctx.info.sess, bound);
+            if let Some(w) = watch {
+                w.set(Some(bound));
+            }
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match b.private.take() {
@@ -1882,6 +1945,7 @@ fn log_txn(
     txn: &Txn,
     vars: crate::acl::Vars<'_>,
 ) {
+    txn.logged.set(true);
     count_txn(shard, fe, info.bind, txn);
     let s = crate::proxy::accesslog::Stream {
         http: true,

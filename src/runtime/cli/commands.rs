@@ -405,7 +405,7 @@ fn with_shared(
         "set server" => set_server(sh, args),
         "shutdown sessions server" => match server(sh, args.first()) {
             Ok((_, s)) => {
-                s.shutdown_sessions();
+                s.shutdown_sessions(crate::log::term::Cause::Killed);
                 sh.control.wake_all();
                 String::new()
             }
