@@ -299,14 +299,26 @@ impl Bufs {
         }
     }
 
-    /// Forgets whatever an exchange left (it may have ended early), keeping the memory:
-    /// these buffers go to the shard's spare request states (bounded by `SPARE_BUFS`), or
-    /// to the next HTTP/2 stream, and the next request would take the same amount again at
-    /// once. (Freeing them here made every keep-alive request at saturation allocate and
-    /// zero-fill 16 KiB buffers and regrow its output buffers: memset and memmove rose from
-    /// 2.9 % to 5.6 % of the proxy's CPU in scenario (c).) Output buffers that a large
-    /// head made grow past `tune.bufsize` are freed.
+    /// Forgets whatever an exchange left (it may have ended early) and gives the memory
+    /// back: for the next HTTP/2 stream of the connection, which keeps finished streams'
+    /// states (up to its concurrent-stream limit) while it waits, so they must hold no
+    /// buffer.
     pub fn reset(&mut self) {
+        self.clear();
+        self.inb.release();
+        self.rbuf.release();
+        self.out = Vec::new();
+        self.sout = Vec::new();
+        self.scratch = Vec::new();
+    }
+
+    /// Forgets whatever an exchange left, keeping the memory: for the shard's spare
+    /// request states (bounded by `SPARE_BUFS`), whose next taker needs the same buffers at
+    /// once. (Freeing them there made every keep-alive request at saturation zero-fill two
+    /// fresh 16 KiB buffers and regrow its output buffers: memset and memmove rose from 2.9
+    /// to 5.1 % of the proxy's CPU in scenario (c).) Output buffers that a large head made
+    /// grow past `tune.bufsize` are freed.
+    fn clear(&mut self) {
         drop(self.inb.take_all());
         drop(self.rbuf.take_all());
         let cap = self.inb.capacity();
@@ -347,7 +359,7 @@ impl Drop for Held {
 }
 
 fn give_back_bufs(mut b: Box<Bufs>) {
-    b.reset();
+    b.clear();
     let size = b.inb.capacity();
     // `try_with`: a connection dropped while its shard's thread exits frees its state.
     let _ = SPARE.try_with(|s| {
@@ -1971,4 +1983,48 @@ fn log_txn(
         vars,
     };
     crate::proxy::accesslog::log(shard, fe, &s, false);
+}
+
+#[cfg(test)]
+mod bufs_tests {
+    use super::*;
+
+    fn bufs(size: usize) -> Bufs {
+        let limits = HeadLimits::default();
+        let mut b = Bufs {
+            inb: InBuf::new(size),
+            rbuf: InBuf::new(size),
+            out: Vec::with_capacity(512),
+            sout: Vec::with_capacity(512),
+            req: RequestHead::with_capacity(&limits),
+            res: ResponseHead::with_capacity(&limits),
+            scratch: Vec::new(),
+            private: None,
+        };
+        b.inb.extend(b"GET / HTTP/1.1\r\n\r\n");
+        b.rbuf.extend(b"HTTP/1.1 200 OK\r\n\r\n");
+        b
+    }
+
+    /// An HTTP/2 connection keeps its finished streams' states while it waits (up to its
+    /// stream limit): `reset` must give their buffers back to the shard, or an idle h2
+    /// connection holds 32 KiB per stream it once ran.
+    #[test]
+    fn a_reset_state_holds_no_buffer_and_a_cleared_one_keeps_them() {
+        let size = 4096 + 7; // a size no other test uses: its spare count is ours
+        let before = crate::net::buffers::spare(size);
+        let mut b = bufs(size);
+        b.reset();
+        assert_eq!(crate::net::buffers::spare(size), before + 2);
+        assert!(b.inb.is_empty() && b.out.capacity() == 0 && b.sout.capacity() == 0);
+        let mut b = bufs(size);
+        let taken = crate::net::buffers::spare(size);
+        b.clear();
+        assert_eq!(
+            crate::net::buffers::spare(size),
+            taken,
+            "kept, not given back"
+        );
+        assert!(b.inb.is_empty() && b.out.is_empty() && b.out.capacity() == 512);
+    }
 }
