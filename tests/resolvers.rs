@@ -786,3 +786,77 @@ fn srv_template_matches_haproxy() {
     );
     same(&[("a", 2), ("c", 2)], 4);
 }
+
+/// `http-request do-resolve(VAR,RESOLVERS,ipv4) EXPR` as in HAProxy's manual: the request
+/// waits for the Host header's address, stores it in the variable, and a name that does
+/// not resolve leaves it unset (here: the `b_503` backend answers). Through Debian's
+/// HAProxy 2.6 and corelb, which must answer the same; corelb answers a name again from its
+/// cache for `hold valid`.
+#[test]
+fn do_resolve_stores_the_address_in_a_variable_like_haproxy() {
+    let dns = Dns::start();
+    dns.set("app.test", &["10.1.2.3"]);
+    dns.set("other.test", &["10.9.8.7"]);
+    let cfg = |port: u16| {
+        format!(
+            "resolvers dns\n  nameserver ns1 127.0.0.1:{}\n  hold valid 10s\n  timeout retry 200ms\n  resolve_retries 2\n\
+             defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
+             frontend fe\n  bind 127.0.0.1:{port}\n  http-request do-resolve(txn.myip,dns,ipv4) hdr(host),lower\n  use_backend b_503 unless {{ var(txn.myip) -m found }}\n  default_backend be\n\
+             backend b_503\n\
+             backend be\n  http-request return status 200 content-type text/plain lf-string \"ip=%[var(txn.myip)]\"\n",
+            dns.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let ask = |port: u16, host: &str| -> (String, String) {
+        let out = raw_exchange(
+            port,
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        let status = out
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+        let body = if status == "200" { body } else { String::new() };
+        (status, body)
+    };
+    let ok = |ip: &str| ("200".to_string(), format!("ip={ip}"));
+    assert_eq!(ask(cp, "APP.test"), ok("10.1.2.3"), "{}", lb.log());
+    assert_eq!(ask(cp, "other.test"), ok("10.9.8.7"));
+    assert_eq!(ask(cp, "nowhere.test").0, "503");
+    // A second request for app.test is answered from the cache: no new query.
+    let before = dns.queries.load(Ordering::Relaxed);
+    assert_eq!(ask(cp, "app.test"), ok("10.1.2.3"));
+    assert_eq!(dns.queries.load(Ordering::Relaxed), before);
+    if let Some(_haproxy) = common::haproxy::Haproxy::start(&cfg(hp), &[hp]) {
+        for host in ["app.test", "other.test", "nowhere.test"] {
+            assert_eq!(ask(hp, host), ask(cp, host), "{host}");
+        }
+    }
+}
+
+#[test]
+fn do_resolve_errors_name_file_and_line() {
+    let dir = TempDir::new("resolvers");
+    let cfg = dir.write(
+        "bad.cfg",
+        "resolvers dns\n  nameserver ns1 127.0.0.1:53\nfrontend fe\n  mode http\n  bind 127.0.0.1:1\n  http-request do-resolve(txn.ip,nope) hdr(host)\n  http-request do-resolve(txn.ip,dns,ipv5) hdr(host)\n  http-request do-resolve(txn.ip,dns)\n  http-request do-resolve(ip,dns) hdr(host)\n",
+    );
+    let (code, _, err) = check_config(&cfg);
+    assert_eq!(code, 1, "{err}");
+    for (line, what) in [
+        (6, "can't find resolvers section 'nope'"),
+        (7, "unknown family 'ipv5'"),
+        (8, "expects a sample expression"),
+        (9, "invalid variable name 'ip'"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("bad.cfg:{line}")) && l.contains(what)),
+            "{line}: {what}\n{err}"
+        );
+    }
+}

@@ -706,6 +706,8 @@ pub enum HttpAction {
         status: u16,
         reply: Option<Reply>,
     },
+    /// `do-resolve(VAR,RESOLVERS[,FAMILY]) EXPR`: the request waits for the address.
+    DoResolve(Box<super::resolvers::DoResolve>),
 }
 
 /// Which part of the request-target a `replace-*` rule works on.

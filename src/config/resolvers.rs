@@ -450,6 +450,59 @@ pub fn template_names(w: &[String]) -> Result<Vec<String>, String> {
     }
 }
 
+/// `http-request do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR`: the address of the name the
+/// expression gives, into VAR (left unset when it does not resolve).
+#[derive(Clone, Debug)]
+pub struct DoResolve {
+    pub var: crate::acl::VarRef,
+    pub resolvers: String,
+    /// The section's index, once the file is read.
+    pub section: usize,
+    /// The family asked first (HAProxy's default: ipv6, then the other).
+    pub prefer: Family,
+    pub expr: crate::acl::FetchExpr,
+}
+
+impl DoResolve {
+    /// `action` is `do-resolve(…)`, `args` the words after it up to `if`/`unless`.
+    pub fn parse(action: &str, args: &[String], proxy: &str) -> Result<DoResolve, String> {
+        let inner = action
+            .strip_prefix("do-resolve(")
+            .and_then(|a| a.strip_suffix(')'))
+            .ok_or("'do-resolve' expects '(<var>,<resolvers>[,ipv4|ipv6])'")?;
+        let parts: Vec<&str> = inner.split(',').collect();
+        let (var, resolvers, prefer) = match parts[..] {
+            [v, r] => (v, r, Family::Ipv6),
+            [v, r, "ipv4"] => (v, r, Family::Ipv4),
+            [v, r, "ipv6"] => (v, r, Family::Ipv6),
+            [_, _, f] => return Err(format!("'do-resolve': unknown family '{f}' (ipv4 or ipv6)")),
+            _ => return Err("'do-resolve' expects '(<var>,<resolvers>[,ipv4|ipv6])'".into()),
+        };
+        if resolvers.is_empty() {
+            return Err("'do-resolve': a resolvers section name is expected".into());
+        }
+        let var = crate::acl::VarRef::parse(var)?;
+        let e = match args {
+            [e] => e,
+            [] => return Err("'do-resolve' expects a sample expression".into()),
+            [_, extra, ..] => {
+                return Err(format!(
+                    "'do-resolve': unexpected argument '{extra}' (expected 'if' or 'unless')"
+                ));
+            }
+        };
+        let expr = crate::acl::FetchExpr::parse(e, proxy)
+            .map_err(|err| format!("failed to parse sample expression <{e}> : {err}"))?;
+        Ok(DoResolve {
+            var,
+            resolvers: resolvers.to_string(),
+            section: 0,
+            prefer,
+            expr,
+        })
+    }
+}
+
 /// `_service._proto.name`: a name asked for SRV records, as HAProxy tells them apart.
 pub fn is_srv_name(host: &str) -> bool {
     host.starts_with('_')
@@ -466,6 +519,26 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     }
     let has_state_file = cfg.global.cli.state_file.is_some();
     let names: Vec<String> = cfg.resolvers.iter().map(|r| r.name.clone()).collect();
+    for px in &mut cfg.proxies {
+        for rule in &mut px.http_request {
+            let super::model::HttpAction::DoResolve(r) = &mut rule.action else {
+                continue;
+            };
+            match names.iter().position(|n| *n == r.resolvers) {
+                Some(i) => r.section = i,
+                None => {
+                    let h = super::keywords::hint(&r.resolvers, names.iter().map(String::as_str));
+                    d.error(
+                        &rule.loc,
+                        format!(
+                            "'http-request do-resolve' in proxy '{}': can't find resolvers section '{}'{h}",
+                            px.name, r.resolvers
+                        ),
+                    );
+                }
+            }
+        }
+    }
     for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
         let pname = px.name.clone();
         let state_file = has_state_file || px.state_file_name.is_some();

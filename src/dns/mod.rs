@@ -18,6 +18,9 @@
 //! target, port and weight; the target's address comes from the answer's additional
 //! section, else from an A/AAAA query of its own.
 //!
+//! `http-request do-resolve` asks this thread too, over a channel
+//! (`cluster::dns_lookup`); its answers are reused for `hold valid`.
+//!
 //! Servers of one backend that follow the same name with the same settings (several
 //! `server` lines, or the slots of a `server-template`) share one resolution, and the
 //! answer's addresses are spread over them ([`ServerDns::spread`]).
@@ -27,13 +30,16 @@
 
 pub mod message;
 
+use crate::cluster::dns_lookup::Lookup;
 use crate::cluster::dns_stats::{self as stats, Counter};
 use crate::cluster::state::{ServerState, admin};
 use crate::config::resolvers::{Family, Resolvers, ServerDns, is_srv_name};
 use message::{Outcome, Qtype};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// A server whose address follows a name.
@@ -143,16 +149,23 @@ pub struct Resolver {
     sections: Vec<Resolvers>,
     resolutions: Vec<Resolution>,
     stats: Arc<stats::Stats>,
+    /// `http-request do-resolve` requests from the shards.
+    lookups: Option<Receiver<Lookup>>,
+    /// Their answers, reused for `hold valid` (HAProxy answers do-resolve from its
+    /// resolution cache too): by section, family and lower-cased name.
+    cache: HashMap<(usize, bool, String), (Instant, Option<IpAddr>)>,
     /// Per section, per nameserver: the connection of a `tcp@` nameserver.
     tcp: Vec<Vec<Option<TcpConn>>>,
 }
 
 impl Resolver {
-    /// `None` when no server follows a name (no thread is needed).
+    /// `None` when no server follows a name and no `do-resolve` rule asks (no thread is
+    /// needed).
     pub fn new(
         sections: Vec<Resolvers>,
         targets: Vec<Target>,
         stats: Arc<stats::Stats>,
+        lookups: Option<Receiver<Lookup>>,
     ) -> Option<Resolver> {
         let now = Instant::now();
         let mut resolutions: Vec<Resolution> = Vec::new();
@@ -183,10 +196,12 @@ impl Resolver {
             .iter()
             .map(|s| s.nameservers.iter().map(|_| None).collect())
             .collect();
-        (!resolutions.is_empty()).then_some(Resolver {
+        (!resolutions.is_empty() || lookups.is_some()).then_some(Resolver {
             sections,
             resolutions,
             stats,
+            lookups,
+            cache: HashMap::new(),
             tcp,
         })
     }
@@ -236,8 +251,60 @@ impl Resolver {
             }
             let next = self.resolutions.iter().map(|r| r.next).min();
             let wait = next.map_or(TICK, |n| n.saturating_duration_since(Instant::now()));
-            std::thread::sleep(wait.min(TICK));
+            match &self.lookups {
+                // A lookup wakes the thread at once.
+                Some(rx) => match rx.recv_timeout(wait.min(TICK)) {
+                    Ok(l) => self.lookup(l),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => self.lookups = None,
+                },
+                None => std::thread::sleep(wait.min(TICK)),
+            }
         }
+    }
+
+    /// Answers one `do-resolve` request, from the cache while its answer is younger than
+    /// `hold valid`.
+    fn lookup(&mut self, l: Lookup) {
+        let Some(sec) = self.sections.get(l.section) else {
+            return l.reply.send(None);
+        };
+        // Bounded: a client choosing names must not grow it without end.
+        const CACHE_MAX: usize = 4096;
+        let key = (
+            l.section,
+            l.prefer == Family::Ipv4,
+            l.host.to_ascii_lowercase(),
+        );
+        let now = Instant::now();
+        if let Some((at, ip)) = self.cache.get(&key)
+            && now.duration_since(*at) < sec.hold.valid
+        {
+            return l.reply.send(*ip);
+        }
+        let counters = &self.stats.sections[l.section].1;
+        let ns = |n: usize| &counters[n].1;
+        let mut asker = Asker {
+            sec,
+            ns: &ns,
+            tcp: &mut self.tcp[l.section],
+        };
+        let ip = match asker.resolve(&l.host, l.prefer).0 {
+            Answer::Outcome(Outcome::Valid(ips)) => ips.first().copied(),
+            _ => None,
+        };
+        if self.cache.len() >= CACHE_MAX {
+            self.cache
+                .retain(|_, (at, _)| now.duration_since(*at) < sec.hold.valid);
+            if self.cache.len() >= CACHE_MAX {
+                self.cache.clear();
+            }
+        }
+        // Only good answers are kept: a name that fails is asked again next time.
+        if ip.is_some() {
+            self.cache.insert(key, (Instant::now(), ip));
+        }
+        l.reply.send(ip);
     }
 }
 

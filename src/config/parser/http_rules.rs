@@ -55,7 +55,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "set-timeout",
     "replace-value",
     "strict-mode",
-    "do-resolve",
     "set-priority-class",
     "set-priority-offset",
     "set-retries",
@@ -239,6 +238,16 @@ pub(super) fn http_rule(
             } else {
                 HttpAction::Return(reply)
             })
+        }
+        a if request && a.starts_with("do-resolve(") => {
+            let end = cond_at(1).unwrap_or(w.len());
+            match crate::config::resolvers::DoResolve::parse(a, &w[1..end], &px.name) {
+                Ok(r) => Some(HttpAction::DoResolve(Box::new(r))),
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {a}': {e}"));
+                    None
+                }
+            }
         }
         a if crate::acl::VarAction::is_action(a) => {
             let end = cond_at(1).unwrap_or(w.len());

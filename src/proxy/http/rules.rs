@@ -20,6 +20,9 @@ pub enum HttpVerdict {
     Allow,
     /// Answer the client with these bytes (deny, return, redirect).
     Reply { status: u16, bytes: Vec<u8> },
+    /// `do-resolve`: the caller resolves `host` for rule `at` of the set (its index in the
+    /// slice it passed), stores the answer and runs the rules after it.
+    Resolve { at: usize, host: String },
 }
 
 /// Request-side facts the rules can change.
@@ -75,7 +78,7 @@ pub fn request_rules<'a, const N: usize>(
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
 ) -> HttpVerdict {
-    for rule in rules {
+    for (at, rule) in rules.iter().enumerate() {
         let hit = match &rule.cond {
             None => true,
             Some(c) => {
@@ -176,6 +179,23 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::SetStatus(..) => {}
+            HttpAction::DoResolve(r) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                let mut host = None;
+                r.expr.each(&s, false, &mut |v| {
+                    if let crate::acl::Value::Str(b) = v {
+                        host = std::str::from_utf8(b).ok().map(str::to_string);
+                    }
+                    false
+                });
+                // No name (or not text): nothing to resolve, the variable stays unset.
+                if let Some(host) = host.filter(|h| !h.is_empty()) {
+                    return HttpVerdict::Resolve { at, host };
+                }
+            }
             HttpAction::Stick(a) => {
                 if let Some(st) = base.stick {
                     let s = EditedRequestSample {
@@ -227,6 +247,23 @@ pub fn request_rules<'a, const N: usize>(
         }
     }
     HttpVerdict::Continue
+}
+
+/// Runs a `do-resolve` rule (`HttpVerdict::Resolve`): waits for `host`'s address from the
+/// resolver thread (bounded by the section's retries and timeouts) and stores it in the
+/// rule's variable; no address leaves the variable as it was.
+pub async fn do_resolve(
+    lookups: &crate::cluster::dns_lookup::Lookups,
+    rule: &HttpRule,
+    host: &str,
+    s: &dyn crate::acl::Sample,
+) {
+    let HttpAction::DoResolve(r) = &rule.action else {
+        return;
+    };
+    if let Some(ip) = lookups.resolve(host, r.prefer, r.section).await {
+        s.vars().set(&r.var, crate::acl::Stored::Ip(ip));
+    }
 }
 
 /// Runs `http-response` rules on the response head's edits. Conditions see the request
