@@ -573,6 +573,33 @@ fn state_field(sock: &std::path::Path, be: &str, srv: &str, col: &str) -> String
         .to_string()
 }
 
+/// Backends a, b and c (on 127.0.0.1), names `a.pool.test` … for them, and a DNS server
+/// whose `_http._tcp.pool.test` has a (weight 256) and b (weight 768), with their addresses
+/// in the additional section.
+fn srv_pool() -> (Dns, [Backend; 3]) {
+    let dns = Dns::start();
+    let bs = [
+        Backend::named("a"),
+        Backend::named("b"),
+        Backend::named("c"),
+    ];
+    for t in ["a", "b", "c"] {
+        dns.set(&format!("{t}.pool.test"), &["127.0.0.1"]);
+    }
+    set_pool(&dns, &[("a", &bs[0], 256), ("b", &bs[1], 768)], true);
+    (dns, bs)
+}
+
+/// `_http._tcp.pool.test`'s records: (target `NAME.pool.test`, its backend's port, weight).
+fn set_pool(dns: &Dns, recs: &[(&str, &Backend, u16)], additional: bool) {
+    let targets: Vec<(String, u16, u16)> = recs
+        .iter()
+        .map(|(t, b, w)| (format!("{t}.pool.test"), b.port, *w))
+        .collect();
+    let recs: Vec<(&str, u16, u16)> = targets.iter().map(|(t, p, w)| (&t[..], *p, *w)).collect();
+    dns.set_srv("_http._tcp.pool.test", &recs, additional);
+}
+
 /// `server-template` on an SRV name: each record gives a server its target's address (from
 /// the additional section, or an A query of its own), its port and its weight
 /// (`(w + 255) / 256`); servers beyond the records wait in resolution maintenance; a record
@@ -580,27 +607,14 @@ fn state_field(sock: &std::path::Path, be: &str, srv: &str, col: &str) -> String
 /// first. The defaults `init-addr` of a server with `resolvers` include `none`.
 #[test]
 fn srv_records_give_servers_address_port_and_weight() {
-    let dns = Dns::start();
-    let (a, b, c) = (
-        Backend::named("a"),
-        Backend::named("b"),
-        Backend::named("c"),
-    );
-    for t in ["a", "b", "c"] {
-        dns.set(&format!("{t}.pool.test"), &["127.0.0.1"]);
-    }
-    // With the targets' addresses in the additional section; c's later from an A query.
-    dns.set_srv(
-        "_http._tcp.pool.test",
-        &[("a.pool.test", a.port, 256), ("b.pool.test", b.port, 768)],
-        true,
-    );
-    let lb_port = free_port();
+    let (dns, [a, b, c]) = srv_pool();
+    let (lb_port, l2) = (free_port(), free_port());
     let (lb, _dir, sock) = start_with_stats(
         &dns,
         lb_port,
         &format!(
-            "listen l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  balance roundrobin\n  server-template web 3 _http._tcp.pool.test resolvers dns resolve-prefer ipv4\n"
+            "listen l\n  mode tcp\n  bind 127.0.0.1:{lb_port}\n  balance roundrobin\n  server-template web 3 _http._tcp.pool.test resolvers dns resolve-prefer ipv4\n\
+             listen l2\n  mode tcp\n  bind 127.0.0.1:{l2}\n  server s1 _http._tcp.pool.test resolvers dns weight 7 resolve-opts ignore-weight\n"
         ),
     );
     let f = |srv: &str, col: &str| state_field(&sock, "l", srv, col);
@@ -624,6 +638,17 @@ fn srv_records_give_servers_address_port_and_weight() {
         ("1".to_string(), "3".to_string())
     );
     assert_eq!(f("web3", "srv_admin_state"), "32");
+    // A plain `server` on the SRV name takes the first record; `ignore-weight` keeps its own.
+    let plain = eventually(Duration::from_secs(10), || {
+        let g = |c: &str| state_field(&sock, "l2", "s1", c);
+        (g("srv_admin_state") == "0").then(|| (g("srv_port"), g("srv_uweight")))
+    });
+    assert_eq!(
+        plain,
+        Some((a.port.to_string(), "7".to_string())),
+        "{}",
+        lb.log()
+    );
     let seen = distribution(lb_port, 8);
     assert_eq!(
         (seen.get("a"), seen.get("b"), seen.get("c")),
@@ -631,11 +656,7 @@ fn srv_records_give_servers_address_port_and_weight() {
         "{seen:?}"
     );
     // b's record goes away: web2 goes into maintenance, and traffic goes to a alone.
-    dns.set_srv(
-        "_http._tcp.pool.test",
-        &[("a.pool.test", a.port, 256)],
-        true,
-    );
+    set_pool(&dns, &[("a", &a, 256)], true);
     let down = eventually(Duration::from_secs(10), || {
         (f("web2", "srv_admin_state") == "32").then_some(())
     });
@@ -650,11 +671,7 @@ fn srv_records_give_servers_address_port_and_weight() {
     let seen = distribution(lb_port, 4);
     assert_eq!(seen.keys().cloned().collect::<Vec<_>>(), ["a"], "{seen:?}");
     // c's record comes: the server free the longest (web3, as in HAProxy's list) takes it.
-    dns.set_srv(
-        "_http._tcp.pool.test",
-        &[("a.pool.test", a.port, 256), ("c.pool.test", c.port, 256)],
-        false,
-    );
+    set_pool(&dns, &[("a", &a, 256), ("c", &c, 256)], false);
     let port3 = eventually(Duration::from_secs(10), || {
         (f("web3", "srv_admin_state") == "0").then(|| f("web3", "srv_port"))
     });
@@ -731,20 +748,7 @@ fn a_truncated_udp_answer_is_an_error() {
 /// goes away, and a new record's target (without additional record) served by both.
 #[test]
 fn srv_template_matches_haproxy() {
-    let dns = Dns::start();
-    let (a, b, c) = (
-        Backend::named("a"),
-        Backend::named("b"),
-        Backend::named("c"),
-    );
-    for t in ["a", "b", "c"] {
-        dns.set(&format!("{t}.pool.test"), &["127.0.0.1"]);
-    }
-    dns.set_srv(
-        "_http._tcp.pool.test",
-        &[("a.pool.test", a.port, 256), ("b.pool.test", b.port, 768)],
-        true,
-    );
+    let (dns, [a, _b, c]) = srv_pool();
     let (hp, cp) = (free_port(), free_port());
     let cfg = |port: u16| {
         format!(
@@ -773,17 +777,9 @@ fn srv_template_matches_haproxy() {
         );
     };
     same(&[("a", 2), ("b", 6)], 8);
-    dns.set_srv(
-        "_http._tcp.pool.test",
-        &[("a.pool.test", a.port, 256)],
-        true,
-    );
+    set_pool(&dns, &[("a", &a, 256)], true);
     same(&[("a", 4)], 4);
-    dns.set_srv(
-        "_http._tcp.pool.test",
-        &[("a.pool.test", a.port, 256), ("c.pool.test", c.port, 256)],
-        false,
-    );
+    set_pool(&dns, &[("a", &a, 256), ("c", &c, 256)], false);
     same(&[("a", 2), ("c", 2)], 4);
 }
 
