@@ -232,6 +232,11 @@ impl Drop for Dns {
 /// Backends named `names[i]` on 127.0.0.(2+i), all on the same port (a DNS answer moves a
 /// server's address, not its port).
 fn backends_on_one_port(names: &[&'static str]) -> (u16, Vec<Backend>) {
+    backends_answering(names, |name| format!("{name}\n"))
+}
+
+/// [`backends_on_one_port`] answering `reply(name)`.
+fn backends_answering(names: &[&'static str], reply: fn(&str) -> String) -> (u16, Vec<Backend>) {
     for _ in 0..20 {
         let port = free_port();
         let ls: Vec<_> = (0..names.len())
@@ -244,7 +249,7 @@ fn backends_on_one_port(names: &[&'static str]) -> (u16, Vec<Backend>) {
                 .map(|(l, &name)| {
                     Backend::start_on(l, move |mut s| {
                         use std::io::{Read, Write};
-                        let _ = s.write_all(format!("{name}\n").as_bytes());
+                        let _ = s.write_all(reply(name).as_bytes());
                         let _ = s.shutdown(std::net::Shutdown::Write);
                         let mut b = [0u8; 16];
                         let _ = s.read(&mut b);
@@ -854,5 +859,78 @@ fn do_resolve_errors_name_file_and_line() {
                 .any(|l| l.contains(&format!("bad.cfg:{line}")) && l.contains(what)),
             "{line}: {what}\n{err}"
         );
+    }
+}
+
+/// The manual's `do-resolve` example whole: the Host header's address into `txn.myip`, 503
+/// when it does not resolve, 403 for 10.0.0.0/8, else `set-dst var(txn.myip)` and
+/// `server clear 0.0.0.0:0` send the request to that address (on the client's destination
+/// port). corelb, then Debian's HAProxy 2.6 on the same port, must answer alike.
+#[test]
+fn do_resolve_then_set_dst_reaches_the_resolved_address_like_haproxy() {
+    let dns = Dns::start();
+    dns.set("a.test", &["127.0.0.2"]);
+    dns.set("b.test", &["127.0.0.3"]);
+    dns.set("inside.test", &["10.0.0.1"]);
+    let (port, _bs) = backends_answering(&["a", "b"], |name| {
+        format!("HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\n{name}")
+    });
+    let cfg = format!(
+        "resolvers dns\n  nameserver ns1 127.0.0.1:{}\n  timeout retry 200ms\n  resolve_retries 2\n\
+         defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
+         frontend fe\n  bind 127.0.0.1:{port}\n  http-request do-resolve(txn.myip,dns,ipv4) hdr(host),lower\n  use_backend b_503 unless {{ var(txn.myip) -m found }}\n  default_backend be\n\
+         backend b_503\n\
+         backend be\n  http-request deny if {{ var(txn.myip) -m ip 127.0.0.1 10.0.0.0/8 }}\n  http-request set-dst var(txn.myip)\n  server clear 0.0.0.0:0\n",
+        dns.port
+    );
+    let answers = || -> Vec<(String, String)> {
+        ["a.test", "b.test", "A.TEST", "inside.test", "nowhere.test"]
+            .iter()
+            .map(|host| {
+                let out = raw_exchange(
+                    port,
+                    format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+                let status = out
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+                let body = if status == "200" {
+                    body.to_string()
+                } else {
+                    String::new()
+                };
+                (status, body)
+            })
+            .collect()
+    };
+    let want: Vec<(String, String)> = [
+        ("200", "a"),
+        ("200", "b"),
+        ("200", "a"),
+        ("403", ""),
+        ("503", ""),
+    ]
+    .iter()
+    .map(|(s, b)| (s.to_string(), b.to_string()))
+    .collect();
+    // The backends listen on the same port (on other addresses): wait for 127.0.0.1's.
+    let up = || {
+        let ok = eventually(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(ok.is_some(), "nothing listens on 127.0.0.1:{port}");
+    };
+    {
+        let lb = Corelb::start(&cfg, &[], &[]);
+        up();
+        assert_eq!(answers(), want, "{}", lb.log());
+    }
+    if let Some(haproxy) = common::haproxy::Haproxy::start(&cfg, &[]) {
+        up();
+        assert_eq!(answers(), want, "{}", haproxy.log());
     }
 }

@@ -41,7 +41,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "set-bandwidth-limit",
     "early-hint",
     "normalize-uri",
-    "set-dst",
     "set-dst-port",
     "set-src",
     "set-src-port",
@@ -238,6 +237,22 @@ pub(super) fn http_rule(
             } else {
                 HttpAction::Return(reply)
             })
+        }
+        "set-dst" if request => {
+            let e = arg(1).unwrap_or_default();
+            if !need(1, "a sample expression", d) {
+                return None;
+            }
+            match crate::acl::FetchExpr::parse(e, &px.name) {
+                Ok(x) => Some(HttpAction::SetDst(x)),
+                Err(err) => {
+                    d.error(
+                        loc,
+                        format!("'{kw} set-dst': failed to parse sample expression <{e}> : {err}"),
+                    );
+                    None
+                }
+            }
         }
         a if request && a.starts_with("do-resolve(") => {
             let end = cond_at(1).unwrap_or(w.len());

@@ -37,6 +37,9 @@ pub struct Flags {
     pub tarpit: bool,
     /// A `silent-drop` rule applied: the rules stop and the connection goes, unanswered.
     pub silent_drop: bool,
+    /// `set-dst`: the destination address the request goes on with (a server at 0.0.0.0
+    /// connects there; the PROXY header carries it).
+    pub dst: Option<std::net::IpAddr>,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -179,6 +182,19 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::SetStatus(..) => {}
+            HttpAction::SetDst(e) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                // Nothing found, or not an address: the destination stays (as HAProxy).
+                e.each(&s, false, &mut |v| {
+                    if let Some(ip) = v.to_ip() {
+                        flags.dst = Some(ip);
+                    }
+                    false
+                });
+            }
             HttpAction::DoResolve(r) => {
                 let s = EditedRequestSample {
                     request: *base,

@@ -432,6 +432,8 @@ struct Route {
     hash_key: Option<u32>,
     /// `server … ssl sni EXPR`: the name each such server gets for this request.
     expr_sni: Vec<(usize, Vec<u8>)>,
+    /// `http-request set-dst`: where a server at 0.0.0.0 connects (not pooled, not reused).
+    dst: Option<std::net::IpAddr>,
     conn_mode: ConnMode,
     client_close: bool,
     /// The persistence cookie's clock (0 without a cookie).
@@ -967,6 +969,7 @@ impl<'c> Exchange<'c> {
             sticky,
             hash_key,
             expr_sni,
+            dst: flags.dst,
             conn_mode,
             client_close,
             now,
@@ -1047,7 +1050,9 @@ impl<'c> Exchange<'c> {
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match b.private.take() {
-                Some((bi, s, c)) if bi == be.proxy && s == srv && c.idle_alive() => {
+                Some((bi, s, c))
+                    if bi == be.proxy && s == srv && c.idle_alive() && route.dst.is_none() =>
+                {
                     reused = true;
                     Ok(c)
                 }
@@ -1055,13 +1060,15 @@ impl<'c> Exchange<'c> {
                     // A private connection to another server is closed: its client moved on.
                     drop(other);
                     // (The pool's borrow must end before any await.)
-                    let pooled = shard.http_pool.borrow_mut().take(
-                        be.proxy,
-                        srv,
-                        be_px.http.reuse,
-                        self.first,
-                    );
-                    match pooled {
+                    let pooled = route.dst.is_none().then(|| {
+                        shard.http_pool.borrow_mut().take(
+                            be.proxy,
+                            srv,
+                            be_px.http.reuse,
+                            self.first,
+                        )
+                    });
+                    match pooled.flatten() {
                         Some((c, _)) => {
                             reused = true;
                             Ok(c)
@@ -1073,7 +1080,10 @@ impl<'c> Exchange<'c> {
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
                             let info = &ctx.info;
-                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
+                            let dst = route
+                                .dst
+                                .map_or(info.dst, |ip| SocketAddr::new(ip, info.dst.port()));
+                            crate::net::upstream::connect(be, srv, info.src, dst, sni).await
                         }
                     }
                 }
@@ -1365,7 +1375,7 @@ impl<'c> Exchange<'c> {
             && !b.res.must_close()
             && b.rbuf.is_empty();
         // A TLS connection named after this request (`sni EXPR`) is not for other requests.
-        let named = route.expr_sni.iter().any(|(i, _)| *i == srv);
+        let named = route.expr_sni.iter().any(|(i, _)| *i == srv) || route.dst.is_some();
         if server_keep && !named {
             if be_px.http.reuse == Reuse::Never {
                 b.private = Some((be.proxy, srv, sconn));
