@@ -265,10 +265,50 @@ pub fn request_rules<'a, const N: usize>(
     HttpVerdict::Continue
 }
 
+/// [`request_rules`], answering its `do-resolve` rules: each waits for its address, then
+/// the rules after it run. Never returns `Resolve`.
+#[allow(clippy::too_many_arguments)]
+pub async fn request_rules_resolving<'a, const N: usize>(
+    rules: &'a [HttpRule],
+    acls: &Acls,
+    base: &RequestSample<'_>,
+    head: &RequestHead,
+    buf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    scratch: &mut Vec<u8>,
+    flags: &mut Flags,
+    pages: (&Proxy, Option<&Proxy>),
+    close: bool,
+    lookups: &crate::cluster::dns_lookup::Lookups,
+) -> HttpVerdict {
+    let mut from = 0;
+    loop {
+        let v = request_rules(
+            &rules[from..],
+            acls,
+            base,
+            head,
+            buf,
+            edits,
+            bump,
+            scratch,
+            flags,
+            pages,
+            close,
+        );
+        let HttpVerdict::Resolve { at, host } = v else {
+            return v;
+        };
+        from += at + 1;
+        do_resolve(lookups, &rules[from - 1], &host, base).await;
+    }
+}
+
 /// Runs a `do-resolve` rule (`HttpVerdict::Resolve`): waits for `host`'s address from the
 /// resolver thread (bounded by the section's retries and timeouts) and stores it in the
 /// rule's variable; no address leaves the variable as it was.
-pub async fn do_resolve(
+async fn do_resolve(
     lookups: &crate::cluster::dns_lookup::Lookups,
     rule: &HttpRule,
     host: &str,

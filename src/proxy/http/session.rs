@@ -699,34 +699,31 @@ impl<'c> Exchange<'c> {
         // The frontend's rules, then its old-style redirects, then the backend choice.
         let pages_fe = (fe_px, None);
         if reply.is_none() {
-            'sets: for set in [&fe_px.http_request, &fe_px.redirects] {
-                // Where the rules go on after a `do-resolve` answered.
-                let mut from = 0;
-                loop {
-                    match rules::request_rules(
-                        &set[from..],
-                        &fe_px.acls,
-                        &base,
-                        req,
-                        inb.bytes(),
-                        &mut edits,
-                        &bump,
-                        &mut b.scratch,
-                        &mut flags,
-                        pages_fe,
-                        !keep_after_reply,
-                    ) {
-                        rules::HttpVerdict::Reply { status, bytes } => {
-                            reply = Some((status, bytes));
-                            break 'sets;
-                        }
-                        rules::HttpVerdict::Resolve { at, host } => {
-                            from += at + 1;
-                            rules::do_resolve(&shared.dns_lookups, &set[from - 1], &host, &base)
-                                .await;
-                        }
-                        rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => break,
+            for set in [&fe_px.http_request, &fe_px.redirects] {
+                match rules::request_rules_resolving(
+                    set,
+                    &fe_px.acls,
+                    &base,
+                    req,
+                    inb.bytes(),
+                    &mut edits,
+                    &bump,
+                    &mut b.scratch,
+                    &mut flags,
+                    pages_fe,
+                    !keep_after_reply,
+                    &shared.dns_lookups,
+                )
+                .await
+                {
+                    rules::HttpVerdict::Reply { status, bytes } => {
+                        reply = Some((status, bytes));
+                        break;
                     }
+                    // (`Resolve` is answered inside.)
+                    rules::HttpVerdict::Allow
+                    | rules::HttpVerdict::Continue
+                    | rules::HttpVerdict::Resolve { .. } => {}
                 }
                 if flags.prometheus || flags.silent_drop {
                     break;
@@ -774,32 +771,23 @@ impl<'c> Exchange<'c> {
             && be.proxy != fe.proxy
         {
             let be_px = &cfg.proxies[be.proxy];
-            let mut from = 0;
-            loop {
-                match rules::request_rules(
-                    &be_px.http_request[from..],
-                    &be_px.acls,
-                    &base,
-                    req,
-                    inb.bytes(),
-                    &mut edits,
-                    &bump,
-                    &mut b.scratch,
-                    &mut flags,
-                    (fe_px, Some(be_px)),
-                    !keep_after_reply,
-                ) {
-                    rules::HttpVerdict::Reply { status, bytes } => {
-                        reply = Some((status, bytes));
-                        break;
-                    }
-                    rules::HttpVerdict::Resolve { at, host } => {
-                        from += at + 1;
-                        let rule = &be_px.http_request[from - 1];
-                        rules::do_resolve(&shared.dns_lookups, rule, &host, &base).await;
-                    }
-                    rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => break,
-                }
+            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules_resolving(
+                &be_px.http_request,
+                &be_px.acls,
+                &base,
+                req,
+                inb.bytes(),
+                &mut edits,
+                &bump,
+                &mut b.scratch,
+                &mut flags,
+                (fe_px, Some(be_px)),
+                !keep_after_reply,
+                &shared.dns_lookups,
+            )
+            .await
+            {
+                reply = Some((status, bytes));
             }
             if flags.silent_drop {
                 return silent_drop(ctx, txn, vars);
