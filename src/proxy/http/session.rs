@@ -299,10 +299,15 @@ impl Bufs {
         }
     }
 
+    /// Whether it holds a server connection kept for this client (`http-reuse never`).
+    pub fn has_private(&self) -> bool {
+        self.private.is_some()
+    }
+
     /// Forgets whatever an exchange left (it may have ended early) and gives the memory
-    /// back: for the next HTTP/2 stream of the connection, which keeps finished streams'
-    /// states (up to its concurrent-stream limit) while it waits, so they must hold no
-    /// buffer.
+    /// back: for the next HTTP/2 stream of the connection, which keeps the finished
+    /// streams' states that hold a private server connection while it waits, so they must
+    /// hold no buffer.
     pub fn reset(&mut self) {
         self.clear();
         self.inb.release();
@@ -358,7 +363,18 @@ impl Drop for Held {
     }
 }
 
-fn give_back_bufs(mut b: Box<Bufs>) {
+/// A spare request state of the shard (its buffers kept), else a new one: an HTTP/1
+/// connection's while a request runs, an HTTP/2 stream's.
+pub(crate) fn take_bufs(ctx: &Ctx) -> Box<Bufs> {
+    let size = ctx.bufsize();
+    SPARE
+        .with(|s| s.borrow_mut().pop())
+        .filter(|(n, _)| *n == size)
+        .map(|(_, b)| b)
+        .unwrap_or_else(|| Box::new(Bufs::new(ctx)))
+}
+
+pub(crate) fn give_back_bufs(mut b: Box<Bufs>) {
     b.clear();
     let size = b.inb.capacity();
     // `try_with`: a connection dropped while its shard's thread exits frees its state.
@@ -373,14 +389,7 @@ fn give_back_bufs(mut b: Box<Bufs>) {
 impl Held {
     /// The request state, taken again (a spare one, else a new one) if it was parked.
     fn get(&mut self, ctx: &Ctx) -> &mut Bufs {
-        self.0.get_or_insert_with(|| {
-            let size = ctx.bufsize();
-            SPARE
-                .with(|s| s.borrow_mut().pop())
-                .filter(|(n, _)| *n == size)
-                .map(|(_, b)| b)
-                .unwrap_or_else(|| Box::new(Bufs::new(ctx)))
-        })
+        self.0.get_or_insert_with(|| take_bufs(ctx))
     }
 
     /// Gives the state back while nothing is pending in it; a private server connection
