@@ -706,6 +706,11 @@ pub enum HttpAction {
         status: u16,
         reply: Option<Reply>,
     },
+    /// `http-request cache-use NAME`: answer from the cache section NAME when it holds the
+    /// object (see `config::filters`).
+    CacheUse(String),
+    /// `http-response cache-store NAME`: keep the answer in the cache section NAME.
+    CacheStore(String),
 }
 
 /// Which part of the request-target a `replace-*` rule works on.
@@ -847,6 +852,10 @@ pub struct Proxy {
     pub stick_rules: Vec<super::stick::StickRule>,
     /// `use-server SERVER [if|unless COND]`, in order.
     pub use_servers: Vec<UseServer>,
+    /// `compression algo|type|offload` (see `config::filters`).
+    pub compression: Option<super::filters::Compression>,
+    /// `filter compression|cache NAME`, in order.
+    pub filters: Vec<super::filters::Filter>,
 }
 
 /// A `use-server SERVER [if|unless COND]` line of a backend.
@@ -1112,6 +1121,8 @@ impl Proxy {
             stick_table: None,
             stick_rules: Vec::new(),
             use_servers: Vec::new(),
+            compression: None,
+            filters: Vec::new(),
         }
     }
 
@@ -1134,6 +1145,7 @@ impl Proxy {
         p.monitor_fail = None;
         p.stick_table = None;
         p.stick_rules.clear();
+        p.filters.clear();
         p.disabled = false;
         p.logging.req_captures.clear();
         p.logging.res_captures.clear();
@@ -1153,6 +1165,8 @@ pub struct Config {
     pub files: Vec<PathBuf>,
     /// `resolvers` sections, in file order.
     pub resolvers: Vec<super::resolvers::Resolvers>,
+    /// `cache` sections, in file order.
+    pub caches: Vec<super::filters::CacheSection>,
 }
 
 impl Config {
