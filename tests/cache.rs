@@ -455,3 +455,63 @@ fn cache_decisions_match_haproxy() {
         .collect();
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// With compression: HAProxy 2.6 stores no answer it compresses, stores the same answer sent
+/// uncompressed, and compresses a hit like a server's answer (its compression filter runs
+/// after its cache).
+#[test]
+fn hits_are_compressed_and_compressed_answers_not_stored_as_in_haproxy() {
+    let (hh, ch): (Hits, Hits) = Default::default();
+    let (ho, co) = (origin(hh.clone()), origin(ch.clone()));
+    let (hp, cp) = (free_port(), free_port());
+    let with_comp = |port, origin, global| {
+        config(port, origin, SECTION, global).replace(
+            "  default_backend b\n",
+            "  default_backend b\n  compression algo gzip\n  compression type text/plain\n",
+        )
+    };
+    let Some(_haproxy) = Haproxy::start(&with_comp(hp, ho.port, "  nbthread 1\n"), &[hp]) else {
+        return;
+    };
+    let _lb = Corelb::start(&with_comp(cp, co.port, ""), &["--shards", "1"], &[cp]);
+    let gz = "Accept-Encoding: gzip\r\n";
+    let seen = |port: u16| {
+        let q = "/z?h=Cache-Control:max-age=30&n=20000";
+        let mut out = Vec::new();
+        for extra in [gz, gz, "", gz, ""] {
+            let r = ask(port, "GET", q, extra);
+            let body = match r.header("content-encoding") {
+                Some("gzip") => {
+                    let mut v = Vec::new();
+                    let mut d = flate2::read::GzDecoder::new(&r.body[..]);
+                    std::io::Read::read_to_end(&mut d, &mut v).unwrap();
+                    v
+                }
+                _ => r.body.clone(),
+            };
+            assert_eq!(body.len(), 20000);
+            let first = String::from_utf8_lossy(&body[..10]).into_owned();
+            out.push(format!(
+                "[{}] {first:?} ce={:?} vary={:?} age={}",
+                extra.trim_end(),
+                r.header("content-encoding"),
+                r.header("vary"),
+                r.header("age").is_some()
+            ));
+        }
+        out
+    };
+    let (ours, theirs) = (seen(cp), seen(hp));
+    assert_eq!(ours, theirs);
+    // Sent compressed: fetched each time; sent plain: stored; then a compressed hit.
+    assert!(
+        ours[1].contains("#2") && ours[2].contains("#3"),
+        "{ours:#?}"
+    );
+    assert!(
+        ours[3].contains("#3")
+            && ours[3].contains("Some(\"gzip\")")
+            && ours[3].ends_with("age=true")
+    );
+    assert_eq!((count(&ch, "/z"), count(&hh, "/z")), (3, 3));
+}

@@ -26,9 +26,12 @@
 //! object is fetched once per shard. When an object does not fit, the oldest ones go first,
 //! as in HAProxy; expired objects go when looked up.
 //!
+//! With compression: an answer being compressed is not stored (HAProxy 2.6 drops the store
+//! when compression is under way), the same answer sent plain is; a hit is compressed like a
+//! server's answer (`super::compress::whole_answer`).
+//!
 //! Not done: conditional requests (If-None-Match / If-Modified-Since answered 304 from the
-//! cache), `process-vary` (a warning; responses with Vary are not stored), `show cache`,
-//! compressing hits (a stored object is served as stored).
+//! cache), `process-vary` (a warning; responses with Vary are not stored), `show cache`.
 
 use crate::acl::Sample;
 use crate::config::filters::CacheSection;

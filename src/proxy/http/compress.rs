@@ -19,12 +19,16 @@
 //!   of a stream is the deflate state plus one read's output. Level 1: HAProxy's default
 //!   `tune.comp.maxlevel`.
 //!
+//! A cache hit is compressed the same way, whole ([`whole_answer`]).
+//!
 //! The backend's algorithms and types win over the frontend's when it has any; `offload` of
 //! either applies. Trailers of a chunked server answer are not forwarded when the body is
 //! compressed.
 
 use crate::config::filters::{CompAlgo, Compression};
-use crate::h1::{Method, RequestHead, ResponseHead, Version, split_list};
+use crate::h1::{
+    HeadLimits, Method, Parsed, RequestHead, ResponseHead, Version, parse_response, split_list,
+};
 use flate2::Compression as Level;
 use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use std::io::Write;
@@ -224,6 +228,32 @@ pub fn rewrite_head(head: &mut Vec<u8>, algo: CompAlgo) {
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"Transfer-Encoding: chunked\r\nVary: Accept-Encoding\r\n\r\n");
+}
+
+/// A whole answer corelb makes itself from a stored object (a cache hit; HAProxy's
+/// compression filter runs after its cache): compressed when a server's answer would be.
+/// `answer` is an HTTP/1.1 response with its whole body.
+pub fn whole_answer(
+    s: &Settings<'_>,
+    algo: CompAlgo,
+    req: &RequestHead,
+    answer: Vec<u8>,
+    limits: &HeadLimits,
+) -> Vec<u8> {
+    let mut res = ResponseHead::with_capacity(limits);
+    let head_len = match parse_response(&answer, limits, &mut res) {
+        Ok(Parsed::Complete { head_len }) => head_len,
+        _ => return answer,
+    };
+    if !response_ok(s, req, &res, &answer) {
+        return answer;
+    }
+    let mut out = answer[..head_len].to_vec();
+    rewrite_head(&mut out, algo);
+    let mut e = Encoder::new(algo);
+    e.write(&answer[head_len..]);
+    e.flush_into(&mut out, true);
+    out
 }
 
 /// One response body's compressor; its output goes out as HTTP/1.1 chunks.
