@@ -4,6 +4,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cache;
+pub mod compress;
+pub mod filters;
 pub mod h2;
 pub mod persist;
 pub mod rules;
