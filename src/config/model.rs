@@ -650,6 +650,10 @@ pub enum TcpAction {
     ExpectProxy,
     /// `set-var(V) EXPR`, `set-var-fmt(V) FMT`, `unset-var(V)`: the rules go on.
     Var(crate::acl::VarAction),
+    /// `track-scN KEY [table T]`, `sc-inc-gpc0/1(N)`, `sc-set-gpt0(N) VALUE`: the rules go
+    /// on. Connection and session rules track on the connection, content rules on the
+    /// stream (HAProxy's `sess->stkctr` and `s->stkctr`).
+    Stick(crate::acl::StickAction),
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).

@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// What the connection looks like from the outside (for rules, logs, headers).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ClientInfo {
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -54,6 +54,8 @@ pub struct ClientInfo {
     pub h2: bool,
     /// What `tcp-request connection|session` rules stored in `sess.` variables.
     pub vars: crate::acl::VarSet,
+    /// The counters `tcp-request connection|session` rules track (the session's), if any.
+    pub trackers: Option<Box<crate::stick::Trackers>>,
     /// The client socket's descriptor (open for as long as the session runs), for
     /// `http-request silent-drop`.
     pub fd: std::os::fd::RawFd,
@@ -653,7 +655,9 @@ impl<'c> Exchange<'c> {
         let mut edits: Edits<'_> = Edits::new();
         let mut flags = rules::Flags::default();
         let nbsrv = |i: usize| usable_servers(shared, i);
-        let stick_ctx = shared.stick.ctx(&self.trackers);
+        let stick_ctx = shared
+            .stick
+            .ctx_session(&self.trackers, ctx.info.trackers.as_deref());
         let stick = stick_ctx
             .as_ref()
             .map(|c| c as &dyn crate::acl::StickSource);
@@ -674,6 +678,13 @@ impl<'c> Exchange<'c> {
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Analyzed::Done;
+        }
+        // One more request on what the connection and the content rules track (HAProxy's
+        // `stream_inc_http_req_ctr`); `http-request track-sc` counts its own as it tracks.
+        if let Some(c) = &stick_ctx
+            && (ctx.info.trackers.is_some() || self.trackers.tracked() > 0)
+        {
+            c.count_http_request();
         }
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
             && req.keep_alive()
@@ -1204,7 +1215,8 @@ impl<'c> Exchange<'c> {
         let txn = &mut self.txn;
         let vars = &self.vars;
         // The request's sticky counters, read once for the rules and the byte counts.
-        let stick_ctx = shard.shared.stick.ctx(&self.trackers);
+        let stick_ctx =
+            (shard.shared.stick).ctx_session(&self.trackers, ctx.info.trackers.as_deref());
         txn.reused = reused;
         let req = &b.req;
         let res = &b.res;
@@ -1213,7 +1225,7 @@ impl<'c> Exchange<'c> {
         let status = res.status();
         route.persist.response(
             &shard.shared.stick,
-            &self.trackers,
+            stick_ctx.as_ref(),
             be.lb.servers[srv].id,
             status,
         );
