@@ -698,6 +698,8 @@ pub enum HttpAction {
     Var(crate::acl::VarAction),
     /// `silent-drop`: the client connection disappears (a reset meant not to reach it).
     SilentDrop,
+    /// `http-request reject`: the client connection closes with a reset, unanswered.
+    Reject,
     /// `set-pathq FMT`: the path and the query.
     SetPathQ(crate::acl::LogFormat),
     /// `replace-uri|replace-path|replace-pathq REGEX FMT`: when the regex matches that part

@@ -20,6 +20,8 @@ pub enum HttpVerdict {
     Allow,
     /// Answer the client with these bytes (deny, return, redirect).
     Reply { status: u16, bytes: Vec<u8> },
+    /// `http-response silent-drop`: the client connection goes, unanswered.
+    SilentDrop,
 }
 
 /// Request-side facts the rules can change.
@@ -34,6 +36,8 @@ pub struct Flags {
     pub tarpit: bool,
     /// A `silent-drop` rule applied: the rules stop and the connection goes, unanswered.
     pub silent_drop: bool,
+    /// A `reject` rule applied: the rules stop and the connection closes with a reset.
+    pub reject: bool,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -94,6 +98,10 @@ pub fn request_rules<'a, const N: usize>(
             HttpAction::DisableL7Retry => flags.disable_l7_retry = true,
             HttpAction::SilentDrop => {
                 flags.silent_drop = true;
+                return HttpVerdict::Allow;
+            }
+            HttpAction::Reject => {
+                flags.reject = true;
                 return HttpVerdict::Allow;
             }
             HttpAction::UsePrometheus => {
@@ -312,6 +320,7 @@ pub fn response_rules<'a, const N: usize>(
                     st.apply(a, base, crate::acl::RuleKind::HttpResponse(res.status()));
                 }
             }
+            HttpAction::SilentDrop => return HttpVerdict::SilentDrop,
             HttpAction::Var(a) => a.apply(base, scratch),
             _ => {}
         }

@@ -727,14 +727,16 @@ impl<'c> Exchange<'c> {
                         break;
                     }
                     rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => {}
+                    // Only `http-response` rules return it.
+                    rules::HttpVerdict::SilentDrop => {}
                 }
-                if flags.prometheus || flags.silent_drop {
+                if flags.prometheus || flags.silent_drop || flags.reject {
                     break;
                 }
             }
         }
-        if flags.silent_drop {
-            return silent_drop(ctx, txn, vars);
+        if flags.silent_drop || flags.reject {
+            return drop_client(ctx, txn, vars, flags.silent_drop);
         }
         if reply.is_none() {
             let c = !keep_after_reply;
@@ -789,8 +791,8 @@ impl<'c> Exchange<'c> {
             ) {
                 reply = Some((status, bytes));
             }
-            if flags.silent_drop {
-                return silent_drop(ctx, txn, vars);
+            if flags.silent_drop || flags.reject {
+                return drop_client(ctx, txn, vars, flags.silent_drop);
             }
             if reply.is_none() {
                 let c = !keep_after_reply;
@@ -1302,6 +1304,14 @@ impl<'c> Exchange<'c> {
                         log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
                         return Next::Close;
                     }
+                    rules::HttpVerdict::SilentDrop => {
+                        // HAProxy logs it as its request-side twin: `PR`, a denied request;
+                        // the server's status stays in the log.
+                        drop(slot);
+                        drop(sconn);
+                        drop_client(ctx, txn, vars, true);
+                        return Next::Close;
+                    }
                     rules::HttpVerdict::Allow => break,
                     rules::HttpVerdict::Continue => {}
                 }
@@ -1485,10 +1495,15 @@ pub async fn session<C>(
     }
 }
 
-/// `http-request silent-drop`: the client's connection closes with a reset that is not
-/// meant to reach it; the request is logged (`PR`) and counted as denied.
-fn silent_drop(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet) -> Analyzed {
-    crate::sys::silent_drop_raw(ctx.info.fd);
+/// `silent-drop` (`silent`) and `http-request reject`: the client's connection closes with a
+/// reset, for `silent-drop` one that is not meant to reach it; the request is logged (`PR`)
+/// and counted as denied.
+fn drop_client(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet, silent: bool) -> Analyzed {
+    if silent {
+        crate::sys::silent_drop_raw(ctx.info.fd);
+    } else {
+        crate::sys::reset_raw(ctx.info.fd);
+    }
     (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
     log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(vars));
     Analyzed::Done
