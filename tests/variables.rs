@@ -307,3 +307,59 @@ backend be_api
         ]
     );
 }
+
+/// `set-var(V,COND...)`: each condition of HAProxy 2.6's `var_set`, on fresh, set, unset and
+/// `proc` variables; what the variables hold afterwards, through HAProxy and corelb.
+#[test]
+fn set_var_conditions_match_haproxy() {
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request set-var(txn.a,ifnotexists) str(first)
+    http-request set-var(txn.a,ifnotexists) str(second)
+    http-request set-var(txn.n) int(5)
+    http-request set-var(txn.n,ifgt) int(7)
+    http-request set-var(txn.n,ifgt) int(3)
+    http-request set-var(txn.n,iflt) int(2)
+    http-request set-var(txn.m,iflt) int(9)
+    http-request set-var(txn.e,ifnotempty) url_param(e)
+    http-request set-var(txn.e2,ifempty) url_param(e)
+    http-request set-var(txn.e3,ifempty) int(1)
+    http-request set-var(txn.f,ifexists) str(x)
+    http-request set-var(txn.g,ifset) str(y)
+    http-request set-var(txn.g,ifnotexists) str(z)
+    http-request set-var(txn.g,ifnotset) str(w)
+    http-request set-var(txn.g,ifnotset) str(v)
+    http-request set-var-fmt(txn.h,ifset,ifexists) x
+    http-request set-var(proc.cond_p,ifnotexists) int(1)
+    http-request set-var(proc.cond_q,ifexists,ifnotset) int(2)
+    http-request set-var(proc.cond_q,ifnotset) int(3)
+    http-request return status 200 content-type text/plain lf-string \"a=%[var(txn.a)] n=%[var(txn.n)] m=%[var(txn.m)] e=%[var(txn.e,none)] e2=%[var(txn.e2,none)] e3=%[var(txn.e3,none)] f=%[var(txn.f,none)] g=%[var(txn.g)] h=%[var(txn.h,none)] p=%[var(proc.cond_p,none)] q=%[var(proc.cond_q)]\"
+"
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let req = b"GET /?e= HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (h, c) = (seen(&raw_exchange(hp, req)), seen(&raw_exchange(cp, req)));
+    assert_eq!(
+        h,
+        c,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        lb.log()
+    );
+    assert_eq!(
+        c.2,
+        "a=first n=3 m=9 e=none e2= e3=none f=none g=w h=none p=none q=2"
+    );
+}
