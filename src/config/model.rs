@@ -1143,6 +1143,7 @@ impl Proxy {
         p.disabled = false;
         p.logging.req_captures.clear();
         p.logging.res_captures.clear();
+        p.logging.cookie = None;
         if !kind.is_frontend() {
             p.default_backend = None;
         }

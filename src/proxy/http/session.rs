@@ -647,7 +647,10 @@ impl<'c> Exchange<'c> {
             let fields = req.headers().iter().filter(|h| !h.dropped);
             let fields = fields.map(|h| (h.name(bytes), h.value(bytes)));
             txn.captures
-                .capture(false, &fe_px.logging.req_captures, fields);
+                .capture(false, &fe_px.logging.req_captures, fields.clone());
+            if let Some(c) = &fe_px.logging.cookie {
+                (txn.captures).capture_cookie(false, c.name.as_bytes(), c.len, fields);
+            }
         }
         let version = req.version();
         let upgrade = req.upgrade_requested();
@@ -1232,14 +1235,18 @@ impl<'c> Exchange<'c> {
             status,
         );
         txn.status = status;
-        if !fe_px.logging.res_captures.is_empty() && logging(shard, fe) {
+        let log = &fe_px.logging;
+        if (!log.res_captures.is_empty() || log.cookie.is_some()) && logging(shard, fe) {
             let bytes = b.rbuf.bytes();
             let fields = res
                 .headers()
                 .iter()
                 .map(|h| (h.name(bytes), h.value(bytes)));
             txn.captures
-                .capture(true, &fe_px.logging.res_captures, fields);
+                .capture(true, &log.res_captures, fields.clone());
+            if let Some(c) = &log.cookie {
+                (txn.captures).capture_cookie(true, c.name.as_bytes(), c.len, fields);
+            }
         }
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
