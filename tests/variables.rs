@@ -240,6 +240,10 @@ fn map_converters_route_like_haproxy() {
         "# host backend\nwww.example be_web\napi.example   be_api\nbad.example be_nowhere\n",
     );
     let paths = dir.write("paths.map", "/v2/ be_api\n/ be_web\n");
+    let regs = dir.write(
+        "regs.map",
+        "# path regex\n^/v[0-9]+/api be_api\n^/ be_web\n",
+    );
     let cfg = |port: u16| {
         format!(
             "defaults
@@ -251,6 +255,7 @@ frontend fe
     bind 127.0.0.1:{port}
     http-request set-var(txn.by_path) path,map_beg({})
     use_backend %[var(txn.by_path)] if {{ req.hdr(x-by-path) -m found }}
+    use_backend %[path,map_reg({})] if {{ req.hdr(x-by-reg) -m found }}
     use_backend %[req.hdr(host),lower,map({},be_web)]
     default_backend be_web
 backend be_web
@@ -259,6 +264,7 @@ backend be_api
     server b 127.0.0.1:{}
 ",
             paths.display(),
+            regs.display(),
             hosts.display(),
             a.port,
             b.port
@@ -276,6 +282,8 @@ backend be_api
         "GET / HTTP/1.1\r\nHost: bad.example\r\nConnection: close\r\n\r\n",
         "GET /v2/x HTTP/1.1\r\nHost: www.example\r\nX-By-Path: 1\r\nConnection: close\r\n\r\n",
         "GET /v1/x HTTP/1.1\r\nHost: api.example\r\nX-By-Path: 1\r\nConnection: close\r\n\r\n",
+        "GET /v12/api HTTP/1.1\r\nHost: www.example\r\nX-By-Reg: 1\r\nConnection: close\r\n\r\n",
+        "GET /vx/api HTTP/1.1\r\nHost: api.example\r\nX-By-Reg: 1\r\nConnection: close\r\n\r\n",
     ];
     let via = |port: u16| -> Vec<(u16, Option<String>)> {
         requests
@@ -301,6 +309,8 @@ backend be_api
             Some("api-b"),
             Some("web-a"),
             Some("web-a"),
+            Some("web-a"),
+            Some("api-b"),
             Some("web-a"),
             Some("api-b"),
             Some("web-a")
