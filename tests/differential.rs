@@ -38,14 +38,19 @@ impl Pair {
 
     /// Fails with the differences and both logs, if there are differences.
     fn assert_same(&self, diffs: &[String]) {
-        assert!(
-            diffs.is_empty(),
-            "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
-            diffs.join("\n"),
-            self.haproxy.log(),
-            self.corelb.log()
-        );
+        assert_same(diffs, &self.haproxy, &self.corelb);
     }
+}
+
+/// Fails with the differences and both proxies' logs, if there are differences.
+fn assert_same(diffs: &[String], haproxy: &Haproxy, corelb: &Corelb) {
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
 }
 
 /// What a client saw: the status line's code, the headers that matter, the body.
@@ -724,13 +729,7 @@ fn tcp_request_tracking_rejects_the_same_connection_as_haproxy() {
             }
         }
     }
-    assert!(
-        diffs.is_empty(),
-        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
-        diffs.join("\n"),
-        haproxy.log(),
-        corelb.log()
-    );
+    assert_same(&diffs, &haproxy, &corelb);
     // The 6th connection to fe_http and the 4th to fe_tcp are the first ones refused.
     assert_eq!(
         statuses,
