@@ -280,9 +280,9 @@ fn not_supported_yet_names_the_keyword() {
         "'rate-limit' is not supported yet",
     );
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  capture cookie SRV len 20\n",
+        "frontend f\n  bind 127.0.0.1:1\n  error-log-format \"%ci\"\n",
         3,
-        "'capture cookie' is not supported yet",
+        "'error-log-format' is not supported yet",
     );
 }
 

@@ -38,14 +38,19 @@ impl Pair {
 
     /// Fails with the differences and both logs, if there are differences.
     fn assert_same(&self, diffs: &[String]) {
-        assert!(
-            diffs.is_empty(),
-            "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
-            diffs.join("\n"),
-            self.haproxy.log(),
-            self.corelb.log()
-        );
+        assert_same(diffs, &self.haproxy, &self.corelb);
     }
+}
+
+/// Fails with the differences and both proxies' logs, if there are differences.
+fn assert_same(diffs: &[String], haproxy: &Haproxy, corelb: &Corelb) {
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
 }
 
 /// What a client saw: the status line's code, the headers that matter, the body.
@@ -648,4 +653,90 @@ fn stats_fields_are_filled_where_haproxy_fills_them() {
     assert_eq!(diffs, want, "fields filled on one side only:\n{list}");
     drop(haproxy);
     drop(corelb);
+}
+
+/// Rate limits at accept: `tcp-request connection track-sc0 src` and a reject on
+/// `sc_conn_rate(0)`, in a mode http and a mode tcp frontend, with the session and content
+/// rules' stick actions (`sc-inc-gpc0`, `track-sc1`) and what the fetches read back.
+fn tcp_track_config(http: u16, tcp: u16, a: u16) -> String {
+    format!(
+        "defaults
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe_http
+    mode http
+    bind 127.0.0.1:{http}
+    stick-table type ip size 1k expire 30s store conn_rate(10s),conn_cur,conn_cnt,sess_cnt,http_req_cnt,gpc0
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if {{ sc_conn_rate(0) gt 5 }}
+    tcp-request session sc-inc-gpc0(0)
+    http-request return status 200 content-type text/plain lf-string \"rate=%[sc_conn_rate(0)] cur=%[sc0_conn_cur] cnt=%[sc_conn_cnt(0)] sess=%[sc_sess_cnt(0)] req=%[sc_http_req_cnt(0)] gpc0=%[sc_get_gpc0(0)] src=%[src_conn_rate] tracked=%[sc_tracked(0)]%[sc_tracked(1)]\"
+frontend fe_tcp
+    mode tcp
+    bind 127.0.0.1:{tcp}
+    stick-table type ip size 1k expire 30s store conn_rate(10s),conn_cur,gpc0
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if {{ sc0_conn_rate gt 3 }}
+    tcp-request content track-sc1 src table fe_http
+    tcp-request content sc-inc-gpc0(0)
+    default_backend be
+backend be
+    mode tcp
+    server a 127.0.0.1:{a}
+"
+    )
+}
+
+/// One request on its own connection; what came back (empty when the proxy closed or reset
+/// it first).
+fn exchange_or_closed(port: u16, req: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(req);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn tcp_request_tracking_rejects_the_same_connection_as_haproxy() {
+    let a = Serve::start("a", &[]);
+    let (hh, ht, ch, ct) = (free_port(), free_port(), free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&tcp_track_config(hh, ht, a.port), &[hh, ht]) else {
+        return;
+    };
+    let corelb = Corelb::start(&tcp_track_config(ch, ct, a.port), &[], &[ch, ct]);
+    let req = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut diffs = Vec::new();
+    let mut statuses = Vec::new();
+    let mut bodies = Vec::new();
+    for (what, hp, cp, n) in [("http", hh, ch, 8), ("tcp", ht, ct, 6)] {
+        for i in 1..=n {
+            let (hs, cs) = (
+                seen(&exchange_or_closed(hp, req)),
+                seen(&exchange_or_closed(cp, req)),
+            );
+            statuses.push(cs.status);
+            if what == "http" {
+                bodies.push(cs.body.clone());
+            }
+            if hs != cs {
+                diffs.push(format!(
+                    "{what} connection {i}:\n  haproxy: {hs:?}\n  corelb:  {cs:?}"
+                ));
+            }
+        }
+    }
+    assert_same(&diffs, &haproxy, &corelb);
+    // The 6th connection to fe_http and the 4th to fe_tcp are the first ones refused.
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 0, 0, 0, 200, 200, 200, 0, 0, 0]
+    );
+    assert_eq!(
+        bodies[4],
+        "rate=5 cur=1 cnt=5 sess=5 req=5 gpc0=5 src=5 tracked=10"
+    );
 }

@@ -384,3 +384,60 @@ fn last_format_setting_wins() {
         "{err}"
     );
 }
+
+/// `capture cookie NAME len N`: `%CC` is the first request cookie whose `name=value` starts
+/// with NAME, `%CS` the first such `Set-Cookie` of the answer, each cut to N bytes, `-`
+/// without one; the same lines from Debian's HAProxy and corelb.
+#[test]
+fn capture_cookie_logs_cc_and_cs_like_haproxy() {
+    // A server that sets a session cookie, except on /other.
+    let b = Backend::start(|mut s| {
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let req = String::from_utf8_lossy(&buf[..n]);
+        let cookie = if req.starts_with("GET /other") {
+            "other=1"
+        } else {
+            "SIDY=server-value-0123456789; Path=/; HttpOnly"
+        };
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nSet-Cookie: x=y\r\nSet-Cookie: {cookie}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    });
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  log-format \"cc=%CC cs=%CS %{{+Q}}CC\"\n  capture cookie SID len 12\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            b.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            assert_eq!(
+                get(port, "/", "Cookie: a=1; SIDX=abcdefghijklmnop; SIDZ=2\r\n"),
+                200
+            );
+            assert_eq!(
+                get(port, "/other", "Cookie: SID\r\nCookie:  SIDQ=1 \r\n"),
+                200
+            );
+            assert_eq!(get(port, "/", ""), 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if std::process::Command::new("haproxy")
+        .arg("-v")
+        .output()
+        .is_ok()
+    {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "cc=SIDX=abcdefg cs=SIDY=server- \"SIDX=abcdefg\"",
+            "cc=SIDQ=1 cs=- \"SIDQ=1\"",
+            "cc=- cs=SIDY=server- \"\"",
+        ]
+    );
+}

@@ -1,5 +1,5 @@
-//! `http-request replace-path`, `replace-pathq`, `replace-uri`, `set-pathq`, `tarpit` and
-//! `silent-drop`,
+//! `http-request replace-path`, `replace-pathq`, `replace-uri`, `set-pathq`, `tarpit`,
+//! `silent-drop` and `reject`, and `http-response silent-drop`,
 //! run the same through Debian's HAProxy 2.6 and corelb: the target each backend received,
 //! and the statuses.
 
@@ -184,4 +184,53 @@ backend be
     );
     let want = ["web-b", "web-b", "web-a", "web-a", "web-b"].map(|s| Some(s.to_string()));
     assert_eq!(c, want);
+}
+
+/// `http-request reject` and `http-response silent-drop`: no answer through either proxy;
+/// corelb closes with a reset, the response's drop after the server answered.
+#[test]
+fn reject_and_response_silent_drop_match_haproxy() {
+    let a = Serve::start("web-a", &[]);
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request reject if {{ path /reject }}
+    http-request set-var(txn.drop) bool(1) if {{ path /rdrop }}
+    http-response silent-drop if {{ var(txn.drop) -m bool }}
+    default_backend be
+backend be
+    server a 127.0.0.1:{}
+",
+            a.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let req = |p: &str| format!("GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    for path in ["/", "/reject", "/rdrop"] {
+        let (h, c) = (outcome(hp, &req(path)), outcome(cp, &req(path)));
+        assert_eq!(h, c, "{path}: haproxy {h:?}, corelb {c:?}");
+        assert_eq!(c.0, if path == "/" { 200 } else { 0 }, "{path}");
+    }
+    use std::io::{Read, Write};
+    for path in ["/reject", "/rdrop"] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", cp)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(req(path).as_bytes()).unwrap();
+        let r = s.read(&mut [0u8; 64]);
+        assert_eq!(
+            r.map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::ConnectionReset),
+            "{path}"
+        );
+    }
 }

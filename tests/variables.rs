@@ -240,6 +240,10 @@ fn map_converters_route_like_haproxy() {
         "# host backend\nwww.example be_web\napi.example   be_api\nbad.example be_nowhere\n",
     );
     let paths = dir.write("paths.map", "/v2/ be_api\n/ be_web\n");
+    let regs = dir.write(
+        "regs.map",
+        "# path regex\n^/v[0-9]+/api be_api\n^/ be_web\n",
+    );
     let cfg = |port: u16| {
         format!(
             "defaults
@@ -251,6 +255,7 @@ frontend fe
     bind 127.0.0.1:{port}
     http-request set-var(txn.by_path) path,map_beg({})
     use_backend %[var(txn.by_path)] if {{ req.hdr(x-by-path) -m found }}
+    use_backend %[path,map_reg({})] if {{ req.hdr(x-by-reg) -m found }}
     use_backend %[req.hdr(host),lower,map({},be_web)]
     default_backend be_web
 backend be_web
@@ -259,6 +264,7 @@ backend be_api
     server b 127.0.0.1:{}
 ",
             paths.display(),
+            regs.display(),
             hosts.display(),
             a.port,
             b.port
@@ -276,6 +282,8 @@ backend be_api
         "GET / HTTP/1.1\r\nHost: bad.example\r\nConnection: close\r\n\r\n",
         "GET /v2/x HTTP/1.1\r\nHost: www.example\r\nX-By-Path: 1\r\nConnection: close\r\n\r\n",
         "GET /v1/x HTTP/1.1\r\nHost: api.example\r\nX-By-Path: 1\r\nConnection: close\r\n\r\n",
+        "GET /v12/api HTTP/1.1\r\nHost: www.example\r\nX-By-Reg: 1\r\nConnection: close\r\n\r\n",
+        "GET /vx/api HTTP/1.1\r\nHost: api.example\r\nX-By-Reg: 1\r\nConnection: close\r\n\r\n",
     ];
     let via = |port: u16| -> Vec<(u16, Option<String>)> {
         requests
@@ -303,7 +311,65 @@ backend be_api
             Some("web-a"),
             Some("web-a"),
             Some("api-b"),
+            Some("web-a"),
+            Some("api-b"),
             Some("web-a")
         ]
+    );
+}
+
+/// `set-var(V,COND...)`: each condition of HAProxy 2.6's `var_set`, on fresh, set, unset and
+/// `proc` variables; what the variables hold afterwards, through HAProxy and corelb.
+#[test]
+fn set_var_conditions_match_haproxy() {
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request set-var(txn.a,ifnotexists) str(first)
+    http-request set-var(txn.a,ifnotexists) str(second)
+    http-request set-var(txn.n) int(5)
+    http-request set-var(txn.n,ifgt) int(7)
+    http-request set-var(txn.n,ifgt) int(3)
+    http-request set-var(txn.n,iflt) int(2)
+    http-request set-var(txn.m,iflt) int(9)
+    http-request set-var(txn.e,ifnotempty) url_param(e)
+    http-request set-var(txn.e2,ifempty) url_param(e)
+    http-request set-var(txn.e3,ifempty) int(1)
+    http-request set-var(txn.f,ifexists) str(x)
+    http-request set-var(txn.g,ifset) str(y)
+    http-request set-var(txn.g,ifnotexists) str(z)
+    http-request set-var(txn.g,ifnotset) str(w)
+    http-request set-var(txn.g,ifnotset) str(v)
+    http-request set-var-fmt(txn.h,ifset,ifexists) x
+    http-request set-var(proc.cond_p,ifnotexists) int(1)
+    http-request set-var(proc.cond_q,ifexists,ifnotset) int(2)
+    http-request set-var(proc.cond_q,ifnotset) int(3)
+    http-request return status 200 content-type text/plain lf-string \"a=%[var(txn.a)] n=%[var(txn.n)] m=%[var(txn.m)] e=%[var(txn.e,none)] e2=%[var(txn.e2,none)] e3=%[var(txn.e3,none)] f=%[var(txn.f,none)] g=%[var(txn.g)] h=%[var(txn.h,none)] p=%[var(proc.cond_p,none)] q=%[var(proc.cond_q)]\"
+"
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let req = b"GET /?e= HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (h, c) = (seen(&raw_exchange(hp, req)), seen(&raw_exchange(cp, req)));
+    assert_eq!(
+        h,
+        c,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        lb.log()
+    );
+    assert_eq!(
+        c.2,
+        "a=first n=3 m=9 e=none e2= e3=none f=none g=w h=none p=none q=2"
     );
 }

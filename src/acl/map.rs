@@ -1,11 +1,12 @@
 //! The `map*` converters (HAProxy 2.6's src/map.c): `map(FILE[,DEFAULT])` (= `map_str`),
-//! `map_beg`, `map_sub`, `map_dir`, `map_dom`, `map_end`, `map_int`, `map_ip`, each also
-//! with an `_str` suffix. The file is read once at parse time: one `KEY VALUE` per line, `#`
+//! `map_beg`, `map_sub`, `map_dir`, `map_dom`, `map_end`, `map_int`, `map_ip`, `map_reg`,
+//! each also with an `_str` suffix. The file is read once at parse time: one `KEY VALUE` per line, `#`
 //! comments, blank lines skipped; the value is the rest of the line.
 //!
 //! Lookups as HAProxy indexes them: `map_str` in a hash table (exact key), `map_ip` by the
 //! longest network that holds the address, the others in file order (the first line that
-//! matches wins). A miss returns the default, or nothing.
+//! matches wins; `map_reg` keys are regular expressions, compiled once). A miss returns the
+//! default, or nothing.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,7 +25,23 @@ enum Match {
     End,
     Int,
     Ip,
+    Reg,
 }
+
+/// The compiled keys of `map_reg`, in file order (equal when their sources are).
+#[derive(Clone, Debug)]
+struct Regs(Arc<[regex::bytes::Regex]>);
+
+impl PartialEq for Regs {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.len() == o.0.len()
+            && (self.0.iter())
+                .zip(o.0.iter())
+                .all(|(a, b)| a.as_str() == b.as_str())
+    }
+}
+
+impl Eq for Regs {}
 
 /// A map file's line: key and value.
 type Entry = (Box<[u8]>, Box<[u8]>);
@@ -37,6 +54,8 @@ pub struct MapConv {
     entries: Arc<[Entry]>,
     /// For `map_str`: key → index of its first line.
     exact: Arc<HashMap<Box<[u8]>, usize>>,
+    /// For `map_reg`: each line's key compiled.
+    regs: Regs,
     default: Option<Box<[u8]>>,
 }
 
@@ -59,10 +78,12 @@ impl MapConv {
             "_end" => Match::End,
             "_int" => Match::Int,
             "_ip" => Match::Ip,
+            "_reg" => Match::Reg,
             _ => {
                 return Err(format!(
                     "converter '{name}' is not supported yet (corelb has map, map_str, map_beg, \
-                     map_sub, map_dir, map_dom, map_end, map_int, map_ip, with string values)"
+                     map_sub, map_dir, map_dom, map_end, map_int, map_ip, map_reg, with string \
+                     values)"
                 ));
             }
         };
@@ -103,6 +124,23 @@ impl MapConv {
                 ));
             }
         }
+        let mut regs = Vec::new();
+        if how == Match::Reg {
+            for (n, (k, _)) in entries.iter().enumerate() {
+                let re = std::str::from_utf8(k)
+                    .map_err(|e| e.to_string())
+                    .and_then(|k| regex::bytes::Regex::new(k).map_err(|e| e.to_string()))
+                    .map_err(|e| {
+                        format!(
+                            "converter '{name}': map file <{file}>: key '{}' of entry {} is not a \
+                             regular expression: {e}",
+                            String::from_utf8_lossy(k),
+                            n + 1
+                        )
+                    })?;
+                regs.push(re);
+            }
+        }
         let mut exact = HashMap::new();
         if how == Match::Str {
             for (i, (k, _)) in entries.iter().enumerate() {
@@ -113,6 +151,7 @@ impl MapConv {
             how,
             entries: entries.into(),
             exact: Arc::new(exact),
+            regs: Regs(regs.into()),
             default: args.get(1).map(|d| d.as_bytes().into()),
         })
     }
@@ -135,6 +174,11 @@ impl MapConv {
                     .filter_map(|(k, val)| net(k).filter(|n| n.holds(a)).map(|n| (n.bits, val)))
                     .max_by_key(|(bits, _)| *bits)
                     .map(|(_, val)| val)
+            }),
+            Match::Reg => v.with_bytes(|b| {
+                (self.regs.0.iter())
+                    .position(|re| re.is_match(b))
+                    .map(|i| &self.entries[i].1)
             }),
             how => v.with_bytes(|b| {
                 self.entries
@@ -293,7 +337,7 @@ mod tests {
                 .contains("failed to load map file")
         );
         assert!(
-            MapConv::parse("map_reg", Some(&["x"]))
+            MapConv::parse("map_regm", Some(&["x"]))
                 .unwrap_err()
                 .contains("not supported yet")
         );

@@ -356,6 +356,8 @@ pub struct ContentSample<'a> {
     pub stopping: bool,
     /// The stream's variables (`txn.`): set by the caller where there is a stream.
     pub txn: Option<&'a super::VarSet>,
+    /// The stick tables and counters (`sc_*`, `track-sc`): set by the caller.
+    pub stick: Option<&'a dyn super::StickSource>,
 }
 
 impl<'a> ContentSample<'a> {
@@ -375,6 +377,7 @@ impl<'a> ContentSample<'a> {
             nbsrv,
             stopping,
             txn: None,
+            stick: None,
         }
     }
 
@@ -404,8 +407,7 @@ impl<'a> ContentSample<'a> {
             conn: self.conn,
             nbsrv: self.nbsrv,
             stopping: self.stopping,
-            // tcp-request rules track no stick counters yet (README: not yet).
-            stick: None,
+            stick: self.stick,
             txn: self.txn,
         }
     }
@@ -444,6 +446,9 @@ impl Sample for ContentSample<'_> {
     }
     fn stopping(&self) -> bool {
         self.stopping
+    }
+    fn stick(&self) -> Option<&dyn super::StickSource> {
+        self.stick
     }
     fn content(&self) -> Option<super::Content<'_>> {
         Some(super::Content {

@@ -91,15 +91,15 @@ pub fn slot_of(kw: &str, s: &str) -> Result<usize, String> {
 }
 
 /// A table named in a rule, resolved to the index of the proxy that declares it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableRef {
     /// The name written (or the proxy's own name when the rule names none).
     pub name: String,
     pub index: usize,
 }
 
-/// The stick actions of `http-request`, `http-response` (and `tcp-request`) rules.
-#[derive(Clone, Debug)]
+/// The stick actions of `http-request`, `http-response` and `tcp-request` rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StickAction {
     /// `track-scN KEY [table T]`.
     Track {
@@ -113,7 +113,7 @@ pub enum StickAction {
     SetGpt0 { slot: usize, value: GptValue },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GptValue {
     Int(i64),
     Expr(FetchExpr),

@@ -8,15 +8,23 @@
 //! - `txn`, `req`, `res`: the transaction's [`VarSet`], created per request
 //!   ([`Vars::txn`]); `tcp-request connection|session` rules have none, so setting those
 //!   scopes there does nothing, as in HAProxy (where no stream exists yet);
-//! - `proc`: one table for the process, behind a lock: every shard sees the same values.
+//! - `proc`: one table for the process, every shard sees the same values: a snapshot read
+//!   without a lock (`arc-swap`), replaced whole by each write (copy, change, swap), so a
+//!   `var(proc.x)` costs no lock and writes, rarer, pay for the copy.
 //!
 //! A shard's connections and transactions are its own, so their sets are plain `RefCell`s:
-//! no lock on the request path. A variable keeps the type of what was stored (string,
+//! no lock on the request path.
+//!
+//! `set-var(V,COND...)` conditions (`ifexists`, `ifnotexists`, `ifempty`, `ifnotempty`,
+//! `ifset`, `ifnotset`, `ifgt`, `iflt`) follow HAProxy 2.6's `var_set`: a variable can exist
+//! without a value ([`Stored::Unset`], HAProxy's `SMP_T_ANY`), and `proc` variables always
+//! exist (HAProxy creates each one the configuration names while parsing it). A variable keeps the type of what was stored (string,
 //! integer, boolean, address), and `var()` returns it with that type, as in HAProxy.
 
+use arc_swap::ArcSwap;
 use std::cell::RefCell;
 use std::net::IpAddr;
-use std::sync::RwLock;
+use std::sync::{Arc, LazyLock};
 
 use super::fetch::FetchExpr;
 use super::logformat::LogFormat;
@@ -88,6 +96,9 @@ impl VarRef {
 /// A stored value: it owns its bytes, and keeps the type it was stored with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stored {
+    /// The variable exists with no value: a conditional `set-var` created it and then did
+    /// not set it (HAProxy's `SMP_T_ANY`). `var()` finds nothing.
+    Unset,
     Bool(bool),
     Int(i64),
     Ip(IpAddr),
@@ -104,14 +115,99 @@ impl Stored {
         }
     }
 
-    fn value(&self) -> Value<'_> {
-        match self {
+    fn value(&self) -> Option<Value<'_>> {
+        Some(match self {
+            Stored::Unset => return None,
             Stored::Bool(b) => Value::Bool(*b),
             Stored::Int(i) => Value::Int(*i),
             Stored::Ip(a) => Value::Ip(*a),
             Stored::Str(s) => Value::Str(s),
+        })
+    }
+}
+
+/// The conditions of `set-var(V,COND...)`, a set of bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetCond(u8);
+
+impl SetCond {
+    const IFEXISTS: u8 = 1;
+    const IFNOTEXISTS: u8 = 2;
+    const IFEMPTY: u8 = 4;
+    const IFNOTEMPTY: u8 = 8;
+    const IFSET: u8 = 16;
+    const IFNOTSET: u8 = 32;
+    const IFGT: u8 = 64;
+    const IFLT: u8 = 128;
+    const NAMES: [(&str, u8); 8] = [
+        ("ifexists", Self::IFEXISTS),
+        ("ifnotexists", Self::IFNOTEXISTS),
+        ("ifempty", Self::IFEMPTY),
+        ("ifnotempty", Self::IFNOTEMPTY),
+        ("ifset", Self::IFSET),
+        ("ifnotset", Self::IFNOTSET),
+        ("ifgt", Self::IFGT),
+        ("iflt", Self::IFLT),
+    ];
+
+    /// Parses the comma-separated conditions after the name (HAProxy's message for an
+    /// unknown one).
+    fn parse(list: &str) -> Result<SetCond, String> {
+        let mut c = 0;
+        for w in list.split(',').filter(|w| !w.is_empty()) {
+            match Self::NAMES.iter().find(|(n, _)| *n == w) {
+                Some((_, bit)) => c |= bit,
+                None => return Err(format!("unknown condition \"{w}\"")),
+            }
+        }
+        Ok(SetCond(c))
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// What `set-var` does to a variable whose current content is `cur` (`None`: it does
+    /// not exist), HAProxy 2.6's `var_set` step by step.
+    fn decide(self, cur: Option<&Stored>, new: Stored) -> SetOutcome {
+        if cur.is_some() && self.has(Self::IFNOTEXISTS) || cur.is_none() && self.has(Self::IFEXISTS)
+        {
+            return SetOutcome::Leave;
+        }
+        // From here on the variable exists, set or not.
+        let prev = cur.unwrap_or(&Stored::Unset);
+        let unset = *prev == Stored::Unset;
+        let keep_set = self.has(Self::IFSET) && unset || self.has(Self::IFNOTSET) && !unset;
+        let keep_value = match (&new, prev) {
+            (Stored::Str(b), _) => {
+                self.has(Self::IFNOTEMPTY) && b.is_empty()
+                    || self.has(Self::IFEMPTY) && !b.is_empty()
+            }
+            (Stored::Unset, _) => false,
+            // Scalars are never empty.
+            _ if self.has(Self::IFEMPTY) => true,
+            // Compared only when both are integers.
+            (Stored::Int(n), Stored::Int(p)) => {
+                self.has(Self::IFGT) && p <= n || self.has(Self::IFLT) && p >= n
+            }
+            _ => false,
+        };
+        if keep_set || keep_value {
+            SetOutcome::Touch
+        } else {
+            SetOutcome::Store(new)
         }
     }
+}
+
+/// The decision of a conditional `set-var`.
+#[derive(Debug, PartialEq, Eq)]
+enum SetOutcome {
+    /// Nothing changes.
+    Leave,
+    /// The value stays, but the variable now exists (unset if it did not).
+    Touch,
+    Store(Stored),
 }
 
 /// The variables of one connection or one transaction. Empty, it holds no allocation.
@@ -138,18 +234,24 @@ impl VarSet {
         let found = set
             .iter()
             .find(|(s, n, _)| *s == v.scope && **n == *v.name)
-            .map(|(_, _, x)| x.value());
+            .and_then(|(_, _, x)| x.value());
         f(found)
     }
 
     /// Sets the variable (also `do-resolve`'s answer).
-    pub fn set(&self, v: &VarRef, val: Stored) {
+    pub fn set(&self, v: &VarRef, val: Stored, c: SetCond) {
         let mut set = self.0.borrow_mut();
-        match set
-            .iter_mut()
-            .find(|(s, n, _)| *s == v.scope && **n == *v.name)
-        {
-            Some(slot) => slot.2 = val,
+        let at = set
+            .iter()
+            .position(|(s, n, _)| *s == v.scope && **n == *v.name);
+        let val = match c.decide(at.map(|i| &set[i].2), val) {
+            SetOutcome::Leave => return,
+            SetOutcome::Touch if at.is_some() => return,
+            SetOutcome::Touch => Stored::Unset,
+            SetOutcome::Store(x) => x,
+        };
+        match at {
+            Some(i) => set[i].2 = val,
             None => set.push((v.scope, v.name.clone(), val)),
         }
     }
@@ -166,8 +268,13 @@ impl VarSet {
     }
 }
 
-/// The process-wide (`proc.`) variables.
-static PROC: RwLock<Vec<(Box<str>, Stored)>> = RwLock::new(Vec::new());
+/// The process-wide (`proc.`) variables that have a value: a snapshot that readers load
+/// without a lock and writers replace (`rcu`). A name absent here exists unset (HAProxy
+/// creates the `proc` variables a configuration names while parsing it).
+static PROC: LazyLock<ArcSwap<ProcVars>> = LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
+
+/// The `proc` variables with a value, by name.
+type ProcVars = Vec<(Box<str>, Stored)>;
 
 /// The variable sets a rule or fetch can reach where it runs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -190,11 +297,11 @@ impl Vars<'_> {
     /// Calls `f` with the variable's value, `None` if it is not set (or not reachable here).
     pub fn with<R>(&self, v: &VarRef, f: impl FnOnce(Option<Value<'_>>) -> R) -> R {
         if v.scope == Scope::Proc {
-            let p = PROC.read().unwrap_or_else(|e| e.into_inner());
+            let p = PROC.load();
             let found = p
                 .iter()
                 .find(|(n, _)| **n == *v.name)
-                .map(|(_, x)| x.value());
+                .and_then(|(_, x)| x.value());
             return f(found);
         }
         match self.set_for(v.scope) {
@@ -204,22 +311,32 @@ impl Vars<'_> {
     }
 
     /// Sets the variable (also `do-resolve`'s answer).
-    pub fn set(&self, v: &VarRef, val: Stored) {
+    pub fn set(&self, v: &VarRef, val: Stored, c: SetCond) {
         if v.scope == Scope::Proc {
-            let mut p = PROC.write().unwrap_or_else(|e| e.into_inner());
-            match p.iter_mut().find(|(n, _)| **n == *v.name) {
-                Some(slot) => slot.1 = val,
-                None => p.push((v.name.clone(), val)),
-            }
+            // Copy, change, swap; `rcu` tries again if another shard swapped meanwhile.
+            PROC.rcu(|p| {
+                let at = p.iter().position(|(n, _)| **n == *v.name);
+                let cur = Some(at.map_or(&Stored::Unset, |i| &p[i].1));
+                let mut next = Vec::clone(p);
+                match (c.decide(cur, val.clone()), at) {
+                    (SetOutcome::Store(x), Some(i)) => next[i].1 = x,
+                    (SetOutcome::Store(x), None) => next.push((v.name.clone(), x)),
+                    _ => return Arc::clone(p),
+                }
+                Arc::new(next)
+            });
         } else if let Some(set) = self.set_for(v.scope) {
-            set.set(v, val);
+            set.set(v, val, c);
         }
     }
 
     fn unset(&self, v: &VarRef) {
         if v.scope == Scope::Proc {
-            let mut p = PROC.write().unwrap_or_else(|e| e.into_inner());
-            p.retain(|(n, _)| **n != *v.name);
+            PROC.rcu(|p| {
+                let mut next = Vec::clone(p);
+                next.retain(|(n, _)| **n != *v.name);
+                next
+            });
         } else if let Some(set) = self.set_for(v.scope) {
             set.unset(v);
         }
@@ -229,10 +346,10 @@ impl Vars<'_> {
 /// What a `set-var`, `set-var-fmt` or `unset-var` rule does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VarAction {
-    /// `set-var(V) EXPR`: the expression's value, with its type.
-    Set(VarRef, FetchExpr),
-    /// `set-var-fmt(V) FMT`: the rendered string.
-    SetFmt(VarRef, LogFormat),
+    /// `set-var(V[,COND...]) EXPR`: the expression's value, with its type.
+    Set(VarRef, FetchExpr, SetCond),
+    /// `set-var-fmt(V[,COND...]) FMT`: the rendered string.
+    SetFmt(VarRef, LogFormat, SetCond),
     /// `unset-var(V)`.
     Unset(VarRef),
 }
@@ -255,12 +372,14 @@ impl VarAction {
                 format!("invalid syntax at char '{at}'")
             })?;
         let (name, conds) = inner.split_once(',').unwrap_or((inner, ""));
-        if !conds.is_empty() {
-            return Err(format!(
-                "'{kw}({name},{conds})': the conditions of set-var (ifexists, ifgt, ...) are \
-                 not supported yet"
-            ));
+        if !conds.is_empty() && kw == "unset-var" {
+            return Err(
+                "unset-var does not expect parameters after the variable name. Only \
+                 \"set-var\" and \"set-var-fmt\" manage conditions"
+                    .into(),
+            );
         }
+        let cond = SetCond::parse(conds)?;
         let var = VarRef::parse(name)?;
         let one = |what: &str| -> Result<&String, String> {
             match args {
@@ -276,11 +395,11 @@ impl VarAction {
                 let e = one("a sample expression")?;
                 let expr = FetchExpr::parse(e, &ctx.proxy)
                     .map_err(|err| format!("failed to parse sample expression <{e}> : {err}"))?;
-                Ok(VarAction::Set(var, expr))
+                Ok(VarAction::Set(var, expr, cond))
             }
             "set-var-fmt" => {
                 let f = one("a log-format string")?;
-                Ok(VarAction::SetFmt(var, LogFormat::parse(f, ctx)?))
+                Ok(VarAction::SetFmt(var, LogFormat::parse(f, ctx)?, cond))
             }
             "unset-var" => match args.first() {
                 None => Ok(VarAction::Unset(var)),
@@ -295,7 +414,7 @@ impl VarAction {
     /// The variable the action writes.
     pub fn var(&self) -> &VarRef {
         match self {
-            VarAction::Set(v, _) | VarAction::SetFmt(v, _) | VarAction::Unset(v) => v,
+            VarAction::Set(v, ..) | VarAction::SetFmt(v, ..) | VarAction::Unset(v) => v,
         }
     }
 
@@ -304,20 +423,20 @@ impl VarAction {
     pub fn apply(&self, s: &dyn Sample, scratch: &mut Vec<u8>) {
         let vars = s.vars();
         match self {
-            VarAction::Set(v, e) => {
+            VarAction::Set(v, e, c) => {
                 let mut got = None;
                 e.each(s, false, &mut |x| {
                     got = Some(Stored::of(x));
                     false
                 });
                 if let Some(x) = got {
-                    vars.set(v, x);
+                    vars.set(v, x, *c);
                 }
             }
-            VarAction::SetFmt(v, f) => {
+            VarAction::SetFmt(v, f, c) => {
                 scratch.clear();
                 f.render(s, scratch);
-                vars.set(v, Stored::Str(scratch.as_slice().into()));
+                vars.set(v, Stored::Str(scratch.as_slice().into()), *c);
             }
             VarAction::Unset(v) => vars.unset(v),
         }
@@ -352,13 +471,13 @@ mod tests {
         let t = VarRef::parse("txn.x").unwrap();
         let r = VarRef::parse("req.x").unwrap();
         let s = VarRef::parse("sess.x").unwrap();
-        vars.set(&t, Stored::Int(3));
-        vars.set(&r, Stored::Str((*b"a").into()));
-        vars.set(&s, Stored::Bool(true));
+        vars.set(&t, Stored::Int(3), SetCond::default());
+        vars.set(&r, Stored::Str((*b"a").into()), SetCond::default());
+        vars.set(&s, Stored::Bool(true), SetCond::default());
         vars.with(&t, |v| assert_eq!(v, Some(Value::Int(3))));
         vars.with(&r, |v| assert_eq!(v, Some(Value::Str(b"a"))));
         vars.with(&s, |v| assert_eq!(v, Some(Value::Bool(true))));
-        vars.set(&t, Stored::Int(4));
+        vars.set(&t, Stored::Int(4), SetCond::default());
         vars.with(&t, |v| assert_eq!(v, Some(Value::Int(4))));
         vars.unset(&t);
         vars.with(&t, |v| assert_eq!(v, None));
@@ -370,14 +489,14 @@ mod tests {
             sess: Some(&sess),
             txn: None,
         };
-        early.set(&t, Stored::Int(1));
+        early.set(&t, Stored::Int(1), SetCond::default());
         early.with(&t, |v| assert_eq!(v, None));
     }
 
     #[test]
     fn proc_variables_are_shared_by_every_set() {
         let p = VarRef::parse("proc.unit_test_shared").unwrap();
-        Vars::default().set(&p, Stored::Int(7));
+        Vars::default().set(&p, Stored::Int(7), SetCond::default());
         let other = VarSet::default();
         let v = Vars {
             sess: Some(&other),
@@ -386,5 +505,60 @@ mod tests {
         v.with(&p, |x| assert_eq!(x, Some(Value::Int(7))));
         v.unset(&p);
         Vars::default().with(&p, |x| assert_eq!(x, None));
+    }
+
+    #[test]
+    fn set_var_conditions_follow_haproxy() {
+        let (sess, txn) = (VarSet::default(), VarSet::default());
+        let vars = Vars {
+            sess: Some(&sess),
+            txn: Some(&txn),
+        };
+        let c = |l: &str| SetCond::parse(l).unwrap();
+        let get = |v: &VarRef| vars.with(v, |x| x.map(|x| format!("{x:?}")));
+        let x = VarRef::parse("txn.x").unwrap();
+        // ifexists on a missing variable: nothing, not even created.
+        vars.set(&x, Stored::Int(1), c("ifexists"));
+        assert_eq!(get(&x), None);
+        assert!(txn.0.borrow().is_empty());
+        // ifset on a missing variable creates it unset: now ifexists holds, ifnotexists not.
+        vars.set(&x, Stored::Int(1), c("ifset"));
+        assert_eq!(get(&x), None);
+        vars.set(&x, Stored::Int(1), c("ifnotexists"));
+        assert_eq!(get(&x), None);
+        vars.set(&x, Stored::Int(5), c("ifexists,ifnotset"));
+        assert_eq!(get(&x), Some("Int(5)".into()));
+        // ifgt: set when the variable's value is greater than the new one; iflt: less.
+        vars.set(&x, Stored::Int(7), c("ifgt"));
+        assert_eq!(get(&x), Some("Int(5)".into()));
+        vars.set(&x, Stored::Int(3), c("ifgt"));
+        assert_eq!(get(&x), Some("Int(3)".into()));
+        vars.set(&x, Stored::Int(2), c("iflt"));
+        assert_eq!(get(&x), Some("Int(3)".into()));
+        vars.set(&x, Stored::Int(9), c("iflt"));
+        assert_eq!(get(&x), Some("Int(9)".into()));
+        // Not both integers: the comparison does not stop it.
+        vars.set(&x, Stored::Str((*b"s").into()), c("ifgt"));
+        assert_eq!(get(&x), Some("Str([115])".into()));
+        // ifempty never sets a scalar; strings by their length.
+        vars.set(&x, Stored::Int(1), c("ifempty"));
+        vars.set(&x, Stored::Str((*b"").into()), c("ifnotempty"));
+        assert_eq!(get(&x), Some("Str([115])".into()));
+        vars.set(&x, Stored::Str((*b"").into()), c("ifempty"));
+        assert_eq!(get(&x), Some("Str([])".into()));
+        vars.set(&x, Stored::Bool(true), c("ifset,ifnotempty"));
+        assert_eq!(get(&x), Some("Bool(true)".into()));
+        assert_eq!(
+            SetCond::parse("ifset,bogus").unwrap_err(),
+            "unknown condition \"bogus\""
+        );
+        // proc variables always exist (HAProxy creates them while parsing).
+        let p = VarRef::parse("proc.unit_test_cond").unwrap();
+        vars.set(&p, Stored::Int(1), c("ifnotexists"));
+        vars.with(&p, |v| assert_eq!(v, None));
+        vars.set(&p, Stored::Int(1), c("ifexists,ifnotset"));
+        vars.with(&p, |v| assert_eq!(v, Some(Value::Int(1))));
+        vars.set(&p, Stored::Int(2), c("ifnotset"));
+        vars.with(&p, |v| assert_eq!(v, Some(Value::Int(1))));
     }
 }

@@ -13,7 +13,10 @@ pub const CLF_HTTP_LOG_FORMAT: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" 
 pub const TCP_LOG_FORMAT: &str =
     "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
 
-/// One `capture request|response header NAME len N`.
+/// HAProxy's `tune.http.cookielen` default: the longest captured cookie.
+const COOKIE_LEN: usize = 63;
+
+/// One `capture request|response header NAME len N` (or `capture cookie NAME len N`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capture {
     pub name: String,
@@ -31,6 +34,8 @@ pub struct LogFormats {
     pub clf: bool,
     pub req_captures: Vec<Capture>,
     pub res_captures: Vec<Capture>,
+    /// `capture cookie NAME len N`: the name is a prefix (`NAME=` for an exact one).
+    pub cookie: Option<Capture>,
     /// Compiled by [`compile`]: the line of each finished stream, if this proxy logs one.
     pub line: Option<LogFormat>,
     /// Compiled `log-format-sd`.
@@ -78,7 +83,29 @@ pub fn capture_kw(f: &mut LogFormats, args: &[String], loc: &Loc, d: &mut Diags)
                 f.res_captures.push(c);
             }
         }
-        (Some("cookie"), ..) => d.error(loc, "'capture cookie' is not supported yet"),
+        (Some("cookie"), name, len_kw, n, extra) => {
+            let (Some(name), Some("len"), Some(n)) = (name, len_kw, n) else {
+                d.error(loc, "'capture' expects 'cookie' <cookie_name> 'len' <len>.");
+                return;
+            };
+            if let Some(x) = extra {
+                d.error(
+                    loc,
+                    format!("unexpected argument '{x}' after 'capture cookie'"),
+                );
+                return;
+            }
+            let Ok(len) = n.parse::<usize>() else {
+                d.error(loc, format!("'capture cookie' expects a length, not '{n}'"));
+                return;
+            };
+            // HAProxy keeps at most tune.http.cookielen (63) bytes; a later line
+            // replaces an earlier one, as there.
+            f.cookie = Some(Capture {
+                name: name.to_string(),
+                len: len.min(COOKIE_LEN),
+            });
+        }
         _ => d.error(
             loc,
             "'capture' expects 'request header NAME len N' or 'response header NAME len N'",
@@ -153,5 +180,42 @@ mod tests {
         );
         let e = LogFormat::parse_log("%ci %zz", &mut ctx, true).unwrap_err();
         assert!(e.contains("no such format variable '%zz'"), "{e}");
+    }
+
+    #[test]
+    fn capture_cookie_is_parsed_with_haproxy_errors() {
+        let mut p = crate::config::parser::Parser::new();
+        p.parse_str(
+            "t.cfg",
+            "defaults\n mode http\nfrontend f\n bind :1\n capture cookie SID len 100\n capture cookie SID= len 8\n capture cookie X\n capture cookie X len 4 extra\n capture cookie X len z\n",
+        );
+        let (_, d) = p.finish();
+        let e: Vec<String> = d
+            .list
+            .iter()
+            .map(|m| format!("{}: {}", m.loc.as_ref().unwrap(), m.msg))
+            .collect();
+        let e = e.join("\n");
+        for want in [
+            "t.cfg:7: 'capture' expects 'cookie' <cookie_name> 'len' <len>.",
+            "t.cfg:8: unexpected argument 'extra' after 'capture cookie'",
+            "t.cfg:9: 'capture cookie' expects a length, not 'z'",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
+        let mut f = LogFormats::default();
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let loc = Loc::new(&std::sync::Arc::from("t.cfg"), 1);
+        let mut d = Diags::default();
+        capture_kw(&mut f, &w("cookie SID len 100"), &loc, &mut d);
+        capture_kw(&mut f, &w("cookie ASP len 8"), &loc, &mut d);
+        // The last line wins; the length stops at tune.http.cookielen.
+        assert_eq!(
+            f.cookie.as_ref().map(|c| (&*c.name, c.len)),
+            Some(("ASP", 8))
+        );
+        capture_kw(&mut f, &w("cookie SID len 100"), &loc, &mut d);
+        assert_eq!(f.cookie.map(|c| c.len), Some(63));
+        assert!(d.list.is_empty());
     }
 }

@@ -650,6 +650,10 @@ pub enum TcpAction {
     ExpectProxy,
     /// `set-var(V) EXPR`, `set-var-fmt(V) FMT`, `unset-var(V)`: the rules go on.
     Var(crate::acl::VarAction),
+    /// `track-scN KEY [table T]`, `sc-inc-gpc0/1(N)`, `sc-set-gpt0(N) VALUE`: the rules go
+    /// on. Connection and session rules track on the connection, content rules on the
+    /// stream (HAProxy's `sess->stkctr` and `s->stkctr`).
+    Stick(crate::acl::StickAction),
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).
@@ -694,6 +698,8 @@ pub enum HttpAction {
     Var(crate::acl::VarAction),
     /// `silent-drop`: the client connection disappears (a reset meant not to reach it).
     SilentDrop,
+    /// `http-request reject`: the client connection closes with a reset, unanswered.
+    Reject,
     /// `set-pathq FMT`: the path and the query.
     SetPathQ(crate::acl::LogFormat),
     /// `replace-uri|replace-path|replace-pathq REGEX FMT`: when the regex matches that part
@@ -1153,6 +1159,7 @@ impl Proxy {
         p.disabled = false;
         p.logging.req_captures.clear();
         p.logging.res_captures.clear();
+        p.logging.cookie = None;
         if !kind.is_frontend() {
             p.default_backend = None;
         }

@@ -371,6 +371,17 @@ pub fn resolve(cfg: &mut super::Config, d: &mut super::Diags) {
                 lookup(table, &r.loc, d);
             }
         }
+        let t = &mut px.tcp_request;
+        for r in t
+            .connection
+            .iter_mut()
+            .chain(t.session.iter_mut())
+            .chain(t.content.iter_mut())
+        {
+            if let super::TcpAction::Stick(StickAction::Track { table, .. }) = &mut r.action {
+                lookup(table, &r.loc, d);
+            }
+        }
         for r in &mut px.stick_rules {
             lookup(&mut r.table, &r.loc, d);
             if r.table.index != usize::MAX {

@@ -16,6 +16,12 @@ const ACTIONS: &[&str] = &[
     "set-var(",
     "set-var-fmt(",
     "unset-var(",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "sc-inc-gpc0(",
+    "sc-inc-gpc1(",
+    "sc-set-gpt0(",
 ];
 
 /// Actions HAProxy 2.6 has for `tcp-request` that corelb does not run yet.
@@ -38,8 +44,9 @@ const NOT_YET: &[&str] = &[
     "ot-group",
 ];
 
-/// Prefixes of HAProxy actions with arguments in the name (`track-sc0`, `do-resolve(…)`).
-const NOT_YET_PREFIXES: &[&str] = &["track-sc", "sc-inc-gpc", "sc-set-gpt", "do-resolve("];
+/// Prefixes of HAProxy actions with arguments in the name (`sc-inc-gpc(I,N)` on the `gpc`
+/// array, `do-resolve(…)`): what `config::stick::is_action` does not take.
+const NOT_YET_PREFIXES: &[&str] = &["sc-inc-gpc", "sc-set-gpt", "do-resolve("];
 
 /// The three rule sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -216,6 +223,35 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
             let v = super::vars::var_action(px, &rules, &w[..end], loc, d)?;
             (TcpAction::Var(v), end)
         }
+        a if super::stick::is_action(a) => {
+            let end = w
+                .iter()
+                .position(|x| x == "if" || x == "unless")
+                .unwrap_or(w.len());
+            let rules = format!("tcp-request {sub}");
+            let act = match super::stick::parse_action(&rules, &w[..end], &px.name) {
+                Ok(a) => a,
+                Err(e) => {
+                    d.error(loc, e);
+                    return None;
+                }
+            };
+            if let crate::acl::StickAction::Track { key, .. } = &act {
+                let l = key.fetch.layer();
+                if !set.valid(l) {
+                    d.error(
+                        loc,
+                        format!(
+                            "'{rules} {a}' : fetch method '{}' extracts information from '{}', none of which is available here",
+                            w[1],
+                            layer_name(l)
+                        ),
+                    );
+                    return None;
+                }
+            }
+            (TcpAction::Stick(act), end)
+        }
         a if NOT_YET.contains(&a) || NOT_YET_PREFIXES.iter().any(|p| a.starts_with(p)) => {
             d.error(
                 loc,
@@ -261,9 +297,20 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
 
 fn expected(set: Set) -> &'static str {
     if set == Set::Connection {
-        "'accept', 'reject', 'silent-drop', 'set-var(...)', 'unset-var(...)' or 'expect-proxy layer4'"
+        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-var(...)', 'unset-var(...)' or 'expect-proxy layer4'"
     } else {
-        "'accept', 'reject', 'silent-drop', 'set-var(...)' or 'unset-var(...)'"
+        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-var(...)' or 'unset-var(...)'"
+    }
+}
+
+/// HAProxy's names of where a fetch takes its information (`sample_src_names`).
+fn layer_name(l: Layer) -> &'static str {
+    match l {
+        Layer::Internal => "internal",
+        Layer::L4 => "L4 client session",
+        Layer::L5 => "L5 client session",
+        Layer::L6 => "L6 request",
+        Layer::L7 => "HTTP request headers",
     }
 }
 
@@ -351,7 +398,7 @@ mod tests {
     #[test]
     fn haproxy_wording_for_refusals() {
         let (_, d) = check(&format!(
-            "{HEAD}frontend f\n bind :1\n tcp-request session expect-proxy layer4\n tcp-request foo\n tcp-request content accept foo\n tcp-request inspect-delay 5x\n tcp-request connection expect-proxy\n tcp-request content track-sc0 src\nbackend b2\n tcp-request connection accept\n server s 127.0.0.1:1\n"
+            "{HEAD}frontend f\n bind :1\n tcp-request session expect-proxy layer4\n tcp-request foo\n tcp-request content accept foo\n tcp-request inspect-delay 5x\n tcp-request connection expect-proxy\n tcp-request content sc-inc-gpc(0,1)\nbackend b2\n tcp-request connection accept\n server s 127.0.0.1:1\n"
         ));
         let e = messages(&d, Level::Error).join("\n");
         for want in [
@@ -360,8 +407,42 @@ mod tests {
             "t.cfg:12: 'tcp-request content accept' only accepts 'if' or 'unless', in frontend 'f' (got 'foo')",
             "t.cfg:13: 'tcp-request inspect-delay' expects a positive delay in milliseconds, in frontend 'f' (unexpected character 'x')",
             "t.cfg:14: 'tcp-request connection expect-proxy' only supports 'layer4' in frontend 'f' (got '')",
-            "t.cfg:15: 'tcp-request content track-sc0' is not supported yet",
+            "t.cfg:15: 'tcp-request content sc-inc-gpc(0,1)' is not supported yet",
             "t.cfg:17: tcp-request connection is not allowed because backend b2 is not a frontend",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
+    }
+
+    #[test]
+    fn stick_actions_parse_with_haproxy_checks() {
+        let (cfg, d) = check(&format!(
+            "{HEAD}frontend f\n bind :1\n stick-table type ip size 10 store conn_rate(10s),gpc0,gpt0\n tcp-request connection track-sc0 src\n tcp-request connection reject if {{ sc_conn_rate(0) gt 10 }}\n tcp-request session sc-inc-gpc0(0)\n tcp-request content track-sc1 src table f if {{ req.len gt 0 }}\n tcp-request content sc-set-gpt0(1) 3\n"
+        ));
+        assert!(
+            messages(&d, Level::Error).is_empty(),
+            "{:?}",
+            messages(&d, Level::Error)
+        );
+        let cfg = cfg.unwrap();
+        let t = &cfg.proxies[cfg.proxy_by_name("f", false).unwrap()].tcp_request;
+        let TcpAction::Stick(crate::acl::StickAction::Track { slot, table, .. }) =
+            &t.content[0].action
+        else {
+            panic!("{:?}", t.content[0].action)
+        };
+        assert_eq!(*slot, 1);
+        assert_eq!(table.index, cfg.proxy_by_name("f", false).unwrap());
+        assert!(matches!(t.session[0].action, TcpAction::Stick(_)));
+        let (_, d) = check(&format!(
+            "{HEAD}frontend f\n bind :1\n stick-table type string size 10\n tcp-request connection track-sc0 req.hdr(host)\n tcp-request session track-sc3 src\n tcp-request content track-sc0 src table nope\n tcp-request connection sc-inc-gpc0\n"
+        ));
+        let e = messages(&d, Level::Error).join("\n");
+        for want in [
+            "t.cfg:11: 'tcp-request connection track-sc0' : fetch method 'req.hdr(host)' extracts information from 'HTTP request headers', none of which is available here",
+            "t.cfg:12: 'tcp-request session track-sc3': invalid stick counter '3'",
+            "t.cfg:13: no stick-table named 'nope'",
+            "t.cfg:14: 'tcp-request connection sc-inc-gpc0': expects a stick counter number",
         ] {
             assert!(e.contains(want), "missing {want:?} in\n{e}");
         }

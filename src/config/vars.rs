@@ -110,7 +110,7 @@ mod tests {
     #[test]
     fn haproxy_errors_for_bad_variables() {
         let (_, d) = check(&format!(
-            "{HEAD}frontend f\n bind :1\n http-request set-var(foo.x) src\n http-request set-var(x) src\n http-request set-var(txn.x)\n http-request set-var(txn.x) nope\n acl a var(txn.x) foo\n http-request set-var(txn.x,ifexists) src\n use_backend be_x%%\n default_backend b\n"
+            "{HEAD}frontend f\n bind :1\n http-request set-var(foo.x) src\n http-request set-var(x) src\n http-request set-var(txn.x)\n http-request set-var(txn.x) nope\n acl a var(txn.x) foo\n http-request set-var(txn.x,ifexists,bogus) src\n use_backend be_x%%\n default_backend b\n"
         ));
         let e = errors(&d);
         for want in [
@@ -119,7 +119,7 @@ mod tests {
             "t.cfg:14: error detected in frontend 'f' while parsing 'http-request set-var(txn.x)' rule : 'set-var(txn.x)' expects a sample expression",
             "t.cfg:15: error detected in frontend 'f' while parsing 'http-request set-var(txn.x)' rule : failed to parse sample expression <nope> : unknown fetch method 'nope'",
             "t.cfg:16: error detected while parsing ACL 'a' : matching method must be specified first (using '-m') when using a sample fetch of this type ('var')",
-            "t.cfg:17: error detected in frontend 'f' while parsing 'http-request set-var(txn.x,ifexists)' rule : 'set-var(txn.x,ifexists)': the conditions of set-var (ifexists, ifgt, ...) are not supported yet",
+            "t.cfg:17: error detected in frontend 'f' while parsing 'http-request set-var(txn.x,ifexists,bogus)' rule : unknown condition \"bogus\"",
             // Only text after `%%`: a plain name, checked like one.
             "t.cfg:18: backend 'be_x%' not found (used by frontend 'f')",
         ] {

@@ -5,7 +5,7 @@
 //! Where corelb does not measure what a variable means, it says so here and the variable
 //! renders what HAProxy renders for "unknown": `%Th` and `%Ti` are 0 (the wait for a
 //! request head, idle time included, is all in `%TR`), `%bi`/`%bp` (the server connection's
-//! source) and `%sslc` (the cipher) are `-`, `%CC`/`%CS` are `-` (no `capture cookie`),
+//! source) and `%sslc` (the cipher) are `-`, `%CC`/`%CS` are `-` without `capture cookie`,
 //! `%ID` is `-` (no `unique-id-format`). `%rt` and `%lc` count per process.
 
 use crate::acl::{LogVars, Opts, Sample, Var, put_int, put_str};
@@ -23,6 +23,8 @@ pub struct Captures {
     buf: Vec<u8>,
     req: Vec<Option<(u32, u32)>>,
     res: Vec<Option<(u32, u32)>>,
+    /// `capture cookie`: the request's (`%CC`) and the response's (`%CS`).
+    cookies: [Option<(u32, u32)>; 2],
 }
 
 impl Captures {
@@ -30,6 +32,35 @@ impl Captures {
         self.buf.clear();
         self.req.clear();
         self.res.clear();
+        self.cookies = [None; 2];
+    }
+
+    /// `capture cookie NAME len N` (HAProxy's `http_manage_client_side_cookies` and
+    /// `…_server_side_cookies`): the first cookie, among the request's `Cookie` headers or
+    /// the response's `Set-Cookie` ones, whose `name=value` starts with `prefix`, kept as
+    /// `name=value` cut to `len` bytes.
+    pub fn capture_cookie<'b>(
+        &mut self,
+        response: bool,
+        prefix: &[u8],
+        len: usize,
+        fields: impl Iterator<Item = (&'b [u8], &'b [u8])>,
+    ) {
+        let header: &[u8] = if response { b"set-cookie" } else { b"cookie" };
+        // A Set-Cookie names one cookie (its first attribute); a Cookie lists several.
+        let per_header = if response { 1 } else { usize::MAX };
+        let found = fields
+            .filter(|(n, _)| n.eq_ignore_ascii_case(header))
+            .flat_map(|(_, v)| v.split(|&b| b == b';').take(per_header))
+            .map(<[u8]>::trim_ascii)
+            // A word without '=' is no cookie to HAProxy.
+            .find(|c| c.starts_with(prefix) && c.contains(&b'='));
+        if let Some(c) = found {
+            let c = &c[..c.len().min(len)];
+            let start = self.buf.len() as u32;
+            self.buf.extend_from_slice(c);
+            self.cookies[response as usize] = Some((start, self.buf.len() as u32));
+        }
     }
 
     /// Captures the last occurrence of each header of `caps` among `fields` (name, value),
@@ -332,9 +363,14 @@ impl LogVars for Fields<'_> {
             ),
             Var::Bytes => int(self.bytes_out as i64, out),
             Var::BytesUp => int(self.bytes_in as i64, out),
-            Var::ClientCookie | Var::ServerCookie | Var::UniqueId | Var::SslCipher => {
-                put_str(None, o, out)
+            Var::ClientCookie | Var::ServerCookie => {
+                let response = matches!(v, Var::ServerCookie);
+                let c = self
+                    .captures
+                    .and_then(|c| c.get(c.cookies[response as usize]));
+                put_str(c, o, out)
             }
+            Var::UniqueId | Var::SslCipher => put_str(None, o, out),
             Var::SslVersion => put_str(self.tls_version.map(str::as_bytes), o, out),
             Var::Hostname => {
                 static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -68,6 +68,7 @@ pub fn run_final(
             TcpAction::SilentDrop => return TcpVerdict::SilentDrop,
             TcpAction::ExpectProxy => *expect_proxy = true,
             TcpAction::Var(a) => a.apply(s, &mut Vec::new()),
+            TcpAction::Stick(a) => stick(a, s),
         }
     }
     TcpVerdict::Accept
@@ -89,9 +90,19 @@ pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<Tcp
             // Run again when the rules are evaluated again on more bytes: the last value
             // stays, as HAProxy's rules would have set it.
             TcpAction::Var(a) => a.apply(s, &mut Vec::new()),
+            // Like HAProxy, which starts its content rules over when more bytes arrive:
+            // `track-sc` keeps its first entry, `sc-inc-gpc0` counts again.
+            TcpAction::Stick(a) => stick(a, s),
         }
     }
     Some(TcpVerdict::Accept)
+}
+
+/// A stick action of a `tcp-request` rule: it counts the connection, not an HTTP request.
+fn stick(a: &crate::acl::StickAction, s: &dyn Sample) {
+    if let Some(st) = s.stick() {
+        st.apply(a, s, crate::acl::RuleKind::Tcp);
+    }
 }
 
 /// What content inspection works with.
@@ -108,6 +119,8 @@ pub struct Inspect<'a> {
     pub stopping: bool,
     /// The stream's variables (`txn.`).
     pub txn: Option<&'a crate::acl::VarSet>,
+    /// The stick tables with the stream's and the connection's counters.
+    pub stick: Option<&'a dyn crate::acl::StickSource>,
 }
 
 impl Inspect<'_> {
@@ -126,6 +139,7 @@ impl Inspect<'_> {
             let last = closed || expired || buf.len() >= RECV_LIMIT;
             let mut s = ContentSample::new(self.conn, buf, last, self.nbsrv, self.stopping);
             s.txn = self.txn;
+            s.stick = self.stick;
             if let Some(v) = run_content(self.rules, self.acls, &s) {
                 return Ok(v);
             }
@@ -182,6 +196,7 @@ pub fn early_rules(
     conn: &ConnInfo,
     fd: std::os::fd::BorrowedFd<'_>,
     expect_proxy: &mut bool,
+    trackers: Option<&crate::stick::Trackers>,
 ) -> bool {
     let t = &px.tcp_request;
     let rules = if connection_level {
@@ -190,13 +205,14 @@ pub fn early_rules(
         &t.session
     };
     let nb = |i| nbsrv(shared, i);
+    // What these rules track is the connection's: its counters are the "stream" here.
+    let stick = trackers.and_then(|t| shared.stick.ctx(t));
     let s = crate::acl::RequestSample {
         head: None,
         conn,
         nbsrv: &nb,
         stopping: shared.control.stopping(),
-        // tcp-request rules track no stick counters yet (README: not yet).
-        stick: None,
+        stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         txn: None,
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
@@ -231,6 +247,8 @@ pub async fn route_tcp(
     client: &mut crate::net::tls::Client,
     conn: &ConnInfo,
     early: &mut Vec<u8>,
+    trackers: &crate::stick::Trackers,
+    session: Option<&crate::stick::Trackers>,
 ) -> Routed {
     let shared = &shard.shared;
     let cfg = &shared.cfg;
@@ -239,6 +257,8 @@ pub async fn route_tcp(
     let stopping = shared.control.stopping();
     // The stream's variables: content rules may set them for the switching rules.
     let txn = crate::acl::VarSet::default();
+    let stick = shared.stick.ctx_session(trackers, session);
+    let stick = stick.as_ref().map(|c| c as &dyn crate::acl::StickSource);
     let inspect = async |px: &crate::config::Proxy,
                          client: &mut crate::net::tls::Client,
                          early: &mut Vec<u8>| {
@@ -251,6 +271,7 @@ pub async fn route_tcp(
             nbsrv: &nb,
             stopping,
             txn: Some(&txn),
+            stick,
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,
@@ -287,6 +308,7 @@ pub async fn route_tcp(
     // them with SMP_OPT_FINAL): without an inspect delay a ClientHello may not be there yet.
     let mut s = ContentSample::new(conn, early, true, &nb, stopping);
     s.txn = Some(&txn);
+    s.stick = stick;
     let be = crate::proxy::switching::choose(cfg, fe.proxy, &s, &mut Vec::new());
     if let Some(b) = be
         && b != fe.proxy

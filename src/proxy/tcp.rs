@@ -80,9 +80,12 @@ pub async fn session(
         at: accepted,
         tls,
         vars,
+        trackers: session_trackers,
         sess,
         bind,
     } = from;
+    // What `tcp-request content` rules track: the stream's, released when it ends.
+    let trackers = crate::stick::Trackers::new();
     let mut out = Outcome {
         term: Term::NORMAL,
         listener: bind,
@@ -108,7 +111,17 @@ pub async fn session(
             glitches: None,
             vars,
         };
-        match crate::proxy::inspect::route_tcp(&shard, &fe, &mut client, &conn, &mut early).await {
+        match crate::proxy::inspect::route_tcp(
+            &shard,
+            &fe,
+            &mut client,
+            &conn,
+            &mut early,
+            &trackers,
+            session_trackers.as_deref(),
+        )
+        .await
+        {
             crate::proxy::inspect::Routed::Backend(b) => backend = b,
             crate::proxy::inspect::Routed::Closed { term, denied } => {
                 out.term = term;
@@ -357,6 +370,13 @@ pub async fn session(
             }
             State::Close => break,
         };
+    }
+    // The bytes of the stream on what it and its connection track, as HAProxy's
+    // `stream_process_counters` counts them in mode tcp too.
+    if (trackers.tracked() > 0 || session_trackers.is_some())
+        && let Some(c) = (shard.shared.stick).ctx_session(&trackers, session_trackers.as_deref())
+    {
+        c.count_bytes(out.bytes_in, out.bytes_out);
     }
     finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
 }

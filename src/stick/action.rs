@@ -92,7 +92,7 @@ impl Persist {
     pub fn response(
         &self,
         tables: &Tables,
-        trackers: &super::Trackers,
+        ctx: Option<&StickCtx<'_>>,
         server_id: u32,
         status: u16,
     ) {
@@ -100,7 +100,7 @@ impl Persist {
             self.store(tables, server_id);
         }
         if (400..500).contains(&status)
-            && let Some(c) = tables.ctx(trackers)
+            && let Some(c) = ctx
         {
             c.count_http_error();
         }
@@ -120,6 +120,18 @@ impl Tables {
             stream,
             session: None,
         })
+    }
+
+    /// Like [`Tables::ctx`], for a stream of a connection whose `tcp-request connection|
+    /// session` rules may have tracked counters (`session`).
+    pub fn ctx_session<'a>(
+        &'a self,
+        stream: &'a super::Trackers,
+        session: Option<&'a super::Trackers>,
+    ) -> Option<StickCtx<'a>> {
+        let mut c = self.ctx(stream)?;
+        c.session = session;
+        Some(c)
     }
 }
 

@@ -5,14 +5,13 @@
 //! once (a later `track-sc` of a set slot does nothing, as in HAProxy) and released when the
 //! `Trackers` is dropped: `conn_cur` goes down and the entry's idle time starts.
 //!
-//! For the `tcp-request connection|session|content track-sc*` actions (parsed by
-//! `config::stick::parse_action("tcp-request connection", words, proxy)` into a
-//! `StickAction`): keep a `Trackers` for the connection, run the rule with
-//! `stick::action::apply(action, sample, RuleKind::Tcp)` on a sample whose `stick()` is
-//! `tables.ctx(&connection_trackers)`, and hand those trackers to the HTTP session as
-//! [`StickCtx::session`]: `sc_*` fetches then look at the request's slot first and the
-//! connection's next, and [`StickCtx::count_http_request`] (to call as each request's head
-//! is parsed) counts the request on the connection's entries, as HAProxy's
+//! `tcp-request connection|session` rules track on the connection: its `Trackers` lives as
+//! long as the connection (`ClientOrigin`, `ClientInfo`), and the rules run on a sample
+//! whose `stick()` is `tables.ctx(&connection_trackers)`. Each request or mode tcp stream
+//! has its own `Trackers` (`tcp-request content`, `http-request`), and sees the
+//! connection's as [`StickCtx::session`]: `sc_*` fetches look at the stream's slot first
+//! and the connection's next, and [`StickCtx::count_http_request`] (called as each
+//! request's head is parsed) counts the request on either, as HAProxy's
 //! `stream_inc_http_req_ctr` does.
 
 use super::table::{Entry, Key, Table};
@@ -40,6 +39,12 @@ impl Drop for Tracked {
 #[derive(Default)]
 pub struct Trackers {
     slots: [OnceCell<Tracked>; MAX_SC],
+}
+
+impl std::fmt::Debug for Trackers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Trackers({} tracked)", self.tracked())
+    }
 }
 
 impl Trackers {
@@ -103,6 +108,13 @@ impl<'a> StickCtx<'a> {
             .get(n)
             .or_else(|| self.session.and_then(|s| s.get(n)))?;
         Some((self.tables.get(t.table)?, t))
+    }
+
+    /// A new session (HAProxy's `session_count_new`, once the `tcp-request session` rules
+    /// let the connection in): one more in `sess_cnt` and `sess_rate` of each entry the
+    /// connection tracks.
+    pub fn count_session(&self) {
+        self.count(DataType::SessCnt, DataType::SessRate);
     }
 
     /// One more HTTP request on every tracked entry (slot by slot, the stream's counter or

@@ -168,6 +168,15 @@ pub fn silent_drop_raw(fd: RawFd) {
     });
 }
 
+/// `http-request reject` on a client socket known by its number: SO_LINGER 0, so that
+/// closing it sends a reset (HAProxy's `sc_must_kill_conn`). As for [`silent_drop_raw`],
+/// the caller keeps the socket open across the call.
+pub fn reset_raw(fd: RawFd) {
+    // SAFETY: a setsockopt call on the number, while the caller holds the socket open.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    with_sockref(fd, |s| s.set_linger(Some(std::time::Duration::ZERO)).ok());
+}
+
 /// A borrowed view of a socket for setting options with socket2.
 pub fn with_sockref<T>(fd: BorrowedFd<'_>, f: impl FnOnce(&socket2::Socket) -> T) -> T {
     f(&socket2::SockRef::from(&fd))

@@ -45,8 +45,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "set-nice",
     "set-tos",
     "set-mark",
-    "silent-drop",
-    "reject",
     "wait-for-body",
     "wait-for-handshake",
     "set-timeout",
@@ -133,7 +131,8 @@ pub(super) fn http_rule(
                 None
             }
         },
-        "silent-drop" if request => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
+        "silent-drop" => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
+        "reject" if request => need(0, "no argument", d).then_some(HttpAction::Reject),
         "cache-use" if request => {
             need(1, "a cache name", d).then(|| HttpAction::CacheUse(w[1].clone()))
         }

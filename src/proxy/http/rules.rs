@@ -23,6 +23,8 @@ pub enum HttpVerdict {
     /// `do-resolve`: the caller resolves `host` for rule `at` of the set (its index in the
     /// slice it passed), stores the answer and runs the rules after it.
     Resolve { at: usize, host: String },
+    /// `http-response silent-drop`: the client connection goes, unanswered.
+    SilentDrop,
 }
 
 /// Request-side facts the rules can change.
@@ -40,6 +42,8 @@ pub struct Flags {
     /// `set-dst`: the destination address the request goes on with (a server at 0.0.0.0
     /// connects there; the PROXY header carries it).
     pub dst: Option<std::net::IpAddr>,
+    /// A `reject` rule applied: the rules stop and the connection closes with a reset.
+    pub reject: bool,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -103,6 +107,10 @@ pub fn request_rules<'a, const N: usize>(
             HttpAction::CacheUse(_) | HttpAction::CacheStore(_) => {}
             HttpAction::SilentDrop => {
                 flags.silent_drop = true;
+                return HttpVerdict::Allow;
+            }
+            HttpAction::Reject => {
+                flags.reject = true;
                 return HttpVerdict::Allow;
             }
             HttpAction::UsePrometheus => {
@@ -321,7 +329,7 @@ async fn do_resolve(
         return;
     };
     if let Some(ip) = lookups.resolve(host, r.prefer, r.section).await {
-        s.vars().set(&r.var, crate::acl::Stored::Ip(ip));
+        s.vars().set(&r.var, crate::acl::Stored::Ip(ip), Default::default());
     }
 }
 
@@ -408,6 +416,7 @@ pub fn response_rules<'a, const N: usize>(
                     st.apply(a, base, crate::acl::RuleKind::HttpResponse(res.status()));
                 }
             }
+            HttpAction::SilentDrop => return HttpVerdict::SilentDrop,
             HttpAction::Var(a) => a.apply(base, scratch),
             _ => {}
         }

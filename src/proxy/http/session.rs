@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// What the connection looks like from the outside (for rules, logs, headers).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ClientInfo {
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -54,6 +54,8 @@ pub struct ClientInfo {
     pub h2: bool,
     /// What `tcp-request connection|session` rules stored in `sess.` variables.
     pub vars: crate::acl::VarSet,
+    /// The counters `tcp-request connection|session` rules track (the session's), if any.
+    pub trackers: Option<Box<crate::stick::Trackers>>,
     /// The client socket's descriptor (open for as long as the session runs), for
     /// `http-request silent-drop`.
     pub fd: std::os::fd::RawFd,
@@ -663,7 +665,10 @@ impl<'c> Exchange<'c> {
             let fields = req.headers().iter().filter(|h| !h.dropped);
             let fields = fields.map(|h| (h.name(bytes), h.value(bytes)));
             txn.captures
-                .capture(false, &fe_px.logging.req_captures, fields);
+                .capture(false, &fe_px.logging.req_captures, fields.clone());
+            if let Some(c) = &fe_px.logging.cookie {
+                (txn.captures).capture_cookie(false, c.name.as_bytes(), c.len, fields);
+            }
         }
         let version = req.version();
         let upgrade = req.upgrade_requested();
@@ -671,7 +676,9 @@ impl<'c> Exchange<'c> {
         let mut edits: Edits<'_> = Edits::new();
         let mut flags = rules::Flags::default();
         let nbsrv = |i: usize| usable_servers(shared, i);
-        let stick_ctx = shared.stick.ctx(&self.trackers);
+        let stick_ctx = shared
+            .stick
+            .ctx_session(&self.trackers, ctx.info.trackers.as_deref());
         let stick = stick_ctx
             .as_ref()
             .map(|c| c as &dyn crate::acl::StickSource);
@@ -692,6 +699,13 @@ impl<'c> Exchange<'c> {
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Analyzed::Done;
+        }
+        // One more request on what the connection and the content rules track (HAProxy's
+        // `stream_inc_http_req_ctr`); `http-request track-sc` counts its own as it tracks.
+        if let Some(c) = &stick_ctx
+            && (ctx.info.trackers.is_some() || self.trackers.tracked() > 0)
+        {
+            c.count_http_request();
         }
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
             && req.keep_alive()
@@ -740,14 +754,16 @@ impl<'c> Exchange<'c> {
                     rules::HttpVerdict::Allow
                     | rules::HttpVerdict::Continue
                     | rules::HttpVerdict::Resolve { .. } => {}
+                    // Only `http-response` rules return it.
+                    rules::HttpVerdict::SilentDrop => {}
                 }
-                if flags.prometheus || flags.silent_drop {
+                if flags.prometheus || flags.silent_drop || flags.reject {
                     break;
                 }
             }
         }
-        if flags.silent_drop {
-            return silent_drop(ctx, txn, vars);
+        if flags.silent_drop || flags.reject {
+            return drop_client(ctx, txn, vars, flags.silent_drop);
         }
         if reply.is_none() {
             let c = !keep_after_reply;
@@ -805,8 +821,8 @@ impl<'c> Exchange<'c> {
             {
                 reply = Some((status, bytes));
             }
-            if flags.silent_drop {
-                return silent_drop(ctx, txn, vars);
+            if flags.silent_drop || flags.reject {
+                return drop_client(ctx, txn, vars, flags.silent_drop);
             }
             if reply.is_none() {
                 let c = !keep_after_reply;
@@ -1290,7 +1306,8 @@ impl<'c> Exchange<'c> {
         let txn = &mut self.txn;
         let vars = &self.vars;
         // The request's sticky counters, read once for the rules and the byte counts.
-        let stick_ctx = shard.shared.stick.ctx(&self.trackers);
+        let stick_ctx =
+            (shard.shared.stick).ctx_session(&self.trackers, ctx.info.trackers.as_deref());
         txn.reused = reused;
         let req = &b.req;
         let res = &b.res;
@@ -1299,19 +1316,23 @@ impl<'c> Exchange<'c> {
         let status = res.status();
         route.persist.response(
             &shard.shared.stick,
-            &self.trackers,
+            stick_ctx.as_ref(),
             be.lb.servers[srv].id,
             status,
         );
         txn.status = status;
-        if !fe_px.logging.res_captures.is_empty() && logging(shard, fe) {
+        let log = &fe_px.logging;
+        if (!log.res_captures.is_empty() || log.cookie.is_some()) && logging(shard, fe) {
             let bytes = b.rbuf.bytes();
             let fields = res
                 .headers()
                 .iter()
                 .map(|h| (h.name(bytes), h.value(bytes)));
             txn.captures
-                .capture(true, &fe_px.logging.res_captures, fields);
+                .capture(true, &log.res_captures, fields.clone());
+            if let Some(c) = &log.cookie {
+                (txn.captures).capture_cookie(true, c.name.as_bytes(), c.len, fields);
+            }
         }
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
@@ -1375,6 +1396,14 @@ impl<'c> Exchange<'c> {
                         let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
                         txn.bytes_out = bytes.len() as u64;
                         log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
+                        return Next::Close;
+                    }
+                    rules::HttpVerdict::SilentDrop => {
+                        // HAProxy logs it as its request-side twin: `PR`, a denied request;
+                        // the server's status stays in the log.
+                        drop(slot);
+                        drop(sconn);
+                        drop_client(ctx, txn, vars, true);
                         return Next::Close;
                     }
                     rules::HttpVerdict::Allow => break,
@@ -1586,10 +1615,15 @@ pub async fn session<C>(
     }
 }
 
-/// `http-request silent-drop`: the client's connection closes with a reset that is not
-/// meant to reach it; the request is logged (`PR`) and counted as denied.
-fn silent_drop(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet) -> Analyzed {
-    crate::sys::silent_drop_raw(ctx.info.fd);
+/// `silent-drop` (`silent`) and `http-request reject`: the client's connection closes with a
+/// reset, for `silent-drop` one that is not meant to reach it; the request is logged (`PR`)
+/// and counted as denied.
+fn drop_client(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet, silent: bool) -> Analyzed {
+    if silent {
+        crate::sys::silent_drop_raw(ctx.info.fd);
+    } else {
+        crate::sys::reset_raw(ctx.info.fd);
+    }
     (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
     log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(vars));
     Analyzed::Done
