@@ -14,6 +14,7 @@ pub mod check_presets;
 pub mod cli;
 pub mod cond;
 pub mod diag;
+pub mod errors;
 pub mod keywords;
 pub mod lexer;
 pub mod logging;
@@ -24,6 +25,7 @@ pub mod stick;
 mod tcp_rules;
 pub mod units;
 pub(crate) mod uri_rules;
+pub mod userlist;
 pub mod validate;
 pub(crate) mod vars;
 
