@@ -272,3 +272,26 @@ fn check_errors_name_the_line() {
         assert!(err.contains(want), "{text}\nwant {want}\ngot {err}");
     }
 }
+
+/// HAProxy 2.6 lets pages replace 421 and 422 as well (`http_err_codes`).
+#[test]
+fn pages_for_421_and_422() {
+    let dir = TempDir::new("err-422");
+    let page = dir.write(
+        "422.http",
+        "HTTP/1.1 422 Unprocessable Content\r\nContent-Length: 5\r\nX-Page: 422\r\n\r\nnope\n",
+    );
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
+         frontend fe\n  bind 127.0.0.1:{port}\n  errorfile 422 {}\n  errorloc 421 /elsewhere\n\
+         http-request deny deny_status 422 if {{ path /422 }}\n\
+         http-request deny deny_status 421\n",
+        page.display()
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let r = ask(port, "/422", "");
+    assert_eq!((r.status, r.header("x-page")), (422, Some("422")));
+    let r = ask(port, "/421", "");
+    assert_eq!((r.status, r.header("location")), (302, Some("/elsewhere")));
+}

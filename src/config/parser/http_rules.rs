@@ -505,7 +505,7 @@ pub(crate) fn parse_reply(
     Some(r)
 }
 
-/// Status codes HAProxy accepts in `errorfile` (and that corelb may answer itself).
+/// Status codes HAProxy 2.6 accepts in `errorfile` (`http_err_codes`).
 pub const ERRORFILE_CODES: &[u16] = &[
-    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
 ];
