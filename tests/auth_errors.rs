@@ -295,3 +295,78 @@ fn pages_for_421_and_422() {
     let r = ask(port, "/421", "");
     assert_eq!((r.status, r.header("location")), (302, Some("/elsewhere")));
 }
+
+/// A backend answering 200 with the request's `X-Unique-ID` value as its body.
+fn id_echo() -> Backend {
+    Backend::start(|s| {
+        use std::io::BufRead;
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut id = String::new();
+        loop {
+            let mut l = String::new();
+            if r.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                break;
+            }
+            if let Some((n, v)) = l.split_once(':')
+                && n.eq_ignore_ascii_case("x-unique-id")
+            {
+                id = v.trim().to_string();
+            }
+        }
+        let mut s = s;
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{id}",
+            id.len()
+        );
+    })
+}
+
+fn unique_id_config(port: u16, be: u16, format: &str) -> String {
+    format!(
+        "global\n  log stderr format raw local0\n\
+         defaults\n  mode http\n  log global\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
+         frontend fe\n  bind 127.0.0.1:{port}\n  unique-id-format {format}\n  unique-id-header X-Unique-ID\n\
+         log-format \"id=%ID st=%ST\"\n  http-request deny if {{ path /deny }}\n  default_backend be\n\
+         backend be\n  server s1 127.0.0.1:{be}\n"
+    )
+}
+
+/// `unique-id-format` + `unique-id-header`: the server sees the ID, and the log line's `%ID`
+/// is the same one (made once per request; for a request that got no further than a
+/// `deny`, made for the log).
+#[test]
+fn unique_id_header_and_log() {
+    let be = id_echo();
+    let port = free_port();
+    let lb = Corelb::start(
+        &unique_id_config(port, be.port, "%{+X}o\\ %ci:%cp_%Ts_%rt"),
+        &[],
+        &[port],
+    );
+    let id = String::from_utf8(ask(port, "/", "").body).unwrap();
+    assert!(id.starts_with("7F000001:"), "{id}");
+    assert_eq!(ask(port, "/deny", "").status, 403);
+    let log = eventually(Duration::from_secs(5), || {
+        let l = lb.log();
+        l.contains("st=403").then_some(l)
+    })
+    .expect("two log lines");
+    assert!(log.contains(&format!("id={id} st=200")), "{id}\n{log}");
+    assert!(log.contains("id=7F000001:"), "{log}");
+}
+
+#[test]
+fn unique_id_header_matches_haproxy() {
+    let be = id_echo();
+    let (hp, cp) = (free_port(), free_port());
+    let format = "%{+X}o\\ %ci_%fi:%fp";
+    let Some(_h) = Haproxy::start(&unique_id_config(hp, be.port, format), &[hp]) else {
+        return;
+    };
+    let _c = Corelb::start(&unique_id_config(cp, be.port, format), &[], &[cp]);
+    let h = String::from_utf8(ask(hp, "/", "").body).unwrap();
+    let c = String::from_utf8(ask(cp, "/", "").body).unwrap();
+    assert_eq!(h, format!("7F000001_7F000001:{hp:04X}"));
+    assert_eq!(c, format!("7F000001_7F000001:{cp:04X}"));
+}
