@@ -128,8 +128,9 @@ pub fn section_kw(u: &mut UserlistConf, w: &[String], loc: &Loc, d: &mut Diags) 
 }
 
 /// Links users and groups (HAProxy's `userlist_postinit`) and gives each fetch in `refs`
-/// its list; a name no section declares is an error at the line that used it.
-pub fn finish(lists: Vec<UserlistConf>, refs: Vec<(UserlistRef, Loc)>, d: &mut Diags) {
+/// its list; a name no section declares is an error at the line that used it (log formats,
+/// compiled after the sections, have no line).
+pub fn finish(lists: Vec<UserlistConf>, refs: Vec<(UserlistRef, Option<Loc>)>, d: &mut Diags) {
     let mut done: Vec<Arc<Userlist>> = Vec::new();
     for mut u in lists {
         let l = &mut u.list;
@@ -171,13 +172,16 @@ pub fn finish(lists: Vec<UserlistConf>, refs: Vec<(UserlistRef, Loc)>, d: &mut D
             Some(l) => {
                 let _ = r.list.set(l.clone());
             }
-            None => d.error(
-                &at,
-                format!(
+            None => {
+                let e = format!(
                     "unable to find userlist '{}' (referenced by http_auth)",
                     r.name
-                ),
-            ),
+                );
+                match at {
+                    Some(at) => d.error(&at, e),
+                    None => d.error_global(format!("{e} in a log format")),
+                }
+            }
         }
     }
 }

@@ -81,8 +81,9 @@ pub struct Parser {
     resolvers: Vec<super::resolvers::Resolvers>,
     userlists: Vec<super::userlist::UserlistConf>,
     http_errors: Vec<super::errors::HttpErrors>,
-    /// `http_auth(L)` fetches read so far, with their lines.
-    auth_refs: Vec<(crate::acl::auth::UserlistRef, Loc)>,
+    /// `http_auth(L)` fetches read so far, with their lines (none for log formats, which
+    /// are compiled at the end).
+    auth_refs: Vec<(crate::acl::auth::UserlistRef, Option<Loc>)>,
     cur: Cur,
     env: HashMap<String, Option<String>>,
     files: Vec<PathBuf>,
@@ -224,7 +225,7 @@ impl Parser {
     fn line(&mut self, w: &[String], loc: &Loc) {
         self.line_in_section(w, loc);
         for r in crate::acl::auth::take_refs() {
-            self.auth_refs.push((r, loc.clone()));
+            self.auth_refs.push((r, Some(loc.clone())));
         }
     }
 
@@ -460,13 +461,15 @@ impl Parser {
             files: self.files,
             resolvers: std::mem::take(&mut self.resolvers),
         };
+        super::errors::resolve(&mut cfg, &self.http_errors, &mut self.diags);
+        super::logging::compile(&mut cfg, &mut self.diags);
+        let from_logs = crate::acl::auth::take_refs().into_iter().map(|r| (r, None));
+        self.auth_refs.extend(from_logs);
         super::userlist::finish(
             std::mem::take(&mut self.userlists),
             std::mem::take(&mut self.auth_refs),
             &mut self.diags,
         );
-        super::errors::resolve(&mut cfg, &self.http_errors, &mut self.diags);
-        super::logging::compile(&mut cfg, &mut self.diags);
         super::validate::validate(&mut cfg, &mut self.diags);
         if self.diags.has_errors() {
             (None, self.diags)
