@@ -63,10 +63,10 @@ impl Userlist {
     }
 }
 
-/// Whether a crypt(3) hash is in a format corelb can verify.
+/// Whether a crypt(3) hash is in a format corelb can verify: `pwhash` hashes a password
+/// with the hash as its setting only for a format it knows (`unix::verify` would just say
+/// false for the others).
 pub fn hash_supported(hash: &str) -> bool {
-    // A probe verification: an unknown format never verifies, a known one returns a result
-    // for any password; `pwhash` tells the two apart only through `unix::crypt`.
     pwhash::unix::crypt("probe", hash).is_ok()
 }
 
