@@ -709,6 +709,10 @@ pub enum HttpAction {
     /// `auth [realm R]`: the proxy's 401 page with `WWW-Authenticate: Basic realm="R"`
     /// (the realm defaults to the proxy's name).
     Auth(String),
+    /// `do-resolve(VAR,RESOLVERS[,FAMILY]) EXPR`: the request waits for the address.
+    DoResolve(Box<super::resolvers::DoResolve>),
+    /// `set-dst EXPR`: the address the request is sent to when its server's is 0.0.0.0.
+    SetDst(crate::acl::FetchExpr),
 }
 
 /// Which part of the request-target a `replace-*` rule works on.

@@ -435,6 +435,8 @@ struct Route {
     hash_key: Option<u32>,
     /// `server … ssl sni EXPR`: the name each such server gets for this request.
     expr_sni: Vec<(usize, Vec<u8>)>,
+    /// `http-request set-dst`: where a server at 0.0.0.0 connects (not pooled, not reused).
+    dst: Option<std::net::IpAddr>,
     conn_mode: ConnMode,
     client_close: bool,
     /// The persistence cookie's clock (0 without a cookie).
@@ -701,7 +703,7 @@ impl<'c> Exchange<'c> {
         let pages_fe = (fe_px, None);
         if reply.is_none() {
             for set in [&fe_px.http_request, &fe_px.redirects] {
-                match rules::request_rules(
+                match rules::request_rules_resolving(
                     set,
                     &fe_px.acls,
                     &base,
@@ -713,12 +715,18 @@ impl<'c> Exchange<'c> {
                     &mut flags,
                     pages_fe,
                     !keep_after_reply,
-                ) {
+                    &shared.dns_lookups,
+                )
+                .await
+                {
                     rules::HttpVerdict::Reply { status, bytes } => {
                         reply = Some((status, bytes));
                         break;
                     }
-                    rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => {}
+                    // (`Resolve` is answered inside.)
+                    rules::HttpVerdict::Allow
+                    | rules::HttpVerdict::Continue
+                    | rules::HttpVerdict::Resolve { .. } => {}
                 }
                 if flags.prometheus || flags.silent_drop {
                     break;
@@ -766,7 +774,7 @@ impl<'c> Exchange<'c> {
             && be.proxy != fe.proxy
         {
             let be_px = &cfg.proxies[be.proxy];
-            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules(
+            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules_resolving(
                 &be_px.http_request,
                 &be_px.acls,
                 &base,
@@ -778,7 +786,10 @@ impl<'c> Exchange<'c> {
                 &mut flags,
                 (fe_px, Some(be_px)),
                 !keep_after_reply,
-            ) {
+                &shared.dns_lookups,
+            )
+            .await
+            {
                 reply = Some((status, bytes));
             }
             if flags.silent_drop {
@@ -962,6 +973,7 @@ impl<'c> Exchange<'c> {
             sticky,
             hash_key,
             expr_sni,
+            dst: flags.dst,
             conn_mode,
             client_close,
             now,
@@ -1042,7 +1054,9 @@ impl<'c> Exchange<'c> {
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match b.private.take() {
-                Some((bi, s, c)) if bi == be.proxy && s == srv && c.idle_alive() => {
+                Some((bi, s, c))
+                    if bi == be.proxy && s == srv && c.idle_alive() && route.dst.is_none() =>
+                {
                     reused = true;
                     Ok(c)
                 }
@@ -1050,13 +1064,15 @@ impl<'c> Exchange<'c> {
                     // A private connection to another server is closed: its client moved on.
                     drop(other);
                     // (The pool's borrow must end before any await.)
-                    let pooled = shard.http_pool.borrow_mut().take(
-                        be.proxy,
-                        srv,
-                        be_px.http.reuse,
-                        self.first,
-                    );
-                    match pooled {
+                    let pooled = route.dst.is_none().then(|| {
+                        shard.http_pool.borrow_mut().take(
+                            be.proxy,
+                            srv,
+                            be_px.http.reuse,
+                            self.first,
+                        )
+                    });
+                    match pooled.flatten() {
                         Some((c, _)) => {
                             reused = true;
                             Ok(c)
@@ -1068,7 +1084,10 @@ impl<'c> Exchange<'c> {
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
                             let info = &ctx.info;
-                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
+                            let dst = route
+                                .dst
+                                .map_or(info.dst, |ip| SocketAddr::new(ip, info.dst.port()));
+                            crate::net::upstream::connect(be, srv, info.src, dst, sni).await
                         }
                     }
                 }
@@ -1307,7 +1326,7 @@ impl<'c> Exchange<'c> {
                         return Next::Close;
                     }
                     rules::HttpVerdict::Allow => break,
-                    rules::HttpVerdict::Continue => {}
+                    rules::HttpVerdict::Continue | rules::HttpVerdict::Resolve { .. } => {}
                 }
             }
         }
@@ -1360,7 +1379,7 @@ impl<'c> Exchange<'c> {
             && !b.res.must_close()
             && b.rbuf.is_empty();
         // A TLS connection named after this request (`sni EXPR`) is not for other requests.
-        let named = route.expr_sni.iter().any(|(i, _)| *i == srv);
+        let named = route.expr_sni.iter().any(|(i, _)| *i == srv) || route.dst.is_some();
         if server_keep && !named {
             if be_px.http.reuse == Reuse::Never {
                 b.private = Some((be.proxy, srv, sconn));
