@@ -257,7 +257,7 @@ fn check_errors_name_the_line() {
         ),
         (
             "http-errors e\n  errorfile 503 /nonexistent/file\n",
-            "cfg:2: errorfile: cannot read '/nonexistent/file'",
+            "cfg:2: errorfile 503: cannot read '/nonexistent/file'",
         ),
         (
             "frontend f\n  mode http\n  bind 127.0.0.1:1\n  http-error status 503 string x\n",

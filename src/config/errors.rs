@@ -74,7 +74,7 @@ pub(crate) fn errorfile(w: &[String], loc: &Loc, d: &mut Diags) -> Option<(u16, 
         return None;
     };
     let code = code_arg("errorfile", code, loc, d)?;
-    let bytes = read_response(file, "errorfile", loc, d)?;
+    let bytes = read_response(file, &format!("errorfile {code}"), loc, d)?;
     Some((code, bytes))
 }
 
@@ -86,7 +86,7 @@ pub(crate) fn read_response(file: &str, what: &str, loc: &Loc, d: &mut Diags) ->
             d.error(
                 loc,
                 format!(
-                    "{what} '{file}' is not an HTTP response (it must start with the status line)"
+                    "{what}: '{file}' is not an HTTP response (it must start with the status line)"
                 ),
             );
             None
