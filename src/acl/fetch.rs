@@ -169,6 +169,16 @@ pub enum Fetch {
     ReqSslVer,
     /// `wait_end`: true once content inspection has all it will get.
     WaitEnd,
+    /// `http_auth(L)`: the request's Basic credentials are a user of L and its password.
+    HttpAuth(super::auth::UserlistRef),
+    /// `http_auth_group(L)`: as `http_auth`; an ACL then matches the user's groups, a
+    /// log-format takes the user name.
+    HttpAuthGroup(super::auth::UserlistRef),
+    /// `http_auth_user`, `http_auth_pass`: the Basic credentials, unchecked.
+    HttpAuthUser,
+    HttpAuthPass,
+    /// `http_auth_type`: `Basic` or `Bearer`.
+    HttpAuthType,
 }
 
 /// Where in a connection's life a fetch has something to say (HAProxy's `SMP_USE_*`
@@ -225,6 +235,11 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "hdr_cnt",
     "hdr_ip",
     "hdr_val",
+    "http_auth",
+    "http_auth_group",
+    "http_auth_pass",
+    "http_auth_type",
+    "http_auth_user",
     "int",
     "method",
     "nbsrv",
@@ -292,8 +307,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("req.body_param", "corelb does not buffer request bodies"),
     ("url_ip", "not implemented in corelb"),
     ("url_port", "not implemented in corelb"),
-    ("http_auth", "userlists are not implemented in corelb"),
-    ("http_auth_group", "userlists are not implemented in corelb"),
     ("fhdr", "HAProxy 2.6 has no 'fhdr'; use 'req.fhdr'"),
 ];
 
@@ -692,6 +705,21 @@ impl Fetch {
                 Fetch::Payload { offset, length }
             }
             "req.payload_lv" | "payload_lv" => payload_lv(kw, args)?,
+            "http_auth" | "http_auth_group" => {
+                max_args(1)?;
+                let l = arg(0).filter(|a| !a.is_empty()).ok_or_else(|| {
+                    format!("fetch method '{kw}' : expected type 'user list' at position 1, but got nothing")
+                })?;
+                let r = super::auth::UserlistRef::new(l);
+                if kw == "http_auth" {
+                    Fetch::HttpAuth(r)
+                } else {
+                    Fetch::HttpAuthGroup(r)
+                }
+            }
+            "http_auth_user" => plain(Fetch::HttpAuthUser)?,
+            "http_auth_pass" => plain(Fetch::HttpAuthPass)?,
+            "http_auth_type" => plain(Fetch::HttpAuthType)?,
             "nbsrv" => {
                 max_args(1)?;
                 match arg(0) {
@@ -729,6 +757,7 @@ impl Fetch {
             | Fetch::Stopping
             | Fetch::Bool(_)
             | Fetch::SslFc
+            | Fetch::HttpAuth(_)
             | Fetch::ProtoHttp => SmpType::Bool,
             Fetch::Int(_)
             | Fetch::SrcPort
@@ -868,6 +897,51 @@ impl Fetch {
         }
     }
 
+    /// The `http_auth*` fetches. Only `http_auth` and `http_auth_group` verify a password
+    /// (a crypt hash is slow: it is computed only when a condition gets to this fetch).
+    fn each_auth(&self, s: &dyn Sample, iterate: bool, f: &mut dyn FnMut(Value<'_>) -> bool) {
+        use super::auth::{Credentials, authenticated, credentials};
+        match self {
+            // No (or unreadable) credentials: no value; else whether they are valid.
+            Fetch::HttpAuth(r) if credentials(s).is_some() => {
+                f(Value::Bool(authenticated(r, s).is_some()));
+            }
+            // HAProxy's `pat_match_auth`: an ACL matches the authenticated user's groups.
+            Fetch::HttpAuthGroup(r) => {
+                if let Some(u) = authenticated(r, s) {
+                    if iterate {
+                        for g in &u.groups {
+                            if !f(Value::Str(g.as_bytes())) {
+                                break;
+                            }
+                        }
+                    } else {
+                        f(Value::Str(u.name.as_bytes()));
+                    }
+                }
+            }
+            Fetch::HttpAuthUser | Fetch::HttpAuthPass => {
+                if let Some(Credentials::Basic(u, p)) = credentials(s) {
+                    f(Value::Str(if *self == Fetch::HttpAuthUser {
+                        &u
+                    } else {
+                        &p
+                    }));
+                }
+            }
+            Fetch::HttpAuthType => match credentials(s) {
+                Some(Credentials::Basic(..)) => {
+                    f(Value::Str(b"Basic"));
+                }
+                Some(Credentials::Bearer) => {
+                    f(Value::Str(b"Bearer"));
+                }
+                None => {}
+            },
+            _ => {}
+        }
+    }
+
     fn each(&self, s: &dyn Sample, iterate: bool, f: &mut dyn FnMut(Value<'_>) -> bool) {
         let one = |f: &mut dyn FnMut(Value<'_>) -> bool, v: Option<Value<'_>>| {
             if let Some(v) = v {
@@ -901,6 +975,11 @@ impl Fetch {
             Fetch::Query => one(f, s.url().and_then(http::query).map(Value::Str)),
             Fetch::ReqVer => one(f, s.version().map(Value::Str)),
             Fetch::Base => base(s, f),
+            Fetch::HttpAuth(_)
+            | Fetch::HttpAuthGroup(_)
+            | Fetch::HttpAuthUser
+            | Fetch::HttpAuthPass
+            | Fetch::HttpAuthType => self.each_auth(s, iterate, f),
             Fetch::Hdr { name, occ } => {
                 let Some(name) = name else { return };
                 occurrences(

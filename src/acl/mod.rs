@@ -62,7 +62,8 @@
 //! ssl_fc ssl_fc_sni ssl_fc_protocol ssl_fc_alpn req.proto_http method url path pathq query base
 //! req.ver hdr() req.hdr() req.fhdr() hdr_cnt() req.fhdr_cnt() hdr_val() hdr_ip()
 //! url_param()/urlp() urlp_val() req.cook()/cook()/cookie() cook_cnt() cook_val() nbsrv()`
-//! (with their `req.` spellings), the stick-table fetches `sc_*(N[,T]) scN_*([T])
+//! (with their `req.` spellings), `http_auth(L) http_auth_group(L) http_auth_user
+//! http_auth_pass http_auth_type` ([`auth`]), the stick-table fetches `sc_*(N[,T]) scN_*([T])
 //! src_*([T]) sc_tracked table_cnt table_avl` (evaluated by the stick module through
 //! [`Sample::stick`]), the content-inspection fetches over buffered bytes
 //! ([`payload`]: `req.len req.payload() req.payload_lv() req.ssl_sni req.ssl_alpn
@@ -82,11 +83,12 @@
 //! `tcp-request content` rules wait.
 //!
 //! Not supported (errors say why): other fetches (`req.rdp_cookie*`, `req.body*`, `url_ip`,
-//! `http_auth*`, response-side fetches), other converters, host names in IP patterns (HAProxy
+//! response-side fetches), other converters, host names in IP patterns (HAProxy
 //! resolves them at startup), regex look-around and backreferences (Rust's `regex` instead of
 //! PCRE; byte-oriented and without Unicode classes, as PCRE without UTF), `-u` ids being
 //! unique across the process (the runtime API that uses them does not exist).
 
+pub mod auth;
 mod cond;
 mod expr;
 mod fetch;

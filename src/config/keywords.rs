@@ -52,9 +52,9 @@ const fn kw<H>(name: &'static str, status: Status<H>, sections: u8) -> Kw<H> {
     }
 }
 
+use super::errors as err;
 use super::parser::{
-    balance as bal, bind as b, global as g, http_rules as http, options as o, proxy as p,
-    server as s, timeouts as t,
+    balance as bal, bind as b, global as g, options as o, proxy as p, server as s, timeouts as t,
 };
 use Status::*;
 
@@ -245,11 +245,12 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("http-after-response", NotYet, ALL),
     kw("redirect", Supported(p::redirect), F | B),
     kw("stats", Supported(p::stats_kw), ALL),
-    kw("errorfile", Supported(http::errorfile_kw), ALL),
-    kw("errorfiles", NotYet, ALL),
-    kw("errorloc", NotYet, ALL),
-    kw("errorloc302", NotYet, ALL),
-    kw("errorloc303", NotYet, ALL),
+    kw("errorfile", Supported(err::errorfile_kw), ALL),
+    kw("errorfiles", Supported(err::errorfiles_kw), ALL),
+    kw("errorloc", Supported(err::errorloc_kw), ALL),
+    kw("errorloc302", Supported(err::errorloc_kw), ALL),
+    kw("errorloc303", Supported(err::errorloc_kw), ALL),
+    kw("http-error", Supported(err::http_error_kw), ALL),
     kw("monitor-uri", Supported(p::monitor_uri), D | F),
     kw("monitor", Supported(p::monitor), F),
     kw(
@@ -280,8 +281,8 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("ignore-persist", NotYet, F | B),
     kw("persist", NotYet, D | B),
     kw("source", NotYet, D | B),
-    kw("unique-id-format", NotYet, D | F),
-    kw("unique-id-header", NotYet, D | F),
+    kw("unique-id-format", Supported(p::log_format), D | F),
+    kw("unique-id-header", Supported(p::unique_id_header), D | F),
     kw("log-format", Supported(p::log_format), D | F),
     kw("log-format-sd", Supported(p::log_format), D | F),
     kw("error-log-format", NotYet, D | F),

@@ -40,6 +40,12 @@ pub struct LogFormats {
     pub line: Option<LogFormat>,
     /// Compiled `log-format-sd`.
     pub sd_line: Option<LogFormat>,
+    /// `unique-id-format`, as written.
+    pub unique_id: Option<(String, Loc)>,
+    /// `unique-id-header NAME`: the request header that carries the unique ID.
+    pub unique_id_header: Option<String>,
+    /// Compiled `unique-id-format`.
+    pub unique_id_line: Option<LogFormat>,
 }
 
 /// `capture request header NAME len N` / `capture response header NAME len N` (frontend).
@@ -157,9 +163,15 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
     let sd_line =
         f.sd.as_ref()
             .and_then(|(t, loc)| one(t, loc, "log-format-sd", d));
+    let uid = f
+        .unique_id
+        .as_ref()
+        .filter(|(t, _)| !t.is_empty())
+        .and_then(|(t, loc)| one(t, loc, "unique-id-format", d));
     let f = &mut px.logging;
     f.line = line;
     f.sd_line = sd_line;
+    f.unique_id_line = uid;
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cond;
 pub mod diag;
 pub mod filters;
+pub mod errors;
 pub mod keywords;
 pub mod lexer;
 pub mod logging;
@@ -25,6 +26,7 @@ pub mod stick;
 mod tcp_rules;
 pub mod units;
 pub(crate) mod uri_rules;
+pub mod userlist;
 pub mod validate;
 pub(crate) mod vars;
 

@@ -712,6 +712,9 @@ pub enum HttpAction {
         status: u16,
         reply: Option<Reply>,
     },
+    /// `auth [realm R]`: the proxy's 401 page with `WWW-Authenticate: Basic realm="R"`
+    /// (the realm defaults to the proxy's name).
+    Auth(String),
     /// `do-resolve(VAR,RESOLVERS[,FAMILY]) EXPR`: the request waits for the address.
     DoResolve(Box<super::resolvers::DoResolve>),
     /// `set-dst EXPR`: the address the request is sent to when its server's is 0.0.0.0.
@@ -752,6 +755,10 @@ pub enum ReplyBody {
     Text(crate::acl::LogFormat),
     /// A file read at load time.
     File(std::sync::Arc<[u8]>),
+    /// A complete HTTP response (`errorfile FILE`, or a section's page), sent as it is.
+    Raw(std::sync::Arc<[u8]>),
+    /// `errorfiles NAME`: the section's page for the status, until the sections are read.
+    Section(String),
 }
 
 #[derive(Clone, Debug)]
@@ -1068,8 +1075,11 @@ pub struct HttpOptions {
     pub forwardfor: Option<AddrHeader>,
     pub originalto: Option<AddrHeader>,
     pub reuse: Reuse,
-    /// `errorfile CODE FILE`: complete HTTP responses read at load time.
+    /// The error pages: complete HTTP responses, built once every section is read from
+    /// `error_conf` (see `config::errors`).
     pub errorfiles: Vec<(u16, std::sync::Arc<[u8]>)>,
+    /// `errorfile`, `errorfiles`, `errorloc*`, `http-error`, in the order written.
+    pub error_conf: Vec<super::errors::ErrorConf>,
     pub monitor_uri: Option<String>,
     /// `retry-on` bits (default `conn-failure`).
     pub retry_on: u32,
@@ -1084,6 +1094,7 @@ impl Default for HttpOptions {
             originalto: None,
             reuse: Reuse::Safe,
             errorfiles: Vec::new(),
+            error_conf: Vec::new(),
             monitor_uri: None,
             retry_on: retry_on::CONN_FAILURE,
         }

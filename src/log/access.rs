@@ -6,7 +6,8 @@
 //! renders what HAProxy renders for "unknown": `%Th` and `%Ti` are 0 (the wait for a
 //! request head, idle time included, is all in `%TR`), `%bi`/`%bp` (the server connection's
 //! source) and `%sslc` (the cipher) are `-`, `%CC`/`%CS` are `-` without `capture cookie`,
-//! `%ID` is `-` (no `unique-id-format`). `%rt` and `%lc` count per process.
+//! `%ID` is the transaction's `unique-id-format` value (`-` without one). `%rt` and `%lc`
+//! count per process.
 
 use crate::acl::{LogVars, Opts, Sample, Var, put_int, put_str};
 use crate::config::logging::Capture;
@@ -137,6 +138,8 @@ pub struct Fields<'a> {
     pub request_line: &'a [u8],
     /// The request line's parts, for %HM %HU %HP %HQ %HV.
     pub sample: &'a dyn Sample,
+    /// `%ID`: the transaction's unique ID (`unique-id-format`).
+    pub unique_id: Option<&'a [u8]>,
 }
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -370,7 +373,8 @@ impl LogVars for Fields<'_> {
                     .and_then(|c| c.get(c.cookies[response as usize]));
                 put_str(c, o, out)
             }
-            Var::UniqueId | Var::SslCipher => put_str(None, o, out),
+            Var::UniqueId => put_str(self.unique_id, o, out),
+            Var::SslCipher => put_str(None, o, out),
             Var::SslVersion => put_str(self.tls_version.map(str::as_bytes), o, out),
             Var::Hostname => {
                 static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -630,6 +634,7 @@ mod tests {
             captures: Some(&c),
             request_line: b"GET /a?b HTTP/1.1",
             sample: &sample,
+            unique_id: None,
         };
         let (mut line, mut sd) = (Vec::with_capacity(512), Vec::new());
         // The first line sets up localtime's zone data.

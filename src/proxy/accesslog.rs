@@ -39,6 +39,8 @@ pub struct Stream<'a> {
     pub request_line: &'a [u8],
     /// The connection's and the transaction's variables (`var()` in the format).
     pub vars: crate::acl::Vars<'a>,
+    /// The transaction's `unique-id-format` value (`%ID`), once made.
+    pub unique_id: Option<&'a [u8]>,
 }
 
 /// Whether a stream of `fe` gets a log line (so that what only the line needs, such as the
@@ -75,6 +77,36 @@ pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
         Some(f) => f,
         None => trace_format(s.http),
     };
+    with_fields(shard, fe, s, |f| {
+        access::with_line(format, px.logging.sd_line.as_ref(), f, |line, sd| {
+            if trace {
+                log::trace!("{}", String::from_utf8_lossy(line));
+            }
+            if send {
+                shard.log_sd(fe.proxy, crate::log::syslog::INFO, line, sd);
+            }
+        })
+    });
+}
+
+/// The frontend's `unique-id-format` rendered for `s` as it stands (HAProxy's
+/// `stream_generate_unique_id`), or `None` without one.
+pub fn unique_id(shard: &ShardCtx, fe: &FrontendRt, s: &Stream) -> Option<Vec<u8>> {
+    let px = &shard.shared.cfg.proxies[fe.proxy];
+    let format = px.logging.unique_id_line.as_ref()?;
+    let mut out = Vec::new();
+    with_fields(shard, fe, s, |f| format.render_log(f.sample, f, &mut out));
+    Some(out)
+}
+
+/// What `s` and the shard's view of `fe` and its backend say, as log variables.
+fn with_fields<R>(
+    shard: &ShardCtx,
+    fe: &FrontendRt,
+    s: &Stream,
+    then: impl FnOnce(&Fields<'_>) -> R,
+) -> R {
+    let px = &shard.shared.cfg.proxies[fe.proxy];
     // An answer from the cache names no real server (HAProxy logs `<CACHE>`).
     let cached = s.server == Some(crate::proxy::http::cache::CACHE_SERVER);
     let server = s.server.filter(|_| !cached);
@@ -136,13 +168,7 @@ pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
         captures: s.captures,
         request_line: s.request_line,
         sample: &sample,
+        unique_id: s.unique_id,
     };
-    access::with_line(format, px.logging.sd_line.as_ref(), &f, |line, sd| {
-        if trace {
-            log::trace!("{}", String::from_utf8_lossy(line));
-        }
-        if send {
-            shard.log_sd(fe.proxy, crate::log::syslog::INFO, line, sd);
-        }
-    });
+    then(&f)
 }

@@ -487,6 +487,7 @@ fn finish(
         request_line: b"",
         // (The stream's variables are gone by now: `var()` logs nothing in mode tcp.)
         vars: Default::default(),
+        unique_id: None,
     };
     crate::proxy::accesslog::log(shard, fe, &s, null);
 }

@@ -1,4 +1,4 @@
-//! `http-request`, `http-response` and `redirect` rules, their replies, and `errorfile`.
+//! `http-request`, `http-response` and `redirect` rules and their replies.
 
 use super::*;
 
@@ -29,7 +29,6 @@ pub(super) const NO_SPOE: &str =
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
 pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
-    "auth",
     "capture",
     "set-log-level",
     "add-acl",
@@ -138,6 +137,24 @@ pub(super) fn http_rule(
         }
         "cache-store" if !request => {
             need(1, "a cache name", d).then(|| HttpAction::CacheStore(w[1].clone()))
+        }
+        "auth" if request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            match (arg(1), end) {
+                (_, 1) => Some(HttpAction::Auth(px.name.clone())),
+                (Some("realm"), 3) => Some(HttpAction::Auth(w[2].clone())),
+                (Some("realm"), 2) => {
+                    d.error(loc, "'http-request auth': missing realm value");
+                    None
+                }
+                _ => {
+                    d.error(
+                        loc,
+                        format!("'http-request auth': unexpected argument '{}' (expected 'realm <realm>', 'if' or 'unless')", w[1]),
+                    );
+                    None
+                }
+            }
         }
         "disable-l7-retry" if request => {
             need(0, "no argument", d).then_some(HttpAction::DisableL7Retry)
@@ -309,6 +326,7 @@ pub(super) fn http_rule(
             let known: &[&str] = if request {
                 &[
                     "allow",
+                    "auth",
                     "deny",
                     "return",
                     "redirect",
@@ -421,7 +439,8 @@ pub(super) fn parse_redirect(
 }
 
 /// The arguments of `return` and `deny`: `[status N] [deny_status N] [content-type T]
-/// [string S | lf-string F | file F | lf-file F | errorfile F | default-errorfiles]
+/// [string S | lf-string F | file F | lf-file F | errorfile F | errorfiles NAME |
+/// default-errorfiles]
 /// [hdr NAME FMT]...`
 pub(crate) fn parse_reply(
     px: &Proxy,
@@ -473,7 +492,16 @@ pub(crate) fn parse_reply(
                 };
                 r.body = ReplyBody::Text(f);
             }
-            "file" | "errorfile" => match std::fs::read(v) {
+            "errorfile" => {
+                r.body = ReplyBody::Raw(crate::config::errors::read_response(
+                    v,
+                    &format!("'{kw} {what} errorfile'"),
+                    loc,
+                    d,
+                )?)
+            }
+            "errorfiles" => r.body = ReplyBody::Section(v.clone()),
+            "file" => match std::fs::read(v) {
                 Ok(b) => r.body = ReplyBody::File(b.into()),
                 Err(e) => {
                     d.error(loc, format!("'{kw} {what} {k}': cannot read '{v}': {e}"));
@@ -504,43 +532,7 @@ pub(crate) fn parse_reply(
     Some(r)
 }
 
-/// Status codes HAProxy accepts in `errorfile` (and that corelb may answer itself).
+/// Status codes HAProxy 2.6 accepts in `errorfile` (`http_err_codes`).
 pub const ERRORFILE_CODES: &[u16] = &[
-    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
 ];
-
-/// `errorfile CODE FILE`: the file is a complete HTTP response, sent as it is.
-pub(crate) fn errorfile_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
-    let (Some(code), Some(file)) = (w.get(1), w.get(2)) else {
-        d.error(loc, "'errorfile' expects <code> <file>");
-        return;
-    };
-    let code = match parse_uint(code, 100, 599) {
-        Ok(c) if ERRORFILE_CODES.contains(&(c as u16)) => c as u16,
-        _ => {
-            d.error(
-                loc,
-                format!(
-                    "'errorfile': status code '{code}' cannot be customized (one of {})",
-                    ERRORFILE_CODES
-                        .iter()
-                        .map(u16::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-            return;
-        }
-    };
-    match std::fs::read(file) {
-        Ok(bytes) => {
-            if !bytes.starts_with(b"HTTP/1.") {
-                d.error(loc, format!("errorfile '{file}' is not an HTTP response (it must start with the status line)"));
-                return;
-            }
-            px.http.errorfiles.retain(|(c, _)| *c != code);
-            px.http.errorfiles.push((code, bytes.into()));
-        }
-        Err(e) => d.error(loc, format!("errorfile {code}: cannot read '{file}': {e}")),
-    }
-}

@@ -51,17 +51,17 @@ enum Cur {
     Proxy(usize),
     Resolvers(usize),
     Cache(usize),
+    Userlist(usize),
+    HttpErrors(usize),
     /// Inside a section corelb does not support: its lines are skipped (one error was given).
     Skip,
 }
 
 /// Sections HAProxy has and corelb does not support yet.
 const OTHER_SECTIONS: &[&str] = &[
-    "userlist",
     "peers",
     "mailers",
     "program",
-    "http-errors",
     "ring",
     "log-forward",
     "crt-store",
@@ -80,6 +80,11 @@ pub struct Parser {
     proxies: Vec<Proxy>,
     resolvers: Vec<super::resolvers::Resolvers>,
     caches: Vec<super::filters::CacheSection>,
+    userlists: Vec<super::userlist::UserlistConf>,
+    http_errors: Vec<super::errors::HttpErrors>,
+    /// `http_auth(L)` fetches read so far, with their lines (none for log formats, which
+    /// are compiled at the end).
+    auth_refs: Vec<(crate::acl::auth::UserlistRef, Option<Loc>)>,
     cur: Cur,
     env: HashMap<String, Option<String>>,
     files: Vec<PathBuf>,
@@ -107,6 +112,13 @@ impl Parser {
             proxies: Vec::new(),
             resolvers: Vec::new(),
             caches: Vec::new(),
+            userlists: Vec::new(),
+            http_errors: Vec::new(),
+            auth_refs: {
+                // Forget the slots of an earlier parse on this thread.
+                crate::acl::auth::take_refs();
+                Vec::new()
+            },
             cur: Cur::None,
             env: HashMap::new(),
             files: Vec::new(),
@@ -213,6 +225,52 @@ impl Parser {
     }
 
     fn line(&mut self, w: &[String], loc: &Loc) {
+        self.line_in_section(w, loc);
+        for r in crate::acl::auth::take_refs() {
+            self.auth_refs.push((r, Some(loc.clone())));
+        }
+    }
+
+    /// `userlist NAME` and `http-errors NAME` open their sections.
+    fn named_section(&mut self, w: &[String], loc: &Loc) {
+        let kw = w[0].as_str();
+        let Some(name) = w.get(1) else {
+            self.diags
+                .error(loc, format!("missing name for {kw} section"));
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, kw, loc, &mut self.diags);
+        if kw == "userlist" {
+            if let Some(u) = self.userlists.iter().find(|u| &u.list.name == name) {
+                self.diags.error(
+                    loc,
+                    format!("userlist '{name}' is already declared at {}", u.loc),
+                );
+            }
+            self.userlists
+                .push(super::userlist::UserlistConf::new(name, loc.clone()));
+            self.cur = Cur::Userlist(self.userlists.len() - 1);
+        } else {
+            if let Some(e) = self.http_errors.iter().find(|e| &e.name == name) {
+                self.diags.error(
+                    loc,
+                    format!(
+                        "http-errors section '{name}' already exists (declared at {})",
+                        e.loc
+                    ),
+                );
+            }
+            self.http_errors.push(super::errors::HttpErrors {
+                name: name.clone(),
+                loc: loc.clone(),
+                pages: Vec::new(),
+            });
+            self.cur = Cur::HttpErrors(self.http_errors.len() - 1);
+        }
+    }
+
+    fn line_in_section(&mut self, w: &[String], loc: &Loc) {
         let kw = w[0].as_str();
         if SECTIONS.contains(&kw) {
             self.section(w, loc);
@@ -224,6 +282,10 @@ impl Parser {
         }
         if kw == "cache" {
             self.cache_section(w, loc);
+            return;
+        }
+        if kw == "userlist" || kw == "http-errors" {
+            self.named_section(w, loc);
             return;
         }
         if OTHER_SECTIONS.contains(&kw) {
@@ -248,6 +310,12 @@ impl Parser {
                 super::resolvers::section_kw(&mut self.resolvers[i], w, loc, &mut self.diags)
             }
             Cur::Cache(i) => super::filters::cache_kw(&mut self.caches[i], w, loc, &mut self.diags),
+            Cur::Userlist(i) => {
+                super::userlist::section_kw(&mut self.userlists[i], w, loc, &mut self.diags)
+            }
+            Cur::HttpErrors(i) => {
+                super::errors::section_kw(&mut self.http_errors[i], w, loc, &mut self.diags)
+            }
             Cur::Defaults => {
                 let mut px = std::mem::replace(&mut self.defaults, placeholder());
                 proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
@@ -419,7 +487,15 @@ impl Parser {
             resolvers: std::mem::take(&mut self.resolvers),
             caches: std::mem::take(&mut self.caches),
         };
+        super::errors::resolve(&mut cfg, &self.http_errors, &mut self.diags);
         super::logging::compile(&mut cfg, &mut self.diags);
+        let from_logs = crate::acl::auth::take_refs().into_iter().map(|r| (r, None));
+        self.auth_refs.extend(from_logs);
+        super::userlist::finish(
+            std::mem::take(&mut self.userlists),
+            std::mem::take(&mut self.auth_refs),
+            &mut self.diags,
+        );
         super::validate::validate(&mut cfg, &mut self.diags);
         if self.diags.has_errors() {
             (None, self.diags)

@@ -222,10 +222,24 @@ pub(crate) fn log_format(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags,
         );
     }
     let v = Some((text.to_string(), loc.clone()));
-    if kw == "log-format" {
-        px.logging.format = v;
-    } else {
-        px.logging.sd = v;
+    match kw {
+        "log-format" => px.logging.format = v,
+        "unique-id-format" => px.logging.unique_id = v,
+        _ => px.logging.sd = v,
+    }
+}
+
+/// `unique-id-header NAME`.
+pub(crate) fn unique_id_header(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    match (arg(w, 1), w.get(2)) {
+        (Some(h), None) => px.logging.unique_id_header = Some(h.to_string()),
+        _ => d.error(loc, "'unique-id-header' expects a header name"),
     }
 }
 

@@ -192,6 +192,12 @@ pub fn request_rules<'a, const N: usize>(
                     bytes: build_reply(r, base, pages, close),
                 };
             }
+            HttpAction::Auth(realm) => {
+                return HttpVerdict::Reply {
+                    status: 401,
+                    bytes: auth_page(page_for(401, pages.0, pages.1), realm, close),
+                };
+            }
             HttpAction::SetStatus(..) => {}
             HttpAction::SetDst(e) => {
                 let s = EditedRequestSample {
@@ -606,14 +612,37 @@ pub fn close_page(mut page: Vec<u8>, close: bool) -> Vec<u8> {
     page
 }
 
+/// HAProxy's `auth` action: the 401 page with its `WWW-Authenticate` fields replaced by
+/// `Basic realm="REALM"`, added last.
+fn auth_page(page: Vec<u8>, realm: &str, close: bool) -> Vec<u8> {
+    let Some(end) = memchr::memmem::find(&page, b"\r\n\r\n") else {
+        return close_page(page, close);
+    };
+    let mut out = Vec::with_capacity(page.len() + 48 + realm.len());
+    for (i, line) in page[..end + 2].split_inclusive(|&b| b == b'\n').enumerate() {
+        let is_auth =
+            i > 0 && line.len() > 17 && line[..17].eq_ignore_ascii_case(b"www-authenticate:");
+        if !is_auth {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"WWW-Authenticate: Basic realm=\"");
+    out.extend_from_slice(realm.as_bytes());
+    out.extend_from_slice(b"\"\r\n");
+    out.extend_from_slice(&page[end + 2..]);
+    close_page(out, close)
+}
+
 fn build_reply(r: &Reply, s: &dyn Sample, pages: (&Proxy, Option<&Proxy>), close: bool) -> Vec<u8> {
     if matches!(r.body, ReplyBody::ErrorPage) && r.headers.is_empty() && r.content_type.is_none() {
         return close_page(page_for(r.status, pages.0, pages.1), close);
     }
     let mut body = Vec::new();
     match &r.body {
+        // A complete response: HAProxy ignores `content-type` and `hdr` with it.
+        ReplyBody::Raw(page) => return close_page(page.to_vec(), close),
         ReplyBody::Empty => {}
-        ReplyBody::ErrorPage => body = page_for(r.status, pages.0, pages.1),
+        ReplyBody::ErrorPage | ReplyBody::Section(_) => body = page_for(r.status, pages.0, pages.1),
         ReplyBody::Text(f) => f.render(s, &mut body),
         ReplyBody::File(b) => body = b.to_vec(),
     }
@@ -722,6 +751,15 @@ mod tests {
     fn backrefs() {
         assert_eq!(haproxy_backrefs(r"\1-\2"), "${1}-${2}");
         assert_eq!(haproxy_backrefs("a$b"), "a$$b");
+    }
+
+    #[test]
+    fn auth_page_replaces_the_challenge() {
+        let page = b"HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Digest x\r\ncontent-length: 2\r\n\r\nno".to_vec();
+        assert_eq!(
+            auth_page(page, "R", false),
+            b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\nWWW-Authenticate: Basic realm=\"R\"\r\n\r\nno"
+        );
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub(crate) struct Txn {
     epoch: u32,
     /// Its log line was written (and the transaction counted).
     logged: std::cell::Cell<bool>,
+    /// `unique-id-format` rendered when the request went to a server (else at the log).
+    unique_id: Option<Vec<u8>>,
 }
 
 impl Txn {
@@ -134,6 +136,7 @@ impl Txn {
             cache_hit: false,
             epoch: 0,
             logged: std::cell::Cell::new(false),
+            unique_id: None,
         }
     }
 
@@ -981,6 +984,19 @@ impl<'c> Exchange<'c> {
             edits.set_connection(ConnectionHeader::Close);
         } else if version == Version::Http10 {
             edits.set_connection(ConnectionHeader::KeepAlive);
+        }
+        if fe_px.logging.unique_id_line.is_some() {
+            // HAProxy's http_process_request: made before the forwardfor header, once.
+            let s = txn_stream(&ctx.info, txn, ctx.vars(vars));
+            let id = crate::proxy::accesslog::unique_id(shard, fe, &s);
+            if let (Some(h), Some(id)) = (&fe_px.logging.unique_id_header, &id) {
+                let v = match edits.copy(id) {
+                    Ok(v) => v,
+                    Err(_) => crate::h1::Val::from(&*bump.alloc_slice_copy(id)),
+                };
+                let _ = edits.add_header(h.as_bytes(), v);
+            }
+            txn.unique_id = id;
         }
         let buf = inb.bytes();
         let info = &ctx.info;
@@ -2129,7 +2145,24 @@ fn log_txn(
 ) {
     txn.logged.set(true);
     count_txn(shard, fe, info.bind, txn);
-    let s = crate::proxy::accesslog::Stream {
+    let mut s = txn_stream(info, txn, vars);
+    // Not made yet (the request got no further than the rules): made for the log, as
+    // HAProxy's strm_log does.
+    let made = match &txn.unique_id {
+        Some(_) => None,
+        None => crate::proxy::accesslog::unique_id(shard, fe, &s),
+    };
+    s.unique_id = txn.unique_id.as_deref().or(made.as_deref());
+    crate::proxy::accesslog::log(shard, fe, &s, false);
+}
+
+/// What the access log (and `unique-id-format`) know of a transaction.
+fn txn_stream<'a>(
+    info: &'a ClientInfo,
+    txn: &'a Txn,
+    vars: crate::acl::Vars<'a>,
+) -> crate::proxy::accesslog::Stream<'a> {
+    crate::proxy::accesslog::Stream {
         http: true,
         src: info.src,
         dst: Some(info.dst),
@@ -2155,8 +2188,8 @@ fn log_txn(
         captures: Some(&txn.captures),
         request_line: txn.request_line.as_bytes(),
         vars,
-    };
-    crate::proxy::accesslog::log(shard, fe, &s, false);
+        unique_id: txn.unique_id.as_deref(),
+    }
 }
 
 #[cfg(test)]
