@@ -663,10 +663,11 @@ fn h1_head(
     let mut cookies = 0;
     for (name, value) in &parts.headers {
         match name.as_str() {
-            // :authority wins over Host (RFC 9113 8.3.1); TE (only "trailers" in h2) is
-            // hop-by-hop.
+            // :authority wins over Host (RFC 9113 8.3.1). TE (only "trailers" in h2) is
+            // hop-by-hop: the exchange strips it for HTTP/1 servers, and an HTTP/2 server
+            // gets it back from here (gRPC needs it: `h2_upstream`).
             "host" if authority.is_some() => continue,
-            "te" => continue,
+            "te" if value.as_bytes() != b"trailers" => continue,
             // Cookie fields are joined into one for HTTP/1.1 (RFC 9113 8.2.3).
             "cookie" => {
                 cookies += 1;
@@ -861,7 +862,7 @@ impl StreamIo {
 }
 
 /// Fields that HTTP/2 forbids (RFC 9113 8.2.2).
-fn is_connection_specific(name: &[u8]) -> bool {
+pub(super) fn is_connection_specific(name: &[u8]) -> bool {
     [
         &b"connection"[..],
         b"keep-alive",
@@ -885,7 +886,7 @@ fn trailer_allowed(name: &[u8]) -> bool {
 
 /// An HTTP/1.1 trailer section's lines (`name: value`, CRLF or LF ended; the exchange's
 /// chunked scanner checked their syntax) as HTTP/2 fields.
-fn trailer_fields(lines: &[u8]) -> http::HeaderMap {
+pub(super) fn trailer_fields(lines: &[u8]) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
     for line in lines.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -908,7 +909,7 @@ fn trailer_fields(lines: &[u8]) -> http::HeaderMap {
 
 /// Writes an HTTP/2 request's trailers as the end of its chunked HTTP/1.1 body: the last
 /// chunk, the trailer section, the blank line.
-fn chunked_end(trailers: Option<&http::HeaderMap>, out: &mut Vec<u8>) {
+pub(super) fn chunked_end(trailers: Option<&http::HeaderMap>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"0\r\n");
     for (name, value) in trailers.into_iter().flatten() {
         if trailer_allowed(name.as_str().as_bytes()) {
@@ -922,7 +923,7 @@ fn chunked_end(trailers: Option<&http::HeaderMap>, out: &mut Vec<u8>) {
 }
 
 /// Flow-control capacity for up to `want` bytes on `s`.
-fn poll_capacity(
+pub(super) fn poll_capacity(
     s: &mut SendStream<Bytes>,
     cx: &mut Context<'_>,
     want: usize,
@@ -1081,7 +1082,7 @@ impl AsyncRead for StreamIo {
 /// A chunked body as it passes: which bytes are chunk data. The exchange's scanner has
 /// checked the framing already, so this one only follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dechunk {
+pub(super) enum Dechunk {
     /// In the size line (the value so far).
     Size(u64),
     /// In a chunk extension, until the line ends.
@@ -1098,7 +1099,7 @@ impl Dechunk {
     /// Skips framing at the start of `input`: how many bytes that was, and how many data
     /// bytes follow it (call [`Dechunk::sent`] with what was used of them). The trailer
     /// section's lines are appended to `trailers` (without the blank line that ends it).
-    fn next(&mut self, input: &[u8], trailers: &mut Vec<u8>) -> (usize, usize) {
+    pub(super) fn next(&mut self, input: &[u8], trailers: &mut Vec<u8>) -> (usize, usize) {
         let mut i = 0;
         while i < input.len() {
             let c = input[i];
@@ -1151,13 +1152,13 @@ impl Dechunk {
         (i, 0)
     }
 
-    fn sent(&mut self, k: usize) {
+    pub(super) fn sent(&mut self, k: usize) {
         if let Dechunk::Data(n) = self {
             *n -= k as u64;
         }
     }
 
-    fn is_done(&self) -> bool {
+    pub(super) fn is_done(&self) -> bool {
         *self == Dechunk::Done
     }
 }
@@ -1205,7 +1206,7 @@ mod tests {
             .header("cookie", "b=2");
         assert_eq!(
             head_of(r, false).unwrap(),
-            "true POST /a?b=1 HTTP/1.1\r\nhost: example.test:8443\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
+            "true POST /a?b=1 HTTP/1.1\r\nhost: example.test:8443\r\nte: trailers\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
         );
         let r = http::Request::builder()
             .uri("https://example.test/")

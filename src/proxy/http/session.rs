@@ -1033,25 +1033,49 @@ impl<'c> Exchange<'c> {
                 other => {
                     // A private connection to another server is closed: its client moved on.
                     drop(other);
+                    let sni = route
+                        .expr_sni
+                        .iter()
+                        .find(|(i, _)| *i == srv)
+                        .map(|(_, v)| &v[..]);
+                    let info = &ctx.info;
+                    let h2 = super::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
                     // (The pool's borrow must end before any await.)
-                    let pooled = shard.http_pool.borrow_mut().take(
-                        be.proxy,
-                        srv,
-                        be_px.http.reuse,
-                        self.first,
-                    );
+                    let pooled = if h2 {
+                        None
+                    } else {
+                        shard.http_pool.borrow_mut().take(
+                            be.proxy,
+                            srv,
+                            be_px.http.reuse,
+                            self.first,
+                        )
+                    };
                     match pooled {
                         Some((c, _)) => {
                             reused = true;
                             Ok(c)
                         }
+                        None if h2 => {
+                            // A stream on a shared HTTP/2 connection.
+                            let o = super::h2_upstream::Open {
+                                cfg: &ctx.cfg,
+                                be: &route.be,
+                                srv,
+                                reuse: be_px.http.reuse,
+                                first: self.first,
+                                src: info.src,
+                                dst: info.dst,
+                                sni,
+                                te: super::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
+                                limits: ctx.limits,
+                            };
+                            super::h2_upstream::open(o).await.map(|(c, r)| {
+                                reused = r;
+                                c
+                            })
+                        }
                         None => {
-                            let sni = route
-                                .expr_sni
-                                .iter()
-                                .find(|(i, _)| *i == srv)
-                                .map(|(_, v)| &v[..]);
-                            let info = &ctx.info;
                             crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
                         }
                     }
@@ -1164,8 +1188,13 @@ impl<'c> Exchange<'c> {
                 Err(e) => {
                     b.rbuf.consume(b.rbuf.len());
                     // A reused connection closed under us before answering: again on a
-                    // fresh one (the request never reached the application).
-                    let again = e.again(reused, true, replayable);
+                    // fresh one (the request never reached the application); on HTTP/2,
+                    // only a stream the server refused unprocessed.
+                    let again = e.again(
+                        reused && !sconn.is_stream() || sconn.refused(),
+                        true,
+                        replayable,
+                    );
                     if again != Again::Fresh
                         && matches!(e.kind, Kind::EmptyResponse | Kind::JunkResponse)
                     {
@@ -1339,6 +1368,7 @@ impl<'c> Exchange<'c> {
         }
         // Keep the server connection when it can serve another request.
         let server_keep = fwd.complete
+            && !sconn.is_stream()
             && route.conn_mode == ConnMode::KeepAlive
             && b.res.keep_alive(method)
             && !b.res.must_close()
