@@ -46,7 +46,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
@@ -72,8 +72,10 @@ struct Conn {
 
 /// One server's connections on this shard.
 struct Server {
-    /// Keeps the backend, whose address is part of the key, alive while it is here.
-    _be: Arc<BackendRt>,
+    /// The backend: its allocation, whose address is part of the key, stays while the
+    /// entry does (so no later backend takes the key); gone, the entry goes when its
+    /// connections have.
+    be: Weak<BackendRt>,
     conns: Vec<Conn>,
     /// A connection being opened: requests that would share it wait on this (closed when
     /// the connect ends).
@@ -82,15 +84,22 @@ struct Server {
     h1: bool,
 }
 
-impl Server {
-    fn new(be: &Arc<BackendRt>) -> Server {
-        Server {
-            _be: be.clone(),
-            conns: Vec::new(),
-            connecting: None,
-            h1: false,
-        }
+/// Server `k`'s entry in the pool. A new entry first drops those of backends an earlier
+/// generation left without a connection.
+fn server<'p>(
+    p: &'p mut HashMap<(usize, usize), Server>,
+    k: (usize, usize),
+    be: &Arc<BackendRt>,
+) -> &'p mut Server {
+    if !p.contains_key(&k) {
+        p.retain(|_, s| s.be.strong_count() > 0 || s.conns.iter().any(|c| !c.live.dead.get()));
     }
+    p.entry(k).or_insert_with(|| Server {
+        be: Arc::downgrade(be),
+        conns: Vec::new(),
+        connecting: None,
+        h1: false,
+    })
 }
 
 thread_local! {
@@ -190,12 +199,7 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
         _ => false,
     };
     if !is_h2 {
-        POOL.with(|p| {
-            p.borrow_mut()
-                .entry(k)
-                .or_insert_with(|| Server::new(be))
-                .h1 = true;
-        });
+        POOL.with(|p| server(&mut p.borrow_mut(), k, be).h1 = true);
         return Ok((io, false));
     }
     let handshake = h2::client::Builder::new()
@@ -217,7 +221,7 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
     if o.reuse != Reuse::Never {
         POOL.with(|p| {
             let mut p = p.borrow_mut();
-            let s = p.entry(k).or_insert_with(|| Server::new(be));
+            let s = server(&mut p, k, be);
             s.conns.retain(|c| !c.live.dead.get());
             if s.conns.len() >= MAX_IDLE
                 && let Some(i) = s.conns.iter().position(|c| c.live.active.get() == 0)
@@ -247,7 +251,7 @@ enum Found {
 fn find(o: &Open<'_>, k: (usize, usize), epoch: u32) -> Found {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        let s = p.entry(k).or_insert_with(|| Server::new(o.be));
+        let s = server(&mut p, k, o.be);
         s.conns
             .retain(|c| !c.live.dead.get() && c.live.epoch == epoch);
         let idle_ok = |used: bool| match o.reuse {
@@ -428,6 +432,13 @@ impl Upstream {
         let end = framing.is_none();
         match self.send.send_request(request, end) {
             Ok((res, stream)) => {
+                if self.head.expects_continue() {
+                    // The exchange waits for the server's go-ahead before it reads the
+                    // body, and HTTP/2 servers seldom send 100 Continue (h2 servers, gRPC
+                    // ones never): corelb gives it, and the body follows at once.
+                    self.pend
+                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
                 self.res = Res::Waiting(res);
                 self.req = match framing {
                     None => Req::Done,
@@ -474,6 +485,7 @@ impl Upstream {
             if f.dropped
                 || f.known == KnownHeader::Host
                 || f.known == KnownHeader::Te
+                || (h.expects_continue() && name.eq_ignore_ascii_case(b"expect"))
                 || is_connection_specific(name)
             {
                 continue;
