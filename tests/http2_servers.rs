@@ -181,6 +181,23 @@ async fn serve_stream(
     }
 }
 
+/// The test server in `mode` as corelb's `server s1 … proto h2`; corelb's frontend on
+/// `fe` (HTTP/1.1) and `fe2` (h2c).
+struct Setup {
+    srv: H2Server,
+    lb: Corelb,
+    fe: u16,
+    fe2: u16,
+}
+
+fn behind_corelb(mode: Mode) -> Setup {
+    let srv = H2Server::start(mode);
+    let (fe, fe2) = (free_port(), free_port());
+    let servers = format!("  server s1 127.0.0.1:{} proto h2\n", srv.port);
+    let lb = Corelb::start(&cfg(fe, fe2, &servers, ""), &[], &[fe, fe2]);
+    Setup { srv, lb, fe, fe2 }
+}
+
 fn cfg(fe: u16, fe_h2: u16, servers: &str, extra: &str) -> String {
     format!(
         "global\n  log stderr local0\n\
@@ -360,18 +377,7 @@ fn h2_over_tls_by_alpn_and_by_proto() {
 /// server connections: one or two per shard, not one per request.
 #[test]
 fn concurrent_requests_share_few_server_connections() {
-    let srv = H2Server::start(Mode::default());
-    let (fe, fe2) = (free_port(), free_port());
-    let lb = Corelb::start(
-        &cfg(
-            fe,
-            fe2,
-            &format!("  server s1 127.0.0.1:{} proto h2\n", srv.port),
-            "",
-        ),
-        &[],
-        &[fe, fe2],
-    );
+    let Setup { srv, lb, fe, fe2 } = behind_corelb(Mode::default());
     let text = h2load(&[
         "-n",
         "200",
@@ -408,18 +414,13 @@ fn concurrent_requests_share_few_server_connections() {
 /// HTTP/1.1 one.
 #[test]
 fn grpc_like_exchange_carries_te_and_trailers_both_ways() {
-    let srv = H2Server::start(Mode::default());
-    let (fe, fe2) = (free_port(), free_port());
-    let _lb = Corelb::start(
-        &cfg(
-            fe,
-            fe2,
-            &format!("  server s1 127.0.0.1:{} proto h2\n", srv.port),
-            "",
-        ),
-        &[],
-        &[fe, fe2],
-    );
+    // (Kept to the end: dropped, they stop.)
+    let Setup {
+        srv: _srv,
+        lb: _lb,
+        fe,
+        fe2,
+    } = behind_corelb(Mode::default());
     let dir = TempDir::new("h2s-grpc");
     let body = dir.write("msg", "\0\0\0\0\x05hello");
     let text = nghttp(&[
@@ -458,18 +459,13 @@ fn grpc_like_exchange_carries_te_and_trailers_both_ways() {
 /// default): a 1 MB upload by length and one chunked arrive whole.
 #[test]
 fn request_bodies_stream_under_flow_control() {
-    let srv = H2Server::start(Mode::default());
-    let (fe, fe2) = (free_port(), free_port());
-    let _lb = Corelb::start(
-        &cfg(
-            fe,
-            fe2,
-            &format!("  server s1 127.0.0.1:{} proto h2\n", srv.port),
-            "",
-        ),
-        &[],
-        &[fe, fe2],
-    );
+    // (Kept to the end: dropped, they stop.)
+    let Setup {
+        srv: _srv,
+        lb: _lb,
+        fe,
+        fe2,
+    } = behind_corelb(Mode::default());
     let dir = TempDir::new("h2s-up");
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let sum = data
@@ -500,21 +496,10 @@ fn request_bodies_stream_under_flow_control() {
 /// request of a client connection is still served, on new server connections.
 #[test]
 fn a_server_that_goes_away_costs_no_request() {
-    let srv = H2Server::start(Mode {
+    let Setup { srv, lb, fe, .. } = behind_corelb(Mode {
         goaway_after: Some(2),
         ..Mode::default()
     });
-    let (fe, fe2) = (free_port(), free_port());
-    let lb = Corelb::start(
-        &cfg(
-            fe,
-            fe2,
-            &format!("  server s1 127.0.0.1:{} proto h2\n", srv.port),
-            "",
-        ),
-        &["--cpus", "0"],
-        &[fe, fe2],
-    );
     let urls: Vec<String> = (0..10)
         .map(|i| format!("http://127.0.0.1:{fe}/r{i}"))
         .collect();
@@ -537,21 +522,10 @@ fn a_server_that_goes_away_costs_no_request() {
 /// counted as a retry; the client sees only the answer.
 #[test]
 fn a_refused_stream_is_sent_again_on_a_new_connection() {
-    let srv = H2Server::start(Mode {
+    let Setup { srv, lb, fe, .. } = behind_corelb(Mode {
         refuse: true,
         ..Mode::default()
     });
-    let (fe, fe2) = (free_port(), free_port());
-    let lb = Corelb::start(
-        &cfg(
-            fe,
-            fe2,
-            &format!("  server s1 127.0.0.1:{} proto h2\n", srv.port),
-            "",
-        ),
-        &[],
-        &[fe, fe2],
-    );
     // One client connection: the second request reuses the first one's server connection.
     let out = curl(&[
         "-w",

@@ -27,7 +27,7 @@
 //! as a retry, like a request a reused HTTP/1 connection closed on; a connection that
 //! refused or failed takes no new stream.
 
-use super::h2::{Dechunk, chunked_end, is_connection_specific, poll_capacity, trailer_fields};
+use super::h2::{Dechunk, Framing, is_connection_specific, poll_recv_body, poll_send_body};
 use crate::cluster::BackendRt;
 use crate::cluster::counters::MAX_IDLE;
 use crate::config::{Config, Reuse};
@@ -318,13 +318,6 @@ where
     .detach();
 }
 
-/// How the HTTP/1 request body maps to DATA frames.
-enum Framing {
-    Length(u64),
-    /// With the trailer section's bytes as they pass (sent as a trailing HEADERS frame).
-    Chunked(Dechunk, Vec<u8>),
-}
-
 enum Req {
     /// Waiting for the whole head; bytes of a head split over writes.
     Head(Vec<u8>),
@@ -587,58 +580,15 @@ impl AsyncWrite for Upstream {
         if let Req::Head(_) = this.req {
             return this.take_head(cx, data);
         }
-        let mut used = 0;
-        loop {
-            let Req::Body(s, framing) = &mut this.req else {
-                // Past the end of the request: nothing more goes out.
-                return Poll::Ready(Ok(data.len()));
-            };
-            let rest = &data[used..];
-            let (skip, avail) = match framing {
-                Framing::Length(left) => (0, (*left).min(rest.len() as u64) as usize),
-                Framing::Chunked(d, trailers) => d.next(rest, trailers),
-            };
-            used += skip;
-            if let Framing::Chunked(d, t) = framing
-                && d.is_done()
-            {
-                // The client's trailer section ends the stream as a HEADERS frame; without
-                // one, an empty DATA frame does.
-                let _ = if t.is_empty() {
-                    s.send_data(Bytes::new(), true)
-                } else {
-                    s.send_trailers(trailer_fields(t))
-                };
-                this.req = Req::Done;
-                return Poll::Ready(Ok(data.len()));
-            }
-            if avail == 0 {
-                return Poll::Ready(Ok(used));
-            }
-            let k = match poll_capacity(s, cx, avail) {
-                Poll::Ready(Ok(k)) => k,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending if used > 0 => return Poll::Ready(Ok(used)),
-                Poll::Pending => return Poll::Pending,
-            };
-            let last = matches!(framing, Framing::Length(left) if *left == k as u64);
-            let chunk = Bytes::copy_from_slice(&data[used..used + k]);
-            if let Err(e) = s.send_data(chunk, last) {
-                return Poll::Ready(Err(io::Error::other(e)));
-            }
-            used += k;
-            match framing {
-                Framing::Length(left) => *left -= k as u64,
-                Framing::Chunked(d, _) => d.sent(k),
-            }
-            if last {
-                this.req = Req::Done;
-                return Poll::Ready(Ok(data.len()));
-            }
-            if used == data.len() {
-                return Poll::Ready(Ok(used));
-            }
+        let Req::Body(s, framing) = &mut this.req else {
+            // Past the end of the request: nothing more goes out.
+            return Poll::Ready(Ok(data.len()));
+        };
+        let r = poll_send_body(s, framing, cx, data);
+        if let Poll::Ready(Ok((_, true))) = r {
+            this.req = Req::Done;
         }
+        r.map_ok(|(n, _)| n)
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
@@ -687,38 +637,14 @@ impl AsyncRead for Upstream {
                         Poll::Pending => return Poll::Pending,
                     }
                 }
-                Res::Body(body, chunked) => match body.poll_data(cx) {
-                    Poll::Ready(Some(Ok(data))) => {
-                        // The window opens again as the exchange takes the bytes.
-                        let _ = body.flow_control().release_capacity(data.len());
-                        if data.is_empty() {
-                            continue;
-                        }
-                        if *chunked {
-                            use std::io::Write as _;
-                            let _ = write!(this.pend, "{:x}\r\n", data.len());
-                            this.pend.extend_from_slice(&data);
-                            this.pend.extend_from_slice(b"\r\n");
-                        } else {
-                            this.pend.extend_from_slice(&data);
-                        }
+                Res::Body(body, chunked) => {
+                    match poll_recv_body(body, *chunked, &mut this.pend, cx) {
+                        Poll::Ready(Ok(false)) => {}
+                        Poll::Ready(Ok(true)) => this.res = Res::Done,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(this.failed(e))),
+                        Poll::Pending => return Poll::Pending,
                     }
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(this.failed(e))),
-                    Poll::Ready(None) => {
-                        if *chunked {
-                            // The server's trailers (gRPC's grpc-status) in the chunked
-                            // body's trailer section.
-                            let trailers = match body.poll_trailers(cx) {
-                                Poll::Ready(Ok(t)) => t,
-                                Poll::Ready(Err(e)) => return Poll::Ready(Err(this.failed(e))),
-                                Poll::Pending => return Poll::Pending,
-                            };
-                            chunked_end(trailers.as_ref(), &mut this.pend);
-                        }
-                        this.res = Res::Done;
-                    }
-                    Poll::Pending => return Poll::Pending,
-                },
+                }
             }
         }
     }
