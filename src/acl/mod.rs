@@ -119,7 +119,7 @@ pub use stick::{
     DATA_TYPES, DataType, GptValue, MAX_SC, Op, RuleKind, StickAction, StickFetch, StickSource,
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,
 };
-pub use vars::{Scope, VarAction, VarRef, VarSet, Vars};
+pub use vars::{Scope, Stored, VarAction, VarRef, VarSet, Vars};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

@@ -142,7 +142,8 @@ impl VarSet {
         f(found)
     }
 
-    fn set(&self, v: &VarRef, val: Stored) {
+    /// Sets the variable (also `do-resolve`'s answer).
+    pub fn set(&self, v: &VarRef, val: Stored) {
         let mut set = self.0.borrow_mut();
         match set
             .iter_mut()
@@ -202,7 +203,8 @@ impl Vars<'_> {
         }
     }
 
-    fn set(&self, v: &VarRef, val: Stored) {
+    /// Sets the variable (also `do-resolve`'s answer).
+    pub fn set(&self, v: &VarRef, val: Stored) {
         if v.scope == Scope::Proc {
             let mut p = PROC.write().unwrap_or_else(|e| e.into_inner());
             match p.iter_mut().find(|(n, _)| **n == *v.name) {

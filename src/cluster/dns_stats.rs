@@ -119,6 +119,7 @@ mod tests {
         r.nameservers.push(Ns {
             id: "ns1".into(),
             addr: "127.0.0.1:53".parse().unwrap(),
+            tcp: false,
         });
         let st = Stats::new(&[r]);
         st.sections[0].1[0].1.add(Counter::Sent);

@@ -14,6 +14,7 @@ pub mod balance;
 pub mod check_status;
 pub mod control;
 pub mod counters;
+pub mod dns_lookup;
 pub mod dns_stats;
 pub mod errors;
 pub mod machine;

@@ -138,6 +138,8 @@ pub struct Shared {
     pub stick: Arc<crate::stick::Tables>,
     /// The DNS resolver's counters (`show resolvers`).
     pub dns: Arc<super::dns_stats::Stats>,
+    /// The way to the resolver thread for `http-request do-resolve`.
+    pub dns_lookups: super::dns_lookup::Lookups,
     /// Each shard's inbox for the runtime API's session jobs (`show sess`, `shutdown
     /// session`), indexed by shard.
     pub mailboxes: Vec<super::sessions::Mailbox>,
@@ -251,6 +253,7 @@ impl Shared {
             ),
             started: std::time::SystemTime::now(),
             dns: Arc::new(super::dns_stats::Stats::new(&cfg.resolvers)),
+            dns_lookups: Default::default(),
             mailboxes: (0..shards).map(|_| Default::default()).collect(),
             stats_pages: (0..cfg.proxies.len())
                 .filter(|&i| cfg.proxies[i].stats.enabled)

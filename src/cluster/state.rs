@@ -509,9 +509,21 @@ impl ServerState {
     }
 
     /// Where to connect for a client that reached us on `dst_port`.
+    /// A server without a port, or with port 0, takes the client's (as in HAProxy).
     pub fn addr_for(&self, dst_port: u16) -> SocketAddr {
         let (ip, port) = self.ip_port();
-        SocketAddr::new(ip, port.unwrap_or(dst_port))
+        SocketAddr::new(ip, port.filter(|p| *p != 0).unwrap_or(dst_port))
+    }
+
+    /// Where to connect for a client that reached `dst`: a server at 0.0.0.0 (or ::)
+    /// connects to `dst`'s address, as HAProxy's does (`http-request set-dst` sets it).
+    pub fn addr_to(&self, dst: SocketAddr) -> SocketAddr {
+        let a = self.addr_for(dst.port());
+        if a.ip().is_unspecified() {
+            SocketAddr::new(dst.ip(), a.port())
+        } else {
+            a
+        }
     }
 
     /// Where to connect: the local socket of a `unix@`/`abns@` server, else

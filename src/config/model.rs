@@ -709,6 +709,10 @@ pub enum HttpAction {
         status: u16,
         reply: Option<Reply>,
     },
+    /// `do-resolve(VAR,RESOLVERS[,FAMILY]) EXPR`: the request waits for the address.
+    DoResolve(Box<super::resolvers::DoResolve>),
+    /// `set-dst EXPR`: the address the request is sent to when its server's is 0.0.0.0.
+    SetDst(crate::acl::FetchExpr),
 }
 
 /// Which part of the request-target a `replace-*` rule works on.

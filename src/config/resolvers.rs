@@ -62,11 +62,13 @@ pub struct Resolvers {
     pub loc: Loc,
 }
 
-/// `nameserver ID ADDR[:PORT]` (port 53 by default).
+/// `nameserver ID [udp@|tcp@]ADDR[:PORT]` (port 53 by default).
 #[derive(Clone, Debug)]
 pub struct Nameserver {
     pub id: String,
     pub addr: SocketAddr,
+    /// `tcp@`: DNS over TCP (each message after a 2-byte length), on a connection kept open.
+    pub tcp: bool,
 }
 
 /// `hold STATUS PERIOD`: how long the last good answer stays in force after each kind of
@@ -150,7 +152,13 @@ pub struct ServerDns {
 impl ServerDns {
     pub fn init_steps(&self) -> Vec<InitAddr> {
         if self.init_addr.is_empty() {
-            vec![InitAddr::Last, InitAddr::Libc]
+            // HAProxy (2.6 too) adds `none` when a `resolvers` section follows the name,
+            // so such a server starts in resolution maintenance rather than failing.
+            let mut steps = vec![InitAddr::Last, InitAddr::Libc];
+            if self.resolvers.is_some() {
+                steps.push(InitAddr::None);
+            }
+            steps
         } else {
             self.init_addr.clone()
         }
@@ -233,9 +241,10 @@ pub fn section_kw(r: &mut Resolvers, w: &[String], loc: &Loc, d: &mut Diags) {
                 return;
             }
             match nameserver_addr(a) {
-                Ok(addr) => r.nameservers.push(Nameserver {
+                Ok((addr, tcp)) => r.nameservers.push(Nameserver {
                     id: id.to_string(),
                     addr,
+                    tcp,
                 }),
                 Err(e) => d.error(loc, format!("'nameserver {id}': {e}")),
             }
@@ -246,6 +255,7 @@ pub fn section_kw(r: &mut Resolvers, w: &[String], loc: &Loc, d: &mut Diags) {
                     r.nameservers.push(Nameserver {
                         id: format!("resolv.conf-{}", n + 1),
                         addr: SocketAddr::new(ip, 53),
+                        tcp: false,
                     });
                 }
             }
@@ -315,11 +325,22 @@ pub fn section_kw(r: &mut Resolvers, w: &[String], loc: &Loc, d: &mut Diags) {
     }
 }
 
-fn nameserver_addr(a: &str) -> Result<SocketAddr, String> {
-    let a = a.strip_prefix("udp@").unwrap_or(a);
-    if a.contains('@') {
-        return Err(format!("address '{a}': only UDP nameservers are supported"));
-    }
+/// The address of a nameserver, and whether it is a TCP one.
+fn nameserver_addr(a: &str) -> Result<(SocketAddr, bool), String> {
+    let (a, tcp) = match a.split_once('@') {
+        None => (a, false),
+        Some(("udp" | "udp4" | "udp6", rest)) => (rest, false),
+        Some(("tcp" | "tcp4" | "tcp6", rest)) => (rest, true),
+        Some((proto, _)) => {
+            return Err(format!(
+                "address '{a}': unsupported protocol '{proto}@' for a nameserver (udp@ or tcp@)"
+            ));
+        }
+    };
+    Ok((nameserver_ip(a)?, tcp))
+}
+
+fn nameserver_ip(a: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = a.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
@@ -429,6 +450,64 @@ pub fn template_names(w: &[String]) -> Result<Vec<String>, String> {
     }
 }
 
+/// `http-request do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR`: the address of the name the
+/// expression gives, into VAR (left unset when it does not resolve).
+#[derive(Clone, Debug)]
+pub struct DoResolve {
+    pub var: crate::acl::VarRef,
+    pub resolvers: String,
+    /// The section's index, once the file is read.
+    pub section: usize,
+    /// The family asked first (HAProxy's default: ipv6, then the other).
+    pub prefer: Family,
+    pub expr: crate::acl::FetchExpr,
+}
+
+impl DoResolve {
+    /// `action` is `do-resolve(…)`, `args` the words after it up to `if`/`unless`.
+    pub fn parse(action: &str, args: &[String], proxy: &str) -> Result<DoResolve, String> {
+        let inner = action
+            .strip_prefix("do-resolve(")
+            .and_then(|a| a.strip_suffix(')'))
+            .ok_or("'do-resolve' expects '(<var>,<resolvers>[,ipv4|ipv6])'")?;
+        let parts: Vec<&str> = inner.split(',').collect();
+        let (var, resolvers, prefer) = match parts[..] {
+            [v, r] => (v, r, Family::Ipv6),
+            [v, r, "ipv4"] => (v, r, Family::Ipv4),
+            [v, r, "ipv6"] => (v, r, Family::Ipv6),
+            [_, _, f] => return Err(format!("'do-resolve': unknown family '{f}' (ipv4 or ipv6)")),
+            _ => return Err("'do-resolve' expects '(<var>,<resolvers>[,ipv4|ipv6])'".into()),
+        };
+        if resolvers.is_empty() {
+            return Err("'do-resolve': a resolvers section name is expected".into());
+        }
+        let var = crate::acl::VarRef::parse(var)?;
+        let e = match args {
+            [e] => e,
+            [] => return Err("'do-resolve' expects a sample expression".into()),
+            [_, extra, ..] => {
+                return Err(format!(
+                    "'do-resolve': unexpected argument '{extra}' (expected 'if' or 'unless')"
+                ));
+            }
+        };
+        let expr = crate::acl::FetchExpr::parse(e, proxy)
+            .map_err(|err| format!("failed to parse sample expression <{e}> : {err}"))?;
+        Ok(DoResolve {
+            var,
+            resolvers: resolvers.to_string(),
+            section: 0,
+            prefer,
+            expr,
+        })
+    }
+}
+
+/// `_service._proto.name`: a name asked for SRV records, as HAProxy tells them apart.
+pub fn is_srv_name(host: &str) -> bool {
+    host.starts_with('_')
+}
+
 /// After parsing: links servers to their `resolvers` sections and gives each server its
 /// address at start by its `init-addr` steps. A name that no step resolves is an error at
 /// the server's line, as in HAProxy.
@@ -440,6 +519,26 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     }
     let has_state_file = cfg.global.cli.state_file.is_some();
     let names: Vec<String> = cfg.resolvers.iter().map(|r| r.name.clone()).collect();
+    for px in &mut cfg.proxies {
+        for rule in &mut px.http_request {
+            let super::model::HttpAction::DoResolve(r) = &mut rule.action else {
+                continue;
+            };
+            match names.iter().position(|n| *n == r.resolvers) {
+                Some(i) => r.section = i,
+                None => {
+                    let h = super::keywords::hint(&r.resolvers, names.iter().map(String::as_str));
+                    d.error(
+                        &rule.loc,
+                        format!(
+                            "'http-request do-resolve' in proxy '{}': can't find resolvers section '{}'{h}",
+                            px.name, r.resolvers
+                        ),
+                    );
+                }
+            }
+        }
+    }
     for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
         let pname = px.name.clone();
         let state_file = has_state_file || px.state_file_name.is_some();
@@ -468,22 +567,38 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
                 continue;
             }
             let mut found = false;
+            // Whether a step was tried and failed (HAProxy's words differ with it).
+            let mut failed = false;
             for step in dns.init_steps() {
                 match step {
                     // The state file is read when the generation starts and sets the
                     // address then (runtime::cli::state_file); until it does, the server
                     // waits in resolution maintenance.
                     InitAddr::Last => {}
+                    // An SRV name has no address of its own (HAProxy skips libc for it).
+                    InitAddr::Libc if is_srv_name(&s.addr.text) => {}
                     InitAddr::Libc => {
                         // getaddrinfo's answer, IPv4 first (as HAProxy's str2ip2 reads it).
-                        if let Ok(ip) = addr::resolve(&s.addr.text) {
-                            s.addr.ip = ip;
-                            found = true;
+                        match addr::resolve(&s.addr.text) {
+                            Ok(ip) => {
+                                s.addr.ip = ip;
+                                found = true;
+                            }
+                            Err(_) => failed = true,
                         }
                     }
                     InitAddr::None => {
                         s.addr.unresolved = true;
                         found = true;
+                        if failed {
+                            d.warn(
+                                &s.loc,
+                                format!(
+                                    "'server {pname}/{}': could not resolve address '{}', disabling server",
+                                    s.name, s.addr.text
+                                ),
+                            );
+                        }
                     }
                     InitAddr::Ip(ip) => {
                         s.addr.ip = ip;
@@ -499,12 +614,14 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
                 found = true;
             }
             if !found {
+                let what = if failed {
+                    "could not resolve address"
+                } else {
+                    "no method found to resolve address"
+                };
                 d.error(
                     &s.loc,
-                    format!(
-                        "'server {pname}/{}': could not resolve address '{}'",
-                        s.name, s.addr.text
-                    ),
+                    format!("'server {pname}/{}': {what} '{}'", s.name, s.addr.text),
                 );
             }
         }
@@ -533,6 +650,7 @@ mod tests {
         for l in [
             "nameserver ns1 127.0.0.1:5353",
             "nameserver ns2 10.0.0.2",
+            "nameserver ns3 tcp@127.0.0.1:5353",
             "resolve_retries 5",
             "timeout retry 200ms",
             "timeout resolve 2s",
@@ -545,6 +663,7 @@ mod tests {
         assert_eq!(d.errors(), 0, "{:?}", d.list);
         assert_eq!(r.nameservers[0].addr, "127.0.0.1:5353".parse().unwrap());
         assert_eq!(r.nameservers[1].addr, "10.0.0.2:53".parse().unwrap());
+        assert!(!r.nameservers[1].tcp && r.nameservers[2].tcp);
         assert_eq!(r.resolve_retries, 5);
         assert_eq!(r.timeout_retry, Duration::from_millis(200));
         assert_eq!(r.hold.valid, Duration::from_secs(1));
@@ -556,6 +675,7 @@ mod tests {
             "nameserver ns1 1.2.3.4",
             "timeout connect 1s",
             "nameservr x 1.1.1.1",
+            "nameserver ns9 quic@1.2.3.4",
         ] {
             let mut d = Diags::default();
             section_kw(&mut r, &words(bad), &loc(), &mut d);

@@ -12,6 +12,18 @@ use std::net::IpAddr;
 pub enum Qtype {
     A,
     Aaaa,
+    /// `_service._proto.name`: targets, ports and weights.
+    Srv,
+}
+
+/// One SRV record of an answer, with the address the additional section gave its target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Srv {
+    /// Lower case, without the final dot.
+    pub target: String,
+    pub port: u16,
+    pub weight: u16,
+    pub addr: Option<IpAddr>,
 }
 
 /// What an answer says, classed as the `hold` timers of a `resolvers` section are.
@@ -19,11 +31,14 @@ pub enum Qtype {
 pub enum Outcome {
     /// Addresses of the asked type (possibly none: `NOERROR` without records).
     Valid(Vec<IpAddr>),
+    /// The SRV records of an SRV query (possibly none).
+    Srv(Vec<Srv>),
     /// `NXDOMAIN`: the name does not exist (`hold nx`).
     NxDomain,
     /// `REFUSED` (`hold refused`).
     Refused,
-    /// A truncated answer (the TC bit; corelb does not retry over TCP): `hold other`.
+    /// A truncated A/AAAA answer (the TC bit): `hold other`. HAProxy 2.6 does not retry
+    /// over TCP, nor does corelb; a truncated SRV answer is used as it is, as in HAProxy.
     Truncated,
     /// Anything else: SERVFAIL, a malformed answer (`hold other`).
     Other,
@@ -38,6 +53,7 @@ pub fn query(id: u16, name: &str, qtype: Qtype, payload: u16) -> Result<Vec<u8>,
     let t = match qtype {
         Qtype::A => TYPE::A,
         Qtype::Aaaa => TYPE::AAAA,
+        Qtype::Srv => TYPE::SRV,
     };
     p.questions.push(Question::new(
         qname,
@@ -69,7 +85,7 @@ pub fn answer(bytes: &[u8], id: u16, name: &str, qtype: Qtype) -> Option<Outcome
     if !p.questions.iter().any(|q| same(&q.qname)) {
         return None;
     }
-    if p.has_flags(PacketFlag::TRUNCATION) {
+    if qtype != Qtype::Srv && p.has_flags(PacketFlag::TRUNCATION) {
         return Some(Outcome::Truncated);
     }
     match p.rcode() {
@@ -77,6 +93,9 @@ pub fn answer(bytes: &[u8], id: u16, name: &str, qtype: Qtype) -> Option<Outcome
         RCODE::NameError => return Some(Outcome::NxDomain),
         RCODE::Refused => return Some(Outcome::Refused),
         _ => return Some(Outcome::Other),
+    }
+    if qtype == Qtype::Srv {
+        return Some(Outcome::Srv(srv_records(&p, name)));
     }
     // Follow CNAME chains inside the answer section (bounded: a loop ends the walk).
     let mut target = name.trim_end_matches('.').to_string();
@@ -101,6 +120,36 @@ pub fn answer(bytes: &[u8], id: u16, name: &str, qtype: Qtype) -> Option<Outcome
         }
     }
     Some(Outcome::Valid(ips))
+}
+
+/// The SRV records for `name`, each with the first A or AAAA record of the additional
+/// section for its target (as HAProxy links an additional record to its SRV record).
+fn srv_records(p: &Packet, name: &str) -> Vec<Srv> {
+    p.answers
+        .iter()
+        .filter(|rr| eq_name(&rr.name.to_string(), name))
+        .filter_map(|rr| match &rr.rdata {
+            RData::SRV(s) => {
+                let target = s.target.to_string().trim_end_matches('.').to_lowercase();
+                let addr = p
+                    .additional_records
+                    .iter()
+                    .filter(|a| eq_name(&a.name.to_string(), &target))
+                    .find_map(|a| match &a.rdata {
+                        RData::A(a) => Some(IpAddr::from(a.address.to_be_bytes())),
+                        RData::AAAA(a) => Some(IpAddr::from(a.address.to_be_bytes())),
+                        _ => None,
+                    });
+                Some(Srv {
+                    target,
+                    port: s.port,
+                    weight: s.weight,
+                    addr,
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether the bytes are a DNS message at all (to tell an outdated answer from junk).
@@ -129,11 +178,25 @@ mod tests {
     use simple_dns::rdata::{A, AAAA, CNAME};
 
     fn reply(q: &[u8], rcode: RCODE, rrs: Vec<ResourceRecord<'static>>) -> Vec<u8> {
+        reply_full(q, rcode, rrs, vec![], false)
+    }
+
+    fn reply_full(
+        q: &[u8],
+        rcode: RCODE,
+        rrs: Vec<ResourceRecord<'static>>,
+        additional: Vec<ResourceRecord<'static>>,
+        truncated: bool,
+    ) -> Vec<u8> {
         let q = Packet::parse(q).unwrap();
         let mut p = Packet::new_reply(q.id());
         *p.rcode_mut() = rcode;
+        if truncated {
+            p.set_flags(PacketFlag::TRUNCATION);
+        }
         p.questions = q.questions.iter().map(|x| x.clone().into_owned()).collect();
         p.answers = rrs;
+        p.additional_records = additional;
         p.build_bytes_vec().unwrap()
     }
 
@@ -206,6 +269,52 @@ mod tests {
             answer(&r, 1, "www.test", Qtype::Aaaa),
             Some(Outcome::Valid(vec!["::1".parse().unwrap()]))
         );
+    }
+
+    #[test]
+    fn reads_srv_records_with_their_additional_addresses() {
+        let q = query(3, "_http._tcp.pool.test", Qtype::Srv, 512).unwrap();
+        let srv = |target: &'static str, port, weight| {
+            ResourceRecord::new(
+                Name::new_unchecked("_http._tcp.pool.test"),
+                CLASS::IN,
+                10,
+                RData::SRV(simple_dns::rdata::SRV {
+                    priority: 0,
+                    weight,
+                    port,
+                    target: Name::new_unchecked(target),
+                }),
+            )
+        };
+        // A truncated SRV answer is still read (HAProxy uses what it holds).
+        let r = reply_full(
+            &q,
+            RCODE::NoError,
+            vec![srv("A.pool.test", 8080, 512), srv("b.pool.test", 9090, 0)],
+            vec![a("a.pool.test", [10, 0, 0, 1])],
+            true,
+        );
+        assert_eq!(
+            answer(&r, 3, "_http._tcp.pool.test", Qtype::Srv),
+            Some(Outcome::Srv(vec![
+                Srv {
+                    target: "a.pool.test".into(),
+                    port: 8080,
+                    weight: 512,
+                    addr: Some("10.0.0.1".parse().unwrap()),
+                },
+                Srv {
+                    target: "b.pool.test".into(),
+                    port: 9090,
+                    weight: 0,
+                    addr: None,
+                },
+            ]))
+        );
+        let q = query(4, "x.test", Qtype::A, 512).unwrap();
+        let r = reply_full(&q, RCODE::NoError, vec![], vec![], true);
+        assert_eq!(answer(&r, 4, "x.test", Qtype::A), Some(Outcome::Truncated));
     }
 
     #[test]

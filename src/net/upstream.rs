@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Connects to server `srv` of `be` for a client `src` that reached `dst` (the addresses
-/// the PROXY header carries; `dst`'s port is the server's when it has none). `sni`
+/// the PROXY header carries; `dst`'s port is the server's when it has none, and its address
+/// a server's at 0.0.0.0, as in HAProxy). `sni`
 /// overrides the server's fixed `sni` (an expression evaluated by the caller). The TCP
 /// connect and the TLS handshake each get `timeout connect`; any failure is a failed
 /// connect ([`ProxyError::connect`]).
@@ -28,7 +29,7 @@ pub async fn connect(
 ) -> Result<ServerIo, ProxyError> {
     let tls = be.traffic_tls(srv);
     open(Target {
-        addr: be.lb.servers[srv].addr_for(dst.port()),
+        addr: be.lb.servers[srv].addr_to(dst),
         path: be.lb.servers[srv].path.as_ref(),
         budget: Budget::PerStep(be.connect_timeout),
         keepalive: be.srvtcpka,

@@ -467,9 +467,18 @@ fn start_resolver(shared: &Arc<Shared>) {
             });
         }
     }
-    let Some(resolver) =
-        crate::dns::Resolver::new(shared.cfg.resolvers.clone(), targets, shared.dns.clone())
-    else {
+    let do_resolve = shared.cfg.proxies.iter().any(|p| {
+        p.http_request
+            .iter()
+            .any(|r| matches!(r.action, crate::config::model::HttpAction::DoResolve(_)))
+    });
+    let lookups = do_resolve.then(|| shared.dns_lookups.open()).flatten();
+    let Some(resolver) = crate::dns::Resolver::new(
+        shared.cfg.resolvers.clone(),
+        targets,
+        shared.dns.clone(),
+        lookups,
+    ) else {
         return;
     };
     let weak = Arc::downgrade(shared);

@@ -41,7 +41,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "set-bandwidth-limit",
     "early-hint",
     "normalize-uri",
-    "set-dst",
     "set-dst-port",
     "set-src",
     "set-src-port",
@@ -55,7 +54,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "set-timeout",
     "replace-value",
     "strict-mode",
-    "do-resolve",
     "set-priority-class",
     "set-priority-offset",
     "set-retries",
@@ -239,6 +237,32 @@ pub(super) fn http_rule(
             } else {
                 HttpAction::Return(reply)
             })
+        }
+        "set-dst" if request => {
+            let e = arg(1).unwrap_or_default();
+            if !need(1, "a sample expression", d) {
+                return None;
+            }
+            match crate::acl::FetchExpr::parse(e, &px.name) {
+                Ok(x) => Some(HttpAction::SetDst(x)),
+                Err(err) => {
+                    d.error(
+                        loc,
+                        format!("'{kw} set-dst': failed to parse sample expression <{e}> : {err}"),
+                    );
+                    None
+                }
+            }
+        }
+        a if request && a.starts_with("do-resolve(") => {
+            let end = cond_at(1).unwrap_or(w.len());
+            match crate::config::resolvers::DoResolve::parse(a, &w[1..end], &px.name) {
+                Ok(r) => Some(HttpAction::DoResolve(Box::new(r))),
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {a}': {e}"));
+                    None
+                }
+            }
         }
         a if crate::acl::VarAction::is_action(a) => {
             let end = cond_at(1).unwrap_or(w.len());

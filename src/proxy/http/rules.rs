@@ -20,6 +20,9 @@ pub enum HttpVerdict {
     Allow,
     /// Answer the client with these bytes (deny, return, redirect).
     Reply { status: u16, bytes: Vec<u8> },
+    /// `do-resolve`: the caller resolves `host` for rule `at` of the set (its index in the
+    /// slice it passed), stores the answer and runs the rules after it.
+    Resolve { at: usize, host: String },
 }
 
 /// Request-side facts the rules can change.
@@ -34,6 +37,9 @@ pub struct Flags {
     pub tarpit: bool,
     /// A `silent-drop` rule applied: the rules stop and the connection goes, unanswered.
     pub silent_drop: bool,
+    /// `set-dst`: the destination address the request goes on with (a server at 0.0.0.0
+    /// connects there; the PROXY header carries it).
+    pub dst: Option<std::net::IpAddr>,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -75,7 +81,7 @@ pub fn request_rules<'a, const N: usize>(
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
 ) -> HttpVerdict {
-    for rule in rules {
+    for (at, rule) in rules.iter().enumerate() {
         let hit = match &rule.cond {
             None => true,
             Some(c) => {
@@ -176,6 +182,36 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::SetStatus(..) => {}
+            HttpAction::SetDst(e) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                // Nothing found, or not an address: the destination stays (as HAProxy).
+                e.each(&s, false, &mut |v| {
+                    if let Some(ip) = v.to_ip() {
+                        flags.dst = Some(ip);
+                    }
+                    false
+                });
+            }
+            HttpAction::DoResolve(r) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                let mut host = None;
+                r.expr.each(&s, false, &mut |v| {
+                    if let crate::acl::Value::Str(b) = v {
+                        host = std::str::from_utf8(b).ok().map(str::to_string);
+                    }
+                    false
+                });
+                // No name (or not text): nothing to resolve, the variable stays unset.
+                if let Some(host) = host.filter(|h| !h.is_empty()) {
+                    return HttpVerdict::Resolve { at, host };
+                }
+            }
             HttpAction::Stick(a) => {
                 if let Some(st) = base.stick {
                     let s = EditedRequestSample {
@@ -227,6 +263,63 @@ pub fn request_rules<'a, const N: usize>(
         }
     }
     HttpVerdict::Continue
+}
+
+/// [`request_rules`], answering its `do-resolve` rules: each waits for its address, then
+/// the rules after it run. Never returns `Resolve`.
+#[allow(clippy::too_many_arguments)]
+pub async fn request_rules_resolving<'a, const N: usize>(
+    rules: &'a [HttpRule],
+    acls: &Acls,
+    base: &RequestSample<'_>,
+    head: &RequestHead,
+    buf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    scratch: &mut Vec<u8>,
+    flags: &mut Flags,
+    pages: (&Proxy, Option<&Proxy>),
+    close: bool,
+    lookups: &crate::cluster::dns_lookup::Lookups,
+) -> HttpVerdict {
+    let mut from = 0;
+    loop {
+        let v = request_rules(
+            &rules[from..],
+            acls,
+            base,
+            head,
+            buf,
+            edits,
+            bump,
+            scratch,
+            flags,
+            pages,
+            close,
+        );
+        let HttpVerdict::Resolve { at, host } = v else {
+            return v;
+        };
+        from += at + 1;
+        do_resolve(lookups, &rules[from - 1], &host, base).await;
+    }
+}
+
+/// Runs a `do-resolve` rule (`HttpVerdict::Resolve`): waits for `host`'s address from the
+/// resolver thread (bounded by the section's retries and timeouts) and stores it in the
+/// rule's variable; no address leaves the variable as it was.
+async fn do_resolve(
+    lookups: &crate::cluster::dns_lookup::Lookups,
+    rule: &HttpRule,
+    host: &str,
+    s: &dyn crate::acl::Sample,
+) {
+    let HttpAction::DoResolve(r) = &rule.action else {
+        return;
+    };
+    if let Some(ip) = lookups.resolve(host, r.prefer, r.section).await {
+        s.vars().set(&r.var, crate::acl::Stored::Ip(ip));
+    }
 }
 
 /// Runs `http-response` rules on the response head's edits. Conditions see the request

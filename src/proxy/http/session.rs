@@ -432,6 +432,8 @@ struct Route {
     hash_key: Option<u32>,
     /// `server … ssl sni EXPR`: the name each such server gets for this request.
     expr_sni: Vec<(usize, Vec<u8>)>,
+    /// `http-request set-dst`: where a server at 0.0.0.0 connects (not pooled, not reused).
+    dst: Option<std::net::IpAddr>,
     conn_mode: ConnMode,
     client_close: bool,
     /// The persistence cookie's clock (0 without a cookie).
@@ -698,7 +700,7 @@ impl<'c> Exchange<'c> {
         let pages_fe = (fe_px, None);
         if reply.is_none() {
             for set in [&fe_px.http_request, &fe_px.redirects] {
-                match rules::request_rules(
+                match rules::request_rules_resolving(
                     set,
                     &fe_px.acls,
                     &base,
@@ -710,12 +712,18 @@ impl<'c> Exchange<'c> {
                     &mut flags,
                     pages_fe,
                     !keep_after_reply,
-                ) {
+                    &shared.dns_lookups,
+                )
+                .await
+                {
                     rules::HttpVerdict::Reply { status, bytes } => {
                         reply = Some((status, bytes));
                         break;
                     }
-                    rules::HttpVerdict::Allow | rules::HttpVerdict::Continue => {}
+                    // (`Resolve` is answered inside.)
+                    rules::HttpVerdict::Allow
+                    | rules::HttpVerdict::Continue
+                    | rules::HttpVerdict::Resolve { .. } => {}
                 }
                 if flags.prometheus || flags.silent_drop {
                     break;
@@ -763,7 +771,7 @@ impl<'c> Exchange<'c> {
             && be.proxy != fe.proxy
         {
             let be_px = &cfg.proxies[be.proxy];
-            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules(
+            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules_resolving(
                 &be_px.http_request,
                 &be_px.acls,
                 &base,
@@ -775,7 +783,10 @@ impl<'c> Exchange<'c> {
                 &mut flags,
                 (fe_px, Some(be_px)),
                 !keep_after_reply,
-            ) {
+                &shared.dns_lookups,
+            )
+            .await
+            {
                 reply = Some((status, bytes));
             }
             if flags.silent_drop {
@@ -946,6 +957,7 @@ impl<'c> Exchange<'c> {
             sticky,
             hash_key,
             expr_sni,
+            dst: flags.dst,
             conn_mode,
             client_close,
             now,
@@ -1026,7 +1038,9 @@ impl<'c> Exchange<'c> {
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match b.private.take() {
-                Some((bi, s, c)) if bi == be.proxy && s == srv && c.idle_alive() => {
+                Some((bi, s, c))
+                    if bi == be.proxy && s == srv && c.idle_alive() && route.dst.is_none() =>
+                {
                     reused = true;
                     Ok(c)
                 }
@@ -1039,33 +1053,39 @@ impl<'c> Exchange<'c> {
                         .find(|(i, _)| *i == srv)
                         .map(|(_, v)| &v[..]);
                     let info = &ctx.info;
+                    // `http-request set-dst`: that address, on a connection of its own.
+                    let dst = route
+                        .dst
+                        .map_or(info.dst, |ip| SocketAddr::new(ip, info.dst.port()));
                     let h2 = super::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
                     // (The pool's borrow must end before any await.)
-                    let pooled = if h2 {
-                        None
-                    } else {
+                    let pooled = (route.dst.is_none() && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
                             be.proxy,
                             srv,
                             be_px.http.reuse,
                             self.first,
                         )
-                    };
-                    match pooled {
+                    });
+                    match pooled.flatten() {
                         Some((c, _)) => {
                             reused = true;
                             Ok(c)
                         }
                         None if h2 => {
                             // A stream on a shared HTTP/2 connection.
+                            let reuse = match route.dst {
+                                Some(_) => Reuse::Never,
+                                None => be_px.http.reuse,
+                            };
                             let o = super::h2_upstream::Open {
                                 cfg: &ctx.cfg,
                                 be: &route.be,
                                 srv,
-                                reuse: be_px.http.reuse,
+                                reuse,
                                 first: self.first,
                                 src: info.src,
-                                dst: info.dst,
+                                dst,
                                 sni,
                                 te: super::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
                                 limits: ctx.limits,
@@ -1075,9 +1095,7 @@ impl<'c> Exchange<'c> {
                                 c
                             })
                         }
-                        None => {
-                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
-                        }
+                        None => crate::net::upstream::connect(be, srv, info.src, dst, sni).await,
                     }
                 }
             };
@@ -1320,7 +1338,7 @@ impl<'c> Exchange<'c> {
                         return Next::Close;
                     }
                     rules::HttpVerdict::Allow => break,
-                    rules::HttpVerdict::Continue => {}
+                    rules::HttpVerdict::Continue | rules::HttpVerdict::Resolve { .. } => {}
                 }
             }
         }
@@ -1374,7 +1392,7 @@ impl<'c> Exchange<'c> {
             && !b.res.must_close()
             && b.rbuf.is_empty();
         // A TLS connection named after this request (`sni EXPR`) is not for other requests.
-        let named = route.expr_sni.iter().any(|(i, _)| *i == srv);
+        let named = route.expr_sni.iter().any(|(i, _)| *i == srv) || route.dst.is_some();
         if server_keep && !named {
             if be_px.http.reuse == Reuse::Never {
                 b.private = Some((be.proxy, srv, sconn));
