@@ -275,9 +275,9 @@ fn bind_without_port() {
 #[test]
 fn not_supported_yet_names_the_keyword() {
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  compression algo gzip\n",
+        "frontend f\n  bind 127.0.0.1:1\n  rate-limit sessions 10\n",
         3,
-        "'compression' is not supported yet",
+        "'rate-limit' is not supported yet",
     );
     expect_error(
         "frontend f\n  bind 127.0.0.1:1\n  capture cookie SRV len 20\n",

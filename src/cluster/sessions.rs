@@ -49,8 +49,9 @@ struct Slot {
     calls: Cell<u32>,
     /// Set when killed: what its log says ended it (`K`, `D`, `U`).
     killed: Cell<Option<Cause>>,
-    /// An HTTP/2 connection: its streams watch their servers themselves, so that
-    /// [`Registry::kill_bound`] ends only those streams, not the connection.
+    /// An HTTP/2 connection: [`Registry::kill_bound`] passes it by and
+    /// [`Registry::recheck_multiplexed`] wakes it, so that its streams on a server whose
+    /// kill epoch moved end, not the connection.
     multiplexed: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
@@ -62,6 +63,8 @@ pub struct Registry {
     slots: RefCell<Vec<Option<Slot>>>,
     free: RefCell<Vec<u32>>,
     next: Cell<u64>,
+    /// How many times some server's kill epoch moved (see [`Registry::rechecks`]).
+    rechecks: Cell<u64>,
 }
 
 /// A connection's registration, removed when dropped; `Copy` handles to it ([`Handle`])
@@ -203,6 +206,25 @@ impl Registry {
             }
         }
         n
+    }
+
+    /// Some server's kill epoch moved: wakes the HTTP/2 connections, which see
+    /// [`rechecks`](Self::rechecks) move and have each stream compare its server's epoch
+    /// with the one it was bound at (the HTTP/1 connections are `kill_bound`'s).
+    pub fn recheck_multiplexed(&self) {
+        self.rechecks.set(self.rechecks.get() + 1);
+        for s in self.slots.borrow().iter().flatten() {
+            if s.multiplexed.get()
+                && let Some(w) = s.waker.borrow_mut().take()
+            {
+                w.wake();
+            }
+        }
+    }
+
+    /// Bumped by each [`recheck_multiplexed`](Self::recheck_multiplexed).
+    pub fn rechecks(&self) -> u64 {
+        self.rechecks.get()
     }
 
     /// Completes once the connection was killed (`shutdown session`, `shutdown sessions
@@ -433,6 +455,34 @@ mod tests {
         assert_eq!(s[0].calls, 1);
         assert_eq!((s[1].backend, s[1].server), (Some(1), Some(1)));
         assert_eq!((s[2].backend, s[2].server), (None, None));
+    }
+
+    #[test]
+    fn recheck_wakes_the_http2_connections_only_and_kills_none() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let reg = Rc::new(Registry::new(0));
+        let (h1, h2) = (new(&reg, 0), new(&reg, 0));
+        reg.set_multiplexed(h2.handle());
+        let counts = [h1.handle(), h2.handle()].map(|h| {
+            let c = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = std::task::Waker::from(c.clone());
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(std::pin::pin!(reg.killed(h)).poll(&mut cx).is_pending());
+            c
+        });
+        let before = reg.rechecks();
+        reg.recheck_multiplexed();
+        assert_eq!(reg.rechecks(), before + 1);
+        assert_eq!(counts[0].0.load(Ordering::Relaxed), 0);
+        assert_eq!(counts[1].0.load(Ordering::Relaxed), 1);
+        assert!(!reg.is_killed(h1.handle()) && !reg.is_killed(h2.handle()));
     }
 
     #[test]

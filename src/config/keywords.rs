@@ -262,7 +262,11 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("stick", Supported(bal::stick_kw), B),
     kw("stick-table", Supported(bal::stick_table_kw), F | B),
     kw("capture", Supported(p::capture), F),
-    kw("compression", NotYet, ALL),
+    kw(
+        "compression",
+        Supported(crate::config::filters::compression),
+        ALL,
+    ),
     kw("http-reuse", Supported(p::http_reuse), D | B),
     kw("http-check", Supported(p::http_check), D | B),
     kw("tcp-check", Supported(p::tcp_check), D | B),
@@ -284,7 +288,7 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("log-tag", NotYet, ALL),
     kw("retry-on", Supported(p::retry_on), D | B),
     kw("server-template", Supported(s::template), B),
-    kw("filter", NotYet, F | B),
+    kw("filter", Supported(crate::config::filters::filter), F | B),
     kw("declare", NotYet, F | B),
     kw("dispatch", NotYet, B),
     kw("grace", NotYet, ALL),
@@ -595,6 +599,7 @@ pub fn markdown_table() -> String {
     table_section(&mut out, "bind parameter", BIND, "");
     table_section(&mut out, "server parameter", SERVER, "");
     table_section(&mut out, "resolvers section", super::resolvers::SECTION, "");
+    table_section(&mut out, "cache section", super::filters::CACHE_SECTION, "");
     out
 }
 

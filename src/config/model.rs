@@ -713,6 +713,11 @@ pub enum HttpAction {
     DoResolve(Box<super::resolvers::DoResolve>),
     /// `set-dst EXPR`: the address the request is sent to when its server's is 0.0.0.0.
     SetDst(crate::acl::FetchExpr),
+    /// `http-request cache-use NAME`: answer from the cache section NAME when it holds the
+    /// object (see `config::filters`).
+    CacheUse(String),
+    /// `http-response cache-store NAME`: keep the answer in the cache section NAME.
+    CacheStore(String),
 }
 
 /// Which part of the request-target a `replace-*` rule works on.
@@ -854,6 +859,10 @@ pub struct Proxy {
     pub stick_rules: Vec<super::stick::StickRule>,
     /// `use-server SERVER [if|unless COND]`, in order.
     pub use_servers: Vec<UseServer>,
+    /// `compression algo|type|offload` (see `config::filters`).
+    pub compression: Option<super::filters::Compression>,
+    /// `filter compression|cache NAME`, in order.
+    pub filters: Vec<super::filters::Filter>,
 }
 
 /// A `use-server SERVER [if|unless COND]` line of a backend.
@@ -1119,6 +1128,8 @@ impl Proxy {
             stick_table: None,
             stick_rules: Vec::new(),
             use_servers: Vec::new(),
+            compression: None,
+            filters: Vec::new(),
         }
     }
 
@@ -1141,6 +1152,7 @@ impl Proxy {
         p.monitor_fail = None;
         p.stick_table = None;
         p.stick_rules.clear();
+        p.filters.clear();
         p.disabled = false;
         p.logging.req_captures.clear();
         p.logging.res_captures.clear();
@@ -1160,6 +1172,8 @@ pub struct Config {
     pub files: Vec<PathBuf>,
     /// `resolvers` sections, in file order.
     pub resolvers: Vec<super::resolvers::Resolvers>,
+    /// `cache` sections, in file order.
+    pub caches: Vec<super::filters::CacheSection>,
 }
 
 impl Config {

@@ -75,14 +75,18 @@ pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
         Some(f) => f,
         None => trace_format(s.http),
     };
+    // An answer from the cache names no real server (HAProxy logs `<CACHE>`).
+    let cached = s.server == Some(crate::proxy::http::cache::CACHE_SERVER);
+    let server = s.server.filter(|_| !cached);
     let (bname, sname, server_addr, beconn, srvconn, bq) = match s.backend {
         Some(be) => (
             be.name.as_str(),
-            s.server.map(|i| be.lb.servers[i].name.as_str()),
-            s.server
-                .map(|i| be.lb.servers[i].addr_for(s.dst.map_or(0, |d| d.port()))),
+            server
+                .map(|i| be.lb.servers[i].name.as_str())
+                .or(cached.then_some("<CACHE>")),
+            server.map(|i| be.lb.servers[i].addr_for(s.dst.map_or(0, |d| d.port()))),
             be.lb.servers.iter().map(|v| v.cur_conns()).sum::<u32>(),
-            s.server.map_or(0, |i| be.lb.servers[i].cur_conns()),
+            server.map_or(0, |i| be.lb.servers[i].cur_conns()),
             be.queue.waiting(),
         ),
         None => (fe.name.as_str(), None, None, 0, 0, 0),

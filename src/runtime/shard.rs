@@ -142,7 +142,8 @@ fn publish_idle(shard: &ShardCtx) {
 /// Answers the runtime API's session jobs (`show sess`, `shutdown session`) from the
 /// shard's registry, and acts on `shutdown sessions server` for the connections that do
 /// not watch their server themselves (mode http: a keep-alive client bound to the server,
-/// an exchange in flight; the idle pooled connections to it are closed too). One task per
+/// an exchange in flight, an HTTP/2 connection's streams on it; the idle pooled
+/// connections to it are closed too). One task per
 /// shard, woken by its mailbox or by the control's event (which `shutdown sessions server`
 /// raises after bumping the server's kill epoch); runs until `run` drops it.
 async fn serve_sessions(shard: Rc<ShardCtx>) {
@@ -179,14 +180,19 @@ async fn serve_sessions(shard: Rc<ShardCtx>) {
                 }
             }
         }
+        let mut moved = false;
         for (b, row) in seen.iter_mut().enumerate() {
             for (s, e) in row.iter_mut().enumerate() {
                 let now = epoch(b, s);
                 if *e != now {
                     *e = now;
+                    moved = true;
                     shard.http_pool.borrow_mut().drop_server(b, s);
                 }
             }
+        }
+        if moved {
+            shard.sessions.recheck_multiplexed();
         }
         shard.sessions.kill_bound(|t| {
             let be = shared.backends[t.backend].as_ref()?;

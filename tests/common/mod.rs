@@ -114,6 +114,15 @@ pub fn check_config(path: &Path) -> (i32, String, String) {
     )
 }
 
+/// `corelb -c` on `text` (written as `c.cfg` in `dir`): the exit code must be `code` and
+/// the messages (stdout and stderr) must hold `needle`.
+pub fn expect_check(dir: &TempDir, text: &str, code: i32, needle: &str) {
+    let (got, out, err) = check_config(&dir.write("c.cfg", text));
+    let all = format!("{out}{err}");
+    assert_eq!(got, code, "{text}\n{all}");
+    assert!(all.contains(needle), "{text}\nwanted {needle:?} in:\n{all}");
+}
+
 /// A running corelb; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Corelb {
     pub child: Option<Child>,
@@ -929,4 +938,49 @@ pub fn sni_config(port: u16, a: u16, b: u16, fallback: u16) -> String {
     format!(
         "{TCP_DEFAULTS}frontend tls_in\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 5s\n  tcp-request content accept if {{ req.ssl_hello_type 1 }}\n  use_backend be_a if {{ req.ssl_sni -i a.example }}\n  use_backend be_b if {{ req_ssl_sni -i b.example }}\n  default_backend be_default\nbackend be_a\n  server a 127.0.0.1:{a}\nbackend be_b\n  server b 127.0.0.1:{b}\nbackend be_default\n  server d 127.0.0.1:{fallback}\n"
     )
+}
+
+/// A request head as a test origin reads it: method, target and the header fields.
+pub struct RequestIn {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestIn {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one request head from a server-side connection; None at EOF or on an error.
+pub fn read_request_head(r: &mut impl BufRead) -> Option<RequestIn> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut it = line.split_whitespace();
+    let method = it.next().unwrap_or("").to_string();
+    let target = it.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            return Some(RequestIn {
+                method,
+                target,
+                headers,
+            });
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
 }

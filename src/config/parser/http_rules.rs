@@ -36,8 +36,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "del-acl",
     "set-map",
     "del-map",
-    "cache-use",
-    "cache-store",
     "set-bandwidth-limit",
     "early-hint",
     "normalize-uri",
@@ -136,6 +134,12 @@ pub(super) fn http_rule(
             }
         },
         "silent-drop" if request => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
+        "cache-use" if request => {
+            need(1, "a cache name", d).then(|| HttpAction::CacheUse(w[1].clone()))
+        }
+        "cache-store" if !request => {
+            need(1, "a cache name", d).then(|| HttpAction::CacheStore(w[1].clone()))
+        }
         "disable-l7-retry" if request => {
             need(0, "no argument", d).then_some(HttpAction::DisableL7Retry)
         }

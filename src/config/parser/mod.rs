@@ -50,6 +50,7 @@ enum Cur {
     Defaults,
     Proxy(usize),
     Resolvers(usize),
+    Cache(usize),
     /// Inside a section corelb does not support: its lines are skipped (one error was given).
     Skip,
 }
@@ -62,7 +63,6 @@ const OTHER_SECTIONS: &[&str] = &[
     "program",
     "http-errors",
     "ring",
-    "cache",
     "log-forward",
     "crt-store",
     "fcgi-app",
@@ -79,6 +79,7 @@ pub struct Parser {
     named_defaults: HashMap<String, Proxy>,
     proxies: Vec<Proxy>,
     resolvers: Vec<super::resolvers::Resolvers>,
+    caches: Vec<super::filters::CacheSection>,
     cur: Cur,
     env: HashMap<String, Option<String>>,
     files: Vec<PathBuf>,
@@ -105,6 +106,7 @@ impl Parser {
             named_defaults: HashMap::new(),
             proxies: Vec::new(),
             resolvers: Vec::new(),
+            caches: Vec::new(),
             cur: Cur::None,
             env: HashMap::new(),
             files: Vec::new(),
@@ -220,6 +222,10 @@ impl Parser {
             self.resolvers_section(w, loc);
             return;
         }
+        if kw == "cache" {
+            self.cache_section(w, loc);
+            return;
+        }
         if OTHER_SECTIONS.contains(&kw) {
             self.diags.error(
                 loc,
@@ -241,6 +247,7 @@ impl Parser {
             Cur::Resolvers(i) => {
                 super::resolvers::section_kw(&mut self.resolvers[i], w, loc, &mut self.diags)
             }
+            Cur::Cache(i) => super::filters::cache_kw(&mut self.caches[i], w, loc, &mut self.diags),
             Cur::Defaults => {
                 let mut px = std::mem::replace(&mut self.defaults, placeholder());
                 proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
@@ -255,6 +262,24 @@ impl Parser {
                 self.proxies[i] = px;
             }
         }
+    }
+
+    fn cache_section(&mut self, w: &[String], loc: &Loc) {
+        let Some(name) = w.get(1).filter(|n| !n.is_empty() && w.len() == 2) else {
+            self.diags.error(loc, "'cache' expects a <name> argument");
+            self.cur = Cur::Skip;
+            return;
+        };
+        if let Some(c) = self.caches.iter().find(|c| &c.name == name) {
+            let e = format!(
+                "Duplicate cache name '{name}' (first declared at {}).",
+                c.loc
+            );
+            self.diags.error(loc, e);
+        }
+        let c = super::filters::CacheSection::new(name, loc.clone());
+        self.caches.push(c);
+        self.cur = Cur::Cache(self.caches.len() - 1);
     }
 
     fn resolvers_section(&mut self, w: &[String], loc: &Loc) {
@@ -392,6 +417,7 @@ impl Parser {
             proxies: std::mem::take(&mut self.proxies),
             files: self.files,
             resolvers: std::mem::take(&mut self.resolvers),
+            caches: std::mem::take(&mut self.caches),
         };
         super::logging::compile(&mut cfg, &mut self.diags);
         super::validate::validate(&mut cfg, &mut self.diags);

@@ -217,8 +217,8 @@ fn error_cases_name_the_line() {
         e,
         ["t.cfg:2: 'bind ... crt': unable to load SSL certificate '/x.pem': no such file"]
     );
-    let e = errors("frontend f\n bind :80\n compression algo gzip\n");
-    assert_eq!(e[0], "t.cfg:3: 'compression' is not supported yet");
+    let e = errors("frontend f\n bind :80\n rate-limit sessions 10\n");
+    assert_eq!(e[0], "t.cfg:3: 'rate-limit' is not supported yet");
     let e = errors("backend b\n server s1 127.0.0.1:1 weight 300\n");
     assert!(e[0].contains("out of range"), "{e:?}");
     let e = errors("frontend f\n server s 1.2.3.4:5\n");

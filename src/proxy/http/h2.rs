@@ -32,7 +32,7 @@
 //!   `tune.bufsize` of unsent response; per connection, at most `max-concurrent-streams`
 //!   streams' work.
 
-use super::session::{Bufs, ClientInfo, Ctx, Exchange, Txn};
+use super::session::{Bufs, ClientInfo, Ctx, Exchange, Txn, give_back_bufs, take_bufs};
 use crate::cluster::FrontendRt;
 use crate::cluster::sessions::Target;
 use crate::h1::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
@@ -229,7 +229,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
     }
 }
 
-/// The streams of a connection whose work still runs, and the buffers of finished ones.
+/// The streams of a connection whose work still runs.
 struct Streams {
     live: Cell<u32>,
     max: u32,
@@ -237,24 +237,71 @@ struct Streams {
     /// streams may be taken): the connection task looks again.
     changed: Cell<bool>,
     waiter: RefCell<Option<Waker>>,
-    spare: RefCell<Vec<Bufs>>,
+    /// Finished streams' states that keep a server connection for this client (`http-reuse
+    /// never`), without buffers, for the next streams; the others go back to the shard.
+    /// (Boxed as the shard's spares are: a state moves between them by pointer.)
+    #[allow(clippy::vec_box)]
+    private: RefCell<Vec<Box<Bufs>>>,
+    /// The running streams' tasks, by [`Live::slot`]: woken when some server's
+    /// connections were shut down, each stream then looks at its own server (see
+    /// [`server_shut`]).
+    tasks: RefCell<Vec<Option<Waker>>>,
+    free: RefCell<Vec<usize>>,
+}
+
+fn set_waker(w: &mut Option<Waker>, cx: &Context<'_>) {
+    if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        *w = Some(cx.waker().clone());
+    }
 }
 
 impl Streams {
     fn wait(&self, cx: &Context<'_>) {
-        let mut w = self.waiter.borrow_mut();
-        if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            *w = Some(cx.waker().clone());
+        set_waker(&mut self.waiter.borrow_mut(), cx);
+    }
+
+    /// A place for a new stream's task.
+    fn enter(self: &Rc<Self>) -> Live {
+        self.live.set(self.live.get() + 1);
+        let slot = self.free.borrow_mut().pop().unwrap_or_else(|| {
+            let mut t = self.tasks.borrow_mut();
+            t.push(None);
+            t.len() - 1
+        });
+        Live {
+            streams: self.clone(),
+            slot,
+        }
+    }
+
+    /// Wakes every running stream (to look at its server).
+    fn wake_all(&self) {
+        for w in self.tasks.borrow_mut().iter_mut() {
+            if let Some(w) = w.take() {
+                w.wake();
+            }
         }
     }
 }
 
-/// One stream's place in [`Streams::live`], given back when its task ends.
-struct Live(Rc<Streams>);
+/// One stream's place in [`Streams::live`] and [`Streams::tasks`], given back when its
+/// task ends.
+struct Live {
+    streams: Rc<Streams>,
+    slot: usize,
+}
+
+impl Live {
+    fn watch(&self, cx: &Context<'_>) {
+        set_waker(&mut self.streams.tasks.borrow_mut()[self.slot], cx);
+    }
+}
 
 impl Drop for Live {
     fn drop(&mut self) {
-        let s = &self.0;
+        let s = &self.streams;
+        s.tasks.borrow_mut()[self.slot] = None;
+        s.free.borrow_mut().push(self.slot);
         let was = s.live.get();
         s.live.set(was - 1);
         if was == 1 || was >= s.max {
@@ -368,7 +415,9 @@ pub async fn session<T>(
             max,
             changed: Cell::new(false),
             waiter: RefCell::new(None),
-            spare: RefCell::new(Vec::new()),
+            private: RefCell::new(Vec::new()),
+            tasks: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
         });
         let shared = ctx.shard.shared.clone();
         let control = &shared.control;
@@ -378,6 +427,8 @@ pub async fn session<T>(
         let mut stopping = false;
         let mut handled = Calm::Fine;
         let mut stop = std::pin::pin!(control.wait_stop());
+        let sessions = &ctx.shard.sessions;
+        let mut rechecks = sessions.rechecks();
         // Closed by us while the client may still be sending.
         let mut linger = false;
         loop {
@@ -392,6 +443,13 @@ pub async fn session<T>(
                 t_keep_alive
             });
             let next = poll_fn(|cx| {
+                // Some server's connections were shut down (the shard's registry woke this
+                // task): the streams look at theirs.
+                let r = sessions.rechecks();
+                if r != rechecks {
+                    rechecks = r;
+                    streams.wake_all();
+                }
                 if calm.get() > handled {
                     return Poll::Ready(Event::Calm(calm.get()));
                 }
@@ -450,8 +508,7 @@ pub async fn session<T>(
             match ev {
                 Event::Stream(s) => {
                     let (req, respond) = *s;
-                    streams.live.set(streams.live.get() + 1);
-                    let live = Live(streams.clone());
+                    let live = streams.enter();
                     glommio::spawn_local(stream(ctx.clone(), req, respond, first, live)).detach();
                     first = false;
                     taken = taken.saturating_add(1);
@@ -535,12 +592,8 @@ async fn stream(
     live: Live,
 ) {
     let txn = Txn::new();
-    let mut b = live
-        .0
-        .spare
-        .borrow_mut()
-        .pop()
-        .unwrap_or_else(|| Bufs::new(&ctx));
+    let private = live.streams.private.borrow_mut().pop();
+    let mut b = private.unwrap_or_else(|| take_bufs(&ctx));
     let (parts, body) = req.into_parts();
     let mut head = Vec::with_capacity(256);
     let chunked = match h1_head(&parts, body.is_end_stream(), &mut head) {
@@ -553,7 +606,7 @@ async fn stream(
             );
             let mut respond = respond;
             respond.send_reset(Reason::PROTOCOL_ERROR);
-            live.0.spare.borrow_mut().push(b);
+            done_with(b, &live);
             return;
         }
     };
@@ -585,7 +638,7 @@ async fn stream(
                 let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
                 ex.watched(&bound).run(&mut b, &mut io).await;
             };
-            future::or(run, server_shut(&ctx, &bound)).await;
+            future::or(run, server_shut(&ctx, &bound, &live)).await;
         }
         Err(e) => {
             ctx.fe
@@ -599,26 +652,42 @@ async fn stream(
         }
     }
     io.finish().await;
-    // Ready for the connection's next stream.
-    b.reset();
-    live.0.spare.borrow_mut().push(b);
+    done_with(b, &live);
+}
+
+/// A finished stream's state: to the shard's spares (its buffers kept for the next
+/// request of any connection), or, holding a private server connection, to the
+/// connection's next stream without its buffers (an idle connection holds none).
+fn done_with(mut b: Box<Bufs>, live: &Live) {
+    if b.has_private() {
+        b.reset();
+        live.streams.private.borrow_mut().push(b);
+    } else {
+        give_back_bufs(b);
+    }
 }
 
 /// Completes when the server in `bound` (a stream's, with its kill epoch when the
-/// stream's request was bound to it) has its connections shut down. Woken by the control's
-/// event, which every shutdown raises.
-async fn server_shut(ctx: &Ctx, bound: &Cell<Option<Target>>) {
-    let shared = &ctx.shard.shared;
-    loop {
-        let woken = shared.control.listen();
+/// stream's request was bound to it) has had its connections shut down since: the epoch
+/// the HTTP/1 exchange's connection is killed by (`Registry::kill_bound`). Looked at
+/// whenever the stream's task runs, and woken for it when the shard's registry asks the
+/// connection to look (`Registry::recheck_multiplexed`): no listener per stream.
+fn server_shut<'a>(
+    ctx: &'a Ctx,
+    bound: &'a Cell<Option<Target>>,
+    live: &'a Live,
+) -> impl std::future::Future<Output = ()> + 'a {
+    let backends = &ctx.shard.shared.backends;
+    poll_fn(move |cx| {
         if let Some(t) = bound.get()
-            && let Some(be) = &shared.backends[t.backend]
+            && let Some(be) = &backends[t.backend]
             && be.lb.servers[t.server].kill_epoch() != t.epoch
         {
-            return;
+            return Poll::Ready(());
         }
-        woken.await;
-    }
+        live.watch(cx);
+        Poll::Pending
+    })
 }
 
 /// An HTTP/2 request that RFC 9113 calls malformed (§8.1.1): its stream is reset with

@@ -5,6 +5,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cache;
+pub mod compress;
+pub mod filters;
 pub mod h2;
 pub mod h2_upstream;
 pub mod persist;

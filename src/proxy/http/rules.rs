@@ -98,6 +98,9 @@ pub fn request_rules<'a, const N: usize>(
         match &rule.action {
             HttpAction::Allow => return HttpVerdict::Allow,
             HttpAction::DisableL7Retry => flags.disable_l7_retry = true,
+            // The cache looks its rules up itself once the rules let the request through
+            // (`super::cache`), as HAProxy's cache-use lets later rules run.
+            HttpAction::CacheUse(_) | HttpAction::CacheStore(_) => {}
             HttpAction::SilentDrop => {
                 flags.silent_drop = true;
                 return HttpVerdict::Allow;

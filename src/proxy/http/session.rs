@@ -98,6 +98,8 @@ pub(crate) struct Txn {
     denied: bool,
     intercepted: bool,
     reused: bool,
+    /// Answered from the cache (`cache-use`): the log names the server `<CACHE>`.
+    cache_hit: bool,
     /// The kill epoch of `server` when the request was bound to it: moved, the server's
     /// connections were shut down (see [`Exchange`]'s `Drop`).
     epoch: u32,
@@ -127,6 +129,7 @@ impl Txn {
             denied: false,
             intercepted: false,
             reused: false,
+            cache_hit: false,
             epoch: 0,
             logged: std::cell::Cell::new(false),
         }
@@ -299,10 +302,15 @@ impl Bufs {
         }
     }
 
+    /// Whether it holds a server connection kept for this client (`http-reuse never`).
+    pub fn has_private(&self) -> bool {
+        self.private.is_some()
+    }
+
     /// Forgets whatever an exchange left (it may have ended early) and gives the memory
-    /// back: for the next HTTP/2 stream of the connection, which keeps finished streams'
-    /// states (up to its concurrent-stream limit) while it waits, so they must hold no
-    /// buffer.
+    /// back: for the next HTTP/2 stream of the connection, which keeps the finished
+    /// streams' states that hold a private server connection while it waits, so they must
+    /// hold no buffer.
     pub fn reset(&mut self) {
         self.clear();
         self.inb.release();
@@ -358,7 +366,18 @@ impl Drop for Held {
     }
 }
 
-fn give_back_bufs(mut b: Box<Bufs>) {
+/// A spare request state of the shard (its buffers kept), else a new one: an HTTP/1
+/// connection's while a request runs, an HTTP/2 stream's.
+pub(crate) fn take_bufs(ctx: &Ctx) -> Box<Bufs> {
+    let size = ctx.bufsize();
+    SPARE
+        .with(|s| s.borrow_mut().pop())
+        .filter(|(n, _)| *n == size)
+        .map(|(_, b)| b)
+        .unwrap_or_else(|| Box::new(Bufs::new(ctx)))
+}
+
+pub(crate) fn give_back_bufs(mut b: Box<Bufs>) {
     b.clear();
     let size = b.inb.capacity();
     // `try_with`: a connection dropped while its shard's thread exits frees its state.
@@ -373,14 +392,7 @@ fn give_back_bufs(mut b: Box<Bufs>) {
 impl Held {
     /// The request state, taken again (a spare one, else a new one) if it was parked.
     fn get(&mut self, ctx: &Ctx) -> &mut Bufs {
-        self.0.get_or_insert_with(|| {
-            let size = ctx.bufsize();
-            SPARE
-                .with(|s| s.borrow_mut().pop())
-                .filter(|(n, _)| *n == size)
-                .map(|(_, b)| b)
-                .unwrap_or_else(|| Box::new(Bufs::new(ctx)))
-        })
+        self.0.get_or_insert_with(|| take_bufs(ctx))
     }
 
     /// Gives the state back while nothing is pending in it; a private server connection
@@ -445,6 +457,10 @@ struct Route {
     /// The body's length when it is all in the buffer already (replayable).
     whole_body: Option<usize>,
     replayable: bool,
+    /// The compression algorithm the request negotiated (`compression algo`).
+    comp: Option<crate::config::filters::CompAlgo>,
+    /// A `cache-use` rule applied and the object was not in the cache.
+    cache: Option<super::cache::Pending>,
 }
 
 /// What the analysis of a request decided.
@@ -807,6 +823,45 @@ impl<'c> Exchange<'c> {
                 txn.intercepted = reply.is_some();
             }
         }
+        let mut cache = None;
+        if let (None, Some(be)) = (&reply, &be) {
+            let be_px = &cfg.proxies[be.proxy];
+            let pxs = [fe_px, be_px];
+            let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
+            let s = EditedRequestSample {
+                request: base,
+                edits: &edits,
+            };
+            let fields = edits.headers(req.headers(), inb.bytes());
+            let fields = fields.map(|h| (h.name, h.value));
+            let close = !keep_after_reply;
+            match super::cache::request(
+                cfg,
+                shared.shards,
+                pxs,
+                &s,
+                req,
+                inb.bytes(),
+                fields,
+                close,
+            ) {
+                super::cache::Lookup::Hit(mut bytes) => {
+                    txn.cache_hit = true;
+                    let comp = (fe_px.compression.as_ref(), be_px.compression.as_ref());
+                    if let Some(s) = super::compress::Settings::of(comp.0, comp.1) {
+                        let fields = edits.headers(req.headers(), inb.bytes());
+                        let fields = fields.map(|h| (h.name, h.value));
+                        if let Some(a) = super::compress::negotiate(&s, fields) {
+                            let limits = &ctx.limits;
+                            bytes = super::compress::whole_answer(&s, a, req, bytes, limits);
+                        }
+                    }
+                    reply = Some((200, bytes));
+                }
+                super::cache::Lookup::Miss(p) => cache = Some(p),
+                super::cache::Lookup::None => {}
+            }
+        }
         if let Some((status, bytes)) = reply {
             if flags.tarpit {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
@@ -892,6 +947,16 @@ impl<'c> Exchange<'c> {
         let conn_mode = fe_px.http.conn_mode.max(be_px.http.conn_mode);
         let client_close = conn_mode == ConnMode::Close || !req.keep_alive();
 
+        let comp_cfg = (fe_px.compression.as_ref(), be_px.compression.as_ref());
+        let comp = super::compress::Settings::of(comp_cfg.0, comp_cfg.1).and_then(|s| {
+            let fields = edits.headers(req.headers(), inb.bytes());
+            let algo = super::compress::negotiate(&s, fields.map(|h| (h.name, h.value)))?;
+            if s.offload() {
+                let _ = edits.del_header(b"accept-encoding");
+            }
+            Some(algo)
+        });
+
         // How the head goes to the server.
         edits.strip_hop_by_hop(true);
         if upgrade {
@@ -965,6 +1030,8 @@ impl<'c> Exchange<'c> {
             persist,
             whole_body,
             replayable,
+            comp,
+            cache,
         })
     }
 
@@ -1295,6 +1362,7 @@ impl<'c> Exchange<'c> {
                 route.now,
             );
         }
+        let mut store = None;
         // http-response rules: the backend's, then the frontend's (HAProxy's order).
         if !route.saved_head.is_empty() {
             let shared = &shard.shared;
@@ -1341,6 +1409,12 @@ impl<'c> Exchange<'c> {
                     rules::HttpVerdict::Continue | rules::HttpVerdict::Resolve { .. } => {}
                 }
             }
+            if let Some(p) = &route.cache {
+                let pxs = [be_px, fe_px];
+                let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
+                let (cfg, n) = (&ctx.cfg, shared.shards);
+                store = super::cache::response(cfg, n, p, pxs, &rbase, res, b.rbuf.bytes());
+            }
         }
         edits.strip_hop_by_hop(true);
         if tunnel {
@@ -1353,6 +1427,22 @@ impl<'c> Exchange<'c> {
         b.out.clear();
         let head_len_r = res.head_len();
         serialize_response(res, b.rbuf.bytes(), &edits, &mut b.out);
+        let comp_cfg = (fe_px.compression.as_ref(), be_px.compression.as_ref());
+        let comp_ok = |s| super::compress::response_ok(&s, req, res, b.rbuf.bytes());
+        let comp = route
+            .comp
+            .filter(|_| super::compress::Settings::of(comp_cfg.0, comp_cfg.1).is_some_and(comp_ok));
+        let mut filt = super::filters::BodyFilters {
+            // HAProxy 2.6 stores no answer it compresses (cache.c's post_analyze drops the
+            // store when compression is under way; seen with the filters in either order).
+            store: store
+                .filter(|_| comp.is_none())
+                .and_then(|c| c.head(&b.out, res.content_length())),
+            comp: comp.map(|a| {
+                super::compress::rewrite_head(&mut b.out, a);
+                super::compress::Encoder::new(a)
+            }),
+        };
         b.rbuf.consume(head_len_r);
         let t_client = fe_px.timeouts.client;
         let fwd = forward_response_body(
@@ -1364,8 +1454,12 @@ impl<'c> Exchange<'c> {
             &ctx.limits,
             be.server_timeout,
             t_client,
+            &mut filt,
         )
         .await;
+        if let Some(c) = filt.store.take() {
+            super::cache::finish(&ctx.cfg, shard.shared.shards, c, fwd.complete);
+        }
         txn.bytes_out = fwd.bytes;
         drop(slot);
         // The request's body and head are done with: what follows is the next request.
@@ -1907,6 +2001,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
     limits: &HeadLimits,
     t_server: Option<Duration>,
     t_client: Option<Duration>,
+    filt: &mut super::filters::BodyFilters,
 ) -> Forwarded {
     let mut f = Forwarded {
         bytes: 0,
@@ -1925,6 +2020,15 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
         let take = match kind {
             BodyKind::None | BodyKind::Tunnel => 0,
             BodyKind::ContentLength(_) => (rbuf.len() as u64).min(left.unwrap_or(0)) as usize,
+            BodyKind::Chunked if filt.active() => {
+                match scanner.advance_with(rbuf.bytes(), |r| filt.data(&rbuf.bytes()[r])) {
+                    Ok(a) => a.consumed,
+                    Err(_) => {
+                        f.term = Some(Term::new(Cause::Server, Phase::Data));
+                        return f;
+                    }
+                }
+            }
             BodyKind::Chunked => match scanner.advance(rbuf.bytes()) {
                 Ok(a) => a.consumed,
                 Err(_) => {
@@ -1935,7 +2039,20 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
             BodyKind::CloseDelimited => rbuf.len(),
         };
         if first || take > 0 {
-            out.extend_from_slice(&rbuf.bytes()[..take]);
+            if kind != BodyKind::Chunked && filt.active() {
+                filt.data(&rbuf.bytes()[..take]);
+            }
+            match filt.comp.as_mut() {
+                // Compressed: the body's data (de-chunked above) goes out as chunks of its own.
+                Some(e) => {
+                    let last = match kind {
+                        BodyKind::ContentLength(_) => left == Some(take as u64),
+                        _ => scanner.is_done(),
+                    };
+                    e.flush_into(out, last);
+                }
+                None => out.extend_from_slice(&rbuf.bytes()[..take]),
+            }
             if write_all(client, out, deadline(t_client)).await.is_err() {
                 f.term = Some(Term::new(Cause::Client, Phase::Data));
                 return f;
@@ -2023,7 +2140,11 @@ fn log_txn(
         bytes_out: txn.bytes_out,
         term: txn.term,
         backend: txn.backend.as_deref(),
-        server: txn.server,
+        server: if txn.cache_hit {
+            Some(super::cache::CACHE_SERVER)
+        } else {
+            txn.server
+        },
         retries: txn.retries,
         redispatched: txn.redispatched_from.is_some(),
         captures: Some(&txn.captures),

@@ -1,0 +1,611 @@
+//! The HTTP cache: `cache NAME` sections, `http-request cache-use NAME`, `http-response
+//! cache-store NAME` (and `filter cache NAME`), with HAProxy 2.6's rules (src/cache.c,
+//! `http_check_request_for_cacheability` and `http_check_response_for_cacheability` in
+//! src/http_ana.c).
+//!
+//! - Key: `https://` + Host + the request-target as received (an absolute target as it is),
+//!   computed when a `cache-use` rule applies, for every method: a successful unsafe request
+//!   (POST, PUT, DELETE…, status 2xx/3xx) through a `cache-store` rule drops the object.
+//! - Lookup: HTTP/1.1 (HTTP/2 streams reach the exchange as 1.1) GET or HEAD, no
+//!   Authorization, no request Cache-Control `max-age`/`no-cache`/`max-stale`/`min-fresh`
+//!   (nor `Pragma: no-cache` without Cache-Control). A hit is answered without a server
+//!   connection, with an `Age` field; the log names the server `<CACHE>`.
+//! - Storage: a GET of HTTP/1.1, status 200, no Vary, no Authorization, request without
+//!   `no-store`, a response that is not `private`/`no-cache`/`no-store`/`max-age=0`/
+//!   `s-maxage=0`/`no-cache="set-cookie"` nor `Pragma: no-cache`, with an expiry
+//!   (`s-maxage`, `max-age`, `Expires`) or a validator (ETag, Last-Modified), an `Age` not
+//!   beyond its max-age, and head plus body within `max-object-size`. It lives for
+//!   `min(s-maxage | max-age | Expires, max-age of the section)`, the section's alone without
+//!   either. The head is stored as the `http-response` rules left it (without its framing
+//!   and connection fields); the body uncompressed.
+//!
+//! Per shard, not per process: each shard has its own store of `total-max-size / shards`
+//! bytes (so the total stays bounded by the section's size), owned by the shard's thread and
+//! touched without a lock or an atomic on the request path, where HAProxy shares one store
+//! between its threads under a lock. The cost is that each shard fills its own copy: an
+//! object is fetched once per shard. When an object does not fit, the oldest ones go first,
+//! as in HAProxy; expired objects go when looked up.
+//!
+//! With compression: an answer being compressed is not stored (HAProxy 2.6 drops the store
+//! when compression is under way), the same answer sent plain is; a hit is compressed like a
+//! server's answer (`super::compress::whole_answer`).
+//!
+//! Not done: conditional requests (If-None-Match / If-Modified-Since answered 304 from the
+//! cache), `process-vary` (a warning; responses with Vary are not stored), `show cache`.
+
+use crate::acl::Sample;
+use crate::config::filters::CacheSection;
+use crate::config::{Config, HttpAction, Proxy};
+use crate::h1::{Method, RequestHead, ResponseHead, Version, split_list};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// The server index the log shows as `<CACHE>`.
+pub const CACHE_SERVER: usize = usize::MAX;
+
+/// Bytes counted for an object beyond its key, head and body (map and queue slots).
+const ENTRY_OVERHEAD: usize = 96;
+
+/// HAProxy's cap on an object's age (`CACHE_ENTRY_MAX_AGE`).
+const MAX_AGE_CAP: u64 = 2_147_483_648 - 1;
+
+fn now_secs() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs()
+}
+
+struct Entry {
+    /// The status line (without CRLF).
+    status_line: Box<[u8]>,
+    /// Header lines, each with its CRLF, without framing and connection fields.
+    fields: Box<[u8]>,
+    body: Box<[u8]>,
+    /// When it was stored, and the Age the server gave it.
+    stored: u64,
+    age: u64,
+    expire: u64,
+    seq: u64,
+}
+
+impl Entry {
+    fn size(&self, key: &[u8]) -> usize {
+        key.len() + self.status_line.len() + self.fields.len() + self.body.len() + ENTRY_OVERHEAD
+    }
+}
+
+/// One shard's objects of one cache section.
+struct Store {
+    map: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
+    /// Insertion order (key, seq) for eviction; stale pairs are skipped.
+    order: VecDeque<(Box<[u8]>, u64)>,
+    used: usize,
+    budget: usize,
+    seq: u64,
+}
+
+impl Store {
+    fn new(budget: usize) -> Store {
+        Store {
+            map: HashMap::default(),
+            order: VecDeque::new(),
+            used: 0,
+            budget,
+            seq: 0,
+        }
+    }
+
+    fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        if self.map.get(key).is_some_and(|e| e.expire <= now) {
+            self.remove(key);
+        }
+        self.map.get(key)
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(e) = self.map.remove(key) {
+            self.used -= e.size(key);
+        }
+    }
+
+    fn insert(&mut self, key: Box<[u8]>, mut e: Entry) {
+        self.remove(&key);
+        let size = e.size(&key);
+        if size > self.budget {
+            return;
+        }
+        while self.used + size > self.budget {
+            let Some((k, seq)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&k).is_some_and(|o| o.seq == seq) {
+                self.remove(&k);
+            }
+        }
+        self.seq += 1;
+        e.seq = self.seq;
+        self.used += size;
+        self.order.push_back((key.clone(), e.seq));
+        self.map.insert(key, e);
+        // Pairs of replaced or dropped objects stay in the queue until popped: keep it from
+        // growing past twice the live objects.
+        if self.order.len() > 2 * self.map.len() + 16 {
+            let map = &self.map;
+            self.order
+                .retain(|(k, s)| map.get(k).is_some_and(|o| o.seq == *s));
+        }
+    }
+}
+
+thread_local! {
+    /// This shard's stores, by cache section index (a generation's shards are its threads).
+    static STORES: RefCell<Vec<Option<Store>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with_store<R>(
+    sections: &[CacheSection],
+    i: usize,
+    shards: usize,
+    f: impl FnOnce(&mut Store) -> R,
+) -> R {
+    STORES.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() <= i {
+            s.resize_with(i + 1, || None);
+        }
+        let budget = (sections[i].total_max_size / shards.max(1) as u64) as usize;
+        f(s[i].get_or_insert_with(|| Store::new(budget)))
+    })
+}
+
+/// What a request's `cache-use` rule decided.
+pub enum Lookup {
+    /// No `cache-use` rule applies.
+    None,
+    /// The answer, ready to send (head and body).
+    Hit(Vec<u8>),
+    /// Not in the cache: what the response side needs to store the answer.
+    Miss(Pending),
+}
+
+/// A request's cache key and whether its answer may be stored.
+pub struct Pending {
+    key: Box<[u8]>,
+    method: Method,
+    /// HTTP/1.1 GET without Authorization, request Cache-Control or Pragma against it.
+    storable: bool,
+}
+
+/// The first rule of `action`'s kind among `rules` whose condition holds: its cache name.
+fn rule<'a>(pxs: &[&'a Proxy], request: bool, s: &dyn Sample) -> Option<&'a str> {
+    pxs.iter().find_map(|px| {
+        let rules = if request {
+            &px.http_request
+        } else {
+            &px.http_response
+        };
+        rules.iter().find_map(|r| match &r.action {
+            HttpAction::CacheUse(n) | HttpAction::CacheStore(n)
+                if r.cond.as_ref().is_none_or(|c| c.eval(&px.acls, s)) =>
+            {
+                Some(n.as_str())
+            }
+            _ => None,
+        })
+    })
+}
+
+fn section(cfg: &Config, name: &str) -> Option<usize> {
+    cfg.caches.iter().position(|c| c.name == name)
+}
+
+/// `http-request cache-use`: after the rules let the request through (frontend's rules, then
+/// the backend's). `fields` are the request's fields as the rules left them; `close` says the
+/// answer ends the connection.
+#[allow(clippy::too_many_arguments)]
+pub fn request<'f>(
+    cfg: &Config,
+    shards: usize,
+    pxs: &[&Proxy],
+    s: &dyn Sample,
+    req: &RequestHead,
+    buf: &[u8],
+    fields: impl Iterator<Item = (&'f [u8], &'f [u8])> + Clone,
+    close: bool,
+) -> Lookup {
+    if cfg.caches.is_empty() {
+        return Lookup::None;
+    }
+    let Some(i) = rule(pxs, true, s).and_then(|n| section(cfg, n)) else {
+        return Lookup::None;
+    };
+    let named = |n: &'static [u8]| {
+        fields
+            .clone()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(n))
+    };
+    let target = req.target(buf);
+    let mut key = Vec::with_capacity(target.len() + 40);
+    if target.starts_with(b"/") || target == b"*" {
+        let Some((_, host)) = named(b"host").next() else {
+            return Lookup::None;
+        };
+        key.extend_from_slice(b"https://");
+        key.extend_from_slice(host);
+    }
+    key.extend_from_slice(target);
+    let method = req.method();
+    let safe = matches!(method, Method::Get | Method::Head);
+    let mut ignore = req.version() != Version::Http11 || !safe;
+    let mut storable = method == Method::Get;
+    if named(b"authorization").next().is_some() {
+        ignore = true;
+        storable = false;
+    }
+    let mut cc_found = false;
+    for (_, v) in named(b"cache-control") {
+        for d in split_list(v) {
+            cc_found = true;
+            let starts = |p: &[u8]| d.len() >= p.len() && d[..p.len()].eq_ignore_ascii_case(p);
+            if starts(b"max-age")
+                || starts(b"no-cache")
+                || starts(b"max-stale")
+                || starts(b"min-fresh")
+            {
+                ignore = true;
+            } else if starts(b"no-store") {
+                storable = false;
+            }
+        }
+    }
+    if !cc_found
+        && named(b"pragma")
+            .next()
+            .is_some_and(|(_, v)| v.eq_ignore_ascii_case(b"no-cache"))
+    {
+        ignore = true;
+    }
+    let pending = Pending {
+        key: key.into_boxed_slice(),
+        method,
+        storable: storable && !ignore && req.version() == Version::Http11,
+    };
+    if ignore {
+        return Lookup::Miss(pending);
+    }
+    let now = now_secs();
+    let hit = with_store(&cfg.caches, i, shards, |st| {
+        let e = st.get(&pending.key, now)?;
+        let age = (now.saturating_sub(e.stored) + e.age).min(MAX_AGE_CAP);
+        let mut out = Vec::with_capacity(e.status_line.len() + e.fields.len() + e.body.len() + 64);
+        out.extend_from_slice(&e.status_line);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&e.fields);
+        let close = if close { "Connection: close\r\n" } else { "" };
+        let head = format!(
+            "Age: {age}\r\nContent-Length: {}\r\n{close}\r\n",
+            e.body.len()
+        );
+        out.extend_from_slice(head.as_bytes());
+        if method != Method::Head {
+            out.extend_from_slice(&e.body);
+        }
+        Some(out)
+    });
+    match hit {
+        Some(bytes) => Lookup::Hit(bytes),
+        None => Lookup::Miss(pending),
+    }
+}
+
+/// An answer being stored: its body is collected as it goes to the client.
+pub struct Capture {
+    cache: usize,
+    key: Box<[u8]>,
+    entry: Entry,
+    body: Vec<u8>,
+    /// What the body may still take (`max-object-size` less the head).
+    room: usize,
+    too_big: bool,
+}
+
+impl Capture {
+    /// The head as serialized for the client; None when head and body (`content_length`)
+    /// exceed `max-object-size`.
+    pub fn head(mut self, head: &[u8], content_length: Option<u64>) -> Option<Capture> {
+        self.room = self.room.checked_sub(head.len())?;
+        if content_length.is_some_and(|n| n > self.room as u64) {
+            return None;
+        }
+        let (status_line, fields) = stored_fields(head);
+        self.entry.status_line = status_line.into();
+        self.entry.fields = fields.into_boxed_slice();
+        Some(self)
+    }
+
+    /// Takes body bytes (de-chunked).
+    pub fn data(&mut self, d: &[u8]) {
+        if self.too_big {
+            return;
+        }
+        if self.body.len() + d.len() > self.room {
+            self.too_big = true;
+            self.body = Vec::new();
+            return;
+        }
+        self.body.extend_from_slice(d);
+    }
+}
+
+/// `http-response cache-store`: whether to store this answer (a [`Capture`] to complete
+/// with [`Capture::head`], then feed), after the `http-response` rules.
+pub fn response(
+    cfg: &Config,
+    shards: usize,
+    pending: &Pending,
+    pxs: &[&Proxy],
+    s: &dyn Sample,
+    res: &ResponseHead,
+    rbuf: &[u8],
+) -> Option<Capture> {
+    let i = rule(pxs, false, s).and_then(|n| section(cfg, n))?;
+    let status = res.status();
+    if pending.method != Method::Get {
+        let unsafe_method = !matches!(
+            pending.method,
+            Method::Head | Method::Options | Method::Trace
+        );
+        if unsafe_method && (200..400).contains(&status) {
+            with_store(&cfg.caches, i, shards, |st| st.remove(&pending.key));
+        }
+        return None;
+    }
+    if !pending.storable || status != 200 {
+        return None;
+    }
+    let named = |n: &'static [u8]| super::filters::fields_named(res, rbuf, n);
+    let sec = &cfg.caches[i];
+    if named(b"vary").next().is_some() {
+        return None;
+    }
+    if named(b"pragma")
+        .next()
+        .is_some_and(|(_, v)| v.eq_ignore_ascii_case(b"no-cache"))
+    {
+        return None;
+    }
+    let (mut cacheable, mut cook, mut fresh) = (true, true, false);
+    let (mut smaxage, mut maxage): (Option<u64>, Option<u64>) = (None, None);
+    for (_, v) in named(b"cache-control") {
+        for d in split_list(v) {
+            let is = |p: &[u8]| d.eq_ignore_ascii_case(p);
+            let starts = |p: &[u8]| d.len() >= p.len() && d[..p.len()].eq_ignore_ascii_case(p);
+            if is(b"public") {
+                (cacheable, cook) = (true, true);
+            } else if is(b"private")
+                || is(b"no-cache")
+                || is(b"no-store")
+                || is(b"max-age=0")
+                || is(b"s-maxage=0")
+            {
+                (cacheable, cook) = (false, false);
+            } else if starts(b"no-cache=\"set-cookie") {
+                cook = false;
+            } else if starts(b"s-maxage") || starts(b"max-age") {
+                fresh = true;
+                let (name, val) = match d.iter().position(|&b| b == b'=') {
+                    Some(p) => (&d[..p], &d[p + 1..]),
+                    None => (d, &b""[..]),
+                };
+                let val = val.strip_prefix(b"\"").unwrap_or(val);
+                let digits = val.iter().take_while(|b| b.is_ascii_digit()).count();
+                let n = std::str::from_utf8(&val[..digits])
+                    .ok()?
+                    .parse::<u64>()
+                    .ok()?;
+                if name.eq_ignore_ascii_case(b"s-maxage") {
+                    smaxage = Some(n);
+                } else if name.eq_ignore_ascii_case(b"max-age") {
+                    maxage = Some(n);
+                }
+            }
+        }
+    }
+    let expires = if smaxage.is_none() && maxage.is_none() {
+        named(b"expires").next().map(|(_, v)| expires_in(v))
+    } else {
+        None
+    };
+    fresh |= expires.is_some();
+    let validator = named(b"etag").next().is_some() || named(b"last-modified").next().is_some();
+    if !cacheable || !cook || (!fresh && !validator) {
+        return None;
+    }
+    let true_max = smaxage
+        .filter(|&n| n > 0)
+        .or(maxage.filter(|&n| n > 0))
+        .or(expires);
+    let max_age = match true_max {
+        Some(n) => n.min(u64::from(sec.max_age)),
+        None => u64::from(sec.max_age),
+    };
+    let mut age = 0;
+    if let Some((_, v)) = named(b"age").next() {
+        let a = std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok()?;
+        if a == 0 {
+            return None; // HAProxy takes only a positive Age
+        }
+        age = a.min(MAX_AGE_CAP);
+        if age > true_max.unwrap_or(0) {
+            return None;
+        }
+    }
+    let now = now_secs();
+    Some(Capture {
+        cache: i,
+        key: pending.key.clone(),
+        room: sec.max_object_size as usize,
+        entry: Entry {
+            status_line: Box::default(),
+            fields: Box::default(),
+            body: Box::default(),
+            stored: now,
+            age,
+            expire: now + max_age,
+            seq: 0,
+        },
+        body: Vec::new(),
+        too_big: false,
+    })
+}
+
+/// Seconds until an `Expires` date (0 when past or not a date: stale, RFC 7234 §5.3).
+fn expires_in(v: &[u8]) -> u64 {
+    let Some(t) = std::str::from_utf8(v).ok().and_then(parse_http_date) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    t.saturating_sub(now)
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as seconds since the epoch.
+fn parse_http_date(s: &str) -> Option<u64> {
+    let mut it = s.split_ascii_whitespace();
+    let _wday = it.next()?;
+    let day: u64 = it.next()?.parse().ok()?;
+    let mon = it.next()?;
+    let year: u64 = it.next()?.parse().ok()?;
+    let hms: Vec<u64> = it
+        .next()?
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    if it.next()? != "GMT" || hms.len() != 3 {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = MONTHS.iter().position(|&x| x == mon)? as u64 + 1;
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, m) = if m <= 2 {
+        (year - 1, m + 9)
+    } else {
+        (year, m - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
+}
+
+/// The status line and the header lines worth storing of a serialized head: not its
+/// framing, connection or Age fields (a hit gets its own).
+fn stored_fields(head: &[u8]) -> (&[u8], Vec<u8>) {
+    let mut lines = head.split_inclusive(|&b| b == b'\n');
+    let status = lines.next().unwrap_or_default();
+    let status = status.strip_suffix(b"\r\n").unwrap_or(status);
+    let mut out = Vec::with_capacity(head.len());
+    for line in lines {
+        if line == b"\r\n" {
+            break;
+        }
+        let name = &line[..line.iter().position(|&b| b == b':').unwrap_or(0)];
+        let skip = [
+            &b"connection"[..],
+            b"keep-alive",
+            b"proxy-connection",
+            b"content-length",
+            b"transfer-encoding",
+            b"age",
+            b"upgrade",
+        ]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n));
+        if !skip {
+            out.extend_from_slice(line);
+        }
+    }
+    (status, out)
+}
+
+/// The body went through (`complete`): the object joins this shard's store.
+pub fn finish(cfg: &Config, shards: usize, c: Capture, complete: bool) {
+    if !complete || c.too_big {
+        return;
+    }
+    let Capture {
+        cache,
+        key,
+        mut entry,
+        body,
+        ..
+    } = c;
+    entry.body = body.into_boxed_slice();
+    with_store(&cfg.caches, cache, shards, |st| st.insert(key, entry));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(body: usize) -> Entry {
+        Entry {
+            status_line: b"HTTP/1.1 200 OK".to_vec().into(),
+            fields: Box::default(),
+            body: vec![0; body].into(),
+            stored: 0,
+            age: 0,
+            expire: 100,
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn the_oldest_objects_go_first_and_the_budget_holds() {
+        let mut st = Store::new(3 * (1000 + 15 + ENTRY_OVERHEAD + 2));
+        for k in ["/a", "/b", "/c", "/d"] {
+            st.insert(k.as_bytes().into(), entry(1000));
+            assert!(st.used <= st.budget);
+        }
+        assert!(st.get(b"/a", 1).is_none());
+        assert!(st.get(b"/b", 1).is_some() && st.get(b"/d", 1).is_some());
+        // Replacing an object does not count it twice.
+        st.insert(b"/d"[..].into(), entry(1000));
+        assert_eq!(st.map.len(), 3);
+        // Too big for the whole store: not kept, nothing evicted for it.
+        st.insert(b"/huge"[..].into(), entry(10_000));
+        assert_eq!(st.map.len(), 3);
+        // Expired: gone when looked up.
+        assert!(st.get(b"/b", 100).is_none());
+        assert_eq!(st.map.len(), 2);
+        for i in 0..1000 {
+            st.insert(format!("/x{}", i % 5).as_bytes().into(), entry(10));
+        }
+        assert!(st.order.len() <= 2 * st.map.len() + 16);
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(expires_in(b"0"), 0);
+    }
+
+    #[test]
+    fn stored_heads_lose_framing_and_connection_fields() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: 1\r\nConnection: close\r\nAge: 4\r\nETag: \"e\"\r\n\r\n";
+        let (status, fields) = stored_fields(head);
+        assert_eq!(status, b"HTTP/1.1 200 OK");
+        assert_eq!(fields, b"X-A: 1\r\nETag: \"e\"\r\n");
+    }
+}
