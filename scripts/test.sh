@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # VM booting Debian's kernel, which has kTLS), nginx with its stream module as the second
 # peer of the benchmark comparison, prometheus (its server and promtool) for the exporter's
 # test.
-pkgs="curl openssl jq nghttp2-client haproxy redis-server nginx-light libnginx-mod-stream keepalived iproute2 shellcheck util-linux procps systemd
+pkgs="curl openssl jq nghttp2-client nghttp2-server haproxy redis-server nginx-light libnginx-mod-stream keepalived iproute2 shellcheck util-linux procps systemd
   qemu-system-x86 busybox-static cpio prometheus"
 missing=""
 for p in $pkgs; do

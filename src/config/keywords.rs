@@ -544,7 +544,7 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("track", NotYet, 0),
     kw("minconn", NotYet, 0),
     kw("redir", NotYet, 0),
-    kw("proto", NotYet, 0),
+    kw("proto", Supported(s::proto), 0),
     kw("pool-max-conn", NotYet, 0),
     kw("pool-purge-delay", NotYet, 0),
     kw("tfo", NotYet, 0),

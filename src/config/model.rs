@@ -386,6 +386,8 @@ pub struct ServerParams {
     pub check: CheckParams,
     /// `send-proxy` / `send-proxy-v2`: a PROXY header goes to the server first.
     pub send_proxy: Option<ProxyVersion>,
+    /// `proto h2`: requests go to the server as HTTP/2 streams.
+    pub proto_h2: bool,
     pub observe: Observe,
     /// `cookie VALUE`: the persistence cookie's value for this server.
     pub cookie: Option<String>,
@@ -404,6 +406,7 @@ impl Default for ServerParams {
             maxconn: 0,
             check: CheckParams::default(),
             send_proxy: None,
+            proto_h2: false,
             observe: Observe::default(),
             cookie: None,
             tls: None,

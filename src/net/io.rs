@@ -199,18 +199,43 @@ pub async fn write_all<W: AsyncWrite + Unpin>(
     with_deadline(deadline, w.write_all(b)).await
 }
 
-/// A connection to a server: plain TCP, or TLS (`server … ssl`) in rustls.
+/// A connection to a server: plain TCP, or TLS (`server … ssl`) in rustls; or, for mode
+/// http, one request's stream on a multiplexed connection (HTTP/2 to the server).
 pub enum ServerIo {
     Plain(TcpStream),
     Tls(Box<crate::net::tls::UpstreamTls>),
+    Stream(Box<dyn Multiplexed>),
+}
+
+/// One request's stream on a connection shared with others (`server … proto h2`): the
+/// exchange writes an HTTP/1.1 request into it and reads an HTTP/1.1 response out, as on a
+/// connection of its own; the connection itself belongs to whoever multiplexes it.
+pub trait Multiplexed: futures_lite::AsyncRead + AsyncWrite + Unpin {
+    /// The server turned the stream down before processing it (RST_STREAM REFUSED_STREAM,
+    /// or a GOAWAY below its id): the request may go again as if never sent.
+    fn refused(&self) -> bool;
 }
 
 impl ServerIo {
+    /// The TCP socket. Mode tcp and the checks connect with [`crate::net::upstream`],
+    /// which never yields a stream.
     pub fn tcp(&self) -> &TcpStream {
         match self {
             ServerIo::Plain(s) => s,
             ServerIo::Tls(t) => t.get_ref().0,
+            ServerIo::Stream(_) => unreachable!("a multiplexed stream has no socket of its own"),
         }
+    }
+
+    /// A stream the server refused unprocessed (see [`Multiplexed::refused`]).
+    pub fn refused(&self) -> bool {
+        matches!(self, ServerIo::Stream(s) if s.refused())
+    }
+
+    /// A stream on a shared connection: it goes back to no pool (its connection is kept
+    /// by its multiplexer).
+    pub fn is_stream(&self) -> bool {
+        matches!(self, ServerIo::Stream(_))
     }
 
     /// Whether this idle connection can be reused (open, nothing unexpected to read). The
@@ -220,11 +245,14 @@ impl ServerIo {
     /// the socket. A connection closed in between is caught like one closed after the
     /// peek: the send or the empty answer on a reused connection is retried on a new one.
     pub fn idle_alive(&self) -> bool {
+        if self.is_stream() {
+            return false;
+        }
         self.tcp().read_idle_known() || crate::sys::idle_socket_alive(crate::sys::fd(self.tcp()))
     }
 }
 
-delegate_stream_io!(ServerIo { Plain, Tls });
+delegate_stream_io!(ServerIo { Plain, Tls, Stream });
 
 #[cfg(test)]
 mod tests {

@@ -389,12 +389,11 @@ fn kx_groups(
     Ok((out, w))
 }
 
-/// ALPN protocols corelb speaks. HTTP/2 is not spoken: offering it would make clients
-/// send an HTTP/2 preface to the HTTP/1.1 parser.
-/// What a bind offers: HTTP/2 towards clients is spoken.
+/// ALPN protocols corelb speaks. What a bind offers: HTTP/2 towards clients is spoken.
 const BIND_ALPN: &[&str] = &["h2", "http/1.1", "http/1.0"];
-/// What corelb asks servers for: HTTP/1.x only (`server … alpn h2` is not done yet).
-const SERVER_ALPN: &[&str] = &["http/1.1", "http/1.0"];
+/// What corelb asks servers for: HTTP/2 (`alpn h2`: gRPC backends) and HTTP/1.x; the
+/// protocol the server picks is the one spoken on that connection.
+const SERVER_ALPN: &[&str] = &["h2", "http/1.1", "http/1.0"];
 
 fn parse_alpn(list: &str, spoken: &[&str]) -> Result<(Vec<Vec<u8>>, Vec<Warning>), String> {
     let mut keep = Vec::new();

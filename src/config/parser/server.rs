@@ -319,6 +319,19 @@ pub(crate) fn tls(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     }
 }
 
+/// `proto h2`: HTTP/2 to the server from the first byte (h2c with prior knowledge, or h2
+/// over `ssl` whatever ALPN says); `proto h1` is the default.
+pub(crate) fn proto(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match a.val {
+        "h2" => s.params.proto_h2 = true,
+        "h1" => s.params.proto_h2 = false,
+        _ => d.error(
+            a.loc,
+            format!("'{} ... proto {}': corelb speaks h1 and h2", a.what, a.val),
+        ),
+    }
+}
+
 pub(crate) fn send_proxy(s: &mut ServerLine, _: &Param, _: &mut Diags) {
     s.params.send_proxy = Some(ProxyVersion::V1);
 }

@@ -322,6 +322,21 @@ fn proxy_stats_keywords_with_haproxys_defaults() {
 }
 
 #[test]
+fn server_proto_h2_and_its_default() {
+    let (c, d) = parse_text(
+        "backend b\n default-server proto h2\n server a 127.0.0.1:1\n server b 127.0.0.1:2 proto h1\n server c 127.0.0.1:3\n",
+    );
+    assert_eq!(d.errors(), 0, "{:?}", d.list);
+    let c = c.unwrap();
+    let h2: Vec<bool> = c.proxies[0]
+        .servers
+        .iter()
+        .map(|s| s.params.proto_h2)
+        .collect();
+    assert_eq!(h2, [true, false, true]);
+}
+
+#[test]
 fn tune_h2_and_bind_proto() {
     let (c, d) = parse_text(
         "global\n tune.h2.fe.max-concurrent-streams 20 rq-load ignore min 5\n tune.h2.header-table-size 0\n tune.h2.fe.initial-window-size 1048576\n tune.h2.fe.glitches-threshold 0\n tune.h2.fe.max-total-streams 1000\nlisten x\n bind :1 proto h2\n bind :2\n",
@@ -361,6 +376,10 @@ fn tune_h2_and_bind_proto() {
             "tune.h2.header-table-size",
         ),
         ("listen x\n bind :1 proto h3\n", "corelb speaks h1 and h2"),
+        (
+            "listen x\n server s 127.0.0.1:1 proto h3\n",
+            "corelb speaks h1 and h2",
+        ),
     ] {
         let e = errors(bad);
         assert!(e.iter().any(|x| x.contains(msg)), "{bad}: {e:?}");

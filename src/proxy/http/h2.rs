@@ -732,10 +732,11 @@ fn h1_head(
     let mut cookies = 0;
     for (name, value) in &parts.headers {
         match name.as_str() {
-            // :authority wins over Host (RFC 9113 8.3.1); TE (only "trailers" in h2) is
-            // hop-by-hop.
+            // :authority wins over Host (RFC 9113 8.3.1). TE (only "trailers" in h2) is
+            // hop-by-hop: the exchange strips it for HTTP/1 servers, and an HTTP/2 server
+            // gets it back from here (gRPC needs it: `h2_upstream`).
             "host" if authority.is_some() => continue,
-            "te" => continue,
+            "te" if value.as_bytes() != b"trailers" => continue,
             // Cookie fields are joined into one for HTTP/1.1 (RFC 9113 8.2.3).
             "cookie" => {
                 cookies += 1;
@@ -780,7 +781,7 @@ enum Out {
 }
 
 /// How the HTTP/1 body the exchange writes maps to DATA frames.
-enum Framing {
+pub(super) enum Framing {
     Length(u64),
     /// With the trailer section's bytes as they pass (sent as a trailing HEADERS frame).
     Chunked(Dechunk, Vec<u8>),
@@ -930,7 +931,7 @@ impl StreamIo {
 }
 
 /// Fields that HTTP/2 forbids (RFC 9113 8.2.2).
-fn is_connection_specific(name: &[u8]) -> bool {
+pub(super) fn is_connection_specific(name: &[u8]) -> bool {
     [
         &b"connection"[..],
         b"keep-alive",
@@ -954,7 +955,7 @@ fn trailer_allowed(name: &[u8]) -> bool {
 
 /// An HTTP/1.1 trailer section's lines (`name: value`, CRLF or LF ended; the exchange's
 /// chunked scanner checked their syntax) as HTTP/2 fields.
-fn trailer_fields(lines: &[u8]) -> http::HeaderMap {
+pub(super) fn trailer_fields(lines: &[u8]) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
     for line in lines.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -977,7 +978,7 @@ fn trailer_fields(lines: &[u8]) -> http::HeaderMap {
 
 /// Writes an HTTP/2 request's trailers as the end of its chunked HTTP/1.1 body: the last
 /// chunk, the trailer section, the blank line.
-fn chunked_end(trailers: Option<&http::HeaderMap>, out: &mut Vec<u8>) {
+pub(super) fn chunked_end(trailers: Option<&http::HeaderMap>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"0\r\n");
     for (name, value) in trailers.into_iter().flatten() {
         if trailer_allowed(name.as_str().as_bytes()) {
@@ -991,7 +992,7 @@ fn chunked_end(trailers: Option<&http::HeaderMap>, out: &mut Vec<u8>) {
 }
 
 /// Flow-control capacity for up to `want` bytes on `s`.
-fn poll_capacity(
+pub(super) fn poll_capacity(
     s: &mut SendStream<Bytes>,
     cx: &mut Context<'_>,
     want: usize,
@@ -1014,6 +1015,117 @@ fn poll_capacity(
     }
 }
 
+/// Sends `data`, HTTP/1 body bytes framed as `framing` says, as DATA frames on `s` as its
+/// flow-control window allows: how many bytes were used, and whether the body ended (its
+/// last frame, or its trailer section as a trailing HEADERS frame, was sent).
+pub(super) fn poll_send_body(
+    s: &mut SendStream<Bytes>,
+    framing: &mut Framing,
+    cx: &mut Context<'_>,
+    data: &[u8],
+) -> Poll<io::Result<(usize, bool)>> {
+    let mut used = 0;
+    loop {
+        let rest = &data[used..];
+        let (skip, avail) = match framing {
+            Framing::Length(left) => (0, (*left).min(rest.len() as u64) as usize),
+            Framing::Chunked(d, trailers) => d.next(rest, trailers),
+            Framing::Close => (0, rest.len()),
+        };
+        used += skip;
+        let ended = match framing {
+            Framing::Length(left) => *left == 0,
+            Framing::Chunked(d, _) => d.is_done(),
+            Framing::Close => false,
+        };
+        if ended {
+            // A trailer section (gRPC's grpc-status) ends the stream as a HEADERS frame;
+            // without one, an empty DATA frame does.
+            match framing {
+                Framing::Chunked(_, t) if !t.is_empty() => {
+                    let _ = s.send_trailers(trailer_fields(t));
+                }
+                _ => {
+                    let _ = s.send_data(Bytes::new(), true);
+                }
+            }
+            return Poll::Ready(Ok((data.len(), true)));
+        }
+        if avail == 0 {
+            return Poll::Ready(Ok((used, false)));
+        }
+        let k = match poll_capacity(s, cx, avail) {
+            Poll::Ready(Ok(k)) => k,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending if used > 0 => return Poll::Ready(Ok((used, false))),
+            Poll::Pending => return Poll::Pending,
+        };
+        let last = matches!(framing, Framing::Length(left) if *left == k as u64);
+        let chunk = Bytes::copy_from_slice(&data[used..used + k]);
+        if let Err(e) = s.send_data(chunk, last) {
+            return Poll::Ready(Err(io::Error::other(e)));
+        }
+        used += k;
+        match framing {
+            Framing::Length(left) => *left -= k as u64,
+            Framing::Chunked(d, _) => d.sent(k),
+            Framing::Close => {}
+        }
+        if last {
+            return Poll::Ready(Ok((data.len(), true)));
+        }
+        if used == data.len() {
+            return Poll::Ready(Ok((used, false)));
+        }
+    }
+}
+
+/// Takes the next DATA frame of `body` into `pend` (chunk-framed when `chunked`), or at its
+/// end the chunked body's end with the trailers: whether the body ended.
+pub(super) fn poll_recv_body(
+    body: &mut RecvStream,
+    chunked: bool,
+    pend: &mut Vec<u8>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<bool, h2::Error>> {
+    loop {
+        match body.poll_data(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                // The window opens again as the exchange takes the bytes (one frame waits
+                // here at most).
+                let _ = body.flow_control().release_capacity(data.len());
+                if data.is_empty() {
+                    continue;
+                }
+                if chunked {
+                    use std::io::Write as _;
+                    let _ = write!(pend, "{:x}\r\n", data.len());
+                    pend.extend_from_slice(&data);
+                    pend.extend_from_slice(b"\r\n");
+                } else {
+                    pend.extend_from_slice(&data);
+                }
+                return Poll::Ready(Ok(false));
+            }
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+            Poll::Ready(None) => {
+                if chunked {
+                    // The trailers (a HEADERS frame that ended the stream), if any, in the
+                    // chunked body's trailer section.
+                    let trailers = match body.poll_trailers(cx) {
+                        Poll::Ready(Ok(t)) => t,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    chunked_end(trailers.as_ref(), pend);
+                }
+                return Poll::Ready(Ok(true));
+            }
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
 impl AsyncWrite for StreamIo {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -1024,66 +1136,15 @@ impl AsyncWrite for StreamIo {
         if let Out::Head(_) = this.out {
             return Poll::Ready(this.take_head(data));
         }
-        let mut used = 0;
-        loop {
-            let Out::Body(s, framing) = &mut this.out else {
-                // Past the end of the response: nothing more goes out.
-                return Poll::Ready(Ok(data.len()));
-            };
-            let rest = &data[used..];
-            let (skip, avail) = match framing {
-                Framing::Length(left) => (0, (*left).min(rest.len() as u64) as usize),
-                Framing::Chunked(d, trailers) => d.next(rest, trailers),
-                Framing::Close => (0, rest.len()),
-            };
-            used += skip;
-            let ended = match framing {
-                Framing::Length(left) => *left == 0,
-                Framing::Chunked(d, _) => d.is_done(),
-                Framing::Close => false,
-            };
-            if ended {
-                // The server's trailer section (gRPC's grpc-status) ends the stream as a
-                // HEADERS frame; without one, an empty DATA frame does.
-                match framing {
-                    Framing::Chunked(_, t) if !t.is_empty() => {
-                        let _ = s.send_trailers(trailer_fields(t));
-                    }
-                    _ => {
-                        let _ = s.send_data(Bytes::new(), true);
-                    }
-                }
-                this.out = Out::Done;
-                return Poll::Ready(Ok(data.len()));
-            }
-            if avail == 0 {
-                return Poll::Ready(Ok(used));
-            }
-            let k = match poll_capacity(s, cx, avail) {
-                Poll::Ready(Ok(k)) => k,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending if used > 0 => return Poll::Ready(Ok(used)),
-                Poll::Pending => return Poll::Pending,
-            };
-            let last = matches!(framing, Framing::Length(left) if *left == k as u64);
-            let chunk = Bytes::copy_from_slice(&data[used..used + k]);
-            if let Err(e) = s.send_data(chunk, last) {
-                return Poll::Ready(Err(io::Error::other(e)));
-            }
-            used += k;
-            match framing {
-                Framing::Length(left) => *left -= k as u64,
-                Framing::Chunked(d, _) => d.sent(k),
-                Framing::Close => {}
-            }
-            if last {
-                this.out = Out::Done;
-                return Poll::Ready(Ok(data.len()));
-            }
-            if used == data.len() {
-                return Poll::Ready(Ok(used));
-            }
+        let Out::Body(s, framing) = &mut this.out else {
+            // Past the end of the response: nothing more goes out.
+            return Poll::Ready(Ok(data.len()));
+        };
+        let r = poll_send_body(s, framing, cx, data);
+        if let Poll::Ready(Ok((_, true))) = r {
+            this.out = Out::Done;
         }
+        r.map_ok(|(n, _)| n)
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
@@ -1110,37 +1171,9 @@ impl AsyncRead for StreamIo {
             }
             this.pend.clear();
             this.pend_pos = 0;
-            match this.body.poll_data(cx) {
-                Poll::Ready(Some(Ok(data))) => {
-                    // The window opens again as the exchange takes the bytes (one frame
-                    // waits here at most).
-                    let _ = this.body.flow_control().release_capacity(data.len());
-                    if data.is_empty() {
-                        continue;
-                    }
-                    if this.chunked {
-                        use std::io::Write as _;
-                        let _ = write!(this.pend, "{:x}\r\n", data.len());
-                        this.pend.extend_from_slice(&data);
-                        this.pend.extend_from_slice(b"\r\n");
-                    } else {
-                        this.pend.extend_from_slice(&data);
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(io::Error::other(e))),
-                Poll::Ready(None) => {
-                    if this.chunked {
-                        // The client's trailers (a HEADERS frame that ended the stream), if
-                        // any, go to the server in the chunked body's trailer section.
-                        let trailers = match this.body.poll_trailers(cx) {
-                            Poll::Ready(Ok(t)) => t,
-                            Poll::Ready(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
-                            Poll::Pending => return Poll::Pending,
-                        };
-                        chunked_end(trailers.as_ref(), &mut this.pend);
-                    }
-                    this.req_done = true;
-                }
+            match poll_recv_body(&mut this.body, this.chunked, &mut this.pend, cx) {
+                Poll::Ready(Ok(ended)) => this.req_done = ended,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -1150,7 +1183,7 @@ impl AsyncRead for StreamIo {
 /// A chunked body as it passes: which bytes are chunk data. The exchange's scanner has
 /// checked the framing already, so this one only follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dechunk {
+pub(super) enum Dechunk {
     /// In the size line (the value so far).
     Size(u64),
     /// In a chunk extension, until the line ends.
@@ -1167,7 +1200,7 @@ impl Dechunk {
     /// Skips framing at the start of `input`: how many bytes that was, and how many data
     /// bytes follow it (call [`Dechunk::sent`] with what was used of them). The trailer
     /// section's lines are appended to `trailers` (without the blank line that ends it).
-    fn next(&mut self, input: &[u8], trailers: &mut Vec<u8>) -> (usize, usize) {
+    pub(super) fn next(&mut self, input: &[u8], trailers: &mut Vec<u8>) -> (usize, usize) {
         let mut i = 0;
         while i < input.len() {
             let c = input[i];
@@ -1220,13 +1253,13 @@ impl Dechunk {
         (i, 0)
     }
 
-    fn sent(&mut self, k: usize) {
+    pub(super) fn sent(&mut self, k: usize) {
         if let Dechunk::Data(n) = self {
             *n -= k as u64;
         }
     }
 
-    fn is_done(&self) -> bool {
+    pub(super) fn is_done(&self) -> bool {
         *self == Dechunk::Done
     }
 }
@@ -1274,7 +1307,7 @@ mod tests {
             .header("cookie", "b=2");
         assert_eq!(
             head_of(r, false).unwrap(),
-            "true POST /a?b=1 HTTP/1.1\r\nhost: example.test:8443\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
+            "true POST /a?b=1 HTTP/1.1\r\nhost: example.test:8443\r\nte: trailers\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
         );
         let r = http::Request::builder()
             .uri("https://example.test/")

@@ -1146,8 +1146,19 @@ impl<'c> Exchange<'c> {
                 other => {
                     // A private connection to another server is closed: its client moved on.
                     drop(other);
+                    let sni = route
+                        .expr_sni
+                        .iter()
+                        .find(|(i, _)| *i == srv)
+                        .map(|(_, v)| &v[..]);
+                    let info = &ctx.info;
+                    // `http-request set-dst`: that address, on a connection of its own.
+                    let dst = route
+                        .dst
+                        .map_or(info.dst, |ip| SocketAddr::new(ip, info.dst.port()));
+                    let h2 = super::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
                     // (The pool's borrow must end before any await.)
-                    let pooled = route.dst.is_none().then(|| {
+                    let pooled = (route.dst.is_none() && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
                             be.proxy,
                             srv,
@@ -1160,18 +1171,30 @@ impl<'c> Exchange<'c> {
                             reused = true;
                             Ok(c)
                         }
-                        None => {
-                            let sni = route
-                                .expr_sni
-                                .iter()
-                                .find(|(i, _)| *i == srv)
-                                .map(|(_, v)| &v[..]);
-                            let info = &ctx.info;
-                            let dst = route
-                                .dst
-                                .map_or(info.dst, |ip| SocketAddr::new(ip, info.dst.port()));
-                            crate::net::upstream::connect(be, srv, info.src, dst, sni).await
+                        None if h2 => {
+                            // A stream on a shared HTTP/2 connection.
+                            let reuse = match route.dst {
+                                Some(_) => Reuse::Never,
+                                None => be_px.http.reuse,
+                            };
+                            let o = super::h2_upstream::Open {
+                                cfg: &ctx.cfg,
+                                be: &route.be,
+                                srv,
+                                reuse,
+                                first: self.first,
+                                src: info.src,
+                                dst,
+                                sni,
+                                te: super::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
+                                limits: ctx.limits,
+                            };
+                            super::h2_upstream::open(o).await.map(|(c, r)| {
+                                reused = r;
+                                c
+                            })
                         }
+                        None => crate::net::upstream::connect(be, srv, info.src, dst, sni).await,
                     }
                 }
             };
@@ -1282,8 +1305,13 @@ impl<'c> Exchange<'c> {
                 Err(e) => {
                     b.rbuf.consume(b.rbuf.len());
                     // A reused connection closed under us before answering: again on a
-                    // fresh one (the request never reached the application).
-                    let again = e.again(reused, true, replayable);
+                    // fresh one (the request never reached the application); on HTTP/2,
+                    // only a stream the server refused unprocessed.
+                    let again = e.again(
+                        reused && !sconn.is_stream() || sconn.refused(),
+                        true,
+                        replayable,
+                    );
                     if again != Again::Fresh
                         && matches!(e.kind, Kind::EmptyResponse | Kind::JunkResponse)
                     {
@@ -1497,6 +1525,7 @@ impl<'c> Exchange<'c> {
         }
         // Keep the server connection when it can serve another request.
         let server_keep = fwd.complete
+            && !sconn.is_stream()
             && route.conn_mode == ConnMode::KeepAlive
             && b.res.keep_alive(method)
             && !b.res.must_close()

@@ -528,7 +528,7 @@ fn server_side_verify() {
     g2.apply("ssl-server-verify", &["none"]).unwrap();
     let (s, _) = server(&g2, &[("ssl", None), ("alpn", Some("h2,http/1.1"))]).unwrap();
     let (cfg, _) = s.build(&g2).unwrap();
-    assert_eq!(cfg.alpn_protocols, [b"http/1.1".to_vec()]);
+    assert_eq!(cfg.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
     let (s, _) = server(&g2, &[("check-ssl", None), ("sni", Some("req.hdr(host)"))]).unwrap();
     assert!(s.enabled() && !s.ssl);
     assert_eq!(s.sni, Some(Sni::Expr("req.hdr(host)".into())));

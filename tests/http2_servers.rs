@@ -1,0 +1,674 @@
+//! HTTP/2 to servers: `server … proto h2` (h2c with prior knowledge, h2 over TLS) and
+//! `server … ssl alpn h2`, from HTTP/1.1 and HTTP/2 clients (curl, nghttp, h2load), against
+//! nghttpd and against an h2 server written here on the h2 crate (it counts its connections
+//! and streams, echoes bodies, answers gRPC-like with trailers, and goes away or refuses
+//! streams on demand).
+
+mod common;
+
+use bytes::Bytes;
+use common::haproxy::Haproxy;
+use common::*;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// How the test server behaves.
+#[derive(Clone, Copy, Default)]
+struct Mode {
+    /// After this many streams on a connection, a graceful GOAWAY (then it closes once its
+    /// streams are done).
+    goaway_after: Option<usize>,
+    /// `/refuse` is refused (RST_STREAM REFUSED_STREAM) unless it is the connection's
+    /// first stream.
+    refuse: bool,
+}
+
+/// An h2c server on the h2 crate, on a glommio executor of its own.
+struct H2Server {
+    port: u16,
+    conns: Arc<AtomicUsize>,
+    streams: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<glommio::ExecutorJoinHandle<()>>,
+}
+
+impl H2Server {
+    fn start(mode: Mode) -> H2Server {
+        let conns = Arc::new(AtomicUsize::new(0));
+        let streams = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s, st) = (conns.clone(), streams.clone(), stop.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .spawn(move || async move {
+                let l = glommio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                tx.send(l.local_addr().unwrap().port()).unwrap();
+                while !st.load(Ordering::SeqCst) {
+                    let accepted =
+                        futures_lite::future::or(async { Some(l.accept().await) }, async {
+                            glommio::timer::sleep(Duration::from_millis(50)).await;
+                            None
+                        })
+                        .await;
+                    let Some(Ok(sock)) = accepted else { continue };
+                    c.fetch_add(1, Ordering::SeqCst);
+                    glommio::spawn_local(serve_conn(sock, s.clone(), mode)).detach();
+                }
+            })
+            .unwrap();
+        let port = rx.recv().unwrap();
+        H2Server {
+            port,
+            conns,
+            streams,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn conns(&self) -> usize {
+        self.conns.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for H2Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn serve_conn(sock: glommio::net::TcpStream, total: Arc<AtomicUsize>, mode: Mode) {
+    use tokio_util::compat::FuturesAsyncReadCompatExt;
+    let Ok(mut conn) = h2::server::handshake(sock.compat()).await else {
+        return;
+    };
+    let mut n = 0usize;
+    while let Some(Ok((req, respond))) = conn.accept().await {
+        n += 1;
+        total.fetch_add(1, Ordering::SeqCst);
+        if mode.refuse && n > 1 && req.uri().path() == "/refuse" {
+            let mut respond = respond;
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+            continue;
+        }
+        glommio::spawn_local(serve_stream(req, respond)).detach();
+        if mode.goaway_after == Some(n) {
+            conn.graceful_shutdown();
+        }
+    }
+}
+
+/// `/hang`: never answers; `/slow`: answers after 50 ms; `/echo`: the request body's length and checksum;
+/// `/grpc`: gRPC-like (needs `te: trailers`), the body back, then `grpc-status: 0` in
+/// trailers; anything else: `srv <path>`.
+async fn serve_stream(
+    req: http::Request<h2::RecvStream>,
+    mut respond: h2::server::SendResponse<Bytes>,
+) {
+    let (parts, mut body) = req.into_parts();
+    let mut got = Vec::new();
+    while let Some(Ok(d)) = body.data().await {
+        let _ = body.flow_control().release_capacity(d.len());
+        got.extend_from_slice(&d);
+    }
+    let req_trailers = body.trailers().await.ok().flatten();
+    let path = parts.uri.path().to_string();
+    if path == "/hang" {
+        glommio::timer::sleep(Duration::from_secs(30)).await;
+        return;
+    }
+    if path == "/slow" {
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+    }
+    let te = parts.headers.get("te").map(|v| v.as_bytes().to_vec());
+    if path == "/grpc" {
+        if te.as_deref() != Some(b"trailers") {
+            let r = http::Response::builder().status(400).body(()).unwrap();
+            let _ = respond.send_response(r, true);
+            return;
+        }
+        let r = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/grpc")
+            .body(())
+            .unwrap();
+        let Ok(mut s) = respond.send_response(r, false) else {
+            return;
+        };
+        let _ = s.send_data(Bytes::from(got), false);
+        let mut t = http::HeaderMap::new();
+        t.insert("grpc-status", "0".parse().unwrap());
+        t.insert("grpc-message", "fine".parse().unwrap());
+        if let Some(rt) = req_trailers.and_then(|t| t.get("x-req-trailer").cloned()) {
+            t.insert("x-req-trailer-seen", rt);
+        }
+        let _ = s.send_trailers(t);
+        return;
+    }
+    let text = if path == "/echo" {
+        let sum = got
+            .iter()
+            .fold(0u64, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64));
+        format!("len {} sum {sum}\n", got.len())
+    } else {
+        format!("srv {path}\n")
+    };
+    let r = http::Response::builder()
+        .status(200)
+        .header("content-length", text.len())
+        .header("x-version", format!("{:?}", parts.version))
+        .body(())
+        .unwrap();
+    if let Ok(mut s) = respond.send_response(r, false) {
+        // Flow control: a large answer waits for the client's window.
+        let mut data = Bytes::from(text);
+        while !data.is_empty() {
+            s.reserve_capacity(data.len());
+            match std::future::poll_fn(|cx| s.poll_capacity(cx)).await {
+                Some(Ok(k)) if k > 0 => {
+                    let chunk = data.split_to(k.min(data.len()));
+                    let _ = s.send_data(chunk, data.is_empty());
+                }
+                Some(Ok(_)) => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+/// The test server in `mode` as corelb's `server s1 … proto h2`; corelb's frontend on
+/// `fe` (HTTP/1.1) and `fe2` (h2c).
+struct Setup {
+    srv: H2Server,
+    lb: Corelb,
+    fe: u16,
+    fe2: u16,
+}
+
+fn behind_corelb(mode: Mode) -> Setup {
+    let srv = H2Server::start(mode);
+    let (fe, fe2) = (free_port(), free_port());
+    let servers = format!("  server s1 127.0.0.1:{} proto h2\n", srv.port);
+    let lb = Corelb::start(&cfg(fe, fe2, &servers, ""), &[], &[fe, fe2]);
+    Setup { srv, lb, fe, fe2 }
+}
+
+fn cfg(fe: u16, fe_h2: u16, servers: &str, extra: &str) -> String {
+    format!(
+        "global\n  log stderr local0\n\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  bind 127.0.0.1:{fe_h2} proto h2\n  default_backend app\n\
+backend app\n{extra}{servers}"
+    )
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "curl {args:?}: {err}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn nghttp(args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["20", "nghttp"])
+        .args(args)
+        .output()
+        .expect("nghttp (apt-get install nghttp2-client)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "nghttp {args:?}: {text}");
+    text
+}
+
+fn h2load(args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["60", "h2load"])
+        .args(args)
+        .output()
+        .expect("h2load (apt-get install nghttp2-client)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// nghttpd serving `dir` (h2c, or TLS with `pem`), with a trailer on every response.
+struct Nghttpd(Child, u16);
+
+impl Nghttpd {
+    fn start(dir: &TempDir, pem: Option<&std::path::Path>) -> Nghttpd {
+        let port = free_port();
+        let mut c = Command::new("nghttpd");
+        c.args(["-d", dir.0.to_str().unwrap(), "--trailer=grpc-status: 0"]);
+        match pem {
+            None => {
+                c.arg("--no-tls").arg(port.to_string());
+            }
+            Some(p) => {
+                c.arg(port.to_string()).arg(p).arg(p);
+            }
+        }
+        let child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nghttpd (apt-get install nghttp2-server)");
+        let n = Nghttpd(child, port);
+        eventually(Duration::from_secs(10), || listening(port).then_some(()))
+            .expect("nghttpd listening");
+        n
+    }
+}
+
+impl Drop for Nghttpd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn docroot() -> TempDir {
+    let d = TempDir::new("h2s-www");
+    d.write("index.html", "hello from nghttpd\n");
+    let big: String = (0..200_000u32)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    d.write("big.txt", &big);
+    d
+}
+
+/// nghttpd over h2c: HTTP/1.1 and HTTP/2 clients get its answers (statuses, bodies larger
+/// than a flow-control window) through a `proto h2` server, with the log line of HTTP/1.
+#[test]
+fn http1_and_http2_clients_reach_an_h2c_server() {
+    let www = docroot();
+    let srv = Nghttpd::start(&www, None);
+    let (fe, fe2) = (free_port(), free_port());
+    let lb = Corelb::start(
+        &cfg(
+            fe,
+            fe2,
+            &format!("  server s1 127.0.0.1:{} proto h2\n", srv.1),
+            "",
+        ),
+        &[],
+        &[fe, fe2],
+    );
+    let out = curl(&["-i", &format!("http://127.0.0.1:{fe}/index.html")]);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("server: nghttpd"), "{out}");
+    // nghttpd announces a trailer: the body comes chunked, the trailer after it.
+    assert!(
+        out.contains("\r\n\r\nhello from nghttpd\ngrpc-status: 0"),
+        "{out}"
+    );
+    let out = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://127.0.0.1:{fe}/nope"),
+    ]);
+    assert_eq!(out, "404");
+    let out = curl(&[
+        "-w",
+        "\n%{size_download}",
+        &format!("http://127.0.0.1:{fe}/big.txt"),
+    ]);
+    assert!(out.ends_with("\n200000"), "{}", &out[out.len() - 20..]);
+    let out = curl(&[
+        "--http2-prior-knowledge",
+        "-i",
+        &format!("http://127.0.0.1:{fe2}/index.html"),
+    ]);
+    assert!(out.starts_with("HTTP/2 200"), "{out}");
+    assert!(out.contains("\r\n\r\nhello from nghttpd\n"), "{out}");
+    // nghttpd's trailer reaches an HTTP/2 client as a trailing HEADERS frame.
+    let text = nghttp(&["-v", &format!("http://127.0.0.1:{fe2}/index.html")]);
+    assert!(text.contains("grpc-status: 0"), "{text}");
+    drop(srv);
+    let log = lb.log();
+    assert!(log.contains("app/s1") && log.contains(" 200 "), "{log}");
+    assert!(log.contains("\"GET /index.html HTTP/2.0\""), "{log}");
+    assert!(log.contains(" 404 "), "{log}");
+}
+
+/// h2 over TLS: chosen by ALPN (`alpn h2,http/1.1`) and forced (`proto h2`).
+#[test]
+fn h2_over_tls_by_alpn_and_by_proto() {
+    let www = docroot();
+    let pem = self_signed_pem(&www, "srv.pem", &["srv.test"]);
+    let srv = Nghttpd::start(&www, Some(&pem));
+    for server in [
+        format!(
+            "  server s1 127.0.0.1:{} ssl verify none alpn h2,http/1.1\n",
+            srv.1
+        ),
+        format!(
+            "  server s1 127.0.0.1:{} ssl verify none alpn h2 proto h2\n",
+            srv.1
+        ),
+    ] {
+        let (fe, fe2) = (free_port(), free_port());
+        let lb = Corelb::start(&cfg(fe, fe2, &server, ""), &[], &[fe, fe2]);
+        let out = curl(&["-i", &format!("http://127.0.0.1:{fe}/index.html")]);
+        assert!(
+            out.starts_with("HTTP/1.1 200"),
+            "{server}: {out}\n{}",
+            lb.log()
+        );
+        assert!(out.contains("server: nghttpd"), "{out}");
+        let text = nghttp(&["-v", &format!("http://127.0.0.1:{fe2}/big.txt")]);
+        assert!(
+            text.contains(":status: 200") && text.contains("grpc-status: 0"),
+            "{text}"
+        );
+    }
+}
+
+/// Many concurrent requests, from HTTP/1.1 clients and from HTTP/2 streams, share a few
+/// server connections: one or two per shard, not one per request.
+#[test]
+fn concurrent_requests_share_few_server_connections() {
+    let Setup { srv, lb, fe, fe2 } = behind_corelb(Mode::default());
+    let text = h2load(&[
+        "-n",
+        "200",
+        "-c",
+        "20",
+        "--h1",
+        &format!("http://127.0.0.1:{fe}/slow"),
+    ]);
+    assert!(text.contains("status codes: 200 2xx"), "{text}");
+    let text = h2load(&[
+        "-n",
+        "200",
+        "-c",
+        "2",
+        "-m",
+        "20",
+        &format!("http://127.0.0.1:{fe2}/slow"),
+    ]);
+    assert!(text.contains("status codes: 200 2xx"), "{text}");
+    assert_eq!(srv.streams.load(Ordering::SeqCst), 400);
+    // 3 or 4 here (2 shards: the HTTP/1.1 clients' first requests may not take an idle
+    // connection under `http-reuse safe`, so a shard may open a second one); without
+    // sharing it would be one per request, 20 at once.
+    let conns = srv.conns();
+    assert!(
+        conns <= 6,
+        "{conns} server connections for 400 requests\n{}",
+        lb.log()
+    );
+}
+
+/// A gRPC-like exchange: `te: trailers` reaches the server, the request's trailers too, and
+/// the response's `grpc-status` arrives in trailers, at an HTTP/2 client and (chunked) at an
+/// HTTP/1.1 one.
+#[test]
+fn grpc_like_exchange_carries_te_and_trailers_both_ways() {
+    // (Kept to the end: dropped, they stop.)
+    let Setup {
+        srv: _srv,
+        lb: _lb,
+        fe,
+        fe2,
+    } = behind_corelb(Mode::default());
+    let dir = TempDir::new("h2s-grpc");
+    let body = dir.write("msg", "\0\0\0\0\x05hello");
+    let text = nghttp(&[
+        "-v",
+        "-d",
+        body.to_str().unwrap(),
+        "-H",
+        "te: trailers",
+        "-H",
+        "content-type: application/grpc",
+        &format!("http://127.0.0.1:{fe2}/grpc"),
+    ]);
+    assert!(text.contains(":status: 200"), "{text}");
+    assert!(text.contains("grpc-status: 0"), "{text}");
+    assert!(text.contains("grpc-message: fine"), "{text}");
+    // HTTP/1.1: a chunked request with a trailer section; the answer chunked with its own.
+    let req = "POST /grpc HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-req-trailer: yes\r\n\r\n";
+    let out = raw_exchange(fe, req.as_bytes());
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{out}"
+    );
+    assert!(out.contains("5\r\nhello\r\n0\r\n"), "{out}");
+    assert!(out.contains("grpc-status: 0\r\n"), "{out}");
+    assert!(out.contains("x-req-trailer-seen: yes\r\n"), "{out}");
+    // Without TE: trailers the server says 400 (it is forwarded only when sent).
+    let req =
+        "POST /grpc HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    let out = raw_exchange(fe, req.as_bytes());
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+}
+
+/// Request bodies stream to the server within its flow-control window (65,535 bytes by
+/// default): a 1 MB upload by length and one chunked arrive whole.
+#[test]
+fn request_bodies_stream_under_flow_control() {
+    // (Kept to the end: dropped, they stop.)
+    let Setup {
+        srv: _srv,
+        lb: _lb,
+        fe,
+        fe2,
+    } = behind_corelb(Mode::default());
+    let dir = TempDir::new("h2s-up");
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let sum = data
+        .iter()
+        .fold(0u64, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64));
+    let path = dir.path("up.bin");
+    std::fs::write(&path, &data).unwrap();
+    let at = format!("@{}", path.display());
+    let want = format!("len 1000000 sum {sum}\n");
+    let url = format!("http://127.0.0.1:{fe}/echo");
+    assert_eq!(curl(&["--data-binary", &at, &url]), want);
+    let chunked = [
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &at,
+        &url,
+    ];
+    assert_eq!(curl(&chunked), want);
+    let url2 = format!("http://127.0.0.1:{fe2}/echo");
+    assert_eq!(
+        curl(&["--http2-prior-knowledge", "--data-binary", &at, &url2]),
+        want
+    );
+}
+
+/// A server that goes away (GOAWAY after two streams per connection, then closes): every
+/// request of a client connection is still served, on new server connections.
+#[test]
+fn a_server_that_goes_away_costs_no_request() {
+    let Setup { srv, lb, fe, .. } = behind_corelb(Mode {
+        goaway_after: Some(2),
+        ..Mode::default()
+    });
+    let urls: Vec<String> = (0..10)
+        .map(|i| format!("http://127.0.0.1:{fe}/r{i}"))
+        .collect();
+    let mut args = vec!["-w", "%{http_code}\n"];
+    args.extend(urls.iter().map(String::as_str));
+    let out = curl(&args);
+    for i in 0..10 {
+        assert!(
+            out.contains(&format!("srv /r{i}\n200\n")),
+            "{out}\n{}",
+            lb.log()
+        );
+    }
+    assert!(srv.conns() >= 5, "{} connections", srv.conns());
+    let log = lb.log();
+    assert_eq!(log.matches(" 200 ").count(), 10, "{log}");
+}
+
+/// A stream refused unprocessed on a reused connection goes again on a new connection, not
+/// counted as a retry; the client sees only the answer.
+#[test]
+fn a_refused_stream_is_sent_again_on_a_new_connection() {
+    let Setup { srv, lb, fe, .. } = behind_corelb(Mode {
+        refuse: true,
+        ..Mode::default()
+    });
+    // One client connection: the second request reuses the first one's server connection.
+    let out = curl(&[
+        "-w",
+        "%{http_code}\n",
+        &format!("http://127.0.0.1:{fe}/a"),
+        &format!("http://127.0.0.1:{fe}/refuse"),
+    ]);
+    assert_eq!(out, "srv /a\n200\nsrv /refuse\n200\n", "{}", lb.log());
+    assert_eq!(srv.conns(), 2);
+    assert_eq!(srv.streams.load(Ordering::SeqCst), 3, "a, refused, again");
+    assert_eq!(logged_retries(&lb, "app/s1"), [0, 0]);
+}
+
+/// `timeout server` gives 504 and a server that is down 503, with their error pages and
+/// log lines, as for an HTTP/1 server; `Expect: 100-continue` uploads are not held up.
+#[test]
+fn timeouts_errors_and_expect_behave_as_for_http1_servers() {
+    let srv = H2Server::start(Mode::default());
+    let down = free_port();
+    let (fe, fe2) = (free_port(), free_port());
+    let servers = format!("  server s1 127.0.0.1:{} proto h2\n", srv.port);
+    let config = format!(
+        "{}backend dead\n  server down 127.0.0.1:{down} proto h2\n",
+        cfg(fe, fe2, &servers, "  timeout server 500ms\n")
+    )
+    .replace(
+        "  default_backend app\n",
+        "  use_backend dead if { path /down }\n  default_backend app\n",
+    );
+    let lb = Corelb::start(&config, &[], &[fe, fe2]);
+    let code = |args: &[&str]| {
+        let mut a = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+        a.extend_from_slice(args);
+        curl(&a)
+    };
+    assert_eq!(code(&[&format!("http://127.0.0.1:{fe}/hang")]), "504");
+    assert_eq!(
+        code(&[
+            "--http2-prior-knowledge",
+            &format!("http://127.0.0.1:{fe2}/hang")
+        ]),
+        "504"
+    );
+    assert_eq!(code(&[&format!("http://127.0.0.1:{fe}/down")]), "503");
+    let dir = TempDir::new("h2s-expect");
+    let f = dir.write("small", "hello");
+    let out = curl(&[
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        &format!("@{}", f.display()),
+        &format!("http://127.0.0.1:{fe}/echo"),
+    ]);
+    assert!(out.starts_with("len 5 "), "{out}");
+    let log = lb.log();
+    assert!(log.contains(" 504 ") && log.contains(" sH--"), "{log}");
+    assert!(log.contains(" 503 ") && log.contains(" SC--"), "{log}");
+}
+
+/// `alpn h2,http/1.1` to a server that picks HTTP/1.1: its requests go as HTTP/1.1.
+#[test]
+fn alpn_falls_back_to_http1_when_the_server_picks_it() {
+    let dir = TempDir::new("h2s-alpn");
+    let pem = self_signed_pem(&dir, "srv.pem", &["srv.test"]);
+    let plain = Serve::start("plain", &[]);
+    let (fe, fe2, tls1) = (free_port(), free_port(), free_port());
+    let servers = format!("  server s1 127.0.0.1:{tls1} ssl verify none alpn h2,http/1.1\n");
+    let config = format!(
+        "{}\nlisten tls1\n  bind 127.0.0.1:{tls1} ssl crt {} alpn http/1.1\n  server n 127.0.0.1:{}\n",
+        cfg(fe, fe2, &servers, ""),
+        pem.display(),
+        plain.port
+    );
+    let _lb = Corelb::start(&config, &[], &[fe, fe2, tls1]);
+    for _ in 0..3 {
+        let out = curl(&["-i", &format!("http://127.0.0.1:{fe}/")]);
+        let ok = out.starts_with("HTTP/1.1 200") && out.contains("X-Server: plain");
+        assert!(ok, "{out}");
+    }
+    let out = curl(&[
+        "-i",
+        "--http2-prior-knowledge",
+        &format!("http://127.0.0.1:{fe2}/"),
+    ]);
+    assert!(
+        out.starts_with("HTTP/2 200") && out.contains("x-server: plain"),
+        "{out}"
+    );
+}
+
+/// The same configuration under Debian's HAProxy 2.6 and corelb: the same statuses, bodies
+/// and trailers for a gRPC-like exchange from HTTP/2 and HTTP/1.1 clients.
+#[test]
+fn differential_with_haproxy_on_a_grpc_like_exchange() {
+    let srv = H2Server::start(Mode::default());
+    let dir = TempDir::new("h2s-diff");
+    let body = dir.write("msg", "\0\0\0\0\x05hello");
+    let seen = |fe: u16, fe2: u16| {
+        let text = nghttp(&[
+            "-v",
+            "-d",
+            body.to_str().unwrap(),
+            "-H",
+            "te: trailers",
+            &format!("http://127.0.0.1:{fe2}/grpc"),
+        ]);
+        let fields = |t: &str| -> Vec<String> {
+            let mut v: Vec<String> = ["status", "grpc-status", "grpc-message"]
+                .iter()
+                .filter_map(|name| {
+                    t.lines()
+                        .filter_map(|l| l.split_once(") ").map(|(_, f)| f))
+                        .find(|f| f.trim_start_matches(':').starts_with(&format!("{name}: ")))
+                        .map(str::to_string)
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let h2 = fields(&text);
+        let req = "POST /grpc HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-req-trailer: yes\r\n\r\n";
+        let out = raw_exchange(fe, req.as_bytes()).to_ascii_lowercase();
+        let h1 = (
+            // The status (HAProxy sends no reason phrase for an HTTP/2 server's answer).
+            out.get(..12).unwrap_or("").to_string(),
+            out.contains("\r\n0\r\n") && out.contains("grpc-status: 0\r\n"),
+            out.contains("x-req-trailer-seen: yes\r\n"),
+        );
+        let plain = curl(&["-w", "%{http_code}", &format!("http://127.0.0.1:{fe}/x")]);
+        (h2, h1, plain)
+    };
+    let (fe, fe2) = (free_port(), free_port());
+    let servers = format!("  server s1 127.0.0.1:{} proto h2\n", srv.port);
+    let config = cfg(fe, fe2, &servers, "");
+    let ours = {
+        let _lb = Corelb::start(&config, &[], &[fe, fe2]);
+        seen(fe, fe2)
+    };
+    let Some(_ha) = Haproxy::start(&config, &[fe, fe2]) else {
+        return;
+    };
+    let theirs = seen(fe, fe2);
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.0.len(), 3, "{ours:?}");
+    assert!(ours.1.1 && ours.1.2, "{ours:?}");
+}
