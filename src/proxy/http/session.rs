@@ -1052,7 +1052,9 @@ impl<'c> Exchange<'c> {
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
                             let info = &ctx.info;
-                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
+                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni)
+                                .await
+                                .map(ServerIo::recv_on_ring)
                         }
                     }
                 }
