@@ -238,17 +238,33 @@ impl ServerIo {
         matches!(self, ServerIo::Stream(_))
     }
 
+    /// Turns on receives submitted to the ring (glommio's `set_recv_on_ring`): the bytes
+    /// come with the completion instead of a readiness poll and a `recv`. For mode http's
+    /// connections, which are read only through the stream (a tunnel copies, never splices).
+    pub fn recv_on_ring(mut self) -> ServerIo {
+        match &mut self {
+            ServerIo::Plain(s) => s.set_recv_on_ring(true),
+            ServerIo::Tls(t) => t.get_mut().0.set_recv_on_ring(true),
+            // Its connection's multiplexer reads it.
+            ServerIo::Stream(_) => {}
+        }
+        self
+    }
+
     /// Whether this idle connection can be reused (open, nothing unexpected to read). The
     /// read-readiness poll glommio arms after a short read answers without a system call
     /// while it is pending (nothing arrived, not even a FIN, as of the completions reaped
     /// so far, the same knowledge an epoll-based proxy has); otherwise a `MSG_PEEK` asks
     /// the socket. A connection closed in between is caught like one closed after the
     /// peek: the send or the empty answer on a reused connection is retried on a new one.
+    /// Bytes (or an end) a receive on the ring took off the socket are not for a peek to
+    /// find: such a connection is not reused.
     pub fn idle_alive(&self) -> bool {
         if self.is_stream() {
             return false;
         }
-        self.tcp().read_idle_known() || crate::sys::idle_socket_alive(crate::sys::fd(self.tcp()))
+        let s = self.tcp();
+        s.read_idle_known() || (!s.has_unread() && crate::sys::idle_socket_alive(crate::sys::fd(s)))
     }
 }
 
@@ -260,6 +276,17 @@ mod tests {
 
     #[test]
     fn an_idle_server_connection_is_known_open_until_something_arrives() {
+        idle_known(false);
+    }
+
+    /// The same with receives on the ring: the unexpected bytes are taken off the socket
+    /// by the receive, where no peek can see them.
+    #[test]
+    fn an_idle_server_connection_with_receives_on_the_ring_is_known_open_until_something_arrives() {
+        idle_known(true);
+    }
+
+    fn idle_known(ring: bool) {
         use crate::net::pump::tests::{on_executor, pair};
         use std::time::Duration;
         // Sleeping lets the executor submit the readiness poll and reap its completion; on
@@ -267,9 +294,12 @@ mod tests {
         async fn settle() {
             glommio::timer::sleep(Duration::from_millis(20)).await;
         }
-        on_executor(|| async {
+        on_executor(move || async move {
             let (mut peer, s) = pair().await;
             let mut s = ServerIo::Plain(s);
+            if ring {
+                s = s.recv_on_ring();
+            }
             let mut b = [0u8; 64];
             for _ in 0..2 {
                 // A short read arms the poll; while it waits, no peek is needed.
@@ -296,6 +326,74 @@ mod tests {
             // After EOF nothing is armed: unknown, and the peek sees the EOF.
             assert!(!s.tcp().read_idle_known());
             assert!(!s.idle_alive());
+        });
+    }
+
+    #[test]
+    fn reads_with_receives_on_the_ring_keep_every_byte_in_order() {
+        use crate::net::pump::tests::{on_executor, pair};
+        on_executor(|| async {
+            let (mut peer, s) = pair().await;
+            let mut s = ServerIo::Plain(s).recv_on_ring();
+            let mut next = 0u8;
+            for round in 0..50usize {
+                // Sizes around the ring's buffer size, and reads of every size.
+                let len = [1, 7, 100, 4095, 4096, 4097, 9000][round % 7];
+                let msg: Vec<u8> = (0..len).map(|i| next.wrapping_add(i as u8)).collect();
+                next = next.wrapping_add(len as u8);
+                peer.write_all(&msg).await.unwrap();
+                let mut got = Vec::new();
+                let mut b = vec![0u8; [64, 16384, 3][round % 3]];
+                while got.len() < len {
+                    let n = s.read(&mut b).await.unwrap();
+                    assert!(n > 0);
+                    got.extend_from_slice(&b[..n]);
+                }
+                assert_eq!(got, msg, "round {round}");
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+                assert!(s.idle_alive(), "round {round}");
+            }
+            drop(peer);
+            let mut b = [0u8; 16];
+            assert_eq!(s.read(&mut b).await.unwrap(), 0);
+        });
+    }
+
+    #[test]
+    fn receives_on_the_ring_lose_nothing_when_the_shard_runs_out_of_buffers() {
+        // More connections with unread bytes than glommio's buffer ring has buffers
+        // (128): the receives that find none fail with ENOBUFS and those streams read by
+        // poll and recv instead; every stream still gets its bytes, in order.
+        use crate::net::pump::tests::{on_executor, pair};
+        on_executor(|| async {
+            let mut conns = Vec::new();
+            for i in 0..160u32 {
+                let (mut peer, s) = pair().await;
+                let mut s = ServerIo::Plain(s).recv_on_ring();
+                // A first short read arms a receive on the ring.
+                peer.write_all(b"x").await.unwrap();
+                let mut b = [0u8; 8];
+                assert_eq!(s.read(&mut b).await.unwrap(), 1);
+                conns.push((peer, s, i.to_be_bytes().repeat(100)));
+            }
+            for (peer, _, msg) in conns.iter_mut() {
+                peer.write_all(msg).await.unwrap();
+            }
+            // Let every receive complete (and take a buffer, while there are some).
+            glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+            for (peer, s, msg) in conns.iter_mut() {
+                assert!(!s.idle_alive());
+                let mut got = Vec::new();
+                let mut b = [0u8; 100];
+                while got.len() < msg.len() {
+                    let n = s.read(&mut b).await.unwrap();
+                    got.extend_from_slice(&b[..n]);
+                }
+                assert_eq!(&got, msg);
+                peer.write_all(b"again").await.unwrap();
+                assert_eq!(s.read(&mut b).await.unwrap(), 5);
+                assert_eq!(&b[..5], b"again");
+            }
         });
     }
 

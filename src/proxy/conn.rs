@@ -393,7 +393,11 @@ async fn http(
         return;
     }
     match client {
-        Client::Plain(s) => http_session(shard, fe, s, info, early).await,
+        Client::Plain(mut s) => {
+            // Read only through glommio (a tunnel copies): receives can go on the ring.
+            s.set_recv_on_ring(true);
+            http_session(shard, fe, s, info, early).await
+        }
         Client::Ktls(mut k) => {
             http_session(shard, fe, &mut k, info, early).await;
             crate::net::tls::close_client(&mut k).await;

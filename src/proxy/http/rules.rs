@@ -335,7 +335,8 @@ async fn do_resolve(
         return;
     };
     if let Some(ip) = lookups.resolve(host, r.prefer, r.section).await {
-        s.vars().set(&r.var, crate::acl::Stored::Ip(ip), Default::default());
+        s.vars()
+            .set(&r.var, crate::acl::Stored::Ip(ip), Default::default());
     }
 }
 

@@ -1194,7 +1194,9 @@ impl<'c> Exchange<'c> {
                                 c
                             })
                         }
-                        None => crate::net::upstream::connect(be, srv, info.src, dst, sni).await,
+                        None => crate::net::upstream::connect(be, srv, info.src, dst, sni)
+                            .await
+                            .map(ServerIo::recv_on_ring),
                     }
                 }
             };

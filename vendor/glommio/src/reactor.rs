@@ -539,6 +539,17 @@ impl Reactor {
         Ok(source)
     }
 
+    // corelb: a receive submitted to the ring, the data coming with its completion
+    // (`SourceType::SockRecvSelect`); None without a buffer ring (CHANGES.md item 12).
+    pub(crate) fn recv_select(&self, fd: RawFd) -> Option<Source> {
+        if !self.sys.has_buf_ring() {
+            return None;
+        }
+        let source = self.new_source(fd, SourceType::SockRecvSelect(None), None);
+        self.sys.recv_select(&source);
+        Some(source)
+    }
+
     pub(crate) fn recv(&self, fd: RawFd, size: usize, flags: MsgFlags) -> Source {
         let source = self.new_source(fd, SourceType::SockRecv(None), None);
         self.sys.recv(&source, size, flags);

@@ -21,7 +21,8 @@ impl CQE {
         CQE {
             user_data: cqe.user_data,
             res: cqe.res,
-            flags: CompletionFlags::from_bits_truncate(cqe.flags),
+            // corelb: all bits kept: the upper 16 carry a selected buffer's id.
+            flags: CompletionFlags::from_bits_retain(cqe.flags),
         }
     }
 
@@ -39,7 +40,8 @@ impl CQE {
     ) -> CQE {
         let user_data = cqe.user_data;
         let res = cqe.res;
-        let flags = CompletionFlags::from_bits_truncate(cqe.flags);
+        // corelb: all bits kept: the upper 16 carry a selected buffer's id.
+        let flags = CompletionFlags::from_bits_retain(cqe.flags);
 
         unsafe {
             uring_sys::io_uring_cqe_seen(ring.as_ptr(), cqe);

@@ -5,7 +5,11 @@
 //
 use crate::{
     reactor::Reactor,
-    sys::{self, Source, SourceType},
+    sys::{
+        self,
+        buf_ring::{RingBuf, BUF_SIZE},
+        Source, SourceType,
+    },
 };
 use futures_lite::ready;
 use nix::sys::socket::MsgFlags;
@@ -223,9 +227,89 @@ pub(crate) struct NonBufferedStream<S> {
     source_rx: Option<Source>,
     write_timeout: Timeout,
     read_timeout: Timeout,
+    // corelb: receives on the ring (CHANGES.md item 12): whether they are on for this
+    // stream, the bytes of a completed one not handed out yet (buffer, offset), and
+    // whether the last one found no free buffer (the next wait then polls).
+    ring_recv: bool,
+    rx_held: Option<(RingBuf, usize)>,
+    rx_nobufs: bool,
 }
 
 impl<S: AsRawFd> NonBufferedStream<S> {
+    // corelb: what waits for the next bytes: a receive on the ring when this stream has
+    // them on (and the last one found a buffer), else the readiness poll of upstream.
+    fn arm_read(&mut self, reactor: &Reactor) -> Source {
+        let fd = self.stream.as_raw_fd();
+        if self.ring_recv && !std::mem::take(&mut self.rx_nobufs) {
+            if let Some(src) = reactor.recv_select(fd) {
+                return src;
+            }
+        }
+        reactor.poll_read_ready(fd)
+    }
+
+    // corelb: copies held bytes out; when the buffer is emptied it goes back to the ring
+    // and, if the receive was short (the socket was likely drained), the next is armed.
+    fn hand_out(&mut self, reactor: &Reactor, buf: &mut [u8]) -> Option<usize> {
+        let (rb, off) = self.rx_held.as_mut()?;
+        let bytes = &rb.as_bytes()[*off..];
+        let n = bytes.len().min(buf.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+        *off += n;
+        if *off == rb.as_bytes().len() {
+            let short = rb.as_bytes().len() < BUF_SIZE;
+            self.rx_held = None;
+            if short {
+                self.source_rx = Some(self.arm_read(reactor));
+            }
+        }
+        Some(n)
+    }
+
+    // corelb: the result of a completed receive on the ring, if `source_rx` is one (its
+    // bytes then held and handed out from); None for a poll, a pending one, or ENOBUFS
+    // (`rx_nobufs` set: the caller reads as upstream does).
+    fn take_ring_result(&mut self, reactor: &Reactor, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        let src = self.source_rx.as_ref()?;
+        if !matches!(&*src.source_type(), SourceType::SockRecvSelect(_)) {
+            return None;
+        }
+        let res = src.result()?;
+        let src = self.source_rx.take().unwrap();
+        match res {
+            Ok(0) => Some(Ok(0)),
+            Ok(_) => match src.extract_source_type() {
+                SourceType::SockRecvSelect(Some(rb)) => {
+                    self.rx_held = Some((rb, 0));
+                    self.hand_out(reactor, buf).map(Ok)
+                }
+                _ => unreachable!("a receive with bytes has its buffer"),
+            },
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                self.rx_nobufs = true;
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    // corelb: bytes or an end taken off the socket by a receive on the ring and not read
+    // yet: a peek at the socket would not see them.
+    pub(crate) fn has_unread(&self) -> bool {
+        self.rx_held.is_some()
+            || self.source_rx.as_ref().map_or(false, |src| {
+                matches!(&*src.source_type(), SourceType::SockRecvSelect(_))
+                    && src.result().map_or(false, |r| {
+                        r.err().and_then(|e| e.raw_os_error()) != Some(libc::ENOBUFS)
+                    })
+            })
+    }
+
+    // corelb: turns receives on the ring on for this stream (see `TcpStream`).
+    pub(crate) fn set_recv_on_ring(&mut self, on: bool) {
+        self.ring_recv = on;
+    }
+
     fn init(&mut self) {
         let reactor = self.reactor.upgrade().unwrap();
         let stream_fd = self.stream.as_raw_fd();
@@ -246,9 +330,11 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     /// completes at once if data is already there when it is submitted, so a pending one
     /// means none came; it may lag behind the socket by the completions not reaped yet.
     pub(crate) fn read_poll_pending(&self) -> bool {
-        self.source_rx
-            .as_ref()
-            .map_or(false, |src| src.result().is_none())
+        self.rx_held.is_none()
+            && self
+                .source_rx
+                .as_ref()
+                .map_or(false, |src| src.result().is_none())
     }
 
     // corelb: a keep-alive connection waits for its next request holding no buffer.
@@ -257,15 +343,21 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     /// has completed. With no poll armed (the last read filled its buffer), one is armed
     /// now, so the wait never needs a buffer; it completes at once if data is there.
     pub(crate) fn poll_read_ready(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        if self.rx_held.is_some() {
+            return Poll::Ready(Ok(()));
+        }
         match &self.source_rx {
             Some(src) if src.result().is_some() => return Poll::Ready(Ok(())),
             Some(_) => {}
             None => {
                 let reactor = self.reactor.upgrade().unwrap();
-                self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
+                self.source_rx = Some(self.arm_read(&reactor));
             }
         }
-        self.source_rx.as_ref().unwrap().add_waiter_single(cx.waker());
+        self.source_rx
+            .as_ref()
+            .unwrap()
+            .add_waiter_single(cx.waker());
         Poll::Pending
     }
 
@@ -294,6 +386,15 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         let reactor = self.reactor.upgrade().unwrap();
         let reactor = reactor.as_ref();
 
+        // corelb: bytes a receive on the ring brought in go first, without a system call.
+        if let Some(n) = self.hand_out(reactor, buf) {
+            return Poll::Ready(Ok(n));
+        }
+        if let Some(result) = self.take_ring_result(reactor, buf) {
+            self.read_timeout.cancel_timer(reactor);
+            return Poll::Ready(result);
+        }
+
         let no_pending_poll = self
             .source_rx
             .as_ref()
@@ -309,7 +410,8 @@ impl<S: AsRawFd> NonBufferedStream<S> {
                 // the next time `poll_read` is called, it will be known immediately
                 // whether the underlying stream is ready for reading.
                 if result > 0 && result < buf.len() {
-                    self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
+                    // corelb: or a receive on the ring (`arm_read`).
+                    self.source_rx = Some(self.arm_read(reactor));
                     // The `rush_dispatch`s here and after could be removed to
                     // improve performance if #458 is handled appropriately.
                     // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
@@ -321,7 +423,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         poll_err!(self.read_timeout.check(reactor));
 
         if no_pending_poll {
-            self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
+            self.source_rx = Some(self.arm_read(reactor));
             // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
         }
 
@@ -401,6 +503,9 @@ where
             source_rx: None,
             write_timeout: Timeout::new(reactor.register_timer()),
             read_timeout: Timeout::new(reactor.register_timer()),
+            ring_recv: false,
+            rx_held: None,
+            rx_nobufs: false,
         };
         stream.init();
         GlommioStream {
@@ -442,6 +547,16 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
     // count as activity.
     pub(crate) fn read_poll_pending(&self) -> bool {
         self.rx_buf.is_empty() && self.stream.read_poll_pending()
+    }
+
+    // corelb: see `NonBufferedStream::has_unread`.
+    pub(crate) fn has_unread(&self) -> bool {
+        !self.rx_buf.is_empty() || self.stream.has_unread()
+    }
+
+    // corelb: see `NonBufferedStream::set_recv_on_ring`.
+    pub(crate) fn set_recv_on_ring(&mut self, on: bool) {
+        self.stream.set_recv_on_ring(on)
     }
 
     // corelb: see `NonBufferedStream::poll_read_ready`; buffered bytes are ready at once.

@@ -659,6 +659,8 @@ impl<B: RxBuf> TcpStream<B> {
     /// as the completions reaped so far by the executor tell) and no received bytes are
     /// buffered. False means "unknown", not "readable": no such poll is armed (the last read
     /// filled its buffer, failed or saw EOF) or it completed.
+    /// With receives on the ring (`set_recv_on_ring`) a pending receive counts as that
+    /// poll, and bytes it brought in and nobody read yet as buffered.
     /// No system call is made.
     pub fn read_idle_known(&self) -> bool {
         self.stream.read_poll_pending()
@@ -671,6 +673,27 @@ impl<B: RxBuf> TcpStream<B> {
     /// a read after it may still find nothing (then it waits as usual).
     pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.stream.poll_read_ready(cx).map_err(Into::into)
+    }
+
+    // corelb: receives submitted to the ring (CHANGES.md item 12).
+    /// Turns on (or off) receives submitted to the ring for this stream: where the reading
+    /// would arm a read-readiness poll and `recv` once it completes, it submits an
+    /// `IORING_OP_RECV` into a buffer the kernel picks from the executor's buffer ring when
+    /// data arrives (none is held while waiting), and the next read copies the bytes from
+    /// it: one submission instead of a poll and a `recv` system call. Without a buffer ring
+    /// (kernels before 5.19) or when its buffers are all taken, reads poll as before.
+    /// A receive may be in flight between reads, so whoever reads the socket's fd directly
+    /// (splice, `recv`, a peek at the socket) must not turn this on; [`Self::peek`] does
+    /// not see bytes a receive took ([`Self::has_unread`] tells whether there are some).
+    pub fn set_recv_on_ring(&mut self, on: bool) {
+        self.stream.set_recv_on_ring(on)
+    }
+
+    // corelb: see `set_recv_on_ring`.
+    /// Whether a receive on the ring took bytes, an end of stream or an error off the
+    /// socket that no read has returned yet (a peek at the socket would not see them).
+    pub fn has_unread(&self) -> bool {
+        self.stream.has_unread()
     }
 
     /// Returns the socket address of the remote peer of this TCP connection.

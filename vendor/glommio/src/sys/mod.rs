@@ -20,6 +20,8 @@ use std::{
 };
 
 pub(super) mod blocking;
+// corelb: provided-buffer ring for socket receives on the ring (CHANGES.md item 12).
+pub(crate) mod buf_ring;
 pub(crate) mod hardware_topology;
 
 macro_rules! syscall {

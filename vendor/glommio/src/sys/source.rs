@@ -35,6 +35,9 @@ pub(crate) enum SourceType {
     PollAdd,
     SockSend(DmaBuffer),
     SockRecv(Option<DmaBuffer>),
+    // corelb: a receive into a buffer the kernel picks from the main ring's buffer ring;
+    // the completion puts it here (CHANGES.md item 12).
+    SockRecvSelect(Option<super::buf_ring::RingBuf>),
     SockRecvMsg(
         Option<DmaBuffer>,
         libc::iovec,
@@ -193,7 +196,8 @@ impl Source {
         Ref::map(self.inner.borrow(), |x| &x.timeout)
     }
 
-    pub(super) fn source_type(&self) -> Ref<'_, SourceType> {
+    // corelb: pub(crate) for the streams' receives on the ring.
+    pub(crate) fn source_type(&self) -> Ref<'_, SourceType> {
         Ref::map(self.inner.borrow(), |x| &x.source_type)
     }
 

@@ -78,6 +78,8 @@ enum UringOpDescriptor {
     SockSendMsg(*mut libc::msghdr, i32),
     SockRecv(usize, i32),
     SockRecvMsg(usize, i32),
+    // corelb: IORING_OP_RECV with IOSQE_BUFFER_SELECT from buffer group `.0`.
+    SockRecvSelect(u16, u32),
     Nop,
 }
 
@@ -441,6 +443,15 @@ fn fill_sqe<F>(
                         _ => unreachable!(),
                     };
                 });
+            }
+
+            // corelb: no buffer until data arrives; the kernel takes one from the group.
+            UringOpDescriptor::SockRecvSelect(bgid, len) => {
+                sqe.prep_recv(op.fd, &mut [], MsgFlags::empty());
+                let raw = sqe.raw_mut();
+                raw.len = len;
+                raw.buf_index.buf_index.index_or_group = bgid;
+                sqe.set_flags(SubmissionFlags::BUFFER_SELECT);
             }
 
             UringOpDescriptor::SockRecvMsg(len, flags) => {
@@ -931,6 +942,9 @@ struct SleepableRing {
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
     in_kernel: usize,
+    // corelb: the buffer ring of socket receives (main ring only; CHANGES.md item 12).
+    // Declared after `ring`, so dropped after the ring is closed.
+    buf_ring: Option<Rc<super::buf_ring::BufRing>>,
 }
 
 impl SleepableRing {
@@ -952,6 +966,7 @@ impl SleepableRing {
             task_queue_stats: AHashMap::new(),
             source_map,
             in_kernel: 0,
+            buf_ring: None,
         })
     }
 
@@ -1234,8 +1249,13 @@ impl UringCommon for SleepableRing {
 
     fn consume_one_event(&mut self) -> Option<bool> {
         let source_map = self.source_map.clone();
+        let cqe = self.ring.peek_for_cqe();
+        // corelb: a receive's buffer from the buffer ring goes to its source (dropped, i.e.
+        // given back, with the source if nobody waits for it any more).
+        let cqe_flags = cqe.as_ref().map_or(0, |c| c.raw_flags());
+        let buf_ring = self.buf_ring.clone();
         process_one_event(
-            self.ring.peek_for_cqe(),
+            cqe,
             // corelb: the LinkRings poll's result is now recorded like any other (upstream
             // skipped it): Reactor::link_rings_and_sleep reads it to know whether the
             // poll it keeps armed has fired.
@@ -1244,6 +1264,14 @@ impl UringCommon for SleepableRing {
                 record_stats(self, &mut src, &res);
                 if let SourceType::ForeignNotifier(_, installed) = &mut src.source_type {
                     *installed = false;
+                }
+                if cqe_flags & super::buf_ring::IORING_CQE_F_BUFFER != 0 {
+                    if let (Some(br), Ok(len)) = (&buf_ring, &res) {
+                        let buf = br.taken(cqe_flags, *len);
+                        if let SourceType::SockRecvSelect(slot) = &mut src.source_type {
+                            *slot = Some(buf);
+                        }
+                    }
                 }
                 res
             },
@@ -1409,6 +1437,13 @@ impl Reactor {
                     };
                 }
             },
+        }
+
+        // corelb: socket receives on the ring where the kernel has buffer rings.
+        let mut main_ring = main_ring;
+        match super::buf_ring::BufRing::register(main_ring.ring_fd()) {
+            Ok(br) => main_ring.buf_ring = Some(br),
+            Err(e) => log::debug!("no buffer ring on the main ring ({e}): socket reads poll"),
         }
 
         let link_fd = latency_ring.ring_fd();
@@ -1577,6 +1612,25 @@ impl Reactor {
         let op = UringOpDescriptor::SockRecv(len, flags.bits());
         queue_request_into_ring(
             &mut *self.ring_for_source(source),
+            source,
+            op,
+            &mut self.source_map.borrow_mut(),
+        );
+    }
+
+    // corelb: whether `recv_select` can be used (a buffer ring is registered).
+    pub(crate) fn has_buf_ring(&self) -> bool {
+        self.main_ring.borrow().buf_ring.is_some()
+    }
+
+    // corelb: a receive into a buffer of the main ring's buffer ring (CHANGES.md item 12).
+    pub(crate) fn recv_select(&self, source: &Source) {
+        let op = UringOpDescriptor::SockRecvSelect(
+            super::buf_ring::BGID,
+            super::buf_ring::BUF_SIZE as u32,
+        );
+        queue_request_into_ring(
+            &mut *self.main_ring.borrow_mut(),
             source,
             op,
             &mut self.source_map.borrow_mut(),
