@@ -107,9 +107,15 @@ pub(crate) struct Txn {
 
 impl Txn {
     pub fn new() -> Txn {
+        Txn::since((SystemTime::now(), Instant::now()))
+    }
+
+    /// A transaction that began at `at` (its date and clock): all a connection keeps of
+    /// its next one while it waits for it.
+    fn since(at: (SystemTime, Instant)) -> Txn {
         Txn {
-            date: SystemTime::now(),
-            start: Instant::now(),
+            date: at.0,
+            start: at.1,
             t_request: None,
             t_queue: None,
             t_connect: None,
@@ -455,10 +461,14 @@ enum Analyzed {
         keep: bool,
         be: Option<Arc<BackendRt>>,
         denied: bool,
+        /// `tarpit`: how long to hold the client before the answer.
+        tarpit: Option<Duration>,
     },
     Forward(Route),
     /// Answered with an error already (and logged).
     Done,
+    /// To answer with this error (and log it).
+    Fail(ProxyError),
 }
 
 /// The server connection that answered, with its slot.
@@ -561,20 +571,33 @@ impl<'c> Exchange<'c> {
 
     /// The whole exchange; with `Next::KeepAlive` the request's bytes are consumed from
     /// `b.inb`, which starts with what came after it.
+    /// (`&mut self`, as the phases below: the exchange is stored once, by the caller, not
+    /// again in each phase's future.)
     pub async fn run<C: AsyncRead + AsyncWrite + Unpin>(
-        mut self,
+        &mut self,
         b: &mut Bufs,
         client: &mut C,
     ) -> Next {
-        match self.analyze(b, client).await {
+        match self.analyze(b) {
             Analyzed::Done => Next::Close,
+            Analyzed::Fail(e) => {
+                let ctx = self.ctx;
+                let be = self.txn.backend.clone();
+                let be_px = be.as_ref().map(|be| &ctx.cfg.proxies[be.proxy]);
+                ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e).await;
+                Next::Close
+            }
             Analyzed::Reply {
                 status,
                 bytes,
                 keep,
                 be,
                 denied,
+                tarpit,
             } => {
+                if let Some(t) = tarpit {
+                    glommio::timer::sleep(t).await;
+                }
                 let ctx = self.ctx;
                 self.txn.status = status;
                 self.txn.denied = denied;
@@ -596,9 +619,10 @@ impl<'c> Exchange<'c> {
                 }
                 Next::Close
             }
-            Analyzed::Forward(route) => {
+            // By reference: moved out, the route would be stored twice.
+            Analyzed::Forward(ref route) => {
                 let be: &BackendRt = &route.be;
-                let answered = match self.forward(b, client, &route, be).await {
+                let answered = match self.forward(b, client, route, be).await {
                     Ok(a) => a,
                     Err(e) => {
                         let ctx = self.ctx;
@@ -609,14 +633,15 @@ impl<'c> Exchange<'c> {
                         return Next::Close;
                     }
                 };
-                self.respond(b, client, &route, answered).await
+                self.respond(b, client, route, answered).await
             }
         }
     }
 
     /// Analyze: monitor-uri, the frontend's rules, the backend choice and its rules,
-    /// persistence, and the head to send (serialized into `b.sout`).
-    async fn analyze<C: AsyncWrite + Unpin>(&mut self, b: &mut Bufs, client: &mut C) -> Analyzed {
+    /// persistence, and the head to send (serialized into `b.sout`). Not async: its locals
+    /// (the edits alone are 1 KiB) would be part of the exchange's state.
+    fn analyze(&mut self, b: &mut Bufs) -> Analyzed {
         let ctx = self.ctx;
         let shard = &ctx.shard;
         let shared = &shard.shared;
@@ -801,9 +826,6 @@ impl<'c> Exchange<'c> {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
                 // proxy whose rule it was), then answer and close, as HAProxy does.
                 let px = be.as_ref().map_or(fe_px, |b| &cfg.proxies[b.proxy]);
-                if let Some(t) = px.timeouts.tarpit.or(px.timeouts.connect) {
-                    glommio::timer::sleep(t).await;
-                }
                 txn.term = Term::new(Cause::Proxy, Phase::Tarpit);
                 return Analyzed::Reply {
                     status,
@@ -811,6 +833,7 @@ impl<'c> Exchange<'c> {
                     keep: false,
                     be: be.clone(),
                     denied: true,
+                    tarpit: px.timeouts.tarpit.or(px.timeouts.connect),
                 };
             }
             return Analyzed::Reply {
@@ -819,6 +842,7 @@ impl<'c> Exchange<'c> {
                 keep: keep_after_reply,
                 be: be.clone(),
                 denied: flags.denied,
+                tarpit: None,
             };
         }
         let be = be.expect("a backend when there is no reply");
@@ -933,9 +957,7 @@ impl<'c> Exchange<'c> {
                 Ok(_) => None,
                 Err(e) => {
                     let e = e.into_http_error(crate::h1::Message::Request);
-                    let e = ProxyError::bad_request(e.status());
-                    ctx.fail(client, &mut b.out, txn, Some(be_px), &e).await;
-                    return Analyzed::Done;
+                    return Analyzed::Fail(ProxyError::bad_request(e.status()));
                 }
             },
             _ => None,
@@ -1052,7 +1074,11 @@ impl<'c> Exchange<'c> {
                                 .find(|(i, _)| *i == srv)
                                 .map(|(_, v)| &v[..]);
                             let info = &ctx.info;
-                            crate::net::upstream::connect(be, srv, info.src, info.dst, sni).await
+                            // Boxed: the connect (TCP, then TLS) is most of the exchange's
+                            // state, and the exchange's whole state is copied into its box
+                            // per request; a new connection costs more than this allocation.
+                            let c = crate::net::upstream::connect(be, srv, info.src, info.dst, sni);
+                            Box::pin(c).await
                         }
                     }
                 }
@@ -1183,11 +1209,11 @@ impl<'c> Exchange<'c> {
     /// ForwardResponse: persistence cookie, `http-response` rules, the head and the body to
     /// the client; the server connection back to the pool when it can serve again.
     async fn respond<C: AsyncRead + AsyncWrite + Unpin>(
-        mut self,
+        &mut self,
         b: &mut Bufs,
         client: &mut C,
         route: &Route,
-        answered: Answered<'_>,
+        mut answered: Answered<'_>,
     ) -> Next {
         let ctx = self.ctx;
         let shard = &ctx.shard;
@@ -1195,12 +1221,8 @@ impl<'c> Exchange<'c> {
         let fe_px = ctx.fe_px();
         let be = &route.be;
         let be_px = &ctx.cfg.proxies[be.proxy];
-        let Answered {
-            slot,
-            mut sconn,
-            reused,
-        } = answered;
-        let srv = slot.srv;
+        // (Its fields are used in place: destructured, it would be stored once more.)
+        let (srv, reused) = (answered.slot.srv, answered.reused);
         let txn = &mut self.txn;
         let vars = &self.vars;
         // The request's sticky counters, read once for the rules and the byte counts.
@@ -1230,87 +1252,95 @@ impl<'c> Exchange<'c> {
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
         let mut close_client = route.client_close || matches!(res_body, BodyKind::CloseDelimited);
-        let rbump = bumpalo::Bump::new();
-        let mut edits: Edits<'_> = Edits::new();
-        if let (Some(c), Some(value)) = (&be_px.cookie, &be.server_cookies[srv]) {
-            let sticky_ok = route.sticky.as_ref().is_some_and(|s| s.server == srv);
-            let refresh = route.sticky.as_ref().is_some_and(|s| s.refresh);
-            super::persist::response_cookie(
-                c,
-                value,
-                res,
-                b.rbuf.bytes(),
-                &mut edits,
-                &rbump,
-                method == Method::Post,
-                sticky_ok,
-                refresh,
-                route.now,
-            );
-        }
-        // http-response rules: the backend's, then the frontend's (HAProxy's order).
-        if !route.saved_head.is_empty() {
-            let shared = &shard.shared;
-            let nbsrv = |i: usize| usable_servers(shared, i);
-            let rbase = RequestSample {
-                head: Some((req, &route.saved_head)),
-                conn: &ctx.acl_conn,
-                nbsrv: &nbsrv,
-                stopping: shared.control.stopping(),
-                stick: stick_ctx
-                    .as_ref()
-                    .map(|c| c as &dyn crate::acl::StickSource),
-                txn: Some(vars),
-            };
-            let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
-            if be.proxy != fe.proxy {
-                sets.push((fe_px, false));
-            }
-            for (px, is_be) in sets {
-                let v = rules::response_rules(
-                    &px.http_response,
-                    &px.acls,
-                    &rbase,
+        // The head's edits end with this block, before anything is awaited: they are 1 KiB
+        // that the exchange's state would hold (and copy per request) otherwise.
+        let reply = 'head: {
+            let rbump = bumpalo::Bump::new();
+            let mut edits: Edits<'_> = Edits::new();
+            if let (Some(c), Some(value)) = (&be_px.cookie, &be.server_cookies[srv]) {
+                let sticky_ok = route.sticky.as_ref().is_some_and(|s| s.server == srv);
+                let refresh = route.sticky.as_ref().is_some_and(|s| s.refresh);
+                super::persist::response_cookie(
+                    c,
+                    value,
                     res,
                     b.rbuf.bytes(),
                     &mut edits,
                     &rbump,
-                    &mut b.scratch,
-                    (fe_px, if is_be { Some(be_px) } else { None }),
-                    true,
+                    method == Method::Post,
+                    sticky_ok,
+                    refresh,
+                    route.now,
                 );
-                match v {
-                    rules::HttpVerdict::Reply { status, bytes } => {
-                        // The server's answer is replaced: its connection cannot be reused.
-                        drop(slot);
-                        drop(sconn);
-                        txn.status = status;
-                        let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
-                        txn.bytes_out = bytes.len() as u64;
-                        log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
-                        return Next::Close;
+            }
+            // http-response rules: the backend's, then the frontend's (HAProxy's order).
+            if !route.saved_head.is_empty() {
+                let shared = &shard.shared;
+                let nbsrv = |i: usize| usable_servers(shared, i);
+                let rbase = RequestSample {
+                    head: Some((req, &route.saved_head)),
+                    conn: &ctx.acl_conn,
+                    nbsrv: &nbsrv,
+                    stopping: shared.control.stopping(),
+                    stick: stick_ctx
+                        .as_ref()
+                        .map(|c| c as &dyn crate::acl::StickSource),
+                    txn: Some(vars),
+                };
+                let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
+                if be.proxy != fe.proxy {
+                    sets.push((fe_px, false));
+                }
+                for (px, is_be) in sets {
+                    let v = rules::response_rules(
+                        &px.http_response,
+                        &px.acls,
+                        &rbase,
+                        res,
+                        b.rbuf.bytes(),
+                        &mut edits,
+                        &rbump,
+                        &mut b.scratch,
+                        (fe_px, if is_be { Some(be_px) } else { None }),
+                        true,
+                    );
+                    match v {
+                        rules::HttpVerdict::Reply { status, bytes } => {
+                            break 'head Some((status, bytes));
+                        }
+                        rules::HttpVerdict::Allow => break,
+                        rules::HttpVerdict::Continue => {}
                     }
-                    rules::HttpVerdict::Allow => break,
-                    rules::HttpVerdict::Continue => {}
                 }
             }
+            edits.strip_hop_by_hop(true);
+            if tunnel {
+                edits.set_connection(ConnectionHeader::Upgrade);
+            } else if close_client {
+                edits.set_connection(ConnectionHeader::Close);
+            } else if version == Version::Http10 {
+                edits.set_connection(ConnectionHeader::KeepAlive);
+            }
+            b.out.clear();
+            let head_len_r = res.head_len();
+            serialize_response(res, b.rbuf.bytes(), &edits, &mut b.out);
+            b.rbuf.consume(head_len_r);
+            None
+        };
+        if let Some((status, bytes)) = reply {
+            // The server's answer is replaced: its connection cannot be reused.
+            drop(answered.slot);
+            drop(answered.sconn);
+            txn.status = status;
+            let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
+            txn.bytes_out = bytes.len() as u64;
+            log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
+            return Next::Close;
         }
-        edits.strip_hop_by_hop(true);
-        if tunnel {
-            edits.set_connection(ConnectionHeader::Upgrade);
-        } else if close_client {
-            edits.set_connection(ConnectionHeader::Close);
-        } else if version == Version::Http10 {
-            edits.set_connection(ConnectionHeader::KeepAlive);
-        }
-        b.out.clear();
-        let head_len_r = res.head_len();
-        serialize_response(res, b.rbuf.bytes(), &edits, &mut b.out);
-        b.rbuf.consume(head_len_r);
         let t_client = fe_px.timeouts.client;
         let fwd = forward_response_body(
             client,
-            &mut sconn,
+            &mut answered.sconn,
             &mut b.rbuf,
             &mut b.out,
             res_body,
@@ -1320,7 +1350,7 @@ impl<'c> Exchange<'c> {
         )
         .await;
         txn.bytes_out = fwd.bytes;
-        drop(slot);
+        drop(answered.slot);
         // The request's body and head are done with: what follows is the next request.
         if let Some(n) = route.whole_body {
             b.inb.consume(self.head_len + n);
@@ -1333,7 +1363,7 @@ impl<'c> Exchange<'c> {
             // Upgraded (WebSocket…): bytes flow both ways until one side closes.
             let leftover = b.inb.take_all();
             let t = be.tunnel_timeout.or(t_client);
-            let _ = tunnel_copy(client, &mut sconn, &leftover, t).await;
+            let _ = tunnel_copy(client, &mut answered.sconn, &leftover, t).await;
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Next::Close;
         }
@@ -1347,15 +1377,15 @@ impl<'c> Exchange<'c> {
         let named = route.expr_sni.iter().any(|(i, _)| *i == srv);
         if server_keep && !named {
             if be_px.http.reuse == Reuse::Never {
-                b.private = Some((be.proxy, srv, sconn));
+                b.private = Some((be.proxy, srv, answered.sconn));
             } else {
                 shard
                     .http_pool
                     .borrow_mut()
-                    .put(be.proxy, srv, sconn, reused);
+                    .put(be.proxy, srv, answered.sconn, reused);
             }
         } else {
-            drop(sconn);
+            drop(answered.sconn);
         }
         b.rbuf.consume(b.rbuf.len());
         if let Some(c) = &stick_ctx {
@@ -1392,7 +1422,7 @@ pub async fn session<C>(
 
     loop {
         // ---------------- WaitRequest
-        let mut txn = Txn::new();
+        let began = (SystemTime::now(), Instant::now());
         let first = requests == 0;
         // The first request has 'timeout http-request' from the accept; later ones wait up
         // to 'timeout http-keep-alive' for their first byte, then 'http-request'.
@@ -1414,8 +1444,7 @@ pub async fn session<C>(
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
                         let e = ProxyError::bad_request(e.status());
-                        ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
-                        return;
+                        return Box::pin(fail(&ctx, &mut client, b, began, e)).await;
                     }
                 }
             }
@@ -1450,27 +1479,53 @@ pub async fn session<C>(
                     // option http-ignore-probes).
                     let b = held.get(&ctx);
                     let e = ProxyError::request_timeout();
-                    ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
-                    return;
+                    return Box::pin(fail(&ctx, &mut client, b, began, e)).await;
                 }
                 Err(_) => return,
             }
         };
         requests += 1;
-        txn.head_received();
         let b = held.get(&ctx);
-        // Boxed, so that the exchange's state (several KiB) exists only while a request
-        // runs and the wait above stays small: one allocation per request, from this
-        // thread's heap.
-        let next = Box::pin(async {
-            let ex = Exchange::start(&ctx, txn, head_len, b, &mut client, first).await;
-            ex.run(b, &mut client).await
-        })
-        .await;
+        // Boxed, so that the exchange's state exists only while a request runs and the
+        // wait above stays small: one allocation per request, from this thread's heap.
+        let next = Box::pin(exchange(&ctx, began, head_len, b, &mut client, first)).await;
         if next == Next::Close {
             return;
         }
     }
+}
+
+/// One request of an HTTP/1 connection, its head parsed: the future the connection boxes.
+/// Its whole size is copied into the box per request: keep it small (the phases' large
+/// and rare states are boxed or kept out of their futures; see `sizes` below).
+async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
+    ctx: &Ctx,
+    began: (SystemTime, Instant),
+    head_len: usize,
+    b: &mut Bufs,
+    client: &mut C,
+    first: bool,
+) -> Next {
+    let txn = {
+        let mut txn = Txn::since(began);
+        txn.head_received();
+        txn
+    };
+    let mut ex = Exchange::start(ctx, txn, head_len, b, client, first).await;
+    ex.run(b, client).await
+}
+
+/// A request that failed before its exchange (a bad or late head): its error answer and
+/// log line. Boxed by the caller: rare, and larger than the wait it would weigh on.
+async fn fail<C: AsyncWrite + Unpin>(
+    ctx: &Ctx,
+    client: &mut C,
+    b: &mut Bufs,
+    began: (SystemTime, Instant),
+    e: ProxyError,
+) {
+    let mut txn = Txn::since(began);
+    ctx.fail(client, &mut b.out, &mut txn, None, &e).await;
 }
 
 /// `http-request silent-drop`: the client's connection closes with a reset that is not
@@ -1984,6 +2039,10 @@ fn log_txn(
     };
     crate::proxy::accesslog::log(shard, fe, &s, false);
 }
+
+#[cfg(test)]
+#[path = "session_sizes.rs"]
+mod sizes;
 
 #[cfg(test)]
 mod bufs_tests {
