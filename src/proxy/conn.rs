@@ -419,17 +419,7 @@ mod tests {
     #[test]
     fn an_idle_connection_task_stays_small() {
         on_executor(|| async {
-            let mut p = crate::config::parser::Parser::new();
-            p.parse_str(
-                "test.cfg",
-                "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:1\n default_backend be\n\
-                 backend be\n server s 127.0.0.1:1\n",
-            );
-            let (cfg, diags) = p.finish();
-            let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
-            let shared = Arc::new(crate::cluster::Shared::new(cfg, 100, 1, None));
-            let fe = shared.frontends[0].clone().expect("the frontend");
-            let shard = Rc::new(ShardCtx::new(0, shared, 0));
+            let (shard, fe) = crate::proxy::http::session::sizes::shard_and_frontend();
             let (_peer, s) = pair().await;
             let peer = SocketAddr::from(([127, 0, 0, 1], 1));
             let task = handle(shard, fe, s, peer, false, false, None, "b".into(), 0);

@@ -2042,7 +2042,7 @@ fn log_txn(
 
 #[cfg(test)]
 #[path = "session_sizes.rs"]
-mod sizes;
+pub(crate) mod sizes;
 
 #[cfg(test)]
 mod bufs_tests {

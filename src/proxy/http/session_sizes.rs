@@ -7,7 +7,8 @@ use super::*;
 use crate::cluster::sessions::NewSess;
 use crate::net::pump::tests::{on_executor, pair};
 
-fn ctx() -> Ctx {
+/// A shard and the frontend of a minimal mode http configuration (no connection is made).
+pub(crate) fn shard_and_frontend() -> (Rc<ShardCtx>, Arc<FrontendRt>) {
     let mut p = crate::config::parser::Parser::new();
     p.parse_str(
         "test.cfg",
@@ -18,7 +19,11 @@ fn ctx() -> Ctx {
     let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
     let shared = Arc::new(crate::cluster::Shared::new(cfg, 100, 1, None));
     let fe = shared.frontends[0].clone().expect("the frontend");
-    let shard = Rc::new(ShardCtx::new(0, shared, 0));
+    (Rc::new(ShardCtx::new(0, shared, 0)), fe)
+}
+
+fn ctx() -> Ctx {
+    let (shard, fe) = shard_and_frontend();
     let src = SocketAddr::from(([127, 0, 0, 1], 1));
     let entry = shard.sessions.register(NewSess {
         fe: 0,
