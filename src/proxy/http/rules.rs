@@ -318,7 +318,8 @@ pub async fn request_rules_resolving<'a, const N: usize>(
             return v;
         };
         from += at + 1;
-        do_resolve(lookups, &rules[from - 1], &host, base).await;
+        // Boxed: rare, and its wait would otherwise weigh on every request's exchange state.
+        Box::pin(do_resolve(lookups, &rules[from - 1], &host, base)).await;
     }
 }
 

@@ -113,9 +113,15 @@ pub(crate) struct Txn {
 
 impl Txn {
     pub fn new() -> Txn {
+        Txn::since((SystemTime::now(), Instant::now()))
+    }
+
+    /// A transaction that began at `at` (its date and clock): all a connection keeps of
+    /// its next one while it waits for it.
+    fn since(at: (SystemTime, Instant)) -> Txn {
         Txn {
-            date: SystemTime::now(),
-            start: Instant::now(),
+            date: at.0,
+            start: at.1,
             t_request: None,
             t_queue: None,
             t_connect: None,
@@ -478,10 +484,14 @@ enum Analyzed {
         keep: bool,
         be: Option<Arc<BackendRt>>,
         denied: bool,
+        /// `tarpit`: how long to hold the client before the answer.
+        tarpit: Option<Duration>,
     },
     Forward(Route),
     /// Answered with an error already (and logged).
     Done,
+    /// To answer with this error (and log it).
+    Fail(ProxyError),
 }
 
 /// The server connection that answered, with its slot.
@@ -584,20 +594,33 @@ impl<'c> Exchange<'c> {
 
     /// The whole exchange; with `Next::KeepAlive` the request's bytes are consumed from
     /// `b.inb`, which starts with what came after it.
+    /// (`&mut self`, as the phases below: the exchange is stored once, by the caller, not
+    /// again in each phase's future.)
     pub async fn run<C: AsyncRead + AsyncWrite + Unpin>(
-        mut self,
+        &mut self,
         b: &mut Bufs,
         client: &mut C,
     ) -> Next {
-        match self.analyze(b, client).await {
+        match self.analyze(b).await {
             Analyzed::Done => Next::Close,
+            Analyzed::Fail(e) => {
+                let ctx = self.ctx;
+                let be = self.txn.backend.clone();
+                let be_px = be.as_ref().map(|be| &ctx.cfg.proxies[be.proxy]);
+                ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e).await;
+                Next::Close
+            }
             Analyzed::Reply {
                 status,
                 bytes,
                 keep,
                 be,
                 denied,
+                tarpit,
             } => {
+                if let Some(t) = tarpit {
+                    glommio::timer::sleep(t).await;
+                }
                 let ctx = self.ctx;
                 self.txn.status = status;
                 self.txn.denied = denied;
@@ -619,9 +642,10 @@ impl<'c> Exchange<'c> {
                 }
                 Next::Close
             }
-            Analyzed::Forward(route) => {
+            // By reference: moved out, the route would be stored twice.
+            Analyzed::Forward(ref route) => {
                 let be: &BackendRt = &route.be;
-                let answered = match self.forward(b, client, &route, be).await {
+                let answered = match self.forward(b, client, route, be).await {
                     Ok(a) => a,
                     Err(e) => {
                         let ctx = self.ctx;
@@ -632,14 +656,14 @@ impl<'c> Exchange<'c> {
                         return Next::Close;
                     }
                 };
-                self.respond(b, client, &route, answered).await
+                self.respond(b, client, route, answered).await
             }
         }
     }
 
     /// Analyze: monitor-uri, the frontend's rules, the backend choice and its rules,
     /// persistence, and the head to send (serialized into `b.sout`).
-    async fn analyze<C: AsyncWrite + Unpin>(&mut self, b: &mut Bufs, client: &mut C) -> Analyzed {
+    async fn analyze(&mut self, b: &mut Bufs) -> Analyzed {
         let ctx = self.ctx;
         let shard = &ctx.shard;
         let shared = &shard.shared;
@@ -886,9 +910,6 @@ impl<'c> Exchange<'c> {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
                 // proxy whose rule it was), then answer and close, as HAProxy does.
                 let px = be.as_ref().map_or(fe_px, |b| &cfg.proxies[b.proxy]);
-                if let Some(t) = px.timeouts.tarpit.or(px.timeouts.connect) {
-                    glommio::timer::sleep(t).await;
-                }
                 txn.term = Term::new(Cause::Proxy, Phase::Tarpit);
                 return Analyzed::Reply {
                     status,
@@ -896,6 +917,7 @@ impl<'c> Exchange<'c> {
                     keep: false,
                     be: be.clone(),
                     denied: true,
+                    tarpit: px.timeouts.tarpit.or(px.timeouts.connect),
                 };
             }
             return Analyzed::Reply {
@@ -904,6 +926,7 @@ impl<'c> Exchange<'c> {
                 keep: keep_after_reply,
                 be: be.clone(),
                 denied: flags.denied,
+                tarpit: None,
             };
         }
         let be = be.expect("a backend when there is no reply");
@@ -1041,9 +1064,7 @@ impl<'c> Exchange<'c> {
                 Ok(_) => None,
                 Err(e) => {
                     let e = e.into_http_error(crate::h1::Message::Request);
-                    let e = ProxyError::bad_request(e.status());
-                    ctx.fail(client, &mut b.out, txn, Some(be_px), &e).await;
-                    return Analyzed::Done;
+                    return Analyzed::Fail(ProxyError::bad_request(e.status()));
                 }
             },
             _ => None,
@@ -1189,14 +1210,18 @@ impl<'c> Exchange<'c> {
                                 te: super::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
                                 limits: ctx.limits,
                             };
-                            super::h2_upstream::open(o).await.map(|(c, r)| {
+                            Box::pin(super::h2_upstream::open(o)).await.map(|(c, r)| {
                                 reused = r;
                                 c
                             })
                         }
-                        None => crate::net::upstream::connect(be, srv, info.src, dst, sni)
-                            .await
-                            .map(ServerIo::recv_on_ring),
+                        // Boxed: the connect (TCP, then TLS) is most of the exchange's state,
+                        // and the exchange's whole state is copied into its box per request;
+                        // a new connection costs more than this allocation.
+                        None => {
+                            let c = crate::net::upstream::connect(be, srv, info.src, dst, sni);
+                            Box::pin(c).await.map(ServerIo::recv_on_ring)
+                        }
                     }
                 }
             };
@@ -1331,11 +1356,11 @@ impl<'c> Exchange<'c> {
     /// ForwardResponse: persistence cookie, `http-response` rules, the head and the body to
     /// the client; the server connection back to the pool when it can serve again.
     async fn respond<C: AsyncRead + AsyncWrite + Unpin>(
-        mut self,
+        &mut self,
         b: &mut Bufs,
         client: &mut C,
         route: &Route,
-        answered: Answered<'_>,
+        mut answered: Answered<'_>,
     ) -> Next {
         let ctx = self.ctx;
         let shard = &ctx.shard;
@@ -1343,12 +1368,8 @@ impl<'c> Exchange<'c> {
         let fe_px = ctx.fe_px();
         let be = &route.be;
         let be_px = &ctx.cfg.proxies[be.proxy];
-        let Answered {
-            slot,
-            mut sconn,
-            reused,
-        } = answered;
-        let srv = slot.srv;
+        // (Its fields are used in place: destructured, it would be stored once more.)
+        let (srv, reused) = (answered.slot.srv, answered.reused);
         let txn = &mut self.txn;
         let vars = &self.vars;
         // The request's sticky counters, read once for the rules and the byte counts.
@@ -1383,118 +1404,129 @@ impl<'c> Exchange<'c> {
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
         let mut close_client = route.client_close || matches!(res_body, BodyKind::CloseDelimited);
-        let rbump = bumpalo::Bump::new();
-        let mut edits: Edits<'_> = Edits::new();
-        if let (Some(c), Some(value)) = (&be_px.cookie, &be.server_cookies[srv]) {
-            let sticky_ok = route.sticky.as_ref().is_some_and(|s| s.server == srv);
-            let refresh = route.sticky.as_ref().is_some_and(|s| s.refresh);
-            super::persist::response_cookie(
-                c,
-                value,
-                res,
-                b.rbuf.bytes(),
-                &mut edits,
-                &rbump,
-                method == Method::Post,
-                sticky_ok,
-                refresh,
-                route.now,
-            );
-        }
-        let mut store = None;
-        // http-response rules: the backend's, then the frontend's (HAProxy's order).
-        if !route.saved_head.is_empty() {
-            let shared = &shard.shared;
-            let nbsrv = |i: usize| usable_servers(shared, i);
-            let rbase = RequestSample {
-                head: Some((req, &route.saved_head)),
-                conn: &ctx.acl_conn,
-                nbsrv: &nbsrv,
-                stopping: shared.control.stopping(),
-                stick: stick_ctx
-                    .as_ref()
-                    .map(|c| c as &dyn crate::acl::StickSource),
-                txn: Some(vars),
-            };
-            let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
-            if be.proxy != fe.proxy {
-                sets.push((fe_px, false));
-            }
-            for (px, is_be) in sets {
-                let v = rules::response_rules(
-                    &px.http_response,
-                    &px.acls,
-                    &rbase,
+        // The head's edits end with this block, before anything is awaited: they are 1 KiB
+        // that the exchange's state would hold (and copy per request) otherwise.
+        let head = 'head: {
+            let rbump = bumpalo::Bump::new();
+            let mut edits: Edits<'_> = Edits::new();
+            if let (Some(c), Some(value)) = (&be_px.cookie, &be.server_cookies[srv]) {
+                let sticky_ok = route.sticky.as_ref().is_some_and(|s| s.server == srv);
+                let refresh = route.sticky.as_ref().is_some_and(|s| s.refresh);
+                super::persist::response_cookie(
+                    c,
+                    value,
                     res,
                     b.rbuf.bytes(),
                     &mut edits,
                     &rbump,
-                    &mut b.scratch,
-                    (fe_px, if is_be { Some(be_px) } else { None }),
-                    true,
+                    method == Method::Post,
+                    sticky_ok,
+                    refresh,
+                    route.now,
                 );
-                match v {
-                    rules::HttpVerdict::Reply { status, bytes } => {
-                        // The server's answer is replaced: its connection cannot be reused.
-                        drop(slot);
-                        drop(sconn);
-                        txn.status = status;
-                        let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
-                        txn.bytes_out = bytes.len() as u64;
-                        log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
-                        return Next::Close;
+            }
+            let mut store = None;
+            // http-response rules: the backend's, then the frontend's (HAProxy's order).
+            if !route.saved_head.is_empty() {
+                let shared = &shard.shared;
+                let nbsrv = |i: usize| usable_servers(shared, i);
+                let rbase = RequestSample {
+                    head: Some((req, &route.saved_head)),
+                    conn: &ctx.acl_conn,
+                    nbsrv: &nbsrv,
+                    stopping: shared.control.stopping(),
+                    stick: stick_ctx
+                        .as_ref()
+                        .map(|c| c as &dyn crate::acl::StickSource),
+                    txn: Some(vars),
+                };
+                let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
+                if be.proxy != fe.proxy {
+                    sets.push((fe_px, false));
+                }
+                for (px, is_be) in sets {
+                    let v = rules::response_rules(
+                        &px.http_response,
+                        &px.acls,
+                        &rbase,
+                        res,
+                        b.rbuf.bytes(),
+                        &mut edits,
+                        &rbump,
+                        &mut b.scratch,
+                        (fe_px, if is_be { Some(be_px) } else { None }),
+                        true,
+                    );
+                    match v {
+                        rules::HttpVerdict::Reply { status, bytes } => {
+                            break 'head Err((status, bytes));
+                        }
+                        rules::HttpVerdict::SilentDrop => {
+                            // HAProxy logs it as its request-side twin: `PR`, a denied request;
+                            // the server's status stays in the log.
+                            drop(answered.slot);
+                            drop(answered.sconn);
+                            drop_client(ctx, txn, vars, true);
+                            return Next::Close;
+                        }
+                        rules::HttpVerdict::Allow => break,
+                        rules::HttpVerdict::Continue | rules::HttpVerdict::Resolve { .. } => {}
                     }
-                    rules::HttpVerdict::SilentDrop => {
-                        // HAProxy logs it as its request-side twin: `PR`, a denied request;
-                        // the server's status stays in the log.
-                        drop(slot);
-                        drop(sconn);
-                        drop_client(ctx, txn, vars, true);
-                        return Next::Close;
-                    }
-                    rules::HttpVerdict::Allow => break,
-                    rules::HttpVerdict::Continue | rules::HttpVerdict::Resolve { .. } => {}
+                }
+                if let Some(p) = &route.cache {
+                    let pxs = [be_px, fe_px];
+                    let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
+                    let (cfg, n) = (&ctx.cfg, shared.shards);
+                    store = super::cache::response(cfg, n, p, pxs, &rbase, res, b.rbuf.bytes());
                 }
             }
-            if let Some(p) = &route.cache {
-                let pxs = [be_px, fe_px];
-                let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
-                let (cfg, n) = (&ctx.cfg, shared.shards);
-                store = super::cache::response(cfg, n, p, pxs, &rbase, res, b.rbuf.bytes());
+            edits.strip_hop_by_hop(true);
+            if tunnel {
+                edits.set_connection(ConnectionHeader::Upgrade);
+            } else if close_client {
+                edits.set_connection(ConnectionHeader::Close);
+            } else if version == Version::Http10 {
+                edits.set_connection(ConnectionHeader::KeepAlive);
             }
-        }
-        edits.strip_hop_by_hop(true);
-        if tunnel {
-            edits.set_connection(ConnectionHeader::Upgrade);
-        } else if close_client {
-            edits.set_connection(ConnectionHeader::Close);
-        } else if version == Version::Http10 {
-            edits.set_connection(ConnectionHeader::KeepAlive);
-        }
-        b.out.clear();
-        let head_len_r = res.head_len();
-        serialize_response(res, b.rbuf.bytes(), &edits, &mut b.out);
-        let comp_cfg = (fe_px.compression.as_ref(), be_px.compression.as_ref());
-        let comp_ok = |s| super::compress::response_ok(&s, req, res, b.rbuf.bytes());
-        let comp = route
-            .comp
-            .filter(|_| super::compress::Settings::of(comp_cfg.0, comp_cfg.1).is_some_and(comp_ok));
-        let mut filt = super::filters::BodyFilters {
-            // HAProxy 2.6 stores no answer it compresses (cache.c's post_analyze drops the
-            // store when compression is under way; seen with the filters in either order).
-            store: store
-                .filter(|_| comp.is_none())
-                .and_then(|c| c.head(&b.out, res.content_length())),
-            comp: comp.map(|a| {
-                super::compress::rewrite_head(&mut b.out, a);
-                super::compress::Encoder::new(a)
-            }),
+            b.out.clear();
+            let head_len_r = res.head_len();
+            serialize_response(res, b.rbuf.bytes(), &edits, &mut b.out);
+            let comp_cfg = (fe_px.compression.as_ref(), be_px.compression.as_ref());
+            let comp_ok = |s| super::compress::response_ok(&s, req, res, b.rbuf.bytes());
+            let comp = route.comp.filter(|_| {
+                super::compress::Settings::of(comp_cfg.0, comp_cfg.1).is_some_and(comp_ok)
+            });
+            let filt = super::filters::BodyFilters {
+                // HAProxy 2.6 stores no answer it compresses (cache.c's post_analyze drops the
+                // store when compression is under way; seen with the filters in either order).
+                store: store
+                    .filter(|_| comp.is_none())
+                    .and_then(|c| c.head(&b.out, res.content_length())),
+                comp: comp.map(|a| {
+                    super::compress::rewrite_head(&mut b.out, a);
+                    super::compress::Encoder::new(a)
+                }),
+            };
+            b.rbuf.consume(head_len_r);
+            Ok(filt)
         };
-        b.rbuf.consume(head_len_r);
+        let mut filt = match head {
+            Ok(f) => f,
+            Err((status, bytes)) => {
+                // The server's answer is replaced: its connection cannot be reused.
+                drop(answered.slot);
+                drop(answered.sconn);
+                txn.status = status;
+                let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
+                txn.bytes_out = bytes.len() as u64;
+                log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
+                return Next::Close;
+            }
+        };
         let t_client = fe_px.timeouts.client;
         let fwd = forward_response_body(
             client,
-            &mut sconn,
+            &mut answered.sconn,
             &mut b.rbuf,
             &mut b.out,
             res_body,
@@ -1508,7 +1540,7 @@ impl<'c> Exchange<'c> {
             super::cache::finish(&ctx.cfg, shard.shared.shards, c, fwd.complete);
         }
         txn.bytes_out = fwd.bytes;
-        drop(slot);
+        drop(answered.slot);
         // The request's body and head are done with: what follows is the next request.
         if let Some(n) = route.whole_body {
             b.inb.consume(self.head_len + n);
@@ -1521,13 +1553,13 @@ impl<'c> Exchange<'c> {
             // Upgraded (WebSocket…): bytes flow both ways until one side closes.
             let leftover = b.inb.take_all();
             let t = be.tunnel_timeout.or(t_client);
-            let _ = tunnel_copy(client, &mut sconn, &leftover, t).await;
+            let _ = tunnel_copy(client, &mut answered.sconn, &leftover, t).await;
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Next::Close;
         }
         // Keep the server connection when it can serve another request.
         let server_keep = fwd.complete
-            && !sconn.is_stream()
+            && !answered.sconn.is_stream()
             && route.conn_mode == ConnMode::KeepAlive
             && b.res.keep_alive(method)
             && !b.res.must_close()
@@ -1536,15 +1568,15 @@ impl<'c> Exchange<'c> {
         let named = route.expr_sni.iter().any(|(i, _)| *i == srv) || route.dst.is_some();
         if server_keep && !named {
             if be_px.http.reuse == Reuse::Never {
-                b.private = Some((be.proxy, srv, sconn));
+                b.private = Some((be.proxy, srv, answered.sconn));
             } else {
                 shard
                     .http_pool
                     .borrow_mut()
-                    .put(be.proxy, srv, sconn, reused);
+                    .put(be.proxy, srv, answered.sconn, reused);
             }
         } else {
-            drop(sconn);
+            drop(answered.sconn);
         }
         b.rbuf.consume(b.rbuf.len());
         if let Some(c) = &stick_ctx {
@@ -1581,7 +1613,7 @@ pub async fn session<C>(
 
     loop {
         // ---------------- WaitRequest
-        let mut txn = Txn::new();
+        let began = (SystemTime::now(), Instant::now());
         let first = requests == 0;
         // The first request has 'timeout http-request' from the accept; later ones wait up
         // to 'timeout http-keep-alive' for their first byte, then 'http-request'.
@@ -1603,8 +1635,7 @@ pub async fn session<C>(
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
                         let e = ProxyError::bad_request(e.status());
-                        ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
-                        return;
+                        return Box::pin(fail(&ctx, &mut client, b, began, e)).await;
                     }
                 }
             }
@@ -1639,27 +1670,53 @@ pub async fn session<C>(
                     // option http-ignore-probes).
                     let b = held.get(&ctx);
                     let e = ProxyError::request_timeout();
-                    ctx.fail(&mut client, &mut b.out, &mut txn, None, &e).await;
-                    return;
+                    return Box::pin(fail(&ctx, &mut client, b, began, e)).await;
                 }
                 Err(_) => return,
             }
         };
         requests += 1;
-        txn.head_received();
         let b = held.get(&ctx);
-        // Boxed, so that the exchange's state (several KiB) exists only while a request
-        // runs and the wait above stays small: one allocation per request, from this
-        // thread's heap.
-        let next = Box::pin(async {
-            let ex = Exchange::start(&ctx, txn, head_len, b, &mut client, first).await;
-            ex.run(b, &mut client).await
-        })
-        .await;
+        // Boxed, so that the exchange's state exists only while a request runs and the
+        // wait above stays small: one allocation per request, from this thread's heap.
+        let next = Box::pin(exchange(&ctx, began, head_len, b, &mut client, first)).await;
         if next == Next::Close {
             return;
         }
     }
+}
+
+/// One request of an HTTP/1 connection, its head parsed: the future the connection boxes.
+/// Its whole size is copied into the box per request: keep it small (the phases' large
+/// and rare states are boxed or kept out of their futures; see `sizes` below).
+async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
+    ctx: &Ctx,
+    began: (SystemTime, Instant),
+    head_len: usize,
+    b: &mut Bufs,
+    client: &mut C,
+    first: bool,
+) -> Next {
+    let txn = {
+        let mut txn = Txn::since(began);
+        txn.head_received();
+        txn
+    };
+    let mut ex = Exchange::start(ctx, txn, head_len, b, client, first).await;
+    ex.run(b, client).await
+}
+
+/// A request that failed before its exchange (a bad or late head): its error answer and
+/// log line. Boxed by the caller: rare, and larger than the wait it would weigh on.
+async fn fail<C: AsyncWrite + Unpin>(
+    ctx: &Ctx,
+    client: &mut C,
+    b: &mut Bufs,
+    began: (SystemTime, Instant),
+    e: ProxyError,
+) {
+    let mut txn = Txn::since(began);
+    ctx.fail(client, &mut b.out, &mut txn, None, &e).await;
 }
 
 /// `silent-drop` (`silent`) and `http-request reject`: the client's connection closes with a
@@ -2222,6 +2279,10 @@ fn txn_stream<'a>(
         unique_id: txn.unique_id.as_deref(),
     }
 }
+
+#[cfg(test)]
+#[path = "session_sizes.rs"]
+pub(crate) mod sizes;
 
 #[cfg(test)]
 mod bufs_tests {
