@@ -202,6 +202,8 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("maxsslconn", NotYet, 0),
     kw("maxconnrate", NotYet, 0),
     kw("maxsessrate", NotYet, 0),
+    kw("maxzlibmem", NotYet, 0),
+    kw("tune.comp.maxlevel", NotYet, 0),
     kw("tune.maxaccept", NotYet, 0),
     kw("localpeer", NotYet, 0),
     kw("resetenv", NotYet, 0),
