@@ -441,3 +441,52 @@ fn capture_cookie_logs_cc_and_cs_like_haproxy() {
         ]
     );
 }
+
+/// Answers corelb makes itself from `http-request` rules log what HAProxy logs: `LR` for
+/// `auth`, `return` and `redirect` (processed locally while reading the request), `PR` for
+/// `deny`, and -1 for the queue, connect and response timers that never ran. A deny counts
+/// as denied (`dreq`), not as an invalid request (`ereq`).
+#[test]
+fn rule_replies_log_termination_state_and_timers_like_haproxy() {
+    let run = |prog: &str| {
+        let (port, stats) = (free_port(), free_port());
+        let cfg = format!(
+            "{}userlist ul\n  user u insecure-password p\nfrontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  log-format \"%HU %ST %ts %tsc %Tw/%Tc/%Tr %b/%s\"\n  http-request auth realm x if {{ path /auth }} !{{ http_auth(ul) }}\n  http-request return status 200 content-type text/plain string ok if {{ path /ret }}\n  http-request redirect location /x if {{ path /red }}\n  http-request deny if {{ path /deny }}\n  default_backend be\nlisten st\n  mode http\n  bind 127.0.0.1:{stats}\n  no log\n  stats enable\n  stats uri /s\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            free_port()
+        );
+        let mut counted = (String::new(), String::new());
+        let mut lines = stdout_lines(prog, &cfg, &[port, stats], || {
+            assert_eq!(get(port, "/auth", ""), 401);
+            assert_eq!(get(port, "/ret", ""), 200);
+            assert_eq!(get(port, "/red", ""), 302);
+            assert_eq!(get(port, "/deny", ""), 403);
+            let mut s = TcpStream::connect(("127.0.0.1", stats)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET /s;csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let body = read_response(&mut BufReader::new(s), false).unwrap().body;
+            let csv = &String::from_utf8_lossy(&body);
+            counted = (
+                csv_field(csv, "FRONTEND", "ereq").to_string(),
+                csv_field(csv, "FRONTEND", "dreq").to_string(),
+            );
+        });
+        lines.push(format!("ereq={} dreq={}", counted.0, counted.1));
+        lines
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "/auth 401 LR LR-- -1/-1/-1 fe/<NOSRV>",
+            "/ret 200 LR LR-- -1/-1/-1 fe/<NOSRV>",
+            "/red 302 LR LR-- -1/-1/-1 fe/<NOSRV>",
+            "/deny 403 PR PR-- -1/-1/-1 fe/<NOSRV>",
+            "ereq=0 dreq=1",
+        ]
+    );
+}

@@ -340,6 +340,11 @@ impl LogVars for Fields<'_> {
             }
             Var::Th | Var::Ti => int(0, out),
             Var::TR | Var::Tq => int(ms(self.t_request), out),
+            // -1 for a stream that ended on its request (nothing went to a server: the
+            // queue never ran), as HAProxy; 0 when it went to a server without waiting.
+            Var::Tw if self.t_queue.is_none() && self.term.phase == super::term::Phase::Request => {
+                int(-1, out)
+            }
             Var::Tw => int(ms(self.t_queue.or(Some(Duration::ZERO))), out),
             Var::Tc => int(ms(self.t_connect), out),
             Var::Tr => int(ms(self.t_response), out),

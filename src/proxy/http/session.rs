@@ -622,6 +622,14 @@ impl<'c> Exchange<'c> {
                     glommio::timer::sleep(t).await;
                 }
                 let ctx = self.ctx;
+                // Answered here while still on the request, as HAProxy logs it: `PR` for a
+                // deny, `LR` (processed locally) for auth, return, redirect, the stats page
+                // and the exporter. A set state (503, tarpit) stays; a cache hit is left as it
+                // was (HAProxy logs `LR` there too, with other timers: not done yet).
+                if self.txn.term == Term::NORMAL && !self.txn.cache_hit {
+                    let cause = if denied { Cause::Proxy } else { Cause::Local };
+                    self.txn.term = Term::new(cause, Phase::Request);
+                }
                 self.txn.status = status;
                 self.txn.denied = denied;
                 self.txn.backend = be;
