@@ -49,13 +49,15 @@ pub struct Flags {
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
 /// built-in page.
 pub fn page_for(status: u16, fe: &Proxy, be: Option<&Proxy>) -> Vec<u8> {
-    let custom = be
-        .and_then(|b| b.http.errorfiles.iter().find(|(c, _)| *c == status))
-        .or_else(|| fe.http.errorfiles.iter().find(|(c, _)| *c == status));
-    match custom {
-        Some((_, bytes)) => bytes.to_vec(),
-        None => error_page(status).to_vec(),
-    }
+    custom_page(status, fe, be)
+        .unwrap_or(error_page(status))
+        .to_vec()
+}
+
+/// The backend's page for `status`, else the frontend's, if either has one.
+pub fn custom_page<'a>(status: u16, fe: &'a Proxy, be: Option<&'a Proxy>) -> Option<&'a [u8]> {
+    let find = |p: &'a Proxy| p.http.errorfiles.iter().find(|(c, _)| *c == status);
+    be.and_then(find).or_else(|| find(fe)).map(|(_, b)| &b[..])
 }
 
 /// Renders `v` on `s` into a value the edits can keep: in their arena, else in `bump`.

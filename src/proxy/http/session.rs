@@ -1448,11 +1448,11 @@ impl<'c> Exchange<'c> {
                         .map(|c| c as &dyn crate::acl::StickSource),
                     txn: Some(vars),
                 };
-                let mut sets: Vec<(&Proxy, bool)> = vec![(be_px, true)];
-                if be.proxy != fe.proxy {
-                    sets.push((fe_px, false));
-                }
-                for (px, is_be) in sets {
+                // A listen is its own backend: its rules run once. (No Vec: per request.)
+                let pxs = [be_px, fe_px];
+                let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
+                for (i, px) in pxs.iter().enumerate() {
+                    let is_be = i == 0;
                     let v = rules::response_rules(
                         &px.http_response,
                         &px.acls,
@@ -1482,8 +1482,6 @@ impl<'c> Exchange<'c> {
                     }
                 }
                 if let Some(p) = &route.cache {
-                    let pxs = [be_px, fe_px];
-                    let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
                     let (cfg, n) = (&ctx.cfg, shared.shards);
                     store = super::cache::response(cfg, n, p, pxs, &rbase, res, b.rbuf.bytes());
                 }
@@ -1942,13 +1940,7 @@ fn error_bytes<'a>(
     status: u16,
     builtin: &'a [u8],
 ) -> std::borrow::Cow<'a, [u8]> {
-    let custom = be
-        .and_then(|b| b.http.errorfiles.iter().find(|(c, _)| *c == status))
-        .or_else(|| fe.http.errorfiles.iter().find(|(c, _)| *c == status));
-    match custom {
-        Some((_, bytes)) => std::borrow::Cow::Borrowed(&bytes[..]),
-        None => std::borrow::Cow::Borrowed(builtin),
-    }
+    std::borrow::Cow::Borrowed(rules::custom_page(status, fe, be).unwrap_or(builtin))
 }
 
 /// Streams the request body to the server, from what is buffered then from the client.
