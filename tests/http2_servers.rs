@@ -536,7 +536,7 @@ fn a_refused_stream_is_sent_again_on_a_new_connection() {
     assert_eq!(out, "srv /a\n200\nsrv /refuse\n200\n", "{}", lb.log());
     assert_eq!(srv.conns(), 2);
     assert_eq!(srv.streams.load(Ordering::SeqCst), 3, "a, refused, again");
-    assert_eq!(logged_retries(&lb, "app/s1"), [0, 0]);
+    assert_eq!(logged_retries(&lb, "app/s1", 2), [0, 0]);
 }
 
 /// `timeout server` gives 504 and a server that is down 503, with their error pages and

@@ -749,7 +749,7 @@ fn hash_balancing_retries_the_same_server_before_redispatching() {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}\n{}", lb.log());
     assert!(out.contains(&format!("X-Server: {other}")), "{out}");
     assert_eq!(
-        logged_retries(&lb, &format!("l/{other}")),
+        logged_retries(&lb, &format!("l/{other}"), 1),
         vec![2],
         "one retry on the same server, then the redispatch:\n{}",
         lb.log()

@@ -879,7 +879,7 @@ fn hash_balancing_retries_the_same_server_before_redispatching() {
     servers[dead] = None;
     assert_eq!(fetch_name(port), other, "{}", lb.log());
     assert_eq!(
-        logged_retries(&lb, &format!("l/{other}")),
+        logged_retries(&lb, &format!("l/{other}"), 1),
         vec![2],
         "one retry on the same server, then the redispatch:\n{}",
         lb.log()

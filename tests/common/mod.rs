@@ -815,8 +815,9 @@ pub fn wait_unix_socket(p: &Path) {
 
 /// The retry counts logged for connections or requests served by `backend/server` (the last
 /// part of the `act/fe/be/srv/retries` field of `option tcplog` and `option httplog`), in
-/// the order of the log, once there is one (empty if none within 5 s).
-pub fn logged_retries(lb: &Corelb, backend_server: &str) -> Vec<u32> {
+/// the order of the log, once `lines` lines name it (what there is after 5 s otherwise): lines
+/// are written as requests end, so returning at the first one would race with the next.
+pub fn logged_retries(lb: &Corelb, backend_server: &str, lines: usize) -> Vec<u32> {
     let needle = format!(" {backend_server} ");
     let read = || -> Vec<u32> {
         lb.log()
@@ -835,9 +836,9 @@ pub fn logged_retries(lb: &Corelb, backend_server: &str) -> Vec<u32> {
             .collect()
     };
     eventually(Duration::from_secs(5), || {
-        Some(read()).filter(|r| !r.is_empty())
+        Some(read()).filter(|r| r.len() >= lines)
     })
-    .unwrap_or_default()
+    .unwrap_or_else(read)
 }
 
 /// Seed 003's stats frontend (the page on /stats, Prometheus on /metrics) beside a
