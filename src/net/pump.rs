@@ -1007,6 +1007,38 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_receive_on_the_ring_armed_while_bytes_wait_completes_at_once() {
+        // glommio submits receives with IORING_RECVSEND_POLL_FIRST (no attempt at
+        // submission): a socket already readable when one is armed must still complete it.
+        on_executor(|| async {
+            let (mut peer, mut s) = pair().await;
+            s.set_recv_on_ring(true);
+            let msg: Vec<u8> = (0..20_000).map(|i| (i % 251) as u8).collect();
+            peer.write_all(&msg).await.unwrap();
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+            // A read that fills its buffer comes from a `recv` and arms nothing.
+            let mut b = vec![0u8; 16 << 10];
+            assert_eq!(s.read(&mut b).await.unwrap(), b.len());
+            assert!(!s.ring_recv_busy());
+            // Waiting arms a receive on the ring; the bytes are there already.
+            let ready = future::poll_fn(|cx| s.poll_read_ready(cx));
+            future::or(async { ready.await.unwrap() }, async {
+                glommio::timer::sleep(Duration::from_secs(5)).await;
+                panic!("the receive did not complete");
+            })
+            .await;
+            assert!(s.ring_recv_busy());
+            let mut got = b.clone();
+            while got.len() < msg.len() {
+                let n = s.read(&mut b).await.unwrap();
+                assert!(n > 0);
+                got.extend_from_slice(&b[..n]);
+            }
+            assert!(got == msg);
+        });
+    }
+
+    #[test]
     fn auto_keeps_every_byte_in_order_across_switches_between_copy_and_splice() {
         on_executor(|| async {
             let policy = (Splice::Auto, Splice::Auto);
