@@ -694,18 +694,14 @@ impl Future for Tunnel<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<End> {
         let this = self.get_mut();
         let shard = this.shard;
+        // Activity of each side in this poll: the clock is read once, after both
+        // directions moved what they could.
+        let (mut client_active, mut server_active) = (false, false);
         if !this.c2s.done() {
             let mut act = Act::default();
             let r = this.c2s.poll(cx, this.client, this.server, shard, &mut act);
-            if act.read || act.wrote {
-                let now = Instant::now();
-                if act.read {
-                    this.last_client = now;
-                }
-                if act.wrote {
-                    this.last_server = now;
-                }
-            }
+            client_active |= act.read;
+            server_active |= act.wrote;
             match r {
                 Poll::Ready(Err(DirErr::Src(e))) => {
                     return Poll::Ready(End::Error(Peer::Client, e));
@@ -719,15 +715,8 @@ impl Future for Tunnel<'_> {
         if !this.s2c.done() {
             let mut act = Act::default();
             let r = this.s2c.poll(cx, this.server, this.client, shard, &mut act);
-            if act.read || act.wrote {
-                let now = Instant::now();
-                if act.read {
-                    this.last_server = now;
-                }
-                if act.wrote {
-                    this.last_client = now;
-                }
-            }
+            server_active |= act.read;
+            client_active |= act.wrote;
             match r {
                 Poll::Ready(Err(DirErr::Src(e))) => {
                     return Poll::Ready(End::Error(Peer::Server, e));
@@ -741,12 +730,21 @@ impl Future for Tunnel<'_> {
         if this.c2s.done() && this.s2c.done() {
             return Poll::Ready(End::Closed);
         }
+        let now = (client_active || server_active).then(Instant::now);
+        if let Some(now) = now {
+            if client_active {
+                this.last_client = now;
+            }
+            if server_active {
+                this.last_server = now;
+            }
+        }
         // Timeouts: check only when the armed deadline has passed.
         let Some((expiry, side)) = this.next_expiry() else {
             this.timer = None;
             return Poll::Pending;
         };
-        let now = Instant::now();
+        let now = now.unwrap_or_else(Instant::now);
         if now >= expiry {
             return Poll::Ready(End::Timeout(side));
         }
