@@ -8,7 +8,10 @@
 //! from the shard's spare buffers; three reads in a row that fill it make it a streamer,
 //! which splices; three passes of at most half a buffer between two waits for data make it
 //! interactive again. A copying direction gives its buffer back whenever it waits for
-//! data, so an idle tunnel holds no buffer and no pipe.
+//! data, so an idle tunnel holds no buffer and no pipe. It reads with receives submitted to
+//! the ring (glommio's `set_recv_on_ring`: the kernel picks a buffer of the shard's buffer
+//! ring when data arrives), not a readiness poll and a `recv`; a direction turns them off
+//! on its source when it starts splicing and on again when it copies again.
 //!
 //! glommio 0.9 has no splice and no public "wait until readable/writable" for a raw fd. What
 //! it does have is `poll_read`/`poll_write` on its `TcpStream`, which try the syscall and,
@@ -277,6 +280,20 @@ impl Dir {
         }
     }
 
+    /// A copying direction that just became a streamer: from now on its source is read by
+    /// splice, so its receives leave the ring. A read that fills [`AUTO_BUF`] comes from a
+    /// `recv` (a receive on the ring brings at most one ring buffer, smaller), after which
+    /// glommio arms nothing, so none is in flight; if one were, the switch waits for a
+    /// later full read.
+    fn leave_ring(&mut self, src: &mut TcpStream) {
+        if src.ring_recv_busy() {
+            self.streamer = false;
+            self.passes = PASSES - 1;
+        } else {
+            src.set_recv_on_ring(false);
+        }
+    }
+
     fn copy_state(&self, fallback: bool) -> State {
         let size = if !fallback && self.policy == Splice::Auto {
             AUTO_BUF
@@ -357,6 +374,7 @@ impl Dir {
                                     let pass = std::mem::take(&mut self.pass);
                                     self.note_pass(pass);
                                     if !self.streamer {
+                                        src.set_recv_on_ring(!self.ktls_src);
                                         self.state = State::Idle;
                                         continue;
                                     }
@@ -402,6 +420,7 @@ impl Dir {
                                 // This socket cannot be spliced: copy from now on.
                                 shard.pipes.borrow_mut().put(pipe);
                                 self.policy = Splice::Never;
+                                src.set_recv_on_ring(!self.ktls_src);
                                 self.state = State::Idle;
                                 continue;
                             }
@@ -528,6 +547,9 @@ impl Dir {
                             act.read = true;
                             if !fallback && self.policy == Splice::Auto {
                                 self.note_pass(n);
+                                if self.streamer {
+                                    self.leave_ring(src);
+                                }
                             }
                         }
                         Poll::Ready(Err(e)) if self.is_record(&e) => {
@@ -620,6 +642,11 @@ impl<'a> Tunnel<'a> {
         timeouts: Timeouts,
         (c2s, s2c): (Splice, Splice),
     ) -> Tunnel<'a> {
+        // A direction that copies reads its source with receives submitted to the ring
+        // (glommio's `set_recv_on_ring`): no readiness poll and `recv` per read. A
+        // splicing one reads the fd directly, so its source must not have them.
+        client.set_recv_on_ring(c2s != Splice::Always);
+        server.set_recv_on_ring(s2c != Splice::Always);
         let now = Instant::now();
         Tunnel {
             client,
@@ -636,6 +663,8 @@ impl<'a> Tunnel<'a> {
 
     /// The client socket runs kTLS (plaintext on the socket, records in the kernel).
     pub fn client_ktls(mut self) -> Self {
+        // Records are read from the fd (`ktls_next`): nothing may read it on the ring.
+        self.client.set_recv_on_ring(false);
         self.c2s.ktls_src = true;
         self.s2c.ktls_dst = true;
         self
@@ -665,18 +694,14 @@ impl Future for Tunnel<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<End> {
         let this = self.get_mut();
         let shard = this.shard;
+        // Activity of each side in this poll: the clock is read once, after both
+        // directions moved what they could.
+        let (mut client_active, mut server_active) = (false, false);
         if !this.c2s.done() {
             let mut act = Act::default();
             let r = this.c2s.poll(cx, this.client, this.server, shard, &mut act);
-            if act.read || act.wrote {
-                let now = Instant::now();
-                if act.read {
-                    this.last_client = now;
-                }
-                if act.wrote {
-                    this.last_server = now;
-                }
-            }
+            client_active |= act.read;
+            server_active |= act.wrote;
             match r {
                 Poll::Ready(Err(DirErr::Src(e))) => {
                     return Poll::Ready(End::Error(Peer::Client, e));
@@ -690,15 +715,8 @@ impl Future for Tunnel<'_> {
         if !this.s2c.done() {
             let mut act = Act::default();
             let r = this.s2c.poll(cx, this.server, this.client, shard, &mut act);
-            if act.read || act.wrote {
-                let now = Instant::now();
-                if act.read {
-                    this.last_server = now;
-                }
-                if act.wrote {
-                    this.last_client = now;
-                }
-            }
+            server_active |= act.read;
+            client_active |= act.wrote;
             match r {
                 Poll::Ready(Err(DirErr::Src(e))) => {
                     return Poll::Ready(End::Error(Peer::Server, e));
@@ -712,12 +730,21 @@ impl Future for Tunnel<'_> {
         if this.c2s.done() && this.s2c.done() {
             return Poll::Ready(End::Closed);
         }
+        let now = (client_active || server_active).then(Instant::now);
+        if let Some(now) = now {
+            if client_active {
+                this.last_client = now;
+            }
+            if server_active {
+                this.last_server = now;
+            }
+        }
         // Timeouts: check only when the armed deadline has passed.
         let Some((expiry, side)) = this.next_expiry() else {
             this.timer = None;
             return Poll::Pending;
         };
-        let now = Instant::now();
+        let now = now.unwrap_or_else(Instant::now);
         if now >= expiry {
             return Poll::Ready(End::Timeout(side));
         }
@@ -906,6 +933,125 @@ pub(crate) mod tests {
                 "a wait took the one-byte pipe route"
             );
             assert_eq!(ShardStats::get(&st.copied), 2 * 50 * 300);
+        });
+    }
+
+    /// Sends `total` bytes of a counting pattern from `a` to `b` in writes whose sizes
+    /// follow `sizes` (cycled), while `b` checks every byte in order.
+    async fn patterned(a: &mut TcpStream, b: &mut TcpStream, total: usize, sizes: &[usize]) {
+        let byte = |i: usize| (i % 251) as u8;
+        let send = async {
+            let (mut sent, mut k) = (0, 0);
+            while sent < total {
+                let n = sizes[k % sizes.len()].min(total - sent);
+                let chunk: Vec<u8> = (sent..sent + n).map(byte).collect();
+                a.write_all(&chunk).await.unwrap();
+                sent += n;
+                k += 1;
+            }
+        };
+        let recv = async {
+            let mut buf = vec![0u8; 64 << 10];
+            let mut got = 0;
+            while got < total {
+                let n = b.read(&mut buf).await.unwrap();
+                assert!(n > 0, "end after {got} of {total} bytes");
+                for (j, &x) in buf[..n].iter().enumerate() {
+                    assert_eq!(x, byte(got + j), "byte {} out of order", got + j);
+                }
+                got += n;
+            }
+        };
+        future::zip(send, recv).await;
+    }
+
+    #[test]
+    fn copying_directions_read_with_receives_on_the_ring_and_splicing_ones_do_not() {
+        on_executor(|| async {
+            for policy in [
+                (Splice::Auto, Splice::Never),
+                (Splice::Always, Splice::Auto),
+            ] {
+                let shard = ShardCtx::for_tests(16);
+                let (mut client, mut c_in) = pair().await;
+                let (mut s_in, mut server) = pair().await;
+                let mut tunnel =
+                    Tunnel::new(&mut c_in, &mut s_in, &shard, Timeouts::default(), policy);
+                let talk = async { ping_pong(&mut client, &mut server, 5, 300).await };
+                // The tunnel runs until the talk is over (it only ends with the sockets).
+                future::or(
+                    async { panic!("tunnel ended: {:?}", (&mut tunnel).await) },
+                    talk,
+                )
+                .await;
+                // Both sides wait for the next message: a copying direction with a
+                // receive in flight on the ring, a splicing one without.
+                let copies = |d: Splice| d != Splice::Always;
+                assert_eq!(
+                    tunnel.client.ring_recv_busy(),
+                    copies(policy.0),
+                    "{policy:?}"
+                );
+                assert_eq!(
+                    tunnel.server.ring_recv_busy(),
+                    copies(policy.1),
+                    "{policy:?}"
+                );
+                let talk = async { close_both(&mut client, &mut server).await };
+                let (end, ()) = future::zip(tunnel, talk).await;
+                assert!(matches!(end, End::Closed), "{end:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn a_receive_on_the_ring_armed_while_bytes_wait_completes_at_once() {
+        // glommio submits receives with IORING_RECVSEND_POLL_FIRST (no attempt at
+        // submission): a socket already readable when one is armed must still complete it.
+        on_executor(|| async {
+            let (mut peer, mut s) = pair().await;
+            s.set_recv_on_ring(true);
+            let msg: Vec<u8> = (0..20_000).map(|i| (i % 251) as u8).collect();
+            peer.write_all(&msg).await.unwrap();
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+            // A read that fills its buffer comes from a `recv` and arms nothing.
+            let mut b = vec![0u8; 16 << 10];
+            assert_eq!(s.read(&mut b).await.unwrap(), b.len());
+            assert!(!s.ring_recv_busy());
+            // Waiting arms a receive on the ring; the bytes are there already.
+            let ready = future::poll_fn(|cx| s.poll_read_ready(cx));
+            future::or(async { ready.await.unwrap() }, async {
+                glommio::timer::sleep(Duration::from_secs(5)).await;
+                panic!("the receive did not complete");
+            })
+            .await;
+            assert!(s.ring_recv_busy());
+            let mut got = b.clone();
+            while got.len() < msg.len() {
+                let n = s.read(&mut b).await.unwrap();
+                assert!(n > 0);
+                got.extend_from_slice(&b[..n]);
+            }
+            assert!(got == msg);
+        });
+    }
+
+    #[test]
+    fn auto_keeps_every_byte_in_order_across_switches_between_copy_and_splice() {
+        on_executor(|| async {
+            let policy = (Splice::Auto, Splice::Auto);
+            through_tunnel(policy, async |client, server, shard| {
+                let st = &shard.stats;
+                // Runs of small writes (copied, read on the ring) between bursts of large
+                // ones (spliced), each way: every switch must keep the byte order.
+                let sizes = [[100usize; 40].as_slice(), &[1 << 20; 3], &[3000; 20]].concat();
+                const TOTAL: usize = 12 << 20;
+                patterned(client, server, TOTAL, &sizes).await;
+                patterned(server, client, TOTAL, &sizes).await;
+                assert!(ShardStats::get(&st.spliced) > 0, "nothing spliced");
+                assert!(ShardStats::get(&st.copied) > 0, "nothing copied");
+            })
+            .await;
         });
     }
 

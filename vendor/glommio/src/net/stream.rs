@@ -305,6 +305,16 @@ impl<S: AsRawFd> NonBufferedStream<S> {
             })
     }
 
+    // corelb: a receive on the ring is in flight, or completed and not read out yet:
+    // reading the fd directly now could take bytes that belong after it, or lose some.
+    pub(crate) fn ring_recv_busy(&self) -> bool {
+        self.rx_held.is_some()
+            || self
+                .source_rx
+                .as_ref()
+                .map_or(false, |src| matches!(&*src.source_type(), SourceType::SockRecvSelect(_)))
+    }
+
     // corelb: turns receives on the ring on for this stream (see `TcpStream`).
     pub(crate) fn set_recv_on_ring(&mut self, on: bool) {
         self.ring_recv = on;
@@ -557,6 +567,11 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
     // corelb: see `NonBufferedStream::set_recv_on_ring`.
     pub(crate) fn set_recv_on_ring(&mut self, on: bool) {
         self.stream.set_recv_on_ring(on)
+    }
+
+    // corelb: see `NonBufferedStream::ring_recv_busy`; bytes buffered here count too.
+    pub(crate) fn ring_recv_busy(&self) -> bool {
+        !self.rx_buf.is_empty() || self.stream.ring_recv_busy()
     }
 
     // corelb: see `NonBufferedStream::poll_read_ready`; buffered bytes are ready at once.

@@ -696,6 +696,18 @@ impl<B: RxBuf> TcpStream<B> {
         self.stream.has_unread()
     }
 
+    // corelb: see `set_recv_on_ring`.
+    /// Whether a receive on the ring is in flight, or brought bytes (or an end, or an
+    /// error) that no read has returned yet. While it is, the socket must be read only
+    /// through this stream: a `splice` or `recv` on its fd could take bytes that belong
+    /// after the receive's, or race it. Once false, with receives on the ring turned off
+    /// ([`Self::set_recv_on_ring`]), nothing reads the socket behind the caller's back
+    /// until the caller reads through the stream again (which then polls for readiness,
+    /// as upstream does).
+    pub fn ring_recv_busy(&self) -> bool {
+        self.stream.ring_recv_busy()
+    }
+
     /// Returns the socket address of the remote peer of this TCP connection.
     ///
     /// # Examples

@@ -53,6 +53,8 @@ use nix::sys::{
 use smallvec::SmallVec;
 
 const MSG_ZEROCOPY: i32 = 0x4000000;
+// corelb: a receive's `ioprio` flag (include/uapi/linux/io_uring.h, Linux 5.19).
+const IORING_RECVSEND_POLL_FIRST: u16 = 1;
 
 #[allow(dead_code)]
 #[derive(Debug)]
@@ -451,6 +453,12 @@ fn fill_sqe<F>(
                 let raw = sqe.raw_mut();
                 raw.len = len;
                 raw.buf_index.buf_index.index_or_group = bgid;
+                // corelb: IORING_RECVSEND_POLL_FIRST (5.19, as the buffer ring): a receive
+                // is armed after a short read or an EAGAIN, i.e. on a socket that is most
+                // likely empty, so the kernel's attempt at submission would only fail and
+                // then arm the poll; this arms it at once (a socket already readable
+                // completes the poll at once, and the receive runs).
+                raw.ioprio = IORING_RECVSEND_POLL_FIRST;
                 sqe.set_flags(SubmissionFlags::BUFFER_SELECT);
             }
 
