@@ -742,11 +742,14 @@ fn shard_and_cpu_options() {
     let port = free_port();
     let cfg = listen_cfg(port, "", &[("e", echo.port, "")]);
     let lb = Corelb::start(&cfg, &["--shards", "3", "--cpus", "0"], &[port]);
-    assert!(
-        lb.log().contains("3 shard(s) on CPU(s) 0,0,0"),
-        "{}",
-        lb.log()
-    );
+    // The shards listen before the generation's start is logged: wait for the line.
+    let logged = |line: &str| {
+        eventually(Duration::from_secs(5), || {
+            lb.log().contains(line).then_some(())
+        })
+        .is_some()
+    };
+    assert!(logged("3 shard(s) on CPU(s) 0,0,0"), "{}", lb.log());
     drop(lb);
     let port = free_port();
     let cfg = format!(
@@ -754,7 +757,10 @@ fn shard_and_cpu_options() {
         listen_cfg(port, "", &[("e", echo.port, "")])
     );
     let lb = Corelb::start(&cfg, &[], &[port]);
-    assert!(lb.log().contains("1 shard(s) on CPU(s) 0"), "{}", lb.log());
+    let logged = eventually(Duration::from_secs(5), || {
+        lb.log().contains("1 shard(s) on CPU(s) 0").then_some(())
+    });
+    assert!(logged.is_some(), "{}", lb.log());
 }
 
 #[test]
