@@ -408,8 +408,9 @@ impl ShardCounters {
         let conn_error = matches!(t[0], b'S' | b's') && t[1] == b'C';
         let resp_error = matches!(&t, b"SH" | b"sH" | b"PH");
         // A deny is counted as denied, not as an invalid request (HAProxy's `deny:` label).
-        let req_error =
-            t == *b"cR" || (t == *b"PR" && e.status >= 400 && e.status != 503 && !e.denied);
+        let req_error = t == *b"cR"
+            || t == *b"CR"
+            || (t == *b"PR" && e.status >= 400 && e.status != 503 && !e.denied);
         let class = match e.status {
             100..=199 => Some(C::Hrsp1xx),
             200..=299 => Some(C::Hrsp2xx),

@@ -370,7 +370,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         ALL,
     ),
     kw("http-buffer-request", NotYet, ALL),
-    kw("http-ignore-probes", NotYet, D | F),
+    kw(
+        "http-ignore-probes",
+        Supported(o::http_ignore_probes),
+        D | F,
+    ),
     kw("http-no-delay", NotYet, ALL),
     kw("http-restrict-req-hdr-names", NotYet, ALL),
     kw("httpchk", Supported(o::httpchk), D | B),

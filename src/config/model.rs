@@ -785,6 +785,9 @@ pub struct Options {
     pub redispatch: Option<i32>,
     pub tcplog: bool,
     pub dontlognull: bool,
+    /// `option http-ignore-probes`: empty connections (browsers' pre-connects) are not
+    /// answered, logged or counted.
+    pub http_ignore_probes: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
     pub allbackups: bool,

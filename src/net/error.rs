@@ -166,6 +166,13 @@ impl ProxyError {
         Self::new(Kind::ClientAbort, Side::Client, Retry::Never, t, 0)
     }
 
+    /// The client closed before its request head was complete (400, `CR`: HAProxy answers
+    /// a half-closed client and counts the request as invalid).
+    pub fn client_closed_request() -> Self {
+        let t = (Cause::Client, Phase::Request);
+        Self::new(Kind::ClientAbort, Side::Client, Retry::Never, t, 400)
+    }
+
     /// The request head did not come in time (408, `cR`).
     pub fn request_timeout() -> Self {
         let t = (Cause::ClientTimeout, Phase::Request);

@@ -185,6 +185,19 @@ pub(crate) fn dontlognull(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &m
     1
 }
 
+/// `option http-ignore-probes`: a connection that sends nothing gets no 400/408, no log
+/// line and no error count.
+pub(crate) fn http_ignore_probes(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.http_ignore_probes = on;
+    1
+}
+
 pub(crate) fn tcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.clitcpka = on;
     px.options.srvtcpka = on;

@@ -107,6 +107,8 @@ pub(crate) struct Txn {
     epoch: u32,
     /// Its log line was written (and the transaction counted).
     logged: std::cell::Cell<bool>,
+    /// Nothing came from the client on its connection (for `option dontlognull`).
+    null: bool,
     /// `unique-id-format` rendered when the request went to a server (else at the log).
     unique_id: Option<Vec<u8>>,
 }
@@ -138,6 +140,7 @@ impl Txn {
             bytes_in: 0,
             denied: false,
             intercepted: false,
+            null: false,
             reused: false,
             cache_hit: false,
             epoch: 0,
@@ -1641,7 +1644,7 @@ pub async fn session<C>(
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
                         let e = ProxyError::bad_request(e.status());
-                        return Box::pin(fail(&ctx, &mut client, b, began, e)).await;
+                        return Box::pin(fail(&ctx, &mut client, b, began, e, false)).await;
                     }
                 }
             }
@@ -1660,26 +1663,32 @@ pub async fn session<C>(
             } else {
                 b.inb.read_from(&mut client, head_deadline).await
             };
-            match read {
-                Ok(0) => return,
+            let e = match read {
+                Ok(0) => ProxyError::client_closed_request(),
                 Ok(_) => {
                     if !started {
                         started = true;
                         head_deadline = deadline(t_http_request);
                     }
+                    continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    if !started {
-                        return; // idle keep-alive connection: close quietly
-                    }
-                    // HAProxy answers 408 (also to an empty new connection: see
-                    // option http-ignore-probes).
-                    let b = held.get(&ctx);
-                    let e = ProxyError::request_timeout();
-                    return Box::pin(fail(&ctx, &mut client, b, began, e)).await;
-                }
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => ProxyError::request_timeout(),
                 Err(_) => return,
+            };
+            // An idle keep-alive connection closes quietly. A started request that ends
+            // (the client closed, or the head did not come in time) is answered, logged
+            // and counted as HAProxy does (400 `CR`, 408 `cR`), also on a new connection
+            // that sent nothing, unless `option http-ignore-probes`; such an empty one
+            // is a null connection for `option dontlognull`.
+            if !started {
+                return;
             }
+            let b = held.get(&ctx);
+            let null = first && b.inb.is_empty();
+            if null && fe_px.options.http_ignore_probes {
+                return;
+            }
+            return Box::pin(fail(&ctx, &mut client, b, began, e, null)).await;
         };
         requests += 1;
         let b = held.get(&ctx);
@@ -1712,7 +1721,7 @@ async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
     ex.run(b, client).await
 }
 
-/// A request that failed before its exchange (a bad or late head): its error answer and
+/// A request that failed before its exchange (a bad, late or abandoned head): its error answer and
 /// log line. Boxed by the caller: rare, and larger than the wait it would weigh on.
 async fn fail<C: AsyncWrite + Unpin>(
     ctx: &Ctx,
@@ -1720,8 +1729,10 @@ async fn fail<C: AsyncWrite + Unpin>(
     b: &mut Bufs,
     began: (SystemTime, Instant),
     e: ProxyError,
+    null: bool,
 ) {
     let mut txn = Txn::since(began);
+    txn.null = null;
     ctx.fail(client, &mut b.out, &mut txn, None, &e).await;
 }
 
@@ -2241,7 +2252,7 @@ fn log_txn(
         None => crate::proxy::accesslog::unique_id(shard, fe, &s),
     };
     s.unique_id = txn.unique_id.as_deref().or(made.as_deref());
-    crate::proxy::accesslog::log(shard, fe, &s, false);
+    crate::proxy::accesslog::log(shard, fe, &s, txn.null);
 }
 
 /// What the access log (and `unique-id-format`) know of a transaction.
