@@ -266,6 +266,24 @@ impl Nghttpd {
     }
 }
 
+impl Nghttpd {
+    /// nghttpd over h2c, verbose into `log` (the frames it receives).
+    fn verbose(dir: &TempDir, log: &std::path::Path) -> Nghttpd {
+        let port = free_port();
+        let child = Command::new("nghttpd")
+            .args(["-v", "-d", dir.0.to_str().unwrap(), "--no-tls"])
+            .arg(port.to_string())
+            .stdout(std::fs::File::create(log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nghttpd (apt-get install nghttp2-server)");
+        let n = Nghttpd(child, port);
+        eventually(Duration::from_secs(10), || listening(port).then_some(()))
+            .expect("nghttpd listening");
+        n
+    }
+}
+
 impl Drop for Nghttpd {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -671,4 +689,111 @@ fn differential_with_haproxy_on_a_grpc_like_exchange() {
     assert_eq!(ours, theirs);
     assert_eq!(ours.0.len(), 3, "{ours:?}");
     assert!(ours.1.1 && ours.1.2, "{ours:?}");
+}
+
+/// The values of `settings` (e.g. `SETTINGS_INITIAL_WINDOW_SIZE`) in the first SETTINGS
+/// frame (not an ACK) nghttpd's verbose log shows it received.
+fn received_settings(log: &str, settings: &[&str]) -> Vec<Option<u32>> {
+    let mut lines = log
+        .lines()
+        .skip_while(|l| !l.contains("recv SETTINGS frame") || l.contains("flags=0x01"));
+    lines.next();
+    let entries: Vec<&str> = lines
+        .take_while(|l| !l.contains("] recv ") && !l.contains("] send "))
+        .collect();
+    settings
+        .iter()
+        .map(|name| {
+            entries.iter().find_map(|l| {
+                let rest = l.trim().strip_prefix(&format!("[{name}("))?;
+                rest.split_once("):")?.1.trim_end_matches(']').parse().ok()
+            })
+        })
+        .collect()
+}
+
+/// `tune.h2.initial-window-size` and `tune.h2.header-table-size` are announced to servers
+/// (HAProxy 2.6 does; `tune.h2.be.initial-window-size`, HAProxy 2.8's, takes precedence),
+/// the same values HAProxy 2.6 announces for the same configuration.
+#[test]
+fn tune_h2_settings_are_announced_to_servers() {
+    let www = docroot();
+    let names = ["SETTINGS_INITIAL_WINDOW_SIZE", "SETTINGS_HEADER_TABLE_SIZE"];
+    let announced = |global: &str, haproxy: bool| {
+        let log = www.path("nghttpd.log");
+        let srv = Nghttpd::verbose(&www, &log);
+        let (fe, fe2) = (free_port(), free_port());
+        let servers = format!("  server s1 127.0.0.1:{} proto h2\n", srv.1);
+        let config =
+            cfg(fe, fe2, &servers, "").replacen("global\n", &format!("global\n{global}"), 1);
+        let _proc: Box<dyn std::any::Any> = if haproxy {
+            match Haproxy::start(&config, &[fe, fe2]) {
+                Some(h) => Box::new(h),
+                None => return None,
+            }
+        } else {
+            Box::new(Corelb::start(&config, &[], &[fe, fe2]))
+        };
+        let out = curl(&[&format!("http://127.0.0.1:{fe}/index.html")]);
+        assert_eq!(out, "hello from nghttpd\n");
+        let text = eventually(Duration::from_secs(5), || {
+            let t = std::fs::read_to_string(&log).ok()?;
+            t.contains("recv SETTINGS frame").then_some(t)
+        })
+        .expect("nghttpd saw SETTINGS");
+        Some(received_settings(&text, &names))
+    };
+    let common = "  tune.h2.initial-window-size 1048576\n  tune.h2.header-table-size 8192\n";
+    let ours = announced(common, false).unwrap();
+    assert_eq!(ours, [Some(1048576), Some(8192)]);
+    // The defaults are not announced (HTTP/2's own), as HAProxy does not.
+    assert_eq!(announced("", false).unwrap(), [None, None]);
+    // The server side's own keyword wins over the common one, in either order.
+    for g in [
+        "  tune.h2.be.initial-window-size 300000\n  tune.h2.initial-window-size 1048576\n",
+        "  tune.h2.initial-window-size 1048576\n  tune.h2.be.initial-window-size 300000\n",
+    ] {
+        assert_eq!(announced(g, false).unwrap()[0], Some(300000), "{g}");
+    }
+    // The client side's own keyword leaves servers alone.
+    let fe_only = "  tune.h2.fe.initial-window-size 1048576\n";
+    assert_eq!(announced(fe_only, false).unwrap()[0], None);
+    if let Some(theirs) = announced(common, true) {
+        assert_eq!(ours, theirs, "HAProxy 2.6 announced other values");
+    }
+}
+
+/// `tune.h2.be.max-concurrent-streams` (and HAProxy 2.6's common
+/// `tune.h2.max-concurrent-streams`) caps the streams corelb opens on one server
+/// connection, below what the server allows: 20 concurrent slow requests need more
+/// connections than the 1 or 2 they share without the cap.
+#[test]
+fn tune_h2_max_concurrent_streams_caps_server_connections() {
+    for global in [
+        "  tune.h2.be.max-concurrent-streams 2\n",
+        "  tune.h2.max-concurrent-streams 2\n  tune.h2.fe.max-concurrent-streams 100\n",
+    ] {
+        let srv = H2Server::start(Mode::default());
+        let (fe, fe2) = (free_port(), free_port());
+        let servers = format!("  server s1 127.0.0.1:{} proto h2\n", srv.port);
+        let config =
+            cfg(fe, fe2, &servers, "").replacen("global\n", &format!("global\n{global}"), 1);
+        let lb = Corelb::start(&config, &[], &[fe, fe2]);
+        let text = h2load(&[
+            "-n",
+            "40",
+            "-c",
+            "1",
+            "-m",
+            "20",
+            &format!("http://127.0.0.1:{fe2}/slow"),
+        ]);
+        assert!(text.contains("status codes: 40 2xx"), "{text}");
+        let conns = srv.conns();
+        assert!(
+            conns >= 5,
+            "{global}: {conns} server connections for 20 concurrent streams at 2 per connection\n{}",
+            lb.log()
+        );
+    }
 }

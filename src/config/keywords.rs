@@ -109,6 +109,16 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
         0,
     ),
     kw(
+        "tune.h2.be.initial-window-size",
+        Supported(g::h2_initial_window_size),
+        0,
+    ),
+    kw(
+        "tune.h2.be.max-concurrent-streams",
+        Supported(g::h2_be_max_concurrent_streams),
+        0,
+    ),
+    kw(
         "tune.h2.fe.glitches-threshold",
         Supported(g::h2_glitches_threshold),
         0,

@@ -202,9 +202,19 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
         POOL.with(|p| server(&mut p.borrow_mut(), k, be).h1 = true);
         return Ok((io, false));
     }
-    let handshake = h2::client::Builder::new()
-        .enable_push(false)
-        .handshake::<_, Bytes>(io.compat());
+    let tune = &o.cfg.global.h2;
+    let mut builder = h2::client::Builder::new();
+    builder.enable_push(false);
+    // What each response may send before we acknowledge, and the HPACK table: announced
+    // when not HTTP/2's defaults, as HAProxy does (2.6 announces `tune.h2.initial-window-size`
+    // and `tune.h2.header-table-size` to servers too; the connection's window stays 65535).
+    if tune.be_initial_window_size != 65535 {
+        builder.initial_window_size(tune.be_initial_window_size);
+    }
+    if tune.header_table_size != 4096 {
+        builder.header_table_size(tune.header_table_size);
+    }
+    let handshake = builder.handshake::<_, Bytes>(io.compat());
     let (send, conn) = with_deadline(be.connect_timeout.map(|t| Instant::now() + t), async {
         handshake.await.map_err(io::Error::other)
     })
@@ -262,7 +272,12 @@ fn find(o: &Open<'_>, k: (usize, usize), epoch: u32) -> Found {
         };
         // A connection with streams running first (HAProxy's "available" list), else an
         // idle one as `http-reuse` allows, the most recent first.
-        let room = |c: &&Conn| c.live.active.get() < c.send.current_max_send_streams();
+        // The server's SETTINGS_MAX_CONCURRENT_STREAMS, under our own cap.
+        let cap = match o.cfg.global.h2.be_max_concurrent_streams {
+            0 => usize::MAX,
+            n => n as usize,
+        };
+        let room = |c: &&Conn| c.live.active.get() < c.send.current_max_send_streams().min(cap);
         let busy = s
             .conns
             .iter()
