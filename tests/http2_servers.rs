@@ -797,3 +797,124 @@ fn tune_h2_max_concurrent_streams_caps_server_connections() {
         );
     }
 }
+
+/// `show stat` of a corelb or HAProxy whose stats socket is `sock`.
+fn show_stat(sock: &std::path::Path) -> String {
+    stats_cmd(sock, "show stat")
+}
+
+fn idle_of(csv: &str, sv: &str) -> (u64, u64) {
+    let n = |f: &str| csv_field(csv, sv, f).parse().unwrap_or(0);
+    (n("idle_conn_cur"), n("safe_conn_cur"))
+}
+
+/// An idle HTTP/2 server connection is shown on the stats (`srv_icur`, and as
+/// `safe_conn_cur`: it served a request), as HAProxy 2.6 shows it; `pool-purge-delay`
+/// closes it sooner than the default 5 s.
+#[test]
+fn idle_h2_server_connections_show_on_the_stats_and_are_purged() {
+    let (a, b) = (
+        H2Server::start(Mode::default()),
+        H2Server::start(Mode::default()),
+    );
+    let dir = TempDir::new("h2idle");
+    let sock = dir.path("admin.sock");
+    let (fe, fe2) = (free_port(), free_port());
+    let servers = format!(
+        "  use-server s_short if {{ path_beg /short }}\n  server s_long 127.0.0.1:{} proto h2\n  server s_short 127.0.0.1:{} proto h2 pool-purge-delay 300ms\n",
+        a.port, b.port
+    );
+    let config = |short: bool| {
+        let mut c = cfg(fe, fe2, &servers, "  http-reuse always\n").replacen(
+            "global\n",
+            &format!(
+                "global\n  nbthread 1\n  stats socket {} level admin\n",
+                sock.display()
+            ),
+            1,
+        );
+        if !short {
+            c = c.replace(" pool-purge-delay 300ms", "");
+        }
+        c
+    };
+    // Both served once; the long one's connection shows as idle (safe: it served).
+    let seen = || {
+        get_ok_h1(fe, "/long");
+        get_ok_h1(fe, "/short");
+        eventually(Duration::from_secs(5), || {
+            let csv = show_stat(&sock);
+            (idle_of(&csv, "s_long") != (0, 0)).then(|| idle_of(&csv, "s_long"))
+        })
+    };
+    let ours = {
+        let _lb = Corelb::start(&config(true), &[], &[fe, fe2]);
+        wait_unix_socket(&sock);
+        let ours = seen();
+        // The short one goes when it is purged.
+        let short_gone = eventually(Duration::from_secs(4), || {
+            (idle_of(&show_stat(&sock), "s_short") == (0, 0)).then_some(())
+        });
+        assert!(short_gone.is_some(), "{}", show_stat(&sock));
+        ours
+    };
+    assert_eq!(ours, Some((0, 1)));
+    assert_eq!(a.conns(), 1);
+    // HAProxy 2.6 shows the same idle h2 connection (without pool-purge-delay's part:
+    // its purge closes a share of the idle connections every delay, at its own pace).
+    let _ = std::fs::remove_file(&sock);
+    if let Some(_ha) = Haproxy::start(&config(false), &[fe, fe2]) {
+        wait_unix_socket(&sock);
+        assert_eq!(seen(), ours, "HAProxy 2.6's idle_conn_cur/safe_conn_cur");
+    }
+}
+
+fn get_ok_h1(port: u16, path: &str) {
+    let r = raw_exchange(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
+
+/// `pool-max-conn 1`: of the server connections a burst needed, one stays idle (the others
+/// close as their last stream ends); without it, they all stay.
+#[test]
+fn pool_max_conn_bounds_idle_h2_server_connections() {
+    for (param, most) in [(" pool-max-conn 1", 1), ("", u64::MAX)] {
+        let srv = H2Server::start(Mode::default());
+        let dir = TempDir::new("h2max");
+        let sock = dir.path("admin.sock");
+        let (fe, fe2) = (free_port(), free_port());
+        let servers = format!("  server s1 127.0.0.1:{} proto h2{param}\n", srv.port);
+        let config = cfg(fe, fe2, &servers, "").replacen(
+            "global\n",
+            &format!(
+                "global\n  nbthread 1\n  tune.h2.be.max-concurrent-streams 2\n  stats socket {} level admin\n",
+                sock.display()
+            ),
+            1,
+        );
+        let _lb = Corelb::start(&config, &[], &[fe, fe2]);
+        wait_unix_socket(&sock);
+        let text = h2load(&[
+            "-n",
+            "20",
+            "-c",
+            "1",
+            "-m",
+            "20",
+            &format!("http://127.0.0.1:{fe2}/slow"),
+        ]);
+        assert!(text.contains("status codes: 20 2xx"), "{text}");
+        assert!(srv.conns() >= 5, "{} connections", srv.conns());
+        // The gauges are published each second: wait for the burst's end to show.
+        std::thread::sleep(Duration::from_millis(1500));
+        let (i, s) = idle_of(&show_stat(&sock), "s1");
+        if most == 1 {
+            assert_eq!(i + s, 1, "pool-max-conn 1");
+        } else {
+            assert!(i + s >= 5, "{} idle without pool-max-conn", i + s);
+        }
+    }
+}

@@ -409,6 +409,11 @@ pub struct ServerParams {
     pub tls: Option<Box<crate::tls::options::ServerTls>>,
     /// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts`, `init-addr`.
     pub dns: super::resolvers::ServerDns,
+    /// `pool-max-conn`: idle connections kept for the server at most (None: HAProxy's -1,
+    /// no limit but the pool's own; 0: none kept).
+    pub pool_max_conn: Option<u32>,
+    /// `pool-purge-delay`: how long an idle connection is kept (5 s; 0: none is kept).
+    pub pool_purge_delay: Duration,
 }
 
 impl Default for ServerParams {
@@ -425,6 +430,8 @@ impl Default for ServerParams {
             cookie: None,
             tls: None,
             dns: Default::default(),
+            pool_max_conn: None,
+            pool_purge_delay: Duration::from_secs(5),
         }
     }
 }

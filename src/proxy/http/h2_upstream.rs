@@ -34,7 +34,7 @@ use crate::config::{Config, Reuse};
 use crate::h1::{BodyKind, HeadLimits, KnownHeader, Method, Parsed, RequestHead, parse_request};
 use crate::net::error::ProxyError;
 use crate::net::io::{Multiplexed, ServerIo, with_deadline};
-use crate::net::pool::PURGE_DELAY;
+use crate::net::pool::IdleLimit;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, future};
 use glommio::sync::Semaphore;
@@ -63,6 +63,34 @@ struct Live {
     idle_since: Cell<Instant>,
     /// The server's kill epoch when it was opened (`shutdown sessions server` moves it).
     epoch: u32,
+    /// Its entry in the pool.
+    key: (usize, usize),
+    /// The server's `pool-max-conn` and `pool-purge-delay`.
+    idle: IdleLimit,
+    /// Signalled to close it now (idle beyond `pool-max-conn`).
+    close: Semaphore,
+}
+
+impl Live {
+    /// Its last stream ended: it stays idle unless its server has as many idle connections
+    /// as `pool-max-conn` allows already (or keeps none), as HAProxy does with an idle
+    /// connection it may not keep; it is then closed.
+    fn went_idle(&self) {
+        self.idle_since.set(Instant::now());
+        let idle = POOL
+            .try_with(|p| {
+                p.borrow().get(&self.key).map_or(0, |s| {
+                    let idle = |c: &&Conn| c.live.active.get() == 0 && !c.live.dead.get();
+                    s.conns.iter().filter(idle).count()
+                })
+            })
+            .unwrap_or(0);
+        // (Counted with itself.)
+        if !self.idle.keeps() || idle > self.idle.max {
+            self.dead.set(true);
+            self.close.signal(1);
+        }
+    }
 }
 
 struct Conn {
@@ -105,6 +133,28 @@ fn server<'p>(
 thread_local! {
     /// The shard's HTTP/2 server connections, by (backend, server index).
     static POOL: RefCell<HashMap<(usize, usize), Server>> = RefCell::new(HashMap::new());
+}
+
+/// The shard's idle HTTP/2 server connections (open, no stream running) per server, as
+/// `f(proxy, server, not used yet, used)`: the stats' `idle_conn_cur` and `safe_conn_cur`,
+/// where HAProxy counts its idle h2 connections too.
+pub fn idle_counts(mut f: impl FnMut(usize, usize, u64, u64)) {
+    let _ = POOL.try_with(|p| {
+        for (&(_, srv), s) in p.borrow().iter() {
+            let Some(be) = s.be.upgrade() else { continue };
+            let (mut fresh, mut used) = (0, 0);
+            for c in &s.conns {
+                if c.live.active.get() == 0 && !c.live.dead.get() {
+                    if c.live.used.get() {
+                        used += 1;
+                    } else {
+                        fresh += 1;
+                    }
+                }
+            }
+            f(be.proxy, srv, fresh, used);
+        }
+    });
 }
 
 /// The connect of a server's next connection, under way: its end, however it ends (the
@@ -166,6 +216,8 @@ pub struct Open<'a> {
     /// The client sent `TE: trailers`.
     pub te: bool,
     pub limits: HeadLimits,
+    /// The server's idle connections' limit on this shard.
+    pub idle: IdleLimit,
 }
 
 /// A stream to the server for one request, on a shared connection when one may take it,
@@ -226,6 +278,9 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
         dead: Cell::new(false),
         idle_since: Cell::new(Instant::now()),
         epoch,
+        key: k,
+        idle: o.idle,
+        close: Semaphore::new(0),
     });
     spawn_driver(conn, live.clone());
     if o.reuse != Reuse::Never {
@@ -304,21 +359,32 @@ fn find(o: &Open<'_>, k: (usize, usize), epoch: u32) -> Found {
 }
 
 /// The connection's task: polls the h2 connection (which reads and writes for every stream)
-/// until the server closes it, an error ends it, or it has had no stream for `PURGE_DELAY`
-/// (it then closes with its socket). It takes no new stream after.
+/// until the server closes it, an error ends it, it has had no stream for its server's
+/// `pool-purge-delay`, or it may not stay idle ([`Live::went_idle`]); it then closes with its
+/// socket, and takes no new stream after.
 fn spawn_driver<T>(conn: h2::client::Connection<T, Bytes>, live: Rc<Live>)
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
     glommio::spawn_local(async move {
+        let delay = live.idle.delay;
         let idle = async {
             loop {
-                glommio::timer::sleep(PURGE_DELAY).await;
-                if live.active.get() == 0 && live.idle_since.get().elapsed() >= PURGE_DELAY {
+                let idle_for = live.idle_since.get().elapsed();
+                if live.active.get() == 0 && idle_for >= delay {
                     return;
                 }
+                let left = if live.active.get() == 0 {
+                    delay - idle_for
+                } else {
+                    delay
+                };
+                glommio::timer::sleep(left).await;
             }
         };
+        let idle = future::or(idle, async {
+            let _ = live.close.acquire(1).await;
+        });
         future::or(
             async {
                 if let Err(e) = conn.await {
@@ -572,7 +638,7 @@ impl Drop for Upstream {
         let n = self.live.active.get() - 1;
         self.live.active.set(n);
         if n == 0 {
-            self.live.idle_since.set(Instant::now());
+            self.live.went_idle();
         }
     }
 }

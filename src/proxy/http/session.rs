@@ -1217,6 +1217,10 @@ impl<'c> Exchange<'c> {
                                 sni,
                                 te: super::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
                                 limits: ctx.limits,
+                                idle: crate::net::pool::IdleLimit::of(
+                                    &ctx.cfg.proxies[be.proxy].servers[srv].params,
+                                    shard.shared.shards,
+                                ),
                             };
                             Box::pin(super::h2_upstream::open(o)).await.map(|(c, r)| {
                                 reused = r;
@@ -1576,10 +1580,12 @@ impl<'c> Exchange<'c> {
             if be_px.http.reuse == Reuse::Never {
                 b.private = Some((be.proxy, srv, answered.sconn));
             } else {
+                let params = &ctx.cfg.proxies[be.proxy].servers[srv].params;
+                let limit = crate::net::pool::IdleLimit::of(params, shard.shared.shards);
                 shard
                     .http_pool
                     .borrow_mut()
-                    .put(be.proxy, srv, answered.sconn, reused);
+                    .put(be.proxy, srv, answered.sconn, reused, limit);
             }
         } else {
             drop(answered.sconn);
