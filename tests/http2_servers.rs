@@ -918,3 +918,67 @@ fn pool_max_conn_bounds_idle_h2_server_connections() {
         }
     }
 }
+
+/// `option httpchk` to a `proto h2` server goes over h2, as HAProxy 2.6 sends it: an
+/// h2c-only server that answers `/` 200 and `/missing`… is UP, and the same with
+/// `http-check expect status 404` is DOWN (the check's status came over h2), under both.
+#[test]
+fn http_checks_to_an_h2_server_speak_h2_as_haproxy_does() {
+    let srv = H2Server::start(Mode::default());
+    let dir = TempDir::new("h2chk");
+    let sock = dir.path("admin.sock");
+    let (fe, fe2) = (free_port(), free_port());
+    let config = |expect: &str| {
+        let servers = format!(
+            "  option httpchk GET /\n{expect}  server s1 127.0.0.1:{} proto h2 check inter 200ms fall 1 rise 1\n",
+            srv.port
+        );
+        cfg(fe, fe2, &servers, "").replacen(
+            "global\n",
+            &format!("global\n  stats socket {} level admin\n", sock.display()),
+            1,
+        )
+    };
+    let status = |want: &str| {
+        wait_unix_socket(&sock);
+        eventually(Duration::from_secs(5), || {
+            let csv = show_stat(&sock);
+            let st = csv_field(&csv, "s1", "status").to_string();
+            let chk = csv_field(&csv, "s1", "check_status").to_string();
+            (st == want).then_some((st, chk))
+        })
+    };
+    let cases = [("", "UP"), ("  http-check expect status 404\n", "DOWN")];
+    for (expect, want) in cases {
+        let ours = {
+            let _lb = Corelb::start(&config(expect), &[], &[fe, fe2]);
+            status(want)
+        };
+        assert!(ours.is_some(), "{expect}: never {want}");
+        let _ = std::fs::remove_file(&sock);
+        if let Some(_ha) = Haproxy::start(&config(expect), &[fe, fe2]) {
+            assert_eq!(status(want), ours, "HAProxy 2.6, {expect}");
+        }
+        let _ = std::fs::remove_file(&sock);
+    }
+}
+
+/// `pool-purge-delay 0` on a `proto h2` server: no connection is kept idle, each request
+/// opens its own and it closes as its stream ends. (The connection's task, which glommio
+/// runs as it is spawned, used to find the new connection idle for longer than 0 before its
+/// first stream was counted and close it: the request failed, 503 after its retries.)
+#[test]
+fn pool_purge_delay_zero_keeps_no_idle_h2_connection() {
+    let srv = H2Server::start(Mode::default());
+    let (fe, fe2) = (free_port(), free_port());
+    let servers = format!(
+        "  server s1 127.0.0.1:{} proto h2 pool-purge-delay 0\n",
+        srv.port
+    );
+    let config = cfg(fe, fe2, &servers, "").replacen("global\n", "global\n  nbthread 1\n", 1);
+    let _lb = Corelb::start(&config, &[], &[fe, fe2]);
+    for _ in 0..2 {
+        get_ok_h1(fe, "/");
+    }
+    assert_eq!(srv.conns(), 2, "a connection per request");
+}

@@ -129,7 +129,7 @@ fn publish_idle(shard: &ShardCtx) {
     let counters = shard.counters();
     let pool = shard.http_pool.borrow();
     let mut h2 = Vec::new();
-    crate::proxy::http::h2_upstream::idle_counts(|b, s, idle, safe| h2.push((b, s, idle, safe)));
+    crate::net::h2_upstream::idle_counts(|b, s, idle, safe| h2.push((b, s, idle, safe)));
     for (b, be) in shard.shared.backends.iter().enumerate() {
         let Some(be) = be else { continue };
         for s in 0..be.lb.servers.len() {
@@ -248,6 +248,8 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
             spread_pct: shared.cfg.global.spread_checks,
             log_checks: px.options.log_health_checks,
             first_delay: c.inter.mul_f64(k as f64 / n.max(1) as f64),
+            h2: (srv.params.proto_h2)
+                .then(|| crate::proxy::http::session::head_limits(&shared.cfg.global)),
         };
         glommio::spawn_local(crate::health::prober::run(shard.clone(), probe)).detach();
     }

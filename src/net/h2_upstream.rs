@@ -27,12 +27,14 @@
 //! as a retry, like a request a reused HTTP/1 connection closed on; a connection that
 //! refused or failed takes no new stream.
 
-use super::h2::{Dechunk, Framing, is_connection_specific, poll_recv_body, poll_send_body};
 use crate::cluster::BackendRt;
 use crate::cluster::counters::MAX_IDLE;
 use crate::config::{Config, Reuse};
 use crate::h1::{BodyKind, HeadLimits, KnownHeader, Method, Parsed, RequestHead, parse_request};
 use crate::net::error::ProxyError;
+use crate::net::h2_body::{
+    Dechunk, Framing, is_connection_specific, poll_recv_body, poll_send_body,
+};
 use crate::net::io::{Multiplexed, ServerIo, with_deadline};
 use crate::net::pool::IdleLimit;
 use bytes::Bytes;
@@ -155,6 +157,46 @@ pub fn idle_counts(mut f: impl FnMut(usize, usize, u64, u64)) {
             f(be.proxy, srv, fresh, used);
         }
     });
+}
+
+/// A health check's connection `io` to a `proto h2` server, made an h2 connection with one
+/// stream that the check sees as an HTTP/1.1 connection (as a request does: [`Upstream`]):
+/// HAProxy 2.6 checks such a server over h2 too. The connection is the check's alone (in
+/// no pool) and closes once the check drops its stream.
+pub async fn check_stream(
+    io: ServerIo,
+    addr: SocketAddr,
+    limits: HeadLimits,
+) -> io::Result<ServerIo> {
+    let https = matches!(io, ServerIo::Tls(_));
+    let mut builder = h2::client::Builder::new();
+    builder.enable_push(false);
+    let (send, conn) = builder
+        .handshake::<_, Bytes>(io.compat())
+        .await
+        .map_err(io::Error::other)?;
+    let live = Rc::new(Live {
+        active: Cell::new(0),
+        used: Cell::new(false),
+        dead: Cell::new(false),
+        idle_since: Cell::new(Instant::now()),
+        epoch: 0,
+        // No pool entry has this key; keeping none, it closes when its stream ends.
+        key: (0, 0),
+        idle: IdleLimit {
+            max: 0,
+            delay: std::time::Duration::ZERO,
+        },
+        close: Semaphore::new(0),
+    });
+    spawn_driver(conn, live.clone());
+    Ok(Upstream::on(
+        send,
+        live,
+        (false, https, false),
+        addr,
+        limits,
+    ))
 }
 
 /// The connect of a server's next connection, under way: its end, however it ends (the
@@ -369,16 +411,21 @@ where
     glommio::spawn_local(async move {
         let delay = live.idle.delay;
         let idle = async {
+            if delay.is_zero() {
+                // Kept idle by no pool (`pool-purge-delay 0`, a health check's connection):
+                // it closes as its last stream ends ([`Live::went_idle`]). (A zero sleep is
+                // ready at once: the loop below would not yield while a stream runs.)
+                return future::pending().await;
+            }
             loop {
+                // glommio runs a task as it is spawned: this first look comes before the
+                // connection's first stream is counted, and it is not idle then.
+                let idle = live.active.get() == 0 && live.used.get();
                 let idle_for = live.idle_since.get().elapsed();
-                if live.active.get() == 0 && idle_for >= delay {
+                if idle && idle_for >= delay {
                     return;
                 }
-                let left = if live.active.get() == 0 {
-                    delay - idle_for
-                } else {
-                    delay
-                };
+                let left = if idle { delay - idle_for } else { delay };
                 glommio::timer::sleep(left).await;
             }
         };
@@ -444,16 +491,28 @@ impl Upstream {
         https: bool,
         reused: bool,
     ) -> ServerIo {
+        let addr = o.be.lb.servers[o.srv].addr_for(o.dst.port());
+        Upstream::on(send, live, (o.te, https, reused), addr, o.limits)
+    }
+
+    /// A stream on `send`'s connection, `flags` being (`te`, `https`, `reused`).
+    fn on(
+        send: SendRequest<Bytes>,
+        live: Rc<Live>,
+        (te, https, reused): (bool, bool, bool),
+        addr: SocketAddr,
+        limits: HeadLimits,
+    ) -> ServerIo {
         live.active.set(live.active.get() + 1);
         live.used.set(true);
         ServerIo::Stream(Box::new(Upstream {
             send,
             live,
             reused,
-            te: o.te,
+            te,
             https,
-            addr: o.be.lb.servers[o.srv].addr_for(o.dst.port()),
-            limits: o.limits,
+            addr,
+            limits,
             head: RequestHead::new(),
             method: Method::Get,
             req: Req::Head(Vec::new()),
