@@ -266,6 +266,24 @@ impl Nghttpd {
     }
 }
 
+impl Nghttpd {
+    /// nghttpd over h2c, verbose into `log` (the frames it receives).
+    fn verbose(dir: &TempDir, log: &std::path::Path) -> Nghttpd {
+        let port = free_port();
+        let child = Command::new("nghttpd")
+            .args(["-v", "-d", dir.0.to_str().unwrap(), "--no-tls"])
+            .arg(port.to_string())
+            .stdout(std::fs::File::create(log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nghttpd (apt-get install nghttp2-server)");
+        let n = Nghttpd(child, port);
+        eventually(Duration::from_secs(10), || listening(port).then_some(()))
+            .expect("nghttpd listening");
+        n
+    }
+}
+
 impl Drop for Nghttpd {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -671,4 +689,296 @@ fn differential_with_haproxy_on_a_grpc_like_exchange() {
     assert_eq!(ours, theirs);
     assert_eq!(ours.0.len(), 3, "{ours:?}");
     assert!(ours.1.1 && ours.1.2, "{ours:?}");
+}
+
+/// The values of `settings` (e.g. `SETTINGS_INITIAL_WINDOW_SIZE`) in the first SETTINGS
+/// frame (not an ACK) nghttpd's verbose log shows it received.
+fn received_settings(log: &str, settings: &[&str]) -> Vec<Option<u32>> {
+    let mut lines = log
+        .lines()
+        .skip_while(|l| !l.contains("recv SETTINGS frame") || l.contains("flags=0x01"));
+    lines.next();
+    let entries: Vec<&str> = lines
+        .take_while(|l| !l.contains("] recv ") && !l.contains("] send "))
+        .collect();
+    settings
+        .iter()
+        .map(|name| {
+            entries.iter().find_map(|l| {
+                let rest = l.trim().strip_prefix(&format!("[{name}("))?;
+                rest.split_once("):")?.1.trim_end_matches(']').parse().ok()
+            })
+        })
+        .collect()
+}
+
+/// `tune.h2.initial-window-size` and `tune.h2.header-table-size` are announced to servers
+/// (HAProxy 2.6 does; `tune.h2.be.initial-window-size`, HAProxy 2.8's, takes precedence),
+/// the same values HAProxy 2.6 announces for the same configuration.
+#[test]
+fn tune_h2_settings_are_announced_to_servers() {
+    let www = docroot();
+    let names = ["SETTINGS_INITIAL_WINDOW_SIZE", "SETTINGS_HEADER_TABLE_SIZE"];
+    let announced = |global: &str, haproxy: bool| {
+        let log = www.path("nghttpd.log");
+        let srv = Nghttpd::verbose(&www, &log);
+        let (fe, fe2) = (free_port(), free_port());
+        let servers = format!("  server s1 127.0.0.1:{} proto h2\n", srv.1);
+        let config =
+            cfg(fe, fe2, &servers, "").replacen("global\n", &format!("global\n{global}"), 1);
+        let _proc: Box<dyn std::any::Any> = if haproxy {
+            match Haproxy::start(&config, &[fe, fe2]) {
+                Some(h) => Box::new(h),
+                None => return None,
+            }
+        } else {
+            Box::new(Corelb::start(&config, &[], &[fe, fe2]))
+        };
+        let out = curl(&[&format!("http://127.0.0.1:{fe}/index.html")]);
+        assert_eq!(out, "hello from nghttpd\n");
+        let text = eventually(Duration::from_secs(5), || {
+            let t = std::fs::read_to_string(&log).ok()?;
+            t.contains("recv SETTINGS frame").then_some(t)
+        })
+        .expect("nghttpd saw SETTINGS");
+        Some(received_settings(&text, &names))
+    };
+    let common = "  tune.h2.initial-window-size 1048576\n  tune.h2.header-table-size 8192\n";
+    let ours = announced(common, false).unwrap();
+    assert_eq!(ours, [Some(1048576), Some(8192)]);
+    // The defaults are not announced (HTTP/2's own), as HAProxy does not.
+    assert_eq!(announced("", false).unwrap(), [None, None]);
+    // The server side's own keyword wins over the common one, in either order.
+    for g in [
+        "  tune.h2.be.initial-window-size 300000\n  tune.h2.initial-window-size 1048576\n",
+        "  tune.h2.initial-window-size 1048576\n  tune.h2.be.initial-window-size 300000\n",
+    ] {
+        assert_eq!(announced(g, false).unwrap()[0], Some(300000), "{g}");
+    }
+    // The client side's own keyword leaves servers alone.
+    let fe_only = "  tune.h2.fe.initial-window-size 1048576\n";
+    assert_eq!(announced(fe_only, false).unwrap()[0], None);
+    if let Some(theirs) = announced(common, true) {
+        assert_eq!(ours, theirs, "HAProxy 2.6 announced other values");
+    }
+}
+
+/// `tune.h2.be.max-concurrent-streams` (and HAProxy 2.6's common
+/// `tune.h2.max-concurrent-streams`) caps the streams corelb opens on one server
+/// connection, below what the server allows: 20 concurrent slow requests need more
+/// connections than the 1 or 2 they share without the cap.
+#[test]
+fn tune_h2_max_concurrent_streams_caps_server_connections() {
+    for global in [
+        "  tune.h2.be.max-concurrent-streams 2\n",
+        "  tune.h2.max-concurrent-streams 2\n  tune.h2.fe.max-concurrent-streams 100\n",
+    ] {
+        let srv = H2Server::start(Mode::default());
+        let (fe, fe2) = (free_port(), free_port());
+        let servers = format!("  server s1 127.0.0.1:{} proto h2\n", srv.port);
+        let config =
+            cfg(fe, fe2, &servers, "").replacen("global\n", &format!("global\n{global}"), 1);
+        let lb = Corelb::start(&config, &[], &[fe, fe2]);
+        let text = h2load(&[
+            "-n",
+            "40",
+            "-c",
+            "1",
+            "-m",
+            "20",
+            &format!("http://127.0.0.1:{fe2}/slow"),
+        ]);
+        assert!(text.contains("status codes: 40 2xx"), "{text}");
+        let conns = srv.conns();
+        assert!(
+            conns >= 5,
+            "{global}: {conns} server connections for 20 concurrent streams at 2 per connection\n{}",
+            lb.log()
+        );
+    }
+}
+
+/// `show stat` of a corelb or HAProxy whose stats socket is `sock`.
+fn show_stat(sock: &std::path::Path) -> String {
+    stats_cmd(sock, "show stat")
+}
+
+fn idle_of(csv: &str, sv: &str) -> (u64, u64) {
+    let n = |f: &str| csv_field(csv, sv, f).parse().unwrap_or(0);
+    (n("idle_conn_cur"), n("safe_conn_cur"))
+}
+
+/// An idle HTTP/2 server connection is shown on the stats (`srv_icur`, and as
+/// `safe_conn_cur`: it served a request), as HAProxy 2.6 shows it; `pool-purge-delay`
+/// closes it sooner than the default 5 s.
+#[test]
+fn idle_h2_server_connections_show_on_the_stats_and_are_purged() {
+    let (a, b) = (
+        H2Server::start(Mode::default()),
+        H2Server::start(Mode::default()),
+    );
+    let dir = TempDir::new("h2idle");
+    let sock = dir.path("admin.sock");
+    let (fe, fe2) = (free_port(), free_port());
+    let servers = format!(
+        "  use-server s_short if {{ path_beg /short }}\n  server s_long 127.0.0.1:{} proto h2\n  server s_short 127.0.0.1:{} proto h2 pool-purge-delay 300ms\n",
+        a.port, b.port
+    );
+    let config = |short: bool| {
+        let mut c = cfg(fe, fe2, &servers, "  http-reuse always\n").replacen(
+            "global\n",
+            &format!(
+                "global\n  nbthread 1\n  stats socket {} level admin\n",
+                sock.display()
+            ),
+            1,
+        );
+        if !short {
+            c = c.replace(" pool-purge-delay 300ms", "");
+        }
+        c
+    };
+    // Both served once; the long one's connection shows as idle (safe: it served).
+    let seen = || {
+        get_ok_h1(fe, "/long");
+        get_ok_h1(fe, "/short");
+        eventually(Duration::from_secs(5), || {
+            let csv = show_stat(&sock);
+            (idle_of(&csv, "s_long") != (0, 0)).then(|| idle_of(&csv, "s_long"))
+        })
+    };
+    let ours = {
+        let _lb = Corelb::start(&config(true), &[], &[fe, fe2]);
+        wait_unix_socket(&sock);
+        let ours = seen();
+        // The short one goes when it is purged.
+        let short_gone = eventually(Duration::from_secs(4), || {
+            (idle_of(&show_stat(&sock), "s_short") == (0, 0)).then_some(())
+        });
+        assert!(short_gone.is_some(), "{}", show_stat(&sock));
+        ours
+    };
+    assert_eq!(ours, Some((0, 1)));
+    assert_eq!(a.conns(), 1);
+    // HAProxy 2.6 shows the same idle h2 connection (without pool-purge-delay's part:
+    // its purge closes a share of the idle connections every delay, at its own pace).
+    let _ = std::fs::remove_file(&sock);
+    if let Some(_ha) = Haproxy::start(&config(false), &[fe, fe2]) {
+        wait_unix_socket(&sock);
+        assert_eq!(seen(), ours, "HAProxy 2.6's idle_conn_cur/safe_conn_cur");
+    }
+}
+
+fn get_ok_h1(port: u16, path: &str) {
+    let r = raw_exchange(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
+
+/// `pool-max-conn 1`: of the server connections a burst needed, one stays idle (the others
+/// close as their last stream ends); without it, they all stay.
+#[test]
+fn pool_max_conn_bounds_idle_h2_server_connections() {
+    for (param, most) in [(" pool-max-conn 1", 1), ("", u64::MAX)] {
+        let srv = H2Server::start(Mode::default());
+        let dir = TempDir::new("h2max");
+        let sock = dir.path("admin.sock");
+        let (fe, fe2) = (free_port(), free_port());
+        let servers = format!("  server s1 127.0.0.1:{} proto h2{param}\n", srv.port);
+        let config = cfg(fe, fe2, &servers, "").replacen(
+            "global\n",
+            &format!(
+                "global\n  nbthread 1\n  tune.h2.be.max-concurrent-streams 2\n  stats socket {} level admin\n",
+                sock.display()
+            ),
+            1,
+        );
+        let _lb = Corelb::start(&config, &[], &[fe, fe2]);
+        wait_unix_socket(&sock);
+        let text = h2load(&[
+            "-n",
+            "20",
+            "-c",
+            "1",
+            "-m",
+            "20",
+            &format!("http://127.0.0.1:{fe2}/slow"),
+        ]);
+        assert!(text.contains("status codes: 20 2xx"), "{text}");
+        assert!(srv.conns() >= 5, "{} connections", srv.conns());
+        // The gauges are published each second: wait for the burst's end to show.
+        std::thread::sleep(Duration::from_millis(1500));
+        let (i, s) = idle_of(&show_stat(&sock), "s1");
+        if most == 1 {
+            assert_eq!(i + s, 1, "pool-max-conn 1");
+        } else {
+            assert!(i + s >= 5, "{} idle without pool-max-conn", i + s);
+        }
+    }
+}
+
+/// `option httpchk` to a `proto h2` server goes over h2, as HAProxy 2.6 sends it: an
+/// h2c-only server that answers `/` 200 and `/missing`… is UP, and the same with
+/// `http-check expect status 404` is DOWN (the check's status came over h2), under both.
+#[test]
+fn http_checks_to_an_h2_server_speak_h2_as_haproxy_does() {
+    let srv = H2Server::start(Mode::default());
+    let dir = TempDir::new("h2chk");
+    let sock = dir.path("admin.sock");
+    let (fe, fe2) = (free_port(), free_port());
+    let config = |expect: &str| {
+        let servers = format!(
+            "  option httpchk GET /\n{expect}  server s1 127.0.0.1:{} proto h2 check inter 200ms fall 1 rise 1\n",
+            srv.port
+        );
+        cfg(fe, fe2, &servers, "").replacen(
+            "global\n",
+            &format!("global\n  stats socket {} level admin\n", sock.display()),
+            1,
+        )
+    };
+    let status = |want: &str| {
+        wait_unix_socket(&sock);
+        eventually(Duration::from_secs(5), || {
+            let csv = show_stat(&sock);
+            let st = csv_field(&csv, "s1", "status").to_string();
+            let chk = csv_field(&csv, "s1", "check_status").to_string();
+            (st == want).then_some((st, chk))
+        })
+    };
+    let cases = [("", "UP"), ("  http-check expect status 404\n", "DOWN")];
+    for (expect, want) in cases {
+        let ours = {
+            let _lb = Corelb::start(&config(expect), &[], &[fe, fe2]);
+            status(want)
+        };
+        assert!(ours.is_some(), "{expect}: never {want}");
+        let _ = std::fs::remove_file(&sock);
+        if let Some(_ha) = Haproxy::start(&config(expect), &[fe, fe2]) {
+            assert_eq!(status(want), ours, "HAProxy 2.6, {expect}");
+        }
+        let _ = std::fs::remove_file(&sock);
+    }
+}
+
+/// `pool-purge-delay 0` on a `proto h2` server: no connection is kept idle, each request
+/// opens its own and it closes as its stream ends. (The connection's task, which glommio
+/// runs as it is spawned, used to find the new connection idle for longer than 0 before its
+/// first stream was counted and close it: the request failed, 503 after its retries.)
+#[test]
+fn pool_purge_delay_zero_keeps_no_idle_h2_connection() {
+    let srv = H2Server::start(Mode::default());
+    let (fe, fe2) = (free_port(), free_port());
+    let servers = format!(
+        "  server s1 127.0.0.1:{} proto h2 pool-purge-delay 0\n",
+        srv.port
+    );
+    let config = cfg(fe, fe2, &servers, "").replacen("global\n", "global\n  nbthread 1\n", 1);
+    let _lb = Corelb::start(&config, &[], &[fe, fe2]);
+    for _ in 0..2 {
+        get_ok_h1(fe, "/");
+    }
+    assert_eq!(srv.conns(), 2, "a connection per request");
 }

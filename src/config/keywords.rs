@@ -109,6 +109,16 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
         0,
     ),
     kw(
+        "tune.h2.be.initial-window-size",
+        Supported(g::h2_initial_window_size),
+        0,
+    ),
+    kw(
+        "tune.h2.be.max-concurrent-streams",
+        Supported(g::h2_be_max_concurrent_streams),
+        0,
+    ),
+    kw(
         "tune.h2.fe.glitches-threshold",
         Supported(g::h2_glitches_threshold),
         0,
@@ -551,8 +561,8 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("minconn", NotYet, 0),
     kw("redir", NotYet, 0),
     kw("proto", Supported(s::proto), 0),
-    kw("pool-max-conn", NotYet, 0),
-    kw("pool-purge-delay", NotYet, 0),
+    kw("pool-max-conn", Supported(s::pool_max_conn), 0),
+    kw("pool-purge-delay", Supported(s::pool_purge_delay), 0),
     kw("tfo", NotYet, 0),
     kw("namespace", NotYet, 0),
     kw("usesrc", NotYet, 0),

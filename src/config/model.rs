@@ -75,11 +75,11 @@ pub struct Global {
     pub tls: crate::tls::options::TlsGlobals,
     /// `stats socket|timeout|maxconn`, `server-state-file|base`.
     pub cli: super::cli::CliGlobal,
-    /// `tune.h2.*`: HTTP/2 towards clients.
+    /// `tune.h2.*`: HTTP/2 towards clients and servers.
     pub h2: H2Tune,
 }
 
-/// `tune.h2.*` for client connections (HAProxy's names and defaults, except the glitch
+/// `tune.h2.*` for client and server connections (HAProxy's names and defaults, except the glitch
 /// threshold: see docs/http2.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct H2Tune {
@@ -94,6 +94,17 @@ pub struct H2Tune {
     /// `tune.h2.fe.max-total-streams`: streams a connection may open before it is asked to
     /// go away (graceful GOAWAY); 0, the default, sets no limit.
     pub max_total_streams: u32,
+    /// Towards servers: `tune.h2.be.initial-window-size` (HAProxy 2.8+), else
+    /// `tune.h2.initial-window-size` (which HAProxy 2.6 announces to servers too): 65535.
+    pub be_initial_window_size: u32,
+    /// Towards servers: streams per connection at most (also capped by the server's
+    /// SETTINGS): `tune.h2.be.max-concurrent-streams` (2.8+), else
+    /// `tune.h2.max-concurrent-streams` (2.6 caps server connections with it too): 100;
+    /// 0, no limit of our own.
+    pub be_max_concurrent_streams: u32,
+    /// The per-side keywords given (`fe` window, `fe` streams, `be` window, `be` streams):
+    /// the common keyword does not override them, whatever the order (as in HAProxy).
+    pub sides_set: [bool; 4],
 }
 
 impl Default for H2Tune {
@@ -104,6 +115,9 @@ impl Default for H2Tune {
             initial_window_size: 65535,
             glitches_threshold: 1000,
             max_total_streams: 0,
+            be_initial_window_size: 65535,
+            be_max_concurrent_streams: 100,
+            sides_set: [false; 4],
         }
     }
 }
@@ -395,6 +409,11 @@ pub struct ServerParams {
     pub tls: Option<Box<crate::tls::options::ServerTls>>,
     /// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts`, `init-addr`.
     pub dns: super::resolvers::ServerDns,
+    /// `pool-max-conn`: idle connections kept for the server at most (None: HAProxy's -1,
+    /// no limit but the pool's own; 0: none kept).
+    pub pool_max_conn: Option<u32>,
+    /// `pool-purge-delay`: how long an idle connection is kept (5 s; 0: none is kept).
+    pub pool_purge_delay: Duration,
 }
 
 impl Default for ServerParams {
@@ -411,6 +430,8 @@ impl Default for ServerParams {
             cookie: None,
             tls: None,
             dns: Default::default(),
+            pool_max_conn: None,
+            pool_purge_delay: Duration::from_secs(5),
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Probe {
     pub log_checks: bool,
     /// Delay before the first check, spreading probers over `inter`.
     pub first_delay: Duration,
+    /// `proto h2`: HTTP checks go over h2 (as HAProxy 2.6's), with these head limits.
+    pub h2: Option<crate::h1::HeadLimits>,
 }
 
 /// Runs checks until the generation stops.
@@ -283,6 +285,14 @@ pub async fn check_once(p: &Probe, tls: CheckTls<'_>) -> Verdict {
             // The request's write counts against the same limit as the answer: a server
             // that does not read must not hold the prober.
             let deadline = exchange_deadline(p, start);
+            if let Some(limits) = p.h2 {
+                let h2 = crate::net::h2_upstream::check_stream(s, p.target(), limits);
+                s = match with_deadline(deadline, h2).await {
+                    None => return Verdict::fail("Layer7 timeout", "timeout during h2 handshake"),
+                    Some(Err(e)) => return Verdict::fail("Layer7 invalid response", io_info(&e)),
+                    Some(Ok(s)) => s,
+                };
+            }
             match with_deadline(deadline, s.write_all(&check::http_request(&p.http))).await {
                 None => {
                     return Verdict::fail("Layer7 timeout", "timeout while sending the request");

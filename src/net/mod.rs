@@ -2,7 +2,10 @@
 //! connection I/O (`io`), the one connect to a server (`upstream`: TCP, socket options, the
 //! PROXY header in clear, then TLS), TLS accept and the kTLS hand-off (`tls`), pipes and the
 //! splice/copy pumps (`pipes`, `pump`, `copy`), the shard's spare buffers (`buffers`), the
-//! idle server connections of mode http (`pool`), a connection's shard context (`shard`:
+//! idle server connections of mode http (`pool`), HTTP/2 to servers (`h2_upstream`: the
+//! shard's shared h2 connections, each request's or health check's stream seen as an
+//! HTTP/1.1 connection of its own) and the HTTP/1 body ↔ HTTP/2 frames mapping both h2
+//! sides use (`h2_body`), a connection's shard context (`shard`:
 //! `ShardCtx`, what `proxy` and `health` are handed instead of the runtime's shard) and the
 //! error both modes pass along the proxy path (`error`: side, retry, termination state,
 //! HTTP status). Knows
@@ -60,6 +63,8 @@ macro_rules! delegate_stream_io {
 pub mod buffers;
 pub mod copy;
 pub mod dial;
+pub mod h2_body;
+pub mod h2_upstream;
 pub mod io;
 pub mod pipes;
 pub mod pool;

@@ -9,12 +9,40 @@ use crate::config::Reuse;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Idle connections older than this are closed (HAProxy's `pool-purge-delay` default).
-pub const PURGE_DELAY: Duration = Duration::from_secs(5);
+/// A server's idle connections on one shard: at most `max`, each kept for `delay`
+/// (`pool-max-conn`, `pool-purge-delay`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdleLimit {
+    pub max: usize,
+    pub delay: Duration,
+}
+
+impl IdleLimit {
+    /// Server `params`' limit on one of `shards` shards. HAProxy's `pool-max-conn` counts
+    /// the server's idle connections of all threads; each shard here keeps its own pool
+    /// (no lock), so each may keep its share, rounded up; without a limit, the pool's own
+    /// (`MAX_IDLE`) applies.
+    pub fn of(params: &crate::config::ServerParams, shards: usize) -> IdleLimit {
+        let max = match params.pool_max_conn {
+            None => MAX_IDLE,
+            Some(n) => (n as usize).div_ceil(shards.max(1)).min(MAX_IDLE),
+        };
+        IdleLimit {
+            max,
+            delay: params.pool_purge_delay,
+        }
+    }
+
+    /// Whether a connection may be kept at all.
+    pub fn keeps(&self) -> bool {
+        self.max > 0 && !self.delay.is_zero()
+    }
+}
 
 pub struct Idle {
     pub conn: ServerIo,
-    since: Instant,
+    /// When it is closed (its server's `pool-purge-delay` after it was put).
+    until: Instant,
     /// Served at least one request already (what `http-reuse aggressive` wants).
     pub reused: bool,
 }
@@ -44,7 +72,7 @@ impl Pool {
         let list = self.idle.get_mut(&(be, srv))?;
         while let Some(pos) = list.iter().rposition(|i| any || i.reused) {
             let i = list.remove(pos);
-            if i.since.elapsed() < PURGE_DELAY && i.conn.idle_alive() {
+            if Instant::now() < i.until && i.conn.idle_alive() {
                 return Some((i.conn, i.reused));
             }
             // Closed by the server, or too old: drop it.
@@ -52,15 +80,16 @@ impl Pool {
         None
     }
 
-    /// Closes the connections idle for `PURGE_DELAY` or more; returns when the oldest one
-    /// left will be (None: none left). Each list is oldest first (`put` appends).
+    /// Closes the connections idle for their purge delay or more; returns when the oldest
+    /// one left will be (None: none left). Each list is oldest first (`put` appends; one
+    /// server's connections share a delay).
     pub fn purge(&mut self, now: Instant) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         self.idle.retain(|_, list| {
-            let old = list.partition_point(|i| now.duration_since(i.since) >= PURGE_DELAY);
+            let old = list.partition_point(|i| i.until <= now);
             list.drain(..old);
             if let Some(i) = list.first() {
-                let at = i.since + PURGE_DELAY;
+                let at = i.until;
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
             !list.is_empty()
@@ -68,15 +97,20 @@ impl Pool {
         next
     }
 
-    /// Keeps an idle connection; `reused`: it has served more than one request already.
-    pub fn put(&mut self, be: usize, srv: usize, conn: ServerIo, reused: bool) {
+    /// Keeps an idle connection, unless its server has as many as `limit` allows already
+    /// (it is then closed, as HAProxy does past `pool-max-conn`); `reused`: it has served
+    /// more than one request already.
+    pub fn put(&mut self, be: usize, srv: usize, conn: ServerIo, reused: bool, limit: IdleLimit) {
+        if !limit.keeps() {
+            return;
+        }
         let list = self.idle.entry((be, srv)).or_default();
-        if list.len() >= MAX_IDLE {
-            list.remove(0);
+        if list.len() >= limit.max {
+            return;
         }
         list.push(Idle {
             conn,
-            since: Instant::now(),
+            until: Instant::now() + limit.delay,
             reused,
         });
     }

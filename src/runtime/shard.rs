@@ -121,17 +121,24 @@ fn publish_stats(shard: &ShardCtx) {
     stats.uring_submissions.store(ring.submissions, Relaxed);
 }
 
-/// Publishes the shard's idle pooled connections per server into its counters (the
-/// stats' `srv_icur`, `idle_conn_cur`, `safe_conn_cur`): the pool is the shard's own, so
+/// Publishes the shard's idle pooled connections per server, HTTP/1 and HTTP/2, into its
+/// counters (the stats' `srv_icur`, `idle_conn_cur`, `safe_conn_cur`): the pool is the shard's own, so
 /// readers see it as of the last purge.
 fn publish_idle(shard: &ShardCtx) {
     use crate::cluster::counters::C;
     let counters = shard.counters();
     let pool = shard.http_pool.borrow();
+    let mut h2 = Vec::new();
+    crate::net::h2_upstream::idle_counts(|b, s, idle, safe| h2.push((b, s, idle, safe)));
     for (b, be) in shard.shared.backends.iter().enumerate() {
         let Some(be) = be else { continue };
         for s in 0..be.lb.servers.len() {
-            let (idle, safe) = pool.count(b, s);
+            let (mut idle, mut safe) = pool.count(b, s);
+            // The server's idle HTTP/2 connections (a handful per shard at most).
+            for &(_, _, i, sf) in h2.iter().filter(|h| (h.0, h.1) == (b, s)) {
+                idle += i;
+                safe += sf;
+            }
             let o = counters.srv(b, s);
             o.gauge(C::IdleCur, idle);
             o.gauge(C::SafeCur, safe);
@@ -241,6 +248,8 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
             spread_pct: shared.cfg.global.spread_checks,
             log_checks: px.options.log_health_checks,
             first_delay: c.inter.mul_f64(k as f64 / n.max(1) as f64),
+            h2: (srv.params.proto_h2)
+                .then(|| crate::proxy::http::session::head_limits(&shared.cfg.global)),
         };
         glommio::spawn_local(crate::health::prober::run(shard.clone(), probe)).detach();
     }

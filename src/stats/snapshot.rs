@@ -193,7 +193,10 @@ pub fn take(shared: &Shared) -> Snapshot {
             // needs a per-request maximum of used connections).
             let (idle, safe) = (t.get(C::IdleCur), t.get(C::SafeCur));
             v[f::SRV_ICUR] = Val::U(idle + safe);
-            v[f::SRC_ILIM] = Val::U((crate::cluster::counters::MAX_IDLE * shared.shards) as u64);
+            // `pool-max-conn` when set (as HAProxy), else the pools' own limit.
+            let ilim = (cfg_srv.params.pool_max_conn.map(|n| n as usize))
+                .unwrap_or(crate::cluster::counters::MAX_IDLE * shared.shards);
+            v[f::SRC_ILIM] = Val::U(ilim as u64);
             v[f::IDLE_CONN_CUR] = Val::U(idle);
             v[f::SAFE_CONN_CUR] = Val::U(safe);
             v[f::WREW] = Val::U(0);

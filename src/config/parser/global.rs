@@ -204,7 +204,40 @@ pub(crate) fn h2_max_concurrent_streams(p: &mut Parser, w: &[String], loc: &Loc)
         }
     }
     if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, &mut p.diags) {
-        p.global.h2.max_concurrent_streams = v as u32;
+        set_h2_side(&mut p.global.h2, &w[0], 1, v as u32);
+    }
+}
+
+/// Sets a `tune.h2.*` value by its keyword's side: `what` 0 is the initial window, 1 the
+/// concurrent streams; `tune.h2.fe.*` sets the client side, `tune.h2.be.*` the server
+/// side, the common name each side not set by its own keyword.
+fn set_h2_side(h2: &mut crate::config::H2Tune, kw: &str, what: usize, v: u32) {
+    let sides: &[usize] = if kw.starts_with("tune.h2.fe.") {
+        &[what]
+    } else if kw.starts_with("tune.h2.be.") {
+        &[what + 2]
+    } else {
+        &[what, what + 2]
+    };
+    let common = sides.len() == 2;
+    for &i in sides {
+        if common && h2.sides_set[i] {
+            continue;
+        }
+        *match i {
+            0 => &mut h2.initial_window_size,
+            1 => &mut h2.max_concurrent_streams,
+            2 => &mut h2.be_initial_window_size,
+            _ => &mut h2.be_max_concurrent_streams,
+        } = v;
+        h2.sides_set[i] |= !common;
+    }
+}
+
+/// `tune.h2.be.max-concurrent-streams`: 0 sets no limit of our own.
+pub(crate) fn h2_be_max_concurrent_streams(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, i32::MAX as u64, loc, &mut p.diags) {
+        set_h2_side(&mut p.global.h2, &w[0], 1, v as u32);
     }
 }
 
@@ -221,10 +254,11 @@ pub(crate) fn h2_header_table_size(p: &mut Parser, w: &[String], loc: &Loc) {
     }
 }
 
-/// `tune.h2.fe.initial-window-size` and its older name `tune.h2.initial-window-size`.
+/// `tune.h2.fe.initial-window-size`, `tune.h2.be.initial-window-size` and the common
+/// `tune.h2.initial-window-size`.
 pub(crate) fn h2_initial_window_size(p: &mut Parser, w: &[String], loc: &Loc) {
     if let Some(v) = uint_arg(w, 1, 0, i32::MAX as u64, loc, &mut p.diags) {
-        p.global.h2.initial_window_size = v as u32;
+        set_h2_side(&mut p.global.h2, &w[0], 0, v as u32);
     }
 }
 

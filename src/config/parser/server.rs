@@ -332,6 +332,23 @@ pub(crate) fn proto(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     }
 }
 
+/// `pool-max-conn <max>`: -1 (no limit), or the idle connections to keep at most.
+pub(crate) fn pool_max_conn(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if a.val == "-1" {
+        s.params.pool_max_conn = None;
+    } else if let Some(v) = num(a, d, 0, i32::MAX as u64) {
+        s.params.pool_max_conn = Some(v);
+    }
+}
+
+/// `pool-purge-delay <delay>`: how long idle connections are kept (0: none is).
+pub(crate) fn pool_purge_delay(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match parse_time(a.val, MS) {
+        Ok(t) => s.params.pool_purge_delay = t,
+        Err(e) => d.error(a.loc, format!("'{}': '{}': {e}", a.what, a.kw)),
+    }
+}
+
 pub(crate) fn send_proxy(s: &mut ServerLine, _: &Param, _: &mut Diags) {
     s.params.send_proxy = Some(ProxyVersion::V1);
 }

@@ -351,6 +351,23 @@ fn tune_h2_and_bind_proto() {
     );
     assert_eq!(h2.max_total_streams, 1000);
     assert_eq!(crate::config::H2Tune::default().max_total_streams, 0);
+    // The client side's keywords leave the server side alone.
+    let be = (h2.be_initial_window_size, h2.be_max_concurrent_streams);
+    assert_eq!(be, (65535, 100));
+    // The common keywords set both sides but not a side set by its own keyword, in
+    // either order (as HAProxy 2.8+; 2.6 has only the common ones, for both sides).
+    for g in [
+        " tune.h2.be.max-concurrent-streams 0\n tune.h2.max-concurrent-streams 7\n tune.h2.initial-window-size 9000\n tune.h2.be.initial-window-size 300000\n",
+        " tune.h2.initial-window-size 9000\n tune.h2.be.initial-window-size 300000\n tune.h2.max-concurrent-streams 7\n tune.h2.be.max-concurrent-streams 0\n",
+    ] {
+        let (c, d) = parse_text(&format!("global\n{g}"));
+        assert_eq!(d.errors(), 0, "{:?}", d.list);
+        let h2 = c.unwrap().global.h2;
+        let sides = (h2.initial_window_size, h2.max_concurrent_streams);
+        assert_eq!(sides, (9000, 7), "{g}");
+        let be = (h2.be_initial_window_size, h2.be_max_concurrent_streams);
+        assert_eq!(be, (300000, 0), "{g}");
+    }
     let binds: Vec<bool> = c.proxies[0].binds.iter().map(|b| b.h2).collect();
     assert_eq!(binds, [true, false]);
     assert_eq!(crate::config::H2Tune::default().max_concurrent_streams, 100);

@@ -1,7 +1,7 @@
 //! mode http: the proxy built on the HTTP/1.1 codec (`crate::h1`): the session that drives
 //! one client connection (`session`), the `http-request`/`http-response` rules (`rules`) and
-//! cookie persistence and hashing keys (`persist`); HTTP/2 towards clients (`h2`) and to
-//! servers (`h2_upstream`).
+//! cookie persistence and hashing keys (`persist`); HTTP/2 towards clients (`h2`; HTTP/2 to
+//! servers is `crate::net::h2_upstream`).
 
 #![forbid(unsafe_code)]
 
@@ -9,7 +9,6 @@ pub mod cache;
 pub mod compress;
 pub mod filters;
 pub mod h2;
-pub mod h2_upstream;
 pub mod persist;
 pub mod rules;
 pub mod session;

@@ -199,11 +199,16 @@ pub(crate) struct Ctx {
     pub limits: HeadLimits,
 }
 
+/// The limits of a message head: `tune.bufsize` less HAProxy's reserve, `tune.http.maxhdr`.
+pub(crate) fn head_limits(g: &crate::config::Global) -> HeadLimits {
+    HeadLimits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr)
+}
+
 impl Ctx {
     pub fn new(shard: Rc<ShardCtx>, fe: Arc<FrontendRt>, mut info: ClientInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
-        let limits = HeadLimits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr);
+        let limits = head_limits(g);
         let acl_conn = crate::acl::ConnInfo {
             src: Some(info.src),
             dst: Some(info.dst),
@@ -1188,7 +1193,7 @@ impl<'c> Exchange<'c> {
                     let dst = route
                         .dst
                         .map_or(info.dst, |ip| SocketAddr::new(ip, info.dst.port()));
-                    let h2 = super::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
+                    let h2 = crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
                     // (The pool's borrow must end before any await.)
                     let pooled = (route.dst.is_none() && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
@@ -1209,7 +1214,7 @@ impl<'c> Exchange<'c> {
                                 Some(_) => Reuse::Never,
                                 None => be_px.http.reuse,
                             };
-                            let o = super::h2_upstream::Open {
+                            let o = crate::net::h2_upstream::Open {
                                 cfg: &ctx.cfg,
                                 be: &route.be,
                                 srv,
@@ -1218,13 +1223,19 @@ impl<'c> Exchange<'c> {
                                 src: info.src,
                                 dst,
                                 sni,
-                                te: super::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
+                                te: crate::net::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
                                 limits: ctx.limits,
+                                idle: crate::net::pool::IdleLimit::of(
+                                    &ctx.cfg.proxies[be.proxy].servers[srv].params,
+                                    shard.shared.shards,
+                                ),
                             };
-                            Box::pin(super::h2_upstream::open(o)).await.map(|(c, r)| {
-                                reused = r;
-                                c
-                            })
+                            Box::pin(crate::net::h2_upstream::open(o))
+                                .await
+                                .map(|(c, r)| {
+                                    reused = r;
+                                    c
+                                })
                         }
                         // Boxed: the connect (TCP, then TLS) is most of the exchange's state,
                         // and the exchange's whole state is copied into its box per request;
@@ -1579,10 +1590,12 @@ impl<'c> Exchange<'c> {
             if be_px.http.reuse == Reuse::Never {
                 b.private = Some((be.proxy, srv, answered.sconn));
             } else {
+                let params = &ctx.cfg.proxies[be.proxy].servers[srv].params;
+                let limit = crate::net::pool::IdleLimit::of(params, shard.shared.shards);
                 shard
                     .http_pool
                     .borrow_mut()
-                    .put(be.proxy, srv, answered.sconn, reused);
+                    .put(be.proxy, srv, answered.sconn, reused, limit);
             }
         } else {
             drop(answered.sconn);

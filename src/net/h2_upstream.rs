@@ -27,14 +27,16 @@
 //! as a retry, like a request a reused HTTP/1 connection closed on; a connection that
 //! refused or failed takes no new stream.
 
-use super::h2::{Dechunk, Framing, is_connection_specific, poll_recv_body, poll_send_body};
 use crate::cluster::BackendRt;
 use crate::cluster::counters::MAX_IDLE;
 use crate::config::{Config, Reuse};
 use crate::h1::{BodyKind, HeadLimits, KnownHeader, Method, Parsed, RequestHead, parse_request};
 use crate::net::error::ProxyError;
+use crate::net::h2_body::{
+    Dechunk, Framing, is_connection_specific, poll_recv_body, poll_send_body,
+};
 use crate::net::io::{Multiplexed, ServerIo, with_deadline};
-use crate::net::pool::PURGE_DELAY;
+use crate::net::pool::IdleLimit;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, future};
 use glommio::sync::Semaphore;
@@ -63,6 +65,34 @@ struct Live {
     idle_since: Cell<Instant>,
     /// The server's kill epoch when it was opened (`shutdown sessions server` moves it).
     epoch: u32,
+    /// Its entry in the pool.
+    key: (usize, usize),
+    /// The server's `pool-max-conn` and `pool-purge-delay`.
+    idle: IdleLimit,
+    /// Signalled to close it now (idle beyond `pool-max-conn`).
+    close: Semaphore,
+}
+
+impl Live {
+    /// Its last stream ended: it stays idle unless its server has as many idle connections
+    /// as `pool-max-conn` allows already (or keeps none), as HAProxy does with an idle
+    /// connection it may not keep; it is then closed.
+    fn went_idle(&self) {
+        self.idle_since.set(Instant::now());
+        let idle = POOL
+            .try_with(|p| {
+                p.borrow().get(&self.key).map_or(0, |s| {
+                    let idle = |c: &&Conn| c.live.active.get() == 0 && !c.live.dead.get();
+                    s.conns.iter().filter(idle).count()
+                })
+            })
+            .unwrap_or(0);
+        // (Counted with itself.)
+        if !self.idle.keeps() || idle > self.idle.max {
+            self.dead.set(true);
+            self.close.signal(1);
+        }
+    }
 }
 
 struct Conn {
@@ -105,6 +135,68 @@ fn server<'p>(
 thread_local! {
     /// The shard's HTTP/2 server connections, by (backend, server index).
     static POOL: RefCell<HashMap<(usize, usize), Server>> = RefCell::new(HashMap::new());
+}
+
+/// The shard's idle HTTP/2 server connections (open, no stream running) per server, as
+/// `f(proxy, server, not used yet, used)`: the stats' `idle_conn_cur` and `safe_conn_cur`,
+/// where HAProxy counts its idle h2 connections too.
+pub fn idle_counts(mut f: impl FnMut(usize, usize, u64, u64)) {
+    let _ = POOL.try_with(|p| {
+        for (&(_, srv), s) in p.borrow().iter() {
+            let Some(be) = s.be.upgrade() else { continue };
+            let (mut fresh, mut used) = (0, 0);
+            for c in &s.conns {
+                if c.live.active.get() == 0 && !c.live.dead.get() {
+                    if c.live.used.get() {
+                        used += 1;
+                    } else {
+                        fresh += 1;
+                    }
+                }
+            }
+            f(be.proxy, srv, fresh, used);
+        }
+    });
+}
+
+/// A health check's connection `io` to a `proto h2` server, made an h2 connection with one
+/// stream that the check sees as an HTTP/1.1 connection (as a request does: [`Upstream`]):
+/// HAProxy 2.6 checks such a server over h2 too. The connection is the check's alone (in
+/// no pool) and closes once the check drops its stream.
+pub async fn check_stream(
+    io: ServerIo,
+    addr: SocketAddr,
+    limits: HeadLimits,
+) -> io::Result<ServerIo> {
+    let https = matches!(io, ServerIo::Tls(_));
+    let mut builder = h2::client::Builder::new();
+    builder.enable_push(false);
+    let (send, conn) = builder
+        .handshake::<_, Bytes>(io.compat())
+        .await
+        .map_err(io::Error::other)?;
+    let live = Rc::new(Live {
+        active: Cell::new(0),
+        used: Cell::new(false),
+        dead: Cell::new(false),
+        idle_since: Cell::new(Instant::now()),
+        epoch: 0,
+        // No pool entry has this key; keeping none, it closes when its stream ends.
+        key: (0, 0),
+        idle: IdleLimit {
+            max: 0,
+            delay: std::time::Duration::ZERO,
+        },
+        close: Semaphore::new(0),
+    });
+    spawn_driver(conn, live.clone());
+    Ok(Upstream::on(
+        send,
+        live,
+        (false, https, false),
+        addr,
+        limits,
+    ))
 }
 
 /// The connect of a server's next connection, under way: its end, however it ends (the
@@ -166,6 +258,8 @@ pub struct Open<'a> {
     /// The client sent `TE: trailers`.
     pub te: bool,
     pub limits: HeadLimits,
+    /// The server's idle connections' limit on this shard.
+    pub idle: IdleLimit,
 }
 
 /// A stream to the server for one request, on a shared connection when one may take it,
@@ -202,9 +296,19 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
         POOL.with(|p| server(&mut p.borrow_mut(), k, be).h1 = true);
         return Ok((io, false));
     }
-    let handshake = h2::client::Builder::new()
-        .enable_push(false)
-        .handshake::<_, Bytes>(io.compat());
+    let tune = &o.cfg.global.h2;
+    let mut builder = h2::client::Builder::new();
+    builder.enable_push(false);
+    // What each response may send before we acknowledge, and the HPACK table: announced
+    // when not HTTP/2's defaults, as HAProxy does (2.6 announces `tune.h2.initial-window-size`
+    // and `tune.h2.header-table-size` to servers too; the connection's window stays 65535).
+    if tune.be_initial_window_size != 65535 {
+        builder.initial_window_size(tune.be_initial_window_size);
+    }
+    if tune.header_table_size != 4096 {
+        builder.header_table_size(tune.header_table_size);
+    }
+    let handshake = builder.handshake::<_, Bytes>(io.compat());
     let (send, conn) = with_deadline(be.connect_timeout.map(|t| Instant::now() + t), async {
         handshake.await.map_err(io::Error::other)
     })
@@ -216,6 +320,9 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
         dead: Cell::new(false),
         idle_since: Cell::new(Instant::now()),
         epoch,
+        key: k,
+        idle: o.idle,
+        close: Semaphore::new(0),
     });
     spawn_driver(conn, live.clone());
     if o.reuse != Reuse::Never {
@@ -262,7 +369,12 @@ fn find(o: &Open<'_>, k: (usize, usize), epoch: u32) -> Found {
         };
         // A connection with streams running first (HAProxy's "available" list), else an
         // idle one as `http-reuse` allows, the most recent first.
-        let room = |c: &&Conn| c.live.active.get() < c.send.current_max_send_streams();
+        // The server's SETTINGS_MAX_CONCURRENT_STREAMS, under our own cap.
+        let cap = match o.cfg.global.h2.be_max_concurrent_streams {
+            0 => usize::MAX,
+            n => n as usize,
+        };
+        let room = |c: &&Conn| c.live.active.get() < c.send.current_max_send_streams().min(cap);
         let busy = s
             .conns
             .iter()
@@ -289,21 +401,37 @@ fn find(o: &Open<'_>, k: (usize, usize), epoch: u32) -> Found {
 }
 
 /// The connection's task: polls the h2 connection (which reads and writes for every stream)
-/// until the server closes it, an error ends it, or it has had no stream for `PURGE_DELAY`
-/// (it then closes with its socket). It takes no new stream after.
+/// until the server closes it, an error ends it, it has had no stream for its server's
+/// `pool-purge-delay`, or it may not stay idle ([`Live::went_idle`]); it then closes with its
+/// socket, and takes no new stream after.
 fn spawn_driver<T>(conn: h2::client::Connection<T, Bytes>, live: Rc<Live>)
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
     glommio::spawn_local(async move {
+        let delay = live.idle.delay;
         let idle = async {
+            if delay.is_zero() {
+                // Kept idle by no pool (`pool-purge-delay 0`, a health check's connection):
+                // it closes as its last stream ends ([`Live::went_idle`]). (A zero sleep is
+                // ready at once: the loop below would not yield while a stream runs.)
+                return future::pending().await;
+            }
             loop {
-                glommio::timer::sleep(PURGE_DELAY).await;
-                if live.active.get() == 0 && live.idle_since.get().elapsed() >= PURGE_DELAY {
+                // glommio runs a task as it is spawned: this first look comes before the
+                // connection's first stream is counted, and it is not idle then.
+                let idle = live.active.get() == 0 && live.used.get();
+                let idle_for = live.idle_since.get().elapsed();
+                if idle && idle_for >= delay {
                     return;
                 }
+                let left = if idle { delay - idle_for } else { delay };
+                glommio::timer::sleep(left).await;
             }
         };
+        let idle = future::or(idle, async {
+            let _ = live.close.acquire(1).await;
+        });
         future::or(
             async {
                 if let Err(e) = conn.await {
@@ -363,16 +491,28 @@ impl Upstream {
         https: bool,
         reused: bool,
     ) -> ServerIo {
+        let addr = o.be.lb.servers[o.srv].addr_for(o.dst.port());
+        Upstream::on(send, live, (o.te, https, reused), addr, o.limits)
+    }
+
+    /// A stream on `send`'s connection, `flags` being (`te`, `https`, `reused`).
+    fn on(
+        send: SendRequest<Bytes>,
+        live: Rc<Live>,
+        (te, https, reused): (bool, bool, bool),
+        addr: SocketAddr,
+        limits: HeadLimits,
+    ) -> ServerIo {
         live.active.set(live.active.get() + 1);
         live.used.set(true);
         ServerIo::Stream(Box::new(Upstream {
             send,
             live,
             reused,
-            te: o.te,
+            te,
             https,
-            addr: o.be.lb.servers[o.srv].addr_for(o.dst.port()),
-            limits: o.limits,
+            addr,
+            limits,
             head: RequestHead::new(),
             method: Method::Get,
             req: Req::Head(Vec::new()),
@@ -557,7 +697,7 @@ impl Drop for Upstream {
         let n = self.live.active.get() - 1;
         self.live.active.set(n);
         if n == 0 {
-            self.live.idle_since.set(Instant::now());
+            self.live.went_idle();
         }
     }
 }

@@ -1,0 +1,100 @@
+//! The idle server connection pool's per-server settings over HTTP/1.1: `pool-max-conn`
+//! (0: no connection is kept; N: at most N idle) and `pool-purge-delay` (how long an idle
+//! one is kept), seen from the server's connection count and the stats' idle gauges.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// Connections `corelb-bench serve` on `port` has accepted (HTTP/1.1), before this query's
+/// own (which it counts; ask once per server).
+fn server_conns(port: u16) -> u64 {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "curl -sS --max-time 10 http://127.0.0.1:{port}/stats | jq '.connections[\"HTTP/1.1\"]'"
+        ))
+        .output()
+        .expect("curl and jq");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let n: u64 = (text.trim().parse()).unwrap_or_else(|_| panic!("serve's /stats: {text}"));
+    n - 1
+}
+
+fn get(port: u16, path: &str) {
+    let r = raw_exchange(
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
+
+/// One frontend: `/short*` to backend `short`, the rest to `long`, each one server with
+/// `params`; `http-reuse always` (every request may take an idle connection); one shard.
+fn config(dir: &TempDir, port: u16, short: (u16, &str), long: (u16, &str)) -> String {
+    format!(
+        "global\n  nbthread 1\n  stats socket {} level admin\n\
+defaults\n  mode http\n  http-reuse always\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\
+frontend fe\n  bind 127.0.0.1:{port}\n  use_backend short if {{ path_beg /short }}\n  default_backend long\n\
+backend short\n  server s_short 127.0.0.1:{} {}\n\
+backend long\n  server s_long 127.0.0.1:{} {}\n",
+        dir.path("admin.sock").display(),
+        short.0,
+        short.1,
+        long.0,
+        long.1
+    )
+}
+
+/// `pool-max-conn 0` keeps no idle connection: each request connects anew, where the
+/// server without it gets one connection for all of them.
+#[test]
+fn pool_max_conn_zero_keeps_no_idle_connection() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let dir = TempDir::new("pool0");
+    let port = free_port();
+    let cfg = config(&dir, port, (a.port, "pool-max-conn 0"), (b.port, ""));
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    for _ in 0..5 {
+        get(port, "/short");
+        get(port, "/long");
+    }
+    assert_eq!(server_conns(a.port), 5, "pool-max-conn 0");
+    assert_eq!(server_conns(b.port), 1, "default");
+}
+
+/// `pool-purge-delay 300ms` closes an idle connection after 300 ms (the stats' idle
+/// gauges, published each second, go back to 0; the next request connects anew), while
+/// the default's 5 s keeps the other; `src_ilim` shows `pool-max-conn`.
+#[test]
+fn pool_purge_delay_closes_idle_connections_sooner() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let dir = TempDir::new("purge");
+    let port = free_port();
+    let cfg = config(
+        &dir,
+        port,
+        (a.port, "pool-purge-delay 300ms"),
+        (b.port, "pool-max-conn 7"),
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let sock = dir.path("admin.sock");
+    wait_unix_socket(&sock);
+    get(port, "/short");
+    get(port, "/long");
+    let idle = |csv: &str, sv: &str| -> u64 { csv_field(csv, sv, "srv_icur").parse().unwrap() };
+    // The long one shows up idle; the short one is gone by then or soon after.
+    let csv = eventually(Duration::from_secs(5), || {
+        let csv = stats_cmd(&sock, "show stat");
+        (idle(&csv, "s_long") == 1 && idle(&csv, "s_short") == 0).then_some(csv)
+    })
+    .unwrap_or_else(|| panic!("{}", stats_cmd(&sock, "show stat")));
+    assert_eq!(csv_field(&csv, "s_long", "src_ilim"), "7");
+    std::thread::sleep(Duration::from_millis(400));
+    get(port, "/short");
+    get(port, "/long");
+    assert_eq!(server_conns(a.port), 2, "pool-purge-delay 300ms");
+    assert_eq!(server_conns(b.port), 1, "default");
+}
