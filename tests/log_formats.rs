@@ -180,6 +180,25 @@ fn unknown_variables_and_http_only_ones_are_errors_with_their_line() {
         ),
         ("%{+Z}ci", "http", "'+Z' is not supported"),
         ("%[nope]", "http", "unknown fetch method 'nope'"),
+        // HAProxy 2.6 refuses what is gone when the line is written (the request's headers
+        // and buffer) instead of logging '-' for it.
+        (
+            "%[req.hdr(host)]",
+            "http",
+            "sample fetch <req.hdr(host)> may not be reliably used here because it needs 'HTTP request headers' which is not available here.",
+        ),
+        (
+            "%ci %[path,lower]",
+            "http",
+            "needs 'HTTP request headers' which",
+        ),
+        (
+            "%[hdr(host)]",
+            "http",
+            "needs 'HTTP request headers,HTTP response headers' which",
+        ),
+        ("%[req.len]", "tcp", "needs 'request buffer' which"),
+        ("%[req.ssl_sni]", "tcp", "needs 'request buffer' which"),
     ] {
         let path = dir.write(
             "bad.cfg",
@@ -195,6 +214,14 @@ fn unknown_variables_and_http_only_ones_are_errors_with_their_line() {
             "{fmt}: want {want}…{msg} in\n{err}"
         );
     }
+    // What the line can still show: the method, the captures, TLS facts, variables; and a
+    // unique ID, made while the request is read, may use the headers.
+    let path = dir.write(
+        "ok.cfg",
+        "defaults\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n  mode http\n  bind 127.0.0.1:1\n  unique-id-format \"%[req.hdr(host)]-%[path]\"\n  log-format \"%[method] %[ssl_fc_sni] %[var(txn.x)] %[src] %[req.proto_http]\"\n  server s 127.0.0.1:2\n",
+    );
+    let (code, _, err) = check_config(&path);
+    assert_eq!(code, 0, "{err}");
 }
 
 /// With `log stdout` and nobody reading stdout, requests are still answered.
@@ -327,6 +354,35 @@ fn log_line_options_are_checked() {
         assert_eq!(code, 1, "{line}: {err}");
         assert!(
             err.contains(&format!("{}:2: ", bad.display())) && err.contains(msg),
+            "{line}: want '{msg}' in\n{err}"
+        );
+    }
+    // The proxy's logging keywords, with HAProxy's words where it has them.
+    for (line, msg) in [
+        ("log-tag", "'log-tag' expects a tag for use in syslog."),
+        ("log-tag a b", "'log-tag' expects a tag for use in syslog."),
+        (
+            "error-log-format",
+            "'error-log-format' expects a format string",
+        ),
+        (
+            "error-log-format \"%[req.hdr(x)]\"",
+            "failed to parse error-log-format : sample fetch <req.hdr(x)> may not be reliably used here",
+        ),
+        (
+            "option dontlog-normal x",
+            "unexpected argument 'x' after 'option dontlog-normal'",
+        ),
+        (
+            "option log-separate-errors x",
+            "unexpected argument 'x' after 'option log-separate-errors'",
+        ),
+    ] {
+        let bad = dir.write("bad.cfg", &format!("{base}  {line}\n"));
+        let (code, _, err) = check_config(&bad);
+        assert_eq!(code, 1, "{line}: {err}");
+        assert!(
+            err.contains(&format!("{}:8: ", bad.display())) && err.contains(msg),
             "{line}: want '{msg}' in\n{err}"
         );
     }
@@ -488,5 +544,111 @@ fn rule_replies_log_termination_state_and_timers_like_haproxy() {
             "/deny 403 PR PR-- -1/-1/-1 fe/<NOSRV>",
             "ereq=0 dreq=1",
         ]
+    );
+}
+
+/// `option dontlog-normal` logs only streams with an error (HAProxy's `strm_log`: an end
+/// other than normal or local, retries, a redispatch, a status of 500 or more); `option
+/// log-separate-errors` sends those at level `err`; a proxy's `log-tag` replaces the
+/// global tag on its lines. The same lines as Debian's HAProxy, priorities included.
+#[test]
+fn dontlog_normal_separate_errors_and_proxy_tag_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let (p1, p2) = (free_port(), free_port());
+        let cfg = format!(
+            "{}frontend quiet\n  mode http\n  bind 127.0.0.1:{p1}\n  log-tag fetag\n  option dontlog-normal\n  option log-separate-errors\n  log-format \"%HU %ST %ts %b/%s\"\n  http-request return status 200 if {{ path /local }}\n  http-request return status 503 if {{ path /r503 }}\n  http-request deny if {{ path /deny }}\n  use_backend dead if {{ path /dead }}\n  default_backend be\nfrontend loud\n  mode http\n  bind 127.0.0.1:{p2}\n  option log-separate-errors\n  log-format \"%HU %ST %ts %b/%s\"\n  http-request deny if {{ path /deny }}\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\nbackend dead\n  mode http\n  server d 127.0.0.1:{}\n",
+            global("  log stdout format priority local0\n  log stdout format rfc3164 local0\n"),
+            srv.port,
+            free_port()
+        );
+        let mut lines = stdout_lines(prog, &cfg, &[p1, p2], || {
+            assert_eq!(get(p1, "/ok", ""), 200);
+            assert_eq!(get(p1, "/local", ""), 200);
+            assert_eq!(get(p1, "/r503", ""), 503);
+            assert_eq!(get(p1, "/deny", ""), 403);
+            assert_eq!(get(p1, "/dead", ""), 503);
+            assert_eq!(get(p2, "/ok", ""), 200);
+            assert_eq!(get(p2, "/deny", ""), 403);
+        });
+        for l in lines.iter_mut() {
+            // rfc3164: `<PRI>Mmm dd hh:mm:ss HOST TAG[PID]: MSG`; keep PRI, TAG and MSG.
+            if let Some((head, msg)) = l.split_once("]: ") {
+                let tag = head.rsplit(' ').next().unwrap().split('[').next().unwrap();
+                let pri = &head[..head.find('>').unwrap() + 1];
+                *l = format!("{pri}{tag}: {msg}").replace("haproxy:", "lb:");
+            }
+        }
+        lines.sort();
+        lines
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "<131>/dead 503 SC dead/d",
+            "<131>/deny 403 PR loud/<NOSRV>",
+            "<131>/deny 403 PR quiet/<NOSRV>",
+            "<131>/r503 503 LR quiet/<NOSRV>",
+            "<131>fetag: /dead 503 SC dead/d",
+            "<131>fetag: /deny 403 PR quiet/<NOSRV>",
+            "<131>fetag: /r503 503 LR quiet/<NOSRV>",
+            "<131>lb: /deny 403 PR loud/<NOSRV>",
+            "<134>/ok 200 -- be/s1",
+            "<134>lb: /ok 200 -- be/s1",
+        ]
+    );
+}
+
+/// A TLS handshake that fails is logged with the frontend's `error-log-format` when it has
+/// one (HAProxy's `sess_log`: no stream, so `PR`, the frontend as backend, no server), and
+/// with HAProxy's legacy line otherwise; both at `err` with `option log-separate-errors`.
+#[test]
+fn failed_handshakes_use_error_log_format_like_haproxy() {
+    let dir = TempDir::new("errlog");
+    let pem = self_signed_pem(&dir, "c.pem", &["localhost"]);
+    let run = |prog: &str| {
+        let (p1, p2) = (free_port(), free_port());
+        let cfg = format!(
+            "{}frontend tls1\n  mode http\n  bind 127.0.0.1:{p1} ssl crt {pem}\n  option log-separate-errors\n  log-format \"never %ci\"\n  error-log-format \"%ft %b/%s %ts %ST %B %Tw/%Tc/%Tr %{{+Q}}r end\"\n  default_backend be\nfrontend tls2\n  mode http\n  bind 127.0.0.1:{p2} ssl crt {pem}\n  log-format \"never %ci\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format priority local0\n"),
+            free_port(),
+            pem = pem.display()
+        );
+        let lines = stdout_lines(prog, &cfg, &[p1, p2], || {
+            for p in [p1, p2] {
+                let mut s = TcpStream::connect(("127.0.0.1", p)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+                let _ = s.read_to_end(&mut Vec::new());
+            }
+        });
+        // The priority as it is, the rest without its numbers.
+        let mut lines: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let (pri, rest) = l.split_at(l.find('>').map_or(0, |i| i + 1));
+                format!("{pri}{}", normalize(rest))
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(ours.len(), 2, "{ours:#?}");
+    assert_eq!(
+        ours[0],
+        "<131>tlsN~ tlsN/<NOSRV> PR N N -N/-N/-N \"<BADREQ>\" end"
+    );
+    assert!(ours[1].starts_with("<134>N.N.N.N:N [N/"), "{ours:#?}");
+    assert!(
+        ours[1].ends_with("] tlsN/N: SSL handshake failure"),
+        "{ours:#?}"
     );
 }

@@ -32,6 +32,17 @@ pub struct LogFormats {
     pub sd: Option<(String, Loc)>,
     /// `option httplog clf`.
     pub clf: bool,
+    /// `error-log-format`, as written: the line of a connection that ends in an error
+    /// before it carries a stream (a failed TLS handshake).
+    pub error_format: Option<(String, Loc)>,
+    /// Compiled `error-log-format`.
+    pub error_line: Option<LogFormat>,
+    /// `option dontlog-normal`: only streams that end in an error are logged.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: those are logged at level `err` instead of `info`.
+    pub separate_errors: bool,
+    /// `log-tag`: this proxy's syslog tag (the global one otherwise).
+    pub tag: Option<String>,
     pub req_captures: Vec<Capture>,
     pub res_captures: Vec<Capture>,
     /// `capture cookie NAME len N`: the name is a prefix (`NAME=` for an exact one).
@@ -131,6 +142,8 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
     let http = px.mode == Mode::Http;
     let one = |text: &str, loc: &Loc, what: &str, d: &mut Diags| {
         let mut ctx = ParseCtx::new(&px.name);
+        // A unique ID is made while the request is read; the others when the stream ends.
+        ctx.log_end = what != "unique-id-format";
         let r = LogFormat::parse_log(text, &mut ctx, http);
         for w in ctx.warnings {
             d.warn(loc, w);
@@ -168,7 +181,12 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
         .as_ref()
         .filter(|(t, _)| !t.is_empty())
         .and_then(|(t, loc)| one(t, loc, "unique-id-format", d));
+    let error_line = f
+        .error_format
+        .as_ref()
+        .and_then(|(t, loc)| one(t, loc, "error-log-format", d));
     let f = &mut px.logging;
+    f.error_line = error_line;
     f.line = line;
     f.sd_line = sd_line;
     f.unique_id_line = uid;

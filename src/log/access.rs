@@ -119,6 +119,9 @@ pub struct Fields<'a> {
     pub t_total: Duration,
     /// HTTP status; 0 for none.
     pub status: u16,
+    /// A TLS connection that failed before it carried a stream, for `error-log-format`:
+    /// HAProxy's session values (`%ST` 0, `%ft` with the TLS mark).
+    pub embryonic: bool,
     /// Bytes to the client, and from it.
     pub bytes_out: u64,
     pub bytes_in: u64,
@@ -320,7 +323,7 @@ impl LogVars for Fields<'_> {
             Var::FrontendXprt => {
                 quoted(o, out, |out| {
                     out.extend_from_slice(self.frontend.as_bytes());
-                    if self.tls_version.is_some() {
+                    if self.tls_version.is_some() || self.embryonic {
                         out.push(b'~');
                     }
                 });
@@ -362,7 +365,9 @@ impl LogVars for Fields<'_> {
                 int((total - parts).max(0), out)
             }
             Var::Status => int(
-                if self.status == 0 {
+                if self.embryonic {
+                    0
+                } else if self.status == 0 {
                     -1
                 } else {
                     self.status as i64
@@ -623,6 +628,7 @@ mod tests {
             t_response: Some(Duration::from_millis(3)),
             t_total: Duration::from_millis(4),
             status: 200,
+            embryonic: false,
             bytes_out: 500,
             bytes_in: 80,
             term: crate::log::term::Term::NORMAL,

@@ -28,6 +28,8 @@ pub struct Stream<'a> {
     pub t_connect: Option<Duration>,
     pub t_response: Option<Duration>,
     pub status: u16,
+    /// A TLS connection that failed before it carried a stream (see [`log_session_error`]).
+    pub embryonic: bool,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub term: crate::log::term::Term,
@@ -65,10 +67,35 @@ fn trace_format(http: bool) -> &'static LogFormat {
     })
 }
 
+/// Whether `s` ended in what HAProxy calls an error (`strm_log`): a redispatch, an end
+/// other than normal or local, retries, or an HTTP status of 500 or more. `option
+/// dontlog-normal` logs only these; `option log-separate-errors` logs them at `err`.
+fn is_error(s: &Stream) -> bool {
+    use crate::log::term::Cause;
+    s.redispatched
+        || !matches!(s.term.cause, Cause::Normal | Cause::Local)
+        || (s.term.cause == Cause::Normal && s.retries > 0)
+        || (s.http && s.status >= 500)
+}
+
+/// The syslog level of a line of `px`: `err` for an error with `option
+/// log-separate-errors`, else `info`.
+pub fn level(px: &crate::config::model::Proxy, error: bool) -> u8 {
+    if error && px.logging.separate_errors {
+        crate::log::syslog::ERR
+    } else {
+        crate::log::syslog::INFO
+    }
+}
+
 /// Logs `s` for `fe`; `null` says no byte moved (for `option dontlognull`).
 pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
     let px = &shard.shared.cfg.proxies[fe.proxy];
-    let send = px.logging.line.is_some() && fe.logs && !(null && fe.dontlognull);
+    let error = is_error(s);
+    let send = px.logging.line.is_some()
+        && fe.logs
+        && !(null && fe.dontlognull)
+        && (error || !px.logging.dontlog_normal);
     let trace = log::log_enabled!(log::Level::Trace);
     if !send && !trace {
         return;
@@ -83,10 +110,26 @@ pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
                 log::trace!("{}", String::from_utf8_lossy(line));
             }
             if send {
-                shard.log_sd(fe.proxy, crate::log::syslog::INFO, line, sd);
+                shard.log_sd(fe.proxy, level(px, error), line, sd);
             }
         })
     });
+}
+
+/// The `error-log-format` line of a connection of `fe` that failed before it carried a
+/// stream (HAProxy's `sess_log`: the proxy ended it while waiting for a request), if the
+/// frontend has one; `false` without, for the caller's legacy line.
+pub fn log_session_error(shard: &ShardCtx, fe: &FrontendRt, s: &Stream) -> bool {
+    let px = &shard.shared.cfg.proxies[fe.proxy];
+    let Some(format) = &px.logging.error_line else {
+        return false;
+    };
+    with_fields(shard, fe, s, |f| {
+        access::with_line(format, px.logging.sd_line.as_ref(), f, |line, sd| {
+            shard.log_sd(fe.proxy, level(px, true), line, sd);
+        })
+    });
+    true
 }
 
 /// The frontend's `unique-id-format` rendered for `s` as it stands (HAProxy's
@@ -152,6 +195,7 @@ fn with_fields<R>(
         t_response: s.t_response,
         t_total: s.t_total,
         status: s.status,
+        embryonic: s.embryonic,
         bytes_out: s.bytes_out,
         bytes_in: s.bytes_in,
         term: s.term,

@@ -476,6 +476,7 @@ fn finish(
         t_connect: out.t_connect,
         t_response: None,
         status: 0,
+        embryonic: false,
         bytes_in: out.bytes_in,
         bytes_out: out.bytes_out,
         term: out.term,

@@ -225,7 +225,16 @@ pub(crate) fn log_format(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags,
     match kw {
         "log-format" => px.logging.format = v,
         "unique-id-format" => px.logging.unique_id = v,
+        "error-log-format" => px.logging.error_format = v,
         _ => px.logging.sd = v,
+    }
+}
+
+/// `log-tag TAG`: the syslog tag of this proxy's lines, instead of the global one.
+pub(crate) fn log_tag(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match (arg(w, 1), w.get(2)) {
+        (Some(t), None) => px.logging.tag = Some(t.to_string()),
+        _ => d.error(loc, "'log-tag' expects a tag for use in syslog."),
     }
 }
 

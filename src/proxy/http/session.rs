@@ -2262,6 +2262,7 @@ fn txn_stream<'a>(
         t_connect: txn.t_connect,
         t_response: txn.t_response,
         status: txn.status,
+        embryonic: false,
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
         term: txn.term,
