@@ -652,3 +652,91 @@ fn failed_handshakes_use_error_log_format_like_haproxy() {
         "{ours:#?}"
     );
 }
+
+/// `declare capture` slots and `http-request capture … id N | len N` fill `%hr` beside the
+/// `capture request header` ones, in declaration order; `capture.req.hdr(N)` and
+/// `unique-id` read them in the log line. The same line as Debian's HAProxy.
+#[test]
+fn declared_captures_capture_rules_and_unique_id_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  capture request header X-H len 20\n  declare capture request len 10\n  declare capture response len 4\n  http-request capture req.hdr(x-a) id 1\n  http-request capture req.hdr(x-b),upper len 5\n  http-request capture req.hdr(x-none) len 5\n  unique-id-format \"%[req.hdr(x-h)]-%[method]\"\n  log-format \"c0=%[capture.req.hdr(0)] c1=%[capture.req.hdr(1)] c2=%[capture.req.hdr(2)] c3=%[capture.req.hdr(3)] c9=%[capture.req.hdr(9)] hr=%hr hs=%hs uid=%[unique-id] id=%ID\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            let h = "X-H: host-value\r\nX-A: aaaaaaaaaaaaaaaa\r\nX-B: bbbbbbbbbb\r\n";
+            assert_eq!(get(port, "/", h), 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "c0=host-value c1=aaaaaaaaaa c2=BBBBB c3=- c9=- hr={host-value|aaaaaaaaaa|BBBBB|} hs={} uid=host-value-GET id=host-value-GET"
+        ]
+    );
+}
+
+/// `declare capture` and `http-request capture` errors name the file and line, in HAProxy's
+/// words.
+#[test]
+fn capture_declarations_are_checked() {
+    let dir = TempDir::new("logfmt");
+    let base = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  server s 127.0.0.1:2\n";
+    for (line, at, msg) in [
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture request",
+            13,
+            "'declare capture' requires a capture length ('len')",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture request len x",
+            13,
+            "'declare capture': cannot parse the length 'x'.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture foo len 3",
+            13,
+            "'declare capture' requires a direction ('request' or 'response')",
+        ),
+        (
+            "backend b2\n  declare capture request len 3",
+            12,
+            "'declare' only available in frontend or listen section",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  http-request capture req.hdr(a)",
+            13,
+            "error detected in frontend 'f2' while parsing 'http-request capture' rule : expects <expression> [ 'len' <length> | id <idx> ].",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  http-request capture req.hdr(a) len 0",
+            13,
+            "rule : length must be > 0.",
+        ),
+        (
+            "backend b2\n  http-request capture req.hdr(a) len 3",
+            12,
+            "error detected in backend 'b2' while parsing 'http-request capture' rule : proxy 'b2' has no frontend capability.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture request len 3\n  http-request capture req.hdr(a) id 1",
+            14,
+            "Proxy 'f2': unable to find capture id '1' referenced by http-request capture rule.",
+        ),
+    ] {
+        let bad = dir.write("bad.cfg", &format!("{base}{line}\n"));
+        let (code, _, err) = check_config(&bad);
+        assert_eq!(code, 1, "{line}: {err}");
+        assert!(
+            err.contains(&format!("{}:{at}: ", bad.display())) && err.contains(msg),
+            "{line}: want ':{at}: …{msg}' in\n{err}"
+        );
+    }
+}

@@ -292,7 +292,7 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("retry-on", Supported(p::retry_on), D | B),
     kw("server-template", Supported(s::template), B),
     kw("filter", Supported(crate::config::filters::filter), F | B),
-    kw("declare", NotYet, F | B),
+    kw("declare", Supported(p::declare), F | B),
     kw("dispatch", NotYet, B),
     kw("grace", NotYet, ALL),
     kw("rate-limit", NotYet, D | F),

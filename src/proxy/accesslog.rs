@@ -133,12 +133,20 @@ pub fn log_session_error(shard: &ShardCtx, fe: &FrontendRt, s: &Stream) -> bool 
 }
 
 /// The frontend's `unique-id-format` rendered for `s` as it stands (HAProxy's
-/// `stream_generate_unique_id`), or `None` without one.
-pub fn unique_id(shard: &ShardCtx, fe: &FrontendRt, s: &Stream) -> Option<Vec<u8>> {
+/// `stream_generate_unique_id`), or `None` without one. Its fetches read `request` (the
+/// request being processed, headers included) when given, else what the log line sees.
+pub fn unique_id(
+    shard: &ShardCtx,
+    fe: &FrontendRt,
+    s: &Stream,
+    request: Option<&dyn crate::acl::Sample>,
+) -> Option<Vec<u8>> {
     let px = &shard.shared.cfg.proxies[fe.proxy];
     let format = px.logging.unique_id_line.as_ref()?;
     let mut out = Vec::new();
-    with_fields(shard, fe, s, |f| format.render_log(f.sample, f, &mut out));
+    with_fields(shard, fe, s, |f| {
+        format.render_log(request.unwrap_or(f.sample), f, &mut out)
+    });
     Some(out)
 }
 
@@ -179,6 +187,8 @@ fn with_fields<R>(
         request,
         stopping: shard.shared.control.stopping(),
         vars: s.vars,
+        captures: s.captures,
+        unique_id: s.unique_id,
     };
     let f = Fields {
         src: s.src,

@@ -874,6 +874,12 @@ impl<'c> Exchange<'c> {
                 txn.intercepted = reply.is_some();
             }
         }
+        // `http-request capture`: into the frontend's slots, cut to their lengths.
+        for (id, v) in flags.captures.drain(..) {
+            if let Some(c) = fe_px.logging.req_captures.get(id) {
+                txn.captures.set(false, id, &v, c.len);
+            }
+        }
         let mut cache = None;
         if let (None, Some(be)) = (&reply, &be) {
             let be_px = &cfg.proxies[be.proxy];
@@ -1019,7 +1025,11 @@ impl<'c> Exchange<'c> {
         if fe_px.logging.unique_id_line.is_some() {
             // HAProxy's http_process_request: made before the forwardfor header, once.
             let s = txn_stream(&ctx.info, txn, ctx.vars(vars));
-            let id = crate::proxy::accesslog::unique_id(shard, fe, &s);
+            let request = EditedRequestSample {
+                request: base,
+                edits: &edits,
+            };
+            let id = crate::proxy::accesslog::unique_id(shard, fe, &s, Some(&request));
             if let (Some(h), Some(id)) = (&fe_px.logging.unique_id_header, &id) {
                 let v = match edits.copy(id) {
                     Ok(v) => v,
@@ -2238,7 +2248,7 @@ fn log_txn(
     // HAProxy's strm_log does.
     let made = match &txn.unique_id {
         Some(_) => None,
-        None => crate::proxy::accesslog::unique_id(shard, fe, &s),
+        None => crate::proxy::accesslog::unique_id(shard, fe, &s, None),
     };
     s.unique_id = txn.unique_id.as_deref().or(made.as_deref());
     crate::proxy::accesslog::log(shard, fe, &s, false);
