@@ -740,3 +740,61 @@ fn capture_declarations_are_checked() {
         );
     }
 }
+
+/// What corelb answers itself is logged as HAProxy logs its applets: the stats page as
+/// `<STATS>`, the exporter as `<PROMEX>`, `LR` with their queue timer run (0, not -1); a
+/// `monitor-uri` request is not logged. The frontend's `intercepted` counter counts what
+/// HAProxy 2.6 counts: monitor, stats, exporter, auth, return, redirect (not deny).
+#[test]
+fn local_answers_log_and_count_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let (port, stats) = (free_port(), free_port());
+        let cfg = format!(
+            "{}userlist ul\n  user u insecure-password p\nfrontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  log-format \"%HU %ST %ts %tsc %b/%s %Tw\"\n  monitor-uri /mon\n  stats enable\n  stats uri /st\n  http-request use-service prometheus-exporter if {{ path /metrics }}\n  http-request auth realm x if {{ path /auth }} !{{ http_auth(ul) }}\n  http-request return status 200 content-type text/plain string ok if {{ path /ret }}\n  http-request redirect location /x if {{ path /red }}\n  http-request deny if {{ path /deny }}\n  default_backend be\nlisten st\n  mode http\n  bind 127.0.0.1:{stats}\n  no log\n  stats enable\n  stats uri /s\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        let mut intercepted = String::new();
+        let mut lines = stdout_lines(prog, &cfg, &[port, stats], || {
+            for (p, want) in [
+                ("/mon", 200),
+                ("/st", 200),
+                ("/metrics", 200),
+                ("/auth", 401),
+                ("/ret", 200),
+                ("/red", 302),
+                ("/deny", 403),
+                ("/", 200),
+            ] {
+                assert_eq!(get(port, p, ""), want, "{p}");
+            }
+            let mut s = TcpStream::connect(("127.0.0.1", stats)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET /s;csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let body = read_response(&mut BufReader::new(s), false).unwrap().body;
+            let csv = &String::from_utf8_lossy(&body);
+            intercepted = csv_field(csv, "FRONTEND", "intercepted").to_string();
+        });
+        lines.push(format!("intercepted={intercepted}"));
+        lines
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours, "HAProxy's lines, then corelb's");
+    }
+    assert_eq!(
+        ours,
+        [
+            "/st 200 LR LR-- fe/<STATS> 0",
+            "/metrics 200 LR LR-- fe/<PROMEX> 0",
+            "/auth 401 LR LR-- fe/<NOSRV> -1",
+            "/ret 200 LR LR-- fe/<NOSRV> -1",
+            "/red 302 LR LR-- fe/<NOSRV> -1",
+            "/deny 403 PR PR-- fe/<NOSRV> -1",
+            "/ 200 -- ---- be/s1 0",
+            "intercepted=6",
+        ]
+    );
+}

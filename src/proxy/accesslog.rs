@@ -35,6 +35,9 @@ pub struct Stream<'a> {
     pub term: crate::log::term::Term,
     pub backend: Option<&'a BackendRt>,
     pub server: Option<usize>,
+    /// What answered instead of a server, by the name HAProxy logs for it (`<CACHE>`,
+    /// `<STATS>`, `<PROMEX>`).
+    pub applet: Option<&'a str>,
     pub retries: u32,
     pub redispatched: bool,
     pub captures: Option<&'a Captures>,
@@ -158,21 +161,18 @@ fn with_fields<R>(
     then: impl FnOnce(&Fields<'_>) -> R,
 ) -> R {
     let px = &shard.shared.cfg.proxies[fe.proxy];
-    // An answer from the cache names no real server (HAProxy logs `<CACHE>`).
-    let cached = s.server == Some(crate::proxy::http::cache::CACHE_SERVER);
-    let server = s.server.filter(|_| !cached);
+    // An answer corelb made itself names no real server.
+    let server = s.server.filter(|_| s.applet.is_none());
     let (bname, sname, server_addr, beconn, srvconn, bq) = match s.backend {
         Some(be) => (
             be.name.as_str(),
-            server
-                .map(|i| be.lb.servers[i].name.as_str())
-                .or(cached.then_some("<CACHE>")),
+            server.map(|i| be.lb.servers[i].name.as_str()).or(s.applet),
             server.map(|i| be.lb.servers[i].addr_for(s.dst.map_or(0, |d| d.port()))),
             be.lb.servers.iter().map(|v| v.cur_conns()).sum::<u32>(),
             server.map_or(0, |i| be.lb.servers[i].cur_conns()),
             be.queue.waiting(),
         ),
-        None => (fe.name.as_str(), None, None, 0, 0, 0),
+        None => (fe.name.as_str(), s.applet, None, 0, 0, 0),
     };
     let request = if s.http {
         access::split_request_line(s.request_line)

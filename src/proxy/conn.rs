@@ -293,6 +293,7 @@ async fn tls_accept(
                     term: Term::new(Cause::Proxy, Phase::Request),
                     backend: None,
                     server: None,
+                    applet: None,
                     retries: 0,
                     redispatched: false,
                     captures: None,

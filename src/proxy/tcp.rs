@@ -482,6 +482,7 @@ fn finish(
         term: out.term,
         backend: out.backend.as_deref(),
         server: out.server,
+        applet: None,
         retries: out.retries,
         redispatched: out.redispatched_from.is_some(),
         captures: None,
