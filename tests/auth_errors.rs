@@ -240,7 +240,7 @@ fn check_errors_name_the_line() {
             "cfg:4: unable to find userlist 'none'",
         ),
         (
-            "frontend f\n  mode http\n  bind 127.0.0.1:1\n  log-format %[http_auth(nolist)]\n",
+            "frontend f\n  mode http\n  bind 127.0.0.1:1\n  unique-id-format %[http_auth(nolist)]\n",
             "unable to find userlist 'nolist' (referenced by http_auth) in a log format",
         ),
         (

@@ -328,30 +328,86 @@ fn the_cache_stays_within_total_max_size() {
 
 #[test]
 fn a_hit_is_logged_with_the_cache_as_server() {
-    let hits: Hits = Default::default();
-    let o = origin(hits.clone());
-    let port = free_port();
-    let dir = TempDir::new("cache-log");
-    let out = dir.path("stdout");
-    let global = "  log stdout format raw local0\n";
-    let cfg = config(port, o.port, SECTION, global)
-        .replace("defaults\n", "defaults\n  log global\n  option httplog\n");
-    let file = std::fs::File::create(&out).unwrap();
-    let lb = Corelb::spawn_stdio(&cfg, &["--shards", "1"], Stdio::from(file), None);
-    lb.wait_port(port);
-    assert_eq!(
-        fetched_twice(port, &hits, "/l", "h=Cache-Control:max-age=30", ""),
-        1
-    );
-    let lines = eventually(Duration::from_secs(5), || {
-        let t = std::fs::read_to_string(&out).unwrap_or_default();
-        (t.lines().count() >= 2).then_some(t)
-    })
-    .expect("two log lines");
-    let lines: Vec<&str> = lines.lines().collect();
-    assert!(lines[0].contains(" f b/s "), "{}", lines[0]);
-    assert!(lines[1].contains(" f b/<CACHE> "), "{}", lines[1]);
-    assert!(lines[1].contains(" 200 "), "{}", lines[1]);
+    // As HAProxy logs its cache applet: `<CACHE>` of the proxy whose `cache-use` answered,
+    // processed locally (`LR`), no wait in a queue; the frontend's `intercepted` counter
+    // counts a hit of the frontend's own rule. Debian's HAProxy writes the same lines.
+    // The lines of `haproxy` (None: not installed) or corelb for two requests of one object.
+    let run = |haproxy: bool, in_frontend: bool| -> Option<Vec<String>> {
+        let hits: Hits = Default::default();
+        let o = origin(hits.clone());
+        let (port, stats) = (free_port(), free_port());
+        let dir = TempDir::new("cache-log");
+        let out = dir.path("stdout");
+        let global = if haproxy {
+            "  log stderr format raw local0\n"
+        } else {
+            "  log stdout format raw local0\n"
+        };
+        let mut cfg = config(port, o.port, SECTION, global).replace(
+            "defaults\n",
+            "defaults\n  log global\n  log-format \"%HU %ST %ts %tsc %f %b/%s %Tw\"\n",
+        );
+        if in_frontend {
+            let rules = "  http-request cache-use c\n  http-response cache-store c\n";
+            cfg = cfg.replace(rules, "").replace(
+                "  default_backend b\n",
+                &format!("{rules}  default_backend b\n"),
+            );
+        }
+        cfg.push_str(&format!(
+            "listen st\n  bind 127.0.0.1:{stats}\n  no log\n  stats enable\n  stats uri /s\n"
+        ));
+        let h = if haproxy {
+            Some(Haproxy::start(&cfg, &[port, stats])?)
+        } else {
+            None
+        };
+        let _lb = h.is_none().then(|| {
+            let file = std::fs::File::create(&out).unwrap();
+            let lb = Corelb::spawn_stdio(&cfg, &["--shards", "1"], Stdio::from(file), None);
+            lb.wait_port(port);
+            lb.wait_port(stats);
+            lb
+        });
+        let log = || match &h {
+            Some(h) => h.log(),
+            None => std::fs::read_to_string(&out).unwrap_or_default(),
+        };
+        let q = "h=Cache-Control:max-age=30";
+        assert_eq!(fetched_twice(port, &hits, "/l", q, ""), 1);
+        let lines = eventually(Duration::from_secs(5), || {
+            let t = log();
+            let l: Vec<String> = t
+                .lines()
+                .filter(|l| l.starts_with('/'))
+                .map(String::from)
+                .collect();
+            (l.len() >= 2).then_some(l)
+        });
+        let mut lines = lines.expect("two log lines");
+        let csv = ask(stats, "GET", "/s;csv", "").body;
+        let csv = String::from_utf8_lossy(&csv);
+        lines.push(format!(
+            "intercepted={}",
+            csv_field(&csv, "FRONTEND", "intercepted")
+        ));
+        Some(lines)
+    };
+    let q = "/l?h=Cache-Control:max-age=30";
+    for (in_frontend, proxy, intercepted) in [(false, "b", 0), (true, "f", 1)] {
+        let ours = run(false, in_frontend).expect("corelb's log");
+        if let Some(theirs) = run(true, in_frontend) {
+            assert_eq!(theirs, ours, "HAProxy's lines, then corelb's");
+        }
+        assert_eq!(
+            ours,
+            [
+                format!("{q} 200 -- ---- f b/s 0"),
+                format!("{q} 200 LR LR-- f {proxy}/<CACHE> 0"),
+                format!("intercepted={intercepted}"),
+            ]
+        );
+    }
 }
 
 #[test]

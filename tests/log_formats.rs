@@ -180,6 +180,25 @@ fn unknown_variables_and_http_only_ones_are_errors_with_their_line() {
         ),
         ("%{+Z}ci", "http", "'+Z' is not supported"),
         ("%[nope]", "http", "unknown fetch method 'nope'"),
+        // HAProxy 2.6 refuses what is gone when the line is written (the request's headers
+        // and buffer) instead of logging '-' for it.
+        (
+            "%[req.hdr(host)]",
+            "http",
+            "sample fetch <req.hdr(host)> may not be reliably used here because it needs 'HTTP request headers' which is not available here.",
+        ),
+        (
+            "%ci %[path,lower]",
+            "http",
+            "needs 'HTTP request headers' which",
+        ),
+        (
+            "%[hdr(host)]",
+            "http",
+            "needs 'HTTP request headers,HTTP response headers' which",
+        ),
+        ("%[req.len]", "tcp", "needs 'request buffer' which"),
+        ("%[req.ssl_sni]", "tcp", "needs 'request buffer' which"),
     ] {
         let path = dir.write(
             "bad.cfg",
@@ -195,6 +214,14 @@ fn unknown_variables_and_http_only_ones_are_errors_with_their_line() {
             "{fmt}: want {want}…{msg} in\n{err}"
         );
     }
+    // What the line can still show: the method, the captures, TLS facts, variables; and a
+    // unique ID, made while the request is read, may use the headers.
+    let path = dir.write(
+        "ok.cfg",
+        "defaults\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n  mode http\n  bind 127.0.0.1:1\n  unique-id-format \"%[req.hdr(host)]-%[path]\"\n  log-format \"%[method] %[ssl_fc_sni] %[var(txn.x)] %[src] %[req.proto_http]\"\n  server s 127.0.0.1:2\n",
+    );
+    let (code, _, err) = check_config(&path);
+    assert_eq!(code, 0, "{err}");
 }
 
 /// With `log stdout` and nobody reading stdout, requests are still answered.
@@ -327,6 +354,35 @@ fn log_line_options_are_checked() {
         assert_eq!(code, 1, "{line}: {err}");
         assert!(
             err.contains(&format!("{}:2: ", bad.display())) && err.contains(msg),
+            "{line}: want '{msg}' in\n{err}"
+        );
+    }
+    // The proxy's logging keywords, with HAProxy's words where it has them.
+    for (line, msg) in [
+        ("log-tag", "'log-tag' expects a tag for use in syslog."),
+        ("log-tag a b", "'log-tag' expects a tag for use in syslog."),
+        (
+            "error-log-format",
+            "'error-log-format' expects a format string",
+        ),
+        (
+            "error-log-format \"%[req.hdr(x)]\"",
+            "failed to parse error-log-format : sample fetch <req.hdr(x)> may not be reliably used here",
+        ),
+        (
+            "option dontlog-normal x",
+            "unexpected argument 'x' after 'option dontlog-normal'",
+        ),
+        (
+            "option log-separate-errors x",
+            "unexpected argument 'x' after 'option log-separate-errors'",
+        ),
+    ] {
+        let bad = dir.write("bad.cfg", &format!("{base}  {line}\n"));
+        let (code, _, err) = check_config(&bad);
+        assert_eq!(code, 1, "{line}: {err}");
+        assert!(
+            err.contains(&format!("{}:8: ", bad.display())) && err.contains(msg),
             "{line}: want '{msg}' in\n{err}"
         );
     }
@@ -487,6 +543,258 @@ fn rule_replies_log_termination_state_and_timers_like_haproxy() {
             "/red 302 LR LR-- -1/-1/-1 fe/<NOSRV>",
             "/deny 403 PR PR-- -1/-1/-1 fe/<NOSRV>",
             "ereq=0 dreq=1",
+        ]
+    );
+}
+
+/// `option dontlog-normal` logs only streams with an error (HAProxy's `strm_log`: an end
+/// other than normal or local, retries, a redispatch, a status of 500 or more); `option
+/// log-separate-errors` sends those at level `err`; a proxy's `log-tag` replaces the
+/// global tag on its lines. The same lines as Debian's HAProxy, priorities included.
+#[test]
+fn dontlog_normal_separate_errors_and_proxy_tag_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let (p1, p2) = (free_port(), free_port());
+        let cfg = format!(
+            "{}frontend quiet\n  mode http\n  bind 127.0.0.1:{p1}\n  log-tag fetag\n  option dontlog-normal\n  option log-separate-errors\n  log-format \"%HU %ST %ts %b/%s\"\n  http-request return status 200 if {{ path /local }}\n  http-request return status 503 if {{ path /r503 }}\n  http-request deny if {{ path /deny }}\n  use_backend dead if {{ path /dead }}\n  default_backend be\nfrontend loud\n  mode http\n  bind 127.0.0.1:{p2}\n  option log-separate-errors\n  log-format \"%HU %ST %ts %b/%s\"\n  http-request deny if {{ path /deny }}\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\nbackend dead\n  mode http\n  server d 127.0.0.1:{}\n",
+            global("  log stdout format priority local0\n  log stdout format rfc3164 local0\n"),
+            srv.port,
+            free_port()
+        );
+        let mut lines = stdout_lines(prog, &cfg, &[p1, p2], || {
+            assert_eq!(get(p1, "/ok", ""), 200);
+            assert_eq!(get(p1, "/local", ""), 200);
+            assert_eq!(get(p1, "/r503", ""), 503);
+            assert_eq!(get(p1, "/deny", ""), 403);
+            assert_eq!(get(p1, "/dead", ""), 503);
+            assert_eq!(get(p2, "/ok", ""), 200);
+            assert_eq!(get(p2, "/deny", ""), 403);
+        });
+        for l in lines.iter_mut() {
+            // rfc3164: `<PRI>Mmm dd hh:mm:ss HOST TAG[PID]: MSG`; keep PRI, TAG and MSG.
+            if let Some((head, msg)) = l.split_once("]: ") {
+                let tag = head.rsplit(' ').next().unwrap().split('[').next().unwrap();
+                let pri = &head[..head.find('>').unwrap() + 1];
+                *l = format!("{pri}{tag}: {msg}").replace("haproxy:", "lb:");
+            }
+        }
+        lines.sort();
+        lines
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "<131>/dead 503 SC dead/d",
+            "<131>/deny 403 PR loud/<NOSRV>",
+            "<131>/deny 403 PR quiet/<NOSRV>",
+            "<131>/r503 503 LR quiet/<NOSRV>",
+            "<131>fetag: /dead 503 SC dead/d",
+            "<131>fetag: /deny 403 PR quiet/<NOSRV>",
+            "<131>fetag: /r503 503 LR quiet/<NOSRV>",
+            "<131>lb: /deny 403 PR loud/<NOSRV>",
+            "<134>/ok 200 -- be/s1",
+            "<134>lb: /ok 200 -- be/s1",
+        ]
+    );
+}
+
+/// A TLS handshake that fails is logged with the frontend's `error-log-format` when it has
+/// one (HAProxy's `sess_log`: no stream, so `PR`, the frontend as backend, no server), and
+/// with HAProxy's legacy line otherwise; both at `err` with `option log-separate-errors`.
+#[test]
+fn failed_handshakes_use_error_log_format_like_haproxy() {
+    let dir = TempDir::new("errlog");
+    let pem = self_signed_pem(&dir, "c.pem", &["localhost"]);
+    let run = |prog: &str| {
+        let (p1, p2) = (free_port(), free_port());
+        let cfg = format!(
+            "{}frontend tls1\n  mode http\n  bind 127.0.0.1:{p1} ssl crt {pem}\n  option log-separate-errors\n  log-format \"never %ci\"\n  error-log-format \"%ft %b/%s %ts %ST %B %Tw/%Tc/%Tr %{{+Q}}r end\"\n  default_backend be\nfrontend tls2\n  mode http\n  bind 127.0.0.1:{p2} ssl crt {pem}\n  log-format \"never %ci\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format priority local0\n"),
+            free_port(),
+            pem = pem.display()
+        );
+        let lines = stdout_lines(prog, &cfg, &[p1, p2], || {
+            for p in [p1, p2] {
+                let mut s = TcpStream::connect(("127.0.0.1", p)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+                let _ = s.read_to_end(&mut Vec::new());
+            }
+        });
+        // The priority as it is, the rest without its numbers.
+        let mut lines: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let (pri, rest) = l.split_at(l.find('>').map_or(0, |i| i + 1));
+                format!("{pri}{}", normalize(rest))
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(ours.len(), 2, "{ours:#?}");
+    assert_eq!(
+        ours[0],
+        "<131>tlsN~ tlsN/<NOSRV> PR N N -N/-N/-N \"<BADREQ>\" end"
+    );
+    assert!(ours[1].starts_with("<134>N.N.N.N:N [N/"), "{ours:#?}");
+    assert!(
+        ours[1].ends_with("] tlsN/N: SSL handshake failure"),
+        "{ours:#?}"
+    );
+}
+
+/// `declare capture` slots and `http-request capture … id N | len N` fill `%hr` beside the
+/// `capture request header` ones, in declaration order; `capture.req.hdr(N)` and
+/// `unique-id` read them in the log line. The same line as Debian's HAProxy.
+#[test]
+fn declared_captures_capture_rules_and_unique_id_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  capture request header X-H len 20\n  declare capture request len 10\n  declare capture response len 4\n  http-request capture req.hdr(x-a) id 1\n  http-request capture req.hdr(x-b),upper len 5\n  http-request capture req.hdr(x-none) len 5\n  unique-id-format \"%[req.hdr(x-h)]-%[method]\"\n  log-format \"c0=%[capture.req.hdr(0)] c1=%[capture.req.hdr(1)] c2=%[capture.req.hdr(2)] c3=%[capture.req.hdr(3)] c9=%[capture.req.hdr(9)] hr=%hr hs=%hs uid=%[unique-id] id=%ID\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            let h = "X-H: host-value\r\nX-A: aaaaaaaaaaaaaaaa\r\nX-B: bbbbbbbbbb\r\n";
+            assert_eq!(get(port, "/", h), 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "c0=host-value c1=aaaaaaaaaa c2=BBBBB c3=- c9=- hr={host-value|aaaaaaaaaa|BBBBB|} hs={} uid=host-value-GET id=host-value-GET"
+        ]
+    );
+}
+
+/// `declare capture` and `http-request capture` errors name the file and line, in HAProxy's
+/// words.
+#[test]
+fn capture_declarations_are_checked() {
+    let dir = TempDir::new("logfmt");
+    let base = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  server s 127.0.0.1:2\n";
+    for (line, at, msg) in [
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture request",
+            13,
+            "'declare capture' requires a capture length ('len')",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture request len x",
+            13,
+            "'declare capture': cannot parse the length 'x'.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture foo len 3",
+            13,
+            "'declare capture' requires a direction ('request' or 'response')",
+        ),
+        (
+            "backend b2\n  declare capture request len 3",
+            12,
+            "'declare' only available in frontend or listen section",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  http-request capture req.hdr(a)",
+            13,
+            "error detected in frontend 'f2' while parsing 'http-request capture' rule : expects <expression> [ 'len' <length> | id <idx> ].",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  http-request capture req.hdr(a) len 0",
+            13,
+            "rule : length must be > 0.",
+        ),
+        (
+            "backend b2\n  http-request capture req.hdr(a) len 3",
+            12,
+            "error detected in backend 'b2' while parsing 'http-request capture' rule : proxy 'b2' has no frontend capability.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture request len 3\n  http-request capture req.hdr(a) id 1",
+            14,
+            "Proxy 'f2': unable to find capture id '1' referenced by http-request capture rule.",
+        ),
+    ] {
+        let bad = dir.write("bad.cfg", &format!("{base}{line}\n"));
+        let (code, _, err) = check_config(&bad);
+        assert_eq!(code, 1, "{line}: {err}");
+        assert!(
+            err.contains(&format!("{}:{at}: ", bad.display())) && err.contains(msg),
+            "{line}: want ':{at}: …{msg}' in\n{err}"
+        );
+    }
+}
+
+/// What corelb answers itself is logged as HAProxy logs its applets: the stats page as
+/// `<STATS>`, the exporter as `<PROMEX>`, `LR` with their queue timer run (0, not -1); a
+/// `monitor-uri` request is not logged. The frontend's `intercepted` counter counts what
+/// HAProxy 2.6 counts: monitor, stats, exporter, auth, return, redirect (not deny).
+#[test]
+fn local_answers_log_and_count_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let (port, stats) = (free_port(), free_port());
+        let cfg = format!(
+            "{}userlist ul\n  user u insecure-password p\nfrontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  log-format \"%HU %ST %ts %tsc %b/%s %Tw\"\n  monitor-uri /mon\n  stats enable\n  stats uri /st\n  http-request use-service prometheus-exporter if {{ path /metrics }}\n  http-request auth realm x if {{ path /auth }} !{{ http_auth(ul) }}\n  http-request return status 200 content-type text/plain string ok if {{ path /ret }}\n  http-request redirect location /x if {{ path /red }}\n  http-request deny if {{ path /deny }}\n  default_backend be\nlisten st\n  mode http\n  bind 127.0.0.1:{stats}\n  no log\n  stats enable\n  stats uri /s\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        let mut intercepted = String::new();
+        let mut lines = stdout_lines(prog, &cfg, &[port, stats], || {
+            for (p, want) in [
+                ("/mon", 200),
+                ("/st", 200),
+                ("/metrics", 200),
+                ("/auth", 401),
+                ("/ret", 200),
+                ("/red", 302),
+                ("/deny", 403),
+                ("/", 200),
+            ] {
+                assert_eq!(get(port, p, ""), want, "{p}");
+            }
+            let mut s = TcpStream::connect(("127.0.0.1", stats)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET /s;csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let body = read_response(&mut BufReader::new(s), false).unwrap().body;
+            let csv = &String::from_utf8_lossy(&body);
+            intercepted = csv_field(csv, "FRONTEND", "intercepted").to_string();
+        });
+        lines.push(format!("intercepted={intercepted}"));
+        lines
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours, "HAProxy's lines, then corelb's");
+    }
+    assert_eq!(
+        ours,
+        [
+            "/st 200 LR LR-- fe/<STATS> 0",
+            "/metrics 200 LR LR-- fe/<PROMEX> 0",
+            "/auth 401 LR LR-- fe/<NOSRV> -1",
+            "/ret 200 LR LR-- fe/<NOSRV> -1",
+            "/red 302 LR LR-- fe/<NOSRV> -1",
+            "/deny 403 PR PR-- fe/<NOSRV> -1",
+            "/ 200 -- ---- be/s1 0",
+            "intercepted=6",
         ]
     );
 }

@@ -169,6 +169,11 @@ pub enum Fetch {
     ReqSslVer,
     /// `wait_end`: true once content inspection has all it will get.
     WaitEnd,
+    /// `capture.req.hdr(N)` / `capture.res.hdr(N)`: capture slot N of the request (false)
+    /// or the response (true), as `%hr`/`%hs` show it.
+    Capture(bool, usize),
+    /// `unique-id`: the transaction's `unique-id-format` value.
+    UniqueId,
     /// `http_auth(L)`: the request's Basic credentials are a user of L and its password.
     HttpAuth(super::auth::UserlistRef),
     /// `http_auth_group(L)`: as `http_auth`; an ACL then matches the user's groups, a
@@ -226,6 +231,8 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "bool",
     "cook",
     "cook_cnt",
+    "capture.req.hdr",
+    "capture.res.hdr",
     "cook_val",
     "cookie",
     "dst",
@@ -278,6 +285,7 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "ssl_fc_sni",
     "stopping",
     "str",
+    "unique-id",
     "url",
     "url_param",
     "urlp",
@@ -698,6 +706,13 @@ impl Fetch {
             "req.ssl_hello_type" | "req_ssl_hello_type" => plain(Fetch::ReqSslHelloType)?,
             "req.ssl_ver" | "req_ssl_ver" => plain(Fetch::ReqSslVer)?,
             "wait_end" => plain(Fetch::WaitEnd)?,
+            "unique-id" => plain(Fetch::UniqueId)?,
+            "capture.req.hdr" | "capture.res.hdr" => {
+                let [n] = uint_args(kw, args, 1, 1)?[..] else {
+                    unreachable!("one argument checked")
+                };
+                Fetch::Capture(kw == "capture.res.hdr", n as usize)
+            }
             "req.payload" | "payload" => {
                 let [offset, length] = uint_args(kw, args, 2, 2)?[..] else {
                     unreachable!("two arguments checked")
@@ -791,6 +806,8 @@ impl Fetch {
             | Fetch::Bool(_)
             | Fetch::Nbsrv(_)
             | Fetch::Var { .. }
+            | Fetch::Capture(..)
+            | Fetch::UniqueId
             | Fetch::WaitEnd => Layer::Internal,
             Fetch::Src | Fetch::SrcPort | Fetch::Dst | Fetch::DstPort => Layer::L4,
             Fetch::SslFc | Fetch::SslFcSni | Fetch::SslFcProtocol => Layer::L5,
@@ -1107,6 +1124,8 @@ impl Fetch {
                 None => {}
             },
             Fetch::Stick(st) => one(f, st.eval(s)),
+            Fetch::Capture(response, n) => one(f, s.capture(*response, *n).map(Value::Str)),
+            Fetch::UniqueId => one(f, s.unique_id().map(Value::Str)),
         }
     }
 }

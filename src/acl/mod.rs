@@ -133,6 +133,10 @@ pub struct ParseCtx {
     pub base_dir: Option<PathBuf>,
     /// Warnings collected while parsing, to print with the line's `FILE:LINE: `.
     pub warnings: Vec<String>,
+    /// The format is rendered when the stream ends (`log-format`, `error-log-format`):
+    /// fetches of the request's headers or buffer are refused, as HAProxy refuses them
+    /// there.
+    pub log_end: bool,
 }
 
 impl ParseCtx {

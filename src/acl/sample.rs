@@ -65,6 +65,15 @@ pub trait Sample {
     fn content(&self) -> Option<Content<'_>> {
         None
     }
+    /// Capture slot `idx` of the request (`response` false) or the response, if it holds a
+    /// value (`capture.req.hdr(N)`, `capture.res.hdr(N)`); the log line's view has them.
+    fn capture(&self, _response: bool, _idx: usize) -> Option<&[u8]> {
+        None
+    }
+    /// The transaction's `unique-id-format` value (`unique-id`), where it is made.
+    fn unique_id(&self) -> Option<&[u8]> {
+        None
+    }
     /// The variables reachable here (`var()`, `set-var`); none by default.
     fn vars(&self) -> super::Vars<'_> {
         super::Vars::default()

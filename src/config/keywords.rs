@@ -297,12 +297,12 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("unique-id-header", Supported(p::unique_id_header), D | F),
     kw("log-format", Supported(p::log_format), D | F),
     kw("log-format-sd", Supported(p::log_format), D | F),
-    kw("error-log-format", NotYet, D | F),
-    kw("log-tag", NotYet, ALL),
+    kw("error-log-format", Supported(p::log_format), D | F),
+    kw("log-tag", Supported(p::log_tag), ALL),
     kw("retry-on", Supported(p::retry_on), D | B),
     kw("server-template", Supported(s::template), B),
     kw("filter", Supported(crate::config::filters::filter), F | B),
-    kw("declare", NotYet, F | B),
+    kw("declare", Supported(p::declare), F | B),
     kw("dispatch", NotYet, B),
     kw("grace", NotYet, ALL),
     kw("rate-limit", NotYet, D | F),
@@ -401,7 +401,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("abortonclose", NotYet, D | B),
     kw("nolinger", NotYet, ALL),
     kw("logasap", NotYet, D | F),
-    kw("log-separate-errors", NotYet, D | F),
+    kw(
+        "log-separate-errors",
+        Supported(o::log_separate_errors),
+        D | F,
+    ),
     kw("prefer-last-server", NotYet, D | B),
     kw("persist", NotYet, D | B),
     kw("contstats", NotYet, D | F),
@@ -415,7 +419,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("h1-case-adjust-bogus-server", NotYet, D | B),
     kw("httpslog", NotYet, D | F),
     kw("transparent", NotYet, D | B),
-    kw("dontlog-normal", NotYet, D | F),
+    kw("dontlog-normal", Supported(o::dontlog_normal), D | F),
 ];
 
 pub static TIMEOUT: &[Kw<t::TimeoutFn>] = &[

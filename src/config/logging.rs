@@ -16,9 +16,12 @@ pub const TCP_LOG_FORMAT: &str =
 /// HAProxy's `tune.http.cookielen` default: the longest captured cookie.
 const COOKIE_LEN: usize = 63;
 
-/// One `capture request|response header NAME len N` (or `capture cookie NAME len N`).
+/// One `capture request|response header NAME len N` (or `capture cookie NAME len N`), or a
+/// slot of `declare capture request|response len N` / `http-request capture … len N`,
+/// which has no name and is filled by `http-request capture` rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capture {
+    /// The header; empty for a declared slot (no header has an empty name).
     pub name: String,
     pub len: usize,
 }
@@ -32,6 +35,17 @@ pub struct LogFormats {
     pub sd: Option<(String, Loc)>,
     /// `option httplog clf`.
     pub clf: bool,
+    /// `error-log-format`, as written: the line of a connection that ends in an error
+    /// before it carries a stream (a failed TLS handshake).
+    pub error_format: Option<(String, Loc)>,
+    /// Compiled `error-log-format`.
+    pub error_line: Option<LogFormat>,
+    /// `option dontlog-normal`: only streams that end in an error are logged.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: those are logged at level `err` instead of `info`.
+    pub separate_errors: bool,
+    /// `log-tag`: this proxy's syslog tag (the global one otherwise).
+    pub tag: Option<String>,
     pub req_captures: Vec<Capture>,
     pub res_captures: Vec<Capture>,
     /// `capture cookie NAME len N`: the name is a prefix (`NAME=` for an exact one).
@@ -119,6 +133,58 @@ pub fn capture_kw(f: &mut LogFormats, args: &[String], loc: &Loc, d: &mut Diags)
     }
 }
 
+/// `declare capture request|response len N` (frontend): a capture slot that
+/// `http-request capture … id N` fills.
+pub fn declare_kw(f: &mut LogFormats, args: &[String], loc: &Loc, d: &mut Diags) {
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    if arg(0) != Some("capture") {
+        d.error(loc, "'declare' expects 'capture'");
+        return;
+    }
+    let response = match arg(1) {
+        Some("request") => false,
+        Some("response") => true,
+        _ => {
+            d.error(
+                loc,
+                "'declare capture' requires a direction ('request' or 'response')",
+            );
+            return;
+        }
+    };
+    if arg(2) != Some("len") {
+        d.error(loc, "'declare capture' requires a capture length ('len')");
+        return;
+    }
+    let n = arg(3).unwrap_or("");
+    let len = match n.parse::<usize>() {
+        Ok(l) if l > 0 => l,
+        _ => {
+            d.error(
+                loc,
+                format!("'declare capture': cannot parse the length '{n}'."),
+            );
+            return;
+        }
+    };
+    if let Some(x) = arg(4) {
+        d.error(
+            loc,
+            format!("unexpected argument '{x}' after 'declare capture'"),
+        );
+        return;
+    }
+    let c = Capture {
+        name: String::new(),
+        len,
+    };
+    if response {
+        f.res_captures.push(c);
+    } else {
+        f.req_captures.push(c);
+    }
+}
+
 /// Compiles each frontend's formats; errors name the line of the format (or of the
 /// `option` that chose a built-in one).
 pub fn compile(cfg: &mut Config, d: &mut Diags) {
@@ -129,8 +195,26 @@ pub fn compile(cfg: &mut Config, d: &mut Diags) {
 
 fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
     let http = px.mode == Mode::Http;
+    // HAProxy's check_action_req_capture_by_id, for a frontend's own rules (a backend's
+    // refer to whichever frontend's captures at run time).
+    let slots = px.logging.req_captures.len();
+    for r in &px.http_request {
+        if let crate::config::model::HttpAction::Capture { id, .. } = &r.action
+            && *id >= slots
+        {
+            d.error(
+                &r.loc,
+                format!(
+                    "Proxy '{}': unable to find capture id '{id}' referenced by http-request capture rule.",
+                    px.name
+                ),
+            );
+        }
+    }
     let one = |text: &str, loc: &Loc, what: &str, d: &mut Diags| {
         let mut ctx = ParseCtx::new(&px.name);
+        // A unique ID is made while the request is read; the others when the stream ends.
+        ctx.log_end = what != "unique-id-format";
         let r = LogFormat::parse_log(text, &mut ctx, http);
         for w in ctx.warnings {
             d.warn(loc, w);
@@ -168,7 +252,12 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
         .as_ref()
         .filter(|(t, _)| !t.is_empty())
         .and_then(|(t, loc)| one(t, loc, "unique-id-format", d));
+    let error_line = f
+        .error_format
+        .as_ref()
+        .and_then(|(t, loc)| one(t, loc, "error-log-format", d));
     let f = &mut px.logging;
+    f.error_line = error_line;
     f.line = line;
     f.sd_line = sd_line;
     f.unique_id_line = uid;

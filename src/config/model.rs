@@ -748,6 +748,14 @@ pub enum HttpAction {
     CacheUse(String),
     /// `http-response cache-store NAME`: keep the answer in the cache section NAME.
     CacheStore(String),
+    /// `http-request capture EXPR id N | len N`: the first value of EXPR goes into the
+    /// frontend's request capture slot `id` (`%hr`, `capture.req.hdr(N)`); `len N` made a
+    /// new slot of that length while the rule was read (`new_len`).
+    Capture {
+        expr: crate::acl::FetchExpr,
+        id: usize,
+        new_len: Option<usize>,
+    },
 }
 
 /// Which part of the request-target a `replace-*` rule works on.

@@ -91,6 +91,21 @@ impl Captures {
         }
     }
 
+    /// `http-request capture … id N`: slot `idx` of the request's list takes `v` cut to
+    /// `len` (a slot that does not exist, as without a log line, takes nothing).
+    pub fn set(&mut self, response: bool, idx: usize, v: &[u8], len: usize) {
+        let start = self.buf.len() as u32;
+        let list = if response {
+            &mut self.res
+        } else {
+            &mut self.req
+        };
+        if let Some(slot) = list.get_mut(idx) {
+            self.buf.extend_from_slice(&v[..v.len().min(len)]);
+            *slot = Some((start, self.buf.len() as u32));
+        }
+    }
+
     fn list(&self, response: bool) -> &[Option<(u32, u32)>] {
         if response { &self.res } else { &self.req }
     }
@@ -119,6 +134,9 @@ pub struct Fields<'a> {
     pub t_total: Duration,
     /// HTTP status; 0 for none.
     pub status: u16,
+    /// A TLS connection that failed before it carried a stream, for `error-log-format`:
+    /// HAProxy's session values (`%ST` 0, `%ft` with the TLS mark).
+    pub embryonic: bool,
     /// Bytes to the client, and from it.
     pub bytes_out: u64,
     pub bytes_in: u64,
@@ -320,7 +338,7 @@ impl LogVars for Fields<'_> {
             Var::FrontendXprt => {
                 quoted(o, out, |out| {
                     out.extend_from_slice(self.frontend.as_bytes());
-                    if self.tls_version.is_some() {
+                    if self.tls_version.is_some() || self.embryonic {
                         out.push(b'~');
                     }
                 });
@@ -362,7 +380,9 @@ impl LogVars for Fields<'_> {
                 int((total - parts).max(0), out)
             }
             Var::Status => int(
-                if self.status == 0 {
+                if self.embryonic {
+                    0
+                } else if self.status == 0 {
                     -1
                 } else {
                     self.status as i64
@@ -518,6 +538,10 @@ pub struct ConnSample<'a> {
     pub stopping: bool,
     /// The variables the stream had.
     pub vars: crate::acl::Vars<'a>,
+    /// The transaction's captures (`capture.req.hdr(N)`).
+    pub captures: Option<&'a Captures>,
+    /// The transaction's unique ID (`unique-id`).
+    pub unique_id: Option<&'a [u8]>,
 }
 
 impl Sample for ConnSample<'_> {
@@ -554,6 +578,13 @@ impl Sample for ConnSample<'_> {
     }
     fn vars(&self) -> crate::acl::Vars<'_> {
         self.vars
+    }
+    fn capture(&self, response: bool, idx: usize) -> Option<&[u8]> {
+        let c = self.captures?;
+        c.get(c.list(response).get(idx).copied().flatten())
+    }
+    fn unique_id(&self) -> Option<&[u8]> {
+        self.unique_id
     }
 }
 
@@ -607,6 +638,8 @@ mod tests {
             request: split_request_line(b"GET /a?b HTTP/1.1"),
             stopping: false,
             vars: Default::default(),
+            captures: Some(&c),
+            unique_id: None,
         };
         let f = Fields {
             src: sample.src,
@@ -623,6 +656,7 @@ mod tests {
             t_response: Some(Duration::from_millis(3)),
             t_total: Duration::from_millis(4),
             status: 200,
+            embryonic: false,
             bytes_out: 500,
             bytes_in: 80,
             term: crate::log::term::Term::NORMAL,

@@ -38,6 +38,7 @@ struct Target {
 pub const NOTICE: u8 = 5;
 pub const INFO: u8 = 6;
 pub const WARNING: u8 = 4;
+pub const ERR: u8 = 3;
 pub const ALERT: u8 = 1;
 
 impl Sender {

@@ -70,12 +70,12 @@ impl ShardCtx {
             return;
         };
         let sender = slot.get_or_insert_with(|| {
-            let tag = self
-                .shared
-                .cfg
-                .global
-                .log_tag
+            let cfg = &self.shared.cfg;
+            let tag = cfg.proxies[proxy]
+                .logging
+                .tag
                 .as_deref()
+                .or(cfg.global.log_tag.as_deref())
                 .unwrap_or("corelb");
             let host = self.shared.cfg.global.log_send_hostname.as_deref();
             Sender::new(&self.shared.logs[proxy], tag, host)

@@ -28,11 +28,16 @@ pub struct Stream<'a> {
     pub t_connect: Option<Duration>,
     pub t_response: Option<Duration>,
     pub status: u16,
+    /// A TLS connection that failed before it carried a stream (see [`log_session_error`]).
+    pub embryonic: bool,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub term: crate::log::term::Term,
     pub backend: Option<&'a BackendRt>,
     pub server: Option<usize>,
+    /// What answered instead of a server, by the name HAProxy logs for it (`<CACHE>`,
+    /// `<STATS>`, `<PROMEX>`).
+    pub applet: Option<&'a str>,
     pub retries: u32,
     pub redispatched: bool,
     pub captures: Option<&'a Captures>,
@@ -65,10 +70,35 @@ fn trace_format(http: bool) -> &'static LogFormat {
     })
 }
 
+/// Whether `s` ended in what HAProxy calls an error (`strm_log`): a redispatch, an end
+/// other than normal or local, retries, or an HTTP status of 500 or more. `option
+/// dontlog-normal` logs only these; `option log-separate-errors` logs them at `err`.
+fn is_error(s: &Stream) -> bool {
+    use crate::log::term::Cause;
+    s.redispatched
+        || !matches!(s.term.cause, Cause::Normal | Cause::Local)
+        || (s.term.cause == Cause::Normal && s.retries > 0)
+        || (s.http && s.status >= 500)
+}
+
+/// The syslog level of a line of `px`: `err` for an error with `option
+/// log-separate-errors`, else `info`.
+pub fn level(px: &crate::config::model::Proxy, error: bool) -> u8 {
+    if error && px.logging.separate_errors {
+        crate::log::syslog::ERR
+    } else {
+        crate::log::syslog::INFO
+    }
+}
+
 /// Logs `s` for `fe`; `null` says no byte moved (for `option dontlognull`).
 pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
     let px = &shard.shared.cfg.proxies[fe.proxy];
-    let send = px.logging.line.is_some() && fe.logs && !(null && fe.dontlognull);
+    let error = is_error(s);
+    let send = px.logging.line.is_some()
+        && fe.logs
+        && !(null && fe.dontlognull)
+        && (error || !px.logging.dontlog_normal);
     let trace = log::log_enabled!(log::Level::Trace);
     if !send && !trace {
         return;
@@ -83,19 +113,43 @@ pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
                 log::trace!("{}", String::from_utf8_lossy(line));
             }
             if send {
-                shard.log_sd(fe.proxy, crate::log::syslog::INFO, line, sd);
+                shard.log_sd(fe.proxy, level(px, error), line, sd);
             }
         })
     });
 }
 
+/// The `error-log-format` line of a connection of `fe` that failed before it carried a
+/// stream (HAProxy's `sess_log`: the proxy ended it while waiting for a request), if the
+/// frontend has one; `false` without, for the caller's legacy line.
+pub fn log_session_error(shard: &ShardCtx, fe: &FrontendRt, s: &Stream) -> bool {
+    let px = &shard.shared.cfg.proxies[fe.proxy];
+    let Some(format) = &px.logging.error_line else {
+        return false;
+    };
+    with_fields(shard, fe, s, |f| {
+        access::with_line(format, px.logging.sd_line.as_ref(), f, |line, sd| {
+            shard.log_sd(fe.proxy, level(px, true), line, sd);
+        })
+    });
+    true
+}
+
 /// The frontend's `unique-id-format` rendered for `s` as it stands (HAProxy's
-/// `stream_generate_unique_id`), or `None` without one.
-pub fn unique_id(shard: &ShardCtx, fe: &FrontendRt, s: &Stream) -> Option<Vec<u8>> {
+/// `stream_generate_unique_id`), or `None` without one. Its fetches read `request` (the
+/// request being processed, headers included) when given, else what the log line sees.
+pub fn unique_id(
+    shard: &ShardCtx,
+    fe: &FrontendRt,
+    s: &Stream,
+    request: Option<&dyn crate::acl::Sample>,
+) -> Option<Vec<u8>> {
     let px = &shard.shared.cfg.proxies[fe.proxy];
     let format = px.logging.unique_id_line.as_ref()?;
     let mut out = Vec::new();
-    with_fields(shard, fe, s, |f| format.render_log(f.sample, f, &mut out));
+    with_fields(shard, fe, s, |f| {
+        format.render_log(request.unwrap_or(f.sample), f, &mut out)
+    });
     Some(out)
 }
 
@@ -107,21 +161,18 @@ fn with_fields<R>(
     then: impl FnOnce(&Fields<'_>) -> R,
 ) -> R {
     let px = &shard.shared.cfg.proxies[fe.proxy];
-    // An answer from the cache names no real server (HAProxy logs `<CACHE>`).
-    let cached = s.server == Some(crate::proxy::http::cache::CACHE_SERVER);
-    let server = s.server.filter(|_| !cached);
+    // An answer corelb made itself names no real server.
+    let server = s.server.filter(|_| s.applet.is_none());
     let (bname, sname, server_addr, beconn, srvconn, bq) = match s.backend {
         Some(be) => (
             be.name.as_str(),
-            server
-                .map(|i| be.lb.servers[i].name.as_str())
-                .or(cached.then_some("<CACHE>")),
+            server.map(|i| be.lb.servers[i].name.as_str()).or(s.applet),
             server.map(|i| be.lb.servers[i].addr_for(s.dst.map_or(0, |d| d.port()))),
             be.lb.servers.iter().map(|v| v.cur_conns()).sum::<u32>(),
             server.map_or(0, |i| be.lb.servers[i].cur_conns()),
             be.queue.waiting(),
         ),
-        None => (fe.name.as_str(), None, None, 0, 0, 0),
+        None => (fe.name.as_str(), s.applet, None, 0, 0, 0),
     };
     let request = if s.http {
         access::split_request_line(s.request_line)
@@ -136,6 +187,8 @@ fn with_fields<R>(
         request,
         stopping: shard.shared.control.stopping(),
         vars: s.vars,
+        captures: s.captures,
+        unique_id: s.unique_id,
     };
     let f = Fields {
         src: s.src,
@@ -152,6 +205,7 @@ fn with_fields<R>(
         t_response: s.t_response,
         t_total: s.t_total,
         status: s.status,
+        embryonic: s.embryonic,
         bytes_out: s.bytes_out,
         bytes_in: s.bytes_in,
         term: s.term,

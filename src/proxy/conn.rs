@@ -272,11 +272,44 @@ async fn tls_accept(
             // HAProxy logs these as "ip:port [date] frontend/bind: SSL handshake failure".
             log::debug!("{}/{label}: {src}: {e}", fe.name);
             if fe.logs && !fe.dontlognull {
+                use crate::log::term::{Cause, Phase, Term};
+                let s = crate::proxy::accesslog::Stream {
+                    http: fe.mode == crate::config::model::Mode::Http,
+                    src,
+                    dst: None,
+                    tls: None,
+                    date: accept_date,
+                    t_total: accepted.elapsed(),
+                    t_request: None,
+                    t_queue: None,
+                    t_connect: None,
+                    t_response: None,
+                    status: 0,
+                    embryonic: true,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    // What HAProxy's `sess_build_logline` reports for a session without a
+                    // stream.
+                    term: Term::new(Cause::Proxy, Phase::Request),
+                    backend: None,
+                    server: None,
+                    applet: None,
+                    retries: 0,
+                    redispatched: false,
+                    captures: None,
+                    request_line: b"",
+                    vars: Default::default(),
+                    unique_id: None,
+                };
+                if crate::proxy::accesslog::log_session_error(shard, fe, &s) {
+                    return None;
+                }
+                let px = &shard.shared.cfg.proxies[fe.proxy];
                 let mut line = String::with_capacity(96);
                 line.push_str(&format!("{}:{} [", src.ip(), src.port()));
                 crate::log::format_date(accept_date, &mut line);
                 line.push_str(&format!("] {}/{label}: {}", fe.name, e.log_reason()));
-                shard.log(fe.proxy, crate::log::syslog::INFO, &line);
+                shard.log(fe.proxy, crate::proxy::accesslog::level(px, true), &line);
             }
             None
         }

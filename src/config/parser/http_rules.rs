@@ -29,7 +29,6 @@ pub(super) const NO_SPOE: &str =
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
 pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
-    "capture",
     "set-log-level",
     "add-acl",
     "del-acl",
@@ -59,6 +58,66 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "do-log",
     "pause",
 ];
+
+/// `http-request capture EXPR [len N | id N]`, with HAProxy's errors.
+fn capture_rule(px: &Proxy, w: &[String], loc: &Loc, d: &mut Diags) -> Option<HttpAction> {
+    let err = |d: &mut Diags, m: &str| {
+        d.error(
+            loc,
+            format!(
+                "error detected in {} '{}' while parsing 'http-request capture' rule : {m}",
+                px.kind.name(),
+                px.name
+            ),
+        )
+    };
+    const USAGE: &str = "expects <expression> [ 'len' <length> | id <idx> ].";
+    let end = (w.iter())
+        .position(|x| x == "if" || x == "unless")
+        .unwrap_or(w.len());
+    let (Some(expr), Some(kw), Some(n), 4) = (w.get(1), w.get(2), w.get(3), end) else {
+        err(d, USAGE);
+        return None;
+    };
+    let expr = match crate::acl::FetchExpr::parse(expr, &px.name) {
+        Ok(e) => e,
+        Err(m) => {
+            err(d, &m);
+            return None;
+        }
+    };
+    let Ok(n) = n.parse::<usize>() else {
+        err(d, USAGE);
+        return None;
+    };
+    match kw.as_str() {
+        "len" if !px.kind.is_frontend() => {
+            err(
+                d,
+                &format!("proxy '{}' has no frontend capability.", px.name),
+            );
+            None
+        }
+        "len" if n == 0 => {
+            err(d, "length must be > 0.");
+            None
+        }
+        "len" => Some(HttpAction::Capture {
+            expr,
+            id: px.logging.req_captures.len(),
+            new_len: Some(n),
+        }),
+        "id" => Some(HttpAction::Capture {
+            expr,
+            id: n,
+            new_len: None,
+        }),
+        _ => {
+            err(d, USAGE);
+            None
+        }
+    }
+}
 
 /// One `http-request`/`http-response`/`redirect` rule: `ACTION args... [if|unless COND]`.
 pub(super) fn http_rule(
@@ -130,6 +189,11 @@ pub(super) fn http_rule(
                 None
             }
         },
+        "capture" if request => capture_rule(px, w, loc, d),
+        "capture" => {
+            d.error(loc, format!("'{kw} capture' is not supported yet"));
+            return None;
+        }
         "silent-drop" => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
         "reject" if request => need(0, "no argument", d).then_some(HttpAction::Reject),
         "cache-use" if request => {

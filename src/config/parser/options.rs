@@ -198,6 +198,30 @@ pub(crate) fn http_ignore_probes(
     1
 }
 
+/// `option dontlog-normal`: only streams with an error are logged.
+pub(crate) fn dontlog_normal(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.logging.dontlog_normal = on;
+    1
+}
+
+/// `option log-separate-errors`: streams with an error are logged at level `err`.
+pub(crate) fn log_separate_errors(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.logging.separate_errors = on;
+    1
+}
+
 pub(crate) fn tcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.clitcpka = on;
     px.options.srvtcpka = on;

@@ -225,7 +225,16 @@ pub(crate) fn log_format(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags,
     match kw {
         "log-format" => px.logging.format = v,
         "unique-id-format" => px.logging.unique_id = v,
+        "error-log-format" => px.logging.error_format = v,
         _ => px.logging.sd = v,
+    }
+}
+
+/// `log-tag TAG`: the syslog tag of this proxy's lines, instead of the global one.
+pub(crate) fn log_tag(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match (arg(w, 1), w.get(2)) {
+        (Some(t), None) => px.logging.tag = Some(t.to_string()),
+        _ => d.error(loc, "'log-tag' expects a tag for use in syslog."),
     }
 }
 
@@ -347,8 +356,30 @@ pub(crate) fn monitor(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _:
 
 pub(crate) fn http_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     if let Some(r) = http_rule(px, &w[1..], true, loc, d) {
+        if let HttpAction::Capture {
+            new_len: Some(len), ..
+        } = r.action
+        {
+            let c = crate::config::logging::Capture {
+                name: String::new(),
+                len,
+            };
+            px.logging.req_captures.push(c);
+        }
         px.http_request.push(r);
     }
+}
+
+/// `declare capture request|response len N`.
+pub(crate) fn declare(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    if !px.kind.is_frontend() {
+        d.error(
+            loc,
+            "'declare' only available in frontend or listen section",
+        );
+        return;
+    }
+    crate::config::logging::declare_kw(&mut px.logging, &w[1..], loc, d);
 }
 
 pub(crate) fn tcp_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {

@@ -42,9 +42,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// The server index the log shows as `<CACHE>`.
-pub const CACHE_SERVER: usize = usize::MAX;
-
 /// Bytes counted for an object beyond its key, head and body (map and queue slots).
 const ENTRY_OVERHEAD: usize = 96;
 
@@ -163,8 +160,9 @@ fn with_store<R>(
 pub enum Lookup {
     /// No `cache-use` rule applies.
     None,
-    /// The answer, ready to send (head and body).
-    Hit(Vec<u8>),
+    /// The answer, ready to send (head and body), and which of the proxies given to
+    /// [`request`] had the `cache-use` rule (0: the first), for the log.
+    Hit(Vec<u8>, usize),
     /// Not in the cache: what the response side needs to store the answer.
     Miss(Pending),
 }
@@ -177,9 +175,10 @@ pub struct Pending {
     storable: bool,
 }
 
-/// The first rule of `action`'s kind among `rules` whose condition holds: its cache name.
-fn rule<'a>(pxs: &[&'a Proxy], request: bool, s: &dyn Sample) -> Option<&'a str> {
-    pxs.iter().find_map(|px| {
+/// The first rule of `action`'s kind among `rules` whose condition holds: the index of its
+/// proxy in `pxs` and its cache name.
+fn rule<'a>(pxs: &[&'a Proxy], request: bool, s: &dyn Sample) -> Option<(usize, &'a str)> {
+    pxs.iter().enumerate().find_map(|(i, px)| {
         let rules = if request {
             &px.http_request
         } else {
@@ -189,7 +188,7 @@ fn rule<'a>(pxs: &[&'a Proxy], request: bool, s: &dyn Sample) -> Option<&'a str>
             HttpAction::CacheUse(n) | HttpAction::CacheStore(n)
                 if r.cond.as_ref().is_none_or(|c| c.eval(&px.acls, s)) =>
             {
-                Some(n.as_str())
+                Some((i, n.as_str()))
             }
             _ => None,
         })
@@ -217,7 +216,7 @@ pub fn request<'f>(
     if cfg.caches.is_empty() {
         return Lookup::None;
     }
-    let Some(i) = rule(pxs, true, s).and_then(|n| section(cfg, n)) else {
+    let Some((px, i)) = rule(pxs, true, s).and_then(|(p, n)| Some((p, section(cfg, n)?))) else {
         return Lookup::None;
     };
     let named = |n: &'static [u8]| {
@@ -294,7 +293,7 @@ pub fn request<'f>(
         Some(out)
     });
     match hit {
-        Some(bytes) => Lookup::Hit(bytes),
+        Some(bytes) => Lookup::Hit(bytes, px),
         None => Lookup::Miss(pending),
     }
 }
@@ -349,7 +348,7 @@ pub fn response(
     res: &ResponseHead,
     rbuf: &[u8],
 ) -> Option<Capture> {
-    let i = rule(pxs, false, s).and_then(|n| section(cfg, n))?;
+    let i = rule(pxs, false, s).and_then(|(_, n)| section(cfg, n))?;
     let status = res.status();
     if pending.method != Method::Get {
         let unsafe_method = !matches!(

@@ -44,6 +44,8 @@ pub struct Flags {
     pub dst: Option<std::net::IpAddr>,
     /// A `reject` rule applied: the rules stop and the connection closes with a reset.
     pub reject: bool,
+    /// `http-request capture`: (slot, value) for the transaction's captures.
+    pub captures: Vec<(usize, Vec<u8>)>,
 }
 
 /// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
@@ -246,6 +248,16 @@ pub fn request_rules<'a, const N: usize>(
                     edits: &*edits,
                 };
                 a.apply(&s, scratch);
+            }
+            HttpAction::Capture { expr, id, .. } => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                expr.each(&s, false, &mut |v| {
+                    flags.captures.push((*id, v.with_bytes(<[u8]>::to_vec)));
+                    false
+                });
             }
             HttpAction::SetPathQ(f) | HttpAction::ReplaceTarget(_, _, f) => {
                 let s = EditedRequestSample {

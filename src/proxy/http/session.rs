@@ -100,8 +100,11 @@ pub(crate) struct Txn {
     denied: bool,
     intercepted: bool,
     reused: bool,
-    /// Answered from the cache (`cache-use`): the log names the server `<CACHE>`.
-    cache_hit: bool,
+    /// Answered by the cache, the stats page or the exporter: the log names the server as
+    /// HAProxy names its applet (`<CACHE>`, `<STATS>`, `<PROMEX>`).
+    applet: Option<&'static str>,
+    /// A `monitor-uri` request: counted, never logged (HAProxy's SF_MONITOR).
+    monitor: bool,
     /// The kill epoch of `server` when the request was bound to it: moved, the server's
     /// connections were shut down (see [`Exchange`]'s `Drop`).
     epoch: u32,
@@ -142,7 +145,8 @@ impl Txn {
             intercepted: false,
             null: false,
             reused: false,
-            cache_hit: false,
+            applet: None,
+            monitor: false,
             epoch: 0,
             logged: std::cell::Cell::new(false),
             unique_id: None,
@@ -631,10 +635,9 @@ impl<'c> Exchange<'c> {
                 }
                 let ctx = self.ctx;
                 // Answered here while still on the request, as HAProxy logs it: `PR` for a
-                // deny, `LR` (processed locally) for auth, return, redirect, the stats page
-                // and the exporter. A set state (503, tarpit) stays; a cache hit is left as it
-                // was (HAProxy logs `LR` there too, with other timers: not done yet).
-                if self.txn.term == Term::NORMAL && !self.txn.cache_hit {
+                // deny, `LR` (processed locally) for auth, return, redirect, the stats page,
+                // the exporter and a cache hit. A set state (503, tarpit) stays.
+                if self.txn.term == Term::NORMAL {
                     let cause = if denied { Cause::Proxy } else { Cause::Local };
                     self.txn.term = Term::new(cause, Phase::Request);
                 }
@@ -768,6 +771,7 @@ impl<'c> Exchange<'c> {
             write_error(&mut page, status, !keep_after_reply);
             reply = Some((status, page));
             txn.intercepted = true;
+            txn.monitor = true;
         }
         // The frontend's rules, then its old-style redirects, then the backend choice.
         let pages_fe = (fe_px, None);
@@ -791,6 +795,9 @@ impl<'c> Exchange<'c> {
                 {
                     rules::HttpVerdict::Reply { status, bytes } => {
                         reply = Some((status, bytes));
+                        // HAProxy counts the frontend's auth, return and redirect answers
+                        // as intercepted, not its denials.
+                        txn.intercepted = !flags.denied && !flags.tarpit;
                         break;
                     }
                     // (`Resolve` is answered inside.)
@@ -810,6 +817,7 @@ impl<'c> Exchange<'c> {
         }
         if reply.is_none() {
             let c = !keep_after_reply;
+            let t0 = Instant::now();
             reply = intercept(
                 shard,
                 fe.proxy,
@@ -820,7 +828,10 @@ impl<'c> Exchange<'c> {
                 &flags,
                 c,
             );
-            txn.intercepted = reply.is_some();
+            if reply.is_some() {
+                txn.intercepted = true;
+                applet_answered(txn, applet_name(&flags), t0);
+            }
         }
         let be_index = if reply.is_some() {
             None
@@ -869,6 +880,7 @@ impl<'c> Exchange<'c> {
             }
             if reply.is_none() {
                 let c = !keep_after_reply;
+                let t0 = Instant::now();
                 reply = intercept(
                     shard,
                     be.proxy,
@@ -879,10 +891,20 @@ impl<'c> Exchange<'c> {
                     &flags,
                     c,
                 );
-                txn.intercepted = reply.is_some();
+                // The backend's page: HAProxy counts only what the frontend intercepts.
+                if reply.is_some() {
+                    applet_answered(txn, applet_name(&flags), t0);
+                }
+            }
+        }
+        // `http-request capture`: into the frontend's slots, cut to their lengths.
+        for (id, v) in flags.captures.drain(..) {
+            if let Some(c) = fe_px.logging.req_captures.get(id) {
+                txn.captures.set(false, id, &v, c.len);
             }
         }
         let mut cache = None;
+        let mut cache_from_frontend = false;
         if let (None, Some(be)) = (&reply, &be) {
             let be_px = &cfg.proxies[be.proxy];
             let pxs = [fe_px, be_px];
@@ -894,6 +916,7 @@ impl<'c> Exchange<'c> {
             let fields = edits.headers(req.headers(), inb.bytes());
             let fields = fields.map(|h| (h.name, h.value));
             let close = !keep_after_reply;
+            let t0 = Instant::now();
             match super::cache::request(
                 cfg,
                 shared.shards,
@@ -904,8 +927,14 @@ impl<'c> Exchange<'c> {
                 fields,
                 close,
             ) {
-                super::cache::Lookup::Hit(mut bytes) => {
-                    txn.cache_hit = true;
+                super::cache::Lookup::Hit(mut bytes, px) => {
+                    applet_answered(txn, "<CACHE>", t0);
+                    // The frontend's own rule answered before the backend was chosen: HAProxy
+                    // logs the frontend as the backend, and counts it as intercepted.
+                    if px == 0 && be.proxy != fe.proxy {
+                        cache_from_frontend = true;
+                    }
+                    txn.intercepted = px == 0;
                     let comp = (fe_px.compression.as_ref(), be_px.compression.as_ref());
                     if let Some(s) = super::compress::Settings::of(comp.0, comp.1) {
                         let fields = edits.headers(req.headers(), inb.bytes());
@@ -940,7 +969,7 @@ impl<'c> Exchange<'c> {
                 status,
                 bytes,
                 keep: keep_after_reply,
-                be: be.clone(),
+                be: be.clone().filter(|_| !cache_from_frontend),
                 denied: flags.denied,
                 tarpit: None,
             };
@@ -1027,7 +1056,11 @@ impl<'c> Exchange<'c> {
         if fe_px.logging.unique_id_line.is_some() {
             // HAProxy's http_process_request: made before the forwardfor header, once.
             let s = txn_stream(&ctx.info, txn, ctx.vars(vars));
-            let id = crate::proxy::accesslog::unique_id(shard, fe, &s);
+            let request = EditedRequestSample {
+                request: base,
+                edits: &edits,
+            };
+            let id = crate::proxy::accesslog::unique_id(shard, fe, &s, Some(&request));
             if let (Some(h), Some(id)) = (&fe_px.logging.unique_id_header, &id) {
                 let v = match edits.copy(id) {
                     Ok(v) => v,
@@ -1763,6 +1796,24 @@ fn drop_client(ctx: &Ctx, txn: &mut Txn, vars: &crate::acl::VarSet, silent: bool
     Analyzed::Done
 }
 
+/// The applet [`intercept`] stands for, by HAProxy's name.
+fn applet_name(flags: &rules::Flags) -> &'static str {
+    if flags.prometheus {
+        "<PROMEX>"
+    } else {
+        "<STATS>"
+    }
+}
+
+/// corelb answered in place of HAProxy's applet `name` (from `t0`): the log names it as the
+/// server and shows no wait in a queue or for a connection, as HAProxy's applets do.
+fn applet_answered(txn: &mut Txn, name: &'static str, t0: Instant) {
+    txn.applet = Some(name);
+    txn.t_queue = Some(Duration::ZERO);
+    txn.t_connect = Some(Duration::ZERO);
+    txn.t_response = Some(t0.elapsed());
+}
+
 /// corelb's own answers: `use-service prometheus-exporter`, and the stats page of proxy
 /// `px` (`stats enable`), rendered for this request only.
 #[allow(clippy::too_many_arguments)]
@@ -2257,12 +2308,15 @@ fn log_txn(
 ) {
     txn.logged.set(true);
     count_txn(shard, fe, info.bind, txn);
+    if txn.monitor {
+        return;
+    }
     let mut s = txn_stream(info, txn, vars);
     // Not made yet (the request got no further than the rules): made for the log, as
     // HAProxy's strm_log does.
     let made = match &txn.unique_id {
         Some(_) => None,
-        None => crate::proxy::accesslog::unique_id(shard, fe, &s),
+        None => crate::proxy::accesslog::unique_id(shard, fe, &s, None),
     };
     s.unique_id = txn.unique_id.as_deref().or(made.as_deref());
     crate::proxy::accesslog::log(shard, fe, &s, txn.null);
@@ -2286,15 +2340,13 @@ fn txn_stream<'a>(
         t_connect: txn.t_connect,
         t_response: txn.t_response,
         status: txn.status,
+        embryonic: false,
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
         term: txn.term,
         backend: txn.backend.as_deref(),
-        server: if txn.cache_hit {
-            Some(super::cache::CACHE_SERVER)
-        } else {
-            txn.server
-        },
+        server: txn.server,
+        applet: txn.applet,
         retries: txn.retries,
         redispatched: txn.redispatched_from.is_some(),
         captures: Some(&txn.captures),
