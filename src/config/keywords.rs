@@ -244,7 +244,11 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("tcp-response", NotYet, D | B),
     kw("http-request", Supported(p::http_request), F | B),
     kw("http-response", Supported(p::http_response), F | B),
-    kw("http-after-response", NotYet, ALL),
+    kw(
+        "http-after-response",
+        Supported(p::http_after_response),
+        F | B,
+    ),
     kw("redirect", Supported(p::redirect), F | B),
     kw("stats", Supported(p::stats_kw), ALL),
     kw("errorfile", Supported(err::errorfile_kw), ALL),

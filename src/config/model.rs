@@ -859,6 +859,8 @@ pub struct Proxy {
     pub acl_lines: Vec<(String, Loc)>,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    /// `http-after-response`: run on every answer, the server's and corelb's own.
+    pub http_after_response: Vec<HttpRule>,
     pub tcp_request: TcpRequest,
     /// The old `redirect` keyword: evaluated after the http-request rules, as in HAProxy.
     pub redirects: Vec<HttpRule>,
@@ -1137,6 +1139,7 @@ impl Proxy {
             acl_lines: Vec::new(),
             http_request: Vec::new(),
             http_response: Vec::new(),
+            http_after_response: Vec::new(),
             tcp_request: TcpRequest::default(),
             redirects: Vec::new(),
             monitor_fail: None,
@@ -1165,6 +1168,7 @@ impl Proxy {
         p.acl_lines.clear();
         p.http_request.clear();
         p.http_response.clear();
+        p.http_after_response.clear();
         p.redirects.clear();
         p.monitor_fail = None;
         p.stick_table = None;

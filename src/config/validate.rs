@@ -154,6 +154,7 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
             .http_request
             .iter_mut()
             .chain(px.http_response.iter_mut())
+            .chain(px.http_after_response.iter_mut())
             .chain(px.redirects.iter_mut())
         {
             let l = r.loc.clone();

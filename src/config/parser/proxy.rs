@@ -367,6 +367,18 @@ pub(crate) fn http_response(
     }
 }
 
+pub(crate) fn http_after_response(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    if let Some(r) = super::http_rules::after_response_rule(px, &w[1..], loc, d) {
+        px.http_after_response.push(r);
+    }
+}
+
 pub(crate) fn redirect(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     // The old keyword is `http-request redirect` evaluated after the rules.
     let mut words = vec!["redirect".to_string()];
