@@ -390,6 +390,27 @@ fn config_errors_in_rules_name_the_line() {
             "'http-after-response set-status' expects a status code",
         ),
         (
+            "frontend f\n  bind 127.0.0.1:1\n  tcp-response content accept\n",
+            8,
+            "'tcp-response' is not allowed in a 'frontend' section",
+        ),
+        (
+            "backend b\n  tcp-response content foo\n",
+            7,
+            "'tcp-response content' expects 'accept', 'close', 'reject',",
+        ),
+        (
+            "backend b\n  tcp-response inspect-delay\n",
+            7,
+            "'tcp-response inspect-delay' expects a positive delay",
+        ),
+        (
+            // corelb inspects a server's bytes in mode tcp only.
+            "backend b\n  tcp-response content reject if { res.len gt 1 }\n",
+            7,
+            "'tcp-response content' in mode http is not supported yet",
+        ),
+        (
             // Lua is refused by design, and says so (README).
             "frontend f\n  bind 127.0.0.1:1\n  http-request use-service lua.hello\n",
             8,

@@ -321,3 +321,100 @@ fn expect_proxy_reads_a_proxy_header_from_the_clients_it_names() {
     // Other clients' bytes are passed as they are.
     assert_eq!(via("127.0.0.1", b"PROXY x\r\n"), "srv: PROXY x\r\n");
 }
+
+/// `tcp-response inspect-delay` and `tcp-response content` in mode tcp, through HAProxy 2.6
+/// and corelb: what a client that sends one line receives, and whether the connection closed.
+/// The servers: one greets with `HELLO` (accepted), one with something else (rejected), one
+/// speaks only after the client's line (which must reach it during the inspection), one whose
+/// greeting a `close` rule answers.
+#[test]
+fn tcp_response_rules_match_haproxy() {
+    fn greeter(banner: &'static str, echo: bool) -> Backend {
+        Backend::start(move |mut s| {
+            let _ = s.write_all(banner.as_bytes());
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 || echo && s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        })
+    }
+    let (ok, bad, close) = (
+        greeter("HELLO ok\n", true),
+        greeter("EVIL\n", true),
+        greeter("HELLO close\n", false),
+    );
+    let asks = Backend::start(|mut s| {
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = s.read(&mut buf) {
+            let mut answer = b"HELLO ".to_vec();
+            answer.extend_from_slice(&buf[..n]);
+            let _ = s.write_all(&answer);
+        }
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let cfg = |ports: &[u16; 4]| {
+        let mut c = String::from(
+            "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n",
+        );
+        let servers = [ok.port, bad.port, asks.port, close.port];
+        for (i, (p, s)) in ports.iter().zip(servers).enumerate() {
+            let rules = if i == 3 {
+                "  tcp-response inspect-delay 3s\n  tcp-response content close if { res.payload(0,5) -m str HELLO }\n".to_string()
+            } else {
+                "  tcp-response inspect-delay 3s\n  tcp-response content accept if { res.payload(0,5) -m str HELLO }\n  tcp-response content reject if { res.len gt 0 }\n".to_string()
+            };
+            c += &format!("listen l{i}\n  bind 127.0.0.1:{p}\n{rules}  server s 127.0.0.1:{s}\n");
+        }
+        c
+    };
+    let hp = [free_port(), free_port(), free_port(), free_port()];
+    let cp = [free_port(), free_port(), free_port(), free_port()];
+    let Some(haproxy) = common::haproxy::Haproxy::start(&cfg(&hp), &hp) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(&cp), &[], &cp);
+    let talk = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(800)))
+            .unwrap();
+        s.write_all(b"ping\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        let closed = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(_) => break false,
+            }
+        };
+        (String::from_utf8_lossy(&got).into_owned(), closed)
+    };
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for i in 0..4 {
+        let (h, c) = (talk(hp[i]), talk(cp[i]));
+        if h != c {
+            diffs.push(format!("l{i}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        got.push(c);
+    }
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    assert_eq!(got[0], ("HELLO ok\nping\n".to_string(), false));
+    assert_eq!(got[1], (String::new(), true));
+    assert_eq!(got[2], ("HELLO ping\n".to_string(), false));
+    // `close`: the server's connection ends, what it said still reaches the client.
+    assert_eq!(got[3], ("HELLO close\n".to_string(), true));
+}

@@ -241,7 +241,7 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("srvtimeout", Supported(t::srvtimeout), D | B),
     kw("acl", Supported(p::acl), F | B),
     kw("tcp-request", Supported(p::tcp_request), ALL),
-    kw("tcp-response", NotYet, D | B),
+    kw("tcp-response", Supported(p::tcp_response), D | B),
     kw("http-request", Supported(p::http_request), F | B),
     kw("http-response", Supported(p::http_response), F | B),
     kw(

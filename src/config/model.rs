@@ -632,6 +632,14 @@ pub struct TcpRequest {
     pub content: Vec<TcpRule>,
 }
 
+/// `tcp-response`: rules on the server's first bytes.
+#[derive(Clone, Debug, Default)]
+pub struct TcpResponse {
+    /// How long the rules may hold the server's first bytes waiting to decide.
+    pub inspect_delay: Option<Duration>,
+    pub content: Vec<TcpRule>,
+}
+
 /// One `tcp-request connection|session|content ACTION [if|unless COND]` rule.
 #[derive(Clone, Debug)]
 pub struct TcpRule {
@@ -647,6 +655,8 @@ pub enum TcpAction {
     Accept,
     /// Closes the connection.
     Reject,
+    /// `tcp-response content close`: closes the server's connection.
+    Close,
     /// Closes the connection with a reset and no FIN (HAProxy's `silent-drop`).
     SilentDrop,
     /// `expect-proxy layer4` (connection rules only): read a PROXY header first.
@@ -862,6 +872,8 @@ pub struct Proxy {
     /// `http-after-response`: run on every answer, the server's and corelb's own.
     pub http_after_response: Vec<HttpRule>,
     pub tcp_request: TcpRequest,
+    /// `tcp-response inspect-delay` and `tcp-response content` (backends).
+    pub tcp_response: TcpResponse,
     /// The old `redirect` keyword: evaluated after the http-request rules, as in HAProxy.
     pub redirects: Vec<HttpRule>,
     /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
@@ -1141,6 +1153,7 @@ impl Proxy {
             http_response: Vec::new(),
             http_after_response: Vec::new(),
             tcp_request: TcpRequest::default(),
+            tcp_response: TcpResponse::default(),
             redirects: Vec::new(),
             monitor_fail: None,
             cookie: None,

@@ -24,7 +24,7 @@ pub(crate) fn logformat(
 }
 
 /// Why corelb talks to no SPOE agent (`filter spoe`, `send-spoe-group`).
-pub(super) const NO_SPOE: &str =
+pub(crate) const NO_SPOE: &str =
     "corelb runs no SPOE filters (no external agents in the request path; use rules)";
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).

@@ -355,6 +355,10 @@ pub(crate) fn tcp_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags
     crate::config::tcp_rules::tcp_request(px, w, loc, d);
 }
 
+pub(crate) fn tcp_response(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    crate::config::tcp_response::tcp_response(px, w, loc, d);
+}
+
 pub(crate) fn http_response(
     px: &mut Proxy,
     w: &[String],
