@@ -532,3 +532,33 @@ fn after_response_rules_match_haproxy() {
     assert!(!got[5].1.iter().any(|(n, _)| n == "x-backend-after-allow"));
     assert_eq!((got[7].0, has(7, "x-backend", "dead")), (503, true));
 }
+
+/// `map_regm`: the value takes the matching key's groups; the same through HAProxy 2.6.
+#[test]
+fn map_regm_matches_haproxy() {
+    let dir = TempDir::new("regm");
+    let map = dir.write(
+        "paths.map",
+        "# key regex, value with groups\n^/user/([0-9]+)/(.*)$ id=\\1&rest=\\2\n^/a(b*)c$ bs:\\1\\x21\n",
+    );
+    let cfg = |port: u16| {
+        format!(
+            "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  http-request return status 200 content-type text/plain lf-string \"%[path,map_regm({},nomatch)]\"\n",
+            map.display()
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    for (path, want) in [
+        ("/user/42/profile", "id=42&rest=profile"),
+        ("/abbbc", "bs:bbb!"),
+        ("/zzz", "nomatch"),
+    ] {
+        let (h, c) = (text(&get(hp, path, "")), text(&get(cp, path, "")));
+        assert_eq!(h, c, "{path}");
+        assert_eq!(c, want, "{path}");
+    }
+}

@@ -453,7 +453,7 @@ impl FetchExpr {
                         Conv::Lower => cur.make_ascii_lowercase(),
                         Conv::Upper => cur.make_ascii_uppercase(),
                         Conv::Map(m) => match m.lookup(Value::Str(&cur)) {
-                            Some(found) => cur = found.to_vec(),
+                            Some(found) => cur = found.into_owned(),
                             // A miss without a default: the expression finds nothing.
                             None => return true,
                         },

@@ -1,5 +1,6 @@
 //! The `map*` converters (HAProxy 2.6's src/map.c): `map(FILE[,DEFAULT])` (= `map_str`),
 //! `map_beg`, `map_sub`, `map_dir`, `map_dom`, `map_end`, `map_int`, `map_ip`, `map_reg`,
+//! `map_regm` (the value takes the matching key's groups, `\1`),
 //! each also with an `_str` suffix. The file is read once at parse time: one `KEY VALUE` per line, `#`
 //! comments, blank lines skipped; the value is the rest of the line.
 //!
@@ -13,6 +14,44 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::sample::Value;
+
+/// HAProxy's `exp_replace`: `fmt` with `\N` replaced by group N of the match (nothing for a
+/// group that did not take part), `\xHH` by that byte and `\c` by `c`.
+pub fn exp_replace(fmt: &[u8], caps: &regex::bytes::Captures<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fmt.len() + 32);
+    let mut i = 0;
+    while i < fmt.len() {
+        let c = fmt[i];
+        i += 1;
+        if c != b'\\' || i == fmt.len() {
+            out.push(c);
+            continue;
+        }
+        let e = fmt[i];
+        i += 1;
+        match e {
+            b'0'..=b'9' => {
+                if let Some(m) = caps.get((e - b'0') as usize) {
+                    out.extend_from_slice(m.as_bytes());
+                }
+            }
+            b'x' if i + 2 <= fmt.len() => {
+                match std::str::from_utf8(&fmt[i..i + 2])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'x'),
+                }
+            }
+            _ => out.push(e),
+        }
+    }
+    out
+}
 
 /// How keys are compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +95,8 @@ pub struct MapConv {
     exact: Arc<HashMap<Box<[u8]>, usize>>,
     /// For `map_reg`: each line's key compiled.
     regs: Regs,
+    /// `map_regm`: the value takes the key's groups (`\1`).
+    subst: bool,
     default: Option<Box<[u8]>>,
 }
 
@@ -78,12 +119,12 @@ impl MapConv {
             "_end" => Match::End,
             "_int" => Match::Int,
             "_ip" => Match::Ip,
-            "_reg" => Match::Reg,
+            "_reg" | "_regm" => Match::Reg,
             _ => {
                 return Err(format!(
                     "converter '{name}' is not supported yet (corelb has map, map_str, map_beg, \
-                     map_sub, map_dir, map_dom, map_end, map_int, map_ip, map_reg, with string \
-                     values)"
+                     map_sub, map_dir, map_dom, map_end, map_int, map_ip, map_reg, map_regm, with \
+                     string values)"
                 ));
             }
         };
@@ -152,12 +193,14 @@ impl MapConv {
             entries: entries.into(),
             exact: Arc::new(exact),
             regs: Regs(regs.into()),
+            subst: kind == "_regm",
             default: args.get(1).map(|d| d.as_bytes().into()),
         })
     }
 
     /// The value for `v` (cast to the key type), or the default.
-    pub(crate) fn lookup(&self, v: Value<'_>) -> Option<&[u8]> {
+    pub(crate) fn lookup(&self, v: Value<'_>) -> Option<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
         let found = match self.how {
             Match::Str => v.with_bytes(|b| self.exact.get(b).map(|&i| &self.entries[i].1)),
             Match::Int => v.to_int().and_then(|i| {
@@ -175,6 +218,18 @@ impl MapConv {
                     .max_by_key(|(bits, _)| *bits)
                     .map(|(_, val)| val)
             }),
+            Match::Reg if self.subst => {
+                // `map_regm`: the value's `\N` are the key's groups (HAProxy's exp_replace).
+                return v
+                    .with_bytes(|b| {
+                        self.regs.0.iter().enumerate().find_map(|(i, re)| {
+                            let caps = re.captures(b)?;
+                            Some(exp_replace(&self.entries[i].1, &caps))
+                        })
+                    })
+                    .map(Cow::Owned)
+                    .or(self.default.as_deref().map(Cow::Borrowed));
+            }
             Match::Reg => v.with_bytes(|b| {
                 (self.regs.0.iter())
                     .position(|re| re.is_match(b))
@@ -187,7 +242,9 @@ impl MapConv {
                     .map(|(_, val)| val)
             }),
         };
-        found.map(|v| &v[..]).or(self.default.as_deref())
+        found
+            .map(|v| Cow::Borrowed(&v[..]))
+            .or(self.default.as_deref().map(Cow::Borrowed))
     }
 }
 
@@ -337,7 +394,7 @@ mod tests {
                 .contains("failed to load map file")
         );
         assert!(
-            MapConv::parse("map_regm", Some(&["x"]))
+            MapConv::parse("map_regx", Some(&["x"]))
                 .unwrap_err()
                 .contains("not supported yet")
         );
