@@ -359,31 +359,46 @@ mod tests {
             "# hosts\n  a.example   be_a  \r\nb.example be_b with spaces\n\na.example be_second\n",
             None,
         );
-        assert_eq!(m.lookup(Value::Str(b"a.example")), Some(&b"be_a"[..]));
         assert_eq!(
-            m.lookup(Value::Str(b"b.example")),
+            m.lookup(Value::Str(b"a.example")).as_deref(),
+            Some(&b"be_a"[..])
+        );
+        assert_eq!(
+            m.lookup(Value::Str(b"b.example")).as_deref(),
             Some(&b"be_b with spaces"[..])
         );
         assert_eq!(m.lookup(Value::Str(b"c.example")), None);
         let d = map("map_str", "a x\n", Some("fallback"));
-        assert_eq!(d.lookup(Value::Str(b"zz")), Some(&b"fallback"[..]));
+        assert_eq!(
+            d.lookup(Value::Str(b"zz")).as_deref(),
+            Some(&b"fallback"[..])
+        );
     }
 
     #[test]
     fn list_matches_in_file_order_and_longest_network() {
         let beg = map("map_beg", "/api be_api\n/ be_root\n", None);
-        assert_eq!(beg.lookup(Value::Str(b"/api/x")), Some(&b"be_api"[..]));
-        assert_eq!(beg.lookup(Value::Str(b"/x")), Some(&b"be_root"[..]));
+        assert_eq!(
+            beg.lookup(Value::Str(b"/api/x")).as_deref(),
+            Some(&b"be_api"[..])
+        );
+        assert_eq!(
+            beg.lookup(Value::Str(b"/x")).as_deref(),
+            Some(&b"be_root"[..])
+        );
         let dom = map("map_dom", "example.com d\n", None);
-        assert_eq!(dom.lookup(Value::Str(b"www.example.com")), Some(&b"d"[..]));
+        assert_eq!(
+            dom.lookup(Value::Str(b"www.example.com")).as_deref(),
+            Some(&b"d"[..])
+        );
         assert_eq!(dom.lookup(Value::Str(b"notexample.com")), None);
         let ip = map("map_ip", "10.0.0.0/8 wide\n10.1.0.0/16 narrow\n", None);
         let a = |s: &str| Value::Ip(s.parse().unwrap());
-        assert_eq!(ip.lookup(a("10.1.2.3")), Some(&b"narrow"[..]));
-        assert_eq!(ip.lookup(a("10.2.0.1")), Some(&b"wide"[..]));
+        assert_eq!(ip.lookup(a("10.1.2.3")).as_deref(), Some(&b"narrow"[..]));
+        assert_eq!(ip.lookup(a("10.2.0.1")).as_deref(), Some(&b"wide"[..]));
         assert_eq!(ip.lookup(a("192.0.2.1")), None);
         let int = map("map_int", "1 one\n2 two\n", None);
-        assert_eq!(int.lookup(Value::Int(2)), Some(&b"two"[..]));
+        assert_eq!(int.lookup(Value::Int(2)).as_deref(), Some(&b"two"[..]));
     }
 
     #[test]
