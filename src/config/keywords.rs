@@ -389,7 +389,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("external-check", NotYet, D | B),
     kw("log-health-checks", Supported(o::log_health_checks), D | B),
     kw("abortonclose", NotYet, D | B),
-    kw("nolinger", NotYet, ALL),
+    kw("nolinger", Supported(o::nolinger), ALL),
     kw("logasap", NotYet, D | F),
     kw("log-separate-errors", NotYet, D | F),
     kw("prefer-last-server", NotYet, D | B),

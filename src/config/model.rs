@@ -797,6 +797,8 @@ pub struct Options {
     pub dontlognull: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
+    /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).
+    pub nolinger: bool,
     pub allbackups: bool,
     pub log_health_checks: bool,
     pub splice: SpliceOptions,

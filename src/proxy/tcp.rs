@@ -306,7 +306,7 @@ pub async fn session(
                     (Client::Plain(c), ServerIo::Plain(s)) => {
                         let policy = Splice::for_tunnel(pump, fe.splice, be.splice);
                         let t = Tunnel::new(c, s, &shard, timeouts, policy);
-                        run_tunnel(t, grace, &mut out).await
+                        run_tunnel(t.nolinger(fe.nolinger, be.nolinger), grace, &mut out).await
                     }
                     (Client::Ktls(k), ServerIo::Plain(s)) => {
                         // kTLS keeps splicing (the path tested in the kTLS VM), unless
@@ -317,7 +317,8 @@ pub async fn session(
                             Splice::Always
                         };
                         let t = Tunnel::new(&mut k.tcp, s, &shard, timeouts, (dir, dir));
-                        run_tunnel(t.client_ktls(), grace, &mut out).await
+                        let t = t.client_ktls().nolinger(fe.nolinger, be.nolinger);
+                        run_tunnel(t, grace, &mut out).await
                     }
                     // TLS in user space on either side: copied through buffers.
                     (c, s) => {
