@@ -2,6 +2,7 @@
 //! cookie modes and layer-7 retries, end to end.
 
 mod common;
+use common::haproxy::Haproxy;
 use common::*;
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
@@ -378,6 +379,38 @@ fn config_errors_in_rules_name_the_line() {
             "'http-request use-service': unknown service 'no-such'",
         ),
         (
+            // HAProxy 2.6's list of what http-after-response can do.
+            "frontend f\n  bind 127.0.0.1:1\n  http-after-response deny\n",
+            8,
+            "'http-after-response' expects 'add-header', 'allow',",
+        ),
+        (
+            "frontend f\n  bind 127.0.0.1:1\n  http-after-response set-status 1000\n",
+            8,
+            "'http-after-response set-status' expects a status code",
+        ),
+        (
+            "frontend f\n  bind 127.0.0.1:1\n  tcp-response content accept\n",
+            8,
+            "'tcp-response' is not allowed in a 'frontend' section",
+        ),
+        (
+            "backend b\n  tcp-response content foo\n",
+            7,
+            "'tcp-response content' expects 'accept', 'close', 'reject',",
+        ),
+        (
+            "backend b\n  tcp-response inspect-delay\n",
+            7,
+            "'tcp-response inspect-delay' expects a positive delay",
+        ),
+        (
+            // corelb inspects a server's bytes in mode tcp only.
+            "backend b\n  tcp-response content reject if { res.len gt 1 }\n",
+            7,
+            "'tcp-response content' in mode http is not supported yet",
+        ),
+        (
             // Lua is refused by design, and says so (README).
             "frontend f\n  bind 127.0.0.1:1\n  http-request use-service lua.hello\n",
             8,
@@ -393,5 +426,139 @@ fn config_errors_in_rules_name_the_line() {
                 .any(|l| l.contains(&prefix) && l.contains(expect)),
             "expected {prefix}…{expect} in:\n{err}"
         );
+    }
+}
+
+fn after_response_config(port: u16, web: u16, dead: u16) -> String {
+    // The request is gone when these rules run (HAProxy 2.6 refuses its fetches there):
+    // what they test comes through a variable.
+    format!(
+        "{DEFAULTS}frontend fe
+  bind 127.0.0.1:{port}
+  http-request set-var(txn.path) path
+  http-request return status 200 content-type text/plain string pong if {{ path /ping }}
+  http-request redirect location /new if {{ path /old }}
+  http-request deny if {{ path /deny }}
+  http-after-response set-header Strict-Transport-Security \"max-age=31536000\"
+  http-after-response set-var(txn.seen) str(yes)
+  http-after-response add-header X-Seen %[var(txn.seen)]-%[var(txn.path)]
+  http-after-response set-status 418 reason Teapot if {{ var(txn.path) -m str /teapot }}
+  http-after-response del-header X-Drop
+  http-after-response replace-header X-Server (.*) srv-\\1
+  http-after-response allow if {{ var(txn.path) -m str /allow }}
+  http-after-response set-header X-After-Allow 1
+  use_backend dead if {{ path /dead }}
+  default_backend be
+backend be
+  http-response set-header X-Drop 1
+  http-response deny if {{ var(txn.path) -m str /res-deny }}
+  http-after-response set-header X-Backend be
+  http-after-response allow if {{ var(txn.path) -m str /allow }}
+  http-after-response set-header X-Backend-After-Allow 1
+  server a 127.0.0.1:{web}
+backend dead
+  http-after-response set-header X-Backend dead
+  server d 127.0.0.1:{dead}
+"
+    )
+}
+
+/// `http-after-response` on every kind of answer: the server's, a `return`, a redirect, a
+/// deny, an `http-response deny`, a 503 for a server that refuses; the same through HAProxy
+/// 2.6 and corelb: status, and the headers the rules touch.
+#[test]
+fn after_response_rules_match_haproxy() {
+    let web = Serve::start("web", &[]);
+    let (hp, cp, dead) = (free_port(), free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&after_response_config(hp, web.port, dead), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&after_response_config(cp, web.port, dead), &[], &[cp]);
+    let seen = |port: u16, path: &str| {
+        let r = get(port, path, "");
+        let mut h: Vec<(String, String)> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| {
+                let n = n.to_ascii_lowercase();
+                n.starts_with("x-") || n == "strict-transport-security" || n == "location"
+            })
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect();
+        h.sort();
+        (r.status, h)
+    };
+    let paths = [
+        "/",
+        "/ping",
+        "/old",
+        "/deny",
+        "/teapot",
+        "/allow",
+        "/res-deny",
+        "/dead",
+    ];
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for p in paths {
+        let (h, c) = (seen(hp, p), seen(cp, p));
+        if h != c {
+            diffs.push(format!("{p}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        got.push(c);
+    }
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the rules at work.
+    let has = |i: usize, n: &str, v: &str| got[i].1.iter().any(|(a, b)| a == n && b == v);
+    for (i, p) in paths.iter().enumerate() {
+        assert!(
+            has(i, "strict-transport-security", "max-age=31536000"),
+            "{p}"
+        );
+        assert!(has(i, "x-seen", &format!("yes-{p}")), "{p}");
+    }
+    assert!(has(0, "x-server", "srv-web") && has(0, "x-backend", "be"));
+    assert!(!got[0].1.iter().any(|(n, _)| n == "x-drop"));
+    assert_eq!(got[4].0, 418);
+    // An `allow` ends its own proxy's rules only: after the backend's, the frontend's ran
+    // (X-Seen) up to their own `allow`.
+    assert!(has(5, "x-backend", "be") && !has(5, "x-after-allow", "1"));
+    assert!(!got[5].1.iter().any(|(n, _)| n == "x-backend-after-allow"));
+    assert_eq!((got[7].0, has(7, "x-backend", "dead")), (503, true));
+}
+
+/// `map_regm`: the value takes the matching key's groups; the same through HAProxy 2.6.
+#[test]
+fn map_regm_matches_haproxy() {
+    let dir = TempDir::new("regm");
+    let map = dir.write(
+        "paths.map",
+        "# key regex, value with groups\n^/user/([0-9]+)/(.*)$ id=\\1&rest=\\2\n^/a(b*)c$ bs:\\1\\x21\n",
+    );
+    let cfg = |port: u16| {
+        format!(
+            "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  http-request return status 200 content-type text/plain lf-string \"%[path,map_regm({},nomatch)]\"\n",
+            map.display()
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    for (path, want) in [
+        ("/user/42/profile", "id=42&rest=profile"),
+        ("/abbbc", "bs:bbb!"),
+        ("/zzz", "nomatch"),
+    ] {
+        let (h, c) = (text(&get(hp, path, "")), text(&get(cp, path, "")));
+        assert_eq!(h, c, "{path}");
+        assert_eq!(c, want, "{path}");
     }
 }

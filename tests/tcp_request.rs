@@ -321,3 +321,283 @@ fn expect_proxy_reads_a_proxy_header_from_the_clients_it_names() {
     // Other clients' bytes are passed as they are.
     assert_eq!(via("127.0.0.1", b"PROXY x\r\n"), "srv: PROXY x\r\n");
 }
+
+/// `tcp-response inspect-delay` and `tcp-response content` in mode tcp, through HAProxy 2.6
+/// and corelb: what a client that sends one line receives, and whether the connection closed.
+/// The servers: one greets with `HELLO` (accepted), one with something else (rejected), one
+/// speaks only after the client's line (which must reach it during the inspection), one whose
+/// greeting a `close` rule answers.
+#[test]
+fn tcp_response_rules_match_haproxy() {
+    fn greeter(banner: &'static str, echo: bool) -> Backend {
+        Backend::start(move |mut s| {
+            let _ = s.write_all(banner.as_bytes());
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 || echo && s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        })
+    }
+    let (ok, bad, close) = (
+        greeter("HELLO ok\n", true),
+        greeter("EVIL\n", true),
+        greeter("HELLO close\n", false),
+    );
+    let asks = Backend::start(|mut s| {
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = s.read(&mut buf) {
+            let mut answer = b"HELLO ".to_vec();
+            answer.extend_from_slice(&buf[..n]);
+            let _ = s.write_all(&answer);
+        }
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let cfg = |ports: &[u16; 4]| {
+        let mut c = String::from(
+            "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n",
+        );
+        let servers = [ok.port, bad.port, asks.port, close.port];
+        for (i, (p, s)) in ports.iter().zip(servers).enumerate() {
+            let rules = if i == 3 {
+                "  tcp-response inspect-delay 3s\n  tcp-response content close if { res.payload(0,5) -m str HELLO }\n".to_string()
+            } else {
+                "  tcp-response inspect-delay 3s\n  tcp-response content accept if { res.payload(0,5) -m str HELLO }\n  tcp-response content reject if { res.len gt 0 }\n".to_string()
+            };
+            c += &format!("listen l{i}\n  bind 127.0.0.1:{p}\n{rules}  server s 127.0.0.1:{s}\n");
+        }
+        c
+    };
+    let hp = [free_port(), free_port(), free_port(), free_port()];
+    let cp = [free_port(), free_port(), free_port(), free_port()];
+    let Some(haproxy) = common::haproxy::Haproxy::start(&cfg(&hp), &hp) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(&cp), &[], &cp);
+    let talk = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(800)))
+            .unwrap();
+        s.write_all(b"ping\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        let closed = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(_) => break false,
+            }
+        };
+        (String::from_utf8_lossy(&got).into_owned(), closed)
+    };
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for i in 0..4 {
+        let (h, c) = (talk(hp[i]), talk(cp[i]));
+        if h != c {
+            diffs.push(format!("l{i}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        got.push(c);
+    }
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    assert_eq!(got[0], ("HELLO ok\nping\n".to_string(), false));
+    assert_eq!(got[1], (String::new(), true));
+    assert_eq!(got[2], ("HELLO ping\n".to_string(), false));
+    // `close`: the server's connection ends, what it said still reaches the client.
+    assert_eq!(got[3], ("HELLO close\n".to_string(), true));
+}
+
+/// `option nolinger`: the side's socket closes with a reset (SO_LINGER 0), the client's in a
+/// frontend, the server's in a backend; HAProxy 2.6 passes the client's end to such a server
+/// as a reset (and ends the session), and sends a client under it a FIN only while that client
+/// has not ended itself. Each case through HAProxy and corelb: how the client and the server
+/// saw their connection end, after one echoed line.
+#[test]
+fn option_nolinger_resets_like_haproxy() {
+    use std::sync::{Arc, Mutex};
+    fn end(r: std::io::Result<usize>) -> String {
+        match r {
+            Ok(0) => "eof".to_string(),
+            Ok(_) => "data".to_string(),
+            Err(e) => format!("{:?}", e.kind()),
+        }
+    }
+    let ends: Arc<Mutex<Vec<String>>> = Arc::default();
+    let e2 = ends.clone();
+    let server = Backend::start(move |mut s| {
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let _ = s.write_all(&buf[..n]);
+        let e = end(s.read(&mut buf));
+        e2.lock().unwrap().push(e);
+    });
+    let run = |port: u16, half: bool| {
+        let before = ends.lock().unwrap().len();
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 2];
+        c.read_exact(&mut buf).unwrap();
+        if half {
+            c.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        let client = end(c.read(&mut [0u8; 64]));
+        let server = eventually(Duration::from_secs(5), || {
+            ends.lock().unwrap().get(before).cloned()
+        })
+        .unwrap_or_default();
+        (client, server)
+    };
+    let nl = "  option nolinger\n";
+    // Name, defaults' extra line, frontend's, backend's, timeout client, half-close, and
+    // what HAProxy 2.6 does (client's end, server's end).
+    let cases = [
+        (
+            "both, client half-closes",
+            "",
+            nl,
+            nl,
+            "5s",
+            true,
+            ("ConnectionReset", "ConnectionReset"),
+        ),
+        (
+            "none, client half-closes",
+            "",
+            "",
+            "",
+            "5s",
+            true,
+            ("eof", "eof"),
+        ),
+        (
+            "frontend, client half-closes",
+            "",
+            nl,
+            "",
+            "5s",
+            true,
+            ("ConnectionReset", "eof"),
+        ),
+        (
+            "frontend, client timeout",
+            "",
+            nl,
+            "",
+            "300ms",
+            false,
+            ("eof", "eof"),
+        ),
+        (
+            "backend, client timeout",
+            "",
+            "",
+            nl,
+            "300ms",
+            false,
+            ("eof", "ConnectionReset"),
+        ),
+        (
+            "defaults, no option in frontend",
+            nl,
+            "  no option nolinger\n",
+            "",
+            "300ms",
+            false,
+            ("eof", "ConnectionReset"),
+        ),
+    ];
+    for (name, def, fe, be, tc, half, want) in cases {
+        let cfg = |port: u16| {
+            format!(
+                "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client {tc}\n  timeout server 5s\n{def}\
+                 frontend f\n  bind 127.0.0.1:{port}\n{fe}  default_backend b\n\
+                 backend b\n{be}  server s 127.0.0.1:{}\n",
+                server.port
+            )
+        };
+        let (hp, cp) = (free_port(), free_port());
+        let Some(haproxy) = common::haproxy::Haproxy::start(&cfg(hp), &[hp]) else {
+            return;
+        };
+        let h = run(hp, half);
+        drop(haproxy);
+        let lb = Corelb::start(&cfg(cp), &[], &[cp]);
+        let c = run(cp, half);
+        drop(lb);
+        assert_eq!(h, c, "{name}: haproxy {h:?}, corelb {c:?}");
+        let want = (want.0.to_string(), want.1.to_string());
+        assert_eq!(c, want, "{name}");
+    }
+}
+
+/// `option nolinger` in mode http: the client is still sent a FIN before the close's reset
+/// (after a `Connection: close` answer, an error page, an idle keep-alive), as HAProxy does.
+#[test]
+fn option_nolinger_http_client_gets_fin_first_like_haproxy() {
+    let server = Backend::start(|mut s| {
+        let mut buf = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        let _ = s.read(&mut buf);
+    });
+    // What the client read (its length) and how the connection ended.
+    let run = |port: u16, path: &str, close: bool| {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let conn = if close { "connection: close\r\n" } else { "" };
+        write!(c, "GET {path} HTTP/1.1\r\nhost: a\r\n{conn}\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let end = loop {
+            match c.read(&mut buf) {
+                Ok(0) => break "eof".to_string(),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break format!("{:?}", e.kind()),
+            }
+        };
+        (
+            String::from_utf8_lossy(&got)
+                .lines()
+                .next()
+                .map(str::to_string),
+            end,
+        )
+    };
+    let cfg = |port: u16| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n  timeout http-keep-alive 300ms\n\
+             frontend f\n  bind 127.0.0.1:{port}\n  option nolinger\n  http-request deny deny_status 404 if {{ path /deny }}\n  default_backend b\n\
+             backend b\n  server s 127.0.0.1:{}\n",
+            server.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = common::haproxy::Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _lb = Corelb::start(&cfg(cp), &[], &[cp]);
+    for (path, close) in [("/", true), ("/", false), ("/deny", true)] {
+        let (h, c) = (run(hp, path, close), run(cp, path, close));
+        assert_eq!(h, c, "{path} close={close}: haproxy {h:?}, corelb {c:?}");
+        assert_eq!(c.1, "eof", "{path} close={close}");
+    }
+}

@@ -134,6 +134,9 @@ pub enum Fetch {
     Stick(super::stick::StickFetch),
     /// `req.len`, `req_len`: bytes buffered by content inspection.
     ReqLen,
+    /// `res.len`, `res.payload(…)`, `res.payload_lv(…)`: the request-side fetch inside, on
+    /// the server's first bytes held by `tcp-response content` inspection.
+    Res(Box<Fetch>),
     /// `req.payload(OFFSET,LENGTH)`: buffered bytes at a fixed place (LENGTH 0: to the end).
     Payload {
         /// Where the bytes start.
@@ -270,6 +273,9 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "req.ssl_hello_type",
     "req.ssl_sni",
     "req.ssl_ver",
+    "res.len",
+    "res.payload",
+    "res.payload_lv",
     "req.ver",
     "req_len",
     "req_proto_http",
@@ -455,7 +461,7 @@ impl FetchExpr {
                         Conv::Lower => cur.make_ascii_lowercase(),
                         Conv::Upper => cur.make_ascii_uppercase(),
                         Conv::Map(m) => match m.lookup(Value::Str(&cur)) {
-                            Some(found) => cur = found.to_vec(),
+                            Some(found) => cur = found.into_owned(),
                             // A miss without a default: the expression finds nothing.
                             None => return true,
                         },
@@ -720,6 +726,14 @@ impl Fetch {
                 Fetch::Payload { offset, length }
             }
             "req.payload_lv" | "payload_lv" => payload_lv(kw, args)?,
+            "res.len" => Fetch::Res(Box::new(plain(Fetch::ReqLen)?)),
+            "res.payload" => {
+                let [offset, length] = uint_args(kw, args, 2, 2)?[..] else {
+                    unreachable!("two arguments checked")
+                };
+                Fetch::Res(Box::new(Fetch::Payload { offset, length }))
+            }
+            "res.payload_lv" => Fetch::Res(Box::new(payload_lv(kw, args)?)),
             "http_auth" | "http_auth_group" => {
                 max_args(1)?;
                 let l = arg(0).filter(|a| !a.is_empty()).ok_or_else(|| {
@@ -787,6 +801,7 @@ impl Fetch {
             Fetch::ReqLen | Fetch::ReqSslHelloType | Fetch::ReqSslVer => SmpType::Int,
             Fetch::WaitEnd => SmpType::Bool,
             Fetch::Payload { .. } | Fetch::PayloadLv { .. } => SmpType::Bin,
+            Fetch::Res(f) => f.out_type(),
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
             Fetch::Method => SmpType::Meth,
             Fetch::Stick(f) => f.out_type(),
@@ -812,6 +827,7 @@ impl Fetch {
             Fetch::Src | Fetch::SrcPort | Fetch::Dst | Fetch::DstPort => Layer::L4,
             Fetch::SslFc | Fetch::SslFcSni | Fetch::SslFcProtocol => Layer::L5,
             Fetch::ReqLen
+            | Fetch::Res(_)
             | Fetch::Payload { .. }
             | Fetch::PayloadLv { .. }
             | Fetch::ReqSslSni
@@ -837,7 +853,7 @@ impl Fetch {
             return false;
         };
         let may_change = match self.layer() {
-            Layer::L6 => self.each_content(c.data, c.last, iterate, f),
+            Layer::L6 => self.each_content(c, iterate, f),
             Layer::L7 => {
                 self.each(s, iterate, f);
                 c.http_pending
@@ -859,12 +875,20 @@ impl Fetch {
     /// The layer-6 fetches over the buffered bytes; true if the answer may change.
     fn each_content(
         &self,
-        data: &[u8],
-        last: bool,
+        c: super::Content<'_>,
         iterate: bool,
         f: &mut dyn FnMut(Value<'_>) -> bool,
     ) -> bool {
         use super::payload::{self as p, L6};
+        // The request's fetches read the client's bytes, `res.*` the server's.
+        let (fetch, response) = match self {
+            Fetch::Res(inner) => (&**inner, true),
+            other => (other, false),
+        };
+        if response != c.response {
+            return false;
+        }
+        let (data, last) = (c.data, c.last);
         let int = |r: L6<i64>, f: &mut dyn FnMut(Value<'_>) -> bool| match r {
             L6::Found(v) => {
                 f(Value::Int(v));
@@ -890,7 +914,7 @@ impl Fetch {
             L6::NotFound => false,
             L6::TooShort => true,
         };
-        match self {
+        match fetch {
             Fetch::ReqLen => int(p::len(data), f),
             Fetch::ReqSslHelloType => int(p::ssl_hello_type(data), f),
             Fetch::ReqSslVer => int(p::ssl_ver(data), f),
@@ -1102,6 +1126,7 @@ impl Fetch {
                 f(Value::Int(n as i64));
             }
             Fetch::ReqLen
+            | Fetch::Res(_)
             | Fetch::Payload { .. }
             | Fetch::PayloadLv { .. }
             | Fetch::ReqSslSni
@@ -1109,7 +1134,7 @@ impl Fetch {
             | Fetch::ReqSslHelloType
             | Fetch::ReqSslVer => {
                 if let Some(c) = s.content() {
-                    self.each_content(c.data, c.last, iterate, f);
+                    self.each_content(c, iterate, f);
                 }
             }
             Fetch::WaitEnd => {

@@ -1,5 +1,6 @@
 //! The `map*` converters (HAProxy 2.6's src/map.c): `map(FILE[,DEFAULT])` (= `map_str`),
 //! `map_beg`, `map_sub`, `map_dir`, `map_dom`, `map_end`, `map_int`, `map_ip`, `map_reg`,
+//! `map_regm` (the value takes the matching key's groups, `\1`),
 //! each also with an `_str` suffix. The file is read once at parse time: one `KEY VALUE` per line, `#`
 //! comments, blank lines skipped; the value is the rest of the line.
 //!
@@ -13,6 +14,44 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::sample::Value;
+
+/// HAProxy's `exp_replace`: `fmt` with `\N` replaced by group N of the match (nothing for a
+/// group that did not take part), `\xHH` by that byte and `\c` by `c`.
+pub fn exp_replace(fmt: &[u8], caps: &regex::bytes::Captures<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fmt.len() + 32);
+    let mut i = 0;
+    while i < fmt.len() {
+        let c = fmt[i];
+        i += 1;
+        if c != b'\\' || i == fmt.len() {
+            out.push(c);
+            continue;
+        }
+        let e = fmt[i];
+        i += 1;
+        match e {
+            b'0'..=b'9' => {
+                if let Some(m) = caps.get((e - b'0') as usize) {
+                    out.extend_from_slice(m.as_bytes());
+                }
+            }
+            b'x' if i + 2 <= fmt.len() => {
+                match std::str::from_utf8(&fmt[i..i + 2])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'x'),
+                }
+            }
+            _ => out.push(e),
+        }
+    }
+    out
+}
 
 /// How keys are compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +95,8 @@ pub struct MapConv {
     exact: Arc<HashMap<Box<[u8]>, usize>>,
     /// For `map_reg`: each line's key compiled.
     regs: Regs,
+    /// `map_regm`: the value takes the key's groups (`\1`).
+    subst: bool,
     default: Option<Box<[u8]>>,
 }
 
@@ -78,12 +119,12 @@ impl MapConv {
             "_end" => Match::End,
             "_int" => Match::Int,
             "_ip" => Match::Ip,
-            "_reg" => Match::Reg,
+            "_reg" | "_regm" => Match::Reg,
             _ => {
                 return Err(format!(
                     "converter '{name}' is not supported yet (corelb has map, map_str, map_beg, \
-                     map_sub, map_dir, map_dom, map_end, map_int, map_ip, map_reg, with string \
-                     values)"
+                     map_sub, map_dir, map_dom, map_end, map_int, map_ip, map_reg, map_regm, with \
+                     string values)"
                 ));
             }
         };
@@ -152,12 +193,14 @@ impl MapConv {
             entries: entries.into(),
             exact: Arc::new(exact),
             regs: Regs(regs.into()),
+            subst: kind == "_regm",
             default: args.get(1).map(|d| d.as_bytes().into()),
         })
     }
 
     /// The value for `v` (cast to the key type), or the default.
-    pub(crate) fn lookup(&self, v: Value<'_>) -> Option<&[u8]> {
+    pub(crate) fn lookup(&self, v: Value<'_>) -> Option<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
         let found = match self.how {
             Match::Str => v.with_bytes(|b| self.exact.get(b).map(|&i| &self.entries[i].1)),
             Match::Int => v.to_int().and_then(|i| {
@@ -175,6 +218,18 @@ impl MapConv {
                     .max_by_key(|(bits, _)| *bits)
                     .map(|(_, val)| val)
             }),
+            Match::Reg if self.subst => {
+                // `map_regm`: the value's `\N` are the key's groups (HAProxy's exp_replace).
+                return v
+                    .with_bytes(|b| {
+                        self.regs.0.iter().enumerate().find_map(|(i, re)| {
+                            let caps = re.captures(b)?;
+                            Some(exp_replace(&self.entries[i].1, &caps))
+                        })
+                    })
+                    .map(Cow::Owned)
+                    .or(self.default.as_deref().map(Cow::Borrowed));
+            }
             Match::Reg => v.with_bytes(|b| {
                 (self.regs.0.iter())
                     .position(|re| re.is_match(b))
@@ -187,7 +242,9 @@ impl MapConv {
                     .map(|(_, val)| val)
             }),
         };
-        found.map(|v| &v[..]).or(self.default.as_deref())
+        found
+            .map(|v| Cow::Borrowed(&v[..]))
+            .or(self.default.as_deref().map(Cow::Borrowed))
     }
 }
 
@@ -302,31 +359,46 @@ mod tests {
             "# hosts\n  a.example   be_a  \r\nb.example be_b with spaces\n\na.example be_second\n",
             None,
         );
-        assert_eq!(m.lookup(Value::Str(b"a.example")), Some(&b"be_a"[..]));
         assert_eq!(
-            m.lookup(Value::Str(b"b.example")),
+            m.lookup(Value::Str(b"a.example")).as_deref(),
+            Some(&b"be_a"[..])
+        );
+        assert_eq!(
+            m.lookup(Value::Str(b"b.example")).as_deref(),
             Some(&b"be_b with spaces"[..])
         );
         assert_eq!(m.lookup(Value::Str(b"c.example")), None);
         let d = map("map_str", "a x\n", Some("fallback"));
-        assert_eq!(d.lookup(Value::Str(b"zz")), Some(&b"fallback"[..]));
+        assert_eq!(
+            d.lookup(Value::Str(b"zz")).as_deref(),
+            Some(&b"fallback"[..])
+        );
     }
 
     #[test]
     fn list_matches_in_file_order_and_longest_network() {
         let beg = map("map_beg", "/api be_api\n/ be_root\n", None);
-        assert_eq!(beg.lookup(Value::Str(b"/api/x")), Some(&b"be_api"[..]));
-        assert_eq!(beg.lookup(Value::Str(b"/x")), Some(&b"be_root"[..]));
+        assert_eq!(
+            beg.lookup(Value::Str(b"/api/x")).as_deref(),
+            Some(&b"be_api"[..])
+        );
+        assert_eq!(
+            beg.lookup(Value::Str(b"/x")).as_deref(),
+            Some(&b"be_root"[..])
+        );
         let dom = map("map_dom", "example.com d\n", None);
-        assert_eq!(dom.lookup(Value::Str(b"www.example.com")), Some(&b"d"[..]));
+        assert_eq!(
+            dom.lookup(Value::Str(b"www.example.com")).as_deref(),
+            Some(&b"d"[..])
+        );
         assert_eq!(dom.lookup(Value::Str(b"notexample.com")), None);
         let ip = map("map_ip", "10.0.0.0/8 wide\n10.1.0.0/16 narrow\n", None);
         let a = |s: &str| Value::Ip(s.parse().unwrap());
-        assert_eq!(ip.lookup(a("10.1.2.3")), Some(&b"narrow"[..]));
-        assert_eq!(ip.lookup(a("10.2.0.1")), Some(&b"wide"[..]));
+        assert_eq!(ip.lookup(a("10.1.2.3")).as_deref(), Some(&b"narrow"[..]));
+        assert_eq!(ip.lookup(a("10.2.0.1")).as_deref(), Some(&b"wide"[..]));
         assert_eq!(ip.lookup(a("192.0.2.1")), None);
         let int = map("map_int", "1 one\n2 two\n", None);
-        assert_eq!(int.lookup(Value::Int(2)), Some(&b"two"[..]));
+        assert_eq!(int.lookup(Value::Int(2)).as_deref(), Some(&b"two"[..]));
     }
 
     #[test]
@@ -337,7 +409,7 @@ mod tests {
                 .contains("failed to load map file")
         );
         assert!(
-            MapConv::parse("map_regm", Some(&["x"]))
+            MapConv::parse("map_regx", Some(&["x"]))
                 .unwrap_err()
                 .contains("not supported yet")
         );

@@ -358,6 +358,8 @@ pub struct ContentSample<'a> {
     pub txn: Option<&'a super::VarSet>,
     /// The stick tables and counters (`sc_*`, `track-sc`): set by the caller.
     pub stick: Option<&'a dyn super::StickSource>,
+    /// The bytes are the server's (`tcp-response content`), not the client's.
+    pub response: bool,
 }
 
 impl<'a> ContentSample<'a> {
@@ -378,6 +380,7 @@ impl<'a> ContentSample<'a> {
             stopping,
             txn: None,
             stick: None,
+            response: false,
         }
     }
 
@@ -454,7 +457,8 @@ impl Sample for ContentSample<'_> {
         Some(super::Content {
             data: self.data,
             last: self.last,
-            http_pending: matches!(self.http(), Http::Incomplete),
+            http_pending: !self.response && matches!(self.http(), Http::Incomplete),
+            response: self.response,
         })
     }
     fn vars(&self) -> super::Vars<'_> {

@@ -91,6 +91,8 @@ pub struct Content<'a> {
     /// The bytes are the start of an HTTP request whose head is not complete yet: layer-7
     /// fetches may find something once more bytes arrive.
     pub http_pending: bool,
+    /// The bytes are the server's (`tcp-response content`): `res.*` fetches read them.
+    pub response: bool,
 }
 
 /// A fetched value.

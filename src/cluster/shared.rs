@@ -29,6 +29,8 @@ pub struct FrontendRt {
     pub client_timeout: Option<Duration>,
     pub client_fin_timeout: Option<Duration>,
     pub clitcpka: bool,
+    /// `option nolinger` on the frontend: client connections close with a reset.
+    pub nolinger: bool,
     pub tcplog: bool,
     pub dontlognull: bool,
     /// `option splice-*` (mode tcp).
@@ -56,6 +58,8 @@ pub struct BackendRt {
     pub retries: u32,
     pub redispatch: Option<i32>,
     pub srvtcpka: bool,
+    /// `option nolinger` on the backend: server connections close with a reset.
+    pub nolinger: bool,
     /// `option splice-*` (mode tcp).
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
@@ -312,6 +316,7 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
         client_timeout: px.timeouts.client,
         client_fin_timeout: px.timeouts.client_fin,
         clitcpka: px.options.clitcpka,
+        nolinger: px.options.nolinger,
         tcplog: px.options.tcplog,
         dontlognull: px.options.dontlognull,
         splice: px.options.splice,
@@ -361,6 +366,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy) -> BackendRt {
         retries: px.retries,
         redispatch: px.options.redispatch,
         srvtcpka: px.options.srvtcpka,
+        nolinger: px.options.nolinger,
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),

@@ -23,6 +23,7 @@ pub mod model;
 pub mod parser;
 pub mod resolvers;
 pub mod stick;
+mod tcp_response;
 mod tcp_rules;
 pub mod units;
 pub(crate) mod uri_rules;

@@ -653,6 +653,14 @@ pub struct TcpRequest {
     pub content: Vec<TcpRule>,
 }
 
+/// `tcp-response`: rules on the server's first bytes.
+#[derive(Clone, Debug, Default)]
+pub struct TcpResponse {
+    /// How long the rules may hold the server's first bytes waiting to decide.
+    pub inspect_delay: Option<Duration>,
+    pub content: Vec<TcpRule>,
+}
+
 /// One `tcp-request connection|session|content ACTION [if|unless COND]` rule.
 #[derive(Clone, Debug)]
 pub struct TcpRule {
@@ -668,6 +676,8 @@ pub enum TcpAction {
     Accept,
     /// Closes the connection.
     Reject,
+    /// `tcp-response content close`: closes the server's connection.
+    Close,
     /// Closes the connection with a reset and no FIN (HAProxy's `silent-drop`).
     SilentDrop,
     /// `expect-proxy layer4` (connection rules only): read a PROXY header first.
@@ -819,6 +829,8 @@ pub struct Options {
     pub http_ignore_probes: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
+    /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).
+    pub nolinger: bool,
     pub allbackups: bool,
     pub log_health_checks: bool,
     pub splice: SpliceOptions,
@@ -891,7 +903,11 @@ pub struct Proxy {
     pub acl_lines: Vec<(String, Loc)>,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    /// `http-after-response`: run on every answer, the server's and corelb's own.
+    pub http_after_response: Vec<HttpRule>,
     pub tcp_request: TcpRequest,
+    /// `tcp-response inspect-delay` and `tcp-response content` (backends).
+    pub tcp_response: TcpResponse,
     /// The old `redirect` keyword: evaluated after the http-request rules, as in HAProxy.
     pub redirects: Vec<HttpRule>,
     /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
@@ -1169,7 +1185,9 @@ impl Proxy {
             acl_lines: Vec::new(),
             http_request: Vec::new(),
             http_response: Vec::new(),
+            http_after_response: Vec::new(),
             tcp_request: TcpRequest::default(),
+            tcp_response: TcpResponse::default(),
             redirects: Vec::new(),
             monitor_fail: None,
             cookie: None,
@@ -1197,6 +1215,7 @@ impl Proxy {
         p.acl_lines.clear();
         p.http_request.clear();
         p.http_response.clear();
+        p.http_after_response.clear();
         p.redirects.clear();
         p.monitor_fail = None;
         p.stick_table = None;

@@ -366,6 +366,7 @@ pub fn resolve(cfg: &mut super::Config, d: &mut super::Diags) {
             .http_request
             .iter_mut()
             .chain(px.http_response.iter_mut())
+            .chain(px.http_after_response.iter_mut())
         {
             if let super::HttpAction::Stick(StickAction::Track { table, .. }) = &mut r.action {
                 lookup(table, &r.loc, d);

@@ -219,6 +219,7 @@ async fn connect(
             .flatten(),
         budget: Budget::Until(start + limit),
         keepalive: false,
+        nolinger: false,
         header: send_proxy.map(Header::Check),
         tls,
     };

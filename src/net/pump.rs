@@ -190,6 +190,9 @@ pub struct Dir {
     ktls_src: bool,
     /// The destination is a kTLS socket: close_notify goes before its write side shuts.
     ktls_dst: bool,
+    /// The source's end is not passed on: the destination closes with SO_LINGER 0 (its
+    /// `option nolinger`), a reset instead of a FIN (HAProxy's silent shutdown).
+    skip_shut: bool,
     /// Bytes delivered to the destination.
     pub bytes: u64,
 }
@@ -209,6 +212,7 @@ impl Dir {
             pass: 0,
             ktls_src: false,
             ktls_dst: false,
+            skip_shut: false,
             bytes: 0,
         }
     }
@@ -330,6 +334,9 @@ impl Dir {
                 State::Done => return Poll::Ready(Ok(())),
                 State::Idle => {
                     if self.eof {
+                        if self.skip_shut {
+                            return Poll::Ready(Ok(()));
+                        }
                         if self.ktls_dst {
                             // A clean TLS end, as HAProxy sends it.
                             let _ = crate::tls::ktls::send_close_notify(sys::fd(dst));
@@ -632,6 +639,8 @@ pub struct Tunnel<'a> {
     /// Armed for the earliest possible expiry; re-armed when it fires early because the
     /// connection was active meanwhile (so activity never touches the timer).
     timer: Option<(glommio::timer::Timer, Instant)>,
+    /// `option nolinger` on the client's side and on the server's ([`Tunnel::nolinger`]).
+    nolinger: (bool, bool),
 }
 
 impl<'a> Tunnel<'a> {
@@ -658,6 +667,7 @@ impl<'a> Tunnel<'a> {
             last_client: now,
             last_server: now,
             timer: None,
+            nolinger: (false, false),
         }
     }
 
@@ -667,6 +677,17 @@ impl<'a> Tunnel<'a> {
         self.client.set_recv_on_ring(false);
         self.c2s.ktls_src = true;
         self.s2c.ktls_dst = true;
+        self
+    }
+
+    /// `option nolinger` on the frontend (`client`) and on the backend (`server`), whose
+    /// sockets already have SO_LINGER 0, closed as HAProxy 2.6 closes them: the client's
+    /// end resets the server's connection and ends the tunnel; the client is sent a FIN
+    /// (the server's end, a timeout, an error) only while it has not ended itself, and its
+    /// close is a reset.
+    pub fn nolinger(mut self, client: bool, server: bool) -> Self {
+        self.nolinger = (client, server);
+        self.c2s.skip_shut = server;
         self
     }
 
@@ -709,10 +730,15 @@ impl Future for Tunnel<'_> {
                 Poll::Ready(Err(DirErr::Dst(e))) => {
                     return Poll::Ready(End::Error(Peer::Server, e));
                 }
+                // `option nolinger` on the server's side: its connection resets, nothing
+                // more comes from it (HAProxy closes it at once).
+                Poll::Ready(Ok(())) if this.nolinger.1 => return Poll::Ready(End::Closed),
                 _ => {}
             }
         }
         if !this.s2c.done() {
+            // A client that ended is not sent a FIN under `option nolinger`: it is reset.
+            this.s2c.skip_shut = this.nolinger.0 && this.c2s.eof;
             let mut act = Act::default();
             let r = this.s2c.poll(cx, this.server, this.client, shard, &mut act);
             server_active |= act.read;
@@ -766,6 +792,11 @@ impl Future for Tunnel<'_> {
 
 impl Drop for Tunnel<'_> {
     fn drop(&mut self) {
+        if self.nolinger.0 && !self.c2s.eof {
+            // Ended on the server's side or by a timeout, an error: HAProxy shuts the
+            // client's write side cleanly before the close (whose SO_LINGER 0 resets).
+            let _ = sys::shutdown(sys::fd(self.client), libc::SHUT_WR);
+        }
         self.c2s.release(self.shard);
         self.s2c.release(self.shard);
     }

@@ -33,6 +33,7 @@ pub async fn connect(
         path: be.lb.servers[srv].path.as_ref(),
         budget: Budget::PerStep(be.connect_timeout),
         keepalive: be.srvtcpka,
+        nolinger: be.nolinger,
         header: be.send_proxy[srv].map(|v| Header::Client { v, src, dst }),
         tls: tls.map(|t| (&t.config, sni.or(t.fixed_sni()))),
     })
@@ -72,6 +73,8 @@ pub struct Target<'a> {
     pub budget: Budget,
     /// `SO_KEEPALIVE` (`option srvtcpka`).
     pub keepalive: bool,
+    /// `SO_LINGER` 0 (`option nolinger`): the close is a reset.
+    pub nolinger: bool,
     pub header: Option<Header>,
     /// The TLS configuration and the server name to ask for (else the address).
     pub tls: Option<(&'a Arc<rustls::ClientConfig>, Option<&'a [u8]>)>,
@@ -118,6 +121,10 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     let _ = s.set_nodelay(true);
     if t.keepalive {
         crate::sys::with_sockref(crate::sys::fd(&s), |k| k.set_keepalive(true)).ok();
+    }
+    if t.nolinger {
+        let zero = Some(Duration::ZERO);
+        crate::sys::with_sockref(crate::sys::fd(&s), |k| k.set_linger(zero)).ok();
     }
     if let Some(h) = t.header {
         let hdr = match h {

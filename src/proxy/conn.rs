@@ -166,6 +166,9 @@ pub async fn handle(
     if fe.clitcpka {
         crate::sys::with_sockref(crate::sys::fd(&client), |s| s.set_keepalive(true)).ok();
     }
+    if fe.nolinger {
+        crate::proxy::inspect::reset_on_close(crate::sys::fd(&client));
+    }
     // The client as the PROXY header tells it (behind an ELB/NLB), else the socket's peer.
     let mut src = peer;
     let mut dst: Option<SocketAddr> = None;
@@ -416,8 +419,13 @@ async fn serve(
             // back by their guards, and an exchange in flight writes its log line as it
             // drops (`K`, `D` or `U`: see `Exchange`'s `Drop`).
             let killed = shard.sessions.killed(sess);
+            let nolinger = fe.nolinger;
             let run = http(shard.clone(), fe, &mut client, info, early, h2);
             futures_lite::future::or(run, killed).await;
+            if nolinger {
+                // A FIN before the reset of the close, as HAProxy's H1 side sends it.
+                crate::sys::shut_write_unless_ended(crate::sys::fd(client.tcp()));
+            }
         }
     }
 }

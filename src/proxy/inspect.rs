@@ -27,6 +27,8 @@ pub enum TcpVerdict {
     Reject,
     /// `silent-drop`: close with a reset, telling the client nothing.
     SilentDrop,
+    /// `tcp-response content close`: the server's connection closes.
+    Close,
 }
 
 /// How content inspection ended without a verdict.
@@ -36,6 +38,10 @@ pub enum Abort {
     ClientTimeout,
     /// Reading from the client failed (`CR`).
     ClientError(std::io::Error),
+    /// `timeout server` ran out while `tcp-response` rules waited (`sD`).
+    ServerTimeout,
+    /// Reading from or writing to the server failed (`SD`).
+    ServerError(std::io::Error),
 }
 
 /// Whether a rule applies: its condition (with `if`/`unless`), or always without one.
@@ -67,6 +73,8 @@ pub fn run_final(
             TcpAction::Reject => return TcpVerdict::Reject,
             TcpAction::SilentDrop => return TcpVerdict::SilentDrop,
             TcpAction::ExpectProxy => *expect_proxy = true,
+            // Refused by the parser outside `tcp-response` rules.
+            TcpAction::Close => {}
             TcpAction::Var(a) => a.apply(s, &mut Vec::new()),
             TcpAction::Stick(a) => stick(a, s),
         }
@@ -85,6 +93,7 @@ pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<Tcp
             TcpAction::Accept => return Some(TcpVerdict::Accept),
             TcpAction::Reject => return Some(TcpVerdict::Reject),
             TcpAction::SilentDrop => return Some(TcpVerdict::SilentDrop),
+            TcpAction::Close => return Some(TcpVerdict::Close),
             // Refused by the parser outside connection rules.
             TcpAction::ExpectProxy => {}
             // Run again when the rules are evaluated again on more bytes: the last value
@@ -176,6 +185,90 @@ impl Inspect<'_> {
     }
 }
 
+/// `tcp-response content` in mode tcp: the server's first bytes are read into `buf` (kept
+/// there, for the client) until the rules decide, as [`Inspect::run`] does with the client's;
+/// what the client sends meanwhile goes on to the server (`c2s` counts it), so a server that
+/// waits for a request still gets it.
+#[allow(clippy::too_many_arguments)]
+pub async fn response<S, C>(
+    i: &Inspect<'_>,
+    server_timeout: Option<Duration>,
+    server: &mut S,
+    client: &mut C,
+    buf: &mut Vec<u8>,
+    c2s: &mut u64,
+) -> Result<TcpVerdict, Abort>
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
+    C: futures_lite::AsyncRead + Unpin,
+{
+    use futures_lite::AsyncWriteExt;
+    enum Got {
+        Server(std::io::Result<usize>),
+        Client(std::io::Result<usize>),
+        Timer,
+    }
+    let start = Instant::now();
+    let inspect_end = i.delay.map(|d| start + d);
+    let (mut closed, mut client_open) = (false, true);
+    let mut expired = i.delay.is_none();
+    let mut cbuf = vec![0u8; 16 * 1024];
+    loop {
+        let last = closed || expired || buf.len() >= RECV_LIMIT;
+        let mut s = ContentSample::new(i.conn, buf, last, i.nbsrv, i.stopping);
+        (s.txn, s.stick, s.response) = (i.txn, i.stick, true);
+        if let Some(v) = run_content(i.rules, i.acls, &s) {
+            return Ok(v);
+        }
+        let now = Instant::now();
+        let idle_end = server_timeout.map(|t| now + t);
+        let until = match (inspect_end, idle_end) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).expect("only a final evaluation has no delay"),
+        };
+        let old = buf.len();
+        buf.resize(RECV_LIMIT, 0);
+        let from_server = async { Got::Server(server.read(&mut buf[old..]).await) };
+        let from_client = async {
+            if client_open {
+                Got::Client(client.read(&mut cbuf).await)
+            } else {
+                std::future::pending().await
+            }
+        };
+        let timer = async {
+            glommio::timer::sleep(until.saturating_duration_since(now)).await;
+            Got::Timer
+        };
+        let got =
+            futures_lite::future::or(from_server, futures_lite::future::or(from_client, timer))
+                .await;
+        let n = match &got {
+            Got::Server(Ok(n)) => *n,
+            _ => 0,
+        };
+        buf.truncate(old + n);
+        match got {
+            Got::Server(Ok(0)) => closed = true,
+            Got::Server(Ok(_)) => {}
+            Got::Server(Err(e)) => return Err(Abort::ServerError(e)),
+            Got::Client(Ok(0) | Err(_)) => client_open = false,
+            Got::Client(Ok(n)) => {
+                let deadline = server_timeout.map(|t| Instant::now() + t);
+                crate::net::io::with_deadline(deadline, async {
+                    server.write_all(&cbuf[..n]).await?;
+                    server.flush().await
+                })
+                .await
+                .map_err(Abort::ServerError)?;
+                *c2s += n as u64;
+            }
+            Got::Timer if inspect_end.is_some_and(|e| Instant::now() >= e) => expired = true,
+            Got::Timer => return Err(Abort::ServerTimeout),
+        }
+    }
+}
+
 /// Usable servers of backend `i`, for `nbsrv()`.
 fn nbsrv(shared: &crate::cluster::Shared, i: usize) -> u32 {
     shared
@@ -217,7 +310,8 @@ pub fn early_rules(
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
         TcpVerdict::Accept => true,
-        TcpVerdict::Reject => {
+        // (`close` is a `tcp-response` action.)
+        TcpVerdict::Reject | TcpVerdict::Close => {
             if connection_level {
                 reset_on_close(fd);
             }
@@ -275,7 +369,8 @@ pub async fn route_tcp(
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,
-            Ok(TcpVerdict::Reject) => Some(Routed::Closed {
+            // (`close` is a `tcp-response` action.)
+            Ok(TcpVerdict::Reject | TcpVerdict::Close) => Some(Routed::Closed {
                 term: Term::new(Cause::Proxy, Phase::Request),
                 denied: true,
             }),
@@ -290,8 +385,8 @@ pub async fn route_tcp(
                 term: Term::new(Cause::ClientTimeout, Phase::Request),
                 denied: false,
             }),
-            Err(Abort::ClientError(e)) => {
-                log::debug!("{}: reading the client's first bytes: {e}", fe.name);
+            Err(e) => {
+                log::debug!("{}: reading the client's first bytes: {e:?}", fe.name);
                 Some(Routed::Closed {
                     term: Term::new(Cause::Client, Phase::Request),
                     denied: false,
@@ -322,7 +417,7 @@ pub async fn route_tcp(
 
 /// `silent-drop`: a reset that is not meant to reach the client (HAProxy lowers the TTL so
 /// that the reset dies on the way; on the same host it still arrives).
-fn silent_drop(fd: std::os::fd::BorrowedFd<'_>) {
+pub fn silent_drop(fd: std::os::fd::BorrowedFd<'_>) {
     crate::sys::with_sockref(fd, |s| s.set_ttl(1).or_else(|_| s.set_unicast_hops_v6(1))).ok();
     reset_on_close(fd);
 }

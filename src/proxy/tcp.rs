@@ -102,15 +102,15 @@ pub async fn session(
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
     let mut backend = fe.backend;
+    let conn = crate::acl::ConnInfo {
+        src: Some(peer),
+        dst: Some(local_addr(client.tcp(), &mut dst)),
+        tls,
+        h2: false,
+        glitches: None,
+        vars,
+    };
     if fe.inspects_content {
-        let conn = crate::acl::ConnInfo {
-            src: Some(peer),
-            dst: Some(local_addr(client.tcp(), &mut dst)),
-            tls,
-            h2: false,
-            glitches: None,
-            vars,
-        };
         match crate::proxy::inspect::route_tcp(
             &shard,
             &fe,
@@ -205,8 +205,21 @@ pub async fn session(
                             })
                             .await
                         };
+                        let be_px = &shard.shared.cfg.proxies[be.proxy];
+                        let sent = match sent {
+                            Ok(()) if !be_px.tcp_response.content.is_empty() => {
+                                let (p, c) = (be_px, &mut client);
+                                let st = (&trackers, session_trackers.as_deref());
+                                response_rules(&shard, p, &be, &conn, st, c, &mut s, &mut out).await
+                            }
+                            other => other.map(|()| true),
+                        };
                         match sent {
-                            Ok(()) => State::Forward { srv, server: s },
+                            Ok(true) => State::Forward { srv, server: s },
+                            Ok(false) => {
+                                release(&be, srv);
+                                State::Close
+                            }
                             Err(e) => {
                                 log::debug!("{}/{}: {e}", be.name, server.name);
                                 release(&be, srv);
@@ -287,11 +300,13 @@ pub async fn session(
                     };
                     futures_lite::future::or(own, stop).await;
                 };
+                // What `tcp-response` inspection already passed on.
+                let pre = (out.bytes_in, out.bytes_out);
                 let end = match (&mut client, &mut server) {
                     (Client::Plain(c), ServerIo::Plain(s)) => {
                         let policy = Splice::for_tunnel(pump, fe.splice, be.splice);
                         let t = Tunnel::new(c, s, &shard, timeouts, policy);
-                        run_tunnel(t, grace, &mut out).await
+                        run_tunnel(t.nolinger(fe.nolinger, be.nolinger), grace, &mut out).await
                     }
                     (Client::Ktls(k), ServerIo::Plain(s)) => {
                         // kTLS keeps splicing (the path tested in the kTLS VM), unless
@@ -302,7 +317,8 @@ pub async fn session(
                             Splice::Always
                         };
                         let t = Tunnel::new(&mut k.tcp, s, &shard, timeouts, (dir, dir));
-                        run_tunnel(t.client_ktls(), grace, &mut out).await
+                        let t = t.client_ktls().nolinger(fe.nolinger, be.nolinger);
+                        run_tunnel(t, grace, &mut out).await
                     }
                     // TLS in user space on either side: copied through buffers.
                     (c, s) => {
@@ -327,6 +343,7 @@ pub async fn session(
                         }
                     }
                 };
+                (out.bytes_in, out.bytes_out) = (out.bytes_in + pre.0, out.bytes_out + pre.1);
                 let cause = match &end {
                     End::Closed => Cause::Normal,
                     End::Timeout(Peer::Client) => Cause::ClientTimeout,
@@ -379,6 +396,90 @@ pub async fn session(
         c.count_bytes(out.bytes_in, out.bytes_out);
     }
     finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
+}
+
+/// The backend's `tcp-response content` rules on the server's first bytes (HAProxy's
+/// `tcp_inspect_response`): true to go on (the bytes went on to the client), false when the
+/// connection ends here, with its termination state in `out`; `Err` when the server failed.
+#[allow(clippy::too_many_arguments)]
+async fn response_rules(
+    shard: &ShardCtx,
+    px: &crate::config::Proxy,
+    be: &BackendRt,
+    conn: &crate::acl::ConnInfo,
+    trackers: (&crate::stick::Trackers, Option<&crate::stick::Trackers>),
+    client: &mut Client,
+    server: &mut ServerIo,
+    out: &mut Outcome,
+) -> std::io::Result<bool> {
+    use crate::proxy::inspect::{Abort, Inspect, TcpVerdict};
+    let shared = &shard.shared;
+    let nb = |i: usize| {
+        shared
+            .backends
+            .get(i)
+            .and_then(|b| b.as_ref())
+            .map_or(0, |b| b.lb.usable_count() as u32)
+    };
+    let txn = crate::acl::VarSet::default();
+    // What the stream and its connection track (`sc-inc-gpc0`, `sc_*` fetches).
+    let stick = shared.stick.ctx_session(trackers.0, trackers.1);
+    let i = Inspect {
+        rules: &px.tcp_response.content,
+        acls: &px.acls,
+        delay: px.tcp_response.inspect_delay,
+        client_timeout: None,
+        conn,
+        nbsrv: &nb,
+        stopping: shared.control.stopping(),
+        txn: Some(&txn),
+        stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
+    };
+    let mut buf = Vec::new();
+    let v = crate::proxy::inspect::response(
+        &i,
+        be.server_timeout,
+        server,
+        client,
+        &mut buf,
+        &mut out.bytes_in,
+    )
+    .await;
+    let go_on = match v {
+        Ok(TcpVerdict::Accept) => true,
+        Ok(TcpVerdict::Reject | TcpVerdict::SilentDrop) => {
+            // HAProxy: the response is denied, both sides close (`PD`).
+            out.term = Term::new(Cause::Proxy, Phase::Data);
+            out.denied = true;
+            if v.as_ref().is_ok_and(|v| *v == TcpVerdict::SilentDrop) {
+                crate::proxy::inspect::silent_drop(crate::sys::fd(client.tcp()));
+            }
+            return Ok(false);
+        }
+        // The server's connection ends; what it sent still goes to the client.
+        Ok(TcpVerdict::Close) => false,
+        Err(Abort::ServerTimeout) => {
+            out.term = Term::new(Cause::ServerTimeout, Phase::Data);
+            return Ok(false);
+        }
+        Err(Abort::ServerError(e)) => return Err(e),
+        Err(Abort::ClientTimeout | Abort::ClientError(_)) => return Ok(false),
+    };
+    if !buf.is_empty() {
+        use futures_lite::AsyncWriteExt;
+        let deadline = be.server_timeout.map(|t| Instant::now() + t);
+        let w = crate::net::io::with_deadline(deadline, async {
+            client.write_all(&buf).await?;
+            client.flush().await
+        })
+        .await;
+        if w.is_err() {
+            out.term = Term::new(Cause::Client, Phase::Data);
+            return Ok(false);
+        }
+        out.bytes_out += buf.len() as u64;
+    }
+    Ok(go_on)
 }
 
 /// Runs a tunnel (spliced or copied by the pump) until it ends or `grace` (a stop's grace period) runs out.

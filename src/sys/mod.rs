@@ -367,6 +367,25 @@ pub fn idle_socket_alive(fd: BorrowedFd<'_>) -> bool {
     r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
 }
 
+/// Before closing a socket with SO_LINGER 0 (`option nolinger`): shuts its write side (a
+/// FIN ahead of the reset) unless the peer already ended, as HAProxy's clean shutdown does
+/// (it skips it once the peer's end was read). A non-blocking MSG_PEEK reading 0 is the end.
+pub fn shut_write_unless_ended(fd: BorrowedFd<'_>) {
+    let mut b = [0u8; 1];
+    // SAFETY: `b` is valid for one byte.
+    let r = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if r != 0 {
+        let _ = shutdown(fd, libc::SHUT_WR);
+    }
+}
+
 /// Most descriptors one SCM_RIGHTS message carries (HAProxy's MAX_SEND_FD).
 pub const MAX_SEND_FD: usize = 253;
 

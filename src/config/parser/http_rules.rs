@@ -24,7 +24,7 @@ pub(crate) fn logformat(
 }
 
 /// Why corelb talks to no SPOE agent (`filter spoe`, `send-spoe-group`).
-pub(super) const NO_SPOE: &str =
+pub(crate) const NO_SPOE: &str =
     "corelb runs no SPOE filters (no external agents in the request path; use rules)";
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
@@ -119,6 +119,48 @@ fn capture_rule(px: &Proxy, w: &[String], loc: &Loc, d: &mut Diags) -> Option<Ht
     }
 }
 
+/// The actions HAProxy 2.6 has in `http-after-response` (its parser's list, in its order).
+const AFTER_RESPONSE_ACTIONS: &[&str] = &[
+    "add-header",
+    "allow",
+    "capture",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "set-header",
+    "set-status",
+    "strict-mode",
+    "set-var-fmt(*)",
+    "set-var(*)",
+    "unset-var(*)",
+];
+
+/// One `http-after-response` rule: the `http-response` rule of one of the actions 2.6 allows
+/// there.
+pub(super) fn after_response_rule(
+    px: &Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HttpRule> {
+    let action = w.first().map(String::as_str).unwrap_or_default();
+    let allowed = AFTER_RESPONSE_ACTIONS
+        .iter()
+        .any(|a| match a.strip_suffix("(*)") {
+            Some(prefix) => action.starts_with(prefix) && action[prefix.len()..].starts_with('('),
+            None => *a == action,
+        });
+    if !allowed {
+        let list = AFTER_RESPONSE_ACTIONS.join("', '");
+        d.error(
+            loc,
+            format!("'http-after-response' expects '{list}', but got '{action}'"),
+        );
+        return None;
+    }
+    http_rule_in(px, w, "http-after-response", loc, d)
+}
+
 /// One `http-request`/`http-response`/`redirect` rule: `ACTION args... [if|unless COND]`.
 pub(super) fn http_rule(
     px: &Proxy,
@@ -132,6 +174,11 @@ pub(super) fn http_rule(
     } else {
         "http-response"
     };
+    http_rule_in(px, w, kw, loc, d)
+}
+
+fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) -> Option<HttpRule> {
+    let request = kw == "http-request";
     let Some(action) = w.first().map(String::as_str) else {
         d.error(loc, format!("'{kw}' expects an action"));
         return None;
@@ -288,7 +335,7 @@ pub(super) fn http_rule(
                 _ => {
                     d.error(
                         loc,
-                        "'http-response set-status' expects a status code (100-999)",
+                        format!("'{kw} set-status' expects a status code (100-999)"),
                     );
                     return None;
                 }
@@ -297,7 +344,7 @@ pub(super) fn http_rule(
                 (Some("reason"), Some(r)) if end >= 4 => Some(r.to_string()),
                 _ if end == 2 => None,
                 _ => {
-                    d.error(loc, "'http-response set-status CODE [reason TEXT]'");
+                    d.error(loc, format!("'{kw} set-status CODE [reason TEXT]'"));
                     return None;
                 }
             };

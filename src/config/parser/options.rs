@@ -228,6 +228,13 @@ pub(crate) fn tcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Dia
     1
 }
 
+/// `option nolinger`: the side's connections close with a reset (HAProxy sets SO_LINGER 0
+/// on the client's connection in a frontend, on the server's in a backend).
+pub(crate) fn nolinger(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.nolinger = on;
+    1
+}
+
 pub(crate) fn clitcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.clitcpka = on;
     1

@@ -386,6 +386,10 @@ pub(crate) fn tcp_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags
     crate::config::tcp_rules::tcp_request(px, w, loc, d);
 }
 
+pub(crate) fn tcp_response(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    crate::config::tcp_response::tcp_response(px, w, loc, d);
+}
+
 pub(crate) fn http_response(
     px: &mut Proxy,
     w: &[String],
@@ -395,6 +399,18 @@ pub(crate) fn http_response(
 ) {
     if let Some(r) = http_rule(px, &w[1..], false, loc, d) {
         px.http_response.push(r);
+    }
+}
+
+pub(crate) fn http_after_response(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    if let Some(r) = super::http_rules::after_response_rule(px, &w[1..], loc, d) {
+        px.http_after_response.push(r);
     }
 }
 

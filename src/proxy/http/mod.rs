@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod after;
 pub mod cache;
 pub mod compress;
 pub mod filters;

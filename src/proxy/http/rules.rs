@@ -5,6 +5,7 @@
 //! are recorded in the codec's [`Edits`] and applied when the head is serialized; values
 //! that do not fit the edits' arena go to the transaction's bump allocator.
 
+use crate::acl::exp_replace;
 use crate::acl::{Acls, EditedRequestSample, RequestSample, Sample};
 use crate::config::{
     HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody, TargetPart,
@@ -533,44 +534,6 @@ fn set_target<'a, const N: usize>(
         edits.set_query(q)?;
     }
     Ok(())
-}
-
-/// HAProxy's `exp_replace`: `fmt` with `\N` replaced by group N of the match (nothing for a
-/// group that did not take part), `\xHH` by that byte and `\c` by `c`.
-fn exp_replace(fmt: &[u8], caps: &regex::bytes::Captures<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(fmt.len() + 32);
-    let mut i = 0;
-    while i < fmt.len() {
-        let c = fmt[i];
-        i += 1;
-        if c != b'\\' || i == fmt.len() {
-            out.push(c);
-            continue;
-        }
-        let e = fmt[i];
-        i += 1;
-        match e {
-            b'0'..=b'9' => {
-                if let Some(m) = caps.get((e - b'0') as usize) {
-                    out.extend_from_slice(m.as_bytes());
-                }
-            }
-            b'x' if i + 2 <= fmt.len() => {
-                match std::str::from_utf8(&fmt[i..i + 2])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'x'),
-                }
-            }
-            _ => out.push(e),
-        }
-    }
-    out
 }
 
 /// `replace-header NAME REGEX REPLACEMENT`: each received value of NAME that the regex

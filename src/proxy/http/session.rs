@@ -266,8 +266,9 @@ impl Ctx {
     }
 
     /// The one way an exchange that did not get a server's answer ends: the error page
-    /// for the error's status (the proxy's `errorfile` first; none for 0), then the log
-    /// line with its termination state.
+    /// for the error's status (the proxy's `errorfile` first; none for 0), through the
+    /// `http-after-response` rules when there was a request (its variables, `vars`), then
+    /// the log line with its termination state.
     pub async fn fail<C: AsyncWrite + Unpin>(
         &self,
         client: &mut C,
@@ -275,6 +276,7 @@ impl Ctx {
         txn: &mut Txn,
         be_px: Option<&Proxy>,
         e: &ProxyError,
+        vars: Option<&crate::acl::VarSet>,
     ) {
         txn.term = e.term;
         let status = e.status;
@@ -283,12 +285,26 @@ impl Ctx {
             out.clear();
             write_error(out, status, true);
             let fe_px = self.fe_px();
-            let _ = write_all(
-                client,
-                &error_bytes(fe_px, be_px, status, out),
-                deadline(fe_px.timeouts.client),
-            )
-            .await;
+            let mut page = error_bytes(fe_px, be_px, status, out);
+            if let Some(vars) = vars
+                && super::after::any(fe_px, be_px)
+            {
+                let shared = &self.shard.shared;
+                let base = RequestSample {
+                    head: None,
+                    conn: &self.acl_conn,
+                    nbsrv: &|i| usable_servers(shared, i),
+                    stopping: shared.control.stopping(),
+                    stick: None,
+                    txn: Some(vars),
+                };
+                let mut scratch = Vec::new();
+                let bytes = page.into_owned();
+                let (st, bytes) =
+                    super::after::on_bytes(fe_px, be_px, &base, status, bytes, &mut scratch);
+                (txn.status, page) = (st, bytes.into());
+            }
+            let _ = write_all(client, &page, deadline(fe_px.timeouts.client)).await;
         }
         log_txn(&self.shard, &self.fe, &self.info, txn, self.vars_no_txn());
     }
@@ -619,7 +635,9 @@ impl<'c> Exchange<'c> {
                 let ctx = self.ctx;
                 let be = self.txn.backend.clone();
                 let be_px = be.as_ref().map(|be| &ctx.cfg.proxies[be.proxy]);
-                ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e).await;
+                let vars = Some(&self.vars);
+                ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e, vars)
+                    .await;
                 Next::Close
             }
             Analyzed::Reply {
@@ -670,7 +688,8 @@ impl<'c> Exchange<'c> {
                         let ctx = self.ctx;
                         log::debug!("{}/{}: {}: {e}", ctx.fe.name, be.name, ctx.info.src);
                         let be_px = &ctx.cfg.proxies[be.proxy];
-                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), &e)
+                        let vars = Some(&self.vars);
+                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), &e, vars)
                             .await;
                         return Next::Close;
                     }
@@ -951,6 +970,9 @@ impl<'c> Exchange<'c> {
             }
         }
         if let Some((status, bytes)) = reply {
+            let be_px = be.as_ref().map(|b| &cfg.proxies[b.proxy]);
+            let (status, bytes) =
+                super::after::on_bytes(fe_px, be_px, &base, status, bytes, &mut b.scratch);
             if flags.tarpit {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
                 // proxy whose rule it was), then answer and close, as HAProxy does.
@@ -1514,7 +1536,11 @@ impl<'c> Exchange<'c> {
                     );
                     match v {
                         rules::HttpVerdict::Reply { status, bytes } => {
-                            break 'head Err((status, bytes));
+                            let s = &mut b.scratch;
+                            let (px, be) = (fe_px, Some(be_px));
+                            break 'head Err(super::after::on_bytes(
+                                px, be, &rbase, status, bytes, s,
+                            ));
                         }
                         rules::HttpVerdict::SilentDrop => {
                             // HAProxy logs it as its request-side twin: `PR`, a denied request;
@@ -1531,6 +1557,25 @@ impl<'c> Exchange<'c> {
                 if let Some(p) = &route.cache {
                     let (cfg, n) = (&ctx.cfg, shared.shards);
                     store = super::cache::response(cfg, n, p, pxs, &rbase, res, b.rbuf.bytes());
+                }
+            }
+            if super::after::any(fe_px, Some(be_px)) {
+                let shared = &shard.shared;
+                let base = RequestSample {
+                    head: None,
+                    conn: &ctx.acl_conn,
+                    nbsrv: &|i| usable_servers(shared, i),
+                    stopping: shared.control.stopping(),
+                    stick: stick_ctx
+                        .as_ref()
+                        .map(|c| c as &dyn crate::acl::StickSource),
+                    txn: Some(vars),
+                };
+                let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
+                let s = &mut b.scratch;
+                super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s);
+                if let Some((s, _)) = edits.status {
+                    txn.status = s;
                 }
             }
             edits.strip_hop_by_hop(true);
@@ -1779,7 +1824,7 @@ async fn fail<C: AsyncWrite + Unpin>(
 ) {
     let mut txn = Txn::since(began);
     txn.null = null;
-    ctx.fail(client, &mut b.out, &mut txn, None, &e).await;
+    ctx.fail(client, &mut b.out, &mut txn, None, &e, None).await;
 }
 
 /// `silent-drop` (`silent`) and `http-request reject`: the client's connection closes with a

@@ -1,0 +1,90 @@
+//! `http-after-response`: the rules every answer goes through last — the server's (on the
+//! head's edits, after the `http-response` rules) and corelb's own (error pages, redirects,
+//! `return`, the stats page, cache hits), re-written with the rules' edits. As in HAProxy
+//! (`http_eval_after_res_rules`), the backend's rules run first, then the frontend's if it is
+//! another proxy; an `allow` ends only its own proxy's rules. Answers to requests that could
+//! not be parsed get no rules (HAProxy's mux writes those before any analysis).
+//!
+//! The request is gone by then in HAProxy: its fetches find nothing (2.6 refuses them in
+//! these rules' values and warns that a condition on them never matches), so the rules see
+//! no request head here either — variables, addresses and counters are what they use.
+
+use super::rules::{HttpVerdict, response_rules};
+use crate::acl::RequestSample;
+use crate::config::Proxy;
+use crate::h1::{Edits, HeadLimits, Parsed, ResponseHead, parse_response, serialize_response};
+use bumpalo::Bump;
+
+/// The proxies whose rules apply, in their order: the backend's, then the frontend's.
+fn proxies<'a>(fe: &'a Proxy, be: Option<&'a Proxy>) -> impl Iterator<Item = &'a Proxy> {
+    let be = be.filter(|b| !std::ptr::eq(*b, fe));
+    be.into_iter().chain(std::iter::once(fe))
+}
+
+/// Whether any rule would run: the common case has none and costs one test.
+pub fn any(fe: &Proxy, be: Option<&Proxy>) -> bool {
+    proxies(fe, be).any(|p| !p.http_after_response.is_empty())
+}
+
+/// Runs the rules on a server's response head, into its `edits`.
+#[allow(clippy::too_many_arguments)]
+pub fn on_head<'a, const N: usize>(
+    fe: &'a Proxy,
+    be: Option<&'a Proxy>,
+    base: &RequestSample<'_>,
+    res: &ResponseHead,
+    rbuf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    scratch: &mut Vec<u8>,
+) {
+    let base = &RequestSample {
+        head: None,
+        ..*base
+    };
+    for px in proxies(fe, be) {
+        // The parser admits no action that answers or drops: only Allow and Continue come.
+        let v = response_rules(
+            &px.http_after_response,
+            &px.acls,
+            base,
+            res,
+            rbuf,
+            edits,
+            bump,
+            scratch,
+            (fe, be),
+            false,
+        );
+        debug_assert!(matches!(v, HttpVerdict::Allow | HttpVerdict::Continue));
+    }
+}
+
+/// Runs the rules on an answer corelb wrote itself (`bytes`: a whole HTTP/1.1 response):
+/// the answer as the rules leave it, and its status.
+pub fn on_bytes(
+    fe: &Proxy,
+    be: Option<&Proxy>,
+    base: &RequestSample<'_>,
+    status: u16,
+    bytes: Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> (u16, Vec<u8>) {
+    if !any(fe, be) {
+        return (status, bytes);
+    }
+    let limits = HeadLimits::default();
+    let mut res = ResponseHead::with_capacity(&limits);
+    let Ok(Parsed::Complete { head_len }) = parse_response(&bytes, &limits, &mut res) else {
+        // corelb's own pages always parse; an `errorfile` that does not is sent as it is.
+        return (status, bytes);
+    };
+    let bump = Bump::new();
+    let mut edits: Edits<'_> = Edits::new();
+    on_head(fe, be, base, &res, &bytes, &mut edits, &bump, scratch);
+    let mut out = Vec::with_capacity(bytes.len() + 128);
+    serialize_response(&res, &bytes, &edits, &mut out);
+    out.extend_from_slice(&bytes[head_len..]);
+    let status = edits.status.map_or(status, |(s, _)| s);
+    (status, out)
+}
