@@ -104,15 +104,6 @@ pub struct ClientOrigin {
     pub bind: usize,
 }
 
-/// What ACLs see of the connection's TLS session.
-fn acl_tls(t: &TlsInfo) -> crate::acl::TlsInfo {
-    crate::acl::TlsInfo {
-        sni: t.sni.as_ref().map(|s| s.as_bytes().into()),
-        protocol: t.protocol.as_bytes(),
-        alpn: t.alpn.map(str::as_bytes),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 pub async fn handle(
     shard: Rc<ShardCtx>,
@@ -265,6 +256,7 @@ async fn tls_accept(
                 sni: a.info.sni,
                 protocol: a.info.protocol,
                 alpn: a.info.alpn,
+                client_cert: a.info.client_cert,
             };
             Some((a.client, a.early, Some(info), h2))
         }
@@ -308,7 +300,7 @@ async fn serve(
             let conn = crate::acl::ConnInfo {
                 src: Some(src),
                 dst: dst.or_else(|| tcp.local_addr().ok()),
-                tls: tls.as_ref().map(acl_tls),
+                tls: tls.as_ref().map(TlsInfo::acl),
                 h2: false,
                 glitches: None,
                 vars,
@@ -353,7 +345,7 @@ async fn serve(
                 early,
                 date: accept_date,
                 at: accepted,
-                tls: tls.as_ref().map(acl_tls),
+                tls: tls.as_ref().map(TlsInfo::acl),
                 vars,
                 trackers,
                 sess,
