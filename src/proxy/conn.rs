@@ -253,7 +253,7 @@ async fn tls_accept(
             ShardStats::add(counter, 1);
             let h2 = a.info.alpn == Some("h2");
             let info = TlsInfo {
-                sni: a.info.sni,
+                sni: a.info.sni.map(String::into_boxed_str),
                 protocol: a.info.protocol,
                 alpn: a.info.alpn,
                 client_cert: a.info.client_cert,

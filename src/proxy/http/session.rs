@@ -67,7 +67,8 @@ pub struct ClientInfo {
 
 #[derive(Clone, Debug)]
 pub struct TlsInfo {
-    pub sni: Option<String>,
+    /// (A boxed str, not a String: the connection's idle future holds this twice.)
+    pub sni: Option<Box<str>>,
     pub protocol: &'static str,
     /// The protocol ALPN chose (`h2`, `http/1.1`), if any: `ssl_fc_alpn`.
     pub alpn: Option<&'static str>,
