@@ -1504,19 +1504,37 @@ fn rate_limits_delay_connections_and_show_in_info() {
     );
 
     // 12 new connections at once at 4 per second: the last ones wait about two seconds.
-    let burst = |port: u16| {
+    // Their statuses, over TLS (as `localhost`, trusting `pem`) or not.
+    let pem = self_signed_pem(&dir, "site.pem", &["localhost"]);
+    let burst = |port: u16, tls: bool| {
         let start = std::time::Instant::now();
         let statuses: Vec<String> = (0..12)
-            .map(|_| std::thread::spawn(move || raw_exchange(port, b"GET / HTTP/1.0\r\n\r\n")))
+            .map(|_| {
+                let pem = pem.clone();
+                std::thread::spawn(move || {
+                    if tls {
+                        let (out, err) = curl_tls(&pem, "localhost", port, "/", &[]);
+                        let last = out.lines().last().unwrap_or("").to_string();
+                        format!("{} {err}", last.split(' ').next().unwrap_or(""))
+                            .trim()
+                            .to_string()
+                    } else {
+                        let r = raw_exchange(port, b"GET / HTTP/1.0\r\n\r\n");
+                        let line = r.lines().next().unwrap_or("");
+                        line.split(' ').nth(1).unwrap_or(line).to_string()
+                    }
+                })
+            })
             .collect::<Vec<_>>()
             .into_iter()
-            .map(|t| t.join().unwrap().lines().next().unwrap_or("").to_string())
+            .map(|t| t.join().unwrap())
             .collect();
         (statuses, start.elapsed())
     };
     let sock = dir.path("admin.sock");
-    // The global connection rate, then a frontend's session rate under looser global ones.
-    for (global, frontend, info_want, rate_lim) in [
+    // The global connection rate, a frontend's session rate under looser global ones, the
+    // global TLS rate (on the `ssl` listener).
+    for (global, frontend, info_want, rate_lim, tls) in [
         (
             "maxconnrate 4\n  maxsslrate 30\n  tune.maxaccept 1",
             "",
@@ -1526,6 +1544,7 @@ fn rate_limits_delay_connections_and_show_in_info() {
                 "SslRateLimit: 30\n",
             ],
             "0",
+            false,
         ),
         (
             "maxconnrate 50\n  maxsessrate 40\n  tune.maxaccept -1",
@@ -1536,13 +1555,30 @@ fn rate_limits_delay_connections_and_show_in_info() {
                 "SslRateLimit: 0\n",
             ],
             "4",
+            false,
+        ),
+        (
+            "maxsslrate 4",
+            "",
+            [
+                "ConnRateLimit: 0\n",
+                "SessRateLimit: 0\n",
+                "SslRateLimit: 4\n",
+            ],
+            "0",
+            true,
         ),
     ] {
         let port = free_port();
+        let bind = if tls {
+            format!("127.0.0.1:{port} ssl crt {}", pem.display())
+        } else {
+            format!("127.0.0.1:{port}")
+        };
         let cfg = format!(
             "global\n  stats socket {} level admin\n  {global}\n\
              defaults\n  mode http\n  timeout client 10s\n  timeout server 10s\n  timeout connect 2s\n\
-             frontend fe\n  bind 127.0.0.1:{port}\n{frontend}  http-request return status 200 content-type text/plain string ok\n",
+             frontend fe\n  bind {bind}\n{frontend}  http-request return status 200 content-type text/plain string ok\n",
             sock.display()
         );
         let check = |who: &str| {
@@ -1552,11 +1588,8 @@ fn rate_limits_delay_connections_and_show_in_info() {
             }
             let stat = stats_cmd(&sock, "show stat");
             assert_eq!(csv_field(&stat, "FRONTEND", "rate_lim"), rate_lim, "{who}");
-            let (statuses, took) = burst(port);
-            assert!(
-                statuses.iter().all(|s| s == "HTTP/1.1 200 OK"),
-                "{who}: {statuses:?}"
-            );
+            let (statuses, took) = burst(port, tls);
+            assert!(statuses.iter().all(|s| s == "200"), "{who}: {statuses:?}");
             // A lower bound: a slow machine only makes it longer.
             assert!(
                 took >= Duration::from_millis(1500),
