@@ -1472,3 +1472,140 @@ fn show_sess_line_has_haproxy_26_fields() {
     );
     drop(lb);
 }
+
+/// `maxconnrate`, `maxsessrate`, `rate-limit sessions`, `maxsslrate`, `tune.maxaccept`:
+/// connections over a rate wait in the backlog (none is refused), `show info` reports the
+/// global limits and `show stat` a frontend's; HAProxy 2.6 does the same on the same files.
+#[test]
+fn rate_limits_delay_connections_and_show_in_info() {
+    let dir = TempDir::new("rates");
+    // `-c` names the file and the line of a bad value.
+    for (line, needle) in [
+        (
+            "rate-limit connections 5",
+            "c.cfg:4: 'rate-limit' only supports 'sessions' (got 'connections')",
+        ),
+        ("rate-limit sessions x", "c.cfg:4: 'rate-limit'"),
+    ] {
+        let text = format!("defaults\n  mode http\nfrontend f\n  {line}\n  bind 127.0.0.1:1\n");
+        expect_check(&dir, &text, 1, needle);
+    }
+    expect_check(
+        &dir,
+        "global\n  maxconnrate -2\n",
+        1,
+        "c.cfg:2: 'maxconnrate'",
+    );
+    expect_check(
+        &dir,
+        "global\n  tune.maxaccept 3000000000\n",
+        1,
+        "c.cfg:2: 'tune.maxaccept' expects -1 or an integer from 0 to INT_MAX",
+    );
+
+    // 12 new connections at once at 4 per second: the last ones wait about two seconds.
+    // Their statuses, over TLS (as `localhost`, trusting `pem`) or not.
+    let pem = self_signed_pem(&dir, "site.pem", &["localhost"]);
+    let burst = |port: u16, tls: bool| {
+        let start = std::time::Instant::now();
+        let statuses: Vec<String> = (0..12)
+            .map(|_| {
+                let pem = pem.clone();
+                std::thread::spawn(move || {
+                    if tls {
+                        let (out, err) = curl_tls(&pem, "localhost", port, "/", &[]);
+                        let last = out.lines().last().unwrap_or("").to_string();
+                        format!("{} {err}", last.split(' ').next().unwrap_or(""))
+                            .trim()
+                            .to_string()
+                    } else {
+                        let r = raw_exchange(port, b"GET / HTTP/1.0\r\n\r\n");
+                        let line = r.lines().next().unwrap_or("");
+                        line.split(' ').nth(1).unwrap_or(line).to_string()
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        (statuses, start.elapsed())
+    };
+    let sock = dir.path("admin.sock");
+    // The global connection rate, a frontend's session rate under looser global ones, the
+    // global TLS rate (on the `ssl` listener).
+    for (global, frontend, info_want, rate_lim, tls) in [
+        (
+            "maxconnrate 4\n  maxsslrate 30\n  tune.maxaccept 1",
+            "",
+            [
+                "ConnRateLimit: 4\n",
+                "SessRateLimit: 0\n",
+                "SslRateLimit: 30\n",
+            ],
+            "0",
+            false,
+        ),
+        (
+            "maxconnrate 50\n  maxsessrate 40\n  tune.maxaccept -1",
+            "  rate-limit sessions 4\n",
+            [
+                "ConnRateLimit: 50\n",
+                "SessRateLimit: 40\n",
+                "SslRateLimit: 0\n",
+            ],
+            "4",
+            false,
+        ),
+        (
+            "maxsslrate 4",
+            "",
+            [
+                "ConnRateLimit: 0\n",
+                "SessRateLimit: 0\n",
+                "SslRateLimit: 4\n",
+            ],
+            "0",
+            true,
+        ),
+    ] {
+        let port = free_port();
+        let bind = if tls {
+            format!("127.0.0.1:{port} ssl crt {}", pem.display())
+        } else {
+            format!("127.0.0.1:{port}")
+        };
+        let cfg = format!(
+            "global\n  stats socket {} level admin\n  {global}\n\
+             defaults\n  mode http\n  timeout client 10s\n  timeout server 10s\n  timeout connect 2s\n\
+             frontend fe\n  bind {bind}\n{frontend}  http-request return status 200 content-type text/plain string ok\n",
+            sock.display()
+        );
+        let check = |who: &str| {
+            let info = stats_cmd(&sock, "show info");
+            for want in info_want {
+                assert!(info.contains(want), "{who}: {want}: {info}");
+            }
+            let stat = stats_cmd(&sock, "show stat");
+            assert_eq!(csv_field(&stat, "FRONTEND", "rate_lim"), rate_lim, "{who}");
+            let (statuses, took) = burst(port, tls);
+            assert!(statuses.iter().all(|s| s == "200"), "{who}: {statuses:?}");
+            // A lower bound: a slow machine only makes it longer.
+            assert!(
+                took >= Duration::from_millis(1500),
+                "{who}: 12 connections at 4/s in {took:?}"
+            );
+        };
+        let lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+        wait_unix_socket(&sock);
+        check("corelb");
+        drop(lb);
+        let _ = std::fs::remove_file(&sock);
+        // HAProxy 2.6: the same answers, values and delays.
+        let Some(_hp) = common::haproxy::Haproxy::start(&cfg, &[port]) else {
+            continue;
+        };
+        wait_unix_socket(&sock);
+        check("haproxy");
+    }
+}

@@ -60,12 +60,55 @@ impl Pki {
             rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
                 .unwrap();
         p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        self.sign(file, p, key)
+    }
+
+    /// Signs `p` (valid 2020–2040) for `key`; the certificate and the key in one PEM `file`.
+    fn sign(&self, file: &str, mut p: rcgen::CertificateParams, key: rcgen::KeyPair) -> PathBuf {
         p.not_before = rcgen::date_time_ymd(2020, 1, 1);
         p.not_after = rcgen::date_time_ymd(2040, 1, 1);
         let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
         let cert = p.signed_by(&key, &issuer).unwrap();
         self.dir
             .write(file, &format!("{}{}", cert.pem(), key.serialize_pem()))
+    }
+}
+
+impl Pki {
+    /// A client certificate (clientAuth) with subject `O=corelb tests, CN=cn` and the
+    /// given serial, chain and key in one PEM `file` (what curl's `--cert` takes).
+    fn client(&self, file: &str, cn: &str, serial: &[u8]) -> PathBuf {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::OrganizationName, "corelb tests");
+        p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        p.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        self.sign(file, p, key)
+    }
+
+    /// A CRL of this CA revoking `serials`.
+    fn crl(&self, file: &str, serials: &[&[u8]]) -> PathBuf {
+        let p = rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2024, 1, 1),
+            next_update: rcgen::date_time_ymd(2039, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|s| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(s),
+                    revocation_time: rcgen::date_time_ymd(2024, 1, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let issuer = rcgen::Issuer::from_params(&self.ca_params, &self.ca_key);
+        self.dir
+            .write(file, &p.signed_by(&issuer).unwrap().pem().unwrap())
     }
 }
 
@@ -481,16 +524,41 @@ fn certificate_errors_name_file_and_line() {
         let c = p.signed_by(&key, &issuer).unwrap();
         d.write("expired.pem", &(c.pem() + &key.serialize_pem()))
     };
-    for (crt, want) in [
+    let ca = pki.ca().display().to_string();
+    let client_auth = [
+        ("verify required".to_string(), "no CA file specified"),
+        (
+            "verify sometimes".into(),
+            "expects 'none', 'optional' or 'required'",
+        ),
+        (
+            "verify optional ca-file /nonexistent/ca.pem".into(),
+            "unable to load CA file",
+        ),
+        (
+            format!("verify required ca-file {ca} crl-file /nonexistent/crl.pem"),
+            "unable to load CRL file",
+        ),
+        (
+            format!("verify required ca-file {ca} crt-ignore-err X509_V_ERR_NOPE"),
+            "X509_V_ERR_NOPE",
+        ),
+    ];
+    let certs = [
         (d.path("missing.pem"), "missing.pem"),
         (mismatch, "does not match"),
         (nokey, "key"),
         (expired, "expired"),
-    ] {
+    ];
+    let cases = certs
+        .into_iter()
+        .map(|(c, w)| (c, String::new(), w))
+        .chain(client_auth.into_iter().map(|(x, w)| (good.clone(), x, w)));
+    for (crt, extra, want) in cases {
         let cfg = d.write(
             "t.cfg",
             &format!(
-                "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\nfrontend fe\n  bind 127.0.0.1:1 ssl crt {}\n  default_backend be\nbackend be\n  server s 127.0.0.1:2\n",
+                "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\nfrontend fe\n  bind 127.0.0.1:1 ssl crt {} {extra}\n  default_backend be\nbackend be\n  server s 127.0.0.1:2\n",
                 crt.display()
             ),
         );
@@ -675,4 +743,152 @@ fn check_ssl_sends_check_sni_and_verifies_the_certificate() {
     // check-sni good.test got good.test's certificate, verified against the CA.
     assert!(!log.contains("Server l/named is DOWN"), "{log}");
     assert!(!log.contains("Server l/unverified is DOWN"), "{log}");
+}
+
+/// The client-certificate configuration of `client_certificates_verify_*`: three binds
+/// (`verify required`, `verify optional`, `verify required` + `crl-file`) that answer with
+/// what the `ssl_c_*` fetches say.
+fn client_cert_config(pki: &Pki, site: &Path, crl: &Path, ports: [u16; 4]) -> String {
+    let ca = pki.ca();
+    let (crt, ca) = (site.display(), ca.display());
+    format!(
+        "{DEFAULTS}frontend fe\n  mode http\n\
+         \x20 bind 127.0.0.1:{} ssl crt {crt} verify required ca-file {ca}\n\
+         \x20 bind 127.0.0.1:{} ssl crt {crt} verify optional ca-file {ca}\n\
+         \x20 bind 127.0.0.1:{} ssl crt {crt} verify required ca-file {ca} crl-file {}\n\
+         \x20 bind 127.0.0.1:{} ssl crt {crt} verify required ca-file {ca} crt-ignore-err all\n\
+         \x20 http-request return status 200 content-type text/plain lf-string \"used=%[ssl_c_used] verify=%[ssl_c_verify] s=%[ssl_c_s_dn] cn=%[ssl_c_s_dn(CN)] o=%[ssl_c_s_dn(O)] rfc=%[ssl_c_s_dn(,0,rfc2253)] i=%[ssl_c_i_dn] icn=%[ssl_c_i_dn(CN)] serial=%[ssl_c_serial,hex] sha1=%[ssl_c_sha1,hex] nb=%[ssl_c_notbefore] na=%[ssl_c_notafter] v=%[ssl_c_version]\" if {{ ssl_c_used }}\n\
+         \x20 http-request return status 200 content-type text/plain lf-string \"used=%[ssl_c_used] verify=%[ssl_c_verify] s=%[ssl_c_s_dn]\"\n",
+        ports[0],
+        ports[1],
+        ports[2],
+        crl.display(),
+        ports[3]
+    )
+}
+
+/// Every case of the client-certificate test, against one running balancer: a label and
+/// what curl got (body + "\nSTATUS VERIFY").
+fn client_cert_cases(
+    pki: &Pki,
+    good: &Path,
+    revoked: &Path,
+    foreign: &Path,
+    ports: [u16; 4],
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let cases: [(&str, u16, Option<&Path>); 9] = [
+        ("required+good", ports[0], Some(good)),
+        ("required+none", ports[0], None),
+        ("required+foreign", ports[0], Some(foreign)),
+        ("optional+good", ports[1], Some(good)),
+        ("optional+none", ports[1], None),
+        ("optional+foreign", ports[1], Some(foreign)),
+        ("crl+good", ports[2], Some(good)),
+        ("crl+revoked", ports[2], Some(revoked)),
+        ("ignore+foreign", ports[3], Some(foreign)),
+    ];
+    for (label, port, cert) in cases {
+        let mut args = vec!["--tlsv1.2".to_string()];
+        if let Some(c) = cert {
+            args.push("--cert".into());
+            args.push(c.display().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (body, _) = curl_tls(&pki.ca(), "localhost", port, "/", &args);
+        out.push((label.to_string(), body));
+    }
+    out
+}
+
+#[test]
+fn client_certificates_verify_required_optional_and_crl() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["localhost"], "localhost", false);
+    let good = pki.client("good.pem", "client one", &[0x0a, 0xbc, 0xde, 0x01]);
+    let revoked = pki.client("revoked.pem", "client two", &[0x0a, 0xbc, 0xde, 0x02]);
+    let crl = pki.crl("crl.pem", &[&[0x0a, 0xbc, 0xde, 0x02]]);
+    let other = Pki::new();
+    let foreign = other.client("foreign.pem", "stranger", &[0x05]);
+    let ports = [free_port(), free_port(), free_port(), free_port()];
+    let cfg = client_cert_config(&pki, &site, &crl, ports);
+    let lb = Corelb::start(&cfg, &[], &ports);
+    let got = client_cert_cases(&pki, &good, &revoked, &foreign, ports);
+    let get = |l: &str| got.iter().find(|(k, _)| k == l).unwrap().1.clone();
+
+    // What the certificate says, independently of both proxies: the openssl CLI.
+    let x509 = |arg: &str| {
+        let o = Command::new("openssl")
+            .args(["x509", "-noout", arg, "-in"])
+            .arg(&good)
+            .output()
+            .expect("openssl CLI");
+        let t = String::from_utf8(o.stdout).unwrap();
+        t.trim().split('=').nth(1).unwrap().replace(':', "")
+    };
+    let ok = get("required+good");
+    assert!(ok.ends_with("\n200 0"), "{ok}\n{}", lb.log());
+    assert!(
+        ok.starts_with(&format!(
+            "used=1 verify=0 s=/CN=client one/O=corelb tests cn=client one o=corelb tests \
+             rfc=O=corelb tests,CN=client one i=/CN=corelb test CA icn=corelb test CA \
+             serial={} sha1={} nb=200101000000Z na=400101000000Z v=3",
+            x509("-serial"),
+            x509("-fingerprint")
+        )),
+        "{ok}"
+    );
+    // No certificate: refused under 'required', let in under 'optional'.
+    assert!(
+        get("required+none").ends_with("\n000 0"),
+        "{}",
+        get("required+none")
+    );
+    assert!(
+        get("optional+none").starts_with("used=0 verify=0 s=\n200"),
+        "{}",
+        get("optional+none")
+    );
+    assert!(get("optional+good").starts_with("used=1 verify=0 s=/CN=client one/O=corelb tests"));
+    // A certificate from another CA fails the handshake under both.
+    for l in ["required+foreign", "optional+foreign", "crl+revoked"] {
+        assert!(get(l).ends_with("\n000 0"), "{l}: {}", get(l));
+    }
+    assert!(
+        get("crl+good").starts_with("used=1 verify=0"),
+        "{}",
+        get("crl+good")
+    );
+    // 'crt-ignore-err all' lets the stranger in, and says what was wrong: its CA has the
+    // same name as ours, so the signature fails (7, X509_V_ERR_CERT_SIGNATURE_FAILURE).
+    let ignored = get("ignore+foreign");
+    assert!(
+        ignored.starts_with("used=1 verify=7 s=/CN=stranger/"),
+        "{ignored}"
+    );
+    // HAProxy's wording for a refused certificate, and for a missing one.
+    let log = eventually(Duration::from_secs(5), || {
+        let l = lb.log();
+        (l.matches("fe/3: SSL client certificate not trusted")
+            .count()
+            == 1
+            && l.matches("SSL client certificate not trusted").count() == 3)
+            .then_some(l)
+    });
+    assert!(log.is_some(), "{}", lb.log());
+    assert!(
+        lb.log().contains("fe/1: SSL handshake failure"),
+        "{}",
+        lb.log()
+    );
+    drop(lb);
+
+    // HAProxy 2.6 on the same configuration: the same answers, byte for byte.
+    let Some(hp) = common::haproxy::Haproxy::start(&cfg, &ports) else {
+        return;
+    };
+    let theirs = client_cert_cases(&pki, &good, &revoked, &foreign, ports);
+    for ((label, a), (_, b)) in got.iter().zip(&theirs) {
+        assert_eq!(a, b, "{label}: corelb vs haproxy\n{}", hp.log());
+    }
 }

@@ -58,6 +58,8 @@ pub enum Fetch {
     SslFcAlpn,
     /// `fc_glitches`: the HTTP/2 connection's glitch score (nothing on other connections).
     FcGlitches,
+    /// `ssl_c_*`: the client certificate of a TLS connection terminated here.
+    SslC(SslC),
     /// `req.proto_http`, `req_proto_http`: the request is HTTP.
     ProtoHttp,
     /// `method`.
@@ -189,6 +191,99 @@ pub enum Fetch {
     HttpAuthType,
 }
 
+/// The `ssl_c_*` fetches: what the client's certificate says (`bind … verify`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SslC {
+    /// `ssl_c_used`: the client presented a certificate.
+    Used,
+    /// `ssl_c_verify`: 0, or the OpenSSL code of the verification error let through.
+    Verify,
+    /// `ssl_c_s_dn(...)`: the subject's distinguished name or one of its entries.
+    SubjectDn(crate::tls::client_auth::DnQuery),
+    /// `ssl_c_i_dn(...)`: the issuer's.
+    IssuerDn(crate::tls::client_auth::DnQuery),
+    /// `ssl_c_serial` (binary).
+    Serial,
+    /// `ssl_c_sha1` (binary).
+    Sha1,
+    /// `ssl_c_der` (binary).
+    Der,
+    /// `ssl_c_notbefore`, `ssl_c_notafter`: `YYMMDDhhmmssZ`.
+    NotBefore,
+    NotAfter,
+    /// `ssl_c_version`.
+    Version,
+}
+
+impl SslC {
+    fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<SslC, String>> {
+        use crate::tls::client_auth::DnQuery;
+        let plain = |c: SslC| match args {
+            None => Ok(c),
+            Some(_) => Err(format!("fetch method '{kw}' expects at most 0 argument(s)")),
+        };
+        Some(match kw {
+            "ssl_c_used" => plain(SslC::Used),
+            "ssl_c_verify" => plain(SslC::Verify),
+            "ssl_c_serial" => plain(SslC::Serial),
+            "ssl_c_sha1" => plain(SslC::Sha1),
+            "ssl_c_der" => plain(SslC::Der),
+            "ssl_c_notbefore" => plain(SslC::NotBefore),
+            "ssl_c_notafter" => plain(SslC::NotAfter),
+            "ssl_c_version" => plain(SslC::Version),
+            "ssl_c_s_dn" => DnQuery::parse(kw, args).map(SslC::SubjectDn),
+            "ssl_c_i_dn" => DnQuery::parse(kw, args).map(SslC::IssuerDn),
+            _ => return None,
+        })
+    }
+
+    fn out_type(&self) -> SmpType {
+        match self {
+            SslC::Used => SmpType::Bool,
+            SslC::Verify | SslC::Version => SmpType::Int,
+            SslC::Serial | SslC::Sha1 | SslC::Der => SmpType::Bin,
+            _ => SmpType::Str,
+        }
+    }
+
+    /// As HAProxy: nothing on a connection that is not TLS; `ssl_c_used` false and
+    /// `ssl_c_verify` 0 on one without a client certificate; the other fetches nothing.
+    fn each(&self, s: &dyn Sample, f: &mut dyn FnMut(Value<'_>) -> bool) {
+        if !s.ssl_fc() {
+            return;
+        }
+        let cert = s.ssl_c();
+        let Some(c) = cert else {
+            match self {
+                SslC::Used => f(Value::Bool(false)),
+                SslC::Verify => f(Value::Int(0)),
+                _ => true,
+            };
+            return;
+        };
+        let mut buf = Vec::new();
+        match self {
+            SslC::Used => f(Value::Bool(true)),
+            SslC::Verify => f(Value::Int(c.verify)),
+            SslC::Version => f(Value::Int(c.version)),
+            SslC::Serial => f(Value::Str(&c.serial)),
+            SslC::Sha1 => f(Value::Str(&c.sha1)),
+            SslC::Der => f(Value::Str(&c.der)),
+            SslC::NotBefore => f(Value::Str(c.not_before.as_bytes())),
+            SslC::NotAfter => f(Value::Str(c.not_after.as_bytes())),
+            SslC::SubjectDn(q) | SslC::IssuerDn(q) => {
+                let dn = if matches!(self, SslC::SubjectDn(_)) {
+                    &c.subject
+                } else {
+                    &c.issuer
+                };
+                q.render(dn, &mut buf) && f(Value::Str(&buf))
+            }
+        };
+    }
+}
+
 /// Where in a connection's life a fetch has something to say (HAProxy's `SMP_USE_*`
 /// families): rules that run earlier find nothing in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -215,6 +310,17 @@ pub enum Conv {
     Upper,
     /// `map(FILE[,DEFAULT])` and the other `map_*` converters.
     Map(Box<super::map::MapConv>),
+    /// `hex`: each byte as two upper-case hex digits (`ssl_c_sha1,hex`).
+    Hex,
+    /// `base64`: standard base64 with padding (`ssl_c_der,base64`).
+    Base64,
+}
+
+impl Conv {
+    /// Whether the converter changes the value's length (it cannot work in place).
+    fn resizes(&self) -> bool {
+        matches!(self, Conv::Map(_) | Conv::Hex | Conv::Base64)
+    }
 }
 
 /// A fetch and its converters.
@@ -289,6 +395,16 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "ssl_fc_protocol",
     "ssl_fc_alpn",
     "ssl_fc_sni",
+    "ssl_c_der",
+    "ssl_c_i_dn",
+    "ssl_c_notafter",
+    "ssl_c_notbefore",
+    "ssl_c_s_dn",
+    "ssl_c_serial",
+    "ssl_c_sha1",
+    "ssl_c_used",
+    "ssl_c_verify",
+    "ssl_c_version",
     "stopping",
     "str",
     "unique-id",
@@ -453,13 +569,28 @@ impl FetchExpr {
         if self.convs.is_empty() {
             return self.fetch.each_checked(s, iterate, f);
         }
-        if self.convs.iter().any(|c| matches!(c, Conv::Map(_))) {
+        if self.convs.iter().any(Conv::resizes) {
             return self.fetch.each_checked(s, iterate, &mut |v| {
                 let mut cur: Vec<u8> = v.with_bytes(<[u8]>::to_vec);
                 for c in &self.convs {
                     match c {
                         Conv::Lower => cur.make_ascii_lowercase(),
                         Conv::Upper => cur.make_ascii_uppercase(),
+                        Conv::Hex => {
+                            const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+                            cur = cur
+                                .iter()
+                                .flat_map(|b| {
+                                    [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]
+                                })
+                                .collect();
+                        }
+                        Conv::Base64 => {
+                            use base64::Engine as _;
+                            cur = base64::engine::general_purpose::STANDARD
+                                .encode(&cur)
+                                .into_bytes();
+                        }
                         Conv::Map(m) => match m.lookup(Value::Str(&cur)) {
                             Some(found) => cur = found.into_owned(),
                             // A miss without a default: the expression finds nothing.
@@ -485,7 +616,9 @@ impl FetchExpr {
                     match c {
                         Conv::Lower => buf.make_ascii_lowercase(),
                         Conv::Upper => buf.make_ascii_uppercase(),
-                        Conv::Map(_) => unreachable!("maps take the path above"),
+                        Conv::Map(_) | Conv::Hex | Conv::Base64 => {
+                            unreachable!("resizing converters take the path above")
+                        }
                     }
                 }
                 f(Value::Str(buf))
@@ -528,6 +661,8 @@ pub(crate) fn parse_convs(kw: &str, mut rest: &str) -> Result<Vec<Conv>, String>
         let c = match name {
             "lower" => Conv::Lower,
             "upper" => Conv::Upper,
+            "hex" => Conv::Hex,
+            "base64" => Conv::Base64,
             m if super::map::MapConv::is_map(m) => {
                 convs.push(Conv::Map(Box::new(super::map::MapConv::parse(
                     m,
@@ -538,8 +673,11 @@ pub(crate) fn parse_convs(kw: &str, mut rest: &str) -> Result<Vec<Conv>, String>
             }
             _ => {
                 return Err(format!(
-                    "unknown converter '{name}' (corelb supports 'lower', 'upper' and the 'map' family){}",
-                    super::did_you_mean(name, ["lower", "upper", "map"].into_iter())
+                    "unknown converter '{name}' (corelb supports 'lower', 'upper', 'hex', 'base64' and the 'map' family){}",
+                    super::did_you_mean(
+                        name,
+                        ["lower", "upper", "hex", "base64", "map"].into_iter()
+                    )
                 ));
             }
         };
@@ -765,6 +903,9 @@ impl Fetch {
                 }
             }
             _ => {
+                if let Some(c) = SslC::parse(kw, args) {
+                    return c.map(Fetch::SslC);
+                }
                 if let Some(f) = super::stick::parse(kw, args, proxy)? {
                     return Ok(Fetch::Stick(f));
                 }
@@ -805,6 +946,7 @@ impl Fetch {
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
             Fetch::Method => SmpType::Meth,
             Fetch::Stick(f) => f.out_type(),
+            Fetch::SslC(c) => c.out_type(),
             Fetch::Var { .. } => SmpType::Any,
             _ => SmpType::Str,
         }
@@ -825,7 +967,7 @@ impl Fetch {
             | Fetch::UniqueId
             | Fetch::WaitEnd => Layer::Internal,
             Fetch::Src | Fetch::SrcPort | Fetch::Dst | Fetch::DstPort => Layer::L4,
-            Fetch::SslFc | Fetch::SslFcSni | Fetch::SslFcProtocol => Layer::L5,
+            Fetch::SslFc | Fetch::SslFcSni | Fetch::SslFcProtocol | Fetch::SslC(_) => Layer::L5,
             Fetch::ReqLen
             | Fetch::Res(_)
             | Fetch::Payload { .. }
@@ -1008,6 +1150,7 @@ impl Fetch {
             Fetch::SslFcProtocol => one(f, s.ssl_fc_protocol().map(Value::Str)),
             Fetch::SslFcAlpn => one(f, s.ssl_fc_alpn().map(Value::Str)),
             Fetch::FcGlitches => one(f, s.fc_glitches().map(|g| Value::Int(i64::from(g)))),
+            Fetch::SslC(c) => c.each(s, f),
             Fetch::ProtoHttp => one(f, s.url().map(|_| Value::Bool(true))),
             Fetch::Method => one(f, s.method().map(Value::Str)),
             Fetch::Url => one(f, s.url().map(Value::Str)),

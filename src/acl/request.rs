@@ -16,6 +16,8 @@ pub struct TlsInfo {
     pub protocol: &'static [u8],
     /// The protocol ALPN chose, if any (`ssl_fc_alpn`).
     pub alpn: Option<&'static [u8]>,
+    /// The certificate the client presented (`ssl_c_*`).
+    pub client_cert: Option<std::sync::Arc<crate::tls::client_auth::ClientCert>>,
 }
 
 /// What a connection knows, the same for every request on it.
@@ -78,6 +80,10 @@ fn tls_sni(c: &ConnInfo) -> Option<&[u8]> {
     c.tls.as_ref().and_then(|t| t.sni.as_deref())
 }
 
+fn tls_client_cert(c: &ConnInfo) -> Option<&crate::tls::client_auth::ClientCert> {
+    c.tls.as_ref().and_then(|t| t.client_cert.as_deref())
+}
+
 fn tls_protocol(c: &ConnInfo) -> Option<&[u8]> {
     c.tls.as_ref().map(|t| t.protocol)
 }
@@ -117,6 +123,9 @@ impl Sample for RequestSample<'_> {
     }
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         self.conn.tls.as_ref().and_then(|t| t.alpn)
+    }
+    fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
+        tls_client_cert(self.conn)
     }
     fn fc_glitches(&self) -> Option<u32> {
         self.conn.glitches.as_ref().map(|g| g.get())
@@ -186,6 +195,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     }
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         self.request.ssl_fc_alpn()
+    }
+    fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
+        self.request.ssl_c()
     }
     fn fc_glitches(&self) -> Option<u32> {
         self.request.fc_glitches()
@@ -281,6 +293,7 @@ impl RawRequest {
             sni: sni.map(|s| s.as_bytes().into()),
             protocol: b"TLSv1.3",
             alpn: None,
+            client_cert: None,
         });
         self
     }
@@ -318,6 +331,9 @@ impl Sample for RawRequest {
     }
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         self.conn.tls.as_ref().and_then(|t| t.alpn)
+    }
+    fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
+        tls_client_cert(&self.conn)
     }
     fn nbsrv(&self, backend: usize) -> u32 {
         self.nbsrv.get(backend).copied().unwrap_or(0)
@@ -443,6 +459,9 @@ impl Sample for ContentSample<'_> {
     }
     fn ssl_fc_protocol(&self) -> Option<&[u8]> {
         tls_protocol(self.conn)
+    }
+    fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
+        tls_client_cert(self.conn)
     }
     fn nbsrv(&self, backend: usize) -> u32 {
         (self.nbsrv)(backend)

@@ -45,6 +45,10 @@ pub trait Sample {
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         None
     }
+    /// The certificate the client presented on this TLS connection (`ssl_c_*`).
+    fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
+        None
+    }
     /// The connection's glitch score so far (`fc_glitches`), where it is measured (HTTP/2).
     fn fc_glitches(&self) -> Option<u32> {
         None

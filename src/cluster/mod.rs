@@ -18,6 +18,7 @@ pub mod dns_lookup;
 pub mod dns_stats;
 pub mod errors;
 pub mod machine;
+pub mod rate;
 pub mod retry;
 pub mod sessions;
 pub mod shared;

@@ -39,6 +39,8 @@ pub struct FrontendRt {
     pub logs: bool,
     /// The last malformed request, for `show errors`.
     pub errors: super::errors::ErrorLog,
+    /// `rate-limit sessions`.
+    pub sess_rate: Option<super::rate::RateLimit>,
 }
 
 /// A backend as the shards use it.
@@ -147,6 +149,10 @@ pub struct Shared {
     /// Each shard's inbox for the runtime API's session jobs (`show sess`, `shutdown
     /// session`), indexed by shard.
     pub mailboxes: Vec<super::sessions::Mailbox>,
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate` (the last on TLS listeners only).
+    pub conn_rate: Option<super::rate::RateLimit>,
+    pub sess_rate: Option<super::rate::RateLimit>,
+    pub ssl_rate: Option<super::rate::RateLimit>,
 }
 
 /// Where a health check goes and what it does (see `health::prober`).
@@ -224,6 +230,9 @@ impl Shared {
         Shared {
             stick,
             node,
+            conn_rate: super::rate::RateLimit::new(cfg.global.maxconnrate),
+            sess_rate: super::rate::RateLimit::new(cfg.global.maxsessrate),
+            ssl_rate: super::rate::RateLimit::new(cfg.global.maxsslrate),
             frontends,
             backends,
             slots: Slots::new(maxconn),
@@ -322,6 +331,7 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
         splice: px.options.splice,
         logs,
         errors: Default::default(),
+        sess_rate: super::rate::RateLimit::new(px.rate_limit_sessions),
     }
 }
 

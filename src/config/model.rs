@@ -40,9 +40,19 @@ impl Kind {
 }
 
 /// The global section.
+/// HAProxy 2.6's `tune.maxaccept` default (MAX_ACCEPT).
+pub const DEFAULT_MAXACCEPT: u32 = 4;
+
 #[derive(Clone, Debug)]
 pub struct Global {
     pub maxconn: Option<u32>,
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate`: per-second limits at accept.
+    pub maxconnrate: Option<u32>,
+    pub maxsessrate: Option<u32>,
+    pub maxsslrate: Option<u32>,
+    /// `tune.maxaccept`: connections a listener accepts in a row before the shard serves
+    /// others (`None`: no limit, `-1`).
+    pub maxaccept: Option<u32>,
     pub nbthread: Option<(u32, Loc)>,
     /// `cpu-map` entries: (first thread, last thread) → CPUs, thread numbers from 1.
     pub cpu_map: Vec<CpuMapEntry>,
@@ -126,6 +136,10 @@ impl Default for Global {
     fn default() -> Self {
         Global {
             maxconn: None,
+            maxconnrate: None,
+            maxsessrate: None,
+            maxsslrate: None,
+            maxaccept: Some(DEFAULT_MAXACCEPT),
             nbthread: None,
             cpu_map: Vec::new(),
             hard_stop_after: None,
@@ -879,6 +893,8 @@ pub struct Proxy {
     pub binds: Vec<Bind>,
     pub maxconn: Option<u32>,
     pub backlog: Option<u32>,
+    /// `rate-limit sessions N`: new sessions per second the frontend accepts.
+    pub rate_limit_sessions: Option<u32>,
     pub timeouts: Timeouts,
     pub default_backend: Option<BackendRef>,
     pub use_backends: Vec<BackendRef>,
@@ -1165,6 +1181,7 @@ impl Proxy {
             binds: Vec::new(),
             maxconn: None,
             backlog: None,
+            rate_limit_sessions: None,
             timeouts: Timeouts::default(),
             default_backend: None,
             use_backends: Vec::new(),

@@ -11,6 +11,7 @@
 //! header first and, when the connection may go to the kernel, never reads past the end of
 //! a TLS record (so that what rustls has not consumed is whole records, left in the socket).
 
+use crate::tls::client_auth::ClientCert;
 use crate::tls::ktls::{self, Action, Handoff, HandoffError, RecordBoundary};
 use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -28,6 +29,10 @@ pub struct ListenerTls {
     pub config: Arc<ServerConfig>,
     /// `ktls on` (or the default) and the start-up probe found the kernel able.
     pub ktls: bool,
+    /// With `ca-ignore-err`/`crt-ignore-err`: the verifier that says which error an
+    /// accepted client certificate had (`ssl_c_verify`). Without them an accepted
+    /// certificate verified.
+    pub client_verify: Option<Arc<crate::tls::client_auth::ClientVerifier>>,
 }
 
 /// The client's socket during the handshake: `pre` (bytes that came right after a PROXY
@@ -138,6 +143,8 @@ pub struct Negotiated {
     pub alpn: Option<&'static str>,
     /// "kTLS AES-GCM-128" or "rustls", for the debug log.
     pub record_layer: String,
+    /// The certificate the client presented (`ssl_c_*`).
+    pub client_cert: Option<Arc<ClientCert>>,
 }
 
 /// The result of [`accept`]: the stream, what was negotiated, and plaintext that arrived
@@ -192,6 +199,14 @@ impl HandshakeError {
         match self {
             HandshakeError::Timeout => "Timeout during SSL handshake",
             HandshakeError::Closed => "Connection closed during SSL handshake",
+            // HAProxy's CO_ER_SSL_CRT_FAIL: the client's certificate failed `verify`.
+            HandshakeError::Failed(e)
+                if e.get_ref()
+                    .and_then(|i| i.downcast_ref::<rustls::Error>())
+                    .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_))) =>
+            {
+                "SSL client certificate not trusted"
+            }
             _ => "SSL handshake failure",
         }
     }
@@ -228,8 +243,12 @@ pub async fn accept(
     let mut s = crate::net::io::with_deadline(deadline, acceptor.accept(hs))
         .await
         .map_err(HandshakeError::from_accept)?;
-    let (version, suite, sni, alpn) = {
+    let (version, suite, sni, alpn, client_cert) = {
         let c = s.get_ref().1;
+        let client_cert = c.peer_certificates().and_then(|chain| {
+            let code = tls.client_verify.as_ref().map_or(0, |v| v.code(chain));
+            ClientCert::from_chain(chain, code).map(Arc::new)
+        });
         (
             c.protocol_version(),
             c.negotiated_cipher_suite().map(|s| s.suite()),
@@ -239,6 +258,7 @@ pub async fn accept(
                 b"http/1.1" => Some("http/1.1"),
                 _ => None,
             }),
+            client_cert,
         )
     };
     let mut info = Negotiated {
@@ -246,6 +266,7 @@ pub async fn accept(
         protocol: protocol_name(version),
         alpn,
         record_layer: "rustls".into(),
+        client_cert,
     };
     // (`tls.ktls` is only set when the start-up probe found kTLS: no probe otherwise.)
     let handoff_ok = tls.ktls

@@ -104,15 +104,6 @@ pub struct ClientOrigin {
     pub bind: usize,
 }
 
-/// What ACLs see of the connection's TLS session.
-fn acl_tls(t: &TlsInfo) -> crate::acl::TlsInfo {
-    crate::acl::TlsInfo {
-        sni: t.sni.as_ref().map(|s| s.as_bytes().into()),
-        protocol: t.protocol.as_bytes(),
-        alpn: t.alpn.map(str::as_bytes),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 pub async fn handle(
     shard: Rc<ShardCtx>,
@@ -265,9 +256,10 @@ async fn tls_accept(
             ShardStats::add(counter, 1);
             let h2 = a.info.alpn == Some("h2");
             let info = TlsInfo {
-                sni: a.info.sni,
+                sni: a.info.sni.map(String::into_boxed_str),
                 protocol: a.info.protocol,
                 alpn: a.info.alpn,
+                client_cert: a.info.client_cert,
             };
             Some((a.client, a.early, Some(info), h2))
         }
@@ -344,7 +336,7 @@ async fn serve(
             let conn = crate::acl::ConnInfo {
                 src: Some(src),
                 dst: dst.or_else(|| tcp.local_addr().ok()),
-                tls: tls.as_ref().map(acl_tls),
+                tls: tls.as_ref().map(TlsInfo::acl),
                 h2: false,
                 glitches: None,
                 vars,
@@ -389,7 +381,7 @@ async fn serve(
                 early,
                 date: accept_date,
                 at: accepted,
-                tls: tls.as_ref().map(acl_tls),
+                tls: tls.as_ref().map(TlsInfo::acl),
                 vars,
                 trackers,
                 sess,

@@ -205,6 +205,13 @@ pub fn bind_all(
                     config: c.clone(),
                     // The probe runs once, here in the main thread, and logs its one line.
                     ktls: t.ktls_wanted(&cfg.global.tls) && crate::tls::ktls::probe().available(),
+                    // (The configuration's verifier built without error: so does this one.)
+                    client_verify: t
+                        .client_auth
+                        .verifier()
+                        .ok()
+                        .flatten()
+                        .filter(|v| v.ignores_errors()),
                 }),
                 _ => None,
             };

@@ -8,6 +8,7 @@ use super::listeners::Listener;
 use crate::cluster::Shared;
 use crate::cluster::control::{Control, Slots};
 use crate::cluster::counters::ShardStats;
+use crate::cluster::rate::RateLimit;
 use crate::net::shard::ShardCtx;
 use futures_lite::future;
 
@@ -279,6 +280,33 @@ async fn admit(slots: &Slots, control: &Control) -> bool {
     .await
 }
 
+/// Waits until every rate limit has room (the listener accepts nothing meanwhile, so
+/// connections wait in the kernel's backlog, as HAProxy's paused listeners). False when
+/// the process stops first.
+async fn wait_for_rates(rates: &[&RateLimit], control: &Control) -> bool {
+    loop {
+        let now = Instant::now();
+        let wait = rates.iter().map(|r| r.delay(now)).max().unwrap_or_default();
+        if wait.is_zero() {
+            return true;
+        }
+        let stopped = future::or(
+            async {
+                glommio::timer::sleep(wait).await;
+                false
+            },
+            async {
+                control.wait_stop().await;
+                true
+            },
+        )
+        .await;
+        if stopped {
+            return false;
+        }
+    }
+}
+
 /// How long a replaced generation keeps its pending accept: bounded by its grace period.
 async fn linger(control: &crate::cluster::control::Control) {
     let end = Instant::now() + Duration::from_secs(2);
@@ -300,7 +328,28 @@ async fn accept_loop(shard: Rc<ShardCtx>, l: Listener) {
     };
     let gl = crate::sys::glommio_listener(l.sock);
     let control = &shared.control;
+    // The per-second limits this listener obeys (none configured: nothing to do).
+    let rates: Vec<&RateLimit> = [
+        shared.conn_rate.as_ref(),
+        shared.sess_rate.as_ref(),
+        fe.sess_rate.as_ref(),
+        shared.ssl_rate.as_ref().filter(|_| l.tls.is_some()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let maxaccept = shared.cfg.global.maxaccept;
+    let mut in_a_row = 0u32;
     loop {
+        if !rates.is_empty() && !wait_for_rates(&rates, control).await {
+            break;
+        }
+        if maxaccept.is_some_and(|m| in_a_row >= m) {
+            // `tune.maxaccept`: let the connections accepted so far run before more (one
+            // trip through the executor's run queue, HAProxy's "switching to other work").
+            in_a_row = 0;
+            futures_lite::future::yield_now().await;
+        }
         let conn = loop {
             if control.stopping() {
                 break None;
@@ -308,6 +357,7 @@ async fn accept_loop(shard: Rc<ShardCtx>, l: Listener) {
             match crate::sys::accept(gl.fd()) {
                 Ok((sock, peer)) => break Some((crate::sys::glommio_stream(sock), peer)),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    in_a_row = 0;
                     // Nothing pending: let io_uring wait for the next connection.
                     let mut acc = std::pin::pin!(gl.listener.shared_accept());
                     let mut r = future::or(async { Some((&mut acc).await) }, async {
@@ -388,6 +438,13 @@ async fn accept_loop(shard: Rc<ShardCtx>, l: Listener) {
             break;
         }
         ShardStats::add(&shard.stats.accepted, 1);
+        in_a_row += 1;
+        if !rates.is_empty() {
+            let now = Instant::now();
+            for r in &rates {
+                r.add(now);
+            }
+        }
         log::trace!("shard {}: connection from {peer} on {}", shard.id, l.addr);
         shard.active.set(shard.active.get() + 1);
         glommio::spawn_local(crate::proxy::conn::handle(

@@ -82,7 +82,8 @@ pub fn take(shared: &Shared) -> Snapshot {
             } else {
                 "OPEN".into()
             });
-            v[f::RATE_LIM] = Val::U(0);
+            // `rate-limit sessions` (0: none).
+            v[f::RATE_LIM] = Val::U(fe.sess_rate.as_ref().map_or(0, |r| r.limit()) as u64);
             v[f::EREQ] = Val::U(t.get(C::Ereq));
             v[f::REQ_RATE] = Val::U(t.req_rate);
             v[f::REQ_RATE_MAX] = Val::U(t.get(C::ReqRateMax));

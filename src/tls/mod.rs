@@ -24,6 +24,7 @@
 
 pub mod certs;
 pub mod ciphers;
+pub mod client_auth;
 pub mod ktls;
 pub mod options;
 #[cfg(test)]

@@ -585,7 +585,7 @@ impl TlsGlobals {
         }
     }
 
-    fn ca_path(&self, p: &str) -> PathBuf {
+    pub(super) fn ca_path(&self, p: &str) -> PathBuf {
         match &self.ca_base {
             Some(b) if !p.starts_with('/') && !p.starts_with('@') => b.join(p),
             _ => PathBuf::from(p),
@@ -612,6 +612,8 @@ pub struct BindTls {
     alpn: Option<Vec<Vec<u8>>>,
     strict_sni: bool,
     pub ktls: KtlsSetting,
+    /// `verify`, `ca-file`, `crl-file`, `*-ignore-err`: client certificates.
+    pub client_auth: super::client_auth::ClientAuth,
 }
 
 impl Default for BindTls {
@@ -623,6 +625,7 @@ impl Default for BindTls {
             alpn: None,
             strict_sni: false,
             ktls: KtlsSetting::Default,
+            client_auth: Default::default(),
         }
     }
 }
@@ -653,6 +656,11 @@ pub const BIND_KEYWORDS: &[(&str, bool)] = &[
     ("force-tlsv13", false),
     ("no-tls-tickets", false),
     ("prefer-client-ciphers", false),
+    ("verify", true),
+    ("ca-file", true),
+    ("crl-file", true),
+    ("ca-ignore-err", true),
+    ("crt-ignore-err", true),
 ];
 
 impl BindTls {
@@ -695,6 +703,9 @@ impl BindTls {
                 };
                 Ok(Vec::new())
             }
+            k if super::client_auth::KEYWORDS.contains(&k) => {
+                self.client_auth.apply(k, need(k, value)?, |p| g.ca_path(p))
+            }
             _ => self
                 .params
                 .apply(keyword, value)?
@@ -725,11 +736,14 @@ impl BindTls {
         let params = self.params.over(&g.bind_defaults);
         let (versions, provider, mut w) = params.resolve()?;
         let store = CertStore::new(self.certs.clone(), self.strict_sni)?;
-        let mut cfg = ServerConfig::builder_with_provider(Arc::new(provider))
+        let builder = ServerConfig::builder_with_provider(Arc::new(provider))
             .with_protocol_versions(&versions)
-            .map_err(|e| format!("TLS configuration: {e}"))?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(store));
+            .map_err(|e| format!("TLS configuration: {e}"))?;
+        let builder = match self.client_auth.verifier()? {
+            Some(v) => builder.with_client_cert_verifier(v),
+            None => builder.with_no_client_auth(),
+        };
+        let mut cfg = builder.with_cert_resolver(Arc::new(store));
         // HAProxy prefers the server's order unless prefer-client-ciphers.
         cfg.ignore_client_order = !params.prefer_client_ciphers;
         cfg.session_storage = if g.session_cache_size > 0 {
@@ -955,7 +969,7 @@ impl ServerTls {
 }
 
 /// Reads a CA bundle (`@system-ca`: the distribution's bundle).
-fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
+pub(super) fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
     use rustls::pki_types::pem::PemObject;
     let path = if path.as_os_str() == "@system-ca" {
         PathBuf::from(

@@ -45,6 +45,29 @@ pub(crate) fn maxconn(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.maxconn = uint_arg(w, 1, 1, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
 }
 
+/// `maxconnrate`, `maxsessrate`, `maxsslrate`: a number per second (0: no limit).
+pub(crate) fn max_rate(p: &mut Parser, w: &[String], loc: &Loc) {
+    let v = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+    match w[0].as_str() {
+        "maxconnrate" => p.global.maxconnrate = v,
+        "maxsessrate" => p.global.maxsessrate = v,
+        _ => p.global.maxsslrate = v,
+    }
+}
+
+/// `tune.maxaccept N`: -1 accepts without a limit, 0 keeps HAProxy's default (4).
+pub(crate) fn maxaccept(p: &mut Parser, w: &[String], loc: &Loc) {
+    match w.get(1).map(|v| v.parse::<i64>()) {
+        Some(Ok(-1)) => p.global.maxaccept = None,
+        Some(Ok(0)) => p.global.maxaccept = Some(crate::config::model::DEFAULT_MAXACCEPT),
+        Some(Ok(n)) if n > 0 && n <= i64::from(i32::MAX) => p.global.maxaccept = Some(n as u32),
+        _ => p.diags.error(
+            loc,
+            "'tune.maxaccept' expects -1 or an integer from 0 to INT_MAX",
+        ),
+    }
+}
+
 pub(crate) fn nbthread(p: &mut Parser, w: &[String], loc: &Loc) {
     if let Some(v) = uint_arg(w, 1, 1, 4096, loc, &mut p.diags) {
         p.global.nbthread = Some((v as u32, loc.clone()));

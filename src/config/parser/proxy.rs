@@ -117,6 +117,21 @@ pub(crate) fn backlog(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _:
     px.backlog = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32);
 }
 
+/// `rate-limit sessions N`.
+pub(crate) fn rate_limit(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let what = w.get(1).map_or("", String::as_str);
+    if what != "sessions" {
+        d.error(
+            loc,
+            format!("'rate-limit' only supports 'sessions' (got '{what}')"),
+        );
+        return;
+    }
+    if let Some(v) = uint_arg(w, 2, 0, u32::MAX as u64, loc, d) {
+        px.rate_limit_sessions = Some(v as u32);
+    }
+}
+
 pub(crate) fn retries(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     if let Some(v) = uint_arg(w, 1, 0, 1000, loc, d) {
         px.retries = v as u32;

@@ -217,8 +217,11 @@ fn error_cases_name_the_line() {
         e,
         ["t.cfg:2: 'bind ... crt': unable to load SSL certificate '/x.pem': no such file"]
     );
-    let e = errors("frontend f\n bind :80\n rate-limit sessions 10\n");
-    assert_eq!(e[0], "t.cfg:3: 'rate-limit' is not supported yet");
+    let e = errors("frontend f\n bind :80\n rate-limit connections 10\n");
+    assert_eq!(
+        e[0],
+        "t.cfg:3: 'rate-limit' only supports 'sessions' (got 'connections')"
+    );
     let e = errors("backend b\n server s1 127.0.0.1:1 weight 300\n");
     assert!(e[0].contains("out of range"), "{e:?}");
     let e = errors("frontend f\n server s 1.2.3.4:5\n");
@@ -246,6 +249,40 @@ fn global_settings() {
     assert_eq!(cfg.global.logs[0].facility, 16);
     assert_eq!(cfg.global.logs[0].max_level, 5);
     assert!(d.list.iter().any(|x| x.msg.contains("'daemon' is ignored")));
+}
+
+#[test]
+fn accept_rates_and_maxaccept() {
+    let global = |text: &str| {
+        let (cfg, d) = parse_text(text);
+        cfg.unwrap_or_else(|| panic!("{:?}", d.list)).global
+    };
+    let g = global("global\n maxconnrate 10\n maxsessrate 0\n maxsslrate 7\n");
+    assert_eq!(
+        (g.maxconnrate, g.maxsessrate, g.maxsslrate, g.maxaccept),
+        (Some(10), Some(0), Some(7), Some(4))
+    );
+    // -1: no limit; 0: HAProxy's default.
+    assert_eq!(global("global\n tune.maxaccept -1\n").maxaccept, None);
+    assert_eq!(global("global\n tune.maxaccept 0\n").maxaccept, Some(4));
+    assert_eq!(global("global\n tune.maxaccept 9\n").maxaccept, Some(9));
+    for bad in ["-2", "x", "3000000000"] {
+        let e = errors(&format!("global\n tune.maxaccept {bad}\n"));
+        assert_eq!(
+            e,
+            ["t.cfg:2: 'tune.maxaccept' expects -1 or an integer from 0 to INT_MAX"]
+        );
+    }
+    let e = errors("global\n maxconnrate -1\n");
+    assert!(e[0].starts_with("t.cfg:2: 'maxconnrate'"), "{e:?}");
+    let (cfg, d) = parse_text("frontend f\n bind :80\n rate-limit sessions 12\n");
+    let cfg = cfg.unwrap_or_else(|| panic!("{:?}", d.list));
+    assert_eq!(cfg.proxies[0].rate_limit_sessions, Some(12));
+    let e = errors("frontend f\n bind :80\n rate-limit\n");
+    assert_eq!(
+        e,
+        ["t.cfg:3: 'rate-limit' only supports 'sessions' (got '')"]
+    );
 }
 
 #[test]

@@ -67,10 +67,25 @@ pub struct ClientInfo {
 
 #[derive(Clone, Debug)]
 pub struct TlsInfo {
-    pub sni: Option<String>,
+    /// (A boxed str, not a String: the connection's idle future holds this twice.)
+    pub sni: Option<Box<str>>,
     pub protocol: &'static str,
     /// The protocol ALPN chose (`h2`, `http/1.1`), if any: `ssl_fc_alpn`.
     pub alpn: Option<&'static str>,
+    /// The certificate the client presented (`ssl_c_*`).
+    pub client_cert: Option<Arc<crate::tls::client_auth::ClientCert>>,
+}
+
+impl TlsInfo {
+    /// What ACLs see of the connection's TLS session.
+    pub(crate) fn acl(&self) -> crate::acl::TlsInfo {
+        crate::acl::TlsInfo {
+            sni: self.sni.as_ref().map(|s| s.as_bytes().into()),
+            protocol: self.protocol.as_bytes(),
+            alpn: self.alpn.map(str::as_bytes),
+            client_cert: self.client_cert.clone(),
+        }
+    }
 }
 
 /// One request/response exchange, for the log.
@@ -216,11 +231,7 @@ impl Ctx {
         let acl_conn = crate::acl::ConnInfo {
             src: Some(info.src),
             dst: Some(info.dst),
-            tls: info.tls.as_ref().map(|t| crate::acl::TlsInfo {
-                sni: t.sni.as_ref().map(|s| s.as_bytes().into()),
-                protocol: t.protocol.as_bytes(),
-                alpn: t.alpn.map(str::as_bytes),
-            }),
+            tls: info.tls.as_ref().map(TlsInfo::acl),
             h2: info.h2,
             glitches: None,
             vars: std::mem::take(&mut info.vars),

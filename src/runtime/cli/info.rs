@@ -60,14 +60,14 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         ("PipesUsed", "0".into()),
         ("PipesFree", "0".into()),
         ("ConnRate", info.conn_rate.to_string()),
-        ("ConnRateLimit", "0".into()),
+        ("ConnRateLimit", limit(&sh.conn_rate)),
         ("MaxConnRate", "0".into()),
         // A session is an accepted connection: the same rate.
         ("SessRate", info.conn_rate.to_string()),
-        ("SessRateLimit", "0".into()),
+        ("SessRateLimit", limit(&sh.sess_rate)),
         ("MaxSessRate", "0".into()),
         ("SslRate", "0".into()),
-        ("SslRateLimit", "0".into()),
+        ("SslRateLimit", limit(&sh.ssl_rate)),
         ("MaxSslRate", "0".into()),
         ("SslFrontendKeyRate", "0".into()),
         ("SslFrontendMaxKeyRate", "0".into()),
@@ -128,6 +128,11 @@ pub(crate) fn idle_pct(uptime_secs: u64, shards: usize) -> u64 {
         .unwrap_or(0);
     let total = uptime_secs.max(1) * 100 * shards.max(1) as u64;
     100 - (busy_ticks * 100 / total).min(100)
+}
+
+/// A configured per-second limit as `show info` says it (0: none).
+fn limit(r: &Option<crate::cluster::rate::RateLimit>) -> String {
+    r.as_ref().map_or(0, |r| r.limit()).to_string()
 }
 
 #[cfg(test)]

@@ -362,7 +362,7 @@ fn bind_errors() {
             .contains("no argument")
     );
     assert!(
-        bind(&g, &[("verify", Some("none"))])
+        bind(&g, &[("backlog", Some("10"))])
             .unwrap_err()
             .contains("not a TLS bind keyword")
     );
