@@ -275,14 +275,14 @@ fn bind_without_port() {
 #[test]
 fn not_supported_yet_names_the_keyword() {
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  rate-limit sessions 10\n",
+        "frontend f\n  bind 127.0.0.1:1\n  option logasap\n",
         3,
-        "'rate-limit' is not supported yet",
+        "'option logasap' is not supported yet",
     );
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  error-log-format \"%ci\"\n",
-        3,
-        "'error-log-format' is not supported yet",
+        "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  max-keep-alive-queue 1\n",
+        5,
+        "'max-keep-alive-queue' is not supported yet",
     );
 }
 
