@@ -395,6 +395,32 @@ pub struct ServerParams {
     pub tls: Option<Box<crate::tls::options::ServerTls>>,
     /// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts`, `init-addr`.
     pub dns: super::resolvers::ServerDns,
+    /// `maxqueue N`: at most N requests wait in this server's own queue (0 = no limit).
+    pub maxqueue: u32,
+    /// `minconn N`: with `maxconn`, the dynamic limit's floor (see `fullconn`).
+    pub minconn: u32,
+    /// `slowstart T`: after coming back up, weight and connection limit ramp up over T.
+    pub slowstart: Option<Duration>,
+    /// `track [BACKEND/]SERVER`: the state follows that server's checks.
+    pub track: Option<(Option<String>, String)>,
+    /// `track`'s server as (proxy, server) indices, once resolved.
+    pub track_ref: Option<(usize, usize)>,
+    /// `agent-check`, `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.
+    pub agent: AgentParams,
+}
+
+/// The agent check of a server: a TCP connection to the agent every `inter`, which
+/// answers one line of weight, health and admin words.
+#[derive(Clone, Debug, Default)]
+pub struct AgentParams {
+    pub enabled: bool,
+    pub port: Option<u16>,
+    pub addr: Option<String>,
+    /// `agent-addr`, resolved (else the server's address).
+    pub ip: Option<std::net::IpAddr>,
+    /// `agent-inter` (else 2 s, HAProxy's default).
+    pub inter: Option<Duration>,
+    pub send: Option<String>,
 }
 
 impl Default for ServerParams {
@@ -411,6 +437,12 @@ impl Default for ServerParams {
             cookie: None,
             tls: None,
             dns: Default::default(),
+            maxqueue: 0,
+            minconn: 0,
+            slowstart: None,
+            track: None,
+            track_ref: None,
+            agent: AgentParams::default(),
         }
     }
 }

@@ -60,6 +60,7 @@ macro_rules! delegate_stream_io {
 pub mod buffers;
 pub mod copy;
 pub mod dial;
+pub mod follow;
 pub mod io;
 pub mod pipes;
 pub mod pool;

@@ -113,6 +113,13 @@ pub(crate) fn maxconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _:
     }
 }
 
+/// `fullconn N`: the backend load at which servers with `minconn` reach their `maxconn`.
+pub(crate) fn fullconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {
+        px.fullconn = Some(v as u32);
+    }
+}
+
 pub(crate) fn backlog(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     px.backlog = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32);
 }
