@@ -543,7 +543,7 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("source", NotYet, 0),
     kw("track", Supported(s::track), 0),
     kw("minconn", Supported(s::minconn), 0),
-    kw("redir", NotYet, 0),
+    kw("redir", Supported(s::redir), 0),
     kw("proto", Supported(s::proto), 0),
     kw("pool-max-conn", NotYet, 0),
     kw("pool-purge-delay", NotYet, 0),

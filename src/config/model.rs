@@ -407,6 +407,8 @@ pub struct ServerParams {
     pub track_ref: Option<(usize, usize)>,
     /// `agent-check`, `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.
     pub agent: AgentParams,
+    /// `redir PREFIX`: GET and HEAD requests for this server get a 302 to PREFIX + path.
+    pub redir: Option<String>,
 }
 
 /// The agent check of a server: a TCP connection to the agent every `inter`, which
@@ -443,6 +445,7 @@ impl Default for ServerParams {
             track: None,
             track_ref: None,
             agent: AgentParams::default(),
+            redir: None,
         }
     }
 }

@@ -130,6 +130,13 @@ impl ProxyError {
         )
     }
 
+    /// The request was answered by corelb itself at connect time (`redir`): nothing more
+    /// to send, logged `LC`.
+    pub fn answered_locally() -> Self {
+        let t = (Cause::Local, Phase::Connect);
+        Self::new(Kind::NoServer, Side::Internal, Retry::Never, t, 0)
+    }
+
     /// A failed connect (503; `sC` for a timeout, else `SC`).
     pub fn connect(e: io::Error) -> Self {
         let (kind, cause) = if e.kind() == io::ErrorKind::TimedOut {

@@ -444,3 +444,8 @@ pub(crate) fn agent(s: &mut ServerLine, a: &Param, d: &mut Diags) {
         },
     }
 }
+
+/// `redir PREFIX` (mode http).
+pub(crate) fn redir(s: &mut ServerLine, a: &Param, _: &mut Diags) {
+    s.params.redir = Some(a.val.to_string());
+}

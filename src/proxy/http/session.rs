@@ -1155,6 +1155,15 @@ impl<'c> Exchange<'c> {
             };
             let srv = slot.srv;
             txn.server = Some(srv);
+            if let Some(p) = &be_px.servers[srv].params.redir
+                && matches!(method, Method::Get | Method::Head)
+            {
+                let bytes = super::redir::response(p, b.req.target(b.inb.bytes()));
+                txn.status = 302;
+                txn.bytes_out = bytes.len() as u64;
+                let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
+                return Err(ProxyError::answered_locally());
+            }
             txn.epoch = be.lb.servers[srv].kill_epoch();
             let bound = Target {
                 backend: be.proxy,
