@@ -60,6 +60,8 @@ pub struct BackendRt {
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
+    /// Each server's `source` address (its own, else the backend's).
+    pub source: Vec<Option<std::net::SocketAddr>>,
     /// Each server's persistence cookie value (`server ... cookie VALUE`).
     pub server_cookies: Vec<Option<String>>,
     /// Each server's TLS (`ssl`, `check-ssl`), by server index.
@@ -439,6 +441,11 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
+        source: px
+            .servers
+            .iter()
+            .map(|s| s.params.source.or(px.source))
+            .collect(),
         sni_exprs: server_tls
             .iter()
             .enumerate()

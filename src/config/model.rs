@@ -409,6 +409,8 @@ pub struct ServerParams {
     pub agent: AgentParams,
     /// `redir PREFIX`: GET and HEAD requests for this server get a 302 to PREFIX + path.
     pub redir: Option<String>,
+    /// `source ADDR[:PORT]`: the local address of connections to this server.
+    pub source: Option<std::net::SocketAddr>,
 }
 
 /// The agent check of a server: a TCP connection to the agent every `inter`, which
@@ -446,6 +448,7 @@ impl Default for ServerParams {
             track_ref: None,
             agent: AgentParams::default(),
             redir: None,
+            source: None,
         }
     }
 }
@@ -882,6 +885,8 @@ pub struct Proxy {
     /// `log-format`, captures and the built-in formats (see `config::logging`).
     pub logging: super::logging::LogFormats,
     pub fullconn: Option<u32>,
+    /// `source ADDR[:PORT]`: the local address of connections to the servers.
+    pub source: Option<std::net::SocketAddr>,
     pub id: Option<u32>,
     pub check: CheckKind,
     pub http_check: HttpCheck,
@@ -1163,6 +1168,7 @@ impl Proxy {
             log: ProxyLog::default(),
             logging: Default::default(),
             fullconn: None,
+            source: None,
             id: None,
             check: CheckKind::Connect,
             http_check: HttpCheck::default(),

@@ -144,9 +144,13 @@ pub async fn run(shard: Rc<ShardCtx>, a: Agent) {
 async fn ask(a: &Agent) -> Result<Vec<u8>, (&'static str, &'static str)> {
     let con = ("L4CON", "Layer4 connection problem");
     let ip = a.ip.unwrap_or_else(|| a.be.lb.servers[a.srv].ip_port().0);
-    let mut s = glommio::net::TcpStream::connect_timeout(SocketAddr::new(ip, a.port), a.inter)
-        .await
-        .map_err(|_| con)?;
+    let to = SocketAddr::new(ip, a.port);
+    // From the `source` address too, as HAProxy's agent checks (tcp_connect_server).
+    let s = match a.be.source[a.srv] {
+        Some(from) => glommio::net::TcpStream::connect_from(to, from, Some(a.inter)).await,
+        None => glommio::net::TcpStream::connect_timeout(to, a.inter).await,
+    };
+    let mut s = s.map_err(|_| con)?;
     if let Some(m) = &a.send {
         s.write_all(m.as_bytes()).await.map_err(|_| con)?;
     }

@@ -218,6 +218,7 @@ async fn connect(
         budget: Budget::Until(start + limit),
         keepalive: false,
         header: send_proxy.map(Header::Check),
+        source: p.be.source[p.srv],
         tls,
     };
     upstream::open(target).await.map_err(|e| {

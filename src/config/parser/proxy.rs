@@ -120,6 +120,25 @@ pub(crate) fn fullconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _
     }
 }
 
+/// `source ADDR[:PORT]` for a backend's servers (`usesrc` and `interface` not built yet).
+pub(crate) fn source(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let Some(v) = w.get(1) else {
+        d.error(loc, "'source' expects <addr>[:<port>]");
+        return;
+    };
+    if let Some(extra) = w.get(2) {
+        d.error(
+            loc,
+            format!("'source … {extra}' is not supported yet (only 'source <addr>[:<port>]')"),
+        );
+        return;
+    }
+    match super::server::parse_source(v) {
+        Ok(sa) => px.source = Some(sa),
+        Err(e) => d.error(loc, format!("'source': {e}")),
+    }
+}
+
 pub(crate) fn backlog(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     px.backlog = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32);
 }

@@ -449,3 +449,22 @@ pub(crate) fn agent(s: &mut ServerLine, a: &Param, d: &mut Diags) {
 pub(crate) fn redir(s: &mut ServerLine, a: &Param, _: &mut Diags) {
     s.params.redir = Some(a.val.to_string());
 }
+
+/// `source ADDR[:PORT]`: an IP literal and an optional fixed port. Port ranges and
+/// `usesrc` (transparent proxying) are refused as not built yet.
+pub(crate) fn parse_source(v: &str) -> Result<std::net::SocketAddr, String> {
+    if v.rsplit_once(':').is_some_and(|(_, p)| p.contains('-')) {
+        return Err(format!("'{v}': source port ranges are not supported yet"));
+    }
+    let spec = addr::parse_server(v)?;
+    let ip = addr::resolve(&spec.host)?;
+    Ok(std::net::SocketAddr::new(ip, spec.port.unwrap_or(0)))
+}
+
+/// `source ADDR[:PORT]` on a server.
+pub(crate) fn source(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match parse_source(a.val) {
+        Ok(sa) => s.params.source = Some(sa),
+        Err(e) => d.error(a.loc, format!("'{}': 'source': {e}", a.what)),
+    }
+}
