@@ -1106,3 +1106,60 @@ fn agent_checks_set_weight_admin_state_and_health_as_haproxy() {
     }
     assert_eq!(ours, want);
 }
+
+/// A listener that records the address of each connection it accepts (from accept, as a
+/// check connection may be reset before a reader could ask its peer), then writes `reply`.
+fn peer_recorder(reply: &'static [u8]) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    std::thread::spawn(move || {
+        while let Ok((mut s, a)) = l.accept() {
+            s2.lock().unwrap().push(a.ip().to_string());
+            let _ = s.write_all(reply);
+        }
+    });
+    (port, seen)
+}
+
+/// The peers that a server and its agent saw in their first two connections, with
+/// `source 127.0.0.5` in the backend and checks every 100 ms, through corelb or HAProxy.
+/// The health check sends a line and waits for the answer: HAProxy's plain connect check
+/// resets its connection as soon as it is established, often before the accept.
+fn check_peers(haproxy: bool) -> Option<(Vec<String>, Vec<String>)> {
+    let (srv, srv_peers) = peer_recorder(b"up\n");
+    let (agent, agent_peers) = peer_recorder(b"up\n");
+    let port = free_port();
+    let cfg = format!(
+        "{TCP_DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  source 127.0.0.5\n  option tcp-check\n  tcp-check send hi\\r\\n\n  tcp-check expect string up\n  server s1 127.0.0.1:{srv} check inter 100 agent-check agent-port {agent} agent-inter 100\n"
+    );
+    let _lb: Box<dyn std::any::Any> = if haproxy {
+        Box::new(Haproxy::start(&cfg, &[port])?)
+    } else {
+        Box::new(Corelb::start(&cfg, &[], &[port]))
+    };
+    let seen = || {
+        let s = srv_peers.lock().unwrap().clone();
+        (s, agent_peers.lock().unwrap().clone())
+    };
+    let got = eventually(Duration::from_secs(10), || {
+        let (s, a) = seen();
+        (s.len() >= 2 && a.len() >= 2).then(|| (s[..2].to_vec(), a[..2].to_vec()))
+    });
+    Some(got.unwrap_or_else(|| panic!("two health and agent checks: {:?}", seen())))
+}
+
+/// `source` binds the health checks and the agent checks too (HAProxy's
+/// tcp_connect_server binds every connection to a server, checks included).
+#[test]
+fn source_binds_health_and_agent_checks_as_haproxy() {
+    let want = Some((
+        vec!["127.0.0.5".to_string(); 2],
+        vec!["127.0.0.5".to_string(); 2],
+    ));
+    assert_eq!(check_peers(false), want, "corelb");
+    if let Some(theirs) = check_peers(true) {
+        assert_eq!(Some(theirs), want, "HAProxy");
+    }
+}
