@@ -855,8 +855,21 @@ fn server_redir_answers_get_and_head_with_a_302_as_haproxy() {
         "200 None None Some(\"2\") closed=true",
     ];
     assert_eq!(ours, want, "{}", lb.log());
+    // The 302 on the wire, byte for byte (header names in HAProxy's lower case).
+    let raw = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /x?y HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let wire = "HTTP/1.1 302 Found\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: https://www.example.com/x?y\r\nconnection: close\r\n\r\n";
+    assert_eq!(raw(port), wire);
     let hport = free_port();
     if let Some(_h) = common::haproxy::Haproxy::start(&cfg(hport), &[hport]) {
         assert_eq!(redir_answers(hport), want, "HAProxy");
+        assert_eq!(raw(hport), wire, "HAProxy");
     }
 }

@@ -20,17 +20,18 @@ fn path(target: &[u8]) -> &[u8] {
     }
 }
 
-/// The whole 302 answer for `target`.
+/// The whole 302 answer for `target`, byte for byte as HAProxy 2.6 puts it on the wire
+/// (its H1 mux writes the header names in lower case and `connection` last).
 pub fn response(prefix: &str, target: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + prefix.len() + target.len());
     out.extend_from_slice(
-        b"HTTP/1.1 302 Found\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-length: 0\r\nLocation: ",
+        b"HTTP/1.1 302 Found\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: ",
     );
     if prefix != "/" {
         out.extend_from_slice(prefix.as_bytes());
     }
     out.extend_from_slice(path(target));
-    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
     out
 }
 
@@ -40,12 +41,16 @@ mod tests {
 
     #[test]
     fn prefix_then_path_and_query() {
+        // What Debian's HAProxy 2.6 sends for `redir https://b.example` and GET /a/b?c=1.
         let r = response("https://b.example", b"/a/b?c=1");
-        assert!(r.ends_with(b"Location: https://b.example/a/b?c=1\r\n\r\n"));
-        let r = response("/", b"http://x.example/p");
-        assert!(r.ends_with(b"Location: /p\r\n\r\n"));
-        assert!(
-            response("http://y", b"http://x.example").ends_with(b"Location: http://y/\r\n\r\n")
+        assert_eq!(
+            r,
+            b"HTTP/1.1 302 Found\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: https://b.example/a/b?c=1\r\nconnection: close\r\n\r\n"
         );
+        let end = b"\r\nconnection: close\r\n\r\n";
+        let r = response("/", b"http://x.example/p");
+        assert!(r.ends_with(&[&b"location: /p"[..], end].concat()));
+        let r = response("http://y", b"http://x.example");
+        assert!(r.ends_with(&[&b"location: http://y/"[..], end].concat()));
     }
 }
