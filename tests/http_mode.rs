@@ -811,3 +811,65 @@ fn an_idle_server_connection_that_received_bytes_is_not_reused() {
         );
     }
 }
+
+/// `server … redir PREFIX`: GET and HEAD get HAProxy's 302 to the prefix and the path
+/// (and the connection closes); a POST goes to the server. The same through HAProxy.
+fn redir_answers(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    for req in [
+        "GET /a/b?c=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    ] {
+        let (mut w, mut r) = client(port);
+        w.write_all(req.as_bytes()).unwrap();
+        let resp = read_response(&mut r, req.starts_with("HEAD")).unwrap();
+        let mut rest = Vec::new();
+        let closed = resp.status != 302 || r.read_to_end(&mut rest).is_ok_and(|_| rest.is_empty());
+        seen.push(format!(
+            "{} {:?} {:?} {:?} closed={closed}",
+            resp.status,
+            resp.header("location"),
+            resp.header("cache-control"),
+            resp.header("content-length"),
+        ));
+    }
+    seen
+}
+
+#[test]
+fn server_redir_answers_get_and_head_with_a_302_as_haproxy() {
+    let be = counting_backend();
+    let cfg = |port: u16| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\nlisten www\n  bind 127.0.0.1:{port}\n  server s1 127.0.0.1:{} redir https://www.example.com\n",
+            be.port
+        )
+    };
+    let port = free_port();
+    let lb = Corelb::start(&cfg(port), &[], &[port]);
+    let ours = redir_answers(port);
+    let want = vec![
+        "302 Some(\"https://www.example.com/a/b?c=1\") Some(\"no-cache\") Some(\"0\") closed=true",
+        "302 Some(\"https://www.example.com/h\") Some(\"no-cache\") Some(\"0\") closed=true",
+        "200 None None Some(\"2\") closed=true",
+    ];
+    assert_eq!(ours, want, "{}", lb.log());
+    // The 302 on the wire, byte for byte (header names in HAProxy's lower case).
+    let raw = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /x?y HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let wire = "HTTP/1.1 302 Found\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: https://www.example.com/x?y\r\nconnection: close\r\n\r\n";
+    assert_eq!(raw(port), wire);
+    let hport = free_port();
+    if let Some(_h) = common::haproxy::Haproxy::start(&cfg(hport), &[hport]) {
+        assert_eq!(redir_answers(hport), want, "HAProxy");
+        assert_eq!(raw(hport), wire, "HAProxy");
+    }
+}

@@ -980,3 +980,55 @@ fn option_splice_request_splices_short_requests_and_no_splice_auto_copies_bulk()
     });
     assert_eq!((spliced, copied), (0, 2 * (8 << 20)));
 }
+
+/// Starts corelb or HAProxy on a configuration and its ports; stops it when dropped.
+type Starter = dyn Fn(&str, &[u16]) -> Box<dyn std::any::Any>;
+
+/// `source` on a backend and on a server: the server sees connections from that address
+/// (and port, when one is given). The same through HAProxy.
+fn peers_seen(cfg: &dyn Fn(u16, u16, u16) -> String, start: &Starter) -> Vec<String> {
+    let peer = Backend::start(|mut s| {
+        let p = s.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        let _ = s.write_all(format!("{p}\n").as_bytes());
+    });
+    let (l, m) = (free_port(), free_port());
+    let _p = start(&cfg(l, m, peer.port), &[l, m]);
+    let first = fetch_name(l);
+    let ip = first
+        .rsplit_once(':')
+        .map(|(ip, _)| ip.to_string())
+        .unwrap_or(first);
+    vec![ip, fetch_name(m)]
+}
+
+#[test]
+fn source_binds_the_connections_to_the_servers_as_haproxy() {
+    let sport = free_port();
+    let cfg = move |l: u16, m: u16, b: u16| {
+        format!(
+            "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\nlisten l\n  bind 127.0.0.1:{l}\n  source 127.0.0.3\n  server a 127.0.0.1:{b}\nlisten m\n  bind 127.0.0.1:{m}\n  source 127.0.0.3\n  server a 127.0.0.1:{b} source 127.0.0.4:{sport}\n"
+        )
+    };
+    let ours = peers_seen(&cfg, &|c, p| Box::new(Corelb::start(c, &[], p)));
+    assert_eq!(
+        ours,
+        vec!["127.0.0.3".to_string(), format!("127.0.0.4:{sport}")]
+    );
+    if std::process::Command::new("haproxy")
+        .arg("-v")
+        .output()
+        .is_ok()
+    {
+        let sport2 = free_port();
+        let cfg2 = move |l: u16, m: u16, b: u16| {
+            cfg(l, m, b).replace(&sport.to_string(), &sport2.to_string())
+        };
+        let theirs = peers_seen(&cfg2, &|c, p| {
+            Box::new(common::haproxy::Haproxy::start(c, p).expect("haproxy"))
+        });
+        assert_eq!(
+            theirs,
+            vec!["127.0.0.3".to_string(), format!("127.0.0.4:{sport2}")]
+        );
+    }
+}

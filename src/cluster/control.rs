@@ -5,6 +5,7 @@
 //! re-check every 100 ms (see [`Slots::wait_for`]).
 
 use event_listener::Event;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -98,7 +99,8 @@ pub struct Slots {
     cur: AtomicU32,
     /// The limit; `set maxconn` changes it at run time.
     max: AtomicU32,
-    waiting: AtomicU32,
+    /// Shared with a backend's servers when `minconn` counts the queue in the load.
+    waiting: Arc<AtomicU32>,
     event: Event,
 }
 
@@ -108,9 +110,14 @@ impl Slots {
         Slots {
             cur: AtomicU32::new(0),
             max: AtomicU32::new(max),
-            waiting: AtomicU32::new(0),
+            waiting: Arc::new(AtomicU32::new(0)),
             event: Event::new(),
         }
+    }
+
+    /// The count of waiters, to read elsewhere (a backend's load for `minconn`).
+    pub fn waiting_counter(&self) -> Arc<AtomicU32> {
+        self.waiting.clone()
     }
 
     pub fn max(&self) -> u32 {
@@ -192,6 +199,16 @@ impl Slots {
             })
             .await;
         }
+    }
+}
+
+impl std::fmt::Debug for Slots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slots")
+            .field("cur", &self.current())
+            .field("max", &self.max())
+            .field("waiting", &self.waiting())
+            .finish()
     }
 }
 

@@ -66,6 +66,8 @@ pub struct BackendRt {
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
+    /// Each server's `source` address (its own, else the backend's).
+    pub source: Vec<Option<std::net::SocketAddr>>,
     /// Each server's persistence cookie value (`server ... cookie VALUE`).
     pub server_cookies: Vec<Option<String>>,
     /// Each server's TLS (`ssl`, `check-ssl`), by server index.
@@ -186,7 +188,7 @@ impl Shared {
             let be = px
                 .kind
                 .is_backend()
-                .then(|| Arc::new(backend_rt(i, ids[i], px)));
+                .then(|| Arc::new(backend_rt(i, ids[i], px, fullconn(&cfg, i, maxconn))));
             if let Some(be) = &be {
                 if let Some(prev) = previous.and_then(|p| p.backend_by_name(&px.name)) {
                     for s in &be.lb.servers {
@@ -211,6 +213,7 @@ impl Shared {
             }
             backends.push(be);
         }
+        link_tracks(&cfg, &backends);
         // HAProxy's default maxpipes is maxconn/4. A spliced direction holds a pipe only while
         // bytes are in flight; past the limit a chunk is copied instead (see `PipePool`).
         let maxpipes = cfg
@@ -335,7 +338,53 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
     }
 }
 
-fn backend_rt(i: usize, id: u32, px: &Proxy) -> BackendRt {
+/// `track`: each tracking server learns the server it follows, and starts in its state.
+fn link_tracks(cfg: &crate::config::Config, backends: &[Option<Arc<BackendRt>>]) {
+    for (pi, px) in cfg.proxies.iter().enumerate() {
+        let Some(be) = &backends[pi] else { continue };
+        for (si, s) in px.servers.iter().enumerate() {
+            let Some((tb, ts)) = s.params.track_ref else {
+                continue;
+            };
+            let Some(target) = backends[tb].as_ref().map(|b| b.lb.servers[ts].clone()) else {
+                continue;
+            };
+            let me = &be.lb.servers[si];
+            let _ = me.tracked.set(target);
+            if me.health_ref().state() == super::SrvState::Down {
+                me.force_health(false, false);
+                be.lb.rebuild();
+            }
+        }
+    }
+}
+
+/// A backend's `fullconn`, or HAProxy's default: a tenth (rounded up, at least 1) of the
+/// `maxconn` of the frontends whose `default_backend` or static `use_backend` rules lead to
+/// it (a listen section without `default_backend` counts its own).
+fn fullconn(cfg: &crate::config::Config, be: usize, global_maxconn: u32) -> u32 {
+    if let Some(f) = cfg.proxies[be].fullconn {
+        return f;
+    }
+    let mut total = 0u64;
+    for (i, fe) in cfg.proxies.iter().enumerate() {
+        if !fe.kind.is_frontend() {
+            continue;
+        }
+        let def = fe.default_backend.as_ref().map(|r| r.index);
+        let own = def.is_none() && fe.kind.is_backend() && i == be;
+        let used = fe
+            .use_backends
+            .iter()
+            .any(|r| r.dynamic.is_none() && r.index == be);
+        if def == Some(be) || own || (used && def != Some(be)) {
+            total += fe.maxconn.unwrap_or(global_maxconn) as u64;
+        }
+    }
+    total.div_ceil(10).clamp(1, u32::MAX as u64) as u32
+}
+
+fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
     let server_tls: Vec<Option<Arc<ServerTlsRt>>> = px
         .servers
         .iter()
@@ -350,11 +399,39 @@ fn backend_rt(i: usize, id: u32, px: &Proxy) -> BackendRt {
             }))
         })
         .collect();
+    use crate::cluster::dynamic::{BeLoad, Dynamic};
+    let queue = Slots::new(0);
+    // `minconn` scales with the backend's load, which every server then counts.
+    let load = px.servers.iter().any(|s| s.params.minconn > 0).then(|| {
+        Arc::new(BeLoad {
+            served: Default::default(),
+            queued: queue.waiting_counter(),
+            fullconn,
+        })
+    });
+    let ramp_weight = matches!(
+        px.balance.algo,
+        crate::config::Algo::RoundRobin
+            | crate::config::Algo::LeastConn
+            | crate::config::Algo::Random { .. }
+    );
     let servers: Vec<Arc<ServerState>> = px
         .servers
         .iter()
         .enumerate()
-        .map(|(n, s)| Arc::new(ServerState::new(&px.name, s.id.unwrap_or(n as u32 + 1), s)))
+        .map(|(n, s)| {
+            let mut st = ServerState::new(&px.name, s.id.unwrap_or(n as u32 + 1), s);
+            let ss = s.params.slowstart.map_or(0, |d| d.as_millis() as u64);
+            if load.is_some() || ss > 0 {
+                st.dynamic = Some(Dynamic::new(
+                    s.params.minconn,
+                    load.clone(),
+                    ss,
+                    ramp_weight,
+                ));
+            }
+            Arc::new(st)
+        })
         .collect();
     BackendRt {
         proxy: i,
@@ -366,7 +443,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy) -> BackendRt {
             px.options.allbackups,
             servers,
         ),
-        queue: Slots::new(0),
+        queue,
         connect_timeout: px.timeouts.connect,
         server_timeout: px.timeouts.server,
         server_fin_timeout: px.timeouts.server_fin,
@@ -380,6 +457,11 @@ fn backend_rt(i: usize, id: u32, px: &Proxy) -> BackendRt {
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
+        source: px
+            .servers
+            .iter()
+            .map(|s| s.params.source.or(px.source))
+            .collect(),
         sni_exprs: server_tls
             .iter()
             .enumerate()

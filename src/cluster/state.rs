@@ -108,6 +108,17 @@ pub struct ServerState {
     addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
     /// A server on a local socket (`unix@`, `abns@`): `addr` is then unused.
     pub path: Option<crate::config::addr::SockPath>,
+    /// Requests waiting for this server in particular (persistence sent them here while it
+    /// was full): its own queue, beside the backend's.
+    pub queue: crate::cluster::control::Slots,
+    /// `maxqueue`: the most that may wait in `queue` (0 = no limit).
+    pub maxqueue: u32,
+    /// `minconn` / `slowstart`, on the servers that use them.
+    pub dynamic: Option<crate::cluster::dynamic::Dynamic>,
+    /// The agent check's verdict (`agent-check`).
+    pub agent: Option<crate::cluster::agent::AgentState>,
+    /// The server whose state this one follows (`track`); set once every backend exists.
+    pub tracked: std::sync::OnceLock<std::sync::Arc<ServerState>>,
 }
 
 impl ServerState {
@@ -151,7 +162,94 @@ impl ServerState {
             kill_cause: AtomicU8::new(Cause::Killed as u8),
             addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
             path: srv.addr.path.clone(),
+            queue: crate::cluster::control::Slots::new(0),
+            maxqueue: p.maxqueue,
+            dynamic: None,
+            agent: p.agent.enabled.then(Default::default),
+            tracked: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The agent check said `down`, `stopped` or `fail` (and not `up` since).
+    pub fn agent_down(&self) -> bool {
+        self.agent.as_ref().is_some_and(|a| a.down())
+    }
+
+    /// The agent's health changed: the state follows (down if either the checks or the
+    /// agent say so). Returns the transition to announce, if any; the caller rebuilds.
+    pub fn agent_health(&self, down: bool) -> Option<Transition> {
+        let a = self.agent.as_ref()?;
+        if !a.set_down(down) {
+            return None;
+        }
+        let before = self.state();
+        self.refresh();
+        match (before, self.state()) {
+            (SrvState::Up, SrvState::Down) => Some(Transition::WentDown),
+            (SrvState::Down, SrvState::Up) => {
+                if let Some(d) = &self.dynamic {
+                    d.start(crate::cluster::dynamic::unix_ms());
+                    self.recompute_weight();
+                }
+                Some(Transition::WentUp)
+            }
+            _ => None,
+        }
+    }
+
+    /// The server whose checks decide this one's state: itself, or the end of its `track`
+    /// chain.
+    pub fn health_ref(&self) -> &ServerState {
+        let mut s = self;
+        while let Some(t) = s.tracked.get() {
+            s = t;
+        }
+        s
+    }
+
+    /// Whether a slow start runs (stats' `throttle`); ends it once over.
+    pub fn starting(&self) -> bool {
+        self.dynamic
+            .as_ref()
+            .is_some_and(|d| d.starting(crate::cluster::dynamic::unix_ms()))
+    }
+
+    /// During a slow start, the share of its weight and connection limit the server has
+    /// (the stats' `throttle`, in percent).
+    pub fn throttle(&self) -> Option<u32> {
+        if !self.starting() || self.admin() & admin::FDRAIN != 0 {
+            return None;
+        }
+        let u = self.user_weight();
+        Some(if u == 0 {
+            100
+        } else {
+            (100 * self.weight()).div_ceil(u).min(100)
+        })
+    }
+
+    /// One step of a slow start: the weight follows the ramp. Returns whether it still
+    /// runs; the caller rebuilds the balancing tables.
+    pub fn warmup_step(&self) -> bool {
+        let on = self.starting();
+        self.recompute_weight();
+        on
+    }
+
+    /// The limit `try_acquire` honours now (`maxconn`, scaled by `minconn` and slowstart).
+    #[inline]
+    fn limit(&self) -> u32 {
+        let max = self.maxconn();
+        match &self.dynamic {
+            None => max,
+            Some(d) => d.limit(max, crate::cluster::dynamic::unix_ms()),
+        }
+    }
+
+    /// Whether a request sent here by persistence may wait in this server's queue
+    /// (`maxqueue` not reached).
+    pub fn queue_has_room(&self) -> bool {
+        self.maxqueue == 0 || self.queue.waiting() < self.maxqueue
     }
 
     /// The [`admin`] bits.
@@ -176,7 +274,7 @@ impl ServerState {
         let a = self.admin();
         let st = if a & admin::MAINT != 0 {
             SrvState::Maint
-        } else if self.health.lock().unwrap().up {
+        } else if self.health.lock().unwrap().up && !self.agent_down() {
             SrvState::Up
         } else {
             SrvState::Down
@@ -184,11 +282,21 @@ impl ServerState {
         if self.set_state(st) != st {
             self.touch();
         }
-        let off = a & admin::FDRAIN != 0 || self.stopping.load(Ordering::Acquire);
+        self.recompute_weight();
+    }
+
+    /// The effective weight from the admin bits, NOLB, the operator's weight and a slow
+    /// start. Takes no lock (the health lock may be held).
+    fn recompute_weight(&self) {
+        let off = self.admin() & admin::FDRAIN != 0 || self.stopping.load(Ordering::Acquire);
         let w = if off {
             0
         } else {
-            self.uweight.load(Ordering::Acquire)
+            let u = self.uweight.load(Ordering::Acquire);
+            match &self.dynamic {
+                Some(d) => d.weight(u, crate::cluster::dynamic::unix_ms()),
+                None => u,
+            }
         };
         self.weight.store(w, Ordering::Relaxed);
     }
@@ -389,6 +497,8 @@ impl ServerState {
 
     fn apply(&self, t: Option<Transition>) -> Option<Transition> {
         match t {
+            // The checks pass again but the agent still says down: the server stays down.
+            Some(Transition::WentUp) if self.agent_down() => return None,
             Some(Transition::WentDown) => {
                 self.touch();
                 // A server in maintenance stays there; its health is tracked anyway.
@@ -401,12 +511,16 @@ impl ServerState {
             }
             Some(Transition::WentUp) => {
                 self.touch();
-                let _ = self.state.compare_exchange(
+                let back = self.state.compare_exchange(
                     SrvState::Down as u8,
                     SrvState::Up as u8,
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 );
+                if let (Ok(_), Some(d)) = (back, &self.dynamic) {
+                    d.start(crate::cluster::dynamic::unix_ms());
+                    self.recompute_weight();
+                }
             }
             None => {}
         }
@@ -499,13 +613,22 @@ impl ServerState {
     /// lock). Returns false when the server is full.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        crate::cluster::control::take_below(&self.cur, self.maxconn())
+        let ok = crate::cluster::control::take_below(&self.cur, self.limit());
+        if ok && let Some(d) = &self.dynamic {
+            d.served(true);
+        }
+        ok
     }
 
-    /// Gives back a slot taken by [`try_acquire`](Self::try_acquire).
+    /// Gives back a slot taken by [`try_acquire`](Self::try_acquire); a request waiting in
+    /// this server's own queue may take it.
     #[inline]
     pub fn release(&self) {
         self.cur.fetch_sub(1, Ordering::AcqRel);
+        if let Some(d) = &self.dynamic {
+            d.served(false);
+        }
+        self.queue.wake_one();
     }
 
     /// Where to connect for a client that reached us on `dst_port`.

@@ -22,6 +22,7 @@ pub mod logging;
 pub mod model;
 pub mod parser;
 pub mod resolvers;
+pub mod server_links;
 pub mod stick;
 mod tcp_response;
 mod tcp_rules;

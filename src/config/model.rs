@@ -428,6 +428,36 @@ pub struct ServerParams {
     pub pool_max_conn: Option<u32>,
     /// `pool-purge-delay`: how long an idle connection is kept (5 s; 0: none is kept).
     pub pool_purge_delay: Duration,
+    /// `maxqueue N`: at most N requests wait in this server's own queue (0 = no limit).
+    pub maxqueue: u32,
+    /// `minconn N`: with `maxconn`, the dynamic limit's floor (see `fullconn`).
+    pub minconn: u32,
+    /// `slowstart T`: after coming back up, weight and connection limit ramp up over T.
+    pub slowstart: Option<Duration>,
+    /// `track [BACKEND/]SERVER`: the state follows that server's checks.
+    pub track: Option<(Option<String>, String)>,
+    /// `track`'s server as (proxy, server) indices, once resolved.
+    pub track_ref: Option<(usize, usize)>,
+    /// `agent-check`, `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.
+    pub agent: AgentParams,
+    /// `redir PREFIX`: GET and HEAD requests for this server get a 302 to PREFIX + path.
+    pub redir: Option<String>,
+    /// `source ADDR[:PORT]`: the local address of connections to this server.
+    pub source: Option<std::net::SocketAddr>,
+}
+
+/// The agent check of a server: a TCP connection to the agent every `inter`, which
+/// answers one line of weight, health and admin words.
+#[derive(Clone, Debug, Default)]
+pub struct AgentParams {
+    pub enabled: bool,
+    pub port: Option<u16>,
+    pub addr: Option<String>,
+    /// `agent-addr`, resolved (else the server's address).
+    pub ip: Option<std::net::IpAddr>,
+    /// `agent-inter` (else 2 s, HAProxy's default).
+    pub inter: Option<Duration>,
+    pub send: Option<String>,
 }
 
 impl Default for ServerParams {
@@ -446,6 +476,14 @@ impl Default for ServerParams {
             dns: Default::default(),
             pool_max_conn: None,
             pool_purge_delay: Duration::from_secs(5),
+            maxqueue: 0,
+            minconn: 0,
+            slowstart: None,
+            track: None,
+            track_ref: None,
+            agent: AgentParams::default(),
+            redir: None,
+            source: None,
         }
     }
 }
@@ -907,6 +945,8 @@ pub struct Proxy {
     /// `log-format`, captures and the built-in formats (see `config::logging`).
     pub logging: super::logging::LogFormats,
     pub fullconn: Option<u32>,
+    /// `source ADDR[:PORT]`: the local address of connections to the servers.
+    pub source: Option<std::net::SocketAddr>,
     pub id: Option<u32>,
     pub check: CheckKind,
     pub http_check: HttpCheck,
@@ -1193,6 +1233,7 @@ impl Proxy {
             log: ProxyLog::default(),
             logging: Default::default(),
             fullconn: None,
+            source: None,
             id: None,
             check: CheckKind::Connect,
             http_check: HttpCheck::default(),

@@ -12,6 +12,7 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     super::resolvers::validate(cfg, d);
     super::stick::resolve(cfg, d);
     resolve_servers(cfg, d);
+    super::server_links::resolve(cfg, d);
     super::filters::check_caches(&mut cfg.caches, &cfg.proxies, d);
     for px in &cfg.proxies {
         super::uri_rules::check_use_servers(px, d);

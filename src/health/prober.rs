@@ -221,6 +221,7 @@ async fn connect(
         keepalive: false,
         nolinger: false,
         header: send_proxy.map(Header::Check),
+        source: p.be.source[p.srv],
         tls,
     };
     upstream::open(target).await.map_err(|e| {

@@ -113,6 +113,30 @@ impl ProxyError {
         Self::new(Kind::NoServer, Side::Internal, Retry::Never, t, 503)
     }
 
+    /// A request for one server in particular (persistence) found its queue full
+    /// (`maxqueue`, `SQ`) or waited there past `timeout queue` (`sQ`): 503.
+    pub fn server_queue(timed_out: bool) -> Self {
+        let cause = if timed_out {
+            Cause::ServerTimeout
+        } else {
+            Cause::Server
+        };
+        Self::new(
+            Kind::NoServer,
+            Side::Internal,
+            Retry::Never,
+            (cause, Phase::Queue),
+            503,
+        )
+    }
+
+    /// The request was answered by corelb itself at connect time (`redir`): nothing more
+    /// to send, logged `LC`.
+    pub fn answered_locally() -> Self {
+        let t = (Cause::Local, Phase::Connect);
+        Self::new(Kind::NoServer, Side::Internal, Retry::Never, t, 0)
+    }
+
     /// A failed connect (503; `sC` for a timeout, else `SC`).
     pub fn connect(e: io::Error) -> Self {
         let (kind, cause) = if e.kind() == io::ErrorKind::TimedOut {

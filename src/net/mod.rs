@@ -65,6 +65,7 @@ pub mod copy;
 pub mod dial;
 pub mod h2_body;
 pub mod h2_upstream;
+pub mod follow;
 pub mod io;
 pub mod pipes;
 pub mod pool;

@@ -146,10 +146,16 @@ pub fn announce(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition, det
     }
     let queued = be.queue.waiting();
     let kind = if s.backup { "Backup server" } else { "Server" };
+    // A tracking server's change reads "is DOWN via B/S." in HAProxy's words.
+    let sep = if detail.starts_with("via ") {
+        " "
+    } else {
+        ", "
+    };
     match t {
         Transition::WentDown => {
             let msg = format!(
-                "{kind} {}/{} is DOWN, {detail}. {act} active and {bck} backup servers left. {} sessions active, 0 requeued, {queued} remaining in queue.",
+                "{kind} {}/{} is DOWN{sep}{detail}. {act} active and {bck} backup servers left. {} sessions active, 0 requeued, {queued} remaining in queue.",
                 be.name,
                 s.name,
                 s.cur_conns()
@@ -164,7 +170,7 @@ pub fn announce(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition, det
         }
         Transition::WentUp => {
             let msg = format!(
-                "{kind} {}/{} is UP, {detail}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
+                "{kind} {}/{} is UP{sep}{detail}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
                 be.name, s.name
             );
             log::warn!("{msg}");
@@ -173,6 +179,7 @@ pub fn announce(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition, det
         }
     }
     shutdown_on_change(shard, be, srv, t);
+    super::follow::after_change(shard, be, srv, t);
 }
 
 /// `on-marked-down shutdown-sessions`: the connections of a server that went down end now

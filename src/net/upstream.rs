@@ -35,6 +35,7 @@ pub async fn connect(
         keepalive: be.srvtcpka,
         nolinger: be.nolinger,
         header: be.send_proxy[srv].map(|v| Header::Client { v, src, dst }),
+        source: be.source[srv],
         tls: tls.map(|t| (&t.config, sni.or(t.fixed_sni()))),
     })
     .await
@@ -76,6 +77,8 @@ pub struct Target<'a> {
     /// `SO_LINGER` 0 (`option nolinger`): the close is a reset.
     pub nolinger: bool,
     pub header: Option<Header>,
+    /// `source`: the local address to connect from.
+    pub source: Option<SocketAddr>,
     /// The TLS configuration and the server name to ask for (else the address).
     pub tls: Option<(&'a Arc<rustls::ClientConfig>, Option<&'a [u8]>)>,
 }
@@ -106,6 +109,15 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     };
     let mut s = match (t.path, deadline()) {
         (Some(p), _) => crate::net::dial::dial_path(p).map_err(fail(Step::Tcp))?,
+        (None, d) if let Some(from) = t.source => {
+            let left = d.map(|d| {
+                d.saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1))
+            });
+            TcpStream::connect_from(t.addr, from, left)
+                .await
+                .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
+        }
         (None, Some(d)) => {
             let left = d
                 .saturating_duration_since(Instant::now())

@@ -254,6 +254,40 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
         };
         glommio::spawn_local(crate::health::prober::run(shard.clone(), probe)).detach();
     }
+    spawn_agents(shard);
+}
+
+/// Starts this shard's share of the agent checks (`agent-check`).
+fn spawn_agents(shard: &Rc<ShardCtx>) {
+    let shared = &shard.shared;
+    let nshards = shard_count(shared);
+    let mut k = 0;
+    for (pi, px) in shared.cfg.proxies.iter().enumerate() {
+        let Some(be) = &shared.backends[pi] else {
+            continue;
+        };
+        for (si, srv) in px.servers.iter().enumerate() {
+            let ag = &srv.params.agent;
+            let (true, Some(port)) = (ag.enabled, ag.port) else {
+                continue;
+            };
+            k += 1;
+            if k % nshards != shard.id {
+                continue;
+            }
+            let inter = ag.inter.unwrap_or(std::time::Duration::from_secs(2));
+            let agent = crate::health::agent::Agent {
+                be: be.clone(),
+                srv: si,
+                ip: ag.ip,
+                port,
+                inter,
+                send: ag.send.clone(),
+                first_delay: inter.mul_f64(fastrand::f64()),
+            };
+            glommio::spawn_local(crate::health::agent::run(shard.clone(), agent)).detach();
+        }
+    }
 }
 
 fn shard_count(shared: &Shared) -> usize {

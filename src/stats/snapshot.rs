@@ -131,8 +131,8 @@ pub fn take(shared: &Shared) -> Snapshot {
             let (lastchg, downtime) = (s.since_last_change(), s.downtime());
             be_change = be_change.min(lastchg);
             let v = &mut r.v;
-            v[f::QCUR] = Val::U(0);
-            v[f::QMAX] = Val::U(0);
+            v[f::QCUR] = Val::U(s.queue.waiting() as u64);
+            v[f::QMAX] = Val::U(t.get(C::Qmax));
             v[f::SCUR] = Val::U(s.cur_conns() as u64);
             v[f::SLIM] = if s.maxconn() > 0 {
                 Val::U(s.maxconn() as u64)
@@ -141,7 +141,14 @@ pub fn take(shared: &Shared) -> Snapshot {
             };
             v[f::DRESP] = Val::U(t.get(C::Dresp));
             v[f::STATUS] = Val::Str(server_status(s));
-            v[f::WEIGHT] = Val::U(s.weight() as u64);
+            // A drained server keeps showing its weight, as in HAProxy (drain makes it
+            // unusable, it does not change the weight).
+            let shown = if s.admin() & crate::cluster::state::admin::FDRAIN != 0 {
+                s.user_weight()
+            } else {
+                s.weight()
+            };
+            v[f::WEIGHT] = Val::U(shown as u64);
             v[f::UWEIGHT] = Val::U(s.user_weight() as u64);
             v[f::ACT] = Val::U(!s.backup as u64);
             v[f::BCK] = Val::U(s.backup as u64);
@@ -151,7 +158,10 @@ pub fn take(shared: &Shared) -> Snapshot {
                 v[f::DOWNTIME] = Val::U(downtime);
             }
             v[f::LBTOT] = Val::U(t.get(C::Lbtot));
-            v[f::THROTTLE] = Val::Empty;
+            v[f::THROTTLE] = s.throttle().map_or(Val::Empty, |p| Val::U(p as u64));
+            if let Some(t) = s.tracked.get() {
+                v[f::TRACKED] = Val::Str(format!("{}/{}", t.backend, t.name));
+            }
             v[f::RATE_MAX] = Val::U(t.get(C::RateMax));
             if s.checked {
                 let h = s.health();
@@ -180,7 +190,11 @@ pub fn take(shared: &Shared) -> Snapshot {
                     }
                 }
             }
-            v[f::QLIMIT] = Val::Empty;
+            agent_fields(v, s);
+            v[f::QLIMIT] = match s.maxqueue {
+                0 => Val::Empty,
+                q => Val::U(q as u64),
+            };
             let (ip, port) = s.ip_port();
             v[f::ADDR] = Val::Str(match port {
                 Some(p) => std::net::SocketAddr::new(ip, p).to_string(),
@@ -442,6 +456,25 @@ fn http_fields(r: &mut Row, http: bool, t: &Totals, frontend: bool) {
 /// HAProxy's server status: `MAINT`, `DRAIN` (forced drain), `NOLB` (health stopping),
 /// `no check` (unchecked, or checks disabled), or `UP`/`DOWN` with the check progress
 /// while it moves (`UP 1/3`, `DOWN 1/2`).
+/// The agent check's columns (`agent-check`), as HAProxy fills them.
+fn agent_fields(v: &mut [Val], s: &crate::cluster::ServerState) {
+    let Some(a) = &s.agent else { return };
+    let r = a.report();
+    let (name, desc) = r.status.unwrap_or(("INI", "Initializing"));
+    v[f::AGENT_STATUS] = Val::Str(name.into());
+    v[f::AGENT_DESC] = Val::Str(desc.into());
+    if r.status.is_some() {
+        v[f::AGENT_DURATION] = Val::U(r.duration_ms);
+    }
+    if name.starts_with("L7") {
+        v[f::AGENT_CODE] = Val::U(0);
+    }
+    v[f::LAST_AGT] = Val::Str(r.desc);
+    v[f::AGENT_RISE] = Val::U(1);
+    v[f::AGENT_FALL] = Val::U(1);
+    v[f::AGENT_HEALTH] = Val::U(!a.down() as u64);
+}
+
 fn server_status(s: &crate::cluster::ServerState) -> String {
     use crate::cluster::state::admin::FDRAIN;
     let st = s.state();
@@ -449,11 +482,21 @@ fn server_status(s: &crate::cluster::ServerState) -> String {
         return "MAINT".into();
     }
     if st == SrvState::Up && s.admin() & FDRAIN != 0 {
-        return "DRAIN".into();
+        return if s.agent.is_some() {
+            "DRAIN (agent)"
+        } else {
+            "DRAIN"
+        }
+        .into();
+    }
+    if st == SrvState::Down && s.agent_down() {
+        return "DOWN (agent)".into();
     }
     if st == SrvState::Up && s.stopping() {
         return "NOLB".into();
     }
+    // A tracking server shows the health of the server whose checks it follows.
+    let s = s.health_ref();
     if !s.checked || !s.checks_enabled() {
         return if st == SrvState::Up {
             "no check"

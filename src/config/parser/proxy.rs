@@ -113,6 +113,32 @@ pub(crate) fn maxconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _:
     }
 }
 
+/// `fullconn N`: the backend load at which servers with `minconn` reach their `maxconn`.
+pub(crate) fn fullconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {
+        px.fullconn = Some(v as u32);
+    }
+}
+
+/// `source ADDR[:PORT]` for a backend's servers (`usesrc` and `interface` not built yet).
+pub(crate) fn source(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let Some(v) = w.get(1) else {
+        d.error(loc, "'source' expects <addr>[:<port>]");
+        return;
+    };
+    if let Some(extra) = w.get(2) {
+        d.error(
+            loc,
+            format!("'source … {extra}' is not supported yet (only 'source <addr>[:<port>]')"),
+        );
+        return;
+    }
+    match super::server::parse_source(v) {
+        Ok(sa) => px.source = Some(sa),
+        Err(e) => d.error(loc, format!("'source': {e}")),
+    }
+}
+
 pub(crate) fn backlog(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     px.backlog = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32);
 }

@@ -399,3 +399,89 @@ pub(crate) fn id(s: &mut ServerLine, a: &Param, d: &mut Diags) {
         s.id = num(a, d, 1, i32::MAX as u64);
     }
 }
+
+pub(crate) fn maxqueue(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if let Some(v) = num(a, d, 0, i32::MAX as u64) {
+        s.params.maxqueue = v;
+    }
+}
+
+pub(crate) fn minconn(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if let Some(v) = num(a, d, 0, i32::MAX as u64) {
+        s.params.minconn = v;
+    }
+}
+
+/// `slowstart T` (0 turns it off, as in HAProxy).
+pub(crate) fn slowstart(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match parse_time(a.val, MS) {
+        Ok(t) => s.params.slowstart = (!t.is_zero()).then_some(t),
+        Err(e) => d.error(a.loc, format!("'{}': 'slowstart': {e}", a.what)),
+    }
+}
+
+/// `track [BACKEND/]SERVER`; the target is checked once every backend is known.
+pub(crate) fn track(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    let (be, srv) = match a.val.split_once('/') {
+        Some((b, s)) => (Some(b.to_string()), s.to_string()),
+        None => (None, a.val.to_string()),
+    };
+    if srv.is_empty() || be.as_deref() == Some("") {
+        d.error(
+            a.loc,
+            format!(
+                "'{}': 'track' expects [<backend>/]<server>, not '{}'",
+                a.what, a.val
+            ),
+        );
+        return;
+    }
+    s.params.track = Some((be, srv));
+}
+
+/// `agent-check`, `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.
+pub(crate) fn agent(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    let ag = &mut s.params.agent;
+    match a.kw {
+        "agent-check" => ag.enabled = true,
+        "agent-port" => {
+            if let Some(v) = num(a, d, 1, 65535) {
+                ag.port = Some(v as u16);
+            }
+        }
+        "agent-addr" => ag.addr = Some(a.val.to_string()),
+        "agent-send" => ag.send = Some(a.val.to_string()),
+        _ => match parse_time(a.val, MS) {
+            Ok(t) if !t.is_zero() => ag.inter = Some(t),
+            Ok(_) => d.error(
+                a.loc,
+                format!("'{}': 'agent-inter' must be greater than zero", a.what),
+            ),
+            Err(e) => d.error(a.loc, format!("'{}': 'agent-inter': {e}", a.what)),
+        },
+    }
+}
+
+/// `redir PREFIX` (mode http).
+pub(crate) fn redir(s: &mut ServerLine, a: &Param, _: &mut Diags) {
+    s.params.redir = Some(a.val.to_string());
+}
+
+/// `source ADDR[:PORT]`: an IP literal and an optional fixed port. Port ranges and
+/// `usesrc` (transparent proxying) are refused as not built yet.
+pub(crate) fn parse_source(v: &str) -> Result<std::net::SocketAddr, String> {
+    if v.rsplit_once(':').is_some_and(|(_, p)| p.contains('-')) {
+        return Err(format!("'{v}': source port ranges are not supported yet"));
+    }
+    let spec = addr::parse_server(v)?;
+    let ip = addr::resolve(&spec.host)?;
+    Ok(std::net::SocketAddr::new(ip, spec.port.unwrap_or(0)))
+}
+
+/// `source ADDR[:PORT]` on a server.
+pub(crate) fn source(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match parse_source(a.val) {
+        Ok(sa) => s.params.source = Some(sa),
+        Err(e) => d.error(a.loc, format!("'{}': 'source': {e}", a.what)),
+    }
+}

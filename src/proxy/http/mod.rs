@@ -11,5 +11,6 @@ pub mod compress;
 pub mod filters;
 pub mod h2;
 pub mod persist;
+pub mod redir;
 pub mod rules;
 pub mod session;

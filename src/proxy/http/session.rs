@@ -1210,12 +1210,14 @@ impl<'c> Exchange<'c> {
                     .as_ref()
                     .map(|s| s.server)
                     .or(route.persist.server)
-                    .filter(|&s| {
-                        retry.avoid != Some(s) && retry.made == 0 && be.lb.servers[s].try_acquire()
-                    });
+                    .filter(|&s| retry.avoid != Some(s) && retry.made == 0);
+                let direct = match direct {
+                    Some(s) => direct_slot(be, s, txn).await?,
+                    None => None,
+                };
                 retry.persistent = direct.is_some();
                 match direct {
-                    Some(s) => Some(SrvSlot { be, srv: s }),
+                    Some(slot) => Some(slot),
                     None => {
                         let avoid = retry.avoid;
                         pick(be, &PickCtx { avoid, ..ctx_pick }, txn).await
@@ -1227,6 +1229,15 @@ impl<'c> Exchange<'c> {
             };
             let srv = slot.srv;
             txn.server = Some(srv);
+            if let Some(p) = &be_px.servers[srv].params.redir
+                && matches!(method, Method::Get | Method::Head)
+            {
+                let bytes = super::redir::response(p, b.req.target(b.inb.bytes()));
+                txn.status = 302;
+                txn.bytes_out = bytes.len() as u64;
+                let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
+                return Err(ProxyError::answered_locally());
+            }
             txn.epoch = be.lb.servers[srv].kill_epoch();
             let bound = Target {
                 backend: be.proxy,
@@ -1987,6 +1998,43 @@ async fn pick<'a>(be: &'a BackendRt, ctx: &PickCtx, txn: &mut Txn) -> Option<Srv
         }
     };
     Some(SrvSlot { be, srv })
+}
+
+/// A slot on the server persistence chose, waiting in that server's own queue while it is
+/// full, as HAProxy does. `None`: balance instead (the queue is full, `maxqueue`, and
+/// `option redispatch` lets the request go elsewhere; or the server stopped being usable
+/// while the request waited).
+async fn direct_slot<'a>(
+    be: &'a BackendRt,
+    srv: usize,
+    txn: &mut Txn,
+) -> Result<Option<SrvSlot<'a>>, ProxyError> {
+    let s = &be.lb.servers[srv];
+    if s.try_acquire() {
+        return Ok(Some(SrvSlot { be, srv }));
+    }
+    if !s.queue_has_room() {
+        return match be.redispatch {
+            Some(_) => Ok(None),
+            None => Err(ProxyError::server_queue(false)),
+        };
+    }
+    let since = Instant::now();
+    let got = s
+        .queue
+        .wait_for(be.queue_timeout.map(|t| since + t), || {
+            if !s.usable() {
+                return Some(false);
+            }
+            s.try_acquire().then_some(true)
+        })
+        .await;
+    txn.t_queue = Some(since.elapsed());
+    match got {
+        Some(true) => Ok(Some(SrvSlot { be, srv })),
+        Some(false) => Ok(None),
+        None => Err(ProxyError::server_queue(true)),
+    }
 }
 
 /// The retries of one request's connect loop.

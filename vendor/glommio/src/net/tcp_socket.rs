@@ -484,6 +484,55 @@ impl TcpStream {
         })
     }
 
+    /// Creates a TCP connection to `addr` from the local address `from` (bound before the
+    /// connect), with an optional timeout. A port of 0 in `from` leaves the port to the
+    /// kernel, chosen at connect time.
+    // corelb: `source` on a server or backend binds the outgoing connection; upstream has
+    // no way to bind the socket `connect` creates. The two options are HAProxy's
+    // (tcp_connect_server): SO_REUSEADDR so that a fixed source port still in TIME_WAIT
+    // can be bound again, and IP_BIND_ADDRESS_NO_PORT so that binding to port 0 does not
+    // reserve an ephemeral port per socket (the port is picked by connect, per 4-tuple).
+    pub async fn connect_from(
+        addr: SocketAddr,
+        from: SocketAddr,
+        duration: Option<Duration>,
+    ) -> Result<TcpStream> {
+        let socket = make_tcp_socket(&addr)?;
+        socket.set_reuse_address(true)?;
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket and a c_int option value of the size given. A failure
+        // (a kernel older than 4.2) only loses the optimisation, as in HAProxy.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                &one as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        socket.bind(&from.into())?;
+        let reactor = crate::executor().reactor();
+        let source = match duration {
+            Some(d) if !d.is_zero() => {
+                reactor.connect_timeout(socket.as_raw_fd(), SockaddrStorage::from(addr), d)
+            }
+            _ => reactor.connect(socket.as_raw_fd(), SockaddrStorage::from(addr)),
+        };
+        source
+            .collect_rw()
+            .await
+            .map_err(|err| match err.raw_os_error() {
+                Some(libc::ECANCELED) => {
+                    io::Error::new(io::ErrorKind::TimedOut, "connection timed out")
+                }
+                _ => err,
+            })?;
+        Ok(TcpStream {
+            stream: GlommioStream::from(socket),
+        })
+    }
+
     /// Creates a buffered TCP connection with default receive buffer.
     pub fn buffered(self) -> TcpStream<Preallocated> {
         self.buffered_with(Preallocated::default())
