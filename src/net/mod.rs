@@ -63,9 +63,9 @@ macro_rules! delegate_stream_io {
 pub mod buffers;
 pub mod copy;
 pub mod dial;
+pub mod follow;
 pub mod h2_body;
 pub mod h2_upstream;
-pub mod follow;
 pub mod io;
 pub mod pipes;
 pub mod pool;

@@ -19,7 +19,7 @@ impl Haproxy {
         let dir = TempDir::new("haproxy");
         let path = dir.write("haproxy.cfg", cfg);
         let log = dir.path("stderr.log");
-        let child = Command::new("haproxy")
+        let mut child = Command::new("haproxy")
             .args(["-db", "-f"])
             .arg(&path)
             .stdin(Stdio::null())
@@ -32,6 +32,13 @@ impl Haproxy {
             assert!(
                 up.is_some(),
                 "haproxy did not listen on {p}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        // Another process listening on a port it could not bind would pass the wait above.
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "haproxy exited ({status}):\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         }

@@ -16,13 +16,28 @@ pub fn corelb_bin() -> &'static str {
     env!("CARGO_BIN_EXE_corelb")
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, for a proxy to bind.
+///
+/// Taken below the kernel's ephemeral range (32768–60999 on these machines), never twice by
+/// one test process: an ephemeral port, released here, could be given to another test's
+/// socket bound to port 0 (a backend, a client) before the proxy binds it, and the proxy's
+/// client would then talk to that socket instead (seen with HAProxy in a differential test).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 32_768 - FIRST;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Test binaries run one after another; each starts at its own place in the span so that
+    // a port the previous one used (perhaps in TIME_WAIT) is not the first one tried.
+    let start = std::process::id().wrapping_mul(7_919) % SPAN;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "free_port: every port of the span was handed out");
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Sends a signal (no-op if the process is gone).
