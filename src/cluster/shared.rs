@@ -165,6 +165,14 @@ pub struct ProbeSpec {
 }
 
 impl Shared {
+    /// Usable servers of backend `i` (`nbsrv()`); 0 for a proxy that is no backend.
+    pub fn usable_servers(&self, i: usize) -> u32 {
+        self.backends
+            .get(i)
+            .and_then(|b| b.as_ref())
+            .map_or(0, |b| b.lb.usable_count() as u32)
+    }
+
     /// The shared state of a generation; `previous` is the generation it replaces, whose
     /// servers' health carries over by backend and server name.
     pub fn new(cfg: Config, maxconn: u32, shards: usize, previous: Option<&Shared>) -> Shared {

@@ -74,6 +74,20 @@ struct Live {
 }
 
 impl Live {
+    /// A connection just opened to `key`'s server, with no stream yet.
+    fn new(key: (usize, usize), epoch: u32, idle: IdleLimit) -> Rc<Live> {
+        Rc::new(Live {
+            active: Cell::new(0),
+            used: Cell::new(false),
+            dead: Cell::new(false),
+            idle_since: Cell::new(Instant::now()),
+            epoch,
+            key,
+            idle,
+            close: Semaphore::new(0),
+        })
+    }
+
     /// Its last stream ended: it stays idle unless its server has as many idle connections
     /// as `pool-max-conn` allows already (or keeps none), as HAProxy does with an idle
     /// connection it may not keep; it is then closed.
@@ -175,20 +189,12 @@ pub async fn check_stream(
         .handshake::<_, Bytes>(io.compat())
         .await
         .map_err(io::Error::other)?;
-    let live = Rc::new(Live {
-        active: Cell::new(0),
-        used: Cell::new(false),
-        dead: Cell::new(false),
-        idle_since: Cell::new(Instant::now()),
-        epoch: 0,
-        // No pool entry has this key; keeping none, it closes when its stream ends.
-        key: (0, 0),
-        idle: IdleLimit {
-            max: 0,
-            delay: std::time::Duration::ZERO,
-        },
-        close: Semaphore::new(0),
-    });
+    // No pool entry has this key; keeping none, it closes when its stream ends.
+    let keep_none = IdleLimit {
+        max: 0,
+        delay: std::time::Duration::ZERO,
+    };
+    let live = Live::new((0, 0), 0, keep_none);
     spawn_driver(conn, live.clone());
     Ok(Upstream::on(
         send,
@@ -314,16 +320,7 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
     })
     .await
     .map_err(ProxyError::connect)?;
-    let live = Rc::new(Live {
-        active: Cell::new(0),
-        used: Cell::new(false),
-        dead: Cell::new(false),
-        idle_since: Cell::new(Instant::now()),
-        epoch,
-        key: k,
-        idle: o.idle,
-        close: Semaphore::new(0),
-    });
+    let live = Live::new(k, epoch, o.idle);
     spawn_driver(conn, live.clone());
     if o.reuse != Reuse::Never {
         POOL.with(|p| {

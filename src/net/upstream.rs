@@ -135,8 +135,7 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
         crate::sys::with_sockref(crate::sys::fd(&s), |k| k.set_keepalive(true)).ok();
     }
     if t.nolinger {
-        let zero = Some(Duration::ZERO);
-        crate::sys::with_sockref(crate::sys::fd(&s), |k| k.set_linger(zero)).ok();
+        crate::sys::reset_on_close(crate::sys::fd(&s));
     }
     if let Some(h) = t.header {
         let hdr = match h {

@@ -158,7 +158,7 @@ pub async fn handle(
         crate::sys::with_sockref(crate::sys::fd(&client), |s| s.set_keepalive(true)).ok();
     }
     if fe.nolinger {
-        crate::proxy::inspect::reset_on_close(crate::sys::fd(&client));
+        crate::sys::reset_on_close(crate::sys::fd(&client));
     }
     // The client as the PROXY header tells it (behind an ELB/NLB), else the socket's peer.
     let mut src = peer;

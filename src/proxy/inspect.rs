@@ -269,15 +269,6 @@ where
     }
 }
 
-/// Usable servers of backend `i`, for `nbsrv()`.
-fn nbsrv(shared: &crate::cluster::Shared, i: usize) -> u32 {
-    shared
-        .backends
-        .get(i)
-        .and_then(|b| b.as_ref())
-        .map_or(0, |b| b.lb.usable_count() as u32)
-}
-
 /// `connection` (`connection_level`) or `session` rules of a frontend on a connection;
 /// true if it goes on. A closed connection is not logged, as in HAProxy; a connection-level
 /// reject and a `silent-drop` close with a reset (HAProxy's way; a session-level reject
@@ -297,7 +288,7 @@ pub fn early_rules(
     } else {
         &t.session
     };
-    let nb = |i| nbsrv(shared, i);
+    let nb = |i| shared.usable_servers(i);
     // What these rules track is the connection's: its counters are the "stream" here.
     let stick = trackers.and_then(|t| shared.stick.ctx(t));
     let s = crate::acl::RequestSample {
@@ -313,12 +304,12 @@ pub fn early_rules(
         // (`close` is a `tcp-response` action.)
         TcpVerdict::Reject | TcpVerdict::Close => {
             if connection_level {
-                reset_on_close(fd);
+                crate::sys::reset_on_close(fd);
             }
             false
         }
         TcpVerdict::SilentDrop => {
-            silent_drop(fd);
+            crate::sys::silent_drop(fd);
             false
         }
     }
@@ -347,7 +338,7 @@ pub async fn route_tcp(
     let shared = &shard.shared;
     let cfg = &shared.cfg;
     let fe_px = &cfg.proxies[fe.proxy];
-    let nb = |i| nbsrv(shared, i);
+    let nb = |i| shared.usable_servers(i);
     let stopping = shared.control.stopping();
     // The stream's variables: content rules may set them for the switching rules.
     let txn = crate::acl::VarSet::default();
@@ -375,7 +366,7 @@ pub async fn route_tcp(
                 denied: true,
             }),
             Ok(TcpVerdict::SilentDrop) => {
-                silent_drop(crate::sys::fd(client.tcp()));
+                crate::sys::silent_drop(crate::sys::fd(client.tcp()));
                 Some(Routed::Closed {
                     term: Term::new(Cause::Proxy, Phase::Request),
                     denied: true,
@@ -413,17 +404,4 @@ pub async fn route_tcp(
         return closed;
     }
     Routed::Backend(be)
-}
-
-/// `silent-drop`: a reset that is not meant to reach the client (HAProxy lowers the TTL so
-/// that the reset dies on the way; on the same host it still arrives).
-pub fn silent_drop(fd: std::os::fd::BorrowedFd<'_>) {
-    crate::sys::with_sockref(fd, |s| s.set_ttl(1).or_else(|_| s.set_unicast_hops_v6(1))).ok();
-    reset_on_close(fd);
-}
-
-/// Makes the socket's close a reset (SO_LINGER 0): `silent-drop`, and HAProxy's way of
-/// closing a connection its `tcp-request connection` rules reject.
-pub fn reset_on_close(fd: std::os::fd::BorrowedFd<'_>) {
-    crate::sys::with_sockref(fd, |s| s.set_linger(Some(Duration::ZERO))).ok();
 }

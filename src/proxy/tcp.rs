@@ -414,13 +414,7 @@ async fn response_rules(
 ) -> std::io::Result<bool> {
     use crate::proxy::inspect::{Abort, Inspect, TcpVerdict};
     let shared = &shard.shared;
-    let nb = |i: usize| {
-        shared
-            .backends
-            .get(i)
-            .and_then(|b| b.as_ref())
-            .map_or(0, |b| b.lb.usable_count() as u32)
-    };
+    let nb = |i: usize| shared.usable_servers(i);
     let txn = crate::acl::VarSet::default();
     // What the stream and its connection track (`sc-inc-gpc0`, `sc_*` fetches).
     let stick = shared.stick.ctx_session(trackers.0, trackers.1);
@@ -452,7 +446,7 @@ async fn response_rules(
             out.term = Term::new(Cause::Proxy, Phase::Data);
             out.denied = true;
             if v.as_ref().is_ok_and(|v| *v == TcpVerdict::SilentDrop) {
-                crate::proxy::inspect::silent_drop(crate::sys::fd(client.tcp()));
+                crate::sys::silent_drop(crate::sys::fd(client.tcp()));
             }
             return Ok(false);
         }

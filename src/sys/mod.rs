@@ -161,11 +161,20 @@ pub fn glommio_stream(sock: socket2::Socket) -> glommio::net::TcpStream {
 pub fn silent_drop_raw(fd: RawFd) {
     // SAFETY: only setsockopt calls on the number, while the caller holds the socket open;
     // no memory is shared with the descriptor.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    with_sockref(fd, |s| {
-        s.set_ttl(1).or_else(|_| s.set_unicast_hops_v6(1)).ok();
-        s.set_linger(Some(std::time::Duration::ZERO)).ok();
-    });
+    silent_drop(unsafe { BorrowedFd::borrow_raw(fd) });
+}
+
+/// `silent-drop`: a reset that is not meant to reach the client (HAProxy lowers the TTL so
+/// that the reset dies on the way; on the same host it still arrives).
+pub fn silent_drop(fd: BorrowedFd<'_>) {
+    with_sockref(fd, |s| s.set_ttl(1).or_else(|_| s.set_unicast_hops_v6(1))).ok();
+    reset_on_close(fd);
+}
+
+/// Makes the socket's close a reset (SO_LINGER 0): `silent-drop`, `reject`, and
+/// `option nolinger` on either side.
+pub fn reset_on_close(fd: BorrowedFd<'_>) {
+    with_sockref(fd, |s| s.set_linger(Some(std::time::Duration::ZERO))).ok();
 }
 
 /// `http-request reject` on a client socket known by its number: SO_LINGER 0, so that
@@ -173,8 +182,7 @@ pub fn silent_drop_raw(fd: RawFd) {
 /// the caller keeps the socket open across the call.
 pub fn reset_raw(fd: RawFd) {
     // SAFETY: a setsockopt call on the number, while the caller holds the socket open.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    with_sockref(fd, |s| s.set_linger(Some(std::time::Duration::ZERO)).ok());
+    reset_on_close(unsafe { BorrowedFd::borrow_raw(fd) });
 }
 
 /// A borrowed view of a socket for setting options with socket2.

@@ -191,15 +191,6 @@ impl Txn {
     }
 }
 
-/// Usable servers of backend `i` (`nbsrv` in conditions).
-fn usable_servers(shared: &crate::cluster::Shared, i: usize) -> u32 {
-    shared
-        .backends
-        .get(i)
-        .and_then(|b| b.as_ref())
-        .map_or(0, |b| b.lb.usable_count() as u32)
-}
-
 /// Deadline helper: `None` = no timeout.
 fn deadline(t: Option<Duration>) -> Option<Instant> {
     t.map(|t| Instant::now() + t)
@@ -304,7 +295,7 @@ impl Ctx {
                 let base = RequestSample {
                     head: None,
                     conn: &self.acl_conn,
-                    nbsrv: &|i| usable_servers(shared, i),
+                    nbsrv: &|i| shared.usable_servers(i),
                     stopping: shared.control.stopping(),
                     stick: None,
                     txn: Some(vars),
@@ -751,7 +742,7 @@ impl<'c> Exchange<'c> {
         let bump = bumpalo::Bump::new();
         let mut edits: Edits<'_> = Edits::new();
         let mut flags = rules::Flags::default();
-        let nbsrv = |i: usize| usable_servers(shared, i);
+        let nbsrv = |i: usize| shared.usable_servers(i);
         let stick_ctx = shared
             .stick
             .ctx_session(&self.trackers, ctx.info.trackers.as_deref());
@@ -1528,7 +1519,7 @@ impl<'c> Exchange<'c> {
             // http-response rules: the backend's, then the frontend's (HAProxy's order).
             if !route.saved_head.is_empty() {
                 let shared = &shard.shared;
-                let nbsrv = |i: usize| usable_servers(shared, i);
+                let nbsrv = |i: usize| shared.usable_servers(i);
                 let rbase = RequestSample {
                     head: Some((req, &route.saved_head)),
                     conn: &ctx.acl_conn,
@@ -1586,7 +1577,7 @@ impl<'c> Exchange<'c> {
                 let base = RequestSample {
                     head: None,
                     conn: &ctx.acl_conn,
-                    nbsrv: &|i| usable_servers(shared, i),
+                    nbsrv: &|i| shared.usable_servers(i),
                     stopping: shared.control.stopping(),
                     stick: stick_ctx
                         .as_ref()
