@@ -763,6 +763,50 @@ fn tune_h2_settings_are_announced_to_servers() {
     }
 }
 
+/// A health check's h2 connection announces `tune.h2.initial-window-size` and
+/// `tune.h2.header-table-size` as requests' connections do, and as HAProxy 2.6's checks do
+/// (its check connections use the same h2 multiplexer as its traffic). Checks only: no
+/// request goes through the proxy.
+#[test]
+fn h2_check_connections_announce_tune_h2_settings() {
+    let www = docroot();
+    let names = ["SETTINGS_INITIAL_WINDOW_SIZE", "SETTINGS_HEADER_TABLE_SIZE"];
+    let announced = |global: &str, haproxy: bool| {
+        let log = www.path("nghttpd.log");
+        let srv = Nghttpd::verbose(&www, &log);
+        let (fe, fe2) = (free_port(), free_port());
+        let servers = format!(
+            "  option httpchk\n  http-check send meth GET uri /index.html ver HTTP/1.1 hdr Host srv.test\n\
+  server s1 127.0.0.1:{} check-proto h2 check inter 100ms\n",
+            srv.1
+        );
+        let config =
+            cfg(fe, fe2, &servers, "").replacen("global\n", &format!("global\n{global}"), 1);
+        let _proc: Box<dyn std::any::Any> = if haproxy {
+            match Haproxy::start(&config, &[fe, fe2]) {
+                Some(h) => Box::new(h),
+                None => return None,
+            }
+        } else {
+            Box::new(Corelb::start(&config, &[], &[fe, fe2]))
+        };
+        let text = eventually(Duration::from_secs(5), || {
+            let t = std::fs::read_to_string(&log).ok()?;
+            // The check's request was answered: its SETTINGS came before.
+            t.contains(":path: /index.html").then_some(t)
+        })
+        .expect("nghttpd saw a check");
+        Some(received_settings(&text, &names))
+    };
+    let common = "  tune.h2.initial-window-size 1048576\n  tune.h2.header-table-size 8192\n";
+    let ours = announced(common, false).unwrap();
+    assert_eq!(ours, [Some(1048576), Some(8192)]);
+    assert_eq!(announced("", false).unwrap(), [None, None]);
+    if let Some(theirs) = announced(common, true) {
+        assert_eq!(ours, theirs, "HAProxy 2.6 announced other values");
+    }
+}
+
 /// `tune.h2.be.max-concurrent-streams` (and HAProxy 2.6's common
 /// `tune.h2.max-concurrent-streams`) caps the streams corelb opens on one server
 /// connection, below what the server allows: 20 concurrent slow requests need more
@@ -963,6 +1007,207 @@ fn http_checks_to_an_h2_server_speak_h2_as_haproxy_does() {
         }
         let _ = std::fs::remove_file(&sock);
     }
+}
+
+/// Waits until every server of `want` (name, status) shows that status after a check's
+/// verdict (not INI); the statuses seen last (with the check statuses) either way.
+fn check_statuses(sock: &std::path::Path, want: &[(String, &str)]) -> Vec<(String, String)> {
+    wait_unix_socket(sock);
+    let mut last = Vec::new();
+    let ok = eventually(Duration::from_secs(8), || {
+        let csv = show_stat(sock);
+        last = want
+            .iter()
+            .map(|(sv, _)| {
+                let st = csv_field(&csv, sv, "status").to_string();
+                let chk = csv_field(&csv, sv, "check_status");
+                (st, chk.trim_start_matches("* ").to_string())
+            })
+            .collect();
+        let done = last
+            .iter()
+            .zip(want)
+            .all(|((st, chk), (_, w))| st == w && chk != "INI");
+        done.then_some(())
+    });
+    if ok.is_none() {
+        eprintln!("statuses not reached: {last:?}");
+    }
+    last
+}
+
+/// An HTTP check's protocol as HAProxy 2.6 chooses it: `check-proto`, else the server's
+/// `proto` (`h1` too), else what `check-alpn` negotiates over TLS, else HTTP/1.1 (the
+/// server's own `alpn` is offered on checks without `check-alpn`, but what it negotiates
+/// does not count). Servers: nghttpd over h2c, nghttpd over TLS (it closes a connection
+/// that did not negotiate h2), and a corelb TLS listener that speaks only HTTP/1.1 (`alpn
+/// http/1.1`: rustls refuses a handshake that offers only h2). Each server ends UP or DOWN
+/// as with Debian's HAProxy 2.6, but for h2 over TLS chosen by `check-proto`/`proto` rather
+/// than by ALPN: HAProxy 2.6.12 sends the preface and its SETTINGS there but never the
+/// request (nghttpd's log), so those checks time out.
+#[test]
+fn check_proto_and_check_alpn_choose_what_http_checks_speak() {
+    let www = docroot();
+    let pem = self_signed_pem(&www, "srv.pem", &["srv.test"]);
+    let h2c = Nghttpd::start(&www, None);
+    let h2tls = Nghttpd::start(&www, Some(&pem));
+    let h1tls = free_port();
+    let _h1tls = Corelb::start(
+        &format!(
+            "defaults\n  mode http\n  timeout client 5s\n\
+frontend h1tls\n  bind 127.0.0.1:{h1tls} ssl crt {} alpn http/1.1\n\
+  http-request return status 200 content-type text/plain string ok\n",
+            pem.display()
+        ),
+        &[],
+        &[h1tls],
+    );
+    // (server, its parameters, status, HAProxy 2.6.12 gets the same)
+    let cases = [
+        (h2c.1, "check-proto h2", "UP", true),
+        (h2c.1, "", "DOWN", true),
+        (h2c.1, "proto h2", "UP", true),
+        (h2c.1, "proto h2 check-proto h1", "DOWN", true),
+        (h2tls.1, "ssl verify none check-alpn h2", "UP", true),
+        (
+            h2tls.1,
+            "check-ssl verify none check-alpn h2,http/1.1",
+            "UP",
+            true,
+        ),
+        (h2tls.1, "ssl verify none check-alpn http/1.1", "DOWN", true),
+        // The server's ALPN is offered (h2 negotiated, HTTP/1.1 spoken; an offer of h2
+        // alone refused), unless `check-alpn` offers others.
+        (h2tls.1, "ssl verify none alpn h2", "DOWN", true),
+        (h1tls, "ssl verify none alpn h2", "DOWN", true),
+        (
+            h1tls,
+            "ssl verify none alpn h2 check-alpn h2,http/1.1",
+            "UP",
+            true,
+        ),
+        (h1tls, "ssl verify none check-alpn h2,http/1.1", "UP", true),
+        // An explicit `proto h1` is what checks speak, whatever ALPN picks.
+        (
+            h2tls.1,
+            "ssl verify none proto h1 check-alpn h2",
+            "DOWN",
+            true,
+        ),
+        (
+            h2tls.1,
+            "ssl verify none check-proto h2 check-alpn h2",
+            "UP",
+            false,
+        ),
+        (
+            h2tls.1,
+            "ssl verify none alpn h2 proto h2 check-alpn h2",
+            "UP",
+            false,
+        ),
+    ];
+    let dir = TempDir::new("h2chkproto");
+    let sock = dir.path("admin.sock");
+    let fe = free_port();
+    let mut config = format!(
+        "global\n  stats socket {} level admin\n\
+defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  default_backend app\n\
+backend app\n  option httpchk\n\
+  http-check send meth GET uri /index.html ver HTTP/1.1 hdr Host srv.test\n",
+        sock.display()
+    );
+    for (i, (port, params, _, _)) in cases.iter().enumerate() {
+        config +=
+            &format!("  server s{i} 127.0.0.1:{port} {params} check inter 200ms fall 1 rise 1\n");
+    }
+    let want: Vec<(String, &str)> = (cases.iter().enumerate())
+        .map(|(i, c)| (format!("s{i}"), c.2))
+        .collect();
+    let ours = {
+        let _lb = Corelb::start(&config, &[], &[fe]);
+        check_statuses(&sock, &want)
+    };
+    for (i, c) in cases.iter().enumerate() {
+        assert_eq!(ours[i].0, c.2, "{c:?}: {:?}", ours[i]);
+    }
+    let _ = std::fs::remove_file(&sock);
+    if let Some(_ha) = Haproxy::start(&config, &[fe]) {
+        let theirs = check_statuses(&sock, &want);
+        for (i, c) in cases.iter().enumerate() {
+            if c.3 {
+                assert_eq!(
+                    theirs[i].0, ours[i].0,
+                    "HAProxy 2.6, {c:?}: {:?}",
+                    theirs[i]
+                );
+            } else {
+                assert_eq!(
+                    theirs[i],
+                    ("DOWN".into(), "L7TOUT".into()),
+                    "HAProxy 2.6, {c:?}"
+                );
+            }
+        }
+    }
+}
+
+/// `check-proto` must suit the check (HAProxy 2.6: "incompatible MUX protocol for the
+/// selected check type", fatal once the server is checked); `fcgi` is not spoken.
+#[test]
+fn check_proto_must_suit_the_check() {
+    let backend = |extra: &str, params: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:8080\n  default_backend app\n\
+backend app\n{extra}  server s1 127.0.0.1:80 {params}\n"
+        )
+    };
+    let httpchk = "  option httpchk\n";
+    for (extra, params, valid) in [
+        ("", "check check-proto h2", false),
+        ("", "check check-proto h1", false),
+        ("  option tcp-check\n", "check check-proto h2", false),
+        (httpchk, "check check-proto none", false),
+        (httpchk, "check check-proto h2", true),
+        (httpchk, "check check-proto h1", true),
+        ("", "check check-proto none", true),
+        // Not checked: nothing to suit.
+        ("", "check-proto h2", true),
+        (httpchk, "check check-proto bogus", false),
+        (httpchk, "check check-alpn h2,http/1.1", true),
+    ] {
+        let text = backend(extra, params);
+        assert_eq!(
+            valid_for("corelb", &text),
+            Some(valid),
+            "{params} with [{extra}]"
+        );
+        if let Some(theirs) = valid_for("haproxy", &text) {
+            assert_eq!(theirs, valid, "HAProxy 2.6: {params} with [{extra}]");
+        }
+    }
+    let text = backend(httpchk, "check check-proto fcgi");
+    assert_eq!(
+        valid_for("corelb", &text),
+        Some(false),
+        "fcgi is not spoken"
+    );
+}
+
+/// Whether `-c` finds `text` valid, by corelb or haproxy (None: haproxy not installed).
+fn valid_for(prog: &str, text: &str) -> Option<bool> {
+    let dir = TempDir::new("h2chkcfg");
+    let path = dir.write("c.cfg", text);
+    let bin = if prog == "corelb" { corelb_bin() } else { prog };
+    let out = Command::new(bin)
+        .arg("-c")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .ok()?;
+    Some(out.status.success())
 }
 
 /// `pool-purge-delay 0` on a `proto h2` server: no connection is kept idle, each request

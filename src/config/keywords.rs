@@ -536,6 +536,8 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("check-send-proxy", Supported(s::check_send_proxy), 0),
     kw("check-ssl", Supported(s::tls), 0),
     kw("check-sni", Supported(s::check_sni), 0),
+    kw("check-alpn", Supported(s::tls), 0),
+    kw("check-proto", Supported(s::check_proto), 0),
     kw("agent-check", Supported(s::agent), 0),
     kw("agent-port", Supported(s::agent), 0),
     kw("agent-inter", Supported(s::agent), 0),

@@ -416,6 +416,9 @@ pub struct ServerParams {
     pub send_proxy: Option<ProxyVersion>,
     /// `proto h2`: requests go to the server as HTTP/2 streams.
     pub proto_h2: bool,
+    /// `proto` was given (`h1` too): HTTP checks then speak it, as HAProxy's inherit it,
+    /// rather than what `check-alpn` negotiates.
+    pub proto_given: bool,
     pub observe: Observe,
     /// `cookie VALUE`: the persistence cookie's value for this server.
     pub cookie: Option<String>,
@@ -470,6 +473,7 @@ impl Default for ServerParams {
             check: CheckParams::default(),
             send_proxy: None,
             proto_h2: false,
+            proto_given: false,
             observe: Observe::default(),
             cookie: None,
             tls: None,
@@ -512,8 +516,12 @@ pub struct CheckParams {
     pub send_proxy: bool,
     /// `check-sni`: the name checks over TLS send.
     pub sni: Option<String>,
-    /// The TLS client configuration of checks with `check-sni` (built with the server's).
-    pub sni_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `check-proto h1|h2|none`: the protocol of checks whatever `proto` and ALPN say.
+    pub proto: Option<CheckProto>,
+    /// The TLS client configuration of checks when it is not the traffic's (built with the
+    /// server's): with `check-sni`'s name, offering `check-alpn`'s protocols instead of
+    /// `alpn`'s.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// `on-marked-down shutdown-sessions`: a check marking the server down closes its
     /// connections.
     pub down_shutdown_sessions: bool,
@@ -535,11 +543,23 @@ impl Default for CheckParams {
             addr: None,
             send_proxy: false,
             sni: None,
-            sni_tls: None,
+            proto: None,
+            tls: None,
             down_shutdown_sessions: false,
             up_shutdown_backup_sessions: false,
         }
     }
+}
+
+/// `check-proto`: what a server's checks speak (HAProxy's multiplexer names corelb has).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckProto {
+    /// `h1`: HTTP/1.1 (an HTTP check).
+    H1,
+    /// `h2`: HTTP/2 (an HTTP check): h2c on a plain connection, h2 over `check-ssl`.
+    H2,
+    /// `none`: bytes as they are (a TCP check).
+    None,
 }
 
 /// `observe layer4` with `on-error` and `error-limit`: live traffic errors count.

@@ -270,6 +270,28 @@ fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
                     ),
                 );
             }
+            // HAProxy 2.6: a check's protocol must suit the check (an HTTP check speaks h1
+            // or h2, any other `none`); a fatal error once the server is checked.
+            let http = px.check == CheckKind::Http;
+            if let Some(p) = s.params.check.proto
+                && s.params.check.enabled
+                && (p == CheckProto::None) == http
+            {
+                d.error(
+                    &s.loc,
+                    format!(
+                        "server '{}/{}': 'check-proto {}' does not suit its {} check",
+                        px.name,
+                        s.name,
+                        match p {
+                            CheckProto::H1 => "h1",
+                            CheckProto::H2 => "h2",
+                            CheckProto::None => "none",
+                        },
+                        if http { "HTTP" } else { "TCP" }
+                    ),
+                );
+            }
             if let Some(a) = &s.params.check.addr {
                 match addr::resolve(a) {
                     Ok(ip) => s.check_ip = Some(ip),
@@ -350,14 +372,19 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
                         d.warn(&s.loc, format!("server '{}/{}': {w}", px.name, s.name));
                     }
                     s.tls_config = Some(c);
-                    if let Some(n) = &s.params.check.sni {
-                        match t.build_with_sni(&g, n) {
-                            Ok(c) => s.params.check.sni_tls = Some(c),
-                            Err(e) => d.error(
-                                &s.loc,
-                                format!("server '{}/{}': 'check-sni {n}': {e}", px.name, s.name),
+                    let sni = s.params.check.sni.as_deref();
+                    match t.build_for_checks(&g, sni) {
+                        Ok(c) => s.params.check.tls = c,
+                        Err(e) => d.error(
+                            &s.loc,
+                            format!(
+                                "server '{}/{}': TLS of checks{}: {e}",
+                                px.name,
+                                s.name,
+                                sni.map(|n| format!(" ('check-sni {n}')"))
+                                    .unwrap_or_default()
                             ),
-                        }
+                        ),
                     }
                     s.tls_sni = match &t.sni {
                         None => None,

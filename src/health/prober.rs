@@ -46,8 +46,38 @@ pub struct Probe {
     pub log_checks: bool,
     /// Delay before the first check, spreading probers over `inter`.
     pub first_delay: Duration,
-    /// `proto h2`: HTTP checks go over h2 (as HAProxy 2.6's), with these head limits.
-    pub h2: Option<crate::h1::HeadLimits>,
+    /// What an HTTP check speaks.
+    pub mux: HttpMux,
+    /// The head limits of an HTTP check over h2, and the `tune.h2.*` its connection
+    /// announces.
+    pub h2: (crate::h1::HeadLimits, crate::config::H2Tune),
+}
+
+/// What an HTTP check speaks, chosen as HAProxy 2.6 chooses its check's multiplexer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpMux {
+    H1,
+    H2,
+    /// What the TLS handshake's ALPN chose (`check-alpn`): h2, else HTTP/1.1.
+    Alpn,
+}
+
+impl HttpMux {
+    /// `check-proto`, else the server's `proto` (an HTTP check inherits it), else what
+    /// the handshake negotiates when `check-alpn` is given, else HTTP/1.1 (whatever the
+    /// server's own `alpn` negotiated: HAProxy 2.6 offers it on checks but picks the check's
+    /// protocol before the handshake then).
+    pub fn of(params: &crate::config::ServerParams) -> HttpMux {
+        use crate::config::CheckProto;
+        let check_alpn = params.tls.as_ref().is_some_and(|t| t.has_check_alpn());
+        match params.check.proto {
+            Some(CheckProto::H2) => HttpMux::H2,
+            Some(_) => HttpMux::H1,
+            None if params.proto_given && params.proto_h2 => HttpMux::H2,
+            None if params.proto_given || !check_alpn => HttpMux::H1,
+            None => HttpMux::Alpn,
+        }
+    }
 }
 
 /// Runs checks until the generation stops.
@@ -259,14 +289,15 @@ impl Probe {
     }
 }
 
-/// The TLS of checks: the server's (its fixed `sni`), or with `check-sni` its own
-/// configuration and name.
+/// The TLS of checks: the server's configuration, or the checks' own one (`check-sni`,
+/// `check-alpn`); `check-sni`'s name, else the server's fixed `sni`.
 fn check_tls<'a>(p: &'a Probe, opts: &'a crate::config::CheckParams) -> CheckTls<'a> {
     let t = p.tls.as_ref()?;
-    Some(match (&opts.sni, &opts.sni_tls) {
-        (Some(name), Some(config)) => (config, Some(name.as_bytes())),
-        _ => (&t.config, t.fixed_sni()),
-    })
+    let sni = match &opts.sni {
+        Some(name) => Some(name.as_bytes()),
+        None => t.fixed_sni(),
+    };
+    Some((opts.tls.as_ref().unwrap_or(&t.config), sni))
 }
 
 /// One check with TLS as `tls` says (see [`check_tls`]); never panics, every failure is a
@@ -287,8 +318,17 @@ pub async fn check_once(p: &Probe, tls: CheckTls<'_>) -> Verdict {
             // The request's write counts against the same limit as the answer: a server
             // that does not read must not hold the prober.
             let deadline = exchange_deadline(p, start);
-            if let Some(limits) = p.h2 {
-                let h2 = crate::net::h2_upstream::check_stream(s, p.target(), limits);
+            let h2 = match p.mux {
+                HttpMux::H1 => false,
+                HttpMux::H2 => true,
+                HttpMux::Alpn => match &s {
+                    ServerIo::Tls(t) => t.get_ref().1.alpn_protocol() == Some(b"h2"),
+                    _ => false,
+                },
+            };
+            if h2 {
+                let (limits, tune) = &p.h2;
+                let h2 = crate::net::h2_upstream::check_stream(s, p.target(), *limits, tune);
                 s = match with_deadline(deadline, h2).await {
                     None => return Verdict::fail("Layer7 timeout", "timeout during h2 handshake"),
                     Some(Err(e)) => return Verdict::fail("Layer7 invalid response", io_info(&e)),

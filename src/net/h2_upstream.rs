@@ -29,7 +29,7 @@
 
 use crate::cluster::BackendRt;
 use crate::cluster::counters::MAX_IDLE;
-use crate::config::{Config, Reuse};
+use crate::config::{Config, H2Tune, Reuse};
 use crate::h1::{BodyKind, HeadLimits, KnownHeader, Method, Parsed, RequestHead, parse_request};
 use crate::net::error::ProxyError;
 use crate::net::h2_body::{
@@ -173,19 +173,36 @@ pub fn idle_counts(mut f: impl FnMut(usize, usize, u64, u64)) {
     });
 }
 
-/// A health check's connection `io` to a `proto h2` server, made an h2 connection with one
-/// stream that the check sees as an HTTP/1.1 connection (as a request does: [`Upstream`]):
-/// HAProxy 2.6 checks such a server over h2 too. The connection is the check's alone (in
-/// no pool) and closes once the check drops its stream.
+/// The h2 client of a connection to a server, a request's or a check's: no push; what each
+/// response may send before we acknowledge, and the HPACK table, announced when not
+/// HTTP/2's defaults, as HAProxy does (2.6 announces `tune.h2.initial-window-size` and
+/// `tune.h2.header-table-size` to servers too, on its checks' connections as well; the
+/// connection's window stays 65535).
+fn client_builder(tune: &H2Tune) -> h2::client::Builder {
+    let mut builder = h2::client::Builder::new();
+    builder.enable_push(false);
+    if tune.be_initial_window_size != 65535 {
+        builder.initial_window_size(tune.be_initial_window_size);
+    }
+    if tune.header_table_size != 4096 {
+        builder.header_table_size(tune.header_table_size);
+    }
+    builder
+}
+
+/// A health check's connection `io` to a server its HTTP check speaks h2 to (`proto h2`,
+/// `check-proto h2`, or h2 negotiated by `check-alpn`, as in HAProxy 2.6), made an h2
+/// connection announcing `tune` as requests' connections do, with one stream that the check
+/// sees as an HTTP/1.1 connection (as a request does: [`Upstream`]). The connection is the
+/// check's alone (in no pool) and closes once the check drops its stream.
 pub async fn check_stream(
     io: ServerIo,
     addr: SocketAddr,
     limits: HeadLimits,
+    tune: &H2Tune,
 ) -> io::Result<ServerIo> {
     let https = matches!(io, ServerIo::Tls(_));
-    let mut builder = h2::client::Builder::new();
-    builder.enable_push(false);
-    let (send, conn) = builder
+    let (send, conn) = client_builder(tune)
         .handshake::<_, Bytes>(io.compat())
         .await
         .map_err(io::Error::other)?;
@@ -302,19 +319,7 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
         POOL.with(|p| server(&mut p.borrow_mut(), k, be).h1 = true);
         return Ok((io, false));
     }
-    let tune = &o.cfg.global.h2;
-    let mut builder = h2::client::Builder::new();
-    builder.enable_push(false);
-    // What each response may send before we acknowledge, and the HPACK table: announced
-    // when not HTTP/2's defaults, as HAProxy does (2.6 announces `tune.h2.initial-window-size`
-    // and `tune.h2.header-table-size` to servers too; the connection's window stays 65535).
-    if tune.be_initial_window_size != 65535 {
-        builder.initial_window_size(tune.be_initial_window_size);
-    }
-    if tune.header_table_size != 4096 {
-        builder.header_table_size(tune.header_table_size);
-    }
-    let handshake = builder.handshake::<_, Bytes>(io.compat());
+    let handshake = client_builder(&o.cfg.global.h2).handshake::<_, Bytes>(io.compat());
     let (send, conn) = with_deadline(be.connect_timeout.map(|t| Instant::now() + t), async {
         handshake.await.map_err(io::Error::other)
     })

@@ -249,8 +249,11 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
             spread_pct: shared.cfg.global.spread_checks,
             log_checks: px.options.log_health_checks,
             first_delay: c.inter.mul_f64(k as f64 / n.max(1) as f64),
-            h2: (srv.params.proto_h2)
-                .then(|| crate::proxy::http::session::head_limits(&shared.cfg.global)),
+            mux: crate::health::prober::HttpMux::of(&srv.params),
+            h2: (
+                crate::proxy::http::session::head_limits(&shared.cfg.global),
+                shared.cfg.global.h2.clone(),
+            ),
         };
         glommio::spawn_local(crate::health::prober::run(shard.clone(), probe)).detach();
     }

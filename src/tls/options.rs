@@ -395,12 +395,16 @@ const BIND_ALPN: &[&str] = &["h2", "http/1.1", "http/1.0"];
 /// protocol the server picks is the one spoken on that connection.
 const SERVER_ALPN: &[&str] = &["h2", "http/1.1", "http/1.0"];
 
-fn parse_alpn(list: &str, spoken: &[&str]) -> Result<(Vec<Vec<u8>>, Vec<Warning>), String> {
+fn parse_alpn(
+    kw: &str,
+    list: &str,
+    spoken: &[&str],
+) -> Result<(Vec<Vec<u8>>, Vec<Warning>), String> {
     let mut keep = Vec::new();
     let mut dropped = Vec::new();
     for p in list.split(',') {
         if p.is_empty() || p.len() > 255 {
-            return Err(format!("'alpn {list}': bad protocol name '{p}'"));
+            return Err(format!("'{kw} {list}': bad protocol name '{p}'"));
         }
         if spoken.contains(&p) {
             keep.push(p.as_bytes().to_vec());
@@ -411,7 +415,7 @@ fn parse_alpn(list: &str, spoken: &[&str]) -> Result<(Vec<Vec<u8>>, Vec<Warning>
     let mut w = Vec::new();
     if !dropped.is_empty() {
         w.push(format!(
-            "'alpn {list}': corelb does not speak {}; not offered{}",
+            "'{kw} {list}': corelb does not speak {}; not offered{}",
             dropped.join(", "),
             if keep.is_empty() {
                 " (no ALPN is offered)"
@@ -687,7 +691,7 @@ impl BindTls {
                 Ok(w)
             }
             "alpn" => {
-                let (list, w) = parse_alpn(need(keyword, value)?, BIND_ALPN)?;
+                let (list, w) = parse_alpn(keyword, need(keyword, value)?, BIND_ALPN)?;
                 self.alpn = Some(list);
                 Ok(w)
             }
@@ -799,6 +803,8 @@ pub struct ServerTls {
     verifyhost: Option<String>,
     pub sni: Option<Sni>,
     alpn: Option<Vec<Vec<u8>>>,
+    /// `check-alpn`: what checks offer instead of `alpn`'s list.
+    check_alpn: Option<Vec<Vec<u8>>>,
     params: TlsParams,
 }
 
@@ -811,6 +817,7 @@ pub const SERVER_KEYWORDS: &[(&str, bool)] = &[
     ("verifyhost", true),
     ("sni", true),
     ("alpn", true),
+    ("check-alpn", true),
     ("ciphers", true),
     ("ciphersuites", true),
     ("curves", true),
@@ -862,8 +869,13 @@ impl ServerTls {
                 );
             }
             "alpn" => {
-                let (list, w) = parse_alpn(need(keyword, value)?, SERVER_ALPN)?;
+                let (list, w) = parse_alpn(keyword, need(keyword, value)?, SERVER_ALPN)?;
                 self.alpn = Some(list);
+                return Ok(w);
+            }
+            "check-alpn" => {
+                let (list, w) = parse_alpn(keyword, need(keyword, value)?, SERVER_ALPN)?;
+                self.check_alpn = Some(list);
                 return Ok(w);
             }
             "prefer-client-ciphers" => {
@@ -879,13 +891,31 @@ impl ServerTls {
         Ok(Vec::new())
     }
 
-    /// The configuration of checks that send `check-sni NAME`: this one with NAME as the
-    /// SNI, which is then also the name the certificate must carry (unless `verifyhost`
-    /// names another), as HAProxy verifies checks.
-    pub fn build_with_sni(&self, g: &TlsGlobals, name: &str) -> Result<Arc<ClientConfig>, String> {
+    /// The configuration of checks when it is not the traffic's (else None): with
+    /// `check-sni NAME`, NAME is the SNI, and then also the name the certificate must carry
+    /// (unless `verifyhost` names another), as HAProxy verifies checks; with `check-alpn`,
+    /// its protocols are offered instead of `alpn`'s (HAProxy 2.6 offers the server's own
+    /// on checks that have none).
+    pub fn build_for_checks(
+        &self,
+        g: &TlsGlobals,
+        check_sni: Option<&str>,
+    ) -> Result<Option<Arc<ClientConfig>>, String> {
+        let alpn = self.check_alpn.as_ref().or(self.alpn.as_ref());
+        if check_sni.is_none() && alpn == self.alpn.as_ref() {
+            return Ok(None);
+        }
         let mut t = self.clone();
-        t.sni = Some(Sni::Fixed(name.to_string()));
-        t.build(g).map(|(c, _)| c)
+        if let Some(name) = check_sni {
+            t.sni = Some(Sni::Fixed(name.to_string()));
+        }
+        t.alpn = alpn.cloned();
+        t.build(g).map(|(c, _)| Some(c))
+    }
+
+    /// `check-alpn` was given: an HTTP check then speaks what its handshake negotiates.
+    pub fn has_check_alpn(&self) -> bool {
+        self.check_alpn.is_some()
     }
 
     /// Whether this server needs a client configuration (for traffic or for checks).

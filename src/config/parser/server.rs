@@ -325,11 +325,42 @@ pub(crate) fn proto(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     match a.val {
         "h2" => s.params.proto_h2 = true,
         "h1" => s.params.proto_h2 = false,
-        _ => d.error(
-            a.loc,
-            format!("'{} ... proto {}': corelb speaks h1 and h2", a.what, a.val),
-        ),
+        _ => {
+            return d.error(
+                a.loc,
+                format!("'{} ... proto {}': corelb speaks h1 and h2", a.what, a.val),
+            );
+        }
     }
+    s.params.proto_given = true;
+}
+
+/// `check-proto h1|h2|none`: what checks speak, whatever `proto` and ALPN say (HAProxy
+/// 2.6's multiplexer for check connections; it must suit the check, see validate).
+pub(crate) fn check_proto(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    s.params.check.proto = Some(match a.val {
+        "h2" => CheckProto::H2,
+        "h1" => CheckProto::H1,
+        "none" => CheckProto::None,
+        "fcgi" => {
+            return d.error(
+                a.loc,
+                format!(
+                    "'{} ... check-proto fcgi': corelb does not speak FastCGI",
+                    a.what
+                ),
+            );
+        }
+        o => {
+            return d.error(
+                a.loc,
+                format!(
+                    "'{}': 'check-proto': unknown protocol '{o}' (h1, h2 or none)",
+                    a.what
+                ),
+            );
+        }
+    });
 }
 
 /// `pool-max-conn <max>`: -1 (no limit), or the idle connections to keep at most.
