@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::haproxy::Haproxy;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -967,4 +968,68 @@ fn fc_glitches_counts_the_connections_glitches() {
         !h1.contains("x-glitches: 0") && h1.contains("/echo"),
         "{h1} {err}"
     );
+}
+
+/// HAProxy's implicit upgrade: a plain bind without `proto` takes HTTP/2 with prior
+/// knowledge as well as HTTP/1.1 (the first bytes say which); `option disable-h2-upgrade`
+/// and `bind … proto h1` turn it off. The same three frontends through Debian's HAProxy and
+/// corelb: what curl gets must agree, and the upgraded request is logged as HTTP/2.0.
+#[test]
+fn plain_binds_upgrade_to_h2_on_the_preface_as_haproxy_does() {
+    let srv = Serve::start("s1", &[]);
+    let (auto, off, h1) = (free_port(), free_port(), free_port());
+    let cfg = format!(
+        "global\n  log stderr local0\n\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend auto\n  bind 127.0.0.1:{auto}\n  default_backend app\n\
+frontend off\n  bind 127.0.0.1:{off}\n  option disable-h2-upgrade\n  default_backend app\n\
+frontend h1\n  bind 127.0.0.1:{h1} proto h1\n  default_backend app\n\
+backend app\n  server s1 127.0.0.1:{}\n",
+        srv.port
+    );
+    // (status, HTTP version) as curl saw them, per frontend, prior knowledge then HTTP/1.1.
+    let seen = || {
+        [auto, off, h1]
+            .iter()
+            .flat_map(|p| {
+                let url = format!("http://127.0.0.1:{p}/x");
+                ["--http2-prior-knowledge", "--http1.1"].map(|how| {
+                    let (out, _) = curl(&[
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code} %{http_version}",
+                        how,
+                        &url,
+                    ]);
+                    format!("{p} {how}: {out}")
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        format!("{auto} --http2-prior-knowledge: 200 2"),
+        format!("{auto} --http1.1: 200 1.1"),
+        format!("{off} --http2-prior-knowledge: 000 0"),
+        format!("{off} --http1.1: 200 1.1"),
+        format!("{h1} --http2-prior-knowledge: 000 0"),
+        format!("{h1} --http1.1: 200 1.1"),
+    ];
+    let lb = Corelb::start(&cfg, &[], &[auto, off, h1]);
+    assert_eq!(seen(), expected, "corelb");
+    let log = eventually(Duration::from_secs(5), || {
+        let l = lb.log();
+        l.contains("HTTP/2.0\"").then_some(l)
+    })
+    .expect("the upgraded request's log line");
+    assert!(
+        log.lines().any(|l| l.contains(" auto app/s1 ")
+            && l.contains(" 200 ")
+            && l.contains("/x HTTP/2.0\"")),
+        "{log}"
+    );
+    drop(lb);
+    if let Some(_h) = Haproxy::start(&cfg, &[auto, off, h1]) {
+        assert_eq!(seen(), expected, "haproxy");
+    }
 }

@@ -237,6 +237,14 @@ impl Ctx {
         }
     }
 
+    /// What the connection came with, given back (for an HTTP/1 connection that becomes an
+    /// HTTP/2 one).
+    fn into_parts(self) -> (Rc<ShardCtx>, Arc<FrontendRt>, ClientInfo) {
+        let mut info = self.info;
+        info.vars = self.acl_conn.vars;
+        (self.shard, self.fe, info)
+    }
+
     /// The connection's glitch score as `fc_glitches` reads it; its reader (HTTP/2's frame
     /// meter) keeps it current.
     pub fn glitch_counter(&mut self) -> Rc<std::cell::Cell<u32>> {
@@ -1706,13 +1714,31 @@ impl<'c> Exchange<'c> {
 
 /// mode http on one client connection (HTTP/1.x): wait for a request head, run its
 /// exchange, and again while the connection stays open.
+/// An HTTP/1 connection that turned out to be HTTP/2: what it came with, and what it sent.
+pub struct Upgrade {
+    pub shard: Rc<ShardCtx>,
+    pub fe: Arc<FrontendRt>,
+    pub info: ClientInfo,
+    pub bytes: Vec<u8>,
+}
+
+/// HTTP/2's connection preface up to its first empty line: what HAProxy's implicit upgrade
+/// matches (the rest, `SM\r\n\r\n`, is for the HTTP/2 side to check).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
+
+/// An HTTP/1 connection, its requests one after the other. With `upgrade`, a first request
+/// that is HTTP/2's preface ends it: the connection's facts and the bytes read so far come
+/// back, for HTTP/2 to go on with (HAProxy's implicit upgrade; `PRI` is otherwise a 505).
+/// (Boxed: rare, and the caller's future would otherwise hold its size while it closes.)
 pub async fn session<C>(
     shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     mut client: C,
     info: ClientInfo,
     early: Vec<u8>,
-) where
+    upgrade: bool,
+) -> Option<Box<Upgrade>>
+where
     C: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
     let ctx = Ctx::new(shard, fe, info);
@@ -1740,6 +1766,17 @@ pub async fn session<C>(
         let head_len = loop {
             let b = held.get(&ctx);
             if !b.inb.is_empty() {
+                if first && upgrade && b.inb.bytes().starts_with(H2_PREFACE) {
+                    let bytes = b.inb.bytes().to_vec();
+                    drop(held);
+                    let (shard, fe, info) = ctx.into_parts();
+                    return Some(Box::new(Upgrade {
+                        shard,
+                        fe,
+                        info,
+                        bytes,
+                    }));
+                }
                 match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
                     Ok(Parsed::Complete { head_len }) => break head_len,
                     Ok(Parsed::Incomplete) => {}
@@ -1748,7 +1785,8 @@ pub async fn session<C>(
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
                         let e = ProxyError::bad_request(e.status());
-                        return Box::pin(fail(&ctx, &mut client, b, began, e, false)).await;
+                        Box::pin(fail(&ctx, &mut client, b, began, e, false)).await;
+                        return None;
                     }
                 }
             }
@@ -1777,7 +1815,7 @@ pub async fn session<C>(
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => ProxyError::request_timeout(),
-                Err(_) => return,
+                Err(_) => return None,
             };
             // An idle keep-alive connection closes quietly. A started request that ends
             // (the client closed, or the head did not come in time) is answered, logged
@@ -1785,14 +1823,15 @@ pub async fn session<C>(
             // that sent nothing, unless `option http-ignore-probes`; such an empty one
             // is a null connection for `option dontlognull`.
             if !started {
-                return;
+                return None;
             }
             let b = held.get(&ctx);
             let null = first && b.inb.is_empty();
             if null && fe_px.options.http_ignore_probes {
-                return;
+                return None;
             }
-            return Box::pin(fail(&ctx, &mut client, b, began, e, null)).await;
+            Box::pin(fail(&ctx, &mut client, b, began, e, null)).await;
+            return None;
         };
         requests += 1;
         let b = held.get(&ctx);
@@ -1800,7 +1839,7 @@ pub async fn session<C>(
         // wait above stays small: one allocation per request, from this thread's heap.
         let next = Box::pin(exchange(&ctx, began, head_len, b, &mut client, first)).await;
         if next == Next::Close {
-            return;
+            return None;
         }
     }
 }
