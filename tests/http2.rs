@@ -169,11 +169,13 @@ fn tls_h2_goes_through_rules_use_backend_and_cookie_persistence() {
     let (body, err) = curl_tls(&s.pem, "site.test", s.tls, "/echo", &["--http1.1"]);
     assert!(body.contains(r#"["X-Alpn","http/1.1"]"#), "{body} {err}");
     assert!(body.ends_with("200 0"), "{body}");
-    // The log names the version. (A line is written after its answer went out: wait for
-    // both, the HTTP/1.1 one may come last.)
+    // The log names the version, and an HTTP/2 request by its absolute URI, as HAProxy
+    // logs it. (A line is written after its answer went out: wait for both, the HTTP/1.1
+    // one may come last.)
+    let other = format!("\"GET https://127.0.0.1:{}/other/ HTTP/2.0\"", s.tls);
     let log = eventually(Duration::from_secs(5), || {
         let l = lb.log();
-        l.contains("\"GET /other/ HTTP/2.0\"").then_some(l)
+        l.contains(&other).then_some(l)
     });
     assert!(log.is_some(), "{}", lb.log());
     let h1 = eventually(Duration::from_secs(5), || {
@@ -1025,11 +1027,76 @@ backend app\n  server s1 127.0.0.1:{}\n",
     assert!(
         log.lines().any(|l| l.contains(" auto app/s1 ")
             && l.contains(" 200 ")
-            && l.contains("/x HTTP/2.0\"")),
+            && l.contains(&format!("\"GET http://127.0.0.1:{auto}/x HTTP/2.0\""))),
         "{log}"
     );
     drop(lb);
     if let Some(_h) = Haproxy::start(&cfg, &[auto, off, h1]) {
         assert_eq!(seen(), expected, "haproxy");
+    }
+}
+
+/// An HTTP/2 request's URI is absolute (`http://host/path`) for what the rules and the log
+/// see, as HAProxy makes it from :scheme and :authority, while servers get the origin-form
+/// and corelb's own answers (monitor-uri, the stats page) match by path. The same frontend
+/// through Debian's HAProxy and corelb; what the server and the client saw, and the log's
+/// request field, must agree.
+#[test]
+fn an_h2_request_uri_is_absolute_for_rules_and_log_and_origin_form_for_servers() {
+    let srv = Serve::start("s1", &[]);
+    let fe = free_port();
+    let cfg = format!(
+        "global\n  log stderr local0\n\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  monitor-uri /lb-health\n  stats enable\n  stats uri /st\n\
+  http-request set-header x-url %[url]\n  http-request set-header x-path %[path]\n\
+  http-request set-header x-beg yes if {{ url_beg /echo }}\n  default_backend app\n\
+backend app\n  server s1 127.0.0.1:{}\n",
+        srv.port
+    );
+    let seen = |log: &dyn Fn() -> String| {
+        let url = format!("http://127.0.0.1:{fe}/echo/x?q=1");
+        let (body, _) = curl(&["--http2-prior-knowledge", &url]);
+        // `corelb-bench serve`'s /echo: {"uri":"…",…,"headers":[["name","value"],…]}.
+        let field = |open: &str| {
+            let rest = &body[body.find(open)? + open.len()..];
+            Some(rest[..rest.find('"')?].to_string())
+        };
+        let hdr = |n: &str| field(&format!("[\"{n}\",\""));
+        let mut got = vec![
+            format!("server uri {:?}", field("\"uri\":\"")),
+            format!("x-url {:?}", hdr("x-url")),
+            format!("x-path {:?}", hdr("x-path")),
+            format!("x-beg {:?}", hdr("x-beg")),
+        ];
+        for path in ["/lb-health", "/st;csv"] {
+            let (code, _) = curl(&[
+                "--http2-prior-knowledge",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("http://127.0.0.1:{fe}{path}"),
+            ]);
+            got.push(format!("{path} {code}"));
+        }
+        let want = format!("\"GET http://127.0.0.1:{fe}/echo/x?q=1 HTTP/2.0\"");
+        let logged = eventually(Duration::from_secs(5), || {
+            log().contains(&want).then_some(())
+        });
+        got.push(format!("logged {want}: {}", logged.is_some()));
+        got
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = seen(&|| lb.log());
+    drop(lb);
+    let url = format!("x-url Some(\"http://127.0.0.1:{fe}/echo/x?q=1\")");
+    assert!(ours.contains(&url), "{ours:?}");
+    assert!(
+        ours.contains(&"server uri Some(\"/echo/x?q=1\")".to_string()),
+        "{ours:?}"
+    );
+    if let Some(h) = Haproxy::start(&cfg, &[fe]) {
+        assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
     }
 }

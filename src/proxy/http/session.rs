@@ -599,7 +599,8 @@ impl<'c> Exchange<'c> {
         if b.req.method() == Method::Post
             && let BodyKind::ContentLength(n) = b.req.body_kind()
             && ctx.shard.shared.stats_pages.iter().any(|&i| {
-                crate::stats::page::is_page(&ctx.cfg.proxies[i].stats, b.req.target(b.inb.bytes()))
+                let target = local_target(ctx, &b.req, b.inb.bytes());
+                crate::stats::page::is_page(&ctx.cfg.proxies[i].stats, target)
             })
         {
             let fe_px = ctx.fe_px();
@@ -789,7 +790,7 @@ impl<'c> Exchange<'c> {
         // check, seed 000); 503 while 'monitor fail' holds.
         let mut reply: Option<(u16, Vec<u8>)> = None;
         if let Some(uri) = &fe_px.http.monitor_uri
-            && req.target(inb.bytes()) == uri.as_bytes()
+            && local_target(ctx, req, inb.bytes()) == uri.as_bytes()
         {
             let failing = fe_px
                 .monitor_fail
@@ -847,16 +848,7 @@ impl<'c> Exchange<'c> {
         if reply.is_none() {
             let c = !keep_after_reply;
             let t0 = Instant::now();
-            reply = intercept(
-                shard,
-                fe.proxy,
-                req,
-                inb.bytes(),
-                head_len,
-                &base,
-                &flags,
-                c,
-            );
+            reply = intercept(ctx, fe.proxy, req, inb.bytes(), head_len, &base, &flags, c);
             if reply.is_some() {
                 txn.intercepted = true;
                 applet_answered(txn, applet_name(&flags), t0);
@@ -910,16 +902,7 @@ impl<'c> Exchange<'c> {
             if reply.is_none() {
                 let c = !keep_after_reply;
                 let t0 = Instant::now();
-                reply = intercept(
-                    shard,
-                    be.proxy,
-                    req,
-                    inb.bytes(),
-                    head_len,
-                    &base,
-                    &flags,
-                    c,
-                );
+                reply = intercept(ctx, be.proxy, req, inb.bytes(), head_len, &base, &flags, c);
                 // The backend's page: HAProxy counts only what the frontend intercepts.
                 if reply.is_some() {
                     applet_answered(txn, applet_name(&flags), t0);
@@ -1076,8 +1059,12 @@ impl<'c> Exchange<'c> {
             Some(algo)
         });
 
-        // How the head goes to the server.
+        // How the head goes to the server: an HTTP/2 stream's absolute target in
+        // origin-form, as HAProxy sends it (its "normalized" URI).
         edits.strip_hop_by_hop(true);
+        if ctx.info.h2 {
+            edits.set_origin_form(true);
+        }
         if upgrade {
             edits.set_connection(ConnectionHeader::Upgrade);
         } else if conn_mode != ConnMode::KeepAlive {
@@ -1231,7 +1218,7 @@ impl<'c> Exchange<'c> {
             if let Some(p) = &be_px.servers[srv].params.redir
                 && matches!(method, Method::Get | Method::Head)
             {
-                let bytes = super::redir::response(p, b.req.target(b.inb.bytes()));
+                let bytes = super::redir::response(p, local_target(ctx, &b.req, b.inb.bytes()));
                 txn.status = 302;
                 txn.bytes_out = bytes.len() as u64;
                 let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
@@ -1879,6 +1866,17 @@ async fn fail<C: AsyncWrite + Unpin>(
     ctx.fail(client, &mut b.out, &mut txn, None, &e, None).await;
 }
 
+/// The target as corelb's own answers match it (`monitor-uri`, the stats page, `redir`): an
+/// HTTP/2 stream's absolute target (HAProxy's "normalized" URI) by its path and query, as
+/// HAProxy does; an HTTP/1 one as sent.
+fn local_target<'b>(ctx: &Ctx, req: &RequestHead, buf: &'b [u8]) -> &'b [u8] {
+    match req.origin(buf) {
+        o if ctx.info.h2 && o.is_empty() => b"/",
+        o if ctx.info.h2 => o,
+        _ => req.target(buf),
+    }
+}
+
 /// `silent-drop` (`silent`) and `http-request reject`: the client's connection closes with a
 /// reset, for `silent-drop` one that is not meant to reach it; the request is logged (`PR`)
 /// and counted as denied.
@@ -1915,7 +1913,7 @@ fn applet_answered(txn: &mut Txn, name: &'static str, t0: Instant) {
 /// `px` (`stats enable`), rendered for this request only.
 #[allow(clippy::too_many_arguments)]
 fn intercept(
-    shard: &ShardCtx,
+    ctx: &Ctx,
     px: usize,
     req: &RequestHead,
     buf: &[u8],
@@ -1925,8 +1923,9 @@ fn intercept(
     close: bool,
 ) -> Option<(u16, Vec<u8>)> {
     use crate::stats::page;
+    let shard = &*ctx.shard;
     let shared = &shard.shared;
-    let target = req.target(buf);
+    let target = local_target(ctx, req, buf);
     if flags.prometheus {
         return Some((200, page::prometheus(shared, target, close)));
     }
