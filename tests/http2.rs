@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::haproxy::Haproxy;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -168,11 +169,13 @@ fn tls_h2_goes_through_rules_use_backend_and_cookie_persistence() {
     let (body, err) = curl_tls(&s.pem, "site.test", s.tls, "/echo", &["--http1.1"]);
     assert!(body.contains(r#"["X-Alpn","http/1.1"]"#), "{body} {err}");
     assert!(body.ends_with("200 0"), "{body}");
-    // The log names the version. (A line is written after its answer went out: wait for
-    // both, the HTTP/1.1 one may come last.)
+    // The log names the version, and an HTTP/2 request by its absolute URI, as HAProxy
+    // logs it. (A line is written after its answer went out: wait for both, the HTTP/1.1
+    // one may come last.)
+    let other = format!("\"GET https://127.0.0.1:{}/other/ HTTP/2.0\"", s.tls);
     let log = eventually(Duration::from_secs(5), || {
         let l = lb.log();
-        l.contains("\"GET /other/ HTTP/2.0\"").then_some(l)
+        l.contains(&other).then_some(l)
     });
     assert!(log.is_some(), "{}", lb.log());
     let h1 = eventually(Duration::from_secs(5), || {
@@ -967,4 +970,133 @@ fn fc_glitches_counts_the_connections_glitches() {
         !h1.contains("x-glitches: 0") && h1.contains("/echo"),
         "{h1} {err}"
     );
+}
+
+/// HAProxy's implicit upgrade: a plain bind without `proto` takes HTTP/2 with prior
+/// knowledge as well as HTTP/1.1 (the first bytes say which); `option disable-h2-upgrade`
+/// and `bind … proto h1` turn it off. The same three frontends through Debian's HAProxy and
+/// corelb: what curl gets must agree, and the upgraded request is logged as HTTP/2.0.
+#[test]
+fn plain_binds_upgrade_to_h2_on_the_preface_as_haproxy_does() {
+    let srv = Serve::start("s1", &[]);
+    let (auto, off, h1) = (free_port(), free_port(), free_port());
+    let cfg = format!(
+        "global\n  log stderr local0\n\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend auto\n  bind 127.0.0.1:{auto}\n  default_backend app\n\
+frontend off\n  bind 127.0.0.1:{off}\n  option disable-h2-upgrade\n  default_backend app\n\
+frontend h1\n  bind 127.0.0.1:{h1} proto h1\n  default_backend app\n\
+backend app\n  server s1 127.0.0.1:{}\n",
+        srv.port
+    );
+    // (status, HTTP version) as curl saw them, per frontend, prior knowledge then HTTP/1.1.
+    let seen = || {
+        [auto, off, h1]
+            .iter()
+            .flat_map(|p| {
+                let url = format!("http://127.0.0.1:{p}/x");
+                ["--http2-prior-knowledge", "--http1.1"].map(|how| {
+                    let (out, _) = curl(&[
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code} %{http_version}",
+                        how,
+                        &url,
+                    ]);
+                    format!("{p} {how}: {out}")
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        format!("{auto} --http2-prior-knowledge: 200 2"),
+        format!("{auto} --http1.1: 200 1.1"),
+        format!("{off} --http2-prior-knowledge: 000 0"),
+        format!("{off} --http1.1: 200 1.1"),
+        format!("{h1} --http2-prior-knowledge: 000 0"),
+        format!("{h1} --http1.1: 200 1.1"),
+    ];
+    let lb = Corelb::start(&cfg, &[], &[auto, off, h1]);
+    assert_eq!(seen(), expected, "corelb");
+    let log = eventually(Duration::from_secs(5), || {
+        let l = lb.log();
+        l.contains("HTTP/2.0\"").then_some(l)
+    })
+    .expect("the upgraded request's log line");
+    assert!(
+        log.lines().any(|l| l.contains(" auto app/s1 ")
+            && l.contains(" 200 ")
+            && l.contains(&format!("\"GET http://127.0.0.1:{auto}/x HTTP/2.0\""))),
+        "{log}"
+    );
+    drop(lb);
+    if let Some(_h) = Haproxy::start(&cfg, &[auto, off, h1]) {
+        assert_eq!(seen(), expected, "haproxy");
+    }
+}
+
+/// An HTTP/2 request's URI is absolute (`http://host/path`) for what the rules and the log
+/// see, as HAProxy makes it from :scheme and :authority, while servers get the origin-form
+/// and corelb's own answers (monitor-uri, the stats page) match by path. The same frontend
+/// through Debian's HAProxy and corelb; what the server and the client saw, and the log's
+/// request field, must agree.
+#[test]
+fn an_h2_request_uri_is_absolute_for_rules_and_log_and_origin_form_for_servers() {
+    let srv = Serve::start("s1", &[]);
+    let fe = free_port();
+    let cfg = format!(
+        "global\n  log stderr local0\n\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  monitor-uri /lb-health\n  stats enable\n  stats uri /st\n\
+  http-request set-header x-url %[url]\n  http-request set-header x-path %[path]\n\
+  http-request set-header x-beg yes if {{ url_beg /echo }}\n  default_backend app\n\
+backend app\n  server s1 127.0.0.1:{}\n",
+        srv.port
+    );
+    let seen = |log: &dyn Fn() -> String| {
+        let url = format!("http://127.0.0.1:{fe}/echo/x?q=1");
+        let (body, _) = curl(&["--http2-prior-knowledge", &url]);
+        // `corelb-bench serve`'s /echo: {"uri":"…",…,"headers":[["name","value"],…]}.
+        let field = |open: &str| {
+            let rest = &body[body.find(open)? + open.len()..];
+            Some(rest[..rest.find('"')?].to_string())
+        };
+        let hdr = |n: &str| field(&format!("[\"{n}\",\""));
+        let mut got = vec![
+            format!("server uri {:?}", field("\"uri\":\"")),
+            format!("x-url {:?}", hdr("x-url")),
+            format!("x-path {:?}", hdr("x-path")),
+            format!("x-beg {:?}", hdr("x-beg")),
+        ];
+        for path in ["/lb-health", "/st;csv"] {
+            let (code, _) = curl(&[
+                "--http2-prior-knowledge",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("http://127.0.0.1:{fe}{path}"),
+            ]);
+            got.push(format!("{path} {code}"));
+        }
+        let want = format!("\"GET http://127.0.0.1:{fe}/echo/x?q=1 HTTP/2.0\"");
+        let logged = eventually(Duration::from_secs(5), || {
+            log().contains(&want).then_some(())
+        });
+        got.push(format!("logged {want}: {}", logged.is_some()));
+        got
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = seen(&|| lb.log());
+    drop(lb);
+    let url = format!("x-url Some(\"http://127.0.0.1:{fe}/echo/x?q=1\")");
+    assert!(ours.contains(&url), "{ours:?}");
+    assert!(
+        ours.contains(&"server uri Some(\"/echo/x?q=1\")".to_string()),
+        "{ours:?}"
+    );
+    if let Some(h) = Haproxy::start(&cfg, &[fe]) {
+        assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
+    }
 }

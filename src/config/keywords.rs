@@ -415,7 +415,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("accept-invalid-http-request", NotYet, D | F),
     kw("accept-invalid-http-response", NotYet, D | B),
     kw("checkcache", NotYet, D | B),
-    kw("disable-h2-upgrade", NotYet, D | F),
+    kw(
+        "disable-h2-upgrade",
+        Supported(o::disable_h2_upgrade),
+        D | F,
+    ),
     kw("h1-case-adjust-bogus-client", NotYet, D | F),
     kw("h1-case-adjust-bogus-server", NotYet, D | B),
     kw("httpslog", NotYet, D | F),

@@ -270,6 +270,20 @@ pub struct Timeouts {
     pub tarpit: Option<Duration>,
 }
 
+/// `proto` on a `bind`: which HTTP its connections speak before they say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BindProto {
+    /// HTTP/1.x, or HTTP/2 when ALPN says h2 or (HAProxy's implicit upgrade, unless
+    /// `option disable-h2-upgrade`) the first bytes are HTTP/2's connection preface.
+    #[default]
+    Auto,
+    /// `proto h1`: HTTP/1.x only, no implicit upgrade.
+    H1,
+    /// `proto h2`: HTTP/2 from the first byte (h2c with prior knowledge on a plain bind; h2
+    /// whatever ALPN says on an `ssl` one).
+    H2,
+}
+
 /// A listening address of a `bind` line (one per port of a range).
 #[derive(Clone, Debug)]
 pub struct Bind {
@@ -288,9 +302,8 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
-    /// `proto h2`: the connections speak HTTP/2 from their first byte (h2c with prior
-    /// knowledge on a plain bind; h2 whatever ALPN says on an `ssl` one).
-    pub h2: bool,
+    /// `proto`: which HTTP the connections speak before they say.
+    pub proto: BindProto,
     /// `ssl crt …`: the TLS settings of this listener, and the rustls configuration built
     /// from them once the whole file is read.
     pub tls: Option<Box<crate::tls::options::BindTls>>,
@@ -899,6 +912,9 @@ pub struct Options {
     /// `option http-ignore-probes`: empty connections (browsers' pre-connects) are not
     /// answered, logged or counted.
     pub http_ignore_probes: bool,
+    /// `option disable-h2-upgrade`: no implicit upgrade of an HTTP/1 connection that starts
+    /// with HTTP/2's preface.
+    pub disable_h2_upgrade: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).

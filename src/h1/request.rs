@@ -145,6 +145,18 @@ impl RequestHead {
         self.path.get(buf)
     }
 
+    /// The target from its path on (path and query): the whole target but for an
+    /// absolute-form one, whose scheme and authority it leaves out (empty, or `?…`, when
+    /// that has no path).
+    pub fn origin<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+        match self.form {
+            TargetForm::Absolute => {
+                &buf[self.path.start().min(self.target.end())..self.target.end()]
+            }
+            _ => self.target(buf),
+        }
+    }
+
     /// The path's span.
     pub const fn path_span(&self) -> Span {
         self.path

@@ -6,6 +6,7 @@ use crate::cluster::FrontendRt;
 use crate::cluster::counters::ShardStats;
 use crate::cluster::sessions::{Handle, NewSess};
 use crate::config::Mode;
+use crate::config::model::BindProto;
 use crate::log::term::{Cause, Phase, Term};
 use crate::net::shard::ShardCtx;
 use crate::net::tls::Client;
@@ -111,7 +112,7 @@ pub async fn handle(
     mut client: TcpStream,
     peer: SocketAddr,
     accept_proxy: bool,
-    proto_h2: bool,
+    proto: BindProto,
     tls: Option<crate::net::tls::ListenerTls>,
     label: Arc<str>,
     bind: usize,
@@ -186,7 +187,7 @@ pub async fn handle(
     // One call of `serve` for both paths, the handshake's outcome consumed before it: the
     // connection's task holds one `serve` future and nothing of the handshake beside it.
     let (client, early, info, h2) = match tls {
-        None => (Client::Plain(client), early, None, proto_h2),
+        None => (Client::Plain(client), early, None, proto),
         Some(tls) => match tls_accept(
             &shard,
             &fe,
@@ -200,7 +201,9 @@ pub async fn handle(
         )
         .await
         {
-            Some((client, early, info, h2)) => (client, early, info, proto_h2 || h2),
+            // ALPN's h2 is HTTP/2 whatever the bind says.
+            Some((client, early, info, true)) => (client, early, info, BindProto::H2),
+            Some((client, early, info, false)) => (client, early, info, proto),
             None => return,
         },
     };
@@ -321,7 +324,7 @@ async fn serve(
     dst: Option<SocketAddr>,
     early: Vec<u8>,
     tls: Option<TlsInfo>,
-    h2: bool,
+    proto: BindProto,
     accept_date: SystemTime,
     accepted: Instant,
     mut vars: crate::acl::VarSet,
@@ -412,7 +415,7 @@ async fn serve(
             // drops (`K`, `D` or `U`: see `Exchange`'s `Drop`).
             let killed = shard.sessions.killed(sess);
             let nolinger = fe.nolinger;
-            let run = http(shard.clone(), fe, &mut client, info, early, h2);
+            let run = http(shard.clone(), fe, &mut client, info, early, proto);
             futures_lite::future::or(run, killed).await;
             if nolinger {
                 // A FIN before the reset of the close, as HAProxy's H1 side sends it.
@@ -430,36 +433,57 @@ async fn http(
     client: &mut Client,
     info: ClientInfo,
     early: Vec<u8>,
-    h2: bool,
+    proto: BindProto,
 ) {
-    if h2 {
-        // HTTP/2 (ALPN h2, or `proto h2`): the same exchange per stream. It runs
-        // over whatever the handshake left: rustls, a kTLS socket or plain TCP.
-        match client {
-            Client::Plain(s) => Box::pin(h2_session(shard, fe, s, info, early)).await,
-            Client::Ktls(k) => {
-                Box::pin(h2_session(shard, fe, &mut *k, info, early)).await;
-                crate::net::tls::close_client(k).await;
-            }
-            Client::Tls(t) => {
-                Box::pin(h2_session(shard, fe, &mut **t, info, early)).await;
-                crate::net::tls::close_client(&mut **t).await;
-            }
-        }
-        return;
+    // HAProxy's implicit upgrade: an HTTP/1 connection whose first bytes are HTTP/2's
+    // preface becomes an HTTP/2 one, unless the bind says `proto h1` or the frontend
+    // `option disable-h2-upgrade`.
+    if proto == BindProto::H2 {
+        return Box::pin(h2(shard, fe, client, info, early)).await;
     }
-    match client {
+    let upgrade = proto == BindProto::Auto
+        && !shard.shared.cfg.proxies[fe.proxy]
+            .options
+            .disable_h2_upgrade;
+    let up = match client {
         Client::Plain(s) => {
             // Read only through glommio (a tunnel copies): receives can go on the ring.
             s.set_recv_on_ring(true);
-            http_session(shard, fe, s, info, early).await
+            http_session(shard, fe, s, info, early, upgrade).await
         }
+        Client::Ktls(k) => http_session(shard, fe, &mut *k, info, early, upgrade).await,
+        Client::Tls(t) => http_session(shard, fe, &mut **t, info, early, upgrade).await,
+    };
+    match up {
+        Some(up) => {
+            let up = *up;
+            Box::pin(h2(up.shard, up.fe, client, up.info, up.bytes)).await
+        }
+        None => match client {
+            Client::Plain(_) => {}
+            Client::Ktls(k) => crate::net::tls::close_client(k).await,
+            Client::Tls(t) => crate::net::tls::close_client(&mut **t).await,
+        },
+    }
+}
+
+/// HTTP/2 (ALPN h2, `proto h2`, or an upgraded HTTP/1 connection): the same exchange per
+/// stream, over whatever the handshake left: rustls, a kTLS socket or plain TCP.
+async fn h2(
+    shard: Rc<ShardCtx>,
+    fe: Arc<FrontendRt>,
+    client: &mut Client,
+    info: ClientInfo,
+    early: Vec<u8>,
+) {
+    match client {
+        Client::Plain(s) => h2_session(shard, fe, s, info, early).await,
         Client::Ktls(k) => {
-            http_session(shard, fe, &mut *k, info, early).await;
+            h2_session(shard, fe, &mut *k, info, early).await;
             crate::net::tls::close_client(k).await;
         }
         Client::Tls(t) => {
-            http_session(shard, fe, &mut **t, info, early).await;
+            h2_session(shard, fe, &mut **t, info, early).await;
             crate::net::tls::close_client(&mut **t).await;
         }
     }
@@ -484,7 +508,17 @@ mod tests {
             let (shard, fe) = crate::proxy::http::session::sizes::shard_and_frontend();
             let (_peer, s) = pair().await;
             let peer = SocketAddr::from(([127, 0, 0, 1], 1));
-            let task = handle(shard, fe, s, peer, false, false, None, "b".into(), 0);
+            let task = handle(
+                shard,
+                fe,
+                s,
+                peer,
+                false,
+                BindProto::Auto,
+                None,
+                "b".into(),
+                0,
+            );
             let size = std::mem::size_of_val(&task);
             assert!(size <= 2752, "the connection's future is {size} bytes");
         });

@@ -21,8 +21,8 @@ pub struct Listener {
     pub addr: ListenAddr,
     /// `accept-proxy` on this bind.
     pub accept_proxy: bool,
-    /// `proto h2`: HTTP/2 from the first byte.
-    pub h2: bool,
+    /// `proto`: HTTP/2 from the first byte, HTTP/1 only, or either.
+    pub proto: crate::config::model::BindProto,
     /// `ssl`: TLS is terminated on this bind.
     pub tls: Option<crate::net::tls::ListenerTls>,
     /// The bind's `name`, else its number in the proxy (1, 2, …), as HAProxy logs it.
@@ -255,7 +255,7 @@ pub fn bind_all(
                     proxy: i,
                     addr: b.addr.clone(),
                     accept_proxy: b.accept_proxy,
-                    h2: b.h2,
+                    proto: b.proto,
                     tls: tls.clone(),
                     label: label.clone(),
                     index: k,

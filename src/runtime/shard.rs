@@ -490,7 +490,7 @@ async fn accept_loop(shard: Rc<ShardCtx>, l: Listener) {
             stream,
             peer,
             l.accept_proxy,
-            l.h2,
+            l.proto,
             l.tls.clone(),
             l.label.clone(),
             l.index,

@@ -43,7 +43,7 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
         mss: None,
         name: None,
         accept_proxy: false,
-        h2: false,
+        proto: BindProto::Auto,
         tls: None,
         tls_config: None,
         loc: loc.clone(),
@@ -198,9 +198,9 @@ pub(crate) fn group(b: &mut Bind, a: &Param, _: &mut Diags) {
 
 pub(crate) fn proto(b: &mut Bind, a: &Param, d: &mut Diags) {
     match a.val {
-        "h2" => b.h2 = true,
-        // HAProxy's default on a plain or ALPN-less bind.
-        "h1" => b.h2 = false,
+        "h2" => b.proto = BindProto::H2,
+        // Also ends the implicit upgrade to HTTP/2 on this bind, as in HAProxy.
+        "h1" => b.proto = BindProto::H1,
         _ => d.error(
             a.loc,
             format!("'bind ... proto {}': corelb speaks h1 and h2", a.val),

@@ -187,6 +187,17 @@ pub(crate) fn dontlognull(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &m
 
 /// `option http-ignore-probes`: a connection that sends nothing gets no 400/408, no log
 /// line and no error count.
+pub(crate) fn disable_h2_upgrade(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.disable_h2_upgrade = on;
+    1
+}
+
 pub(crate) fn http_ignore_probes(
     px: &mut Proxy,
     _: &[String],

@@ -405,7 +405,11 @@ fn tune_h2_and_bind_proto() {
         let be = (h2.be_initial_window_size, h2.be_max_concurrent_streams);
         assert_eq!(be, (300000, 0), "{g}");
     }
-    let binds: Vec<bool> = c.proxies[0].binds.iter().map(|b| b.h2).collect();
+    let binds: Vec<bool> = c.proxies[0]
+        .binds
+        .iter()
+        .map(|b| b.proto == crate::config::model::BindProto::H2)
+        .collect();
     assert_eq!(binds, [true, false]);
     assert_eq!(crate::config::H2Tune::default().max_concurrent_streams, 100);
     for (bad, msg) in [

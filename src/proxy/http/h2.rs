@@ -726,12 +726,21 @@ fn h1_head(
     }) {
         return Err(Malformed("a field value starts or ends with a blank"));
     }
-    let target = if parts.method == http::Method::CONNECT {
-        authority.unwrap_or("")
-    } else {
-        uri.path_and_query().map_or("/", |p| p.as_str())
-    };
-    let _ = write!(out, "{} {target} HTTP/1.1\r\n", parts.method.as_str());
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let method = parts.method.as_str();
+    match (authority, uri.scheme_str()) {
+        (Some(a), _) if parts.method == http::Method::CONNECT => {
+            let _ = write!(out, "{method} {a} HTTP/1.1\r\n");
+        }
+        // With :authority, the target is absolute, as HAProxy makes it: `url`, `%r` and
+        // the log show `https://host/path` (the exchange sends servers the origin-form).
+        (Some(a), Some(scheme)) => {
+            let _ = write!(out, "{method} {scheme}://{a}{path} HTTP/1.1\r\n");
+        }
+        _ => {
+            let _ = write!(out, "{method} {path} HTTP/1.1\r\n");
+        }
+    }
     if let Some(a) = authority {
         let _ = write!(out, "host: {a}\r\n");
     }
@@ -1017,7 +1026,7 @@ mod tests {
             .header("cookie", "b=2");
         assert_eq!(
             head_of(r, false).unwrap(),
-            "true POST /a?b=1 HTTP/1.1\r\nhost: example.test:8443\r\nte: trailers\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
+            "true POST https://example.test:8443/a?b=1 HTTP/1.1\r\nhost: example.test:8443\r\nte: trailers\r\nx-y: z\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
         );
         let r = http::Request::builder()
             .uri("https://example.test/")
@@ -1025,7 +1034,7 @@ mod tests {
         assert!(
             head_of(r, false)
                 .unwrap()
-                .starts_with("false GET / HTTP/1.1\r\n")
+                .starts_with("false GET https://example.test/ HTTP/1.1\r\n")
         );
         for (r, why) in [
             (

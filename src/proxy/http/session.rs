@@ -237,6 +237,14 @@ impl Ctx {
         }
     }
 
+    /// What the connection came with, given back (for an HTTP/1 connection that becomes an
+    /// HTTP/2 one).
+    fn into_parts(self) -> (Rc<ShardCtx>, Arc<FrontendRt>, ClientInfo) {
+        let mut info = self.info;
+        info.vars = self.acl_conn.vars;
+        (self.shard, self.fe, info)
+    }
+
     /// The connection's glitch score as `fc_glitches` reads it; its reader (HTTP/2's frame
     /// meter) keeps it current.
     pub fn glitch_counter(&mut self) -> Rc<std::cell::Cell<u32>> {
@@ -591,7 +599,8 @@ impl<'c> Exchange<'c> {
         if b.req.method() == Method::Post
             && let BodyKind::ContentLength(n) = b.req.body_kind()
             && ctx.shard.shared.stats_pages.iter().any(|&i| {
-                crate::stats::page::is_page(&ctx.cfg.proxies[i].stats, b.req.target(b.inb.bytes()))
+                let target = local_target(ctx, &b.req, b.inb.bytes());
+                crate::stats::page::is_page(&ctx.cfg.proxies[i].stats, target)
             })
         {
             let fe_px = ctx.fe_px();
@@ -781,7 +790,7 @@ impl<'c> Exchange<'c> {
         // check, seed 000); 503 while 'monitor fail' holds.
         let mut reply: Option<(u16, Vec<u8>)> = None;
         if let Some(uri) = &fe_px.http.monitor_uri
-            && req.target(inb.bytes()) == uri.as_bytes()
+            && local_target(ctx, req, inb.bytes()) == uri.as_bytes()
         {
             let failing = fe_px
                 .monitor_fail
@@ -839,16 +848,7 @@ impl<'c> Exchange<'c> {
         if reply.is_none() {
             let c = !keep_after_reply;
             let t0 = Instant::now();
-            reply = intercept(
-                shard,
-                fe.proxy,
-                req,
-                inb.bytes(),
-                head_len,
-                &base,
-                &flags,
-                c,
-            );
+            reply = intercept(ctx, fe.proxy, req, inb.bytes(), head_len, &base, &flags, c);
             if reply.is_some() {
                 txn.intercepted = true;
                 applet_answered(txn, applet_name(&flags), t0);
@@ -902,16 +902,7 @@ impl<'c> Exchange<'c> {
             if reply.is_none() {
                 let c = !keep_after_reply;
                 let t0 = Instant::now();
-                reply = intercept(
-                    shard,
-                    be.proxy,
-                    req,
-                    inb.bytes(),
-                    head_len,
-                    &base,
-                    &flags,
-                    c,
-                );
+                reply = intercept(ctx, be.proxy, req, inb.bytes(), head_len, &base, &flags, c);
                 // The backend's page: HAProxy counts only what the frontend intercepts.
                 if reply.is_some() {
                     applet_answered(txn, applet_name(&flags), t0);
@@ -1068,8 +1059,12 @@ impl<'c> Exchange<'c> {
             Some(algo)
         });
 
-        // How the head goes to the server.
+        // How the head goes to the server: an HTTP/2 stream's absolute target in
+        // origin-form, as HAProxy sends it (its "normalized" URI).
         edits.strip_hop_by_hop(true);
+        if ctx.info.h2 {
+            edits.set_origin_form(true);
+        }
         if upgrade {
             edits.set_connection(ConnectionHeader::Upgrade);
         } else if conn_mode != ConnMode::KeepAlive {
@@ -1223,7 +1218,7 @@ impl<'c> Exchange<'c> {
             if let Some(p) = &be_px.servers[srv].params.redir
                 && matches!(method, Method::Get | Method::Head)
             {
-                let bytes = super::redir::response(p, b.req.target(b.inb.bytes()));
+                let bytes = super::redir::response(p, local_target(ctx, &b.req, b.inb.bytes()));
                 txn.status = 302;
                 txn.bytes_out = bytes.len() as u64;
                 let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
@@ -1706,13 +1701,31 @@ impl<'c> Exchange<'c> {
 
 /// mode http on one client connection (HTTP/1.x): wait for a request head, run its
 /// exchange, and again while the connection stays open.
+/// An HTTP/1 connection that turned out to be HTTP/2: what it came with, and what it sent.
+pub struct Upgrade {
+    pub shard: Rc<ShardCtx>,
+    pub fe: Arc<FrontendRt>,
+    pub info: ClientInfo,
+    pub bytes: Vec<u8>,
+}
+
+/// HTTP/2's connection preface up to its first empty line: what HAProxy's implicit upgrade
+/// matches (the rest, `SM\r\n\r\n`, is for the HTTP/2 side to check).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
+
+/// An HTTP/1 connection, its requests one after the other. With `upgrade`, a first request
+/// that is HTTP/2's preface ends it: the connection's facts and the bytes read so far come
+/// back, for HTTP/2 to go on with (HAProxy's implicit upgrade; `PRI` is otherwise a 505).
+/// (Boxed: rare, and the caller's future would otherwise hold its size while it closes.)
 pub async fn session<C>(
     shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     mut client: C,
     info: ClientInfo,
     early: Vec<u8>,
-) where
+    upgrade: bool,
+) -> Option<Box<Upgrade>>
+where
     C: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
     let ctx = Ctx::new(shard, fe, info);
@@ -1740,6 +1753,17 @@ pub async fn session<C>(
         let head_len = loop {
             let b = held.get(&ctx);
             if !b.inb.is_empty() {
+                if first && upgrade && b.inb.bytes().starts_with(H2_PREFACE) {
+                    let bytes = b.inb.bytes().to_vec();
+                    drop(held);
+                    let (shard, fe, info) = ctx.into_parts();
+                    return Some(Box::new(Upgrade {
+                        shard,
+                        fe,
+                        info,
+                        bytes,
+                    }));
+                }
                 match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
                     Ok(Parsed::Complete { head_len }) => break head_len,
                     Ok(Parsed::Incomplete) => {}
@@ -1748,7 +1772,8 @@ pub async fn session<C>(
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
                         let e = ProxyError::bad_request(e.status());
-                        return Box::pin(fail(&ctx, &mut client, b, began, e, false)).await;
+                        Box::pin(fail(&ctx, &mut client, b, began, e, false)).await;
+                        return None;
                     }
                 }
             }
@@ -1777,7 +1802,7 @@ pub async fn session<C>(
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => ProxyError::request_timeout(),
-                Err(_) => return,
+                Err(_) => return None,
             };
             // An idle keep-alive connection closes quietly. A started request that ends
             // (the client closed, or the head did not come in time) is answered, logged
@@ -1785,14 +1810,15 @@ pub async fn session<C>(
             // that sent nothing, unless `option http-ignore-probes`; such an empty one
             // is a null connection for `option dontlognull`.
             if !started {
-                return;
+                return None;
             }
             let b = held.get(&ctx);
             let null = first && b.inb.is_empty();
             if null && fe_px.options.http_ignore_probes {
-                return;
+                return None;
             }
-            return Box::pin(fail(&ctx, &mut client, b, began, e, null)).await;
+            Box::pin(fail(&ctx, &mut client, b, began, e, null)).await;
+            return None;
         };
         requests += 1;
         let b = held.get(&ctx);
@@ -1800,7 +1826,7 @@ pub async fn session<C>(
         // wait above stays small: one allocation per request, from this thread's heap.
         let next = Box::pin(exchange(&ctx, began, head_len, b, &mut client, first)).await;
         if next == Next::Close {
-            return;
+            return None;
         }
     }
 }
@@ -1840,6 +1866,17 @@ async fn fail<C: AsyncWrite + Unpin>(
     ctx.fail(client, &mut b.out, &mut txn, None, &e, None).await;
 }
 
+/// The target as corelb's own answers match it (`monitor-uri`, the stats page, `redir`): an
+/// HTTP/2 stream's absolute target (HAProxy's "normalized" URI) by its path and query, as
+/// HAProxy does; an HTTP/1 one as sent.
+fn local_target<'b>(ctx: &Ctx, req: &RequestHead, buf: &'b [u8]) -> &'b [u8] {
+    match req.origin(buf) {
+        o if ctx.info.h2 && o.is_empty() => b"/",
+        o if ctx.info.h2 => o,
+        _ => req.target(buf),
+    }
+}
+
 /// `silent-drop` (`silent`) and `http-request reject`: the client's connection closes with a
 /// reset, for `silent-drop` one that is not meant to reach it; the request is logged (`PR`)
 /// and counted as denied.
@@ -1876,7 +1913,7 @@ fn applet_answered(txn: &mut Txn, name: &'static str, t0: Instant) {
 /// `px` (`stats enable`), rendered for this request only.
 #[allow(clippy::too_many_arguments)]
 fn intercept(
-    shard: &ShardCtx,
+    ctx: &Ctx,
     px: usize,
     req: &RequestHead,
     buf: &[u8],
@@ -1886,8 +1923,9 @@ fn intercept(
     close: bool,
 ) -> Option<(u16, Vec<u8>)> {
     use crate::stats::page;
+    let shard = &*ctx.shard;
     let shared = &shard.shared;
-    let target = req.target(buf);
+    let target = local_target(ctx, req, buf);
     if flags.prometheus {
         return Some((200, page::prometheus(shared, target, close)));
     }

@@ -89,6 +89,7 @@ fn the_futures_of_a_request_stay_small() {
                         ..ctx.info
                     },
                     Vec::new(),
+                    true,
                 )),
                 1088,
             ),
