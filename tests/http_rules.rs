@@ -6,6 +6,7 @@ use common::haproxy::Haproxy;
 use common::*;
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 fn ask(port: u16, raw: &str) -> HttpResponse {
@@ -560,5 +561,80 @@ fn map_regm_matches_haproxy() {
         let (h, c) = (text(&get(hp, path, "")), text(&get(cp, path, "")));
         assert_eq!(h, c, "{path}");
         assert_eq!(c, want, "{path}");
+    }
+}
+
+/// `http-response` and `http-after-response` rules read the response: `status`, `res.hdr`,
+/// `shdr`, `res.fhdr`, `res.hdr_cnt`, `res.hdr_val`, `res.ver`, after earlier rules' edits
+/// (`set-status`, `set-header`, `del-header`) as HAProxy does. The same configuration through
+/// Debian's HAProxy and corelb: the headers and statuses the client gets must agree.
+#[test]
+fn response_rules_read_the_response_as_haproxy_does() {
+    let srv = Serve::start("s1", &[]);
+    let fe = free_port();
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  default_backend app\n\
+  http-after-response set-header x-after %[status]\n\
+backend app\n\
+  http-response set-header x-status %[status]\n\
+  http-response set-header x-ct %[res.hdr(content-type)]\n\
+  http-response set-header x-ver %[res.ver]\n\
+  http-response set-header x-srv-count %[res.hdr_cnt(x-server)]\n\
+  http-response set-header x-len %[res.hdr_val(content-length)]\n\
+  http-response set-header x-json yes if {{ res.hdr(content-type) -m sub json }}\n\
+  http-response set-status 299 if {{ status 201 }}\n\
+  http-response set-header x-then %[status]\n\
+  http-response del-header x-server if {{ shdr(x-server) -m str s1 }} {{ status 404 }}\n\
+  http-response set-header x-gone yes if !{{ res.fhdr(x-server) -m found }}\n\
+  http-response set-header x-added 1\n\
+  http-response set-header x-seen %[res.hdr(x-added)]\n\
+  http-response deny deny_status 502 if {{ status 503 }}\n\
+  server s1 127.0.0.1:{}\n",
+        srv.port
+    );
+    let names = [
+        "x-status",
+        "x-ct",
+        "x-ver",
+        "x-srv-count",
+        "x-len",
+        "x-json",
+        "x-then",
+        "x-server",
+        "x-gone",
+        "x-seen",
+        "x-after",
+    ];
+    let seen = || {
+        ["/echo", "/status/201", "/status/404", "/status/503"]
+            .iter()
+            .map(|p| {
+                let out = Command::new("curl")
+                    .args(["-sS", "-o", "/dev/null", "-D", "-", "--max-time", "10"])
+                    .arg(format!("http://127.0.0.1:{fe}{p}"))
+                    .output()
+                    .expect("curl");
+                let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+                let status = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let mut got = vec![format!("{p} {status}")];
+                for n in names {
+                    let v = head.lines().find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        (k.trim() == n).then(|| v.trim().to_string())
+                    });
+                    got.push(format!("{n}={v:?}"));
+                }
+                got.join(" ")
+            })
+            .collect::<Vec<_>>()
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = seen();
+    drop(lb);
+    assert!(ours[0].contains("x-json=Some(\"yes\")"), "{ours:#?}");
+    assert!(ours[1].starts_with("/status/201 299"), "{ours:#?}");
+    if let Some(_h) = Haproxy::start(&cfg, &[fe]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
     }
 }

@@ -139,6 +139,12 @@ pub enum Fetch {
     /// `res.len`, `res.payload(…)`, `res.payload_lv(…)`: the request-side fetch inside, on
     /// the server's first bytes held by `tcp-response content` inspection.
     Res(Box<Fetch>),
+    /// `status`: the response's status code (after `set-status`).
+    Status,
+    /// `res.hdr`, `shdr`, `res.fhdr`, `res.hdr_cnt`, `res.hdr_val`, `res.hdr_ip`, `res.ver`
+    /// (and their `shdr_*`/`resp_ver` aliases): the request-side fetch inside, on the
+    /// response's fields and version as the rules left them so far.
+    ResHttp(Box<Fetch>),
     /// `req.payload(OFFSET,LENGTH)`: buffered bytes at a fixed place (LENGTH 0: to the end).
     Payload {
         /// Where the bytes start.
@@ -379,9 +385,22 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "req.ssl_hello_type",
     "req.ssl_sni",
     "req.ssl_ver",
+    "res.fhdr",
+    "res.fhdr_cnt",
+    "res.hdr",
+    "res.hdr_cnt",
+    "res.hdr_ip",
+    "res.hdr_val",
     "res.len",
     "res.payload",
     "res.payload_lv",
+    "res.ver",
+    "resp_ver",
+    "shdr",
+    "shdr_cnt",
+    "shdr_ip",
+    "shdr_val",
+    "status",
     "req.ver",
     "req_len",
     "req_proto_http",
@@ -776,6 +795,27 @@ impl Fetch {
                     default: name(1),
                 }
             }
+            "status" => plain(Fetch::Status)?,
+            "res.ver" | "resp_ver" => Fetch::ResHttp(Box::new(plain(Fetch::ReqVer)?)),
+            "res.hdr" | "shdr" | "res.fhdr" | "res.hdr_val" | "shdr_val" | "res.hdr_ip"
+            | "shdr_ip" => {
+                max_args(2)?;
+                let (name, occ) = (name(0), occ()?);
+                Fetch::ResHttp(Box::new(match kw {
+                    "res.hdr" | "shdr" => Fetch::Hdr { name, occ },
+                    "res.fhdr" => Fetch::Fhdr { name, occ },
+                    "res.hdr_val" | "shdr_val" => Fetch::HdrVal { name, occ },
+                    _ => Fetch::HdrIp { name, occ },
+                }))
+            }
+            "res.hdr_cnt" | "shdr_cnt" => {
+                max_args(1)?;
+                Fetch::ResHttp(Box::new(Fetch::HdrCnt(name(0))))
+            }
+            "res.fhdr_cnt" => {
+                max_args(1)?;
+                Fetch::ResHttp(Box::new(Fetch::FhdrCnt(name(0))))
+            }
             "hdr" | "req.hdr" => {
                 max_args(2)?;
                 Fetch::Hdr {
@@ -942,7 +982,8 @@ impl Fetch {
             Fetch::ReqLen | Fetch::ReqSslHelloType | Fetch::ReqSslVer => SmpType::Int,
             Fetch::WaitEnd => SmpType::Bool,
             Fetch::Payload { .. } | Fetch::PayloadLv { .. } => SmpType::Bin,
-            Fetch::Res(f) => f.out_type(),
+            Fetch::Res(f) | Fetch::ResHttp(f) => f.out_type(),
+            Fetch::Status => SmpType::Int,
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
             Fetch::Method => SmpType::Meth,
             Fetch::Stick(f) => f.out_type(),
@@ -1159,6 +1200,12 @@ impl Fetch {
             Fetch::Query => one(f, s.url().and_then(http::query).map(Value::Str)),
             Fetch::ReqVer => one(f, s.version().map(Value::Str)),
             Fetch::Base => base(s, f),
+            Fetch::Status => one(f, s.status().map(|c| Value::Int(i64::from(c)))),
+            Fetch::ResHttp(inner) => {
+                if let Some(r) = s.response() {
+                    inner.each(r, iterate, f);
+                }
+            }
             Fetch::HttpAuth(_)
             | Fetch::HttpAuthGroup(_)
             | Fetch::HttpAuthUser

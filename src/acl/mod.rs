@@ -99,6 +99,7 @@ pub use map::exp_replace;
 mod pattern;
 pub mod payload;
 mod request;
+mod response;
 mod sample;
 mod stick;
 mod vars;
@@ -117,6 +118,7 @@ pub use pattern::MatchMethod;
 pub use request::{
     ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample, TlsInfo,
 };
+pub use response::ResponseSample;
 pub use sample::{Content, Sample, Value};
 pub use stick::{
     DATA_TYPES, DataType, GptValue, MAX_SC, Op, RuleKind, StickAction, StickFetch, StickSource,

@@ -82,6 +82,16 @@ pub trait Sample {
     fn vars(&self) -> super::Vars<'_> {
         super::Vars::default()
     }
+    /// The response's status, where there is a response (`http-response` rules): `status`.
+    fn status(&self) -> Option<u16> {
+        None
+    }
+    /// The response as the header and version fetches read it (`res.hdr`, `shdr`,
+    /// `res.ver`…), where there is one: a view whose `for_each_header` and `version` are the
+    /// response's. `None` elsewhere: those fetches find nothing, as HAProxy's out of place.
+    fn response(&self) -> Option<&dyn Sample> {
+        None
+    }
 }
 
 /// What content inspection has buffered so far.

@@ -6,7 +6,7 @@
 //! that do not fit the edits' arena go to the transaction's bump allocator.
 
 use crate::acl::exp_replace;
-use crate::acl::{Acls, EditedRequestSample, RequestSample, Sample};
+use crate::acl::{Acls, EditedRequestSample, RequestSample, ResponseSample, Sample};
 use crate::config::{
     HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody, TargetPart,
 };
@@ -371,9 +371,11 @@ pub fn response_rules<'a, const N: usize>(
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
 ) -> HttpVerdict {
+    // What conditions and values see: the request, and the response as the rules so far
+    // left it (`status`, `res.hdr`…), made again at each use, between the edits.
     for rule in rules {
         if let Some(c) = &rule.cond
-            && !c.eval(acls, base)
+            && !c.eval(acls, &ResponseSample::new(base, res, rbuf, edits))
         {
             continue;
         }
@@ -381,7 +383,7 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::Allow => return HttpVerdict::Allow,
             HttpAction::SetHeader(name, v) | HttpAction::AddHeader(name, v) => {
                 scratch.clear();
-                v.render(base, scratch);
+                v.render(&ResponseSample::new(base, res, rbuf, edits), scratch);
                 let val = keep(edits, bump, scratch);
                 let r = if matches!(rule.action, HttpAction::SetHeader(..)) {
                     edits.set_header(name.as_bytes(), val)
@@ -417,7 +419,10 @@ pub fn response_rules<'a, const N: usize>(
                 return HttpVerdict::Reply {
                     status,
                     bytes: match reply {
-                        Some(r) => build_reply(r, base, pages, close),
+                        Some(r) => {
+                            let s = ResponseSample::new(base, res, rbuf, edits);
+                            build_reply(r, &s, pages, close)
+                        }
                         None => close_page(page_for(status, pages.0, pages.1), close),
                     },
                 };
@@ -425,22 +430,34 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::Return(r) => {
                 return HttpVerdict::Reply {
                     status: r.status,
-                    bytes: build_reply(r, base, pages, close),
+                    bytes: build_reply(
+                        r,
+                        &ResponseSample::new(base, res, rbuf, edits),
+                        pages,
+                        close,
+                    ),
                 };
             }
             HttpAction::Redirect(rd) => {
                 return HttpVerdict::Reply {
                     status: rd.code,
-                    bytes: redirect(rd, base, base, scratch, close),
+                    bytes: redirect(
+                        rd,
+                        &ResponseSample::new(base, res, rbuf, edits),
+                        base,
+                        scratch,
+                        close,
+                    ),
                 };
             }
             HttpAction::Stick(a) => {
                 if let Some(st) = base.stick {
-                    st.apply(a, base, crate::acl::RuleKind::HttpResponse(res.status()));
+                    let s = ResponseSample::new(base, res, rbuf, edits);
+                    st.apply(a, &s, crate::acl::RuleKind::HttpResponse(res.status()));
                 }
             }
             HttpAction::SilentDrop => return HttpVerdict::SilentDrop,
-            HttpAction::Var(a) => a.apply(base, scratch),
+            HttpAction::Var(a) => a.apply(&ResponseSample::new(base, res, rbuf, edits), scratch),
             _ => {}
         }
     }

@@ -1,0 +1,139 @@
+//! [`Sample`] in `http-response` rules: the request's sample, plus the server's response
+//! head as the rules so far left it (`status`, `res.hdr`, `shdr`, `res.ver`…).
+
+use std::net::SocketAddr;
+
+use super::{RequestSample, Sample};
+use crate::h1::{Edits, ResponseHead, Version};
+
+/// The response's fields and version, as the header fetches read them (through
+/// [`Sample::response`]): every other fetch finds nothing here.
+pub struct ResponseFields<'a, 'e, const N: usize> {
+    head: &'a ResponseHead,
+    buf: &'a [u8],
+    edits: &'a Edits<'e, N>,
+}
+
+/// A request's sample with its response: what `http-response` conditions and values see.
+pub struct ResponseSample<'a, 'e, const N: usize> {
+    pub request: &'a RequestSample<'a>,
+    fields: ResponseFields<'a, 'e, N>,
+}
+
+impl<'a, 'e, const N: usize> ResponseSample<'a, 'e, N> {
+    pub fn new(
+        request: &'a RequestSample<'a>,
+        head: &'a ResponseHead,
+        buf: &'a [u8],
+        edits: &'a Edits<'e, N>,
+    ) -> Self {
+        ResponseSample {
+            request,
+            fields: ResponseFields { head, buf, edits },
+        }
+    }
+}
+
+impl<const N: usize> Sample for ResponseFields<'_, '_, N> {
+    fn src(&self) -> Option<SocketAddr> {
+        None
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        None
+    }
+    fn method(&self) -> Option<&[u8]> {
+        None
+    }
+    /// Present (empty) so that the counting fetches know there is a message.
+    fn url(&self) -> Option<&[u8]> {
+        Some(b"")
+    }
+    fn version(&self) -> Option<&[u8]> {
+        Some(match self.head.version() {
+            Version::Http10 => b"1.0",
+            _ => b"1.1",
+        })
+    }
+    fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
+        for e in self.edits.headers(self.head.headers(), self.buf) {
+            if (name.is_empty() || e.name.eq_ignore_ascii_case(name)) && !f(e.value) {
+                return;
+            }
+        }
+    }
+    fn ssl_fc(&self) -> bool {
+        false
+    }
+    fn ssl_fc_sni(&self) -> Option<&[u8]> {
+        None
+    }
+    fn ssl_fc_protocol(&self) -> Option<&[u8]> {
+        None
+    }
+    fn nbsrv(&self, _: usize) -> u32 {
+        0
+    }
+    fn stopping(&self) -> bool {
+        false
+    }
+}
+
+impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.request.src()
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.request.dst()
+    }
+    fn method(&self) -> Option<&[u8]> {
+        self.request.method()
+    }
+    fn url(&self) -> Option<&[u8]> {
+        self.request.url()
+    }
+    fn version(&self) -> Option<&[u8]> {
+        self.request.version()
+    }
+    fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
+        self.request.for_each_header(name, f)
+    }
+    fn ssl_fc(&self) -> bool {
+        self.request.ssl_fc()
+    }
+    fn ssl_fc_sni(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_sni()
+    }
+    fn ssl_fc_protocol(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_protocol()
+    }
+    fn ssl_fc_alpn(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_alpn()
+    }
+    fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
+        self.request.ssl_c()
+    }
+    fn fc_glitches(&self) -> Option<u32> {
+        self.request.fc_glitches()
+    }
+    fn nbsrv(&self, backend: usize) -> u32 {
+        self.request.nbsrv(backend)
+    }
+    fn stopping(&self) -> bool {
+        self.request.stopping()
+    }
+    fn stick(&self) -> Option<&dyn super::StickSource> {
+        self.request.stick
+    }
+    fn vars(&self) -> super::Vars<'_> {
+        self.request.vars()
+    }
+    fn status(&self) -> Option<u16> {
+        Some(match self.fields.edits.status {
+            Some((s, _)) => s,
+            None => self.fields.head.status(),
+        })
+    }
+    fn response(&self) -> Option<&dyn Sample> {
+        Some(&self.fields)
+    }
+}
