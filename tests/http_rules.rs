@@ -638,3 +638,88 @@ backend app\n\
         assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// `http-response deny` as HAProxy counts and logs it: `PH--` with no response time, the
+/// answer in the frontend's and backend's `hrsp_5xx` and `dresp` (not `eresp`), the server's
+/// own answer in its `hrsp_2xx`; a `set-status` leaves the server's count to what it sent.
+#[test]
+fn a_denied_response_is_logged_and_counted_as_haproxy_does() {
+    let srv = Serve::start("s1", &[]);
+    let fe = free_port();
+    let dir = TempDir::new("dresp");
+    let sock = dir.path("stats.sock");
+    let cfg = format!(
+        "global\n  log stderr local0\n  stats socket {}\n\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  default_backend app\n\
+backend app\n\
+  http-response deny if {{ status 201 }}\n\
+  http-response set-status 503 if {{ status 202 }}\n\
+  server s1 127.0.0.1:{}\n",
+        sock.display(),
+        srv.port
+    );
+    let fields = ["stot", "dresp", "eresp", "hrsp_2xx", "hrsp_5xx", "req_tot"];
+    let seen = |log: &dyn Fn() -> String| {
+        let mut got = Vec::new();
+        for p in ["/status/201", "/status/202"] {
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "10",
+                ])
+                .arg(format!("http://127.0.0.1:{fe}{p}"))
+                .output()
+                .expect("curl");
+            got.push(format!("{p} {}", String::from_utf8_lossy(&out.stdout)));
+        }
+        wait_unix_socket(&sock);
+        let csv = eventually(Duration::from_secs(5), || {
+            let csv = stats_cmd(&sock, "show stat");
+            (csv_field(&csv, "FRONTEND", "req_tot") == "2").then_some(csv)
+        })
+        .unwrap_or_default();
+        for sv in ["FRONTEND", "s1", "BACKEND"] {
+            let v: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{f}={}", csv_field(&csv, sv, f)))
+                .collect();
+            got.push(format!("{sv}: {}", v.join(" ")));
+        }
+        let line = eventually(Duration::from_secs(5), || {
+            log()
+                .lines()
+                .find(|l| l.contains("/status/201"))
+                .map(String::from)
+        })
+        .unwrap_or_default();
+        // Timers (their last two: Tr and Ta, the response time -1 when denied), status and
+        // termination state.
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let at = f.iter().position(|w| w.starts_with('[')).unwrap_or(0);
+        let timers = f.get(at + 3).copied().unwrap_or("");
+        let tr = timers.split('/').nth(3).unwrap_or("");
+        got.push(format!(
+            "Tr={tr} status={} term={}",
+            f.get(at + 4).copied().unwrap_or(""),
+            f.get(at + 8).copied().unwrap_or("")
+        ));
+        got
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = seen(&|| lb.log());
+    drop(lb);
+    let _ = std::fs::remove_file(&sock);
+    assert!(
+        ours.contains(&"Tr=-1 status=502 term=PH--".to_string()),
+        "{ours:#?}"
+    );
+    if let Some(h) = Haproxy::start(&cfg, &[fe]) {
+        assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
+    }
+}

@@ -216,8 +216,11 @@ pub struct StreamEnd {
     pub status: u16,
     /// Whether it was an HTTP request (counted in `req_tot`).
     pub http: bool,
-    /// The status came from the server (counted in the server's `hrsp_*`).
-    pub from_server: bool,
+    /// The status the server answered (0: none), which its `hrsp_*` count (HAProxy counts
+    /// a server's answer as it came; the frontend and backend count what the client got).
+    pub srv_status: u16,
+    /// An `http-response deny` replaced the server's answer: `dresp`, not `eresp`.
+    pub denied_resp: bool,
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// HAProxy's two-letter termination state (`--`, `CD`, `SC`, `PR`…).
@@ -406,12 +409,12 @@ impl ShardCounters {
         let client_abort = matches!(t[0], b'C' | b'c') && t[1] == b'D';
         let server_abort = matches!(t[0], b'S' | b's') && t[1] == b'D';
         let conn_error = matches!(t[0], b'S' | b's') && t[1] == b'C';
-        let resp_error = matches!(&t, b"SH" | b"sH" | b"PH");
+        let resp_error = matches!(&t, b"SH" | b"sH" | b"PH") && !e.denied_resp;
         // A deny is counted as denied, not as an invalid request (HAProxy's `deny:` label).
         let req_error = t == *b"cR"
             || t == *b"CR"
             || (t == *b"PR" && e.status >= 400 && e.status != 503 && !e.denied);
-        let class = match e.status {
+        let class_of = |status: u16| match status {
             100..=199 => Some(C::Hrsp1xx),
             200..=299 => Some(C::Hrsp2xx),
             300..=399 => Some(C::Hrsp3xx),
@@ -420,6 +423,7 @@ impl ShardCounters {
             0 => None,
             _ => Some(C::HrspOther),
         };
+        let class = class_of(e.status);
         let f = &self.fe[fe];
         f.add(C::Bin, e.bytes_in);
         f.add(C::Bout, e.bytes_out);
@@ -433,6 +437,7 @@ impl ShardCounters {
             }
         }
         f.add(C::Dreq, e.denied as u64);
+        f.add(C::Dresp, e.denied_resp as u64);
         if let Some(l) = self.li(fe, e.listener) {
             l.add(C::Bin, e.bytes_in);
             l.add(C::Bout, e.bytes_out);
@@ -464,6 +469,7 @@ impl ShardCounters {
         }
         o.max(C::Qmax, e.queued_with as u64);
         o.add(C::Dreq, e.denied as u64);
+        o.add(C::Dresp, e.denied_resp as u64);
         if e.http {
             o.add(C::ReqTot, 1);
             if let Some(c) = class {
@@ -482,9 +488,10 @@ impl ShardCounters {
                 x.add(C::Connect, 1 + e.retries as u64);
             }
         }
-        if e.http && e.from_server {
+        so.add(C::Dresp, e.denied_resp as u64);
+        if e.http && e.srv_status != 0 {
             so.add(C::ReqTot, 1);
-            if let Some(c) = class {
+            if let Some(c) = class_of(e.srv_status) {
                 so.add(c, 1);
             }
         }
@@ -823,7 +830,7 @@ mod tests {
         let e = StreamEnd {
             status: 200,
             http: true,
-            from_server: true,
+            srv_status: 200,
             bytes_in: 10,
             bytes_out: 20,
             term: crate::log::term::Term::NORMAL,

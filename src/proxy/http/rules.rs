@@ -21,6 +21,9 @@ pub enum HttpVerdict {
     Allow,
     /// Answer the client with these bytes (deny, return, redirect).
     Reply { status: u16, bytes: Vec<u8> },
+    /// `http-response deny`: the server's answer is replaced by these bytes (HAProxy's
+    /// `PH`, counted in `dresp`).
+    DenyResponse { status: u16, bytes: Vec<u8> },
     /// `do-resolve`: the caller resolves `host` for rule `at` of the set (its index in the
     /// slice it passed), stores the answer and runs the rules after it.
     Resolve { at: usize, host: String },
@@ -416,7 +419,7 @@ pub fn response_rules<'a, const N: usize>(
                 } else {
                     *status
                 };
-                return HttpVerdict::Reply {
+                return HttpVerdict::DenyResponse {
                     status,
                     bytes: match reply {
                         Some(r) => {

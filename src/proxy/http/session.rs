@@ -113,6 +113,11 @@ pub(crate) struct Txn {
     /// was reused.
     bytes_in: u64,
     denied: bool,
+    /// An `http-response deny` replaced the server's answer (`dresp`).
+    denied_resp: bool,
+    /// The status the server answered (0: none yet): its `hrsp_*` counters count this one,
+    /// whatever the rules made of it.
+    srv_status: u16,
     intercepted: bool,
     reused: bool,
     /// Answered by the cache, the stats page or the exporter: the log names the server as
@@ -157,6 +162,8 @@ impl Txn {
             captures: Default::default(),
             bytes_in: 0,
             denied: false,
+            denied_resp: false,
+            srv_status: 0,
             intercepted: false,
             null: false,
             reused: false,
@@ -834,8 +841,8 @@ impl<'c> Exchange<'c> {
                     rules::HttpVerdict::Allow
                     | rules::HttpVerdict::Continue
                     | rules::HttpVerdict::Resolve { .. } => {}
-                    // Only `http-response` rules return it.
-                    rules::HttpVerdict::SilentDrop => {}
+                    // Only `http-response` rules return these.
+                    rules::HttpVerdict::SilentDrop | rules::HttpVerdict::DenyResponse { .. } => {}
                 }
                 if flags.prometheus || flags.silent_drop || flags.reject {
                     break;
@@ -1392,6 +1399,7 @@ impl<'c> Exchange<'c> {
                 Ok(()) => {
                     txn.t_response = Some(t_resp.elapsed());
                     let status = b.res.status();
+                    txn.srv_status = status;
                     if retry_on::status_bit(status) & be_px.http.retry_on != 0 && replayable {
                         // (The retry decides on the slot; a failed decision drops it.)
                         match retry.after_keep(slot, Failure::Response, txn).await {
@@ -1542,8 +1550,11 @@ impl<'c> Exchange<'c> {
                         (fe_px, if is_be { Some(be_px) } else { None }),
                         true,
                     );
+                    let denied = matches!(v, rules::HttpVerdict::DenyResponse { .. });
                     match v {
-                        rules::HttpVerdict::Reply { status, bytes } => {
+                        rules::HttpVerdict::Reply { status, bytes }
+                        | rules::HttpVerdict::DenyResponse { status, bytes } => {
+                            txn.denied_resp = denied;
                             let s = &mut b.scratch;
                             let (px, be) = (fe_px, Some(be_px));
                             break 'head Err(super::after::on_bytes(
@@ -1582,9 +1593,11 @@ impl<'c> Exchange<'c> {
                 let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
                 let s = &mut b.scratch;
                 super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s);
-                if let Some((s, _)) = edits.status {
-                    txn.status = s;
-                }
+            }
+            // The status the client gets (`set-status`), which the log and the frontend's
+            // and backend's counters show (the server's count keeps what it sent).
+            if let Some((s, _)) = edits.status {
+                txn.status = s;
             }
             edits.strip_hop_by_hop(true);
             if tunnel {
@@ -1623,6 +1636,11 @@ impl<'c> Exchange<'c> {
                 drop(answered.slot);
                 drop(answered.sconn);
                 txn.status = status;
+                if txn.denied_resp {
+                    // HAProxy logs a denied answer `PH` with no response time (-1).
+                    txn.term = Term::new(Cause::Proxy, Phase::Headers);
+                    txn.t_response = None;
+                }
                 let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
                 txn.bytes_out = bytes.len() as u64;
                 log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
@@ -1699,8 +1717,6 @@ impl<'c> Exchange<'c> {
     }
 }
 
-/// mode http on one client connection (HTTP/1.x): wait for a request head, run its
-/// exchange, and again while the connection stays open.
 /// An HTTP/1 connection that turned out to be HTTP/2: what it came with, and what it sent.
 pub struct Upgrade {
     pub shard: Rc<ShardCtx>,
@@ -1713,7 +1729,8 @@ pub struct Upgrade {
 /// matches (the rest, `SM\r\n\r\n`, is for the HTTP/2 side to check).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
 
-/// An HTTP/1 connection, its requests one after the other. With `upgrade`, a first request
+/// mode http on one client connection (HTTP/1.x): wait for a request head, run its
+/// exchange, and again while the connection stays open. With `upgrade`, a first request
 /// that is HTTP/2's preface ends it: the connection's facts and the bytes read so far come
 /// back, for HTTP/2 to go on with (HAProxy's implicit upgrade; `PRI` is otherwise a 505).
 /// (Boxed: rare, and the caller's future would otherwise hold its size while it closes.)
@@ -1978,7 +1995,8 @@ fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn) {
     let e = crate::stats::StreamEnd {
         status: txn.status,
         http: true,
-        from_server: txn.t_response.is_some(),
+        srv_status: txn.srv_status,
+        denied_resp: txn.denied_resp,
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
         term: txn.term,
