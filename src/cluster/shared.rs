@@ -62,6 +62,12 @@ pub struct BackendRt {
     pub srvtcpka: bool,
     /// `option nolinger` on the backend: server connections close with a reset.
     pub nolinger: bool,
+    /// `option abortonclose`: a request waiting for a server is dropped when its client
+    /// closes (mode http).
+    pub abortonclose: bool,
+    /// `option prefer-last-server` under non-hash balancing: a keep-alive client's request
+    /// goes to its previous server while that one is usable (mode http).
+    pub prefer_last_server: bool,
     /// `option splice-*` (mode tcp).
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
@@ -462,6 +468,8 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         redispatch: px.options.redispatch,
         srvtcpka: px.options.srvtcpka,
         nolinger: px.options.nolinger,
+        abortonclose: px.options.abortonclose,
+        prefer_last_server: px.options.prefer_last_server && !px.balance.algo.is_hash(),
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),

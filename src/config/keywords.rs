@@ -399,7 +399,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("spop-check", Supported(o::check_preset), D | B),
     kw("external-check", NotYet, D | B),
     kw("log-health-checks", Supported(o::log_health_checks), D | B),
-    kw("abortonclose", NotYet, D | B),
+    kw("abortonclose", Supported(o::abortonclose), D | B),
     kw("nolinger", Supported(o::nolinger), ALL),
     kw("logasap", NotYet, D | F),
     kw(
@@ -407,7 +407,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         Supported(o::log_separate_errors),
         D | F,
     ),
-    kw("prefer-last-server", NotYet, D | B),
+    kw(
+        "prefer-last-server",
+        Supported(o::prefer_last_server),
+        D | B,
+    ),
     kw("persist", NotYet, D | B),
     kw("contstats", NotYet, D | F),
     kw("independent-streams", NotYet, ALL),

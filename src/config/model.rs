@@ -883,6 +883,12 @@ pub struct Options {
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).
     pub nolinger: bool,
+    /// `option abortonclose`: a request still waiting for a server (in a queue, or for its
+    /// connection to be established) is aborted when its client closes.
+    pub abortonclose: bool,
+    /// `option prefer-last-server`: a keep-alive client's next request goes to the server
+    /// of its previous one while that server is usable (non-hash balancing only).
+    pub prefer_last_server: bool,
     pub allbackups: bool,
     pub log_health_checks: bool,
     pub splice: SpliceOptions,

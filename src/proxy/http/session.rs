@@ -1190,6 +1190,7 @@ impl<'c> Exchange<'c> {
         let mut retry = Retry::default();
         let retry_on = be_px.http.retry_on;
         let watch = self.watch;
+        let h2 = ctx.info.h2;
         loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
@@ -1202,16 +1203,52 @@ impl<'c> Exchange<'c> {
                     .map(|s| s.server)
                     .or(route.persist.server)
                     .filter(|&s| retry.avoid != Some(s) && retry.made == 0);
-                let direct = match direct {
-                    Some(s) => direct_slot(be, s, txn).await?,
-                    None => None,
+                // `option prefer-last-server`: the server of the connection kept for this
+                // client (`http-reuse never`, as in HAProxy, whose other connections are
+                // not the client's) while it is usable. Balanced, not persistent: a full
+                // queue there balances, and a retry may redispatch.
+                let last = match (direct, &b.private) {
+                    (None, Some((bi, s, _)))
+                        if be.prefer_last_server
+                            && *bi == be.proxy
+                            && retry.made == 0
+                            && be.lb.servers[*s].usable() =>
+                    {
+                        Some(*s)
+                    }
+                    _ => None,
                 };
-                retry.persistent = direct.is_some();
+                let queued = Instant::now();
+                let slot = match direct.or(last) {
+                    Some(s) if be.abortonclose => {
+                        let w = direct_slot(be, s, txn);
+                        match Box::pin(unless_closed(client, &mut b.inb, h2, w)).await {
+                            Some(r) => r,
+                            None => return Err(aborted_waiting(txn, Phase::Queue, queued)),
+                        }
+                    }
+                    Some(s) => direct_slot(be, s, txn).await,
+                    None => Ok(None),
+                };
+                let direct = match slot {
+                    Err(e) if last.is_some() && e.term.cause == Cause::Server => None,
+                    r => r?,
+                };
+                retry.persistent = direct.is_some() && last.is_none();
                 match direct {
                     Some(slot) => Some(slot),
                     None => {
                         let avoid = retry.avoid;
-                        pick(be, &PickCtx { avoid, ..ctx_pick }, txn).await
+                        let pctx = PickCtx { avoid, ..ctx_pick };
+                        if be.abortonclose {
+                            let w = pick(be, &pctx, txn);
+                            match Box::pin(unless_closed(client, &mut b.inb, h2, w)).await {
+                                Some(r) => r,
+                                None => return Err(aborted_waiting(txn, Phase::Queue, queued)),
+                            }
+                        } else {
+                            pick(be, &pctx, txn).await
+                        }
                     }
                 }
             };
@@ -1298,19 +1335,38 @@ impl<'c> Exchange<'c> {
                                     shard.shared.shards,
                                 ),
                             };
-                            Box::pin(crate::net::h2_upstream::open(o))
-                                .await
-                                .map(|(c, r)| {
-                                    reused = r;
-                                    c
-                                })
+                            let open = crate::net::h2_upstream::open(o);
+                            let opened = if be.abortonclose {
+                                match Box::pin(unless_closed(client, &mut b.inb, h2, open)).await {
+                                    Some(r) => r,
+                                    None => {
+                                        return Err(aborted_waiting(txn, Phase::Connect, t0));
+                                    }
+                                }
+                            } else {
+                                Box::pin(open).await
+                            };
+                            opened.map(|(c, r)| {
+                                reused = r;
+                                c
+                            })
                         }
                         // Boxed: the connect (TCP, then TLS) is most of the exchange's state,
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
                             let c = crate::net::upstream::connect(be, srv, info.src, dst, sni);
-                            Box::pin(c).await.map(ServerIo::recv_on_ring)
+                            let c = if be.abortonclose {
+                                match Box::pin(unless_closed(client, &mut b.inb, h2, c)).await {
+                                    Some(r) => r,
+                                    None => {
+                                        return Err(aborted_waiting(txn, Phase::Connect, t0));
+                                    }
+                                }
+                            } else {
+                                Box::pin(c).await
+                            };
+                            c.map(ServerIo::recv_on_ring)
                         }
                     }
                 }
@@ -1963,6 +2019,41 @@ fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn) {
 fn bytes_say_close(b: &[u8]) -> bool {
     let head_end = memchr::memmem::find(b, b"\r\n\r\n").unwrap_or(b.len());
     memchr::memmem::find(&b[..head_end], b"Connection: close").is_some()
+}
+
+/// `option abortonclose`: `wait` (a queue, a connect) unless the client closes first
+/// (`None`). What the client sends meanwhile (its body, its next request) stays in `inb`
+/// for later, as it would have stayed in the socket. An HTTP/2 stream's end is the end of
+/// its request, not a close: only its reset (a read error) is.
+async fn unless_closed<T, C: AsyncRead + Unpin>(
+    client: &mut C,
+    inb: &mut InBuf,
+    h2: bool,
+    wait: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let closed = async {
+        // With the buffer full, nothing more is read: a close is not seen (HAProxy's
+        // request channel is full too).
+        while inb.len() < inb.capacity() {
+            match inb.read_from(client, None).await {
+                Ok(0) if !h2 => return None,
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        std::future::pending().await
+    };
+    futures_lite::future::or(async { Some(wait.await) }, closed).await
+}
+
+/// The client closed while its request waited for a server (`option abortonclose`): `CQ`
+/// in a queue (`since` its start), `CC` while connecting. Nothing is answered.
+fn aborted_waiting(txn: &mut Txn, phase: Phase, since: Instant) -> ProxyError {
+    if phase == Phase::Queue {
+        txn.t_queue = Some(since.elapsed());
+    }
+    ProxyError::client_abort_waiting(phase)
 }
 
 /// Picks a server, waiting in the backend's queue while every server is full.
