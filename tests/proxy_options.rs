@@ -434,3 +434,27 @@ fn abortonclose_and_prefer_last_server_are_backend_options() {
         "'option abortonclose' works in mode http only",
     );
 }
+
+/// `option http-no-delay` asks HAProxy to send at once instead of merging sends
+/// (MSG_MORE); corelb always sends at once, so it is accepted with a warning that says so.
+#[test]
+fn http_no_delay_is_accepted_with_a_warning() {
+    let dir = TempDir::new("nodelay");
+    let base =
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
+    for at in ["defaults", "frontend", "backend"] {
+        let (d, f, b) = match at {
+            "defaults" => ("  option http-no-delay\n", "", ""),
+            "frontend" => ("", "  option http-no-delay\n", ""),
+            _ => ("", "", "  option http-no-delay\n"),
+        };
+        expect_check(
+            &dir,
+            &format!(
+                "{base}{d}frontend f\n  bind 127.0.0.1:1\n{f}  default_backend b\nbackend b\n{b}  server s 127.0.0.1:1\n"
+            ),
+            0,
+            "'option http-no-delay' is ignored: corelb never delays a send: every client and server socket has TCP_NODELAY",
+        );
+    }
+}

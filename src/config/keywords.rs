@@ -386,7 +386,13 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         Supported(o::http_ignore_probes),
         D | F,
     ),
-    kw("http-no-delay", NotYet, ALL),
+    kw(
+        "http-no-delay",
+        Ignored(
+            "corelb never delays a send: every client and server socket has TCP_NODELAY, and no send uses MSG_MORE or TCP_CORK",
+        ),
+        ALL,
+    ),
     kw("http-restrict-req-hdr-names", NotYet, ALL),
     kw("httpchk", Supported(o::httpchk), D | B),
     kw("tcp-check", Supported(o::tcp_check), D | B),
