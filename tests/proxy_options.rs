@@ -458,3 +458,62 @@ fn http_no_delay_is_accepted_with_a_warning() {
         );
     }
 }
+
+/// `http-send-name-header X-Srv`: each request reaches its server with the server's name in
+/// `X-Srv`, the client's own `X-Srv` fields removed; after a failed connect redispatched to
+/// another server, the name is that server's. Returns what each server saw.
+fn send_name_scenario(start: &Start) -> (Vec<String>, Vec<String>) {
+    let (a, b) = (
+        Recorder::start("aa", &["x-srv"]),
+        Recorder::start("bb", &["x-srv"]),
+    );
+    let dead = free_port();
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}  http-send-name-header X-Unused\nlisten l\n  bind 127.0.0.1:{port}\n  http-send-name-header X-Srv\n  retries 1\n  option redispatch\n  \
+         server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n  server dead 127.0.0.1:{dead}\n",
+        a.port(),
+        b.port()
+    );
+    let _p = start(&cfg, &[port]);
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    // Round-robin: a, b, then dead (redispatched to a, the next after it).
+    for path in ["/1", "/2", "/3"] {
+        write!(
+            w,
+            "GET {path} HTTP/1.1\r\nHost: t\r\nX-Srv: forged\r\nx-srv: forged too\r\n\r\n"
+        )
+        .unwrap();
+        let res = read_response(&mut r, false).unwrap();
+        assert_eq!(res.status, 200);
+    }
+    (a.seen(), b.seen())
+}
+
+#[test]
+fn http_send_name_header_names_the_final_server_like_haproxy() {
+    for (who, start) in both() {
+        let (a, b) = send_name_scenario(start);
+        assert_eq!(
+            (a, b),
+            (
+                vec![
+                    "GET /1 HTTP/1.1 [x-srv: a]".to_string(),
+                    "GET /3 HTTP/1.1 [x-srv: a]".to_string()
+                ],
+                vec!["GET /2 HTTP/1.1 [x-srv: b]".to_string()]
+            ),
+            "{who}"
+        );
+    }
+    let dir = TempDir::new("sendname");
+    expect_check(
+        &dir,
+        "defaults\n  mode http\nbackend b\n  http-send-name-header\n  server s 127.0.0.1:1\n",
+        1,
+        "'http-send-name-header' requires a header string",
+    );
+}

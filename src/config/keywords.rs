@@ -308,7 +308,11 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("grace", NotYet, ALL),
     kw("rate-limit", Supported(p::rate_limit), D | F),
     kw("max-keep-alive-queue", NotYet, D | B),
-    kw("http-send-name-header", NotYet, D | B),
+    kw(
+        "http-send-name-header",
+        Supported(p::http_send_name_header),
+        D | B,
+    ),
     kw("email-alert", NotYet, ALL),
     kw(
         "load-server-state-from-file",

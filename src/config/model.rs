@@ -1184,6 +1184,9 @@ pub mod retry_on {
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
     pub conn_mode: ConnMode,
+    /// `http-send-name-header NAME` (backend): the request sent to a server carries the
+    /// server's name in this field, in place of any the client sent.
+    pub send_name_header: Option<String>,
     pub httplog: bool,
     pub forwardfor: Option<AddrHeader>,
     pub originalto: Option<AddrHeader>,
@@ -1202,6 +1205,7 @@ impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
             conn_mode: ConnMode::KeepAlive,
+            send_name_header: None,
             httplog: false,
             forwardfor: None,
             originalto: None,

@@ -1117,6 +1117,11 @@ impl<'c> Exchange<'c> {
         {
             let _ = edits.add_header(ot.header.as_bytes(), v);
         }
+        // `http-send-name-header`: the client's fields of that name go; the server's name is
+        // added per attempt (`forward`).
+        if let Some(h) = &be_px.http.send_name_header {
+            let _ = edits.del_header(h.as_bytes());
+        }
         b.sout.clear();
         serialize_request(req, buf, &edits, &mut b.sout);
         let saved_head: Vec<u8> =
@@ -1191,6 +1196,8 @@ impl<'c> Exchange<'c> {
         let retry_on = be_px.http.retry_on;
         let watch = self.watch;
         let h2 = ctx.info.h2;
+        // `http-send-name-header`: the head's length without the server's name.
+        let name_base = be_px.http.send_name_header.as_ref().map(|_| b.sout.len());
         loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
@@ -1387,6 +1394,16 @@ impl<'c> Exchange<'c> {
             };
             be.lb.servers[srv].observed_success();
             txn.t_connect = Some(t0.elapsed());
+            // `http-send-name-header`: this server's name as the head's last field, written
+            // again on each attempt, so that a retry elsewhere names the server it reaches.
+            if let (Some(h), Some(base)) = (&be_px.http.send_name_header, name_base) {
+                let name = &be_px.servers[srv].name;
+                let head = &mut b.sout;
+                head.truncate(base - 2);
+                for part in [h.as_bytes(), b": ", name.as_bytes(), b"\r\n\r\n"] {
+                    head.extend_from_slice(part);
+                }
+            }
             // Send the head, and the body when it is all here.
             let t_server = be.server_timeout;
             let inb = &b.inb;
