@@ -517,3 +517,122 @@ fn http_send_name_header_names_the_final_server_like_haproxy() {
         "'http-send-name-header' requires a header string",
     );
 }
+
+/// How server b is unusable: not (`Up`), DOWN by its check (its traffic port still
+/// answers), or in maintenance (`disable server` on the stats socket).
+#[derive(Clone, Copy, Debug)]
+enum Down {
+    Up,
+    Check,
+    Maint,
+}
+
+/// `balance first` over a (always up) and b, unusable as `b_down` says; requests on one keep-alive connection with the
+/// cookie `SRV=b`, each `(path, extra header line)`. Returns which server answered each.
+fn persist_scenario(start: &Start, extra: &str, b_down: Down, reqs: &[(&str, &str)]) -> String {
+    let (a, b) = (Recorder::start("aa", &[]), Recorder::start("bb", &[]));
+    let (port, dead) = (free_port(), free_port());
+    let check = match b_down {
+        Down::Check => format!(" check port {dead} inter 100ms fall 1 rise 1"),
+        _ => String::new(),
+    };
+    let dir = TempDir::new("persist");
+    let sock = dir.path("admin.sock");
+    let global = format!("global\n  stats socket {} level admin\n", sock.display());
+    let cfg = format!(
+        "{}listen l\n  bind 127.0.0.1:{port}\n  balance first\n  cookie SRV insert indirect nocache\n{extra}  \
+         server a 127.0.0.1:{} cookie a\n  server b 127.0.0.1:{} cookie b{check}\n",
+        DEFAULTS.replacen("global\n", &global, 1),
+        a.port(),
+        b.port()
+    );
+    let _p = start(&cfg, &[port]);
+    match b_down {
+        // fall 1 after the first check (within the 100 ms interval, and its spread).
+        Down::Check => std::thread::sleep(Duration::from_millis(1500)),
+        Down::Maint => {
+            wait_unix_socket(&sock);
+            stats_cmd(&sock, "disable server l/b");
+        }
+        Down::Up => {}
+    }
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut out = Vec::new();
+    for (path, hdr) in reqs {
+        write!(
+            w,
+            "GET {path} HTTP/1.1\r\nHost: t\r\nCookie: SRV=b\r\n{hdr}\r\n"
+        )
+        .unwrap();
+        let res = read_response(&mut r, false).unwrap();
+        out.push(format!(
+            "{} {}",
+            res.status,
+            String::from_utf8_lossy(&res.body)
+        ));
+    }
+    out.join(", ")
+}
+
+/// Requests of a scenario: (path, extra header line).
+type Requests = [(&'static str, &'static str)];
+
+/// A cookie naming a server that is down is ignored (the request is balanced) unless
+/// `option persist` or a matching `force-persist` says to go there anyway;
+/// `ignore-persist` ignores the cookie of an up server. As HAProxy 2.6.
+#[test]
+fn persist_force_persist_and_ignore_persist_like_haproxy() {
+    let plain = [("/", "")];
+    let forced = [("/", "X-Force: yes\r\n"), ("/", "")];
+    let force = "  force-persist if { hdr(x-force) yes }\n";
+    let cases: [(&str, Down, &Requests, &str); 8] = [
+        ("", Down::Check, &plain, "200 aa"),
+        ("  option persist\n", Down::Check, &plain, "200 bb"),
+        (
+            "  option persist\n  no option persist\n",
+            Down::Check,
+            &plain,
+            "200 aa",
+        ),
+        (force, Down::Check, &forced, "200 bb, 200 aa"),
+        ("", Down::Maint, &plain, "200 aa"),
+        // A server in maintenance still serves who is forced there (HAProxy's use of it).
+        (force, Down::Maint, &forced, "200 bb, 200 aa"),
+        ("", Down::Up, &[("/ign", ""), ("/", "")], "200 bb, 200 bb"),
+        (
+            "  ignore-persist if { path /ign }\n  force-persist if { path /ign }\n",
+            Down::Up,
+            &[("/ign", ""), ("/", "")],
+            "200 aa, 200 bb",
+        ),
+    ];
+    for (who, start) in both() {
+        for (extra, down, reqs, want) in &cases {
+            assert_eq!(
+                persist_scenario(start, extra, *down, reqs),
+                *want,
+                "{who}: b {down:?}\n{extra}"
+            );
+        }
+    }
+    let dir = TempDir::new("persist");
+    let base =
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
+    expect_check(
+        &dir,
+        &format!("{base}backend b\n  force-persist\n  server s 127.0.0.1:1\n"),
+        1,
+        "'force-persist' requires either 'if' or 'unless' followed by a condition.",
+    );
+    expect_check(
+        &dir,
+        &format!(
+            "{base}frontend f\n  bind 127.0.0.1:1\n  ignore-persist if TRUE\n  default_backend b\nbackend b\n  server s 127.0.0.1:1\n"
+        ),
+        0,
+        "'ignore-persist' ignored because frontend 'f' has no backend capability",
+    );
+}

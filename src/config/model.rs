@@ -889,6 +889,8 @@ pub struct Options {
     /// `option prefer-last-server`: a keep-alive client's next request goes to the server
     /// of its previous one while that server is usable (non-hash balancing only).
     pub prefer_last_server: bool,
+    /// `option persist`: the persistence cookie may name a server that is down.
+    pub persist: bool,
     pub allbackups: bool,
     pub log_health_checks: bool,
     pub splice: SpliceOptions,
@@ -982,10 +984,22 @@ pub struct Proxy {
     pub stick_rules: Vec<super::stick::StickRule>,
     /// `use-server SERVER [if|unless COND]`, in order.
     pub use_servers: Vec<UseServer>,
+    /// `force-persist|ignore-persist if|unless COND` of a backend, in order: the first
+    /// whose condition holds decides.
+    pub persist_rules: Vec<PersistRule>,
     /// `compression algo|type|offload` (see `config::filters`).
     pub compression: Option<super::filters::Compression>,
     /// `filter compression|cache NAME`, in order.
     pub filters: Vec<super::filters::Filter>,
+}
+
+/// A `force-persist` (`force`) or `ignore-persist` line of a backend.
+#[derive(Clone, Debug)]
+pub struct PersistRule {
+    /// `force-persist`: the persistence cookie and `use-server` may name a server that is
+    /// down or in maintenance. `ignore-persist`: the cookie is ignored.
+    pub force: bool,
+    pub cond: crate::acl::Cond,
 }
 
 /// A `use-server SERVER [if|unless COND]` line of a backend.
@@ -1263,6 +1277,7 @@ impl Proxy {
             stick_table: None,
             stick_rules: Vec::new(),
             use_servers: Vec::new(),
+            persist_rules: Vec::new(),
             compression: None,
             filters: Vec::new(),
         }

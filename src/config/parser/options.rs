@@ -259,6 +259,12 @@ pub(crate) fn prefer_last_server(
     1
 }
 
+/// `option persist` (a backend's).
+pub(crate) fn persist(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.persist = on;
+    1
+}
+
 pub(crate) fn clitcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.clitcpka = on;
     1

@@ -1007,11 +1007,25 @@ impl<'c> Exchange<'c> {
         } else {
             0
         };
-        let sticky = be_px.cookie.as_ref().and_then(|c| {
+        // `force-persist` / `ignore-persist`: the first rule whose condition holds; `option
+        // persist` forces as well.
+        let (force, ignore) = match be_px.persist_rules.is_empty() {
+            true => (false, false),
+            false => {
+                let edited = EditedRequestSample {
+                    request: base,
+                    edits: &edits,
+                };
+                let rule = (be_px.persist_rules.iter()).find(|r| r.cond.eval(&be_px.acls, &edited));
+                rule.map_or((false, false), |r| (r.force, !r.force))
+            }
+        };
+        let force = force || be_px.options.persist;
+        let sticky = be_px.cookie.as_ref().filter(|_| !ignore).and_then(|c| {
             super::persist::request_cookie(
                 c,
                 &be.server_cookies,
-                |i| be.lb.servers[i].usable(),
+                |i| force || be.lb.servers[i].usable(),
                 req,
                 inb.bytes(),
                 now,
@@ -1031,7 +1045,7 @@ impl<'c> Exchange<'c> {
                 request: base,
                 edits: &edits,
             };
-            if let Some(i) = crate::proxy::switching::use_server(be_px, &be, &edited) {
+            if let Some(i) = crate::proxy::switching::use_server(be_px, &be, &edited, force) {
                 persist.server = Some(i);
             }
         }
