@@ -73,6 +73,7 @@ impl Recorder {
                 }
                 let mut rec = line.trim().to_string();
                 let mut len = 0usize;
+                let mut chunked = false;
                 loop {
                     let mut h = String::new();
                     if r.read_line(&mut h).unwrap_or(0) == 0 {
@@ -86,6 +87,9 @@ impl Recorder {
                     if n.eq_ignore_ascii_case("content-length") {
                         len = v.trim().parse().unwrap_or(0);
                     }
+                    if n.eq_ignore_ascii_case("transfer-encoding") {
+                        chunked = true;
+                    }
                     if keep.iter().any(|k| k.eq_ignore_ascii_case(n)) {
                         rec.push_str(&format!(" [{}: {}]", n.to_ascii_lowercase(), v.trim()));
                     }
@@ -93,6 +97,25 @@ impl Recorder {
                 let mut body = vec![0u8; len];
                 if r.read_exact(&mut body).is_err() {
                     return;
+                }
+                // A chunked body: its chunks, then the empty trailer section.
+                if chunked {
+                    loop {
+                        let mut size = String::new();
+                        if r.read_line(&mut size).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                        let mut data = vec![0u8; n + 2];
+                        if n == 0 {
+                            let mut end = String::new();
+                            let _ = r.read_line(&mut end);
+                            break;
+                        }
+                        if r.read_exact(&mut data).is_err() {
+                            return;
+                        }
+                    }
                 }
                 s2.lock().unwrap().push(rec.clone());
                 if rec.contains("/slow") {
@@ -635,4 +658,80 @@ fn persist_force_persist_and_ignore_persist_like_haproxy() {
         0,
         "'ignore-persist' ignored because frontend 'f' has no backend capability",
     );
+}
+
+/// `option http-buffer-request` (in the frontend, or only in the backend): the body is
+/// waited for before the rules run (the backend's only, for the backend's option), so that
+/// `req.body` decides, and before a server is connected. Each request sends its head, waits, then its body; returns per request the
+/// status, whether the server had been connected before the body went, and the
+/// `req.body_len`/`req.body_size` the server saw.
+fn buffer_scenario(start: &Start, fe_opt: &str, be_opt: &str) -> Vec<String> {
+    let srv = Recorder::start("s", &["x-len", "x-size"]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n{fe_opt}  http-request deny deny_status 403 if {{ req.body -m sub secret }}\n  default_backend b\n\
+         backend b\n{be_opt}  http-request deny deny_status 401 if {{ req.body -m sub backend }}\n  \
+         http-request set-header X-Len %[req.body_len]\n  http-request set-header X-Size %[req.body_size]\n  \
+         http-reuse never\n  server s 127.0.0.1:{}\n",
+        srv.port()
+    );
+    let _p = start(&cfg, &[port]);
+    let mut out = Vec::new();
+    let chunked = "Transfer-Encoding: chunked\r\n";
+    for (framing, body) in [
+        ("Content-Length: 17\r\n", "this is a secret!"),
+        ("Content-Length: 17\r\n", "for backend only!"),
+        ("Content-Length: 12\r\n", "hello world!"),
+        (chunked, "5\r\nhello\r\n7\r\n world!\r\n0\r\n\r\n"),
+    ] {
+        let before = srv.backend.accepted.load(Ordering::SeqCst);
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        write!(w, "POST /p HTTP/1.1\r\nHost: t\r\n{framing}\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        let early = srv.backend.accepted.load(Ordering::SeqCst) > before;
+        w.write_all(body.as_bytes()).unwrap();
+        let res = read_response(&mut BufReader::new(s), false).unwrap();
+        let seen = if res.status == 200 {
+            srv.seen().last().cloned().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        out.push(format!("{} early={early} {seen}", res.status));
+    }
+    out
+}
+
+#[test]
+fn http_buffer_request_waits_for_the_body_and_req_body_decides_like_haproxy() {
+    let opt = "  option http-buffer-request\n";
+    let want = [
+        "403 early=false ",
+        "401 early=false ",
+        "200 early=false POST /p HTTP/1.1 [x-len: 12] [x-size: 12]",
+        "200 early=false POST /p HTTP/1.1 [x-len: 12] [x-size: 12]",
+    ];
+    for (who, start) in both() {
+        assert_eq!(
+            buffer_scenario(start, opt, ""),
+            want,
+            "{who}: in the frontend"
+        );
+        // In the backend only, the frontend's rules run before the body is waited for:
+        // its `req.body` sees none of it (the backend's does).
+        let mut be_want = want;
+        be_want[0] = "200 early=false POST /p HTTP/1.1 [x-len: 17] [x-size: 17]";
+        assert_eq!(
+            buffer_scenario(start, "", opt),
+            be_want,
+            "{who}: in the backend"
+        );
+        // Without it the server is connected as soon as the head is processed.
+        let without = buffer_scenario(start, "", "");
+        assert!(
+            without.iter().all(|r| r.starts_with("200 early=true")),
+            "{who}: {without:?}"
+        );
+    }
 }

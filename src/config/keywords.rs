@@ -392,7 +392,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         ),
         ALL,
     ),
-    kw("http-buffer-request", NotYet, ALL),
+    kw(
+        "http-buffer-request",
+        Supported(o::http_buffer_request),
+        ALL,
+    ),
     kw(
         "http-ignore-probes",
         Supported(o::http_ignore_probes),

@@ -891,6 +891,9 @@ pub struct Options {
     pub prefer_last_server: bool,
     /// `option persist`: the persistence cookie may name a server that is down.
     pub persist: bool,
+    /// `option http-buffer-request`: a request's body is waited for (up to the buffer)
+    /// before the request is processed.
+    pub http_buffer_request: bool,
     pub allbackups: bool,
     pub log_health_checks: bool,
     pub splice: SpliceOptions,

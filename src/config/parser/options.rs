@@ -259,6 +259,18 @@ pub(crate) fn prefer_last_server(
     1
 }
 
+/// `option http-buffer-request`.
+pub(crate) fn http_buffer_request(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.http_buffer_request = on;
+    1
+}
+
 /// `option persist` (a backend's).
 pub(crate) fn persist(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.persist = on;

@@ -541,6 +541,10 @@ pub(crate) struct Exchange<'c> {
     head_len: usize,
     /// The buffer's length when the head was parsed (what of the body came with it).
     buf_len_at_head: usize,
+    /// What of the buffer the frontend's rules see: less than all when the body was
+    /// waited for only for the backend's `option http-buffer-request` (HAProxy waits after
+    /// the frontend's rules then).
+    fe_view: usize,
     /// The client connection's first request (`http-reuse safe` takes no idle connection).
     first: bool,
     /// This request's sticky counters (released, conn_cur down, when the exchange ends).
@@ -603,11 +607,22 @@ impl<'c> Exchange<'c> {
                 }
             }
         }
+        // `option http-buffer-request`: the body first (up to the buffer), so that the rules
+        // see it (`req.body`) and the request is whole when a server is chosen. Not with
+        // `Expect: 100-continue`: the client waits for the server's 100.
+        // (Boxed: without the option, the exchange's future, copied per request, does not
+        // grow by the wait's state.)
+        let fe_view = if ctx.fe.buffer_request && !b.req.expects_continue() {
+            Box::pin(wait_body(ctx, head_len, b, client)).await
+        } else {
+            usize::MAX
+        };
         Exchange {
             ctx,
             txn,
             head_len,
             buf_len_at_head: b.inb.len(),
+            fe_view,
             first,
             trackers: crate::stick::Trackers::new(),
             vars: crate::acl::VarSet::default(),
@@ -749,8 +764,9 @@ impl<'c> Exchange<'c> {
         let stick = stick_ctx
             .as_ref()
             .map(|c| c as &dyn crate::acl::StickSource);
-        let base = RequestSample {
-            head: Some((req, inb.bytes())),
+        let all = inb.bytes();
+        let mut base = RequestSample {
+            head: Some((req, &all[..all.len().min(self.fe_view)])),
             conn: &ctx.acl_conn,
             nbsrv: &nbsrv,
             stopping: shared.control.stopping(),
@@ -873,6 +889,8 @@ impl<'c> Exchange<'c> {
             }
             None => None,
         };
+        // From the backend on, all of the body that is here counts (`req.body`).
+        base.head = Some((req, all));
         // The backend's own rules (a listen's rules already ran as the frontend's).
         if let (None, Some(be)) = (&reply, &be)
             && be.proxy != fe.proxy
@@ -2050,6 +2068,43 @@ fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn) {
 fn bytes_say_close(b: &[u8]) -> bool {
     let head_end = memchr::memmem::find(b, b"\r\n\r\n").unwrap_or(b.len());
     memchr::memmem::find(&b[..head_end], b"Connection: close").is_some()
+}
+
+/// `option http-buffer-request`: reads until the request's body is whole in `b.inb`, the
+/// buffer is full, the client stops or `timeout http-request` (else `client`) passes.
+/// Returns what of the buffer the frontend's rules see: all when the frontend has the
+/// option, else what was there before (the backend's option waits after them in HAProxy).
+async fn wait_body<C: AsyncRead + Unpin>(
+    ctx: &Ctx,
+    head_len: usize,
+    b: &mut Bufs,
+    client: &mut C,
+) -> usize {
+    let fe_px = ctx.fe_px();
+    let view = match fe_px.options.http_buffer_request {
+        true => usize::MAX,
+        false => b.inb.len(),
+    };
+    let until = deadline(fe_px.timeouts.http_request.or(fe_px.timeouts.client));
+    while !body_here(&b.req, &b.inb.bytes()[head_len..], &ctx.limits)
+        && b.inb.len() < b.inb.capacity()
+    {
+        match b.inb.read_from(client, until).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    view
+}
+
+/// Whether the whole body of `req` is in `body` (what follows its head in the buffer); an
+/// invalid chunked body counts as here (its parse answers 400).
+fn body_here(req: &RequestHead, body: &[u8], limits: &HeadLimits) -> bool {
+    match req.body_kind() {
+        BodyKind::ContentLength(n) => body.len() as u64 >= n,
+        BodyKind::Chunked => !matches!(ChunkedScanner::new(limits).advance(body), Ok(a) if !a.done),
+        _ => true,
+    }
 }
 
 /// `option abortonclose`: `wait` (a queue, a connect) unless the client closes first
