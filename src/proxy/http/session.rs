@@ -1257,9 +1257,9 @@ impl<'c> Exchange<'c> {
                     }
                     _ => None,
                 };
-                let queued = Instant::now();
                 let slot = match direct.or(last) {
                     Some(s) if be.abortonclose => {
+                        let queued = Instant::now();
                         let w = direct_slot(be, s, txn);
                         match Box::pin(unless_closed(client, &mut b.inb, h2, w)).await {
                             Some(r) => r,
@@ -1280,6 +1280,7 @@ impl<'c> Exchange<'c> {
                         let avoid = retry.avoid;
                         let pctx = PickCtx { avoid, ..ctx_pick };
                         if be.abortonclose {
+                            let queued = Instant::now();
                             let w = pick(be, &pctx, txn);
                             match Box::pin(unless_closed(client, &mut b.inb, h2, w)).await {
                                 Some(r) => r,
