@@ -76,6 +76,13 @@ pub enum Fetch {
     Base,
     /// `req.ver`, `req_ver`: `1.0` or `1.1`.
     ReqVer,
+    /// `req.body`: the request's body as far as it is in the buffer (decoded when chunked);
+    /// whole only with `option http-buffer-request`.
+    ReqBody,
+    /// `req.body_len`: the length of what `req.body` gives.
+    ReqBodyLen,
+    /// `req.body_size`: the body's announced length (Content-Length), else what is here.
+    ReqBodySize,
     /// `hdr(NAME[,OCC])`, `req.hdr`: comma-separated elements of the header. No argument
     /// (`hdr`) finds nothing; an empty name (`hdr()`) takes every header.
     Hdr {
@@ -402,6 +409,9 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "shdr_val",
     "status",
     "req.ver",
+    "req.body",
+    "req.body_len",
+    "req.body_size",
     "req_len",
     "req_proto_http",
     "req_ssl_hello_type",
@@ -452,8 +462,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("req.ssl_cipherlist", "not implemented in corelb"),
     ("req.ssl_ec_ext", "not implemented in corelb"),
     ("req.ssl_st_ext", "not implemented in corelb"),
-    ("req.body", "corelb does not buffer request bodies"),
-    ("req.body_param", "corelb does not buffer request bodies"),
+    ("req.body_param", "not implemented in corelb (req.body is)"),
     ("url_ip", "not implemented in corelb"),
     ("url_port", "not implemented in corelb"),
     ("fhdr", "HAProxy 2.6 has no 'fhdr'; use 'req.fhdr'"),
@@ -763,6 +772,9 @@ impl Fetch {
             "query" => plain(Fetch::Query)?,
             "base" => plain(Fetch::Base)?,
             "req.ver" | "req_ver" => plain(Fetch::ReqVer)?,
+            "req.body" => plain(Fetch::ReqBody)?,
+            "req.body_len" => plain(Fetch::ReqBodyLen)?,
+            "req.body_size" => plain(Fetch::ReqBodySize)?,
             "int" | "bool" => {
                 max_args(1)?;
                 let v = int_arg(
@@ -980,6 +992,8 @@ impl Fetch {
             | Fetch::CookVal(_)
             | Fetch::Nbsrv(_) => SmpType::Int,
             Fetch::ReqLen | Fetch::ReqSslHelloType | Fetch::ReqSslVer => SmpType::Int,
+            Fetch::ReqBodyLen | Fetch::ReqBodySize => SmpType::Int,
+            Fetch::ReqBody => SmpType::Bin,
             Fetch::WaitEnd => SmpType::Bool,
             Fetch::Payload { .. } | Fetch::PayloadLv { .. } => SmpType::Bin,
             Fetch::Res(f) | Fetch::ResHttp(f) => f.out_type(),
@@ -1166,6 +1180,32 @@ impl Fetch {
         }
     }
 
+    /// `req.body`, `req.body_len`, `req.body_size` over `raw`, what of the body (as `kind`
+    /// frames it) is in the buffer.
+    fn each_body(
+        &self,
+        raw: &[u8],
+        kind: crate::h1::BodyKind,
+        f: &mut dyn FnMut(Value<'_>) -> bool,
+    ) {
+        use crate::h1::BodyKind;
+        let decoded;
+        let (data, announced) = match kind {
+            BodyKind::None => (&[][..], Some(0)),
+            BodyKind::ContentLength(n) => (&raw[..raw.len().min(n as usize)], Some(n)),
+            BodyKind::Chunked => {
+                decoded = http::dechunk(raw);
+                (&decoded[..], None)
+            }
+            _ => return,
+        };
+        f(match self {
+            Fetch::ReqBody => Value::Str(data),
+            Fetch::ReqBodyLen => Value::Int(data.len() as i64),
+            _ => Value::Int(announced.map_or(data.len() as i64, |n| n as i64)),
+        });
+    }
+
     fn each(&self, s: &dyn Sample, iterate: bool, f: &mut dyn FnMut(Value<'_>) -> bool) {
         let one = |f: &mut dyn FnMut(Value<'_>) -> bool, v: Option<Value<'_>>| {
             if let Some(v) = v {
@@ -1199,6 +1239,11 @@ impl Fetch {
             Fetch::PathQ => one(f, s.url().and_then(http::uri_path).map(Value::Str)),
             Fetch::Query => one(f, s.url().and_then(http::query).map(Value::Str)),
             Fetch::ReqVer => one(f, s.version().map(Value::Str)),
+            Fetch::ReqBody | Fetch::ReqBodyLen | Fetch::ReqBodySize => {
+                if let Some((raw, kind)) = s.body() {
+                    self.each_body(raw, kind, f);
+                }
+            }
             Fetch::Base => base(s, f),
             Fetch::Status => one(f, s.status().map(|c| Value::Int(i64::from(c)))),
             Fetch::ResHttp(inner) => {

@@ -414,3 +414,39 @@ mod tests {
         assert!(cookies("ss=1", "s").is_empty());
     }
 }
+
+/// The data of the chunked body `b` (as far as it is there): chunk sizes, extensions and
+/// trailers left out, a chunk cut by the buffer's end kept as far as it goes.
+pub(crate) fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = memchr::memmem::find(b, b"\r\n") {
+        let size = b[..eol].split(|&c| c == b';').next().unwrap_or_default();
+        let size = std::str::from_utf8(size).unwrap_or("").trim();
+        let Ok(n) = usize::from_str_radix(size, 16) else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        let data = &b[eol + 2..];
+        out.extend_from_slice(&data[..n.min(data.len())]);
+        match data.get(n + 2..) {
+            Some(rest) => b = rest,
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod dechunk_tests {
+    #[test]
+    fn chunks_are_joined_and_a_cut_one_kept() {
+        assert_eq!(
+            super::dechunk(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"),
+            b"abcde"
+        );
+        assert_eq!(super::dechunk(b"5\r\nab"), b"ab");
+        assert_eq!(super::dechunk(b""), b"");
+    }
+}

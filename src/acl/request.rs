@@ -112,6 +112,10 @@ impl Sample for RequestSample<'_> {
             for_each_field(h, b, name, f);
         }
     }
+    fn body(&self) -> Option<(&[u8], crate::h1::BodyKind)> {
+        let (h, b) = self.head?;
+        Some((b.get(h.head_len()..).unwrap_or_default(), h.body_kind()))
+    }
     fn ssl_fc(&self) -> bool {
         self.conn.tls.is_some()
     }
@@ -174,6 +178,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     }
     fn version(&self) -> Option<&[u8]> {
         self.request.version()
+    }
+    fn body(&self) -> Option<(&[u8], crate::h1::BodyKind)> {
+        self.request.body()
     }
     fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
         if let Some((h, b)) = self.request.head {

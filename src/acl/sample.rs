@@ -78,6 +78,11 @@ pub trait Sample {
     fn unique_id(&self) -> Option<&[u8]> {
         None
     }
+    /// What of the request's body is in the buffer, and how its head frames it
+    /// (`req.body*`); `None` where there is no HTTP request.
+    fn body(&self) -> Option<(&[u8], crate::h1::BodyKind)> {
+        None
+    }
     /// The variables reachable here (`var()`, `set-var`); none by default.
     fn vars(&self) -> super::Vars<'_> {
         super::Vars::default()

@@ -41,6 +41,9 @@ pub struct FrontendRt {
     pub errors: super::errors::ErrorLog,
     /// `rate-limit sessions`.
     pub sess_rate: Option<super::rate::RateLimit>,
+    /// `option http-buffer-request` on the frontend or on a backend it may route to: a
+    /// request's body is read (up to the buffer) before its rules run.
+    pub buffer_request: bool,
 }
 
 /// A backend as the shards use it.
@@ -62,6 +65,12 @@ pub struct BackendRt {
     pub srvtcpka: bool,
     /// `option nolinger` on the backend: server connections close with a reset.
     pub nolinger: bool,
+    /// `option abortonclose`: a request waiting for a server is dropped when its client
+    /// closes (mode http).
+    pub abortonclose: bool,
+    /// `option prefer-last-server` under non-hash balancing: a keep-alive client's request
+    /// goes to its previous server while that one is usable (mode http).
+    pub prefer_last_server: bool,
     /// `option splice-*` (mode tcp).
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
@@ -188,11 +197,10 @@ impl Shared {
                 targets.extend(cfg.global.logs.iter().cloned());
             }
             logs.push(targets);
-            frontends.push(
-                px.kind
-                    .is_frontend()
-                    .then(|| Arc::new(frontend_rt(i, ids[i], px, maxconn, !logs[i].is_empty()))),
-            );
+            frontends.push(px.kind.is_frontend().then(|| {
+                let logs = !logs[i].is_empty();
+                Arc::new(frontend_rt(i, ids[i], px, &cfg.proxies, maxconn, logs))
+            }));
             let be = px
                 .kind
                 .is_backend()
@@ -310,7 +318,31 @@ fn proxy_ids(proxies: &[Proxy]) -> Vec<u32> {
         .collect()
 }
 
-fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -> FrontendRt {
+fn frontend_rt(
+    i: usize,
+    id: u32,
+    px: &Proxy,
+    all: &[Proxy],
+    global_maxconn: u32,
+    logs: bool,
+) -> FrontendRt {
+    // `option http-buffer-request` of a backend applies once the request is routed there;
+    // corelb reads the body before the frontend's rules for every backend the frontend may
+    // route to (any, for a name built per request).
+    let buffers = |j: usize| all.get(j).is_some_and(|p| p.options.http_buffer_request);
+    let any_buffers = || {
+        all.iter()
+            .any(|p| p.kind.is_backend() && p.options.http_buffer_request)
+    };
+    let buffer_request = px.options.http_buffer_request
+        || px
+            .default_backend
+            .as_ref()
+            .is_some_and(|r| buffers(r.index))
+        || px.use_backends.iter().any(|r| match r.dynamic {
+            Some(_) => any_buffers(),
+            None => buffers(r.index),
+        });
     let backend = if px.kind.is_backend() {
         Some(i)
     } else {
@@ -343,6 +375,7 @@ fn frontend_rt(i: usize, id: u32, px: &Proxy, global_maxconn: u32, logs: bool) -
         logs,
         errors: Default::default(),
         sess_rate: super::rate::RateLimit::new(px.rate_limit_sessions),
+        buffer_request,
     }
 }
 
@@ -462,6 +495,8 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         redispatch: px.options.redispatch,
         srvtcpka: px.options.srvtcpka,
         nolinger: px.options.nolinger,
+        abortonclose: px.options.abortonclose,
+        prefer_last_server: px.options.prefer_last_server && !px.balance.algo.is_hash(),
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),

@@ -919,6 +919,17 @@ pub struct Options {
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).
     pub nolinger: bool,
+    /// `option abortonclose`: a request still waiting for a server (in a queue, or for its
+    /// connection to be established) is aborted when its client closes.
+    pub abortonclose: bool,
+    /// `option prefer-last-server`: a keep-alive client's next request goes to the server
+    /// of its previous one while that server is usable (non-hash balancing only).
+    pub prefer_last_server: bool,
+    /// `option persist`: the persistence cookie may name a server that is down.
+    pub persist: bool,
+    /// `option http-buffer-request`: a request's body is waited for (up to the buffer)
+    /// before the request is processed.
+    pub http_buffer_request: bool,
     pub allbackups: bool,
     pub log_health_checks: bool,
     pub splice: SpliceOptions,
@@ -1012,10 +1023,22 @@ pub struct Proxy {
     pub stick_rules: Vec<super::stick::StickRule>,
     /// `use-server SERVER [if|unless COND]`, in order.
     pub use_servers: Vec<UseServer>,
+    /// `force-persist|ignore-persist if|unless COND` of a backend, in order: the first
+    /// whose condition holds decides.
+    pub persist_rules: Vec<PersistRule>,
     /// `compression algo|type|offload` (see `config::filters`).
     pub compression: Option<super::filters::Compression>,
     /// `filter compression|cache NAME`, in order.
     pub filters: Vec<super::filters::Filter>,
+}
+
+/// A `force-persist` (`force`) or `ignore-persist` line of a backend.
+#[derive(Clone, Debug)]
+pub struct PersistRule {
+    /// `force-persist`: the persistence cookie and `use-server` may name a server that is
+    /// down or in maintenance. `ignore-persist`: the cookie is ignored.
+    pub force: bool,
+    pub cond: crate::acl::Cond,
 }
 
 /// A `use-server SERVER [if|unless COND]` line of a backend.
@@ -1214,6 +1237,9 @@ pub mod retry_on {
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
     pub conn_mode: ConnMode,
+    /// `http-send-name-header NAME` (backend): the request sent to a server carries the
+    /// server's name in this field, in place of any the client sent.
+    pub send_name_header: Option<String>,
     pub httplog: bool,
     pub forwardfor: Option<AddrHeader>,
     pub originalto: Option<AddrHeader>,
@@ -1232,6 +1258,7 @@ impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
             conn_mode: ConnMode::KeepAlive,
+            send_name_header: None,
             httplog: false,
             forwardfor: None,
             originalto: None,
@@ -1289,6 +1316,7 @@ impl Proxy {
             stick_table: None,
             stick_rules: Vec::new(),
             use_servers: Vec::new(),
+            persist_rules: Vec::new(),
             compression: None,
             filters: Vec::new(),
         }

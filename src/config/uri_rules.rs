@@ -4,7 +4,7 @@
 //! for the request.
 
 use super::diag::{Diags, Loc};
-use super::model::{HttpAction, Mode, Proxy, Regex, ReplyBody, TargetPart, UseServer};
+use super::model::{HttpAction, Mode, PersistRule, Proxy, Regex, ReplyBody, TargetPart, UseServer};
 
 /// `use-server SERVER [if|unless COND]` (HAProxy 2.6's `cfg_parse_listen` wording). The
 /// server name is checked once the section is complete ([`check_use_servers`]).
@@ -37,6 +37,42 @@ pub(crate) fn use_server(
         server: server.clone(),
         cond,
         loc: loc.clone(),
+    });
+}
+
+/// `force-persist if|unless COND` and `ignore-persist if|unless COND` (backends; a
+/// frontend's is ignored with HAProxy's warning).
+pub(crate) fn persist_rule(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &crate::tls::options::TlsGlobals,
+) {
+    let kw = w[0].as_str();
+    if !matches!(w.get(1).map(String::as_str), Some("if" | "unless")) {
+        d.error(
+            loc,
+            format!("'{kw}' requires either 'if' or 'unless' followed by a condition."),
+        );
+        return;
+    }
+    let Some(cond) = super::parser::parse_cond(px, &w[1..], loc, d) else {
+        return;
+    };
+    if !px.kind.is_backend() {
+        d.warn(
+            loc,
+            format!(
+                "'{kw}' ignored because frontend '{}' has no backend capability",
+                px.name
+            ),
+        );
+        return;
+    }
+    px.persist_rules.push(PersistRule {
+        force: kw == "force-persist",
+        cond,
     });
 }
 

@@ -228,6 +228,15 @@ fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
                 format!("'cookie' is ignored in mode tcp (backend '{}')", px.name),
             );
         }
+        if px.mode == Mode::Tcp && px.options.abortonclose {
+            d.warn(
+                &px.loc,
+                format!(
+                    "backend '{}': 'option abortonclose' works in mode http only in corelb: here a queued connection whose client closed still goes to its server",
+                    px.name
+                ),
+            );
+        }
         if px.check != CheckKind::Http && !px.http_check.expect.is_empty() {
             d.warn(
                 &px.loc,

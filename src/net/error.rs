@@ -197,6 +197,13 @@ impl ProxyError {
         Self::new(Kind::ClientAbort, Side::Client, Retry::Never, t, 400)
     }
 
+    /// The client closed while its request waited for a server, in a queue (`CQ`) or for
+    /// the connection (`CC`), under `option abortonclose`: nothing is answered.
+    pub fn client_abort_waiting(phase: Phase) -> Self {
+        let t = (Cause::Client, phase);
+        Self::new(Kind::ClientAbort, Side::Client, Retry::Never, t, 0)
+    }
+
     /// The request head did not come in time (408, `cR`).
     pub fn request_timeout() -> Self {
         let t = (Cause::ClientTimeout, Phase::Request);

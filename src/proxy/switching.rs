@@ -33,18 +33,20 @@ pub fn choose(cfg: &Config, fe: usize, s: &dyn Sample, scratch: &mut Vec<u8>) ->
 
 /// The server a backend's `use-server` rules pick for a request (HAProxy's
 /// `process_server_rules`): the first rule whose condition holds and whose server is
-/// usable; a rule naming a server that is down lets the next rules try.
+/// usable (any, with `force`: `force-persist` or `option persist`); a rule naming a server
+/// that is down lets the next rules try.
 pub fn use_server(
     px: &crate::config::Proxy,
     be: &crate::cluster::BackendRt,
     s: &dyn Sample,
+    force: bool,
 ) -> Option<usize> {
     px.use_servers
         .iter()
         .filter(|u| u.cond.as_ref().is_none_or(|c| c.eval(&px.acls, s)))
         .find_map(|u| {
             let i = be.lb.servers.iter().position(|sv| sv.name == u.server)?;
-            be.lb.servers[i].usable().then_some(i)
+            (force || be.lb.servers[i].usable()).then_some(i)
         })
 }
 

@@ -246,6 +246,48 @@ pub(crate) fn nolinger(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut 
     1
 }
 
+/// `option abortonclose` (a backend's).
+pub(crate) fn abortonclose(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.abortonclose = on;
+    1
+}
+
+/// `option prefer-last-server` (a backend's).
+pub(crate) fn prefer_last_server(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.prefer_last_server = on;
+    1
+}
+
+/// `option http-buffer-request`.
+pub(crate) fn http_buffer_request(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.http_buffer_request = on;
+    1
+}
+
+/// `option persist` (a backend's).
+pub(crate) fn persist(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.persist = on;
+    1
+}
+
 pub(crate) fn clitcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.clitcpka = on;
     1

@@ -193,6 +193,26 @@ pub(crate) fn http_reuse(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags,
     }
 }
 
+/// `http-send-name-header NAME`.
+pub(crate) fn http_send_name_header(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    match arg(w, 1) {
+        Some(n) if !n.is_empty() => px.http.send_name_header = Some(n.to_string()),
+        _ => d.error(loc, "'http-send-name-header' requires a header string"),
+    }
+    if let Some(a) = w.get(2) {
+        d.error(
+            loc,
+            format!("unexpected argument '{a}' after 'http-send-name-header'"),
+        );
+    }
+}
+
 pub(crate) fn monitor_uri(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     match arg(w, 1) {
         Some(u) if u.starts_with('/') || u.contains("://") => {

@@ -6,7 +6,8 @@ use crate::h1::{Edits, RequestHead, ResponseHead, Val};
 use bumpalo::Bump;
 
 /// The server a request's persistence cookie names (only usable servers count; a cookie
-/// naming a server that is down is ignored and the request is balanced, as HAProxy does).
+/// naming a server that is down is ignored and the request is balanced, as HAProxy does,
+/// unless `option persist` or a `force-persist` rule forces it).
 pub struct Sticky {
     pub server: usize,
     /// With `maxidle`: the cookie's last-seen date should be refreshed in the response.

@@ -556,6 +556,10 @@ pub(crate) struct Exchange<'c> {
     head_len: usize,
     /// The buffer's length when the head was parsed (what of the body came with it).
     buf_len_at_head: usize,
+    /// What of the buffer the frontend's rules see: less than all when the body was
+    /// waited for only for the backend's `option http-buffer-request` (HAProxy waits after
+    /// the frontend's rules then).
+    fe_view: usize,
     /// The client connection's first request (`http-reuse safe` takes no idle connection).
     first: bool,
     /// This request's sticky counters (released, conn_cur down, when the exchange ends).
@@ -619,11 +623,22 @@ impl<'c> Exchange<'c> {
                 }
             }
         }
+        // `option http-buffer-request`: the body first (up to the buffer), so that the rules
+        // see it (`req.body`) and the request is whole when a server is chosen. Not with
+        // `Expect: 100-continue`: the client waits for the server's 100.
+        // (Boxed: without the option, the exchange's future, copied per request, does not
+        // grow by the wait's state.)
+        let fe_view = if ctx.fe.buffer_request && !b.req.expects_continue() {
+            Box::pin(wait_body(ctx, head_len, b, client)).await
+        } else {
+            usize::MAX
+        };
         Exchange {
             ctx,
             txn,
             head_len,
             buf_len_at_head: b.inb.len(),
+            fe_view,
             first,
             trackers: crate::stick::Trackers::new(),
             vars: crate::acl::VarSet::default(),
@@ -765,8 +780,9 @@ impl<'c> Exchange<'c> {
         let stick = stick_ctx
             .as_ref()
             .map(|c| c as &dyn crate::acl::StickSource);
-        let base = RequestSample {
-            head: Some((req, inb.bytes())),
+        let all = inb.bytes();
+        let mut base = RequestSample {
+            head: Some((req, &all[..all.len().min(self.fe_view)])),
             conn: &ctx.acl_conn,
             nbsrv: &nbsrv,
             stopping: shared.control.stopping(),
@@ -880,6 +896,8 @@ impl<'c> Exchange<'c> {
             }
             None => None,
         };
+        // From the backend on, all of the body that is here counts (`req.body`).
+        base.head = Some((req, all));
         // The backend's own rules (a listen's rules already ran as the frontend's).
         if let (None, Some(be)) = (&reply, &be)
             && be.proxy != fe.proxy
@@ -1005,11 +1023,25 @@ impl<'c> Exchange<'c> {
         } else {
             0
         };
-        let sticky = be_px.cookie.as_ref().and_then(|c| {
+        // `force-persist` / `ignore-persist`: the first rule whose condition holds; `option
+        // persist` forces as well.
+        let (force, ignore) = match be_px.persist_rules.is_empty() {
+            true => (false, false),
+            false => {
+                let edited = EditedRequestSample {
+                    request: base,
+                    edits: &edits,
+                };
+                let rule = (be_px.persist_rules.iter()).find(|r| r.cond.eval(&be_px.acls, &edited));
+                rule.map_or((false, false), |r| (r.force, !r.force))
+            }
+        };
+        let force = force || be_px.options.persist;
+        let sticky = be_px.cookie.as_ref().filter(|_| !ignore).and_then(|c| {
             super::persist::request_cookie(
                 c,
                 &be.server_cookies,
-                |i| be.lb.servers[i].usable(),
+                |i| force || be.lb.servers[i].usable(),
                 req,
                 inb.bytes(),
                 now,
@@ -1029,7 +1061,7 @@ impl<'c> Exchange<'c> {
                 request: base,
                 edits: &edits,
             };
-            if let Some(i) = crate::proxy::switching::use_server(be_px, &be, &edited) {
+            if let Some(i) = crate::proxy::switching::use_server(be_px, &be, &edited, force) {
                 persist.server = Some(i);
             }
         }
@@ -1119,6 +1151,11 @@ impl<'c> Exchange<'c> {
         {
             let _ = edits.add_header(ot.header.as_bytes(), v);
         }
+        // `http-send-name-header`: the client's fields of that name go; the server's name is
+        // added per attempt (`forward`).
+        if let Some(h) = &be_px.http.send_name_header {
+            let _ = edits.del_header(h.as_bytes());
+        }
         b.sout.clear();
         serialize_request(req, buf, &edits, &mut b.sout);
         let saved_head: Vec<u8> =
@@ -1192,6 +1229,9 @@ impl<'c> Exchange<'c> {
         let mut retry = Retry::default();
         let retry_on = be_px.http.retry_on;
         let watch = self.watch;
+        let h2 = ctx.info.h2;
+        // `http-send-name-header`: the head's length without the server's name.
+        let name_base = be_px.http.send_name_header.as_ref().map(|_| b.sout.len());
         loop {
             // The same server again, else the cookie's server first (unless redispatching
             // away from it), else balance.
@@ -1204,16 +1244,53 @@ impl<'c> Exchange<'c> {
                     .map(|s| s.server)
                     .or(route.persist.server)
                     .filter(|&s| retry.avoid != Some(s) && retry.made == 0);
-                let direct = match direct {
-                    Some(s) => direct_slot(be, s, txn).await?,
-                    None => None,
+                // `option prefer-last-server`: the server of the connection kept for this
+                // client (`http-reuse never`, as in HAProxy, whose other connections are
+                // not the client's) while it is usable. Balanced, not persistent: a full
+                // queue there balances, and a retry may redispatch.
+                let last = match (direct, &b.private) {
+                    (None, Some((bi, s, _)))
+                        if be.prefer_last_server
+                            && *bi == be.proxy
+                            && retry.made == 0
+                            && be.lb.servers[*s].usable() =>
+                    {
+                        Some(*s)
+                    }
+                    _ => None,
                 };
-                retry.persistent = direct.is_some();
+                let slot = match direct.or(last) {
+                    Some(s) if be.abortonclose => {
+                        let queued = Instant::now();
+                        let w = direct_slot(be, s, txn);
+                        match Box::pin(unless_closed(client, &mut b.inb, h2, w)).await {
+                            Some(r) => r,
+                            None => return Err(aborted_waiting(txn, Phase::Queue, queued)),
+                        }
+                    }
+                    Some(s) => direct_slot(be, s, txn).await,
+                    None => Ok(None),
+                };
+                let direct = match slot {
+                    Err(e) if last.is_some() && e.term.cause == Cause::Server => None,
+                    r => r?,
+                };
+                retry.persistent = direct.is_some() && last.is_none();
                 match direct {
                     Some(slot) => Some(slot),
                     None => {
                         let avoid = retry.avoid;
-                        pick(be, &PickCtx { avoid, ..ctx_pick }, txn).await
+                        let pctx = PickCtx { avoid, ..ctx_pick };
+                        if be.abortonclose {
+                            let queued = Instant::now();
+                            let w = pick(be, &pctx, txn);
+                            match Box::pin(unless_closed(client, &mut b.inb, h2, w)).await {
+                                Some(r) => r,
+                                None => return Err(aborted_waiting(txn, Phase::Queue, queued)),
+                            }
+                        } else {
+                            pick(be, &pctx, txn).await
+                        }
                     }
                 }
             };
@@ -1300,19 +1377,38 @@ impl<'c> Exchange<'c> {
                                     shard.shared.shards,
                                 ),
                             };
-                            Box::pin(crate::net::h2_upstream::open(o))
-                                .await
-                                .map(|(c, r)| {
-                                    reused = r;
-                                    c
-                                })
+                            let open = crate::net::h2_upstream::open(o);
+                            let opened = if be.abortonclose {
+                                match Box::pin(unless_closed(client, &mut b.inb, h2, open)).await {
+                                    Some(r) => r,
+                                    None => {
+                                        return Err(aborted_waiting(txn, Phase::Connect, t0));
+                                    }
+                                }
+                            } else {
+                                Box::pin(open).await
+                            };
+                            opened.map(|(c, r)| {
+                                reused = r;
+                                c
+                            })
                         }
                         // Boxed: the connect (TCP, then TLS) is most of the exchange's state,
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
                             let c = crate::net::upstream::connect(be, srv, info.src, dst, sni);
-                            Box::pin(c).await.map(ServerIo::recv_on_ring)
+                            let c = if be.abortonclose {
+                                match Box::pin(unless_closed(client, &mut b.inb, h2, c)).await {
+                                    Some(r) => r,
+                                    None => {
+                                        return Err(aborted_waiting(txn, Phase::Connect, t0));
+                                    }
+                                }
+                            } else {
+                                Box::pin(c).await
+                            };
+                            c.map(ServerIo::recv_on_ring)
                         }
                     }
                 }
@@ -1333,6 +1429,16 @@ impl<'c> Exchange<'c> {
             };
             be.lb.servers[srv].observed_success();
             txn.t_connect = Some(t0.elapsed());
+            // `http-send-name-header`: this server's name as the head's last field, written
+            // again on each attempt, so that a retry elsewhere names the server it reaches.
+            if let (Some(h), Some(base)) = (&be_px.http.send_name_header, name_base) {
+                let name = &be_px.servers[srv].name;
+                let head = &mut b.sout;
+                head.truncate(base - 2);
+                for part in [h.as_bytes(), b": ", name.as_bytes(), b"\r\n\r\n"] {
+                    head.extend_from_slice(part);
+                }
+            }
             // Send the head, and the body when it is all here.
             let t_server = be.server_timeout;
             let inb = &b.inb;
@@ -2019,6 +2125,78 @@ fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn) {
 fn bytes_say_close(b: &[u8]) -> bool {
     let head_end = memchr::memmem::find(b, b"\r\n\r\n").unwrap_or(b.len());
     memchr::memmem::find(&b[..head_end], b"Connection: close").is_some()
+}
+
+/// `option http-buffer-request`: reads until the request's body is whole in `b.inb`, the
+/// buffer is full, the client stops or `timeout http-request` (else `client`) passes.
+/// Returns what of the buffer the frontend's rules see: all when the frontend has the
+/// option, else what was there before (the backend's option waits after them in HAProxy).
+async fn wait_body<C: AsyncRead + Unpin>(
+    ctx: &Ctx,
+    head_len: usize,
+    b: &mut Bufs,
+    client: &mut C,
+) -> usize {
+    let fe_px = ctx.fe_px();
+    let view = match fe_px.options.http_buffer_request {
+        true => usize::MAX,
+        false => b.inb.len(),
+    };
+    let until = deadline(fe_px.timeouts.http_request.or(fe_px.timeouts.client));
+    while !body_here(&b.req, &b.inb.bytes()[head_len..], &ctx.limits)
+        && b.inb.len() < b.inb.capacity()
+    {
+        match b.inb.read_from(client, until).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    view
+}
+
+/// Whether the whole body of `req` is in `body` (what follows its head in the buffer); an
+/// invalid chunked body counts as here (its parse answers 400).
+fn body_here(req: &RequestHead, body: &[u8], limits: &HeadLimits) -> bool {
+    match req.body_kind() {
+        BodyKind::ContentLength(n) => body.len() as u64 >= n,
+        BodyKind::Chunked => !matches!(ChunkedScanner::new(limits).advance(body), Ok(a) if !a.done),
+        _ => true,
+    }
+}
+
+/// `option abortonclose`: `wait` (a queue, a connect) unless the client closes first
+/// (`None`). What the client sends meanwhile (its body, its next request) stays in `inb`
+/// for later, as it would have stayed in the socket. An HTTP/2 stream's end is the end of
+/// its request, not a close: only its reset (a read error) is.
+async fn unless_closed<T, C: AsyncRead + Unpin>(
+    client: &mut C,
+    inb: &mut InBuf,
+    h2: bool,
+    wait: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let closed = async {
+        // With the buffer full, nothing more is read: a close is not seen (HAProxy's
+        // request channel is full too).
+        while inb.len() < inb.capacity() {
+            match inb.read_from(client, None).await {
+                Ok(0) if !h2 => return None,
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        std::future::pending().await
+    };
+    futures_lite::future::or(async { Some(wait.await) }, closed).await
+}
+
+/// The client closed while its request waited for a server (`option abortonclose`): `CQ`
+/// in a queue (`since` its start), `CC` while connecting. Nothing is answered.
+fn aborted_waiting(txn: &mut Txn, phase: Phase, since: Instant) -> ProxyError {
+    if phase == Phase::Queue {
+        txn.t_queue = Some(since.elapsed());
+    }
+    ProxyError::client_abort_waiting(phase)
 }
 
 /// Picks a server, waiting in the backend's queue while every server is full.

@@ -1,0 +1,737 @@
+//! Proxy options that change where and whether a request goes: `option abortonclose`,
+//! `option prefer-last-server`. Each scenario runs on corelb and, when it is installed, on
+//! Debian's HAProxy 2.6, and both must give what the test expects.
+
+mod common;
+use common::haproxy::Haproxy;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Start = dyn Fn(&str, &[u16]) -> Box<dyn Proc>;
+
+/// corelb or HAProxy, running; the log is what it wrote on stderr.
+trait Proc {
+    fn log(&self) -> String;
+}
+impl Proc for Corelb {
+    fn log(&self) -> String {
+        Corelb::log(self)
+    }
+}
+impl Proc for Haproxy {
+    fn log(&self) -> String {
+        Haproxy::log(self)
+    }
+}
+
+fn corelb(cfg: &str, ports: &[u16]) -> Box<dyn Proc> {
+    Box::new(Corelb::start(cfg, &[], ports))
+}
+
+fn haproxy(cfg: &str, ports: &[u16]) -> Box<dyn Proc> {
+    Box::new(Haproxy::start(cfg, ports).expect("haproxy"))
+}
+
+/// Both implementations, HAProxy's when it is installed.
+fn both() -> Vec<(&'static str, &'static Start)> {
+    let mut v: Vec<(&'static str, &'static Start)> = vec![("corelb", &corelb)];
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        v.push(("haproxy", &haproxy));
+    } else {
+        eprintln!("SKIP (HAProxy side): haproxy is not installed");
+    }
+    v
+}
+
+const DEFAULTS: &str = "global\n  log stderr format raw local0\ndefaults\n  mode http\n  log global\n  option httplog\n  timeout connect 5s\n  timeout client 10s\n  timeout server 10s\n  timeout queue 10s\n";
+
+/// An HTTP server that records each request's line (and the headers named in `keep`),
+/// answers 200 with its name in the body, and holds requests for `/slow` until released.
+struct Recorder {
+    backend: Backend,
+    seen: Arc<Mutex<Vec<String>>>,
+    release: Arc<AtomicBool>,
+}
+
+impl Recorder {
+    fn start(name: &'static str, keep: &'static [&'static str]) -> Recorder {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let release = Arc::new(AtomicBool::new(false));
+        let (s2, r2) = (seen.clone(), release.clone());
+        let backend = Backend::start(move |s| {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = s;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let mut rec = line.trim().to_string();
+                let mut len = 0usize;
+                let mut chunked = false;
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let h = h.trim();
+                    if h.is_empty() {
+                        break;
+                    }
+                    let (n, v) = h.split_once(':').unwrap_or((h, ""));
+                    if n.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if n.eq_ignore_ascii_case("transfer-encoding") {
+                        chunked = true;
+                    }
+                    if keep.iter().any(|k| k.eq_ignore_ascii_case(n)) {
+                        rec.push_str(&format!(" [{}: {}]", n.to_ascii_lowercase(), v.trim()));
+                    }
+                }
+                let mut body = vec![0u8; len];
+                if r.read_exact(&mut body).is_err() {
+                    return;
+                }
+                // A chunked body: its chunks, then the empty trailer section.
+                if chunked {
+                    loop {
+                        let mut size = String::new();
+                        if r.read_line(&mut size).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                        let mut data = vec![0u8; n + 2];
+                        if n == 0 {
+                            let mut end = String::new();
+                            let _ = r.read_line(&mut end);
+                            break;
+                        }
+                        if r.read_exact(&mut data).is_err() {
+                            return;
+                        }
+                    }
+                }
+                s2.lock().unwrap().push(rec.clone());
+                if rec.contains("/slow") {
+                    while !r2.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
+                    name.len()
+                );
+                if w.write_all(answer.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        });
+        Recorder {
+            backend,
+            seen,
+            release,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.backend.port
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Sends a GET for `path` on a new connection, without reading.
+fn send_get(port: u16, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    s
+}
+
+/// The log line of the request for `path`: (server, timers, status, termination state).
+fn logged(p: &dyn Proc, path: &str) -> Option<(String, String, String, String)> {
+    let log = p.log();
+    let line = log.lines().find(|l| l.contains(&format!("GET {path} ")))?;
+    let f: Vec<&str> = line.split_whitespace().collect();
+    Some((
+        f[3].to_string(),
+        f[4].to_string(),
+        f[5].to_string(),
+        f[9].to_string(),
+    ))
+}
+
+fn wait_logged(p: &dyn Proc, path: &str) -> (String, String, String, String) {
+    eventually(Duration::from_secs(10), || logged(p, path))
+        .unwrap_or_else(|| panic!("no log line for {path}:\n{}", p.log()))
+}
+
+/// The fields of a stats CSV row (proxy, server).
+fn stat(csv: &str, px: &str, sv: &str, name: &str) -> String {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let i = header.iter().position(|h| *h == name).unwrap();
+    let row = lines
+        .find(|l| l.split(',').take(2).eq([px, sv]))
+        .unwrap_or_else(|| panic!("no row {px}/{sv} in {csv}"));
+    row.split(',').nth(i).unwrap().to_string()
+}
+
+fn stats_csv(port: u16) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{port}/stats;csv"))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A request waits in the queue (its server at `maxconn 1`, busy); its client closes (a
+/// FIN, as `close()` sends). With `option abortonclose` it leaves the queue at once, the
+/// server never sees it, the log says `CQ` with status -1; without it, the request is
+/// served when the slot frees (HTTP's half-close). Returns what the server saw, the queued
+/// request's log fields and the backend's `cli_abrt`.
+fn queue_scenario(
+    start: &Start,
+    option: &str,
+) -> (Vec<String>, (String, String, String, String), String) {
+    let srv = Recorder::start("s1", &[]);
+    let (port, stats) = (free_port(), free_port());
+    let cfg = format!(
+        "{DEFAULTS}listen stats\n  bind 127.0.0.1:{stats}\n  stats enable\n  stats uri /stats\n\
+         listen l\n  bind 127.0.0.1:{port}\n  {option}\n  server s1 127.0.0.1:{} maxconn 1\n",
+        srv.port()
+    );
+    let p = start(&cfg, &[port, stats]);
+    let mut first = send_get(port, "/slow");
+    eventually(Duration::from_secs(10), || {
+        (!srv.seen().is_empty()).then_some(())
+    })
+    .expect("the first request reaches the server");
+    let second = send_get(port, "/queued");
+    eventually(Duration::from_secs(10), || {
+        (stat(&stats_csv(stats), "l", "BACKEND", "qcur") == "1").then_some(())
+    })
+    .expect("the second request waits in the queue");
+    std::thread::sleep(Duration::from_millis(200));
+    drop(second);
+    std::thread::sleep(Duration::from_millis(300));
+    srv.release.store(true, Ordering::SeqCst);
+    let mut buf = [0u8; 256];
+    let n = first.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let fields = wait_logged(&*p, "/queued");
+    let csv = stats_csv(stats);
+    let abrt = stat(&csv, "l", "BACKEND", "cli_abrt");
+    (srv.seen(), fields, abrt)
+}
+
+#[test]
+fn abortonclose_drops_a_queued_request_whose_client_closed_like_haproxy() {
+    for (who, start) in both() {
+        let (seen, (server, timers, status, term), abrt) =
+            queue_scenario(start, "option abortonclose");
+        assert_eq!(seen, ["GET /slow HTTP/1.1"], "{who}: the server saw");
+        assert_eq!(
+            (server.as_str(), status.as_str(), &term[..2]),
+            ("l/<NOSRV>", "-1", "CQ"),
+            "{who}"
+        );
+        // Tw is the time in the queue (about 200 ms), Tc and Tr never happened.
+        let t: Vec<i64> = timers.split('/').map(|x| x.parse().unwrap()).collect();
+        assert!(
+            t[1] >= 150 && t[1] < 2000 && t[2] == -1 && t[3] == -1,
+            "{who}: {timers}"
+        );
+        // HAProxy counts no client abort for it: the counter is for aborts while data
+        // moves.
+        assert_eq!(abrt, "0", "{who}: cli_abrt");
+
+        // `no option abortonclose` (as without it): served once the slot frees.
+        let (seen, (server, _, status, term), abrt) =
+            queue_scenario(start, "no option abortonclose");
+        assert_eq!(
+            seen,
+            ["GET /slow HTTP/1.1", "GET /queued HTTP/1.1"],
+            "{who}: the server saw"
+        );
+        assert_eq!((server.as_str(), status.as_str()), ("l/s1", "200"), "{who}");
+        assert_ne!(&term[..1], "C", "{who}");
+        assert_eq!(abrt, "0", "{who}: cli_abrt");
+    }
+}
+
+/// A server whose listen backlog is full: a connection to it waits (its SYN is dropped)
+/// until `timeout connect`.
+fn unanswering_server() -> (TcpListener, Vec<TcpStream>, u16) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    s.listen(0).unwrap();
+    let l: TcpListener = s.into();
+    let port = l.local_addr().unwrap().port();
+    // Fill the accept queue (backlog 0 holds one; one more to be sure).
+    let mut fillers = Vec::new();
+    for _ in 0..2 {
+        let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        c.set_nonblocking(true).unwrap();
+        let _ = c.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into());
+        std::thread::sleep(Duration::from_millis(50));
+        fillers.push(c.into());
+    }
+    (l, fillers, port)
+}
+
+/// A request waits for its connection to a server that does not answer; its client
+/// closes. With `option abortonclose`: logged `CC` at once, status -1; without: the
+/// connection times out (`timeout connect` 1.5 s) and the request is answered 503 (`sC`).
+fn connect_scenario(start: &Start, option: &str) -> (String, String, String, u64) {
+    let (_l, _fillers, srv_port) = unanswering_server();
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  timeout connect 1500ms\n  retries 0\n  {option}\n  server s1 127.0.0.1:{srv_port}\n"
+    );
+    let p = start(&cfg, &[port]);
+    let c = send_get(port, "/connecting");
+    std::thread::sleep(Duration::from_millis(300));
+    c.shutdown(Shutdown::Write).unwrap();
+    let t0 = std::time::Instant::now();
+    let _ = BufReader::new(&c).read_line(&mut String::new());
+    let waited = t0.elapsed().as_millis() as u64;
+    let (server, _, status, term) = wait_logged(&*p, "/connecting");
+    (server, status, term[..2].to_string(), waited)
+}
+
+#[test]
+fn abortonclose_drops_a_connecting_request_whose_client_closed_like_haproxy() {
+    for (who, start) in both() {
+        let (server, status, term, waited) = connect_scenario(start, "option abortonclose");
+        assert_eq!(
+            (server.as_str(), status.as_str(), term.as_str()),
+            ("l/s1", "-1", "CC"),
+            "{who}"
+        );
+        assert!(waited < 1000, "{who}: closed after {waited} ms");
+        let (server, status, term, waited) = connect_scenario(start, "");
+        assert_eq!(
+            (server.as_str(), status.as_str(), term.as_str()),
+            ("l/s1", "503", "sC"),
+            "{who}"
+        );
+        assert!(waited >= 1000, "{who}: answered after {waited} ms");
+    }
+}
+
+/// Two keep-alive clients, one after the other, send four requests each through
+/// `roundrobin` over two servers; which server answered each.
+fn last_server_scenario(start: &Start, extra: &str) -> String {
+    let (a, b) = (Recorder::start("aa", &[]), Recorder::start("bb", &[]));
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n{extra}  server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n",
+        a.port(),
+        b.port()
+    );
+    let _p = start(&cfg, &[port]);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        for _ in 0..4 {
+            w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            let res = read_response(&mut r, false).unwrap();
+            seen.push(String::from_utf8_lossy(&res.body).into_owned());
+        }
+        seen.push("|".into());
+    }
+    seen.join(" ")
+}
+
+/// `option prefer-last-server`: a keep-alive client's requests stay on the server of its
+/// connection (the next client is balanced as usual). As in HAProxy 2.6, only a connection
+/// kept for the client (`http-reuse never`) counts: under `safe` (the default) the
+/// connection goes back to the shared pool between requests, and the option changes
+/// nothing.
+#[test]
+fn prefer_last_server_keeps_a_keep_alive_client_on_its_server_like_haproxy() {
+    let never = "  http-reuse never\n";
+    let pls = "  option prefer-last-server\n";
+    let cases = [
+        (format!("{never}{pls}"), "aa aa aa aa | bb bb bb bb |"),
+        (
+            format!("{never}{pls}  no option prefer-last-server\n"),
+            "aa bb aa bb | aa bb aa bb |",
+        ),
+        (never.to_string(), "aa bb aa bb | aa bb aa bb |"),
+        (pls.to_string(), "aa bb aa bb | aa bb aa bb |"),
+        (
+            format!("{never}{pls}  balance leastconn\n"),
+            "aa aa aa aa | bb bb bb bb |",
+        ),
+    ];
+    for (who, start) in both() {
+        for (extra, want) in &cases {
+            assert_eq!(last_server_scenario(start, extra), *want, "{who}:\n{extra}");
+        }
+    }
+}
+
+/// In a defaults section, `option prefer-last-server` applies to the backends after it;
+/// a server that went down is not preferred.
+#[test]
+fn prefer_last_server_from_defaults_leaves_a_down_server() {
+    let (a, b) = (Recorder::start("aa", &[]), Recorder::start("bb", &[]));
+    let (port, sock) = (free_port(), TempDir::new("pls"));
+    let sock_path = sock.path("admin.sock");
+    let cfg = format!(
+        "global\n  stats socket {} level admin\n{}  option prefer-last-server\n  http-reuse never\nlisten l\n  bind 127.0.0.1:{port}\n  server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n",
+        sock_path.display(),
+        DEFAULTS.trim_start_matches("global\n  log stderr format raw local0\n"),
+        a.port(),
+        b.port()
+    );
+    let _p = Corelb::start(&cfg, &[], &[port]);
+    wait_unix_socket(&sock_path);
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut get = || {
+        w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        String::from_utf8_lossy(&read_response(&mut r, false).unwrap().body).into_owned()
+    };
+    assert_eq!([get(), get()], ["aa", "aa"]);
+    stats_cmd(&sock_path, "disable server l/a");
+    assert_eq!([get(), get()], ["bb", "bb"]);
+}
+
+/// Where the options apply: backends (and defaults, listen); a frontend's is ignored with a
+/// warning, as HAProxy warns; corelb says that mode tcp does not abort on close.
+#[test]
+fn abortonclose_and_prefer_last_server_are_backend_options() {
+    let dir = TempDir::new("opts");
+    let base =
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
+    for opt in ["abortonclose", "prefer-last-server"] {
+        expect_check(
+            &dir,
+            &format!(
+                "{base}  option {opt}\nbackend b\n  no option {opt}\n  server s 127.0.0.1:1\n"
+            ),
+            0,
+            "",
+        );
+        expect_check(
+            &dir,
+            &format!(
+                "{base}frontend f\n  bind 127.0.0.1:1\n  option {opt}\n  default_backend b\nbackend b\n  server s 127.0.0.1:1\n"
+            ),
+            0,
+            &format!("'option {opt}' is ignored in frontend 'f'"),
+        );
+    }
+    expect_check(
+        &dir,
+        &format!("{base}backend b\n  mode tcp\n  option abortonclose\n  server s 127.0.0.1:1\n"),
+        0,
+        "'option abortonclose' works in mode http only",
+    );
+}
+
+/// `option http-no-delay` asks HAProxy to send at once instead of merging sends
+/// (MSG_MORE); corelb always sends at once, so it is accepted with a warning that says so.
+#[test]
+fn http_no_delay_is_accepted_with_a_warning() {
+    let dir = TempDir::new("nodelay");
+    let base =
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
+    for at in ["defaults", "frontend", "backend"] {
+        let (d, f, b) = match at {
+            "defaults" => ("  option http-no-delay\n", "", ""),
+            "frontend" => ("", "  option http-no-delay\n", ""),
+            _ => ("", "", "  option http-no-delay\n"),
+        };
+        expect_check(
+            &dir,
+            &format!(
+                "{base}{d}frontend f\n  bind 127.0.0.1:1\n{f}  default_backend b\nbackend b\n{b}  server s 127.0.0.1:1\n"
+            ),
+            0,
+            "'option http-no-delay' is ignored: corelb never delays a send: every client and server socket has TCP_NODELAY",
+        );
+    }
+}
+
+/// `http-send-name-header X-Srv`: each request reaches its server with the server's name in
+/// `X-Srv`, the client's own `X-Srv` fields removed; after a failed connect redispatched to
+/// another server, the name is that server's. Returns what each server saw.
+fn send_name_scenario(start: &Start) -> (Vec<String>, Vec<String>) {
+    let (a, b) = (
+        Recorder::start("aa", &["x-srv"]),
+        Recorder::start("bb", &["x-srv"]),
+    );
+    let dead = free_port();
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}  http-send-name-header X-Unused\nlisten l\n  bind 127.0.0.1:{port}\n  http-send-name-header X-Srv\n  retries 1\n  option redispatch\n  \
+         server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n  server dead 127.0.0.1:{dead}\n",
+        a.port(),
+        b.port()
+    );
+    let _p = start(&cfg, &[port]);
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    // Round-robin: a, b, then dead (redispatched to a, the next after it).
+    for path in ["/1", "/2", "/3"] {
+        write!(
+            w,
+            "GET {path} HTTP/1.1\r\nHost: t\r\nX-Srv: forged\r\nx-srv: forged too\r\n\r\n"
+        )
+        .unwrap();
+        let res = read_response(&mut r, false).unwrap();
+        assert_eq!(res.status, 200);
+    }
+    (a.seen(), b.seen())
+}
+
+#[test]
+fn http_send_name_header_names_the_final_server_like_haproxy() {
+    for (who, start) in both() {
+        let (a, b) = send_name_scenario(start);
+        assert_eq!(
+            (a, b),
+            (
+                vec![
+                    "GET /1 HTTP/1.1 [x-srv: a]".to_string(),
+                    "GET /3 HTTP/1.1 [x-srv: a]".to_string()
+                ],
+                vec!["GET /2 HTTP/1.1 [x-srv: b]".to_string()]
+            ),
+            "{who}"
+        );
+    }
+    let dir = TempDir::new("sendname");
+    expect_check(
+        &dir,
+        "defaults\n  mode http\nbackend b\n  http-send-name-header\n  server s 127.0.0.1:1\n",
+        1,
+        "'http-send-name-header' requires a header string",
+    );
+}
+
+/// How server b is unusable: not (`Up`), DOWN by its check (its traffic port still
+/// answers), or in maintenance (`disable server` on the stats socket).
+#[derive(Clone, Copy, Debug)]
+enum Down {
+    Up,
+    Check,
+    Maint,
+}
+
+/// `balance first` over a (always up) and b, unusable as `b_down` says; requests on one keep-alive connection with the
+/// cookie `SRV=b`, each `(path, extra header line)`. Returns which server answered each.
+fn persist_scenario(start: &Start, extra: &str, b_down: Down, reqs: &[(&str, &str)]) -> String {
+    let (a, b) = (Recorder::start("aa", &[]), Recorder::start("bb", &[]));
+    let (port, dead) = (free_port(), free_port());
+    let check = match b_down {
+        Down::Check => format!(" check port {dead} inter 100ms fall 1 rise 1"),
+        _ => String::new(),
+    };
+    let dir = TempDir::new("persist");
+    let sock = dir.path("admin.sock");
+    let global = format!("global\n  stats socket {} level admin\n", sock.display());
+    let cfg = format!(
+        "{}listen l\n  bind 127.0.0.1:{port}\n  balance first\n  cookie SRV insert indirect nocache\n{extra}  \
+         server a 127.0.0.1:{} cookie a\n  server b 127.0.0.1:{} cookie b{check}\n",
+        DEFAULTS.replacen("global\n", &global, 1),
+        a.port(),
+        b.port()
+    );
+    let _p = start(&cfg, &[port]);
+    match b_down {
+        // fall 1 after the first check (within the 100 ms interval, and its spread).
+        Down::Check => std::thread::sleep(Duration::from_millis(1500)),
+        Down::Maint => {
+            wait_unix_socket(&sock);
+            stats_cmd(&sock, "disable server l/b");
+        }
+        Down::Up => {}
+    }
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut out = Vec::new();
+    for (path, hdr) in reqs {
+        write!(
+            w,
+            "GET {path} HTTP/1.1\r\nHost: t\r\nCookie: SRV=b\r\n{hdr}\r\n"
+        )
+        .unwrap();
+        let res = read_response(&mut r, false).unwrap();
+        out.push(format!(
+            "{} {}",
+            res.status,
+            String::from_utf8_lossy(&res.body)
+        ));
+    }
+    out.join(", ")
+}
+
+/// Requests of a scenario: (path, extra header line).
+type Requests = [(&'static str, &'static str)];
+
+/// A cookie naming a server that is down is ignored (the request is balanced) unless
+/// `option persist` or a matching `force-persist` says to go there anyway;
+/// `ignore-persist` ignores the cookie of an up server. As HAProxy 2.6.
+#[test]
+fn persist_force_persist_and_ignore_persist_like_haproxy() {
+    let plain = [("/", "")];
+    let forced = [("/", "X-Force: yes\r\n"), ("/", "")];
+    let force = "  force-persist if { hdr(x-force) yes }\n";
+    let cases: [(&str, Down, &Requests, &str); 8] = [
+        ("", Down::Check, &plain, "200 aa"),
+        ("  option persist\n", Down::Check, &plain, "200 bb"),
+        (
+            "  option persist\n  no option persist\n",
+            Down::Check,
+            &plain,
+            "200 aa",
+        ),
+        (force, Down::Check, &forced, "200 bb, 200 aa"),
+        ("", Down::Maint, &plain, "200 aa"),
+        // A server in maintenance still serves who is forced there (HAProxy's use of it).
+        (force, Down::Maint, &forced, "200 bb, 200 aa"),
+        ("", Down::Up, &[("/ign", ""), ("/", "")], "200 bb, 200 bb"),
+        (
+            "  ignore-persist if { path /ign }\n  force-persist if { path /ign }\n",
+            Down::Up,
+            &[("/ign", ""), ("/", "")],
+            "200 aa, 200 bb",
+        ),
+    ];
+    for (who, start) in both() {
+        for (extra, down, reqs, want) in &cases {
+            assert_eq!(
+                persist_scenario(start, extra, *down, reqs),
+                *want,
+                "{who}: b {down:?}\n{extra}"
+            );
+        }
+    }
+    let dir = TempDir::new("persist");
+    let base =
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
+    expect_check(
+        &dir,
+        &format!("{base}backend b\n  force-persist\n  server s 127.0.0.1:1\n"),
+        1,
+        "'force-persist' requires either 'if' or 'unless' followed by a condition.",
+    );
+    expect_check(
+        &dir,
+        &format!(
+            "{base}frontend f\n  bind 127.0.0.1:1\n  ignore-persist if TRUE\n  default_backend b\nbackend b\n  server s 127.0.0.1:1\n"
+        ),
+        0,
+        "'ignore-persist' ignored because frontend 'f' has no backend capability",
+    );
+}
+
+/// `option http-buffer-request` (in the frontend, or only in the backend): the body is
+/// waited for before the rules run (the backend's only, for the backend's option), so that
+/// `req.body` decides, and before a server is connected. Each request sends its head, waits, then its body; returns per request the
+/// status, whether the server had been connected before the body went, and the
+/// `req.body_len`/`req.body_size` the server saw.
+fn buffer_scenario(start: &Start, fe_opt: &str, be_opt: &str) -> Vec<String> {
+    let srv = Recorder::start("s", &["x-len", "x-size"]);
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n{fe_opt}  http-request deny deny_status 403 if {{ req.body -m sub secret }}\n  default_backend b\n\
+         backend b\n{be_opt}  http-request deny deny_status 401 if {{ req.body -m sub backend }}\n  \
+         http-request set-header X-Len %[req.body_len]\n  http-request set-header X-Size %[req.body_size]\n  \
+         http-reuse never\n  server s 127.0.0.1:{}\n",
+        srv.port()
+    );
+    let _p = start(&cfg, &[port]);
+    let mut out = Vec::new();
+    let chunked = "Transfer-Encoding: chunked\r\n";
+    for (framing, body) in [
+        ("Content-Length: 17\r\n", "this is a secret!"),
+        ("Content-Length: 17\r\n", "for backend only!"),
+        ("Content-Length: 12\r\n", "hello world!"),
+        (chunked, "5\r\nhello\r\n7\r\n world!\r\n0\r\n\r\n"),
+    ] {
+        let before = srv.backend.accepted.load(Ordering::SeqCst);
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        write!(w, "POST /p HTTP/1.1\r\nHost: t\r\n{framing}\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        let early = srv.backend.accepted.load(Ordering::SeqCst) > before;
+        w.write_all(body.as_bytes()).unwrap();
+        let res = read_response(&mut BufReader::new(s), false).unwrap();
+        let seen = if res.status == 200 {
+            srv.seen().last().cloned().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        out.push(format!("{} early={early} {seen}", res.status));
+    }
+    out
+}
+
+#[test]
+fn http_buffer_request_waits_for_the_body_and_req_body_decides_like_haproxy() {
+    let opt = "  option http-buffer-request\n";
+    let want = [
+        "403 early=false ",
+        "401 early=false ",
+        "200 early=false POST /p HTTP/1.1 [x-len: 12] [x-size: 12]",
+        "200 early=false POST /p HTTP/1.1 [x-len: 12] [x-size: 12]",
+    ];
+    for (who, start) in both() {
+        assert_eq!(
+            buffer_scenario(start, opt, ""),
+            want,
+            "{who}: in the frontend"
+        );
+        // In the backend only, the frontend's rules run before the body is waited for:
+        // its `req.body` sees none of it (the backend's does).
+        let mut be_want = want;
+        be_want[0] = "200 early=false POST /p HTTP/1.1 [x-len: 17] [x-size: 17]";
+        assert_eq!(
+            buffer_scenario(start, "", opt),
+            be_want,
+            "{who}: in the backend"
+        );
+        // Without it the server is connected as soon as the head is processed.
+        let without = buffer_scenario(start, "", "");
+        assert!(
+            without.iter().all(|r| r.starts_with("200 early=true")),
+            "{who}: {without:?}"
+        );
+    }
+}
