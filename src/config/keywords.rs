@@ -418,7 +418,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("disable-h2-upgrade", NotYet, D | F),
     kw("h1-case-adjust-bogus-client", NotYet, D | F),
     kw("h1-case-adjust-bogus-server", NotYet, D | B),
-    kw("httpslog", NotYet, D | F),
+    kw("httpslog", Supported(o::httpslog), D | F),
     kw("transparent", NotYet, D | B),
     kw("dontlog-normal", Supported(o::dontlog_normal), D | F),
 ];
