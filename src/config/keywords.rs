@@ -217,9 +217,13 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("tune.comp.maxlevel", NotYet, 0),
     kw("tune.maxaccept", Supported(g::maxaccept), 0),
     kw("localpeer", NotYet, 0),
-    kw("resetenv", NotYet, 0),
-    kw("set-dumpable", NotYet, 0),
-    kw("insecure-fork-wanted", NotYet, 0),
+    kw("resetenv", Supported(g::resetenv), 0),
+    kw("set-dumpable", Supported(g::set_dumpable), 0),
+    kw(
+        "insecure-fork-wanted",
+        Supported(g::insecure_fork_wanted),
+        0,
+    ),
 ];
 
 pub static PROXY: &[Kw<p::ProxyFn>] = &[

@@ -65,6 +65,8 @@ pub struct Global {
     pub gid: Option<u32>,
     pub chroot: Option<(PathBuf, Loc)>,
     pub ulimit_n: Option<u64>,
+    /// `set-dumpable`.
+    pub set_dumpable: bool,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,
     /// `log-send-hostname [NAME]`: the hostname put in rfc3164/rfc5424 headers (and what
@@ -151,6 +153,7 @@ impl Default for Global {
             gid: None,
             chroot: None,
             ulimit_n: None,
+            set_dumpable: false,
             logs: Vec::new(),
             log_tag: None,
             log_send_hostname: None,
