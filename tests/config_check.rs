@@ -465,3 +465,28 @@ fn insecure_fork_wanted_and_set_dumpable_are_checked() {
         "c.cfg:2: 'insecure-fork-wanted' cannot handle unexpected argument '1'.",
     );
 }
+
+/// `tune.ssl.lifetime` takes seconds or a time with a unit; anything else is HAProxy's error.
+#[test]
+fn tune_ssl_lifetime_is_checked() {
+    let dir = TempDir::new("lifetime");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("global\n  tune.ssl.lifetime 5m\n{base}"),
+        0,
+        "",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  tune.ssl.lifetime 1x\n{base}"),
+        1,
+        "c.cfg:2: unexpected character 'x' in argument to <tune.ssl.lifetime>.",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  tune.ssl.lifetime\n{base}"),
+        1,
+        "c.cfg:2: 'tune.ssl.lifetime' expects ssl sessions <lifetime> in seconds as argument.",
+    );
+}

@@ -182,7 +182,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("ssl-default-server-options", Supported(g::tls), 0),
     kw("ssl-server-verify", Supported(g::tls), 0),
     kw("tune.ssl.cachesize", Supported(g::tls), 0),
-    kw("tune.ssl.lifetime", NotYet, 0),
+    kw("tune.ssl.lifetime", Supported(g::tls), 0),
     kw("noktls", Supported(g::tls), 0),
     kw("spread-checks", Supported(g::spread_checks), 0),
     kw("max-spread-checks", NotYet, 0),

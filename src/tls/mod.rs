@@ -26,6 +26,7 @@ pub mod certs;
 pub mod ciphers;
 pub mod client_auth;
 pub mod ktls;
+pub mod lifetime;
 pub mod options;
 #[cfg(test)]
 mod testutil;
