@@ -490,3 +490,28 @@ fn tune_ssl_lifetime_is_checked() {
         "c.cfg:2: 'tune.ssl.lifetime' expects ssl sessions <lifetime> in seconds as argument.",
     );
 }
+
+/// `max-spread-checks` takes a delay (milliseconds or with a unit); HAProxy's errors.
+#[test]
+fn max_spread_checks_is_checked() {
+    let dir = TempDir::new("spread");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("global\n  max-spread-checks 5s\n{base}"),
+        0,
+        "",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  max-spread-checks -1\n{base}"),
+        1,
+        "c.cfg:2: unsupported character '-' in 'max-spread-checks' (wants an integer delay).",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  max-spread-checks\n{base}"),
+        1,
+        "c.cfg:2: 'max-spread-checks' expects an integer argument (0..50).",
+    );
+}

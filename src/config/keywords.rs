@@ -185,7 +185,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("tune.ssl.lifetime", Supported(g::tls), 0),
     kw("noktls", Supported(g::tls), 0),
     kw("spread-checks", Supported(g::spread_checks), 0),
-    kw("max-spread-checks", NotYet, 0),
+    kw("max-spread-checks", Supported(g::max_spread_checks), 0),
     kw("lua-load", Never(NO_LUA), 0),
     kw("lua-load-per-thread", Never(NO_LUA), 0),
     kw("lua-prepend-path", Never(NO_LUA), 0),

@@ -83,6 +83,8 @@ pub struct Global {
     pub maxpipes: Option<u32>,
     /// `spread-checks`: random jitter added to check intervals, in percent (0–50).
     pub spread_checks: u32,
+    /// `max-spread-checks`: the first checks start within this delay.
+    pub max_spread_checks: Option<Duration>,
     /// `crt-base`, `ca-base`, `ssl-default-*`, `noktls`, …
     pub tls: crate::tls::options::TlsGlobals,
     /// `stats socket|timeout|maxconn`, `server-state-file|base`.
@@ -165,6 +167,7 @@ impl Default for Global {
             pipesize: 0,
             maxpipes: None,
             spread_checks: 0,
+            max_spread_checks: None,
             tls: crate::tls::options::TlsGlobals::default(),
             cli: Default::default(),
             h2: H2Tune::default(),

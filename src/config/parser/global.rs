@@ -361,6 +361,30 @@ pub(crate) fn spread_checks(p: &mut Parser, w: &[String], loc: &Loc) {
     }
 }
 
+/// `max-spread-checks DELAY` (milliseconds, or with a unit): the longest the first health
+/// checks are spread over, whatever the servers' intervals.
+pub(crate) fn max_spread_checks(p: &mut Parser, w: &[String], loc: &Loc) {
+    let Some(v) = arg(w, 1) else {
+        p.diags.error(
+            loc,
+            "'max-spread-checks' expects an integer argument (0..50).",
+        );
+        return;
+    };
+    match crate::config::units::parse_time(v, Duration::from_millis(1)) {
+        Ok(d) => p.global.max_spread_checks = (!d.is_zero()).then_some(d),
+        Err(_) => {
+            let c = v.chars().find(|c| !c.is_ascii_digit()).unwrap_or(' ');
+            p.diags.error(
+                loc,
+                format!(
+                    "unsupported character '{c}' in 'max-spread-checks' (wants an integer delay)."
+                ),
+            );
+        }
+    }
+}
+
 pub(crate) fn pump(p: &mut Parser, w: &[String], loc: &Loc) {
     match arg(w, 1) {
         Some("auto") => p.global.pump = PumpKind::Auto,
