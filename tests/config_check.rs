@@ -368,3 +368,150 @@ fn missing_file() {
         "{err}"
     );
 }
+
+/// `set-dumpable`: after the switch to `uid`, the process is still dumpable (the kernel
+/// shows its /proc files as owned by that user instead of root) and its core size limit
+/// was raised from 0; without it, neither. The same as Debian's HAProxy. (Needs root, to
+/// switch users.)
+#[test]
+fn set_dumpable_keeps_core_dumps_after_the_user_switch_like_haproxy() {
+    if !nix_is_root() {
+        eprintln!("SKIP: not root");
+        return;
+    }
+    let run = |prog: &str, dumpable: bool| -> (u32, String) {
+        let dir = TempDir::new("dumpable");
+        let port = free_port();
+        let cfg = format!(
+            "global\n  uid 65534\n  gid 65534\n{}defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n  bind 127.0.0.1:{port}\n  server s 127.0.0.1:1\n",
+            if dumpable { "  set-dumpable\n" } else { "" }
+        );
+        let path = dir.write("lb.cfg", &cfg);
+        let extra = if prog == "haproxy" {
+            "-db"
+        } else {
+            "--shards 1"
+        };
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -S -c 0; exec {prog} {extra} -f {}",
+                path.display()
+            ))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = eventually(std::time::Duration::from_secs(10), || {
+            listening(port).then_some(())
+        });
+        assert!(up.is_some(), "{prog} did not start");
+        let pid = child.id();
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(format!("/proc/{pid}/environ"))
+            .unwrap()
+            .uid();
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let core = limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .and_then(|l| l.split_whitespace().nth(4))
+            .unwrap_or("")
+            .to_string();
+        signal_pid(pid as i32, libc::SIGKILL);
+        let _ = child.wait();
+        (owner, core)
+    };
+    let ours = (run(corelb_bin(), true), run(corelb_bin(), false));
+    assert_eq!(ours.0.0, 65534, "{ours:?}");
+    assert_ne!(ours.0.1, "0", "{ours:?}");
+    assert_eq!(ours.1, (0, "0".to_string()), "{ours:?}");
+    if std::process::Command::new("haproxy")
+        .arg("-v")
+        .output()
+        .is_ok()
+    {
+        assert_eq!((run("haproxy", true), run("haproxy", false)), ours);
+    }
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `insecure-fork-wanted` is accepted with a warning that says why it changes nothing;
+/// `no set-dumpable` undoes `set-dumpable`; both take no argument (HAProxy's error).
+#[test]
+fn insecure_fork_wanted_and_set_dumpable_are_checked() {
+    let dir = TempDir::new("globals");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("global\n  insecure-fork-wanted\n  set-dumpable\n  no set-dumpable\n{base}"),
+        0,
+        "c.cfg:2: warning: 'insecure-fork-wanted' is ignored: corelb never forks",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  set-dumpable x\n{base}"),
+        1,
+        "c.cfg:2: 'set-dumpable' cannot handle unexpected argument 'x'.",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  no insecure-fork-wanted 1\n{base}"),
+        1,
+        "c.cfg:2: 'insecure-fork-wanted' cannot handle unexpected argument '1'.",
+    );
+}
+
+/// `tune.ssl.lifetime` takes seconds or a time with a unit; anything else is HAProxy's error.
+#[test]
+fn tune_ssl_lifetime_is_checked() {
+    let dir = TempDir::new("lifetime");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("global\n  tune.ssl.lifetime 5m\n{base}"),
+        0,
+        "",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  tune.ssl.lifetime 1x\n{base}"),
+        1,
+        "c.cfg:2: unexpected character 'x' in argument to <tune.ssl.lifetime>.",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  tune.ssl.lifetime\n{base}"),
+        1,
+        "c.cfg:2: 'tune.ssl.lifetime' expects ssl sessions <lifetime> in seconds as argument.",
+    );
+}
+
+/// `max-spread-checks` takes a delay (milliseconds or with a unit); HAProxy's errors.
+#[test]
+fn max_spread_checks_is_checked() {
+    let dir = TempDir::new("spread");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("global\n  max-spread-checks 5s\n{base}"),
+        0,
+        "",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  max-spread-checks -1\n{base}"),
+        1,
+        "c.cfg:2: unsupported character '-' in 'max-spread-checks' (wants an integer delay).",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  max-spread-checks\n{base}"),
+        1,
+        "c.cfg:2: 'max-spread-checks' expects an integer argument (0..50).",
+    );
+}

@@ -259,3 +259,39 @@ fn generated_expressions_match_haproxy() {
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// `resetenv [NAME...]` clears every variable but the named ones for the lines that follow;
+/// `setenv`/`presetenv` after it see the cleared environment. The `.notice` lines say the
+/// same as Debian's HAProxy's.
+#[test]
+fn resetenv_keeps_only_the_named_variables_like_haproxy() {
+    let body = "global\n  setenv CORELB_T_A 1\n  resetenv CORELB_T_KEEP CORELB_T_A\n  presetenv CORELB_T_GONE x\n  .if defined(CORELB_T_KEEP)\n    .notice \"keep kept\"\n  .endif\n  .if defined(CORELB_T_DROP)\n    .notice \"drop kept\"\n  .endif\n  .notice \"a=${CORELB_T_A} gone=${CORELB_T_GONE} keep=${CORELB_T_KEEP}\"\n  resetenv\n  .if defined(CORELB_T_KEEP)\n    .notice \"still kept\"\n  .endif\n";
+    let env = [
+        ("CORELB_T_KEEP", "k"),
+        ("CORELB_T_DROP", "d"),
+        ("CORELB_T_GONE", "g"),
+    ];
+    let (_, err, out) = check(body, &[], &env);
+    let all = format!("{err}{out}");
+    let notices = |all: &str| -> Vec<String> {
+        // HAProxy: `[NOTICE] … parsing [F:N]: 'msg'.`; corelb: `F:N: notice: 'msg'`.
+        all.lines()
+            .filter_map(|l| Some(l[l.find('\'')?..=l.rfind('\'')?].to_string()))
+            .filter(|m| m.contains("kept") || m.starts_with("'a="))
+            .collect()
+    };
+    let ours = notices(&all);
+    assert_eq!(ours, ["'keep kept'", "'a=1 gone=x keep=k'"], "{all}");
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        let dir = TempDir::new("cond");
+        let path = dir.write("c.cfg", &format!("{BASE}{body}"));
+        let mut cmd = Command::new("haproxy");
+        cmd.arg("-c").arg("-f").arg(&path);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let h = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(notices(&h), ours, "{h}");
+    }
+}

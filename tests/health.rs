@@ -386,3 +386,87 @@ fn a_check_whose_send_cannot_complete_fails_with_a_timeout() {
     drop(sink);
     held.lock().unwrap().clear();
 }
+
+/// `max-spread-checks`: HAProxy spreads the first checks over the shortest interval (here
+/// 20 s: the 4th server's first check would come after 15 s); `max-spread-checks 400` makes
+/// them all start within 400 ms. Counted as the servers that saw a check within 2.5 s of
+/// the start, with and without it; the same counts through Debian's HAProxy.
+#[test]
+fn max_spread_checks_bounds_the_first_checks_like_haproxy() {
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let run = |prog: &str, global: &str| -> usize {
+        let checked = Arc::new(AtomicUsize::new(0));
+        let mut servers = String::new();
+        let mut keep = Vec::new();
+        for i in 0..4 {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.set_nonblocking(true).unwrap();
+            servers += &format!(
+                "  server s{i} {} check inter 20s\n",
+                l.local_addr().unwrap()
+            );
+            keep.push(l);
+        }
+        let port = free_port();
+        let dir = TempDir::new("spread");
+        let path = dir.write(
+            "lb.cfg",
+            &format!(
+                "global\n{global}defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n  bind 127.0.0.1:{port}\n  option httpchk\n{servers}"
+            ),
+        );
+        let extra: &[&str] = if prog == "haproxy" {
+            &["-db"]
+        } else {
+            &["--shards", "1"]
+        };
+        let mut child = std::process::Command::new(prog)
+            .args(extra)
+            .arg("-f")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let mut seen = [false; 4];
+        while t0.elapsed() < Duration::from_millis(2500) {
+            for (i, l) in keep.iter().enumerate() {
+                if let Ok((mut s, _)) = l.accept() {
+                    // Answered: HAProxy's plain TCP check resets the connection at once,
+                    // before it could be counted here; its HTTP check waits for this.
+                    let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+                    drop(s);
+                    if !seen[i] {
+                        seen[i] = true;
+                        checked.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        checked.load(Ordering::Relaxed)
+    };
+    let ours = (
+        run(corelb_bin(), "  max-spread-checks 400\n"),
+        run(corelb_bin(), ""),
+    );
+    assert_eq!(ours, (4, 1));
+    if std::process::Command::new("haproxy")
+        .arg("-v")
+        .output()
+        .is_ok()
+    {
+        assert_eq!(
+            (
+                run("haproxy", "  max-spread-checks 400\n"),
+                run("haproxy", "")
+            ),
+            ours
+        );
+    }
+}

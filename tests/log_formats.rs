@@ -613,7 +613,7 @@ fn failed_handshakes_use_error_log_format_like_haproxy() {
     let run = |prog: &str| {
         let (p1, p2) = (free_port(), free_port());
         let cfg = format!(
-            "{}frontend tls1\n  mode http\n  bind 127.0.0.1:{p1} ssl crt {pem}\n  option log-separate-errors\n  log-format \"never %ci\"\n  error-log-format \"%ft %b/%s %ts %ST %B %Tw/%Tc/%Tr %{{+Q}}r end\"\n  default_backend be\nfrontend tls2\n  mode http\n  bind 127.0.0.1:{p2} ssl crt {pem}\n  log-format \"never %ci\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            "{}frontend tls1\n  mode http\n  bind 127.0.0.1:{p1} ssl crt {pem}\n  option log-separate-errors\n  log-format \"never %ci\"\n  error-log-format \"%ft %b/%s %ts %ST %B %Tw/%Tc/%Tr %{{+Q}}r %[fc_err]:%[fc_err_str] end\"\n  default_backend be\nfrontend tls2\n  mode http\n  bind 127.0.0.1:{p2} ssl crt {pem}\n  log-format \"never %ci\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
             global("  log stdout format priority local0\n"),
             free_port(),
             pem = pem.display()
@@ -644,7 +644,7 @@ fn failed_handshakes_use_error_log_format_like_haproxy() {
     assert_eq!(ours.len(), 2, "{ours:#?}");
     assert_eq!(
         ours[0],
-        "<131>tlsN~ tlsN/<NOSRV> PR N N -N/-N/-N \"<BADREQ>\" end"
+        "<131>tlsN~ tlsN/<NOSRV> PR N N -N/-N/-N \"<BADREQ>\" N:SSL handshake failure end"
     );
     assert!(ours[1].starts_with("<134>N.N.N.N:N [N/"), "{ours:#?}");
     assert!(
@@ -796,5 +796,116 @@ fn local_answers_log_and_count_like_haproxy() {
             "/ 200 -- ---- be/s1 0",
             "intercepted=6",
         ]
+    );
+}
+
+/// `option httpslog`: HAProxy's HTTPS line (configuration manual 8.2.4), the HTTP line
+/// followed by `fc_err/ssl_fc_err/ssl_c_err/ssl_c_ca_err/ssl_fc_is_resumed sni/version/cipher`:
+/// TLS 1.3 and 1.2, a resumed session (curl's second connection), another SNI, and a plain
+/// connection (where the TLS fields are `-`, and `ssl_fc_is_resumed` 0). The same lines as
+/// Debian's HAProxy, numbers aside; the cipher names exactly.
+#[test]
+fn httpslog_lines_match_haproxy() {
+    let dir = TempDir::new("httpslog");
+    let pem = self_signed_pem(&dir, "c.pem", &["localhost", "other.test"]);
+    let run = |prog: &str| {
+        let (p1, p2) = (free_port(), free_port());
+        let cfg = format!(
+            "{}frontend tls\n  mode http\n  bind 127.0.0.1:{p1} ssl crt {pem}\n  option httpslog\n  http-request return status 200\nfrontend plain\n  mode http\n  bind 127.0.0.1:{p2}\n  log-format \"%ci\"\n  option httpslog\n  http-request return status 200\n",
+            global("  log stdout format raw local0\n"),
+            pem = pem.display()
+        );
+        let lines = stdout_lines(prog, &cfg, &[p1, p2], || {
+            let close = ["-H", "Connection: close"];
+            let url = |host: &str, path: &str| format!("https://{host}:{p1}{path}");
+            for (host, extra) in [
+                ("localhost", &[][..]),
+                ("localhost", &["--tls-max", "1.2"][..]),
+                ("other.test", &[][..]),
+            ] {
+                let out = Command::new("curl")
+                    .args([
+                        "-sS",
+                        "--max-time",
+                        "10",
+                        "-o",
+                        "/dev/null",
+                        "-o",
+                        "/dev/null",
+                    ])
+                    .arg("--cacert")
+                    .arg(&pem)
+                    .args(["--resolve", &format!("{host}:{p1}:127.0.0.1")])
+                    .args(close)
+                    .args(extra)
+                    .args([url(host, "/a"), url(host, "/b")])
+                    .output()
+                    .expect("curl");
+                assert!(out.status.success(), "{out:?}");
+            }
+            assert_eq!(get(p2, "/c", ""), 200);
+        });
+        // The line without its numbers, and its last two fields as they are.
+        let mut lines: Vec<(String, String, String)> = lines
+            .iter()
+            .map(|l| {
+                let mut f = l.rsplit(' ');
+                let tail = f.next().unwrap_or("").to_string();
+                let errs = f.next().unwrap_or("").to_string();
+                (normalize(l), errs, tail)
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(ours.len(), 7, "{ours:#?}");
+    let tails: Vec<&str> = ours.iter().map(|l| l.2.as_str()).collect();
+    for want in [
+        "localhost/TLSv1.3/TLS_AES_256_GCM_SHA384",
+        "localhost/TLSv1.2/ECDHE-ECDSA-AES256-GCM-SHA384",
+        "other.test/TLSv1.3/TLS_AES_256_GCM_SHA384",
+        "-/-/-",
+    ] {
+        assert!(tails.contains(&want), "{want} not in {ours:#?}");
+    }
+    let errs = |path: &str| {
+        ours.iter()
+            .filter(|l| l.0.contains(&format!("\"GET {path} HTTP/N.N\"")))
+            .map(|l| l.1.as_str())
+            .collect::<Vec<_>>()
+    };
+    // Each curl's second connection resumes the session of its first.
+    assert_eq!(errs("/a"), ["0/0000000000000000/0/0/0"; 3], "{ours:#?}");
+    assert_eq!(errs("/b"), ["0/0000000000000000/0/0/1"; 3], "{ours:#?}");
+    assert_eq!(errs("/c"), ["0/-/-/-/0"], "{ours:#?}");
+}
+
+/// `option httpslog` is checked as HAProxy 2.6 checks it: no `no` form, ignored in a
+/// backend, and in mode tcp a fall-back to `option tcplog` with a warning.
+#[test]
+fn option_httpslog_is_checked() {
+    let dir = TempDir::new("httpslog");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("{base}frontend f\n  mode http\n  bind :8080\n  no option httpslog\n"),
+        1,
+        "c.cfg:8: negation/default is not supported for option 'httpslog'.",
+    );
+    expect_check(
+        &dir,
+        &format!("{base}frontend f\n  mode tcp\n  bind :8080\n  option httpslog\n"),
+        0,
+        "'option httpslog' not usable with frontend 'f' (needs 'mode http'). Falling back to 'option tcplog'",
+    );
+    expect_check(
+        &dir,
+        &format!("{base}backend b\n  mode http\n  option httpslog\n"),
+        0,
+        "c.cfg:7: warning: 'option httpslog' is ignored in backend 'b'",
     );
 }

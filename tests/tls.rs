@@ -892,3 +892,99 @@ fn client_certificates_verify_required_optional_and_crl() {
         assert_eq!(a, b, "{label}: corelb vs haproxy\n{}", hp.log());
     }
 }
+
+/// One `openssl s_client` connection (TLS `version`: `-tls1_2` or `-tls1_3`) that saves its
+/// session to `out` or resumes the one in `inp`: ("New"/"Reused", the ticket lifetime hint).
+fn s_client_session(
+    port: u16,
+    version: &str,
+    inp: Option<&Path>,
+    out: Option<&Path>,
+) -> (String, String) {
+    let mut cmd = Command::new("sh");
+    let mut line = format!("sleep 0.5 | openssl s_client {version} -connect 127.0.0.1:{port}");
+    if let Some(p) = inp {
+        line += &format!(" -sess_in {}", p.display());
+    }
+    if let Some(p) = out {
+        line += &format!(" -sess_out {}", p.display());
+    }
+    let o = cmd.arg("-c").arg(line + " 2>/dev/null").output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let kind = text
+        .lines()
+        .find(|l| l.starts_with("New,") || l.starts_with("Reused,"))
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .unwrap_or_default();
+    let hint = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TLS session ticket lifetime hint: "))
+        .and_then(|h| h.split(' ').next())
+        .unwrap_or("")
+        .to_string();
+    (kind, hint)
+}
+
+/// `tune.ssl.lifetime`: the tickets' lifetime hint (OpenSSL's 7200 s without it, as Debian's
+/// HAProxy shows), and a session is resumed within the lifetime and not after it, from a
+/// TLS 1.2 ticket as from a TLS 1.3 one. TLS 1.2 compared with HAProxy step by step.
+#[test]
+fn tune_ssl_lifetime_bounds_resumption_like_haproxy() {
+    let dir = TempDir::new("lifetime");
+    let pem = self_signed_pem(&dir, "c.pem", &["localhost"]);
+    let run = |prog: &str, global: &str, version: &str, wait: bool| -> Vec<(String, String)> {
+        let port = free_port();
+        let cfg = format!(
+            "global\n{global}defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\nfrontend f\n  bind 127.0.0.1:{port} ssl crt {}\n  http-request return status 200\n",
+            pem.display()
+        );
+        let path = dir.write(&format!("{port}.cfg"), &cfg);
+        let extra: &[&str] = if prog == "haproxy" {
+            &["-db"]
+        } else {
+            &["--shards", "1"]
+        };
+        let mut child = Command::new(prog)
+            .args(extra)
+            .arg("-f")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = eventually(Duration::from_secs(10), || listening(port).then_some(()));
+        assert!(up.is_some(), "{prog} did not start");
+        let sess = dir.path(&format!("{port}.sess"));
+        let mut seen = vec![s_client_session(port, version, None, Some(&sess))];
+        if wait {
+            seen.push(s_client_session(port, version, Some(&sess), None));
+            std::thread::sleep(Duration::from_millis(2600));
+            seen.push(s_client_session(port, version, Some(&sess), None));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        seen
+    };
+    let haproxy = Command::new("haproxy").arg("-v").output().is_ok();
+    let new = |hint: &str| ("New".to_string(), hint.to_string());
+    // The hint, without and with the setting.
+    for (global, hint) in [("", "7200"), ("  tune.ssl.lifetime 5m\n", "300")] {
+        for v in ["-tls1_2", "-tls1_3"] {
+            let ours = run(corelb_bin(), global, v, false);
+            assert_eq!(ours, [new(hint)], "{global} {v}");
+            if haproxy {
+                assert_eq!(run("haproxy", global, v, false), ours, "{global} {v}");
+            }
+        }
+    }
+    // Resumed at once, refused once the 2 s have passed.
+    let global = "  tune.ssl.lifetime 2\n";
+    let reused = ("Reused".to_string(), "2".to_string());
+    let ours = run(corelb_bin(), global, "-tls1_2", true);
+    assert_eq!(ours, [new("2"), reused.clone(), new("2")], "TLS 1.2");
+    if haproxy {
+        assert_eq!(run("haproxy", global, "-tls1_2", true), ours);
+    }
+    let ours = run(corelb_bin(), global, "-tls1_3", true);
+    assert_eq!(ours, [new("2"), reused, new("2")], "TLS 1.3");
+}

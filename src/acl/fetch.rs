@@ -58,6 +58,16 @@ pub enum Fetch {
     SslFcAlpn,
     /// `fc_glitches`: the HTTP/2 connection's glitch score (nothing on other connections).
     FcGlitches,
+    /// `fc_err`: HAProxy's code of the error that ended the client connection (0: none).
+    FcErr,
+    /// `fc_err_str`: its text (`Success` without one).
+    FcErrStr,
+    /// `ssl_fc_err`: the TLS library's error on the client connection (0: none).
+    SslFcErr,
+    /// `ssl_fc_is_resumed`: the client's TLS session was resumed.
+    SslFcIsResumed,
+    /// `ssl_fc_cipher`: the suite's OpenSSL name.
+    SslFcCipher,
     /// `ssl_c_*`: the client certificate of a TLS connection terminated here.
     SslC(SslC),
     /// `req.proto_http`, `req_proto_http`: the request is HTTP.
@@ -227,6 +237,11 @@ pub enum SslC {
     NotAfter,
     /// `ssl_c_version`.
     Version,
+    /// `ssl_c_err`: the first verification error let through on the client's own
+    /// certificate (depth 0), 0 without one.
+    Err,
+    /// `ssl_c_ca_err`: the first one on a CA of its chain.
+    CaErr,
 }
 
 impl SslC {
@@ -245,6 +260,8 @@ impl SslC {
             "ssl_c_notbefore" => plain(SslC::NotBefore),
             "ssl_c_notafter" => plain(SslC::NotAfter),
             "ssl_c_version" => plain(SslC::Version),
+            "ssl_c_err" => plain(SslC::Err),
+            "ssl_c_ca_err" => plain(SslC::CaErr),
             "ssl_c_s_dn" => DnQuery::parse(kw, args).map(SslC::SubjectDn),
             "ssl_c_i_dn" => DnQuery::parse(kw, args).map(SslC::IssuerDn),
             _ => return None,
@@ -254,7 +271,7 @@ impl SslC {
     fn out_type(&self) -> SmpType {
         match self {
             SslC::Used => SmpType::Bool,
-            SslC::Verify | SslC::Version => SmpType::Int,
+            SslC::Verify | SslC::Version | SslC::Err | SslC::CaErr => SmpType::Int,
             SslC::Serial | SslC::Sha1 | SslC::Der => SmpType::Bin,
             _ => SmpType::Str,
         }
@@ -270,7 +287,7 @@ impl SslC {
         let Some(c) = cert else {
             match self {
                 SslC::Used => f(Value::Bool(false)),
-                SslC::Verify => f(Value::Int(0)),
+                SslC::Verify | SslC::Err | SslC::CaErr => f(Value::Int(0)),
                 _ => true,
             };
             return;
@@ -279,6 +296,8 @@ impl SslC {
         match self {
             SslC::Used => f(Value::Bool(true)),
             SslC::Verify => f(Value::Int(c.verify)),
+            SslC::Err => f(Value::Int(if c.ca_error { 0 } else { c.verify })),
+            SslC::CaErr => f(Value::Int(if c.ca_error { c.verify } else { 0 })),
             SslC::Version => f(Value::Int(c.version)),
             SslC::Serial => f(Value::Str(&c.serial)),
             SslC::Sha1 => f(Value::Str(&c.sha1)),
@@ -420,11 +439,18 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "req_ver",
     "src",
     "src_port",
+    "fc_err",
+    "fc_err_str",
     "ssl_fc",
+    "ssl_fc_cipher",
+    "ssl_fc_err",
+    "ssl_fc_is_resumed",
     "ssl_fc_protocol",
     "ssl_fc_alpn",
     "ssl_fc_sni",
+    "ssl_c_ca_err",
     "ssl_c_der",
+    "ssl_c_err",
     "ssl_c_i_dn",
     "ssl_c_notafter",
     "ssl_c_notbefore",
@@ -599,7 +625,16 @@ impl FetchExpr {
         }
         if self.convs.iter().any(Conv::resizes) {
             return self.fetch.each_checked(s, iterate, &mut |v| {
-                let mut cur: Vec<u8> = v.with_bytes(<[u8]>::to_vec);
+                // `hex` and `base64` take binary: HAProxy casts an integer (or a boolean)
+                // to its 8 bytes in network order and an address to its 4 or 16 bytes.
+                let binary = matches!(self.convs.first(), Some(Conv::Hex | Conv::Base64));
+                let mut cur: Vec<u8> = match v {
+                    Value::Int(i) if binary => i.to_be_bytes().to_vec(),
+                    Value::Bool(b) if binary => i64::from(b).to_be_bytes().to_vec(),
+                    Value::Ip(std::net::IpAddr::V4(a)) if binary => a.octets().to_vec(),
+                    Value::Ip(std::net::IpAddr::V6(a)) if binary => a.octets().to_vec(),
+                    v => v.with_bytes(<[u8]>::to_vec),
+                };
                 for c in &self.convs {
                     match c {
                         Conv::Lower => cur.make_ascii_lowercase(),
@@ -764,6 +799,11 @@ impl Fetch {
             "ssl_fc_protocol" => plain(Fetch::SslFcProtocol)?,
             "ssl_fc_alpn" => plain(Fetch::SslFcAlpn)?,
             "fc_glitches" => plain(Fetch::FcGlitches)?,
+            "fc_err" => plain(Fetch::FcErr)?,
+            "fc_err_str" => plain(Fetch::FcErrStr)?,
+            "ssl_fc_err" => plain(Fetch::SslFcErr)?,
+            "ssl_fc_is_resumed" => plain(Fetch::SslFcIsResumed)?,
+            "ssl_fc_cipher" => plain(Fetch::SslFcCipher)?,
             "req.proto_http" | "req_proto_http" => plain(Fetch::ProtoHttp)?,
             "method" => plain(Fetch::Method)?,
             "url" => plain(Fetch::Url)?,
@@ -979,6 +1019,7 @@ impl Fetch {
             | Fetch::Stopping
             | Fetch::Bool(_)
             | Fetch::SslFc
+            | Fetch::SslFcIsResumed
             | Fetch::HttpAuth(_)
             | Fetch::ProtoHttp => SmpType::Bool,
             Fetch::Int(_)
@@ -994,6 +1035,7 @@ impl Fetch {
             Fetch::ReqLen | Fetch::ReqSslHelloType | Fetch::ReqSslVer => SmpType::Int,
             Fetch::ReqBodyLen | Fetch::ReqBodySize => SmpType::Int,
             Fetch::ReqBody => SmpType::Bin,
+            Fetch::FcErr | Fetch::SslFcErr => SmpType::Int,
             Fetch::WaitEnd => SmpType::Bool,
             Fetch::Payload { .. } | Fetch::PayloadLv { .. } => SmpType::Bin,
             Fetch::Res(f) | Fetch::ResHttp(f) => f.out_type(),
@@ -1021,8 +1063,19 @@ impl Fetch {
             | Fetch::Capture(..)
             | Fetch::UniqueId
             | Fetch::WaitEnd => Layer::Internal,
-            Fetch::Src | Fetch::SrcPort | Fetch::Dst | Fetch::DstPort => Layer::L4,
-            Fetch::SslFc | Fetch::SslFcSni | Fetch::SslFcProtocol | Fetch::SslC(_) => Layer::L5,
+            Fetch::Src
+            | Fetch::SrcPort
+            | Fetch::Dst
+            | Fetch::DstPort
+            | Fetch::FcErr
+            | Fetch::FcErrStr => Layer::L4,
+            Fetch::SslFc
+            | Fetch::SslFcSni
+            | Fetch::SslFcProtocol
+            | Fetch::SslFcErr
+            | Fetch::SslFcIsResumed
+            | Fetch::SslFcCipher
+            | Fetch::SslC(_) => Layer::L5,
             Fetch::ReqLen
             | Fetch::Res(_)
             | Fetch::Payload { .. }
@@ -1231,6 +1284,16 @@ impl Fetch {
             Fetch::SslFcProtocol => one(f, s.ssl_fc_protocol().map(Value::Str)),
             Fetch::SslFcAlpn => one(f, s.ssl_fc_alpn().map(Value::Str)),
             Fetch::FcGlitches => one(f, s.fc_glitches().map(|g| Value::Int(i64::from(g)))),
+            Fetch::FcErr => one(f, Some(Value::Int(s.fc_err().0))),
+            Fetch::FcErrStr => one(f, Some(Value::Str(s.fc_err().1.as_bytes()))),
+            // The error of a handshake that failed is the TLS library's own (OpenSSL's
+            // packed codes in HAProxy); a connection that carries a stream has none.
+            Fetch::SslFcErr => one(f, s.ssl_fc().then_some(Value::Int(0))),
+            // HAProxy answers false on a connection that is not TLS.
+            Fetch::SslFcIsResumed => {
+                one(f, Some(Value::Bool(s.ssl_fc_is_resumed().unwrap_or(false))))
+            }
+            Fetch::SslFcCipher => one(f, s.ssl_fc_cipher().map(Value::Str)),
             Fetch::SslC(c) => c.each(s, f),
             Fetch::ProtoHttp => one(f, s.url().map(|_| Value::Bool(true))),
             Fetch::Method => one(f, s.method().map(Value::Str)),

@@ -13,11 +13,15 @@ pub struct TlsInfo {
     /// The server name the client asked for.
     pub sni: Option<Box<[u8]>>,
     /// `TLSv1.2` or `TLSv1.3`.
-    pub protocol: &'static [u8],
+    pub version: crate::tls::Version,
     /// The protocol ALPN chose, if any (`ssl_fc_alpn`).
     pub alpn: Option<&'static [u8]>,
     /// The certificate the client presented (`ssl_c_*`).
     pub client_cert: Option<std::sync::Arc<crate::tls::client_auth::ClientCert>>,
+    /// The suite (`ssl_fc_cipher` says its OpenSSL name).
+    pub suite: Option<rustls::CipherSuite>,
+    /// The session was resumed (`ssl_fc_is_resumed`).
+    pub resumed: bool,
 }
 
 /// What a connection knows, the same for every request on it.
@@ -84,8 +88,13 @@ fn tls_client_cert(c: &ConnInfo) -> Option<&crate::tls::client_auth::ClientCert>
     c.tls.as_ref().and_then(|t| t.client_cert.as_deref())
 }
 
+fn tls_cipher(c: &ConnInfo) -> Option<&'static [u8]> {
+    let suite = c.tls.as_ref()?.suite?;
+    crate::tls::ciphers::openssl_name(suite).map(str::as_bytes)
+}
+
 fn tls_protocol(c: &ConnInfo) -> Option<&[u8]> {
-    c.tls.as_ref().map(|t| t.protocol)
+    c.tls.as_ref().map(|t| t.version.name().as_bytes())
 }
 
 impl Sample for RequestSample<'_> {
@@ -127,6 +136,12 @@ impl Sample for RequestSample<'_> {
     }
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         self.conn.tls.as_ref().and_then(|t| t.alpn)
+    }
+    fn ssl_fc_cipher(&self) -> Option<&[u8]> {
+        tls_cipher(self.conn)
+    }
+    fn ssl_fc_is_resumed(&self) -> Option<bool> {
+        self.conn.tls.as_ref().map(|t| t.resumed)
     }
     fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
         tls_client_cert(self.conn)
@@ -202,6 +217,12 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     }
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         self.request.ssl_fc_alpn()
+    }
+    fn ssl_fc_cipher(&self) -> Option<&[u8]> {
+        self.request.ssl_fc_cipher()
+    }
+    fn ssl_fc_is_resumed(&self) -> Option<bool> {
+        self.request.ssl_fc_is_resumed()
     }
     fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
         self.request.ssl_c()
@@ -298,9 +319,11 @@ impl RawRequest {
     pub fn with_tls(mut self, sni: Option<&str>) -> RawRequest {
         self.conn.tls = Some(TlsInfo {
             sni: sni.map(|s| s.as_bytes().into()),
-            protocol: b"TLSv1.3",
+            version: crate::tls::Version::Tls13,
             alpn: None,
             client_cert: None,
+            suite: Some(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384),
+            resumed: false,
         });
         self
     }
@@ -338,6 +361,12 @@ impl Sample for RawRequest {
     }
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         self.conn.tls.as_ref().and_then(|t| t.alpn)
+    }
+    fn ssl_fc_cipher(&self) -> Option<&[u8]> {
+        tls_cipher(&self.conn)
+    }
+    fn ssl_fc_is_resumed(&self) -> Option<bool> {
+        self.conn.tls.as_ref().map(|t| t.resumed)
     }
     fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
         tls_client_cert(&self.conn)
@@ -466,6 +495,12 @@ impl Sample for ContentSample<'_> {
     }
     fn ssl_fc_protocol(&self) -> Option<&[u8]> {
         tls_protocol(self.conn)
+    }
+    fn ssl_fc_cipher(&self) -> Option<&[u8]> {
+        tls_cipher(self.conn)
+    }
+    fn ssl_fc_is_resumed(&self) -> Option<bool> {
+        self.conn.tls.as_ref().map(|t| t.resumed)
     }
     fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
         tls_client_cert(self.conn)

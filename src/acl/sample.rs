@@ -45,6 +45,20 @@ pub trait Sample {
     fn ssl_fc_alpn(&self) -> Option<&[u8]> {
         None
     }
+    /// HAProxy's code and text of the error that ended the client connection (`fc_err`,
+    /// `fc_err_str`): only a connection that never carried a stream (a failed TLS
+    /// handshake) has one.
+    fn fc_err(&self) -> (i64, &'static str) {
+        (0, "Success")
+    }
+    /// The TLS suite's OpenSSL name (`ssl_fc_cipher`), if TLS.
+    fn ssl_fc_cipher(&self) -> Option<&[u8]> {
+        None
+    }
+    /// Whether the TLS session was resumed (`ssl_fc_is_resumed`), if TLS.
+    fn ssl_fc_is_resumed(&self) -> Option<bool> {
+        None
+    }
     /// The certificate the client presented on this TLS connection (`ssl_c_*`).
     fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
         None

@@ -838,3 +838,35 @@ fn evaluation_allocates_nothing() {
     let (_, n) = allocations(|| std::hint::black_box(vec![1u8; 10]));
     assert!(n > 0);
 }
+
+#[test]
+fn hex_and_base64_take_numbers_and_addresses_as_binary() {
+    // HAProxy casts an integer to its 8 bytes in network order and an address to its 4 or
+    // 16 bytes before `hex` / `base64` (what `%[ssl_fc_err,hex]` in `option httpslog` shows).
+    let r = RawRequest::tcp().with_src("10.0.0.9:1234");
+    assert_eq!(render("%[int(0),hex]", &r), "0000000000000000");
+    assert_eq!(render("%[int(258),hex]", &r), "0000000000000102");
+    assert_eq!(render("%[src,hex]", &r), "0A000009");
+    assert_eq!(render("%[int(1),base64]", &r), "AAAAAAAAAAE=");
+    assert_eq!(render("%[str(ab),hex]", &r), "6162");
+}
+
+#[test]
+fn tls_session_fetches() {
+    let plain = RawRequest::tcp();
+    assert_eq!(
+        render(
+            "%[fc_err]/%[fc_err_str]/%[ssl_fc_err]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed]/%[ssl_fc_cipher]",
+            &plain
+        ),
+        "0/Success////0/"
+    );
+    let tls = RawRequest::tcp().with_tls(Some("a.test"));
+    assert_eq!(
+        render(
+            "%[ssl_fc_err]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed]/%[ssl_fc_cipher]",
+            &tls
+        ),
+        "0/0/0/0/TLS_AES_256_GCM_SHA384"
+    );
+}

@@ -182,10 +182,10 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("ssl-default-server-options", Supported(g::tls), 0),
     kw("ssl-server-verify", Supported(g::tls), 0),
     kw("tune.ssl.cachesize", Supported(g::tls), 0),
-    kw("tune.ssl.lifetime", NotYet, 0),
+    kw("tune.ssl.lifetime", Supported(g::tls), 0),
     kw("noktls", Supported(g::tls), 0),
     kw("spread-checks", Supported(g::spread_checks), 0),
-    kw("max-spread-checks", NotYet, 0),
+    kw("max-spread-checks", Supported(g::max_spread_checks), 0),
     kw("lua-load", Never(NO_LUA), 0),
     kw("lua-load-per-thread", Never(NO_LUA), 0),
     kw("lua-prepend-path", Never(NO_LUA), 0),
@@ -217,9 +217,13 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("tune.comp.maxlevel", NotYet, 0),
     kw("tune.maxaccept", Supported(g::maxaccept), 0),
     kw("localpeer", NotYet, 0),
-    kw("resetenv", NotYet, 0),
-    kw("set-dumpable", NotYet, 0),
-    kw("insecure-fork-wanted", NotYet, 0),
+    kw("resetenv", Supported(g::resetenv), 0),
+    kw("set-dumpable", Supported(g::set_dumpable), 0),
+    kw(
+        "insecure-fork-wanted",
+        Supported(g::insecure_fork_wanted),
+        0,
+    ),
 ];
 
 pub static PROXY: &[Kw<p::ProxyFn>] = &[
@@ -448,7 +452,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     ),
     kw("h1-case-adjust-bogus-client", NotYet, D | F),
     kw("h1-case-adjust-bogus-server", NotYet, D | B),
-    kw("httpslog", NotYet, D | F),
+    kw("httpslog", Supported(o::httpslog), D | F),
     kw("transparent", NotYet, D | B),
     kw("dontlog-normal", Supported(o::dontlog_normal), D | F),
 ];

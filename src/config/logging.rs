@@ -10,6 +10,7 @@ use crate::acl::{LogFormat, ParseCtx};
 /// HAProxy's built-in formats (src/log.c).
 pub const HTTP_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
 pub const CLF_HTTP_LOG_FORMAT: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
+pub const HTTPS_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc";
 pub const TCP_LOG_FORMAT: &str =
     "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
 
@@ -35,6 +36,8 @@ pub struct LogFormats {
     pub sd: Option<(String, Loc)>,
     /// `option httplog clf`.
     pub clf: bool,
+    /// `option httpslog`.
+    pub https: bool,
     /// `error-log-format`, as written: the line of a connection that ends in an error
     /// before it carries a stream (a failed TLS handshake).
     pub error_format: Option<(String, Loc)>,
@@ -226,18 +229,21 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
     let line = match &f.format {
         Some((text, loc)) => one(text, loc, "log-format", d),
         None if px.http.httplog && http => {
-            let text = if f.clf {
-                CLF_HTTP_LOG_FORMAT
+            let (text, what) = if f.clf {
+                (CLF_HTTP_LOG_FORMAT, "option httplog")
+            } else if f.https {
+                (HTTPS_LOG_FORMAT, "option httpslog")
             } else {
-                HTTP_LOG_FORMAT
+                (HTTP_LOG_FORMAT, "option httplog")
             };
-            one(text, &px.loc, "option httplog", d)
+            one(text, &px.loc, what, d)
         }
         None if px.options.tcplog || px.http.httplog => {
             if px.http.httplog && !px.options.tcplog {
+                let what = if f.https { "httpslog" } else { "httplog" };
                 d.warn(
                     &px.loc,
-                    format!("'option httplog' not usable with {} '{}' (needs 'mode http'). Falling back to 'option tcplog'", px.kind.name(), px.name),
+                    format!("'option {what}' not usable with {} '{}' (needs 'mode http'). Falling back to 'option tcplog'", px.kind.name(), px.name),
                 );
             }
             one(TCP_LOG_FORMAT, &px.loc, "option tcplog", d)
@@ -270,7 +276,7 @@ mod tests {
     #[test]
     fn builtin_formats_parse() {
         let mut ctx = ParseCtx::new("fe");
-        for f in [HTTP_LOG_FORMAT, CLF_HTTP_LOG_FORMAT] {
+        for f in [HTTP_LOG_FORMAT, CLF_HTTP_LOG_FORMAT, HTTPS_LOG_FORMAT] {
             LogFormat::parse_log(f, &mut ctx, true).unwrap();
         }
         LogFormat::parse_log(TCP_LOG_FORMAT, &mut ctx, false).unwrap();

@@ -65,6 +65,8 @@ pub struct Global {
     pub gid: Option<u32>,
     pub chroot: Option<(PathBuf, Loc)>,
     pub ulimit_n: Option<u64>,
+    /// `set-dumpable`.
+    pub set_dumpable: bool,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,
     /// `log-send-hostname [NAME]`: the hostname put in rfc3164/rfc5424 headers (and what
@@ -81,6 +83,8 @@ pub struct Global {
     pub maxpipes: Option<u32>,
     /// `spread-checks`: random jitter added to check intervals, in percent (0–50).
     pub spread_checks: u32,
+    /// `max-spread-checks`: the first checks start within this delay.
+    pub max_spread_checks: Option<Duration>,
     /// `crt-base`, `ca-base`, `ssl-default-*`, `noktls`, …
     pub tls: crate::tls::options::TlsGlobals,
     /// `stats socket|timeout|maxconn`, `server-state-file|base`.
@@ -151,6 +155,7 @@ impl Default for Global {
             gid: None,
             chroot: None,
             ulimit_n: None,
+            set_dumpable: false,
             logs: Vec::new(),
             log_tag: None,
             log_send_hostname: None,
@@ -162,6 +167,7 @@ impl Default for Global {
             pipesize: 0,
             maxpipes: None,
             spread_checks: 0,
+            max_spread_checks: None,
             tls: crate::tls::options::TlsGlobals::default(),
             cli: Default::default(),
             h2: H2Tune::default(),

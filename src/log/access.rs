@@ -121,6 +121,8 @@ pub struct Fields<'a> {
     pub dst: Option<SocketAddr>,
     /// The client side's TLS version name, when TLS is terminated here.
     pub tls_version: Option<&'a str>,
+    /// The client side's TLS suite, when TLS is terminated here.
+    pub tls_suite: Option<rustls::CipherSuite>,
     /// When the stream (the connection in mode tcp, the request in mode http) started.
     pub date: SystemTime,
     pub frontend: &'a str,
@@ -399,7 +401,13 @@ impl LogVars for Fields<'_> {
                 put_str(c, o, out)
             }
             Var::UniqueId => put_str(self.unique_id, o, out),
-            Var::SslCipher => put_str(None, o, out),
+            Var::SslCipher => put_str(
+                self.tls_suite
+                    .and_then(crate::tls::ciphers::openssl_name)
+                    .map(str::as_bytes),
+                o,
+                out,
+            ),
             Var::SslVersion => put_str(self.tls_version.map(str::as_bytes), o, out),
             Var::Hostname => {
                 static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -526,13 +534,27 @@ pub fn with_line(
     })
 }
 
+/// What the log knows of the client side's TLS session.
+#[derive(Clone, Copy, Debug)]
+pub struct LogTls<'a> {
+    pub sni: Option<&'a str>,
+    /// `TLSv1.2`, `TLSv1.3`.
+    pub version: &'a str,
+    pub suite: Option<rustls::CipherSuite>,
+    pub resumed: bool,
+    pub client_cert: Option<&'a crate::tls::client_auth::ClientCert>,
+}
+
 /// A [`Sample`] over a connection's addresses and TLS facts only: what `%[…]` in a log
 /// format sees at log time (HAProxy's logs have no request headers left either).
 pub struct ConnSample<'a> {
     pub src: SocketAddr,
     pub dst: Option<SocketAddr>,
-    pub sni: Option<&'a [u8]>,
-    pub tls_version: Option<&'a [u8]>,
+    /// The client side's TLS session, when TLS is terminated here.
+    pub tls: Option<LogTls<'a>>,
+    /// `fc_err`, `fc_err_str` of a connection that ended in an error before it carried a
+    /// stream.
+    pub conn_err: Option<(i64, &'static str)>,
     /// The request's method, target and version when the line is for an HTTP request.
     pub request: Option<(&'a [u8], &'a [u8], &'a [u8])>,
     pub stopping: bool,
@@ -562,13 +584,25 @@ impl Sample for ConnSample<'_> {
     }
     fn for_each_header(&self, _name: &[u8], _f: &mut dyn FnMut(&[u8]) -> bool) {}
     fn ssl_fc(&self) -> bool {
-        self.tls_version.is_some()
+        self.tls.is_some()
     }
     fn ssl_fc_sni(&self) -> Option<&[u8]> {
-        self.sni
+        self.tls.and_then(|t| t.sni).map(str::as_bytes)
     }
     fn ssl_fc_protocol(&self) -> Option<&[u8]> {
-        self.tls_version
+        self.tls.map(|t| t.version.as_bytes())
+    }
+    fn fc_err(&self) -> (i64, &'static str) {
+        self.conn_err.unwrap_or((0, "Success"))
+    }
+    fn ssl_fc_cipher(&self) -> Option<&[u8]> {
+        crate::tls::ciphers::openssl_name(self.tls?.suite?).map(str::as_bytes)
+    }
+    fn ssl_fc_is_resumed(&self) -> Option<bool> {
+        self.tls.map(|t| t.resumed)
+    }
+    fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
+        self.tls.and_then(|t| t.client_cert)
     }
     fn nbsrv(&self, _backend: usize) -> u32 {
         0
@@ -633,8 +667,8 @@ mod tests {
         let sample = ConnSample {
             src: "10.0.0.1:1234".parse().unwrap(),
             dst: Some("10.0.0.2:80".parse().unwrap()),
-            sni: None,
-            tls_version: None,
+            tls: None,
+            conn_err: None,
             request: split_request_line(b"GET /a?b HTTP/1.1"),
             stopping: false,
             vars: Default::default(),
@@ -645,6 +679,7 @@ mod tests {
             src: sample.src,
             dst: sample.dst,
             tls_version: None,
+            tls_suite: None,
             date: UNIX_EPOCH + Duration::from_secs(1_796_540_614),
             frontend: "fe",
             backend: "be",

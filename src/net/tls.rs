@@ -138,13 +138,17 @@ delegate_stream_io!(Client { Plain, Ktls, Tls });
 #[derive(Clone, Debug)]
 pub struct Negotiated {
     pub sni: Option<String>,
-    pub protocol: &'static str,
+    pub version: crate::tls::Version,
     /// The protocol ALPN chose (only those corelb offers: `h2`, `http/1.1`).
     pub alpn: Option<&'static str>,
     /// "kTLS AES-GCM-128" or "rustls", for the debug log.
     pub record_layer: String,
     /// The certificate the client presented (`ssl_c_*`).
     pub client_cert: Option<Arc<ClientCert>>,
+    /// The suite (`%sslc`, `ssl_fc_cipher`: its OpenSSL name).
+    pub suite: Option<rustls::CipherSuite>,
+    /// The session was resumed (a ticket or the session cache): `ssl_fc_is_resumed`.
+    pub resumed: bool,
 }
 
 /// The result of [`accept`]: the stream, what was negotiated, and plaintext that arrived
@@ -155,13 +159,8 @@ pub struct Accepted {
     pub early: Vec<u8>,
 }
 
-fn protocol_name(v: Option<rustls::ProtocolVersion>) -> &'static str {
-    match v {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
-        _ => "",
-    }
-}
+/// HAProxy's `CO_ER_SSL_CRT_FAIL` text.
+const CRT_FAIL: &str = "SSL client certificate not trusted";
 
 /// Why a client's TLS handshake, or the kTLS hand-off after it, failed. The connection is
 /// closed in every case; what differs is the log's wording ([`HandshakeError::log_reason`])
@@ -194,6 +193,18 @@ impl HandshakeError {
         }
     }
 
+    /// HAProxy's code of this error (`fc_err`, its `CO_ER_SSL_*`) and its wording
+    /// (`fc_err_str`, the legacy log line).
+    pub fn fc_err(&self) -> (i64, &'static str) {
+        let code = match self {
+            HandshakeError::Closed => 24,
+            HandshakeError::Timeout => 26,
+            _ if self.log_reason() == CRT_FAIL => 31,
+            _ => 34,
+        };
+        (code, self.log_reason())
+    }
+
     /// HAProxy's wording in the connection's log line.
     pub fn log_reason(&self) -> &'static str {
         match self {
@@ -205,7 +216,7 @@ impl HandshakeError {
                     .and_then(|i| i.downcast_ref::<rustls::Error>())
                     .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_))) =>
             {
-                "SSL client certificate not trusted"
+                CRT_FAIL
             }
             _ => "SSL handshake failure",
         }
@@ -243,10 +254,13 @@ pub async fn accept(
     let mut s = crate::net::io::with_deadline(deadline, acceptor.accept(hs))
         .await
         .map_err(HandshakeError::from_accept)?;
-    let (version, suite, sni, alpn, client_cert) = {
+    let (version, suite, sni, alpn, client_cert, resumed) = {
         let c = s.get_ref().1;
         let client_cert = c.peer_certificates().and_then(|chain| {
-            let code = tls.client_verify.as_ref().map_or(0, |v| v.code(chain));
+            let code = tls
+                .client_verify
+                .as_ref()
+                .map_or((0, false), |v| v.code(chain));
             ClientCert::from_chain(chain, code).map(Arc::new)
         });
         (
@@ -259,14 +273,17 @@ pub async fn accept(
                 _ => None,
             }),
             client_cert,
+            c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         )
     };
     let mut info = Negotiated {
         sni,
-        protocol: protocol_name(version),
+        version: crate::tls::Version::of(version),
         alpn,
         record_layer: "rustls".into(),
         client_cert,
+        suite,
+        resumed,
     };
     // (`tls.ktls` is only set when the start-up probe found kTLS: no probe otherwise.)
     let handoff_ok = tls.ktls

@@ -19,8 +19,8 @@ pub struct Stream<'a> {
     pub src: SocketAddr,
     /// The address the client reached, when known (mode tcp learns it on connecting).
     pub dst: Option<SocketAddr>,
-    /// (SNI, TLS version) when TLS is terminated here.
-    pub tls: Option<(Option<&'a str>, &'a str)>,
+    /// The TLS session, when TLS is terminated here.
+    pub tls: Option<crate::log::access::LogTls<'a>>,
     pub date: SystemTime,
     pub t_total: Duration,
     pub t_request: Option<Duration>,
@@ -46,6 +46,9 @@ pub struct Stream<'a> {
     pub vars: crate::acl::Vars<'a>,
     /// The transaction's `unique-id-format` value (`%ID`), once made.
     pub unique_id: Option<&'a [u8]>,
+    /// What ended a connection that never carried a stream: HAProxy's `fc_err` code and
+    /// `fc_err_str` text.
+    pub conn_err: Option<(i64, &'static str)>,
 }
 
 /// Whether a stream of `fe` gets a log line (so that what only the line needs, such as the
@@ -182,8 +185,8 @@ fn with_fields<R>(
     let sample = ConnSample {
         src: s.src,
         dst: s.dst,
-        sni: s.tls.and_then(|t| t.0).map(str::as_bytes),
-        tls_version: s.tls.map(|t| t.1.as_bytes()),
+        tls: s.tls,
+        conn_err: s.conn_err,
         request,
         stopping: shard.shared.control.stopping(),
         vars: s.vars,
@@ -193,7 +196,8 @@ fn with_fields<R>(
     let f = Fields {
         src: s.src,
         dst: s.dst,
-        tls_version: s.tls.map(|t| t.1),
+        tls_version: s.tls.map(|t| t.version),
+        tls_suite: s.tls.and_then(|t| t.suite),
         date: s.date,
         frontend: &fe.name,
         backend: bname,

@@ -248,7 +248,7 @@ async fn tls_accept(
             log::trace!(
                 "{}/{label}: {src}: {} {} sni={:?}",
                 fe.name,
-                a.info.protocol,
+                a.info.version.name(),
                 a.info.record_layer,
                 a.info.sni
             );
@@ -260,9 +260,11 @@ async fn tls_accept(
             let h2 = a.info.alpn == Some("h2");
             let info = TlsInfo {
                 sni: a.info.sni.map(String::into_boxed_str),
-                protocol: a.info.protocol,
+                version: a.info.version,
                 alpn: a.info.alpn,
                 client_cert: a.info.client_cert,
+                suite: a.info.suite,
+                resumed: a.info.resumed,
             };
             Some((a.client, a.early, Some(info), h2))
         }
@@ -298,6 +300,7 @@ async fn tls_accept(
                     request_line: b"",
                     vars: Default::default(),
                     unique_id: None,
+                    conn_err: Some(e.fc_err()),
                 };
                 if crate::proxy::accesslog::log_session_error(shard, fe, &s) {
                     return None;

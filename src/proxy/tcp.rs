@@ -585,6 +585,7 @@ fn finish(
         // (The stream's variables are gone by now: `var()` logs nothing in mode tcp.)
         vars: Default::default(),
         unique_id: None,
+        conn_err: None,
     };
     crate::proxy::accesslog::log(shard, fe, &s, null);
 }

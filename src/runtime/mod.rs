@@ -231,6 +231,10 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
     // Bound before privileges are dropped, like the listeners.
     let cli_sockets = cli::bind_all(&cli_cfg)?;
     let chroot = cfg.global.chroot.clone();
+    let dumpable = cfg.global.set_dumpable;
+    if dumpable {
+        crate::sys::raise_dump_limits();
+    }
     let pidfile = opts.pidfile.clone().or(cfg.global.pidfile.clone());
     let host = Host {
         opts,
@@ -256,6 +260,9 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
     }
     crate::sys::set_ids(uid, gid)
         .map_err(|e| format!("cannot drop privileges (user/group): {e}"))?;
+    if dumpable && let Err(e) = crate::sys::set_dumpable() {
+        log::warn!("set-dumpable: prctl(PR_SET_DUMPABLE): {e}");
+    }
     if let Some(p) = &pidfile
         && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
     {

@@ -211,11 +211,30 @@ async fn serve_sessions(shard: Rc<ShardCtx>) {
     }
 }
 
-/// Starts this shard's share of the health checks, their first runs spread over `inter`.
+/// Starts this shard's share of the health checks, their first runs spread as HAProxy's
+/// `start_checks` spreads them: check `k` of `n` after `mininter * k / n`, where `mininter`
+/// is the shortest interval of at least a second among all servers (a shorter one starts at
+/// once), capped by `max-spread-checks`.
 fn spawn_probers(shard: &Rc<ShardCtx>) {
     let shared = &shard.shared;
     let n = shared.probes.len();
     let nshards = shard_count(shared);
+    // HAProxy's srv_getinter() for a server at start (its health is `rise`).
+    let first_inter = |c: &crate::config::model::CheckParams| match c.fastinter {
+        Some(f) if c.fall > 1 => f,
+        _ => c.inter,
+    };
+    let mininter = shared
+        .probes
+        .iter()
+        .map(|s| first_inter(&shared.cfg.proxies[s.backend].servers[s.server].params.check))
+        .filter(|i| *i >= std::time::Duration::from_secs(1))
+        .min()
+        .unwrap_or_default();
+    let mininter = match shared.cfg.global.max_spread_checks {
+        Some(m) => mininter.min(m),
+        None => mininter,
+    };
     for (k, spec) in shared.probes.iter().enumerate() {
         if k % nshards != shard.id {
             continue;
@@ -248,7 +267,7 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
             tls: be.server_tls[spec.server].clone().filter(|t| t.checks),
             spread_pct: shared.cfg.global.spread_checks,
             log_checks: px.options.log_health_checks,
-            first_delay: c.inter.mul_f64(k as f64 / n.max(1) as f64),
+            first_delay: mininter.mul_f64(k as f64 / n.max(1) as f64),
             mux: crate::health::prober::HttpMux::of(&srv.params),
             h2: (
                 crate::proxy::http::session::head_limits(&shared.cfg.global),

@@ -263,6 +263,26 @@ pub fn set_ids(uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
     Ok(())
 }
 
+/// `set-dumpable`, before privileges are dropped: the core and file size limits raised to
+/// unlimited, or to their hard limit where that is not allowed (HAProxy's order).
+pub fn raise_dump_limits() {
+    for r in [libc::RLIMIT_CORE, libc::RLIMIT_FSIZE] {
+        if setrlimit(r, libc::RLIM_INFINITY, libc::RLIM_INFINITY).is_err()
+            && let Ok((_, hard)) = getrlimit(r)
+        {
+            let _ = setrlimit(r, hard, hard);
+        }
+    }
+}
+
+/// `set-dumpable`, after privileges are dropped: the kernel clears the dumpable flag on a
+/// change of user; this sets it again.
+pub fn set_dumpable() -> io::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours.
+    cvt(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) })?;
+    Ok(())
+}
+
 /// The local time broken down, for log timestamps.
 pub fn localtime(secs: i64) -> libc::tm {
     // SAFETY: localtime_r fills the zeroed tm struct we own; `t` is a valid time_t.

@@ -468,10 +468,16 @@ pub fn tls12_suites(
 
 /// The OpenSSL name of a rustls TLS 1.2 suite, or the IANA name of a TLS 1.3 one.
 pub fn openssl_name(s: rustls::CipherSuite) -> Option<&'static str> {
-    table::TABLE
+    TLS13
         .iter()
-        .find(|c| c.rustls_name() == Some(s))
-        .map(|c| c.name)
+        .find(|c| c.1 == Some(s))
+        .map(|c| c.0)
+        .or_else(|| {
+            table::TABLE
+                .iter()
+                .find(|c| c.rustls_name() == Some(s))
+                .map(|c| c.name)
+        })
         .or_else(|| s.as_str())
 }
 

@@ -242,14 +242,15 @@ impl ClientVerifier {
     }
 
     /// The verification result of a chain as `ssl_c_verify` reports it: 0, or the OpenSSL
-    /// code of the error.
-    pub fn code(&self, chain: &[CertificateDer<'_>]) -> i64 {
+    /// code of the error; and whether that error concerns a CA (`ssl_c_ca_err`) rather
+    /// than the client's certificate (`ssl_c_err`).
+    pub fn code(&self, chain: &[CertificateDer<'_>]) -> (i64, bool) {
         let Some((ee, rest)) = chain.split_first() else {
-            return 0;
+            return (0, false);
         };
         match self.inner.verify_client_cert(ee, rest, UnixTime::now()) {
-            Ok(_) => 0,
-            Err(e) => x509_code(&e, ee).0,
+            Ok(_) => (0, false),
+            Err(e) => x509_code(&e, ee),
         }
     }
 }
@@ -323,6 +324,9 @@ impl ClientCertVerifier for ClientVerifier {
 pub struct ClientCert {
     /// `ssl_c_verify`: 0, or the OpenSSL code of the error that was let through.
     pub verify: i64,
+    /// That error concerns a CA of the chain (`ssl_c_ca_err`), not the client's own
+    /// certificate (`ssl_c_err`).
+    pub ca_error: bool,
     /// `ssl_c_der`.
     pub der: Box<[u8]>,
     /// `ssl_c_s_dn`, `ssl_c_i_dn`: (short name, raw value) in certificate order.
@@ -394,7 +398,10 @@ fn asn1_time(t: &x509_parser::time::ASN1Time) -> String {
 impl ClientCert {
     /// The facts of the client's certificate (`chain[0]`); `None` if it does not parse
     /// (rustls has verified it, so only with `*-ignore-err all`).
-    pub fn from_chain(chain: &[CertificateDer<'_>], verify: i64) -> Option<ClientCert> {
+    pub fn from_chain(
+        chain: &[CertificateDer<'_>],
+        (verify, ca_error): (i64, bool),
+    ) -> Option<ClientCert> {
         let der = chain.first()?;
         let (_, c) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
         let mut serial = c.raw_serial();
@@ -407,6 +414,7 @@ impl ClientCert {
         sha1.copy_from_slice(digest.as_ref());
         Some(ClientCert {
             verify,
+            ca_error,
             der: der.as_ref().into(),
             subject: dn_entries(c.subject()),
             issuer: dn_entries(c.issuer()),

@@ -26,12 +26,40 @@ pub mod certs;
 pub mod ciphers;
 pub mod client_auth;
 pub mod ktls;
+pub mod lifetime;
 pub mod options;
 #[cfg(test)]
 mod testutil;
 
 /// A warning for the operator, without the configuration's `FILE:LINE` prefix.
 pub type Warning = String;
+
+/// The TLS version of a client's session terminated here (`ssl_fc_protocol`, `%sslv`): one
+/// byte where the connection keeps it, not a name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Version {
+    #[default]
+    Tls12,
+    Tls13,
+}
+
+impl Version {
+    /// rustls only completes TLS 1.2 and 1.3 handshakes.
+    pub fn of(v: Option<rustls::ProtocolVersion>) -> Version {
+        match v {
+            Some(rustls::ProtocolVersion::TLSv1_3) => Version::Tls13,
+            _ => Version::Tls12,
+        }
+    }
+
+    /// OpenSSL's name: `TLSv1.2`, `TLSv1.3`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::Tls12 => "TLSv1.2",
+            Version::Tls13 => "TLSv1.3",
+        }
+    }
+}
 
 /// The crypto provider every configuration uses: aws-lc-rs, rustls' default, which has
 /// AES-GCM and CHACHA20-POLY1305 (the suites kTLS can take over).

@@ -444,6 +444,8 @@ pub struct TlsGlobals {
     pub server_verify_required: bool,
     /// `tune.ssl.cachesize` (HAProxy's default: 20000 sessions).
     pub session_cache_size: usize,
+    /// `tune.ssl.lifetime`, seconds (OpenSSL's 7200 without it, as in HAProxy).
+    pub session_lifetime: u32,
     /// `ssl-load-extra-del-ext`.
     pub extra_del_ext: bool,
     /// `tune.corelb.allow-expired-certs`: serve expired certificates (with a warning).
@@ -461,6 +463,7 @@ impl Default for TlsGlobals {
             server_defaults: TlsParams::default(),
             server_verify_required: true,
             session_cache_size: 20000,
+            session_lifetime: super::lifetime::DEFAULT_SECS,
             extra_del_ext: false,
             allow_expired_certs: false,
             noktls: false,
@@ -482,6 +485,7 @@ pub const GLOBAL_KEYWORDS: &[&str] = &[
     "ssl-default-server-curves",
     "ssl-server-verify",
     "tune.ssl.cachesize",
+    "tune.ssl.lifetime",
     "ssl-load-extra-del-ext",
     "noktls",
     "tune.corelb.allow-expired-certs",
@@ -561,6 +565,14 @@ impl TlsGlobals {
                 self.session_cache_size = v.parse().map_err(|_| {
                     format!("'tune.ssl.cachesize' expects a number of sessions (got '{v}')")
                 })?;
+            }
+            "tune.ssl.lifetime" => {
+                self.session_lifetime = match args {
+                    [v] => super::lifetime::parse(v)?,
+                    _ => {
+                        return Err("'tune.ssl.lifetime' expects ssl sessions <lifetime> in seconds as argument.".into());
+                    }
+                };
             }
             "ssl-load-extra-del-ext" => {
                 none()?;
@@ -751,15 +763,22 @@ impl BindTls {
         // HAProxy prefers the server's order unless prefer-client-ciphers.
         cfg.ignore_client_order = !params.prefer_client_ciphers;
         cfg.session_storage = if g.session_cache_size > 0 {
-            rustls::server::ServerSessionMemoryCache::new(g.session_cache_size)
+            super::lifetime::Cache::new(
+                rustls::server::ServerSessionMemoryCache::new(g.session_cache_size),
+                g.session_lifetime,
+            )
         } else {
             Arc::new(rustls::server::NoServerSessionStorage {})
         };
         if !params.no_tickets {
             // Stateless tickets; the key rotates every 6 hours and the previous one is
-            // still accepted (rustls' TicketRotator).
-            cfg.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()
-                .map_err(|e| format!("TLS session tickets: {e}"))?;
+            // still accepted (rustls' TicketRotator); a ticket older than
+            // `tune.ssl.lifetime` is refused.
+            cfg.ticketer = super::lifetime::Tickets::new(
+                rustls::crypto::aws_lc_rs::Ticketer::new()
+                    .map_err(|e| format!("TLS session tickets: {e}"))?,
+                g.session_lifetime,
+            );
         }
         if let Some(alpn) = &self.alpn {
             cfg.alpn_protocols = alpn.clone();

@@ -7,6 +7,15 @@ pub type GlobalFn = fn(&mut Parser, &[String], &Loc);
 
 impl Parser {
     pub(super) fn global_kw(&mut self, w: &[String], loc: &Loc) {
+        // The two global keywords HAProxy 2.6 lets `no` undo.
+        if let ("no", Some(k @ ("set-dumpable" | "insecure-fork-wanted"))) =
+            (w[0].as_str(), w.get(1).map(String::as_str))
+        {
+            if no_argument(self, &w[1..], loc) && k == "set-dumpable" {
+                self.global.set_dumpable = false;
+            }
+            return;
+        }
         let kw = w[0].as_str();
         let Some(k) = keywords::find(keywords::GLOBAL, kw) else {
             // A proxy keyword in global usually means a missing section header.
@@ -169,13 +178,7 @@ pub(crate) fn setenv(p: &mut Parser, w: &[String], loc: &Loc) {
     let kw = w[0].as_str();
     match (arg(w, 1), arg(w, 2)) {
         (Some(k), Some(v)) => {
-            let exists = p
-                .env
-                .get(k)
-                .cloned()
-                .flatten()
-                .or_else(|| std::env::var(k).ok())
-                .is_some();
+            let exists = lookup_env(&p.env, p.env_reset, k).is_some();
             if kw == "setenv" || !exists {
                 p.env.insert(k.to_string(), Some(v.to_string()));
             }
@@ -183,6 +186,51 @@ pub(crate) fn setenv(p: &mut Parser, w: &[String], loc: &Loc) {
         _ => p
             .diags
             .error(loc, format!("'{kw}' expects a name and a value")),
+    }
+}
+
+/// `resetenv [NAME...]`: every variable but those is gone for the lines that follow (the
+/// process's own environment too: corelb starts no program that would inherit it).
+pub(crate) fn resetenv(p: &mut Parser, w: &[String], _: &Loc) {
+    let kept = w[1..]
+        .iter()
+        .map(|k| (k.clone(), lookup_env(&p.env, p.env_reset, k)))
+        .filter(|(_, v)| v.is_some())
+        .collect();
+    p.env = kept;
+    p.env_reset = true;
+}
+
+/// HAProxy's check of keywords that take no argument.
+fn no_argument(p: &mut Parser, w: &[String], loc: &Loc) -> bool {
+    match w.get(1) {
+        Some(a) => {
+            p.diags.error(
+                loc,
+                format!("'{}' cannot handle unexpected argument '{a}'.", w[0]),
+            );
+            false
+        }
+        None => true,
+    }
+}
+
+/// `set-dumpable` (and `no set-dumpable`, by [`Parser::global_kw`]): core dumps stay
+/// possible after the switch to `user`/`uid` (`PR_SET_DUMPABLE`), and the core and file
+/// size limits are raised as far as allowed.
+pub(crate) fn set_dumpable(p: &mut Parser, w: &[String], loc: &Loc) {
+    if no_argument(p, w, loc) {
+        p.global.set_dumpable = true;
+    }
+}
+
+/// `insecure-fork-wanted`: nothing to allow, corelb starts no process.
+pub(crate) fn insecure_fork_wanted(p: &mut Parser, w: &[String], loc: &Loc) {
+    if no_argument(p, w, loc) {
+        p.diags.warn(
+            loc,
+            "'insecure-fork-wanted' is ignored: corelb never forks (it runs no external checks and no Lua)",
+        );
     }
 }
 
@@ -310,6 +358,30 @@ pub(crate) fn maxpipes(p: &mut Parser, w: &[String], loc: &Loc) {
 pub(crate) fn spread_checks(p: &mut Parser, w: &[String], loc: &Loc) {
     if let Some(v) = uint_arg(w, 1, 0, 50, loc, &mut p.diags) {
         p.global.spread_checks = v as u32;
+    }
+}
+
+/// `max-spread-checks DELAY` (milliseconds, or with a unit): the longest the first health
+/// checks are spread over, whatever the servers' intervals.
+pub(crate) fn max_spread_checks(p: &mut Parser, w: &[String], loc: &Loc) {
+    let Some(v) = arg(w, 1) else {
+        p.diags.error(
+            loc,
+            "'max-spread-checks' expects an integer argument (0..50).",
+        );
+        return;
+    };
+    match crate::config::units::parse_time(v, Duration::from_millis(1)) {
+        Ok(d) => p.global.max_spread_checks = (!d.is_zero()).then_some(d),
+        Err(_) => {
+            let c = v.chars().find(|c| !c.is_ascii_digit()).unwrap_or(' ');
+            p.diags.error(
+                loc,
+                format!(
+                    "unsupported character '{c}' in 'max-spread-checks' (wants an integer delay)."
+                ),
+            );
+        }
     }
 }
 

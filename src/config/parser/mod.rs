@@ -87,6 +87,8 @@ pub struct Parser {
     auth_refs: Vec<(crate::acl::auth::UserlistRef, Option<Loc>)>,
     cur: Cur,
     env: HashMap<String, Option<String>>,
+    /// `resetenv` was read: the process's environment is no longer looked at, only `env`.
+    env_reset: bool,
     files: Vec<PathBuf>,
     /// Warned-about unset variables, to warn once per name.
     unset_seen: Vec<String>,
@@ -121,6 +123,7 @@ impl Parser {
             },
             cur: Cur::None,
             env: HashMap::new(),
+            env_reset: false,
             files: Vec::new(),
             unset_seen: Vec::new(),
         }
@@ -148,11 +151,8 @@ impl Parser {
         let mut blocks = super::cond::Blocks::default();
         for (n, raw) in text.lines().enumerate() {
             let loc = Loc::new(&file, n as u32 + 1);
-            let env = &self.env;
-            let getenv = |k: &str| match env.get(k) {
-                Some(v) => v.clone(),
-                None => std::env::var(k).ok(),
-            };
+            let (env, reset) = (&self.env, self.env_reset);
+            let getenv = |k: &str| lookup_env(env, reset, k);
             let line = match lexer::split(raw, &getenv) {
                 Ok(l) => l,
                 Err(e) => {
@@ -581,6 +581,16 @@ fn section_bit(kind: Kind) -> u8 {
 }
 
 /// The word at `i`, if the line has one.
+/// A variable as the configuration sees it: `setenv`/`unsetenv` first, then the process's
+/// environment unless `resetenv` cleared it.
+fn lookup_env(env: &HashMap<String, Option<String>>, reset: bool, k: &str) -> Option<String> {
+    match env.get(k) {
+        Some(v) => v.clone(),
+        None if reset => None,
+        None => std::env::var(k).ok(),
+    }
+}
+
 fn arg(w: &[String], i: usize) -> Option<&str> {
     w.get(i).map(String::as_str)
 }

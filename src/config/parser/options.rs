@@ -84,6 +84,7 @@ pub(crate) fn tcplog(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Di
 pub(crate) fn httplog(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) -> usize {
     px.http.httplog = on;
     px.logging.clf = false;
+    px.logging.https = false;
     if on {
         px.logging.format = None;
     }
@@ -96,6 +97,30 @@ pub(crate) fn httplog(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut
                 format!("unexpected argument '{a}' after 'option httplog'"),
             );
         }
+    }
+    w.len()
+}
+
+/// `option httpslog`: `option httplog` with the client's TLS session appended
+/// (configuration manual 8.2.4).
+pub(crate) fn httpslog(px: &mut Proxy, w: &[String], on: bool, loc: &Loc, d: &mut Diags) -> usize {
+    if !on {
+        d.error(
+            loc,
+            "negation/default is not supported for option 'httpslog'.",
+        );
+        return w.len();
+    }
+    px.http.httplog = true;
+    px.logging.clf = false;
+    px.logging.https = true;
+    px.logging.format = None;
+    // HAProxy 2.6 accepts and ignores what follows.
+    if let Some(a) = w.get(1) {
+        d.warn(
+            loc,
+            format!("unexpected argument '{a}' after 'option httpslog' is ignored"),
+        );
     }
     w.len()
 }

@@ -69,21 +69,39 @@ pub struct ClientInfo {
 pub struct TlsInfo {
     /// (A boxed str, not a String: the connection's idle future holds this twice.)
     pub sni: Option<Box<str>>,
-    pub protocol: &'static str,
+    pub version: crate::tls::Version,
     /// The protocol ALPN chose (`h2`, `http/1.1`), if any: `ssl_fc_alpn`.
     pub alpn: Option<&'static str>,
     /// The certificate the client presented (`ssl_c_*`).
     pub client_cert: Option<Arc<crate::tls::client_auth::ClientCert>>,
+    /// The suite (`%sslc`, `ssl_fc_cipher`). (Not its name: this is held twice by an idle
+    /// connection's future.)
+    pub suite: Option<rustls::CipherSuite>,
+    /// The session was resumed (`ssl_fc_is_resumed`).
+    pub resumed: bool,
 }
 
 impl TlsInfo {
+    /// What the access log sees of the connection's TLS session.
+    pub(crate) fn log(&self) -> crate::log::access::LogTls<'_> {
+        crate::log::access::LogTls {
+            sni: self.sni.as_deref(),
+            version: self.version.name(),
+            suite: self.suite,
+            resumed: self.resumed,
+            client_cert: self.client_cert.as_deref(),
+        }
+    }
+
     /// What ACLs see of the connection's TLS session.
     pub(crate) fn acl(&self) -> crate::acl::TlsInfo {
         crate::acl::TlsInfo {
             sni: self.sni.as_ref().map(|s| s.as_bytes().into()),
-            protocol: self.protocol.as_bytes(),
+            version: self.version,
             alpn: self.alpn.map(str::as_bytes),
             client_cert: self.client_cert.clone(),
+            suite: self.suite,
+            resumed: self.resumed,
         }
     }
 }
@@ -2661,7 +2679,7 @@ fn txn_stream<'a>(
         http: true,
         src: info.src,
         dst: Some(info.dst),
-        tls: info.tls.as_ref().map(|t| (t.sni.as_deref(), t.protocol)),
+        tls: info.tls.as_ref().map(TlsInfo::log),
         date: txn.date,
         t_total: txn.start.elapsed(),
         t_request: txn.t_request,
@@ -2682,6 +2700,7 @@ fn txn_stream<'a>(
         request_line: txn.request_line.as_bytes(),
         vars,
         unique_id: txn.unique_id.as_deref(),
+        conn_err: None,
     }
 }
 
