@@ -68,6 +68,8 @@ pub struct BackendRt {
     /// `option abortonclose`: a request waiting for a server is dropped when its client
     /// closes (mode http).
     pub abortonclose: bool,
+    /// `option checkcache` (mode http): a cacheable response that sets a cookie is blocked.
+    pub checkcache: bool,
     /// `option prefer-last-server` under non-hash balancing: a keep-alive client's request
     /// goes to its previous server while that one is usable (mode http).
     pub prefer_last_server: bool,
@@ -496,6 +498,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         srvtcpka: px.options.srvtcpka,
         nolinger: px.options.nolinger,
         abortonclose: px.options.abortonclose,
+        checkcache: px.options.checkcache,
         prefer_last_server: px.options.prefer_last_server && !px.balance.algo.is_hash(),
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),

@@ -444,7 +444,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("socket-stats", Supported(o::socket_stats), D | F),
     kw("accept-invalid-http-request", NotYet, D | F),
     kw("accept-invalid-http-response", NotYet, D | B),
-    kw("checkcache", NotYet, D | B),
+    kw("checkcache", Supported(o::checkcache), D | B),
     kw(
         "disable-h2-upgrade",
         Supported(o::disable_h2_upgrade),

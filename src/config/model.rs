@@ -928,6 +928,9 @@ pub struct Options {
     /// `option abortonclose`: a request still waiting for a server (in a queue, or for its
     /// connection to be established) is aborted when its client closes.
     pub abortonclose: bool,
+    /// `option checkcache`: a response a shared cache could store (safe method, cacheable
+    /// status, Cache-Control/Pragma, freshness or validator) that sets a cookie is blocked.
+    pub checkcache: bool,
     /// `option prefer-last-server`: a keep-alive client's next request goes to the server
     /// of its previous one while that server is usable (non-hash balancing only).
     pub prefer_last_server: bool,

@@ -283,6 +283,12 @@ pub(crate) fn abortonclose(
     1
 }
 
+/// `option checkcache` (a backend's): a cacheable response with a `Set-Cookie` is blocked.
+pub(crate) fn checkcache(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.checkcache = on;
+    1
+}
+
 /// `option prefer-last-server` (a backend's).
 pub(crate) fn prefer_last_server(
     px: &mut Proxy,

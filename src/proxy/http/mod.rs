@@ -7,6 +7,7 @@
 
 pub mod after;
 pub mod cache;
+pub mod checkcache;
 pub mod compress;
 pub mod filters;
 pub mod h2;

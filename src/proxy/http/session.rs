@@ -1702,6 +1702,45 @@ impl<'c> Exchange<'c> {
                     store = super::cache::response(cfg, n, p, pxs, &rbase, res, b.rbuf.bytes());
                 }
             }
+            // `option checkcache`, on the response the rules left: blocked like a denied
+            // response, with HAProxy 2.6's page for its status.
+            if be.checkcache && {
+                let ins = (be_px.cookie.as_ref())
+                    .filter(|c| c.mode == crate::config::CookieMode::Insert)
+                    .map(|c| c.name.as_bytes());
+                super::checkcache::blocks(method, status, res, b.rbuf.bytes(), &edits, ins)
+            } {
+                let msg = format!(
+                    "Blocking cacheable cookie in response from instance {}, server {}.",
+                    be.name, be.lb.servers[srv].name
+                );
+                log::error!("{msg}");
+                shard.log(be.proxy, crate::log::syslog::ALERT, &msg);
+                txn.denied_resp = true;
+                let shared = &shard.shared;
+                let base = RequestSample {
+                    head: None,
+                    conn: &ctx.acl_conn,
+                    nbsrv: &|i| shared.usable_servers(i),
+                    stopping: shared.control.stopping(),
+                    stick: stick_ctx
+                        .as_ref()
+                        .map(|c| c as &dyn crate::acl::StickSource),
+                    txn: Some(vars),
+                };
+                let st = edits.status.map_or(status, |(s, _)| s);
+                let page = rules::page_for(super::checkcache::page_status(st), fe_px, Some(be_px));
+                let bytes = rules::close_page(page, true);
+                let s = &mut b.scratch;
+                break 'head Err(super::after::on_bytes(
+                    fe_px,
+                    Some(be_px),
+                    &base,
+                    st,
+                    bytes,
+                    s,
+                ));
+            }
             if super::after::any(fe_px, Some(be_px)) {
                 let shared = &shard.shared;
                 let base = RequestSample {
