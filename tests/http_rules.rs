@@ -904,5 +904,95 @@ backend ins\n  cookie SRV insert\n  server s3 127.0.0.1:{port} cookie s3\n",
     );
     if let Some(h) = Haproxy::start(&cfg, &[fe]) {
         assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
+
+/// `res.cook`, `scook`, `res.cook_cnt`, `res.cook_val` in `http-response` rules read the
+/// response's Set-Cookie fields as HAProxy does: the last occurrence for a single value, every
+/// one for an ACL, the values split at commas, only the first `name=value` pair of each
+/// element naming a cookie (attributes such as `Path` or a later `SID=` are not cookies), a
+/// leading `$attribute` or a pair without `=` skipped. The same configuration through
+/// Debian's HAProxy and corelb: the headers the client gets must agree.
+#[test]
+fn response_cookie_fetches_read_set_cookie_as_haproxy_does() {
+    let srv = Backend::start(|s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let Some(req) = read_request_head(&mut r) else {
+            return;
+        };
+        let cookies: &[&str] = match req.target.as_str() {
+            "/a" => &[
+                "SID=abc; Path=/; Expires=Wed, 09 Jun 2021 10:18:14 GMT",
+                "lang=en; SID=zzz",
+                "SID=42; HttpOnly",
+                "$x=1; SID=7",
+            ],
+            "/b" => &["a=1, SID=5", "lang=fr"],
+            "/d" => &["noeq; SID=9", "SID=\"q v\"; Secure"],
+            "/e" => &["SID=-12x; SID=8; Path=/; SID=3"],
+            _ => &[],
+        };
+        let mut head =
+            String::from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n");
+        for c in cookies {
+            head.push_str(&format!("Set-Cookie: {c}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut s = s;
+        let _ = s.write_all(head.as_bytes());
+    });
+    let fe = free_port();
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  default_backend app\n\
+backend app\n\
+  http-response set-header x-c %[res.cook(SID)]\n\
+  http-response set-header x-s %[scook(SID)]\n\
+  http-response set-header x-n %[res.cook_cnt(SID)]\n\
+  http-response set-header x-sn %[scook_cnt(SID)]\n\
+  http-response set-header x-all %[res.cook_cnt]\n\
+  http-response set-header x-first %[res.cook]\n\
+  http-response set-header x-v %[res.cook_val(SID)]\n\
+  http-response set-header x-sv %[scook_val(SID)]\n\
+  http-response set-header x-lang %[res.cook(lang)]\n\
+  http-response set-header x-found yes if {{ res.cook(SID) -m found }}\n\
+  http-response set-header x-42 yes if {{ res.cook(SID) 42 }}\n\
+  http-response set-header x-big yes if {{ res.cook_val(SID) gt 40 }}\n\
+  server s1 127.0.0.1:{}\n",
+        srv.port
+    );
+    let names = [
+        "x-c", "x-s", "x-n", "x-sn", "x-all", "x-first", "x-v", "x-sv", "x-lang", "x-found",
+        "x-42", "x-big",
+    ];
+    let seen = || {
+        ["/a", "/b", "/c", "/d", "/e"]
+            .iter()
+            .map(|p| {
+                let out = Command::new("curl")
+                    .args(["-sS", "-o", "/dev/null", "-D", "-", "--max-time", "10"])
+                    .args(["-H", "Cookie: SID=fromclient; lang=de"])
+                    .arg(format!("http://127.0.0.1:{fe}{p}"))
+                    .output()
+                    .expect("curl");
+                let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+                let status = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let mut got = vec![format!("{p} {status}")];
+                for n in names {
+                    let v = head.lines().find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        (k.trim() == n).then(|| v.trim().to_string())
+                    });
+                    got.push(format!("{n}={v:?}"));
+                }
+                got.join(" ")
+            })
+            .collect::<Vec<_>>()
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = seen();
+    drop(lb);
+    assert!(ours[0].contains("x-c=Some(\"7\")"), "{ours:#?}");
+    assert!(ours[0].contains("x-42=Some(\"yes\")"), "{ours:#?}");
+    if let Some(_h) = Haproxy::start(&cfg, &[fe]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
     }
 }

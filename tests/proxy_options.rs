@@ -199,15 +199,22 @@ fn stats_csv(port: u16) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What [`queue_scenario`] saw: the server's request lines, the queued request's log fields,
+/// the backend's `cli_abrt`, the frontend's and backend's `hrsp_other`.
+type QueueOutcome = (
+    Vec<String>,
+    (String, String, String, String),
+    String,
+    (String, String),
+);
+
 /// A request waits in the queue (its server at `maxconn 1`, busy); its client closes (a
 /// FIN, as `close()` sends). With `option abortonclose` it leaves the queue at once, the
 /// server never sees it, the log says `CQ` with status -1; without it, the request is
 /// served when the slot frees (HTTP's half-close). Returns what the server saw, the queued
-/// request's log fields and the backend's `cli_abrt`.
-fn queue_scenario(
-    start: &Start,
-    option: &str,
-) -> (Vec<String>, (String, String, String, String), String) {
+/// request's log fields, the backend's `cli_abrt` and the frontend's and backend's
+/// `hrsp_other` (HAProxy counts there a request that ends without a status, `-1`).
+fn queue_scenario(start: &Start, option: &str) -> QueueOutcome {
     let srv = Recorder::start("s1", &[]);
     let (port, stats) = (free_port(), free_port());
     let cfg = format!(
@@ -236,13 +243,17 @@ fn queue_scenario(
     let fields = wait_logged(&*p, "/queued");
     let csv = stats_csv(stats);
     let abrt = stat(&csv, "l", "BACKEND", "cli_abrt");
-    (srv.seen(), fields, abrt)
+    let other = (
+        stat(&csv, "l", "FRONTEND", "hrsp_other"),
+        stat(&csv, "l", "BACKEND", "hrsp_other"),
+    );
+    (srv.seen(), fields, abrt, other)
 }
 
 #[test]
 fn abortonclose_drops_a_queued_request_whose_client_closed_like_haproxy() {
     for (who, start) in both() {
-        let (seen, (server, timers, status, term), abrt) =
+        let (seen, (server, timers, status, term), abrt, other) =
             queue_scenario(start, "option abortonclose");
         assert_eq!(seen, ["GET /slow HTTP/1.1"], "{who}: the server saw");
         assert_eq!(
@@ -259,9 +270,12 @@ fn abortonclose_drops_a_queued_request_whose_client_closed_like_haproxy() {
         // HAProxy counts no client abort for it: the counter is for aborts while data
         // moves.
         assert_eq!(abrt, "0", "{who}: cli_abrt");
+        // The request without a status is counted in hrsp_other on the frontend and the
+        // backend, as HAProxy counts every status outside 1xx-5xx (here -1).
+        assert_eq!(other, ("1".into(), "1".into()), "{who}: hrsp_other");
 
         // `no option abortonclose` (as without it): served once the slot frees.
-        let (seen, (server, _, status, term), abrt) =
+        let (seen, (server, _, status, term), abrt, other) =
             queue_scenario(start, "no option abortonclose");
         assert_eq!(
             seen,
@@ -271,6 +285,7 @@ fn abortonclose_drops_a_queued_request_whose_client_closed_like_haproxy() {
         assert_eq!((server.as_str(), status.as_str()), ("l/s1", "200"), "{who}");
         assert_ne!(&term[..1], "C", "{who}");
         assert_eq!(abrt, "0", "{who}: cli_abrt");
+        assert_eq!(other, ("0".into(), "0".into()), "{who}: hrsp_other");
     }
 }
 

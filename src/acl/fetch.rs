@@ -411,6 +411,9 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "req.ssl_hello_type",
     "req.ssl_sni",
     "req.ssl_ver",
+    "res.cook",
+    "res.cook_cnt",
+    "res.cook_val",
     "res.fhdr",
     "res.fhdr_cnt",
     "res.hdr",
@@ -422,6 +425,10 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "res.payload_lv",
     "res.ver",
     "resp_ver",
+    "scook",
+    "scook_cnt",
+    "scook_val",
+    "set-cookie",
     "shdr",
     "shdr_cnt",
     "shdr_ip",
@@ -867,6 +874,20 @@ impl Fetch {
             "res.fhdr_cnt" => {
                 max_args(1)?;
                 Fetch::ResHttp(Box::new(Fetch::FhdrCnt(name(0))))
+            }
+            // The response's Set-Cookie fields: the same fetches as the request's, reading
+            // through `Sample::response` (whose `is_response` makes them read Set-Cookie).
+            "res.cook" | "scook" | "set-cookie" => {
+                max_args(1)?;
+                Fetch::ResHttp(Box::new(Fetch::Cook(name_or_empty())))
+            }
+            "res.cook_cnt" | "scook_cnt" => {
+                max_args(1)?;
+                Fetch::ResHttp(Box::new(Fetch::CookCnt(name_or_empty())))
+            }
+            "res.cook_val" | "scook_val" => {
+                max_args(1)?;
+                Fetch::ResHttp(Box::new(Fetch::CookVal(name_or_empty())))
             }
             "hdr" | "req.hdr" => {
                 max_args(2)?;
@@ -1398,7 +1419,7 @@ impl Fetch {
                 let as_int = matches!(self, Fetch::CookVal(_));
                 let mut emit = |v: &[u8]| {
                     if as_int {
-                        f(Value::Int(read_int64(v)))
+                        f(Value::Int(super::sample::strl2ic(v)))
                     } else {
                         f(Value::Str(v))
                     }

@@ -194,8 +194,11 @@ fn cookie_value_end(s: &[u8]) -> usize {
 /// of each cookie called `name` (any cookie if `name` is empty). Its quirks are kept: a
 /// cookie is only looked for while more than `name.len() + 1` bytes remain, so an empty
 /// cookie at the very end (`a=1; s=`) is not found; cookies without `=` and `$attributes`
-/// are skipped; values keep their quotes.
-fn cookies_in(hdr: &[u8], name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+/// are skipped; values keep their quotes. In a Set-Cookie element (`list` false) commas do
+/// not end a name, and the search stops at the first pair (`$attributes` and pairs without
+/// `=` skipped) that is not the cookie: HAProxy looks again after each match, so
+/// `SID=1; Path=/` holds one `SID` and, for an empty name, two cookies.
+fn cookies_in(hdr: &[u8], name: &[u8], list: bool, f: &mut dyn FnMut(&[u8]) -> bool) -> bool {
     let end = hdr.len();
     let mut att_beg = 0;
     while att_beg + name.len() + 1 < end {
@@ -206,7 +209,7 @@ fn cookies_in(hdr: &[u8], name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) -> bool
         let mut att_end = att_beg;
         while equal < end {
             let c = hdr[equal];
-            if c == b'=' || c == b';' || c == b',' {
+            if c == b'=' || c == b';' || (list && c == b',') {
                 break;
             }
             equal += 1;
@@ -230,30 +233,36 @@ fn cookies_in(hdr: &[u8], name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) -> bool
             (val_beg, val_end, next) = (equal, equal, equal);
         }
         let skip = hdr.get(att_beg) == Some(&b'$') || equal == next;
-        if !skip
-            && (name.is_empty() || &hdr[att_beg..att_end] == name)
-            && !f(&hdr[val_beg..val_end])
-        {
-            return false;
+        if !skip {
+            if name.is_empty() || &hdr[att_beg..att_end] == name {
+                if !f(&hdr[val_beg..val_end]) {
+                    return false;
+                }
+            } else if !list {
+                break;
+            }
         }
         att_beg = next + 1;
     }
     true
 }
 
-/// Every value of cookie `name` (any cookie if empty) in the Cookie fields, in order. Like
-/// HAProxy, Cookie values are first split into comma-separated elements, and elements too
-/// short to hold `name=` are skipped.
+/// Every value of cookie `name` (any cookie if empty) in the Cookie fields (the Set-Cookie
+/// fields of a response: [`Sample::is_response`]), in order. Like HAProxy, the values are
+/// first split into comma-separated elements, and elements too short to hold `name=` are
+/// skipped.
 pub(crate) fn for_each_cookie(
     s: &dyn super::Sample,
     name: &[u8],
     f: &mut dyn FnMut(&[u8]) -> bool,
 ) {
-    for_each_header_element(s, b"cookie", &mut |elem| {
+    let list = !s.is_response();
+    let field: &[u8] = if list { b"cookie" } else { b"set-cookie" };
+    for_each_header_element(s, field, &mut |elem| {
         if elem.len() < name.len() + 1 {
             return true;
         }
-        cookies_in(elem, name, f)
+        cookies_in(elem, name, list, f)
     });
 }
 
@@ -391,7 +400,7 @@ mod tests {
 
     fn cookies(elem: &str, name: &str) -> Vec<String> {
         let mut out = Vec::new();
-        cookies_in(elem.as_bytes(), name.as_bytes(), &mut |v| {
+        cookies_in(elem.as_bytes(), name.as_bytes(), true, &mut |v| {
             out.push(String::from_utf8_lossy(v).into_owned());
             true
         });

@@ -76,6 +76,9 @@ impl<const N: usize> Sample for ResponseFields<'_, '_, N> {
     fn stopping(&self) -> bool {
         false
     }
+    fn is_response(&self) -> bool {
+        true
+    }
 }
 
 impl<const N: usize> Sample for ResponseSample<'_, '_, N> {

@@ -111,6 +111,11 @@ pub trait Sample {
     fn response(&self) -> Option<&dyn Sample> {
         None
     }
+    /// True for the view [`response`](Self::response) gives: the cookie fetches read its
+    /// Set-Cookie fields, where only the first `name=value` pair names a cookie.
+    fn is_response(&self) -> bool {
+        false
+    }
 }
 
 /// What content inspection has buffered so far.
@@ -305,6 +310,30 @@ pub(crate) fn read_int64(s: &[u8]) -> i64 {
         };
     }
     v
+}
+
+/// HAProxy's `strl2ic` (what `cook_val` and `res.cook_val` convert with): an optional `-`,
+/// then bytes until one above `'9'`: a byte below `'0'` (a quote, a space) is not a stop but
+/// adds its negative "digit" (`"` counts -14), as in HAProxy, whose `char` is signed; 32-bit,
+/// wrapping.
+pub(crate) fn strl2ic(s: &[u8]) -> i64 {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let mut v: i32 = 0;
+    for &c in digits {
+        let j = i32::from(c as i8) - i32::from(b'0');
+        if j > 9 {
+            break;
+        }
+        v = if neg {
+            v.wrapping_mul(10).wrapping_sub(j)
+        } else {
+            v.wrapping_mul(10).wrapping_add(j)
+        };
+    }
+    i64::from(v)
 }
 
 /// HAProxy's `buf2ip`: a dotted quad at the start of `s`, stopping at the first byte that is

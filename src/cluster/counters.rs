@@ -423,7 +423,13 @@ impl ShardCounters {
             0 => None,
             _ => Some(C::HrspOther),
         };
-        let class = class_of(e.status);
+        // The frontend and backend count a request that ended without a status (HAProxy's
+        // -1: a client that left while queued, CQ) in hrsp_other, as HAProxy's
+        // `rsp[status / 100]` does; the server counts only statuses it sent.
+        let class = match e.status {
+            0 => Some(C::HrspOther),
+            s => class_of(s),
+        };
         let f = &self.fe[fe];
         f.add(C::Bin, e.bytes_in);
         f.add(C::Bout, e.bytes_out);
