@@ -904,6 +904,8 @@ backend ins\n  cookie SRV insert\n  server s3 127.0.0.1:{port} cookie s3\n",
     );
     if let Some(h) = Haproxy::start(&cfg, &[fe]) {
         assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
+    }
+}
 
 /// `res.cook`, `scook`, `res.cook_cnt`, `res.cook_val` in `http-response` rules read the
 /// response's Set-Cookie fields as HAProxy does: the last occurrence for a single value, every
