@@ -998,3 +998,89 @@ backend app\n\
         assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// The termination state's persistence-cookie letters (`%tsc`, the default httplog's
+/// `--NI`): the client's cookie (`N` none, `V` valid, `I` naming no server) and what became of
+/// the server's (`N`, `I` inserted, `R` rewritten, `P` preserved) under `cookie … insert`,
+/// `rewrite`, `prefix` and `insert preserve`. The same requests through Debian's HAProxy and
+/// corelb: the log's letters must agree.
+#[test]
+fn the_log_shows_the_persistence_cookie_letters_as_haproxy_does() {
+    let srv = Backend::start(|s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let Some(req) = read_request_head(&mut r) else {
+            return;
+        };
+        let mut head =
+            String::from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n");
+        if req.target.contains("setsid") {
+            head.push_str("Set-Cookie: SID=xyz; Path=/\r\n");
+        }
+        head.push_str("\r\n");
+        let mut s = s;
+        let _ = s.write_all(head.as_bytes());
+    });
+    let fe = free_port();
+    let p = srv.port;
+    let cfg = format!(
+        "global\n  log stderr local0\n\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n\
+  use_backend rw if {{ path_beg /rw }}\n  use_backend pf if {{ path_beg /pf }}\n\
+  use_backend pr if {{ path_beg /pr }}\n  default_backend ins\n\
+backend ins\n  cookie SRV insert indirect nocache\n  server s1 127.0.0.1:{p} cookie a\n\
+backend rw\n  cookie SID rewrite\n  server s1 127.0.0.1:{p} cookie a\n\
+backend pf\n  cookie SID prefix\n  server s1 127.0.0.1:{p} cookie a\n\
+backend pr\n  cookie SID insert preserve\n  server s1 127.0.0.1:{p} cookie a\n"
+    );
+    let requests: [(&str, &str); 9] = [
+        ("/x1", ""),
+        ("/x2", "SRV=a"),
+        ("/x3", "SRV=zz"),
+        ("/rw1", ""),
+        ("/rw2?setsid", ""),
+        ("/pf1?setsid", ""),
+        ("/pf2?setsid", "SID=a~xyz"),
+        ("/pr1?setsid", ""),
+        ("/pr2", ""),
+    ];
+    let seen = |log: &dyn Fn() -> String| {
+        for (path, cookie) in requests {
+            let mut c = Command::new("curl");
+            c.args(["-s", "-o", "/dev/null", "--max-time", "10"]);
+            if !cookie.is_empty() {
+                c.args(["-H", &format!("Cookie: {cookie}")]);
+            }
+            c.arg(format!("http://127.0.0.1:{fe}{path}"));
+            c.output().expect("curl");
+        }
+        let all = eventually(Duration::from_secs(5), || {
+            let l = log();
+            requests
+                .iter()
+                .all(|(p, _)| l.contains(&format!("GET {p} ")))
+                .then_some(l)
+        })
+        .unwrap_or_default();
+        // Each request's termination state, the field after the captured cookies.
+        requests
+            .iter()
+            .map(|(p, _)| {
+                let line = all
+                    .lines()
+                    .find(|l| l.contains(&format!("GET {p} ")))
+                    .unwrap_or("");
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let at = f.iter().position(|w| w.starts_with('[')).unwrap_or(0);
+                format!("{p} {}", f.get(at + 8).copied().unwrap_or(""))
+            })
+            .collect::<Vec<_>>()
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = seen(&|| lb.log());
+    drop(lb);
+    assert!(ours.contains(&"/x1 --NI".to_string()), "{ours:#?}");
+    if let Some(h) = Haproxy::start(&cfg, &[fe]) {
+        assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
+    }
+}

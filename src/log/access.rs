@@ -143,6 +143,9 @@ pub struct Fields<'a> {
     pub bytes_out: u64,
     pub bytes_in: u64,
     pub term: super::term::Term,
+    /// The termination state's persistence-cookie letters (`%tsc`'s last two): what the
+    /// client's cookie was and what became of the server's (`--` without `cookie`).
+    pub cookie: [u8; 2],
     pub actconn: u32,
     pub feconn: u32,
     pub beconn: u32,
@@ -420,7 +423,7 @@ impl LogVars for Fields<'_> {
             Var::TermState => out.extend_from_slice(&self.term.bytes()),
             Var::TermStateCookie => {
                 out.extend_from_slice(&self.term.bytes());
-                out.extend_from_slice(b"--");
+                out.extend_from_slice(&self.cookie);
             }
             Var::ActConn => int(self.actconn as i64, out),
             Var::FeConn => int(self.feconn as i64, out),
@@ -695,6 +698,7 @@ mod tests {
             bytes_out: 500,
             bytes_in: 80,
             term: crate::log::term::Term::NORMAL,
+            cookie: *b"--",
             actconn: 1,
             feconn: 1,
             beconn: 0,

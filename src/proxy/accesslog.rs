@@ -33,6 +33,8 @@ pub struct Stream<'a> {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub term: crate::log::term::Term,
+    /// The persistence-cookie letters of the termination state (`--` without `cookie`).
+    pub cookie: [u8; 2],
     pub backend: Option<&'a BackendRt>,
     pub server: Option<usize>,
     /// What answered instead of a server, by the name HAProxy logs for it (`<CACHE>`,
@@ -213,6 +215,7 @@ fn with_fields<R>(
         bytes_out: s.bytes_out,
         bytes_in: s.bytes_in,
         term: s.term,
+        cookie: s.cookie,
         actconn: shard.shared.slots.current(),
         feconn: fe.slots.current(),
         beconn,

@@ -286,6 +286,7 @@ async fn tls_accept(
                     t_response: None,
                     status: 0,
                     embryonic: true,
+                    cookie: *b"--",
                     bytes_in: 0,
                     bytes_out: 0,
                     // What HAProxy's `sess_build_logline` reports for a session without a

@@ -572,6 +572,7 @@ fn finish(
         t_response: None,
         status: 0,
         embryonic: false,
+        cookie: *b"--",
         bytes_in: out.bytes_in,
         bytes_out: out.bytes_out,
         term: out.term,

@@ -41,7 +41,9 @@ fn server_part<'v>(cfg: &CookieCfg, v: &'v [u8]) -> (&'v [u8], Option<(u64, u64)
     }
 }
 
-/// Finds the persistence cookie and the server it names.
+/// Finds the persistence cookie and the server it names, and the letter the log's
+/// termination state gives the client's cookie: `N` none, `I` naming no server, `D` its
+/// server unusable, `E`/`O` past `maxidle`/`maxlife`, `V` valid.
 pub fn request_cookie(
     cfg: &CookieCfg,
     server_cookies: &[Option<String>],
@@ -49,8 +51,23 @@ pub fn request_cookie(
     req: &RequestHead,
     buf: &[u8],
     now: u64,
+) -> (Option<Sticky>, u8) {
+    let mut letter = b'N';
+    let sticky = find_cookie(cfg, server_cookies, usable, req, buf, now, &mut letter);
+    (sticky, letter)
+}
+
+fn find_cookie(
+    cfg: &CookieCfg,
+    server_cookies: &[Option<String>],
+    usable: impl Fn(usize) -> bool,
+    req: &RequestHead,
+    buf: &[u8],
+    now: u64,
+    letter: &mut u8,
 ) -> Option<Sticky> {
     let v = req.cookie(buf, cfg.name.as_bytes())?;
+    *letter = b'I';
     let (srv, dates) = server_part(cfg, v);
     let mut refresh = false;
     if cfg.maxidle.is_some() || cfg.maxlife.is_some() {
@@ -60,12 +77,14 @@ pub fn request_cookie(
                 .maxidle
                 .is_some_and(|m| now.saturating_sub(idle) > m.as_secs())
             {
+                *letter = b'E';
                 return None;
             }
             if cfg
                 .maxlife
                 .is_some_and(|m| now.saturating_sub(first) > m.as_secs())
             {
+                *letter = b'O';
                 return None;
             }
             // Refresh the idle date once a quarter of maxidle has passed.
@@ -79,6 +98,7 @@ pub fn request_cookie(
     let server = server_cookies
         .iter()
         .position(|c| c.as_deref().is_some_and(|c| c.as_bytes() == srv))?;
+    *letter = if usable(server) { b'V' } else { b'D' };
     usable(server).then_some(Sticky { server, refresh })
 }
 
@@ -127,6 +147,8 @@ pub fn rewrite_request_cookies<'a, const N: usize>(
 
 /// Edits of the response for the persistence cookie of server value `srv_value`.
 /// `sticky_ok`: the request already carried a valid cookie for the server that answered.
+/// Returns the letter the log's termination state gives the server's cookie: `N` none,
+/// `I` inserted, `U` updated (its dates), `P` the server's passed as it was, `R` rewritten.
 #[allow(clippy::too_many_arguments)]
 pub fn response_cookie<'a, const N: usize>(
     cfg: &'a CookieCfg,
@@ -139,7 +161,7 @@ pub fn response_cookie<'a, const N: usize>(
     sticky_ok: bool,
     refresh: bool,
     now: u64,
-) {
+) -> u8 {
     let name = cfg.name.as_bytes();
     // The server's own Set-Cookie for NAME, if any.
     let server_sets = res
@@ -153,10 +175,10 @@ pub fn response_cookie<'a, const N: usize>(
     match cfg.mode {
         CookieMode::Insert => {
             if !server_sets.is_empty() && cfg.preserve {
-                return;
+                return b'P';
             }
             if (sticky_ok && !refresh) || (cfg.postonly && !post) {
-                return;
+                return b'N';
             }
             let mut v = format!("{}={}", cfg.name, srv_value);
             if cfg.maxidle.is_some() || cfg.maxlife.is_some() {
@@ -187,8 +209,10 @@ pub fn response_cookie<'a, const N: usize>(
                     let _ = edits.add_header(b"Cache-Control", Val::from(&b"private"[..]));
                 }
             }
+            if sticky_ok { b'U' } else { b'I' }
         }
         CookieMode::Rewrite | CookieMode::Prefix => {
+            let letter = if server_sets.is_empty() { b'N' } else { b'R' };
             for i in server_sets {
                 let f = &res.headers()[i];
                 let value = f.value(rbuf);
@@ -210,6 +234,7 @@ pub fn response_cookie<'a, const N: usize>(
                 let kept: &'a [u8] = bump.alloc_slice_copy(&nv);
                 let _ = edits.replace_value(i, Val::from(kept));
             }
+            letter
         }
     }
 }
@@ -346,16 +371,15 @@ mod tests {
         let h = req(raw);
         let servers = vec![Some("s1".to_string()), Some("s2".to_string())];
         let c = cfg(CookieMode::Insert);
-        let s = request_cookie(&c, &servers, |_| true, &h, raw, now_secs()).unwrap();
-        assert_eq!(s.server, 1);
-        assert!(
-            request_cookie(&c, &servers, |i| i != 1, &h, raw, now_secs()).is_none(),
-            "down server: ignored"
-        );
+        let (s, letter) = request_cookie(&c, &servers, |_| true, &h, raw, now_secs());
+        assert_eq!((s.unwrap().server, letter), (1, b'V'));
+        let (s, letter) = request_cookie(&c, &servers, |i| i != 1, &h, raw, now_secs());
+        assert!(s.is_none() && letter == b'D', "down server: ignored");
         let raw = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: SERVERID=s1~abc\r\n\r\n";
         let h = req(raw);
         assert_eq!(
             request_cookie(&cfg(CookieMode::Prefix), &servers, |_| true, &h, raw, 0)
+                .0
                 .unwrap()
                 .server,
             0
@@ -374,14 +398,16 @@ mod tests {
             base36(now - 10)
         );
         let h = req(fresh.as_bytes());
-        assert!(request_cookie(&c, &servers, |_| true, &h, fresh.as_bytes(), now).is_some());
+        let (s, letter) = request_cookie(&c, &servers, |_| true, &h, fresh.as_bytes(), now);
+        assert!(s.is_some() && letter == b'V');
         let old = format!(
             "GET / HTTP/1.1\r\nHost: a\r\nCookie: SERVERID=s1|{}|{}\r\n\r\n",
             base36(now - 100),
             base36(now - 100)
         );
         let h = req(old.as_bytes());
-        assert!(request_cookie(&c, &servers, |_| true, &h, old.as_bytes(), now).is_none());
+        let (s, letter) = request_cookie(&c, &servers, |_| true, &h, old.as_bytes(), now);
+        assert!(s.is_none() && letter == b'E', "past maxidle");
     }
 
     #[test]

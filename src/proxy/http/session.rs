@@ -133,6 +133,8 @@ pub(crate) struct Txn {
     denied: bool,
     /// An `http-response deny` replaced the server's answer (`dresp`).
     denied_resp: bool,
+    /// The termination state's persistence-cookie letters (client's, server's).
+    cookie: [u8; 2],
     /// The status the server answered (0: none yet): its `hrsp_*` counters count this one,
     /// whatever the rules made of it.
     srv_status: u16,
@@ -181,6 +183,7 @@ impl Txn {
             bytes_in: 0,
             denied: false,
             denied_resp: false,
+            cookie: *b"--",
             srv_status: 0,
             intercepted: false,
             null: false,
@@ -1055,16 +1058,21 @@ impl<'c> Exchange<'c> {
             }
         };
         let force = force || be_px.options.persist;
-        let sticky = be_px.cookie.as_ref().filter(|_| !ignore).and_then(|c| {
-            super::persist::request_cookie(
+        let (sticky, letter) = match be_px.cookie.as_ref().filter(|_| !ignore) {
+            Some(c) => super::persist::request_cookie(
                 c,
                 &be.server_cookies,
                 |i| force || be.lb.servers[i].usable(),
                 req,
                 inb.bytes(),
                 now,
-            )
-        });
+            ),
+            None => (None, b'N'),
+        };
+        if be_px.cookie.is_some() {
+            // The log's `%tsc`: the client's cookie, and `N` until the answer says more.
+            txn.cookie = [letter, b'N'];
+        }
         // `stick match|on`: after the cookie, as in HAProxy.
         let mut persist = crate::stick::Persist::rules(
             &be_px.stick_rules,
@@ -1629,7 +1637,7 @@ impl<'c> Exchange<'c> {
             if let (Some(c), Some(value)) = (&be_px.cookie, &be.server_cookies[srv]) {
                 let sticky_ok = route.sticky.as_ref().is_some_and(|s| s.server == srv);
                 let refresh = route.sticky.as_ref().is_some_and(|s| s.refresh);
-                super::persist::response_cookie(
+                txn.cookie[1] = super::persist::response_cookie(
                     c,
                     value,
                     res,
@@ -2730,6 +2738,7 @@ fn txn_stream<'a>(
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
         term: txn.term,
+        cookie: txn.cookie,
         backend: txn.backend.as_deref(),
         server: txn.server,
         applet: txn.applet,
