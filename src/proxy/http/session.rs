@@ -265,6 +265,24 @@ impl Ctx {
         }
     }
 
+    /// What `http-after-response` rules see of the request: the connection, its counters and
+    /// variables, no head.
+    fn sample_without_head<'a>(
+        &'a self,
+        nbsrv: &'a dyn Fn(usize) -> u32,
+        stick: Option<&'a dyn crate::acl::StickSource>,
+        vars: &'a crate::acl::VarSet,
+    ) -> RequestSample<'a> {
+        RequestSample {
+            head: None,
+            conn: &self.acl_conn,
+            nbsrv,
+            stopping: self.shard.shared.control.stopping(),
+            stick,
+            txn: Some(vars),
+        }
+    }
+
     /// What the connection came with, given back (for an HTTP/1 connection that becomes an
     /// HTTP/2 one).
     fn into_parts(self) -> (Rc<ShardCtx>, Arc<FrontendRt>, ClientInfo) {
@@ -1725,17 +1743,11 @@ impl<'c> Exchange<'c> {
                 log::error!("{msg}");
                 shard.log(be.proxy, crate::log::syslog::ALERT, &msg);
                 txn.denied_resp = true;
-                let shared = &shard.shared;
-                let base = RequestSample {
-                    head: None,
-                    conn: &ctx.acl_conn,
-                    nbsrv: &|i| shared.usable_servers(i),
-                    stopping: shared.control.stopping(),
-                    stick: stick_ctx
-                        .as_ref()
-                        .map(|c| c as &dyn crate::acl::StickSource),
-                    txn: Some(vars),
-                };
+                let nbsrv = |i| shard.shared.usable_servers(i);
+                let stick = stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource);
+                let base = ctx.sample_without_head(&nbsrv, stick, vars);
                 let st = edits.status.map_or(status, |(s, _)| s);
                 let page = rules::page_for(super::checkcache::page_status(st), fe_px, Some(be_px));
                 let bytes = rules::close_page(page, true);
@@ -1750,17 +1762,11 @@ impl<'c> Exchange<'c> {
                 ));
             }
             if super::after::any(fe_px, Some(be_px)) {
-                let shared = &shard.shared;
-                let base = RequestSample {
-                    head: None,
-                    conn: &ctx.acl_conn,
-                    nbsrv: &|i| shared.usable_servers(i),
-                    stopping: shared.control.stopping(),
-                    stick: stick_ctx
-                        .as_ref()
-                        .map(|c| c as &dyn crate::acl::StickSource),
-                    txn: Some(vars),
-                };
+                let nbsrv = |i| shard.shared.usable_servers(i);
+                let stick = stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource);
+                let base = ctx.sample_without_head(&nbsrv, stick, vars);
                 let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
                 let s = &mut b.scratch;
                 super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s);
