@@ -236,6 +236,20 @@ impl Corelb {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// The log once `ready` holds of it, or as it is after 5 s. A request's log line is
+    /// written after its answer is sent, so a client can hold the answer before the line
+    /// is in the file.
+    pub fn log_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if ready(&log) || Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn try_exit(&self) -> Option<std::process::ExitStatus> {
         // Safe to call through a shared reference: try_wait needs &mut, so poll /proc.
         let pid = self.pid();
