@@ -122,6 +122,18 @@ pub fn bytes_readable(fd: BorrowedFd<'_>) -> io::Result<usize> {
     Ok(n.max(0) as usize)
 }
 
+/// Bytes of a socket's send queue the peer has not acknowledged yet (SIOCOUTQ), for a
+/// socket known by its number that the caller holds open. 0 when it cannot be told.
+pub fn bytes_unacked_raw(fd: RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) writes one int through the pointer; the caller keeps the
+    // descriptor open across the call.
+    match cvt(unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) }) {
+        Ok(_) => n.max(0) as usize,
+        Err(_) => 0,
+    }
+}
+
 /// A listening socket handed over to glommio, with its descriptor: glommio's `TcpListener`
 /// does not expose it, and `accept` needs it.
 pub struct GlommioListener {

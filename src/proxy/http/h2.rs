@@ -568,23 +568,30 @@ pub async fn session<T>(
         linger
     };
     if linger {
-        drain(io, ctx.bufsize() * 64).await;
+        drain(io, ctx.bufsize() * 64, ctx.info.fd).await;
     }
 }
 
 /// After our GOAWAY: reads and drops what the client still sends (up to `max` bytes, for
 /// at most a second), so that closing does not reset the connection before the client has
-/// read the GOAWAY.
-async fn drain<T: AsyncRead + Unpin>(io: &mut T, max: usize) {
+/// read the GOAWAY. Past `max`, reading stops but the close waits (within that second) until
+/// the client has received all we sent: a close with unread input is a reset, and a reset
+/// discards what is still in our send queue — the GOAWAY itself, when a flooding client
+/// is slow to read (seen in a loaded CI run).
+async fn drain<T: AsyncRead + Unpin>(io: &mut T, max: usize, fd: std::os::fd::RawFd) {
     use futures_lite::AsyncReadExt;
-    let until = Some(Instant::now() + Duration::from_secs(1));
+    let end = Instant::now() + Duration::from_secs(1);
+    let until = Some(end);
     let mut buf = [0u8; 4096];
     let mut total = 0;
     while total < max {
         match crate::net::io::with_deadline(until, io.read(&mut buf)).await {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => return,
             Ok(n) => total += n,
         }
+    }
+    while crate::sys::bytes_unacked_raw(fd) > 0 && Instant::now() < end {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
     }
 }
 
