@@ -72,6 +72,7 @@ fn main() {
         stopping: false,
         stick: None,
         txn: None,
+        addrs: None,
     };
 
     let mut ctx = ParseCtx::new("myfrontend");

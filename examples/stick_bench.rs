@@ -81,6 +81,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
             stopping: false,
             stick: st,
             txn: None,
+            addrs: None,
         };
         let mut denied = false;
         for r in &fe.http_request {

@@ -1084,3 +1084,123 @@ backend pr\n  cookie SID insert preserve\n  server s1 127.0.0.1:{p} cookie a\n"
         assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// `http-request set-src`, `set-src-port`, `set-dst`, `set-dst-port` change the stream's
+/// addresses as HAProxy 2.6 does: later rules' `src`/`dst` see them, `fc_src`/`fc_dst` do
+/// not, `option forwardfor`, the PROXY header to the server and the log carry them, a server
+/// at 0.0.0.0:0 connects to the new destination, and the next request on the connection
+/// starts again from the connection's addresses. The same keep-alive exchange through
+/// Debian's HAProxy and corelb: answers, what the server saw and the log lines must agree.
+#[test]
+fn set_src_and_set_dst_change_the_stream_addresses_as_haproxy_does() {
+    // The server reports the PROXY header (its client port masked unless a rule set it)
+    // and X-Forwarded-For, then closes: each request comes on a new server connection.
+    let srv = Backend::start(|s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut proxy = String::new();
+        if std::io::BufRead::read_line(&mut r, &mut proxy).is_err() {
+            return;
+        }
+        let Some(req) = read_request_head(&mut r) else {
+            return;
+        };
+        let mut f: Vec<&str> = proxy.split_whitespace().collect();
+        if f.len() == 6 && f[4] != "4000" {
+            f[4] = "P";
+        }
+        let body = format!(
+            "{} | xff={:?}\n",
+            f.join(" "),
+            req.header("x-forwarded-for")
+        );
+        let mut s = s;
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    });
+    let fe = free_port();
+    let cfg = format!(
+        "global\n  log stderr format raw local0\n\
+defaults\n  mode http\n  log global\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  option forwardfor\n\
+  log-format \"ADDR %ci %fi:%fp %[var(txn.fcsrc)] %ST\"\n\
+  http-request set-var(txn.fcsrc) fc_src\n\
+  http-request set-src hdr(x-client) if {{ req.hdr(x-client) -m found }}\n\
+  http-request set-src-port int(4000) if {{ req.hdr(x-client) -m found }}\n\
+  http-request set-dst ipv4(127.0.0.1)\n\
+  http-request set-dst-port int({srv})\n\
+  http-request set-var(txn.src) src\n\
+  http-request set-var(txn.srcport) src_port\n\
+  http-request set-var(txn.dst) dst\n\
+  http-request set-var(txn.dstport) dst_port\n\
+  http-request deny deny_status 403 if {{ src 10.9.9.9 }}\n\
+  http-after-response set-header x-src %[var(txn.src)]:%[var(txn.srcport)]\n\
+  http-after-response set-header x-dst %[var(txn.dst)]:%[var(txn.dstport)]\n\
+  http-after-response set-header x-fc %[fc_src]:%[fc_dst_port]\n\
+  default_backend be\n\
+backend be\n  server s 0.0.0.0:0 send-proxy\n",
+        srv = srv.port
+    );
+    let run = |log: &dyn Fn() -> String| {
+        let c = TcpStream::connect(("127.0.0.1", fe)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut w = c.try_clone().unwrap();
+        let mut r = BufReader::new(c);
+        let mut seen = Vec::new();
+        for extra in ["X-Client: 10.1.2.3\r\n", "", "X-Client: 10.9.9.9\r\n"] {
+            write!(w, "GET / HTTP/1.1\r\nHost: x\r\n{extra}\r\n").unwrap();
+            let resp = read_response(&mut r, false).unwrap();
+            // (The client's own port masked.)
+            let src = resp.header("x-src").map(|v| match v.rsplit_once(':') {
+                Some((ip, p)) if p != "4000" => format!("{ip}:P"),
+                _ => v.to_string(),
+            });
+            seen.push(format!(
+                "{} src={:?} dst={:?} fc={:?} {}",
+                resp.status,
+                src,
+                resp.header("x-dst"),
+                resp.header("x-fc"),
+                text(&resp).trim_end()
+            ));
+        }
+        // The log lines.
+        let lines = eventually(Duration::from_secs(5), || {
+            let l: Vec<String> = log()
+                .lines()
+                .filter_map(|l| l.find("ADDR ").map(|i| l[i..].to_string()))
+                .collect();
+            (l.len() >= 3).then_some(l)
+        })
+        .unwrap_or_default();
+        seen.extend(lines);
+        seen
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = run(&|| lb.log());
+    drop(lb);
+    let want_first = format!(
+        "200 src=Some(\"10.1.2.3:4000\") dst=Some(\"127.0.0.1:{}\") fc=Some(\"127.0.0.1:{fe}\") \
+         PROXY TCP4 10.1.2.3 127.0.0.1 4000 {} | xff=Some(\"10.1.2.3\")",
+        srv.port, srv.port
+    );
+    assert_eq!(ours[0], want_first, "{ours:#?}");
+    assert!(
+        ours[1].contains("PROXY TCP4 127.0.0.1 127.0.0.1 P"),
+        "{ours:#?}"
+    );
+    assert!(
+        ours[2].starts_with("403 src=Some(\"10.9.9.9:4000\")"),
+        "{ours:#?}"
+    );
+    assert_eq!(ours.len(), 6, "{ours:#?}");
+    assert_eq!(
+        ours[3],
+        format!("ADDR 10.1.2.3 127.0.0.1:{} 127.0.0.1 200", srv.port)
+    );
+    if let Some(ha) = Haproxy::start(&cfg, &[fe]) {
+        assert_eq!(run(&|| ha.log()), ours, "HAProxy 2.6 against corelb");
+    }
+}

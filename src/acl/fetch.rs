@@ -40,6 +40,18 @@ pub enum Fetch {
     Str(Box<[u8]>),
     /// `bool(N)`: true if N is not 0.
     Bool(bool),
+    /// `ipv4(A)`, `ipv6(A)`: a constant address.
+    IpConst(std::net::IpAddr),
+    /// `bin(HEX)`: constant bytes.
+    Bin(Box<[u8]>),
+    /// `meth(M)`: a constant method.
+    Meth(Box<[u8]>),
+    /// `fc_src`, `fc_src_port`, `fc_dst`, `fc_dst_port`: the client connection's addresses
+    /// as `tcp-request connection` rules left them (`src` and `dst` are the stream's).
+    FcSrc,
+    FcSrcPort,
+    FcDst,
+    FcDstPort,
     /// `src`: client address.
     Src,
     /// `src_port`.
@@ -378,6 +390,14 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "cookie",
     "dst",
     "dst_port",
+    "fc_dst",
+    "fc_dst_port",
+    "fc_src",
+    "fc_src_port",
+    "bin",
+    "ipv4",
+    "ipv6",
+    "meth",
     "fc_glitches",
     "hdr",
     "hdr_cnt",
@@ -801,6 +821,51 @@ impl Fetch {
             "src_port" => plain(Fetch::SrcPort)?,
             "dst" => plain(Fetch::Dst)?,
             "dst_port" => plain(Fetch::DstPort)?,
+            "fc_src" => plain(Fetch::FcSrc)?,
+            "fc_src_port" => plain(Fetch::FcSrcPort)?,
+            "fc_dst" => plain(Fetch::FcDst)?,
+            "fc_dst_port" => plain(Fetch::FcDstPort)?,
+            "ipv4" | "ipv6" => {
+                max_args(1)?;
+                let a = arg(0).unwrap_or_default();
+                let ip = if kw == "ipv4" {
+                    a.parse::<std::net::Ipv4Addr>()
+                        .map(std::net::IpAddr::V4)
+                        .ok()
+                } else {
+                    a.parse::<std::net::Ipv6Addr>()
+                        .map(std::net::IpAddr::V6)
+                        .ok()
+                };
+                Fetch::IpConst(
+                    ip.ok_or_else(|| format!("fetch method '{kw}' : invalid {kw} address '{a}'"))?,
+                )
+            }
+            "bin" => {
+                max_args(1)?;
+                let a = arg(0).unwrap_or_default();
+                let hex = a.as_bytes();
+                let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+                let bytes: Option<Vec<u8>> = (hex.len() % 2 == 0)
+                    .then(|| {
+                        hex.chunks(2)
+                            .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+                            .collect()
+                    })
+                    .flatten();
+                Fetch::Bin(
+                    bytes
+                        .ok_or_else(|| format!("fetch method 'bin' : invalid hexadecimal '{a}'"))?
+                        .into(),
+                )
+            }
+            "meth" => {
+                max_args(1)?;
+                let m = name(0)
+                    .filter(|m| !m.is_empty())
+                    .ok_or_else(|| "fetch method 'meth' expects a method argument".to_string())?;
+                Fetch::Meth(m)
+            }
             "ssl_fc" => plain(Fetch::SslFc)?,
             "ssl_fc_sni" => plain(Fetch::SslFcSni)?,
             "ssl_fc_protocol" => plain(Fetch::SslFcProtocol)?,
@@ -1046,6 +1111,8 @@ impl Fetch {
             Fetch::Int(_)
             | Fetch::SrcPort
             | Fetch::DstPort
+            | Fetch::FcSrcPort
+            | Fetch::FcDstPort
             | Fetch::HdrCnt(_)
             | Fetch::FhdrCnt(_)
             | Fetch::HdrVal { .. }
@@ -1062,7 +1129,9 @@ impl Fetch {
             Fetch::Res(f) | Fetch::ResHttp(f) => f.out_type(),
             Fetch::Status => SmpType::Int,
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
-            Fetch::Method => SmpType::Meth,
+            Fetch::FcSrc | Fetch::FcDst | Fetch::IpConst(_) => SmpType::Ip,
+            Fetch::Bin(_) => SmpType::Bin,
+            Fetch::Method | Fetch::Meth(_) => SmpType::Meth,
             Fetch::Stick(f) => f.out_type(),
             Fetch::SslC(c) => c.out_type(),
             Fetch::Var { .. } => SmpType::Any,
@@ -1079,6 +1148,9 @@ impl Fetch {
             | Fetch::Int(_)
             | Fetch::Str(_)
             | Fetch::Bool(_)
+            | Fetch::IpConst(_)
+            | Fetch::Bin(_)
+            | Fetch::Meth(_)
             | Fetch::Nbsrv(_)
             | Fetch::Var { .. }
             | Fetch::Capture(..)
@@ -1088,6 +1160,10 @@ impl Fetch {
             | Fetch::SrcPort
             | Fetch::Dst
             | Fetch::DstPort
+            | Fetch::FcSrc
+            | Fetch::FcSrcPort
+            | Fetch::FcDst
+            | Fetch::FcDstPort
             | Fetch::FcErr
             | Fetch::FcErrStr => Layer::L4,
             Fetch::SslFc
@@ -1296,6 +1372,12 @@ impl Fetch {
                 one(f, v.or(default.as_deref().map(Value::Str)));
             }),
             Fetch::Bool(b) => one(f, Some(Value::Bool(*b))),
+            Fetch::IpConst(ip) => one(f, Some(Value::Ip(*ip))),
+            Fetch::Bin(v) | Fetch::Meth(v) => one(f, Some(Value::Str(v))),
+            Fetch::FcSrc => one(f, s.fc_src().map(|a| Value::Ip(a.ip()))),
+            Fetch::FcSrcPort => one(f, s.fc_src().map(|a| Value::Int(a.port() as i64))),
+            Fetch::FcDst => one(f, s.fc_dst().map(|a| Value::Ip(a.ip()))),
+            Fetch::FcDstPort => one(f, s.fc_dst().map(|a| Value::Int(a.port() as i64))),
             Fetch::Src => one(f, s.src().map(|a| Value::Ip(a.ip()))),
             Fetch::SrcPort => one(f, s.src().map(|a| Value::Int(a.port() as i64))),
             Fetch::Dst => one(f, s.dst().map(|a| Value::Ip(a.ip()))),

@@ -116,7 +116,8 @@ pub use fetch::{BackendRef, Conv, Fetch, FetchExpr, Layer};
 pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
 pub use request::{
-    ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample, TlsInfo,
+    AddrsCell, ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample,
+    StreamAddrs, TlsInfo,
 };
 pub use response::ResponseSample;
 pub use sample::{Content, Sample, Value};

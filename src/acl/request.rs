@@ -57,6 +57,54 @@ pub struct RequestSample<'a> {
     pub stick: Option<&'a dyn super::StickSource>,
     /// The transaction's variables (`txn.`, `req.`, `res.`); `None` before there is one.
     pub txn: Option<&'a super::VarSet>,
+    /// The stream's own addresses where its rules changed them (`set-src`, `set-dst`…);
+    /// those rules write them here, so that the rules after them see them.
+    pub addrs: Option<&'a AddrsCell>,
+}
+
+/// A stream's client and destination addresses where its rules set them (HAProxy 2.5+
+/// keeps addresses per stream: `http-request set-src` changes `src` for that request, its
+/// log line, its server connection and its PROXY header, not for the next request).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamAddrs {
+    pub src: Option<SocketAddr>,
+    pub dst: Option<SocketAddr>,
+}
+
+/// Where a stream's rules write its addresses and its sample reads them. Nothing is
+/// allocated until a rule sets one (the cell sits in every request's state).
+#[derive(Default)]
+pub struct AddrsCell(std::cell::Cell<Option<Box<StreamAddrs>>>);
+
+impl AddrsCell {
+    pub fn new(a: StreamAddrs) -> AddrsCell {
+        let c = AddrsCell::default();
+        c.set(a);
+        c
+    }
+
+    pub fn get(&self) -> StreamAddrs {
+        let b = self.0.take();
+        let a = b.as_deref().copied().unwrap_or_default();
+        self.0.set(b);
+        a
+    }
+
+    pub fn set(&self, a: StreamAddrs) {
+        self.0
+            .set((a != StreamAddrs::default()).then(|| Box::new(a)));
+    }
+}
+
+impl StreamAddrs {
+    /// The stream's source: its own, else the session's.
+    pub fn src_or(&self, session: SocketAddr) -> SocketAddr {
+        self.src.unwrap_or(session)
+    }
+    /// The stream's destination: its own, else the session's.
+    pub fn dst_or(&self, session: SocketAddr) -> SocketAddr {
+        self.dst.unwrap_or(session)
+    }
 }
 
 fn version_text(v: Version) -> &'static [u8] {
@@ -99,9 +147,16 @@ fn tls_protocol(c: &ConnInfo) -> Option<&[u8]> {
 
 impl Sample for RequestSample<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        self.conn.src
+        self.addrs.and_then(|a| a.get().src).or(self.conn.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
+        self.addrs.and_then(|a| a.get().dst).or(self.conn.dst)
+    }
+    // The connection's (no `tcp-request connection`/`session` rule changes addresses yet).
+    fn fc_src(&self) -> Option<SocketAddr> {
+        self.conn.src
+    }
+    fn fc_dst(&self) -> Option<SocketAddr> {
         self.conn.dst
     }
     fn method(&self) -> Option<&[u8]> {
@@ -184,6 +239,12 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     }
     fn dst(&self) -> Option<SocketAddr> {
         self.request.dst()
+    }
+    fn fc_src(&self) -> Option<SocketAddr> {
+        self.request.fc_src()
+    }
+    fn fc_dst(&self) -> Option<SocketAddr> {
+        self.request.fc_dst()
     }
     fn method(&self) -> Option<&[u8]> {
         self.request.method()
@@ -464,6 +525,7 @@ impl<'a> ContentSample<'a> {
             stopping: self.stopping,
             stick: self.stick,
             txn: self.txn,
+            addrs: None,
         }
     }
 }
@@ -473,6 +535,13 @@ impl Sample for ContentSample<'_> {
         self.conn.src
     }
     fn dst(&self) -> Option<SocketAddr> {
+        self.conn.dst
+    }
+    // The connection's (no `tcp-request connection`/`session` rule changes addresses yet).
+    fn fc_src(&self) -> Option<SocketAddr> {
+        self.conn.src
+    }
+    fn fc_dst(&self) -> Option<SocketAddr> {
         self.conn.dst
     }
     fn method(&self) -> Option<&[u8]> {

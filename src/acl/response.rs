@@ -88,6 +88,12 @@ impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
     fn dst(&self) -> Option<SocketAddr> {
         self.request.dst()
     }
+    fn fc_src(&self) -> Option<SocketAddr> {
+        self.request.fc_src()
+    }
+    fn fc_dst(&self) -> Option<SocketAddr> {
+        self.request.fc_dst()
+    }
     fn method(&self) -> Option<&[u8]> {
         self.request.method()
     }

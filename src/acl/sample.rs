@@ -24,6 +24,15 @@ pub trait Sample {
     fn src(&self) -> Option<SocketAddr>;
     /// The address the client connected to (or the PROXY header's destination).
     fn dst(&self) -> Option<SocketAddr>;
+    /// The client connection's source as `tcp-request connection` rules left it
+    /// (`fc_src`): `src` less what session and stream rules changed.
+    fn fc_src(&self) -> Option<SocketAddr> {
+        self.src()
+    }
+    /// The client connection's destination, likewise (`fc_dst`).
+    fn fc_dst(&self) -> Option<SocketAddr> {
+        self.dst()
+    }
     /// The request method as received. `None` when there is no HTTP request (mode tcp): every
     /// layer-7 fetch then finds nothing, as in HAProxy.
     fn method(&self) -> Option<&[u8]>;

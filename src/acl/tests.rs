@@ -765,6 +765,7 @@ fn fetches_see_header_edits() {
         conn: &conn,
         nbsrv: &nbsrv,
         stopping: false,
+        addrs: None,
     };
     let mut edits = crate::h1::Edits::<4>::new();
     edits.set_header(b"x", b"new").unwrap();
@@ -869,4 +870,22 @@ fn tls_session_fetches() {
         ),
         "0/0/0/0/TLS_AES_256_GCM_SHA384"
     );
+}
+
+#[test]
+fn constant_fetches_ipv4_ipv6_bin_meth_and_the_connection_addresses() {
+    let r = get("/", &["Host: x"]);
+    assert_eq!(render("%[ipv4(10.0.0.1)]", &r), "10.0.0.1");
+    assert_eq!(render("%[ipv6(2001:db8::1)]", &r), "2001:db8::1");
+    assert_eq!(render("%[bin(41420a)]", &r), "AB\n");
+    assert_eq!(render("%[bin(41420a),hex]", &r), "41420A");
+    assert_eq!(render("%[meth(PUT)]", &r), "PUT");
+    assert!(acl("ipv4(10.1.2.3) 10.0.0.0/8", &r));
+    assert!(!acl("ipv6(2001:db8::1) 10.0.0.0/8", &r));
+    // The connection's addresses (no rule changed the stream's here).
+    assert_eq!(render("%[fc_src]:%[fc_src_port]", &r), "192.0.2.10:40000");
+    assert_eq!(render("%[fc_dst]:%[fc_dst_port]", &r), "192.0.2.1:80");
+    assert!(acl_err("ipv4(300.1.1.1) 1.2.3.4").contains("invalid ipv4 address"));
+    assert!(acl_err("ipv6(1.2.3.4) 1.2.3.4").contains("invalid ipv6 address"));
+    assert!(acl_err("bin(4g) -m found").contains("invalid hexadecimal"));
 }

@@ -789,6 +789,15 @@ pub struct HttpRule {
     pub loc: Loc,
 }
 
+/// What a `set-src`/`set-src-port`/`set-dst`/`set-dst-port` action sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrPart {
+    Src,
+    SrcPort,
+    Dst,
+    DstPort,
+}
+
 /// What a rule does. Values are HAProxy log-format expressions (`%[src]`, `%[req.hdr(h)]`).
 #[derive(Clone, Debug)]
 pub enum HttpAction {
@@ -842,8 +851,11 @@ pub enum HttpAction {
     Auth(String),
     /// `do-resolve(VAR,RESOLVERS[,FAMILY]) EXPR`: the request waits for the address.
     DoResolve(Box<super::resolvers::DoResolve>),
-    /// `set-dst EXPR`: the address the request is sent to when its server's is 0.0.0.0.
-    SetDst(crate::acl::FetchExpr),
+    /// `set-src`, `set-src-port`, `set-dst`, `set-dst-port EXPR`: the stream's client or
+    /// destination address (or port) from then on: what `src`/`dst` fetch, the log, `option
+    /// forwardfor`, `balance source` and the PROXY header see; a server at 0.0.0.0 (or port
+    /// 0) connects to the destination.
+    SetAddr(AddrPart, crate::acl::FetchExpr),
     /// `http-request cache-use NAME`: answer from the cache section NAME when it holds the
     /// object (see `config::filters`).
     CacheUse(String),

@@ -298,6 +298,7 @@ pub fn early_rules(
         stopping: shared.control.stopping(),
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         txn: None,
+        addrs: None,
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
         TcpVerdict::Accept => true,

@@ -183,6 +183,7 @@ mod tests {
                 stopping: false,
                 stick: Some(&ctx),
                 txn: None,
+                addrs: None,
             };
             for a in &rules {
                 ctx.apply(a, &s, origin);

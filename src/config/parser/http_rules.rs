@@ -37,9 +37,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "set-bandwidth-limit",
     "early-hint",
     "normalize-uri",
-    "set-dst-port",
-    "set-src",
-    "set-src-port",
     "set-nice",
     "set-tos",
     "set-mark",
@@ -369,17 +366,24 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 HttpAction::Return(reply)
             })
         }
-        "set-dst" if request => {
+        "set-src" | "set-src-port" | "set-dst" | "set-dst-port" if request => {
+            use crate::config::model::AddrPart;
+            let part = match action {
+                "set-src" => AddrPart::Src,
+                "set-src-port" => AddrPart::SrcPort,
+                "set-dst" => AddrPart::Dst,
+                _ => AddrPart::DstPort,
+            };
             let e = arg(1).unwrap_or_default();
             if !need(1, "a sample expression", d) {
                 return None;
             }
             match crate::acl::FetchExpr::parse(e, &px.name) {
-                Ok(x) => Some(HttpAction::SetDst(x)),
+                Ok(x) => Some(HttpAction::SetAddr(part, x)),
                 Err(err) => {
                     d.error(
                         loc,
-                        format!("'{kw} set-dst': failed to parse sample expression <{e}> : {err}"),
+                        format!("'{kw} {action}': failed to parse sample expression <{e}> : {err}"),
                     );
                     None
                 }

@@ -7,11 +7,13 @@
 
 use crate::acl::exp_replace;
 use crate::acl::{Acls, EditedRequestSample, RequestSample, ResponseSample, Sample};
+use crate::config::model::AddrPart;
 use crate::config::{
     HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody, TargetPart,
 };
 use crate::h1::{Edits, HeaderField, RequestHead, ResponseHead, error_page, write_response};
 use bumpalo::Bump;
+use std::net::SocketAddr;
 
 /// What the rules decided.
 pub enum HttpVerdict {
@@ -43,9 +45,6 @@ pub struct Flags {
     pub tarpit: bool,
     /// A `silent-drop` rule applied: the rules stop and the connection goes, unanswered.
     pub silent_drop: bool,
-    /// `set-dst`: the destination address the request goes on with (a server at 0.0.0.0
-    /// connects there; the PROXY header carries it).
-    pub dst: Option<std::net::IpAddr>,
     /// A `reject` rule applied: the rules stop and the connection closes with a reset.
     pub reject: bool,
     /// `http-request capture`: (slot, value) for the transaction's captures.
@@ -207,18 +206,40 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::SetStatus(..) => {}
-            HttpAction::SetDst(e) => {
+            HttpAction::SetAddr(part, e) => {
                 let s = EditedRequestSample {
                     request: *base,
                     edits: &*edits,
                 };
-                // Nothing found, or not an address: the destination stays (as HAProxy).
+                // Nothing found, or not of the type: the address stays (as HAProxy).
+                let mut got = None;
                 e.each(&s, false, &mut |v| {
-                    if let Some(ip) = v.to_ip() {
-                        flags.dst = Some(ip);
-                    }
+                    got = match part {
+                        AddrPart::Src | AddrPart::Dst => v.to_ip().map(Ok),
+                        _ => v.to_int().and_then(|p| u16::try_from(p).ok()).map(Err),
+                    };
                     false
                 });
+                let side = match part {
+                    AddrPart::Src | AddrPart::SrcPort => s.src(),
+                    _ => s.dst(),
+                };
+                let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+                let new = got.map(|v| match v {
+                    // The port stays (HAProxy keeps it where the family allows; both do here).
+                    Ok(ip) => SocketAddr::new(ip, side.map_or(0, |a| a.port())),
+                    // The address stays, or 0.0.0.0 where there was none.
+                    Err(port) => SocketAddr::new(side.unwrap_or(unspecified).ip(), port),
+                });
+                // (Into the stream's addresses, which the sample of the next rules reads.)
+                if let (Some(a), Some(cell)) = (new, base.addrs) {
+                    let mut addrs = cell.get();
+                    match part {
+                        AddrPart::Src | AddrPart::SrcPort => addrs.src = Some(a),
+                        _ => addrs.dst = Some(a),
+                    }
+                    cell.set(addrs);
+                }
             }
             HttpAction::DoResolve(r) => {
                 let s = EditedRequestSample {

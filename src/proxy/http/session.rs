@@ -154,6 +154,9 @@ pub(crate) struct Txn {
     null: bool,
     /// `unique-id-format` rendered when the request went to a server (else at the log).
     unique_id: Option<Vec<u8>>,
+    /// The addresses its rules set (`http-request set-src`…), else the connection's.
+    /// (Boxed: rare, and a connection holds its next transaction while it waits.)
+    addrs: Option<Box<crate::acl::StreamAddrs>>,
 }
 
 impl Txn {
@@ -193,7 +196,17 @@ impl Txn {
             epoch: 0,
             logged: std::cell::Cell::new(false),
             unique_id: None,
+            addrs: None,
         }
+    }
+
+    /// The stream's addresses as its rules left them.
+    fn addrs(&self) -> crate::acl::StreamAddrs {
+        self.addrs.as_deref().copied().unwrap_or_default()
+    }
+
+    fn set_addrs(&mut self, a: crate::acl::StreamAddrs) {
+        self.addrs = (a != crate::acl::StreamAddrs::default()).then(|| Box::new(a));
     }
 
     /// The phase it is in, for a termination state set from outside the exchange (a kill):
@@ -272,6 +285,7 @@ impl Ctx {
         nbsrv: &'a dyn Fn(usize) -> u32,
         stick: Option<&'a dyn crate::acl::StickSource>,
         vars: &'a crate::acl::VarSet,
+        addrs: &'a crate::acl::AddrsCell,
     ) -> RequestSample<'a> {
         RequestSample {
             head: None,
@@ -280,6 +294,7 @@ impl Ctx {
             stopping: self.shard.shared.control.stopping(),
             stick,
             txn: Some(vars),
+            addrs: Some(addrs),
         }
     }
 
@@ -346,6 +361,7 @@ impl Ctx {
                 && super::after::any(fe_px, be_px)
             {
                 let shared = &self.shard.shared;
+                let addrs = crate::acl::AddrsCell::new(txn.addrs());
                 let base = RequestSample {
                     head: None,
                     conn: &self.acl_conn,
@@ -353,6 +369,7 @@ impl Ctx {
                     stopping: shared.control.stopping(),
                     stick: None,
                     txn: Some(vars),
+                    addrs: Some(&addrs),
                 };
                 let mut scratch = Vec::new();
                 let bytes = page.into_owned();
@@ -539,8 +556,6 @@ struct Route {
     hash_key: Option<u32>,
     /// `server … ssl sni EXPR`: the name each such server gets for this request.
     expr_sni: Vec<(usize, Vec<u8>)>,
-    /// `http-request set-dst`: where a server at 0.0.0.0 connects (not pooled, not reused).
-    dst: Option<std::net::IpAddr>,
     conn_mode: ConnMode,
     client_close: bool,
     /// The persistence cookie's clock (0 without a cookie).
@@ -820,6 +835,8 @@ impl<'c> Exchange<'c> {
             .as_ref()
             .map(|c| c as &dyn crate::acl::StickSource);
         let all = inb.bytes();
+        // The stream's addresses, as `set-src`/`set-dst` rules leave them.
+        let addrs = crate::acl::AddrsCell::default();
         let mut base = RequestSample {
             head: Some((req, &all[..all.len().min(self.fe_view)])),
             conn: &ctx.acl_conn,
@@ -827,6 +844,7 @@ impl<'c> Exchange<'c> {
             stopping: shared.control.stopping(),
             stick,
             txn: Some(vars),
+            addrs: Some(&addrs),
         };
         // tcp-request content rules: on each parsed request, before http-request (HAProxy's
         // HTX streams); a reject closes without an answer.
@@ -904,6 +922,8 @@ impl<'c> Exchange<'c> {
                 }
             }
         }
+        // What the rules set of the stream's addresses, for everything after them.
+        txn.set_addrs(addrs.get());
         if flags.silent_drop || flags.reject {
             return drop_client(ctx, txn, vars, flags.silent_drop);
         }
@@ -960,6 +980,7 @@ impl<'c> Exchange<'c> {
             {
                 reply = Some((status, bytes));
             }
+            txn.set_addrs(addrs.get());
             if flags.silent_drop || flags.reject {
                 return drop_client(ctx, txn, vars, flags.silent_drop);
             }
@@ -1174,14 +1195,15 @@ impl<'c> Exchange<'c> {
         }
         let buf = inb.bytes();
         let info = &ctx.info;
+        let (src, dst) = (txn.addrs().src_or(info.src), txn.addrs().dst_or(info.dst));
         if let Some(ff) = be_px
             .http
             .forwardfor
             .as_ref()
             .or(fe_px.http.forwardfor.as_ref())
-            && !ff.except.is_some_and(|n| n.contains(info.src.ip()))
+            && !ff.except.is_some_and(|n| n.contains(src.ip()))
             && !(ff.if_none && has_header(req, buf, ff.header.as_bytes()))
-            && let Ok(v) = edits.format(format_args!("{}", info.src.ip()))
+            && let Ok(v) = edits.format(format_args!("{}", src.ip()))
         {
             let _ = edits.add_header(ff.header.as_bytes(), v);
         }
@@ -1190,8 +1212,8 @@ impl<'c> Exchange<'c> {
             .originalto
             .as_ref()
             .or(fe_px.http.originalto.as_ref())
-            && !ot.except.is_some_and(|n| n.contains(info.dst.ip()))
-            && let Ok(v) = edits.format(format_args!("{}", info.dst.ip()))
+            && !ot.except.is_some_and(|n| n.contains(dst.ip()))
+            && let Ok(v) = edits.format(format_args!("{}", dst.ip()))
         {
             let _ = edits.add_header(ot.header.as_bytes(), v);
         }
@@ -1231,7 +1253,6 @@ impl<'c> Exchange<'c> {
             sticky,
             hash_key,
             expr_sni,
-            dst: flags.dst,
             conn_mode,
             client_close,
             now,
@@ -1265,8 +1286,14 @@ impl<'c> Exchange<'c> {
         let method = b.req.method();
         let mut scanner = ChunkedScanner::new(&ctx.limits);
         let txn = &mut self.txn;
+        // `http-request set-dst`/`set-dst-port`: where a server at 0.0.0.0 (or port 0)
+        // connects, on a connection of its own (not pooled, not reused); so does a request
+        // whose `set-src` a PROXY header would carry.
+        let set_dst = txn.addrs().dst;
+        let own_conn = set_dst.is_some()
+            || (txn.addrs().src.is_some() && be.send_proxy.iter().any(Option::is_some));
         let ctx_pick = PickCtx {
-            client_ip: ctx.info.src.ip(),
+            client_ip: txn.addrs().src_or(ctx.info.src).ip(),
             avoid: None,
             key: route.hash_key,
         };
@@ -1365,9 +1392,7 @@ impl<'c> Exchange<'c> {
             let mut reused = false;
             let t0 = Instant::now();
             let sconn = match b.private.take() {
-                Some((bi, s, c))
-                    if bi == be.proxy && s == srv && c.idle_alive() && route.dst.is_none() =>
-                {
+                Some((bi, s, c)) if bi == be.proxy && s == srv && c.idle_alive() && !own_conn => {
                     reused = true;
                     Ok(c)
                 }
@@ -1381,12 +1406,11 @@ impl<'c> Exchange<'c> {
                         .map(|(_, v)| &v[..]);
                     let info = &ctx.info;
                     // `http-request set-dst`: that address, on a connection of its own.
-                    let dst = route
-                        .dst
-                        .map_or(info.dst, |ip| SocketAddr::new(ip, info.dst.port()));
+                    let dst = set_dst.unwrap_or(info.dst);
+                    let src = txn.addrs().src_or(info.src);
                     let h2 = crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
                     // (The pool's borrow must end before any await.)
-                    let pooled = (route.dst.is_none() && !h2).then(|| {
+                    let pooled = (!own_conn && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
                             be.proxy,
                             srv,
@@ -1401,9 +1425,9 @@ impl<'c> Exchange<'c> {
                         }
                         None if h2 => {
                             // A stream on a shared HTTP/2 connection.
-                            let reuse = match route.dst {
-                                Some(_) => Reuse::Never,
-                                None => be_px.http.reuse,
+                            let reuse = match own_conn {
+                                true => Reuse::Never,
+                                false => be_px.http.reuse,
                             };
                             let o = crate::net::h2_upstream::Open {
                                 cfg: &ctx.cfg,
@@ -1411,7 +1435,7 @@ impl<'c> Exchange<'c> {
                                 srv,
                                 reuse,
                                 first: self.first,
-                                src: info.src,
+                                src,
                                 dst,
                                 sni,
                                 te: crate::net::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
@@ -1441,7 +1465,7 @@ impl<'c> Exchange<'c> {
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
-                            let c = crate::net::upstream::connect(be, srv, info.src, dst, sni);
+                            let c = crate::net::upstream::connect(be, srv, src, dst, sni);
                             let c = if be.abortonclose {
                                 match Box::pin(unless_closed(client, &mut b.inb, h2, c)).await {
                                     Some(r) => r,
@@ -1673,6 +1697,7 @@ impl<'c> Exchange<'c> {
             if !route.saved_head.is_empty() {
                 let shared = &shard.shared;
                 let nbsrv = |i: usize| shared.usable_servers(i);
+                let addrs = crate::acl::AddrsCell::new(txn.addrs());
                 let rbase = RequestSample {
                     head: Some((req, &route.saved_head)),
                     conn: &ctx.acl_conn,
@@ -1682,6 +1707,7 @@ impl<'c> Exchange<'c> {
                         .as_ref()
                         .map(|c| c as &dyn crate::acl::StickSource),
                     txn: Some(vars),
+                    addrs: Some(&addrs),
                 };
                 // A listen is its own backend: its rules run once. (No Vec: per request.)
                 let pxs = [be_px, fe_px];
@@ -1747,7 +1773,8 @@ impl<'c> Exchange<'c> {
                 let stick = stick_ctx
                     .as_ref()
                     .map(|c| c as &dyn crate::acl::StickSource);
-                let base = ctx.sample_without_head(&nbsrv, stick, vars);
+                let addrs = crate::acl::AddrsCell::new(txn.addrs());
+                let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
                 let st = edits.status.map_or(status, |(s, _)| s);
                 let page = rules::page_for(super::checkcache::page_status(st), fe_px, Some(be_px));
                 let bytes = rules::close_page(page, true);
@@ -1766,7 +1793,8 @@ impl<'c> Exchange<'c> {
                 let stick = stick_ctx
                     .as_ref()
                     .map(|c| c as &dyn crate::acl::StickSource);
-                let base = ctx.sample_without_head(&nbsrv, stick, vars);
+                let addrs = crate::acl::AddrsCell::new(txn.addrs());
+                let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
                 let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
                 let s = &mut b.scratch;
                 super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s);
@@ -1865,8 +1893,12 @@ impl<'c> Exchange<'c> {
             && b.res.keep_alive(method)
             && !b.res.must_close()
             && b.rbuf.is_empty();
-        // A TLS connection named after this request (`sni EXPR`) is not for other requests.
-        let named = route.expr_sni.iter().any(|(i, _)| *i == srv) || route.dst.is_some();
+        // A TLS connection named after this request (`sni EXPR`) is not for other requests,
+        // nor one to the address its `set-dst` named or with the PROXY header of its `set-src`.
+        let addrs = txn.addrs();
+        let named = route.expr_sni.iter().any(|(i, _)| *i == srv)
+            || addrs.dst.is_some()
+            || (addrs.src.is_some() && be.send_proxy[srv].is_some());
         if server_keep && !named {
             if be_px.http.reuse == Reuse::Never {
                 b.private = Some((be.proxy, srv, answered.sconn));
@@ -2730,8 +2762,8 @@ fn txn_stream<'a>(
 ) -> crate::proxy::accesslog::Stream<'a> {
     crate::proxy::accesslog::Stream {
         http: true,
-        src: info.src,
-        dst: Some(info.dst),
+        src: txn.addrs().src_or(info.src),
+        dst: Some(txn.addrs().dst_or(info.dst)),
         tls: info.tls.as_ref().map(TlsInfo::log),
         date: txn.date,
         t_total: txn.start.elapsed(),
