@@ -2,6 +2,7 @@
 //! routed by SNI, early rejects, `inspect-delay`, and what a malformed ClientHello does.
 
 mod common;
+use common::haproxy::Haproxy;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -217,7 +218,7 @@ fn check_mode_reports_tcp_request_errors_with_their_lines() {
     let all = format!("{out}{err}");
     assert_eq!(code, 1, "{all}");
     assert!(all.contains("bad.cfg:8: 'expect-proxy layer4' is not allowed in 'tcp-request session' rules in frontend 'f'"), "{all}");
-    assert!(all.contains("bad.cfg:9: 'tcp-request content' expects 'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-var(...)' or 'unset-var(...)' in frontend 'f' (got 'bogus')"), "{all}");
+    assert!(all.contains("bad.cfg:9: 'tcp-request content' expects 'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)' or 'unset-var(...)' in frontend 'f' (got 'bogus')"), "{all}");
     assert!(all.contains("bad.cfg:10: warning: anonymous acl will never match in 'tcp-request connection' because it uses keyword 'req.ssl_sni'"), "{all}");
     assert!(
         all.contains(
@@ -599,5 +600,123 @@ fn option_nolinger_http_client_gets_fin_first_like_haproxy() {
         let (h, c) = (run(hp, path, close), run(cp, path, close));
         assert_eq!(h, c, "{path} close={close}: haproxy {h:?}, corelb {c:?}");
         assert_eq!(c.1, "eof", "{path} close={close}");
+    }
+}
+
+/// `tcp-request connection|session|content set-src/set-dst` (and `-port`) as HAProxy 2.6
+/// runs them: in mode tcp the PROXY header to a server at 0.0.0.0:0 and the log carry what
+/// the rules set, connection-level rules change `fc_src` too; in mode http the session's
+/// and each request's addresses reach `src`/`dst` and the PROXY header. The same exchanges
+/// through Debian's HAProxy and corelb must agree.
+#[test]
+fn tcp_request_set_src_and_set_dst_as_haproxy_does() {
+    let srv = echo("srv");
+    // An HTTP server answering with the PROXY header it got and the request line.
+    let web = Backend::start(|s| {
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut lines = Vec::new();
+        loop {
+            let mut l = String::new();
+            match std::io::BufRead::read_line(&mut r, &mut l) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if l == "\r\n" => break,
+                Ok(_) => lines.push(l.trim_end().to_string()),
+            }
+        }
+        let body = lines.into_iter().take(2).collect::<Vec<_>>().join(" | ");
+        let mut s = s;
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    });
+    let (tcp, http) = (free_port(), free_port());
+    let cfg = format!(
+        "global\n  log stderr format raw local0\n\
+defaults\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n  log global\n\
+frontend ft\n  mode tcp\n  bind 127.0.0.1:{tcp}\n\
+  log-format \"ADDR %ci %fi:%fp %[fc_src] %[src]\"\n\
+  tcp-request connection set-src ipv4(10.0.0.1)\n\
+  tcp-request inspect-delay 2s\n\
+  tcp-request content set-dst ipv4(127.0.0.1)\n\
+  tcp-request content set-dst-port int({srv})\n\
+  tcp-request content accept if {{ req.len gt 0 }}\n\
+  default_backend bt\n\
+backend bt\n  mode tcp\n  server s 0.0.0.0:0 send-proxy\n\
+frontend fh\n  mode http\n  bind 127.0.0.1:{http}\n\
+  log-format \"ADDR %ci %fi:%fp %[src]\"\n\
+  tcp-request session set-src ipv4(10.2.0.1)\n\
+  tcp-request content set-src-port int(4444)\n\
+  tcp-request content set-dst ipv4(127.0.0.1)\n\
+  http-request set-dst-port int({web})\n\
+  http-request return status 200 content-type text/plain lf-string \"%[src]:%[src_port] %[dst]:%[dst_port]\" if {{ path /echo }}\n\
+  default_backend bh\n\
+backend bh\n  mode http\n  server s 0.0.0.0:0 send-proxy\n",
+        srv = srv.port,
+        web = web.port
+    );
+    let run = |log: &dyn Fn() -> String| {
+        let mut seen = vec![exchange(tcp, &[b"hello"])];
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .arg(format!("http://127.0.0.1:{http}/echo"))
+            .output()
+            .expect("curl");
+        seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        // What the server saw: the PROXY header and the request line.
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .arg(format!("http://127.0.0.1:{http}/x"))
+            .output()
+            .expect("curl");
+        seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        let lines = eventually(Duration::from_secs(5), || {
+            let l: Vec<String> = log()
+                .lines()
+                .filter_map(|l| l.find("ADDR ").map(|i| l[i..].to_string()))
+                .collect();
+            (l.len() >= 2).then_some(l)
+        })
+        .unwrap_or_default();
+        seen.extend(lines.into_iter().take(2));
+        seen
+    };
+    let lb = Corelb::start(&cfg, &[], &[tcp, http]);
+    let ours = run(&|| lb.log());
+    drop(lb);
+    let p = srv.port;
+    assert!(
+        ours[0].starts_with("srv: PROXY TCP4 10.0.0.1 127.0.0.1 "),
+        "{ours:#?}"
+    );
+    assert!(ours[0].ends_with(&format!(" {p}\r\nhello")), "{ours:#?}");
+    let w = web.port;
+    assert_eq!(ours[1], format!("10.2.0.1:4444 127.0.0.1:{w}"), "{ours:#?}");
+    assert_eq!(
+        ours[2],
+        format!("PROXY TCP4 10.2.0.1 127.0.0.1 4444 {w} | GET /x HTTP/1.1"),
+        "{ours:#?}"
+    );
+    assert_eq!(ours.len(), 5, "{ours:#?}");
+    assert_eq!(
+        ours[3],
+        format!("ADDR 10.0.0.1 127.0.0.1:{p} 10.0.0.1 10.0.0.1"),
+        "{ours:#?}"
+    );
+    if let Some(ha) = Haproxy::start(&cfg, &[tcp, http]) {
+        let theirs = run(&|| ha.log());
+        // (The client's own port differs from run to run in the first line.)
+        let mask = |v: &[String]| {
+            let mut v = v.to_vec();
+            v[0] = v[0]
+                .split(' ')
+                .enumerate()
+                .map(|(i, w)| if i == 5 { "P" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ");
+            v
+        };
+        assert_eq!(mask(&theirs), mask(&ours), "HAProxy 2.6 against corelb");
     }
 }

@@ -116,8 +116,8 @@ pub use fetch::{BackendRef, Conv, Fetch, FetchExpr, Layer};
 pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
 pub use request::{
-    AddrsCell, ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample,
-    StreamAddrs, TlsInfo,
+    AddrPart, AddrsCell, ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample,
+    StreamAddrs, TlsInfo, set_addr,
 };
 pub use response::ResponseSample;
 pub use sample::{Content, Sample, Value};

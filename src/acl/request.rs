@@ -96,6 +96,55 @@ impl AddrsCell {
     }
 }
 
+/// What a `set-src`/`set-src-port`/`set-dst`/`set-dst-port` action sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrPart {
+    Src,
+    SrcPort,
+    Dst,
+    DstPort,
+}
+
+/// `set-src`, `set-src-port`, `set-dst`, `set-dst-port EXPR` on `s` (the `http-request`
+/// and `tcp-request` actions): the expression's first value, of the right type, into the
+/// stream's addresses that `s` reads; nothing found, or no such value, changes nothing (as
+/// HAProxy).
+pub fn set_addr(part: AddrPart, e: &super::FetchExpr, s: &dyn Sample) {
+    let Some(cell) = s.addrs_cell() else {
+        return;
+    };
+    let mut got = None;
+    e.each(s, false, &mut |v| {
+        got = match part {
+            AddrPart::Src | AddrPart::Dst => v.to_ip().map(Ok),
+            _ => v.to_int().and_then(|p| u16::try_from(p).ok()).map(Err),
+        };
+        false
+    });
+    let Some(v) = got else {
+        return;
+    };
+    let side = match part {
+        AddrPart::Src | AddrPart::SrcPort => s.src(),
+        _ => s.dst(),
+    };
+    let new = match v {
+        // The port stays (HAProxy keeps it where the family allows; both do here).
+        Ok(ip) => SocketAddr::new(ip, side.map_or(0, |a| a.port())),
+        // The address stays, or 0.0.0.0 where there was none.
+        Err(port) => SocketAddr::new(
+            side.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip()),
+            port,
+        ),
+    };
+    let mut a = cell.get();
+    match part {
+        AddrPart::Src | AddrPart::SrcPort => a.src = Some(new),
+        _ => a.dst = Some(new),
+    }
+    cell.set(a);
+}
+
 impl StreamAddrs {
     /// The stream's source: its own, else the session's.
     pub fn src_or(&self, session: SocketAddr) -> SocketAddr {
@@ -152,12 +201,16 @@ impl Sample for RequestSample<'_> {
     fn dst(&self) -> Option<SocketAddr> {
         self.addrs.and_then(|a| a.get().dst).or(self.conn.dst)
     }
-    // The connection's (no `tcp-request connection`/`session` rule changes addresses yet).
+    // The connection's: `tcp-request connection` rules change it (the caller builds `conn`
+    // from what they left); session, content and http rules change the stream's (`addrs`).
     fn fc_src(&self) -> Option<SocketAddr> {
         self.conn.src
     }
     fn fc_dst(&self) -> Option<SocketAddr> {
         self.conn.dst
+    }
+    fn addrs_cell(&self) -> Option<&AddrsCell> {
+        self.addrs
     }
     fn method(&self) -> Option<&[u8]> {
         self.head.map(|(h, b)| h.method_bytes(b))
@@ -245,6 +298,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     }
     fn fc_dst(&self) -> Option<SocketAddr> {
         self.request.fc_dst()
+    }
+    fn addrs_cell(&self) -> Option<&AddrsCell> {
+        self.request.addrs
     }
     fn method(&self) -> Option<&[u8]> {
         self.request.method()
@@ -473,6 +529,8 @@ pub struct ContentSample<'a> {
     pub stick: Option<&'a dyn super::StickSource>,
     /// The bytes are the server's (`tcp-response content`), not the client's.
     pub response: bool,
+    /// The stream's addresses (`tcp-request content set-src`…): set by the caller.
+    pub addrs: Option<&'a AddrsCell>,
 }
 
 impl<'a> ContentSample<'a> {
@@ -494,6 +552,7 @@ impl<'a> ContentSample<'a> {
             txn: None,
             stick: None,
             response: false,
+            addrs: None,
         }
     }
 
@@ -525,24 +584,26 @@ impl<'a> ContentSample<'a> {
             stopping: self.stopping,
             stick: self.stick,
             txn: self.txn,
-            addrs: None,
+            addrs: self.addrs,
         }
     }
 }
 
 impl Sample for ContentSample<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        self.conn.src
+        self.addrs.and_then(|a| a.get().src).or(self.conn.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
-        self.conn.dst
+        self.addrs.and_then(|a| a.get().dst).or(self.conn.dst)
     }
-    // The connection's (no `tcp-request connection`/`session` rule changes addresses yet).
     fn fc_src(&self) -> Option<SocketAddr> {
         self.conn.src
     }
     fn fc_dst(&self) -> Option<SocketAddr> {
         self.conn.dst
+    }
+    fn addrs_cell(&self) -> Option<&AddrsCell> {
+        self.addrs
     }
     fn method(&self) -> Option<&[u8]> {
         self.head().map(|h| h.method_bytes(self.data))

@@ -94,6 +94,9 @@ impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
     fn fc_dst(&self) -> Option<SocketAddr> {
         self.request.fc_dst()
     }
+    fn addrs_cell(&self) -> Option<&super::AddrsCell> {
+        self.request.addrs_cell()
+    }
     fn method(&self) -> Option<&[u8]> {
         self.request.method()
     }

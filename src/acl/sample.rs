@@ -33,6 +33,11 @@ pub trait Sample {
     fn fc_dst(&self) -> Option<SocketAddr> {
         self.dst()
     }
+    /// Where `set-src`/`set-dst` actions write the stream's addresses (none: they do
+    /// nothing here).
+    fn addrs_cell(&self) -> Option<&super::AddrsCell> {
+        None
+    }
     /// The request method as received. `None` when there is no HTTP request (mode tcp): every
     /// layer-7 fetch then finds nothing, as in HAProxy.
     fn method(&self) -> Option<&[u8]>;

@@ -779,6 +779,9 @@ pub enum TcpAction {
     /// on. Connection and session rules track on the connection, content rules on the
     /// stream (HAProxy's `sess->stkctr` and `s->stkctr`).
     Stick(crate::acl::StickAction),
+    /// `set-src`, `set-src-port`, `set-dst`, `set-dst-port EXPR`: at connection level the
+    /// connection's addresses (`fc_src` too), later the session's or the stream's.
+    SetAddr(AddrPart, crate::acl::FetchExpr),
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).
@@ -789,14 +792,7 @@ pub struct HttpRule {
     pub loc: Loc,
 }
 
-/// What a `set-src`/`set-src-port`/`set-dst`/`set-dst-port` action sets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AddrPart {
-    Src,
-    SrcPort,
-    Dst,
-    DstPort,
-}
+pub use crate::acl::AddrPart;
 
 /// What a rule does. Values are HAProxy log-format expressions (`%[src]`, `%[req.hdr(h)]`).
 #[derive(Clone, Debug)]

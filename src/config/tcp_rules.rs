@@ -13,6 +13,10 @@ const ACTIONS: &[&str] = &[
     "reject",
     "silent-drop",
     "expect-proxy",
+    "set-src",
+    "set-src-port",
+    "set-dst",
+    "set-dst-port",
     "set-var(",
     "set-var-fmt(",
     "unset-var(",
@@ -33,10 +37,6 @@ const NOT_YET: &[&str] = &[
     "switch-mode",
     "use-service",
     "send-spoe-group",
-    "set-src",
-    "set-src-port",
-    "set-dst",
-    "set-dst-port",
     "set-mark",
     "set-tos",
     "set-priority-class",
@@ -214,6 +214,46 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
             }
             (TcpAction::ExpectProxy, 2)
         }
+        "set-src" | "set-src-port" | "set-dst" | "set-dst-port" => {
+            use crate::config::model::AddrPart;
+            let part = match action {
+                "set-src" => AddrPart::Src,
+                "set-src-port" => AddrPart::SrcPort,
+                "set-dst" => AddrPart::Dst,
+                _ => AddrPart::DstPort,
+            };
+            let Some(e) = w.get(1).filter(|e| *e != "if" && *e != "unless") else {
+                d.error(
+                    loc,
+                    format!("'tcp-request {sub} {action}' expects a sample expression in {place}"),
+                );
+                return None;
+            };
+            let expr = match crate::acl::FetchExpr::parse(e, &px.name) {
+                Ok(x) => x,
+                Err(err) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "'tcp-request {sub} {action}': failed to parse sample expression <{e}> : {err}"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            let l = expr.fetch.layer();
+            if !set.valid(l) {
+                d.error(
+                    loc,
+                    format!(
+                        "'tcp-request {sub} {action}' : fetch method '{e}' extracts information from '{}', none of which is available here",
+                        layer_name(l)
+                    ),
+                );
+                return None;
+            }
+            (TcpAction::SetAddr(part, expr), 2)
+        }
         a if crate::acl::VarAction::is_action(a) => {
             let end = w
                 .iter()
@@ -297,9 +337,9 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
 
 fn expected(set: Set) -> &'static str {
     if set == Set::Connection {
-        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-var(...)', 'unset-var(...)' or 'expect-proxy layer4'"
+        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)', 'unset-var(...)' or 'expect-proxy layer4'"
     } else {
-        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-var(...)' or 'unset-var(...)'"
+        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)' or 'unset-var(...)'"
     }
 }
 

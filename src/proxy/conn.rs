@@ -126,6 +126,8 @@ pub async fn handle(
     // connection never becomes a session (HAProxy neither logs nor counts it as one).
     let mut accept_proxy = accept_proxy;
     let mut vars = crate::acl::VarSet::default();
+    // What `tcp-request connection set-src/set-dst` made of the connection's addresses.
+    let mut conn_addrs = crate::acl::StreamAddrs::default();
     let mut trackers: Option<Box<crate::stick::Trackers>> = None;
     {
         let px = &shard.shared.cfg.proxies[fe.proxy];
@@ -142,8 +144,9 @@ pub async fn handle(
             let fd = crate::sys::fd(&client);
             let (shared, ap) = (&shard.shared, &mut accept_proxy);
             let t = shared.stick.any.then(|| &**trackers.insert(Box::default()));
-            if !inspect::early_rules(shared, px, true, &conn, fd, ap, t) {
-                return;
+            match inspect::early_rules(shared, px, true, &conn, fd, ap, t) {
+                Some(a) => conn_addrs = a,
+                None => return,
             }
             vars = conn.vars;
         }
@@ -161,9 +164,10 @@ pub async fn handle(
     if fe.nolinger {
         crate::sys::reset_on_close(crate::sys::fd(&client));
     }
-    // The client as the PROXY header tells it (behind an ELB/NLB), else the socket's peer.
-    let mut src = peer;
-    let mut dst: Option<SocketAddr> = None;
+    // The client as the PROXY header tells it (behind an ELB/NLB), else the socket's peer
+    // or what `tcp-request connection` rules set (HAProxy's `src` is the header's too).
+    let mut src = conn_addrs.src.unwrap_or(peer);
+    let mut dst: Option<SocketAddr> = conn_addrs.dst;
     let mut early: Vec<u8> = Vec::new();
     if accept_proxy {
         let wait = fe.client_timeout.unwrap_or(Duration::from_secs(10));
@@ -324,8 +328,8 @@ async fn serve(
     fe: Arc<FrontendRt>,
     bind: usize,
     mut client: Client,
-    src: SocketAddr,
-    dst: Option<SocketAddr>,
+    mut src: SocketAddr,
+    mut dst: Option<SocketAddr>,
     early: Vec<u8>,
     tls: Option<TlsInfo>,
     proto: BindProto,
@@ -354,8 +358,12 @@ async fn serve(
                 .stick
                 .any
                 .then(|| &**trackers.get_or_insert_with(Box::default));
-            if !inspect::early_rules(shared, px, false, &conn, fd, &mut false, t) {
-                return;
+            match inspect::early_rules(shared, px, false, &conn, fd, &mut false, t) {
+                Some(a) => {
+                    src = a.src.unwrap_or(src);
+                    dst = a.dst.or(dst);
+                }
+                None => return,
             }
             vars = conn.vars;
         }

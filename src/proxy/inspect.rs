@@ -77,6 +77,7 @@ pub fn run_final(
             TcpAction::Close => {}
             TcpAction::Var(a) => a.apply(s, &mut Vec::new()),
             TcpAction::Stick(a) => stick(a, s),
+            TcpAction::SetAddr(part, e) => crate::acl::set_addr(*part, e, s),
         }
     }
     TcpVerdict::Accept
@@ -102,6 +103,8 @@ pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<Tcp
             // Like HAProxy, which starts its content rules over when more bytes arrive:
             // `track-sc` keeps its first entry, `sc-inc-gpc0` counts again.
             TcpAction::Stick(a) => stick(a, s),
+            // (Set again on a later evaluation: the last value stays, as for variables.)
+            TcpAction::SetAddr(part, e) => crate::acl::set_addr(*part, e, s),
         }
     }
     Some(TcpVerdict::Accept)
@@ -130,6 +133,8 @@ pub struct Inspect<'a> {
     pub txn: Option<&'a crate::acl::VarSet>,
     /// The stick tables with the stream's and the connection's counters.
     pub stick: Option<&'a dyn crate::acl::StickSource>,
+    /// The stream's addresses (`set-src`, `set-dst`).
+    pub addrs: Option<&'a crate::acl::AddrsCell>,
 }
 
 impl Inspect<'_> {
@@ -149,6 +154,7 @@ impl Inspect<'_> {
             let mut s = ContentSample::new(self.conn, buf, last, self.nbsrv, self.stopping);
             s.txn = self.txn;
             s.stick = self.stick;
+            s.addrs = self.addrs;
             if let Some(v) = run_content(self.rules, self.acls, &s) {
                 return Ok(v);
             }
@@ -269,8 +275,8 @@ where
     }
 }
 
-/// `connection` (`connection_level`) or `session` rules of a frontend on a connection;
-/// true if it goes on. A closed connection is not logged, as in HAProxy; a connection-level
+/// `connection` (`connection_level`) or `session` rules of a frontend on a connection:
+/// the addresses their `set-src`/`set-dst` rules set if it goes on, None if it closes. A closed connection is not logged, as in HAProxy; a connection-level
 /// reject and a `silent-drop` close with a reset (HAProxy's way; a session-level reject
 /// closes normally).
 pub fn early_rules(
@@ -281,7 +287,7 @@ pub fn early_rules(
     fd: std::os::fd::BorrowedFd<'_>,
     expect_proxy: &mut bool,
     trackers: Option<&crate::stick::Trackers>,
-) -> bool {
+) -> Option<crate::acl::StreamAddrs> {
     let t = &px.tcp_request;
     let rules = if connection_level {
         &t.connection
@@ -291,6 +297,7 @@ pub fn early_rules(
     let nb = |i| shared.usable_servers(i);
     // What these rules track is the connection's: its counters are the "stream" here.
     let stick = trackers.and_then(|t| shared.stick.ctx(t));
+    let addrs = crate::acl::AddrsCell::default();
     let s = crate::acl::RequestSample {
         head: None,
         conn,
@@ -298,20 +305,20 @@ pub fn early_rules(
         stopping: shared.control.stopping(),
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         txn: None,
-        addrs: None,
+        addrs: Some(&addrs),
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
-        TcpVerdict::Accept => true,
+        TcpVerdict::Accept => Some(addrs.get()),
         // (`close` is a `tcp-response` action.)
         TcpVerdict::Reject | TcpVerdict::Close => {
             if connection_level {
                 crate::sys::reset_on_close(fd);
             }
-            false
+            None
         }
         TcpVerdict::SilentDrop => {
             crate::sys::silent_drop(fd);
-            false
+            None
         }
     }
 }
@@ -327,6 +334,7 @@ pub enum Routed {
 
 /// mode tcp: the frontend's `tcp-request content` rules on the client's first bytes (kept
 /// in `early`), `use_backend` on what they saw, then the chosen backend's own content rules.
+#[allow(clippy::too_many_arguments)]
 pub async fn route_tcp(
     shard: &crate::net::shard::ShardCtx,
     fe: &crate::cluster::FrontendRt,
@@ -335,6 +343,7 @@ pub async fn route_tcp(
     early: &mut Vec<u8>,
     trackers: &crate::stick::Trackers,
     session: Option<&crate::stick::Trackers>,
+    addrs: &crate::acl::AddrsCell,
 ) -> Routed {
     let shared = &shard.shared;
     let cfg = &shared.cfg;
@@ -358,6 +367,7 @@ pub async fn route_tcp(
             stopping,
             txn: Some(&txn),
             stick,
+            addrs: Some(addrs),
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,
@@ -396,6 +406,7 @@ pub async fn route_tcp(
     let mut s = ContentSample::new(conn, early, true, &nb, stopping);
     s.txn = Some(&txn);
     s.stick = stick;
+    s.addrs = Some(addrs);
     let be = crate::proxy::switching::choose(cfg, fe.proxy, &s, &mut Vec::new());
     if let Some(b) = be
         && b != fe.proxy

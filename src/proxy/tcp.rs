@@ -110,6 +110,8 @@ pub async fn session(
         glitches: None,
         vars,
     };
+    // The stream's addresses, as content rules' `set-src`/`set-dst` leave them.
+    let addrs = crate::acl::AddrsCell::default();
     if fe.inspects_content {
         match crate::proxy::inspect::route_tcp(
             &shard,
@@ -119,6 +121,7 @@ pub async fn session(
             &mut early,
             &trackers,
             session_trackers.as_deref(),
+            &addrs,
         )
         .await
         {
@@ -126,10 +129,19 @@ pub async fn session(
             crate::proxy::inspect::Routed::Closed { term, denied } => {
                 out.term = term;
                 out.denied = denied;
+                let a = addrs.get();
+                let (peer, dst) = (a.src.unwrap_or(peer), a.dst.or(dst));
                 finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
                 return;
             }
         }
+    }
+    // From here on (the log, balancing, the server's address and PROXY header) the
+    // stream's addresses.
+    let a = addrs.get();
+    let peer = a.src.unwrap_or(peer);
+    if a.dst.is_some() {
+        dst = a.dst;
     }
     let Some(be) = backend.and_then(|i| shard.shared.backends[i].clone()) else {
         // A frontend without a backend closes its connections, as HAProxy does.
@@ -428,6 +440,7 @@ async fn response_rules(
         stopping: shared.control.stopping(),
         txn: Some(&txn),
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
+        addrs: None,
     };
     let mut buf = Vec::new();
     let v = crate::proxy::inspect::response(

@@ -7,13 +7,11 @@
 
 use crate::acl::exp_replace;
 use crate::acl::{Acls, EditedRequestSample, RequestSample, ResponseSample, Sample};
-use crate::config::model::AddrPart;
 use crate::config::{
     HttpAction, HttpRule, Proxy, Redirect, RedirectKind, Reply, ReplyBody, TargetPart,
 };
 use crate::h1::{Edits, HeaderField, RequestHead, ResponseHead, error_page, write_response};
 use bumpalo::Bump;
-use std::net::SocketAddr;
 
 /// What the rules decided.
 pub enum HttpVerdict {
@@ -211,35 +209,7 @@ pub fn request_rules<'a, const N: usize>(
                     request: *base,
                     edits: &*edits,
                 };
-                // Nothing found, or not of the type: the address stays (as HAProxy).
-                let mut got = None;
-                e.each(&s, false, &mut |v| {
-                    got = match part {
-                        AddrPart::Src | AddrPart::Dst => v.to_ip().map(Ok),
-                        _ => v.to_int().and_then(|p| u16::try_from(p).ok()).map(Err),
-                    };
-                    false
-                });
-                let side = match part {
-                    AddrPart::Src | AddrPart::SrcPort => s.src(),
-                    _ => s.dst(),
-                };
-                let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-                let new = got.map(|v| match v {
-                    // The port stays (HAProxy keeps it where the family allows; both do here).
-                    Ok(ip) => SocketAddr::new(ip, side.map_or(0, |a| a.port())),
-                    // The address stays, or 0.0.0.0 where there was none.
-                    Err(port) => SocketAddr::new(side.unwrap_or(unspecified).ip(), port),
-                });
-                // (Into the stream's addresses, which the sample of the next rules reads.)
-                if let (Some(a), Some(cell)) = (new, base.addrs) {
-                    let mut addrs = cell.get();
-                    match part {
-                        AddrPart::Src | AddrPart::SrcPort => addrs.src = Some(a),
-                        _ => addrs.dst = Some(a),
-                    }
-                    cell.set(addrs);
-                }
+                crate::acl::set_addr(*part, e, &s);
             }
             HttpAction::DoResolve(r) => {
                 let s = EditedRequestSample {

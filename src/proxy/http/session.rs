@@ -852,6 +852,7 @@ impl<'c> Exchange<'c> {
             && crate::proxy::inspect::run_content(&fe_px.tcp_request.content, &fe_px.acls, &base)
                 != Some(crate::proxy::inspect::TcpVerdict::Accept)
         {
+            txn.set_addrs(addrs.get());
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Analyzed::Done;
