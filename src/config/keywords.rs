@@ -427,7 +427,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("log-health-checks", Supported(o::log_health_checks), D | B),
     kw("abortonclose", Supported(o::abortonclose), D | B),
     kw("nolinger", Supported(o::nolinger), ALL),
-    kw("logasap", NotYet, D | F),
+    kw("logasap", Supported(o::logasap), D | F),
     kw(
         "log-separate-errors",
         Supported(o::log_separate_errors),

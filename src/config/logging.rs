@@ -47,6 +47,10 @@ pub struct LogFormats {
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: those are logged at level `err` instead of `info`.
     pub separate_errors: bool,
+    /// `option logasap`: an HTTP stream is logged when its response head goes to the
+    /// client, a TCP one when its server connection is established; the total times
+    /// (`%Ta`, `%Tt`, `%Tu`) and `%B` of every line are then marked with `+`.
+    pub logasap: bool,
     /// `log-tag`: this proxy's syslog tag (the global one otherwise).
     pub tag: Option<String>,
     pub req_captures: Vec<Capture>,

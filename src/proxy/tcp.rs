@@ -43,6 +43,9 @@ struct Outcome {
     bytes_out: u64,
     /// Refused by a `tcp-request content` rule (counted as a denied request).
     denied: bool,
+    /// Logged when its server connection was established (`option logasap`): the end
+    /// counts it and writes no other line.
+    logged_asap: bool,
 }
 
 enum State {
@@ -98,6 +101,7 @@ pub async fn session(
         bytes_in: 0,
         bytes_out: 0,
         denied: false,
+        logged_asap: false,
     };
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
@@ -189,6 +193,15 @@ pub async fn session(
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
+                        // `option logasap`: the line goes now, the time so far as the total
+                        // (HAProxy's sess_establish).
+                        let fe_px = &shard.shared.cfg.proxies[fe.proxy];
+                        if fe_px.logging.logasap && !out.logged_asap {
+                            out.server = Some(srv);
+                            let at = (accept_date, accepted);
+                            log_line(&shard, &fe, peer, Some(dst), at, &out, false);
+                            out.logged_asap = true;
+                        }
                         let _ = crate::sys::set_nonblocking(crate::sys::fd(s.tcp()));
                         // Bytes that came with the client's PROXY header go through the
                         // server's stream: encrypted when it speaks TLS.
@@ -543,6 +556,7 @@ pub fn log_rejected(
         bytes_in: 0,
         bytes_out: 0,
         denied: false,
+        logged_asap: false,
     };
     finish(shard, fe, peer, None, date, t0, &out);
 }
@@ -558,7 +572,23 @@ fn finish(
     out: &Outcome,
 ) {
     count(shard, fe, t0, out);
-    let null = out.bytes_in == 0 && out.bytes_out == 0;
+    if !out.logged_asap {
+        let null = out.bytes_in == 0 && out.bytes_out == 0;
+        log_line(shard, fe, peer, dst, (date, t0), out, null);
+    }
+}
+
+/// The connection's log line, as `out` stands; `null` says no byte moved (for `option
+/// dontlognull`, which the early line of `option logasap` does not heed, as in HAProxy).
+fn log_line(
+    shard: &ShardCtx,
+    fe: &FrontendRt,
+    peer: SocketAddr,
+    dst: Option<SocketAddr>,
+    (date, t0): (SystemTime, Instant),
+    out: &Outcome,
+    null: bool,
+) {
     let s = crate::proxy::accesslog::Stream {
         http: false,
         src: peer,

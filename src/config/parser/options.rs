@@ -258,6 +258,12 @@ pub(crate) fn log_separate_errors(
     1
 }
 
+/// `option logasap`: streams are logged as soon as their answer starts.
+pub(crate) fn logasap(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.logging.logasap = on;
+    1
+}
+
 pub(crate) fn tcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.clitcpka = on;
     px.options.srvtcpka = on;

@@ -150,6 +150,9 @@ pub(crate) struct Txn {
     epoch: u32,
     /// Its log line was written (and the transaction counted).
     logged: std::cell::Cell<bool>,
+    /// Its log line was written when its answer's head went out (`option logasap`): the
+    /// end counts it and writes no other.
+    logged_asap: bool,
     /// Nothing came from the client on its connection (for `option dontlognull`).
     null: bool,
     /// `unique-id-format` rendered when the request went to a server (else at the log).
@@ -192,6 +195,7 @@ impl Txn {
             monitor: false,
             epoch: 0,
             logged: std::cell::Cell::new(false),
+            logged_asap: false,
             unique_id: None,
         }
     }
@@ -1824,6 +1828,18 @@ impl<'c> Exchange<'c> {
                 return Next::Close;
             }
         };
+        // `option logasap`: the line goes now, with the head's bytes as the byte count and
+        // the time so far as the total (HAProxy's http_process_res_common).
+        if fe_px.logging.logasap {
+            log_asap(
+                shard,
+                fe,
+                &ctx.info,
+                txn,
+                ctx.vars(vars),
+                b.out.len() as u64,
+            );
+        }
         let t_client = fe_px.timeouts.client;
         let fwd = forward_response_body(
             client,
@@ -2708,7 +2724,7 @@ fn log_txn(
 ) {
     txn.logged.set(true);
     count_txn(shard, fe, info.bind, txn);
-    if txn.monitor {
+    if txn.monitor || txn.logged_asap {
         return;
     }
     let mut s = txn_stream(info, txn, vars);
@@ -2720,6 +2736,33 @@ fn log_txn(
     };
     s.unique_id = txn.unique_id.as_deref().or(made.as_deref());
     crate::proxy::accesslog::log(shard, fe, &s, txn.null);
+}
+
+/// `option logasap`'s line, written as the answer's head goes to the client, `bytes` long:
+/// the transaction is counted when it ends, and logged no more.
+fn log_asap(
+    shard: &ShardCtx,
+    fe: &FrontendRt,
+    info: &ClientInfo,
+    txn: &mut Txn,
+    vars: crate::acl::Vars<'_>,
+    bytes: u64,
+) {
+    if txn.monitor {
+        return;
+    }
+    let mut s = txn_stream(info, txn, vars);
+    s.bytes_out = bytes;
+    // The total is the time to the answer's head (HAProxy's t_close = t_data): `%Td` 0.
+    let parts = [txn.t_request, txn.t_queue, txn.t_connect, txn.t_response];
+    s.t_total = parts.iter().flatten().sum();
+    let made = match &txn.unique_id {
+        Some(_) => None,
+        None => crate::proxy::accesslog::unique_id(shard, fe, &s, None),
+    };
+    s.unique_id = txn.unique_id.as_deref().or(made.as_deref());
+    crate::proxy::accesslog::log(shard, fe, &s, false);
+    txn.logged_asap = true;
 }
 
 /// What the access log (and `unique-id-format`) know of a transaction.
