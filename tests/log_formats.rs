@@ -730,6 +730,21 @@ fn capture_declarations_are_checked() {
             14,
             "Proxy 'f2': unable to find capture id '1' referenced by http-request capture rule.",
         ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture response len 3\n  http-response capture res.hdr(a) len 3",
+            14,
+            "error detected in frontend 'f2' while parsing 'http-response capture' rule : expects 'id', found 'len'.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  http-response capture res.hdr(a)",
+            13,
+            "error detected in frontend 'f2' while parsing 'http-response capture' rule : expects <expression> id <idx>.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture response len 3\n  http-response capture res.hdr(a) id 1",
+            14,
+            "Proxy 'f2': unable to find capture id '1' referenced by http-response capture rule.",
+        ),
     ] {
         let bad = dir.write("bad.cfg", &format!("{base}{line}\n"));
         let (code, _, err) = check_config(&bad);
@@ -983,4 +998,44 @@ fn logasap_logs_at_the_answers_head_like_haproxy() {
         };
         assert_eq!(norm(run("haproxy")), norm(ours));
     }
+}
+
+/// `http-response capture EXPR id N` fills the frontend's response slots (`declare capture
+/// response`) beside `capture response header`: the backend's rules, then the frontend's,
+/// the first value cut to the slot's length; `%hs` and `capture.res.hdr(N)` show them. The
+/// same line as Debian's HAProxy.
+#[test]
+fn response_capture_rules_fill_declared_slots_like_haproxy() {
+    let web = Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-S: server\r\nX-A: aaaaaaaaaaaaaaaa\r\nX-B: bb\r\nX-B: second\r\n\r\nok",
+        );
+    });
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  capture response header X-S len 20\n  declare capture response len 10\n  declare capture response len 4\n  declare capture response len 8\n  http-response capture res.hdr(x-a) id 1\n  http-response capture status id 3 if {{ status 200 }}\n  http-response capture res.hdr(x-none) id 2\n  log-format \"c0=%[capture.res.hdr(0)] c1=%[capture.res.hdr(1)] c2=%[capture.res.hdr(2)] c3=%[capture.res.hdr(3)] hs=%hs hr=%hr\"\n  default_backend be\nbackend be\n  mode http\n  http-response capture res.hdr(x-b,1),upper id 2\n  http-response capture res.hdr(x-s) id 9\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            web.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            assert_eq!(get(port, "/", ""), 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        ["c0=server c1=aaaaaaaaaa c2=BB c3=200 hs={server|aaaaaaaaaa|BB|200} hr="]
+    );
 }

@@ -218,6 +218,20 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
             );
         }
     }
+    let slots = px.logging.res_captures.len();
+    for r in &px.http_response {
+        if let crate::config::model::HttpAction::Capture { id, .. } = &r.action
+            && *id >= slots
+        {
+            d.error(
+                &r.loc,
+                format!(
+                    "Proxy '{}': unable to find capture id '{id}' referenced by http-response capture rule.",
+                    px.name
+                ),
+            );
+        }
+    }
     let one = |text: &str, loc: &Loc, what: &str, d: &mut Diags| {
         let mut ctx = ParseCtx::new(&px.name);
         // A unique ID is made while the request is read; the others when the stream ends.

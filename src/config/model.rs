@@ -851,7 +851,8 @@ pub enum HttpAction {
     CacheStore(String),
     /// `http-request capture EXPR id N | len N`: the first value of EXPR goes into the
     /// frontend's request capture slot `id` (`%hr`, `capture.req.hdr(N)`); `len N` made a
-    /// new slot of that length while the rule was read (`new_len`).
+    /// new slot of that length while the rule was read (`new_len`). In `http-response`
+    /// (`id N` only), the frontend's response slot `id` (`%hs`, `capture.res.hdr(N)`).
     Capture {
         expr: crate::acl::FetchExpr,
         id: usize,

@@ -373,6 +373,7 @@ pub fn response_rules<'a, const N: usize>(
     scratch: &mut Vec<u8>,
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
+    captures: &mut Vec<(usize, Vec<u8>)>,
 ) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
     // left it (`status`, `res.hdr`…), made again at each use, between the edits.
@@ -461,6 +462,14 @@ pub fn response_rules<'a, const N: usize>(
             }
             HttpAction::SilentDrop => return HttpVerdict::SilentDrop,
             HttpAction::Var(a) => a.apply(&ResponseSample::new(base, res, rbuf, edits), scratch),
+            // `http-response capture EXPR id N`: the first value, for the frontend's slot.
+            HttpAction::Capture { expr, id, .. } => {
+                let s = ResponseSample::new(base, res, rbuf, edits);
+                expr.each(&s, false, &mut |v| {
+                    captures.push((*id, v.with_bytes(<[u8]>::to_vec)));
+                    false
+                });
+            }
             _ => {}
         }
     }

@@ -1687,6 +1687,7 @@ impl<'c> Exchange<'c> {
                         .map(|c| c as &dyn crate::acl::StickSource),
                     txn: Some(vars),
                 };
+                let mut res_caps = Vec::new();
                 // A listen is its own backend: its rules run once. (No Vec: per request.)
                 let pxs = [be_px, fe_px];
                 let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
@@ -1703,7 +1704,15 @@ impl<'c> Exchange<'c> {
                         &mut b.scratch,
                         (fe_px, if is_be { Some(be_px) } else { None }),
                         true,
+                        &mut res_caps,
                     );
+                    // `http-response capture`: into the frontend's slots, cut to their
+                    // lengths (a backend's rule naming a slot the frontend lacks: nothing).
+                    for (id, v) in res_caps.drain(..) {
+                        if let Some(c) = fe_px.logging.res_captures.get(id) {
+                            txn.captures.set(true, id, &v, c.len);
+                        }
+                    }
                     let denied = matches!(v, rules::HttpVerdict::DenyResponse { .. });
                     match v {
                         rules::HttpVerdict::Reply { status, bytes }
