@@ -1084,3 +1084,104 @@ backend pr\n  cookie SID insert preserve\n  server s1 127.0.0.1:{p} cookie a\n"
         assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// A server that answers every request with its head as the body, lowercased.
+fn head_echo() -> Backend {
+    Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let body = String::from_utf8_lossy(&got).to_lowercase();
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    })
+}
+
+/// `option http-restrict-req-hdr-names`: `preserve` passes `X_My.Hdr` on, `delete` removes
+/// it (and only it), `reject` answers 403 logged `PR` as a deny; a backend's option applies
+/// after its own rules. As Debian's HAProxy.
+#[test]
+fn restrict_req_hdr_names_preserves_deletes_or_rejects_like_haproxy() {
+    let web = head_echo();
+    let run = |prog: &str| {
+        let (pp, pd, pr, pb) = (free_port(), free_port(), free_port(), free_port());
+        let cfg = format!(
+            "global\n  log stderr format raw local0\n{DEFAULTS}  log global\n  log-format \"L %ft %b %ST %ts\"\nfrontend keep\n  bind 127.0.0.1:{pp}\n  option http-restrict-req-hdr-names preserve\n  default_backend b\nfrontend del\n  bind 127.0.0.1:{pd}\n  option http-restrict-req-hdr-names delete\n  default_backend b\nfrontend rej\n  bind 127.0.0.1:{pr}\n  option http-restrict-req-hdr-names reject\n  http-request del-header x-none\n  default_backend b\nfrontend viabe\n  bind 127.0.0.1:{pb}\n  use_backend strict if {{ path /strict }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{w}\nbackend strict\n  option http-restrict-req-hdr-names reject\n  server s 127.0.0.1:{w}\n",
+            w = web.port
+        );
+        let ports = [pp, pd, pr, pb];
+        let (_c, _h);
+        let log: Box<dyn Fn() -> String> = if prog == "haproxy" {
+            let Some(h) = Haproxy::start(&cfg, &ports) else {
+                return None;
+            };
+            _h = std::rc::Rc::new(h);
+            let h2 = _h.clone();
+            Box::new(move || h2.log())
+        } else {
+            _c = std::rc::Rc::new(Corelb::start(&cfg, &["--shards", "1"], &ports));
+            let c2 = _c.clone();
+            Box::new(move || c2.log())
+        };
+        let mut seen = Vec::new();
+        for (p, path, extra) in [
+            (pp, "/", "X_My.Hdr: on\r\nX-Ok: 1\r\n"),
+            (pd, "/", "X_My.Hdr: on\r\nX-Ok: 1\r\n"),
+            (pr, "/", "X_My.Hdr: on\r\nX-Ok: 1\r\n"),
+            (pr, "/", "X-Ok: 1\r\n"),
+            (pb, "/", "X_My.Hdr: on\r\n"),
+            (pb, "/strict", "X_My.Hdr: on\r\n"),
+        ] {
+            let r = get(p, path, extra);
+            let body = text(&r);
+            seen.push(format!(
+                "{} bad={} ok={}",
+                r.status,
+                body.contains("x_my.hdr: on"),
+                body.contains("x-ok: 1")
+            ));
+        }
+        let want = |l: &str| l.lines().filter(|l| l.starts_with("L ")).count() >= 6;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !want(&log()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut lines: Vec<String> = log()
+            .lines()
+            .filter(|l| l.starts_with("L "))
+            .map(String::from)
+            .collect();
+        lines.sort();
+        seen.extend(lines);
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "200 bad=true ok=true",
+            "200 bad=false ok=true",
+            "403 bad=false ok=false",
+            "200 bad=false ok=true",
+            "200 bad=true ok=false",
+            "403 bad=false ok=false",
+            "L del b 200 --",
+            "L keep b 200 --",
+            "L rej b 200 --",
+            "L rej rej 403 PR",
+            "L viabe b 200 --",
+            "L viabe strict 403 PR",
+        ]
+    );
+}

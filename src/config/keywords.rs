@@ -413,7 +413,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         ),
         ALL,
     ),
-    kw("http-restrict-req-hdr-names", NotYet, ALL),
+    kw(
+        "http-restrict-req-hdr-names",
+        Supported(o::http_restrict_req_hdr_names),
+        ALL,
+    ),
     kw("httpchk", Supported(o::httpchk), D | B),
     kw("tcp-check", Supported(o::tcp_check), D | B),
     kw("ssl-hello-chk", Supported(o::check_preset), D | B),

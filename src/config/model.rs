@@ -911,6 +911,18 @@ pub enum RedirectKind {
     Scheme,
 }
 
+/// `option http-restrict-req-hdr-names preserve|delete|reject`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RestrictHdrNames {
+    /// Kept (the default).
+    #[default]
+    Preserve,
+    /// Removed from the request.
+    Delete,
+    /// The request is denied (403, as an `http-request deny`).
+    Reject,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub redispatch: Option<i32>,
@@ -922,6 +934,9 @@ pub struct Options {
     /// `option disable-h2-upgrade`: no implicit upgrade of an HTTP/1 connection that starts
     /// with HTTP/2's preface.
     pub disable_h2_upgrade: bool,
+    /// `option http-restrict-req-hdr-names`: what becomes of a request header whose name
+    /// holds a byte outside `[A-Za-z0-9-]`, after this proxy's `http-request` rules.
+    pub restrict_req_hdr_names: RestrictHdrNames,
     pub clitcpka: bool,
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).

@@ -258,6 +258,39 @@ pub(crate) fn log_separate_errors(
     1
 }
 
+/// `option http-restrict-req-hdr-names preserve|delete|reject` (no `no` form in HAProxy:
+/// `no option` restores the default).
+pub(crate) fn http_restrict_req_hdr_names(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> usize {
+    use crate::config::model::RestrictHdrNames as R;
+    if !on {
+        px.options.restrict_req_hdr_names = R::Preserve;
+        return 1;
+    }
+    const EXPECTS: &str = "expects 'preserve', 'reject' or 'delete' option.";
+    px.options.restrict_req_hdr_names = match w.get(1).map(String::as_str) {
+        Some("preserve") => R::Preserve,
+        Some("delete") => R::Delete,
+        Some("reject") => R::Reject,
+        Some(x) => {
+            let o = &w[0];
+            d.error(loc, format!("invalid parameter '{x}'. option '{o}' {EXPECTS}"));
+            return 2;
+        }
+        None => {
+            let o = &w[0];
+            d.error(loc, format!("missing parameter. option '{o}' {EXPECTS}"));
+            return 1;
+        }
+    };
+    2
+}
+
 /// `option logasap`: streams are logged as soon as their answer starts.
 pub(crate) fn logasap(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.logging.logasap = on;

@@ -610,6 +610,34 @@ fn haproxy_backrefs(s: &str) -> String {
     out
 }
 
+/// `option http-restrict-req-hdr-names delete|reject` for one proxy, after its
+/// `http-request` rules (HAProxy's `http_restrict_req_hdr_names`): a request header whose
+/// name holds a byte outside `[A-Za-z0-9-]` is removed (`delete`), or denies the request
+/// (`reject`: true, answered 403 as an `http-request deny`).
+pub fn restrict_header_names<'a, const N: usize>(
+    mode: crate::config::model::RestrictHdrNames,
+    req: &RequestHead,
+    buf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+) -> bool {
+    use crate::config::model::RestrictHdrNames as R;
+    if mode == R::Preserve {
+        return false;
+    }
+    for h in req.headers() {
+        let name = h.name(buf);
+        if name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+            continue;
+        }
+        if mode == R::Reject {
+            return true;
+        }
+        let _ = edits.del_header(bump.alloc_slice_copy(name));
+    }
+    false
+}
+
 pub fn close_page(mut page: Vec<u8>, close: bool) -> Vec<u8> {
     if close
         && memchr::memmem::find(&page, b"\r\nConnection: close\r\n").is_none()

@@ -911,6 +911,16 @@ impl<'c> Exchange<'c> {
         if flags.silent_drop || flags.reject {
             return drop_client(ctx, txn, vars, flags.silent_drop);
         }
+        // `option http-restrict-req-hdr-names`, after the frontend's rules.
+        let restrict = fe_px.options.restrict_req_hdr_names;
+        if reply.is_none()
+            && !flags.prometheus
+            && rules::restrict_header_names(restrict, req, inb.bytes(), &mut edits, &bump)
+        {
+            flags.denied = true;
+            let page = rules::page_for(403, fe_px, None);
+            reply = Some((403, rules::close_page(page, !keep_after_reply)));
+        }
         if reply.is_none() {
             let c = !keep_after_reply;
             let t0 = Instant::now();
@@ -966,6 +976,16 @@ impl<'c> Exchange<'c> {
             }
             if flags.silent_drop || flags.reject {
                 return drop_client(ctx, txn, vars, flags.silent_drop);
+            }
+            // `option http-restrict-req-hdr-names`, after the backend's rules.
+            let restrict = be_px.options.restrict_req_hdr_names;
+            if reply.is_none()
+                && !flags.prometheus
+                && rules::restrict_header_names(restrict, req, inb.bytes(), &mut edits, &bump)
+            {
+                flags.denied = true;
+                let page = rules::page_for(403, fe_px, Some(be_px));
+                reply = Some((403, rules::close_page(page, !keep_after_reply)));
             }
             if reply.is_none() {
                 let c = !keep_after_reply;
