@@ -1118,18 +1118,13 @@ fn restrict_req_hdr_names_preserves_deletes_or_rejects_like_haproxy() {
             w = web.port
         );
         let ports = [pp, pd, pr, pb];
-        let (_c, _h);
+        let (c, h);
         let log: Box<dyn Fn() -> String> = if prog == "haproxy" {
-            let Some(h) = Haproxy::start(&cfg, &ports) else {
-                return None;
-            };
-            _h = std::rc::Rc::new(h);
-            let h2 = _h.clone();
-            Box::new(move || h2.log())
+            h = Haproxy::start(&cfg, &ports)?;
+            Box::new(|| h.log())
         } else {
-            _c = std::rc::Rc::new(Corelb::start(&cfg, &["--shards", "1"], &ports));
-            let c2 = _c.clone();
-            Box::new(move || c2.log())
+            c = Corelb::start(&cfg, &["--shards", "1"], &ports);
+            Box::new(|| c.log())
         };
         let mut seen = Vec::new();
         for (p, path, extra) in [
@@ -1184,4 +1179,126 @@ fn restrict_req_hdr_names_preserves_deletes_or_rejects_like_haproxy() {
             "L viabe strict 403 PR",
         ]
     );
+}
+
+/// One raw request on its own connection: the status, and the body lowercased.
+fn ask_bytes(port: u16, raw: &[u8]) -> (u16, String) {
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    w.write_all(raw).unwrap();
+    let r = read_response(&mut BufReader::new(c), false).unwrap();
+    (r.status, String::from_utf8_lossy(&r.body).to_lowercase())
+}
+
+/// `option accept-invalid-http-request` lets through what HAProxy's relaxed parser does:
+/// any byte but CR, LF and `:` in a header name (`X{a}`, `Bad Name`, a control or
+/// non-ASCII byte), non-ASCII bytes and `#` in the target, all passed on as received; the
+/// strict frontend answers 400. `option accept-invalid-http-response` does the same for a
+/// server's header names (502 without). As Debian's HAProxy.
+#[test]
+fn accept_invalid_http_request_and_response_relax_the_parser_like_haproxy() {
+    let web = head_echo();
+    let odd = Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX{a}: 1\r\nBad Name: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    });
+    let run = |prog: &str| {
+        let (ps, pr, pbs, pbr) = (free_port(), free_port(), free_port(), free_port());
+        let cfg = format!(
+            "{DEFAULTS}frontend strict\n  bind 127.0.0.1:{ps}\n  default_backend b\nfrontend relaxed\n  bind 127.0.0.1:{pr}\n  option accept-invalid-http-request\n  default_backend b\nfrontend res_strict\n  bind 127.0.0.1:{pbs}\n  default_backend odd\nfrontend res_relaxed\n  bind 127.0.0.1:{pbr}\n  default_backend odd_ok\nbackend b\n  server s 127.0.0.1:{}\nbackend odd\n  server s 127.0.0.1:{o}\nbackend odd_ok\n  option accept-invalid-http-response\n  server s 127.0.0.1:{o}\n",
+            web.port,
+            o = odd.port
+        );
+        let ports = [ps, pr, pbs, pbr];
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = Haproxy::start(&cfg, &ports)?;
+        } else {
+            _c = Corelb::start(&cfg, &["--shards", "1"], &ports);
+        }
+        let cases: [(&str, &[u8], &str); 5] = [
+            (
+                "non-ascii target",
+                b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                "get /caf",
+            ),
+            (
+                "fragment",
+                b"GET /a#frag HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                "get /a#frag ",
+            ),
+            (
+                "brace name",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX{a}: 1\r\nConnection: close\r\n\r\n",
+                "x{a}: 1",
+            ),
+            (
+                "space name",
+                b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: 1\r\nConnection: close\r\n\r\n",
+                "bad name: 1",
+            ),
+            (
+                "control name",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX\x01: 1\r\nConnection: close\r\n\r\n",
+                "x\u{1}: 1",
+            ),
+        ];
+        let mut seen = Vec::new();
+        for p in [ps, pr] {
+            for (what, raw, passed) in cases {
+                let (st, body) = ask_bytes(p, raw);
+                seen.push(format!(
+                    "{p_}: {what}: {st} passed={}",
+                    body.contains(passed),
+                    p_ = if p == ps { "strict" } else { "relaxed" }
+                ));
+            }
+        }
+        for p in [pbs, pbr] {
+            let c = TcpStream::connect(("127.0.0.1", p)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut w = c.try_clone().unwrap();
+            w.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut all = Vec::new();
+            let _ = BufReader::new(c).read_to_end(&mut all);
+            let t = String::from_utf8_lossy(&all).to_lowercase();
+            seen.push(format!(
+                "response {}: {} names={}",
+                if p == pbs { "strict" } else { "relaxed" },
+                t.split(' ').nth(1).unwrap_or(""),
+                t.contains("\r\nx{a}: 1\r\n") && t.contains("\r\nbad name: 2\r\n")
+            ));
+        }
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
+    let want: Vec<String> = [
+        "strict: non-ascii target: 400 passed=false",
+        "strict: fragment: 400 passed=false",
+        "strict: brace name: 400 passed=false",
+        "strict: space name: 400 passed=false",
+        "strict: control name: 400 passed=false",
+        "relaxed: non-ascii target: 200 passed=true",
+        "relaxed: fragment: 200 passed=true",
+        "relaxed: brace name: 200 passed=true",
+        "relaxed: space name: 200 passed=true",
+        "relaxed: control name: 200 passed=true",
+        "response strict: 502 names=false",
+        "response relaxed: 200 names=true",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(ours, want);
 }

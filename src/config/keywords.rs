@@ -446,8 +446,16 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("contstats", NotYet, D | F),
     kw("independent-streams", NotYet, ALL),
     kw("socket-stats", Supported(o::socket_stats), D | F),
-    kw("accept-invalid-http-request", NotYet, D | F),
-    kw("accept-invalid-http-response", NotYet, D | B),
+    kw(
+        "accept-invalid-http-request",
+        Supported(o::accept_invalid),
+        D | F,
+    ),
+    kw(
+        "accept-invalid-http-response",
+        Supported(o::accept_invalid),
+        D | B,
+    ),
     kw("checkcache", Supported(o::checkcache), D | B),
     kw(
         "disable-h2-upgrade",

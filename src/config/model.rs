@@ -937,6 +937,12 @@ pub struct Options {
     /// `option http-restrict-req-hdr-names`: what becomes of a request header whose name
     /// holds a byte outside `[A-Za-z0-9-]`, after this proxy's `http-request` rules.
     pub restrict_req_hdr_names: RestrictHdrNames,
+    /// `option accept-invalid-http-request` (frontend): HAProxy's relaxed request parser
+    /// (any byte but CR, LF and `:` in a field name; non-ASCII bytes and `#` in the target).
+    pub accept_invalid_http_request: bool,
+    /// `option accept-invalid-http-response` (backend): the same for field names in the
+    /// servers' responses.
+    pub accept_invalid_http_response: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).

@@ -279,7 +279,10 @@ pub(crate) fn http_restrict_req_hdr_names(
         Some("reject") => R::Reject,
         Some(x) => {
             let o = &w[0];
-            d.error(loc, format!("invalid parameter '{x}'. option '{o}' {EXPECTS}"));
+            d.error(
+                loc,
+                format!("invalid parameter '{x}'. option '{o}' {EXPECTS}"),
+            );
             return 2;
         }
         None => {
@@ -289,6 +292,22 @@ pub(crate) fn http_restrict_req_hdr_names(
         }
     };
     2
+}
+
+/// `option accept-invalid-http-request` / `option accept-invalid-http-response`.
+pub(crate) fn accept_invalid(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    if w[0].ends_with("request") {
+        px.options.accept_invalid_http_request = on;
+    } else {
+        px.options.accept_invalid_http_response = on;
+    }
+    1
 }
 
 /// `option logasap`: streams are logged as soon as their answer starts.

@@ -250,7 +250,9 @@ impl Ctx {
     pub fn new(shard: Rc<ShardCtx>, fe: Arc<FrontendRt>, mut info: ClientInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
-        let limits = head_limits(g);
+        // `option accept-invalid-http-request` relaxes the parse of the client's heads.
+        let relaxed = cfg.proxies[fe.proxy].options.accept_invalid_http_request;
+        let limits = head_limits(g).relaxed(relaxed);
         let acl_conn = crate::acl::ConnInfo {
             src: Some(info.src),
             dst: Some(info.dst),
@@ -1538,6 +1540,10 @@ impl<'c> Exchange<'c> {
                 }
                 return Err(e);
             }
+            // The server's heads: `option accept-invalid-http-response` relaxes their parse.
+            let res_limits = ctx
+                .limits
+                .relaxed(be_px.options.accept_invalid_http_response);
             // Stream the rest of the body (not replayable: no retry from here on).
             if whole_body.is_none() || expects_continue {
                 forward_request_body(
@@ -1550,7 +1556,7 @@ impl<'c> Exchange<'c> {
                     expects_continue,
                     &mut b.res,
                     &mut b.rbuf,
-                    &ctx.limits,
+                    &res_limits,
                     method,
                     fe_px,
                     t_server,
@@ -1564,7 +1570,7 @@ impl<'c> Exchange<'c> {
                 &mut sconn,
                 &mut b.rbuf,
                 &mut b.res,
-                &ctx.limits,
+                &res_limits,
                 t_server,
                 fe_px.timeouts.client,
             )
