@@ -515,3 +515,35 @@ fn max_spread_checks_is_checked() {
         "c.cfg:2: 'max-spread-checks' expects an integer argument (0..50).",
     );
 }
+
+/// `h1-case-adjust` and `h1-case-adjust-file` errors, in HAProxy's words (its typo too).
+#[test]
+fn h1_case_adjust_errors_name_the_line() {
+    expect_error(
+        "global\n  h1-case-adjust x-foo\n",
+        2,
+        "'h1-case-adjust' expects <from> and <to> as argument.",
+    );
+    expect_error(
+        "global\n  h1-case-adjust x-foo X-Bar\n",
+        2,
+        "<from> and <to> must not differ execpt the case",
+    );
+    expect_error(
+        "global\n  h1-case-adjust x-foo X-Foo\n  h1-case-adjust x-foo X-FOO\n",
+        3,
+        "duplicate entry 'x-foo'",
+    );
+    expect_error(
+        "global\n  h1-case-adjust-file /nonexistent/case.map\n",
+        2,
+        "h1-headers-case-adjust-file '/nonexistent/case.map': failed to open file.",
+    );
+    let dir = TempDir::new("case");
+    let map = dir.write("case.map", "x-a X-A\n\nx-b\n");
+    expect_error(
+        &format!("global\n  h1-case-adjust-file {}\n", map.display()),
+        2,
+        "' : expect <to> at line 3.",
+    );
+}

@@ -1302,3 +1302,89 @@ fn accept_invalid_http_request_and_response_relax_the_parser_like_haproxy() {
     .to_vec();
     assert_eq!(ours, want);
 }
+
+/// `h1-case-adjust` and `h1-case-adjust-file` (global) respell header names on HTTP/1:
+/// `option h1-case-adjust-bogus-client` on the responses a frontend sends, `option
+/// h1-case-adjust-bogus-server` on the requests a backend sends; without them the names go
+/// as they came (all lowercase here, as HAProxy sends every name). As Debian's HAProxy,
+/// for the names the map spells.
+#[test]
+fn h1_case_adjust_respells_mapped_names_like_haproxy() {
+    // Answers with lowercase names, its body the request head as received.
+    let web = Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nx-foo: 1\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            got.len()
+        );
+        let _ = s.write_all(&got);
+    });
+    let dir = TempDir::new("case");
+    let file = dir.write(
+        "case.map",
+        "# spellings\n\n  content-type   Content-TYPE  \nx-req\tX-Req\n",
+    );
+    let run = |prog: &str| {
+        let (pa, pb) = (free_port(), free_port());
+        let cfg = format!(
+            "global\n  h1-case-adjust x-foo X-FOO\n  h1-case-adjust-file {}\n{DEFAULTS}frontend adj\n  bind 127.0.0.1:{pa}\n  option h1-case-adjust-bogus-client\n  default_backend adj\nfrontend plain\n  bind 127.0.0.1:{pb}\n  default_backend plain\nbackend adj\n  option h1-case-adjust-bogus-server\n  server s 127.0.0.1:{w}\nbackend plain\n  server s 127.0.0.1:{w}\n",
+            file.display(),
+            w = web.port
+        );
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = Haproxy::start(&cfg, &[pa, pb])?;
+        } else {
+            _c = Corelb::start(&cfg, &["--shards", "1"], &[pa, pb]);
+        }
+        let mut seen = Vec::new();
+        for p in [pa, pb] {
+            let c = TcpStream::connect(("127.0.0.1", p)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut w = c.try_clone().unwrap();
+            w.write_all(
+                b"GET / HTTP/1.1\r\nhost: a\r\nx-req: 1\r\nx-foo: 2\r\nconnection: close\r\n\r\n",
+            )
+            .unwrap();
+            let mut all = Vec::new();
+            let _ = BufReader::new(c).read_to_end(&mut all);
+            let t = String::from_utf8_lossy(&all);
+            // The names the map spells, as each side got them.
+            let names = |from: &str| -> Vec<String> {
+                from.split("\r\n")
+                    .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_string()))
+                    .filter(|n| {
+                        ["x-foo", "x-req", "content-type"].contains(&n.to_lowercase().as_str())
+                    })
+                    .collect()
+            };
+            let (head, body) = t.split_once("\r\n\r\n").unwrap();
+            seen.push(format!(
+                "{}: client got {:?}, server got {:?}",
+                if p == pa { "adjusted" } else { "plain" },
+                names(head),
+                names(body)
+            ));
+        }
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            r#"adjusted: client got ["X-FOO", "Content-TYPE"], server got ["X-Req", "X-FOO"]"#,
+            r#"plain: client got ["x-foo", "content-type"], server got ["x-req", "x-foo"]"#,
+        ]
+    );
+}

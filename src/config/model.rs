@@ -91,6 +91,10 @@ pub struct Global {
     pub cli: super::cli::CliGlobal,
     /// `tune.h2.*`: HTTP/2 towards clients and servers.
     pub h2: H2Tune,
+    /// `h1-case-adjust` and `h1-case-adjust-file`: header names' spellings on HTTP/1.
+    pub h1_case_map: super::case_adjust::CaseMap,
+    /// `h1-case-adjust-file`, as written (the last one), read when the section is done.
+    pub h1_case_file: Option<(String, super::diag::Loc)>,
 }
 
 /// `tune.h2.*` for client and server connections (HAProxy's names and defaults, except the glitch
@@ -171,6 +175,8 @@ impl Default for Global {
             tls: crate::tls::options::TlsGlobals::default(),
             cli: Default::default(),
             h2: H2Tune::default(),
+            h1_case_map: Default::default(),
+            h1_case_file: None,
         }
     }
 }
@@ -943,6 +949,12 @@ pub struct Options {
     /// `option accept-invalid-http-response` (backend): the same for field names in the
     /// servers' responses.
     pub accept_invalid_http_response: bool,
+    /// `option h1-case-adjust-bogus-client` (frontend): the global `h1-case-adjust`
+    /// spellings on the response heads sent to HTTP/1 clients.
+    pub h1_case_adjust_client: bool,
+    /// `option h1-case-adjust-bogus-server` (backend): the same on the request heads sent
+    /// to HTTP/1 servers.
+    pub h1_case_adjust_server: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).

@@ -310,6 +310,22 @@ pub(crate) fn accept_invalid(
     1
 }
 
+/// `option h1-case-adjust-bogus-client` / `option h1-case-adjust-bogus-server`.
+pub(crate) fn h1_case_adjust(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    if w[0].ends_with("client") {
+        px.options.h1_case_adjust_client = on;
+    } else {
+        px.options.h1_case_adjust_server = on;
+    }
+    1
+}
+
 /// `option logasap`: streams are logged as soon as their answer starts.
 pub(crate) fn logasap(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.logging.logasap = on;

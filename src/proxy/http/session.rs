@@ -1228,6 +1228,12 @@ impl<'c> Exchange<'c> {
         }
         b.sout.clear();
         serialize_request(req, buf, &edits, &mut b.sout);
+        // `option h1-case-adjust-bogus-server`: the global spellings (an HTTP/2 server's
+        // head is made from this one, lowercased).
+        if be_px.options.h1_case_adjust_server {
+            let map = &cfg.global.h1_case_map;
+            crate::h1::adjust_name_case(&mut b.sout, |n| map.get(n));
+        }
         let saved_head: Vec<u8> =
             if be_px.http_response.is_empty() && fe_px.http_response.is_empty() {
                 Vec::new()
@@ -1826,6 +1832,12 @@ impl<'c> Exchange<'c> {
             b.out.clear();
             let head_len_r = res.head_len();
             serialize_response(res, b.rbuf.bytes(), &edits, &mut b.out);
+            // `option h1-case-adjust-bogus-client`: the global spellings (an HTTP/2
+            // client's head is made from this one, lowercased).
+            if fe_px.options.h1_case_adjust_client {
+                let map = &ctx.cfg.global.h1_case_map;
+                crate::h1::adjust_name_case(&mut b.out, |n| map.get(n));
+            }
             let comp_cfg = (fe_px.compression.as_ref(), be_px.compression.as_ref());
             let comp_ok = |s| super::compress::response_ok(&s, req, res, b.rbuf.bytes());
             let comp = route.comp.filter(|_| {
