@@ -445,7 +445,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     ),
     kw("persist", Supported(o::persist), D | B),
     kw("contstats", NotYet, D | F),
-    kw("independent-streams", NotYet, ALL),
+    kw(
+        "independent-streams",
+        Supported(o::independent_streams),
+        ALL,
+    ),
     kw("socket-stats", Supported(o::socket_stats), D | F),
     kw(
         "accept-invalid-http-request",

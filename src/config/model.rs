@@ -955,6 +955,9 @@ pub struct Options {
     /// `option h1-case-adjust-bogus-server` (backend): the same on the request heads sent
     /// to HTTP/1 servers.
     pub h1_case_adjust_server: bool,
+    /// `option independent-streams`: on this proxy's side of a mode tcp connection, only
+    /// what is read counts as activity for its timeout (not what is written to it).
+    pub independent_streams: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).

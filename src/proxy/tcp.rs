@@ -272,6 +272,13 @@ pub async fn session(
                     tunnel: be.tunnel_timeout,
                 };
                 let pump = shard.shared.cfg.global.pump;
+                // `option independent-streams` (frontend: the client's side; backend: the
+                // server's).
+                let pxs = &shard.shared.cfg.proxies;
+                let indep = (
+                    pxs[fe.proxy].options.independent_streams,
+                    pxs[be.proxy].options.independent_streams,
+                );
                 // The grace period of a stop: close what is still open when it ends; or
                 // at once when `shutdown sessions server` names this server. Both come
                 // through the control's one event, so a connection still waits on one
@@ -319,6 +326,7 @@ pub async fn session(
                     (Client::Plain(c), ServerIo::Plain(s)) => {
                         let policy = Splice::for_tunnel(pump, fe.splice, be.splice);
                         let t = Tunnel::new(c, s, &shard, timeouts, policy);
+                        let t = t.independent(indep.0, indep.1);
                         run_tunnel(t.nolinger(fe.nolinger, be.nolinger), grace, &mut out).await
                     }
                     (Client::Ktls(k), ServerIo::Plain(s)) => {
@@ -331,6 +339,7 @@ pub async fn session(
                         };
                         let t = Tunnel::new(&mut k.tcp, s, &shard, timeouts, (dir, dir));
                         let t = t.client_ktls().nolinger(fe.nolinger, be.nolinger);
+                        let t = t.independent(indep.0, indep.1);
                         run_tunnel(t, grace, &mut out).await
                     }
                     // TLS in user space on either side: copied through buffers.

@@ -326,6 +326,18 @@ pub(crate) fn h1_case_adjust(
     1
 }
 
+/// `option independent-streams`.
+pub(crate) fn independent_streams(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.independent_streams = on;
+    1
+}
+
 /// `option logasap`: streams are logged as soon as their answer starts.
 pub(crate) fn logasap(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.logging.logasap = on;
