@@ -1118,3 +1118,84 @@ fn independent_streams_lets_a_silent_server_time_out_like_haproxy() {
         ]
     );
 }
+
+/// `option contstats`: a mode tcp connection's bytes show in the stats (`bout` of the
+/// frontend, backend and server) while it runs, not only when it ends; the end does not
+/// count them twice. Debian's HAProxy 2.6 counts at its stream's wake-ups, which come
+/// irregularly while it fast-forwards (nothing for 1.75 s of this transfer, then 14000): it
+/// is compared on the end and on the connection without the option.
+#[test]
+fn contstats_counts_bytes_while_they_move_like_haproxy() {
+    // 15 KB, 1 KB every 150 ms.
+    let slow = Backend::start(|mut s| {
+        for _ in 0..15 {
+            if s.write_all(&[b'y'; 1000]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    });
+    let run = |prog: &str| {
+        let (pp, pc) = (free_port(), free_port());
+        let dir = TempDir::new("contstats");
+        let sock = dir.path("stats.sock");
+        let cfg = format!(
+            "global\n  stats socket {} level admin\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\nlisten plain\n  bind 127.0.0.1:{pp}\n  server s 127.0.0.1:{p}\nlisten cont\n  bind 127.0.0.1:{pc}\n  option contstats\n  server s 127.0.0.1:{p}\n",
+            sock.display(),
+            p = slow.port
+        );
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = common::haproxy::Haproxy::start(&cfg, &[pp, pc])?;
+        } else {
+            _c = Corelb::start(&cfg, &["--shards", "1"], &[pp, pc]);
+        }
+        wait_unix_socket(&sock);
+        let bout = |px: &str| -> Vec<u64> {
+            let csv = stats_cmd(&sock, "show stat");
+            ["FRONTEND", "BACKEND", "s"]
+                .iter()
+                .map(|sv| {
+                    let line = csv.lines().find(|l| l.starts_with(&format!("{px},{sv},")));
+                    line.map_or(0, |l| l.split(',').nth(9).unwrap().parse().unwrap())
+                })
+                .collect()
+        };
+        let mut a = TcpStream::connect(("127.0.0.1", pp)).unwrap();
+        let mut b = TcpStream::connect(("127.0.0.1", pc)).unwrap();
+        std::thread::sleep(Duration::from_millis(1200));
+        let mid = (bout("plain"), bout("cont"));
+        let mut seen = vec![
+            format!("while: plain {:?}", mid.0),
+            format!(
+                "while: cont moving {}",
+                mid.1.iter().all(|&n| n > 0 && n < 15000)
+            ),
+        ];
+        for c in [&mut a, &mut b] {
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut v = Vec::new();
+            let _ = c.read_to_end(&mut v);
+            assert_eq!(v.len(), 15000);
+        }
+        drop((a, b));
+        let done = eventually(Duration::from_secs(5), || {
+            let v = (bout("plain"), bout("cont"));
+            (v.0.iter().chain(&v.1).all(|&n| n == 15000)).then_some(v)
+        });
+        seen.push(format!("end: {done:?}"));
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!((&theirs[0], &theirs[2]), (&ours[0], &ours[2]));
+    }
+    assert_eq!(
+        ours,
+        [
+            "while: plain [0, 0, 0]",
+            "while: cont moving true",
+            "end: Some(([15000, 15000, 15000], [15000, 15000, 15000]))",
+        ]
+    );
+}

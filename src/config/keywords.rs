@@ -444,7 +444,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         D | B,
     ),
     kw("persist", Supported(o::persist), D | B),
-    kw("contstats", NotYet, D | F),
+    kw("contstats", Supported(o::contstats), D | F),
     kw(
         "independent-streams",
         Supported(o::independent_streams),

@@ -958,6 +958,9 @@ pub struct Options {
     /// `option independent-streams`: on this proxy's side of a mode tcp connection, only
     /// what is read counts as activity for its timeout (not what is written to it).
     pub independent_streams: bool,
+    /// `option contstats` (frontend): a mode tcp connection's bytes are counted in the
+    /// stats as they move, not only when it ends.
+    pub contstats: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).

@@ -338,6 +338,12 @@ pub(crate) fn independent_streams(
     1
 }
 
+/// `option contstats`.
+pub(crate) fn contstats(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.contstats = on;
+    1
+}
+
 /// `option logasap`: streams are logged as soon as their answer starts.
 pub(crate) fn logasap(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.logging.logasap = on;
