@@ -275,9 +275,9 @@ fn bind_without_port() {
 #[test]
 fn not_supported_yet_names_the_keyword() {
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  option logasap\n",
-        3,
-        "'option logasap' is not supported yet",
+        "backend b\n  option transparent\n",
+        2,
+        "'option transparent' is not supported yet",
     );
     expect_error(
         "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  max-keep-alive-queue 1\n",
@@ -513,5 +513,37 @@ fn max_spread_checks_is_checked() {
         &format!("global\n  max-spread-checks\n{base}"),
         1,
         "c.cfg:2: 'max-spread-checks' expects an integer argument (0..50).",
+    );
+}
+
+/// `h1-case-adjust` and `h1-case-adjust-file` errors, in HAProxy's words (its typo too).
+#[test]
+fn h1_case_adjust_errors_name_the_line() {
+    expect_error(
+        "global\n  h1-case-adjust x-foo\n",
+        2,
+        "'h1-case-adjust' expects <from> and <to> as argument.",
+    );
+    expect_error(
+        "global\n  h1-case-adjust x-foo X-Bar\n",
+        2,
+        "<from> and <to> must not differ execpt the case",
+    );
+    expect_error(
+        "global\n  h1-case-adjust x-foo X-Foo\n  h1-case-adjust x-foo X-FOO\n",
+        3,
+        "duplicate entry 'x-foo'",
+    );
+    expect_error(
+        "global\n  h1-case-adjust-file /nonexistent/case.map\n",
+        2,
+        "h1-headers-case-adjust-file '/nonexistent/case.map': failed to open file.",
+    );
+    let dir = TempDir::new("case");
+    let map = dir.write("case.map", "x-a X-A\n\nx-b\n");
+    expect_error(
+        &format!("global\n  h1-case-adjust-file {}\n", map.display()),
+        2,
+        "' : expect <to> at line 3.",
     );
 }

@@ -1085,6 +1085,389 @@ backend pr\n  cookie SID insert preserve\n  server s1 127.0.0.1:{p} cookie a\n"
     }
 }
 
+/// A server that answers every request with its head as the body, lowercased.
+fn head_echo() -> Backend {
+    Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let body = String::from_utf8_lossy(&got).to_lowercase();
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    })
+}
+
+/// `option http-restrict-req-hdr-names`: `preserve` passes `X_My.Hdr` on, `delete` removes
+/// it (and only it), `reject` answers 403 logged `PR` as a deny; a backend's option applies
+/// after its own rules. As Debian's HAProxy.
+#[test]
+fn restrict_req_hdr_names_preserves_deletes_or_rejects_like_haproxy() {
+    let web = head_echo();
+    let run = |prog: &str| {
+        let (pp, pd, pr, pb) = (free_port(), free_port(), free_port(), free_port());
+        let cfg = format!(
+            "global\n  log stderr format raw local0\n{DEFAULTS}  log global\n  log-format \"L %ft %b %ST %ts\"\nfrontend keep\n  bind 127.0.0.1:{pp}\n  option http-restrict-req-hdr-names preserve\n  default_backend b\nfrontend del\n  bind 127.0.0.1:{pd}\n  option http-restrict-req-hdr-names delete\n  default_backend b\nfrontend rej\n  bind 127.0.0.1:{pr}\n  option http-restrict-req-hdr-names reject\n  http-request del-header x-none\n  default_backend b\nfrontend viabe\n  bind 127.0.0.1:{pb}\n  use_backend strict if {{ path /strict }}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{w}\nbackend strict\n  option http-restrict-req-hdr-names reject\n  server s 127.0.0.1:{w}\n",
+            w = web.port
+        );
+        let ports = [pp, pd, pr, pb];
+        let (c, h);
+        let log: Box<dyn Fn() -> String> = if prog == "haproxy" {
+            h = Haproxy::start(&cfg, &ports)?;
+            Box::new(|| h.log())
+        } else {
+            c = Corelb::start(&cfg, &["--shards", "1"], &ports);
+            Box::new(|| c.log())
+        };
+        let mut seen = Vec::new();
+        for (p, path, extra) in [
+            (pp, "/", "X_My.Hdr: on\r\nX-Ok: 1\r\n"),
+            (pd, "/", "X_My.Hdr: on\r\nX-Ok: 1\r\n"),
+            (pr, "/", "X_My.Hdr: on\r\nX-Ok: 1\r\n"),
+            (pr, "/", "X-Ok: 1\r\n"),
+            (pb, "/", "X_My.Hdr: on\r\n"),
+            (pb, "/strict", "X_My.Hdr: on\r\n"),
+        ] {
+            let r = get(p, path, extra);
+            let body = text(&r);
+            seen.push(format!(
+                "{} bad={} ok={}",
+                r.status,
+                body.contains("x_my.hdr: on"),
+                body.contains("x-ok: 1")
+            ));
+        }
+        let want = |l: &str| l.lines().filter(|l| l.starts_with("L ")).count() >= 6;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !want(&log()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut lines: Vec<String> = log()
+            .lines()
+            .filter(|l| l.starts_with("L "))
+            .map(String::from)
+            .collect();
+        lines.sort();
+        seen.extend(lines);
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "200 bad=true ok=true",
+            "200 bad=false ok=true",
+            "403 bad=false ok=false",
+            "200 bad=false ok=true",
+            "200 bad=true ok=false",
+            "403 bad=false ok=false",
+            "L del b 200 --",
+            "L keep b 200 --",
+            "L rej b 200 --",
+            "L rej rej 403 PR",
+            "L viabe b 200 --",
+            "L viabe strict 403 PR",
+        ]
+    );
+}
+
+/// One raw request on its own connection: the status, and the body lowercased.
+fn ask_bytes(port: u16, raw: &[u8]) -> (u16, String) {
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    w.write_all(raw).unwrap();
+    let r = read_response(&mut BufReader::new(c), false).unwrap();
+    (r.status, String::from_utf8_lossy(&r.body).to_lowercase())
+}
+
+/// `option accept-invalid-http-request` lets through what HAProxy's relaxed parser does:
+/// any byte but CR, LF and `:` in a header name (`X{a}`, `Bad Name`, a control or
+/// non-ASCII byte), non-ASCII bytes and `#` in the target, all passed on as received; the
+/// strict frontend answers 400. `option accept-invalid-http-response` does the same for a
+/// server's header names (502 without). As Debian's HAProxy.
+#[test]
+fn accept_invalid_http_request_and_response_relax_the_parser_like_haproxy() {
+    let web = head_echo();
+    let odd = Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nX{a}: 1\r\nBad Name: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    });
+    let run = |prog: &str| {
+        let (ps, pr, pbs, pbr) = (free_port(), free_port(), free_port(), free_port());
+        let cfg = format!(
+            "{DEFAULTS}frontend strict\n  bind 127.0.0.1:{ps}\n  default_backend b\nfrontend relaxed\n  bind 127.0.0.1:{pr}\n  option accept-invalid-http-request\n  default_backend b\nfrontend res_strict\n  bind 127.0.0.1:{pbs}\n  default_backend odd\nfrontend res_relaxed\n  bind 127.0.0.1:{pbr}\n  default_backend odd_ok\nbackend b\n  server s 127.0.0.1:{}\nbackend odd\n  server s 127.0.0.1:{o}\nbackend odd_ok\n  option accept-invalid-http-response\n  server s 127.0.0.1:{o}\n",
+            web.port,
+            o = odd.port
+        );
+        let ports = [ps, pr, pbs, pbr];
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = Haproxy::start(&cfg, &ports)?;
+        } else {
+            _c = Corelb::start(&cfg, &["--shards", "1"], &ports);
+        }
+        let cases: [(&str, &[u8], &str); 5] = [
+            (
+                "non-ascii target",
+                b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                "get /caf",
+            ),
+            (
+                "fragment",
+                b"GET /a#frag HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                "get /a#frag ",
+            ),
+            (
+                "brace name",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX{a}: 1\r\nConnection: close\r\n\r\n",
+                "x{a}: 1",
+            ),
+            (
+                "space name",
+                b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: 1\r\nConnection: close\r\n\r\n",
+                "bad name: 1",
+            ),
+            (
+                "control name",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX\x01: 1\r\nConnection: close\r\n\r\n",
+                "x\u{1}: 1",
+            ),
+        ];
+        let mut seen = Vec::new();
+        for p in [ps, pr] {
+            for (what, raw, passed) in cases {
+                let (st, body) = ask_bytes(p, raw);
+                seen.push(format!(
+                    "{p_}: {what}: {st} passed={}",
+                    body.contains(passed),
+                    p_ = if p == ps { "strict" } else { "relaxed" }
+                ));
+            }
+        }
+        for p in [pbs, pbr] {
+            let c = TcpStream::connect(("127.0.0.1", p)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut w = c.try_clone().unwrap();
+            w.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut all = Vec::new();
+            let _ = BufReader::new(c).read_to_end(&mut all);
+            let t = String::from_utf8_lossy(&all).to_lowercase();
+            seen.push(format!(
+                "response {}: {} names={}",
+                if p == pbs { "strict" } else { "relaxed" },
+                t.split(' ').nth(1).unwrap_or(""),
+                t.contains("\r\nx{a}: 1\r\n") && t.contains("\r\nbad name: 2\r\n")
+            ));
+        }
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
+    let want: Vec<String> = [
+        "strict: non-ascii target: 400 passed=false",
+        "strict: fragment: 400 passed=false",
+        "strict: brace name: 400 passed=false",
+        "strict: space name: 400 passed=false",
+        "strict: control name: 400 passed=false",
+        "relaxed: non-ascii target: 200 passed=true",
+        "relaxed: fragment: 200 passed=true",
+        "relaxed: brace name: 200 passed=true",
+        "relaxed: space name: 200 passed=true",
+        "relaxed: control name: 200 passed=true",
+        "response strict: 502 names=false",
+        "response relaxed: 200 names=true",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(ours, want);
+}
+
+/// `h1-case-adjust` and `h1-case-adjust-file` (global) respell header names on HTTP/1:
+/// `option h1-case-adjust-bogus-client` on the responses a frontend sends, `option
+/// h1-case-adjust-bogus-server` on the requests a backend sends; without them the names go
+/// as they came (all lowercase here, as HAProxy sends every name). As Debian's HAProxy,
+/// for the names the map spells.
+#[test]
+fn h1_case_adjust_respells_mapped_names_like_haproxy() {
+    // Answers with lowercase names, its body the request head as received.
+    let web = Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nx-foo: 1\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            got.len()
+        );
+        let _ = s.write_all(&got);
+    });
+    let dir = TempDir::new("case");
+    let file = dir.write(
+        "case.map",
+        "# spellings\n\n  content-type   Content-TYPE  \nx-req\tX-Req\n",
+    );
+    let run = |prog: &str| {
+        let (pa, pb) = (free_port(), free_port());
+        let cfg = format!(
+            "global\n  h1-case-adjust x-foo X-FOO\n  h1-case-adjust-file {}\n{DEFAULTS}frontend adj\n  bind 127.0.0.1:{pa}\n  option h1-case-adjust-bogus-client\n  default_backend adj\nfrontend plain\n  bind 127.0.0.1:{pb}\n  default_backend plain\nbackend adj\n  option h1-case-adjust-bogus-server\n  server s 127.0.0.1:{w}\nbackend plain\n  server s 127.0.0.1:{w}\n",
+            file.display(),
+            w = web.port
+        );
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = Haproxy::start(&cfg, &[pa, pb])?;
+        } else {
+            _c = Corelb::start(&cfg, &["--shards", "1"], &[pa, pb]);
+        }
+        let mut seen = Vec::new();
+        for p in [pa, pb] {
+            let c = TcpStream::connect(("127.0.0.1", p)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut w = c.try_clone().unwrap();
+            w.write_all(
+                b"GET / HTTP/1.1\r\nhost: a\r\nx-req: 1\r\nx-foo: 2\r\nconnection: close\r\n\r\n",
+            )
+            .unwrap();
+            let mut all = Vec::new();
+            let _ = BufReader::new(c).read_to_end(&mut all);
+            let t = String::from_utf8_lossy(&all);
+            // The names the map spells, as each side got them.
+            let names = |from: &str| -> Vec<String> {
+                from.split("\r\n")
+                    .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_string()))
+                    .filter(|n| {
+                        ["x-foo", "x-req", "content-type"].contains(&n.to_lowercase().as_str())
+                    })
+                    .collect()
+            };
+            let (head, body) = t.split_once("\r\n\r\n").unwrap();
+            seen.push(format!(
+                "{}: client got {:?}, server got {:?}",
+                if p == pa { "adjusted" } else { "plain" },
+                names(head),
+                names(body)
+            ));
+        }
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            r#"adjusted: client got ["X-FOO", "Content-TYPE"], server got ["X-Req", "X-FOO"]"#,
+            r#"plain: client got ["x-foo", "content-type"], server got ["x-req", "x-foo"]"#,
+        ]
+    );
+}
+
+/// A server that answers every request with `answer`, in one write.
+fn answering(answer: &'static [u8]) -> Backend {
+    Backend::start(move |mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = s.write_all(answer);
+        std::thread::sleep(Duration::from_millis(300));
+    })
+}
+
+/// `res.body`, `res.body_len`, `res.body_size` in `http-response` rules read what of the
+/// response's body came with its head (HAProxy 2.6 has no wait for it on the response
+/// side): a Content-Length body, a chunked one (decoded; its size is what is here), none
+/// yet (length 0, size the announced one). As Debian's HAProxy.
+#[test]
+fn response_body_fetches_read_what_came_with_the_head_like_haproxy() {
+    let cl = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world");
+    let chunked = answering(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    );
+    let none = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+    let run = |prog: &str| {
+        let ports = [free_port(), free_port(), free_port()];
+        let mut cfg = DEFAULTS.to_string();
+        for (i, (p, srv)) in ports
+            .iter()
+            .zip([cl.port, chunked.port, none.port])
+            .enumerate()
+        {
+            cfg += &format!(
+                "frontend f{i}\n  bind 127.0.0.1:{p}\n  timeout server 1s\n  http-response set-header X-Len %[res.body_len]\n  http-response set-header X-Size %[res.body_size]\n  http-response set-header X-Body %[res.body]\n  http-response set-header X-Hello yes if {{ res.body -m sub ell }}\n  default_backend b{i}\nbackend b{i}\n  timeout server 1s\n  server s 127.0.0.1:{srv}\n"
+            );
+        }
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = Haproxy::start(&cfg, &ports)?;
+        } else {
+            _c = Corelb::start(&cfg, &["--shards", "1"], &ports);
+        }
+        let seen: Vec<String> = ports
+            .iter()
+            .map(|&p| {
+                let c = TcpStream::connect(("127.0.0.1", p)).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut w = c.try_clone().unwrap();
+                w.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut all = Vec::new();
+                let _ = BufReader::new(c).read_to_end(&mut all);
+                let t = String::from_utf8_lossy(&all).to_lowercase();
+                let head = t.split("\r\n\r\n").next().unwrap_or("").to_string();
+                head.lines()
+                    .filter(|l| l.starts_with("x-"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "x-len: 11 x-size: 11 x-body: hello world x-hello: yes",
+            "x-len: 11 x-size: 11 x-body: hello world x-hello: yes",
+            "x-len: 0 x-size: 5 x-body: ",
+        ]
+    );
+}
+
 /// `http-request set-src`, `set-src-port`, `set-dst`, `set-dst-port` change the stream's
 /// addresses as HAProxy 2.6 does: later rules' `src`/`dst` see them, `fc_src`/`fc_dst` do
 /// not, `option forwardfor`, the PROXY header to the server and the log carry them, a server

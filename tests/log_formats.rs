@@ -730,6 +730,21 @@ fn capture_declarations_are_checked() {
             14,
             "Proxy 'f2': unable to find capture id '1' referenced by http-request capture rule.",
         ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture response len 3\n  http-response capture res.hdr(a) len 3",
+            14,
+            "error detected in frontend 'f2' while parsing 'http-response capture' rule : expects 'id', found 'len'.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  http-response capture res.hdr(a)",
+            13,
+            "error detected in frontend 'f2' while parsing 'http-response capture' rule : expects <expression> id <idx>.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture response len 3\n  http-response capture res.hdr(a) id 1",
+            14,
+            "Proxy 'f2': unable to find capture id '1' referenced by http-response capture rule.",
+        ),
     ] {
         let bad = dir.write("bad.cfg", &format!("{base}{line}\n"));
         let (code, _, err) = check_config(&bad);
@@ -907,5 +922,120 @@ fn option_httpslog_is_checked() {
         &format!("{base}backend b\n  mode http\n  option httpslog\n"),
         0,
         "c.cfg:7: warning: 'option httpslog' is ignored in backend 'b'",
+    );
+}
+
+/// `option logasap`: an HTTP stream is logged when its answer's head goes to the client,
+/// before a slow body, a TCP one when its server connection is up; `%Ta`, `%Tt`, `%Tu` and
+/// `%B` carry HAProxy's `+` (what was known then). The same fields as Debian's HAProxy;
+/// corelb's byte count is the head it sent (HAProxy's is the size of its internal copy).
+#[test]
+fn logasap_logs_at_the_answers_head_like_haproxy() {
+    // The head at once, the body 1.5 s later; a TCP server that talks 1.5 s after connect.
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-A: b\r\n\r\n";
+    let web = Backend::start(move |mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = s.write_all(head.as_bytes());
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = s.write_all(b"0123456789");
+    });
+    let slow = Backend::start(|mut s| {
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = s.write_all(b"late\n");
+    });
+    let run = |prog: &str| {
+        let (p1, p2, p3) = (free_port(), free_port(), free_port());
+        let cfg = format!(
+            "{}frontend h\n  mode http\n  bind 127.0.0.1:{p1}\n  option httplog\n  option logasap\n  default_backend be\nfrontend f\n  mode http\n  bind 127.0.0.1:{p2}\n  option logasap\n  log-format \"%ST %B %Tt %Ta %Tu %Tr %Td %ts %tsc\"\n  default_backend be\nlisten t\n  mode tcp\n  bind 127.0.0.1:{p3}\n  option tcplog\n  option logasap\n  server s1 127.0.0.1:{}\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            slow.port,
+            web.port
+        );
+        stdout_lines(prog, &cfg, &[p1, p2, p3], || {
+            assert_eq!(get(p1, "/a", ""), 200);
+            assert_eq!(get(p2, "/b", ""), 200);
+            tcp_once(p3);
+        })
+    };
+    let ours = run(corelb_bin());
+    assert_eq!(ours.len(), 3, "{ours:#?}");
+    // Logged before the body (or the TCP server's bytes): the totals are below 1.5 s.
+    let total = |t: &str| -> u64 {
+        let (_, n) = t
+            .rsplit_once('+')
+            .unwrap_or_else(|| panic!("no '+' in {t}"));
+        n.parse().unwrap()
+    };
+    // The head as the client got it (the client asked to close: corelb says so).
+    let sent = head.len() + "Connection: close\r\n".len();
+    let http = ours.iter().find(|l| l.contains(" h be/s1 ")).unwrap();
+    let h: Vec<&str> = http.split(' ').collect();
+    assert!(total(h[4]) < 1000, "{http}");
+    assert_eq!(h[6], format!("+{sent}"), "{http}");
+    let custom = ours.iter().find(|l| l.starts_with("200 ")).unwrap();
+    let c: Vec<&str> = custom.split(' ').collect();
+    assert_eq!(c[1], format!("+{sent}"), "{custom}");
+    for t in &c[2..5] {
+        assert!(total(t) < 1000, "{custom}");
+    }
+    assert_eq!(c[6], "0", "Td: {custom}");
+    let tcp = ours.iter().find(|l| l.contains(" t t/s1 ")).unwrap();
+    let t: Vec<&str> = tcp.split(' ').collect();
+    assert!(total(t[4]) < 1000, "{tcp}");
+    assert_eq!(t[5], "+0", "{tcp}");
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        let norm = |v: Vec<String>| {
+            let mut v: Vec<String> = v.iter().map(|l| normalize(l)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(norm(run("haproxy")), norm(ours));
+    }
+}
+
+/// `http-response capture EXPR id N` fills the frontend's response slots (`declare capture
+/// response`) beside `capture response header`: the backend's rules, then the frontend's,
+/// the first value cut to the slot's length; `%hs` and `capture.res.hdr(N)` show them. The
+/// same line as Debian's HAProxy.
+#[test]
+fn response_capture_rules_fill_declared_slots_like_haproxy() {
+    let web = Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-S: server\r\nX-A: aaaaaaaaaaaaaaaa\r\nX-B: bb\r\nX-B: second\r\n\r\nok",
+        );
+    });
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  capture response header X-S len 20\n  declare capture response len 10\n  declare capture response len 4\n  declare capture response len 8\n  http-response capture res.hdr(x-a) id 1\n  http-response capture status id 3 if {{ status 200 }}\n  http-response capture res.hdr(x-none) id 2\n  log-format \"c0=%[capture.res.hdr(0)] c1=%[capture.res.hdr(1)] c2=%[capture.res.hdr(2)] c3=%[capture.res.hdr(3)] hs=%hs hr=%hr\"\n  default_backend be\nbackend be\n  mode http\n  http-response capture res.hdr(x-b,1),upper id 2\n  http-response capture res.hdr(x-s) id 9\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            web.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            assert_eq!(get(port, "/", ""), 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        ["c0=server c1=aaaaaaaaaa c2=BB c3=200 hs={server|aaaaaaaaaa|BB|200} hr="]
     );
 }

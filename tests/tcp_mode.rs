@@ -1032,3 +1032,170 @@ fn source_binds_the_connections_to_the_servers_as_haproxy() {
         );
     }
 }
+
+/// `option independent-streams`: what is written to a side no longer keeps its timeout
+/// from running. A client that sends a byte every 250 ms to a server that never answers
+/// keeps the connection up by default (each write to the server refreshes `timeout server`,
+/// 1 s here); with the option on the backend the server's side times out after 1 s,
+/// logged `sD`. As Debian's HAProxy.
+#[test]
+fn independent_streams_lets_a_silent_server_time_out_like_haproxy() {
+    let sink = Backend::start(|mut s| {
+        let mut b = [0u8; 64];
+        while matches!(s.read(&mut b), Ok(n) if n > 0) {}
+    });
+    // Sends a byte every 250 ms for 3 s; when the proxy closed, how long it took.
+    let drip = |port: u16| -> Option<Duration> {
+        let t0 = Instant::now();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        for _ in 0..12 {
+            if s.write_all(b"x").is_err() {
+                return Some(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+            match s.read(&mut [0u8; 8]) {
+                Ok(0) => return Some(t0.elapsed()),
+                Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => {
+                    return Some(t0.elapsed());
+                }
+                _ => {}
+            }
+        }
+        None
+    };
+    let run = |prog: &str| {
+        let (pp, pi) = (free_port(), free_port());
+        let cfg = format!(
+            "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  log-format \"L %ft %ts\"\n  timeout connect 2s\n  timeout client 10s\n  timeout server 1s\nlisten plain\n  bind 127.0.0.1:{pp}\n  server s 127.0.0.1:{p}\nlisten indep\n  bind 127.0.0.1:{pi}\n  option independent-streams\n  server s 127.0.0.1:{p}\n",
+            p = sink.port
+        );
+        let (c, h);
+        let log: Box<dyn Fn() -> String> = if prog == "haproxy" {
+            h = common::haproxy::Haproxy::start(&cfg, &[pp, pi])?;
+            Box::new(|| h.log())
+        } else {
+            c = Corelb::start(&cfg, &["--shards", "1"], &[pp, pi]);
+            Box::new(|| c.log())
+        };
+        let plain = std::thread::spawn(move || drip(pp));
+        let indep = drip(pi);
+        let plain = plain.join().unwrap();
+        let mut seen = vec![
+            format!("plain: {}", if plain.is_none() { "open" } else { "closed" }),
+            match indep {
+                Some(d) if d >= Duration::from_millis(900) && d < Duration::from_millis(2500) => {
+                    "indep: closed after about 1 s".to_string()
+                }
+                other => format!("indep: {other:?}"),
+            },
+        ];
+        let want = |l: &str| l.lines().filter(|l| l.starts_with("L ")).count() >= 2;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !want(&log()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut lines: Vec<String> = log()
+            .lines()
+            .filter(|l| l.starts_with("L "))
+            .map(String::from)
+            .collect();
+        lines.sort();
+        seen.extend(lines);
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "plain: open",
+            "indep: closed after about 1 s",
+            "L indep sD",
+            "L plain --",
+        ]
+    );
+}
+
+/// `option contstats`: a mode tcp connection's bytes show in the stats (`bout` of the
+/// frontend, backend and server) while it runs, not only when it ends; the end does not
+/// count them twice. Debian's HAProxy 2.6 counts at its stream's wake-ups, which come
+/// irregularly while it fast-forwards (nothing for 1.75 s of this transfer, then 14000): it
+/// is compared on the end and on the connection without the option.
+#[test]
+fn contstats_counts_bytes_while_they_move_like_haproxy() {
+    // 15 KB, 1 KB every 150 ms.
+    let slow = Backend::start(|mut s| {
+        for _ in 0..15 {
+            if s.write_all(&[b'y'; 1000]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    });
+    let run = |prog: &str| {
+        let (pp, pc) = (free_port(), free_port());
+        let dir = TempDir::new("contstats");
+        let sock = dir.path("stats.sock");
+        let cfg = format!(
+            "global\n  stats socket {} level admin\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\nlisten plain\n  bind 127.0.0.1:{pp}\n  server s 127.0.0.1:{p}\nlisten cont\n  bind 127.0.0.1:{pc}\n  option contstats\n  server s 127.0.0.1:{p}\n",
+            sock.display(),
+            p = slow.port
+        );
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = common::haproxy::Haproxy::start(&cfg, &[pp, pc])?;
+        } else {
+            _c = Corelb::start(&cfg, &["--shards", "1"], &[pp, pc]);
+        }
+        wait_unix_socket(&sock);
+        let bout = |px: &str| -> Vec<u64> {
+            let csv = stats_cmd(&sock, "show stat");
+            ["FRONTEND", "BACKEND", "s"]
+                .iter()
+                .map(|sv| {
+                    let line = csv.lines().find(|l| l.starts_with(&format!("{px},{sv},")));
+                    line.map_or(0, |l| l.split(',').nth(9).unwrap().parse().unwrap())
+                })
+                .collect()
+        };
+        let mut a = TcpStream::connect(("127.0.0.1", pp)).unwrap();
+        let mut b = TcpStream::connect(("127.0.0.1", pc)).unwrap();
+        std::thread::sleep(Duration::from_millis(1200));
+        let mid = (bout("plain"), bout("cont"));
+        let mut seen = vec![
+            format!("while: plain {:?}", mid.0),
+            format!(
+                "while: cont moving {}",
+                mid.1.iter().all(|&n| n > 0 && n < 15000)
+            ),
+        ];
+        for c in [&mut a, &mut b] {
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut v = Vec::new();
+            let _ = c.read_to_end(&mut v);
+            assert_eq!(v.len(), 15000);
+        }
+        drop((a, b));
+        let done = eventually(Duration::from_secs(5), || {
+            let v = (bout("plain"), bout("cont"));
+            (v.0.iter().chain(&v.1).all(|&n| n == 15000)).then_some(v)
+        });
+        seen.push(format!("end: {done:?}"));
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!((&theirs[0], &theirs[2]), (&ours[0], &ours[2]));
+    }
+    assert_eq!(
+        ours,
+        [
+            "while: plain [0, 0, 0]",
+            "while: cont moving true",
+            "end: Some(([15000, 15000, 15000], [15000, 15000, 15000]))",
+        ]
+    );
+}

@@ -431,6 +431,9 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "req.ssl_hello_type",
     "req.ssl_sni",
     "req.ssl_ver",
+    "res.body",
+    "res.body_len",
+    "res.body_size",
     "res.cook",
     "res.cook_cnt",
     "res.cook_val",
@@ -921,6 +924,11 @@ impl Fetch {
             }
             "status" => plain(Fetch::Status)?,
             "res.ver" | "resp_ver" => Fetch::ResHttp(Box::new(plain(Fetch::ReqVer)?)),
+            // What of the response's body is in the buffer when the rules run (HAProxy 2.6
+            // has no way to wait for it on the response side either).
+            "res.body" => Fetch::ResHttp(Box::new(plain(Fetch::ReqBody)?)),
+            "res.body_len" => Fetch::ResHttp(Box::new(plain(Fetch::ReqBodyLen)?)),
+            "res.body_size" => Fetch::ResHttp(Box::new(plain(Fetch::ReqBodySize)?)),
             "res.hdr" | "shdr" | "res.fhdr" | "res.hdr_val" | "shdr_val" | "res.hdr_ip"
             | "shdr_ip" => {
                 max_args(2)?;
@@ -1347,6 +1355,8 @@ impl Fetch {
                 decoded = http::dechunk(raw);
                 (&decoded[..], None)
             }
+            // A response that ends when its server closes: what is here.
+            BodyKind::CloseDelimited => (raw, None),
             _ => return,
         };
         f(match self {

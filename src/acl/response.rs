@@ -54,6 +54,12 @@ impl<const N: usize> Sample for ResponseFields<'_, '_, N> {
             _ => b"1.1",
         })
     }
+    /// What of the response's body came with its head (`res.body*`), framed as the head
+    /// says.
+    fn body(&self) -> Option<(&[u8], crate::h1::BodyKind)> {
+        let raw = self.buf.get(self.head.head_len()..)?;
+        Some((raw, self.head.body_kind(crate::h1::Method::Get)))
+    }
     fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
         for e in self.edits.headers(self.head.headers(), self.buf) {
             if (name.is_empty() || e.name.eq_ignore_ascii_case(name)) && !f(e.value) {

@@ -369,6 +369,27 @@ impl ShardCounters {
         }
     }
 
+    /// `option contstats`: bytes a stream of frontend `fe` (through `listener`) moved
+    /// with server `srv` of backend `be` while it runs; its end then counts only the rest.
+    pub fn bytes_moved(
+        &self,
+        fe: usize,
+        listener: usize,
+        (be, srv): (usize, usize),
+        bytes_in: u64,
+        bytes_out: u64,
+    ) {
+        self.sync();
+        let li = self.li(fe, listener);
+        for x in [&self.fe[fe], &self.be[be], &self.srv[be][srv]]
+            .into_iter()
+            .chain(li)
+        {
+            x.add(C::Bin, bytes_in);
+            x.add(C::Bout, bytes_out);
+        }
+    }
+
     /// A stream of frontend `fe` that went to `be` (and its server `srv`) ended at `now`
     /// (the caller's clock reading, which also gave `e.t_total`).
     pub fn stream_done(

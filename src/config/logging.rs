@@ -47,6 +47,10 @@ pub struct LogFormats {
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: those are logged at level `err` instead of `info`.
     pub separate_errors: bool,
+    /// `option logasap`: an HTTP stream is logged when its response head goes to the
+    /// client, a TCP one when its server connection is established; the total times
+    /// (`%Ta`, `%Tt`, `%Tu`) and `%B` of every line are then marked with `+`.
+    pub logasap: bool,
     /// `log-tag`: this proxy's syslog tag (the global one otherwise).
     pub tag: Option<String>,
     pub req_captures: Vec<Capture>,
@@ -209,6 +213,20 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
                 &r.loc,
                 format!(
                     "Proxy '{}': unable to find capture id '{id}' referenced by http-request capture rule.",
+                    px.name
+                ),
+            );
+        }
+    }
+    let slots = px.logging.res_captures.len();
+    for r in &px.http_response {
+        if let crate::config::model::HttpAction::Capture { id, .. } = &r.action
+            && *id >= slots
+        {
+            d.error(
+                &r.loc,
+                format!(
+                    "Proxy '{}': unable to find capture id '{id}' referenced by http-response capture rule.",
                     px.name
                 ),
             );

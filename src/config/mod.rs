@@ -10,6 +10,7 @@
 //! spans sections.
 
 pub mod addr;
+pub mod case_adjust;
 pub mod check_presets;
 pub mod cli;
 pub mod cond;

@@ -91,6 +91,10 @@ pub struct Global {
     pub cli: super::cli::CliGlobal,
     /// `tune.h2.*`: HTTP/2 towards clients and servers.
     pub h2: H2Tune,
+    /// `h1-case-adjust` and `h1-case-adjust-file`: header names' spellings on HTTP/1.
+    pub h1_case_map: super::case_adjust::CaseMap,
+    /// `h1-case-adjust-file`, as written (the last one), read when the section is done.
+    pub h1_case_file: Option<(String, super::diag::Loc)>,
 }
 
 /// `tune.h2.*` for client and server connections (HAProxy's names and defaults, except the glitch
@@ -171,6 +175,8 @@ impl Default for Global {
             tls: crate::tls::options::TlsGlobals::default(),
             cli: Default::default(),
             h2: H2Tune::default(),
+            h1_case_map: Default::default(),
+            h1_case_file: None,
         }
     }
 }
@@ -859,7 +865,8 @@ pub enum HttpAction {
     CacheStore(String),
     /// `http-request capture EXPR id N | len N`: the first value of EXPR goes into the
     /// frontend's request capture slot `id` (`%hr`, `capture.req.hdr(N)`); `len N` made a
-    /// new slot of that length while the rule was read (`new_len`).
+    /// new slot of that length while the rule was read (`new_len`). In `http-response`
+    /// (`id N` only), the frontend's response slot `id` (`%hs`, `capture.res.hdr(N)`).
     Capture {
         expr: crate::acl::FetchExpr,
         id: usize,
@@ -918,6 +925,18 @@ pub enum RedirectKind {
     Scheme,
 }
 
+/// `option http-restrict-req-hdr-names preserve|delete|reject`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RestrictHdrNames {
+    /// Kept (the default).
+    #[default]
+    Preserve,
+    /// Removed from the request.
+    Delete,
+    /// The request is denied (403, as an `http-request deny`).
+    Reject,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub redispatch: Option<i32>,
@@ -929,6 +948,27 @@ pub struct Options {
     /// `option disable-h2-upgrade`: no implicit upgrade of an HTTP/1 connection that starts
     /// with HTTP/2's preface.
     pub disable_h2_upgrade: bool,
+    /// `option http-restrict-req-hdr-names`: what becomes of a request header whose name
+    /// holds a byte outside `[A-Za-z0-9-]`, after this proxy's `http-request` rules.
+    pub restrict_req_hdr_names: RestrictHdrNames,
+    /// `option accept-invalid-http-request` (frontend): HAProxy's relaxed request parser
+    /// (any byte but CR, LF and `:` in a field name; non-ASCII bytes and `#` in the target).
+    pub accept_invalid_http_request: bool,
+    /// `option accept-invalid-http-response` (backend): the same for field names in the
+    /// servers' responses.
+    pub accept_invalid_http_response: bool,
+    /// `option h1-case-adjust-bogus-client` (frontend): the global `h1-case-adjust`
+    /// spellings on the response heads sent to HTTP/1 clients.
+    pub h1_case_adjust_client: bool,
+    /// `option h1-case-adjust-bogus-server` (backend): the same on the request heads sent
+    /// to HTTP/1 servers.
+    pub h1_case_adjust_server: bool,
+    /// `option independent-streams`: on this proxy's side of a mode tcp connection, only
+    /// what is read counts as activity for its timeout (not what is written to it).
+    pub independent_streams: bool,
+    /// `option contstats` (frontend): a mode tcp connection's bytes are counted in the
+    /// stats as they move, not only when it ends.
+    pub contstats: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).

@@ -178,6 +178,7 @@ impl ChunkedScanner {
         let limits = HeadLimits {
             max_head: self.max_trailer_bytes,
             max_headers: self.max_trailer_fields,
+            relaxed: false,
         };
         *self = ChunkedScanner::new(&limits);
     }

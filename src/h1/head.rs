@@ -86,6 +86,10 @@ pub struct HeadLimits {
     /// Most field lines in a head. `tune.http.maxhdr` (default 101) counts the start line
     /// too, so this is `maxhdr - 1`. Also bounds trailer fields.
     pub max_headers: usize,
+    /// `option accept-invalid-http-request` (for requests) or `…-response` (for
+    /// responses): any byte but CR, LF and `:` in a field name, and (requests) non-ASCII
+    /// bytes and `#` in the target, as HAProxy's relaxed parser.
+    pub relaxed: bool,
 }
 
 impl HeadLimits {
@@ -113,6 +117,17 @@ impl HeadLimits {
         HeadLimits {
             max_head,
             max_headers,
+            relaxed: false,
+        }
+    }
+}
+
+impl HeadLimits {
+    /// The same limits, with HAProxy's relaxed parser on or off (see [`HeadLimits::relaxed`]).
+    pub const fn relaxed(self, on: bool) -> HeadLimits {
+        HeadLimits {
+            relaxed: on,
+            ..self
         }
     }
 }

@@ -72,6 +72,9 @@
 //! | HTTP/1.1 origin-form without Host, several different Host, invalid Host, Host ≠ target authority | 400 |
 //! | WebSocket upgrade without a 24-byte Sec-WebSocket-Key | 400 |
 //!
+//! With [`HeadLimits::relaxed`] (`option accept-invalid-http-request|response`) a field name
+//! may hold any byte but CR, LF and `:`, and a request target non-ASCII bytes and `#`.
+//!
 //! Responses: every rejection is [`Message::Response`] and answers 502 — invalid status line
 //! (including status outside 100..=599 and HTTP/0.9 or HTTP/2 status lines), the field
 //! syntax errors above, head too large, too many fields, bad or differing Content-Length,
@@ -127,6 +130,7 @@ mod framing;
 mod head;
 mod lookup;
 mod pages;
+mod relaxed;
 mod request;
 mod response;
 mod serialize;
@@ -148,4 +152,4 @@ pub use lookup::{cookie_pairs, find_url_param, split_elements};
 pub use pages::{CONTINUE_100, error_page, reason_phrase, write_error, write_response};
 pub use request::{RequestHead, TargetForm, parse_request};
 pub use response::{ResponseHead, parse_response};
-pub use serialize::{serialize_request, serialize_response};
+pub use serialize::{adjust_name_case, serialize_request, serialize_response};

@@ -263,9 +263,33 @@ pub fn parse_request(
     };
     let mut req = httparse::Request::new(&mut []);
     let reject = |kind: ErrorKind, at: usize| HttpError::new(kind, Message::Request, at);
-    match req.parse_with_uninit_headers(window, slots) {
+    let relaxed = limits.relaxed;
+    let first = req.parse_with_uninit_headers(window, slots);
+    // `option accept-invalid-http-request`: a head refused for its field names is read
+    // again with them masked (see `relaxed`).
+    let masked = match &first {
+        Err(httparse::Error::HeaderName | httparse::Error::Token) if relaxed => {
+            super::relaxed::mask_names(window)
+        }
+        _ => None,
+    };
+    let mut slots2: Vec<MaybeUninit<httparse::Header<'_>>>;
+    let mut req2;
+    let (window, req, parsed) = match &masked {
+        Some(m) => {
+            // The rare path: its scratch is allocated.
+            slots2 = std::iter::repeat_with(MaybeUninit::uninit)
+                .take(max_headers)
+                .collect();
+            req2 = httparse::Request::new(&mut []);
+            let r = req2.parse_with_uninit_headers(m, &mut slots2);
+            (&m[..], &req2, r)
+        }
+        None => (window, &req, first),
+    };
+    match parsed {
         Ok(httparse::Status::Complete(head_len)) => {
-            build(window, &req, head_len, head).map_err(|(k, at)| reject(k, at))?;
+            build(window, req, head_len, head, relaxed).map_err(|(k, at)| reject(k, at))?;
             Ok(Parsed::Complete { head_len })
         }
         Ok(httparse::Status::Partial) if window.len() < limits.max_head => Ok(Parsed::Incomplete),
@@ -294,6 +318,7 @@ fn build(
     req: &httparse::Request<'_, '_>,
     head_len: usize,
     head: &mut RequestHead,
+    relaxed: bool,
 ) -> Result<(), Reject> {
     // httparse fills all three on Complete.
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
@@ -309,7 +334,7 @@ fn build(
     head.line = Span::new(method_span.start(), target_span.end() + 9);
     head.head_len = head_len;
 
-    analyze_target(buf, head)?;
+    analyze_target(buf, head, relaxed)?;
 
     head.headers.clear();
     head.content_length = None;
@@ -408,13 +433,13 @@ fn build(
 }
 
 /// Classify the target, check it suits the method, and find path, query and authority.
-fn analyze_target(buf: &[u8], head: &mut RequestHead) -> Result<(), Reject> {
+fn analyze_target(buf: &[u8], head: &mut RequestHead, relaxed: bool) -> Result<(), Reject> {
     let span = head.target;
     let t = span.get(buf);
     let at = span.start();
     // httparse lets obs-text through in targets; HAProxy refuses it (and `#`: a fragment is
     // never sent, RFC 9112 §3.2) unless `option accept-invalid-http-request`.
-    if let Some(bad) = t.iter().position(|&b| b >= 0x80 || b == b'#') {
+    if !relaxed && let Some(bad) = t.iter().position(|&b| b >= 0x80 || b == b'#') {
         return Err((ErrorKind::InvalidTarget, at + bad));
     }
     head.scheme = None;

@@ -181,11 +181,37 @@ pub fn parse_response(
     };
     let mut res = httparse::Response::new(&mut []);
     let reject = |kind: ErrorKind, at: usize| HttpError::new(kind, Message::Response, at);
-    match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut res, window, slots)
-    {
+    let first = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, window, slots);
+    // `option accept-invalid-http-response`: a head refused for its field names is read
+    // again with them masked (see `relaxed`).
+    let masked = match &first {
+        Err(httparse::Error::HeaderName | httparse::Error::Token) if limits.relaxed => {
+            super::relaxed::mask_names(window)
+        }
+        _ => None,
+    };
+    let mut slots2: Vec<MaybeUninit<httparse::Header<'_>>>;
+    let mut res2;
+    let (window, res, parsed) = match &masked {
+        Some(m) => {
+            // The rare path: its scratch is allocated.
+            slots2 = std::iter::repeat_with(MaybeUninit::uninit)
+                .take(max_headers)
+                .collect();
+            res2 = httparse::Response::new(&mut []);
+            let r = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                &mut res2,
+                m,
+                &mut slots2,
+            );
+            (&m[..], &res2, r)
+        }
+        None => (window, &res, first),
+    };
+    match parsed {
         Ok(httparse::Status::Complete(head_len)) => {
-            build(window, &res, head_len, head).map_err(|(k, at)| reject(k, at))?;
+            build(window, res, head_len, head).map_err(|(k, at)| reject(k, at))?;
             Ok(Parsed::Complete { head_len })
         }
         Ok(httparse::Status::Partial) if window.len() < limits.max_head => Ok(Parsed::Incomplete),

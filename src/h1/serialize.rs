@@ -238,6 +238,30 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(format_u64(&mut digits, n));
 }
 
+/// `h1-case-adjust`: respells in place the field names of a serialized head (start line,
+/// fields, empty line; what follows it is left alone) for which `spelling` has one. A
+/// spelling differs from the name in case only, so the head keeps its length.
+pub fn adjust_name_case<'m>(head: &mut [u8], spelling: impl Fn(&[u8]) -> Option<&'m [u8]>) {
+    let Some(first) = memchr::memchr(b'\n', head) else {
+        return;
+    };
+    let mut i = first + 1;
+    while i < head.len() {
+        let end = memchr::memchr(b'\n', &head[i..]).map_or(head.len(), |n| i + n);
+        let line = &head[i..end];
+        if line.is_empty() || line == b"\r" {
+            return;
+        }
+        if let Some(colon) = memchr::memchr(b':', line)
+            && let Some(to) = spelling(&line[..colon])
+            && to.len() == colon
+        {
+            head[i..i + colon].copy_from_slice(to);
+        }
+        i = end + 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

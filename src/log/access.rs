@@ -163,6 +163,9 @@ pub struct Fields<'a> {
     pub sample: &'a dyn Sample,
     /// `%ID`: the transaction's unique ID (`unique-id-format`).
     pub unique_id: Option<&'a [u8]>,
+    /// `option logasap`: the totals (`%Ta`, `%Tt`, `%Tu`, `%B`) are what was known when the
+    /// line was written, and say so with a leading `+` (HAProxy's `LW_BYTES` off).
+    pub asap: bool,
 }
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -371,7 +374,12 @@ impl LogVars for Fields<'_> {
             Var::Tw => int(ms(self.t_queue.or(Some(Duration::ZERO))), out),
             Var::Tc => int(ms(self.t_connect), out),
             Var::Tr => int(ms(self.t_response), out),
-            Var::Ta | Var::Tt | Var::Tu => int(total, out),
+            Var::Ta | Var::Tt | Var::Tu => {
+                if self.asap {
+                    out.push(b'+');
+                }
+                int(total, out)
+            }
             Var::Td => {
                 let parts: i64 = [
                     self.t_request,
@@ -394,7 +402,12 @@ impl LogVars for Fields<'_> {
                 },
                 out,
             ),
-            Var::Bytes => int(self.bytes_out as i64, out),
+            Var::Bytes => {
+                if self.asap {
+                    out.push(b'+');
+                }
+                int(self.bytes_out as i64, out)
+            }
             Var::BytesUp => int(self.bytes_in as i64, out),
             Var::ClientCookie | Var::ServerCookie => {
                 let response = matches!(v, Var::ServerCookie);
@@ -697,6 +710,7 @@ mod tests {
             embryonic: false,
             bytes_out: 500,
             bytes_in: 80,
+            asap: false,
             term: crate::log::term::Term::NORMAL,
             cookie: *b"--",
             actconn: 1,

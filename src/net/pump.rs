@@ -641,6 +641,9 @@ pub struct Tunnel<'a> {
     timer: Option<(glommio::timer::Timer, Instant)>,
     /// `option nolinger` on the client's side and on the server's ([`Tunnel::nolinger`]).
     nolinger: (bool, bool),
+    /// `option independent-streams` on the client's side and on the server's
+    /// ([`Tunnel::independent`]).
+    independent: (bool, bool),
 }
 
 impl<'a> Tunnel<'a> {
@@ -668,7 +671,18 @@ impl<'a> Tunnel<'a> {
             last_server: now,
             timer: None,
             nolinger: (false, false),
+            independent: (false, false),
         }
+    }
+
+    /// `option independent-streams` on the frontend (`client`) and on the backend
+    /// (`server`): what is written to that side no longer counts as its activity, only
+    /// what is read from it (HAProxy's SI_FL_INDEP_STR: a send refreshes the side's read
+    /// timeout unless the flag is set). A server that takes an upload and says nothing
+    /// then times out after `timeout server`.
+    pub fn independent(mut self, client: bool, server: bool) -> Self {
+        self.independent = (client, server);
+        self
     }
 
     /// The client socket runs kTLS (plaintext on the socket, records in the kernel).
@@ -722,7 +736,7 @@ impl Future for Tunnel<'_> {
             let mut act = Act::default();
             let r = this.c2s.poll(cx, this.client, this.server, shard, &mut act);
             client_active |= act.read;
-            server_active |= act.wrote;
+            server_active |= act.wrote && !this.independent.1;
             match r {
                 Poll::Ready(Err(DirErr::Src(e))) => {
                     return Poll::Ready(End::Error(Peer::Client, e));
@@ -742,7 +756,7 @@ impl Future for Tunnel<'_> {
             let mut act = Act::default();
             let r = this.s2c.poll(cx, this.server, this.client, shard, &mut act);
             server_active |= act.read;
-            client_active |= act.wrote;
+            client_active |= act.wrote && !this.independent.0;
             match r {
                 Poll::Ready(Err(DirErr::Src(e))) => {
                     return Poll::Ready(End::Error(Peer::Server, e));

@@ -230,6 +230,7 @@ fn with_fields<R>(
         request_line: s.request_line,
         sample: &sample,
         unique_id: s.unique_id,
+        asap: px.logging.logasap,
     };
     then(&f)
 }

@@ -43,6 +43,12 @@ struct Outcome {
     bytes_out: u64,
     /// Refused by a `tcp-request content` rule (counted as a denied request).
     denied: bool,
+    /// Logged when its server connection was established (`option logasap`): the end
+    /// counts it and writes no other line.
+    logged_asap: bool,
+    /// The bytes (in, out) already counted while they moved (`option contstats`): the end
+    /// counts the rest.
+    counted: (u64, u64),
 }
 
 enum State {
@@ -98,6 +104,8 @@ pub async fn session(
         bytes_in: 0,
         bytes_out: 0,
         denied: false,
+        logged_asap: false,
+        counted: (0, 0),
     };
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
@@ -201,6 +209,15 @@ pub async fn session(
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
+                        // `option logasap`: the line goes now, the time so far as the total
+                        // (HAProxy's sess_establish).
+                        let fe_px = &shard.shared.cfg.proxies[fe.proxy];
+                        if fe_px.logging.logasap && !out.logged_asap {
+                            out.server = Some(srv);
+                            let at = (accept_date, accepted);
+                            log_line(&shard, &fe, peer, Some(dst), at, &out, false);
+                            out.logged_asap = true;
+                        }
                         let _ = crate::sys::set_nonblocking(crate::sys::fd(s.tcp()));
                         // Bytes that came with the client's PROXY header go through the
                         // server's stream: encrypted when it speaks TLS.
@@ -271,6 +288,22 @@ pub async fn session(
                     tunnel: be.tunnel_timeout,
                 };
                 let pump = shard.shared.cfg.global.pump;
+                // `option independent-streams` (frontend: the client's side; backend: the
+                // server's).
+                let pxs = &shard.shared.cfg.proxies;
+                let indep = (
+                    pxs[fe.proxy].options.independent_streams,
+                    pxs[be.proxy].options.independent_streams,
+                );
+                // `option contstats`: bytes counted as they move.
+                let count_now = |i: u64, o: u64| {
+                    let c = shard.counters();
+                    c.bytes_moved(fe.proxy, bind, (be.proxy, srv), i, o);
+                };
+                let contstats = pxs[fe.proxy]
+                    .options
+                    .contstats
+                    .then_some(&count_now as &dyn Fn(u64, u64));
                 // The grace period of a stop: close what is still open when it ends; or
                 // at once when `shutdown sessions server` names this server. Both come
                 // through the control's one event, so a connection still waits on one
@@ -318,7 +351,9 @@ pub async fn session(
                     (Client::Plain(c), ServerIo::Plain(s)) => {
                         let policy = Splice::for_tunnel(pump, fe.splice, be.splice);
                         let t = Tunnel::new(c, s, &shard, timeouts, policy);
-                        run_tunnel(t.nolinger(fe.nolinger, be.nolinger), grace, &mut out).await
+                        let t = t.independent(indep.0, indep.1);
+                        let t = t.nolinger(fe.nolinger, be.nolinger);
+                        run_tunnel(t, grace, &mut out, contstats).await
                     }
                     (Client::Ktls(k), ServerIo::Plain(s)) => {
                         // kTLS keeps splicing (the path tested in the kTLS VM), unless
@@ -330,7 +365,8 @@ pub async fn session(
                         };
                         let t = Tunnel::new(&mut k.tcp, s, &shard, timeouts, (dir, dir));
                         let t = t.client_ktls().nolinger(fe.nolinger, be.nolinger);
-                        run_tunnel(t, grace, &mut out).await
+                        let t = t.independent(indep.0, indep.1);
+                        run_tunnel(t, grace, &mut out, contstats).await
                     }
                     // TLS in user space on either side: copied through buffers.
                     (c, s) => {
@@ -494,14 +530,30 @@ async fn run_tunnel(
     mut tunnel: Tunnel<'_>,
     grace: impl std::future::Future<Output = ()>,
     out: &mut Outcome,
+    contstats: Option<&dyn Fn(u64, u64)>,
 ) -> End {
-    let end = futures_lite::future::or(&mut tunnel, async {
+    let mut counted = (0, 0);
+    // `option contstats`: what moved is counted after each turn of the pump that moved
+    // something (HAProxy counts at each wake-up of the stream).
+    let pump = std::future::poll_fn(|cx| {
+        let r = std::pin::Pin::new(&mut tunnel).poll(cx);
+        if let Some(count) = contstats {
+            let now = (tunnel.c2s.bytes, tunnel.s2c.bytes);
+            if now != counted {
+                count(now.0 - counted.0, now.1 - counted.1);
+                counted = now;
+            }
+        }
+        r
+    });
+    let end = futures_lite::future::or(pump, async {
         grace.await;
         End::Timeout(Peer::Client)
     })
     .await;
     out.bytes_in = tunnel.c2s.bytes;
     out.bytes_out = tunnel.s2c.bytes;
+    out.counted = counted;
     end
 }
 
@@ -556,6 +608,8 @@ pub fn log_rejected(
         bytes_in: 0,
         bytes_out: 0,
         denied: false,
+        logged_asap: false,
+        counted: (0, 0),
     };
     finish(shard, fe, peer, None, date, t0, &out);
 }
@@ -571,7 +625,23 @@ fn finish(
     out: &Outcome,
 ) {
     count(shard, fe, t0, out);
-    let null = out.bytes_in == 0 && out.bytes_out == 0;
+    if !out.logged_asap {
+        let null = out.bytes_in == 0 && out.bytes_out == 0;
+        log_line(shard, fe, peer, dst, (date, t0), out, null);
+    }
+}
+
+/// The connection's log line, as `out` stands; `null` says no byte moved (for `option
+/// dontlognull`, which the early line of `option logasap` does not heed, as in HAProxy).
+fn log_line(
+    shard: &ShardCtx,
+    fe: &FrontendRt,
+    peer: SocketAddr,
+    dst: Option<SocketAddr>,
+    (date, t0): (SystemTime, Instant),
+    out: &Outcome,
+    null: bool,
+) {
     let s = crate::proxy::accesslog::Stream {
         http: false,
         src: peer,
@@ -608,8 +678,9 @@ fn finish(
 fn count(shard: &ShardCtx, fe: &FrontendRt, t0: Instant, out: &Outcome) {
     let now = Instant::now();
     let e = crate::stats::StreamEnd {
-        bytes_in: out.bytes_in,
-        bytes_out: out.bytes_out,
+        // What `option contstats` counted already is not counted again.
+        bytes_in: out.bytes_in - out.counted.0,
+        bytes_out: out.bytes_out - out.counted.1,
         term: out.term,
         retries: out.retries,
         redispatched_from: out.redispatched_from,

@@ -161,6 +161,21 @@ pub(crate) fn server_state_file(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.cli.state_file = path_arg(w, loc, &mut p.diags);
 }
 
+/// `h1-case-adjust FROM TO`.
+pub(crate) fn h1_case_adjust(p: &mut Parser, w: &[String], loc: &Loc) {
+    crate::config::case_adjust::line(&mut p.global.h1_case_map, w, loc, &mut p.diags);
+}
+
+/// `h1-case-adjust-file FILE`: the last one is read once the configuration is complete.
+pub(crate) fn h1_case_adjust_file(p: &mut Parser, w: &[String], loc: &Loc) {
+    match (w.get(1), w.get(2)) {
+        (Some(f), None) => p.global.h1_case_file = Some((f.clone(), loc.clone())),
+        _ => p
+            .diags
+            .error(loc, "'h1-case-adjust-file' expects <file> as argument."),
+    }
+}
+
 pub(crate) fn server_state_base(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.cli.state_base = path_arg(w, loc, &mut p.diags);
 }

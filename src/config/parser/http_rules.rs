@@ -56,26 +56,46 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "pause",
 ];
 
-/// `http-request capture EXPR [len N | id N]`, with HAProxy's errors.
-fn capture_rule(px: &Proxy, w: &[String], loc: &Loc, d: &mut Diags) -> Option<HttpAction> {
+/// `http-request capture EXPR [len N | id N]` and `http-response capture EXPR id N`
+/// (`request` false), with HAProxy's errors.
+fn capture_rule(
+    px: &Proxy,
+    w: &[String],
+    request: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HttpAction> {
+    let kw = if request {
+        "http-request"
+    } else {
+        "http-response"
+    };
     let err = |d: &mut Diags, m: &str| {
         d.error(
             loc,
             format!(
-                "error detected in {} '{}' while parsing 'http-request capture' rule : {m}",
+                "error detected in {} '{}' while parsing '{kw} capture' rule : {m}",
                 px.kind.name(),
                 px.name
             ),
         )
     };
-    const USAGE: &str = "expects <expression> [ 'len' <length> | id <idx> ].";
+    let usage = if request {
+        "expects <expression> [ 'len' <length> | id <idx> ]."
+    } else {
+        "expects <expression> id <idx>."
+    };
     let end = (w.iter())
         .position(|x| x == "if" || x == "unless")
         .unwrap_or(w.len());
-    let (Some(expr), Some(kw), Some(n), 4) = (w.get(1), w.get(2), w.get(3), end) else {
-        err(d, USAGE);
+    let (Some(expr), Some(word), Some(n), 4) = (w.get(1), w.get(2), w.get(3), end) else {
+        err(d, usage);
         return None;
     };
+    if !request && word != "id" {
+        err(d, &format!("expects 'id', found '{word}'."));
+        return None;
+    }
     let expr = match crate::acl::FetchExpr::parse(expr, &px.name) {
         Ok(e) => e,
         Err(m) => {
@@ -84,10 +104,10 @@ fn capture_rule(px: &Proxy, w: &[String], loc: &Loc, d: &mut Diags) -> Option<Ht
         }
     };
     let Ok(n) = n.parse::<usize>() else {
-        err(d, USAGE);
+        err(d, usage);
         return None;
     };
-    match kw.as_str() {
+    match word.as_str() {
         "len" if !px.kind.is_frontend() => {
             err(
                 d,
@@ -110,7 +130,7 @@ fn capture_rule(px: &Proxy, w: &[String], loc: &Loc, d: &mut Diags) -> Option<Ht
             new_len: None,
         }),
         _ => {
-            err(d, USAGE);
+            err(d, usage);
             None
         }
     }
@@ -233,7 +253,7 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 None
             }
         },
-        "capture" if request => capture_rule(px, w, loc, d),
+        "capture" if request || kw == "http-response" => capture_rule(px, w, request, loc, d),
         "capture" => {
             d.error(loc, format!("'{kw} capture' is not supported yet"));
             return None;

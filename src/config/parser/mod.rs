@@ -487,6 +487,10 @@ impl Parser {
             resolvers: std::mem::take(&mut self.resolvers),
             caches: std::mem::take(&mut self.caches),
         };
+        if let Some((path, loc)) = cfg.global.h1_case_file.take() {
+            let map = &mut cfg.global.h1_case_map;
+            super::case_adjust::file(map, &path, &loc, &mut self.diags);
+        }
         super::errors::resolve(&mut cfg, &self.http_errors, &mut self.diags);
         super::logging::compile(&mut cfg, &mut self.diags);
         let from_logs = crate::acl::auth::take_refs().into_iter().map(|r| (r, None));

@@ -258,6 +258,98 @@ pub(crate) fn log_separate_errors(
     1
 }
 
+/// `option http-restrict-req-hdr-names preserve|delete|reject` (no `no` form in HAProxy:
+/// `no option` restores the default).
+pub(crate) fn http_restrict_req_hdr_names(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    loc: &Loc,
+    d: &mut Diags,
+) -> usize {
+    use crate::config::model::RestrictHdrNames as R;
+    if !on {
+        px.options.restrict_req_hdr_names = R::Preserve;
+        return 1;
+    }
+    const EXPECTS: &str = "expects 'preserve', 'reject' or 'delete' option.";
+    px.options.restrict_req_hdr_names = match w.get(1).map(String::as_str) {
+        Some("preserve") => R::Preserve,
+        Some("delete") => R::Delete,
+        Some("reject") => R::Reject,
+        Some(x) => {
+            let o = &w[0];
+            d.error(
+                loc,
+                format!("invalid parameter '{x}'. option '{o}' {EXPECTS}"),
+            );
+            return 2;
+        }
+        None => {
+            let o = &w[0];
+            d.error(loc, format!("missing parameter. option '{o}' {EXPECTS}"));
+            return 1;
+        }
+    };
+    2
+}
+
+/// `option accept-invalid-http-request` / `option accept-invalid-http-response`.
+pub(crate) fn accept_invalid(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    if w[0].ends_with("request") {
+        px.options.accept_invalid_http_request = on;
+    } else {
+        px.options.accept_invalid_http_response = on;
+    }
+    1
+}
+
+/// `option h1-case-adjust-bogus-client` / `option h1-case-adjust-bogus-server`.
+pub(crate) fn h1_case_adjust(
+    px: &mut Proxy,
+    w: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    if w[0].ends_with("client") {
+        px.options.h1_case_adjust_client = on;
+    } else {
+        px.options.h1_case_adjust_server = on;
+    }
+    1
+}
+
+/// `option independent-streams`.
+pub(crate) fn independent_streams(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.independent_streams = on;
+    1
+}
+
+/// `option contstats`.
+pub(crate) fn contstats(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.contstats = on;
+    1
+}
+
+/// `option logasap`: streams are logged as soon as their answer starts.
+pub(crate) fn logasap(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.logging.logasap = on;
+    1
+}
+
 pub(crate) fn tcpka(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
     px.options.clitcpka = on;
     px.options.srvtcpka = on;

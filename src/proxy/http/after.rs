@@ -55,6 +55,7 @@ pub fn on_head<'a, const N: usize>(
             scratch,
             (fe, be),
             false,
+            &mut Vec::new(),
         );
         debug_assert!(matches!(v, HttpVerdict::Allow | HttpVerdict::Continue));
     }

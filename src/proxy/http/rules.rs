@@ -364,6 +364,7 @@ pub fn response_rules<'a, const N: usize>(
     scratch: &mut Vec<u8>,
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
+    captures: &mut Vec<(usize, Vec<u8>)>,
 ) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
     // left it (`status`, `res.hdr`…), made again at each use, between the edits.
@@ -452,6 +453,14 @@ pub fn response_rules<'a, const N: usize>(
             }
             HttpAction::SilentDrop => return HttpVerdict::SilentDrop,
             HttpAction::Var(a) => a.apply(&ResponseSample::new(base, res, rbuf, edits), scratch),
+            // `http-response capture EXPR id N`: the first value, for the frontend's slot.
+            HttpAction::Capture { expr, id, .. } => {
+                let s = ResponseSample::new(base, res, rbuf, edits);
+                expr.each(&s, false, &mut |v| {
+                    captures.push((*id, v.with_bytes(<[u8]>::to_vec)));
+                    false
+                });
+            }
             _ => {}
         }
     }
@@ -590,6 +599,34 @@ fn haproxy_backrefs(s: &str) -> String {
         }
     }
     out
+}
+
+/// `option http-restrict-req-hdr-names delete|reject` for one proxy, after its
+/// `http-request` rules (HAProxy's `http_restrict_req_hdr_names`): a request header whose
+/// name holds a byte outside `[A-Za-z0-9-]` is removed (`delete`), or denies the request
+/// (`reject`: true, answered 403 as an `http-request deny`).
+pub fn restrict_header_names<'a, const N: usize>(
+    mode: crate::config::model::RestrictHdrNames,
+    req: &RequestHead,
+    buf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+) -> bool {
+    use crate::config::model::RestrictHdrNames as R;
+    if mode == R::Preserve {
+        return false;
+    }
+    for h in req.headers() {
+        let name = h.name(buf);
+        if name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+            continue;
+        }
+        if mode == R::Reject {
+            return true;
+        }
+        let _ = edits.del_header(bump.alloc_slice_copy(name));
+    }
+    false
 }
 
 pub fn close_page(mut page: Vec<u8>, close: bool) -> Vec<u8> {

@@ -150,6 +150,9 @@ pub(crate) struct Txn {
     epoch: u32,
     /// Its log line was written (and the transaction counted).
     logged: std::cell::Cell<bool>,
+    /// Its log line was written when its answer's head went out (`option logasap`): the
+    /// end counts it and writes no other.
+    logged_asap: bool,
     /// Nothing came from the client on its connection (for `option dontlognull`).
     null: bool,
     /// `unique-id-format` rendered when the request went to a server (else at the log).
@@ -195,6 +198,7 @@ impl Txn {
             monitor: false,
             epoch: 0,
             logged: std::cell::Cell::new(false),
+            logged_asap: false,
             unique_id: None,
             addrs: None,
         }
@@ -259,7 +263,9 @@ impl Ctx {
     pub fn new(shard: Rc<ShardCtx>, fe: Arc<FrontendRt>, mut info: ClientInfo) -> Ctx {
         let cfg = shard.shared.cfg.clone();
         let g = &cfg.global;
-        let limits = head_limits(g);
+        // `option accept-invalid-http-request` relaxes the parse of the client's heads.
+        let relaxed = cfg.proxies[fe.proxy].options.accept_invalid_http_request;
+        let limits = head_limits(g).relaxed(relaxed);
         let acl_conn = crate::acl::ConnInfo {
             src: Some(info.src),
             dst: Some(info.dst),
@@ -928,6 +934,16 @@ impl<'c> Exchange<'c> {
         if flags.silent_drop || flags.reject {
             return drop_client(ctx, txn, vars, flags.silent_drop);
         }
+        // `option http-restrict-req-hdr-names`, after the frontend's rules.
+        let restrict = fe_px.options.restrict_req_hdr_names;
+        if reply.is_none()
+            && !flags.prometheus
+            && rules::restrict_header_names(restrict, req, inb.bytes(), &mut edits, &bump)
+        {
+            flags.denied = true;
+            let page = rules::page_for(403, fe_px, None);
+            reply = Some((403, rules::close_page(page, !keep_after_reply)));
+        }
         if reply.is_none() {
             let c = !keep_after_reply;
             let t0 = Instant::now();
@@ -984,6 +1000,16 @@ impl<'c> Exchange<'c> {
             txn.set_addrs(addrs.get());
             if flags.silent_drop || flags.reject {
                 return drop_client(ctx, txn, vars, flags.silent_drop);
+            }
+            // `option http-restrict-req-hdr-names`, after the backend's rules.
+            let restrict = be_px.options.restrict_req_hdr_names;
+            if reply.is_none()
+                && !flags.prometheus
+                && rules::restrict_header_names(restrict, req, inb.bytes(), &mut edits, &bump)
+            {
+                flags.denied = true;
+                let page = rules::page_for(403, fe_px, Some(be_px));
+                reply = Some((403, rules::close_page(page, !keep_after_reply)));
             }
             if reply.is_none() {
                 let c = !keep_after_reply;
@@ -1225,6 +1251,12 @@ impl<'c> Exchange<'c> {
         }
         b.sout.clear();
         serialize_request(req, buf, &edits, &mut b.sout);
+        // `option h1-case-adjust-bogus-server`: the global spellings (an HTTP/2 server's
+        // head is made from this one, lowercased).
+        if be_px.options.h1_case_adjust_server {
+            let map = &cfg.global.h1_case_map;
+            crate::h1::adjust_name_case(&mut b.sout, |n| map.get(n));
+        }
         let saved_head: Vec<u8> =
             if be_px.http_response.is_empty() && fe_px.http_response.is_empty() {
                 Vec::new()
@@ -1539,6 +1571,10 @@ impl<'c> Exchange<'c> {
                 }
                 return Err(e);
             }
+            // The server's heads: `option accept-invalid-http-response` relaxes their parse.
+            let res_limits = ctx
+                .limits
+                .relaxed(be_px.options.accept_invalid_http_response);
             // Stream the rest of the body (not replayable: no retry from here on).
             if whole_body.is_none() || expects_continue {
                 forward_request_body(
@@ -1551,7 +1587,7 @@ impl<'c> Exchange<'c> {
                     expects_continue,
                     &mut b.res,
                     &mut b.rbuf,
-                    &ctx.limits,
+                    &res_limits,
                     method,
                     fe_px,
                     t_server,
@@ -1565,7 +1601,7 @@ impl<'c> Exchange<'c> {
                 &mut sconn,
                 &mut b.rbuf,
                 &mut b.res,
-                &ctx.limits,
+                &res_limits,
                 t_server,
                 fe_px.timeouts.client,
             )
@@ -1710,6 +1746,7 @@ impl<'c> Exchange<'c> {
                     txn: Some(vars),
                     addrs: Some(&addrs),
                 };
+                let mut res_caps = Vec::new();
                 // A listen is its own backend: its rules run once. (No Vec: per request.)
                 let pxs = [be_px, fe_px];
                 let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
@@ -1726,7 +1763,15 @@ impl<'c> Exchange<'c> {
                         &mut b.scratch,
                         (fe_px, if is_be { Some(be_px) } else { None }),
                         true,
+                        &mut res_caps,
                     );
+                    // `http-response capture`: into the frontend's slots, cut to their
+                    // lengths (a backend's rule naming a slot the frontend lacks: nothing).
+                    for (id, v) in res_caps.drain(..) {
+                        if let Some(c) = fe_px.logging.res_captures.get(id) {
+                            txn.captures.set(true, id, &v, c.len);
+                        }
+                    }
                     let denied = matches!(v, rules::HttpVerdict::DenyResponse { .. });
                     match v {
                         rules::HttpVerdict::Reply { status, bytes }
@@ -1816,6 +1861,12 @@ impl<'c> Exchange<'c> {
             b.out.clear();
             let head_len_r = res.head_len();
             serialize_response(res, b.rbuf.bytes(), &edits, &mut b.out);
+            // `option h1-case-adjust-bogus-client`: the global spellings (an HTTP/2
+            // client's head is made from this one, lowercased).
+            if fe_px.options.h1_case_adjust_client {
+                let map = &ctx.cfg.global.h1_case_map;
+                crate::h1::adjust_name_case(&mut b.out, |n| map.get(n));
+            }
             let comp_cfg = (fe_px.compression.as_ref(), be_px.compression.as_ref());
             let comp_ok = |s| super::compress::response_ok(&s, req, res, b.rbuf.bytes());
             let comp = route.comp.filter(|_| {
@@ -1853,6 +1904,18 @@ impl<'c> Exchange<'c> {
                 return Next::Close;
             }
         };
+        // `option logasap`: the line goes now, with the head's bytes as the byte count and
+        // the time so far as the total (HAProxy's http_process_res_common).
+        if fe_px.logging.logasap {
+            log_asap(
+                shard,
+                fe,
+                &ctx.info,
+                txn,
+                ctx.vars(vars),
+                b.out.len() as u64,
+            );
+        }
         let t_client = fe_px.timeouts.client;
         let fwd = forward_response_body(
             client,
@@ -2741,7 +2804,7 @@ fn log_txn(
 ) {
     txn.logged.set(true);
     count_txn(shard, fe, info.bind, txn);
-    if txn.monitor {
+    if txn.monitor || txn.logged_asap {
         return;
     }
     let mut s = txn_stream(info, txn, vars);
@@ -2753,6 +2816,33 @@ fn log_txn(
     };
     s.unique_id = txn.unique_id.as_deref().or(made.as_deref());
     crate::proxy::accesslog::log(shard, fe, &s, txn.null);
+}
+
+/// `option logasap`'s line, written as the answer's head goes to the client, `bytes` long:
+/// the transaction is counted when it ends, and logged no more.
+fn log_asap(
+    shard: &ShardCtx,
+    fe: &FrontendRt,
+    info: &ClientInfo,
+    txn: &mut Txn,
+    vars: crate::acl::Vars<'_>,
+    bytes: u64,
+) {
+    if txn.monitor {
+        return;
+    }
+    let mut s = txn_stream(info, txn, vars);
+    s.bytes_out = bytes;
+    // The total is the time to the answer's head (HAProxy's t_close = t_data): `%Td` 0.
+    let parts = [txn.t_request, txn.t_queue, txn.t_connect, txn.t_response];
+    s.t_total = parts.iter().flatten().sum();
+    let made = match &txn.unique_id {
+        Some(_) => None,
+        None => crate::proxy::accesslog::unique_id(shard, fe, &s, None),
+    };
+    s.unique_id = txn.unique_id.as_deref().or(made.as_deref());
+    crate::proxy::accesslog::log(shard, fe, &s, false);
+    txn.logged_asap = true;
 }
 
 /// What the access log (and `unique-id-format`) know of a transaction.
