@@ -515,3 +515,23 @@ fn max_spread_checks_is_checked() {
         "c.cfg:2: 'max-spread-checks' expects an integer argument (0..50).",
     );
 }
+
+/// `proxy-v2-options` takes HAProxy's option names only, with HAProxy's error otherwise;
+/// `send-proxy-v2-ssl` and `send-proxy-v2-ssl-cn` are flags.
+#[test]
+fn proxy_v2_options_are_checked() {
+    let dir = TempDir::new("ppopts");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("{base}backend b\n  server s1 127.0.0.1:80 send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id\n  server s2 127.0.0.1:81 send-proxy-v2-ssl\n"),
+        0,
+        "Configuration file is valid",
+    );
+    expect_check(
+        &dir,
+        &format!("{base}backend b\n  server s1 127.0.0.1:80 send-proxy-v2 proxy-v2-options crc32c,bogus\n"),
+        1,
+        "c.cfg:6: 'server s1': 'bogus' : proxy v2 option not implemented",
+    );
+}

@@ -77,6 +77,8 @@ pub struct BackendRt {
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
+    /// The TLVs of each server's v2 header (`proxy-v2-options`, `send-proxy-v2-ssl*`).
+    pub pp_opts: Vec<crate::config::PpOpts>,
     /// Each server's `source` address (its own, else the backend's).
     pub source: Vec<Option<std::net::SocketAddr>>,
     /// Each server's persistence cookie value (`server ... cookie VALUE`).
@@ -109,6 +111,12 @@ impl ServerTlsRt {
 }
 
 impl BackendRt {
+    /// The TLVs server `srv`'s PROXY v2 header carries (none for a server added at run
+    /// time).
+    pub fn pp_opts(&self, srv: usize) -> crate::config::PpOpts {
+        self.pp_opts.get(srv).copied().unwrap_or_default()
+    }
+
     /// The TLS of server `srv`'s traffic, when it has `ssl`.
     pub fn traffic_tls(&self, srv: usize) -> Option<&Arc<ServerTlsRt>> {
         self.server_tls[srv].as_ref().filter(|t| t.traffic)
@@ -502,6 +510,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         prefer_last_server: px.options.prefer_last_server && !px.balance.algo.is_hash(),
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
+        pp_opts: px.servers.iter().map(|s| s.params.pp_opts).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
         source: px
             .servers

@@ -314,6 +314,8 @@ pub struct Bind {
     /// from them once the whole file is read.
     pub tls: Option<Box<crate::tls::options::BindTls>>,
     pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// The certificates `tls_config` serves from (which one a connection got).
+    pub tls_certs: Option<std::sync::Arc<crate::tls::certs::CertStore>>,
     pub loc: Loc,
 }
 
@@ -433,6 +435,9 @@ pub struct ServerParams {
     pub check: CheckParams,
     /// `send-proxy` / `send-proxy-v2`: a PROXY header goes to the server first.
     pub send_proxy: Option<ProxyVersion>,
+    /// `send-proxy-v2-ssl`, `send-proxy-v2-ssl-cn`, `proxy-v2-options`: the TLVs a v2
+    /// header carries besides the addresses.
+    pub pp_opts: PpOpts,
     /// `proto h2`: requests go to the server as HTTP/2 streams.
     pub proto_h2: bool,
     /// `proto` was given (`h1` too): HTTP checks then speak it, as HAProxy's inherit it,
@@ -491,6 +496,7 @@ impl Default for ServerParams {
             maxconn: 0,
             check: CheckParams::default(),
             send_proxy: None,
+            pp_opts: PpOpts::default(),
             proto_h2: false,
             proto_given: false,
             observe: Observe::default(),
@@ -515,6 +521,51 @@ impl Default for ServerParams {
 pub enum ProxyVersion {
     V1,
     V2,
+}
+
+/// What a PROXY v2 header to a server carries besides the addresses (HAProxy's
+/// `SRV_PP_V2_*` options): a set of the flags below. Only a v2 header carries them; with
+/// `send-proxy` (v1) they are kept and unused, as in HAProxy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PpOpts(pub u8);
+
+impl PpOpts {
+    /// The SSL TLV (`send-proxy-v2-ssl`, `proxy-v2-options ssl`).
+    pub const SSL: u8 = 1;
+    /// Its CN sub-TLV: the client certificate's Common Name (`cert-cn`).
+    pub const SSL_CN: u8 = 2;
+    /// Its cipher sub-TLV (`ssl-cipher`).
+    pub const SSL_CIPHER: u8 = 4;
+    /// Its signature-algorithm sub-TLV, of the frontend's certificate (`cert-sig`).
+    pub const SSL_SIG_ALG: u8 = 8;
+    /// Its key-algorithm sub-TLV, of the frontend's certificate (`cert-key`).
+    pub const SSL_KEY_ALG: u8 = 16;
+    /// The AUTHORITY TLV: the SNI the client sent (`authority`).
+    pub const AUTHORITY: u8 = 32;
+    /// The CRC32C TLV (`crc32c`).
+    pub const CRC32C: u8 = 64;
+    /// The UNIQUE_ID TLV: the frontend's `unique-id-format` (`unique-id`).
+    pub const UNIQUE_ID: u8 = 128;
+
+    pub fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    /// The flags one `proxy-v2-options` word sets, as HAProxy's `srv_parse_proxy_v2_options`
+    /// (every SSL detail brings the SSL TLV with it); `None` for a word it does not know.
+    pub fn option(word: &str) -> Option<u8> {
+        Some(match word {
+            "ssl" => Self::SSL,
+            "cert-cn" => Self::SSL | Self::SSL_CN,
+            "cert-key" => Self::SSL | Self::SSL_KEY_ALG,
+            "cert-sig" => Self::SSL | Self::SSL_SIG_ALG,
+            "ssl-cipher" => Self::SSL | Self::SSL_CIPHER,
+            "authority" => Self::AUTHORITY,
+            "crc32c" => Self::CRC32C,
+            "unique-id" => Self::UNIQUE_ID,
+            _ => return None,
+        })
+    }
 }
 
 /// Health-check settings of a server (HAProxy's defaults: inter 2s, rise 2, fall 3).

@@ -332,12 +332,17 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
     use crate::config::model::ServerSni;
     use crate::tls::options::Sni;
     let g = cfg.global.tls.clone();
-    let mut built: Vec<(Loc, std::sync::Arc<rustls::ServerConfig>)> = Vec::new();
+    type Built = (
+        std::sync::Arc<rustls::ServerConfig>,
+        std::sync::Arc<crate::tls::certs::CertStore>,
+    );
+    let mut built: Vec<(Loc, Built)> = Vec::new();
     for px in &mut cfg.proxies {
         for b in &mut px.binds {
             let Some(t) = &b.tls else { continue };
-            if let Some((_, c)) = built.iter().find(|(l, _)| *l == b.loc) {
+            if let Some((_, (c, store))) = built.iter().find(|(l, _)| *l == b.loc) {
                 b.tls_config = Some(c.clone());
+                b.tls_certs = Some(store.clone());
                 continue;
             }
             if d.has_error_at(&b.loc) {
@@ -350,13 +355,14 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
                 );
                 continue;
             }
-            match t.build(&g) {
-                Ok((c, ws)) => {
+            match t.build_serving(&g) {
+                Ok((c, store, ws)) => {
                     for w in ws {
                         d.warn(&b.loc, w);
                     }
-                    built.push((b.loc.clone(), c.clone()));
+                    built.push((b.loc.clone(), (c.clone(), store.clone())));
                     b.tls_config = Some(c);
+                    b.tls_certs = Some(store);
                 }
                 Err(e) => d.error(&b.loc, format!("'bind {}': {e}", b.text)),
             }

@@ -265,6 +265,7 @@ async fn tls_accept(
                 client_cert: a.info.client_cert,
                 suite: a.info.suite,
                 resumed: a.info.resumed,
+                served: a.info.served,
             };
             Some((a.client, a.early, Some(info), h2))
         }

@@ -203,6 +203,7 @@ pub fn bind_all(
             let tls = match (&b.tls, &b.tls_config) {
                 (Some(t), Some(c)) => Some(crate::net::tls::ListenerTls {
                     config: c.clone(),
+                    certs: b.tls_certs.clone(),
                     // The probe runs once, here in the main thread, and logs its one line.
                     ktls: t.ktls_wanted(&cfg.global.tls) && crate::tls::ktls::probe().available(),
                     // (The configuration's verifier built without error: so does this one.)

@@ -46,6 +46,7 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
         proto: BindProto::Auto,
         tls: None,
         tls_config: None,
+        tls_certs: None,
         loc: loc.clone(),
     };
     let mut i = 2;

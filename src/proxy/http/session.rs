@@ -79,6 +79,8 @@ pub struct TlsInfo {
     pub suite: Option<rustls::CipherSuite>,
     /// The session was resumed (`ssl_fc_is_resumed`).
     pub resumed: bool,
+    /// The certificate the listener served.
+    pub served: Option<crate::tls::certs::ServedCert>,
 }
 
 impl TlsInfo {
@@ -93,6 +95,19 @@ impl TlsInfo {
         }
     }
 
+    /// What a PROXY v2 header says of the connection's TLS session.
+    pub(crate) fn pp(&self) -> crate::net::upstream::ClientTls<'_> {
+        crate::net::upstream::ClientTls {
+            sni: self.sni.as_deref().map(str::as_bytes),
+            version: self.version,
+            alpn: self.alpn.map(str::as_bytes),
+            client_cert: self.client_cert.as_deref(),
+            suite: self.suite,
+            resumed: self.resumed,
+            served: self.served.as_ref(),
+        }
+    }
+
     /// What ACLs see of the connection's TLS session.
     pub(crate) fn acl(&self) -> crate::acl::TlsInfo {
         crate::acl::TlsInfo {
@@ -102,6 +117,7 @@ impl TlsInfo {
             client_cert: self.client_cert.clone(),
             suite: self.suite,
             resumed: self.resumed,
+            served: self.served.clone(),
         }
     }
 }
@@ -1385,6 +1401,12 @@ impl<'c> Exchange<'c> {
                         .dst
                         .map_or(info.dst, |ip| SocketAddr::new(ip, info.dst.port()));
                     let h2 = crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
+                    // What a PROXY v2 header may say besides the addresses; the unique id
+                    // is empty without `unique-id-format`, as HAProxy's.
+                    let facts = crate::net::upstream::ClientFacts {
+                        tls: info.tls.as_ref().map(TlsInfo::pp),
+                        unique_id: Some(txn.unique_id.as_deref().unwrap_or(b"")),
+                    };
                     // (The pool's borrow must end before any await.)
                     let pooled = (route.dst.is_none() && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
@@ -1414,6 +1436,7 @@ impl<'c> Exchange<'c> {
                                 src: info.src,
                                 dst,
                                 sni,
+                                facts,
                                 te: crate::net::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
                                 limits: ctx.limits,
                                 idle: crate::net::pool::IdleLimit::of(
@@ -1441,7 +1464,7 @@ impl<'c> Exchange<'c> {
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
-                            let c = crate::net::upstream::connect(be, srv, info.src, dst, sni);
+                            let c = crate::net::upstream::connect(be, srv, info.src, dst, sni, facts);
                             let c = if be.abortonclose {
                                 match Box::pin(unless_closed(client, &mut b.inb, h2, c)).await {
                                     Some(r) => r,
