@@ -524,13 +524,17 @@ fn proxy_v2_options_are_checked() {
     let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
     expect_check(
         &dir,
-        &format!("{base}backend b\n  server s1 127.0.0.1:80 send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id\n  server s2 127.0.0.1:81 send-proxy-v2-ssl\n"),
+        &format!(
+            "{base}backend b\n  server s1 127.0.0.1:80 send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id\n  server s2 127.0.0.1:81 send-proxy-v2-ssl\n"
+        ),
         0,
         "Configuration file is valid",
     );
     expect_check(
         &dir,
-        &format!("{base}backend b\n  server s1 127.0.0.1:80 send-proxy-v2 proxy-v2-options crc32c,bogus\n"),
+        &format!(
+            "{base}backend b\n  server s1 127.0.0.1:80 send-proxy-v2 proxy-v2-options crc32c,bogus\n"
+        ),
         1,
         "c.cfg:6: 'server s1': 'bogus' : proxy v2 option not implemented",
     );

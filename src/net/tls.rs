@@ -280,10 +280,7 @@ pub async fn accept(
             c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         )
     };
-    let served = tls
-        .certs
-        .as_ref()
-        .and_then(|c| c.served(sni.as_deref()));
+    let served = tls.certs.as_ref().and_then(|c| c.served(sni.as_deref()));
     let mut info = Negotiated {
         served,
         sni,

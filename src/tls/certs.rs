@@ -737,7 +737,10 @@ impl std::fmt::Debug for ServedCert {
 }
 
 impl ServedCert {
-    fn parse<T>(&self, f: impl FnOnce(&x509_parser::certificate::X509Certificate<'_>) -> Option<T>) -> Option<T> {
+    fn parse<T>(
+        &self,
+        f: impl FnOnce(&x509_parser::certificate::X509Certificate<'_>) -> Option<T>,
+    ) -> Option<T> {
         let der = self.0.end_entity_cert().ok()?;
         let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
         f(&cert)

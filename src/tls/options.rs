@@ -618,6 +618,10 @@ pub enum KtlsSetting {
     Off,
 }
 
+/// A listener's rustls configuration, the certificates it serves from, and the warnings
+/// building it gave.
+pub type Serving = (Arc<ServerConfig>, Arc<CertStore>, Vec<Warning>);
+
 /// The TLS side of one `bind` line.
 #[derive(Clone, Debug)]
 pub struct BindTls {
@@ -751,10 +755,7 @@ impl BindTls {
 
     /// Like [`build`](Self::build), with the certificate store the configuration serves from
     /// (what says which certificate a connection got: `proxy-v2-options cert-sig,cert-key`).
-    pub fn build_serving(
-        &self,
-        g: &TlsGlobals,
-    ) -> Result<(Arc<ServerConfig>, Arc<CertStore>, Vec<Warning>), String> {
+    pub fn build_serving(&self, g: &TlsGlobals) -> Result<Serving, String> {
         if !self.ssl {
             return Err("TLS options given without 'ssl'".into());
         }

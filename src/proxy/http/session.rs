@@ -1464,7 +1464,8 @@ impl<'c> Exchange<'c> {
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
-                            let c = crate::net::upstream::connect(be, srv, info.src, dst, sni, facts);
+                            let c =
+                                crate::net::upstream::connect(be, srv, info.src, dst, sni, facts);
                             let c = if be.abortonclose {
                                 match Box::pin(unless_closed(client, &mut b.inb, h2, c)).await {
                                     Some(r) => r,
