@@ -750,3 +750,74 @@ fn http_buffer_request_waits_for_the_body_and_req_body_decides_like_haproxy() {
         );
     }
 }
+
+/// `cookie … dynamic` with `dynamic-cookie-key` (from the defaults section): servers without
+/// a `cookie` value get the one HAProxy derives from the key, their address and port; a
+/// server's own value is kept; a client sending a derived value sticks to its server. The
+/// same Set-Cookie values as Debian's HAProxy 2.6 (the ports differ per run, so the values
+/// are compared between the two).
+#[test]
+fn dynamic_cookies_are_derived_as_haproxy_derives_them() {
+    let (a, b, c) = (
+        Recorder::start("aa", &[]),
+        Recorder::start("bb", &[]),
+        Recorder::start("cc", &[]),
+    );
+    let port = free_port();
+    let cfg = format!(
+        "{}  dynamic-cookie-key s3cr3t\nbackend b\n  balance roundrobin\n  cookie SRV insert dynamic\n  \
+         server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n  server c 127.0.0.1:{} cookie fixed\n\
+         frontend f\n  bind 127.0.0.1:{port}\n  default_backend b\n",
+        DEFAULTS,
+        a.port(),
+        b.port(),
+        c.port()
+    );
+    let run = |start: &Start| {
+        let _p = start(&cfg, &[port]);
+        let mut got = Vec::new();
+        let mut cookies = Vec::new();
+        for _ in 0..3 {
+            let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = s;
+            write!(w, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+            let res = read_response(&mut r, false).unwrap();
+            let set = res.header("set-cookie").unwrap_or("").to_string();
+            cookies.push(set.split(';').next().unwrap_or("").to_string());
+            got.push(format!("{} {set}", String::from_utf8_lossy(&res.body)));
+        }
+        // Back to b with its derived cookie, twice.
+        for _ in 0..2 {
+            let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = s;
+            write!(
+                w,
+                "GET / HTTP/1.1\r\nHost: t\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+                cookies[1]
+            )
+            .unwrap();
+            let res = read_response(&mut r, false).unwrap();
+            got.push(String::from_utf8_lossy(&res.body).into_owned());
+        }
+        got
+    };
+    let ours = run(&corelb);
+    let hex = |v: &str| {
+        let v = v.split(' ').nth(1).unwrap_or("");
+        let v = v.strip_prefix("SRV=").unwrap_or("");
+        let v = v.split(';').next().unwrap_or("");
+        v.len() == 16 && v.bytes().all(|c| c.is_ascii_hexdigit())
+    };
+    assert!(ours[0].starts_with("aa ") && hex(&ours[0]), "{ours:?}");
+    assert!(ours[1].starts_with("bb ") && hex(&ours[1]), "{ours:?}");
+    assert_ne!(ours[0].split(' ').nth(1), ours[1].split(' ').nth(1));
+    assert_eq!(ours[2], "cc SRV=fixed; path=/");
+    assert_eq!(&ours[3..], ["bb", "bb"]);
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(ours, run(&haproxy), "corelb vs haproxy");
+    }
+}

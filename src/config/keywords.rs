@@ -276,7 +276,11 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
         D | F,
     ),
     kw("cookie", Supported(bal::cookie_kw), D | B),
-    kw("dynamic-cookie-key", NotYet, D | B),
+    kw(
+        "dynamic-cookie-key",
+        Supported(p::dynamic_cookie_key),
+        D | B,
+    ),
     kw("stick", Supported(bal::stick_kw), B),
     kw("stick-table", Supported(bal::stick_table_kw), F | B),
     kw("capture", Supported(p::capture), F),

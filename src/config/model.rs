@@ -373,6 +373,9 @@ pub struct CookieCfg {
     pub domains: Vec<String>,
     pub maxidle: Option<Duration>,
     pub maxlife: Option<Duration>,
+    /// `dynamic`: a server without a `cookie` value gets one derived from
+    /// `dynamic-cookie-key`, its address and port ([`super::dyncookie`]).
+    pub dynamic: bool,
     pub loc: Loc,
 }
 
@@ -1076,6 +1079,8 @@ pub struct Proxy {
     /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
     pub monitor_fail: Option<crate::acl::Cond>,
     pub cookie: Option<CookieCfg>,
+    /// `dynamic-cookie-key`: the secret of `cookie … dynamic`.
+    pub dynamic_cookie_key: Option<String>,
     pub stats: StatsCfg,
     /// `stick-table ...` (the table is named after the proxy).
     pub stick_table: Option<super::stick::StickTableCfg>,
@@ -1371,6 +1376,7 @@ impl Proxy {
             tcp_response: TcpResponse::default(),
             redirects: Vec::new(),
             monitor_fail: None,
+            dynamic_cookie_key: None,
             cookie: None,
             stats: StatsCfg::default(),
             stick_table: None,

@@ -12,6 +12,7 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     super::resolvers::validate(cfg, d);
     super::stick::resolve(cfg, d);
     resolve_servers(cfg, d);
+    dynamic_cookies(cfg);
     super::server_links::resolve(cfg, d);
     super::filters::check_caches(&mut cfg.caches, &cfg.proxies, d);
     for px in &cfg.proxies {
@@ -207,6 +208,25 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
         for (f, l) in formats {
             if let Err(e) = f.resolve_backends(&lookup) {
                 d.error(&l, e);
+            }
+        }
+    }
+}
+
+/// `cookie … dynamic` with `dynamic-cookie-key`: each server without a `cookie` value, at
+/// an IP address, gets the one HAProxy derives from the key, its address and its port.
+fn dynamic_cookies(cfg: &mut Config) {
+    for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        let (Some(c), Some(key)) = (&px.cookie, &px.dynamic_cookie_key) else {
+            continue;
+        };
+        if !c.dynamic {
+            continue;
+        }
+        for s in &mut px.servers {
+            if s.params.cookie.is_none() && s.addr.path.is_none() && !s.addr.unresolved {
+                let port = s.addr.port.unwrap_or(0);
+                s.params.cookie = Some(super::dyncookie::value(key, s.addr.ip, port));
             }
         }
     }

@@ -113,6 +113,20 @@ pub(crate) fn maxconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _:
     }
 }
 
+/// `dynamic-cookie-key <string>`: the secret of `cookie … dynamic`.
+pub(crate) fn dynamic_cookie_key(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    match w.get(1) {
+        Some(k) => px.dynamic_cookie_key = Some(k.clone()),
+        None => d.error(loc, "'dynamic-cookie-key' expects <string> as argument."),
+    }
+}
+
 /// `fullconn N`: the backend load at which servers with `minconn` reach their `maxconn`.
 pub(crate) fn fullconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {
