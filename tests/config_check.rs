@@ -539,3 +539,23 @@ fn proxy_v2_options_are_checked() {
         "c.cfg:6: 'server s1': 'bogus' : proxy v2 option not implemented",
     );
 }
+
+/// `grace` in a proxy was removed in HAProxy 2.5: HAProxy 2.6's error; the global `grace`
+/// is another keyword, and takes a time.
+#[test]
+fn proxy_grace_is_refused_as_haproxy_refuses_it() {
+    let dir = TempDir::new("grace");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("{base}backend b\n  grace 2s\n  server s 127.0.0.1:80\n"),
+        1,
+        "c.cfg:6: the 'grace' keyword is not supported any more since HAProxy version 2.5.",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  grace 2s\n{base}backend b\n  server s 127.0.0.1:80\n"),
+        0,
+        "Configuration file is valid",
+    );
+}

@@ -21,6 +21,8 @@ pub enum Status<H = ()> {
     NotYet,
     /// Removed from HAProxy; the string names the modern replacement.
     Removed(&'static str),
+    /// Removed from HAProxy without a replacement; the string is HAProxy's error.
+    Gone(&'static str),
     /// Deliberately not built (Lua, SPOE, device-detection modules): an error that says
     /// so, with the reason, so nobody waits for it.
     Never(&'static str),
@@ -58,6 +60,9 @@ use super::parser::{
 };
 use Status::*;
 
+/// HAProxy 2.6's error for a proxy's `grace` (the global `grace` is another keyword).
+const GRACE_GONE: &str = "the 'grace' keyword is not supported any more since HAProxy version 2.5.";
+
 const NODAEMON: &str = "corelb always runs in the foreground; let systemd (or your supervisor) run it in the background";
 
 pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
@@ -65,6 +70,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("nbthread", Supported(g::nbthread), 0),
     kw("cpu-map", Supported(g::cpu_map), 0),
     kw("hard-stop-after", Supported(g::hard_stop_after), 0),
+    kw("grace", Supported(g::grace), 0),
     kw("pidfile", Supported(g::pidfile), 0),
     kw("user", Supported(g::user), 0),
     kw("group", Supported(g::group), 0),
@@ -321,7 +327,7 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("filter", Supported(crate::config::filters::filter), F | B),
     kw("declare", Supported(p::declare), F | B),
     kw("dispatch", NotYet, B),
-    kw("grace", NotYet, ALL),
+    kw("grace", Gone(GRACE_GONE), ALL),
     kw("rate-limit", Supported(p::rate_limit), D | F),
     kw("max-keep-alive-queue", NotYet, D | B),
     kw(
@@ -683,6 +689,7 @@ fn table_section<H>(out: &mut String, title: &str, table: &[Kw<H>], prefix: &str
             NotYet => "**not supported yet** (error)".to_string(),
             Removed(by) => format!("removed from HAProxy (error): use `{by}`"),
             Never(why) => format!("**not supported, by design** (error): {why}"),
+            Gone(why) => format!("removed from HAProxy (error): {why}"),
         };
         out.push_str(&format!("| `{prefix}{}` | {status} |\n", k.name));
     }

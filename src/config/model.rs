@@ -57,6 +57,8 @@ pub struct Global {
     /// `cpu-map` entries: (first thread, last thread) → CPUs, thread numbers from 1.
     pub cpu_map: Vec<CpuMapEntry>,
     pub hard_stop_after: Option<Duration>,
+    /// `grace`: how long a soft stop (SIGUSR1) announces itself (`stopping`) before the
+    /// listeners stop.
     pub grace: Option<Duration>,
     pub pidfile: Option<PathBuf>,
     pub user: Option<(String, Loc)>,

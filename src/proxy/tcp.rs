@@ -439,7 +439,7 @@ async fn response_rules(
         client_timeout: None,
         conn,
         nbsrv: &nb,
-        stopping: shared.control.stopping(),
+        stopping: shared.control.soft_stopping(),
         txn: Some(&txn),
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
     };

@@ -93,6 +93,12 @@ pub(crate) fn hard_stop_after(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.hard_stop_after = time_arg(w, 1, loc, &mut p.diags);
 }
 
+/// `grace <time>`: on a soft stop (SIGUSR1), `stopping` is true this long while the
+/// listeners still accept, then the stop proceeds.
+pub(crate) fn grace(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.grace = time_arg(w, 1, loc, &mut p.diags);
+}
+
 pub(crate) fn pidfile(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.pidfile = path_arg(w, loc, &mut p.diags);
 }

@@ -293,7 +293,7 @@ impl Ctx {
             head: None,
             conn: &self.acl_conn,
             nbsrv,
-            stopping: self.shard.shared.control.stopping(),
+            stopping: self.shard.shared.control.soft_stopping(),
             stick,
             txn: Some(vars),
         }
@@ -366,7 +366,7 @@ impl Ctx {
                     head: None,
                     conn: &self.acl_conn,
                     nbsrv: &|i| shared.usable_servers(i),
-                    stopping: shared.control.stopping(),
+                    stopping: shared.control.soft_stopping(),
                     stick: None,
                     txn: Some(vars),
                 };
@@ -840,7 +840,7 @@ impl<'c> Exchange<'c> {
             head: Some((req, &all[..all.len().min(self.fe_view)])),
             conn: &ctx.acl_conn,
             nbsrv: &nbsrv,
-            stopping: shared.control.stopping(),
+            stopping: shared.control.soft_stopping(),
             stick,
             txn: Some(vars),
         };
@@ -1701,7 +1701,7 @@ impl<'c> Exchange<'c> {
                     head: Some((req, &route.saved_head)),
                     conn: &ctx.acl_conn,
                     nbsrv: &nbsrv,
-                    stopping: shared.control.stopping(),
+                    stopping: shared.control.soft_stopping(),
                     stick: stick_ctx
                         .as_ref()
                         .map(|c| c as &dyn crate::acl::StickSource),

@@ -19,7 +19,7 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         .sum();
     let cur = sh.slots.current();
     let info = crate::stats::take(sh).info;
-    let stopping = sh.control.stopping() as u8;
+    let stopping = sh.control.soft_stopping() as u8;
     let fields: Vec<(&str, String)> = vec![
         ("Name", "corelb".into()),
         ("Version", version.into()),
