@@ -535,7 +535,7 @@ pub static BIND: &[Kw<b::BindFn>] = &[
     kw("ktls", Supported(b::tls), 0),
     kw("transparent", NotYet, 0),
     kw("namespace", NotYet, 0),
-    kw("tcp-ut", NotYet, 0),
+    kw("tcp-ut", Supported(b::tcp_ut), 0),
     kw("level", NotYet, 0),
     kw("mode", Supported(b::mode), 0),
     kw("user", Supported(b::user), 0),

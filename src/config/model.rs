@@ -307,6 +307,9 @@ pub struct Bind {
     pub tfo: bool,
     pub interface: Option<String>,
     pub mss: Option<u32>,
+    /// `tcp-ut <delay>`: TCP_USER_TIMEOUT of the listening socket, which the connections it
+    /// accepts inherit (how long sent data may stay unacknowledged).
+    pub tcp_ut: Option<Duration>,
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
