@@ -1138,3 +1138,61 @@ fn send_proxy_v2_ssl_tlvs_are_written_as_haproxy_writes_them() {
     let theirs = run(&rx);
     assert_eq!(ours, theirs, "corelb vs haproxy\n{}", hp.log());
 }
+
+/// Global `maxsslconn 1`: while one TLS connection is open, a second one to a TLS listener
+/// waits (it is not answered, nor refused) and a clear listener is not held back, as with
+/// Debian's HAProxy 2.6; corelb then serves the waiting one as soon as the first ends
+/// (HAProxy 2.6 leaves it hanging until the client gives up: not compared).
+#[test]
+fn maxsslconn_holds_back_tls_connections_beyond_the_limit() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["lb.test"], "lb.test", false);
+    let ports = [free_port(), free_port()];
+    let cfg = format!(
+        "global\n  maxsslconn 1\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 20s\n  timeout server 5s\n\
+         frontend f\n  bind 127.0.0.1:{} ssl crt {}\n  bind 127.0.0.1:{}\n  \
+         http-request return status 200 content-type text/plain string ok\n",
+        ports[0],
+        site.display(),
+        ports[1]
+    );
+    // (waiting, clear answered, what the waiting one got once the first ended)
+    let run = || {
+        // The first TLS connection, held open by openssl s_client (which ignores the end of
+        // its input with -quiet) until it is killed.
+        let mut first = Command::new("openssl")
+            .args(["s_client", "-quiet", "-connect"])
+            .arg(format!("127.0.0.1:{}", ports[0]))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl CLI (apt-get install openssl)");
+        std::thread::sleep(Duration::from_millis(700));
+        let ca = pki.ca();
+        let port = ports[0];
+        let second =
+            std::thread::spawn(move || curl_tls(&ca, "lb.test", port, "/", &["-m", "4"]).0);
+        std::thread::sleep(Duration::from_millis(1500));
+        let waiting = !second.is_finished();
+        let clear = raw_exchange(ports[1], b"GET / HTTP/1.0\r\n\r\n");
+        let _ = first.kill();
+        let _ = first.wait();
+        let later = second.join().unwrap();
+        (waiting, clear.starts_with("HTTP/1.1 200"), later)
+    };
+    let lb = Corelb::start(&cfg, &[], &ports);
+    let ours = run();
+    assert_eq!(ours, (true, true, "ok\n200 0".to_string()), "{}", lb.log());
+    drop(lb);
+    let Some(hp) = common::haproxy::Haproxy::start(&cfg, &ports) else {
+        return;
+    };
+    let theirs = run();
+    assert_eq!(
+        (theirs.0, theirs.1),
+        (ours.0, ours.1),
+        "corelb vs haproxy\n{}",
+        hp.log()
+    );
+}

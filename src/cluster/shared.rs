@@ -142,6 +142,8 @@ pub struct Shared {
     pub backends: Vec<Option<Arc<BackendRt>>>,
     /// Global `maxconn` (`set maxconn global` may lower it, up to `hard_maxconn`).
     pub slots: Slots,
+    /// Global `maxsslconn`: TLS client connections (unlimited without it).
+    pub ssl_slots: Slots,
     /// The global `maxconn` the generation started with.
     pub hard_maxconn: u32,
     pub control: Control,
@@ -264,6 +266,7 @@ impl Shared {
             ssl_rate: super::rate::RateLimit::new(cfg.global.maxsslrate),
             frontends,
             backends,
+            ssl_slots: Slots::new(cfg.global.maxsslconn.unwrap_or(0)),
             slots: Slots::new(maxconn),
             hard_maxconn: maxconn,
             control: Control::default(),

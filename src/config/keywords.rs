@@ -215,7 +215,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("server-state-file", Supported(g::server_state_file), 0),
     kw("server-state-base", Supported(g::server_state_base), 0),
     kw("h1-case-adjust", NotYet, 0),
-    kw("maxsslconn", NotYet, 0),
+    kw("maxsslconn", Supported(g::maxsslconn), 0),
     kw("maxconnrate", Supported(g::max_rate), 0),
     kw("maxsessrate", Supported(g::max_rate), 0),
     kw("maxsslrate", Supported(g::max_rate), 0),

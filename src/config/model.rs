@@ -50,6 +50,9 @@ pub struct Global {
     pub maxconnrate: Option<u32>,
     pub maxsessrate: Option<u32>,
     pub maxsslrate: Option<u32>,
+    /// `maxsslconn`: TLS client connections at once (process-wide); beyond it the TLS
+    /// listeners accept nothing until one ends.
+    pub maxsslconn: Option<u32>,
     /// `tune.maxaccept`: connections a listener accepts in a row before the shard serves
     /// others (`None`: no limit, `-1`).
     pub maxaccept: Option<u32>,
@@ -145,6 +148,7 @@ impl Default for Global {
             maxconnrate: None,
             maxsessrate: None,
             maxsslrate: None,
+            maxsslconn: None,
             maxaccept: Some(DEFAULT_MAXACCEPT),
             nbthread: None,
             cpu_map: Vec::new(),

@@ -25,6 +25,8 @@ struct ConnGuard {
     fe: Arc<FrontendRt>,
     /// The listener that counted the connection, once it did.
     counted: Option<usize>,
+    /// It came through a TLS listener: it holds a `maxsslconn` slot.
+    tls: bool,
 }
 
 impl Drop for ConnGuard {
@@ -35,6 +37,9 @@ impl Drop for ConnGuard {
         }
         self.fe.slots.give_back();
         self.shard.shared.slots.give_back();
+        if self.tls {
+            self.shard.shared.ssl_slots.give_back();
+        }
         self.shard.active.set(self.shard.active.get() - 1);
     }
 }
@@ -121,6 +126,7 @@ pub async fn handle(
         shard: shard.clone(),
         fe: fe.clone(),
         counted: None,
+        tls: tls.is_some(),
     };
     // `tcp-request connection` rules, before anything is read or counted: a rejected
     // connection never becomes a session (HAProxy neither logs nor counts it as one).
