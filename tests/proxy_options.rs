@@ -821,3 +821,61 @@ fn dynamic_cookies_are_derived_as_haproxy_derives_them() {
         assert_eq!(ours, run(&haproxy), "corelb vs haproxy");
     }
 }
+
+/// A keep-alive client under `option prefer-last-server` on server a (maxconn 1), while
+/// another client's request holds a's slot and a third waits in a's queue: which server
+/// answers the first client's next request within a second ("wait" if none).
+fn ka_queue_scenario(start: &Start, extra: &str) -> String {
+    let (a, b) = (Recorder::start("aa", &[]), Recorder::start("bb", &[]));
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  http-reuse never\n  option prefer-last-server\n{extra}  \
+         use-server a if {{ hdr(x-a) 1 }}\n  server a 127.0.0.1:{} maxconn 1\n  server b 127.0.0.1:{}\n",
+        a.port(),
+        b.port()
+    );
+    let _p = start(&cfg, &[port]);
+    let open = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        (BufReader::new(s.try_clone().unwrap()), s)
+    };
+    let (mut r1, mut w1) = open();
+    w1.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let first = read_response(&mut r1, false).unwrap();
+    let (_r2, mut w2) = open();
+    w2.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (_r3, mut w3) = open();
+    w3.write_all(b"GET /queued HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    w1.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    w1.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let second = match read_response(&mut r1, false) {
+        Ok(res) => String::from_utf8_lossy(&res.body).into_owned(),
+        Err(_) => "wait".to_string(),
+    };
+    a.release.store(true, Ordering::SeqCst);
+    format!("{} {second}", String::from_utf8_lossy(&first.body))
+}
+
+/// `max-keep-alive-queue N`: a keep-alive client stays on its last server unless that
+/// server is full with N or more requests queued, then it is balanced (to b here); -1 (the
+/// default) and a queue shorter than N keep it there, waiting. As HAProxy 2.6.
+#[test]
+fn max_keep_alive_queue_moves_a_client_off_a_queued_server_like_haproxy() {
+    let cases = [
+        ("  max-keep-alive-queue 1\n", "aa bb"),
+        ("  max-keep-alive-queue 0\n", "aa bb"),
+        ("  max-keep-alive-queue 2\n", "aa wait"),
+        ("  max-keep-alive-queue -1\n", "aa wait"),
+        ("", "aa wait"),
+    ];
+    for (who, start) in both() {
+        for (extra, want) in cases {
+            assert_eq!(ka_queue_scenario(start, extra), want, "{who}:\n{extra}");
+        }
+    }
+}

@@ -73,6 +73,8 @@ pub struct BackendRt {
     /// `option prefer-last-server` under non-hash balancing: a keep-alive client's request
     /// goes to its previous server while that one is usable (mode http).
     pub prefer_last_server: bool,
+    /// `max-keep-alive-queue`.
+    pub max_keep_alive_queue: Option<u32>,
     /// `option splice-*` (mode tcp).
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
@@ -511,6 +513,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         abortonclose: px.options.abortonclose,
         checkcache: px.options.checkcache,
         prefer_last_server: px.options.prefer_last_server && !px.balance.algo.is_hash(),
+        max_keep_alive_queue: px.max_keep_alive_queue,
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         pp_opts: px.servers.iter().map(|s| s.params.pp_opts).collect(),

@@ -329,7 +329,11 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("dispatch", NotYet, B),
     kw("grace", Gone(GRACE_GONE), ALL),
     kw("rate-limit", Supported(p::rate_limit), D | F),
-    kw("max-keep-alive-queue", NotYet, D | B),
+    kw(
+        "max-keep-alive-queue",
+        Supported(p::max_keep_alive_queue),
+        D | B,
+    ),
     kw(
         "http-send-name-header",
         Supported(p::http_send_name_header),

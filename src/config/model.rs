@@ -1064,6 +1064,9 @@ pub struct Proxy {
     /// `log-format`, captures and the built-in formats (see `config::logging`).
     pub logging: super::logging::LogFormats,
     pub fullconn: Option<u32>,
+    /// `max-keep-alive-queue`: a kept connection's server is left for balancing when it is
+    /// full with this many requests queued (`None`: never, HAProxy's -1).
+    pub max_keep_alive_queue: Option<u32>,
     /// `source ADDR[:PORT]`: the local address of connections to the servers.
     pub source: Option<std::net::SocketAddr>,
     pub id: Option<u32>,
@@ -1370,6 +1373,7 @@ impl Proxy {
             log: ProxyLog::default(),
             logging: Default::default(),
             fullconn: None,
+            max_keep_alive_queue: None,
             source: None,
             id: None,
             check: CheckKind::Connect,

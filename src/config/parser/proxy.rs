@@ -127,6 +127,26 @@ pub(crate) fn dynamic_cookie_key(
     }
 }
 
+/// `max-keep-alive-queue <n>`: -1 (HAProxy's default) is no limit; as HAProxy's `atol`,
+/// anything below -1 acts as 0.
+pub(crate) fn max_keep_alive_queue(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    let Some(v) = w.get(1).filter(|v| !v.is_empty()) else {
+        d.error(loc, "'max-keep-alive-queue' expects an integer argument.");
+        return;
+    };
+    let n = crate::config::units::atol(v);
+    px.max_keep_alive_queue = match n {
+        -1 => None,
+        n => Some(n.clamp(0, u32::MAX as i64) as u32),
+    };
+}
+
 /// `fullconn N`: the backend load at which servers with `minconn` reach their `maxconn`.
 pub(crate) fn fullconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {

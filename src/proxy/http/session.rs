@@ -1307,13 +1307,18 @@ impl<'c> Exchange<'c> {
                 // `option prefer-last-server`: the server of the connection kept for this
                 // client (`http-reuse never`, as in HAProxy, whose other connections are
                 // not the client's) while it is usable. Balanced, not persistent: a full
-                // queue there balances, and a retry may redispatch.
+                // queue there balances, and a retry may redispatch. With
+                // `max-keep-alive-queue N`, a full server with N queued is left too.
                 let last = match (direct, &b.private) {
                     (None, Some((bi, s, _)))
                         if be.prefer_last_server
                             && *bi == be.proxy
                             && retry.made == 0
-                            && be.lb.servers[*s].usable() =>
+                            && be.lb.servers[*s].usable()
+                            && be.max_keep_alive_queue.is_none_or(|n| {
+                                let srv = &be.lb.servers[*s];
+                                srv.has_room() || srv.queue.waiting() < n
+                            }) =>
                     {
                         Some(*s)
                     }
