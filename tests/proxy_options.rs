@@ -879,3 +879,79 @@ fn max_keep_alive_queue_moves_a_client_off_a_queued_server_like_haproxy() {
         }
     }
 }
+
+/// `dispatch <addr>:<port>`, as HAProxy 2.6 uses it: a backend without a `balance` line sends
+/// every request there (with servers too; the log names the server `<NOSRV>`), a `use-server`
+/// still reaches its server, and with `balance` the dispatch address is ignored. Which
+/// backend answered each request and the log's backend/server, compared with HAProxy.
+#[test]
+fn dispatch_sends_what_is_balanced_to_its_address_like_haproxy() {
+    let (d, s) = (Recorder::start("dd", &[]), Recorder::start("ss", &[]));
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  use_backend only if {{ path_beg /only }}\n  \
+         use_backend both if {{ path_beg /both }}\n  default_backend bal\n\
+         backend only\n  dispatch 127.0.0.1:{d}\n\
+         backend both\n  dispatch 127.0.0.1:{d}\n  use-server s if {{ path_end /direct }}\n  server s 127.0.0.1:{s}\n\
+         backend bal\n  balance roundrobin\n  dispatch 127.0.0.1:{d}\n  server s 127.0.0.1:{s}\n",
+        d = d.port(),
+        s = s.port()
+    );
+    let dir = TempDir::new("dispatch");
+    let sock = dir.path("admin.sock");
+    let cfg = cfg.replacen(
+        "global\n",
+        &format!("global\n  stats socket {} level admin\n", sock.display()),
+        1,
+    );
+    let paths = ["/only/1", "/only/2", "/both/1", "/both/direct", "/bal/1"];
+    for (who, start) in both() {
+        let p = start(&cfg, &[port]);
+        // The dispatch address is no server of the statistics; a backend with no other
+        // server is UP, one with servers DOWN (none is balanced, so none counts).
+        wait_unix_socket(&sock);
+        let rows: Vec<String> = stats_cmd(&sock, "show stat")
+            .lines()
+            .filter(|l| l.starts_with("only,") || l.starts_with("both,"))
+            .map(|l| {
+                l.split(',')
+                    .take(2)
+                    .chain(l.split(',').nth(17))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            ["only,BACKEND,UP", "both,s,no check", "both,BACKEND,DOWN"],
+            "{who}"
+        );
+        let mut got = Vec::new();
+        for path in paths {
+            let out = raw_exchange(port, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+            let body = out.rsplit("\r\n\r\n").next().unwrap_or("").to_string();
+            let (server, _, status, _) = wait_logged(&*p, path);
+            got.push(format!("{path} {body} {server} {status}"));
+        }
+        assert_eq!(
+            got,
+            [
+                "/only/1 dd only/<NOSRV> 200",
+                "/only/2 dd only/<NOSRV> 200",
+                "/both/1 dd both/<NOSRV> 200",
+                "/both/direct ss both/s 200",
+                "/bal/1 ss bal/s 200",
+            ],
+            "{who}\n{}",
+            p.log()
+        );
+    }
+    expect_check(
+        &dir,
+        &format!(
+            "{DEFAULTS}backend bal\n  balance roundrobin\n  dispatch 127.0.0.1:1\n  server s 127.0.0.1:2\n"
+        ),
+        0,
+        "dispatch address of backend 'bal' will be ignored in balance mode.",
+    );
+}

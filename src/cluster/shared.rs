@@ -498,7 +498,8 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
             px.balance.hash_type,
             px.options.allbackups,
             servers,
-        ),
+        )
+        .with_dispatch(px.dispatch_server),
         queue,
         connect_timeout: px.timeouts.connect,
         server_timeout: px.timeouts.server,

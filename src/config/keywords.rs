@@ -326,7 +326,7 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("server-template", Supported(s::template), B),
     kw("filter", Supported(crate::config::filters::filter), F | B),
     kw("declare", Supported(p::declare), F | B),
-    kw("dispatch", NotYet, B),
+    kw("dispatch", Supported(p::dispatch), B),
     kw("grace", Gone(GRACE_GONE), ALL),
     kw("rate-limit", Supported(p::rate_limit), D | F),
     kw(

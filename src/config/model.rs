@@ -1067,6 +1067,11 @@ pub struct Proxy {
     /// `max-keep-alive-queue`: a kept connection's server is left for balancing when it is
     /// full with this many requests queued (`None`: never, HAProxy's -1).
     pub max_keep_alive_queue: Option<u32>,
+    /// `dispatch <addr>:<port>` as written, with its line.
+    pub dispatch: Option<(String, Loc)>,
+    /// The nameless server `dispatch` became (the last of `servers`), which takes every
+    /// connection the balancing would (set by validation when no `balance` is given).
+    pub dispatch_server: Option<usize>,
     /// `source ADDR[:PORT]`: the local address of connections to the servers.
     pub source: Option<std::net::SocketAddr>,
     pub id: Option<u32>,
@@ -1374,6 +1379,8 @@ impl Proxy {
             logging: Default::default(),
             fullconn: None,
             max_keep_alive_queue: None,
+            dispatch: None,
+            dispatch_server: None,
             source: None,
             id: None,
             check: CheckKind::Connect,

@@ -11,6 +11,7 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     resolve_fetch_backends(cfg, d);
     super::resolvers::validate(cfg, d);
     super::stick::resolve(cfg, d);
+    dispatch(cfg, d);
     resolve_servers(cfg, d);
     dynamic_cookies(cfg);
     super::server_links::resolve(cfg, d);
@@ -210,6 +211,56 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
                 d.error(&l, e);
             }
         }
+    }
+}
+
+/// `dispatch <addr>:<port>`, as HAProxy 2.6 uses it: without a `balance` line every
+/// connection the balancing would place goes there (a cookie or `use-server` still names a
+/// server), so it becomes a nameless server (`<NOSRV>` in the logs, in no statistics) that
+/// the balancing alone knows; with `balance`, it is ignored with HAProxy's warning.
+fn dispatch(cfg: &mut Config, d: &mut Diags) {
+    for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        let Some((text, loc)) = px.dispatch.clone() else {
+            continue;
+        };
+        let spec = match addr::parse_server(&text) {
+            Ok(s) if s.port.is_some_and(|p| p != 0) => s,
+            Ok(_) => {
+                d.error(&loc, format!("'dispatch' : missing port in '{text}'"));
+                continue;
+            }
+            Err(e) => {
+                d.error(&loc, format!("'dispatch' : {e}"));
+                continue;
+            }
+        };
+        if px.balance.loc.is_some() {
+            d.warn(
+                &loc,
+                format!(
+                    "dispatch address of backend '{}' will be ignored in balance mode.",
+                    px.name
+                ),
+            );
+            continue;
+        }
+        px.dispatch_server = Some(px.servers.len());
+        px.servers.push(Server {
+            name: "<NOSRV>".into(),
+            addr: ServerAddr {
+                text: spec.host,
+                ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                port: spec.port,
+                unresolved: false,
+                path: None,
+            },
+            params: ServerParams::default(),
+            id: None,
+            check_ip: None,
+            tls_config: None,
+            tls_sni: None,
+            loc,
+        });
     }
 }
 

@@ -147,6 +147,14 @@ pub(crate) fn max_keep_alive_queue(
     };
 }
 
+/// `dispatch <addr>:<port>`: checked when the file is read (see `validate`).
+pub(crate) fn dispatch(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match w.get(1) {
+        Some(a) => px.dispatch = Some((a.clone(), loc.clone())),
+        None => d.error(loc, "'dispatch' expects <addr:port> as argument."),
+    }
+}
+
 /// `fullconn N`: the backend load at which servers with `minconn` reach their `maxconn`.
 pub(crate) fn fullconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {
