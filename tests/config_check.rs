@@ -280,9 +280,9 @@ fn not_supported_yet_names_the_keyword() {
         "'option logasap' is not supported yet",
     );
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  max-keep-alive-queue 1\n",
+        "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  external-check command /bin/true\n",
         5,
-        "'max-keep-alive-queue' is not supported yet",
+        "'external-check' is not supported yet",
     );
 }
 
