@@ -280,9 +280,9 @@ fn not_supported_yet_names_the_keyword() {
         "'option transparent' is not supported yet",
     );
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  max-keep-alive-queue 1\n",
+        "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  external-check command /bin/true\n",
         5,
-        "'max-keep-alive-queue' is not supported yet",
+        "'external-check' is not supported yet",
     );
 }
 
@@ -545,5 +545,49 @@ fn h1_case_adjust_errors_name_the_line() {
         &format!("global\n  h1-case-adjust-file {}\n", map.display()),
         2,
         "' : expect <to> at line 3.",
+    );
+}
+
+/// `proxy-v2-options` takes HAProxy's option names only, with HAProxy's error otherwise;
+/// `send-proxy-v2-ssl` and `send-proxy-v2-ssl-cn` are flags.
+#[test]
+fn proxy_v2_options_are_checked() {
+    let dir = TempDir::new("ppopts");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!(
+            "{base}backend b\n  server s1 127.0.0.1:80 send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id\n  server s2 127.0.0.1:81 send-proxy-v2-ssl\n"
+        ),
+        0,
+        "Configuration file is valid",
+    );
+    expect_check(
+        &dir,
+        &format!(
+            "{base}backend b\n  server s1 127.0.0.1:80 send-proxy-v2 proxy-v2-options crc32c,bogus\n"
+        ),
+        1,
+        "c.cfg:6: 'server s1': 'bogus' : proxy v2 option not implemented",
+    );
+}
+
+/// `grace` in a proxy was removed in HAProxy 2.5: HAProxy 2.6's error; the global `grace`
+/// is another keyword, and takes a time.
+#[test]
+fn proxy_grace_is_refused_as_haproxy_refuses_it() {
+    let dir = TempDir::new("grace");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    expect_check(
+        &dir,
+        &format!("{base}backend b\n  grace 2s\n  server s 127.0.0.1:80\n"),
+        1,
+        "c.cfg:6: the 'grace' keyword is not supported any more since HAProxy version 2.5.",
+    );
+    expect_check(
+        &dir,
+        &format!("global\n  grace 2s\n{base}backend b\n  server s 127.0.0.1:80\n"),
+        0,
+        "Configuration file is valid",
     );
 }

@@ -750,3 +750,208 @@ fn http_buffer_request_waits_for_the_body_and_req_body_decides_like_haproxy() {
         );
     }
 }
+
+/// `cookie … dynamic` with `dynamic-cookie-key` (from the defaults section): servers without
+/// a `cookie` value get the one HAProxy derives from the key, their address and port; a
+/// server's own value is kept; a client sending a derived value sticks to its server. The
+/// same Set-Cookie values as Debian's HAProxy 2.6 (the ports differ per run, so the values
+/// are compared between the two).
+#[test]
+fn dynamic_cookies_are_derived_as_haproxy_derives_them() {
+    let (a, b, c) = (
+        Recorder::start("aa", &[]),
+        Recorder::start("bb", &[]),
+        Recorder::start("cc", &[]),
+    );
+    let port = free_port();
+    let cfg = format!(
+        "{}  dynamic-cookie-key s3cr3t\nbackend b\n  balance roundrobin\n  cookie SRV insert dynamic\n  \
+         server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n  server c 127.0.0.1:{} cookie fixed\n\
+         frontend f\n  bind 127.0.0.1:{port}\n  default_backend b\n",
+        DEFAULTS,
+        a.port(),
+        b.port(),
+        c.port()
+    );
+    let run = |start: &Start| {
+        let _p = start(&cfg, &[port]);
+        let mut got = Vec::new();
+        let mut cookies = Vec::new();
+        for _ in 0..3 {
+            let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = s;
+            write!(w, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+            let res = read_response(&mut r, false).unwrap();
+            let set = res.header("set-cookie").unwrap_or("").to_string();
+            cookies.push(set.split(';').next().unwrap_or("").to_string());
+            got.push(format!("{} {set}", String::from_utf8_lossy(&res.body)));
+        }
+        // Back to b with its derived cookie, twice.
+        for _ in 0..2 {
+            let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = s;
+            write!(
+                w,
+                "GET / HTTP/1.1\r\nHost: t\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+                cookies[1]
+            )
+            .unwrap();
+            let res = read_response(&mut r, false).unwrap();
+            got.push(String::from_utf8_lossy(&res.body).into_owned());
+        }
+        got
+    };
+    let ours = run(&corelb);
+    let hex = |v: &str| {
+        let v = v.split(' ').nth(1).unwrap_or("");
+        let v = v.strip_prefix("SRV=").unwrap_or("");
+        let v = v.split(';').next().unwrap_or("");
+        v.len() == 16 && v.bytes().all(|c| c.is_ascii_hexdigit())
+    };
+    assert!(ours[0].starts_with("aa ") && hex(&ours[0]), "{ours:?}");
+    assert!(ours[1].starts_with("bb ") && hex(&ours[1]), "{ours:?}");
+    assert_ne!(ours[0].split(' ').nth(1), ours[1].split(' ').nth(1));
+    assert_eq!(ours[2], "cc SRV=fixed; path=/");
+    assert_eq!(&ours[3..], ["bb", "bb"]);
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(ours, run(&haproxy), "corelb vs haproxy");
+    }
+}
+
+/// A keep-alive client under `option prefer-last-server` on server a (maxconn 1), while
+/// another client's request holds a's slot and a third waits in a's queue: which server
+/// answers the first client's next request within a second ("wait" if none).
+fn ka_queue_scenario(start: &Start, extra: &str) -> String {
+    let (a, b) = (Recorder::start("aa", &[]), Recorder::start("bb", &[]));
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  http-reuse never\n  option prefer-last-server\n{extra}  \
+         use-server a if {{ hdr(x-a) 1 }}\n  server a 127.0.0.1:{} maxconn 1\n  server b 127.0.0.1:{}\n",
+        a.port(),
+        b.port()
+    );
+    let _p = start(&cfg, &[port]);
+    let open = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        (BufReader::new(s.try_clone().unwrap()), s)
+    };
+    let (mut r1, mut w1) = open();
+    w1.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let first = read_response(&mut r1, false).unwrap();
+    let (_r2, mut w2) = open();
+    w2.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (_r3, mut w3) = open();
+    w3.write_all(b"GET /queued HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    w1.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    w1.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let second = match read_response(&mut r1, false) {
+        Ok(res) => String::from_utf8_lossy(&res.body).into_owned(),
+        Err(_) => "wait".to_string(),
+    };
+    a.release.store(true, Ordering::SeqCst);
+    format!("{} {second}", String::from_utf8_lossy(&first.body))
+}
+
+/// `max-keep-alive-queue N`: a keep-alive client stays on its last server unless that
+/// server is full with N or more requests queued, then it is balanced (to b here); -1 (the
+/// default) and a queue shorter than N keep it there, waiting. As HAProxy 2.6.
+#[test]
+fn max_keep_alive_queue_moves_a_client_off_a_queued_server_like_haproxy() {
+    let cases = [
+        ("  max-keep-alive-queue 1\n", "aa bb"),
+        ("  max-keep-alive-queue 0\n", "aa bb"),
+        ("  max-keep-alive-queue 2\n", "aa wait"),
+        ("  max-keep-alive-queue -1\n", "aa wait"),
+        ("", "aa wait"),
+    ];
+    for (who, start) in both() {
+        for (extra, want) in cases {
+            assert_eq!(ka_queue_scenario(start, extra), want, "{who}:\n{extra}");
+        }
+    }
+}
+
+/// `dispatch <addr>:<port>`, as HAProxy 2.6 uses it: a backend without a `balance` line sends
+/// every request there (with servers too; the log names the server `<NOSRV>`), a `use-server`
+/// still reaches its server, and with `balance` the dispatch address is ignored. Which
+/// backend answered each request and the log's backend/server, compared with HAProxy.
+#[test]
+fn dispatch_sends_what_is_balanced_to_its_address_like_haproxy() {
+    let (d, s) = (Recorder::start("dd", &[]), Recorder::start("ss", &[]));
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  use_backend only if {{ path_beg /only }}\n  \
+         use_backend both if {{ path_beg /both }}\n  default_backend bal\n\
+         backend only\n  dispatch 127.0.0.1:{d}\n\
+         backend both\n  dispatch 127.0.0.1:{d}\n  use-server s if {{ path_end /direct }}\n  server s 127.0.0.1:{s}\n\
+         backend bal\n  balance roundrobin\n  dispatch 127.0.0.1:{d}\n  server s 127.0.0.1:{s}\n",
+        d = d.port(),
+        s = s.port()
+    );
+    let dir = TempDir::new("dispatch");
+    let sock = dir.path("admin.sock");
+    let cfg = cfg.replacen(
+        "global\n",
+        &format!("global\n  stats socket {} level admin\n", sock.display()),
+        1,
+    );
+    let paths = ["/only/1", "/only/2", "/both/1", "/both/direct", "/bal/1"];
+    for (who, start) in both() {
+        let p = start(&cfg, &[port]);
+        // The dispatch address is no server of the statistics; a backend with no other
+        // server is UP, one with servers DOWN (none is balanced, so none counts).
+        wait_unix_socket(&sock);
+        let rows: Vec<String> = stats_cmd(&sock, "show stat")
+            .lines()
+            .filter(|l| l.starts_with("only,") || l.starts_with("both,"))
+            .map(|l| {
+                l.split(',')
+                    .take(2)
+                    .chain(l.split(',').nth(17))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            ["only,BACKEND,UP", "both,s,no check", "both,BACKEND,DOWN"],
+            "{who}"
+        );
+        let mut got = Vec::new();
+        for path in paths {
+            let out = raw_exchange(port, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+            let body = out.rsplit("\r\n\r\n").next().unwrap_or("").to_string();
+            let (server, _, status, _) = wait_logged(&*p, path);
+            got.push(format!("{path} {body} {server} {status}"));
+        }
+        assert_eq!(
+            got,
+            [
+                "/only/1 dd only/<NOSRV> 200",
+                "/only/2 dd only/<NOSRV> 200",
+                "/both/1 dd both/<NOSRV> 200",
+                "/both/direct ss both/s 200",
+                "/bal/1 ss bal/s 200",
+            ],
+            "{who}\n{}",
+            p.log()
+        );
+    }
+    expect_check(
+        &dir,
+        &format!(
+            "{DEFAULTS}backend bal\n  balance roundrobin\n  dispatch 127.0.0.1:1\n  server s 127.0.0.1:2\n"
+        ),
+        0,
+        "dispatch address of backend 'bal' will be ignored in balance mode.",
+    );
+}

@@ -119,3 +119,43 @@ fn sf_hands_over_to_a_new_process() {
     }
     drop(new);
 }
+
+/// The global `grace`: after SIGUSR1 the `stopping` fetch is true (here a monitor-uri
+/// fails) while the listener still accepts, and only once the grace has passed does the
+/// listener close. The same steps as Debian's HAProxy 2.6.
+#[test]
+fn global_grace_announces_a_soft_stop_before_it_begins() {
+    let port = free_port();
+    let cfg = format!(
+        "global\n  grace 1500ms\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend f\n  bind 127.0.0.1:{port}\n  monitor-uri /check\n  monitor fail if {{ stopping }}\n"
+    );
+    let status = || {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return "refused".to_string();
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(b"GET /check HTTP/1.0\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.split(' ').nth(1).unwrap_or("none").to_string()
+    };
+    // Before the signal, during the grace, and once it has passed.
+    let steps = |usr1: &dyn Fn()| {
+        let before = status();
+        usr1();
+        std::thread::sleep(Duration::from_millis(400));
+        let during = status();
+        std::thread::sleep(Duration::from_millis(2100));
+        [before, during, status()]
+    };
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    let ours = steps(&|| lb.signal("USR1"));
+    assert_eq!(ours, ["200", "503", "refused"], "{}", lb.log());
+    drop(lb);
+    let Some(hp) = common::haproxy::Haproxy::start(&cfg, &[port]) else {
+        return;
+    };
+    let theirs = steps(&|| signal_pid(hp.pid(), libc::SIGUSR1));
+    assert_eq!(ours, theirs, "corelb vs haproxy\n{}", hp.log());
+}

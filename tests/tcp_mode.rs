@@ -1199,3 +1199,89 @@ fn contstats_counts_bytes_while_they_move_like_haproxy() {
         ]
     );
 }
+
+/// The descriptor, in process `pid`, of its TCP connection from local port `lport` to remote
+/// port `rport` (found through /proc/net/tcp's inode and /proc/PID/fd).
+fn fd_of_connection(pid: i32, lport: u16, rport: u16) -> Option<i32> {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let port_of = |a: &str| u16::from_str_radix(a.rsplit(':').next()?, 16).ok();
+    let inode = tcp.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 9 && port_of(f[1]) == Some(lport) && port_of(f[2]) == Some(rport))
+            .then(|| f[9].to_string())
+    })?;
+    let want = format!("socket:[{inode}]");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .find(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy() == want))
+        .and_then(|e| e.file_name().to_str()?.parse().ok())
+}
+
+/// TCP_USER_TIMEOUT (ms) of descriptor `fd` of process `pid`, read from a copy of it
+/// (pidfd_getfd: the test runs as root).
+fn user_timeout_of(pid: i32, fd: i32) -> i32 {
+    // SAFETY: plain syscalls on integers; the descriptors made here are closed here.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        assert!(
+            pidfd >= 0,
+            "pidfd_open: {}",
+            std::io::Error::last_os_error()
+        );
+        let copy = libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0) as i32;
+        assert!(
+            copy >= 0,
+            "pidfd_getfd: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut v: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let r = libc::getsockopt(
+            copy,
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        );
+        libc::close(copy);
+        libc::close(pidfd);
+        assert_eq!(r, 0, "getsockopt: {}", std::io::Error::last_os_error());
+        v
+    }
+}
+
+/// `bind … tcp-ut 7s`: the connections the listener accepts carry TCP_USER_TIMEOUT 7000 ms
+/// (a bind without it: 0, the kernel's default), as with Debian's HAProxy 2.6.
+#[test]
+fn tcp_ut_sets_the_user_timeout_of_accepted_connections() {
+    let be = Backend::echo();
+    let (with, without) = (free_port(), free_port());
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         listen a\n  bind 127.0.0.1:{with} tcp-ut 7s\n  server s 127.0.0.1:{}\n\
+         listen b\n  bind 127.0.0.1:{without}\n  server s 127.0.0.1:{}\n",
+        be.port, be.port
+    );
+    let read = |pid: i32| {
+        [with, without].map(|port| {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            // Once the echo comes back, the proxy has accepted the connection.
+            c.write_all(b"x").unwrap();
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).unwrap();
+            let me = c.local_addr().unwrap().port();
+            let fd = fd_of_connection(pid, port, me).expect("the accepted socket");
+            user_timeout_of(pid, fd)
+        })
+    };
+    let lb = Corelb::start(&cfg, &[], &[with, without]);
+    let ours = read(lb.pid());
+    assert_eq!(ours, [7000, 0], "{}", lb.log());
+    drop(lb);
+    let Some(hp) = common::haproxy::Haproxy::start(&cfg, &[with, without]) else {
+        return;
+    };
+    assert_eq!(read(hp.pid()), ours, "corelb vs haproxy\n{}", hp.log());
+}

@@ -988,3 +988,211 @@ fn tune_ssl_lifetime_bounds_resumption_like_haproxy() {
     let ours = run(corelb_bin(), global, "-tls1_3", true);
     assert_eq!(ours, [new("2"), reused, new("2")], "TLS 1.3");
 }
+
+/// A backend that reads a PROXY v2 header, hands its bytes to the test, answers one line and
+/// closes.
+fn pp2_recorder() -> (Backend, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::{Read, Write};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let be = Backend::start(move |mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut head = [0u8; 16];
+        if s.read_exact(&mut head).is_err() {
+            return;
+        }
+        let len = usize::from(u16::from_be_bytes([head[14], head[15]]));
+        let mut rest = vec![0u8; len];
+        if s.read_exact(&mut rest).is_err() {
+            return;
+        }
+        let mut all = head.to_vec();
+        all.extend_from_slice(&rest);
+        let _ = tx.lock().unwrap().send(all);
+        let _ = s.write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 3\r\n\r\nok\n");
+    });
+    (be, rx)
+}
+
+/// The TLVs of a PROXY v2 header, with the SSL TLV's sub-TLVs spelled out: (type, value)
+/// in wire order; the CRC32C value is replaced by whether it verifies (the addresses it
+/// covers differ from run to run).
+fn pp2_tlvs(h: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    assert_eq!(&h[..12], b"\r\n\r\n\0\r\nQUIT\n", "v2 signature");
+    let addr_len = match h[13] {
+        0x11 => 12,
+        0x21 => 36,
+        _ => 0,
+    };
+    let mut out = Vec::new();
+    let mut rest = &h[16 + addr_len..];
+    while rest.len() >= 3 {
+        let (t, n) = (rest[0], usize::from(u16::from_be_bytes([rest[1], rest[2]])));
+        let v = &rest[3..3 + n];
+        match t {
+            0x03 => {
+                let mut z = h.to_vec();
+                let at = h.len() - rest.len() + 3;
+                z[at..at + 4].fill(0);
+                let ok = crc32c(&z) == u32::from_be_bytes(v.try_into().unwrap());
+                out.push((t, vec![ok as u8]));
+            }
+            0x20 => {
+                out.push((t, v[..5].to_vec()));
+                let mut sub = &v[5..];
+                while sub.len() >= 3 {
+                    let (st, sn) = (sub[0], usize::from(u16::from_be_bytes([sub[1], sub[2]])));
+                    out.push((st, sub[3..3 + sn].to_vec()));
+                    sub = &sub[3 + sn..];
+                }
+            }
+            _ => out.push((t, v.to_vec())),
+        }
+        rest = &rest[3 + n..];
+    }
+    out
+}
+
+/// CRC32C (Castagnoli), bit by bit.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// `send-proxy-v2-ssl`, `send-proxy-v2-ssl-cn` and `proxy-v2-options`: the TLVs a server
+/// gets for a TLS client with a certificate, for a TLS client without one and for a clear
+/// one, byte for byte as Debian's HAProxy 2.6 writes them (ALPN, AUTHORITY from the SNI,
+/// UNIQUE_ID, the SSL TLV with its version, CN, key and signature algorithms and cipher, and
+/// a CRC32C that verifies).
+#[test]
+fn send_proxy_v2_ssl_tlvs_are_written_as_haproxy_writes_them() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["lb.test"], "lb.test", true);
+    let alice = pki.client("alice.pem", "alice", &[7]);
+    let (be, rx) = pp2_recorder();
+    let ports = [free_port(), free_port()];
+    let cfg = format!(
+        "{DEFAULTS}frontend tls\n  mode tcp\n\
+         \x20 bind 127.0.0.1:{} ssl crt {} verify optional ca-file {} alpn http/1.1 ciphersuites TLS_AES_128_GCM_SHA256\n\
+         \x20 unique-id-format id-%ci\n  default_backend full\n\
+         frontend clear\n  mode tcp\n  bind 127.0.0.1:{}\n  default_backend plain\n\
+         backend full\n  mode tcp\n\
+         \x20 server s1 127.0.0.1:{} send-proxy-v2-ssl-cn proxy-v2-options ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id\n\
+         backend plain\n  mode tcp\n  server s1 127.0.0.1:{} send-proxy-v2-ssl\n",
+        ports[0],
+        site.display(),
+        pki.ca().display(),
+        ports[1],
+        be.port,
+        be.port
+    );
+    let run = |rx: &std::sync::mpsc::Receiver<Vec<u8>>| {
+        let mut got = Vec::new();
+        let alice = alice.display().to_string();
+        for extra in [&["--cert", alice.as_str()][..], &[]] {
+            let (out, err) = curl_tls(&pki.ca(), "lb.test", ports[0], "/", extra);
+            assert!(out.starts_with("ok\n"), "{out} {err}");
+            got.push(pp2_tlvs(&rx.recv_timeout(Duration::from_secs(5)).unwrap()));
+        }
+        let out = raw_exchange(ports[1], b"GET / HTTP/1.0\r\n\r\n");
+        assert!(out.contains("ok"), "{out}");
+        got.push(pp2_tlvs(&rx.recv_timeout(Duration::from_secs(5)).unwrap()));
+        got
+    };
+    let lb = Corelb::start(&cfg, &[], &ports);
+    let ours = run(&rx);
+    drop(lb);
+    // What Debian's HAProxy 2.6 writes (compared below when it is installed).
+    let s = |v: &str| v.as_bytes().to_vec();
+    let with_cert = vec![
+        (0x03, vec![1]),
+        (0x01, s("http/1.1")),
+        (0x02, s("lb.test")),
+        (0x05, s("id-127.0.0.1")),
+        (0x20, vec![0x07, 0, 0, 0, 0]),
+        (0x21, s("TLSv1.3")),
+        (0x22, s("alice")),
+        (0x25, s("RSA2048")),
+        (0x24, s("ecdsa-with-SHA256")),
+        (0x23, s("TLS_AES_128_GCM_SHA256")),
+    ];
+    assert_eq!(ours[0], with_cert);
+    let mut no_cert = with_cert.clone();
+    no_cert.retain(|t| t.0 != 0x22);
+    no_cert[4].1[0] = 0x01;
+    assert_eq!(ours[1], no_cert);
+    assert_eq!(ours[2], vec![(0x20, vec![0, 0, 0, 0, 0])]);
+    let Some(hp) = common::haproxy::Haproxy::start(&cfg, &ports) else {
+        return;
+    };
+    let theirs = run(&rx);
+    assert_eq!(ours, theirs, "corelb vs haproxy\n{}", hp.log());
+}
+
+/// Global `maxsslconn 1`: while one TLS connection is open, a second one to a TLS listener
+/// waits (it is not answered, nor refused) and a clear listener is not held back, as with
+/// Debian's HAProxy 2.6; corelb then serves the waiting one as soon as the first ends
+/// (HAProxy 2.6 leaves it hanging until the client gives up: not compared).
+#[test]
+fn maxsslconn_holds_back_tls_connections_beyond_the_limit() {
+    let pki = Pki::new();
+    let site = pki.leaf("site.pem", &["lb.test"], "lb.test", false);
+    let ports = [free_port(), free_port()];
+    let cfg = format!(
+        "global\n  maxsslconn 1\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 20s\n  timeout server 5s\n\
+         frontend f\n  bind 127.0.0.1:{} ssl crt {}\n  bind 127.0.0.1:{}\n  \
+         http-request return status 200 content-type text/plain string ok\n",
+        ports[0],
+        site.display(),
+        ports[1]
+    );
+    // (waiting, clear answered, what the waiting one got once the first ended)
+    let run = || {
+        // The first TLS connection, held open by openssl s_client (which ignores the end of
+        // its input with -quiet) until it is killed.
+        let mut first = Command::new("openssl")
+            .args(["s_client", "-quiet", "-connect"])
+            .arg(format!("127.0.0.1:{}", ports[0]))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl CLI (apt-get install openssl)");
+        std::thread::sleep(Duration::from_millis(700));
+        let ca = pki.ca();
+        let port = ports[0];
+        let second =
+            std::thread::spawn(move || curl_tls(&ca, "lb.test", port, "/", &["-m", "4"]).0);
+        std::thread::sleep(Duration::from_millis(1500));
+        let waiting = !second.is_finished();
+        let clear = raw_exchange(ports[1], b"GET / HTTP/1.0\r\n\r\n");
+        let _ = first.kill();
+        let _ = first.wait();
+        let later = second.join().unwrap();
+        (waiting, clear.starts_with("HTTP/1.1 200"), later)
+    };
+    let lb = Corelb::start(&cfg, &[], &ports);
+    let ours = run();
+    assert_eq!(ours, (true, true, "ok\n200 0".to_string()), "{}", lb.log());
+    drop(lb);
+    let Some(hp) = common::haproxy::Haproxy::start(&cfg, &ports) else {
+        return;
+    };
+    let theirs = run();
+    assert_eq!(
+        (theirs.0, theirs.1),
+        (ours.0, ours.1),
+        "corelb vs haproxy\n{}",
+        hp.log()
+    );
+}

@@ -22,6 +22,9 @@ pub struct TlsInfo {
     pub suite: Option<rustls::CipherSuite>,
     /// The session was resumed (`ssl_fc_is_resumed`).
     pub resumed: bool,
+    /// The certificate the listener served (what a PROXY v2 header's `cert-sig` and
+    /// `cert-key` name).
+    pub served: Option<crate::tls::certs::ServedCert>,
 }
 
 /// What a connection knows, the same for every request on it.
@@ -441,6 +444,7 @@ impl RawRequest {
             client_cert: None,
             suite: Some(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384),
             resumed: false,
+            served: None,
         });
         self
     }

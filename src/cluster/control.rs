@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 pub struct Control {
     stopping: AtomicBool,
+    /// A soft stop was announced (global `grace`): the `stopping` fetch says so while the
+    /// listeners still accept.
+    announced: AtomicBool,
     /// The stop is a reload's: the listening sockets live on in the next generation.
     handover: AtomicBool,
     stop_event: Event,
@@ -22,6 +25,7 @@ impl Default for Control {
     fn default() -> Self {
         Control {
             stopping: AtomicBool::new(false),
+            announced: AtomicBool::new(false),
             handover: AtomicBool::new(false),
             stop_event: Event::new(),
             deadline: std::sync::Mutex::new(None),
@@ -50,6 +54,16 @@ impl Control {
 
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Announces a soft stop that has not begun yet (global `grace`).
+    pub fn announce_stop(&self) {
+        self.announced.store(true, Ordering::SeqCst);
+    }
+
+    /// What the `stopping` fetch and `show info` say: a stop under way or announced.
+    pub fn soft_stopping(&self) -> bool {
+        self.stopping() || self.announced.load(Ordering::SeqCst)
     }
 
     pub fn deadline(&self) -> Option<Instant> {

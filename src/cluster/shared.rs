@@ -73,10 +73,14 @@ pub struct BackendRt {
     /// `option prefer-last-server` under non-hash balancing: a keep-alive client's request
     /// goes to its previous server while that one is usable (mode http).
     pub prefer_last_server: bool,
+    /// `max-keep-alive-queue`.
+    pub max_keep_alive_queue: Option<u32>,
     /// `option splice-*` (mode tcp).
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
+    /// The TLVs of each server's v2 header (`proxy-v2-options`, `send-proxy-v2-ssl*`).
+    pub pp_opts: Vec<crate::config::PpOpts>,
     /// Each server's `source` address (its own, else the backend's).
     pub source: Vec<Option<std::net::SocketAddr>>,
     /// Each server's persistence cookie value (`server ... cookie VALUE`).
@@ -109,6 +113,12 @@ impl ServerTlsRt {
 }
 
 impl BackendRt {
+    /// The TLVs server `srv`'s PROXY v2 header carries (none for a server added at run
+    /// time).
+    pub fn pp_opts(&self, srv: usize) -> crate::config::PpOpts {
+        self.pp_opts.get(srv).copied().unwrap_or_default()
+    }
+
     /// The TLS of server `srv`'s traffic, when it has `ssl`.
     pub fn traffic_tls(&self, srv: usize) -> Option<&Arc<ServerTlsRt>> {
         self.server_tls[srv].as_ref().filter(|t| t.traffic)
@@ -134,6 +144,8 @@ pub struct Shared {
     pub backends: Vec<Option<Arc<BackendRt>>>,
     /// Global `maxconn` (`set maxconn global` may lower it, up to `hard_maxconn`).
     pub slots: Slots,
+    /// Global `maxsslconn`: TLS client connections (unlimited without it).
+    pub ssl_slots: Slots,
     /// The global `maxconn` the generation started with.
     pub hard_maxconn: u32,
     pub control: Control,
@@ -256,6 +268,7 @@ impl Shared {
             ssl_rate: super::rate::RateLimit::new(cfg.global.maxsslrate),
             frontends,
             backends,
+            ssl_slots: Slots::new(cfg.global.maxsslconn.unwrap_or(0)),
             slots: Slots::new(maxconn),
             hard_maxconn: maxconn,
             control: Control::default(),
@@ -485,7 +498,8 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
             px.balance.hash_type,
             px.options.allbackups,
             servers,
-        ),
+        )
+        .with_dispatch(px.dispatch_server),
         queue,
         connect_timeout: px.timeouts.connect,
         server_timeout: px.timeouts.server,
@@ -500,8 +514,10 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         abortonclose: px.options.abortonclose,
         checkcache: px.options.checkcache,
         prefer_last_server: px.options.prefer_last_server && !px.balance.algo.is_hash(),
+        max_keep_alive_queue: px.max_keep_alive_queue,
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
+        pp_opts: px.servers.iter().map(|s| s.params.pp_opts).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
         source: px
             .servers

@@ -246,6 +246,11 @@ impl ServerState {
         }
     }
 
+    /// Whether a connection slot is free now (HAProxy's `server_has_room`).
+    pub fn has_room(&self) -> bool {
+        self.maxconn() == 0 || self.cur_conns() < self.limit()
+    }
+
     /// Whether a request sent here by persistence may wait in this server's queue
     /// (`maxqueue` not reached).
     pub fn queue_has_room(&self) -> bool {

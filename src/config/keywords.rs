@@ -21,6 +21,8 @@ pub enum Status<H = ()> {
     NotYet,
     /// Removed from HAProxy; the string names the modern replacement.
     Removed(&'static str),
+    /// Removed from HAProxy without a replacement; the string is HAProxy's error.
+    Gone(&'static str),
     /// Deliberately not built (Lua, SPOE, device-detection modules): an error that says
     /// so, with the reason, so nobody waits for it.
     Never(&'static str),
@@ -58,6 +60,9 @@ use super::parser::{
 };
 use Status::*;
 
+/// HAProxy 2.6's error for a proxy's `grace` (the global `grace` is another keyword).
+const GRACE_GONE: &str = "the 'grace' keyword is not supported any more since HAProxy version 2.5.";
+
 const NODAEMON: &str = "corelb always runs in the foreground; let systemd (or your supervisor) run it in the background";
 
 pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
@@ -65,6 +70,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("nbthread", Supported(g::nbthread), 0),
     kw("cpu-map", Supported(g::cpu_map), 0),
     kw("hard-stop-after", Supported(g::hard_stop_after), 0),
+    kw("grace", Supported(g::grace), 0),
     kw("pidfile", Supported(g::pidfile), 0),
     kw("user", Supported(g::user), 0),
     kw("group", Supported(g::group), 0),
@@ -210,7 +216,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("server-state-base", Supported(g::server_state_base), 0),
     kw("h1-case-adjust", Supported(g::h1_case_adjust), 0),
     kw("h1-case-adjust-file", Supported(g::h1_case_adjust_file), 0),
-    kw("maxsslconn", NotYet, 0),
+    kw("maxsslconn", Supported(g::maxsslconn), 0),
     kw("maxconnrate", Supported(g::max_rate), 0),
     kw("maxsessrate", Supported(g::max_rate), 0),
     kw("maxsslrate", Supported(g::max_rate), 0),
@@ -277,7 +283,11 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
         D | F,
     ),
     kw("cookie", Supported(bal::cookie_kw), D | B),
-    kw("dynamic-cookie-key", NotYet, D | B),
+    kw(
+        "dynamic-cookie-key",
+        Supported(p::dynamic_cookie_key),
+        D | B,
+    ),
     kw("stick", Supported(bal::stick_kw), B),
     kw("stick-table", Supported(bal::stick_table_kw), F | B),
     kw("capture", Supported(p::capture), F),
@@ -317,10 +327,14 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("server-template", Supported(s::template), B),
     kw("filter", Supported(crate::config::filters::filter), F | B),
     kw("declare", Supported(p::declare), F | B),
-    kw("dispatch", NotYet, B),
-    kw("grace", NotYet, ALL),
+    kw("dispatch", Supported(p::dispatch), B),
+    kw("grace", Gone(GRACE_GONE), ALL),
     kw("rate-limit", Supported(p::rate_limit), D | F),
-    kw("max-keep-alive-queue", NotYet, D | B),
+    kw(
+        "max-keep-alive-queue",
+        Supported(p::max_keep_alive_queue),
+        D | B,
+    ),
     kw(
         "http-send-name-header",
         Supported(p::http_send_name_header),
@@ -550,7 +564,7 @@ pub static BIND: &[Kw<b::BindFn>] = &[
     kw("ktls", Supported(b::tls), 0),
     kw("transparent", NotYet, 0),
     kw("namespace", NotYet, 0),
-    kw("tcp-ut", NotYet, 0),
+    kw("tcp-ut", Supported(b::tcp_ut), 0),
     kw("level", NotYet, 0),
     kw("mode", Supported(b::mode), 0),
     kw("user", Supported(b::user), 0),
@@ -604,8 +618,9 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("agent-send", Supported(s::agent), 0),
     kw("send-proxy", Supported(s::send_proxy), 0),
     kw("send-proxy-v2", Supported(s::send_proxy_v2), 0),
-    kw("send-proxy-v2-ssl", NotYet, 0),
-    kw("proxy-v2-options", NotYet, 0),
+    kw("send-proxy-v2-ssl", Supported(s::send_proxy_v2_ssl), 0),
+    kw("send-proxy-v2-ssl-cn", Supported(s::send_proxy_v2_ssl), 0),
+    kw("proxy-v2-options", Supported(s::proxy_v2_options), 0),
     kw("cookie", Supported(s::cookie), 0),
     kw("ssl", Supported(s::tls), 0),
     kw("verify", Supported(s::tls), 0),
@@ -703,6 +718,7 @@ fn table_section<H>(out: &mut String, title: &str, table: &[Kw<H>], prefix: &str
             NotYet => "**not supported yet** (error)".to_string(),
             Removed(by) => format!("removed from HAProxy (error): use `{by}`"),
             Never(why) => format!("**not supported, by design** (error): {why}"),
+            Gone(why) => format!("removed from HAProxy (error): {why}"),
         };
         out.push_str(&format!("| `{prefix}{}` | {status} |\n", k.name));
     }

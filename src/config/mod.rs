@@ -15,6 +15,7 @@ pub mod check_presets;
 pub mod cli;
 pub mod cond;
 pub mod diag;
+pub mod dyncookie;
 pub mod errors;
 pub mod filters;
 pub mod keywords;

@@ -50,6 +50,9 @@ pub struct Global {
     pub maxconnrate: Option<u32>,
     pub maxsessrate: Option<u32>,
     pub maxsslrate: Option<u32>,
+    /// `maxsslconn`: TLS client connections at once (process-wide); beyond it the TLS
+    /// listeners accept nothing until one ends.
+    pub maxsslconn: Option<u32>,
     /// `tune.maxaccept`: connections a listener accepts in a row before the shard serves
     /// others (`None`: no limit, `-1`).
     pub maxaccept: Option<u32>,
@@ -57,6 +60,8 @@ pub struct Global {
     /// `cpu-map` entries: (first thread, last thread) → CPUs, thread numbers from 1.
     pub cpu_map: Vec<CpuMapEntry>,
     pub hard_stop_after: Option<Duration>,
+    /// `grace`: how long a soft stop (SIGUSR1) announces itself (`stopping`) before the
+    /// listeners stop.
     pub grace: Option<Duration>,
     pub pidfile: Option<PathBuf>,
     pub user: Option<(String, Loc)>,
@@ -147,6 +152,7 @@ impl Default for Global {
             maxconnrate: None,
             maxsessrate: None,
             maxsslrate: None,
+            maxsslconn: None,
             maxaccept: Some(DEFAULT_MAXACCEPT),
             nbthread: None,
             cpu_map: Vec::new(),
@@ -311,6 +317,9 @@ pub struct Bind {
     pub tfo: bool,
     pub interface: Option<String>,
     pub mss: Option<u32>,
+    /// `tcp-ut <delay>`: TCP_USER_TIMEOUT of the listening socket, which the connections it
+    /// accepts inherit (how long sent data may stay unacknowledged).
+    pub tcp_ut: Option<Duration>,
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
@@ -320,6 +329,8 @@ pub struct Bind {
     /// from them once the whole file is read.
     pub tls: Option<Box<crate::tls::options::BindTls>>,
     pub tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// The certificates `tls_config` serves from (which one a connection got).
+    pub tls_certs: Option<std::sync::Arc<crate::tls::certs::CertStore>>,
     pub loc: Loc,
 }
 
@@ -377,6 +388,9 @@ pub struct CookieCfg {
     pub domains: Vec<String>,
     pub maxidle: Option<Duration>,
     pub maxlife: Option<Duration>,
+    /// `dynamic`: a server without a `cookie` value gets one derived from
+    /// `dynamic-cookie-key`, its address and port ([`super::dyncookie`]).
+    pub dynamic: bool,
     pub loc: Loc,
 }
 
@@ -439,6 +453,9 @@ pub struct ServerParams {
     pub check: CheckParams,
     /// `send-proxy` / `send-proxy-v2`: a PROXY header goes to the server first.
     pub send_proxy: Option<ProxyVersion>,
+    /// `send-proxy-v2-ssl`, `send-proxy-v2-ssl-cn`, `proxy-v2-options`: the TLVs a v2
+    /// header carries besides the addresses.
+    pub pp_opts: PpOpts,
     /// `proto h2`: requests go to the server as HTTP/2 streams.
     pub proto_h2: bool,
     /// `proto` was given (`h1` too): HTTP checks then speak it, as HAProxy's inherit it,
@@ -497,6 +514,7 @@ impl Default for ServerParams {
             maxconn: 0,
             check: CheckParams::default(),
             send_proxy: None,
+            pp_opts: PpOpts::default(),
             proto_h2: false,
             proto_given: false,
             observe: Observe::default(),
@@ -521,6 +539,51 @@ impl Default for ServerParams {
 pub enum ProxyVersion {
     V1,
     V2,
+}
+
+/// What a PROXY v2 header to a server carries besides the addresses (HAProxy's
+/// `SRV_PP_V2_*` options): a set of the flags below. Only a v2 header carries them; with
+/// `send-proxy` (v1) they are kept and unused, as in HAProxy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PpOpts(pub u8);
+
+impl PpOpts {
+    /// The SSL TLV (`send-proxy-v2-ssl`, `proxy-v2-options ssl`).
+    pub const SSL: u8 = 1;
+    /// Its CN sub-TLV: the client certificate's Common Name (`cert-cn`).
+    pub const SSL_CN: u8 = 2;
+    /// Its cipher sub-TLV (`ssl-cipher`).
+    pub const SSL_CIPHER: u8 = 4;
+    /// Its signature-algorithm sub-TLV, of the frontend's certificate (`cert-sig`).
+    pub const SSL_SIG_ALG: u8 = 8;
+    /// Its key-algorithm sub-TLV, of the frontend's certificate (`cert-key`).
+    pub const SSL_KEY_ALG: u8 = 16;
+    /// The AUTHORITY TLV: the SNI the client sent (`authority`).
+    pub const AUTHORITY: u8 = 32;
+    /// The CRC32C TLV (`crc32c`).
+    pub const CRC32C: u8 = 64;
+    /// The UNIQUE_ID TLV: the frontend's `unique-id-format` (`unique-id`).
+    pub const UNIQUE_ID: u8 = 128;
+
+    pub fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    /// The flags one `proxy-v2-options` word sets, as HAProxy's `srv_parse_proxy_v2_options`
+    /// (every SSL detail brings the SSL TLV with it); `None` for a word it does not know.
+    pub fn option(word: &str) -> Option<u8> {
+        Some(match word {
+            "ssl" => Self::SSL,
+            "cert-cn" => Self::SSL | Self::SSL_CN,
+            "cert-key" => Self::SSL | Self::SSL_KEY_ALG,
+            "cert-sig" => Self::SSL | Self::SSL_SIG_ALG,
+            "ssl-cipher" => Self::SSL | Self::SSL_CIPHER,
+            "authority" => Self::AUTHORITY,
+            "crc32c" => Self::CRC32C,
+            "unique-id" => Self::UNIQUE_ID,
+            _ => return None,
+        })
+    }
 }
 
 /// Health-check settings of a server (HAProxy's defaults: inter 2s, rise 2, fall 3).
@@ -1049,6 +1112,14 @@ pub struct Proxy {
     /// `log-format`, captures and the built-in formats (see `config::logging`).
     pub logging: super::logging::LogFormats,
     pub fullconn: Option<u32>,
+    /// `max-keep-alive-queue`: a kept connection's server is left for balancing when it is
+    /// full with this many requests queued (`None`: never, HAProxy's -1).
+    pub max_keep_alive_queue: Option<u32>,
+    /// `dispatch <addr>:<port>` as written, with its line.
+    pub dispatch: Option<(String, Loc)>,
+    /// The nameless server `dispatch` became (the last of `servers`), which takes every
+    /// connection the balancing would (set by validation when no `balance` is given).
+    pub dispatch_server: Option<usize>,
     /// `source ADDR[:PORT]`: the local address of connections to the servers.
     pub source: Option<std::net::SocketAddr>,
     pub id: Option<u32>,
@@ -1073,6 +1144,8 @@ pub struct Proxy {
     /// `monitor fail if|unless COND`: monitor-uri answers 503 when it holds.
     pub monitor_fail: Option<crate::acl::Cond>,
     pub cookie: Option<CookieCfg>,
+    /// `dynamic-cookie-key`: the secret of `cookie … dynamic`.
+    pub dynamic_cookie_key: Option<String>,
     pub stats: StatsCfg,
     /// `stick-table ...` (the table is named after the proxy).
     pub stick_table: Option<super::stick::StickTableCfg>,
@@ -1353,6 +1426,9 @@ impl Proxy {
             log: ProxyLog::default(),
             logging: Default::default(),
             fullconn: None,
+            max_keep_alive_queue: None,
+            dispatch: None,
+            dispatch_server: None,
             source: None,
             id: None,
             check: CheckKind::Connect,
@@ -1368,6 +1444,7 @@ impl Proxy {
             tcp_response: TcpResponse::default(),
             redirects: Vec::new(),
             monitor_fail: None,
+            dynamic_cookie_key: None,
             cookie: None,
             stats: StatsCfg::default(),
             stick_table: None,

@@ -79,6 +79,22 @@ pub fn parse_uint(s: &str, min: u64, max: u64) -> Result<u64, String> {
     Ok(v)
 }
 
+/// C's `atol`: leading blanks, a sign, then decimal digits up to the first other byte (0
+/// when there is none), saturating instead of overflowing.
+pub fn atol(s: &str) -> i64 {
+    let s = s.trim_start();
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut v: i64 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        v = v.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if neg { -v } else { v }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,9 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     resolve_fetch_backends(cfg, d);
     super::resolvers::validate(cfg, d);
     super::stick::resolve(cfg, d);
+    dispatch(cfg, d);
     resolve_servers(cfg, d);
+    dynamic_cookies(cfg);
     super::server_links::resolve(cfg, d);
     super::filters::check_caches(&mut cfg.caches, &cfg.proxies, d);
     for px in &cfg.proxies {
@@ -212,6 +214,75 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
     }
 }
 
+/// `dispatch <addr>:<port>`, as HAProxy 2.6 uses it: without a `balance` line every
+/// connection the balancing would place goes there (a cookie or `use-server` still names a
+/// server), so it becomes a nameless server (`<NOSRV>` in the logs, in no statistics) that
+/// the balancing alone knows; with `balance`, it is ignored with HAProxy's warning.
+fn dispatch(cfg: &mut Config, d: &mut Diags) {
+    for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        let Some((text, loc)) = px.dispatch.clone() else {
+            continue;
+        };
+        let spec = match addr::parse_server(&text) {
+            Ok(s) if s.port.is_some_and(|p| p != 0) => s,
+            Ok(_) => {
+                d.error(&loc, format!("'dispatch' : missing port in '{text}'"));
+                continue;
+            }
+            Err(e) => {
+                d.error(&loc, format!("'dispatch' : {e}"));
+                continue;
+            }
+        };
+        if px.balance.loc.is_some() {
+            d.warn(
+                &loc,
+                format!(
+                    "dispatch address of backend '{}' will be ignored in balance mode.",
+                    px.name
+                ),
+            );
+            continue;
+        }
+        px.dispatch_server = Some(px.servers.len());
+        px.servers.push(Server {
+            name: "<NOSRV>".into(),
+            addr: ServerAddr {
+                text: spec.host,
+                ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                port: spec.port,
+                unresolved: false,
+                path: None,
+            },
+            params: ServerParams::default(),
+            id: None,
+            check_ip: None,
+            tls_config: None,
+            tls_sni: None,
+            loc,
+        });
+    }
+}
+
+/// `cookie … dynamic` with `dynamic-cookie-key`: each server without a `cookie` value, at
+/// an IP address, gets the one HAProxy derives from the key, its address and its port.
+fn dynamic_cookies(cfg: &mut Config) {
+    for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        let (Some(c), Some(key)) = (&px.cookie, &px.dynamic_cookie_key) else {
+            continue;
+        };
+        if !c.dynamic {
+            continue;
+        }
+        for s in &mut px.servers {
+            if s.params.cookie.is_none() && s.addr.path.is_none() && !s.addr.unresolved {
+                let port = s.addr.port.unwrap_or(0);
+                s.params.cookie = Some(super::dyncookie::value(key, s.addr.ip, port));
+            }
+        }
+    }
+}
+
 fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
     for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
         if px.mode == Mode::Tcp && px.balance.algo == Algo::RequestHash {
@@ -332,12 +403,17 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
     use crate::config::model::ServerSni;
     use crate::tls::options::Sni;
     let g = cfg.global.tls.clone();
-    let mut built: Vec<(Loc, std::sync::Arc<rustls::ServerConfig>)> = Vec::new();
+    type Built = (
+        std::sync::Arc<rustls::ServerConfig>,
+        std::sync::Arc<crate::tls::certs::CertStore>,
+    );
+    let mut built: Vec<(Loc, Built)> = Vec::new();
     for px in &mut cfg.proxies {
         for b in &mut px.binds {
             let Some(t) = &b.tls else { continue };
-            if let Some((_, c)) = built.iter().find(|(l, _)| *l == b.loc) {
+            if let Some((_, (c, store))) = built.iter().find(|(l, _)| *l == b.loc) {
                 b.tls_config = Some(c.clone());
+                b.tls_certs = Some(store.clone());
                 continue;
             }
             if d.has_error_at(&b.loc) {
@@ -350,13 +426,14 @@ fn build_tls(cfg: &mut Config, d: &mut Diags) {
                 );
                 continue;
             }
-            match t.build(&g) {
-                Ok((c, ws)) => {
+            match t.build_serving(&g) {
+                Ok((c, store, ws)) => {
                     for w in ws {
                         d.warn(&b.loc, w);
                     }
-                    built.push((b.loc.clone(), c.clone()));
+                    built.push((b.loc.clone(), (c.clone(), store.clone())));
                     b.tls_config = Some(c);
+                    b.tls_certs = Some(store);
                 }
                 Err(e) => d.error(&b.loc, format!("'bind {}': {e}", b.text)),
             }

@@ -250,7 +250,7 @@ async fn connect(
         budget: Budget::Until(start + limit),
         keepalive: false,
         nolinger: false,
-        header: send_proxy.map(Header::Check),
+        header: send_proxy.map(|v| Header::Check(v, p.be.pp_opts(p.srv))),
         source: p.be.source[p.srv],
         tls,
     };

@@ -278,6 +278,8 @@ pub struct Open<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub sni: Option<&'a [u8]>,
+    /// What a PROXY v2 header says of the client besides its addresses.
+    pub facts: crate::net::upstream::ClientFacts<'a>,
     /// The client sent `TE: trailers`.
     pub te: bool,
     pub limits: HeadLimits,
@@ -309,7 +311,7 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
             }
         }
     };
-    let io = crate::net::upstream::connect(be, srv, o.src, o.dst, o.sni).await?;
+    let io = crate::net::upstream::connect(be, srv, o.src, o.dst, o.sni, o.facts).await?;
     let is_h2 = match &io {
         _ if o.cfg.proxies[be.proxy].servers[srv].params.proto_h2 => true,
         ServerIo::Tls(t) => t.get_ref().1.alpn_protocol() == Some(b"h2"),

@@ -33,6 +33,8 @@ pub struct ListenerTls {
     /// accepted client certificate had (`ssl_c_verify`). Without them an accepted
     /// certificate verified.
     pub client_verify: Option<Arc<crate::tls::client_auth::ClientVerifier>>,
+    /// The certificates `config` serves from: which one a connection got.
+    pub certs: Option<Arc<crate::tls::certs::CertStore>>,
 }
 
 /// The client's socket during the handshake: `pre` (bytes that came right after a PROXY
@@ -149,6 +151,8 @@ pub struct Negotiated {
     pub suite: Option<rustls::CipherSuite>,
     /// The session was resumed (a ticket or the session cache): `ssl_fc_is_resumed`.
     pub resumed: bool,
+    /// The certificate this listener served.
+    pub served: Option<crate::tls::certs::ServedCert>,
 }
 
 /// The result of [`accept`]: the stream, what was negotiated, and plaintext that arrived
@@ -276,7 +280,9 @@ pub async fn accept(
             c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         )
     };
+    let served = tls.certs.as_ref().and_then(|c| c.served(sni.as_deref()));
     let mut info = Negotiated {
+        served,
         sni,
         version: crate::tls::Version::of(version),
         alpn,

@@ -5,7 +5,7 @@
 //! handshake.
 
 use crate::cluster::BackendRt;
-use crate::config::ProxyVersion;
+use crate::config::{PpOpts, ProxyVersion};
 use crate::net::error::ProxyError;
 use crate::net::io::{ServerIo, write_all};
 use glommio::net::TcpStream;
@@ -26,6 +26,7 @@ pub async fn connect(
     src: SocketAddr,
     dst: SocketAddr,
     sni: Option<&[u8]>,
+    facts: ClientFacts<'_>,
 ) -> Result<ServerIo, ProxyError> {
     let tls = be.traffic_tls(srv);
     open(Target {
@@ -34,7 +35,13 @@ pub async fn connect(
         budget: Budget::PerStep(be.connect_timeout),
         keepalive: be.srvtcpka,
         nolinger: be.nolinger,
-        header: be.send_proxy[srv].map(|v| Header::Client { v, src, dst }),
+        header: be.send_proxy[srv].map(|v| Header::Client {
+            v,
+            src,
+            dst,
+            opts: be.pp_opts(srv),
+            facts,
+        }),
         source: be.source[srv],
         tls: tls.map(|t| (&t.config, sni.or(t.fixed_sni()))),
     })
@@ -42,18 +49,60 @@ pub async fn connect(
     .map_err(|e| ProxyError::connect(e.error))
 }
 
+/// What a PROXY v2 header may tell a server of the client's connection besides its
+/// addresses (`send-proxy-v2-ssl`, `proxy-v2-options`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientFacts<'a> {
+    /// The client's TLS session, when it was terminated here.
+    pub tls: Option<ClientTls<'a>>,
+    /// The frontend's unique id for this stream (empty without `unique-id-format`); `None`
+    /// for a connection without a stream (a health check), which sends no UNIQUE_ID.
+    pub unique_id: Option<&'a [u8]>,
+}
+
+/// The client's TLS session as a PROXY v2 header describes it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientTls<'a> {
+    pub sni: Option<&'a [u8]>,
+    pub version: crate::tls::Version,
+    pub alpn: Option<&'a [u8]>,
+    pub client_cert: Option<&'a crate::tls::client_auth::ClientCert>,
+    pub suite: Option<rustls::CipherSuite>,
+    pub resumed: bool,
+    pub served: Option<&'a crate::tls::certs::ServedCert>,
+}
+
+impl crate::acl::TlsInfo {
+    /// What a PROXY v2 header says of this session.
+    pub fn pp(&self) -> ClientTls<'_> {
+        ClientTls {
+            sni: self.sni.as_deref(),
+            version: self.version,
+            alpn: self.alpn,
+            client_cert: self.client_cert.as_deref(),
+            suite: self.suite,
+            resumed: self.resumed,
+            served: self.served.as_ref(),
+        }
+    }
+}
+
 /// What a connect writes in clear before TLS: the PROXY header.
 #[derive(Clone, Copy, Debug)]
-pub enum Header {
-    /// For a client `src` that reached `dst` (`send-proxy`, `send-proxy-v2`).
+pub enum Header<'a> {
+    /// For a client `src` that reached `dst` (`send-proxy`, `send-proxy-v2`), with the
+    /// TLVs `opts` asks for.
     Client {
         v: ProxyVersion,
         src: SocketAddr,
         dst: SocketAddr,
+        opts: PpOpts,
+        facts: ClientFacts<'a>,
     },
     /// For a health check (`check-send-proxy`), as HAProxy sends it: v1 with the check
-    /// connection's own addresses, v2 a LOCAL command ("this is the balancer itself").
-    Check(ProxyVersion),
+    /// connection's own addresses, v2 a LOCAL command ("this is the balancer itself") with
+    /// the TLVs of `opts` that need no client (CRC32C, an empty SSL TLV).
+    Check(ProxyVersion, PpOpts),
 }
 
 /// The time a connect may take.
@@ -76,7 +125,7 @@ pub struct Target<'a> {
     pub keepalive: bool,
     /// `SO_LINGER` 0 (`option nolinger`): the close is a reset.
     pub nolinger: bool,
-    pub header: Option<Header>,
+    pub header: Option<Header<'a>>,
     /// `source`: the local address to connect from.
     pub source: Option<SocketAddr>,
     /// The TLS configuration and the server name to ask for (else the address).
@@ -139,8 +188,20 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     }
     if let Some(h) = t.header {
         let hdr = match h {
-            Header::Client { v, src, dst } => encode_header(v, Some((src, dst)), false),
-            Header::Check(v) => encode_header(v, s.local_addr().ok().map(|l| (l, t.addr)), true),
+            Header::Client {
+                v,
+                src,
+                dst,
+                opts,
+                facts,
+            } => encode_header(v, Some((src, dst)), false, opts, &facts),
+            Header::Check(v, opts) => encode_header(
+                v,
+                s.local_addr().ok().map(|l| (l, t.addr)),
+                true,
+                opts,
+                &ClientFacts::default(),
+            ),
         };
         write_all(&mut s, &hdr, deadline())
             .await
@@ -157,8 +218,15 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
 }
 
 /// The PROXY header: v1 names `addrs` (`UNKNOWN` without them); v2 carries them with a PROXY
-/// command, or a LOCAL command ("this is the balancer itself") when `local`.
-fn encode_header(v: ProxyVersion, addrs: Option<(SocketAddr, SocketAddr)>, local: bool) -> Vec<u8> {
+/// command, or a LOCAL command ("this is the balancer itself") when `local`, and the TLVs of
+/// [`v2_tlvs`].
+fn encode_header(
+    v: ProxyVersion,
+    addrs: Option<(SocketAddr, SocketAddr)>,
+    local: bool,
+    opts: PpOpts,
+    facts: &ClientFacts<'_>,
+) -> Vec<u8> {
     use crate::proxy_protocol as pp;
     match v {
         ProxyVersion::V1 => {
@@ -171,11 +239,88 @@ fn encode_header(v: ProxyVersion, addrs: Option<(SocketAddr, SocketAddr)>, local
                 Some((src, dst)) if !local => (pp::Command::Proxy, pp::Addresses::Tcp { src, dst }),
                 _ => (pp::Command::Local, pp::Addresses::Unspecified),
             };
-            let mut buf = [0u8; 64];
-            let n = pp::encode_v2(cmd, &addrs, &[], pp::Checksum::None, &mut buf).unwrap_or(0);
-            buf[..n].to_vec()
+            let tlvs = v2_tlvs(opts, facts);
+            let tlvs: Vec<(u8, &[u8])> = tlvs.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+            let checksum = if opts.has(PpOpts::CRC32C) {
+                pp::Checksum::Crc32c
+            } else {
+                pp::Checksum::None
+            };
+            let mut buf = vec![0u8; pp::V2_MAX_LEN];
+            let n = pp::encode_v2(cmd, &addrs, &tlvs, checksum, &mut buf).unwrap_or(0);
+            buf.truncate(n);
+            buf
         }
     }
+}
+
+/// The TLVs after the addresses (and the CRC32C, which [`crate::proxy_protocol::encode_v2`]
+/// writes first), in HAProxy's `make_proxy_line_v2` order: ALPN whenever the client's TLS
+/// session chose a protocol; AUTHORITY (the client's SNI); UNIQUE_ID for a stream; the SSL
+/// TLV, whose client flags and sub-TLVs (version, CN, key algorithm, signature algorithm,
+/// cipher) describe a TLS client, and are zero and absent for a clear one.
+fn v2_tlvs(opts: PpOpts, facts: &ClientFacts<'_>) -> Vec<(u8, Vec<u8>)> {
+    use crate::proxy_protocol::{encode_ssl_value, tlv};
+    let mut out = Vec::new();
+    let t = facts.tls.as_ref();
+    if let Some(a) = t.and_then(|t| t.alpn) {
+        out.push((tlv::ALPN, a.to_vec()));
+    }
+    if opts.has(PpOpts::AUTHORITY)
+        && let Some(sni) = t.and_then(|t| t.sni)
+    {
+        out.push((tlv::AUTHORITY, sni.to_vec()));
+    }
+    if opts.has(PpOpts::UNIQUE_ID)
+        && let Some(id) = facts.unique_id
+    {
+        // HAProxy's ids are at most UNIQUEID_LEN (128) bytes.
+        out.push((tlv::UNIQUE_ID, id[..id.len().min(128)].to_vec()));
+    }
+    if opts.has(PpOpts::SSL) {
+        let (mut client, mut verify) = (0u8, 0u32);
+        let mut sub: Vec<(u8, Vec<u8>)> = Vec::new();
+        if let Some(t) = t {
+            client |= tlv::CLIENT_SSL;
+            sub.push((tlv::SSL_VERSION, t.version.name().as_bytes().to_vec()));
+            if let Some(c) = t.client_cert {
+                client |= tlv::CLIENT_CERT_SESS;
+                verify = u32::try_from(c.verify).unwrap_or(u32::MAX);
+                if !t.resumed {
+                    client |= tlv::CLIENT_CERT_CONN;
+                }
+            }
+            if opts.has(PpOpts::SSL_CN)
+                && let Some(c) = t.client_cert
+                && let Some((_, cn)) = c.subject.iter().find(|(n, _)| n == "CN")
+                && !cn.is_empty()
+            {
+                sub.push((tlv::SSL_CN, cn.to_vec()));
+            }
+            if opts.has(PpOpts::SSL_KEY_ALG)
+                && let Some(k) = t.served.and_then(|c| c.key_alg())
+            {
+                sub.push((tlv::SSL_KEY_ALG, k.into_bytes()));
+            }
+            if opts.has(PpOpts::SSL_SIG_ALG)
+                && let Some(a) = t.served.and_then(|c| c.sig_alg())
+            {
+                sub.push((tlv::SSL_SIG_ALG, a.as_bytes().to_vec()));
+            }
+            if opts.has(PpOpts::SSL_CIPHER)
+                && let Some(n) = t.suite.and_then(crate::tls::ciphers::openssl_name)
+            {
+                sub.push((tlv::SSL_CIPHER, n.as_bytes().to_vec()));
+            }
+        }
+        let sub: Vec<(u8, &[u8])> = sub.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+        let mut value = vec![0u8; crate::proxy_protocol::V2_MAX_LEN];
+        if let Ok(n) = encode_ssl_value(client, verify, &sub, &mut value) {
+            value.truncate(n);
+            out.push((tlv::SSL, value));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -186,7 +331,16 @@ mod tests {
     fn the_proxy_header_of_a_client_and_of_a_check() {
         let src: SocketAddr = "10.0.0.1:4000".parse().unwrap();
         let dst: SocketAddr = "10.0.0.2:80".parse().unwrap();
-        let v1 = |addrs, local| String::from_utf8(encode_header(ProxyVersion::V1, addrs, local));
+        let none = ClientFacts::default();
+        let v1 = |addrs, local| {
+            String::from_utf8(encode_header(
+                ProxyVersion::V1,
+                addrs,
+                local,
+                PpOpts::default(),
+                &none,
+            ))
+        };
         assert_eq!(
             v1(Some((src, dst)), false).unwrap(),
             "PROXY TCP4 10.0.0.1 10.0.0.2 4000 80\r\n"
@@ -198,9 +352,21 @@ mod tests {
         );
         assert_eq!(v1(None, true).unwrap(), "PROXY UNKNOWN\r\n");
         // v2: byte 12 is version 2 with the command, PROXY (1) or LOCAL (0).
-        let client = encode_header(ProxyVersion::V2, Some((src, dst)), false);
+        let client = encode_header(
+            ProxyVersion::V2,
+            Some((src, dst)),
+            false,
+            PpOpts::default(),
+            &none,
+        );
         assert_eq!((client[12], client.len()), (0x21, 16 + 12));
-        let check = encode_header(ProxyVersion::V2, Some((src, dst)), true);
+        let check = encode_header(
+            ProxyVersion::V2,
+            Some((src, dst)),
+            true,
+            PpOpts::default(),
+            &none,
+        );
         assert_eq!((check[12], check.len()), (0x20, 16));
     }
 }

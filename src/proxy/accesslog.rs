@@ -190,7 +190,7 @@ fn with_fields<R>(
         tls: s.tls,
         conn_err: s.conn_err,
         request,
-        stopping: shard.shared.control.stopping(),
+        stopping: shard.shared.control.soft_stopping(),
         vars: s.vars,
         captures: s.captures,
         unique_id: s.unique_id,

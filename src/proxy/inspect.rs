@@ -302,7 +302,7 @@ pub fn early_rules(
         head: None,
         conn,
         nbsrv: &nb,
-        stopping: shared.control.stopping(),
+        stopping: shared.control.soft_stopping(),
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         txn: None,
         addrs: Some(&addrs),

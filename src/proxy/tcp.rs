@@ -15,6 +15,7 @@
 use crate::cluster::balance::{Pick, PickCtx};
 use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
+use crate::config::PpOpts;
 use crate::log::term::{Cause, Phase, Term};
 use crate::net::io::ServerIo;
 use crate::net::pump::{End, Peer, Splice, Timeouts, Tunnel};
@@ -204,8 +205,21 @@ pub async fn session(
                 let server = &be.lb.servers[srv];
                 let dst = local_addr(client.tcp(), &mut dst);
                 let t0 = Instant::now();
+                // `proxy-v2-options unique-id`: the frontend's unique-id-format as the
+                // connection stands (HAProxy renders it for the header, at the connect).
+                let unique_id = be.pp_opts(srv).has(PpOpts::UNIQUE_ID).then(|| {
+                    let before = out.server.replace(srv);
+                    let s = log_stream(peer, Some(dst), accept_date, accepted, &out);
+                    let id = crate::proxy::accesslog::unique_id(&shard, &fe, &s, None);
+                    out.server = before;
+                    id.unwrap_or_default()
+                });
+                let facts = crate::net::upstream::ClientFacts {
+                    tls: conn.tls.as_ref().map(crate::acl::TlsInfo::pp),
+                    unique_id: unique_id.as_deref(),
+                };
                 // TCP, the PROXY header (`send-proxy`), then TLS (`server … ssl`).
-                match crate::net::upstream::connect(&be, srv, peer, dst, None).await {
+                match crate::net::upstream::connect(&be, srv, peer, dst, None, facts).await {
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
@@ -473,7 +487,7 @@ async fn response_rules(
         client_timeout: None,
         conn,
         nbsrv: &nb,
-        stopping: shared.control.stopping(),
+        stopping: shared.control.soft_stopping(),
         txn: Some(&txn),
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         addrs: None,
@@ -642,7 +656,19 @@ fn log_line(
     out: &Outcome,
     null: bool,
 ) {
-    let s = crate::proxy::accesslog::Stream {
+    let s = log_stream(peer, dst, date, t0, out);
+    crate::proxy::accesslog::log(shard, fe, &s, null);
+}
+
+/// The connection as the log (and `unique-id-format`) see it so far.
+fn log_stream(
+    peer: SocketAddr,
+    dst: Option<SocketAddr>,
+    date: SystemTime,
+    t0: Instant,
+    out: &Outcome,
+) -> crate::proxy::accesslog::Stream<'_> {
+    crate::proxy::accesslog::Stream {
         http: false,
         src: peer,
         dst,
@@ -670,8 +696,7 @@ fn log_line(
         vars: Default::default(),
         unique_id: None,
         conn_err: None,
-    };
-    crate::proxy::accesslog::log(shard, fe, &s, null);
+    }
 }
 
 /// Every connection ends in [`finish`]: what it adds to the stats counters.

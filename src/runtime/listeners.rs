@@ -107,6 +107,11 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
         s.set_mss(mss)?;
     }
     s.bind(&addr.into())?;
+    if let Some(ut) = b.tcp_ut {
+        // Accepted connections inherit it from the listening socket, as in HAProxy.
+        let ms = i32::try_from(ut.as_millis()).unwrap_or(i32::MAX);
+        crate::sys::setsockopt_int(s.as_fd(), libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, ms)?;
+    }
     if b.defer_accept {
         // Wake the acceptor only when data arrives (1 s is the usual value).
         crate::sys::setsockopt_int(s.as_fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
@@ -203,6 +208,7 @@ pub fn bind_all(
             let tls = match (&b.tls, &b.tls_config) {
                 (Some(t), Some(c)) => Some(crate::net::tls::ListenerTls {
                     config: c.clone(),
+                    certs: b.tls_certs.clone(),
                     // The probe runs once, here in the main thread, and logs its one line.
                     ktls: t.ktls_wanted(&cfg.global.tls) && crate::tls::ktls::probe().available(),
                     // (The configuration's verifier built without error: so does this one.)

@@ -15,7 +15,7 @@ use crate::cluster::Shared;
 use crate::config::Config;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Command-line settings that affect running.
 #[derive(Default, Debug, Clone)]
@@ -284,6 +284,8 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
     let mut exported = false;
     let mut failed = false;
     let mut stopping = false;
+    // A soft stop announced by the global `grace`: when it begins, and its signal.
+    let mut announced: Option<(Instant, i32)> = None;
     loop {
         for sig in signals.pending() {
             match sig {
@@ -308,29 +310,25 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
                         g.stop(Duration::ZERO);
                     }
                 }
-                _ => {
-                    log::info!(
-                        "{} received: no longer accepting; finishing open connections (up to {:?})",
-                        match sig {
-                            SIGINT => "SIGINT",
-                            SIGUSR1 => "SIGUSR1",
-                            SIGQUIT => "SIGQUIT",
-                            _ => "SIGTERM",
-                        },
-                        current.grace
-                    );
+                SIGUSR1 if let Some(g) = current.shared.cfg.global.grace => {
+                    // Global `grace`: a soft stop first only announces itself (the
+                    // `stopping` fetch), the listeners accept until it has passed.
+                    log::info!("SIGUSR1 received: stopping in {g:?} (grace)");
                     stopping = true;
-                    let grace = current.grace;
-                    if exported && sig == SIGUSR1 {
-                        // A new process holds our listening sockets (`-x`): they stay
-                        // open, so hand over as a reload does instead of cancelling the
-                        // pending accepts.
-                        current.hand_over(grace);
-                    } else {
-                        current.stop(grace);
-                    }
+                    current.shared.control.announce_stop();
+                    announced = Some((Instant::now() + g, sig));
+                }
+                _ => {
+                    stopping = true;
+                    begin_stop(&mut current, sig, exported);
                 }
             }
+        }
+        if let Some((at, sig)) = announced
+            && Instant::now() >= at
+        {
+            announced = None;
+            begin_stop(&mut current, sig, exported);
         }
         while let Ok((req, reply)) = cli_rx.try_recv() {
             exported |= matches!(req, cli::MainReq::GetSocks);
@@ -369,6 +367,29 @@ fn run_inner(cfg: Config, opts: RunOptions) -> Result<i32, String> {
         let _ = std::fs::remove_file(p);
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// A stop signal: the current generation stops accepting and drains.
+fn begin_stop(current: &mut Generation, sig: i32, exported: bool) {
+    use signal_hook::consts::{SIGINT, SIGQUIT, SIGUSR1};
+    log::info!(
+        "{} received: no longer accepting; finishing open connections (up to {:?})",
+        match sig {
+            SIGINT => "SIGINT",
+            SIGUSR1 => "SIGUSR1",
+            SIGQUIT => "SIGQUIT",
+            _ => "SIGTERM",
+        },
+        current.grace
+    );
+    let grace = current.grace;
+    if exported && sig == SIGUSR1 {
+        // A new process holds our listening sockets (`-x`): they stay open, so hand over
+        // as a reload does instead of cancelling the pending accepts.
+        current.hand_over(grace);
+    } else {
+        current.stop(grace);
+    }
 }
 
 /// Carries out what the runtime API asked of the main thread.

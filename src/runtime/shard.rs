@@ -493,6 +493,12 @@ async fn accept_loop(shard: Rc<ShardCtx>, l: Listener) {
             shared.slots.give_back();
             break;
         }
+        // `maxsslconn`: a TLS listener waits, as the others for maxconn, for a TLS slot.
+        if l.tls.is_some() && !admit(&shared.ssl_slots, control).await {
+            fe.slots.give_back();
+            shared.slots.give_back();
+            break;
+        }
         ShardStats::add(&shard.stats.accepted, 1);
         in_a_row += 1;
         if !rates.is_empty() {

@@ -112,6 +112,9 @@ pub fn take(shared: &Shared) -> Snapshot {
         let mut be_change = u64::MAX;
         let mut chkdown = 0u64;
         for (k, s) in be.lb.servers.iter().enumerate() {
+            if be.lb.is_dispatch(k) {
+                continue;
+            }
             let t = cnt.sum(|sh| sh.srv(i, k));
             chkdown += t.get(C::ChkDown);
             let cfg_srv = &px.servers[k];
@@ -229,7 +232,14 @@ pub fn take(shared: &Shared) -> Snapshot {
         v[f::SCUR] = Val::U(be.lb.servers.iter().map(|s| s.cur_conns() as u64).sum());
         v[f::SLIM] = Val::U(px.fullconn.or(px.maxconn).unwrap_or(0) as u64);
         v[f::DRESP] = Val::U(t.get(C::Dresp));
-        v[f::STATUS] = Val::Str(if act + bck > 0 { "UP" } else { "DOWN" }.into());
+        // HAProxy: UP with a usable server, or with no server at all (a `dispatch` one).
+        // With `dispatch` no server is balanced, so none counts: UP only without servers.
+        let no_server = (0..be.lb.servers.len()).all(|k| be.lb.is_dispatch(k));
+        let up = match be.lb.dispatch {
+            Some(_) => no_server,
+            None => act + bck > 0 || no_server,
+        };
+        v[f::STATUS] = Val::Str(if up { "UP" } else { "DOWN" }.into());
         v[f::WEIGHT] = Val::U(weight);
         v[f::UWEIGHT] = Val::U(uweight);
         v[f::ACT] = Val::U(act);

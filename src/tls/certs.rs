@@ -706,6 +706,103 @@ impl CertStore {
     }
 }
 
+impl CertStore {
+    /// The certificate served now to a client that asked for `server_name`: the one the
+    /// handshake chose when the client could verify the first candidate's signatures, as
+    /// every current client can (the schemes it offered are gone after the handshake).
+    pub fn served(&self, server_name: Option<&str>) -> Option<ServedCert> {
+        self.lookup_index(server_name, &[])
+            .map(|i| ServedCert(self.live[i].load_full()))
+    }
+}
+
+/// The certificate a listener served on a connection, for what HAProxy reads of its own
+/// certificate (`SSL_get_certificate`): the signature and key algorithms a PROXY v2 header
+/// names (`proxy-v2-options cert-sig,cert-key`). Read when asked, not per handshake.
+#[derive(Clone)]
+pub struct ServedCert(pub Arc<CertifiedKey>);
+
+impl PartialEq for ServedCert {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ServedCert {}
+
+impl std::fmt::Debug for ServedCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServedCert")
+    }
+}
+
+impl ServedCert {
+    fn parse<T>(
+        &self,
+        f: impl FnOnce(&x509_parser::certificate::X509Certificate<'_>) -> Option<T>,
+    ) -> Option<T> {
+        let der = self.0.end_entity_cert().ok()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+        f(&cert)
+    }
+
+    /// OpenSSL's short name of the certificate's signature algorithm (`RSA-SHA256`,
+    /// `ecdsa-with-SHA256`, `ED25519`), as HAProxy's `ssl_sock_get_cert_sig` writes it.
+    pub fn sig_alg(&self) -> Option<&'static str> {
+        self.parse(|c| sig_alg_name(&c.signature_algorithm.algorithm.to_id_string()))
+    }
+
+    /// The key's algorithm and size (`RSA2048`, `EC256`), as HAProxy's
+    /// `ssl_sock_get_pkey_algo` writes it; `None` for other keys (Ed25519), as there.
+    pub fn key_alg(&self) -> Option<String> {
+        self.parse(|c| {
+            let spki = c.public_key();
+            match spki.algorithm.algorithm.to_id_string().as_str() {
+                "1.2.840.113549.1.1.1" => {
+                    let bits = spki.parsed().ok()?.key_size();
+                    Some(format!("RSA{bits}"))
+                }
+                "1.2.840.10045.2.1" => {
+                    let curve = spki.algorithm.parameters.as_ref()?.as_oid().ok()?;
+                    let bits = match curve.to_id_string().as_str() {
+                        "1.2.840.10045.3.1.7" => 256,
+                        "1.3.132.0.34" => 384,
+                        "1.3.132.0.35" => 521,
+                        "1.3.132.0.10" => 256,
+                        "1.3.36.3.3.2.8.1.1.7" => 256,
+                        "1.3.36.3.3.2.8.1.1.11" => 384,
+                        "1.3.36.3.3.2.8.1.1.13" => 512,
+                        _ => return None,
+                    };
+                    Some(format!("EC{bits}"))
+                }
+                _ => None,
+            }
+        })
+    }
+}
+
+/// OpenSSL's short names (`OBJ_nid2sn`) of the signature algorithms certificates use.
+fn sig_alg_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "1.2.840.113549.1.1.4" => "RSA-MD5",
+        "1.2.840.113549.1.1.5" => "RSA-SHA1",
+        "1.2.840.113549.1.1.14" => "RSA-SHA224",
+        "1.2.840.113549.1.1.11" => "RSA-SHA256",
+        "1.2.840.113549.1.1.12" => "RSA-SHA384",
+        "1.2.840.113549.1.1.13" => "RSA-SHA512",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.1" => "ecdsa-with-SHA224",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.3.101.112" => "ED25519",
+        "1.3.101.113" => "ED448",
+        _ => return None,
+    })
+}
+
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.lookup_index(hello.server_name(), hello.signature_schemes())

@@ -618,6 +618,10 @@ pub enum KtlsSetting {
     Off,
 }
 
+/// A listener's rustls configuration, the certificates it serves from, and the warnings
+/// building it gave.
+pub type Serving = (Arc<ServerConfig>, Arc<CertStore>, Vec<Warning>);
+
 /// The TLS side of one `bind` line.
 #[derive(Clone, Debug)]
 pub struct BindTls {
@@ -746,12 +750,18 @@ impl BindTls {
     /// The listener's rustls configuration. Errors when TLS options were given without
     /// `ssl`, when `ssl` has no certificate, or when nothing usable is left.
     pub fn build(&self, g: &TlsGlobals) -> Result<(Arc<ServerConfig>, Vec<Warning>), String> {
+        self.build_serving(g).map(|(c, _, w)| (c, w))
+    }
+
+    /// Like [`build`](Self::build), with the certificate store the configuration serves from
+    /// (what says which certificate a connection got: `proxy-v2-options cert-sig,cert-key`).
+    pub fn build_serving(&self, g: &TlsGlobals) -> Result<Serving, String> {
         if !self.ssl {
             return Err("TLS options given without 'ssl'".into());
         }
         let params = self.params.over(&g.bind_defaults);
         let (versions, provider, mut w) = params.resolve()?;
-        let store = CertStore::new(self.certs.clone(), self.strict_sni)?;
+        let store = Arc::new(CertStore::new(self.certs.clone(), self.strict_sni)?);
         let builder = ServerConfig::builder_with_provider(Arc::new(provider))
             .with_protocol_versions(&versions)
             .map_err(|e| format!("TLS configuration: {e}"))?;
@@ -759,7 +769,7 @@ impl BindTls {
             Some(v) => builder.with_client_cert_verifier(v),
             None => builder.with_no_client_auth(),
         };
-        let mut cfg = builder.with_cert_resolver(Arc::new(store));
+        let mut cfg = builder.with_cert_resolver(store.clone());
         // HAProxy prefers the server's order unless prefer-client-ciphers.
         cfg.ignore_client_order = !params.prefer_client_ciphers;
         cfg.session_storage = if g.session_cache_size > 0 {
@@ -791,7 +801,7 @@ impl BindTls {
         if tls12_without_tickets {
             w.push("no session resumption: 'no-tls-tickets' and no session cache".into());
         }
-        Ok((Arc::new(cfg), w))
+        Ok((Arc::new(cfg), store, w))
     }
 }
 

@@ -52,6 +52,11 @@ impl Haproxy {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Its process id (to send it signals).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
 }
 
 impl Drop for Haproxy {

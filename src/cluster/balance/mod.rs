@@ -91,6 +91,8 @@ pub struct Lb {
     pub hash_type: HashType,
     pub allbackups: bool,
     pub servers: Vec<Arc<ServerState>>,
+    /// `dispatch`: the one server the balancing gives connections to.
+    pub dispatch: Option<usize>,
     table: ArcSwap<LbTable>,
     /// Orders rebuilds: each computes and publishes under it, so the table published last
     /// is computed from the latest states (without it, a rebuild that read the states
@@ -116,6 +118,7 @@ impl Lb {
             hash_type,
             allbackups,
             servers,
+            dispatch: None,
             table: ArcSwap::from_pointee(LbTable::default()),
             rebuild: Mutex::new(Downtime::default()),
             cursor: AtomicUsize::new(0),
@@ -128,6 +131,19 @@ impl Lb {
 
     /// Recomputes the tables from the servers' current states and weights. Called by whoever
     /// changed a state (the health checker, an observed error); never on the request path.
+    /// Makes server `dispatch` (the backend's `dispatch` address) the only one the
+    /// balancing picks.
+    pub fn with_dispatch(mut self, dispatch: Option<usize>) -> Lb {
+        self.dispatch = dispatch;
+        self.rebuild();
+        self
+    }
+
+    /// Whether server `i` is the `dispatch` address, which no statistics show.
+    pub fn is_dispatch(&self, i: usize) -> bool {
+        self.dispatch == Some(i)
+    }
+
     pub fn rebuild(&self) {
         // A panic while holding it leaves no half-written state: the table is one store.
         let mut order = self.rebuild.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,6 +185,9 @@ impl Lb {
     }
 
     fn usable_set(&self) -> Vec<u16> {
+        if let Some(d) = self.dispatch {
+            return vec![d as u16];
+        }
         let active: Vec<u16> = (0..self.servers.len())
             .filter(|&i| !self.servers[i].backup && self.servers[i].usable())
             .map(|i| i as u16)

@@ -178,6 +178,7 @@ pub(crate) fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, 
         domains: Vec::new(),
         maxidle: None,
         maxlife: None,
+        dynamic: false,
         loc: loc.clone(),
     };
     let mut i = 2;
@@ -210,7 +211,8 @@ pub(crate) fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, 
                 }
                 i += 1;
             }
-            (k @ ("dynamic" | "attr"), _) => {
+            ("dynamic", _) => c.dynamic = true,
+            (k @ "attr", _) => {
                 d.error(loc, format!("'cookie ... {k}' is not supported yet"));
                 return;
             }
@@ -220,6 +222,7 @@ pub(crate) fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, 
                     [
                         "insert", "rewrite", "prefix", "indirect", "nocache", "postonly",
                         "preserve", "httponly", "secure", "domain", "maxidle", "maxlife",
+                        "dynamic",
                     ],
                 );
                 d.error(loc, format!("unknown 'cookie' option '{o}'{h}"));

@@ -41,11 +41,13 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
         tfo: false,
         interface: None,
         mss: None,
+        tcp_ut: None,
         name: None,
         accept_proxy: false,
         proto: BindProto::Auto,
         tls: None,
         tls_config: None,
+        tls_certs: None,
         loc: loc.clone(),
     };
     let mut i = 2;
@@ -163,6 +165,21 @@ pub(crate) fn interface(b: &mut Bind, a: &Param, _: &mut Diags) {
 
 pub(crate) fn mss(b: &mut Bind, a: &Param, d: &mut Diags) {
     b.mss = num(a, d, 1);
+}
+
+/// `tcp-ut <delay>` (milliseconds by default).
+pub(crate) fn tcp_ut(b: &mut Bind, a: &Param, d: &mut Diags) {
+    match parse_time(a.val, MS) {
+        Ok(t) if t.as_millis() > i32::MAX as u128 => d.error(
+            a.loc,
+            format!(
+                "'{}': '{}' : timer overflow in argument '{}'",
+                a.what, a.kw, a.val
+            ),
+        ),
+        Ok(t) => b.tcp_ut = (!t.is_zero()).then_some(t),
+        Err(e) => d.error(a.loc, format!("'{}': '{}': {e}", a.what, a.kw)),
+    }
 }
 
 pub(crate) fn accept_proxy(b: &mut Bind, _: &Param, _: &mut Diags) {

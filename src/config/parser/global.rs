@@ -64,6 +64,11 @@ pub(crate) fn max_rate(p: &mut Parser, w: &[String], loc: &Loc) {
     }
 }
 
+/// `maxsslconn N`: TLS connections at once (0: no limit).
+pub(crate) fn maxsslconn(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.maxsslconn = uint_arg(w, 1, 0, i32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
+}
+
 /// `tune.maxaccept N`: -1 accepts without a limit, 0 keeps HAProxy's default (4).
 pub(crate) fn maxaccept(p: &mut Parser, w: &[String], loc: &Loc) {
     match w.get(1).map(|v| v.parse::<i64>()) {
@@ -91,6 +96,12 @@ pub(crate) fn cpu_map(p: &mut Parser, w: &[String], loc: &Loc) {
 
 pub(crate) fn hard_stop_after(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.hard_stop_after = time_arg(w, 1, loc, &mut p.diags);
+}
+
+/// `grace <time>`: on a soft stop (SIGUSR1), `stopping` is true this long while the
+/// listeners still accept, then the stop proceeds.
+pub(crate) fn grace(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.grace = time_arg(w, 1, loc, &mut p.diags);
 }
 
 pub(crate) fn pidfile(p: &mut Parser, w: &[String], loc: &Loc) {

@@ -572,6 +572,10 @@ fn status_ok<H: Copy>(k: &Kw<H>, shown: &str, loc: &Loc, d: &mut Diags) -> Optio
             d.error(loc, format!("'{shown}' is not supported: {why}"));
             None
         }
+        Status::Gone(why) => {
+            d.error(loc, why);
+            None
+        }
     }
 }
 

@@ -113,6 +113,48 @@ pub(crate) fn maxconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _:
     }
 }
 
+/// `dynamic-cookie-key <string>`: the secret of `cookie … dynamic`.
+pub(crate) fn dynamic_cookie_key(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    match w.get(1) {
+        Some(k) => px.dynamic_cookie_key = Some(k.clone()),
+        None => d.error(loc, "'dynamic-cookie-key' expects <string> as argument."),
+    }
+}
+
+/// `max-keep-alive-queue <n>`: -1 (HAProxy's default) is no limit; as HAProxy's `atol`,
+/// anything below -1 acts as 0.
+pub(crate) fn max_keep_alive_queue(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    let Some(v) = w.get(1).filter(|v| !v.is_empty()) else {
+        d.error(loc, "'max-keep-alive-queue' expects an integer argument.");
+        return;
+    };
+    let n = crate::config::units::atol(v);
+    px.max_keep_alive_queue = match n {
+        -1 => None,
+        n => Some(n.clamp(0, u32::MAX as i64) as u32),
+    };
+}
+
+/// `dispatch <addr>:<port>`: checked when the file is read (see `validate`).
+pub(crate) fn dispatch(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    match w.get(1) {
+        Some(a) => px.dispatch = Some((a.clone(), loc.clone())),
+        None => d.error(loc, "'dispatch' expects <addr:port> as argument."),
+    }
+}
+
 /// `fullconn N`: the backend load at which servers with `minconn` reach their `maxconn`.
 pub(crate) fn fullconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     if let Some(v) = uint_arg(w, 1, 1, i32::MAX as u64, loc, d) {

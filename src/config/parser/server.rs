@@ -16,6 +16,7 @@ pub(super) const SERVER_FLAGS: &[&str] = &[
     "send-proxy",
     "send-proxy-v2",
     "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
     "ssl",
     "no-sslv3",
     "no-tlsv10",
@@ -386,6 +387,32 @@ pub(crate) fn send_proxy(s: &mut ServerLine, _: &Param, _: &mut Diags) {
 
 pub(crate) fn send_proxy_v2(s: &mut ServerLine, _: &Param, _: &mut Diags) {
     s.params.send_proxy = Some(ProxyVersion::V2);
+}
+
+/// `send-proxy-v2-ssl`: v2 with the SSL TLV; `send-proxy-v2-ssl-cn`: with the client
+/// certificate's CN in it too.
+pub(crate) fn send_proxy_v2_ssl(s: &mut ServerLine, a: &Param, _: &mut Diags) {
+    s.params.send_proxy = Some(ProxyVersion::V2);
+    s.params.pp_opts.0 |= PpOpts::SSL;
+    if a.kw == "send-proxy-v2-ssl-cn" {
+        s.params.pp_opts.0 |= PpOpts::SSL_CN;
+    }
+}
+
+/// `proxy-v2-options <opt>[,<opt>]*`: TLVs for a v2 header (it does not turn one on).
+pub(crate) fn proxy_v2_options(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    for w in a.val.split(',') {
+        match PpOpts::option(w) {
+            Some(f) => s.params.pp_opts.0 |= f,
+            None => {
+                d.error(
+                    a.loc,
+                    format!("'{}': '{w}' : proxy v2 option not implemented", a.what),
+                );
+                return;
+            }
+        }
+    }
 }
 
 pub(crate) fn observe(s: &mut ServerLine, a: &Param, d: &mut Diags) {

@@ -358,6 +358,7 @@ mod tests {
             domains: vec![],
             maxidle: None,
             maxlife: None,
+            dynamic: false,
             loc: crate::config::Loc {
                 file: "t".into(),
                 line: 1,

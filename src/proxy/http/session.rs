@@ -79,6 +79,8 @@ pub struct TlsInfo {
     pub suite: Option<rustls::CipherSuite>,
     /// The session was resumed (`ssl_fc_is_resumed`).
     pub resumed: bool,
+    /// The certificate the listener served.
+    pub served: Option<crate::tls::certs::ServedCert>,
 }
 
 impl TlsInfo {
@@ -93,6 +95,19 @@ impl TlsInfo {
         }
     }
 
+    /// What a PROXY v2 header says of the connection's TLS session.
+    pub(crate) fn pp(&self) -> crate::net::upstream::ClientTls<'_> {
+        crate::net::upstream::ClientTls {
+            sni: self.sni.as_deref().map(str::as_bytes),
+            version: self.version,
+            alpn: self.alpn.map(str::as_bytes),
+            client_cert: self.client_cert.as_deref(),
+            suite: self.suite,
+            resumed: self.resumed,
+            served: self.served.as_ref(),
+        }
+    }
+
     /// What ACLs see of the connection's TLS session.
     pub(crate) fn acl(&self) -> crate::acl::TlsInfo {
         crate::acl::TlsInfo {
@@ -102,6 +117,7 @@ impl TlsInfo {
             client_cert: self.client_cert.clone(),
             suite: self.suite,
             resumed: self.resumed,
+            served: self.served.clone(),
         }
     }
 }
@@ -297,7 +313,7 @@ impl Ctx {
             head: None,
             conn: &self.acl_conn,
             nbsrv,
-            stopping: self.shard.shared.control.stopping(),
+            stopping: self.shard.shared.control.soft_stopping(),
             stick,
             txn: Some(vars),
             addrs: Some(addrs),
@@ -372,7 +388,7 @@ impl Ctx {
                     head: None,
                     conn: &self.acl_conn,
                     nbsrv: &|i| shared.usable_servers(i),
-                    stopping: shared.control.stopping(),
+                    stopping: shared.control.soft_stopping(),
                     stick: None,
                     txn: Some(vars),
                     addrs: Some(&addrs),
@@ -847,7 +863,7 @@ impl<'c> Exchange<'c> {
             head: Some((req, &all[..all.len().min(self.fe_view)])),
             conn: &ctx.acl_conn,
             nbsrv: &nbsrv,
-            stopping: shared.control.stopping(),
+            stopping: shared.control.soft_stopping(),
             stick,
             txn: Some(vars),
             addrs: Some(&addrs),
@@ -1351,13 +1367,18 @@ impl<'c> Exchange<'c> {
                 // `option prefer-last-server`: the server of the connection kept for this
                 // client (`http-reuse never`, as in HAProxy, whose other connections are
                 // not the client's) while it is usable. Balanced, not persistent: a full
-                // queue there balances, and a retry may redispatch.
+                // queue there balances, and a retry may redispatch. With
+                // `max-keep-alive-queue N`, a full server with N queued is left too.
                 let last = match (direct, &b.private) {
                     (None, Some((bi, s, _)))
                         if be.prefer_last_server
                             && *bi == be.proxy
                             && retry.made == 0
-                            && be.lb.servers[*s].usable() =>
+                            && be.lb.servers[*s].usable()
+                            && be.max_keep_alive_queue.is_none_or(|n| {
+                                let srv = &be.lb.servers[*s];
+                                srv.has_room() || srv.queue.waiting() < n
+                            }) =>
                     {
                         Some(*s)
                     }
@@ -1442,6 +1463,12 @@ impl<'c> Exchange<'c> {
                     let dst = set_dst.unwrap_or(info.dst);
                     let src = txn.addrs().src_or(info.src);
                     let h2 = crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
+                    // What a PROXY v2 header may say besides the addresses; the unique id
+                    // is empty without `unique-id-format`, as HAProxy's.
+                    let facts = crate::net::upstream::ClientFacts {
+                        tls: info.tls.as_ref().map(TlsInfo::pp),
+                        unique_id: Some(txn.unique_id.as_deref().unwrap_or(b"")),
+                    };
                     // (The pool's borrow must end before any await.)
                     let pooled = (!own_conn && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
@@ -1471,6 +1498,7 @@ impl<'c> Exchange<'c> {
                                 src,
                                 dst,
                                 sni,
+                                facts,
                                 te: crate::net::h2_upstream::te_trailers(&b.req, b.inb.bytes()),
                                 limits: ctx.limits,
                                 idle: crate::net::pool::IdleLimit::of(
@@ -1498,7 +1526,7 @@ impl<'c> Exchange<'c> {
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
-                            let c = crate::net::upstream::connect(be, srv, src, dst, sni);
+                            let c = crate::net::upstream::connect(be, srv, src, dst, sni, facts);
                             let c = if be.abortonclose {
                                 match Box::pin(unless_closed(client, &mut b.inb, h2, c)).await {
                                     Some(r) => r,
@@ -1739,7 +1767,7 @@ impl<'c> Exchange<'c> {
                     head: Some((req, &route.saved_head)),
                     conn: &ctx.acl_conn,
                     nbsrv: &nbsrv,
-                    stopping: shared.control.stopping(),
+                    stopping: shared.control.soft_stopping(),
                     stick: stick_ctx
                         .as_ref()
                         .map(|c| c as &dyn crate::acl::StickSource),

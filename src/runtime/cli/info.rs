@@ -19,7 +19,7 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         .sum();
     let cur = sh.slots.current();
     let info = crate::stats::take(sh).info;
-    let stopping = sh.control.stopping() as u8;
+    let stopping = sh.control.soft_stopping() as u8;
     let fields: Vec<(&str, String)> = vec![
         ("Name", "corelb".into()),
         ("Version", version.into()),
@@ -53,8 +53,8 @@ pub fn show_info(ctx: &Ctx, sh: &Shared) -> String {
         ("CurrConns", cur.to_string()),
         ("CumConns", info.cum_conns.to_string()),
         ("CumReq", info.cum_req.to_string()),
-        ("MaxSslConns", "0".into()),
-        ("CurrSslConns", "0".into()),
+        ("MaxSslConns", sh.ssl_slots.max().to_string()),
+        ("CurrSslConns", sh.ssl_slots.current().to_string()),
         ("CumSslConns", info.ssl_conns.to_string()),
         ("Maxpipes", (sh.pipes_per_shard * sh.shards).to_string()),
         ("PipesUsed", "0".into()),

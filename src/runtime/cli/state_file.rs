@@ -26,6 +26,9 @@ pub fn render(sh: &Shared, only: Option<&BackendRt>) -> String {
         }
         let px = &sh.cfg.proxies[be.proxy];
         for (n, srv) in be.lb.servers.iter().enumerate() {
+            if be.lb.is_dispatch(n) {
+                continue;
+            }
             let conf = &px.servers[n];
             let (ip, port) = srv.ip_port();
             let h = srv.health();
