@@ -935,13 +935,30 @@ impl StreamIo {
 fn h2_response(res: &ResponseHead, buf: &[u8]) -> io::Result<http::Response<()>> {
     let fields = res.headers();
     let mut map = http::HeaderMap::with_capacity(fields.len());
+    // The values are slices of one copy of the head's fields (one allocation, where a
+    // value of its own was one each).
+    let (lo, hi) = fields.iter().fold((usize::MAX, 0), |(lo, hi), f| {
+        (lo.min(f.value.start()), hi.max(f.value.end()))
+    });
+    let shared = if lo < hi {
+        Bytes::copy_from_slice(&buf[lo..hi])
+    } else {
+        Bytes::new()
+    };
     for f in fields {
         let name = f.name(buf);
         if f.dropped || is_connection_specific(name) {
             continue;
         }
         let name = http::HeaderName::from_bytes(name).map_err(io::Error::other)?;
-        let value = http::HeaderValue::from_bytes(f.value(buf)).map_err(io::Error::other)?;
+        let value = if f.value.is_empty() {
+            http::HeaderValue::from_static("")
+        } else {
+            http::HeaderValue::from_maybe_shared(
+                shared.slice(f.value.start() - lo..f.value.end() - lo),
+            )
+            .map_err(io::Error::other)?
+        };
         map.append(name, value);
     }
     let mut r = http::Response::new(());
