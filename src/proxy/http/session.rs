@@ -402,6 +402,19 @@ impl Bufs {
         self.private.is_some()
     }
 
+    /// The scratch buffer, empty, lent out (an HTTP/2 stream rebuilds its request's head
+    /// in it); give it back with [`Bufs::put_scratch`] to keep its memory.
+    pub fn take_scratch(&mut self) -> Vec<u8> {
+        let mut v = std::mem::take(&mut self.scratch);
+        v.clear();
+        v
+    }
+
+    pub fn put_scratch(&mut self, mut v: Vec<u8>) {
+        v.clear();
+        self.scratch = v;
+    }
+
     /// Forgets whatever an exchange left (it may have ended early) and gives the memory
     /// back: for the next HTTP/2 stream of the connection, which keeps the finished
     /// streams' states that hold a private server connection while it waits, so they must
