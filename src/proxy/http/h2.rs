@@ -118,7 +118,12 @@ impl FrameMeter {
     }
 
     /// Takes the bytes the client sent next.
-    pub fn feed(&mut self, mut b: &[u8], now: Instant) -> Calm {
+    pub fn feed(&mut self, b: &[u8], now: Instant) -> Calm {
+        self.feed_with(b, &mut || now)
+    }
+
+    /// [`FrameMeter::feed`], with the time read only if a frame needs it (a control frame).
+    pub fn feed_with(&mut self, mut b: &[u8], now: &mut impl FnMut() -> Instant) -> Calm {
         while !b.is_empty() {
             if self.skip > 0 {
                 let n = self.skip.min(b.len());
@@ -138,7 +143,7 @@ impl FrameMeter {
         self.verdict()
     }
 
-    fn frame(&mut self, now: Instant) {
+    fn frame(&mut self, now: &mut impl FnMut() -> Instant) {
         let h = &self.head;
         let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
         let (kind, flags) = (h[3], h[4]);
@@ -159,6 +164,7 @@ impl FrameMeter {
             _ => false,
         };
         if control {
+            let now = now();
             let fresh = self
                 .window
                 .is_none_or(|w| now.saturating_duration_since(w) >= Duration::from_secs(1));
@@ -207,7 +213,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
                 other => return other,
             }
         };
-        let v = this.meter.feed(&buf[..n], Instant::now());
+        let mut at = None;
+        let v = this
+            .meter
+            .feed_with(&buf[..n], &mut || *at.get_or_insert_with(Instant::now));
         this.glitches.set(this.meter.glitches);
         if v > this.calm.get() {
             this.calm.set(v);
@@ -632,7 +641,7 @@ async fn stream(
             return;
         }
     };
-    let mut io = StreamIo::new(body, respond, chunked, &ctx);
+    let mut io = StreamIo::new(body, respond, chunked, &ctx, b.take_h2_res());
     // A head over the limit is rejected by the parse (431), as for HTTP/1: h2 let through
     // a header list of up to that size, and the HTTP/1 spelling differs a little.
     let too_large = crate::h1::HttpError::new(
@@ -673,6 +682,7 @@ async fn stream(
         }
     }
     io.finish().await;
+    b.put_h2_res(std::mem::take(&mut io.res));
     done_with(b, &live);
 }
 
@@ -828,7 +838,13 @@ struct StreamIo {
 }
 
 impl StreamIo {
-    fn new(body: RecvStream, respond: SendResponse<Bytes>, chunked: bool, ctx: &Ctx) -> Self {
+    fn new(
+        body: RecvStream,
+        respond: SendResponse<Bytes>,
+        chunked: bool,
+        ctx: &Ctx,
+        res: ResponseHead,
+    ) -> Self {
         StreamIo {
             body,
             chunked,
@@ -837,7 +853,7 @@ impl StreamIo {
             req_done: false,
             respond,
             out: Out::Head(Vec::new()),
-            res: ResponseHead::new(),
+            res,
             limits: ctx.limits,
             method: Method::Get,
         }

@@ -377,6 +377,9 @@ pub(crate) struct Bufs {
     pub req: RequestHead,
     res: ResponseHead,
     scratch: Vec<u8>,
+    /// An HTTP/2 stream's parse of the response head the exchange writes to it (kept
+    /// with the state, as the other heads, instead of a fresh one per stream).
+    h2_res: ResponseHead,
     /// A server connection kept for this client only (`http-reuse never`), with its server.
     private: Option<(usize, usize, ServerIo)>,
 }
@@ -393,6 +396,7 @@ impl Bufs {
             req: RequestHead::with_capacity(&ctx.limits),
             res: ResponseHead::with_capacity(&ctx.limits),
             scratch: Vec::new(),
+            h2_res: ResponseHead::new(),
             private: None,
         }
     }
@@ -415,6 +419,16 @@ impl Bufs {
         self.scratch = v;
     }
 
+    /// The response head an HTTP/2 stream parses its response into, lent out; give it
+    /// back with [`Bufs::put_h2_res`] to keep its memory.
+    pub fn take_h2_res(&mut self) -> ResponseHead {
+        std::mem::take(&mut self.h2_res)
+    }
+
+    pub fn put_h2_res(&mut self, r: ResponseHead) {
+        self.h2_res = r;
+    }
+
     /// Forgets whatever an exchange left (it may have ended early) and gives the memory
     /// back: for the next HTTP/2 stream of the connection, which keeps the finished
     /// streams' states that hold a private server connection while it waits, so they must
@@ -426,6 +440,7 @@ impl Bufs {
         self.out = Vec::new();
         self.sout = Vec::new();
         self.scratch = Vec::new();
+        self.h2_res = ResponseHead::new();
     }
 
     /// Forgets whatever an exchange left, keeping the memory: for the shard's spare
@@ -2789,6 +2804,7 @@ mod bufs_tests {
             req: RequestHead::with_capacity(&limits),
             res: ResponseHead::with_capacity(&limits),
             scratch: Vec::new(),
+            h2_res: ResponseHead::new(),
             private: None,
         };
         b.inb.extend(b"GET / HTTP/1.1\r\n\r\n");
