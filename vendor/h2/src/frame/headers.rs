@@ -27,8 +27,8 @@ pub struct Headers {
     /// The stream dependency information, if any.
     stream_dep: Option<StreamDependency>,
 
-    /// The header block fragment (corelb: boxed, so that a `Frame` is small: h2 moves
-    /// frames through its queues and slabs, a memcpy of the largest variant each time)
+    /// The header block fragment
+    // corelb: boxed, so that a `Frame` is small (see CHANGES.md, "Smaller frames").
     header_block: Box<HeaderBlock>,
 
     /// The associated flags
@@ -46,8 +46,8 @@ pub struct PushPromise {
     /// The ID of the stream being reserved by this PushPromise.
     promised_id: StreamId,
 
-    /// The header block fragment (corelb: boxed, so that a `Frame` is small: h2 moves
-    /// frames through its queues and slabs, a memcpy of the largest variant each time)
+    /// The header block fragment
+    // corelb: boxed, so that a `Frame` is small (see CHANGES.md, "Smaller frames").
     header_block: Box<HeaderBlock>,
 
     /// The associated flags
