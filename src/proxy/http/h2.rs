@@ -118,7 +118,12 @@ impl FrameMeter {
     }
 
     /// Takes the bytes the client sent next.
-    pub fn feed(&mut self, mut b: &[u8], now: Instant) -> Calm {
+    pub fn feed(&mut self, b: &[u8], now: Instant) -> Calm {
+        self.feed_with(b, &mut || now)
+    }
+
+    /// [`FrameMeter::feed`], with the time read only if a frame needs it (a control frame).
+    pub fn feed_with(&mut self, mut b: &[u8], now: &mut impl FnMut() -> Instant) -> Calm {
         while !b.is_empty() {
             if self.skip > 0 {
                 let n = self.skip.min(b.len());
@@ -138,7 +143,7 @@ impl FrameMeter {
         self.verdict()
     }
 
-    fn frame(&mut self, now: Instant) {
+    fn frame(&mut self, now: &mut impl FnMut() -> Instant) {
         let h = &self.head;
         let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
         let (kind, flags) = (h[3], h[4]);
@@ -159,6 +164,7 @@ impl FrameMeter {
             _ => false,
         };
         if control {
+            let now = now();
             let fresh = self
                 .window
                 .is_none_or(|w| now.saturating_duration_since(w) >= Duration::from_secs(1));
@@ -207,7 +213,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
                 other => return other,
             }
         };
-        let v = this.meter.feed(&buf[..n], Instant::now());
+        let mut at = None;
+        let v = this
+            .meter
+            .feed_with(&buf[..n], &mut || *at.get_or_insert_with(Instant::now));
         this.glitches.set(this.meter.glitches);
         if v > this.calm.get() {
             this.calm.set(v);
@@ -512,9 +521,15 @@ pub async fn session<T>(
                 Event::Stream(s) => {
                     let (req, respond) = *s;
                     let live = streams.enter();
-                    // Boxed first: the stream's future (≈7 KiB) is then copied once, into
-                    // its box, instead of at each of glommio's spawn layers.
-                    let task = Box::pin(stream(ctx.clone(), req, respond, first, live));
+                    // Boxed first, then spawned: glommio's spawn layers move a pointer, not
+                    // the stream's future (≈4 KiB), which is written into its box.
+                    // (The box is made before the future, so that the future can be built
+                    // in it: `Box::pin(stream(…))` builds it on the stack and copies all its
+                    // bytes, however few its initial state uses.)
+                    let task = Box::into_pin(Box::write(
+                        Box::new_uninit(),
+                        stream(ctx.clone(), req, respond, first, live),
+                    ));
                     glommio::spawn_local(task).detach();
                     first = false;
                     taken = taken.saturating_add(1);
@@ -607,9 +622,19 @@ async fn stream(
     let txn = Txn::new();
     let private = live.streams.private.borrow_mut().pop();
     let mut b = private.unwrap_or_else(|| take_bufs(&ctx));
-    let (parts, body) = req.into_parts();
-    let mut head = Vec::with_capacity(256);
-    let chunked = match h1_head(&parts, body.is_end_stream(), &mut head) {
+    // The request's head, rebuilt as HTTP/1.1 into the request buffer (through the
+    // state's scratch buffer); its parts are not kept (nor held in the stream's future).
+    let (rebuilt, body) = {
+        let (parts, body) = req.into_parts();
+        let mut head = b.take_scratch();
+        let r = h1_head(&parts, body.is_end_stream(), &mut head);
+        if r.is_ok() {
+            b.inb.extend(&head);
+        }
+        b.put_scratch(head);
+        (r, body)
+    };
+    let chunked = match rebuilt {
         Ok(c) => c,
         Err(Malformed(why)) => {
             log::debug!(
@@ -623,8 +648,7 @@ async fn stream(
             return;
         }
     };
-    let mut io = StreamIo::new(body, respond, chunked, &ctx);
-    b.inb.extend(&head);
+    let mut io = StreamIo::new(body, respond, chunked, &ctx, b.take_h2_res());
     // A head over the limit is rejected by the parse (431), as for HTTP/1: h2 let through
     // a header list of up to that size, and the HTTP/1 spelling differs a little.
     let too_large = crate::h1::HttpError::new(
@@ -665,6 +689,7 @@ async fn stream(
         }
     }
     io.finish().await;
+    b.put_h2_res(std::mem::take(&mut io.res));
     done_with(b, &live);
 }
 
@@ -820,7 +845,13 @@ struct StreamIo {
 }
 
 impl StreamIo {
-    fn new(body: RecvStream, respond: SendResponse<Bytes>, chunked: bool, ctx: &Ctx) -> Self {
+    fn new(
+        body: RecvStream,
+        respond: SendResponse<Bytes>,
+        chunked: bool,
+        ctx: &Ctx,
+        res: ResponseHead,
+    ) -> Self {
         StreamIo {
             body,
             chunked,
@@ -829,7 +860,7 @@ impl StreamIo {
             req_done: false,
             respond,
             out: Out::Head(Vec::new()),
-            res: ResponseHead::new(),
+            res,
             limits: ctx.limits,
             method: Method::Get,
         }
@@ -942,13 +973,30 @@ impl StreamIo {
 fn h2_response(res: &ResponseHead, buf: &[u8]) -> io::Result<http::Response<()>> {
     let fields = res.headers();
     let mut map = http::HeaderMap::with_capacity(fields.len());
+    // The values are slices of one copy of the head's fields (one allocation, where a
+    // value of its own was one each).
+    let (lo, hi) = fields.iter().fold((usize::MAX, 0), |(lo, hi), f| {
+        (lo.min(f.value.start()), hi.max(f.value.end()))
+    });
+    let shared = if lo < hi {
+        Bytes::copy_from_slice(&buf[lo..hi])
+    } else {
+        Bytes::new()
+    };
     for f in fields {
         let name = f.name(buf);
         if f.dropped || is_connection_specific(name) {
             continue;
         }
         let name = http::HeaderName::from_bytes(name).map_err(io::Error::other)?;
-        let value = http::HeaderValue::from_bytes(f.value(buf)).map_err(io::Error::other)?;
+        let value = if f.value.is_empty() {
+            http::HeaderValue::from_static("")
+        } else {
+            http::HeaderValue::from_maybe_shared(
+                shared.slice(f.value.start() - lo..f.value.end() - lo),
+            )
+            .map_err(io::Error::other)?
+        };
         map.append(name, value);
     }
     let mut r = http::Response::new(());

@@ -416,6 +416,9 @@ pub(crate) struct Bufs {
     pub req: RequestHead,
     res: ResponseHead,
     scratch: Vec<u8>,
+    /// An HTTP/2 stream's parse of the response head the exchange writes to it (kept
+    /// with the state, as the other heads, instead of a fresh one per stream).
+    h2_res: ResponseHead,
     /// A server connection kept for this client only (`http-reuse never`), with its server.
     private: Option<(usize, usize, ServerIo)>,
 }
@@ -432,6 +435,7 @@ impl Bufs {
             req: RequestHead::with_capacity(&ctx.limits),
             res: ResponseHead::with_capacity(&ctx.limits),
             scratch: Vec::new(),
+            h2_res: ResponseHead::new(),
             private: None,
         }
     }
@@ -439,6 +443,29 @@ impl Bufs {
     /// Whether it holds a server connection kept for this client (`http-reuse never`).
     pub fn has_private(&self) -> bool {
         self.private.is_some()
+    }
+
+    /// The scratch buffer, empty, lent out (an HTTP/2 stream rebuilds its request's head
+    /// in it); give it back with [`Bufs::put_scratch`] to keep its memory.
+    pub fn take_scratch(&mut self) -> Vec<u8> {
+        let mut v = std::mem::take(&mut self.scratch);
+        v.clear();
+        v
+    }
+
+    pub fn put_scratch(&mut self, mut v: Vec<u8>) {
+        v.clear();
+        self.scratch = v;
+    }
+
+    /// The response head an HTTP/2 stream parses its response into, lent out; give it
+    /// back with [`Bufs::put_h2_res`] to keep its memory.
+    pub fn take_h2_res(&mut self) -> ResponseHead {
+        std::mem::take(&mut self.h2_res)
+    }
+
+    pub fn put_h2_res(&mut self, r: ResponseHead) {
+        self.h2_res = r;
     }
 
     /// Forgets whatever an exchange left (it may have ended early) and gives the memory
@@ -452,6 +479,7 @@ impl Bufs {
         self.out = Vec::new();
         self.sout = Vec::new();
         self.scratch = Vec::new();
+        self.h2_res = ResponseHead::new();
     }
 
     /// Forgets whatever an exchange left, keeping the memory: for the shard's spare
@@ -2141,8 +2169,14 @@ where
         requests += 1;
         let b = held.get(&ctx);
         // Boxed, so that the exchange's state exists only while a request runs and the
-        // wait above stays small: one allocation per request, from this thread's heap.
-        let next = Box::pin(exchange(&ctx, began, head_len, b, &mut client, first)).await;
+        // wait above stays small: one allocation per request, from this thread's heap. The
+        // box is made first and the future built in it (`Box::pin(exchange(…))` built it
+        // on the stack and copied all its bytes, ≈2.7 KiB, per request).
+        let next = Box::into_pin(Box::write(
+            Box::new_uninit(),
+            exchange(&ctx, began, head_len, b, &mut client, first),
+        ))
+        .await;
         if next == Next::Close {
             return None;
         }
@@ -2927,6 +2961,7 @@ mod bufs_tests {
             req: RequestHead::with_capacity(&limits),
             res: ResponseHead::with_capacity(&limits),
             scratch: Vec::new(),
+            h2_res: ResponseHead::new(),
             private: None,
         };
         b.inb.extend(b"GET / HTTP/1.1\r\n\r\n");
