@@ -522,7 +522,8 @@ mod tests {
     /// stream was lent down the calls instead of moved; 2,776 with the certificate a TLS
     /// client was served (`proxy-v2-options cert-sig,cert-key`, in the TLS facts the future
     /// holds twice) and the `maxsslconn` slot of the connection's guard, 2,784 with what
-    /// `tcp-request connection set-src/set-dst` and `option logasap` add. (What is left is
+    /// `tcp-request connection set-src/set-dst` and `option logasap` add, 2,800 with the
+    /// exchange's future built in its box (no 2.7 KiB copy per request, 16 bytes here). (What is left is
     /// mostly each async fn's arguments, which stay in the future beside the locals they
     /// are moved into.)
     #[test]
@@ -543,7 +544,7 @@ mod tests {
                 0,
             );
             let size = std::mem::size_of_val(&task);
-            assert!(size <= 2784, "the connection's future is {size} bytes");
+            assert!(size <= 2800, "the connection's future is {size} bytes");
         });
     }
 }
