@@ -43,6 +43,8 @@ struct Outcome {
     bytes_out: u64,
     /// Refused by a `tcp-request content` rule (counted as a denied request).
     denied: bool,
+    /// The request capture slots `tcp-request content capture` rules filled (`%hr`).
+    captures: Option<crate::log::access::Captures>,
 }
 
 enum State {
@@ -98,6 +100,7 @@ pub async fn session(
         bytes_in: 0,
         bytes_out: 0,
         denied: false,
+        captures: None,
     };
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
@@ -113,7 +116,8 @@ pub async fn session(
     // The stream's addresses, as content rules' `set-src`/`set-dst` leave them.
     let addrs = crate::acl::AddrsCell::default();
     if fe.inspects_content {
-        match crate::proxy::inspect::route_tcp(
+        let captured = std::cell::RefCell::new(Vec::new());
+        let routed = crate::proxy::inspect::route_tcp(
             &shard,
             &fe,
             &mut client,
@@ -122,9 +126,22 @@ pub async fn session(
             &trackers,
             session_trackers.as_deref(),
             &addrs,
+            &captured,
         )
-        .await
-        {
+        .await;
+        let captured = captured.into_inner();
+        if !captured.is_empty() {
+            let slots = &shard.shared.cfg.proxies[fe.proxy].logging.req_captures;
+            let mut c = crate::log::access::Captures::default();
+            c.capture(false, slots, std::iter::empty());
+            for (id, v) in captured {
+                if let Some(slot) = slots.get(id) {
+                    c.set(false, id, &v, slot.len);
+                }
+            }
+            out.captures = Some(c);
+        }
+        match routed {
             crate::proxy::inspect::Routed::Backend(b) => backend = b,
             crate::proxy::inspect::Routed::Closed { term, denied } => {
                 out.term = term;
@@ -441,6 +458,7 @@ async fn response_rules(
         txn: Some(&txn),
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         addrs: None,
+        captures: None,
     };
     let mut buf = Vec::new();
     let v = crate::proxy::inspect::response(
@@ -556,6 +574,7 @@ pub fn log_rejected(
         bytes_in: 0,
         bytes_out: 0,
         denied: false,
+        captures: None,
     };
     finish(shard, fe, peer, None, date, t0, &out);
 }
@@ -594,7 +613,7 @@ fn finish(
         applet: None,
         retries: out.retries,
         redispatched: out.redispatched_from.is_some(),
-        captures: None,
+        captures: out.captures.as_ref(),
         request_line: b"",
         // (The stream's variables are gone by now: `var()` logs nothing in mode tcp.)
         vars: Default::default(),

@@ -848,10 +848,18 @@ impl<'c> Exchange<'c> {
         };
         // tcp-request content rules: on each parsed request, before http-request (HAProxy's
         // HTX streams); a reject closes without an answer.
-        if !fe_px.tcp_request.content.is_empty()
-            && crate::proxy::inspect::run_content(&fe_px.tcp_request.content, &fe_px.acls, &base)
-                != Some(crate::proxy::inspect::TcpVerdict::Accept)
-        {
+        let mut captured = Vec::new();
+        let verdict = (!fe_px.tcp_request.content.is_empty()).then(|| {
+            let rules = &fe_px.tcp_request.content;
+            crate::proxy::inspect::run_content(rules, &fe_px.acls, &base, &mut captured)
+        });
+        // `tcp-request content capture`: into the frontend's slots, cut to their lengths.
+        for (id, v) in captured {
+            if let Some(c) = fe_px.logging.req_captures.get(id) {
+                txn.captures.set(false, id, &v, c.len);
+            }
+        }
+        if verdict.is_some_and(|v| v != Some(crate::proxy::inspect::TcpVerdict::Accept)) {
             txn.set_addrs(addrs.get());
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
