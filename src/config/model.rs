@@ -415,6 +415,8 @@ pub struct ServerAddr {
     pub text: String,
     pub ip: std::net::IpAddr,
     pub port: Option<u16>,
+    /// `:+N` / `:-N`: the client's destination port plus this (then `port` is `None`).
+    pub port_offset: i32,
     /// `init-addr none` (or `last` before the state file is read): no address yet; the
     /// server starts in resolution maintenance.
     pub unresolved: bool,
