@@ -277,3 +277,58 @@ backend minus\n  server s 127.0.0.1:-1\n",
         assert_eq!(theirs, ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// In mode http a server with a relative port reaches a port that depends on the client's:
+/// an idle server connection (`http-reuse always`) left by a client of one port must not
+/// serve a client of the other (HAProxy keys such connections by destination).
+#[test]
+fn relative_server_ports_do_not_share_idle_connections_across_ports() {
+    let k = loop {
+        let k = free_port();
+        if k < 60_000 && (1..4).all(|i| free_port() == k + i) {
+            break k;
+        }
+    };
+    // A keep-alive HTTP server answering its tag to each request.
+    let web = |port: u16, tag: &'static str| {
+        let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        Backend::start_on(l, move |s| {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut s = s;
+            loop {
+                let mut l = String::new();
+                match r.read_line(&mut l) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if l == "\r\n" => {
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{tag}",
+                            tag.len()
+                        );
+                    }
+                    Ok(_) => {}
+                }
+            }
+        })
+    };
+    let _b = [web(k + 1, "k+1"), web(k + 3, "k+3")];
+    let cfg = format!(
+        "global\n  nbthread 1\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend f\n  bind 127.0.0.1:{k}\n  bind 127.0.0.1:{}\n  default_backend b\n\
+backend b\n  http-reuse always\n  server s 127.0.0.1:+1\n",
+        k + 2
+    );
+    let get = |port: u16| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "5"])
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let lb = Corelb::start(&cfg, &[], &[k, k + 2]);
+    let seen: Vec<String> = [k, k + 2, k, k + 2].iter().map(|p| get(*p)).collect();
+    drop(lb);
+    assert_eq!(seen, ["k+1", "k+3", "k+1", "k+3"]);
+}

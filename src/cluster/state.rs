@@ -643,6 +643,14 @@ impl ServerState {
         SocketAddr::new(ip, port.filter(|p| *p != 0).unwrap_or(mapped))
     }
 
+    /// Whether where it connects depends on the client's destination (no port, a relative
+    /// one, or 0.0.0.0): its connections are not for clients that reached another one
+    /// (HAProxy keys them by destination; corelb keeps them to their client connection).
+    pub fn follows_client_dst(&self) -> bool {
+        let (ip, port) = self.ip_port();
+        self.path.is_none() && (ip.is_unspecified() || port.is_none_or(|p| p == 0))
+    }
+
     /// Where to connect for a client that reached `dst`: a server at 0.0.0.0 (or ::)
     /// connects to `dst`'s address, as HAProxy's does (`http-request set-dst` sets it).
     pub fn addr_to(&self, dst: SocketAddr) -> SocketAddr {

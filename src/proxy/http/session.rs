@@ -1419,6 +1419,9 @@ impl<'c> Exchange<'c> {
                     let src = txn.addrs().src_or(info.src);
                     let h2 = crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
                     // (The pool's borrow must end before any await.)
+                    // A server whose address follows the client's destination: not from
+                    // the shared pool nor on a shared HTTP/2 connection.
+                    let own_conn = own_conn || be.lb.servers[srv].follows_client_dst();
                     let pooled = (!own_conn && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
                             be.proxy,
@@ -1909,7 +1912,7 @@ impl<'c> Exchange<'c> {
             || addrs.dst.is_some()
             || (addrs.src.is_some() && be.send_proxy[srv].is_some());
         if server_keep && !named {
-            if be_px.http.reuse == Reuse::Never {
+            if be_px.http.reuse == Reuse::Never || be.lb.servers[srv].follows_client_dst() {
                 b.private = Some((be.proxy, srv, answered.sconn));
             } else {
                 let params = &ctx.cfg.proxies[be.proxy].servers[srv].params;
