@@ -35,6 +35,7 @@ fn lb(algo: Algo, hash: HashType) -> Lb {
                     text: format!("10.0.0.{i}"),
                     ip: format!("10.0.0.{i}").parse().unwrap(),
                     port: Some(80),
+                    port_offset: 0,
                     unresolved: false,
                     path: None,
                 },

@@ -200,3 +200,135 @@ fn bad_addresses_are_errors_at_their_line() {
         );
     }
 }
+
+/// `server s 127.0.0.1:+N` / `:-N` (HAProxy's mapped ports): the connection goes to the
+/// port the client reached plus or minus N. One frontend listens on two ports and reaches
+/// the matching server port on each; the log names the port it connected to. Debian's
+/// HAProxy and corelb must agree.
+#[test]
+fn relative_server_ports_follow_the_port_the_client_reached() {
+    // Eight consecutive ports: frontends on k, k+2 (`+1`) and k+5, k+7 (`-1`), servers
+    // in between.
+    let k = loop {
+        let k = free_port();
+        if k < 60_000 && (1..8).all(|i| free_port() == k + i) {
+            break k;
+        }
+    };
+    let tagged = |port: u16, tag: &'static str| {
+        let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        Backend::start_on(l, move |mut s| {
+            let _ = s.write_all(format!("{tag}\n").as_bytes());
+        })
+    };
+    let _b = [
+        tagged(k + 1, "k+1"),
+        tagged(k + 3, "k+3"),
+        tagged(k + 4, "k+4"),
+        tagged(k + 6, "k+6"),
+    ];
+    let cfg = format!(
+        "global\n  log stderr format raw local0\n{TCP_DEFAULTS}  log global\n\
+frontend fp\n  bind 127.0.0.1:{k}\n  bind 127.0.0.1:{}\n  log-format \"REL %fp %b/%s %sp\"\n  default_backend plus\n\
+frontend fm\n  bind 127.0.0.1:{}\n  bind 127.0.0.1:{}\n  log-format \"REL %fp %b/%s %sp\"\n  default_backend minus\n\
+backend plus\n  server s 127.0.0.1:+1\n\
+backend minus\n  server s 127.0.0.1:-1\n",
+        k + 2,
+        k + 5,
+        k + 7
+    );
+    let ports = [k, k + 2, k + 5, k + 7];
+    let run = |log: &dyn Fn() -> String| {
+        let mut seen: Vec<String> = ports
+            .iter()
+            .map(|p| {
+                let c = std::net::TcpStream::connect(("127.0.0.1", *p)).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                first_line(c)
+            })
+            .collect();
+        let lines = eventually(Duration::from_secs(5), || {
+            let mut l: Vec<String> = log()
+                .lines()
+                .filter_map(|l| l.find("REL ").map(|i| l[i..].to_string()))
+                .collect();
+            l.sort();
+            (l.len() >= 4).then_some(l)
+        })
+        .unwrap_or_default();
+        seen.extend(lines);
+        seen
+    };
+    let lb = Corelb::start(&cfg, &[], &ports);
+    let ours = run(&|| lb.log());
+    drop(lb);
+    let mut want: Vec<String> = ["k+1", "k+3", "k+4", "k+6"].map(String::from).to_vec();
+    let mut logs = vec![
+        format!("REL {k} plus/s {}", k + 1),
+        format!("REL {} plus/s {}", k + 2, k + 3),
+        format!("REL {} minus/s {}", k + 5, k + 4),
+        format!("REL {} minus/s {}", k + 7, k + 6),
+    ];
+    logs.sort();
+    want.extend(logs);
+    assert_eq!(ours, want);
+    if let Some(ha) = common::haproxy::Haproxy::start(&cfg, &ports) {
+        let theirs = run(&|| ha.log());
+        assert_eq!(theirs, ours, "HAProxy 2.6 against corelb");
+    }
+}
+
+/// In mode http a server with a relative port reaches a port that depends on the client's:
+/// an idle server connection (`http-reuse always`) left by a client of one port must not
+/// serve a client of the other (HAProxy keys such connections by destination).
+#[test]
+fn relative_server_ports_do_not_share_idle_connections_across_ports() {
+    let k = loop {
+        let k = free_port();
+        if k < 60_000 && (1..4).all(|i| free_port() == k + i) {
+            break k;
+        }
+    };
+    // A keep-alive HTTP server answering its tag to each request.
+    let web = |port: u16, tag: &'static str| {
+        let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        Backend::start_on(l, move |s| {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut s = s;
+            loop {
+                let mut l = String::new();
+                match r.read_line(&mut l) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if l == "\r\n" => {
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{tag}",
+                            tag.len()
+                        );
+                    }
+                    Ok(_) => {}
+                }
+            }
+        })
+    };
+    let _b = [web(k + 1, "k+1"), web(k + 3, "k+3")];
+    let cfg = format!(
+        "global\n  nbthread 1\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend f\n  bind 127.0.0.1:{k}\n  bind 127.0.0.1:{}\n  default_backend b\n\
+backend b\n  http-reuse always\n  server s 127.0.0.1:+1\n",
+        k + 2
+    );
+    let get = |port: u16| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "5"])
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let lb = Corelb::start(&cfg, &[], &[k, k + 2]);
+    let seen: Vec<String> = [k, k + 2, k, k + 2].iter().map(|p| get(*p)).collect();
+    drop(lb);
+    assert_eq!(seen, ["k+1", "k+3", "k+1", "k+3"]);
+}

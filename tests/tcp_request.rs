@@ -720,3 +720,108 @@ backend bh\n  mode http\n  server s 0.0.0.0:0 send-proxy\n",
         assert_eq!(mask(&theirs), mask(&ours), "HAProxy 2.6 against corelb");
     }
 }
+
+/// `tcp-request content capture EXPR len N` as HAProxy 2.6 runs it: each rule takes the
+/// next request capture slot, after `declare capture` and `capture request header` ones
+/// read before it; the value, cut to its length, shows in `%hr` and `capture.req.hdr(N)`.
+/// In mode tcp the SNI of a passed-through ClientHello (the common use), nothing for bytes
+/// that are no ClientHello; in mode http next to the header and `http-request capture`
+/// slots. The same exchanges through Debian's HAProxy and corelb must log the same lines.
+#[test]
+fn tcp_request_content_capture_logs_as_haproxy_does() {
+    // A server that reads until the client is done and closes.
+    let sink = Backend::start(|mut s| {
+        let mut buf = [0u8; 4096];
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let web = Backend::start(|s| {
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        loop {
+            let mut l = String::new();
+            match std::io::BufRead::read_line(&mut r, &mut l) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if l == "\r\n" => break,
+                Ok(_) => {}
+            }
+        }
+        let mut s = s;
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    });
+    let (tcp, http) = (free_port(), free_port());
+    let cfg = format!(
+        "global\n  log stderr format raw local0\n\
+defaults\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n  log global\n\
+frontend ft\n  mode tcp\n  bind 127.0.0.1:{tcp}\n\
+  log-format \"CAPT %hr [%[capture.req.hdr(0)]] [%[capture.req.hdr(2)]]\"\n\
+  tcp-request inspect-delay 2s\n\
+  tcp-request content capture req.ssl_sni len 100\n\
+  tcp-request content capture str(abcdef) len 3 if {{ req.ssl_hello_type 1 }}\n\
+  tcp-request content capture req.ssl_sni len 4\n\
+  tcp-request content accept if {{ req.ssl_hello_type 1 }}\n\
+  default_backend bt\n\
+backend bt\n  mode tcp\n  server s 127.0.0.1:{sink}\n\
+frontend fh\n  mode http\n  bind 127.0.0.1:{http}\n\
+  log-format \"CAPH %hr [%[capture.req.hdr(2)]]\"\n\
+  declare capture request len 10\n\
+  capture request header host len 4\n\
+  tcp-request content capture str(hello-world) len 5\n\
+  tcp-request content capture int(12345) len 3 if {{ path /three }}\n\
+  http-request capture req.hdr(x-a) len 20\n\
+  http-request capture path id 0\n\
+  default_backend bh\n\
+backend bh\n  mode http\n  server s 127.0.0.1:{web}\n",
+        sink = sink.port,
+        web = web.port
+    );
+    let run = |log: &dyn Fn() -> String| {
+        // A ClientHello naming a.example.com (the handshake fails: the server speaks no TLS).
+        let _ = Command::new("openssl")
+            .args(["s_client", "-servername", "a.example.com", "-connect"])
+            .arg(format!("127.0.0.1:{tcp}"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("openssl");
+        let _ = exchange(tcp, &[b"hello"]);
+        for (path, xa) in [("/one", "x-a: first"), ("/three", "x-b: none")] {
+            let out = Command::new("curl")
+                .args([
+                    "-sS",
+                    "--max-time",
+                    "10",
+                    "-H",
+                    xa,
+                    "-H",
+                    "host: www.example",
+                ])
+                .arg(format!("http://127.0.0.1:{http}{path}"))
+                .output()
+                .expect("curl");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "ok");
+        }
+        eventually(Duration::from_secs(8), || {
+            let l: Vec<String> = log()
+                .lines()
+                .filter_map(|l| l.find("CAP").map(|i| l[i..].to_string()))
+                .collect();
+            (l.len() >= 4).then_some(l)
+        })
+        .unwrap_or_default()
+    };
+    let lb = Corelb::start(&cfg, &[], &[tcp, http]);
+    let ours = run(&|| lb.log());
+    drop(lb);
+    assert_eq!(
+        ours,
+        [
+            "CAPT {a.example.com|abc|a.ex} [a.example.com] [a.ex]",
+            "CAPT {||} [-] [-]",
+            "CAPH {/one|www.|hello||first} [hello]",
+            "CAPH {/three|www.|hello|123|} [hello]",
+        ],
+        "{ours:#?}"
+    );
+    if let Some(ha) = Haproxy::start(&cfg, &[tcp, http]) {
+        let theirs = run(&|| ha.log());
+        assert_eq!(theirs, ours, "HAProxy 2.6 against corelb");
+    }
+}

@@ -108,6 +108,8 @@ pub struct ServerState {
     addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
     /// A server on a local socket (`unix@`, `abns@`): `addr` is then unused.
     pub path: Option<crate::config::addr::SockPath>,
+    /// `:+N` / `:-N`: a port-less address goes to the client's destination port plus this.
+    pub port_offset: i32,
     /// Requests waiting for this server in particular (persistence sent them here while it
     /// was full): its own queue, beside the backend's.
     pub queue: crate::cluster::control::Slots,
@@ -162,6 +164,7 @@ impl ServerState {
             kill_cause: AtomicU8::new(Cause::Killed as u8),
             addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
             path: srv.addr.path.clone(),
+            port_offset: srv.addr.port_offset,
             queue: crate::cluster::control::Slots::new(0),
             maxqueue: p.maxqueue,
             dynamic: None,
@@ -640,7 +643,17 @@ impl ServerState {
     /// A server without a port, or with port 0, takes the client's (as in HAProxy).
     pub fn addr_for(&self, dst_port: u16) -> SocketAddr {
         let (ip, port) = self.ip_port();
-        SocketAddr::new(ip, port.filter(|p| *p != 0).unwrap_or(dst_port))
+        // A relative port (`:+N`, `:-N`) wraps as HAProxy's 16-bit port does.
+        let mapped = (i32::from(dst_port) + self.port_offset) as u16;
+        SocketAddr::new(ip, port.filter(|p| *p != 0).unwrap_or(mapped))
+    }
+
+    /// Whether where it connects depends on the client's destination (no port, a relative
+    /// one, or 0.0.0.0): its connections are not for clients that reached another one
+    /// (HAProxy keys them by destination; corelb keeps them to their client connection).
+    pub fn follows_client_dst(&self) -> bool {
+        let (ip, port) = self.ip_port();
+        self.path.is_none() && (ip.is_unspecified() || port.is_none_or(|p| p == 0))
     }
 
     /// Where to connect for a client that reached `dst`: a server at 0.0.0.0 (or ::)
@@ -685,6 +698,7 @@ pub(crate) mod tests {
                 text: ip.into(),
                 ip: ip.parse().unwrap(),
                 port,
+                port_offset: 0,
                 unresolved: false,
                 path: None,
             },

@@ -219,11 +219,14 @@ pub fn parse_fd(s: &str) -> Option<Result<i32, String>> {
 pub struct ServerSpec {
     pub host: String,
     pub port: Option<u16>,
+    /// `:+N` / `:-N`: the connection goes to the client's destination port plus this
+    /// (`port` is then `None`); 0 otherwise.
+    pub port_offset: i32,
 }
 
 /// Parses `ADDR[:PORT]` of a `server` line: IPv4, `[IPv6]`, bare IPv6, or a host name.
 /// Without a port the connection goes to the port the client connected to (HAProxy's
-/// behaviour); relative ports (`:+N`, `:-N`) are not supported yet.
+/// behaviour); with `:+N` / `:-N` to that port plus or minus N (HAProxy's "mapped ports").
 pub fn parse_server(s: &str) -> Result<ServerSpec, String> {
     let s = s
         .strip_prefix("ipv4@")
@@ -238,6 +241,7 @@ pub fn parse_server(s: &str) -> Result<ServerSpec, String> {
         return Ok(ServerSpec {
             host: ip.to_string(),
             port: None,
+            port_offset: 0,
         });
     }
     let (host, port) = match split_host_port(s) {
@@ -247,12 +251,17 @@ pub fn parse_server(s: &str) -> Result<ServerSpec, String> {
     if host.is_empty() {
         return Err(format!("missing address in server address '{s}'"));
     }
+    let mut port_offset = 0;
     let port = match port {
         None | Some("") => None,
         Some(p) if p.starts_with('+') || p.starts_with('-') => {
-            return Err(format!(
-                "relative server port '{p}' in '{s}' is not supported yet"
-            ));
+            let n = parse_port(&p[1..], s)?;
+            port_offset = if p.starts_with('-') {
+                -i32::from(n)
+            } else {
+                i32::from(n)
+            };
+            None
         }
         Some(p) => Some(parse_port(p, s)?),
     };
@@ -262,6 +271,7 @@ pub fn parse_server(s: &str) -> Result<ServerSpec, String> {
     Ok(ServerSpec {
         host: host.to_string(),
         port,
+        port_offset,
     })
 }
 
@@ -380,7 +390,8 @@ mod tests {
             parse_server("10.0.0.1:80").unwrap(),
             ServerSpec {
                 host: "10.0.0.1".into(),
-                port: Some(80)
+                port: Some(80),
+                port_offset: 0
             }
         );
         assert_eq!(parse_server("10.0.0.1").unwrap().port, None);
@@ -389,7 +400,8 @@ mod tests {
             parse_server("[::1]:8080").unwrap(),
             ServerSpec {
                 host: "::1".into(),
-                port: Some(8080)
+                port: Some(8080),
+                port_offset: 0
             }
         );
         assert_eq!(parse_server("::1").unwrap().port, None);
@@ -397,11 +409,11 @@ mod tests {
             parse_server("app.internal:80").unwrap().host,
             "app.internal"
         );
-        assert!(
-            parse_server("10.0.0.1:+10")
-                .unwrap_err()
-                .contains("not supported yet")
-        );
+        let rel = |s: &str| parse_server(s).map(|s| (s.port, s.port_offset));
+        assert_eq!(rel("10.0.0.1:+10"), Ok((None, 10)));
+        assert_eq!(rel("[::1]:-2"), Ok((None, -2)));
+        assert_eq!(rel("10.0.0.1:+0"), Ok((None, 0)));
+        assert!(parse_server("10.0.0.1:+x").is_err());
         assert!(parse_server("10.0.0.1:x").is_err());
         assert!(parse_server(":80").is_err());
     }

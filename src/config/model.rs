@@ -435,6 +435,8 @@ pub struct ServerAddr {
     pub text: String,
     pub ip: std::net::IpAddr,
     pub port: Option<u16>,
+    /// `:+N` / `:-N`: the client's destination port plus this (then `port` is `None`).
+    pub port_offset: i32,
     /// `init-addr none` (or `last` before the state file is read): no address yet; the
     /// server starts in resolution maintenance.
     pub unresolved: bool,
@@ -851,6 +853,14 @@ pub enum TcpAction {
     /// `set-src`, `set-src-port`, `set-dst`, `set-dst-port EXPR`: at connection level the
     /// connection's addresses (`fc_src` too), later the session's or the stream's.
     SetAddr(AddrPart, crate::acl::FetchExpr),
+    /// `tcp-request content capture EXPR len N` (content rules of a frontend only): the
+    /// first value of EXPR, as a string cut to `len`, goes into the frontend's request
+    /// capture slot `id`, made for it while the rule was read (`%hr`, `capture.req.hdr(N)`).
+    Capture {
+        expr: crate::acl::FetchExpr,
+        id: usize,
+        len: usize,
+    },
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).

@@ -26,11 +26,11 @@ const ACTIONS: &[&str] = &[
     "sc-inc-gpc0(",
     "sc-inc-gpc1(",
     "sc-set-gpt0(",
+    "capture",
 ];
 
 /// Actions HAProxy 2.6 has for `tcp-request` that corelb does not run yet.
 const NOT_YET: &[&str] = &[
-    "capture",
     "expect-netscaler-cip",
     "set-log-level",
     "set-nice",
@@ -151,6 +151,13 @@ pub(super) fn tcp_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags
         }
     }
     misplaced(px, set, loc, d);
+    if let TcpAction::Capture { len, .. } = rule.action {
+        let c = crate::config::logging::Capture {
+            name: String::new(),
+            len,
+        };
+        px.logging.req_captures.push(c);
+    }
     let t = &mut px.tcp_request;
     match set {
         Set::Connection => t.connection.push(rule),
@@ -177,6 +184,52 @@ fn misplaced(px: &Proxy, set: Set, loc: &Loc, d: &mut Diags) {
             "a 'tcp-request' rule placed after a '{after}' rule will still be processed before."
         ),
     );
+}
+
+/// `capture EXPR len N` (HAProxy's `tcp_parse_request_capture`, content rules only), with
+/// HAProxy 2.6's errors; the rule's slot is the next of the frontend's request captures.
+fn capture(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<TcpAction> {
+    let sub = set.name();
+    let place = format!("{} '{}'", px.kind.name(), px.name);
+    let arg = w.get(1).map(String::as_str).unwrap_or("");
+    if set != Set::Content {
+        d.error(
+            loc,
+            format!("'capture {arg}' is not allowed in 'tcp-request {sub}' rules in {place}"),
+        );
+        return None;
+    }
+    let err = |d: &mut Diags, m: &str| d.error(loc, format!("'tcp-request content capture' : {m}"));
+    if arg.is_empty() {
+        err(d, "missing fetch method");
+        return None;
+    }
+    let expr = match crate::acl::FetchExpr::parse(arg, &px.name) {
+        Ok(x) => x,
+        Err(e) => {
+            err(d, &e.to_string());
+            return None;
+        }
+    };
+    if w.get(2).map(String::as_str) != Some("len") {
+        err(d, "a positive 'len' argument is mandatory");
+        return None;
+    }
+    // HAProxy reads the length with atol(): what is no number is 0.
+    let len = w.get(3).and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+    if len == 0 {
+        err(d, "length must be > 0");
+        return None;
+    }
+    if !px.kind.is_frontend() {
+        err(
+            d,
+            &format!("proxy '{}' has no frontend capability", px.name),
+        );
+        return None;
+    }
+    let id = px.logging.req_captures.len();
+    Some(TcpAction::Capture { expr, id, len })
 }
 
 /// `ACTION [ARGS] [if|unless COND]`.
@@ -254,6 +307,7 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
             }
             (TcpAction::SetAddr(part, expr), 2)
         }
+        "capture" => (capture(px, set, w, loc, d)?, 4),
         a if crate::acl::VarAction::is_action(a) => {
             let end = w
                 .iter()
@@ -452,6 +506,38 @@ mod tests {
         ] {
             assert!(e.contains(want), "missing {want:?} in\n{e}");
         }
+    }
+
+    #[test]
+    fn capture_takes_the_next_request_slot_with_haproxy_errors() {
+        let (_, d) = check(&format!(
+            "{HEAD}frontend f\n bind :1\n declare capture request len 7\n tcp-request content capture req.ssl_sni len 100\n tcp-request session capture src len 10\n tcp-request content capture src\n tcp-request content capture src len 0\n tcp-request content capture\nbackend b2\n tcp-request content capture src len 5\n server s 127.0.0.1:1\n"
+        ));
+        let e = messages(&d, Level::Error).join("\n");
+        for want in [
+            "t.cfg:12: 'capture src' is not allowed in 'tcp-request session' rules in frontend 'f'",
+            "t.cfg:13: 'tcp-request content capture' : a positive 'len' argument is mandatory",
+            "t.cfg:14: 'tcp-request content capture' : length must be > 0",
+            "t.cfg:15: 'tcp-request content capture' : missing fetch method",
+            "t.cfg:17: 'tcp-request content capture' : proxy 'b2' has no frontend capability",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
+        let (cfg, d) = check(&format!(
+            "{HEAD}frontend f\n bind :1\n declare capture request len 7\n tcp-request content capture req.ssl_sni len 100\n"
+        ));
+        assert!(messages(&d, Level::Error).is_empty(), "{cfg:?}");
+        let cfg = cfg.unwrap();
+        let px = &cfg.proxies[cfg.proxy_by_name("f", false).unwrap()];
+        assert!(matches!(
+            px.tcp_request.content[0].action,
+            TcpAction::Capture {
+                id: 1,
+                len: 100,
+                ..
+            }
+        ));
+        assert_eq!(px.logging.req_captures.len(), 2);
     }
 
     #[test]

@@ -252,6 +252,7 @@ fn dispatch(cfg: &mut Config, d: &mut Diags) {
                 ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
                 port: spec.port,
                 unresolved: false,
+                port_offset: 0,
                 path: None,
             },
             params: ServerParams::default(),

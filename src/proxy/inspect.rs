@@ -78,14 +78,25 @@ pub fn run_final(
             TcpAction::Var(a) => a.apply(s, &mut Vec::new()),
             TcpAction::Stick(a) => stick(a, s),
             TcpAction::SetAddr(part, e) => crate::acl::set_addr(*part, e, s),
+            // Refused by the parser outside content rules.
+            TcpAction::Capture { .. } => {}
         }
     }
     TcpVerdict::Accept
 }
 
+/// What `capture` rules took: (slot, value), in the order they ran (a later one of the
+/// same slot wins).
+pub type Captured = Vec<(usize, Vec<u8>)>;
+
 /// One evaluation of `content` rules on what is buffered: a verdict, or `None` to wait for
-/// more bytes (never when `s` says its bytes are the last).
-pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<TcpVerdict> {
+/// more bytes (never when `s` says its bytes are the last). `capture` rules add to `caps`.
+pub fn run_content(
+    rules: &[TcpRule],
+    acls: &Acls,
+    s: &dyn Sample,
+    caps: &mut Captured,
+) -> Option<TcpVerdict> {
     for r in rules {
         if !applies(r, acls, s)? {
             continue;
@@ -105,6 +116,15 @@ pub fn run_content(rules: &[TcpRule], acls: &Acls, s: &dyn Sample) -> Option<Tcp
             TcpAction::Stick(a) => stick(a, s),
             // (Set again on a later evaluation: the last value stays, as for variables.)
             TcpAction::SetAddr(part, e) => crate::acl::set_addr(*part, e, s),
+            // HAProxy's `tcp_action_req_capture`: the first value as a string, none when
+            // the fetch finds nothing (the slot keeps what it had).
+            TcpAction::Capture { expr, id, len } => {
+                expr.each(s, false, &mut |v| {
+                    let v = v.with_bytes(|b| b[..b.len().min(*len)].to_vec());
+                    caps.push((*id, v));
+                    false
+                });
+            }
         }
     }
     Some(TcpVerdict::Accept)
@@ -135,6 +155,8 @@ pub struct Inspect<'a> {
     pub stick: Option<&'a dyn crate::acl::StickSource>,
     /// The stream's addresses (`set-src`, `set-dst`).
     pub addrs: Option<&'a crate::acl::AddrsCell>,
+    /// What `capture` rules took.
+    pub captures: Option<&'a std::cell::RefCell<Captured>>,
 }
 
 impl Inspect<'_> {
@@ -155,7 +177,13 @@ impl Inspect<'_> {
             s.txn = self.txn;
             s.stick = self.stick;
             s.addrs = self.addrs;
-            if let Some(v) = run_content(self.rules, self.acls, &s) {
+            let verdict = {
+                let mut none = Vec::new();
+                let mut held = self.captures.map(|c| c.borrow_mut());
+                let caps = held.as_deref_mut().unwrap_or(&mut none);
+                run_content(self.rules, self.acls, &s, caps)
+            };
+            if let Some(v) = verdict {
                 return Ok(v);
             }
             // Wait for more bytes, the end of the inspect delay, or the client timeout.
@@ -223,7 +251,7 @@ where
         let last = closed || expired || buf.len() >= RECV_LIMIT;
         let mut s = ContentSample::new(i.conn, buf, last, i.nbsrv, i.stopping);
         (s.txn, s.stick, s.response) = (i.txn, i.stick, true);
-        if let Some(v) = run_content(i.rules, i.acls, &s) {
+        if let Some(v) = run_content(i.rules, i.acls, &s, &mut Vec::new()) {
             return Ok(v);
         }
         let now = Instant::now();
@@ -344,6 +372,7 @@ pub async fn route_tcp(
     trackers: &crate::stick::Trackers,
     session: Option<&crate::stick::Trackers>,
     addrs: &crate::acl::AddrsCell,
+    captures: &std::cell::RefCell<Captured>,
 ) -> Routed {
     let shared = &shard.shared;
     let cfg = &shared.cfg;
@@ -368,6 +397,7 @@ pub async fn route_tcp(
             txn: Some(&txn),
             stick,
             addrs: Some(addrs),
+            captures: Some(captures),
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,

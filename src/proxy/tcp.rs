@@ -50,6 +50,8 @@ struct Outcome {
     /// The bytes (in, out) already counted while they moved (`option contstats`): the end
     /// counts the rest.
     counted: (u64, u64),
+    /// The request capture slots `tcp-request content capture` rules filled (`%hr`).
+    captures: Option<crate::log::access::Captures>,
 }
 
 enum State {
@@ -107,6 +109,7 @@ pub async fn session(
         denied: false,
         logged_asap: false,
         counted: (0, 0),
+        captures: None,
     };
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
@@ -122,7 +125,8 @@ pub async fn session(
     // The stream's addresses, as content rules' `set-src`/`set-dst` leave them.
     let addrs = crate::acl::AddrsCell::default();
     if fe.inspects_content {
-        match crate::proxy::inspect::route_tcp(
+        let captured = std::cell::RefCell::new(Vec::new());
+        let routed = crate::proxy::inspect::route_tcp(
             &shard,
             &fe,
             &mut client,
@@ -131,9 +135,22 @@ pub async fn session(
             &trackers,
             session_trackers.as_deref(),
             &addrs,
+            &captured,
         )
-        .await
-        {
+        .await;
+        let captured = captured.into_inner();
+        if !captured.is_empty() {
+            let slots = &shard.shared.cfg.proxies[fe.proxy].logging.req_captures;
+            let mut c = crate::log::access::Captures::default();
+            c.capture(false, slots, std::iter::empty());
+            for (id, v) in captured {
+                if let Some(slot) = slots.get(id) {
+                    c.set(false, id, &v, slot.len);
+                }
+            }
+            out.captures = Some(c);
+        }
+        match routed {
             crate::proxy::inspect::Routed::Backend(b) => backend = b,
             crate::proxy::inspect::Routed::Closed { term, denied } => {
                 out.term = term;
@@ -491,6 +508,7 @@ async fn response_rules(
         txn: Some(&txn),
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         addrs: None,
+        captures: None,
     };
     let mut buf = Vec::new();
     let v = crate::proxy::inspect::response(
@@ -624,6 +642,7 @@ pub fn log_rejected(
         denied: false,
         logged_asap: false,
         counted: (0, 0),
+        captures: None,
     };
     finish(shard, fe, peer, None, date, t0, &out);
 }
@@ -690,7 +709,7 @@ fn log_stream(
         applet: None,
         retries: out.retries,
         redispatched: out.redispatched_from.is_some(),
-        captures: None,
+        captures: out.captures.as_ref(),
         request_line: b"",
         // (The stream's variables are gone by now: `var()` logs nothing in mode tcp.)
         vars: Default::default(),

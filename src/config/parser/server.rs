@@ -62,6 +62,7 @@ pub(crate) fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, 
         Some(_) => addr::ServerSpec {
             host: address.clone(),
             port: None,
+            port_offset: 0,
         },
         None => match addr::parse_server(address) {
             Ok(s) => s,
@@ -79,6 +80,7 @@ pub(crate) fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, 
             text: spec.host,
             ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             port: spec.port,
+            port_offset: spec.port_offset,
             unresolved: false,
             path,
         },
@@ -532,6 +534,11 @@ pub(crate) fn parse_source(v: &str) -> Result<std::net::SocketAddr, String> {
         return Err(format!("'{v}': source port ranges are not supported yet"));
     }
     let spec = addr::parse_server(v)?;
+    if spec.port_offset != 0 {
+        return Err(format!(
+            "'{v}': port offsets are not permitted in a source address"
+        ));
+    }
     let ip = addr::resolve(&spec.host)?;
     Ok(std::net::SocketAddr::new(ip, spec.port.unwrap_or(0)))
 }

@@ -898,10 +898,18 @@ impl<'c> Exchange<'c> {
         };
         // tcp-request content rules: on each parsed request, before http-request (HAProxy's
         // HTX streams); a reject closes without an answer.
-        if !fe_px.tcp_request.content.is_empty()
-            && crate::proxy::inspect::run_content(&fe_px.tcp_request.content, &fe_px.acls, &base)
-                != Some(crate::proxy::inspect::TcpVerdict::Accept)
-        {
+        let mut captured = Vec::new();
+        let verdict = (!fe_px.tcp_request.content.is_empty()).then(|| {
+            let rules = &fe_px.tcp_request.content;
+            crate::proxy::inspect::run_content(rules, &fe_px.acls, &base, &mut captured)
+        });
+        // `tcp-request content capture`: into the frontend's slots, cut to their lengths.
+        for (id, v) in captured {
+            if let Some(c) = fe_px.logging.req_captures.get(id) {
+                txn.captures.set(false, id, &v, c.len);
+            }
+        }
+        if verdict.is_some_and(|v| v != Some(crate::proxy::inspect::TcpVerdict::Accept)) {
             txn.set_addrs(addrs.get());
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
@@ -1498,6 +1506,9 @@ impl<'c> Exchange<'c> {
                         unique_id: Some(txn.unique_id.as_deref().unwrap_or(b"")),
                     };
                     // (The pool's borrow must end before any await.)
+                    // A server whose address follows the client's destination: not from
+                    // the shared pool nor on a shared HTTP/2 connection.
+                    let own_conn = own_conn || be.lb.servers[srv].follows_client_dst();
                     let pooled = (!own_conn && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
                             be.proxy,
@@ -2020,7 +2031,7 @@ impl<'c> Exchange<'c> {
             || addrs.dst.is_some()
             || (addrs.src.is_some() && be.send_proxy[srv].is_some());
         if server_keep && !named {
-            if be_px.http.reuse == Reuse::Never {
+            if be_px.http.reuse == Reuse::Never || be.lb.servers[srv].follows_client_dst() {
                 b.private = Some((be.proxy, srv, answered.sconn));
             } else {
                 let params = &ctx.cfg.proxies[be.proxy].servers[srv].params;
