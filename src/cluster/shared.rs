@@ -178,6 +178,8 @@ pub struct Shared {
     pub conn_rate: Option<super::rate::RateLimit>,
     pub sess_rate: Option<super::rate::RateLimit>,
     pub ssl_rate: Option<super::rate::RateLimit>,
+    /// Email alerts: one outbox per `mailers` section, indexed like `cfg.mailers`.
+    pub mail: Vec<crate::log::mail::Outbox>,
 }
 
 /// Where a health check goes and what it does (see `health::prober`).
@@ -266,6 +268,11 @@ impl Shared {
             conn_rate: super::rate::RateLimit::new(cfg.global.maxconnrate),
             sess_rate: super::rate::RateLimit::new(cfg.global.maxsessrate),
             ssl_rate: super::rate::RateLimit::new(cfg.global.maxsslrate),
+            mail: cfg
+                .mailers
+                .iter()
+                .map(crate::log::mail::Outbox::new)
+                .collect(),
             frontends,
             backends,
             ssl_slots: Slots::new(cfg.global.maxsslconn.unwrap_or(0)),

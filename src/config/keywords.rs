@@ -340,7 +340,7 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
         Supported(p::http_send_name_header),
         D | B,
     ),
-    kw("email-alert", NotYet, ALL),
+    kw("email-alert", Supported(p::email_alert), ALL),
     kw(
         "load-server-state-from-file",
         Supported(p::load_server_state_from_file),
@@ -702,6 +702,7 @@ pub fn markdown_table() -> String {
     table_section(&mut out, "server parameter", SERVER, "");
     table_section(&mut out, "resolvers section", super::resolvers::SECTION, "");
     table_section(&mut out, "cache section", super::filters::CACHE_SECTION, "");
+    table_section(&mut out, "mailers section", super::mailers::SECTION, "");
     out
 }
 

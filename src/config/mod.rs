@@ -21,6 +21,7 @@ pub mod filters;
 pub mod keywords;
 pub mod lexer;
 pub mod logging;
+pub mod mailers;
 pub mod model;
 pub mod parser;
 pub mod resolvers;

@@ -1132,6 +1132,10 @@ pub struct Proxy {
     pub dispatch_server: Option<usize>,
     /// `source ADDR[:PORT]`: the local address of connections to the servers.
     pub source: Option<std::net::SocketAddr>,
+    /// `email-alert` lines as written, and what they resolve to once the `mailers`
+    /// sections are known (complete settings only).
+    pub email_alert_conf: super::mailers::EmailAlertConf,
+    pub email_alert: Option<super::mailers::EmailAlert>,
     pub id: Option<u32>,
     pub check: CheckKind,
     pub http_check: HttpCheck,
@@ -1440,6 +1444,8 @@ impl Proxy {
             dispatch: None,
             dispatch_server: None,
             source: None,
+            email_alert_conf: Default::default(),
+            email_alert: None,
             id: None,
             check: CheckKind::Connect,
             http_check: HttpCheck::default(),
@@ -1509,6 +1515,8 @@ pub struct Config {
     pub resolvers: Vec<super::resolvers::Resolvers>,
     /// `cache` sections, in file order.
     pub caches: Vec<super::filters::CacheSection>,
+    /// `mailers` sections, in file order.
+    pub mailers: Vec<super::mailers::Mailers>,
 }
 
 impl Config {

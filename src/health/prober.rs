@@ -148,6 +148,7 @@ pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
             );
             log::warn!("{msg}");
             shard.log(p.be.proxy, crate::log::syslog::NOTICE, &msg);
+            shard.email_alert(p.be.proxy, crate::log::syslog::NOTICE, &msg);
         }
         let t = server.check_result(verdict.ok);
         shard.counters().checked(
@@ -171,6 +172,7 @@ pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
             );
             log::info!("{msg}");
             shard.log(p.be.proxy, crate::log::syslog::NOTICE, &msg);
+            shard.email_alert(p.be.proxy, crate::log::syslog::INFO, &msg);
         }
         last_ok = Some(verdict.ok);
         // (`announce` also applies `on-marked-down` / `on-marked-up`, for a change

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod framing;
+pub mod mail;
 pub mod stdio;
 pub mod syslog;
 pub mod term;

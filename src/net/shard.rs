@@ -63,6 +63,17 @@ impl ShardCtx {
         self.log_sd(proxy, level, line.as_bytes(), b"");
     }
 
+    /// Mails `msg` (a server state change at syslog `level`) to proxy `proxy`'s mailers when
+    /// it has `email-alert` settings and the level is within its `email-alert level`.
+    pub fn email_alert(&self, proxy: usize, level: u8, msg: &str) {
+        let Some(a) = &self.shared.cfg.proxies[proxy].email_alert else {
+            return;
+        };
+        if level <= a.level {
+            self.shared.mail[a.mailers].send(a, msg);
+        }
+    }
+
     /// Sends an access-log line with its rfc5424 structured data (`log-format-sd`).
     pub fn log_sd(&self, proxy: usize, level: u8, line: &[u8], sd: &[u8]) {
         let mut logs = self.logs.borrow_mut();
@@ -162,6 +173,7 @@ pub fn announce(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition, det
             );
             log::warn!("{msg}");
             shard.log(be.proxy, crate::log::syslog::ALERT, &msg);
+            shard.email_alert(be.proxy, crate::log::syslog::ALERT, &msg);
             if act + bck == 0 {
                 let msg = format!("backend '{}' has no server available!", be.name);
                 log::error!("{msg}");
@@ -175,6 +187,7 @@ pub fn announce(shard: &ShardCtx, be: &BackendRt, srv: usize, t: Transition, det
             );
             log::warn!("{msg}");
             shard.log(be.proxy, crate::log::syslog::NOTICE, &msg);
+            shard.email_alert(be.proxy, crate::log::syslog::NOTICE, &msg);
             be.queue.wake_all();
         }
     }

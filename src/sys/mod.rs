@@ -306,6 +306,18 @@ pub fn localtime(secs: i64) -> libc::tm {
     }
 }
 
+/// The abbreviated zone name of a time `localtime` returned (`UTC`, `CET`), or "".
+pub fn zone_name(tm: &libc::tm) -> String {
+    if tm.tm_zone.is_null() {
+        return String::new();
+    }
+    // SAFETY: localtime_r points tm_zone at a NUL-terminated name that lives as long as the
+    // process's time zone data, which is never unloaded.
+    unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Sets an environment variable of this process (`-L` exports `HAPROXY_LOCALPEER`).
 /// Call it only while the process has one thread (at the start of `main`).
 pub fn setenv_at_start(key: &str, value: &str) {

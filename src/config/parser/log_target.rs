@@ -11,6 +11,11 @@ pub(super) const LEVELS: &[&str] = &[
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];
 
+/// A syslog level by name (`emerg` 0 … `debug` 7).
+pub(crate) fn log_level(name: &str) -> Option<u8> {
+    LEVELS.iter().position(|x| *x == name).map(|l| l as u8)
+}
+
 /// `log <target> [len N] [format F] <facility> [<level> [<minlevel>]]`
 pub(super) fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
     let Some(target) = args.first() else {

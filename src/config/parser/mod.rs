@@ -38,6 +38,7 @@ use checks::{http_check_kw, tcp_check_kw};
 pub use global::parse_cpu_list;
 pub use http_rules::ERRORFILE_CODES;
 use http_rules::{NO_SPOE, http_rule};
+pub(crate) use log_target::log_level;
 use log_target::parse_log;
 use options::option_kw;
 use proxy::proxy_kw;
@@ -51,6 +52,7 @@ enum Cur {
     Proxy(usize),
     Resolvers(usize),
     Cache(usize),
+    Mailers(usize),
     Userlist(usize),
     HttpErrors(usize),
     /// Inside a section corelb does not support: its lines are skipped (one error was given).
@@ -60,7 +62,6 @@ enum Cur {
 /// Sections HAProxy has and corelb does not support yet.
 const OTHER_SECTIONS: &[&str] = &[
     "peers",
-    "mailers",
     "program",
     "ring",
     "log-forward",
@@ -80,6 +81,7 @@ pub struct Parser {
     proxies: Vec<Proxy>,
     resolvers: Vec<super::resolvers::Resolvers>,
     caches: Vec<super::filters::CacheSection>,
+    mailers: Vec<super::mailers::Mailers>,
     userlists: Vec<super::userlist::UserlistConf>,
     http_errors: Vec<super::errors::HttpErrors>,
     /// `http_auth(L)` fetches read so far, with their lines (none for log formats, which
@@ -114,6 +116,7 @@ impl Parser {
             proxies: Vec::new(),
             resolvers: Vec::new(),
             caches: Vec::new(),
+            mailers: Vec::new(),
             userlists: Vec::new(),
             http_errors: Vec::new(),
             auth_refs: {
@@ -284,6 +287,10 @@ impl Parser {
             self.cache_section(w, loc);
             return;
         }
+        if kw == "mailers" {
+            self.mailers_section(w, loc);
+            return;
+        }
         if kw == "userlist" || kw == "http-errors" {
             self.named_section(w, loc);
             return;
@@ -310,6 +317,9 @@ impl Parser {
                 super::resolvers::section_kw(&mut self.resolvers[i], w, loc, &mut self.diags)
             }
             Cur::Cache(i) => super::filters::cache_kw(&mut self.caches[i], w, loc, &mut self.diags),
+            Cur::Mailers(i) => {
+                super::mailers::section_kw(&mut self.mailers[i], w, loc, &mut self.diags)
+            }
             Cur::Userlist(i) => {
                 super::userlist::section_kw(&mut self.userlists[i], w, loc, &mut self.diags)
             }
@@ -348,6 +358,25 @@ impl Parser {
         let c = super::filters::CacheSection::new(name, loc.clone());
         self.caches.push(c);
         self.cur = Cur::Cache(self.caches.len() - 1);
+    }
+
+    fn mailers_section(&mut self, w: &[String], loc: &Loc) {
+        let Some(name) = w.get(1).filter(|n| !n.is_empty()) else {
+            self.diags.error(loc, "'mailers' expects a name");
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, "mailers", loc, &mut self.diags);
+        if let Some(m) = self.mailers.iter().find(|m| &m.name == name) {
+            let e = format!(
+                "mailers section '{name}' has the same name as another mailers section declared at {}.",
+                m.loc
+            );
+            self.diags.error(loc, e);
+        }
+        self.mailers
+            .push(super::mailers::Mailers::new(name, loc.clone()));
+        self.cur = Cur::Mailers(self.mailers.len() - 1);
     }
 
     fn resolvers_section(&mut self, w: &[String], loc: &Loc) {
@@ -486,7 +515,9 @@ impl Parser {
             files: self.files,
             resolvers: std::mem::take(&mut self.resolvers),
             caches: std::mem::take(&mut self.caches),
+            mailers: std::mem::take(&mut self.mailers),
         };
+        super::mailers::resolve(&mut cfg, &mut self.diags);
         if let Some((path, loc)) = cfg.global.h1_case_file.take() {
             let map = &mut cfg.global.h1_case_map;
             super::case_adjust::file(map, &path, &loc, &mut self.diags);

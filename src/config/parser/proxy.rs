@@ -162,6 +162,11 @@ pub(crate) fn fullconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _
     }
 }
 
+/// `email-alert from|to|level|mailers|myhostname VALUE`.
+pub(crate) fn email_alert(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    crate::config::mailers::proxy_kw(&mut px.email_alert_conf, w, loc, d);
+}
+
 /// `source ADDR[:PORT]` for a backend's servers (`usesrc` and `interface` not built yet).
 pub(crate) fn source(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let Some(v) = w.get(1) else {
