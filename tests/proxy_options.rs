@@ -880,6 +880,54 @@ fn max_keep_alive_queue_moves_a_client_off_a_queued_server_like_haproxy() {
     }
 }
 
+/// `option transparent`: a backend without `balance` sends what would be balanced to the
+/// address the client's connection was going to (here moved by `http-request set-dst-port`,
+/// as a TPROXY rule would), a `use-server` still reaches its server, and with `balance` it is
+/// HAProxy's error. Which server answered and the log, compared with HAProxy.
+#[test]
+fn option_transparent_sends_what_is_balanced_where_the_client_was_going_like_haproxy() {
+    let (d, s) = (Recorder::start("dd", &[]), Recorder::start("ss", &[]));
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  http-request set-dst-port int({d})\n  \
+         use_backend both if {{ path_beg /both }}\n  default_backend only\n\
+         backend only\n  option transparent\n\
+         backend both\n  option transparent\n  use-server s if {{ path_end /direct }}\n  server s 127.0.0.1:{s}\n",
+        d = d.port(),
+        s = s.port()
+    );
+    let paths = ["/only/1", "/both/1", "/both/direct"];
+    for (who, start) in both() {
+        let p = start(&cfg, &[port]);
+        let mut got = Vec::new();
+        for path in paths {
+            let out = raw_exchange(port, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+            let body = out.rsplit("\r\n\r\n").next().unwrap_or("").to_string();
+            let (server, _, status, _) = wait_logged(&*p, path);
+            got.push(format!("{path} {body} {server} {status}"));
+        }
+        assert_eq!(
+            got,
+            [
+                "/only/1 dd only/<NOSRV> 200",
+                "/both/1 dd both/<NOSRV> 200",
+                "/both/direct ss both/s 200",
+            ],
+            "{who}\n{}",
+            p.log()
+        );
+    }
+    let dir = TempDir::new("transparent");
+    expect_check(
+        &dir,
+        &format!(
+            "{DEFAULTS}backend bal\n  balance roundrobin\n  option transparent\n  server s 127.0.0.1:2\n"
+        ),
+        1,
+        "backend 'bal' cannot use both transparent and balance mode.",
+    );
+}
+
 /// `dispatch <addr>:<port>`, as HAProxy 2.6 uses it: a backend without a `balance` line sends
 /// every request there (with servers too; the log names the server `<NOSRV>`), a `use-server`
 /// still reaches its server, and with `balance` the dispatch address is ignored. Which

@@ -492,7 +492,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         D | B,
     ),
     kw("httpslog", Supported(o::httpslog), D | F),
-    kw("transparent", NotYet, D | B),
+    kw("transparent", Supported(o::transparent), D | B),
     kw("dontlog-normal", Supported(o::dontlog_normal), D | F),
 ];
 

@@ -1052,6 +1052,10 @@ pub struct Options {
     /// `option checkcache`: a response a shared cache could store (safe method, cacheable
     /// status, Cache-Control/Pragma, freshness or validator) that sets a cookie is blocked.
     pub checkcache: bool,
+    /// `option transparent` (a backend's, without `balance`): what the balancing would
+    /// place goes to the address the client connected to (a cookie or `use-server` still
+    /// names a server).
+    pub transparent: bool,
     /// `option prefer-last-server`: a keep-alive client's next request goes to the server
     /// of its previous one while that server is usable (non-hash balancing only).
     pub prefer_last_server: bool,

@@ -220,6 +220,26 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
 /// the balancing alone knows; with `balance`, it is ignored with HAProxy's warning.
 fn dispatch(cfg: &mut Config, d: &mut Diags) {
     for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
+        // `option transparent`, the same without a fixed address: a nameless server at
+        // 0.0.0.0 with no port connects where the client's connection was going.
+        if px.options.transparent {
+            if px.balance.loc.is_some() {
+                d.error(
+                    &px.loc,
+                    format!(
+                        "backend '{}' cannot use both transparent and balance mode.",
+                        px.name
+                    ),
+                );
+                continue;
+            }
+            if px.dispatch.is_none() {
+                px.dispatch_server = Some(px.servers.len());
+                let loc = px.loc.clone();
+                px.servers.push(nosrv("0.0.0.0".into(), None, loc));
+                continue;
+            }
+        }
         let Some((text, loc)) = px.dispatch.clone() else {
             continue;
         };
@@ -245,23 +265,28 @@ fn dispatch(cfg: &mut Config, d: &mut Diags) {
             continue;
         }
         px.dispatch_server = Some(px.servers.len());
-        px.servers.push(Server {
-            name: "<NOSRV>".into(),
-            addr: ServerAddr {
-                text: spec.host,
-                ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                port: spec.port,
-                unresolved: false,
-                port_offset: 0,
-                path: None,
-            },
-            params: ServerParams::default(),
-            id: None,
-            check_ip: None,
-            tls_config: None,
-            tls_sni: None,
-            loc,
-        });
+        px.servers.push(nosrv(spec.host, spec.port, loc));
+    }
+}
+
+/// The nameless server of `dispatch` and `option transparent` (`<NOSRV>` in the logs).
+fn nosrv(text: String, port: Option<u16>, loc: Loc) -> Server {
+    Server {
+        name: "<NOSRV>".into(),
+        addr: ServerAddr {
+            text,
+            ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port,
+            unresolved: false,
+            port_offset: 0,
+            path: None,
+        },
+        params: ServerParams::default(),
+        id: None,
+        check_ip: None,
+        tls_config: None,
+        tls_sni: None,
+        loc,
     }
 }
 

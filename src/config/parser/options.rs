@@ -381,6 +381,12 @@ pub(crate) fn checkcache(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mu
     1
 }
 
+/// `option transparent` (a backend's).
+pub(crate) fn transparent(px: &mut Proxy, _: &[String], on: bool, _: &Loc, _: &mut Diags) -> usize {
+    px.options.transparent = on;
+    1
+}
+
 /// `option prefer-last-server` (a backend's).
 pub(crate) fn prefer_last_server(
     px: &mut Proxy,
