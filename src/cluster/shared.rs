@@ -81,8 +81,8 @@ pub struct BackendRt {
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
     /// The TLVs of each server's v2 header (`proxy-v2-options`, `send-proxy-v2-ssl*`).
     pub pp_opts: Vec<crate::config::PpOpts>,
-    /// Each server's `source` address (its own, else the backend's).
-    pub source: Vec<Option<std::net::SocketAddr>>,
+    /// Where each server's connections come from (its own `source`, else the backend's).
+    pub source: Vec<ConnSource>,
     /// Each server's persistence cookie value (`server ... cookie VALUE`).
     pub server_cookies: Vec<Option<String>>,
     /// Each server's TLS (`ssl`, `check-ssl`), by server index.
@@ -132,6 +132,61 @@ impl BackendRt {
             hash_balancing: self.lb.algo.is_hash(),
             connect_timeout: self.connect_timeout,
         }
+    }
+}
+
+/// Where a server's connections come from: `source ADDR [usesrc …] [interface NAME]` (the
+/// server's own line, else the backend's) and the server's `namespace`.
+#[derive(Clone, Debug, Default)]
+pub struct ConnSource {
+    pub addr: Option<std::net::SocketAddr>,
+    pub usesrc: Option<crate::config::UseSrc>,
+    pub interface: Option<String>,
+    pub netns: Option<String>,
+}
+
+impl ConnSource {
+    fn of(px: &crate::config::Proxy, s: &crate::config::Server) -> ConnSource {
+        let p = &s.params;
+        let (addr, usesrc, interface) = match p.source {
+            Some(a) => (Some(a), p.usesrc.clone(), p.interface.clone()),
+            None => (
+                px.source,
+                px.source_usesrc.clone(),
+                px.source_interface.clone(),
+            ),
+        };
+        ConnSource {
+            addr,
+            usesrc,
+            interface,
+            netns: p.namespace.clone(),
+        }
+    }
+
+    /// How to make the socket of a connection for client `client` (`None` for a health
+    /// check, which never uses `usesrc`) to `to`; `None`: a plain connect.
+    pub fn outgoing(
+        &self,
+        client: Option<std::net::SocketAddr>,
+        to: std::net::SocketAddr,
+    ) -> Option<crate::sys::Outgoing<'_>> {
+        use crate::config::UseSrc;
+        let foreign = match (&self.usesrc, client) {
+            (Some(UseSrc::Addr(a)), Some(_)) => Some(*a),
+            (Some(UseSrc::Client), Some(c)) => Some(c),
+            (Some(UseSrc::ClientIp), Some(c)) => Some(std::net::SocketAddr::new(c.ip(), 0)),
+            _ => None,
+        }
+        // A client of the other address family cannot be presented: `source` alone then.
+        .filter(|f| f.is_ipv4() == to.is_ipv4());
+        let o = crate::sys::Outgoing {
+            from: foreign.or(self.addr),
+            transparent: foreign.is_some(),
+            interface: self.interface.as_deref(),
+            netns: self.netns.as_deref(),
+        };
+        (o.from.is_some() || o.interface.is_some() || o.netns.is_some()).then_some(o)
     }
 }
 
@@ -526,11 +581,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
         pp_opts: px.servers.iter().map(|s| s.params.pp_opts).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
-        source: px
-            .servers
-            .iter()
-            .map(|s| s.params.source.or(px.source))
-            .collect(),
+        source: px.servers.iter().map(|s| ConnSource::of(px, s)).collect(),
         sni_exprs: server_tls
             .iter()
             .enumerate()

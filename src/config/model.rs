@@ -316,6 +316,11 @@ pub struct Bind {
     pub defer_accept: bool,
     pub tfo: bool,
     pub interface: Option<String>,
+    /// `transparent`: IP_TRANSPARENT, so that the listener may own an address that is not
+    /// this host's (TPROXY redirections).
+    pub transparent: bool,
+    /// `namespace NAME`: the listening socket is made in that network namespace.
+    pub namespace: Option<String>,
     pub mss: Option<u32>,
     /// `tcp-ut <delay>`: TCP_USER_TIMEOUT of the listening socket, which the connections it
     /// accepts inherit (how long sent data may stay unacknowledged).
@@ -491,6 +496,23 @@ pub struct ServerParams {
     pub redir: Option<String>,
     /// `source ADDR[:PORT]`: the local address of connections to this server.
     pub source: Option<std::net::SocketAddr>,
+    /// `source … usesrc …` and `source … interface NAME` on the server line.
+    pub usesrc: Option<UseSrc>,
+    pub interface: Option<String>,
+    /// `namespace NAME`: connections (and checks) are made in that network namespace.
+    pub namespace: Option<String>,
+}
+
+/// `usesrc`: the address a connection to a server presents instead of one of this host's
+/// (full transparent proxying, IP_TRANSPARENT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UseSrc {
+    /// `usesrc ADDR[:PORT]`.
+    Addr(std::net::SocketAddr),
+    /// `usesrc client`: the client's address and port.
+    Client,
+    /// `usesrc clientip`: the client's address, a port of the system's choosing.
+    ClientIp,
 }
 
 /// The agent check of a server: a TCP connection to the agent every `inter`, which
@@ -533,6 +555,9 @@ impl Default for ServerParams {
             agent: AgentParams::default(),
             redir: None,
             source: None,
+            usesrc: None,
+            interface: None,
+            namespace: None,
         }
     }
 }
@@ -1134,8 +1159,11 @@ pub struct Proxy {
     /// The nameless server `dispatch` became (the last of `servers`), which takes every
     /// connection the balancing would (set by validation when no `balance` is given).
     pub dispatch_server: Option<usize>,
-    /// `source ADDR[:PORT]`: the local address of connections to the servers.
+    /// `source ADDR[:PORT] [usesrc …] [interface NAME]`: the local address of connections
+    /// to the servers (a server's own `source` replaces all three).
     pub source: Option<std::net::SocketAddr>,
+    pub source_usesrc: Option<UseSrc>,
+    pub source_interface: Option<String>,
     /// `email-alert` lines as written, and what they resolve to once the `mailers`
     /// sections are known (complete settings only).
     pub email_alert_conf: super::mailers::EmailAlertConf,
@@ -1448,6 +1476,8 @@ impl Proxy {
             dispatch: None,
             dispatch_server: None,
             source: None,
+            source_usesrc: None,
+            source_interface: None,
             email_alert_conf: Default::default(),
             email_alert: None,
             id: None,

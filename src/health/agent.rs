@@ -146,8 +146,11 @@ async fn ask(a: &Agent) -> Result<Vec<u8>, (&'static str, &'static str)> {
     let ip = a.ip.unwrap_or_else(|| a.be.lb.servers[a.srv].ip_port().0);
     let to = SocketAddr::new(ip, a.port);
     // From the `source` address too, as HAProxy's agent checks (tcp_connect_server).
-    let s = match a.be.source[a.srv] {
-        Some(from) => glommio::net::TcpStream::connect_from(to, from, Some(a.inter)).await,
+    let s = match a.be.source[a.srv].outgoing(None, to) {
+        Some(o) => match crate::sys::outgoing_socket(to, &o) {
+            Ok(fd) => glommio::net::TcpStream::connect_prepared(fd, to, Some(a.inter)).await,
+            Err(e) => Err(e.into()),
+        },
         None => glommio::net::TcpStream::connect_timeout(to, a.inter).await,
     };
     let mut s = s.map_err(|_| con)?;

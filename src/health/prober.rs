@@ -253,7 +253,7 @@ async fn connect(
         keepalive: false,
         nolinger: false,
         header: send_proxy.map(|v| Header::Check(v, p.be.pp_opts(p.srv))),
-        source: p.be.source[p.srv],
+        source: p.be.source[p.srv].outgoing(None, addr),
         tls,
     };
     upstream::open(target).await.map_err(|e| {

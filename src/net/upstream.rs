@@ -29,8 +29,9 @@ pub async fn connect(
     facts: ClientFacts<'_>,
 ) -> Result<ServerIo, ProxyError> {
     let tls = be.traffic_tls(srv);
+    let addr = be.lb.servers[srv].addr_to(dst);
     open(Target {
-        addr: be.lb.servers[srv].addr_to(dst),
+        addr,
         path: be.lb.servers[srv].path.as_ref(),
         budget: Budget::PerStep(be.connect_timeout),
         keepalive: be.srvtcpka,
@@ -42,7 +43,7 @@ pub async fn connect(
             opts: be.pp_opts(srv),
             facts,
         }),
-        source: be.source[srv],
+        source: be.source[srv].outgoing(Some(src), addr),
         tls: tls.map(|t| (&t.config, sni.or(t.fixed_sni()))),
     })
     .await
@@ -126,8 +127,8 @@ pub struct Target<'a> {
     /// `SO_LINGER` 0 (`option nolinger`): the close is a reset.
     pub nolinger: bool,
     pub header: Option<Header<'a>>,
-    /// `source`: the local address to connect from.
-    pub source: Option<SocketAddr>,
+    /// `source` (`usesrc`, `interface`, `namespace`): how the socket is made and bound.
+    pub source: Option<crate::sys::Outgoing<'a>>,
     /// The TLS configuration and the server name to ask for (else the address).
     pub tls: Option<(&'a Arc<rustls::ClientConfig>, Option<&'a [u8]>)>,
 }
@@ -158,14 +159,20 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     };
     let mut s = match (t.path, deadline()) {
         (Some(p), _) => crate::net::dial::dial_path(p).map_err(fail(Step::Tcp))?,
-        (None, d) if let Some(from) = t.source => {
+        (None, d) if let Some(o) = t.source => {
             let left = d.map(|d| {
                 d.saturating_duration_since(Instant::now())
                     .max(Duration::from_millis(1))
             });
-            TcpStream::connect_from(t.addr, from, left)
-                .await
-                .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
+            let plain = !o.transparent && o.interface.is_none() && o.netns.is_none();
+            match o.from {
+                Some(from) if plain => TcpStream::connect_from(t.addr, from, left).await,
+                _ => {
+                    let fd = crate::sys::outgoing_socket(t.addr, &o).map_err(fail(Step::Tcp))?;
+                    TcpStream::connect_prepared(fd, t.addr, left).await
+                }
+            }
+            .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
         }
         (None, Some(d)) => {
             let left = d

@@ -90,12 +90,26 @@ fn open(b: &Bind, backlog: u32) -> std::io::Result<Socket> {
     } else {
         Domain::IPV4
     };
-    let s = Socket::new(
-        domain,
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
-    )?;
+    let make = || {
+        Socket::new(
+            domain,
+            Type::STREAM.nonblocking().cloexec(),
+            Some(Protocol::TCP),
+        )
+    };
+    let s = match &b.namespace {
+        Some(ns) => crate::sys::in_netns(ns, make)??,
+        None => make()?,
+    };
     s.set_reuse_address(true)?;
+    if b.transparent {
+        let (level, opt) = if addr.is_ipv6() {
+            (libc::SOL_IPV6, libc::IPV6_TRANSPARENT)
+        } else {
+            (libc::SOL_IP, libc::IP_TRANSPARENT)
+        };
+        crate::sys::setsockopt_int(s.as_fd(), level, opt, 1)?;
+    }
     s.set_reuse_port(true)?;
     if let (true, Some(v6)) = (addr.is_ipv6(), b.v6only) {
         s.set_only_v6(v6)?;

@@ -484,3 +484,126 @@ pub fn recv_fds(
     }
     Ok((msg.bytes, fds))
 }
+
+/// How an outgoing TCP socket is made before its connect (`source … usesrc`, `source …
+/// interface`, `server … namespace`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Outgoing<'a> {
+    /// The local address to bind (`source`, or the client's with `usesrc`).
+    pub from: Option<std::net::SocketAddr>,
+    /// IP_TRANSPARENT: the local address need not be one of this host's (full transparent
+    /// proxying; needs CAP_NET_ADMIN, and the servers' replies routed back through here).
+    pub transparent: bool,
+    /// SO_BINDTODEVICE (needs CAP_NET_RAW).
+    pub interface: Option<&'a str>,
+    /// A network namespace by name (`/var/run/netns/NAME`, as `ip netns` makes them).
+    pub netns: Option<&'a str>,
+}
+
+/// A TCP socket for a connect to `to`, made as `o` says (in its namespace, options set,
+/// bound), ready for `TcpStream::connect_prepared`.
+pub fn outgoing_socket(to: std::net::SocketAddr, o: &Outgoing<'_>) -> io::Result<OwnedFd> {
+    let domain = if to.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
+    let make = || socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP));
+    let sock = match o.netns {
+        Some(name) => in_netns(name, make)??,
+        None => make()?,
+    };
+    if let Some(dev) = o.interface {
+        sock.bind_device(Some(dev.as_bytes()))?;
+    }
+    if let Some(from) = o.from {
+        sock.set_reuse_address(true)?;
+        let fd = std::os::fd::AsFd::as_fd(&sock);
+        if o.transparent {
+            let (level, opt) = if from.is_ipv6() {
+                (libc::SOL_IPV6, libc::IPV6_TRANSPARENT)
+            } else {
+                (libc::SOL_IP, libc::IP_TRANSPARENT)
+            };
+            setsockopt_int(fd, level, opt, 1)?;
+        }
+        if from.port() == 0 {
+            // As connect_from: the port is picked at connect, per 4-tuple (a failure only
+            // loses that, on kernels before 4.2).
+            let _ = setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1);
+        }
+        sock.bind(&from.into())?;
+    }
+    Ok(sock.into())
+}
+
+thread_local! {
+    /// This thread's own network namespace, and those it entered, by name.
+    static NETNS: std::cell::RefCell<std::collections::HashMap<String, OwnedFd>> =
+        Default::default();
+}
+
+/// Whether `/var/run/netns/NAME` can be opened (the configuration's check).
+pub fn netns_exists(name: &str) -> bool {
+    std::fs::File::open(netns_path(name)).is_ok()
+}
+
+fn netns_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new("/var/run/netns").join(name)
+}
+
+/// Runs `f` with this thread in network namespace `name` (a socket made there stays
+/// there), then returns to the thread's own. The namespaces' descriptors are kept per thread.
+pub fn in_netns<T>(name: &str, f: impl FnOnce() -> T) -> io::Result<T> {
+    NETNS.with(|m| {
+        let mut m = m.borrow_mut();
+        if !m.contains_key("") {
+            let own = std::fs::File::open("/proc/thread-self/ns/net")?;
+            m.insert(String::new(), own.into());
+        }
+        if !m.contains_key(name) {
+            let ns = std::fs::File::open(netns_path(name)).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot open namespace '{name}': {e}"))
+            })?;
+            m.insert(name.to_string(), ns.into());
+        }
+        let enter = |fd: &OwnedFd| {
+            // SAFETY: setns on an open namespace descriptor; it changes only this thread.
+            cvt(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) })
+        };
+        enter(&m[name])?;
+        let out = f();
+        enter(&m[""]).expect("return to the thread's own network namespace");
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod outgoing_tests {
+    use super::*;
+
+    /// `usesrc` with an address that is none of this host's binds only with IP_TRANSPARENT
+    /// (as root: CAP_NET_ADMIN).
+    #[test]
+    fn a_transparent_socket_binds_a_foreign_address() {
+        let to: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let foreign = Some("192.0.2.7:0".parse().unwrap());
+        let plain = Outgoing {
+            from: foreign,
+            ..Default::default()
+        };
+        let err = outgoing_socket(to, &plain).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{err}");
+        let transparent = Outgoing {
+            transparent: true,
+            ..plain
+        };
+        match outgoing_socket(to, &transparent) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                eprintln!("SKIP: IP_TRANSPARENT needs CAP_NET_ADMIN")
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

@@ -39,6 +39,8 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
         v6only: None,
         defer_accept: false,
         tfo: false,
+        transparent: false,
+        namespace: None,
         interface: None,
         mss: None,
         tcp_ut: None,
@@ -157,6 +159,22 @@ pub(crate) fn defer_accept(b: &mut Bind, _: &Param, _: &mut Diags) {
 
 pub(crate) fn tfo(b: &mut Bind, _: &Param, _: &mut Diags) {
     b.tfo = true;
+}
+
+pub(crate) fn transparent(b: &mut Bind, _: &Param, _: &mut Diags) {
+    b.transparent = true;
+}
+
+/// `namespace NAME` (it must exist, as `ip netns add NAME` makes it, as in HAProxy).
+pub(crate) fn namespace(b: &mut Bind, a: &Param, d: &mut Diags) {
+    if !crate::sys::netns_exists(a.val) {
+        d.error(
+            a.loc,
+            format!("'bind' : Cannot open namespace '{}'.", a.val),
+        );
+        return;
+    }
+    b.namespace = Some(a.val.to_string());
 }
 
 pub(crate) fn interface(b: &mut Bind, a: &Param, _: &mut Diags) {

@@ -167,21 +167,39 @@ pub(crate) fn email_alert(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags
     crate::config::mailers::proxy_kw(&mut px.email_alert_conf, w, loc, d);
 }
 
-/// `source ADDR[:PORT]` for a backend's servers (`usesrc` and `interface` not built yet).
+/// `source ADDR[:PORT] [usesrc ADDR2[:PORT2]|client|clientip] [interface NAME]` for a
+/// backend's servers.
 pub(crate) fn source(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let Some(v) = w.get(1) else {
-        d.error(loc, "'source' expects <addr>[:<port>]");
+        d.error(loc, "'source' expects <addr>[:<port>] as argument.");
         return;
     };
-    if let Some(extra) = w.get(2) {
-        d.error(
-            loc,
-            format!("'source … {extra}' is not supported yet (only 'source <addr>[:<port>]')"),
-        );
-        return;
+    let (mut usesrc, mut interface) = (None, None);
+    let mut i = 2;
+    while i < w.len() {
+        let arg = w.get(i + 1).map(String::as_str).unwrap_or("");
+        match w[i].as_str() {
+            "usesrc" => match super::server::parse_usesrc(arg) {
+                Ok(u) => usesrc = Some(u),
+                Err(e) => return d.error(loc, e),
+            },
+            "interface" if !arg.is_empty() => interface = Some(arg.to_string()),
+            "interface" => return d.error(loc, "'interface' : missing interface name."),
+            _ => {
+                return d.error(
+                    loc,
+                    "'source' only supports optional keywords 'interface' and 'usesrc'.",
+                );
+            }
+        }
+        i += 2;
     }
     match super::server::parse_source(v) {
-        Ok(sa) => px.source = Some(sa),
+        Ok(sa) => {
+            px.source = Some(sa);
+            px.source_usesrc = usesrc;
+            px.source_interface = interface;
+        }
         Err(e) => d.error(loc, format!("'source': {e}")),
     }
 }

@@ -543,10 +543,76 @@ pub(crate) fn parse_source(v: &str) -> Result<std::net::SocketAddr, String> {
     Ok(std::net::SocketAddr::new(ip, spec.port.unwrap_or(0)))
 }
 
-/// `source ADDR[:PORT]` on a server.
+/// `source ADDR[:PORT]` on a server (its `usesrc` and `interface` follow it).
 pub(crate) fn source(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     match parse_source(a.val) {
-        Ok(sa) => s.params.source = Some(sa),
+        Ok(sa) => {
+            s.params.source = Some(sa);
+            // A server's source replaces whatever `default-server` said of it.
+            s.params.usesrc = None;
+            s.params.interface = None;
+        }
         Err(e) => d.error(a.loc, format!("'{}': 'source': {e}", a.what)),
+    }
+}
+
+/// `usesrc ADDR[:PORT]|client|clientip`, after `source` on a server line.
+pub(crate) fn usesrc(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if s.params.source.is_none() {
+        d.error(
+            a.loc,
+            format!(
+                "'{}' : 'usesrc' only allowed after a 'source' statement.",
+                a.what
+            ),
+        );
+        return;
+    }
+    match parse_usesrc(a.val) {
+        Ok(u) => s.params.usesrc = Some(u),
+        Err(e) => d.error(a.loc, format!("'{}' : {e}", a.what)),
+    }
+}
+
+/// `interface NAME`, after `source` on a server line.
+pub(crate) fn interface(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if s.params.source.is_none() {
+        d.error(
+            a.loc,
+            format!(
+                "'{}' : 'interface' only allowed after a 'source' statement.",
+                a.what
+            ),
+        );
+        return;
+    }
+    s.params.interface = Some(a.val.to_string());
+}
+
+/// `namespace NAME`: the network namespace the server's connections are made in (it must
+/// exist, as `ip netns add NAME` makes it, as in HAProxy).
+pub(crate) fn namespace(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if !crate::sys::netns_exists(a.val) {
+        d.error(
+            a.loc,
+            format!("'{}' : Cannot open namespace '{}'.", a.what, a.val),
+        );
+        return;
+    }
+    s.params.namespace = Some(a.val.to_string());
+}
+
+/// The argument of `usesrc`.
+pub(crate) fn parse_usesrc(v: &str) -> Result<UseSrc, String> {
+    match v {
+        "" => Err("'usesrc' expects <addr>[:<port>], 'client', or 'clientip' as argument.".into()),
+        "client" => Ok(UseSrc::Client),
+        "clientip" => Ok(UseSrc::ClientIp),
+        v if v.starts_with("hdr_ip(") => Err(format!(
+            "'usesrc {v}' is not supported yet (use 'client', 'clientip' or an address)"
+        )),
+        v => parse_source(v)
+            .map(UseSrc::Addr)
+            .map_err(|e| format!("'usesrc {v}' : {e}")),
     }
 }

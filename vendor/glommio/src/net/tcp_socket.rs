@@ -512,6 +512,28 @@ impl TcpStream {
             );
         }
         socket.bind(&from.into())?;
+        Self::connect_bound(socket, addr, duration).await
+    }
+
+    /// corelb: connects a TCP socket the caller made and prepared (socket options such as
+    /// IP_TRANSPARENT or SO_BINDTODEVICE, a bind, a network namespace) to `addr`, within
+    /// `duration`. Ownership of `fd` passes to the stream.
+    pub async fn connect_prepared(
+        fd: std::os::fd::OwnedFd,
+        addr: SocketAddr,
+        duration: Option<Duration>,
+    ) -> Result<TcpStream> {
+        use std::os::fd::IntoRawFd;
+        // SAFETY: the caller gives us an open TCP socket it no longer owns.
+        let socket = unsafe { Socket::from_raw_fd(fd.into_raw_fd()) };
+        Self::connect_bound(socket, addr, duration).await
+    }
+
+    async fn connect_bound(
+        socket: Socket,
+        addr: SocketAddr,
+        duration: Option<Duration>,
+    ) -> Result<TcpStream> {
         let reactor = crate::executor().reactor();
         let source = match duration {
             Some(d) if !d.is_zero() => {
