@@ -324,9 +324,67 @@ fn build(
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err((ErrorKind::InvalidMethod, 0));
     };
-    let method_span = Span::of(buf, method.as_bytes());
-    let target_span = Span::of(buf, target.as_bytes());
-    head.method = Method::from_bytes(method.as_bytes());
+    head.headers.clear();
+    for h in req.headers.iter() {
+        head.headers.push(HeaderField {
+            name: Span::of(buf, h.name.as_bytes()),
+            value: Span::of(buf, h.value),
+            known: KnownHeader::Other,
+            dropped: false,
+        });
+    }
+    let method = Span::of(buf, method.as_bytes());
+    let target = Span::of(buf, target.as_bytes());
+    validate(buf, method, target, minor, head_len, head, relaxed)
+}
+
+/// A request head the proxy wrote itself, from a message already tokenized (an HTTP/2
+/// stream's head, written as HTTP/1.1 by the stream): `buf` holds the head as
+/// `METHOD SP target SP HTTP/1.1 CRLF`, then its fields; `head.headers` already has each
+/// field's name and value spans (in order; `known` and `dropped` are filled here), `method`
+/// and `target` are the spans of the request line's tokens. Everything [`parse_request`]
+/// checks after tokenizing is checked the same way, with the same errors.
+///
+/// `None` when what tokenizing checks cannot be taken for granted here (a head over
+/// `limits.max_head`, more fields than `limits.max_headers`, a target byte httparse
+/// refuses): the caller parses `buf` with [`parse_request`] instead, which answers as it
+/// always did. Names and values need no check: HTTP/2's (the `http` crate's) rules for
+/// them are httparse's (lower-case tokens; no control byte but HTAB, no DEL).
+pub fn request_from_tokens(
+    buf: &[u8],
+    method: Span,
+    target: Span,
+    limits: &HeadLimits,
+    head: &mut RequestHead,
+) -> Option<Result<(), HttpError>> {
+    let head_len = buf.len();
+    let t = target.get(buf);
+    let tokenizable = head_len <= limits.max_head
+        && head.headers.len() <= limits.max_headers
+        && !method.is_empty()
+        && !t.is_empty()
+        && t.iter().all(|&b| matches!(b, b'!'..=0x7e | 0x80..=0xff));
+    if !tokenizable {
+        return None;
+    }
+    Some(
+        validate(buf, method, target, 1, head_len, head, limits.relaxed)
+            .map_err(|(kind, at)| HttpError::new(kind, Message::Request, at)),
+    )
+}
+
+/// What a request head must be beyond its tokens; fills `head` (whose `headers` hold the
+/// fields' spans) from the request line's tokens.
+fn validate(
+    buf: &[u8],
+    method_span: Span,
+    target_span: Span,
+    minor: u8,
+    head_len: usize,
+    head: &mut RequestHead,
+    relaxed: bool,
+) -> Result<(), Reject> {
+    head.method = Method::from_bytes(method_span.get(buf));
     head.method_span = method_span;
     head.target = target_span;
     head.version = Version::from_minor(minor);
@@ -336,7 +394,6 @@ fn build(
 
     analyze_target(buf, head, relaxed)?;
 
-    head.headers.clear();
     head.content_length = None;
     head.chunked = false;
     head.connection = ConnectionOptions::default();
@@ -347,10 +404,11 @@ fn build(
     let mut host_field: Option<Span> = None;
     let mut websocket_key = false;
 
-    for h in req.headers.iter() {
-        let name = h.name.as_bytes();
-        let value = h.value;
-        let value_span = Span::of(buf, value);
+    for i in 0..head.headers.len() {
+        let HeaderField { name, value, .. } = head.headers[i];
+        let value_span = value;
+        let name = name.get(buf);
+        let value = value_span.get(buf);
         let at = value_span.start();
         let known = KnownHeader::classify(name);
         let mut dropped = false;
@@ -390,12 +448,9 @@ fn build(
             KnownHeader::SecWebSocketKey => websocket_key |= value.len() == 24,
             _ => {}
         }
-        head.headers.push(HeaderField {
-            name: Span::of(buf, name),
-            value: value_span,
-            known,
-            dropped,
-        });
+        let f = &mut head.headers[i];
+        f.known = known;
+        f.dropped = dropped;
     }
 
     let line_end = head.line.end();

@@ -35,7 +35,10 @@
 use super::session::{Bufs, ClientInfo, Ctx, Exchange, Txn, give_back_bufs, take_bufs};
 use crate::cluster::FrontendRt;
 use crate::cluster::sessions::Target;
-use crate::h1::{BodyKind, Method, Parsed, ResponseHead, parse_request, parse_response};
+use crate::h1::{
+    BodyKind, HeaderField, KnownHeader, Method, Parsed, ResponseHead, Span, parse_request,
+    parse_response,
+};
 use crate::net::h2_body::{
     Dechunk, Framing, is_connection_specific, poll_recv_body, poll_send_body,
 };
@@ -623,19 +626,23 @@ async fn stream(
     let private = live.streams.private.borrow_mut().pop();
     let mut b = private.unwrap_or_else(|| take_bufs(&ctx));
     // The request's head, rebuilt as HTTP/1.1 into the request buffer (through the
-    // state's scratch buffer); its parts are not kept (nor held in the stream's future).
-    let (rebuilt, body) = {
+    // state's scratch buffer), its tokens' spans into the parsed head; its parts are not
+    // kept (nor held in the stream's future).
+    let (rebuilt, body, alone) = {
         let (parts, body) = req.into_parts();
         let mut head = b.take_scratch();
-        let r = h1_head(&parts, body.is_end_stream(), &mut head);
+        let r = h1_head(&parts, body.is_end_stream(), &mut head, &mut b.req.headers);
+        // The head is all the request buffer holds (its spans are the buffer's).
+        let mut alone = b.inb.is_drained();
         if r.is_ok() {
             b.inb.extend(&head);
+            alone &= b.inb.len() == head.len();
         }
         b.put_scratch(head);
-        (r, body)
+        (r, body, alone)
     };
-    let chunked = match rebuilt {
-        Ok(c) => c,
+    let rebuilt = match rebuilt {
+        Ok(r) => r,
         Err(Malformed(why)) => {
             log::debug!(
                 "{}: {}: malformed h2 request: {why}",
@@ -648,18 +655,37 @@ async fn stream(
             return;
         }
     };
-    let mut io = StreamIo::new(body, respond, chunked, &ctx, b.take_h2_res());
-    // A head over the limit is rejected by the parse (431), as for HTTP/1: h2 let through
-    // a header list of up to that size, and the HTTP/1 spelling differs a little.
-    let too_large = crate::h1::HttpError::new(
-        crate::h1::ErrorKind::HeadTooLarge,
-        crate::h1::Message::Request,
-        0,
-    );
-    let parsed = match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
-        Ok(Parsed::Complete { head_len }) => Ok(head_len),
-        Ok(Parsed::Incomplete) => Err(too_large),
-        Err(e) => Err(e),
+    let mut io = StreamIo::new(body, respond, rebuilt.chunked, &ctx, b.take_h2_res());
+    // The parsed head is made from the tokens h1_head wrote (their spans are those of the
+    // request buffer, which held nothing before); what that cannot vouch for is parsed
+    // from the text as an HTTP/1 request is. A head over the limit is rejected by the
+    // parse (431), as for HTTP/1: h2 let through a header list of up to that size, and the
+    // HTTP/1 spelling differs a little.
+    let direct = if alone {
+        crate::h1::request_from_tokens(
+            b.inb.bytes(),
+            rebuilt.method,
+            rebuilt.target,
+            &ctx.limits,
+            &mut b.req,
+        )
+    } else {
+        None
+    };
+    let parsed = match direct {
+        Some(r) => r.map(|()| b.req.head_len()),
+        None => {
+            let too_large = crate::h1::HttpError::new(
+                crate::h1::ErrorKind::HeadTooLarge,
+                crate::h1::Message::Request,
+                0,
+            );
+            match parse_request(b.inb.bytes(), &ctx.limits, &mut b.req) {
+                Ok(Parsed::Complete { head_len }) => Ok(head_len),
+                Ok(Parsed::Incomplete) => Err(too_large),
+                Err(e) => Err(e),
+            }
+        }
     };
     match parsed {
         Ok(head_len) => {
@@ -733,14 +759,26 @@ fn server_shut<'a>(
 #[derive(Debug, PartialEq, Eq)]
 struct Malformed(&'static str);
 
-/// Writes the request's head as HTTP/1.1 (what the codec parses) into `out`; returns whether
-/// its body is sent chunked (no Content-Length and more to come).
+/// Where [`h1_head`] put the request line's tokens in the head it wrote (its fields' spans
+/// go to the caller's list).
+#[derive(Debug, PartialEq, Eq)]
+struct Rebuilt {
+    /// The body is sent chunked (no Content-Length and more to come).
+    chunked: bool,
+    method: Span,
+    target: Span,
+}
+
+/// Writes the request's head as HTTP/1.1 (what the codec reads) into `out`, which starts
+/// empty, and each field's name and value spans into `fields` (cleared first): the head's
+/// tokens, so that the exchange's parsed head is made from them without tokenizing the
+/// text again ([`request_from_tokens`]).
 fn h1_head(
     parts: &http::request::Parts,
     end_stream: bool,
     out: &mut Vec<u8>,
-) -> Result<bool, Malformed> {
-    use std::io::Write as _;
+    fields: &mut Vec<HeaderField>,
+) -> Result<Rebuilt, Malformed> {
     let uri = &parts.uri;
     let authority = uri.authority().map(|a| a.as_str());
     if parts.method == http::Method::CONNECT && authority.is_none() {
@@ -758,23 +796,29 @@ fn h1_head(
     }) {
         return Err(Malformed("a field value starts or ends with a blank"));
     }
+    fields.clear();
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let method = parts.method.as_str();
+    let method = put(out, parts.method.as_str().as_bytes());
+    out.push(b' ');
+    let target_start = out.len();
     match (authority, uri.scheme_str()) {
         (Some(a), _) if parts.method == http::Method::CONNECT => {
-            let _ = write!(out, "{method} {a} HTTP/1.1\r\n");
+            out.extend_from_slice(a.as_bytes());
         }
         // With :authority, the target is absolute, as HAProxy makes it: `url`, `%r` and
         // the log show `https://host/path` (the exchange sends servers the origin-form).
         (Some(a), Some(scheme)) => {
-            let _ = write!(out, "{method} {scheme}://{a}{path} HTTP/1.1\r\n");
+            out.extend_from_slice(scheme.as_bytes());
+            out.extend_from_slice(b"://");
+            out.extend_from_slice(a.as_bytes());
+            out.extend_from_slice(path.as_bytes());
         }
-        _ => {
-            let _ = write!(out, "{method} {path} HTTP/1.1\r\n");
-        }
+        _ => out.extend_from_slice(path.as_bytes()),
     }
+    let target = Span::new(target_start, out.len());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
     if let Some(a) = authority {
-        let _ = write!(out, "host: {a}\r\n");
+        field(out, fields, b"host", a.as_bytes());
     }
     let mut cookies = 0;
     for (name, value) in &parts.headers {
@@ -791,13 +835,12 @@ fn h1_head(
             }
             _ => {}
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        field(out, fields, name.as_str().as_bytes(), value.as_bytes());
     }
     if cookies > 0 {
-        out.extend_from_slice(b"cookie: ");
+        let name = put(out, b"cookie");
+        out.extend_from_slice(b": ");
+        let at = out.len();
         for (i, v) in parts
             .headers
             .get_all(http::header::COOKIE)
@@ -809,14 +852,45 @@ fn h1_head(
             }
             out.extend_from_slice(v.as_bytes());
         }
-        out.extend_from_slice(b"\r\n");
+        end_field(out, fields, name, at);
     }
     let chunked = !end_stream && !parts.headers.contains_key(http::header::CONTENT_LENGTH);
     if chunked {
-        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        field(out, fields, b"transfer-encoding", b"chunked");
     }
     out.extend_from_slice(b"\r\n");
-    Ok(chunked)
+    Ok(Rebuilt {
+        chunked,
+        method,
+        target,
+    })
+}
+
+/// Appends `b`; returns where it went.
+fn put(out: &mut Vec<u8>, b: &[u8]) -> Span {
+    let at = out.len();
+    out.extend_from_slice(b);
+    Span::new(at, out.len())
+}
+
+/// Writes a field line and records its spans.
+fn field(out: &mut Vec<u8>, fields: &mut Vec<HeaderField>, name: &[u8], value: &[u8]) {
+    let name = put(out, name);
+    out.extend_from_slice(b": ");
+    let at = out.len();
+    out.extend_from_slice(value);
+    end_field(out, fields, name, at);
+}
+
+/// Ends the field line named at `name` whose value started at `at`; records its spans.
+fn end_field(out: &mut Vec<u8>, fields: &mut Vec<HeaderField>, name: Span, at: usize) {
+    fields.push(HeaderField {
+        name,
+        value: Span::new(at, out.len()),
+        known: KnownHeader::Other,
+        dropped: false,
+    });
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Where the response stands on the stream.
@@ -1066,8 +1140,92 @@ mod tests {
     fn head_of(req: http::request::Builder, end: bool) -> Result<String, Malformed> {
         let (parts, ()) = req.body(()).unwrap().into_parts();
         let mut out = Vec::new();
-        let chunked = h1_head(&parts, end, &mut out)?;
-        Ok(format!("{chunked} {}", String::from_utf8(out).unwrap()))
+        let r = h1_head(&parts, end, &mut out, &mut Vec::new())?;
+        Ok(format!("{} {}", r.chunked, String::from_utf8(out).unwrap()))
+    }
+
+    /// The parsed head made from h1_head's tokens is the one the HTTP/1 parser makes of
+    /// its text, errors included; what the tokens cannot vouch for goes to the parser.
+    #[test]
+    fn heads_from_tokens_are_the_parsed_heads() {
+        let limits = crate::h1::HeadLimits::default();
+        let direct = |parts: &http::request::Parts, end: bool, limits: &crate::h1::HeadLimits| {
+            let mut out = Vec::new();
+            let mut head = crate::h1::RequestHead::new();
+            let r = h1_head(parts, end, &mut out, &mut head.headers).unwrap();
+            let d = crate::h1::request_from_tokens(&out, r.method, r.target, limits, &mut head)
+                .map(|r| r.map(|()| format!("{head:?}")));
+            let mut parsed = crate::h1::RequestHead::new();
+            let p = match parse_request(&out, limits, &mut parsed) {
+                Ok(Parsed::Complete { head_len }) => {
+                    assert_eq!(head_len, out.len());
+                    Ok(format!("{parsed:?}"))
+                }
+                Ok(Parsed::Incomplete) => panic!("incomplete"),
+                Err(e) => Err(e),
+            };
+            (d, p)
+        };
+        let b = http::Request::builder;
+        let cases = [
+            b().uri("https://example.test/a?b=1").header("x-y", "z"),
+            b().method("POST")
+                .uri("https://example.test:8443/up")
+                .header("cookie", "a=1")
+                .header("te", "trailers")
+                .header("cookie", "b=2")
+                .header("content-length", "12"),
+            b().uri("https://example.test/")
+                .header("host", "example.test"),
+            b().uri("/no-authority").header("host", "h.test"),
+            b().uri("/no-host-at-all"),
+            b().method("CONNECT").uri("example.test:443"),
+            b().method("CONNECT").uri("example.test"),
+            b().method("OPTIONS").uri("*"),
+            b().uri("https://example.test/")
+                .header("content-length", "1,2"),
+            b().uri("https://example.test/")
+                .header("content-length", "3")
+                .header("transfer-encoding", "chunked"),
+            b().uri("https://example.test/")
+                .header("transfer-encoding", "gzip"),
+            b().uri("https://example.test/")
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket"),
+            b().uri("https://example.test/")
+                .header("expect", "100-continue")
+                .header("x-empty", ""),
+            b().method("PURGE").uri("https://example.test/x"),
+            b().uri("https://example.test/%7Ea%22b"),
+            b().uri("https://b\u{e9}.test/"),
+            b().uri("https://example.test/caf\u{e9}"),
+        ];
+        let mut refused = 0;
+        for (i, r) in cases.into_iter().enumerate() {
+            let Ok(r) = r.body(()) else { continue };
+            let (parts, ()) = r.into_parts();
+            for relaxed in [false, true] {
+                let limits = crate::h1::HeadLimits { relaxed, ..limits };
+                let (d, p) = direct(&parts, i % 2 == 0, &limits);
+                let d = d.expect("tokenizable");
+                refused += usize::from(p.is_err());
+                let (d, p) = (d.map_err(|e| e.to_string()), p.map_err(|e| e.to_string()));
+                assert_eq!(d, p, "case {i}, relaxed {relaxed}");
+            }
+        }
+        assert!(refused >= 4, "the errors are compared too ({refused})");
+        // Over the head size or the field count: the parser decides.
+        let small = crate::h1::HeadLimits {
+            max_headers: 2,
+            ..limits
+        };
+        let r = b()
+            .uri("https://example.test/")
+            .header("a", "1")
+            .header("b", "2");
+        let (parts, ()) = r.body(()).unwrap().into_parts();
+        let (d, p) = direct(&parts, true, &small);
+        assert!(d.is_none() && p.is_err());
     }
 
     #[test]
