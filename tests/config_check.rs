@@ -591,3 +591,37 @@ fn proxy_grace_is_refused_as_haproxy_refuses_it() {
         "Configuration file is valid",
     );
 }
+
+/// `npn` and `allow-0rtt` are accepted with a warning that says what happens instead (the
+/// configuration runs; clients get ALPN and a full handshake); `quic-cc-algo` is refused,
+/// as by Debian's HAProxy 2.6, which has no QUIC either.
+#[test]
+fn npn_and_0rtt_are_ignored_with_a_reason_and_quic_is_refused() {
+    let dir = TempDir::new("npn-0rtt");
+    let pem = self_signed_pem(&dir, "site.pem", &["localhost"]);
+    let base = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend be\n  server s 127.0.0.1:80\nfrontend fe\n  default_backend be\n";
+    let bind = |extra: &str| {
+        format!(
+            "{base}  bind 127.0.0.1:8443 ssl crt {} {extra}\n",
+            pem.display()
+        )
+    };
+    expect_check(
+        &dir,
+        &bind("npn http/1.1 alpn h2,http/1.1"),
+        0,
+        "c.cfg:10: warning: 'npn' is ignored: NPN is obsolete",
+    );
+    expect_check(
+        &dir,
+        &bind("allow-0rtt"),
+        0,
+        "c.cfg:10: warning: 'allow-0rtt' is ignored: TLS 1.3 early data is not accepted",
+    );
+    expect_check(
+        &dir,
+        &bind("quic-cc-algo cubic"),
+        1,
+        "c.cfg:10: 'quic-cc-algo' is not supported: corelb has no QUIC",
+    );
+}

@@ -547,7 +547,11 @@ pub static BIND: &[Kw<b::BindFn>] = &[
     kw("ca-ignore-err", Supported(b::tls), 0),
     kw("crt-ignore-err", Supported(b::tls), 0),
     kw("alpn", Supported(b::tls), 0),
-    kw("npn", NotYet, 0),
+    kw(
+        "npn",
+        Ignored("NPN is obsolete and rustls has none: the list is not announced; ALPN (`alpn`) is"),
+        0,
+    ),
     kw("ciphers", Supported(b::tls), 0),
     kw("ciphersuites", Supported(b::tls), 0),
     kw("curves", Supported(b::tls), 0),
@@ -573,9 +577,21 @@ pub static BIND: &[Kw<b::BindFn>] = &[
     kw("gid", Supported(b::gid), 0),
     kw("expose-fd", NotYet, 0),
     kw("proto", Supported(b::proto), 0),
-    kw("allow-0rtt", NotYet, 0),
+    kw(
+        "allow-0rtt",
+        Ignored(
+            "TLS 1.3 early data is not accepted: clients send their first request after the handshake",
+        ),
+        0,
+    ),
     kw("generate-certificates", NotYet, 0),
-    kw("quic-cc-algo", NotYet, 0),
+    kw(
+        "quic-cc-algo",
+        Never(
+            "corelb has no QUIC (as Debian's HAProxy 2.6, built without it): serve HTTP/3 elsewhere",
+        ),
+        0,
+    ),
     kw("force-sslv3", Supported(b::tls), 0),
     kw("force-tlsv10", Supported(b::tls), 0),
     kw("force-tlsv11", Supported(b::tls), 0),
