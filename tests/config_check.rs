@@ -275,9 +275,9 @@ fn bind_without_port() {
 #[test]
 fn not_supported_yet_names_the_keyword() {
     expect_error(
-        "backend b\n  option transparent\n",
+        "frontend f\n  bind 127.0.0.1:1 generate-certificates\n  default_backend b\nbackend b\n",
         2,
-        "'option transparent' is not supported yet",
+        "'generate-certificates' is not supported yet",
     );
     expect_error(
         "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  external-check command /bin/true\n",
