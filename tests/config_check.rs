@@ -275,9 +275,9 @@ fn bind_without_port() {
 #[test]
 fn not_supported_yet_names_the_keyword() {
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1 generate-certificates\n  default_backend b\nbackend b\n",
+        "backend b\n  persist rdp-cookie\n",
         2,
-        "'generate-certificates' is not supported yet",
+        "'persist' is not supported yet",
     );
     expect_error(
         "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  external-check command /bin/true\n",

@@ -584,7 +584,9 @@ pub static BIND: &[Kw<b::BindFn>] = &[
         ),
         0,
     ),
-    kw("generate-certificates", NotYet, 0),
+    kw("generate-certificates", Supported(b::tls), 0),
+    kw("ca-sign-file", Supported(b::tls), 0),
+    kw("ca-sign-pass", Supported(b::tls), 0),
     kw(
         "quic-cc-algo",
         Never(

@@ -597,6 +597,8 @@ pub struct CertStore {
     /// The first certificate and those serving exactly the same names.
     default: Vec<usize>,
     strict_sni: bool,
+    /// `generate-certificates`: makes a certificate for a name no entry serves.
+    generator: Option<Arc<super::generate::Generator>>,
 }
 
 impl CertStore {
@@ -642,6 +644,7 @@ impl CertStore {
             wildcard,
             default,
             strict_sni,
+            generator: None,
         })
     }
 
@@ -803,8 +806,34 @@ fn sig_alg_name(oid: &str) -> Option<&'static str> {
     })
 }
 
+impl CertStore {
+    /// Certificates made for names no entry serves (`generate-certificates`).
+    pub fn with_generator(mut self, g: super::generate::Generator) -> CertStore {
+        self.generator = Some(Arc::new(g));
+        self
+    }
+
+    /// Whether an entry serves `name` (exactly or by wildcard).
+    fn serves(&self, name: &str) -> bool {
+        let allowed = |i: &usize| !self.entries[*i].excluded.iter().any(|x| x == name);
+        self.exact.get(name).is_some_and(|c| c.iter().any(allowed))
+            || name.split_once('.').is_some_and(|(_, parent)| {
+                (self.wildcard.get(parent)).is_some_and(|c| c.iter().any(allowed))
+            })
+    }
+}
+
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let (Some(g), Some(name)) = (&self.generator, hello.server_name()) {
+            let name = normalize_name(name);
+            if !self.serves(&name)
+                && let Some(&d) = self.default.first()
+                && let Some(k) = g.get(&name, &self.live[d].load_full())
+            {
+                return Some(k);
+            }
+        }
         self.lookup_index(hello.server_name(), hello.signature_schemes())
             .map(|i| self.live[i].load_full())
     }

@@ -25,6 +25,7 @@
 pub mod certs;
 pub mod ciphers;
 pub mod client_auth;
+pub mod generate;
 pub mod ktls;
 pub mod lifetime;
 pub mod options;

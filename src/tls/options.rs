@@ -631,6 +631,9 @@ pub struct BindTls {
     certs: Vec<CertEntry>,
     alpn: Option<Vec<Vec<u8>>>,
     strict_sni: bool,
+    /// `generate-certificates` and its CA (`ca-sign-file`).
+    generate: bool,
+    ca_sign_file: Option<PathBuf>,
     pub ktls: KtlsSetting,
     /// `verify`, `ca-file`, `crl-file`, `*-ignore-err`: client certificates.
     pub client_auth: super::client_auth::ClientAuth,
@@ -644,6 +647,8 @@ impl Default for BindTls {
             certs: Vec::new(),
             alpn: None,
             strict_sni: false,
+            generate: false,
+            ca_sign_file: None,
             ktls: KtlsSetting::Default,
             client_auth: Default::default(),
         }
@@ -657,6 +662,9 @@ pub const BIND_KEYWORDS: &[(&str, bool)] = &[
     ("crt-list", true),
     ("alpn", true),
     ("strict-sni", false),
+    ("generate-certificates", false),
+    ("ca-sign-file", true),
+    ("ca-sign-pass", true),
     ("ktls", true),
     ("ciphers", true),
     ("ciphersuites", true),
@@ -715,6 +723,18 @@ impl BindTls {
                 self.strict_sni = true;
                 Ok(Vec::new())
             }
+            "generate-certificates" => {
+                self.generate = true;
+                Ok(Vec::new())
+            }
+            "ca-sign-file" => {
+                self.ca_sign_file = Some(g.ca_path(need(keyword, value)?));
+                Ok(Vec::new())
+            }
+            "ca-sign-pass" => Err(
+                "'ca-sign-pass': encrypted CA keys are not supported yet (keep the key unencrypted, readable by corelb only)"
+                    .into(),
+            ),
             "ktls" => {
                 self.ktls = match need(keyword, value)? {
                     "on" => KtlsSetting::On,
@@ -761,7 +781,16 @@ impl BindTls {
         }
         let params = self.params.over(&g.bind_defaults);
         let (versions, provider, mut w) = params.resolve()?;
-        let store = Arc::new(CertStore::new(self.certs.clone(), self.strict_sni)?);
+        let mut store = CertStore::new(self.certs.clone(), self.strict_sni)?;
+        if self.generate {
+            let Some(ca) = &self.ca_sign_file else {
+                return Err(
+                    "cannot enable certificate generation, no CA certificate File configured ('ca-sign-file')".into(),
+                );
+            };
+            store = store.with_generator(super::generate::Generator::load(ca)?);
+        }
+        let store = Arc::new(store);
         let builder = ServerConfig::builder_with_provider(Arc::new(provider))
             .with_protocol_versions(&versions)
             .map_err(|e| format!("TLS configuration: {e}"))?;
