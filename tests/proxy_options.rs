@@ -880,6 +880,19 @@ fn max_keep_alive_queue_moves_a_client_off_a_queued_server_like_haproxy() {
     }
 }
 
+/// "PATH BODY BACKEND/SERVER STATUS" of one HTTP/1.0 request per path, from the answer and
+/// the log line.
+fn answered_and_logged(p: &dyn Proc, port: u16, paths: &[&str]) -> Vec<String> {
+    let mut got = Vec::new();
+    for path in paths {
+        let out = raw_exchange(port, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
+        let body = out.rsplit("\r\n\r\n").next().unwrap_or("").to_string();
+        let (server, _, status, _) = wait_logged(p, path);
+        got.push(format!("{path} {body} {server} {status}"));
+    }
+    got
+}
+
 /// `option transparent`: a backend without `balance` sends what would be balanced to the
 /// address the client's connection was going to (here moved by `http-request set-dst-port`,
 /// as a TPROXY rule would), a `use-server` still reaches its server, and with `balance` it is
@@ -899,13 +912,7 @@ fn option_transparent_sends_what_is_balanced_where_the_client_was_going_like_hap
     let paths = ["/only/1", "/both/1", "/both/direct"];
     for (who, start) in both() {
         let p = start(&cfg, &[port]);
-        let mut got = Vec::new();
-        for path in paths {
-            let out = raw_exchange(port, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
-            let body = out.rsplit("\r\n\r\n").next().unwrap_or("").to_string();
-            let (server, _, status, _) = wait_logged(&*p, path);
-            got.push(format!("{path} {body} {server} {status}"));
-        }
+        let got = answered_and_logged(&*p, port, &paths);
         assert_eq!(
             got,
             [
@@ -974,13 +981,7 @@ fn dispatch_sends_what_is_balanced_to_its_address_like_haproxy() {
             ["only,BACKEND,UP", "both,s,no check", "both,BACKEND,DOWN"],
             "{who}"
         );
-        let mut got = Vec::new();
-        for path in paths {
-            let out = raw_exchange(port, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes());
-            let body = out.rsplit("\r\n\r\n").next().unwrap_or("").to_string();
-            let (server, _, status, _) = wait_logged(&*p, path);
-            got.push(format!("{path} {body} {server} {status}"));
-        }
+        let got = answered_and_logged(&*p, port, &paths);
         assert_eq!(
             got,
             [

@@ -556,16 +556,21 @@ pub(crate) fn source(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     }
 }
 
+/// Whether a `source` came before `usesrc` or `interface` on the line (HAProxy's error if not).
+fn after_source(s: &ServerLine, a: &Param, d: &mut Diags) -> bool {
+    if s.params.source.is_none() {
+        let e = format!(
+            "'{}' : '{}' only allowed after a 'source' statement.",
+            a.what, a.kw
+        );
+        d.error(a.loc, e);
+    }
+    s.params.source.is_some()
+}
+
 /// `usesrc ADDR[:PORT]|client|clientip`, after `source` on a server line.
 pub(crate) fn usesrc(s: &mut ServerLine, a: &Param, d: &mut Diags) {
-    if s.params.source.is_none() {
-        d.error(
-            a.loc,
-            format!(
-                "'{}' : 'usesrc' only allowed after a 'source' statement.",
-                a.what
-            ),
-        );
+    if !after_source(s, a, d) {
         return;
     }
     match parse_usesrc(a.val) {
@@ -576,14 +581,7 @@ pub(crate) fn usesrc(s: &mut ServerLine, a: &Param, d: &mut Diags) {
 
 /// `interface NAME`, after `source` on a server line.
 pub(crate) fn interface(s: &mut ServerLine, a: &Param, d: &mut Diags) {
-    if s.params.source.is_none() {
-        d.error(
-            a.loc,
-            format!(
-                "'{}' : 'interface' only allowed after a 'source' statement.",
-                a.what
-            ),
-        );
+    if !after_source(s, a, d) {
         return;
     }
     s.params.interface = Some(a.val.to_string());
