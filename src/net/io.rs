@@ -247,9 +247,14 @@ impl ServerIo {
     /// Turns on receives submitted to the ring (glommio's `set_recv_on_ring`): the bytes
     /// come with the completion instead of a readiness poll and a `recv`. For mode http's
     /// connections, which are read only through the stream (a tunnel copies, never splices).
+    /// A plain one also sends on the ring (`set_send_on_ring`): a write is queued and goes
+    /// with the shard's next submission instead of a `send` system call.
     pub fn recv_on_ring(mut self) -> ServerIo {
         match &mut self {
-            ServerIo::Plain(s) => s.set_recv_on_ring(true),
+            ServerIo::Plain(s) => {
+                s.set_recv_on_ring(true);
+                s.set_send_on_ring(true);
+            }
             ServerIo::Tls(t) => t.get_mut().0.set_recv_on_ring(true),
             // Its connection's multiplexer reads it.
             ServerIo::Stream(_) => {}
@@ -362,6 +367,48 @@ mod tests {
             drop(peer);
             let mut b = [0u8; 16];
             assert_eq!(s.read(&mut b).await.unwrap(), 0);
+        });
+    }
+
+    #[test]
+    fn writes_with_sends_on_the_ring_keep_every_byte_in_order_and_precede_the_close() {
+        // Sends on the ring (glommio's `set_send_on_ring`, on for mode http's plain server
+        // connections): a write returns once queued, one send is in flight at a time, a
+        // write over 64 KiB waits for it and is sent directly. Dropping the stream with a
+        // send in flight must still deliver every byte before the FIN, and a socket made
+        // right after must not get any of them (the dropped one's fd number is not reused
+        // before its send went).
+        use crate::net::pump::tests::{on_executor, pair};
+        on_executor(|| async {
+            for round in 0..20usize {
+                let (mut peer, s) = pair().await;
+                let mut s = ServerIo::Plain(s).recv_on_ring();
+                let reader = glommio::spawn_local(async move {
+                    let mut got = Vec::new();
+                    peer.read_to_end(&mut got).await.unwrap();
+                    got
+                });
+                let mut sent = Vec::new();
+                let mut next = round as u8;
+                for len in [1usize, 100, 4096, 70_000, 65_536, 3, 17] {
+                    let msg: Vec<u8> = (0..len).map(|i| next.wrapping_add(i as u8)).collect();
+                    next = next.wrapping_add(len as u8 ^ 0x5a);
+                    s.write_all(&msg).await.unwrap();
+                    sent.extend_from_slice(&msg);
+                }
+                assert!(s.tcp().ring_send_busy(), "the last write went on the ring");
+                drop(s);
+                // A new pair at once: it may take the dropped socket's fd number.
+                let (mut p2, mut s2) = pair().await;
+                s2.write_all(b"second").await.unwrap();
+                drop(s2);
+                let mut got2 = Vec::new();
+                p2.read_to_end(&mut got2).await.unwrap();
+                assert_eq!(got2, b"second", "round {round}");
+                let got = reader.await;
+                assert_eq!(got.len(), sent.len(), "round {round}");
+                assert!(got == sent, "round {round}: bytes out of order");
+            }
         });
     }
 

@@ -337,6 +337,11 @@ impl Dir {
                         if self.skip_shut {
                             return Poll::Ready(Ok(()));
                         }
+                        // The FIN goes after the last send on the ring.
+                        if dst.poll_sends_done(cx).is_pending() {
+                            self.state = State::Idle;
+                            return Poll::Pending;
+                        }
                         if self.ktls_dst {
                             // A clean TLS end, as HAProxy sends it.
                             let _ = crate::tls::ktls::send_close_notify(sys::fd(dst));
@@ -441,6 +446,12 @@ impl Dir {
                         shard.pipes.borrow_mut().put(pipe);
                         self.state = State::Idle;
                         continue;
+                    }
+                    // Spliced bytes go after the last send on the ring (a direction
+                    // that copied before it began to splice).
+                    if dst.poll_sends_done(cx).is_pending() {
+                        self.state = State::Piped { pipe, len };
+                        return Poll::Pending;
                     }
                     match sys::splice(pipe.rd.as_fd(), sys::fd(dst), len) {
                         Ok(n) => {
@@ -659,6 +670,11 @@ impl<'a> Tunnel<'a> {
         // splicing one reads the fd directly, so its source must not have them.
         client.set_recv_on_ring(c2s != Splice::Always);
         server.set_recv_on_ring(s2c != Splice::Always);
+        // Likewise what a copying direction writes goes on the ring (glommio's
+        // `set_send_on_ring`: a queued send instead of a `send` system call); a splice
+        // into the destination or its shutdown first waits for the send in flight.
+        client.set_send_on_ring(s2c != Splice::Always);
+        server.set_send_on_ring(c2s != Splice::Always);
         let now = Instant::now();
         Tunnel {
             client,
@@ -687,8 +703,10 @@ impl<'a> Tunnel<'a> {
 
     /// The client socket runs kTLS (plaintext on the socket, records in the kernel).
     pub fn client_ktls(mut self) -> Self {
-        // Records are read from the fd (`ktls_next`): nothing may read it on the ring.
+        // Records are read from the fd (`ktls_next`): nothing may read it on the ring;
+        // its close_notify is written to the fd.
         self.client.set_recv_on_ring(false);
+        self.client.set_send_on_ring(false);
         self.c2s.ktls_src = true;
         self.s2c.ktls_dst = true;
         self
@@ -701,6 +719,11 @@ impl<'a> Tunnel<'a> {
     /// close is a reset.
     pub fn nolinger(mut self, client: bool, server: bool) -> Self {
         self.nolinger = (client, server);
+        // The client's FIN is shut through the fd when the tunnel drops (no wait there):
+        // no send on the ring may be in flight then.
+        if client {
+            self.client.set_send_on_ring(false);
+        }
         self.c2s.skip_shut = server;
         self
     }

@@ -437,7 +437,10 @@ async fn serve(
             let run = http(shard.clone(), fe, &mut client, info, early, proto);
             futures_lite::future::or(run, killed).await;
             if nolinger {
-                // A FIN before the reset of the close, as HAProxy's H1 side sends it.
+                // A FIN before the reset of the close, as HAProxy's H1 side sends it, after
+                // the last send on the ring (glommio's `set_send_on_ring`).
+                let tcp = client.tcp();
+                futures_lite::future::poll_fn(|cx| tcp.poll_sends_done(cx)).await;
                 crate::sys::shut_write_unless_ended(crate::sys::fd(client.tcp()));
             }
         }
@@ -466,8 +469,10 @@ async fn http(
             .disable_h2_upgrade;
     let up = match client {
         Client::Plain(s) => {
-            // Read only through glommio (a tunnel copies): receives can go on the ring.
+            // Read and written only through glommio (a tunnel copies): receives and
+            // sends can go on the ring.
             s.set_recv_on_ring(true);
+            s.set_send_on_ring(true);
             http_session(shard, fe, s, info, early, upgrade).await
         }
         Client::Ktls(k) => http_session(shard, fe, &mut *k, info, early, upgrade).await,

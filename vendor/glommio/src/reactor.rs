@@ -183,6 +183,11 @@ pub(crate) struct Reactor {
     /// being posted at once; need_preempt() counts it as an event. The flags sit in the
     /// same cache line as the CQ head and tail.
     preempt_ptr_sq_flags: *const AtomicU32,
+    /// corelb: sockets whose stream was dropped while a send on the ring was in flight,
+    /// with that send: each fd is closed once its send completed (CHANGES.md item 19).
+    /// Closing it at once could let a new socket take its number before the send is
+    /// submitted, and dropping the source would cancel the send.
+    deferred_closes: RefCell<Vec<(Source, RawFd)>>,
 }
 
 impl Reactor {
@@ -204,6 +209,7 @@ impl Reactor {
             preempt_ptr_head,
             preempt_ptr_tail: preempt_ptr_tail as _,
             preempt_ptr_sq_flags: preempt_ptr_sq_flags as _,
+            deferred_closes: RefCell::new(Vec::new()),
         })
     }
 
@@ -555,6 +561,33 @@ impl Reactor {
         Some(source)
     }
 
+    // corelb: sends `buf` on the main ring (`SourceType::SockSendOwned`, CHANGES.md item 19).
+    pub(crate) fn send_owned(&self, fd: RawFd, buf: Vec<u8>) -> Source {
+        let source = self.new_source(fd, SourceType::SockSendOwned(buf), None);
+        self.sys.send_owned(&source);
+        source
+    }
+
+    // corelb: keeps `fd` open until `send` completed, then closes it (see `deferred_closes`).
+    pub(crate) fn close_after(&self, send: Source, fd: RawFd) {
+        self.deferred_closes.borrow_mut().push((send, fd));
+    }
+
+    // corelb: closes the fds whose last send completed.
+    fn close_deferred(&self) {
+        let mut v = self.deferred_closes.borrow_mut();
+        if !v.is_empty() {
+            v.retain(|(src, fd)| {
+                if src.result().is_none() {
+                    return true;
+                }
+                // SAFETY: the fd was given up by its stream, which no longer uses it.
+                unsafe { libc::close(*fd) };
+                false
+            });
+        }
+    }
+
     pub(crate) fn recv(&self, fd: RawFd, size: usize, flags: MsgFlags) -> Source {
         let source = self.new_source(fd, SourceType::SockRecv(None), None);
         self.sys.recv(&source, size, flags);
@@ -888,6 +921,7 @@ impl Reactor {
     }
 
     fn process_external_events(&self) -> (Option<Duration>, usize) {
+        self.close_deferred();
         let (next_timer, mut woke) = self.process_timers();
         woke += self.process_shared_channels();
         (next_timer, woke)

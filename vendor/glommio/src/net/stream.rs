@@ -222,7 +222,8 @@ impl Timeout {
 #[derive(Debug)]
 pub(crate) struct NonBufferedStream<S> {
     reactor: Weak<Reactor>,
-    stream: S,
+    // corelb: dropped by hand (`Drop`: not while a send on the ring is in flight).
+    stream: std::mem::ManuallyDrop<S>,
     source_tx: Option<Source>,
     source_rx: Option<Source>,
     write_timeout: Timeout,
@@ -233,6 +234,36 @@ pub(crate) struct NonBufferedStream<S> {
     ring_recv: bool,
     rx_held: Option<(RingBuf, usize)>,
     rx_nobufs: bool,
+    // corelb: sends on the ring (CHANGES.md item 19): whether they are on for this
+    // stream, the send in flight (or completed and not looked at yet), and the stream's
+    // fd, which `Drop` hands to the reactor to close after a send still in flight.
+    ring_send: bool,
+    tx_ring: Option<Source>,
+    fd: RawFd,
+}
+
+/// corelb: writes up to this size are copied and sent on the ring when sends on the ring
+/// are on; larger ones are sent as upstream does (after any send in flight completed).
+pub(crate) const RING_SEND_MAX: usize = 64 * 1024;
+
+impl<S> Drop for NonBufferedStream<S> {
+    fn drop(&mut self) {
+        // corelb: a send on the ring still in flight keeps the socket open: its fd is
+        // given to the reactor, which closes it once the send completed (closing it now
+        // would let another socket take the number before the send is submitted, and
+        // dropping the source would cancel the send).
+        if let Some(src) = self.tx_ring.take() {
+            if src.result().is_none() {
+                if let Some(reactor) = self.reactor.upgrade() {
+                    let stream = unsafe { std::mem::ManuallyDrop::take(&mut self.stream) };
+                    std::mem::forget(stream);
+                    reactor.close_after(src, self.fd);
+                    return;
+                }
+            }
+        }
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.stream) };
+    }
 }
 
 impl<S: AsRawFd> NonBufferedStream<S> {
@@ -353,6 +384,15 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     /// has completed. With no poll armed (the last read filled its buffer), one is armed
     /// now, so the wait never needs a buffer; it completes at once if data is there.
     pub(crate) fn poll_read_ready(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        // corelb: a connection waiting for its next request keeps no send on the ring:
+        // one that completed goes; one in flight wakes this waiter when it completes
+        // (then it goes), so that an idle connection does not hold its source.
+        self.reap_tx();
+        if let Some(src) = &self.tx_ring {
+            if src.result().is_none() {
+                src.add_waiter_single(cx.waker());
+            }
+        }
         if self.rx_held.is_some() {
             return Poll::Ready(Ok(()));
         }
@@ -393,6 +433,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         cx: &Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        self.reap_tx();
         let reactor = self.reactor.upgrade().unwrap();
         let reactor = reactor.as_ref();
 
@@ -443,7 +484,92 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         Poll::Pending
     }
 
+    // corelb: turns sends on the ring on or off for this stream (see `TcpStream`).
+    pub(crate) fn set_send_on_ring(&mut self, on: bool) {
+        self.ring_send = on;
+    }
+
+    // corelb: a send on the ring is in flight, or completed and not looked at yet.
+    pub(crate) fn ring_send_busy(&self) -> bool {
+        self.tx_ring.is_some()
+    }
+
+    // corelb: ready once no send on the ring is in flight (`&self`: it does not take
+    // the completed one, whose error the next write, flush or close reports).
+    pub(crate) fn poll_sends_done(&self, cx: &Context<'_>) -> Poll<()> {
+        match &self.tx_ring {
+            Some(src) if src.result().is_none() => {
+                src.add_waiter_single(cx.waker());
+                Poll::Pending
+            }
+            _ => Poll::Ready(()),
+        }
+    }
+
+    // corelb: drops a send on the ring that completed in full (its buffer goes); one
+    // that failed is kept for the next write, flush or close to report.
+    fn reap_tx(&mut self) {
+        if let Some(src) = &self.tx_ring {
+            // The reactor empties the buffer of a send that went in full.
+            if let Some(Ok(_)) = src.result() {
+                if matches!(&*src.source_type(), SourceType::SockSendOwned(b) if b.is_empty()) {
+                    self.tx_ring = None;
+                }
+            }
+        }
+    }
+
+    // corelb: waits for the send on the ring in flight, if any: Ready(Ok) once it sent
+    // everything, its error if it failed. A short send (MSG_WAITALL retries them, so only
+    // an error after some bytes) sends the rest again, which then reports the error.
+    fn poll_tx_ring(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        let Some(src) = &self.tx_ring else {
+            return Poll::Ready(Ok(()));
+        };
+        let reactor = self.reactor.upgrade().unwrap();
+        let reactor = reactor.as_ref();
+        match src.result() {
+            None => {
+                poll_err!(self.write_timeout.check(reactor));
+                src.add_waiter_single(cx.waker());
+                self.write_timeout.maybe_set_timer(reactor, cx.waker());
+                Poll::Pending
+            }
+            Some(res) => {
+                let src = self.tx_ring.take().unwrap();
+                self.write_timeout.cancel_timer(reactor);
+                let n = poll_err!(res);
+                let SourceType::SockSendOwned(mut rest) = src.extract_source_type() else {
+                    unreachable!("a send on the ring has its buffer")
+                };
+                // Emptied by the reactor when it went in full.
+                if rest.is_empty() || n >= rest.len() {
+                    return Poll::Ready(Ok(()));
+                }
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                rest.drain(..n);
+                let src = reactor.send_owned(self.fd, rest);
+                src.add_waiter_single(cx.waker());
+                self.tx_ring = Some(src);
+                Poll::Pending
+            }
+        }
+    }
+
     pub(crate) fn poll_write(&mut self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        // corelb: with sends on the ring, a small write is copied and queued as a send
+        // that goes with the next submission (typically the one that waits), and returns
+        // at once; one send at a time is in flight, so the next write waits for it (its
+        // error, if any, is that write's). Anything else waits for it too, then is sent
+        // as upstream does, so bytes stay in order.
+        poll_err!(ready!(self.poll_tx_ring(cx)));
+        if self.ring_send && !buf.is_empty() && buf.len() <= RING_SEND_MAX {
+            let reactor = self.reactor.upgrade().unwrap();
+            self.tx_ring = Some(reactor.send_owned(self.fd, buf.to_vec()));
+            return Poll::Ready(Ok(buf.len()));
+        }
         // On the write path, we always start with calling `yolo_send`, because
         // it is very likely to success. It could be a waste if it already timed
         // out since the last `poll_write`, but it would not cost much more to
@@ -475,7 +601,15 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         Poll::Pending
     }
 
-    pub(crate) fn poll_close(&mut self, _: &Context<'_>) -> Poll<io::Result<()>> {
+    // corelb: a flush waits for the send on the ring in flight (upstream's writes are
+    // system calls: nothing to flush).
+    pub(crate) fn poll_flush(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_tx_ring(cx)
+    }
+
+    pub(crate) fn poll_close(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        // corelb: the FIN goes after the send on the ring in flight.
+        poll_err!(ready!(self.poll_tx_ring(cx)));
         self.source_tx.take();
         Poll::Ready(sys::shutdown(self.stream.as_raw_fd(), Shutdown::Write))
     }
@@ -486,9 +620,13 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     /// we'll sync-emulate this but already on an async wrapper
     pub(crate) fn poll_shutdown(
         &self,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         how: Shutdown,
     ) -> Poll<io::Result<()>> {
+        // corelb: a shutdown of the write side goes after the send on the ring in flight.
+        if how != Shutdown::Read {
+            ready!(self.poll_sends_done(cx));
+        }
         Poll::Ready(sys::shutdown(self.stream.as_raw_fd(), how))
     }
 }
@@ -506,9 +644,10 @@ where
 {
     fn from(socket: socket2::Socket) -> Self {
         let reactor = crate::executor().reactor();
+        let fd = socket.as_raw_fd();
         let mut stream = NonBufferedStream {
             reactor: Rc::downgrade(&reactor),
-            stream: socket.into(),
+            stream: std::mem::ManuallyDrop::new(socket.into()),
             source_tx: None,
             source_rx: None,
             write_timeout: Timeout::new(reactor.register_timer()),
@@ -516,6 +655,9 @@ where
             ring_recv: false,
             rx_held: None,
             rx_nobufs: false,
+            ring_send: false,
+            tx_ring: None,
+            fd,
         };
         stream.init();
         GlommioStream {
@@ -638,8 +780,24 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
         self.stream.poll_write(cx, buf)
     }
 
-    pub(crate) fn poll_flush(&self, _cx: &Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    pub(crate) fn poll_flush(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        // corelb: waits for a send on the ring (CHANGES.md item 19).
+        self.stream.poll_flush(cx)
+    }
+
+    // corelb: see `NonBufferedStream::set_send_on_ring`.
+    pub(crate) fn set_send_on_ring(&mut self, on: bool) {
+        self.stream.set_send_on_ring(on)
+    }
+
+    // corelb: see `NonBufferedStream::ring_send_busy`.
+    pub(crate) fn ring_send_busy(&self) -> bool {
+        self.stream.ring_send_busy()
+    }
+
+    // corelb: see `NonBufferedStream::poll_sends_done`.
+    pub(crate) fn poll_sends_done(&self, cx: &Context<'_>) -> Poll<()> {
+        self.stream.poll_sends_done(cx)
     }
 
     pub(crate) fn poll_close(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {

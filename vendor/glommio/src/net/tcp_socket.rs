@@ -760,6 +760,33 @@ impl<B: RxBuf> TcpStream<B> {
         self.stream.set_recv_on_ring(on)
     }
 
+    // corelb: sends on the ring (CHANGES.md item 19).
+    /// Turns on sends submitted to the ring for this stream: a write of up to 64 KiB is
+    /// copied and queued as an `IORING_OP_SEND` (MSG_WAITALL) that goes with the next
+    /// submission, typically the `io_uring_enter` that waits, and the write returns at
+    /// once instead of making a `send` system call. One send is in flight at a time: the
+    /// next write, a flush or a close waits for it and reports its error. A larger write
+    /// waits for it and is sent as before. Dropping the stream with a send in flight
+    /// closes the socket only once it completed. Whoever writes to the socket's fd
+    /// directly (splice, `send`, `shutdown` through the fd) must first wait for
+    /// [`Self::poll_sends_done`], or not turn this on.
+    pub fn set_send_on_ring(&mut self, on: bool) {
+        self.stream.set_send_on_ring(on)
+    }
+
+    // corelb: see `set_send_on_ring`.
+    /// Whether a send on the ring is in flight, or completed and not reported yet.
+    pub fn ring_send_busy(&self) -> bool {
+        self.stream.ring_send_busy()
+    }
+
+    // corelb: see `set_send_on_ring`.
+    /// Ready once no send on the ring is in flight (its result, an error included, is left
+    /// for the next write, flush or close).
+    pub fn poll_sends_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.stream.poll_sends_done(cx)
+    }
+
     // corelb: see `set_recv_on_ring`.
     /// Whether a receive on the ring took bytes, an end of stream or an error off the
     /// socket that no read has returned yet (a peek at the socket would not see them).

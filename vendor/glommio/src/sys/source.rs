@@ -38,6 +38,9 @@ pub(crate) enum SourceType {
     // corelb: a receive into a buffer the kernel picks from the main ring's buffer ring;
     // the completion puts it here (CHANGES.md item 12).
     SockRecvSelect(Option<super::buf_ring::RingBuf>),
+    // corelb: a send of bytes copied out of the writer's buffer, so that the write returns
+    // at once and the send goes with the next submission (CHANGES.md item 19).
+    SockSendOwned(Vec<u8>),
     SockRecvMsg(
         Option<DmaBuffer>,
         libc::iovec,

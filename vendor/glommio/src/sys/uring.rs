@@ -82,6 +82,8 @@ enum UringOpDescriptor {
     SockRecvMsg(usize, i32),
     // corelb: IORING_OP_RECV with IOSQE_BUFFER_SELECT from buffer group `.0`.
     SockRecvSelect(u16, u32),
+    // corelb: IORING_OP_SEND of an owned copy, MSG_WAITALL (CHANGES.md item 19).
+    SockSendOwned(*const u8, usize),
     Nop,
 }
 
@@ -460,6 +462,14 @@ fn fill_sqe<F>(
                 // completes the poll at once, and the receive runs).
                 raw.ioprio = IORING_RECVSEND_POLL_FIRST;
                 sqe.set_flags(SubmissionFlags::BUFFER_SELECT);
+            }
+
+            // corelb: MSG_WAITALL makes the kernel retry a short send of a stream socket
+            // (it waits for room as a blocking send would), so one completion says that
+            // all of it was sent or why not; io_uring adds MSG_NOSIGNAL itself.
+            UringOpDescriptor::SockSendOwned(ptr, len) => {
+                let buf = std::slice::from_raw_parts(ptr, len);
+                sqe.prep_send(op.fd, buf, MsgFlags::MSG_WAITALL | MsgFlags::MSG_NOSIGNAL);
             }
 
             UringOpDescriptor::SockRecvMsg(len, flags) => {
@@ -1285,6 +1295,14 @@ impl UringCommon for SleepableRing {
                 if let SourceType::ForeignNotifier(_, installed) = &mut src.source_type {
                     *installed = false;
                 }
+                // corelb: a send on the ring that went in full gives its copy back at
+                // once (an idle connection holds no sent bytes); an empty buffer then
+                // says "sent in full" (CHANGES.md item 19).
+                if let (SourceType::SockSendOwned(b), Ok(n)) = (&mut src.source_type, &res) {
+                    if *n == b.len() {
+                        *b = Vec::new();
+                    }
+                }
                 if cqe_flags & super::buf_ring::IORING_CQE_F_BUFFER != 0 {
                     if let (Some(br), Ok(len)) = (&buf_ring, &res) {
                         let buf = br.taken(cqe_flags, *len);
@@ -1650,6 +1668,20 @@ impl Reactor {
             super::buf_ring::BGID,
             super::buf_ring::BUF_SIZE as u32,
         );
+        queue_request_into_ring(
+            &mut *self.main_ring.borrow_mut(),
+            source,
+            op,
+            &mut self.source_map.borrow_mut(),
+        );
+    }
+
+    // corelb: a send of an owned copy on the main ring (CHANGES.md item 19).
+    pub(crate) fn send_owned(&self, source: &Source) {
+        let op = match &*source.source_type() {
+            SourceType::SockSendOwned(buf) => UringOpDescriptor::SockSendOwned(buf.as_ptr(), buf.len()),
+            _ => unreachable!(),
+        };
         queue_request_into_ring(
             &mut *self.main_ring.borrow_mut(),
             source,
