@@ -204,7 +204,7 @@ impl Shared {
         let mut backends = Vec::new();
         let mut logs = Vec::new();
         let mut probes = Vec::new();
-        let ids = proxy_ids(&cfg.proxies);
+        let ids = proxy_ids(&cfg.proxies, !cfg.global.cli.sockets.is_empty());
         for (i, px) in cfg.proxies.iter().enumerate() {
             let mut targets = px.log.targets.clone();
             if px.log.use_global {
@@ -315,10 +315,17 @@ impl Shared {
 }
 
 /// Each proxy's numeric id, as HAProxy numbers them: the configured `id`, else the lowest
-/// id no other proxy has, in the order of the file.
-fn proxy_ids(proxies: &[Proxy]) -> Vec<u32> {
+/// id no other proxy has, in the order of the file. A global `stats socket` makes HAProxy's
+/// CLI frontend ("GLOBAL"), which comes first and so takes the lowest free id.
+fn proxy_ids(proxies: &[Proxy], cli: bool) -> Vec<u32> {
     let mut used: std::collections::HashSet<u32> = proxies.iter().filter_map(|p| p.id).collect();
     let mut next = 1;
+    if cli {
+        while used.contains(&next) {
+            next += 1;
+        }
+        used.insert(next);
+    }
     proxies
         .iter()
         .map(|p| {
