@@ -231,6 +231,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
         Supported(g::insecure_fork_wanted),
         0,
     ),
+    kw("external-check", Supported(g::external_check), 0),
 ];
 
 pub static PROXY: &[Kw<p::ProxyFn>] = &[
@@ -299,7 +300,7 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("http-reuse", Supported(p::http_reuse), D | B),
     kw("http-check", Supported(p::http_check), D | B),
     kw("tcp-check", Supported(p::tcp_check), D | B),
-    kw("external-check", NotYet, D | B),
+    kw("external-check", Supported(p::external_check), D | B),
     kw(
         "use-server",
         Supported(crate::config::uri_rules::use_server),
@@ -442,7 +443,7 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
     kw("smtpchk", Supported(o::check_preset), D | B),
     kw("ldap-check", Supported(o::check_preset), D | B),
     kw("spop-check", Supported(o::check_preset), D | B),
-    kw("external-check", NotYet, D | B),
+    kw("external-check", Supported(o::external_check), D | B),
     kw("log-health-checks", Supported(o::log_health_checks), D | B),
     kw("abortonclose", Supported(o::abortonclose), D | B),
     kw("nolinger", Supported(o::nolinger), ALL),

@@ -72,6 +72,8 @@ pub struct Global {
     pub ulimit_n: Option<u64>,
     /// `set-dumpable`.
     pub set_dumpable: bool,
+    /// `external-check`: proxies may run external check commands (`option external-check`).
+    pub external_check: bool,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,
     /// `log-send-hostname [NAME]`: the hostname put in rfc3164/rfc5424 headers (and what
@@ -166,6 +168,7 @@ impl Default for Global {
             chroot: None,
             ulimit_n: None,
             set_dumpable: false,
+            external_check: false,
             logs: Vec::new(),
             log_tag: None,
             log_send_hostname: None,
@@ -716,6 +719,18 @@ pub enum CheckKind {
     Http,
     /// The `tcp_check` rules, run in order.
     Tcp,
+    /// `option external-check`: the proxy's `external-check command`, run as a process.
+    External,
+}
+
+/// `external-check command` / `external-check path` of a proxy, and where `option
+/// external-check` was set (for the errors about a missing command or global keyword).
+#[derive(Clone, Debug, Default)]
+pub struct ExternalCheck {
+    pub command: Option<String>,
+    /// The `PATH` of the command's environment: empty without `external-check path`.
+    pub path: Option<String>,
+    pub loc: Option<Loc>,
 }
 
 #[derive(Clone, Debug)]
@@ -1136,6 +1151,7 @@ pub struct Proxy {
     pub check: CheckKind,
     pub http_check: HttpCheck,
     pub tcp_check: Vec<TcpCheckRule>,
+    pub external_check: ExternalCheck,
     pub http: HttpOptions,
     /// Named ACLs of this proxy (conditions refer to them). Shared only while parsing the
     /// section; a section made from a defaults section starts with an empty table.
@@ -1444,6 +1460,7 @@ impl Proxy {
             check: CheckKind::Connect,
             http_check: HttpCheck::default(),
             tcp_check: Vec::new(),
+            external_check: ExternalCheck::default(),
             http: HttpOptions::default(),
             acls: std::sync::Arc::new(crate::acl::Acls::new()),
             acl_lines: Vec::new(),

@@ -24,6 +24,34 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     build_tls(cfg, d);
     check_timeouts(cfg, d);
     check_global(cfg, d);
+    external_checks(cfg, d);
+}
+
+/// `option external-check` needs the global `external-check` and a command: HAProxy 2.6's
+/// errors, at the line of the option.
+fn external_checks(cfg: &Config, d: &mut Diags) {
+    for px in cfg
+        .proxies
+        .iter()
+        .filter(|p| p.check == CheckKind::External)
+    {
+        let loc = px.external_check.loc.as_ref().unwrap_or(&px.loc);
+        let mut missing = |what: &str| {
+            d.error(
+                loc,
+                format!(
+                    "Proxy '{}' : 'option external-check' unable to find required '{what}'.",
+                    px.name
+                ),
+            )
+        };
+        if !cfg.global.external_check {
+            missing("global.external-check");
+        }
+        if px.external_check.command.is_none() {
+            missing("external-check command");
+        }
+    }
 }
 
 fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {

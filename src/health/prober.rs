@@ -51,6 +51,8 @@ pub struct Probe {
     /// The head limits of an HTTP check over h2, and the `tune.h2.*` its connection
     /// announces.
     pub h2: (crate::h1::HeadLimits, crate::config::H2Tune),
+    /// `option external-check`: the command to run instead of a connection.
+    pub external: Option<Arc<super::external::ExternalCmd>>,
 }
 
 /// What an HTTP check speaks, chosen as HAProxy 2.6 chooses its check's multiplexer.
@@ -375,6 +377,26 @@ pub async fn check_once(p: &Probe, tls: CheckTls<'_>) -> Verdict {
             }
         }
         CheckKind::Tcp => tcp_check(p, start, tls).await,
+        CheckKind::External => match &p.external {
+            Some(cmd) => {
+                let server = &p.be.lb.servers[p.srv];
+                let (addr, port) = server.ip_port();
+                let now = super::external::Now {
+                    addr,
+                    port: port.unwrap_or(0),
+                    maxconn: server.maxconn(),
+                    curconn: server.cur_conns(),
+                };
+                // HAProxy 2.6 allows the process `inter`, or min(inter, timeout connect)
+                // when `timeout check` is set (not `timeout check` itself).
+                let limit = match (p.timeout_check, p.timeout_connect) {
+                    (Some(_), Some(c)) => c.min(p.inter),
+                    _ => p.inter,
+                };
+                super::external::run(cmd, now, limit).await
+            }
+            None => Verdict::fail("External check error", "no external-check command"),
+        },
     }
 }
 

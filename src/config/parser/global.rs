@@ -250,13 +250,21 @@ pub(crate) fn set_dumpable(p: &mut Parser, w: &[String], loc: &Loc) {
     }
 }
 
-/// `insecure-fork-wanted`: nothing to allow, corelb starts no process.
+/// `insecure-fork-wanted`: nothing to allow: corelb forbids no process creation (its
+/// external checks start theirs from a thread of their own, not from a shard).
 pub(crate) fn insecure_fork_wanted(p: &mut Parser, w: &[String], loc: &Loc) {
     if no_argument(p, w, loc) {
         p.diags.warn(
             loc,
-            "'insecure-fork-wanted' is ignored: corelb never forks (it runs no external checks and no Lua)",
+            "'insecure-fork-wanted' is ignored: corelb never forbids starting processes (external checks work without it)",
         );
+    }
+}
+
+/// `external-check`: proxies may use `option external-check`.
+pub(crate) fn external_check(p: &mut Parser, w: &[String], loc: &Loc) {
+    if no_argument(p, w, loc) {
+        p.global.external_check = true;
     }
 }
 
