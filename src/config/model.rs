@@ -615,6 +615,9 @@ pub struct CheckParams {
     /// server's): with `check-sni`'s name, offering `check-alpn`'s protocols instead of
     /// `alpn`'s.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The TLS client configuration of an `http-check connect ssl` (the server's TLS
+    /// settings, offering the rule's `alpn`).
+    pub connect_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// `on-marked-down shutdown-sessions`: a check marking the server down closes its
     /// connections.
     pub down_shutdown_sessions: bool,
@@ -638,6 +641,7 @@ impl Default for CheckParams {
             sni: None,
             proto: None,
             tls: None,
+            connect_tls: None,
             down_shutdown_sessions: false,
             up_shutdown_backup_sessions: false,
         }
@@ -745,6 +749,29 @@ pub struct HttpCheck {
     /// `http-check disable-on-404`: a 404 from an up server puts it in NOLB (no new
     /// traffic, still up).
     pub disable_on_404: bool,
+    /// `http-check connect …`: how the check connects (one rule, before the request).
+    pub connect: Option<CheckConnect>,
+    /// An `http-check send` or `expect` rule was read (a `connect` after them would start a
+    /// second sequence).
+    pub rules_seen: bool,
+}
+
+/// The options of `http-check connect` (HAProxy 2.6's tcpcheck connect rule).
+#[derive(Clone, Debug, Default)]
+pub struct CheckConnect {
+    /// `default`: the server's check parameters (check port and address, `check-ssl`,
+    /// `check-send-proxy`, `check-sni`, `check-alpn`, `check-proto`) unless given here.
+    pub default: bool,
+    pub port: Option<u16>,
+    pub addr: Option<std::net::IpAddr>,
+    pub send_proxy: bool,
+    pub ssl: bool,
+    pub sni: Option<String>,
+    pub alpn: Option<Vec<Vec<u8>>>,
+    /// `linger`: close with a FIN; without it the check's connection ends with a reset, as
+    /// HAProxy's (SO_LINGER 0).
+    pub linger: bool,
+    pub proto: Option<CheckProto>,
 }
 
 impl Default for HttpCheck {
@@ -757,6 +784,8 @@ impl Default for HttpCheck {
             body: String::new(),
             expect: Vec::new(),
             disable_on_404: false,
+            connect: None,
+            rules_seen: false,
         }
     }
 }

@@ -25,6 +25,35 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     check_timeouts(cfg, d);
     check_global(cfg, d);
     external_checks(cfg, d);
+    connect_tls(cfg, d);
+}
+
+/// `http-check connect ssl`: each server's TLS client configuration for it, from the
+/// server's own TLS settings (HAProxy prepares the server's SSL context when a connect rule
+/// asks for it, even without `ssl` or `check-ssl`).
+fn connect_tls(cfg: &mut Config, d: &mut Diags) {
+    let g = cfg.global.tls.clone();
+    for px in &mut cfg.proxies {
+        let Some(c) = px.http_check.connect.clone().filter(|c| c.ssl) else {
+            continue;
+        };
+        if px.check != CheckKind::Http {
+            continue;
+        }
+        for s in &mut px.servers {
+            let base = s.params.tls.as_deref().cloned().unwrap_or_default();
+            match base.build_for_connect(&g, c.alpn.as_ref(), c.default) {
+                Ok(t) => s.params.check.connect_tls = Some(t),
+                Err(e) => d.error(
+                    &s.loc,
+                    format!(
+                        "server '{}/{}': TLS of 'http-check connect ssl': {e}",
+                        px.name, s.name
+                    ),
+                ),
+            }
+        }
+    }
 }
 
 /// `option external-check` needs the global `external-check` and a command: HAProxy 2.6's

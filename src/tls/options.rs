@@ -942,6 +942,24 @@ impl ServerTls {
         t.build(g).map(|(c, _)| Some(c))
     }
 
+    /// The client configuration of an `http-check connect ssl`: this server's settings
+    /// (`verify`, `ca-file`, versions…), offering `alpn` when the rule gives one, else the
+    /// checks' ALPN (`check-alpn`, else `alpn`) with `default`, else none.
+    pub fn build_for_connect(
+        &self,
+        g: &TlsGlobals,
+        alpn: Option<&Vec<Vec<u8>>>,
+        default: bool,
+    ) -> Result<Arc<ClientConfig>, String> {
+        let mut t = self.clone();
+        t.alpn = match alpn {
+            Some(a) => Some(a.clone()),
+            None if default => self.check_alpn.clone().or_else(|| self.alpn.clone()),
+            None => None,
+        };
+        t.build(g).map(|(c, _)| c)
+    }
+
     /// `check-alpn` was given: an HTTP check then speaks what its handshake negotiates.
     pub fn has_check_alpn(&self) -> bool {
         self.check_alpn.is_some()
