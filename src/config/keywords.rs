@@ -626,7 +626,7 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("ssl", Supported(s::tls), 0),
     kw("verify", Supported(s::tls), 0),
     kw("ca-file", Supported(s::tls), 0),
-    kw("crt", NotYet, 0),
+    kw("crt", Supported(s::tls), 0),
     kw("sni", Supported(s::tls), 0),
     kw("alpn", Supported(s::tls), 0),
     kw("ciphers", Supported(s::tls), 0),
