@@ -83,6 +83,8 @@ pub struct BackendRt {
     pub pp_opts: Vec<crate::config::PpOpts>,
     /// Each server's `source` address (its own, else the backend's).
     pub source: Vec<Option<std::net::SocketAddr>>,
+    /// Each server's `tfo` (TCP Fast Open on its connections).
+    pub tfo: Vec<bool>,
     /// Each server's persistence cookie value (`server ... cookie VALUE`).
     pub server_cookies: Vec<Option<String>>,
     /// Each server's TLS (`ssl`, `check-ssl`), by server index.
@@ -531,6 +533,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
             .iter()
             .map(|s| s.params.source.or(px.source))
             .collect(),
+        tfo: px.servers.iter().map(|s| s.params.tfo).collect(),
         sni_exprs: server_tls
             .iter()
             .enumerate()

@@ -649,7 +649,7 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("proto", Supported(s::proto), 0),
     kw("pool-max-conn", Supported(s::pool_max_conn), 0),
     kw("pool-purge-delay", Supported(s::pool_purge_delay), 0),
-    kw("tfo", NotYet, 0),
+    kw("tfo", Supported(s::tfo), 0),
     kw("namespace", NotYet, 0),
     kw("usesrc", NotYet, 0),
     kw("verifyhost", Supported(s::tls), 0),

@@ -476,6 +476,8 @@ pub struct ServerParams {
     /// `pool-max-conn`: idle connections kept for the server at most (None: HAProxy's -1,
     /// no limit but the pool's own; 0: none kept).
     pub pool_max_conn: Option<u32>,
+    /// `tfo`: connections to the server use TCP Fast Open (TCP_FASTOPEN_CONNECT).
+    pub tfo: bool,
     /// `pool-purge-delay`: how long an idle connection is kept (5 s; 0: none is kept).
     pub pool_purge_delay: Duration,
     /// `maxqueue N`: at most N requests wait in this server's own queue (0 = no limit).
@@ -527,6 +529,7 @@ impl Default for ServerParams {
             tls: None,
             dns: Default::default(),
             pool_max_conn: None,
+            tfo: false,
             pool_purge_delay: Duration::from_secs(5),
             maxqueue: 0,
             minconn: 0,

@@ -272,6 +272,8 @@ async fn connect_with(
         nolinger,
         header: send_proxy.map(|v| Header::Check(v, p.be.pp_opts(p.srv))),
         source: p.be.source[p.srv],
+        // Checks open plain connections, as HAProxy's (which sends nothing in a SYN).
+        fastopen: false,
         tls,
     };
     upstream::open(target).await.map_err(|e| {

@@ -43,6 +43,7 @@ pub async fn connect(
             facts,
         }),
         source: be.source[srv],
+        fastopen: be.tfo.get(srv).copied().unwrap_or(false),
         tls: tls.map(|t| (&t.config, sni.or(t.fixed_sni()))),
     })
     .await
@@ -128,6 +129,9 @@ pub struct Target<'a> {
     pub header: Option<Header<'a>>,
     /// `source`: the local address to connect from.
     pub source: Option<SocketAddr>,
+    /// `tfo`: TCP Fast Open (the request rides in the SYN once the server's cookie is
+    /// known).
+    pub fastopen: bool,
     /// The TLS configuration and the server name to ask for (else the address).
     pub tls: Option<(&'a Arc<rustls::ClientConfig>, Option<&'a [u8]>)>,
 }
@@ -158,6 +162,15 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     };
     let mut s = match (t.path, deadline()) {
         (Some(p), _) => crate::net::dial::dial_path(p).map_err(fail(Step::Tcp))?,
+        (None, d) if t.fastopen => {
+            let left = d.map(|d| {
+                d.saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1))
+            });
+            TcpStream::connect_with(t.addr, t.source, true, left)
+                .await
+                .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
+        }
         (None, d) if let Some(from) = t.source => {
             let left = d.map(|d| {
                 d.saturating_duration_since(Instant::now())
