@@ -74,6 +74,11 @@ pub struct Global {
     pub set_dumpable: bool,
     /// `external-check`: proxies may run external check commands (`option external-check`).
     pub external_check: bool,
+    /// `tune.comp.maxlevel`: the compression level (1 to 9; HAProxy's default 1).
+    pub comp_maxlevel: u32,
+    /// `maxzlibmem` (given in MB), in bytes: the memory compressing streams may use at
+    /// most (0: no limit).
+    pub maxzlibmem: u64,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,
     /// `log-send-hostname [NAME]`: the hostname put in rfc3164/rfc5424 headers (and what
@@ -169,6 +174,8 @@ impl Default for Global {
             ulimit_n: None,
             set_dumpable: false,
             external_check: false,
+            comp_maxlevel: 1,
+            maxzlibmem: 0,
             logs: Vec::new(),
             log_tag: None,
             log_send_hostname: None,
