@@ -491,3 +491,107 @@ fn compression_decisions_match_haproxy() {
         .collect();
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// `tune.comp.maxlevel`: the level of compression (HAProxy's default 1). Level 9 gives a
+/// smaller body than level 1, and both decompress to what the server sent. Not compared with
+/// Debian's HAProxy: it is built with libslz (`haproxy -vv`), which has a single level.
+/// Out of range is HAProxy's error.
+#[test]
+fn comp_maxlevel_sets_the_compression_level() {
+    let o = origin(Default::default(), None);
+    let n = 300_000;
+    let mut sizes = Vec::new();
+    for level in [1, 9] {
+        let port = free_port();
+        let cfg = format!(
+            "global\n  tune.comp.maxlevel {level}\n{}",
+            config(port, o.port, COMP)
+        );
+        let _lb = Corelb::start(&cfg, &[], &[port]);
+        let r = ask(
+            port,
+            "GET",
+            &format!("/cl/{n}"),
+            "Accept-Encoding: gzip\r\n",
+        );
+        assert!(compressed(&r), "level {level}");
+        assert_eq!(gunzip(&r.body), text_body(n), "level {level}");
+        sizes.push(r.body.len());
+    }
+    assert!(
+        sizes[1] < sizes[0],
+        "level 9 is not smaller than level 1: {sizes:?}"
+    );
+    let dir = TempDir::new("maxlevel");
+    for bad in ["0", "10", "x"] {
+        expect_check(
+            &dir,
+            &format!("global\n  tune.comp.maxlevel {bad}\n"),
+            1,
+            "c.cfg:2: 'tune.comp.maxlevel' expects a numeric value between 1 and 9",
+        );
+    }
+}
+
+/// `maxzlibmem 1` (MB): each compressing stream is charged what zlib allocates for one
+/// (about 262 KB), so three responses compress at once and a fourth goes as it is; once
+/// they end, a new one compresses again.
+#[test]
+fn maxzlibmem_leaves_responses_uncompressed_past_the_limit() {
+    let (tx, rx) = mpsc::channel();
+    let o = origin(Default::default(), Some(Arc::new(Mutex::new(rx))));
+    let port = free_port();
+    let cfg = format!("global\n  maxzlibmem 1\n{}", config(port, o.port, COMP));
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let n = 200_000;
+    // Each held in the middle of its body by the origin; its head tells whether it is
+    // compressed.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut w = c.try_clone().unwrap();
+        w.write_all(
+            format!(
+                "GET /stream/{n} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut r = BufReader::new(c);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            head.push_str(&line);
+        }
+        held.push((
+            head.to_ascii_lowercase().contains("content-encoding: gzip"),
+            r,
+        ));
+    }
+    let gz: Vec<bool> = held.iter().map(|h| h.0).collect();
+    assert_eq!(gz, [true, true, true, false]);
+    for _ in 0..4 {
+        tx.send(()).unwrap();
+    }
+    for (_, mut r) in held {
+        let mut rest = Vec::new();
+        let _ = r.read_to_end(&mut rest);
+    }
+    // The streams gave their share back.
+    let r = eventually(Duration::from_secs(5), || {
+        let r = ask(
+            port,
+            "GET",
+            &format!("/cl/{n}"),
+            "Accept-Encoding: gzip\r\n",
+        );
+        compressed(&r).then_some(r)
+    })
+    .expect("compression never came back");
+    assert_eq!(gunzip(&r.body), text_body(n));
+}

@@ -280,9 +280,9 @@ fn not_supported_yet_names_the_keyword() {
         "'persist' is not supported yet",
     );
     expect_error(
-        "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  external-check command /bin/true\n",
+        "frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  persist rdp-cookie\n",
         5,
-        "'external-check' is not supported yet",
+        "'persist' is not supported yet",
     );
 }
 
@@ -450,7 +450,7 @@ fn insecure_fork_wanted_and_set_dumpable_are_checked() {
         &dir,
         &format!("global\n  insecure-fork-wanted\n  set-dumpable\n  no set-dumpable\n{base}"),
         0,
-        "c.cfg:2: warning: 'insecure-fork-wanted' is ignored: corelb never forks",
+        "c.cfg:2: warning: 'insecure-fork-wanted' is ignored: corelb never forbids starting processes",
     );
     expect_check(
         &dir,

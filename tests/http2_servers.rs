@@ -1237,3 +1237,186 @@ fn pool_purge_delay_zero_keeps_no_idle_h2_connection() {
     }
     assert_eq!(srv.conns(), 2, "a connection per request");
 }
+
+/// `http-check connect` as HAProxy 2.6 runs it, one backend per rule, against nghttpd over
+/// h2c and over TLS (it closes a connection that did not negotiate h2) and a port where
+/// nothing listens: `proto h2` speaks h2c, `port`/`addr` move the check off the server's
+/// address, `ssl` + `alpn h2` speaks what ALPN negotiated (with the server's `verify none`
+/// and without `ssl` on the server line), `alpn http/1.1` is refused, `default` takes the
+/// server's `proto h2` and check port, `send-proxy` sends a PROXY header (which nghttpd
+/// refuses), `linger` and `comment` change no verdict. Each server ends UP or DOWN as with
+/// Debian's HAProxy 2.6.
+#[test]
+fn http_check_connect_rules_as_haproxy_runs_them() {
+    let www = docroot();
+    let pem = self_signed_pem(&www, "srv.pem", &["srv.test"]);
+    let h2c = Nghttpd::start(&www, None);
+    let h2tls = Nghttpd::start(&www, Some(&pem));
+    let dead = free_port();
+    let (c, t) = (h2c.1, h2tls.1);
+    // (server address and parameters, the connect rule, status)
+    let cases: Vec<(String, String, &str)> = vec![
+        (format!("127.0.0.1:{c}"), "proto h2".into(), "UP"),
+        (
+            format!("127.0.0.1:{c}"),
+            "linger comment \"plain\"".into(),
+            "DOWN",
+        ),
+        (
+            format!("127.0.0.1:{dead}"),
+            format!("port {c} proto h2 linger"),
+            "UP",
+        ),
+        (
+            format!("127.0.0.1:{dead}"),
+            format!("addr 127.0.0.1 port {c} proto h2"),
+            "UP",
+        ),
+        (format!("127.0.0.1:{dead}"), format!("port {c}"), "DOWN"),
+        (
+            format!("127.0.0.1:{t} verify none"),
+            "ssl alpn h2".into(),
+            "UP",
+        ),
+        (
+            format!("127.0.0.1:{t} verify none"),
+            "ssl alpn h2 sni srv.test".into(),
+            "UP",
+        ),
+        (
+            format!("127.0.0.1:{t} verify none"),
+            "ssl alpn http/1.1".into(),
+            "DOWN",
+        ),
+        (format!("127.0.0.1:{t} verify none"), "ssl".into(), "DOWN"),
+        (
+            format!("127.0.0.1:{dead} proto h2 port {c}"),
+            "default".into(),
+            "UP",
+        ),
+        (
+            format!("127.0.0.1:{dead} proto h2 port {c}"),
+            "".into(),
+            "DOWN",
+        ),
+        (
+            format!("127.0.0.1:{c}"),
+            "send-proxy proto h2".into(),
+            "DOWN",
+        ),
+    ];
+    let dir = TempDir::new("h2chkconnect");
+    let sock = dir.path("admin.sock");
+    let fe = free_port();
+    let mut config = format!(
+        "global\n  stats socket {} level admin\n\
+defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  timeout check 1s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  default_backend b0\n",
+        sock.display()
+    );
+    for (i, (server, rule, _)) in cases.iter().enumerate() {
+        config += &format!(
+            "backend b{i}\n  option httpchk\n  http-check connect {rule}\n\
+  http-check send meth GET uri /index.html ver HTTP/1.1 hdr Host srv.test\n\
+  server c{i} {server} check inter 200ms fall 1 rise 1\n"
+        );
+    }
+    let want: Vec<(String, &str)> = (cases.iter().enumerate())
+        .map(|(i, c)| (format!("c{i}"), c.2))
+        .collect();
+    let ours = {
+        let lb = Corelb::start(&config, &[], &[fe]);
+        let s = check_statuses(&sock, &want);
+        if s.iter().zip(&cases).any(|(o, c)| o.0 != c.2) {
+            eprintln!("{}", lb.log());
+        }
+        s
+    };
+    let _ = std::fs::remove_file(&sock);
+    if let Some(ha) = Haproxy::start(&config, &[fe]) {
+        let theirs = check_statuses(&sock, &want);
+        for (i, c) in cases.iter().enumerate() {
+            assert_eq!(
+                theirs[i].0,
+                c.2,
+                "HAProxy 2.6, {c:?}: {:?}\n{}",
+                theirs[i],
+                ha.log()
+            );
+            // The same check status too (L7OK, L7RSP); but for the PROXY header nghttpd
+            // refuses, which HAProxy sees as L7RSP or SOCKERR depending on when the close
+            // comes.
+            if !c.1.contains("send-proxy") {
+                assert_eq!(ours[i], theirs[i], "{c:?}");
+            }
+        }
+    }
+    for (i, c) in cases.iter().enumerate() {
+        assert_eq!(ours[i].0, c.2, "{c:?}: {:?}", ours[i]);
+    }
+}
+
+/// `http-check connect`'s errors, at their lines, in HAProxy 2.6's words (a second check
+/// sequence, which HAProxy runs, is refused as not supported yet).
+#[test]
+fn http_check_connect_errors_name_their_line() {
+    let dir = TempDir::new("h2chkconnect-cfg");
+    let cfg = dir.write(
+        "bad.cfg",
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+backend a\n  option httpchk\n  http-check connect port\n\
+backend b\n  option httpchk\n  http-check connect foo\n\
+backend c\n  option httpchk\n  http-check connect proto fcgi2\n\
+backend d\n  option httpchk\n  http-check send meth GET\n  http-check connect\n\
+backend e\n  option httpchk\n  http-check connect addr x\n\
+backend f\n  option httpchk\n  http-check connect via-socks4\n\
+backend g\n  option httpchk\n  http-check connect\n  http-check expect status 200\n  http-check connect port 81\n",
+    );
+    let (code, _, err) = check_config(&cfg);
+    assert_eq!(code, 1, "{err}");
+    for (line, what) in [
+        (
+            8,
+            "'http-check connect' : 'port' expects a port number or a sample expression as argument.",
+        ),
+        (
+            11,
+            "'http-check connect' : expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got 'foo' as argument",
+        ),
+        (
+            14,
+            "'http-check connect' : 'proto' : unknown MUX protocol 'fcgi2'.",
+        ),
+        (
+            18,
+            "'http-check connect' : first step MUST also be a 'connect'",
+        ),
+        (
+            21,
+            "'http-check connect' : 'addr' : invalid address: 'x' in 'x'",
+        ),
+        (24, "'http-check connect via-socks4' is not supported yet"),
+        (29, "a second check sequence) is not supported yet"),
+    ] {
+        let at = format!("bad.cfg:{line}:");
+        assert!(
+            err.lines().any(|l| l.contains(&at) && l.contains(what)),
+            "no '{what}' at {at}:\n{err}"
+        );
+    }
+    // HAProxy 2.6 refuses the same lines (but 24 and 29, which it runs).
+    if let Ok(out) = Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(&cfg)
+        .output()
+    {
+        let theirs = String::from_utf8_lossy(&out.stderr).into_owned();
+        for line in [8, 11, 14, 18, 21] {
+            assert!(
+                theirs.contains(&format!("bad.cfg:{line}]")),
+                "{line}: {theirs}"
+            );
+        }
+    }
+}

@@ -765,7 +765,8 @@ fn show_errors_captures_the_last_rejected_request() {
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     let e = stats_cmd(&sock, "show errors");
     assert!(e.contains("] : 1\n \n["), "{e}");
-    assert!(e.contains("] frontend web (#1): invalid request\n"), "{e}");
+    // #2: the global `stats socket` makes HAProxy's CLI frontend, which takes id 1.
+    assert!(e.contains("] frontend web (#2): invalid request\n"), "{e}");
     assert!(e.contains(", event #0, src 127.0.0.1:"), "{e}");
     assert!(
         e.ends_with("  00000  GET / HTTP/1.1\\r\\n\n  00016  Host: a\\r\\n\n  00025  Bad Header\\r\\n\n  00037  \\r\\n\n\n"),

@@ -1196,3 +1196,94 @@ fn maxsslconn_holds_back_tls_connections_beyond_the_limit() {
         hp.log()
     );
 }
+
+/// `openssl s_server -Verify 1 -www` on a free port: a TLS server that requires a client
+/// certificate (any: it does not verify it) and answers with a page that shows it.
+struct SServer(std::process::Child, u16);
+
+impl SServer {
+    fn start(pem: &Path) -> SServer {
+        let port = free_port();
+        let child = Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                &port.to_string(),
+                "-Verify",
+                "1",
+                "-www",
+            ])
+            .arg("-cert")
+            .arg(pem)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl");
+        let s = SServer(child, port);
+        eventually(Duration::from_secs(10), || listening(port).then_some(()))
+            .expect("openssl s_server listening");
+        s
+    }
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Server `crt FILE`: the client certificate corelb presents to a TLS server that requires
+/// one, as HAProxy 2.6 does; without it the server ends the connection after the
+/// handshake (TLS 1.3) and the answer is a 502. Differential: the same
+/// statuses, and the server saw the certificate, through Debian's HAProxy.
+#[test]
+fn server_crt_presents_a_client_certificate_as_haproxy() {
+    let dir = TempDir::new("srvcrt");
+    let srv = self_signed_pem(&dir, "srv.pem", &["srv.test"]);
+    let client = self_signed_pem(&dir, "client.pem", &["client.test"]);
+    let config = |fe: u16, port: u16| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  use_backend with if {{ path /crt }}\n  default_backend without\n\
+backend with\n  server s 127.0.0.1:{port} ssl verify none crt {}\n\
+backend without\n  server s 127.0.0.1:{port} ssl verify none\n",
+            client.display()
+        )
+    };
+    let run = |start: &dyn Fn(&str, u16) -> Box<dyn std::any::Any>| {
+        let s = SServer::start(&srv);
+        let fe = free_port();
+        let _lb = start(&config(fe, s.1), fe);
+        let get = |path: &str| {
+            let out = Command::new("curl")
+                .args(["-s", "--max-time", "5", "-w", "\n%{http_code}"])
+                .arg(format!("http://127.0.0.1:{fe}{path}"))
+                .output()
+                .expect("curl");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (body, code) = text.rsplit_once('\n').unwrap_or_default();
+            (code.to_string(), body.contains("Client certificate"))
+        };
+        (get("/crt"), get("/nocrt"))
+    };
+    // A file that is not there is an error at its line.
+    expect_check(
+        &dir,
+        "defaults\n  mode http\nbackend b\n  server s 127.0.0.1:1 ssl verify none crt /nonexistent/c.pem\n",
+        1,
+        "c.cfg:4:",
+    );
+    let ours = run(&|cfg, fe| Box::new(Corelb::start(cfg, &[], &[fe])));
+    assert_eq!(
+        ours,
+        (("200".to_string(), true), ("502".to_string(), false)),
+        "corelb"
+    );
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        let theirs =
+            run(&|cfg, fe| Box::new(common::haproxy::Haproxy::start(cfg, &[fe]).expect("haproxy")));
+        assert_eq!(theirs, ours, "HAProxy 2.6");
+    }
+}

@@ -17,10 +17,16 @@ pub enum CheckStatus {
     L7Tout,
     L7Rsp,
     L7Sts,
+    /// An external check's command exited with a status other than 0 (or by a signal).
+    ProcErr,
+    /// An external check's command was still running at the check's timeout.
+    ProcTout,
+    /// An external check's command exited with status 0.
+    ProcOk,
 }
 
 impl CheckStatus {
-    pub const ALL: [CheckStatus; 11] = [
+    pub const ALL: [CheckStatus; 14] = [
         CheckStatus::Unknown,
         CheckStatus::L4Ok,
         CheckStatus::L4Tout,
@@ -32,6 +38,9 @@ impl CheckStatus {
         CheckStatus::L7Tout,
         CheckStatus::L7Rsp,
         CheckStatus::L7Sts,
+        CheckStatus::ProcErr,
+        CheckStatus::ProcTout,
+        CheckStatus::ProcOk,
     ];
 
     /// From the prober's verdict reason, which uses HAProxy's descriptions.
@@ -56,7 +65,7 @@ impl CheckStatus {
     pub fn ok(self) -> bool {
         matches!(
             self,
-            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok
+            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok | CheckStatus::ProcOk
         )
     }
 
@@ -73,6 +82,9 @@ impl CheckStatus {
             CheckStatus::L7Tout => "L7TOUT",
             CheckStatus::L7Rsp => "L7RSP",
             CheckStatus::L7Sts => "L7STS",
+            CheckStatus::ProcErr => "PROCERR",
+            CheckStatus::ProcTout => "PROCTOUT",
+            CheckStatus::ProcOk => "PROCOK",
         }
     }
 
@@ -90,12 +102,31 @@ impl CheckStatus {
             CheckStatus::L7Tout => "Layer7 timeout",
             CheckStatus::L7Rsp => "Layer7 invalid response",
             CheckStatus::L7Sts => "Layer7 wrong status",
+            CheckStatus::ProcErr => "External check error",
+            CheckStatus::ProcTout => "External check timeout",
+            CheckStatus::ProcOk => "External check passed",
         }
     }
 
-    /// Whether HAProxy shows the HTTP code with it (`L7OK/200`).
+    /// Whether HAProxy shows the code with it: the HTTP status (`L7OK/200`), or an external
+    /// check's exit status (0 after a timeout).
     pub fn has_code(self) -> bool {
-        matches!(self, CheckStatus::L7Ok | CheckStatus::L7Sts)
+        matches!(
+            self,
+            CheckStatus::L7Ok
+                | CheckStatus::L7Sts
+                | CheckStatus::ProcErr
+                | CheckStatus::ProcTout
+                | CheckStatus::ProcOk
+        )
+    }
+
+    /// An external check's status, which has no description in `last_chk`.
+    pub fn external(self) -> bool {
+        matches!(
+            self,
+            CheckStatus::ProcErr | CheckStatus::ProcTout | CheckStatus::ProcOk
+        )
     }
     /// HAProxy's `enum healthcheck_status` value (`show servers state`'s
     /// `srv_check_status`).
@@ -112,6 +143,9 @@ impl CheckStatus {
             CheckStatus::L7Rsp => 13,
             CheckStatus::L7Ok => 15,
             CheckStatus::L7Sts => 17,
+            CheckStatus::ProcErr => 18,
+            CheckStatus::ProcTout => 19,
+            CheckStatus::ProcOk => 20,
         }
     }
 }

@@ -143,6 +143,8 @@ pub struct ConnSource {
     pub usesrc: Option<crate::config::UseSrc>,
     pub interface: Option<String>,
     pub netns: Option<String>,
+    /// `tfo`: TCP Fast Open on the connections (not the checks, as in HAProxy).
+    pub tfo: bool,
 }
 
 impl ConnSource {
@@ -161,6 +163,7 @@ impl ConnSource {
             usesrc,
             interface,
             netns: p.namespace.clone(),
+            tfo: p.tfo,
         }
     }
 
@@ -185,8 +188,9 @@ impl ConnSource {
             transparent: foreign.is_some(),
             interface: self.interface.as_deref(),
             netns: self.netns.as_deref(),
+            fastopen: self.tfo && client.is_some(),
         };
-        (o.from.is_some() || o.interface.is_some() || o.netns.is_some()).then_some(o)
+        (o.from.is_some() || o.interface.is_some() || o.netns.is_some() || o.fastopen).then_some(o)
     }
 }
 
@@ -261,7 +265,7 @@ impl Shared {
         let mut backends = Vec::new();
         let mut logs = Vec::new();
         let mut probes = Vec::new();
-        let ids = proxy_ids(&cfg.proxies);
+        let ids = proxy_ids(&cfg.proxies, !cfg.global.cli.sockets.is_empty());
         for (i, px) in cfg.proxies.iter().enumerate() {
             let mut targets = px.log.targets.clone();
             if px.log.use_global {
@@ -377,10 +381,17 @@ impl Shared {
 }
 
 /// Each proxy's numeric id, as HAProxy numbers them: the configured `id`, else the lowest
-/// id no other proxy has, in the order of the file.
-fn proxy_ids(proxies: &[Proxy]) -> Vec<u32> {
+/// id no other proxy has, in the order of the file. A global `stats socket` makes HAProxy's
+/// CLI frontend ("GLOBAL"), which comes first and so takes the lowest free id.
+fn proxy_ids(proxies: &[Proxy], cli: bool) -> Vec<u32> {
     let mut used: std::collections::HashSet<u32> = proxies.iter().filter_map(|p| p.id).collect();
     let mut next = 1;
+    if cli {
+        while used.contains(&next) {
+            next += 1;
+        }
+        used.insert(next);
+    }
     proxies
         .iter()
         .map(|p| {

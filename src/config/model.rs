@@ -72,6 +72,13 @@ pub struct Global {
     pub ulimit_n: Option<u64>,
     /// `set-dumpable`.
     pub set_dumpable: bool,
+    /// `external-check`: proxies may run external check commands (`option external-check`).
+    pub external_check: bool,
+    /// `tune.comp.maxlevel`: the compression level (1 to 9; HAProxy's default 1).
+    pub comp_maxlevel: u32,
+    /// `maxzlibmem` (given in MB), in bytes: the memory compressing streams may use at
+    /// most (0: no limit).
+    pub maxzlibmem: u64,
     pub logs: Vec<LogTarget>,
     pub log_tag: Option<String>,
     /// `log-send-hostname [NAME]`: the hostname put in rfc3164/rfc5424 headers (and what
@@ -166,6 +173,9 @@ impl Default for Global {
             chroot: None,
             ulimit_n: None,
             set_dumpable: false,
+            external_check: false,
+            comp_maxlevel: 1,
+            maxzlibmem: 0,
             logs: Vec::new(),
             log_tag: None,
             log_send_hostname: None,
@@ -478,6 +488,8 @@ pub struct ServerParams {
     /// `pool-max-conn`: idle connections kept for the server at most (None: HAProxy's -1,
     /// no limit but the pool's own; 0: none kept).
     pub pool_max_conn: Option<u32>,
+    /// `tfo`: connections to the server use TCP Fast Open (TCP_FASTOPEN_CONNECT).
+    pub tfo: bool,
     /// `pool-purge-delay`: how long an idle connection is kept (5 s; 0: none is kept).
     pub pool_purge_delay: Duration,
     /// `maxqueue N`: at most N requests wait in this server's own queue (0 = no limit).
@@ -546,6 +558,7 @@ impl Default for ServerParams {
             tls: None,
             dns: Default::default(),
             pool_max_conn: None,
+            tfo: false,
             pool_purge_delay: Duration::from_secs(5),
             maxqueue: 0,
             minconn: 0,
@@ -637,6 +650,9 @@ pub struct CheckParams {
     /// server's): with `check-sni`'s name, offering `check-alpn`'s protocols instead of
     /// `alpn`'s.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The TLS client configuration of an `http-check connect ssl` (the server's TLS
+    /// settings, offering the rule's `alpn`).
+    pub connect_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// `on-marked-down shutdown-sessions`: a check marking the server down closes its
     /// connections.
     pub down_shutdown_sessions: bool,
@@ -660,6 +676,7 @@ impl Default for CheckParams {
             sni: None,
             proto: None,
             tls: None,
+            connect_tls: None,
             down_shutdown_sessions: false,
             up_shutdown_backup_sessions: false,
         }
@@ -741,6 +758,18 @@ pub enum CheckKind {
     Http,
     /// The `tcp_check` rules, run in order.
     Tcp,
+    /// `option external-check`: the proxy's `external-check command`, run as a process.
+    External,
+}
+
+/// `external-check command` / `external-check path` of a proxy, and where `option
+/// external-check` was set (for the errors about a missing command or global keyword).
+#[derive(Clone, Debug, Default)]
+pub struct ExternalCheck {
+    pub command: Option<String>,
+    /// The `PATH` of the command's environment: empty without `external-check path`.
+    pub path: Option<String>,
+    pub loc: Option<Loc>,
 }
 
 #[derive(Clone, Debug)]
@@ -755,6 +784,29 @@ pub struct HttpCheck {
     /// `http-check disable-on-404`: a 404 from an up server puts it in NOLB (no new
     /// traffic, still up).
     pub disable_on_404: bool,
+    /// `http-check connect …`: how the check connects (one rule, before the request).
+    pub connect: Option<CheckConnect>,
+    /// An `http-check send` or `expect` rule was read (a `connect` after them would start a
+    /// second sequence).
+    pub rules_seen: bool,
+}
+
+/// The options of `http-check connect` (HAProxy 2.6's tcpcheck connect rule).
+#[derive(Clone, Debug, Default)]
+pub struct CheckConnect {
+    /// `default`: the server's check parameters (check port and address, `check-ssl`,
+    /// `check-send-proxy`, `check-sni`, `check-alpn`, `check-proto`) unless given here.
+    pub default: bool,
+    pub port: Option<u16>,
+    pub addr: Option<std::net::IpAddr>,
+    pub send_proxy: bool,
+    pub ssl: bool,
+    pub sni: Option<String>,
+    pub alpn: Option<Vec<Vec<u8>>>,
+    /// `linger`: close with a FIN; without it the check's connection ends with a reset, as
+    /// HAProxy's (SO_LINGER 0).
+    pub linger: bool,
+    pub proto: Option<CheckProto>,
 }
 
 impl Default for HttpCheck {
@@ -767,6 +819,8 @@ impl Default for HttpCheck {
             body: String::new(),
             expect: Vec::new(),
             disable_on_404: false,
+            connect: None,
+            rules_seen: false,
         }
     }
 }
@@ -1172,6 +1226,7 @@ pub struct Proxy {
     pub check: CheckKind,
     pub http_check: HttpCheck,
     pub tcp_check: Vec<TcpCheckRule>,
+    pub external_check: ExternalCheck,
     pub http: HttpOptions,
     /// Named ACLs of this proxy (conditions refer to them). Shared only while parsing the
     /// section; a section made from a defaults section starts with an empty table.
@@ -1484,6 +1539,7 @@ impl Proxy {
             check: CheckKind::Connect,
             http_check: HttpCheck::default(),
             tcp_check: Vec::new(),
+            external_check: ExternalCheck::default(),
             http: HttpOptions::default(),
             acls: std::sync::Arc::new(crate::acl::Acls::new()),
             acl_lines: Vec::new(),

@@ -24,6 +24,63 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     build_tls(cfg, d);
     check_timeouts(cfg, d);
     check_global(cfg, d);
+    external_checks(cfg, d);
+    connect_tls(cfg, d);
+}
+
+/// `http-check connect ssl`: each server's TLS client configuration for it, from the
+/// server's own TLS settings (HAProxy prepares the server's SSL context when a connect rule
+/// asks for it, even without `ssl` or `check-ssl`).
+fn connect_tls(cfg: &mut Config, d: &mut Diags) {
+    let g = cfg.global.tls.clone();
+    for px in &mut cfg.proxies {
+        let Some(c) = px.http_check.connect.clone().filter(|c| c.ssl) else {
+            continue;
+        };
+        if px.check != CheckKind::Http {
+            continue;
+        }
+        for s in &mut px.servers {
+            let base = s.params.tls.as_deref().cloned().unwrap_or_default();
+            match base.build_for_connect(&g, c.alpn.as_ref(), c.default) {
+                Ok(t) => s.params.check.connect_tls = Some(t),
+                Err(e) => d.error(
+                    &s.loc,
+                    format!(
+                        "server '{}/{}': TLS of 'http-check connect ssl': {e}",
+                        px.name, s.name
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// `option external-check` needs the global `external-check` and a command: HAProxy 2.6's
+/// errors, at the line of the option.
+fn external_checks(cfg: &Config, d: &mut Diags) {
+    for px in cfg
+        .proxies
+        .iter()
+        .filter(|p| p.check == CheckKind::External)
+    {
+        let loc = px.external_check.loc.as_ref().unwrap_or(&px.loc);
+        let mut missing = |what: &str| {
+            d.error(
+                loc,
+                format!(
+                    "Proxy '{}' : 'option external-check' unable to find required '{what}'.",
+                    px.name
+                ),
+            )
+        };
+        if !cfg.global.external_check {
+            missing("global.external-check");
+        }
+        if px.external_check.command.is_none() {
+            missing("external-check command");
+        }
+    }
 }
 
 fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {

@@ -213,7 +213,7 @@ mod tests {
             headers: vec![("Host".into(), "www".into())],
             body: String::new(),
             expect: vec![],
-            disable_on_404: false,
+            ..HttpCheck::default()
         };
         assert_eq!(
             http_request(&hc),

@@ -8,5 +8,6 @@
 
 pub mod agent;
 pub mod check;
+pub mod external;
 pub mod presets;
 pub mod prober;

@@ -51,6 +51,13 @@ pub struct Probe {
     /// The head limits of an HTTP check over h2, and the `tune.h2.*` its connection
     /// announces.
     pub h2: (crate::h1::HeadLimits, crate::config::H2Tune),
+    /// `http-check connect ssl`: the TLS client configuration of the rule.
+    pub connect_tls: Option<Arc<rustls::ClientConfig>>,
+    /// `check-sni`: the name of checks over TLS (an `http-check connect ssl` sends it
+    /// unless the rule names its own).
+    pub check_sni: Option<String>,
+    /// `option external-check`: the command to run instead of a connection.
+    pub external: Option<Arc<super::external::ExternalCmd>>,
 }
 
 /// What an HTTP check speaks, chosen as HAProxy 2.6 chooses its check's multiplexer.
@@ -239,6 +246,19 @@ async fn connect(
     send_proxy: Option<ProxyVersion>,
     tls: CheckTls<'_>,
 ) -> Result<ServerIo, Verdict> {
+    connect_with(p, addr, start, send_proxy, tls, false).await
+}
+
+/// [`connect`], closing with a reset when `nolinger` (an `http-check connect` without
+/// `linger`).
+async fn connect_with(
+    p: &Probe,
+    addr: SocketAddr,
+    start: Instant,
+    send_proxy: Option<ProxyVersion>,
+    tls: CheckTls<'_>,
+    nolinger: bool,
+) -> Result<ServerIo, Verdict> {
     let limit = match p.timeout_check {
         Some(_) => p.timeout_connect.unwrap_or(p.inter).min(p.inter),
         None => p.inter,
@@ -251,7 +271,7 @@ async fn connect(
             .flatten(),
         budget: Budget::Until(start + limit),
         keepalive: false,
-        nolinger: false,
+        nolinger,
         header: send_proxy.map(|v| Header::Check(v, p.be.pp_opts(p.srv))),
         source: p.be.source[p.srv].outgoing(None, addr),
         tls,
@@ -313,14 +333,17 @@ pub async fn check_once(p: &Probe, tls: CheckTls<'_>) -> Verdict {
             Err(v) => v,
         },
         CheckKind::Http => {
-            let mut s = match connect(p, p.target(), start, p.send_proxy, tls).await {
-                Ok(s) => s,
-                Err(v) => return v,
-            };
+            let how = Connect::of(p, tls);
+            let mut s =
+                match connect_with(p, how.addr, start, how.send_proxy, how.tls, how.nolinger).await
+                {
+                    Ok(s) => s,
+                    Err(v) => return v,
+                };
             // The request's write counts against the same limit as the answer: a server
             // that does not read must not hold the prober.
             let deadline = exchange_deadline(p, start);
-            let h2 = match p.mux {
+            let h2 = match how.mux {
                 HttpMux::H1 => false,
                 HttpMux::H2 => true,
                 HttpMux::Alpn => match &s {
@@ -377,6 +400,90 @@ pub async fn check_once(p: &Probe, tls: CheckTls<'_>) -> Verdict {
             }
         }
         CheckKind::Tcp => tcp_check(p, start, tls).await,
+        CheckKind::External => match &p.external {
+            Some(cmd) => {
+                let server = &p.be.lb.servers[p.srv];
+                let (addr, port) = server.ip_port();
+                let now = super::external::Now {
+                    addr,
+                    port: port.unwrap_or(0),
+                    maxconn: server.maxconn(),
+                    curconn: server.cur_conns(),
+                };
+                // HAProxy 2.6 allows the process `inter`, or min(inter, timeout connect)
+                // when `timeout check` is set (not `timeout check` itself).
+                let limit = match (p.timeout_check, p.timeout_connect) {
+                    (Some(_), Some(c)) => c.min(p.inter),
+                    _ => p.inter,
+                };
+                super::external::run(cmd, now, limit).await
+            }
+            None => Verdict::fail("External check error", "no external-check command"),
+        },
+    }
+}
+
+/// Where and how an HTTP check connects: as the server's check parameters say, or as its
+/// `http-check connect` rule says (HAProxy 2.6's tcpcheck connect: without `default`, only
+/// the rule's own options, the check's or server's address and port where it gives none).
+struct Connect<'a> {
+    addr: SocketAddr,
+    send_proxy: Option<ProxyVersion>,
+    tls: CheckTls<'a>,
+    mux: HttpMux,
+    nolinger: bool,
+}
+
+impl<'a> Connect<'a> {
+    fn of(p: &'a Probe, tls: CheckTls<'a>) -> Connect<'a> {
+        let to = p.target();
+        let Some(c) = &p.http.connect else {
+            return Connect {
+                addr: to,
+                send_proxy: p.send_proxy,
+                tls,
+                mux: p.mux,
+                nolinger: false,
+            };
+        };
+        let addr = SocketAddr::new(c.addr.unwrap_or(to.ip()), c.port.unwrap_or(to.port()));
+        let send_proxy = if c.send_proxy {
+            Some(p.send_proxy.unwrap_or(ProxyVersion::V1))
+        } else if c.default {
+            p.send_proxy
+        } else {
+            None
+        };
+        let tls = match (&p.connect_tls, c.ssl) {
+            (Some(cfg), true) => {
+                let server_sni = p.tls.as_ref().and_then(|t| t.fixed_sni());
+                let sni = c
+                    .sni
+                    .as_deref()
+                    .or(p.check_sni.as_deref())
+                    .map(str::as_bytes)
+                    .or(server_sni);
+                Some((cfg, sni))
+            }
+            _ if c.default => tls,
+            _ => None,
+        };
+        use crate::config::CheckProto;
+        let mux = match c.proto {
+            Some(CheckProto::H2) => HttpMux::H2,
+            Some(_) => HttpMux::H1,
+            // The server's choice only with `default`; else what the handshake's ALPN
+            // negotiates (HTTP/1.1 without TLS).
+            None if c.default => p.mux,
+            None => HttpMux::Alpn,
+        };
+        Connect {
+            addr,
+            send_proxy,
+            tls,
+            mux,
+            nolinger: !c.linger,
+        }
     }
 }
 

@@ -164,7 +164,7 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
                 d.saturating_duration_since(Instant::now())
                     .max(Duration::from_millis(1))
             });
-            let plain = !o.transparent && o.interface.is_none() && o.netns.is_none();
+            let plain = !o.transparent && o.interface.is_none() && o.netns.is_none() && !o.fastopen;
             match o.from {
                 Some(from) if plain => TcpStream::connect_from(t.addr, from, left).await,
                 _ => {

@@ -273,6 +273,15 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
                 crate::proxy::http::session::head_limits(&shared.cfg.global),
                 shared.cfg.global.h2.clone(),
             ),
+            connect_tls: c.connect_tls.clone(),
+            check_sni: c.sni.clone(),
+            external: (px.check == crate::config::CheckKind::External).then(|| {
+                Arc::new(crate::health::external::ExternalCmd::of(
+                    px,
+                    spec.server,
+                    &be,
+                ))
+            }),
         };
         glommio::spawn_local(crate::health::prober::run(shard.clone(), probe)).detach();
     }

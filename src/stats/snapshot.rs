@@ -183,6 +183,7 @@ pub fn take(shared: &Shared) -> Snapshot {
                         v[f::CHECK_DESC] = Val::Str(st.description().into());
                         v[f::LAST_CHK] = Val::Str(match st {
                             CheckStatus::L4Con => "Connection refused".into(),
+                            _ if st.external() => String::new(),
                             _ if code != 0 => code.to_string(),
                             _ => String::new(),
                         });

@@ -863,6 +863,8 @@ pub struct ServerTls {
     alpn: Option<Vec<Vec<u8>>>,
     /// `check-alpn`: what checks offer instead of `alpn`'s list.
     check_alpn: Option<Vec<Vec<u8>>>,
+    /// `crt FILE`: the client certificate (and key) presented to the server.
+    client_cert: Option<Arc<rustls::sign::CertifiedKey>>,
     params: TlsParams,
 }
 
@@ -876,6 +878,7 @@ pub const SERVER_KEYWORDS: &[(&str, bool)] = &[
     ("sni", true),
     ("alpn", true),
     ("check-alpn", true),
+    ("crt", true),
     ("ciphers", true),
     ("ciphersuites", true),
     ("curves", true),
@@ -936,6 +939,17 @@ impl ServerTls {
                 self.check_alpn = Some(list);
                 return Ok(w);
             }
+            "crt" => {
+                // HAProxy's server `crt`: one PEM with the chain and its key (or the key in
+                // FILE.key beside it), relative to `crt-base`; read now so that a bad file is
+                // reported on its line.
+                let policy = g.load_policy();
+                let path = policy.resolve(need(keyword, value)?);
+                let mut w = Vec::new();
+                let loaded = super::certs::load_cert_file(&path, &policy, &mut w)?;
+                self.client_cert = Some(loaded.key);
+                return Ok(w);
+            }
             "prefer-client-ciphers" => {
                 return Err("'prefer-client-ciphers' is a bind keyword".into());
             }
@@ -969,6 +983,24 @@ impl ServerTls {
         }
         t.alpn = alpn.cloned();
         t.build(g).map(|(c, _)| Some(c))
+    }
+
+    /// The client configuration of an `http-check connect ssl`: this server's settings
+    /// (`verify`, `ca-file`, versions…), offering `alpn` when the rule gives one, else the
+    /// checks' ALPN (`check-alpn`, else `alpn`) with `default`, else none.
+    pub fn build_for_connect(
+        &self,
+        g: &TlsGlobals,
+        alpn: Option<&Vec<Vec<u8>>>,
+        default: bool,
+    ) -> Result<Arc<ClientConfig>, String> {
+        let mut t = self.clone();
+        t.alpn = match alpn {
+            Some(a) => Some(a.clone()),
+            None if default => self.check_alpn.clone().or_else(|| self.alpn.clone()),
+            None => None,
+        };
+        t.build(g).map(|(c, _)| c)
     }
 
     /// `check-alpn` was given: an HTTP check then speaks what its handshake negotiates.
@@ -1037,12 +1069,15 @@ impl ServerTls {
                 })
             }
         };
-        let mut cfg = ClientConfig::builder_with_provider(provider)
+        let builder = ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&versions)
             .map_err(|e| format!("TLS configuration: {e}"))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let mut cfg = match &self.client_cert {
+            Some(key) => builder.with_client_cert_resolver(Arc::new(ClientCert(key.clone()))),
+            None => builder.with_no_client_auth(),
+        };
         if let Some(alpn) = &self.alpn {
             cfg.alpn_protocols = alpn.clone();
         }
@@ -1053,6 +1088,24 @@ impl ServerTls {
         // SNI is sent only when configured (HAProxy sends none by default).
         cfg.enable_sni = self.sni.is_some();
         Ok((Arc::new(cfg), w))
+    }
+}
+
+/// A server's `crt`: the one certificate presented whenever the server asks for one.
+#[derive(Debug)]
+struct ClientCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for ClientCert {
+    fn resolve(
+        &self,
+        _root_hints: &[&[u8]],
+        _schemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 

@@ -108,12 +108,14 @@ pub(super) fn decode_hex(s: &str) -> Option<Vec<u8>> {
 pub(super) fn http_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags) {
     match w.first().map(String::as_str) {
         Some("expect") => {
+            px.http_check.rules_seen = true;
             if let Some(e) = parse_expect(&w[1..], true, loc, d) {
                 px.http_check.expect.push(e);
             }
         }
         Some("send") => {
             let hc = &mut px.http_check;
+            hc.rules_seen = true;
             let mut i = 1;
             while i < w.len() {
                 let (k, v) = (w[i].as_str(), w.get(i + 1));
@@ -158,7 +160,26 @@ pub(super) fn http_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Dia
                 format!("unexpected argument '{a}' after 'http-check disable-on-404'"),
             ),
         },
-        Some(k @ ("connect" | "send-state" | "comment" | "set-var" | "unset-var")) => {
+        Some("connect") => {
+            if px.http_check.connect.is_some() {
+                d.error(
+                    loc,
+                    "'http-check connect' after another connect rule (a second check sequence) is not supported yet",
+                );
+                return;
+            }
+            if px.http_check.rules_seen {
+                d.error(
+                    loc,
+                    "'http-check connect' : first step MUST also be a 'connect', optionally preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' step in the tcp-check ruleset.",
+                );
+                return;
+            }
+            if let Some(c) = parse_connect(&w[1..], "http-check connect", loc, d) {
+                px.http_check.connect = Some(c);
+            }
+        }
+        Some(k @ ("send-state" | "comment" | "set-var" | "unset-var")) => {
             d.error(loc, format!("'http-check {k}' is not supported yet"));
         }
         Some(k) => {
@@ -226,4 +247,120 @@ pub(super) fn tcp_check_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diag
             "'tcp-check' expects connect, send, send-binary or expect",
         ),
     }
+}
+
+/// The options of `http-check connect` (HAProxy 2.6's tcpcheck connect rule): `default`,
+/// `port N`, `addr IP`, `send-proxy`, `ssl`, `sni NAME`, `alpn LIST`, `linger`, `proto
+/// h1|h2`, `comment TEXT`.
+pub(super) fn parse_connect(
+    w: &[String],
+    who: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<CheckConnect> {
+    let mut c = CheckConnect::default();
+    let mut i = 0;
+    while i < w.len() {
+        let k = w[i].as_str();
+        let takes_value = matches!(k, "port" | "addr" | "sni" | "alpn" | "proto" | "comment");
+        let v = if takes_value {
+            match w.get(i + 1).filter(|v| !v.is_empty()) {
+                Some(v) => Some(v.as_str()),
+                None => {
+                    let what = match k {
+                        "port" => "a port number or a sample expression",
+                        "addr" => "<ipv4|ipv6>",
+                        "alpn" => "a protocol list",
+                        "proto" => "a MUX protocol",
+                        "comment" => "a string",
+                        _ => "a string",
+                    };
+                    d.error(loc, format!("'{who}' : '{k}' expects {what} as argument."));
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        match (k, v) {
+            ("default", _) => c.default = true,
+            ("send-proxy", _) => c.send_proxy = true,
+            ("ssl", _) => c.ssl = true,
+            ("linger", _) => c.linger = true,
+            ("port", Some(p)) => match parse_uint(p, 1, 65535) {
+                Ok(n) => c.port = Some(n as u16),
+                Err(e) => {
+                    d.error(
+                        loc,
+                        format!("'{who}' : invalid port '{p}' ({e}; a sample expression is not supported yet)"),
+                    );
+                    return None;
+                }
+            },
+            ("addr", Some(a)) => match a.parse() {
+                Ok(ip) => c.addr = Some(ip),
+                Err(_) => {
+                    d.error(
+                        loc,
+                        format!("'{who}' : 'addr' : invalid address: '{a}' in '{a}'"),
+                    );
+                    return None;
+                }
+            },
+            ("sni", Some(n)) => c.sni = Some(n.to_string()),
+            ("alpn", Some(l)) => {
+                c.alpn = Some(l.split(',').map(|p| p.as_bytes().to_vec()).collect());
+            }
+            ("proto", Some(p)) => {
+                c.proto = Some(match p {
+                    "h1" => CheckProto::H1,
+                    "h2" => CheckProto::H2,
+                    "fcgi" => {
+                        d.error(
+                            loc,
+                            format!("'{who} proto fcgi': corelb does not speak FastCGI"),
+                        );
+                        return None;
+                    }
+                    o => {
+                        d.error(
+                            loc,
+                            format!("'{who}' : 'proto' : unknown MUX protocol '{o}'."),
+                        );
+                        return None;
+                    }
+                });
+            }
+            ("comment", Some(_)) => {}
+            ("via-socks4", _) => {
+                d.error(loc, format!("'{who} via-socks4' is not supported yet"));
+                return None;
+            }
+            (o, _) => {
+                let h = keywords::hint(
+                    o,
+                    [
+                        "default",
+                        "port",
+                        "addr",
+                        "send-proxy",
+                        "via-socks4",
+                        "ssl",
+                        "sni",
+                        "alpn",
+                        "linger",
+                        "proto",
+                        "comment",
+                    ],
+                );
+                d.error(
+                    loc,
+                    format!("'{who}' : expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '{o}' as argument{h}"),
+                );
+                return None;
+            }
+        }
+        i += if takes_value { 2 } else { 1 };
+    }
+    Some(c)
 }

@@ -250,13 +250,46 @@ pub(crate) fn set_dumpable(p: &mut Parser, w: &[String], loc: &Loc) {
     }
 }
 
-/// `insecure-fork-wanted`: nothing to allow, corelb starts no process.
+/// `insecure-fork-wanted`: nothing to allow: corelb forbids no process creation (its
+/// external checks start theirs from a thread of their own, not from a shard).
 pub(crate) fn insecure_fork_wanted(p: &mut Parser, w: &[String], loc: &Loc) {
     if no_argument(p, w, loc) {
         p.diags.warn(
             loc,
-            "'insecure-fork-wanted' is ignored: corelb never forks (it runs no external checks and no Lua)",
+            "'insecure-fork-wanted' is ignored: corelb never forbids starting processes (external checks work without it)",
         );
+    }
+}
+
+/// `tune.comp.maxlevel <1..9>`, with HAProxy's error.
+pub(crate) fn comp_maxlevel(p: &mut Parser, w: &[String], loc: &Loc) {
+    match w.get(1).map(|v| v.parse::<u32>()) {
+        Some(Ok(n)) if (1..=9).contains(&n) => p.global.comp_maxlevel = n,
+        _ => p.diags.error(
+            loc,
+            "'tune.comp.maxlevel' expects a numeric value between 1 and 9",
+        ),
+    }
+}
+
+/// `maxzlibmem <MB>`: the memory compression may take, in megabytes (0: no limit).
+pub(crate) fn maxzlibmem(p: &mut Parser, w: &[String], loc: &Loc) {
+    // HAProxy reads it with atol: what is not a number is 0 (no limit).
+    match w.get(1) {
+        Some(v) => {
+            let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+            p.global.maxzlibmem = digits.parse::<u64>().unwrap_or(0) * 1024 * 1024;
+        }
+        None => p
+            .diags
+            .error(loc, format!("'{}' expects an integer argument.", w[0])),
+    }
+}
+
+/// `external-check`: proxies may use `option external-check`.
+pub(crate) fn external_check(p: &mut Parser, w: &[String], loc: &Loc) {
+    if no_argument(p, w, loc) {
+        p.global.external_check = true;
     }
 }
 

@@ -537,3 +537,22 @@ pub(crate) fn splice_response(
     px.options.splice.response = on;
     1
 }
+
+/// `option external-check`: checks run the proxy's `external-check command` (HAProxy 2.6
+/// replaces any other check type with it; `no option external-check` goes back to a plain
+/// connect).
+pub(crate) fn external_check(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    loc: &Loc,
+    _: &mut Diags,
+) -> usize {
+    if on {
+        px.check = CheckKind::External;
+        px.external_check.loc = Some(loc.clone());
+    } else if px.check == CheckKind::External {
+        px.check = CheckKind::Connect;
+    }
+    1
+}

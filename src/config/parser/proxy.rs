@@ -669,3 +669,46 @@ pub(crate) fn stats_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _
         None => d.error(loc, "'stats' expects a keyword (enable, uri, auth, …)"),
     }
 }
+
+/// `external-check command <cmd>` / `external-check path <path>`, with HAProxy 2.6's errors.
+pub(crate) fn external_check(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    let Some(what) = w.get(1).filter(|a| !a.is_empty()) else {
+        d.error(loc, format!("missing argument after '{}'.", w[0]));
+        return;
+    };
+    let slot = match what.as_str() {
+        "command" => &mut px.external_check.command,
+        "path" => &mut px.external_check.path,
+        _ => {
+            d.error(
+                loc,
+                format!(
+                    "'{}' only supports 'command' and 'path'. but got '{what}'.",
+                    w[0]
+                ),
+            );
+            return;
+        }
+    };
+    let Some(v) = w.get(2).filter(|a| !a.is_empty()) else {
+        d.error(loc, format!("missing argument after '{what}'."));
+        return;
+    };
+    if let Some(extra) = w.get(3) {
+        d.error(
+            loc,
+            format!(
+                "'{} {what}' cannot handle unexpected argument '{extra}'.",
+                w[0]
+            ),
+        );
+        return;
+    }
+    *slot = Some(v.clone());
+}

@@ -366,6 +366,11 @@ pub(crate) fn check_proto(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     });
 }
 
+/// `tfo`: TCP Fast Open towards the server.
+pub(crate) fn tfo(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.tfo = true;
+}
+
 /// `pool-max-conn <max>`: -1 (no limit), or the idle connections to keep at most.
 pub(crate) fn pool_max_conn(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     if a.val == "-1" {

@@ -16,8 +16,12 @@
 //!   and `Vary: Accept-Encoding` are added.
 //! - The body ([`Encoder`]): compressed as it arrives, each read flushed (a sync flush, as
 //!   HAProxy flushes each payload call) into one chunk, so nothing is held back and the memory
-//!   of a stream is the deflate state plus one read's output. Level 1: HAProxy's default
-//!   `tune.comp.maxlevel`.
+//!   of a stream is the deflate state plus one read's output. The level is
+//!   `tune.comp.maxlevel` (1 by default, as HAProxy's).
+//! - Memory ([`Encoder::new`]): with `maxzlibmem`, each compressing stream is charged what
+//!   zlib allocates for one (HAProxy counts zlib's allocations), and a response that would
+//!   go past the limit is sent as it is, uncompressed, until streams end and free theirs.
+//!   The charge is process-wide (one atomic add when a response starts compressing).
 //!
 //! A cache hit is compressed the same way, whole ([`whole_answer`]).
 //!
@@ -33,8 +37,59 @@ use flate2::Compression as Level;
 use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use std::io::Write;
 
-/// HAProxy's default `tune.comp.maxlevel`.
-const LEVEL: u32 = 1;
+/// What zlib allocates for one deflate stream at HAProxy's settings (windowBits 15,
+/// memLevel 8): `(1 << (15 + 2)) + (1 << (8 + 9))` plus its state (~5.8 KB, `deflate_state`
+/// on 64-bit). HAProxy's `maxzlibmem` counts these allocations.
+pub const ZLIB_STREAM_BYTES: u64 = (1 << 17) + (1 << 17) + 5_828;
+
+/// Bytes charged to the streams compressing now, in the whole process.
+static ZLIB_USED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The memory charged to the streams compressing now under a `maxzlibmem`.
+pub fn zlib_used() -> u64 {
+    ZLIB_USED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// One stream's share of `maxzlibmem`, given back when the stream ends.
+struct Charge;
+
+impl Charge {
+    /// Takes a stream's share if `limit` allows it. Without a limit (0) nothing is counted
+    /// (nor touched: no shared atomic on the path).
+    fn take(limit: u64) -> Option<Option<Charge>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if limit == 0 {
+            return Some(None);
+        }
+        let took = ZLIB_USED.fetch_update(Relaxed, Relaxed, |used| {
+            let next = used + ZLIB_STREAM_BYTES;
+            (next <= limit).then_some(next)
+        });
+        took.ok().map(|_| Some(Charge))
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        ZLIB_USED.fetch_sub(ZLIB_STREAM_BYTES, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `tune.comp.maxlevel` and `maxzlibmem` (bytes; 0: no limit).
+#[derive(Clone, Copy, Debug)]
+pub struct Tune {
+    pub level: u32,
+    pub maxzlibmem: u64,
+}
+
+impl Tune {
+    pub fn of(g: &crate::config::Global) -> Tune {
+        Tune {
+            level: g.comp_maxlevel,
+            maxzlibmem: g.maxzlibmem,
+        }
+    }
+}
 
 /// What applies to a request: the backend's settings, else the frontend's (HAProxy's
 /// priority, setting by setting).
@@ -239,6 +294,7 @@ pub fn whole_answer(
     req: &RequestHead,
     answer: Vec<u8>,
     limits: &HeadLimits,
+    tune: Tune,
 ) -> Vec<u8> {
     let mut res = ResponseHead::with_capacity(limits);
     let head_len = match parse_response(&answer, limits, &mut res) {
@@ -248,16 +304,24 @@ pub fn whole_answer(
     if !response_ok(s, req, &res, &answer) {
         return answer;
     }
+    let Some(mut e) = Encoder::new(algo, tune) else {
+        return answer;
+    };
     let mut out = answer[..head_len].to_vec();
     rewrite_head(&mut out, algo);
-    let mut e = Encoder::new(algo);
     e.write(&answer[head_len..]);
     e.flush_into(&mut out, true);
     out
 }
 
 /// One response body's compressor; its output goes out as HTTP/1.1 chunks.
-pub enum Encoder {
+pub struct Encoder {
+    kind: Kind,
+    /// Its share of `maxzlibmem` (none for identity).
+    _charge: Option<Charge>,
+}
+
+enum Kind {
     Identity(Vec<u8>),
     Gzip(GzEncoder<Vec<u8>>),
     Zlib(ZlibEncoder<Vec<u8>>),
@@ -265,40 +329,50 @@ pub enum Encoder {
 }
 
 impl Encoder {
-    pub fn new(algo: CompAlgo) -> Encoder {
-        let l = Level::new(LEVEL);
-        match algo {
-            CompAlgo::Identity => Encoder::Identity(Vec::new()),
-            CompAlgo::Gzip => Encoder::Gzip(GzEncoder::new(Vec::new(), l)),
-            CompAlgo::Deflate => Encoder::Zlib(ZlibEncoder::new(Vec::new(), l)),
-            CompAlgo::RawDeflate => Encoder::Raw(DeflateEncoder::new(Vec::new(), l)),
-        }
+    /// A compressor at `tune.comp.maxlevel`; `None` when `maxzlibmem` has no room for one
+    /// more stream (the response then goes as it is).
+    pub fn new(algo: CompAlgo, tune: Tune) -> Option<Encoder> {
+        let l = Level::new(tune.level);
+        let charge = match algo {
+            CompAlgo::Identity => None,
+            _ => Charge::take(tune.maxzlibmem)?,
+        };
+        let kind = match algo {
+            CompAlgo::Identity => Kind::Identity(Vec::new()),
+            CompAlgo::Gzip => Kind::Gzip(GzEncoder::new(Vec::new(), l)),
+            CompAlgo::Deflate => Kind::Zlib(ZlibEncoder::new(Vec::new(), l)),
+            CompAlgo::RawDeflate => Kind::Raw(DeflateEncoder::new(Vec::new(), l)),
+        };
+        Some(Encoder {
+            kind,
+            _charge: charge,
+        })
     }
 
     /// Takes body bytes (writing into a Vec cannot fail).
     pub fn write(&mut self, data: &[u8]) {
-        let _ = match self {
-            Encoder::Identity(v) => {
+        let _ = match &mut self.kind {
+            Kind::Identity(v) => {
                 v.extend_from_slice(data);
                 Ok(())
             }
-            Encoder::Gzip(e) => e.write_all(data),
-            Encoder::Zlib(e) => e.write_all(data),
-            Encoder::Raw(e) => e.write_all(data),
+            Kind::Gzip(e) => e.write_all(data),
+            Kind::Zlib(e) => e.write_all(data),
+            Kind::Raw(e) => e.write_all(data),
         };
     }
 
     /// Flushes what was written into one chunk appended to `out`; with `last`, ends the
     /// stream and the chunked body.
     pub fn flush_into(&mut self, out: &mut Vec<u8>, last: bool) {
-        let _ = match (&mut *self, last) {
-            (Encoder::Identity(_), _) => Ok(()),
-            (Encoder::Gzip(e), false) => e.flush(),
-            (Encoder::Gzip(e), true) => e.try_finish(),
-            (Encoder::Zlib(e), false) => e.flush(),
-            (Encoder::Zlib(e), true) => e.try_finish(),
-            (Encoder::Raw(e), false) => e.flush(),
-            (Encoder::Raw(e), true) => e.try_finish(),
+        let _ = match (&mut self.kind, last) {
+            (Kind::Identity(_), _) => Ok(()),
+            (Kind::Gzip(e), false) => e.flush(),
+            (Kind::Gzip(e), true) => e.try_finish(),
+            (Kind::Zlib(e), false) => e.flush(),
+            (Kind::Zlib(e), true) => e.try_finish(),
+            (Kind::Raw(e), false) => e.flush(),
+            (Kind::Raw(e), true) => e.try_finish(),
         };
         let buf = self.output();
         if !buf.is_empty() {
@@ -313,11 +387,11 @@ impl Encoder {
     }
 
     fn output(&mut self) -> &mut Vec<u8> {
-        match self {
-            Encoder::Identity(v) => v,
-            Encoder::Gzip(e) => e.get_mut(),
-            Encoder::Zlib(e) => e.get_mut(),
-            Encoder::Raw(e) => e.get_mut(),
+        match &mut self.kind {
+            Kind::Identity(v) => v,
+            Kind::Gzip(e) => e.get_mut(),
+            Kind::Zlib(e) => e.get_mut(),
+            Kind::Raw(e) => e.get_mut(),
         }
     }
 }
@@ -339,6 +413,25 @@ mod tests {
         let s = Settings::of(Some(c), None).unwrap();
         let it = fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
         negotiate(&s, it)
+    }
+
+    #[test]
+    fn maxzlibmem_charges_each_stream_and_frees_it_at_its_end() {
+        let tune = |maxzlibmem| Tune {
+            level: 9,
+            maxzlibmem,
+        };
+        let base = zlib_used();
+        let room = base + 2 * ZLIB_STREAM_BYTES;
+        let a = Encoder::new(CompAlgo::Gzip, tune(room)).unwrap();
+        let b = Encoder::new(CompAlgo::Deflate, tune(room)).unwrap();
+        assert!(Encoder::new(CompAlgo::Gzip, tune(room)).is_none());
+        // Identity takes nothing; without a limit nothing is counted.
+        assert!(Encoder::new(CompAlgo::Identity, tune(room)).is_some());
+        drop(a);
+        let c = Encoder::new(CompAlgo::Gzip, tune(room)).unwrap();
+        drop((b, c));
+        assert_eq!(zlib_used(), base);
     }
 
     #[test]
@@ -431,7 +524,11 @@ mod tests {
             CompAlgo::RawDeflate,
             CompAlgo::Identity,
         ] {
-            let mut e = Encoder::new(algo);
+            let tune = Tune {
+                level: 1,
+                maxzlibmem: 0,
+            };
+            let mut e = Encoder::new(algo, tune).unwrap();
             let mut out = Vec::new();
             for part in text.chunks(7000) {
                 e.write(part);

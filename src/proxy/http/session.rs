@@ -1117,7 +1117,8 @@ impl<'c> Exchange<'c> {
                         let fields = fields.map(|h| (h.name, h.value));
                         if let Some(a) = super::compress::negotiate(&s, fields) {
                             let limits = &ctx.limits;
-                            bytes = super::compress::whole_answer(&s, a, req, bytes, limits);
+                            let tune = super::compress::Tune::of(&ctx.cfg.global);
+                            bytes = super::compress::whole_answer(&s, a, req, bytes, limits, tune);
                         }
                     }
                     reply = Some((200, bytes));
@@ -1945,9 +1946,12 @@ impl<'c> Exchange<'c> {
                 store: store
                     .filter(|_| comp.is_none())
                     .and_then(|c| c.head(&b.out, res.content_length())),
-                comp: comp.map(|a| {
+                // No room left in `maxzlibmem`: the answer goes as it is.
+                comp: comp.and_then(|a| {
+                    let tune = super::compress::Tune::of(&ctx.cfg.global);
+                    let e = super::compress::Encoder::new(a, tune)?;
                     super::compress::rewrite_head(&mut b.out, a);
-                    super::compress::Encoder::new(a)
+                    Some(e)
                 }),
             };
             b.rbuf.consume(head_len_r);
