@@ -24,7 +24,8 @@
 //! entry removes it at once).
 //!
 //! Tables start empty with each generation (a reload), as HAProxy's do without `peers`.
-//! `peers` is parsed and warned about: entries are not synchronized between processes.
+//! `peers` sections are parsed and their tables (`SECTION/TABLE`) come after the proxies'
+//! ones in [`Tables`]; entries are not synchronized between processes yet (a warning says so).
 
 pub mod action;
 pub mod freq;
@@ -78,6 +79,10 @@ impl Tables {
                     .as_ref()
                     .map(|t| Arc::new(Table::new(&p.name, t)))
             })
+            .chain(
+                crate::config::peers::section_tables(cfg)
+                    .map(|(n, t)| Some(Arc::new(Table::new(&n, t)))),
+            )
             .collect();
         Tables {
             any: by_proxy.iter().any(Option::is_some),
