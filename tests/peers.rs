@@ -208,16 +208,10 @@ fn a_peers_section_starts_and_its_tables_work_as_haproxys() {
     let dir = TempDir::new("peers-run");
     let csock = dir.path("c.sock");
     let (cp, cpeer) = (free_port(), free_port());
-    let lb = Corelb::start(
+    let _lb = Corelb::start(
         &table_config(cp, cpeer, a.port, b.port, &csock.display().to_string()),
         &["-L", "me"],
         &[cp],
-    );
-    assert!(
-        lb.log()
-            .contains("peers section 'p': corelb does not synchronize"),
-        "{}",
-        lb.log()
     );
     let send = |port: u16| {
         for _ in 0..3 {
@@ -267,4 +261,156 @@ fn a_peers_section_starts_and_its_tables_work_as_haproxys() {
         entry(&c_be),
         "haproxy:\n{h_be}\ncorelb:\n{c_be}"
     );
+}
+
+fn server_from(local: &str, port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut c = connect_from(local, ("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-server: ")
+                .map(str::to_string)
+        })
+        .unwrap_or(out)
+}
+
+/// Two nodes of an active-active pair: `peer a`, `peer b`, a backend sticking clients to
+/// servers by source address, and a frontend counting requests per client, both tables
+/// shared through the section.
+fn pair_config(me: &str, port: u16, peers: (u16, u16), servers: (u16, u16), sock: &str) -> String {
+    format!(
+        "global\n  stats socket {sock} level admin\n  localpeer {me}\n\
+peers p\n  peer a 127.0.0.1:{}\n  peer b 127.0.0.1:{}\n\
+{DEFAULTS}\
+frontend fe\n  bind 127.0.0.1:{port}\n  stick-table type ip size 1k expire 60s store gpc0,http_req_cnt,http_req_rate(10s) peers p\n  http-request track-sc0 src\n  http-request sc-inc-gpc0(0)\n  default_backend be\n\
+backend be\n  balance roundrobin\n  stick-table type ip size 1k expire 60s peers p\n  stick on src\n  server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n",
+        peers.0, peers.1, servers.0, servers.1
+    )
+}
+
+fn used(show: &str) -> usize {
+    show.lines()
+        .next()
+        .and_then(|l| l.rsplit_once("used:"))
+        .and_then(|(_, n)| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const CLIENTS: [&str; 4] = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
+
+#[test]
+fn a_client_stuck_to_a_server_through_one_node_is_sent_there_by_the_other() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let dir = TempDir::new("peers-pair");
+    let (s1, s2) = (dir.path("1.sock"), dir.path("2.sock"));
+    let (p1, p2, peers) = (free_port(), free_port(), (free_port(), free_port()));
+    let n1 = Corelb::start(
+        &pair_config("a", p1, peers, (a.port, b.port), &s1.display().to_string()),
+        &[],
+        &[p1],
+    );
+    let n2 = Corelb::start(
+        &pair_config("b", p2, peers, (a.port, b.port), &s2.display().to_string()),
+        &[],
+        &[p2],
+    );
+    let first: Vec<String> = CLIENTS.iter().map(|c| server_from(c, p1)).collect();
+    assert!(
+        first.contains(&"a".into()) && first.contains(&"b".into()),
+        "{first:?}"
+    );
+    wait_unix_socket(&s2);
+    let synced = eventually(std::time::Duration::from_secs(10), || {
+        (used(&stats_cmd(&s2, "show table be")) == 4).then_some(())
+    });
+    assert!(
+        synced.is_some(),
+        "node 2 did not learn the 4 clients:\n{}\nnode 1:\n{}\nnode 2:\n{}",
+        stats_cmd(&s2, "show table be"),
+        n1.log(),
+        n2.log()
+    );
+    // In the other order: round robin alone would give each client the other server.
+    let second: Vec<String> = CLIENTS.iter().rev().map(|c| server_from(c, p2)).collect();
+    let want: Vec<String> = first.iter().rev().cloned().collect();
+    assert_eq!(second, want);
+    // The request counters went both ways too: 2 requests per client, seen by node 1.
+    let ok = eventually(std::time::Duration::from_secs(10), || {
+        let show = stats_cmd(&s1, "show table fe");
+        (show.matches("gpc0=2 http_req_cnt=2").count() == 4).then_some(())
+    });
+    assert!(ok.is_some(), "{}", stats_cmd(&s1, "show table fe"));
+}
+
+#[test]
+fn corelb_and_haproxy_learn_each_others_entries() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let dir = TempDir::new("peers-interop");
+    let (cs, hs) = (dir.path("c.sock"), dir.path("h.sock"));
+    let (cp, hp, peers) = (free_port(), free_port(), (free_port(), free_port()));
+    let _c = Corelb::start(
+        &pair_config("a", cp, peers, (a.port, b.port), &cs.display().to_string()),
+        &[],
+        &[cp],
+    );
+    let Some(h) = common::haproxy::Haproxy::start(
+        &pair_config("b", hp, peers, (a.port, b.port), &hs.display().to_string()),
+        &[hp],
+    ) else {
+        return;
+    };
+    wait_unix_socket(&cs);
+    wait_unix_socket(&hs);
+    // Through corelb: HAProxy learns the client, its server and its counters.
+    let first: Vec<String> = CLIENTS[..2].iter().map(|c| server_from(c, cp)).collect();
+    let learned = eventually(std::time::Duration::from_secs(10), || {
+        let show = stats_cmd(&hs, "show table fe");
+        (show
+            .matches("gpc0=1 http_req_cnt=1 http_req_rate(10000)=1")
+            .count()
+            == 2)
+            .then_some(())
+    });
+    assert!(
+        learned.is_some(),
+        "haproxy:\n{}\n{}",
+        stats_cmd(&hs, "show table fe"),
+        h.log()
+    );
+    let hbe = stats_cmd(&hs, "show table be");
+    assert_eq!(used(&hbe), 2, "{hbe}");
+    // HAProxy sends those clients where corelb did (in the other order).
+    let through_h: Vec<String> = CLIENTS[..2]
+        .iter()
+        .rev()
+        .map(|c| server_from(c, hp))
+        .collect();
+    assert_eq!(through_h, first.iter().rev().cloned().collect::<Vec<_>>());
+    // Through HAProxy: corelb learns new clients (server_id, counters), and the counters of
+    // the known ones go up.
+    let third: Vec<String> = CLIENTS[2..].iter().map(|c| server_from(c, hp)).collect();
+    let learned = eventually(std::time::Duration::from_secs(10), || {
+        let show = stats_cmd(&cs, "show table fe");
+        (show.matches("gpc0=2 http_req_cnt=2").count() == 2
+            && show.matches("gpc0=1 http_req_cnt=1").count() == 2)
+            .then_some(())
+    });
+    assert!(
+        learned.is_some(),
+        "corelb:\n{}",
+        stats_cmd(&cs, "show table fe")
+    );
+    let through_c: Vec<String> = CLIENTS[2..]
+        .iter()
+        .rev()
+        .map(|c| server_from(c, cp))
+        .collect();
+    assert_eq!(through_c, third.iter().rev().cloned().collect::<Vec<_>>());
 }

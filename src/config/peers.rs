@@ -332,23 +332,13 @@ pub fn resolve(cfg: &mut Config, d: &mut Diags) {
             s.local = None;
         }
     }
-    let mut synced = vec![false; cfg.peers.len()];
     for px in &cfg.proxies {
         let Some(t) = &px.stick_table else { continue };
         let Some(name) = &t.peers else { continue };
-        match cfg.peers.iter().position(|s| &s.name == name) {
-            Some(i) => synced[i] = true,
-            None => d.error(
+        if !cfg.peers.iter().any(|s| &s.name == name) {
+            d.error(
                 &px.loc,
                 format!("Proxy '{}': unable to find sync peers '{name}'.", px.name),
-            ),
-        }
-    }
-    for (s, used) in cfg.peers.iter().zip(synced) {
-        if (used || !s.tables.is_empty()) && s.local.is_some() {
-            d.warn(
-                &s.loc,
-                format!("peers section '{}': corelb does not synchronize stick tables between processes yet; its tables stay local to this process", s.name),
             );
         }
     }
