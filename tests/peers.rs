@@ -316,11 +316,8 @@ fn a_client_stuck_to_a_server_through_one_node_is_sent_there_by_the_other() {
         &[],
         &[p1],
     );
-    let n2 = Corelb::start(
-        &pair_config("b", p2, peers, (a.port, b.port), &s2.display().to_string()),
-        &[],
-        &[p2],
-    );
+    let cfg2 = pair_config("b", p2, peers, (a.port, b.port), &s2.display().to_string());
+    let n2 = Corelb::start(&cfg2, &[], &[p2]);
     let first: Vec<String> = CLIENTS.iter().map(|c| server_from(c, p1)).collect();
     assert!(
         first.contains(&"a".into()) && first.contains(&"b".into()),
@@ -347,6 +344,25 @@ fn a_client_stuck_to_a_server_through_one_node_is_sent_there_by_the_other() {
         (show.matches("gpc0=2 http_req_cnt=2").count() == 4).then_some(())
     });
     assert!(ok.is_some(), "{}", stats_cmd(&s1, "show table fe"));
+    // Node 2 restarts empty: it reconnects, asks node 1 for everything and learns it all.
+    drop(n2);
+    let _ = std::fs::remove_file(&s2);
+    let _n2 = Corelb::start(&cfg2, &[], &[p2]);
+    wait_unix_socket(&s2);
+    let relearned = eventually(std::time::Duration::from_secs(10), || {
+        let show = stats_cmd(&s2, "show table fe");
+        (used(&stats_cmd(&s2, "show table be")) == 4
+            && show.matches("gpc0=2 http_req_cnt=2").count() == 4)
+            .then_some(())
+    });
+    assert!(
+        relearned.is_some(),
+        "{}\n{}",
+        stats_cmd(&s2, "show table be"),
+        stats_cmd(&s2, "show table fe")
+    );
+    let again: Vec<String> = CLIENTS.iter().map(|c| server_from(c, p2)).collect();
+    assert_eq!(again, first);
 }
 
 #[test]

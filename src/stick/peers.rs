@@ -19,7 +19,9 @@
 //! closed and the connector tries again. `UPDATE`, `INCUPDATE`, `UPDATE_TIMED` and
 //! `INCUPDATE_TIMED` are understood; `conn_cur` is not learned (HAProxy keeps it local too);
 //! `server_key` and the `gpt`/`gpc` arrays a peer sends are skipped (corelb stores neither).
-//! An entry learned from a peer is not sent back to it.
+//! An entry learned from a peer is not sent back to it nor pushed on to the others, but it is
+//! taught with the rest when a peer asks for a full resync (each side asks once a session is
+//! established, so that a restarted node learns everything again).
 
 use super::table::{Entry, Key, Table};
 use super::{Tables, now_ms};
@@ -370,9 +372,12 @@ fn session(sec: &Section, peer: usize, mut r: BufReader<TcpStream>, w: TcpStream
         resync_asked: false,
         last_tx: Instant::now(),
     };
-    if initiator {
-        s.out.extend_from_slice(&[CLASS_CONTROL, CTRL_RESYNCREQ]);
-    }
+    // Either side may have restarted empty: each asks the other for everything it knows.
+    s.out.extend_from_slice(&[CLASS_CONTROL, CTRL_RESYNCREQ]);
+    log::debug!(
+        "peers '{}': resync requested (initiator: {initiator})",
+        sec.name
+    );
     let mut buf: Vec<u8> = r.buffer().to_vec();
     let n = buf.len();
     r.consume(n);
@@ -533,7 +538,9 @@ impl Sess<'_> {
                 if self.sent.get(&k) == Some(&sig) {
                     continue;
                 }
-                let learned = self.sec.learned.lock().unwrap().get(&k) == Some(&sig);
+                // Learned from a peer: not pushed on, but taught when a peer asks for all.
+                let learned =
+                    !self.resync_asked && self.sec.learned.lock().unwrap().get(&k) == Some(&sig);
                 if learned {
                     self.sent.insert(k, sig);
                     continue;
