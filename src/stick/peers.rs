@@ -54,6 +54,8 @@ const HEARTBEAT: Duration = Duration::from_secs(3);
 const SILENCE: Duration = Duration::from_secs(5);
 const RECONNECT: Duration = Duration::from_secs(1);
 const SCAN: Duration = Duration::from_millis(100);
+/// How often a session forgets what it knew of entries that are gone.
+const PRUNE: Duration = Duration::from_secs(10);
 
 /// HAProxy's data types past corelb's 19: `server_key` (a dictionary entry), `http_fail_cnt`,
 /// `http_fail_rate`, the `gpt`, `gpc`, `gpc_rate` arrays.
@@ -349,6 +351,8 @@ struct Sess<'a> {
     cur_remote: Option<u64>,
     resync_asked: bool,
     last_tx: Instant,
+    /// When `sent` and `learned` last forgot the entries that left their tables.
+    last_prune: Instant,
 }
 
 fn session(sec: &Section, peer: usize, mut r: BufReader<TcpStream>, w: TcpStream, initiator: bool) {
@@ -371,6 +375,7 @@ fn session(sec: &Section, peer: usize, mut r: BufReader<TcpStream>, w: TcpStream
         cur_remote: None,
         resync_asked: false,
         last_tx: Instant::now(),
+        last_prune: Instant::now(),
     };
     // Either side may have restarted empty: each asks the other for everything it knows.
     s.out.extend_from_slice(&[CLASS_CONTROL, CTRL_RESYNCREQ]);
@@ -562,6 +567,21 @@ impl Sess<'_> {
                     break;
                 }
             }
+        }
+        if self.last_prune.elapsed() >= PRUNE {
+            self.last_prune = Instant::now();
+            let mut present = std::collections::HashSet::new();
+            for (ti, st) in self.sec.tables.iter().enumerate() {
+                if let Some(t) = tables.get(st.idx) {
+                    present.extend(t.entries().into_iter().map(|e| (ti, e.key.clone())));
+                }
+            }
+            self.sent.retain(|k, _| present.contains(k));
+            self.sec
+                .learned
+                .lock()
+                .unwrap()
+                .retain(|k, _| present.contains(k));
         }
         if finished {
             self.out
