@@ -347,7 +347,7 @@ fn a_client_stuck_to_a_server_through_one_node_is_sent_there_by_the_other() {
     // Node 2 restarts empty: it reconnects, asks node 1 for everything and learns it all.
     drop(n2);
     let _ = std::fs::remove_file(&s2);
-    let _n2 = Corelb::start(&cfg2, &[], &[p2]);
+    let n2 = Corelb::start(&cfg2, &[], &[p2]);
     wait_unix_socket(&s2);
     let relearned = eventually(std::time::Duration::from_secs(10), || {
         let show = stats_cmd(&s2, "show table fe");
@@ -363,6 +363,24 @@ fn a_client_stuck_to_a_server_through_one_node_is_sent_there_by_the_other() {
     );
     let again: Vec<String> = CLIENTS.iter().map(|c| server_from(c, p2)).collect();
     assert_eq!(again, first);
+    // A reload: the new generation's tables start empty, it listens once the old one lets
+    // go of the peer address, and learns everything back.
+    n2.signal("HUP");
+    let reloaded = eventually(std::time::Duration::from_secs(10), || {
+        let log = n2.log();
+        let show = stats_cmd(&s2, "show table fe");
+        (log.contains("generation 2 started")
+            && log.contains("generation 1 finished")
+            && show.matches("gpc0=3 http_req_cnt=3").count() == 4)
+            .then_some(())
+    });
+    assert!(
+        reloaded.is_some(),
+        "{}\n{}",
+        stats_cmd(&s2, "show table fe"),
+        n2.log()
+    );
+    assert!(!n2.log().contains("still cannot listen"), "{}", n2.log());
 }
 
 #[test]

@@ -205,7 +205,7 @@ impl Section {
 /// Accepts peers on the local peer's address (retrying the bind while an older generation
 /// still holds it).
 fn listen(sec: Arc<Section>, addr: SocketAddr) {
-    let mut warned = false;
+    let mut tries = 0u32;
     let listener = loop {
         if !sec.alive() {
             return;
@@ -213,12 +213,19 @@ fn listen(sec: Arc<Section>, addr: SocketAddr) {
         match bind(addr) {
             Ok(l) => break l,
             Err(e) => {
-                if !warned {
-                    log::warn!(
-                        "peers '{}': cannot listen on {addr} ({e}); retrying",
+                // For a moment at a reload, the older generation holds the address: a notice
+                // then, a warning if it lasts (5 s).
+                tries += 1;
+                if tries == 1 {
+                    log::info!(
+                        "peers '{}': cannot listen on {addr} yet ({e}); retrying",
                         sec.name
                     );
-                    warned = true;
+                } else if tries == 25 {
+                    log::warn!(
+                        "peers '{}': still cannot listen on {addr} ({e}); peers cannot connect to this node until it can",
+                        sec.name
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
