@@ -106,6 +106,9 @@ fn main() -> ExitCode {
         .or_else(corelb::log::hostname)
         .unwrap_or_default();
     corelb::sys::setenv_at_start("HAPROXY_LOCALPEER", &localpeer);
+    if let Some(l) = &cli.localpeer {
+        config::peers::set_cli_localpeer(l);
+    }
     let verbosity = if cli.quiet {
         QUIET
     } else if cli.debug {

@@ -321,6 +321,7 @@ impl Shared {
             .unwrap_or_default();
         let stick = Arc::new(crate::stick::Tables::new(&cfg));
         crate::stick::Tables::start_purger(&stick);
+        crate::stick::peers::start(&cfg, &stick);
         Shared {
             stick,
             node,

@@ -223,7 +223,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("maxzlibmem", Supported(g::maxzlibmem), 0),
     kw("tune.comp.maxlevel", Supported(g::comp_maxlevel), 0),
     kw("tune.maxaccept", Supported(g::maxaccept), 0),
-    kw("localpeer", NotYet, 0),
+    kw("localpeer", Supported(g::localpeer), 0),
     kw("resetenv", Supported(g::resetenv), 0),
     kw("set-dumpable", Supported(g::set_dumpable), 0),
     kw(
@@ -723,6 +723,7 @@ pub fn markdown_table() -> String {
     table_section(&mut out, "resolvers section", super::resolvers::SECTION, "");
     table_section(&mut out, "cache section", super::filters::CACHE_SECTION, "");
     table_section(&mut out, "mailers section", super::mailers::SECTION, "");
+    table_section(&mut out, "peers section", super::peers::SECTION, "");
     out
 }
 

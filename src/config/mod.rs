@@ -24,6 +24,7 @@ pub mod logging;
 pub mod mailers;
 pub mod model;
 pub mod parser;
+pub mod peers;
 pub mod resolvers;
 pub mod server_links;
 pub mod stick;

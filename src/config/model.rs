@@ -86,6 +86,8 @@ pub struct Global {
     /// means the machine's host name.
     pub log_send_hostname: Option<String>,
     pub quiet: bool,
+    /// `localpeer NAME`: this node's name in `peers` sections (else `-L`, else the host name).
+    pub localpeer: Option<String>,
     pub node: Option<String>,
     pub bufsize: usize,
     pub maxhdr: usize,
@@ -180,6 +182,7 @@ impl Default for Global {
             log_tag: None,
             log_send_hostname: None,
             quiet: false,
+            localpeer: None,
             node: None,
             bufsize: 16384,
             maxhdr: 101,
@@ -1607,6 +1610,10 @@ pub struct Config {
     pub caches: Vec<super::filters::CacheSection>,
     /// `mailers` sections, in file order.
     pub mailers: Vec<super::mailers::Mailers>,
+    /// `peers` sections, in file order.
+    pub peers: Vec<super::peers::Peers>,
+    /// The local peer's name (see [`super::peers::local_name`]).
+    pub localpeer: String,
 }
 
 impl Config {

@@ -56,7 +56,7 @@ pub struct StickTableCfg {
     /// `expire`: entries idle longer are removed; `None`: never (only `size` evicts).
     pub expire: Option<Duration>,
     pub nopurge: bool,
-    /// `peers NAME`: accepted and reported as not synchronized (see docs/stick-tables.md).
+    /// `peers NAME`: the section that shares the table (see docs/stick-tables.md, "peers").
     pub peers: Option<String>,
     /// What each entry stores, with the period (ms) of the rates, sorted by type.
     pub store: Vec<(DataType, u32)>,
@@ -337,10 +337,13 @@ pub fn parse_rule(
 /// After parsing: each table a rule names is resolved to its proxy, and a table that `stick`
 /// rules use stores `server_id` (HAProxy adds it itself).
 pub fn resolve(cfg: &mut super::Config, d: &mut super::Diags) {
+    // The proxies' tables, then the `peers` sections' (`SECTION/TABLE`), as `stick::Tables`
+    // numbers them.
     let tables: Vec<(String, bool)> = cfg
         .proxies
         .iter()
         .map(|p| (p.name.clone(), p.stick_table.is_some()))
+        .chain(super::peers::section_tables(cfg).map(|(n, _)| (n, true)))
         .collect();
     let lookup = |t: &mut TableRef, loc: &super::Loc, d: &mut super::Diags| match tables
         .iter()
@@ -390,8 +393,17 @@ pub fn resolve(cfg: &mut super::Config, d: &mut super::Diags) {
             }
         }
     }
+    let n = cfg.proxies.len();
     for i in need_server_id {
-        if let Some(t) = cfg.proxies[i].stick_table.as_mut() {
+        let t = if i < n {
+            cfg.proxies[i].stick_table.as_mut()
+        } else {
+            cfg.peers
+                .iter_mut()
+                .flat_map(|s| s.tables.iter_mut().map(|(_, t, _)| t))
+                .nth(i - n)
+        };
+        if let Some(t) = t {
             t.server_key = true;
             if !t.store.iter().any(|(dt, _)| *dt == DataType::ServerId) {
                 t.store.insert(0, (DataType::ServerId, 0));

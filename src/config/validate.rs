@@ -185,6 +185,7 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
         .proxies
         .iter()
         .map(|p| (p.name.clone(), p.kind.is_backend(), p.stick_table.is_some()))
+        .chain(super::peers::section_tables(cfg).map(|(n, _)| (n, false, true)))
         .collect();
     // Stick fetches name tables (their proxy) through the same resolver.
     let lookup = |n: &str| match n.strip_prefix(crate::acl::TABLE_PREFIX) {

@@ -84,6 +84,19 @@ impl FreqCtr {
         }
     }
 
+    /// The raw (start of the current period, its count, the previous period's count), as the
+    /// peers protocol sends a rate.
+    pub fn raw(&self) -> (u32, u32, u32) {
+        self.stable()
+    }
+
+    /// Sets the raw state learned from a peer (the tick's low bit, the rotation lock, cleared).
+    pub fn set_raw(&self, tick: u32, curr: u32, prev: u32) {
+        self.curr.store(curr, Release);
+        self.prev.store(prev, Release);
+        self.tick.store(tick & !1, Release);
+    }
+
     /// Back to zero (`clear table`, a new entry reusing the memory).
     pub fn clear(&self) {
         self.curr.store(0, Release);

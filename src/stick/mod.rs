@@ -23,11 +23,15 @@
 //! purge thread per generation sweeps every second, and a lookup that finds an expired
 //! entry removes it at once).
 //!
-//! Tables start empty with each generation (a reload), as HAProxy's do without `peers`.
-//! `peers` is parsed and warned about: entries are not synchronized between processes.
+//! Tables start empty with each generation (a reload), as HAProxy's do without `peers`; with
+//! `peers`, the new generation asks a remote peer for everything it knows.
+//! The tables of `peers` sections (`SECTION/TABLE`) come after the proxies' ones in
+//! [`Tables`]; tables shared through a section are synchronized with the other peers by
+//! [`peers`], on threads of their own.
 
 pub mod action;
 pub mod freq;
+pub mod peers;
 mod source;
 pub mod table;
 pub mod track;
@@ -78,6 +82,10 @@ impl Tables {
                     .as_ref()
                     .map(|t| Arc::new(Table::new(&p.name, t)))
             })
+            .chain(
+                crate::config::peers::section_tables(cfg)
+                    .map(|(n, t)| Some(Arc::new(Table::new(&n, t)))),
+            )
             .collect();
         Tables {
             any: by_proxy.iter().any(Option::is_some),

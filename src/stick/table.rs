@@ -412,6 +412,26 @@ impl Table {
         }
     }
 
+    /// The raw state of a stored rate (peers protocol): (tick, current, previous).
+    pub fn rate_raw(&self, e: &Entry, dt: DataType) -> Option<(u32, u32, u32)> {
+        match self.slot(dt)? {
+            Slot::Rate(i, _) => Some(e.rates[i as usize].raw()),
+            Slot::Cnt(_) => None,
+        }
+    }
+
+    /// Sets a stored rate's raw state learned from a peer.
+    pub fn set_rate_raw(&self, e: &Entry, dt: DataType, tick: u32, curr: u32, prev: u32) {
+        if let Some(Slot::Rate(i, _)) = self.slot(dt) {
+            e.rates[i as usize].set_raw(tick, curr, prev);
+        }
+    }
+
+    /// `expire` in ms, if entries expire.
+    pub fn expire_ms(&self) -> Option<u64> {
+        self.expire_ms
+    }
+
     /// `sc_clr_gpc0`: the old value, now zero.
     pub fn clear_value(&self, e: &Entry, dt: DataType, now: u64) -> Option<u64> {
         let old = self.get(e, dt, now)?;

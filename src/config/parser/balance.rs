@@ -22,12 +22,7 @@ pub(crate) fn stick_table_kw(
         return;
     }
     match crate::config::stick::parse_table(&w[1..]) {
-        Ok(t) => {
-            if let Some(p) = &t.peers {
-                d.warn(loc, format!("'stick-table ... peers {p}': corelb does not synchronize tables between processes yet; the table is local"));
-            }
-            px.stick_table = Some(t);
-        }
+        Ok(t) => px.stick_table = Some(t),
         Err(e) => d.error(loc, e),
     }
 }

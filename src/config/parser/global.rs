@@ -54,6 +54,28 @@ pub(crate) fn maxconn(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.maxconn = uint_arg(w, 1, 1, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
 }
 
+/// `localpeer NAME`: the name of this node in `peers` sections.
+pub(crate) fn localpeer(p: &mut Parser, w: &[String], loc: &Loc) {
+    match (w.get(1), w.get(2)) {
+        (None, _) => p
+            .diags
+            .error(loc, "'localpeer' expects a name as an argument."),
+        (Some(_), Some(x)) => p.diags.error(
+            loc,
+            format!("'localpeer' cannot handle unexpected argument '{x}'."),
+        ),
+        (Some(_), None) if crate::config::peers::cli_localpeer().is_some() => p.diags.warn(
+            loc,
+            "'localpeer' ignored since it is already set by using the '-L' command line argument.",
+        ),
+        (Some(_), None) if !p.peers.is_empty() => p.diags.warn(
+            loc,
+            "'localpeer' ignored since it is used after 'peers' section.",
+        ),
+        (Some(n), None) => p.global.localpeer = Some(n.clone()),
+    }
+}
+
 /// `maxconnrate`, `maxsessrate`, `maxsslrate`: a number per second (0: no limit).
 pub(crate) fn max_rate(p: &mut Parser, w: &[String], loc: &Loc) {
     let v = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);

@@ -53,6 +53,7 @@ enum Cur {
     Resolvers(usize),
     Cache(usize),
     Mailers(usize),
+    Peers(usize),
     Userlist(usize),
     HttpErrors(usize),
     /// Inside a section corelb does not support: its lines are skipped (one error was given).
@@ -61,7 +62,6 @@ enum Cur {
 
 /// Sections HAProxy has and corelb does not support yet.
 const OTHER_SECTIONS: &[&str] = &[
-    "peers",
     "program",
     "ring",
     "log-forward",
@@ -82,6 +82,7 @@ pub struct Parser {
     resolvers: Vec<super::resolvers::Resolvers>,
     caches: Vec<super::filters::CacheSection>,
     mailers: Vec<super::mailers::Mailers>,
+    pub(super) peers: Vec<super::peers::Peers>,
     userlists: Vec<super::userlist::UserlistConf>,
     http_errors: Vec<super::errors::HttpErrors>,
     /// `http_auth(L)` fetches read so far, with their lines (none for log formats, which
@@ -117,6 +118,7 @@ impl Parser {
             resolvers: Vec::new(),
             caches: Vec::new(),
             mailers: Vec::new(),
+            peers: Vec::new(),
             userlists: Vec::new(),
             http_errors: Vec::new(),
             auth_refs: {
@@ -291,6 +293,10 @@ impl Parser {
             self.mailers_section(w, loc);
             return;
         }
+        if kw == "peers" {
+            self.peers_section(w, loc);
+            return;
+        }
         if kw == "userlist" || kw == "http-errors" {
             self.named_section(w, loc);
             return;
@@ -320,6 +326,7 @@ impl Parser {
             Cur::Mailers(i) => {
                 super::mailers::section_kw(&mut self.mailers[i], w, loc, &mut self.diags)
             }
+            Cur::Peers(i) => super::peers::section_kw(&mut self.peers[i], w, loc, &mut self.diags),
             Cur::Userlist(i) => {
                 super::userlist::section_kw(&mut self.userlists[i], w, loc, &mut self.diags)
             }
@@ -377,6 +384,24 @@ impl Parser {
         self.mailers
             .push(super::mailers::Mailers::new(name, loc.clone()));
         self.cur = Cur::Mailers(self.mailers.len() - 1);
+    }
+
+    fn peers_section(&mut self, w: &[String], loc: &Loc) {
+        let Some(name) = w.get(1).filter(|n| !n.is_empty()) else {
+            self.diags.error(loc, "'peers' expects a name");
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, "peers", loc, &mut self.diags);
+        if let Some(m) = self.peers.iter().find(|m| &m.name == name) {
+            let e = format!(
+                "peers section '{name}' has the same name as another peers section declared at {}.",
+                m.loc
+            );
+            self.diags.error(loc, e);
+        }
+        self.peers.push(super::peers::Peers::new(name, loc.clone()));
+        self.cur = Cur::Peers(self.peers.len() - 1);
     }
 
     fn resolvers_section(&mut self, w: &[String], loc: &Loc) {
@@ -516,7 +541,10 @@ impl Parser {
             resolvers: std::mem::take(&mut self.resolvers),
             caches: std::mem::take(&mut self.caches),
             mailers: std::mem::take(&mut self.mailers),
+            peers: std::mem::take(&mut self.peers),
+            localpeer: String::new(),
         };
+        super::peers::resolve(&mut cfg, &mut self.diags);
         super::mailers::resolve(&mut cfg, &mut self.diags);
         if let Some((path, loc)) = cfg.global.h1_case_file.take() {
             let map = &mut cfg.global.h1_case_map;

@@ -321,7 +321,7 @@ fn server_name(sh: &Shared, t: &crate::stick::Table, id: u64) -> Option<String> 
         sh.cfg.proxies[b.proxy]
             .stick_rules
             .iter()
-            .any(|r| sh.cfg.proxies[r.table.index].name == t.name)
+            .any(|r| r.table.name == t.name)
     })?;
     be.lb
         .servers

@@ -1,0 +1,450 @@
+//! `peers` sections: what `-c` accepts and refuses, compared with Debian's HAProxy 2.6 line by
+//! line, and a configuration with a `peers` section and its own tables starting, its tables
+//! working as `show table` shows them (HAProxy's names, `SECTION/TABLE`).
+
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::process::Command;
+
+const DEFAULTS: &str =
+    "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n";
+
+/// `haproxy -L me -c`: (exit code, the line numbers its alerts name).
+fn haproxy_check(dir: &TempDir, text: &str) -> Option<(i32, BTreeSet<u32>)> {
+    let path = dir.write("h.cfg", text);
+    let out = Command::new("haproxy")
+        .args(["-L", "me", "-c", "-f"])
+        .arg(&path)
+        .output()
+        .ok()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines = err
+        .lines()
+        .filter(|l| l.contains("[ALERT]"))
+        .filter_map(|l| {
+            let at = l.find("h.cfg:")? + "h.cfg:".len();
+            let n: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+            n.parse().ok()
+        })
+        .collect();
+    Some((out.status.code().unwrap_or(-1), lines))
+}
+
+/// `corelb -L me -c`: (exit code, the line numbers its errors name, the messages).
+fn corelb_check(dir: &TempDir, text: &str) -> (i32, BTreeSet<u32>, String) {
+    let path = dir.write("c.cfg", text);
+    let out = Command::new(corelb_bin())
+        .args(["-L", "me", "-c", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = all
+        .lines()
+        .filter(|l| !l.contains(": warning: "))
+        .filter_map(|l| {
+            let at = l.find("c.cfg:")? + "c.cfg:".len();
+            let n: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+            n.parse().ok()
+        })
+        .collect();
+    (out.status.code().unwrap_or(-1), lines, all)
+}
+
+#[test]
+fn check_accepts_and_refuses_peers_sections_as_haproxy_does() {
+    let dir = TempDir::new("peers-check");
+    let fe = "frontend f\n  bind 127.0.0.1:1\n  default_backend be\n";
+    // (config, whether HAProxy 2.6 accepts it); each refused one names its lines.
+    let cases: Vec<(String, bool)> = vec![
+        (
+            format!(
+                "peers p\n  peer me 127.0.0.1:1\n  peer other 127.0.0.2:1\n  table t1 type ip size 10 expire 10s store gpc0,http_req_rate(10s)\n  table t2 type string len 16 size 1k\n{DEFAULTS}{fe}backend be\n  stick-table type ip size 10 peers p\n  stick on src table p/t1\n  http-request track-sc0 src table p/t2\n  server s 127.0.0.1:80\n"
+            ),
+            true,
+        ),
+        (
+            format!(
+                "global\n  localpeer other\npeers p\n  bind 127.0.0.1:1\n  server me\n  server other 127.0.0.2:1\n  default-server inter 1s\n  default-bind v4v6\n  disabled\n  enabled\n{DEFAULTS}{fe}backend be\n  server s 127.0.0.1:80\n"
+            ),
+            true,
+        ),
+        (
+            format!(
+                "peers p\n  peer me 127.0.0.1\n{DEFAULTS}{fe}backend be\n  server s 127.0.0.1:80\n"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "peers p\n  peer me 127.0.0.1:1\n  shards 2\n{DEFAULTS}{fe}backend be\n  server s 127.0.0.1:80\n"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "peers p\n  peer me 127.0.0.1:1\n  table t type ip\n  table u type ip size 1 foo\n  table v type ip size 1 peers p\n{DEFAULTS}{fe}backend be\n  server s 127.0.0.1:80\n"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "peers p\n  peer me 127.0.0.1:1\n  bind 127.0.0.1:2\n{DEFAULTS}{fe}backend be\n  server s 127.0.0.1:80\n"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "peers p\n  peer me 127.0.0.1:1\npeers p\n  peer me 127.0.0.1:2\n{DEFAULTS}{fe}backend be\n  server s 127.0.0.1:80\n"
+            ),
+            false,
+        ),
+        (
+            format!(
+                "global\n  localpeer\npeers p\n  peer me 127.0.0.1:1\n  enable\n{DEFAULTS}{fe}backend be\n  server s 127.0.0.1:80\n"
+            ),
+            false,
+        ),
+    ];
+    let mut diffs = Vec::new();
+    let mut compared = 0;
+    for (cfg, ok) in &cases {
+        let (code, lines, all) = corelb_check(&dir, cfg);
+        if *ok != (code == 0) {
+            diffs.push(format!(
+                "corelb exit {code}, expected ok={ok}:\n{cfg}\n{all}"
+            ));
+            continue;
+        }
+        if !ok && lines.is_empty() {
+            diffs.push(format!("corelb names no line:\n{cfg}\n{all}"));
+        }
+        let Some((hcode, hlines)) = haproxy_check(&dir, cfg) else {
+            continue;
+        };
+        compared += 1;
+        if (hcode == 0) != *ok || hlines != lines {
+            diffs.push(format!(
+                "{cfg}\n  haproxy: exit {hcode}, lines {hlines:?}\n  corelb:  exit {code}, lines {lines:?}\n{all}"
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
+    eprintln!("compared {compared} configurations with haproxy -c");
+}
+
+#[test]
+fn local_peer_is_minus_l_then_localpeer_then_the_host_name() {
+    let dir = TempDir::new("peers-local");
+    let cfg = "global\n  localpeer b\npeers p\n  peer a 127.0.0.1\n  peer b 127.0.0.1:1\n";
+    // Global `localpeer b`: b is local and has its port; a is remote (no port accepted).
+    let (code, _, all) = corelb_check(&dir, cfg);
+    assert!(
+        all.contains(
+            "'localpeer' ignored since it is already set by using the '-L' command line argument."
+        ),
+        "{all}"
+    );
+    // With -L me neither is local: the section is dropped, with HAProxy's warning.
+    assert_eq!(code, 0, "{all}");
+    assert!(
+        all.contains("Removing incomplete section 'peers p' (no peer named 'me')."),
+        "{all}"
+    );
+    let path = dir.write("n.cfg", cfg);
+    let out = Command::new(corelb_bin())
+        .args(["-c", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("Removing incomplete section"), "{all}");
+    // -L a makes the peer without a port the local one: an error on its line.
+    let out = Command::new(corelb_bin())
+        .args(["-L", "a", "-c", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        all.contains("n.cfg:4: 'peer a' : missing port specification in '127.0.0.1'"),
+        "{all}"
+    );
+}
+
+fn table_config(port: u16, peer: u16, a: u16, b: u16, sock: &str) -> String {
+    format!(
+        "global\n  stats socket {sock} level admin\n\
+peers p\n  peer me 127.0.0.1:{peer}\n  table t1 type ip size 1k expire 30s store gpc0,http_req_rate(10s)\n\
+{DEFAULTS}\
+frontend fe\n  bind 127.0.0.1:{port}\n  http-request track-sc0 src table p/t1\n  http-request sc-inc-gpc0(0)\n  default_backend be\n\
+backend be\n  balance roundrobin\n  stick-table type ip size 1k expire 30s peers p\n  stick on src\n  server a 127.0.0.1:{a}\n  server b 127.0.0.1:{b}\n"
+    )
+}
+
+/// The `key=... use=0 exp=... gpc0=N http_req_rate(10000)=N` part of a `show table` entry
+/// line, without its address and expiry.
+fn entry(show: &str) -> Vec<String> {
+    show.lines()
+        .filter(|l| l.contains("key="))
+        .map(|l| {
+            l.split_whitespace()
+                .filter(|w| !w.starts_with("0x") && !w.starts_with("exp="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn a_peers_section_starts_and_its_tables_work_as_haproxys() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let dir = TempDir::new("peers-run");
+    let csock = dir.path("c.sock");
+    let (cp, cpeer) = (free_port(), free_port());
+    let _lb = Corelb::start(
+        &table_config(cp, cpeer, a.port, b.port, &csock.display().to_string()),
+        &["-L", "me"],
+        &[cp],
+    );
+    let send = |port: u16| {
+        for _ in 0..3 {
+            raw_exchange(
+                port,
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+        }
+    };
+    send(cp);
+    wait_unix_socket(&csock);
+    let c_list = stats_cmd(&csock, "show table");
+    let c_t1 = stats_cmd(&csock, "show table p/t1");
+    let c_be = stats_cmd(&csock, "show table be");
+    assert!(
+        c_t1.starts_with("# table: p/t1, type: ip, size:1024, used:1\n"),
+        "{c_t1}"
+    );
+    assert_eq!(
+        entry(&c_t1),
+        ["key=127.0.0.1 use=0 gpc0=3 http_req_rate(10000)=3"],
+        "{c_t1}"
+    );
+    assert!(c_list.contains("# table: p/t1,"), "{c_list}");
+    // Differential: the same configuration through HAProxy (its peer listener is the local
+    // peer's address), the same tables and entries.
+    let hsock = dir.path("h.sock");
+    let (hp, hpeer) = (free_port(), free_port());
+    let hcfg = table_config(hp, hpeer, a.port, b.port, &hsock.display().to_string())
+        .replace("global\n", "global\n  localpeer me\n");
+    let Some(_h) = common::haproxy::Haproxy::start(&hcfg, &[hp]) else {
+        return;
+    };
+    send(hp);
+    wait_unix_socket(&hsock);
+    let h_t1 = stats_cmd(&hsock, "show table p/t1");
+    let h_be = stats_cmd(&hsock, "show table be");
+    assert_eq!(h_t1.lines().next(), c_t1.lines().next());
+    assert_eq!(
+        entry(&h_t1),
+        entry(&c_t1),
+        "haproxy:\n{h_t1}\ncorelb:\n{c_t1}"
+    );
+    assert_eq!(h_be.lines().next(), c_be.lines().next());
+    assert_eq!(
+        entry(&h_be),
+        entry(&c_be),
+        "haproxy:\n{h_be}\ncorelb:\n{c_be}"
+    );
+}
+
+fn server_from(local: &str, port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut c = connect_from(local, ("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-server: ")
+                .map(str::to_string)
+        })
+        .unwrap_or(out)
+}
+
+/// Two nodes of an active-active pair: `peer a`, `peer b`, a backend sticking clients to
+/// servers by source address, and a frontend counting requests per client, both tables
+/// shared through the section.
+fn pair_config(me: &str, port: u16, peers: (u16, u16), servers: (u16, u16), sock: &str) -> String {
+    format!(
+        "global\n  stats socket {sock} level admin\n  localpeer {me}\n\
+peers p\n  peer a 127.0.0.1:{}\n  peer b 127.0.0.1:{}\n\
+{DEFAULTS}\
+frontend fe\n  bind 127.0.0.1:{port}\n  stick-table type ip size 1k expire 60s store gpc0,http_req_cnt,http_req_rate(10s) peers p\n  http-request track-sc0 src\n  http-request sc-inc-gpc0(0)\n  default_backend be\n\
+backend be\n  balance roundrobin\n  stick-table type ip size 1k expire 60s peers p\n  stick on src\n  server a 127.0.0.1:{}\n  server b 127.0.0.1:{}\n",
+        peers.0, peers.1, servers.0, servers.1
+    )
+}
+
+fn used(show: &str) -> usize {
+    show.lines()
+        .next()
+        .and_then(|l| l.rsplit_once("used:"))
+        .and_then(|(_, n)| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const CLIENTS: [&str; 4] = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
+
+#[test]
+fn a_client_stuck_to_a_server_through_one_node_is_sent_there_by_the_other() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let dir = TempDir::new("peers-pair");
+    let (s1, s2) = (dir.path("1.sock"), dir.path("2.sock"));
+    let (p1, p2, peers) = (free_port(), free_port(), (free_port(), free_port()));
+    let n1 = Corelb::start(
+        &pair_config("a", p1, peers, (a.port, b.port), &s1.display().to_string()),
+        &[],
+        &[p1],
+    );
+    let cfg2 = pair_config("b", p2, peers, (a.port, b.port), &s2.display().to_string());
+    let n2 = Corelb::start(&cfg2, &[], &[p2]);
+    let first: Vec<String> = CLIENTS.iter().map(|c| server_from(c, p1)).collect();
+    assert!(
+        first.contains(&"a".into()) && first.contains(&"b".into()),
+        "{first:?}"
+    );
+    wait_unix_socket(&s2);
+    let synced = eventually(std::time::Duration::from_secs(10), || {
+        (used(&stats_cmd(&s2, "show table be")) == 4).then_some(())
+    });
+    assert!(
+        synced.is_some(),
+        "node 2 did not learn the 4 clients:\n{}\nnode 1:\n{}\nnode 2:\n{}",
+        stats_cmd(&s2, "show table be"),
+        n1.log(),
+        n2.log()
+    );
+    // In the other order: round robin alone would give each client the other server.
+    let second: Vec<String> = CLIENTS.iter().rev().map(|c| server_from(c, p2)).collect();
+    let want: Vec<String> = first.iter().rev().cloned().collect();
+    assert_eq!(second, want);
+    // The request counters went both ways too: 2 requests per client, seen by node 1.
+    let ok = eventually(std::time::Duration::from_secs(10), || {
+        let show = stats_cmd(&s1, "show table fe");
+        (show.matches("gpc0=2 http_req_cnt=2").count() == 4).then_some(())
+    });
+    assert!(ok.is_some(), "{}", stats_cmd(&s1, "show table fe"));
+    // Node 2 restarts empty: it reconnects, asks node 1 for everything and learns it all.
+    drop(n2);
+    let _ = std::fs::remove_file(&s2);
+    let n2 = Corelb::start(&cfg2, &[], &[p2]);
+    wait_unix_socket(&s2);
+    let relearned = eventually(std::time::Duration::from_secs(10), || {
+        let show = stats_cmd(&s2, "show table fe");
+        (used(&stats_cmd(&s2, "show table be")) == 4
+            && show.matches("gpc0=2 http_req_cnt=2").count() == 4)
+            .then_some(())
+    });
+    assert!(
+        relearned.is_some(),
+        "{}\n{}",
+        stats_cmd(&s2, "show table be"),
+        stats_cmd(&s2, "show table fe")
+    );
+    let again: Vec<String> = CLIENTS.iter().map(|c| server_from(c, p2)).collect();
+    assert_eq!(again, first);
+    // A reload: the new generation's tables start empty, it listens once the old one lets
+    // go of the peer address, and learns everything back.
+    n2.signal("HUP");
+    let reloaded = eventually(std::time::Duration::from_secs(10), || {
+        let log = n2.log();
+        let show = stats_cmd(&s2, "show table fe");
+        (log.contains("generation 2 started")
+            && log.contains("generation 1 finished")
+            && show.matches("gpc0=3 http_req_cnt=3").count() == 4)
+            .then_some(())
+    });
+    assert!(
+        reloaded.is_some(),
+        "{}\n{}",
+        stats_cmd(&s2, "show table fe"),
+        n2.log()
+    );
+    assert!(!n2.log().contains("still cannot listen"), "{}", n2.log());
+}
+
+#[test]
+fn corelb_and_haproxy_learn_each_others_entries() {
+    let (a, b) = (Serve::start("a", &[]), Serve::start("b", &[]));
+    let dir = TempDir::new("peers-interop");
+    let (cs, hs) = (dir.path("c.sock"), dir.path("h.sock"));
+    let (cp, hp, peers) = (free_port(), free_port(), (free_port(), free_port()));
+    let _c = Corelb::start(
+        &pair_config("a", cp, peers, (a.port, b.port), &cs.display().to_string()),
+        &[],
+        &[cp],
+    );
+    let Some(h) = common::haproxy::Haproxy::start(
+        &pair_config("b", hp, peers, (a.port, b.port), &hs.display().to_string()),
+        &[hp],
+    ) else {
+        return;
+    };
+    wait_unix_socket(&cs);
+    wait_unix_socket(&hs);
+    // Through corelb: HAProxy learns the client, its server and its counters.
+    let first: Vec<String> = CLIENTS[..2].iter().map(|c| server_from(c, cp)).collect();
+    let learned = eventually(std::time::Duration::from_secs(10), || {
+        let show = stats_cmd(&hs, "show table fe");
+        (show
+            .matches("gpc0=1 http_req_cnt=1 http_req_rate(10000)=1")
+            .count()
+            == 2)
+            .then_some(())
+    });
+    assert!(
+        learned.is_some(),
+        "haproxy:\n{}\n{}",
+        stats_cmd(&hs, "show table fe"),
+        h.log()
+    );
+    let hbe = stats_cmd(&hs, "show table be");
+    assert_eq!(used(&hbe), 2, "{hbe}");
+    // HAProxy sends those clients where corelb did (in the other order).
+    let through_h: Vec<String> = CLIENTS[..2]
+        .iter()
+        .rev()
+        .map(|c| server_from(c, hp))
+        .collect();
+    assert_eq!(through_h, first.iter().rev().cloned().collect::<Vec<_>>());
+    // Through HAProxy: corelb learns new clients (server_id, counters), and the counters of
+    // the known ones go up.
+    let third: Vec<String> = CLIENTS[2..].iter().map(|c| server_from(c, hp)).collect();
+    let learned = eventually(std::time::Duration::from_secs(10), || {
+        let show = stats_cmd(&cs, "show table fe");
+        (show.matches("gpc0=2 http_req_cnt=2").count() == 2
+            && show.matches("gpc0=1 http_req_cnt=1").count() == 2)
+            .then_some(())
+    });
+    assert!(
+        learned.is_some(),
+        "corelb:\n{}",
+        stats_cmd(&cs, "show table fe")
+    );
+    let through_c: Vec<String> = CLIENTS[2..]
+        .iter()
+        .rev()
+        .map(|c| server_from(c, cp))
+        .collect();
+    assert_eq!(through_c, third.iter().rev().cloned().collect::<Vec<_>>());
+}
