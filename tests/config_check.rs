@@ -591,3 +591,60 @@ fn proxy_grace_is_refused_as_haproxy_refuses_it() {
         "Configuration file is valid",
     );
 }
+
+/// `level` and `expose-fd`, on `stats socket` and on a proxy's `bind` (where HAProxy 2.6
+/// checks and then ignores them): HAProxy's errors, with the line.
+#[test]
+fn level_and_expose_fd_are_checked_on_stats_sockets_and_binds() {
+    let dir = TempDir::new("levels");
+    let sock = dir.path("s.sock");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    let listen = "listen l\n  bind 127.0.0.1:1 ";
+    let server = "\n  server s 127.0.0.1:2\n";
+    expect_check(
+        &dir,
+        &format!(
+            "global\n  stats socket {} level user expose-fd listeners\n{base}{listen}level operator expose-fd listeners{server}",
+            sock.display()
+        ),
+        0,
+        "valid",
+    );
+    for (global, bind, line, msg) in [
+        (
+            "level root",
+            "",
+            2,
+            "'level' only supports 'user', 'operator', and 'admin' (got 'root')",
+        ),
+        (
+            "expose-fd all",
+            "",
+            2,
+            "'expose-fd' only supports 'listeners' (got 'all')",
+        ),
+        ("level", "", 2, "'level' : missing level"),
+        (
+            "",
+            "level root",
+            8,
+            "'bind' : 'level' only supports 'user', 'operator', and 'admin' (got 'root')",
+        ),
+        (
+            "",
+            "expose-fd x",
+            8,
+            "'bind' : 'expose-fd' only supports 'listeners' (got 'x')",
+        ),
+    ] {
+        expect_check(
+            &dir,
+            &format!(
+                "global\n  stats socket {} {global}\n{base}{listen}{bind}{server}",
+                sock.display()
+            ),
+            1,
+            &format!("c.cfg:{line}: {msg}"),
+        );
+    }
+}

@@ -186,6 +186,21 @@ pub(crate) fn accept_proxy(b: &mut Bind, _: &Param, _: &mut Diags) {
     b.accept_proxy = true;
 }
 
+/// `level` and `expose-fd` belong to the runtime API's sockets: HAProxy 2.6 checks them on
+/// every `bind` line and ignores them elsewhere (configuration manual 5.1: "It is ignored
+/// by other sockets"), and so does corelb. Checked here with HAProxy's words.
+pub(crate) fn level(_: &mut Bind, a: &Param, d: &mut Diags) {
+    if let Err(e) = crate::config::cli::parse_level(Some(a.val)) {
+        d.error(a.loc, format!("'{}' : {e}", a.what));
+    }
+}
+
+pub(crate) fn expose_fd(_: &mut Bind, a: &Param, d: &mut Diags) {
+    if let Err(e) = crate::config::cli::parse_expose_fd(Some(a.val)) {
+        d.error(a.loc, format!("'{}' : {e}", a.what));
+    }
+}
+
 /// The file mode of a UNIX socket, in octal.
 pub(crate) fn mode(b: &mut Bind, a: &Param, d: &mut Diags) {
     match u32::from_str_radix(a.val, 8) {
