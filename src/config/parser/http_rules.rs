@@ -56,20 +56,16 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "pause",
 ];
 
-/// `http-request capture EXPR [len N | id N]` and `http-response capture EXPR id N`
-/// (`request` false), with HAProxy's errors.
+/// `http-request capture EXPR [len N | id N]` and `http-response|http-after-response capture
+/// EXPR id N`, with HAProxy's errors.
 fn capture_rule(
     px: &Proxy,
     w: &[String],
-    request: bool,
+    kw: &str,
     loc: &Loc,
     d: &mut Diags,
 ) -> Option<HttpAction> {
-    let kw = if request {
-        "http-request"
-    } else {
-        "http-response"
-    };
+    let request = kw == "http-request";
     let err = |d: &mut Diags, m: &str| {
         d.error(
             loc,
@@ -253,11 +249,8 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 None
             }
         },
-        "capture" if request || kw == "http-response" => capture_rule(px, w, request, loc, d),
-        "capture" => {
-            d.error(loc, format!("'{kw} capture' is not supported yet"));
-            return None;
-        }
+        // `http-after-response capture EXPR id N` is `http-response capture`'s, run last.
+        "capture" => capture_rule(px, w, kw, loc, d),
         "silent-drop" => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
         "reject" if request => need(0, "no argument", d).then_some(HttpAction::Reject),
         "cache-use" if request => {

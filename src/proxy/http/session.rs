@@ -179,6 +179,20 @@ pub(crate) struct Txn {
 }
 
 impl Txn {
+    /// `http-response|http-after-response capture ... id N`: into the frontend's response
+    /// slots, cut to their lengths (a slot the frontend lacks: nothing).
+    fn capture_response(
+        &mut self,
+        fe_px: &crate::config::Proxy,
+        caps: &mut super::after::Captures,
+    ) {
+        for (id, v) in caps.drain(..) {
+            if let Some(c) = fe_px.logging.res_captures.get(id) {
+                self.captures.set(true, id, &v, c.len);
+            }
+        }
+    }
+
     pub fn new() -> Txn {
         Txn::since((SystemTime::now(), Instant::now()))
     }
@@ -393,11 +407,19 @@ impl Ctx {
                     txn: Some(vars),
                     addrs: Some(&addrs),
                 };
-                let mut scratch = Vec::new();
+                let (mut scratch, mut caps) = (Vec::new(), Vec::new());
                 let bytes = page.into_owned();
-                let (st, bytes) =
-                    super::after::on_bytes(fe_px, be_px, &base, status, bytes, &mut scratch);
+                let (st, bytes) = super::after::on_bytes(
+                    fe_px,
+                    be_px,
+                    &base,
+                    status,
+                    bytes,
+                    &mut scratch,
+                    &mut caps,
+                );
                 (txn.status, page) = (st, bytes.into());
+                txn.capture_response(fe_px, &mut caps);
             }
             let _ = write_all(client, &page, deadline(fe_px.timeouts.client)).await;
         }
@@ -1128,8 +1150,17 @@ impl<'c> Exchange<'c> {
         }
         if let Some((status, bytes)) = reply {
             let be_px = be.as_ref().map(|b| &cfg.proxies[b.proxy]);
-            let (status, bytes) =
-                super::after::on_bytes(fe_px, be_px, &base, status, bytes, &mut b.scratch);
+            let mut caps = Vec::new();
+            let (status, bytes) = super::after::on_bytes(
+                fe_px,
+                be_px,
+                &base,
+                status,
+                bytes,
+                &mut b.scratch,
+                &mut caps,
+            );
+            txn.capture_response(fe_px, &mut caps);
             if flags.tarpit {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
                 // proxy whose rule it was), then answer and close, as HAProxy does.
@@ -1834,11 +1865,7 @@ impl<'c> Exchange<'c> {
                     );
                     // `http-response capture`: into the frontend's slots, cut to their
                     // lengths (a backend's rule naming a slot the frontend lacks: nothing).
-                    for (id, v) in res_caps.drain(..) {
-                        if let Some(c) = fe_px.logging.res_captures.get(id) {
-                            txn.captures.set(true, id, &v, c.len);
-                        }
-                    }
+                    txn.capture_response(fe_px, &mut res_caps);
                     let denied = matches!(v, rules::HttpVerdict::DenyResponse { .. });
                     match v {
                         rules::HttpVerdict::Reply { status, bytes }
@@ -1846,9 +1873,10 @@ impl<'c> Exchange<'c> {
                             txn.denied_resp = denied;
                             let s = &mut b.scratch;
                             let (px, be) = (fe_px, Some(be_px));
-                            break 'head Err(super::after::on_bytes(
-                                px, be, &rbase, status, bytes, s,
-                            ));
+                            let c = &mut res_caps;
+                            let r = super::after::on_bytes(px, be, &rbase, status, bytes, s, c);
+                            txn.capture_response(fe_px, &mut res_caps);
+                            break 'head Err(r);
                         }
                         rules::HttpVerdict::SilentDrop => {
                             // HAProxy logs it as its request-side twin: `PR`, a denied request;
@@ -1891,15 +1919,10 @@ impl<'c> Exchange<'c> {
                 let st = edits.status.map_or(status, |(s, _)| s);
                 let page = rules::page_for(super::checkcache::page_status(st), fe_px, Some(be_px));
                 let bytes = rules::close_page(page, true);
-                let s = &mut b.scratch;
-                break 'head Err(super::after::on_bytes(
-                    fe_px,
-                    Some(be_px),
-                    &base,
-                    st,
-                    bytes,
-                    s,
-                ));
+                let (s, mut caps) = (&mut b.scratch, Vec::new());
+                let r = super::after::on_bytes(fe_px, Some(be_px), &base, st, bytes, s, &mut caps);
+                txn.capture_response(fe_px, &mut caps);
+                break 'head Err(r);
             }
             if super::after::any(fe_px, Some(be_px)) {
                 let nbsrv = |i| shard.shared.usable_servers(i);
@@ -1909,8 +1932,9 @@ impl<'c> Exchange<'c> {
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
                 let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
                 let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
-                let s = &mut b.scratch;
-                super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s);
+                let (s, mut caps) = (&mut b.scratch, Vec::new());
+                super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s, &mut caps);
+                txn.capture_response(fe_px, &mut caps);
             }
             // The status the client gets (`set-status`), which the log and the frontend's
             // and backend's counters show (the server's count keeps what it sent).
