@@ -945,6 +945,13 @@ pub enum HttpAction {
         id: usize,
         new_len: Option<usize>,
     },
+    /// `http-response wait-for-body time T [at-least N]`: the response's rules wait (up to
+    /// `time`) for its whole body, or `at_least` bytes of it, or a full buffer, so that
+    /// `res.body*` see it; past `time` the client gets a 504, as in HAProxy 2.6.
+    WaitForBody {
+        time: std::time::Duration,
+        at_least: u64,
+    },
 }
 
 /// Which part of the request-target a `replace-*` rule works on.

@@ -1803,6 +1803,37 @@ impl<'c> Exchange<'c> {
                 (txn.captures).capture_cookie(true, c.name.as_bytes(), c.len, fields);
             }
         }
+        // `http-response wait-for-body`: the body (or some of it) joins the head in `rbuf`
+        // before the rules, for `res.body*`; too late, and HAProxy answers 504.
+        let mut body_late = false;
+        if !route.saved_head.is_empty() {
+            let shared = &shard.shared;
+            let nbsrv = |i: usize| shared.usable_servers(i);
+            let addrs = crate::acl::AddrsCell::new(txn.addrs());
+            let rbase = RequestSample {
+                head: Some((req, &route.saved_head)),
+                conn: &ctx.acl_conn,
+                nbsrv: &nbsrv,
+                stopping: shared.control.soft_stopping(),
+                stick: stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource),
+                txn: Some(vars),
+                addrs: Some(&addrs),
+            };
+            let pxs = [be_px, fe_px];
+            let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
+            if let Some((time, at_least)) = rules::wait_for_body(pxs, &rbase, res, b.rbuf.bytes()) {
+                let (rbuf, sconn) = (&mut b.rbuf, &mut answered.sconn);
+                let wait = WaitBody {
+                    kind: res.body_kind(method),
+                    head_len: res.head_len(),
+                    time,
+                    at_least,
+                };
+                body_late = !wait.run(rbuf, sconn, &ctx.limits).await;
+            }
+        }
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
         let mut close_client = route.client_close || matches!(res_body, BodyKind::CloseDelimited);
@@ -1828,6 +1859,22 @@ impl<'c> Exchange<'c> {
                 );
             }
             let mut store = None;
+            if body_late {
+                // HAProxy 2.6's answer when `wait-for-body` times out on a response: 504,
+                // logged as a server timeout while the headers were processed (`sH`).
+                txn.term = Term::new(Cause::ServerTimeout, Phase::Headers);
+                let nbsrv = |i| shard.shared.usable_servers(i);
+                let stick = stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource);
+                let addrs = crate::acl::AddrsCell::new(txn.addrs());
+                let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
+                let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px)), true);
+                let (s, mut caps) = (&mut b.scratch, Vec::new());
+                let r = super::after::on_bytes(fe_px, Some(be_px), &base, 504, page, s, &mut caps);
+                txn.capture_response(fe_px, &mut caps);
+                break 'head Err(r);
+            }
             // http-response rules: the backend's, then the frontend's (HAProxy's order).
             if !route.saved_head.is_empty() {
                 let shared = &shard.shared;
@@ -2416,6 +2463,48 @@ async fn wait_body<C: AsyncRead + Unpin>(
         }
     }
     view
+}
+
+/// `http-response wait-for-body`: what to wait for after a response head.
+struct WaitBody {
+    kind: BodyKind,
+    head_len: usize,
+    time: Duration,
+    /// 0: the whole body.
+    at_least: u64,
+}
+
+impl WaitBody {
+    /// Reads into `rbuf` until the body is whole, `at_least` bytes of it are here (raw
+    /// bytes: a chunked body's framing counts), the buffer is full or the server closes
+    /// (what is here is then all there is): true. False when `time` passed first.
+    async fn run(&self, rbuf: &mut InBuf, server: &mut ServerIo, limits: &HeadLimits) -> bool {
+        let until = Instant::now() + self.time;
+        loop {
+            let body = &rbuf.bytes()[self.head_len.min(rbuf.len())..];
+            let whole = match self.kind {
+                BodyKind::ContentLength(n) => body.len() as u64 >= n,
+                BodyKind::Chunked => {
+                    !matches!(ChunkedScanner::new(limits).advance(body), Ok(a) if !a.done)
+                }
+                BodyKind::CloseDelimited => false,
+                BodyKind::None | BodyKind::Tunnel => true,
+            };
+            if whole
+                || (self.at_least > 0 && body.len() as u64 >= self.at_least)
+                || rbuf.len() >= rbuf.capacity()
+            {
+                return true;
+            }
+            match rbuf.read_from(server, Some(until)).await {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return false,
+                // The forwarding that follows meets the error again and logs it.
+                Err(_) => return true,
+            }
+        }
+    }
 }
 
 /// Whether the whole body of `req` is in `body` (what follows its head in the buffer); an
