@@ -1861,8 +1861,11 @@ impl<'c> Exchange<'c> {
             let mut store = None;
             if body_late {
                 // HAProxy 2.6's answer when `wait-for-body` times out on a response: 504,
-                // logged as a server timeout while the headers were processed (`sH`).
-                txn.term = Term::new(Cause::ServerTimeout, Phase::Headers);
+                // logged `sR` (its rule analyser's phase) with no response time (-1).
+                txn.term = Term::new(Cause::ServerTimeout, Phase::Request);
+                txn.t_response = None;
+                // It went to a server: `Tw` is its wait (0 without a queue), not -1.
+                txn.t_queue.get_or_insert(Duration::ZERO);
                 let nbsrv = |i| shard.shared.usable_servers(i);
                 let stick = stick_ctx
                     .as_ref()
