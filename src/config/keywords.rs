@@ -537,7 +537,11 @@ pub static BIND: &[Kw<b::BindFn>] = &[
         0,
     ),
     kw("accept-proxy", Supported(b::accept_proxy), 0),
-    kw("accept-netscaler-cip", NotYet, 0),
+    kw(
+        "accept-netscaler-cip",
+        Supported(b::accept_netscaler_cip),
+        0,
+    ),
     kw("ssl", Supported(b::tls), 0),
     kw("crt", Supported(b::tls), 0),
     kw("crt-list", Supported(b::tls), 0),

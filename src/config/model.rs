@@ -323,6 +323,9 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
+    /// `accept-netscaler-cip MAGIC`: a NetScaler Client IP header with this magic comes
+    /// first (after a PROXY header, if both).
+    pub netscaler_cip: Option<u32>,
     /// `proto`: which HTTP the connections speak before they say.
     pub proto: BindProto,
     /// `ssl crt …`: the TLS settings of this listener, and the rustls configuration built

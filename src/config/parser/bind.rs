@@ -44,6 +44,7 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
         tcp_ut: None,
         name: None,
         accept_proxy: false,
+        netscaler_cip: None,
         proto: BindProto::Auto,
         tls: None,
         tls_config: None,
@@ -179,6 +180,18 @@ pub(crate) fn tcp_ut(b: &mut Bind, a: &Param, d: &mut Diags) {
         ),
         Ok(t) => b.tcp_ut = (!t.is_zero()).then_some(t),
         Err(e) => d.error(a.loc, format!("'{}': '{}': {e}", a.what, a.kw)),
+    }
+}
+
+/// `accept-netscaler-cip MAGIC`: read as HAProxy 2.6 does (`atol` into 32 bits; 0 refused,
+/// with its message).
+pub(crate) fn accept_netscaler_cip(b: &mut Bind, a: &Param, d: &mut Diags) {
+    match crate::config::units::atol(a.val) as u32 {
+        0 => d.error(
+            a.loc,
+            format!("'{}' : '{}' : invalid value 0, must be >= 0", a.what, a.kw),
+        ),
+        m => b.netscaler_cip = Some(m),
     }
 }
 
