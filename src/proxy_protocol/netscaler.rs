@@ -72,8 +72,12 @@ pub fn parse(buf: &[u8], magic: u32) -> Cip {
                 return Cip::Invalid("not TCP");
             }
             let ihl = (ip[0] & 0x0f) as usize * 4;
-            if ihl < 20 || ip.len() < ihl + 4 {
-                return Cip::Invalid("truncated TCP header");
+            if ihl < 20 {
+                return Cip::Invalid("bad IPv4 header length");
+            }
+            // HAProxy reads the ports where the IP header says, even past the CIP length.
+            if ip.len() < ihl + 4 {
+                return Cip::Incomplete;
             }
             let tcp = &ip[ihl..];
             let s = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
