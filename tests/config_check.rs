@@ -408,9 +408,21 @@ fn set_dumpable_keeps_core_dumps_after_the_user_switch_like_haproxy() {
         assert!(up.is_some(), "{prog} did not start");
         let pid = child.id();
         use std::os::unix::fs::MetadataExt;
-        let owner = std::fs::metadata(format!("/proc/{pid}/environ"))
-            .unwrap()
-            .uid();
+        // The listener may accept before the user switch and `set-dumpable` are done: with
+        // it, wait (bounded) for the files to belong to the new user.
+        let owner_now = || {
+            std::fs::metadata(format!("/proc/{pid}/environ"))
+                .unwrap()
+                .uid()
+        };
+        let owner = if dumpable {
+            eventually(std::time::Duration::from_secs(5), || {
+                Some(owner_now()).filter(|&o| o != 0)
+            })
+            .unwrap_or_else(owner_now)
+        } else {
+            owner_now()
+        };
         let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
         let core = limits
             .lines()
@@ -624,4 +636,61 @@ fn npn_and_0rtt_are_ignored_with_a_reason_and_quic_is_refused() {
         1,
         "c.cfg:10: 'quic-cc-algo' is not supported: corelb has no QUIC",
     );
+}
+
+/// `level` and `expose-fd`, on `stats socket` and on a proxy's `bind` (where HAProxy 2.6
+/// checks and then ignores them): HAProxy's errors, with the line.
+#[test]
+fn level_and_expose_fd_are_checked_on_stats_sockets_and_binds() {
+    let dir = TempDir::new("levels");
+    let sock = dir.path("s.sock");
+    let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
+    let listen = "listen l\n  bind 127.0.0.1:1 ";
+    let server = "\n  server s 127.0.0.1:2\n";
+    expect_check(
+        &dir,
+        &format!(
+            "global\n  stats socket {} level user expose-fd listeners\n{base}{listen}level operator expose-fd listeners{server}",
+            sock.display()
+        ),
+        0,
+        "valid",
+    );
+    for (global, bind, line, msg) in [
+        (
+            "level root",
+            "",
+            2,
+            "'level' only supports 'user', 'operator', and 'admin' (got 'root')",
+        ),
+        (
+            "expose-fd all",
+            "",
+            2,
+            "'expose-fd' only supports 'listeners' (got 'all')",
+        ),
+        ("level", "", 2, "'level' : missing level"),
+        (
+            "",
+            "level root",
+            8,
+            "'bind' : 'level' only supports 'user', 'operator', and 'admin' (got 'root')",
+        ),
+        (
+            "",
+            "expose-fd x",
+            8,
+            "'bind' : 'expose-fd' only supports 'listeners' (got 'x')",
+        ),
+    ] {
+        expect_check(
+            &dir,
+            &format!(
+                "global\n  stats socket {} {global}\n{base}{listen}{bind}{server}",
+                sock.display()
+            ),
+            1,
+            &format!("c.cfg:{line}: {msg}"),
+        );
+    }
 }

@@ -1587,3 +1587,154 @@ backend be\n  server s 0.0.0.0:0 send-proxy\n",
         assert_eq!(run(&|| ha.log()), ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// A server that answers `/KIND/FIRST/DELAY_MS/REST` with FIRST right after its head and REST
+/// DELAY_MS later: KIND `cl` (Content-Length), `ch` (chunked) or `close` (ends at the close).
+fn slow_body_server() -> (u16, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { return };
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let Some(req) = read_request_head(&mut r) else {
+                    return;
+                };
+                let p: Vec<String> = req.target.split('/').map(String::from).collect();
+                let (kind, first, delay) = (&p[1], &p[2], p[3].parse::<u64>().unwrap());
+                let rest = p.get(4).cloned().unwrap_or_default();
+                let len = first.len() + rest.len();
+                let (head, tail) = match kind.as_str() {
+                    "cl" => (
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n{first}"),
+                        rest.clone(),
+                    ),
+                    "ch" => (
+                        format!(
+                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{first}\r\n",
+                            first.len()
+                        ),
+                        format!("{:x}\r\n{rest}\r\n0\r\n\r\n", rest.len()),
+                    ),
+                    _ => (
+                        format!("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{first}"),
+                        rest.clone(),
+                    ),
+                };
+                let _ = c.write_all(head.as_bytes());
+                std::thread::sleep(Duration::from_millis(delay));
+                let _ = c.write_all(tail.as_bytes());
+                std::thread::sleep(Duration::from_millis(300));
+            });
+        }
+    });
+    (port, h)
+}
+
+/// `http-response wait-for-body time T [at-least N]`: `res.body`, `res.body_len` and
+/// `res.body_size` see the whole body when it comes in time (Content-Length, chunked,
+/// close-delimited), the first N bytes with `at-least`; past T the client gets HAProxy's
+/// 504. The same answers as Debian's HAProxy 2.6.
+#[test]
+fn wait_for_body_like_haproxy() {
+    let (srv, _h) = slow_body_server();
+    let (f1, f2) = (free_port(), free_port());
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend f1\n  bind 127.0.0.1:{f1}\n  http-response wait-for-body time 400ms\n\
+  http-response set-header x-body \"%[res.body]\"\n  http-response set-header x-len \"%[res.body_len]\"\n\
+  http-response set-header x-size \"%[res.body_size]\"\n  default_backend b\n\
+frontend f2\n  bind 127.0.0.1:{f2}\n  http-response wait-for-body time 1s at-least 4 if {{ status 200 }}\n\
+  http-response set-header x-body \"%[res.body]\"\n  http-response set-header x-len \"%[res.body_len]\"\n  default_backend b\n\
+backend b\n  server s 127.0.0.1:{srv}\n"
+    );
+    let cases = [
+        (f1, "/cl/abc/50/def"),
+        (f1, "/cl/abc/1200/def"),
+        (f1, "/ch/abc/50/def"),
+        (f1, "/ch/abc/1200/def"),
+        (f1, "/close/abc/50/def"),
+        (f1, "/close/abc/1200/def"),
+        (f2, "/cl/ab/50/cdefg"),
+        (f2, "/cl/abcd/1200/efg"),
+        (f2, "/cl/abcdef/1200/g"),
+    ];
+    let seen = || -> Vec<String> {
+        cases
+            .iter()
+            .map(|(port, path)| {
+                let s = TcpStream::connect(("127.0.0.1", *port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                (&s).write_all(
+                    format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .unwrap();
+                let r = read_response(&mut BufReader::new(&s), false).unwrap();
+                let mut got = vec![path.to_string(), r.status.to_string()];
+                for n in ["x-body", "x-len", "x-size"] {
+                    got.push(format!("{n}={:?}", r.header(n)));
+                }
+                // A close-delimited body: what came before the close.
+                let mut body = r.body;
+                let _ = (&s).read_to_end(&mut body);
+                got.push(String::from_utf8_lossy(&body).into_owned());
+                got.join(" ")
+            })
+            .collect()
+    };
+    let lb = Corelb::start(&cfg, &[], &[f1, f2]);
+    let ours = seen();
+    drop(lb);
+    assert_eq!(
+        ours[0],
+        "/cl/abc/50/def 200 x-body=Some(\"abcdef\") x-len=Some(\"6\") x-size=Some(\"6\") abcdef"
+    );
+    assert!(ours[1].starts_with("/cl/abc/1200/def 504 "), "{ours:#?}");
+    assert_eq!(
+        ours[7],
+        "/cl/abcd/1200/efg 200 x-body=Some(\"abcd\") x-len=Some(\"4\") x-size=None abcdefg"
+    );
+    if let Some(_h) = Haproxy::start(&cfg, &[f1, f2]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
+    }
+}
+
+/// `wait-for-body`'s errors, in HAProxy 2.6's words, with the line.
+#[test]
+fn wait_for_body_is_checked() {
+    let dir = TempDir::new("wfb");
+    let base = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend b\n  server s 127.0.0.1:1\n";
+    let pre = "error detected in backend 'b' while parsing 'http-response wait-for-body' rule : ";
+    for (rule, msg) in [
+        ("wait-for-body", "expects time <time> [ at-least <bytes> ]."),
+        ("wait-for-body time", "missing argument for 'time'."),
+        ("wait-for-body time x", "unexpected character 'x'."),
+        (
+            "wait-for-body time 1s at-least",
+            "missing argument for 'at-least'.",
+        ),
+        (
+            "wait-for-body time 1s at-least 1x",
+            "unexpected character 'x'.",
+        ),
+        (
+            "wait-for-body at-least 5",
+            "expects time <time> [ at-least <bytes> ].",
+        ),
+    ] {
+        expect_check(
+            &dir,
+            &format!("{base}  http-response {rule}\n"),
+            1,
+            &format!("c.cfg:8: {pre}{msg}"),
+        );
+    }
+    expect_check(
+        &dir,
+        &format!("{base}  http-response wait-for-body time 1s at-least 10k if TRUE\n"),
+        0,
+        "valid",
+    );
+}

@@ -683,6 +683,38 @@ fn declared_captures_capture_rules_and_unique_id_like_haproxy() {
     );
 }
 
+/// `http-after-response capture EXPR id N` fills the frontend's response slots (`%hs`,
+/// `capture.res.hdr(N)`) from the answer as the rules before it left it, on a server's
+/// answer and on corelb's own (a `deny`), after `http-response capture`. The same lines as
+/// Debian's HAProxy.
+#[test]
+fn after_response_capture_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  declare capture response len 12\n  declare capture response len 3\n  declare capture response len 12\n  http-request deny if {{ path /deny }}\n  http-response capture str(from-res) id 2\n  http-after-response set-header x-a after-%[status]\n  http-after-response capture res.hdr(x-a) id 0\n  http-after-response capture status id 1\n  http-after-response capture str(deny) id 2 if {{ status 403 }}\n  log-format \"hs=%hs c0=%[capture.res.hdr(0)] c1=%[capture.res.hdr(1)] c2=%[capture.res.hdr(2)]\"\n  default_backend be\nbackend be\n  mode http\n  http-after-response capture str(from-be) id 0 if {{ path /none }}\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            assert_eq!(get(port, "/", ""), 200);
+            assert_eq!(get(port, "/deny", ""), 403);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "hs={after-200|200|from-res} c0=after-200 c1=200 c2=from-res",
+            "hs={after-403|403|deny} c0=after-403 c1=403 c2=deny",
+        ]
+    );
+}
+
 /// `declare capture` and `http-request capture` errors name the file and line, in HAProxy's
 /// words.
 #[test]
@@ -734,6 +766,16 @@ fn capture_declarations_are_checked() {
             "frontend f2\n  bind 127.0.0.1:3\n  declare capture response len 3\n  http-response capture res.hdr(a) len 3",
             14,
             "error detected in frontend 'f2' while parsing 'http-response capture' rule : expects 'id', found 'len'.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture response len 3\n  http-after-response capture res.hdr(a) len 3",
+            14,
+            "error detected in frontend 'f2' while parsing 'http-after-response capture' rule : expects 'id', found 'len'.",
+        ),
+        (
+            "frontend f2\n  bind 127.0.0.1:3\n  declare capture response len 3\n  http-after-response capture res.hdr(a) id 1",
+            14,
+            "Proxy 'f2': unable to find capture id '1' referenced by http-response capture rule.",
         ),
         (
             "frontend f2\n  bind 127.0.0.1:3\n  http-response capture res.hdr(a)",

@@ -259,3 +259,131 @@ fn check_send_proxy_sends_the_header_on_health_checks() {
     assert_eq!(got[12], 0x20);
     assert_eq!(&got[13..16], &[0x00, 0x00, 0x00]);
 }
+
+/// A NetScaler CIP header for `magic` carrying an IPv4 (`v6` false) or IPv6 TCP connection
+/// from `src` to `dst`, in the legacy or the standard framing.
+fn cip(magic: u32, legacy: bool, src: &str, dst: &str) -> Vec<u8> {
+    let (s, d): (std::net::SocketAddr, std::net::SocketAddr) =
+        (src.parse().unwrap(), dst.parse().unwrap());
+    let mut ip = Vec::new();
+    match (s.ip(), d.ip()) {
+        (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
+            ip.extend_from_slice(&[0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0]);
+            ip.extend_from_slice(&a.octets());
+            ip.extend_from_slice(&b.octets());
+        }
+        (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => {
+            ip.extend_from_slice(&[0x60, 0, 0, 0, 0, 20, 6, 64]);
+            ip.extend_from_slice(&a.octets());
+            ip.extend_from_slice(&b.octets());
+        }
+        _ => unreachable!(),
+    }
+    ip.extend_from_slice(&s.port().to_be_bytes());
+    ip.extend_from_slice(&d.port().to_be_bytes());
+    ip.extend_from_slice(&[0; 16]);
+    let mut out = magic.to_be_bytes().to_vec();
+    if legacy {
+        out.extend_from_slice(&(ip.len() as u32).to_be_bytes());
+    } else {
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&(ip.len() as u16).to_be_bytes());
+    }
+    out.extend_from_slice(&ip);
+    out
+}
+
+/// `bind … accept-netscaler-cip MAGIC`: the client's and the destination's addresses come
+/// from the NetScaler's header, legacy or standard framing, IPv4 or IPv6; a header with
+/// another magic or not about TCP closes the connection unanswered. The same answers as
+/// Debian's HAProxy 2.6 (which resets where corelb closes: both are "no answer" here).
+#[test]
+fn netscaler_cip_addresses_like_haproxy() {
+    let magic = 305419896u32;
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout client 2s\n  timeout server 2s\n  timeout connect 1s\n\
+frontend f\n  bind 127.0.0.1:{port} accept-netscaler-cip {magic}\n\
+  http-request return status 200 content-type text/plain lf-string \"%[src]:%[src_port] %[dst]:%[dst_port] %ci:%cp\"\n"
+    );
+    let req = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut udp = cip(magic, true, "10.1.2.3:4567", "192.168.0.9:80");
+    udp[8 + 9] = 17;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "legacy",
+            cip(magic, true, "10.1.2.3:4567", "192.168.0.9:80"),
+        ),
+        (
+            "standard",
+            cip(magic, false, "10.1.2.3:4567", "192.168.0.9:80"),
+        ),
+        (
+            "ipv6",
+            cip(magic, false, "[2001:db8::1]:1234", "[2001:db8::2]:443"),
+        ),
+        (
+            "magic",
+            cip(magic + 1, true, "10.1.2.3:4567", "192.168.0.9:80"),
+        ),
+        ("udp", udp),
+    ];
+    let seen = || -> Vec<String> {
+        cases
+            .iter()
+            .map(|(name, head)| {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut bytes = head.clone();
+                bytes.extend_from_slice(req);
+                s.write_all(&bytes).unwrap();
+                let mut out = Vec::new();
+                let _ = s.read_to_end(&mut out);
+                let out = String::from_utf8_lossy(&out).into_owned();
+                let status = out.lines().next().unwrap_or("no answer").to_string();
+                let body = out.split_once("\r\n\r\n").map_or("", |x| x.1).to_string();
+                format!("{name}: {status} {body}")
+            })
+            .collect()
+    };
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    let ours = seen();
+    drop(lb);
+    assert_eq!(
+        ours,
+        [
+            "legacy: HTTP/1.1 200 OK 10.1.2.3:4567 192.168.0.9:80 10.1.2.3:4567",
+            "standard: HTTP/1.1 200 OK 10.1.2.3:4567 192.168.0.9:80 10.1.2.3:4567",
+            "ipv6: HTTP/1.1 200 OK 2001:db8::1:1234 2001:db8::2:443 2001:db8::1:1234",
+            "magic: no answer ",
+            "udp: no answer ",
+        ]
+    );
+    if let Some(_h) = common::haproxy::Haproxy::start(&cfg, &[port]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
+    }
+}
+
+/// `accept-netscaler-cip`'s value, read as HAProxy reads it (0 and what is no number are
+/// refused with its message, naming the line).
+#[test]
+fn netscaler_cip_magic_is_checked() {
+    let dir = TempDir::new("cip");
+    let base = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n";
+    for v in ["x", "0", "4294967296"] {
+        expect_check(
+            &dir,
+            &format!("{base}  bind 127.0.0.1:1 accept-netscaler-cip {v}\n"),
+            1,
+            "c.cfg:7: 'bind' : 'accept-netscaler-cip' : invalid value 0, must be >= 0",
+        );
+    }
+    expect_check(
+        &dir,
+        &format!(
+            "{base}  bind 127.0.0.1:1 accept-netscaler-cip -1\n  http-request return status 200\n"
+        ),
+        0,
+        "valid",
+    );
+}

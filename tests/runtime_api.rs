@@ -137,9 +137,10 @@ fn levels_and_bad_commands_change_nothing() {
     assert_eq!(s.user("set maxconn global 10"), "Permission denied\n\n");
     assert_eq!(s.user("get weight l/a"), "1 (initial 1)\n\n");
     assert_eq!(s.user("show cli level"), "user\n\n");
-    // Listening sockets go only to an admin socket with 'expose-fd listeners'.
-    assert_eq!(s.user("_getsocks"), "Permission denied\n\n");
-    assert_eq!(s.admin("_getsocks"), "Permission denied\n\n");
+    // Listening sockets go only to a socket with 'expose-fd listeners': the others close
+    // without a word, as HAProxy 2.6 does (levels_match_haproxy_26).
+    assert_eq!(s.user("_getsocks"), "");
+    assert_eq!(s.admin("_getsocks"), "");
     // An admin session lowered to user loses its rights for the rest of the line.
     assert_eq!(
         s.admin("user; set server l/a state maint"),
@@ -1609,4 +1610,197 @@ fn rate_limits_delay_connections_and_show_in_info() {
         wait_unix_socket(&sock);
         check("haproxy");
     }
+}
+
+/// The sockets of `levels_match_haproxy_26`: the default level, each level, and a user
+/// socket with `expose-fd listeners`; a table with one entry; `level` and `expose-fd` on a
+/// proxy's `bind` too (accepted and ignored there, as HAProxy does).
+fn levels_config(dir: &Path, port: u16, srv: u16) -> String {
+    let d = dir.display();
+    format!(
+        "global
+  stats socket {d}/def.sock
+  stats socket {d}/user.sock level user
+  stats socket {d}/oper.sock level operator
+  stats socket {d}/adm.sock level admin
+  stats socket {d}/userx.sock level user expose-fd listeners
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+backend t
+  stick-table type ip size 10 expire 1h store gpc0
+listen l
+  bind 127.0.0.1:{port} level user expose-fd listeners
+  tcp-request connection track-sc0 src table t
+  server a 127.0.0.1:{srv}
+"
+    )
+}
+
+/// What a socket answers to `line`, as bytes (`_getsocks` answers in binary), read until
+/// the server closes.
+fn cli_bytes(sock: &Path, line: &str) -> Vec<u8> {
+    let mut s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn levels_match_haproxy_26() {
+    let a = Backend::named("a");
+    let dir = TempDir::new("levels");
+    let (mine, theirs) = (dir.path("corelb"), dir.path("haproxy"));
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::create_dir_all(&theirs).unwrap();
+    let (port, hport) = (free_port(), free_port());
+    let lb = Corelb::start(
+        &levels_config(&mine, port, a.port),
+        &["--shards", "2"],
+        &[port],
+    );
+    let hcfg = dir.write("haproxy.cfg", &levels_config(&theirs, hport, a.port));
+    let _h = Haproxy::start(&hcfg, &theirs.join("adm.sock"));
+    wait_unix_socket(&mine.join("adm.sock"));
+    // One connection each: the table holds 127.0.0.1.
+    for p in [port, hport] {
+        assert_eq!(fetch_name(p), "a");
+    }
+    for d in [&mine, &theirs] {
+        let t = eventually(Duration::from_secs(5), || {
+            let t = stats_cmd(&d.join("adm.sock"), "show table t");
+            t.contains("key=127.0.0.1").then_some(t)
+        });
+        assert!(
+            t.is_some(),
+            "{}",
+            stats_cmd(&d.join("adm.sock"), "show table t")
+        );
+    }
+    // An entry's address and expiry differ between the two.
+    let norm = |t: String| -> String {
+        t.split('\n')
+            .map(|l| {
+                l.split(' ')
+                    .map(|w| {
+                        if w.starts_with("0x") {
+                            "ADDR"
+                        } else if w.starts_with("exp=") {
+                            "exp=T"
+                        } else {
+                            w
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let sockets = ["def", "user", "oper", "adm"];
+    // Read-only first, then what a lower level may not do (which must change nothing),
+    // then what it may.
+    let commands = [
+        "show cli level",
+        "operator; show cli level",
+        "user; show cli level",
+        "user; operator; show cli level",
+        "get weight l/a",
+        "show table t",
+        "show table t key 127.0.0.1",
+        "show table t key bad",
+        "show table t key 127.0.0.2",
+        "show table t data.gpc0 ge 0",
+        "show table t bogus",
+        "show table nope key 127.0.0.1",
+        "shutdown session 0",
+        "clear counters all",
+        "disable frontend nofe",
+        "enable frontend nofe",
+        "set maxconn frontend nofe 10",
+        "set maxconn server l/zz 10",
+        "set server l/zz state ready",
+        "set server l/a state bogus",
+        "set weight l/zz 10",
+        "shutdown sessions server l/zz",
+        "disable server l/zz",
+        "enable health l/zz",
+        "clear table t key 127.0.0.2",
+        "clear table t key",
+        "clear table",
+        "clear table t bogus",
+        "clear counters bogus",
+    ];
+    let (mut compared, mut diffs) = (0, Vec::new());
+    for sock in sockets {
+        for c in commands {
+            let (m, h) = (
+                stats_cmd(&mine.join(format!("{sock}.sock")), c),
+                stats_cmd(&theirs.join(format!("{sock}.sock")), c),
+            );
+            let (m, h) = (norm(m), norm(h));
+            if m != h {
+                diffs.push(format!("{sock}: {c}\n  corelb:  {m:?}\n  haproxy: {h:?}"));
+            }
+            compared += 1;
+        }
+        // A user's 'clear table' removes nothing, and a user's 'key' is refused.
+        for c in [
+            "clear table t",
+            "clear table t data.gpc0 ge 0",
+            "clear table t key 127.0.0.1",
+        ] {
+            if sock == "user" {
+                let m = stats_cmd(&mine.join(format!("{sock}.sock")), c);
+                let h = stats_cmd(&theirs.join(format!("{sock}.sock")), c);
+                assert_eq!(m, h, "{sock}: {c}");
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(compared, sockets.len() * commands.len());
+    // Refused commands changed nothing: the entry, the server's state and weight stay.
+    for d in [&mine, &theirs] {
+        let t = stats_cmd(&d.join("adm.sock"), "show table t");
+        assert!(t.contains("key=127.0.0.1"), "{t}");
+        assert_eq!(
+            stats_cmd(&d.join("adm.sock"), "get weight l/a"),
+            "1 (initial 1)\n\n"
+        );
+    }
+    // Listening sockets go to `expose-fd listeners` whatever the level; the other sockets
+    // close without a word (HAProxy 2.6's `_getsocks`).
+    for sock in sockets {
+        for d in [&mine, &theirs] {
+            assert_eq!(
+                cli_bytes(&d.join(format!("{sock}.sock")), "_getsocks"),
+                b"",
+                "{sock} {}",
+                d.display()
+            );
+        }
+    }
+    for d in [&mine, &theirs] {
+        let got = cli_bytes(&d.join("userx.sock"), "_getsocks");
+        assert!(got.len() >= 4, "{}: {got:?}", d.display());
+    }
+    // A new process's `-x` on a socket without `expose-fd` gives up and says why; on the
+    // user socket with it, it takes the listeners over.
+    let next = dir.path("next");
+    std::fs::create_dir_all(&next).unwrap();
+    let out = Command::new(corelb_bin())
+        .args(["-f"])
+        .arg(dir.write("next.cfg", &levels_config(&next, port, a.port)))
+        .arg("-x")
+        .arg(mine.join("adm.sock"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("expose-fd listeners"), "{err}");
+    drop(lb);
 }

@@ -13,10 +13,11 @@ use std::time::Duration;
 pub enum CliLevel {
     /// Read-only commands that show no sensitive data.
     User,
-    /// Also `show errors`, `clear counters`, `set maxconn` … (HAProxy's default level
-    /// for a `stats socket` is `admin`).
-    Operator,
+    /// Also `show errors`, `show sess`, `clear counters`, a table's entries. HAProxy 2.6's
+    /// default level for a `stats socket` without `level` (its `show cli level` says so).
     #[default]
+    Operator,
+    /// Every command: changes to servers, frontends, certificates, `clear counters all`.
     Admin,
 }
 
@@ -131,7 +132,7 @@ pub fn parse_socket(args: &[&str], loc: &Loc) -> Result<StatsSocket, String> {
         group: None,
         uid: None,
         gid: None,
-        level: CliLevel::Admin,
+        level: CliLevel::default(),
         expose_fd: false,
         loc: loc.clone(),
     };
@@ -163,22 +164,8 @@ pub fn parse_socket(args: &[&str], loc: &Loc) -> Result<StatsSocket, String> {
                     s.gid = Some(n)
                 }
             }
-            "level" => {
-                s.level = match need("user, operator or admin")? {
-                    "user" => CliLevel::User,
-                    "operator" => CliLevel::Operator,
-                    "admin" => CliLevel::Admin,
-                    v => {
-                        return Err(format!(
-                            "'level' expects 'user', 'operator' or 'admin', not '{v}'"
-                        ));
-                    }
-                }
-            }
-            "expose-fd" => match need("'listeners'")? {
-                "listeners" => s.expose_fd = true,
-                v => return Err(format!("'expose-fd' expects 'listeners', not '{v}'")),
-            },
+            "level" => s.level = parse_level(val)?,
+            "expose-fd" => s.expose_fd = parse_expose_fd(val)?,
             _ => {
                 return Err(format!(
                     "unknown option '{kw}' on 'stats socket' (mode, user, group, uid, gid, level, expose-fd)"
@@ -188,6 +175,28 @@ pub fn parse_socket(args: &[&str], loc: &Loc) -> Result<StatsSocket, String> {
         i += 2;
     }
     Ok(s)
+}
+
+/// `level user|operator|admin`, worded as HAProxy 2.6's errors.
+pub fn parse_level(v: Option<&str>) -> Result<CliLevel, String> {
+    match v {
+        None | Some("") => Err("'level' : missing level".into()),
+        Some("user") => Ok(CliLevel::User),
+        Some("operator") => Ok(CliLevel::Operator),
+        Some("admin") => Ok(CliLevel::Admin),
+        Some(v) => Err(format!(
+            "'level' only supports 'user', 'operator', and 'admin' (got '{v}')"
+        )),
+    }
+}
+
+/// `expose-fd listeners` (the only thing HAProxy 2.6 exposes).
+pub fn parse_expose_fd(v: Option<&str>) -> Result<bool, String> {
+    match v {
+        None | Some("") => Err("'expose-fd' : missing fd type".into()),
+        Some("listeners") => Ok(true),
+        Some(v) => Err(format!("'expose-fd' only supports 'listeners' (got '{v}')")),
+    }
 }
 
 /// What only this machine can tell: the socket's directory, its user and group. Worded as
@@ -263,6 +272,11 @@ mod tests {
         assert_eq!(s.addr, CliAddr::Tcp("127.0.0.1:9999".parse().unwrap()));
         assert_eq!(s.level, CliLevel::User);
         assert!(parse_socket(&["/x", "level", "root"], &loc()).is_err());
+        // No `level`: operator, as HAProxy 2.6.
+        assert_eq!(
+            parse_socket(&["/x"], &loc()).unwrap().level,
+            CliLevel::Operator
+        );
         assert!(parse_socket(&["/x", "mode", "999"], &loc()).is_err());
         assert!(parse_socket(&["/x", "bogus", "1"], &loc()).is_err());
         assert!(parse_socket(&["/x", "mode"], &loc()).is_err());

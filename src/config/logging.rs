@@ -219,7 +219,8 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
         }
     }
     let slots = px.logging.res_captures.len();
-    for r in &px.http_response {
+    // (HAProxy 2.6 names an `http-after-response capture` an http-response one too.)
+    for r in px.http_response.iter().chain(&px.http_after_response) {
         if let crate::config::model::HttpAction::Capture { id, .. } = &r.action
             && *id >= slots
         {

@@ -341,6 +341,9 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
+    /// `accept-netscaler-cip MAGIC`: a NetScaler Client IP header with this magic comes
+    /// first (after a PROXY header, if both).
+    pub netscaler_cip: Option<u32>,
     /// `proto`: which HTTP the connections speak before they say.
     pub proto: BindProto,
     /// `ssl crt …`: the TLS settings of this listener, and the rustls configuration built
@@ -1026,6 +1029,13 @@ pub enum HttpAction {
         expr: crate::acl::FetchExpr,
         id: usize,
         new_len: Option<usize>,
+    },
+    /// `http-response wait-for-body time T [at-least N]`: the response's rules wait (up to
+    /// `time`) for its whole body, or `at_least` bytes of it, or a full buffer, so that
+    /// `res.body*` see it; past `time` the client gets a 504, as in HAProxy 2.6.
+    WaitForBody {
+        time: std::time::Duration,
+        at_least: u64,
     },
 }
 

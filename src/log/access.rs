@@ -100,6 +100,11 @@ impl Captures {
         } else {
             &mut self.req
         };
+        // An answer corelb wrote itself (a `deny`) had no server head to capture from: its
+        // `http-after-response capture` makes the slots (the caller checked `idx`).
+        if response && list.len() <= idx {
+            list.resize(idx + 1, None);
+        }
         if let Some(slot) = list.get_mut(idx) {
             self.buf.extend_from_slice(&v[..v.len().min(len)]);
             *slot = Some((start, self.buf.len() as u32));

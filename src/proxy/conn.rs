@@ -86,6 +86,46 @@ async fn read_proxy_header(
     }
 }
 
+/// Reads a NetScaler CIP header (`accept-netscaler-cip`) after `early` (what came with a
+/// PROXY header): the client, the destination and the bytes after the header.
+async fn read_netscaler_cip(
+    client: &mut TcpStream,
+    early: Vec<u8>,
+    magic: u32,
+    timeout: Duration,
+) -> Result<(SocketAddr, SocketAddr, Vec<u8>), String> {
+    use crate::proxy_protocol::netscaler::{Cip, parse};
+    use futures_lite::AsyncReadExt;
+    // An IPv6 and a TCP header with options, and the framing, fit.
+    const MAX: usize = 4096;
+    let deadline = Instant::now() + timeout;
+    let mut buf = early;
+    loop {
+        match parse(&buf, magic) {
+            Cip::Complete { src, dst, len } => return Ok((src, dst, buf[len..].to_vec())),
+            Cip::Invalid(e) => return Err(format!("invalid NetScaler CIP header: {e}")),
+            Cip::Incomplete if buf.len() >= MAX => {
+                return Err("NetScaler CIP header too large".into());
+            }
+            Cip::Incomplete => {}
+        }
+        let n = buf.len();
+        buf.resize(MAX, 0);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let r = futures_lite::future::or(async { Some(client.read(&mut buf[n..]).await) }, async {
+            glommio::timer::sleep(left).await;
+            None
+        })
+        .await;
+        match r {
+            None => return Err("timeout waiting for the NetScaler CIP header".into()),
+            Some(Ok(0)) => return Err("connection closed before a complete CIP header".into()),
+            Some(Ok(k)) => buf.truncate(n + k),
+            Some(Err(e)) => return Err(format!("reading the NetScaler CIP header: {e}")),
+        }
+    }
+}
+
 /// Where a connection comes from, once its PROXY header (if any) was read.
 pub struct ClientOrigin {
     /// The client (from the PROXY header, else the socket's peer).
@@ -187,6 +227,27 @@ pub async fn handle(
             }
             Err(e) => {
                 // Never reaches a backend: the connection is closed.
+                log::debug!("{}: {peer}: {e}; closing", fe.name);
+                let term = Term::new(Cause::Proxy, Phase::Request);
+                tcp::log_rejected(&shard, &fe, peer, accept_date, accepted, term);
+                return;
+            }
+        }
+    }
+    // `accept-netscaler-cip`: the NetScaler's copy of the client's IP and TCP headers, after
+    // a PROXY header if both (HAProxy's order).
+    // (Read from the bind's configuration, not passed along: the connection's future
+    // stays as small as before for everyone else.)
+    let cip = shard.shared.cfg.proxies[fe.proxy].binds.get(bind);
+    if let Some(magic) = cip.and_then(|b| b.netscaler_cip) {
+        let wait = fe.client_timeout.unwrap_or(Duration::from_secs(10));
+        // Boxed, as the handshake: an idle connection's task holds no CIP read state.
+        match Box::pin(read_netscaler_cip(&mut client, early, magic, wait)).await {
+            Ok((s, d, rest)) => {
+                (src, dst) = (s, Some(d));
+                early = rest;
+            }
+            Err(e) => {
                 log::debug!("{}: {peer}: {e}; closing", fe.name);
                 let term = Term::new(Cause::Proxy, Phase::Request);
                 tcp::log_rejected(&shard, &fe, peer, accept_date, accepted, term);

@@ -38,6 +38,7 @@
 //!   starts its TLV walk at offset 0 for those families and so rejects them in practice.
 
 mod crc32c;
+pub mod netscaler;
 pub mod tlv;
 mod v1;
 mod v2;

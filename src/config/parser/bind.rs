@@ -46,6 +46,7 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
         tcp_ut: None,
         name: None,
         accept_proxy: false,
+        netscaler_cip: None,
         proto: BindProto::Auto,
         tls: None,
         tls_config: None,
@@ -200,8 +201,35 @@ pub(crate) fn tcp_ut(b: &mut Bind, a: &Param, d: &mut Diags) {
     }
 }
 
+/// `accept-netscaler-cip MAGIC`: read as HAProxy 2.6 does (`atol` into 32 bits; 0 refused,
+/// with its message).
+pub(crate) fn accept_netscaler_cip(b: &mut Bind, a: &Param, d: &mut Diags) {
+    match crate::config::units::atol(a.val) as u32 {
+        0 => d.error(
+            a.loc,
+            format!("'{}' : '{}' : invalid value 0, must be >= 0", a.what, a.kw),
+        ),
+        m => b.netscaler_cip = Some(m),
+    }
+}
+
 pub(crate) fn accept_proxy(b: &mut Bind, _: &Param, _: &mut Diags) {
     b.accept_proxy = true;
+}
+
+/// `level` and `expose-fd` belong to the runtime API's sockets: HAProxy 2.6 checks them on
+/// every `bind` line and ignores them elsewhere (configuration manual 5.1: "It is ignored
+/// by other sockets"), and so does corelb. Checked here with HAProxy's words.
+pub(crate) fn level(_: &mut Bind, a: &Param, d: &mut Diags) {
+    if let Err(e) = crate::config::cli::parse_level(Some(a.val)) {
+        d.error(a.loc, format!("'{}' : {e}", a.what));
+    }
+}
+
+pub(crate) fn expose_fd(_: &mut Bind, a: &Param, d: &mut Diags) {
+    if let Err(e) = crate::config::cli::parse_expose_fd(Some(a.val)) {
+        d.error(a.loc, format!("'{}' : {e}", a.what));
+    }
 }
 
 /// The file mode of a UNIX socket, in octal.

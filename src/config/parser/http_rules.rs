@@ -40,7 +40,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "set-nice",
     "set-tos",
     "set-mark",
-    "wait-for-body",
     "wait-for-handshake",
     "set-timeout",
     "replace-value",
@@ -56,20 +55,16 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "pause",
 ];
 
-/// `http-request capture EXPR [len N | id N]` and `http-response capture EXPR id N`
-/// (`request` false), with HAProxy's errors.
+/// `http-request capture EXPR [len N | id N]` and `http-response|http-after-response capture
+/// EXPR id N`, with HAProxy's errors.
 fn capture_rule(
     px: &Proxy,
     w: &[String],
-    request: bool,
+    kw: &str,
     loc: &Loc,
     d: &mut Diags,
 ) -> Option<HttpAction> {
-    let kw = if request {
-        "http-request"
-    } else {
-        "http-response"
-    };
+    let request = kw == "http-request";
     let err = |d: &mut Diags, m: &str| {
         d.error(
             loc,
@@ -134,6 +129,67 @@ fn capture_rule(
             None
         }
     }
+}
+
+/// `http-response wait-for-body time T [at-least N]`, with HAProxy 2.6's errors.
+fn wait_for_body(px: &Proxy, w: &[String], loc: &Loc, d: &mut Diags) -> Option<HttpAction> {
+    let err = |d: &mut Diags, m: &str| {
+        d.error(
+            loc,
+            format!(
+                "error detected in {} '{}' while parsing 'http-response wait-for-body' rule : {m}",
+                px.kind.name(),
+                px.name
+            ),
+        )
+    };
+    let usage = "expects time <time> [ at-least <bytes> ].";
+    let end = (w.iter())
+        .position(|x| x == "if" || x == "unless")
+        .unwrap_or(w.len());
+    // HAProxy's parse_time_err/parse_size_err name the first character they cannot read.
+    let bad = |v: &str| {
+        let c = v.chars().find(|c| !c.is_ascii_digit()).unwrap_or('?');
+        format!("unexpected character '{c}'.")
+    };
+    let (mut time, mut at_least, mut i) = (None, 0, 1);
+    while i < end {
+        let kw = w[i].as_str();
+        let Some(v) = w.get(i + 1) else {
+            if kw == "time" || kw == "at-least" {
+                err(d, &format!("missing argument for '{kw}'."));
+            } else {
+                err(d, usage);
+            }
+            return None;
+        };
+        match kw {
+            "time" => match crate::config::units::parse_time(v, Duration::from_millis(1)) {
+                Ok(t) => time = Some(t),
+                Err(_) => {
+                    err(d, &bad(v));
+                    return None;
+                }
+            },
+            "at-least" => match crate::config::units::parse_size(v) {
+                Ok(n) => at_least = n,
+                Err(_) => {
+                    err(d, &bad(v));
+                    return None;
+                }
+            },
+            _ => {
+                err(d, usage);
+                return None;
+            }
+        }
+        i += 2;
+    }
+    let Some(time) = time else {
+        err(d, usage);
+        return None;
+    };
+    Some(HttpAction::WaitForBody { time, at_least })
 }
 
 /// The actions HAProxy 2.6 has in `http-after-response` (its parser's list, in its order).
@@ -253,11 +309,9 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 None
             }
         },
-        "capture" if request || kw == "http-response" => capture_rule(px, w, request, loc, d),
-        "capture" => {
-            d.error(loc, format!("'{kw} capture' is not supported yet"));
-            return None;
-        }
+        "wait-for-body" if !request => wait_for_body(px, w, loc, d),
+        // `http-after-response capture EXPR id N` is `http-response capture`'s, run last.
+        "capture" => capture_rule(px, w, kw, loc, d),
         "silent-drop" => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
         "reject" if request => need(0, "no argument", d).then_some(HttpAction::Reject),
         "cache-use" if request => {

@@ -26,7 +26,11 @@ pub fn any(fe: &Proxy, be: Option<&Proxy>) -> bool {
     proxies(fe, be).any(|p| !p.http_after_response.is_empty())
 }
 
-/// Runs the rules on a server's response head, into its `edits`.
+/// What `capture ... id N` rules took: (slot, value), for the frontend's response slots.
+pub type Captures = Vec<(usize, Vec<u8>)>;
+
+/// Runs the rules on a server's response head, into its `edits`; `capture` rules' values
+/// go to `caps`.
 #[allow(clippy::too_many_arguments)]
 pub fn on_head<'a, const N: usize>(
     fe: &'a Proxy,
@@ -37,6 +41,7 @@ pub fn on_head<'a, const N: usize>(
     edits: &mut Edits<'a, N>,
     bump: &'a Bump,
     scratch: &mut Vec<u8>,
+    caps: &mut Captures,
 ) {
     let base = &RequestSample {
         head: None,
@@ -55,14 +60,14 @@ pub fn on_head<'a, const N: usize>(
             scratch,
             (fe, be),
             false,
-            &mut Vec::new(),
+            caps,
         );
         debug_assert!(matches!(v, HttpVerdict::Allow | HttpVerdict::Continue));
     }
 }
 
 /// Runs the rules on an answer corelb wrote itself (`bytes`: a whole HTTP/1.1 response):
-/// the answer as the rules leave it, and its status.
+/// the answer as the rules leave it, and its status; `capture` rules' values go to `caps`.
 pub fn on_bytes(
     fe: &Proxy,
     be: Option<&Proxy>,
@@ -70,6 +75,7 @@ pub fn on_bytes(
     status: u16,
     bytes: Vec<u8>,
     scratch: &mut Vec<u8>,
+    caps: &mut Captures,
 ) -> (u16, Vec<u8>) {
     if !any(fe, be) {
         return (status, bytes);
@@ -82,7 +88,7 @@ pub fn on_bytes(
     };
     let bump = Bump::new();
     let mut edits: Edits<'_> = Edits::new();
-    on_head(fe, be, base, &res, &bytes, &mut edits, &bump, scratch);
+    on_head(fe, be, base, &res, &bytes, &mut edits, &bump, scratch, caps);
     let mut out = Vec::with_capacity(bytes.len() + 128);
     serialize_response(&res, &bytes, &edits, &mut out);
     out.extend_from_slice(&bytes[head_len..]);

@@ -110,6 +110,8 @@ pub fn request_rules<'a, const N: usize>(
             // The cache looks its rules up itself once the rules let the request through
             // (`super::cache`), as HAProxy's cache-use lets later rules run.
             HttpAction::CacheUse(_) | HttpAction::CacheStore(_) => {}
+            // A response rule only (the parser admits it nowhere else).
+            HttpAction::WaitForBody { .. } => {}
             HttpAction::SilentDrop => {
                 flags.silent_drop = true;
                 return HttpVerdict::Allow;
@@ -348,6 +350,32 @@ async fn do_resolve(
         s.vars()
             .set(&r.var, crate::acl::Stored::Ip(ip), Default::default());
     }
+}
+
+/// `http-response wait-for-body time T [at-least N]`: the first such rule, among the
+/// backend's then the frontend's `http-response` rules, whose condition holds on the
+/// response as the server sent it. (HAProxy evaluates it in its turn, after the rules before
+/// it; corelb waits before running any, so its condition does not see their edits.)
+pub fn wait_for_body(
+    pxs: &[&Proxy],
+    base: &RequestSample<'_>,
+    res: &ResponseHead,
+    rbuf: &[u8],
+) -> Option<(std::time::Duration, u64)> {
+    let edits: Edits<'_> = Edits::new();
+    for px in pxs {
+        for rule in &px.http_response {
+            if let HttpAction::WaitForBody { time, at_least } = rule.action
+                && rule
+                    .cond
+                    .as_ref()
+                    .is_none_or(|c| c.eval(&px.acls, &ResponseSample::new(base, res, rbuf, &edits)))
+            {
+                return Some((time, at_least));
+            }
+        }
+    }
+    None
 }
 
 /// Runs `http-response` rules on the response head's edits. Conditions see the request

@@ -179,6 +179,20 @@ pub(crate) struct Txn {
 }
 
 impl Txn {
+    /// `http-response|http-after-response capture ... id N`: into the frontend's response
+    /// slots, cut to their lengths (a slot the frontend lacks: nothing).
+    fn capture_response(
+        &mut self,
+        fe_px: &crate::config::Proxy,
+        caps: &mut super::after::Captures,
+    ) {
+        for (id, v) in caps.drain(..) {
+            if let Some(c) = fe_px.logging.res_captures.get(id) {
+                self.captures.set(true, id, &v, c.len);
+            }
+        }
+    }
+
     pub fn new() -> Txn {
         Txn::since((SystemTime::now(), Instant::now()))
     }
@@ -393,11 +407,19 @@ impl Ctx {
                     txn: Some(vars),
                     addrs: Some(&addrs),
                 };
-                let mut scratch = Vec::new();
+                let (mut scratch, mut caps) = (Vec::new(), Vec::new());
                 let bytes = page.into_owned();
-                let (st, bytes) =
-                    super::after::on_bytes(fe_px, be_px, &base, status, bytes, &mut scratch);
+                let (st, bytes) = super::after::on_bytes(
+                    fe_px,
+                    be_px,
+                    &base,
+                    status,
+                    bytes,
+                    &mut scratch,
+                    &mut caps,
+                );
                 (txn.status, page) = (st, bytes.into());
+                txn.capture_response(fe_px, &mut caps);
             }
             let _ = write_all(client, &page, deadline(fe_px.timeouts.client)).await;
         }
@@ -1129,8 +1151,17 @@ impl<'c> Exchange<'c> {
         }
         if let Some((status, bytes)) = reply {
             let be_px = be.as_ref().map(|b| &cfg.proxies[b.proxy]);
-            let (status, bytes) =
-                super::after::on_bytes(fe_px, be_px, &base, status, bytes, &mut b.scratch);
+            let mut caps = Vec::new();
+            let (status, bytes) = super::after::on_bytes(
+                fe_px,
+                be_px,
+                &base,
+                status,
+                bytes,
+                &mut b.scratch,
+                &mut caps,
+            );
+            txn.capture_response(fe_px, &mut caps);
             if flags.tarpit {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
                 // proxy whose rule it was), then answer and close, as HAProxy does.
@@ -1773,6 +1804,37 @@ impl<'c> Exchange<'c> {
                 (txn.captures).capture_cookie(true, c.name.as_bytes(), c.len, fields);
             }
         }
+        // `http-response wait-for-body`: the body (or some of it) joins the head in `rbuf`
+        // before the rules, for `res.body*`; too late, and HAProxy answers 504.
+        let mut body_late = false;
+        if !route.saved_head.is_empty() {
+            let shared = &shard.shared;
+            let nbsrv = |i: usize| shared.usable_servers(i);
+            let addrs = crate::acl::AddrsCell::new(txn.addrs());
+            let rbase = RequestSample {
+                head: Some((req, &route.saved_head)),
+                conn: &ctx.acl_conn,
+                nbsrv: &nbsrv,
+                stopping: shared.control.soft_stopping(),
+                stick: stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource),
+                txn: Some(vars),
+                addrs: Some(&addrs),
+            };
+            let pxs = [be_px, fe_px];
+            let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
+            if let Some((time, at_least)) = rules::wait_for_body(pxs, &rbase, res, b.rbuf.bytes()) {
+                let (rbuf, sconn) = (&mut b.rbuf, &mut answered.sconn);
+                let wait = WaitBody {
+                    kind: res.body_kind(method),
+                    head_len: res.head_len(),
+                    time,
+                    at_least,
+                };
+                body_late = !wait.run(rbuf, sconn, &ctx.limits).await;
+            }
+        }
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
         let mut close_client = route.client_close || matches!(res_body, BodyKind::CloseDelimited);
@@ -1798,6 +1860,25 @@ impl<'c> Exchange<'c> {
                 );
             }
             let mut store = None;
+            if body_late {
+                // HAProxy 2.6's answer when `wait-for-body` times out on a response: 504,
+                // logged `sR` (its rule analyser's phase) with no response time (-1).
+                txn.term = Term::new(Cause::ServerTimeout, Phase::Request);
+                txn.t_response = None;
+                // It went to a server: `Tw` is its wait (0 without a queue), not -1.
+                txn.t_queue.get_or_insert(Duration::ZERO);
+                let nbsrv = |i| shard.shared.usable_servers(i);
+                let stick = stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource);
+                let addrs = crate::acl::AddrsCell::new(txn.addrs());
+                let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
+                let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px)), true);
+                let (s, mut caps) = (&mut b.scratch, Vec::new());
+                let r = super::after::on_bytes(fe_px, Some(be_px), &base, 504, page, s, &mut caps);
+                txn.capture_response(fe_px, &mut caps);
+                break 'head Err(r);
+            }
             // http-response rules: the backend's, then the frontend's (HAProxy's order).
             if !route.saved_head.is_empty() {
                 let shared = &shard.shared;
@@ -1835,11 +1916,7 @@ impl<'c> Exchange<'c> {
                     );
                     // `http-response capture`: into the frontend's slots, cut to their
                     // lengths (a backend's rule naming a slot the frontend lacks: nothing).
-                    for (id, v) in res_caps.drain(..) {
-                        if let Some(c) = fe_px.logging.res_captures.get(id) {
-                            txn.captures.set(true, id, &v, c.len);
-                        }
-                    }
+                    txn.capture_response(fe_px, &mut res_caps);
                     let denied = matches!(v, rules::HttpVerdict::DenyResponse { .. });
                     match v {
                         rules::HttpVerdict::Reply { status, bytes }
@@ -1847,9 +1924,10 @@ impl<'c> Exchange<'c> {
                             txn.denied_resp = denied;
                             let s = &mut b.scratch;
                             let (px, be) = (fe_px, Some(be_px));
-                            break 'head Err(super::after::on_bytes(
-                                px, be, &rbase, status, bytes, s,
-                            ));
+                            let c = &mut res_caps;
+                            let r = super::after::on_bytes(px, be, &rbase, status, bytes, s, c);
+                            txn.capture_response(fe_px, &mut res_caps);
+                            break 'head Err(r);
                         }
                         rules::HttpVerdict::SilentDrop => {
                             // HAProxy logs it as its request-side twin: `PR`, a denied request;
@@ -1892,15 +1970,10 @@ impl<'c> Exchange<'c> {
                 let st = edits.status.map_or(status, |(s, _)| s);
                 let page = rules::page_for(super::checkcache::page_status(st), fe_px, Some(be_px));
                 let bytes = rules::close_page(page, true);
-                let s = &mut b.scratch;
-                break 'head Err(super::after::on_bytes(
-                    fe_px,
-                    Some(be_px),
-                    &base,
-                    st,
-                    bytes,
-                    s,
-                ));
+                let (s, mut caps) = (&mut b.scratch, Vec::new());
+                let r = super::after::on_bytes(fe_px, Some(be_px), &base, st, bytes, s, &mut caps);
+                txn.capture_response(fe_px, &mut caps);
+                break 'head Err(r);
             }
             if super::after::any(fe_px, Some(be_px)) {
                 let nbsrv = |i| shard.shared.usable_servers(i);
@@ -1910,8 +1983,9 @@ impl<'c> Exchange<'c> {
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
                 let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
                 let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
-                let s = &mut b.scratch;
-                super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s);
+                let (s, mut caps) = (&mut b.scratch, Vec::new());
+                super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s, &mut caps);
+                txn.capture_response(fe_px, &mut caps);
             }
             // The status the client gets (`set-status`), which the log and the frontend's
             // and backend's counters show (the server's count keeps what it sent).
@@ -2396,6 +2470,48 @@ async fn wait_body<C: AsyncRead + Unpin>(
         }
     }
     view
+}
+
+/// `http-response wait-for-body`: what to wait for after a response head.
+struct WaitBody {
+    kind: BodyKind,
+    head_len: usize,
+    time: Duration,
+    /// 0: the whole body.
+    at_least: u64,
+}
+
+impl WaitBody {
+    /// Reads into `rbuf` until the body is whole, `at_least` bytes of it are here (raw
+    /// bytes: a chunked body's framing counts), the buffer is full or the server closes
+    /// (what is here is then all there is): true. False when `time` passed first.
+    async fn run(&self, rbuf: &mut InBuf, server: &mut ServerIo, limits: &HeadLimits) -> bool {
+        let until = Instant::now() + self.time;
+        loop {
+            let body = &rbuf.bytes()[self.head_len.min(rbuf.len())..];
+            let whole = match self.kind {
+                BodyKind::ContentLength(n) => body.len() as u64 >= n,
+                BodyKind::Chunked => {
+                    !matches!(ChunkedScanner::new(limits).advance(body), Ok(a) if !a.done)
+                }
+                BodyKind::CloseDelimited => false,
+                BodyKind::None | BodyKind::Tunnel => true,
+            };
+            if whole
+                || (self.at_least > 0 && body.len() as u64 >= self.at_least)
+                || rbuf.len() >= rbuf.capacity()
+            {
+                return true;
+            }
+            match rbuf.read_from(server, Some(until)).await {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return false,
+                // The forwarding that follows meets the error again and logs it.
+                Err(_) => return true,
+            }
+        }
+    }
 }
 
 /// Whether the whole body of `req` is in `body` (what follows its head in the buffer); an

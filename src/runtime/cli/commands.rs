@@ -51,7 +51,8 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
     ),
     (
         "clear table",
-        CliLevel::Operator,
+        // Checked by the table code: a user's `clear table T` removes nothing, silently.
+        CliLevel::User,
         "  clear table <table> [<filter>]*         : remove an entry from a table (filter: data/key)",
     ),
     (
@@ -296,7 +297,11 @@ pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -
             } else {
                 CliLevel::Operator
             };
-            *level = (*level).min(to);
+            // A session can lower its level, never raise it.
+            if to > *level {
+                return Reply::text("Permission denied\n");
+            }
+            *level = to;
             Reply::text("")
         }
         "show cli level" => Reply::text(match level {
@@ -345,19 +350,23 @@ fn with_shared(
         "show stat" => show_stat(sh, args),
         "show sess" => super::sess::show(sh, args.first().copied()),
         "shutdown session" => super::sess::shutdown(sh, args.first().copied()),
-        "show table" => super::table::show(&sh.stick, args, &|t, id| server_name(sh, t, id)),
-        "clear table" => super::table::clear(&sh.stick, args),
+        "show table" => super::table::show(&sh.stick, args, level, &|t, id| server_name(sh, t, id)),
+        "clear table" => super::table::clear(&sh.stick, args, level),
         "clear counters" => match args {
             [] => {
                 sh.counters.clear(false);
                 String::new()
             }
-            ["all"] if level < CliLevel::Admin => "Permission denied\n".into(),
-            ["all"] => {
+            ["all", ..] if level < CliLevel::Admin => "Permission denied\n".into(),
+            ["all", ..] => {
                 sh.counters.clear(true);
                 String::new()
             }
-            _ => unknown(&line.split_whitespace().collect::<Vec<_>>()),
+            // HAProxy 2.6 reads only "all"; any other word clears the max counters.
+            _ => {
+                sh.counters.clear(false);
+                String::new()
+            }
         },
         "show backend" => {
             let mut s = String::from("# name\n");

@@ -36,14 +36,14 @@ pub fn fetch(path: &Path) -> Result<Vec<OwnedFd>, String> {
     let mut n = [0u8; 4];
     s.read_exact(&mut n).map_err(|e| {
         format!(
-            "-x {}: no answer to _getsocks ({e}); does the socket have 'level admin expose-fd listeners'?",
+            "-x {}: no answer to _getsocks ({e}); does the socket have 'expose-fd listeners'?",
             path.display()
         )
     })?;
     let total = i32::from_ne_bytes(n);
     if &n == b"Perm" || !(0..=1 << 20).contains(&total) {
         return Err(format!(
-            "-x {}: _getsocks was refused; the socket needs 'level admin expose-fd listeners'",
+            "-x {}: _getsocks was refused; the socket needs 'expose-fd listeners'",
             path.display()
         ));
     }

@@ -276,13 +276,14 @@ fn session<S: Stream>(
             return Ok(());
         };
         if line.trim() == "_getsocks" {
-            // A new process (`-x`) takes the listening sockets over.
-            let fds = if level == CliLevel::Admin && expose_fd {
-                ctx.ask_main(MainReq::GetSocks)
-            } else {
-                Err("Permission denied".into())
-            };
-            return match (fds, conn.unix()) {
+            // A new process (`-x`) takes the listening sockets over. As in HAProxy 2.6,
+            // `expose-fd listeners` alone decides (not the level), and a socket without it
+            // answers nothing: the session ends.
+            if !expose_fd {
+                log::warn!("runtime API: _getsocks on a socket without 'expose-fd listeners'");
+                return Ok(());
+            }
+            return match (ctx.ask_main(MainReq::GetSocks), conn.unix()) {
                 (Ok(fds), Some(u)) => {
                     log::info!(
                         "runtime API: {} listening socket(s) handed to a new process",
@@ -290,7 +291,8 @@ fn session<S: Stream>(
                     );
                     getsocks::send(u, &fds)
                 }
-                (Ok(_), None) => conn.write_all(b"Permission denied\n\n"),
+                // Descriptors pass only over a unix socket.
+                (Ok(_), None) => Ok(()),
                 (Err(e), _) => conn.write_all(format!("{e}\n\n").as_bytes()),
             };
         }

@@ -2,6 +2,7 @@
 //! heads, the entries of one, filtered by one `data.TYPE OP VALUE` or a `key`, in HAProxy's
 //! text (`0xADDR: key=K use=N exp=MS type=value ...`).
 
+use crate::config::cli::CliLevel;
 use crate::config::stick::{DATA_TYPES, DataType};
 use crate::stick::{Entry, Table, Tables, now_ms};
 use std::fmt::Write;
@@ -56,9 +57,17 @@ enum Filter {
     Data(DataType, &'static str, i64),
 }
 
-fn filter(t: &Table, args: &[&str], clear: bool) -> Result<Filter, String> {
+fn filter(t: &Table, args: &[&str], clear: bool, level: CliLevel) -> Result<Filter, String> {
     match args {
         [] => Ok(Filter::All),
+        ["key", _] if level < CliLevel::Operator => Err("Permission denied\n".into()),
+        // HAProxy 2.6 reads an IPv4 key without checking it (`inetaddr_host`): what is not
+        // an address finds no entry instead of an error.
+        ["key", k] if t.cfg.key.name() == "ip" => t
+            .parse_key(k)
+            .or_else(|| t.parse_key("0.0.0.0"))
+            .map(Filter::Key)
+            .ok_or_else(|| "Invalid key\n".to_string()),
         ["key", k] => t
             .parse_key(k)
             .map(Filter::Key)
@@ -95,8 +104,8 @@ fn filter(t: &Table, args: &[&str], clear: bool) -> Result<Filter, String> {
             }
             Ok(Filter::Data(dt, op, v))
         }
-        _ if clear => Err("Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key> or <table> ptr <ptr>\n".into()),
-        _ => Err("Optional argument only supports \"data.<store_data_type>\" <operator> <value> or key <key> or ptr <ptr>\n".into()),
+        _ if clear => Err("Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key>\n".into()),
+        _ => Err("Optional argument only supports \"data.<store_data_type>\" <operator> <value> and key <key>\n".into()),
     }
 }
 
@@ -121,8 +130,9 @@ fn keep(t: &Table, e: &Entry, f: &Filter, now: u64) -> bool {
     }
 }
 
-/// `show table [NAME [data.TYPE OP VALUE | key KEY]]`.
-pub fn show(tables: &Tables, args: &[&str], names: ServerName) -> String {
+/// `show table [NAME [data.TYPE OP VALUE | key KEY]]`. Below `operator`, HAProxy 2.6 shows
+/// a table's head but not its entries, and refuses a `key` look-up.
+pub fn show(tables: &Tables, args: &[&str], level: CliLevel, names: ServerName) -> String {
     let mut out = String::new();
     // What is past its expiry goes now (HAProxy's expiry task runs on time; ours once a
     // second), so that `used:` and the entries shown are exact.
@@ -142,16 +152,24 @@ pub fn show(tables: &Tables, args: &[&str], names: ServerName) -> String {
     let Some(t) = tables.by_name(name) else {
         return "No such table\n".into();
     };
-    let f = match filter(t, &args[1..], false) {
+    let f = match filter(t, &args[1..], false, level) {
         Ok(f) => f,
         Err(e) => return e,
     };
     head(t, &mut out);
-    if let Filter::Key(k) = &f {
-        if let Some(e) = t.lookup(k, now) {
-            entry(t, &e, now, names, &mut out);
-        }
+    if level < CliLevel::Operator {
+        out.push_str("# contents not dumped due to insufficient privileges\n");
         return out;
+    }
+    if let Filter::Key(k) = &f {
+        // A key not in the table: HAProxy 2.6 prints nothing, not even the head.
+        return match t.lookup(k, now) {
+            Some(e) => {
+                entry(t, &e, now, names, &mut out);
+                out
+            }
+            None => String::new(),
+        };
     }
     // HAProxy walks its tree in key order.
     let mut es = t.entries();
@@ -163,18 +181,22 @@ pub fn show(tables: &Tables, args: &[&str], names: ServerName) -> String {
 }
 
 /// `clear table NAME [data.TYPE OP VALUE | key KEY]`: removes the matching entries no
-/// connection uses (all of them without a filter).
-pub fn clear(tables: &Tables, args: &[&str]) -> String {
+/// connection uses (all of them without a filter). Below `operator`, as HAProxy 2.6: a `key`
+/// is refused, anything else removes nothing, silently.
+pub fn clear(tables: &Tables, args: &[&str], level: CliLevel) -> String {
     let Some(name) = args.first() else {
-        return "Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key> or <table> ptr <ptr>\n".into();
+        return "Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key>\n".into();
     };
     let Some(t) = tables.by_name(name) else {
         return "No such table\n".into();
     };
-    let f = match filter(t, &args[1..], true) {
+    let f = match filter(t, &args[1..], true, level) {
         Ok(f) => f,
         Err(e) => return e,
     };
+    if level < CliLevel::Operator {
+        return String::new();
+    }
     let now = now_ms();
     if let Filter::Key(k) = &f {
         if let Some(e) = t.lookup(k, now)
@@ -211,7 +233,7 @@ mod tests {
     fn heads_entries_and_filters_in_haproxy_text() {
         let tb = tables();
         assert_eq!(
-            show(&tb, &[], NONAMES),
+            show(&tb, &[], CliLevel::Admin, NONAMES),
             "# table: aa, type: string, size:5, used:0\n# table: zz, type: ip, size:10, used:0\n"
         );
         let zz = tb.by_name("zz").unwrap();
@@ -220,33 +242,51 @@ mod tests {
             let e = zz.get_or_create(&zz.parse_key(k).unwrap(), now).unwrap();
             zz.add(&e, DataType::Gpc0, 3, now);
         }
-        let out = show(&tb, &["zz"], NONAMES);
+        let out = show(&tb, &["zz"], CliLevel::Admin, NONAMES);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "# table: zz, type: ip, size:10, used:2");
         assert!(lines[1].contains(": key=10.0.0.1 use=0 exp="), "{out}");
         assert!(lines[1].ends_with(" gpc0=3 conn_rate(30000)=0"), "{out}");
         assert!(lines[2].contains(": key=10.0.0.2 "), "{out}");
         assert_eq!(
-            show(&tb, &["zz", "data.gpc0", "gt", "3"], NONAMES)
-                .lines()
-                .count(),
+            show(
+                &tb,
+                &["zz", "data.gpc0", "gt", "3"],
+                CliLevel::Admin,
+                NONAMES
+            )
+            .lines()
+            .count(),
             1
         );
         assert_eq!(
-            show(&tb, &["zz", "key", "10.0.0.2"], NONAMES)
+            show(&tb, &["zz", "key", "10.0.0.2"], CliLevel::Admin, NONAMES)
                 .lines()
                 .count(),
             2
         );
         assert_eq!(
-            show(&tb, &["zz", "data.foo", "gt", "1"], NONAMES),
+            show(
+                &tb,
+                &["zz", "data.foo", "gt", "1"],
+                CliLevel::Admin,
+                NONAMES
+            ),
             "Filter entry #1: Unknown data type\n"
         );
         assert_eq!(
-            show(&tb, &["zz", "data.gpc1", "gt", "1"], NONAMES),
+            show(
+                &tb,
+                &["zz", "data.gpc1", "gt", "1"],
+                CliLevel::Admin,
+                NONAMES
+            ),
             "Filter entry #1: Data type not stored in this table\n"
         );
-        assert_eq!(show(&tb, &["nope"], NONAMES), "No such table\n");
+        assert_eq!(
+            show(&tb, &["nope"], CliLevel::Admin, NONAMES),
+            "No such table\n"
+        );
         // An entry in use stays.
         let trackers = Trackers::new();
         let idx = (0..2)
@@ -254,12 +294,13 @@ mod tests {
             .unwrap();
         trackers.track(0, &tb, idx, &zz.parse_key("10.0.0.1").unwrap(), now);
         assert_eq!(
-            clear(&tb, &["zz", "key", "10.0.0.1"]),
+            clear(&tb, &["zz", "key", "10.0.0.1"], CliLevel::Admin),
             "Entry currently in use, cannot remove\n"
         );
-        assert_eq!(clear(&tb, &["zz"]), "");
+        assert_eq!(clear(&tb, &["zz"], CliLevel::Admin), "");
         assert!(
-            show(&tb, &["zz"], NONAMES).starts_with("# table: zz, type: ip, size:10, used:1\n")
+            show(&tb, &["zz"], CliLevel::Admin, NONAMES)
+                .starts_with("# table: zz, type: ip, size:10, used:1\n")
         );
     }
 }
