@@ -174,6 +174,10 @@ pub enum Fetch {
     /// (and their `shdr_*`/`resp_ver` aliases): the request-side fetch inside, on the
     /// response's fields and version as the rules left them so far.
     ResHttp(Box<Fetch>),
+    /// `req.rdp_cookie([NAME])`: the RDP client's cookie value (any name without one).
+    RdpCookie(Option<Box<[u8]>>),
+    /// `req.rdp_cookie_cnt([NAME])`: 1 when the RDP cookie is there, else 0.
+    RdpCookieCnt(Option<Box<[u8]>>),
     /// `req.payload(OFFSET,LENGTH)`: buffered bytes at a fixed place (LENGTH 0: to the end).
     Payload {
         /// Where the bytes start.
@@ -426,6 +430,11 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
     "req.len",
     "req.payload",
     "req.payload_lv",
+    "req.rdp_cookie",
+    "req.rdp_cookie_cnt",
+    "req_rdp_cookie_cnt",
+    "rdp_cookie",
+    "rdp_cookie_cnt",
     "req.proto_http",
     "req.ssl_alpn",
     "req.ssl_hello_type",
@@ -503,18 +512,6 @@ pub(crate) const FETCH_KEYWORDS: &[&str] = &[
 
 /// Fetches HAProxy has that corelb knowingly does not implement, with the reason.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "req.rdp_cookie",
-        "RDP cookies are not implemented in corelb",
-    ),
-    (
-        "req_rdp_cookie_cnt",
-        "RDP cookies are not implemented in corelb",
-    ),
-    (
-        "req.rdp_cookie_cnt",
-        "RDP cookies are not implemented in corelb",
-    ),
     ("req.ssl_cipherlist", "not implemented in corelb"),
     ("req.ssl_ec_ext", "not implemented in corelb"),
     ("req.ssl_st_ext", "not implemented in corelb"),
@@ -1050,6 +1047,14 @@ impl Fetch {
                 Fetch::Payload { offset, length }
             }
             "req.payload_lv" | "payload_lv" => payload_lv(kw, args)?,
+            "req.rdp_cookie" | "rdp_cookie" => {
+                max_args(1)?;
+                Fetch::RdpCookie(name(0).filter(|n| !n.is_empty()))
+            }
+            "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt" => {
+                max_args(1)?;
+                Fetch::RdpCookieCnt(name(0).filter(|n| !n.is_empty()))
+            }
             "res.len" => Fetch::Res(Box::new(plain(Fetch::ReqLen)?)),
             "res.payload" => {
                 let [offset, length] = uint_args(kw, args, 2, 2)?[..] else {
@@ -1134,6 +1139,8 @@ impl Fetch {
             Fetch::FcErr | Fetch::SslFcErr => SmpType::Int,
             Fetch::WaitEnd => SmpType::Bool,
             Fetch::Payload { .. } | Fetch::PayloadLv { .. } => SmpType::Bin,
+            Fetch::RdpCookie(_) => SmpType::Str,
+            Fetch::RdpCookieCnt(_) => SmpType::Int,
             Fetch::Res(f) | Fetch::ResHttp(f) => f.out_type(),
             Fetch::Status => SmpType::Int,
             Fetch::Src | Fetch::Dst | Fetch::HdrIp { .. } => SmpType::Ip,
@@ -1185,6 +1192,8 @@ impl Fetch {
             | Fetch::Res(_)
             | Fetch::Payload { .. }
             | Fetch::PayloadLv { .. }
+            | Fetch::RdpCookie(_)
+            | Fetch::RdpCookieCnt(_)
             | Fetch::ReqSslSni
             | Fetch::ReqSslAlpn
             | Fetch::ReqSslHelloType
@@ -1275,6 +1284,8 @@ impl Fetch {
             Fetch::ReqSslVer => int(p::ssl_ver(data), f),
             Fetch::ReqSslSni => bytes(p::ssl_sni(data), f),
             Fetch::Payload { offset, length } => bytes(p::payload(data, *offset, *length), f),
+            Fetch::RdpCookie(n) => bytes(p::rdp_cookie(data, n.as_deref()), f),
+            Fetch::RdpCookieCnt(n) => int(p::rdp_cookie_cnt(data, n.as_deref()), f),
             Fetch::PayloadLv {
                 offset,
                 length,
@@ -1540,6 +1551,8 @@ impl Fetch {
             | Fetch::Res(_)
             | Fetch::Payload { .. }
             | Fetch::PayloadLv { .. }
+            | Fetch::RdpCookie(_)
+            | Fetch::RdpCookieCnt(_)
             | Fetch::ReqSslSni
             | Fetch::ReqSslAlpn
             | Fetch::ReqSslHelloType

@@ -82,7 +82,7 @@
 //! fetch that needs more bytes (before the inspection is final) makes its ACL a miss, and the
 //! `tcp-request content` rules wait.
 //!
-//! Not supported (errors say why): other fetches (`req.rdp_cookie*`, `req.body_param`, `url_ip`,
+//! Not supported (errors say why): other fetches (`req.body_param`, `url_ip`,
 //! response-side fetches), other converters, host names in IP patterns (HAProxy
 //! resolves them at startup), regex look-around and backreferences (Rust's `regex` instead of
 //! PCRE; byte-oriented and without Unicode classes, as PCRE without UTF), `-u` ids being

@@ -299,6 +299,58 @@ fn in_hello<'a, T>(buf: &'a [u8], f: impl FnOnce(&'a [u8]) -> Option<T>) -> L6<T
     }
 }
 
+/// `req.rdp_cookie([NAME])`: the value of the `Cookie: NAME=VALUE\r\n` line an RDP client
+/// sends after its TPKT and X.224 headers (11 bytes), as HAProxy's
+/// `fetch_rdp_cookie_name`: the name compared without case, any name without one.
+pub fn rdp_cookie<'a>(buf: &'a [u8], name: Option<&[u8]>) -> L6<&'a [u8]> {
+    let Some(mut d) = buf.get(11..).filter(|d| d.len() > 7) else {
+        return L6::TooShort;
+    };
+    if !d[..7].eq_ignore_ascii_case(b"Cookie:") {
+        return L6::NotFound;
+    }
+    d = &d[7..];
+    while let [b' ', rest @ ..] = d {
+        d = rest;
+    }
+    match name {
+        Some(n) => {
+            if d.len() <= n.len() {
+                return L6::TooShort;
+            }
+            if d[n.len()] != b'=' || !d[..n.len()].eq_ignore_ascii_case(n) {
+                return L6::NotFound;
+            }
+            d = &d[n.len() + 1..];
+        }
+        None => {
+            let Some(eq) = d.iter().position(|&b| matches!(b, b'=' | b'\r' | b'\n')) else {
+                return L6::TooShort;
+            };
+            if d[eq] != b'=' {
+                return L6::NotFound;
+            }
+            d = &d[eq + 1..];
+        }
+    }
+    let end = d.iter().position(|&b| b == b'\r').unwrap_or(d.len());
+    match d.get(end..end + 2) {
+        None => L6::TooShort,
+        Some(b"\r\n") => L6::Found(&d[..end]),
+        Some(_) => L6::NotFound,
+    }
+}
+
+/// `req.rdp_cookie_cnt([NAME])`: 1 when the RDP cookie is there, 0 when it is not; nothing
+/// while too few bytes came to say.
+pub fn rdp_cookie_cnt(buf: &[u8], name: Option<&[u8]>) -> L6<i64> {
+    match rdp_cookie(buf, name) {
+        L6::Found(_) | L6::Partial(_) => L6::Found(1),
+        L6::NotFound => L6::Found(0),
+        L6::TooShort => L6::TooShort,
+    }
+}
+
 /// `req.ssl_sni`: the host name of the ClientHello's server_name extension.
 pub fn ssl_sni(buf: &[u8]) -> L6<&[u8]> {
     in_hello(buf, |exts| {
@@ -596,5 +648,34 @@ mod tests {
         m.extend_from_slice(&[9u8; 16]);
         assert_eq!(ssl_ver(&m), L6::Found(0x0003_0001));
         assert_eq!(ssl_ver(&m[..m.len() - 1]), L6::TooShort);
+    }
+
+    /// An RDP Connection Request: TPKT (4 bytes), X.224 CR (7), then the cookie line.
+    fn rdp(line: &[u8]) -> Vec<u8> {
+        let mut m = vec![3, 0, 0, 0, 0, 0xe0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(line);
+        m
+    }
+
+    #[test]
+    fn rdp_cookies_as_haproxy_reads_them() {
+        let m = rdp(b"Cookie: mstshash=alice\r\n\x01\x00");
+        assert_eq!(rdp_cookie(&m, Some(b"mstshash")), L6::Found(&b"alice"[..]));
+        assert_eq!(rdp_cookie(&m, Some(b"MSTSHASH")), L6::Found(&b"alice"[..]));
+        assert_eq!(rdp_cookie(&m, None), L6::Found(&b"alice"[..]));
+        assert_eq!(rdp_cookie(&m, Some(b"msts")), L6::NotFound);
+        assert_eq!(rdp_cookie_cnt(&m, Some(b"msts")), L6::Found(0));
+        assert_eq!(rdp_cookie_cnt(&m, None), L6::Found(1));
+        let half = rdp(b"Cookie: mstshash=ali");
+        assert_eq!(rdp_cookie(&half, None), L6::TooShort);
+        assert_eq!(rdp_cookie_cnt(&half, None), L6::TooShort);
+        assert_eq!(rdp_cookie(&rdp(b"Cooky: x=1\r\n"), None), L6::NotFound);
+        assert_eq!(rdp_cookie(&rdp(b"Cookie: x=1\rX"), None), L6::NotFound);
+        assert_eq!(rdp_cookie(&[3, 0, 0], None), L6::TooShort);
+        let msts = rdp(b"Cookie: msts=16777343.20480.0000\r\n");
+        assert_eq!(
+            rdp_cookie(&msts, Some(b"msts")),
+            L6::Found(&b"16777343.20480.0000"[..])
+        );
     }
 }

@@ -689,7 +689,7 @@ fn condition_errors() {
     );
     assert!(acls.define(&[], &mut ctx).is_err());
     let e = acls
-        .define(&words("z req.rdp_cookie_cnt gt 0"), &mut ctx)
+        .define(&words("z url_ip 127.0.0.1"), &mut ctx)
         .unwrap_err();
     assert!(e.contains("not supported"), "{e}");
 }

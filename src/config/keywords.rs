@@ -316,7 +316,7 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
         Supported(crate::config::uri_rules::persist_rule),
         F | B,
     ),
-    kw("persist", NotYet, D | B),
+    kw("persist", Supported(bal::persist_kw), D | B),
     kw("source", Supported(p::source), D | B),
     kw("unique-id-format", Supported(p::log_format), D | F),
     kw("unique-id-header", Supported(p::unique_id_header), D | F),

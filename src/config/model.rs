@@ -392,6 +392,8 @@ pub enum HashKey {
         name: String,
         domain_only: bool,
     },
+    /// `rdp-cookie[(NAME)]` (mode tcp): the RDP client's cookie NAME (`mstshash`).
+    RdpCookie(String),
 }
 
 /// `cookie NAME insert|rewrite|prefix [indirect] [nocache] [postonly] [preserve] [httponly]
@@ -1270,6 +1272,9 @@ pub struct Proxy {
     /// `force-persist|ignore-persist if|unless COND` of a backend, in order: the first
     /// whose condition holds decides.
     pub persist_rules: Vec<PersistRule>,
+    /// `persist rdp-cookie[(NAME)]`: a client whose RDP cookie NAME (`msts`) encodes a
+    /// server's IPv4 address and port goes back to that server.
+    pub persist_rdp: Option<String>,
     /// `compression algo|type|offload` (see `config::filters`).
     pub compression: Option<super::filters::Compression>,
     /// `filter compression|cache NAME`, in order.
@@ -1570,6 +1575,7 @@ impl Proxy {
             stick_rules: Vec::new(),
             use_servers: Vec::new(),
             persist_rules: Vec::new(),
+            persist_rdp: None,
             compression: None,
             filters: Vec::new(),
         }

@@ -59,6 +59,11 @@ enum State {
     Pick {
         avoid: Option<usize>,
     },
+    /// A server the client's stick-table entry names (`stick match|on`): its slot, or a
+    /// place in its queue, else balanced like any other.
+    Direct {
+        srv: usize,
+    },
     /// Every usable server is at maxconn: wait for a slot.
     Queue,
     /// Connect to the chosen server (its slot is reserved).
@@ -71,6 +76,32 @@ enum State {
         server: ServerIo,
     },
     Close,
+}
+
+/// The server `persist rdp-cookie(NAME)` names: the cookie's value is
+/// `ADDR.PORT.RESERVED`, the server's IPv4 address and port as the little-endian decimal
+/// numbers of their network-order bytes (what Microsoft's load balancers write, and what
+/// HAProxy reads); the server must be usable, or `option persist` given.
+fn rdp_server(be: &BackendRt, early: &[u8], name: &str, force: bool) -> Option<usize> {
+    use crate::acl::payload::{L6, rdp_cookie};
+    let L6::Found(v) = rdp_cookie(early, Some(name.as_bytes())) else {
+        return None;
+    };
+    let v = std::str::from_utf8(v).ok()?;
+    // strtoul: leading digits (none is 0), then the separator must follow.
+    let num = |s: &str| -> (u64, usize) {
+        let n = s.bytes().take_while(u8::is_ascii_digit).count();
+        (s[..n].parse().unwrap_or(0), n)
+    };
+    let (addr, n) = num(v);
+    let rest = v[n..].strip_prefix('.')?;
+    let (port, n) = num(rest);
+    rest[n..].strip_prefix('.')?;
+    let ip = std::net::Ipv4Addr::from((addr as u32).to_le_bytes());
+    let port = (port as u16).swap_bytes();
+    be.lb.servers.iter().position(|s| {
+        s.ip_port() == (std::net::IpAddr::V4(ip), Some(port)) && (force || s.usable())
+    })
 }
 
 /// A mode tcp connection after its PROXY header (if any): `peer` and `dst` are the
@@ -176,12 +207,48 @@ pub async fn session(
         return;
     };
     out.backend = Some(be.clone());
+    let be_px = &shard.shared.cfg.proxies[be.proxy];
+    // `balance rdp-cookie[(NAME)]`: the RDP client's cookie hashed as HAProxy hashes it
+    // (round robin without one, as HAProxy).
+    let key = match &be_px.balance.key {
+        Some(crate::config::HashKey::RdpCookie(n)) => {
+            match crate::acl::payload::rdp_cookie(&early, Some(n.as_bytes())) {
+                crate::acl::payload::L6::Found(v) => Some(crate::cluster::balance::hash::sdbm(v)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
     let ctx = PickCtx {
         client_ip: peer.ip(),
         avoid: None,
-        key: None,
+        key,
     };
-    let mut state = State::Pick { avoid: None };
+    // `stick match|on|store-request` (the backend's persistence by stick table), on what
+    // the connection and its inspected bytes say, as in HTTP.
+    let persist = {
+        let nb = |i: usize| shard.shared.usable_servers(i);
+        let stopping = shard.shared.control.soft_stopping();
+        let mut s = crate::acl::ContentSample::new(&conn, &early, true, &nb, stopping);
+        s.addrs = Some(&addrs);
+        crate::stick::Persist::rules(
+            &be_px.stick_rules,
+            &be_px.acls,
+            &shard.shared.stick,
+            &s,
+            |id| be.lb.servers.iter().position(|x| x.id == id && x.usable()),
+        )
+    };
+    // `persist rdp-cookie`: the server the client's RDP cookie names, first (HAProxy's
+    // analyser order puts it before the stick rules).
+    let rdp = be_px.persist_rdp.as_deref().and_then(|name| {
+        let force = be_px.options.persist;
+        rdp_server(&be, &early, name, force)
+    });
+    let mut state = match rdp.or(persist.server) {
+        Some(srv) => State::Direct { srv },
+        None => State::Pick { avoid: None },
+    };
     let mut queued_since: Option<Instant> = None;
     // Whether any byte of the client's reached a server: until then a server that resets
     // the connection can be replaced without the client noticing.
@@ -196,6 +263,34 @@ pub async fn session(
                     State::Close
                 }
             },
+            State::Direct { srv } => {
+                let s = &be.lb.servers[srv];
+                if s.try_acquire() {
+                    State::Connect { srv }
+                } else if !s.queue_has_room() {
+                    State::Pick { avoid: None }
+                } else {
+                    let since = Instant::now();
+                    let deadline = be.queue_timeout.map(|t| since + t);
+                    let got = s.queue.wait_for(deadline, || {
+                        if !s.usable() {
+                            return Some(false);
+                        }
+                        s.try_acquire().then_some(true)
+                    });
+                    match got.await {
+                        Some(true) => {
+                            out.t_queue = Some(since.elapsed());
+                            State::Connect { srv }
+                        }
+                        Some(false) => State::Pick { avoid: None },
+                        None => {
+                            out.term = Term::new(Cause::ServerTimeout, Phase::Queue);
+                            State::Close
+                        }
+                    }
+                }
+            }
             State::Queue => {
                 let since = *queued_since.get_or_insert_with(Instant::now);
                 let deadline = be.queue_timeout.map(|t| since + t);
@@ -240,6 +335,8 @@ pub async fn session(
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
+                        // `stick on|store-request`: the client's keys now name this server.
+                        persist.store(&shard.shared.stick, server.id);
                         // `option logasap`: the line goes now, the time so far as the total
                         // (HAProxy's sess_establish).
                         let fe_px = &shard.shared.cfg.proxies[fe.proxy];

@@ -8,6 +8,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 /// 32-bit FNV-1a over the bytes, then murmur3's finalizer so that nearby addresses spread.
+/// HAProxy's default `hash-function` (sdbm), for keys whose server must be the one HAProxy
+/// picks (`balance rdp-cookie`: a reconnecting RDP client reaches the same server through
+/// either proxy).
+pub fn sdbm(b: &[u8]) -> u32 {
+    b.iter().fold(0u32, |h, &c| {
+        (c as u32)
+            .wrapping_add(h << 6)
+            .wrapping_add(h << 16)
+            .wrapping_sub(h)
+    })
+}
+
 pub fn hash_bytes(b: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for &x in b {

@@ -233,6 +233,28 @@ pub(crate) fn cookie_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, 
     px.cookie = Some(c);
 }
 
+/// `KW` alone (the default name) or `KW(NAME)`.
+pub(super) fn cookie_name(a: &str, kw: &str, default: &str) -> Option<String> {
+    match a.strip_prefix(kw)? {
+        "" => Some(default.to_string()),
+        r => (r.strip_prefix('(')?.strip_suffix(')'))
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
+    }
+}
+
+/// `persist rdp-cookie[(NAME)]`.
+pub(crate) fn persist_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let a = w.get(1).map_or("", String::as_str);
+    match cookie_name(a, "rdp-cookie", "msts") {
+        Some(n) if w.len() == 2 => px.persist_rdp = Some(n),
+        _ => d.error(
+            loc,
+            "'persist' only supports 'rdp-cookie' or 'rdp-cookie(<name>)'",
+        ),
+    }
+}
+
 pub(crate) fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let Some(a) = w.get(1).map(String::as_str) else {
         d.error(loc, "'balance' expects an algorithm");
@@ -270,7 +292,20 @@ pub(crate) fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags,
             }
             return;
         }
-        "rdp-cookie" | "hash" => {
+        "rdp-cookie" => {
+            let Some(name) = cookie_name(a, "rdp-cookie", "mstshash") else {
+                d.error(
+                    loc,
+                    format!("'balance {a}': expects rdp-cookie or rdp-cookie(NAME)"),
+                );
+                return;
+            };
+            px.balance.algo = Algo::RequestHash;
+            px.balance.key = Some(HashKey::RdpCookie(name));
+            px.balance.loc = Some(loc.clone());
+            return;
+        }
+        "hash" => {
             d.error(loc, format!("'balance {base}' is not supported yet"));
             return;
         }

@@ -314,6 +314,8 @@ pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32>
             let q = req.query(buf)?;
             crate::h1::find_url_param(q, name.as_bytes()).map(hash_bytes)
         }
+        // An RDP cookie comes on a mode tcp connection: an HTTP request has none.
+        HashKey::RdpCookie(_) => None,
         HashKey::Header { name, domain_only } => {
             let v = req.header(buf, name.as_bytes())?;
             if !*domain_only {
