@@ -610,7 +610,9 @@ mod tests {
                 0,
             );
             let size = std::mem::size_of_val(&task);
-            assert!(size <= 2800, "the connection's future is {size} bytes");
+            // 2,856 bytes since session 10's features on the connection path (the NetScaler
+            // CIP header, sends on the ring); tests/idle_memory.rs bounds what it costs.
+            assert!(size <= 2856, "the connection's future is {size} bytes");
         });
     }
 }
