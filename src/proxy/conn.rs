@@ -44,6 +44,21 @@ impl Drop for ConnGuard {
     }
 }
 
+/// One read from `client`, or None once `deadline` passed (the header readers' wait).
+async fn read_by(
+    client: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Option<std::io::Result<usize>> {
+    use futures_lite::AsyncReadExt;
+    let left = deadline.saturating_duration_since(Instant::now());
+    futures_lite::future::or(async { Some(client.read(buf).await) }, async {
+        glommio::timer::sleep(left).await;
+        None
+    })
+    .await
+}
+
 /// Reads the PROXY header of an `accept-proxy` connection: the addresses it carries (None
 /// for LOCAL/UNKNOWN: the connection's own apply) and the bytes that came after it.
 async fn read_proxy_header(
@@ -51,7 +66,6 @@ async fn read_proxy_header(
     timeout: Duration,
 ) -> Result<(Option<(SocketAddr, SocketAddr)>, Vec<u8>), String> {
     use crate::proxy_protocol::{HeaderLimits, Parse, parse};
-    use futures_lite::AsyncReadExt;
     let limits = HeaderLimits::new();
     let deadline = Instant::now() + timeout;
     let mut buf = vec![0u8; 536];
@@ -63,12 +77,7 @@ async fn read_proxy_header(
             }
             buf.resize((buf.len() * 2).min(limits.max_header_len()), 0);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let r = futures_lite::future::or(async { Some(client.read(&mut buf[n..]).await) }, async {
-            glommio::timer::sleep(left).await;
-            None
-        })
-        .await;
+        let r = read_by(client, &mut buf[n..], deadline).await;
         match r {
             None => return Err("timeout waiting for the PROXY header".into()),
             Some(Ok(0)) => return Err("connection closed before a complete PROXY header".into()),
@@ -95,7 +104,6 @@ async fn read_netscaler_cip(
     timeout: Duration,
 ) -> Result<(SocketAddr, SocketAddr, Vec<u8>), String> {
     use crate::proxy_protocol::netscaler::{Cip, parse};
-    use futures_lite::AsyncReadExt;
     // An IPv6 and a TCP header with options, and the framing, fit.
     const MAX: usize = 4096;
     let deadline = Instant::now() + timeout;
@@ -111,12 +119,7 @@ async fn read_netscaler_cip(
         }
         let n = buf.len();
         buf.resize(MAX, 0);
-        let left = deadline.saturating_duration_since(Instant::now());
-        let r = futures_lite::future::or(async { Some(client.read(&mut buf[n..]).await) }, async {
-            glommio::timer::sleep(left).await;
-            None
-        })
-        .await;
+        let r = read_by(client, &mut buf[n..], deadline).await;
         match r {
             None => return Err("timeout waiting for the NetScaler CIP header".into()),
             Some(Ok(0)) => return Err("connection closed before a complete CIP header".into()),
