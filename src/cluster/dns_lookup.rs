@@ -4,12 +4,9 @@
 //!
 //! Only a request that runs `do-resolve` touches this: one channel send and one wake-up.
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
+use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll, Waker};
 
 pub use crate::config::resolvers::Family;
 
@@ -22,58 +19,12 @@ pub struct Lookup {
     pub reply: Reply,
 }
 
-/// The resolver's end of a lookup's answer.
-pub struct Reply(Arc<Slot>);
-
-#[derive(Default)]
-struct Slot(Mutex<(Option<Option<IpAddr>>, Option<Waker>)>);
-
-impl Reply {
-    /// Hands the answer (`None`: no address) to the waiting request.
-    pub fn send(self, ip: Option<IpAddr>) {
-        let waker = {
-            let mut s = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
-            s.0 = Some(ip);
-            s.1.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
-impl Drop for Reply {
-    /// A lookup dropped unanswered (the resolver stopped) answers "no address".
-    fn drop(&mut self) {
-        let waker = {
-            let mut s = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
-            if s.0.is_none() {
-                s.0 = Some(None);
-            }
-            s.1.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
+/// The resolver's end of a lookup's answer (`None`: no address; dropped unanswered, the
+/// resolver stopped, it answers `None`).
+pub type Reply = super::oneshot::Reply<Option<IpAddr>>;
 
 /// The request's end: resolves to the address, or `None`.
-pub struct Answer(Arc<Slot>);
-
-impl Future for Answer {
-    type Output = Option<IpAddr>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<IpAddr>> {
-        let mut s = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
-        match s.0 {
-            Some(ip) => Poll::Ready(ip),
-            None => {
-                s.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
+pub type Answer = super::oneshot::Answer<Option<IpAddr>>;
 
 /// The generation's channel to its resolver thread (set when the thread starts).
 #[derive(Default)]
@@ -88,8 +39,7 @@ impl Lookups {
 
     /// Asks for `host`'s address; the answer is `None` at once without a resolver thread.
     pub fn resolve(&self, host: &str, prefer: Family, section: usize) -> Answer {
-        let slot = Arc::new(Slot::default());
-        let reply = Reply(slot.clone());
+        let (reply, answer) = super::oneshot::channel(None);
         match self.0.get() {
             Some(tx) => {
                 let _ = tx.send(Lookup {
@@ -101,7 +51,7 @@ impl Lookups {
             }
             None => drop(reply),
         }
-        Answer(slot)
+        answer
     }
 }
 

@@ -20,6 +20,7 @@ pub mod dns_stats;
 pub mod dynamic;
 pub mod errors;
 pub mod machine;
+pub mod oneshot;
 pub mod rate;
 pub mod retry;
 pub mod sessions;

@@ -1272,6 +1272,9 @@ pub struct Proxy {
     /// `force-persist|ignore-persist if|unless COND` of a backend, in order: the first
     /// whose condition holds decides.
     pub persist_rules: Vec<PersistRule>,
+    /// An `http-response wait-for-body` rule is among `http_response` (derived at the end
+    /// of the parse: responses of proxies without one skip the scan).
+    pub waits_for_body: bool,
     /// `persist rdp-cookie[(NAME)]`: a client whose RDP cookie NAME (`msts`) encodes a
     /// server's IPv4 address and port goes back to that server.
     pub persist_rdp: Option<String>,
@@ -1576,6 +1579,7 @@ impl Proxy {
             use_servers: Vec::new(),
             persist_rules: Vec::new(),
             persist_rdp: None,
+            waits_for_body: false,
             compression: None,
             filters: Vec::new(),
         }

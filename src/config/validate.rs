@@ -16,9 +16,11 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     dynamic_cookies(cfg);
     super::server_links::resolve(cfg, d);
     super::filters::check_caches(&mut cfg.caches, &cfg.proxies, d);
-    for px in &cfg.proxies {
+    for px in &mut cfg.proxies {
         super::uri_rules::check_use_servers(px, d);
         super::filters::check_proxy(px, d);
+        px.waits_for_body =
+            (px.http_response.iter()).any(|r| matches!(r.action, HttpAction::WaitForBody { .. }));
     }
     check_binds(cfg, d);
     build_tls(cfg, d);

@@ -8,11 +8,7 @@
 //! that the prober's task awaits (the shard goes on serving meanwhile).
 
 use super::check::Verdict;
-use std::future::Future;
-use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// What stays the same from one run of a server's external check to the next.
@@ -146,8 +142,8 @@ pub fn verdict(exit: Option<std::process::ExitStatus>) -> Verdict {
 
 /// Runs the check once: the command off the shard, its result within `timeout`.
 pub async fn run(cmd: &ExternalCmd, now: Now, timeout: Duration) -> Verdict {
-    let slot = Arc::new(Slot::default());
-    let reply = Reply(slot.clone());
+    // A thread that dies unanswered counts as the command failing to run.
+    let (reply, answer) = crate::cluster::oneshot::channel(verdict(Some(exit_status(255))));
     let mut c = Command::new(&cmd.command);
     c.args(cmd.args(&now))
         .env_clear()
@@ -161,7 +157,7 @@ pub async fn run(cmd: &ExternalCmd, now: Now, timeout: Duration) -> Verdict {
         log::warn!("external check of {}: no thread: {e}", cmd.server_name);
         return verdict(Some(exit_status(255)));
     }
-    Answer(slot).await
+    answer.await
 }
 
 /// On the check's thread: starts the command, waits for it until `deadline`, then sends it
@@ -209,57 +205,6 @@ fn wait(mut c: Command, deadline: Instant) -> Verdict {
 fn exit_status(code: i32) -> std::process::ExitStatus {
     use std::os::unix::process::ExitStatusExt;
     std::process::ExitStatus::from_raw(code << 8)
-}
-
-#[derive(Default)]
-struct Slot(Mutex<(Option<Verdict>, Option<Waker>)>);
-
-/// The thread's end of the answer; dropped unanswered (a panic), it answers an error.
-struct Reply(Arc<Slot>);
-
-impl Reply {
-    fn send(self, v: Verdict) {
-        let waker = {
-            let mut s = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
-            s.0 = Some(v);
-            s.1.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
-impl Drop for Reply {
-    fn drop(&mut self) {
-        let waker = {
-            let mut s = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
-            if s.0.is_none() {
-                s.0 = Some(verdict(Some(exit_status(255))));
-            }
-            s.1.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
-/// The prober's end: ready with the verdict.
-struct Answer(Arc<Slot>);
-
-impl Future for Answer {
-    type Output = Verdict;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Verdict> {
-        let mut s = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
-        match s.0.take() {
-            Some(v) => Poll::Ready(v),
-            None => {
-                s.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
 }
 
 #[cfg(test)]

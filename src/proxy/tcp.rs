@@ -226,7 +226,9 @@ pub async fn session(
     };
     // `stick match|on|store-request` (the backend's persistence by stick table), on what
     // the connection and its inspected bytes say, as in HTTP.
-    let persist = {
+    let persist = if be_px.stick_rules.is_empty() {
+        crate::stick::Persist::default()
+    } else {
         let nb = |i: usize| shard.shared.usable_servers(i);
         let stopping = shard.shared.control.soft_stopping();
         let mut s = crate::acl::ContentSample::new(&conn, &early, true, &nb, stopping);

@@ -79,6 +79,10 @@ impl Persist {
 
     /// The request went to the server with id `server_id`: each stored key now names it.
     pub fn store(&self, tables: &Tables, server_id: u32) {
+        if self.stores.is_empty() {
+            // (No clock read for a connection without store keys: every mode tcp connect.)
+            return;
+        }
         let now = now_ms();
         for (i, key) in &self.stores {
             if let Some(t) = tables.get(*i)

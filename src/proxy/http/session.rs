@@ -1807,7 +1807,9 @@ impl<'c> Exchange<'c> {
         // `http-response wait-for-body`: the body (or some of it) joins the head in `rbuf`
         // before the rules, for `res.body*`; too late, and HAProxy answers 504.
         let mut body_late = false;
-        if !route.saved_head.is_empty() {
+        if !route.saved_head.is_empty()
+            && (be_px.waits_for_body || (be.proxy != fe.proxy && fe_px.waits_for_body))
+        {
             let shared = &shard.shared;
             let nbsrv = |i: usize| shared.usable_servers(i);
             let addrs = crate::acl::AddrsCell::new(txn.addrs());
