@@ -696,3 +696,229 @@ fn level_and_expose_fd_are_checked_on_stats_sockets_and_binds() {
         );
     }
 }
+
+/// What Debian's HAProxy 2.6.12 registers (`haproxy -dKall -q -c -f /dev/null`), kept in
+/// tests/data so that the check does not depend on the installed version.
+const HAPROXY_KEYWORDS: &str = include_str!("data/haproxy-2.6.12-dKall.txt");
+
+/// HAProxy 2.6 keywords and actions corelb still rejects as unknown or "not supported yet",
+/// each listed in the README as not done. The test fails when one of them starts to work
+/// (remove it here) and when anything else is rejected.
+const KNOWN_MISSING: &[&str] = &[
+    "global default-path",
+    "global h1-accept-payload-with-any-method",
+    "global issuers-chain-path",
+    "global pp2-never-send-local",
+    "global set-var",
+    "global set-var-fmt",
+    "global ssl-load-extra-files",
+    "global ssl-skip-self-issued-ca",
+    "global tune.h2.max-frame-size",
+    "global tune.peers.max-updates-at-once",
+    "global tune.ssl.hard-maxrecord",
+    "global tune.ssl.maxrecord",
+    "global tune.ssl.ssl-ctx-cache-size",
+    "global tune.vars.check-max-size",
+    "global tune.vars.global-max-size",
+    "global tune.vars.proc-max-size",
+    "global tune.vars.reqres-max-size",
+    "global tune.vars.sess-max-size",
+    "global tune.vars.txn-max-size",
+    "listen clitcpka-cnt",
+    "listen clitcpka-idle",
+    "listen clitcpka-intvl",
+    "listen srvtcpka-cnt",
+    "listen srvtcpka-idle",
+    "listen srvtcpka-intvl",
+    "listen use-fcgi-app",
+    "listen bind <addr> severity-output +1",
+    "listen bind <addr> shards +1",
+    "listen bind <addr> ssl ca-verify-file +1",
+    "listen bind <addr> ssl no-ca-names",
+    "listen bind <addr> ssl tls-ticket-keys +1",
+    "listen server <name> <addr> check-via-socks4",
+    "listen server <name> <addr> max-reuse +1",
+    "listen server <name> <addr> socks4 +1",
+    "listen server <name> <addr> tcp-ut +1",
+    "listen server <name> <addr> ws +1",
+    "listen option http-use-proxy-header [ FE HTTP ]",
+    "listen option tcp-smart-accept [ FE ]",
+    "listen option tcp-smart-connect [ BE ]",
+    "listen tcp-request connection sc-inc-gpc*",
+    "listen tcp-request connection sc-set-gpt*",
+    "listen tcp-request connection set-mark",
+    "listen tcp-request connection set-tos",
+    "listen tcp-request session sc-inc-gpc*",
+    "listen tcp-request session sc-set-gpt*",
+    "listen tcp-request session set-mark",
+    "listen tcp-request session set-tos",
+    "listen tcp-request content do-resolve*",
+    "listen tcp-request content ot-group",
+    "listen tcp-request content sc-inc-gpc*",
+    "listen tcp-request content sc-set-gpt*",
+    "listen tcp-request content send-spoe-group",
+    "listen tcp-request content set-log-level",
+    "listen tcp-request content set-mark",
+    "listen tcp-request content set-nice",
+    "listen tcp-request content set-priority-class",
+    "listen tcp-request content set-priority-offset",
+    "listen tcp-request content set-tos",
+    "listen tcp-request content switch-mode",
+    "listen tcp-request content use-service",
+    "listen http-request add-acl*",
+    "listen http-request del-acl*",
+    "listen http-request del-map*",
+    "listen http-request early-hint",
+    "listen http-request normalize-uri",
+    "listen http-request ot-group",
+    "listen http-request replace-value",
+    "listen http-request sc-inc-gpc*",
+    "listen http-request sc-set-gpt*",
+    "listen http-request set-log-level",
+    "listen http-request set-map*",
+    "listen http-request set-mark",
+    "listen http-request set-nice",
+    "listen http-request set-priority-class",
+    "listen http-request set-priority-offset",
+    "listen http-request set-timeout",
+    "listen http-request set-tos",
+    "listen http-request strict-mode",
+    "listen http-request wait-for-body",
+    "listen http-request wait-for-handshake",
+    "listen http-response add-acl*",
+    "listen http-response del-acl*",
+    "listen http-response del-map*",
+    "listen http-response ot-group",
+    "listen http-response replace-value",
+    "listen http-response sc-inc-gpc*",
+    "listen http-response sc-set-gpt*",
+    "listen http-response set-log-level",
+    "listen http-response set-map*",
+    "listen http-response set-mark",
+    "listen http-response set-nice",
+    "listen http-response set-tos",
+    "listen http-response strict-mode",
+    "listen http-after-response replace-value",
+    "listen http-after-response strict-mode",
+];
+
+/// One line of a proxy (or the global section) using `kw` as the registry names it, with a
+/// placeholder argument where it takes one.
+fn keyword_line(section: &str, kw: &str) -> Option<(String, String)> {
+    let fe = |line: &str| {
+        format!(
+            "frontend fe\n  mode http\n  bind 127.0.0.1:1\n{line}\n  default_backend b\n\
+backend b\n  mode http\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let arg = |plus: bool| if plus { " x" } else { "" };
+    match section {
+        "global" => Some((format!("global\n  {kw} 1\n"), fe(""))),
+        "listen" => {
+            let plus = kw.ends_with(" +1");
+            let kw = kw.trim_end_matches(" +1");
+            if let Some(k) = kw.strip_prefix("bind <addr> ") {
+                let body = format!(
+                    "frontend fe\n  mode http\n  bind 127.0.0.1:1 {k}{}\n  default_backend b\n\
+backend b\n  mode http\n  server s 127.0.0.1:2\n",
+                    arg(plus)
+                );
+                return Some((String::new(), body));
+            }
+            if let Some(k) = kw.strip_prefix("server <name> <addr> ") {
+                let body = format!(
+                    "frontend fe\n  mode http\n  bind 127.0.0.1:1\n  default_backend b\n\
+backend b\n  mode http\n  server s 127.0.0.1:2 {k}{}\n",
+                    arg(plus)
+                );
+                return Some((String::new(), body));
+            }
+            if let Some(o) = kw.strip_prefix("option ") {
+                let o = o.split(" [").next().unwrap_or(o);
+                let body = format!(
+                    "frontend fe\n  mode http\n  bind 127.0.0.1:1\n  option {o}\n  default_backend b\n\
+backend b\n  mode http\n  option {o}\n  server s 127.0.0.1:2\n"
+                );
+                return Some((String::new(), body));
+            }
+            // Actions: `tcp-request content set-var*` takes `(…)` arguments.
+            let line = match kw.strip_suffix('*') {
+                Some(k) => format!("  {k}(txn.x,x) str(a)"),
+                None => format!("  {kw} x"),
+            };
+            Some((String::new(), fe(&line)))
+        }
+        _ => None,
+    }
+}
+
+/// Whether corelb's check output says it does not know or does not build the keyword.
+fn rejects(out: &str) -> Option<String> {
+    out.lines()
+        .find(|l| {
+            l.contains("is not supported yet")
+                || l.contains("unknown keyword")
+                // (Not an option's placeholder value: `resolve-opts x`.)
+                || (l.contains("unknown option") && !l.contains("unknown option 'x'"))
+                || (l.contains("unknown") && l.contains("action"))
+        })
+        .map(str::to_string)
+}
+
+/// Every keyword of HAProxy 2.6's registry for the global section and proxies (with bind
+/// and server parameters, options and rule actions) is one corelb knows: it works, is
+/// ignored with a reason, or is refused by design with the reason — never "unknown".
+#[test]
+fn every_haproxy_26_keyword_is_known() {
+    let dir = TempDir::new("kwreg");
+    let mut section = "";
+    let mut rejected = Vec::new();
+    let mut seen = 0;
+    let lines = HAPROXY_KEYWORDS
+        .lines()
+        .skip_while(|l| !l.starts_with("# List of registered configuration keywords"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('#'));
+    for l in lines {
+        if !l.starts_with('\t') {
+            section = l.trim();
+            continue;
+        }
+        let kw = l.trim();
+        let Some((global, body)) = keyword_line(section, kw) else {
+            continue;
+        };
+        seen += 1;
+        let path = dir.write(
+            "kw.cfg",
+            &format!("{global}defaults\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n{body}"),
+        );
+        let (_, out, err) = check_config(&path);
+        if let Some(why) = rejects(&format!("{out}{err}")) {
+            rejected.push(format!("{section} {kw}: {why}"));
+        }
+    }
+    assert!(
+        seen > 400,
+        "the registry snapshot was read ({seen} keywords)"
+    );
+    let key = |r: &String| r.split(':').next().unwrap_or("").to_string();
+    let unexpected: Vec<_> = rejected
+        .iter()
+        .filter(|r| !KNOWN_MISSING.contains(&key(r).as_str()))
+        .collect();
+    let fixed: Vec<_> = KNOWN_MISSING
+        .iter()
+        .filter(|k| !rejected.iter().any(|r| key(r) == **k))
+        .collect();
+    assert!(
+        unexpected.is_empty() && fixed.is_empty(),
+        "rejected by corelb ({}):\n{}\nlisted as missing but now accepted: {fixed:?}",
+        unexpected.len(),
+        unexpected
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

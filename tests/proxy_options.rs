@@ -1004,3 +1004,65 @@ fn dispatch_sends_what_is_balanced_to_its_address_like_haproxy() {
         "dispatch address of backend 'bal' will be ignored in balance mode.",
     );
 }
+
+/// A backend that answers each connection with what its first bytes were: `PROXY` when
+/// they are a PROXY header, else `plain`.
+fn first_bytes_backend() -> Backend {
+    Backend::start(|mut s| {
+        // A PROXY header comes at once; a plain client here sends nothing.
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut b = [0u8; 5];
+        let got = s.read_exact(&mut b).is_ok() && &b == b"PROXY";
+        let _ = s.write_all(if got { b"PROXY\n" } else { b"plain\n" });
+        let _ = s.shutdown(Shutdown::Write);
+    })
+}
+
+/// The `no-*` server keywords undo what `default-server` set, as in HAProxy 2.6:
+/// `no-send-proxy` (the server gets no PROXY header), `no-backup` (the server is active,
+/// so it takes the traffic while the backup one waits), `no-tfo`, `no-check-send-proxy`,
+/// `no-agent-check`. Before, corelb refused them as unknown keywords.
+#[test]
+fn server_no_keywords_undo_default_server_as_haproxy() {
+    let pp = first_bytes_backend();
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    for (who, start) in both() {
+        let (p1, p2) = (free_port(), free_port());
+        let cfg = format!(
+            "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+listen pp\n  bind 127.0.0.1:{p1}\n  default-server send-proxy check-send-proxy tfo agent-check agent-port 1\n\
+  server s 127.0.0.1:{} no-send-proxy no-check-send-proxy no-tfo no-agent-check\n\
+listen bk\n  bind 127.0.0.1:{p2}\n  default-server backup\n  server a 127.0.0.1:{} \n  server b 127.0.0.1:{} no-backup\n",
+            pp.port, a.port, b.port
+        );
+        let _p = start(&cfg, &[p1, p2]);
+        assert_eq!(fetch_name(p1), "plain", "{who}: no-send-proxy");
+        for _ in 0..3 {
+            assert_eq!(
+                fetch_name(p2),
+                "b",
+                "{who}: no-backup makes b the active server"
+            );
+        }
+    }
+}
+
+/// `non-stick`: a server's connections are never stored in a stick table, so a client
+/// that landed on it is balanced again next time; the stored server then holds it.
+#[test]
+fn non_stick_servers_are_not_stored_as_haproxy() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    for (who, start) in both() {
+        let port = free_port();
+        let cfg = format!(
+            "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+listen l\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  stick-table type ip size 10\n  stick on src\n\
+  server a 127.0.0.1:{} non-stick\n  server b 127.0.0.1:{}\n",
+            a.port, b.port
+        );
+        let _p = start(&cfg, &[port]);
+        let names: Vec<String> = (0..5).map(|_| fetch_name(port)).collect();
+        assert_eq!(names, ["a", "b", "b", "b", "b"], "{who}");
+    }
+}

@@ -1294,3 +1294,75 @@ backend without\n  server s 127.0.0.1:{port} ssl verify none\n",
         );
     }
 }
+
+/// `openssl s_server -www` with `pem` on a free port, no client certificate asked.
+fn plain_s_server(pem: &Path) -> SServer {
+    let port = free_port();
+    let child = Command::new("openssl")
+        .args(["s_server", "-accept", &port.to_string(), "-www"])
+        .arg("-cert")
+        .arg(pem)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl");
+    let s = SServer(child, port);
+    eventually(Duration::from_secs(10), || listening(port).then_some(()))
+        .expect("openssl s_server listening");
+    s
+}
+
+/// Server `crl-file`: a server whose certificate the CRL revokes is refused (the request
+/// gets a 503 once the retries are spent), one it does not revoke is reached; as HAProxy
+/// 2.6 does. Before, `crl-file` on a server line was an unknown keyword.
+#[test]
+fn server_crl_file_refuses_a_revoked_server_certificate_as_haproxy() {
+    let pki = Pki::new();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut p = rcgen::CertificateParams::new(vec!["srv.test".to_string()]).unwrap();
+    p.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x42]));
+    let srv = pki.sign("srv.pem", p, key);
+    let revoking = pki.crl("revoking.pem", &[&[0x42]]);
+    let other = pki.crl("other.pem", &[&[0x43]]);
+    let s = plain_s_server(&srv);
+    let config = |fe: u16| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n  retries 1\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n  use_backend revoked if {{ path /revoked }}\n  default_backend fine\n\
+backend revoked\n  server s 127.0.0.1:{p} ssl verify required ca-file {ca} verifyhost srv.test crl-file {r}\n\
+backend fine\n  server s 127.0.0.1:{p} ssl verify required ca-file {ca} verifyhost srv.test crl-file {o} no-ssl-reuse\n",
+            p = s.1,
+            ca = pki.ca().display(),
+            r = revoking.display(),
+            o = other.display(),
+        )
+    };
+    let statuses = |fe: u16| {
+        ["/revoked", "/fine", "/fine"].map(|path| {
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "--max-time",
+                    "8",
+                    "-w",
+                    "%{http_code}",
+                ])
+                .arg(format!("http://127.0.0.1:{fe}{path}"))
+                .output()
+                .expect("curl");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    let fe = free_port();
+    let lb = Corelb::start(&config(fe), &[], &[fe]);
+    let ours = statuses(fe);
+    assert_eq!(ours, ["503", "200", "200"], "{}", lb.log());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        let fe = free_port();
+        let _h = common::haproxy::Haproxy::start(&config(fe), &[fe]).expect("haproxy");
+        assert_eq!(statuses(fe), ours, "HAProxy 2.6");
+    }
+}

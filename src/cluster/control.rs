@@ -19,6 +19,8 @@ pub struct Control {
     stop_event: Event,
     /// When the grace period ends and remaining connections are closed.
     deadline: std::sync::Mutex<Option<Instant>>,
+    /// When the stop began: `close-spread-time` spreads closes from there.
+    stopped_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Default for Control {
@@ -29,6 +31,7 @@ impl Default for Control {
             handover: AtomicBool::new(false),
             stop_event: Event::new(),
             deadline: std::sync::Mutex::new(None),
+            stopped_at: std::sync::Mutex::new(None),
         }
     }
 }
@@ -37,6 +40,10 @@ impl Control {
     /// Asks every shard to stop accepting and drain, closing what is left after `grace`.
     pub fn stop(&self, grace: Duration) {
         *self.deadline.lock().unwrap() = Some(Instant::now() + grace);
+        self.stopped_at
+            .lock()
+            .unwrap()
+            .get_or_insert_with(Instant::now);
         self.stopping.store(true, Ordering::SeqCst);
         self.stop_event.notify(usize::MAX);
     }
@@ -80,6 +87,38 @@ impl Control {
     /// before checking the condition it is for, so that no wake-up is missed.
     pub fn listen(&self) -> event_listener::EventListener {
         self.stop_event.listen()
+    }
+
+    /// While stopping, whether an HTTP connection that just answered a request closes now
+    /// (HAProxy's soft stop: `Connection: close` on the next response). With
+    /// `close-spread-time` (`spread`), the closes spread over the window: a response closes
+    /// with a chance that grows from 0 at the stop to 1 at the window's end, as HAProxy's
+    /// mux_h1 draws it; `infinite` (`Duration::MAX`) never closes an active connection.
+    pub fn closes_active(&self, spread: Option<Duration>) -> bool {
+        if !self.stopping() {
+            return false;
+        }
+        match spread {
+            None => true,
+            Some(Duration::MAX) => false,
+            Some(w) => {
+                let since = self.stopped_at.lock().unwrap().map(|t| t.elapsed());
+                let elapsed = since.unwrap_or(w);
+                elapsed >= w || fastrand::u128(..w.as_nanos()) < elapsed.as_nanos()
+            }
+        }
+    }
+
+    /// Completes when an idle HTTP connection should close because of a stop: at the stop,
+    /// or with `close-spread-time` (`spread`) at a random moment of the window from the
+    /// stop (HAProxy spreads idle closes the same way; `infinite` closes them at once).
+    pub async fn idle_close(&self, spread: Option<Duration>) {
+        self.wait_stop().await;
+        if let Some(w) = spread.filter(|w| *w != Duration::MAX && !w.is_zero()) {
+            let at = self.stopped_at.lock().unwrap().unwrap_or_else(Instant::now)
+                + Duration::from_nanos(fastrand::u64(..w.as_nanos().min(u64::MAX as u128) as u64));
+            glommio::timer::sleep(at.saturating_duration_since(Instant::now())).await;
+        }
     }
 
     /// Completes once [`stop`](Self::stop) was called.

@@ -53,6 +53,8 @@ struct Slot {
     /// [`Registry::recheck_multiplexed`] wakes it, so that its streams on a server whose
     /// kill epoch moved end, not the connection.
     multiplexed: Cell<bool>,
+    /// An HTTP/1 connection waiting for its next request: a soft stop closes it.
+    idle: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
 
@@ -119,6 +121,7 @@ impl Registry {
             calls: Cell::new(0),
             killed: Cell::new(None),
             multiplexed: Cell::new(false),
+            idle: Cell::new(false),
             waker: RefCell::new(None),
         };
         let mut slots = self.slots.borrow_mut();
@@ -154,6 +157,26 @@ impl Registry {
             s.target.set(Some(t));
             s.calls.set(s.calls.get() + 1);
         });
+    }
+
+    /// Connection `h` (HTTP/1) waits idle for its next request, or no longer does.
+    #[inline]
+    pub fn set_idle(&self, h: Handle, idle: bool) {
+        self.with(h, |s| s.idle.set(idle));
+    }
+
+    /// A soft stop closes idle HTTP/1 connections: those `pick` chooses (all, or a share
+    /// of them per tick to spread the closes over `close-spread-time`). Returns how many.
+    pub fn close_idle(&self, mut pick: impl FnMut() -> bool) -> usize {
+        let slots = self.slots.borrow();
+        let mut n = 0;
+        for s in slots.iter().flatten() {
+            if s.idle.get() && s.killed.get().is_none() && pick() {
+                Self::kill_slot(s, Cause::Normal);
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Connection `h` speaks HTTP/2 (see `Slot::multiplexed`).

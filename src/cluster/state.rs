@@ -71,6 +71,8 @@ pub struct ServerState {
     /// Whether a prober checks this server (`check`).
     pub checked: bool,
     pub observe: Observe,
+    /// `non-stick`: its connections are never stored in a stick table.
+    pub non_stick: bool,
     /// The health counter. Only the prober (every `inter`) and observed errors touch it,
     /// never the request path, which reads `state` alone.
     health: Mutex<Health>,
@@ -149,6 +151,7 @@ impl ServerState {
             cur: AtomicU32::new(0),
             checked: p.check.enabled,
             observe: p.observe,
+            non_stick: p.non_stick,
             health: Mutex::new(Health::new(p.check.rise, p.check.fall)),
             obs_errors: AtomicU32::new(0),
             force_fast: AtomicBool::new(false),

@@ -30,6 +30,14 @@ pub enum Status<H = ()> {
 
 /// Why corelb runs no Lua: scripts in the request path are what it exists to avoid.
 pub const NO_LUA: &str = "corelb runs no Lua (write the logic as rules, or keep HAProxy for it)";
+/// Why the `httpclient.*` settings have nothing to configure.
+const NO_HTTPCLIENT: &str =
+    "HAProxy's internal HTTP client serves Lua; corelb runs no Lua and has no such client";
+/// Why no OpenSSL provider.
+const NO_OPENSSL_PROVIDERS: &str =
+    "corelb's TLS is rustls with aws-lc-rs: no OpenSSL provider can be loaded";
+/// Why no SSLv3, TLS 1.0 or 1.1.
+const ONLY_TLS12_13: &str = "rustls speaks TLS 1.2 and TLS 1.3 only";
 /// Why no device-detection module: proprietary databases linked into HAProxy.
 const NO_DEVICE_DB: &str =
     "corelb links no device-detection module (51Degrees, WURFL, DeviceAtlas)";
@@ -232,6 +240,114 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
         0,
     ),
     kw("external-check", Supported(g::external_check), 0),
+    kw("close-spread-time", Supported(g::close_spread_time), 0),
+    kw("httpclient.resolvers.id", Ignored(NO_HTTPCLIENT), 0),
+    kw("httpclient.resolvers.prefer", Ignored(NO_HTTPCLIENT), 0),
+    kw("httpclient.ssl.ca-file", Ignored(NO_HTTPCLIENT), 0),
+    kw("httpclient.ssl.verify", Ignored(NO_HTTPCLIENT), 0),
+    kw(
+        "mworker-max-reloads",
+        Ignored(
+            "corelb has no master process: each reload is a generation of the same process, or a new one with -sf",
+        ),
+        0,
+    ),
+    kw(
+        "no-memory-trimming",
+        Ignored(
+            "corelb never calls malloc_trim(): its allocator (mimalloc) returns memory on its own",
+        ),
+        0,
+    ),
+    kw(
+        "profiling.tasks",
+        Ignored("corelb has no task profiler; profile with perf (docs/benchmarks.md)"),
+        0,
+    ),
+    kw(
+        "ssl-dh-param-file",
+        Ignored("rustls offers no finite-field DHE suites, so no DH parameters are used"),
+        0,
+    ),
+    kw(
+        "ssl-mode-async",
+        Ignored("rustls computes in the shard; there are no asynchronous crypto engines"),
+        0,
+    ),
+    kw("ssl-provider", Never(NO_OPENSSL_PROVIDERS), 0),
+    kw("ssl-provider-path", Never(NO_OPENSSL_PROVIDERS), 0),
+    kw("ssl-propquery", Never(NO_OPENSSL_PROVIDERS), 0),
+    kw(
+        "thread-groups",
+        Ignored("corelb's shards form one group, each pinned to its CPU (cpu-map)"),
+        0,
+    ),
+    kw(
+        "thread-group",
+        Ignored("corelb's shards form one group, each pinned to its CPU (cpu-map)"),
+        0,
+    ),
+    kw(
+        "tune.fail-alloc",
+        Ignored("a debugging aid of HAProxy's memory pools, which corelb has not"),
+        0,
+    ),
+    kw(
+        "tune.fd.edge-triggered",
+        Ignored("corelb polls no file descriptors: io_uring completes each operation"),
+        0,
+    ),
+    kw(
+        "tune.idle-pool.shared",
+        Ignored("each shard keeps its own idle server connections; shards never share them"),
+        0,
+    ),
+    kw(
+        "tune.listener.multi-queue",
+        Ignored("each shard accepts on its own SO_REUSEPORT socket: no accept queue is shared"),
+        0,
+    ),
+    kw(
+        "tune.pool-high-fd-ratio",
+        Ignored(
+            "idle server connections are bounded by pool-max-conn and pool-purge-delay, not by a share of the file descriptors",
+        ),
+        0,
+    ),
+    kw(
+        "tune.pool-low-fd-ratio",
+        Ignored(
+            "idle server connections are bounded by pool-max-conn and pool-purge-delay, not by a share of the file descriptors",
+        ),
+        0,
+    ),
+    kw(
+        "tune.sched.low-latency",
+        Ignored(
+            "a shard runs each ready connection to its next wait: there are no task classes to reorder",
+        ),
+        0,
+    ),
+    kw(
+        "tune.ssl.force-private-cache",
+        Ignored("corelb is one process: its TLS session cache is never shared between processes"),
+        0,
+    ),
+    kw(
+        "tune.ssl.capture-buffer-size",
+        Ignored("the ClientHello's cipher list is not captured (no ssl_fc_cipherlist_* fetches)"),
+        0,
+    ),
+    kw(
+        "tune.ssl.capture-cipherlist-size",
+        Ignored("the ClientHello's cipher list is not captured (no ssl_fc_cipherlist_* fetches)"),
+        0,
+    ),
+    kw(
+        "tune.ssl.keylog",
+        Ignored("rustls's secrets are not exposed to fetches (no ssl_fc_*_secret fetches)"),
+        0,
+    ),
 ];
 
 pub static PROXY: &[Kw<p::ProxyFn>] = &[
@@ -423,6 +539,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         D | F,
     ),
     kw(
+        "idle-close-on-response",
+        Supported(o::idle_close_on_response),
+        D | F,
+    ),
+    kw(
         "http-no-delay",
         Ignored(
             "corelb never delays a send: every client and server socket has TCP_NODELAY, and no send uses MSG_MORE or TCP_CORK",
@@ -599,9 +720,9 @@ pub static BIND: &[Kw<b::BindFn>] = &[
         ),
         0,
     ),
-    kw("force-sslv3", Supported(b::tls), 0),
-    kw("force-tlsv10", Supported(b::tls), 0),
-    kw("force-tlsv11", Supported(b::tls), 0),
+    kw("force-sslv3", Never(ONLY_TLS12_13), 0),
+    kw("force-tlsv10", Never(ONLY_TLS12_13), 0),
+    kw("force-tlsv11", Never(ONLY_TLS12_13), 0),
     kw("force-tlsv12", Supported(b::tls), 0),
     kw("force-tlsv13", Supported(b::tls), 0),
     kw("prefer-client-ciphers", Supported(b::tls), 0),
@@ -682,6 +803,47 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("force-tlsv12", Supported(s::tls), 0),
     kw("force-tlsv13", Supported(s::tls), 0),
     kw("no-tls-tickets", Supported(s::tls), 0),
+    kw("tls-tickets", Supported(s::tls), 0),
+    kw("no-ssl", Supported(s::tls), 0),
+    kw("no-check-ssl", Supported(s::tls), 0),
+    kw("ssl-reuse", Supported(s::tls), 0),
+    kw("no-ssl-reuse", Supported(s::tls), 0),
+    kw("crl-file", Supported(s::tls), 0),
+    kw("no-tfo", Supported(s::negation), 0),
+    kw("no-backup", Supported(s::negation), 0),
+    kw("no-agent-check", Supported(s::negation), 0),
+    kw("no-check-send-proxy", Supported(s::negation), 0),
+    kw("no-send-proxy", Supported(s::negation), 0),
+    kw("no-send-proxy-v2", Supported(s::negation), 0),
+    kw("no-send-proxy-v2-ssl", Supported(s::negation), 0),
+    kw("no-send-proxy-v2-ssl-cn", Supported(s::negation), 0),
+    kw("stick", Supported(s::negation), 0),
+    kw("non-stick", Supported(s::negation), 0),
+    kw("force-sslv3", Never(ONLY_TLS12_13), 0),
+    kw("force-tlsv10", Never(ONLY_TLS12_13), 0),
+    kw("force-tlsv11", Never(ONLY_TLS12_13), 0),
+    kw(
+        "allow-0rtt",
+        Ignored("corelb sends no TLS 1.3 early data to servers: requests go after the handshake"),
+        0,
+    ),
+    kw(
+        "npn",
+        Ignored("NPN is obsolete and rustls has none: nothing is offered; ALPN (`alpn`) is"),
+        0,
+    ),
+    kw(
+        "log-proto",
+        Ignored("it frames logs sent to the servers of a ring section, which corelb has not"),
+        0,
+    ),
+    kw(
+        "pool-low-conn",
+        Ignored(
+            "shards never take idle connections from each other, so no threshold keeps them from it",
+        ),
+        0,
+    ),
 ];
 
 pub fn find<H>(table: &'static [Kw<H>], name: &str) -> Option<&'static Kw<H>> {

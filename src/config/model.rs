@@ -60,6 +60,9 @@ pub struct Global {
     /// `cpu-map` entries: (first thread, last thread) → CPUs, thread numbers from 1.
     pub cpu_map: Vec<CpuMapEntry>,
     pub hard_stop_after: Option<Duration>,
+    /// `close-spread-time`: on a soft stop, closes of HTTP connections spread over this
+    /// window (`Duration::MAX`: `infinite`, active connections are not closed).
+    pub close_spread_time: Option<Duration>,
     /// `grace`: how long a soft stop (SIGUSR1) announces itself (`stopping`) before the
     /// listeners stop.
     pub grace: Option<Duration>,
@@ -165,6 +168,7 @@ impl Default for Global {
             maxaccept: Some(DEFAULT_MAXACCEPT),
             nbthread: None,
             cpu_map: Vec::new(),
+            close_spread_time: None,
             hard_stop_after: None,
             grace: None,
             pidfile: None,
@@ -498,6 +502,8 @@ pub struct ServerParams {
     pub pool_max_conn: Option<u32>,
     /// `tfo`: connections to the server use TCP Fast Open (TCP_FASTOPEN_CONNECT).
     pub tfo: bool,
+    /// `non-stick`: connections to this server are never stored in a stick table.
+    pub non_stick: bool,
     /// `pool-purge-delay`: how long an idle connection is kept (5 s; 0: none is kept).
     pub pool_purge_delay: Duration,
     /// `maxqueue N`: at most N requests wait in this server's own queue (0 = no limit).
@@ -567,6 +573,7 @@ impl Default for ServerParams {
             dns: Default::default(),
             pool_max_conn: None,
             tfo: false,
+            non_stick: false,
             pool_purge_delay: Duration::from_secs(5),
             maxqueue: 0,
             minconn: 0,
@@ -1112,6 +1119,9 @@ pub struct Options {
     /// `option http-ignore-probes`: empty connections (browsers' pre-connects) are not
     /// answered, logged or counted.
     pub http_ignore_probes: bool,
+    /// `option idle-close-on-response`: on a soft stop, idle HTTP/1 connections stay open
+    /// until their next request, answered with `Connection: close`.
+    pub idle_close_on_response: bool,
     /// `option disable-h2-upgrade`: no implicit upgrade of an HTTP/1 connection that starts
     /// with HTTP/2's preface.
     pub disable_h2_upgrade: bool,

@@ -338,7 +338,9 @@ pub async fn session(
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
                         // `stick on|store-request`: the client's keys now name this server.
-                        persist.store(&shard.shared.stick, server.id);
+                        if !server.non_stick {
+                            persist.store(&shard.shared.stick, server.id);
+                        }
                         // `option logasap`: the line goes now, the time so far as the total
                         // (HAProxy's sess_establish).
                         let fe_px = &shard.shared.cfg.proxies[fe.proxy];

@@ -64,10 +64,27 @@ pub async fn run(
     for l in loops {
         l.await;
     }
-    // Drain: connections finish by themselves until the grace period ends.
+    // Drain: connections finish by themselves until the grace period ends. Idle HTTP/1
+    // connections close at once, as HAProxy closes them on a soft stop, or spread over
+    // `close-spread-time`: each tick closes each with the chance that leaves them evenly
+    // spread over what remains of the window.
     let deadline = shared.control.deadline().unwrap_or_else(Instant::now);
+    let spread = shared.cfg.global.close_spread_time;
+    let window_end = spread
+        .filter(|w| *w != Duration::MAX)
+        .and_then(|w| Instant::now().checked_add(w));
+    const TICK: Duration = Duration::from_millis(20);
     while shard.active.get() > 0 && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(20)).await;
+        let left = window_end.map_or(Duration::ZERO, |e| {
+            e.saturating_duration_since(Instant::now())
+        });
+        if left <= TICK {
+            shard.sessions.close_idle(|| true);
+        } else {
+            let chance = TICK.as_secs_f64() / left.as_secs_f64();
+            shard.sessions.close_idle(|| fastrand::f64() < chance);
+        }
+        glommio::timer::sleep(TICK).await;
     }
     if shard.active.get() > 0 {
         log::warn!(

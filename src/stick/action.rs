@@ -95,17 +95,20 @@ impl Persist {
 }
 
 impl Persist {
-    /// The server answered: store its id under the `stick store` keys, and count a 4xx
-    /// as an HTTP error of the tracked entries (HAProxy counts server 4xx answers).
+    /// The server answered: store its id under the `stick store` keys (none for a
+    /// `non-stick` server), and count a 4xx as an HTTP error of the tracked entries
+    /// (HAProxy counts server 4xx answers).
     pub fn response(
         &self,
         tables: &Tables,
         ctx: Option<&StickCtx<'_>>,
-        server_id: u32,
+        server_id: Option<u32>,
         status: u16,
     ) {
-        if !self.stores.is_empty() {
-            self.store(tables, server_id);
+        if let Some(id) = server_id
+            && !self.stores.is_empty()
+        {
+            self.store(tables, id);
         }
         if (400..500).contains(&status)
             && let Some(c) = ctx

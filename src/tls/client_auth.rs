@@ -212,7 +212,7 @@ impl ClientAuth {
     }
 }
 
-fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+pub(crate) fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("unable to load CRL file '{}': {e}", path.display()))?;
     let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)

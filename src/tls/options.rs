@@ -75,7 +75,9 @@ pub struct TlsParams {
     max: Option<Version>,
     /// `no-*` flags, OR-ed with the defaults'.
     disabled: Vec<Version>,
-    no_tickets: bool,
+    /// `no-tls-tickets` (true) or a server's `tls-tickets` (false, overriding the
+    /// defaults' `no-tls-tickets`); unset: the defaults'.
+    no_tickets: Option<bool>,
     prefer_client_ciphers: bool,
     /// `curves`/`ecdhe`, evaluated.
     groups: Option<Vec<&'static dyn SupportedKxGroup>>,
@@ -208,7 +210,7 @@ impl TlsParams {
                 self.min = Some(Version::Tls13);
                 self.max = Some(Version::Tls13);
             }
-            "no-tls-tickets" => self.no_tickets = true,
+            "no-tls-tickets" => self.no_tickets = Some(true),
             "prefer-client-ciphers" => self.prefer_client_ciphers = true,
             _ => unreachable!("listed in PARAM_KEYWORDS"),
         }
@@ -252,7 +254,7 @@ impl TlsParams {
             min: self.min.or(defaults.min),
             max: self.max.or(defaults.max),
             disabled,
-            no_tickets: self.no_tickets || defaults.no_tickets,
+            no_tickets: self.no_tickets.or(defaults.no_tickets),
             prefer_client_ciphers: self.prefer_client_ciphers || defaults.prefer_client_ciphers,
             groups: self.groups.clone().or_else(|| defaults.groups.clone()),
         }
@@ -809,7 +811,7 @@ impl BindTls {
         } else {
             Arc::new(rustls::server::NoServerSessionStorage {})
         };
-        if !params.no_tickets {
+        if params.no_tickets != Some(true) {
             // Stateless tickets; the key rotates every 6 hours and the previous one is
             // still accepted (rustls' TicketRotator); a ticket older than
             // `tune.ssl.lifetime` is refused.
@@ -824,7 +826,7 @@ impl BindTls {
         }
         // The kTLS hand-off needs the traffic secrets; rustls keeps them only when asked.
         cfg.enable_secret_extraction = self.ktls_wanted(g);
-        let tls12_without_tickets = params.no_tickets
+        let tls12_without_tickets = params.no_tickets == Some(true)
             && versions.contains(&&rustls::version::TLS12)
             && g.session_cache_size == 0;
         if tls12_without_tickets {
@@ -865,13 +867,24 @@ pub struct ServerTls {
     check_alpn: Option<Vec<Vec<u8>>>,
     /// `crt FILE`: the client certificate (and key) presented to the server.
     client_cert: Option<Arc<rustls::sign::CertifiedKey>>,
+    /// `crl-file`: revocation lists the server's chain is checked against (every CA of it,
+    /// as HAProxy's X509_V_FLAG_CRL_CHECK_ALL).
+    crls: Vec<rustls::pki_types::CertificateRevocationListDer<'static>>,
+    /// `no-ssl-reuse`: no TLS session resumption towards the server.
+    no_reuse: bool,
     params: TlsParams,
 }
 
 /// Server keywords [`ServerTls::apply`] handles, with whether they take an argument.
 pub const SERVER_KEYWORDS: &[(&str, bool)] = &[
     ("ssl", false),
+    ("no-ssl", false),
     ("check-ssl", false),
+    ("no-check-ssl", false),
+    ("tls-tickets", false),
+    ("ssl-reuse", false),
+    ("no-ssl-reuse", false),
+    ("crl-file", true),
     ("verify", true),
     ("ca-file", true),
     ("verifyhost", true),
@@ -903,7 +916,17 @@ impl ServerTls {
     ) -> Result<Vec<Warning>, String> {
         match keyword {
             "ssl" => self.ssl = true,
+            // The `no-*` forms undo what a `default-server` line set.
+            "no-ssl" => self.ssl = false,
             "check-ssl" => self.check_ssl = true,
+            "no-check-ssl" => self.check_ssl = false,
+            "tls-tickets" => self.params.no_tickets = Some(false),
+            "ssl-reuse" => self.no_reuse = false,
+            "no-ssl-reuse" => self.no_reuse = true,
+            "crl-file" => {
+                let p = g.ca_path(need(keyword, value)?);
+                self.crls = super::client_auth::load_crls(&p)?;
+            }
             "verify" => {
                 self.verify = Some(match need(keyword, value)? {
                     "none" => Verify::None,
@@ -1044,6 +1067,7 @@ impl ServerTls {
                     Arc::new(roots),
                     provider.clone(),
                 )
+                .with_crls(self.crls.iter().cloned())
                 .build()
                 .map_err(|e| format!("'ca-file {}': {e}", ca.display()))?;
                 let name = match (&self.verifyhost, &self.sni) {
@@ -1081,7 +1105,10 @@ impl ServerTls {
         if let Some(alpn) = &self.alpn {
             cfg.alpn_protocols = alpn.clone();
         }
-        if params.no_tickets {
+        if self.no_reuse {
+            // `no-ssl-reuse`: every connection runs a full handshake.
+            cfg.resumption = rustls::client::Resumption::disabled();
+        } else if params.no_tickets == Some(true) {
             cfg.resumption = rustls::client::Resumption::in_memory_sessions(256)
                 .tls12_resumption(rustls::client::Tls12Resumption::SessionIdOnly);
         }

@@ -120,6 +120,14 @@ pub(crate) fn hard_stop_after(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.hard_stop_after = time_arg(w, 1, loc, &mut p.diags);
 }
 
+/// `close-spread-time <time>|infinite`.
+pub(crate) fn close_spread_time(p: &mut Parser, w: &[String], loc: &Loc) {
+    p.global.close_spread_time = match w.get(1).map(String::as_str) {
+        Some("infinite") => Some(Duration::MAX),
+        _ => time_arg(w, 1, loc, &mut p.diags),
+    };
+}
+
 /// `grace <time>`: on a soft stop (SIGUSR1), `stopping` is true this long while the
 /// listeners still accept, then the stop proceeds.
 pub(crate) fn grace(p: &mut Parser, w: &[String], loc: &Loc) {

@@ -399,6 +399,18 @@ pub(crate) fn prefer_last_server(
     1
 }
 
+/// `option idle-close-on-response`.
+pub(crate) fn idle_close_on_response(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.idle_close_on_response = on;
+    1
+}
+
 /// `option http-buffer-request`.
 pub(crate) fn http_buffer_request(
     px: &mut Proxy,

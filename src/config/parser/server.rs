@@ -22,6 +22,18 @@ pub(super) const SERVER_FLAGS: &[&str] = &[
     "no-tlsv10",
     "no-tlsv11",
     "tfo",
+    "no-tfo",
+    "no-backup",
+    "no-agent-check",
+    "no-check-send-proxy",
+    "no-send-proxy",
+    "no-send-proxy-v2",
+    "no-send-proxy-v2-ssl",
+    "no-send-proxy-v2-ssl-cn",
+    "stick",
+    "non-stick",
+    "check-via-socks4",
+    "allow-0rtt",
 ];
 
 pub(crate) fn server_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g: &TlsGlobals) {
@@ -369,6 +381,27 @@ pub(crate) fn check_proto(s: &mut ServerLine, a: &Param, d: &mut Diags) {
 /// `tfo`: TCP Fast Open towards the server.
 pub(crate) fn tfo(s: &mut ServerLine, _: &Param, _: &mut Diags) {
     s.params.tfo = true;
+}
+
+/// The `no-*` forms (and `stick`/`non-stick`): undo on a server what its `default-server`
+/// line set, as HAProxy's server keywords do.
+pub(crate) fn negation(s: &mut ServerLine, a: &Param, _: &mut Diags) {
+    let p = &mut *s.params;
+    match a.kw {
+        "no-tfo" => p.tfo = false,
+        "no-backup" => p.backup = false,
+        "no-agent-check" => p.agent.enabled = false,
+        "no-check-send-proxy" => p.check.send_proxy = false,
+        // HAProxy clears only the flag the keyword names: `no-send-proxy` leaves a v2
+        // header on, `no-send-proxy-v2-ssl` the v2 header without its SSL TLV.
+        "no-send-proxy" if p.send_proxy == Some(ProxyVersion::V1) => p.send_proxy = None,
+        "no-send-proxy-v2" if p.send_proxy == Some(ProxyVersion::V2) => p.send_proxy = None,
+        "no-send-proxy-v2-ssl" => p.pp_opts.0 &= !PpOpts::SSL,
+        "no-send-proxy-v2-ssl-cn" => p.pp_opts.0 &= !PpOpts::SSL_CN,
+        "non-stick" => p.non_stick = true,
+        "stick" => p.non_stick = false,
+        _ => {}
+    }
 }
 
 /// `pool-max-conn <max>`: -1 (no limit), or the idle connections to keep at most.

@@ -946,7 +946,10 @@ impl<'c> Exchange<'c> {
         }
         let keep_after_reply = !fe_px.http.conn_mode.eq(&ConnMode::Close)
             && req.keep_alive()
-            && req.body_kind() == BodyKind::None;
+            && req.body_kind() == BodyKind::None
+            && !shared
+                .control
+                .closes_active(ctx.cfg.global.close_spread_time);
         // monitor-uri: answered here, before any rule, never forwarded (the ELB's health
         // check, seed 000); 503 while 'monitor fail' holds.
         let mut reply: Option<(u16, Vec<u8>)> = None;
@@ -1784,10 +1787,11 @@ impl<'c> Exchange<'c> {
         let method = req.method();
         let version = req.version();
         let status = res.status();
+        let server = &be.lb.servers[srv];
         route.persist.response(
             &shard.shared.stick,
             stick_ctx.as_ref(),
-            be.lb.servers[srv].id,
+            (!server.non_stick).then_some(server.id),
             status,
         );
         txn.status = status;
@@ -1839,7 +1843,14 @@ impl<'c> Exchange<'c> {
         }
         let res_body = res.body_kind(method);
         let tunnel = matches!(res_body, BodyKind::Tunnel);
-        let mut close_client = route.client_close || matches!(res_body, BodyKind::CloseDelimited);
+        // A soft stop ends keep-alive: this response closes (HAProxy's `Connection: close`
+        // after the stop, spread over `close-spread-time`).
+        let mut close_client = route.client_close
+            || matches!(res_body, BodyKind::CloseDelimited)
+            || shard
+                .shared
+                .control
+                .closes_active(ctx.cfg.global.close_spread_time);
         // The head's edits end with this block, before anything is awaited: they are 1 KiB
         // that the exchange's state would hold (and copy per request) otherwise.
         let head = 'head: {
@@ -1999,7 +2010,9 @@ impl<'c> Exchange<'c> {
                 edits.set_connection(ConnectionHeader::Upgrade);
             } else if close_client {
                 edits.set_connection(ConnectionHeader::Close);
-            } else if version == Version::Http10 {
+            } else if version == Version::Http10 || res.version() == Version::Http10 {
+                // An HTTP/1.0 status line means "close" to the client unless the field
+                // says otherwise (RFC 9112 section 9.3); HAProxy adds it too.
                 edits.set_connection(ConnectionHeader::KeepAlive);
             }
             b.out.clear();
@@ -2219,7 +2232,18 @@ where
                 // buffer (an idle keep-alive connection, or a new one before its first
                 // byte), and takes them when readiness says bytes arrived.
                 held.park();
-                match readable(&mut client, head_deadline).await {
+                // Idle, a soft stop may close it (the shard's drain sweeps idle
+                // connections), unless `option idle-close-on-response` keeps it for one
+                // more answer.
+                // (Nothing of this is held across the wait: the future stays small.)
+                if !fe_px.options.idle_close_on_response {
+                    ctx.shard.sessions.set_idle(ctx.info.sess, true);
+                }
+                let ready = readable(&mut client, head_deadline).await;
+                if !fe_px.options.idle_close_on_response {
+                    ctx.shard.sessions.set_idle(ctx.info.sess, false);
+                }
+                match ready {
                     Ok(()) => {
                         let b = held.get(&ctx);
                         b.inb.read_from(&mut client, head_deadline).await
