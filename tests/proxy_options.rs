@@ -17,15 +17,22 @@ type Start = dyn Fn(&str, &[u16]) -> Box<dyn Proc>;
 /// corelb or HAProxy, running; the log is what it wrote on stderr.
 trait Proc {
     fn log(&self) -> String;
+    fn pid(&self) -> i32;
 }
 impl Proc for Corelb {
     fn log(&self) -> String {
         Corelb::log(self)
     }
+    fn pid(&self) -> i32 {
+        Corelb::pid(self)
+    }
 }
 impl Proc for Haproxy {
     fn log(&self) -> String {
         Haproxy::log(self)
+    }
+    fn pid(&self) -> i32 {
+        Haproxy::pid(self)
     }
 }
 
@@ -1064,5 +1071,108 @@ listen l\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  stick-table type ip s
         let _p = start(&cfg, &[port]);
         let names: Vec<String> = (0..5).map(|_| fetch_name(port)).collect();
         assert_eq!(names, ["a", "b", "b", "b", "b"], "{who}");
+    }
+}
+
+/// A TCP option of the socket process `pid` holds for the connection between local port
+/// `local` and remote port `remote` (found through /proc/net/tcp and /proc/PID/fd, read
+/// with pidfd_getfd: the test runs as root).
+fn peer_tcp_opt(pid: i32, local: u16, remote: u16, opt: libc::c_int) -> Option<i32> {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = tcp.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let port = |a: &str| u16::from_str_radix(a.rsplit(':').next()?, 16).ok();
+        (port(f[1])? == local && port(f[2])? == remote).then(|| f[9].to_string())
+    })?;
+    let want = format!("socket:[{inode}]");
+    let fd = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .find(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == want))?
+        .file_name()
+        .to_string_lossy()
+        .parse::<i32>()
+        .ok()?;
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if pidfd < 0 {
+            return None;
+        }
+        let mine = libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0) as i32;
+        libc::close(pidfd);
+        if mine < 0 {
+            return None;
+        }
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let r = libc::getsockopt(
+            mine,
+            libc::IPPROTO_TCP,
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        );
+        libc::close(mine);
+        (r == 0).then_some(v)
+    }
+}
+
+/// `clitcpka-idle/intvl/cnt` and `srvtcpka-*` set the keep-alive probes of the client and
+/// server sockets (with `option clitcpka`/`srvtcpka`), and a server's `tcp-ut` its
+/// TCP_USER_TIMEOUT, as HAProxy 2.6 sets them; before, they were unknown keywords.
+#[test]
+fn tcp_keepalive_probes_and_server_user_timeout_as_haproxy() {
+    let be = Backend::named_holding("a");
+    for (who, start) in both() {
+        let port = free_port();
+        let cfg = format!(
+            "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+listen l\n  bind 127.0.0.1:{port}\n  option clitcpka\n  clitcpka-idle 71\n  clitcpka-intvl 13\n  clitcpka-cnt 4\n\
+  option srvtcpka\n  srvtcpka-idle 2m\n  srvtcpka-intvl 17s\n  srvtcpka-cnt 6\n\
+  server s 127.0.0.1:{} tcp-ut 9s\n",
+            be.port
+        );
+        let p = start(&cfg, &[port]);
+        let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut line = String::new();
+        BufReader::new(&c).read_line(&mut line).unwrap();
+        let me = c.local_addr().unwrap().port();
+        let pid = p.pid();
+        let cli = |o| peer_tcp_opt(pid, port, me, o);
+        assert_eq!(
+            [
+                cli(libc::TCP_KEEPIDLE),
+                cli(libc::TCP_KEEPINTVL),
+                cli(libc::TCP_KEEPCNT)
+            ],
+            [Some(71), Some(13), Some(4)],
+            "{who}: client side"
+        );
+        let server_port = {
+            // corelb's end of the server connection: the one whose remote port is the
+            // backend's.
+            let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap();
+            tcp.lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    let port = |a: &str| u16::from_str_radix(a.rsplit(':').next()?, 16).ok();
+                    (port(f[2])? == be.port).then(|| port(f[1]))?
+                })
+                .find(|lp| peer_tcp_opt(pid, *lp, be.port, libc::TCP_KEEPIDLE).is_some())
+                .expect("the server connection")
+        };
+        let s = |o| peer_tcp_opt(pid, server_port, be.port, o);
+        assert_eq!(
+            [
+                s(libc::TCP_KEEPIDLE),
+                s(libc::TCP_KEEPINTVL),
+                s(libc::TCP_KEEPCNT),
+                s(libc::TCP_USER_TIMEOUT)
+            ],
+            [Some(120), Some(17), Some(6), Some(9000)],
+            "{who}: server side"
+        );
     }
 }

@@ -28,7 +28,8 @@ pub struct FrontendRt {
     pub inspects_content: bool,
     pub client_timeout: Option<Duration>,
     pub client_fin_timeout: Option<Duration>,
-    pub clitcpka: bool,
+    /// `option clitcpka` (with its `clitcpka-*` settings).
+    pub clitcpka: Option<crate::config::TcpKa>,
     /// `option nolinger` on the frontend: client connections close with a reset.
     pub nolinger: bool,
     pub tcplog: bool,
@@ -62,7 +63,8 @@ pub struct BackendRt {
     pub queue_timeout: Option<Duration>,
     pub retries: u32,
     pub redispatch: Option<i32>,
-    pub srvtcpka: bool,
+    /// `option srvtcpka` (with its `srvtcpka-*` settings).
+    pub srvtcpka: Option<crate::config::TcpKa>,
     /// `option nolinger` on the backend: server connections close with a reset.
     pub nolinger: bool,
     /// `option abortonclose`: a request waiting for a server is dropped when its client
@@ -456,7 +458,7 @@ fn frontend_rt(
                 .any(|u| u.cond.is_some() || u.dynamic.is_some()),
         client_timeout: px.timeouts.client,
         client_fin_timeout: px.timeouts.client_fin,
-        clitcpka: px.options.clitcpka,
+        clitcpka: px.options.clitcpka.then_some(px.options.clitcpka_tune),
         nolinger: px.options.nolinger,
         tcplog: px.options.tcplog,
         dontlognull: px.options.dontlognull,
@@ -583,7 +585,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         queue_timeout: px.timeouts.queue.or(px.timeouts.connect),
         retries: px.retries,
         redispatch: px.options.redispatch,
-        srvtcpka: px.options.srvtcpka,
+        srvtcpka: px.options.srvtcpka.then_some(px.options.srvtcpka_tune),
         nolinger: px.options.nolinger,
         abortonclose: px.options.abortonclose,
         checkcache: px.options.checkcache,

@@ -73,6 +73,8 @@ pub struct ServerState {
     pub observe: Observe,
     /// `non-stick`: its connections are never stored in a stick table.
     pub non_stick: bool,
+    /// `tcp-ut`: TCP_USER_TIMEOUT of the connections to it (checks too).
+    pub tcp_ut: Option<std::time::Duration>,
     /// The health counter. Only the prober (every `inter`) and observed errors touch it,
     /// never the request path, which reads `state` alone.
     health: Mutex<Health>,
@@ -152,6 +154,7 @@ impl ServerState {
             checked: p.check.enabled,
             observe: p.observe,
             non_stick: p.non_stick,
+            tcp_ut: p.tcp_ut,
             health: Mutex::new(Health::new(p.check.rise, p.check.fall)),
             obs_errors: AtomicU32::new(0),
             force_fast: AtomicBool::new(false),

@@ -135,9 +135,30 @@ pub(crate) fn filter(
             Some(name) if w.len() == 3 => px.filters.push(Filter::Cache(name.clone())),
             _ => d.error(loc, "'filter cache' expects the name of a cache section"),
         },
-        Some(f @ ("trace" | "fcgi-app" | "bwlim-in" | "bwlim-out")) => {
-            d.error(loc, format!("'filter {f}' is not supported yet"))
-        }
+        Some("trace") => d.warn(
+            loc,
+            "'filter trace' is ignored: it traces HAProxy's filter callbacks, which corelb has not",
+        ),
+        Some("opentracing") => d.error(
+            loc,
+            format!(
+                "'filter opentracing' is not supported: {}",
+                super::tcp_rules::NO_OPENTRACING
+            ),
+        ),
+        Some("fcgi-app") => d.error(
+            loc,
+            format!(
+                "'filter fcgi-app' is not supported: {}",
+                super::keywords::NO_FASTCGI
+            ),
+        ),
+        Some(f @ ("bwlim-in" | "bwlim-out")) => d.error(
+            loc,
+            format!(
+                "'filter {f}' is not in HAProxy 2.6 (2.7 added it); corelb has no bandwidth limits"
+            ),
+        ),
         Some(f) => d.error(
             loc,
             format!("unknown filter '{f}' (compression or cache expected)"),

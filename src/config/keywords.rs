@@ -30,6 +30,9 @@ pub enum Status<H = ()> {
 
 /// Why corelb runs no Lua: scripts in the request path are what it exists to avoid.
 pub const NO_LUA: &str = "corelb runs no Lua (write the logic as rules, or keep HAProxy for it)";
+/// Why no `fcgi-app` sections, `use-fcgi-app` or `filter fcgi-app`.
+pub const NO_FASTCGI: &str =
+    "corelb does not speak FastCGI: put a FastCGI gateway (or HAProxy) in front of the application";
 /// Why the `httpclient.*` settings have nothing to configure.
 const NO_HTTPCLIENT: &str =
     "HAProxy's internal HTTP client serves Lua; corelb runs no Lua and has no such client";
@@ -444,6 +447,13 @@ pub static PROXY: &[Kw<p::ProxyFn>] = &[
     kw("server-template", Supported(s::template), B),
     kw("filter", Supported(crate::config::filters::filter), F | B),
     kw("declare", Supported(p::declare), F | B),
+    kw("use-fcgi-app", Never(NO_FASTCGI), B),
+    kw("clitcpka-cnt", Supported(p::tcpka), D | F),
+    kw("clitcpka-idle", Supported(p::tcpka), D | F),
+    kw("clitcpka-intvl", Supported(p::tcpka), D | F),
+    kw("srvtcpka-cnt", Supported(p::tcpka), D | B),
+    kw("srvtcpka-idle", Supported(p::tcpka), D | B),
+    kw("srvtcpka-intvl", Supported(p::tcpka), D | B),
     kw("dispatch", Supported(p::dispatch), B),
     kw("grace", Gone(GRACE_GONE), ALL),
     kw("rate-limit", Supported(p::rate_limit), D | F),
@@ -810,6 +820,7 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("no-ssl-reuse", Supported(s::tls), 0),
     kw("crl-file", Supported(s::tls), 0),
     kw("no-tfo", Supported(s::negation), 0),
+    kw("tcp-ut", Supported(s::tcp_ut), 0),
     kw("no-backup", Supported(s::negation), 0),
     kw("no-agent-check", Supported(s::negation), 0),
     kw("no-check-send-proxy", Supported(s::negation), 0),

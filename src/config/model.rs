@@ -504,6 +504,8 @@ pub struct ServerParams {
     pub tfo: bool,
     /// `non-stick`: connections to this server are never stored in a stick table.
     pub non_stick: bool,
+    /// `tcp-ut`: TCP_USER_TIMEOUT of its connections.
+    pub tcp_ut: Option<Duration>,
     /// `pool-purge-delay`: how long an idle connection is kept (5 s; 0: none is kept).
     pub pool_purge_delay: Duration,
     /// `maxqueue N`: at most N requests wait in this server's own queue (0 = no limit).
@@ -574,6 +576,7 @@ impl Default for ServerParams {
             pool_max_conn: None,
             tfo: false,
             non_stick: false,
+            tcp_ut: None,
             pool_purge_delay: Duration::from_secs(5),
             maxqueue: 0,
             minconn: 0,
@@ -1148,6 +1151,10 @@ pub struct Options {
     pub contstats: bool,
     pub clitcpka: bool,
     pub srvtcpka: bool,
+    /// `clitcpka-cnt/idle/intvl`: the client side's keep-alive probes (with `clitcpka`).
+    pub clitcpka_tune: TcpKa,
+    /// `srvtcpka-cnt/idle/intvl`: the server side's (with `srvtcpka`).
+    pub srvtcpka_tune: TcpKa,
     /// `option nolinger`: connections on this side close with a reset (SO_LINGER 0).
     pub nolinger: bool,
     /// `option abortonclose`: a request still waiting for a server (in a queue, or for its
@@ -1670,5 +1677,36 @@ impl Config {
                     p.kind.is_frontend()
                 }
         })
+    }
+}
+
+/// TCP keep-alive probe settings (`clitcpka-*`, `srvtcpka-*`); unset ones keep the
+/// system's (net.ipv4.tcp_keepalive_*).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpKa {
+    /// TCP_KEEPCNT: probes before the connection is dropped.
+    pub cnt: Option<u32>,
+    /// TCP_KEEPIDLE: idle time before the first probe.
+    pub idle: Option<Duration>,
+    /// TCP_KEEPINTVL: time between probes.
+    pub intvl: Option<Duration>,
+}
+
+impl TcpKa {
+    /// Turns SO_KEEPALIVE on for `sock` with these settings.
+    pub fn apply(&self, sock: &socket2::Socket) -> std::io::Result<()> {
+        let mut ka = socket2::TcpKeepalive::new();
+        if let Some(t) = self.idle {
+            ka = ka.with_time(t);
+        }
+        if let Some(t) = self.intvl {
+            ka = ka.with_interval(t);
+        }
+        if let Some(n) = self.cnt {
+            ka = ka.with_retries(n);
+        }
+        sock.set_keepalive(true)?;
+        // (socket2 sets only what was given.)
+        sock.set_tcp_keepalive(&ka)
     }
 }

@@ -30,18 +30,19 @@ const ACTIONS: &[&str] = &[
 ];
 
 /// Actions HAProxy 2.6 has for `tcp-request` that corelb does not run yet.
+/// Why no `ot-group` and no `filter opentracing`.
+pub(crate) const NO_OPENTRACING: &str =
+    "corelb has no OpenTracing filter (its traces are the log lines and the unique id)";
+
 const NOT_YET: &[&str] = &[
     "expect-netscaler-cip",
     "set-log-level",
     "set-nice",
     "switch-mode",
-    "use-service",
-    "send-spoe-group",
     "set-mark",
     "set-tos",
     "set-priority-class",
     "set-priority-offset",
-    "ot-group",
 ];
 
 /// Prefixes of HAProxy actions with arguments in the name (`sc-inc-gpc(I,N)` on the `gpc`
@@ -345,6 +346,46 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
                 }
             }
             (TcpAction::Stick(act), end)
+        }
+        "send-spoe-group" => {
+            let why = super::parser::http_rules::NO_SPOE;
+            d.error(
+                loc,
+                format!("'tcp-request {sub} send-spoe-group' is not supported: {why}"),
+            );
+            return None;
+        }
+        "ot-group" => {
+            d.error(
+                loc,
+                format!("'tcp-request {sub} ot-group' is not supported: {NO_OPENTRACING}"),
+            );
+            return None;
+        }
+        "use-service" => {
+            match w.get(1).map(String::as_str) {
+                Some(l) if l.starts_with("lua.") => d.error(
+                    loc,
+                    format!(
+                        "'tcp-request {sub} use-service {l}' is not supported: {}",
+                        super::keywords::NO_LUA
+                    ),
+                ),
+                // HAProxy 2.6's words.
+                Some("prometheus-exporter") => d.error(
+                    loc,
+                    "Prometheus exporter service only available on 'http-request' rulesets",
+                ),
+                Some(o) => d.error(
+                    loc,
+                    format!("'tcp-request {sub} use-service': unknown service '{o}'"),
+                ),
+                None => d.error(
+                    loc,
+                    format!("'tcp-request {sub} use-service' expects a service name"),
+                ),
+            }
+            return None;
         }
         a if NOT_YET.contains(&a) || NOT_YET_PREFIXES.iter().any(|p| a.starts_with(p)) => {
             d.error(

@@ -270,7 +270,8 @@ async fn connect_with(
             .then(|| p.be.lb.servers[p.srv].path.as_ref())
             .flatten(),
         budget: Budget::Until(start + limit),
-        keepalive: false,
+        keepalive: None,
+        user_timeout: p.be.lb.servers[p.srv].tcp_ut,
         nolinger,
         header: send_proxy.map(|v| Header::Check(v, p.be.pp_opts(p.srv))),
         source: p.be.source[p.srv].outgoing(None, addr),

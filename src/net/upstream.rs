@@ -35,6 +35,7 @@ pub async fn connect(
         path: be.lb.servers[srv].path.as_ref(),
         budget: Budget::PerStep(be.connect_timeout),
         keepalive: be.srvtcpka,
+        user_timeout: be.lb.servers[srv].tcp_ut,
         nolinger: be.nolinger,
         header: be.send_proxy[srv].map(|v| Header::Client {
             v,
@@ -122,8 +123,10 @@ pub struct Target<'a> {
     /// A server on a local socket (`unix@`, `abns@`): connect there instead of `addr`.
     pub path: Option<&'a crate::config::addr::SockPath>,
     pub budget: Budget,
-    /// `SO_KEEPALIVE` (`option srvtcpka`).
-    pub keepalive: bool,
+    /// `SO_KEEPALIVE` (`option srvtcpka`, with `srvtcpka-*`).
+    pub keepalive: Option<crate::config::TcpKa>,
+    /// TCP_USER_TIMEOUT (`server … tcp-ut`).
+    pub user_timeout: Option<std::time::Duration>,
     /// `SO_LINGER` 0 (`option nolinger`): the close is a reset.
     pub nolinger: bool,
     pub header: Option<Header<'a>>,
@@ -187,8 +190,13 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
             .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?,
     };
     let _ = s.set_nodelay(true);
-    if t.keepalive {
-        crate::sys::with_sockref(crate::sys::fd(&s), |k| k.set_keepalive(true)).ok();
+    if let Some(ka) = t.keepalive {
+        crate::sys::with_sockref(crate::sys::fd(&s), |k| ka.apply(k)).ok();
+    }
+    if let Some(t) = t.user_timeout {
+        let ms = t.as_millis().min(i32::MAX as u128) as i32;
+        let fd = crate::sys::fd(&s);
+        let _ = crate::sys::setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, ms);
     }
     if t.nolinger {
         crate::sys::reset_on_close(crate::sys::fd(&s));

@@ -207,8 +207,8 @@ pub async fn handle(
     guard.counted = Some(bind);
     let accept_date = SystemTime::now();
     let _ = client.set_nodelay(true);
-    if fe.clitcpka {
-        crate::sys::with_sockref(crate::sys::fd(&client), |s| s.set_keepalive(true)).ok();
+    if let Some(ka) = fe.clitcpka {
+        crate::sys::with_sockref(crate::sys::fd(&client), |s| ka.apply(s)).ok();
     }
     if fe.nolinger {
         crate::sys::reset_on_close(crate::sys::fd(&client));

@@ -507,6 +507,11 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
             d.error(loc, format!("'{kw} {a}' is not supported: {NO_SPOE}"));
             return None;
         }
+        "ot-group" => {
+            let why = crate::config::tcp_rules::NO_OPENTRACING;
+            d.error(loc, format!("'{kw} ot-group' is not supported: {why}"));
+            return None;
+        }
         a if HTTP_ACTIONS_NOT_YET.contains(&a) || a.starts_with("sc-") => {
             d.error(loc, format!("'{kw} {a}' is not supported yet"));
             return None;

@@ -61,16 +61,19 @@ enum Cur {
 }
 
 /// Sections HAProxy has and corelb does not support yet.
-const OTHER_SECTIONS: &[&str] = &[
-    "program",
-    "ring",
-    "log-forward",
-    "crt-store",
-    "fcgi-app",
-    "traces",
-    "acme",
-    "dynamic-update",
+const OTHER_SECTIONS: &[&str] = &["ring", "log-forward"];
+
+/// Sections corelb refuses by design, with the reason.
+const NEVER_SECTIONS: &[(&str, &str)] = &[
+    ("fcgi-app", super::keywords::NO_FASTCGI),
+    (
+        "program",
+        "corelb has no master process to start programs: run them as services of their own",
+    ),
 ];
+
+/// Sections of later HAProxy versions.
+const LATER_SECTIONS: &[&str] = &["crt-store", "traces", "acme", "dynamic-update"];
 const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
 
 pub struct Parser {
@@ -299,6 +302,20 @@ impl Parser {
         }
         if kw == "userlist" || kw == "http-errors" {
             self.named_section(w, loc);
+            return;
+        }
+        if let Some((_, why)) = NEVER_SECTIONS.iter().find(|(s, _)| *s == kw) {
+            self.diags
+                .error(loc, format!("'{kw}' sections are not supported: {why}"));
+            self.cur = Cur::Skip;
+            return;
+        }
+        if LATER_SECTIONS.contains(&kw) {
+            self.diags.error(
+                loc,
+                format!("'{kw}' sections are not in HAProxy 2.6 (a later version added them)"),
+            );
+            self.cur = Cur::Skip;
             return;
         }
         if OTHER_SECTIONS.contains(&kw) {

@@ -208,6 +208,38 @@ pub(crate) fn backlog(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _:
     px.backlog = uint_arg(w, 1, 1, u32::MAX as u64, loc, d).map(|v| v as u32);
 }
 
+/// `clitcpka-cnt|idle|intvl` and `srvtcpka-cnt|idle|intvl`: TCP keep-alive probes, used
+/// with `option clitcpka` / `option srvtcpka`.
+pub(crate) fn tcpka(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
+    let kw = w[0].as_str();
+    let ka = if kw.starts_with("cli") {
+        &mut px.options.clitcpka_tune
+    } else {
+        &mut px.options.srvtcpka_tune
+    };
+    if kw.ends_with("-cnt") {
+        if let Some(v) = uint_arg(w, 1, 0, i32::MAX as u64, loc, d) {
+            ka.cnt = Some(v as u32);
+        }
+        return;
+    }
+    // HAProxy reads the times in seconds unless a unit says otherwise.
+    let Some(v) = w.get(1) else {
+        return d.error(loc, format!("'{kw}' expects an integer value"));
+    };
+    match parse_time(v, std::time::Duration::from_secs(1)) {
+        Ok(t) if t.as_secs() <= i32::MAX as u64 => {
+            if kw.ends_with("-idle") {
+                ka.idle = Some(t);
+            } else {
+                ka.intvl = Some(t);
+            }
+        }
+        Ok(_) => d.error(loc, format!("'{kw}': timer overflow")),
+        Err(e) => d.error(loc, format!("'{kw}': {e}")),
+    }
+}
+
 /// `rate-limit sessions N`.
 pub(crate) fn rate_limit(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let what = w.get(1).map_or("", String::as_str);

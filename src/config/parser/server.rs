@@ -383,6 +383,21 @@ pub(crate) fn tfo(s: &mut ServerLine, _: &Param, _: &mut Diags) {
     s.params.tfo = true;
 }
 
+/// `tcp-ut <delay>`: TCP_USER_TIMEOUT of the connections to the server.
+pub(crate) fn tcp_ut(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    match parse_time(a.val, MS) {
+        Ok(t) if t.as_millis() > i32::MAX as u128 => d.error(
+            a.loc,
+            format!(
+                "'{}': '{}' : timer overflow in argument '{}'",
+                a.what, a.kw, a.val
+            ),
+        ),
+        Ok(t) => s.params.tcp_ut = (!t.is_zero()).then_some(t),
+        Err(e) => d.error(a.loc, format!("'{}': '{}': {e}", a.what, a.kw)),
+    }
+}
+
 /// The `no-*` forms (and `stick`/`non-stick`): undo on a server what its `default-server`
 /// line set, as HAProxy's server keywords do.
 pub(crate) fn negation(s: &mut ServerLine, a: &Param, _: &mut Diags) {
