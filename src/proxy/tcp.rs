@@ -213,7 +213,7 @@ pub async fn session(
     let key = match &be_px.balance.key {
         Some(crate::config::HashKey::RdpCookie(n)) => {
             match crate::acl::payload::rdp_cookie(&early, Some(n.as_bytes())) {
-                crate::acl::payload::L6::Found(v) => Some(crate::cluster::balance::hash::sdbm(v)),
+                crate::acl::payload::L6::Found(v) => Some(be.lb.key(v)),
                 _ => None,
             }
         }

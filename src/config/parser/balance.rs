@@ -115,14 +115,21 @@ pub(super) fn parse_hash_key(
                 d.error(loc, "'balance url_param' expects a parameter name");
                 return None;
             };
-            if let Some(o) = args.get(1) {
-                d.error(
-                    loc,
-                    format!("'balance url_param {name} {o}' is not supported yet"),
-                );
-                return None;
-            }
-            Some(HashKey::UrlParam(name.clone()))
+            let check_post = match args.get(1).map(String::as_str) {
+                None => false,
+                Some("check_post") => true,
+                Some(o) => {
+                    d.error(
+                        loc,
+                        format!("url_param only accepts 'check_post' modifier (got '{o}')."),
+                    );
+                    return None;
+                }
+            };
+            Some(HashKey::UrlParam {
+                name: name.clone(),
+                check_post,
+            })
         }
         _ => {
             let Some(name) = full
