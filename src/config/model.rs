@@ -392,6 +392,9 @@ pub enum HashKey {
     Header { name: String, domain_only: bool },
     /// `rdp-cookie[(NAME)]` (mode tcp): the RDP client's cookie NAME (`mstshash`).
     RdpCookie(String),
+    /// `hash EXPR`: any sample expression, its first value as binary (HAProxy's cast:
+    /// an integer's 8 bytes in network order, an address's 4 or 16 bytes).
+    Expr(crate::acl::FetchExpr),
 }
 
 /// `cookie NAME insert|rewrite|prefix [indirect] [nocache] [postonly] [preserve] [httponly]

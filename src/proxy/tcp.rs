@@ -217,6 +217,14 @@ pub async fn session(
                 _ => None,
             }
         }
+        // `balance hash EXPR`: on what the connection and its inspected bytes say.
+        Some(crate::config::HashKey::Expr(e)) => {
+            let nb = |i: usize| shard.shared.usable_servers(i);
+            let stopping = shard.shared.control.soft_stopping();
+            let mut s = crate::acl::ContentSample::new(&conn, &early, true, &nb, stopping);
+            s.addrs = Some(&addrs);
+            e.hash_key(&s, |b| be.lb.key(b))
+        }
         _ => None,
     };
     let ctx = PickCtx {

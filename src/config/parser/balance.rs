@@ -312,8 +312,23 @@ pub(crate) fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags,
             px.balance.loc = Some(loc.clone());
             return;
         }
-        "hash" => {
-            d.error(loc, format!("'balance {base}' is not supported yet"));
+        "hash" if a == "hash" => {
+            let Some(e) = w.get(2) else {
+                d.error(loc, "hash requires a sample expression.");
+                return;
+            };
+            if let Some(o) = w.get(3) {
+                d.error(loc, format!("hash takes no other argument (got '{o}')."));
+                return;
+            }
+            match crate::acl::FetchExpr::parse(e, &px.name) {
+                Ok(e) => {
+                    px.balance.algo = Algo::RequestHash;
+                    px.balance.key = Some(HashKey::Expr(e));
+                    px.balance.loc = Some(loc.clone());
+                }
+                Err(err) => d.error(loc, format!("'balance hash {e}': {err}")),
+            }
             return;
         }
         _ => {

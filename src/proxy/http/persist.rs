@@ -342,7 +342,8 @@ pub fn hash_part<'b>(
             }
         }
         // An RDP cookie comes on a mode tcp connection: an HTTP request has none.
-        HashKey::RdpCookie(_) => None,
+        // `hash EXPR` is a sample, evaluated by the caller (`FetchExpr::hash_key`).
+        HashKey::RdpCookie(_) | HashKey::Expr(_) => None,
         HashKey::Header { name, domain_only } => {
             // The first value of the first field (HAProxy splits values at commas); an
             // empty one is no value.

@@ -1245,6 +1245,14 @@ impl<'c> Exchange<'c> {
             super::persist::rewrite_request_cookies(c, req, inb.bytes(), &mut edits, &bump);
         }
         let hash_key = be_px.balance.key.as_ref().and_then(|k| {
+            if let crate::config::HashKey::Expr(e) = k {
+                // On the request as the rules left it, as HAProxy's `get_server_expr`.
+                let edited = EditedRequestSample {
+                    request: base,
+                    edits: &edits,
+                };
+                return e.hash_key(&edited, |b| be.lb.key(b));
+            }
             let all = inb.bytes();
             let body = &all[head_len.min(all.len())..];
             super::persist::hash_part(k, req, all, body).map(|p| be.lb.key(&p))
