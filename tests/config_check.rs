@@ -277,9 +277,9 @@ fn bind_without_port() {
 #[test]
 fn not_supported_yet_names_what_is_missing() {
     expect_error(
-        "backend b\n  balance hash req.hdr(host)\n",
+        "backend b\n  cookie SRV insert attr SameSite=Lax\n",
         2,
-        "'balance hash' is not supported yet",
+        "'cookie ... attr' is not supported yet",
     );
     expect_error(
         "backend b\n  source 127.0.0.1 usesrc hdr_ip(x-forwarded-for)\n",

@@ -624,6 +624,17 @@ impl FetchExpr {
         Ok(FetchExpr { fetch, convs })
     }
 
+    /// `balance hash EXPR`: `key` of the expression's value as binary (the first value, as
+    /// a single fetch gives it); None when the sample is absent.
+    pub fn hash_key(&self, s: &dyn Sample, key: impl Fn(&[u8]) -> u32) -> Option<u32> {
+        let mut out = None;
+        self.each(s, false, &mut |v| {
+            out = Some(v.with_bin(&key));
+            false
+        });
+        out
+    }
+
     /// The type of the values delivered.
     pub(crate) fn out_type(&self) -> SmpType {
         if self.convs.is_empty() {

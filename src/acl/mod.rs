@@ -95,6 +95,7 @@ mod fetch;
 mod http;
 mod logformat;
 mod map;
+pub(crate) use http::dechunk;
 pub use map::exp_replace;
 mod pattern;
 pub mod payload;

@@ -242,6 +242,18 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The value cast to binary as HAProxy casts it (`balance hash`): bytes as they are, an
+    /// integer or boolean as its 8 bytes in network order, an address as its 4 or 16 bytes.
+    pub fn with_bin<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Value::Str(s) => f(s),
+            Value::Bool(b) => f(&i64::from(b).to_be_bytes()),
+            Value::Int(i) => f(&i.to_be_bytes()),
+            Value::Ip(IpAddr::V4(a)) => f(&a.octets()),
+            Value::Ip(IpAddr::V6(a)) => f(&a.octets()),
+        }
+    }
+
     /// Appends the value as text, the way log-format renders it.
     pub(crate) fn append_to(self, out: &mut Vec<u8>) {
         match self {

@@ -575,6 +575,10 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
             px.options.allbackups,
             servers,
         )
+        .with_hasher(crate::cluster::balance::hash::Hasher {
+            func: px.balance.hash_fn,
+            avalanche: px.balance.avalanche,
+        })
         .with_dispatch(px.dispatch_server),
         queue,
         connect_timeout: px.timeouts.connect,

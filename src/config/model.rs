@@ -390,14 +390,15 @@ pub enum HashKey {
         whole: bool,
         path_only: bool,
     },
-    UrlParam(String),
+    /// `url_param NAME [check_post]`.
+    UrlParam { name: String, check_post: bool },
     /// `hdr(NAME) [use_domain_only]`.
-    Header {
-        name: String,
-        domain_only: bool,
-    },
+    Header { name: String, domain_only: bool },
     /// `rdp-cookie[(NAME)]` (mode tcp): the RDP client's cookie NAME (`mstshash`).
     RdpCookie(String),
+    /// `hash EXPR`: any sample expression, its first value as binary (HAProxy's cast:
+    /// an integer's 8 bytes in network order, an address's 4 or 16 bytes).
+    Expr(crate::acl::FetchExpr),
 }
 
 /// `cookie NAME insert|rewrite|prefix [indirect] [nocache] [postonly] [preserve] [httponly]
@@ -435,10 +436,24 @@ pub enum HashType {
     Consistent,
 }
 
+/// `hash-type … [sdbm|djb2|wt6|crc32]`: the function HAProxy hashes a key with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HashFn {
+    #[default]
+    Sdbm,
+    Djb2,
+    Wt6,
+    Crc32,
+}
+
 #[derive(Clone, Debug)]
 pub struct Balance {
     pub algo: Algo,
     pub hash_type: HashType,
+    /// The hash function and whether HAProxy's avalanche modifier (`full_hash`) follows it:
+    /// sdbm without it by default, sdbm with it for `hash-type consistent` alone.
+    pub hash_fn: HashFn,
+    pub avalanche: bool,
     /// What `Algo::RequestHash` hashes.
     pub key: Option<HashKey>,
     pub loc: Option<Loc>,
@@ -449,6 +464,8 @@ impl Default for Balance {
         Balance {
             algo: Algo::RoundRobin,
             hash_type: HashType::MapBased,
+            hash_fn: HashFn::Sdbm,
+            avalanche: false,
             key: None,
             loc: None,
         }

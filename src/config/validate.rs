@@ -371,7 +371,13 @@ fn dynamic_cookies(cfg: &mut Config) {
 
 fn resolve_servers(cfg: &mut Config, d: &mut Diags) {
     for px in cfg.proxies.iter_mut().filter(|p| p.kind.is_backend()) {
-        if px.mode == Mode::Tcp && px.balance.algo == Algo::RequestHash {
+        if px.mode == Mode::Tcp
+            && px.balance.algo == Algo::RequestHash
+            && !matches!(
+                px.balance.key,
+                Some(HashKey::RdpCookie(_) | HashKey::Expr(_))
+            )
+        {
             d.warn(
                 px.balance.loc.as_ref().unwrap_or(&px.loc),
                 format!("backend '{}' is in mode tcp: 'balance uri/url_param/hdr' hash HTTP requests and fall back to round-robin here", px.name),

@@ -213,9 +213,17 @@ pub async fn session(
     let key = match &be_px.balance.key {
         Some(crate::config::HashKey::RdpCookie(n)) => {
             match crate::acl::payload::rdp_cookie(&early, Some(n.as_bytes())) {
-                crate::acl::payload::L6::Found(v) => Some(crate::cluster::balance::hash::sdbm(v)),
+                crate::acl::payload::L6::Found(v) => Some(be.lb.key(v)),
                 _ => None,
             }
+        }
+        // `balance hash EXPR`: on what the connection and its inspected bytes say.
+        Some(crate::config::HashKey::Expr(e)) => {
+            let nb = |i: usize| shard.shared.usable_servers(i);
+            let stopping = shard.shared.control.soft_stopping();
+            let mut s = crate::acl::ContentSample::new(&conn, &early, true, &nb, stopping);
+            s.addrs = Some(&addrs);
+            e.hash_key(&s, |b| be.lb.key(b))
         }
         _ => None,
     };

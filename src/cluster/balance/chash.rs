@@ -1,17 +1,24 @@
-//! Consistent hashing (`hash-type consistent`): each usable server owns `weight × 40` points
-//! on a 32-bit ring, placed by hashing its name, so that removing a server only moves the
-//! keys it owned and every shard computes the same ring.
+//! Consistent hashing (`hash-type consistent`, and `balance random`'s draws) on HAProxy's
+//! ring (src/lb_chash.c): a server of effective weight `weight × 16` owns as many points,
+//! point `j` at `full_hash(id × 4096 + j)` where `id` is the server's numeric id (`id N`,
+//! or its position). A key goes to the nearest point, the one before on a tie, so a
+//! request lands on the server HAProxy would pick, and removing a server only moves the
+//! keys it owned. Every shard computes the same ring.
 
-use super::hash::hash_bytes;
+use super::hash::full_hash;
 use super::{Pick, take};
 use crate::cluster::ServerState;
 use std::sync::Arc;
 
-const POINTS_PER_WEIGHT: u32 = 40;
+/// HAProxy's `BE_WEIGHT_SCALE`: points per unit of configured weight.
+const WEIGHT_SCALE: u32 = 16;
+/// HAProxy's `SRV_EWGHT_RANGE`: the stride between two servers' point numbers.
+const EWGHT_RANGE: u32 = 256 * WEIGHT_SCALE;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Ring {
-    /// (point, server index), sorted by point.
+    /// (point, server index), sorted by point. HAProxy's keys are distinct: `full_hash`
+    /// is a bijection and the point numbers are.
     points: Vec<(u32, u16)>,
 }
 
@@ -19,10 +26,10 @@ impl Ring {
     pub fn build(servers: &[Arc<ServerState>], weights: &[(u16, u32)]) -> Ring {
         let mut points = Vec::new();
         for &(idx, w) in weights {
-            let s = &servers[idx as usize];
-            for i in 0..w * POINTS_PER_WEIGHT {
-                let key = format!("{}/{}#{}", s.backend, s.name, i);
-                points.push((hash_bytes(key.as_bytes()), idx));
+            let id = servers[idx as usize].id;
+            for j in 0..w * WEIGHT_SCALE {
+                let n = id.wrapping_mul(EWGHT_RANGE).wrapping_add(j);
+                points.push((full_hash(n), idx));
             }
         }
         points.sort_unstable();
@@ -33,13 +40,18 @@ impl Ring {
         self.points.is_empty()
     }
 
-    /// The owner of the first point at or after `key`, walking on past an avoided server.
+    /// HAProxy's `chash_get_server_hash`: the owner of the point nearest to `key` (the
+    /// point before it when both are as near), walking on past an avoided server.
     pub fn pick(&self, key: u32, servers: &[Arc<ServerState>], avoid: Option<usize>) -> Pick {
         let n = self.points.len();
         if n == 0 {
             return Pick::NoServer;
         }
-        let start = self.points.partition_point(|&(p, _)| p < key);
+        let next = self.points.partition_point(|&(p, _)| p < key) % n;
+        let prev = (next + n - 1) % n;
+        let dp = key.wrapping_sub(self.points[prev].0);
+        let dn = self.points[next].0.wrapping_sub(key);
+        let start = if dp <= dn { prev } else { next };
         for k in 0..n {
             let idx = self.points[(start + k) % n].1 as usize;
             if Some(idx) == avoid {
@@ -64,7 +76,11 @@ mod tests {
             HashType::Consistent,
             false,
             servers(&[(1, false, 0); 4]),
-        );
+        )
+        .with_hasher(super::super::hash::Hasher {
+            func: crate::config::HashFn::Sdbm,
+            avalanche: true,
+        });
         let ips: Vec<String> = (0..2000)
             .map(|i| format!("172.16.{}.{}", i / 200, i % 200))
             .collect();

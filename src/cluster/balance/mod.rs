@@ -27,8 +27,9 @@ pub struct PickCtx {
     pub client_ip: IpAddr,
     /// A server to avoid (the one that just failed, for redispatch).
     pub avoid: Option<usize>,
-    /// The request's hash for `balance uri|url_param|hdr` (None: the part is absent, and
-    /// the request is balanced round-robin, as HAProxy does).
+    /// The request's hash for `balance uri|url_param|hdr()|rdp-cookie|hash` (`Lb::key` of
+    /// the part; None: the part is absent, and the request is balanced round-robin, as
+    /// HAProxy does).
     pub key: Option<u32>,
 }
 
@@ -51,6 +52,8 @@ pub struct LbTable {
     pub usable: Vec<u16>,
     /// Smooth weighted round-robin sequence over `usable` (each server `weight` times).
     pub schedule: Vec<u16>,
+    /// HAProxy's server map, for map-based hashing (empty for the other algorithms).
+    pub map: Vec<u16>,
     /// Consistent-hashing ring over `usable`.
     pub ring: chash::Ring,
 }
@@ -89,6 +92,10 @@ fn unix_now() -> u64 {
 pub struct Lb {
     pub algo: Algo,
     pub hash_type: HashType,
+    /// `hash-type`'s function and avalanche modifier.
+    pub hasher: hash::Hasher,
+    /// HAProxy's `wmult` for the map: the GCD of the configured weights.
+    wmult: u32,
     pub allbackups: bool,
     pub servers: Vec<Arc<ServerState>>,
     /// `dispatch`: the one server the balancing gives connections to.
@@ -113,9 +120,12 @@ impl Lb {
         allbackups: bool,
         servers: Vec<Arc<ServerState>>,
     ) -> Lb {
+        let wmult = hash::weight_gcd(servers.iter().map(|s| s.configured_weight));
         let lb = Lb {
             algo,
             hash_type,
+            hasher: hash::Hasher::default(),
+            wmult,
             allbackups,
             servers,
             dispatch: None,
@@ -137,6 +147,17 @@ impl Lb {
         self.dispatch = dispatch;
         self.rebuild();
         self
+    }
+
+    /// Sets the `hash-type` function and modifier.
+    pub fn with_hasher(mut self, hasher: hash::Hasher) -> Lb {
+        self.hasher = hasher;
+        self
+    }
+
+    /// The hash key of a request's part (`balance uri|url_param|hdr()|rdp-cookie|hash`).
+    pub fn key(&self, part: &[u8]) -> u32 {
+        self.hasher.key(part)
     }
 
     /// Whether server `i` is the `dispatch` address, which no statistics show.
@@ -177,11 +198,45 @@ impl Lb {
             } else {
                 chash::Ring::default()
             };
+        let map = if self.hash_type == HashType::MapBased && self.algo.is_hash() {
+            self.haproxy_map()
+        } else {
+            Vec::new()
+        };
         LbTable {
             usable,
             schedule,
+            map,
             ring,
         }
+    }
+
+    /// HAProxy's map over the servers it considers (`recount_servers`,
+    /// `update_backend_weight`, `recalc_server_map`), with its effective weights: the
+    /// weight divided by `wmult`, rounded up.
+    fn haproxy_map(&self) -> Vec<u16> {
+        if let Some(d) = self.dispatch {
+            return vec![d as u16];
+        }
+        let eweight = |i: usize| self.servers[i].weight().div_ceil(self.wmult);
+        let set = |backup: bool| -> Vec<(u16, u32)> {
+            (0..self.servers.len())
+                .filter(|&i| self.servers[i].backup == backup && self.servers[i].usable())
+                .map(|i| (i as u16, eweight(i)))
+                .filter(|&(_, w)| w > 0)
+                .collect()
+        };
+        let active = set(false);
+        if !active.is_empty() {
+            let total = active.iter().map(|&(_, w)| w).sum();
+            return hash::haproxy_map(&active, total);
+        }
+        let backups = set(true);
+        let total = match backups.first() {
+            Some(&(_, w)) if !self.allbackups => w,
+            _ => backups.iter().map(|&(_, w)| w).sum(),
+        };
+        hash::haproxy_map(&backups, total)
     }
 
     fn usable_set(&self) -> Vec<u16> {
@@ -225,16 +280,16 @@ impl Lb {
             Algo::LeastConn => leastconn::pick(&t.usable, &self.cursor, servers, ctx.avoid),
             Algo::First => first::pick(&t.usable, servers, ctx.avoid),
             Algo::Source => {
-                let key = hash::ip_hash(&ctx.client_ip);
+                let key = self.hasher.source_key(&ctx.client_ip);
                 match self.hash_type {
-                    HashType::MapBased => hash::pick_map(&t.schedule, key, servers, ctx.avoid),
+                    HashType::MapBased => hash::pick_map(&t.map, key, servers, ctx.avoid),
                     HashType::Consistent => t.ring.pick(key, servers, ctx.avoid),
                 }
             }
             Algo::Random { draws } => random::pick(&t.schedule, draws, servers, ctx.avoid),
             Algo::RequestHash => match ctx.key {
                 Some(key) => match self.hash_type {
-                    HashType::MapBased => hash::pick_map(&t.schedule, key, servers, ctx.avoid),
+                    HashType::MapBased => hash::pick_map(&t.map, key, servers, ctx.avoid),
                     HashType::Consistent => t.ring.pick(key, servers, ctx.avoid),
                 },
                 None => roundrobin::pick(&t.schedule, &self.cursor, servers, ctx.avoid),

@@ -115,14 +115,21 @@ pub(super) fn parse_hash_key(
                 d.error(loc, "'balance url_param' expects a parameter name");
                 return None;
             };
-            if let Some(o) = args.get(1) {
-                d.error(
-                    loc,
-                    format!("'balance url_param {name} {o}' is not supported yet"),
-                );
-                return None;
-            }
-            Some(HashKey::UrlParam(name.clone()))
+            let check_post = match args.get(1).map(String::as_str) {
+                None => false,
+                Some("check_post") => true,
+                Some(o) => {
+                    d.error(
+                        loc,
+                        format!("url_param only accepts 'check_post' modifier (got '{o}')."),
+                    );
+                    return None;
+                }
+            };
+            Some(HashKey::UrlParam {
+                name: name.clone(),
+                check_post,
+            })
         }
         _ => {
             let Some(name) = full
@@ -305,8 +312,23 @@ pub(crate) fn balance_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags,
             px.balance.loc = Some(loc.clone());
             return;
         }
-        "hash" => {
-            d.error(loc, format!("'balance {base}' is not supported yet"));
+        "hash" if a == "hash" => {
+            let Some(e) = w.get(2) else {
+                d.error(loc, "hash requires a sample expression.");
+                return;
+            };
+            if let Some(o) = w.get(3) {
+                d.error(loc, format!("hash takes no other argument (got '{o}')."));
+                return;
+            }
+            match crate::acl::FetchExpr::parse(e, &px.name) {
+                Ok(e) => {
+                    px.balance.algo = Algo::RequestHash;
+                    px.balance.key = Some(HashKey::Expr(e));
+                    px.balance.loc = Some(loc.clone());
+                }
+                Err(err) => d.error(loc, format!("'balance hash {e}': {err}")),
+            }
             return;
         }
         _ => {

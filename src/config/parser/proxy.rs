@@ -86,25 +86,56 @@ pub(crate) fn server_state_file_name(
     }
 }
 
+/// `hash-type map-based|consistent [sdbm|djb2|wt6|crc32 [avalanche]]`, as HAProxy 2.6
+/// reads it: sdbm by default, with the avalanche modifier for `consistent` alone.
 pub(crate) fn hash_type(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
-    match arg(w, 1) {
-        Some("map-based") => px.balance.hash_type = HashType::MapBased,
-        Some("consistent") => px.balance.hash_type = HashType::Consistent,
-        Some(o) => d.error(
-            loc,
-            format!("unknown hash-type '{o}' (map-based or consistent)"),
-        ),
-        None => d.error(loc, "'hash-type' expects map-based or consistent"),
-    }
-    for extra in &w[2.min(w.len())..] {
-        match extra.as_str() {
-            "sdbm" | "djb2" | "wt6" | "crc32" | "none" | "avalanche" => d.warn(
+    let ty = match arg(w, 1) {
+        Some("consistent") => HashType::Consistent,
+        Some("map-based") => HashType::MapBased,
+        Some("avalanche") => {
+            return d.error(
                 loc,
-                format!("hash function '{extra}' is ignored: corelb uses its own fixed hash, the same on every shard"),
-            ),
-            o => d.error(loc, format!("unknown hash function '{o}'")),
+                "experimental feature 'hash-type avalanche' is not supported anymore, please use 'hash-type map-based sdbm avalanche' instead.",
+            );
         }
+        _ => {
+            return d.error(
+                loc,
+                "'hash-type' only supports 'consistent' and 'map-based'.",
+            );
+        }
+    };
+    let func = match arg(w, 2) {
+        None => HashFn::Sdbm,
+        Some("sdbm") => HashFn::Sdbm,
+        Some("djb2") => HashFn::Djb2,
+        Some("wt6") => HashFn::Wt6,
+        Some("crc32") => HashFn::Crc32,
+        Some(_) => {
+            return d.error(
+                loc,
+                "'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions.",
+            );
+        }
+    };
+    let avalanche = match (arg(w, 2), arg(w, 3)) {
+        (None, _) => ty == HashType::Consistent,
+        (_, Some("avalanche")) => true,
+        (_, None) => false,
+        (_, Some(_)) => {
+            return d.error(
+                loc,
+                "'hash-type' only supports 'avalanche' as a modifier for hash functions.",
+            );
+        }
+    };
+    if let Some(extra) = w.get(4) {
+        // HAProxy reads no further.
+        d.warn(loc, format!("'hash-type': argument '{extra}' is ignored"));
     }
+    px.balance.hash_type = ty;
+    px.balance.hash_fn = func;
+    px.balance.avalanche = avalanche;
 }
 
 pub(crate) fn maxconn(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {

@@ -267,9 +267,17 @@ fn base36(mut n: u64) -> String {
     String::from_utf8(s).unwrap_or_default()
 }
 
-/// The hash of `balance uri|url_param|hdr()`; None when the request lacks the part.
-pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32> {
-    use crate::cluster::balance::hash::hash_bytes;
+/// What `balance uri|url_param|hdr()` hashes (`Lb::key` makes the key of it), found as
+/// HAProxy 2.6 finds it (`get_server_uh`, `get_server_ph`, `get_server_ph_post`,
+/// `get_server_hh`); None when the request lacks the part (then HAProxy balances it
+/// round-robin). `body` is what of the body is in the buffer (for `check_post`).
+pub fn hash_part<'b>(
+    key: &HashKey,
+    req: &RequestHead,
+    buf: &'b [u8],
+    body: &'b [u8],
+) -> Option<std::borrow::Cow<'b, [u8]>> {
+    use std::borrow::Cow;
     match key {
         HashKey::Uri {
             len,
@@ -277,60 +285,140 @@ pub fn request_hash(key: &HashKey, req: &RequestHead, buf: &[u8]) -> Option<u32>
             whole,
             path_only,
         } => {
-            let path = req.path(buf);
             let target = req.target(buf);
-            // Origin-form target without the query, unless 'whole'.
-            let mut part: &[u8] = if *path_only || !*whole {
-                path
+            // `path-only`: the path (with its query) of the target; nothing for `*`, an
+            // authority, or an absolute URI without a path (HAProxy's http_parse_path).
+            let mut uri: &[u8] = if *path_only {
+                use crate::h1::TargetForm;
+                match req.target_form() {
+                    TargetForm::Origin => target,
+                    TargetForm::Absolute => {
+                        let o = req.origin(buf);
+                        if o.first() == Some(&b'/') { o } else { b"" }
+                    }
+                    _ => b"",
+                }
             } else {
-                match target.iter().position(|&b| b == b'/') {
-                    Some(_) if req.query(buf).is_some() => {
-                        let q = req.query(buf).unwrap_or_default();
-                        let start = path.as_ptr() as usize - buf.as_ptr() as usize;
-                        let end = q.as_ptr() as usize - buf.as_ptr() as usize + q.len();
-                        &buf[start..end]
-                    }
-                    _ => path,
-                }
+                target
             };
-            if let Some(d) = depth {
-                // Stop before the (d+1)-th slash.
-                let mut seen = 0;
-                if let Some(p) = part.iter().position(|&b| {
-                    if b == b'/' {
-                        seen += 1;
-                    }
-                    seen > *d
-                }) {
-                    part = &part[..p];
-                }
-            }
             if let Some(l) = len {
-                part = &part[..part.len().min(*l)];
+                uri = &uri[..uri.len().min(*l)];
             }
-            Some(hash_bytes(part))
+            // Up to the (depth+1)-th slash, and the '?' unless `whole`.
+            let mut slashes = 0;
+            let end = uri
+                .iter()
+                .position(|&c| {
+                    if c == b'/' {
+                        slashes += 1;
+                        depth.is_some_and(|d| slashes == d + 1)
+                    } else {
+                        c == b'?' && !*whole
+                    }
+                })
+                .unwrap_or(uri.len());
+            Some(Cow::Borrowed(&uri[..end]))
         }
-        HashKey::UrlParam(name) => {
-            let q = req.query(buf)?;
-            crate::h1::find_url_param(q, name.as_bytes()).map(hash_bytes)
+        HashKey::UrlParam { name, check_post } => {
+            let target = req.target(buf);
+            let q = target.iter().position(|&b| b == b'?');
+            if let Some(v) = q.and_then(|q| query_param(&target[q + 1..], name.as_bytes())) {
+                return Some(Cow::Borrowed(v));
+            }
+            if !*check_post || req.method() != crate::h1::Method::Post {
+                return None;
+            }
+            use crate::h1::BodyKind;
+            match req.body_kind() {
+                BodyKind::ContentLength(n) => {
+                    post_param(&body[..body.len().min(n as usize)], name.as_bytes())
+                        .map(Cow::Borrowed)
+                }
+                BodyKind::Chunked => {
+                    let data = crate::acl::dechunk(body);
+                    post_param(&data, name.as_bytes()).map(|v| Cow::Owned(v.to_vec()))
+                }
+                _ => None,
+            }
         }
         // An RDP cookie comes on a mode tcp connection: an HTTP request has none.
-        HashKey::RdpCookie(_) => None,
+        // `hash EXPR` is a sample, evaluated by the caller (`FetchExpr::hash_key`).
+        HashKey::RdpCookie(_) | HashKey::Expr(_) => None,
         HashKey::Header { name, domain_only } => {
+            // The first value of the first field (HAProxy splits values at commas); an
+            // empty one is no value.
             let v = req.header(buf, name.as_bytes())?;
-            if !*domain_only {
-                return Some(hash_bytes(v));
+            let v = v.split(|&b| b == b',').next().unwrap_or(v);
+            let v = v.trim_ascii();
+            if v.is_empty() {
+                return None;
             }
-            let host = v.split(|&b| b == b':').next().unwrap_or(v);
-            let labels: Vec<&[u8]> = host.split(|&b| b == b'.').collect();
-            let dom = if labels.len() >= 2 {
-                labels[labels.len() - 2]
-            } else {
-                host
-            };
-            Some(hash_bytes(dom))
+            if !*domain_only {
+                return Some(Cow::Borrowed(v));
+            }
+            Some(Cow::Borrowed(domain_label(v)))
         }
     }
+}
+
+/// `use_domain_only`: HAProxy's walk back from the end of the value: the label before
+/// the last dot (`example` of `www.example.com:8080`), or the whole value without a dot.
+fn domain_label(v: &[u8]) -> &[u8] {
+    let (mut i, mut end, mut dohash) = (v.len(), v.len(), false);
+    while i > 0 {
+        if dohash {
+            if v[i - 1] == b'.' {
+                break;
+            }
+        } else if i < v.len() && v[i] == b'.' {
+            end = i;
+            dohash = true;
+        }
+        i -= 1;
+    }
+    &v[i..end]
+}
+
+/// HAProxy's `get_server_ph` scan of a query string: parameters separated by `&`, the
+/// first named `name` (case-sensitive), its value up to the next `&`.
+fn query_param<'b>(mut params: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
+    let plen = name.len();
+    while params.len() > plen {
+        if params[plen] == b'=' && &params[..plen] == name {
+            let v = &params[plen + 1..];
+            return Some(&v[..v.iter().position(|&b| b == b'&').unwrap_or(v.len())]);
+        }
+        let amp = params.iter().position(|&b| b == b'&')?;
+        params = &params[amp + 1..];
+    }
+    None
+}
+
+/// HAProxy's `get_server_ph_post` over the body: as `query_param`, but a value whose first
+/// character is not a token character is no value (a blank ends an empty one), since the
+/// body must be URL-encoded. (HAProxy tests that first character at each step.)
+fn post_param<'b>(mut params: &'b [u8], name: &[u8]) -> Option<&'b [u8]> {
+    let plen = name.len();
+    let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    while params.len() > plen {
+        if params[plen] == b'=' && &params[..plen] == name {
+            let v = &params[plen + 1..];
+            let end = v.iter().position(|&b| b == b'&').unwrap_or(v.len());
+            return match v.first() {
+                Some(&c) if end > 0 && !token(c) => {
+                    if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+                        Some(&v[..0])
+                    } else {
+                        None
+                    }
+                }
+                _ => Some(&v[..end]),
+            };
+        }
+        let amp = params.iter().position(|&b| b == b'&')?;
+        params = &params[amp + 1..];
+    }
+    None
 }
 
 #[cfg(test)]
@@ -414,47 +502,69 @@ mod tests {
     }
 
     #[test]
-    fn request_hashes() {
-        let k = HashKey::Uri {
-            len: None,
-            depth: None,
-            whole: false,
-            path_only: false,
+    fn hash_parts_are_haproxys() {
+        let part = |k: &HashKey, raw: &[u8]| -> Option<Vec<u8>> {
+            let h = req(raw);
+            let body = &raw[h.head_len()..];
+            hash_part(k, &h, raw, body).map(|c| c.to_vec())
+        };
+        let uri = |len, depth, whole, path_only| HashKey::Uri {
+            len,
+            depth,
+            whole,
+            path_only,
         };
         let a = b"GET /img/a.png?x=1 HTTP/1.1\r\nHost: h\r\n\r\n";
-        let b = b"GET /img/a.png?x=2 HTTP/1.1\r\nHost: h\r\n\r\n";
-        assert_eq!(request_hash(&k, &req(a), a), request_hash(&k, &req(b), b));
-        let whole = HashKey::Uri {
-            len: None,
-            depth: None,
-            whole: true,
-            path_only: false,
-        };
-        assert_ne!(
-            request_hash(&whole, &req(a), a),
-            request_hash(&whole, &req(b), b)
-        );
-        let depth = HashKey::Uri {
-            len: None,
-            depth: Some(1),
-            whole: false,
-            path_only: false,
-        };
-        let c = b"GET /img/other.png HTTP/1.1\r\nHost: h\r\n\r\n";
+        let abs = b"GET http://h.example/img/a.png?x=1 HTTP/1.1\r\nHost: h.example\r\n\r\n";
+        let some = |s: &str| Some(s.as_bytes().to_vec());
+        assert_eq!(part(&uri(None, None, false, false), a), some("/img/a.png"));
         assert_eq!(
-            request_hash(&depth, &req(a), a),
-            request_hash(&depth, &req(c), c)
+            part(&uri(None, None, true, false), a),
+            some("/img/a.png?x=1")
         );
-        let p = HashKey::UrlParam("x".into());
-        assert_ne!(request_hash(&p, &req(a), a), request_hash(&p, &req(b), b));
-        let none = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-        assert_eq!(request_hash(&p, &req(none), none), None);
+        assert_eq!(part(&uri(None, Some(1), false, false), a), some("/img"));
+        assert_eq!(part(&uri(Some(6), None, true, false), a), some("/img/a"));
+        // The target as sent: an absolute URI hashes whole, unless `path-only`.
+        assert_eq!(part(&uri(None, Some(1), false, false), abs), some("http:/"));
+        assert_eq!(part(&uri(None, None, false, true), abs), some("/img/a.png"));
+        let p = HashKey::UrlParam {
+            name: "x".into(),
+            check_post: true,
+        };
+        assert_eq!(
+            part(&p, b"GET /?ax=2&x=3&x=4 HTTP/1.1\r\nHost: h\r\n\r\n"),
+            some("3")
+        );
+        assert_eq!(part(&p, b"GET /?x= HTTP/1.1\r\nHost: h\r\n\r\n"), some(""));
+        assert_eq!(part(&p, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), None);
+        let post = b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\ny=1&x=abc";
+        assert_eq!(part(&p, post), some("abc"));
+        let bin = b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nx=\x01b";
+        assert_eq!(part(&p, bin), None, "not URL-encoded");
+        let chunked =
+            b"POST /f HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nx=abc\r\n0\r\n\r\n";
+        assert_eq!(part(&p, chunked), some("abc"));
         let h = HashKey::Header {
             name: "host".into(),
             domain_only: true,
         };
         let x = b"GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
         let y = b"GET / HTTP/1.1\r\nHost: api.example.com:8080\r\n\r\n";
-        assert_eq!(request_hash(&h, &req(x), x), request_hash(&h, &req(y), y));
+        let z = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        assert_eq!(part(&h, x), some("example"));
+        assert_eq!(part(&h, y), some("example"));
+        assert_eq!(part(&h, z), some("localhost"));
+        let k = HashKey::Header {
+            name: "x-key".into(),
+            domain_only: false,
+        };
+        assert_eq!(
+            part(&k, b"GET / HTTP/1.1\r\nHost: h\r\nX-Key: a , b\r\n\r\n"),
+            some("a")
+        );
+        assert_eq!(
+            part(&k, b"GET / HTTP/1.1\r\nHost: h\r\nX-Key: ,b\r\n\r\n"),
+            None
+        );
     }
 }

@@ -1247,11 +1247,19 @@ impl<'c> Exchange<'c> {
         if let Some(c) = &be_px.cookie {
             super::persist::rewrite_request_cookies(c, req, inb.bytes(), &mut edits, &bump);
         }
-        let hash_key = be_px
-            .balance
-            .key
-            .as_ref()
-            .and_then(|k| super::persist::request_hash(k, req, inb.bytes()));
+        let hash_key = be_px.balance.key.as_ref().and_then(|k| {
+            if let crate::config::HashKey::Expr(e) = k {
+                // On the request as the rules left it, as HAProxy's `get_server_expr`.
+                let edited = EditedRequestSample {
+                    request: base,
+                    edits: &edits,
+                };
+                return e.hash_key(&edited, |b| be.lb.key(b));
+            }
+            let all = inb.bytes();
+            let body = &all[head_len.min(all.len())..];
+            super::persist::hash_part(k, req, all, body).map(|p| be.lb.key(&p))
+        });
         let expr_sni: Vec<(usize, Vec<u8>)> = be
             .sni_exprs
             .iter()
