@@ -698,8 +698,9 @@ async fn stream(
             // reset below; the connection's other streams go on, as in HAProxy.
             let bound = Cell::new(None);
             let run = async {
-                let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
-                ex.watched(&bound).run(&mut b, &mut io).await;
+                let mut ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
+                ex.watch(&bound);
+                ex.run(&mut b, &mut io).await;
             };
             future::or(run, server_shut(&ctx, &bound, &live)).await;
         }
