@@ -698,8 +698,9 @@ async fn stream(
             // reset below; the connection's other streams go on, as in HAProxy.
             let bound = Cell::new(None);
             let run = async {
-                let ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
-                ex.watched(&bound).run(&mut b, &mut io).await;
+                let mut ex = Exchange::start(&ctx, txn, head_len, &mut b, &mut io, first).await;
+                ex.watch(&bound);
+                ex.run(&mut b, &mut io).await;
             };
             future::or(run, server_shut(&ctx, &bound, &live)).await;
         }
@@ -1062,7 +1063,7 @@ fn h2_response(res: &ResponseHead, buf: &[u8]) -> io::Result<http::Response<()>>
         if f.dropped || is_connection_specific(name) {
             continue;
         }
-        let name = http::HeaderName::from_bytes(name).map_err(io::Error::other)?;
+        let name = header_name(name).map_err(io::Error::other)?;
         let value = if f.value.is_empty() {
             http::HeaderValue::from_static("")
         } else {
@@ -1077,6 +1078,30 @@ fn h2_response(res: &ResponseHead, buf: &[u8]) -> io::Result<http::Response<()>>
     *r.status_mut() = http::StatusCode::from_u16(res.status()).map_err(io::Error::other)?;
     *r.headers_mut() = map;
     Ok(r)
+}
+
+/// A response field's name as the h2 crate's, from the shard's names seen before: a
+/// server answers with the same few names every time, and parsing one (and copying a name
+/// http does not know, such as `X-Server`, into a buffer of its own) was a measurable share
+/// of a stream's CPU. The first 32 names are kept; a clone is a copy, or a reference count
+/// for a name of its own. (The same bytes always give the same name.)
+fn header_name(raw: &[u8]) -> Result<http::HeaderName, http::header::InvalidHeaderName> {
+    const KEPT: usize = 32;
+    thread_local! {
+        static NAMES: RefCell<Vec<(Box<[u8]>, http::HeaderName)>> =
+            const { RefCell::new(Vec::new()) };
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some((_, name)) = names.iter().find(|(k, _)| **k == *raw) {
+            return Ok(name.clone());
+        }
+        let name = http::HeaderName::from_bytes(raw)?;
+        if names.len() < KEPT {
+            names.push((raw.into(), name.clone()));
+        }
+        Ok(name)
+    })
 }
 
 impl AsyncWrite for StreamIo {
@@ -1142,6 +1167,32 @@ mod tests {
         let mut out = Vec::new();
         let r = h1_head(&parts, end, &mut out, &mut Vec::new())?;
         Ok(format!("{} {}", r.chunked, String::from_utf8(out).unwrap()))
+    }
+
+    /// The shard's kept names are the names http parses, a name twice as once; an invalid
+    /// name is refused each time and not kept.
+    #[test]
+    fn kept_header_names_are_the_parsed_names() {
+        for raw in [
+            &b"X-Server"[..],
+            b"content-type",
+            b"Content-Length",
+            b"x-server",
+            b"X-Server",
+            b"Server",
+        ] {
+            for _ in 0..2 {
+                let kept = header_name(raw).unwrap();
+                assert_eq!(kept, http::HeaderName::from_bytes(raw).unwrap());
+                assert_eq!(
+                    kept.as_str(),
+                    std::str::from_utf8(raw).unwrap().to_lowercase()
+                );
+            }
+        }
+        for _ in 0..2 {
+            assert!(header_name(b"bad name").is_err());
+        }
     }
 
     /// The parsed head made from h1_head's tokens is the one the HTTP/1 parser makes of

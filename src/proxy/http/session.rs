@@ -774,9 +774,9 @@ impl<'c> Exchange<'c> {
 
     /// Notes in `watch` each server the request is bound to, with its kill epoch: an
     /// HTTP/2 stream ends alone when that server's connections are shut down.
-    pub fn watched(mut self, watch: &'c std::cell::Cell<Option<Target>>) -> Self {
+    /// (Set in place: taking and giving back the exchange by value copied it twice.)
+    pub fn watch(&mut self, watch: &'c std::cell::Cell<Option<Target>>) {
         self.watch = Some(watch);
-        self
     }
 
     /// The whole exchange; with `Next::KeepAlive` the request's bytes are consumed from
@@ -1023,9 +1023,10 @@ impl<'c> Exchange<'c> {
         }
         if reply.is_none() {
             let c = !keep_after_reply;
-            let t0 = Instant::now();
-            reply = intercept(ctx, fe.proxy, req, inb.bytes(), head_len, &base, &flags, c);
-            if reply.is_some() {
+            if let Some((status, bytes, t0)) =
+                intercept(ctx, fe.proxy, req, inb.bytes(), head_len, &base, &flags, c)
+            {
+                reply = Some((status, bytes));
                 txn.intercepted = true;
                 applet_answered(txn, applet_name(&flags), t0);
             }
@@ -1090,10 +1091,11 @@ impl<'c> Exchange<'c> {
             }
             if reply.is_none() {
                 let c = !keep_after_reply;
-                let t0 = Instant::now();
-                reply = intercept(ctx, be.proxy, req, inb.bytes(), head_len, &base, &flags, c);
                 // The backend's page: HAProxy counts only what the frontend intercepts.
-                if reply.is_some() {
+                if let Some((status, bytes, t0)) =
+                    intercept(ctx, be.proxy, req, inb.bytes(), head_len, &base, &flags, c)
+                {
+                    reply = Some((status, bytes));
                     applet_answered(txn, applet_name(&flags), t0);
                 }
             }
@@ -1117,7 +1119,8 @@ impl<'c> Exchange<'c> {
             let fields = edits.headers(req.headers(), inb.bytes());
             let fields = fields.map(|h| (h.name, h.value));
             let close = !keep_after_reply;
-            let t0 = Instant::now();
+            // (The clock is read for a lookup only: what a hit's log line times.)
+            let t0 = (!cfg.caches.is_empty()).then(Instant::now);
             match super::cache::request(
                 cfg,
                 shared.shards,
@@ -1129,7 +1132,7 @@ impl<'c> Exchange<'c> {
                 close,
             ) {
                 super::cache::Lookup::Hit(mut bytes, px) => {
-                    applet_answered(txn, "<CACHE>", t0);
+                    applet_answered(txn, "<CACHE>", t0.unwrap_or_else(Instant::now));
                     // The frontend's own rule answered before the backend was chosen: HAProxy
                     // logs the frontend as the backend, and counts it as intercepted.
                     if px == 0 && be.proxy != fe.proxy {
@@ -2385,7 +2388,8 @@ fn applet_answered(txn: &mut Txn, name: &'static str, t0: Instant) {
 }
 
 /// corelb's own answers: `use-service prometheus-exporter`, and the stats page of proxy
-/// `px` (`stats enable`), rendered for this request only.
+/// `px` (`stats enable`), rendered for this request only; with the time its work began
+/// (the clock is read only for a request it answers).
 #[allow(clippy::too_many_arguments)]
 fn intercept(
     ctx: &Ctx,
@@ -2396,18 +2400,20 @@ fn intercept(
     base: &RequestSample,
     flags: &rules::Flags,
     close: bool,
-) -> Option<(u16, Vec<u8>)> {
+) -> Option<(u16, Vec<u8>, Instant)> {
     use crate::stats::page;
     let shard = &*ctx.shard;
     let shared = &shard.shared;
     let target = local_target(ctx, req, buf);
     if flags.prometheus {
-        return Some((200, page::prometheus(shared, target, close)));
+        let t0 = Instant::now();
+        return Some((200, page::prometheus(shared, target, close), t0));
     }
     let p = &shared.cfg.proxies[px];
     if !page::is_page(&p.stats, target) {
         return None;
     }
+    let t0 = Instant::now();
     // The admin form, when its body is all here (a small form comes with its head).
     let body = match req.body_kind() {
         BodyKind::ContentLength(n) if head_len + n as usize <= buf.len() => {
@@ -2444,7 +2450,7 @@ fn intercept(
         log::warn!("{msg}");
         shard.log(px, crate::log::syslog::WARNING, &msg);
     }
-    Some((r.status, r.bytes))
+    Some((r.status, r.bytes, t0))
 }
 
 /// Every transaction ends in [`log_txn`]: what it adds to the stats counters.
