@@ -376,6 +376,7 @@ impl Ctx {
     /// for the error's status (the proxy's `errorfile` first; none for 0), through the
     /// `http-after-response` rules when there was a request (its variables, `vars`), then
     /// the log line with its termination state.
+    #[allow(clippy::too_many_arguments)]
     pub async fn fail<C: AsyncWrite + Unpin>(
         &self,
         client: &mut C,
@@ -384,6 +385,7 @@ impl Ctx {
         be_px: Option<&Proxy>,
         e: &ProxyError,
         vars: Option<&crate::acl::VarSet>,
+        head: Option<(&RequestHead, &[u8])>,
     ) {
         txn.term = e.term;
         let status = e.status;
@@ -392,21 +394,22 @@ impl Ctx {
             out.clear();
             write_error(out, status, true);
             let fe_px = self.fe_px();
-            let mut page = error_bytes(fe_px, be_px, status, out);
-            if let Some(vars) = vars
-                && super::after::any(fe_px, be_px)
-            {
-                let shared = &self.shard.shared;
-                let addrs = crate::acl::AddrsCell::new(txn.addrs());
-                let base = RequestSample {
-                    head: None,
-                    conn: &self.acl_conn,
-                    nbsrv: &|i| shared.usable_servers(i),
-                    stopping: shared.control.soft_stopping(),
-                    stick: None,
-                    txn: Some(vars),
-                    addrs: Some(&addrs),
-                };
+            let shared = &self.shard.shared;
+            let addrs = crate::acl::AddrsCell::new(txn.addrs());
+            // Without the request (never read, or its head gone to the server with its
+            // body), an `http-error ... lf-string` page sees the connection, the
+            // variables and the addresses only.
+            let base = RequestSample {
+                head,
+                conn: &self.acl_conn,
+                nbsrv: &|i| shared.usable_servers(i),
+                stopping: shared.control.soft_stopping(),
+                stick: None,
+                txn: vars,
+                addrs: Some(&addrs),
+            };
+            let mut page = error_bytes(fe_px, be_px, status, out, &base);
+            if vars.is_some() && super::after::any(fe_px, be_px) {
                 let (mut scratch, mut caps) = (Vec::new(), Vec::new());
                 let bytes = page.into_owned();
                 let (st, bytes) = super::after::on_bytes(
@@ -695,6 +698,9 @@ pub(crate) struct Exchange<'c> {
     /// Where an HTTP/2 stream's task watches the server its request is bound to (see
     /// [`Exchange::watched`]).
     watch: Option<&'c std::cell::Cell<Option<Target>>>,
+    /// The request's head left the buffer (its body followed it to the server): an error
+    /// page can no longer read it.
+    head_gone: bool,
 }
 
 impl Drop for Exchange<'_> {
@@ -769,6 +775,7 @@ impl<'c> Exchange<'c> {
             trackers: crate::stick::Trackers::new(),
             vars: crate::acl::VarSet::default(),
             watch: None,
+            head_gone: false,
         }
     }
 
@@ -795,7 +802,8 @@ impl<'c> Exchange<'c> {
                 let be = self.txn.backend.clone();
                 let be_px = be.as_ref().map(|be| &ctx.cfg.proxies[be.proxy]);
                 let vars = Some(&self.vars);
-                ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e, vars)
+                let head = Some((&b.req, b.inb.bytes()));
+                ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e, vars, head)
                     .await;
                 Next::Close
             }
@@ -848,8 +856,18 @@ impl<'c> Exchange<'c> {
                         log::debug!("{}/{}: {}: {e}", ctx.fe.name, be.name, ctx.info.src);
                         let be_px = &ctx.cfg.proxies[be.proxy];
                         let vars = Some(&self.vars);
-                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), &e, vars)
-                            .await;
+                        // The head stays in the buffer until the body follows it.
+                        let head = (!self.head_gone).then(|| (&b.req, b.inb.bytes()));
+                        ctx.fail(
+                            client,
+                            &mut b.out,
+                            &mut self.txn,
+                            Some(be_px),
+                            &e,
+                            vars,
+                            head,
+                        )
+                        .await;
                         return Next::Close;
                     }
                 };
@@ -1015,7 +1033,7 @@ impl<'c> Exchange<'c> {
             && rules::restrict_header_names(restrict, req, inb.bytes(), &mut edits, &bump)
         {
             flags.denied = true;
-            let page = rules::page_for(403, fe_px, None);
+            let page = rules::page_for(403, fe_px, None, &base);
             reply = Some((403, rules::close_page(page, !keep_after_reply)));
         }
         if reply.is_none() {
@@ -1041,7 +1059,7 @@ impl<'c> Exchange<'c> {
             None if reply.is_none() => {
                 // No backend for this request: 503, as HAProxy.
                 txn.term = Term::new(Cause::Proxy, Phase::Request);
-                reply = Some((503, rules::page_for(503, fe_px, None)));
+                reply = Some((503, rules::page_for(503, fe_px, None, &base)));
                 None
             }
             None => None,
@@ -1082,7 +1100,7 @@ impl<'c> Exchange<'c> {
                 && rules::restrict_header_names(restrict, req, inb.bytes(), &mut edits, &bump)
             {
                 flags.denied = true;
-                let page = rules::page_for(403, fe_px, Some(be_px));
+                let page = rules::page_for(403, fe_px, Some(be_px), &base);
                 reply = Some((403, rules::close_page(page, !keep_after_reply)));
             }
             if reply.is_none() {
@@ -1676,6 +1694,7 @@ impl<'c> Exchange<'c> {
                 .relaxed(be_px.options.accept_invalid_http_response);
             // Stream the rest of the body (not replayable: no retry from here on).
             if whole_body.is_none() || expects_continue {
+                self.head_gone = true;
                 forward_request_body(
                     client,
                     &mut sconn,
@@ -1875,7 +1894,7 @@ impl<'c> Exchange<'c> {
                     .map(|c| c as &dyn crate::acl::StickSource);
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
                 let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
-                let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px)), true);
+                let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px), &base), true);
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
                 let r = super::after::on_bytes(fe_px, Some(be_px), &base, 504, page, s, &mut caps);
                 txn.capture_response(fe_px, &mut caps);
@@ -1970,7 +1989,12 @@ impl<'c> Exchange<'c> {
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
                 let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
                 let st = edits.status.map_or(status, |(s, _)| s);
-                let page = rules::page_for(super::checkcache::page_status(st), fe_px, Some(be_px));
+                let page = rules::page_for(
+                    super::checkcache::page_status(st),
+                    fe_px,
+                    Some(be_px),
+                    &base,
+                );
                 let bytes = rules::close_page(page, true);
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
                 let r = super::after::on_bytes(fe_px, Some(be_px), &base, st, bytes, s, &mut caps);
@@ -2306,7 +2330,8 @@ async fn fail<C: AsyncWrite + Unpin>(
 ) {
     let mut txn = Txn::since(began);
     txn.null = null;
-    ctx.fail(client, &mut b.out, &mut txn, None, &e, None).await;
+    ctx.fail(client, &mut b.out, &mut txn, None, &e, None, None)
+        .await;
 }
 
 /// The target as corelb's own answers match it (`monitor-uri`, the stats page, `redir`): an
@@ -2705,8 +2730,9 @@ fn error_bytes<'a>(
     be: Option<&'a Proxy>,
     status: u16,
     builtin: &'a [u8],
+    s: &dyn crate::acl::Sample,
 ) -> std::borrow::Cow<'a, [u8]> {
-    std::borrow::Cow::Borrowed(rules::custom_page(status, fe, be).unwrap_or(builtin))
+    rules::custom_page(status, fe, be, s).unwrap_or(std::borrow::Cow::Borrowed(builtin))
 }
 
 /// Streams the request body to the server, from what is buffered then from the client.
