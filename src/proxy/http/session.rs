@@ -1803,13 +1803,62 @@ impl<'c> Exchange<'c> {
         let method = req.method();
         let version = req.version();
         let status = res.status();
+        txn.status = status;
+        // `tcp-response content` rules (HAProxy's AN_RES_INSPECT, before the HTTP
+        // analysis of the response): they see the parsed head as HAProxy's HTX message.
+        let mut server_close = false;
+        if !be_px.tcp_response.content.is_empty() {
+            use crate::proxy::inspect::TcpVerdict;
+            let shared = &shard.shared;
+            let nbsrv = |i: usize| shared.usable_servers(i);
+            let addrs = crate::acl::AddrsCell::new(txn.addrs());
+            let rbase = RequestSample {
+                head: (!route.saved_head.is_empty()).then_some((req, &route.saved_head[..])),
+                conn: &ctx.acl_conn,
+                nbsrv: &nbsrv,
+                stopping: shared.control.soft_stopping(),
+                stick: stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource),
+                txn: Some(vars),
+                addrs: Some(&addrs),
+            };
+            let edits: Edits<'_> = Edits::new();
+            let s = || crate::acl::ResponseSample::new(&rbase, res, b.rbuf.bytes(), &edits);
+            let rules = &be_px.tcp_response.content;
+            let run = |s: &dyn crate::acl::Sample| {
+                crate::proxy::inspect::run_content(rules, &be_px.acls, s, &mut Vec::new())
+            };
+            // First as HAProxy runs them before the answer came, then on the head.
+            let v = run(&s().as_htx_pending()).or_else(|| run(&s().as_htx()));
+            match v {
+                Some(TcpVerdict::Reject | TcpVerdict::SilentDrop) => {
+                    // HAProxy: the response is denied, both sides close, nothing reaches
+                    // the client (`PD`, the server's status in the log).
+                    // `silent-drop` is logged as HAProxy logs it, as its request-side
+                    // twin (`PR`).
+                    let mut phase = Phase::Data;
+                    if v == Some(TcpVerdict::SilentDrop) {
+                        crate::sys::silent_drop_raw(ctx.info.fd);
+                        phase = Phase::Request;
+                    }
+                    drop(answered.slot);
+                    drop(answered.sconn);
+                    (txn.term, txn.denied_resp) = (Term::new(Cause::Proxy, phase), true);
+                    log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(vars));
+                    return Next::Close;
+                }
+                // The server's connection ends after this answer, which still goes on.
+                Some(TcpVerdict::Close) => server_close = true,
+                _ => {}
+            }
+        }
         route.persist.response(
             &shard.shared.stick,
             stick_ctx.as_ref(),
             be.lb.servers[srv].id,
             status,
         );
-        txn.status = status;
         let log = &fe_px.logging;
         if (!log.res_captures.is_empty() || log.cookie.is_some()) && logging(shard, fe) {
             let bytes = b.rbuf.bytes();
@@ -2123,6 +2172,7 @@ impl<'c> Exchange<'c> {
         }
         // Keep the server connection when it can serve another request.
         let server_keep = fwd.complete
+            && !server_close
             && !answered.sconn.is_stream()
             && route.conn_mode == ConnMode::KeepAlive
             && b.res.keep_alive(method)
