@@ -374,3 +374,161 @@ fn unique_id_header_matches_haproxy() {
     assert_eq!(h, format!("7F000001_7F000001:{hp:04X}"));
     assert_eq!(c, format!("7F000001_7F000001:{cp:04X}"));
 }
+
+/// `http-error status N ... lf-string|lf-file` (and a `hdr` with a log-format value):
+/// pages rendered for each response, from a deny, a backend without servers and a
+/// `return ... lf-file`.
+fn lf_config(dir: &TempDir, port: u16) -> String {
+    let page = dir
+        .write("503.lf", "<p>%[var(txn.why)] at %[path]</p>\n")
+        .display()
+        .to_string();
+    let ret = dir
+        .write("ret.lf", "method=%[method] ua=%[req.hdr(user-agent)]\n")
+        .display()
+        .to_string();
+    format!(
+        "defaults
+  mode http
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+  http-error status 403 content-type text/plain lf-string \"denied %[path] for %[req.hdr(x-who)]\\n\" hdr X-Method \"%[method]\"
+
+frontend fe
+  bind 127.0.0.1:{port}
+  http-error status 503 content-type text/html lf-file {page}
+  http-error status 429 content-type text/plain string \"plain 429\\n\" hdr X-Src \"%[src]\"
+  http-request set-var(txn.why) str(maintenance)
+  http-request return status 200 content-type text/plain lf-file {ret} if {{ path /ret }}
+  http-request deny if {{ path_beg /deny }}
+  http-request deny deny_status 429 if {{ path_beg /slow }}
+  http-request deny deny_status 503 if {{ path_beg /down }}
+  use_backend empty if {{ path_beg /nosrv }}
+  default_backend empty2
+
+backend empty
+  http-error status 503 content-type text/plain lf-string \"backend says %[var(txn.why)] to %ci\"
+
+backend empty2
+"
+    )
+}
+
+fn lf_seen(r: &HttpResponse) -> String {
+    let mut h: Vec<String> = ["content-type", "x-method", "x-src", "content-length"]
+        .iter()
+        .filter_map(|n| r.header(n).map(|v| format!("{n}: {v}")))
+        .collect();
+    h.sort();
+    format!(
+        "{} [{}] {:?}",
+        r.status,
+        h.join("; "),
+        String::from_utf8_lossy(&r.body)
+    )
+}
+
+const LF_REQUESTS: &[(&str, &str)] = &[
+    ("/deny/a", "X-Who: alice\r\n"),
+    ("/deny/b", ""),
+    ("/slow", ""),
+    ("/down/x?q=1", ""),
+    ("/nosrv", ""),
+    ("/other", ""),
+    ("/ret", "User-Agent: probe/1\r\n"),
+];
+
+#[test]
+fn log_format_error_pages() {
+    let dir = TempDir::new("lf-errors");
+    let port = free_port();
+    let _lb = Corelb::start(&lf_config(&dir, port), &[], &[port]);
+    let r = ask(port, "/deny/a", "X-Who: alice\r\n");
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body, b"denied /deny/a for alice\n");
+    assert_eq!(r.header("x-method"), Some("GET"));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    let r = ask(port, "/slow", "");
+    assert_eq!((r.status, r.header("x-src")), (429, Some("127.0.0.1")));
+    assert_eq!(r.body, b"plain 429\n");
+    let r = ask(port, "/down/x?q=1", "");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body, b"<p>maintenance at /down/x</p>\n");
+    // No server: the backend's own page, with the transaction's variable.
+    let r = ask(port, "/nosrv", "");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body, b"backend says maintenance to 127.0.0.1");
+    // A backend without a page of its own: the frontend's.
+    let r = ask(port, "/other", "");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body, b"<p>maintenance at /other</p>\n");
+    let r = ask(port, "/ret", "User-Agent: probe/1\r\n");
+    assert_eq!(r.body, b"method=GET ua=probe/1\n");
+}
+
+#[test]
+fn log_format_error_pages_match_haproxy() {
+    let dir = TempDir::new("lf-errors-diff");
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&lf_config(&dir, hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&lf_config(&dir, cp), &[], &[cp]);
+    let mut diffs = Vec::new();
+    for (path, extra) in LF_REQUESTS {
+        let (h, c) = (
+            lf_seen(&ask(hp, path, extra)),
+            lf_seen(&ask(cp, path, extra)),
+        );
+        if h != c {
+            diffs.push(format!("{path} {extra:?}\n  haproxy: {h}\n  corelb:  {c}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+}
+
+#[test]
+fn log_format_error_page_check_errors() {
+    let dir = TempDir::new("lf-errors-check");
+    let head = "frontend f\n  mode http\n  bind 127.0.0.1:1\n";
+    let cases: &[(&str, &str)] = &[
+        (
+            "  http-error status 503 lf-string x\n",
+            "cfg:4: 'http-error': a content type must be defined with a log-format payload",
+        ),
+        (
+            "  http-error status 503 content-type text/plain lf-file /nonexistent/x\n",
+            "cfg:4: 'http-error lf-file': cannot read '/nonexistent/x'",
+        ),
+        (
+            "  http-error status 503 content-type text/plain lf-string %[nope]\n",
+            "cfg:4: 'http-error'",
+        ),
+        (
+            "  http-error status 403 content-type text/plain string x hdr X-A %[bar]\n",
+            "cfg:4: 'http-error hdr'",
+        ),
+        (
+            "  http-request return status 200 lf-string x\n",
+            "cfg:4: 'http-request return': a content type must be defined with a log-format payload",
+        ),
+        (
+            "  http-request return status 200 content-type text/plain lf-file /nonexistent/y\n",
+            "cfg:4: 'http-request return lf-file': cannot read '/nonexistent/y'",
+        ),
+    ];
+    for (text, want) in cases {
+        let path = dir.write("cfg", &format!("{head}{text}"));
+        let (code, _, err) = check_config(&path);
+        let err = err.replace(&path.display().to_string(), "cfg");
+        assert_eq!(code, 1, "{text}: {err}");
+        assert!(err.contains(want), "{text}\nwant {want}\ngot {err}");
+    }
+}

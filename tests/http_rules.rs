@@ -406,12 +406,6 @@ fn config_errors_in_rules_name_the_line() {
             "'tcp-response inspect-delay' expects a positive delay",
         ),
         (
-            // corelb inspects a server's bytes in mode tcp only.
-            "backend b\n  tcp-response content reject if { res.len gt 1 }\n",
-            7,
-            "'tcp-response content' in mode http is not supported yet",
-        ),
-        (
             // Lua is refused by design, and says so (README).
             "frontend f\n  bind 127.0.0.1:1\n  http-request use-service lua.hello\n",
             8,
@@ -1737,4 +1731,107 @@ fn wait_for_body_is_checked() {
         0,
         "valid",
     );
+}
+
+/// `tcp-response inspect-delay` and `tcp-response content` in mode http, as HAProxy 2.6
+/// runs them before the HTTP analysis of the response: they see the parsed head (`status`,
+/// `res.hdr`), `res.len` is the size of HAProxy's HTX message, the payload fetches find
+/// nothing; `reject` closes the client's connection unanswered (`PD` in the log),
+/// `close` lets the answer through. The same backends through Debian's HAProxy and
+/// corelb: what the client got and the log lines must agree.
+#[test]
+fn tcp_response_rules_in_mode_http_match_haproxy() {
+    let srv = answering(b"HTTP/1.1 201 Created\r\nX-A: aval\r\nContent-Length: 5\r\n\r\nhello");
+    let rules = [
+        "",
+        "  tcp-response content reject if { res.hdr(x-a) aval }\n",
+        "  tcp-response content close if { status 201 }\n",
+        "  tcp-response content accept if { status 200 }\n  tcp-response content silent-drop if { res.len gt 40 }\n",
+    ];
+    let run = |prog: &str| {
+        let ports: Vec<u16> = rules.iter().map(|_| free_port()).collect();
+        let mut cfg = "global\n  log stderr format raw local0\ndefaults\n  mode http\n  log global\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  log-format \"%b %ST %tsc len=%[var(txn.len)]\"\n".to_string();
+        for (i, (p, r)) in ports.iter().zip(rules).enumerate() {
+            cfg += &format!(
+                "frontend f{i}\n  bind 127.0.0.1:{p}\n  default_backend b{i}\n\
+backend b{i}\n  tcp-response inspect-delay 2s\n\
+  tcp-response content set-var(txn.len) res.len\n\
+  tcp-response content set-var(txn.st) status\n\
+  tcp-response content set-var(txn.hdr) res.hdr(x-a)\n\
+  tcp-response content set-var(txn.pl) res.payload(0,4)\n\
+  tcp-response content set-var(txn.pls) res.payload(0,4) if {{ res.payload(0,4) -m found }}\n{r}\
+  http-response set-header X-Len %[var(txn.len)]\n  http-response set-header X-St %[var(txn.st)]\n\
+  http-response set-header X-Hdr %[var(txn.hdr)]\n  http-response set-header X-Pl %[var(txn.pls)]\n\
+  server s 127.0.0.1:{}\n",
+                srv.port
+            );
+        }
+        let (mut h, mut c) = (None, None);
+        if prog == "haproxy" {
+            h = Some(Haproxy::start(&cfg, &ports)?);
+        } else {
+            c = Some(Corelb::start(&cfg, &["--shards", "1"], &ports));
+        }
+        let log = || match (&h, &c) {
+            (Some(h), _) => h.log(),
+            (_, Some(c)) => c.log(),
+            _ => String::new(),
+        };
+        let mut seen: Vec<String> = ports
+            .iter()
+            .map(|&p| {
+                let c = TcpStream::connect(("127.0.0.1", p)).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut w = c.try_clone().unwrap();
+                w.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut all = Vec::new();
+                let r = BufReader::new(c).read_to_end(&mut all);
+                let t = String::from_utf8_lossy(&all).to_lowercase();
+                if t.is_empty() {
+                    return format!("nothing ({})", if r.is_err() { "reset" } else { "closed" });
+                }
+                let (head, body) = t.split_once("\r\n\r\n").unwrap_or((&t, ""));
+                let mut h: Vec<&str> = head.lines().filter(|l| l.starts_with("x-")).collect();
+                h.sort();
+                format!(
+                    "{} {} {body}",
+                    head.lines().next().unwrap_or(""),
+                    h.join(" ")
+                )
+            })
+            .collect();
+        let lines = eventually(Duration::from_secs(5), || {
+            let l: Vec<String> = log()
+                .lines()
+                .filter(|l| l.starts_with('b'))
+                .map(String::from)
+                .collect();
+            (l.len() == rules.len()).then_some(l)
+        })
+        .unwrap_or_default();
+        let mut lines = lines;
+        lines.sort();
+        seen.extend(lines);
+        Some(seen)
+    };
+    let ours = run(corelb_bin()).unwrap();
+    // Without a rule that needs the answer, HAProxy runs them once before it came: the
+    // variables hold what an empty response gave (`res.len` 0, no status, no field).
+    assert_eq!(
+        ours,
+        [
+            "http/1.1 201 created x-a: aval x-hdr:  x-len: 0 x-pl:  x-st:  hello",
+            "nothing (closed)",
+            "http/1.1 201 created x-a: aval x-hdr: aval x-len: 66 x-pl:  x-st: 201 hello",
+            "nothing (reset)",
+            "b0 201 ---- len=0",
+            "b1 201 PD-- len=66",
+            "b2 201 ---- len=66",
+            "b3 201 PR-- len=66",
+        ]
+    );
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
+    }
 }

@@ -1263,6 +1263,16 @@ impl Fetch {
         if response != c.response {
             return false;
         }
+        if let Some(n) = c.htx_len {
+            // HAProxy 2.6's `smp_fetch_len` on an HTX stream; the payload fetches read no
+            // raw bytes there.
+            if matches!(fetch, Fetch::ReqLen) {
+                f(Value::Int(n));
+                // May change (before the answer came; the caller masks it once it is here).
+                return true;
+            }
+            return false;
+        }
         let (data, last) = (c.data, c.last);
         let int = |r: L6<i64>, f: &mut dyn FnMut(Value<'_>) -> bool| match r {
             L6::Found(v) => {

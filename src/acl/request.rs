@@ -654,6 +654,7 @@ impl Sample for ContentSample<'_> {
             last: self.last,
             http_pending: !self.response && matches!(self.http(), Http::Incomplete),
             response: self.response,
+            htx_len: None,
         })
     }
     fn vars(&self) -> super::Vars<'_> {

@@ -18,6 +18,13 @@ pub struct ResponseFields<'a, 'e, const N: usize> {
 pub struct ResponseSample<'a, 'e, const N: usize> {
     pub request: &'a RequestSample<'a>,
     fields: ResponseFields<'a, 'e, N>,
+    /// `tcp-response content` rules in mode http see the message as HAProxy's HTX: the
+    /// size `res.len` answers.
+    htx_len: Option<i64>,
+    /// The view before the server's answer arrived (see [`as_htx_pending`]).
+    ///
+    /// [`as_htx_pending`]: Self::as_htx_pending
+    pending: bool,
 }
 
 impl<'a, 'e, const N: usize> ResponseSample<'a, 'e, N> {
@@ -30,8 +37,47 @@ impl<'a, 'e, const N: usize> ResponseSample<'a, 'e, N> {
         ResponseSample {
             request,
             fields: ResponseFields { head, buf, edits },
+            htx_len: None,
+            pending: false,
         }
     }
+
+    /// The view of `tcp-response content` rules before the answer came: HAProxy 2.6 runs
+    /// them first when the server connection is set up, on an empty response buffer
+    /// (`res.len` 0, everything else missing and "may change"). Rules that decide on that
+    /// decide for good (their variables hold what they saw); a rule whose condition needs the
+    /// response makes them wait, and all run again on the head.
+    pub fn as_htx_pending(mut self) -> Self {
+        (self.htx_len, self.pending) = (Some(0), true);
+        self
+    }
+
+    /// The view of `tcp-response content` rules in mode http: `res.len` is the size
+    /// HAProxy 2.6's HTX message would have (see [`htx_len`]); the payload fetches find
+    /// nothing.
+    pub fn as_htx(mut self) -> Self {
+        let f = &self.fields;
+        self.htx_len = Some(htx_len(f.head, f.buf));
+        self
+    }
+}
+
+/// What HAProxy 2.6 counts as an HTX response's data (`htx->data`, `res.len` on an HTTP
+/// stream): the start line's three parts plus its 20-byte header (`struct htx_sl`), each
+/// field's name and value, one byte for the end of the headers, and the body bytes
+/// received with the head (counted as received, chunk framing included).
+pub fn htx_len(head: &ResponseHead, buf: &[u8]) -> i64 {
+    let head_len = head.head_len().min(buf.len());
+    let line_end = memchr::memmem::find(&buf[..head_len], b"\r\n").unwrap_or(0);
+    // "HTTP/1.1 200 OK": the three parts without the two spaces between them.
+    let line = &buf[..line_end];
+    let spaces = line.iter().filter(|&&b| b == b' ').count().min(2);
+    let fields: usize = head
+        .headers()
+        .iter()
+        .map(|h| h.name(buf).len() + h.value(buf).len())
+        .sum();
+    (20 + line.len() - spaces + fields + 1 + (buf.len() - head_len)) as i64
 }
 
 impl<const N: usize> Sample for ResponseFields<'_, '_, N> {
@@ -146,12 +192,28 @@ impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
         self.request.vars()
     }
     fn status(&self) -> Option<u16> {
+        if self.pending {
+            return None;
+        }
         Some(match self.fields.edits.status {
             Some((s, _)) => s,
             None => self.fields.head.status(),
         })
     }
     fn response(&self) -> Option<&dyn Sample> {
+        if self.pending {
+            return None;
+        }
         Some(&self.fields)
+    }
+    fn content(&self) -> Option<super::Content<'_>> {
+        let n = self.htx_len?;
+        Some(super::Content {
+            data: &[],
+            last: !self.pending,
+            http_pending: self.pending,
+            response: true,
+            htx_len: Some(n),
+        })
     }
 }

@@ -145,6 +145,9 @@ pub struct Content<'a> {
     pub http_pending: bool,
     /// The bytes are the server's (`tcp-response content`): `res.*` fetches read them.
     pub response: bool,
+    /// An HTTP message (`tcp-response content` in mode http): no raw bytes, the payload
+    /// fetches find nothing and `res.len` is this size of HAProxy's HTX message.
+    pub htx_len: Option<i64>,
 }
 
 /// A fetched value.

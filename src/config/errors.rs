@@ -19,6 +19,9 @@ use std::sync::Arc;
 pub enum ErrorConf {
     /// `errorfile`, `errorloc*`, `http-error`: the complete response for a status.
     Page(u16, Arc<[u8]>),
+    /// `http-error status N ... lf-string F | lf-file F` (or a `hdr` with a log-format
+    /// value): the answer is rendered for each response.
+    Lf(u16, Arc<super::model::Reply>),
     /// `errorfiles NAME [CODE...]` (no code: every page the section has).
     Section {
         name: String,
@@ -160,9 +163,13 @@ pub(crate) fn errorfiles_kw(
     });
 }
 
-/// `http-error status CODE [content-type T] [string S | file F | errorfile F |
-/// errorfiles NAME | default-errorfiles] [hdr NAME VALUE]...`: the page for CODE. The page
-/// is built once, at load time, so its body and header values must be constant.
+/// `http-error status CODE [content-type T] [string S | lf-string F | file F | lf-file F |
+/// errorfile F | errorfiles NAME | default-errorfiles] [hdr NAME VALUE]...`: the page for
+/// CODE. A constant page is built once, at load time; one with a log-format body
+/// (`lf-string`, `lf-file`) or a `hdr` whose value has a `%` is kept as a [`Reply`] and
+/// rendered for each response, as HAProxy's `HTTP_REPLY_LOGFMT`.
+///
+/// [`Reply`]: super::model::Reply
 pub(crate) fn http_error_kw(
     px: &mut Proxy,
     w: &[String],
@@ -185,6 +192,8 @@ pub(crate) fn http_error_kw(
     };
     let mut ctype: Option<&str> = None;
     let mut body: Option<Vec<u8>> = None;
+    // A log-format body (`lf-string`, or the text of an `lf-file`).
+    let mut lf_body: Option<String> = None;
     let mut hdrs: Vec<(&str, &str)> = Vec::new();
     let mut i = 3;
     while i < w.len() {
@@ -200,11 +209,22 @@ pub(crate) fn http_error_kw(
         };
         match k {
             "content-type" => ctype = Some(v),
-            "string" => body = Some(v.as_bytes().to_vec()),
-            "file" => match std::fs::read(v) {
-                Ok(b) => body = Some(b),
+            "string" => (body, lf_body) = (Some(v.as_bytes().to_vec()), None),
+            "lf-string" => (body, lf_body) = (None, Some(v.to_string())),
+            "file" | "lf-file" => match std::fs::read(v) {
+                Ok(b) if k == "file" => (body, lf_body) = (Some(b), None),
+                Ok(b) => match String::from_utf8(b) {
+                    Ok(t) => (body, lf_body) = (None, Some(t)),
+                    Err(_) => {
+                        d.error(
+                            loc,
+                            format!("'http-error lf-file': '{v}' is not UTF-8 text"),
+                        );
+                        return;
+                    }
+                },
                 Err(e) => {
-                    d.error(loc, format!("'http-error file': cannot read '{v}': {e}"));
+                    d.error(loc, format!("'http-error {k}': cannot read '{v}': {e}"));
                     return;
                 }
             },
@@ -230,10 +250,6 @@ pub(crate) fn http_error_kw(
                     );
                     return;
                 };
-                if val.contains('%') {
-                    d.error(loc, "'http-error hdr': log-format values are not supported yet (the page is built at load time)");
-                    return;
-                }
                 if ["content-length", "transfer-encoding", "content-type"]
                     .iter()
                     .any(|h| v.eq_ignore_ascii_case(h))
@@ -247,16 +263,56 @@ pub(crate) fn http_error_kw(
                 }
                 i += 1;
             }
-            "lf-string" | "lf-file" => {
-                d.error(loc, format!("'http-error {k}' is not supported yet (the page is built at load time; use 'string' or 'file')"));
-                return;
-            }
             o => {
                 d.error(loc, format!("'http-error': unknown keyword '{o}'"));
                 return;
             }
         }
         i += 2;
+    }
+    if lf_body.is_some() || hdrs.iter().any(|(_, v)| v.contains('%')) {
+        if lf_body.is_some() && ctype.is_none() {
+            d.error(
+                loc,
+                "'http-error': a content type must be defined with a log-format payload",
+            );
+            return;
+        }
+        let body = match (lf_body, body) {
+            (Some(t), _) => crate::config::parser::logformat(px, &t, "'http-error'", loc, d)
+                .map(ReplyBody::Text),
+            (None, Some(b)) if !b.is_empty() => Some(ReplyBody::File(b.into())),
+            _ => Some(ReplyBody::Empty),
+        };
+        let Some(body) = body else { return };
+        if !matches!(body, ReplyBody::Empty) && ctype.is_none() {
+            d.error(
+                loc,
+                "'http-error': a content type must be defined when non-empty payload is configured",
+            );
+            return;
+        }
+        let mut headers = Vec::new();
+        for (n, v) in hdrs {
+            let Some(f) = crate::config::parser::logformat(px, v, "'http-error hdr'", loc, d)
+            else {
+                return;
+            };
+            headers.push((n.to_string(), f));
+        }
+        let reply = super::model::Reply {
+            status: code,
+            // HAProxy names no type for an empty body.
+            content_type: ctype
+                .filter(|_| !matches!(body, ReplyBody::Empty))
+                .map(str::to_string),
+            body,
+            headers,
+        };
+        px.http
+            .error_conf
+            .push(ErrorConf::Lf(code, Arc::new(reply)));
+        return;
     }
     let body = body.unwrap_or_default();
     if !body.is_empty() && ctype.is_none() {
@@ -302,13 +358,19 @@ pub fn resolve(cfg: &mut Config, sections: &[HttpErrors], d: &mut Diags) {
     let find = |name: &str| sections.iter().find(|s| s.name == name);
     for px in &mut cfg.proxies {
         let mut pages: Vec<(u16, Arc<[u8]>)> = Vec::new();
-        let mut set = |code: u16, p: &Arc<[u8]>| {
+        let mut lf: Vec<(u16, Arc<super::model::Reply>)> = Vec::new();
+        let mut set = |code: u16, p: Result<&Arc<[u8]>, &Arc<super::model::Reply>>| {
+            lf.retain(|(c, _)| *c != code);
             pages.retain(|(c, _)| *c != code);
-            pages.push((code, p.clone()));
+            match p {
+                Ok(p) => pages.push((code, p.clone())),
+                Err(r) => lf.push((code, r.clone())),
+            }
         };
         for c in &px.http.error_conf {
             match c {
-                ErrorConf::Page(code, p) => set(*code, p),
+                ErrorConf::Page(code, p) => set(*code, Ok(p)),
+                ErrorConf::Lf(code, r) => set(*code, Err(r)),
                 ErrorConf::Section { name, codes, loc } => {
                     let Some(s) = find(name) else {
                         d.error(
@@ -319,12 +381,12 @@ pub fn resolve(cfg: &mut Config, sections: &[HttpErrors], d: &mut Diags) {
                     };
                     if codes.is_empty() {
                         for (code, p) in &s.pages {
-                            set(*code, p);
+                            set(*code, Ok(p));
                         }
                     }
                     for code in codes {
                         match s.page(*code) {
-                            Some(p) => set(*code, p),
+                            Some(p) => set(*code, Ok(p)),
                             None => d.warn(
                                 loc,
                                 format!(
@@ -338,6 +400,7 @@ pub fn resolve(cfg: &mut Config, sections: &[HttpErrors], d: &mut Diags) {
             }
         }
         px.http.errorfiles = pages;
+        px.http.lf_errors = lf;
         for r in px
             .http_request
             .iter_mut()

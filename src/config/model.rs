@@ -1533,6 +1533,9 @@ pub struct HttpOptions {
     /// The error pages: complete HTTP responses, built once every section is read from
     /// `error_conf` (see `config::errors`).
     pub errorfiles: Vec<(u16, std::sync::Arc<[u8]>)>,
+    /// The pages rendered per response (`http-error ... lf-string|lf-file`); a status is
+    /// in this list or in `errorfiles`, never both.
+    pub lf_errors: Vec<(u16, std::sync::Arc<Reply>)>,
     /// `errorfile`, `errorfiles`, `errorloc*`, `http-error`, in the order written.
     pub error_conf: Vec<super::errors::ErrorConf>,
     pub monitor_uri: Option<String>,
@@ -1550,6 +1553,7 @@ impl Default for HttpOptions {
             originalto: None,
             reuse: Reuse::Safe,
             errorfiles: Vec::new(),
+            lf_errors: Vec::new(),
             error_conf: Vec::new(),
             monitor_uri: None,
             retry_on: retry_on::CONN_FAILURE,

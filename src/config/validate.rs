@@ -135,16 +135,6 @@ fn resolve_backend_refs(cfg: &mut Config, d: &mut Diags) {
                 }
             }
         }
-        // corelb inspects a server's first bytes in mode tcp only (an HTTP exchange has no
-        // raw bytes to show them): a rule that would not run is an error.
-        if let (Mode::Http, Some(r)) = (px.mode, px.tcp_response.content.first())
-            && px.kind.is_backend()
-        {
-            d.error(
-                &r.loc,
-                "'tcp-response content' in mode http is not supported yet",
-            );
-        }
         // A frontend that only serves the stats page or the exporter needs no backend.
         let answers_itself = px.mode == Mode::Http
             && (px.stats.enabled

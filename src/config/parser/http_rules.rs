@@ -656,6 +656,8 @@ pub(crate) fn parse_reply(
         headers: Vec::new(),
     };
     let what = if deny { "deny" } else { "return" };
+    // The body is a log-format (`lf-string`, `lf-file`).
+    let mut lf = false;
     let mut i = 0;
     while i < w.len() {
         let k = w[i].as_str();
@@ -695,6 +697,13 @@ pub(crate) fn parse_reply(
                 )?)
             }
             "errorfiles" => r.body = ReplyBody::Section(v.clone()),
+            "lf-file" => match std::fs::read_to_string(v) {
+                Ok(t) => r.body = ReplyBody::Text(logformat(px, &t, kw, loc, d)?),
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {what} {k}': cannot read '{v}': {e}"));
+                    return None;
+                }
+            },
             "file" => match std::fs::read(v) {
                 Ok(b) => r.body = ReplyBody::File(b.into()),
                 Err(e) => {
@@ -721,7 +730,31 @@ pub(crate) fn parse_reply(
                 return None;
             }
         }
+        if k.starts_with("lf-") {
+            lf = true;
+        } else if matches!(k, "string" | "file" | "errorfile" | "errorfiles") {
+            lf = false;
+        }
         i += 2;
+    }
+    // HAProxy's `http_parse_http_reply`: a body needs its type.
+    if r.content_type.is_none() {
+        let bodied = match &r.body {
+            ReplyBody::Text(_) => true,
+            ReplyBody::File(b) => !b.is_empty(),
+            _ => false,
+        };
+        if bodied && lf {
+            d.error(
+                loc,
+                format!("'{kw} {what}': a content type must be defined with a log-format payload"),
+            );
+            return None;
+        }
+        if bodied {
+            d.error(loc, format!("'{kw} {what}': a content type must be defined when non-empty payload is configured"));
+            return None;
+        }
     }
     Some(r)
 }

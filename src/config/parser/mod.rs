@@ -37,6 +37,7 @@ use bind::bind_kw;
 use checks::{http_check_kw, tcp_check_kw};
 pub use global::parse_cpu_list;
 pub use http_rules::ERRORFILE_CODES;
+pub(crate) use http_rules::logformat;
 use http_rules::{NO_SPOE, http_rule};
 pub(crate) use log_target::log_level;
 use log_target::parse_log;

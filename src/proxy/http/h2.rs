@@ -712,7 +712,8 @@ async fn stream(
             let mut txn = txn;
             let mut out = Vec::new();
             let e = crate::net::error::ProxyError::bad_request(e.status());
-            ctx.fail(&mut io, &mut out, &mut txn, None, &e, None).await;
+            ctx.fail(&mut io, &mut out, &mut txn, None, &e, None, None)
+                .await;
         }
     }
     io.finish().await;

@@ -49,18 +49,31 @@ pub struct Flags {
     pub captures: Vec<(usize, Vec<u8>)>,
 }
 
-/// Where error pages come from: the backend's `errorfile`, then the frontend's, then the
-/// built-in page.
-pub fn page_for(status: u16, fe: &Proxy, be: Option<&Proxy>) -> Vec<u8> {
-    custom_page(status, fe, be)
-        .unwrap_or(error_page(status))
-        .to_vec()
+/// Where error pages come from: the backend's `errorfile` (or `http-error`), then the
+/// frontend's, then the built-in page. A page with log-format parts (`http-error ...
+/// lf-string`) is rendered on `s`.
+pub fn page_for(status: u16, fe: &Proxy, be: Option<&Proxy>, s: &dyn Sample) -> Vec<u8> {
+    custom_page(status, fe, be, s)
+        .map(std::borrow::Cow::into_owned)
+        .unwrap_or_else(|| error_page(status).to_vec())
 }
 
-/// The backend's page for `status`, else the frontend's, if either has one.
-pub fn custom_page<'a>(status: u16, fe: &'a Proxy, be: Option<&'a Proxy>) -> Option<&'a [u8]> {
-    let find = |p: &'a Proxy| p.http.errorfiles.iter().find(|(c, _)| *c == status);
-    be.and_then(find).or_else(|| find(fe)).map(|(_, b)| &b[..])
+/// The backend's page for `status`, else the frontend's, if either has one (a log-format
+/// page rendered on `s`).
+pub fn custom_page<'a>(
+    status: u16,
+    fe: &'a Proxy,
+    be: Option<&'a Proxy>,
+    s: &dyn Sample,
+) -> Option<std::borrow::Cow<'a, [u8]>> {
+    let find = |p: &'a Proxy| -> Option<std::borrow::Cow<'a, [u8]>> {
+        if let Some((_, b)) = p.http.errorfiles.iter().find(|(c, _)| *c == status) {
+            return Some(std::borrow::Cow::Borrowed(&b[..]));
+        }
+        let (_, r) = p.http.lf_errors.iter().find(|(c, _)| *c == status)?;
+        Some(std::borrow::Cow::Owned(build_reply(r, s, (fe, be), false)))
+    };
+    be.and_then(find).or_else(|| find(fe))
 }
 
 /// Renders `v` on `s` into a value the edits can keep: in their arena, else in `bump`.
@@ -189,7 +202,7 @@ pub fn request_rules<'a, const N: usize>(
                     status: *status,
                     bytes: match reply {
                         Some(r) => build_reply(r, base, pages, close),
-                        None => close_page(page_for(*status, pages.0, pages.1), close),
+                        None => close_page(page_for(*status, pages.0, pages.1, base), close),
                     },
                 };
             }
@@ -202,7 +215,7 @@ pub fn request_rules<'a, const N: usize>(
             HttpAction::Auth(realm) => {
                 return HttpVerdict::Reply {
                     status: 401,
-                    bytes: auth_page(page_for(401, pages.0, pages.1), realm, close),
+                    bytes: auth_page(page_for(401, pages.0, pages.1, base), realm, close),
                 };
             }
             HttpAction::SetStatus(..) => {}
@@ -446,7 +459,10 @@ pub fn response_rules<'a, const N: usize>(
                             let s = ResponseSample::new(base, res, rbuf, edits);
                             build_reply(r, &s, pages, close)
                         }
-                        None => close_page(page_for(status, pages.0, pages.1), close),
+                        None => {
+                            let s = ResponseSample::new(base, res, rbuf, edits);
+                            close_page(page_for(status, pages.0, pages.1, &s), close)
+                        }
                     },
                 };
             }
@@ -690,14 +706,16 @@ fn auth_page(page: Vec<u8>, realm: &str, close: bool) -> Vec<u8> {
 
 fn build_reply(r: &Reply, s: &dyn Sample, pages: (&Proxy, Option<&Proxy>), close: bool) -> Vec<u8> {
     if matches!(r.body, ReplyBody::ErrorPage) && r.headers.is_empty() && r.content_type.is_none() {
-        return close_page(page_for(r.status, pages.0, pages.1), close);
+        return close_page(page_for(r.status, pages.0, pages.1, s), close);
     }
     let mut body = Vec::new();
     match &r.body {
         // A complete response: HAProxy ignores `content-type` and `hdr` with it.
         ReplyBody::Raw(page) => return close_page(page.to_vec(), close),
         ReplyBody::Empty => {}
-        ReplyBody::ErrorPage | ReplyBody::Section(_) => body = page_for(r.status, pages.0, pages.1),
+        ReplyBody::ErrorPage | ReplyBody::Section(_) => {
+            body = page_for(r.status, pages.0, pages.1, s)
+        }
         ReplyBody::Text(f) => f.render(s, &mut body),
         ReplyBody::File(b) => body = b.to_vec(),
     }

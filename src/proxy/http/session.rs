@@ -376,6 +376,7 @@ impl Ctx {
     /// for the error's status (the proxy's `errorfile` first; none for 0), through the
     /// `http-after-response` rules when there was a request (its variables, `vars`), then
     /// the log line with its termination state.
+    #[allow(clippy::too_many_arguments)]
     pub async fn fail<C: AsyncWrite + Unpin>(
         &self,
         client: &mut C,
@@ -384,6 +385,7 @@ impl Ctx {
         be_px: Option<&Proxy>,
         e: &ProxyError,
         vars: Option<&crate::acl::VarSet>,
+        head: Option<(&RequestHead, &[u8])>,
     ) {
         txn.term = e.term;
         let status = e.status;
@@ -392,21 +394,22 @@ impl Ctx {
             out.clear();
             write_error(out, status, true);
             let fe_px = self.fe_px();
-            let mut page = error_bytes(fe_px, be_px, status, out);
-            if let Some(vars) = vars
-                && super::after::any(fe_px, be_px)
-            {
-                let shared = &self.shard.shared;
-                let addrs = crate::acl::AddrsCell::new(txn.addrs());
-                let base = RequestSample {
-                    head: None,
-                    conn: &self.acl_conn,
-                    nbsrv: &|i| shared.usable_servers(i),
-                    stopping: shared.control.soft_stopping(),
-                    stick: None,
-                    txn: Some(vars),
-                    addrs: Some(&addrs),
-                };
+            let shared = &self.shard.shared;
+            let addrs = crate::acl::AddrsCell::new(txn.addrs());
+            // Without the request (never read, or its head gone to the server with its
+            // body), an `http-error ... lf-string` page sees the connection, the
+            // variables and the addresses only.
+            let base = RequestSample {
+                head,
+                conn: &self.acl_conn,
+                nbsrv: &|i| shared.usable_servers(i),
+                stopping: shared.control.soft_stopping(),
+                stick: None,
+                txn: vars,
+                addrs: Some(&addrs),
+            };
+            let mut page = error_bytes(fe_px, be_px, status, out, &base);
+            if vars.is_some() && super::after::any(fe_px, be_px) {
                 let (mut scratch, mut caps) = (Vec::new(), Vec::new());
                 let bytes = page.into_owned();
                 let (st, bytes) = super::after::on_bytes(
@@ -695,6 +698,9 @@ pub(crate) struct Exchange<'c> {
     /// Where an HTTP/2 stream's task watches the server its request is bound to (see
     /// [`Exchange::watched`]).
     watch: Option<&'c std::cell::Cell<Option<Target>>>,
+    /// The request's head left the buffer (its body followed it to the server): an error
+    /// page can no longer read it.
+    head_gone: bool,
 }
 
 impl Drop for Exchange<'_> {
@@ -769,6 +775,7 @@ impl<'c> Exchange<'c> {
             trackers: crate::stick::Trackers::new(),
             vars: crate::acl::VarSet::default(),
             watch: None,
+            head_gone: false,
         }
     }
 
@@ -795,7 +802,8 @@ impl<'c> Exchange<'c> {
                 let be = self.txn.backend.clone();
                 let be_px = be.as_ref().map(|be| &ctx.cfg.proxies[be.proxy]);
                 let vars = Some(&self.vars);
-                ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e, vars)
+                let head = Some((&b.req, b.inb.bytes()));
+                ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e, vars, head)
                     .await;
                 Next::Close
             }
@@ -848,8 +856,18 @@ impl<'c> Exchange<'c> {
                         log::debug!("{}/{}: {}: {e}", ctx.fe.name, be.name, ctx.info.src);
                         let be_px = &ctx.cfg.proxies[be.proxy];
                         let vars = Some(&self.vars);
-                        ctx.fail(client, &mut b.out, &mut self.txn, Some(be_px), &e, vars)
-                            .await;
+                        // The head stays in the buffer until the body follows it.
+                        let head = (!self.head_gone).then(|| (&b.req, b.inb.bytes()));
+                        ctx.fail(
+                            client,
+                            &mut b.out,
+                            &mut self.txn,
+                            Some(be_px),
+                            &e,
+                            vars,
+                            head,
+                        )
+                        .await;
                         return Next::Close;
                     }
                 };
@@ -1018,7 +1036,7 @@ impl<'c> Exchange<'c> {
             && rules::restrict_header_names(restrict, req, inb.bytes(), &mut edits, &bump)
         {
             flags.denied = true;
-            let page = rules::page_for(403, fe_px, None);
+            let page = rules::page_for(403, fe_px, None, &base);
             reply = Some((403, rules::close_page(page, !keep_after_reply)));
         }
         if reply.is_none() {
@@ -1045,7 +1063,7 @@ impl<'c> Exchange<'c> {
             None if reply.is_none() => {
                 // No backend for this request: 503, as HAProxy.
                 txn.term = Term::new(Cause::Proxy, Phase::Request);
-                reply = Some((503, rules::page_for(503, fe_px, None)));
+                reply = Some((503, rules::page_for(503, fe_px, None, &base)));
                 None
             }
             None => None,
@@ -1086,7 +1104,7 @@ impl<'c> Exchange<'c> {
                 && rules::restrict_header_names(restrict, req, inb.bytes(), &mut edits, &bump)
             {
                 flags.denied = true;
-                let page = rules::page_for(403, fe_px, Some(be_px));
+                let page = rules::page_for(403, fe_px, Some(be_px), &base);
                 reply = Some((403, rules::close_page(page, !keep_after_reply)));
             }
             if reply.is_none() {
@@ -1690,6 +1708,7 @@ impl<'c> Exchange<'c> {
                 .relaxed(be_px.options.accept_invalid_http_response);
             // Stream the rest of the body (not replayable: no retry from here on).
             if whole_body.is_none() || expects_continue {
+                self.head_gone = true;
                 forward_request_body(
                     client,
                     &mut sconn,
@@ -1798,6 +1817,56 @@ impl<'c> Exchange<'c> {
         let method = req.method();
         let version = req.version();
         let status = res.status();
+        txn.status = status;
+        // `tcp-response content` rules (HAProxy's AN_RES_INSPECT, before the HTTP
+        // analysis of the response): they see the parsed head as HAProxy's HTX message.
+        let mut server_close = false;
+        if !be_px.tcp_response.content.is_empty() {
+            use crate::proxy::inspect::TcpVerdict;
+            let shared = &shard.shared;
+            let nbsrv = |i: usize| shared.usable_servers(i);
+            let addrs = crate::acl::AddrsCell::new(txn.addrs());
+            let rbase = RequestSample {
+                head: (!route.saved_head.is_empty()).then_some((req, &route.saved_head[..])),
+                conn: &ctx.acl_conn,
+                nbsrv: &nbsrv,
+                stopping: shared.control.soft_stopping(),
+                stick: stick_ctx
+                    .as_ref()
+                    .map(|c| c as &dyn crate::acl::StickSource),
+                txn: Some(vars),
+                addrs: Some(&addrs),
+            };
+            let edits: Edits<'_> = Edits::new();
+            let s = || crate::acl::ResponseSample::new(&rbase, res, b.rbuf.bytes(), &edits);
+            let rules = &be_px.tcp_response.content;
+            let run = |s: &dyn crate::acl::Sample| {
+                crate::proxy::inspect::run_content(rules, &be_px.acls, s, &mut Vec::new())
+            };
+            // First as HAProxy runs them before the answer came, then on the head.
+            let v = run(&s().as_htx_pending()).or_else(|| run(&s().as_htx()));
+            match v {
+                Some(TcpVerdict::Reject | TcpVerdict::SilentDrop) => {
+                    // HAProxy: the response is denied, both sides close, nothing reaches
+                    // the client (`PD`, the server's status in the log).
+                    // `silent-drop` is logged as HAProxy logs it, as its request-side
+                    // twin (`PR`).
+                    let mut phase = Phase::Data;
+                    if v == Some(TcpVerdict::SilentDrop) {
+                        crate::sys::silent_drop_raw(ctx.info.fd);
+                        phase = Phase::Request;
+                    }
+                    drop(answered.slot);
+                    drop(answered.sconn);
+                    (txn.term, txn.denied_resp) = (Term::new(Cause::Proxy, phase), true);
+                    log_txn(&ctx.shard, &ctx.fe, &ctx.info, txn, ctx.vars(vars));
+                    return Next::Close;
+                }
+                // The server's connection ends after this answer, which still goes on.
+                Some(TcpVerdict::Close) => server_close = true,
+                _ => {}
+            }
+        }
         let server = &be.lb.servers[srv];
         route.persist.response(
             &shard.shared.stick,
@@ -1805,7 +1874,6 @@ impl<'c> Exchange<'c> {
             (!server.non_stick).then_some(server.id),
             status,
         );
-        txn.status = status;
         let log = &fe_px.logging;
         if (!log.res_captures.is_empty() || log.cookie.is_some()) && logging(shard, fe) {
             let bytes = b.rbuf.bytes();
@@ -1897,7 +1965,7 @@ impl<'c> Exchange<'c> {
                     .map(|c| c as &dyn crate::acl::StickSource);
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
                 let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
-                let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px)), true);
+                let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px), &base), true);
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
                 let r = super::after::on_bytes(fe_px, Some(be_px), &base, 504, page, s, &mut caps);
                 txn.capture_response(fe_px, &mut caps);
@@ -1992,7 +2060,12 @@ impl<'c> Exchange<'c> {
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
                 let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
                 let st = edits.status.map_or(status, |(s, _)| s);
-                let page = rules::page_for(super::checkcache::page_status(st), fe_px, Some(be_px));
+                let page = rules::page_for(
+                    super::checkcache::page_status(st),
+                    fe_px,
+                    Some(be_px),
+                    &base,
+                );
                 let bytes = rules::close_page(page, true);
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
                 let r = super::after::on_bytes(fe_px, Some(be_px), &base, st, bytes, s, &mut caps);
@@ -2123,6 +2196,7 @@ impl<'c> Exchange<'c> {
         }
         // Keep the server connection when it can serve another request.
         let server_keep = fwd.complete
+            && !server_close
             && !answered.sconn.is_stream()
             && route.conn_mode == ConnMode::KeepAlive
             && b.res.keep_alive(method)
@@ -2341,7 +2415,8 @@ async fn fail<C: AsyncWrite + Unpin>(
 ) {
     let mut txn = Txn::since(began);
     txn.null = null;
-    ctx.fail(client, &mut b.out, &mut txn, None, &e, None).await;
+    ctx.fail(client, &mut b.out, &mut txn, None, &e, None, None)
+        .await;
 }
 
 /// The target as corelb's own answers match it (`monitor-uri`, the stats page, `redir`): an
@@ -2743,8 +2818,9 @@ fn error_bytes<'a>(
     be: Option<&'a Proxy>,
     status: u16,
     builtin: &'a [u8],
+    s: &dyn crate::acl::Sample,
 ) -> std::borrow::Cow<'a, [u8]> {
-    std::borrow::Cow::Borrowed(rules::custom_page(status, fe, be).unwrap_or(builtin))
+    rules::custom_page(status, fe, be, s).unwrap_or(std::borrow::Cow::Borrowed(builtin))
 }
 
 /// Streams the request body to the server, from what is buffered then from the client.
