@@ -280,3 +280,37 @@ fn check_reports_array_errors_with_file_and_line() {
         );
     }
 }
+
+/// The byte counters of a tracked entry grow with each request (the end of a request skips
+/// them only for tables that store none).
+#[test]
+fn byte_counters_count_each_request() {
+    let s = Serve::start("web", &[]);
+    let dir = TempDir::new("stickbytes");
+    let sock = dir.path("admin.sock");
+    let port = free_port();
+    let cfg = format!(
+        "global\n  stats socket {} level admin\n{DEFAULTS}\
+         frontend fe\n  bind 127.0.0.1:{port}\n\
+         stick-table type ip size 10 expire 30s store bytes_in_cnt,bytes_out_cnt\n\
+         http-request track-sc0 src\n\
+         default_backend be\n\
+         backend be\n  server s 127.0.0.1:{}\n",
+        sock.display(),
+        s.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    wait_unix_socket(&sock);
+    let value = |name: &str| -> u64 {
+        stats_cmd(&sock, "show table fe")
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(status_of(port, "/"), 200);
+    let (in1, out1) = (value("bytes_in_cnt="), value("bytes_out_cnt="));
+    assert!(in1 > 0 && out1 > 0, "{in1} {out1}");
+    assert_eq!(status_of(port, "/"), 200);
+    assert!(value("bytes_in_cnt=") > in1 && value("bytes_out_cnt=") > out1);
+}

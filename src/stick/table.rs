@@ -124,6 +124,9 @@ pub struct Table {
     map: papaya::HashMap<Key, Arc<Entry>, foldhash::fast::RandomState>,
     count: AtomicUsize,
     evicting: AtomicBool,
+    /// Whether entries store any byte counter (`bytes_in/out_cnt/rate`): the end of every
+    /// request skips the four look-ups when none is.
+    pub(super) stores_bytes: bool,
 }
 
 impl std::fmt::Debug for Table {
@@ -161,6 +164,14 @@ impl Table {
                 .build(),
             count: AtomicUsize::new(0),
             evicting: AtomicBool::new(false),
+            stores_bytes: [
+                DataType::BytesInCnt,
+                DataType::BytesInRate,
+                DataType::BytesOutCnt,
+                DataType::BytesOutRate,
+            ]
+            .iter()
+            .any(|&d| nb[d as usize] > 0),
         }
     }
 
