@@ -744,3 +744,103 @@ fn tcp_request_tracking_rejects_the_same_connection_as_haproxy() {
         "rate=5 cur=1 cnt=5 sess=5 req=5 gpc0=5 src=5 tracked=10"
     );
 }
+
+/// HAProxy 2.6's arrays of counters and tags: `gpc(N)`, `gpc_rate(N,P)`, `gpt(N)` stored,
+/// `sc-inc-gpc(I,N)` and `sc-set-gpt(I,N)` in `http-request` and `tcp-request session`,
+/// the legacy `sc-inc-gpc0` and `gpt0` landing on element 0, the `sc_*`/`src_*` fetches
+/// (`sc_inc_gpc`, `sc_clr_gpc` too), the `table_*` converters, an index past the array
+/// (nothing) and `show table` over the stats socket.
+fn arrays_config(port: u16, sock: &str) -> String {
+    format!(
+        "global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 10 expire 30s store gpc(3),gpc_rate(2,10s),gpt(2),http_req_cnt
+    tcp-request connection track-sc1 src
+    tcp-request session sc-inc-gpc(2,1)
+    http-request track-sc0 src
+    http-request sc-inc-gpc(1,0) if {{ path /inc }}
+    http-request sc-inc-gpc0(0) if {{ path /inc0 }}
+    http-request sc-set-gpt(1,0) 7 if {{ path /mark }}
+    http-request sc-set-gpt(0,0) sc_get_gpc(1,0) if {{ path /mark }}
+    http-request sc-set-gpt(9,0) 3 if {{ path /mark }}
+    http-request return status 200 content-type text/plain lf-string \"gpc=%[sc_get_gpc(0,0)],%[sc_get_gpc(1,0)],%[sc_get_gpc(2,1)] rate=%[sc_gpc_rate(0,0)],%[sc_gpc_rate(1,1)] gpt=%[sc_get_gpt(0,0)],%[sc_get_gpt(1,0)] legacy=%[sc_get_gpc0(0)],%[sc_get_gpc1(0)],%[sc_get_gpt0(0)],%[sc_gpc0_rate(0)] src=%[src_get_gpc(1,fe)],%[src_gpc_rate(1,fe)],%[src_get_gpt(1,fe)] conv=%[src,table_gpc(1,fe)],%[src,table_gpc_rate(0,fe)],%[src,table_gpt(1,fe)],%[src,table_gpc0(fe)],%[src,table_http_req_cnt(fe)] miss=%[ipv4(192.0.2.1),table_gpc(0,fe)] past=[%[sc_get_gpc(3,0)]][%[sc_get_gpt(2,0)]][%[src,table_gpc(5,fe)]]\" if {{ path /show }}
+    http-request return status 200 content-type text/plain lf-string \"inc=%[sc_inc_gpc(2,0)] clr=%[sc_clr_gpc(1,0)] inc1=%[src_inc_gpc(1,fe)] clr2=%[src_clr_gpc(0,fe)]\" if {{ path /clr }}
+    http-request deny deny_status 429 if {{ sc_get_gpc(1,0) ge 3 }}
+    http-request return status 200 content-type text/plain string ok
+"
+    )
+}
+
+#[test]
+fn gpc_gpt_arrays_match_haproxy() {
+    let dir = TempDir::new("arrays");
+    let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&arrays_config(hp, hsock.to_str().unwrap()), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&arrays_config(cp, csock.to_str().unwrap()), &[], &[cp]);
+    wait_unix_socket(&csock);
+    let paths = [
+        "/inc", "/inc", "/show", "/mark", "/inc0", "/show", "/inc", "/x", "/show", "/clr", "/x",
+        "/show",
+    ];
+    let mut diffs = Vec::new();
+    let mut statuses = Vec::new();
+    let mut shown = Vec::new();
+    for (n, path) in paths.iter().enumerate() {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (hs, cs) = (
+            seen(&raw_exchange(hp, req.as_bytes())),
+            seen(&raw_exchange(cp, req.as_bytes())),
+        );
+        statuses.push(cs.status);
+        if *path == "/show" || *path == "/clr" {
+            shown.push(cs.body.clone());
+        }
+        if hs != cs {
+            diffs.push(format!(
+                "request {} {path}:\n  haproxy: {hs:?}\n  corelb:  {cs:?}",
+                n + 1
+            ));
+        }
+    }
+    // `show table` lines, without the entry's address and its expiry date.
+    let table = |sock: &std::path::Path| -> Vec<String> {
+        stats_cmd(sock, "show table fe")
+            .lines()
+            .map(|l| {
+                l.split(' ')
+                    .filter(|w| !w.starts_with("0x") && !w.starts_with("exp="))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    let (ht, ct) = (table(&hsock), table(&csock));
+    if ht != ct {
+        diffs.push(format!("show table:\n  haproxy: {ht:?}\n  corelb:  {ct:?}"));
+    }
+    assert_same(&diffs, &haproxy, &corelb);
+    // What they agreed on: the limiter on gpc1 at work, and the arrays counting.
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 200, 429, 429, 200, 200, 200, 200]
+    );
+    assert_eq!(
+        shown[1],
+        "gpc=1,2,6 rate=1,2 gpt=2,7 legacy=1,2,2,1 src=2,2,7 conv=2,1,7,1,12 miss=0 past=[][][]"
+    );
+    assert_eq!(
+        ct[1],
+        "key=127.0.0.1 use=0 http_req_cnt=24 gpt0=2 gpt1=7 gpc0=0 gpc1=1 gpc2=13 gpc0_rate(10000)=1 gpc1_rate(10000)=4",
+        "{ct:?}"
+    );
+}

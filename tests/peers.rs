@@ -448,3 +448,112 @@ fn corelb_and_haproxy_learn_each_others_entries() {
         .collect();
     assert_eq!(through_c, third.iter().rev().cloned().collect::<Vec<_>>());
 }
+
+/// A pair sharing a table of arrays (`gpt(1)`, `gpc(2)`, `gpc_rate(2,10s)`): each request
+/// sets `gpt[0]` to 5, counts `gpc[1]` (and its rate) and, on `/x`, `gpc[0]`.
+fn arrays_config(me: &str, port: u16, peers: (u16, u16), sock: &str) -> String {
+    format!(
+        "global\n  stats socket {sock} level admin\n  localpeer {me}\n\
+peers p\n  peer a 127.0.0.1:{}\n  peer b 127.0.0.1:{}\n\
+{DEFAULTS}\
+frontend fe\n  bind 127.0.0.1:{port}\n  stick-table type ip size 1k expire 60s store gpt(1),gpc(2),gpc_rate(2,10s),http_req_cnt peers p\n  http-request track-sc0 src\n  http-request sc-inc-gpc(1,0)\n  http-request sc-inc-gpc(0,0) if {{ path /x }}\n  http-request sc-set-gpt(0,0) 5\n  http-request return status 200 content-type text/plain lf-string \"%[sc_get_gpc(1,0)]\"\n",
+        peers.0, peers.1
+    )
+}
+
+fn get_from(local: &str, port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = connect_from(local, ("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+/// The array entries of a `show table`, keyed, without address and expiry.
+fn array_entries(show: &str) -> BTreeSet<String> {
+    show.lines()
+        .filter(|l| l.contains("key="))
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| {
+                    !w.starts_with("0x") && !w.starts_with("exp=") && !w.starts_with("use=")
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// The arrays go both ways: corelb to corelb, corelb to HAProxy and HAProxy to corelb, every
+/// element (HAProxy's encoding: each element in order, the table definition giving their
+/// number), as `show table` on each side shows them.
+#[test]
+fn gpc_gpt_arrays_are_exchanged_with_corelb_and_haproxy() {
+    let dir = TempDir::new("peers-arrays");
+    for with_haproxy in [false, true] {
+        let (s1, s2) = (dir.path("a.sock"), dir.path("b.sock"));
+        let _ = std::fs::remove_file(&s1);
+        let _ = std::fs::remove_file(&s2);
+        let (p1, p2, peers) = (free_port(), free_port(), (free_port(), free_port()));
+        let _a = Corelb::start(
+            &arrays_config("a", p1, peers, &s1.display().to_string()),
+            &[],
+            &[p1],
+        );
+        let cfg_b = arrays_config("b", p2, peers, &s2.display().to_string());
+        let (_hb, _cb);
+        if with_haproxy {
+            let Some(h) = common::haproxy::Haproxy::start(&cfg_b, &[p2]) else {
+                return;
+            };
+            _hb = Some(h);
+        } else {
+            _cb = Some(Corelb::start(&cfg_b, &[], &[p2]));
+        }
+        wait_unix_socket(&s1);
+        wait_unix_socket(&s2);
+        // Through node a: 127.0.0.2 twice, once on /x.
+        assert_eq!(get_from(CLIENTS[0], p1, "/"), "1");
+        assert_eq!(get_from(CLIENTS[0], p1, "/x"), "2");
+        let want = "key=127.0.0.2 http_req_cnt=2 gpt0=5 gpc0=1 gpc1=2 gpc0_rate(10000)=1 gpc1_rate(10000)=2";
+        let learned = eventually(std::time::Duration::from_secs(10), || {
+            array_entries(&stats_cmd(&s2, "show table fe"))
+                .contains(want)
+                .then_some(())
+        });
+        assert!(
+            learned.is_some(),
+            "haproxy={with_haproxy}: b did not learn\n{want}\nb: {}\na: {}",
+            stats_cmd(&s2, "show table fe"),
+            stats_cmd(&s1, "show table fe")
+        );
+        // Through node b: 127.0.0.3 once, and 127.0.0.2 once more: a learns both.
+        assert_eq!(get_from(CLIENTS[1], p2, "/x"), "1");
+        assert_eq!(get_from(CLIENTS[0], p2, "/"), "3");
+        let want: BTreeSet<String> = [
+            "key=127.0.0.2 http_req_cnt=3 gpt0=5 gpc0=1 gpc1=3 gpc0_rate(10000)=1 gpc1_rate(10000)=3",
+            "key=127.0.0.3 http_req_cnt=1 gpt0=5 gpc0=1 gpc1=1 gpc0_rate(10000)=1 gpc1_rate(10000)=1",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let learned = eventually(std::time::Duration::from_secs(10), || {
+            (array_entries(&stats_cmd(&s1, "show table fe")) == want).then_some(())
+        });
+        assert!(
+            learned.is_some(),
+            "haproxy={with_haproxy}: a did not learn\n{want:?}\na: {}\nb: {}",
+            stats_cmd(&s1, "show table fe"),
+            stats_cmd(&s2, "show table fe")
+        );
+    }
+}

@@ -219,3 +219,98 @@ fn check_reports_stick_errors_with_file_and_line() {
         );
     }
 }
+
+#[test]
+fn check_reports_array_errors_with_file_and_line() {
+    let dir = TempDir::new("stickarrays");
+    let cfg = dir.write(
+        "bad.cfg",
+        "defaults\n  mode http\n\
+         frontend fe\n  bind 127.0.0.1:1\n\
+         stick-table type ip size 10 store gpc(2),gpc0\n\
+         http-request sc-inc-gpc(1)\n\
+         http-request sc-inc-gpc(1,3)\n\
+         http-request sc-set-gpt(0,0)\n\
+         http-request deny if { src_get_gpc(1) gt 0 }\n\
+         http-request deny if { src,table_gpc(1) gt 0 }\n\
+         http-request deny if { sc_get_gpc(1) gt 0 }\n\
+         default_backend be\n\
+         backend be\n  stick-table type ip size 10 store gpc_rate(101,10s)\n  server s 127.0.0.1:2\n\
+         frontend f2\n  bind 127.0.0.1:3\n  stick-table type ip size 10 store gpt(1),gpt0\n\
+         tcp-request connection sc-inc-gpc(0,0) foo\n  default_backend be\n",
+    );
+    let (code, _out, err) = check_config(&cfg);
+    assert_eq!(code, 1, "{err}");
+    for (line, want) in [
+        (5, "simultaneous usage of 'gpc' and 'gpc[0/1]'"),
+        (6, "missing gpc ID 'sc-inc-gpc(1)'"),
+        (
+            7,
+            "invalid stick table track ID 'sc-inc-gpc(1,3)'. The max allowed ID is 2",
+        ),
+        (8, "expects an integer or a sample expression"),
+        (
+            9,
+            "'src_get_gpc' : missing arguments (got 1/2), type 'table' expected",
+        ),
+        (
+            10,
+            "converter 'table_gpc' : missing arguments (got 1/2), type 'table' expected",
+        ),
+        (
+            11,
+            "'sc_get_gpc' : missing arguments (got 1/2), type 'integer' expected",
+        ),
+        (
+            14,
+            "array size is out of allowed range (1-100) for store option 'gpc_rate'",
+        ),
+        (18, "'gpt' overrides 'gpt0'"),
+        (
+            19,
+            "expects either 'if' or 'unless' followed by a condition but found 'foo'",
+        ),
+    ] {
+        assert!(
+            err.contains(&format!("bad.cfg:{line}: "))
+                && err
+                    .lines()
+                    .any(|l| l.contains(&format!("bad.cfg:{line}: ")) && l.contains(want)),
+            "{line} {want}:\n{err}"
+        );
+    }
+}
+
+/// The byte counters of a tracked entry grow with each request (the end of a request skips
+/// them only for tables that store none).
+#[test]
+fn byte_counters_count_each_request() {
+    let s = Serve::start("web", &[]);
+    let dir = TempDir::new("stickbytes");
+    let sock = dir.path("admin.sock");
+    let port = free_port();
+    let cfg = format!(
+        "global\n  stats socket {} level admin\n{DEFAULTS}\
+         frontend fe\n  bind 127.0.0.1:{port}\n\
+         stick-table type ip size 10 expire 30s store bytes_in_cnt,bytes_out_cnt\n\
+         http-request track-sc0 src\n\
+         default_backend be\n\
+         backend be\n  server s 127.0.0.1:{}\n",
+        sock.display(),
+        s.port
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    wait_unix_socket(&sock);
+    let value = |name: &str| -> u64 {
+        stats_cmd(&sock, "show table fe")
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(status_of(port, "/"), 200);
+    let (in1, out1) = (value("bytes_in_cnt="), value("bytes_out_cnt="));
+    assert!(in1 > 0 && out1 > 0, "{in1} {out1}");
+    assert_eq!(status_of(port, "/"), 200);
+    assert!(value("bytes_in_cnt=") > in1 && value("bytes_out_cnt=") > out1);
+}

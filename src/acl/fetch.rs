@@ -362,12 +362,18 @@ pub enum Conv {
     Hex,
     /// `base64`: standard base64 with padding (`ssl_c_der,base64`).
     Base64,
+    /// `table_gpc(IDX,TABLE)`, `table_http_req_rate(TABLE)` and the other `table_*`: the
+    /// input looked up as a key of TABLE (neither created nor touched), one of its data out.
+    Table(Box<super::stick::StickFetch>),
 }
 
 impl Conv {
     /// Whether the converter changes the value's length (it cannot work in place).
     fn resizes(&self) -> bool {
-        matches!(self, Conv::Map(_) | Conv::Hex | Conv::Base64)
+        matches!(
+            self,
+            Conv::Map(_) | Conv::Hex | Conv::Base64 | Conv::Table(_)
+        )
     }
 }
 
@@ -639,6 +645,8 @@ impl FetchExpr {
     pub(crate) fn out_type(&self) -> SmpType {
         if self.convs.is_empty() {
             self.fetch.out_type()
+        } else if let Some(Conv::Table(_)) = self.convs.last() {
+            SmpType::Int
         } else {
             SmpType::Str
         }
@@ -666,6 +674,22 @@ impl FetchExpr {
                 // `hex` and `base64` take binary: HAProxy casts an integer (or a boolean)
                 // to its 8 bytes in network order and an address to its 4 or 16 bytes.
                 let binary = matches!(self.convs.first(), Some(Conv::Hex | Conv::Base64));
+                let mut convs = &self.convs[..];
+                let mut v = v;
+                let mut int;
+                if let Some(Conv::Table(t)) = convs.first() {
+                    // A table look-up takes the value as it is (an address, an integer) and
+                    // gives an integer.
+                    match s.stick().and_then(|st| st.convert(t, v)) {
+                        Some(Value::Int(i)) => int = i,
+                        _ => return true,
+                    }
+                    convs = &convs[1..];
+                    if convs.is_empty() {
+                        return f(Value::Int(int));
+                    }
+                    v = Value::Int(int);
+                }
                 let mut cur: Vec<u8> = match v {
                     Value::Int(i) if binary => i.to_be_bytes().to_vec(),
                     Value::Bool(b) if binary => i64::from(b).to_be_bytes().to_vec(),
@@ -673,10 +697,20 @@ impl FetchExpr {
                     Value::Ip(std::net::IpAddr::V6(a)) if binary => a.octets().to_vec(),
                     v => v.with_bytes(<[u8]>::to_vec),
                 };
-                for c in &self.convs {
+                for (n, c) in convs.iter().enumerate() {
                     match c {
                         Conv::Lower => cur.make_ascii_lowercase(),
                         Conv::Upper => cur.make_ascii_uppercase(),
+                        Conv::Table(t) => {
+                            match s.stick().and_then(|st| st.convert(t, Value::Str(&cur))) {
+                                Some(Value::Int(i)) => int = i,
+                                _ => return true,
+                            }
+                            if n + 1 == convs.len() {
+                                return f(Value::Int(int));
+                            }
+                            cur = int.to_string().into_bytes();
+                        }
                         Conv::Hex => {
                             const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
                             cur = cur
@@ -717,7 +751,7 @@ impl FetchExpr {
                     match c {
                         Conv::Lower => buf.make_ascii_lowercase(),
                         Conv::Upper => buf.make_ascii_uppercase(),
-                        Conv::Map(_) | Conv::Hex | Conv::Base64 => {
+                        Conv::Map(_) | Conv::Hex | Conv::Base64 | Conv::Table(_) => {
                             unreachable!("resizing converters take the path above")
                         }
                     }
@@ -732,6 +766,11 @@ impl FetchExpr {
         &mut self,
         lookup: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<(), String> {
+        for c in &mut self.convs {
+            if let Conv::Table(t) = c {
+                t.resolve(lookup)?;
+            }
+        }
         if let Fetch::Stick(st) = &mut self.fetch {
             return st.resolve(lookup);
         }
@@ -764,6 +803,14 @@ pub(crate) fn parse_convs(kw: &str, mut rest: &str) -> Result<Vec<Conv>, String>
             "upper" => Conv::Upper,
             "hex" => Conv::Hex,
             "base64" => Conv::Base64,
+            t if t.starts_with("table_") && t != "table_avl" && t != "table_cnt" => {
+                convs.push(Conv::Table(Box::new(super::stick::parse_conv(
+                    t,
+                    args.as_deref(),
+                )?)));
+                rest = after;
+                continue;
+            }
             m if super::map::MapConv::is_map(m) => {
                 convs.push(Conv::Map(Box::new(super::map::MapConv::parse(
                     m,

@@ -37,6 +37,15 @@ pub enum DataType {
     BytesOutRate,
     Gpc1,
     Gpc1Rate,
+    ServerKey,
+    HttpFailCnt,
+    HttpFailRate,
+    /// `gpt(N)`: an array of N tags.
+    Gpt,
+    /// `gpc(N)`: an array of N counters.
+    Gpc,
+    /// `gpc_rate(N,PERIOD)`: an array of N rates.
+    GpcRate,
 }
 
 /// Every data type with its name, in order.
@@ -60,6 +69,12 @@ pub const DATA_TYPES: &[(DataType, &str)] = &[
     (DataType::BytesOutRate, "bytes_out_rate"),
     (DataType::Gpc1, "gpc1"),
     (DataType::Gpc1Rate, "gpc1_rate"),
+    (DataType::ServerKey, "server_key"),
+    (DataType::HttpFailCnt, "http_fail_cnt"),
+    (DataType::HttpFailRate, "http_fail_rate"),
+    (DataType::Gpt, "gpt"),
+    (DataType::Gpc, "gpc"),
+    (DataType::GpcRate, "gpc_rate"),
 ];
 
 impl DataType {
@@ -74,6 +89,25 @@ impl DataType {
     /// A frequency counter over a period (`*_rate(PERIOD)`).
     pub fn is_rate(self) -> bool {
         self.name().ends_with("_rate")
+    }
+
+    /// One of HAProxy 2.5's arrays (`gpt(N)`, `gpc(N)`, `gpc_rate(N,PERIOD)`).
+    pub fn is_array(self) -> bool {
+        matches!(self, DataType::Gpt | DataType::Gpc | DataType::GpcRate)
+    }
+
+    /// The array element a legacy type stands for when the table stores the array instead
+    /// (`gpc0` is `gpc[0]` of a `gpc(N)` table, as HAProxy 2.6's fetches and actions fall
+    /// back).
+    pub fn legacy_element(self) -> Option<(DataType, usize)> {
+        Some(match self {
+            DataType::Gpt0 => (DataType::Gpt, 0),
+            DataType::Gpc0 => (DataType::Gpc, 0),
+            DataType::Gpc1 => (DataType::Gpc, 1),
+            DataType::Gpc0Rate => (DataType::GpcRate, 0),
+            DataType::Gpc1Rate => (DataType::GpcRate, 1),
+            _ => return None,
+        })
     }
 }
 
@@ -111,6 +145,15 @@ pub enum StickAction {
     IncGpc { slot: usize, gpc1: bool },
     /// `sc-set-gpt0(N) VALUE`: VALUE an integer or a sample expression.
     SetGpt0 { slot: usize, value: GptValue },
+    /// `sc-inc-gpc(IDX,N)`: one more in `gpc[IDX]` and `gpc_rate[IDX]` (an index past the
+    /// arrays does nothing, as in HAProxy, which parses any index).
+    IncGpcAt { idx: u32, slot: usize },
+    /// `sc-set-gpt(IDX,N) VALUE`: `gpt[IDX]` set.
+    SetGptAt {
+        idx: u32,
+        slot: usize,
+        value: GptValue,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,6 +180,8 @@ pub enum RuleKind {
 pub trait StickSource {
     /// The value of a stick fetch for the request `s`.
     fn fetch(&self, f: &StickFetch, s: &dyn Sample) -> Option<Value<'static>>;
+    /// The value of a `table_*` converter for the key `input`.
+    fn convert(&self, f: &StickFetch, input: Value<'_>) -> Option<Value<'static>>;
     /// Runs a stick action (`track-sc`, `sc-inc-gpc0`, `sc-set-gpt0`) for the request `s`.
     fn apply(&self, a: &StickAction, s: &dyn Sample, origin: RuleKind);
 }
@@ -156,6 +201,12 @@ pub enum Op {
     Inc(DataType),
     /// `clr_gpc0`: the old value, now zero.
     Clr(DataType),
+    /// `sc_get_gpc(IDX,…)`, `sc_gpc_rate`, `sc_get_gpt`: element IDX of an array.
+    GetAt(DataType, u32),
+    /// `sc_inc_gpc(IDX,…)`: one more in `gpc[IDX]` and `gpc_rate[IDX]`; the new value.
+    IncAt(u32),
+    /// `sc_clr_gpc(IDX,…)`: the old `gpc[IDX]`, now zero (not its rate).
+    ClrAt(u32),
     /// `sc_tracked`: whether the counter is tracked.
     Tracked,
     /// `sc_trackers`, `src_...`: how many trackers hold the entry.
@@ -176,6 +227,8 @@ pub enum Target {
     },
     /// The client's address looked up in the table.
     Src(TableName),
+    /// The converter's input looked up in the table (`table_*` converters).
+    Key(TableName),
     /// The table itself.
     Table(TableName),
 }
@@ -214,6 +267,31 @@ fn op_of(what: &str) -> Option<Op> {
     })
 }
 
+/// The fetches on HAProxy 2.5's arrays (`sc_get_gpc(IDX,CTR[,TABLE])`,
+/// `src_get_gpc(IDX,TABLE)`, …), by what follows `sc_`/`src_`/`table_`, with the operation
+/// for index `idx`.
+fn array_op(what: &str, idx: u32) -> Option<Op> {
+    Some(match what {
+        "get_gpc" | "gpc" => Op::GetAt(DataType::Gpc, idx),
+        "gpc_rate" => Op::GetAt(DataType::GpcRate, idx),
+        "get_gpt" | "gpt" => Op::GetAt(DataType::Gpt, idx),
+        "inc_gpc" => Op::IncAt(idx),
+        "clr_gpc" => Op::ClrAt(idx),
+        _ => return None,
+    })
+}
+
+/// An array index as HAProxy reads it (any integer; one past the array finds nothing).
+fn index_arg(kw: &str, a: Option<&&str>) -> Result<u32, String> {
+    let a = a.ok_or_else(|| {
+        format!("fetch method '{kw}' : missing arguments (got 0/2), type 'integer' expected")
+    })?;
+    let i = a.trim().parse::<i64>().map_err(|_| {
+        format!("fetch method '{kw}' : failed to parse '{a}' as type 'integer' at position 1")
+    })?;
+    Ok(u32::try_from(i).unwrap_or(u32::MAX))
+}
+
 /// Parses `kw(args)` if it is a stick fetch: `Ok(None)` when `kw` is not one.
 pub fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Option<StickFetch>, String> {
     let args: Vec<&str> = args.unwrap_or_default().to_vec();
@@ -231,7 +309,44 @@ pub fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Option<Stic
             Ok(())
         }
     };
-    let f = if let Some(what) = kw.strip_prefix("sc_") {
+    let arr = |what: &str| array_op(what, 0).filter(|_| what != "gpc" && what != "gpt");
+    let f = if let Some(what) = kw.strip_prefix("sc_")
+        && arr(what).is_some()
+    {
+        // sc_get_gpc(IDX,CTR[,TABLE])
+        too_many(3)?;
+        let idx = index_arg(kw, args.first())?;
+        let slot = match args.get(1) {
+            Some(a) => slot_of(&format!("fetch method {kw}"), a)?,
+            None => {
+                return Err(format!(
+                    "fetch method '{kw}' : missing arguments (got 1/2), type 'integer' expected"
+                ));
+            }
+        };
+        StickFetch {
+            target: Target::Sc {
+                slot,
+                table: args.get(2).map(|a| table(Some(a))),
+            },
+            op: array_op(what, idx).expect("checked"),
+        }
+    } else if let Some(what) = kw.strip_prefix("src_")
+        && arr(what).is_some()
+    {
+        // src_get_gpc(IDX,TABLE): HAProxy 2.6 requires the table, whatever its manual says.
+        too_many(2)?;
+        let idx = index_arg(kw, args.first())?;
+        let Some(t) = args.get(1) else {
+            return Err(format!(
+                "fetch method '{kw}' : missing arguments (got 1/2), type 'table' expected"
+            ));
+        };
+        StickFetch {
+            target: Target::Src(table(Some(t))),
+            op: array_op(what, idx).expect("checked"),
+        }
+    } else if let Some(what) = kw.strip_prefix("sc_") {
         if what == "tracked" || op_of(what).is_some() {
             too_many(2)?;
             let slot = match args.first() {
@@ -299,6 +414,79 @@ pub fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Option<Stic
     Ok(Some(f))
 }
 
+/// Parses a `table_*` converter (configuration manual 7.3.1): `table_gpc(IDX,TABLE)`,
+/// `table_gpc_rate(IDX,TABLE)`, `table_gpt(IDX,TABLE)`, `table_http_req_rate(TABLE)`, ….
+pub fn parse_conv(kw: &str, args: Option<&[&str]>) -> Result<StickFetch, String> {
+    let what = &kw["table_".len()..];
+    let args: Vec<&str> = args
+        .unwrap_or_default()
+        .iter()
+        .copied()
+        .filter(|a| !a.is_empty())
+        .collect();
+    let name = |i: usize| -> Result<TableName, String> {
+        let n = args.get(i).ok_or_else(|| {
+            format!(
+                "invalid arg {} in converter '{kw}' : missing arguments (got {i}/{}), type 'table' expected",
+                i + 1,
+                i + 1
+            )
+        })?;
+        Ok(TableName {
+            name: (*n).into(),
+            index: None,
+        })
+    };
+    let too_many = |max: usize| -> Result<(), String> {
+        if args.len() > max {
+            Err(format!(
+                "converter '{kw}' expects at most {max} argument(s)"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    if let Some(op) = array_op(what, 0).filter(|_| matches!(what, "gpc" | "gpc_rate" | "gpt")) {
+        too_many(2)?;
+        let idx = match args.first() {
+            Some(a) => a.trim().parse::<i64>().map_err(|_| {
+                format!("invalid arg 1 in converter '{kw}' : '{a}' is not an integer")
+            })?,
+            None => {
+                return Err(format!(
+                    "invalid arg 1 in converter '{kw}' : missing arguments (got 0/2), type 'integer' expected"
+                ));
+            }
+        };
+        let idx = u32::try_from(idx).unwrap_or(u32::MAX);
+        let op = match op {
+            Op::GetAt(dt, _) => Op::GetAt(dt, idx),
+            o => o,
+        };
+        return Ok(StickFetch {
+            target: Target::Key(name(1)?),
+            op,
+        });
+    }
+    let op = match what {
+        "server_id" => Op::Get(DataType::ServerId),
+        "gpt0" | "gpc0" | "gpc1" => Op::Get(DataType::from_name(what).expect("known")),
+        _ => match op_of(what) {
+            Some(op @ (Op::Get(_) | Op::KBytes(_) | Op::Trackers)) => op,
+            _ => {
+                return Err(format!(
+                    "converter '{kw}' is not supported yet (corelb has the table_* converters of the stored data, table_trackers and table_kbytes_*)"
+                ));
+            }
+        },
+    };
+    too_many(1)?;
+    Ok(StickFetch {
+        target: Target::Key(name(0)?),
+        op,
+    })
+}
+
 impl StickFetch {
     pub(crate) fn out_type(&self) -> SmpType {
         match self.op {
@@ -310,7 +498,10 @@ impl StickFetch {
     /// Resolves table names with the `nbsrv` resolver (names carry [`TABLE_PREFIX`]).
     pub(crate) fn resolve(&mut self, lookup: &dyn Fn(&str) -> Option<usize>) -> Result<(), String> {
         let t = match &mut self.target {
-            Target::Sc { table: Some(t), .. } | Target::Src(t) | Target::Table(t) => t,
+            Target::Sc { table: Some(t), .. }
+            | Target::Src(t)
+            | Target::Table(t)
+            | Target::Key(t) => t,
             Target::Sc { table: None, .. } => return Ok(()),
         };
         t.index = lookup(&format!("{TABLE_PREFIX}{}", t.name));

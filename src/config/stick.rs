@@ -37,14 +37,10 @@ impl KeyType {
 }
 
 /// HAProxy's data types corelb does not store (an error names them).
-const DATA_NOT_YET: &[&str] = &[
-    "server_key",
-    "http_fail_cnt",
-    "http_fail_rate",
-    "gpt",
-    "gpc",
-    "gpc_rate",
-];
+const DATA_NOT_YET: &[&str] = &["server_key", "http_fail_cnt", "http_fail_rate"];
+
+/// HAProxy's limit on the elements of an array (`gpc(100)`): a peers update must fit.
+const MAX_ARRAY: usize = 100;
 
 /// `stick-table ...` of a frontend, backend or listen section (the table is named after it).
 #[derive(Clone, Debug)]
@@ -63,6 +59,20 @@ pub struct StickTableCfg {
     /// Used by `stick` rules: `show table` names the stored server (`server_key=NAME`), as
     /// HAProxy 2.6 does for such tables.
     pub server_key: bool,
+    /// Elements of the arrays `gpt(N)`, `gpc(N)`, `gpc_rate(N,P)` (0: not stored).
+    pub arrays: [u8; 3],
+}
+
+impl StickTableCfg {
+    /// Elements of `dt` stored: N for an array, 1 for a plain type (if stored at all).
+    pub fn nb(&self, dt: DataType) -> usize {
+        match dt {
+            DataType::Gpt => self.arrays[0] as usize,
+            DataType::Gpc => self.arrays[1] as usize,
+            DataType::GpcRate => self.arrays[2] as usize,
+            _ => self.store.iter().any(|(d, _)| *d == dt) as usize,
+        }
+    }
 }
 
 /// Parses the words after `stick-table`.
@@ -76,6 +86,7 @@ pub fn parse_table(w: &[String]) -> Result<StickTableCfg, String> {
         peers: None,
         store: Vec::new(),
         server_key: false,
+        arrays: [0; 3],
     };
     let mut typed = false;
     let mut i = 0;
@@ -136,7 +147,23 @@ pub fn parse_table(w: &[String]) -> Result<StickTableCfg, String> {
             }
             "peers" => t.peers = Some(val(i, "peers")?.to_string()),
             "store" => {
-                for item in val(i, "store")?.split(',') {
+                let list = val(i, "store")?;
+                // Commas separate the types, except inside `gpc_rate(2,10s)`.
+                let mut items = Vec::new();
+                let (mut depth, mut from) = (0i32, 0);
+                for (j, c) in list.char_indices() {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        ',' if depth == 0 => {
+                            items.push(&list[from..j]);
+                            from = j + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                items.push(&list[from..]);
+                for item in items {
                     let (name, period) = match item.split_once('(') {
                         Some((n, rest)) => (
                             n,
@@ -146,17 +173,67 @@ pub fn parse_table(w: &[String]) -> Result<StickTableCfg, String> {
                         ),
                         None => (item, None),
                     };
+                    if DATA_NOT_YET.contains(&name) {
+                        return Err(format!(
+                            "'stick-table': data type '{name}' is not supported yet"
+                        ));
+                    }
                     let Some(dt) = DataType::from_name(name) else {
-                        if DATA_NOT_YET.contains(&name) {
-                            return Err(format!(
-                                "'stick-table': data type '{name}' is not supported yet"
-                            ));
-                        }
                         return Err(format!(
                             "'stick-table': unknown data type '{name}'{}",
                             super::keywords::hint(name, DATA_TYPES.iter().map(|(_, n)| *n))
                         ));
                     };
+                    if dt.is_array() {
+                        // gpc(N), gpt(N), gpc_rate(N,PERIOD)
+                        let args: Vec<&str> = period.map_or(vec![], |p| p.split(',').collect());
+                        let (n, p) = match (dt.is_rate(), &args[..]) {
+                            (false, [n]) => (n, None),
+                            (true, [n, p]) => (n, Some(*p)),
+                            (_, []) | (true, [_]) => {
+                                return Err(format!(
+                                    "'stick-table': missing argument to store option '{name}'{}",
+                                    if dt.is_rate() {
+                                        " (as 'gpc_rate(2,10s)')"
+                                    } else {
+                                        " (as 'gpc(2)')"
+                                    }
+                                ));
+                            }
+                            _ => {
+                                return Err(format!(
+                                    "'stick-table': unexpected argument to store option '{name}'"
+                                ));
+                            }
+                        };
+                        let n = match n.trim().parse::<usize>() {
+                            Ok(n) if (1..=MAX_ARRAY).contains(&n) => n,
+                            _ => {
+                                return Err(format!(
+                                    "'stick-table': array size is out of allowed range (1-{MAX_ARRAY}) for store option '{name}'"
+                                ));
+                            }
+                        };
+                        let ms = match p {
+                            Some(p) => {
+                                let d = parse_time(p, Duration::from_millis(1))
+                                    .map_err(|e| format!("'stick-table': '{item}': {e}"))?;
+                                let ms = d.as_millis();
+                                if ms == 0 || ms > i32::MAX as u128 {
+                                    return Err(format!("'stick-table': '{item}': invalid period"));
+                                }
+                                ms as u32
+                            }
+                            None => 0,
+                        };
+                        let a = &mut t.arrays[dt as usize - DataType::Gpt as usize];
+                        // HAProxy warns and keeps the first declaration.
+                        if *a == 0 {
+                            *a = n as u8;
+                            t.store.push((dt, ms));
+                        }
+                        continue;
+                    }
                     let period = match (dt.is_rate(), period) {
                         (true, Some(p)) => {
                             let d = parse_time(p, Duration::from_millis(1))
@@ -193,6 +270,26 @@ pub fn parse_table(w: &[String]) -> Result<StickTableCfg, String> {
             }
         }
         i += 2;
+    }
+    for (array, legacy) in [
+        (DataType::Gpc, &[DataType::Gpc0, DataType::Gpc1][..]),
+        (
+            DataType::GpcRate,
+            &[DataType::Gpc0Rate, DataType::Gpc1Rate][..],
+        ),
+        (DataType::Gpt, &[DataType::Gpt0][..]),
+    ] {
+        let has = |d: DataType| t.store.iter().any(|(x, _)| *x == d);
+        if has(array) && legacy.iter().any(|&d| has(d)) {
+            let (a, l) = match array {
+                DataType::Gpc => ("gpc", "gpc[0/1]"),
+                DataType::GpcRate => ("gpc_rate", "gpc[0/1]_rate"),
+                _ => ("gpt", "gpt0"),
+            };
+            return Err(format!(
+                "'stick-table': simultaneous usage of '{a}' and '{l}' in a same table is not permitted as '{a}' overrides '{l}'"
+            ));
+        }
     }
     if !typed {
         return Err("'stick-table': missing 'type'".into());
@@ -235,9 +332,66 @@ pub fn pattern_and_table<'a>(
 /// Whether `action` is one of the stick actions [`parse_action`] knows.
 pub fn is_action(action: &str) -> bool {
     action.starts_with("track-sc")
-        || action.starts_with("sc-inc-gpc0")
-        || action.starts_with("sc-inc-gpc1")
-        || action.starts_with("sc-set-gpt0")
+        || action.starts_with("sc-inc-gpc")
+        || action.starts_with("sc-set-gpt")
+}
+
+/// `sc-inc-gpc(IDX,SC)`, `sc-set-gpt(IDX,SC)`: the index (any integer, as HAProxy takes
+/// it: one past the array does nothing) and the stick counter, with HAProxy 2.6's wording.
+fn idx_and_slot(kw: &str, action: &str, arg: Option<&str>) -> Result<(u32, usize), String> {
+    let what = if action.starts_with("sc-inc") {
+        "sc-inc-gpc(<GPC ID>,<Track ID>)"
+    } else {
+        "sc-set-gpt(<GPT ID>,<Track ID>)"
+    };
+    let id = if action.starts_with("sc-inc") {
+        "gpc"
+    } else {
+        "gpt"
+    };
+    let Some(arg) = arg else {
+        return Err(format!(
+            "'{kw}': invalid {id} ID '{action}'. Expects {what}"
+        ));
+    };
+    let (i, n) = match arg.split_once(',') {
+        Some((i, n)) => (i.trim().parse::<i64>().ok(), n),
+        None => (None, ""),
+    };
+    let Some(i) = i else {
+        return Err(format!(
+            "'{kw}': missing {id} ID '{action}'. Expects {what}"
+        ));
+    };
+    let slot = n
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| n < MAX_SC)
+        .ok_or_else(|| {
+            format!(
+                "'{kw}': invalid stick table track ID '{action}'. The max allowed ID is {}",
+                MAX_SC - 1
+            )
+        })?;
+    Ok((u32::try_from(i).unwrap_or(u32::MAX), slot))
+}
+
+fn gpt_value(kw: &str, w: &[String], proxy: &str) -> Result<GptValue, String> {
+    let v = match w {
+        [_, v] => v,
+        [_] => return Err(format!("'{kw}' expects an integer or a sample expression")),
+        [_, _, o, ..] => {
+            return Err(format!(
+                "'{kw}' expects either 'if' or 'unless' followed by a condition but found '{o}'"
+            ));
+        }
+        [] => unreachable!("the action word"),
+    };
+    Ok(match v.parse::<i64>() {
+        Ok(i) => GptValue::Int(i),
+        Err(_) => GptValue::Expr(FetchExpr::parse(v, proxy).map_err(|e| format!("'{kw}': {e}"))?),
+    })
 }
 
 /// Parses a stick action: `w` holds the action word and its arguments, up to any
@@ -258,6 +412,26 @@ pub fn parse_action(rule: &str, w: &[String], proxy: &str) -> Result<StickAction
                 index: usize::MAX,
             },
         });
+    }
+    if action.starts_with("sc-inc-gpc(")
+        || action.starts_with("sc-set-gpt(")
+        || action == "sc-inc-gpc"
+        || action == "sc-set-gpt"
+    {
+        let arg = action
+            .split_once('(')
+            .and_then(|(_, r)| r.strip_suffix(')'));
+        let (idx, slot) = idx_and_slot(&kw, action, arg)?;
+        if action.starts_with("sc-inc") {
+            if let Some(o) = w.get(1) {
+                return Err(format!(
+                    "'{kw}' expects either 'if' or 'unless' followed by a condition but found '{o}'"
+                ));
+            }
+            return Ok(StickAction::IncGpcAt { idx, slot });
+        }
+        let value = gpt_value(&kw, w, proxy)?;
+        return Ok(StickAction::SetGptAt { idx, slot, value });
     }
     let (name, arg) = match action.split_once('(') {
         Some((n, rest)) => (
@@ -282,19 +456,10 @@ pub fn parse_action(rule: &str, w: &[String], proxy: &str) -> Result<StickAction
                 gpc1: name.ends_with('1'),
             })
         }
-        "sc-set-gpt0" => {
-            let v = match w {
-                [_, v] => v,
-                _ => return Err(format!("'{kw}' expects an integer or a sample expression")),
-            };
-            let value = match v.parse::<i64>() {
-                Ok(i) => GptValue::Int(i),
-                Err(_) => {
-                    GptValue::Expr(FetchExpr::parse(v, proxy).map_err(|e| format!("'{kw}': {e}"))?)
-                }
-            };
-            Ok(StickAction::SetGpt0 { slot, value })
-        }
+        "sc-set-gpt0" => Ok(StickAction::SetGpt0 {
+            slot,
+            value: gpt_value(&kw, w, proxy)?,
+        }),
         _ => Err(format!("'{kw}' is not supported yet")),
     }
 }
@@ -457,7 +622,22 @@ mod tests {
                 "type ip size 1 store http_req_rat(1s)",
                 "did you mean 'http_req_rate'",
             ),
-            ("type ip size 1 store gpc", "not supported yet"),
+            (
+                "type ip size 1 store gpc",
+                "missing argument to store option 'gpc'",
+            ),
+            (
+                "type ip size 1 store gpc(0)",
+                "out of allowed range (1-100)",
+            ),
+            ("type ip size 1 store gpc_rate(2)", "missing argument"),
+            ("type ip size 1 store gpc(2,1s)", "unexpected argument"),
+            (
+                "type ip size 1 store gpc(2),gpc0",
+                "simultaneous usage of 'gpc'",
+            ),
+            ("type ip size 1 store gpt0,gpt(1)", "'gpt' overrides 'gpt0'"),
+            ("type ip size 1 store http_fail_cnt", "not supported yet"),
             ("type ip size 1 expire", "'expire' expects a value"),
             ("type ip size 1 foo 2", "unknown argument 'foo'"),
         ] {

@@ -103,10 +103,7 @@ pub(super) fn tcp_response(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diag
             let why = super::parser::http_rules::NO_SPOE;
             return d.error(loc, format!("'{rules} {action}' is not supported: {why}"));
         }
-        a if NOT_YET.contains(&a)
-            || a.starts_with("sc-inc-gpc(")
-            || a.starts_with("sc-set-gpt(") =>
-        {
+        a if NOT_YET.contains(&a) => {
             return d.error(loc, format!("'{rules} {a}' is not supported yet"));
         }
         a => {

@@ -26,6 +26,8 @@ const ACTIONS: &[&str] = &[
     "sc-inc-gpc0(",
     "sc-inc-gpc1(",
     "sc-set-gpt0(",
+    "sc-inc-gpc(",
+    "sc-set-gpt(",
     "capture",
 ];
 
@@ -45,9 +47,9 @@ const NOT_YET: &[&str] = &[
     "set-priority-offset",
 ];
 
-/// Prefixes of HAProxy actions with arguments in the name (`sc-inc-gpc(I,N)` on the `gpc`
-/// array, `do-resolve(…)`): what `config::stick::is_action` does not take.
-const NOT_YET_PREFIXES: &[&str] = &["sc-inc-gpc", "sc-set-gpt", "do-resolve("];
+/// Prefixes of HAProxy actions with arguments in the name (`do-resolve(…)`) that corelb
+/// does not run yet.
+const NOT_YET_PREFIXES: &[&str] = &["do-resolve("];
 
 /// The three rule sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -432,9 +434,9 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
 
 fn expected(set: Set) -> &'static str {
     if set == Set::Connection {
-        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)', 'unset-var(...)' or 'expect-proxy layer4'"
+        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc(...)', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)', 'unset-var(...)' or 'expect-proxy layer4'"
     } else {
-        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)' or 'unset-var(...)'"
+        "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc(...)', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)' or 'unset-var(...)'"
     }
 }
 
@@ -533,7 +535,7 @@ mod tests {
     #[test]
     fn haproxy_wording_for_refusals() {
         let (_, d) = check(&format!(
-            "{HEAD}frontend f\n bind :1\n tcp-request session expect-proxy layer4\n tcp-request foo\n tcp-request content accept foo\n tcp-request inspect-delay 5x\n tcp-request connection expect-proxy\n tcp-request content sc-inc-gpc(0,1)\nbackend b2\n tcp-request connection accept\n server s 127.0.0.1:1\n"
+            "{HEAD}frontend f\n bind :1\n tcp-request session expect-proxy layer4\n tcp-request foo\n tcp-request content accept foo\n tcp-request inspect-delay 5x\n tcp-request connection expect-proxy\n tcp-request content set-mark 1\nbackend b2\n tcp-request connection accept\n server s 127.0.0.1:1\n"
         ));
         let e = messages(&d, Level::Error).join("\n");
         for want in [
@@ -542,7 +544,7 @@ mod tests {
             "t.cfg:12: 'tcp-request content accept' only accepts 'if' or 'unless', in frontend 'f' (got 'foo')",
             "t.cfg:13: 'tcp-request inspect-delay' expects a positive delay in milliseconds, in frontend 'f' (unexpected character 'x')",
             "t.cfg:14: 'tcp-request connection expect-proxy' only supports 'layer4' in frontend 'f' (got '')",
-            "t.cfg:15: 'tcp-request content sc-inc-gpc(0,1)' is not supported yet",
+            "t.cfg:15: 'tcp-request content set-mark' is not supported yet",
             "t.cfg:17: tcp-request connection is not allowed because backend b2 is not a frontend",
         ] {
             assert!(e.contains(want), "missing {want:?} in\n{e}");

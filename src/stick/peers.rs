@@ -482,13 +482,15 @@ fn key_def(t: &Table) -> (u64, u64) {
 /// The values of an entry that peers exchange, to tell whether it changed.
 fn signature(t: &Table, e: &Entry) -> Vec<u64> {
     let mut v = Vec::new();
-    for &(dt, _) in DATA_TYPES {
-        if let Some((tick, c, p)) = t.rate_raw(e, dt) {
-            v.extend([tick as u64, c as u64, p as u64]);
-        } else if dt != DataType::ConnCur
-            && let Some(x) = t.get(e, dt, 0)
-        {
-            v.push(x);
+    for &(dt, _) in &t.cfg.store {
+        for i in 0..t.nb(dt) {
+            if let Some((tick, c, p)) = t.rate_raw_at(e, dt, i) {
+                v.extend([tick as u64, c as u64, p as u64]);
+            } else if dt != DataType::ConnCur
+                && let Some(x) = t.get_at(e, dt, i, 0)
+            {
+                v.push(x);
+            }
         }
     }
     v
@@ -516,12 +518,17 @@ impl Sess<'_> {
         put_varint(&mut b, ks);
         let mut bits = 0u64;
         let mut params = Vec::new();
-        for &(dt, _) in DATA_TYPES {
-            if t.stores(dt) {
-                bits |= 1 << dt as u64;
+        // HAProxy's `peer_prepare_definemsg`: a rate's type and period, an array's type and
+        // size (and its period for `gpc_rate`).
+        for &(dt, period) in &t.cfg.store {
+            bits |= 1 << dt as u64;
+            if dt.is_rate() || dt.is_array() {
+                put_varint(&mut params, dt as u64);
+                if dt.is_array() {
+                    put_varint(&mut params, t.nb(dt) as u64);
+                }
                 if dt.is_rate() {
-                    put_varint(&mut params, dt as u64);
-                    put_varint(&mut params, t.period(dt) as u64);
+                    put_varint(&mut params, period as u64);
                 }
             }
         }
@@ -737,8 +744,8 @@ impl Sess<'_> {
         let now = now_ms();
         let now32 = now as u32;
         // Decode every value the peer sends, then apply those this table stores.
-        let mut counters: Vec<(DataType, u64)> = Vec::new();
-        let mut rates: Vec<(DataType, u32, u32, u32)> = Vec::new();
+        let mut counters: Vec<(DataType, usize, u64)> = Vec::new();
+        let mut rates: Vec<(DataType, usize, u32, u32, u32)> = Vec::new();
         for dt in 0..64u64 {
             if rt.data & (1 << dt) == 0 {
                 continue;
@@ -758,34 +765,38 @@ impl Sess<'_> {
                         get_varint(b, &mut at)?;
                     }
                 }
-                DT_GPT | DT_GPC | DT_GPC_RATE => {
-                    let per = if dt == DT_GPC_RATE { 3 } else { 1 };
-                    for _ in 0..rt.nbelem.get(&dt).copied().unwrap_or(0) * per {
-                        get_varint(b, &mut at)?;
+                // Arrays: their elements in order (as many as the peer's table has; those
+                // past ours are dropped).
+                _ => {
+                    let d = known?;
+                    let n = if d.is_array() {
+                        rt.nbelem.get(&dt).copied().unwrap_or(0) as usize
+                    } else {
+                        1
+                    };
+                    for i in 0..n {
+                        if d.is_rate() {
+                            let age = get_varint(b, &mut at)? as u32;
+                            let c = get_varint(b, &mut at)? as u32;
+                            let p = get_varint(b, &mut at)? as u32;
+                            rates.push((d, i, now32.wrapping_sub(age), c, p));
+                        } else {
+                            counters.push((d, i, get_varint(b, &mut at)?));
+                        }
                     }
                 }
-                _ => match known {
-                    Some(d) if d.is_rate() => {
-                        let age = get_varint(b, &mut at)? as u32;
-                        let c = get_varint(b, &mut at)? as u32;
-                        let p = get_varint(b, &mut at)? as u32;
-                        rates.push((d, now32.wrapping_sub(age), c, p));
-                    }
-                    Some(d) => counters.push((d, get_varint(b, &mut at)?)),
-                    None => return None,
-                },
             }
         }
         let Some(e) = t.get_or_create(&key, now) else {
             return Some(());
         };
-        for (d, v) in counters {
+        for (d, i, v) in counters {
             if d != DataType::ConnCur {
-                t.set(&e, d, v);
+                t.set_at(&e, d, i, v);
             }
         }
-        for (d, tick, c, p) in rates {
-            t.set_rate_raw(&e, d, tick, c, p);
+        for (d, i, tick, c, p) in rates {
+            t.set_rate_raw_at(&e, d, i, tick, c, p);
         }
         if let (Some(rem), Some(x)) = (expire, t.expire_ms()) {
             e.touch((now + rem.min(x)).saturating_sub(x));
@@ -816,13 +827,16 @@ fn encode_update(t: &Table, e: &Entry, id: u32, now: u64) -> Vec<u8> {
             }
         }
     }
-    for &(dt, _) in DATA_TYPES {
-        if let Some((tick, c, p)) = t.rate_raw(e, dt) {
-            put_varint(&mut b, (now as u32).wrapping_sub(tick) as u64);
-            put_varint(&mut b, c as u64);
-            put_varint(&mut b, p as u64);
-        } else if let Some(v) = t.get(e, dt, now) {
-            put_varint(&mut b, v);
+    // Every stored value in data type order, an array's elements one after the other.
+    for &(dt, _) in &t.cfg.store {
+        for i in 0..t.nb(dt) {
+            if let Some((tick, c, p)) = t.rate_raw_at(e, dt, i) {
+                put_varint(&mut b, (now as u32).wrapping_sub(tick) as u64);
+                put_varint(&mut b, c as u64);
+                put_varint(&mut b, p as u64);
+            } else if let Some(v) = t.get_at(e, dt, i, now) {
+                put_varint(&mut b, v);
+            }
         }
     }
     b

@@ -42,36 +42,35 @@ impl StickSource for StickCtx<'_> {
             Target::Src(name) => {
                 let t = table_of(name)?;
                 let key = t.key_of_ip(s.src()?.ip())?;
-                let e = if matches!(f.op, Op::Inc(_)) {
+                let e = if matches!(f.op, Op::Inc(_) | Op::IncAt(_)) {
                     t.get_or_create(&key, now)
                 } else {
                     t.lookup(&key, now)
                 };
                 (t, e)
             }
+            Target::Key(_) => return None,
         };
-        let v = match f.op {
-            Op::Get(dt) | Op::KBytes(dt) | Op::Inc(dt) | Op::Clr(dt) if !table.stores(dt) => {
-                return None;
-            }
-            _ if entry.is_none() => 0,
-            Op::Get(dt) => table.get(entry.as_deref()?, dt, now)?,
-            Op::KBytes(dt) => table.get(entry.as_deref()?, dt, now)? >> 10,
-            Op::Inc(dt) => {
-                let e = entry.as_deref()?;
-                let rate = if dt == DataType::Gpc0 {
-                    DataType::Gpc0Rate
-                } else {
-                    DataType::Gpc1Rate
-                };
-                table.add(e, rate, 1, now);
-                table.add(e, dt, 1, now)?
-            }
-            Op::Clr(dt) => table.clear_value(entry.as_deref()?, dt, now)?,
-            Op::Trackers => entry.as_deref()?.refs() as u64,
-            Op::Tracked | Op::TableCnt | Op::TableAvl => 0,
+        value(table, entry.as_deref(), f.op, now)
+    }
+
+    fn convert(&self, f: &StickFetch, input: Value<'_>) -> Option<Value<'static>> {
+        let Target::Key(name) = &f.target else {
+            return None;
         };
-        Some(Value::Int(v as i64))
+        let t = name.index.and_then(|i| self.tables.get(i))?;
+        let key = match input {
+            Value::Ip(a) => t.key_of_ip(a),
+            Value::Int(i) => t.key_of_int(i),
+            Value::Bool(b) => t.key_of_int(b as i64),
+            Value::Str(b) => t.key_of_bytes(b),
+        }?;
+        // HAProxy's `table_*` converters: an absent key is 0 whatever the table stores; a
+        // present one without the data finds nothing. Neither creates nor touches.
+        let Some(e) = t.lookup(&key, self.now) else {
+            return Some(Value::Int(0));
+        };
+        value(t, Some(&e), f.op, self.now)
     }
 
     /// A `track-sc` from an HTTP rule counts the request on the entry it starts tracking,
@@ -111,6 +110,18 @@ impl StickSource for StickCtx<'_> {
                     t.add(&tr.entry, c, 1, now);
                 }
             }
+            StickAction::IncGpcAt { idx, slot } => {
+                if let Some((t, tr)) = ctx.slot(*slot) {
+                    let now = ctx.now;
+                    t.add_at(&tr.entry, DataType::GpcRate, *idx as usize, 1, now);
+                    t.add_at(&tr.entry, DataType::Gpc, *idx as usize, 1, now);
+                }
+            }
+            StickAction::SetGptAt { idx, slot, value } => {
+                if let (Some((t, tr)), Some(v)) = (ctx.slot(*slot), gpt_value(value, s)) {
+                    t.set_at(&tr.entry, DataType::Gpt, *idx as usize, v as u32 as u64);
+                }
+            }
             StickAction::SetGpt0 { slot, value } => {
                 let v = match value {
                     GptValue::Int(i) => Some(*i),
@@ -127,6 +138,67 @@ impl StickSource for StickCtx<'_> {
                     t.set(&tr.entry, DataType::Gpt0, v as u32 as u64);
                 }
             }
+        }
+    }
+}
+
+/// What `op` reads (or does) on `entry` of `table`: a data type the table does not store
+/// finds nothing; an absent entry reads 0 (HAProxy's `smp_fetch_sc_*`).
+fn value(table: &Table, entry: Option<&Entry>, op: Op, now: u64) -> Option<Value<'static>> {
+    use DataType::{Gpc, GpcRate};
+    let at = |dt: DataType, i: u32| table.nb(dt) > i as usize;
+    let v = match op {
+        Op::Get(dt) | Op::KBytes(dt) | Op::Clr(dt) if !table.stores(dt) => return None,
+        Op::Inc(dt) if !table.stores(dt) && !table.stores(inc_rate(dt)) => return None,
+        Op::GetAt(dt, i) if !at(dt, i) => return None,
+        Op::IncAt(i) if !at(Gpc, i) && !at(GpcRate, i) => return None,
+        Op::ClrAt(i) if !at(Gpc, i) => return None,
+        _ if entry.is_none() => 0,
+        Op::Get(dt) => table.get(entry?, dt, now)?,
+        Op::KBytes(dt) => table.get(entry?, dt, now)? >> 10,
+        Op::GetAt(dt, i) => table.get_at(entry?, dt, i as usize, now)?,
+        Op::Inc(dt) => {
+            // The rate first, then the counter; the counter's new value, or the rate's when
+            // only the rate is stored (HAProxy's `smp_fetch_sc_inc_gpc0`).
+            let e = entry?;
+            let r = table.add(e, inc_rate(dt), 1, now);
+            table.add(e, dt, 1, now).or(r)?
+        }
+        Op::IncAt(i) => {
+            let e = entry?;
+            let r = table.add_at(e, GpcRate, i as usize, 1, now);
+            table.add_at(e, Gpc, i as usize, 1, now).or(r)?
+        }
+        Op::Clr(dt) => table.clear_value(entry?, dt, now)?,
+        // The counter only: its rate goes on (HAProxy's `smp_fetch_sc_clr_gpc`).
+        Op::ClrAt(i) => table.clear_at(entry?, Gpc, i as usize, now)?,
+        Op::Trackers => entry?.refs() as u64,
+        Op::Tracked | Op::TableCnt | Op::TableAvl => 0,
+    };
+    Some(Value::Int(v as i64))
+}
+
+/// The rate `sc_inc_gpc0`/`sc-inc-gpc1` also counts.
+fn inc_rate(dt: DataType) -> DataType {
+    if dt == DataType::Gpc1 {
+        DataType::Gpc1Rate
+    } else {
+        DataType::Gpc0Rate
+    }
+}
+
+/// The value `sc-set-gpt0`/`sc-set-gpt` sets: the integer, or the expression's first value
+/// as an integer.
+fn gpt_value(value: &GptValue, s: &dyn Sample) -> Option<i64> {
+    match value {
+        GptValue::Int(i) => Some(*i),
+        GptValue::Expr(e) => {
+            let mut v = None;
+            e.each(s, false, &mut |x| {
+                v = x.to_int();
+                false
+            });
+            v
         }
     }
 }

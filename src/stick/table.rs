@@ -114,13 +114,19 @@ pub struct Table {
     pub name: String,
     pub cfg: StickTableCfg,
     expire_ms: Option<u64>,
-    /// Per [`DataType`]: index into `cnt`/`rates`, or [`NONE`].
+    /// Per [`DataType`]: index into `cnt`/`rates` (of the first element of an array), or
+    /// [`NONE`], and the rate period.
     layout: [(u8, u32); crate::config::stick::DATA_TYPES.len()],
+    /// Per [`DataType`]: elements stored (1 for a plain type, N for `gpc(N)`, 0 if none).
+    nb: [u8; crate::config::stick::DATA_TYPES.len()],
     n_cnt: usize,
     n_rate: usize,
     map: papaya::HashMap<Key, Arc<Entry>, foldhash::fast::RandomState>,
     count: AtomicUsize,
     evicting: AtomicBool,
+    /// Whether entries store any byte counter (`bytes_in/out_cnt/rate`): the end of every
+    /// request skips the four look-ups when none is.
+    pub(super) stores_bytes: bool,
 }
 
 impl std::fmt::Debug for Table {
@@ -132,14 +138,17 @@ impl std::fmt::Debug for Table {
 impl Table {
     pub fn new(name: &str, cfg: &StickTableCfg) -> Table {
         let mut layout = [(NONE, 0); crate::config::stick::DATA_TYPES.len()];
-        let (mut n_cnt, mut n_rate) = (0, 0);
+        let mut nb = [0u8; crate::config::stick::DATA_TYPES.len()];
+        let (mut n_cnt, mut n_rate) = (0usize, 0usize);
         for &(dt, period) in &cfg.store {
+            let n = cfg.nb(dt);
+            nb[dt as usize] = n as u8;
             layout[dt as usize] = if dt.is_rate() {
-                n_rate += 1;
-                ((n_rate - 1) as u8, period)
+                n_rate += n;
+                ((n_rate - n) as u8, period)
             } else {
-                n_cnt += 1;
-                ((n_cnt - 1) as u8, 0)
+                n_cnt += n;
+                ((n_cnt - n) as u8, 0)
             };
         }
         Table {
@@ -147,6 +156,7 @@ impl Table {
             cfg: cfg.clone(),
             expire_ms: cfg.expire.map(|d| d.as_millis() as u64),
             layout,
+            nb,
             n_cnt,
             n_rate,
             map: papaya::HashMap::builder()
@@ -154,6 +164,14 @@ impl Table {
                 .build(),
             count: AtomicUsize::new(0),
             evicting: AtomicBool::new(false),
+            stores_bytes: [
+                DataType::BytesInCnt,
+                DataType::BytesInRate,
+                DataType::BytesOutCnt,
+                DataType::BytesOutRate,
+            ]
+            .iter()
+            .any(|&d| nb[d as usize] > 0),
         }
     }
 
@@ -162,24 +180,50 @@ impl Table {
         self.count.load(Acquire)
     }
 
-    /// Whether entries store `dt`.
+    /// Whether entries store `dt` (`gpc0` also when they store the `gpc` array, whose
+    /// element 0 it then is).
     pub fn stores(&self, dt: DataType) -> bool {
-        self.layout[dt as usize].0 != NONE
+        self.slot(dt).is_some()
+    }
+
+    /// How many elements of `dt` entries store as declared: 1 for a plain type, N for an
+    /// array, 0 when not stored (no fallback from `gpc0` to `gpc`).
+    pub fn nb(&self, dt: DataType) -> usize {
+        self.nb[dt as usize] as usize
     }
 
     /// Rate period of `dt` in ms (0 if not a stored rate).
     pub fn period(&self, dt: DataType) -> u32 {
-        self.layout[dt as usize].1
+        match self.resolve(dt) {
+            Some((d, _)) => self.layout[d as usize].1,
+            None => 0,
+        }
+    }
+
+    /// The declared type and element `dt` is: itself, or the array element a legacy type
+    /// falls back to (HAProxy 2.6: `gpc0` is `gpc[0]` of a table that stores `gpc(N)`).
+    fn resolve(&self, dt: DataType) -> Option<(DataType, usize)> {
+        if self.nb[dt as usize] > 0 && !dt.is_array() {
+            return Some((dt, 0));
+        }
+        let (a, i) = dt.legacy_element()?;
+        (i < self.nb(a)).then_some((a, i))
     }
 
     fn slot(&self, dt: DataType) -> Option<Slot> {
+        let (d, i) = self.resolve(dt)?;
+        self.slot_at(d, i)
+    }
+
+    /// Element `idx` of `dt` as declared (`idx` 0 of a plain type).
+    fn slot_at(&self, dt: DataType, idx: usize) -> Option<Slot> {
         let (i, p) = self.layout[dt as usize];
-        if i == NONE {
+        if i == NONE || idx >= self.nb(dt) {
             None
         } else if dt.is_rate() {
-            Some(Slot::Rate(i, p))
+            Some(Slot::Rate(i + idx as u8, p))
         } else {
-            Some(Slot::Cnt(i))
+            Some(Slot::Cnt(i + idx as u8))
         }
     }
 
@@ -390,6 +434,67 @@ impl Table {
             Slot::Cnt(i) => e.cnt[i as usize].load(Acquire),
             Slot::Rate(i, p) => e.rates[i as usize].read(now as u32, p) as u64,
         })
+    }
+
+    /// Element `idx` of `dt` as declared (no fallback; `idx` 0 of a plain type): what
+    /// `show table` and the peers protocol list.
+    pub fn get_at(&self, e: &Entry, dt: DataType, idx: usize, now: u64) -> Option<u64> {
+        Some(match self.slot_at(dt, idx)? {
+            Slot::Cnt(i) => e.cnt[i as usize].load(Acquire),
+            Slot::Rate(i, p) => e.rates[i as usize].read(now as u32, p) as u64,
+        })
+    }
+
+    /// Adds `n` to element `idx` of `dt` as declared.
+    pub fn add_at(&self, e: &Entry, dt: DataType, idx: usize, n: u64, now: u64) -> Option<u64> {
+        Some(match self.slot_at(dt, idx)? {
+            Slot::Cnt(i) => e.cnt[i as usize].fetch_add(n, AcqRel).wrapping_add(n),
+            Slot::Rate(i, p) => e.rates[i as usize].add(now as u32, p, n as u32) as u64,
+        })
+    }
+
+    /// Sets element `idx` of the counter `dt` (`sc-set-gpt`, peers); false if not stored.
+    pub fn set_at(&self, e: &Entry, dt: DataType, idx: usize, v: u64) -> bool {
+        match self.slot_at(dt, idx) {
+            Some(Slot::Cnt(i)) => {
+                e.cnt[i as usize].store(v, Release);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `sc_clr_gpc(IDX)`: the old value of element `idx`, now zero.
+    pub fn clear_at(&self, e: &Entry, dt: DataType, idx: usize, now: u64) -> Option<u64> {
+        let old = self.get_at(e, dt, idx, now)?;
+        match self.slot_at(dt, idx)? {
+            Slot::Cnt(i) => e.cnt[i as usize].store(0, Release),
+            Slot::Rate(i, _) => e.rates[i as usize].clear(),
+        }
+        Some(old)
+    }
+
+    /// The raw state of element `idx` of a stored rate as declared (peers protocol).
+    pub fn rate_raw_at(&self, e: &Entry, dt: DataType, idx: usize) -> Option<(u32, u32, u32)> {
+        match self.slot_at(dt, idx)? {
+            Slot::Rate(i, _) => Some(e.rates[i as usize].raw()),
+            Slot::Cnt(_) => None,
+        }
+    }
+
+    /// Sets element `idx` of a stored rate's raw state learned from a peer.
+    pub fn set_rate_raw_at(
+        &self,
+        e: &Entry,
+        dt: DataType,
+        idx: usize,
+        tick: u32,
+        curr: u32,
+        prev: u32,
+    ) {
+        if let Some(Slot::Rate(i, _)) = self.slot_at(dt, idx) {
+            e.rates[i as usize].set_raw(tick, curr, prev);
+        }
     }
 
     /// Adds `n` to `dt` (a counter or a rate); false if not stored. Returns the new value of

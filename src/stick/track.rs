@@ -132,7 +132,9 @@ impl<'a> StickCtx<'a> {
     pub fn count_bytes(&self, bytes_in: u64, bytes_out: u64) {
         let now = self.now;
         for n in 0..MAX_SC {
-            if let Some((t, tr)) = self.slot(n) {
+            if let Some((t, tr)) = self.slot(n)
+                && t.stores_bytes
+            {
                 t.add(&tr.entry, DataType::BytesInCnt, bytes_in, now);
                 t.add(&tr.entry, DataType::BytesInRate, bytes_in, now);
                 t.add(&tr.entry, DataType::BytesOutCnt, bytes_out, now);

@@ -3,7 +3,7 @@
 //! text (`0xADDR: key=K use=N exp=MS type=value ...`).
 
 use crate::config::cli::CliLevel;
-use crate::config::stick::{DATA_TYPES, DataType};
+use crate::config::stick::DataType;
 use crate::stick::{Entry, Table, Tables, now_ms};
 use std::fmt::Write;
 
@@ -30,10 +30,25 @@ fn entry(t: &Table, e: &std::sync::Arc<Entry>, now: u64, names: ServerName, out:
         e.refs(),
         t.remaining(e, now)
     );
-    for &(dt, name) in DATA_TYPES {
-        if let Some(v) = t.get(e, dt, now) {
+    for &(dt, period) in &t.cfg.store {
+        let name = dt.name();
+        if dt.is_array() {
+            // `gpc(2)` prints `gpc0=… gpc1=…`, `gpc_rate(2,10s)` `gpc0_rate(10000)=…`:
+            // the index goes before the first '_' (HAProxy's `table_dump_entry_to_buffer`).
+            let (pfx, sfx) = name.split_at(name.find('_').unwrap_or(name.len()));
+            for i in 0..t.nb(dt) {
+                let Some(v) = t.get_at(e, dt, i, now) else {
+                    break;
+                };
+                if dt.is_rate() {
+                    let _ = write!(out, " {pfx}{i}{sfx}({period})={v}");
+                } else {
+                    let _ = write!(out, " {pfx}{i}{sfx}={v}");
+                }
+            }
+        } else if let Some(v) = t.get_at(e, dt, 0, now) {
             if dt.is_rate() {
-                let _ = write!(out, " {name}({})={v}", t.period(dt));
+                let _ = write!(out, " {name}({period})={v}");
             } else if dt == DataType::ServerId || dt == DataType::Gpt0 {
                 let _ = write!(out, " {name}={}", v as i64);
             } else {
@@ -77,7 +92,7 @@ fn filter(t: &Table, args: &[&str], clear: bool, level: CliLevel) -> Result<Filt
             let Some(dt) = DataType::from_name(&d[5..]) else {
                 return Err("Filter entry #1: Unknown data type\n".into());
             };
-            if !t.stores(dt) {
+            if t.nb(dt) == 0 {
                 return Err("Filter entry #1: Data type not stored in this table\n".into());
             }
             let op = match rest.first().copied() {
