@@ -90,6 +90,7 @@
 
 pub mod auth;
 mod cond;
+mod conv;
 mod expr;
 mod fetch;
 mod http;

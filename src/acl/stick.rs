@@ -137,6 +137,11 @@ pub enum RuleKind {
 pub trait StickSource {
     /// The value of a stick fetch for the request `s`.
     fn fetch(&self, f: &StickFetch, s: &dyn Sample) -> Option<Value<'static>>;
+    /// The value of a `table_*`/`in_table` converter ([`Target::Key`]) for `key`: `None`
+    /// where the key cannot be one of the table's, or an entry lacks the data.
+    fn fetch_key(&self, _f: &StickFetch, _key: Value<'_>) -> Option<Value<'static>> {
+        None
+    }
     /// Runs a stick action (`track-sc`, `sc-inc-gpc0`, `sc-set-gpt0`) for the request `s`.
     fn apply(&self, a: &StickAction, s: &dyn Sample, origin: RuleKind);
 }
@@ -164,6 +169,8 @@ pub enum Op {
     TableCnt,
     /// `table_avl`: room left.
     TableAvl,
+    /// `in_table` (converter): whether the key has an entry.
+    InTable,
 }
 
 /// Which entry a stick fetch reads.
@@ -178,6 +185,8 @@ pub enum Target {
     Src(TableName),
     /// The table itself.
     Table(TableName),
+    /// The converter's input looked up in the table (`table_*`, `in_table` converters).
+    Key(TableName),
 }
 
 /// A table named in a fetch, resolved to the declaring proxy's index after parsing.
@@ -211,6 +220,22 @@ fn op_of(what: &str) -> Option<Op> {
         | "sess_rate" | "http_req_cnt" | "http_req_rate" | "http_err_cnt" | "http_err_rate"
         | "bytes_in_rate" | "bytes_out_rate" => Op::Get(DataType::from_name(what)?),
         _ => return None,
+    })
+}
+
+/// The operation of converter `table_WHAT` or `in_table` (`None`: not one corelb has).
+pub(crate) fn conv_op(name: &str) -> Option<Op> {
+    use DataType::*;
+    if name == "in_table" {
+        return Some(Op::InTable);
+    }
+    Some(match name.strip_prefix("table_")? {
+        "gpc0" => Op::Get(Gpc0),
+        "gpc1" => Op::Get(Gpc1),
+        "gpt0" => Op::Get(Gpt0),
+        "server_id" => Op::Get(ServerId),
+        w @ ("kbytes_in" | "kbytes_out" | "trackers") => op_of(w)?,
+        w => Op::Get(DataType::from_name(w).filter(|d| !matches!(d, Gpc0 | Gpc1 | Gpt0))?),
     })
 }
 
@@ -302,7 +327,7 @@ pub fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Option<Stic
 impl StickFetch {
     pub(crate) fn out_type(&self) -> SmpType {
         match self.op {
-            Op::Tracked => SmpType::Bool,
+            Op::Tracked | Op::InTable => SmpType::Bool,
             _ => SmpType::Int,
         }
     }
@@ -310,7 +335,10 @@ impl StickFetch {
     /// Resolves table names with the `nbsrv` resolver (names carry [`TABLE_PREFIX`]).
     pub(crate) fn resolve(&mut self, lookup: &dyn Fn(&str) -> Option<usize>) -> Result<(), String> {
         let t = match &mut self.target {
-            Target::Sc { table: Some(t), .. } | Target::Src(t) | Target::Table(t) => t,
+            Target::Sc { table: Some(t), .. }
+            | Target::Src(t)
+            | Target::Table(t)
+            | Target::Key(t) => t,
             Target::Sc { table: None, .. } => return Ok(()),
         };
         t.index = lookup(&format!("{TABLE_PREFIX}{}", t.name));

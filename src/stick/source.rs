@@ -49,6 +49,7 @@ impl StickSource for StickCtx<'_> {
                 };
                 (t, e)
             }
+            Target::Key(_) => return None,
         };
         let v = match f.op {
             Op::Get(dt) | Op::KBytes(dt) | Op::Inc(dt) | Op::Clr(dt) if !table.stores(dt) => {
@@ -69,7 +70,37 @@ impl StickSource for StickCtx<'_> {
             }
             Op::Clr(dt) => table.clear_value(entry.as_deref()?, dt, now)?,
             Op::Trackers => entry.as_deref()?.refs() as u64,
-            Op::Tracked | Op::TableCnt | Op::TableAvl => 0,
+            Op::Tracked | Op::TableCnt | Op::TableAvl | Op::InTable => 0,
+        };
+        Some(Value::Int(v as i64))
+    }
+
+    /// HAProxy's `sample_conv_table_*`: a key absent from the table reads 0 (`in_table`
+    /// false); an entry without the data finds nothing.
+    fn fetch_key(&self, f: &StickFetch, key: Value<'_>) -> Option<Value<'static>> {
+        let Target::Key(name) = &f.target else {
+            return None;
+        };
+        let t = name.index.and_then(|i| self.tables.get(i))?;
+        let key = match key {
+            Value::Ip(a) => t.key_of_ip(a),
+            Value::Int(i) => t.key_of_int(i),
+            Value::Bool(b) => t.key_of_int(b as i64),
+            Value::Str(b) => t.key_of_bytes(b),
+        }?;
+        let entry = t.lookup(&key, self.now);
+        if f.op == Op::InTable {
+            return Some(Value::Bool(entry.is_some()));
+        }
+        let Some(e) = entry.as_deref() else {
+            return Some(Value::Int(0));
+        };
+        let v = match f.op {
+            Op::Get(dt) => t.get(e, dt, self.now)?,
+            Op::KBytes(dt) => t.get(e, dt, self.now)? >> 10,
+            // HAProxy reads the count while its own lookup holds the entry: one more.
+            Op::Trackers => e.refs() as u64 + 1,
+            _ => return None,
         };
         Some(Value::Int(v as i64))
     }
