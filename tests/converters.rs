@@ -267,3 +267,93 @@ fn converter_errors_match_haproxy() {
         expect_check(&dir, &cfg, 1, needle);
     }
 }
+
+/// What the server saw of the `X-C*` headers rules set, and the `X-R*` headers
+/// `http-response` rules set from the server's answer: the same through both.
+#[test]
+fn converters_in_header_rules_like_haproxy() {
+    use std::io::{Read, Write};
+    let server = Backend::start(|mut s| {
+        let mut head = Vec::new();
+        let mut b = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&b[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&head);
+        let mut seen: Vec<&str> = text
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("x-c"))
+            .collect();
+        seen.sort();
+        let body = seen.join("\n");
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Up: 10.1.2.3:8080\r\nX-Num: 0x1F\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    });
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    http-request set-header X-C1 %[req.hdr(host),field(1,:),upper]
+    http-request set-header X-C2 %[path,regsub(/+,/,g),word(1,/)]
+    http-request set-header X-C3 %[req.hdr(x-n),mul(3),add(1),htonl,hex]
+    http-request set-header X-C4 %[src,ipmask(16),concat(/,txn.nope,16)]
+    http-request set-header X-C5 %[req.hdr(x-n),sha2(256),base64]
+    http-request set-header X-C6 %[url,url_dec,json]
+    http-response set-header X-R1 %[res.hdr(x-up),field(1,:),ipmask(24)]
+    http-response set-header X-R2 %[res.hdr(x-num),bytes(2),hex2i,add(1)]
+    http-response set-header X-R3 %[status,mul(2),iif(a,b)]
+    http-response set-header X-R4 %[res.hdr(x-up),crc32(1)]
+    default_backend b
+backend b
+    server s 127.0.0.1:{}
+",
+            server.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let req = "GET //a//b/c?x=%22q%22 HTTP/1.1\r\nHost: www.example:81\r\nX-N: 14\r\nConnection: close\r\n\r\n";
+    // Header names compare without case (HAProxy sends them in lower case).
+    let keep = |raw: String| -> String {
+        let raw: String = raw
+            .split('\n')
+            .map(|l| match l.split_once(':') {
+                Some((k, v)) => format!("{}:{v}", k.to_ascii_lowercase()),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let mut r: Vec<&str> = head
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("x-r"))
+            .collect();
+        r.sort();
+        format!("{}\n--\n{body}", r.join("\n"))
+    };
+    let h = keep(raw_exchange(hp, req.as_bytes()));
+    let c = keep(raw_exchange(cp, req.as_bytes()));
+    assert_eq!(
+        c,
+        h,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        corelb.log()
+    );
+    assert!(c.contains("x-c1: WWW.EXAMPLE"), "{c}");
+    assert!(c.contains("x-r1: 10.1.2.0"), "{c}");
+}
