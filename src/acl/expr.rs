@@ -227,7 +227,7 @@ fn parse_fetch(word: &str, proxy: &str) -> Result<(FetchExpr, MatchMethod), Stri
     if let Some((fetch_kw, m)) = acl_keyword(kw) {
         let fetch = fetch::Fetch::parse(fetch_kw, args.as_deref(), proxy)
             .map_err(|e| e.replace(&format!("'{fetch_kw}'"), &format!("'{kw}'")))?;
-        let convs = fetch::parse_convs(kw, rest)?;
+        let convs = fetch::parse_convs(kw, rest, fetch.out_type())?;
         let e = FetchExpr { fetch, convs };
         let m = if e.convs.is_empty() {
             m

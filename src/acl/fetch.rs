@@ -348,34 +348,7 @@ pub enum Layer {
     L7,
 }
 
-/// A converter applied to a fetched value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Conv {
-    /// `lower`.
-    Lower,
-    /// `upper`.
-    Upper,
-    /// `map(FILE[,DEFAULT])` and the other `map_*` converters.
-    Map(Box<super::map::MapConv>),
-    /// `hex`: each byte as two upper-case hex digits (`ssl_c_sha1,hex`).
-    Hex,
-    /// `base64`: standard base64 with padding (`ssl_c_der,base64`).
-    Base64,
-    /// `table_gpc(IDX,TABLE)`, `table_http_req_rate(TABLE)` and the other `table_*`: the
-    /// input looked up as a key of TABLE (neither created nor touched), one of its data out.
-    Table(Box<super::stick::StickFetch>),
-}
-
-impl Conv {
-    /// Whether the converter changes the value's length (it cannot work in place).
-    fn resizes(&self) -> bool {
-        matches!(
-            self,
-            Conv::Map(_) | Conv::Hex | Conv::Base64 | Conv::Table(_)
-        )
-    }
-}
+pub use super::conv::Conv;
 
 /// A fetch and its converters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -626,7 +599,7 @@ impl FetchExpr {
     pub fn parse(s: &str, proxy: &str) -> Result<FetchExpr, String> {
         let (kw, args, rest) = split_call(s)?;
         let fetch = Fetch::parse(kw, args.as_deref(), proxy)?;
-        let convs = parse_convs(kw, rest)?;
+        let convs = parse_convs(kw, rest, fetch.out_type())?;
         Ok(FetchExpr { fetch, convs })
     }
 
@@ -643,13 +616,7 @@ impl FetchExpr {
 
     /// The type of the values delivered.
     pub(crate) fn out_type(&self) -> SmpType {
-        if self.convs.is_empty() {
-            self.fetch.out_type()
-        } else if let Some(Conv::Table(_)) = self.convs.last() {
-            SmpType::Int
-        } else {
-            SmpType::Str
-        }
+        super::conv::out_type(self.fetch.out_type(), &self.convs)
     }
 
     /// Calls `f` with each value: every occurrence if `iterate` (ACLs), else the one HAProxy
@@ -669,71 +636,19 @@ impl FetchExpr {
         if self.convs.is_empty() {
             return self.fetch.each_checked(s, iterate, f);
         }
-        if self.convs.iter().any(Conv::resizes) {
+        if !self
+            .convs
+            .iter()
+            .all(|c| matches!(c, Conv::Lower | Conv::Upper))
+        {
+            // The typed pipeline: each converter on an owned value, cast between stages.
+            let bin = self.fetch.out_type() == SmpType::Bin;
             return self.fetch.each_checked(s, iterate, &mut |v| {
-                // `hex` and `base64` take binary: HAProxy casts an integer (or a boolean)
-                // to its 8 bytes in network order and an address to its 4 or 16 bytes.
-                let binary = matches!(self.convs.first(), Some(Conv::Hex | Conv::Base64));
-                let mut convs = &self.convs[..];
-                let mut v = v;
-                let mut int;
-                if let Some(Conv::Table(t)) = convs.first() {
-                    // A table look-up takes the value as it is (an address, an integer) and
-                    // gives an integer.
-                    match s.stick().and_then(|st| st.convert(t, v)) {
-                        Some(Value::Int(i)) => int = i,
-                        _ => return true,
-                    }
-                    convs = &convs[1..];
-                    if convs.is_empty() {
-                        return f(Value::Int(int));
-                    }
-                    v = Value::Int(int);
+                match super::conv::run(&self.convs, v, bin, s) {
+                    Some(out) => f(out.value()),
+                    // A stage found nothing: so does the expression for this value.
+                    None => true,
                 }
-                let mut cur: Vec<u8> = match v {
-                    Value::Int(i) if binary => i.to_be_bytes().to_vec(),
-                    Value::Bool(b) if binary => i64::from(b).to_be_bytes().to_vec(),
-                    Value::Ip(std::net::IpAddr::V4(a)) if binary => a.octets().to_vec(),
-                    Value::Ip(std::net::IpAddr::V6(a)) if binary => a.octets().to_vec(),
-                    v => v.with_bytes(<[u8]>::to_vec),
-                };
-                for (n, c) in convs.iter().enumerate() {
-                    match c {
-                        Conv::Lower => cur.make_ascii_lowercase(),
-                        Conv::Upper => cur.make_ascii_uppercase(),
-                        Conv::Table(t) => {
-                            match s.stick().and_then(|st| st.convert(t, Value::Str(&cur))) {
-                                Some(Value::Int(i)) => int = i,
-                                _ => return true,
-                            }
-                            if n + 1 == convs.len() {
-                                return f(Value::Int(int));
-                            }
-                            cur = int.to_string().into_bytes();
-                        }
-                        Conv::Hex => {
-                            const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-                            cur = cur
-                                .iter()
-                                .flat_map(|b| {
-                                    [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]
-                                })
-                                .collect();
-                        }
-                        Conv::Base64 => {
-                            use base64::Engine as _;
-                            cur = base64::engine::general_purpose::STANDARD
-                                .encode(&cur)
-                                .into_bytes();
-                        }
-                        Conv::Map(m) => match m.lookup(Value::Str(&cur)) {
-                            Some(found) => cur = found.into_owned(),
-                            // A miss without a default: the expression finds nothing.
-                            None => return true,
-                        },
-                    }
-                }
-                f(Value::Str(&cur))
             });
         }
         self.fetch.each_checked(s, iterate, &mut |v| {
@@ -751,9 +666,7 @@ impl FetchExpr {
                     match c {
                         Conv::Lower => buf.make_ascii_lowercase(),
                         Conv::Upper => buf.make_ascii_uppercase(),
-                        Conv::Map(_) | Conv::Hex | Conv::Base64 | Conv::Table(_) => {
-                            unreachable!("resizing converters take the path above")
-                        }
+                        Conv::Typed(_) => unreachable!("typed converters take the path above"),
                     }
                 }
                 f(Value::Str(buf))
@@ -766,11 +679,7 @@ impl FetchExpr {
         &mut self,
         lookup: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<(), String> {
-        for c in &mut self.convs {
-            if let Conv::Table(t) = c {
-                t.resolve(lookup)?;
-            }
-        }
+        super::conv::resolve(&mut self.convs, lookup)?;
         if let Fetch::Stick(st) = &mut self.fetch {
             return st.resolve(lookup);
         }
@@ -787,56 +696,7 @@ impl FetchExpr {
     }
 }
 
-pub(crate) fn parse_convs(kw: &str, mut rest: &str) -> Result<Vec<Conv>, String> {
-    let mut convs = Vec::new();
-    while !rest.is_empty() {
-        let Some(r) = rest.strip_prefix(',') else {
-            return Err(format!("missing comma after fetch keyword '{kw}'"));
-        };
-        let r = r.trim_start_matches(',');
-        if r.is_empty() {
-            break;
-        }
-        let (name, args, after) = split_call(r)?;
-        let c = match name {
-            "lower" => Conv::Lower,
-            "upper" => Conv::Upper,
-            "hex" => Conv::Hex,
-            "base64" => Conv::Base64,
-            t if t.starts_with("table_") && t != "table_avl" && t != "table_cnt" => {
-                convs.push(Conv::Table(Box::new(super::stick::parse_conv(
-                    t,
-                    args.as_deref(),
-                )?)));
-                rest = after;
-                continue;
-            }
-            m if super::map::MapConv::is_map(m) => {
-                convs.push(Conv::Map(Box::new(super::map::MapConv::parse(
-                    m,
-                    args.as_deref(),
-                )?)));
-                rest = after;
-                continue;
-            }
-            _ => {
-                return Err(format!(
-                    "unknown converter '{name}' (corelb supports 'lower', 'upper', 'hex', 'base64' and the 'map' family){}",
-                    super::did_you_mean(
-                        name,
-                        ["lower", "upper", "hex", "base64", "map"].into_iter()
-                    )
-                ));
-            }
-        };
-        if args.is_some_and(|a| a != [""]) {
-            return Err(format!("converter '{name}' does not support any args"));
-        }
-        convs.push(c);
-        rest = after;
-    }
-    Ok(convs)
-}
+pub(crate) use super::conv::parse_convs;
 
 impl Fetch {
     pub(crate) fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Fetch, String> {

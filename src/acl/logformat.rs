@@ -339,8 +339,7 @@ impl LogFormat {
                     i += 2;
                 }
                 Some(b'[') => {
-                    let close = s[j + 1..]
-                        .find(']')
+                    let close = super::conv::expr_end(&s[j + 1..])
                         .ok_or_else(|| format!("missing ']' after '%[' in log-format '{s}'"))?
                         + j
                         + 1;

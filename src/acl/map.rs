@@ -122,9 +122,9 @@ impl MapConv {
             "_reg" | "_regm" => Match::Reg,
             _ => {
                 return Err(format!(
-                    "converter '{name}' is not supported yet (corelb has map, map_str, map_beg, \
-                     map_sub, map_dir, map_dom, map_end, map_int, map_ip, map_reg, map_regm, with \
-                     string values)"
+                    "unknown converter '{name}' (corelb has map, map_str, map_beg, map_sub, \
+                     map_dir, map_dom, map_end, map_int, map_ip, map_reg, map_regm, each with an \
+                     optional _str, _int or _ip output)"
                 ));
             }
         };
@@ -411,7 +411,7 @@ mod tests {
         assert!(
             MapConv::parse("map_regx", Some(&["x"]))
                 .unwrap_err()
-                .contains("not supported yet")
+                .starts_with("unknown converter 'map_regx'")
         );
         assert!(
             MapConv::parse("map", None)

@@ -70,8 +70,8 @@
 //! req.ssl_hello_type req.ssl_ver wait_end`, and the old `req_*` names), and the ACL keywords
 //! `base* cook* hdr* path* url* urlp*` with the suffixes `_beg _dir _dom _end _len _reg _sub`,
 //! `method`, `req_ver`, `payload`, `payload_lv`.
-//! Converters: `lower`, `upper`, `map(FILE[,DEFAULT])` and `map_str/beg/sub/dir/dom/end/int/ip`
-//! ([`map`]). Fetch `var(SCOPE.NAME[,DEFAULT])` ([`vars`]). Matching: `-m found bool int ip bin len str beg sub dir dom
+//! Converters: HAProxy's typed pipeline and most of its converters ([`conv`]; the maps in
+//! [`map`]). Fetch `var(SCOPE.NAME[,DEFAULT])` ([`vars`]). Matching: `-m found bool int ip bin len str beg sub dir dom
 //! end reg`; flags `-i -f -m -n -u -M --`; integer operators `eq ge gt le lt` (and `ne`,
 //! which HAProxy treats as `eq`: a warning says so); ranges `a:b a-b :b a:`. Predefined ACLs:
 //! all of HAProxy 2.6's except `RDP_COOKIE` (an error says so). Log-format: text, `%%`,
@@ -90,6 +90,7 @@
 
 pub mod auth;
 mod cond;
+mod conv;
 mod expr;
 mod fetch;
 mod http;

@@ -180,8 +180,11 @@ pub enum RuleKind {
 pub trait StickSource {
     /// The value of a stick fetch for the request `s`.
     fn fetch(&self, f: &StickFetch, s: &dyn Sample) -> Option<Value<'static>>;
-    /// The value of a `table_*` converter for the key `input`.
-    fn convert(&self, f: &StickFetch, input: Value<'_>) -> Option<Value<'static>>;
+    /// The value of a `table_*`/`in_table` converter ([`Target::Key`]) for `key`: `None`
+    /// where the key cannot be one of the table's, or an entry lacks the data.
+    fn fetch_key(&self, _f: &StickFetch, _key: Value<'_>) -> Option<Value<'static>> {
+        None
+    }
     /// Runs a stick action (`track-sc`, `sc-inc-gpc0`, `sc-set-gpt0`) for the request `s`.
     fn apply(&self, a: &StickAction, s: &dyn Sample, origin: RuleKind);
 }
@@ -215,6 +218,8 @@ pub enum Op {
     TableCnt,
     /// `table_avl`: room left.
     TableAvl,
+    /// `in_table` (converter): whether the key has an entry.
+    InTable,
 }
 
 /// Which entry a stick fetch reads.
@@ -227,10 +232,10 @@ pub enum Target {
     },
     /// The client's address looked up in the table.
     Src(TableName),
-    /// The converter's input looked up in the table (`table_*` converters).
-    Key(TableName),
     /// The table itself.
     Table(TableName),
+    /// The converter's input looked up in the table (`table_*`, `in_table` converters).
+    Key(TableName),
 }
 
 /// A table named in a fetch, resolved to the declaring proxy's index after parsing.
@@ -290,6 +295,22 @@ fn index_arg(kw: &str, a: Option<&&str>) -> Result<u32, String> {
         format!("fetch method '{kw}' : failed to parse '{a}' as type 'integer' at position 1")
     })?;
     Ok(u32::try_from(i).unwrap_or(u32::MAX))
+}
+
+/// The operation of converter `table_WHAT` or `in_table` (`None`: not one corelb has).
+pub(crate) fn conv_op(name: &str) -> Option<Op> {
+    use DataType::*;
+    if name == "in_table" {
+        return Some(Op::InTable);
+    }
+    Some(match name.strip_prefix("table_")? {
+        "gpc0" => Op::Get(Gpc0),
+        "gpc1" => Op::Get(Gpc1),
+        "gpt0" => Op::Get(Gpt0),
+        "server_id" => Op::Get(ServerId),
+        w @ ("kbytes_in" | "kbytes_out" | "trackers") => op_of(w)?,
+        w => Op::Get(DataType::from_name(w).filter(|d| !matches!(d, Gpc0 | Gpc1 | Gpt0))?),
+    })
 }
 
 /// Parses `kw(args)` if it is a stick fetch: `Ok(None)` when `kw` is not one.
@@ -414,83 +435,17 @@ pub fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Option<Stic
     Ok(Some(f))
 }
 
-/// Parses a `table_*` converter (configuration manual 7.3.1): `table_gpc(IDX,TABLE)`,
-/// `table_gpc_rate(IDX,TABLE)`, `table_gpt(IDX,TABLE)`, `table_http_req_rate(TABLE)`, ….
-pub fn parse_conv(kw: &str, args: Option<&[&str]>) -> Result<StickFetch, String> {
-    let what = &kw["table_".len()..];
-    let args: Vec<&str> = args
-        .unwrap_or_default()
-        .iter()
-        .copied()
-        .filter(|a| !a.is_empty())
-        .collect();
-    let name = |i: usize| -> Result<TableName, String> {
-        let n = args.get(i).ok_or_else(|| {
-            format!(
-                "invalid arg {} in converter '{kw}' : missing arguments (got {i}/{}), type 'table' expected",
-                i + 1,
-                i + 1
-            )
-        })?;
-        Ok(TableName {
-            name: (*n).into(),
-            index: None,
-        })
-    };
-    let too_many = |max: usize| -> Result<(), String> {
-        if args.len() > max {
-            Err(format!(
-                "converter '{kw}' expects at most {max} argument(s)"
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    if let Some(op) = array_op(what, 0).filter(|_| matches!(what, "gpc" | "gpc_rate" | "gpt")) {
-        too_many(2)?;
-        let idx = match args.first() {
-            Some(a) => a.trim().parse::<i64>().map_err(|_| {
-                format!("invalid arg 1 in converter '{kw}' : '{a}' is not an integer")
-            })?,
-            None => {
-                return Err(format!(
-                    "invalid arg 1 in converter '{kw}' : missing arguments (got 0/2), type 'integer' expected"
-                ));
-            }
-        };
-        let idx = u32::try_from(idx).unwrap_or(u32::MAX);
-        let op = match op {
-            Op::GetAt(dt, _) => Op::GetAt(dt, idx),
-            o => o,
-        };
-        return Ok(StickFetch {
-            target: Target::Key(name(1)?),
-            op,
-        });
-    }
-    let op = match what {
-        "server_id" => Op::Get(DataType::ServerId),
-        "gpt0" | "gpc0" | "gpc1" => Op::Get(DataType::from_name(what).expect("known")),
-        _ => match op_of(what) {
-            Some(op @ (Op::Get(_) | Op::KBytes(_) | Op::Trackers)) => op,
-            _ => {
-                return Err(format!(
-                    "converter '{kw}' is not supported yet (corelb has the table_* converters of the stored data, table_trackers and table_kbytes_*)"
-                ));
-            }
-        },
-    };
-    too_many(1)?;
-    Ok(StickFetch {
-        target: Target::Key(name(0)?),
-        op,
-    })
+/// The operation of the array converter `table_WHAT(IDX,TABLE)` (`gpc`, `gpc_rate`, `gpt`).
+pub(crate) fn array_conv_op(what: &str, idx: u32) -> Option<Op> {
+    matches!(what, "gpc" | "gpc_rate" | "gpt")
+        .then(|| array_op(what, idx))
+        .flatten()
 }
 
 impl StickFetch {
     pub(crate) fn out_type(&self) -> SmpType {
         match self.op {
-            Op::Tracked => SmpType::Bool,
+            Op::Tracked | Op::InTable => SmpType::Bool,
             _ => SmpType::Int,
         }
     }

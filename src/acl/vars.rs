@@ -152,7 +152,7 @@ impl SetCond {
 
     /// Parses the comma-separated conditions after the name (HAProxy's message for an
     /// unknown one).
-    fn parse(list: &str) -> Result<SetCond, String> {
+    pub(crate) fn parse(list: &str) -> Result<SetCond, String> {
         let mut c = 0;
         for w in list.split(',').filter(|w| !w.is_empty()) {
             match Self::NAMES.iter().find(|(n, _)| *n == w) {
@@ -330,7 +330,7 @@ impl Vars<'_> {
         }
     }
 
-    fn unset(&self, v: &VarRef) {
+    pub(crate) fn unset(&self, v: &VarRef) {
         if v.scope == Scope::Proc {
             PROC.rcu(|p| {
                 let mut next = Vec::clone(p);

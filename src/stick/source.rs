@@ -54,23 +54,33 @@ impl StickSource for StickCtx<'_> {
         value(table, entry.as_deref(), f.op, now)
     }
 
-    fn convert(&self, f: &StickFetch, input: Value<'_>) -> Option<Value<'static>> {
+    /// HAProxy's `sample_conv_table_*`: a key absent from the table reads 0 (`in_table`
+    /// false) whatever the table stores; a present one without the data finds nothing.
+    /// Neither creates nor touches the entry.
+    fn fetch_key(&self, f: &StickFetch, key: Value<'_>) -> Option<Value<'static>> {
         let Target::Key(name) = &f.target else {
             return None;
         };
         let t = name.index.and_then(|i| self.tables.get(i))?;
-        let key = match input {
+        let key = match key {
             Value::Ip(a) => t.key_of_ip(a),
             Value::Int(i) => t.key_of_int(i),
             Value::Bool(b) => t.key_of_int(b as i64),
             Value::Str(b) => t.key_of_bytes(b),
         }?;
-        // HAProxy's `table_*` converters: an absent key is 0 whatever the table stores; a
-        // present one without the data finds nothing. Neither creates nor touches.
-        let Some(e) = t.lookup(&key, self.now) else {
+        let entry = t.lookup(&key, self.now);
+        if f.op == Op::InTable {
+            return Some(Value::Bool(entry.is_some()));
+        }
+        let Some(e) = entry.as_deref() else {
             return Some(Value::Int(0));
         };
-        value(t, Some(&e), f.op, self.now)
+        match f.op {
+            // HAProxy reads the count while its own lookup holds the entry: one more.
+            Op::Trackers => Some(Value::Int(e.refs() as i64 + 1)),
+            Op::Get(_) | Op::KBytes(_) | Op::GetAt(..) => value(t, Some(e), f.op, self.now),
+            _ => None,
+        }
     }
 
     /// A `track-sc` from an HTTP rule counts the request on the entry it starts tracking,
@@ -173,7 +183,7 @@ fn value(table: &Table, entry: Option<&Entry>, op: Op, now: u64) -> Option<Value
         // The counter only: its rate goes on (HAProxy's `smp_fetch_sc_clr_gpc`).
         Op::ClrAt(i) => table.clear_at(entry?, Gpc, i as usize, now)?,
         Op::Trackers => entry?.refs() as u64,
-        Op::Tracked | Op::TableCnt | Op::TableAvl => 0,
+        Op::Tracked | Op::TableCnt | Op::TableAvl | Op::InTable => 0,
     };
     Some(Value::Int(v as i64))
 }

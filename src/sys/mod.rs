@@ -306,6 +306,27 @@ pub fn localtime(secs: i64) -> libc::tm {
     }
 }
 
+/// The UTC time broken down (`utime`, `http_date` converters).
+pub fn gmtime(secs: i64) -> libc::tm {
+    // SAFETY: gmtime_r fills the zeroed tm struct we own; `t` is a valid time_t.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let t: libc::time_t = secs;
+        libc::gmtime_r(&t, &mut tm);
+        tm
+    }
+}
+
+/// `strftime(3)` of `tm` with `fmt`, at most 1 KiB (the `ltime`/`utime` converters).
+pub fn strftime(fmt: &std::ffi::CStr, tm: &libc::tm) -> Vec<u8> {
+    let mut buf = vec![0u8; 1024];
+    // SAFETY: strftime writes at most `buf.len()` bytes into `buf` and returns how many;
+    // `fmt` is NUL-terminated and `tm` a valid broken-down time.
+    let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr(), tm) };
+    buf.truncate(n);
+    buf
+}
+
 /// The abbreviated zone name of a time `localtime` returned (`UTC`, `CET`), or "".
 pub fn zone_name(tm: &libc::tm) -> String {
     if tm.tm_zone.is_null() {
