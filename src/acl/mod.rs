@@ -92,6 +92,8 @@ pub mod auth;
 mod cond;
 mod expr;
 mod fetch;
+mod fetch_more;
+pub use fetch_more::{set_config_env, set_thread};
 mod http;
 mod logformat;
 mod map;
