@@ -294,3 +294,91 @@ fn fetch_argument_errors_match_haproxy() {
         expect_check(&dir, &cfg, 1, needle);
     }
 }
+
+#[test]
+fn tls_fetches_match_haproxy() {
+    let dir = TempDir::new("fetch-tls");
+    let pem = self_signed_pem(&dir, "site.pem", &["site.example"]);
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port} ssl crt {}
+    http-request return status 200 content-type text/plain lf-string \"sni=%[ssl_fc_has_sni] crt=%[ssl_fc_has_crt] use=%[ssl_fc_use_keysize] alg=%[ssl_fc_alg_keysize] cipher=%[ssl_fc_cipher]\"
+",
+            pem.display()
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    // TLS 1.2 with an AES-128 suite, and TLS 1.3 with curl's and the servers' choice.
+    for extra in [
+        &[
+            "--tlsv1.2",
+            "--tls-max",
+            "1.2",
+            "--ciphers",
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+        ][..],
+        &["--tlsv1.3"][..],
+    ] {
+        let (h, he) = curl_tls(&pem, "site.example", hp, "/", extra);
+        let (c, ce) = curl_tls(&pem, "site.example", cp, "/", extra);
+        assert_eq!(c, h, "{extra:?}\nhaproxy: {he}\ncorelb: {ce}");
+        assert!(c.starts_with("sni=1 crt=0 use="), "{c}");
+    }
+    assert!(
+        curl_tls(
+            &pem,
+            "site.example",
+            cp,
+            "/",
+            &[
+                "--tlsv1.2",
+                "--tls-max",
+                "1.2",
+                "--ciphers",
+                "ECDHE-ECDSA-AES128-GCM-SHA256"
+            ]
+        )
+        .0
+        .contains("use=128 alg=128")
+    );
+}
+
+#[test]
+fn fetches_corelb_lacks_say_why() {
+    let dir = TempDir::new("fetch-lacks");
+    for (expr, needle) in [
+        (
+            "fcgi.docroot",
+            "fetch method 'fcgi.docroot' is not supported: corelb has no FastCGI applications (fcgi-app)",
+        ),
+        (
+            "internal.htx.size",
+            "is not supported: HAProxy's internal HTX debugging fetches: corelb has no HTX",
+        ),
+        (
+            "ssl_fc_client_traffic_secret_0",
+            "is not supported: rustls does not expose TLS secrets or session keys",
+        ),
+        ("cpu_ns_avg", "is not supported: corelb does not measure"),
+        (
+            "fe_name",
+            "fetch method 'fe_name' is not supported: not implemented in corelb yet",
+        ),
+    ] {
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nfrontend f\n    bind 127.0.0.1:{}\n    http-request set-header X %[{expr}]\n    default_backend b\nbackend b\n    server s 127.0.0.1:1\n",
+            free_port()
+        );
+        expect_check(&dir, &cfg, 1, needle);
+    }
+}

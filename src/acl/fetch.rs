@@ -1114,7 +1114,12 @@ impl Fetch {
                 if let Some(f) = super::stick::parse(kw, args, proxy)? {
                     return Ok(Fetch::Stick(f));
                 }
-                if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| *k == kw) {
+                if let Some(why) = UNSUPPORTED
+                    .iter()
+                    .find(|(k, _)| *k == kw)
+                    .map(|(_, w)| *w)
+                    .or_else(|| super::fetch_more::unsupported(kw))
+                {
                     return Err(format!("fetch method '{kw}' is not supported: {why}"));
                 }
                 return Err(format!(

@@ -71,6 +71,12 @@ pub enum More {
     CaptureVer,
     /// `req.body_param([NAME])`: the `&`-separated `name=value` pairs of the body.
     BodyParam(Box<[u8]>),
+    /// `ssl_fc_has_sni`: the client sent an SNI (nothing on a connection that is not TLS).
+    SslFcHasSni,
+    /// `ssl_fc_has_crt`: the client presented a certificate.
+    SslFcHasCrt,
+    /// `ssl_fc_use_keysize`, `ssl_fc_alg_keysize`: the bits of the suite's symmetric key.
+    SslFcKeysize,
 }
 
 /// HAProxy's wording for a fetch given more arguments than it takes.
@@ -157,6 +163,9 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
         "http_auth_bearer" => no_more(kw, args, 1)
             .map(|_| More::AuthBearer(opt_str(args, 0).map(|h| h.as_bytes().into()))),
         "capture.req.ver" | "capture.res.ver" => plain(More::CaptureVer),
+        "ssl_fc_has_sni" => plain(More::SslFcHasSni),
+        "ssl_fc_has_crt" => plain(More::SslFcHasCrt),
+        "ssl_fc_use_keysize" | "ssl_fc_alg_keysize" => plain(More::SslFcKeysize),
         "req.body_param" => no_more(kw, args, 1).map(|_| {
             More::BodyParam(
                 opt_str(args, 0)
@@ -193,6 +202,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "res.hdr_names",
     "res.hdrs",
     "src_is_local",
+    "ssl_fc_alg_keysize",
+    "ssl_fc_has_crt",
+    "ssl_fc_has_sni",
+    "ssl_fc_use_keysize",
     "thread",
     "url32",
     "url32+src",
@@ -211,8 +224,9 @@ impl More {
             | More::One
             | More::Base32
             | More::Url32
-            | More::UrlPort => SmpType::Int,
-            More::IsLocal { .. } => SmpType::Bool,
+            | More::UrlPort
+            | More::SslFcKeysize => SmpType::Int,
+            More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt => SmpType::Bool,
             More::UrlIp => SmpType::Ip,
             More::Hdrs | More::HashSrc { .. } | More::BodyParam(_) => SmpType::Bin,
             _ => SmpType::Str,
@@ -224,6 +238,7 @@ impl More {
         use super::Layer;
         match self {
             More::IsLocal { .. } => Layer::L4,
+            More::SslFcHasSni | More::SslFcHasCrt | More::SslFcKeysize => Layer::L5,
             More::Date { .. }
             | More::DateUs
             | More::Env(_)
@@ -380,6 +395,18 @@ impl More {
                     }));
                 }
             }
+            More::SslFcHasSni if s.ssl_fc() => {
+                f(Value::Bool(s.ssl_fc_sni().is_some()));
+            }
+            More::SslFcHasCrt if s.ssl_fc() => {
+                f(Value::Bool(s.ssl_c().is_some()));
+            }
+            More::SslFcKeysize => {
+                if let Some(bits) = s.ssl_fc_cipher().and_then(cipher_bits) {
+                    f(Value::Int(bits));
+                }
+            }
+            More::SslFcHasSni | More::SslFcHasCrt => {}
             More::BodyParam(name) => {
                 let Some((raw, kind)) = s.body() else { return };
                 let decoded;
@@ -440,6 +467,78 @@ thread_local! {
 /// Records the number of the calling thread (0-based), which `thread` then returns.
 pub fn set_thread(n: u32) {
     THREAD.with(|t| t.set(n));
+}
+
+/// `SSL_get_cipher_bits` for the suites rustls offers, by their OpenSSL names.
+fn cipher_bits(name: &[u8]) -> Option<i64> {
+    let has = |w: &[u8]| memchr::memmem::find(name, w).is_some();
+    if has(b"AES128") || has(b"AES_128") {
+        Some(128)
+    } else if has(b"AES256") || has(b"AES_256") || has(b"CHACHA20") {
+        Some(256)
+    } else {
+        None
+    }
+}
+
+/// HAProxy 2.6 fetches corelb knowingly lacks, with what it would take: `Fetch::parse`
+/// says so instead of "unknown fetch method".
+pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
+    const YET: &str = "not implemented in corelb yet";
+    Some(match kw {
+        k if k.starts_with("internal.") => {
+            "HAProxy's internal HTX debugging fetches: corelb has no HTX"
+        }
+        "distcc_body" | "distcc_param" => "corelb does not parse the distcc protocol",
+        "fcgi.docroot" | "fcgi.index" => "corelb has no FastCGI applications (fcgi-app)",
+        "cpu_calls" | "cpu_ns_avg" | "cpu_ns_tot" | "lat_ns_avg" | "lat_ns_tot" => {
+            "corelb does not measure a stream's CPU time or scheduling latency (HAProxy's profiling.tasks)"
+        }
+        "ssl_fc_npn" | "ssl_bc_npn" => "rustls has no NPN (ALPN works: ssl_fc_alpn)",
+        k if k.starts_with("ssl_") && (k.contains("secret") || k.ends_with("session_key")) => {
+            "rustls does not expose TLS secrets or session keys"
+        }
+        k if k.starts_with("ssl_fc_cipherlist_")
+            || matches!(
+                k,
+                "ssl_fc_ecformats_bin"
+                    | "ssl_fc_eclist_bin"
+                    | "ssl_fc_extlist_bin"
+                    | "ssl_fc_protocol_hello_id"
+            ) =>
+        {
+            "corelb does not keep the client's ClientHello (tune.ssl.capture-buffer-size)"
+        }
+        "ssl_fc_client_random"
+        | "ssl_fc_server_random"
+        | "ssl_fc_session_id"
+        | "ssl_fc_unique_id"
+        | "ssl_bc_client_random"
+        | "ssl_bc_server_random"
+        | "ssl_bc_session_id"
+        | "ssl_bc_unique_id" => {
+            "rustls does not expose the handshake's randoms, session id or Finished message"
+        }
+        "avg_queue" | "bc_dst" | "bc_dst_port" | "bc_err" | "bc_err_str" | "bc_http_major"
+        | "bc_src" | "bc_src_port" | "be_conn" | "be_conn_free" | "be_id" | "be_name"
+        | "be_server_timeout" | "be_sess_rate" | "be_tunnel_timeout" | "capture.req.method"
+        | "capture.req.uri" | "connslots" | "cur_server_timeout" | "cur_tunnel_timeout"
+        | "dst_conn" | "fc_fackets" | "fc_http_major" | "fc_lost" | "fc_pp_authority"
+        | "fc_pp_unique_id" | "fc_rcvd_proxy" | "fc_reordering" | "fc_retrans" | "fc_rtt"
+        | "fc_rttvar" | "fc_sacked" | "fc_unacked" | "fe_client_timeout" | "fe_conn"
+        | "fe_defbe" | "fe_id" | "fe_name" | "fe_req_rate" | "fe_sess_rate" | "http_first_req"
+        | "last_rule_file" | "last_rule_line" | "prio_class" | "prio_offset" | "queue"
+        | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit"
+        | "res.cache_name" | "res.comp" | "res.comp_algo" | "res.ssl_hello_type" | "so_id"
+        | "so_name" | "srv_conn" | "srv_conn_free" | "srv_id" | "srv_is_up" | "srv_iweight"
+        | "srv_name" | "srv_queue" | "srv_sess_rate" | "srv_uweight" | "srv_weight" | "ssl_bc"
+        | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"
+        | "ssl_bc_err_str" | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize"
+        | "ssl_c_ca_err_depth" | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg"
+        | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
+        k if k.starts_with("ssl_f_") || k.starts_with("ssl_s_") => YET,
+        _ => return None,
+    })
 }
 
 /// The fields as HAProxy's HTX holds them, for `req.hdrs` and `req.hdr_names`: its H1
@@ -712,6 +811,36 @@ mod tests {
         assert!(parse("env", None).unwrap().is_ok());
         assert!(parse("thread", Some(&[""])).unwrap().is_ok());
         assert!(parse("nope", None).is_none());
+    }
+
+    #[test]
+    fn tls_facts_and_refusals() {
+        let plain = req("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(one("ssl_fc_has_sni", None, &plain), None);
+        let tls = plain.clone().with_tls(Some("a.example"));
+        assert_eq!(one("ssl_fc_has_sni", None, &tls).as_deref(), Some("1"));
+        assert_eq!(one("ssl_fc_has_crt", None, &tls).as_deref(), Some("0"));
+        assert_eq!(
+            one("ssl_fc_use_keysize", None, &tls).as_deref(),
+            Some("256")
+        );
+        assert_eq!(one("ssl_fc_alg_keysize", None, &plain), None);
+        let no_sni = plain.with_tls(None);
+        assert_eq!(one("ssl_fc_has_sni", None, &no_sni).as_deref(), Some("0"));
+        assert_eq!(cipher_bits(b"ECDHE-RSA-AES128-GCM-SHA256"), Some(128));
+        assert_eq!(cipher_bits(b"TLS_CHACHA20_POLY1305_SHA256"), Some(256));
+        let e = crate::acl::FetchExpr::parse("fcgi.docroot", "p").unwrap_err();
+        assert_eq!(
+            e,
+            "fetch method 'fcgi.docroot' is not supported: corelb has no FastCGI applications (fcgi-app)"
+        );
+        let e = crate::acl::FetchExpr::parse("fe_name", "p").unwrap_err();
+        assert!(e.ends_with("not implemented in corelb yet"), "{e}");
+        assert!(
+            crate::acl::FetchExpr::parse("nosuchfetch", "p")
+                .unwrap_err()
+                .starts_with("unknown fetch method")
+        );
     }
 
     #[test]
