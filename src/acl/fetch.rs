@@ -228,6 +228,8 @@ pub enum Fetch {
     HttpAuthPass,
     /// `http_auth_type`: `Basic` or `Bearer`.
     HttpAuthType,
+    /// `date`, `env`, `uuid`, `req.hdrs`, `base32`… (`super::fetch_more`).
+    More(super::fetch_more::More),
 }
 
 /// The `ssl_c_*` fetches: what the client's certificate says (`bind … verify`).
@@ -494,9 +496,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("req.ssl_cipherlist", "not implemented in corelb"),
     ("req.ssl_ec_ext", "not implemented in corelb"),
     ("req.ssl_st_ext", "not implemented in corelb"),
-    ("req.body_param", "not implemented in corelb (req.body is)"),
-    ("url_ip", "not implemented in corelb"),
-    ("url_port", "not implemented in corelb"),
     ("fhdr", "HAProxy 2.6 has no 'fhdr'; use 'req.fhdr'"),
 ];
 
@@ -855,6 +854,18 @@ impl Fetch {
                     _ => Fetch::HdrIp { name, occ },
                 }))
             }
+            "capture.res.ver" => Fetch::ResHttp(Box::new(Fetch::More(
+                super::fetch_more::parse("capture.req.ver", args)
+                    .expect("a fetch_more keyword")
+                    .map_err(|e| e.replace("capture.req.ver", kw))?,
+            ))),
+            "res.hdrs" | "res.hdr_names" => {
+                let req = kw.replacen("res.", "req.", 1);
+                let m = super::fetch_more::parse(&req, args)
+                    .expect("a fetch_more keyword")
+                    .map_err(|e| e.replace(&req, kw))?;
+                Fetch::ResHttp(Box::new(Fetch::More(m)))
+            }
             "res.hdr_cnt" | "shdr_cnt" => {
                 max_args(1)?;
                 Fetch::ResHttp(Box::new(Fetch::HdrCnt(name(0))))
@@ -1015,15 +1026,29 @@ impl Fetch {
                 if let Some(c) = SslC::parse(kw, args) {
                     return c.map(Fetch::SslC);
                 }
+                if let Some(m) = super::fetch_more::parse(kw, args) {
+                    return m.map(Fetch::More);
+                }
                 if let Some(f) = super::stick::parse(kw, args, proxy)? {
                     return Ok(Fetch::Stick(f));
                 }
-                if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| *k == kw) {
+                if let Some(why) = UNSUPPORTED
+                    .iter()
+                    .find(|(k, _)| *k == kw)
+                    .map(|(_, w)| *w)
+                    .or_else(|| super::fetch_more::unsupported(kw))
+                {
                     return Err(format!("fetch method '{kw}' is not supported: {why}"));
                 }
                 return Err(format!(
                     "unknown fetch method '{kw}'{}",
-                    super::did_you_mean(kw, FETCH_KEYWORDS.iter().copied())
+                    super::did_you_mean(
+                        kw,
+                        FETCH_KEYWORDS
+                            .iter()
+                            .chain(super::fetch_more::KEYWORDS)
+                            .copied()
+                    )
                 ));
             }
         })
@@ -1068,6 +1093,7 @@ impl Fetch {
             Fetch::Stick(f) => f.out_type(),
             Fetch::SslC(c) => c.out_type(),
             Fetch::Var { .. } => SmpType::Any,
+            Fetch::More(m) => m.out_type(),
             _ => SmpType::Str,
         }
     }
@@ -1116,6 +1142,7 @@ impl Fetch {
             | Fetch::ReqSslAlpn
             | Fetch::ReqSslHelloType
             | Fetch::ReqSslVer => Layer::L6,
+            Fetch::More(m) => m.layer(),
             _ => Layer::L7,
         }
     }
@@ -1503,6 +1530,7 @@ impl Fetch {
             Fetch::Stick(st) => one(f, st.eval(s)),
             Fetch::Capture(response, n) => one(f, s.capture(*response, *n).map(Value::Str)),
             Fetch::UniqueId => one(f, s.unique_id().map(Value::Str)),
+            Fetch::More(m) => m.each(s, iterate, f),
         }
     }
 }

@@ -93,6 +93,8 @@ mod cond;
 mod conv;
 mod expr;
 mod fetch;
+mod fetch_more;
+pub use fetch_more::{set_config_env, set_thread};
 mod http;
 mod logformat;
 mod map;

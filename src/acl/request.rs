@@ -180,6 +180,14 @@ fn for_each_field(head: &RequestHead, buf: &[u8], name: &[u8], f: &mut dyn FnMut
     }
 }
 
+fn for_each_named(head: &RequestHead, buf: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+    for h in head.headers() {
+        if !h.dropped && !f(h.name(buf), h.value(buf)) {
+            return;
+        }
+    }
+}
+
 fn tls_sni(c: &ConnInfo) -> Option<&[u8]> {
     c.tls.as_ref().and_then(|t| t.sni.as_deref())
 }
@@ -230,6 +238,11 @@ impl Sample for RequestSample<'_> {
     fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
         if let Some((h, b)) = self.head {
             for_each_field(h, b, name, f);
+        }
+    }
+    fn for_each_field(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+        if let Some((h, b)) = self.head {
+            for_each_named(h, b, f);
         }
     }
     fn body(&self) -> Option<(&[u8], crate::h1::BodyKind)> {
@@ -321,6 +334,15 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
         if let Some((h, b)) = self.request.head {
             for e in self.edits.headers(h.headers(), b) {
                 if (name.is_empty() || e.name.eq_ignore_ascii_case(name)) && !f(e.value) {
+                    return;
+                }
+            }
+        }
+    }
+    fn for_each_field(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+        if let Some((h, b)) = self.request.head {
+            for e in self.edits.headers(h.headers(), b) {
+                if !f(e.name, e.value) {
                     return;
                 }
             }
@@ -471,6 +493,18 @@ impl Sample for RawRequest {
             for_each_field(h, &self.buf, name, f);
         }
     }
+    fn for_each_field(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+        if let Some(h) = &self.head {
+            for_each_named(h, &self.buf, f);
+        }
+    }
+    fn body(&self) -> Option<(&[u8], crate::h1::BodyKind)> {
+        let h = self.head.as_ref()?;
+        Some((
+            self.buf.get(h.head_len()..).unwrap_or_default(),
+            h.body_kind(),
+        ))
+    }
     fn ssl_fc(&self) -> bool {
         self.conn.tls.is_some()
     }
@@ -620,6 +654,9 @@ impl Sample for ContentSample<'_> {
     }
     fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
         self.request().for_each_header(name, f)
+    }
+    fn for_each_field(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+        self.request().for_each_field(f)
     }
     fn ssl_fc(&self) -> bool {
         self.conn.tls.is_some()

@@ -113,6 +113,13 @@ impl<const N: usize> Sample for ResponseFields<'_, '_, N> {
             }
         }
     }
+    fn for_each_field(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+        for e in self.edits.headers(self.head.headers(), self.buf) {
+            if !f(e.name, e.value) {
+                return;
+            }
+        }
+    }
     fn ssl_fc(&self) -> bool {
         false
     }
@@ -160,6 +167,9 @@ impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
     }
     fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) {
         self.request.for_each_header(name, f)
+    }
+    fn for_each_field(&self, f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {
+        self.request.for_each_field(f)
     }
     fn ssl_fc(&self) -> bool {
         self.request.ssl_fc()

@@ -49,6 +49,9 @@ pub trait Sample {
     /// (case-insensitive), in order, or of every field if `name` is empty; stops early when
     /// `f` returns false. Values are trimmed of surrounding blanks.
     fn for_each_header(&self, name: &[u8], f: &mut dyn FnMut(&[u8]) -> bool);
+    /// Calls `f` on the name and value of every header field, in order (`req.hdrs`,
+    /// `req.hdr_names`); stops early when `f` returns false. None where there are no fields.
+    fn for_each_field(&self, _f: &mut dyn FnMut(&[u8], &[u8]) -> bool) {}
     /// Whether the client connection is TLS, terminated here.
     fn ssl_fc(&self) -> bool;
     /// The SNI the client sent, if TLS and it sent one.

@@ -152,7 +152,11 @@ fn start_generation(
             .name("corelb-shard")
             .io_memory(io_memory)
             .ring_depth(512)
-            .spawn(move || shard::run(for_shard, i, ls, tx))
+            .spawn(move || {
+                // The `thread` fetch: HAProxy's 0-based thread number.
+                crate::acl::set_thread(i as u32);
+                shard::run(for_shard, i, ls, tx)
+            })
             .map_err(|e| format!("cannot start shard {i} on CPU {cpu}: {e}"));
         match h {
             Ok(h) => handles.push(h),

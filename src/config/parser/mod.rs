@@ -562,6 +562,8 @@ impl Parser {
             peers: std::mem::take(&mut self.peers),
             localpeer: String::new(),
         };
+        // The `env()` fetch sees the environment as the configuration left it.
+        crate::acl::set_config_env(self.env.clone(), self.env_reset);
         super::peers::resolve(&mut cfg, &mut self.diags);
         super::mailers::resolve(&mut cfg, &mut self.diags);
         if let Some((path, loc)) = cfg.global.h1_case_file.take() {

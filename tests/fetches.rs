@@ -1,0 +1,384 @@
+//! Sample fetches beyond the request's parts (`date`, `env`, `hostname`, `rand`, `uuid`,
+//! `thread`, `nbproc`, `src_is_local`, `req.hdrs`, `req.hdr_names`, `baseq`, `base32`,
+//! `url32`, `+src` forms, `url_ip`, `url_port`, `http_auth_bearer`, `capture.*.ver`,
+//! `req.body_param`, `res.hdrs`, `res.hdr_names`), run the same through Debian's HAProxy 2.6
+//! and corelb: one configuration sets a header per fetch, on the request (what the server
+//! saw) and on the response (what the client saw). Values that legitimately differ (time,
+//! random, thread) are compared by shape and range; the rest must be equal.
+
+mod common;
+use common::haproxy::Haproxy;
+use common::*;
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read, Write};
+
+/// (header, fetch) set on the request; `req.hdrs` and `req.hdr_names` come first, before
+/// the headers whose values differ by nature are added.
+const REQUEST: &[(&str, &str)] = &[
+    ("x-hdrs", "req.hdrs,hex"),
+    ("x-names", "req.hdr_names(;)"),
+    ("x-names-default", "req.hdr_names"),
+    ("x-date", "date"),
+    ("x-date-ms", "date(0,ms)"),
+    ("x-date-us-unit", "date(0,us)"),
+    ("x-date-offset", "date(-3600)"),
+    ("x-date-us", "date_us"),
+    ("x-env", "env(CORELB_FETCH_TEST)"),
+    ("x-env-none", "env(CORELB_FETCH_TEST_UNSET)"),
+    ("x-hostname", "hostname"),
+    ("x-rand", "rand(100)"),
+    ("x-rand-full", "rand"),
+    ("x-uuid", "uuid"),
+    ("x-uuid4", "uuid(4)"),
+    ("x-thread", "thread"),
+    ("x-nbproc", "nbproc"),
+    ("x-proc", "proc"),
+    ("x-src-local", "src_is_local"),
+    ("x-dst-local", "dst_is_local"),
+    ("x-baseq", "baseq"),
+    ("x-base32", "base32"),
+    ("x-url32", "url32"),
+    ("x-base32-src", "base32+src,hex"),
+    ("x-url32-src", "url32+src,hex"),
+    ("x-url-ip", "url_ip"),
+    ("x-url-port", "url_port"),
+    ("x-bearer", "http_auth_bearer"),
+    ("x-bearer-h", "http_auth_bearer(x-token)"),
+    ("x-cap-ver", "capture.req.ver"),
+    ("x-body-b", "req.body_param(b)"),
+    ("x-body-any", "req.body_param"),
+];
+
+/// How many of [`REQUEST`] one request gets (the rest are for the requests with the next
+/// `X-Group`).
+const GROUP: usize = 12;
+
+/// (header, fetch) set on the response.
+const RESPONSE: &[(&str, &str)] = &[
+    ("x-res-hdrs", "res.hdrs,hex"),
+    ("x-res-names", "res.hdr_names"),
+    ("x-res-ver", "capture.res.ver"),
+    ("x-res-cap-req-ver", "capture.req.ver"),
+];
+
+fn config(port: u16, server: u16) -> String {
+    let mut c = format!(
+        "global
+    setenv CORELB_FETCH_TEST from-setenv
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    option http-buffer-request
+"
+    );
+    // corelb edits at most 16 fields per message: each request carries a group of them.
+    for (i, (h, f)) in REQUEST.iter().enumerate() {
+        let g = i / GROUP;
+        c += &format!("    http-request set-header {h} %[{f}] if {{ req.hdr(x-group) {g} }}\n");
+    }
+    for (h, f) in RESPONSE {
+        c += &format!("    http-response set-header {h} %[{f}]\n");
+    }
+    c += &format!("    default_backend be\nbackend be\n    server s 127.0.0.1:{server}\n");
+    c
+}
+
+/// A server that answers every request with the `x-*` headers it received as its body,
+/// one `name: value` line each, and a fixed header of its own.
+fn mirror() -> Backend {
+    Backend::start(|s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let Some(req) = read_request_head(&mut r) else {
+            return;
+        };
+        if let Some(n) = req.header("content-length").and_then(|n| n.parse().ok()) {
+            let mut body = vec![0u8; n];
+            let _ = r.read_exact(&mut body);
+        }
+        let mut body = String::new();
+        for (k, v) in &req.headers {
+            let k = k.to_ascii_lowercase();
+            if k.starts_with("x-") && k != "x-token" {
+                body += &format!("{k}: {v}\n");
+            }
+        }
+        // A body of one size, whatever the values: `res.hdrs` shows its Content-Length.
+        body += &" ".repeat(4096 - body.len());
+        let mut s = s;
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Srv: mirror\r\n\r\n{body}",
+            body.len()
+        );
+    })
+}
+
+/// The `x-*` headers the server saw (the body) and the client saw (the response).
+fn seen(raw: &str) -> BTreeMap<String, String> {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let mut m = BTreeMap::new();
+    for l in head.lines().skip(1).chain(body.lines()) {
+        if let Some((k, v)) = l.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            if k.starts_with("x-") {
+                m.insert(k, v.trim().to_string());
+            }
+        }
+    }
+    m.insert("status".into(), head.lines().next().unwrap_or("").into());
+    m
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Checks the values that differ by nature and takes them out of the comparison.
+fn volatile(m: &mut BTreeMap<String, String>, who: &str) {
+    let t = now();
+    let near = |v: i64, at: i64, slack: i64| (at - slack..=at + slack).contains(&v);
+    let mut check = |k: &str, ok: &dyn Fn(&str) -> bool| {
+        if let Some(v) = m.remove(k) {
+            assert!(ok(&v), "{who}: {k} is {v:?}");
+        }
+    };
+    let i = |v: &str| v.parse::<i64>().unwrap_or(i64::MIN);
+    check("x-date", &|v| near(i(v), t, 5));
+    check("x-date-ms", &|v| near(i(v) / 1000, t, 5));
+    check("x-date-us-unit", &|v| near(i(v) / 1_000_000, t, 5));
+    check("x-date-offset", &|v| near(i(v), t - 3600, 5));
+    check("x-date-us", &|v| (0..1_000_000).contains(&i(v)));
+    check("x-rand", &|v| (0..100).contains(&i(v)));
+    check("x-rand-full", &|v| (0..1 << 32).contains(&i(v)));
+    let uuid = |v: &str| {
+        v.len() == 36
+            && v.char_indices().all(|(i, c)| {
+                if [8, 13, 18, 23].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
+                }
+            })
+            && &v[14..15] == "4"
+            && "89ab".contains(&v[19..20])
+    };
+    check("x-uuid", &uuid);
+    check("x-uuid4", &uuid);
+    let cpus = std::thread::available_parallelism().map_or(64, |n| n.get() as i64);
+    check("x-thread", &|v| (0..cpus).contains(&i(v)));
+}
+
+#[test]
+fn fetches_match_haproxy() {
+    let server = mirror();
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&config(hp, server.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&config(cp, server.port), &[], &[cp]);
+    let requests: &[&str] = &[
+        "GET /a/b?x=1 HTTP/1.1\r\nHost: example.com\r\nAuthorization: Bearer tok123\r\nX-Token: Bearer  t2\r\nConnection: close\r\n\r\n",
+        "GET http://10.1.2.3:8080/p?q HTTP/1.1\r\nHost: 10.1.2.3:8080\r\nX-Token: Basic abc\r\nConnection: close\r\n\r\n",
+        "GET https://10.9.8.7/s HTTP/1.1\r\nHost: 10.9.8.7\r\nConnection: close\r\n\r\n",
+        "POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\nConnection: close\r\n\r\na=1&b=2&b=3",
+        "GET /nohost?k=v HTTP/1.0\r\n\r\n",
+    ];
+    let mut diffs = Vec::new();
+    let mut agreed = Vec::new();
+    for req in requests {
+        let mut all = BTreeMap::new();
+        for g in 0..REQUEST.len().div_ceil(GROUP) {
+            let req = req.replacen("\r\n", &format!("\r\nX-Group: {g}\r\n"), 1);
+            let mut h = seen(&raw_exchange(hp, req.as_bytes()));
+            let mut c = seen(&raw_exchange(cp, req.as_bytes()));
+            // Every header of the group is there, on both sides.
+            for (k, _) in REQUEST.iter().skip(g * GROUP).take(GROUP).chain(RESPONSE) {
+                for (who, m) in [("haproxy", &h), ("corelb", &c)] {
+                    if !m.contains_key(*k) {
+                        diffs.push(format!("{who}: no {k} for {:?}", req.lines().next()));
+                    }
+                }
+            }
+            volatile(&mut h, "haproxy");
+            volatile(&mut c, "corelb");
+            let keys: std::collections::BTreeSet<_> = h.keys().chain(c.keys()).collect();
+            for k in keys {
+                if h.get(k) != c.get(k) {
+                    diffs.push(format!(
+                        "{:?} {k}\n  haproxy: {:?}\n  corelb:  {:?}",
+                        req.lines().next().unwrap_or(""),
+                        h.get(k),
+                        c.get(k)
+                    ));
+                }
+            }
+            all.extend(c);
+        }
+        agreed.push(all);
+    }
+    assert!(
+        diffs.is_empty(),
+        "corelb and HAProxy differ:\n{}\n\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the fetches at work, not two identical failures.
+    let first = &agreed[0];
+    assert_eq!(first["x-env"], "from-setenv");
+    assert_eq!(first["x-bearer"], "tok123");
+    assert_eq!(first["x-bearer-h"], "t2");
+    assert_eq!(first["x-baseq"], "example.com/a/b?x=1");
+    assert_eq!(first["x-src-local"], "1");
+    assert_eq!(first["x-nbproc"], "1");
+    assert_eq!(first["x-cap-ver"], "HTTP/1.1");
+    assert_eq!(first["x-res-ver"], "HTTP/1.1");
+    assert!(first["x-base32"].parse::<u32>().is_ok());
+    assert_eq!(first["x-base32-src"].len(), 16);
+    assert!(first["x-names"].starts_with("x-group;host;authorization;x-token"));
+    assert!(first["x-res-names"].contains("x-srv"));
+    assert!(!first["x-hostname"].is_empty());
+    assert_eq!(agreed[1]["x-url-ip"], "10.1.2.3");
+    assert_eq!(agreed[1]["x-url-port"], "8080");
+    assert_eq!(agreed[2]["x-url-port"], "443");
+    assert_eq!(agreed[3]["x-body-b"], "2");
+    assert_eq!(agreed[3]["x-body-any"], "1");
+}
+
+#[test]
+fn fetch_argument_errors_match_haproxy() {
+    let dir = TempDir::new("fetch-args");
+    for (expr, needle) in [
+        (
+            "date(x)",
+            "fetch method 'date' : failed to parse 'x' as type 'integer' at position 1",
+        ),
+        (
+            "date(1,x)",
+            "invalid args in fetch method 'date' : expects 's', 'ms' or 'us', got 'x'",
+        ),
+        (
+            "uuid(3)",
+            "invalid args in fetch method 'uuid' : Unsupported UUID version: '3'",
+        ),
+        (
+            "rand(x)",
+            "fetch method 'rand' : failed to parse 'x' as type 'integer' at position 1",
+        ),
+        (
+            "base32(1)",
+            "fetch method 'base32' : expected ')' before '1)",
+        ),
+    ] {
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nfrontend f\n    bind 127.0.0.1:{}\n    http-request set-header X %[{expr}]\n    default_backend b\nbackend b\n    server s 127.0.0.1:1\n",
+            free_port()
+        );
+        let path = dir.write("t.cfg", &cfg);
+        let hap = std::process::Command::new("haproxy")
+            .args(["-c", "-f"])
+            .arg(&path)
+            .output();
+        if let Ok(o) = hap {
+            let text = String::from_utf8_lossy(&o.stderr).to_string()
+                + &String::from_utf8_lossy(&o.stdout);
+            assert!(text.contains(needle), "haproxy on {expr}: {text}");
+        }
+        expect_check(&dir, &cfg, 1, needle);
+    }
+}
+
+#[test]
+fn tls_fetches_match_haproxy() {
+    let dir = TempDir::new("fetch-tls");
+    let pem = self_signed_pem(&dir, "site.pem", &["site.example"]);
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port} ssl crt {}
+    http-request return status 200 content-type text/plain lf-string \"sni=%[ssl_fc_has_sni] crt=%[ssl_fc_has_crt] use=%[ssl_fc_use_keysize] alg=%[ssl_fc_alg_keysize] cipher=%[ssl_fc_cipher]\"
+",
+            pem.display()
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    // TLS 1.2 with an AES-128 suite, and TLS 1.3 with curl's and the servers' choice.
+    for extra in [
+        &[
+            "--tlsv1.2",
+            "--tls-max",
+            "1.2",
+            "--ciphers",
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+        ][..],
+        &["--tlsv1.3"][..],
+    ] {
+        let (h, he) = curl_tls(&pem, "site.example", hp, "/", extra);
+        let (c, ce) = curl_tls(&pem, "site.example", cp, "/", extra);
+        assert_eq!(c, h, "{extra:?}\nhaproxy: {he}\ncorelb: {ce}");
+        assert!(c.starts_with("sni=1 crt=0 use="), "{c}");
+    }
+    assert!(
+        curl_tls(
+            &pem,
+            "site.example",
+            cp,
+            "/",
+            &[
+                "--tlsv1.2",
+                "--tls-max",
+                "1.2",
+                "--ciphers",
+                "ECDHE-ECDSA-AES128-GCM-SHA256"
+            ]
+        )
+        .0
+        .contains("use=128 alg=128")
+    );
+}
+
+#[test]
+fn fetches_corelb_lacks_say_why() {
+    let dir = TempDir::new("fetch-lacks");
+    for (expr, needle) in [
+        (
+            "fcgi.docroot",
+            "fetch method 'fcgi.docroot' is not supported: corelb has no FastCGI applications (fcgi-app)",
+        ),
+        (
+            "internal.htx.size",
+            "is not supported: HAProxy's internal HTX debugging fetches: corelb has no HTX",
+        ),
+        (
+            "ssl_fc_client_traffic_secret_0",
+            "is not supported: rustls does not expose TLS secrets or session keys",
+        ),
+        ("cpu_ns_avg", "is not supported: corelb does not measure"),
+        (
+            "fe_name",
+            "fetch method 'fe_name' is not supported: not implemented in corelb yet",
+        ),
+    ] {
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nfrontend f\n    bind 127.0.0.1:{}\n    http-request set-header X %[{expr}]\n    default_backend b\nbackend b\n    server s 127.0.0.1:1\n",
+            free_port()
+        );
+        expect_check(&dir, &cfg, 1, needle);
+    }
+}
