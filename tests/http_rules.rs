@@ -1700,7 +1700,6 @@ backend b\n  server s 127.0.0.1:{srv}\n"
 fn wait_for_body_is_checked() {
     let dir = TempDir::new("wfb");
     let base = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend b\n  server s 127.0.0.1:1\n";
-    let pre = "error detected in backend 'b' while parsing 'http-response wait-for-body' rule : ";
     for (rule, msg) in [
         ("wait-for-body", "expects time <time> [ at-least <bytes> ]."),
         ("wait-for-body time", "missing argument for 'time'."),
@@ -1718,12 +1717,16 @@ fn wait_for_body_is_checked() {
             "expects time <time> [ at-least <bytes> ].",
         ),
     ] {
-        expect_check(
-            &dir,
-            &format!("{base}  http-response {rule}\n"),
-            1,
-            &format!("c.cfg:8: {pre}{msg}"),
-        );
+        for kw in ["http-request", "http-response"] {
+            let pre =
+                format!("error detected in backend 'b' while parsing '{kw} wait-for-body' rule : ");
+            expect_check(
+                &dir,
+                &format!("{base}  {kw} {rule}\n"),
+                1,
+                &format!("c.cfg:8: {pre}{msg}"),
+            );
+        }
     }
     expect_check(
         &dir,
@@ -1731,6 +1734,234 @@ fn wait_for_body_is_checked() {
         0,
         "valid",
     );
+    expect_check(
+        &dir,
+        &format!("{base}  http-request wait-for-body time 1s at-least 10k if TRUE\n"),
+        0,
+        "valid",
+    );
+}
+
+/// A server that reads each request whole (Content-Length or chunked) and answers with
+/// the head it saw (lowercased, without its Content-Length and Transfer-Encoding lines,
+/// which depend on the proxy's framing) and `body=` what came after it.
+fn whole_request_echo() -> Backend {
+    Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        let end = loop {
+            if let Some(p) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+        let len = (head.lines())
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let whole = |got: &[u8]| match len {
+            Some(n) => got.len() >= end + n,
+            None if head.contains("transfer-encoding: chunked") => got.ends_with(b"0\r\n\r\n"),
+            None => true,
+        };
+        while !whole(&got) {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let seen: Vec<&str> = (head.lines())
+            .filter(|l| !l.starts_with("content-length") && !l.starts_with("transfer-encoding"))
+            .collect();
+        let body = format!(
+            "{}body={}",
+            seen.join("\n"),
+            String::from_utf8_lossy(&got[end..])
+        );
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    })
+}
+
+/// `http-request wait-for-body time T [at-least N]`: the request's rules see the whole body
+/// (`req.body`, Content-Length and chunked) when it comes in time, its first N bytes with
+/// `at-least`; past T the client gets HAProxy's 408 and nothing reaches the server; an
+/// `Expect: 100-continue` is answered by the proxy (and not forwarded) so that the body
+/// comes; a rule whose condition does not hold does not wait. The same answers, and the
+/// same requests at the server, as Debian's HAProxy 2.6.
+#[test]
+fn request_wait_for_body_like_haproxy() {
+    let srv = whole_request_echo();
+    let (f1, f2) = (free_port(), free_port());
+    let cfg = format!(
+        "global\n  log stderr format raw local0\n\
+defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend f1\n  bind 127.0.0.1:{f1}\n  http-request set-header x-before \"%[req.body_len]\"\n\
+  http-request wait-for-body time 500ms if METH_POST\n\
+  http-request set-header x-body \"%[req.body]\"\n  default_backend b\n\
+frontend f2\n  bind 127.0.0.1:{f2}\n  default_backend bw\n\
+backend b\n  server s 127.0.0.1:{}\n\
+backend bw\n  http-request wait-for-body time 1s at-least 4\n\
+  http-request set-header x-body \"%[req.body]\"\n  server s 127.0.0.1:{}\n",
+        srv.port, srv.port
+    );
+    // (port, method, framing, first part, delay ms, rest, with Expect: 100-continue)
+    let cases: [(u16, &str, &str, &str, u64, &str, bool); 8] = [
+        (f1, "POST", "cl", "abc", 50, "def", false),
+        (f1, "POST", "cl", "abc", 1200, "def", false),
+        (f1, "POST", "ch", "abc", 50, "def", false),
+        (f1, "PUT", "cl", "abc", 50, "def", false),
+        (f1, "POST", "cl", "", 0, "abcdef", true),
+        (f2, "POST", "cl", "ab", 50, "cdefg", false),
+        (f2, "POST", "cl", "abcd", 1500, "efg", false),
+        (f2, "POST", "cl", "a", 1500, "bcdefg", false),
+    ];
+    let seen = || -> Vec<String> {
+        cases
+            .iter()
+            .map(|&(port, method, framing, first, delay, rest, expect)| {
+                let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let n = first.len() + rest.len();
+                let (framing_hdr, first, rest) = match framing {
+                    "cl" => (
+                        format!("Content-Length: {n}"),
+                        first.to_string(),
+                        rest.to_string(),
+                    ),
+                    _ => (
+                        "Transfer-Encoding: chunked".to_string(),
+                        format!("{:x}\r\n{first}\r\n", first.len()),
+                        format!("{:x}\r\n{rest}\r\n0\r\n\r\n", rest.len()),
+                    ),
+                };
+                let exp = if expect { "Expect: 100-continue\r\n" } else { "" };
+                let head = format!(
+                    "{method} / HTTP/1.1\r\nHost: x\r\n{framing_hdr}\r\n{exp}Connection: close\r\n\r\n"
+                );
+                (&s).write_all(format!("{head}{first}").as_bytes()).unwrap();
+                let mut r = BufReader::new(&s);
+                let mut got = vec![format!("{method} {framing} {first:?}+{delay}ms")];
+                if expect {
+                    let interim = read_response(&mut r, false).unwrap();
+                    got.push(format!("interim {}", interim.status));
+                }
+                std::thread::sleep(Duration::from_millis(delay));
+                let _ = (&s).write_all(rest.as_bytes());
+                match read_response(&mut r, false) {
+                    Ok(res) => {
+                        got.push(res.status.to_string());
+                        got.push(text(&res).replace('\n', "|"));
+                    }
+                    Err(e) => got.push(format!("no answer: {e}")),
+                }
+                got.join(" ")
+            })
+            .collect()
+    };
+    // The log lines of the 408s: servers, timers (-1 or not), status, bytes, state, request.
+    let timeouts = |log: String| -> Vec<String> {
+        let mut v: Vec<String> = (log.lines())
+            .filter(|l| l.contains(" 408 "))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let timers: Vec<&str> = (f[4].split('/'))
+                    .map(|t| if t == "-1" { "-1" } else { "n" })
+                    .collect();
+                let request = l.split_once('"').map_or("", |(_, r)| r);
+                // (Bytes: HAProxy 2.6 logs 232 for its 408 page of 233 bytes on the wire;
+                // corelb logs what it wrote.)
+                let bytes = if f[6] == "0" { "0" } else { "B" };
+                format!(
+                    "{} {} {} {bytes} {} {request}",
+                    f[3],
+                    timers.join("/"),
+                    f[5],
+                    f[9]
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let lb = Corelb::start(&cfg, &[], &[f1, f2]);
+    let ours = seen();
+    std::thread::sleep(Duration::from_millis(300));
+    let our_log = timeouts(lb.log());
+    drop(lb);
+    assert_eq!(
+        our_log,
+        [
+            "bw/<NOSRV> -1/-1/-1/-1/n 408 B cR-- POST / HTTP/1.1\"",
+            "f1/<NOSRV> -1/-1/-1/-1/n 408 B cR-- POST / HTTP/1.1\""
+        ]
+    );
+    assert!(
+        ours[0].ends_with("x-before: 3|x-body: abcdef|body=abcdef"),
+        "{ours:#?}"
+    );
+    assert!(ours[1].contains(" 408 "), "{ours:#?}");
+    assert!(ours[4].contains("interim 100 200 "), "{ours:#?}");
+    assert!(!ours[4].contains("expect"), "{ours:#?}");
+    assert!(ours[6].contains("x-body: abcd|"), "{ours:#?}");
+    if let Some(h) = Haproxy::start(&cfg, &[f1, f2]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            timeouts(h.log()),
+            our_log,
+            "HAProxy 2.6's log against corelb's"
+        );
+    }
+}
+
+/// Actions of later HAProxy versions are rejected, as HAProxy 2.6 rejects them, with the
+/// line and the version that added them.
+#[test]
+fn actions_after_haproxy_26_are_rejected_like_haproxy_26() {
+    let dir = TempDir::new("after26");
+    let base = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend b\n  server s 127.0.0.1:1\n";
+    for (rule, v) in [
+        ("http-request set-bandwidth-limit lim", "2.7"),
+        ("http-request sc-add-gpc(0,0) 1", "2.8"),
+        ("http-request set-fc-mark 1", "3.0"),
+        ("http-request set-fc-tos 1", "3.0"),
+        ("http-request set-retries 1", "3.1"),
+        ("http-request do-log", "3.1"),
+        ("http-request pause 1s", "3.2"),
+        ("http-response pause 1s", "3.2"),
+    ] {
+        let text = format!("{base}  {rule}\n");
+        let action = rule
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        expect_check(
+            &dir,
+            &text,
+            1,
+            &format!(
+                "c.cfg:8: '{action}': no such action in HAProxy 2.6, the language corelb speaks (HAProxy {v} added it)"
+            ),
+        );
+        if Command::new("haproxy").arg("-v").output().is_ok() {
+            let out = Command::new("haproxy")
+                .args(["-c", "-f"])
+                .arg(dir.path("c.cfg"))
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{rule}: {err}");
+            assert!(err.contains("c.cfg:8"), "{rule}: {err}");
+        }
+    }
 }
 
 /// `tcp-response inspect-delay` and `tcp-response content` in mode http, as HAProxy 2.6

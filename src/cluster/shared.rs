@@ -45,6 +45,9 @@ pub struct FrontendRt {
     /// `option http-buffer-request` on the frontend or on a backend it may route to: a
     /// request's body is read (up to the buffer) before its rules run.
     pub buffer_request: bool,
+    /// An `http-request wait-for-body` rule in the frontend or in a backend it may route
+    /// to: a request whose body is not whole looks for one that applies before its rules.
+    pub waits_for_req_body: bool,
 }
 
 /// A backend as the shards use it.
@@ -434,6 +437,15 @@ fn frontend_rt(
             Some(_) => any_buffers(),
             None => buffers(r.index),
         });
+    let waits = |j: usize| all.get(j).is_some_and(|p| p.waits_for_req_body);
+    let waits_for_req_body = px.waits_for_req_body
+        || px.default_backend.as_ref().is_some_and(|r| waits(r.index))
+        || px.use_backends.iter().any(|r| match r.dynamic {
+            Some(_) => all
+                .iter()
+                .any(|p| p.kind.is_backend() && p.waits_for_req_body),
+            None => waits(r.index),
+        });
     let backend = if px.kind.is_backend() {
         Some(i)
     } else {
@@ -467,6 +479,7 @@ fn frontend_rt(
         errors: Default::default(),
         sess_rate: super::rate::RateLimit::new(px.rate_limit_sessions),
         buffer_request,
+        waits_for_req_body,
     }
 }
 

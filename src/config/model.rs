@@ -1309,6 +1309,9 @@ pub struct Proxy {
     /// An `http-response wait-for-body` rule is among `http_response` (derived at the end
     /// of the parse: responses of proxies without one skip the scan).
     pub waits_for_body: bool,
+    /// An `http-request wait-for-body` rule is among `http_request` (derived as
+    /// `waits_for_body`: requests of frontends that cannot meet one skip the scan).
+    pub waits_for_req_body: bool,
     /// `persist rdp-cookie[(NAME)]`: a client whose RDP cookie NAME (`msts`) encodes a
     /// server's IPv4 address and port goes back to that server.
     pub persist_rdp: Option<String>,
@@ -1618,6 +1621,7 @@ impl Proxy {
             persist_rules: Vec::new(),
             persist_rdp: None,
             waits_for_body: false,
+            waits_for_req_body: false,
             compression: None,
             filters: Vec::new(),
         }

@@ -21,6 +21,8 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
         super::filters::check_proxy(px, d);
         px.waits_for_body =
             (px.http_response.iter()).any(|r| matches!(r.action, HttpAction::WaitForBody { .. }));
+        px.waits_for_req_body =
+            (px.http_request.iter()).any(|r| matches!(r.action, HttpAction::WaitForBody { .. }));
     }
     check_binds(cfg, d);
     build_tls(cfg, d);

@@ -217,6 +217,19 @@ impl RequestHead {
         self.expect_continue && matches!(self.version, Version::Http11)
     }
 
+    /// The proxy answered `100 Continue` itself (`http-request wait-for-body`): the
+    /// `Expect: 100-continue` fields are not forwarded, and the request no longer waits
+    /// for a server's 100 (HAProxy's `http_handle_expect_hdr`).
+    pub fn continue_answered(&mut self, buf: &[u8]) {
+        for h in &mut self.headers {
+            if h.known == KnownHeader::Expect && h.value(buf).eq_ignore_ascii_case(b"100-continue")
+            {
+                h.dropped = true;
+            }
+        }
+        self.expect_continue = false;
+    }
+
     /// The client asks to switch protocols: `upgrade` in Connection and an Upgrade field.
     pub const fn upgrade_requested(&self) -> bool {
         self.connection.upgrade && self.upgrade_header

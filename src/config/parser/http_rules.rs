@@ -34,7 +34,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "del-acl",
     "set-map",
     "del-map",
-    "set-bandwidth-limit",
     "early-hint",
     "normalize-uri",
     "set-nice",
@@ -46,14 +45,26 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "strict-mode",
     "set-priority-class",
     "set-priority-offset",
-    "set-retries",
-    "sc-add-gpc",
     "sc-set-gpt",
-    "set-fc-mark",
-    "set-fc-tos",
-    "do-log",
-    "pause",
 ];
+
+/// Actions of later HAProxy versions, which 2.6 (the language corelb speaks) rejects: each
+/// with the version that added it.
+pub(super) const HTTP_ACTIONS_AFTER_26: &[(&str, &str)] = &[
+    ("set-bandwidth-limit", "2.7"),
+    ("sc-add-gpc", "2.8"),
+    ("set-fc-mark", "3.0"),
+    ("set-fc-tos", "3.0"),
+    ("set-retries", "3.1"),
+    ("do-log", "3.1"),
+    ("pause", "3.2"),
+];
+
+/// The HAProxy version that added `action` (its name before any `(`), if it came after 2.6.
+fn after_26(action: &str) -> Option<&'static str> {
+    let name = action.split('(').next().unwrap_or(action);
+    (HTTP_ACTIONS_AFTER_26.iter()).find_map(|&(n, v)| (n == name).then_some(v))
+}
 
 /// `http-request capture EXPR [len N | id N]` and `http-response|http-after-response capture
 /// EXPR id N`, with HAProxy's errors.
@@ -131,13 +142,20 @@ fn capture_rule(
     }
 }
 
-/// `http-response wait-for-body time T [at-least N]`, with HAProxy 2.6's errors.
-fn wait_for_body(px: &Proxy, w: &[String], loc: &Loc, d: &mut Diags) -> Option<HttpAction> {
+/// `http-request|http-response wait-for-body time T [at-least N]`, with HAProxy 2.6's
+/// errors.
+fn wait_for_body(
+    px: &Proxy,
+    w: &[String],
+    kw: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HttpAction> {
     let err = |d: &mut Diags, m: &str| {
         d.error(
             loc,
             format!(
-                "error detected in {} '{}' while parsing 'http-response wait-for-body' rule : {m}",
+                "error detected in {} '{}' while parsing '{kw} wait-for-body' rule : {m}",
                 px.kind.name(),
                 px.name
             ),
@@ -309,7 +327,7 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 None
             }
         },
-        "wait-for-body" if !request => wait_for_body(px, w, loc, d),
+        "wait-for-body" => wait_for_body(px, w, kw, loc, d),
         // `http-after-response capture EXPR id N` is `http-response capture`'s, run last.
         "capture" => capture_rule(px, w, kw, loc, d),
         "silent-drop" => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
@@ -510,6 +528,14 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
         "ot-group" => {
             let why = crate::config::tcp_rules::NO_OPENTRACING;
             d.error(loc, format!("'{kw} ot-group' is not supported: {why}"));
+            return None;
+        }
+        a if after_26(a).is_some() => {
+            let v = after_26(a).unwrap_or_default();
+            d.error(
+                loc,
+                format!("'{kw} {a}': no such action in HAProxy 2.6, the language corelb speaks (HAProxy {v} added it)"),
+            );
             return None;
         }
         a if HTTP_ACTIONS_NOT_YET.contains(&a) || a.starts_with("sc-") => {

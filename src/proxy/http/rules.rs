@@ -123,7 +123,7 @@ pub fn request_rules<'a, const N: usize>(
             // The cache looks its rules up itself once the rules let the request through
             // (`super::cache`), as HAProxy's cache-use lets later rules run.
             HttpAction::CacheUse(_) | HttpAction::CacheStore(_) => {}
-            // A response rule only (the parser admits it nowhere else).
+            // Waited for before the rules ran (`wait_for_request_body`).
             HttpAction::WaitForBody { .. } => {}
             HttpAction::SilentDrop => {
                 flags.silent_drop = true;
@@ -363,6 +363,29 @@ async fn do_resolve(
         s.vars()
             .set(&r.var, crate::acl::Stored::Ip(ip), Default::default());
     }
+}
+
+/// `http-request wait-for-body time T [at-least N]`: the first such rule among `rules` whose
+/// condition holds on the request as the client sent it, with its index. (HAProxy evaluates
+/// it in its turn, after the rules before it; corelb waits before running any — the rules
+/// before it still see the body as it was, see `session::Exchange` — so its condition does
+/// not see their edits.)
+pub fn wait_for_request_body(
+    rules: &[HttpRule],
+    acls: &Acls,
+    base: &RequestSample<'_>,
+) -> Option<(usize, std::time::Duration, u64)> {
+    rules
+        .iter()
+        .enumerate()
+        .find_map(|(i, rule)| match rule.action {
+            HttpAction::WaitForBody { time, at_least }
+                if rule.cond.as_ref().is_none_or(|c| c.eval(acls, base)) =>
+            {
+                Some((i, time, at_least))
+            }
+            _ => None,
+        })
 }
 
 /// `http-response wait-for-body time T [at-least N]`: the first such rule, among the

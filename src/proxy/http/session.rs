@@ -424,6 +424,8 @@ impl Ctx {
                 (txn.status, page) = (st, bytes.into());
                 txn.capture_response(fe_px, &mut caps);
             }
+            // HAProxy's `%B` counts its error answers.
+            txn.bytes_out = page.len() as u64;
             let _ = write_all(client, &page, deadline(fe_px.timeouts.client)).await;
         }
         log_txn(&self.shard, &self.fe, &self.info, txn, self.vars_no_txn());
@@ -691,6 +693,9 @@ pub(crate) struct Exchange<'c> {
     fe_view: usize,
     /// The client connection's first request (`http-reuse safe` takes no idle connection).
     first: bool,
+    /// Where `http-request wait-for-body` waited: the rules before it see the buffer as it
+    /// was (`WaitedAt::before`).
+    waited_at: Option<WaitedAt>,
     /// This request's sticky counters (released, conn_cur down, when the exchange ends).
     trackers: crate::stick::Trackers,
     /// The transaction's variables (`txn.`, `req.`, `res.`).
@@ -729,7 +734,7 @@ impl Drop for Exchange<'_> {
 
 impl<'c> Exchange<'c> {
     /// `txn` was started when the request began to arrive; its head is in `b`.
-    pub async fn start<C: AsyncRead + Unpin>(
+    pub async fn start<C: AsyncRead + AsyncWrite + Unpin>(
         ctx: &'c Ctx,
         txn: Txn,
         head_len: usize,
@@ -760,11 +765,17 @@ impl<'c> Exchange<'c> {
         // `Expect: 100-continue`: the client waits for the server's 100.
         // (Boxed: without the option, the exchange's future, copied per request, does not
         // grow by the wait's state.)
-        let fe_view = if ctx.fe.buffer_request && !b.req.expects_continue() {
+        let mut fe_view = if ctx.fe.buffer_request && !b.req.expects_continue() {
             Box::pin(wait_body(ctx, head_len, b, client)).await
         } else {
             usize::MAX
         };
+        // `http-request wait-for-body`: when one applies and the body is not whole yet.
+        let mut waited_at = None;
+        if ctx.fe.waits_for_req_body && !body_here(&b.req, &b.inb.bytes()[head_len..], &ctx.limits)
+        {
+            (fe_view, waited_at) = Box::pin(wait_req_body(ctx, head_len, b, client, fe_view)).await;
+        }
         Exchange {
             ctx,
             txn,
@@ -772,6 +783,7 @@ impl<'c> Exchange<'c> {
             buf_len_at_head: b.inb.len(),
             fe_view,
             first,
+            waited_at,
             trackers: crate::stick::Trackers::new(),
             vars: crate::acl::VarSet::default(),
             watch: None,
@@ -795,6 +807,29 @@ impl<'c> Exchange<'c> {
         b: &mut Bufs,
         client: &mut C,
     ) -> Next {
+        if self.waited_at.is_some_and(|w| w.late) {
+            // HAProxy 2.6 logs it `cR` with the request line, and no request time (-1): the
+            // request never became whole.
+            let ctx = self.ctx;
+            if logging(&ctx.shard, &ctx.fe) {
+                self.txn.request_line = request_line(ctx, &b.req, b.inb.bytes());
+            }
+            self.txn.t_request = None;
+            // A backend's rule: the backend is logged, and its error page answers.
+            let be = (self.waited_at)
+                .map(|w| w.proxy as usize)
+                .filter(|&p| p != ctx.fe.proxy);
+            if let Some(p) = be {
+                self.txn.backend = ctx.shard.shared.backends[p].clone();
+            }
+            let be_px = be.map(|p| &ctx.cfg.proxies[p]);
+            let e = ProxyError::request_timeout();
+            let vars = Some(&self.vars);
+            let head = Some((&b.req, b.inb.bytes()));
+            ctx.fail(client, &mut b.out, &mut self.txn, be_px, &e, vars, head)
+                .await;
+            return Next::Close;
+        }
         match self.analyze(b).await {
             Analyzed::Done => Next::Close,
             Analyzed::Fail(e) => {
@@ -895,14 +930,7 @@ impl<'c> Exchange<'c> {
                 _ => 0, // chunked bodies are not counted
             };
         if logging(shard, fe) {
-            txn.request_line = if ctx.info.h2 {
-                // The head was rebuilt from HTTP/2 fields: log the version it came in.
-                let line = req.request_line().get(inb.bytes());
-                let line = line.strip_suffix(b"HTTP/1.1").unwrap_or(line);
-                format!("{}HTTP/2.0", String::from_utf8_lossy(line))
-            } else {
-                String::from_utf8_lossy(req.request_line().get(inb.bytes())).into_owned()
-            };
+            txn.request_line = request_line(ctx, req, inb.bytes());
             let bytes = inb.bytes();
             let fields = req.headers().iter().filter(|h| !h.dropped);
             let fields = fields.map(|h| (h.name(bytes), h.value(bytes)));
@@ -987,8 +1015,22 @@ impl<'c> Exchange<'c> {
         }
         // The frontend's rules, then its old-style redirects, then the backend choice.
         let pages_fe = (fe_px, None);
+        // The rules before an `http-request wait-for-body` that waited see the buffer as it
+        // was before the wait (HAProxy ran them then): the rules run in parts (`rules_part`),
+        // the old-style redirects last. (Parts by index: slices held across the rules' wait
+        // would weigh on the exchange's future.)
         if reply.is_none() {
-            for set in [&fe_px.http_request, &fe_px.redirects] {
+            let mut skip = false;
+            for i in 0..3 {
+                if std::mem::take(&mut skip) {
+                    continue;
+                }
+                let (set, view) = match i {
+                    2 => (&fe_px.redirects[..], None),
+                    _ => rules_part(self.waited_at, fe.proxy, &fe_px.http_request, i),
+                };
+                let view = view.unwrap_or(self.fe_view);
+                base.head = Some((req, &all[..all.len().min(view)]));
                 match rules::request_rules_resolving(
                     set,
                     &fe_px.acls,
@@ -1012,10 +1054,10 @@ impl<'c> Exchange<'c> {
                         txn.intercepted = !flags.denied && !flags.tarpit;
                         break;
                     }
+                    // `allow` in the rules before the wait ends the frontend's rules.
+                    rules::HttpVerdict::Allow => skip = i == 0,
                     // (`Resolve` is answered inside.)
-                    rules::HttpVerdict::Allow
-                    | rules::HttpVerdict::Continue
-                    | rules::HttpVerdict::Resolve { .. } => {}
+                    rules::HttpVerdict::Continue | rules::HttpVerdict::Resolve { .. } => {}
                     // Only `http-response` rules return these.
                     rules::HttpVerdict::SilentDrop | rules::HttpVerdict::DenyResponse { .. } => {}
                 }
@@ -1024,6 +1066,7 @@ impl<'c> Exchange<'c> {
                 }
             }
         }
+        base.head = Some((req, &all[..all.len().min(self.fe_view)]));
         // What the rules set of the stream's addresses, for everything after them.
         txn.set_addrs(addrs.get());
         if flags.silent_drop || flags.reject {
@@ -1075,24 +1118,37 @@ impl<'c> Exchange<'c> {
             && be.proxy != fe.proxy
         {
             let be_px = &cfg.proxies[be.proxy];
-            if let rules::HttpVerdict::Reply { status, bytes } = rules::request_rules_resolving(
-                &be_px.http_request,
-                &be_px.acls,
-                &base,
-                req,
-                inb.bytes(),
-                &mut edits,
-                &bump,
-                &mut b.scratch,
-                &mut flags,
-                (fe_px, Some(be_px)),
-                !keep_after_reply,
-                &shared.dns_lookups,
-            )
-            .await
-            {
-                reply = Some((status, bytes));
+            for i in 0..2 {
+                let (set, view) = rules_part(self.waited_at, be.proxy, &be_px.http_request, i);
+                base.head = Some((req, &all[..all.len().min(view.unwrap_or(usize::MAX))]));
+                match rules::request_rules_resolving(
+                    set,
+                    &be_px.acls,
+                    &base,
+                    req,
+                    inb.bytes(),
+                    &mut edits,
+                    &bump,
+                    &mut b.scratch,
+                    &mut flags,
+                    (fe_px, Some(be_px)),
+                    !keep_after_reply,
+                    &shared.dns_lookups,
+                )
+                .await
+                {
+                    rules::HttpVerdict::Reply { status, bytes } => {
+                        reply = Some((status, bytes));
+                        break;
+                    }
+                    rules::HttpVerdict::Allow => break,
+                    _ => {}
+                }
+                if flags.prometheus || flags.silent_drop || flags.reject {
+                    break;
+                }
             }
+            base.head = Some((req, all));
             txn.set_addrs(addrs.get());
             if flags.silent_drop || flags.reject {
                 return drop_client(ctx, txn, vars, flags.silent_drop);
@@ -2555,6 +2611,18 @@ fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn) {
     counters.stream_done(fe.proxy, txn.backend.as_deref(), txn.server, e, now);
 }
 
+/// The request line as the log shows it.
+fn request_line(ctx: &Ctx, req: &RequestHead, buf: &[u8]) -> String {
+    if ctx.info.h2 {
+        // The head was rebuilt from HTTP/2 fields: log the version it came in.
+        let line = req.request_line().get(buf);
+        let line = line.strip_suffix(b"HTTP/1.1").unwrap_or(line);
+        format!("{}HTTP/2.0", String::from_utf8_lossy(line))
+    } else {
+        String::from_utf8_lossy(req.request_line().get(buf)).into_owned()
+    }
+}
+
 fn bytes_say_close(b: &[u8]) -> bool {
     let head_end = memchr::memmem::find(b, b"\r\n\r\n").unwrap_or(b.len());
     memchr::memmem::find(&b[..head_end], b"Connection: close").is_some()
@@ -2585,6 +2653,131 @@ async fn wait_body<C: AsyncRead + Unpin>(
         }
     }
     view
+}
+
+/// Part `i` of a proxy's `http-request` rules and what of the buffer they see (`None`: as
+/// the proxy's rules do): 0, those before the `wait-for-body` rule that waited, on the buffer
+/// as it was then; 1, the rest (all of them when no rule of this proxy waited).
+fn rules_part(
+    waited_at: Option<WaitedAt>,
+    px: usize,
+    rules: &[crate::config::HttpRule],
+    i: usize,
+) -> (&[crate::config::HttpRule], Option<usize>) {
+    match waited_at {
+        Some(w) if w.proxy as usize == px => {
+            let (pre, post) = rules.split_at((w.rule as usize).min(rules.len()));
+            match i {
+                0 => (pre, Some(w.before as usize)),
+                _ => (post, None),
+            }
+        }
+        _ if i == 0 => (&[], None),
+        _ => (rules, None),
+    }
+}
+
+/// Where an `http-request wait-for-body` rule waited: the proxy and the rule's index in its
+/// `http-request` rules, and how much of the buffer was here before (what the rules before
+/// it see, as in HAProxy, where they ran before the wait).
+#[derive(Clone, Copy)]
+struct WaitedAt {
+    proxy: u32,
+    rule: u32,
+    before: u32,
+    /// T passed before the body came: the answer is HAProxy's 408.
+    late: bool,
+}
+
+/// `http-request wait-for-body time T [at-least N]`: the first such rule whose condition
+/// holds on the request as received, among the frontend's rules, then those of the backend
+/// the request goes to as received (HAProxy meets the backend's after the frontend's rules,
+/// which may change the choice: corelb chooses on the request before them). With one, an
+/// HTTP/1.1 `Expect: 100-continue` is answered (HAProxy's `http_handle_expect_hdr`) and the
+/// body read until it is whole, N bytes of it are here (raw bytes: a chunked body's framing
+/// counts), the buffer is full or the client stops. Returns what the frontend's rules see of
+/// the buffer (less than all when only the backend waited, as HAProxy's frontend rules run
+/// before it) and where it waited, and whether T passed first there (HAProxy answers 408).
+async fn wait_req_body<C: AsyncRead + AsyncWrite + Unpin>(
+    ctx: &Ctx,
+    head_len: usize,
+    b: &mut Bufs,
+    client: &mut C,
+    fe_view: usize,
+) -> (usize, Option<WaitedAt>) {
+    let cfg = &ctx.cfg;
+    let shared = &ctx.shard.shared;
+    let fe_px = ctx.fe_px();
+    let found = {
+        let nbsrv = |i: usize| shared.usable_servers(i);
+        let vars = crate::acl::VarSet::default();
+        let base = RequestSample {
+            head: Some((&b.req, b.inb.bytes())),
+            conn: &ctx.acl_conn,
+            nbsrv: &nbsrv,
+            stopping: shared.control.soft_stopping(),
+            stick: None,
+            txn: Some(&vars),
+            addrs: None,
+        };
+        let fe_wait = (fe_px.waits_for_req_body)
+            .then(|| rules::wait_for_request_body(&fe_px.http_request, &fe_px.acls, &base))
+            .flatten();
+        match fe_wait {
+            Some(w) => Some((ctx.fe.proxy, w)),
+            None => crate::proxy::switching::choose(cfg, ctx.fe.proxy, &base, &mut b.scratch)
+                .filter(|&i| i != ctx.fe.proxy && cfg.proxies[i].waits_for_req_body)
+                .and_then(|i| {
+                    let px = &cfg.proxies[i];
+                    let w = rules::wait_for_request_body(&px.http_request, &px.acls, &base)?;
+                    Some((i, w))
+                }),
+        }
+    };
+    let Some((proxy, (rule, time, at_least))) = found else {
+        return (fe_view, None);
+    };
+    let before = b.inb.len().min(fe_view);
+    let at = |late| {
+        let (proxy, rule, before) = (proxy as u32, rule as u32, before as u32);
+        Some(WaitedAt {
+            proxy,
+            rule,
+            before,
+            late,
+        })
+    };
+    let fe_view = if proxy == ctx.fe.proxy {
+        usize::MAX
+    } else {
+        before
+    };
+    let until = Instant::now() + time;
+    if b.req.expects_continue() && !ctx.info.h2 {
+        if write_all(client, crate::h1::CONTINUE_100, Some(until))
+            .await
+            .is_err()
+        {
+            return (fe_view, at(false));
+        }
+        b.req.continue_answered(b.inb.bytes());
+    }
+    loop {
+        let body = &b.inb.bytes()[head_len..];
+        if body_here(&b.req, body, &ctx.limits)
+            || (at_least > 0 && body.len() as u64 >= at_least)
+            || b.inb.len() >= b.inb.capacity()
+        {
+            return (fe_view, at(false));
+        }
+        match b.inb.read_from(client, Some(until)).await {
+            Ok(0) => return (fe_view, at(false)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return (fe_view, at(true)),
+            // What follows meets the error again.
+            Err(_) => return (fe_view, at(false)),
+        }
+    }
 }
 
 /// `http-response wait-for-body`: what to wait for after a response head.
