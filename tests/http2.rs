@@ -1128,3 +1128,52 @@ backend app\n  server s1 127.0.0.1:{}\n",
         assert_eq!(seen(&|| h.log()), ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// The SETTINGS_MAX_FRAME_SIZE a client is told (16384 when not announced), by nghttp.
+fn announced_max_frame_size(port: u16) -> u32 {
+    let out = Command::new("nghttp")
+        .args(["-nv", "--timeout=5"])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .expect("nghttp (apt-get install nghttp2-client)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let recv = text.split("recv SETTINGS frame").nth(1).unwrap_or("");
+    let first = recv.split("] recv ").next().unwrap_or("");
+    first
+        .split("SETTINGS_MAX_FRAME_SIZE(0x05):")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(16384)
+}
+
+/// `tune.h2.max-frame-size`: what is announced to clients, capped by the buffer size, and
+/// the buffer size when it is larger than 16384 and the keyword is not given, as HAProxy
+/// 2.6 announces it. Before, the keyword was unknown.
+#[test]
+fn h2_max_frame_size_is_announced_as_haproxy() {
+    let cases = [
+        ("", 16384),
+        ("  tune.h2.max-frame-size 20000\n", 16384),
+        (
+            "  tune.h2.max-frame-size 20000\n  tune.bufsize 65536\n",
+            20000,
+        ),
+        ("  tune.bufsize 32768\n", 32768),
+    ];
+    let cfg = |g: &str, port: u16| {
+        format!(
+            "global\n{g}defaults\n  mode http\n  timeout client 2s\n  timeout server 2s\n  timeout connect 1s\n\
+frontend fe\n  bind 127.0.0.1:{port} proto h2\n  http-request return status 200\n"
+        )
+    };
+    for (g, want) in cases {
+        let port = free_port();
+        let _lb = Corelb::start(&cfg(g, port), &[], &[port]);
+        assert_eq!(announced_max_frame_size(port), want, "corelb with {g:?}");
+        let port = free_port();
+        if let Some(_h) = common::haproxy::Haproxy::start(&cfg(g, port), &[port]) {
+            assert_eq!(announced_max_frame_size(port), want, "HAProxy with {g:?}");
+        }
+    }
+}

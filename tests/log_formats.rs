@@ -1081,3 +1081,40 @@ fn response_capture_rules_fill_declared_slots_like_haproxy() {
         ["c0=server c1=aaaaaaaaaa c2=BB c3=200 hs={server|aaaaaaaaaa|BB|200} hr="]
     );
 }
+
+/// `http-request set-log-level` and `http-response set-log-level`: a request's line goes
+/// at the level of the last matching rule (`err` here: `<3>` in the short format), or not
+/// at all (`silent`: health checks out of the log), the others at info (`<6>`); the same lines
+/// as Debian's HAProxy 2.6. Before, the action was "not supported yet".
+#[test]
+fn set_log_level_changes_or_silences_lines_as_haproxy() {
+    let be = Serve::start("b", &[]);
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "global\n  log stdout format short local0\ndefaults\n  mode http\n  log global\n  log-format \"%HP %ST\"\n\
+  timeout client 5s\n  timeout server 5s\n  timeout connect 2s\n\
+frontend fe\n  bind 127.0.0.1:{port}\n  http-request set-log-level silent if {{ path /health }}\n\
+  http-request set-log-level err if {{ path_beg /e }}\n  http-request set-log-level notice if {{ path /en }}\n\
+  http-request set-var(txn.w) int(1) if {{ path /w }}\n  http-response set-log-level warning if {{ var(txn.w) -m int 1 }}\n  default_backend b\n\
+backend b\n  server s 127.0.0.1:{}\n",
+            be.port
+        );
+        let mut lines = stdout_lines(prog, &cfg, &[port], || {
+            for p in ["/a", "/health", "/e", "/en", "/w"] {
+                get(port, p, "");
+            }
+        });
+        lines.sort();
+        lines
+    };
+    let ours = run(corelb_bin());
+    assert_eq!(
+        ours,
+        ["<3>/e 200", "<4>/w 200", "<5>/en 200", "<6>/a 200"],
+        "corelb"
+    );
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours, "HAProxy 2.6");
+    }
+}

@@ -1078,6 +1078,17 @@ listen l\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  stick-table type ip s
 /// `local` and remote port `remote` (found through /proc/net/tcp and /proc/PID/fd, read
 /// with pidfd_getfd: the test runs as root).
 fn peer_tcp_opt(pid: i32, local: u16, remote: u16, opt: libc::c_int) -> Option<i32> {
+    peer_sockopt(pid, local, remote, libc::IPPROTO_TCP, opt)
+}
+
+/// [`peer_tcp_opt`] at any level.
+fn peer_sockopt(
+    pid: i32,
+    local: u16,
+    remote: u16,
+    level: libc::c_int,
+    opt: libc::c_int,
+) -> Option<i32> {
     let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
     let inode = tcp.lines().skip(1).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
@@ -1107,7 +1118,7 @@ fn peer_tcp_opt(pid: i32, local: u16, remote: u16, opt: libc::c_int) -> Option<i
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
         let r = libc::getsockopt(
             mine,
-            libc::IPPROTO_TCP,
+            level,
             opt,
             (&mut v as *mut libc::c_int).cast(),
             &mut len,
@@ -1173,6 +1184,68 @@ listen l\n  bind 127.0.0.1:{port}\n  option clitcpka\n  clitcpka-idle 71\n  clit
             ],
             [Some(120), Some(17), Some(6), Some(9000)],
             "{who}: server side"
+        );
+    }
+}
+
+/// `option tcp-smart-accept`: the listening socket holds back the handshake's quick ACK
+/// (TCP_QUICKACK 0) for mode http frontends unless `no option tcp-smart-accept`, and for
+/// mode tcp ones only with the option; read from the listening socket of corelb and of
+/// HAProxy 2.6. Before, the option was an unknown one.
+#[test]
+fn tcp_smart_accept_sets_the_listeners_quick_ack_as_haproxy() {
+    for (who, start) in both() {
+        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+        let cfg = format!(
+            "defaults\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend h\n  mode http\n  bind 127.0.0.1:{}\n  default_backend b\n\
+frontend hn\n  mode http\n  no option tcp-smart-accept\n  bind 127.0.0.1:{}\n  default_backend b\n\
+frontend t\n  mode tcp\n  bind 127.0.0.1:{}\n  default_backend bt\n\
+frontend ts\n  mode tcp\n  option tcp-smart-accept\n  bind 127.0.0.1:{}\n  default_backend bt\n\
+backend b\n  mode http\n  server s 127.0.0.1:1\nbackend bt\n  mode tcp\n  server s 127.0.0.1:1\n",
+            ports[0], ports[1], ports[2], ports[3]
+        );
+        let p = start(&cfg, &ports);
+        let quickack: Vec<Option<i32>> = ports
+            .iter()
+            .map(|&port| peer_tcp_opt(p.pid(), port, 0, libc::TCP_QUICKACK))
+            .collect();
+        assert_eq!(quickack, [Some(0), Some(1), Some(1), Some(0)], "{who}");
+    }
+}
+
+/// `http-request set-tos` and `http-response set-mark`: the client connection's IP_TOS and
+/// SO_MARK, read from corelb's and HAProxy 2.6's socket after a kept-alive answer. Before,
+/// both actions were "not supported yet".
+#[test]
+fn set_tos_and_set_mark_mark_the_client_connection_as_haproxy() {
+    let be = Serve::start("b", &[]);
+    for (who, start) in both() {
+        let port = free_port();
+        let cfg = format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{port}\n  http-request set-tos 0x20 if {{ path /t }}\n\
+  http-response set-mark 7 if {{ status 200 }}\n  default_backend b\n\
+backend b\n  server s 127.0.0.1:{}\n",
+            be.port
+        );
+        let p = start(&cfg, &[port]);
+        let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut r = BufReader::new(c.try_clone().unwrap());
+        (&c).write_all(b"GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let res = read_response(&mut r, false).unwrap();
+        assert_eq!(res.status, 200, "{who}");
+        let me = c.local_addr().unwrap().port();
+        let opt = |level, o| peer_sockopt(p.pid(), port, me, level, o);
+        assert_eq!(
+            (
+                opt(libc::IPPROTO_IP, libc::IP_TOS),
+                opt(libc::SOL_SOCKET, libc::SO_MARK)
+            ),
+            (Some(0x20), Some(7)),
+            "{who}"
         );
     }
 }

@@ -218,7 +218,7 @@ fn check_mode_reports_tcp_request_errors_with_their_lines() {
     let all = format!("{out}{err}");
     assert_eq!(code, 1, "{all}");
     assert!(all.contains("bad.cfg:8: 'expect-proxy layer4' is not allowed in 'tcp-request session' rules in frontend 'f'"), "{all}");
-    assert!(all.contains("bad.cfg:9: 'tcp-request content' expects 'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)' or 'unset-var(...)' in frontend 'f' (got 'bogus')"), "{all}");
+    assert!(all.contains("bad.cfg:9: 'tcp-request content' expects 'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc(...)', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)' or 'unset-var(...)' in frontend 'f' (got 'bogus')"), "{all}");
     assert!(all.contains("bad.cfg:10: warning: anonymous acl will never match in 'tcp-request connection' because it uses keyword 'req.ssl_sni'"), "{all}");
     assert!(
         all.contains(

@@ -373,3 +373,49 @@ frontend fe
         "a=first n=3 m=9 e=none e2= e3=none f=none g=w h=none p=none q=2"
     );
 }
+
+/// The global section's `set-var` and `set-var-fmt`: `proc.` variables set while parsing
+/// (a later line sees an earlier one), read by every request; errors as HAProxy 2.6 words
+/// them. Differential: the same page from Debian's HAProxy. Before, both were unknown
+/// keywords.
+#[test]
+fn global_set_var_sets_proc_variables_as_haproxy() {
+    let cfg = |port: u16| {
+        format!(
+            "global\n  set-var proc.state str(primary)\n  set-var proc.prio int(100)\n\
+  set-var proc.threshold int(200),sub(proc.prio)\n  set-var-fmt proc.label \"%[var(proc.state)]-%[var(proc.prio)]\"\n\
+defaults\n  mode http\n  timeout client 2s\n  timeout server 2s\n  timeout connect 1s\n\
+frontend fe\n  bind 127.0.0.1:{port}\n\
+  http-request return status 200 content-type text/plain lf-string \"%[var(proc.state)] %[var(proc.threshold)] %[var(proc.label)]\"\n"
+        )
+    };
+    let get = |port: u16| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--max-time", "5"])
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let port = free_port();
+    let _lb = Corelb::start(&cfg(port), &[], &[port]);
+    assert_eq!(get(port), "primary 100 primary-100");
+    let port = free_port();
+    if let Some(_h) = common::haproxy::Haproxy::start(&cfg(port), &[port]) {
+        assert_eq!(get(port), "primary 100 primary-100", "HAProxy 2.6");
+    }
+    let dir = TempDir::new("gsetvar");
+    for (line, want) in [
+        (
+            "set-var txn.x str(a)",
+            "only scope 'proc' is permitted in the global section",
+        ),
+        (
+            "set-var proc.x",
+            "requires a process-wide variable name ('proc.<name>') and a sample expression",
+        ),
+        ("set-var proc.z src", "none of which is available here"),
+    ] {
+        expect_check(&dir, &format!("global\n  {line}\n"), 1, want);
+    }
+}

@@ -129,7 +129,9 @@ pub use stick::{
     DATA_TYPES, DataType, GptValue, MAX_SC, Op, RuleKind, StickAction, StickFetch, StickSource,
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,
 };
-pub use vars::{Scope, Stored, VarAction, VarRef, VarSet, Vars};
+pub use vars::{
+    ProcVars, Scope, Startup, Stored, VarAction, VarRef, VarSet, Vars, proc_restore, proc_snapshot,
+};
 
 /// Parser state shared by the lines of one proxy section.
 #[derive(Clone, Debug, Default)]

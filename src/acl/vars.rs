@@ -274,7 +274,56 @@ impl VarSet {
 static PROC: LazyLock<ArcSwap<ProcVars>> = LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
 
 /// The `proc` variables with a value, by name.
-type ProcVars = Vec<(Box<str>, Stored)>;
+pub type ProcVars = Vec<(Box<str>, Stored)>;
+
+/// The `proc` variables as they are, to put back with [`proc_restore`] (a configuration
+/// whose global `set-var` lines ran but which did not load).
+pub fn proc_snapshot() -> Arc<ProcVars> {
+    PROC.load_full()
+}
+
+/// Puts back what [`proc_snapshot`] took.
+pub fn proc_restore(p: Arc<ProcVars>) {
+    PROC.store(p);
+}
+
+/// What the global section's `set-var`/`set-var-fmt` evaluate in: no connection, no
+/// request, the `proc` variables only (HAProxy allows only "internal" fetches there).
+pub struct Startup;
+
+impl super::Sample for Startup {
+    fn src(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn dst(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn method(&self) -> Option<&[u8]> {
+        None
+    }
+    fn url(&self) -> Option<&[u8]> {
+        None
+    }
+    fn version(&self) -> Option<&[u8]> {
+        None
+    }
+    fn for_each_header(&self, _: &[u8], _: &mut dyn FnMut(&[u8]) -> bool) {}
+    fn ssl_fc(&self) -> bool {
+        false
+    }
+    fn ssl_fc_sni(&self) -> Option<&[u8]> {
+        None
+    }
+    fn ssl_fc_protocol(&self) -> Option<&[u8]> {
+        None
+    }
+    fn nbsrv(&self, _: usize) -> u32 {
+        0
+    }
+    fn stopping(&self) -> bool {
+        false
+    }
+}
 
 /// The variable sets a rule or fetch can reach where it runs.
 #[derive(Clone, Copy, Debug, Default)]

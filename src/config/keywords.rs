@@ -115,6 +115,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
         Supported(g::h2_header_table_size),
         0,
     ),
+    kw("tune.h2.max-frame-size", Supported(g::h2_max_frame_size), 0),
     kw(
         "tune.h2.fe.initial-window-size",
         Supported(g::h2_initial_window_size),
@@ -244,6 +245,8 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     ),
     kw("external-check", Supported(g::external_check), 0),
     kw("close-spread-time", Supported(g::close_spread_time), 0),
+    kw("set-var", Supported(g::set_var), 0),
+    kw("set-var-fmt", Supported(g::set_var), 0),
     kw("httpclient.resolvers.id", Ignored(NO_HTTPCLIENT), 0),
     kw("httpclient.resolvers.prefer", Ignored(NO_HTTPCLIENT), 0),
     kw("httpclient.ssl.ca-file", Ignored(NO_HTTPCLIENT), 0),
@@ -553,6 +556,14 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         Supported(o::idle_close_on_response),
         D | F,
     ),
+    kw("tcp-smart-accept", Supported(o::tcp_smart_accept), D | F),
+    kw(
+        "tcp-smart-connect",
+        Ignored(
+            "corelb connects without holding back the handshake's last ACK: the request follows it in its own packet",
+        ),
+        D | B,
+    ),
     kw(
         "http-no-delay",
         Ignored(
@@ -705,6 +716,13 @@ pub static BIND: &[Kw<b::BindFn>] = &[
     kw("transparent", Supported(b::transparent), 0),
     kw("namespace", Supported(b::namespace), 0),
     kw("tcp-ut", Supported(b::tcp_ut), 0),
+    kw(
+        "shards",
+        Ignored(
+            "every shard accepts on the bind's socket already, as `shards by-thread` would have it",
+        ),
+        0,
+    ),
     kw("level", Supported(b::level), 0),
     kw("mode", Supported(b::mode), 0),
     kw("user", Supported(b::user), 0),

@@ -122,6 +122,11 @@ pub struct H2Tune {
     pub max_concurrent_streams: u32,
     /// `tune.h2.header-table-size`: 4096.
     pub header_table_size: u32,
+    /// The largest frame announced as accepted (to clients and servers): the buffer size
+    /// (16384 at least), or `tune.h2.max-frame-size` below it (set when parsing ends).
+    pub max_frame_size: u32,
+    /// `tune.h2.max-frame-size` as given.
+    pub max_frame_size_set: Option<u32>,
     /// `tune.h2.fe.initial-window-size` (or `tune.h2.initial-window-size`): 65535.
     pub initial_window_size: u32,
     /// `tune.h2.fe.glitches-threshold`: 0 turns the glitch limit off.
@@ -147,6 +152,8 @@ impl Default for H2Tune {
         H2Tune {
             max_concurrent_streams: 100,
             header_table_size: 4096,
+            max_frame_size: 16384,
+            max_frame_size_set: None,
             initial_window_size: 65535,
             glitches_threshold: 1000,
             max_total_streams: 0,
@@ -1021,6 +1028,13 @@ pub enum HttpAction {
     Var(crate::acl::VarAction),
     /// `silent-drop`: the client connection disappears (a reset meant not to reach it).
     SilentDrop,
+    /// `set-log-level LEVEL`: the transaction's log line goes at this syslog level (0
+    /// emerg … 7 debug), or not at all (`silent`, -1). The last matching rule wins.
+    SetLogLevel(i8),
+    /// `set-tos TOS`: IP_TOS (IPV6_TCLASS) of the client connection's packets.
+    SetTos(u8),
+    /// `set-mark MARK`: SO_MARK of the client connection (for policy routing).
+    SetMark(u32),
     /// `http-request reject`: the client connection closes with a reset, unanswered.
     Reject,
     /// `set-pathq FMT`: the path and the query.
@@ -1139,6 +1153,9 @@ pub struct Options {
     /// `option http-ignore-probes`: empty connections (browsers' pre-connects) are not
     /// answered, logged or counted.
     pub http_ignore_probes: bool,
+    /// `option tcp-smart-accept` (`Some(true)`) or `no option tcp-smart-accept`
+    /// (`Some(false)`); unset, on for mode http and TLS binds, as in HAProxy.
+    pub tcp_smart_accept: Option<bool>,
     /// `option idle-close-on-response`: on a soft stop, idle HTTP/1 connections stay open
     /// until their next request, answered with `Connection: close`.
     pub idle_close_on_response: bool,

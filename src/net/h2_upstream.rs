@@ -187,6 +187,9 @@ fn client_builder(tune: &H2Tune) -> h2::client::Builder {
     if tune.header_table_size != 4096 {
         builder.header_table_size(tune.header_table_size);
     }
+    if tune.max_frame_size != 16384 {
+        builder.max_frame_size(tune.max_frame_size);
+    }
     builder
 }
 

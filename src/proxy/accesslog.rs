@@ -16,6 +16,9 @@ use std::time::{Duration, SystemTime};
 /// What one stream measured.
 pub struct Stream<'a> {
     pub http: bool,
+    /// `set-log-level`: the line's syslog level instead of the usual one; -1 (`silent`):
+    /// no line.
+    pub log_level: Option<i8>,
     pub src: SocketAddr,
     /// The address the client reached, when known (mode tcp learns it on connecting).
     pub dst: Option<SocketAddr>,
@@ -101,6 +104,7 @@ pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
     let px = &shard.shared.cfg.proxies[fe.proxy];
     let error = is_error(s);
     let send = px.logging.line.is_some()
+        && s.log_level != Some(-1)
         && fe.logs
         && !(null && fe.dontlognull)
         && (error || !px.logging.dontlog_normal);
@@ -118,7 +122,8 @@ pub fn log(shard: &ShardCtx, fe: &FrontendRt, s: &Stream, null: bool) {
                 log::trace!("{}", String::from_utf8_lossy(line));
             }
             if send {
-                shard.log_sd(fe.proxy, level(px, error), line, sd);
+                let lvl = s.log_level.map_or_else(|| level(px, error), |l| l as u8);
+                shard.log_sd(fe.proxy, lvl, line, sd);
             }
         })
     });

@@ -350,6 +350,7 @@ async fn tls_accept(
                 use crate::log::term::{Cause, Phase, Term};
                 let s = crate::proxy::accesslog::Stream {
                     http: fe.mode == crate::config::model::Mode::Http,
+                    log_level: None,
                     src,
                     dst: None,
                     tls: None,

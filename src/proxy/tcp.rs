@@ -798,6 +798,7 @@ fn log_stream(
 ) -> crate::proxy::accesslog::Stream<'_> {
     crate::proxy::accesslog::Stream {
         http: false,
+        log_level: None,
         src: peer,
         dst,
         tls: None,

@@ -260,6 +260,19 @@ pub fn bind_all(
                         )
                     })?,
                 };
+                if b.addr.inet().is_some() {
+                    // `option tcp-smart-accept` (on by default for mode http and TLS binds):
+                    // no quick ACK of the handshake, so the first answer carries it; set
+                    // either way, as HAProxy does, since a reload may reuse the socket.
+                    let smart = px
+                        .options
+                        .tcp_smart_accept
+                        .unwrap_or(px.mode == crate::config::Mode::Http || b.tls.is_some());
+                    let fd = std::os::fd::AsFd::as_fd(&sock);
+                    let on = i32::from(!smart);
+                    let _ =
+                        crate::sys::setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK, on);
+                }
                 let keep = sock.try_clone().map_err(|e| {
                     format!(
                         "{}: cannot duplicate the socket of '{}': {e}",

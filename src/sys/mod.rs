@@ -176,6 +176,13 @@ pub fn silent_drop_raw(fd: RawFd) {
     silent_drop(unsafe { BorrowedFd::borrow_raw(fd) });
 }
 
+/// An integer socket option on a descriptor held open by the caller (`set-tos`,
+/// `set-mark` on the client connection).
+pub fn setsockopt_raw(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: i32) -> io::Result<()> {
+    // SAFETY: only a setsockopt call on the number, while the caller holds the socket open.
+    setsockopt_int(unsafe { BorrowedFd::borrow_raw(fd) }, level, opt, v)
+}
+
 /// `silent-drop`: a reset that is not meant to reach the client (HAProxy lowers the TTL so
 /// that the reset dies on the way; on the same host it still arrives).
 pub fn silent_drop(fd: BorrowedFd<'_>) {

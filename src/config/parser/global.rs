@@ -120,6 +120,48 @@ pub(crate) fn hard_stop_after(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.hard_stop_after = time_arg(w, 1, loc, &mut p.diags);
 }
 
+/// `set-var proc.NAME EXPR` and `set-var-fmt proc.NAME FMT`: set now, while parsing, as
+/// HAProxy does (later lines see the value), from "internal" fetches only. A configuration
+/// that then fails to load puts the `proc` variables back (see `Parser::finish`).
+pub(crate) fn set_var(p: &mut Parser, w: &[String], loc: &Loc) {
+    let kw = w[0].as_str();
+    let what = if kw == "set-var" {
+        "a sample expression"
+    } else {
+        "a format string"
+    };
+    let (Some(name), true) = (w.get(1), w.len() > 2) else {
+        return p.diags.error(
+            loc,
+            format!("'{kw}' requires a process-wide variable name ('proc.<name>') and {what}."),
+        );
+    };
+    if !name.starts_with("proc.") {
+        return p.diags.error(
+            loc,
+            format!("'{kw}': cannot set variable '{name}', only scope 'proc' is permitted in the global section."),
+        );
+    }
+    let mut ctx = crate::acl::ParseCtx::new("");
+    let action = match crate::acl::VarAction::parse(&format!("{kw}({name})"), &w[2..], &mut ctx) {
+        Ok(a) => a,
+        Err(e) => return p.diags.error(loc, e),
+    };
+    for wn in ctx.warnings {
+        p.diags.warn(loc, wn);
+    }
+    if let crate::acl::VarAction::Set(_, e, _) = &action
+        && e.fetch.layer() != crate::acl::Layer::Internal
+    {
+        return p.diags.error(
+            loc,
+            format!("fetch method '{kw}({name})' extracts information from a connection or a request, none of which is available here"),
+        );
+    }
+    p.proc_before.get_or_insert_with(crate::acl::proc_snapshot);
+    action.apply(&crate::acl::Startup, &mut Vec::new());
+}
+
 /// `close-spread-time <time>|infinite`.
 pub(crate) fn close_spread_time(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.close_spread_time = match w.get(1).map(String::as_str) {
@@ -405,6 +447,13 @@ pub(crate) fn h2_be_max_concurrent_streams(p: &mut Parser, w: &[String], loc: &L
 pub(crate) fn h2_max_total_streams(p: &mut Parser, w: &[String], loc: &Loc) {
     if let Some(v) = uint_arg(w, 1, 0, 1 << 30, loc, &mut p.diags) {
         p.global.h2.max_total_streams = v as u32;
+    }
+}
+
+/// `tune.h2.max-frame-size`: 16384 to 16777215, as RFC 9113 allows.
+pub(crate) fn h2_max_frame_size(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 16384, 16_777_215, loc, &mut p.diags) {
+        p.global.h2.max_frame_size_set = Some(v as u32);
     }
 }
 

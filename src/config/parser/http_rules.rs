@@ -29,7 +29,6 @@ pub(crate) const NO_SPOE: &str =
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
 pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
-    "set-log-level",
     "add-acl",
     "del-acl",
     "set-map",
@@ -37,8 +36,6 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "early-hint",
     "normalize-uri",
     "set-nice",
-    "set-tos",
-    "set-mark",
     "wait-for-handshake",
     "set-timeout",
     "replace-value",
@@ -331,6 +328,53 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
         // `http-after-response capture EXPR id N` is `http-response capture`'s, run last.
         "capture" => capture_rule(px, w, kw, loc, d),
         "silent-drop" => need(0, "no argument", d).then_some(HttpAction::SilentDrop),
+        // `set-tos` and `set-mark`: an integer (decimal, or hex with 0x) as HAProxy reads it.
+        "set-tos" | "set-mark" if kw != "http-after-response" => {
+            if !need(1, "a value", d) {
+                return None;
+            }
+            let v = arg(1).unwrap_or("");
+            let n = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+                Some(h) => u32::from_str_radix(h, 16).ok(),
+                None => v.parse::<u32>().ok(),
+            };
+            match (action, n) {
+                ("set-tos", Some(t)) if t < 256 => Some(HttpAction::SetTos(t as u8)),
+                ("set-mark", Some(m)) => Some(HttpAction::SetMark(m)),
+                _ => {
+                    d.error(
+                        loc,
+                        format!("'{kw} {action}': invalid value '{v}' (an integer expected)"),
+                    );
+                    None
+                }
+            }
+        }
+        // (HAProxy 2.6 has no `http-after-response set-log-level`.)
+        "set-log-level" if kw != "http-after-response" => {
+            const LEVELS: [&str; 8] = [
+                "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+            ];
+            match arg(1).filter(|_| need(1, "a log level", d)) {
+                Some("silent") => Some(HttpAction::SetLogLevel(-1)),
+                Some(l) if LEVELS.contains(&l) => {
+                    let n = LEVELS.iter().position(|x| *x == l).unwrap_or(6);
+                    Some(HttpAction::SetLogLevel(n as i8))
+                }
+                None => None,
+                o => {
+                    // HAProxy 2.6's words.
+                    d.error(
+                        loc,
+                        format!(
+                            "'{kw} set-log-level': unsupported log-level '{}'",
+                            o.unwrap_or("")
+                        ),
+                    );
+                    None
+                }
+            }
+        }
         "reject" if request => need(0, "no argument", d).then_some(HttpAction::Reject),
         "cache-use" if request => {
             need(1, "a cache name", d).then(|| HttpAction::CacheUse(w[1].clone()))

@@ -99,6 +99,9 @@ pub struct Parser {
     files: Vec<PathBuf>,
     /// Warned-about unset variables, to warn once per name.
     unset_seen: Vec<String>,
+    /// The `proc` variables before the first global `set-var` ran, put back if this
+    /// configuration does not load.
+    pub(super) proc_before: Option<Arc<crate::acl::ProcVars>>,
 }
 
 impl Default for Parser {
@@ -135,6 +138,7 @@ impl Parser {
             env_reset: false,
             files: Vec::new(),
             unset_seen: Vec::new(),
+            proc_before: None,
         }
     }
 
@@ -566,6 +570,11 @@ impl Parser {
         crate::acl::set_config_env(self.env.clone(), self.env_reset);
         super::peers::resolve(&mut cfg, &mut self.diags);
         super::mailers::resolve(&mut cfg, &mut self.diags);
+        // HAProxy 2.6 announces frames as large as its buffers (16384 at least), or
+        // `tune.h2.max-frame-size` when smaller than them.
+        let g = &mut cfg.global;
+        let buf = u32::try_from(g.bufsize).unwrap_or(u32::MAX).max(16384);
+        g.h2.max_frame_size = g.h2.max_frame_size_set.map_or(buf, |v| v.min(buf));
         if let Some((path, loc)) = cfg.global.h1_case_file.take() {
             let map = &mut cfg.global.h1_case_map;
             super::case_adjust::file(map, &path, &loc, &mut self.diags);
@@ -581,6 +590,9 @@ impl Parser {
         );
         super::validate::validate(&mut cfg, &mut self.diags);
         if self.diags.has_errors() {
+            if let Some(p) = self.proc_before.take() {
+                crate::acl::proc_restore(p);
+            }
             (None, self.diags)
         } else {
             (Some(cfg), self.diags)

@@ -399,6 +399,18 @@ pub(crate) fn prefer_last_server(
     1
 }
 
+/// `option tcp-smart-accept`.
+pub(crate) fn tcp_smart_accept(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.tcp_smart_accept = Some(on);
+    1
+}
+
 /// `option idle-close-on-response`.
 pub(crate) fn idle_close_on_response(
     px: &mut Proxy,

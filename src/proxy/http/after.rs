@@ -61,6 +61,8 @@ pub fn on_head<'a, const N: usize>(
             (fe, be),
             false,
             caps,
+            // (None of these among http-after-response's actions in HAProxy 2.6.)
+            &mut super::rules::Effects::default(),
         );
         debug_assert!(matches!(v, HttpVerdict::Allow | HttpVerdict::Continue));
     }

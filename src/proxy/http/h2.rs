@@ -410,6 +410,10 @@ pub async fn session<T>(
             .max_concurrent_reset_streams(tune.max_concurrent_streams as usize)
             .max_pending_accept_reset_streams(tune.max_concurrent_streams as usize)
             .max_local_error_reset_streams(Some(1024));
+        if tune.max_frame_size != 16384 {
+            // (h2's default; HAProxy announces only another value.)
+            builder.max_frame_size(tune.max_frame_size);
+        }
         let handshake = builder.handshake::<_, Bytes>(wire.compat());
         let hs = future::or(async { Some(handshake.await) }, async {
             deadline_sleep(t_http_request).await;

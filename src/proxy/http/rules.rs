@@ -47,6 +47,37 @@ pub struct Flags {
     pub reject: bool,
     /// `http-request capture`: (slot, value) for the transaction's captures.
     pub captures: Vec<(usize, Vec<u8>)>,
+    /// `set-log-level`, `set-tos`, `set-mark`.
+    pub effects: Effects,
+}
+
+/// What `set-log-level`, `set-tos` and `set-mark` rules leave for the caller to apply.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Effects {
+    /// The level of the transaction's log line (-1: none).
+    pub log_level: Option<i8>,
+    /// IP_TOS (IPV6_TCLASS) of the client connection.
+    pub tos: Option<u8>,
+    /// SO_MARK of the client connection.
+    pub mark: Option<u32>,
+}
+
+impl Effects {
+    /// Applies the socket options to the client connection `fd` (failures ignored, as
+    /// HAProxy ignores them: SO_MARK needs CAP_NET_ADMIN).
+    pub fn apply_to(&self, fd: std::os::fd::RawFd, v6: bool) {
+        if let Some(t) = self.tos {
+            let (level, opt) = if v6 {
+                (libc::IPPROTO_IPV6, libc::IPV6_TCLASS)
+            } else {
+                (libc::IPPROTO_IP, libc::IP_TOS)
+            };
+            let _ = crate::sys::setsockopt_raw(fd, level, opt, i32::from(t));
+        }
+        if let Some(m) = self.mark {
+            let _ = crate::sys::setsockopt_raw(fd, libc::SOL_SOCKET, libc::SO_MARK, m as i32);
+        }
+    }
 }
 
 /// Where error pages come from: the backend's `errorfile` (or `http-error`), then the
@@ -129,6 +160,9 @@ pub fn request_rules<'a, const N: usize>(
                 flags.silent_drop = true;
                 return HttpVerdict::Allow;
             }
+            HttpAction::SetLogLevel(l) => flags.effects.log_level = Some(*l),
+            HttpAction::SetTos(t) => flags.effects.tos = Some(*t),
+            HttpAction::SetMark(m) => flags.effects.mark = Some(*m),
             HttpAction::Reject => {
                 flags.reject = true;
                 return HttpVerdict::Allow;
@@ -429,6 +463,7 @@ pub fn response_rules<'a, const N: usize>(
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
     captures: &mut Vec<(usize, Vec<u8>)>,
+    effects: &mut Effects,
 ) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
     // left it (`status`, `res.hdr`…), made again at each use, between the edits.
@@ -519,6 +554,9 @@ pub fn response_rules<'a, const N: usize>(
                 }
             }
             HttpAction::SilentDrop => return HttpVerdict::SilentDrop,
+            HttpAction::SetLogLevel(l) => effects.log_level = Some(*l),
+            HttpAction::SetTos(t) => effects.tos = Some(*t),
+            HttpAction::SetMark(m) => effects.mark = Some(*m),
             HttpAction::Var(a) => a.apply(&ResponseSample::new(base, res, rbuf, edits), scratch),
             // `http-response capture EXPR id N`: the first value, for the frontend's slot.
             HttpAction::Capture { expr, id, .. } => {

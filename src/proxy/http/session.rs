@@ -124,6 +124,8 @@ impl TlsInfo {
 
 /// One request/response exchange, for the log.
 pub(crate) struct Txn {
+    /// `set-log-level`: the log line's level (-1: none).
+    log_level: Option<i8>,
     date: SystemTime,
     start: Instant,
     t_request: Option<Duration>,
@@ -201,6 +203,7 @@ impl Txn {
     /// its next one while it waits for it.
     fn since(at: (SystemTime, Instant)) -> Txn {
         Txn {
+            log_level: None,
             date: at.0,
             start: at.1,
             t_request: None,
@@ -1174,6 +1177,12 @@ impl<'c> Exchange<'c> {
                 }
             }
         }
+        if let Some(l) = flags.effects.log_level {
+            txn.log_level = Some(l);
+        }
+        if flags.effects.tos.is_some() || flags.effects.mark.is_some() {
+            flags.effects.apply_to(ctx.info.fd, ctx.info.src.is_ipv6());
+        }
         // `http-request capture`: into the frontend's slots, cut to their lengths.
         for (id, v) in flags.captures.drain(..) {
             if let Some(c) = fe_px.logging.req_captures.get(id) {
@@ -2049,6 +2058,8 @@ impl<'c> Exchange<'c> {
                 let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
                 for (i, px) in pxs.iter().enumerate() {
                     let is_be = i == 0;
+                    // (Per proxy, not held across anything awaited: the future stays small.)
+                    let mut effects = rules::Effects::default();
                     let v = rules::response_rules(
                         &px.http_response,
                         &px.acls,
@@ -2061,10 +2072,17 @@ impl<'c> Exchange<'c> {
                         (fe_px, if is_be { Some(be_px) } else { None }),
                         true,
                         &mut res_caps,
+                        &mut effects,
                     );
                     // `http-response capture`: into the frontend's slots, cut to their
                     // lengths (a backend's rule naming a slot the frontend lacks: nothing).
                     txn.capture_response(fe_px, &mut res_caps);
+                    if let Some(l) = effects.log_level.take() {
+                        txn.log_level = Some(l);
+                    }
+                    if effects.tos.is_some() || effects.mark.is_some() {
+                        effects.apply_to(ctx.info.fd, ctx.info.src.is_ipv6());
+                    }
                     let denied = matches!(v, rules::HttpVerdict::DenyResponse { .. });
                     match v {
                         rules::HttpVerdict::Reply { status, bytes }
@@ -3355,6 +3373,7 @@ fn txn_stream<'a>(
 ) -> crate::proxy::accesslog::Stream<'a> {
     crate::proxy::accesslog::Stream {
         http: true,
+        log_level: txn.log_level,
         src: txn.addrs().src_or(info.src),
         dst: Some(txn.addrs().dst_or(info.dst)),
         tls: info.tls.as_ref().map(TlsInfo::log),
