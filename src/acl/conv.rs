@@ -2279,7 +2279,8 @@ fn xxh32(b: &[u8], seed: u32) -> u32 {
     h ^ (h >> 16)
 }
 
-fn xxh64(b: &[u8], seed: u64) -> u64 {
+/// XXH64, the 64-bit xxHash HAProxy links (`xxh64` converter, dynamic cookies).
+pub fn xxh64(b: &[u8], seed: u64) -> u64 {
     const P1: u64 = 11400714785074694791;
     const P2: u64 = 14029467366897019727;
     const P3: u64 = 1609587929392839161;
@@ -2465,40 +2466,8 @@ fn language(al: &[u8], list: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    struct NoReq;
-    impl Sample for NoReq {
-        fn src(&self) -> Option<std::net::SocketAddr> {
-            None
-        }
-        fn dst(&self) -> Option<std::net::SocketAddr> {
-            None
-        }
-        fn method(&self) -> Option<&[u8]> {
-            None
-        }
-        fn url(&self) -> Option<&[u8]> {
-            None
-        }
-        fn version(&self) -> Option<&[u8]> {
-            None
-        }
-        fn for_each_header(&self, _: &[u8], _: &mut dyn FnMut(&[u8]) -> bool) {}
-        fn ssl_fc(&self) -> bool {
-            false
-        }
-        fn ssl_fc_sni(&self) -> Option<&[u8]> {
-            None
-        }
-        fn ssl_fc_protocol(&self) -> Option<&[u8]> {
-            None
-        }
-        fn nbsrv(&self, _: usize) -> u32 {
-            0
-        }
-        fn stopping(&self) -> bool {
-            false
-        }
-    }
+    // No connection, no request (what the global section's `set-var` sees too).
+    use super::super::Startup as NoReq;
 
     /// Runs `convs` on a string, renders the result as log-format does.
     fn conv(input: &str, convs: &str) -> Option<String> {

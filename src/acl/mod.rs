@@ -91,6 +91,7 @@
 pub mod auth;
 mod cond;
 mod conv;
+pub use conv::xxh64;
 mod expr;
 mod fetch;
 mod fetch_more;
