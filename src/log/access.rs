@@ -386,16 +386,20 @@ impl LogVars for Fields<'_> {
                 int(total, out)
             }
             Var::Td => {
-                let parts: i64 = [
+                // What is left of the total once the other phases are taken, in time and
+                // then cut to milliseconds: cutting each phase first lost up to a
+                // millisecond per phase (Td 1 or 2 for a `logasap` line, where HAProxy's
+                // whole-millisecond timers give 0).
+                let parts: Duration = [
                     self.t_request,
                     self.t_queue,
                     self.t_connect,
                     self.t_response,
                 ]
                 .iter()
-                .map(|d| ms(*d).max(0))
+                .flatten()
                 .sum();
-                int((total - parts).max(0), out)
+                int(self.t_total.saturating_sub(parts).as_millis() as i64, out)
             }
             Var::Status => int(
                 if self.embryonic {
