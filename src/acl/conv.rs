@@ -196,6 +196,8 @@ fn parse_v6(s: &[u8]) -> Option<Ipv6Addr> {
 enum At {
     Sint,
     Str,
+    /// A stick table's name (a string named as HAProxy's `ARGT_TAB`).
+    Tab,
     Reg,
     Msk4,
     Msk6,
@@ -206,6 +208,7 @@ impl At {
         match self {
             At::Sint => "integer",
             At::Str => "string",
+            At::Tab => "table",
             At::Reg => "regex",
             At::Msk4 => "IPv4 mask",
             At::Msk6 => "IPv6 mask",
@@ -382,7 +385,7 @@ fn make_arg_list(
                     let v = read_int64(digits.as_bytes());
                     Arg::Int(if neg { -v } else { v })
                 }
-                At::Str | At::Reg => Arg::Str(w),
+                At::Str | At::Tab | At::Reg => Arg::Str(w),
                 At::Msk4 => {
                     if w.is_empty() {
                         empty_err(pos)?;
@@ -1243,11 +1246,8 @@ fn parse_one(name: &str, after: &str) -> Result<(Conv, usize), String> {
 /// `table_gpc(IDX,TABLE)`, `table_gpc_rate(IDX,TABLE)`, `table_gpt(IDX,TABLE)`: element IDX
 /// of the counter arrays (HAProxy 2.5's), for the input as a key of TABLE.
 fn parse_table_array(name: &str, after: &str) -> Result<(Conv, usize), String> {
-    let (args, used) = make_arg_list(after, 2, &[At::Sint, At::Str]).map_err(|(pos, e)| {
-        // HAProxy names the argument's type: a table.
-        let e = e.replace("type 'string'", "type 'table'");
-        format!("invalid arg {} in converter '{name}' : {e}", pos + 1)
-    })?;
+    let (args, used) = make_arg_list(after, 2, &[At::Sint, At::Tab])
+        .map_err(|(pos, e)| format!("invalid arg {} in converter '{name}' : {e}", pos + 1))?;
     // Any index parses; one past the array finds nothing.
     let idx = u32::try_from(args.first().map_or(0, Arg::int)).unwrap_or(u32::MAX);
     let op = super::stick::array_conv_op(&name["table_".len()..], idx)
@@ -1259,10 +1259,8 @@ fn parse_table_array(name: &str, after: &str) -> Result<(Conv, usize), String> {
 /// `in_table(TABLE)`, `table_WHAT(TABLE)`: the input is a key of TABLE (resolved with the
 /// backends, [`resolve`]).
 fn parse_table(name: &str, after: &str, op: super::stick::Op) -> Result<(Conv, usize), String> {
-    let (args, used) = make_arg_list(after, 1, &[At::Str]).map_err(|(pos, e)| {
-        let e = e.replace("type 'string'", "type 'table'");
-        format!("invalid arg {} in converter '{name}' : {e}", pos + 1)
-    })?;
+    let (args, used) = make_arg_list(after, 1, &[At::Tab])
+        .map_err(|(pos, e)| format!("invalid arg {} in converter '{name}' : {e}", pos + 1))?;
     let (conv, _) = parse_table_named(name, args.first().map_or("", Arg::str), op)?;
     Ok((conv, used))
 }
@@ -1623,7 +1621,7 @@ fn apply(t: &Typed, cur: Smp, s: &dyn Sample) -> Option<Smp> {
             Smp::Int(match k {
                 HashKind::Xxh64(_) => h as i64,
                 _ => i64::from(if *avalanche {
-                    full_hash(h as u32)
+                    super::hash::full_hash(h as u32)
                 } else {
                     h as u32
                 }),
@@ -2162,185 +2160,17 @@ fn arith(op: char, x: i64, y: i64) -> i64 {
     }
 }
 
-/// Bob Jenkins' full avalanche (HAProxy's `full_hash`).
-fn full_hash(mut a: u32) -> u32 {
-    a = a.wrapping_add(0x7ed55d16).wrapping_add(a << 12);
-    a = (a ^ 0xc761c23c) ^ (a >> 19);
-    a = a.wrapping_add(0x165667b1).wrapping_add(a << 5);
-    a = a.wrapping_add(0xd3a2646c) ^ (a << 9);
-    a = a.wrapping_add(0xfd7046c5).wrapping_add(a << 3);
-    a = (a ^ 0xb55a4f09) ^ (a >> 16);
-    a.wrapping_mul(3221225473)
-}
-
 fn hash(k: HashKind, b: &[u8]) -> u64 {
+    use super::hash as h;
     match k {
-        HashKind::Crc32 => u64::from(crc32fast::hash(b)),
-        HashKind::Crc32c => {
-            let mut crc = 0xffff_ffffu32;
-            for &x in b {
-                crc ^= u32::from(x);
-                for _ in 0..8 {
-                    crc = (crc >> 1) ^ if crc & 1 != 0 { 0x82F6_3B78 } else { 0 };
-                }
-            }
-            u64::from(!crc)
-        }
-        HashKind::Djb2 => {
-            let mut h = 5381u32;
-            for &x in b {
-                h = (h << 5).wrapping_add(h).wrapping_add(u32::from(x));
-            }
-            u64::from(h)
-        }
-        HashKind::Sdbm => {
-            let mut h = 0u32;
-            for &x in b {
-                h = u32::from(x)
-                    .wrapping_add(h << 6)
-                    .wrapping_add(h << 16)
-                    .wrapping_sub(h);
-            }
-            u64::from(h)
-        }
-        HashKind::Wt6 => {
-            let (mut h0, mut h1) = (0xa53c965au32, 0x5ca6953au32);
-            let (mut s0, mut s1) = (6u32, 18u32);
-            for &x in b {
-                let t = u32::from(x);
-                h0 = !(h0 ^ t);
-                h1 = !(h1.wrapping_add(t));
-                let t = h1.rotate_left(s0);
-                h1 = h0.rotate_left(s1);
-                h0 = t;
-                let t = ((h0 >> 16) ^ h1) & 0xffff;
-                s0 = t & 0x1f;
-                s1 = t >> 11;
-            }
-            u64::from(h0 ^ h1)
-        }
-        HashKind::Xxh32(seed) => u64::from(xxh32(b, seed)),
-        HashKind::Xxh64(seed) => xxh64(b, seed),
+        HashKind::Crc32 => u64::from(h::crc32(b)),
+        HashKind::Crc32c => u64::from(h::crc32c(b)),
+        HashKind::Djb2 => u64::from(h::djb2(b)),
+        HashKind::Sdbm => u64::from(h::sdbm(b)),
+        HashKind::Wt6 => u64::from(h::wt6(b)),
+        HashKind::Xxh32(seed) => u64::from(h::xxh32(b, seed)),
+        HashKind::Xxh64(seed) => h::xxh64(b, seed),
     }
-}
-
-fn xxh32(b: &[u8], seed: u32) -> u32 {
-    const P1: u32 = 2654435761;
-    const P2: u32 = 2246822519;
-    const P3: u32 = 3266489917;
-    const P4: u32 = 668265263;
-    const P5: u32 = 374761393;
-    let rd = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
-    let round = |acc: u32, v: u32| {
-        acc.wrapping_add(v.wrapping_mul(P2))
-            .rotate_left(13)
-            .wrapping_mul(P1)
-    };
-    let mut i = 0;
-    let mut h = if b.len() >= 16 {
-        let mut v = [
-            seed.wrapping_add(P1).wrapping_add(P2),
-            seed.wrapping_add(P2),
-            seed,
-            seed.wrapping_sub(P1),
-        ];
-        while i + 16 <= b.len() {
-            for (k, acc) in v.iter_mut().enumerate() {
-                *acc = round(*acc, rd(i + 4 * k));
-            }
-            i += 16;
-        }
-        v[0].rotate_left(1)
-            .wrapping_add(v[1].rotate_left(7))
-            .wrapping_add(v[2].rotate_left(12))
-            .wrapping_add(v[3].rotate_left(18))
-    } else {
-        seed.wrapping_add(P5)
-    };
-    h = h.wrapping_add(b.len() as u32);
-    while i + 4 <= b.len() {
-        h = h
-            .wrapping_add(rd(i).wrapping_mul(P3))
-            .rotate_left(17)
-            .wrapping_mul(P4);
-        i += 4;
-    }
-    while i < b.len() {
-        h = h
-            .wrapping_add(u32::from(b[i]).wrapping_mul(P5))
-            .rotate_left(11)
-            .wrapping_mul(P1);
-        i += 1;
-    }
-    h ^= h >> 15;
-    h = h.wrapping_mul(P2);
-    h ^= h >> 13;
-    h = h.wrapping_mul(P3);
-    h ^ (h >> 16)
-}
-
-/// XXH64, the 64-bit xxHash HAProxy links (`xxh64` converter, dynamic cookies).
-pub fn xxh64(b: &[u8], seed: u64) -> u64 {
-    const P1: u64 = 11400714785074694791;
-    const P2: u64 = 14029467366897019727;
-    const P3: u64 = 1609587929392839161;
-    const P4: u64 = 9650029242287828579;
-    const P5: u64 = 2870177450012600261;
-    let rd64 = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-    let rd32 = |i: usize| u64::from(u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes")));
-    let round = |acc: u64, v: u64| {
-        acc.wrapping_add(v.wrapping_mul(P2))
-            .rotate_left(31)
-            .wrapping_mul(P1)
-    };
-    let merge = |h: u64, v: u64| (h ^ round(0, v)).wrapping_mul(P1).wrapping_add(P4);
-    let mut i = 0;
-    let mut h = if b.len() >= 32 {
-        let mut v = [
-            seed.wrapping_add(P1).wrapping_add(P2),
-            seed.wrapping_add(P2),
-            seed,
-            seed.wrapping_sub(P1),
-        ];
-        while i + 32 <= b.len() {
-            for (k, acc) in v.iter_mut().enumerate() {
-                *acc = round(*acc, rd64(i + 8 * k));
-            }
-            i += 32;
-        }
-        let mut h = v[0]
-            .rotate_left(1)
-            .wrapping_add(v[1].rotate_left(7))
-            .wrapping_add(v[2].rotate_left(12))
-            .wrapping_add(v[3].rotate_left(18));
-        for x in v {
-            h = merge(h, x);
-        }
-        h
-    } else {
-        seed.wrapping_add(P5)
-    };
-    h = h.wrapping_add(b.len() as u64);
-    while i + 8 <= b.len() {
-        h ^= round(0, rd64(i));
-        h = h.rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
-        i += 8;
-    }
-    if i + 4 <= b.len() {
-        h ^= rd32(i).wrapping_mul(P1);
-        h = h.rotate_left(23).wrapping_mul(P2).wrapping_add(P3);
-        i += 4;
-    }
-    while i < b.len() {
-        h ^= u64::from(b[i]).wrapping_mul(P5);
-        h = h.rotate_left(11).wrapping_mul(P1);
-        i += 1;
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(P2);
-    h ^= h >> 29;
-    h = h.wrapping_mul(P3);
-    h ^ (h >> 32)
 }
 
 /// `strftime` of `t` (seconds since the epoch), local time or UTC.

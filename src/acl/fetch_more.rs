@@ -616,29 +616,6 @@ fn addr_is_local(ip: IpAddr) -> Option<bool> {
     Some(sock.connect(a).is_ok())
 }
 
-/// The hash loop of `smp_fetch_base32`/`smp_fetch_url32` (sdbm).
-fn sdbm(mut h: u32, b: &[u8]) -> u32 {
-    for &c in b {
-        h = u32::from(c)
-            .wrapping_add(h << 6)
-            .wrapping_add(h << 16)
-            .wrapping_sub(h);
-    }
-    h
-}
-
-/// `full_hash`: Bob Jenkins' full avalanche, then HAProxy's multiply.
-pub(crate) fn full_hash(mut a: u32) -> u32 {
-    a = a.wrapping_add(0x7ed55d16).wrapping_add(a << 12);
-    a = (a ^ 0xc761c23c) ^ (a >> 19);
-    a = a.wrapping_add(0x165667b1).wrapping_add(a << 5);
-    a = a.wrapping_add(0xd3a2646c) ^ (a << 9);
-    a = a.wrapping_add(0xfd7046c5).wrapping_add(a << 3);
-    a = (a ^ 0xb55a4f09) ^ (a >> 16);
-    // Spread over the tree: times a large prime near 3/4 of it.
-    a.wrapping_mul(3221225473)
-}
-
 /// `base32` (`url` false: the first Host element, the path to its `?`) and `url32` (`url`
 /// true: the whole first Host field, the path with its query), each part only if there.
 fn hash32(s: &dyn Sample, url: bool) -> Option<u32> {
@@ -646,12 +623,12 @@ fn hash32(s: &dyn Sample, url: bool) -> Option<u32> {
     let mut h = 0;
     if url {
         s.for_each_header(b"host", &mut |v| {
-            h = sdbm(h, v);
+            h = super::hash::sdbm_from(h, v);
             false
         });
     } else {
         http::for_each_header_element(s, b"host", &mut |v| {
-            h = sdbm(h, v);
+            h = super::hash::sdbm_from(h, v);
             false
         });
     }
@@ -661,9 +638,9 @@ fn hash32(s: &dyn Sample, url: bool) -> Option<u32> {
         http::path(target)
     };
     if let Some(p) = path.filter(|p| p.first() == Some(&b'/')) {
-        h = sdbm(h, p);
+        h = super::hash::sdbm_from(h, p);
     }
-    Some(full_hash(h))
+    Some(super::hash::full_hash(h))
 }
 
 /// `smp_fetch_base` for `baseq`: the first Host element (when not empty) followed by the

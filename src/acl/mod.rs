@@ -91,11 +91,12 @@
 pub mod auth;
 mod cond;
 mod conv;
-pub use conv::xxh64;
 mod expr;
 mod fetch;
 mod fetch_more;
+pub mod hash;
 pub use fetch_more::{set_config_env, set_thread};
+pub use hash::xxh64;
 mod http;
 mod logformat;
 mod map;

@@ -11,64 +11,9 @@ use crate::config::HashFn;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// HAProxy's default hash function.
-pub fn sdbm(b: &[u8]) -> u32 {
-    b.iter().fold(0u32, |h, &c| {
-        (c as u32)
-            .wrapping_add(h << 6)
-            .wrapping_add(h << 16)
-            .wrapping_sub(h)
-    })
-}
-
-pub fn djb2(b: &[u8]) -> u32 {
-    b.iter().fold(5381u32, |h, &c| {
-        (h << 5).wrapping_add(h).wrapping_add(c as u32)
-    })
-}
-
-pub fn wt6(b: &[u8]) -> u32 {
-    let (mut h0, mut h1): (u32, u32) = (0xa53c_965a, 0x5ca6_953a);
-    let (mut step0, mut step1) = (6u32, 18u32);
-    for &c in b {
-        let t = c as u32;
-        h0 = !(h0 ^ t);
-        h1 = !(h1.wrapping_add(t));
-        // C's `(x << s) | (x >> (32 - s))`, with s in 0..32: s = 0 shifts right by 32,
-        // which x86 takes modulo 32 (x | x = x): a rotation by 0 either way.
-        let t = h1.rotate_left(step0);
-        h1 = h0.rotate_left(step1);
-        h0 = t;
-        let t = ((h0 >> 16) ^ h1) & 0xffff;
-        step0 = t & 0x1f;
-        step1 = t >> 11;
-    }
-    h0 ^ h1
-}
-
-pub fn crc32(b: &[u8]) -> u32 {
-    let mut h = !0u32;
-    for &c in b {
-        h ^= c as u32;
-        for _ in 0..8 {
-            h = (h >> 1) ^ if h & 1 != 0 { 0xedb8_8320 } else { 0 };
-        }
-    }
-    !h
-}
-
-/// HAProxy's `full_hash` (Bob Jenkins' integer hash, then a multiplication that spreads
-/// the values over the ring): the avalanche modifier, and the ring's point keys.
-pub fn full_hash(a: u32) -> u32 {
-    let mut a = a;
-    a = a.wrapping_add(0x7ed5_5d16).wrapping_add(a << 12);
-    a = (a ^ 0xc761_c23c) ^ (a >> 19);
-    a = a.wrapping_add(0x1656_67b1).wrapping_add(a << 5);
-    a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
-    a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
-    a = (a ^ 0xb55a_4f09) ^ (a >> 16);
-    a.wrapping_mul(3_221_225_473)
-}
+// The functions are the acl layer's, shared with the converters and fetches of the same
+// names.
+pub use crate::acl::hash::{crc32, djb2, full_hash, sdbm, wt6};
 
 /// A backend's `hash-type` function and modifier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -188,16 +188,30 @@ pub(crate) fn mss(b: &mut Bind, a: &Param, d: &mut Diags) {
 
 /// `tcp-ut <delay>` (milliseconds by default).
 pub(crate) fn tcp_ut(b: &mut Bind, a: &Param, d: &mut Diags) {
+    if let Some(t) = user_timeout(a, d) {
+        b.tcp_ut = t;
+    }
+}
+
+/// The value of `tcp-ut` on a `bind` or `server` line: TCP_USER_TIMEOUT in milliseconds by
+/// default, within an int (`Some(None)`: 0, none set), with HAProxy's errors.
+pub(super) fn user_timeout(a: &Param, d: &mut Diags) -> Option<Option<std::time::Duration>> {
     match parse_time(a.val, MS) {
-        Ok(t) if t.as_millis() > i32::MAX as u128 => d.error(
-            a.loc,
-            format!(
-                "'{}': '{}' : timer overflow in argument '{}'",
-                a.what, a.kw, a.val
-            ),
-        ),
-        Ok(t) => b.tcp_ut = (!t.is_zero()).then_some(t),
-        Err(e) => d.error(a.loc, format!("'{}': '{}': {e}", a.what, a.kw)),
+        Ok(t) if t.as_millis() > i32::MAX as u128 => {
+            d.error(
+                a.loc,
+                format!(
+                    "'{}': '{}' : timer overflow in argument '{}'",
+                    a.what, a.kw, a.val
+                ),
+            );
+            None
+        }
+        Ok(t) => Some((!t.is_zero()).then_some(t)),
+        Err(e) => {
+            d.error(a.loc, format!("'{}': '{}': {e}", a.what, a.kw));
+            None
+        }
     }
 }
 

@@ -385,16 +385,8 @@ pub(crate) fn tfo(s: &mut ServerLine, _: &Param, _: &mut Diags) {
 
 /// `tcp-ut <delay>`: TCP_USER_TIMEOUT of the connections to the server.
 pub(crate) fn tcp_ut(s: &mut ServerLine, a: &Param, d: &mut Diags) {
-    match parse_time(a.val, MS) {
-        Ok(t) if t.as_millis() > i32::MAX as u128 => d.error(
-            a.loc,
-            format!(
-                "'{}': '{}' : timer overflow in argument '{}'",
-                a.what, a.kw, a.val
-            ),
-        ),
-        Ok(t) => s.params.tcp_ut = (!t.is_zero()).then_some(t),
-        Err(e) => d.error(a.loc, format!("'{}': '{}': {e}", a.what, a.kw)),
+    if let Some(t) = super::bind::user_timeout(a, d) {
+        s.params.tcp_ut = t;
     }
 }
 
