@@ -141,6 +141,9 @@ impl Registry {
         }
     }
 
+    // Inline: `killed` calls it at every poll of a mode tcp tunnel (twice per exchange in
+    // scenario (f)); out of line (since it has more callers) it was 0.6 % of (f)'s CPU.
+    #[inline]
     fn with<T>(&self, h: Handle, f: impl FnOnce(&Slot) -> T) -> Option<T> {
         let slots = self.slots.borrow();
         match slots.get(h.idx as usize) {
