@@ -2066,3 +2066,78 @@ backend b{i}\n  tcp-response inspect-delay 2s\n\
         assert_eq!(theirs, ours);
     }
 }
+
+/// More header rules than an edit list holds inline (16): HAProxy applies every one, and so
+/// must corelb. Before, the 17th and later edits of a message were dropped (logged at debug
+/// level only): the server and the client missed fields, and late set/del rules did nothing.
+#[test]
+fn many_header_rules_all_apply_as_haproxy() {
+    let web = head_echo();
+    let run = |prog: &str| {
+        let port = free_port();
+        let mut rules = String::new();
+        for i in 0..40 {
+            rules.push_str(&format!("  http-request add-header x-q{i} v{i}\n"));
+            rules.push_str(&format!("  http-response add-header x-r{i} w{i}\n"));
+        }
+        // Set and delete past the 16th edit: they must see (and remove) earlier fields.
+        rules.push_str("  http-request set-header x-q3 again\n  http-request del-header x-q5\n");
+        rules.push_str("  http-response set-header x-r3 again\n  http-response del-header x-r5\n");
+        rules.push_str("  http-request set-header x-seen %[req.hdr_cnt(x-q39)]/%[req.hdr(x-q3)]\n");
+        let cfg = format!(
+            "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n{rules}  default_backend b\nbackend b\n  server s 127.0.0.1:{w}\n",
+            w = web.port
+        );
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = Haproxy::start(&cfg, &[port])?;
+        } else {
+            _c = Corelb::start(&cfg, &["--shards", "1"], &[port]);
+        }
+        let r = get(port, "/", "");
+        let body = text(&r);
+        let mut seen: Vec<String> = body
+            .lines()
+            .filter(|l| l.starts_with("x-"))
+            .map(String::from)
+            .collect();
+        let mut res: Vec<String> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.to_ascii_lowercase().starts_with("x-r"))
+            .map(|(n, v)| format!("{}: {v}", n.to_ascii_lowercase()))
+            .collect();
+        seen.append(&mut res);
+        Some((r.status, seen))
+    };
+    let (status, ours) = run(corelb_bin()).unwrap();
+    assert_eq!(status, 200);
+    // 40 added, x-q5 deleted, x-q3 set once, x-seen: on each side.
+    assert_eq!(
+        ours.iter().filter(|l| l.starts_with("x-q")).count(),
+        39,
+        "{ours:?}"
+    );
+    assert_eq!(
+        ours.iter().filter(|l| l.starts_with("x-r")).count(),
+        39,
+        "{ours:?}"
+    );
+    for want in [
+        "x-q3: again",
+        "x-q39: v39",
+        "x-seen: 1/again",
+        "x-r3: again",
+        "x-r39: w39",
+    ] {
+        assert!(ours.iter().any(|l| l == want), "{want} missing: {ours:?}");
+    }
+    assert!(
+        !ours
+            .iter()
+            .any(|l| l.starts_with("x-q5:") || l.starts_with("x-r5:"))
+    );
+    if let Some((hs, theirs)) = run("haproxy") {
+        assert_eq!((hs, theirs), (status, ours));
+    }
+}

@@ -46,7 +46,7 @@ pub enum ConnectionHeader {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EditError {
-    /// The list is full (its capacity is the const parameter `N`).
+    /// A field index beyond what an edit can name (2^32 fields).
     Full,
     /// The value does not fit in the remaining arena ([`EDIT_ARENA`] bytes).
     ArenaFull,
@@ -119,16 +119,24 @@ impl<'a> Op<'a> {
     }
 }
 
-/// A fixed-capacity list of head edits; `N` (default 16) header operations.
+/// A list of head edits: the first `N` (default 16) header operations inline, any more
+/// on the heap (HAProxy takes as many as the rules make; a message with more than `N`
+/// is rare, so only it pays for the allocation).
 #[derive(Clone, Debug)]
 pub struct Edits<'a, const N: usize = 16> {
     ops: [Option<Op<'a>>; N],
-    len: usize,
+    /// The operations after the first `N` (boxed: the list lives in the exchange's
+    /// future, whose size is bounded).
+    #[allow(clippy::box_collection)]
+    spill: Option<Box<Vec<Op<'a>>>>,
+    /// How many operations (inline and spilled); u32 and u16 below keep the list as small
+    /// as it was with a fixed capacity.
+    len: u32,
     /// Some op removes fields / replaces a value: lets the per-field checks skip the scan.
     has_removes: bool,
     has_replaces: bool,
     arena: [u8; EDIT_ARENA],
-    arena_len: usize,
+    arena_len: u16,
     pub(crate) method: Option<Val<'a>>,
     pub(crate) uri: Option<Val<'a>>,
     pub(crate) path: Option<Val<'a>>,
@@ -178,6 +186,7 @@ impl<'a, const N: usize> Edits<'a, N> {
     pub const fn new() -> Self {
         Edits {
             ops: [None; N],
+            spill: None,
             len: 0,
             has_removes: false,
             has_replaces: false,
@@ -209,13 +218,13 @@ impl<'a, const N: usize> Edits<'a, N> {
 
     /// Copy `bytes` into the arena and return a value for them.
     pub fn copy(&mut self, bytes: &[u8]) -> Result<Val<'a>, EditError> {
-        let start = self.arena_len;
+        let start = usize::from(self.arena_len);
         let end = start + bytes.len();
         if end > EDIT_ARENA {
             return Err(EditError::ArenaFull);
         }
         self.arena[start..end].copy_from_slice(bytes);
-        self.arena_len = end;
+        self.arena_len = end as u16;
         Ok(Val(Repr::Arena {
             start: start as u16,
             len: bytes.len() as u16,
@@ -238,14 +247,14 @@ impl<'a, const N: usize> Edits<'a, N> {
                 Ok(())
             }
         }
-        let start = self.arena_len;
+        let start = usize::from(self.arena_len);
         let mut cursor = Cursor {
             buf: &mut self.arena[start..],
             len: 0,
         };
         fmt::write(&mut cursor, args).map_err(|_| EditError::ArenaFull)?;
         let len = cursor.len;
-        self.arena_len = start + len;
+        self.arena_len = (start + len) as u16;
         Ok(Val(Repr::Arena {
             start: start as u16,
             len: len as u16,
@@ -258,15 +267,20 @@ impl<'a, const N: usize> Edits<'a, N> {
             Repr::Borrowed(b) => b,
             Repr::Arena { start, len } => {
                 let (start, len) = (usize::from(start), usize::from(len));
-                debug_assert!(start + len <= self.arena_len, "value from another Edits");
+                debug_assert!(
+                    start + len <= usize::from(self.arena_len),
+                    "value from another Edits"
+                );
                 self.arena.get(start..start + len).unwrap_or_default()
             }
         }
     }
 
     fn push(&mut self, op: Op<'a>) -> Result<(), EditError> {
-        let slot = self.ops.get_mut(self.len).ok_or(EditError::Full)?;
-        *slot = Some(op);
+        match self.ops.get_mut(self.len as usize) {
+            Some(slot) => *slot = Some(op),
+            None => self.spill.get_or_insert_default().push(op),
+        }
         self.len += 1;
         self.has_removes |= op.removes().is_some();
         self.has_replaces |= matches!(op, Op::Replace(..));
@@ -395,7 +409,18 @@ impl<'a, const N: usize> Edits<'a, N> {
     }
 
     fn ops(&self) -> impl Iterator<Item = &Op<'a>> {
-        self.ops[..self.len].iter().flatten()
+        self.ops[..(self.len as usize).min(N)]
+            .iter()
+            .flatten()
+            .chain(self.spill.iter().flat_map(|v| v.iter()))
+    }
+
+    /// Operation `j` (in the order they were recorded).
+    fn op(&self, j: usize) -> Option<&Op<'a>> {
+        match self.ops.get(j) {
+            Some(op) => op.as_ref(),
+            None => self.spill.as_ref()?.get(j - N),
+        }
     }
 
     /// Whether an op removes received fields called `name`.
@@ -500,16 +525,15 @@ impl<'s, 'a, const N: usize> Iterator for EditedHeaders<'s, 'a, N> {
                 None => received(f, self.buf, index),
             });
         }
-        while self.next_op < edits.len {
+        while self.next_op < edits.len as usize {
             let j = self.next_op;
             self.next_op += 1;
-            let (name, value) = match edits.ops[j] {
-                Some(Op::Add(n, v) | Op::Set(n, v)) => (n, v),
+            let (name, value) = match edits.op(j) {
+                Some(&Op::Add(n, v) | &Op::Set(n, v)) => (n, v),
                 _ => continue,
             };
-            let removed_later = edits.ops[j + 1..edits.len]
-                .iter()
-                .flatten()
+            let removed_later = (j + 1..edits.len as usize)
+                .filter_map(|k| edits.op(k))
                 .filter_map(Op::removes)
                 .any(|n| n.eq_ignore_ascii_case(name));
             if !removed_later {
