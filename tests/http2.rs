@@ -44,7 +44,8 @@ frontend fe\n  bind 127.0.0.1:{tls} ssl crt {pem} alpn h2,http/1.1\n  bind 127.0
   monitor-uri /lb-health\n  option forwardfor\n\
   http-request deny if {{ path /denied }}\n\
   http-request set-header X-Alpn %[ssl_fc_alpn]\n\
-  http-response set-header X-H2 yes if HTTP_2.0\n\
+  http-request set-var(txn.h2) bool(1) if HTTP_2.0\n\
+  http-response set-header X-H2 yes if {{ var(txn.h2) -m bool }}\n\
   use_backend other if {{ path_beg /other }}\n  default_backend app\n{fe_extra}{backends}",
         tls = s.tls,
         h2c = s.h2c,

@@ -119,7 +119,7 @@ fn response_rules() {
     let port = free_port();
     let cfg = format!(
         "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  http-response set-header X-Frontend yes\n  default_backend b\n\
-         backend b\n  http-response set-header X-Via corelb\n  http-response del-header Server\n  http-response set-status 299 reason Fine if {{ path /status/200 }}\n  http-response deny if {{ path /forbidden-answer }}\n  server s 127.0.0.1:{}\n",
+         backend b\n  http-request set-var(txn.path) path\n  http-response set-header X-Via corelb\n  http-response del-header Server\n  http-response set-status 299 reason Fine if {{ var(txn.path) -m str /status/200 }}\n  http-response deny if {{ var(txn.path) -m str /forbidden-answer }}\n  server s 127.0.0.1:{}\n",
         s.port
     );
     let _lb = Corelb::start(&cfg, &[], &[port]);
@@ -2139,5 +2139,105 @@ fn many_header_rules_all_apply_as_haproxy() {
     );
     if let Some((hs, theirs)) = run("haproxy") {
         assert_eq!((hs, theirs), (status, ours));
+    }
+}
+
+/// A condition on the request's headers in `http-response` (or on the response in
+/// `http-request`) finds nothing in HAProxy: it warns at load that the ACL "will never
+/// match", and the rule never applies (`method` and captures stay, they are kept with the
+/// transaction). corelb read the request there and applied the rules. Both the warnings
+/// (`-c`) and what the client sees must be HAProxy's.
+#[test]
+fn conditions_on_the_wrong_side_never_match_as_haproxy() {
+    let cfg = |port: u16, web: u16| {
+        format!(
+            "{DEFAULTS}frontend f\n  bind 127.0.0.1:{port}\n  acl is_a path /a\n  http-response set-header X-P yes if {{ path /a }}\n  http-response set-header X-H yes if {{ hdr(x-in) 1 }}\n  http-response set-header X-M yes if {{ method GET }}\n  http-response set-header X-N yes if is_a\n  http-response set-header X-U yes unless {{ url_param(q) 1 }}\n  http-response set-header X-S yes if {{ status 200 }}\n  http-request set-header X-R yes if {{ status 200 }}\n  http-request set-header X-Q yes if {{ path /a }}\n  http-after-response set-header X-A yes if {{ path /a }}\n  use_backend b if {{ path /a }} !{{ res.hdr(x) 1 }}\n  default_backend b\nbackend b\n  http-response set-header X-BP yes if {{ path /a }}\n  server s 127.0.0.1:{web}\n"
+        )
+    };
+    let web = head_echo();
+    let dir = TempDir::new("place");
+    let path = dir.write("c.cfg", &cfg(free_port(), web.port));
+    let warnings = |out: &str| -> Vec<String> {
+        let mut v: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.split_once("c.cfg:").map(|(_, r)| r))
+            .filter_map(|r| {
+                let (line, msg) = r.split_once(':')?;
+                let msg = msg.trim().trim_start_matches("warning:").trim();
+                msg.contains("incompatible")
+                    .then(|| format!("{line}: {msg}"))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (code, out, err) = check_config(&path);
+    assert_eq!(code, 0, "{out}{err}");
+    let ours = warnings(&format!("{out}{err}"));
+    assert_eq!(ours.len(), 8, "{ours:#?}");
+    let hx = Command::new("haproxy")
+        .args(["-c", "-f"])
+        .arg(&path)
+        .output();
+    if let Ok(o) = hx {
+        let all =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        // HAProxy writes `parsing [/path/c.cfg:N] : …`.
+        let theirs: Vec<String> = {
+            let mut v: Vec<String> = all
+                .lines()
+                .filter_map(|l| l.split_once("c.cfg:").map(|(_, r)| r))
+                .filter_map(|r| {
+                    let (line, msg) = r.split_once("] :")?;
+                    msg.contains("incompatible")
+                        .then(|| format!("{line}: {}", msg.trim()))
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(theirs, ours);
+    }
+    let run = |prog: &str| {
+        let port = free_port();
+        let conf = cfg(port, web.port);
+        let (_c, _h);
+        if prog == "haproxy" {
+            _h = Haproxy::start(&conf, &[port])?;
+        } else {
+            _c = Corelb::start(&conf, &["--shards", "1"], &[port]);
+        }
+        let r = get(port, "/a?q=1", "x-in: 1\r\n");
+        let body = text(&r);
+        let mut seen: Vec<String> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.to_ascii_lowercase().starts_with("x-"))
+            .map(|(n, v)| format!("{}: {v}", n.to_ascii_lowercase()))
+            .collect();
+        seen.extend(
+            body.lines()
+                .filter(|l| l.starts_with("x-"))
+                .map(|l| format!("server {l}")),
+        );
+        seen.sort();
+        Some((r.status, seen))
+    };
+    let ours = run(corelb_bin()).unwrap();
+    assert_eq!(
+        ours,
+        (
+            200,
+            vec![
+                "server x-in: 1".to_string(),
+                "server x-q: yes".to_string(),
+                "x-m: yes".to_string(),
+                "x-s: yes".to_string(),
+                "x-u: yes".to_string(),
+            ]
+        )
+    );
+    if let Some(theirs) = run("haproxy") {
+        assert_eq!(theirs, ours);
     }
 }

@@ -213,6 +213,28 @@ fn any3(exprs: &[Expr], s: &dyn Sample) -> Tri {
 struct Term {
     neg: bool,
     acl: AclRef,
+    /// Every keyword of the ACL is incompatible with where the rule runs
+    /// ([`Cond::check_place`]): it finds nothing there, so the term does not match.
+    dead: bool,
+}
+
+/// What [`Cond::conflicts`] found: the ACL's name (None: anonymous) and the keyword.
+enum Conflict {
+    /// No keyword of the ACL has anything to say at that place.
+    Never(Option<String>, String),
+    /// One keyword has not.
+    Involves(Option<String>, String),
+}
+
+/// A term's ACL name (None: anonymous) and expressions.
+fn term_exprs<'a>(acls: &'a Acls, t: &'a Term) -> (Option<String>, Vec<&'a Expr>) {
+    match &t.acl {
+        AclRef::Named(i) => match acls.acls.get(*i) {
+            Some(a) => (Some(a.name.to_string()), a.exprs.iter().collect()),
+            None => (None, Vec::new()),
+        },
+        AclRef::Inline(e, n) => (n.map(str::to_string), vec![&**e]),
+    }
 }
 
 /// A condition: `if`/`unless` followed by terms. Terms side by side are ANDed, `||` (or
@@ -285,7 +307,11 @@ impl Cond {
                     did_you_mean(word, names.into_iter())
                 ));
             };
-            current.get_or_insert_with(Vec::new).push(Term { neg, acl });
+            current.get_or_insert_with(Vec::new).push(Term {
+                neg,
+                acl,
+                dead: false,
+            });
             neg = false;
         }
         if let Some(s) = current.take() {
@@ -342,6 +368,7 @@ impl Cond {
             let mut all = Tri::Pass as u8;
             for t in suite {
                 let r = match &t.acl {
+                    _ if t.dead => Tri::Fail,
                     AclRef::Named(i) => acls.acls.get(*i).map_or(Tri::Fail, |a| any3(&a.exprs, s)),
                     AclRef::Inline(e, _) => e.eval3(s),
                 };
@@ -370,46 +397,74 @@ impl Cond {
         rules: &str,
         place: &str,
     ) -> Option<String> {
+        Some(
+            match self.conflicts(acls, &|e| valid(e.fetch.fetch.layer()))? {
+                Conflict::Never(Some(n), _) => format!(
+                    "acl '{n}' will never match in '{rules}' because it only involves keywords that are incompatible with '{place}'"
+                ),
+                Conflict::Never(None, kw) => format!(
+                    "anonymous acl will never match in '{rules}' because it uses keyword '{kw}' which is incompatible with '{place}'"
+                ),
+                Conflict::Involves(Some(n), kw) => {
+                    format!(
+                        "acl '{n}' involves keyword '{kw}' which is incompatible with '{place}'"
+                    )
+                }
+                Conflict::Involves(None, kw) => {
+                    format!(
+                        "anonymous acl involves keyword '{kw}' which is incompatible with '{place}'"
+                    )
+                }
+            },
+        )
+    }
+
+    /// HAProxy's `warnif_cond_conflicts` for the HTTP rules, `use_backend` and
+    /// `use-server`: `place` is a mask of HAProxy's check points (`SMP_VAL_*`: the
+    /// frontend's and the backend's when the section is both) and `where_name` the first
+    /// one's name. Returns the warning HAProxy gives, and marks the terms whose every
+    /// keyword is incompatible there as never matching: what they fetch is not there yet
+    /// (a response in `http-request`) or no longer (the request's headers in
+    /// `http-response`), so HAProxy's fetch finds nothing, and neither must ours.
+    pub fn check_place(&mut self, acls: &Acls, place: u32, where_name: &str) -> Option<String> {
+        let ok = |e: &Expr| super::placement::expr_valid(&e.kw, place);
+        let warning = self
+            .conflicts(acls, &ok)
+            .map(|c| match c {
+                Conflict::Never(Some(n), _) => format!(
+                    "acl '{n}' will never match because it only involves keywords that are incompatible with '{where_name}'"
+                ),
+                Conflict::Never(None, kw) => format!(
+                    "anonymous acl will never match because it uses keyword '{kw}' which is incompatible with '{where_name}'"
+                ),
+                Conflict::Involves(Some(n), kw) => format!(
+                    "acl '{n}' involves keywords '{kw}' which is incompatible with '{where_name}'"
+                ),
+                Conflict::Involves(None, kw) => format!(
+                    "anonymous acl involves keyword '{kw}' which is incompatible with '{where_name}'"
+                ),
+            });
+        for t in self.suites.iter_mut().flatten() {
+            let exprs = term_exprs(acls, t).1;
+            t.dead = !exprs.is_empty() && !exprs.iter().any(|e| ok(e));
+        }
+        warning
+    }
+
+    /// The first term that can never match where `valid` says, else the first keyword that
+    /// cannot (HAProxy's `acl_cond_conflicts`, then `acl_cond_kw_conflicts`).
+    fn conflicts(&self, acls: &Acls, valid: &dyn Fn(&Expr) -> bool) -> Option<Conflict> {
         let terms = || self.suites.iter().flatten();
-        let exprs = |t: &Term| -> (Option<String>, Vec<(bool, String)>) {
-            let (name, exprs): (Option<String>, Vec<&Expr>) = match &t.acl {
-                AclRef::Named(i) => match acls.acls.get(*i) {
-                    Some(a) => (Some(a.name.to_string()), a.exprs.iter().collect()),
-                    None => (None, Vec::new()),
-                },
-                AclRef::Inline(e, n) => (n.map(str::to_string), vec![e]),
-            };
-            let v = exprs
-                .iter()
-                .map(|e| (valid(e.fetch.fetch.layer()), e.kw.to_string()))
-                .collect();
-            (name, v)
-        };
         for t in terms() {
-            let (name, v) = exprs(t);
-            if !v.is_empty() && v.iter().all(|(ok, _)| !ok) {
-                return Some(match name {
-                    Some(n) => format!(
-                        "acl '{n}' will never match in '{rules}' because it only involves keywords that are incompatible with '{place}'"
-                    ),
-                    None => format!(
-                        "anonymous acl will never match in '{rules}' because it uses keyword '{}' which is incompatible with '{place}'",
-                        v[0].1
-                    ),
-                });
+            let (name, exprs) = term_exprs(acls, t);
+            if !exprs.is_empty() && !exprs.iter().any(|e| valid(e)) {
+                return Some(Conflict::Never(name, exprs[0].kw.to_string()));
             }
         }
         for t in terms() {
-            let (name, v) = exprs(t);
-            if let Some((_, kw)) = v.iter().find(|(ok, _)| !ok) {
-                return Some(match name {
-                    Some(n) => format!(
-                        "acl '{n}' involves keyword '{kw}' which is incompatible with '{place}'"
-                    ),
-                    None => format!(
-                        "anonymous acl involves keyword '{kw}' which is incompatible with '{place}'"
-                    ),
-                });
+            let (name, exprs) = term_exprs(acls, t);
+            if let Some(e) = exprs.iter().find(|e| !valid(e)) {
+                return Some(Conflict::Involves(name, e.kw.to_string()));
             }
         }
         None

@@ -104,6 +104,8 @@ pub(crate) use http::dechunk;
 pub use map::exp_replace;
 mod pattern;
 pub mod payload;
+pub mod placement;
+mod placement_table;
 mod request;
 mod response;
 mod sample;

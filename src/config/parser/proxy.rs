@@ -500,6 +500,8 @@ pub(crate) fn use_backend(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags
                 Some("if") | Some("unless") => {
                     // The name is checked even if the condition is bad.
                     r.cond = parse_cond(px, &w[2..], loc, d);
+                    let set_bck = crate::acl::placement::ckp::FE_SET_BCK;
+                    check_place(px, &mut r.cond, set_bck, set_bck, loc, d);
                     px.use_backends.push(r);
                 }
                 Some(o) => d.error(
@@ -543,8 +545,38 @@ pub(crate) fn monitor(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _:
     }
 }
 
+/// HAProxy's `warnif_cond_conflicts` where a rule of `px` runs: `fe`/`be` are the check
+/// points (`SMP_VAL_*`) of a frontend's and a backend's rule; a section that is both (listen,
+/// defaults) checks against either. Terms that can never match there are marked so.
+fn check_place(
+    px: &Proxy,
+    cond: &mut Option<crate::acl::Cond>,
+    fe: u32,
+    be: u32,
+    loc: &Loc,
+    d: &mut Diags,
+) {
+    let Some(c) = cond else { return };
+    let defaults = px.kind == Kind::Defaults;
+    let place = if px.kind.is_frontend() || defaults {
+        fe
+    } else {
+        0
+    } | if px.kind.is_backend() || defaults {
+        be
+    } else {
+        0
+    };
+    let name = crate::acl::placement::place_name(place);
+    if let Some(w) = c.check_place(&px.acls, place, name) {
+        d.warn(loc, w);
+    }
+}
+
 pub(crate) fn http_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
-    if let Some(r) = http_rule(px, &w[1..], true, loc, d) {
+    use crate::acl::placement::ckp;
+    if let Some(mut r) = http_rule(px, &w[1..], true, loc, d) {
+        check_place(px, &mut r.cond, ckp::FE_HRQ_HDR, ckp::BE_HRQ_HDR, loc, d);
         if let HttpAction::Capture {
             new_len: Some(len), ..
         } = r.action
@@ -586,7 +618,9 @@ pub(crate) fn http_response(
     d: &mut Diags,
     _: &TlsGlobals,
 ) {
-    if let Some(r) = http_rule(px, &w[1..], false, loc, d) {
+    use crate::acl::placement::ckp;
+    if let Some(mut r) = http_rule(px, &w[1..], false, loc, d) {
+        check_place(px, &mut r.cond, ckp::FE_HRS_HDR, ckp::BE_HRS_HDR, loc, d);
         px.http_response.push(r);
     }
 }
@@ -598,7 +632,9 @@ pub(crate) fn http_after_response(
     d: &mut Diags,
     _: &TlsGlobals,
 ) {
-    if let Some(r) = super::http_rules::after_response_rule(px, &w[1..], loc, d) {
+    use crate::acl::placement::ckp;
+    if let Some(mut r) = super::http_rules::after_response_rule(px, &w[1..], loc, d) {
+        check_place(px, &mut r.cond, ckp::FE_HRS_HDR, ckp::BE_HRS_HDR, loc, d);
         px.http_after_response.push(r);
     }
 }
@@ -607,7 +643,9 @@ pub(crate) fn redirect(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _
     // The old keyword is `http-request redirect` evaluated after the rules.
     let mut words = vec!["redirect".to_string()];
     words.extend_from_slice(&w[1..]);
-    if let Some(r) = http_rule(px, &words, true, loc, d) {
+    if let Some(mut r) = http_rule(px, &words, true, loc, d) {
+        use crate::acl::placement::ckp;
+        check_place(px, &mut r.cond, ckp::FE_HRQ_HDR, ckp::BE_HRQ_HDR, loc, d);
         px.redirects.push(r);
     }
 }
