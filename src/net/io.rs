@@ -413,6 +413,112 @@ mod tests {
     }
 
     #[test]
+    fn a_send_on_the_ring_that_finds_the_socket_full_goes_on_while_its_writer_reads() {
+        // A send on the ring is first tried with MSG_DONTWAIT (glommio CHANGES.md item 20):
+        // on a full socket it sends part or nothing, and the reactor sends the rest with a
+        // send that waits for room, whoever waits for what: here the writer's last write
+        // meets a full socket and the writer then only waits for the peer's reply, which
+        // comes once the peer has every byte. Without that retry the write fails (EAGAIN)
+        // or the reply never comes (bytes left behind): the test then fails or times out.
+        use crate::net::pump::tests::{on_executor, pair};
+        on_executor(|| async {
+            const TOTAL: usize = 4 << 20;
+            let (mut peer, s) = pair().await;
+            // Small buffers (no autotuning: loopback's receive buffer may grow to 32 MiB).
+            for (fd, opt) in [
+                (crate::sys::fd(&peer), libc::SO_RCVBUF),
+                (crate::sys::fd(&s), libc::SO_SNDBUF),
+            ] {
+                crate::sys::setsockopt_int(fd, libc::SOL_SOCKET, opt, 65_536).unwrap();
+            }
+            let mut s = ServerIo::Plain(s).recv_on_ring();
+            let reader = glommio::spawn_local(async move {
+                // Not reading at first: the socket buffers fill.
+                glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
+                let mut got = vec![0u8; TOTAL];
+                peer.read_exact(&mut got).await.unwrap();
+                peer.write_all(b"ok").await.unwrap();
+                (peer, got)
+            });
+            let retries = glommio::ring_send_retries();
+            let mut sent = Vec::with_capacity(TOTAL);
+            let mut next = 0u8;
+            while sent.len() < TOTAL {
+                let len = (60_000).min(TOTAL - sent.len());
+                let msg: Vec<u8> = (0..len).map(|i| next.wrapping_add(i as u8)).collect();
+                next = next.wrapping_add(len as u8 ^ 0x33);
+                s.write_all(&msg).await.unwrap();
+                sent.extend_from_slice(&msg);
+            }
+            assert!(s.tcp().ring_send_busy(), "the last write went on the ring");
+            let mut b = [0u8; 2];
+            let reply = glommio::timer::timeout(std::time::Duration::from_secs(10), async {
+                s.read_exact(&mut b).await.map_err(Into::into)
+            })
+            .await;
+            assert!(reply.is_ok(), "no reply: the last send's rest never went");
+            assert_eq!(&b, b"ok");
+            let (_peer, got) = reader.await;
+            assert!(got == sent, "bytes out of order or missing");
+            assert!(
+                glommio::ring_send_retries() > retries,
+                "no send found the socket full"
+            );
+        });
+    }
+
+    #[test]
+    fn a_short_send_on_the_ring_nobody_waits_for_goes_on_while_the_shard_sleeps() {
+        // One 60,000-byte write through 4 KiB socket buffers to a peer on another thread
+        // that reads only after 100 ms: the first, MSG_DONTWAIT try sends part of it, and
+        // then the writer only waits for the reply, which comes once the peer has every
+        // byte. Nothing on this shard waits for that send, and its rest must still go
+        // (glommio CHANGES.md item 20). This did not fail with the first version of item
+        // 20, whose short first tries did not end a sleep that had submitted them (the
+        // stall needs the sleep to submit the send, with nothing else to come); tcp_mode's
+        // `the_rest_of_a_send_that_found_the_client_s_socket_full_goes_when_the_client_reads`
+        // did.
+        use crate::net::pump::tests::on_executor;
+        use std::io::{Read, Write};
+        on_executor(|| async {
+            const LEN: usize = 60_000;
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = l.local_addr().unwrap();
+            let peer = std::thread::spawn(move || {
+                let (mut c, _) = l.accept().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let mut got = vec![0u8; LEN];
+                c.read_exact(&mut got).unwrap();
+                c.write_all(b"ok").unwrap();
+                got
+            });
+            let s = TcpStream::connect(addr).await.unwrap();
+            crate::sys::setsockopt_int(crate::sys::fd(&s), libc::SOL_SOCKET, libc::SO_SNDBUF, 4096)
+                .unwrap();
+            let mut s = ServerIo::Plain(s).recv_on_ring();
+            let retries = glommio::ring_send_retries();
+            let msg: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+            s.write_all(&msg).await.unwrap();
+            assert!(s.tcp().ring_send_busy(), "the write went on the ring");
+            let mut b = [0u8; 2];
+            let reply = glommio::timer::timeout(std::time::Duration::from_secs(5), async {
+                s.read_exact(&mut b).await.map_err(Into::into)
+            })
+            .await;
+            assert!(
+                reply.is_ok(),
+                "no reply: the rest of the short send never went"
+            );
+            assert_eq!(&b, b"ok");
+            assert!(peer.join().unwrap() == msg, "bytes out of order or missing");
+            assert!(
+                glommio::ring_send_retries() > retries,
+                "the send was not short"
+            );
+        });
+    }
+
+    #[test]
     fn receives_on_the_ring_lose_nothing_when_the_shard_runs_out_of_buffers() {
         // More connections with unread bytes than glommio's buffer ring has buffers
         // (128): the receives that find none fail with ENOBUFS and those streams read by

@@ -1014,3 +1014,46 @@ pub fn read_request_head(r: &mut impl BufRead) -> Option<RequestIn> {
         }
     }
 }
+
+/// Runs `f` on a thread of its own in a new network namespace whose TCP send buffers are
+/// at most `sndbuf_max` bytes (`net.ipv4.tcp_wmem`, per namespace), with its loopback up:
+/// the sockets it makes, the threads it spawns (test backends) and the processes it starts
+/// (corelb) are all in it, and a socket's send buffer fills after a few KiB instead of the
+/// 4 MiB loopback autotuning reaches. None when the namespace cannot be made (not root).
+pub fn in_netns_with_small_send_buffers<T: Send + 'static>(
+    sndbuf_max: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    std::thread::spawn(move || {
+        // The calling thread only: its children and the threads it spawns inherit it.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            eprintln!("no network namespace: {}", std::io::Error::last_os_error());
+            return None;
+        }
+        let up = Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(up, "ip link set lo up");
+        // /proc/sys/net is the namespace of the thread that opens it.
+        std::fs::write(
+            "/proc/sys/net/ipv4/tcp_wmem",
+            format!("4096 {} {sndbuf_max}", sndbuf_max.min(16384)),
+        )
+        .expect("tcp_wmem");
+        Some(f())
+    })
+    .join()
+    .unwrap()
+}
+
+/// A client socket connected to `port` with a small receive buffer (set before connecting,
+/// so that the window it advertises stays small).
+pub fn small_window_client(port: u16, rcvbuf: usize) -> std::io::Result<TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    sock.set_recv_buffer_size(rcvbuf)?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    sock.connect(&addr.into())?;
+    Ok(sock.into())
+}

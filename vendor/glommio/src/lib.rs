@@ -726,6 +726,13 @@ pub fn io_uring_counters() -> RingCounters {
     }
 }
 
+/// corelb: how many sends on the ring (`TcpStream::set_send_on_ring`) of the calling
+/// thread's executor found no room for all their bytes at their first, MSG_DONTWAIT try
+/// and were sent on (their rest) by a send that waits for room (CHANGES.md item 20).
+pub fn ring_send_retries() -> u64 {
+    crate::sys::RING_SEND_RETRIES.with(|c| c.get())
+}
+
 /// Stores information about IO
 #[derive(Debug)]
 pub struct IoStats {

@@ -563,13 +563,18 @@ impl Reactor {
 
     // corelb: sends `buf` on the main ring (`SourceType::SockSendOwned`, CHANGES.md item 19).
     pub(crate) fn send_owned(&self, fd: RawFd, buf: Vec<u8>) -> Source {
-        let source = self.new_source(fd, SourceType::SockSendOwned(buf), None);
+        // corelb: first tried without waiting (CHANGES.md item 20).
+        let nowait = crate::sys::nowait_sends();
+        let source = self.new_source(fd, SourceType::SockSendOwned(buf, nowait), None);
         self.sys.send_owned(&source);
         source
     }
 
     // corelb: keeps `fd` open until `send` completed, then closes it (see `deferred_closes`).
     pub(crate) fn close_after(&self, send: Source, fd: RawFd) {
+        // corelb: a waiter, so that its completion ends a sleep (CHANGES.md item 20): the
+        // close happens on the turn after it.
+        send.add_waiter_single(std::task::Waker::noop());
         self.deferred_closes.borrow_mut().push((send, fd));
     }
 

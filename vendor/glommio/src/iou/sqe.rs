@@ -547,6 +547,8 @@ bitflags::bitflags! {
         const IO_HARDLINK   = 1 << 3;
         const ASYNC         = 1 << 4;
         const BUFFER_SELECT = 1 << 5;
+        /// corelb: IOSQE_CQE_SKIP_SUCCESS (5.17): no completion when it succeeds.
+        const CQE_SKIP_SUCCESS = 1 << 6;
     }
 }
 

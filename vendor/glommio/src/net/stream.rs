@@ -512,7 +512,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         if let Some(src) = &self.tx_ring {
             // The reactor empties the buffer of a send that went in full.
             if let Some(Ok(_)) = src.result() {
-                if matches!(&*src.source_type(), SourceType::SockSendOwned(b) if b.is_empty()) {
+                if matches!(&*src.source_type(), SourceType::SockSendOwned(b, _) if b.is_empty()) {
                     self.tx_ring = None;
                 }
             }
@@ -539,7 +539,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
                 let src = self.tx_ring.take().unwrap();
                 self.write_timeout.cancel_timer(reactor);
                 let n = poll_err!(res);
-                let SourceType::SockSendOwned(mut rest) = src.extract_source_type() else {
+                let SourceType::SockSendOwned(mut rest, _) = src.extract_source_type() else {
                     unreachable!("a send on the ring has its buffer")
                 };
                 // Emptied by the reactor when it went in full.

@@ -39,8 +39,9 @@ pub(crate) enum SourceType {
     // the completion puts it here (CHANGES.md item 12).
     SockRecvSelect(Option<super::buf_ring::RingBuf>),
     // corelb: a send of bytes copied out of the writer's buffer, so that the write returns
-    // at once and the send goes with the next submission (CHANGES.md item 19).
-    SockSendOwned(Vec<u8>),
+    // at once and the send goes with the next submission (CHANGES.md item 19). The flag:
+    // a first attempt with MSG_DONTWAIT, which completes during its submission (item 20).
+    SockSendOwned(Vec<u8>, bool),
     SockRecvMsg(
         Option<DmaBuffer>,
         libc::iovec,

@@ -82,8 +82,9 @@ enum UringOpDescriptor {
     SockRecvMsg(usize, i32),
     // corelb: IORING_OP_RECV with IOSQE_BUFFER_SELECT from buffer group `.0`.
     SockRecvSelect(u16, u32),
-    // corelb: IORING_OP_SEND of an owned copy, MSG_WAITALL (CHANGES.md item 19).
-    SockSendOwned(*const u8, usize),
+    // corelb: IORING_OP_SEND of an owned copy, MSG_WAITALL (CHANGES.md item 19); with
+    // the flag, MSG_DONTWAIT instead: it completes during its submission (item 20).
+    SockSendOwned(*const u8, usize, bool),
     Nop,
 }
 
@@ -308,6 +309,31 @@ fn new_ring(size: usize, flags: iou::SetupFlags, name: &str) -> io::Result<iou::
     Ok(ring)
 }
 
+// corelb: whether sends on the ring are first tried with MSG_DONTWAIT (CHANGES.md item
+// 20). The kernel completes such a send during its submission only if it honours
+// MSG_DONTWAIT on IORING_OP_SEND with REQ_F_NOWAIT (fails it with EAGAIN instead of arming
+// a poll), which every kernel with the buffer rings of item 12 (5.19) does; on an older
+// one a sleep could wait for a completion that is not coming, so the first try waits.
+thread_local! {
+    // corelb: `glommio::ring_send_retries()` (CHANGES.md item 20).
+    pub(crate) static RING_SEND_RETRIES: Cell<u64> = const { Cell::new(0) };
+}
+
+pub(crate) fn nowait_sends() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        if unsafe { libc::uname(&mut u) } != 0 {
+            return false;
+        }
+        let rel = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy();
+        let mut it = rel.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
+        let major: u32 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        let minor: u32 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        (major, minor) >= (6, 1)
+    })
+}
+
 fn fill_sqe<F>(
     sqe: &mut iou::SQE<'_>,
     op: &UringDescriptor,
@@ -467,9 +493,20 @@ fn fill_sqe<F>(
             // corelb: MSG_WAITALL makes the kernel retry a short send of a stream socket
             // (it waits for room as a blocking send would), so one completion says that
             // all of it was sent or why not; io_uring adds MSG_NOSIGNAL itself.
-            UringOpDescriptor::SockSendOwned(ptr, len) => {
+            // corelb: MSG_DONTWAIT (CHANGES.md item 20): the kernel marks the request
+            // REQ_F_NOWAIT and completes it during the submission whatever happens (sent,
+            // short, EAGAIN instead of arming a poll); the reactor sends what is left with
+            // MSG_WAITALL (`SleepableRing::retry_nowait_send`). With MSG_WAITALL too, a
+            // short send fails (its result is still the bytes sent), which breaks its link
+            // to the NOP after it (`Reactor::send_owned`).
+            UringOpDescriptor::SockSendOwned(ptr, len, nowait) => {
                 let buf = std::slice::from_raw_parts(ptr, len);
-                sqe.prep_send(op.fd, buf, MsgFlags::MSG_WAITALL | MsgFlags::MSG_NOSIGNAL);
+                let wait = if nowait {
+                    MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_WAITALL
+                } else {
+                    MsgFlags::MSG_WAITALL
+                };
+                sqe.prep_send(op.fd, buf, wait | MsgFlags::MSG_NOSIGNAL);
             }
 
             UringOpDescriptor::SockRecvMsg(len, flags) => {
@@ -975,6 +1012,10 @@ struct SleepableRing {
     // corelb: the buffer ring of socket receives (main ring only; CHANGES.md item 12).
     // Declared after `ring`, so dropped after the ring is closed.
     buf_ring: Option<Rc<super::buf_ring::BufRing>>,
+    // corelb: MSG_DONTWAIT sends in the SQ ring, not submitted yet (CHANGES.md item 20):
+    // each posts its completion during the submission, so a sleep that submits them
+    // waits for one completion more than those of the sends nobody waits for.
+    nowait_sends: Vec<Pin<Rc<RefCell<InnerSource>>>>,
 }
 
 impl SleepableRing {
@@ -997,11 +1038,73 @@ impl SleepableRing {
             source_map,
             in_kernel: 0,
             buf_ring: None,
+            nowait_sends: Vec::new(),
         })
     }
 
     fn ring_fd(&self) -> RawFd {
         self.ring.raw().ring_fd
+    }
+
+    /// corelb: a MSG_DONTWAIT send (CHANGES.md item 20) that sent only part of its bytes,
+    /// or none (EAGAIN: no room), is queued again with what is left, MSG_WAITALL, under
+    /// the same source: its owner sees one completion for all of it, as with item 19.
+    /// Not for a source whose owner dropped it (its status is no longer `Dispatched`):
+    /// that one completes as usual. True if the completion was taken.
+    fn retry_nowait_send(&mut self, cqe: &iou::CQE) -> bool {
+        if cqe.user_data() == 0 {
+            return false;
+        }
+        let id = from_user_data(cqe.user_data());
+        let src = {
+            let map = self.source_map.borrow();
+            let inner = map[id].borrow();
+            let SourceType::SockSendOwned(buf, true) = &inner.source_type else {
+                return false;
+            };
+            if !matches!(
+                &inner.enqueued,
+                Some(EnqueuedSource {
+                    status: EnqueuedStatus::Dispatched,
+                    ..
+                })
+            ) {
+                return false;
+            }
+            match cqe.result() {
+                Ok(n) if (n as usize) < buf.len() => {}
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
+                _ => return false,
+            }
+            map[id].clone()
+        };
+        self.source_map.borrow_mut().consume_source(id);
+        RING_SEND_RETRIES.with(|c| c.set(c.get() + 1));
+        let sent = cqe.result().unwrap_or(0) as usize;
+        let (fd, ptr, len) = {
+            let mut inner = src.borrow_mut();
+            let fd = inner.raw;
+            let SourceType::SockSendOwned(buf, nowait) = &mut inner.source_type else {
+                unreachable!()
+            };
+            buf.drain(..sent);
+            *nowait = false;
+            (fd, buf.as_ptr(), buf.len())
+        };
+        let q = self.submission_queue.clone();
+        let id = self.source_map.borrow_mut().alloc(src.clone());
+        src.borrow_mut().enqueued = Some(EnqueuedSource {
+            id,
+            queue: q.clone(),
+            status: EnqueuedStatus::Enqueued,
+        });
+        q.borrow_mut().submissions.push_back(UringDescriptor {
+            args: UringOpDescriptor::SockSendOwned(ptr, len, false),
+            fd,
+            flags: SubmissionFlags::empty(),
+            user_data: to_user_data(id),
+        });
+        true
     }
 
     /// This function prepares a timer that fires unconditionally after a
@@ -1142,8 +1245,25 @@ impl SleepableRing {
     /// for a completion (upstream submitted, then waited: two enters per sleep). The
     /// kernel submits first, then waits; a submitted SQE that completes at once (a poll
     /// on a socket already readable) ends the wait at once. Returns the SQEs submitted.
+    ///
+    /// corelb: the MSG_DONTWAIT sends among the submitted SQEs complete during the
+    /// submission; the wait is for one completion more than those of the sends that no
+    /// task waits for, so that they do not end it at once (a second io_uring_enter to
+    /// sleep; CHANGES.md item 20). A send a task waits for (a writer's next write, a flush,
+    /// the reactor's close after it) must end the wait: it is not counted. The sleep comes
+    /// after every task ran, so no waiter is added between this count and the wait. If
+    /// the kernel does not consume every SQE it does not wait at all.
     fn submit_and_wait(&mut self) -> io::Result<usize> {
-        let x = self.ring.submit_sqes_and_wait(1)? as usize;
+        let unwaited = self
+            .nowait_sends
+            .drain(..)
+            .filter(|s| {
+                let s = s.borrow();
+                s.wakers.waiters.is_empty() && s.wakers.result.is_none()
+            })
+            .count() as u32;
+        let wait_for = 1 + unwaited;
+        let x = self.ring.submit_sqes_and_wait(wait_for)? as usize;
         self.in_kernel += x;
         Ok(x)
     }
@@ -1272,6 +1392,7 @@ impl UringCommon for SleepableRing {
     }
 
     fn submit_sqes(&mut self) -> io::Result<usize> {
+        self.nowait_sends.clear();
         let x = self.ring.submit_sqes()? as usize;
         self.in_kernel += x;
         Ok(x)
@@ -1280,6 +1401,13 @@ impl UringCommon for SleepableRing {
     fn consume_one_event(&mut self) -> Option<bool> {
         let source_map = self.source_map.clone();
         let cqe = self.ring.peek_for_cqe();
+        // corelb: a MSG_DONTWAIT send that did not send everything goes on (CHANGES.md item 20).
+        if let Some(c) = &cqe {
+            if self.retry_nowait_send(c) {
+                self.in_kernel -= 1;
+                return Some(false);
+            }
+        }
         // corelb: a receive's buffer from the buffer ring goes to its source (dropped, i.e.
         // given back, with the source if nobody waits for it any more).
         let cqe_flags = cqe.as_ref().map_or(0, |c| c.raw_flags());
@@ -1298,7 +1426,7 @@ impl UringCommon for SleepableRing {
                 // corelb: a send on the ring that went in full gives its copy back at
                 // once (an idle connection holds no sent bytes); an empty buffer then
                 // says "sent in full" (CHANGES.md item 19).
-                if let (SourceType::SockSendOwned(b), Ok(n)) = (&mut src.source_type, &res) {
+                if let (SourceType::SockSendOwned(b, _), Ok(n)) = (&mut src.source_type, &res) {
                     if *n == b.len() {
                         *b = Vec::new();
                     }
@@ -1335,6 +1463,10 @@ impl UringCommon for SleepableRing {
                 }
 
                 for (op, mut sqe) in ops.into_iter().zip(sqes.into_iter()) {
+                    if let UringOpDescriptor::SockSendOwned(_, _, true) = op.args {
+                        let id = from_user_data(op.user_data);
+                        self.nowait_sends.push(source_map[id].clone());
+                    }
                     let allocator = self.allocator.clone();
                     fill_sqe(
                         &mut sqe,
@@ -1679,15 +1811,32 @@ impl Reactor {
     // corelb: a send of an owned copy on the main ring (CHANGES.md item 19).
     pub(crate) fn send_owned(&self, source: &Source) {
         let op = match &*source.source_type() {
-            SourceType::SockSendOwned(buf) => UringOpDescriptor::SockSendOwned(buf.as_ptr(), buf.len()),
+            SourceType::SockSendOwned(buf, nowait) => {
+                UringOpDescriptor::SockSendOwned(buf.as_ptr(), buf.len(), *nowait)
+            }
             _ => unreachable!(),
         };
-        queue_request_into_ring(
-            &mut *self.main_ring.borrow_mut(),
-            source,
-            op,
-            &mut self.source_map.borrow_mut(),
-        );
+        let nowait = matches!(op, UringOpDescriptor::SockSendOwned(_, _, true));
+        let mut ring = self.main_ring.borrow_mut();
+        queue_request_into_ring(&mut *ring, source, op, &mut self.source_map.borrow_mut());
+        // corelb (CHANGES.md item 20): a MSG_DONTWAIT send is linked to a NOP that posts
+        // no completion when it runs (the send sent everything) and a cancelled one when
+        // the send failed or was short: that second completion ends a sleep that counted
+        // this send, so that the reactor sends the rest (a short send that no task waits
+        // for would otherwise wait for some other event).
+        if nowait {
+            let q = ring.submission_queue();
+            let mut q = q.borrow_mut();
+            if let Some(last) = q.submissions.back_mut() {
+                last.flags |= SubmissionFlags::IO_LINK;
+            }
+            q.submissions.push_back(UringDescriptor {
+                args: UringOpDescriptor::Nop,
+                fd: -1,
+                flags: SubmissionFlags::CQE_SKIP_SUCCESS,
+                user_data: 0,
+            });
+        }
     }
 
     pub(crate) fn recvmsg(&self, source: &Source, len: usize, flags: MsgFlags) {
