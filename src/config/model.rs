@@ -982,6 +982,9 @@ pub enum TcpAction {
         id: usize,
         len: usize,
     },
+    /// `tcp-request content do-resolve(VAR,RESOLVERS[,FAMILY]) EXPR` (content rules only):
+    /// the rules wait for the address, as `http-request do-resolve`.
+    DoResolve(Box<super::resolvers::DoResolve>),
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).

@@ -503,6 +503,10 @@ fn start_resolver(shared: &Arc<Shared>) {
         p.http_request
             .iter()
             .any(|r| matches!(r.action, crate::config::model::HttpAction::DoResolve(_)))
+            || p.tcp_request
+                .content
+                .iter()
+                .any(|r| matches!(r.action, crate::config::model::TcpAction::DoResolve(_)))
     });
     let lookups = do_resolve.then(|| shared.dns_lookups.open()).flatten();
     let Some(resolver) = crate::dns::Resolver::new(
