@@ -26,6 +26,7 @@ pub mod model;
 pub mod parser;
 pub mod peers;
 pub mod resolvers;
+pub mod ring;
 pub mod server_links;
 pub mod stick;
 mod tcp_response;

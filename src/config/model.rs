@@ -241,6 +241,8 @@ pub enum LogDest {
     Unix(PathBuf),
     Stdout,
     Stderr,
+    /// `ring@NAME`: into the `ring` section NAME.
+    Ring(String),
 }
 
 /// `log ... format F`: the header put before each message (HAProxy's names; see
@@ -1692,6 +1694,8 @@ pub struct Config {
     pub caches: Vec<super::filters::CacheSection>,
     /// `mailers` sections, in file order.
     pub mailers: Vec<super::mailers::Mailers>,
+    /// `ring` sections, in file order.
+    pub rings: Vec<super::ring::Ring>,
     /// `peers` sections, in file order.
     pub peers: Vec<super::peers::Peers>,
     /// The local peer's name (see [`super::peers::local_name`]).

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod framing;
 pub mod mail;
+pub mod ring;
 pub mod stdio;
 pub mod syslog;
 pub mod term;

@@ -13,6 +13,9 @@ enum Sink {
     Udp(UdpSocket, std::net::SocketAddr),
     Unix(UnixDatagram, std::path::PathBuf),
     Stdio(Stream),
+    /// `ring@NAME`: the line (in the ring's format, cut to its `maxlen`) goes to the
+    /// ring's queue.
+    Ring(std::sync::Arc<super::ring::Ring>),
 }
 
 pub struct Sender {
@@ -85,10 +88,22 @@ impl Sender {
                 },
                 LogDest::Stdout => Sink::Stdio(Stream::Stdout),
                 LogDest::Stderr => Sink::Stdio(Stream::Stderr),
+                LogDest::Ring(name) => match super::ring::get(name) {
+                    Some(r) => Sink::Ring(r),
+                    None => {
+                        log::warn!("{}: no ring named '{name}' for logs", t.loc);
+                        continue;
+                    }
+                },
+            };
+            // A ring's lines have the ring's format, as in HAProxy.
+            let format = match &sink {
+                Sink::Ring(r) => r.format(),
+                _ => framing::resolve(t.format, &meta),
             };
             sinks.push(Target {
                 sink,
-                format: framing::resolve(t.format, &meta),
+                format,
                 t: t.clone(),
                 seen: 0,
             });
@@ -149,6 +164,16 @@ impl Sender {
             let sent = match &tg.sink {
                 Sink::Stdio(stream) => {
                     stdio::send_with(*stream, fill);
+                    continue;
+                }
+                Sink::Ring(r) => {
+                    let mut line = Vec::with_capacity(128);
+                    fill(&mut line);
+                    line.pop();
+                    if let Some(m) = r.maxlen() {
+                        line.truncate(m);
+                    }
+                    r.push(line);
                     continue;
                 }
                 Sink::Udp(s, addr) => {

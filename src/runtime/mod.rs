@@ -119,6 +119,8 @@ fn start_generation(
     for w in &plan.warnings {
         log::warn!("{w}");
     }
+    // Before any shard makes its log senders: `log ring@NAME` finds its ring.
+    crate::log::ring::configure(&cfg.rings);
     let nshards = plan.cpus.len();
     let maxconn = cfg
         .global
