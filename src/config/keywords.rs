@@ -920,6 +920,12 @@ pub fn markdown_table() -> String {
     table_section(&mut out, "mailers section", super::mailers::SECTION, "");
     table_section(&mut out, "peers section", super::peers::SECTION, "");
     table_section(&mut out, "ring section", super::ring::SECTION, "");
+    table_section(
+        &mut out,
+        "log-forward section",
+        super::log_forward::SECTION,
+        "",
+    );
     out
 }
 

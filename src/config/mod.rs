@@ -20,6 +20,7 @@ pub mod errors;
 pub mod filters;
 pub mod keywords;
 pub mod lexer;
+pub mod log_forward;
 pub mod logging;
 pub mod mailers;
 pub mod model;

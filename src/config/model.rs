@@ -1696,6 +1696,8 @@ pub struct Config {
     pub mailers: Vec<super::mailers::Mailers>,
     /// `ring` sections, in file order.
     pub rings: Vec<super::ring::Ring>,
+    /// `log-forward` sections, in file order.
+    pub log_forwards: Vec<super::log_forward::LogForward>,
     /// `peers` sections, in file order.
     pub peers: Vec<super::peers::Peers>,
     /// The local peer's name (see [`super::peers::local_name`]).

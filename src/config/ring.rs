@@ -241,6 +241,8 @@ pub fn resolve(cfg: &Config, d: &mut Diags) {
             .iter()
             .flat_map(|p| p.log.targets.iter().map(|t| (t, ""))),
     );
+    let forwarded = cfg.log_forwards.iter().flat_map(|f| f.targets.iter());
+    let targets = targets.chain(forwarded.map(|t| (t, "")));
     for (t, global) in targets {
         if let LogDest::Ring(name) = &t.dest
             && !cfg.rings.iter().any(|r| &r.name == name)

@@ -9,6 +9,7 @@
 //! Layer: on `acl`, `config` and `sys`; used by `cluster`, `net`, `proxy`, `health` and `runtime`.
 
 pub mod access;
+pub mod forward;
 pub mod framing;
 pub mod mail;
 pub mod ring;

@@ -33,6 +33,9 @@ struct Target {
     sink: Sink,
     t: LogTarget,
     format: SyslogFormat,
+    /// The `format` of the `log` line (a ring's for a ring), unresolved: `log-forward`
+    /// sends a line as it came to a target without one.
+    format_as_given: SyslogFormat,
     /// Lines offered to this target so far, for `sample`.
     seen: u64,
 }
@@ -104,6 +107,10 @@ impl Sender {
             sinks.push(Target {
                 sink,
                 format,
+                format_as_given: match &t.dest {
+                    LogDest::Ring(_) => format,
+                    _ => t.format,
+                },
                 t: t.clone(),
                 seen: 0,
             });
@@ -125,6 +132,63 @@ impl Sender {
     /// Lines dropped by the syslog sockets so far.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// `log-forward`: sends a received line to every target whose level range admits its
+    /// level (a line without a priority goes to all), rewritten in the target's format
+    /// ([`super::forward::render`]), cut to the target's `len` less one byte.
+    pub fn forward(&mut self, p: &super::forward::Parsed, raw: &[u8]) {
+        for tg in &mut self.sinks {
+            let t = &tg.t;
+            if let Some(pri) = p.pri {
+                let level = pri & 7;
+                if level > t.max_level || level < t.min_level {
+                    continue;
+                }
+            }
+            if let Some(s) = &t.sample {
+                let pos = (tg.seen % s.size as u64) as u32 + 1;
+                tg.seen += 1;
+                if !s.ranges.iter().any(|&(a, b)| (a..=b).contains(&pos)) {
+                    continue;
+                }
+            }
+            let max = t.maxlen.max(80) - 1;
+            let fill = |line: &mut Vec<u8>| {
+                super::forward::render(tg.format_as_given, t.facility, p, raw, line);
+                line.truncate(max);
+                line.push(b'\n');
+            };
+            let sent = match &tg.sink {
+                Sink::Stdio(stream) => {
+                    stdio::send_with(*stream, fill);
+                    continue;
+                }
+                Sink::Ring(r) => {
+                    let mut line = Vec::with_capacity(128);
+                    fill(&mut line);
+                    line.pop();
+                    if let Some(m) = r.maxlen() {
+                        line.truncate(m);
+                    }
+                    r.push(line);
+                    continue;
+                }
+                Sink::Udp(s, addr) => {
+                    self.buf.clear();
+                    fill(&mut self.buf);
+                    s.send_to(&self.buf, addr)
+                }
+                Sink::Unix(s, path) => {
+                    self.buf.clear();
+                    fill(&mut self.buf);
+                    s.send_to(&self.buf, path)
+                }
+            };
+            if sent.is_err() {
+                self.dropped += 1;
+            }
+        }
     }
 
     /// Sends `msg` at syslog `level` to every target whose level range admits it.

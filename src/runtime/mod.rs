@@ -121,6 +121,10 @@ fn start_generation(
     }
     // Before any shard makes its log senders: `log ring@NAME` finds its ring.
     crate::log::ring::configure(&cfg.rings);
+    // `log-forward` sections: bound once, by the first generation.
+    if previous.is_none() {
+        crate::log::forward::start(&cfg.log_forwards);
+    }
     let nshards = plan.cpus.len();
     let maxconn = cfg
         .global

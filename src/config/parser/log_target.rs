@@ -17,7 +17,7 @@ pub(crate) fn log_level(name: &str) -> Option<u8> {
 }
 
 /// `log <target> [len N] [format F] <facility> [<level> [<minlevel>]]`
-pub(super) fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
+pub(crate) fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
     let Some(target) = args.first() else {
         d.error(loc, "'log' expects a target and a facility");
         return None;
