@@ -166,26 +166,27 @@ fn ring_errors_name_file_and_line() {
     let dir = TempDir::new("ring");
     let cfg = dir.write(
         "bad.cfg",
-        "ring\nring r1\n  maxlen abc\n  format bogus\n  frob 1\n  server s1\n  description\n  server s2 127.0.0.1:1 log-proto tcp\nring r1\ndefaults\n  log ring@nope local0\nfrontend f\n  bind 127.0.0.1:1\n",
+        "ring\nring r1\n  timeout client 1s\n  maxlen abc\n  format bogus\n  frob 1\n  server s1\n  description\n  server s2 127.0.0.1:1 log-proto tcp\nring r1\ndefaults\n  log ring@nope local0\nfrontend f\n  bind 127.0.0.1:1\n",
     );
     let (code, _, err) = check_config(&cfg);
     assert_eq!(code, 1, "{err}");
     for (line, what) in [
         (1, "missing ring name."),
-        (3, "invalid size 'abc' for new sink buffer."),
-        (4, "unknown format 'bogus'."),
-        (5, "unknown statement 'frob'."),
+        (3, "warning: 'timeout client' is ignored in ring 'r1'"),
+        (4, "invalid size 'abc' for new sink buffer."),
+        (5, "unknown format 'bogus'."),
+        (6, "unknown statement 'frob'."),
         (
-            6,
+            7,
             "'server' expects <name> and <addr>[:<port>] as arguments.",
         ),
-        (7, "missing ring description text."),
+        (8, "missing ring description text."),
         (
-            8,
+            9,
             "'log-proto' expects one of 'legacy' or 'octet-count' but got 'tcp'",
         ),
-        (9, "sink named 'r1' already exists."),
-        (11, "log server uses unknown ring named 'nope'."),
+        (10, "sink named 'r1' already exists."),
+        (12, "log server uses unknown ring named 'nope'."),
     ] {
         assert!(
             err.lines()

@@ -149,10 +149,11 @@ pub fn section_kw(r: &mut Ring, w: &[String], loc: &Loc, d: &mut Diags) {
         "timeout" => {
             let which = arg.unwrap_or("");
             if which != "connect" && which != "server" {
-                d.error(
+                // HAProxy 2.6 says nothing of the others, and uses none.
+                d.warn(
                     loc,
                     format!(
-                        "'timeout' expects 'connect' or 'server' in ring '{}' (got '{which}').",
+                        "'timeout {which}' is ignored in ring '{}': only 'timeout connect' and 'timeout server' apply to a ring",
                         r.name
                     ),
                 );
