@@ -734,7 +734,6 @@ const KNOWN_MISSING: &[&str] = &[
     "listen tcp-request connection set-tos",
     "listen tcp-request session set-mark",
     "listen tcp-request session set-tos",
-    "listen tcp-request content do-resolve*",
     "listen tcp-request content set-log-level",
     "listen tcp-request content set-mark",
     "listen tcp-request content set-nice",

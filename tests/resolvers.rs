@@ -934,3 +934,75 @@ fn do_resolve_then_set_dst_reaches_the_resolved_address_like_haproxy() {
         assert_eq!(answers(), want, "{}", haproxy.log());
     }
 }
+
+/// `tcp-request content do-resolve(VAR,RESOLVERS,ipv4) EXPR` in mode tcp: the name the
+/// client sends first is resolved while the content rules wait, `set-dst` sends the
+/// connection to its address (`server clear 0.0.0.0:0`), a name that does not resolve
+/// leaves the variable unset and the next rule rejects. corelb, then Debian's HAProxy 2.6
+/// on the same port, must answer alike. (Before: "'tcp-request content do-resolve(…)' is
+/// not supported yet".)
+#[test]
+fn tcp_request_content_do_resolve_like_haproxy() {
+    let dns = Dns::start();
+    dns.set("a.test", &["127.0.0.2"]);
+    dns.set("b.test", &["127.0.0.3"]);
+    let (port, _bs) = backends_answering(&["a", "b"], |name| format!("from {name}\n"));
+    let cfg = format!(
+        "resolvers dns\n  nameserver ns1 127.0.0.1:{}\n  timeout retry 200ms\n  resolve_retries 2\n\
+         defaults\n  mode tcp\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
+         frontend fe\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 3s\n\
+           tcp-request content do-resolve(txn.ip,dns,ipv4) req.payload(0,6),lower if {{ req.len ge 6 }}\n\
+           tcp-request content reject unless {{ var(txn.ip) -m found }}\n\
+           tcp-request content set-dst var(txn.ip)\n  default_backend be\n\
+         backend be\n  server clear 0.0.0.0:0\n",
+        dns.port
+    );
+    let answers = || -> Vec<String> {
+        ["a.test", "b.test", "B.TEST", "x.test"]
+            .iter()
+            .map(|name| raw_exchange(port, name.as_bytes()))
+            .collect()
+    };
+    let want = ["from a\n", "from b\n", "from b\n", ""];
+    let up = || {
+        let ok = eventually(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(ok.is_some(), "nothing listens on 127.0.0.1:{port}");
+    };
+    {
+        let lb = Corelb::start(&cfg, &[], &[]);
+        up();
+        assert_eq!(answers(), want, "{}", lb.log());
+    }
+    if let Some(haproxy) = common::haproxy::Haproxy::start(&cfg, &[]) {
+        up();
+        assert_eq!(answers(), want, "{}", haproxy.log());
+    }
+}
+
+#[test]
+fn tcp_request_do_resolve_errors_name_file_and_line() {
+    let dir = TempDir::new("resolvers");
+    let cfg = dir.write(
+        "bad.cfg",
+        "resolvers dns\n  nameserver ns1 127.0.0.1:53\nfrontend fe\n  bind 127.0.0.1:1\n  tcp-request content do-resolve(txn.ip,nope) src\n  tcp-request content do-resolve(txn.ip,dns,ipv5) src\n  tcp-request content do-resolve(txn.ip,dns)\n  tcp-request connection do-resolve(txn.ip,dns) src\n",
+    );
+    let (code, _, err) = check_config(&cfg);
+    assert_eq!(code, 1, "{err}");
+    for (line, what) in [
+        (
+            5,
+            "'tcp-request content do-resolve' in proxy 'fe': can't find resolvers section 'nope'",
+        ),
+        (6, "unknown family 'ipv5'"),
+        (7, "expects a sample expression"),
+        (8, "'tcp-request connection' expects"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("bad.cfg:{line}")) && l.contains(what)),
+            "{line}: {what}\n{err}"
+        );
+    }
+}

@@ -863,7 +863,7 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     ),
     kw(
         "log-proto",
-        Ignored("it frames logs sent to the servers of a ring section, which corelb has not"),
+        Ignored("it frames the logs a ring section sends to its servers: see the ring section"),
         0,
     ),
     kw(
@@ -919,6 +919,13 @@ pub fn markdown_table() -> String {
     table_section(&mut out, "cache section", super::filters::CACHE_SECTION, "");
     table_section(&mut out, "mailers section", super::mailers::SECTION, "");
     table_section(&mut out, "peers section", super::peers::SECTION, "");
+    table_section(&mut out, "ring section", super::ring::SECTION, "");
+    table_section(
+        &mut out,
+        "log-forward section",
+        super::log_forward::SECTION,
+        "",
+    );
     out
 }
 

@@ -241,6 +241,8 @@ pub enum LogDest {
     Unix(PathBuf),
     Stdout,
     Stderr,
+    /// `ring@NAME`: into the `ring` section NAME.
+    Ring(String),
 }
 
 /// `log ... format F`: the header put before each message (HAProxy's names; see
@@ -982,6 +984,9 @@ pub enum TcpAction {
         id: usize,
         len: usize,
     },
+    /// `tcp-request content do-resolve(VAR,RESOLVERS[,FAMILY]) EXPR` (content rules only):
+    /// the rules wait for the address, as `http-request do-resolve`.
+    DoResolve(Box<super::resolvers::DoResolve>),
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).
@@ -1689,6 +1694,10 @@ pub struct Config {
     pub caches: Vec<super::filters::CacheSection>,
     /// `mailers` sections, in file order.
     pub mailers: Vec<super::mailers::Mailers>,
+    /// `ring` sections, in file order.
+    pub rings: Vec<super::ring::Ring>,
+    /// `log-forward` sections, in file order.
+    pub log_forwards: Vec<super::log_forward::LogForward>,
     /// `peers` sections, in file order.
     pub peers: Vec<super::peers::Peers>,
     /// The local peer's name (see [`super::peers::local_name`]).

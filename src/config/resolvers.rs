@@ -452,7 +452,7 @@ pub fn template_names(w: &[String]) -> Result<Vec<String>, String> {
 
 /// `http-request do-resolve(VAR,RESOLVERS[,ipv4|ipv6]) EXPR`: the address of the name the
 /// expression gives, into VAR (left unset when it does not resolve).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DoResolve {
     pub var: crate::acl::VarRef,
     pub resolvers: String,
@@ -520,18 +520,32 @@ pub fn validate(cfg: &mut Config, d: &mut Diags) {
     let has_state_file = cfg.global.cli.state_file.is_some();
     let names: Vec<String> = cfg.resolvers.iter().map(|r| r.name.clone()).collect();
     for px in &mut cfg.proxies {
-        for rule in &mut px.http_request {
-            let super::model::HttpAction::DoResolve(r) = &mut rule.action else {
-                continue;
-            };
+        let http = px
+            .http_request
+            .iter_mut()
+            .filter_map(|rule| match &mut rule.action {
+                super::model::HttpAction::DoResolve(r) => Some(("http-request", r, &rule.loc)),
+                _ => None,
+            });
+        let tcp = px
+            .tcp_request
+            .content
+            .iter_mut()
+            .filter_map(|rule| match &mut rule.action {
+                super::model::TcpAction::DoResolve(r) => {
+                    Some(("tcp-request content", r, &rule.loc))
+                }
+                _ => None,
+            });
+        for (rules, r, loc) in http.chain(tcp) {
             match names.iter().position(|n| *n == r.resolvers) {
                 Some(i) => r.section = i,
                 None => {
                     let h = super::keywords::hint(&r.resolvers, names.iter().map(String::as_str));
                     d.error(
-                        &rule.loc,
+                        loc,
                         format!(
-                            "'http-request do-resolve' in proxy '{}': can't find resolvers section '{}'{h}",
+                            "'{rules} do-resolve' in proxy '{}': can't find resolvers section '{}'{h}",
                             px.name, r.resolvers
                         ),
                     );

@@ -29,6 +29,7 @@ const ACTIONS: &[&str] = &[
     "sc-inc-gpc(",
     "sc-set-gpt(",
     "capture",
+    "do-resolve(",
 ];
 
 /// Actions HAProxy 2.6 has for `tcp-request` that corelb does not run yet.
@@ -46,10 +47,6 @@ const NOT_YET: &[&str] = &[
     "set-priority-class",
     "set-priority-offset",
 ];
-
-/// Prefixes of HAProxy actions with arguments in the name (`do-resolve(…)`) that corelb
-/// does not run yet.
-const NOT_YET_PREFIXES: &[&str] = &["do-resolve("];
 
 /// The three rule sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -389,7 +386,20 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
             }
             return None;
         }
-        a if NOT_YET.contains(&a) || NOT_YET_PREFIXES.iter().any(|p| a.starts_with(p)) => {
+        a if set == Set::Content && a.starts_with("do-resolve(") => {
+            let end = w
+                .iter()
+                .position(|x| x == "if" || x == "unless")
+                .unwrap_or(w.len());
+            match crate::config::resolvers::DoResolve::parse(a, &w[1..end], &px.name) {
+                Ok(r) => (TcpAction::DoResolve(Box::new(r)), end),
+                Err(e) => {
+                    d.error(loc, format!("'tcp-request {sub} {a}': {e}"));
+                    return None;
+                }
+            }
+        }
+        a if NOT_YET.contains(&a) => {
             d.error(
                 loc,
                 format!(

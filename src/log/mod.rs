@@ -9,8 +9,10 @@
 //! Layer: on `acl`, `config` and `sys`; used by `cluster`, `net`, `proxy`, `health` and `runtime`.
 
 pub mod access;
+pub mod forward;
 pub mod framing;
 pub mod mail;
+pub mod ring;
 pub mod stdio;
 pub mod syslog;
 pub mod term;

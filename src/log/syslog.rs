@@ -13,6 +13,9 @@ enum Sink {
     Udp(UdpSocket, std::net::SocketAddr),
     Unix(UnixDatagram, std::path::PathBuf),
     Stdio(Stream),
+    /// `ring@NAME`: the line (in the ring's format, cut to its `maxlen`) goes to the
+    /// ring's queue.
+    Ring(std::sync::Arc<super::ring::Ring>),
 }
 
 pub struct Sender {
@@ -30,6 +33,9 @@ struct Target {
     sink: Sink,
     t: LogTarget,
     format: SyslogFormat,
+    /// The `format` of the `log` line (a ring's for a ring), unresolved: `log-forward`
+    /// sends a line as it came to a target without one.
+    format_as_given: SyslogFormat,
     /// Lines offered to this target so far, for `sample`.
     seen: u64,
 }
@@ -85,10 +91,26 @@ impl Sender {
                 },
                 LogDest::Stdout => Sink::Stdio(Stream::Stdout),
                 LogDest::Stderr => Sink::Stdio(Stream::Stderr),
+                LogDest::Ring(name) => match super::ring::get(name) {
+                    Some(r) => Sink::Ring(r),
+                    None => {
+                        log::warn!("{}: no ring named '{name}' for logs", t.loc);
+                        continue;
+                    }
+                },
+            };
+            // A ring's lines have the ring's format, as in HAProxy.
+            let format = match &sink {
+                Sink::Ring(r) => r.format(),
+                _ => framing::resolve(t.format, &meta),
             };
             sinks.push(Target {
                 sink,
-                format: framing::resolve(t.format, &meta),
+                format,
+                format_as_given: match &t.dest {
+                    LogDest::Ring(_) => format,
+                    _ => t.format,
+                },
                 t: t.clone(),
                 seen: 0,
             });
@@ -110,6 +132,63 @@ impl Sender {
     /// Lines dropped by the syslog sockets so far.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// `log-forward`: sends a received line to every target whose level range admits its
+    /// level (a line without a priority goes to all), rewritten in the target's format
+    /// ([`super::forward::render`]), cut to the target's `len` less one byte.
+    pub fn forward(&mut self, p: &super::forward::Parsed, raw: &[u8]) {
+        for tg in &mut self.sinks {
+            let t = &tg.t;
+            if let Some(pri) = p.pri {
+                let level = pri & 7;
+                if level > t.max_level || level < t.min_level {
+                    continue;
+                }
+            }
+            if let Some(s) = &t.sample {
+                let pos = (tg.seen % s.size as u64) as u32 + 1;
+                tg.seen += 1;
+                if !s.ranges.iter().any(|&(a, b)| (a..=b).contains(&pos)) {
+                    continue;
+                }
+            }
+            let max = t.maxlen.max(80) - 1;
+            let fill = |line: &mut Vec<u8>| {
+                super::forward::render(tg.format_as_given, t.facility, p, raw, line);
+                line.truncate(max);
+                line.push(b'\n');
+            };
+            let sent = match &tg.sink {
+                Sink::Stdio(stream) => {
+                    stdio::send_with(*stream, fill);
+                    continue;
+                }
+                Sink::Ring(r) => {
+                    let mut line = Vec::with_capacity(128);
+                    fill(&mut line);
+                    line.pop();
+                    if let Some(m) = r.maxlen() {
+                        line.truncate(m);
+                    }
+                    r.push(line);
+                    continue;
+                }
+                Sink::Udp(s, addr) => {
+                    self.buf.clear();
+                    fill(&mut self.buf);
+                    s.send_to(&self.buf, addr)
+                }
+                Sink::Unix(s, path) => {
+                    self.buf.clear();
+                    fill(&mut self.buf);
+                    s.send_to(&self.buf, path)
+                }
+            };
+            if sent.is_err() {
+                self.dropped += 1;
+            }
+        }
     }
 
     /// Sends `msg` at syslog `level` to every target whose level range admits it.
@@ -149,6 +228,16 @@ impl Sender {
             let sent = match &tg.sink {
                 Sink::Stdio(stream) => {
                     stdio::send_with(*stream, fill);
+                    continue;
+                }
+                Sink::Ring(r) => {
+                    let mut line = Vec::with_capacity(128);
+                    fill(&mut line);
+                    line.pop();
+                    if let Some(m) = r.maxlen() {
+                        line.truncate(m);
+                    }
+                    r.push(line);
                     continue;
                 }
                 Sink::Udp(s, addr) => {

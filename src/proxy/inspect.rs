@@ -79,7 +79,7 @@ pub fn run_final(
             TcpAction::Stick(a) => stick(a, s),
             TcpAction::SetAddr(part, e) => crate::acl::set_addr(*part, e, s),
             // Refused by the parser outside content rules.
-            TcpAction::Capture { .. } => {}
+            TcpAction::Capture { .. } | TcpAction::DoResolve(_) => {}
         }
     }
     TcpVerdict::Accept
@@ -89,15 +89,58 @@ pub fn run_final(
 /// same slot wins).
 pub type Captured = Vec<(usize, Vec<u8>)>;
 
+/// The `do-resolve` rules of a stream's content rules: which were answered (their
+/// variable is set, or stays unset: they do not run again when the rules are evaluated
+/// again on more bytes), and the one waiting for its name's address.
+#[derive(Default)]
+pub struct Resolving {
+    done: Vec<usize>,
+    /// (the rule's index, the name): [`run_content`] returned `None` for it.
+    pending: Option<(usize, String)>,
+}
+
+impl Resolving {
+    /// Whether a `do-resolve` rule waits for its address.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Answers the pending `do-resolve` rule, if any (true then: evaluate the rules again
+    /// at once): waits for the address from the resolver thread (bounded by the section's
+    /// retries and timeouts) and stores it in the rule's variable; no address leaves the
+    /// variable as it was, as in HAProxy.
+    pub async fn answer(
+        &mut self,
+        rules: &[TcpRule],
+        lookups: &crate::cluster::dns_lookup::Lookups,
+        s: &dyn Sample,
+    ) -> bool {
+        let Some((at, host)) = self.pending.take() else {
+            return false;
+        };
+        self.done.push(at);
+        if let TcpAction::DoResolve(r) = &rules[at].action
+            && let Some(ip) = lookups.resolve(&host, r.prefer, r.section).await
+        {
+            s.vars()
+                .set(&r.var, crate::acl::Stored::Ip(ip), Default::default());
+        }
+        true
+    }
+}
+
 /// One evaluation of `content` rules on what is buffered: a verdict, or `None` to wait for
-/// more bytes (never when `s` says its bytes are the last). `capture` rules add to `caps`.
+/// more bytes (never when `s` says its bytes are the last) or for the address of a
+/// `do-resolve` rule (then `res` holds it: [`Resolving::answer`], and evaluate again).
+/// `capture` rules add to `caps`.
 pub fn run_content(
     rules: &[TcpRule],
     acls: &Acls,
     s: &dyn Sample,
     caps: &mut Captured,
+    res: &mut Resolving,
 ) -> Option<TcpVerdict> {
-    for r in rules {
+    for (i, r) in rules.iter().enumerate() {
         if !applies(r, acls, s)? {
             continue;
         }
@@ -125,6 +168,20 @@ pub fn run_content(
                     false
                 });
             }
+            // HAProxy's `resolv_action_do_resolve`: the name as a string (none: the rules
+            // go on), then the rules wait for its address.
+            TcpAction::DoResolve(d) if !res.done.contains(&i) => {
+                let mut host = None;
+                d.expr.each(s, false, &mut |v| {
+                    host = v.with_bytes(|b| std::str::from_utf8(b).ok().map(str::to_string));
+                    false
+                });
+                if let Some(host) = host.filter(|h| !h.is_empty()) {
+                    res.pending = Some((i, host));
+                    return None;
+                }
+            }
+            TcpAction::DoResolve(_) => {}
         }
     }
     Some(TcpVerdict::Accept)
@@ -157,6 +214,8 @@ pub struct Inspect<'a> {
     pub addrs: Option<&'a crate::acl::AddrsCell>,
     /// What `capture` rules took.
     pub captures: Option<&'a std::cell::RefCell<Captured>>,
+    /// The way to the resolver thread, for `do-resolve` rules.
+    pub lookups: Option<&'a crate::cluster::dns_lookup::Lookups>,
 }
 
 impl Inspect<'_> {
@@ -171,6 +230,7 @@ impl Inspect<'_> {
         let inspect_end = self.delay.map(|d| start + d);
         let mut closed = false;
         let mut expired = self.delay.is_none();
+        let mut res = Resolving::default();
         loop {
             let last = closed || expired || buf.len() >= RECV_LIMIT;
             let mut s = ContentSample::new(self.conn, buf, last, self.nbsrv, self.stopping);
@@ -181,10 +241,15 @@ impl Inspect<'_> {
                 let mut none = Vec::new();
                 let mut held = self.captures.map(|c| c.borrow_mut());
                 let caps = held.as_deref_mut().unwrap_or(&mut none);
-                run_content(self.rules, self.acls, &s, caps)
+                run_content(self.rules, self.acls, &s, caps, &mut res)
             };
             if let Some(v) = verdict {
                 return Ok(v);
+            }
+            let none = crate::cluster::dns_lookup::Lookups::default();
+            let lookups = self.lookups.unwrap_or(&none);
+            if res.answer(self.rules, lookups, &s).await {
+                continue;
             }
             // Wait for more bytes, the end of the inspect delay, or the client timeout.
             let now = Instant::now();
@@ -251,7 +316,9 @@ where
         let last = closed || expired || buf.len() >= RECV_LIMIT;
         let mut s = ContentSample::new(i.conn, buf, last, i.nbsrv, i.stopping);
         (s.txn, s.stick, s.response) = (i.txn, i.stick, true);
-        if let Some(v) = run_content(i.rules, i.acls, &s, &mut Vec::new()) {
+        // (`do-resolve` is no `tcp-response` action.)
+        let res = &mut Resolving::default();
+        if let Some(v) = run_content(i.rules, i.acls, &s, &mut Vec::new(), res) {
             return Ok(v);
         }
         let now = Instant::now();
@@ -398,6 +465,7 @@ pub async fn route_tcp(
             stick,
             addrs: Some(addrs),
             captures: Some(captures),
+            lookups: Some(&shared.dns_lookups),
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,

@@ -119,6 +119,12 @@ fn start_generation(
     for w in &plan.warnings {
         log::warn!("{w}");
     }
+    // Before any shard makes its log senders: `log ring@NAME` finds its ring.
+    crate::log::ring::configure(&cfg.rings);
+    // `log-forward` sections: bound once, by the first generation.
+    if previous.is_none() {
+        crate::log::forward::start(&cfg.log_forwards);
+    }
     let nshards = plan.cpus.len();
     let maxconn = cfg
         .global
@@ -503,6 +509,10 @@ fn start_resolver(shared: &Arc<Shared>) {
         p.http_request
             .iter()
             .any(|r| matches!(r.action, crate::config::model::HttpAction::DoResolve(_)))
+            || p.tcp_request
+                .content
+                .iter()
+                .any(|r| matches!(r.action, crate::config::model::TcpAction::DoResolve(_)))
     });
     let lookups = do_resolve.then(|| shared.dns_lookups.open()).flatten();
     let Some(resolver) = crate::dns::Resolver::new(

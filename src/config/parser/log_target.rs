@@ -17,7 +17,7 @@ pub(crate) fn log_level(name: &str) -> Option<u8> {
 }
 
 /// `log <target> [len N] [format F] <facility> [<level> [<minlevel>]]`
-pub(super) fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
+pub(crate) fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<LogTarget> {
     let Some(target) = args.first() else {
         d.error(loc, "'log' expects a target and a facility");
         return None;
@@ -28,6 +28,7 @@ pub(super) fn parse_log(args: &[String], loc: &Loc, d: &mut Diags) -> Option<Log
         t if t.starts_with('/') || t.starts_with("unix@") => {
             LogDest::Unix(PathBuf::from(t.trim_start_matches("unix@")))
         }
+        t if t.starts_with("ring@") && t.len() > 5 => LogDest::Ring(t[5..].to_string()),
         t if t.starts_with("ring@") || t.starts_with("tcp@") || t.starts_with("fd@") => {
             d.error(loc, format!("log target '{t}' is not supported yet"));
             return None;
@@ -176,4 +177,15 @@ pub(super) fn parse_log_sample(v: &str) -> Result<LogSample, String> {
         out.push((a, b));
     }
     Ok(LogSample { ranges: out, size })
+}
+
+/// A TCP syslog server (a ring's `server`): `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT`; the port
+/// is required.
+pub(crate) fn log_addr_tcp(t: &str) -> Option<std::net::SocketAddr> {
+    if let Ok(sa) = t.parse::<std::net::SocketAddr>() {
+        return (sa.port() != 0).then_some(sa);
+    }
+    let (_, port) = t.rsplit_once(':')?;
+    port.parse::<u16>().ok().filter(|p| *p != 0)?;
+    log_addr(t)
 }

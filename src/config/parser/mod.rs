@@ -39,8 +39,8 @@ pub use global::parse_cpu_list;
 pub use http_rules::ERRORFILE_CODES;
 pub(crate) use http_rules::logformat;
 use http_rules::{NO_SPOE, http_rule};
-pub(crate) use log_target::log_level;
 use log_target::parse_log;
+pub(crate) use log_target::{log_addr_tcp, log_level, parse_log as parse_log_target};
 use options::option_kw;
 use proxy::proxy_kw;
 
@@ -54,15 +54,14 @@ enum Cur {
     Resolvers(usize),
     Cache(usize),
     Mailers(usize),
+    Ring(usize),
+    LogForward(usize),
     Peers(usize),
     Userlist(usize),
     HttpErrors(usize),
     /// Inside a section corelb does not support: its lines are skipped (one error was given).
     Skip,
 }
-
-/// Sections HAProxy has and corelb does not support yet.
-const OTHER_SECTIONS: &[&str] = &["ring", "log-forward"];
 
 /// Sections corelb refuses by design, with the reason.
 const NEVER_SECTIONS: &[(&str, &str)] = &[
@@ -86,6 +85,8 @@ pub struct Parser {
     resolvers: Vec<super::resolvers::Resolvers>,
     caches: Vec<super::filters::CacheSection>,
     mailers: Vec<super::mailers::Mailers>,
+    rings: Vec<super::ring::Ring>,
+    log_forwards: Vec<super::log_forward::LogForward>,
     pub(super) peers: Vec<super::peers::Peers>,
     userlists: Vec<super::userlist::UserlistConf>,
     http_errors: Vec<super::errors::HttpErrors>,
@@ -125,6 +126,8 @@ impl Parser {
             resolvers: Vec::new(),
             caches: Vec::new(),
             mailers: Vec::new(),
+            rings: Vec::new(),
+            log_forwards: Vec::new(),
             peers: Vec::new(),
             userlists: Vec::new(),
             http_errors: Vec::new(),
@@ -305,6 +308,14 @@ impl Parser {
             self.peers_section(w, loc);
             return;
         }
+        if kw == "ring" {
+            self.ring_section(w, loc);
+            return;
+        }
+        if kw == "log-forward" {
+            self.log_forward_section(w, loc);
+            return;
+        }
         if kw == "userlist" || kw == "http-errors" {
             self.named_section(w, loc);
             return;
@@ -319,14 +330,6 @@ impl Parser {
             self.diags.error(
                 loc,
                 format!("'{kw}' sections are not in HAProxy 2.6 (a later version added them)"),
-            );
-            self.cur = Cur::Skip;
-            return;
-        }
-        if OTHER_SECTIONS.contains(&kw) {
-            self.diags.error(
-                loc,
-                format!("'{kw}' is not supported yet (section skipped)"),
             );
             self.cur = Cur::Skip;
             return;
@@ -349,6 +352,10 @@ impl Parser {
                 super::mailers::section_kw(&mut self.mailers[i], w, loc, &mut self.diags)
             }
             Cur::Peers(i) => super::peers::section_kw(&mut self.peers[i], w, loc, &mut self.diags),
+            Cur::Ring(i) => super::ring::section_kw(&mut self.rings[i], w, loc, &mut self.diags),
+            Cur::LogForward(i) => {
+                super::log_forward::section_kw(&mut self.log_forwards[i], w, loc, &mut self.diags)
+            }
             Cur::Userlist(i) => {
                 super::userlist::section_kw(&mut self.userlists[i], w, loc, &mut self.diags)
             }
@@ -406,6 +413,53 @@ impl Parser {
         self.mailers
             .push(super::mailers::Mailers::new(name, loc.clone()));
         self.cur = Cur::Mailers(self.mailers.len() - 1);
+    }
+
+    /// `ring NAME` (HAProxy 2.6's errors: src/sink.c).
+    fn ring_section(&mut self, w: &[String], loc: &Loc) {
+        let Some(name) = w.get(1).filter(|n| !n.is_empty()) else {
+            self.diags.error(loc, "missing ring name.");
+            self.cur = Cur::Skip;
+            return;
+        };
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+        {
+            let e = format!("character '{bad}' is not permitted in ring name '{name}'.");
+            self.diags.error(loc, e);
+            self.cur = Cur::Skip;
+            return;
+        }
+        if self.rings.iter().any(|r| &r.name == name) || name == "stdout" || name == "stderr" {
+            self.diags
+                .error(loc, format!("sink named '{name}' already exists."));
+            self.cur = Cur::Skip;
+            return;
+        }
+        self.rings.push(super::ring::Ring::new(name, loc.clone()));
+        self.cur = Cur::Ring(self.rings.len() - 1);
+    }
+
+    /// `log-forward NAME` (HAProxy 2.6's words, its "ip-forward" included).
+    fn log_forward_section(&mut self, w: &[String], loc: &Loc) {
+        let Some(name) = w.get(1).filter(|n| !n.is_empty()) else {
+            self.diags
+                .error(loc, "missing name for ip-forward section.");
+            self.cur = Cur::Skip;
+            return;
+        };
+        check_proxy_name(name, "log-forward", loc, &mut self.diags);
+        if let Some(f) = self.log_forwards.iter().find(|f| &f.name == name) {
+            let e = format!(
+                "log-forward section '{name}' has the same name as another log-forward section declared at {}.",
+                f.loc
+            );
+            self.diags.error(loc, e);
+        }
+        self.log_forwards
+            .push(super::log_forward::LogForward::new(name, loc.clone()));
+        self.cur = Cur::LogForward(self.log_forwards.len() - 1);
     }
 
     fn peers_section(&mut self, w: &[String], loc: &Loc) {
@@ -563,6 +617,8 @@ impl Parser {
             resolvers: std::mem::take(&mut self.resolvers),
             caches: std::mem::take(&mut self.caches),
             mailers: std::mem::take(&mut self.mailers),
+            rings: std::mem::take(&mut self.rings),
+            log_forwards: std::mem::take(&mut self.log_forwards),
             peers: std::mem::take(&mut self.peers),
             localpeer: String::new(),
         };
@@ -570,6 +626,7 @@ impl Parser {
         crate::acl::set_config_env(self.env.clone(), self.env_reset);
         super::peers::resolve(&mut cfg, &mut self.diags);
         super::mailers::resolve(&mut cfg, &mut self.diags);
+        super::ring::resolve(&cfg, &mut self.diags);
         // HAProxy 2.6 announces frames as large as its buffers (16384 at least), or
         // `tune.h2.max-frame-size` when smaller than them.
         let g = &mut cfg.global;

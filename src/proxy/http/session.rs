@@ -970,10 +970,28 @@ impl<'c> Exchange<'c> {
         // tcp-request content rules: on each parsed request, before http-request (HAProxy's
         // HTX streams); a reject closes without an answer.
         let mut captured = Vec::new();
-        let verdict = (!fe_px.tcp_request.content.is_empty()).then(|| {
+        let mut verdict = None;
+        if !fe_px.tcp_request.content.is_empty() {
             let rules = &fe_px.tcp_request.content;
-            crate::proxy::inspect::run_content(rules, &fe_px.acls, &base, &mut captured)
-        });
+            let mut res = crate::proxy::inspect::Resolving::default();
+            // (Never waits for more bytes here: a `do-resolve` rule waits for its address,
+            // then the rules run again.)
+            loop {
+                let v = crate::proxy::inspect::run_content(
+                    rules,
+                    &fe_px.acls,
+                    &base,
+                    &mut captured,
+                    &mut res,
+                );
+                if v.is_some() || !res.is_pending() {
+                    verdict = Some(v);
+                    break;
+                }
+                // Boxed: rare, and its wait would otherwise weigh on every request.
+                Box::pin(res.answer(rules, &shared.dns_lookups, &base)).await;
+            }
+        }
         // `tcp-request content capture`: into the frontend's slots, cut to their lengths.
         for (id, v) in captured {
             if let Some(c) = fe_px.logging.req_captures.get(id) {
@@ -1906,7 +1924,8 @@ impl<'c> Exchange<'c> {
             let s = || crate::acl::ResponseSample::new(&rbase, res, b.rbuf.bytes(), &edits);
             let rules = &be_px.tcp_response.content;
             let run = |s: &dyn crate::acl::Sample| {
-                crate::proxy::inspect::run_content(rules, &be_px.acls, s, &mut Vec::new())
+                let res = &mut crate::proxy::inspect::Resolving::default();
+                crate::proxy::inspect::run_content(rules, &be_px.acls, s, &mut Vec::new(), res)
             };
             // First as HAProxy runs them before the answer came, then on the head.
             let v = run(&s().as_htx_pending()).or_else(|| run(&s().as_htx()));

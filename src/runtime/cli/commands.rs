@@ -16,6 +16,9 @@ use std::sync::Arc;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Then {
     Continue,
+    /// As `Continue`, without the empty line (HAProxy 2.6's `show events` for a sink it
+    /// does not have).
+    Bare,
     /// `prompt`: toggles the interactive mode.
     TogglePrompt,
     Quit,
@@ -144,6 +147,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "show errors",
         CliLevel::Operator,
         "  show errors [<px>] [request|response]   : report last request and/or response errors for each proxy",
+    ),
+    (
+        "show events",
+        CliLevel::User,
+        "  show events [<sink>] [-w] [-n]          : show event sink state",
     ),
     (
         "show info",
@@ -310,6 +318,13 @@ pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -
             CliLevel::Admin => "admin\n",
         }),
         "show version" => Reply::text(format!("{}\n", env!("CARGO_PKG_VERSION"))),
+        "show events" => match super::events::show(args) {
+            Ok(s) => Reply::text(s),
+            Err(s) => Reply {
+                out: s,
+                then: Then::Bare,
+            },
+        },
         _ => {
             let Some(sh) = ctx.current.load_full() else {
                 return Reply::text("The process is starting; try again.\n");

@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod commands;
+pub mod events;
 pub mod getsocks;
 pub mod info;
 pub mod sess;
@@ -314,10 +315,25 @@ fn session<S: Stream>(
                 }
                 None => (cmd, None),
             };
+            // `show events RING -w`: the ring's lines as they come, until the client sends
+            // anything; then the session ends.
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            if let ["show", "events", args @ ..] = &words[..] {
+                let a = events::parse(args);
+                if a.wait
+                    && let Some(r) = a.sink.and_then(crate::log::ring::get)
+                {
+                    conn.write_all(out.as_bytes())?;
+                    let key = conn.split()?;
+                    events::follow(&r, a.new, &mut conn, key);
+                    return Ok(());
+                }
+            }
             let r = commands::run(ctx, &mut level, &cmd, payload.as_deref());
             out.push_str(&r.out);
             match r.then {
                 commands::Then::Continue => out.push('\n'),
+                commands::Then::Bare => {}
                 commands::Then::TogglePrompt => {
                     interactive = !interactive;
                     out.push('\n');
