@@ -201,6 +201,12 @@ impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
     fn vars(&self) -> super::Vars<'_> {
         self.request.vars()
     }
+    fn strm(&self) -> Option<super::Strm<'_>> {
+        self.request.strm
+    }
+    fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.request.conn.fd
+    }
     fn status(&self) -> Option<u16> {
         if self.pending {
             return None;

@@ -589,6 +589,8 @@ pub struct ConnSample<'a> {
     pub captures: Option<&'a Captures>,
     /// The transaction's unique ID (`unique-id`).
     pub unique_id: Option<&'a [u8]>,
+    /// The stream's frontend, backend and server (`fe_name`, `srv_id`…).
+    pub strm: Option<crate::acl::Strm<'a>>,
 }
 
 impl Sample for ConnSample<'_> {
@@ -631,6 +633,9 @@ impl Sample for ConnSample<'_> {
     }
     fn nbsrv(&self, _backend: usize) -> u32 {
         0
+    }
+    fn strm(&self) -> Option<crate::acl::Strm<'_>> {
+        self.strm
     }
     fn stopping(&self) -> bool {
         self.stopping
@@ -699,6 +704,7 @@ mod tests {
             vars: Default::default(),
             captures: Some(&c),
             unique_id: None,
+            strm: None,
         };
         let f = Fields {
             src: sample.src,

@@ -334,6 +334,7 @@ pub fn early_rules(
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         txn: None,
         addrs: Some(&addrs),
+        strm: None,
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
         TcpVerdict::Accept => Some(addrs.get()),
