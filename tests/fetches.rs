@@ -644,3 +644,49 @@ fn tcp_info_fetches_match_haproxy() {
     assert_eq!(c["x-unacked"], "0");
     assert!(c["x-reordering"].parse::<u32>().unwrap() > 0);
 }
+
+/// Timeouts, weights and the client connection's HTTP version, read in a backend's
+/// `http-request return` page, through Debian's HAProxy and corelb (HTTP/1.1 and HTTP/2).
+#[test]
+fn proxy_timeouts_weights_and_http_major_match_haproxy() {
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    timeout client 4s
+    default_backend be
+backend be
+    timeout server 7s
+    timeout tunnel 1h
+    http-request return status 200 content-type text/plain lf-string \"w=%[srv_weight(s1)] w3=%[srv_weight(s3)] fhm=%[fc_http_major] ct=%[fe_client_timeout] st=%[be_server_timeout] tt=%[be_tunnel_timeout]\"
+    server s1 127.0.0.1:1 weight 3
+    server s3 127.0.0.1:1 weight 5 disabled
+"
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let curl = |port: u16, h2: bool| {
+        let mut c = std::process::Command::new("curl");
+        c.arg("-s");
+        if h2 {
+            c.arg("--http2-prior-knowledge");
+        }
+        let o = c.arg(format!("http://127.0.0.1:{port}/")).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for h2 in [false, true] {
+        let (h, c) = (curl(hp, h2), curl(cp, h2));
+        assert_eq!(c, h, "h2 {h2}");
+    }
+    assert_eq!(curl(cp, false), "w=3 w3=5 fhm=1 ct=4000 st=7000 tt=3600000");
+    assert!(curl(cp, true).contains("fhm=2"));
+}

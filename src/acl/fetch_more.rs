@@ -81,6 +81,8 @@ pub enum More {
     /// `fc_fackets`, `fc_lost`, `fc_reordering`: the kernel's TCP_INFO of the client
     /// socket, read when evaluated (`get_tcp_info`).
     TcpInfo(TcpInfoField),
+    /// `fc_http_major`: 2 on an HTTP/2 client connection, else 1 (`smp_fetch_fc_http_major`).
+    FcHttpMajor,
 }
 
 /// A TCP_INFO field; the times in milliseconds unless `us` (HAProxy rounds to the nearest).
@@ -201,6 +203,7 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
             }))
         })(),
         // (HAProxy only warns about an argument to these, and ignores it.)
+        "fc_http_major" => plain(More::FcHttpMajor),
         "fc_unacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Unacked)),
         "fc_sacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Sacked)),
         "fc_retrans" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Retrans)),
@@ -232,6 +235,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "env",
     "fc_dst_is_local",
     "fc_fackets",
+    "fc_http_major",
     "fc_lost",
     "fc_reordering",
     "fc_retrans",
@@ -275,7 +279,8 @@ impl More {
             | More::Url32
             | More::UrlPort
             | More::SslFcKeysize
-            | More::TcpInfo(_) => SmpType::Int,
+            | More::TcpInfo(_)
+            | More::FcHttpMajor => SmpType::Int,
             More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt => SmpType::Bool,
             More::UrlIp => SmpType::Ip,
             More::Hdrs | More::HashSrc { .. } | More::BodyParam(_) => SmpType::Bin,
@@ -287,7 +292,7 @@ impl More {
     pub(crate) fn layer(&self) -> super::Layer {
         use super::Layer;
         match self {
-            More::IsLocal { .. } | More::TcpInfo(_) => Layer::L4,
+            More::IsLocal { .. } | More::TcpInfo(_) | More::FcHttpMajor => Layer::L4,
             More::SslFcHasSni | More::SslFcHasCrt | More::SslFcKeysize => Layer::L5,
             More::Date { .. }
             | More::DateUs
@@ -457,6 +462,11 @@ impl More {
                 }
             }
             More::SslFcHasSni | More::SslFcHasCrt => {}
+            More::FcHttpMajor => {
+                if let Some(v) = s.fc_http_major() {
+                    f(Value::Int(v));
+                }
+            }
             More::TcpInfo(field) => {
                 if let Some(v) = s.fc_fd().and_then(|fd| tcp_info(fd, *field)) {
                     f(Value::Int(v));
@@ -595,18 +605,16 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
             "rustls does not expose the handshake's randoms, session id or Finished message"
         }
         "bc_dst" | "bc_dst_port" | "bc_err" | "bc_err_str" | "bc_http_major" | "bc_src"
-        | "bc_src_port" | "be_server_timeout" | "be_sess_rate" | "be_tunnel_timeout"
-        | "capture.req.method" | "capture.req.uri" | "cur_server_timeout"
-        | "cur_tunnel_timeout" | "dst_conn" | "fc_http_major" | "fc_pp_authority"
-        | "fc_pp_unique_id" | "fc_rcvd_proxy" | "fe_client_timeout" | "fe_req_rate"
-        | "fe_sess_rate" | "http_first_req" | "last_rule_file" | "last_rule_line"
-        | "prio_class" | "prio_offset" | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin"
-        | "res.cache_hit" | "res.cache_name" | "res.comp" | "res.comp_algo"
-        | "res.ssl_hello_type" | "so_id" | "so_name" | "srv_sess_rate" | "srv_weight"
-        | "ssl_bc" | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"
-        | "ssl_bc_err_str" | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize"
-        | "ssl_c_ca_err_depth" | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg"
-        | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
+        | "bc_src_port" | "be_sess_rate" | "capture.req.method" | "capture.req.uri"
+        | "cur_server_timeout" | "cur_tunnel_timeout" | "dst_conn" | "fc_pp_authority"
+        | "fc_pp_unique_id" | "fc_rcvd_proxy" | "fe_req_rate" | "fe_sess_rate"
+        | "http_first_req" | "last_rule_file" | "last_rule_line" | "prio_class" | "prio_offset"
+        | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit"
+        | "res.cache_name" | "res.comp" | "res.comp_algo" | "res.ssl_hello_type" | "so_id"
+        | "so_name" | "srv_sess_rate" | "ssl_bc" | "ssl_bc_alg_keysize" | "ssl_bc_alpn"
+        | "ssl_bc_cipher" | "ssl_bc_err" | "ssl_bc_err_str" | "ssl_bc_is_resumed"
+        | "ssl_bc_protocol" | "ssl_bc_use_keysize" | "ssl_c_ca_err_depth" | "ssl_c_chain_der"
+        | "ssl_c_key_alg" | "ssl_c_sig_alg" | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
         k if k.starts_with("ssl_f_") || k.starts_with("ssl_s_") => YET,
         _ => return None,
     })

@@ -42,6 +42,8 @@ pub enum SrvFact {
     IsUp,
     /// `srv_queue`: requests waiting for it.
     Queue,
+    /// `srv_weight`: the effective weight (0 while draining).
+    Weight,
     /// `srv_iweight`: the configured weight.
     Iweight,
     /// `srv_uweight`: the weight as the runtime API set it (the configured one by default).
@@ -76,6 +78,11 @@ pub enum Px {
     BeId,
     SrvName,
     SrvId,
+    /// `fe_client_timeout`: the frontend's `timeout client` in milliseconds.
+    FeClientTimeout,
+    /// `be_server_timeout`, `be_tunnel_timeout`: the stream's backend's.
+    BeServerTimeout,
+    BeTunnelTimeout,
     /// `fe_conn([FRONTEND])`: the frontend's current connections (without the argument,
     /// the proxy the expression is in, as HAProxy).
     FeConn(BackendRef),
@@ -143,6 +150,9 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Option<Resu
         "be_name" => plain(Px::BeName),
         "be_id" => plain(Px::BeId),
         "srv_name" => plain(Px::SrvName),
+        "fe_client_timeout" => plain(Px::FeClientTimeout),
+        "be_server_timeout" => plain(Px::BeServerTimeout),
+        "be_tunnel_timeout" => plain(Px::BeTunnelTimeout),
         "srv_id" => plain(Px::SrvId),
         "fe_conn" => proxy_arg(kw, args, proxy).map(Px::FeConn),
         "be_conn" => be(BeFact::Conn),
@@ -154,6 +164,7 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Option<Resu
         "srv_conn_free" => srv(SrvFact::ConnFree),
         "srv_is_up" => srv(SrvFact::IsUp),
         "srv_queue" => srv(SrvFact::Queue),
+        "srv_weight" => srv(SrvFact::Weight),
         "srv_iweight" => srv(SrvFact::Iweight),
         "srv_uweight" => srv(SrvFact::Uweight),
         _ => return None,
@@ -167,7 +178,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "be_conn_free",
     "be_id",
     "be_name",
+    "be_server_timeout",
+    "be_tunnel_timeout",
     "connslots",
+    "fe_client_timeout",
     "fe_conn",
     "fe_defbe",
     "fe_id",
@@ -181,6 +195,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "srv_name",
     "srv_queue",
     "srv_uweight",
+    "srv_weight",
 ];
 
 impl Px {
@@ -211,6 +226,7 @@ impl Px {
             Px::Srv(SrvFact::ConnFree, _) => "srv_conn_free",
             Px::Srv(SrvFact::IsUp, _) => "srv_is_up",
             Px::Srv(SrvFact::Queue, _) => "srv_queue",
+            Px::Srv(SrvFact::Weight, _) => "srv_weight",
             Px::Srv(SrvFact::Iweight, _) => "srv_iweight",
             Px::Srv(SrvFact::Uweight, _) => "srv_uweight",
             _ => "",
@@ -305,6 +321,21 @@ impl Px {
                     }
                 }
             }
+            Px::FeClientTimeout => {
+                if let Some(t) = px.proxy(st.fe).and_then(|p| p.client_timeout) {
+                    int(f, t);
+                }
+            }
+            Px::BeServerTimeout | Px::BeTunnelTimeout => {
+                if let Some(b) = px.proxy(st.be).and_then(|p| p.backend) {
+                    let t = if *self == Px::BeServerTimeout {
+                        b.server_timeout
+                    } else {
+                        b.tunnel_timeout
+                    };
+                    int(f, t);
+                }
+            }
             Px::FeConn(b) => {
                 if let Some(n) = b.index.and_then(|i| px.proxy(i)).and_then(|p| p.fe_conn) {
                     int(f, i64::from(n));
@@ -349,6 +380,7 @@ impl Px {
                         },
                     ),
                     SrvFact::Queue => int(f, i64::from(v.queued)),
+                    SrvFact::Weight => int(f, i64::from(v.weight)),
                     SrvFact::Iweight => int(f, i64::from(v.iweight)),
                     SrvFact::Uweight => int(f, i64::from(v.uweight)),
                 }

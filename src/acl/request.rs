@@ -299,6 +299,9 @@ impl Sample for RequestSample<'_> {
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         self.conn.fd
     }
+    fn fc_http_major(&self) -> Option<i64> {
+        Some(if self.conn.h2 { 2 } else { 1 })
+    }
 }
 
 /// A request whose header fields earlier rules have edited (`http-request set-header`,
@@ -400,6 +403,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     }
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         self.request.conn.fd
+    }
+    fn fc_http_major(&self) -> Option<i64> {
+        self.request.fc_http_major()
     }
 }
 
@@ -727,5 +733,8 @@ impl Sample for ContentSample<'_> {
     }
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         self.conn.fd
+    }
+    fn fc_http_major(&self) -> Option<i64> {
+        Some(if self.conn.h2 { 2 } else { 1 })
     }
 }

@@ -139,6 +139,11 @@ pub trait Sample {
     fn strm(&self) -> Option<Strm<'_>> {
         None
     }
+    /// The client connection's HTTP major version on the wire (`fc_http_major`): 2 for
+    /// HTTP/2, else 1.
+    fn fc_http_major(&self) -> Option<i64> {
+        None
+    }
     /// The client socket, where a stream runs on it (`fc_rtt`, `fc_unacked`…).
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         None
@@ -177,6 +182,8 @@ pub struct ProxyFacts<'a> {
     pub default_backend: Option<usize>,
     /// Current connections, for a frontend (HAProxy's `feconn`).
     pub fe_conn: Option<u32>,
+    /// `timeout client` in milliseconds (0: none), for a frontend.
+    pub client_timeout: Option<i64>,
     /// For a backend: its servers, current connections and waiting requests.
     pub backend: Option<BackendFacts>,
 }
@@ -192,6 +199,9 @@ pub struct BackendFacts {
     pub conn: u32,
     /// Requests waiting in its queue and its servers' (`totpend`).
     pub queued: u32,
+    /// `timeout server`, `timeout tunnel` in milliseconds (0: none).
+    pub server_timeout: i64,
+    pub tunnel_timeout: i64,
 }
 
 /// A server's facts.

@@ -629,6 +629,11 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
 
 /// The proxy and server fetches (`fe_name`, `be_conn(B)`, `srv_is_up(B/S)`…) read the
 /// running state: names and ids as the stats page shows them, counts as they are now.
+/// A timeout in milliseconds, 0 for none (HAProxy's `TICKS_TO_MS` of an eternity).
+fn ms(t: Option<std::time::Duration>) -> i64 {
+    t.map_or(0, |d| d.as_millis() as i64)
+}
+
 impl crate::acl::Proxies for Shared {
     fn proxy(&self, i: usize) -> Option<crate::acl::ProxyFacts<'_>> {
         let px = self.cfg.proxies.get(i)?;
@@ -640,12 +645,15 @@ impl crate::acl::Proxies for Shared {
             id,
             default_backend: px.default_backend.as_ref().map(|b| b.index),
             fe_conn: fe.map(|f| f.slots.current()),
+            client_timeout: fe.map(|f| ms(f.client_timeout)),
             backend: be.map(|b| crate::acl::BackendFacts {
                 servers: b.lb.servers.len(),
                 usable: b.lb.usable_count() as u32,
                 conn: b.lb.servers.iter().map(|s| s.cur_conns()).sum(),
                 queued: b.queue.waiting()
                     + b.lb.servers.iter().map(|s| s.queue.waiting()).sum::<u32>(),
+                server_timeout: ms(b.server_timeout),
+                tunnel_timeout: ms(b.tunnel_timeout),
             }),
         })
     }

@@ -279,6 +279,26 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
                 _ => {}
             }
         }
+        // The access-log formats (`log-format`, `log-format-sd`, `error-log-format`,
+        // `unique-id-format`), compiled already.
+        let lg = &mut px.logging;
+        let loc_of = |t: &Option<(String, Loc)>| t.as_ref().map_or(at.clone(), |(_, l)| l.clone());
+        let (l_line, l_sd, l_err, l_uid) = (
+            loc_of(&lg.format),
+            loc_of(&lg.sd),
+            loc_of(&lg.error_format),
+            loc_of(&lg.unique_id),
+        );
+        for (f, l) in [
+            (&mut lg.line, l_line),
+            (&mut lg.sd_line, l_sd),
+            (&mut lg.error_line, l_err),
+            (&mut lg.unique_id_line, l_uid),
+        ] {
+            if let Some(f) = f {
+                formats.push((f, l));
+            }
+        }
         for (c, l) in conds {
             if let Err(e) = c.resolve_backends(&lookup) {
                 d.error(&l, e);

@@ -157,6 +157,8 @@ pub struct Inspect<'a> {
     pub addrs: Option<&'a crate::acl::AddrsCell>,
     /// What `capture` rules took.
     pub captures: Option<&'a std::cell::RefCell<Captured>>,
+    /// The stream's frontend and backend (`fe_name`, `be_id`…).
+    pub strm: Option<crate::acl::Strm<'a>>,
 }
 
 impl Inspect<'_> {
@@ -177,6 +179,7 @@ impl Inspect<'_> {
             s.txn = self.txn;
             s.stick = self.stick;
             s.addrs = self.addrs;
+            s.strm = self.strm;
             let verdict = {
                 let mut none = Vec::new();
                 let mut held = self.captures.map(|c| c.borrow_mut());
@@ -250,7 +253,7 @@ where
     loop {
         let last = closed || expired || buf.len() >= RECV_LIMIT;
         let mut s = ContentSample::new(i.conn, buf, last, i.nbsrv, i.stopping);
-        (s.txn, s.stick, s.response) = (i.txn, i.stick, true);
+        (s.txn, s.stick, s.response, s.strm) = (i.txn, i.stick, true, i.strm);
         if let Some(v) = run_content(i.rules, i.acls, &s, &mut Vec::new()) {
             return Ok(v);
         }
@@ -399,6 +402,12 @@ pub async fn route_tcp(
             stick,
             addrs: Some(addrs),
             captures: Some(captures),
+            // A backend's rules run once the stream is in it.
+            strm: Some(shared.strm(
+                fe.proxy,
+                cfg.proxies.iter().position(|p| std::ptr::eq(p, px)),
+                None,
+            )),
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,
@@ -438,6 +447,7 @@ pub async fn route_tcp(
     s.txn = Some(&txn);
     s.stick = stick;
     s.addrs = Some(addrs);
+    s.strm = Some(shared.strm(fe.proxy, None, None));
     let be = crate::proxy::switching::choose(cfg, fe.proxy, &s, &mut Vec::new());
     if let Some(b) = be
         && b != fe.proxy

@@ -621,6 +621,7 @@ async fn response_rules(
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         addrs: None,
         captures: None,
+        strm: None,
     };
     let mut buf = Vec::new();
     let v = crate::proxy::inspect::response(
