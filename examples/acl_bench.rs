@@ -62,6 +62,7 @@ fn main() {
         tls: None,
         h2: false,
         glitches: None,
+        fd: None,
         vars: Default::default(),
     };
     let nbsrv = |_: usize| 2;
@@ -73,6 +74,7 @@ fn main() {
         stick: None,
         txn: None,
         addrs: None,
+        strm: None,
     };
 
     let mut ctx = ParseCtx::new("myfrontend");

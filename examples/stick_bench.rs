@@ -67,6 +67,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
         tls: None,
         h2: false,
         glitches: None,
+        fd: None,
         vars: Default::default(),
     };
     let nbsrv = |_: usize| 1;
@@ -82,6 +83,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
             stick: st,
             txn: None,
             addrs: None,
+            strm: None,
         };
         let mut denied = false;
         for r in &fe.http_request {

@@ -90,7 +90,14 @@ frontend fe
 /// A server that answers every request with the `x-*` headers it received as its body,
 /// one `name: value` line each, and a fixed header of its own.
 fn mirror() -> Backend {
-    Backend::start(|s| {
+    mirror_lingering(std::time::Duration::ZERO)
+}
+
+/// [`mirror`], keeping the connection open for `linger` after answering: HAProxy frees a
+/// server's connection slot as soon as the server closes, before its `http-response`
+/// rules run when the answer and the close arrive together.
+fn mirror_lingering(linger: std::time::Duration) -> Backend {
+    Backend::start(move |s| {
         let mut r = BufReader::new(s.try_clone().unwrap());
         let Some(req) = read_request_head(&mut r) else {
             return;
@@ -114,6 +121,7 @@ fn mirror() -> Backend {
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Srv: mirror\r\n\r\n{body}",
             body.len()
         );
+        std::thread::sleep(linger);
     })
 }
 
@@ -371,8 +379,8 @@ fn fetches_corelb_lacks_say_why() {
         ),
         ("cpu_ns_avg", "is not supported: corelb does not measure"),
         (
-            "fe_name",
-            "fetch method 'fe_name' is not supported: not implemented in corelb yet",
+            "so_name",
+            "fetch method 'so_name' is not supported: not implemented in corelb yet",
         ),
     ] {
         let cfg = format!(
@@ -381,4 +389,304 @@ fn fetches_corelb_lacks_say_why() {
         );
         expect_check(&dir, &cfg, 1, needle);
     }
+}
+
+/// The proxy and server fetches, through Debian's HAProxy and corelb: in the frontend's
+/// `http-request` rules (the backend is still the frontend, no server yet), in the
+/// backend's (the backend chosen) and in `http-response` rules (the server too), with and
+/// without a backend or server argument.
+#[test]
+fn proxy_and_server_fetches_match_haproxy() {
+    let server = mirror_lingering(std::time::Duration::from_millis(300));
+    let cfg = |port: u16| {
+        let set = |rules: &str, list: &[(&str, &str)]| -> String {
+            list.iter()
+                .map(|(h, f)| format!("    {rules} set-header {h} %[{f}]\n"))
+                .collect()
+        };
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+{}{}    http-response set-header x-res-up-cond up if {{ srv_is_up(be/s1) }}
+    http-response set-header x-res-down-cond down if {{ srv_is_up(be/s2) }}
+    default_backend be
+backend be
+    id 42
+{}{}    server s1 127.0.0.1:{} id 7 maxconn 10 maxqueue 5 weight 3
+    server s2 127.0.0.1:1 disabled
+",
+            set(
+                "http-request",
+                &[
+                    ("x-fe-name", "fe_name"),
+                    ("x-fe-id", "fe_id"),
+                    ("x-fe-defbe", "fe_defbe"),
+                    ("x-req-be-conn", "be_conn(be)"),
+                    ("x-req-srv-up", "srv_is_up(be/s1)"),
+                    ("x-req-srv-down", "srv_is_up(be/s2)"),
+                    ("x-req-fe-conn", "fe_conn"),
+                    ("x-req-fe-conn-named", "fe_conn(fe)"),
+                    ("x-req-queue", "queue(be)"),
+                    ("x-req-avg-queue", "avg_queue(be)"),
+                ]
+            ),
+            set(
+                "http-response",
+                &[
+                    ("x-res-be-name", "be_name"),
+                    ("x-res-be-id", "be_id"),
+                    ("x-res-srv-name", "srv_name"),
+                    ("x-res-srv-id", "srv_id"),
+                    ("x-res-srv-conn", "srv_conn(be/s1)"),
+                    ("x-res-srv-conn-free", "srv_conn_free(be/s1)"),
+                    ("x-res-srv-queue", "srv_queue(be/s1)"),
+                    ("x-res-iweight", "srv_iweight(be/s1)"),
+                    ("x-res-uweight", "srv_uweight(be/s1)"),
+                ]
+            ),
+            set(
+                "http-request",
+                &[
+                    ("x-be-be-name", "be_name"),
+                    ("x-be-be-id", "be_id"),
+                    ("x-be-fe-name", "fe_name"),
+                    ("x-be-srv-up", "srv_is_up(s1)"),
+                    ("x-be-queue", "queue"),
+                    ("x-be-connslots", "connslots"),
+                ]
+            ),
+            set(
+                "http-response",
+                &[
+                    ("x-bres-be-conn", "be_conn"),
+                    ("x-bres-conn-free", "be_conn_free"),
+                    ("x-bres-connslots", "connslots"),
+                    ("x-bres-srv-name", "srv_name"),
+                ]
+            ),
+            server.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let req = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    let h = seen(&raw_exchange(hp, req));
+    let c = seen(&raw_exchange(cp, req));
+    assert_eq!(
+        c,
+        h,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the fetches at work.
+    let want = [
+        ("x-fe-name", "fe"),
+        ("x-fe-defbe", "be"),
+        ("x-req-be-conn", "0"),
+        ("x-req-srv-up", "1"),
+        ("x-req-srv-down", "0"),
+        ("x-req-fe-conn", "1"),
+        ("x-be-be-name", "be"),
+        ("x-be-fe-name", "fe"),
+        ("x-be-srv-up", "1"),
+        ("x-be-connslots", "15"),
+        ("x-res-be-name", "be"),
+        ("x-res-be-id", "42"),
+        ("x-res-srv-name", "s1"),
+        ("x-res-srv-id", "7"),
+        ("x-res-srv-conn-free", "9"),
+        ("x-res-iweight", "3"),
+        ("x-res-up-cond", "up"),
+        ("x-bres-be-conn", "1"),
+        ("x-bres-conn-free", "9"),
+        ("x-bres-connslots", "14"),
+        ("x-bres-srv-name", "s1"),
+    ];
+    for (k, v) in want {
+        assert_eq!(c.get(k).map(String::as_str), Some(v), "{k}: {c:?}");
+    }
+}
+
+#[test]
+fn proxy_fetch_argument_errors_match_haproxy() {
+    let dir = TempDir::new("fetch-px-args");
+    for (expr, needle) in [
+        (
+            "be_conn(nobk)",
+            "unable to find backend 'nobk' referenced in arg 1 of sample fetch keyword 'be_conn'",
+        ),
+        (
+            "be_conn(f)",
+            "unable to find backend 'f' referenced in arg 1 of sample fetch keyword 'be_conn'",
+        ),
+        (
+            "fe_conn(b)",
+            "unable to find frontend 'b' referenced in arg 1 of sample fetch keyword 'fe_conn'",
+        ),
+        (
+            "srv_is_up(b/nosrv)",
+            "unable to find server 'nosrv' in proxy 'b', referenced in arg 1 of sample fetch keyword 'srv_is_up'",
+        ),
+        (
+            "srv_conn(s)",
+            "unable to find server 's' in proxy 'f', referenced in arg 1 of sample fetch keyword 'srv_conn'",
+        ),
+        (
+            "fe_name(1)",
+            "fetch method 'fe_name' : expected ')' before '1)",
+        ),
+        (
+            "queue(b,c)",
+            "fetch method 'queue' : expected ')' before ',c)",
+        ),
+        (
+            "be_conn",
+            "proxy 'f', referenced in arg 1 of sample fetch keyword 'be_conn'",
+        ),
+        (
+            "srv_queue",
+            "missing server name in arg 1 of sample fetch keyword 'srv_queue'",
+        ),
+        (
+            "fc_rtt(x)",
+            "invalid args in fetch method 'fc_rtt' : expects 'us' or 'ms', got 'x'",
+        ),
+    ] {
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nfrontend f\n    bind 127.0.0.1:{}\n    http-request set-header X %[{expr}]\n    default_backend b\nbackend b\n    server s 127.0.0.1:1\n",
+            free_port()
+        );
+        let path = dir.write("t.cfg", &cfg);
+        let hap = std::process::Command::new("haproxy")
+            .args(["-c", "-f"])
+            .arg(&path)
+            .output();
+        if let Ok(o) = hap {
+            let text = String::from_utf8_lossy(&o.stderr).to_string()
+                + &String::from_utf8_lossy(&o.stdout);
+            assert!(text.contains(needle), "haproxy on {expr}: {text}");
+        }
+        expect_check(&dir, &cfg, 1, needle);
+    }
+}
+
+/// The TCP_INFO fetches on the client socket, through Debian's HAProxy and corelb: on an
+/// idle loopback connection the counters agree exactly; the times are the kernel's
+/// estimates (compared by range), in milliseconds by default.
+#[test]
+fn tcp_info_fetches_match_haproxy() {
+    let server = mirror();
+    let fetches = [
+        ("x-rtt", "fc_rtt"),
+        ("x-rtt-us", "fc_rtt(us)"),
+        ("x-rtt-ms", "fc_rtt(ms)"),
+        ("x-rttvar-us", "fc_rttvar(us)"),
+        ("x-unacked", "fc_unacked"),
+        ("x-sacked", "fc_sacked"),
+        ("x-retrans", "fc_retrans"),
+        ("x-fackets", "fc_fackets"),
+        ("x-lost", "fc_lost"),
+        ("x-reordering", "fc_reordering"),
+    ];
+    let cfg = |port: u16| {
+        let mut c = format!(
+            "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n"
+        );
+        for (h, f) in fetches {
+            c += &format!("    http-request set-header {h} %[{f}]\n");
+        }
+        c + &format!(
+            "    default_backend be\nbackend be\n    server s 127.0.0.1:{}\n",
+            server.port
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let req = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    let mut h = seen(&raw_exchange(hp, req));
+    let mut c = seen(&raw_exchange(cp, req));
+    for (who, m) in [("haproxy", &mut h), ("corelb", &mut c)] {
+        let int = |k: &str| -> i64 {
+            m.get(k)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{who}: {k} in {m:?}"))
+        };
+        let (us, ms, var) = (int("x-rtt-us"), int("x-rtt"), int("x-rttvar-us"));
+        assert!(us > 0 && us < 1_000_000, "{who}: rtt {us} us");
+        assert!(
+            (ms - (us + 500) / 1000).abs() <= 5,
+            "{who}: rtt {ms} ms, {us} us"
+        );
+        assert!(var >= 0, "{who}: rttvar {var}");
+        for k in ["x-rtt", "x-rtt-us", "x-rtt-ms", "x-rttvar-us"] {
+            m.remove(k);
+        }
+    }
+    assert_eq!(
+        c,
+        h,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        corelb.log()
+    );
+    assert_eq!(c["x-unacked"], "0");
+    assert!(c["x-reordering"].parse::<u32>().unwrap() > 0);
+}
+
+/// Timeouts, weights and the client connection's HTTP version, read in a backend's
+/// `http-request return` page, through Debian's HAProxy and corelb (HTTP/1.1 and HTTP/2).
+#[test]
+fn proxy_timeouts_weights_and_http_major_match_haproxy() {
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    timeout client 4s
+    default_backend be
+backend be
+    timeout server 7s
+    timeout tunnel 1h
+    http-request return status 200 content-type text/plain lf-string \"w=%[srv_weight(s1)] w3=%[srv_weight(s3)] fhm=%[fc_http_major] ct=%[fe_client_timeout] st=%[be_server_timeout] tt=%[be_tunnel_timeout]\"
+    server s1 127.0.0.1:1 weight 3
+    server s3 127.0.0.1:1 weight 5 disabled
+"
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let curl = |port: u16, h2: bool| {
+        let mut c = std::process::Command::new("curl");
+        c.arg("-s");
+        if h2 {
+            c.arg("--http2-prior-knowledge");
+        }
+        let o = c.arg(format!("http://127.0.0.1:{port}/")).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for h2 in [false, true] {
+        let (h, c) = (curl(hp, h2), curl(cp, h2));
+        assert_eq!(c, h, "h2 {h2}");
+    }
+    assert_eq!(curl(cp, false), "w=3 w3=5 fhm=1 ct=4000 st=7000 tt=3600000");
+    assert!(curl(cp, true).contains("fhm=2"));
 }

@@ -1118,3 +1118,41 @@ backend b\n  server s 127.0.0.1:{}\n",
         assert_eq!(run("haproxy"), ours, "HAProxy 2.6");
     }
 }
+
+/// The proxy and server fetches in `log-format` lines (HTTP and TCP), and in a mode tcp
+/// frontend's `use_backend` name, as Debian's HAProxy renders them.
+#[test]
+fn proxy_and_server_fetches_in_log_lines_like_haproxy() {
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        eprintln!("SKIP: haproxy is not installed");
+        return;
+    }
+    let b = Backend::named("b1");
+    let srv = Serve::start("s1", &[]);
+    let (p1, p2) = (free_port(), free_port());
+    let cfg = format!(
+        "{}frontend h\n  mode http\n  bind 127.0.0.1:{p1}\n  log-format \"%[fe_name] %[fe_id] %[fe_defbe] %[be_name] %[be_id] %[srv_name] %[srv_id] %[srv_is_up(be/s1)] %[srv_iweight(be/s1)] %[nbsrv(be)] %[queue(be)]\"\n  default_backend be\nfrontend t\n  mode tcp\n  bind 127.0.0.1:{p2}\n  log-format \"tcp %[fe_name] %[be_name] %[be_id] %[srv_name] %[srv_id] %[fe_conn(h)]\"\n  use_backend tb_%[fe_name]\n  default_backend be_default\nbackend tb_t\n  mode tcp\n  server tcp1 127.0.0.1:{}\nbackend be_default\n  mode tcp\n  server other 127.0.0.1:1\nbackend be\n  mode http\n  id 9\n  server s1 127.0.0.1:{} id 5 weight 7\n",
+        global("  log stdout format raw local0\n"),
+        b.port,
+        srv.port
+    );
+    let drive = || {
+        assert_eq!(get(p1, "/", ""), 200);
+        tcp_once(p2);
+    };
+    let mut h = stdout_lines("haproxy", &cfg, &[p1, p2], drive);
+    let mut c = stdout_lines(corelb_bin(), &cfg, &[p1, p2], drive);
+    h.sort();
+    c.sort();
+    assert_eq!(
+        h,
+        c,
+        "haproxy:\n{}\ncorelb:\n{}",
+        h.join("\n"),
+        c.join("\n")
+    );
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert_eq!(c[0], "h 1 be be 9 s1 5 1 7 1 0");
+    assert!(c[1].starts_with("tcp t tb_t "), "{c:?}");
+    assert!(c[1].contains(" tcp1 "), "{c:?}");
+}

@@ -242,6 +242,7 @@ fn parse_fetch(word: &str, proxy: &str) -> Result<(FetchExpr, MatchMethod), Stri
             let mut all: Vec<&str> = kws.iter().map(String::as_str).collect();
             all.extend_from_slice(fetch::FETCH_KEYWORDS);
             all.extend_from_slice(super::fetch_more::KEYWORDS);
+            all.extend_from_slice(super::fetch_px::KEYWORDS);
             format!(
                 "unknown fetch method '{kw}'{}",
                 super::did_you_mean(kw, all.iter().copied())

@@ -230,6 +230,8 @@ pub enum Fetch {
     HttpAuthType,
     /// `date`, `env`, `uuid`, `req.hdrs`, `base32`… (`super::fetch_more`).
     More(super::fetch_more::More),
+    /// `fe_name`, `be_id`, `srv_name`, `be_conn(B)`, `srv_is_up(B/S)`… (`super::fetch_px`).
+    Px(super::fetch_px::Px),
 }
 
 /// The `ssl_c_*` fetches: what the client's certificate says (`bind … verify`).
@@ -682,6 +684,9 @@ impl FetchExpr {
         if let Fetch::Stick(st) = &mut self.fetch {
             return st.resolve(lookup);
         }
+        if let Fetch::Px(p) = &mut self.fetch {
+            return p.resolve(lookup);
+        }
         if let Fetch::Nbsrv(b) = &mut self.fetch {
             b.index = lookup(&b.name);
             if b.index.is_none() && !b.current {
@@ -1029,6 +1034,9 @@ impl Fetch {
                 if let Some(m) = super::fetch_more::parse(kw, args) {
                     return m.map(Fetch::More);
                 }
+                if let Some(p) = super::fetch_px::parse(kw, args, proxy) {
+                    return p.map(Fetch::Px);
+                }
                 if let Some(f) = super::stick::parse(kw, args, proxy)? {
                     return Ok(Fetch::Stick(f));
                 }
@@ -1047,6 +1055,7 @@ impl Fetch {
                         FETCH_KEYWORDS
                             .iter()
                             .chain(super::fetch_more::KEYWORDS)
+                            .chain(super::fetch_px::KEYWORDS)
                             .copied()
                     )
                 ));
@@ -1094,6 +1103,7 @@ impl Fetch {
             Fetch::SslC(c) => c.out_type(),
             Fetch::Var { .. } => SmpType::Any,
             Fetch::More(m) => m.out_type(),
+            Fetch::Px(p) => p.out_type(),
             _ => SmpType::Str,
         }
     }
@@ -1143,6 +1153,7 @@ impl Fetch {
             | Fetch::ReqSslHelloType
             | Fetch::ReqSslVer => Layer::L6,
             Fetch::More(m) => m.layer(),
+            Fetch::Px(p) => p.layer(),
             _ => Layer::L7,
         }
     }
@@ -1531,6 +1542,7 @@ impl Fetch {
             Fetch::Capture(response, n) => one(f, s.capture(*response, *n).map(Value::Str)),
             Fetch::UniqueId => one(f, s.unique_id().map(Value::Str)),
             Fetch::More(m) => m.each(s, iterate, f),
+            Fetch::Px(p) => p.each(s, f),
         }
     }
 }

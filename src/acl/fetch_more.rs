@@ -3,9 +3,9 @@
 //! `hostname`, `rand`, `uuid`, `thread`, `nbproc`, `proc`), address tests (`src_is_local`,
 //! `dst_is_local`), whole-head views (`req.hdrs`, `req.hdr_names`), the Host-and-path hashes
 //! (`base32`, `url32`, their `+src` forms), `baseq`, `url_ip`, `url_port`,
-//! `http_auth_bearer`, `capture.req.ver`, `capture.res.ver`, `req.body_param`, and the
-//! proxy, server and transaction facts of [`super::SampleCtx`] (`fe_name`, `be_id`,
-//! `srv_name`, `http_first_req`…). Each follows the HAProxy function named in its doc.
+//! `http_auth_bearer`, `capture.req.ver`, `capture.res.ver`, `req.body_param`. Each
+//! follows the HAProxy function named in its doc (the proxy and server facts are
+//! `super::fetch_px`'s).
 //!
 //! Nothing here runs unless a configuration names the fetch: the request path pays for
 //! none of it.
@@ -77,6 +77,25 @@ pub enum More {
     SslFcHasCrt,
     /// `ssl_fc_use_keysize`, `ssl_fc_alg_keysize`: the bits of the suite's symmetric key.
     SslFcKeysize,
+    /// `fc_rtt([UNIT])`, `fc_rttvar`, `fc_unacked`, `fc_sacked`, `fc_retrans`,
+    /// `fc_fackets`, `fc_lost`, `fc_reordering`: the kernel's TCP_INFO of the client
+    /// socket, read when evaluated (`get_tcp_info`).
+    TcpInfo(TcpInfoField),
+    /// `fc_http_major`: 2 on an HTTP/2 client connection, else 1 (`smp_fetch_fc_http_major`).
+    FcHttpMajor,
+}
+
+/// A TCP_INFO field; the times in milliseconds unless `us` (HAProxy rounds to the nearest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpInfoField {
+    Rtt { us: bool },
+    RttVar { us: bool },
+    Unacked,
+    Sacked,
+    Retrans,
+    Fackets,
+    Lost,
+    Reordering,
 }
 
 /// HAProxy's wording for a fetch given more arguments than it takes.
@@ -166,6 +185,31 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
         "ssl_fc_has_sni" => plain(More::SslFcHasSni),
         "ssl_fc_has_crt" => plain(More::SslFcHasCrt),
         "ssl_fc_use_keysize" | "ssl_fc_alg_keysize" => plain(More::SslFcKeysize),
+        "fc_rtt" | "fc_rttvar" => (|| {
+            no_more(kw, args, 1)?;
+            let us = match opt_str(args, 0) {
+                None | Some("ms") => false,
+                Some("us") => true,
+                Some(u) => {
+                    return Err(format!(
+                        "invalid args in fetch method '{kw}' : expects 'us' or 'ms', got '{u}'"
+                    ));
+                }
+            };
+            Ok(More::TcpInfo(if kw == "fc_rtt" {
+                TcpInfoField::Rtt { us }
+            } else {
+                TcpInfoField::RttVar { us }
+            }))
+        })(),
+        // (HAProxy only warns about an argument to these, and ignores it.)
+        "fc_http_major" => plain(More::FcHttpMajor),
+        "fc_unacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Unacked)),
+        "fc_sacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Sacked)),
+        "fc_retrans" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Retrans)),
+        "fc_fackets" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Fackets)),
+        "fc_lost" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Lost)),
+        "fc_reordering" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Reordering)),
         "req.body_param" => no_more(kw, args, 1).map(|_| {
             More::BodyParam(
                 opt_str(args, 0)
@@ -190,7 +234,16 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "dst_is_local",
     "env",
     "fc_dst_is_local",
+    "fc_fackets",
+    "fc_http_major",
+    "fc_lost",
+    "fc_reordering",
+    "fc_retrans",
+    "fc_rtt",
+    "fc_rttvar",
+    "fc_sacked",
     "fc_src_is_local",
+    "fc_unacked",
     "hostname",
     "http_auth_bearer",
     "nbproc",
@@ -225,7 +278,9 @@ impl More {
             | More::Base32
             | More::Url32
             | More::UrlPort
-            | More::SslFcKeysize => SmpType::Int,
+            | More::SslFcKeysize
+            | More::TcpInfo(_)
+            | More::FcHttpMajor => SmpType::Int,
             More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt => SmpType::Bool,
             More::UrlIp => SmpType::Ip,
             More::Hdrs | More::HashSrc { .. } | More::BodyParam(_) => SmpType::Bin,
@@ -237,7 +292,7 @@ impl More {
     pub(crate) fn layer(&self) -> super::Layer {
         use super::Layer;
         match self {
-            More::IsLocal { .. } => Layer::L4,
+            More::IsLocal { .. } | More::TcpInfo(_) | More::FcHttpMajor => Layer::L4,
             More::SslFcHasSni | More::SslFcHasCrt | More::SslFcKeysize => Layer::L5,
             More::Date { .. }
             | More::DateUs
@@ -407,6 +462,16 @@ impl More {
                 }
             }
             More::SslFcHasSni | More::SslFcHasCrt => {}
+            More::FcHttpMajor => {
+                if let Some(v) = s.fc_http_major() {
+                    f(Value::Int(v));
+                }
+            }
+            More::TcpInfo(field) => {
+                if let Some(v) = s.fc_fd().and_then(|fd| tcp_info(fd, *field)) {
+                    f(Value::Int(v));
+                }
+            }
             More::BodyParam(name) => {
                 let Some((raw, kind)) = s.body() else { return };
                 let decoded;
@@ -469,6 +534,26 @@ pub fn set_thread(n: u32) {
     THREAD.with(|t| t.set(n));
 }
 
+/// `get_tcp_info`: one field of the socket's TCP_INFO, `None` when the call fails; the
+/// times (microseconds from the kernel) in milliseconds, rounded, unless asked in `us`.
+fn tcp_info(fd: std::os::fd::RawFd, field: TcpInfoField) -> Option<i64> {
+    let info = crate::sys::tcp_info_raw(fd)?;
+    let ms = |v: u32, us: bool| {
+        let v = i64::from(v);
+        if us { v } else { (v + 500) / 1000 }
+    };
+    Some(match field {
+        TcpInfoField::Rtt { us } => ms(info.tcpi_rtt, us),
+        TcpInfoField::RttVar { us } => ms(info.tcpi_rttvar, us),
+        TcpInfoField::Unacked => i64::from(info.tcpi_unacked),
+        TcpInfoField::Sacked => i64::from(info.tcpi_sacked),
+        TcpInfoField::Retrans => i64::from(info.tcpi_retrans),
+        TcpInfoField::Fackets => i64::from(info.tcpi_fackets),
+        TcpInfoField::Lost => i64::from(info.tcpi_lost),
+        TcpInfoField::Reordering => i64::from(info.tcpi_reordering),
+    })
+}
+
 /// `SSL_get_cipher_bits` for the suites rustls offers, by their OpenSSL names.
 fn cipher_bits(name: &[u8]) -> Option<i64> {
     let has = |w: &[u8]| memchr::memmem::find(name, w).is_some();
@@ -519,23 +604,17 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
         | "ssl_bc_unique_id" => {
             "rustls does not expose the handshake's randoms, session id or Finished message"
         }
-        "avg_queue" | "bc_dst" | "bc_dst_port" | "bc_err" | "bc_err_str" | "bc_http_major"
-        | "bc_src" | "bc_src_port" | "be_conn" | "be_conn_free" | "be_id" | "be_name"
-        | "be_server_timeout" | "be_sess_rate" | "be_tunnel_timeout" | "capture.req.method"
-        | "capture.req.uri" | "connslots" | "cur_server_timeout" | "cur_tunnel_timeout"
-        | "dst_conn" | "fc_fackets" | "fc_http_major" | "fc_lost" | "fc_pp_authority"
-        | "fc_pp_unique_id" | "fc_rcvd_proxy" | "fc_reordering" | "fc_retrans" | "fc_rtt"
-        | "fc_rttvar" | "fc_sacked" | "fc_unacked" | "fe_client_timeout" | "fe_conn"
-        | "fe_defbe" | "fe_id" | "fe_name" | "fe_req_rate" | "fe_sess_rate" | "http_first_req"
-        | "last_rule_file" | "last_rule_line" | "prio_class" | "prio_offset" | "queue"
+        "bc_dst" | "bc_dst_port" | "bc_err" | "bc_err_str" | "bc_http_major" | "bc_src"
+        | "bc_src_port" | "be_sess_rate" | "capture.req.method" | "capture.req.uri"
+        | "cur_server_timeout" | "cur_tunnel_timeout" | "dst_conn" | "fc_pp_authority"
+        | "fc_pp_unique_id" | "fc_rcvd_proxy" | "fe_req_rate" | "fe_sess_rate"
+        | "http_first_req" | "last_rule_file" | "last_rule_line" | "prio_class" | "prio_offset"
         | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit"
         | "res.cache_name" | "res.comp" | "res.comp_algo" | "res.ssl_hello_type" | "so_id"
-        | "so_name" | "srv_conn" | "srv_conn_free" | "srv_id" | "srv_is_up" | "srv_iweight"
-        | "srv_name" | "srv_queue" | "srv_sess_rate" | "srv_uweight" | "srv_weight" | "ssl_bc"
-        | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"
-        | "ssl_bc_err_str" | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize"
-        | "ssl_c_ca_err_depth" | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg"
-        | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
+        | "so_name" | "srv_sess_rate" | "ssl_bc" | "ssl_bc_alg_keysize" | "ssl_bc_alpn"
+        | "ssl_bc_cipher" | "ssl_bc_err" | "ssl_bc_err_str" | "ssl_bc_is_resumed"
+        | "ssl_bc_protocol" | "ssl_bc_use_keysize" | "ssl_c_ca_err_depth" | "ssl_c_chain_der"
+        | "ssl_c_key_alg" | "ssl_c_sig_alg" | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
         k if k.starts_with("ssl_f_") || k.starts_with("ssl_s_") => YET,
         _ => return None,
     })
@@ -811,7 +890,7 @@ mod tests {
             e,
             "fetch method 'fcgi.docroot' is not supported: corelb has no FastCGI applications (fcgi-app)"
         );
-        let e = crate::acl::FetchExpr::parse("fe_name", "p").unwrap_err();
+        let e = crate::acl::FetchExpr::parse("so_name", "p").unwrap_err();
         assert!(e.ends_with("not implemented in corelb yet"), "{e}");
         assert!(
             crate::acl::FetchExpr::parse("nosuchfetch", "p")

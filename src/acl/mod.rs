@@ -94,8 +94,10 @@ mod conv;
 mod expr;
 mod fetch;
 mod fetch_more;
+mod fetch_px;
 pub mod hash;
 pub use fetch_more::{set_config_env, set_thread};
+pub use fetch_px::{FRONTEND_PREFIX, SERVER_PREFIX};
 pub use hash::xxh64;
 mod http;
 mod logformat;
@@ -128,7 +130,7 @@ pub use request::{
     StreamAddrs, TlsInfo, set_addr,
 };
 pub use response::ResponseSample;
-pub use sample::{Content, Sample, Value};
+pub use sample::{BackendFacts, Content, Proxies, ProxyFacts, Sample, ServerFacts, Strm, Value};
 pub use stick::{
     DATA_TYPES, DataType, GptValue, MAX_SC, Op, RuleKind, StickAction, StickFetch, StickSource,
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,

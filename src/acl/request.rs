@@ -42,6 +42,9 @@ pub struct ConnInfo {
     pub glitches: Option<std::rc::Rc<std::cell::Cell<u32>>>,
     /// The connection's variables (`sess.` scope).
     pub vars: super::VarSet,
+    /// The client socket, while a stream runs on it (the TCP_INFO fetches `fc_rtt`…):
+    /// `tcp-request connection` rules have none, as HAProxy's have no stream.
+    pub fd: Option<std::os::fd::RawFd>,
 }
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
@@ -63,6 +66,8 @@ pub struct RequestSample<'a> {
     /// The stream's own addresses where its rules changed them (`set-src`, `set-dst`…);
     /// those rules write them here, so that the rules after them see them.
     pub addrs: Option<&'a AddrsCell>,
+    /// The stream's frontend, backend and server (`fe_name`, `srv_id`…).
+    pub strm: Option<super::Strm<'a>>,
 }
 
 /// A stream's client and destination addresses where its rules set them (HAProxy 2.5+
@@ -288,6 +293,15 @@ impl Sample for RequestSample<'_> {
             txn: self.txn,
         }
     }
+    fn strm(&self) -> Option<super::Strm<'_>> {
+        self.strm
+    }
+    fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.conn.fd
+    }
+    fn fc_http_major(&self) -> Option<i64> {
+        Some(if self.conn.h2 { 2 } else { 1 })
+    }
 }
 
 /// A request whose header fields earlier rules have edited (`http-request set-header`,
@@ -384,6 +398,15 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     fn vars(&self) -> super::Vars<'_> {
         self.request.vars()
     }
+    fn strm(&self) -> Option<super::Strm<'_>> {
+        self.request.strm
+    }
+    fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.request.conn.fd
+    }
+    fn fc_http_major(&self) -> Option<i64> {
+        self.request.fc_http_major()
+    }
 }
 
 /// An owned request for tests, benchmarks and fuzzing: raw bytes parsed by the proxy's own
@@ -410,6 +433,7 @@ impl RawRequest {
             tls: None,
             h2: false,
             glitches: None,
+            fd: None,
             vars: Default::default(),
         }
     }
@@ -569,6 +593,8 @@ pub struct ContentSample<'a> {
     pub response: bool,
     /// The stream's addresses (`tcp-request content set-src`…): set by the caller.
     pub addrs: Option<&'a AddrsCell>,
+    /// The stream's frontend, backend and server: set by the caller.
+    pub strm: Option<super::Strm<'a>>,
 }
 
 impl<'a> ContentSample<'a> {
@@ -591,6 +617,7 @@ impl<'a> ContentSample<'a> {
             stick: None,
             response: false,
             addrs: None,
+            strm: None,
         }
     }
 
@@ -623,6 +650,7 @@ impl<'a> ContentSample<'a> {
             stick: self.stick,
             txn: self.txn,
             addrs: self.addrs,
+            strm: self.strm,
         }
     }
 }
@@ -699,5 +727,14 @@ impl Sample for ContentSample<'_> {
             sess: Some(&self.conn.vars),
             txn: self.txn,
         }
+    }
+    fn strm(&self) -> Option<super::Strm<'_>> {
+        self.strm
+    }
+    fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.conn.fd
+    }
+    fn fc_http_major(&self) -> Option<i64> {
+        Some(if self.conn.h2 { 2 } else { 1 })
     }
 }

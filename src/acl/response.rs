@@ -201,6 +201,15 @@ impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
     fn vars(&self) -> super::Vars<'_> {
         self.request.vars()
     }
+    fn strm(&self) -> Option<super::Strm<'_>> {
+        self.request.strm
+    }
+    fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.request.conn.fd
+    }
+    fn fc_http_major(&self) -> Option<i64> {
+        self.request.fc_http_major()
+    }
     fn status(&self) -> Option<u16> {
         if self.pending {
             return None;

@@ -133,6 +133,99 @@ pub trait Sample {
     fn is_response(&self) -> bool {
         false
     }
+    /// The stream's frontend, backend and server and the process's proxies (`fe_name`,
+    /// `be_id`, `srv_name`, `be_conn(B)`, `srv_is_up(B/S)`…); `None` where there is no
+    /// stream (tests, checks): those fetches then find nothing.
+    fn strm(&self) -> Option<Strm<'_>> {
+        None
+    }
+    /// The client connection's HTTP major version on the wire (`fc_http_major`): 2 for
+    /// HTTP/2, else 1.
+    fn fc_http_major(&self) -> Option<i64> {
+        None
+    }
+    /// The client socket, where a stream runs on it (`fc_rtt`, `fc_unacked`…).
+    fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+}
+
+/// A stream's place among the proxies, for the proxy and server fetches.
+#[derive(Clone, Copy)]
+pub struct Strm<'a> {
+    /// The process's proxies and servers.
+    pub px: &'a dyn Proxies,
+    /// The frontend (index of the proxy).
+    pub fe: usize,
+    /// The backend: the frontend itself until a backend is chosen (HAProxy's `s->be`).
+    pub be: usize,
+    /// The server, once one is chosen (index in the backend).
+    pub srv: Option<usize>,
+}
+
+/// What the proxy and server fetches read of the proxies (indexed like the
+/// configuration's), implemented over the running process's state.
+pub trait Proxies {
+    /// Proxy `i`, if there is one.
+    fn proxy(&self, i: usize) -> Option<ProxyFacts<'_>>;
+    /// Server `srv` of backend `be`.
+    fn server(&self, be: usize, srv: usize) -> Option<ServerFacts<'_>>;
+}
+
+/// A proxy's facts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProxyFacts<'a> {
+    pub name: &'a str,
+    /// Its numeric id (`id`, else the one given in order).
+    pub id: u32,
+    /// `default_backend` (index), for a frontend.
+    pub default_backend: Option<usize>,
+    /// Current connections, for a frontend (HAProxy's `feconn`).
+    pub fe_conn: Option<u32>,
+    /// `timeout client` in milliseconds (0: none), for a frontend.
+    pub client_timeout: Option<i64>,
+    /// For a backend: its servers, current connections and waiting requests.
+    pub backend: Option<BackendFacts>,
+}
+
+/// A backend's counts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BackendFacts {
+    /// How many servers it has.
+    pub servers: usize,
+    /// Usable servers (`nbsrv`).
+    pub usable: u32,
+    /// Connections on its servers (HAProxy's `beconn`).
+    pub conn: u32,
+    /// Requests waiting in its queue and its servers' (`totpend`).
+    pub queued: u32,
+    /// `timeout server`, `timeout tunnel` in milliseconds (0: none).
+    pub server_timeout: i64,
+    pub tunnel_timeout: i64,
+}
+
+/// A server's facts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServerFacts<'a> {
+    pub name: &'a str,
+    pub id: u32,
+    /// Not in maintenance, and up or not checked (`srv_is_up`).
+    pub up: bool,
+    /// Down (HAProxy's `SRV_ST_STOPPED`).
+    pub stopped: bool,
+    /// Up and running (`SRV_ST_RUNNING`).
+    pub running: bool,
+    pub cur: u32,
+    /// 0: no limit.
+    pub maxconn: u32,
+    pub queued: u32,
+    /// 0: no limit.
+    pub maxqueue: u32,
+    /// The effective weight (`srv_weight`), the configured one (`srv_iweight`), the one
+    /// the runtime API set (`srv_uweight`).
+    pub weight: u32,
+    pub iweight: u32,
+    pub uweight: u32,
 }
 
 /// What content inspection has buffered so far.

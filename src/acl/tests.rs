@@ -767,6 +767,7 @@ fn fetches_see_header_edits() {
         nbsrv: &nbsrv,
         stopping: false,
         addrs: None,
+        strm: None,
     };
     let mut edits = crate::h1::Edits::<4>::new();
     edits.set_header(b"x", b"new").unwrap();

@@ -627,6 +627,72 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
     }
 }
 
+/// The proxy and server fetches (`fe_name`, `be_conn(B)`, `srv_is_up(B/S)`…) read the
+/// running state: names and ids as the stats page shows them, counts as they are now.
+/// A timeout in milliseconds, 0 for none (HAProxy's `TICKS_TO_MS` of an eternity).
+fn ms(t: Option<std::time::Duration>) -> i64 {
+    t.map_or(0, |d| d.as_millis() as i64)
+}
+
+impl crate::acl::Proxies for Shared {
+    fn proxy(&self, i: usize) -> Option<crate::acl::ProxyFacts<'_>> {
+        let px = self.cfg.proxies.get(i)?;
+        let fe = self.frontends.get(i).and_then(|f| f.as_deref());
+        let be = self.backends.get(i).and_then(|b| b.as_deref());
+        let id = fe.map(|f| f.id).or(be.map(|b| b.id))?;
+        Some(crate::acl::ProxyFacts {
+            name: &px.name,
+            id,
+            default_backend: px.default_backend.as_ref().map(|b| b.index),
+            fe_conn: fe.map(|f| f.slots.current()),
+            client_timeout: fe.map(|f| ms(f.client_timeout)),
+            backend: be.map(|b| crate::acl::BackendFacts {
+                servers: b.lb.servers.len(),
+                usable: b.lb.usable_count() as u32,
+                conn: b.lb.servers.iter().map(|s| s.cur_conns()).sum(),
+                queued: b.queue.waiting()
+                    + b.lb.servers.iter().map(|s| s.queue.waiting()).sum::<u32>(),
+                server_timeout: ms(b.server_timeout),
+                tunnel_timeout: ms(b.tunnel_timeout),
+            }),
+        })
+    }
+
+    fn server(&self, be: usize, srv: usize) -> Option<crate::acl::ServerFacts<'_>> {
+        use super::state::{SrvState, admin};
+        let s = self.backends.get(be)?.as_deref()?.lb.servers.get(srv)?;
+        let state = s.state();
+        let maint = s.admin() & admin::MAINT != 0;
+        Some(crate::acl::ServerFacts {
+            name: &s.name,
+            id: s.id,
+            up: !maint && (!s.checked || state != SrvState::Down),
+            stopped: maint || state != SrvState::Up,
+            running: !maint && state == SrvState::Up,
+            cur: s.cur_conns(),
+            maxconn: s.maxconn(),
+            queued: s.queue.waiting(),
+            maxqueue: s.maxqueue,
+            weight: s.weight(),
+            iweight: s.configured_weight,
+            uweight: s.user_weight(),
+        })
+    }
+}
+
+impl Shared {
+    /// A stream's place for the proxy and server fetches: frontend `fe`, the backend once
+    /// chosen (the frontend before), the server once chosen.
+    pub fn strm(&self, fe: usize, be: Option<usize>, srv: Option<usize>) -> crate::acl::Strm<'_> {
+        crate::acl::Strm {
+            px: self,
+            fe,
+            be: be.unwrap_or(fe),
+            srv: be.and(srv),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

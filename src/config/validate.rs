@@ -181,10 +181,36 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
         .map(|p| (p.name.clone(), p.kind.is_backend(), p.stick_table.is_some()))
         .chain(super::peers::section_tables(cfg).map(|(n, _)| (n, false, true)))
         .collect();
-    // Stick fetches name tables (their proxy) through the same resolver.
-    let lookup = |n: &str| match n.strip_prefix(crate::acl::TABLE_PREFIX) {
-        Some(t) => names.iter().position(|(name, _, st)| *st && name == t),
-        None => names.iter().position(|(name, be, _)| *be && name == n),
+    let frontends: Vec<(String, Vec<String>)> = cfg
+        .proxies
+        .iter()
+        .map(|p| {
+            let name = if p.kind.is_frontend() {
+                &p.name[..]
+            } else {
+                ""
+            };
+            let servers = p.servers.iter().map(|s| s.name.clone()).collect();
+            (name.to_string(), servers)
+        })
+        .collect();
+    // Stick fetches name tables (their proxy) through the same resolver; the proxy and
+    // server fetches frontends and `BACKEND/SERVER`.
+    let lookup = |n: &str| {
+        if let Some(t) = n.strip_prefix(crate::acl::TABLE_PREFIX) {
+            return names.iter().position(|(name, _, st)| *st && name == t);
+        }
+        if let Some(f) = n.strip_prefix(crate::acl::FRONTEND_PREFIX) {
+            return frontends
+                .iter()
+                .position(|(name, _)| !name.is_empty() && name == f);
+        }
+        if let Some(bs) = n.strip_prefix(crate::acl::SERVER_PREFIX) {
+            let (b, srv) = bs.rsplit_once('/')?;
+            let i = names.iter().position(|(name, be, _)| *be && name == b)?;
+            return frontends[i].1.iter().position(|s| s == srv);
+        }
+        names.iter().position(|(name, be, _)| *be && name == n)
     };
     for px in &mut cfg.proxies {
         let at = px.loc.clone();
@@ -251,6 +277,26 @@ fn resolve_fetch_backends(cfg: &mut Config, d: &mut Diags) {
                     }
                 }
                 _ => {}
+            }
+        }
+        // The access-log formats (`log-format`, `log-format-sd`, `error-log-format`,
+        // `unique-id-format`), compiled already.
+        let lg = &mut px.logging;
+        let loc_of = |t: &Option<(String, Loc)>| t.as_ref().map_or(at.clone(), |(_, l)| l.clone());
+        let (l_line, l_sd, l_err, l_uid) = (
+            loc_of(&lg.format),
+            loc_of(&lg.sd),
+            loc_of(&lg.error_format),
+            loc_of(&lg.unique_id),
+        );
+        for (f, l) in [
+            (&mut lg.line, l_line),
+            (&mut lg.sd_line, l_sd),
+            (&mut lg.error_line, l_err),
+            (&mut lg.unique_id_line, l_uid),
+        ] {
+            if let Some(f) = f {
+                formats.push((f, l));
             }
         }
         for (c, l) in conds {

@@ -589,6 +589,8 @@ pub struct ConnSample<'a> {
     pub captures: Option<&'a Captures>,
     /// The transaction's unique ID (`unique-id`).
     pub unique_id: Option<&'a [u8]>,
+    /// The stream's frontend, backend and server (`fe_name`, `srv_id`…).
+    pub strm: Option<crate::acl::Strm<'a>>,
 }
 
 impl Sample for ConnSample<'_> {
@@ -629,8 +631,18 @@ impl Sample for ConnSample<'_> {
     fn ssl_c(&self) -> Option<&crate::tls::client_auth::ClientCert> {
         self.tls.and_then(|t| t.client_cert)
     }
-    fn nbsrv(&self, _backend: usize) -> u32 {
-        0
+    fn nbsrv(&self, backend: usize) -> u32 {
+        let st = self.strm.and_then(|s| s.px.proxy(backend));
+        st.and_then(|p| p.backend).map_or(0, |b| b.usable)
+    }
+    fn strm(&self) -> Option<crate::acl::Strm<'_>> {
+        self.strm
+    }
+    fn fc_http_major(&self) -> Option<i64> {
+        Some(match self.request {
+            Some((_, _, v)) if v == b"2.0" || v.ends_with(b"/2.0") => 2,
+            _ => 1,
+        })
     }
     fn stopping(&self) -> bool {
         self.stopping
@@ -699,6 +711,7 @@ mod tests {
             vars: Default::default(),
             captures: Some(&c),
             unique_id: None,
+            strm: None,
         };
         let f = Fields {
             src: sample.src,

@@ -199,6 +199,11 @@ fn with_fields<R>(
         vars: s.vars,
         captures: s.captures,
         unique_id: s.unique_id,
+        strm: Some(
+            shard
+                .shared
+                .strm(fe.proxy, s.backend.map(|b| b.proxy), server),
+        ),
     };
     let f = Fields {
         src: s.src,

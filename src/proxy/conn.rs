@@ -189,6 +189,7 @@ pub async fn handle(
                 h2: false,
                 glitches: None,
                 vars,
+                fd: None,
             };
             let fd = crate::sys::fd(&client);
             let (shared, ap) = (&shard.shared, &mut accept_proxy);
@@ -423,6 +424,7 @@ async fn serve(
                 h2: false,
                 glitches: None,
                 vars,
+                fd: None,
             };
             let fd = crate::sys::fd(tcp);
             let shared = &shard.shared;

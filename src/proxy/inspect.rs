@@ -216,6 +216,8 @@ pub struct Inspect<'a> {
     pub captures: Option<&'a std::cell::RefCell<Captured>>,
     /// The way to the resolver thread, for `do-resolve` rules.
     pub lookups: Option<&'a crate::cluster::dns_lookup::Lookups>,
+    /// The stream's frontend and backend (`fe_name`, `be_id`…).
+    pub strm: Option<crate::acl::Strm<'a>>,
 }
 
 impl Inspect<'_> {
@@ -237,6 +239,7 @@ impl Inspect<'_> {
             s.txn = self.txn;
             s.stick = self.stick;
             s.addrs = self.addrs;
+            s.strm = self.strm;
             let verdict = {
                 let mut none = Vec::new();
                 let mut held = self.captures.map(|c| c.borrow_mut());
@@ -315,7 +318,7 @@ where
     loop {
         let last = closed || expired || buf.len() >= RECV_LIMIT;
         let mut s = ContentSample::new(i.conn, buf, last, i.nbsrv, i.stopping);
-        (s.txn, s.stick, s.response) = (i.txn, i.stick, true);
+        (s.txn, s.stick, s.response, s.strm) = (i.txn, i.stick, true, i.strm);
         // (`do-resolve` is no `tcp-response` action.)
         let res = &mut Resolving::default();
         if let Some(v) = run_content(i.rules, i.acls, &s, &mut Vec::new(), res) {
@@ -401,6 +404,7 @@ pub fn early_rules(
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         txn: None,
         addrs: Some(&addrs),
+        strm: None,
     };
     match run_final(rules, &px.acls, &s, expect_proxy) {
         TcpVerdict::Accept => Some(addrs.get()),
@@ -466,6 +470,12 @@ pub async fn route_tcp(
             addrs: Some(addrs),
             captures: Some(captures),
             lookups: Some(&shared.dns_lookups),
+            // A backend's rules run once the stream is in it.
+            strm: Some(shared.strm(
+                fe.proxy,
+                cfg.proxies.iter().position(|p| std::ptr::eq(p, px)),
+                None,
+            )),
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,
@@ -505,6 +515,7 @@ pub async fn route_tcp(
     s.txn = Some(&txn);
     s.stick = stick;
     s.addrs = Some(addrs);
+    s.strm = Some(shared.strm(fe.proxy, None, None));
     let be = crate::proxy::switching::choose(cfg, fe.proxy, &s, &mut Vec::new());
     if let Some(b) = be
         && b != fe.proxy

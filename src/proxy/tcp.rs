@@ -152,6 +152,9 @@ pub async fn session(
         h2: false,
         glitches: None,
         vars,
+        fd: Some(std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(
+            client.tcp(),
+        ))),
     };
     // The stream's addresses, as content rules' `set-src`/`set-dst` leave them.
     let addrs = crate::acl::AddrsCell::default();
@@ -619,6 +622,7 @@ async fn response_rules(
         addrs: None,
         captures: None,
         lookups: None,
+        strm: None,
     };
     let mut buf = Vec::new();
     let v = crate::proxy::inspect::response(

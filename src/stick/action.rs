@@ -179,6 +179,7 @@ mod tests {
             tls: None,
             h2: false,
             glitches: None,
+            fd: None,
             vars: Default::default(),
         };
         let t = tables.get(0).unwrap();
@@ -195,6 +196,7 @@ mod tests {
                 stick: Some(&ctx),
                 txn: None,
                 addrs: None,
+                strm: None,
             };
             for a in &rules {
                 ctx.apply(a, &s, origin);

@@ -134,6 +134,26 @@ pub fn bytes_unacked_raw(fd: RawFd) -> usize {
     }
 }
 
+/// The kernel's TCP_INFO of a socket known by its number that the caller holds open
+/// (the `fc_rtt`… fetches); `None` when the call fails.
+pub fn tcp_info_raw(fd: RawFd) -> Option<libc::tcp_info> {
+    // SAFETY: `tcp_info` is plain data, valid when zeroed.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info`; the caller keeps the
+    // descriptor open across the call.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    cvt(r).ok().map(|_| info)
+}
+
 /// A listening socket handed over to glommio, with its descriptor: glommio's `TcpListener`
 /// does not expose it, and `accept` needs it.
 pub struct GlommioListener {

@@ -306,6 +306,7 @@ impl Ctx {
             h2: info.h2,
             glitches: None,
             vars: std::mem::take(&mut info.vars),
+            fd: Some(info.fd),
         };
         Ctx {
             shard,
@@ -325,6 +326,7 @@ impl Ctx {
         stick: Option<&'a dyn crate::acl::StickSource>,
         vars: &'a crate::acl::VarSet,
         addrs: &'a crate::acl::AddrsCell,
+        strm: crate::acl::Strm<'a>,
     ) -> RequestSample<'a> {
         RequestSample {
             head: None,
@@ -334,6 +336,7 @@ impl Ctx {
             stick,
             txn: Some(vars),
             addrs: Some(addrs),
+            strm: Some(strm),
         }
     }
 
@@ -410,6 +413,11 @@ impl Ctx {
                 stick: None,
                 txn: vars,
                 addrs: Some(&addrs),
+                strm: Some(shared.strm(
+                    self.fe.proxy,
+                    txn.backend.as_ref().map(|b| b.proxy),
+                    txn.server,
+                )),
             };
             let mut page = error_bytes(fe_px, be_px, status, out, &base);
             if vars.is_some() && super::after::any(fe_px, be_px) {
@@ -966,6 +974,7 @@ impl<'c> Exchange<'c> {
             stick,
             txn: Some(vars),
             addrs: Some(&addrs),
+            strm: Some(shared.strm(fe.proxy, None, None)),
         };
         // tcp-request content rules: on each parsed request, before http-request (HAProxy's
         // HTX streams); a reject closes without an answer.
@@ -1134,6 +1143,9 @@ impl<'c> Exchange<'c> {
         };
         // From the backend on, all of the body that is here counts (`req.body`).
         base.head = Some((req, all));
+        if let Some(be) = &be {
+            base.strm = Some(shared.strm(fe.proxy, Some(be.proxy), None));
+        }
         // The backend's own rules (a listen's rules already ran as the frontend's).
         if let (None, Some(be)) = (&reply, &be)
             && be.proxy != fe.proxy
@@ -1919,6 +1931,7 @@ impl<'c> Exchange<'c> {
                     .map(|c| c as &dyn crate::acl::StickSource),
                 txn: Some(vars),
                 addrs: Some(&addrs),
+                strm: Some(shared.strm(fe.proxy, Some(be.proxy), Some(srv))),
             };
             let edits: Edits<'_> = Edits::new();
             let s = || crate::acl::ResponseSample::new(&rbase, res, b.rbuf.bytes(), &edits);
@@ -1990,6 +2003,7 @@ impl<'c> Exchange<'c> {
                     .map(|c| c as &dyn crate::acl::StickSource),
                 txn: Some(vars),
                 addrs: Some(&addrs),
+                strm: Some(shared.strm(fe.proxy, Some(be.proxy), Some(srv))),
             };
             let pxs = [be_px, fe_px];
             let pxs = &pxs[..if be.proxy != fe.proxy { 2 } else { 1 }];
@@ -2048,7 +2062,13 @@ impl<'c> Exchange<'c> {
                     .as_ref()
                     .map(|c| c as &dyn crate::acl::StickSource);
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
-                let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
+                let base = ctx.sample_without_head(
+                    &nbsrv,
+                    stick,
+                    vars,
+                    &addrs,
+                    shard.shared.strm(fe.proxy, Some(be.proxy), Some(srv)),
+                );
                 let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px), &base), true);
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
                 let r = super::after::on_bytes(fe_px, Some(be_px), &base, 504, page, s, &mut caps);
@@ -2070,6 +2090,7 @@ impl<'c> Exchange<'c> {
                         .map(|c| c as &dyn crate::acl::StickSource),
                     txn: Some(vars),
                     addrs: Some(&addrs),
+                    strm: Some(shared.strm(fe.proxy, Some(be.proxy), Some(srv))),
                 };
                 let mut res_caps = Vec::new();
                 // A listen is its own backend: its rules run once. (No Vec: per request.)
@@ -2151,7 +2172,13 @@ impl<'c> Exchange<'c> {
                     .as_ref()
                     .map(|c| c as &dyn crate::acl::StickSource);
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
-                let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
+                let base = ctx.sample_without_head(
+                    &nbsrv,
+                    stick,
+                    vars,
+                    &addrs,
+                    shard.shared.strm(fe.proxy, Some(be.proxy), Some(srv)),
+                );
                 let st = edits.status.map_or(status, |(s, _)| s);
                 let page = rules::page_for(
                     super::checkcache::page_status(st),
@@ -2171,7 +2198,13 @@ impl<'c> Exchange<'c> {
                     .as_ref()
                     .map(|c| c as &dyn crate::acl::StickSource);
                 let addrs = crate::acl::AddrsCell::new(txn.addrs());
-                let base = ctx.sample_without_head(&nbsrv, stick, vars, &addrs);
+                let base = ctx.sample_without_head(
+                    &nbsrv,
+                    stick,
+                    vars,
+                    &addrs,
+                    shard.shared.strm(fe.proxy, Some(be.proxy), Some(srv)),
+                );
                 let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
                 super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s, &mut caps);
@@ -2756,6 +2789,7 @@ async fn wait_req_body<C: AsyncRead + AsyncWrite + Unpin>(
             stick: None,
             txn: Some(&vars),
             addrs: None,
+            strm: None,
         };
         let fe_wait = (fe_px.waits_for_req_body)
             .then(|| rules::wait_for_request_body(&fe_px.http_request, &fe_px.acls, &base))
