@@ -49,6 +49,10 @@ pub struct Flags {
     pub captures: Vec<(usize, Vec<u8>)>,
     /// `set-log-level`, `set-tos`, `set-mark`.
     pub effects: Effects,
+    /// `set-timeout server`: this stream's server timeout (the inner `None`: none).
+    pub server_timeout: Option<Option<std::time::Duration>>,
+    /// `set-timeout tunnel`: this stream's tunnel timeout.
+    pub tunnel_timeout: Option<Option<std::time::Duration>>,
 }
 
 /// What `set-log-level`, `set-tos` and `set-mark` rules leave for the caller to apply.
@@ -156,6 +160,8 @@ pub fn request_rules<'a, const N: usize>(
             HttpAction::CacheUse(_) | HttpAction::CacheStore(_) => {}
             // Waited for before the rules ran (`wait_for_request_body`).
             HttpAction::WaitForBody { .. } => {}
+            // No early data is accepted: the handshake is over before any request is read.
+            HttpAction::WaitForHandshake => {}
             HttpAction::SilentDrop => {
                 flags.silent_drop = true;
                 return HttpVerdict::Allow;
@@ -163,6 +169,19 @@ pub fn request_rules<'a, const N: usize>(
             HttpAction::SetLogLevel(l) => flags.effects.log_level = Some(*l),
             HttpAction::SetTos(t) => flags.effects.tos = Some(*t),
             HttpAction::SetMark(m) => flags.effects.mark = Some(*m),
+            HttpAction::SetTimeout { tunnel, value } => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                if let Some(t) = timeout_value(value, &s) {
+                    if *tunnel {
+                        flags.tunnel_timeout = Some(t);
+                    } else {
+                        flags.server_timeout = Some(t);
+                    }
+                }
+            }
             HttpAction::Reject => {
                 flags.reject = true;
                 return HttpVerdict::Allow;
@@ -195,6 +214,17 @@ pub fn request_rules<'a, const N: usize>(
             }
             HttpAction::ReplaceHeader(name, re, repl) => {
                 replace_header(head.headers(), buf, name, re, repl, edits, bump);
+            }
+            HttpAction::ReplaceValue(name, re, f) => {
+                scratch.clear();
+                f.render(
+                    &EditedRequestSample {
+                        request: *base,
+                        edits: &*edits,
+                    },
+                    scratch,
+                );
+                replace_values(head.headers(), buf, name, re, scratch, edits, bump);
             }
             HttpAction::SetPath(v)
             | HttpAction::SetQuery(v)
@@ -303,6 +333,25 @@ pub fn request_rules<'a, const N: usize>(
                     false
                 });
             }
+            HttpAction::NormalizeUri(n) => {
+                let mut target = Vec::new();
+                current_target(head, buf, edits, &mut target);
+                match normalize_target(*n, &target) {
+                    Ok(Some((part, new))) => {
+                        if let Err(e) = set_target(part, &new, &target, edits, bump) {
+                            log::debug!("{}: {e}", rule.loc);
+                        }
+                    }
+                    Ok(None) => {}
+                    // HAProxy's ACT_RET_INV: the request is a bad one.
+                    Err(crate::h1::Invalid) => {
+                        return HttpVerdict::Reply {
+                            status: 400,
+                            bytes: close_page(page_for(400, pages.0, pages.1, base), close),
+                        };
+                    }
+                }
+            }
             HttpAction::SetPathQ(f) | HttpAction::ReplaceTarget(_, _, f) => {
                 let s = EditedRequestSample {
                     request: *base,
@@ -338,6 +387,28 @@ pub fn request_rules<'a, const N: usize>(
         }
     }
     HttpVerdict::Continue
+}
+
+/// What a `set-timeout` rule sets: its time, or its expression's first value in
+/// milliseconds (0: no timeout, as HAProxy's `TICK_ETERNITY`); `None` (the timeout stays as
+/// it was) when the expression yields no integer, or a negative one.
+fn timeout_value(
+    v: &crate::config::TimeoutValue,
+    s: &dyn Sample,
+) -> Option<Option<std::time::Duration>> {
+    use crate::config::TimeoutValue;
+    match v {
+        TimeoutValue::Fixed(t) => Some(Some(*t)),
+        TimeoutValue::Expr(e) => {
+            let mut ms = None;
+            e.each(s, false, &mut |v| {
+                ms = v.to_int();
+                false
+            });
+            let ms = u64::try_from(ms?).ok()?;
+            Some((ms > 0).then(|| std::time::Duration::from_millis(ms)))
+        }
+    }
 }
 
 /// [`request_rules`], answering its `do-resolve` rules: each waits for its address, then
@@ -494,6 +565,11 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::ReplaceHeader(name, re, repl) => {
                 replace_header(res.headers(), rbuf, name, re, repl, edits, bump);
             }
+            HttpAction::ReplaceValue(name, re, f) => {
+                scratch.clear();
+                f.render(&ResponseSample::new(base, res, rbuf, edits), scratch);
+                replace_values(res.headers(), rbuf, name, re, scratch, edits, bump);
+            }
             HttpAction::SetStatus(code, reason) => {
                 let reason: &'a [u8] = match reason {
                     Some(r) => r.as_bytes(),
@@ -623,6 +699,38 @@ fn part_span(part: TargetPart, t: &[u8]) -> std::ops::Range<usize> {
     }
 }
 
+/// `normalize-uri`: the part of the target `t` to set and its new bytes, `None` when the
+/// target has no path (`*`) or the normalizer changes nothing.
+fn normalize_target(
+    n: crate::h1::UriNormalizer,
+    t: &[u8],
+) -> Result<Option<(TargetPart, Vec<u8>)>, crate::h1::Invalid> {
+    use crate::h1::UriPart;
+    if path_start(t).is_none() {
+        return Ok(None);
+    }
+    let pathq = part_span(TargetPart::PathQ, t);
+    let path = part_span(TargetPart::Path, t);
+    let (part, new) = match n.part() {
+        UriPart::Path => (TargetPart::Path, n.apply(&t[path.clone()])?),
+        UriPart::PathQ => (TargetPart::PathQ, n.apply(&t[pathq.clone()])?),
+        // The query from its `?`, put back behind the path (none: nothing to sort).
+        UriPart::Query => {
+            if path.end == pathq.end {
+                return Ok(None);
+            }
+            let mut new = t[path.clone()].to_vec();
+            new.extend_from_slice(&n.apply(&t[path.end..pathq.end])?);
+            (TargetPart::PathQ, new)
+        }
+    };
+    let old = match part {
+        TargetPart::Path => &t[path],
+        _ => &t[pathq],
+    };
+    Ok((new != old).then_some((part, new)))
+}
+
 /// Records `new` as the new `part` of the target `t` (the current one): `replace-uri` sets
 /// the target; the others set the path (and the query), or, after a `set-uri`, a target
 /// rebuilt around them.
@@ -684,6 +792,90 @@ fn replace_header<'a, const N: usize>(
             let _ = edits.replace_value(i, val);
         }
     }
+}
+
+/// `replace-value NAME REGEX FMT` (HAProxy's `http_replace_hdrs` with `full` unset): in each
+/// field NAME as the rules left it, each comma-separated value (commas inside quotes do not
+/// count; blanks around a value are not part of it) that the regex matches becomes `repl`
+/// with its `\N` references replaced, without the blanks that were around it; the other
+/// values and the commas stay as they were. (Fields added by
+/// rules are not looked at, as with `replace-header`.)
+fn replace_values<'a, const N: usize>(
+    fields: &[HeaderField],
+    buf: &[u8],
+    name: &str,
+    re: &crate::config::Regex,
+    repl: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+) {
+    let mut changed: Vec<(usize, Vec<u8>)> = Vec::new();
+    for h in edits.headers(fields, buf) {
+        let crate::h1::FieldSource::Received(i) = h.origin else {
+            continue;
+        };
+        if !h.name.eq_ignore_ascii_case(name.as_bytes()) {
+            continue;
+        }
+        if let Some(v) = replace_each_value(h.value, re, repl) {
+            changed.push((i, v));
+        }
+    }
+    for (i, v) in changed {
+        let val = keep(edits, bump, &v);
+        let _ = edits.replace_value(i, val);
+    }
+}
+
+/// `value` with each of its comma-separated values that `re` matches replaced by `repl`
+/// (`\N` references expanded), or `None` when none matched.
+fn replace_each_value(value: &[u8], re: &crate::config::Regex, repl: &[u8]) -> Option<Vec<u8>> {
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    let mut out = Vec::with_capacity(value.len() + repl.len());
+    let (mut any, mut i) = (false, 0);
+    loop {
+        // The value runs to the next comma outside quotes (`http_find_hdr_value_end`).
+        let (mut end, mut quoted, mut pair) = (i, false, false);
+        while end < value.len() {
+            let c = value[end];
+            if pair {
+                pair = false;
+            } else if quoted {
+                if c == b'\\' {
+                    pair = true;
+                } else if c == b'"' {
+                    quoted = false;
+                }
+            } else if c == b'"' {
+                quoted = true;
+            } else if c == b',' {
+                break;
+            }
+            end += 1;
+        }
+        let mut s = i;
+        while s < end && blank(value[s]) {
+            s += 1;
+        }
+        let mut e = end;
+        while e > s && blank(value[e - 1]) {
+            e -= 1;
+        }
+        // A replaced value loses the blanks around it (HAProxy replaces them with it).
+        match re.0.captures(&value[s..e]) {
+            Some(caps) => {
+                any = true;
+                out.extend_from_slice(&exp_replace(repl, &caps));
+            }
+            None => out.extend_from_slice(&value[i..end]),
+        }
+        if end >= value.len() {
+            break;
+        }
+        out.push(b',');
+        i = end + 1;
+    }
+    any.then_some(out)
 }
 
 /// `\1` → `${1}` for the regex crate's replacement syntax (and `$` escaped).
@@ -879,6 +1071,14 @@ mod tests {
         assert_eq!(part_span(TargetPart::Path, b"*"), 0..0);
         assert_eq!(&b"/a?b"[part_span(TargetPart::Path, b"/a?b")], b"/a");
         assert_eq!(part_span(TargetPart::Path, b"http://h"), 8..8);
+    }
+
+    #[test]
+    fn replace_value_works_per_value() {
+        let re = crate::config::Regex(regex::bytes::Regex::new("^a(.*)").unwrap());
+        let got = replace_each_value(b"ax, b ,  ay  ,\"a,z\", ", &re, br"<\1>");
+        assert_eq!(got.as_deref(), Some(&b"<x>, b ,<y>,\"a,z\", "[..]));
+        assert_eq!(replace_each_value(b"b, c", &re, b"x"), None);
     }
 
     #[test]

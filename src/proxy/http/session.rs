@@ -651,6 +651,9 @@ struct Route {
     comp: Option<crate::config::filters::CompAlgo>,
     /// A `cache-use` rule applied and the object was not in the cache.
     cache: Option<super::cache::Pending>,
+    /// The backend's `timeout server` and `timeout tunnel`, or what `set-timeout` rules set.
+    server_timeout: Option<Duration>,
+    tunnel_timeout: Option<Duration>,
 }
 
 /// What the analysis of a request decided.
@@ -1462,6 +1465,8 @@ impl<'c> Exchange<'c> {
             _ => None,
         };
         let replayable = whole_body.is_some() && !req.expects_continue() && !flags.disable_l7_retry;
+        let server_timeout = flags.server_timeout.unwrap_or(be.server_timeout);
+        let tunnel_timeout = flags.tunnel_timeout.unwrap_or(be.tunnel_timeout);
         Analyzed::Forward(Route {
             be,
             sticky,
@@ -1476,6 +1481,8 @@ impl<'c> Exchange<'c> {
             replayable,
             comp,
             cache,
+            server_timeout,
+            tunnel_timeout,
         })
     }
 
@@ -1737,7 +1744,7 @@ impl<'c> Exchange<'c> {
                 }
             }
             // Send the head, and the body when it is all here.
-            let t_server = be.server_timeout;
+            let t_server = route.server_timeout;
             let inb = &b.inb;
             let sent = if let Some(n) = whole_body.filter(|_| !expects_continue) {
                 let r = async {
@@ -2242,7 +2249,7 @@ impl<'c> Exchange<'c> {
             &mut b.out,
             res_body,
             &ctx.limits,
-            be.server_timeout,
+            route.server_timeout,
             t_client,
             &mut filt,
         )
@@ -2263,7 +2270,7 @@ impl<'c> Exchange<'c> {
         if tunnel && fwd.term.is_none() {
             // Upgraded (WebSocket…): bytes flow both ways until one side closes.
             let leftover = b.inb.take_all();
-            let t = be.tunnel_timeout.or(t_client);
+            let t = route.tunnel_timeout.or(t_client);
             let _ = tunnel_copy(client, &mut answered.sconn, &leftover, t).await;
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Next::Close;
