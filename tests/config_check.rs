@@ -745,19 +745,15 @@ const KNOWN_MISSING: &[&str] = &[
     "listen http-request add-acl*",
     "listen http-request del-acl*",
     "listen http-request del-map*",
-    "listen http-request early-hint",
     "listen http-request set-map*",
     "listen http-request set-nice",
     "listen http-request set-priority-class",
     "listen http-request set-priority-offset",
-    "listen http-request strict-mode",
     "listen http-response add-acl*",
     "listen http-response del-acl*",
     "listen http-response del-map*",
     "listen http-response set-map*",
     "listen http-response set-nice",
-    "listen http-response strict-mode",
-    "listen http-after-response strict-mode",
 ];
 
 /// One line of a proxy (or the global section) using `kw` as the registry names it, with a

@@ -516,3 +516,269 @@ listen fe
         ":5: 'http-request wait-for-handshake' expects either 'if' or 'unless' followed by a condition but found 'x'.",
     );
 }
+
+fn strict_config(port: u16, web: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen fe
+    bind 127.0.0.1:{port}
+    http-request strict-mode off if {{ path_beg /echo/off }} || {{ path_beg /echo/reon }}
+    http-request strict-mode on if {{ path_beg /echo/reon }}
+    http-request set-header X %[req.hdr(b)]%[req.hdr(b)]%[req.hdr(b)]
+    http-request set-header Y after
+    http-response strict-mode off
+    http-response set-header Z resp
+    server web 127.0.0.1:{web}
+"
+    )
+}
+
+/// The status, and whether the server saw `x` (its length) and `y`, and the answer's `z`.
+fn strict_outcome(port: u16, path: &str, b: usize) -> (u16, usize, bool, bool) {
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: h\r\nB: {}\r\nConnection: close\r\n\r\n",
+        "b".repeat(b)
+    );
+    let raw = raw_exchange(port, req.as_bytes());
+    // (HAProxy sends the names in lowercase, corelb as written.)
+    let lower = raw.to_ascii_lowercase();
+    let x = lower
+        .split("[\"x\",\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map_or(0, str::len);
+    (
+        status(&raw),
+        x,
+        lower.contains("[\"y\",\"after\"]"),
+        lower.contains("\r\nz: resp\r\n"),
+    )
+}
+
+#[test]
+fn strict_mode_matches_haproxy() {
+    let web = Serve::start("web", &[]);
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&strict_config(hp, web.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&strict_config(cp, web.port), &[], &[cp]);
+    // A header of 3 × 6000 bytes does not fit in the 16384 bytes of `tune.bufsize`.
+    let cases = [
+        ("/echo/on", 6000, (500, 0, false, false)),
+        ("/echo/off", 6000, (200, 0, true, true)),
+        ("/echo/reon", 6000, (500, 0, false, false)),
+        ("/echo/on", 10, (200, 30, true, true)),
+    ];
+    let mut diffs = Vec::new();
+    for (path, b, want) in cases {
+        let h = strict_outcome(hp, path, b);
+        let c = strict_outcome(cp, path, b);
+        if h != want || c != want {
+            diffs.push(format!(
+                "{path} b={b}: haproxy {h:?}, corelb {c:?}, expected {want:?}"
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+}
+
+#[test]
+fn strict_mode_errors_name_the_line() {
+    let dir = TempDir::new("strict-mode");
+    let cfg = |rule: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+listen fe\n  bind 127.0.0.1:1\n  {rule}\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            "http-request strict-mode",
+            ":8: error detected in proxy 'fe' while parsing 'http-request strict-mode' rule : expects exactly 1 arguments.",
+        ),
+        (
+            "http-response strict-mode x",
+            ":8: error detected in proxy 'fe' while parsing 'http-response strict-mode' rule : Unexpected value 'x'. Only 'on' and 'off' are supported.",
+        ),
+        (
+            "http-after-response strict-mode on x",
+            ":8: 'http-after-response strict-mode' expects either 'if' or 'unless' followed by a condition but found 'x'.",
+        ),
+    ];
+    for (rule, needle) in cases {
+        expect_check(&dir, &cfg(rule), 1, needle);
+    }
+    expect_check(
+        &dir,
+        &cfg("http-after-response strict-mode off if TRUE"),
+        0,
+        "",
+    );
+}
+
+fn early_hint_config(port: u16, web: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen fe
+    bind 127.0.0.1:{port}
+    http-request early-hint Link \"</style.css>; rel=preload; as=style\"
+    http-request early-hint Link \"</script.js>; rel=preload; as=script\"
+    http-request set-header X a
+    http-request early-hint X-Path %[path] if {{ path_beg /echo/two }}
+    http-request early-hint X-Second b if {{ path_beg /echo/two }}
+    server web 127.0.0.1:{web}
+"
+    )
+}
+
+/// The answers to `req` in order: each status with its fields when it is a 103 (names in
+/// lowercase).
+fn hints(port: u16, req: &str) -> Vec<(u16, Vec<(String, String)>)> {
+    let raw = raw_exchange(port, req.as_bytes());
+    let mut out = Vec::new();
+    let mut rest = raw.as_str();
+    while let Some(head_end) = rest.find("\r\n\r\n") {
+        let head = &rest[..head_end];
+        let st = status(head);
+        let mut fields = Vec::new();
+        if st == 103 {
+            for l in head.lines().skip(1) {
+                if let Some((k, v)) = l.split_once(':') {
+                    fields.push((k.to_ascii_lowercase(), v.trim().to_string()));
+                }
+            }
+        }
+        out.push((st, fields));
+        if st != 103 {
+            break;
+        }
+        rest = &rest[head_end + 4..];
+    }
+    out
+}
+
+/// curl over HTTP/2 (prior knowledge): the interim and final statuses and the fields of the
+/// 103s, from its verbose output.
+fn h2_hints(port: u16, path: &str) -> Vec<String> {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sv",
+            "--http2-prior-knowledge",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+        ])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("< "))
+        .filter(|l| {
+            l.starts_with("HTTP/")
+                || l.to_ascii_lowercase().starts_with("link")
+                || l.to_ascii_lowercase().starts_with("x-")
+        })
+        .map(|l| l.trim().to_ascii_lowercase())
+        .collect()
+}
+
+#[test]
+fn early_hint_matches_haproxy() {
+    let web = Serve::start("web", &[]);
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&early_hint_config(hp, web.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&early_hint_config(cp, web.port), &[], &[cp]);
+    let requests = [
+        "GET /echo/one HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /echo/two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /echo/one HTTP/1.0\r\nHost: h\r\n\r\n",
+    ];
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for req in requests {
+        let h = hints(hp, req);
+        let c = hints(cp, req);
+        if h != c {
+            diffs.push(format!("{req:?}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        got.push(c);
+    }
+    for path in ["/echo/one", "/echo/two"] {
+        let h = h2_hints(hp, path);
+        let c = h2_hints(cp, path);
+        if h != c {
+            diffs.push(format!("h2 {path}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on: the two adjacent hints in one 103, then the answer.
+    let link = |v: &str| ("link".to_string(), v.to_string());
+    assert_eq!(
+        got[0],
+        [
+            (
+                103,
+                vec![
+                    link("</style.css>; rel=preload; as=style"),
+                    link("</script.js>; rel=preload; as=script")
+                ]
+            ),
+            (200, vec![])
+        ]
+    );
+    // The conditional hints each in a 103 of their own.
+    assert_eq!(got[1].len(), 4, "{:?}", got[1]);
+}
+
+#[test]
+fn early_hint_errors_name_the_line() {
+    let dir = TempDir::new("early-hint");
+    let cfg = |rule: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+listen fe\n  bind 127.0.0.1:1\n  {rule}\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            "http-request early-hint Link",
+            ":8: error detected in proxy 'fe' while parsing 'http-request early-hint' rule : expects exactly 2 arguments.",
+        ),
+        (
+            "http-request early-hint Link a b",
+            ":8: 'http-request early-hint' expects either 'if' or 'unless' followed by a condition but found 'b'.",
+        ),
+        (
+            "http-response early-hint Link a",
+            ":8: unknown 'http-response' action 'early-hint'",
+        ),
+    ];
+    for (rule, needle) in cases {
+        expect_check(&dir, &cfg(rule), 1, needle);
+    }
+}

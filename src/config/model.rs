@@ -1104,6 +1104,13 @@ pub enum HttpAction {
     /// `http-request wait-for-handshake`: nothing to do, as corelb accepts no TLS early
     /// data (0-RTT) and so reads every request after the handshake.
     WaitForHandshake,
+    /// `strict-mode on|off`: whether a rewrite that fails (after it, in this rule set) stops
+    /// the transaction with a 500 (`on`, the default at the start of each rule set) or is
+    /// skipped (`off`).
+    StrictMode(bool),
+    /// `http-request early-hint NAME FMT`: a field of a 103 Early Hints interim response
+    /// sent to the client before the server is asked; adjacent rules make one 103.
+    EarlyHint(String, crate::acl::LogFormat),
 }
 
 /// The value of a `set-timeout` rule.

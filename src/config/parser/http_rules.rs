@@ -33,9 +33,7 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "del-acl",
     "set-map",
     "del-map",
-    "early-hint",
     "set-nice",
-    "strict-mode",
     "set-priority-class",
     "set-priority-offset",
     "sc-set-gpt",
@@ -465,6 +463,72 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 return None;
             }
             Some(HttpAction::WaitForHandshake)
+        }
+        "early-hint" if request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            if end < 3 {
+                d.error(
+                    loc,
+                    format!(
+                        "error detected in {} '{}' while parsing '{kw} early-hint' rule : expects exactly 2 arguments.",
+                        px.kind.haproxy_name(),
+                        px.name
+                    ),
+                );
+                return None;
+            }
+            if end > 3 {
+                d.error(
+                    loc,
+                    format!(
+                        "'{kw} early-hint' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                        w[3]
+                    ),
+                );
+                return None;
+            }
+            let f = fmt(&w[2], d)?;
+            Some(HttpAction::EarlyHint(w[1].clone(), f))
+        }
+        "strict-mode" => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let on = match (end, arg(1)) {
+                (2, Some("on")) => true,
+                (2, Some("off")) => false,
+                (2, Some(v)) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "error detected in {} '{}' while parsing '{kw} strict-mode' rule : Unexpected value '{v}'. Only 'on' and 'off' are supported.",
+                            px.kind.haproxy_name(),
+                            px.name
+                        ),
+                    );
+                    return None;
+                }
+                (1, _) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "error detected in {} '{}' while parsing '{kw} strict-mode' rule : expects exactly 1 arguments.",
+                            px.kind.haproxy_name(),
+                            px.name
+                        ),
+                    );
+                    return None;
+                }
+                _ => {
+                    d.error(
+                        loc,
+                        format!(
+                            "'{kw} strict-mode' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                            w[2]
+                        ),
+                    );
+                    return None;
+                }
+            };
+            Some(HttpAction::StrictMode(on))
         }
         "normalize-uri" if request => {
             let end = cond_at(1).unwrap_or(w.len());

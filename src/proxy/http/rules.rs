@@ -53,6 +53,12 @@ pub struct Flags {
     pub server_timeout: Option<Option<std::time::Duration>>,
     /// `set-timeout tunnel`: this stream's tunnel timeout.
     pub tunnel_timeout: Option<Option<std::time::Duration>>,
+    /// `early-hint`: the 103 Early Hints responses to send before the request goes to the
+    /// server, each complete.
+    pub early_hints: Vec<u8>,
+    /// What `set-header`/`add-header` may still add to the request head (`tune.bufsize` less
+    /// the head, HAProxy's room for rewrites); `None`: no limit.
+    pub rewrite_room: Option<usize>,
 }
 
 /// What `set-log-level`, `set-tos` and `set-mark` rules leave for the caller to apply.
@@ -138,6 +144,10 @@ pub fn request_rules<'a, const N: usize>(
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
 ) -> HttpVerdict {
+    // `strict-mode`: on at the start of each rule set, as in HAProxy.
+    let mut strict = true;
+    // An `early-hint` 103 is being written in `flags.early_hints`.
+    let mut hint_open = false;
     for (at, rule) in rules.iter().enumerate() {
         let hit = match &rule.cond {
             None => true,
@@ -199,18 +209,66 @@ pub fn request_rules<'a, const N: usize>(
                     },
                     scratch,
                 );
-                let val = keep(edits, bump, scratch);
-                let r = if matches!(rule.action, HttpAction::SetHeader(..)) {
-                    edits.set_header(name.as_bytes(), val)
-                } else {
-                    edits.add_header(name.as_bytes(), val)
+                // The field as HAProxy's HTX holds it: name, value and their separators.
+                let need = name.len() + scratch.len() + 4;
+                let r = match flags.rewrite_room {
+                    Some(room) if need > room => Err(Failed::NoRoom),
+                    _ => {
+                        let val = keep(edits, bump, scratch);
+                        if matches!(rule.action, HttpAction::SetHeader(..)) {
+                            edits.set_header(name.as_bytes(), val)
+                        } else {
+                            edits.add_header(name.as_bytes(), val)
+                        }
+                        .map_err(Failed::Edit)
+                    }
                 };
-                if let Err(e) = r {
-                    log::debug!("{}: {e}", rule.loc);
+                match r {
+                    Ok(()) => {
+                        if let Some(room) = &mut flags.rewrite_room {
+                            *room -= need;
+                        }
+                    }
+                    Err(e) if rewrite_failed(strict, rule, e) => {
+                        return internal_error(pages, base, close);
+                    }
+                    Err(_) => {}
                 }
             }
             HttpAction::DelHeader(name) => {
                 let _ = edits.del_header(name.as_bytes());
+            }
+            HttpAction::StrictMode(on) => strict = *on,
+            // As HAProxy's `http_action_early_hint`: a hint starts a 103 unless one is open;
+            // the last one before a rule of another kind, or before a hint with a
+            // condition, ends it.
+            HttpAction::EarlyHint(name, f) => {
+                let is_hint = |r: &HttpRule| matches!(r.action, HttpAction::EarlyHint(..));
+                if !std::mem::replace(&mut hint_open, true) {
+                    flags
+                        .early_hints
+                        .extend_from_slice(b"HTTP/1.1 103 Early Hints\r\n");
+                }
+                scratch.clear();
+                f.render(
+                    &EditedRequestSample {
+                        request: *base,
+                        edits: &*edits,
+                    },
+                    scratch,
+                );
+                // A value with CR or LF would end the field: HAProxy's H1 output encodes
+                // them; corelb leaves the field out.
+                if !scratch.iter().any(|&c| matches!(c, b'\r' | b'\n' | 0)) {
+                    for part in [name.as_bytes(), b": ", &scratch[..], b"\r\n"] {
+                        flags.early_hints.extend_from_slice(part);
+                    }
+                }
+                let next = rules.get(at + 1);
+                if next.is_none_or(|r| !is_hint(r) || r.cond.is_some()) {
+                    flags.early_hints.extend_from_slice(b"\r\n");
+                    hint_open = false;
+                }
             }
             HttpAction::ReplaceHeader(name, re, repl) => {
                 replace_header(head.headers(), buf, name, re, repl, edits, bump);
@@ -245,8 +303,10 @@ pub fn request_rules<'a, const N: usize>(
                     HttpAction::SetUri(_) => edits.set_uri(val),
                     _ => edits.set_method(val),
                 };
-                if let Err(e) = r {
-                    log::debug!("{}: {e}", rule.loc);
+                if let Err(e) = r
+                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                {
+                    return internal_error(pages, base, close);
                 }
             }
             HttpAction::Redirect(rd) => {
@@ -338,8 +398,10 @@ pub fn request_rules<'a, const N: usize>(
                 current_target(head, buf, edits, &mut target);
                 match normalize_target(*n, &target) {
                     Ok(Some((part, new))) => {
-                        if let Err(e) = set_target(part, &new, &target, edits, bump) {
-                            log::debug!("{}: {e}", rule.loc);
+                        if let Err(e) = set_target(part, &new, &target, edits, bump)
+                            && rewrite_failed(strict, rule, Failed::Edit(e))
+                        {
+                            return internal_error(pages, base, close);
                         }
                     }
                     Ok(None) => {}
@@ -380,13 +442,48 @@ pub fn request_rules<'a, const N: usize>(
                     HttpAction::ReplaceTarget(part, ..) => *part,
                     _ => TargetPart::PathQ,
                 };
-                if let Err(e) = set_target(part, &new, &target, edits, bump) {
-                    log::debug!("{}: {e}", rule.loc);
+                if let Err(e) = set_target(part, &new, &target, edits, bump)
+                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                {
+                    return internal_error(pages, base, close);
                 }
             }
         }
     }
     HttpVerdict::Continue
+}
+
+/// Why a rewrite failed.
+#[derive(Clone, Copy, Debug)]
+enum Failed {
+    /// The edit was refused (a value with CR or LF, too many edits…).
+    Edit(crate::h1::EditError),
+    /// The head would outgrow `tune.bufsize` (HAProxy's buffer has no room for it).
+    NoRoom,
+}
+
+/// A rewrite of `rule` failed: logged, and whether it ends the transaction (`strict-mode
+/// on`, HAProxy's default; `off` skips the rewrite and goes on).
+fn rewrite_failed(strict: bool, rule: &HttpRule, why: Failed) -> bool {
+    let why = match why {
+        Failed::Edit(e) => e.to_string(),
+        Failed::NoRoom => "no room left in the buffer (tune.bufsize)".to_string(),
+    };
+    let what = if strict {
+        "500"
+    } else {
+        "skipped, strict-mode off"
+    };
+    log::info!("{}: rewrite failed: {why} ({what})", rule.loc);
+    strict
+}
+
+/// The 500 a failed rewrite under `strict-mode on` answers (HAProxy's `ACT_RET_ERR`).
+fn internal_error(pages: (&Proxy, Option<&Proxy>), s: &dyn Sample, close: bool) -> HttpVerdict {
+    HttpVerdict::Reply {
+        status: 500,
+        bytes: close_page(page_for(500, pages.0, pages.1, s), close),
+    }
 }
 
 /// What a `set-timeout` rule sets: its time, or its expression's first value in
@@ -538,6 +635,7 @@ pub fn response_rules<'a, const N: usize>(
 ) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
     // left it (`status`, `res.hdr`…), made again at each use, between the edits.
+    let mut strict = true;
     for rule in rules {
         if let Some(c) = &rule.cond
             && !c.eval(acls, &ResponseSample::new(base, res, rbuf, edits))
@@ -555,10 +653,14 @@ pub fn response_rules<'a, const N: usize>(
                 } else {
                     edits.add_header(name.as_bytes(), val)
                 };
-                if let Err(e) = r {
-                    log::debug!("{}: {e}", rule.loc);
+                if let Err(e) = r
+                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                {
+                    let s = ResponseSample::new(base, res, rbuf, edits);
+                    return internal_error(pages, &s, close);
                 }
             }
+            HttpAction::StrictMode(on) => strict = *on,
             HttpAction::DelHeader(name) => {
                 let _ = edits.del_header(name.as_bytes());
             }

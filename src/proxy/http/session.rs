@@ -651,6 +651,8 @@ struct Route {
     comp: Option<crate::config::filters::CompAlgo>,
     /// A `cache-use` rule applied and the object was not in the cache.
     cache: Option<super::cache::Pending>,
+    /// `early-hint`: the 103 responses for the client before the request goes to a server.
+    early_hints: Vec<u8>,
     /// The backend's `timeout server` and `timeout tunnel`, or what `set-timeout` rules set.
     server_timeout: Option<Duration>,
     tunnel_timeout: Option<Duration>,
@@ -950,7 +952,10 @@ impl<'c> Exchange<'c> {
         let upgrade = req.upgrade_requested();
         let bump = bumpalo::Bump::new();
         let mut edits: Edits<'_> = Edits::new();
-        let mut flags = rules::Flags::default();
+        let mut flags = rules::Flags {
+            rewrite_room: Some(ctx.bufsize().saturating_sub(head_len)),
+            ..Default::default()
+        };
         let nbsrv = |i: usize| shared.usable_servers(i);
         let stick_ctx = shared
             .stick
@@ -1483,6 +1488,7 @@ impl<'c> Exchange<'c> {
             cache,
             server_timeout,
             tunnel_timeout,
+            early_hints: std::mem::take(&mut flags.early_hints),
         })
     }
 
@@ -1506,6 +1512,13 @@ impl<'c> Exchange<'c> {
         let body_kind = b.req.body_kind();
         let method = b.req.method();
         let mut scanner = ChunkedScanner::new(&ctx.limits);
+        // `early-hint`: the 103s go before the server is asked (only to HTTP/1.1 and
+        // HTTP/2 clients: an HTTP/1.0 client knows no interim response).
+        if !route.early_hints.is_empty() && b.req.version() != Version::Http10 {
+            write_all(client, &route.early_hints, deadline(fe_px.timeouts.client))
+                .await
+                .map_err(|_| ProxyError::client_abort())?;
+        }
         let txn = &mut self.txn;
         // `http-request set-dst`/`set-dst-port`: where a server at 0.0.0.0 (or port 0)
         // connects, on a connection of its own (not pooled, not reused); so does a request
