@@ -37,6 +37,13 @@ impl Kind {
             Kind::Listen => "listen",
         }
     }
+    /// How HAProxy's messages name the section (`proxy_type_str`: a listen is a "proxy").
+    pub fn haproxy_name(self) -> &'static str {
+        match self {
+            Kind::Listen => "proxy",
+            k => k.name(),
+        }
+    }
 }
 
 /// The global section.
@@ -1085,6 +1092,39 @@ pub enum HttpAction {
         time: std::time::Duration,
         at_least: u64,
     },
+    /// `http-request set-timeout server|tunnel T|EXPR`: this stream's `timeout server` (or
+    /// `timeout tunnel`) from then on; an expression gives milliseconds (0: none), and one
+    /// that yields no integer leaves the timeout as it was.
+    SetTimeout {
+        tunnel: bool,
+        value: TimeoutValue,
+    },
+    /// `replace-value NAME REGEX FMT`: in each field NAME, each comma-separated value the
+    /// regex matches becomes FMT rendered, its `\N` references replaced by the match's
+    /// groups (HAProxy's `exp_replace`: the whole value is replaced).
+    ReplaceValue(String, Regex, crate::acl::LogFormat),
+    /// `http-request normalize-uri NORMALIZER [full|strict]`: the target's path, query or
+    /// both rewritten (see `h1::UriNormalizer`); a `strict` one answers 400 to a bad `%`.
+    NormalizeUri(crate::h1::UriNormalizer),
+    /// `http-request wait-for-handshake`: nothing to do, as corelb accepts no TLS early
+    /// data (0-RTT) and so reads every request after the handshake.
+    WaitForHandshake,
+    /// `strict-mode on|off`: whether a rewrite that fails (after it, in this rule set) stops
+    /// the transaction with a 500 (`on`, the default at the start of each rule set) or is
+    /// skipped (`off`).
+    StrictMode(bool),
+    /// `http-request early-hint NAME FMT`: a field of a 103 Early Hints interim response
+    /// sent to the client before the server is asked; adjacent rules make one 103.
+    EarlyHint(String, crate::acl::LogFormat),
+}
+
+/// The value of a `set-timeout` rule.
+#[derive(Clone, Debug)]
+pub enum TimeoutValue {
+    /// A time written in the rule.
+    Fixed(std::time::Duration),
+    /// An expression giving milliseconds.
+    Expr(crate::acl::FetchExpr),
 }
 
 /// Which part of the request-target a `replace-*` rule works on.

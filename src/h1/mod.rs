@@ -129,6 +129,7 @@ mod error;
 mod framing;
 mod head;
 mod lookup;
+mod normalize;
 mod pages;
 mod relaxed;
 mod request;
@@ -149,6 +150,7 @@ pub use head::{
     split_list,
 };
 pub use lookup::{cookie_pairs, find_url_param, split_elements};
+pub use normalize::{Invalid, UriNormalizer, UriPart};
 pub use pages::{CONTINUE_100, error_page, reason_phrase, write_error, write_response};
 pub use request::{RequestHead, TargetForm, parse_request, request_from_tokens};
 pub use response::{ResponseHead, parse_response};

@@ -33,13 +33,7 @@ pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
     "del-acl",
     "set-map",
     "del-map",
-    "early-hint",
-    "normalize-uri",
     "set-nice",
-    "wait-for-handshake",
-    "set-timeout",
-    "replace-value",
-    "strict-mode",
     "set-priority-class",
     "set-priority-offset",
     "sc-set-gpt",
@@ -207,6 +201,133 @@ fn wait_for_body(
     Some(HttpAction::WaitForBody { time, at_least })
 }
 
+/// `http-request set-timeout server|tunnel TIME|EXPR`, with HAProxy 2.6's errors (its
+/// `parse_http_set_timeout`: the argument count, then the backend capability, then the
+/// timeout's name, then its value).
+fn set_timeout(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) -> Option<HttpAction> {
+    let err = |d: &mut Diags, m: &str| {
+        d.error(
+            loc,
+            format!(
+                "error detected in {} '{}' while parsing '{kw} set-timeout' rule : {m}",
+                px.kind.haproxy_name(),
+                px.name
+            ),
+        )
+    };
+    let end = (w.iter())
+        .position(|x| x == "if" || x == "unless")
+        .unwrap_or(w.len());
+    if end < 3 {
+        err(d, "expects exactly 2 arguments.");
+        return None;
+    }
+    if end > 3 {
+        d.error(
+            loc,
+            format!(
+                "'{kw} set-timeout' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                w[3]
+            ),
+        );
+        return None;
+    }
+    if !px.kind.is_backend() {
+        err(
+            d,
+            &format!("proxy '{}' has no backend capability.", px.name),
+        );
+        return None;
+    }
+    let tunnel = match w[1].as_str() {
+        "server" => false,
+        "tunnel" => true,
+        // HAProxy 2.8 added `client`; 2.6 refuses it with these words.
+        o => {
+            err(
+                d,
+                &format!("'set-timeout' rule supports 'server'/'tunnel' (got '{o}')."),
+            );
+            return None;
+        }
+    };
+    let v = w[2].as_str();
+    let what = format!("'set-timeout {}'", w[1]);
+    // A time first, else an expression (HAProxy's `cfg_parse_rule_set_timeout`): when
+    // neither reads, the error names where the time stopped.
+    let value = match crate::config::units::parse_time(v, Duration::from_millis(1)) {
+        Ok(t) if t.is_zero() => {
+            err(d, &format!("null value is not valid for a {what} rule."));
+            return None;
+        }
+        Ok(t) => TimeoutValue::Fixed(t),
+        Err(e) if e.contains("too large") => {
+            err(
+                d,
+                &format!(
+                    "timer overflow in argument '{v}' to rule {what} (maximum value is 2147483647 ms or ~24.8 days)."
+                ),
+            );
+            return None;
+        }
+        Err(_) => match crate::acl::FetchExpr::parse(v, &px.name) {
+            Ok(e) => TimeoutValue::Expr(e),
+            Err(_) => {
+                let c = v.chars().find(|c| !c.is_ascii_digit()).unwrap_or('?');
+                err(d, &format!("unexpected character '{c}' in rule {what}."));
+                return None;
+            }
+        },
+    };
+    Some(HttpAction::SetTimeout { tunnel, value })
+}
+
+/// `replace-value NAME REGEX FMT`, with HAProxy 2.6's errors (`parse_http_replace_header`).
+fn replace_value(
+    px: &Proxy,
+    w: &[String],
+    kw: &str,
+    loc: &Loc,
+    d: &mut Diags,
+) -> Option<HttpAction> {
+    let err = |d: &mut Diags, m: &str| {
+        d.error(
+            loc,
+            format!(
+                "error detected in {} '{}' while parsing '{kw} replace-value' rule : {m}",
+                px.kind.haproxy_name(),
+                px.name
+            ),
+        )
+    };
+    let end = (w.iter())
+        .position(|x| x == "if" || x == "unless")
+        .unwrap_or(w.len());
+    if end < 4 {
+        err(d, "expects exactly 3 arguments.");
+        return None;
+    }
+    if end > 4 {
+        d.error(
+            loc,
+            format!(
+                "'{kw} replace-value' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                w[4]
+            ),
+        );
+        return None;
+    }
+    let re = match regex::bytes::Regex::new(&w[2]) {
+        Ok(r) => Regex(r),
+        Err(e) => {
+            err(d, &format!("regex '{}' is invalid ({e}).", w[2]));
+            return None;
+        }
+    };
+    let f = logformat(px, &w[3], &format!("'{kw} replace-value'"), loc, d)?;
+    Some(HttpAction::ReplaceValue(w[1].clone(), re, f))
+}
+
 /// The actions HAProxy 2.6 has in `http-after-response` (its parser's list, in its order).
 const AFTER_RESPONSE_ACTIONS: &[&str] = &[
     "add-header",
@@ -325,6 +446,118 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
             }
         },
         "wait-for-body" => wait_for_body(px, w, kw, loc, d),
+        "set-timeout" if request => set_timeout(px, w, kw, loc, d),
+        "replace-value" => replace_value(px, w, kw, loc, d),
+        // corelb accepts no TLS early data (0-RTT): every request it reads comes after the
+        // handshake, which is what this rule waits for; the rule has nothing to do.
+        "wait-for-handshake" if request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            if end > 1 {
+                d.error(
+                    loc,
+                    format!(
+                        "'{kw} wait-for-handshake' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                        w[1]
+                    ),
+                );
+                return None;
+            }
+            Some(HttpAction::WaitForHandshake)
+        }
+        "early-hint" if request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            if end < 3 {
+                d.error(
+                    loc,
+                    format!(
+                        "error detected in {} '{}' while parsing '{kw} early-hint' rule : expects exactly 2 arguments.",
+                        px.kind.haproxy_name(),
+                        px.name
+                    ),
+                );
+                return None;
+            }
+            if end > 3 {
+                d.error(
+                    loc,
+                    format!(
+                        "'{kw} early-hint' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                        w[3]
+                    ),
+                );
+                return None;
+            }
+            let f = fmt(&w[2], d)?;
+            Some(HttpAction::EarlyHint(w[1].clone(), f))
+        }
+        "strict-mode" => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let on = match (end, arg(1)) {
+                (2, Some("on")) => true,
+                (2, Some("off")) => false,
+                (2, Some(v)) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "error detected in {} '{}' while parsing '{kw} strict-mode' rule : Unexpected value '{v}'. Only 'on' and 'off' are supported.",
+                            px.kind.haproxy_name(),
+                            px.name
+                        ),
+                    );
+                    return None;
+                }
+                (1, _) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "error detected in {} '{}' while parsing '{kw} strict-mode' rule : expects exactly 1 arguments.",
+                            px.kind.haproxy_name(),
+                            px.name
+                        ),
+                    );
+                    return None;
+                }
+                _ => {
+                    d.error(
+                        loc,
+                        format!(
+                            "'{kw} strict-mode' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                            w[2]
+                        ),
+                    );
+                    return None;
+                }
+            };
+            Some(HttpAction::StrictMode(on))
+        }
+        "normalize-uri" if request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            let words: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+            match crate::h1::UriNormalizer::parse(&words) {
+                Ok((n, used)) if 1 + used == end => Some(HttpAction::NormalizeUri(n)),
+                Ok((_, used)) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "'{kw} normalize-uri' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                            w[1 + used]
+                        ),
+                    );
+                    None
+                }
+                Err(e) => {
+                    d.error(
+                        loc,
+                        format!(
+                            "error detected in {} '{}' while parsing '{kw} normalize-uri' rule : {e}.",
+                            px.kind.haproxy_name(),
+                            px.name
+                        ),
+                    );
+                    None
+                }
+            }
+        }
         // `http-after-response capture EXPR id N` is `http-response capture`'s, run last.
         "capture" => capture_rule(px, w, kw, loc, d),
         "silent-drop" => need(0, "no argument", d).then_some(HttpAction::SilentDrop),

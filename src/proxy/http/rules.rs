@@ -49,6 +49,16 @@ pub struct Flags {
     pub captures: Vec<(usize, Vec<u8>)>,
     /// `set-log-level`, `set-tos`, `set-mark`.
     pub effects: Effects,
+    /// `set-timeout server`: this stream's server timeout (the inner `None`: none).
+    pub server_timeout: Option<Option<std::time::Duration>>,
+    /// `set-timeout tunnel`: this stream's tunnel timeout.
+    pub tunnel_timeout: Option<Option<std::time::Duration>>,
+    /// `early-hint`: the 103 Early Hints responses to send before the request goes to the
+    /// server, each complete.
+    pub early_hints: Vec<u8>,
+    /// What `set-header`/`add-header` may still add to the request head (`tune.bufsize` less
+    /// the head, HAProxy's room for rewrites); `None`: no limit.
+    pub rewrite_room: Option<usize>,
 }
 
 /// What `set-log-level`, `set-tos` and `set-mark` rules leave for the caller to apply.
@@ -134,6 +144,10 @@ pub fn request_rules<'a, const N: usize>(
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
 ) -> HttpVerdict {
+    // `strict-mode`: on at the start of each rule set, as in HAProxy.
+    let mut strict = true;
+    // An `early-hint` 103 is being written in `flags.early_hints`.
+    let mut hint_open = false;
     for (at, rule) in rules.iter().enumerate() {
         let hit = match &rule.cond {
             None => true,
@@ -156,6 +170,8 @@ pub fn request_rules<'a, const N: usize>(
             HttpAction::CacheUse(_) | HttpAction::CacheStore(_) => {}
             // Waited for before the rules ran (`wait_for_request_body`).
             HttpAction::WaitForBody { .. } => {}
+            // No early data is accepted: the handshake is over before any request is read.
+            HttpAction::WaitForHandshake => {}
             HttpAction::SilentDrop => {
                 flags.silent_drop = true;
                 return HttpVerdict::Allow;
@@ -163,6 +179,19 @@ pub fn request_rules<'a, const N: usize>(
             HttpAction::SetLogLevel(l) => flags.effects.log_level = Some(*l),
             HttpAction::SetTos(t) => flags.effects.tos = Some(*t),
             HttpAction::SetMark(m) => flags.effects.mark = Some(*m),
+            HttpAction::SetTimeout { tunnel, value } => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                if let Some(t) = timeout_value(value, &s) {
+                    if *tunnel {
+                        flags.tunnel_timeout = Some(t);
+                    } else {
+                        flags.server_timeout = Some(t);
+                    }
+                }
+            }
             HttpAction::Reject => {
                 flags.reject = true;
                 return HttpVerdict::Allow;
@@ -180,21 +209,80 @@ pub fn request_rules<'a, const N: usize>(
                     },
                     scratch,
                 );
-                let val = keep(edits, bump, scratch);
-                let r = if matches!(rule.action, HttpAction::SetHeader(..)) {
-                    edits.set_header(name.as_bytes(), val)
-                } else {
-                    edits.add_header(name.as_bytes(), val)
+                // The field as HAProxy's HTX holds it: name, value and their separators.
+                let need = name.len() + scratch.len() + 4;
+                let r = match flags.rewrite_room {
+                    Some(room) if need > room => Err(Failed::NoRoom),
+                    _ => {
+                        let val = keep(edits, bump, scratch);
+                        if matches!(rule.action, HttpAction::SetHeader(..)) {
+                            edits.set_header(name.as_bytes(), val)
+                        } else {
+                            edits.add_header(name.as_bytes(), val)
+                        }
+                        .map_err(Failed::Edit)
+                    }
                 };
-                if let Err(e) = r {
-                    log::debug!("{}: {e}", rule.loc);
+                match r {
+                    Ok(()) => {
+                        if let Some(room) = &mut flags.rewrite_room {
+                            *room -= need;
+                        }
+                    }
+                    Err(e) if rewrite_failed(strict, rule, e) => {
+                        return internal_error(pages, base, close);
+                    }
+                    Err(_) => {}
                 }
             }
             HttpAction::DelHeader(name) => {
                 let _ = edits.del_header(name.as_bytes());
             }
+            HttpAction::StrictMode(on) => strict = *on,
+            // As HAProxy's `http_action_early_hint`: a hint starts a 103 unless one is open;
+            // the last one before a rule of another kind, or before a hint with a
+            // condition, ends it.
+            HttpAction::EarlyHint(name, f) => {
+                let is_hint = |r: &HttpRule| matches!(r.action, HttpAction::EarlyHint(..));
+                if !std::mem::replace(&mut hint_open, true) {
+                    flags
+                        .early_hints
+                        .extend_from_slice(b"HTTP/1.1 103 Early Hints\r\n");
+                }
+                scratch.clear();
+                f.render(
+                    &EditedRequestSample {
+                        request: *base,
+                        edits: &*edits,
+                    },
+                    scratch,
+                );
+                // A value with CR or LF would end the field: HAProxy's H1 output encodes
+                // them; corelb leaves the field out.
+                if !scratch.iter().any(|&c| matches!(c, b'\r' | b'\n' | 0)) {
+                    for part in [name.as_bytes(), b": ", &scratch[..], b"\r\n"] {
+                        flags.early_hints.extend_from_slice(part);
+                    }
+                }
+                let next = rules.get(at + 1);
+                if next.is_none_or(|r| !is_hint(r) || r.cond.is_some()) {
+                    flags.early_hints.extend_from_slice(b"\r\n");
+                    hint_open = false;
+                }
+            }
             HttpAction::ReplaceHeader(name, re, repl) => {
                 replace_header(head.headers(), buf, name, re, repl, edits, bump);
+            }
+            HttpAction::ReplaceValue(name, re, f) => {
+                scratch.clear();
+                f.render(
+                    &EditedRequestSample {
+                        request: *base,
+                        edits: &*edits,
+                    },
+                    scratch,
+                );
+                replace_values(head.headers(), buf, name, re, scratch, edits, bump);
             }
             HttpAction::SetPath(v)
             | HttpAction::SetQuery(v)
@@ -215,8 +303,10 @@ pub fn request_rules<'a, const N: usize>(
                     HttpAction::SetUri(_) => edits.set_uri(val),
                     _ => edits.set_method(val),
                 };
-                if let Err(e) = r {
-                    log::debug!("{}: {e}", rule.loc);
+                if let Err(e) = r
+                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                {
+                    return internal_error(pages, base, close);
                 }
             }
             HttpAction::Redirect(rd) => {
@@ -303,6 +393,27 @@ pub fn request_rules<'a, const N: usize>(
                     false
                 });
             }
+            HttpAction::NormalizeUri(n) => {
+                let mut target = Vec::new();
+                current_target(head, buf, edits, &mut target);
+                match normalize_target(*n, &target) {
+                    Ok(Some((part, new))) => {
+                        if let Err(e) = set_target(part, &new, &target, edits, bump)
+                            && rewrite_failed(strict, rule, Failed::Edit(e))
+                        {
+                            return internal_error(pages, base, close);
+                        }
+                    }
+                    Ok(None) => {}
+                    // HAProxy's ACT_RET_INV: the request is a bad one.
+                    Err(crate::h1::Invalid) => {
+                        return HttpVerdict::Reply {
+                            status: 400,
+                            bytes: close_page(page_for(400, pages.0, pages.1, base), close),
+                        };
+                    }
+                }
+            }
             HttpAction::SetPathQ(f) | HttpAction::ReplaceTarget(_, _, f) => {
                 let s = EditedRequestSample {
                     request: *base,
@@ -331,13 +442,70 @@ pub fn request_rules<'a, const N: usize>(
                     HttpAction::ReplaceTarget(part, ..) => *part,
                     _ => TargetPart::PathQ,
                 };
-                if let Err(e) = set_target(part, &new, &target, edits, bump) {
-                    log::debug!("{}: {e}", rule.loc);
+                if let Err(e) = set_target(part, &new, &target, edits, bump)
+                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                {
+                    return internal_error(pages, base, close);
                 }
             }
         }
     }
     HttpVerdict::Continue
+}
+
+/// Why a rewrite failed.
+#[derive(Clone, Copy, Debug)]
+enum Failed {
+    /// The edit was refused (a value with CR or LF, too many edits…).
+    Edit(crate::h1::EditError),
+    /// The head would outgrow `tune.bufsize` (HAProxy's buffer has no room for it).
+    NoRoom,
+}
+
+/// A rewrite of `rule` failed: logged, and whether it ends the transaction (`strict-mode
+/// on`, HAProxy's default; `off` skips the rewrite and goes on).
+fn rewrite_failed(strict: bool, rule: &HttpRule, why: Failed) -> bool {
+    let why = match why {
+        Failed::Edit(e) => e.to_string(),
+        Failed::NoRoom => "no room left in the buffer (tune.bufsize)".to_string(),
+    };
+    let what = if strict {
+        "500"
+    } else {
+        "skipped, strict-mode off"
+    };
+    log::info!("{}: rewrite failed: {why} ({what})", rule.loc);
+    strict
+}
+
+/// The 500 a failed rewrite under `strict-mode on` answers (HAProxy's `ACT_RET_ERR`).
+fn internal_error(pages: (&Proxy, Option<&Proxy>), s: &dyn Sample, close: bool) -> HttpVerdict {
+    HttpVerdict::Reply {
+        status: 500,
+        bytes: close_page(page_for(500, pages.0, pages.1, s), close),
+    }
+}
+
+/// What a `set-timeout` rule sets: its time, or its expression's first value in
+/// milliseconds (0: no timeout, as HAProxy's `TICK_ETERNITY`); `None` (the timeout stays as
+/// it was) when the expression yields no integer, or a negative one.
+fn timeout_value(
+    v: &crate::config::TimeoutValue,
+    s: &dyn Sample,
+) -> Option<Option<std::time::Duration>> {
+    use crate::config::TimeoutValue;
+    match v {
+        TimeoutValue::Fixed(t) => Some(Some(*t)),
+        TimeoutValue::Expr(e) => {
+            let mut ms = None;
+            e.each(s, false, &mut |v| {
+                ms = v.to_int();
+                false
+            });
+            let ms = u64::try_from(ms?).ok()?;
+            Some((ms > 0).then(|| std::time::Duration::from_millis(ms)))
+        }
+    }
 }
 
 /// [`request_rules`], answering its `do-resolve` rules: each waits for its address, then
@@ -467,6 +635,7 @@ pub fn response_rules<'a, const N: usize>(
 ) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
     // left it (`status`, `res.hdr`…), made again at each use, between the edits.
+    let mut strict = true;
     for rule in rules {
         if let Some(c) = &rule.cond
             && !c.eval(acls, &ResponseSample::new(base, res, rbuf, edits))
@@ -484,15 +653,24 @@ pub fn response_rules<'a, const N: usize>(
                 } else {
                     edits.add_header(name.as_bytes(), val)
                 };
-                if let Err(e) = r {
-                    log::debug!("{}: {e}", rule.loc);
+                if let Err(e) = r
+                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                {
+                    let s = ResponseSample::new(base, res, rbuf, edits);
+                    return internal_error(pages, &s, close);
                 }
             }
+            HttpAction::StrictMode(on) => strict = *on,
             HttpAction::DelHeader(name) => {
                 let _ = edits.del_header(name.as_bytes());
             }
             HttpAction::ReplaceHeader(name, re, repl) => {
                 replace_header(res.headers(), rbuf, name, re, repl, edits, bump);
+            }
+            HttpAction::ReplaceValue(name, re, f) => {
+                scratch.clear();
+                f.render(&ResponseSample::new(base, res, rbuf, edits), scratch);
+                replace_values(res.headers(), rbuf, name, re, scratch, edits, bump);
             }
             HttpAction::SetStatus(code, reason) => {
                 let reason: &'a [u8] = match reason {
@@ -623,6 +801,38 @@ fn part_span(part: TargetPart, t: &[u8]) -> std::ops::Range<usize> {
     }
 }
 
+/// `normalize-uri`: the part of the target `t` to set and its new bytes, `None` when the
+/// target has no path (`*`) or the normalizer changes nothing.
+fn normalize_target(
+    n: crate::h1::UriNormalizer,
+    t: &[u8],
+) -> Result<Option<(TargetPart, Vec<u8>)>, crate::h1::Invalid> {
+    use crate::h1::UriPart;
+    if path_start(t).is_none() {
+        return Ok(None);
+    }
+    let pathq = part_span(TargetPart::PathQ, t);
+    let path = part_span(TargetPart::Path, t);
+    let (part, new) = match n.part() {
+        UriPart::Path => (TargetPart::Path, n.apply(&t[path.clone()])?),
+        UriPart::PathQ => (TargetPart::PathQ, n.apply(&t[pathq.clone()])?),
+        // The query from its `?`, put back behind the path (none: nothing to sort).
+        UriPart::Query => {
+            if path.end == pathq.end {
+                return Ok(None);
+            }
+            let mut new = t[path.clone()].to_vec();
+            new.extend_from_slice(&n.apply(&t[path.end..pathq.end])?);
+            (TargetPart::PathQ, new)
+        }
+    };
+    let old = match part {
+        TargetPart::Path => &t[path],
+        _ => &t[pathq],
+    };
+    Ok((new != old).then_some((part, new)))
+}
+
 /// Records `new` as the new `part` of the target `t` (the current one): `replace-uri` sets
 /// the target; the others set the path (and the query), or, after a `set-uri`, a target
 /// rebuilt around them.
@@ -684,6 +894,90 @@ fn replace_header<'a, const N: usize>(
             let _ = edits.replace_value(i, val);
         }
     }
+}
+
+/// `replace-value NAME REGEX FMT` (HAProxy's `http_replace_hdrs` with `full` unset): in each
+/// field NAME as the rules left it, each comma-separated value (commas inside quotes do not
+/// count; blanks around a value are not part of it) that the regex matches becomes `repl`
+/// with its `\N` references replaced, without the blanks that were around it; the other
+/// values and the commas stay as they were. (Fields added by
+/// rules are not looked at, as with `replace-header`.)
+fn replace_values<'a, const N: usize>(
+    fields: &[HeaderField],
+    buf: &[u8],
+    name: &str,
+    re: &crate::config::Regex,
+    repl: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+) {
+    let mut changed: Vec<(usize, Vec<u8>)> = Vec::new();
+    for h in edits.headers(fields, buf) {
+        let crate::h1::FieldSource::Received(i) = h.origin else {
+            continue;
+        };
+        if !h.name.eq_ignore_ascii_case(name.as_bytes()) {
+            continue;
+        }
+        if let Some(v) = replace_each_value(h.value, re, repl) {
+            changed.push((i, v));
+        }
+    }
+    for (i, v) in changed {
+        let val = keep(edits, bump, &v);
+        let _ = edits.replace_value(i, val);
+    }
+}
+
+/// `value` with each of its comma-separated values that `re` matches replaced by `repl`
+/// (`\N` references expanded), or `None` when none matched.
+fn replace_each_value(value: &[u8], re: &crate::config::Regex, repl: &[u8]) -> Option<Vec<u8>> {
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    let mut out = Vec::with_capacity(value.len() + repl.len());
+    let (mut any, mut i) = (false, 0);
+    loop {
+        // The value runs to the next comma outside quotes (`http_find_hdr_value_end`).
+        let (mut end, mut quoted, mut pair) = (i, false, false);
+        while end < value.len() {
+            let c = value[end];
+            if pair {
+                pair = false;
+            } else if quoted {
+                if c == b'\\' {
+                    pair = true;
+                } else if c == b'"' {
+                    quoted = false;
+                }
+            } else if c == b'"' {
+                quoted = true;
+            } else if c == b',' {
+                break;
+            }
+            end += 1;
+        }
+        let mut s = i;
+        while s < end && blank(value[s]) {
+            s += 1;
+        }
+        let mut e = end;
+        while e > s && blank(value[e - 1]) {
+            e -= 1;
+        }
+        // A replaced value loses the blanks around it (HAProxy replaces them with it).
+        match re.0.captures(&value[s..e]) {
+            Some(caps) => {
+                any = true;
+                out.extend_from_slice(&exp_replace(repl, &caps));
+            }
+            None => out.extend_from_slice(&value[i..end]),
+        }
+        if end >= value.len() {
+            break;
+        }
+        out.push(b',');
+        i = end + 1;
+    }
+    any.then_some(out)
 }
 
 /// `\1` → `${1}` for the regex crate's replacement syntax (and `$` escaped).
@@ -879,6 +1173,14 @@ mod tests {
         assert_eq!(part_span(TargetPart::Path, b"*"), 0..0);
         assert_eq!(&b"/a?b"[part_span(TargetPart::Path, b"/a?b")], b"/a");
         assert_eq!(part_span(TargetPart::Path, b"http://h"), 8..8);
+    }
+
+    #[test]
+    fn replace_value_works_per_value() {
+        let re = crate::config::Regex(regex::bytes::Regex::new("^a(.*)").unwrap());
+        let got = replace_each_value(b"ax, b ,  ay  ,\"a,z\", ", &re, br"<\1>");
+        assert_eq!(got.as_deref(), Some(&b"<x>, b ,<y>,\"a,z\", "[..]));
+        assert_eq!(replace_each_value(b"b, c", &re, b"x"), None);
     }
 
     #[test]

@@ -659,6 +659,11 @@ struct Route {
     comp: Option<crate::config::filters::CompAlgo>,
     /// A `cache-use` rule applied and the object was not in the cache.
     cache: Option<super::cache::Pending>,
+    /// `early-hint`: the 103 responses for the client before the request goes to a server.
+    early_hints: Vec<u8>,
+    /// The backend's `timeout server` and `timeout tunnel`, or what `set-timeout` rules set.
+    server_timeout: Option<Duration>,
+    tunnel_timeout: Option<Duration>,
 }
 
 /// What the analysis of a request decided.
@@ -955,7 +960,10 @@ impl<'c> Exchange<'c> {
         let upgrade = req.upgrade_requested();
         let bump = bumpalo::Bump::new();
         let mut edits: Edits<'_> = Edits::new();
-        let mut flags = rules::Flags::default();
+        let mut flags = rules::Flags {
+            rewrite_room: Some(ctx.bufsize().saturating_sub(head_len)),
+            ..Default::default()
+        };
         let nbsrv = |i: usize| shared.usable_servers(i);
         let stick_ctx = shared
             .stick
@@ -1492,6 +1500,8 @@ impl<'c> Exchange<'c> {
             _ => None,
         };
         let replayable = whole_body.is_some() && !req.expects_continue() && !flags.disable_l7_retry;
+        let server_timeout = flags.server_timeout.unwrap_or(be.server_timeout);
+        let tunnel_timeout = flags.tunnel_timeout.unwrap_or(be.tunnel_timeout);
         Analyzed::Forward(Route {
             be,
             sticky,
@@ -1506,6 +1516,9 @@ impl<'c> Exchange<'c> {
             replayable,
             comp,
             cache,
+            server_timeout,
+            tunnel_timeout,
+            early_hints: std::mem::take(&mut flags.early_hints),
         })
     }
 
@@ -1529,6 +1542,13 @@ impl<'c> Exchange<'c> {
         let body_kind = b.req.body_kind();
         let method = b.req.method();
         let mut scanner = ChunkedScanner::new(&ctx.limits);
+        // `early-hint`: the 103s go before the server is asked (only to HTTP/1.1 and
+        // HTTP/2 clients: an HTTP/1.0 client knows no interim response).
+        if !route.early_hints.is_empty() && b.req.version() != Version::Http10 {
+            write_all(client, &route.early_hints, deadline(fe_px.timeouts.client))
+                .await
+                .map_err(|_| ProxyError::client_abort())?;
+        }
         let txn = &mut self.txn;
         // `http-request set-dst`/`set-dst-port`: where a server at 0.0.0.0 (or port 0)
         // connects, on a connection of its own (not pooled, not reused); so does a request
@@ -1767,7 +1787,7 @@ impl<'c> Exchange<'c> {
                 }
             }
             // Send the head, and the body when it is all here.
-            let t_server = be.server_timeout;
+            let t_server = route.server_timeout;
             let inb = &b.inb;
             let sent = if let Some(n) = whole_body.filter(|_| !expects_continue) {
                 let r = async {
@@ -2294,7 +2314,7 @@ impl<'c> Exchange<'c> {
             &mut b.out,
             res_body,
             &ctx.limits,
-            be.server_timeout,
+            route.server_timeout,
             t_client,
             &mut filt,
         )
@@ -2315,7 +2335,7 @@ impl<'c> Exchange<'c> {
         if tunnel && fwd.term.is_none() {
             // Upgraded (WebSocket…): bytes flow both ways until one side closes.
             let leftover = b.inb.take_all();
-            let t = be.tunnel_timeout.or(t_client);
+            let t = route.tunnel_timeout.or(t_client);
             let _ = tunnel_copy(client, &mut answered.sconn, &leftover, t).await;
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
             return Next::Close;

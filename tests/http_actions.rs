@@ -1,0 +1,784 @@
+//! `http-request set-timeout`, `replace-value`, `normalize-uri`, `strict-mode`,
+//! `early-hint` and `wait-for-handshake`, run the same through Debian's HAProxy 2.6 and
+//! corelb: the statuses and headers clients got, and what the server saw.
+
+mod common;
+use common::haproxy::Haproxy;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+/// The status of `raw` (0 when there is no answer).
+fn status(raw: &str) -> u16 {
+    raw.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A backend that switches protocols on every request, then holds the tunnel until the
+/// proxy closes it.
+fn upgrading_backend() -> Backend {
+    Backend::start(|s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        if read_request_head(&mut r).is_none() {
+            return;
+        }
+        let mut w = s;
+        let _ = w.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        );
+        let mut b = [0u8; 64];
+        while let Ok(n) = r.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = w.shutdown(Shutdown::Both);
+    })
+}
+
+/// How long an idle tunnel through `port` (upgraded on `path`) lives, up to `max`.
+fn tunnel_life(port: u16, path: &str, max: Duration) -> Duration {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains(" 101 "), "{path}: {line}");
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    let t0 = Instant::now();
+    s.set_read_timeout(Some(max)).unwrap();
+    let _ = r.read(&mut [0u8; 16]);
+    t0.elapsed()
+}
+
+fn timeout_config(port: u16, web: u16, ws: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+    timeout tunnel 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    use_backend bws if {{ path_beg /ws/ }}
+    default_backend bweb
+backend bweb
+    http-request set-timeout server 300ms if {{ path_beg /echo/short }}
+    http-request set-timeout server int(250) if {{ path_beg /echo/expr }}
+    http-request set-timeout server str(nope) if {{ path_beg /echo/noint }}
+    server web 127.0.0.1:{web}
+backend bws
+    http-request set-timeout tunnel 300ms if {{ path_beg /ws/short }}
+    server ws 127.0.0.1:{ws}
+"
+    )
+}
+
+#[test]
+fn set_timeout_matches_haproxy() {
+    let web = Serve::start("web", &[]);
+    let ws = upgrading_backend();
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&timeout_config(hp, web.port, ws.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&timeout_config(cp, web.port, ws.port), &[], &[cp]);
+    let requests = [
+        ("/echo/short?delay=1s", 504),
+        ("/echo/expr?delay=1s", 504),
+        ("/echo/noint?delay=600ms", 200),
+        ("/echo/long?delay=600ms", 200),
+    ];
+    let mut diffs = Vec::new();
+    for (path, want) in requests {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        let h = status(&raw_exchange(hp, req.as_bytes()));
+        let c = status(&raw_exchange(cp, req.as_bytes()));
+        if (h, c) != (want, want) {
+            diffs.push(format!("{path}: haproxy {h}, corelb {c}, expected {want}"));
+        }
+    }
+    // The tunnel timeout: an idle upgraded connection closes after 300ms with the rule, and
+    // is still open after 1.5s (of the section's 5s) without.
+    for port in [hp, cp] {
+        let short = tunnel_life(port, "/ws/short", Duration::from_secs(3));
+        let long = tunnel_life(port, "/ws/long", Duration::from_millis(1500));
+        if short > Duration::from_millis(1200) || long < Duration::from_millis(1400) {
+            diffs.push(format!(
+                "port {port}: tunnel short {short:?}, long {long:?}"
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+}
+
+#[test]
+fn set_timeout_errors_name_the_line() {
+    let dir = TempDir::new("set-timeout");
+    let cfg = |rule: &str, section: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+{section} fe\n  bind 127.0.0.1:1\n  http-request {rule}\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            "set-timeout server",
+            "listen",
+            ":8: error detected in proxy 'fe' while parsing 'http-request set-timeout' rule : expects exactly 2 arguments.",
+        ),
+        (
+            "set-timeout client 1s",
+            "listen",
+            "rule supports 'server'/'tunnel' (got 'client').",
+        ),
+        (
+            "set-timeout server 0",
+            "listen",
+            "null value is not valid for a 'set-timeout server' rule.",
+        ),
+        (
+            "set-timeout server 1x",
+            "listen",
+            "unexpected character 'x' in rule 'set-timeout server'.",
+        ),
+        (
+            "set-timeout server nosuch",
+            "listen",
+            "unexpected character 'n' in rule 'set-timeout server'.",
+        ),
+        (
+            "set-timeout server 3000000000s",
+            "listen",
+            "timer overflow in argument '3000000000s'",
+        ),
+        (
+            "set-timeout server 1s 2",
+            "listen",
+            "expects either 'if' or 'unless' followed by a condition but found '2'.",
+        ),
+    ];
+    for (rule, section, needle) in cases {
+        expect_check(&dir, &cfg(rule, section), 1, needle);
+    }
+    // A frontend has no server to time.
+    let fe = "defaults\n  mode http\nfrontend fe\n  bind 127.0.0.1:1\n  http-request set-timeout server 1s\n  default_backend b\nbackend b\n  server s 127.0.0.1:2\n";
+    expect_check(
+        &dir,
+        fe,
+        1,
+        ":5: error detected in frontend 'fe' while parsing 'http-request set-timeout' rule : proxy 'fe' has no backend capability.",
+    );
+    let be = "defaults\n  mode http\nfrontend fe\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  http-request set-timeout tunnel int(5) if TRUE\n  server s 127.0.0.1:2\n";
+    expect_check(&dir, be, 0, "");
+}
+
+/// A backend that answers every request with what it saw of the `X-List` fields (in
+/// `X-Seen` fields), and with list-valued fields of its own for the response rules.
+fn listing_backend() -> Backend {
+    Backend::start(|s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        while let Some(req) = read_request_head(&mut r) {
+            let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+            for (k, v) in &req.headers {
+                if k.eq_ignore_ascii_case("x-list") {
+                    head.push_str(&format!("X-Seen: {v}\r\n"));
+                }
+            }
+            head.push_str("Cache-Control: no-cache, max-age=10,private\r\n");
+            head.push_str("Cache-Control: max-age=20\r\n");
+            head.push_str("X-After: a, \"b,b\", b\r\n\r\n");
+            if w.write_all(head.as_bytes()).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+fn replace_value_config(port: u16, web: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen fe
+    bind 127.0.0.1:{port}
+    http-request replace-value X-List a(.) <\\1>
+    http-request replace-value X-List ^<x>$ %[str(twice)]-\\0
+    http-response replace-value Cache-Control ^max-age=(.*) max-age=%[str(5)]\\1
+    http-after-response replace-value X-After ^b$ [\\0]
+    server web 127.0.0.1:{web}
+"
+    )
+}
+
+/// The fields of the answer to `req` on `port` that the rules touch (name, value).
+fn listed_fields(port: u16, req: &str) -> Vec<(String, String)> {
+    let raw = raw_exchange(port, req.as_bytes());
+    let head = raw.split("\r\n\r\n").next().unwrap_or("");
+    let mut out = Vec::new();
+    for line in head.lines().skip(1) {
+        if let Some((k, v)) = line.split_once(':') {
+            let k = k.to_ascii_lowercase();
+            if matches!(k.as_str(), "x-seen" | "cache-control" | "x-after") {
+                out.push((k, v.trim().to_string()));
+            }
+        }
+    }
+    out.insert(0, ("status".into(), status(&raw).to_string()));
+    out
+}
+
+#[test]
+fn replace_value_matches_haproxy() {
+    let web = listing_backend();
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&replace_value_config(hp, web.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&replace_value_config(cp, web.port), &[], &[cp]);
+    let requests = [
+        "GET / HTTP/1.1\r\nHost: h\r\nX-List: ax, b ,  bay  ,\"q,z\",\r\nX-List: x\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX-List: none\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    ];
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for req in requests {
+        let h = listed_fields(hp, req);
+        let c = listed_fields(cp, req);
+        if h != c {
+            diffs.push(format!("{req:?}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        got.push(c);
+    }
+    assert!(
+        diffs.is_empty(),
+        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the rules at work.
+    let seen: Vec<&str> = (got[0].iter())
+        .filter(|(k, _)| k == "x-seen")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(seen, ["twice-<x>, b ,<y>,\"q,z\",", "x"], "{got:?}");
+    assert!(
+        got[0].contains(&("x-after".into(), "a, \"b,b\",[b]".into())),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn replace_value_errors_name_the_line() {
+    let dir = TempDir::new("replace-value");
+    let cfg = |rule: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+listen fe\n  bind 127.0.0.1:1\n  {rule}\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            "http-request replace-value X",
+            ":8: error detected in proxy 'fe' while parsing 'http-request replace-value' rule : expects exactly 3 arguments.",
+        ),
+        (
+            "http-response replace-value X ( y",
+            ":8: error detected in proxy 'fe' while parsing 'http-response replace-value' rule : regex '(' is invalid",
+        ),
+        (
+            "http-after-response replace-value X a b c",
+            ":8: 'http-after-response replace-value' expects either 'if' or 'unless' followed by a condition but found 'c'.",
+        ),
+    ];
+    for (rule, needle) in cases {
+        expect_check(&dir, &cfg(rule), 1, needle);
+    }
+}
+
+/// One backend per normalizer, its rule without a condition: HAProxy 2.6.12 reads
+/// `normalize-uri NAME if COND` wrong for the normalizers that take an option (`path-strip-dotdot`,
+/// `percent-to-uppercase`, `percent-decode-unreserved` without it run `path-merge-slashes`),
+/// which corelb does not copy (see docs/http.md).
+fn normalize_config(port: u16, web: u16) -> String {
+    let normalizers = [
+        ("fe", "fragment-encode"),
+        ("fs", "fragment-strip"),
+        ("ms", "path-merge-slashes"),
+        ("sd", "path-strip-dot"),
+        ("dd", "path-strip-dotdot"),
+        ("ddf", "path-strip-dotdot full"),
+        ("pd", "percent-decode-unreserved"),
+        ("pds", "percent-decode-unreserved strict"),
+        ("pu", "percent-to-uppercase"),
+        ("pus", "percent-to-uppercase strict"),
+        ("qs", "query-sort-by-name"),
+    ];
+    let mut cfg = format!(
+        "global
+    expose-experimental-directives
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+"
+    );
+    for (n, _) in normalizers {
+        cfg.push_str(&format!("    use_backend {n} if {{ req.hdr(x-n) {n} }}\n"));
+    }
+    for (n, rule) in normalizers {
+        cfg.push_str(&format!(
+            "backend {n}\n    http-request normalize-uri {rule}\n    server web 127.0.0.1:{web}\n"
+        ));
+    }
+    cfg
+}
+
+/// The status and the request-target the backend saw (from `/echo`'s JSON).
+fn echoed(port: u16, req: &str) -> (u16, String) {
+    let raw = raw_exchange(port, req.as_bytes());
+    let uri = raw
+        .split("\"uri\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("-")
+        .to_string();
+    (status(&raw), uri)
+}
+
+#[test]
+fn normalize_uri_matches_haproxy() {
+    let web = Serve::start("web", &[]);
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&normalize_config(hp, web.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&normalize_config(cp, web.port), &[], &[cp]);
+    let cases = [
+        ("ms", "//echo//a///b?x=//y", "/echo/a/b?x=//y"),
+        ("sd", "/./echo/./a/.?q=./.", "/echo/a/?q=./."),
+        ("dd", "/x/y/../../echo/z/..", "/echo/"),
+        // Kept as `/../echo/a` (not the echo's path): only the agreement is checked.
+        ("dd", "/../echo/a", "*"),
+        ("dd", "/echo/b/../../echo/a", "/echo/a"),
+        ("ddf", "/../../echo/a/", "/echo/a/"),
+        ("pd", "/%65cho/%7e%3f?%61=%zz", "/echo/~%3f?a=%zz"),
+        ("pds", "/%65cho/x?%zz", "-"),
+        ("pu", "/echo/%7e%3f?%2a=%zz", "/echo/%7E%3F?%2A=%zz"),
+        ("pus", "/echo/%7e%3", "-"),
+        ("qs", "/echo?c=3&a=1&b&a=0&ab=2", "/echo?a=1&a=0&ab=2&b&c=3"),
+        ("qs", "/echo", "/echo"),
+        ("fe", "/echo/a#b", "-"),
+        ("fs", "/echo/a#b?c", "-"),
+        ("ms", "http://h//echo//abs?q", "*"),
+    ];
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for (n, target, _) in cases {
+        let req =
+            format!("GET {target} HTTP/1.1\r\nHost: h\r\nX-N: {n}\r\nConnection: close\r\n\r\n");
+        let h = echoed(hp, &req);
+        let c = echoed(cp, &req);
+        if h != c {
+            diffs.push(format!("{n} {target}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        got.push(c);
+    }
+    assert!(
+        diffs.is_empty(),
+        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the normalizers at work.
+    assert_eq!(got.last().map(|(s, _)| *s), Some(200));
+    for ((n, target, want), (st, uri)) in cases.iter().zip(&got) {
+        if *want == "-" {
+            assert_eq!(*st, 400, "{n} {target}");
+        } else if *want != "*" {
+            assert_eq!((*st, uri.as_str()), (200, *want), "{n} {target}");
+        }
+    }
+}
+
+#[test]
+fn normalize_uri_errors_name_the_line() {
+    let dir = TempDir::new("normalize-uri");
+    let cfg = |rule: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+listen fe\n  bind 127.0.0.1:1\n  http-request {rule}\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            "normalize-uri",
+            ":8: error detected in proxy 'fe' while parsing 'http-request normalize-uri' rule : missing argument <normalizer>",
+        ),
+        ("normalize-uri foo", ": unknown normalizer 'foo'"),
+        (
+            "normalize-uri path-strip-dotdot x",
+            ": unknown argument 'x' for 'path-strip-dotdot' normalizer",
+        ),
+        (
+            "normalize-uri percent-to-uppercase strict x",
+            ":8: 'http-request normalize-uri' expects either 'if' or 'unless' followed by a condition but found 'x'.",
+        ),
+    ];
+    for (rule, needle) in cases {
+        expect_check(&dir, &cfg(rule), 1, needle);
+    }
+    expect_check(
+        &dir,
+        &cfg("normalize-uri path-strip-dotdot full if TRUE"),
+        0,
+        "",
+    );
+}
+
+/// `wait-for-handshake` waits for a TLS handshake that corelb, accepting no early data,
+/// has always finished before it reads a request: the rule lets requests through, over TLS
+/// and in clear, as HAProxy's does once the handshake is done.
+#[test]
+fn wait_for_handshake_lets_requests_through_like_haproxy() {
+    let dir = TempDir::new("wait-for-handshake");
+    let pem = self_signed_pem(&dir, "site.pem", &["site.test"]);
+    let web = Serve::start("web", &[]);
+    let cfg = |tls: u16, clear: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen fe
+    bind 127.0.0.1:{tls} ssl crt {} allow-0rtt
+    bind 127.0.0.1:{clear}
+    http-request wait-for-handshake
+    http-request wait-for-handshake if {{ ssl_fc }}
+    http-request return status 299 if {{ path /early }}
+    server web 127.0.0.1:{}
+",
+            pem.display(),
+            web.port
+        )
+    };
+    let (ht, hc, ct, cc) = (free_port(), free_port(), free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(ht, hc), &[ht, hc]) else {
+        return;
+    };
+    let _corelb = Corelb::start(&cfg(ct, cc), &[], &[ct, cc]);
+    for (tls, clear) in [(ht, hc), (ct, cc)] {
+        let (out, err) = curl_tls(&pem, "site.test", tls, "/echo", &[]);
+        assert!(out.ends_with("\n200 0"), "port {tls}: {out} {err}");
+        let (out, err) = curl_tls(&pem, "site.test", tls, "/early", &[]);
+        assert!(out.ends_with("\n299 0"), "port {tls}: {out} {err}");
+        let raw = raw_exchange(
+            clear,
+            b"GET /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(status(&raw), 200, "port {clear}: {raw}");
+    }
+    let bad = "defaults\n  mode http\nlisten fe\n  bind 127.0.0.1:1\n  http-request wait-for-handshake x\n  server s 127.0.0.1:2\n";
+    expect_check(
+        &dir,
+        bad,
+        1,
+        ":5: 'http-request wait-for-handshake' expects either 'if' or 'unless' followed by a condition but found 'x'.",
+    );
+}
+
+fn strict_config(port: u16, web: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen fe
+    bind 127.0.0.1:{port}
+    http-request strict-mode off if {{ path_beg /echo/off }} || {{ path_beg /echo/reon }}
+    http-request strict-mode on if {{ path_beg /echo/reon }}
+    http-request set-header X %[req.hdr(b)]%[req.hdr(b)]%[req.hdr(b)]
+    http-request set-header Y after
+    http-response strict-mode off
+    http-response set-header Z resp
+    server web 127.0.0.1:{web}
+"
+    )
+}
+
+/// The status, and whether the server saw `x` (its length) and `y`, and the answer's `z`.
+fn strict_outcome(port: u16, path: &str, b: usize) -> (u16, usize, bool, bool) {
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: h\r\nB: {}\r\nConnection: close\r\n\r\n",
+        "b".repeat(b)
+    );
+    let raw = raw_exchange(port, req.as_bytes());
+    // (HAProxy sends the names in lowercase, corelb as written.)
+    let lower = raw.to_ascii_lowercase();
+    let x = lower
+        .split("[\"x\",\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map_or(0, str::len);
+    (
+        status(&raw),
+        x,
+        lower.contains("[\"y\",\"after\"]"),
+        lower.contains("\r\nz: resp\r\n"),
+    )
+}
+
+#[test]
+fn strict_mode_matches_haproxy() {
+    let web = Serve::start("web", &[]);
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&strict_config(hp, web.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&strict_config(cp, web.port), &[], &[cp]);
+    // A header of 3 × 6000 bytes does not fit in the 16384 bytes of `tune.bufsize`.
+    let cases = [
+        ("/echo/on", 6000, (500, 0, false, false)),
+        ("/echo/off", 6000, (200, 0, true, true)),
+        ("/echo/reon", 6000, (500, 0, false, false)),
+        ("/echo/on", 10, (200, 30, true, true)),
+    ];
+    let mut diffs = Vec::new();
+    for (path, b, want) in cases {
+        let h = strict_outcome(hp, path, b);
+        let c = strict_outcome(cp, path, b);
+        if h != want || c != want {
+            diffs.push(format!(
+                "{path} b={b}: haproxy {h:?}, corelb {c:?}, expected {want:?}"
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+}
+
+#[test]
+fn strict_mode_errors_name_the_line() {
+    let dir = TempDir::new("strict-mode");
+    let cfg = |rule: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+listen fe\n  bind 127.0.0.1:1\n  {rule}\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            "http-request strict-mode",
+            ":8: error detected in proxy 'fe' while parsing 'http-request strict-mode' rule : expects exactly 1 arguments.",
+        ),
+        (
+            "http-response strict-mode x",
+            ":8: error detected in proxy 'fe' while parsing 'http-response strict-mode' rule : Unexpected value 'x'. Only 'on' and 'off' are supported.",
+        ),
+        (
+            "http-after-response strict-mode on x",
+            ":8: 'http-after-response strict-mode' expects either 'if' or 'unless' followed by a condition but found 'x'.",
+        ),
+    ];
+    for (rule, needle) in cases {
+        expect_check(&dir, &cfg(rule), 1, needle);
+    }
+    expect_check(
+        &dir,
+        &cfg("http-after-response strict-mode off if TRUE"),
+        0,
+        "",
+    );
+}
+
+fn early_hint_config(port: u16, web: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen fe
+    bind 127.0.0.1:{port}
+    http-request early-hint Link \"</style.css>; rel=preload; as=style\"
+    http-request early-hint Link \"</script.js>; rel=preload; as=script\"
+    http-request set-header X a
+    http-request early-hint X-Path %[path] if {{ path_beg /echo/two }}
+    http-request early-hint X-Second b if {{ path_beg /echo/two }}
+    server web 127.0.0.1:{web}
+"
+    )
+}
+
+/// The answers to `req` in order: each status with its fields when it is a 103 (names in
+/// lowercase).
+fn hints(port: u16, req: &str) -> Vec<(u16, Vec<(String, String)>)> {
+    let raw = raw_exchange(port, req.as_bytes());
+    let mut out = Vec::new();
+    let mut rest = raw.as_str();
+    while let Some(head_end) = rest.find("\r\n\r\n") {
+        let head = &rest[..head_end];
+        let st = status(head);
+        let mut fields = Vec::new();
+        if st == 103 {
+            for l in head.lines().skip(1) {
+                if let Some((k, v)) = l.split_once(':') {
+                    fields.push((k.to_ascii_lowercase(), v.trim().to_string()));
+                }
+            }
+        }
+        out.push((st, fields));
+        if st != 103 {
+            break;
+        }
+        rest = &rest[head_end + 4..];
+    }
+    out
+}
+
+/// curl over HTTP/2 (prior knowledge): the interim and final statuses and the fields of the
+/// 103s, from its verbose output.
+fn h2_hints(port: u16, path: &str) -> Vec<String> {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sv",
+            "--http2-prior-knowledge",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+        ])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("< "))
+        .filter(|l| {
+            l.starts_with("HTTP/")
+                || l.to_ascii_lowercase().starts_with("link")
+                || l.to_ascii_lowercase().starts_with("x-")
+        })
+        .map(|l| l.trim().to_ascii_lowercase())
+        .collect()
+}
+
+#[test]
+fn early_hint_matches_haproxy() {
+    let web = Serve::start("web", &[]);
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&early_hint_config(hp, web.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&early_hint_config(cp, web.port), &[], &[cp]);
+    let requests = [
+        "GET /echo/one HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /echo/two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "GET /echo/one HTTP/1.0\r\nHost: h\r\n\r\n",
+    ];
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for req in requests {
+        let h = hints(hp, req);
+        let c = hints(cp, req);
+        if h != c {
+            diffs.push(format!("{req:?}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        got.push(c);
+    }
+    for path in ["/echo/one", "/echo/two"] {
+        let h = h2_hints(hp, path);
+        let c = h2_hints(cp, path);
+        if h != c {
+            diffs.push(format!("h2 {path}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on: the two adjacent hints in one 103, then the answer.
+    let link = |v: &str| ("link".to_string(), v.to_string());
+    assert_eq!(
+        got[0],
+        [
+            (
+                103,
+                vec![
+                    link("</style.css>; rel=preload; as=style"),
+                    link("</script.js>; rel=preload; as=script")
+                ]
+            ),
+            (200, vec![])
+        ]
+    );
+    // The conditional hints each in a 103 of their own.
+    assert_eq!(got[1].len(), 4, "{:?}", got[1]);
+}
+
+#[test]
+fn early_hint_errors_name_the_line() {
+    let dir = TempDir::new("early-hint");
+    let cfg = |rule: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+listen fe\n  bind 127.0.0.1:1\n  {rule}\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            "http-request early-hint Link",
+            ":8: error detected in proxy 'fe' while parsing 'http-request early-hint' rule : expects exactly 2 arguments.",
+        ),
+        (
+            "http-request early-hint Link a b",
+            ":8: 'http-request early-hint' expects either 'if' or 'unless' followed by a condition but found 'b'.",
+        ),
+        (
+            "http-response early-hint Link a",
+            ":8: unknown 'http-response' action 'early-hint'",
+        ),
+    ];
+    for (rule, needle) in cases {
+        expect_check(&dir, &cfg(rule), 1, needle);
+    }
+}
