@@ -705,29 +705,13 @@ const HAPROXY_KEYWORDS: &str = include_str!("data/haproxy-2.6.12-dKall.txt");
 /// each listed in the README as not done. The test fails when one of them starts to work
 /// (remove it here) and when anything else is rejected.
 const KNOWN_MISSING: &[&str] = &[
-    "global default-path",
-    "global h1-accept-payload-with-any-method",
     "global issuers-chain-path",
-    "global pp2-never-send-local",
     "global ssl-load-extra-files",
     "global ssl-skip-self-issued-ca",
     "global tune.peers.max-updates-at-once",
-    "global tune.ssl.hard-maxrecord",
-    "global tune.ssl.maxrecord",
-    "global tune.ssl.ssl-ctx-cache-size",
-    "global tune.vars.check-max-size",
-    "global tune.vars.global-max-size",
-    "global tune.vars.proc-max-size",
-    "global tune.vars.reqres-max-size",
-    "global tune.vars.sess-max-size",
-    "global tune.vars.txn-max-size",
     "listen bind <addr> severity-output +1",
     "listen bind <addr> ssl ca-verify-file +1",
     "listen bind <addr> ssl no-ca-names",
-    "listen bind <addr> ssl tls-ticket-keys +1",
-    "listen server <name> <addr> check-via-socks4",
-    "listen server <name> <addr> max-reuse +1",
-    "listen server <name> <addr> socks4 +1",
     "listen server <name> <addr> ws +1",
     "listen option http-use-proxy-header [ FE HTTP ]",
     "listen tcp-request connection set-mark",
@@ -874,4 +858,98 @@ fn every_haproxy_26_keyword_is_known() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// `haproxy -c -f FILE` run from `cwd`: (exit code, output); None without haproxy.
+fn haproxy_check_in(cwd: &std::path::Path, file: &std::path::Path) -> Option<(i32, String)> {
+    let out = std::process::Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(file)
+        .current_dir(cwd)
+        .output()
+        .ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    Some((out.status.code().unwrap_or(-1), text))
+}
+
+/// `default-path`: relative file names (here an `errorfile`) are read from the current
+/// directory, the configuration's, its parent, or the `origin` directory, from the line
+/// on, as for Debian's HAProxy started from the same directory; and its mistakes with the
+/// line.
+#[test]
+fn default_path_says_where_relative_files_are_read_from() {
+    let dir = TempDir::new("defpath");
+    for d in ["conf", "errors", "conf/errors", "elsewhere", "run"] {
+        std::fs::create_dir_all(dir.path(d)).unwrap();
+    }
+    let page = "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\ndown\n";
+    // The file is only where the policy looks for it.
+    std::fs::write(dir.path("conf/errors/503.http"), page).unwrap();
+    std::fs::write(dir.path("errors/503.http"), page).unwrap();
+    let cfg = |policy: &str| {
+        format!(
+            "global\n  default-path {policy}\n\
+defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+frontend fe\n  bind 127.0.0.1:1\n  errorfile 503 errors/503.http\n  default_backend b\n\
+backend b\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let origin = format!("origin {}", dir.0.display());
+    let run = dir.path("run");
+    for (policy, ok) in [
+        ("current", false),
+        ("config", true),
+        ("parent", true),
+        (origin.as_str(), true),
+        ("origin ../elsewhere", false),
+        ("origin ..", true),
+    ] {
+        let file = dir.path("conf/c.cfg");
+        std::fs::write(&file, cfg(policy)).unwrap();
+        let out = std::process::Command::new(corelb_bin())
+            .args(["-c", "-f"])
+            .arg(&file)
+            .current_dir(&run)
+            .output()
+            .unwrap();
+        let all = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code() == Some(0),
+            ok,
+            "default-path {policy}:\n{all}"
+        );
+        if !ok {
+            assert!(
+                all.contains("c.cfg:10:"),
+                "{policy}: the errorfile's line\n{all}"
+            );
+        }
+        if let Some((code, text)) = haproxy_check_in(&run, &file) {
+            // (HAProxy exits 2 for a valid configuration whose listener it cannot bind.)
+            assert_eq!(code != 1, ok, "HAProxy, default-path {policy}:\n{text}");
+        }
+    }
+    for (policy, msg) in [
+        (
+            "",
+            "c.cfg:2: missing default-path mode '' for 'default-path', supported modes include 'current', 'config', 'parent', and 'origin'.",
+        ),
+        (
+            "foo",
+            "c.cfg:2: unsupported default-path mode 'foo' for 'default-path', supported modes include 'current', 'config', 'parent', and 'origin'.",
+        ),
+        (
+            "origin",
+            "c.cfg:2: 'default-path origin' expects a directory as an argument.",
+        ),
+        (
+            "origin /nonexistent-k13m",
+            "c.cfg:2: couldn't set 'default-path' to origin '/nonexistent-k13m':",
+        ),
+    ] {
+        expect_check(&dir, &format!("global\n  default-path {policy}\n"), 1, msg);
+    }
 }

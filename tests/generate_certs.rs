@@ -170,3 +170,54 @@ fn certificates_are_made_for_unknown_names_as_haproxy_makes_them() {
         "'ca-sign-pass': encrypted CA keys are not supported yet",
     );
 }
+
+/// The serial of the certificate served for `sni`.
+fn serial(port: u16, sni: &str) -> String {
+    let line = format!(
+        "openssl s_client -connect 127.0.0.1:{port} -servername {sni} </dev/null 2>/dev/null | openssl x509 -noout -serial"
+    );
+    let out = Command::new("sh").arg("-c").arg(line).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `tune.ssl.ssl-ctx-cache-size 1`: a made certificate is forgotten when another is made,
+/// so a name asked for again gets a new one (another serial); with the default 1000 it gets
+/// the same: as Debian's HAProxy.
+#[test]
+fn ssl_ctx_cache_size_bounds_the_made_certificates_like_haproxy() {
+    let dir = TempDir::new("ctxcache");
+    let (ca, _) = make_ca(&dir);
+    let default = self_signed_pem(&dir, "default.pem", &["default.example"]);
+    let run = |who: &str, global: &str| -> Option<bool> {
+        let port = free_port();
+        let cfg = format!(
+            "global\n{global}defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 1s\n\
+             frontend fe\n  bind 127.0.0.1:{port} ssl crt {} generate-certificates ca-sign-file {}\n  \
+             http-request return status 200 content-type text/plain string ok\n",
+            default.display(),
+            ca.display()
+        );
+        let _p: Box<dyn std::any::Any> = match who {
+            "corelb" => Box::new(Corelb::start(&cfg, &[], &[port])),
+            _ => Box::new(Haproxy::start(&cfg, &[port])?),
+        };
+        let first = serial(port, "a.example.org");
+        assert!(first.starts_with("serial="), "{who}: {first:?}");
+        serial(port, "b.example.org");
+        Some(serial(port, "a.example.org") == first)
+    };
+    assert_eq!(run("corelb", ""), Some(true), "kept");
+    assert_eq!(
+        run("corelb", "  tune.ssl.ssl-ctx-cache-size 1\n"),
+        Some(false),
+        "forgotten"
+    );
+    if let Some(kept) = run("haproxy", "") {
+        assert!(kept, "HAProxy keeps it");
+        assert_eq!(
+            run("haproxy", "  tune.ssl.ssl-ctx-cache-size 1\n"),
+            Some(false),
+            "HAProxy"
+        );
+    }
+}

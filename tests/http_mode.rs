@@ -873,3 +873,47 @@ fn server_redir_answers_get_and_head_with_a_302_as_haproxy() {
         assert_eq!(raw(hport), wire, "HAProxy");
     }
 }
+
+/// `h1-accept-payload-with-any-method`: an HTTP/1.0 GET (or HEAD, DELETE) with a body is
+/// answered 413 by default and let through with it; a POST always is: as Debian's HAProxy.
+#[test]
+fn h1_accept_payload_with_any_method_lets_http10_get_bodies_through_like_haproxy() {
+    let run = |haproxy: bool, global: &str| -> Option<Vec<String>> {
+        let port = free_port();
+        let cfg = format!(
+            "global\n{global}defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+frontend f\n  bind 127.0.0.1:{port}\n  http-request return status 200 content-type text/plain string ok\n"
+        );
+        let _p: Box<dyn std::any::Any> = if haproxy {
+            Box::new(common::haproxy::Haproxy::start(&cfg, &[port])?)
+        } else {
+            Box::new(Corelb::start(&cfg, &[], &[port]))
+        };
+        let status = |req: &str| {
+            let r = raw_exchange(port, req.as_bytes());
+            r.lines().next().unwrap_or("").to_string()
+        };
+        Some(vec![
+            status("GET / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"),
+            status("DELETE / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"),
+            status("POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"),
+            status(
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            ),
+        ])
+    };
+    let ok = "HTTP/1.1 200 OK".to_string();
+    let big = "HTTP/1.1 413 Payload Too Large".to_string();
+    let by_default = run(false, "").unwrap();
+    assert_eq!(by_default, [big.clone(), big, ok.clone(), ok.clone()]);
+    let with = run(false, "  h1-accept-payload-with-any-method\n").unwrap();
+    assert_eq!(with, [ok.clone(), ok.clone(), ok.clone(), ok]);
+    if let Some(h) = run(true, "") {
+        assert_eq!(h, by_default, "HAProxy");
+        assert_eq!(
+            run(true, "  h1-accept-payload-with-any-method\n").unwrap(),
+            with,
+            "HAProxy"
+        );
+    }
+}

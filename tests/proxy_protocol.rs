@@ -387,3 +387,43 @@ fn netscaler_cip_magic_is_checked() {
         "valid",
     );
 }
+
+/// `pp2-never-send-local`: a check's PROXY v2 header carries the PROXY command with the
+/// check connection's addresses (TCP over IPv4: 0x11, 12 bytes) instead of LOCAL, as
+/// Debian's HAProxy sends it.
+#[test]
+fn pp2_never_send_local_sends_the_proxy_command_on_checks_like_haproxy() {
+    let run = |haproxy: bool| -> Option<Vec<u8>> {
+        let firsts: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(Vec::new()));
+        let f2 = firsts.clone();
+        let be = Backend::start(move |mut s| {
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).unwrap_or(0);
+            f2.lock().unwrap().push(buf[..n].to_vec());
+        });
+        let port = free_port();
+        let cfg = format!(
+            "global\n  pp2-never-send-local\n{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  server v2 127.0.0.1:{} send-proxy-v2 check check-send-proxy inter 100\n",
+            be.port
+        );
+        let _p: Box<dyn std::any::Any> = if haproxy {
+            Box::new(common::haproxy::Haproxy::start(&cfg, &[port])?)
+        } else {
+            Box::new(Corelb::start(&cfg, &[], &[port]))
+        };
+        eventually(Duration::from_secs(5), || {
+            let v = firsts.lock().unwrap();
+            v.iter().find(|b| !b.is_empty()).cloned()
+        })
+    };
+    let got = run(false).expect("a check connection sent something");
+    assert_eq!(&got[..12], b"\r\n\r\n\0\r\nQUIT\n");
+    assert_eq!(&got[12..16], &[0x21, 0x11, 0x00, 0x0c], "{got:?}");
+    assert_eq!(&got[16..20], &[127, 0, 0, 1], "source");
+    assert_eq!(&got[20..24], &[127, 0, 0, 1], "destination");
+    if let Some(theirs) = run(true) {
+        assert_eq!(&theirs[..16], &got[..16], "HAProxy");
+    }
+}

@@ -98,3 +98,79 @@ fn pool_purge_delay_closes_idle_connections_sooner() {
     assert_eq!(server_conns(a.port), 2, "pool-purge-delay 300ms");
     assert_eq!(server_conns(b.port), 1, "default");
 }
+
+/// Connections `corelb-bench serve --http2` on `port` has accepted over HTTP/2.
+fn server_h2_conns(port: u16) -> u64 {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "curl -sS --max-time 10 http://127.0.0.1:{port}/stats | jq '.connections[\"HTTP/2.0\"]'"
+        ))
+        .output()
+        .expect("curl and jq");
+    let text = String::from_utf8_lossy(&out.stdout);
+    (text.trim().parse()).unwrap_or_else(|_| panic!("serve's /stats: {text}"))
+}
+
+/// `max-reuse N`: a server connection carries N requests after its first, then closes
+/// (`max-reuse 1`: 6 requests on 3 connections; `max-reuse 0`: one each), over the shared
+/// pool; the server without it gets one connection for all of them.
+#[test]
+fn max_reuse_closes_a_connection_after_its_reuses() {
+    let (a, b, c) = (
+        Serve::start("a", &[]),
+        Serve::start("b", &[]),
+        Serve::start("c", &[]),
+    );
+    let dir = TempDir::new("maxreuse");
+    let port = free_port();
+    let mut cfg = config(&dir, port, (a.port, "max-reuse 1"), (b.port, "max-reuse 0"));
+    cfg = cfg.replace(
+        "  default_backend long\n",
+        "  use_backend plain if { path_beg /plain }\n  default_backend long\n",
+    );
+    cfg.push_str(&format!(
+        "backend plain\n  server s_plain 127.0.0.1:{} max-reuse -1\n",
+        c.port
+    ));
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    for _ in 0..6 {
+        get(port, "/short");
+        get(port, "/long");
+        get(port, "/plain");
+    }
+    assert_eq!(server_conns(a.port), 3, "max-reuse 1");
+    assert_eq!(server_conns(b.port), 6, "max-reuse 0");
+    assert_eq!(server_conns(c.port), 1, "max-reuse -1");
+}
+
+/// `max-reuse 2` on an HTTP/2 server (`proto h2`): a connection carries 3 streams, then
+/// the next request opens another (6 requests: 2 connections), as HAProxy 2.6 counts them
+/// (its `h2_avail_streams`), compared with Debian's HAProxy on the same configuration.
+#[test]
+fn max_reuse_limits_the_streams_of_an_h2_connection_as_haproxy() {
+    let run = |haproxy: bool| -> Option<u64> {
+        let srv = Serve::start("h", &["--http2"]);
+        let port = free_port();
+        let cfg = format!(
+            "global\n  nbthread 1\n\
+defaults\n  mode http\n  http-reuse always\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\
+frontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n\
+backend be\n  server s 127.0.0.1:{} proto h2 max-reuse 2\n",
+            srv.port
+        );
+        let _keep: Box<dyn std::any::Any> = if haproxy {
+            Box::new(common::haproxy::Haproxy::start(&cfg, &[port])?)
+        } else {
+            Box::new(Corelb::start(&cfg, &[], &[port]))
+        };
+        for _ in 0..6 {
+            get(port, "/");
+        }
+        Some(server_h2_conns(srv.port))
+    };
+    assert_eq!(run(false), Some(2), "corelb");
+    if let Some(n) = run(true) {
+        assert_eq!(n, 2, "HAProxy");
+    }
+}

@@ -1366,3 +1366,225 @@ backend fine\n  server s 127.0.0.1:{p} ssl verify required ca-file {ca} verifyho
         assert_eq!(statuses(fe), ours, "HAProxy 2.6");
     }
 }
+
+/// `corelb` (one shard) or `haproxy` on `cfg`, killed when dropped.
+struct Running(std::process::Child);
+
+impl Running {
+    fn start(prog: &str, path: &Path, port: u16) -> Running {
+        let extra: &[&str] = if prog == "haproxy" {
+            &["-db"]
+        } else {
+            &["--shards", "1"]
+        };
+        let child = Command::new(prog)
+            .args(extra)
+            .arg("-f")
+            .arg(path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = eventually(Duration::from_secs(10), || listening(port).then_some(()));
+        assert!(up.is_some(), "{prog} did not start on {}", path.display());
+        Running(child)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `tls-ticket-keys FILE`: a session ticket from one process is resumed by another that
+/// reads the same file (without it, each process has keys of its own), still after a key is
+/// appended (the last 3 keys open tickets, the second to last seals them), and no more
+/// after two: as Debian's HAProxy does with the same files, over TLS 1.2 and TLS 1.3.
+#[test]
+fn tls_ticket_keys_are_shared_and_rotate_like_haproxy() {
+    use base64::Engine;
+    let dir = TempDir::new("tickets");
+    let pem = self_signed_pem(&dir, "c.pem", &["localhost"]);
+    let key = |i: u8| base64::engine::general_purpose::STANDARD.encode([i; 48]);
+    let file = |name: &str, keys: &[u8]| {
+        let text: Vec<String> = keys.iter().map(|&i| key(i)).collect();
+        dir.write(name, &(text.join("\n") + "\n"))
+    };
+    let (k3, k4, k5) = (
+        file("k3", &[1, 2, 3]),
+        file("k4", &[1, 2, 3, 4]),
+        file("k5", &[1, 2, 3, 4, 5]),
+    );
+    let run = |prog: &str, version: &str| -> Vec<String> {
+        let start = |keys: Option<&Path>| {
+            let port = free_port();
+            let keys = keys.map_or(String::new(), |k| {
+                format!(" tls-ticket-keys {}", k.display())
+            });
+            let cfg = format!(
+                "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\nfrontend f\n  bind 127.0.0.1:{port} ssl crt {}{keys}\n  http-request return status 200\n",
+                pem.display()
+            );
+            let path = dir.write(&format!("{port}.cfg"), &cfg);
+            (Running::start(prog, &path, port), port)
+        };
+        let sess = dir.path(&format!("{prog}{version}.sess"));
+        let (first, p1) = start(Some(&k3));
+        let mut seen = vec![s_client_session(p1, version, None, Some(&sess)).0];
+        drop(first);
+        for keys in [Some(&k3), None, Some(&k4), Some(&k5)] {
+            let (_other, p) = start(keys.map(PathBuf::as_path));
+            seen.push(s_client_session(p, version, Some(&sess), None).0);
+        }
+        seen
+    };
+    let want = ["New", "Reused", "New", "Reused", "New"];
+    let haproxy = Command::new("haproxy").arg("-v").output().is_ok();
+    for v in ["-tls1_2", "-tls1_3"] {
+        assert_eq!(run(corelb_bin(), v), want, "corelb {v}");
+        if haproxy {
+            assert_eq!(run("haproxy", v), want, "HAProxy {v}");
+        }
+    }
+    // HAProxy's errors, with the line.
+    let bad = [
+        (
+            file("two", &[1, 2]),
+            "please supply at least 3 keys in the tls-tickets-file",
+        ),
+        (
+            dir.write("b64", "notbase64!!\n"),
+            "unable to decode base64 key on line 1",
+        ),
+        (dir.path("missing"), "unable to load ssl tickets keys file"),
+    ];
+    for (path, msg) in bad {
+        expect_check(
+            &dir,
+            &format!(
+                "frontend f\n  mode http\n  bind 127.0.0.1:1 ssl crt {} tls-ticket-keys {}\n",
+                pem.display(),
+                path.display()
+            ),
+            1,
+            "c.cfg:3: ",
+        );
+        let (_, out, err) = check_config(&dir.path("c.cfg"));
+        assert!(
+            format!("{out}{err}").contains(&format!("'{}' : {msg}", path.display())),
+            "{out}{err}"
+        );
+    }
+}
+
+/// Relays one connection from a port of its own to `to`, and sends back the length of each
+/// TLS application-data record the server sent (TLS 1.2: after the handshake, all of them).
+fn record_sizes_relay(to: u16) -> (u16, std::sync::mpsc::Receiver<Vec<usize>>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", to)).unwrap();
+        let (mut c2, mut s2) = (c.try_clone().unwrap(), s.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut c2, &mut s2);
+            let _ = s2.shutdown(std::net::Shutdown::Write);
+        });
+        let mut sizes = Vec::new();
+        let mut head = [0u8; 5];
+        while s.read_exact(&mut head).is_ok() {
+            let len = u16::from_be_bytes([head[3], head[4]]) as usize;
+            let mut body = vec![0u8; len];
+            if s.read_exact(&mut body).is_err() {
+                break;
+            }
+            if head[0] == 23 {
+                sizes.push(len);
+            }
+            if c.write_all(&head).and_then(|_| c.write_all(&body)).is_err() {
+                break;
+            }
+        }
+        let _ = c.shutdown(std::net::Shutdown::Write);
+        let _ = tx.send(sizes);
+    });
+    (port, rx)
+}
+
+/// `tune.ssl.hard-maxrecord 1000`: no record carries more than 1000 bytes of a 20 kB answer
+/// (1024 on the wire with AES-128-GCM's nonce and tag); `tune.ssl.maxrecord 1000`: the first
+/// one does not (HAProxy lets later ones grow; corelb keeps every record to it); without
+/// them, records are full-sized: compared with Debian's HAProxy.
+#[test]
+fn tune_ssl_maxrecord_limits_the_records_like_haproxy() {
+    let dir = TempDir::new("maxrecord");
+    let pem = self_signed_pem(&dir, "c.pem", &["localhost"]);
+    let body = "x".repeat(20000);
+    let be = Backend::start(move |mut s| {
+        use std::io::{BufRead, Write};
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        while r.read_line(&mut line).is_ok_and(|n| n > 2) {
+            line.clear();
+        }
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+    });
+    let run = |prog: &str, global: &str| -> Vec<usize> {
+        let port = free_port();
+        let cfg = format!(
+            "global\n{global}defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\nfrontend f\n  bind 127.0.0.1:{port} ssl crt {}\n  default_backend b\nbackend b\n  server s 127.0.0.1:{}\n",
+            pem.display(),
+            be.port
+        );
+        let path = dir.write(&format!("{port}.cfg"), &cfg);
+        let _p = Running::start(prog, &path, port);
+        let (relay, sizes) = record_sizes_relay(port);
+        let out = Command::new("curl")
+            .args(["-sk", "--max-time", "10", "--tls-max", "1.2"])
+            .args([
+                "--ciphers",
+                "ECDHE-ECDSA-AES128-GCM-SHA256",
+                "-o",
+                "/dev/null",
+            ])
+            .args(["-H", "Connection: close", "-w", "%{size_download}"])
+            .arg(format!("https://127.0.0.1:{relay}/"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "20000",
+            "{prog} {global}"
+        );
+        sizes.recv_timeout(Duration::from_secs(10)).unwrap()
+    };
+    let haproxy = Command::new("haproxy").arg("-v").output().is_ok();
+    let largest = |v: &[usize]| v.iter().copied().max().unwrap_or(0);
+    let ours = run(corelb_bin(), "  tune.ssl.hard-maxrecord 1000\n");
+    assert_eq!(largest(&ours), 1024, "{ours:?}");
+    if haproxy {
+        assert_eq!(
+            largest(&run("haproxy", "  tune.ssl.hard-maxrecord 1000\n")),
+            1024
+        );
+    }
+    let ours = run(corelb_bin(), "  tune.ssl.maxrecord 1000\n");
+    assert!(ours.len() > 2 && ours[1] <= 1024, "{ours:?}");
+    if haproxy {
+        let theirs = run("haproxy", "  tune.ssl.maxrecord 1000\n");
+        assert!(theirs.len() > 2 && theirs[1] <= 1024, "HAProxy {theirs:?}");
+    }
+    let ours = run(corelb_bin(), "");
+    assert!(largest(&ours) > 16000, "{ours:?}");
+    if haproxy {
+        assert!(largest(&run("haproxy", "")) > 16000);
+    }
+}

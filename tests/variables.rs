@@ -419,3 +419,57 @@ frontend fe\n  bind 127.0.0.1:{port}\n\
         expect_check(&dir, &format!("global\n  {line}\n"), 1, want);
     }
 }
+
+/// `tune.vars.txn-max-size 100` and `tune.vars.sess-max-size 300`: a variable counts 80
+/// bytes and its string's length, as HAProxy 2.6 counts it; a 20-byte string fits in the
+/// transaction, a second variable after it does not, nor a transaction variable that
+/// would take the session past its limit: compared with Debian's HAProxy. A value too
+/// large for the limit is not stored (HAProxy leaves a corrupted value there; corelb none).
+#[test]
+fn tune_vars_max_sizes_keep_variables_out_like_haproxy() {
+    let cfg = |port: u16| {
+        format!(
+            "global\n  tune.vars.txn-max-size 100\n  tune.vars.sess-max-size 300\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{port}\n\
+  http-request set-var(sess.s) req.hdr(x-s) if {{ req.hdr(x-s) -m found }}\n\
+  http-request set-var(txn.a) req.hdr(x-a) if {{ req.hdr(x-a) -m found }}\n\
+  http-request set-var(txn.b) req.hdr(x-b) if {{ req.hdr(x-b) -m found }}\n\
+  http-request return status 200 content-type text/plain lf-string \"a=%[var(txn.a)] b=%[var(txn.b)] s=%[var(sess.s)]\"\n"
+        )
+    };
+    let get = |port: u16, headers: &[(&str, String)]| -> String {
+        let mut req = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n".to_string();
+        for (k, v) in headers {
+            req += &format!("{k}: {v}\r\n");
+        }
+        let raw = raw_exchange(port, format!("{req}\r\n").as_bytes());
+        raw.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+    };
+    let x = |n: usize| "x".repeat(n);
+    let cases = [
+        (vec![("x-a", x(20))], format!("a={} b= s=", x(20))),
+        (vec![("x-a", x(1)), ("x-b", x(2))], "a=x b= s=".to_string()),
+        (
+            vec![("x-s", x(150)), ("x-a", x(1))],
+            format!("a= b= s={}", x(150)),
+        ),
+        (
+            vec![("x-s", x(50)), ("x-a", x(1))],
+            format!("a=x b= s={}", x(50)),
+        ),
+    ];
+    let port = free_port();
+    let _lb = Corelb::start(&cfg(port), &[], &[port]);
+    for (h, want) in &cases {
+        assert_eq!(get(port, h), *want, "corelb {h:?}");
+    }
+    // Too large for the transaction: not stored.
+    assert_eq!(get(port, &[("x-a", x(21))]), "a= b= s=");
+    let hp = free_port();
+    if let Some(_h) = Haproxy::start(&cfg(hp), &[hp]) {
+        for (h, want) in &cases {
+            assert_eq!(get(hp, h), *want, "HAProxy {h:?}");
+        }
+    }
+}

@@ -136,7 +136,8 @@ pub use stick::{
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,
 };
 pub use vars::{
-    ProcVars, Scope, Startup, Stored, VarAction, VarRef, VarSet, Vars, proc_restore, proc_snapshot,
+    ProcVars, Scope, Startup, Stored, VAR_COST, VarAction, VarLimits, VarRef, VarSet, Vars,
+    proc_restore, proc_snapshot, set_limits as set_var_limits,
 };
 
 /// Parser state shared by the lines of one proxy section.

@@ -210,13 +210,95 @@ enum SetOutcome {
     Store(Stored),
 }
 
+/// `tune.vars.*-max-size`: the bytes variables may take (0: no limit), counted as HAProxy
+/// 2.6 counts them: [`VAR_COST`] per variable and the length of a string value.
+/// Hierarchical as HAProxy's: `txn` counts the `req`/`res` variables too, `sess` the
+/// transaction's, `proc` and `global` every variable of the process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VarLimits {
+    pub global: usize,
+    pub proc: usize,
+    pub sess: usize,
+    pub txn: usize,
+    pub reqres: usize,
+}
+
+impl VarLimits {
+    fn any(&self) -> bool {
+        *self != VarLimits::default()
+    }
+}
+
+/// What HAProxy 2.6 counts for one variable besides a string's bytes (its `struct var` on
+/// 64-bit Linux, measured with Debian's build: `tune.vars.txn-max-size 100` holds a
+/// 20-byte string and not a 21-byte one).
+pub const VAR_COST: usize = 80;
+
+/// The limits of the configuration running (set when one loads).
+static LIMITS: std::sync::RwLock<VarLimits> = std::sync::RwLock::new(VarLimits {
+    global: 0,
+    proc: 0,
+    sess: 0,
+    txn: 0,
+    reqres: 0,
+});
+/// Whether any limit is set: without one, nothing is counted (no shared counter is
+/// touched by a `set-var`).
+static LIMITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The bytes of every variable of the process counted while limits are set (what the
+/// `proc` and `global` limits bound).
+static TOTAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets `tune.vars.*-max-size` for the variables set from now on.
+pub fn set_limits(l: VarLimits) {
+    *LIMITS.write().unwrap_or_else(|p| p.into_inner()) = l;
+    LIMITED.store(l.any(), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn limits() -> Option<VarLimits> {
+    if !LIMITED.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    Some(*LIMITS.read().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// What one variable holding `v` counts.
+fn cost(v: &Stored) -> usize {
+    VAR_COST
+        + match v {
+            Stored::Str(s) => s.len(),
+            _ => 0,
+        }
+}
+
+/// Adds to or takes from [`TOTAL`].
+fn charge_total(add: usize, sub: usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if add > sub {
+        TOTAL.fetch_add(add - sub, Relaxed);
+    } else if sub > add {
+        // (Saturating: a set counted before the limits were read never goes below 0.)
+        let _ = TOTAL.fetch_update(Relaxed, Relaxed, |t| Some(t.saturating_sub(sub - add)));
+    }
+}
+
 /// The variables of one connection or one transaction. Empty, it holds no allocation.
 #[derive(Debug, Default)]
-pub struct VarSet(RefCell<Vec<(Scope, Box<str>, Stored)>>);
+pub struct VarSet(
+    RefCell<Vec<(Scope, Box<str>, Stored)>>,
+    std::cell::Cell<usize>,
+);
 
 impl Clone for VarSet {
     fn clone(&self) -> Self {
-        VarSet(RefCell::new(self.0.borrow().clone()))
+        // The copy is not counted (it is a snapshot: stats, tests).
+        VarSet(RefCell::new(self.0.borrow().clone()), Default::default())
+    }
+}
+
+impl Drop for VarSet {
+    fn drop(&mut self) {
+        charge_total(0, self.1.get());
     }
 }
 
@@ -240,16 +322,56 @@ impl VarSet {
 
     /// Sets the variable (also `do-resolve`'s answer).
     pub fn set(&self, v: &VarRef, val: Stored, c: SetCond) {
-        let mut set = self.0.borrow_mut();
-        let at = set
-            .iter()
-            .position(|(s, n, _)| *s == v.scope && **n == *v.name);
-        let val = match c.decide(at.map(|i| &set[i].2), val) {
+        self.set_within(v, val, c, None);
+    }
+
+    /// The bytes its variables of the scopes `which` accepts count.
+    fn size(&self, which: impl Fn(Scope) -> bool) -> usize {
+        let set = self.0.borrow();
+        set.iter()
+            .filter(|(s, _, _)| which(*s))
+            .map(|(_, _, x)| cost(x))
+            .sum()
+    }
+
+    /// Sets the variable; with `room`, only when `room(bytes added)` allows the new
+    /// value: else, as in HAProxy (which frees the old value before failing to store the
+    /// new one), the variable is left without a value, or not created when even that does
+    /// not fit.
+    fn set_within(
+        &self,
+        v: &VarRef,
+        val: Stored,
+        c: SetCond,
+        room: Option<&dyn Fn(usize) -> bool>,
+    ) {
+        // (`room` reads the sets: no borrow is held while it runs.)
+        let (at, decided, old) = {
+            let set = self.0.borrow();
+            let at = set
+                .iter()
+                .position(|(s, n, _)| *s == v.scope && **n == *v.name);
+            let old = at.map_or(0, |i| cost(&set[i].2));
+            (at, c.decide(at.map(|i| &set[i].2), val), old)
+        };
+        let mut val = match decided {
             SetOutcome::Leave => return,
             SetOutcome::Touch if at.is_some() => return,
             SetOutcome::Touch => Stored::Unset,
             SetOutcome::Store(x) => x,
         };
+        if let Some(room) = room {
+            let fits = |x: &Stored| cost(x) <= old || room(cost(x) - old);
+            if !fits(&val) {
+                val = Stored::Unset;
+                if at.is_none() && !fits(&val) {
+                    return;
+                }
+            }
+            charge_total(cost(&val), old);
+            self.1.set((self.1.get() + cost(&val)).saturating_sub(old));
+        }
+        let mut set = self.0.borrow_mut();
         match at {
             Some(i) => set[i].2 = val,
             None => set.push((v.scope, v.name.clone(), val)),
@@ -257,14 +379,27 @@ impl VarSet {
     }
 
     fn unset(&self, v: &VarRef) {
-        self.0
-            .borrow_mut()
-            .retain(|(s, n, _)| !(*s == v.scope && **n == *v.name));
+        let mut set = self.0.borrow_mut();
+        let gone: usize = set
+            .iter()
+            .filter(|(s, n, _)| *s == v.scope && **n == *v.name)
+            .map(|(_, _, x)| cost(x))
+            .sum();
+        set.retain(|(s, n, _)| !(*s == v.scope && **n == *v.name));
+        self.uncharge(gone);
+    }
+
+    /// Gives back up to `n` of the bytes this set added to the process' count.
+    fn uncharge(&self, n: usize) {
+        let n = n.min(self.1.get());
+        self.1.set(self.1.get() - n);
+        charge_total(0, n);
     }
 
     /// Forgets everything (a new transaction on a kept-alive connection starts empty).
     pub fn clear(&self) {
         self.0.borrow_mut().clear();
+        self.uncharge(usize::MAX);
     }
 }
 
@@ -272,6 +407,9 @@ impl VarSet {
 /// without a lock and writers replace (`rcu`). A name absent here exists unset (HAProxy
 /// creates the `proc` variables a configuration names while parsing it).
 static PROC: LazyLock<ArcSwap<ProcVars>> = LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
+
+/// What the `proc` variables count in [`TOTAL`] (replaced at each counted change).
+static PROC_COUNTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The `proc` variables with a value, by name.
 pub type ProcVars = Vec<(Box<str>, Stored)>;
@@ -359,23 +497,64 @@ impl Vars<'_> {
         }
     }
 
-    /// Sets the variable (also `do-resolve`'s answer).
+    /// Sets the variable (also `do-resolve`'s answer), within `tune.vars.*-max-size`.
     pub fn set(&self, v: &VarRef, val: Stored, c: SetCond) {
+        let lim = limits();
         if v.scope == Scope::Proc {
             // Copy, change, swap; `rcu` tries again if another shard swapped meanwhile.
             PROC.rcu(|p| {
                 let at = p.iter().position(|(n, _)| **n == *v.name);
                 let cur = Some(at.map_or(&Stored::Unset, |i| &p[i].1));
                 let mut next = Vec::clone(p);
-                match (c.decide(cur, val.clone()), at) {
-                    (SetOutcome::Store(x), Some(i)) => next[i].1 = x,
-                    (SetOutcome::Store(x), None) => next.push((v.name.clone(), x)),
+                let x = match c.decide(cur, val.clone()) {
+                    SetOutcome::Store(x) => x,
                     _ => return Arc::clone(p),
+                };
+                // A `proc` variable always exists: one that does not fit loses its value.
+                let x = match lim {
+                    Some(l) => {
+                        let old = at.map_or(0, |i| cost(&p[i].1));
+                        let total = TOTAL.load(std::sync::atomic::Ordering::Relaxed);
+                        let new_total = (total + cost(&x)).saturating_sub(old);
+                        let within = |n: usize| n == 0 || new_total <= n;
+                        if within(l.proc) && within(l.global) {
+                            x
+                        } else {
+                            Stored::Unset
+                        }
+                    }
+                    None => x,
+                };
+                match at {
+                    Some(i) => next[i].1 = x,
+                    None => next.push((v.name.clone(), x)),
                 }
                 Arc::new(next)
             });
+            if lim.is_some() {
+                let counted: usize = PROC.load().iter().map(|(_, x)| cost(x)).sum();
+                let before = PROC_COUNTED.swap(counted, std::sync::atomic::Ordering::Relaxed);
+                charge_total(counted, before);
+            }
         } else if let Some(set) = self.set_for(v.scope) {
-            set.set(v, val, c);
+            let Some(l) = lim else {
+                return set.set(v, val, c);
+            };
+            let (txn, sess) = (self.txn, self.sess);
+            let scope = v.scope;
+            let room = move |add: usize| {
+                let within = |limit: usize, used: usize| limit == 0 || used + add <= limit;
+                let reqres = |s: Scope| matches!(s, Scope::Req | Scope::Res);
+                let txn_used = txn.map_or(0, |t| t.size(|_| true));
+                let sess_used = sess.map_or(0, |s| s.size(|_| true)) + txn_used;
+                let total = TOTAL.load(std::sync::atomic::Ordering::Relaxed);
+                (!reqres(scope) || within(l.reqres, txn.map_or(0, |t| t.size(reqres))))
+                    && (scope == Scope::Sess || within(l.txn, txn_used))
+                    && within(l.sess, sess_used)
+                    && within(l.proc, total)
+                    && within(l.global, total)
+            };
+            set.set_within(v, val, c, Some(&room));
         }
     }
 

@@ -84,6 +84,9 @@ pub struct BackendRt {
     pub splice: crate::config::SpliceOptions,
     /// PROXY header version sent to each server (`send-proxy*`), by server index.
     pub send_proxy: Vec<Option<crate::config::ProxyVersion>>,
+    /// Each server's `socks4` proxy, and whether its checks go through it
+    /// (`check-via-socks4`).
+    pub socks4: Vec<Option<(std::net::SocketAddr, bool)>>,
     /// The TLVs of each server's v2 header (`proxy-v2-options`, `send-proxy-v2-ssl*`).
     pub pp_opts: Vec<crate::config::PpOpts>,
     /// Where each server's connections come from (its own `source`, else the backend's).
@@ -592,6 +595,7 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
             func: px.balance.hash_fn,
             avalanche: px.balance.avalanche,
         })
+        .with_balance_factor(px.balance.balance_factor)
         .with_dispatch(px.dispatch_server),
         queue,
         connect_timeout: px.timeouts.connect,
@@ -610,6 +614,11 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         max_keep_alive_queue: px.max_keep_alive_queue,
         splice: px.options.splice,
         send_proxy: px.servers.iter().map(|s| s.params.send_proxy).collect(),
+        socks4: px
+            .servers
+            .iter()
+            .map(|s| s.params.socks4.map(|a| (a, s.params.check_via_socks4)))
+            .collect(),
         pp_opts: px.servers.iter().map(|s| s.params.pp_opts).collect(),
         server_cookies: px.servers.iter().map(|s| s.params.cookie.clone()).collect(),
         source: px.servers.iter().map(|s| ConnSource::of(px, s)).collect(),

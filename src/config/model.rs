@@ -53,6 +53,12 @@ pub const DEFAULT_MAXACCEPT: u32 = 4;
 #[derive(Clone, Debug)]
 pub struct Global {
     pub maxconn: Option<u32>,
+    /// `tune.vars.*-max-size`.
+    pub var_limits: crate::acl::VarLimits,
+    /// `pp2-never-send-local`: checks' PROXY v2 headers use the PROXY command.
+    pub pp2_never_send_local: bool,
+    /// `h1-accept-payload-with-any-method`: HTTP/1.0 GET/HEAD/DELETE may have a body.
+    pub h1_accept_payload_with_any_method: bool,
     /// `maxconnrate`, `maxsessrate`, `maxsslrate`: per-second limits at accept.
     pub maxconnrate: Option<u32>,
     pub maxsessrate: Option<u32>,
@@ -175,6 +181,9 @@ impl Default for Global {
     fn default() -> Self {
         Global {
             maxconn: None,
+            var_limits: Default::default(),
+            pp2_never_send_local: false,
+            h1_accept_payload_with_any_method: false,
             maxconnrate: None,
             maxsessrate: None,
             maxsslrate: None,
@@ -473,6 +482,9 @@ pub struct Balance {
     /// What `Algo::RequestHash` hashes.
     pub key: Option<HashKey>,
     pub loc: Option<Loc>,
+    /// `hash-balance-factor`: with consistent hashing, no server takes more than this
+    /// percentage of the average load (0: no bound).
+    pub balance_factor: u32,
 }
 
 impl Default for Balance {
@@ -484,6 +496,7 @@ impl Default for Balance {
             avalanche: false,
             key: None,
             loc: None,
+            balance_factor: 0,
         }
     }
 }
@@ -533,6 +546,13 @@ pub struct ServerParams {
     /// `pool-max-conn`: idle connections kept for the server at most (None: HAProxy's -1,
     /// no limit but the pool's own; 0: none kept).
     pub pool_max_conn: Option<u32>,
+    /// `max-reuse N`: a connection to the server carries N more requests after its first,
+    /// then closes (None: HAProxy's -1, no limit; 0: one request per connection).
+    pub max_reuse: Option<u32>,
+    /// `socks4 ADDR:PORT`: connections to the server go through this SOCKS4 proxy (a
+    /// CONNECT handshake first); `check-via-socks4`: the health checks' too.
+    pub socks4: Option<std::net::SocketAddr>,
+    pub check_via_socks4: bool,
     /// `tfo`: connections to the server use TCP Fast Open (TCP_FASTOPEN_CONNECT).
     pub tfo: bool,
     /// `non-stick`: connections to this server are never stored in a stick table.
@@ -607,6 +627,9 @@ impl Default for ServerParams {
             tls: None,
             dns: Default::default(),
             pool_max_conn: None,
+            max_reuse: None,
+            socks4: None,
+            check_via_socks4: false,
             tfo: false,
             non_stick: false,
             tcp_ut: None,

@@ -179,6 +179,7 @@ impl ChunkedScanner {
             max_head: self.max_trailer_bytes,
             max_headers: self.max_trailer_fields,
             relaxed: false,
+            any_method_payload: false,
         };
         *self = ChunkedScanner::new(&limits);
     }

@@ -90,6 +90,9 @@ pub struct HeadLimits {
     /// responses): any byte but CR, LF and `:` in a field name, and (requests) non-ASCII
     /// bytes and `#` in the target, as HAProxy's relaxed parser.
     pub relaxed: bool,
+    /// `h1-accept-payload-with-any-method`: an HTTP/1.0 GET, HEAD or DELETE may carry a
+    /// body (else 413, HAProxy's default).
+    pub any_method_payload: bool,
 }
 
 impl HeadLimits {
@@ -118,6 +121,7 @@ impl HeadLimits {
             max_head,
             max_headers,
             relaxed: false,
+            any_method_payload: false,
         }
     }
 }
@@ -127,6 +131,14 @@ impl HeadLimits {
     pub const fn relaxed(self, on: bool) -> HeadLimits {
         HeadLimits {
             relaxed: on,
+            ..self
+        }
+    }
+
+    /// The same limits, with `h1-accept-payload-with-any-method` on or off.
+    pub const fn any_method_payload(self, on: bool) -> HeadLimits {
+        HeadLimits {
+            any_method_payload: on,
             ..self
         }
     }

@@ -302,7 +302,7 @@ pub fn parse_request(
     };
     match parsed {
         Ok(httparse::Status::Complete(head_len)) => {
-            build(window, req, head_len, head, relaxed).map_err(|(k, at)| reject(k, at))?;
+            build(window, req, head_len, head, limits).map_err(|(k, at)| reject(k, at))?;
             Ok(Parsed::Complete { head_len })
         }
         Ok(httparse::Status::Partial) if window.len() < limits.max_head => Ok(Parsed::Incomplete),
@@ -331,7 +331,7 @@ fn build(
     req: &httparse::Request<'_, '_>,
     head_len: usize,
     head: &mut RequestHead,
-    relaxed: bool,
+    limits: &HeadLimits,
 ) -> Result<(), Reject> {
     // httparse fills all three on Complete.
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
@@ -348,7 +348,7 @@ fn build(
     }
     let method = Span::of(buf, method.as_bytes());
     let target = Span::of(buf, target.as_bytes());
-    validate(buf, method, target, minor, head_len, head, relaxed)
+    validate(buf, method, target, minor, head_len, head, limits)
 }
 
 /// A request head the proxy wrote itself, from a message already tokenized (an HTTP/2
@@ -381,7 +381,7 @@ pub fn request_from_tokens(
         return None;
     }
     Some(
-        validate(buf, method, target, 1, head_len, head, limits.relaxed)
+        validate(buf, method, target, 1, head_len, head, limits)
             .map_err(|(kind, at)| HttpError::new(kind, Message::Request, at)),
     )
 }
@@ -395,8 +395,9 @@ fn validate(
     minor: u8,
     head_len: usize,
     head: &mut RequestHead,
-    relaxed: bool,
+    limits: &HeadLimits,
 ) -> Result<(), Reject> {
+    let relaxed = limits.relaxed;
     head.method = Method::from_bytes(method_span.get(buf));
     head.method_span = method_span;
     head.target = target_span;
@@ -487,6 +488,7 @@ fn validate(
     let has_body = head.chunked || head.content_length.is_some_and(|n| n > 0);
     if head.version == Version::Http10
         && has_body
+        && !limits.any_method_payload
         && matches!(head.method, Method::Get | Method::Head | Method::Delete)
     {
         return Err((ErrorKind::PayloadNotAllowed, line_end));

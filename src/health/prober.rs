@@ -40,6 +40,9 @@ pub struct Probe {
     pub timeout_check: Option<Duration>,
     pub timeout_connect: Option<Duration>,
     pub send_proxy: Option<ProxyVersion>,
+    /// A PROXY v2 header of a check carries the LOCAL command (not with the global
+    /// `pp2-never-send-local`).
+    pub pp2_local: bool,
     /// `check-ssl` (or `ssl` without a check port/addr): checks speak TLS.
     pub tls: Option<Arc<crate::cluster::ServerTlsRt>>,
     pub spread_pct: u32,
@@ -273,7 +276,13 @@ async fn connect_with(
         keepalive: None,
         user_timeout: p.be.lb.servers[p.srv].tcp_ut,
         nolinger,
-        header: send_proxy.map(|v| Header::Check(v, p.be.pp_opts(p.srv))),
+        // `check-via-socks4`: through the server's SOCKS4 proxy (unless the check has its
+        // own address).
+        socks4: match p.be.socks4[p.srv] {
+            Some((a, true)) if !p.fixed_addr => Some(a),
+            _ => None,
+        },
+        header: send_proxy.map(|v| Header::Check(v, p.be.pp_opts(p.srv), p.pp2_local)),
         source: p.be.source[p.srv].outgoing(None, addr),
         tls,
     };

@@ -59,6 +59,8 @@ struct Live {
     active: Cell<usize>,
     /// It served a stream already (an idle one is then `http-reuse safe`'s "safe" kind).
     used: Cell<bool>,
+    /// The streams it carried (its server's `max-reuse` counts them).
+    streams: Cell<u32>,
     /// Closed, failed or refusing: it takes no new stream.
     dead: Cell<bool>,
     /// When its last stream ended.
@@ -79,6 +81,7 @@ impl Live {
         Rc::new(Live {
             active: Cell::new(0),
             used: Cell::new(false),
+            streams: Cell::new(0),
             dead: Cell::new(false),
             idle_since: Cell::new(Instant::now()),
             epoch,
@@ -86,6 +89,12 @@ impl Live {
             idle,
             close: Semaphore::new(0),
         })
+    }
+
+    /// It may carry another stream under its server's `max-reuse` (HAProxy's
+    /// `h2_avail_streams`: at most `max-reuse` + 1 streams on one connection).
+    fn may_take(&self) -> bool {
+        self.idle.max_reuse.is_none_or(|m| self.streams.get() <= m)
     }
 
     /// Its last stream ended: it stays idle unless its server has as many idle connections
@@ -102,7 +111,7 @@ impl Live {
             })
             .unwrap_or(0);
         // (Counted with itself.)
-        if !self.idle.keeps() || idle > self.idle.max {
+        if !self.idle.keeps() || idle > self.idle.max || !self.may_take() {
             self.dead.set(true);
             self.close.signal(1);
         }
@@ -213,6 +222,7 @@ pub async fn check_stream(
     let keep_none = IdleLimit {
         max: 0,
         delay: std::time::Duration::ZERO,
+        max_reuse: None,
     };
     let live = Live::new((0, 0), 0, keep_none);
     spawn_driver(conn, live.clone());
@@ -381,7 +391,9 @@ fn find(o: &Open<'_>, k: (usize, usize), epoch: u32) -> Found {
             0 => usize::MAX,
             n => n as usize,
         };
-        let room = |c: &&Conn| c.live.active.get() < c.send.current_max_send_streams().min(cap);
+        let room = |c: &&Conn| {
+            c.live.active.get() < c.send.current_max_send_streams().min(cap) && c.live.may_take()
+        };
         let busy = s
             .conns
             .iter()
@@ -511,6 +523,7 @@ impl Upstream {
         limits: HeadLimits,
     ) -> ServerIo {
         live.active.set(live.active.get() + 1);
+        live.streams.set(live.streams.get() + 1);
         live.used.set(true);
         ServerIo::Stream(Box::new(Upstream {
             send,

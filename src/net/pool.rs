@@ -10,11 +10,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// A server's idle connections on one shard: at most `max`, each kept for `delay`
-/// (`pool-max-conn`, `pool-purge-delay`).
+/// (`pool-max-conn`, `pool-purge-delay`), each reused `max_reuse` times at most
+/// (`max-reuse`; None: no limit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IdleLimit {
     pub max: usize,
     pub delay: Duration,
+    pub max_reuse: Option<u32>,
 }
 
 impl IdleLimit {
@@ -30,6 +32,7 @@ impl IdleLimit {
         IdleLimit {
             max,
             delay: params.pool_purge_delay,
+            max_reuse: params.max_reuse,
         }
     }
 
@@ -45,6 +48,8 @@ pub struct Idle {
     until: Instant,
     /// Served at least one request already (what `http-reuse aggressive` wants).
     pub reused: bool,
+    /// The requests it carried (its server's `max-reuse` counts them).
+    uses: u32,
 }
 
 #[derive(Default)]
@@ -55,14 +60,14 @@ pub struct Pool {
 impl Pool {
     /// An idle connection to server `srv` of backend `be`, if the policy allows one for this
     /// request (`first`: the first request of its client connection).
-    /// Returns the connection and whether it was reused before.
+    /// Returns the connection, whether it was reused before, and the requests it carried.
     pub fn take(
         &mut self,
         be: usize,
         srv: usize,
         reuse: Reuse,
         first: bool,
-    ) -> Option<(ServerIo, bool)> {
+    ) -> Option<(ServerIo, bool, u32)> {
         let any = match reuse {
             Reuse::Never => return None,
             Reuse::Safe if first => return None,
@@ -73,7 +78,7 @@ impl Pool {
         while let Some(pos) = list.iter().rposition(|i| any || i.reused) {
             let i = list.remove(pos);
             if Instant::now() < i.until && i.conn.idle_alive() {
-                return Some((i.conn, i.reused));
+                return Some((i.conn, i.reused, i.uses));
             }
             // Closed by the server, or too old: drop it.
         }
@@ -99,8 +104,16 @@ impl Pool {
 
     /// Keeps an idle connection, unless its server has as many as `limit` allows already
     /// (it is then closed, as HAProxy does past `pool-max-conn`); `reused`: it has served
-    /// more than one request already.
-    pub fn put(&mut self, be: usize, srv: usize, conn: ServerIo, reused: bool, limit: IdleLimit) {
+    /// more than one request already; `uses`: the requests it carried.
+    pub fn put(
+        &mut self,
+        be: usize,
+        srv: usize,
+        conn: ServerIo,
+        reused: bool,
+        uses: u32,
+        limit: IdleLimit,
+    ) {
         if !limit.keeps() {
             return;
         }
@@ -112,6 +125,7 @@ impl Pool {
             conn,
             until: Instant::now() + limit.delay,
             reused,
+            uses,
         });
     }
 

@@ -37,6 +37,7 @@ pub async fn connect(
         keepalive: be.srvtcpka,
         user_timeout: be.lb.servers[srv].tcp_ut,
         nolinger: be.nolinger,
+        socks4: be.socks4[srv].map(|(a, _)| a),
         header: be.send_proxy[srv].map(|v| Header::Client {
             v,
             src,
@@ -103,8 +104,9 @@ pub enum Header<'a> {
     },
     /// For a health check (`check-send-proxy`), as HAProxy sends it: v1 with the check
     /// connection's own addresses, v2 a LOCAL command ("this is the balancer itself") with
-    /// the TLVs of `opts` that need no client (CRC32C, an empty SSL TLV).
-    Check(ProxyVersion, PpOpts),
+    /// the TLVs of `opts` that need no client (CRC32C, an empty SSL TLV); a v2 PROXY
+    /// command with the addresses when the last field is false (`pp2-never-send-local`).
+    Check(ProxyVersion, PpOpts, bool),
 }
 
 /// The time a connect may take.
@@ -129,6 +131,8 @@ pub struct Target<'a> {
     pub user_timeout: Option<std::time::Duration>,
     /// `SO_LINGER` 0 (`option nolinger`): the close is a reset.
     pub nolinger: bool,
+    /// `socks4 ADDR`: connect there and have it CONNECT to `addr` first.
+    pub socks4: Option<SocketAddr>,
     pub header: Option<Header<'a>>,
     /// `source` (`usesrc`, `interface`, `namespace`): how the socket is made and bound.
     pub source: Option<crate::sys::Outgoing<'a>>,
@@ -160,6 +164,8 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
         Budget::PerStep(d) => d.map(|d| Instant::now() + d),
         Budget::Until(d) => Some(d),
     };
+    // Through a SOCKS4 proxy, the TCP connection is to the proxy.
+    let to = t.socks4.unwrap_or(t.addr);
     let mut s = match (t.path, deadline()) {
         (Some(p), _) => crate::net::dial::dial_path(p).map_err(fail(Step::Tcp))?,
         (None, d) if let Some(o) = t.source => {
@@ -169,10 +175,10 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
             });
             let plain = !o.transparent && o.interface.is_none() && o.netns.is_none() && !o.fastopen;
             match o.from {
-                Some(from) if plain => TcpStream::connect_from(t.addr, from, left).await,
+                Some(from) if plain => TcpStream::connect_from(to, from, left).await,
                 _ => {
-                    let fd = crate::sys::outgoing_socket(t.addr, &o).map_err(fail(Step::Tcp))?;
-                    TcpStream::connect_prepared(fd, t.addr, left).await
+                    let fd = crate::sys::outgoing_socket(to, &o).map_err(fail(Step::Tcp))?;
+                    TcpStream::connect_prepared(fd, to, left).await
                 }
             }
             .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
@@ -181,11 +187,11 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
             let left = d
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1));
-            TcpStream::connect_timeout(t.addr, left)
+            TcpStream::connect_timeout(to, left)
                 .await
                 .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
         }
-        (None, None) => TcpStream::connect(t.addr)
+        (None, None) => TcpStream::connect(to)
             .await
             .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?,
     };
@@ -201,6 +207,11 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
     if t.nolinger {
         crate::sys::reset_on_close(crate::sys::fd(&s));
     }
+    if t.socks4.is_some() {
+        socks4_connect(&mut s, t.addr, deadline())
+            .await
+            .map_err(fail(Step::Tcp))?;
+    }
     if let Some(h) = t.header {
         let hdr = match h {
             Header::Client {
@@ -210,10 +221,10 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
                 opts,
                 facts,
             } => encode_header(v, Some((src, dst)), false, opts, &facts),
-            Header::Check(v, opts) => encode_header(
+            Header::Check(v, opts, local) => encode_header(
                 v,
                 s.local_addr().ok().map(|l| (l, t.addr)),
-                true,
+                local,
                 opts,
                 &ClientFacts::default(),
             ),
@@ -230,6 +241,43 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
         .await
         .map_err(fail(Step::Tls))?;
     Ok(ServerIo::Tls(Box::new(tls)))
+}
+
+/// The SOCKS4 request HAProxy sends (CONNECT to `to`, user id "HAProxy"), as bytes.
+pub fn socks4_request(to: SocketAddr) -> io::Result<[u8; 16]> {
+    let std::net::IpAddr::V4(ip) = to.ip() else {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "SOCKS4 reaches IPv4 addresses only",
+        ));
+    };
+    let mut r = [0u8; 16];
+    r[0] = 4;
+    r[1] = 1;
+    r[2..4].copy_from_slice(&to.port().to_be_bytes());
+    r[4..8].copy_from_slice(&ip.octets());
+    r[8..].copy_from_slice(b"HAProxy\0");
+    Ok(r)
+}
+
+/// The SOCKS4 handshake on a connection to the proxy: the CONNECT request, then its 8-byte
+/// answer, whose second byte must be 90 ("request granted"); what follows is the server's.
+async fn socks4_connect(
+    s: &mut TcpStream,
+    to: SocketAddr,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
+    use futures_lite::AsyncReadExt;
+    write_all(s, &socks4_request(to)?, deadline).await?;
+    let mut answer = [0u8; 8];
+    crate::net::io::with_deadline(deadline, s.read_exact(&mut answer)).await?;
+    if answer[1] != 90 {
+        return Err(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            format!("SOCKS4 proxy refused the connection (code {})", answer[1]),
+        ));
+    }
+    Ok(())
 }
 
 /// The PROXY header: v1 names `addrs` (`UNKNOWN` without them); v2 carries them with a PROXY

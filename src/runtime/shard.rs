@@ -282,6 +282,7 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
                     .unwrap_or(crate::config::ProxyVersion::V1)
             }),
             tls: be.server_tls[spec.server].clone().filter(|t| t.checks),
+            pp2_local: !shared.cfg.global.pp2_never_send_local,
             spread_pct: shared.cfg.global.spread_checks,
             log_checks: px.options.log_health_checks,
             first_delay: mininter.mul_f64(k as f64 / n.max(1) as f64),

@@ -4,7 +4,8 @@
 //! CN and DNS subjectAltName, issued by the CA's subject, valid from a day ago for a year,
 //! a random serial, `CA:FALSE`, key usages digitalSignature, nonRepudiation and
 //! keyEncipherment, key identifiers; served with the CA certificate as its chain. Made
-//! certificates are kept (at most [`CACHE`], the oldest dropped first), as HAProxy's cache.
+//! certificates are kept (at most `tune.ssl.ssl-ctx-cache-size`, [`CACHE`] by default, the
+//! oldest dropped first), as HAProxy's cache.
 
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::CertificateDer;
@@ -19,6 +20,8 @@ pub struct Generator {
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
     ca: CertificateDer<'static>,
     made: Mutex<Made>,
+    /// Certificates kept (`tune.ssl.ssl-ctx-cache-size`; 0: none, each is made anew).
+    keep: usize,
 }
 
 #[derive(Default)]
@@ -57,7 +60,14 @@ impl Generator {
             issuer,
             ca,
             made: Mutex::default(),
+            keep: CACHE,
         })
+    }
+
+    /// Keeps at most `n` made certificates (0: none).
+    pub fn keeping(mut self, n: usize) -> Generator {
+        self.keep = n;
+        self
     }
 
     /// The certificate for `name` (made now, or earlier), with the key of `default`, the
@@ -74,8 +84,11 @@ impl Generator {
                 return None;
             }
         };
+        if self.keep == 0 {
+            return Some(made);
+        }
         let mut m = self.lock();
-        if m.order.len() >= CACHE
+        if m.order.len() >= self.keep
             && let Some(old) = m.order.pop_front()
         {
             m.by_name.remove(&old);

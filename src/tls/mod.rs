@@ -31,6 +31,7 @@ pub mod lifetime;
 pub mod options;
 #[cfg(test)]
 mod testutil;
+pub mod ticket_keys;
 
 /// A warning for the operator, without the configuration's `FILE:LINE` prefix.
 pub type Warning = String;

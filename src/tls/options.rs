@@ -19,7 +19,7 @@
 //! `Arc`: the session-ticket key and the session cache live in them, so a ticket issued on
 //! one shard resumes on another (SO_REUSEPORT spreads a client's connections over shards).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -454,6 +454,12 @@ pub struct TlsGlobals {
     pub allow_expired_certs: bool,
     /// `noktls`: never hand TLS to the kernel.
     pub noktls: bool,
+    /// `tune.ssl.maxrecord`, `tune.ssl.hard-maxrecord` (0: no limit): the most plaintext
+    /// bytes one TLS record carries, rustls' `max_fragment_size` (see [`Self::max_record`]).
+    pub maxrecord: usize,
+    pub hard_maxrecord: usize,
+    /// `tune.ssl.ssl-ctx-cache-size`: certificates `generate-certificates` keeps (1000).
+    pub ctx_cache_size: usize,
 }
 
 impl Default for TlsGlobals {
@@ -469,9 +475,15 @@ impl Default for TlsGlobals {
             extra_del_ext: false,
             allow_expired_certs: false,
             noktls: false,
+            maxrecord: 0,
+            hard_maxrecord: 0,
+            ctx_cache_size: super::generate::CACHE,
         }
     }
 }
+
+/// rustls' smallest `max_fragment_size`.
+const MIN_RECORD: usize = 32;
 
 /// Global keywords [`TlsGlobals::apply`] handles.
 pub const GLOBAL_KEYWORDS: &[&str] = &[
@@ -491,6 +503,9 @@ pub const GLOBAL_KEYWORDS: &[&str] = &[
     "ssl-load-extra-del-ext",
     "noktls",
     "tune.corelb.allow-expired-certs",
+    "tune.ssl.maxrecord",
+    "tune.ssl.hard-maxrecord",
+    "tune.ssl.ssl-ctx-cache-size",
 ];
 
 impl TlsGlobals {
@@ -588,9 +603,62 @@ impl TlsGlobals {
                 none()?;
                 self.allow_expired_certs = true;
             }
+            "tune.ssl.maxrecord" | "tune.ssl.hard-maxrecord" => {
+                let v = match args {
+                    [v, ..] => v,
+                    [] => return Err(format!("'{keyword}' expects an integer argument.")),
+                };
+                // HAProxy reads it with atoi(): digits up to the first other character.
+                if v.starts_with('-') {
+                    return Err(format!("'{keyword}' expects a positive numeric value."));
+                }
+                let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+                let n = v[..digits].parse::<usize>().unwrap_or(0);
+                if keyword == "tune.ssl.maxrecord" {
+                    self.maxrecord = n;
+                } else {
+                    self.hard_maxrecord = n;
+                }
+                if n > 0 && n < MIN_RECORD {
+                    w.push(format!(
+                        "'{keyword} {n}': rustls writes records of {MIN_RECORD} bytes at least; {MIN_RECORD} is used"
+                    ));
+                }
+            }
+            "tune.ssl.ssl-ctx-cache-size" => {
+                let v = match args {
+                    [v, ..] => v,
+                    [] => return Err(format!("'{keyword}' expects an integer argument.")),
+                };
+                if v.starts_with('-') {
+                    return Err(format!("'{keyword}' expects a positive numeric value."));
+                }
+                // atoi(), as HAProxy.
+                let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+                self.ctx_cache_size = v[..digits].parse().unwrap_or(0);
+            }
             _ => return Err(format!("'{keyword}' is not a TLS global keyword")),
         }
         Ok(w)
+    }
+
+    /// The most plaintext bytes of one TLS record (rustls' `max_fragment_size`; None: the
+    /// protocol's 16384). HAProxy's `tune.ssl.maxrecord` limits only the writes of a
+    /// stream that starts or restarts after an idle time, so that its first bytes can be
+    /// deciphered early; rustls has one limit per connection, so here it holds for every
+    /// record, which gives the same start at the price of more record overhead on long
+    /// transfers. `tune.ssl.hard-maxrecord` limits every record in HAProxy too; the smaller
+    /// of the two applies.
+    pub fn max_record(&self) -> Option<usize> {
+        let limits = [self.maxrecord, self.hard_maxrecord];
+        let n = limits.into_iter().filter(|&n| n > 0).min()?;
+        (n < 16384).then_some(n.max(MIN_RECORD))
+    }
+
+    /// [`Self::max_record`] as rustls' `max_fragment_size`, which counts the record's
+    /// 5-byte header (a limit of N gives N - 5 bytes of plaintext a record).
+    pub fn max_fragment(&self) -> Option<usize> {
+        self.max_record().map(|n| n + 5)
     }
 
     /// How certificates are found and checked.
@@ -639,6 +707,8 @@ pub struct BindTls {
     pub ktls: KtlsSetting,
     /// `verify`, `ca-file`, `crl-file`, `*-ignore-err`: client certificates.
     pub client_auth: super::client_auth::ClientAuth,
+    /// `tls-ticket-keys FILE`: tickets sealed with the file's keys instead of random ones.
+    ticket_keys: Option<Arc<super::ticket_keys::TicketKeys>>,
 }
 
 impl Default for BindTls {
@@ -653,6 +723,7 @@ impl Default for BindTls {
             ca_sign_file: None,
             ktls: KtlsSetting::Default,
             client_auth: Default::default(),
+            ticket_keys: None,
         }
     }
 }
@@ -691,6 +762,7 @@ pub const BIND_KEYWORDS: &[(&str, bool)] = &[
     ("crl-file", true),
     ("ca-ignore-err", true),
     ("crt-ignore-err", true),
+    ("tls-ticket-keys", true),
 ];
 
 impl BindTls {
@@ -745,6 +817,15 @@ impl BindTls {
                 };
                 Ok(Vec::new())
             }
+            "tls-ticket-keys" => {
+                let Some(file) = value else {
+                    return Err("'tls-ticket-keys' : missing TLS ticket keys file path".into());
+                };
+                let keys = super::ticket_keys::TicketKeys::load(Path::new(file))
+                    .map_err(|e| format!("'{file}' : {e}"))?;
+                self.ticket_keys = Some(Arc::new(keys));
+                Ok(Vec::new())
+            }
             k if super::client_auth::KEYWORDS.contains(&k) => {
                 self.client_auth.apply(k, need(k, value)?, |p| g.ca_path(p))
             }
@@ -757,6 +838,11 @@ impl BindTls {
 
     /// Whether connections on this listener should be handed to kTLS when the kernel can.
     pub fn ktls_wanted(&self, g: &TlsGlobals) -> bool {
+        // The kernel writes records as large as the protocol allows: a record limit keeps
+        // the records in rustls.
+        if g.max_record().is_some() {
+            return false;
+        }
         match self.ktls {
             KtlsSetting::Off => false,
             KtlsSetting::On => true,
@@ -790,7 +876,8 @@ impl BindTls {
                     "cannot enable certificate generation, no CA certificate File configured ('ca-sign-file')".into(),
                 );
             };
-            store = store.with_generator(super::generate::Generator::load(ca)?);
+            let made = super::generate::Generator::load(ca)?.keeping(g.ctx_cache_size);
+            store = store.with_generator(made);
         }
         let store = Arc::new(store);
         let builder = ServerConfig::builder_with_provider(Arc::new(provider))
@@ -812,13 +899,20 @@ impl BindTls {
             Arc::new(rustls::server::NoServerSessionStorage {})
         };
         if params.no_tickets != Some(true) {
-            // Stateless tickets; the key rotates every 6 hours and the previous one is
-            // still accepted (rustls' TicketRotator); a ticket older than
-            // `tune.ssl.lifetime` is refused.
-            cfg.ticketer = super::lifetime::Tickets::new(
-                rustls::crypto::aws_lc_rs::Ticketer::new()
+            // Stateless tickets; without `tls-ticket-keys` the key rotates every 6 hours
+            // and the previous one is still accepted (rustls' TicketRotator); a ticket
+            // older than `tune.ssl.lifetime` is refused.
+            let inner: Arc<dyn rustls::server::ProducesTickets> = match &self.ticket_keys {
+                Some(k) => k.clone(),
+                None => rustls::crypto::aws_lc_rs::Ticketer::new()
                     .map_err(|e| format!("TLS session tickets: {e}"))?,
-                g.session_lifetime,
+            };
+            cfg.ticketer = super::lifetime::Tickets::new(inner, g.session_lifetime);
+        }
+        cfg.max_fragment_size = g.max_fragment();
+        if g.max_record().is_some() && self.ktls == KtlsSetting::On {
+            w.push(
+                "'ktls on' is not used: the kernel would not keep to 'tune.ssl.maxrecord'".into(),
             );
         }
         if let Some(alpn) = &self.alpn {
@@ -1114,6 +1208,7 @@ impl ServerTls {
         }
         // SNI is sent only when configured (HAProxy sends none by default).
         cfg.enable_sni = self.sni.is_some();
+        cfg.max_fragment_size = g.max_fragment();
         Ok((Arc::new(cfg), w))
     }
 }

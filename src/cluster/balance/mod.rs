@@ -94,6 +94,8 @@ pub struct Lb {
     pub hash_type: HashType,
     /// `hash-type`'s function and avalanche modifier.
     pub hasher: hash::Hasher,
+    /// `hash-balance-factor` (0: none): bounded loads on the consistent-hashing ring.
+    pub balance_factor: u32,
     /// HAProxy's `wmult` for the map: the GCD of the configured weights.
     wmult: u32,
     pub allbackups: bool,
@@ -125,6 +127,7 @@ impl Lb {
             algo,
             hash_type,
             hasher: hash::Hasher::default(),
+            balance_factor: 0,
             wmult,
             allbackups,
             servers,
@@ -152,6 +155,12 @@ impl Lb {
     /// Sets the `hash-type` function and modifier.
     pub fn with_hasher(mut self, hasher: hash::Hasher) -> Lb {
         self.hasher = hasher;
+        self
+    }
+
+    /// Sets `hash-balance-factor`.
+    pub fn with_balance_factor(mut self, factor: u32) -> Lb {
+        self.balance_factor = factor;
         self
     }
 
@@ -283,14 +292,18 @@ impl Lb {
                 let key = self.hasher.source_key(&ctx.client_ip);
                 match self.hash_type {
                     HashType::MapBased => hash::pick_map(&t.map, key, servers, ctx.avoid),
-                    HashType::Consistent => t.ring.pick(key, servers, ctx.avoid),
+                    HashType::Consistent => {
+                        t.ring.pick(key, servers, ctx.avoid, self.balance_factor)
+                    }
                 }
             }
             Algo::Random { draws } => random::pick(&t.schedule, draws, servers, ctx.avoid),
             Algo::RequestHash => match ctx.key {
                 Some(key) => match self.hash_type {
                     HashType::MapBased => hash::pick_map(&t.map, key, servers, ctx.avoid),
-                    HashType::Consistent => t.ring.pick(key, servers, ctx.avoid),
+                    HashType::Consistent => {
+                        t.ring.pick(key, servers, ctx.avoid, self.balance_factor)
+                    }
                 },
                 None => roundrobin::pick(&t.schedule, &self.cursor, servers, ctx.avoid),
             },

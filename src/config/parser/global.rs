@@ -617,3 +617,91 @@ pub(super) fn parse_cpu_map(args: &[String], loc: &Loc, d: &mut Diags) -> Option
         }
     }
 }
+
+/// `default-path current|config|parent|origin DIR`: relative file names (certificates,
+/// CA files, maps, error files) are read from that directory while each configuration file
+/// is parsed, from this line on (HAProxy changes into it at once).
+pub(crate) fn default_path(p: &mut Parser, w: &[String], loc: &Loc) {
+    let mode = w.get(1).map(String::as_str).unwrap_or("");
+    p.default_path = match mode {
+        "current" => DefaultPath::Current,
+        "config" => DefaultPath::Config,
+        "parent" => DefaultPath::Parent,
+        "origin" => DefaultPath::Origin(PathBuf::new()),
+        _ => {
+            let what = if mode.is_empty() {
+                "missing"
+            } else {
+                "unsupported"
+            };
+            p.diags.error(
+                loc,
+                format!("{what} default-path mode '{mode}' for 'default-path', supported modes include 'current', 'config', 'parent', and 'origin'."),
+            );
+            return;
+        }
+    };
+    let origin = w.get(2).map(String::as_str);
+    let file = loc.file.to_string();
+    let res = match (mode, origin) {
+        ("origin", None) => {
+            p.diags.error(
+                loc,
+                "'default-path origin' expects a directory as an argument.",
+            );
+            return;
+        }
+        ("origin", Some(dir)) => p
+            .apply_default_path(&file, Some(dir))
+            .map_err(|e| format!("couldn't set 'default-path' to origin '{dir}': {e}.")),
+        _ => p
+            .apply_default_path(&file, None)
+            .map_err(|e| format!("couldn't set 'default-path' to '{mode}': {e}.")),
+    };
+    if let Err(e) = res {
+        p.diags.error(loc, e);
+    }
+}
+
+/// `tune.vars.{global,proc,sess,txn,reqres}-max-size <size>`: bytes (HAProxy reads a plain
+/// number with strtoll(): no unit, nothing after it; empty is 0, a negative one no limit).
+pub(crate) fn vars_max_size(p: &mut Parser, w: &[String], loc: &Loc) {
+    let kw = w[0].as_str();
+    let v = w.get(1).map(String::as_str).unwrap_or("");
+    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return p
+            .diags
+            .error(loc, format!("{kw}: '{v}' is an invalid size"));
+    }
+    let n = match digits.parse() {
+        _ if v.starts_with('-') || digits.is_empty() => 0,
+        Ok(n) => n,
+        Err(_) => usize::MAX,
+    };
+    let l = &mut p.global.var_limits;
+    match kw {
+        "tune.vars.global-max-size" => l.global = n,
+        "tune.vars.proc-max-size" => l.proc = n,
+        "tune.vars.sess-max-size" => l.sess = n,
+        "tune.vars.txn-max-size" => l.txn = n,
+        _ => l.reqres = n,
+    }
+}
+
+/// `pp2-never-send-local`: health checks with `check-send-proxy` send a PROXY v2 header
+/// with the PROXY command and the check's addresses instead of the LOCAL command (HAProxy's
+/// behaviour before 2.2, for servers that do not handle LOCAL).
+pub(crate) fn pp2_never_send_local(p: &mut Parser, w: &[String], loc: &Loc) {
+    if no_argument(p, w, loc) {
+        p.global.pp2_never_send_local = true;
+    }
+}
+
+/// `h1-accept-payload-with-any-method`: HTTP/1.0 GET, HEAD and DELETE requests with a body
+/// are let through instead of answered 413.
+pub(crate) fn h1_accept_payload(p: &mut Parser, w: &[String], loc: &Loc) {
+    if no_argument(p, w, loc) {
+        p.global.h1_accept_payload_with_any_method = true;
+    }
+}

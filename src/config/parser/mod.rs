@@ -46,6 +46,34 @@ use proxy::proxy_kw;
 
 const MS: Duration = Duration::from_millis(1);
 
+/// `default-path`: the directory relative file names are read from while a configuration
+/// file is parsed (HAProxy changes into it, and back after the file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum DefaultPath {
+    /// Where the process was started (the default).
+    Current,
+    /// The directory of the configuration file.
+    Config,
+    /// Its parent.
+    Parent,
+    /// This directory (relative to where the process was started).
+    Origin(PathBuf),
+}
+
+/// Returns the process to a directory when dropped (a configuration file's end, or its
+/// parse stopping early).
+struct CwdGuard(Option<PathBuf>);
+
+impl Drop for CwdGuard {
+    fn drop(&mut self) {
+        if let Some(d) = &self.0 {
+            // The directory was entered before; failing to return leaves the process where
+            // the file's default-path put it, as HAProxy does when chdir() fails.
+            let _ = std::env::set_current_dir(d);
+        }
+    }
+}
+
 enum Cur {
     None,
     Global,
@@ -98,6 +126,10 @@ pub struct Parser {
     /// `resetenv` was read: the process's environment is no longer looked at, only `env`.
     env_reset: bool,
     files: Vec<PathBuf>,
+    /// `default-path`: where relative file names of each configuration file are read from.
+    pub(super) default_path: DefaultPath,
+    /// The directory the process was in before the first `default-path` moved it.
+    pub(super) initial_cwd: Option<PathBuf>,
     /// Warned-about unset variables, to warn once per name.
     unset_seen: Vec<String>,
     /// The `proc` variables before the first global `set-var` ran, put back if this
@@ -140,6 +172,8 @@ impl Parser {
             env: HashMap::new(),
             env_reset: false,
             files: Vec::new(),
+            default_path: DefaultPath::Current,
+            initial_cwd: None,
             unset_seen: Vec::new(),
             proc_before: None,
         }
@@ -150,13 +184,66 @@ impl Parser {
             Ok(bytes) => {
                 self.files.push(path.to_path_buf());
                 let text = String::from_utf8_lossy(&bytes);
-                self.parse_str(&path.display().to_string(), &text);
+                let name = path.display().to_string();
+                // HAProxy changes directory for each file as `default-path` says, and goes
+                // back when the file ends (the guard's drop).
+                if let Err(e) = self.apply_default_path(&name, None) {
+                    self.diags.error(
+                        &Loc::new(&Arc::from(name.as_str()), 0),
+                        format!("failed to apply default-path: {e}."),
+                    );
+                    return;
+                }
+                let _back = CwdGuard(self.initial_cwd.clone());
+                self.parse_str(&name, &text);
             }
             Err(e) => self.diags.error_global(format!(
                 "{}: cannot read configuration file: {e}",
                 path.display()
             )),
         }
+    }
+
+    /// HAProxy's `cfg_apply_default_path`: back to the directory the process started in,
+    /// then into the one the policy names for configuration file `file` (`origin`, when
+    /// given, replaces the `origin` directory).
+    pub(super) fn apply_default_path(
+        &mut self,
+        file: &str,
+        origin: Option<&str>,
+    ) -> Result<(), String> {
+        match &self.initial_cwd {
+            None => {
+                let cwd = std::env::current_dir()
+                    .map_err(|e| format!("Impossible to retrieve startup directory name: {e}"))?;
+                self.initial_cwd = Some(cwd);
+            }
+            Some(c) => std::env::set_current_dir(c).map_err(|e| {
+                format!(
+                    "Impossible to get back to initial directory '{}': {e}",
+                    c.display()
+                )
+            })?,
+        }
+        if let (DefaultPath::Origin(o), Some(new)) = (&mut self.default_path, origin) {
+            *o = PathBuf::from(new);
+        }
+        // The file's directory: up to its last slash, or none.
+        let dir = file.rfind('/').map(|i| &file[..i]);
+        let to = match &self.default_path {
+            DefaultPath::Current => return Ok(()),
+            DefaultPath::Origin(o) => o.clone(),
+            DefaultPath::Config => match dir {
+                Some(d) => PathBuf::from(if d.is_empty() { "/" } else { d }),
+                None => return Ok(()),
+            },
+            DefaultPath::Parent => PathBuf::from(match dir {
+                Some(d) => format!("{d}/.."),
+                None => "..".to_string(),
+            }),
+        };
+        std::env::set_current_dir(&to)
+            .map_err(|e| format!("Impossible to change to directory '{}': {e}", to.display()))
     }
 
     /// Parses configuration text; `name` is used in messages. Each file starts outside any
@@ -624,6 +711,7 @@ impl Parser {
         };
         // The `env()` fetch sees the environment as the configuration left it.
         crate::acl::set_config_env(self.env.clone(), self.env_reset);
+        crate::acl::set_var_limits(cfg.global.var_limits);
         super::peers::resolve(&mut cfg, &mut self.diags);
         super::mailers::resolve(&mut cfg, &mut self.diags);
         super::ring::resolve(&cfg, &mut self.diags);

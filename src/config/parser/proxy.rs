@@ -88,6 +88,28 @@ pub(crate) fn server_state_file_name(
 
 /// `hash-type map-based|consistent [sdbm|djb2|wt6|crc32 [avalanche]]`, as HAProxy 2.6
 /// reads it: sdbm by default, with the avalanche modifier for `consistent` alone.
+/// `hash-balance-factor <factor>`: 0, or a percentage above 100 (HAProxy reads it with
+/// atoi(): a word that is not a number is 0).
+pub(crate) fn hash_balance_factor(
+    px: &mut Proxy,
+    w: &[String],
+    loc: &Loc,
+    d: &mut Diags,
+    _: &TlsGlobals,
+) {
+    let Some(v) = arg(w, 1) else {
+        return d.error(loc, "'hash-balance-factor' expects an integer argument.");
+    };
+    let neg = v.starts_with('-');
+    let digits = v.trim_start_matches(['-', '+']);
+    let n = digits.bytes().take_while(u8::is_ascii_digit).count();
+    let f: u64 = digits[..n].parse().unwrap_or(0);
+    if f != 0 && (neg || f <= 100) {
+        return d.error(loc, "'hash-balance-factor' must be 0 or greater than 100.");
+    }
+    px.balance.balance_factor = f.min(u32::MAX as u64) as u32;
+}
+
 pub(crate) fn hash_type(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     let ty = match arg(w, 1) {
         Some("consistent") => HashType::Consistent,

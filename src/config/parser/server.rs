@@ -420,6 +420,42 @@ pub(crate) fn pool_max_conn(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     }
 }
 
+/// `max-reuse <count>`: -1 (no limit, as any negative number is to HAProxy), or how many
+/// times a connection may be reused.
+pub(crate) fn max_reuse(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    if a.val.starts_with('-') && a.val[1..].bytes().all(|b| b.is_ascii_digit()) && a.val.len() > 1 {
+        s.params.max_reuse = None;
+    } else if let Some(v) = num(a, d, 0, i32::MAX as u64) {
+        s.params.max_reuse = Some(v);
+    }
+}
+
+/// `socks4 <addr>:<port>`: the SOCKS4 proxy connections to the server go through.
+pub(crate) fn socks4(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    let v = a.val;
+    let err = |m: String| format!("'{}' : 'socks4 {v}' : {m}", a.what);
+    if let Ok(sa) = v.parse::<std::net::SocketAddr>() {
+        s.params.socks4 = Some(sa);
+        return;
+    }
+    match v.rsplit_once(':') {
+        None => d.error(a.loc, err(format!("missing port specification in '{v}'."))),
+        Some((_, p)) if p.contains('-') => d.error(
+            a.loc,
+            err(format!("port range not permitted here in '{v}'.")),
+        ),
+        Some(_) => match std::net::ToSocketAddrs::to_socket_addrs(v).map(|mut i| i.next()) {
+            Ok(Some(sa)) => s.params.socks4 = Some(sa),
+            _ => d.error(a.loc, err(format!("could not resolve address '{v}'."))),
+        },
+    }
+}
+
+/// `check-via-socks4`: the health checks go through the `socks4` proxy too.
+pub(crate) fn check_via_socks4(s: &mut ServerLine, _: &Param, _: &mut Diags) {
+    s.params.check_via_socks4 = true;
+}
+
 /// `pool-purge-delay <delay>`: how long idle connections are kept (0: none is).
 pub(crate) fn pool_purge_delay(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     match parse_time(a.val, MS) {

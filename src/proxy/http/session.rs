@@ -290,6 +290,7 @@ pub(crate) struct Ctx {
 /// The limits of a message head: `tune.bufsize` less HAProxy's reserve, `tune.http.maxhdr`.
 pub(crate) fn head_limits(g: &crate::config::Global) -> HeadLimits {
     HeadLimits::from_haproxy(g.bufsize, 1024.min(g.bufsize / 2), g.maxhdr)
+        .any_method_payload(g.h1_accept_payload_with_any_method)
 }
 
 impl Ctx {
@@ -458,7 +459,8 @@ pub(crate) struct Bufs {
     /// with the state, as the other heads, instead of a fresh one per stream).
     h2_res: ResponseHead,
     /// A server connection kept for this client only (`http-reuse never`), with its server.
-    private: Option<(usize, usize, ServerIo)>,
+    /// The last number is the requests it carried so far (for `max-reuse`).
+    private: Option<(usize, usize, ServerIo, u32)>,
 }
 
 impl Bufs {
@@ -691,6 +693,8 @@ struct Answered<'a> {
     slot: SrvSlot<'a>,
     sconn: ServerIo,
     reused: bool,
+    /// Requests the connection carried before this one.
+    uses: u32,
 }
 
 /// One request's exchange, from its parsed head (in `Bufs::req`, over `Bufs::inb`) to its
@@ -1585,7 +1589,7 @@ impl<'c> Exchange<'c> {
                 // queue there balances, and a retry may redispatch. With
                 // `max-keep-alive-queue N`, a full server with N queued is left too.
                 let last = match (direct, &b.private) {
-                    (None, Some((bi, s, _)))
+                    (None, Some((bi, s, _, _)))
                         if be.prefer_last_server
                             && *bi == be.proxy
                             && retry.made == 0
@@ -1659,10 +1663,15 @@ impl<'c> Exchange<'c> {
                 w.set(Some(bound));
             }
             let mut reused = false;
+            // Requests the connection carried before this one (`max-reuse`).
+            let mut uses = 0;
             let t0 = Instant::now();
             let sconn = match b.private.take() {
-                Some((bi, s, c)) if bi == be.proxy && s == srv && c.idle_alive() && !own_conn => {
+                Some((bi, s, c, u))
+                    if bi == be.proxy && s == srv && c.idle_alive() && !own_conn =>
+                {
                     reused = true;
+                    uses = u;
                     Ok(c)
                 }
                 other => {
@@ -1697,8 +1706,9 @@ impl<'c> Exchange<'c> {
                         )
                     });
                     match pooled.flatten() {
-                        Some((c, _)) => {
+                        Some((c, _, u)) => {
                             reused = true;
+                            uses = u;
                             Ok(c)
                         }
                         None if h2 => {
@@ -1870,6 +1880,7 @@ impl<'c> Exchange<'c> {
                                     slot,
                                     sconn,
                                     reused,
+                                    uses,
                                 });
                             }
                         }
@@ -1878,6 +1889,7 @@ impl<'c> Exchange<'c> {
                         slot,
                         sconn,
                         reused,
+                        uses,
                     });
                 }
                 Err(e) => {
@@ -2354,16 +2366,23 @@ impl<'c> Exchange<'c> {
         let named = route.expr_sni.iter().any(|(i, _)| *i == srv)
             || addrs.dst.is_some()
             || (addrs.src.is_some() && be.send_proxy[srv].is_some());
-        if server_keep && !named {
+        // `max-reuse N`: a connection carries N requests after its first, then closes.
+        let params = &ctx.cfg.proxies[be.proxy].servers[srv].params;
+        let spent = params.max_reuse.is_some_and(|m| answered.uses >= m);
+        let uses = answered.uses + 1;
+        if server_keep && !named && !spent {
             if be_px.http.reuse == Reuse::Never || be.lb.servers[srv].follows_client_dst() {
-                b.private = Some((be.proxy, srv, answered.sconn));
+                b.private = Some((be.proxy, srv, answered.sconn, uses));
             } else {
-                let params = &ctx.cfg.proxies[be.proxy].servers[srv].params;
                 let limit = crate::net::pool::IdleLimit::of(params, shard.shared.shards);
-                shard
-                    .http_pool
-                    .borrow_mut()
-                    .put(be.proxy, srv, answered.sconn, reused, limit);
+                shard.http_pool.borrow_mut().put(
+                    be.proxy,
+                    srv,
+                    answered.sconn,
+                    reused,
+                    uses,
+                    limit,
+                );
             }
         } else {
             drop(answered.sconn);
