@@ -1156,3 +1156,66 @@ fn proxy_and_server_fetches_in_log_lines_like_haproxy() {
     assert!(c[1].starts_with("tcp t tb_t "), "{c:?}");
     assert!(c[1].contains(" tcp1 "), "{c:?}");
 }
+
+/// `tcp-request content set-log-level`: a mode tcp stream's line goes at the rule's level
+/// (`<3>`), or not at all (`silent`), and in mode http a later `http-request set-log-level`
+/// wins over it; the same lines as Debian's HAProxy 2.6. Before, the action was "not
+/// supported yet".
+#[test]
+fn tcp_request_set_log_level_changes_or_silences_lines_as_haproxy() {
+    let be = Serve::start("b", &[]);
+    let echo = Backend::start(|mut s| {
+        let mut buf = [0u8; 64];
+        if let Ok(n) = s.read(&mut buf) {
+            let _ = s.write_all(&buf[..n]);
+        }
+    });
+    let run = |prog: &str| {
+        let (t, h) = (free_port(), free_port());
+        let cfg = format!(
+            "global\n  log stdout format short local0\ndefaults\n  log global\n\
+  timeout client 5s\n  timeout server 5s\n  timeout connect 2s\n\
+frontend ft\n  mode tcp\n  bind 127.0.0.1:{t}\n  log-format \"tcp\"\n\
+  tcp-request inspect-delay 2s\n\
+  tcp-request content set-log-level err if {{ req.payload(0,1) -m str e }}\n\
+  tcp-request content set-log-level silent if {{ req.payload(0,1) -m str s }}\n\
+  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend bt\n\
+backend bt\n  mode tcp\n  server s 127.0.0.1:{}\n\
+frontend fh\n  mode http\n  bind 127.0.0.1:{h}\n  log-format \"http %HP\"\n\
+  tcp-request content set-log-level notice\n\
+  http-request set-log-level warning if {{ path /w }}\n  default_backend bh\n\
+backend bh\n  mode http\n  server s 127.0.0.1:{}\n",
+            echo.port, be.port
+        );
+        let mut lines = stdout_lines(prog, &cfg, &[t, h], || {
+            for b in ["e", "s", "i"] {
+                let mut c = TcpStream::connect(("127.0.0.1", t)).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                c.write_all(b.as_bytes()).unwrap();
+                let mut buf = [0u8; 1];
+                c.read_exact(&mut buf).unwrap();
+            }
+            for p in ["/a", "/w"] {
+                get(h, p, "");
+            }
+        });
+        lines.sort();
+        lines
+    };
+    let ours = run(corelb_bin());
+    assert_eq!(
+        ours,
+        ["<3>tcp", "<4>http /w", "<5>http /a", "<6>tcp"],
+        "corelb"
+    );
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        // HAProxy 2.6 writes each mode http line twice once a `tcp-request content
+        // set-log-level` ran, the copy at that rule's level ("<5>http /a" twice, "<4>http
+        // /w" and "<5>http /w"): a duplicate corelb does not copy (docs/tcp.md).
+        let theirs = run("haproxy");
+        let mut want = ours.clone();
+        want.extend(["<5>http /a".to_string(), "<5>http /w".to_string()]);
+        want.sort();
+        assert_eq!(theirs, want, "HAProxy 2.6");
+    }
+}

@@ -1249,3 +1249,119 @@ backend b\n  server s 127.0.0.1:{}\n",
         );
     }
 }
+
+/// `tcp-request connection|session|content set-tos` and `set-mark`: the client connection's
+/// IP_TOS and SO_MARK as the last rule that ran left them, read from corelb's and HAProxy
+/// 2.6's socket once the server answered: connection rules in mode tcp (content rules then
+/// change the mark again), session rules, and content rules in mode http. Before, the three
+/// rule sets refused both actions as "not supported yet".
+#[test]
+fn tcp_request_set_tos_and_set_mark_mark_the_client_connection_as_haproxy() {
+    let echo = Backend::start(|mut s| {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 || s.write_all(&buf[..n]).is_err() {
+                return;
+            }
+        }
+    });
+    let web = Serve::start("b", &[]);
+    for (who, start) in both() {
+        let (t1, t2, h) = (free_port(), free_port(), free_port());
+        let cfg = format!(
+            "defaults\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend ft\n  mode tcp\n  bind 127.0.0.1:{t1}\n  tcp-request connection set-tos 0x20\n\
+  tcp-request connection set-mark 5\n  tcp-request content set-mark 0x9 if {{ src 127.0.0.1 }}\n\
+  default_backend bt\n\
+frontend fs\n  mode tcp\n  bind 127.0.0.1:{t2}\n  tcp-request session set-mark 6\n\
+  tcp-request session set-tos 8 if {{ src 10.0.0.1 }}\n  default_backend bt\n\
+frontend fh\n  mode http\n  bind 127.0.0.1:{h}\n  tcp-request content set-tos 16\n\
+  tcp-request content set-mark 12\n  default_backend bh\n\
+backend bt\n  mode tcp\n  server s 127.0.0.1:{}\n\
+backend bh\n  mode http\n  server s 127.0.0.1:{}\n",
+            echo.port, web.port
+        );
+        let p = start(&cfg, &[t1, t2, h]);
+        let mut seen = Vec::new();
+        for (port, send) in [
+            (t1, &b"ping"[..]),
+            (t2, &b"ping"[..]),
+            (h, &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..]),
+        ] {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            c.write_all(send).unwrap();
+            let mut buf = [0u8; 4];
+            c.read_exact(&mut buf).unwrap();
+            let me = c.local_addr().unwrap().port();
+            let opt = |level, o| peer_sockopt(p.pid(), port, me, level, o);
+            seen.push((
+                opt(libc::IPPROTO_IP, libc::IP_TOS),
+                opt(libc::SOL_SOCKET, libc::SO_MARK),
+            ));
+        }
+        assert_eq!(
+            seen,
+            [
+                (Some(0x20), Some(9)),
+                (Some(0), Some(6)),
+                (Some(16), Some(12))
+            ],
+            "{who}"
+        );
+    }
+}
+
+/// `http-request set-priority-class` and `set-priority-offset`: requests waiting for a
+/// server at `maxconn 1` leave the queue by class (lower first), then by arrival time plus
+/// offset, as in HAProxy's queue; `prio_class` and `prio_offset` read what the rules set
+/// (the server sees them in a header). The same order through Debian's HAProxy 2.6. Before,
+/// both actions were "not supported yet" and the queue served waiters in no set order.
+#[test]
+fn set_priority_orders_the_queue_as_haproxy() {
+    for (who, start) in both() {
+        let srv = Recorder::start("s", &["x-prio"]);
+        let port = free_port();
+        let cfg = format!(
+            "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{port}\n  default_backend b\n\
+backend b\n  http-request set-priority-class int(5) if {{ path /b }}\n\
+  http-request set-priority-class int(-5) if {{ path /c }}\n\
+  http-request set-priority-offset int(-2000) if {{ path /e }}\n\
+  http-request set-priority-class int(9999) if {{ path /f }}\n\
+  http-request set-header x-prio %[prio_class]/%[prio_offset]\n\
+  server s 127.0.0.1:{} maxconn 1\n",
+            srv.port()
+        );
+        let _p = start(&cfg, &[port]);
+        let slow = send_get(port, "/slow");
+        assert!(
+            eventually(Duration::from_secs(5), || (!srv.seen().is_empty())
+                .then_some(()))
+            .is_some(),
+            "{who}: /slow reached the server"
+        );
+        // Queued in this order, 100 ms apart.
+        let mut queued = Vec::new();
+        for p in ["/b", "/d", "/c", "/e", "/f"] {
+            queued.push(send_get(port, p));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        srv.release.store(true, Ordering::SeqCst);
+        for mut c in std::iter::once(slow).chain(queued) {
+            let mut r = BufReader::new(&mut c);
+            assert_eq!(read_response(&mut r, false).unwrap().status, 200, "{who}");
+        }
+        assert_eq!(
+            srv.seen(),
+            [
+                "GET /slow HTTP/1.1 [x-prio: 0/0]",
+                "GET /c HTTP/1.1 [x-prio: -5/0]",
+                "GET /e HTTP/1.1 [x-prio: 0/-2000]",
+                "GET /d HTTP/1.1 [x-prio: 0/0]",
+                "GET /b HTTP/1.1 [x-prio: 5/0]",
+                "GET /f HTTP/1.1 [x-prio: 2047/0]",
+            ],
+            "{who}"
+        );
+    }
+}

@@ -211,7 +211,8 @@ fn check_mode_reports_tcp_request_errors_with_their_lines() {
     let path = dir.write(
         "bad.cfg",
         &format!(
-            "{DEFAULTS}frontend f\n  bind 127.0.0.1:1\n  tcp-request session expect-proxy layer4\n  tcp-request content bogus\n  tcp-request connection reject if {{ req.ssl_sni -i a }}\n  default_backend b\nbackend b\n  tcp-request connection accept\n  server s 127.0.0.1:2\n"
+            "{DEFAULTS}frontend f\n  bind 127.0.0.1:1\n  tcp-request session expect-proxy layer4\n  tcp-request content bogus\n  tcp-request connection reject if {{ req.ssl_sni -i a }}\n  default_backend b\nbackend b\n  tcp-request connection accept\n  server s 127.0.0.1:2\n\
+frontend g\n  bind 127.0.0.1:3\n  tcp-request connection set-mark\n  tcp-request session set-tos 0x1z\n  tcp-request content set-log-level loud\n  tcp-request session set-log-level err\n  tcp-request content set-nice\n  tcp-request content set-priority-class\n  tcp-request connection set-priority-offset int(1)\n  default_backend b\n"
         ),
     );
     let (code, out, err) = check_config(&path);
@@ -226,6 +227,18 @@ fn check_mode_reports_tcp_request_errors_with_their_lines() {
         ),
         "{all}"
     );
+    // HAProxy 2.6's words for set-mark, set-tos, set-log-level, set-nice and priorities.
+    for want in [
+        "bad.cfg:17: expects exactly 1 argument (integer/hex value)",
+        "bad.cfg:18: invalid character starting at 'z' (integer/hex value expected)",
+        "bad.cfg:19: expects exactly 1 argument (log level name or 'silent')",
+        "bad.cfg:20: 'tcp-request session' expects",
+        "bad.cfg:21: expects exactly 1 argument (integer value)",
+        "bad.cfg:22: missing fetch method",
+        "bad.cfg:23: 'tcp-request connection' expects",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in {all}");
+    }
 }
 
 #[test]

@@ -44,6 +44,9 @@ pub enum More {
     Thread,
     /// `nbproc`, `proc`: 1 (HAProxy 2.6 has one process).
     One,
+    /// `prio_class`, `prio_offset`: the stream's queue priority as `set-priority-class` and
+    /// `set-priority-offset` left it (0 by default); nothing without a stream.
+    Prio { class: bool },
     /// `src_is_local`, `dst_is_local`, `fc_src_is_local`, `fc_dst_is_local`: the address
     /// is one of this host's (a UDP socket binds to it and connects to it).
     IsLocal { dst: bool, fc: bool },
@@ -163,6 +166,8 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
             }),
         "thread" => plain(More::Thread),
         "nbproc" | "proc" => plain(More::One),
+        "prio_class" => plain(More::Prio { class: true }),
+        "prio_offset" => plain(More::Prio { class: false }),
         "src_is_local" | "dst_is_local" | "fc_src_is_local" | "fc_dst_is_local" => {
             plain(More::IsLocal {
                 dst: kw.contains("dst"),
@@ -247,6 +252,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "hostname",
     "http_auth_bearer",
     "nbproc",
+    "prio_class",
+    "prio_offset",
     "proc",
     "rand",
     "req.body_param",
@@ -275,6 +282,7 @@ impl More {
             | More::Rand(_)
             | More::Thread
             | More::One
+            | More::Prio { .. }
             | More::Base32
             | More::Url32
             | More::UrlPort
@@ -301,7 +309,8 @@ impl More {
             | More::Rand(_)
             | More::Uuid
             | More::Thread
-            | More::One => Layer::Internal,
+            | More::One
+            | More::Prio { .. } => Layer::Internal,
             _ => Layer::L7,
         }
     }
@@ -353,6 +362,12 @@ impl More {
             }
             More::One => {
                 f(Value::Int(1));
+            }
+            More::Prio { class } => {
+                if let Some(txn) = s.vars().txn {
+                    let (c, o) = txn.priority();
+                    f(Value::Int(if *class { c } else { o }));
+                }
             }
             More::IsLocal { dst, fc } => {
                 let a = match (dst, fc) {
@@ -608,13 +623,13 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
         | "bc_src_port" | "be_sess_rate" | "capture.req.method" | "capture.req.uri"
         | "cur_server_timeout" | "cur_tunnel_timeout" | "dst_conn" | "fc_pp_authority"
         | "fc_pp_unique_id" | "fc_rcvd_proxy" | "fe_req_rate" | "fe_sess_rate"
-        | "http_first_req" | "last_rule_file" | "last_rule_line" | "prio_class" | "prio_offset"
-        | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit"
-        | "res.cache_name" | "res.comp" | "res.comp_algo" | "res.ssl_hello_type" | "so_id"
-        | "so_name" | "srv_sess_rate" | "ssl_bc" | "ssl_bc_alg_keysize" | "ssl_bc_alpn"
-        | "ssl_bc_cipher" | "ssl_bc_err" | "ssl_bc_err_str" | "ssl_bc_is_resumed"
-        | "ssl_bc_protocol" | "ssl_bc_use_keysize" | "ssl_c_ca_err_depth" | "ssl_c_chain_der"
-        | "ssl_c_key_alg" | "ssl_c_sig_alg" | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
+        | "http_first_req" | "last_rule_file" | "last_rule_line" | "rep_ssl_hello_type"
+        | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit" | "res.cache_name" | "res.comp"
+        | "res.comp_algo" | "res.ssl_hello_type" | "so_id" | "so_name" | "srv_sess_rate"
+        | "ssl_bc" | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"
+        | "ssl_bc_err_str" | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize"
+        | "ssl_c_ca_err_depth" | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg"
+        | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
         k if k.starts_with("ssl_f_") || k.starts_with("ssl_s_") => YET,
         _ => return None,
     })

@@ -127,7 +127,7 @@ pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
 pub use request::{
     AddrPart, AddrsCell, ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample,
-    StreamAddrs, TlsInfo, set_addr,
+    StreamAddrs, TlsInfo, set_addr, set_priority,
 };
 pub use response::ResponseSample;
 pub use sample::{BackendFacts, Content, Proxies, ProxyFacts, Sample, ServerFacts, Strm, Value};

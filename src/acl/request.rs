@@ -117,6 +117,30 @@ pub enum AddrPart {
 /// and `tcp-request` actions): the expression's first value, of the right type, into the
 /// stream's addresses that `s` reads; nothing found, or no such value, changes nothing (as
 /// HAProxy).
+/// `set-priority-class EXPR` (`class`) or `set-priority-offset EXPR`: the first value of
+/// EXPR as an integer, kept within HAProxy's bounds, becomes the stream's queue priority
+/// (kept with its variables); an expression that finds nothing changes nothing, as in
+/// HAProxy.
+pub fn set_priority(class: bool, e: &super::FetchExpr, s: &dyn Sample) {
+    let Some(txn) = s.vars().txn else {
+        return;
+    };
+    let mut got = None;
+    e.each(s, false, &mut |v| {
+        got = v.to_int();
+        false
+    });
+    // HAProxy's `queue_limit_class` and `queue_limit_offset` (ms).
+    if let Some(v) = got {
+        let v = if class {
+            v.clamp(-0x7ff, 0x7ff)
+        } else {
+            v.clamp(-0x7ffff, 0x7ffff)
+        };
+        txn.set_priority(class, v);
+    }
+}
+
 pub fn set_addr(part: AddrPart, e: &super::FetchExpr, s: &dyn Sample) {
     let Some(cell) = s.addrs_cell() else {
         return;

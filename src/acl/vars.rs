@@ -310,7 +310,40 @@ impl PartialEq for VarSet {
 
 impl Eq for VarSet {}
 
+/// Where [`VarSet::priority`] keeps the stream's queue priority: names no configuration
+/// can write (a variable name has no NUL), so that it costs nothing until a rule sets it.
+const PRIO_NAMES: [&str; 2] = ["\0prio_class", "\0prio_offset"];
+
 impl VarSet {
+    /// The stream's queue priority as `set-priority-class` and `set-priority-offset` left
+    /// it (the `prio_class` and `prio_offset` fetches): (class, offset in ms), 0 by default.
+    pub fn priority(&self) -> (i64, i64) {
+        let set = self.0.borrow();
+        let get = |name: &str| {
+            set.iter()
+                .find(|(s, n, _)| *s == Scope::Txn && &**n == name)
+                .and_then(|(_, _, x)| match x {
+                    Stored::Int(i) => Some(*i),
+                    _ => None,
+                })
+                .unwrap_or(0)
+        };
+        (get(PRIO_NAMES[0]), get(PRIO_NAMES[1]))
+    }
+
+    /// Sets the class (`class`) or the offset of [`VarSet::priority`].
+    pub fn set_priority(&self, class: bool, v: i64) {
+        let name = PRIO_NAMES[usize::from(!class)];
+        let mut set = self.0.borrow_mut();
+        match set
+            .iter_mut()
+            .find(|(s, n, _)| *s == Scope::Txn && &**n == name)
+        {
+            Some((_, _, x)) => *x = Stored::Int(v),
+            None => set.push((Scope::Txn, name.into(), Stored::Int(v))),
+        }
+    }
+
     fn with<R>(&self, v: &VarRef, f: impl FnOnce(Option<Value<'_>>) -> R) -> R {
         let set = self.0.borrow();
         let found = set

@@ -5,8 +5,9 @@
 //! re-check every 100 ms (see [`Slots::wait_for`]).
 
 use event_listener::Event;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Control {
@@ -146,8 +147,33 @@ pub fn take_below(cur: &AtomicU32, max: u32) -> bool {
     .is_ok()
 }
 
+/// A waiter's rank in a queue, as HAProxy's `set-priority-class` and `set-priority-offset`
+/// set it (src/queue.c): the lower class first (-2047…2047), then within a class the earlier
+/// arrival time plus offset (milliseconds, -524287…524287). Default: class 0, offset 0, that
+/// is first come, first served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Priority {
+    pub class: i32,
+    pub offset_ms: i32,
+}
+
+impl Priority {
+    /// From what `set-priority-class`/`-offset` left (already within their bounds).
+    pub fn new((class, offset_ms): (i64, i64)) -> Priority {
+        Priority {
+            class: class as i32,
+            offset_ms: offset_ms as i32,
+        }
+    }
+}
+
+/// A waiter's key in [`Slots`]' order: class, arrival plus offset (ms), then a sequence
+/// number for waiters of the same instant.
+type TurnKey = (i32, i64, u64);
+
 /// A counter with a limit, and waiters for a free slot: global and frontend `maxconn`,
-/// backend queues. Taking and giving back are lock-free; only waiting allocates.
+/// backend queues. Taking and giving back are lock-free; only waiting allocates and takes
+/// the lock of the waiters' order.
 pub struct Slots {
     cur: AtomicU32,
     /// The limit; `set maxconn` changes it at run time.
@@ -155,6 +181,12 @@ pub struct Slots {
     /// Shared with a backend's servers when `minconn` counts the queue in the load.
     waiting: Arc<AtomicU32>,
     event: Event,
+    /// Bumped each time a slot may have freed up: a waiter tries once per epoch, in turn.
+    epoch: AtomicU64,
+    seq: AtomicU64,
+    /// The waiters in [`Priority`] order, each with the last epoch it tried in (0: not yet).
+    /// Waiters of every shard share it; only waiting touches it.
+    order: Mutex<BTreeMap<TurnKey, u64>>,
 }
 
 impl Slots {
@@ -165,6 +197,9 @@ impl Slots {
             max: AtomicU32::new(max),
             waiting: Arc::new(AtomicU32::new(0)),
             event: Event::new(),
+            epoch: AtomicU64::new(1),
+            seq: AtomicU64::new(0),
+            order: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -196,18 +231,45 @@ impl Slots {
         self.wake_one();
     }
 
-    /// Wakes one waiter, if any (also used when a slot frees up elsewhere, e.g. a server).
+    /// Lets the waiters try again, in turn, if any (also used when a slot frees up
+    /// elsewhere, e.g. a server). Every waiter wakes: the one whose turn it is takes the slot
+    /// (see [`Slots::wait_for_turn`]).
     pub fn wake_one(&self) {
-        if self.waiting.load(Ordering::Acquire) > 0 {
-            self.event.notify_additional(1);
-        }
+        self.wake_all();
     }
 
     /// Wakes every waiter (a server came back: each may find a slot).
     pub fn wake_all(&self) {
         if self.waiting.load(Ordering::Acquire) > 0 {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
             self.event.notify_additional(usize::MAX);
         }
+    }
+
+    fn order(&self) -> std::sync::MutexGuard<'_, BTreeMap<TurnKey, u64>> {
+        self.order.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether every waiter ahead of `key` has tried in epoch `e` (and so found nothing).
+    fn my_turn(&self, key: TurnKey, e: u64) -> bool {
+        self.order().range(..key).all(|(_, t)| *t >= e)
+    }
+
+    /// Records that `key` tried in epoch `e`; true the first time.
+    fn tried(&self, key: TurnKey, e: u64) -> bool {
+        match self.order().get_mut(&key) {
+            Some(t) if *t < e => {
+                *t = e;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `key` has not tried in epoch `e` and its turn has come.
+    fn due(&self, key: TurnKey, e: u64) -> bool {
+        let o = self.order();
+        o.get(&key).is_some_and(|t| *t < e) && o.range(..key).all(|(_, t)| *t >= e)
     }
 
     pub fn waiting(&self) -> u32 {
@@ -227,17 +289,45 @@ impl Slots {
     pub async fn wait_for<T>(
         &self,
         deadline: Option<Instant>,
+        try_again: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        self.wait_for_turn(Priority::default(), deadline, try_again)
+            .await
+    }
+
+    /// [`Slots::wait_for`] in HAProxy's queue order: a waiter tries only once every waiter
+    /// ahead of it ([`Priority`]) has tried since the last slot was given back, so the slot
+    /// goes to the first in order whose `try_again` succeeds. A waiter ahead that cannot
+    /// use it (its server is another) does not hold the others back: it has tried.
+    pub async fn wait_for_turn<T>(
+        &self,
+        prio: Priority,
+        deadline: Option<Instant>,
         mut try_again: impl FnMut() -> Option<T>,
     ) -> Option<T> {
+        let at = now_ms() + i64::from(prio.offset_ms);
+        let key = (prio.class, at, self.seq.fetch_add(1, Ordering::Relaxed));
+        self.order().insert(key, 0);
         self.waiting.fetch_add(1, Ordering::AcqRel);
-        let _w = WaitGuard(&self.waiting);
+        let _w = TurnGuard { slots: self, key };
+        // After the 100 ms safety net, a waiter whose turn it is tries again in the same
+        // epoch (a slot freed without a wake-up).
+        let mut again = false;
         loop {
-            if let Some(v) = try_again() {
-                return Some(v);
+            let e = self.epoch.load(Ordering::Acquire);
+            if (again || self.due(key, e)) && self.my_turn(key, e) {
+                if let Some(v) = try_again() {
+                    return Some(v);
+                }
+                // Those behind may try now.
+                if self.tried(key, e) {
+                    self.event.notify_additional(usize::MAX);
+                }
             }
+            again = false;
             let l = self.event.listen();
-            if let Some(v) = try_again() {
-                return Some(v);
+            if self.epoch.load(Ordering::Acquire) != e || self.due(key, e) {
+                continue;
             }
             let mut step = Duration::from_millis(100);
             if let Some(d) = deadline {
@@ -247,10 +337,40 @@ impl Slots {
                 }
                 step = step.min(d - now);
             }
-            futures_lite::future::or(l, async {
-                glommio::timer::sleep(step).await;
-            })
+            again = futures_lite::future::or(
+                async {
+                    l.await;
+                    false
+                },
+                async {
+                    glommio::timer::sleep(step).await;
+                    true
+                },
+            )
             .await;
+        }
+    }
+}
+
+/// Milliseconds on a clock every shard shares (arrival times in queues).
+fn now_ms() -> i64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as i64
+}
+
+/// A waiter's place in [`Slots`]: leaving (served, timed out, dropped) lets those behind
+/// it see their turn.
+struct TurnGuard<'a> {
+    slots: &'a Slots,
+    key: TurnKey,
+}
+
+impl Drop for TurnGuard<'_> {
+    fn drop(&mut self) {
+        self.slots.order().remove(&self.key);
+        self.slots.waiting.fetch_sub(1, Ordering::AcqRel);
+        if self.slots.waiting.load(Ordering::Acquire) > 0 {
+            self.slots.event.notify_additional(usize::MAX);
         }
     }
 }
@@ -262,13 +382,6 @@ impl std::fmt::Debug for Slots {
             .field("max", &self.max())
             .field("waiting", &self.waiting())
             .finish()
-    }
-}
-
-struct WaitGuard<'a>(&'a AtomicU32);
-impl Drop for WaitGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

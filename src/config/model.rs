@@ -1017,6 +1017,24 @@ pub enum TcpAction {
     /// `tcp-request content do-resolve(VAR,RESOLVERS[,FAMILY]) EXPR` (content rules only):
     /// the rules wait for the address, as `http-request do-resolve`.
     DoResolve(Box<super::resolvers::DoResolve>),
+    /// `set-mark MARK` (every rule set): SO_MARK of the client connection, set when the
+    /// rule runs (connection and session rules) or once the content rules have decided.
+    SetMark(u32),
+    /// `set-tos TOS` (every rule set): IP_TOS (IPV6_TCLASS) of the client connection.
+    SetTos(u8),
+    /// `tcp-request content set-log-level LEVEL`: the stream's log line goes at this level
+    /// (0 emerg … 7 debug), or not at all (-1, `silent`); a later `http-request
+    /// set-log-level` wins.
+    SetLogLevel(i8),
+    /// `tcp-request content set-nice N` (-1024…1024): accepted, and changes nothing — see
+    /// [`HttpAction::SetNice`].
+    SetNice(i32),
+    /// `tcp-request content set-priority-class EXPR` (`class`) or `set-priority-offset
+    /// EXPR`: the stream's rank if it waits in a queue (see [`HttpAction::SetPriority`]).
+    SetPriority {
+        class: bool,
+        expr: crate::acl::FetchExpr,
+    },
 }
 
 /// An `http-request` / `http-response` rule (and the old `redirect` keyword).
@@ -1070,6 +1088,19 @@ pub enum HttpAction {
     SetTos(u8),
     /// `set-mark MARK`: SO_MARK of the client connection (for policy routing).
     SetMark(u32),
+    /// `set-nice N` (-1024…1024): in HAProxy, the stream task's place in its thread's run
+    /// queue. Accepted and without effect in corelb: a shard runs each connection as a task
+    /// of one glommio task queue, which takes tasks in the order they woke, without a
+    /// per-task priority to change (docs/http.md).
+    SetNice(i32),
+    /// `http-request set-priority-class EXPR` (`class`, -2047…2047) or `set-priority-offset
+    /// EXPR` (ms, -524287…524287): the transaction's rank if it waits in a backend's or a
+    /// server's queue — the lower class first, then the earlier arrival plus offset
+    /// (HAProxy's queue order); fetches `prio_class`, `prio_offset`.
+    SetPriority {
+        class: bool,
+        expr: crate::acl::FetchExpr,
+    },
     /// `http-request reject`: the client connection closes with a reset, unanswered.
     Reject,
     /// `set-pathq FMT`: the path and the query.

@@ -30,6 +30,12 @@ const ACTIONS: &[&str] = &[
     "sc-set-gpt(",
     "capture",
     "do-resolve(",
+    "set-mark",
+    "set-tos",
+    "set-log-level",
+    "set-nice",
+    "set-priority-class",
+    "set-priority-offset",
 ];
 
 /// Actions HAProxy 2.6 has for `tcp-request` that corelb does not run yet.
@@ -37,16 +43,7 @@ const ACTIONS: &[&str] = &[
 pub(crate) const NO_OPENTRACING: &str =
     "corelb has no OpenTracing filter (its traces are the log lines and the unique id)";
 
-const NOT_YET: &[&str] = &[
-    "expect-netscaler-cip",
-    "set-log-level",
-    "set-nice",
-    "switch-mode",
-    "set-mark",
-    "set-tos",
-    "set-priority-class",
-    "set-priority-offset",
-];
+const NOT_YET: &[&str] = &["expect-netscaler-cip", "switch-mode"];
 
 /// The three rule sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -308,6 +305,76 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
             (TcpAction::SetAddr(part, expr), 2)
         }
         "capture" => (capture(px, set, w, loc, d)?, 4),
+        // HAProxy 2.6's words (src/tcp_act.c): an integer, decimal or 0x hex.
+        "set-mark" | "set-tos" => {
+            let Some(v) = w.get(1).filter(|v| *v != "if" && *v != "unless") else {
+                d.error(loc, "expects exactly 1 argument (integer/hex value)");
+                return None;
+            };
+            let n = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+                Some(h) => u32::from_str_radix(h, 16).ok(),
+                None => v.parse::<u32>().ok(),
+            };
+            let Some(n) = n else {
+                let at = match v.get(..2) {
+                    Some("0x" | "0X") => v[2..].trim_start_matches(|c: char| c.is_ascii_hexdigit()),
+                    _ => v.trim_start_matches(|c: char| c.is_ascii_digit()),
+                };
+                let at = if at.is_empty() { v.as_str() } else { at };
+                d.error(
+                    loc,
+                    format!("invalid character starting at '{at}' (integer/hex value expected)"),
+                );
+                return None;
+            };
+            let a = if action == "set-mark" {
+                TcpAction::SetMark(n)
+            } else {
+                // IP_TOS is one byte: the kernel keeps the low 8 bits, as HAProxy's
+                // setsockopt() of a larger value leaves it.
+                TcpAction::SetTos(n as u8)
+            };
+            (a, 2)
+        }
+        "set-log-level" if set == Set::Content => {
+            let level = w
+                .get(1)
+                .and_then(|l| super::parser::http_rules::log_level(l));
+            let Some(level) = level else {
+                d.error(
+                    loc,
+                    "expects exactly 1 argument (log level name or 'silent')",
+                );
+                return None;
+            };
+            (TcpAction::SetLogLevel(level), 2)
+        }
+        "set-priority-class" | "set-priority-offset" if set == Set::Content => {
+            // HAProxy 2.6's words.
+            let Some(e) = w.get(1).filter(|e| *e != "if" && *e != "unless") else {
+                d.error(loc, "missing fetch method");
+                return None;
+            };
+            let expr = match crate::acl::FetchExpr::parse(e, &px.name) {
+                Ok(x) => x,
+                Err(err) => {
+                    d.error(loc, err.to_string());
+                    return None;
+                }
+            };
+            let class = action == "set-priority-class";
+            (TcpAction::SetPriority { class, expr }, 2)
+        }
+        "set-nice" if set == Set::Content => {
+            let Some(v) = w.get(1).filter(|v| *v != "if" && *v != "unless") else {
+                d.error(loc, "expects exactly 1 argument (integer value)");
+                return None;
+            };
+            (
+                TcpAction::SetNice(super::parser::http_rules::nice_value(v)),
+                2,
+            )
+        }
         a if crate::acl::VarAction::is_action(a) => {
             let end = w
                 .iter()
@@ -545,7 +612,7 @@ mod tests {
     #[test]
     fn haproxy_wording_for_refusals() {
         let (_, d) = check(&format!(
-            "{HEAD}frontend f\n bind :1\n tcp-request session expect-proxy layer4\n tcp-request foo\n tcp-request content accept foo\n tcp-request inspect-delay 5x\n tcp-request connection expect-proxy\n tcp-request content set-mark 1\nbackend b2\n tcp-request connection accept\n server s 127.0.0.1:1\n"
+            "{HEAD}frontend f\n bind :1\n tcp-request session expect-proxy layer4\n tcp-request foo\n tcp-request content accept foo\n tcp-request inspect-delay 5x\n tcp-request connection expect-proxy\n tcp-request content set-mark 1x\nbackend b2\n tcp-request connection accept\n server s 127.0.0.1:1\n"
         ));
         let e = messages(&d, Level::Error).join("\n");
         for want in [
@@ -554,7 +621,7 @@ mod tests {
             "t.cfg:12: 'tcp-request content accept' only accepts 'if' or 'unless', in frontend 'f' (got 'foo')",
             "t.cfg:13: 'tcp-request inspect-delay' expects a positive delay in milliseconds, in frontend 'f' (unexpected character 'x')",
             "t.cfg:14: 'tcp-request connection expect-proxy' only supports 'layer4' in frontend 'f' (got '')",
-            "t.cfg:15: 'tcp-request content set-mark' is not supported yet",
+            "t.cfg:15: invalid character starting at 'x' (integer/hex value expected)",
             "t.cfg:17: tcp-request connection is not allowed because backend b2 is not a frontend",
         ] {
             assert!(e.contains(want), "missing {want:?} in\n{e}");

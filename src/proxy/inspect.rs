@@ -15,7 +15,9 @@
 use crate::acl::{Acls, ConnInfo, ContentSample, Sample, Tri, payload::RECV_LIMIT};
 use crate::config::{TcpAction, TcpRule};
 use crate::log::term::{Cause, Phase, Term};
+use crate::proxy::effects::Effects;
 use futures_lite::AsyncReadExt;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// What a rule set decided.
@@ -57,12 +59,14 @@ fn applies(rule: &TcpRule, acls: &Acls, s: &dyn Sample) -> Option<bool> {
 }
 
 /// Runs `connection` or `session` rules, which never wait. `expect_proxy` is set by an
-/// `expect-proxy layer4` rule that applies (it does not stop the rules).
+/// `expect-proxy layer4` rule that applies (it does not stop the rules); `set-mark` and
+/// `set-tos` rules leave their values in `fx`.
 pub fn run_final(
     rules: &[TcpRule],
     acls: &Acls,
     s: &dyn Sample,
     expect_proxy: &mut bool,
+    fx: &mut Effects,
 ) -> TcpVerdict {
     for r in rules {
         if applies(r, acls, s) != Some(true) {
@@ -78,8 +82,14 @@ pub fn run_final(
             TcpAction::Var(a) => a.apply(s, &mut Vec::new()),
             TcpAction::Stick(a) => stick(a, s),
             TcpAction::SetAddr(part, e) => crate::acl::set_addr(*part, e, s),
+            TcpAction::SetMark(m) => fx.mark = Some(*m),
+            TcpAction::SetTos(t) => fx.tos = Some(*t),
             // Refused by the parser outside content rules.
-            TcpAction::Capture { .. } | TcpAction::DoResolve(_) => {}
+            TcpAction::Capture { .. }
+            | TcpAction::DoResolve(_)
+            | TcpAction::SetLogLevel(_)
+            | TcpAction::SetNice(_)
+            | TcpAction::SetPriority { .. } => {}
         }
     }
     TcpVerdict::Accept
@@ -132,13 +142,16 @@ impl Resolving {
 /// One evaluation of `content` rules on what is buffered: a verdict, or `None` to wait for
 /// more bytes (never when `s` says its bytes are the last) or for the address of a
 /// `do-resolve` rule (then `res` holds it: [`Resolving::answer`], and evaluate again).
-/// `capture` rules add to `caps`.
+/// `capture` rules add to `caps`; `set-mark`, `set-tos` and `set-log-level` leave their
+/// values in `fx` (the last one evaluated wins, as when HAProxy starts its content rules
+/// over on more bytes).
 pub fn run_content(
     rules: &[TcpRule],
     acls: &Acls,
     s: &dyn Sample,
     caps: &mut Captured,
     res: &mut Resolving,
+    fx: &mut Effects,
 ) -> Option<TcpVerdict> {
     for (i, r) in rules.iter().enumerate() {
         if !applies(r, acls, s)? {
@@ -182,6 +195,12 @@ pub fn run_content(
                 }
             }
             TcpAction::DoResolve(_) => {}
+            TcpAction::SetMark(m) => fx.mark = Some(*m),
+            TcpAction::SetTos(t) => fx.tos = Some(*t),
+            TcpAction::SetLogLevel(l) => fx.log_level = Some(*l),
+            // Accepted without effect (see `HttpAction::SetNice`).
+            TcpAction::SetNice(_) => {}
+            TcpAction::SetPriority { class, expr } => crate::acl::set_priority(*class, expr, s),
         }
     }
     Some(TcpVerdict::Accept)
@@ -218,6 +237,8 @@ pub struct Inspect<'a> {
     pub lookups: Option<&'a crate::cluster::dns_lookup::Lookups>,
     /// The stream's frontend and backend (`fe_name`, `be_id`…).
     pub strm: Option<crate::acl::Strm<'a>>,
+    /// What `set-mark`, `set-tos` and `set-log-level` rules left.
+    pub effects: Option<&'a std::cell::Cell<Effects>>,
 }
 
 impl Inspect<'_> {
@@ -244,7 +265,12 @@ impl Inspect<'_> {
                 let mut none = Vec::new();
                 let mut held = self.captures.map(|c| c.borrow_mut());
                 let caps = held.as_deref_mut().unwrap_or(&mut none);
-                run_content(self.rules, self.acls, &s, caps, &mut res)
+                let mut fx = self.effects.map(|c| c.get()).unwrap_or_default();
+                let v = run_content(self.rules, self.acls, &s, caps, &mut res, &mut fx);
+                if let Some(c) = self.effects {
+                    c.set(fx);
+                }
+                v
             };
             if let Some(v) = verdict {
                 return Ok(v);
@@ -321,7 +347,8 @@ where
         (s.txn, s.stick, s.response, s.strm) = (i.txn, i.stick, true, i.strm);
         // (`do-resolve` is no `tcp-response` action.)
         let res = &mut Resolving::default();
-        if let Some(v) = run_content(i.rules, i.acls, &s, &mut Vec::new(), res) {
+        let fx = &mut Effects::default();
+        if let Some(v) = run_content(i.rules, i.acls, &s, &mut Vec::new(), res, fx) {
             return Ok(v);
         }
         let now = Instant::now();
@@ -406,8 +433,14 @@ pub fn early_rules(
         addrs: Some(&addrs),
         strm: None,
     };
-    match run_final(rules, &px.acls, &s, expect_proxy) {
-        TcpVerdict::Accept => Some(addrs.get()),
+    let mut fx = Effects::default();
+    match run_final(rules, &px.acls, &s, expect_proxy, &mut fx) {
+        TcpVerdict::Accept => {
+            // HAProxy sets the marks on the connection as the rules run.
+            let src = conn.src.or(addrs.get().src);
+            fx.apply_to(fd.as_raw_fd(), src.is_some_and(|a| a.is_ipv6()));
+            Some(addrs.get())
+        }
         // (`close` is a `tcp-response` action.)
         TcpVerdict::Reject | TcpVerdict::Close => {
             if connection_level {
@@ -444,6 +477,8 @@ pub async fn route_tcp(
     session: Option<&crate::stick::Trackers>,
     addrs: &crate::acl::AddrsCell,
     captures: &std::cell::RefCell<Captured>,
+    effects: &std::cell::Cell<Effects>,
+    priority: &std::cell::Cell<(i64, i64)>,
 ) -> Routed {
     let shared = &shard.shared;
     let cfg = &shared.cfg;
@@ -476,6 +511,7 @@ pub async fn route_tcp(
                 cfg.proxies.iter().position(|p| std::ptr::eq(p, px)),
                 None,
             )),
+            effects: Some(effects),
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,
@@ -524,5 +560,7 @@ pub async fn route_tcp(
     {
         return closed;
     }
+    // `set-priority-class`/`-offset`: for the queue, if the stream waits in one.
+    priority.set(txn.priority());
     Routed::Backend(be)
 }

@@ -7,6 +7,7 @@
 
 pub mod accesslog;
 pub mod conn;
+pub mod effects;
 pub mod http;
 pub mod inspect;
 pub mod switching;

@@ -13,6 +13,7 @@
 //! inspection, Q queue, C connect, D data).
 
 use crate::cluster::balance::{Pick, PickCtx};
+use crate::cluster::control::Priority;
 use crate::cluster::retry::Failure;
 use crate::cluster::{BackendRt, FrontendRt};
 use crate::config::PpOpts;
@@ -24,6 +25,7 @@ use crate::net::tls::Client;
 use crate::proxy::RetryTo;
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -52,6 +54,8 @@ struct Outcome {
     counted: (u64, u64),
     /// The request capture slots `tcp-request content capture` rules filled (`%hr`).
     captures: Option<crate::log::access::Captures>,
+    /// `tcp-request content set-log-level`: the line's level (-1: no line).
+    log_level: Option<i8>,
 }
 
 enum State {
@@ -141,6 +145,7 @@ pub async fn session(
         logged_asap: false,
         counted: (0, 0),
         captures: None,
+        log_level: None,
     };
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
@@ -158,8 +163,12 @@ pub async fn session(
     };
     // The stream's addresses, as content rules' `set-src`/`set-dst` leave them.
     let addrs = crate::acl::AddrsCell::default();
+    // The queue rank content rules give the stream (`set-priority-class`/`-offset`).
+    let mut prio = Priority::default();
     if fe.inspects_content {
         let captured = std::cell::RefCell::new(Vec::new());
+        let effects = std::cell::Cell::new(crate::proxy::effects::Effects::default());
+        let priority = std::cell::Cell::new((0, 0));
         let routed = crate::proxy::inspect::route_tcp(
             &shard,
             &fe,
@@ -170,8 +179,16 @@ pub async fn session(
             session_trackers.as_deref(),
             &addrs,
             &captured,
+            &effects,
+            &priority,
         )
         .await;
+        let fx = effects.get();
+        out.log_level = fx.log_level;
+        prio = Priority::new(priority.get());
+        if fx.tos.is_some() || fx.mark.is_some() {
+            fx.apply_to(crate::sys::fd(client.tcp()).as_raw_fd(), peer.is_ipv6());
+        }
         let captured = captured.into_inner();
         if !captured.is_empty() {
             let slots = &shard.shared.cfg.proxies[fe.proxy].logging.req_captures;
@@ -285,7 +302,7 @@ pub async fn session(
                 } else {
                     let since = Instant::now();
                     let deadline = be.queue_timeout.map(|t| since + t);
-                    let got = s.queue.wait_for(deadline, || {
+                    let got = s.queue.wait_for_turn(prio, deadline, || {
                         if !s.usable() {
                             return Some(false);
                         }
@@ -307,10 +324,12 @@ pub async fn session(
             State::Queue => {
                 let since = *queued_since.get_or_insert_with(Instant::now);
                 let deadline = be.queue_timeout.map(|t| since + t);
-                let got = be.queue.wait_for(deadline, || match be.lb.pick(&ctx) {
-                    Pick::Full => None,
-                    other => Some(other),
-                });
+                let got = be
+                    .queue
+                    .wait_for_turn(prio, deadline, || match be.lb.pick(&ctx) {
+                        Pick::Full => None,
+                        other => Some(other),
+                    });
                 match got.await {
                     Some(Pick::Server(srv)) => {
                         out.t_queue = Some(since.elapsed());
@@ -623,6 +642,7 @@ async fn response_rules(
         captures: None,
         lookups: None,
         strm: None,
+        effects: None,
     };
     let mut buf = Vec::new();
     let v = crate::proxy::inspect::response(
@@ -757,6 +777,7 @@ pub fn log_rejected(
         logged_asap: false,
         counted: (0, 0),
         captures: None,
+        log_level: None,
     };
     finish(shard, fe, peer, None, date, t0, &out);
 }
@@ -803,7 +824,7 @@ fn log_stream(
 ) -> crate::proxy::accesslog::Stream<'_> {
     crate::proxy::accesslog::Stream {
         http: false,
-        log_level: None,
+        log_level: out.log_level,
         src: peer,
         dst,
         tls: None,

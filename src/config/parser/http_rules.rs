@@ -28,16 +28,8 @@ pub(crate) const NO_SPOE: &str =
     "corelb runs no SPOE filters (no external agents in the request path; use rules)";
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
-pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &[
-    "add-acl",
-    "del-acl",
-    "set-map",
-    "del-map",
-    "set-nice",
-    "set-priority-class",
-    "set-priority-offset",
-    "sc-set-gpt",
-];
+pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] =
+    &["add-acl", "del-acl", "set-map", "del-map", "sc-set-gpt"];
 
 /// Actions of later HAProxy versions, which 2.6 (the language corelb speaks) rejects: each
 /// with the version that added it.
@@ -55,6 +47,34 @@ pub(super) const HTTP_ACTIONS_AFTER_26: &[(&str, &str)] = &[
 fn after_26(action: &str) -> Option<&'static str> {
     let name = action.split('(').next().unwrap_or(action);
     (HTTP_ACTIONS_AFTER_26.iter()).find_map(|&(n, v)| (n == name).then_some(v))
+}
+
+/// A `set-log-level` argument: a syslog level's number, or -1 for `silent`.
+pub(crate) fn log_level(name: &str) -> Option<i8> {
+    const LEVELS: [&str; 8] = [
+        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    ];
+    if name == "silent" {
+        return Some(-1);
+    }
+    LEVELS.iter().position(|x| *x == name).map(|n| n as i8)
+}
+
+/// A `set-nice` argument as HAProxy reads it: atoi() (what is no number is 0), kept within
+/// -1024…1024.
+pub(crate) fn nice_value(v: &str) -> i32 {
+    let t = v.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, c| (n * 10 + i64::from(c - b'0')).min(1 << 20));
+    let n = if neg { -n } else { n };
+    n.clamp(-1024, 1024) as i32
 }
 
 /// `http-request capture EXPR [len N | id N]` and `http-response|http-after-response capture
@@ -583,17 +603,59 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 }
             }
         }
+        "set-priority-class" | "set-priority-offset" if request => {
+            let end = cond_at(1).unwrap_or(w.len());
+            if end < 2 {
+                d.error(
+                    loc,
+                    format!(
+                        "error detected in {} '{}' while parsing '{kw} {action}' rule : missing fetch method.",
+                        px.kind.name(),
+                        px.name
+                    ),
+                );
+                return None;
+            }
+            if end > 2 {
+                d.error(
+                    loc,
+                    format!(
+                        "'{kw} {action}' expects either 'if' or 'unless' followed by a condition but found '{}'.",
+                        w[2]
+                    ),
+                );
+                return None;
+            }
+            match crate::acl::FetchExpr::parse(&w[1], &px.name) {
+                Ok(expr) => Some(HttpAction::SetPriority {
+                    class: action == "set-priority-class",
+                    expr,
+                }),
+                Err(e) => {
+                    d.error(loc, format!("'{kw} {action}': {e}"));
+                    None
+                }
+            }
+        }
+        // `set-nice N`: HAProxy reads it with atoi() and keeps it within -1024…1024.
+        "set-nice" if kw != "http-after-response" => {
+            if cond_at(1).unwrap_or(w.len()) != 2 {
+                d.error(
+                    loc,
+                    format!(
+                        "error detected in {} '{}' while parsing '{kw} set-nice' rule : expects exactly 1 argument (integer value).",
+                        px.kind.name(),
+                        px.name
+                    ),
+                );
+                return None;
+            }
+            Some(HttpAction::SetNice(nice_value(&w[1])))
+        }
         // (HAProxy 2.6 has no `http-after-response set-log-level`.)
         "set-log-level" if kw != "http-after-response" => {
-            const LEVELS: [&str; 8] = [
-                "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
-            ];
             match arg(1).filter(|_| need(1, "a log level", d)) {
-                Some("silent") => Some(HttpAction::SetLogLevel(-1)),
-                Some(l) if LEVELS.contains(&l) => {
-                    let n = LEVELS.iter().position(|x| *x == l).unwrap_or(6);
-                    Some(HttpAction::SetLogLevel(n as i8))
-                }
+                Some(l) if log_level(l).is_some() => log_level(l).map(HttpAction::SetLogLevel),
                 None => None,
                 o => {
                     // HAProxy 2.6's words.

@@ -21,6 +21,7 @@
 use super::rules;
 use crate::acl::{EditedRequestSample, RequestSample};
 use crate::cluster::balance::{Pick, PickCtx};
+use crate::cluster::control::Priority;
 use crate::cluster::retry::Failure;
 use crate::cluster::sessions::Target;
 use crate::cluster::{BackendRt, FrontendRt};
@@ -992,6 +993,7 @@ impl<'c> Exchange<'c> {
         // HTX streams); a reject closes without an answer.
         let mut captured = Vec::new();
         let mut verdict = None;
+        let mut fx = rules::Effects::default();
         if !fe_px.tcp_request.content.is_empty() {
             let rules = &fe_px.tcp_request.content;
             let mut res = crate::proxy::inspect::Resolving::default();
@@ -1004,6 +1006,7 @@ impl<'c> Exchange<'c> {
                     &base,
                     &mut captured,
                     &mut res,
+                    &mut fx,
                 );
                 if v.is_some() || !res.is_pending() {
                     verdict = Some(v);
@@ -1012,6 +1015,14 @@ impl<'c> Exchange<'c> {
                 // Boxed: rare, and its wait would otherwise weigh on every request.
                 Box::pin(res.answer(rules, &shared.dns_lookups, &base)).await;
             }
+        }
+        // `tcp-request content set-log-level`, `set-tos`, `set-mark` (an `http-request`
+        // rule may change them again).
+        if let Some(l) = fx.log_level {
+            txn.log_level = Some(l);
+        }
+        if fx.tos.is_some() || fx.mark.is_some() {
+            fx.apply_to(ctx.info.fd, ctx.info.src.is_ipv6());
         }
         // `tcp-request content capture`: into the frontend's slots, cut to their lengths.
         for (id, v) in captured {
@@ -1553,6 +1564,8 @@ impl<'c> Exchange<'c> {
                 .await
                 .map_err(|_| ProxyError::client_abort())?;
         }
+        // `set-priority-class`/`-offset`: the request's rank if it waits in a queue.
+        let prio = Priority::new(self.vars.priority());
         let txn = &mut self.txn;
         // `http-request set-dst`/`set-dst-port`: where a server at 0.0.0.0 (or port 0)
         // connects, on a connection of its own (not pooled, not reused); so does a request
@@ -1606,13 +1619,13 @@ impl<'c> Exchange<'c> {
                 let slot = match direct.or(last) {
                     Some(s) if be.abortonclose => {
                         let queued = Instant::now();
-                        let w = direct_slot(be, s, txn);
+                        let w = direct_slot(be, s, txn, prio);
                         match Box::pin(unless_closed(client, &mut b.inb, h2, w)).await {
                             Some(r) => r,
                             None => return Err(aborted_waiting(txn, Phase::Queue, queued)),
                         }
                     }
-                    Some(s) => direct_slot(be, s, txn).await,
+                    Some(s) => direct_slot(be, s, txn, prio).await,
                     None => Ok(None),
                 };
                 let direct = match slot {
@@ -1627,13 +1640,13 @@ impl<'c> Exchange<'c> {
                         let pctx = PickCtx { avoid, ..ctx_pick };
                         if be.abortonclose {
                             let queued = Instant::now();
-                            let w = pick(be, &pctx, txn);
+                            let w = pick(be, &pctx, txn, prio);
                             match Box::pin(unless_closed(client, &mut b.inb, h2, w)).await {
                                 Some(r) => r,
                                 None => return Err(aborted_waiting(txn, Phase::Queue, queued)),
                             }
                         } else {
-                            pick(be, &pctx, txn).await
+                            pick(be, &pctx, txn, prio).await
                         }
                     }
                 }
@@ -1970,7 +1983,8 @@ impl<'c> Exchange<'c> {
             let rules = &be_px.tcp_response.content;
             let run = |s: &dyn crate::acl::Sample| {
                 let res = &mut crate::proxy::inspect::Resolving::default();
-                crate::proxy::inspect::run_content(rules, &be_px.acls, s, &mut Vec::new(), res)
+                let fx = &mut crate::proxy::effects::Effects::default();
+                crate::proxy::inspect::run_content(rules, &be_px.acls, s, &mut Vec::new(), res, fx)
             };
             // First as HAProxy runs them before the answer came, then on the head.
             let v = run(&s().as_htx_pending()).or_else(|| run(&s().as_htx()));
@@ -2977,8 +2991,14 @@ fn aborted_waiting(txn: &mut Txn, phase: Phase, since: Instant) -> ProxyError {
     ProxyError::client_abort_waiting(phase)
 }
 
-/// Picks a server, waiting in the backend's queue while every server is full.
-async fn pick<'a>(be: &'a BackendRt, ctx: &PickCtx, txn: &mut Txn) -> Option<SrvSlot<'a>> {
+/// Picks a server, waiting in the backend's queue (at rank `prio`) while every server is
+/// full.
+async fn pick<'a>(
+    be: &'a BackendRt,
+    ctx: &PickCtx,
+    txn: &mut Txn,
+    prio: Priority,
+) -> Option<SrvSlot<'a>> {
     let srv = match be.lb.pick(ctx) {
         Pick::Server(s) => s,
         Pick::NoServer => return None,
@@ -2986,7 +3006,7 @@ async fn pick<'a>(be: &'a BackendRt, ctx: &PickCtx, txn: &mut Txn) -> Option<Srv
             let since = Instant::now();
             let got = be
                 .queue
-                .wait_for(be.queue_timeout.map(|t| since + t), || {
+                .wait_for_turn(prio, be.queue_timeout.map(|t| since + t), || {
                     match be.lb.pick(ctx) {
                         Pick::Full => None,
                         other => Some(other),
@@ -3011,6 +3031,7 @@ async fn direct_slot<'a>(
     be: &'a BackendRt,
     srv: usize,
     txn: &mut Txn,
+    prio: Priority,
 ) -> Result<Option<SrvSlot<'a>>, ProxyError> {
     let s = &be.lb.servers[srv];
     if s.try_acquire() {
@@ -3025,7 +3046,7 @@ async fn direct_slot<'a>(
     let since = Instant::now();
     let got = s
         .queue
-        .wait_for(be.queue_timeout.map(|t| since + t), || {
+        .wait_for_turn(prio, be.queue_timeout.map(|t| since + t), || {
             if !s.usable() {
                 return Some(false);
             }

@@ -72,12 +72,15 @@ fn the_futures_of_a_request_stay_small() {
                 // 2,856 with session 10's response features (wait-for-body, after-response
                 // capture, the zlib memory charge); 2,872 with where `http-request
                 // wait-for-body` waited (16 bytes in the exchange); 2,880 with what
-                // `set-log-level`, `set-tos` and `set-mark` rules leave.
-                2880,
+                // `set-log-level`, `set-tos` and `set-mark` rules leave; 2,896 with the
+                // request's queue rank (`set-priority-class`/`-offset`) and what
+                // `tcp-request content` rules leave of the same.
+                2896,
             ),
             // Its part once the exchange started: 2,216 bytes (5,560 with the exchange moved
             // in, twice, a 3.3 KiB connect and the response head's edits).
-            ("Exchange::run", size_of(ex.run(&mut b, &mut s)), 2304),
+            // (2,312 with the request's queue rank held while it waits for a server.)
+            ("Exchange::run", size_of(ex.run(&mut b, &mut s)), 2312),
             // A keep-alive connection's wait: 1,000 bytes (1,560 holding its stream and a Txn).
             (
                 "session",
