@@ -150,7 +150,9 @@ mod tests {
     fn futures_run_to_their_end_and_their_places_are_reused() {
         let log = Rc::new(RefCell::new(Vec::new()));
         // Each future waits for its gate once (its waker kept), then logs and ends.
-        let gates: Vec<Rc<(Cell<bool>, RefCell<Option<Waker>>)>> = (0..3)
+        // Open or not, and the waker of the future waiting for it.
+        type Gate = Rc<(Cell<bool>, RefCell<Option<Waker>>)>;
+        let gates: Vec<Gate> = (0..3)
             .map(|_| Rc::new((Cell::new(false), RefCell::new(None))))
             .collect();
         let make = |n: usize| {
