@@ -396,7 +396,7 @@ pub async fn session<T>(
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
     let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
     // The streams' work, run in this task (it borrows nothing of the connection's: its
-    // streams end after the connection, as they notice it ended).
+    // streams may end after the connection, see below).
     let mut tasks = Tasks::new();
     // (Everything that borrows the client ends with this block.)
     let linger = {
@@ -602,13 +602,15 @@ pub async fn session<T>(
         }
         linger
     };
-    // The streams still at work end (their sends fail once the connection is gone; what
-    // they do after, the log line and a server connection's return, goes on).
-    let rest = poll_fn(|cx| tasks.run(cx));
+    // The streams still at work (waiting for a server, say) end in a task of their own, as
+    // when each stream had one: the connection closes now, its descriptor and its maxconn
+    // slot go. (Their sends fail once the connection is gone; what they do after, the log
+    // line and a server connection's return, goes on.)
+    if !tasks.is_empty() {
+        glommio::spawn_local(poll_fn(move |cx| tasks.run(cx))).detach();
+    }
     if linger {
-        future::zip(drain(io, ctx.bufsize() * 64, ctx.info.fd), rest).await;
-    } else {
-        rest.await;
+        drain(io, ctx.bufsize() * 64, ctx.info.fd).await;
     }
 }
 

@@ -69,6 +69,11 @@ impl<F: Future<Output = ()>> Tasks<F> {
         }
     }
 
+    /// No future left.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
     /// Adds the future `make` returns, polled at the next [`Tasks::run`]. (`make` is
     /// called where the future is written, so that it is built in its place: a future
     /// passed by value is built on the stack and copied, all of its bytes however few its
@@ -199,7 +204,7 @@ mod tests {
         gates[0].1.borrow_mut().take().unwrap().wake_by_ref();
         assert!(t.run(&mut cx).is_ready());
         assert_eq!(*log.borrow(), [1, 2, 0]);
-        assert_eq!(t.live, 0);
+        assert!(t.is_empty());
     }
 
     #[test]
