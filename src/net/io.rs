@@ -138,7 +138,7 @@ impl InBuf {
     pub async fn read_from<R: AsyncRead + Unpin>(
         &mut self,
         r: &mut R,
-        deadline: impl Into<Limit>,
+        deadline: impl Until,
     ) -> io::Result<usize> {
         if !self.backlog.is_empty() {
             let mut backlog = std::mem::take(&mut self.backlog);
@@ -173,35 +173,54 @@ impl Drop for InBuf {
     }
 }
 
-/// When an I/O must be done by: no limit, an instant, or a time counted from when the I/O
-/// begins ([`within`]: no clock read for an I/O done at once, as most writes and the reads
-/// of what already arrived are).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Limit {
-    None,
-    At(Instant),
-    In(Duration),
+/// When an I/O must be done by: an instant (`Option<Instant>`, `None` for no limit), or a
+/// time counted from when the I/O begins ([`within`]: no clock read for an I/O done at
+/// once, as most writes and the reads of what already arrived are). (A trait rather than
+/// an enum of both: each stays 16 bytes in the futures that hold it across their waits.)
+pub trait Until: Copy {
+    /// No limit.
+    fn unlimited(&self) -> bool;
+    /// The time left, once the I/O turned out to wait.
+    fn left(self) -> Duration;
 }
 
-impl From<Option<Instant>> for Limit {
-    fn from(d: Option<Instant>) -> Self {
-        d.map_or(Limit::None, Limit::At)
+impl Until for Option<Instant> {
+    fn unlimited(&self) -> bool {
+        self.is_none()
+    }
+    fn left(self) -> Duration {
+        self.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        })
+    }
+}
+
+/// A timeout counted from when the I/O begins, see [`within`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Within(Option<Duration>);
+
+impl Until for Within {
+    fn unlimited(&self) -> bool {
+        self.0.is_none()
+    }
+    fn left(self) -> Duration {
+        // (Counted from the I/O's first poll: it began then.)
+        self.0.unwrap_or(Duration::MAX)
     }
 }
 
 /// A timeout counted from when the I/O begins (`None`: no limit): `deadline(t)` at the
 /// I/O's start, without reading the clock for it.
-pub fn within(t: Option<Duration>) -> Limit {
-    t.map_or(Limit::None, Limit::In)
+pub fn within(t: Option<Duration>) -> Within {
+    Within(t)
 }
 
 /// Runs an I/O future until `deadline` (None: no limit); a timeout is `ErrorKind::TimedOut`.
 pub async fn with_deadline<T>(
-    deadline: impl Into<Limit>,
+    deadline: impl Until,
     f: impl std::future::Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
-    let deadline = deadline.into();
-    if deadline == Limit::None {
+    if deadline.unlimited() {
         return f.await;
     }
     // The I/O first: most writes (and reads of what already arrived) are done at once, and
@@ -210,12 +229,7 @@ pub async fn with_deadline<T>(
     if let Some(r) = futures_lite::future::poll_once(f.as_mut()).await {
         return r;
     }
-    let left = match deadline {
-        Limit::At(d) => d.saturating_duration_since(Instant::now()),
-        // (Counted from the poll above: the I/O began then.)
-        Limit::In(t) => t,
-        Limit::None => unreachable!(),
-    };
+    let left = deadline.left();
     futures_lite::future::or(f, async {
         glommio::timer::sleep(left).await;
         Err(io::Error::from(io::ErrorKind::TimedOut))
@@ -226,7 +240,7 @@ pub async fn with_deadline<T>(
 pub async fn write_all<W: AsyncWrite + Unpin>(
     w: &mut W,
     b: &[u8],
-    deadline: impl Into<Limit>,
+    deadline: impl Until,
 ) -> io::Result<()> {
     with_deadline(deadline, w.write_all(b)).await
 }
@@ -504,7 +518,7 @@ mod tests {
         loop {
             out.extend_from_slice(b.bytes());
             b.consume(b.len());
-            match futures_lite::future::block_on(b.read_from(&mut src, Limit::None)) {
+            match futures_lite::future::block_on(b.read_from(&mut src, None::<Instant>)) {
                 Ok(0) => return out,
                 Ok(_) => {}
                 Err(e) => panic!("{e}"),

@@ -32,7 +32,7 @@ use crate::h1::{
 };
 use crate::log::term::{Cause, Phase, Term};
 use crate::net::error::{Again, Kind, ProxyError};
-use crate::net::io::{InBuf, Limit, ServerIo, within, write_all};
+use crate::net::io::{InBuf, ServerIo, within, write_all};
 use crate::net::ready::{ReadReady, readable};
 use crate::net::shard::ShardCtx;
 use crate::proxy::{RetryTo, retry_after_failure};
@@ -2864,7 +2864,7 @@ async fn unless_closed<T, C: AsyncRead + Unpin>(
         // With the buffer full, nothing more is read: a close is not seen (HAProxy's
         // request channel is full too).
         while inb.len() < inb.capacity() {
-            match inb.read_from(client, Limit::None).await {
+            match inb.read_from(client, None::<Instant>).await {
                 Ok(0) if !h2 => return None,
                 Ok(0) => break,
                 Ok(_) => {}
