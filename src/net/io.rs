@@ -5,7 +5,7 @@ use crate::net::buffers::{give_back, take as take_buffer};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Copies what is left of `pending` (from `*pos`) into `buf` and moves `*pos` on: for
 /// streams that serve bytes they already hold before reading more.
@@ -138,7 +138,7 @@ impl InBuf {
     pub async fn read_from<R: AsyncRead + Unpin>(
         &mut self,
         r: &mut R,
-        deadline: Option<Instant>,
+        deadline: impl Until,
     ) -> io::Result<usize> {
         if !self.backlog.is_empty() {
             let mut backlog = std::mem::take(&mut self.backlog);
@@ -173,34 +173,74 @@ impl Drop for InBuf {
     }
 }
 
+/// When an I/O must be done by: an instant (`Option<Instant>`, `None` for no limit), or a
+/// time counted from when the I/O begins ([`within`]: no clock read for an I/O done at
+/// once, as most writes and the reads of what already arrived are). (A trait rather than
+/// an enum of both: each stays 16 bytes in the futures that hold it across their waits.)
+pub trait Until: Copy {
+    /// No limit.
+    fn unlimited(&self) -> bool;
+    /// The time left, once the I/O turned out to wait.
+    fn left(self) -> Duration;
+}
+
+impl Until for Option<Instant> {
+    fn unlimited(&self) -> bool {
+        self.is_none()
+    }
+    fn left(self) -> Duration {
+        self.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        })
+    }
+}
+
+/// A timeout counted from when the I/O begins, see [`within`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Within(Option<Duration>);
+
+impl Until for Within {
+    fn unlimited(&self) -> bool {
+        self.0.is_none()
+    }
+    fn left(self) -> Duration {
+        // (Counted from the I/O's first poll: it began then.)
+        self.0.unwrap_or(Duration::MAX)
+    }
+}
+
+/// A timeout counted from when the I/O begins (`None`: no limit): `deadline(t)` at the
+/// I/O's start, without reading the clock for it.
+pub fn within(t: Option<Duration>) -> Within {
+    Within(t)
+}
+
 /// Runs an I/O future until `deadline` (None: no limit); a timeout is `ErrorKind::TimedOut`.
 pub async fn with_deadline<T>(
-    deadline: Option<Instant>,
+    deadline: impl Until,
     f: impl std::future::Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
-    match deadline {
-        None => f.await,
-        Some(d) => {
-            // The I/O first: most writes (and reads of what already arrived) are done at
-            // once, and then no timer is armed (nor the clock read) for them.
-            let mut f = std::pin::pin!(f);
-            if let Some(r) = futures_lite::future::poll_once(f.as_mut()).await {
-                return r;
-            }
-            let left = d.saturating_duration_since(Instant::now());
-            futures_lite::future::or(f, async {
-                glommio::timer::sleep(left).await;
-                Err(io::Error::from(io::ErrorKind::TimedOut))
-            })
-            .await
-        }
+    if deadline.unlimited() {
+        return f.await;
     }
+    // The I/O first: most writes (and reads of what already arrived) are done at once, and
+    // then no timer is armed (nor the clock read) for them.
+    let mut f = std::pin::pin!(f);
+    if let Some(r) = futures_lite::future::poll_once(f.as_mut()).await {
+        return r;
+    }
+    let left = deadline.left();
+    futures_lite::future::or(f, async {
+        glommio::timer::sleep(left).await;
+        Err(io::Error::from(io::ErrorKind::TimedOut))
+    })
+    .await
 }
 
 pub async fn write_all<W: AsyncWrite + Unpin>(
     w: &mut W,
     b: &[u8],
-    deadline: Option<Instant>,
+    deadline: impl Until,
 ) -> io::Result<()> {
     with_deadline(deadline, w.write_all(b)).await
 }
@@ -584,7 +624,7 @@ mod tests {
         loop {
             out.extend_from_slice(b.bytes());
             b.consume(b.len());
-            match futures_lite::future::block_on(b.read_from(&mut src, None)) {
+            match futures_lite::future::block_on(b.read_from(&mut src, None::<Instant>)) {
                 Ok(0) => return out,
                 Ok(_) => {}
                 Err(e) => panic!("{e}"),

@@ -6,8 +6,9 @@
 //! `tokio_util::compat`: it needs tokio's I/O traits only, spawns nothing, arms no timer and
 //! does not need `Send`, so it runs on the shard's executor like the rest of the connection.
 //!
-//! Every stream runs the same [`Exchange`] as an HTTP/1 request, in a task of its own over
-//! buffers of its own (kept per connection and reused): its head is rebuilt as HTTP/1.1
+//! Every stream runs the same [`Exchange`] as an HTTP/1 request, inside the connection's
+//! task (see [`super::tasks`]: no task and no allocation of its own) over buffers of its own
+//! (kept per connection and reused): its head is rebuilt as HTTP/1.1
 //! bytes for the codec (as HAProxy turns both versions into HTX), so ACLs, rules,
 //! `use_backend`, persistence, retries, `monitor-uri`, error pages and the log line are the
 //! ones of HTTP/1; servers get HTTP/1.1 over the shard's pooled connections. The exchange
@@ -33,6 +34,7 @@
 //!   streams' work.
 
 use super::session::{Bufs, ClientInfo, Ctx, Exchange, Txn, give_back_bufs, take_bufs};
+use super::tasks::Tasks;
 use crate::cluster::FrontendRt;
 use crate::cluster::sessions::Target;
 use crate::h1::{
@@ -329,7 +331,8 @@ impl Drop for Live {
 }
 
 enum Event {
-    Stream(Box<(http::Request<RecvStream>, SendResponse<Bytes>)>),
+    /// A new stream (its request and response handle are left in the loop's `accepted`).
+    Stream,
     /// The connection ended (every stream closed after a GOAWAY, or the client left).
     Closed,
     /// h2 ended the connection on a protocol error (with a GOAWAY).
@@ -341,14 +344,23 @@ enum Event {
     Stop,
 }
 
-/// Lets h2 write what it has (a GOAWAY) and end the connection, for at most `bound`.
-async fn close_within<T>(conn: &mut h2::server::Connection<T, Bytes>, bound: Duration)
-where
+/// Lets h2 write what it has (a GOAWAY) and end the connection, for at most `bound`; the
+/// streams' work goes on meanwhile.
+async fn close_within<T, F>(
+    conn: &mut h2::server::Connection<T, Bytes>,
+    bound: Duration,
+    tasks: &mut Tasks<F>,
+) where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    F: std::future::Future<Output = ()>,
 {
     let _ = future::or(
         async {
-            let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
+            let _ = poll_fn(|cx| {
+                let _ = tasks.run(cx);
+                conn.poll_closed(cx)
+            })
+            .await;
         },
         glommio::timer::sleep(bound),
     )
@@ -383,6 +395,9 @@ pub async fn session<T>(
     let fe_px = ctx.fe_px();
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
     let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
+    // The streams' work, run in this task (it borrows nothing of the connection's: its
+    // streams may end after the connection, see below).
+    let mut tasks = Tasks::new();
     // (Everything that borrows the client ends with this block.)
     let linger = {
         let calm = Rc::new(Cell::new(Calm::Fine));
@@ -450,6 +465,7 @@ pub async fn session<T>(
         let mut rechecks = sessions.rechecks();
         // Closed by us while the client may still be sending.
         let mut linger = false;
+        let mut accepted = None;
         loop {
             // With no stream at work: the idle timeout, or while stopping a moment for h2's
             // graceful close (it waits for a PING answer a client need not send).
@@ -462,6 +478,9 @@ pub async fn session<T>(
                 t_keep_alive
             });
             let next = poll_fn(|cx| {
+                // The streams woken since (or new) work first: what they send goes out with
+                // the connection's poll below.
+                let _ = tasks.run(cx);
                 // Some server's connections were shut down (the shard's registry woke this
                 // task): the streams look at theirs.
                 let r = sessions.rechecks();
@@ -478,8 +497,9 @@ pub async fn session<T>(
                 streams.wait(cx);
                 let r = if streams.live.get() < max {
                     match conn.poll_accept(cx) {
-                        Poll::Ready(Some(Ok((req, respond)))) => {
-                            Poll::Ready(Event::Stream(Box::new((req, respond))))
+                        Poll::Ready(Some(Ok(s))) => {
+                            accepted = Some(s);
+                            Poll::Ready(Event::Stream)
                         }
                         Poll::Ready(Some(Err(e))) => {
                             log::debug!("{}: {}: h2: {e}", ctx.fe.name, ctx.info.src);
@@ -525,19 +545,12 @@ pub async fn session<T>(
             )
             .await;
             match ev {
-                Event::Stream(s) => {
-                    let (req, respond) = *s;
+                Event::Stream => {
+                    let Some((req, respond)) = accepted.take() else {
+                        continue;
+                    };
                     let live = streams.enter();
-                    // Boxed first, then spawned: glommio's spawn layers move a pointer, not
-                    // the stream's future (≈4 KiB), which is written into its box.
-                    // (The box is made before the future, so that the future can be built
-                    // in it: `Box::pin(stream(…))` builds it on the stack and copies all its
-                    // bytes, however few its initial state uses.)
-                    let task = Box::into_pin(Box::write(
-                        Box::new_uninit(),
-                        stream(ctx.clone(), req, respond, first, live),
-                    ));
-                    glommio::spawn_local(task).detach();
+                    tasks.spawn(|| stream(ctx.clone(), req, respond, first, live));
                     first = false;
                     taken = taken.saturating_add(1);
                     if taken == tune.max_total_streams {
@@ -564,7 +577,7 @@ pub async fn session<T>(
                         conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
                         // Out with the GOAWAY, bounded in time; the streams' tasks end as
                         // their sends fail.
-                        close_within(&mut conn, Duration::from_secs(1)).await;
+                        close_within(&mut conn, Duration::from_secs(1), &mut tasks).await;
                         linger = true;
                         break;
                     }
@@ -575,7 +588,7 @@ pub async fn session<T>(
                     // stream): GOAWAY naming the last stream taken (a stream the client sent
                     // meanwhile was not processed: it may retry it), then close.
                     conn.abrupt_shutdown(Reason::NO_ERROR);
-                    close_within(&mut conn, Duration::from_secs(1)).await;
+                    close_within(&mut conn, Duration::from_secs(1), &mut tasks).await;
                     linger = true;
                     break;
                 }
@@ -589,6 +602,13 @@ pub async fn session<T>(
         }
         linger
     };
+    // The streams still at work (waiting for a server, say) end in a task of their own, as
+    // when each stream had one: the connection closes now, its descriptor and its maxconn
+    // slot go. (Their sends fail once the connection is gone; what they do after, the log
+    // line and a server connection's return, goes on.)
+    if !tasks.is_empty() {
+        glommio::spawn_local(poll_fn(move |cx| tasks.run(cx))).detach();
+    }
     if linger {
         drain(io, ctx.bufsize() * 64, ctx.info.fd).await;
     }

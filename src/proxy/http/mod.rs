@@ -15,3 +15,4 @@ pub mod persist;
 pub mod redir;
 pub mod rules;
 pub mod session;
+pub(crate) mod tasks;

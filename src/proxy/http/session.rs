@@ -33,7 +33,7 @@ use crate::h1::{
 };
 use crate::log::term::{Cause, Phase, Term};
 use crate::net::error::{Again, Kind, ProxyError};
-use crate::net::io::{InBuf, ServerIo, write_all};
+use crate::net::io::{InBuf, ServerIo, within, write_all};
 use crate::net::ready::{ReadReady, readable};
 use crate::net::shard::ShardCtx;
 use crate::proxy::{RetryTo, retry_after_failure};
@@ -439,7 +439,7 @@ impl Ctx {
             }
             // HAProxy's `%B` counts its error answers.
             txn.bytes_out = page.len() as u64;
-            let _ = write_all(client, &page, deadline(fe_px.timeouts.client)).await;
+            let _ = write_all(client, &page, within(fe_px.timeouts.client)).await;
         }
         log_txn(&self.shard, &self.fe, &self.info, txn, self.vars_no_txn());
     }
@@ -775,7 +775,7 @@ impl<'c> Exchange<'c> {
             let fe_px = ctx.fe_px();
             let t = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
             while b.inb.len() < head_len + n as usize {
-                match b.inb.read_from(client, deadline(t)).await {
+                match b.inb.read_from(client, within(t)).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
@@ -885,7 +885,7 @@ impl<'c> Exchange<'c> {
                 self.txn.status = status;
                 self.txn.denied = denied;
                 self.txn.backend = be;
-                let ok = write_all(client, &bytes, deadline(ctx.fe_px().timeouts.client))
+                let ok = write_all(client, &bytes, within(ctx.fe_px().timeouts.client))
                     .await
                     .is_ok();
                 self.txn.bytes_out = bytes.len() as u64;
@@ -1662,7 +1662,7 @@ impl<'c> Exchange<'c> {
                 let bytes = super::redir::response(p, local_target(ctx, &b.req, b.inb.bytes()));
                 txn.status = 302;
                 txn.bytes_out = bytes.len() as u64;
-                let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
+                let _ = write_all(client, &bytes, within(fe_px.timeouts.client)).await;
                 return Err(ProxyError::answered_locally());
             }
             txn.epoch = be.lb.servers[srv].kill_epoch();
@@ -1814,18 +1814,18 @@ impl<'c> Exchange<'c> {
             let inb = &b.inb;
             let sent = if let Some(n) = whole_body.filter(|_| !expects_continue) {
                 let r = async {
-                    write_all(&mut sconn, &b.sout, deadline(t_server)).await?;
+                    write_all(&mut sconn, &b.sout, within(t_server)).await?;
                     write_all(
                         &mut sconn,
                         &inb.bytes()[head_len..head_len + n],
-                        deadline(t_server),
+                        within(t_server),
                     )
                     .await
                 }
                 .await;
                 r.map(|_| n)
             } else {
-                write_all(&mut sconn, &b.sout, deadline(t_server))
+                write_all(&mut sconn, &b.sout, within(t_server))
                     .await
                     .map(|_| 0)
             };
@@ -2314,7 +2314,7 @@ impl<'c> Exchange<'c> {
                     txn.term = Term::new(Cause::Proxy, Phase::Headers);
                     txn.t_response = None;
                 }
-                let _ = write_all(client, &bytes, deadline(fe_px.timeouts.client)).await;
+                let _ = write_all(client, &bytes, within(fe_px.timeouts.client)).await;
                 txn.bytes_out = bytes.len() as u64;
                 log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
                 return Next::Close;
@@ -2970,7 +2970,7 @@ async fn unless_closed<T, C: AsyncRead + Unpin>(
         // With the buffer full, nothing more is read: a close is not seen (HAProxy's
         // request channel is full too).
         while inb.len() < inb.capacity() {
-            match inb.read_from(client, None).await {
+            match inb.read_from(client, None::<Instant>).await {
                 Ok(0) if !h2 => return None,
                 Ok(0) => break,
                 Ok(_) => {}
@@ -3175,8 +3175,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
                 match parse_response(rbuf.bytes(), limits, res) {
                     Ok(Parsed::Complete { head_len: hl }) => {
                         if res.status() == 100 {
-                            let r =
-                                write_all(client, &rbuf.bytes()[..hl], deadline(t_client)).await;
+                            let r = write_all(client, &rbuf.bytes()[..hl], within(t_client)).await;
                             rbuf.consume(hl);
                             r.map_err(|_| ProxyError::client_abort())?;
                             break;
@@ -3192,7 +3191,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
             }
-            match rbuf.read_from(server, deadline(t_server)).await {
+            match rbuf.read_from(server, within(t_server)).await {
                 Ok(0) => return Err(ProxyError::empty_response()),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
@@ -3207,13 +3206,13 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
             let mut left = n;
             while left > 0 {
                 if inb.is_empty() {
-                    match inb.read_from(client, deadline(t_client)).await {
+                    match inb.read_from(client, within(t_client)).await {
                         Ok(0) | Err(_) => return Err(ProxyError::client_abort()),
                         Ok(_) => {}
                     }
                 }
                 let k = (inb.len() as u64).min(left) as usize;
-                write_all(server, &inb.bytes()[..k], deadline(t_server))
+                write_all(server, &inb.bytes()[..k], within(t_server))
                     .await
                     .map_err(ProxyError::send)?;
                 inb.consume(k);
@@ -3222,7 +3221,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
         }
         BodyKind::Chunked => loop {
             if inb.is_empty() {
-                match inb.read_from(client, deadline(t_client)).await {
+                match inb.read_from(client, within(t_client)).await {
                     Ok(0) | Err(_) => return Err(ProxyError::client_abort()),
                     Ok(_) => {}
                 }
@@ -3230,7 +3229,7 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
             let adv = scanner
                 .advance(inb.bytes())
                 .map_err(|_| ProxyError::client_abort())?;
-            write_all(server, &inb.bytes()[..adv.consumed], deadline(t_server))
+            write_all(server, &inb.bytes()[..adv.consumed], within(t_server))
                 .await
                 .map_err(ProxyError::send)?;
             inb.consume(adv.consumed);
@@ -3262,7 +3261,7 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
                 Ok(Parsed::Complete { head_len }) => {
                     if res.is_interim() {
                         let r =
-                            write_all(client, &rbuf.bytes()[..head_len], deadline(t_client)).await;
+                            write_all(client, &rbuf.bytes()[..head_len], within(t_client)).await;
                         rbuf.consume(head_len);
                         r.map_err(|_| ProxyError::client_abort())?;
                         continue;
@@ -3366,7 +3365,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
                 }
                 None => out.extend_from_slice(&rbuf.bytes()[..take]),
             }
-            if write_all(client, out, deadline(t_client)).await.is_err() {
+            if write_all(client, out, within(t_client)).await.is_err() {
                 f.term = Some(Term::new(Cause::Client, Phase::Data));
                 return f;
             }
@@ -3388,7 +3387,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
             f.complete = true;
             return f;
         }
-        match rbuf.read_from(server, deadline(t_server)).await {
+        match rbuf.read_from(server, within(t_server)).await {
             Ok(0) => {
                 if kind == BodyKind::CloseDelimited {
                     f.complete = false; // the server closed: done, but not reusable
@@ -3418,7 +3417,7 @@ async fn tunnel_copy<C: AsyncRead + AsyncWrite + Unpin>(
     timeout: Option<Duration>,
 ) -> io::Result<()> {
     if !first_to_server.is_empty() {
-        write_all(server, first_to_server, deadline(timeout)).await?;
+        write_all(server, first_to_server, within(timeout)).await?;
     }
     crate::net::copy::bidirectional(client, server, timeout).await
 }
