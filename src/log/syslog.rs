@@ -29,6 +29,41 @@ pub struct Sender {
     dropped: u64,
 }
 
+impl Sink {
+    /// Writes the line `fill` makes (newline-ended) to the sink: `buf` for a datagram, a
+    /// ring without its newline and cut to the ring's `maxlen`. False when a socket did not
+    /// take it (stdout/stderr count their own drops).
+    fn deliver(&self, buf: &mut Vec<u8>, fill: impl Fn(&mut Vec<u8>)) -> bool {
+        let sent = match self {
+            Sink::Stdio(stream) => {
+                stdio::send_with(*stream, fill);
+                return true;
+            }
+            Sink::Ring(r) => {
+                let mut line = Vec::with_capacity(128);
+                fill(&mut line);
+                line.pop();
+                if let Some(m) = r.maxlen() {
+                    line.truncate(m);
+                }
+                r.push(line);
+                return true;
+            }
+            Sink::Udp(s, addr) => {
+                buf.clear();
+                fill(buf);
+                s.send_to(buf, addr)
+            }
+            Sink::Unix(s, path) => {
+                buf.clear();
+                fill(buf);
+                s.send_to(buf, path)
+            }
+        };
+        sent.is_ok()
+    }
+}
+
 struct Target {
     sink: Sink,
     t: LogTarget,
@@ -38,6 +73,18 @@ struct Target {
     format_as_given: SyslogFormat,
     /// Lines offered to this target so far, for `sample`.
     seen: u64,
+}
+
+impl Target {
+    /// `sample R:S`: whether the target takes this line (each line offered counts).
+    fn sampled(&mut self) -> bool {
+        let Some(s) = &self.t.sample else {
+            return true;
+        };
+        let pos = (self.seen % s.size as u64) as u32 + 1;
+        self.seen += 1;
+        s.ranges.iter().any(|&(a, b)| (a..=b).contains(&pos))
+    }
 }
 
 /// Syslog severities, from `LEVELS` in the config parser.
@@ -139,53 +186,23 @@ impl Sender {
     /// ([`super::forward::render`]), cut to the target's `len` less one byte.
     pub fn forward(&mut self, p: &super::forward::Parsed, raw: &[u8]) {
         for tg in &mut self.sinks {
-            let t = &tg.t;
             if let Some(pri) = p.pri {
                 let level = pri & 7;
-                if level > t.max_level || level < t.min_level {
+                if level > tg.t.max_level || level < tg.t.min_level {
                     continue;
                 }
             }
-            if let Some(s) = &t.sample {
-                let pos = (tg.seen % s.size as u64) as u32 + 1;
-                tg.seen += 1;
-                if !s.ranges.iter().any(|&(a, b)| (a..=b).contains(&pos)) {
-                    continue;
-                }
+            if !tg.sampled() {
+                continue;
             }
+            let t = &tg.t;
             let max = t.maxlen.max(80) - 1;
             let fill = |line: &mut Vec<u8>| {
                 super::forward::render(tg.format_as_given, t.facility, p, raw, line);
                 line.truncate(max);
                 line.push(b'\n');
             };
-            let sent = match &tg.sink {
-                Sink::Stdio(stream) => {
-                    stdio::send_with(*stream, fill);
-                    continue;
-                }
-                Sink::Ring(r) => {
-                    let mut line = Vec::with_capacity(128);
-                    fill(&mut line);
-                    line.pop();
-                    if let Some(m) = r.maxlen() {
-                        line.truncate(m);
-                    }
-                    r.push(line);
-                    continue;
-                }
-                Sink::Udp(s, addr) => {
-                    self.buf.clear();
-                    fill(&mut self.buf);
-                    s.send_to(&self.buf, addr)
-                }
-                Sink::Unix(s, path) => {
-                    self.buf.clear();
-                    fill(&mut self.buf);
-                    s.send_to(&self.buf, path)
-                }
-            };
-            if sent.is_err() {
+            if !tg.sink.deliver(&mut self.buf, fill) {
                 self.dropped += 1;
             }
         }
@@ -207,17 +224,10 @@ impl Sender {
             pid: self.pid,
         };
         for tg in &mut self.sinks {
-            let t = &tg.t;
-            if level > t.max_level || level < t.min_level {
+            if level > tg.t.max_level || level < tg.t.min_level || !tg.sampled() {
                 continue;
             }
-            if let Some(s) = &t.sample {
-                let pos = (tg.seen % s.size as u64) as u32 + 1;
-                tg.seen += 1;
-                if !s.ranges.iter().any(|&(a, b)| (a..=b).contains(&pos)) {
-                    continue;
-                }
-            }
+            let t = &tg.t;
             let max = t.maxlen.max(80) - 1;
             let fill = |line: &mut Vec<u8>| {
                 framing::header(tg.format, t.facility, level, now, &meta, sd, line);
@@ -225,33 +235,7 @@ impl Sender {
                 line.truncate(max);
                 line.push(b'\n');
             };
-            let sent = match &tg.sink {
-                Sink::Stdio(stream) => {
-                    stdio::send_with(*stream, fill);
-                    continue;
-                }
-                Sink::Ring(r) => {
-                    let mut line = Vec::with_capacity(128);
-                    fill(&mut line);
-                    line.pop();
-                    if let Some(m) = r.maxlen() {
-                        line.truncate(m);
-                    }
-                    r.push(line);
-                    continue;
-                }
-                Sink::Udp(s, addr) => {
-                    self.buf.clear();
-                    fill(&mut self.buf);
-                    s.send_to(&self.buf, addr)
-                }
-                Sink::Unix(s, path) => {
-                    self.buf.clear();
-                    fill(&mut self.buf);
-                    s.send_to(&self.buf, path)
-                }
-            };
-            if sent.is_err() {
+            if !tg.sink.deliver(&mut self.buf, fill) {
                 self.dropped += 1;
             }
         }

@@ -225,16 +225,7 @@ fn wait_for_body(
 /// `parse_http_set_timeout`: the argument count, then the backend capability, then the
 /// timeout's name, then its value).
 fn set_timeout(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) -> Option<HttpAction> {
-    let err = |d: &mut Diags, m: &str| {
-        d.error(
-            loc,
-            format!(
-                "error detected in {} '{}' while parsing '{kw} set-timeout' rule : {m}",
-                px.kind.haproxy_name(),
-                px.name
-            ),
-        )
-    };
+    let err = |d: &mut Diags, m: &str| rule_error(px, kw, "set-timeout", m, loc, d);
     let end = (w.iter())
         .position(|x| x == "if" || x == "unless")
         .unwrap_or(w.len());
@@ -243,13 +234,7 @@ fn set_timeout(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) -> 
         return None;
     }
     if end > 3 {
-        d.error(
-            loc,
-            format!(
-                "'{kw} set-timeout' expects either 'if' or 'unless' followed by a condition but found '{}'.",
-                w[3]
-            ),
-        );
+        trailing(kw, "set-timeout", &w[3], loc, d);
         return None;
     }
     if !px.kind.is_backend() {
@@ -310,16 +295,7 @@ fn replace_value(
     loc: &Loc,
     d: &mut Diags,
 ) -> Option<HttpAction> {
-    let err = |d: &mut Diags, m: &str| {
-        d.error(
-            loc,
-            format!(
-                "error detected in {} '{}' while parsing '{kw} replace-value' rule : {m}",
-                px.kind.haproxy_name(),
-                px.name
-            ),
-        )
-    };
+    let err = |d: &mut Diags, m: &str| rule_error(px, kw, "replace-value", m, loc, d);
     let end = (w.iter())
         .position(|x| x == "if" || x == "unless")
         .unwrap_or(w.len());
@@ -328,13 +304,7 @@ fn replace_value(
         return None;
     }
     if end > 4 {
-        d.error(
-            loc,
-            format!(
-                "'{kw} replace-value' expects either 'if' or 'unless' followed by a condition but found '{}'.",
-                w[4]
-            ),
-        );
+        trailing(kw, "replace-value", &w[4], loc, d);
         return None;
     }
     let re = match regex::bytes::Regex::new(&w[2]) {
@@ -473,13 +443,7 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
         "wait-for-handshake" if request => {
             let end = cond_at(1).unwrap_or(w.len());
             if end > 1 {
-                d.error(
-                    loc,
-                    format!(
-                        "'{kw} wait-for-handshake' expects either 'if' or 'unless' followed by a condition but found '{}'.",
-                        w[1]
-                    ),
-                );
+                trailing(kw, "wait-for-handshake", &w[1], loc, d);
                 return None;
             }
             Some(HttpAction::WaitForHandshake)
@@ -487,24 +451,11 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
         "early-hint" if request => {
             let end = cond_at(1).unwrap_or(w.len());
             if end < 3 {
-                d.error(
-                    loc,
-                    format!(
-                        "error detected in {} '{}' while parsing '{kw} early-hint' rule : expects exactly 2 arguments.",
-                        px.kind.haproxy_name(),
-                        px.name
-                    ),
-                );
+                rule_error(px, kw, "early-hint", "expects exactly 2 arguments.", loc, d);
                 return None;
             }
             if end > 3 {
-                d.error(
-                    loc,
-                    format!(
-                        "'{kw} early-hint' expects either 'if' or 'unless' followed by a condition but found '{}'.",
-                        w[3]
-                    ),
-                );
+                trailing(kw, "early-hint", &w[3], loc, d);
                 return None;
             }
             let f = fmt(&w[2], d)?;
@@ -516,35 +467,29 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 (2, Some("on")) => true,
                 (2, Some("off")) => false,
                 (2, Some(v)) => {
-                    d.error(
+                    rule_error(
+                        px,
+                        kw,
+                        "strict-mode",
+                        &format!("Unexpected value '{v}'. Only 'on' and 'off' are supported."),
                         loc,
-                        format!(
-                            "error detected in {} '{}' while parsing '{kw} strict-mode' rule : Unexpected value '{v}'. Only 'on' and 'off' are supported.",
-                            px.kind.haproxy_name(),
-                            px.name
-                        ),
+                        d,
                     );
                     return None;
                 }
                 (1, _) => {
-                    d.error(
+                    rule_error(
+                        px,
+                        kw,
+                        "strict-mode",
+                        "expects exactly 1 arguments.",
                         loc,
-                        format!(
-                            "error detected in {} '{}' while parsing '{kw} strict-mode' rule : expects exactly 1 arguments.",
-                            px.kind.haproxy_name(),
-                            px.name
-                        ),
+                        d,
                     );
                     return None;
                 }
                 _ => {
-                    d.error(
-                        loc,
-                        format!(
-                            "'{kw} strict-mode' expects either 'if' or 'unless' followed by a condition but found '{}'.",
-                            w[2]
-                        ),
-                    );
+                    trailing(kw, "strict-mode", &w[2], loc, d);
                     return None;
                 }
             };
@@ -556,24 +501,11 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
             match crate::h1::UriNormalizer::parse(&words) {
                 Ok((n, used)) if 1 + used == end => Some(HttpAction::NormalizeUri(n)),
                 Ok((_, used)) => {
-                    d.error(
-                        loc,
-                        format!(
-                            "'{kw} normalize-uri' expects either 'if' or 'unless' followed by a condition but found '{}'.",
-                            w[1 + used]
-                        ),
-                    );
+                    trailing(kw, "normalize-uri", &w[1 + used], loc, d);
                     None
                 }
                 Err(e) => {
-                    d.error(
-                        loc,
-                        format!(
-                            "error detected in {} '{}' while parsing '{kw} normalize-uri' rule : {e}.",
-                            px.kind.haproxy_name(),
-                            px.name
-                        ),
-                    );
+                    rule_error(px, kw, "normalize-uri", &format!("{e}."), loc, d);
                     None
                 }
             }
@@ -617,13 +549,7 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 return None;
             }
             if end > 2 {
-                d.error(
-                    loc,
-                    format!(
-                        "'{kw} {action}' expects either 'if' or 'unless' followed by a condition but found '{}'.",
-                        w[2]
-                    ),
-                );
+                trailing(kw, action, &w[2], loc, d);
                 return None;
             }
             match crate::acl::FetchExpr::parse(&w[1], &px.name) {
@@ -1128,3 +1054,25 @@ pub(crate) fn parse_reply(
 pub const ERRORFILE_CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
 ];
+
+/// HAProxy's `error detected in <proxy> '<name>' while parsing '<kw> <action>' rule : <m>`.
+fn rule_error(px: &Proxy, kw: &str, action: &str, m: &str, loc: &Loc, d: &mut Diags) {
+    d.error(
+        loc,
+        format!(
+            "error detected in {} '{}' while parsing '{kw} {action}' rule : {m}",
+            px.kind.haproxy_name(),
+            px.name
+        ),
+    );
+}
+
+/// HAProxy's error for words between an action's arguments and its condition.
+fn trailing(kw: &str, action: &str, found: &str, loc: &Loc, d: &mut Diags) {
+    d.error(
+        loc,
+        format!(
+            "'{kw} {action}' expects either 'if' or 'unless' followed by a condition but found '{found}'."
+        ),
+    );
+}
