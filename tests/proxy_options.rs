@@ -1365,3 +1365,71 @@ backend b\n  http-request set-priority-class int(5) if {{ path /b }}\n\
         );
     }
 }
+
+/// `tcp-request content set-priority-class` in mode tcp: connections waiting for the one
+/// slot of a `maxconn 1` server leave the queue by class; the same order through Debian's
+/// HAProxy 2.6.
+#[test]
+fn tcp_request_set_priority_orders_the_queue_as_haproxy() {
+    for (who, start) in both() {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let release = Arc::new(AtomicBool::new(false));
+        let (s2, r2) = (seen.clone(), release.clone());
+        // Records each connection's first bytes, answers and closes; holds "slow".
+        let srv = Backend::start(move |mut s| {
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let got = String::from_utf8_lossy(&buf[..n]).to_string();
+            s2.lock().unwrap().push(got.clone());
+            while got == "slow" && !r2.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = s.write_all(b"ok");
+        });
+        let port = free_port();
+        let cfg = format!(
+            "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 10s\n  timeout server 10s\n  timeout queue 10s\n\
+frontend fe\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 2s\n\
+  tcp-request content set-priority-class int(5) if {{ req.payload(0,1) -m str b }}\n\
+  tcp-request content set-priority-class int(-5) if {{ req.payload(0,1) -m str c }}\n\
+  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend b\n\
+backend b\n  server s 127.0.0.1:{} maxconn 1\n",
+            srv.port
+        );
+        let _p = start(&cfg, &[port]);
+        let send = |what: &str| {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            c.write_all(what.as_bytes()).unwrap();
+            c
+        };
+        let slow = send("slow");
+        let got = eventually(Duration::from_secs(5), || {
+            (!seen.lock().unwrap().is_empty()).then_some(())
+        });
+        assert!(got.is_some(), "{who}: slow reached the server");
+        let mut queued = Vec::new();
+        for p in ["b", "d", "c"] {
+            queued.push(send(p));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        release.store(true, Ordering::SeqCst);
+        // Each client reads to the end and closes at once: a session holds the server's
+        // slot until both sides have closed (HAProxy too), so one client left open would
+        // keep the others queued.
+        let readers: Vec<_> = std::iter::once(slow)
+            .chain(queued)
+            .map(|mut c| {
+                std::thread::spawn(move || {
+                    let mut out = Vec::new();
+                    let _ = c.read_to_end(&mut out);
+                    out
+                })
+            })
+            .collect();
+        for r in readers {
+            assert_eq!(r.join().unwrap(), b"ok", "{who}");
+        }
+        assert_eq!(*seen.lock().unwrap(), ["slow", "c", "d", "b"], "{who}");
+    }
+}
