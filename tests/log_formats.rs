@@ -1219,3 +1219,84 @@ backend bh\n  mode http\n  server s 127.0.0.1:{}\n",
         assert_eq!(theirs, want, "HAProxy 2.6");
     }
 }
+
+/// Variables in log lines and across a stream's rules, as HAProxy 2.6 keeps them: `txn.`
+/// and `sess.` ones to the end, `req.` ones gone once the request goes to a server or is
+/// answered (`res.` ones set afterwards stay), in mode http on every answer (server, deny,
+/// 503) and in mode tcp, where `tcp-response content` rules see the request rules'
+/// `txn.` variables. Before, mode tcp logged `-` for every variable and its response rules
+/// saw none, a 503's line lost the `txn.` ones, `req.` ones lived on, and the bytes content
+/// rules held were missing from `%U`. (`%U` keeps the
+/// lines at the streams' ends: without a byte count or a timer, HAProxy logs a mode tcp
+/// stream when its server connection is up, as `option logasap` does.)
+#[test]
+fn variables_live_as_long_as_haproxy_keeps_them() {
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        eprintln!("SKIP: haproxy is not installed");
+        return;
+    }
+    let srv = Serve::start("s1", &[]);
+    let echo = Backend::start(|mut s| {
+        let mut buf = [0u8; 64];
+        if let Ok(n) = s.read(&mut buf) {
+            let _ = s.write_all(&buf[..n]);
+        }
+    });
+    let (p1, p2) = (free_port(), free_port());
+    let set = |kind: &str| {
+        format!(
+            "  {kind} set-var(txn.x) str(tx)\n  {kind} set-var(sess.y) str(sy)\n  {kind} set-var(req.z) str(rz)\n"
+        )
+    };
+    let cfg = format!(
+        "{}frontend h\n  mode http\n  bind 127.0.0.1:{p1}\n  log-format \"h %U %HU x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] q=%[var(res.q)] r=%[var(txn.r)]\"\n{}  http-request deny if {{ path /deny }}\n  use_backend dead if {{ path /dead }}\n  default_backend be\nbackend be\n  mode http\n  http-response set-var(res.q) str(rq)\n  http-response set-var(txn.r) var(req.z)\n  server s1 127.0.0.1:{}\nbackend dead\n  mode http\n  server d 127.0.0.1:1\nfrontend t\n  mode tcp\n  bind 127.0.0.1:{p2}\n  log-format \"t %U x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] seen=%[var(txn.seen)]\"\n  tcp-request inspect-delay 2s\n{}  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend tb\nbackend tb\n  mode tcp\n  tcp-response content set-var(txn.seen) var(txn.x)\n  server e 127.0.0.1:{}\n",
+        global("  log stdout format raw local0\n"),
+        set("http-request"),
+        srv.port,
+        set("tcp-request content"),
+        echo.port
+    );
+    let drive = || {
+        assert_eq!(get(p1, "/", ""), 200);
+        assert_eq!(get(p1, "/deny", ""), 403);
+        assert_eq!(get(p1, "/dead", ""), 503);
+        let mut s = TcpStream::connect(("127.0.0.1", p2)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"hi").unwrap();
+        let mut got = [0u8; 2];
+        s.read_exact(&mut got).unwrap();
+    };
+    let mut h = stdout_lines("haproxy", &cfg, &[p1, p2], drive);
+    let mut c = stdout_lines(corelb_bin(), &cfg, &[p1, p2], drive);
+    // HAProxy's `%U` counts an HTTP head as its HTX copy (docs/logging.md): the request's
+    // bytes are compared in mode tcp only.
+    let http_u = |v: &mut Vec<String>| {
+        for l in v.iter_mut().filter(|l| l.starts_with("h ")) {
+            *l = l
+                .splitn(3, ' ')
+                .enumerate()
+                .map(|(i, w)| if i == 1 { "U" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        v.sort();
+    };
+    http_u(&mut h);
+    http_u(&mut c);
+    assert_eq!(
+        h,
+        c,
+        "haproxy:\n{}\ncorelb:\n{}",
+        h.join("\n"),
+        c.join("\n")
+    );
+    assert_eq!(
+        c,
+        [
+            "h U / x=tx y=sy z=- q=rq r=-",
+            "h U /dead x=tx y=sy z=- q=- r=-",
+            "h U /deny x=tx y=sy z=- q=- r=-",
+            "t 2 x=tx y=sy z=- seen=tx",
+        ]
+    );
+}

@@ -286,19 +286,27 @@ fn charge_total(add: usize, sub: usize) {
 #[derive(Debug, Default)]
 pub struct VarSet(
     RefCell<Vec<(Scope, Box<str>, Stored)>>,
+    /// The bytes this set added to the process' count, and in its top bit
+    /// [`ENDED_REQUEST`] (one word: a set lives in every connection's and request's future).
     std::cell::Cell<usize>,
 );
+
+/// [`VarSet::end_request`] ran (its flag in the set's second word).
+const ENDED_REQUEST: usize = 1 << (usize::BITS - 1);
 
 impl Clone for VarSet {
     fn clone(&self) -> Self {
         // The copy is not counted (it is a snapshot: stats, tests).
-        VarSet(RefCell::new(self.0.borrow().clone()), Default::default())
+        VarSet(
+            RefCell::new(self.0.borrow().clone()),
+            std::cell::Cell::new(self.1.get() & ENDED_REQUEST),
+        )
     }
 }
 
 impl Drop for VarSet {
     fn drop(&mut self) {
-        charge_total(0, self.1.get());
+        charge_total(0, self.charged());
     }
 }
 
@@ -402,7 +410,8 @@ impl VarSet {
                 }
             }
             charge_total(cost(&val), old);
-            self.1.set((self.1.get() + cost(&val)).saturating_sub(old));
+            let n = (self.charged() + cost(&val)).saturating_sub(old);
+            self.1.set(n | (self.1.get() & ENDED_REQUEST));
         }
         let mut set = self.0.borrow_mut();
         match at {
@@ -422,9 +431,14 @@ impl VarSet {
         self.uncharge(gone);
     }
 
+    /// The bytes this set added to the process' count.
+    fn charged(&self) -> usize {
+        self.1.get() & !ENDED_REQUEST
+    }
+
     /// Gives back up to `n` of the bytes this set added to the process' count.
     fn uncharge(&self, n: usize) {
-        let n = n.min(self.1.get());
+        let n = n.min(self.charged());
         self.1.set(self.1.get() - n);
         charge_total(0, n);
     }
@@ -433,6 +447,22 @@ impl VarSet {
     pub fn clear(&self) {
         self.0.borrow_mut().clear();
         self.uncharge(usize::MAX);
+        self.1.set(self.1.get() & !ENDED_REQUEST);
+    }
+
+    /// The request's analysis is over: the stream goes to a server, or corelb answers
+    /// without one. HAProxy keeps `req.` and `res.` variables in one list that it prunes
+    /// then, once (`vars_reqres`, process_stream and http_eval_after_res_rules): `req.`
+    /// ones are gone for the response's rules and the log; `res.` ones set afterwards stay.
+    pub fn end_request(&self) {
+        if self.1.get() & ENDED_REQUEST != 0 {
+            return;
+        }
+        self.1.set(self.1.get() | ENDED_REQUEST);
+        let reqres = |s: Scope| matches!(s, Scope::Req | Scope::Res);
+        let gone = self.size(reqres);
+        self.0.borrow_mut().retain(|(s, _, _)| !reqres(*s));
+        self.uncharge(gone);
     }
 }
 

@@ -472,6 +472,7 @@ pub async fn route_tcp(
     fe: &crate::cluster::FrontendRt,
     client: &mut crate::net::tls::Client,
     conn: &ConnInfo,
+    txn: &crate::acl::VarSet,
     early: &mut Vec<u8>,
     trackers: &crate::stick::Trackers,
     session: Option<&crate::stick::Trackers>,
@@ -485,8 +486,6 @@ pub async fn route_tcp(
     let fe_px = &cfg.proxies[fe.proxy];
     let nb = |i| shared.usable_servers(i);
     let stopping = shared.control.stopping();
-    // The stream's variables: content rules may set them for the switching rules.
-    let txn = crate::acl::VarSet::default();
     let stick = shared.stick.ctx_session(trackers, session);
     let stick = stick.as_ref().map(|c| c as &dyn crate::acl::StickSource);
     let inspect = async |px: &crate::config::Proxy,
@@ -500,7 +499,7 @@ pub async fn route_tcp(
             conn,
             nbsrv: &nb,
             stopping,
-            txn: Some(&txn),
+            txn: Some(txn),
             stick,
             addrs: Some(addrs),
             captures: Some(captures),
@@ -548,7 +547,7 @@ pub async fn route_tcp(
     // The switching rules decide on what inspection saw, definitively (HAProxy evaluates
     // them with SMP_OPT_FINAL): without an inspect delay a ClientHello may not be there yet.
     let mut s = ContentSample::new(conn, early, true, &nb, stopping);
-    s.txn = Some(&txn);
+    s.txn = Some(txn);
     s.stick = stick;
     s.addrs = Some(addrs);
     s.strm = Some(shared.strm(fe.proxy, None, None));

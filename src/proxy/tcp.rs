@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// What happened to a connection, for the log.
-struct Outcome {
+struct Outcome<'a> {
     term: Term,
     /// The `bind` the client came through (its listener counters).
     listener: usize,
@@ -56,6 +56,8 @@ struct Outcome {
     captures: Option<crate::log::access::Captures>,
     /// `tcp-request content set-log-level`: the line's level (-1: no line).
     log_level: Option<i8>,
+    /// The connection's and the stream's variables, for the rules and the log.
+    vars: crate::acl::Vars<'a>,
 }
 
 enum State {
@@ -130,6 +132,8 @@ pub async fn session(
     } = from;
     // What `tcp-request content` rules track: the stream's, released when it ends.
     let trackers = crate::stick::Trackers::new();
+    // The stream's variables, from its request rules to its response rules and its log.
+    let txn = crate::acl::VarSet::default();
     let mut out = Outcome {
         term: Term::NORMAL,
         listener: bind,
@@ -146,6 +150,7 @@ pub async fn session(
         counted: (0, 0),
         captures: None,
         log_level: None,
+        vars: Default::default(),
     };
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
@@ -161,6 +166,10 @@ pub async fn session(
             client.tcp(),
         ))),
     };
+    out.vars = crate::acl::Vars {
+        sess: Some(&conn.vars),
+        txn: Some(&txn),
+    };
     // The stream's addresses, as content rules' `set-src`/`set-dst` leave them.
     let addrs = crate::acl::AddrsCell::default();
     // The queue rank content rules give the stream (`set-priority-class`/`-offset`).
@@ -174,6 +183,7 @@ pub async fn session(
             &fe,
             &mut client,
             &conn,
+            &txn,
             &mut early,
             &trackers,
             session_trackers.as_deref(),
@@ -346,6 +356,8 @@ pub async fn session(
                 }
             }
             State::Connect { srv } => {
+                // The request's analysis is over: `req.` variables are gone from here.
+                txn.end_request();
                 let server = &be.lb.servers[srv];
                 let dst = local_addr(client.tcp(), &mut dst);
                 let t0 = Instant::now();
@@ -381,20 +393,26 @@ pub async fn session(
                             out.logged_asap = true;
                         }
                         let _ = crate::sys::set_nonblocking(crate::sys::fd(s.tcp()));
-                        // Bytes that came with the client's PROXY header go through the
-                        // server's stream: encrypted when it speaks TLS.
+                        // Bytes that came with the client's PROXY header, or that content
+                        // rules held, go through the server's stream: encrypted when it
+                        // speaks TLS.
                         let sent = if early.is_empty() {
                             Ok(())
                         } else {
                             client_bytes_sent = true;
                             let early = std::mem::take(&mut early);
                             let deadline = be.server_timeout.map(|t| Instant::now() + t);
-                            crate::net::io::with_deadline(deadline, async {
+                            let r = crate::net::io::with_deadline(deadline, async {
                                 use futures_lite::AsyncWriteExt;
                                 s.write_all(&early).await?;
                                 s.flush().await
                             })
-                            .await
+                            .await;
+                            // They count in `%U` and the stats' bytes in, as in HAProxy.
+                            if r.is_ok() {
+                                out.bytes_in += early.len() as u64;
+                            }
+                            r
                         };
                         let be_px = &shard.shared.cfg.proxies[be.proxy];
                         let sent = match sent {
@@ -620,12 +638,11 @@ async fn response_rules(
     trackers: (&crate::stick::Trackers, Option<&crate::stick::Trackers>),
     client: &mut Client,
     server: &mut ServerIo,
-    out: &mut Outcome,
+    out: &mut Outcome<'_>,
 ) -> std::io::Result<bool> {
     use crate::proxy::inspect::{Abort, Inspect, TcpVerdict};
     let shared = &shard.shared;
     let nb = |i: usize| shared.usable_servers(i);
-    let txn = crate::acl::VarSet::default();
     // What the stream and its connection track (`sc-inc-gpc0`, `sc_*` fetches).
     let stick = shared.stick.ctx_session(trackers.0, trackers.1);
     let i = Inspect {
@@ -636,7 +653,7 @@ async fn response_rules(
         conn,
         nbsrv: &nb,
         stopping: shared.control.soft_stopping(),
-        txn: Some(&txn),
+        txn: out.vars.txn,
         stick: stick.as_ref().map(|c| c as &dyn crate::acl::StickSource),
         addrs: None,
         captures: None,
@@ -695,7 +712,7 @@ async fn response_rules(
 async fn run_tunnel(
     mut tunnel: Tunnel<'_>,
     grace: impl std::future::Future<Output = ()>,
-    out: &mut Outcome,
+    out: &mut Outcome<'_>,
     contstats: Option<&dyn Fn(u64, u64)>,
 ) -> End {
     let mut counted = (0, 0);
@@ -740,7 +757,12 @@ fn release(be: &BackendRt, srv: usize) {
 /// After a failed connection attempt to `srv` (its slot held): the next state, as the one
 /// retry rule decides (`cluster::retry`), or None when the retries are used up (the slot
 /// is still held).
-async fn retry(be: &BackendRt, srv: usize, failure: Failure, out: &mut Outcome) -> Option<State> {
+async fn retry(
+    be: &BackendRt,
+    srv: usize,
+    failure: Failure,
+    out: &mut Outcome<'_>,
+) -> Option<State> {
     // mode tcp has no persistence cookie.
     let to = crate::proxy::retry_after_failure(be, srv, out.retries, failure, false).await?;
     out.retries += 1;
@@ -778,6 +800,7 @@ pub fn log_rejected(
         counted: (0, 0),
         captures: None,
         log_level: None,
+        vars: Default::default(),
     };
     finish(shard, fe, peer, None, date, t0, &out);
 }
@@ -790,7 +813,7 @@ fn finish(
     dst: Option<SocketAddr>,
     date: SystemTime,
     t0: Instant,
-    out: &Outcome,
+    out: &Outcome<'_>,
 ) {
     count(shard, fe, t0, out);
     if !out.logged_asap {
@@ -807,7 +830,7 @@ fn log_line(
     peer: SocketAddr,
     dst: Option<SocketAddr>,
     (date, t0): (SystemTime, Instant),
-    out: &Outcome,
+    out: &Outcome<'_>,
     null: bool,
 ) {
     let s = log_stream(peer, dst, date, t0, out);
@@ -815,13 +838,17 @@ fn log_line(
 }
 
 /// The connection as the log (and `unique-id-format`) see it so far.
-fn log_stream(
+fn log_stream<'a>(
     peer: SocketAddr,
     dst: Option<SocketAddr>,
     date: SystemTime,
     t0: Instant,
-    out: &Outcome,
-) -> crate::proxy::accesslog::Stream<'_> {
+    out: &'a Outcome<'_>,
+) -> crate::proxy::accesslog::Stream<'a> {
+    // However the stream ended, its `req.` variables are gone for the log.
+    if let Some(t) = out.vars.txn {
+        t.end_request();
+    }
     crate::proxy::accesslog::Stream {
         http: false,
         log_level: out.log_level,
@@ -847,15 +874,14 @@ fn log_stream(
         redispatched: out.redispatched_from.is_some(),
         captures: out.captures.as_ref(),
         request_line: b"",
-        // (The stream's variables are gone by now: `var()` logs nothing in mode tcp.)
-        vars: Default::default(),
+        vars: out.vars,
         unique_id: None,
         conn_err: None,
     }
 }
 
 /// Every connection ends in [`finish`]: what it adds to the stats counters.
-fn count(shard: &ShardCtx, fe: &FrontendRt, t0: Instant, out: &Outcome) {
+fn count(shard: &ShardCtx, fe: &FrontendRt, t0: Instant, out: &Outcome<'_>) {
     let now = Instant::now();
     let e = crate::stats::StreamEnd {
         // What `option contstats` counted already is not counted again.

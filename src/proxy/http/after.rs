@@ -80,6 +80,10 @@ pub fn on_bytes(
     scratch: &mut Vec<u8>,
     caps: &mut Captures,
 ) -> (u16, Vec<u8>) {
+    // corelb answers: the request's analysis is over (`req.` variables are gone).
+    if let Some(t) = base.txn {
+        t.end_request();
+    }
     if !any(fe, be) {
         return (status, bytes);
     }

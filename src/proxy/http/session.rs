@@ -368,14 +368,6 @@ impl Ctx {
         }
     }
 
-    /// The connection's variables, where no transaction started.
-    fn vars_no_txn(&self) -> crate::acl::Vars<'_> {
-        crate::acl::Vars {
-            sess: Some(&self.acl_conn.vars),
-            txn: None,
-        }
-    }
-
     pub fn bufsize(&self) -> usize {
         self.cfg.global.bufsize
     }
@@ -441,7 +433,13 @@ impl Ctx {
             txn.bytes_out = page.len() as u64;
             let _ = write_all(client, &page, within(fe_px.timeouts.client)).await;
         }
-        log_txn(&self.shard, &self.fe, &self.info, txn, self.vars_no_txn());
+        // The transaction's variables too, when there was a request (HAProxy logs them
+        // on its error answers as on any other).
+        let vars = crate::acl::Vars {
+            sess: Some(&self.acl_conn.vars),
+            txn: vars,
+        };
+        log_txn(&self.shard, &self.fe, &self.info, txn, vars);
     }
 }
 
@@ -1566,6 +1564,8 @@ impl<'c> Exchange<'c> {
         }
         // `set-priority-class`/`-offset`: the request's rank if it waits in a queue.
         let prio = Priority::new(self.vars.priority());
+        // To a server: the response's rules no longer see `req.` variables.
+        self.vars.end_request();
         let txn = &mut self.txn;
         // `http-request set-dst`/`set-dst-port`: where a server at 0.0.0.0 (or port 0)
         // connects, on a connection of its own (not pooled, not reused); so does a request
@@ -3483,6 +3483,10 @@ fn txn_stream<'a>(
     txn: &'a Txn,
     vars: crate::acl::Vars<'a>,
 ) -> crate::proxy::accesslog::Stream<'a> {
+    // However the request ended, its `req.` variables are gone for the log.
+    if let Some(t) = vars.txn {
+        t.end_request();
+    }
     crate::proxy::accesslog::Stream {
         http: true,
         log_level: txn.log_level,
