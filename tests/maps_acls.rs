@@ -147,6 +147,13 @@ fn transcript(port: u16, sock: &Path, dir: &TempDir) -> Vec<String> {
         cmd(&mut t, bad);
     }
     cmd(&mut t, "show map MAP");
+    // A payload: the key, then the rest of the line as the value; a `user` session may
+    // change maps in HAProxy 2.6.
+    cmd(&mut t, "add map MAP <<\nk1 v1\nk2 v2 and more\n");
+    cmd(
+        &mut t,
+        "user; set map MAP k1 by-user; del map MAP k2; show map MAP",
+    );
     cmd(&mut t, "clear map MAP");
     cmd(&mut t, "show map MAP");
     hosts(&mut t, "a.example", "/");

@@ -49,17 +49,17 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
     ),
     (
         "add acl",
-        CliLevel::Operator,
+        CliLevel::User,
         "  add acl [@<ver>] <acl> <pattern>        : add an acl entry",
     ),
     (
         "add map",
-        CliLevel::Operator,
+        CliLevel::User,
         "  add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)",
     ),
     (
         "clear acl",
-        CliLevel::Operator,
+        CliLevel::User,
         "  clear acl [@<ver>] <acl>                : clear the contents of this acl",
     ),
     (
@@ -69,7 +69,7 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
     ),
     (
         "clear map",
-        CliLevel::Operator,
+        CliLevel::User,
         "  clear map [@<ver>] <map>                : clear the contents of this map",
     ),
     (
@@ -85,12 +85,12 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
     ),
     (
         "del acl",
-        CliLevel::Operator,
+        CliLevel::User,
         "  del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>",
     ),
     (
         "del map",
-        CliLevel::Operator,
+        CliLevel::User,
         "  del map <map> [<key>|#<ref>]            : delete map entries matching <key>",
     ),
     (
@@ -145,7 +145,7 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
     ),
     (
         "set map",
-        CliLevel::Operator,
+        CliLevel::User,
         "  set map <map> [<key>|#<ref>] <value>    : modify a map entry",
     ),
     (

@@ -1,7 +1,8 @@
 //! `show|get|set|add|del|clear map` and `show|get|add|del|clear acl` (HAProxy 2.6's
 //! management guide, section 9.3), over the configuration's shared map and ACL files
 //! (`acl::patref`): a change is seen by every shard's next lookup. The versioned forms
-//! (`@<ver>`, `prepare`/`commit`) are not there yet.
+//! (`@<ver>`, `prepare`/`commit`) are not there yet. HAProxy 2.6 asks for no level: a `user`
+//! session may change a map too.
 
 use crate::acl::patref::{self, PatRef, RefEntry};
 use std::fmt::Write;
@@ -185,10 +186,12 @@ fn add(
         Kind::Map if args.len() >= 3 => reply(r.add(args[1].as_bytes(), args[2].as_bytes())),
         Kind::Map => {
             // One `KEY VALUE` a line, all or none.
+            // The key is the first word, the value the rest of the line.
             let lines: Vec<(&str, &str)> = (payload.unwrap_or_default().lines())
                 .filter_map(|l| {
-                    let mut w = l.split_whitespace();
-                    Some((w.next()?, w.next().unwrap_or("")))
+                    let l = l.trim();
+                    let (k, v) = l.split_once([' ', '\t']).unwrap_or((l, ""));
+                    (!k.is_empty()).then(|| (k, v.trim_start()))
                 })
                 .collect();
             reply(r.update(|e| {
