@@ -715,14 +715,6 @@ const KNOWN_MISSING: &[&str] = &[
     "listen server <name> <addr> ws +1",
     "listen option http-use-proxy-header [ FE HTTP ]",
     "listen tcp-request content switch-mode",
-    "listen http-request add-acl*",
-    "listen http-request del-acl*",
-    "listen http-request del-map*",
-    "listen http-request set-map*",
-    "listen http-response add-acl*",
-    "listen http-response del-acl*",
-    "listen http-response del-map*",
-    "listen http-response set-map*",
 ];
 
 /// One line of a proxy (or the global section) using `kw` as the registry names it, with a

@@ -1459,7 +1459,7 @@ fn apply(t: &Typed, cur: Smp, s: &dyn Sample) -> Option<Smp> {
             )
         }
         Op::Map(m) => {
-            let found = m.lookup(cur.value())?.into_owned();
+            let found = m.lookup(cur.value())?;
             match t.output {
                 T::Sint => Smp::Int(read_int64(&found)),
                 T::Addr => Smp::from_value(Value::Str(&found).to_ip().map(Value::Ip)?, false),

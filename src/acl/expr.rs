@@ -1,10 +1,15 @@
 //! One ACL expression: `FETCH [flags] [operator] [patterns]` (HAProxy's `parse_acl_expr`).
 
+use std::any::Any;
 use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use super::ParseCtx;
 use super::Sample;
 use super::fetch::{self, FetchExpr, split_call};
+use super::patref::{self, Index, RefEntry};
 use super::pattern::{MatchMethod, Matcher, RawPattern};
 use super::sample::SmpType;
 
@@ -13,6 +18,8 @@ use super::sample::SmpType;
 pub(crate) struct Expr {
     pub(crate) fetch: FetchExpr,
     pub(crate) matcher: Matcher,
+    /// The `-f` files' patterns, shared with their other users and changed at run time.
+    pub(crate) files: Box<[Arc<LiveAcl>]>,
     /// The keyword as written (`req_ssl_sni`, `path_beg`), for messages.
     pub(crate) kw: Box<str>,
 }
@@ -88,6 +95,7 @@ impl Expr {
 
         let mut icase = false;
         let mut raw: Vec<RawPattern> = Vec::new();
+        let mut files: Vec<(String, bool)> = Vec::new();
         let mut loaded = false;
         let mut as_map = false;
         let mut i = 1;
@@ -110,8 +118,7 @@ impl Expr {
                 // Map file syntax: only the key (first word) of each line is a pattern.
                 "-M" => as_map = true,
                 "-f" => {
-                    let file = next()?;
-                    read_pattern_file(file, ctx, as_map, &mut raw)?;
+                    files.push((next()?.clone(), as_map));
                     loaded = true;
                     i += 1;
                 }
@@ -166,12 +173,35 @@ impl Expr {
             }
         }
         let matcher = Matcher::compile(method, icase, &raw, &mut |w| warnings.push(w))?;
+        let mut live = Vec::new();
+        for (file, as_map) in files {
+            let r = patref::load(&file, as_map, || read_pattern_file(&file, ctx, as_map))?;
+            // Compiled once here for the warnings, with the file's lines in them.
+            Matcher::compile(method, icase, &raw_of(&file, &r.entries()), &mut |w| {
+                warnings.push(w)
+            })?;
+            let l = Arc::new(LiveAcl {
+                method,
+                icase,
+                cur: ArcSwap::from_pointee(matcher_of(method, icase, &file, &[])?),
+            });
+            r.attach(
+                if as_map {
+                    patref::MAP | patref::ACL
+                } else {
+                    patref::ACL
+                },
+                l.clone(),
+            )?;
+            live.push(l);
+        }
         for w in warnings {
             ctx.warn(w);
         }
         Ok(Expr {
             fetch,
             matcher,
+            files: live.into(),
             kw: kw.into(),
         })
     }
@@ -182,7 +212,7 @@ impl Expr {
         use super::cond::Tri;
         let mut hit = false;
         let may_change = self.fetch.each_checked(s, true, &mut |v| {
-            hit = self.matcher.matches(v);
+            hit = self.matcher.matches(v) || self.files.iter().any(|f| f.cur.load().matches(v));
             !hit
         });
         if hit {
@@ -255,6 +285,79 @@ fn parse_fetch(word: &str, proxy: &str) -> Result<(FetchExpr, MatchMethod), Stri
     Ok((e, m))
 }
 
+/// One `-f` file as an ACL expression matches it (one per expression and file).
+#[derive(Debug)]
+pub(crate) struct LiveAcl {
+    method: MatchMethod,
+    icase: bool,
+    cur: ArcSwap<Matcher>,
+}
+
+/// The entries of `file` as patterns, with their lines for messages.
+fn raw_of(file: &str, entries: &[RefEntry]) -> Vec<RawPattern> {
+    (entries.iter())
+        .map(|e| RawPattern {
+            text: String::from_utf8_lossy(&e.key).into_owned(),
+            origin: match e.line {
+                0 => String::new(),
+                n => format!("{file}:{n}: "),
+            },
+        })
+        .collect()
+}
+
+fn matcher_of(
+    method: MatchMethod,
+    icase: bool,
+    file: &str,
+    entries: &[RefEntry],
+) -> Result<Matcher, String> {
+    Matcher::compile(method, icase, &raw_of(file, entries), &mut |_| {})
+}
+
+impl Index for LiveAcl {
+    fn build(&self, file: &str, entries: &[RefEntry]) -> Result<Box<dyn Any + Send>, String> {
+        Ok(Box::new(matcher_of(
+            self.method,
+            self.icase,
+            file,
+            entries,
+        )?))
+    }
+
+    fn store(&self, built: Box<dyn Any + Send>) {
+        if let Ok(m) = built.downcast::<Matcher>() {
+            self.cur.store(Arc::new(*m));
+        }
+    }
+
+    /// HAProxy's `get acl` line: the first pattern that matches `value`.
+    fn get(&self, entries: &[RefEntry], value: &[u8]) -> String {
+        let v = super::sample::Value::Str(value);
+        let hit = entries.iter().find(|e| {
+            matcher_of(self.method, self.icase, "", std::slice::from_ref(e))
+                .is_ok_and(|m| m.matches(v))
+        });
+        let name = self.method.name();
+        let idx = match self.method {
+            MatchMethod::Str | MatchMethod::Beg | MatchMethod::Ip => "tree",
+            _ => "list",
+        };
+        let case = if self.icase {
+            "insensitive"
+        } else {
+            "sensitive"
+        };
+        match hit {
+            Some(e) => format!(
+                "type={name}, case={case}, match=yes, idx={idx}, pattern=\"{}\"",
+                String::from_utf8_lossy(&e.key)
+            ),
+            None => format!("type={name}, case={case}, match=no"),
+        }
+    }
+}
+
 /// Reads an ACL pattern file as HAProxy's `pat_ref_read_from_file`: one pattern per line; a
 /// line starting with `#` (in the first column) is a comment; leading blanks are removed; the
 /// pattern is the rest of the line up to CR/LF, inner and trailing blanks included; empty
@@ -263,8 +366,8 @@ fn read_pattern_file(
     file: &str,
     ctx: &ParseCtx,
     as_map: bool,
-    raw: &mut Vec<RawPattern>,
-) -> Result<(), String> {
+) -> Result<Vec<patref::FileLine>, String> {
+    let mut out = Vec::new();
     let path = match &ctx.base_dir {
         Some(dir) if Path::new(file).is_relative() => dir.join(file),
         _ => Path::new(file).to_path_buf(),
@@ -295,12 +398,9 @@ fn read_pattern_file(
         if pat.is_empty() {
             continue;
         }
-        let text = std::str::from_utf8(pat)
+        std::str::from_utf8(pat)
             .map_err(|_| format!("{file}:{}: pattern is not valid UTF-8", n + 1))?;
-        raw.push(RawPattern {
-            text: text.to_string(),
-            origin: format!("{file}:{}: ", n + 1),
-        });
+        out.push((pat.into(), Box::default(), n as u32 + 1));
     }
-    Ok(())
+    Ok(out)
 }

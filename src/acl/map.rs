@@ -1,8 +1,10 @@
 //! The `map*` converters (HAProxy 2.6's src/map.c): `map(FILE[,DEFAULT])` (= `map_str`),
 //! `map_beg`, `map_sub`, `map_dir`, `map_dom`, `map_end`, `map_int`, `map_ip`, `map_reg`,
 //! `map_regm` (the value takes the matching key's groups, `\1`),
-//! each also with an `_str` suffix. The file is read once at parse time: one `KEY VALUE` per line, `#`
-//! comments, blank lines skipped; the value is the rest of the line.
+//! each also with an `_str` suffix. The file is read when the configuration first names it:
+//! one `KEY VALUE` per line, `#` comments, blank lines skipped; the value is the rest of the
+//! line. Its entries are shared with every converter and ACL naming it and may change at run
+//! time (`patref`): each converter swaps in a new index then.
 //!
 //! Lookups as HAProxy indexes them: `map_str` in a hash table (exact key), `map_ip` by the
 //! longest network that holds the address, the others in file order (the first line that
@@ -13,6 +15,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+use std::any::Any;
+
+use super::patref::{self, Index, RefEntry};
 use super::sample::Value;
 
 /// HAProxy's `exp_replace`: `fmt` with `\N` replaced by group N of the match (nothing for a
@@ -67,37 +73,180 @@ enum Match {
     Reg,
 }
 
-/// The compiled keys of `map_reg`, in file order (equal when their sources are).
+/// One `map*` converter: how it matches, and its view of the file's shared entries.
 #[derive(Clone, Debug)]
-struct Regs(Arc<[regex::bytes::Regex]>);
-
-impl PartialEq for Regs {
-    fn eq(&self, o: &Self) -> bool {
-        self.0.len() == o.0.len()
-            && (self.0.iter())
-                .zip(o.0.iter())
-                .all(|(a, b)| a.as_str() == b.as_str())
-    }
-}
-
-impl Eq for Regs {}
-
-/// A map file's line: key and value.
-type Entry = (Box<[u8]>, Box<[u8]>);
-
-/// One `map*` converter with its file loaded.
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapConv {
     how: Match,
-    /// The entries in file order.
-    entries: Arc<[Entry]>,
-    /// For `map_str`: key → index of its first line.
-    exact: Arc<HashMap<Box<[u8]>, usize>>,
-    /// For `map_reg`: each line's key compiled.
-    regs: Regs,
     /// `map_regm`: the value takes the key's groups (`\1`).
     subst: bool,
     default: Option<Box<[u8]>>,
+    live: Arc<LiveMap>,
+}
+
+impl PartialEq for MapConv {
+    fn eq(&self, o: &Self) -> bool {
+        self.how == o.how
+            && self.subst == o.subst
+            && self.default == o.default
+            && Arc::ptr_eq(&self.live, &o.live)
+    }
+}
+
+impl Eq for MapConv {}
+
+/// A key and its value.
+type Entry = (Box<[u8]>, Box<[u8]>);
+
+/// The index lookups read (swapped whole when the file's entries change).
+#[derive(Debug)]
+struct LiveMap {
+    how: Match,
+    cur: ArcSwap<MapIndex>,
+}
+
+/// The entries as one converter looks them up.
+#[derive(Debug, Default)]
+struct MapIndex {
+    /// Keys and values in file order.
+    entries: Vec<Entry>,
+    /// For `map_str`: key → index of its first line.
+    exact: HashMap<Box<[u8]>, usize>,
+    /// For `map_reg`: each line's key compiled.
+    regs: Vec<regex::bytes::Regex>,
+}
+
+impl MapIndex {
+    fn build(how: Match, entries: &[RefEntry]) -> Result<MapIndex, String> {
+        let mut ix = MapIndex::default();
+        for (n, e) in entries.iter().enumerate() {
+            let k = &e.key;
+            let bad = match how {
+                Match::Int => std::str::from_utf8(k)
+                    .ok()
+                    .and_then(|k| k.parse::<i64>().ok())
+                    .is_none(),
+                Match::Ip => net(k).is_none(),
+                _ => false,
+            };
+            if bad {
+                // HAProxy's words (the stats socket shows them), after the line.
+                let at = match e.line {
+                    0 => String::new(),
+                    l => format!("line {l}: "),
+                };
+                let k = String::from_utf8_lossy(k);
+                return Err(if how == Match::Int {
+                    format!("{at}'{k}' is not a number.")
+                } else {
+                    format!("{at}'{k}' is not a valid IPv4 or IPv6 address.")
+                });
+            }
+            if how == Match::Reg {
+                let re = std::str::from_utf8(k)
+                    .map_err(|e| e.to_string())
+                    .and_then(|k| regex::bytes::Regex::new(k).map_err(|e| e.to_string()))
+                    .map_err(|err| {
+                        format!(
+                            "'{}' is not a regular expression: {err}",
+                            String::from_utf8_lossy(k)
+                        )
+                    })?;
+                ix.regs.push(re);
+            }
+            if how == Match::Str {
+                ix.exact.entry(k.clone()).or_insert(n);
+            }
+            ix.entries.push((k.clone(), e.value.clone()));
+        }
+        Ok(ix)
+    }
+}
+
+impl Index for LiveMap {
+    fn build(&self, _: &str, entries: &[RefEntry]) -> Result<Box<dyn Any + Send>, String> {
+        Ok(Box::new(MapIndex::build(self.how, entries)?))
+    }
+
+    fn store(&self, built: Box<dyn Any + Send>) {
+        if let Ok(ix) = built.downcast::<MapIndex>() {
+            self.cur.store(Arc::new(*ix));
+        }
+    }
+
+    fn get(&self, _: &[RefEntry], value: &[u8]) -> String {
+        let ix = self.cur.load();
+        let (name, idx) = self.how.names();
+        let head = format!("type={name}, case=sensitive, found=");
+        match lookup_in(self.how, false, &ix, Value::Str(value)) {
+            Some((i, _)) => {
+                let (k, v) = &ix.entries[i];
+                format!(
+                    "{head}yes, idx={idx}, key=\"{}\", value=\"{}\", type=\"str\"",
+                    String::from_utf8_lossy(k),
+                    String::from_utf8_lossy(v)
+                )
+            }
+            None => format!("{head}no"),
+        }
+    }
+}
+
+impl Match {
+    /// HAProxy's `get map` words: the match's name and how its index is kept.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Match::Str => ("str", "tree"),
+            Match::Beg => ("beg", "tree"),
+            Match::Ip => ("ip", "tree"),
+            Match::Sub => ("sub", "list"),
+            Match::Dir => ("dir", "list"),
+            Match::Dom => ("dom", "list"),
+            Match::End => ("end", "list"),
+            Match::Int => ("int", "list"),
+            Match::Reg => ("reg", "list"),
+        }
+    }
+}
+
+/// The entry `v` finds in `ix` (its index), and for `map_regm` the value with the key's
+/// groups in it.
+fn lookup_in(
+    how: Match,
+    subst: bool,
+    ix: &MapIndex,
+    v: Value<'_>,
+) -> Option<(usize, Option<Vec<u8>>)> {
+    match how {
+        Match::Str => v
+            .with_bytes(|b| ix.exact.get(b).copied())
+            .map(|i| (i, None)),
+        Match::Int => v.to_int().and_then(|i| {
+            (ix.entries.iter())
+                .position(|(k, _)| {
+                    std::str::from_utf8(k).ok().and_then(|k| k.parse().ok()) == Some(i)
+                })
+                .map(|i| (i, None))
+        }),
+        Match::Ip => v.to_ip().and_then(|a| {
+            (ix.entries.iter().enumerate())
+                .filter_map(|(i, (k, _))| net(k).filter(|n| n.holds(a)).map(|n| (n.bits, i)))
+                .max_by_key(|(bits, _)| *bits)
+                .map(|(_, i)| (i, None))
+        }),
+        // `map_regm`: the value's `\N` are the key's groups (HAProxy's exp_replace).
+        Match::Reg if subst => v.with_bytes(|b| {
+            ix.regs.iter().enumerate().find_map(|(i, re)| {
+                let caps = re.captures(b)?;
+                Some((i, Some(exp_replace(&ix.entries[i].1, &caps))))
+            })
+        }),
+        Match::Reg => v
+            .with_bytes(|b| ix.regs.iter().position(|re| re.is_match(b)))
+            .map(|i| (i, None)),
+        how => v
+            .with_bytes(|b| ix.entries.iter().position(|(k, _)| matches(how, b, k)))
+            .map(|i| (i, None)),
+    }
 }
 
 impl MapConv {
@@ -106,7 +255,8 @@ impl MapConv {
         name == "map" || name.starts_with("map_")
     }
 
-    /// Parses `name(FILE[,DEFAULT])` and reads FILE.
+    /// Parses `name(FILE[,DEFAULT])`; the file is read by its first user in the
+    /// configuration and shared with the others (see `patref`).
     pub(crate) fn parse(name: &str, args: Option<&[&str]>) -> Result<MapConv, String> {
         let kind = name.strip_prefix("map").unwrap_or(name);
         let kind = kind.strip_suffix("_str").unwrap_or(kind);
@@ -140,119 +290,42 @@ impl MapConv {
                 args[2]
             ));
         }
-        let data = std::fs::read(file)
-            .map_err(|e| format!("converter '{name}': failed to load map file <{file}>: {e}"))?;
-        let entries = read_entries(&data);
-        for (n, (k, _)) in entries.iter().enumerate() {
-            let bad = match how {
-                Match::Int => std::str::from_utf8(k)
-                    .ok()
-                    .and_then(|k| k.parse::<i64>().ok())
-                    .is_none(),
-                Match::Ip => net(k).is_none(),
-                _ => false,
-            };
-            if bad {
-                return Err(format!(
-                    "converter '{name}': map file <{file}>: key '{}' of entry {} is not {}",
-                    String::from_utf8_lossy(k),
-                    n + 1,
-                    if how == Match::Int {
-                        "an integer"
-                    } else {
-                        "an address or network"
-                    }
-                ));
-            }
-        }
-        let mut regs = Vec::new();
-        if how == Match::Reg {
-            for (n, (k, _)) in entries.iter().enumerate() {
-                let re = std::str::from_utf8(k)
-                    .map_err(|e| e.to_string())
-                    .and_then(|k| regex::bytes::Regex::new(k).map_err(|e| e.to_string()))
-                    .map_err(|e| {
-                        format!(
-                            "converter '{name}': map file <{file}>: key '{}' of entry {} is not a \
-                             regular expression: {e}",
-                            String::from_utf8_lossy(k),
-                            n + 1
-                        )
-                    })?;
-                regs.push(re);
-            }
-        }
-        let mut exact = HashMap::new();
-        if how == Match::Str {
-            for (i, (k, _)) in entries.iter().enumerate() {
-                exact.entry(k.clone()).or_insert(i);
-            }
-        }
+        let r = patref::load(file, true, || {
+            let data = std::fs::read(file).map_err(|e| {
+                format!("converter '{name}': failed to load map file <{file}>: {e}")
+            })?;
+            Ok(read_entries(&data))
+        })?;
+        let live = Arc::new(LiveMap {
+            how,
+            cur: ArcSwap::from_pointee(MapIndex::default()),
+        });
+        r.attach(patref::MAP, live.clone())
+            .map_err(|e| format!("converter '{name}': map file <{file}>: {e}"))?;
         Ok(MapConv {
             how,
-            entries: entries.into(),
-            exact: Arc::new(exact),
-            regs: Regs(regs.into()),
             subst: kind == "_regm",
             default: args.get(1).map(|d| d.as_bytes().into()),
+            live,
         })
     }
 
     /// The value for `v` (cast to the key type), or the default.
-    pub(crate) fn lookup(&self, v: Value<'_>) -> Option<std::borrow::Cow<'_, [u8]>> {
-        use std::borrow::Cow;
-        let found = match self.how {
-            Match::Str => v.with_bytes(|b| self.exact.get(b).map(|&i| &self.entries[i].1)),
-            Match::Int => v.to_int().and_then(|i| {
-                self.entries
-                    .iter()
-                    .find(|(k, _)| {
-                        std::str::from_utf8(k).ok().and_then(|k| k.parse().ok()) == Some(i)
-                    })
-                    .map(|(_, val)| val)
-            }),
-            Match::Ip => v.to_ip().and_then(|a| {
-                self.entries
-                    .iter()
-                    .filter_map(|(k, val)| net(k).filter(|n| n.holds(a)).map(|n| (n.bits, val)))
-                    .max_by_key(|(bits, _)| *bits)
-                    .map(|(_, val)| val)
-            }),
-            Match::Reg if self.subst => {
-                // `map_regm`: the value's `\N` are the key's groups (HAProxy's exp_replace).
-                return v
-                    .with_bytes(|b| {
-                        self.regs.0.iter().enumerate().find_map(|(i, re)| {
-                            let caps = re.captures(b)?;
-                            Some(exp_replace(&self.entries[i].1, &caps))
-                        })
-                    })
-                    .map(Cow::Owned)
-                    .or(self.default.as_deref().map(Cow::Borrowed));
-            }
-            Match::Reg => v.with_bytes(|b| {
-                (self.regs.0.iter())
-                    .position(|re| re.is_match(b))
-                    .map(|i| &self.entries[i].1)
-            }),
-            how => v.with_bytes(|b| {
-                self.entries
-                    .iter()
-                    .find(|(k, _)| matches(how, b, k))
-                    .map(|(_, val)| val)
-            }),
-        };
-        found
-            .map(|v| Cow::Borrowed(&v[..]))
-            .or(self.default.as_deref().map(Cow::Borrowed))
+    pub(crate) fn lookup(&self, v: Value<'_>) -> Option<Vec<u8>> {
+        let ix = self.live.cur.load();
+        match lookup_in(self.how, self.subst, &ix, v) {
+            Some((_, Some(owned))) => Some(owned),
+            Some((i, None)) => Some(ix.entries[i].1.to_vec()),
+            None => self.default.as_deref().map(<[u8]>::to_vec),
+        }
     }
 }
 
 /// `KEY VALUE` lines (HAProxy's `pat_ref_read_from_file_smp`).
-fn read_entries(data: &[u8]) -> Vec<Entry> {
+fn read_entries(data: &[u8]) -> Vec<patref::FileLine> {
     let blank = |c: &u8| *c == b' ' || *c == b'\t';
     let mut out = Vec::new();
-    for line in data.split(|&b| b == b'\n') {
+    for (n, line) in data.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let start = line.iter().position(|c| !blank(c)).unwrap_or(line.len());
         let line = &line[start..];
@@ -264,7 +337,7 @@ fn read_entries(data: &[u8]) -> Vec<Entry> {
         let v_start = rest.iter().position(|c| !blank(c)).unwrap_or(rest.len());
         let v = &rest[v_start..];
         let v_end = v.iter().rposition(|c| !blank(c)).map_or(0, |i| i + 1);
-        out.push((line[..key_end].into(), v[..v_end].into()));
+        out.push((line[..key_end].into(), v[..v_end].into(), n as u32 + 1));
     }
     out
 }

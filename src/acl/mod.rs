@@ -102,6 +102,7 @@ pub use hash::xxh64;
 mod http;
 mod logformat;
 mod map;
+pub mod patref;
 pub(crate) use http::dechunk;
 pub use map::exp_replace;
 mod pattern;

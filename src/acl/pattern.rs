@@ -47,6 +47,26 @@ pub enum MatchMethod {
 }
 
 impl MatchMethod {
+    /// The name `-m` takes (`get acl` prints it).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            MatchMethod::Found => "found",
+            MatchMethod::Bool => "bool",
+            MatchMethod::Int => "int",
+            MatchMethod::Ip => "ip",
+            MatchMethod::Bin => "bin",
+            MatchMethod::Len => "len",
+            MatchMethod::Str => "str",
+            MatchMethod::Beg => "beg",
+            MatchMethod::Sub => "sub",
+            MatchMethod::Dir => "dir",
+            MatchMethod::Dom => "dom",
+            MatchMethod::End => "end",
+            MatchMethod::Reg => "reg",
+            MatchMethod::Meth => "meth",
+        }
+    }
+
     /// The method named by `-m NAME`.
     pub(crate) fn from_name(n: &str) -> Option<MatchMethod> {
         Some(match n {

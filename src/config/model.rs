@@ -1170,6 +1170,9 @@ pub enum HttpAction {
     /// `http-request early-hint NAME FMT`: a field of a 103 Early Hints interim response
     /// sent to the client before the server is asked; adjacent rules make one 103.
     EarlyHint(String, crate::acl::LogFormat),
+    /// `set-map(FILE) KEY VALUE`, `del-map(FILE) KEY`, `add-acl(FILE) PATTERN`,
+    /// `del-acl(FILE) PATTERN`: the file's shared entries change for every shard.
+    PatRef(crate::acl::patref::PatAction),
 }
 
 /// The value of a `set-timeout` rule.
@@ -1796,6 +1799,9 @@ pub struct Config {
     pub peers: Vec<super::peers::Peers>,
     /// The local peer's name (see [`super::peers::local_name`]).
     pub localpeer: String,
+    /// The map and ACL files the configuration loaded, shared by the shards and changed
+    /// through the stats socket and `set-map`-like rules (see `acl::patref`).
+    pub pat_refs: Vec<std::sync::Arc<crate::acl::patref::PatRef>>,
 }
 
 impl Config {

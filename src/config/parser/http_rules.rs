@@ -28,8 +28,7 @@ pub(crate) const NO_SPOE: &str =
     "corelb runs no SPOE filters (no external agents in the request path; use rules)";
 
 /// Actions HAProxy has that corelb does not implement yet (an error names them).
-pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] =
-    &["add-acl", "del-acl", "set-map", "del-map", "sc-set-gpt"];
+pub(super) const HTTP_ACTIONS_NOT_YET: &[&str] = &["sc-set-gpt"];
 
 /// Actions of later HAProxy versions, which 2.6 (the language corelb speaks) rejects: each
 /// with the version that added it.
@@ -756,6 +755,7 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 }
             }
         }
+        a if kw != "http-after-response" && pat_op(a).is_some() => pat_action(px, w, kw, loc, d),
         a if crate::acl::VarAction::is_action(a) => {
             let end = cond_at(1).unwrap_or(w.len());
             Some(HttpAction::Var(crate::config::vars::var_action(
@@ -1065,6 +1065,67 @@ fn rule_error(px: &Proxy, kw: &str, action: &str, m: &str, loc: &Loc, d: &mut Di
             px.name
         ),
     );
+}
+
+/// The operation of `set-map(FILE)`, `del-map(FILE)`, `add-acl(FILE)`, `del-acl(FILE)`.
+fn pat_op(action: &str) -> Option<crate::acl::patref::PatOp> {
+    use crate::acl::patref::PatOp;
+    let name = action.split('(').next().unwrap_or(action);
+    Some(match name {
+        "set-map" => PatOp::SetMap,
+        "del-map" => PatOp::DelMap,
+        "add-acl" => PatOp::AddAcl,
+        "del-acl" => PatOp::DelAcl,
+        _ => return None,
+    })
+}
+
+/// `set-map(FILE) KEY VALUE` and the one-argument `del-map`, `add-acl`, `del-acl`, with
+/// HAProxy 2.6's errors. As in HAProxy, the file is not checked: a rule on a file that no
+/// converter or ACL loads does nothing.
+fn pat_action(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) -> Option<HttpAction> {
+    use crate::acl::patref::{PatAction, PatOp};
+    let action = w[0].as_str();
+    let op = pat_op(action)?;
+    // HAProxy takes what is between `(` and the last character.
+    let file = action.split_once('(').map_or("", |(_, f)| {
+        let mut end = f.len();
+        if end > 0 {
+            end -= f.chars().next_back().map_or(0, char::len_utf8);
+        }
+        &f[..end]
+    });
+    let want = if op == PatOp::SetMap { 2 } else { 1 };
+    let end = (w.iter().skip(1))
+        .position(|x| x == "if" || x == "unless")
+        .map_or(w.len(), |p| p + 1);
+    if end < 1 + want {
+        let m = if want == 2 {
+            "expects exactly 2 arguments."
+        } else {
+            "expects exactly 1 arguments."
+        };
+        rule_error(px, kw, action, m, loc, d);
+        return None;
+    }
+    if end > 1 + want {
+        trailing(kw, action, &w[1 + want], loc, d);
+        return None;
+    }
+    let fmt = |text: &str, d: &mut Diags| {
+        let mut ctx = crate::acl::ParseCtx::new(&px.name);
+        let r = crate::acl::LogFormat::parse(text, &mut ctx);
+        for wn in ctx.warnings {
+            d.warn(loc, wn);
+        }
+        r.map_err(|e| rule_error(px, kw, action, &e, loc, d)).ok()
+    };
+    let key = fmt(&w[1], d)?;
+    let value = match want {
+        2 => Some(fmt(&w[2], d)?),
+        _ => None,
+    };
+    Some(HttpAction::PatRef(PatAction::new(op, file, key, value)))
 }
 
 /// HAProxy's error for words between an action's arguments and its condition.

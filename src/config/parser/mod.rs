@@ -166,6 +166,7 @@ impl Parser {
             auth_refs: {
                 // Forget the slots of an earlier parse on this thread.
                 crate::acl::auth::take_refs();
+                crate::acl::patref::take();
                 Vec::new()
             },
             cur: Cur::None,
@@ -254,6 +255,7 @@ impl Parser {
         let mut blocks = super::cond::Blocks::default();
         for (n, raw) in text.lines().enumerate() {
             let loc = Loc::new(&file, n as u32 + 1);
+            crate::acl::patref::set_line(name, loc.line);
             let (env, reset) = (&self.env, self.env_reset);
             let getenv = |k: &str| lookup_env(env, reset, k);
             let line = match lexer::split(raw, &getenv) {
@@ -708,6 +710,7 @@ impl Parser {
             log_forwards: std::mem::take(&mut self.log_forwards),
             peers: std::mem::take(&mut self.peers),
             localpeer: String::new(),
+            pat_refs: crate::acl::patref::take(),
         };
         // The `env()` fetch sees the environment as the configuration left it.
         crate::acl::set_config_env(self.env.clone(), self.env_reset);

@@ -358,6 +358,13 @@ pub fn request_rules<'a, const N: usize>(
                 };
                 a.apply(&s, scratch);
             }
+            HttpAction::PatRef(a) => {
+                let s = EditedRequestSample {
+                    request: *base,
+                    edits: &*edits,
+                };
+                a.apply(&s, scratch);
+            }
             HttpAction::SetPriority { class, expr } => {
                 let s = EditedRequestSample {
                     request: *base,
@@ -718,6 +725,7 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::SetTos(t) => effects.tos = Some(*t),
             HttpAction::SetMark(m) => effects.mark = Some(*m),
             HttpAction::Var(a) => a.apply(&ResponseSample::new(base, res, rbuf, edits), scratch),
+            HttpAction::PatRef(a) => a.apply(&ResponseSample::new(base, res, rbuf, edits), scratch),
             // `http-response capture EXPR id N`: the first value, for the frontend's slot.
             HttpAction::Capture { expr, id, .. } => {
                 let s = ResponseSample::new(base, res, rbuf, edits);

@@ -48,9 +48,29 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  abort ssl cert <certfile>               : abort a transaction for a certificate file",
     ),
     (
+        "add acl",
+        CliLevel::User,
+        "  add acl [@<ver>] <acl> <pattern>        : add an acl entry",
+    ),
+    (
+        "add map",
+        CliLevel::User,
+        "  add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)",
+    ),
+    (
+        "clear acl",
+        CliLevel::User,
+        "  clear acl [@<ver>] <acl>                : clear the contents of this acl",
+    ),
+    (
         "clear counters",
         CliLevel::Operator,
         "  clear counters [all]                    : clear max statistics counters (or all counters)",
+    ),
+    (
+        "clear map",
+        CliLevel::User,
+        "  clear map [@<ver>] <map>                : clear the contents of this map",
     ),
     (
         "clear table",
@@ -62,6 +82,16 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "commit ssl cert",
         CliLevel::Admin,
         "  commit ssl cert <certfile>              : commit a certificate file",
+    ),
+    (
+        "del acl",
+        CliLevel::User,
+        "  del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>",
+    ),
+    (
+        "del map",
+        CliLevel::User,
+        "  del map <map> [<key>|#<ref>]            : delete map entries matching <key>",
     ),
     (
         "disable frontend",
@@ -94,6 +124,16 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)",
     ),
     (
+        "get acl",
+        CliLevel::User,
+        "  get acl <acl> <value>                   : report the patterns matching a sample for an ACL",
+    ),
+    (
+        "get map",
+        CliLevel::User,
+        "  get map <acl> <value>                   : report the keys and values matching a sample for a map",
+    ),
+    (
         "get weight",
         CliLevel::User,
         "  get weight <bk>/<srv>                   : report a server's current weight",
@@ -102,6 +142,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "operator",
         CliLevel::User,
         "  operator                                : lower the level of the current CLI session to operator",
+    ),
+    (
+        "set map",
+        CliLevel::User,
+        "  set map <map> [<key>|#<ref>] <value>    : modify a map entry",
     ),
     (
         "set maxconn frontend",
@@ -134,6 +179,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)",
     ),
     (
+        "show acl",
+        CliLevel::User,
+        "  show acl [@<ver>] <acl>]                : report available acls or dump an acl's contents",
+    ),
+    (
         "show backend",
         CliLevel::User,
         "  show backend                            : list backends in the current running config",
@@ -157,6 +207,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "show info",
         CliLevel::User,
         "  show info [desc|json|typed|float]*      : report information about the running process",
+    ),
+    (
+        "show map",
+        CliLevel::User,
+        "  show map [@ver] [map]                   : report available maps or dump a map's contents",
     ),
     (
         "show resolvers",
@@ -365,6 +420,10 @@ fn with_shared(
         "show stat" => show_stat(sh, args),
         "show sess" => super::sess::show(sh, args.first().copied()),
         "shutdown session" => super::sess::shutdown(sh, args.first().copied()),
+        "show map" | "get map" | "set map" | "add map" | "del map" | "clear map" | "show acl"
+        | "get acl" | "add acl" | "del acl" | "clear acl" => {
+            super::maps::run(&sh.cfg.pat_refs, name, args, payload)
+        }
         "show table" => super::table::show(&sh.stick, args, level, &|t, id| server_name(sh, t, id)),
         "clear table" => super::table::clear(&sh.stick, args, level),
         "clear counters" => match args {

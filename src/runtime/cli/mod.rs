@@ -20,6 +20,7 @@ pub mod commands;
 pub mod events;
 pub mod getsocks;
 pub mod info;
+pub mod maps;
 pub mod sess;
 pub mod state_file;
 pub mod table;

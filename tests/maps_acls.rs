@@ -1,0 +1,302 @@
+//! Map files and ACL `-f` files changed at run time: the stats socket's `show|get|set|add|
+//! del|clear map` and `… acl` commands, and the `set-map`, `del-map`, `add-acl`, `del-acl`
+//! rules, run on Debian's HAProxy 2.6 and on corelb with the same configuration; what the
+//! clients and the socket saw is compared (entry ids and reference numbers aside).
+
+mod common;
+use common::haproxy::Haproxy;
+use common::*;
+use std::path::Path;
+
+/// Routing by `Host` through a map, a `-f` ACL that denies, and the four rules driven by
+/// request headers. The backends answer their own name.
+fn config(dir: &TempDir, sock: &Path, port: u16) -> String {
+    let map = dir.path("hosts.map");
+    let acl = dir.path("blocked.acl");
+    let (map, acl) = (map.display(), acl.display());
+    let back = |n: &str| {
+        format!(
+            "backend be_{n}\n  http-request return status 200 content-type text/plain string {n}\n"
+        )
+    };
+    format!(
+        "global\n  stats socket {} level admin\ndefaults\n  mode http\n  timeout connect 1s\n  \
+         timeout client 5s\n  timeout server 5s\nfrontend fe\n  bind 127.0.0.1:{port}\n  \
+         acl blocked path -f {acl}\n  \
+         http-request set-map({map}) %[req.hdr(x-key)] %[req.hdr(x-val)] if {{ req.hdr(x-key) -m found }}\n  \
+         http-request del-map({map}) %[req.hdr(x-del)] if {{ req.hdr(x-del) -m found }}\n  \
+         http-request add-acl({acl}) %[req.hdr(x-block)] if {{ req.hdr(x-block) -m found }}\n  \
+         http-request del-acl({acl}) %[req.hdr(x-unblock)] if {{ req.hdr(x-unblock) -m found }}\n  \
+         http-request deny deny_status 403 if blocked\n  \
+         use_backend be_%[req.hdr(host),map({map},c)]\n{}{}{}",
+        sock.display(),
+        back("a"),
+        back("b"),
+        back("c")
+    )
+}
+
+/// `STATUS BODY` of a request on a new connection, with `headers` (`Name: value` lines).
+fn get(port: u16, host: &str, path: &str, headers: &[&str]) -> String {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    let out = raw_exchange(port, req.as_bytes());
+    let status = out.split(' ').nth(1).unwrap_or("").to_string();
+    let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    format!("{status} {}", body.trim())
+}
+
+/// Entry ids (`0x…`) and a reference's number at the start of a `show map` line differ
+/// between the two; the configuration's file name and lines too (it is written in a
+/// different place).
+fn normalize(s: &str) -> String {
+    let mut out = String::new();
+    for line in s.lines() {
+        let mut words: Vec<String> = line.split(' ').map(str::to_string).collect();
+        for w in &mut words {
+            if w.starts_with("0x") {
+                *w = "0x?".into();
+            }
+        }
+        if words.len() > 1 && words[1].starts_with('(') && words[0].parse::<u32>().is_ok() {
+            words[0] = "#".into();
+        }
+        let mut l = words.join(" ");
+        let mut from = 0;
+        while let Some(i) = l[from..].find(" at file '").map(|i| i + from) {
+            let end = l[i..].find(" line ").map_or(l.len(), |e| i + e);
+            l.replace_range(i..end, " at file 'CFG'");
+            from = i + 1;
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+/// The steps, each with what the client or the socket saw.
+fn transcript(port: u16, sock: &Path, dir: &TempDir) -> Vec<String> {
+    let map = dir.path("hosts.map").display().to_string();
+    let acl = dir.path("blocked.acl").display().to_string();
+    let mut t = Vec::new();
+    let cmd = |t: &mut Vec<String>, line: &str| {
+        let line = line.replace("MAP", &map).replace("ACL", &acl);
+        let out = stats_cmd(sock, &line);
+        t.push(format!("> {line}\n{}", normalize(&out)));
+    };
+    // Several connections, to reach every shard.
+    let hosts = |t: &mut Vec<String>, host: &str, path: &str| {
+        let seen: Vec<String> = (0..6).map(|_| get(port, host, path, &[])).collect();
+        t.push(format!("GET {host}{path}: {}", seen.join(" | ")));
+    };
+    hosts(&mut t, "a.example", "/");
+    hosts(&mut t, "b.example", "/");
+    cmd(&mut t, "show map MAP");
+    cmd(&mut t, "set map MAP a.example b");
+    hosts(&mut t, "a.example", "/");
+    cmd(&mut t, "add map MAP new.example a");
+    hosts(&mut t, "new.example", "/");
+    cmd(&mut t, "del map MAP new.example");
+    hosts(&mut t, "new.example", "/");
+    cmd(&mut t, "get map MAP a.example");
+    cmd(&mut t, "get map MAP nothing");
+    // Rules: `set-map` adds, then changes; `del-map` removes.
+    let x = |h: &[&str]| get(port, "other", "/", h);
+    t.push(x(&["x-key: rule.example", "x-val: a"]));
+    hosts(&mut t, "rule.example", "/");
+    t.push(x(&["x-key: rule.example", "x-val: b"]));
+    hosts(&mut t, "rule.example", "/");
+    t.push(x(&["x-del: rule.example"]));
+    hosts(&mut t, "rule.example", "/");
+    // The `-f` ACL, from the socket and from rules.
+    hosts(&mut t, "a.example", "/private");
+    cmd(&mut t, "add acl ACL /private");
+    hosts(&mut t, "a.example", "/private");
+    cmd(&mut t, "show acl ACL");
+    cmd(&mut t, "get acl ACL /private");
+    cmd(&mut t, "del acl ACL /private");
+    hosts(&mut t, "a.example", "/private");
+    t.push(x(&["x-block: /rule"]));
+    t.push(x(&["x-block: /rule"]));
+    cmd(&mut t, "show acl ACL");
+    hosts(&mut t, "a.example", "/rule");
+    t.push(x(&["x-unblock: /rule"]));
+    hosts(&mut t, "a.example", "/rule");
+    // Errors change nothing.
+    for bad in [
+        "set map MAP nothing a",
+        "set map MAP #zz a",
+        "set map MAP #0x1 a",
+        "set map MAP a.example",
+        "del map MAP nothing",
+        "del map MAP",
+        "add map MAP k",
+        "add acl ACL",
+        "show map /nonexistent.map",
+        "show map ACL",
+        "show acl MAP",
+        "add acl MAP x",
+        "get map MAP",
+        "get acl",
+        "clear acl",
+    ] {
+        cmd(&mut t, bad);
+    }
+    cmd(&mut t, "show map MAP");
+    // A payload: the key, then the rest of the line as the value; a `user` session may
+    // change maps in HAProxy 2.6.
+    cmd(&mut t, "add map MAP <<\nk1 v1\nk2 v2 and more\n");
+    cmd(
+        &mut t,
+        "user; set map MAP k1 by-user; del map MAP k2; show map MAP",
+    );
+    cmd(&mut t, "clear map MAP");
+    cmd(&mut t, "show map MAP");
+    hosts(&mut t, "a.example", "/");
+    t
+}
+
+#[test]
+fn maps_and_acls_change_at_run_time_as_in_haproxy() {
+    let dir = TempDir::new("maps");
+    dir.write("hosts.map", "# host backend\na.example a\nb.example b\n");
+    dir.write("blocked.acl", "/admin\n");
+    let (hport, cport) = (free_port(), free_port());
+    let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
+    let Some(_h) = Haproxy::start(&config(&dir, &hsock, hport), &[hport]) else {
+        return;
+    };
+    wait_unix_socket(&hsock);
+    let haproxy = transcript(hport, &hsock, &dir);
+    let _lb = Corelb::start(&config(&dir, &csock, cport), &[], &[cport]);
+    wait_unix_socket(&csock);
+    let corelb = transcript(cport, &csock, &dir);
+    for (h, c) in haproxy.iter().zip(&corelb) {
+        assert_eq!(
+            c,
+            h,
+            "\ncorelb:\n{}\nhaproxy:\n{}",
+            corelb.join("\n"),
+            haproxy.join("\n")
+        );
+    }
+    // What the lines above did, spelled out.
+    assert!(
+        haproxy
+            .iter()
+            .any(|l| l.starts_with("GET a.example/: 200 b |"))
+    );
+    assert!(
+        haproxy
+            .iter()
+            .any(|l| l.starts_with("GET a.example/private: 403"))
+    );
+}
+
+/// `show map` and `show acl` list the files with the line that loaded them; a file used by
+/// two lines names both. (HAProxy also lists each ACL's inline patterns as a reference
+/// without a file; corelb does not.)
+#[test]
+fn show_map_lists_the_files() {
+    let dir = TempDir::new("showmap");
+    dir.write("hosts.map", "a.example a\n");
+    dir.write("blocked.acl", "/admin\n");
+    let port = free_port();
+    let sock = dir.path("c.sock");
+    let cfg = config(&dir, &sock, port).replace(
+        "use_backend",
+        &format!(
+            "http-request set-header x-b %[req.hdr(host),map_beg({})]\n  use_backend",
+            dir.path("hosts.map").display()
+        ),
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    wait_unix_socket(&sock);
+    let m = dir.path("hosts.map").display().to_string();
+    let a = dir.path("blocked.acl").display().to_string();
+    assert_eq!(
+        normalize(&stats_cmd(&sock, "show map")),
+        format!(
+            "# id (file) description\n# ({m}) pattern loaded from file '{m}' used by map at file \
+             'CFG' line 16, by map at file 'CFG' line 17. curr_ver=0 next_ver=0 entry_cnt=1\n\n"
+        )
+    );
+    assert_eq!(
+        normalize(&stats_cmd(&sock, "show acl")),
+        format!(
+            "# id (file) description\n# ({a}) pattern loaded from file '{a}' used by acl at file \
+             'CFG' line 10. curr_ver=0 next_ver=0 entry_cnt=1\n\n"
+        )
+    );
+    assert_eq!(
+        stats_cmd(&sock, "get map #1 a.example/x"),
+        "type=beg, case=sensitive, found=yes, idx=tree, key=\"a.example\", value=\"a\", type=\"str\"\n\
+         type=str, case=sensitive, found=no\n\n"
+    );
+}
+
+/// `-c`: the rules' argument errors in HAProxy's words; a file read both as a map and as a
+/// one-column ACL is refused, as HAProxy refuses it; a rule on a file nothing loads is
+/// accepted (it does nothing, as in HAProxy 2.6).
+#[test]
+fn rule_and_file_errors() {
+    let dir = TempDir::new("mapcheck");
+    let map = dir.write("x.map", "10.0.0.0/8 a\n");
+    let m = map.display();
+    let fe = |l: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+             frontend fe\n  bind 127.0.0.1:1\n  {l}\n  default_backend b\nbackend b\n  server s 127.0.0.1:2\n"
+        )
+    };
+    expect_check(
+        &dir,
+        &fe(&format!("http-request set-map({m}) a")),
+        1,
+        &format!(
+            "c.cfg:8: error detected in frontend 'fe' while parsing 'http-request set-map({m})' rule : expects exactly 2 arguments."
+        ),
+    );
+    expect_check(
+        &dir,
+        &fe(&format!("http-response del-acl({m})")),
+        1,
+        "rule : expects exactly 1 arguments.",
+    );
+    expect_check(
+        &dir,
+        &fe(&format!("http-request del-map({m}) a b")),
+        1,
+        &format!(
+            "c.cfg:8: 'http-request del-map({m})' expects either 'if' or 'unless' followed by a condition but found 'b'."
+        ),
+    );
+    expect_check(
+        &dir,
+        &fe("http-request add-acl(/nowhere.acl) %[src]"),
+        0,
+        "",
+    );
+    expect_check(
+        &dir,
+        &fe(&format!(
+            "http-request set-header x %[src,map_ip({m})]\n  acl a src -f {m}"
+        )),
+        1,
+        &format!(
+            "The file \"{m}\" is already used as two column file and cannot be used by as one column file."
+        ),
+    );
+    expect_check(
+        &dir,
+        &fe(&format!(
+            "http-request set-header x %[src,map_ip({m})]\n  acl a src -M -f {m}"
+        )),
+        0,
+        "",
+    );
+}
