@@ -705,7 +705,6 @@ const HAPROXY_KEYWORDS: &str = include_str!("data/haproxy-2.6.12-dKall.txt");
 /// each listed in the README as not done. The test fails when one of them starts to work
 /// (remove it here) and when anything else is rejected.
 const KNOWN_MISSING: &[&str] = &[
-    "global tune.peers.max-updates-at-once",
     "listen bind <addr> severity-output +1",
     "listen server <name> <addr> ws +1",
     "listen option http-use-proxy-header [ FE HTTP ]",

@@ -156,6 +156,11 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("ssl-load-extra-files", Supported(g::tls), 0),
     kw("issuers-chain-path", Supported(g::tls), 0),
     kw("ssl-skip-self-issued-ca", Supported(g::tls), 0),
+    kw(
+        "tune.peers.max-updates-at-once",
+        Supported(g::peers_max_updates),
+        0,
+    ),
     kw("default-path", Supported(g::default_path), 0),
     kw("daemon", Ignored(NODAEMON), 0),
     kw(
