@@ -705,13 +705,7 @@ const HAPROXY_KEYWORDS: &str = include_str!("data/haproxy-2.6.12-dKall.txt");
 /// each listed in the README as not done. The test fails when one of them starts to work
 /// (remove it here) and when anything else is rejected.
 const KNOWN_MISSING: &[&str] = &[
-    "global issuers-chain-path",
-    "global ssl-load-extra-files",
-    "global ssl-skip-self-issued-ca",
-    "global tune.peers.max-updates-at-once",
     "listen bind <addr> severity-output +1",
-    "listen bind <addr> ssl ca-verify-file +1",
-    "listen bind <addr> ssl no-ca-names",
     "listen server <name> <addr> ws +1",
     "listen option http-use-proxy-header [ FE HTTP ]",
     "listen tcp-request content switch-mode",

@@ -556,3 +556,124 @@ fn gpc_gpt_arrays_are_exchanged_with_corelb_and_haproxy() {
         );
     }
 }
+
+/// A peer speaking the protocol by hand (corelb's own connections to it go to port 1, where
+/// nothing listens): it says hello to `port` as `fake`, then reads for
+/// as long as it takes to receive `want` stick-table updates (at most 10 s), and returns the
+/// number of updates each read completed (reads that completed none are left out).
+fn updates_per_read(port: u16, want: usize) -> Vec<usize> {
+    use std::io::{Read, Write};
+    fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
+        let mut i = *b.get(*at)? as u64;
+        *at += 1;
+        if i < 240 {
+            return Some(i);
+        }
+        let mut shift = 4;
+        loop {
+            let x = *b.get(*at)? as u64;
+            *at += 1;
+            i += x << shift;
+            shift += 7;
+            if x < 128 {
+                return Some(i);
+            }
+        }
+    }
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+        .unwrap();
+    s.write_all(b"HAProxyS 2.1\nme\nfake 1 1\n").unwrap();
+    let mut buf = Vec::new();
+    let mut status_done = false;
+    let (mut per_read, mut total) = (Vec::new(), 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut chunk = [0u8; 65536];
+    while total < want && std::time::Instant::now() < deadline {
+        let n = match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(_) => continue,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        if !status_done {
+            let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+                continue;
+            };
+            assert_eq!(&buf[..nl], b"200", "{}", String::from_utf8_lossy(&buf));
+            buf.drain(..=nl);
+            status_done = true;
+        }
+        // Complete messages: class, type, and for types from 0x80 a length and a body.
+        let (mut at, mut updates) = (0, 0);
+        while buf.len() >= at + 2 {
+            let (class, kind) = (buf[at], buf[at + 1]);
+            let mut end = at + 2;
+            if kind >= 0x80 {
+                let Some(len) = varint(&buf, &mut end) else {
+                    break;
+                };
+                end += len as usize;
+                if end > buf.len() {
+                    break;
+                }
+            }
+            if class == 10 && kind == 0x80 {
+                updates += 1;
+            }
+            at = end;
+        }
+        buf.drain(..at);
+        if updates > 0 {
+            per_read.push(updates);
+            total += updates;
+        }
+    }
+    per_read
+}
+
+#[test]
+fn tune_peers_max_updates_at_once_spreads_the_updates_over_rounds() {
+    let run = |global: &str| {
+        let (port, peer) = (free_port(), free_port());
+        let cfg = format!(
+            "global\n  localpeer me\n{global}\
+peers p\n  peer me 127.0.0.1:{peer}\n  peer fake 127.0.0.1:1\n  table t type string len 32 size 1k expire 60s store gpc0\n\
+{DEFAULTS}\
+frontend fe\n  bind 127.0.0.1:{port}\n  http-request track-sc0 req.hdr(x-k) table p/t\n  http-request return status 200\n"
+        );
+        let _lb = Corelb::start(&cfg, &[], &[port, peer]);
+        for k in 0..20 {
+            let r = raw_exchange(
+                port,
+                format!("GET / HTTP/1.1\r\nHost: x\r\nx-k: k{k}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        }
+        updates_per_read(peer, 20)
+    };
+    // HAProxy's default (200): the 20 entries go in one round, one write.
+    let all = run("");
+    assert_eq!(all.iter().sum::<usize>(), 20, "{all:?}");
+    assert!(all.iter().max() >= Some(&10), "{all:?}");
+    // Two at a time: ten rounds, 100 ms apart.
+    let two = run("  tune.peers.max-updates-at-once 2\n");
+    assert_eq!(two.iter().sum::<usize>(), 20, "{two:?}");
+    assert!(two.len() >= 5, "{two:?}");
+
+    let dir = TempDir::new("peers-max-updates");
+    for v in ["", " 0", " x"] {
+        let (code, lines, all) = corelb_check(
+            &dir,
+            &format!("global\n  tune.peers.max-updates-at-once{v}\n"),
+        );
+        assert_eq!((code, lines), (1, BTreeSet::from([2])), "{all}");
+        assert!(
+            all.contains(
+                "'tune.peers.max-updates-at-once' expects an integer argument greater than 0."
+            ),
+            "{all}"
+        );
+    }
+}

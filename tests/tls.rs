@@ -1588,3 +1588,291 @@ fn tune_ssl_maxrecord_limits_the_records_like_haproxy() {
     let ours = run(corelb_bin(), "");
     assert!(largest(&ours) > 4000, "{ours:?}");
 }
+
+/// A root CA, an intermediate it signs, a leaf (`localhost`) the intermediate signs and a
+/// client certificate the root signs, made by the openssl CLI (which writes the Subject and
+/// Authority Key Identifiers that `issuers-chain-path` matches on); an OCSP response for the
+/// leaf; and the layouts HAProxy reads:
+/// - `leafonly.pem`: leaf and key (its chain from `issuers/int-chain.pem`: intermediate, root);
+/// - `split.pem` + `split.pem.key`: the leaf and its intermediate, the key beside;
+/// - `full.pem`: leaf, intermediate, root and key;
+/// - `stapled.pem` + `stapled.pem.ocsp`: leaf and intermediate, key, the OCSP response.
+fn chain_pki() -> TempDir {
+    let dir = TempDir::new("chain");
+    let script = r#"set -e
+ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+openssl req -x509 $ec -keyout root.key -out root.pem -subj "/CN=t14 root" -days 3650 \
+  -addext basicConstraints=critical,CA:TRUE
+printf "basicConstraints=critical,CA:TRUE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nkeyUsage=keyCertSign,cRLSign,digitalSignature\n" > ca.ext
+openssl req $ec -keyout int.key -out int.csr -subj "/CN=t14 intermediate"
+openssl x509 -req -in int.csr -CA root.pem -CAkey root.key -CAcreateserial -out int.pem -days 3650 -extfile ca.ext
+printf "subjectAltName=DNS:localhost\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n" > leaf.ext
+openssl req $ec -keyout leaf.key -out leaf.csr -subj "/CN=localhost"
+openssl x509 -req -in leaf.csr -CA int.pem -CAkey int.key -CAcreateserial -out leaf.pem -days 3650 -extfile leaf.ext
+printf "extendedKeyUsage=clientAuth\nauthorityKeyIdentifier=keyid\n" > client.ext
+openssl req $ec -keyout client.key -out client.csr -subj "/CN=t14 client"
+openssl x509 -req -in client.csr -CA root.pem -CAkey root.key -CAcreateserial -out client.crt -days 3650 -extfile client.ext
+cat client.crt client.key > client.pem
+mkdir issuers
+cat int.pem root.pem > issuers/int-chain.pem
+cat leaf.pem leaf.key > leafonly.pem
+cat leaf.pem int.pem > split.pem
+cp leaf.key split.pem.key
+cat leaf.pem int.pem root.pem leaf.key > full.pem
+cat leaf.pem int.pem leaf.key > stapled.pem
+serial=$(openssl x509 -in leaf.pem -noout -serial | cut -d= -f2)
+printf "V\t350101000000Z\t\t$serial\tunknown\t/CN=localhost\n" > index.txt
+openssl ocsp -index index.txt -rsigner int.pem -rkey int.key -CA int.pem -issuer int.pem \
+  -cert leaf.pem -respout stapled.pem.ocsp -ndays 3650
+"#;
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir.path(""))
+        .output()
+        .expect("sh and the openssl CLI");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// What a client sees of a TLS listener: the chain (subject and issuer of each certificate),
+/// the CA names of the CertificateRequest, and the stapled OCSP status (`openssl s_client
+/// -showcerts -status`).
+fn tls_view(port: u16) -> Vec<String> {
+    let out = s_client(port, &["-servername", "localhost", "-showcerts", "-status"]);
+    let mut v = Vec::new();
+    let mut in_names = false;
+    for l in out.lines() {
+        let t = l.trim();
+        if t.starts_with("Requested Signature Algorithms") {
+            in_names = false;
+        }
+        if in_names
+            || t.starts_with("Acceptable client certificate CA names")
+            || t.starts_with("No client certificate CA names sent")
+            || t.starts_with("OCSP response: no response sent")
+            || t.starts_with("OCSP Response Status:")
+            || t.starts_with("Cert Status:")
+            || (t.len() > 2 && t.as_bytes()[0].is_ascii_digit() && t[1..].starts_with(" s:"))
+            || t.starts_with("i:")
+        {
+            v.push(t.to_string());
+        }
+        if t.starts_with("Acceptable client certificate CA names") {
+            in_names = true;
+        }
+    }
+    v
+}
+
+/// Starts `prog` (corelb or haproxy) on a frontend with one `bind … ssl <b>` per entry of
+/// `binds` under the global lines `global`, and returns what a client sees of each.
+fn tls_views(prog: &str, global: &str, binds: &[String]) -> Vec<Vec<String>> {
+    let ports: Vec<u16> = binds.iter().map(|_| free_port()).collect();
+    let mut cfg = format!(
+        "global\n{global}defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\nfrontend fe\n"
+    );
+    for (b, p) in binds.iter().zip(&ports) {
+        cfg.push_str(&format!("  bind 127.0.0.1:{p} ssl {b}\n"));
+    }
+    cfg.push_str("  http-request return status 200\n");
+    let _run: Box<dyn std::any::Any> = if prog == "haproxy" {
+        Box::new(common::haproxy::Haproxy::start(&cfg, &ports).expect("haproxy"))
+    } else {
+        Box::new(Corelb::start(&cfg, &[], &ports))
+    };
+    ports.iter().map(|&p| tls_view(p)).collect()
+}
+
+fn chain_of(names: &[(&str, &str)]) -> Vec<String> {
+    names
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (s, is))| [format!("{i} s:CN = {s}"), format!("i:CN = {is}")])
+        .collect()
+}
+
+#[test]
+fn extra_files_issuers_chain_path_and_self_issued_cas_as_haproxy() {
+    let pki = chain_pki();
+    let f = |n: &str| pki.path(n).display().to_string();
+    let binds = [
+        format!("crt {}", f("leafonly.pem")),
+        format!("crt {}", f("split.pem")),
+        format!("crt {}", f("full.pem")),
+        format!("crt {}", f("stapled.pem")),
+    ];
+    let issuers = format!("  issuers-chain-path {}\n", f("issuers"));
+    let skip = format!("{issuers}  ssl-skip-self-issued-ca\n");
+    let only_key = "  ssl-load-extra-files key\n".to_string();
+    let cases = [
+        ("defaults", String::new(), &binds[..]),
+        ("issuers", issuers, &binds[..]),
+        ("skip", skip, &binds[..]),
+        // The OCSP response is not read without 'ocsp'.
+        ("key only", only_key, &binds[..]),
+    ];
+    let (leaf, int, root) = (
+        ("localhost", "t14 intermediate"),
+        ("t14 intermediate", "t14 root"),
+        ("t14 root", "t14 root"),
+    );
+    let no_names = "No client certificate CA names sent".to_string();
+    let no_ocsp = "OCSP response: no response sent".to_string();
+    let stapled = [
+        "OCSP Response Status: successful (0x0)".to_string(),
+        "Cert Status: good".to_string(),
+    ];
+    // s_client prints the OCSP status first.
+    let with = |chain: Vec<String>, ocsp: &[String]| {
+        let mut v = ocsp.to_vec();
+        v.extend(chain);
+        v.push(no_names.clone());
+        v
+    };
+    let want = [
+        // Without issuers-chain-path a leaf-only PEM sends the leaf alone; the key beside
+        // split.pem is read; the OCSP response beside stapled.pem is stapled.
+        vec![
+            with(chain_of(&[leaf]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int, root]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), &stapled),
+        ],
+        // The leaf-only PEM is completed from the issuers directory (only it: the others
+        // have a chain already).
+        vec![
+            with(chain_of(&[leaf, int, root]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int, root]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), &stapled),
+        ],
+        // The root is left out, from the issuers' chain and from the PEM's.
+        vec![
+            with(chain_of(&[leaf, int]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), &stapled),
+        ],
+        vec![
+            with(chain_of(&[leaf]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int, root]), std::slice::from_ref(&no_ocsp)),
+            with(chain_of(&[leaf, int]), std::slice::from_ref(&no_ocsp)),
+        ],
+    ];
+    let haproxy = Command::new("haproxy").arg("-v").output().is_ok();
+    for ((label, global, binds), want) in cases.iter().zip(&want) {
+        let ours = tls_views("corelb", global, binds);
+        assert_eq!(&ours, want, "{label}");
+        if haproxy {
+            assert_eq!(
+                tls_views("haproxy", global, binds),
+                ours,
+                "{label}: HAProxy"
+            );
+        }
+    }
+
+    // 'none': the key beside the certificate is not read either; HAProxy's words.
+    let dir = TempDir::new("extra-none");
+    expect_check(
+        &dir,
+        &format!(
+            "global\n  ssl-load-extra-files none\ndefaults\n  mode http\nfrontend fe\n  bind 127.0.0.1:1 ssl crt {}\n",
+            f("split.pem")
+        ),
+        1,
+        &format!(
+            "c.cfg:6: 'bind ... crt': No Private Key found in '{}'.",
+            f("split.pem")
+        ),
+    );
+    for (line, err) in [
+        (
+            "ssl-load-extra-files none all",
+            "c.cfg:2: 'ssl-load-extra-files' 'none' and 'all' can be only used alone",
+        ),
+        (
+            "ssl-load-extra-files key bogus",
+            "c.cfg:2: 'ssl-load-extra-files' expects one or multiple arguments (none, all, bundle, sctl, ocsp, issuer).",
+        ),
+        (
+            "issuers-chain-path /nonexistent",
+            "c.cfg:2: global statement 'issuers-chain-path' expects a directory path as an argument.",
+        ),
+    ] {
+        expect_check(&dir, &format!("global\n  {line}\n"), 1, err);
+    }
+}
+
+#[test]
+fn ca_verify_file_and_no_ca_names_as_haproxy() {
+    let pki = chain_pki();
+    let f = |n: &str| pki.path(n).display().to_string();
+    let crt = f("full.pem");
+    let binds = [
+        // The intermediate is named, the root only trusted.
+        format!(
+            "crt {crt} verify optional ca-file {} ca-verify-file {}",
+            f("int.pem"),
+            f("root.pem")
+        ),
+        format!(
+            "crt {crt} verify optional ca-file {} no-ca-names",
+            f("int.pem")
+        ),
+        // Only a ca-verify-file: nothing is named, and it verifies.
+        format!("crt {crt} verify required ca-verify-file {}", f("root.pem")),
+    ];
+    let names = |n: &[&str]| {
+        let mut v = vec!["OCSP response: no response sent".to_string()];
+        v.extend(chain_of(&[
+            ("localhost", "t14 intermediate"),
+            ("t14 intermediate", "t14 root"),
+            ("t14 root", "t14 root"),
+        ]));
+        if n.is_empty() {
+            v.push("No client certificate CA names sent".into());
+        } else {
+            v.push("Acceptable client certificate CA names".into());
+            v.extend(n.iter().map(|s| s.to_string()));
+        }
+        v
+    };
+    let want = vec![names(&["CN = t14 intermediate"]), names(&[]), names(&[])];
+    let ours = tls_views("corelb", "", &binds);
+    assert_eq!(ours, want);
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(tls_views("haproxy", "", &binds), ours, "HAProxy");
+    }
+    // The root of ca-verify-file verifies the client's certificate (signed by the root):
+    // in with it, refused without one under 'required'.
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n  mode http\n  bind 127.0.0.1:{port} ssl {}\n  http-request return status 200 content-type text/plain lf-string \"verify=%[ssl_c_verify] s=%[ssl_c_s_dn(CN)]\"\n",
+        binds[2]
+    );
+    let _lb = Corelb::start(&cfg, &[], &[port]);
+    let (body, _) = curl_tls(
+        &pki.path("root.pem"),
+        "localhost",
+        port,
+        "/",
+        &["--cert", &f("client.pem")],
+    );
+    assert_eq!(body, "verify=0 s=t14 client\n200 0");
+    let (body, _) = curl_tls(&pki.path("root.pem"), "localhost", port, "/", &[]);
+    assert!(body.ends_with("\n000 0"), "{body}");
+
+    let dir = TempDir::new("ca-verify");
+    expect_check(
+        &dir,
+        "defaults\n  mode http\nfrontend fe\n  bind 127.0.0.1:1 ssl crt x.pem ca-verify-file\n",
+        1,
+        "c.cfg:4: 'bind' parameter 'ca-verify-file' expects a value",
+    );
+}

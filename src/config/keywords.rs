@@ -153,6 +153,14 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     kw("ssl-default-bind-curves", Supported(g::tls), 0),
     kw("ssl-default-server-curves", Supported(g::tls), 0),
     kw("ssl-load-extra-del-ext", Supported(g::tls), 0),
+    kw("ssl-load-extra-files", Supported(g::tls), 0),
+    kw("issuers-chain-path", Supported(g::tls), 0),
+    kw("ssl-skip-self-issued-ca", Supported(g::tls), 0),
+    kw(
+        "tune.peers.max-updates-at-once",
+        Supported(g::peers_max_updates),
+        0,
+    ),
     kw("default-path", Supported(g::default_path), 0),
     kw("daemon", Ignored(NODAEMON), 0),
     kw(
@@ -718,6 +726,8 @@ pub static BIND: &[Kw<b::BindFn>] = &[
     kw("crt", Supported(b::tls), 0),
     kw("crt-list", Supported(b::tls), 0),
     kw("ca-file", Supported(b::tls), 0),
+    kw("ca-verify-file", Supported(b::tls), 0),
+    kw("no-ca-names", Supported(b::tls), 0),
     kw("crl-file", Supported(b::tls), 0),
     kw("verify", Supported(b::tls), 0),
     kw("ca-ignore-err", Supported(b::tls), 0),

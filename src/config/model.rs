@@ -111,6 +111,9 @@ pub struct Global {
     pub pump: PumpKind,
     pub pipesize: usize,
     pub maxpipes: Option<u32>,
+    /// `tune.peers.max-updates-at-once`: the most stick-table updates a peer session sends
+    /// in one round (HAProxy's default: 200).
+    pub peers_max_updates: usize,
     /// `spread-checks`: random jitter added to check intervals, in percent (0–50).
     pub spread_checks: u32,
     /// `max-spread-checks`: the first checks start within this delay.
@@ -216,6 +219,7 @@ impl Default for Global {
             pump: PumpKind::Auto,
             pipesize: 0,
             maxpipes: None,
+            peers_max_updates: 200,
             spread_checks: 0,
             max_spread_checks: None,
             tls: crate::tls::options::TlsGlobals::default(),

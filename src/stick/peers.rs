@@ -117,6 +117,8 @@ struct SharedTable {
 struct Section {
     name: String,
     local: String,
+    /// `tune.peers.max-updates-at-once`: updates sent per round (per [`SCAN`]) at most.
+    max_updates: usize,
     /// Remote peers: name and address.
     remotes: Vec<(String, Option<SocketAddr>)>,
     tables: Vec<SharedTable>,
@@ -171,6 +173,7 @@ pub fn start(cfg: &Config, tables: &Arc<Tables>) {
         let sec = Arc::new(Section {
             name: s.name.clone(),
             local: s.peers[li].name.clone(),
+            max_updates: cfg.global.peers_max_updates,
             alive: remotes.iter().map(|_| AtomicU32::new(0)).collect(),
             remotes,
             tables: shared,
@@ -539,12 +542,15 @@ impl Sess<'_> {
         self.defined[ti] = true;
     }
 
-    /// Sends every entry whose data changed since it was last sent (all of them at first).
+    /// Sends the entries whose data changed since they were last sent (all of them at
+    /// first), `tune.peers.max-updates-at-once` of them at most, and 64 KiB at most; the
+    /// rest go in the next rounds.
     fn push(&mut self) {
         let Some(tables) = self.tables() else { return };
         let now = now_ms();
         let mut finished = self.resync_asked;
-        for ti in 0..self.sec.tables.len() {
+        let mut budget = self.sec.max_updates;
+        'tables: for ti in 0..self.sec.tables.len() {
             let Some(t) = tables.get(self.sec.tables[ti].idx) else {
                 continue;
             };
@@ -576,9 +582,10 @@ impl Sess<'_> {
                 let b = encode_update(t, &e, self.upd[ti], now);
                 self.msg(STKT_UPDATE, &b);
                 self.sent.insert(k, sig);
-                if self.out.len() > 64 * 1024 {
+                budget -= 1;
+                if self.out.len() > 64 * 1024 || budget == 0 {
                     finished = false;
-                    break;
+                    break 'tables;
                 }
             }
         }

@@ -2,10 +2,21 @@
 //!
 //! - `crt FILE`: one PEM with the leaf certificate first, then its chain, and the private key
 //!   (RSA or ECDSA — PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY` —
-//!   or Ed25519 in PKCS#8). When the PEM holds no key, `FILE.key` is read instead (HAProxy's
-//!   `ssl-load-extra-files key`; with `ssl-load-extra-del-ext`, `foo.crt` → `foo.key`). When
-//!   `FILE` does not exist, `FILE.rsa`, `FILE.ecdsa` are loaded as separate certificates
-//!   (HAProxy's old multi-certificate bundles).
+//!   or Ed25519 in PKCS#8). The extra files HAProxy reads beside it, unless the global
+//!   `ssl-load-extra-files` leaves them out (default `all`):
+//!   - `key`: when the PEM holds no key, `FILE.key` (with `ssl-load-extra-del-ext`,
+//!     `foo.crt` → `foo.key`);
+//!   - `ocsp`: `FILE.ocsp`, a DER OCSP response, stapled as it is (rustls sends it to
+//!     clients that ask; unlike HAProxy, corelb does not check that it answers for this
+//!     certificate, nor refresh it);
+//!   - `issuer`: `FILE.issuer` serves HAProxy to check the OCSP response; corelb checks none,
+//!     so it is not read;
+//!   - `sctl`: rustls cannot send Signed Certificate Timestamps: a `FILE.sctl` is warned about;
+//!   - `bundle`: when `FILE` does not exist, `FILE.rsa`, `FILE.ecdsa` are loaded as separate
+//!     certificates (HAProxy's old multi-certificate bundles).
+//!
+//!   A PEM with only the leaf gets its chain from `issuers-chain-path` ([`super::issuers`]);
+//!   `ssl-skip-self-issued-ca` leaves self-issued CAs (roots) out of the chain sent.
 //! - `crt DIR`: every regular file in the directory in alphabetical order, skipping the
 //!   extra files HAProxy keeps beside certificates (`.key`, `.ocsp`, `.issuer`, `.sctl`).
 //! - `crt-list FILE`: one `certfile [[ssl-options]] [sni-filter …]` per line, `#` comments.
@@ -37,6 +48,7 @@ use rustls_pki_types::{
 };
 
 use super::Warning;
+use super::issuers::{IssuerStore, self_issued};
 
 /// Certificates closer than this to their end of validity are warned about.
 pub const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -51,6 +63,12 @@ pub struct LoadPolicy {
     pub extra_del_ext: bool,
     /// `tune.corelb.allow-expired-certs`: an expired certificate is a warning, not an error.
     pub allow_expired: bool,
+    /// `ssl-load-extra-files`: which files beside a certificate are read.
+    pub extra: ExtraFiles,
+    /// `issuers-chain-path`: chains for PEMs that hold only the leaf.
+    pub issuers: Option<Arc<IssuerStore>>,
+    /// `ssl-skip-self-issued-ca`: self-issued CAs are not sent in the chain.
+    pub skip_self_issued: bool,
     /// The time the validity checks compare with (the current time outside tests).
     pub now: SystemTime,
 }
@@ -61,8 +79,67 @@ impl Default for LoadPolicy {
             crt_base: None,
             extra_del_ext: false,
             allow_expired: false,
+            extra: ExtraFiles::default(),
+            issuers: None,
+            skip_self_issued: false,
             now: SystemTime::now(),
         }
+    }
+}
+
+/// `ssl-load-extra-files`: the files HAProxy reads beside a certificate (all by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtraFiles {
+    pub bundle: bool,
+    pub sctl: bool,
+    pub ocsp: bool,
+    pub issuer: bool,
+    pub key: bool,
+}
+
+impl Default for ExtraFiles {
+    fn default() -> Self {
+        ExtraFiles::all(true)
+    }
+}
+
+impl ExtraFiles {
+    fn all(on: bool) -> ExtraFiles {
+        ExtraFiles {
+            bundle: on,
+            sctl: on,
+            ocsp: on,
+            issuer: on,
+            key: on,
+        }
+    }
+
+    /// The arguments of `ssl-load-extra-files`, with HAProxy 2.6's errors (whose list of
+    /// choices leaves out `key`, which it accepts).
+    pub fn parse(args: &[&str]) -> Result<ExtraFiles, String> {
+        let usage = "'ssl-load-extra-files' expects one or multiple arguments (none, all, bundle, sctl, ocsp, issuer).";
+        if args.is_empty() {
+            return Err(usage.into());
+        }
+        let mut x = ExtraFiles::all(false);
+        for &a in args {
+            match a {
+                "none" | "all" if args.len() > 1 => {
+                    return Err(
+                        "'ssl-load-extra-files' 'none' and 'all' can be only used alone".into(),
+                    );
+                }
+                "none" => {}
+                "all" => x = ExtraFiles::all(true),
+                "bundle" => x.bundle = true,
+                "sctl" => x.sctl = true,
+                "ocsp" => x.ocsp = true,
+                "issuer" => x.issuer = true,
+                "key" => x.key = true,
+                _ => return Err(usage.into()),
+            }
+        }
+        Ok(x)
     }
 }
 
@@ -299,7 +376,7 @@ fn load_cert_path(
     policy: &LoadPolicy,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<LoadedCert>, String> {
-    if !path.exists() {
+    if !path.exists() && policy.extra.bundle {
         let mut found = Vec::new();
         for ext in ["rsa", "ecdsa", "dsa"] {
             let p = PathBuf::from(format!("{}.{ext}", path.display()));
@@ -345,6 +422,9 @@ pub fn load_cert_file(
     }
     let key = match pem.key {
         Some(k) => k,
+        None if !policy.extra.key => {
+            return Err(format!("No Private Key found in '{shown}'."));
+        }
         None => {
             let key_path = key_path_beside(path, policy.extra_del_ext);
             let kb = std::fs::read(&key_path).map_err(|e| {
@@ -362,7 +442,34 @@ pub fn load_cert_file(
             })?
         }
     };
-    build_loaded(path, pem.certs, key, policy, warnings)
+    let mut certs = pem.certs;
+    if certs.len() == 1
+        && let Some(chain) = policy.issuers.as_ref().and_then(|i| i.chain_for(&certs[0]))
+    {
+        certs.extend(chain.iter().cloned());
+    }
+    if policy.skip_self_issued {
+        let leaf = certs.remove(0);
+        certs.retain(|c| !self_issued(c));
+        certs.insert(0, leaf);
+    }
+    let mut loaded = build_loaded(path, certs, key, policy, warnings)?;
+    let beside = |ext: &str| PathBuf::from(format!("{shown}.{ext}"));
+    if policy.extra.ocsp && beside("ocsp").is_file() {
+        let p = beside("ocsp");
+        let der = std::fs::read(&p)
+            .map_err(|e| format!("unable to load OCSP response '{}': {e}", p.display()))?;
+        let mut ck = (*loaded.key).clone();
+        ck.ocsp = Some(der);
+        loaded.key = Arc::new(ck);
+    }
+    if policy.extra.sctl && beside("sctl").is_file() {
+        warnings.push(format!(
+            "'{}': rustls cannot send Signed Certificate Timestamps; not sent",
+            beside("sctl").display()
+        ));
+    }
+    Ok(loaded)
 }
 
 /// Where HAProxy looks for the key of a PEM that has none: `FILE.key`, or with

@@ -1,10 +1,12 @@
 //! Client certificates on `bind … ssl`: `verify none|optional|required`, `ca-file`,
-//! `crl-file`, `ca-ignore-err`, `crt-ignore-err`, and what the `ssl_c_*` fetches read of
+//! `ca-verify-file`, `no-ca-names`, `crl-file`, `ca-ignore-err`, `crt-ignore-err`, and what the `ssl_c_*` fetches read of
 //! the certificate a client presented ([`ClientCert`]).
 //!
 //! HAProxy's rules (configuration manual, 5.1 `verify`): with `verify none` (the default)
 //! no certificate is asked for. Otherwise one is asked for, with the CAs of `ca-file` as
-//! hints; a client that sends none is refused under `required` and let in under
+//! hints (the CA names of the CertificateRequest; none with `no-ca-names`), and verified
+//! against the CAs of `ca-file` and `ca-verify-file` (whose names are never sent: roots
+//! there, intermediates in `ca-file`, keep the list short); a client that sends none is refused under `required` and let in under
 //! `optional`. A certificate that is sent is always verified against `ca-file` (and the
 //! CRLs of `crl-file`, which must cover every CA of the chain, as OpenSSL's CRL_CHECK_ALL
 //! does); a failure aborts the handshake with an alert, unless its error code is listed in
@@ -115,15 +117,10 @@ fn x509_code(e: &rustls::Error, end_entity: &CertificateDer<'_>) -> (i64, bool) 
         C::UnhandledCriticalExtension => (34, false),
         C::InvalidPurpose | C::InvalidPurposeContext { .. } => (26, false),
         // OpenSSL says "self-signed" of a certificate that is its own issuer.
-        C::UnknownIssuer if self_issued(end_entity) => (18, false),
+        C::UnknownIssuer if super::issuers::self_issued(end_entity) => (18, false),
         C::UnknownIssuer => (20, false),
         _ => (28, false),
     }
-}
-
-fn self_issued(der: &CertificateDer<'_>) -> bool {
-    x509_parser::parse_x509_certificate(der.as_ref())
-        .is_ok_and(|(_, c)| c.subject().as_raw() == c.issuer().as_raw())
 }
 
 /// The client-certificate side of one bind line.
@@ -132,6 +129,10 @@ pub struct ClientAuth {
     verify: Option<VerifyMode>,
     ca_file: Option<PathBuf>,
     roots: Option<Arc<rustls::RootCertStore>>,
+    /// `ca-verify-file`: trusted, not named in the CertificateRequest.
+    verify_roots: Option<rustls::RootCertStore>,
+    /// `no-ca-names`: the CertificateRequest names no CA.
+    pub no_ca_names: bool,
     crl_file: Option<PathBuf>,
     crls: Vec<CertificateRevocationListDer<'static>>,
     ca_ignore: Ignore,
@@ -142,6 +143,7 @@ pub struct ClientAuth {
 pub const KEYWORDS: &[&str] = &[
     "verify",
     "ca-file",
+    "ca-verify-file",
     "crl-file",
     "ca-ignore-err",
     "crt-ignore-err",
@@ -174,6 +176,9 @@ impl ClientAuth {
                 self.roots = Some(Arc::new(super::options::load_roots(&p)?));
                 self.ca_file = Some(p);
             }
+            "ca-verify-file" => {
+                self.verify_roots = Some(super::options::load_roots(&ca_path(value))?);
+            }
             "crl-file" => {
                 let p = ca_path(value);
                 self.crls = load_crls(&p)?;
@@ -188,16 +193,29 @@ impl ClientAuth {
 
     /// The verifier for the listener's configuration; `None` under `verify none` (no
     /// certificate is asked for). HAProxy refuses `verify optional|required` without a
-    /// `ca-file`, as nothing could be trusted.
+    /// `ca-file` or `ca-verify-file`, as nothing could be trusted.
     pub fn verifier(&self) -> Result<Option<Arc<ClientVerifier>>, String> {
         let mode = self.verify.unwrap_or(VerifyMode::None);
         if mode == VerifyMode::None {
             return Ok(None);
         }
-        let Some(roots) = &self.roots else {
+        let mut roots = rustls::RootCertStore::empty();
+        if let Some(r) = &self.roots {
+            roots.roots.extend(r.roots.iter().cloned());
+        }
+        if let Some(r) = &self.verify_roots {
+            roots.roots.extend(r.roots.iter().cloned());
+        }
+        if roots.is_empty() {
             return Err("verify is enabled but no CA file specified ('ca-file')".into());
+        }
+        let hints = match &self.roots {
+            Some(r) if !self.no_ca_names => r.subjects(),
+            _ => Vec::new(),
         };
-        let inner = WebPkiClientVerifier::builder_with_provider(roots.clone(), super::provider())
+        let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), super::provider())
+            .clear_root_hint_subjects()
+            .add_root_hint_subjects(hints)
             .with_crls(self.crls.iter().cloned())
             // Whether a certificate is mandatory is ClientVerifier's decision.
             .allow_unauthenticated()

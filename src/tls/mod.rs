@@ -7,6 +7,7 @@
 //!
 //! - [`certs`]: PEM files, `crt DIR`, `crt-list`, `.key` beside the certificate, expiry
 //!   checks, and [`certs::CertStore`], the SNI resolver rustls asks for a certificate.
+//! - [`issuers`]: `issuers-chain-path`, the chains that complete a leaf-only PEM.
 //! - [`ciphers`]: OpenSSL cipher strings and TLS 1.3 suite lists mapped onto the rustls
 //!   suites, naming what rustls cannot offer.
 //! - [`options`]: `bind … ssl …` and `server … ssl …` parameters and the `ssl-default-*`
@@ -26,6 +27,7 @@ pub mod certs;
 pub mod ciphers;
 pub mod client_auth;
 pub mod generate;
+pub mod issuers;
 pub mod ktls;
 pub mod lifetime;
 pub mod options;

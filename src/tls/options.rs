@@ -5,7 +5,8 @@
 //! - global section: [`TlsGlobals::apply`] for `crt-base`, `ca-base`,
 //!   `ssl-default-bind-{ciphers,ciphersuites,options}`,
 //!   `ssl-default-server-{ciphers,ciphersuites,options}`, `ssl-server-verify`,
-//!   `tune.ssl.cachesize`, `ssl-load-extra-del-ext`, `noktls` and corelb's
+//!   `tune.ssl.cachesize`, `ssl-load-extra-del-ext`, `ssl-load-extra-files`,
+//!   `issuers-chain-path`, `ssl-skip-self-issued-ca`, `noktls` and corelb's
 //!   `tune.corelb.allow-expired-certs`;
 //! - each `bind` parameter: [`BindTls::apply`] (certificates are loaded right there, so
 //!   that their errors carry the `bind` line); then [`BindTls::build`] once per listener;
@@ -450,6 +451,12 @@ pub struct TlsGlobals {
     pub session_lifetime: u32,
     /// `ssl-load-extra-del-ext`.
     pub extra_del_ext: bool,
+    /// `ssl-load-extra-files`.
+    pub extra_files: certs::ExtraFiles,
+    /// `issuers-chain-path`, loaded.
+    pub issuers: Option<Arc<super::issuers::IssuerStore>>,
+    /// `ssl-skip-self-issued-ca`.
+    pub skip_self_issued_ca: bool,
     /// `tune.corelb.allow-expired-certs`: serve expired certificates (with a warning).
     pub allow_expired_certs: bool,
     /// `noktls`: never hand TLS to the kernel.
@@ -473,6 +480,9 @@ impl Default for TlsGlobals {
             session_cache_size: 20000,
             session_lifetime: super::lifetime::DEFAULT_SECS,
             extra_del_ext: false,
+            extra_files: certs::ExtraFiles::default(),
+            issuers: None,
+            skip_self_issued_ca: false,
             allow_expired_certs: false,
             noktls: false,
             maxrecord: 0,
@@ -501,6 +511,9 @@ pub const GLOBAL_KEYWORDS: &[&str] = &[
     "tune.ssl.cachesize",
     "tune.ssl.lifetime",
     "ssl-load-extra-del-ext",
+    "ssl-load-extra-files",
+    "issuers-chain-path",
+    "ssl-skip-self-issued-ca",
     "noktls",
     "tune.corelb.allow-expired-certs",
     "tune.ssl.maxrecord",
@@ -595,6 +608,17 @@ impl TlsGlobals {
                 none()?;
                 self.extra_del_ext = true;
             }
+            "ssl-load-extra-files" => self.extra_files = certs::ExtraFiles::parse(args)?,
+            "issuers-chain-path" => {
+                let [dir, ..] = args else {
+                    return Err("global statement 'issuers-chain-path' expects a directory path as an argument.".into());
+                };
+                let (store, warnings) = super::issuers::IssuerStore::load(Path::new(dir))?;
+                self.issuers = Some(Arc::new(store));
+                w = warnings;
+            }
+            // HAProxy 2.6 takes no argument and reads none.
+            "ssl-skip-self-issued-ca" => self.skip_self_issued_ca = true,
             "noktls" => {
                 none()?;
                 self.noktls = true;
@@ -667,6 +691,9 @@ impl TlsGlobals {
             crt_base: self.crt_base.clone(),
             extra_del_ext: self.extra_del_ext,
             allow_expired: self.allow_expired_certs,
+            extra: self.extra_files,
+            issuers: self.issuers.clone(),
+            skip_self_issued: self.skip_self_issued_ca,
             now: std::time::SystemTime::now(),
         }
     }
@@ -759,6 +786,8 @@ pub const BIND_KEYWORDS: &[(&str, bool)] = &[
     ("prefer-client-ciphers", false),
     ("verify", true),
     ("ca-file", true),
+    ("ca-verify-file", true),
+    ("no-ca-names", false),
     ("crl-file", true),
     ("ca-ignore-err", true),
     ("crt-ignore-err", true),
@@ -824,6 +853,10 @@ impl BindTls {
                 let keys = super::ticket_keys::TicketKeys::load(Path::new(file))
                     .map_err(|e| format!("'{file}' : {e}"))?;
                 self.ticket_keys = Some(Arc::new(keys));
+                Ok(Vec::new())
+            }
+            "no-ca-names" => {
+                self.client_auth.no_ca_names = true;
                 Ok(Vec::new())
             }
             k if super::client_auth::KEYWORDS.contains(&k) => {

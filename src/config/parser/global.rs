@@ -493,6 +493,17 @@ pub(crate) fn maxpipes(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.maxpipes = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
 }
 
+/// `tune.peers.max-updates-at-once N` (read as HAProxy's atoi: leading digits).
+pub(crate) fn peers_max_updates(p: &mut Parser, w: &[String], loc: &Loc) {
+    match w.get(1).map(|v| crate::config::units::atol(v)) {
+        Some(n) if n > 0 && n <= i32::MAX as i64 => p.global.peers_max_updates = n as usize,
+        _ => p.diags.error(
+            loc,
+            "'tune.peers.max-updates-at-once' expects an integer argument greater than 0.",
+        ),
+    }
+}
+
 pub(crate) fn spread_checks(p: &mut Parser, w: &[String], loc: &Loc) {
     if let Some(v) = uint_arg(w, 1, 0, 50, loc, &mut p.diags) {
         p.global.spread_checks = v as u32;

@@ -270,7 +270,9 @@ fn directory_loads_every_pem_and_skips_extra_files() {
     d.write("a.pem.sctl", "not a pem");
     std::fs::create_dir(d.path("sub")).unwrap();
     let (entries, w) = load_crt(d.0.to_str().unwrap(), &policy()).unwrap();
-    assert!(w.is_empty(), "{w:?}");
+    // Read as a.pem's extra files, not as certificates: rustls has no use for the SCTs.
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("a.pem.sctl"), "{w:?}");
     let names: Vec<_> = entries.iter().map(|e| e.cert.names[0].as_str()).collect();
     assert_eq!(names, ["a.example", "b.example"]);
 
@@ -559,4 +561,61 @@ fn resolver_in_a_rustls_handshake() {
         let got = handshake_peer_names(Arc::new(cfg), sni);
         assert_eq!(got, [want]);
     }
+}
+
+#[test]
+fn ssl_load_extra_files_arguments_as_haproxy() {
+    let all = ExtraFiles::default();
+    assert_eq!(ExtraFiles::parse(&["all"]), Ok(all));
+    let none = ExtraFiles::parse(&["none"]).unwrap();
+    assert!(!(none.key || none.ocsp || none.sctl || none.issuer || none.bundle));
+    let some = ExtraFiles::parse(&["key", "ocsp"]).unwrap();
+    assert!(some.key && some.ocsp && !some.bundle && !some.sctl && !some.issuer);
+    let usage = "'ssl-load-extra-files' expects one or multiple arguments (none, all, bundle, sctl, ocsp, issuer).";
+    assert_eq!(ExtraFiles::parse(&[]).unwrap_err(), usage);
+    assert_eq!(ExtraFiles::parse(&["key", "x"]).unwrap_err(), usage);
+    assert_eq!(
+        ExtraFiles::parse(&["key", "none"]).unwrap_err(),
+        "'ssl-load-extra-files' 'none' and 'all' can be only used alone"
+    );
+}
+
+#[test]
+fn extra_files_beside_the_certificate_follow_ssl_load_extra_files() {
+    let d = TempDir::new();
+    let g = Gen::ecdsa(&["a.example"]);
+    let f = d.write("a.pem", &(g.cert_pem.clone() + &g.key_pkcs8));
+    d.write("a.pem.ocsp", "not checked, stapled as it is");
+    d.write("a.pem.sctl", "");
+    let (c, w) = load_one(&f, &policy()).unwrap();
+    assert_eq!(
+        c.key.ocsp.as_deref(),
+        Some(&b"not checked, stapled as it is"[..])
+    );
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("a.pem.sctl") && w[0].contains("Signed Certificate Timestamps"));
+    let only_key = LoadPolicy {
+        extra: ExtraFiles::parse(&["key"]).unwrap(),
+        ..policy()
+    };
+    let (c, w) = load_one(&f, &only_key).unwrap();
+    assert!(c.key.ocsp.is_none() && w.is_empty(), "{w:?}");
+
+    // Without 'key', no key is looked for beside the certificate; without 'bundle', no
+    // FILE.ecdsa for a FILE that does not exist.
+    let split = d.write("b.pem", &g.cert_pem);
+    d.write("b.pem.key", &g.key_pkcs8);
+    d.write("c.ecdsa", &(g.cert_pem.clone() + &g.key_pkcs8));
+    let none = LoadPolicy {
+        extra: ExtraFiles::parse(&["none"]).unwrap(),
+        ..policy()
+    };
+    assert_eq!(
+        load_one(&split, &none).unwrap_err(),
+        format!("No Private Key found in '{}'.", split.display())
+    );
+    let mut w = Vec::new();
+    let bundle = d.path("c").display().to_string();
+    assert_eq!(load_crt(&bundle, &policy()).map(|(c, _)| c.len()), Ok(1));
+    assert!(load_cert_path(&d.path("c"), &none, &mut w).is_err());
 }
