@@ -1226,9 +1226,9 @@ backend bh\n  mode http\n  server s 127.0.0.1:{}\n",
 /// 503) and in mode tcp, where `tcp-response content` rules see the request rules'
 /// `txn.` variables. Before, mode tcp logged `-` for every variable and its response rules
 /// saw none, a 503's line lost the `txn.` ones, `req.` ones lived on, and the bytes content
-/// rules held were missing from `%U`. (`%U` keeps the
-/// lines at the streams' ends: without a byte count or a timer, HAProxy logs a mode tcp
-/// stream when its server connection is up, as `option logasap` does.)
+/// rules held were missing from `%U`. A line without a byte count, a timer or the
+/// termination state is written early, as with `option logasap` (here: a mode tcp stream's
+/// when its server connection is up, before its response rules ran); before, at the end.
 #[test]
 fn variables_live_as_long_as_haproxy_keeps_them() {
     if Command::new("haproxy").arg("-v").output().is_err() {
@@ -1242,17 +1242,18 @@ fn variables_live_as_long_as_haproxy_keeps_them() {
             let _ = s.write_all(&buf[..n]);
         }
     });
-    let (p1, p2) = (free_port(), free_port());
+    let (p1, p2, p3) = (free_port(), free_port(), free_port());
     let set = |kind: &str| {
         format!(
             "  {kind} set-var(txn.x) str(tx)\n  {kind} set-var(sess.y) str(sy)\n  {kind} set-var(req.z) str(rz)\n"
         )
     };
     let cfg = format!(
-        "{}frontend h\n  mode http\n  bind 127.0.0.1:{p1}\n  log-format \"h %U %HU x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] q=%[var(res.q)] r=%[var(txn.r)]\"\n{}  http-request deny if {{ path /deny }}\n  use_backend dead if {{ path /dead }}\n  default_backend be\nbackend be\n  mode http\n  http-response set-var(res.q) str(rq)\n  http-response set-var(txn.r) var(req.z)\n  server s1 127.0.0.1:{}\nbackend dead\n  mode http\n  server d 127.0.0.1:1\nfrontend t\n  mode tcp\n  bind 127.0.0.1:{p2}\n  log-format \"t %U x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] seen=%[var(txn.seen)]\"\n  tcp-request inspect-delay 2s\n{}  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend tb\nbackend tb\n  mode tcp\n  tcp-response content set-var(txn.seen) var(txn.x)\n  server e 127.0.0.1:{}\n",
+        "{}frontend h\n  mode http\n  bind 127.0.0.1:{p1}\n  log-format \"h %U %HU x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] q=%[var(res.q)] r=%[var(txn.r)]\"\n{}  http-request deny if {{ path /deny }}\n  use_backend dead if {{ path /dead }}\n  default_backend be\nbackend be\n  mode http\n  http-response set-var(res.q) str(rq)\n  http-response set-var(txn.r) var(req.z)\n  server s1 127.0.0.1:{}\nbackend dead\n  mode http\n  server d 127.0.0.1:1\nfrontend t\n  mode tcp\n  bind 127.0.0.1:{p2}\n  log-format \"t %U x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] seen=%[var(txn.seen)]\"\n  tcp-request inspect-delay 2s\n{}  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend tb\nfrontend early\n  mode tcp\n  bind 127.0.0.1:{p3}\n  log-format \"early x=%[var(txn.x)] seen=%[var(txn.seen)]\"\n  tcp-request inspect-delay 2s\n{}  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend tb\nbackend tb\n  mode tcp\n  tcp-response content set-var(txn.seen) var(txn.x)\n  server e 127.0.0.1:{}\n",
         global("  log stdout format raw local0\n"),
         set("http-request"),
         srv.port,
+        set("tcp-request content"),
         set("tcp-request content"),
         echo.port
     );
@@ -1260,14 +1261,16 @@ fn variables_live_as_long_as_haproxy_keeps_them() {
         assert_eq!(get(p1, "/", ""), 200);
         assert_eq!(get(p1, "/deny", ""), 403);
         assert_eq!(get(p1, "/dead", ""), 503);
-        let mut s = TcpStream::connect(("127.0.0.1", p2)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(b"hi").unwrap();
-        let mut got = [0u8; 2];
-        s.read_exact(&mut got).unwrap();
+        for p in [p2, p3] {
+            let mut s = TcpStream::connect(("127.0.0.1", p)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"hi").unwrap();
+            let mut got = [0u8; 2];
+            s.read_exact(&mut got).unwrap();
+        }
     };
-    let mut h = stdout_lines("haproxy", &cfg, &[p1, p2], drive);
-    let mut c = stdout_lines(corelb_bin(), &cfg, &[p1, p2], drive);
+    let mut h = stdout_lines("haproxy", &cfg, &[p1, p2, p3], drive);
+    let mut c = stdout_lines(corelb_bin(), &cfg, &[p1, p2, p3], drive);
     // HAProxy's `%U` counts an HTTP head as its HTX copy (docs/logging.md): the request's
     // bytes are compared in mode tcp only.
     let http_u = |v: &mut Vec<String>| {
@@ -1293,6 +1296,7 @@ fn variables_live_as_long_as_haproxy_keeps_them() {
     assert_eq!(
         c,
         [
+            "early x=tx seen=-",
             "h U / x=tx y=sy z=- q=rq r=-",
             "h U /dead x=tx y=sy z=- q=- r=-",
             "h U /deny x=tx y=sy z=- q=- r=-",

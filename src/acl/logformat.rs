@@ -265,6 +265,44 @@ fn gone_at_log_end(expr: &str) -> Option<&'static str> {
 }
 
 impl LogFormat {
+    /// Whether the line has something only the stream's end knows: a byte count, a timer,
+    /// a connection count, the termination state (HAProxy's `LW_BYTES` keywords). A
+    /// frontend whose lines have none is logged early (see [`LogFormats::asap`]).
+    ///
+    /// [`LogFormats::asap`]: crate::config::logging::LogFormats::asap
+    pub fn waits_for_the_end(&self) -> bool {
+        self.nodes.iter().any(|n| {
+            matches!(
+                n,
+                Node::Var(
+                    Var::Bytes
+                        | Var::UniqueId
+                        | Var::Ta
+                        | Var::Tc
+                        | Var::Th
+                        | Var::Ti
+                        | Var::Tq
+                        | Var::Tr
+                        | Var::TR
+                        | Var::Td
+                        | Var::Tt
+                        | Var::Tu
+                        | Var::Tw
+                        | Var::BytesUp
+                        | Var::ActConn
+                        | Var::BeConn
+                        | Var::BackendQueue
+                        | Var::FeConn
+                        | Var::Retries
+                        | Var::SrvConn
+                        | Var::SrvQueue
+                        | Var::TermState,
+                    _
+                )
+            )
+        })
+    }
+
     /// Parses a rule value (one configuration word, already unquoted): only the variables
     /// a request alone answers (%ci %cp %fi %fp %HM %HU %HP %HQ %HV) are allowed.
     pub fn parse(s: &str, ctx: &mut ParseCtx) -> Result<LogFormat, String> {

@@ -51,6 +51,10 @@ pub struct LogFormats {
     /// client, a TCP one when its server connection is established; the total times
     /// (`%Ta`, `%Tt`, `%Tu`) and `%B` of every line are then marked with `+`.
     pub logasap: bool,
+    /// Whether a stream is logged early, as `option logasap` does: with that option, or
+    /// when none of the proxy's format strings has anything only the stream's end knows
+    /// (HAProxy's `LW_BYTES`: `%B`, `%U`, the timers, `%ts`, the connection counts...).
+    pub asap: bool,
     /// `log-tag`: this proxy's syslog tag (the global one otherwise).
     pub tag: Option<String>,
     pub req_captures: Vec<Capture>,
@@ -282,6 +286,11 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
         .as_ref()
         .and_then(|(t, loc)| one(t, loc, "error-log-format", d));
     let f = &mut px.logging;
+    let formats = [&line, &sd_line, &uid, &error_line];
+    let wait = formats
+        .iter()
+        .any(|l| l.as_ref().is_some_and(LogFormat::waits_for_the_end));
+    f.asap = f.logasap || (line.is_some() && !wait);
     f.error_line = error_line;
     f.line = line;
     f.sd_line = sd_line;

@@ -386,7 +386,7 @@ pub async fn session(
                         // `option logasap`: the line goes now, the time so far as the total
                         // (HAProxy's sess_establish).
                         let fe_px = &shard.shared.cfg.proxies[fe.proxy];
-                        if fe_px.logging.logasap && !out.logged_asap {
+                        if fe_px.logging.asap && !out.logged_asap {
                             out.server = Some(srv);
                             let at = (accept_date, accepted);
                             log_line(&shard, &fe, peer, Some(dst), at, &out, false);

@@ -2322,7 +2322,7 @@ impl<'c> Exchange<'c> {
         };
         // `option logasap`: the line goes now, with the head's bytes as the byte count and
         // the time so far as the total (HAProxy's http_process_res_common).
-        if fe_px.logging.logasap {
+        if fe_px.logging.asap {
             log_asap(
                 shard,
                 fe,
