@@ -52,6 +52,8 @@ struct Outcome {
     /// The bytes (in, out) already counted while they moved (`option contstats`): the end
     /// counts the rest.
     counted: (u64, u64),
+    /// The rates it counted as they happened (`crate::stats::counters::ticked`).
+    ticked: u8,
     /// The request capture slots `tcp-request content capture` rules filled (`%hr`).
     captures: Option<crate::log::access::Captures>,
     /// `tcp-request content set-log-level`: the line's level (-1: no line).
@@ -144,6 +146,7 @@ pub async fn session(
         denied: false,
         logged_asap: false,
         counted: (0, 0),
+        ticked: 0,
         captures: None,
         log_level: None,
     };
@@ -160,6 +163,7 @@ pub async fn session(
         fd: Some(std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(
             client.tcp(),
         ))),
+        ..Default::default()
     };
     // The stream's addresses, as content rules' `set-src`/`set-dst` leave them.
     let addrs = crate::acl::AddrsCell::default();
@@ -227,6 +231,9 @@ pub async fn session(
         return;
     };
     out.backend = Some(be.clone());
+    // Counted before its rules read `be_sess_rate`, as HAProxy does.
+    let ticked = crate::stats::counters::ticked::BE;
+    (shard.counters()).rate_now(ticked, be.proxy, 0, &mut out.ticked, Instant::now());
     let be_px = &shard.shared.cfg.proxies[be.proxy];
     // `balance rdp-cookie[(NAME)]`: the RDP client's cookie hashed as HAProxy hashes it
     // (round robin without one, as HAProxy).
@@ -776,6 +783,7 @@ pub fn log_rejected(
         denied: false,
         logged_asap: false,
         counted: (0, 0),
+        ticked: 0,
         captures: None,
         log_level: None,
     };
@@ -847,6 +855,7 @@ fn log_stream(
         redispatched: out.redispatched_from.is_some(),
         captures: out.captures.as_ref(),
         request_line: b"",
+        first_req: false,
         // (The stream's variables are gone by now: `var()` logs nothing in mode tcp.)
         vars: Default::default(),
         unique_id: None,
@@ -869,6 +878,7 @@ fn count(shard: &ShardCtx, fe: &FrontendRt, t0: Instant, out: &Outcome) {
         t_total: now.saturating_duration_since(t0),
         denied: out.denied,
         listener: out.listener,
+        ticked: out.ticked,
         ..Default::default()
     };
     let counters = shard.counters();
