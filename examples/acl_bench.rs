@@ -64,6 +64,7 @@ fn main() {
         glitches: None,
         fd: None,
         vars: Default::default(),
+        ..Default::default()
     };
     let nbsrv = |_: usize| 2;
     let s = RequestSample {

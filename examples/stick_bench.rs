@@ -69,6 +69,7 @@ fn run(cfg: &corelb::config::Config, tables: &Tables) -> f64 {
         glitches: None,
         fd: None,
         vars: Default::default(),
+        ..Default::default()
     };
     let nbsrv = |_: usize| 1;
     let one = || {

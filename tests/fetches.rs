@@ -690,3 +690,153 @@ backend be
     assert_eq!(curl(cp, false), "w=3 w3=5 fhm=1 ct=4000 st=7000 tt=3600000");
     assert!(curl(cp, true).contains("fhm=2"));
 }
+
+/// The rates over HAProxy's one-second window (`fe_req_rate`, `fe_sess_rate`,
+/// `be_sess_rate`, `srv_sess_rate`: each counts its event before the rules that read it),
+/// `http_first_req`, and `capture.req.method`/`capture.req.uri` (the request line as it
+/// came, before rules rewrite it), through Debian's HAProxy and corelb: two requests on one connection, then one on another, well within a second.
+#[test]
+fn rates_first_request_and_captured_request_line_match_haproxy() {
+    let server = mirror();
+    let cfg = |port: u16, bare: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    log 127.0.0.1:9 local0
+    option httplog
+    http-request set-header x-fe-req-rate %[fe_req_rate]
+    http-request set-header x-fe-sess-rate %[fe_sess_rate]
+    http-request set-header x-fe-be-rate %[be_sess_rate(be)]
+    http-request set-header x-first %[http_first_req]
+    http-request set-header x-cap-method %[capture.req.method]
+    http-request set-header x-cap-uri %[capture.req.uri]
+    http-request set-header x-first-cond yes if {{ http_first_req }}
+    http-response set-header x-res-srv-rate %[srv_sess_rate(be/s1)]
+    http-response set-header x-res-fe-req-rate %[fe_req_rate(fe)]
+    http-response set-header x-res-bare-sess %[fe_sess_rate(bare)]
+    http-response set-header x-res-first %[http_first_req]
+    default_backend be
+frontend bare
+    bind 127.0.0.1:{bare}
+    http-request set-header x-cap-method %[capture.req.method]
+    http-request set-header x-first %[http_first_req]
+    default_backend be
+backend be
+    # (The mirror answers one request per connection.)
+    option http-server-close
+    http-request set-header x-be-sess-rate %[be_sess_rate]
+    http-response set-header x-res-be-sess-rate %[be_sess_rate]
+    server s1 127.0.0.1:{}
+",
+            server.port
+        )
+    };
+    // Two requests on one connection, one on a second: what each answer showed.
+    let run = |port: u16| -> Vec<BTreeMap<String, String>> {
+        let mut seen_all = Vec::new();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        for (target, last) in [("/a/b?x=1", false), ("http://h/c?y", true)] {
+            let close = if last { "Connection: close\r\n" } else { "" };
+            write!(s, "GET {target} HTTP/1.1\r\nHost: h\r\n{close}\r\n").unwrap();
+            let resp =
+                read_response(&mut r, false).unwrap_or_else(|e| panic!("{target} on {port}: {e}"));
+            let mut m = BTreeMap::new();
+            for (k, v) in &resp.headers {
+                if k.to_ascii_lowercase().starts_with("x-res") {
+                    m.insert(k.to_ascii_lowercase(), v.clone());
+                }
+            }
+            for l in String::from_utf8_lossy(&resp.body).lines() {
+                if let Some((k, v)) = l.split_once(": ") {
+                    m.insert(k.to_string(), v.to_string());
+                }
+            }
+            seen_all.push(m);
+        }
+        seen_all.push(seen(&raw_exchange(
+            port,
+            b"PUT /d HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )));
+        seen_all
+    };
+    let (hp, hb, cp, cb) = (free_port(), free_port(), free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp, hb), &[hp, hb]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp, cb), &[], &[cp, cb]);
+    let logs = || {
+        format!(
+            "haproxy log:\n{}\ncorelb log:\n{}",
+            haproxy.log(),
+            corelb.log()
+        )
+    };
+    let h = run(hp);
+    let c = std::panic::catch_unwind(|| run(cp)).unwrap_or_else(|_| panic!("{}", logs()));
+    let (hb, cb) = (
+        seen(&raw_exchange(
+            hb,
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        )),
+        seen(&raw_exchange(
+            cb,
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        )),
+    );
+    assert_eq!(c, h, "{}", logs());
+    assert_eq!(cb, hb, "{}", logs());
+    // What they agreed on is the fetches at work.
+    let want: [&[(&str, &str)]; 3] = [
+        &[
+            ("x-fe-req-rate", "1"),
+            ("x-fe-sess-rate", "1"),
+            ("x-fe-be-rate", "0"),
+            ("x-be-sess-rate", "1"),
+            ("x-first", "1"),
+            ("x-first-cond", "yes"),
+            ("x-cap-method", "GET"),
+            ("x-cap-uri", "/a/b?x=1"),
+            ("x-res-srv-rate", "1"),
+            ("x-res-fe-req-rate", "1"),
+            ("x-res-be-sess-rate", "1"),
+            ("x-res-bare-sess", "0"),
+            ("x-res-first", "1"),
+        ],
+        &[
+            ("x-fe-req-rate", "2"),
+            ("x-fe-sess-rate", "1"),
+            ("x-fe-be-rate", "1"),
+            ("x-be-sess-rate", "2"),
+            ("x-first", "0"),
+            ("x-cap-uri", "/c?y"),
+            ("x-res-srv-rate", "2"),
+            ("x-res-first", "0"),
+        ],
+        &[
+            ("x-fe-req-rate", "3"),
+            ("x-fe-sess-rate", "2"),
+            ("x-be-sess-rate", "3"),
+            ("x-first", "1"),
+            ("x-cap-method", "PUT"),
+            ("x-cap-uri", "/d"),
+            ("x-res-srv-rate", "3"),
+        ],
+    ];
+    for (got, want) in c.iter().zip(want) {
+        for (k, v) in want {
+            assert_eq!(got.get(*k).map(String::as_str), Some(*v), "{k}: {got:?}");
+        }
+    }
+    assert!(!c[1].contains_key("x-first-cond"), "{:?}", c[1]);
+    // HAProxy keeps the request line for any proxy with a `%[…]` string reading it.
+    assert_eq!(cb["x-cap-method"], "GET");
+    assert_eq!(cb["x-first"], "1");
+}

@@ -1301,6 +1301,41 @@ fn variables_live_as_long_as_haproxy_keeps_them() {
             "h U /dead x=tx y=sy z=- q=- r=-",
             "h U /deny x=tx y=sy z=- q=- r=-",
             "t 2 x=tx y=sy z=- seen=tx",
+/// The rates, `http_first_req` and the captured request line in a log line: two requests
+/// on one connection, the same lines as Debian's HAProxy.
+#[test]
+fn rates_first_request_and_request_line_in_log_lines_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  log-format \"fr=%[fe_req_rate] fs=%[fe_sess_rate] bs=%[be_sess_rate(be)] ss=%[srv_sess_rate(be/s1)] first=%[http_first_req] m=%[capture.req.method] u=%[capture.req.uri]\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            write!(s, "GET /a?b HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+            assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+            write!(
+                s,
+                "POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"
+            )
+            .unwrap();
+            assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "fr=1 fs=1 bs=1 ss=1 first=1 m=GET u=/a?b",
+            "fr=2 fs=1 bs=2 ss=2 first=0 m=POST u=/c",
         ]
     );
 }

@@ -86,6 +86,13 @@ pub enum More {
     TcpInfo(TcpInfoField),
     /// `fc_http_major`: 2 on an HTTP/2 client connection, else 1 (`smp_fetch_fc_http_major`).
     FcHttpMajor,
+    /// `http_first_req`: the request is the first of its HTTP/1 connection (every HTTP/2
+    /// stream is one: HAProxy's TX_NOT_FIRST comes from the H1 mux only).
+    HttpFirstReq,
+    /// `capture.req.method`, `capture.req.uri`: the method, and the path (query included)
+    /// of the target, of the request line as it came (HAProxy's `txn->uri`, before any
+    /// rule rewrote it).
+    CaptureReq { uri: bool },
 }
 
 /// A TCP_INFO field; the times in milliseconds unless `us` (HAProxy rounds to the nearest).
@@ -209,6 +216,9 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
         })(),
         // (HAProxy only warns about an argument to these, and ignores it.)
         "fc_http_major" => plain(More::FcHttpMajor),
+        "http_first_req" => plain(More::HttpFirstReq),
+        "capture.req.method" => plain(More::CaptureReq { uri: false }),
+        "capture.req.uri" => plain(More::CaptureReq { uri: true }),
         "fc_unacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Unacked)),
         "fc_sacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Sacked)),
         "fc_retrans" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Retrans)),
@@ -232,6 +242,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "base32",
     "base32+src",
     "baseq",
+    "capture.req.method",
+    "capture.req.uri",
     "capture.req.ver",
     "capture.res.ver",
     "date",
@@ -251,6 +263,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "fc_unacked",
     "hostname",
     "http_auth_bearer",
+    "http_first_req",
     "nbproc",
     "prio_class",
     "prio_offset",
@@ -289,7 +302,9 @@ impl More {
             | More::SslFcKeysize
             | More::TcpInfo(_)
             | More::FcHttpMajor => SmpType::Int,
-            More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt => SmpType::Bool,
+            More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt | More::HttpFirstReq => {
+                SmpType::Bool
+            }
             More::UrlIp => SmpType::Ip,
             More::Hdrs | More::HashSrc { .. } | More::BodyParam(_) => SmpType::Bin,
             _ => SmpType::Str,
@@ -482,6 +497,24 @@ impl More {
                     f(Value::Int(v));
                 }
             }
+            More::HttpFirstReq => {
+                if let Some(v) = s.http_first_req() {
+                    f(Value::Bool(v));
+                }
+            }
+            More::CaptureReq { uri } => {
+                let Some((method, target)) = s.captured_request() else {
+                    return;
+                };
+                let v = if *uri {
+                    http::uri_path(target)
+                } else {
+                    Some(method)
+                };
+                if let Some(v) = v {
+                    f(Value::Str(v));
+                }
+            }
             More::TcpInfo(field) => {
                 if let Some(v) = s.fc_fd().and_then(|fd| tcp_info(fd, *field)) {
                     f(Value::Int(v));
@@ -620,16 +653,15 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
             "rustls does not expose the handshake's randoms, session id or Finished message"
         }
         "bc_dst" | "bc_dst_port" | "bc_err" | "bc_err_str" | "bc_http_major" | "bc_src"
-        | "bc_src_port" | "be_sess_rate" | "capture.req.method" | "capture.req.uri"
-        | "cur_server_timeout" | "cur_tunnel_timeout" | "dst_conn" | "fc_pp_authority"
-        | "fc_pp_unique_id" | "fc_rcvd_proxy" | "fe_req_rate" | "fe_sess_rate"
-        | "http_first_req" | "last_rule_file" | "last_rule_line" | "rep_ssl_hello_type"
-        | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit" | "res.cache_name" | "res.comp"
-        | "res.comp_algo" | "res.ssl_hello_type" | "so_id" | "so_name" | "srv_sess_rate"
-        | "ssl_bc" | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"
-        | "ssl_bc_err_str" | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize"
-        | "ssl_c_ca_err_depth" | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg"
-        | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
+        | "bc_src_port" | "cur_server_timeout" | "cur_tunnel_timeout" | "dst_conn"
+        | "fc_pp_authority" | "fc_pp_unique_id" | "fc_rcvd_proxy" | "last_rule_file"
+        | "last_rule_line" | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin"
+        | "res.cache_hit" | "res.cache_name" | "res.comp" | "res.comp_algo"
+        | "res.ssl_hello_type" | "so_id" | "so_name" | "ssl_bc" | "ssl_bc_alg_keysize"
+        | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err" | "ssl_bc_err_str"
+        | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize" | "ssl_c_ca_err_depth"
+        | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg" | "ssl_fc_err_str"
+        | "ssl_fc_has_early" => YET,
         k if k.starts_with("ssl_f_") || k.starts_with("ssl_s_") => YET,
         _ => return None,
     })

@@ -3,7 +3,8 @@
 //! `be_id`, `srv_name`, `srv_id`) and the counts of a backend or server named in the
 //! argument, or of the stream's (`be_conn`, `be_conn_free`, `queue`, `avg_queue`,
 //! `connslots`, `fe_conn`, `srv_conn`, `srv_conn_free`, `srv_is_up`, `srv_queue`,
-//! `srv_iweight`, `srv_uweight`).
+//! `srv_iweight`, `srv_uweight`) and rates (`fe_req_rate`, `fe_sess_rate`, `be_sess_rate`,
+//! `srv_sess_rate`: the stats counters' per-shard windows, summed when read).
 //!
 //! They read the stream's [`super::Strm`]: its backend is the frontend until one is chosen
 //! (HAProxy's `s->be`), so `be_name` in a frontend's `http-request` rules is the
@@ -12,7 +13,7 @@
 
 use super::Sample;
 use super::fetch::BackendRef;
-use super::sample::{ServerFacts, SmpType, Value};
+use super::sample::{RateOf, ServerFacts, SmpType, Value};
 
 /// What the configuration resolver is asked for a frontend (`fe_conn(F)`): the name after
 /// this prefix.
@@ -48,6 +49,8 @@ pub enum SrvFact {
     Iweight,
     /// `srv_uweight`: the weight as the runtime API set it (the configured one by default).
     Uweight,
+    /// `srv_sess_rate`: sessions given to it per second.
+    SessRate,
 }
 
 /// A backend count.
@@ -65,6 +68,8 @@ pub enum BeFact {
     /// `connslots`: free slots and queue places on its running servers (-1 when one of
     /// them has no `maxconn` or no `maxqueue`).
     Connslots,
+    /// `be_sess_rate`: sessions given to it per second.
+    SessRate,
 }
 
 /// A fetch of this module.
@@ -86,6 +91,9 @@ pub enum Px {
     /// `fe_conn([FRONTEND])`: the frontend's current connections (without the argument,
     /// the proxy the expression is in, as HAProxy).
     FeConn(BackendRef),
+    /// `fe_req_rate([FRONTEND])`, `fe_sess_rate([FRONTEND])`: its HTTP requests or
+    /// accepted connections per second.
+    FeRate(RateOf, BackendRef),
     /// A backend count, of the named backend (or the proxy the expression is in).
     Be(BeFact, BackendRef),
     /// A server fact.
@@ -155,6 +163,10 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Option<Resu
         "be_tunnel_timeout" => plain(Px::BeTunnelTimeout),
         "srv_id" => plain(Px::SrvId),
         "fe_conn" => proxy_arg(kw, args, proxy).map(Px::FeConn),
+        "fe_req_rate" => proxy_arg(kw, args, proxy).map(|b| Px::FeRate(RateOf::FeReq, b)),
+        "fe_sess_rate" => proxy_arg(kw, args, proxy).map(|b| Px::FeRate(RateOf::FeSess, b)),
+        "be_sess_rate" => be(BeFact::SessRate),
+        "srv_sess_rate" => srv(SrvFact::SessRate),
         "be_conn" => be(BeFact::Conn),
         "be_conn_free" => be(BeFact::ConnFree),
         "queue" => be(BeFact::Queue),
@@ -179,6 +191,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "be_id",
     "be_name",
     "be_server_timeout",
+    "be_sess_rate",
     "be_tunnel_timeout",
     "connslots",
     "fe_client_timeout",
@@ -186,6 +199,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "fe_defbe",
     "fe_id",
     "fe_name",
+    "fe_req_rate",
+    "fe_sess_rate",
     "queue",
     "srv_conn",
     "srv_conn_free",
@@ -194,6 +209,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "srv_iweight",
     "srv_name",
     "srv_queue",
+    "srv_sess_rate",
     "srv_uweight",
     "srv_weight",
 ];
@@ -217,6 +233,10 @@ impl Px {
     fn keyword(&self) -> &'static str {
         match self {
             Px::FeConn(_) => "fe_conn",
+            Px::FeRate(RateOf::FeReq, _) => "fe_req_rate",
+            Px::FeRate(_, _) => "fe_sess_rate",
+            Px::Be(BeFact::SessRate, _) => "be_sess_rate",
+            Px::Srv(SrvFact::SessRate, _) => "srv_sess_rate",
             Px::Be(BeFact::Conn, _) => "be_conn",
             Px::Be(BeFact::ConnFree, _) => "be_conn_free",
             Px::Be(BeFact::Queue, _) => "queue",
@@ -236,9 +256,9 @@ impl Px {
     /// Resolves the named frontend, backend or server, with HAProxy's errors.
     pub(crate) fn resolve(&mut self, lookup: &dyn Fn(&str) -> Option<usize>) -> Result<(), String> {
         let kw = self.keyword();
-        let fe = matches!(self, Px::FeConn(_));
+        let fe = matches!(self, Px::FeConn(_) | Px::FeRate(..));
         match self {
-            Px::FeConn(b) | Px::Be(_, b) => {
+            Px::FeConn(b) | Px::FeRate(_, b) | Px::Be(_, b) => {
                 let (what, key) = if fe {
                     ("frontend", format!("{FRONTEND_PREFIX}{}", b.name))
                 } else {
@@ -341,6 +361,11 @@ impl Px {
                     int(f, i64::from(n));
                 }
             }
+            Px::FeRate(of, b) => {
+                if let Some(i) = b.index {
+                    int(f, px.rate(*of, i, 0) as i64);
+                }
+            }
             Px::Be(fact, b) => {
                 let Some(i) = b.index else {
                     return;
@@ -359,13 +384,13 @@ impl Px {
                     }
                     BeFact::ConnFree => free_slots(servers().filter(|v| !v.stopped), false),
                     BeFact::Connslots => free_slots(servers().filter(|v| v.running), true),
+                    BeFact::SessRate => px.rate(RateOf::BeSess, i, 0) as i64,
                 };
                 int(f, v);
             }
             Px::Srv(fact, r) => {
-                let Some(v) = r.index.and_then(|(b, k)| px.server(b, k)) else {
-                    return;
-                };
+                let Some((b, k)) = r.index else { return };
+                let Some(v) = px.server(b, k) else { return };
                 match fact {
                     SrvFact::IsUp => {
                         f(Value::Bool(v.up));
@@ -383,6 +408,7 @@ impl Px {
                     SrvFact::Weight => int(f, i64::from(v.weight)),
                     SrvFact::Iweight => int(f, i64::from(v.iweight)),
                     SrvFact::Uweight => int(f, i64::from(v.uweight)),
+                    SrvFact::SessRate => int(f, px.rate(RateOf::SrvSess, b, k) as i64),
                 }
             }
         }

@@ -131,7 +131,9 @@ pub use request::{
     StreamAddrs, TlsInfo, set_addr, set_priority,
 };
 pub use response::ResponseSample;
-pub use sample::{BackendFacts, Content, Proxies, ProxyFacts, Sample, ServerFacts, Strm, Value};
+pub use sample::{
+    BackendFacts, Content, Proxies, ProxyFacts, RateOf, Sample, ServerFacts, Strm, Value,
+};
 pub use stick::{
     DATA_TYPES, DataType, GptValue, MAX_SC, Op, RuleKind, StickAction, StickFetch, StickSource,
     TABLE_PREFIX, TableName, TableRef, Target, slot_of,

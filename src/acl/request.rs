@@ -45,6 +45,9 @@ pub struct ConnInfo {
     /// The client socket, while a stream runs on it (the TCP_INFO fetches `fc_rtt`…):
     /// `tcp-request connection` rules have none, as HAProxy's have no stream.
     pub fd: Option<std::os::fd::RawFd>,
+    /// The requests the HTTP/1 connection has carried, the current one included
+    /// (`http_first_req`).
+    pub requests: std::cell::Cell<u32>,
 }
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
@@ -326,6 +329,18 @@ impl Sample for RequestSample<'_> {
     fn fc_http_major(&self) -> Option<i64> {
         Some(if self.conn.h2 { 2 } else { 1 })
     }
+    fn http_first_req(&self) -> Option<bool> {
+        // Every HTTP/2 stream is a first request, as in HAProxy (its H1 mux marks the
+        // others).
+        self.head
+            .map(|_| self.conn.h2 || self.conn.requests.get() <= 1)
+    }
+    fn captured_request(&self) -> Option<(&[u8], &[u8])> {
+        // HAProxy keeps the line (txn->uri) for a proxy with any log format or `%[…]`
+        // string reading the request (the rule naming this fetch in one): in practice
+        // always.
+        Some((self.method()?, self.url()?))
+    }
 }
 
 /// A request whose header fields earlier rules have edited (`http-request set-header`,
@@ -431,6 +446,12 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     fn fc_http_major(&self) -> Option<i64> {
         self.request.fc_http_major()
     }
+    fn http_first_req(&self) -> Option<bool> {
+        self.request.http_first_req()
+    }
+    fn captured_request(&self) -> Option<(&[u8], &[u8])> {
+        self.request.captured_request()
+    }
 }
 
 /// An owned request for tests, benchmarks and fuzzing: raw bytes parsed by the proxy's own
@@ -459,6 +480,7 @@ impl RawRequest {
             glitches: None,
             fd: None,
             vars: Default::default(),
+            ..Default::default()
         }
     }
 

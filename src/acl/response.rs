@@ -210,6 +210,12 @@ impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
     fn fc_http_major(&self) -> Option<i64> {
         self.request.fc_http_major()
     }
+    fn http_first_req(&self) -> Option<bool> {
+        self.request.http_first_req()
+    }
+    fn captured_request(&self) -> Option<(&[u8], &[u8])> {
+        self.request.captured_request()
+    }
     fn status(&self) -> Option<u16> {
         if self.pending {
             return None;

@@ -148,6 +148,15 @@ pub trait Sample {
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }
+    /// `http_first_req`: whether the request is the first of its connection.
+    fn http_first_req(&self) -> Option<bool> {
+        None
+    }
+    /// The method and target of the request line as it came, which HAProxy captures for
+    /// its log formats (`capture.req.method`, `capture.req.uri`).
+    fn captured_request(&self) -> Option<(&[u8], &[u8])> {
+        None
+    }
 }
 
 /// A stream's place among the proxies, for the proxy and server fetches.
@@ -170,6 +179,22 @@ pub trait Proxies {
     fn proxy(&self, i: usize) -> Option<ProxyFacts<'_>>;
     /// Server `srv` of backend `be`.
     fn server(&self, be: usize, srv: usize) -> Option<ServerFacts<'_>>;
+    /// A rate over HAProxy's one-second window, of proxy `px` (or its server `srv`), for
+    /// the whole process.
+    fn rate(&self, of: RateOf, px: usize, srv: usize) -> u64;
+}
+
+/// What [`Proxies::rate`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateOf {
+    /// A frontend's HTTP requests (`fe_req_rate`).
+    FeReq,
+    /// A frontend's sessions: accepted connections (`fe_sess_rate`).
+    FeSess,
+    /// A backend's sessions: streams given to it (`be_sess_rate`).
+    BeSess,
+    /// A server's sessions (`srv_sess_rate`).
+    SrvSess,
 }
 
 /// A proxy's facts.

@@ -155,40 +155,54 @@ impl Obj {
     }
 
     /// One event for the rate starting at slot `rate` (Rate, ReqRate or ConnRate) at `ms`,
-    /// and its maximum in `max`.
+    /// and its maximum in `max`. HAProxy's update_freq_ctr(): a period starts with the
+    /// first event after the previous one ended (at once after two idle ones), not on a
+    /// round second.
     #[inline]
     fn tick(&self, rate: C, max: C, ms: u64) {
-        let (cur, period, prev) = (rate as usize, rate as usize + 1, rate as usize + 2);
-        let p = ms / 1000 + 1;
-        let last = self.f[period].load(Relaxed);
-        if last != p {
-            let carried = if p == last + 1 {
-                self.f[cur].load(Relaxed)
+        let (cur, start, prev) = (rate as usize, rate as usize + 1, rate as usize + 2);
+        // The period's start (ms + 1; 0: no event yet).
+        let s = self.f[start].load(Relaxed);
+        if s == 0 || ms + 1 - s.min(ms + 1) >= 1000 {
+            let next = s + 1000;
+            let (carried, at) = if s != 0 && ms + 1 - next.min(ms + 1) < 1000 {
+                (self.f[cur].load(Relaxed), next)
             } else {
-                0
+                (0, ms + 1)
             };
             self.f[prev].store(carried, Relaxed);
             self.f[cur].store(0, Relaxed);
-            self.f[period].store(p, Relaxed);
+            self.f[start].store(at, Relaxed);
         }
         self.f[cur].store(self.f[cur].load(Relaxed) + 1, Relaxed);
         self.max(max, self.rate_at(rate, ms));
     }
 
-    /// HAProxy's read_freq_ctr(): this second's events plus the previous second's,
-    /// weighted by the part of the current second still to come.
+    /// HAProxy's freq_ctr_total() with its flapping correction, times 1000: this period's
+    /// events times 1000 plus the previous one's weighted by the milliseconds of this
+    /// period still to come (a rate is this divided by 1000, rounded down).
+    fn rate_total(&self, rate: C, ms: u64) -> u64 {
+        let (cur, start, prev) = (rate as usize, rate as usize + 1, rate as usize + 2);
+        let s = self.f[start].load(Relaxed);
+        if s == 0 {
+            return 0;
+        }
+        let mut remain = (s - 1) as i64 + 1000 - ms as i64;
+        let (mut c, mut p) = (self.f[cur].load(Relaxed), self.f[prev].load(Relaxed));
+        if remain < 0 {
+            remain += 1000;
+            p = if remain >= 0 { c } else { 0 };
+            c = 0;
+        }
+        if c == 0 && p <= 1 {
+            return p * 1000;
+        }
+        p * remain.max(0) as u64 + c * 1000
+    }
+
+    /// HAProxy's read_freq_ctr().
     fn rate_at(&self, rate: C, ms: u64) -> u64 {
-        let (cur, period, prev) = (rate as usize, rate as usize + 1, rate as usize + 2);
-        let p = ms / 1000 + 1;
-        let last = self.f[period].load(Relaxed);
-        let (c, pr) = if last == p {
-            (self.f[cur].load(Relaxed), self.f[prev].load(Relaxed))
-        } else if last + 1 == p {
-            (0, self.f[cur].load(Relaxed))
-        } else {
-            (0, 0)
-        };
-        c + (pr * (1000 - ms % 1000)).div_ceil(1000)
+        self.rate_total(rate, ms) / 1000
     }
 
     /// HAProxy's swrate_add(): the sum decays by 1/SAMPLES and takes `v`. Until `n` (the
@@ -244,6 +258,18 @@ pub struct StreamEnd {
     pub t_connect: Option<Duration>,
     pub t_response: Option<Duration>,
     pub t_total: Duration,
+    /// The rates already counted when they happened ([`ticked`] bits): the rest count now.
+    pub ticked: u8,
+}
+
+/// Which rates a stream counted as they happened, as HAProxy does (`fe_req_rate` counts
+/// the request before its rules run, `be_sess_rate` once the backend is chosen,
+/// `srv_sess_rate` once the server is): what [`ShardCounters::rate_now`] sets and
+/// [`StreamEnd::ticked`] carries.
+pub mod ticked {
+    pub const REQ: u8 = 1;
+    pub const BE: u8 = 2;
+    pub const SRV: u8 = 4;
 }
 
 /// Whether slot `c` is a maximum (what `clear counters` resets).
@@ -338,6 +364,24 @@ impl ShardCounters {
     /// Listener `bind` of proxy `px`, if it keeps counters (`option socket-stats`).
     pub fn li(&self, px: usize, bind: usize) -> Option<&Obj> {
         self.li.get(px).and_then(|l| l.get(bind))
+    }
+
+    /// Counts a rate as it happens (`what` is one [`ticked`] bit) and adds it to `done`,
+    /// which the stream's [`StreamEnd::ticked`] then carries: the frontend's requests
+    /// (`px` the frontend), a backend's or a server's (`srv`) sessions; once per stream.
+    #[inline]
+    pub fn rate_now(&self, what: u8, px: usize, srv: usize, done: &mut u8, now: Instant) {
+        if *done & what != 0 {
+            return;
+        }
+        *done |= what;
+        self.sync();
+        let ms = self.ms(now);
+        match what {
+            ticked::REQ => self.fe[px].tick(C::ReqRate, C::ReqRateMax, ms),
+            ticked::BE => self.be[px].tick(C::Rate, C::RateMax, ms),
+            _ => self.srv[px][srv].tick(C::Rate, C::RateMax, ms),
+        }
     }
 
     /// A connection accepted by frontend `px` on its `bind`; the frontend now has `cur`
@@ -456,7 +500,9 @@ impl ShardCounters {
         f.add(C::Bout, e.bytes_out);
         if e.http {
             f.add(C::ReqTot, 1);
-            f.tick(C::ReqRate, C::ReqRateMax, ms);
+            if e.ticked & ticked::REQ == 0 {
+                f.tick(C::ReqRate, C::ReqRateMax, ms);
+            }
             f.add(C::Ereq, req_error as u64);
             f.add(C::Intercepted, e.intercepted as u64);
             if let Some(c) = class {
@@ -474,9 +520,11 @@ impl ShardCounters {
         let Some(b) = be else { return };
         let o = &self.be[b];
         // What a stream adds alike to its backend and its server.
-        let shared_part = |x: &Obj| {
+        let shared_part = |x: &Obj, counted: u8| {
             x.add(C::Stot, 1);
-            x.tick(C::Rate, C::RateMax, ms);
+            if e.ticked & counted == 0 {
+                x.tick(C::Rate, C::RateMax, ms);
+            }
             x.set(C::LastSess, ms + 1);
             x.add(C::Bin, e.bytes_in);
             x.add(C::Bout, e.bytes_out);
@@ -489,7 +537,7 @@ impl ShardCounters {
             x.add(C::CliAbrt, client_abort as u64);
             x.add(C::SrvAbrt, server_abort as u64);
         };
-        shared_part(o);
+        shared_part(o, ticked::BE);
         if let Some(from) = e.redispatched_from {
             o.add(C::Wredis, 1);
             self.srv[b][from].add(C::Wredis, 1);
@@ -505,7 +553,7 @@ impl ShardCounters {
         }
         let Some((s, srv_cur)) = srv else { return };
         let so = &self.srv[b][s];
-        shared_part(so);
+        shared_part(so, ticked::SRV);
         for x in [o, so] {
             x.add(C::Lbtot, 1);
             x.max(C::Smax, srv_cur as u64);
@@ -636,6 +684,16 @@ impl Counters {
         }
     }
 
+    /// One rate of an object (`C::Rate`, `C::ReqRate` or `C::ConnRate`) over the shards,
+    /// read now: each shard's events with HAProxy's weighting, summed, then divided (the
+    /// `fe_sess_rate` family of fetches; lock-free like [`Counters::sum`], reading three
+    /// words per shard).
+    pub fn rate(&self, obj: impl Fn(&ShardCounters) -> &Obj, c: C) -> u64 {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        let live = self.shards.iter().filter(|sh| !sh.stale().0);
+        live.map(|sh| obj(sh).rate_total(c, ms)).sum::<u64>() / 1000
+    }
+
     /// The sum over the shards of an object's counters, read now.
     pub fn sum(&self, obj: impl Fn(&ShardCounters) -> &Obj) -> Totals {
         let ms = self.epoch.elapsed().as_millis() as u64;
@@ -677,10 +735,13 @@ impl Counters {
             for (i, c) in [C::Qtime, C::Ctime, C::Rtime, C::Ttime].iter().enumerate() {
                 weighted[i] += avg(o.get(*c), n) * n;
             }
-            t.rate += o.rate_at(C::Rate, ms);
-            t.req_rate += o.rate_at(C::ReqRate, ms);
-            t.conn_rate += o.rate_at(C::ConnRate, ms);
+            t.rate += o.rate_total(C::Rate, ms);
+            t.req_rate += o.rate_total(C::ReqRate, ms);
+            t.conn_rate += o.rate_total(C::ConnRate, ms);
         }
+        t.rate /= 1000;
+        t.req_rate /= 1000;
+        t.conn_rate /= 1000;
         let n = t.v[C::Samples as usize];
         t.avg = weighted.map(|w| w.checked_div(n).unwrap_or(0));
         t.now_ms = ms;
@@ -926,14 +987,45 @@ mod tests {
     #[test]
     fn rate_decays_over_the_next_second_as_haproxy_computes_it() {
         let o = Obj::default();
+        assert_eq!(o.rate_at(C::Rate, 10), 0);
         for _ in 0..10 {
             o.tick(C::Rate, C::RateMax, 500);
         }
-        assert_eq!(o.rate_at(C::Rate, 999), 10);
-        // A quarter into the next second, 3/4 of the previous one still counts.
-        assert_eq!(o.rate_at(C::Rate, 1250), 8);
-        assert_eq!(o.rate_at(C::Rate, 2500), 0);
+        // The period began with the first event: it runs to 1500.
+        assert_eq!(o.rate_at(C::Rate, 1250), 10);
+        // A quarter into the next period, 3/4 of the previous one still counts.
+        assert_eq!(o.rate_at(C::Rate, 1750), 7);
+        assert_eq!(o.rate_at(C::Rate, 2600), 0);
         assert_eq!(o.get(C::RateMax), 10);
+        // One event in the next period: its own, plus the weighted previous ones.
+        o.tick(C::Rate, C::RateMax, 1900);
+        assert_eq!(o.rate_at(C::Rate, 1900), 1 + 10 * 600 / 1000);
+        // After two idle periods, a new one starts with the next event.
+        o.tick(C::Rate, C::RateMax, 5000);
+        assert_eq!(o.rate_at(C::Rate, 5999), 1);
+        // A lone event of the previous period counts whole (the flapping correction).
+        assert_eq!(o.rate_at(C::Rate, 6500), 1);
+    }
+
+    #[test]
+    fn rates_counted_as_they_happen_are_not_counted_again_at_the_end() {
+        let c = Counters::new(1, &[1]);
+        let (sh, t0) = (c.shard(0), Instant::now());
+        let mut done = 0;
+        sh.rate_now(ticked::REQ, 0, 0, &mut done, t0);
+        sh.rate_now(ticked::REQ, 0, 0, &mut done, t0);
+        sh.rate_now(ticked::BE, 0, 0, &mut done, t0);
+        assert_eq!(c.rate(|s| s.fe(0), C::ReqRate), 1);
+        assert_eq!(c.rate(|s| s.be(0), C::Rate), 1);
+        let e = StreamEnd {
+            http: true,
+            ticked: done,
+            ..Default::default()
+        };
+        sh.stream_end(0, Some(0), Some((0, 1)), &e, t0);
+        assert_eq!(c.rate(|s| s.fe(0), C::ReqRate), 1);
+        assert_eq!(c.rate(|s| s.be(0), C::Rate), 1);
+        assert_eq!(c.rate(|s| s.srv(0, 0), C::Rate), 1);
     }
 
     #[test]

@@ -644,6 +644,18 @@ fn ms(t: Option<std::time::Duration>) -> i64 {
 }
 
 impl crate::acl::Proxies for Shared {
+    fn rate(&self, of: crate::acl::RateOf, px: usize, srv: usize) -> u64 {
+        use super::counters::C;
+        use crate::acl::RateOf;
+        let c = &self.counters;
+        match of {
+            RateOf::FeReq => c.rate(|s| s.fe(px), C::ReqRate),
+            RateOf::FeSess => c.rate(|s| s.fe(px), C::Rate),
+            RateOf::BeSess => c.rate(|s| s.be(px), C::Rate),
+            RateOf::SrvSess => c.rate(|s| s.srv(px, srv), C::Rate),
+        }
+    }
+
     fn proxy(&self, i: usize) -> Option<crate::acl::ProxyFacts<'_>> {
         let px = self.cfg.proxies.get(i)?;
         let fe = self.frontends.get(i).and_then(|f| f.as_deref());

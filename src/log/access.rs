@@ -591,6 +591,8 @@ pub struct ConnSample<'a> {
     pub unique_id: Option<&'a [u8]>,
     /// The stream's frontend, backend and server (`fe_name`, `srv_id`…).
     pub strm: Option<crate::acl::Strm<'a>>,
+    /// `http_first_req`, for an HTTP request.
+    pub first_req: Option<bool>,
 }
 
 impl Sample for ConnSample<'_> {
@@ -657,6 +659,12 @@ impl Sample for ConnSample<'_> {
     fn unique_id(&self) -> Option<&[u8]> {
         self.unique_id
     }
+    fn http_first_req(&self) -> Option<bool> {
+        self.first_req
+    }
+    fn captured_request(&self) -> Option<(&[u8], &[u8])> {
+        self.request.map(|r| (r.0, r.1))
+    }
 }
 
 /// Splits `GET /x?y HTTP/1.1` into its method, target and version (without `HTTP/`).
@@ -712,6 +720,7 @@ mod tests {
             captures: Some(&c),
             unique_id: None,
             strm: None,
+            first_req: None,
         };
         let f = Fields {
             src: sample.src,

@@ -47,6 +47,8 @@ pub struct Stream<'a> {
     pub redispatched: bool,
     pub captures: Option<&'a Captures>,
     pub request_line: &'a [u8],
+    /// `http_first_req` (an HTTP request only).
+    pub first_req: bool,
     /// The connection's and the transaction's variables (`var()` in the format).
     pub vars: crate::acl::Vars<'a>,
     /// The transaction's `unique-id-format` value (`%ID`), once made.
@@ -199,6 +201,7 @@ fn with_fields<R>(
         vars: s.vars,
         captures: s.captures,
         unique_id: s.unique_id,
+        first_req: s.http.then_some(s.first_req),
         strm: Some(
             shard
                 .shared

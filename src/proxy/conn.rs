@@ -190,6 +190,7 @@ pub async fn handle(
                 glitches: None,
                 vars,
                 fd: None,
+                ..Default::default()
             };
             let fd = crate::sys::fd(&client);
             let (shared, ap) = (&shard.shared, &mut accept_proxy);
@@ -376,6 +377,7 @@ async fn tls_accept(
                     redispatched: false,
                     captures: None,
                     request_line: b"",
+                    first_req: false,
                     vars: Default::default(),
                     unique_id: None,
                     conn_err: Some(e.fc_err()),
@@ -425,6 +427,7 @@ async fn serve(
                 glitches: None,
                 vars,
                 fd: None,
+                ..Default::default()
             };
             let fd = crate::sys::fd(tcp);
             let shared = &shard.shared;

@@ -52,6 +52,8 @@ struct Outcome<'a> {
     /// The bytes (in, out) already counted while they moved (`option contstats`): the end
     /// counts the rest.
     counted: (u64, u64),
+    /// The rates it counted as they happened (`crate::stats::counters::ticked`).
+    ticked: u8,
     /// The request capture slots `tcp-request content capture` rules filled (`%hr`).
     captures: Option<crate::log::access::Captures>,
     /// `tcp-request content set-log-level`: the line's level (-1: no line).
@@ -148,6 +150,7 @@ pub async fn session(
         denied: false,
         logged_asap: false,
         counted: (0, 0),
+        ticked: 0,
         captures: None,
         log_level: None,
         vars: Default::default(),
@@ -165,6 +168,7 @@ pub async fn session(
         fd: Some(std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(
             client.tcp(),
         ))),
+        ..Default::default()
     };
     out.vars = crate::acl::Vars {
         sess: Some(&conn.vars),
@@ -237,6 +241,9 @@ pub async fn session(
         return;
     };
     out.backend = Some(be.clone());
+    // Counted before its rules read `be_sess_rate`, as HAProxy does.
+    let ticked = crate::stats::counters::ticked::BE;
+    (shard.counters()).rate_now(ticked, be.proxy, 0, &mut out.ticked, Instant::now());
     let be_px = &shard.shared.cfg.proxies[be.proxy];
     // `balance rdp-cookie[(NAME)]`: the RDP client's cookie hashed as HAProxy hashes it
     // (round robin without one, as HAProxy).
@@ -798,6 +805,7 @@ pub fn log_rejected(
         denied: false,
         logged_asap: false,
         counted: (0, 0),
+        ticked: 0,
         captures: None,
         log_level: None,
         vars: Default::default(),
@@ -874,6 +882,7 @@ fn log_stream<'a>(
         redispatched: out.redispatched_from.is_some(),
         captures: out.captures.as_ref(),
         request_line: b"",
+        first_req: false,
         vars: out.vars,
         unique_id: None,
         conn_err: None,
@@ -895,6 +904,7 @@ fn count(shard: &ShardCtx, fe: &FrontendRt, t0: Instant, out: &Outcome<'_>) {
         t_total: now.saturating_duration_since(t0),
         denied: out.denied,
         listener: out.listener,
+        ticked: out.ticked,
         ..Default::default()
     };
     let counters = shard.counters();

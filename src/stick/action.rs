@@ -181,6 +181,7 @@ mod tests {
             glitches: None,
             fd: None,
             vars: Default::default(),
+            ..Default::default()
         };
         let t = tables.get(0).unwrap();
         let key = t.parse_key("192.0.2.7").unwrap();

@@ -37,6 +37,7 @@ use crate::net::io::{InBuf, ServerIo, within, write_all};
 use crate::net::ready::{ReadReady, readable};
 use crate::net::shard::ShardCtx;
 use crate::proxy::{RetryTo, retry_after_failure};
+use crate::stats::counters::ticked;
 use futures_lite::{AsyncRead, AsyncWrite};
 use std::io;
 use std::net::SocketAddr;
@@ -174,6 +175,10 @@ pub(crate) struct Txn {
     logged_asap: bool,
     /// Nothing came from the client on its connection (for `option dontlognull`).
     null: bool,
+    /// The rates it counted as they happened (`crate::stats::counters::ticked`).
+    ticked: u8,
+    /// Not the first request of its HTTP/1 connection (`http_first_req` in the log).
+    not_first: bool,
     /// `unique-id-format` rendered when the request went to a server (else at the log).
     unique_id: Option<Vec<u8>>,
     /// The addresses its rules set (`http-request set-src`…), else the connection's.
@@ -233,6 +238,8 @@ impl Txn {
             epoch: 0,
             logged: std::cell::Cell::new(false),
             logged_asap: false,
+            ticked: 0,
+            not_first: false,
             unique_id: None,
             addrs: None,
         }
@@ -309,6 +316,7 @@ impl Ctx {
             glitches: None,
             vars: std::mem::take(&mut info.vars),
             fd: Some(info.fd),
+            requests: Default::default(),
         };
         Ctx {
             shard,
@@ -943,6 +951,15 @@ impl<'c> Exchange<'c> {
         let (req, inb) = (&b.req, &b.inb);
         let txn = &mut self.txn;
         let vars = &self.vars;
+        // Counted before its rules read `fe_req_rate`, as HAProxy does.
+        (shard.counters()).rate_now(ticked::REQ, fe.proxy, 0, &mut txn.ticked, Instant::now());
+        {
+            let conn = &ctx.acl_conn;
+            if !conn.h2 {
+                conn.requests.set(conn.requests.get() + 1);
+            }
+            txn.not_first = !conn.h2 && conn.requests.get() > 1;
+        }
         txn.bytes_in = head_len as u64
             + match req.body_kind() {
                 BodyKind::ContentLength(n) => n,
@@ -1165,6 +1182,8 @@ impl<'c> Exchange<'c> {
         // From the backend on, all of the body that is here counts (`req.body`).
         base.head = Some((req, all));
         if let Some(be) = &be {
+            let now = Instant::now();
+            (shard.counters()).rate_now(ticked::BE, be.proxy, 0, &mut txn.ticked, now);
             base.strm = Some(shared.strm(fe.proxy, Some(be.proxy), None));
         }
         // The backend's own rules (a listen's rules already ran as the frontend's).
@@ -1656,6 +1675,8 @@ impl<'c> Exchange<'c> {
             };
             let srv = slot.srv;
             txn.server = Some(srv);
+            let now = Instant::now();
+            (shard.counters()).rate_now(ticked::SRV, be.proxy, srv, &mut txn.ticked, now);
             if let Some(p) = &be_px.servers[srv].params.redir
                 && matches!(method, Method::Get | Method::Head)
             {
@@ -2729,6 +2750,7 @@ fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn) {
         t_connect: txn.t_connect,
         t_response: txn.t_response,
         t_total: now.saturating_duration_since(txn.start),
+        ticked: txn.ticked,
     };
     let counters = shard.counters();
     counters.stream_done(fe.proxy, txn.backend.as_deref(), txn.server, e, now);
@@ -3515,6 +3537,7 @@ fn txn_stream<'a>(
         vars,
         unique_id: txn.unique_id.as_deref(),
         conn_err: None,
+        first_req: !txn.not_first,
     }
 }
 
