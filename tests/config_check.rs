@@ -713,8 +713,6 @@ const KNOWN_MISSING: &[&str] = &[
     "listen bind <addr> ssl ca-verify-file +1",
     "listen bind <addr> ssl no-ca-names",
     "listen server <name> <addr> ws +1",
-    "listen option http-use-proxy-header [ FE HTTP ]",
-    "listen tcp-request content switch-mode",
     "listen http-request add-acl*",
     "listen http-request del-acl*",
     "listen http-request del-map*",

@@ -581,6 +581,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         D | F,
     ),
     kw(
+        "http-use-proxy-header",
+        Supported(o::http_use_proxy_header),
+        D | F,
+    ),
+    kw(
         "idle-close-on-response",
         Supported(o::idle_close_on_response),
         D | F,

@@ -1022,6 +1022,11 @@ pub enum TcpAction {
     SetMark(u32),
     /// `set-tos TOS` (every rule set): IP_TOS (IPV6_TCLASS) of the client connection.
     SetTos(u8),
+    /// `tcp-request content switch-mode http [proto NAME]` (a frontend's content rules):
+    /// stops the rules; a mode tcp stream goes on as HTTP (its requests parsed, the
+    /// frontend's and the backend's HTTP rules run), speaking the protocol `proto` names
+    /// (without: HTTP/1, or HTTP/2 on its preface). An HTTP stream is one already.
+    SwitchHttp(BindProto),
     /// `tcp-request content set-log-level LEVEL`: the stream's log line goes at this level
     /// (0 emerg … 7 debug), or not at all (-1, `silent`); a later `http-request
     /// set-log-level` wins.
@@ -1255,6 +1260,9 @@ pub struct Options {
     /// `option tcp-smart-accept` (`Some(true)`) or `no option tcp-smart-accept`
     /// (`Some(false)`); unset, on for mode http and TLS binds, as in HAProxy.
     pub tcp_smart_accept: Option<bool>,
+    /// `option http-use-proxy-header` (frontend): `http-request auth` answers a proxy's
+    /// request (an absolute URI, CONNECT) 407 with `Proxy-Authenticate`.
+    pub http_use_proxy_header: bool,
     /// `option idle-close-on-response`: on a soft stop, idle HTTP/1 connections stay open
     /// until their next request, answered with `Connection: close`.
     pub idle_close_on_response: bool,

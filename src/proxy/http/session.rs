@@ -64,6 +64,9 @@ pub struct ClientInfo {
     pub sess: crate::cluster::sessions::Handle,
     /// The `bind` it came through (its listener counters).
     pub bind: usize,
+    /// A mode tcp stream gone on as HTTP/1: the variables its `tcp-request content` rules
+    /// set, for its first request, which does not run those rules again.
+    pub switched: Option<Box<crate::acl::VarSet>>,
 }
 
 #[derive(Clone, Debug)]
@@ -347,6 +350,8 @@ impl Ctx {
     fn into_parts(self) -> (Rc<ShardCtx>, Arc<FrontendRt>, ClientInfo) {
         let mut info = self.info;
         info.vars = self.acl_conn.vars;
+        // HTTP/2's streams run every rule.
+        info.switched = None;
         (self.shard, self.fe, info)
     }
 
@@ -806,7 +811,10 @@ impl<'c> Exchange<'c> {
             first,
             waited_at,
             trackers: crate::stick::Trackers::new(),
-            vars: crate::acl::VarSet::default(),
+            vars: match &ctx.info.switched {
+                Some(v) if first => (**v).clone(),
+                _ => crate::acl::VarSet::default(),
+            },
             watch: None,
             head_gone: false,
         }
@@ -994,7 +1002,9 @@ impl<'c> Exchange<'c> {
         let mut captured = Vec::new();
         let mut verdict = None;
         let mut fx = rules::Effects::default();
-        if !fe_px.tcp_request.content.is_empty() {
+        // (A stream switched to HTTP ran them on its first request already.)
+        let switched = self.first && ctx.info.switched.is_some();
+        if !fe_px.tcp_request.content.is_empty() && !switched {
             let rules = &fe_px.tcp_request.content;
             let mut res = crate::proxy::inspect::Resolving::default();
             // (Never waits for more bytes here: a `do-resolve` rule waits for its address,
@@ -1030,7 +1040,9 @@ impl<'c> Exchange<'c> {
                 txn.captures.set(false, id, &v, c.len);
             }
         }
-        if verdict.is_some_and(|v| v != Some(crate::proxy::inspect::TcpVerdict::Accept)) {
+        // (`switch-mode http` stops the rules as `accept` does: the stream is HTTP already.)
+        use crate::proxy::inspect::TcpVerdict::{Accept, Http};
+        if verdict.is_some_and(|v| !matches!(v, Some(Accept | Http(_)))) {
             txn.set_addrs(addrs.get());
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
