@@ -712,7 +712,6 @@ const KNOWN_MISSING: &[&str] = &[
     "listen bind <addr> severity-output +1",
     "listen bind <addr> ssl ca-verify-file +1",
     "listen bind <addr> ssl no-ca-names",
-    "listen server <name> <addr> ws +1",
     "listen http-request add-acl*",
     "listen http-request del-acl*",
     "listen http-request del-map*",

@@ -247,3 +247,109 @@ http-request auth realm R if {{ path_beg /auth }} !{{ http_auth(L) }}\n  default
         assert_eq!(*got, expected, "{}", ["corelb", "haproxy"][i]);
     }
 }
+
+/// An origin that answers a WebSocket upgrade 101 and then echoes, and anything else 200
+/// (`no upgrade`).
+fn websocket_origin() -> Backend {
+    Backend::start(|s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let Some(req) = read_request_head(&mut r) else {
+            return;
+        };
+        if !req
+            .header("upgrade")
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+        {
+            let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nno upgrade");
+            return;
+        }
+        // RFC 6455's answer to the key (HAProxy checks it when it made the key itself).
+        let key = req.header("sec-websocket-key").unwrap_or("");
+        let sum = aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes(),
+        );
+        use base64::Engine;
+        let accept = base64::engine::general_purpose::STANDARD.encode(sum.as_ref());
+        let _ = w.write_all(
+            format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").as_bytes(),
+        );
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = std::io::Read::read(&mut r, &mut buf) {
+            if n == 0 || w.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// `ws auto` (the default) and `ws h1` on a server whose `alpn` offers h2 and http/1.1: a
+/// WebSocket request's connection offers http/1.1 alone, so the upgrade reaches the server
+/// over HTTP/1.1 and the tunnel carries bytes both ways, as with HAProxy (the TLS server here
+/// is a `bind … ssl alpn h2,http/1.1` of the same configuration, which picks h2 when offered).
+/// Before, corelb sent the request as an HTTP/2 stream without its upgrade: `no upgrade`.
+/// `ws h2` is refused with the line (no WebSocket over HTTP/2 to servers).
+#[test]
+fn ws_auto_and_h1_carry_a_websocket_over_http1_to_an_alpn_h2_server_like_haproxy() {
+    let dir = TempDir::new("ws");
+    let pem = self_signed_pem(&dir, "site.pem", &["localhost"]);
+    let srv = websocket_origin();
+    let (p_auto, p_h1, tls) = (free_port(), free_port(), free_port());
+    let fe = |p: u16, ws: &str| {
+        format!(
+            "listen l{p}\n  mode http\n  bind 127.0.0.1:{p}\n  \
+server s 127.0.0.1:{tls} ssl verify none alpn h2,http/1.1{ws}\n"
+        )
+    };
+    let cfg = format!(
+        "{DEFAULTS}{}{}listen tls\n  mode http\n  bind 127.0.0.1:{tls} ssl crt {} alpn h2,http/1.1\n  \
+server o 127.0.0.1:{}\n",
+        fe(p_auto, ""),
+        fe(p_h1, " ws h1"),
+        pem.display(),
+        srv.port
+    );
+    let upgrade = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(
+            b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let resp = read_response(&mut r, false).unwrap();
+        if resp.status != 101 {
+            return format!("{} {}", resp.status, String::from_utf8_lossy(&resp.body));
+        }
+        s.write_all(b"ping").unwrap();
+        let mut echo = [0u8; 4];
+        std::io::Read::read_exact(&mut r, &mut echo).unwrap();
+        format!("101 {}", String::from_utf8_lossy(&echo))
+    };
+    let results = on_both(&cfg, &[p_auto, p_h1, tls], || {
+        (upgrade(p_auto), upgrade(p_h1))
+    });
+    for (i, got) in results.into_iter().enumerate() {
+        let want = ("101 ping".to_string(), "101 ping".to_string());
+        assert_eq!(got, want, "{}", ["corelb", "haproxy"][i]);
+    }
+
+    let line =
+        |ws: &str| format!("{DEFAULTS}backend b\n  mode http\n  server s 127.0.0.1:1 {ws}\n");
+    expect_check(&dir, &line("ws h1"), 0, "valid");
+    expect_check(&dir, &line("ws auto"), 0, "valid");
+    expect_check(
+        &dir,
+        &line("ws foo"),
+        1,
+        "c.cfg:7: 'server s' : 'ws' has to be 'auto', 'h1' or 'h2'.",
+    );
+    expect_check(
+        &dir,
+        &line("ws h2"),
+        1,
+        "c.cfg:7: 'server s' : 'ws h2' is not supported: corelb has no WebSocket over HTTP/2",
+    );
+}

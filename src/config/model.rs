@@ -533,6 +533,9 @@ pub struct ServerParams {
     pub pp_opts: PpOpts,
     /// `proto h2`: requests go to the server as HTTP/2 streams.
     pub proto_h2: bool,
+    /// `ws h1` (`Some(true)`), `ws auto` (`None`, the default): what a WebSocket request
+    /// offers by ALPN to a TLS server whose `alpn` offers h2 (see `ServerTlsRt::ws_config`).
+    pub ws_h1: Option<bool>,
     /// `proto` was given (`h1` too): HTTP checks then speak it, as HAProxy's inherit it,
     /// rather than what `check-alpn` negotiates.
     pub proto_given: bool,
@@ -621,6 +624,7 @@ impl Default for ServerParams {
             send_proxy: None,
             pp_opts: PpOpts::default(),
             proto_h2: false,
+            ws_h1: None,
             proto_given: false,
             observe: Observe::default(),
             cookie: None,

@@ -401,7 +401,7 @@ pub async fn session(
                     unique_id: unique_id.as_deref(),
                 };
                 // TCP, the PROXY header (`send-proxy`), then TLS (`server … ssl`).
-                match crate::net::upstream::connect(&be, srv, peer, dst, None, facts).await {
+                match crate::net::upstream::connect(&be, srv, peer, dst, None, facts, false).await {
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();

@@ -1711,7 +1711,12 @@ impl<'c> Exchange<'c> {
                     // `http-request set-dst`: that address, on a connection of its own.
                     let dst = set_dst.unwrap_or(info.dst);
                     let src = txn.addrs().src_or(info.src);
-                    let h2 = crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
+                    // A WebSocket request to a server that offers h2 by ALPN goes over
+                    // HTTP/1.1 when `ws auto|h1` allows (its connection offers http/1.1).
+                    let ws = b.req.is_websocket_upgrade()
+                        && be.traffic_tls(srv).is_some_and(|t| t.ws_config.is_some())
+                        && !ctx.cfg.proxies[be.proxy].servers[srv].params.proto_h2;
+                    let h2 = !ws && crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
                     // What a PROXY v2 header may say besides the addresses; the unique id
                     // is empty without `unique-id-format`, as HAProxy's.
                     let facts = crate::net::upstream::ClientFacts {
@@ -1779,7 +1784,8 @@ impl<'c> Exchange<'c> {
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
-                            let c = crate::net::upstream::connect(be, srv, src, dst, sni, facts);
+                            let c =
+                                crate::net::upstream::connect(be, srv, src, dst, sni, facts, ws);
                             let c = if be.abortonclose {
                                 match Box::pin(unless_closed(client, &mut b.inb, h2, c)).await {
                                     Some(r) => r,
