@@ -706,9 +706,6 @@ const HAPROXY_KEYWORDS: &str = include_str!("data/haproxy-2.6.12-dKall.txt");
 /// (remove it here) and when anything else is rejected.
 const KNOWN_MISSING: &[&str] = &[
     "listen bind <addr> severity-output +1",
-    "listen server <name> <addr> ws +1",
-    "listen option http-use-proxy-header [ FE HTTP ]",
-    "listen tcp-request content switch-mode",
 ];
 
 /// One line of a proxy (or the global section) using `kw` as the registry names it, with a

@@ -103,6 +103,10 @@ pub struct BackendRt {
 /// TLS towards one server.
 pub struct ServerTlsRt {
     pub config: Arc<rustls::ClientConfig>,
+    /// What a WebSocket request's connection offers instead, when `config` offers h2 (HAProxy
+    /// 2.6's `ws auto|h1`): http/1.1 alone, so that the upgrade goes over HTTP/1.1 — with
+    /// `ws auto` only when `alpn` offers http/1.1 too.
+    pub ws_config: Option<Arc<rustls::ClientConfig>>,
     /// `ssl`: traffic goes over TLS.
     pub traffic: bool,
     /// Checks go over TLS: `check-ssl`, or `ssl` without a check `port`/`addr` (HAProxy).
@@ -539,8 +543,16 @@ fn backend_rt(i: usize, id: u32, px: &Proxy, fullconn: u32) -> BackendRt {
         .map(|s| {
             let (t, config) = (s.params.tls.as_ref()?, s.tls_config.clone()?);
             let c = &s.params.check;
+            let alpn = &config.alpn_protocols;
+            let h1 = s.params.ws_h1 == Some(true) || alpn.iter().any(|p| p == b"http/1.1");
+            let ws_config = (h1 && alpn.iter().any(|p| p == b"h2")).then(|| {
+                let mut c = (*config).clone();
+                c.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Arc::new(c)
+            });
             Some(Arc::new(ServerTlsRt {
                 config,
+                ws_config,
                 traffic: t.ssl,
                 checks: t.check_ssl || (t.ssl && c.port.is_none() && c.addr.is_none()),
                 sni: s.tls_sni.clone(),

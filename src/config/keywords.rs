@@ -589,6 +589,11 @@ pub static OPTION: &[Kw<o::OptionFn>] = &[
         D | F,
     ),
     kw(
+        "http-use-proxy-header",
+        Supported(o::http_use_proxy_header),
+        D | F,
+    ),
+    kw(
         "idle-close-on-response",
         Supported(o::idle_close_on_response),
         D | F,
@@ -858,6 +863,7 @@ pub static SERVER: &[Kw<s::ServerFn>] = &[
     kw("minconn", Supported(s::minconn), 0),
     kw("redir", Supported(s::redir), 0),
     kw("proto", Supported(s::proto), 0),
+    kw("ws", Supported(s::ws), 0),
     kw("pool-max-conn", Supported(s::pool_max_conn), 0),
     kw("pool-purge-delay", Supported(s::pool_purge_delay), 0),
     kw("max-reuse", Supported(s::max_reuse), 0),

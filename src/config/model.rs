@@ -537,6 +537,9 @@ pub struct ServerParams {
     pub pp_opts: PpOpts,
     /// `proto h2`: requests go to the server as HTTP/2 streams.
     pub proto_h2: bool,
+    /// `ws h1` (`Some(true)`), `ws auto` (`None`, the default): what a WebSocket request
+    /// offers by ALPN to a TLS server whose `alpn` offers h2 (see `ServerTlsRt::ws_config`).
+    pub ws_h1: Option<bool>,
     /// `proto` was given (`h1` too): HTTP checks then speak it, as HAProxy's inherit it,
     /// rather than what `check-alpn` negotiates.
     pub proto_given: bool,
@@ -625,6 +628,7 @@ impl Default for ServerParams {
             send_proxy: None,
             pp_opts: PpOpts::default(),
             proto_h2: false,
+            ws_h1: None,
             proto_given: false,
             observe: Observe::default(),
             cookie: None,
@@ -1026,6 +1030,11 @@ pub enum TcpAction {
     SetMark(u32),
     /// `set-tos TOS` (every rule set): IP_TOS (IPV6_TCLASS) of the client connection.
     SetTos(u8),
+    /// `tcp-request content switch-mode http [proto NAME]` (a frontend's content rules):
+    /// stops the rules; a mode tcp stream goes on as HTTP (its requests parsed, the
+    /// frontend's and the backend's HTTP rules run), speaking the protocol `proto` names
+    /// (without: HTTP/1, or HTTP/2 on its preface). An HTTP stream is one already.
+    SwitchHttp(BindProto),
     /// `tcp-request content set-log-level LEVEL`: the stream's log line goes at this level
     /// (0 emerg … 7 debug), or not at all (-1, `silent`); a later `http-request
     /// set-log-level` wins.
@@ -1262,6 +1271,9 @@ pub struct Options {
     /// `option tcp-smart-accept` (`Some(true)`) or `no option tcp-smart-accept`
     /// (`Some(false)`); unset, on for mode http and TLS binds, as in HAProxy.
     pub tcp_smart_accept: Option<bool>,
+    /// `option http-use-proxy-header` (frontend): `http-request auth` answers a proxy's
+    /// request (an absolute URI, CONNECT) 407 with `Proxy-Authenticate`.
+    pub http_use_proxy_header: bool,
     /// `option idle-close-on-response`: on a soft stop, idle HTTP/1 connections stay open
     /// until their next request, answered with `Connection: close`.
     pub idle_close_on_response: bool,

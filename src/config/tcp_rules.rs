@@ -36,6 +36,7 @@ const ACTIONS: &[&str] = &[
     "set-nice",
     "set-priority-class",
     "set-priority-offset",
+    "switch-mode",
 ];
 
 /// Actions HAProxy 2.6 has for `tcp-request` that corelb does not run yet.
@@ -43,7 +44,7 @@ const ACTIONS: &[&str] = &[
 pub(crate) const NO_OPENTRACING: &str =
     "corelb has no OpenTracing filter (its traces are the log lines and the unique id)";
 
-const NOT_YET: &[&str] = &["expect-netscaler-cip", "switch-mode"];
+const NOT_YET: &[&str] = &["expect-netscaler-cip"];
 
 /// The three rule sets.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -229,6 +230,63 @@ fn capture(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Opti
     Some(TcpAction::Capture { expr, id, len })
 }
 
+/// `switch-mode http [proto NAME]` (HAProxy 2.6's `tcp_parse_switch_mode`, its words): in
+/// a proxy with a frontend; `proto` names an HTTP multiplexer, `h1` or `h2`.
+fn switch_mode(px: &Proxy, w: &[String], loc: &Loc, d: &mut Diags) -> Option<(TcpAction, usize)> {
+    use super::model::BindProto;
+    let kw = "'tcp-request switch-mode'";
+    if !px.kind.is_frontend() && px.kind != Kind::Defaults {
+        let why = format!(
+            "{kw} not allowed because {} '{}' has no frontend capability",
+            px.kind.name(),
+            px.name
+        );
+        d.error(loc, why);
+        return None;
+    }
+    match w.get(1).map(String::as_str) {
+        None | Some("") => {
+            d.error(loc, format!("{kw} expects a mode as argument."));
+            return None;
+        }
+        Some("http") => {}
+        Some(m) => {
+            d.error(loc, format!("{kw} expects a valid mode (got '{m}')."));
+            return None;
+        }
+    }
+    if w.get(2).map(String::as_str) != Some("proto") {
+        return Some((TcpAction::SwitchHttp(BindProto::Auto), 2));
+    }
+    let proto = match w.get(3).map(String::as_str) {
+        None | Some("") => {
+            d.error(
+                loc,
+                format!("{kw}: 'proto' expects a protocol as argument."),
+            );
+            return None;
+        }
+        Some("h1") => BindProto::H1,
+        Some("h2") => BindProto::H2,
+        // Multiplexers HAProxy knows for other modes: it refuses them once the proxy is read.
+        Some(p @ ("fcgi" | "none")) => {
+            let why = format!(
+                "Proxy '{}': MUX protocol '{p}' is not compatible with the selected mode.",
+                px.name
+            );
+            d.error(loc, why);
+            return None;
+        }
+        Some(p) => {
+            let why =
+                format!("{kw}: 'proto' expects a valid MUX protocol, if specified (got '{p}')");
+            d.error(loc, why);
+            return None;
+        }
+    };
+    Some((TcpAction::SwitchHttp(proto), 4))
+}
+
 /// `ACTION [ARGS] [if|unless COND]`.
 fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<TcpRule> {
     let sub = set.name();
@@ -365,6 +423,7 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
             let class = action == "set-priority-class";
             (TcpAction::SetPriority { class, expr }, 2)
         }
+        "switch-mode" if set == Set::Content => switch_mode(px, w, loc, d)?,
         "set-nice" if set == Set::Content => {
             let Some(v) = w.get(1).filter(|v| *v != "if" && *v != "unless") else {
                 d.error(loc, "expects exactly 1 argument (integer value)");
@@ -492,11 +551,15 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
         None => None,
         Some("if" | "unless") => Some(super::parser::parse_cond(px, &w[used..], loc, d)?),
         Some(o) => {
+            // (HAProxy names `switch-mode` alone, whatever arguments it took.)
+            let shown = match act {
+                TcpAction::SwitchHttp(_) => action.to_string(),
+                _ => w[..used].join(" "),
+            };
             d.error(
                 loc,
                 format!(
-                    "'tcp-request {sub} {}' only accepts 'if' or 'unless', in {place} (got '{o}')",
-                    w[..used].join(" ")
+                    "'tcp-request {sub} {shown}' only accepts 'if' or 'unless', in {place} (got '{o}')"
                 ),
             );
             return None;

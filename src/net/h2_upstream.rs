@@ -324,7 +324,7 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
             }
         }
     };
-    let io = crate::net::upstream::connect(be, srv, o.src, o.dst, o.sni, o.facts).await?;
+    let io = crate::net::upstream::connect(be, srv, o.src, o.dst, o.sni, o.facts, false).await?;
     let is_h2 = match &io {
         _ if o.cfg.proxies[be.proxy].servers[srv].params.proto_h2 => true,
         ServerIo::Tls(t) => t.get_ref().1.alpn_protocol() == Some(b"h2"),

@@ -27,6 +27,7 @@ pub async fn connect(
     dst: SocketAddr,
     sni: Option<&[u8]>,
     facts: ClientFacts<'_>,
+    websocket: bool,
 ) -> Result<ServerIo, ProxyError> {
     let tls = be.traffic_tls(srv);
     let addr = be.lb.servers[srv].addr_to(dst);
@@ -46,7 +47,10 @@ pub async fn connect(
             facts,
         }),
         source: be.source[srv].outgoing(Some(src), addr),
-        tls: tls.map(|t| (&t.config, sni.or(t.fixed_sni()))),
+        tls: tls.map(|t| {
+            let ws = t.ws_config.as_ref().filter(|_| websocket);
+            (ws.unwrap_or(&t.config), sni.or(t.fixed_sni()))
+        }),
     })
     .await
     .map_err(|e| ProxyError::connect(e.error))

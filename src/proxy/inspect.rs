@@ -31,6 +31,8 @@ pub enum TcpVerdict {
     SilentDrop,
     /// `tcp-response content close`: the server's connection closes.
     Close,
+    /// `switch-mode http`: go on, as HTTP in this protocol (an HTTP stream goes on as one).
+    Http(crate::config::model::BindProto),
 }
 
 /// How content inspection ended without a verdict.
@@ -86,6 +88,7 @@ pub fn run_final(
             TcpAction::SetTos(t) => fx.tos = Some(*t),
             // Refused by the parser outside content rules.
             TcpAction::Capture { .. }
+            | TcpAction::SwitchHttp(_)
             | TcpAction::DoResolve(_)
             | TcpAction::SetLogLevel(_)
             | TcpAction::SetNice(_)
@@ -162,6 +165,7 @@ pub fn run_content(
             TcpAction::Reject => return Some(TcpVerdict::Reject),
             TcpAction::SilentDrop => return Some(TcpVerdict::SilentDrop),
             TcpAction::Close => return Some(TcpVerdict::Close),
+            TcpAction::SwitchHttp(p) => return Some(TcpVerdict::Http(*p)),
             // Refused by the parser outside connection rules.
             TcpAction::ExpectProxy => {}
             // Run again when the rules are evaluated again on more bytes: the last value
@@ -435,7 +439,8 @@ pub fn early_rules(
     };
     let mut fx = Effects::default();
     match run_final(rules, &px.acls, &s, expect_proxy, &mut fx) {
-        TcpVerdict::Accept => {
+        // (`switch-mode` is a content action.)
+        TcpVerdict::Accept | TcpVerdict::Http(_) => {
             // HAProxy sets the marks on the connection as the rules run.
             let src = conn.src.or(addrs.get().src);
             fx.apply_to(fd.as_raw_fd(), src.is_some_and(|a| a.is_ipv6()));
@@ -462,10 +467,15 @@ pub enum Routed {
     /// Closed by a rule or the client: the log's termination state, and whether a rule
     /// denied it.
     Closed { term: Term, denied: bool },
+    /// On as HTTP, in this protocol: `switch-mode http`, or a backend in mode http (HAProxy
+    /// upgrades such a stream on its own). The switching rules run on its requests.
+    Http(crate::config::model::BindProto),
 }
 
 /// mode tcp: the frontend's `tcp-request content` rules on the client's first bytes (kept
 /// in `early`), `use_backend` on what they saw, then the chosen backend's own content rules.
+/// `txn` holds the stream's variables (the rules may set them for the switching rules, and
+/// an HTTP stream's first request).
 #[allow(clippy::too_many_arguments)]
 pub async fn route_tcp(
     shard: &crate::net::shard::ShardCtx,
@@ -474,6 +484,7 @@ pub async fn route_tcp(
     conn: &ConnInfo,
     txn: &crate::acl::VarSet,
     early: &mut Vec<u8>,
+    txn: &crate::acl::VarSet,
     trackers: &crate::stick::Trackers,
     session: Option<&crate::stick::Trackers>,
     addrs: &crate::acl::AddrsCell,
@@ -514,6 +525,7 @@ pub async fn route_tcp(
         };
         match i.run(client, early).await {
             Ok(TcpVerdict::Accept) => None,
+            Ok(TcpVerdict::Http(p)) => Some(Routed::Http(p)),
             // (`close` is a `tcp-response` action.)
             Ok(TcpVerdict::Reject | TcpVerdict::Close) => Some(Routed::Closed {
                 term: Term::new(Cause::Proxy, Phase::Request),
@@ -552,6 +564,14 @@ pub async fn route_tcp(
     s.addrs = Some(addrs);
     s.strm = Some(shared.strm(fe.proxy, None, None));
     let be = crate::proxy::switching::choose(cfg, fe.proxy, &s, &mut Vec::new());
+    // A backend in mode http makes an HTTP stream of it, as `switch-mode http` would.
+    if let Some(b) = be
+        && fe_px.mode == crate::config::Mode::Tcp
+        && cfg.proxies[b].mode == crate::config::Mode::Http
+    {
+        priority.set(txn.priority());
+        return Routed::Http(crate::config::model::BindProto::Auto);
+    }
     if let Some(b) = be
         && b != fe.proxy
         && !cfg.proxies[b].tcp_request.content.is_empty()

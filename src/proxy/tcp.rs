@@ -112,14 +112,30 @@ fn rdp_server(be: &BackendRt, early: &[u8], name: &str, force: bool) -> Option<u
     })
 }
 
+/// A mode tcp stream that goes on as HTTP (`switch-mode http`, or a backend in mode http):
+/// what its HTTP session starts with.
+pub struct ToHttp {
+    pub src: SocketAddr,
+    pub dst: Option<SocketAddr>,
+    /// The bytes the content rules inspected: the start of the first request.
+    pub early: Vec<u8>,
+    pub proto: crate::config::model::BindProto,
+    /// The connection's variables (`sess.`) and counters, as for any HTTP session.
+    pub vars: crate::acl::VarSet,
+    pub trackers: Option<Box<crate::stick::Trackers>>,
+    /// The stream's (`txn.`, `req.`), for its first request.
+    pub txn: crate::acl::VarSet,
+}
+
 /// A mode tcp connection after its PROXY header (if any): `peer` and `dst` are the
 /// client's addresses as the header told them, `early` the bytes that came after it.
+/// Some when it goes on as HTTP instead (nothing logged here then).
 pub async fn session(
     shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
-    mut client: Client,
+    client: &mut Client,
     from: crate::proxy::conn::ClientOrigin,
-) {
+) -> Option<Box<ToHttp>> {
     let crate::proxy::conn::ClientOrigin {
         src: peer,
         mut dst,
@@ -158,7 +174,7 @@ pub async fn session(
     // `tcp-request content` rules and conditional `use_backend`: only frontends that have
     // them hold the first bytes back; the others go straight to their backend.
     let mut backend = fe.backend;
-    let conn = crate::acl::ConnInfo {
+    let mut conn = crate::acl::ConnInfo {
         src: Some(peer),
         dst: Some(local_addr(client.tcp(), &mut dst)),
         tls,
@@ -178,6 +194,9 @@ pub async fn session(
     let addrs = crate::acl::AddrsCell::default();
     // The queue rank content rules give the stream (`set-priority-class`/`-offset`).
     let mut prio = Priority::default();
+    // The stream's variables, as content rules leave them.
+    let txn = crate::acl::VarSet::default();
+    let mut to_http = None;
     if fe.inspects_content {
         let captured = std::cell::RefCell::new(Vec::new());
         let effects = std::cell::Cell::new(crate::proxy::effects::Effects::default());
@@ -185,10 +204,11 @@ pub async fn session(
         let routed = crate::proxy::inspect::route_tcp(
             &shard,
             &fe,
-            &mut client,
+            client,
             &conn,
             &txn,
             &mut early,
+            &txn,
             &trackers,
             session_trackers.as_deref(),
             &addrs,
@@ -217,15 +237,33 @@ pub async fn session(
         }
         match routed {
             crate::proxy::inspect::Routed::Backend(b) => backend = b,
+            crate::proxy::inspect::Routed::Http(proto) => to_http = Some(proto),
             crate::proxy::inspect::Routed::Closed { term, denied } => {
                 out.term = term;
                 out.denied = denied;
                 let a = addrs.get();
                 let (peer, dst) = (a.src.unwrap_or(peer), a.dst.or(dst));
                 finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
-                return;
+                return None;
             }
         }
+    }
+    // A backend in mode http makes an HTTP stream of it, as HAProxy upgrades it.
+    let cfg = &shard.shared.cfg;
+    if backend.is_some_and(|b| cfg.proxies[b].mode == crate::config::Mode::Http) {
+        to_http = Some(crate::config::model::BindProto::Auto);
+    }
+    if let Some(proto) = to_http {
+        let a = addrs.get();
+        return Some(Box::new(ToHttp {
+            src: a.src.unwrap_or(peer),
+            dst: a.dst.or(dst),
+            early,
+            proto,
+            vars: std::mem::take(&mut conn.vars),
+            trackers: session_trackers,
+            txn,
+        }));
     }
     // From here on (the log, balancing, the server's address and PROXY header) the
     // stream's addresses.
@@ -238,7 +276,7 @@ pub async fn session(
         // A frontend without a backend closes its connections, as HAProxy does.
         out.term = Term::new(Cause::Proxy, Phase::Request);
         finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
-        return;
+        return None;
     };
     out.backend = Some(be.clone());
     // Counted before its rules read `be_sess_rate`, as HAProxy does.
@@ -382,7 +420,7 @@ pub async fn session(
                     unique_id: unique_id.as_deref(),
                 };
                 // TCP, the PROXY header (`send-proxy`), then TLS (`server … ssl`).
-                match crate::net::upstream::connect(&be, srv, peer, dst, None, facts).await {
+                match crate::net::upstream::connect(&be, srv, peer, dst, None, facts, false).await {
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
@@ -424,7 +462,7 @@ pub async fn session(
                         let be_px = &shard.shared.cfg.proxies[be.proxy];
                         let sent = match sent {
                             Ok(()) if !be_px.tcp_response.content.is_empty() => {
-                                let (p, c) = (be_px, &mut client);
+                                let (p, c) = (be_px, &mut *client);
                                 let st = (&trackers, session_trackers.as_deref());
                                 response_rules(&shard, p, &be, &conn, st, c, &mut s, &mut out).await
                             }
@@ -534,7 +572,7 @@ pub async fn session(
                 };
                 // What `tcp-response` inspection already passed on.
                 let pre = (out.bytes_in, out.bytes_out);
-                let end = match (&mut client, &mut server) {
+                let end = match (&mut *client, &mut server) {
                     (Client::Plain(c), ServerIo::Plain(s)) => {
                         let policy = Splice::for_tunnel(pump, fe.splice, be.splice);
                         let t = Tunnel::new(c, s, &shard, timeouts, policy);
@@ -631,6 +669,7 @@ pub async fn session(
         c.count_bytes(out.bytes_in, out.bytes_out);
     }
     finish(&shard, &fe, peer, dst, accept_date, accepted, &out);
+    None
 }
 
 /// The backend's `tcp-response content` rules on the server's first bytes (HAProxy's
@@ -679,7 +718,8 @@ async fn response_rules(
     )
     .await;
     let go_on = match v {
-        Ok(TcpVerdict::Accept) => true,
+        // (`switch-mode` is a `tcp-request` action.)
+        Ok(TcpVerdict::Accept | TcpVerdict::Http(_)) => true,
         Ok(TcpVerdict::Reject | TcpVerdict::SilentDrop) => {
             // HAProxy: the response is denied, both sides close (`PD`).
             out.term = Term::new(Cause::Proxy, Phase::Data);

@@ -423,6 +423,20 @@ pub(crate) fn idle_close_on_response(
     1
 }
 
+/// `option http-use-proxy-header`: a proxy's request (a target that starts with neither `/`
+/// nor `*`) is answered 407 by `http-request auth`, as HAProxy 2.6 does (its only effect
+/// there: the Proxy-Connection header is not read).
+pub(crate) fn http_use_proxy_header(
+    px: &mut Proxy,
+    _: &[String],
+    on: bool,
+    _: &Loc,
+    _: &mut Diags,
+) -> usize {
+    px.options.http_use_proxy_header = on;
+    1
+}
+
 /// `option http-buffer-request`.
 pub(crate) fn http_buffer_request(
     px: &mut Proxy,

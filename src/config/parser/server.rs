@@ -350,6 +350,26 @@ pub(crate) fn proto(s: &mut ServerLine, a: &Param, d: &mut Diags) {
     s.params.proto_given = true;
 }
 
+/// `ws auto|h1|h2` (HAProxy 2.6's words): the protocol of WebSocket requests to the server.
+/// corelb carries them over HTTP/1.1 only: `h2` (extended CONNECT, RFC 8441) is refused.
+pub(crate) fn ws(s: &mut ServerLine, a: &Param, d: &mut Diags) {
+    s.params.ws_h1 = match a.val {
+        "auto" => None,
+        "h1" => Some(true),
+        "h2" => {
+            let why = "corelb has no WebSocket over HTTP/2 to servers (extended CONNECT, RFC 8441): it carries them over HTTP/1.1 ('ws h1')";
+            return d.error(
+                a.loc,
+                format!("'{}' : 'ws h2' is not supported: {why}", a.what),
+            );
+        }
+        _ => {
+            let msg = format!("'{}' : 'ws' has to be 'auto', 'h1' or 'h2'.", a.what);
+            return d.error(a.loc, msg);
+        }
+    };
+}
+
 /// `check-proto h1|h2|none`: what checks speak, whatever `proto` and ALPN say (HAProxy
 /// 2.6's multiplexer for check connections; it must suit the check, see validate).
 pub(crate) fn check_proto(s: &mut ServerLine, a: &Param, d: &mut Diags) {

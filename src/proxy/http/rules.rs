@@ -312,9 +312,15 @@ pub fn request_rules<'a, const N: usize>(
                 };
             }
             HttpAction::Auth(realm) => {
+                // A proxy's request, with the frontend's `option http-use-proxy-header`:
+                // 407 (HAProxy's `TX_USE_PX_CONN`, from the target as it came).
+                let proxied = pages.0.options.http_use_proxy_header
+                    && !matches!(head.target(buf).first(), Some(b'/' | b'*'));
+                let status = if proxied { 407 } else { 401 };
+                let page = page_for(status, pages.0, pages.1, base);
                 return HttpVerdict::Reply {
-                    status: 401,
-                    bytes: auth_page(page_for(401, pages.0, pages.1, base), realm, close),
+                    status,
+                    bytes: auth_page(page, realm, close, proxied),
                 };
             }
             HttpAction::SetStatus(..) => {}
@@ -1029,20 +1035,29 @@ pub fn close_page(mut page: Vec<u8>, close: bool) -> Vec<u8> {
 }
 
 /// HAProxy's `auth` action: the 401 page with its `WWW-Authenticate` fields replaced by
-/// `Basic realm="REALM"`, added last.
-fn auth_page(page: Vec<u8>, realm: &str, close: bool) -> Vec<u8> {
+/// `Basic realm="REALM"`, added last (the 407 page and `Proxy-Authenticate` for a proxy's
+/// request).
+fn auth_page(page: Vec<u8>, realm: &str, close: bool, proxied: bool) -> Vec<u8> {
+    let name: &[u8] = if proxied {
+        b"Proxy-Authenticate"
+    } else {
+        b"WWW-Authenticate"
+    };
     let Some(end) = memchr::memmem::find(&page, b"\r\n\r\n") else {
         return close_page(page, close);
     };
     let mut out = Vec::with_capacity(page.len() + 48 + realm.len());
     for (i, line) in page[..end + 2].split_inclusive(|&b| b == b'\n').enumerate() {
-        let is_auth =
-            i > 0 && line.len() > 17 && line[..17].eq_ignore_ascii_case(b"www-authenticate:");
+        let is_auth = i > 0
+            && line.len() > name.len()
+            && line[..name.len()].eq_ignore_ascii_case(name)
+            && line[name.len()] == b':';
         if !is_auth {
             out.extend_from_slice(line);
         }
     }
-    out.extend_from_slice(b"WWW-Authenticate: Basic realm=\"");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": Basic realm=\"");
     out.extend_from_slice(realm.as_bytes());
     out.extend_from_slice(b"\"\r\n");
     out.extend_from_slice(&page[end + 2..]);
@@ -1183,7 +1198,7 @@ mod tests {
     fn auth_page_replaces_the_challenge() {
         let page = b"HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Digest x\r\ncontent-length: 2\r\n\r\nno".to_vec();
         assert_eq!(
-            auth_page(page, "R", false),
+            auth_page(page, "R", false, false),
             b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\nWWW-Authenticate: Basic realm=\"R\"\r\n\r\nno"
         );
     }

@@ -65,6 +65,9 @@ pub struct ClientInfo {
     pub sess: crate::cluster::sessions::Handle,
     /// The `bind` it came through (its listener counters).
     pub bind: usize,
+    /// A mode tcp stream gone on as HTTP/1: the variables its `tcp-request content` rules
+    /// set, for its first request, which does not run those rules again.
+    pub switched: Option<Box<crate::acl::VarSet>>,
 }
 
 #[derive(Clone, Debug)]
@@ -355,6 +358,8 @@ impl Ctx {
     fn into_parts(self) -> (Rc<ShardCtx>, Arc<FrontendRt>, ClientInfo) {
         let mut info = self.info;
         info.vars = self.acl_conn.vars;
+        // HTTP/2's streams run every rule.
+        info.switched = None;
         (self.shard, self.fe, info)
     }
 
@@ -812,7 +817,10 @@ impl<'c> Exchange<'c> {
             first,
             waited_at,
             trackers: crate::stick::Trackers::new(),
-            vars: crate::acl::VarSet::default(),
+            vars: match &ctx.info.switched {
+                Some(v) if first => (**v).clone(),
+                _ => crate::acl::VarSet::default(),
+            },
             watch: None,
             head_gone: false,
         }
@@ -1009,7 +1017,9 @@ impl<'c> Exchange<'c> {
         let mut captured = Vec::new();
         let mut verdict = None;
         let mut fx = rules::Effects::default();
-        if !fe_px.tcp_request.content.is_empty() {
+        // (A stream switched to HTTP ran them on its first request already.)
+        let switched = self.first && ctx.info.switched.is_some();
+        if !fe_px.tcp_request.content.is_empty() && !switched {
             let rules = &fe_px.tcp_request.content;
             let mut res = crate::proxy::inspect::Resolving::default();
             // (Never waits for more bytes here: a `do-resolve` rule waits for its address,
@@ -1045,7 +1055,9 @@ impl<'c> Exchange<'c> {
                 txn.captures.set(false, id, &v, c.len);
             }
         }
-        if verdict.is_some_and(|v| v != Some(crate::proxy::inspect::TcpVerdict::Accept)) {
+        // (`switch-mode http` stops the rules as `accept` does: the stream is HTTP already.)
+        use crate::proxy::inspect::TcpVerdict::{Accept, Http};
+        if verdict.is_some_and(|v| !matches!(v, Some(Accept | Http(_)))) {
             txn.set_addrs(addrs.get());
             (txn.term, txn.denied) = (Term::new(Cause::Proxy, Phase::Request), true);
             log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
@@ -1720,7 +1732,12 @@ impl<'c> Exchange<'c> {
                     // `http-request set-dst`: that address, on a connection of its own.
                     let dst = set_dst.unwrap_or(info.dst);
                     let src = txn.addrs().src_or(info.src);
-                    let h2 = crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
+                    // A WebSocket request to a server that offers h2 by ALPN goes over
+                    // HTTP/1.1 when `ws auto|h1` allows (its connection offers http/1.1).
+                    let ws = b.req.is_websocket_upgrade()
+                        && be.traffic_tls(srv).is_some_and(|t| t.ws_config.is_some())
+                        && !ctx.cfg.proxies[be.proxy].servers[srv].params.proto_h2;
+                    let h2 = !ws && crate::net::h2_upstream::speaks_h2(&ctx.cfg, be, srv);
                     // What a PROXY v2 header may say besides the addresses; the unique id
                     // is empty without `unique-id-format`, as HAProxy's.
                     let facts = crate::net::upstream::ClientFacts {
@@ -1788,7 +1805,8 @@ impl<'c> Exchange<'c> {
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
-                            let c = crate::net::upstream::connect(be, srv, src, dst, sni, facts);
+                            let c =
+                                crate::net::upstream::connect(be, srv, src, dst, sni, facts, ws);
                             let c = if be.abortonclose {
                                 match Box::pin(unless_closed(client, &mut b.inb, h2, c)).await {
                                     Some(r) => r,
