@@ -1059,7 +1059,7 @@ impl SleepableRing {
         let src = {
             let map = self.source_map.borrow();
             let inner = map[id].borrow();
-            let SourceType::SockSendOwned(buf, true) = &inner.source_type else {
+            let SourceType::SockSendOwned(buf, true, _) = &inner.source_type else {
                 return false;
             };
             if !matches!(
@@ -1084,7 +1084,7 @@ impl SleepableRing {
         let (fd, ptr, len) = {
             let mut inner = src.borrow_mut();
             let fd = inner.raw;
-            let SourceType::SockSendOwned(buf, nowait) = &mut inner.source_type else {
+            let SourceType::SockSendOwned(buf, nowait, _) = &mut inner.source_type else {
                 unreachable!()
             };
             buf.drain(..sent);
@@ -1250,7 +1250,9 @@ impl SleepableRing {
     /// submission; the wait is for one completion more than those of the sends that no
     /// task waits for, so that they do not end it at once (a second io_uring_enter to
     /// sleep; CHANGES.md item 20). A send a task waits for (a writer's next write, a flush,
-    /// the reactor's close after it) must end the wait: it is not counted. The sleep comes
+    /// the reactor's close after it) must end the wait: it is not counted; one whose only
+    /// waiter is a connection's idle wait is (item 21: it only drops the source, when the
+    /// reactor reaps the completion after another event). The sleep comes
     /// after every task ran, so no waiter is added between this count and the wait. If
     /// the kernel does not consume every SQE it does not wait at all.
     fn submit_and_wait(&mut self) -> io::Result<usize> {
@@ -1259,7 +1261,8 @@ impl SleepableRing {
             .drain(..)
             .filter(|s| {
                 let s = s.borrow();
-                s.wakers.waiters.is_empty() && s.wakers.result.is_none()
+                let idle = matches!(s.source_type, SourceType::SockSendOwned(_, _, true));
+                (s.wakers.waiters.is_empty() || idle) && s.wakers.result.is_none()
             })
             .count() as u32;
         let wait_for = 1 + unwaited;
@@ -1426,7 +1429,7 @@ impl UringCommon for SleepableRing {
                 // corelb: a send on the ring that went in full gives its copy back at
                 // once (an idle connection holds no sent bytes); an empty buffer then
                 // says "sent in full" (CHANGES.md item 19).
-                if let (SourceType::SockSendOwned(b, _), Ok(n)) = (&mut src.source_type, &res) {
+                if let (SourceType::SockSendOwned(b, _, _), Ok(n)) = (&mut src.source_type, &res) {
                     if *n == b.len() {
                         *b = Vec::new();
                     }
@@ -1811,7 +1814,7 @@ impl Reactor {
     // corelb: a send of an owned copy on the main ring (CHANGES.md item 19).
     pub(crate) fn send_owned(&self, source: &Source) {
         let op = match &*source.source_type() {
-            SourceType::SockSendOwned(buf, nowait) => {
+            SourceType::SockSendOwned(buf, nowait, _) => {
                 UringOpDescriptor::SockSendOwned(buf.as_ptr(), buf.len(), *nowait)
             }
             _ => unreachable!(),
