@@ -755,7 +755,6 @@ pub(crate) trait UringCommon {
     fn submission_queue(&mut self) -> ReactorQueue;
     fn submit_sqes(&mut self) -> io::Result<usize>;
     fn waiting_kernel_submission(&self) -> usize;
-    fn in_kernel(&self) -> usize;
     fn waiting_kernel_collection(&self) -> usize;
     fn needs_kernel_enter(&self) -> bool;
     fn can_sleep(&self) -> bool;
@@ -933,10 +932,6 @@ impl UringCommon for PollRing {
         self.ring.sq().ready() as usize
     }
 
-    fn in_kernel(&self) -> usize {
-        self.in_kernel
-    }
-
     fn waiting_kernel_collection(&self) -> usize {
         self.ring.cq().ready() as usize
     }
@@ -1008,7 +1003,6 @@ struct SleepableRing {
     stats: RingIoStats,
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
-    in_kernel: usize,
     // corelb: the buffer ring of socket receives (main ring only; CHANGES.md item 12).
     // Declared after `ring`, so dropped after the ring is closed.
     buf_ring: Option<Rc<super::buf_ring::BufRing>>,
@@ -1036,7 +1030,6 @@ impl SleepableRing {
             stats: RingIoStats::default(),
             task_queue_stats: AHashMap::new(),
             source_map,
-            in_kernel: 0,
             buf_ring: None,
             nowait_sends: Vec::new(),
         })
@@ -1266,9 +1259,7 @@ impl SleepableRing {
             })
             .count() as u32;
         let wait_for = 1 + unwaited;
-        let x = self.ring.submit_sqes_and_wait(wait_for)? as usize;
-        self.in_kernel += x;
-        Ok(x)
+        Ok(self.ring.submit_sqes_and_wait(wait_for)? as usize)
     }
 
     /// corelb: moves this ring's queued submissions into its SQ ring without entering
@@ -1382,10 +1373,6 @@ impl UringCommon for SleepableRing {
         self.ring.sq().ready() as usize
     }
 
-    fn in_kernel(&self) -> usize {
-        self.in_kernel
-    }
-
     fn waiting_kernel_collection(&self) -> usize {
         self.ring.cq().ready() as usize
     }
@@ -1396,9 +1383,7 @@ impl UringCommon for SleepableRing {
 
     fn submit_sqes(&mut self) -> io::Result<usize> {
         self.nowait_sends.clear();
-        let x = self.ring.submit_sqes()? as usize;
-        self.in_kernel += x;
-        Ok(x)
+        Ok(self.ring.submit_sqes()? as usize)
     }
 
     fn consume_one_event(&mut self) -> Option<bool> {
@@ -1407,7 +1392,6 @@ impl UringCommon for SleepableRing {
         // corelb: a MSG_DONTWAIT send that did not send everything goes on (CHANGES.md item 20).
         if let Some(c) = &cqe {
             if self.retry_nowait_send(c) {
-                self.in_kernel -= 1;
                 return Some(false);
             }
         }
@@ -1446,10 +1430,6 @@ impl UringCommon for SleepableRing {
             },
             source_map,
         )
-        .map(|x| {
-            self.in_kernel -= 1;
-            x
-        })
     }
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
