@@ -559,6 +559,53 @@ mod tests {
     }
 
     #[test]
+    fn a_keep_alive_answer_s_send_does_not_end_the_shard_s_sleep() {
+        // A connection that answers and then waits for its next request (mode http's idle
+        // wait, `ready::readable`) does not wait for the send of its answer: the sleep
+        // that submits the send is not ended by its completion (glommio CHANGES.md items
+        // 20-21), so a quiet exchange costs one io_uring_enter (the sleep), not two (a
+        // sleep ended at once by the send's completion, then another). Before item 21: 2.0
+        // per exchange. The idle wait still drops the completed send (idle memory).
+        use crate::net::pump::tests::on_executor;
+        use std::io::{Read, Write};
+        on_executor(|| async {
+            const ROUNDS: usize = 60;
+            const ANSWER: usize = 200;
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = l.local_addr().unwrap();
+            let client = std::thread::spawn(move || {
+                let (mut c, _) = l.accept().unwrap();
+                let mut got = [0u8; ANSWER];
+                for _ in 0..ROUNDS {
+                    // The shard goes to sleep between exchanges.
+                    std::thread::sleep(Duration::from_millis(3));
+                    c.write_all(b"req").unwrap();
+                    c.read_exact(&mut got).unwrap();
+                }
+            });
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.set_recv_on_ring(true);
+            s.set_send_on_ring(true);
+            let before = glommio::io_uring_counters().enters;
+            let mut req = [0u8; 3];
+            for _ in 0..ROUNDS {
+                crate::net::ready::readable(&mut s, None).await.unwrap();
+                s.read_exact(&mut req).await.unwrap();
+                s.write_all(&[7u8; ANSWER]).await.unwrap();
+                assert!(s.ring_send_busy(), "the answer went on the ring");
+            }
+            // The client's end after its last answer.
+            crate::net::ready::readable(&mut s, None).await.unwrap();
+            let enters = glommio::io_uring_counters().enters - before;
+            client.join().unwrap();
+            assert!(!s.ring_send_busy(), "the idle wait kept the completed send");
+            let per = enters as f64 / ROUNDS as f64;
+            eprintln!("{per:.2} io_uring_enter per exchange ({enters})");
+            assert!(per < 1.5, "{per:.2} io_uring_enter per exchange ({enters})");
+        });
+    }
+
+    #[test]
     fn receives_on_the_ring_lose_nothing_when_the_shard_runs_out_of_buffers() {
         // More connections with unread bytes than glommio's buffer ring has buffers
         // (128): the receives that find none fail with ENOBUFS and those streams read by

@@ -565,7 +565,7 @@ impl Reactor {
     pub(crate) fn send_owned(&self, fd: RawFd, buf: Vec<u8>) -> Source {
         // corelb: first tried without waiting (CHANGES.md item 20).
         let nowait = crate::sys::nowait_sends();
-        let source = self.new_source(fd, SourceType::SockSendOwned(buf, nowait), None);
+        let source = self.new_source(fd, SourceType::SockSendOwned(buf, nowait, false), None);
         self.sys.send_owned(&source);
         source
     }
@@ -573,8 +573,9 @@ impl Reactor {
     // corelb: keeps `fd` open until `send` completed, then closes it (see `deferred_closes`).
     pub(crate) fn close_after(&self, send: Source, fd: RawFd) {
         // corelb: a waiter, so that its completion ends a sleep (CHANGES.md item 20): the
-        // close happens on the turn after it.
-        send.add_waiter_single(std::task::Waker::noop());
+        // close happens on the turn after it. Not an idle one (item 21): that of the
+        // stream's idle wait, if any, is replaced.
+        send.add_send_waiter(std::task::Waker::noop(), false);
         self.deferred_closes.borrow_mut().push((send, fd));
     }
 

@@ -385,12 +385,13 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     /// now, so the wait never needs a buffer; it completes at once if data is there.
     pub(crate) fn poll_read_ready(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
         // corelb: a connection waiting for its next request keeps no send on the ring:
-        // one that completed goes; one in flight wakes this waiter when it completes
-        // (then it goes), so that an idle connection does not hold its source.
+        // one that completed goes; one in flight wakes this waiter when the reactor reaps
+        // its completion (then it goes), so that an idle connection does not hold its
+        // source. That completion does not end a sleep (CHANGES.md item 21).
         self.reap_tx();
         if let Some(src) = &self.tx_ring {
             if src.result().is_none() {
-                src.add_waiter_single(cx.waker());
+                src.add_send_waiter(cx.waker(), true);
             }
         }
         if self.rx_held.is_some() {
@@ -499,7 +500,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
     pub(crate) fn poll_sends_done(&self, cx: &Context<'_>) -> Poll<()> {
         match &self.tx_ring {
             Some(src) if src.result().is_none() => {
-                src.add_waiter_single(cx.waker());
+                src.add_send_waiter(cx.waker(), false);
                 Poll::Pending
             }
             _ => Poll::Ready(()),
@@ -512,7 +513,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         if let Some(src) = &self.tx_ring {
             // The reactor empties the buffer of a send that went in full.
             if let Some(Ok(_)) = src.result() {
-                if matches!(&*src.source_type(), SourceType::SockSendOwned(b, _) if b.is_empty()) {
+                if matches!(&*src.source_type(), SourceType::SockSendOwned(b, _, _) if b.is_empty()) {
                     self.tx_ring = None;
                 }
             }
@@ -531,7 +532,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         match src.result() {
             None => {
                 poll_err!(self.write_timeout.check(reactor));
-                src.add_waiter_single(cx.waker());
+                src.add_send_waiter(cx.waker(), false);
                 self.write_timeout.maybe_set_timer(reactor, cx.waker());
                 Poll::Pending
             }
@@ -539,7 +540,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
                 let src = self.tx_ring.take().unwrap();
                 self.write_timeout.cancel_timer(reactor);
                 let n = poll_err!(res);
-                let SourceType::SockSendOwned(mut rest, _) = src.extract_source_type() else {
+                let SourceType::SockSendOwned(mut rest, _, _) = src.extract_source_type() else {
                     unreachable!("a send on the ring has its buffer")
                 };
                 // Emptied by the reactor when it went in full.

@@ -39,9 +39,10 @@ pub(crate) enum SourceType {
     // the completion puts it here (CHANGES.md item 12).
     SockRecvSelect(Option<super::buf_ring::RingBuf>),
     // corelb: a send of bytes copied out of the writer's buffer, so that the write returns
-    // at once and the send goes with the next submission (CHANGES.md item 19). The flag:
-    // a first attempt with MSG_DONTWAIT, which completes during its submission (item 20).
-    SockSendOwned(Vec<u8>, bool),
+    // at once and the send goes with the next submission (CHANGES.md item 19). The flags:
+    // a first attempt with MSG_DONTWAIT, which completes during its submission (item 20);
+    // its one waiter is an idle wait that need not end a sleep (`add_idle_waiter`, item 21).
+    SockSendOwned(Vec<u8>, bool, bool),
     SockRecvMsg(
         Option<DmaBuffer>,
         libc::iovec,
@@ -291,6 +292,17 @@ impl Source {
 
     // adds a waiter to the list. Useful for streams that have many futures waiting
     // on a single I/O source
+    // corelb: the waiter of a send on the ring (`SourceType::SockSendOwned`). `idle`: it only
+    // drops the source once the send completed (a connection waiting for its next
+    // message), so the completion need not end a sleep; it is woken when the reactor reaps
+    // the completion after some other event (CHANGES.md item 21). Otherwise it ends one.
+    pub(crate) fn add_send_waiter(&self, waker: &Waker, idle: bool) {
+        self.add_waiter_single(waker);
+        if let SourceType::SockSendOwned(_, _, i) = &mut self.inner.borrow_mut().source_type {
+            *i = idle;
+        }
+    }
+
     pub(crate) fn add_waiter_many(&self, waker: Waker) {
         self.inner.borrow_mut().wakers.waiters.push(waker)
     }

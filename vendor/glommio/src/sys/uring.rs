@@ -755,7 +755,6 @@ pub(crate) trait UringCommon {
     fn submission_queue(&mut self) -> ReactorQueue;
     fn submit_sqes(&mut self) -> io::Result<usize>;
     fn waiting_kernel_submission(&self) -> usize;
-    fn in_kernel(&self) -> usize;
     fn waiting_kernel_collection(&self) -> usize;
     fn needs_kernel_enter(&self) -> bool;
     fn can_sleep(&self) -> bool;
@@ -933,10 +932,6 @@ impl UringCommon for PollRing {
         self.ring.sq().ready() as usize
     }
 
-    fn in_kernel(&self) -> usize {
-        self.in_kernel
-    }
-
     fn waiting_kernel_collection(&self) -> usize {
         self.ring.cq().ready() as usize
     }
@@ -1008,7 +1003,6 @@ struct SleepableRing {
     stats: RingIoStats,
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
-    in_kernel: usize,
     // corelb: the buffer ring of socket receives (main ring only; CHANGES.md item 12).
     // Declared after `ring`, so dropped after the ring is closed.
     buf_ring: Option<Rc<super::buf_ring::BufRing>>,
@@ -1036,7 +1030,6 @@ impl SleepableRing {
             stats: RingIoStats::default(),
             task_queue_stats: AHashMap::new(),
             source_map,
-            in_kernel: 0,
             buf_ring: None,
             nowait_sends: Vec::new(),
         })
@@ -1059,7 +1052,7 @@ impl SleepableRing {
         let src = {
             let map = self.source_map.borrow();
             let inner = map[id].borrow();
-            let SourceType::SockSendOwned(buf, true) = &inner.source_type else {
+            let SourceType::SockSendOwned(buf, true, _) = &inner.source_type else {
                 return false;
             };
             if !matches!(
@@ -1084,7 +1077,7 @@ impl SleepableRing {
         let (fd, ptr, len) = {
             let mut inner = src.borrow_mut();
             let fd = inner.raw;
-            let SourceType::SockSendOwned(buf, nowait) = &mut inner.source_type else {
+            let SourceType::SockSendOwned(buf, nowait, _) = &mut inner.source_type else {
                 unreachable!()
             };
             buf.drain(..sent);
@@ -1250,7 +1243,9 @@ impl SleepableRing {
     /// submission; the wait is for one completion more than those of the sends that no
     /// task waits for, so that they do not end it at once (a second io_uring_enter to
     /// sleep; CHANGES.md item 20). A send a task waits for (a writer's next write, a flush,
-    /// the reactor's close after it) must end the wait: it is not counted. The sleep comes
+    /// the reactor's close after it) must end the wait: it is not counted; one whose only
+    /// waiter is a connection's idle wait is (item 21: it only drops the source, when the
+    /// reactor reaps the completion after another event). The sleep comes
     /// after every task ran, so no waiter is added between this count and the wait. If
     /// the kernel does not consume every SQE it does not wait at all.
     fn submit_and_wait(&mut self) -> io::Result<usize> {
@@ -1259,13 +1254,12 @@ impl SleepableRing {
             .drain(..)
             .filter(|s| {
                 let s = s.borrow();
-                s.wakers.waiters.is_empty() && s.wakers.result.is_none()
+                let idle = matches!(s.source_type, SourceType::SockSendOwned(_, _, true));
+                (s.wakers.waiters.is_empty() || idle) && s.wakers.result.is_none()
             })
             .count() as u32;
         let wait_for = 1 + unwaited;
-        let x = self.ring.submit_sqes_and_wait(wait_for)? as usize;
-        self.in_kernel += x;
-        Ok(x)
+        Ok(self.ring.submit_sqes_and_wait(wait_for)? as usize)
     }
 
     /// corelb: moves this ring's queued submissions into its SQ ring without entering
@@ -1379,10 +1373,6 @@ impl UringCommon for SleepableRing {
         self.ring.sq().ready() as usize
     }
 
-    fn in_kernel(&self) -> usize {
-        self.in_kernel
-    }
-
     fn waiting_kernel_collection(&self) -> usize {
         self.ring.cq().ready() as usize
     }
@@ -1393,9 +1383,7 @@ impl UringCommon for SleepableRing {
 
     fn submit_sqes(&mut self) -> io::Result<usize> {
         self.nowait_sends.clear();
-        let x = self.ring.submit_sqes()? as usize;
-        self.in_kernel += x;
-        Ok(x)
+        Ok(self.ring.submit_sqes()? as usize)
     }
 
     fn consume_one_event(&mut self) -> Option<bool> {
@@ -1404,7 +1392,6 @@ impl UringCommon for SleepableRing {
         // corelb: a MSG_DONTWAIT send that did not send everything goes on (CHANGES.md item 20).
         if let Some(c) = &cqe {
             if self.retry_nowait_send(c) {
-                self.in_kernel -= 1;
                 return Some(false);
             }
         }
@@ -1426,7 +1413,7 @@ impl UringCommon for SleepableRing {
                 // corelb: a send on the ring that went in full gives its copy back at
                 // once (an idle connection holds no sent bytes); an empty buffer then
                 // says "sent in full" (CHANGES.md item 19).
-                if let (SourceType::SockSendOwned(b, _), Ok(n)) = (&mut src.source_type, &res) {
+                if let (SourceType::SockSendOwned(b, _, _), Ok(n)) = (&mut src.source_type, &res) {
                     if *n == b.len() {
                         *b = Vec::new();
                     }
@@ -1443,10 +1430,6 @@ impl UringCommon for SleepableRing {
             },
             source_map,
         )
-        .map(|x| {
-            self.in_kernel -= 1;
-            x
-        })
     }
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
@@ -1811,7 +1794,7 @@ impl Reactor {
     // corelb: a send of an owned copy on the main ring (CHANGES.md item 19).
     pub(crate) fn send_owned(&self, source: &Source) {
         let op = match &*source.source_type() {
-            SourceType::SockSendOwned(buf, nowait) => {
+            SourceType::SockSendOwned(buf, nowait, _) => {
                 UringOpDescriptor::SockSendOwned(buf.as_ptr(), buf.len(), *nowait)
             }
             _ => unreachable!(),
