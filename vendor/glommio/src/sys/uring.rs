@@ -620,7 +620,9 @@ fn extract_one_chain(
     queue: &mut VecDeque<UringDescriptor>,
     chain: Range<usize>,
     now: &mut Option<Instant>,
-) -> SmallVec<[UringDescriptor; 1]> {
+) -> SmallVec<[UringDescriptor; 2]> {
+    // corelb: room for two inline (CHANGES.md item 22): a send on the ring is a chain of two
+    // (the send and its NOP, item 20), which spilled to the heap once per send.
     queue
         .drain(chain)
         .filter(move |op| {
