@@ -714,7 +714,7 @@ async fn stream(
     match parsed {
         Ok(head_len) => {
             let mut txn = txn;
-            txn.head_received();
+            txn.head_came_with_start();
             io.method = b.req.method();
             // When the server the request is bound to has its connections shut down
             // (`shutdown sessions server`, `on-marked-down shutdown-sessions`…), this
