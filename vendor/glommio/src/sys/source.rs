@@ -212,23 +212,32 @@ impl Source {
         stats_collection: Option<StatsCollection>,
         task_queue: Option<TaskQueueHandle>,
     ) -> Source {
-        let fresh = InnerSource {
-            raw,
-            wakers: Wakers::new(),
-            source_type,
-            io_requirements: ioreq,
-            enqueued: None,
-            timeout: None,
-            stats_collection,
-            task_queue,
-        };
         let kept = SPARE.try_with(|s| s.borrow_mut().0.pop()).ok().flatten();
         let inner = match kept {
             Some(rc) => {
-                *rc.borrow_mut() = fresh;
+                // Field by field: the whole (~500 bytes) would be built and then copied.
+                // (Its wakers and source type were emptied when it was kept.)
+                let mut s = rc.borrow_mut();
+                s.raw = raw;
+                s.source_type = source_type;
+                s.io_requirements = ioreq;
+                s.enqueued = None;
+                s.timeout = None;
+                s.stats_collection = stats_collection;
+                s.task_queue = task_queue;
+                drop(s);
                 Pin::new(rc)
             }
-            None => Rc::pin(RefCell::new(fresh)),
+            None => Rc::pin(RefCell::new(InnerSource {
+                raw,
+                wakers: Wakers::new(),
+                source_type,
+                io_requirements: ioreq,
+                enqueued: None,
+                timeout: None,
+                stats_collection,
+                task_queue,
+            })),
         };
         Source {
             inner: ManuallyDrop::new(inner),
