@@ -1338,4 +1338,58 @@ fn rates_first_request_and_request_line_in_log_lines_like_haproxy() {
             "fr=2 fs=1 bs=2 ss=2 first=0 m=POST u=/c",
         ]
     );
+/// `%Tr` runs from the server connection's establishment to the response head, a request
+/// body's upload included (HAProxy 2.6's configuration.txt, 8.4: "when the client has data
+/// to send to the server, for instance during a POST request, the time already runs"):
+/// a body sent 600 ms after its head gives a Tr of well over 400 ms, with Debian's HAProxy
+/// as with corelb (which counted it from after the body before).
+#[test]
+fn response_time_includes_the_request_body_s_upload_like_haproxy() {
+    let web = Backend::start(|mut s| {
+        let mut b = [0u8; 4096];
+        let mut got = Vec::new();
+        // The head and its 5-byte body, then the answer at once.
+        while !got.windows(4).any(|w| w == b"\r\n\r\n")
+            || got.len() < got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4 + 5
+        {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    let run = |prog: &str| {
+        let p = free_port();
+        let cfg = format!(
+            "{}frontend f\n  mode http\n  bind 127.0.0.1:{p}\n  log-format \"Tr=%Tr\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            web.port
+        );
+        stdout_lines(prog, &cfg, &[p], || {
+            let mut s = TcpStream::connect(("127.0.0.1", p)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(
+                b"POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            s.write_all(b"hello").unwrap();
+            let mut r = BufReader::new(s);
+            assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+        })
+    };
+    let tr = |lines: &[String]| -> u64 {
+        let l = lines.iter().find_map(|l| l.split("Tr=").nth(1));
+        l.unwrap_or_else(|| panic!("{lines:?}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let ours = run(corelb_bin());
+    assert!(tr(&ours) >= 400, "corelb: {ours:?}");
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        let theirs = run("haproxy");
+        assert!(tr(&theirs) >= 400, "HAProxy 2.6: {theirs:?}");
+    }
 }

@@ -180,18 +180,16 @@ impl Drop for InBuf {
 pub trait Until: Copy {
     /// No limit.
     fn unlimited(&self) -> bool;
-    /// The time left, once the I/O turned out to wait.
-    fn left(self) -> Duration;
+    /// The instant it ends at, once the I/O turned out to wait (None: never).
+    fn end(self) -> Option<Instant>;
 }
 
 impl Until for Option<Instant> {
     fn unlimited(&self) -> bool {
         self.is_none()
     }
-    fn left(self) -> Duration {
-        self.map_or(Duration::MAX, |d| {
-            d.saturating_duration_since(Instant::now())
-        })
+    fn end(self) -> Option<Instant> {
+        self
     }
 }
 
@@ -203,9 +201,9 @@ impl Until for Within {
     fn unlimited(&self) -> bool {
         self.0.is_none()
     }
-    fn left(self) -> Duration {
+    fn end(self) -> Option<Instant> {
         // (Counted from the I/O's first poll: it began then.)
-        self.0.unwrap_or(Duration::MAX)
+        self.0.and_then(|t| Instant::now().checked_add(t))
     }
 }
 
@@ -229,9 +227,12 @@ pub async fn with_deadline<T>(
     if let Some(r) = futures_lite::future::poll_once(f.as_mut()).await {
         return r;
     }
-    let left = deadline.left();
+    let Some(end) = deadline.end() else {
+        return f.await;
+    };
+    // A timer kept in this future: no allocation, and no clock read for an instant.
     futures_lite::future::or(f, async {
-        glommio::timer::sleep(left).await;
+        glommio::timer::sleep_until(end).await;
         Err(io::Error::from(io::ErrorKind::TimedOut))
     })
     .await
@@ -377,6 +378,48 @@ mod tests {
             // After EOF nothing is armed: unknown, and the peek sees the EOF.
             assert!(!s.tcp().read_idle_known());
             assert!(!s.idle_alive());
+        });
+    }
+
+    /// A read waits until its limit (an instant, or a time from when it began) and no
+    /// longer; one whose bytes come first gets them, and its timer does not fire later.
+    #[test]
+    fn reads_end_at_their_limits() {
+        use crate::net::pump::tests::{on_executor, pair};
+        on_executor(|| async {
+            let (mut peer, s) = pair().await;
+            let mut s = ServerIo::Plain(s);
+            let ms = Duration::from_millis;
+            let timed_out = |r: io::Result<usize>| r.unwrap_err().kind() == io::ErrorKind::TimedOut;
+            let mut b = InBuf::new(1024);
+            // An instant: 60 ms from now.
+            let t = Instant::now();
+            assert!(timed_out(b.read_from(&mut s, Some(t + ms(60))).await));
+            let waited = t.elapsed();
+            assert!(waited >= ms(60) && waited < ms(1000), "{waited:?}");
+            // A time counted from the read's start.
+            let t = Instant::now();
+            assert!(timed_out(b.read_from(&mut s, within(Some(ms(60)))).await));
+            let waited = t.elapsed();
+            assert!(waited >= ms(60) && waited < ms(1000), "{waited:?}");
+            // An instant already past: at once.
+            let t = Instant::now();
+            assert!(timed_out(b.read_from(&mut s, Some(t - ms(1))).await));
+            assert!(t.elapsed() < ms(500));
+            // Bytes before the limit: read; the next read waits for its own limit only.
+            let w = glommio::spawn_local(async move {
+                glommio::timer::sleep(ms(20)).await;
+                peer.write_all(b"hello").await.unwrap();
+                peer
+            });
+            let t = Instant::now();
+            assert_eq!(b.read_from(&mut s, Some(t + ms(100))).await.unwrap(), 5);
+            let _peer = w.await;
+            assert_eq!(b.bytes(), b"hello");
+            let t = Instant::now();
+            assert!(timed_out(b.read_from(&mut s, Some(t + ms(300))).await));
+            let waited = t.elapsed();
+            assert!(waited >= ms(300) && waited < ms(2000), "{waited:?}");
         });
     }
 

@@ -61,12 +61,14 @@ impl Pool {
     /// An idle connection to server `srv` of backend `be`, if the policy allows one for this
     /// request (`first`: the first request of its client connection).
     /// Returns the connection, whether it was reused before, and the requests it carried.
+    /// `now`: the caller's clock reading (it has one: the connect time starts there).
     pub fn take(
         &mut self,
         be: usize,
         srv: usize,
         reuse: Reuse,
         first: bool,
+        now: Instant,
     ) -> Option<(ServerIo, bool, u32)> {
         let any = match reuse {
             Reuse::Never => return None,
@@ -77,7 +79,7 @@ impl Pool {
         let list = self.idle.get_mut(&(be, srv))?;
         while let Some(pos) = list.iter().rposition(|i| any || i.reused) {
             let i = list.remove(pos);
-            if Instant::now() < i.until && i.conn.idle_alive() {
+            if now < i.until && i.conn.idle_alive() {
                 return Some((i.conn, i.reused, i.uses));
             }
             // Closed by the server, or too old: drop it.
@@ -104,7 +106,9 @@ impl Pool {
 
     /// Keeps an idle connection, unless its server has as many as `limit` allows already
     /// (it is then closed, as HAProxy does past `pool-max-conn`); `reused`: it has served
-    /// more than one request already; `uses`: the requests it carried.
+    /// more than one request already; `uses`: the requests it carried; `now`: the caller's
+    /// clock reading (the log's, read once for both).
+    #[allow(clippy::too_many_arguments)]
     pub fn put(
         &mut self,
         be: usize,
@@ -113,6 +117,7 @@ impl Pool {
         reused: bool,
         uses: u32,
         limit: IdleLimit,
+        now: Instant,
     ) {
         if !limit.keeps() {
             return;
@@ -123,7 +128,7 @@ impl Pool {
         }
         list.push(Idle {
             conn,
-            until: Instant::now() + limit.delay,
+            until: now + limit.delay,
             reused,
             uses,
         });

@@ -714,7 +714,7 @@ async fn stream(
     match parsed {
         Ok(head_len) => {
             let mut txn = txn;
-            txn.head_received();
+            txn.head_came_with_start();
             io.method = b.req.method();
             // When the server the request is bound to has its connections shut down
             // (`shutdown sessions server`, `on-marked-down shutdown-sessions`…), this
@@ -1078,10 +1078,17 @@ fn h2_response(res: &ResponseHead, buf: &[u8]) -> io::Result<http::Response<()>>
     let (lo, hi) = fields.iter().fold((usize::MAX, 0), |(lo, hi), f| {
         (lo.min(f.value.start()), hi.max(f.value.end()))
     });
-    let shared = if lo < hi {
-        Bytes::copy_from_slice(&buf[lo..hi])
-    } else {
+    let shared = if lo >= hi {
         Bytes::new()
+    } else if hi - lo <= FieldsCopy::SIZE {
+        let mut c = FieldsCopy {
+            len: hi - lo,
+            bytes: [0; FieldsCopy::SIZE],
+        };
+        c.bytes[..hi - lo].copy_from_slice(&buf[lo..hi]);
+        Bytes::from_owner(c)
+    } else {
+        Bytes::copy_from_slice(&buf[lo..hi])
     };
     for f in fields {
         let name = f.name(buf);
@@ -1103,6 +1110,24 @@ fn h2_response(res: &ResponseHead, buf: &[u8]) -> io::Result<http::Response<()>>
     *r.status_mut() = http::StatusCode::from_u16(res.status()).map_err(io::Error::other)?;
     *r.headers_mut() = map;
     Ok(r)
+}
+
+/// A short copy of a response head's fields, in the one allocation of `Bytes::from_owner`
+/// (whose slices share it by a count: a `Vec`'s copy made a second allocation, its shared
+/// state, at the first slice).
+struct FieldsCopy {
+    len: usize,
+    bytes: [u8; FieldsCopy::SIZE],
+}
+
+impl FieldsCopy {
+    const SIZE: usize = 256;
+}
+
+impl AsRef<[u8]> for FieldsCopy {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// A response field's name as the h2 crate's, from the shard's names seen before: a
@@ -1217,6 +1242,38 @@ mod tests {
         }
         for _ in 0..2 {
             assert!(header_name(b"bad name").is_err());
+        }
+    }
+
+    /// The h2 response carries the head's fields and values, connection-specific ones
+    /// left out, whether its values fit the short copy or not.
+    #[test]
+    fn h2_responses_carry_the_head_s_values() {
+        for pad in [0, 200, 300, 5000] {
+            let long = "v".repeat(pad);
+            let raw = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\
+                 X-Long: {long}\r\nX-Empty:\r\nX-Server: s1\r\n\r\nok"
+            );
+            let mut head = ResponseHead::new();
+            let limits = crate::h1::HeadLimits::HAPROXY_DEFAULT;
+            assert!(matches!(
+                crate::h1::parse_response(raw.as_bytes(), &limits, &mut head),
+                Ok(Parsed::Complete { .. })
+            ));
+            let r = h2_response(&head, raw.as_bytes()).unwrap();
+            let h = r.headers();
+            assert_eq!(r.status(), 200);
+            assert_eq!(h.len(), 4, "{h:?}");
+            assert_eq!(h["content-length"], "2");
+            assert_eq!(h["x-long"], long.as_str());
+            assert_eq!(h["x-empty"], "");
+            assert_eq!(h["x-server"], "s1");
+            assert!(h.get("connection").is_none());
+            // The values outlive the head's buffer and each other.
+            let v = h["x-server"].clone();
+            drop(r);
+            assert_eq!(v, "s1");
         }
     }
 

@@ -278,6 +278,12 @@ impl Txn {
     pub fn head_received(&mut self) {
         self.t_request = Some(self.start.elapsed());
     }
+
+    /// The request's head came whole with the transaction's start (an HTTP/2 stream's
+    /// HEADERS): a TR of 0, without reading the clock again.
+    pub fn head_came_with_start(&mut self) {
+        self.t_request = Some(Duration::ZERO);
+    }
 }
 
 /// Deadline helper: `None` = no timeout.
@@ -1468,7 +1474,7 @@ impl<'c> Exchange<'c> {
         }
         if fe_px.logging.unique_id_line.is_some() {
             // HAProxy's http_process_request: made before the forwardfor header, once.
-            let s = txn_stream(&ctx.info, txn, ctx.vars(vars));
+            let s = txn_stream(&ctx.info, txn, ctx.vars(vars), Instant::now());
             let request = EditedRequestSample {
                 request: base,
                 edits: &edits,
@@ -1754,6 +1760,7 @@ impl<'c> Exchange<'c> {
                             srv,
                             be_px.http.reuse,
                             self.first,
+                            t0,
                         )
                     });
                     match pooled.flatten() {
@@ -1837,7 +1844,10 @@ impl<'c> Exchange<'c> {
                 }
             };
             be.lb.servers[srv].observed_success();
-            txn.t_connect = Some(t0.elapsed());
+            // (Also where the response time starts: HAProxy's Tr runs from the connection's
+            // establishment, a request body's upload included.)
+            let t_connected = Instant::now();
+            txn.t_connect = Some(t_connected - t0);
             // `http-send-name-header`: this server's name as the head's last field, written
             // again on each attempt, so that a retry elsewhere names the server it reaches.
             if let (Some(h), Some(base)) = (&be_px.http.send_name_header, name_base) {
@@ -1904,7 +1914,6 @@ impl<'c> Exchange<'c> {
                 .await?;
             }
             // Read the response head (forwarding interim 1xx responses).
-            let t_resp = Instant::now();
             match read_response_head(
                 client,
                 &mut sconn,
@@ -1917,7 +1926,7 @@ impl<'c> Exchange<'c> {
             .await
             {
                 Ok(()) => {
-                    txn.t_response = Some(t_resp.elapsed());
+                    txn.t_response = Some(t_connected.elapsed());
                     let status = b.res.status();
                     txn.srv_status = status;
                     if retry_on::status_bit(status) & be_px.http.retry_on != 0 && replayable {
@@ -2423,6 +2432,8 @@ impl<'c> Exchange<'c> {
         let params = &ctx.cfg.proxies[be.proxy].servers[srv].params;
         let spent = params.max_reuse.is_some_and(|m| answered.uses >= m);
         let uses = answered.uses + 1;
+        // One clock reading for the pool and the log.
+        let now = Instant::now();
         if server_keep && !named && !spent {
             if be_px.http.reuse == Reuse::Never || be.lb.servers[srv].follows_client_dst() {
                 b.private = Some((be.proxy, srv, answered.sconn, uses));
@@ -2435,6 +2446,7 @@ impl<'c> Exchange<'c> {
                     reused,
                     uses,
                     limit,
+                    now,
                 );
             }
         } else {
@@ -2444,7 +2456,7 @@ impl<'c> Exchange<'c> {
         if let Some(c) = &stick_ctx {
             c.count_bytes(txn.bytes_in, txn.bytes_out);
         }
-        log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
+        log_txn_at(shard, fe, &ctx.info, txn, ctx.vars(vars), now);
         if close_client {
             Next::Close
         } else {
@@ -2747,8 +2759,7 @@ fn intercept(
 }
 
 /// Every transaction ends in [`log_txn`]: what it adds to the stats counters.
-fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn) {
-    let now = Instant::now();
+fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn, now: Instant) {
     let e = crate::stats::StreamEnd {
         status: txn.status,
         http: true,
@@ -3474,12 +3485,24 @@ fn log_txn(
     txn: &Txn,
     vars: crate::acl::Vars<'_>,
 ) {
+    log_txn_at(shard, fe, info, txn, vars, Instant::now())
+}
+
+/// [`log_txn`] with the caller's clock reading: the transaction ends at `now`.
+fn log_txn_at(
+    shard: &ShardCtx,
+    fe: &FrontendRt,
+    info: &ClientInfo,
+    txn: &Txn,
+    vars: crate::acl::Vars<'_>,
+    now: Instant,
+) {
     txn.logged.set(true);
-    count_txn(shard, fe, info.bind, txn);
+    count_txn(shard, fe, info.bind, txn, now);
     if txn.monitor || txn.logged_asap {
         return;
     }
-    let mut s = txn_stream(info, txn, vars);
+    let mut s = txn_stream(info, txn, vars, now);
     // Not made yet (the request got no further than the rules): made for the log, as
     // HAProxy's strm_log does.
     let made = match &txn.unique_id {
@@ -3503,7 +3526,8 @@ fn log_asap(
     if txn.monitor {
         return;
     }
-    let mut s = txn_stream(info, txn, vars);
+    // (Its total is set below: no clock reading for it.)
+    let mut s = txn_stream(info, txn, vars, txn.start);
     s.bytes_out = bytes;
     // The total is the time to the answer's head (HAProxy's t_close = t_data): `%Td` 0.
     let parts = [txn.t_request, txn.t_queue, txn.t_connect, txn.t_response];
@@ -3517,11 +3541,12 @@ fn log_asap(
     txn.logged_asap = true;
 }
 
-/// What the access log (and `unique-id-format`) know of a transaction.
+/// What the access log (and `unique-id-format`) know of a transaction, at `now`.
 fn txn_stream<'a>(
     info: &'a ClientInfo,
     txn: &'a Txn,
     vars: crate::acl::Vars<'a>,
+    now: Instant,
 ) -> crate::proxy::accesslog::Stream<'a> {
     // However the request ended, its `req.` variables are gone for the log.
     if let Some(t) = vars.txn {
@@ -3534,7 +3559,7 @@ fn txn_stream<'a>(
         dst: Some(txn.addrs().dst_or(info.dst)),
         tls: info.tls.as_ref().map(TlsInfo::log),
         date: txn.date,
-        t_total: txn.start.elapsed(),
+        t_total: now.saturating_duration_since(txn.start),
         t_request: txn.t_request,
         t_queue: txn.t_queue,
         t_connect: txn.t_connect,

@@ -568,7 +568,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         poll_err!(ready!(self.poll_tx_ring(cx)));
         if self.ring_send && !buf.is_empty() && buf.len() <= RING_SEND_MAX {
             let reactor = self.reactor.upgrade().unwrap();
-            self.tx_ring = Some(reactor.send_owned(self.fd, buf.to_vec()));
+            self.tx_ring = Some(reactor.send_owned(self.fd, crate::sys::source::send_copy(buf)));
             return Poll::Ready(Ok(buf.len()));
         }
         // On the write path, we always start with calling `yolo_send`, because

@@ -17,7 +17,7 @@ use std::{
     convert::TryFrom,
     ffi::CString,
     fmt,
-    mem::MaybeUninit,
+    mem::{ManuallyDrop, MaybeUninit},
     os::unix::io::RawFd,
     path::PathBuf,
     pin::Pin,
@@ -161,7 +161,47 @@ impl fmt::Debug for InnerSource {
 
 #[derive(Debug)]
 pub struct Source {
-    pub(crate) inner: Pin<Rc<RefCell<InnerSource>>>,
+    // corelb: ManuallyDrop, so that its drop can keep the allocation for the next source
+    // (CHANGES.md item 25).
+    pub(crate) inner: ManuallyDrop<Pin<Rc<RefCell<InnerSource>>>>,
+}
+
+// corelb: sources' allocations and sends' copies kept for the next ones, per thread
+// (CHANGES.md item 25): a proxy makes a source (and a copy for a send on the ring) per
+// I/O on every connection, and each was an allocation and a free.
+const SPARE_SOURCES: usize = 64;
+const SPARE_SEND_COPIES: usize = 32;
+/// A larger send's copy is freed (an idle thread does not hold big copies).
+const SPARE_SEND_COPY_MAX: usize = 2048;
+
+thread_local! {
+    static SPARE: RefCell<(Vec<Rc<RefCell<InnerSource>>>, Vec<Vec<u8>>)> =
+        const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// A copy of `b` for a send on the ring, in a kept allocation when there is one.
+pub(crate) fn send_copy(b: &[u8]) -> Vec<u8> {
+    let mut v = SPARE
+        .try_with(|s| s.borrow_mut().1.pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    v.extend_from_slice(b);
+    v
+}
+
+/// Keeps the allocation of a send's copy that is done with, for [`send_copy`].
+pub(crate) fn give_back_send_copy(mut v: Vec<u8>) {
+    if v.capacity() == 0 || v.capacity() > SPARE_SEND_COPY_MAX {
+        return;
+    }
+    v.clear();
+    let _ = SPARE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.1.len() < SPARE_SEND_COPIES {
+            s.1.push(v);
+        }
+    });
 }
 
 impl Source {
@@ -173,8 +213,23 @@ impl Source {
         stats_collection: Option<StatsCollection>,
         task_queue: Option<TaskQueueHandle>,
     ) -> Source {
-        Source {
-            inner: Rc::pin(RefCell::new(InnerSource {
+        let kept = SPARE.try_with(|s| s.borrow_mut().0.pop()).ok().flatten();
+        let inner = match kept {
+            Some(rc) => {
+                // Field by field: the whole (~500 bytes) would be built and then copied.
+                // (Its wakers and source type were emptied when it was kept.)
+                let mut s = rc.borrow_mut();
+                s.raw = raw;
+                s.source_type = source_type;
+                s.io_requirements = ioreq;
+                s.enqueued = None;
+                s.timeout = None;
+                s.stats_collection = stats_collection;
+                s.task_queue = task_queue;
+                drop(s);
+                Pin::new(rc)
+            }
+            None => Rc::pin(RefCell::new(InnerSource {
                 raw,
                 wakers: Wakers::new(),
                 source_type,
@@ -184,6 +239,9 @@ impl Source {
                 stats_collection,
                 task_queue,
             })),
+        };
+        Source {
+            inner: ManuallyDrop::new(inner),
         }
     }
 
@@ -362,5 +420,26 @@ impl Drop for Source {
                 EnqueuedStatus::Canceled => unreachable!(),
             }
         }
+        drop(inner);
+        // SAFETY: `inner` is not used after this.
+        let mut rc = Pin::into_inner(unsafe { ManuallyDrop::take(&mut self.inner) });
+        // corelb: kept for the next source when nobody else holds it (the reactor holds a
+        // source it submitted until its completion is consumed, a cancelled one included).
+        let Some(cell) = Rc::get_mut(&mut rc) else {
+            return;
+        };
+        let s = cell.get_mut();
+        if s.enqueued.is_some() {
+            return;
+        }
+        // What it held goes now (buffers, wakers), not at its next use.
+        s.source_type = SourceType::Invalid;
+        s.wakers = Wakers::new();
+        let _ = SPARE.try_with(|sp| {
+            let mut sp = sp.borrow_mut();
+            if sp.0.len() < SPARE_SOURCES {
+                sp.0.push(rc);
+            }
+        });
     }
 }

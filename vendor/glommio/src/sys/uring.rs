@@ -620,7 +620,9 @@ fn extract_one_chain(
     queue: &mut VecDeque<UringDescriptor>,
     chain: Range<usize>,
     now: &mut Option<Instant>,
-) -> SmallVec<[UringDescriptor; 1]> {
+) -> SmallVec<[UringDescriptor; 2]> {
+    // corelb: room for two inline (CHANGES.md item 24): a send on the ring is a chain of two
+    // (the send and its NOP, item 20), which spilled to the heap once per send.
     queue
         .drain(chain)
         .filter(move |op| {
@@ -695,7 +697,7 @@ fn to_user_data(id: SourceId) -> u64 {
 
 impl SourceMap {
     fn add_source(&mut self, source: &Source, queue: ReactorQueue) -> SourceId {
-        let item = source.inner.clone();
+        let item = Pin::clone(&source.inner);
         let id = self.alloc(item);
         let status = EnqueuedStatus::Enqueued;
         source
@@ -1415,7 +1417,8 @@ impl UringCommon for SleepableRing {
                 // says "sent in full" (CHANGES.md item 19).
                 if let (SourceType::SockSendOwned(b, _, _), Ok(n)) = (&mut src.source_type, &res) {
                     if *n == b.len() {
-                        *b = Vec::new();
+                        // (Its allocation is kept for the next send's copy: item 25.)
+                        super::source::give_back_send_copy(std::mem::take(b));
                     }
                 }
                 if cqe_flags & super::buf_ring::IORING_CQE_F_BUFFER != 0 {
@@ -1887,7 +1890,7 @@ impl Reactor {
 
     pub(crate) fn truncate(&self, source: &Source, size: u64) -> impl Future<Output = ()> {
         let op = BlockingThreadOp::Truncate(source.raw(), size as _);
-        self.enqueue_blocking_request(source.inner.clone(), op)
+        self.enqueue_blocking_request(Pin::clone(&source.inner), op)
     }
 
     pub(crate) fn rename(&self, source: &Source) -> impl Future<Output = ()> {
@@ -1897,7 +1900,7 @@ impl Reactor {
         };
 
         let op = BlockingThreadOp::Rename(old_path, new_path);
-        self.enqueue_blocking_request(source.inner.clone(), op)
+        self.enqueue_blocking_request(Pin::clone(&source.inner), op)
     }
 
     pub(crate) fn copy_file_range(&self, source: &Source, pos: u64) -> impl Future<Output = ()> {
@@ -1913,7 +1916,7 @@ impl Reactor {
             pos.try_into().unwrap(),
             len,
         );
-        self.enqueue_blocking_request(source.inner.clone(), op)
+        self.enqueue_blocking_request(Pin::clone(&source.inner), op)
     }
 
     pub(crate) fn create_dir(
@@ -1927,7 +1930,7 @@ impl Reactor {
         };
 
         let op = BlockingThreadOp::CreateDir(path, mode);
-        self.enqueue_blocking_request(source.inner.clone(), op)
+        self.enqueue_blocking_request(Pin::clone(&source.inner), op)
     }
 
     pub(crate) fn remove_file(&self, source: &Source) -> impl Future<Output = ()> {
@@ -1937,7 +1940,7 @@ impl Reactor {
         };
 
         let op = BlockingThreadOp::Remove(path);
-        self.enqueue_blocking_request(source.inner.clone(), op)
+        self.enqueue_blocking_request(Pin::clone(&source.inner), op)
     }
 
     pub(crate) fn run_blocking(
@@ -1948,7 +1951,7 @@ impl Reactor {
         assert!(matches!(&*source.source_type(), SourceType::BlockingFn));
 
         let op = BlockingThreadOp::Fn(f);
-        self.enqueue_blocking_request(source.inner.clone(), op)
+        self.enqueue_blocking_request(Pin::clone(&source.inner), op)
     }
 
     pub(crate) fn close(&self, source: &Source) {

@@ -7,7 +7,7 @@
 mod timer_impl;
 
 use std::{future::Future, time::Duration};
-pub use timer_impl::{Timer, TimerActionOnce, TimerActionRepeat};
+pub use timer_impl::{Deadline, Timer, TimerActionOnce, TimerActionRepeat};
 
 type Result<T> = crate::Result<T, ()>;
 
@@ -25,6 +25,13 @@ type Result<T> = crate::Result<T, ()>;
 /// ```
 pub async fn sleep(wait: std::time::Duration) {
     Timer::new(wait).await;
+}
+
+// corelb: CHANGES.md item 23.
+/// Sleeps until `when`, with a timer kept in the returned future: no allocation and no
+/// clock read (a `when` already past fires at the executor's next look at its timers).
+pub fn sleep_until(when: std::time::Instant) -> Deadline {
+    Deadline::new(when)
 }
 
 /// Executes a future with a specified timeout

@@ -182,6 +182,52 @@ impl Future for Timer {
     }
 }
 
+// corelb: a timer at an instant, kept in the future that awaits it (CHANGES.md item 23).
+/// A timer that fires at an instant, made by [`sleep_until`](crate::timer::sleep_until):
+/// unlike [`Timer`] it allocates nothing and reads no clock (the reactor's timer list
+/// tells it whether it fired).
+#[derive(Debug)]
+pub struct Deadline {
+    when: Instant,
+    /// The reactor's id for it once registered (at its first poll); 0 before.
+    id: u64,
+}
+
+impl Deadline {
+    pub(crate) fn new(when: Instant) -> Deadline {
+        Deadline { when, id: 0 }
+    }
+}
+
+impl Future for Deadline {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let reactor = crate::executor().reactor();
+        if this.id == 0 {
+            // Registered without looking at the clock: one already due fires at the
+            // reactor's next look at its timers, which wakes this future.
+            this.id = reactor.register_timer();
+        } else if !reactor.timer_exists(&(this.when, this.id)) {
+            // Fired (the reactor takes a fired timer off its list).
+            reactor.remove_timer(this.id);
+            this.id = 0;
+            return Poll::Ready(());
+        }
+        reactor.insert_timer(this.id, this.when, cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if self.id != 0 && crate::executor::executor_id().is_some() {
+            crate::executor().reactor().remove_timer(self.id);
+        }
+    }
+}
+
 /// The TimerActionOnce struct provides an ergonomic way to fire an action at a
 /// later point in time.
 ///
