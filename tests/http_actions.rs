@@ -435,14 +435,29 @@ fn normalize_uri_errors_name_the_line() {
     let dir = TempDir::new("normalize-uri");
     let cfg = |rule: &str| {
         format!(
-            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+            "global\n  expose-experimental-directives\n\
+defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
 listen fe\n  bind 127.0.0.1:1\n  http-request {rule}\n  server s 127.0.0.1:2\n"
         )
     };
+    // HAProxy 2.6 takes the action only after `expose-experimental-directives`.
+    let plain =
+        cfg("normalize-uri fragment-strip").replace("  expose-experimental-directives\n", "");
+    let msg = "'normalize-uri' action is experimental, must be allowed via a global 'expose-experimental-directives'";
+    expect_check(&dir, &plain, 1, &format!(":9: {msg}"));
+    let path = dir.write("plain.cfg", &plain);
+    if let Ok(o) = std::process::Command::new("haproxy")
+        .args(["-c", "-f"])
+        .arg(&path)
+        .output()
+    {
+        let theirs = String::from_utf8_lossy(&o.stderr);
+        assert!(theirs.contains(&format!(":9] : {msg}")), "{theirs}");
+    }
     let cases = [
         (
             "normalize-uri",
-            ":8: error detected in proxy 'fe' while parsing 'http-request normalize-uri' rule : missing argument <normalizer>",
+            ":10: error detected in proxy 'fe' while parsing 'http-request normalize-uri' rule : missing argument <normalizer>",
         ),
         ("normalize-uri foo", ": unknown normalizer 'foo'"),
         (
@@ -451,7 +466,7 @@ listen fe\n  bind 127.0.0.1:1\n  http-request {rule}\n  server s 127.0.0.1:2\n"
         ),
         (
             "normalize-uri percent-to-uppercase strict x",
-            ":8: 'http-request normalize-uri' expects either 'if' or 'unless' followed by a condition but found 'x'.",
+            ":10: 'http-request normalize-uri' expects either 'if' or 'unless' followed by a condition but found 'x'.",
         ),
     ];
     for (rule, needle) in cases {
