@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes src/acl/placement_table.rs from HAProxy's sources (the v2.6.0 tree given as the
 first argument): for each sample fetch, the rule places where it has something to say
-(HAProxy's SMP_USE_* bits mapped through sample.c's fetch_cap[]), and the ACL keywords'
+(HAProxy's SMP_USE_* bits mapped through sample.c's fetch_cap[]) and what it reads (the
+SMP_USE_* bits, named by fetch_src_names[] in HAProxy's errors), and the ACL keywords'
 fetches. Run: scripts/gen-fetch-placement.py /path/to/haproxy-2.6 > src/acl/placement_table.rs
 """
 import glob
@@ -29,13 +30,21 @@ for m in re.finditer(r"\[SMP_SRC_([A-Z0-9]+)\]\s*=\s*\((.*?)\)", cap_block, re.S
             bits |= 1 << ckps.index(v)
     cap[m.group(1)] = bits
 
+names_block = re.search(r"fetch_src_names\[SMP_SRC_ENTRIES\] = \{(.*?)\n\};", sample_c, re.S).group(1)
+src_names = dict(re.findall(r'\[SMP_SRC_([A-Z0-9]+)\]\s*=\s*"([^"]*)"', names_block))
+
 fetches = {}
+uses = {}
 pat = r'\{\s*"([a-zA-Z0-9_.\-]+)"\s*,\s*[A-Za-z0-9_]+\s*,((?:[^{}]|\([^()]*\))*?)(SMP_USE_[A-Z0-9_]+(?:\s*\|\s*SMP_USE_[A-Z0-9_]+)*)\s*[,}]'
 for m in re.finditer(pat, src):
     val = 0
+    use = 0
     for u in re.findall(r"SMP_USE_([A-Z0-9]+)", m.group(3)):
         val |= cap.get(u, 0)
+        if u in srcs:
+            use |= 1 << srcs.index(u)
     fetches[m.group(1)] = val
+    uses[m.group(1)] = use
 acls = {}
 for m in re.finditer(r'\{\s*"([a-zA-Z0-9_.\-]+)"\s*,\s*"([a-zA-Z0-9_.\-]+)"\s*,\s*PAT_MATCH_', src):
     acls[m.group(1)] = m.group(2)
@@ -58,6 +67,21 @@ for n in sorted(fetches):
 print("        _ => return None,")
 print("    })")
 print("}")
+print()
+print("/// What fetch `name` reads (HAProxy's `SMP_USE_*`): bit `1 << n` is [`SRC_NAMES`]`[n]`.")
+print("pub(super) fn fetch_use(name: &str) -> Option<u32> {")
+print("    Some(match name {")
+for n in sorted(uses):
+    print(f'        "{n}" => {uses[n]:#x},')
+print("        _ => return None,")
+print("    })")
+print("}")
+print()
+print("/// HAProxy's names of what a fetch reads (`fetch_src_names[]`), in `SMP_SRC_*` order.")
+print(f"pub(super) const SRC_NAMES: [&str; {len(srcs)}] = [")
+for x in srcs:
+    print(f'    "{src_names.get(x, "")}",')
+print("];")
 print()
 print("/// The fetch behind an ACL keyword that is not itself a fetch name (`path_beg` → `path`).")
 print("pub(super) fn acl_fetch(kw: &str) -> Option<&'static str> {")

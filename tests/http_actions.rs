@@ -435,14 +435,29 @@ fn normalize_uri_errors_name_the_line() {
     let dir = TempDir::new("normalize-uri");
     let cfg = |rule: &str| {
         format!(
-            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+            "global\n  expose-experimental-directives\n\
+defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
 listen fe\n  bind 127.0.0.1:1\n  http-request {rule}\n  server s 127.0.0.1:2\n"
         )
     };
+    // HAProxy 2.6 takes the action only after `expose-experimental-directives`.
+    let plain =
+        cfg("normalize-uri fragment-strip").replace("  expose-experimental-directives\n", "");
+    let msg = "'normalize-uri' action is experimental, must be allowed via a global 'expose-experimental-directives'";
+    expect_check(&dir, &plain, 1, &format!(":9: {msg}"));
+    let path = dir.write("plain.cfg", &plain);
+    if let Ok(o) = std::process::Command::new("haproxy")
+        .args(["-c", "-f"])
+        .arg(&path)
+        .output()
+    {
+        let theirs = String::from_utf8_lossy(&o.stderr);
+        assert!(theirs.contains(&format!(":9] : {msg}")), "{theirs}");
+    }
     let cases = [
         (
             "normalize-uri",
-            ":8: error detected in proxy 'fe' while parsing 'http-request normalize-uri' rule : missing argument <normalizer>",
+            ":10: error detected in proxy 'fe' while parsing 'http-request normalize-uri' rule : missing argument <normalizer>",
         ),
         ("normalize-uri foo", ": unknown normalizer 'foo'"),
         (
@@ -451,7 +466,7 @@ listen fe\n  bind 127.0.0.1:1\n  http-request {rule}\n  server s 127.0.0.1:2\n"
         ),
         (
             "normalize-uri percent-to-uppercase strict x",
-            ":8: 'http-request normalize-uri' expects either 'if' or 'unless' followed by a condition but found 'x'.",
+            ":10: 'http-request normalize-uri' expects either 'if' or 'unless' followed by a condition but found 'x'.",
         ),
     ];
     for (rule, needle) in cases {
@@ -780,5 +795,84 @@ listen fe\n  bind 127.0.0.1:1\n  {rule}\n  server s 127.0.0.1:2\n"
     ];
     for (rule, needle) in cases {
         expect_check(&dir, &cfg(rule), 1, needle);
+    }
+}
+
+/// `wrew` (failed rewrites) as HAProxy counts them when they fail: on the frontend always,
+/// on the backend once it was chosen (its own rules), under `strict-mode` on or off; in
+/// the stats socket's CSV and the exporter's `*_failed_header_rewriting_total`.
+#[test]
+fn failed_rewrites_are_counted_as_haproxy_counts_them() {
+    let web = Serve::start("web", &[]);
+    let (fe, stats) = (free_port(), free_port());
+    let dir = TempDir::new("wrew");
+    let sock = dir.path("stats.sock");
+    let x3 = "%[req.hdr(b)]%[req.hdr(b)]%[req.hdr(b)]";
+    let cfg = format!(
+        "global\n  stats socket {}\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n\
+  http-request strict-mode off if {{ path_beg /off }}\n\
+  http-request set-header X {x3} if {{ path_beg /fe }} || {{ path_beg /off }}\n\
+  default_backend b\n\
+backend b\n  http-request set-header X {x3} if {{ path_beg /be }}\n  server s 127.0.0.1:{}\n\
+listen st\n  bind 127.0.0.1:{stats}\n  http-request use-service prometheus-exporter\n",
+        sock.display(),
+        web.port
+    );
+    let seen = || {
+        let mut got = Vec::new();
+        // A header of 3 × 6000 bytes does not fit in the 16384 bytes of `tune.bufsize`.
+        for p in ["/fe", "/off", "/be", "/none"] {
+            let req = format!(
+                "GET {p} HTTP/1.1\r\nHost: h\r\nB: {}\r\nConnection: close\r\n\r\n",
+                "b".repeat(6000)
+            );
+            got.push(format!("{p} {}", status(&raw_exchange(fe, req.as_bytes()))));
+        }
+        wait_unix_socket(&sock);
+        let csv = eventually(Duration::from_secs(5), || {
+            let csv = stats_cmd(&sock, "show stat");
+            (csv_field(&csv, "FRONTEND", "req_tot") == "4").then_some(csv)
+        })
+        .unwrap_or_default();
+        for sv in ["FRONTEND", "BACKEND", "s"] {
+            got.push(format!("{sv} wrew={}", csv_field(&csv, sv, "wrew")));
+        }
+        let metrics = raw_exchange(
+            stats,
+            b"GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        );
+        got.extend(
+            metrics
+                .lines()
+                .filter(|l| l.contains("failed_header_rewriting_total{") && !l.contains("\"st\""))
+                .map(String::from),
+        );
+        got
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe, stats]);
+    let ours = seen();
+    drop(lb);
+    let _ = std::fs::remove_file(&sock);
+    assert_eq!(
+        ours[..7],
+        [
+            "/fe 500",
+            "/off 200",
+            "/be 500",
+            "/none 200",
+            "FRONTEND wrew=3",
+            "BACKEND wrew=1",
+            "s wrew=0"
+        ],
+        "{ours:#?}"
+    );
+    assert!(
+        ours.contains(&"haproxy_frontend_failed_header_rewriting_total{proxy=\"fe\"} 3".into()),
+        "{ours:#?}"
+    );
+    if let Some(_h) = Haproxy::start(&cfg, &[fe, stats]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
     }
 }

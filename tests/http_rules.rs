@@ -2241,3 +2241,118 @@ fn conditions_on_the_wrong_side_never_match_as_haproxy() {
         assert_eq!(theirs, ours);
     }
 }
+
+/// The first message of `prog -c` on a refused `path` (`N: message`), `None` if accepted;
+/// `None` outside without `prog`.
+fn first_error(prog: &str, path: &std::path::Path) -> Option<Option<String>> {
+    let (ok, msgs) = check_messages(prog, path)?;
+    Some(msgs.into_iter().next().filter(|_| !ok))
+}
+
+#[test]
+fn fetches_on_the_wrong_side_of_formats_and_expressions_are_refused_as_haproxy() {
+    // Each line once in a frontend (line 8), with HAProxy 2.6's error; None: accepted.
+    let fe = |line: &str| {
+        format!(
+            "{DEFAULTS}frontend fe\n  bind 127.0.0.1:1\n  {line}\n  default_backend b\nbackend b\n  stick-table type string size 1\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases: &[(String, Option<&str>)] = &[
+        (
+            fe("http-response set-header X %[path]"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-response set-header' rule : sample fetch <path]> may not be reliably used here because it needs 'HTTP request headers' which is not available here.",
+            ),
+        ),
+        (
+            fe("http-request set-var(txn.x) status"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-request set-var(txn.x)' rule : fetch method 'set-var(txn.x)' extracts information from 'HTTP response', none of which is available here.",
+            ),
+        ),
+        (
+            fe("http-request set-header Y %[be_name]"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-request set-header' rule : sample fetch <be_name]> may not be reliably used here because it needs 'backend' which is not available here.",
+            ),
+        ),
+        (
+            fe("http-request set-var(txn.y) srv_name"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-request set-var(txn.y)' rule : fetch method 'set-var(txn.y)' extracts information from 'server', none of which is available here.",
+            ),
+        ),
+        (
+            fe("http-request return status 200 content-type text/plain lf-string %[status]"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-request return' rule : sample fetch <status]> may not be reliably used here because it needs 'HTTP response' which is not available here.",
+            ),
+        ),
+        (
+            fe("http-request redirect location /x%[res.hdr(x)]"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-request redirect' rule : sample fetch <res.hdr(x)]> may not be reliably used here because it needs 'HTTP response headers' which is not available here.",
+            ),
+        ),
+        (
+            fe("http-request capture status len 3"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-request capture' rule : fetch method 'status' extracts information from 'HTTP response', none of which is available here.",
+            ),
+        ),
+        (
+            fe("http-request track-sc0 status table b"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-request track-sc0' rule : fetch method 'status' extracts information from 'HTTP response', none of which is available here.",
+            ),
+        ),
+        (
+            fe("http-after-response set-var-fmt(txn.a) %[url]"),
+            Some(
+                "error detected in frontend 'fe' while parsing 'http-after-response set-var-fmt(txn.a)' rule : sample fetch <url]> may not be reliably used here because it needs 'HTTP request headers' which is not available here.",
+            ),
+        ),
+        // Logged when the stream ends, when the headers are gone (even a response's).
+        (
+            fe("log-format \"%[res.hdr(x)] %[status]\""),
+            Some(
+                "failed to parse log-format : sample fetch <res.hdr(x)] %[status]> may not be reliably used here because it needs 'HTTP response headers' which is not available here.",
+            ),
+        ),
+        (
+            fe("unique-id-format %[be_name]"),
+            Some(
+                "failed to parse unique-id : sample fetch <be_name]> may not be reliably used here because it needs 'backend' which is not available here.",
+            ),
+        ),
+        // HAProxy 2.6 does not check the old `redirect` keyword's format.
+        (fe("redirect location /x%[res.hdr(x)]"), None),
+        (
+            fe("log-format \"%[status] %[be_name] %[capture.req.hdr(0)]\""),
+            None,
+        ),
+        (fe("http-request set-header Y %[var(txn.a)]"), None),
+        // A listen section is both sides ("proxy" in HAProxy's words).
+        (
+            format!(
+                "{DEFAULTS}listen fe\n  bind 127.0.0.1:1\n  http-request set-header Y %[be_name]\n  http-response set-header x %[res.hdr(y)]\n  http-request set-header x %[res.hdr(y)]\n  server s 127.0.0.1:2\n"
+            ),
+            Some(
+                "error detected in proxy 'fe' while parsing 'http-request set-header' rule : sample fetch <res.hdr(y)]> may not be reliably used here because it needs 'HTTP response headers' which is not available here.",
+            ),
+        ),
+    ];
+    let dir = TempDir::new("wrongside");
+    for (cfg, want) in cases {
+        let path = dir.write("c.cfg", cfg);
+        let want = want.map(|m| {
+            let n = if cfg.contains("listen") { 10 } else { 8 };
+            format!("{n}: {m}")
+        });
+        let ours = first_error(corelb_bin(), &path).unwrap();
+        assert_eq!(ours, want, "{cfg}");
+        if let Some(theirs) = first_error("haproxy", &path) {
+            assert_eq!(theirs, ours, "{cfg}");
+        }
+    }
+}

@@ -185,7 +185,7 @@ fn unknown_variables_and_http_only_ones_are_errors_with_their_line() {
         (
             "%[req.hdr(host)]",
             "http",
-            "sample fetch <req.hdr(host)> may not be reliably used here because it needs 'HTTP request headers' which is not available here.",
+            "sample fetch <req.hdr(host)]> may not be reliably used here because it needs 'HTTP request headers' which is not available here.",
         ),
         (
             "%ci %[path,lower]",
@@ -367,7 +367,7 @@ fn log_line_options_are_checked() {
         ),
         (
             "error-log-format \"%[req.hdr(x)]\"",
-            "failed to parse error-log-format : sample fetch <req.hdr(x)> may not be reliably used here",
+            "failed to parse error-log-format : sample fetch <req.hdr(x)]> may not be reliably used here",
         ),
         (
             "option dontlog-normal x",

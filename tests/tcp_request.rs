@@ -838,3 +838,68 @@ backend bh\n  mode http\n  server s 127.0.0.1:{web}\n",
         assert_eq!(theirs, ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// Where tcp rules run decides what their fetches may read, as in HAProxy 2.6 (its table of
+/// `SMP_USE_*` by check point, the one the HTTP rules use): a sample expression on the
+/// wrong side is refused, a condition gets the "will never match" warning; each message
+/// as Debian's HAProxy gives it.
+#[test]
+fn tcp_rule_fetches_on_the_wrong_side_as_haproxy() {
+    let fe = |line: &str| {
+        format!(
+            "{DEFAULTS}frontend fe\n  bind 127.0.0.1:1\n  {line}\n  default_backend b\nbackend b\n  stick-table type string size 1\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            fe("tcp-request content set-var(txn.x) status"),
+            "fetch method 'set-var(txn.x)' extracts information from 'HTTP response', none of which is available here",
+        ),
+        (
+            fe("tcp-request connection set-var(sess.x) req.len"),
+            "fetch method 'set-var(sess.x)' extracts information from 'request buffer', none of which is available here",
+        ),
+        (
+            fe("tcp-request content set-var(txn.x) be_name"),
+            "fetch method 'set-var(txn.x)' extracts information from 'backend', none of which is available here",
+        ),
+        (
+            fe("tcp-request content track-sc0 res.hdr(x) table b"),
+            "'tcp-request content track-sc0' : fetch method 'res.hdr(x)' extracts information from 'HTTP response headers', none of which is available here",
+        ),
+        (
+            fe("tcp-request connection track-sc0 ssl_fc_sni table b"),
+            "'tcp-request connection track-sc0' : fetch method 'ssl_fc_sni' extracts information from 'client-side connection', none of which is available here",
+        ),
+        (
+            fe("tcp-request content set-src res.hdr(x)"),
+            "fetch method 'res.hdr(x)' extracts information from 'HTTP response headers', none of which is available here",
+        ),
+        (
+            fe("tcp-request content capture res.hdr(x) len 3"),
+            "'tcp-request content capture' : fetch method 'res.hdr(x)' extracts information from 'HTTP response headers', none of which is available here",
+        ),
+        (
+            fe("tcp-request content reject if { status 200 }"),
+            "anonymous acl will never match in 'tcp-request content' because it uses keyword 'status' which is incompatible with 'frontend tcp-request content rule'",
+        ),
+        (
+            format!(
+                "{DEFAULTS}frontend fe\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  tcp-response content reject if {{ path /a }}\n  server s 127.0.0.1:2\n"
+            ),
+            "anonymous acl will never match in 'tcp-response content' because it uses keyword 'path' which is incompatible with 'backend tcp-response content rule'",
+        ),
+    ];
+    let dir = TempDir::new("tcpplace");
+    for (cfg, want) in &cases {
+        let path = dir.write("c.cfg", cfg);
+        let (ok, ours) = check_messages(corelb_bin(), &path).unwrap();
+        // The rule's line: the one after the bind in a frontend, else the backend's.
+        let n = 1 + cfg.lines().position(|l| l.contains("tcp-re")).unwrap();
+        assert_eq!(ours, [format!("{n}: {want}")], "{cfg}");
+        assert_eq!(ok, want.contains("will never match"), "{cfg}");
+        if let Some(theirs) = check_messages("haproxy", &path) {
+            assert_eq!(theirs, (ok, ours), "{cfg}");
+        }
+    }
+}

@@ -385,38 +385,37 @@ impl Cond {
         Tri::from_bits(cond)
     }
 
-    /// HAProxy's check of a rule's condition against where the rule runs
+    /// HAProxy's check of a tcp rule's condition against where the rule runs
     /// (`acl_cond_conflicts`, then `acl_cond_kw_conflicts`): the warning to give when an ACL
     /// can never match there (none of its keywords has anything to say yet), or when one of
     /// its keywords cannot. `rules` names the rule set (`tcp-request connection`), `place`
-    /// the check place (`frontend tcp-request connection rule`).
+    /// the check points (a mask of `placement::ckp`) and `place_name` the first one's name
+    /// (`frontend tcp-request connection rule`). Terms that can never match are marked so,
+    /// as in [`Cond::check_place`].
     pub fn conflict(
-        &self,
+        &mut self,
         acls: &Acls,
-        valid: &dyn Fn(super::Layer) -> bool,
+        place: u32,
         rules: &str,
-        place: &str,
+        place_name: &str,
     ) -> Option<String> {
-        Some(
-            match self.conflicts(acls, &|e| valid(e.fetch.fetch.layer()))? {
-                Conflict::Never(Some(n), _) => format!(
-                    "acl '{n}' will never match in '{rules}' because it only involves keywords that are incompatible with '{place}'"
-                ),
-                Conflict::Never(None, kw) => format!(
-                    "anonymous acl will never match in '{rules}' because it uses keyword '{kw}' which is incompatible with '{place}'"
-                ),
-                Conflict::Involves(Some(n), kw) => {
-                    format!(
-                        "acl '{n}' involves keyword '{kw}' which is incompatible with '{place}'"
-                    )
-                }
-                Conflict::Involves(None, kw) => {
-                    format!(
-                        "anonymous acl involves keyword '{kw}' which is incompatible with '{place}'"
-                    )
-                }
-            },
-        )
+        let ok = |e: &Expr| super::placement::expr_valid(&e.kw, place);
+        let warning = self.conflicts(acls, &ok).map(|c| match c {
+            Conflict::Never(Some(n), _) => format!(
+                "acl '{n}' will never match in '{rules}' because it only involves keywords that are incompatible with '{place_name}'"
+            ),
+            Conflict::Never(None, kw) => format!(
+                "anonymous acl will never match in '{rules}' because it uses keyword '{kw}' which is incompatible with '{place_name}'"
+            ),
+            Conflict::Involves(Some(n), kw) => format!(
+                "acl '{n}' involves keyword '{kw}' which is incompatible with '{place_name}'"
+            ),
+            Conflict::Involves(None, kw) => format!(
+                "anonymous acl involves keyword '{kw}' which is incompatible with '{place_name}'"
+            ),
+        });
+        self.mark_dead(acls, &ok);
+        warning
     }
 
     /// HAProxy's `warnif_cond_conflicts` for the HTTP rules, `use_backend` and
@@ -444,11 +443,16 @@ impl Cond {
                     "anonymous acl involves keyword '{kw}' which is incompatible with '{where_name}'"
                 ),
             });
+        self.mark_dead(acls, &ok);
+        warning
+    }
+
+    /// Marks the terms none of whose keywords is `ok` where the rule runs as never matching.
+    fn mark_dead(&mut self, acls: &Acls, ok: &dyn Fn(&Expr) -> bool) {
         for t in self.suites.iter_mut().flatten() {
             let exprs = term_exprs(acls, t).1;
             t.dead = !exprs.is_empty() && !exprs.iter().any(|e| ok(e));
         }
-        warning
     }
 
     /// The first term that can never match where `valid` says, else the first keyword that

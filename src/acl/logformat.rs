@@ -243,27 +243,6 @@ pub struct LogFormat {
     nodes: Vec<Node>,
 }
 
-/// What a fetch at the start of `expr` needs that is gone when a log line is rendered
-/// (HAProxy 2.6's `SMP_USE_HRQHV` / `SMP_USE_REQ` against `SMP_VAL_FE_LOG_END`), with
-/// HAProxy's words for it; `None` if it works there. The request line's `method` and the
-/// captures (`capture.req.hdr`) do.
-fn gone_at_log_end(expr: &str) -> Option<&'static str> {
-    let kw = &expr[..expr.find(['(', ',']).unwrap_or(expr.len())];
-    const HEADERS: &str = "HTTP request headers";
-    match kw {
-        "req.proto_http" | "req_proto_http" => None,
-        "hdr" | "cookie" => Some("HTTP request headers,HTTP response headers"),
-        "req.len" | "req_len" | "req.payload" | "req.payload_lv" => Some("request buffer"),
-        k if k.starts_with("req.ssl_") || k.starts_with("req_ssl_") => Some("request buffer"),
-        k if k.starts_with("req.") || k.starts_with("http_auth") => Some(HEADERS),
-        "path" | "pathq" | "query" | "url" | "base" | "cook" | "cook_cnt" | "cook_val"
-        | "hdr_cnt" | "hdr_ip" | "hdr_val" | "url_param" | "urlp" | "urlp_val" | "req_ver" => {
-            Some(HEADERS)
-        }
-        _ => None,
-    }
-}
-
 impl LogFormat {
     /// Whether the line has something only the stream's end knows: a byte count, a timer,
     /// a connection count, the termination state (HAProxy's `LW_BYTES` keywords). A
@@ -387,11 +366,13 @@ impl LogFormat {
                     }
                     let e = FetchExpr::parse(expr, &ctx.proxy)
                         .map_err(|e| format!("failed to parse sample expression <{expr}> : {e}"))?;
-                    if ctx.log_end
-                        && let Some(need) = gone_at_log_end(expr)
+                    if ctx.place != 0
+                        && let Some(need) = super::placement::misplaced(expr, ctx.place)
                     {
+                        // HAProxy quotes the rest of the format from the fetch on.
                         return Err(format!(
-                            "sample fetch <{expr}> may not be reliably used here because it needs '{need}' which is not available here."
+                            "sample fetch <{}> may not be reliably used here because it needs '{need}' which is not available here.",
+                            &s[j + 1..]
                         ));
                     }
                     flush(&mut text, &mut nodes);

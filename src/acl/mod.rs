@@ -153,10 +153,10 @@ pub struct ParseCtx {
     pub base_dir: Option<PathBuf>,
     /// Warnings collected while parsing, to print with the line's `FILE:LINE: `.
     pub warnings: Vec<String>,
-    /// The format is rendered when the stream ends (`log-format`, `error-log-format`):
-    /// fetches of the request's headers or buffer are refused, as HAProxy refuses them
-    /// there.
-    pub log_end: bool,
+    /// Where a format's fetches run (a mask of [`placement::ckp`] check points; 0: not
+    /// checked): one with nothing to say at any of them is refused, as HAProxy refuses it
+    /// (the request's headers when a log line is written, the response in `http-request`).
+    pub place: u32,
 }
 
 impl ParseCtx {

@@ -4,13 +4,45 @@
 //! (scripts/gen-fetch-placement.py); fetches it does not know are taken as valid anywhere.
 
 pub use super::placement_table::ckp;
-use super::placement_table::{acl_fetch, fetch_val};
+use super::placement_table::{SRC_NAMES, acl_fetch, fetch_use, fetch_val};
 
 /// Whether the ACL keyword or fetch `kw` has something to say at one of the check points
 /// of `place` (a mask of [`ckp`] bits).
 pub fn expr_valid(kw: &str, place: u32) -> bool {
     let fetch = acl_fetch(kw).unwrap_or(kw);
     fetch_val(fetch).is_none_or(|v| v & place != 0)
+}
+
+/// What HAProxy says the sample expression `expr` (a fetch and its converters, as written)
+/// needs where it has nothing to say at any check point of `place`: its fetch's sources
+/// (`sample_src_names`, as `HTTP request headers,HTTP response headers`). `None` if it
+/// works there, or for a fetch the table does not know.
+pub fn misplaced(expr: &str, place: u32) -> Option<String> {
+    // A sample fetch's own name (`hdr` reads either side there; the ACL keyword `hdr` is
+    // `req.hdr`).
+    let kw = &expr[..expr.find(['(', ',', ' ', ']']).unwrap_or(expr.len())];
+    if fetch_val(kw)? & place != 0 {
+        return None;
+    }
+    let used = fetch_use(kw)?;
+    let names: Vec<&str> = (0..SRC_NAMES.len())
+        .filter(|b| used & (1 << b) != 0)
+        .map(|b| SRC_NAMES[b])
+        .collect();
+    Some(names.join(","))
+}
+
+/// HAProxy's error for an action's sample expression `expr` that has nothing to say at
+/// `place` (0: not checked); `shown` is the word HAProxy names (the action for `set-var`,
+/// the expression's last word for `capture` and `track-sc`). (HAProxy's HTTP rules end
+/// the message with a dot, its tcp rules do not.)
+pub fn misplaced_expr(shown: &str, expr: &str, place: u32) -> Result<(), String> {
+    match misplaced(expr, place).filter(|_| place != 0) {
+        Some(need) => Err(format!(
+            "fetch method '{shown}' extracts information from '{need}', none of which is available here"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// HAProxy's name of the first check point of `place` (`sample_ckp_names`).
@@ -72,6 +104,17 @@ mod tests {
         ] {
             assert!(expr_valid(kw, req) && expr_valid(kw, res), "{kw}");
         }
+        assert_eq!(
+            misplaced("hdr(x),lower", ckp::FE_LOG_END).as_deref(),
+            Some("HTTP request headers,HTTP response headers")
+        );
+        assert_eq!(misplaced("status", req).as_deref(), Some("HTTP response"));
+        assert_eq!(
+            misplaced("be_name", ckp::FE_HRQ_HDR).as_deref(),
+            Some("backend")
+        );
+        assert_eq!(misplaced("be_name", req), None);
+        assert_eq!(misplaced("unknown_fetch", req), None);
         // A listen section checks both; HAProxy names the first check point, the backend's.
         assert_eq!(place_name(res), "backend http-response header rule");
         assert_eq!(

@@ -686,6 +686,7 @@ impl VarAction {
                 let e = one("a sample expression")?;
                 let expr = FetchExpr::parse(e, &ctx.proxy)
                     .map_err(|err| format!("failed to parse sample expression <{e}> : {err}"))?;
+                super::placement::misplaced_expr(action, e, ctx.place)?;
                 Ok(VarAction::Set(var, expr, cond))
             }
             "set-var-fmt" => {

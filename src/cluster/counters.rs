@@ -60,6 +60,8 @@ pub enum C {
     Lbtot,
     Intercepted,
     Eint,
+    /// Failed HTTP rewrites (`wrew`).
+    Wrew,
     /// Maxima (the reader takes the largest of the shards').
     Smax,
     Qmax,
@@ -247,6 +249,10 @@ pub struct StreamEnd {
     pub denied: bool,
     /// Answered by corelb itself (stats page, exporter, monitor-uri).
     pub intercepted: bool,
+    /// Rewrites that failed (`wrew`), as HAProxy counts them when they fail: all on the
+    /// frontend (and listener), `[1]` of them once the backend was chosen on it too,
+    /// `[2]` once a server was on that server.
+    pub failed_rewrites: [u8; 3],
     /// The `bind` (its position in the frontend) the client came through: its listener
     /// counters with `option socket-stats`.
     pub listener: usize,
@@ -511,7 +517,10 @@ impl ShardCounters {
         }
         f.add(C::Dreq, e.denied as u64);
         f.add(C::Dresp, e.denied_resp as u64);
+        let [wrew, wrew_be, wrew_srv] = e.failed_rewrites.map(u64::from);
+        f.add(C::Wrew, wrew);
         if let Some(l) = self.li(fe, e.listener) {
+            l.add(C::Wrew, wrew);
             l.add(C::Bin, e.bytes_in);
             l.add(C::Bout, e.bytes_out);
             l.add(C::Dreq, e.denied as u64);
@@ -545,6 +554,7 @@ impl ShardCounters {
         o.max(C::Qmax, e.queued_with as u64);
         o.add(C::Dreq, e.denied as u64);
         o.add(C::Dresp, e.denied_resp as u64);
+        o.add(C::Wrew, wrew_be);
         if e.http {
             o.add(C::ReqTot, 1);
             if let Some(c) = class {
@@ -564,6 +574,7 @@ impl ShardCounters {
             }
         }
         so.add(C::Dresp, e.denied_resp as u64);
+        so.add(C::Wrew, wrew_srv);
         if e.http && e.srv_status != 0 {
             so.add(C::ReqTot, 1);
             if let Some(c) = class_of(e.srv_status) {

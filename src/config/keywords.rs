@@ -195,7 +195,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     ),
     kw(
         "expose-experimental-directives",
-        Ignored("corelb has no experimental directives"),
+        Supported(g::experimental),
         0,
     ),
     kw("stats", Supported(g::stats), 0),

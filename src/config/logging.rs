@@ -240,7 +240,11 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
     let one = |text: &str, loc: &Loc, what: &str, d: &mut Diags| {
         let mut ctx = ParseCtx::new(&px.name);
         // A unique ID is made while the request is read; the others when the stream ends.
-        ctx.log_end = what != "unique-id-format";
+        use crate::acl::placement::ckp;
+        ctx.place = match what {
+            "unique-id" => px.kind.place(ckp::FE_HRQ_HDR, ckp::BE_HRQ_HDR),
+            _ => ckp::FE_LOG_END,
+        };
         let r = LogFormat::parse_log(text, &mut ctx, http);
         for w in ctx.warnings {
             d.warn(loc, w);
@@ -280,7 +284,7 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
         .unique_id
         .as_ref()
         .filter(|(t, _)| !t.is_empty())
-        .and_then(|(t, loc)| one(t, loc, "unique-id-format", d));
+        .and_then(|(t, loc)| one(t, loc, "unique-id", d));
     let error_line = f
         .error_format
         .as_ref()

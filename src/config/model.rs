@@ -37,6 +37,13 @@ impl Kind {
             Kind::Listen => "listen",
         }
     }
+    /// The check points (`SMP_VAL_*` bits) of a rule that runs at `fe` in a frontend and
+    /// `be` in a backend: a section that is both (listen, defaults) has either.
+    pub fn place(self, fe: u32, be: u32) -> u32 {
+        let both = self == Kind::Defaults;
+        (if self.is_frontend() || both { fe } else { 0 })
+            | (if self.is_backend() || both { be } else { 0 })
+    }
     /// How HAProxy's messages name the section (`proxy_type_str`: a listen is a "proxy").
     pub fn haproxy_name(self) -> &'static str {
         match self {
@@ -57,6 +64,9 @@ pub struct Global {
     pub var_limits: crate::acl::VarLimits,
     /// `pp2-never-send-local`: checks' PROXY v2 headers use the PROXY command.
     pub pp2_never_send_local: bool,
+    /// `expose-experimental-directives`: HAProxy's experimental keywords
+    /// (`http-request normalize-uri`) are allowed in the sections after it.
+    pub experimental: bool,
     /// `h1-accept-payload-with-any-method`: HTTP/1.0 GET/HEAD/DELETE may have a body.
     pub h1_accept_payload_with_any_method: bool,
     /// `maxconnrate`, `maxsessrate`, `maxsslrate`: per-second limits at accept.
@@ -186,6 +196,7 @@ impl Default for Global {
             maxconn: None,
             var_limits: Default::default(),
             pp2_never_send_local: false,
+            experimental: false,
             h1_accept_payload_with_any_method: false,
             maxconnrate: None,
             maxsessrate: None,
@@ -1417,6 +1428,11 @@ pub struct Proxy {
     pub acls: std::sync::Arc<crate::acl::Acls>,
     /// Where each `acl` line was, by name (for messages found after parsing).
     pub acl_lines: Vec<(String, Loc)>,
+    /// While a rule is parsed, where it runs (a mask of `acl::placement::ckp`, 0 outside
+    /// rules): the fetches of its formats and expressions must have something to say there.
+    pub rule_place: u32,
+    /// Whether a global `expose-experimental-directives` came before this line.
+    pub experimental: bool,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
     /// `http-after-response`: run on every answer, the server's and corelb's own.
@@ -1700,6 +1716,15 @@ impl Default for HttpOptions {
 }
 
 impl Proxy {
+    /// Parses a rule that runs at `place` (a mask of `acl::placement::ckp`), its fetches
+    /// checked against it ([`Proxy::rule_place`]).
+    pub fn parsed_at<T>(&mut self, place: u32, parse: impl FnOnce(&Proxy) -> T) -> T {
+        self.rule_place = place;
+        let r = parse(self);
+        self.rule_place = 0;
+        r
+    }
+
     pub fn new(name: &str, kind: Kind, loc: Loc) -> Self {
         Proxy {
             name: name.to_string(),
@@ -1740,6 +1765,8 @@ impl Proxy {
             http: HttpOptions::default(),
             acls: std::sync::Arc::new(crate::acl::Acls::new()),
             acl_lines: Vec::new(),
+            rule_place: 0,
+            experimental: false,
             http_request: Vec::new(),
             http_response: Vec::new(),
             http_after_response: Vec::new(),

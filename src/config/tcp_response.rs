@@ -70,6 +70,8 @@ pub(super) fn tcp_response(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diag
         .position(|x| x == "if" || x == "unless")
         .unwrap_or(w.len());
     let rules = "tcp-response content";
+    use crate::acl::placement::{ckp, place_name};
+    let res_place = px.kind.place(ckp::FE_RES_CNT, ckp::BE_RES_CNT);
     let act = match action {
         "accept" | "reject" | "close" | "silent-drop" if end == 1 => match action {
             "accept" => TcpAction::Accept,
@@ -88,7 +90,10 @@ pub(super) fn tcp_response(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diag
             return;
         }
         a if crate::acl::VarAction::is_action(a) => {
-            let Some(v) = super::vars::var_action(px, rules, &w[..end], loc, d) else {
+            let v = px.parsed_at(res_place, |px| {
+                super::vars::var_action(px, rules, &w[..end], loc, d)
+            });
+            let Some(v) = v else {
                 return;
             };
             TcpAction::Var(v)
@@ -113,13 +118,18 @@ pub(super) fn tcp_response(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diag
             );
         }
     };
-    let cond = match w.get(end) {
+    let mut cond = match w.get(end) {
         Some(_) => match super::parser::parse_cond(px, &w[end..], loc, d) {
             Some(c) => Some(c),
             None => return,
         },
         None => None,
     };
+    if let Some(c) = &mut cond
+        && let Some(wn) = c.conflict(&px.acls, res_place, rules, place_name(res_place))
+    {
+        d.warn(loc, wn);
+    }
     px.tcp_response.content.push(TcpRule {
         action: act,
         cond,

@@ -5,7 +5,6 @@
 
 use super::diag::{Diags, Loc};
 use super::model::{Kind, Proxy, TcpAction, TcpRule};
-use crate::acl::Layer;
 
 /// The actions corelb runs.
 const ACTIONS: &[&str] = &[
@@ -63,12 +62,14 @@ impl Set {
         }
     }
 
-    /// Whether a fetch of this layer has a value when these rules run.
-    fn valid(self, l: Layer) -> bool {
+    /// Where these rules run in a `kind` section (HAProxy's check points, a mask of
+    /// `placement::ckp`): their fetches must have something to say there.
+    fn place(self, kind: Kind) -> u32 {
+        use crate::acl::placement::ckp;
         match self {
-            Set::Connection => l <= Layer::L4,
-            Set::Session => l <= Layer::L5,
-            Set::Content => true,
+            Set::Connection => ckp::FE_CON_ACC,
+            Set::Session => ckp::FE_SES_ACC,
+            Set::Content => kind.place(ckp::FE_REQ_CNT, ckp::BE_REQ_CNT),
         }
     }
 }
@@ -134,17 +135,18 @@ pub(super) fn tcp_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags
         );
         return;
     }
-    let Some(rule) = rule(px, set, &w[2..], loc, d) else {
+    let parsed = px.parsed_at(set.place(px.kind), |px| rule(px, set, &w[2..], loc, d));
+    let Some(mut rule) = parsed else {
         return;
     };
-    if let Some(c) = &rule.cond {
+    if let Some(c) = &mut rule.cond {
         let place = if set != Set::Content || px.kind.is_frontend() {
             format!("frontend tcp-request {sub} rule")
         } else {
             "backend tcp-request content rule".to_string()
         };
         let rules = format!("tcp-request {sub}");
-        if let Some(wn) = c.conflict(&px.acls, &|l| set.valid(l), &rules, &place) {
+        if let Some(wn) = c.conflict(&px.acls, set.place(px.kind), &rules, &place) {
             d.warn(loc, wn);
         }
     }
@@ -202,7 +204,8 @@ fn capture(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Opti
         err(d, "missing fetch method");
         return None;
     }
-    let expr = match crate::acl::FetchExpr::parse(arg, &px.name) {
+    let placed = crate::acl::placement::misplaced_expr(arg, arg, set.place(px.kind));
+    let expr = match crate::acl::FetchExpr::parse(arg, &px.name).and_then(|x| placed.map(|()| x)) {
         Ok(x) => x,
         Err(e) => {
             err(d, &e.to_string());
@@ -349,15 +352,9 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
                     return None;
                 }
             };
-            let l = expr.fetch.layer();
-            if !set.valid(l) {
-                d.error(
-                    loc,
-                    format!(
-                        "'tcp-request {sub} {action}' : fetch method '{e}' extracts information from '{}', none of which is available here",
-                        layer_name(l)
-                    ),
-                );
+            // (HAProxy's words, without the rule's name here.)
+            if let Err(m) = crate::acl::placement::misplaced_expr(e, e, set.place(px.kind)) {
+                d.error(loc, m);
                 return None;
             }
             (TcpAction::SetAddr(part, expr), 2)
@@ -456,19 +453,12 @@ fn rule(px: &Proxy, set: Set, w: &[String], loc: &Loc, d: &mut Diags) -> Option<
                     return None;
                 }
             };
-            if let crate::acl::StickAction::Track { key, .. } = &act {
-                let l = key.fetch.layer();
-                if !set.valid(l) {
-                    d.error(
-                        loc,
-                        format!(
-                            "'{rules} {a}' : fetch method '{}' extracts information from '{}', none of which is available here",
-                            w[1],
-                            layer_name(l)
-                        ),
-                    );
-                    return None;
-                }
+            if let crate::acl::StickAction::Track { .. } = &act
+                && let Err(m) =
+                    crate::acl::placement::misplaced_expr(&w[1], &w[1], set.place(px.kind))
+            {
+                d.error(loc, format!("'{rules} {a}' : {m}"));
+                return None;
             }
             (TcpAction::Stick(act), end)
         }
@@ -577,17 +567,6 @@ fn expected(set: Set) -> &'static str {
         "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc(...)', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)', 'unset-var(...)' or 'expect-proxy layer4'"
     } else {
         "'accept', 'reject', 'silent-drop', 'track-sc0' ... 'track-sc2', 'sc-inc-gpc(...)', 'sc-inc-gpc0(...)', 'sc-inc-gpc1(...)', 'sc-set-gpt(...)', 'sc-set-gpt0(...)', 'set-src', 'set-dst' (and their '-port'), 'set-var(...)' or 'unset-var(...)'"
-    }
-}
-
-/// HAProxy's names of where a fetch takes its information (`sample_src_names`).
-fn layer_name(l: Layer) -> &'static str {
-    match l {
-        Layer::Internal => "internal",
-        Layer::L4 => "L4 client session",
-        Layer::L5 => "L5 client session",
-        Layer::L6 => "L6 request",
-        Layer::L7 => "HTTP request headers",
     }
 }
 

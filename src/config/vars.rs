@@ -19,20 +19,26 @@ pub(crate) fn var_action(
     d: &mut Diags,
 ) -> Option<VarAction> {
     let mut ctx = ParseCtx::new(&px.name);
+    ctx.place = px.rule_place;
     let r = VarAction::parse(&w[0], &w[1..], &mut ctx);
     for wn in ctx.warnings {
         d.warn(loc, wn);
     }
+    // HAProxy names the rule and ends with a dot in HTTP rules; its tcp rules print the
+    // action's message as it is.
     r.map_err(|e| {
-        d.error(
-            loc,
+        let m = if rules.starts_with("http-") {
+            let dot = if e.ends_with('.') { "" } else { "." };
             format!(
-                "error detected in {} '{}' while parsing '{rules} {}' rule : {e}",
-                px.kind.name(),
+                "error detected in {} '{}' while parsing '{rules} {}' rule : {e}{dot}",
+                px.kind.haproxy_name(),
                 px.name,
                 w[0]
-            ),
-        )
+            )
+        } else {
+            e
+        };
+        d.error(loc, m)
     })
     .ok()
 }

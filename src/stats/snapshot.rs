@@ -91,9 +91,10 @@ pub fn take(shared: &Shared) -> Snapshot {
             v[f::CONN_RATE_MAX] = Val::U(t.get(C::ConnRateMax));
             v[f::CONN_TOT] = Val::U(t.get(C::ConnTot));
             v[f::INTERCEPTED] = Val::U(t.get(C::Intercepted));
-            for k in [f::DCON, f::DSES, f::WREW, f::CACHE_LOOKUPS, f::CACHE_HITS] {
+            for k in [f::DCON, f::DSES, f::CACHE_LOOKUPS, f::CACHE_HITS] {
                 v[k] = Val::U(0);
             }
+            v[f::WREW] = Val::U(t.get(C::Wrew));
             v[f::EINT] = Val::U(t.get(C::Eint));
             http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, true);
             let full = fe.slots.max() > 0 && fe.slots.current() >= fe.slots.max();
@@ -218,7 +219,7 @@ pub fn take(shared: &Shared) -> Snapshot {
             v[f::SRC_ILIM] = Val::U(ilim as u64);
             v[f::IDLE_CONN_CUR] = Val::U(idle);
             v[f::SAFE_CONN_CUR] = Val::U(safe);
-            v[f::WREW] = Val::U(0);
+            v[f::WREW] = Val::U(t.get(C::Wrew));
             v[f::USED_CONN_CUR] = Val::U(s.cur_conns() as u64);
             backend_side(&mut r, &t);
             http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, false);
@@ -258,7 +259,6 @@ pub fn take(shared: &Shared) -> Snapshot {
             f::COMP_OUT,
             f::COMP_BYP,
             f::COMP_RSP,
-            f::WREW,
             f::CACHE_LOOKUPS,
             f::CACHE_HITS,
             f::QTIME_MAX,
@@ -272,6 +272,7 @@ pub fn take(shared: &Shared) -> Snapshot {
         ] {
             v[k] = Val::U(0);
         }
+        v[f::WREW] = Val::U(t.get(C::Wrew));
         backend_side(&mut r, &t);
         http_fields(&mut r, px.mode == crate::config::Mode::Http, &t, false);
         rows.push(r);
@@ -385,9 +386,10 @@ fn listener_row(
         }
         .into(),
     );
-    for k in [f::DCON, f::DSES, f::WREW] {
+    for k in [f::DCON, f::DSES] {
         v[k] = Val::U(0);
     }
+    v[f::WREW] = Val::U(t.get(C::Wrew));
     v[f::EINT] = Val::U(t.get(C::Eint));
     r
 }

@@ -822,6 +822,27 @@ pub fn curl_tls(ca: &Path, host: &str, port: u16, path: &str, extra: &[&str]) ->
     )
 }
 
+/// What `prog -c -f path` says about `path`'s lines, as `N: message` (without the prefixes
+/// that differ: HAProxy's `[ALERT] … parsing [FILE:N] : `, corelb's `FILE:N: warning: `), and
+/// whether it accepted the file; `None` when `prog` cannot run (no haproxy).
+pub fn check_messages(prog: &str, path: &Path) -> Option<(bool, Vec<String>)> {
+    let o = Command::new(prog)
+        .args(["-c", "-f"])
+        .arg(path)
+        .output()
+        .ok()?;
+    let all = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    let file = path.file_name()?.to_string_lossy().to_string() + ":";
+    let lines = all.lines().filter_map(|l| {
+        let (_, r) = l.split_once(file.as_str())?;
+        let (n, m) = r.split_once([']', ':'])?;
+        let m = m.trim_start_matches(':').trim().trim_start_matches(": ");
+        let m = m.trim_start_matches("warning: ").trim();
+        (!m.is_empty()).then(|| format!("{n}: {m}"))
+    });
+    Some((o.status.success(), lines.collect()))
+}
+
 /// Sends one line on a stats socket (the runtime API) and reads the reply until the server
 /// closes.
 pub fn stats_cmd(sock: &Path, line: &str) -> String {

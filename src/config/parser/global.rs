@@ -709,6 +709,11 @@ pub(crate) fn pp2_never_send_local(p: &mut Parser, w: &[String], loc: &Loc) {
     }
 }
 
+/// `expose-experimental-directives` (HAProxy reads no argument, and refuses none).
+pub(crate) fn experimental(p: &mut Parser, _: &[String], _: &Loc) {
+    p.global.experimental = true;
+}
+
 /// `h1-accept-payload-with-any-method`: HTTP/1.0 GET, HEAD and DELETE requests with a body
 /// are let through instead of answered 413.
 pub(crate) fn h1_accept_payload(p: &mut Parser, w: &[String], loc: &Loc) {

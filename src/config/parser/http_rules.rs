@@ -10,12 +10,20 @@ pub(crate) fn logformat(
     d: &mut Diags,
 ) -> Option<crate::acl::LogFormat> {
     let mut ctx = crate::acl::ParseCtx::new(&px.name);
+    ctx.place = px.rule_place;
     let r = crate::acl::LogFormat::parse(text, &mut ctx);
     for wn in ctx.warnings {
         d.warn(loc, wn);
     }
     match r {
         Ok(f) => Some(f),
+        // In a rule, HAProxy's words (`what` is the rule's keyword and action, quoted).
+        Err(e) if px.rule_place != 0 => {
+            let (kind, name) = (px.kind.haproxy_name(), &px.name);
+            let m = format!("error detected in {kind} '{name}' while parsing {what} rule : {e}");
+            d.error(loc, m);
+            None
+        }
         Err(e) => {
             d.error(loc, format!("{what}: {e}"));
             None
@@ -112,7 +120,12 @@ fn capture_rule(
         err(d, &format!("expects 'id', found '{word}'."));
         return None;
     }
-    let expr = match crate::acl::FetchExpr::parse(expr, &px.name) {
+    let parsed = crate::acl::FetchExpr::parse(expr, &px.name).and_then(|e| {
+        crate::acl::placement::misplaced_expr(expr, expr, px.rule_place)
+            .map(|()| e)
+            .map_err(|m| m + ".")
+    });
+    let expr = match parsed {
         Ok(e) => e,
         Err(m) => {
             err(d, &m);
@@ -494,6 +507,11 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
             };
             Some(HttpAction::StrictMode(on))
         }
+        "normalize-uri" if request && !px.experimental => {
+            let m = "'normalize-uri' action is experimental, must be allowed via a global 'expose-experimental-directives'";
+            d.error(loc, m);
+            return None;
+        }
         "normalize-uri" if request => {
             let end = cond_at(1).unwrap_or(w.len());
             let words: Vec<&str> = w[1..].iter().map(String::as_str).collect();
@@ -703,9 +721,8 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
             };
             Some(HttpAction::SetStatus(code, reason))
         }
-        "redirect" => {
-            parse_redirect(px, w, cond_at(1).unwrap_or(w.len()), loc, d).map(HttpAction::Redirect)
-        }
+        "redirect" => parse_redirect(px, w, kw, cond_at(1).unwrap_or(w.len()), loc, d)
+            .map(HttpAction::Redirect),
         "deny" | "return" => {
             let end = cond_at(1).unwrap_or(w.len());
             let default_status = if action == "deny" { 403 } else { 200 };
@@ -769,7 +786,17 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
         a if crate::config::stick::is_action(a) => {
             let end = cond_at(1).unwrap_or(w.len());
             match crate::config::stick::parse_action(kw, &w[..end], &px.name) {
-                Ok(a) => Some(HttpAction::Stick(a)),
+                Ok(a) => {
+                    // HAProxy names the key's last word (its `args[cur_arg-1]`).
+                    let track = matches!(a, crate::acl::StickAction::Track { .. });
+                    let key = if track { w[1].as_str() } else { "" };
+                    let placed = crate::acl::placement::misplaced_expr(key, key, px.rule_place);
+                    if let Err(m) = placed {
+                        rule_error(px, kw, action, &format!("{m}."), loc, d);
+                        return None;
+                    }
+                    Some(HttpAction::Stick(a))
+                }
                 Err(e) => {
                     d.error(loc, e);
                     return None;
@@ -859,6 +886,7 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
 pub(super) fn parse_redirect(
     px: &Proxy,
     w: &[String],
+    kw: &str,
     end: usize,
     loc: &Loc,
     d: &mut Diags,
@@ -882,7 +910,7 @@ pub(super) fn parse_redirect(
         );
         return None;
     };
-    let target = logformat(px, target, "'redirect'", loc, d)?;
+    let target = logformat(px, target, &format!("'{kw} redirect'"), loc, d)?;
     let mut r = Redirect {
         kind,
         target,
@@ -973,9 +1001,9 @@ pub(crate) fn parse_reply(
             "content-type" => r.content_type = Some(v.clone()),
             "string" | "lf-string" => {
                 let f = if k == "string" {
-                    logformat(px, &v.replace('%', "%%"), kw, loc, d)?
+                    logformat(px, &v.replace('%', "%%"), &format!("'{kw} {what}'"), loc, d)?
                 } else {
-                    logformat(px, v, kw, loc, d)?
+                    logformat(px, v, &format!("'{kw} {what}'"), loc, d)?
                 };
                 r.body = ReplyBody::Text(f);
             }
@@ -989,7 +1017,10 @@ pub(crate) fn parse_reply(
             }
             "errorfiles" => r.body = ReplyBody::Section(v.clone()),
             "lf-file" => match std::fs::read_to_string(v) {
-                Ok(t) => r.body = ReplyBody::Text(logformat(px, &t, kw, loc, d)?),
+                Ok(t) => {
+                    let f = logformat(px, &t, &format!("'{kw} {what}'"), loc, d)?;
+                    r.body = ReplyBody::Text(f)
+                }
                 Err(e) => {
                     d.error(loc, format!("'{kw} {what} {k}': cannot read '{v}': {e}"));
                     return None;
@@ -1007,7 +1038,7 @@ pub(crate) fn parse_reply(
                     d.error(loc, format!("'{kw} {what} hdr' expects a name and a value"));
                     return None;
                 };
-                let f = logformat(px, val, kw, loc, d)?;
+                let f = logformat(px, val, &format!("'{kw} {what}'"), loc, d)?;
                 r.headers.push((v.clone(), f));
                 i += 1;
             }

@@ -453,6 +453,7 @@ impl Parser {
             }
             Cur::Defaults => {
                 let mut px = std::mem::replace(&mut self.defaults, placeholder());
+                px.experimental = self.global.experimental;
                 proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
                 if !px.name.is_empty() {
                     self.named_defaults.insert(px.name.clone(), px.clone());
@@ -461,6 +462,7 @@ impl Parser {
             }
             Cur::Proxy(i) => {
                 let mut px = std::mem::replace(&mut self.proxies[i], placeholder());
+                px.experimental = self.global.experimental;
                 proxy_kw(&mut px, w, loc, &mut self.diags, &self.global.tls);
                 self.proxies[i] = px;
             }

@@ -579,25 +579,24 @@ fn check_place(
     d: &mut Diags,
 ) {
     let Some(c) = cond else { return };
-    let defaults = px.kind == Kind::Defaults;
-    let place = if px.kind.is_frontend() || defaults {
-        fe
-    } else {
-        0
-    } | if px.kind.is_backend() || defaults {
-        be
-    } else {
-        0
-    };
+    let place = px.kind.place(fe, be);
     let name = crate::acl::placement::place_name(place);
     if let Some(w) = c.check_place(&px.acls, place, name) {
         d.warn(loc, w);
     }
 }
 
+/// Parses a rule that runs at `fe` in a frontend and `be` in a backend.
+fn parsed_at<T>(px: &mut Proxy, fe: u32, be: u32, parse: impl FnOnce(&Proxy) -> T) -> T {
+    px.parsed_at(px.kind.place(fe, be), parse)
+}
+
 pub(crate) fn http_request(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: &TlsGlobals) {
     use crate::acl::placement::ckp;
-    if let Some(mut r) = http_rule(px, &w[1..], true, loc, d) {
+    let r = parsed_at(px, ckp::FE_HRQ_HDR, ckp::BE_HRQ_HDR, |px| {
+        http_rule(px, &w[1..], true, loc, d)
+    });
+    if let Some(mut r) = r {
         check_place(px, &mut r.cond, ckp::FE_HRQ_HDR, ckp::BE_HRQ_HDR, loc, d);
         if let HttpAction::Capture {
             new_len: Some(len), ..
@@ -641,7 +640,10 @@ pub(crate) fn http_response(
     _: &TlsGlobals,
 ) {
     use crate::acl::placement::ckp;
-    if let Some(mut r) = http_rule(px, &w[1..], false, loc, d) {
+    let r = parsed_at(px, ckp::FE_HRS_HDR, ckp::BE_HRS_HDR, |px| {
+        http_rule(px, &w[1..], false, loc, d)
+    });
+    if let Some(mut r) = r {
         check_place(px, &mut r.cond, ckp::FE_HRS_HDR, ckp::BE_HRS_HDR, loc, d);
         px.http_response.push(r);
     }
@@ -655,7 +657,10 @@ pub(crate) fn http_after_response(
     _: &TlsGlobals,
 ) {
     use crate::acl::placement::ckp;
-    if let Some(mut r) = super::http_rules::after_response_rule(px, &w[1..], loc, d) {
+    let r = parsed_at(px, ckp::FE_HRS_HDR, ckp::BE_HRS_HDR, |px| {
+        super::http_rules::after_response_rule(px, &w[1..], loc, d)
+    });
+    if let Some(mut r) = r {
         check_place(px, &mut r.cond, ckp::FE_HRS_HDR, ckp::BE_HRS_HDR, loc, d);
         px.http_after_response.push(r);
     }
@@ -665,8 +670,10 @@ pub(crate) fn redirect(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _
     // The old keyword is `http-request redirect` evaluated after the rules.
     let mut words = vec!["redirect".to_string()];
     words.extend_from_slice(&w[1..]);
-    if let Some(mut r) = http_rule(px, &words, true, loc, d) {
-        use crate::acl::placement::ckp;
+    use crate::acl::placement::ckp;
+    // (HAProxy 2.6 does not check this keyword's format against the request's side.)
+    let r = http_rule(px, &words, true, loc, d);
+    if let Some(mut r) = r {
         check_place(px, &mut r.cond, ckp::FE_HRQ_HDR, ckp::BE_HRQ_HDR, loc, d);
         px.redirects.push(r);
     }

@@ -30,7 +30,7 @@ pub fn any(fe: &Proxy, be: Option<&Proxy>) -> bool {
 pub type Captures = Vec<(usize, Vec<u8>)>;
 
 /// Runs the rules on a server's response head, into its `edits`; `capture` rules' values
-/// go to `caps`.
+/// go to `caps`. Returns how many rewrites failed.
 #[allow(clippy::too_many_arguments)]
 pub fn on_head<'a, const N: usize>(
     fe: &'a Proxy,
@@ -42,11 +42,12 @@ pub fn on_head<'a, const N: usize>(
     bump: &'a Bump,
     scratch: &mut Vec<u8>,
     caps: &mut Captures,
-) {
+) -> u8 {
     let base = &RequestSample {
         head: None,
         ..*base
     };
+    let mut failed = 0;
     for px in proxies(fe, be) {
         // The parser admits no action that answers or drops: only Allow and Continue come,
         // and the 500 of a failed rewrite under `strict-mode on`, which corelb does not send
@@ -65,8 +66,10 @@ pub fn on_head<'a, const N: usize>(
             caps,
             // (None of these among http-after-response's actions in HAProxy 2.6.)
             &mut super::rules::Effects::default(),
+            &mut failed,
         );
     }
+    failed
 }
 
 /// Runs the rules on an answer corelb wrote itself (`bytes`: a whole HTTP/1.1 response):
@@ -95,7 +98,8 @@ pub fn on_bytes(
     };
     let bump = Bump::new();
     let mut edits: Edits<'_> = Edits::new();
-    on_head(fe, be, base, &res, &bytes, &mut edits, &bump, scratch, caps);
+    // (Rewrites failing on corelb's own answers are not counted in `wrew`.)
+    let _ = on_head(fe, be, base, &res, &bytes, &mut edits, &bump, scratch, caps);
     let mut out = Vec::with_capacity(bytes.len() + 128);
     serialize_response(&res, &bytes, &edits, &mut out);
     out.extend_from_slice(&bytes[head_len..]);

@@ -59,6 +59,8 @@ pub struct Flags {
     /// What `set-header`/`add-header` may still add to the request head (`tune.bufsize` less
     /// the head, HAProxy's room for rewrites); `None`: no limit.
     pub rewrite_room: Option<usize>,
+    /// Rewrites that failed (the `wrew` counters), under `strict-mode` on or off.
+    pub failed_rewrites: u8,
 }
 
 pub use crate::proxy::effects::Effects;
@@ -204,7 +206,7 @@ pub fn request_rules<'a, const N: usize>(
                             *room -= need;
                         }
                     }
-                    Err(e) if rewrite_failed(strict, rule, e) => {
+                    Err(e) if rewrite_failed(strict, rule, e, &mut flags.failed_rewrites) => {
                         return internal_error(pages, base, close);
                     }
                     Err(_) => {}
@@ -279,7 +281,7 @@ pub fn request_rules<'a, const N: usize>(
                     _ => edits.set_method(val),
                 };
                 if let Err(e) = r
-                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                    && rewrite_failed(strict, rule, Failed::Edit(e), &mut flags.failed_rewrites)
                 {
                     return internal_error(pages, base, close);
                 }
@@ -394,7 +396,12 @@ pub fn request_rules<'a, const N: usize>(
                 match normalize_target(*n, &target) {
                     Ok(Some((part, new))) => {
                         if let Err(e) = set_target(part, &new, &target, edits, bump)
-                            && rewrite_failed(strict, rule, Failed::Edit(e))
+                            && rewrite_failed(
+                                strict,
+                                rule,
+                                Failed::Edit(e),
+                                &mut flags.failed_rewrites,
+                            )
                         {
                             return internal_error(pages, base, close);
                         }
@@ -438,7 +445,7 @@ pub fn request_rules<'a, const N: usize>(
                     _ => TargetPart::PathQ,
                 };
                 if let Err(e) = set_target(part, &new, &target, edits, bump)
-                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                    && rewrite_failed(strict, rule, Failed::Edit(e), &mut flags.failed_rewrites)
                 {
                     return internal_error(pages, base, close);
                 }
@@ -457,9 +464,11 @@ enum Failed {
     NoRoom,
 }
 
-/// A rewrite of `rule` failed: logged, and whether it ends the transaction (`strict-mode
-/// on`, HAProxy's default; `off` skips the rewrite and goes on).
-fn rewrite_failed(strict: bool, rule: &HttpRule, why: Failed) -> bool {
+/// A rewrite of `rule` failed: logged, counted in `failed` (HAProxy counts it under either
+/// mode), and whether it ends the transaction (`strict-mode on`, HAProxy's default; `off`
+/// skips the rewrite and goes on).
+fn rewrite_failed(strict: bool, rule: &HttpRule, why: Failed, failed: &mut u8) -> bool {
+    *failed = failed.saturating_add(1);
     let why = match why {
         Failed::Edit(e) => e.to_string(),
         Failed::NoRoom => "no room left in the buffer (tune.bufsize)".to_string(),
@@ -627,6 +636,7 @@ pub fn response_rules<'a, const N: usize>(
     close: bool,
     captures: &mut Vec<(usize, Vec<u8>)>,
     effects: &mut Effects,
+    failed: &mut u8,
 ) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
     // left it (`status`, `res.hdr`…), made again at each use, between the edits.
@@ -649,7 +659,7 @@ pub fn response_rules<'a, const N: usize>(
                     edits.add_header(name.as_bytes(), val)
                 };
                 if let Err(e) = r
-                    && rewrite_failed(strict, rule, Failed::Edit(e))
+                    && rewrite_failed(strict, rule, Failed::Edit(e), failed)
                 {
                     let s = ResponseSample::new(base, res, rbuf, edits);
                     return internal_error(pages, &s, close);

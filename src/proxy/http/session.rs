@@ -163,6 +163,8 @@ pub(crate) struct Txn {
     srv_status: u16,
     intercepted: bool,
     reused: bool,
+    /// Failed rewrites for the `wrew` counters (see [`crate::stats::StreamEnd`]).
+    failed_rewrites: [u8; 3],
     /// Answered by the cache, the stats page or the exporter: the log names the server as
     /// HAProxy names its applet (`<CACHE>`, `<STATS>`, `<PROMEX>`).
     applet: Option<&'static str>,
@@ -190,6 +192,14 @@ pub(crate) struct Txn {
 }
 
 impl Txn {
+    /// `n` more failed rewrites, counted on the first `upto` of frontend, backend, server
+    /// (those chosen when they failed).
+    fn failed_rewrites(&mut self, n: u8, upto: usize) {
+        for c in &mut self.failed_rewrites[..upto] {
+            *c = c.saturating_add(n);
+        }
+    }
+
     /// `http-response|http-after-response capture ... id N`: into the frontend's response
     /// slots, cut to their lengths (a slot the frontend lacks: nothing).
     fn capture_response(
@@ -231,6 +241,7 @@ impl Txn {
             bytes_in: 0,
             denied: false,
             denied_resp: false,
+            failed_rewrites: [0; 3],
             cookie: *b"--",
             srv_status: 0,
             intercepted: false,
@@ -1204,6 +1215,10 @@ impl<'c> Exchange<'c> {
             (shard.counters()).rate_now(ticked::BE, be.proxy, 0, &mut txn.ticked, now);
             base.strm = Some(shared.strm(fe.proxy, Some(be.proxy), None));
         }
+        // The frontend's failed rewrites came before a backend was chosen (HAProxy's
+        // SF_BE_ASSIGNED): on the frontend only; the backend's count on it too. (Counted
+        // now: a local kept across the backend rules' wait would grow the future.)
+        txn.failed_rewrites(std::mem::take(&mut flags.failed_rewrites), 1);
         // The backend's own rules (a listen's rules already ran as the frontend's).
         if let (None, Some(be)) = (&reply, &be)
             && be.proxy != fe.proxy
@@ -1265,6 +1280,7 @@ impl<'c> Exchange<'c> {
                 }
             }
         }
+        txn.failed_rewrites(flags.failed_rewrites, 2);
         if let Some(l) = flags.effects.log_level {
             txn.log_level = Some(l);
         }
@@ -2193,7 +2209,7 @@ impl<'c> Exchange<'c> {
                 for (i, px) in pxs.iter().enumerate() {
                     let is_be = i == 0;
                     // (Per proxy, not held across anything awaited: the future stays small.)
-                    let mut effects = rules::Effects::default();
+                    let (mut effects, mut failed) = (rules::Effects::default(), 0);
                     let v = rules::response_rules(
                         &px.http_response,
                         &px.acls,
@@ -2207,10 +2223,12 @@ impl<'c> Exchange<'c> {
                         true,
                         &mut res_caps,
                         &mut effects,
+                        &mut failed,
                     );
                     // `http-response capture`: into the frontend's slots, cut to their
                     // lengths (a backend's rule naming a slot the frontend lacks: nothing).
                     txn.capture_response(fe_px, &mut res_caps);
+                    txn.failed_rewrites(failed, 3);
                     if let Some(l) = effects.log_level.take() {
                         txn.log_level = Some(l);
                     }
@@ -2301,7 +2319,10 @@ impl<'c> Exchange<'c> {
                 );
                 let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
-                super::after::on_head(px, be, &base, res, rbuf, &mut edits, &rbump, s, &mut caps);
+                let n = super::after::on_head(
+                    px, be, &base, res, rbuf, &mut edits, &rbump, s, &mut caps,
+                );
+                txn.failed_rewrites(n, 3);
                 txn.capture_response(fe_px, &mut caps);
             }
             // The status the client gets (`set-status`), which the log and the frontend's
@@ -2765,6 +2786,7 @@ fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn, now: Ins
         http: true,
         srv_status: txn.srv_status,
         denied_resp: txn.denied_resp,
+        failed_rewrites: txn.failed_rewrites,
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
         term: txn.term,
