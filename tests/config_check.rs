@@ -704,9 +704,7 @@ const HAPROXY_KEYWORDS: &str = include_str!("data/haproxy-2.6.12-dKall.txt");
 /// HAProxy 2.6 keywords and actions corelb still rejects as unknown or "not supported yet",
 /// each listed in the README as not done. The test fails when one of them starts to work
 /// (remove it here) and when anything else is rejected.
-const KNOWN_MISSING: &[&str] = &[
-    "listen bind <addr> severity-output +1",
-];
+const KNOWN_MISSING: &[&str] = &["listen bind <addr> severity-output +1"];
 
 /// One line of a proxy (or the global section) using `kw` as the registry names it, with a
 /// placeholder argument where it takes one.

@@ -1301,6 +1301,10 @@ fn variables_live_as_long_as_haproxy_keeps_them() {
             "h U /dead x=tx y=sy z=- q=- r=-",
             "h U /deny x=tx y=sy z=- q=- r=-",
             "t 2 x=tx y=sy z=- seen=tx",
+        ]
+    );
+}
+
 /// The rates, `http_first_req` and the captured request line in a log line: two requests
 /// on one connection, the same lines as Debian's HAProxy.
 #[test]
@@ -1338,6 +1342,8 @@ fn rates_first_request_and_request_line_in_log_lines_like_haproxy() {
             "fr=2 fs=1 bs=2 ss=2 first=0 m=POST u=/c",
         ]
     );
+}
+
 /// `%Tr` runs from the server connection's establishment to the response head, a request
 /// body's upload included (HAProxy 2.6's configuration.txt, 8.4: "when the client has data
 /// to send to the server, for instance during a POST request, the time already runs"):

@@ -484,7 +484,6 @@ pub async fn route_tcp(
     conn: &ConnInfo,
     txn: &crate::acl::VarSet,
     early: &mut Vec<u8>,
-    txn: &crate::acl::VarSet,
     trackers: &crate::stick::Trackers,
     session: Option<&crate::stick::Trackers>,
     addrs: &crate::acl::AddrsCell,

@@ -194,8 +194,6 @@ pub async fn session(
     let addrs = crate::acl::AddrsCell::default();
     // The queue rank content rules give the stream (`set-priority-class`/`-offset`).
     let mut prio = Priority::default();
-    // The stream's variables, as content rules leave them.
-    let txn = crate::acl::VarSet::default();
     let mut to_http = None;
     if fe.inspects_content {
         let captured = std::cell::RefCell::new(Vec::new());
@@ -208,7 +206,6 @@ pub async fn session(
             &conn,
             &txn,
             &mut early,
-            &txn,
             &trackers,
             session_trackers.as_deref(),
             &addrs,
