@@ -1226,7 +1226,8 @@ backend bh\n  mode http\n  server s 127.0.0.1:{}\n",
 /// 503) and in mode tcp, where `tcp-response content` rules see the request rules'
 /// `txn.` variables. Before, mode tcp logged `-` for every variable and its response rules
 /// saw none, a 503's line lost the `txn.` ones, `req.` ones lived on, and the bytes content
-/// rules held were missing from `%U`. A line without a byte count, a timer or the
+/// rules held were missing from `%U`; a `res.` variable could be set by request rules and a
+/// `req.` one by response rules (HAProxy sets neither). A line without a byte count, a timer or the
 /// termination state is written early, as with `option logasap` (here: a mode tcp stream's
 /// when its server connection is up, before its response rules ran); before, at the end.
 #[test]
@@ -1249,7 +1250,7 @@ fn variables_live_as_long_as_haproxy_keeps_them() {
         )
     };
     let cfg = format!(
-        "{}frontend h\n  mode http\n  bind 127.0.0.1:{p1}\n  log-format \"h %U %HU x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] q=%[var(res.q)] r=%[var(txn.r)]\"\n{}  http-request deny if {{ path /deny }}\n  use_backend dead if {{ path /dead }}\n  default_backend be\nbackend be\n  mode http\n  http-response set-var(res.q) str(rq)\n  http-response set-var(txn.r) var(req.z)\n  server s1 127.0.0.1:{}\nbackend dead\n  mode http\n  server d 127.0.0.1:1\nfrontend t\n  mode tcp\n  bind 127.0.0.1:{p2}\n  log-format \"t %U x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] seen=%[var(txn.seen)]\"\n  tcp-request inspect-delay 2s\n{}  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend tb\nfrontend early\n  mode tcp\n  bind 127.0.0.1:{p3}\n  log-format \"early x=%[var(txn.x)] seen=%[var(txn.seen)]\"\n  tcp-request inspect-delay 2s\n{}  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend tb\nbackend tb\n  mode tcp\n  tcp-response content set-var(txn.seen) var(txn.x)\n  server e 127.0.0.1:{}\n",
+        "{}frontend h\n  mode http\n  bind 127.0.0.1:{p1}\n  log-format \"h %U %HU x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] q=%[var(res.q)] r=%[var(txn.r)] a=%[var(res.a)] b=%[var(req.b)] c=%[var(txn.c)]\"\n{}  http-request set-var(res.a) str(ra)\n  http-request set-var(txn.c) var(res.a)\n  http-request deny if {{ path /deny }}\n  use_backend dead if {{ path /dead }}\n  default_backend be\nbackend be\n  mode http\n  http-response set-var(res.q) str(rq)\n  http-response set-var(txn.r) var(req.z)\n  http-response set-var(req.b) str(rb)\n  server s1 127.0.0.1:{}\nbackend dead\n  mode http\n  server d 127.0.0.1:1\nfrontend t\n  mode tcp\n  bind 127.0.0.1:{p2}\n  log-format \"t %U x=%[var(txn.x)] y=%[var(sess.y)] z=%[var(req.z)] seen=%[var(txn.seen)]\"\n  tcp-request inspect-delay 2s\n{}  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend tb\nfrontend early\n  mode tcp\n  bind 127.0.0.1:{p3}\n  log-format \"early x=%[var(txn.x)] seen=%[var(txn.seen)]\"\n  tcp-request inspect-delay 2s\n{}  tcp-request content accept if {{ req.len gt 0 }}\n  default_backend tb\nbackend tb\n  mode tcp\n  tcp-response content set-var(txn.seen) var(txn.x)\n  server e 127.0.0.1:{}\n",
         global("  log stdout format raw local0\n"),
         set("http-request"),
         srv.port,
@@ -1297,9 +1298,9 @@ fn variables_live_as_long_as_haproxy_keeps_them() {
         c,
         [
             "early x=tx seen=-",
-            "h U / x=tx y=sy z=- q=rq r=-",
-            "h U /dead x=tx y=sy z=- q=- r=-",
-            "h U /deny x=tx y=sy z=- q=- r=-",
+            "h U / x=tx y=sy z=- q=rq r=- a=- b=- c=-",
+            "h U /dead x=tx y=sy z=- q=- r=- a=- b=- c=-",
+            "h U /deny x=tx y=sy z=- q=- r=- a=- b=- c=-",
             "t 2 x=tx y=sy z=- seen=tx",
         ]
     );

@@ -386,6 +386,13 @@ impl VarSet {
         c: SetCond,
         room: Option<&dyn Fn(usize) -> bool>,
     ) {
+        // HAProxy keeps `req.` and `res.` variables in one list whose scope follows the
+        // stream (vars.c's `vars->scope != scope`): a `req.` one cannot be set once the
+        // request's analysis is over, nor a `res.` one before.
+        let ended = self.1.get() & ENDED_REQUEST != 0;
+        if (v.scope == Scope::Req && ended) || (v.scope == Scope::Res && !ended) {
+            return;
+        }
         // (`room` reads the sets: no borrow is held while it runs.)
         let (at, decided, old) = {
             let set = self.0.borrow();
