@@ -429,16 +429,19 @@ fn corelb_and_haproxy_learn_each_others_entries() {
     // Through HAProxy: corelb learns new clients (server_id, counters), and the counters of
     // the known ones go up.
     let third: Vec<String> = CLIENTS[2..].iter().map(|c| server_from(c, hp)).collect();
+    // Both tables again: under load the be table's entries came after the fe table's.
     let learned = eventually(std::time::Duration::from_secs(10), || {
         let show = stats_cmd(&cs, "show table fe");
         (show.matches("gpc0=2 http_req_cnt=2").count() == 2
-            && show.matches("gpc0=1 http_req_cnt=1").count() == 2)
+            && show.matches("gpc0=1 http_req_cnt=1").count() == 2
+            && used(&stats_cmd(&cs, "show table be")) == 4)
             .then_some(())
     });
     assert!(
         learned.is_some(),
-        "corelb:\n{}",
-        stats_cmd(&cs, "show table fe")
+        "corelb:\n{}\n{}",
+        stats_cmd(&cs, "show table fe"),
+        stats_cmd(&cs, "show table be")
     );
     let through_c: Vec<String> = CLIENTS[2..]
         .iter()
