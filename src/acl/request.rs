@@ -45,9 +45,8 @@ pub struct ConnInfo {
     /// The client socket, while a stream runs on it (the TCP_INFO fetches `fc_rtt`…):
     /// `tcp-request connection` rules have none, as HAProxy's have no stream.
     pub fd: Option<std::os::fd::RawFd>,
-    /// The requests the HTTP/1 connection has carried, the current one included
-    /// (`http_first_req`).
-    pub requests: std::cell::Cell<u32>,
+    /// The current request is the first its HTTP/1 connection carried (`http_first_req`).
+    pub first_req: std::cell::Cell<bool>,
 }
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
@@ -332,8 +331,7 @@ impl Sample for RequestSample<'_> {
     fn http_first_req(&self) -> Option<bool> {
         // Every HTTP/2 stream is a first request, as in HAProxy (its H1 mux marks the
         // others).
-        self.head
-            .map(|_| self.conn.h2 || self.conn.requests.get() <= 1)
+        self.head.map(|_| self.conn.h2 || self.conn.first_req.get())
     }
     fn captured_request(&self) -> Option<(&[u8], &[u8])> {
         // HAProxy keeps the line (txn->uri) for a proxy with any log format or `%[…]`

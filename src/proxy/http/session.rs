@@ -336,7 +336,7 @@ impl Ctx {
             glitches: None,
             vars: std::mem::take(&mut info.vars),
             fd: Some(info.fd),
-            requests: Default::default(),
+            first_req: Default::default(),
         };
         Ctx {
             shard,
@@ -976,15 +976,15 @@ impl<'c> Exchange<'c> {
         let (req, inb) = (&b.req, &b.inb);
         let txn = &mut self.txn;
         let vars = &self.vars;
-        // Counted before its rules read `fe_req_rate`, as HAProxy does.
-        (shard.counters()).rate_now(ticked::REQ, fe.proxy, 0, &mut txn.ticked, Instant::now());
-        {
-            let conn = &ctx.acl_conn;
-            if !conn.h2 {
-                conn.requests.set(conn.requests.get() + 1);
-            }
-            txn.not_first = !conn.h2 && conn.requests.get() > 1;
+        // Counted before its rules read `fe_req_rate`, as HAProxy does, at the instant the
+        // head came (no clock reading of its own).
+        let head_at = txn.start + txn.t_request.unwrap_or_default();
+        (shard.counters()).rate_now(ticked::REQ, fe.proxy, 0, &mut txn.ticked, head_at);
+        let conn = &ctx.acl_conn;
+        if !conn.h2 {
+            conn.first_req.set(self.first);
         }
+        txn.not_first = !conn.h2 && !self.first;
         txn.bytes_in = head_len as u64
             + match req.body_kind() {
                 BodyKind::ContentLength(n) => n,
@@ -1709,8 +1709,9 @@ impl<'c> Exchange<'c> {
             };
             let srv = slot.srv;
             txn.server = Some(srv);
-            let now = Instant::now();
-            (shard.counters()).rate_now(ticked::SRV, be.proxy, srv, &mut txn.ticked, now);
+            // The connect's start is the server's session (one clock reading for both).
+            let t0 = Instant::now();
+            (shard.counters()).rate_now(ticked::SRV, be.proxy, srv, &mut txn.ticked, t0);
             if let Some(p) = &be_px.servers[srv].params.redir
                 && matches!(method, Method::Get | Method::Head)
             {
@@ -1733,7 +1734,6 @@ impl<'c> Exchange<'c> {
             let mut reused = false;
             // Requests the connection carried before this one (`max-reuse`).
             let mut uses = 0;
-            let t0 = Instant::now();
             let sconn = match b.private.take() {
                 Some((bi, s, c, u))
                     if bi == be.proxy && s == srv && c.idle_alive() && !own_conn =>
