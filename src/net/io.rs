@@ -288,18 +288,18 @@ impl ServerIo {
     /// Turns on receives submitted to the ring (glommio's `set_recv_on_ring`): the bytes
     /// come with the completion instead of a readiness poll and a `recv`. For mode http's
     /// connections, which are read only through the stream (a tunnel copies, never splices).
-    /// A plain one also sends on the ring (`set_send_on_ring`): a write is queued and goes
-    /// with the shard's next submission instead of a `send` system call.
+    /// It also sends on the ring (`set_send_on_ring`; rustls writes through the stream
+    /// too): a write is queued and goes with the shard's next submission instead of a
+    /// `send` system call.
     pub fn recv_on_ring(mut self) -> ServerIo {
-        match &mut self {
-            ServerIo::Plain(s) => {
-                s.set_recv_on_ring(true);
-                s.set_send_on_ring(true);
-            }
-            ServerIo::Tls(t) => t.get_mut().0.set_recv_on_ring(true),
+        let tcp = match &mut self {
+            ServerIo::Plain(s) => s,
+            ServerIo::Tls(t) => &mut t.get_mut().0,
             // Its connection's multiplexer reads it.
-            ServerIo::Stream(_) => {}
-        }
+            ServerIo::Stream(_) => return self,
+        };
+        tcp.set_recv_on_ring(true);
+        tcp.set_send_on_ring(true);
         self
     }
 

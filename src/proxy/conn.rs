@@ -554,7 +554,14 @@ async fn http(
             http_session(shard, fe, s, info, early, upgrade).await
         }
         Client::Ktls(k) => http_session(shard, fe, &mut *k, info, early, upgrade).await,
-        Client::Tls(t) => http_session(shard, fe, &mut **t, info, early, upgrade).await,
+        Client::Tls(t) => {
+            // rustls reads and writes the socket only through glommio's stream (no kTLS
+            // hand-off is left to make): its receives and sends can go on the ring too.
+            let tcp = &mut t.get_mut().0.tcp;
+            tcp.set_recv_on_ring(true);
+            tcp.set_send_on_ring(true);
+            http_session(shard, fe, &mut **t, info, early, upgrade).await
+        }
     };
     match up {
         Some(up) => {
