@@ -215,6 +215,9 @@ pub fn request_rules<'a, const N: usize>(
             HttpAction::DelHeader(name) => {
                 let _ = edits.del_header(name.as_bytes());
             }
+            HttpAction::DelHeaders(names) => {
+                let _ = edits.del_headers_where(names);
+            }
             HttpAction::StrictMode(on) => strict = *on,
             // As HAProxy's `http_action_early_hint`: a hint starts a 103 unless one is open;
             // the last one before a rule of another kind, or before a hint with a
@@ -668,6 +671,9 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::StrictMode(on) => strict = *on,
             HttpAction::DelHeader(name) => {
                 let _ = edits.del_header(name.as_bytes());
+            }
+            HttpAction::DelHeaders(names) => {
+                let _ = edits.del_headers_where(names);
             }
             HttpAction::ReplaceHeader(name, re, repl) => {
                 replace_header(res.headers(), rbuf, name, re, repl, edits, bump);
@@ -1159,12 +1165,14 @@ fn redirect(
     let mut out = Vec::with_capacity(128 + loc.len());
     // HAProxy marks only the temporary redirects uncacheable (seen in the differential test).
     let temporary = matches!(rd.code, 302 | 303 | 307);
-    let headers: &[(&[u8], &[u8])] = if temporary {
-        &[(b"Location", &loc), (b"Cache-Control", b"no-cache")]
-    } else {
-        &[(b"Location", &loc)]
-    };
-    write_response(&mut out, rd.code, reason.as_bytes(), headers, b"", close);
+    let mut headers: Vec<(&[u8], &[u8])> = vec![(b"Location", &loc)];
+    if temporary {
+        headers.push((b"Cache-Control", b"no-cache"));
+    }
+    if let Some(c) = &rd.cookie {
+        headers.push((b"Set-Cookie", c.as_bytes()));
+    }
+    write_response(&mut out, rd.code, reason.as_bytes(), &headers, b"", close);
     out
 }
 
