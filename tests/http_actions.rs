@@ -1054,3 +1054,95 @@ frontend fe\n  bind 127.0.0.1:1\n  {rule}\n  default_backend b\nbackend b\n  ser
         expect_check(&dir, &cfg(ok), 0, "");
     }
 }
+
+/// A rewrite failing in `http-after-response` under `strict-mode on` (a field longer than
+/// `tune.bufsize`): the answer, the server's or corelb's own (`return`, redirect), becomes
+/// the 500 page, which goes through the rules in turn (failing again here: then it goes
+/// without them); `strict-mode off` sends the answer without that field. The same in
+/// `http-response`. `wrew` counts each failure, as HAProxy 2.6 counts them.
+#[test]
+fn after_response_strict_mode_matches_haproxy() {
+    let web = naming_backend();
+    let (fe, dir) = (free_port(), TempDir::new("after-strict"));
+    let sock = dir.path("stats.sock");
+    let x3 = "%[var(txn.b)]%[var(txn.b)]%[var(txn.b)]";
+    let r3 = x3.replace("txn.b", "txn.r");
+    let cfg = format!(
+        "global\n  stats socket {}\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n\
+  http-request set-var(txn.b) req.hdr(b)\n\
+  http-request set-var(txn.off) int(1) if {{ path_beg /off }}\n\
+  http-request return status 200 content-type text/plain string hi if {{ path_end own }}\n\
+  http-request redirect location /x if {{ path /redir }}\n\
+  http-request set-var(txn.r) req.hdr(r)\n\
+  http-response set-header Z {r3} if {{ var(txn.r) -m found }}\n\
+  http-after-response strict-mode off if {{ var(txn.off) -m found }}\n\
+  http-after-response set-header X {x3} if {{ var(txn.b) -m found }}\n\
+  http-after-response set-header Y after\n\
+  default_backend b\n\
+backend b\n  server s 127.0.0.1:{}\n",
+        sock.display(),
+        web.port
+    );
+    let seen = || {
+        let mut got = Vec::new();
+        // 3 × 6000 bytes do not fit in the 16384 bytes of `tune.bufsize`; 3 × 10 do.
+        for (p, h, b) in [
+            ("/srv", "B", 6000),
+            ("/own", "B", 6000),
+            ("/redir", "B", 6000),
+            ("/off", "B", 6000),
+            ("/offown", "B", 6000),
+            ("/srv", "B", 10),
+            ("/resp", "R", 6000),
+        ] {
+            let req = format!(
+                "GET {p} HTTP/1.1\r\nHost: h\r\n{h}: {}\r\nConnection: close\r\n\r\n",
+                "b".repeat(b)
+            );
+            let f = answer_fields(fe, &req, |k| k == "x" || k == "y");
+            // (The status, the other fields' lengths.)
+            let f: Vec<String> = (f.iter())
+                .map(|(k, v)| match k.as_str() {
+                    "status" => format!("{k}={v}"),
+                    _ => format!("{k}={}", v.len()),
+                })
+                .collect();
+            got.push(format!("{p} {h}{b}: {}", f.join(" ")));
+        }
+        wait_unix_socket(&sock);
+        let csv = eventually(Duration::from_secs(5), || {
+            let csv = stats_cmd(&sock, "show stat");
+            (csv_field(&csv, "FRONTEND", "req_tot") == "7").then_some(csv)
+        })
+        .unwrap_or_default();
+        for sv in ["FRONTEND", "BACKEND", "s"] {
+            got.push(format!("{sv} wrew={}", csv_field(&csv, sv, "wrew")));
+        }
+        got
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = seen();
+    drop(lb);
+    let _ = std::fs::remove_file(&sock);
+    assert_eq!(
+        ours,
+        [
+            "/srv B6000: status=500",
+            "/own B6000: status=500",
+            "/redir B6000: status=500",
+            "/off B6000: status=200 y=5",
+            "/offown B6000: status=200 y=5",
+            "/srv B10: status=200 x=30 y=5",
+            "/resp R6000: status=500 y=5",
+            "FRONTEND wrew=9",
+            "BACKEND wrew=4",
+            "s wrew=4"
+        ],
+        "{ours:#?}"
+    );
+    if let Some(_h) = Haproxy::start(&cfg, &[fe]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
+    }
+}
