@@ -193,27 +193,38 @@ fn set_timeout_errors_name_the_line() {
     expect_check(&dir, be, 0, "");
 }
 
-/// A backend that answers every request with what it saw of the `X-List` fields (in
-/// `X-Seen` fields), and with list-valued fields of its own for the response rules.
-fn listing_backend() -> Backend {
-    Backend::start(|s| {
+/// A backend that answers every request with a field for each request field `seen` picks
+/// (given the name and value), then the fields `own` (ending in CRLF) for the response rules.
+fn reporting_backend(seen: fn(&str, &str) -> Option<String>, own: &'static str) -> Backend {
+    Backend::start(move |s| {
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut w = s;
         while let Some(req) = read_request_head(&mut r) {
             let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
             for (k, v) in &req.headers {
-                if k.eq_ignore_ascii_case("x-list") {
-                    head.push_str(&format!("X-Seen: {v}\r\n"));
+                if let Some(f) = seen(k, v) {
+                    head.push_str(&format!("{f}\r\n"));
                 }
             }
-            head.push_str("Cache-Control: no-cache, max-age=10,private\r\n");
-            head.push_str("Cache-Control: max-age=20\r\n");
-            head.push_str("X-After: a, \"b,b\", b\r\n\r\n");
+            head.push_str(own);
+            head.push_str("\r\n");
             if w.write_all(head.as_bytes()).is_err() {
                 break;
             }
         }
     })
+}
+
+/// What it saw of the `X-List` fields (in `X-Seen` fields), and list-valued fields of its own.
+fn listing_backend() -> Backend {
+    reporting_backend(
+        |k, v| {
+            k.eq_ignore_ascii_case("x-list")
+                .then(|| format!("X-Seen: {v}"))
+        },
+        "Cache-Control: no-cache, max-age=10,private\r\nCache-Control: max-age=20\r\n\
+X-After: a, \"b,b\", b\r\n",
+    )
 }
 
 fn replace_value_config(port: u16, web: u16) -> String {
@@ -234,21 +245,58 @@ listen fe
     )
 }
 
-/// The fields of the answer to `req` on `port` that the rules touch (name, value).
-fn listed_fields(port: u16, req: &str) -> Vec<(String, String)> {
+/// The status and the fields of the answer to `req` on `port` whose (lowercase) name `keep`
+/// takes (name, value).
+fn answer_fields(port: u16, req: &str, keep: fn(&str) -> bool) -> Vec<(String, String)> {
     let raw = raw_exchange(port, req.as_bytes());
     let head = raw.split("\r\n\r\n").next().unwrap_or("");
-    let mut out = Vec::new();
+    let mut out = vec![("status".to_string(), status(&raw).to_string())];
     for line in head.lines().skip(1) {
         if let Some((k, v)) = line.split_once(':') {
             let k = k.to_ascii_lowercase();
-            if matches!(k.as_str(), "x-seen" | "cache-control" | "x-after") {
+            if keep(&k) {
                 out.push((k, v.trim().to_string()));
             }
         }
     }
-    out.insert(0, ("status".into(), status(&raw).to_string()));
     out
+}
+
+/// The fields of the answer to `req` on `port` that the rules touch (name, value).
+fn listed_fields(port: u16, req: &str) -> Vec<(String, String)> {
+    answer_fields(port, req, |k| {
+        matches!(k, "x-seen" | "cache-control" | "x-after")
+    })
+}
+
+/// Sends each request to HAProxy (port `hp`) and corelb (`cp`); `answer` reads what counts
+/// of an answer. Asserts that both gave the same (as `norm` leaves it); returns corelb's.
+fn agreed<T: Clone + PartialEq + std::fmt::Debug>(
+    (haproxy, hp): (&Haproxy, u16),
+    (corelb, cp): (&Corelb, u16),
+    requests: &[&str],
+    answer: impl Fn(u16, &str) -> T,
+    norm: impl Fn(T) -> T,
+) -> Vec<T> {
+    let mut diffs = Vec::new();
+    let mut got = Vec::new();
+    for req in requests {
+        let h = answer(hp, req);
+        let c = answer(cp, req);
+        let (hn, cn) = (norm(h), norm(c.clone()));
+        if hn != cn {
+            diffs.push(format!("{req:?}\n  haproxy: {hn:?}\n  corelb:  {cn:?}"));
+        }
+        got.push(c);
+    }
+    assert!(
+        diffs.is_empty(),
+        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
+        diffs.join("\n"),
+        haproxy.log(),
+        corelb.log()
+    );
+    got
 }
 
 #[test]
@@ -264,22 +312,12 @@ fn replace_value_matches_haproxy() {
         "GET / HTTP/1.1\r\nHost: h\r\nX-List: none\r\nConnection: close\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
     ];
-    let mut diffs = Vec::new();
-    let mut got = Vec::new();
-    for req in requests {
-        let h = listed_fields(hp, req);
-        let c = listed_fields(cp, req);
-        if h != c {
-            diffs.push(format!("{req:?}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
-        }
-        got.push(c);
-    }
-    assert!(
-        diffs.is_empty(),
-        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
-        diffs.join("\n"),
-        haproxy.log(),
-        corelb.log()
+    let got = agreed(
+        (&haproxy, hp),
+        (&corelb, cp),
+        &requests,
+        listed_fields,
+        |v| v,
     );
     // What they agreed on is the rules at work.
     let seen: Vec<&str> = (got[0].iter())
@@ -400,25 +438,13 @@ fn normalize_uri_matches_haproxy() {
         ("fs", "/echo/a#b?c", "-"),
         ("ms", "http://h//echo//abs?q", "*"),
     ];
-    let mut diffs = Vec::new();
-    let mut got = Vec::new();
-    for (n, target, _) in cases {
-        let req =
-            format!("GET {target} HTTP/1.1\r\nHost: h\r\nX-N: {n}\r\nConnection: close\r\n\r\n");
-        let h = echoed(hp, &req);
-        let c = echoed(cp, &req);
-        if h != c {
-            diffs.push(format!("{n} {target}\n  haproxy: {h:?}\n  corelb:  {c:?}"));
-        }
-        got.push(c);
-    }
-    assert!(
-        diffs.is_empty(),
-        "{}\nhaproxy log:\n{}\ncorelb log:\n{}",
-        diffs.join("\n"),
-        haproxy.log(),
-        corelb.log()
-    );
+    let requests: Vec<String> = (cases.iter())
+        .map(|(n, target, _)| {
+            format!("GET {target} HTTP/1.1\r\nHost: h\r\nX-N: {n}\r\nConnection: close\r\n\r\n")
+        })
+        .collect();
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    let got = agreed((&haproxy, hp), (&corelb, cp), &requests, echoed, |v| v);
     // What they agreed on is the normalizers at work.
     assert_eq!(got.last().map(|(s, _)| *s), Some(200));
     for ((n, target, want), (st, uri)) in cases.iter().zip(&got) {
@@ -873,6 +899,250 @@ listen st\n  bind 127.0.0.1:{stats}\n  http-request use-service prometheus-expor
         "{ours:#?}"
     );
     if let Some(_h) = Haproxy::start(&cfg, &[fe, stats]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
+    }
+}
+
+/// A backend that names each request field it received (`X-Seen: name`, in order), and
+/// answers with fields of its own for the response rules.
+fn naming_backend() -> Backend {
+    reporting_backend(
+        |k, _| Some(format!("X-Seen: {}", k.to_ascii_lowercase())),
+        "X-Res-A: 1\r\nX-Res-B: 2\r\nY-Res: 3\r\nKeep-Res: 4\r\nKept: 5\r\n",
+    )
+}
+
+fn del_header_config(port: u16, web: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+listen fe
+    bind 127.0.0.1:{port}
+    http-request redirect location /a set-cookie FOO=bar if {{ path /r1 }}
+    http-request redirect location /a clear-cookie FOO= code 301 if {{ path /r2 }}
+    http-request redirect prefix /p set-cookie FOO clear-cookie BAR if {{ path /r3 }}
+    http-request redirect scheme https code 308 clear-cookie A=1;x if {{ path /r4 }}
+    http-request del-header x-a -m beg
+    http-request del-header -B -m end
+    http-request del-header ^y-[0-9]$ -m reg
+    http-request del-header ^Y-[a-z]$ -m reg
+    http-request del-header zz -m sub
+    http-request del-header Exact -m str
+    http-request del-header Plain
+    http-request add-header X-Added 1
+    http-request del-header x-add -m beg if {{ path /d }}
+    http-request add-header X-After 1 if {{ path /d }}
+    redirect location /old set-cookie OLD=1 code 303 if {{ path /r5 }}
+    http-response del-header x-res -m beg
+    http-response add-header Y-Added 1
+    http-after-response del-header y- -m beg
+    http-after-response del-header -res -m sub
+    server web 127.0.0.1:{web}
+"
+    )
+}
+
+#[test]
+fn del_header_match_and_redirect_cookies_match_haproxy() {
+    let web = naming_backend();
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&del_header_config(hp, web.port), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&del_header_config(cp, web.port), &[], &[cp]);
+    let fields = "X-AB: 1\r\nx-a: 2\r\nQ-B: 3\r\nY-1: 4\r\nY-a: 5\r\ny-b: 6\r\nAZZA: 7\r\n\
+exact: 8\r\nexactly: 9\r\nplain: 10\r\nKeep: 11\r\nX-Ab: 12\r\n";
+    let requests: Vec<String> = ["/x", "/d", "/r1", "/r2", "/r3?q=1", "/r4", "/r5"]
+        .iter()
+        .map(|p| format!("GET {p} HTTP/1.1\r\nHost: h\r\n{fields}Connection: close\r\n\r\n"))
+        .collect();
+    let requests: Vec<&str> = requests.iter().map(String::as_str).collect();
+    let all = |port: u16, req: &str| answer_fields(port, req, |k| k != "date" && k != "connection");
+    // (corelb writes its redirects' Content-Length last, HAProxy first.)
+    let sorted = |mut v: Vec<(String, String)>| {
+        v.sort();
+        v
+    };
+    let got = agreed((&haproxy, hp), (&corelb, cp), &requests, all, sorted);
+    // What they agreed on is the rules at work.
+    let seen = |i: usize| -> Vec<&str> {
+        (got[i].iter())
+            .filter(|(k, _)| k == "x-seen")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(
+        seen(0),
+        ["host", "y-a", "exactly", "keep", "x-added"],
+        "{got:?}"
+    );
+    assert_eq!(seen(1), ["host", "y-a", "exactly", "keep", "x-after"]);
+    let names: Vec<&str> = got[0].iter().map(|(k, _)| k.as_str()).collect();
+    assert!(names.contains(&"kept"), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("-res") || n.starts_with("y-"))
+    );
+    let cookie = |i: usize| {
+        (got[i].iter())
+            .find(|(k, _)| k == "set-cookie")
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(cookie(2), Some("FOO=bar; path=/;"));
+    assert_eq!(cookie(3), Some("FOO=; path=/; Max-Age=0;"));
+    assert_eq!(cookie(4), Some("BAR; path=/; Max-Age=0;"));
+    assert_eq!(cookie(5), Some("A=1;x; path=/; Max-Age=0;"));
+    assert_eq!(cookie(6), Some("OLD=1; path=/;"));
+}
+
+#[test]
+fn del_header_and_redirect_cookie_errors_name_the_line() {
+    let dir = TempDir::new("del-header");
+    let cfg = |rule: &str| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n\
+frontend fe\n  bind 127.0.0.1:1\n  {rule}\n  default_backend b\nbackend b\n  server s 127.0.0.1:2\n"
+        )
+    };
+    let cases = [
+        (
+            "http-request del-header",
+            ":8: error detected in frontend 'fe' while parsing 'http-request del-header' rule : expects at least 1 argument.",
+        ),
+        (
+            "http-request del-header x -m",
+            ":8: error detected in frontend 'fe' while parsing 'http-request del-header' rule : -m flag expects exactly 1 argument.",
+        ),
+        (
+            "http-response del-header x -m found",
+            ":8: error detected in frontend 'fe' while parsing 'http-response del-header' rule : -m with unsupported matching method 'found'.",
+        ),
+        (
+            "http-after-response del-header ( -m reg",
+            ":8: error detected in frontend 'fe' while parsing 'http-after-response del-header' rule : regex '(' is invalid",
+        ),
+        (
+            "http-request del-header x -m beg y",
+            ":8: 'http-request del-header' expects either 'if' or 'unless' followed by a condition but found 'y'.",
+        ),
+        (
+            "http-request del-header x y",
+            ":8: 'http-request del-header' expects either 'if' or 'unless' followed by a condition but found 'y'.",
+        ),
+        (
+            "http-request redirect location /a set-cookie",
+            ":8: error detected in frontend 'fe' while parsing 'http-request redirect' rule : missing argument for 'set-cookie'.",
+        ),
+        (
+            "http-request redirect location /a clear-cookie",
+            ":8: error detected in frontend 'fe' while parsing 'http-request redirect' rule : missing argument for 'clear-cookie'.",
+        ),
+    ];
+    for (rule, needle) in cases {
+        expect_check(&dir, &cfg(rule), 1, needle);
+    }
+    for ok in [
+        "http-request del-header x -m sub if TRUE",
+        "http-response del-header x -m str",
+        "http-after-response del-header ^x -m reg unless FALSE",
+        "http-response redirect location /a set-cookie A=1",
+    ] {
+        expect_check(&dir, &cfg(ok), 0, "");
+    }
+}
+
+/// A rewrite failing in `http-after-response` under `strict-mode on` (a field longer than
+/// `tune.bufsize`): the answer, the server's or corelb's own (`return`, redirect), becomes
+/// the 500 page, which goes through the rules in turn (failing again here: then it goes
+/// without them); `strict-mode off` sends the answer without that field. The same in
+/// `http-response`. `wrew` counts each failure, as HAProxy 2.6 counts them.
+#[test]
+fn after_response_strict_mode_matches_haproxy() {
+    let web = naming_backend();
+    let (fe, dir) = (free_port(), TempDir::new("after-strict"));
+    let sock = dir.path("stats.sock");
+    let x3 = "%[var(txn.b)]%[var(txn.b)]%[var(txn.b)]";
+    let r3 = x3.replace("txn.b", "txn.r");
+    let cfg = format!(
+        "global\n  stats socket {}\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe}\n\
+  http-request set-var(txn.b) req.hdr(b)\n\
+  http-request set-var(txn.off) int(1) if {{ path_beg /off }}\n\
+  http-request return status 200 content-type text/plain string hi if {{ path_end own }}\n\
+  http-request redirect location /x if {{ path /redir }}\n\
+  http-request set-var(txn.r) req.hdr(r)\n\
+  http-response set-header Z {r3} if {{ var(txn.r) -m found }}\n\
+  http-after-response strict-mode off if {{ var(txn.off) -m found }}\n\
+  http-after-response set-header X {x3} if {{ var(txn.b) -m found }}\n\
+  http-after-response set-header Y after\n\
+  default_backend b\n\
+backend b\n  server s 127.0.0.1:{}\n",
+        sock.display(),
+        web.port
+    );
+    let seen = || {
+        let mut got = Vec::new();
+        // 3 × 6000 bytes do not fit in the 16384 bytes of `tune.bufsize`; 3 × 10 do.
+        for (p, h, b) in [
+            ("/srv", "B", 6000),
+            ("/own", "B", 6000),
+            ("/redir", "B", 6000),
+            ("/off", "B", 6000),
+            ("/offown", "B", 6000),
+            ("/srv", "B", 10),
+            ("/resp", "R", 6000),
+        ] {
+            let req = format!(
+                "GET {p} HTTP/1.1\r\nHost: h\r\n{h}: {}\r\nConnection: close\r\n\r\n",
+                "b".repeat(b)
+            );
+            let f = answer_fields(fe, &req, |k| k == "x" || k == "y");
+            // (The status, the other fields' lengths.)
+            let f: Vec<String> = (f.iter())
+                .map(|(k, v)| match k.as_str() {
+                    "status" => format!("{k}={v}"),
+                    _ => format!("{k}={}", v.len()),
+                })
+                .collect();
+            got.push(format!("{p} {h}{b}: {}", f.join(" ")));
+        }
+        wait_unix_socket(&sock);
+        let csv = eventually(Duration::from_secs(5), || {
+            let csv = stats_cmd(&sock, "show stat");
+            (csv_field(&csv, "FRONTEND", "req_tot") == "7").then_some(csv)
+        })
+        .unwrap_or_default();
+        for sv in ["FRONTEND", "BACKEND", "s"] {
+            got.push(format!("{sv} wrew={}", csv_field(&csv, sv, "wrew")));
+        }
+        got
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe]);
+    let ours = seen();
+    drop(lb);
+    let _ = std::fs::remove_file(&sock);
+    assert_eq!(
+        ours,
+        [
+            "/srv B6000: status=500",
+            "/own B6000: status=500",
+            "/redir B6000: status=500",
+            "/off B6000: status=200 y=5",
+            "/offown B6000: status=200 y=5",
+            "/srv B10: status=200 x=30 y=5",
+            "/resp R6000: status=500 y=5",
+            "FRONTEND wrew=9",
+            "BACKEND wrew=4",
+            "s wrew=4"
+        ],
+        "{ours:#?}"
+    );
+    if let Some(_h) = Haproxy::start(&cfg, &[fe]) {
         assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
     }
 }

@@ -1087,6 +1087,8 @@ pub enum HttpAction {
     SetHeader(String, crate::acl::LogFormat),
     AddHeader(String, crate::acl::LogFormat),
     DelHeader(String),
+    /// `del-header NAME -m beg|end|sub|reg`.
+    DelHeaders(HeaderNames),
     /// Each value of the header matching the regex gets the replacement (`\1` references).
     ReplaceHeader(String, Regex, String),
     SetPath(crate::acl::LogFormat),
@@ -1243,6 +1245,35 @@ pub enum ReplyBody {
     Section(String),
 }
 
+/// The names a `del-header NAME -m beg|end|sub|reg` removes. HAProxy 2.6 keeps names in
+/// lowercase (HTX): it compares the strings ignoring case, and runs the (case-sensitive)
+/// regex on the lowercase name, so `^X-` removes nothing.
+#[derive(Clone, Debug)]
+pub enum HeaderNames {
+    Beg(String),
+    End(String),
+    Sub(String),
+    Reg(Regex),
+}
+
+impl crate::h1::NameFilter for HeaderNames {
+    fn matches(&self, name: &[u8]) -> bool {
+        let fits = |p: &String| p.len() <= name.len();
+        match self {
+            HeaderNames::Beg(p) => fits(p) && name[..p.len()].eq_ignore_ascii_case(p.as_bytes()),
+            HeaderNames::End(p) => {
+                fits(p) && name[name.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes())
+            }
+            HeaderNames::Sub(p) => {
+                // (The parser refuses an empty name, which `windows` would not take.)
+                !p.is_empty()
+                    && (name.windows(p.len())).any(|w| w.eq_ignore_ascii_case(p.as_bytes()))
+            }
+            HeaderNames::Reg(re) => re.0.is_match(&name.to_ascii_lowercase()),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Redirect {
     pub kind: RedirectKind,
@@ -1250,6 +1281,9 @@ pub struct Redirect {
     pub code: u16,
     pub drop_query: bool,
     pub append_slash: bool,
+    /// `set-cookie NAME[=VALUE]` / `clear-cookie NAME[=]`: the whole value of the
+    /// Set-Cookie field the redirect carries, as HAProxy makes it.
+    pub cookie: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -101,20 +101,28 @@ impl<'a> From<&'a str> for Val<'a> {
     }
 }
 
+/// Which field names a `del-header NAME -m beg|end|sub|reg` removes (the proxy's rule
+/// says; the framing fields are never removed, as with [`Edits::del_header`]).
+pub trait NameFilter: fmt::Debug {
+    fn matches(&self, name: &[u8]) -> bool;
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Op<'a> {
     Add(&'a [u8], Val<'a>),
     Set(&'a [u8], Val<'a>),
     Del(&'a [u8]),
+    DelWhere(&'a dyn NameFilter),
     Replace(u32, Val<'a>),
 }
 
-impl<'a> Op<'a> {
-    /// The name of a field this op removes every original occurrence of.
-    fn removes(&self) -> Option<&'a [u8]> {
+impl Op<'_> {
+    /// Whether this op removes every earlier occurrence of a field called `name`.
+    fn removes(&self, name: &[u8]) -> bool {
         match *self {
-            Op::Set(n, _) | Op::Del(n) => Some(n),
-            _ => None,
+            Op::Set(n, _) | Op::Del(n) => n.eq_ignore_ascii_case(name),
+            Op::DelWhere(f) => check_name(name).is_ok() && f.matches(name),
+            Op::Add(..) | Op::Replace(..) => false,
         }
     }
 }
@@ -282,7 +290,7 @@ impl<'a, const N: usize> Edits<'a, N> {
             None => self.spill.get_or_insert_default().push(op),
         }
         self.len += 1;
-        self.has_removes |= op.removes().is_some();
+        self.has_removes |= matches!(op, Op::Set(..) | Op::Del(..) | Op::DelWhere(..));
         self.has_replaces |= matches!(op, Op::Replace(..));
         Ok(())
     }
@@ -315,6 +323,12 @@ impl<'a, const N: usize> Edits<'a, N> {
     pub fn del_header(&mut self, name: &'a [u8]) -> Result<(), EditError> {
         check_name(name)?;
         self.push(Op::Del(name))
+    }
+
+    /// `del-header NAME -m METH`: remove every field received or added so far whose name
+    /// `filter` picks.
+    pub fn del_headers_where(&mut self, filter: &'a dyn NameFilter) -> Result<(), EditError> {
+        self.push(Op::DelWhere(filter))
     }
 
     /// `replace-header`/`replace-value`: give the received field at `index` (in the head's
@@ -425,11 +439,7 @@ impl<'a, const N: usize> Edits<'a, N> {
 
     /// Whether an op removes received fields called `name`.
     fn removed(&self, name: &[u8]) -> bool {
-        self.has_removes
-            && self
-                .ops()
-                .filter_map(Op::removes)
-                .any(|n| n.eq_ignore_ascii_case(name))
+        self.has_removes && self.ops().any(|op| op.removes(name))
     }
 
     /// The last replacement of received field `index`.
@@ -534,8 +544,7 @@ impl<'s, 'a, const N: usize> Iterator for EditedHeaders<'s, 'a, N> {
             };
             let removed_later = (j + 1..edits.len as usize)
                 .filter_map(|k| edits.op(k))
-                .filter_map(Op::removes)
-                .any(|n| n.eq_ignore_ascii_case(name));
+                .any(|op| op.removes(name));
             if !removed_later {
                 return Some(EditedHeader {
                     name,

@@ -141,7 +141,8 @@ mod tests;
 
 pub use chunked::{Advance, ChunkError, ChunkErrorKind, ChunkedScanner, MAX_CHUNK_LINE};
 pub use edit::{
-    ConnectionHeader, EDIT_ARENA, EditError, EditedHeader, EditedHeaders, Edits, FieldSource, Val,
+    ConnectionHeader, EDIT_ARENA, EditError, EditedHeader, EditedHeaders, Edits, FieldSource,
+    NameFilter, Val,
 };
 pub use error::{ErrorKind, HttpError, Message};
 pub use framing::BodyKind;

@@ -330,6 +330,48 @@ fn replace_value(
     Some(HttpAction::ReplaceValue(w[1].clone(), re, f))
 }
 
+/// `del-header NAME [-m str|beg|end|sub|reg]`, with HAProxy 2.6's errors
+/// (`parse_http_del_header`).
+fn del_header(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) -> Option<HttpAction> {
+    let err = |d: &mut Diags, m: &str| rule_error(px, kw, "del-header", m, loc, d);
+    let Some(name) = w.get(1).filter(|n| !n.is_empty()) else {
+        err(d, "expects at least 1 argument.");
+        return None;
+    };
+    let (method, next) = match w.get(2).map(String::as_str) {
+        Some("-m") => match w.get(3) {
+            Some(m) if !m.is_empty() => (m.as_str(), 4),
+            _ => {
+                err(d, "-m flag expects exactly 1 argument.");
+                return None;
+            }
+        },
+        _ => ("str", 2),
+    };
+    let action = match method {
+        "str" => HttpAction::DelHeader(name.clone()),
+        "beg" => HttpAction::DelHeaders(HeaderNames::Beg(name.clone())),
+        "end" => HttpAction::DelHeaders(HeaderNames::End(name.clone())),
+        "sub" => HttpAction::DelHeaders(HeaderNames::Sub(name.clone())),
+        "reg" => match regex::bytes::Regex::new(name) {
+            Ok(r) => HttpAction::DelHeaders(HeaderNames::Reg(Regex(r))),
+            Err(e) => {
+                err(d, &format!("regex '{name}' is invalid ({e})."));
+                return None;
+            }
+        },
+        m => {
+            err(d, &format!("-m with unsupported matching method '{m}'."));
+            return None;
+        }
+    };
+    if let Some(x) = w.get(next).filter(|x| *x != "if" && *x != "unless") {
+        trailing(kw, "del-header", x, loc, d);
+        return None;
+    }
+    Some(action)
+}
+
 /// The actions HAProxy 2.6 has in `http-after-response` (its parser's list, in its order).
 const AFTER_RESPONSE_ACTIONS: &[&str] = &[
     "add-header",
@@ -652,16 +694,7 @@ fn http_rule_in(px: &Proxy, w: &[String], kw: &str, loc: &Loc, d: &mut Diags) ->
                 HttpAction::AddHeader(w[1].clone(), v)
             })
         }
-        "del-header" => {
-            if arg(2) == Some("-m") {
-                d.error(
-                    loc,
-                    format!("'{kw} del-header ... -m' is not supported yet"),
-                );
-                return None;
-            }
-            need(1, "a header name", d).then(|| HttpAction::DelHeader(w[1].clone()))
-        }
+        "del-header" => del_header(px, w, kw, loc, d),
         "replace-header" => {
             if !need(3, "a header name, a regex and a replacement", d) {
                 return None;
@@ -917,6 +950,7 @@ pub(super) fn parse_redirect(
         code: 302,
         drop_query: false,
         append_slash: false,
+        cookie: None,
     };
     let mut i = 3;
     while i < end {
@@ -937,8 +971,20 @@ pub(super) fn parse_redirect(
             ("drop-query", _) => r.drop_query = true,
             ("append-slash", _) => r.append_slash = true,
             ("ignore-empty", _) => {}
+            // HAProxy 2.6 (`http_parse_redirect_rule`): the last one counts; the value is
+            // written as given, then `; path=/;` (and ` Max-Age=0;` to clear).
+            (o @ ("set-cookie" | "clear-cookie"), Some(c)) if i + 1 < end && !c.is_empty() => {
+                let clear = if o == "clear-cookie" {
+                    " Max-Age=0;"
+                } else {
+                    ""
+                };
+                r.cookie = Some(format!("{c}; path=/;{clear}"));
+                i += 1;
+            }
             (o @ ("set-cookie" | "clear-cookie"), _) => {
-                d.error(loc, format!("'redirect ... {o}' is not supported yet"));
+                let m = format!("missing argument for '{o}'.");
+                rule_error(px, kw, "redirect", &m, loc, d);
                 return None;
             }
             (o, _) => {

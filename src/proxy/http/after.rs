@@ -9,7 +9,7 @@
 //! these rules' values and warns that a condition on them never matches), so the rules see
 //! no request head here either — variables, addresses and counters are what they use.
 
-use super::rules::response_rules;
+use super::rules::{HttpVerdict, response_rules};
 use crate::acl::RequestSample;
 use crate::config::Proxy;
 use crate::h1::{Edits, HeadLimits, Parsed, ResponseHead, parse_response, serialize_response};
@@ -30,7 +30,10 @@ pub fn any(fe: &Proxy, be: Option<&Proxy>) -> bool {
 pub type Captures = Vec<(usize, Vec<u8>)>;
 
 /// Runs the rules on a server's response head, into its `edits`; `capture` rules' values
-/// go to `caps`. Returns how many rewrites failed.
+/// go to `caps`, failed rewrites to `failed`. `room`: what the rules may add to the head
+/// (HAProxy's buffer less the response). Returns whether a rewrite failed under
+/// `strict-mode on` (HAProxy's default): HAProxy then answers 500 instead (see [`failed_page`]);
+/// the other proxy's rules do not run.
 #[allow(clippy::too_many_arguments)]
 pub fn on_head<'a, const N: usize>(
     fe: &'a Proxy,
@@ -42,17 +45,18 @@ pub fn on_head<'a, const N: usize>(
     bump: &'a Bump,
     scratch: &mut Vec<u8>,
     caps: &mut Captures,
-) -> u8 {
+    room: usize,
+    failed: &mut u8,
+) -> bool {
     let base = &RequestSample {
         head: None,
         ..*base
     };
-    let mut failed = 0;
+    let mut room = Some(room);
     for px in proxies(fe, be) {
-        // The parser admits no action that answers or drops: only Allow and Continue come,
-        // and the 500 of a failed rewrite under `strict-mode on`, which corelb does not send
-        // here (the answer goes without the rewrite; the failure is logged).
-        let _ = response_rules(
+        // The parser admits no action that answers or drops: a reply is the 500 of a failed
+        // rewrite under `strict-mode on`.
+        let v = response_rules(
             &px.http_after_response,
             &px.acls,
             base,
@@ -66,14 +70,25 @@ pub fn on_head<'a, const N: usize>(
             caps,
             // (None of these among http-after-response's actions in HAProxy 2.6.)
             &mut super::rules::Effects::default(),
-            &mut failed,
+            &mut room,
+            failed,
         );
+        if matches!(
+            v,
+            HttpVerdict::Reply { .. } | HttpVerdict::DenyResponse { .. }
+        ) {
+            return true;
+        }
     }
-    failed
+    false
 }
 
 /// Runs the rules on an answer corelb wrote itself (`bytes`: a whole HTTP/1.1 response):
-/// the answer as the rules leave it, and its status; `capture` rules' values go to `caps`.
+/// the answer as the rules leave it, and its status; `capture` rules' values go to `caps`,
+/// failed rewrites to `failed`. As HAProxy (`http_reply_and_close`), a rewrite failing under
+/// `strict-mode on` makes the answer the 500 page, which goes through the rules too, unless
+/// the answer was a 500 already: then the page goes without them.
+#[allow(clippy::too_many_arguments)]
 pub fn on_bytes(
     fe: &Proxy,
     be: Option<&Proxy>,
@@ -82,6 +97,8 @@ pub fn on_bytes(
     bytes: Vec<u8>,
     scratch: &mut Vec<u8>,
     caps: &mut Captures,
+    bufsize: usize,
+    failed: &mut u8,
 ) -> (u16, Vec<u8>) {
     // corelb answers: the request's analysis is over (`req.` variables are gone).
     if let Some(t) = base.txn {
@@ -90,19 +107,40 @@ pub fn on_bytes(
     if !any(fe, be) {
         return (status, bytes);
     }
-    let limits = HeadLimits::default();
-    let mut res = ResponseHead::with_capacity(&limits);
-    let Ok(Parsed::Complete { head_len }) = parse_response(&bytes, &limits, &mut res) else {
-        // corelb's own pages always parse; an `errorfile` that does not is sent as it is.
-        return (status, bytes);
+    // The rules on an answer: the answer as they leave it, and its status (one that does
+    // not parse goes as it is); `Err` (the answer back) when a rewrite failed under
+    // `strict-mode on`.
+    let mut rules = |status: u16, bytes: Vec<u8>| -> Result<(u16, Vec<u8>), Vec<u8>> {
+        let limits = HeadLimits::default();
+        let mut res = ResponseHead::with_capacity(&limits);
+        let Ok(Parsed::Complete { head_len }) = parse_response(&bytes, &limits, &mut res) else {
+            // corelb's own pages always parse; an `errorfile` that does not is sent as it is.
+            return Ok((status, bytes));
+        };
+        let bump = Bump::new();
+        let mut edits: Edits<'_> = Edits::new();
+        // HAProxy holds the whole answer, body too, in the buffer the rules add to.
+        let room = bufsize.saturating_sub(bytes.len());
+        let (res, b, e) = (&res, &bytes[..], &mut edits);
+        if on_head(fe, be, base, res, b, e, &bump, scratch, caps, room, failed) {
+            return Err(bytes);
+        }
+        let mut out = Vec::with_capacity(bytes.len() + 128);
+        serialize_response(res, &bytes, &edits, &mut out);
+        out.extend_from_slice(&bytes[head_len..]);
+        Ok((edits.status.map_or(status, |(s, _)| s), out))
     };
-    let bump = Bump::new();
-    let mut edits: Edits<'_> = Edits::new();
-    // (Rewrites failing on corelb's own answers are not counted in `wrew`.)
-    let _ = on_head(fe, be, base, &res, &bytes, &mut edits, &bump, scratch, caps);
-    let mut out = Vec::with_capacity(bytes.len() + 128);
-    serialize_response(&res, &bytes, &edits, &mut out);
-    out.extend_from_slice(&bytes[head_len..]);
-    let status = edits.status.map_or(status, |(s, _)| s);
-    (status, out)
+    match rules(status, bytes) {
+        Ok(answer) => answer,
+        Err(_) if status == 500 => (500, failed_page(fe, be, base)),
+        Err(_) => match rules(500, failed_page(fe, be, base)) {
+            Ok(answer) => answer,
+            Err(page) => (500, page),
+        },
+    }
+}
+
+/// The 500 HAProxy answers when a rewrite failed under `strict-mode on`.
+pub fn failed_page(fe: &Proxy, be: Option<&Proxy>, base: &RequestSample<'_>) -> Vec<u8> {
+    super::rules::close_page(super::rules::page_for(500, fe, be, base), true)
 }

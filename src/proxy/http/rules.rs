@@ -186,34 +186,19 @@ pub fn request_rules<'a, const N: usize>(
                     },
                     scratch,
                 );
-                // The field as HAProxy's HTX holds it: name, value and their separators.
-                let need = name.len() + scratch.len() + 4;
-                let r = match flags.rewrite_room {
-                    Some(room) if need > room => Err(Failed::NoRoom),
-                    _ => {
-                        let val = keep(edits, bump, scratch);
-                        if matches!(rule.action, HttpAction::SetHeader(..)) {
-                            edits.set_header(name.as_bytes(), val)
-                        } else {
-                            edits.add_header(name.as_bytes(), val)
-                        }
-                        .map_err(Failed::Edit)
-                    }
-                };
-                match r {
-                    Ok(()) => {
-                        if let Some(room) = &mut flags.rewrite_room {
-                            *room -= need;
-                        }
-                    }
-                    Err(e) if rewrite_failed(strict, rule, e, &mut flags.failed_rewrites) => {
-                        return internal_error(pages, base, close);
-                    }
-                    Err(_) => {}
+                let set = matches!(rule.action, HttpAction::SetHeader(..));
+                let r = add_field(edits, bump, set, name, scratch, &mut flags.rewrite_room);
+                if let Err(e) = r
+                    && rewrite_failed(strict, rule, e, &mut flags.failed_rewrites)
+                {
+                    return internal_error(pages, base, close);
                 }
             }
             HttpAction::DelHeader(name) => {
                 let _ = edits.del_header(name.as_bytes());
+            }
+            HttpAction::DelHeaders(names) => {
+                let _ = edits.del_headers_where(names);
             }
             HttpAction::StrictMode(on) => strict = *on,
             // As HAProxy's `http_action_early_hint`: a hint starts a 103 unless one is open;
@@ -464,6 +449,34 @@ enum Failed {
     NoRoom,
 }
 
+/// `set-header` (`set`) or `add-header` of `name` with the value in `scratch`, if it fits
+/// in the `room` left for rewrites (which it then takes).
+fn add_field<'a, const N: usize>(
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    set: bool,
+    name: &'a str,
+    scratch: &[u8],
+    room: &mut Option<usize>,
+) -> Result<(), Failed> {
+    // The field as HAProxy's HTX holds it: name, value and their separators.
+    let need = name.len() + scratch.len() + 4;
+    if room.is_some_and(|left| need > left) {
+        return Err(Failed::NoRoom);
+    }
+    let val = keep(edits, bump, scratch);
+    if set {
+        edits.set_header(name.as_bytes(), val)
+    } else {
+        edits.add_header(name.as_bytes(), val)
+    }
+    .map_err(Failed::Edit)?;
+    if let Some(left) = room {
+        *left -= need;
+    }
+    Ok(())
+}
+
 /// A rewrite of `rule` failed: logged, counted in `failed` (HAProxy counts it under either
 /// mode), and whether it ends the transaction (`strict-mode on`, HAProxy's default; `off`
 /// skips the rewrite and goes on).
@@ -621,7 +634,9 @@ pub fn wait_for_body(
 }
 
 /// Runs `http-response` rules on the response head's edits. Conditions see the request
-/// (response-side fetches are not available: see the README).
+/// (response-side fetches are not available: see the README). `room`: what `set-header`
+/// and `add-header` may still add (HAProxy's buffer less the response); `failed`: the
+/// failed rewrites.
 #[allow(clippy::too_many_arguments)]
 pub fn response_rules<'a, const N: usize>(
     rules: &'a [HttpRule],
@@ -636,6 +651,7 @@ pub fn response_rules<'a, const N: usize>(
     close: bool,
     captures: &mut Vec<(usize, Vec<u8>)>,
     effects: &mut Effects,
+    room: &mut Option<usize>,
     failed: &mut u8,
 ) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
@@ -652,14 +668,9 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::SetHeader(name, v) | HttpAction::AddHeader(name, v) => {
                 scratch.clear();
                 v.render(&ResponseSample::new(base, res, rbuf, edits), scratch);
-                let val = keep(edits, bump, scratch);
-                let r = if matches!(rule.action, HttpAction::SetHeader(..)) {
-                    edits.set_header(name.as_bytes(), val)
-                } else {
-                    edits.add_header(name.as_bytes(), val)
-                };
-                if let Err(e) = r
-                    && rewrite_failed(strict, rule, Failed::Edit(e), failed)
+                let set = matches!(rule.action, HttpAction::SetHeader(..));
+                if let Err(e) = add_field(edits, bump, set, name, scratch, room)
+                    && rewrite_failed(strict, rule, e, failed)
                 {
                     let s = ResponseSample::new(base, res, rbuf, edits);
                     return internal_error(pages, &s, close);
@@ -668,6 +679,9 @@ pub fn response_rules<'a, const N: usize>(
             HttpAction::StrictMode(on) => strict = *on,
             HttpAction::DelHeader(name) => {
                 let _ = edits.del_header(name.as_bytes());
+            }
+            HttpAction::DelHeaders(names) => {
+                let _ = edits.del_headers_where(names);
             }
             HttpAction::ReplaceHeader(name, re, repl) => {
                 replace_header(res.headers(), rbuf, name, re, repl, edits, bump);
@@ -1159,12 +1173,14 @@ fn redirect(
     let mut out = Vec::with_capacity(128 + loc.len());
     // HAProxy marks only the temporary redirects uncacheable (seen in the differential test).
     let temporary = matches!(rd.code, 302 | 303 | 307);
-    let headers: &[(&[u8], &[u8])] = if temporary {
-        &[(b"Location", &loc), (b"Cache-Control", b"no-cache")]
-    } else {
-        &[(b"Location", &loc)]
-    };
-    write_response(&mut out, rd.code, reason.as_bytes(), headers, b"", close);
+    let mut headers: Vec<(&[u8], &[u8])> = vec![(b"Location", &loc)];
+    if temporary {
+        headers.push((b"Cache-Control", b"no-cache"));
+    }
+    if let Some(c) = &rd.cookie {
+        headers.push((b"Set-Cookie", c.as_bytes()));
+    }
+    write_response(&mut out, rd.code, reason.as_bytes(), &headers, b"", close);
     out
 }
 

@@ -447,6 +447,7 @@ impl Ctx {
             if vars.is_some() && super::after::any(fe_px, be_px) {
                 let (mut scratch, mut caps) = (Vec::new(), Vec::new());
                 let bytes = page.into_owned();
+                let mut failed = 0;
                 let (st, bytes) = super::after::on_bytes(
                     fe_px,
                     be_px,
@@ -455,7 +456,12 @@ impl Ctx {
                     bytes,
                     &mut scratch,
                     &mut caps,
+                    self.bufsize(),
+                    &mut failed,
                 );
+                let chosen =
+                    1 + usize::from(txn.backend.is_some()) + usize::from(txn.server.is_some());
+                txn.failed_rewrites(failed, chosen);
                 (txn.status, page) = (st, bytes.into());
                 txn.capture_response(fe_px, &mut caps);
             }
@@ -1345,6 +1351,7 @@ impl<'c> Exchange<'c> {
         if let Some((status, bytes)) = reply {
             let be_px = be.as_ref().map(|b| &cfg.proxies[b.proxy]);
             let mut caps = Vec::new();
+            let mut failed = 0;
             let (status, bytes) = super::after::on_bytes(
                 fe_px,
                 be_px,
@@ -1353,7 +1360,10 @@ impl<'c> Exchange<'c> {
                 bytes,
                 &mut b.scratch,
                 &mut caps,
+                ctx.bufsize(),
+                &mut failed,
             );
+            txn.failed_rewrites(failed, 1 + usize::from(be.is_some()));
             txn.capture_response(fe_px, &mut caps);
             if flags.tarpit {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
@@ -2181,10 +2191,24 @@ impl<'c> Exchange<'c> {
                 );
                 let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px), &base), true);
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
-                let r = super::after::on_bytes(fe_px, Some(be_px), &base, 504, page, s, &mut caps);
+                let (size, mut failed) = (ctx.bufsize(), 0);
+                let r = super::after::on_bytes(
+                    fe_px,
+                    Some(be_px),
+                    &base,
+                    504,
+                    page,
+                    s,
+                    &mut caps,
+                    size,
+                    &mut failed,
+                );
+                txn.failed_rewrites(failed, 3);
                 txn.capture_response(fe_px, &mut caps);
                 break 'head Err(r);
             }
+            // What the response rules may add to the head: HAProxy's buffer less the response.
+            let mut res_room = Some(ctx.bufsize().saturating_sub(res.head_len()));
             // http-response rules: the backend's, then the frontend's (HAProxy's order).
             if !route.saved_head.is_empty() {
                 let shared = &shard.shared;
@@ -2223,6 +2247,7 @@ impl<'c> Exchange<'c> {
                         true,
                         &mut res_caps,
                         &mut effects,
+                        &mut res_room,
                         &mut failed,
                     );
                     // `http-response capture`: into the frontend's slots, cut to their
@@ -2243,7 +2268,19 @@ impl<'c> Exchange<'c> {
                             let s = &mut b.scratch;
                             let (px, be) = (fe_px, Some(be_px));
                             let c = &mut res_caps;
-                            let r = super::after::on_bytes(px, be, &rbase, status, bytes, s, c);
+                            let (size, mut failed) = (ctx.bufsize(), 0);
+                            let r = super::after::on_bytes(
+                                px,
+                                be,
+                                &rbase,
+                                status,
+                                bytes,
+                                s,
+                                c,
+                                size,
+                                &mut failed,
+                            );
+                            txn.failed_rewrites(failed, 3);
                             txn.capture_response(fe_px, &mut res_caps);
                             break 'head Err(r);
                         }
@@ -2300,7 +2337,19 @@ impl<'c> Exchange<'c> {
                 );
                 let bytes = rules::close_page(page, true);
                 let (s, mut caps) = (&mut b.scratch, Vec::new());
-                let r = super::after::on_bytes(fe_px, Some(be_px), &base, st, bytes, s, &mut caps);
+                let (size, mut failed) = (ctx.bufsize(), 0);
+                let r = super::after::on_bytes(
+                    fe_px,
+                    Some(be_px),
+                    &base,
+                    st,
+                    bytes,
+                    s,
+                    &mut caps,
+                    size,
+                    &mut failed,
+                );
+                txn.failed_rewrites(failed, 3);
                 txn.capture_response(fe_px, &mut caps);
                 break 'head Err(r);
             }
@@ -2318,11 +2367,31 @@ impl<'c> Exchange<'c> {
                     shard.shared.strm(fe.proxy, Some(be.proxy), Some(srv)),
                 );
                 let (px, be, rbuf) = (fe_px, Some(be_px), b.rbuf.bytes());
-                let (s, mut caps) = (&mut b.scratch, Vec::new());
-                let n = super::after::on_head(
-                    px, be, &base, res, rbuf, &mut edits, &rbump, s, &mut caps,
+                let (s, mut caps, mut failed) = (&mut b.scratch, Vec::new(), 0);
+                let (room, f) = (res_room.unwrap_or(0), &mut failed);
+                let strict_failed = super::after::on_head(
+                    px, be, &base, res, rbuf, &mut edits, &rbump, s, &mut caps, room, f,
                 );
-                txn.failed_rewrites(n, 3);
+                if strict_failed {
+                    // HAProxy's 500 instead, through the rules in turn.
+                    let page = super::after::failed_page(px, be, &base);
+                    let size = ctx.bufsize();
+                    let r = super::after::on_bytes(
+                        px,
+                        be,
+                        &base,
+                        500,
+                        page,
+                        s,
+                        &mut caps,
+                        size,
+                        &mut failed,
+                    );
+                    txn.failed_rewrites(failed, 3);
+                    txn.capture_response(fe_px, &mut caps);
+                    break 'head Err(r);
+                }
+                txn.failed_rewrites(failed, 3);
                 txn.capture_response(fe_px, &mut caps);
             }
             // The status the client gets (`set-status`), which the log and the frontend's
