@@ -1242,6 +1242,70 @@ impl AsyncRead for StreamIo {
 mod tests {
     use super::*;
 
+    /// A client stream that has `data` (all of it ready) and records the size of each
+    /// buffer it is lent.
+    struct Lent {
+        data: Vec<u8>,
+        at: usize,
+        sizes: Vec<usize>,
+    }
+
+    impl AsyncRead for Lent {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let this = self.get_mut();
+            this.sizes.push(buf.len());
+            Poll::Ready(Ok(crate::net::io::copy_pending(
+                &this.data,
+                &mut this.at,
+                buf,
+            )))
+        }
+    }
+
+    /// h2 reads the early bytes, then the client's, all of them in order, and each read
+    /// lends (so zeroes) at most twice what the last one brought, 1 KiB at least: not
+    /// the whole spare room of h2's buffer (what `tokio_util`'s `Compat` zeroed every time).
+    #[test]
+    fn wire_reads_everything_in_order_lending_what_the_last_read_brought() {
+        use tokio::io::AsyncRead as _;
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let mut w = Wire {
+            pre: data[..100].to_vec(),
+            pos: 0,
+            io: Lent {
+                data: data[100..].to_vec(),
+                at: 0,
+                sizes: Vec::new(),
+            },
+            meter: FrameMeter::new(0),
+            calm: Rc::new(Cell::new(Calm::Fine)),
+            glitches: Rc::new(Cell::new(0)),
+            offer: Wire::<()>::MIN_OFFER,
+        };
+        let mut got = Vec::new();
+        let mut zeroed = Vec::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut room = vec![std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        loop {
+            let mut buf = tokio::io::ReadBuf::uninit(&mut room);
+            match Pin::new(&mut w).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => break,
+                Poll::Ready(Ok(())) => got.extend_from_slice(buf.filled()),
+                other => panic!("{other:?}"),
+            }
+            zeroed.push(buf.initialized().len());
+        }
+        assert_eq!(got, data);
+        // The 100 early bytes, then 1 KiB, then twice each read's bytes, up to the room:
+        // only what is lent is zeroed.
+        assert_eq!(zeroed[..5], [1024, 1024, 2048, 4096, 8192]);
+        assert_eq!(w.io.sizes[..4], [1024, 2048, 4096, 8192]);
+    }
+
     fn head_of(req: http::request::Builder, end: bool) -> Result<String, Malformed> {
         let (parts, ()) = req.body(()).unwrap().into_parts();
         let mut out = Vec::new();
