@@ -3,8 +3,8 @@
 //!
 //! The h2 crate runs the protocol over the client stream (rustls in user space, a kTLS
 //! socket or plain TCP: whatever [`crate::net::tls::Client`] the connection is), through
-//! `tokio_util::compat`: it needs tokio's I/O traits only, spawns nothing, arms no timer and
-//! does not need `Send`, so it runs on the shard's executor like the rest of the connection.
+//! [`Wire`]: it needs tokio's I/O traits only, spawns nothing, arms no timer and does not
+//! need `Send`, so it runs on the shard's executor like the rest of the connection.
 //!
 //! Every stream runs the same [`Exchange`] as an HTTP/1 request, inside the connection's
 //! task (see [`super::tasks`]: no task and no allocation of its own) over buffers of its own
@@ -57,7 +57,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 /// The client connection preface; [`FrameMeter`] skips it (h2 checks it).
 const PREFACE_LEN: usize = 24;
@@ -187,7 +186,11 @@ impl FrameMeter {
 }
 
 /// The client connection as h2 reads it: bytes that came before (after a PROXY header, or
-/// drained at a kTLS hand-off) first, every byte shown to the [`FrameMeter`].
+/// drained at a kTLS hand-off) first, every byte shown to the [`FrameMeter`]. It speaks
+/// tokio's I/O traits itself (h2's) rather than through `tokio_util::compat`: h2 reads into
+/// the spare capacity of its read buffer, uninitialized at every call, and `Compat` zeroed
+/// all of it (kilobytes) for each read, which mostly brings a frame or two; see
+/// [`Wire::offer`].
 struct Wire<T> {
     pre: Vec<u8>,
     pos: usize,
@@ -196,41 +199,67 @@ struct Wire<T> {
     calm: Rc<Cell<Calm>>,
     /// The score so far, for `fc_glitches`.
     glitches: Rc<Cell<u32>>,
+    /// How many bytes the next read offers (and zeroes first): twice what the last one
+    /// brought, at least [`Wire::MIN_OFFER`], so that a stream of large frames soon reads
+    /// the whole buffer at a time.
+    offer: usize,
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Wire<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let n = if this.pos < this.pre.len() {
-            let n = crate::net::io::copy_pending(&this.pre, &mut this.pos, buf);
-            if this.pos == this.pre.len() {
-                this.pre = Vec::new();
-                this.pos = 0;
+impl<T> Wire<T> {
+    const MIN_OFFER: usize = 1024;
+
+    /// The size of the next read, out of `room` bytes: the bytes must be initialized
+    /// before they are lent to the client stream (a `&mut [u8]`), and a read returning
+    /// less than what it could have is always allowed (h2 reads again).
+    fn offer(&self, room: usize) -> usize {
+        room.min(self.offer)
+    }
+
+    fn read_into(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+    where
+        T: AsyncRead + Unpin,
+    {
+        let n = if self.pos < self.pre.len() {
+            let n = crate::net::io::copy_pending(&self.pre, &mut self.pos, buf);
+            if self.pos == self.pre.len() {
+                self.pre = Vec::new();
+                self.pos = 0;
             }
             n
         } else {
-            match Pin::new(&mut this.io).poll_read(cx, buf) {
+            match Pin::new(&mut self.io).poll_read(cx, buf) {
                 Poll::Ready(Ok(n)) => n,
                 other => return other,
             }
         };
         let mut at = None;
-        let v = this
+        let v = self
             .meter
             .feed_with(&buf[..n], &mut || *at.get_or_insert_with(Instant::now));
-        this.glitches.set(this.meter.glitches);
-        if v > this.calm.get() {
-            this.calm.set(v);
+        self.glitches.set(self.meter.glitches);
+        if v > self.calm.get() {
+            self.calm.set(v);
         }
+        self.offer = n.saturating_mul(2).max(Self::MIN_OFFER);
         Poll::Ready(Ok(n))
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
+impl<T: AsyncRead + Unpin> tokio::io::AsyncRead for Wire<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let want = this.offer(buf.remaining());
+        let n = std::task::ready!(this.read_into(cx, buf.initialize_unfilled_to(want)))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> tokio::io::AsyncWrite for Wire<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -241,7 +270,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Wire<T> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_flush(cx)
     }
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_close(cx)
     }
 }
@@ -408,6 +437,7 @@ pub async fn session<T>(
             meter: FrameMeter::new(tune.glitches_threshold),
             calm: calm.clone(),
             glitches,
+            offer: Wire::<()>::MIN_OFFER,
         };
         let bufsize = ctx.bufsize();
         let window = tune.initial_window_size;
@@ -429,7 +459,7 @@ pub async fn session<T>(
             // (h2's default; HAProxy announces only another value.)
             builder.max_frame_size(tune.max_frame_size);
         }
-        let handshake = builder.handshake::<_, Bytes>(wire.compat());
+        let handshake = builder.handshake::<_, Bytes>(wire);
         let hs = future::or(async { Some(handshake.await) }, async {
             deadline_sleep(t_http_request).await;
             None
@@ -1211,6 +1241,70 @@ impl AsyncRead for StreamIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client stream that has `data` (all of it ready) and records the size of each
+    /// buffer it is lent.
+    struct Lent {
+        data: Vec<u8>,
+        at: usize,
+        sizes: Vec<usize>,
+    }
+
+    impl AsyncRead for Lent {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let this = self.get_mut();
+            this.sizes.push(buf.len());
+            Poll::Ready(Ok(crate::net::io::copy_pending(
+                &this.data,
+                &mut this.at,
+                buf,
+            )))
+        }
+    }
+
+    /// h2 reads the early bytes, then the client's, all of them in order, and each read
+    /// lends (so zeroes) at most twice what the last one brought, 1 KiB at least: not
+    /// the whole spare room of h2's buffer (what `tokio_util`'s `Compat` zeroed every time).
+    #[test]
+    fn wire_reads_everything_in_order_lending_what_the_last_read_brought() {
+        use tokio::io::AsyncRead as _;
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let mut w = Wire {
+            pre: data[..100].to_vec(),
+            pos: 0,
+            io: Lent {
+                data: data[100..].to_vec(),
+                at: 0,
+                sizes: Vec::new(),
+            },
+            meter: FrameMeter::new(0),
+            calm: Rc::new(Cell::new(Calm::Fine)),
+            glitches: Rc::new(Cell::new(0)),
+            offer: Wire::<()>::MIN_OFFER,
+        };
+        let mut got = Vec::new();
+        let mut zeroed = Vec::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut room = vec![std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        loop {
+            let mut buf = tokio::io::ReadBuf::uninit(&mut room);
+            match Pin::new(&mut w).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => break,
+                Poll::Ready(Ok(())) => got.extend_from_slice(buf.filled()),
+                other => panic!("{other:?}"),
+            }
+            zeroed.push(buf.initialized().len());
+        }
+        assert_eq!(got, data);
+        // The 100 early bytes, then 1 KiB, then twice each read's bytes, up to the room:
+        // only what is lent is zeroed.
+        assert_eq!(zeroed[..5], [1024, 1024, 2048, 4096, 8192]);
+        assert_eq!(w.io.sizes[..4], [1024, 2048, 4096, 8192]);
+    }
 
     fn head_of(req: http::request::Builder, end: bool) -> Result<String, Malformed> {
         let (parts, ()) = req.body(()).unwrap().into_parts();

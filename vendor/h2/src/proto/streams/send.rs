@@ -78,17 +78,20 @@ impl Send {
     }
 
     fn check_headers(fields: &http::HeaderMap) -> Result<(), UserError> {
+        // corelb: one pass over the field names, where 0.4.21 looked each forbidden name up
+        // (six hash lookups per response, two of them parsing a name given as a string):
+        // the same verdict, see CHANGES.md ("Fewer lookups").
         // 8.1.2.2. Connection-Specific Header Fields
-        if fields.contains_key(http::header::CONNECTION)
-            || fields.contains_key(http::header::TRANSFER_ENCODING)
-            || fields.contains_key(http::header::UPGRADE)
-            || fields.contains_key("keep-alive")
-            || fields.contains_key("proxy-connection")
-        {
-            tracing::debug!("illegal connection-specific headers found");
-            return Err(UserError::MalformedHeaders);
-        } else if let Some(te) = fields.get(http::header::TE) {
-            if te != "trailers" {
+        for name in fields.keys() {
+            let forbidden = *name == http::header::CONNECTION
+                || *name == http::header::TRANSFER_ENCODING
+                || *name == http::header::UPGRADE
+                || name.as_str() == "keep-alive"
+                || name.as_str() == "proxy-connection"
+                // (Only its first value is looked at, as 0.4.21 does.)
+                || (*name == http::header::TE
+                    && fields.get(http::header::TE).map_or(false, |te| te != "trailers"));
+            if forbidden {
                 tracing::debug!("illegal connection-specific headers found");
                 return Err(UserError::MalformedHeaders);
             }

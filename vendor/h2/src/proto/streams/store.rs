@@ -181,28 +181,35 @@ impl Resolve for Store {
     }
 }
 
+// corelb: the store's lookups are inlined, their panic kept out of line: a `Ptr` is
+// dereferenced about a hundred times per stream, and each was a call (with a frame set up
+// for the panic's message) around a bounds check and two compares. See CHANGES.md, item 10.
 impl ops::Index<Key> for Store {
     type Output = Stream;
 
+    #[inline]
     fn index(&self, key: Key) -> &Self::Output {
-        self.slab
-            .get(key.index.0 as usize)
-            .filter(|s| s.id == key.stream_id)
-            .unwrap_or_else(|| {
-                panic!("dangling store key for stream_id={:?}", key.stream_id);
-            })
+        match self.slab.get(key.index.0 as usize) {
+            Some(s) if s.id == key.stream_id => s,
+            _ => dangling(key),
+        }
     }
 }
 
 impl ops::IndexMut<Key> for Store {
+    #[inline]
     fn index_mut(&mut self, key: Key) -> &mut Self::Output {
-        self.slab
-            .get_mut(key.index.0 as usize)
-            .filter(|s| s.id == key.stream_id)
-            .unwrap_or_else(|| {
-                panic!("dangling store key for stream_id={:?}", key.stream_id);
-            })
+        match self.slab.get_mut(key.index.0 as usize) {
+            Some(s) if s.id == key.stream_id => s,
+            _ => dangling(key),
+        }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn dangling(key: Key) -> ! {
+    panic!("dangling store key for stream_id={:?}", key.stream_id);
 }
 
 impl Store {
@@ -431,12 +438,14 @@ impl<'a> Resolve for Ptr<'a> {
 impl<'a> ops::Deref for Ptr<'a> {
     type Target = Stream;
 
+    #[inline]
     fn deref(&self) -> &Stream {
         &self.store[self.key]
     }
 }
 
 impl<'a> ops::DerefMut for Ptr<'a> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut Stream {
         &mut self.store[self.key]
     }
