@@ -640,10 +640,10 @@ fn npn_and_0rtt_are_ignored_with_a_reason_and_quic_is_refused() {
     );
 }
 
-/// `level` and `expose-fd`, on `stats socket` and on a proxy's `bind` (where HAProxy 2.6
-/// checks and then ignores them): HAProxy's errors, with the line.
+/// `level`, `expose-fd` and `severity-output`, on `stats socket` and on a proxy's `bind`
+/// (where HAProxy 2.6 checks and then ignores them): HAProxy's errors, with the line.
 #[test]
-fn level_and_expose_fd_are_checked_on_stats_sockets_and_binds() {
+fn level_expose_fd_and_severity_output_are_checked_on_stats_sockets_and_binds() {
     let dir = TempDir::new("levels");
     let sock = dir.path("s.sock");
     let base = "defaults\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n";
@@ -652,7 +652,8 @@ fn level_and_expose_fd_are_checked_on_stats_sockets_and_binds() {
     expect_check(
         &dir,
         &format!(
-            "global\n  stats socket {} level user expose-fd listeners\n{base}{listen}level operator expose-fd listeners{server}",
+            "global\n  stats socket {} level user expose-fd listeners severity-output number\n\
+             {base}{listen}level operator expose-fd listeners severity-output string{server}",
             sock.display()
         ),
         0,
@@ -672,6 +673,24 @@ fn level_and_expose_fd_are_checked_on_stats_sockets_and_binds() {
             "'expose-fd' only supports 'listeners' (got 'all')",
         ),
         ("level", "", 2, "'level' : missing level"),
+        (
+            "severity-output String",
+            "",
+            2,
+            "'severity-output' only supports 'none', 'number', and 'string' (got 'String')",
+        ),
+        (
+            "severity-output",
+            "",
+            2,
+            "'severity-output' : missing severity format",
+        ),
+        (
+            "",
+            "severity-output 3",
+            8,
+            "'bind' : 'severity-output' only supports 'none', 'number', and 'string' (got '3')",
+        ),
         (
             "",
             "level root",
@@ -704,7 +723,7 @@ const HAPROXY_KEYWORDS: &str = include_str!("data/haproxy-2.6.12-dKall.txt");
 /// HAProxy 2.6 keywords and actions corelb still rejects as unknown or "not supported yet",
 /// each listed in the README as not done. The test fails when one of them starts to work
 /// (remove it here) and when anything else is rejected.
-const KNOWN_MISSING: &[&str] = &["listen bind <addr> severity-output +1"];
+const KNOWN_MISSING: &[&str] = &[];
 
 /// One line of a proxy (or the global section) using `kw` as the registry names it, with a
 /// placeholder argument where it takes one.

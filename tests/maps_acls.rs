@@ -78,21 +78,30 @@ fn normalize(s: &str) -> String {
     out
 }
 
-/// The steps, each with what the client or the socket saw.
-fn transcript(port: u16, sock: &Path, dir: &TempDir) -> Vec<String> {
+/// The two kinds of step: a socket command (`MAP` and `ACL` stand for the files), and
+/// requests for a host and path on several connections, to reach every shard.
+type Cmd<'a> = Box<dyn Fn(&mut Vec<String>, &str) + 'a>;
+type Hosts = Box<dyn Fn(&mut Vec<String>, &str, &str)>;
+
+fn steps<'a>(port: u16, sock: &'a Path, dir: &TempDir) -> (Cmd<'a>, Hosts) {
     let map = dir.path("hosts.map").display().to_string();
     let acl = dir.path("blocked.acl").display().to_string();
-    let mut t = Vec::new();
-    let cmd = |t: &mut Vec<String>, line: &str| {
+    let cmd = move |t: &mut Vec<String>, line: &str| {
         let line = line.replace("MAP", &map).replace("ACL", &acl);
         let out = stats_cmd(sock, &line);
         t.push(format!("> {line}\n{}", normalize(&out)));
     };
-    // Several connections, to reach every shard.
-    let hosts = |t: &mut Vec<String>, host: &str, path: &str| {
+    let hosts = move |t: &mut Vec<String>, host: &str, path: &str| {
         let seen: Vec<String> = (0..6).map(|_| get(port, host, path, &[])).collect();
         t.push(format!("GET {host}{path}: {}", seen.join(" | ")));
     };
+    (Box::new(cmd), Box::new(hosts))
+}
+
+/// The steps, each with what the client or the socket saw.
+fn transcript(port: u16, sock: &Path, dir: &TempDir) -> Vec<String> {
+    let (cmd, hosts) = steps(port, sock, dir);
+    let mut t = Vec::new();
     hosts(&mut t, "a.example", "/");
     hosts(&mut t, "b.example", "/");
     cmd(&mut t, "show map MAP");
@@ -298,5 +307,162 @@ fn rule_and_file_errors() {
         )),
         0,
         "",
+    );
+}
+
+/// Versions (HAProxy 2.4+'s atomic replacement, as ingress controllers use it): `prepare`,
+/// `add|show|clear @<ver>`, `commit @<ver>`, their errors, and what traffic sees on every
+/// shard: the current version until the commit, then the committed one at once.
+fn versions_transcript(port: u16, sock: &Path, dir: &TempDir) -> Vec<String> {
+    let (cmd, hosts) = steps(port, sock, dir);
+    let mut t = Vec::new();
+    hosts(&mut t, "a.example", "/");
+    cmd(&mut t, "prepare map MAP");
+    cmd(&mut t, "add map @1 MAP a.example c");
+    cmd(&mut t, "add map @1 MAP <<\nnew.example b\nold.example a\n");
+    cmd(&mut t, "show map @1 MAP");
+    cmd(&mut t, "show map MAP");
+    cmd(&mut t, "show map");
+    // Prepared, not committed: traffic keeps the current version.
+    hosts(&mut t, "a.example", "/");
+    hosts(&mut t, "new.example", "/");
+    cmd(&mut t, "get map MAP new.example");
+    // HAProxy 2.6's `set map` and `del map` reach every version.
+    cmd(&mut t, "set map MAP a.example b");
+    cmd(&mut t, "del map MAP old.example");
+    cmd(&mut t, "show map @1 MAP");
+    hosts(&mut t, "a.example", "/");
+    // Errors, which change nothing.
+    for bad in [
+        "add map @5 MAP k v",
+        "add acl @5 ACL /k",
+        "add map @1 MAP k",
+        "show map @1",
+        "show map @",
+        "clear map @1",
+        "commit map @5 MAP",
+        "commit map @0 MAP",
+        "commit map MAP",
+        "commit map",
+        "commit map @1",
+        "commit map @1 /nonexistent.map",
+        "commit acl @1 MAP",
+        "prepare map",
+        "prepare map ACL",
+        "prepare acl MAP",
+        "set map @1 MAP a.example a",
+        "del map @1 MAP a.example",
+        "get map @1 MAP a.example",
+        "show map @7 MAP",
+    ] {
+        cmd(&mut t, bad);
+    }
+    cmd(&mut t, "show map");
+    hosts(&mut t, "a.example", "/");
+    // The commit: every shard's next lookup sees version 1.
+    cmd(&mut t, "commit map @1 MAP");
+    hosts(&mut t, "a.example", "/");
+    hosts(&mut t, "new.example", "/");
+    hosts(&mut t, "b.example", "/");
+    cmd(&mut t, "show map MAP");
+    cmd(&mut t, "show map");
+    cmd(&mut t, "commit map @1 MAP");
+    // Two versions prepared: committing the older keeps the newer, which comes later.
+    cmd(&mut t, "prepare map MAP; prepare map MAP");
+    cmd(&mut t, "add map @3 MAP a.example c");
+    cmd(&mut t, "add map @2 MAP a.example a");
+    cmd(&mut t, "add map @2 MAP b.example b");
+    cmd(&mut t, "clear map @2 MAP");
+    cmd(&mut t, "add map @2 MAP a.example a");
+    cmd(&mut t, "commit map @2 MAP");
+    hosts(&mut t, "a.example", "/");
+    cmd(&mut t, "show map @3 MAP");
+    cmd(&mut t, "show map");
+    cmd(&mut t, "commit map @3 MAP");
+    hosts(&mut t, "a.example", "/");
+    cmd(&mut t, "commit map @2 MAP");
+    // `@<ver>` reads as HAProxy's str2uic: no digits is version 0, here an old one.
+    cmd(&mut t, "add map @x MAP zz.example a");
+    cmd(&mut t, "show map @0 MAP");
+    cmd(&mut t, "show map");
+    // A `set-map` rule on a key only a prepared version has sets it there (HAProxy 2.6's
+    // lookup in every version), and adds nothing to the current one.
+    cmd(&mut t, "prepare map MAP");
+    cmd(&mut t, "add map @4 MAP rule.example a");
+    t.push(get(
+        port,
+        "other",
+        "/",
+        &["x-key: rule.example", "x-val: b"],
+    ));
+    hosts(&mut t, "rule.example", "/");
+    cmd(&mut t, "show map @4 MAP");
+    cmd(&mut t, "show map MAP");
+    // The ACL file: the prepared version denies nothing until it is committed.
+    hosts(&mut t, "a.example", "/admin");
+    cmd(&mut t, "prepare acl ACL");
+    cmd(&mut t, "add acl @1 ACL /v1");
+    cmd(&mut t, "add acl @1 MAP /v1");
+    hosts(&mut t, "a.example", "/v1");
+    cmd(&mut t, "show acl @1 ACL");
+    cmd(&mut t, "commit acl @1 ACL");
+    hosts(&mut t, "a.example", "/v1");
+    hosts(&mut t, "a.example", "/admin");
+    cmd(&mut t, "show acl ACL");
+    // Severity prefixes on the new commands' messages.
+    cmd(
+        &mut t,
+        "set severity-output number; prepare acl ACL; commit acl @9 ACL; show acl @2 ACL; \
+         set severity-output string; prepare acl ACL; add acl @9 ACL /x; show map @9 MAP",
+    );
+    t
+}
+
+#[test]
+fn map_and_acl_versions_as_in_haproxy() {
+    let dir = TempDir::new("mapver");
+    dir.write("hosts.map", "# host backend\na.example a\nb.example b\n");
+    dir.write("blocked.acl", "/admin\n");
+    let (hport, cport) = (free_port(), free_port());
+    let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
+    let Some(_h) = Haproxy::start(&config(&dir, &hsock, hport), &[hport]) else {
+        return;
+    };
+    wait_unix_socket(&hsock);
+    let haproxy = versions_transcript(hport, &hsock, &dir);
+    let _lb = Corelb::start(&config(&dir, &csock, cport), &["--shards", "2"], &[cport]);
+    wait_unix_socket(&csock);
+    let corelb = versions_transcript(cport, &csock, &dir);
+    assert_eq!(corelb.len(), haproxy.len());
+    for (h, c) in haproxy.iter().zip(&corelb) {
+        assert_eq!(
+            c,
+            h,
+            "\ncorelb:\n{}\nhaproxy:\n{}",
+            corelb.join("\n"),
+            haproxy.join("\n")
+        );
+    }
+    // What the lines above did, spelled out: before the commit new.example had no entry (the
+    // map's default, c) on every connection, after it the committed version's b.
+    let at = |prefix: &str| corelb.iter().position(|l| l.starts_with(prefix)).unwrap();
+    let map = dir.path("hosts.map");
+    let commit = at(&format!("> commit map @1 {}\n", map.display()));
+    let all = |url: &str, v: &str| format!("GET {url}: {}", [v; 6].join(" | "));
+    assert!(
+        corelb[..commit].contains(&all("new.example/", "200 c")),
+        "{}",
+        corelb.join("\n")
+    );
+    assert_eq!(corelb[commit + 2], all("new.example/", "200 b"));
+    let acl = at(&format!(
+        "> commit acl @1 {}\n",
+        dir.path("blocked.acl").display()
+    ));
+    assert_eq!(corelb[acl - 2], all("a.example/v1", "200 c"));
+    assert!(
+        corelb[acl + 1].starts_with("GET a.example/v1: 403"),
+        "{}",
+        corelb[acl + 1]
     );
 }

@@ -1827,3 +1827,123 @@ fn levels_match_haproxy_26() {
     assert!(err.contains("expose-fd listeners"), "{err}");
     drop(lb);
 }
+
+/// `severity-output number|string` on a socket and `set severity-output` in a session:
+/// HAProxy 2.6 puts `[3]: ` or `[err]: ` before a message (an error, a warning, `show cli
+/// level`, an unknown command), never before data (`get weight`, `show table`), on every
+/// command of the line after the `set`, and for the rest of a `prompt` session.
+#[test]
+fn severity_output_matches_haproxy_26() {
+    let a = Backend::named("a");
+    let dir = TempDir::new("severity");
+    let (mine, theirs) = (dir.path("corelb"), dir.path("haproxy"));
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::create_dir_all(&theirs).unwrap();
+    let (port, hport) = (free_port(), free_port());
+    // Two more sockets, and the bind keyword HAProxy checks and ignores on a proxy.
+    let cfg = |d: &Path, port: u16| {
+        levels_config(d, port, a.port)
+            .replace(
+                "  stats socket",
+                &format!(
+                    "  stats socket {0}/num.sock level admin severity-output number\n  \
+                     stats socket {0}/str.sock level admin severity-output string\n  stats socket",
+                    d.display()
+                ),
+            )
+            .replace(
+                "expose-fd listeners\n  tcp-request",
+                "expose-fd listeners severity-output string\n  tcp-request",
+            )
+    };
+    let lb = Corelb::start(&cfg(&mine, port), &["--shards", "2"], &[port]);
+    let hcfg = dir.write("haproxy.cfg", &cfg(&theirs, hport));
+    let _h = Haproxy::start(&hcfg, &theirs.join("num.sock"));
+    wait_unix_socket(&mine.join("num.sock"));
+    let commands = [
+        "show cli level",
+        "get weight l/a",
+        "get weight l/zz",
+        "get weight nothing",
+        "set weight l/a x",
+        "set weight l/a 300",
+        "set weight l/a 1",
+        "set server l/a state bogus",
+        "set server l/a addr 127.0.0.1",
+        "set server l/a addr bogus",
+        "set server l/a",
+        "show table t",
+        "show table nope",
+        "show table t data.bogus gt 1",
+        "clear table nope",
+        "show servers state nope",
+        "show stat nope 1 1",
+        "shutdown session 0",
+        "disable frontend nofe",
+        "set maxconn frontend nofe 10",
+        "abort ssl cert /nope",
+        "commit ssl cert /nope",
+        "show events nope",
+        "get map",
+        "show map /nope",
+        "set severity-output",
+        "set severity-output String",
+        "set severity-output none; show cli level",
+        "set severity-output string; show cli level; get weight l/zz; get weight l/a",
+        "user; set weight l/a 2",
+    ];
+    let mut diffs = Vec::new();
+    for sock in ["num", "str", "adm"] {
+        for c in commands {
+            let (m, h) = (
+                stats_cmd(&mine.join(format!("{sock}.sock")), c),
+                stats_cmd(&theirs.join(format!("{sock}.sock")), c),
+            );
+            if m != h {
+                diffs.push(format!("{sock}: {c}\n  corelb:  {m:?}\n  haproxy: {h:?}"));
+            }
+        }
+        // An unknown command: the suggestions differ (HAProxy has more commands), the
+        // first line does not.
+        let first = |d: &Path| {
+            let out = stats_cmd(&d.join(format!("{sock}.sock")), "bogus command");
+            out.lines().next().unwrap_or_default().to_string()
+        };
+        let (m, h) = (first(&mine), first(&theirs));
+        if m != h {
+            diffs.push(format!(
+                "{sock}: bogus command\n  corelb:  {m:?}\n  haproxy: {h:?}"
+            ));
+        }
+    }
+    // A prompt session keeps what it set; a new session starts from the socket's setting.
+    let session = "prompt\nget weight l/zz\nset severity-output number\nget weight l/zz\n\
+                   show cli level\nset severity-output string\nget weight l/zz\nquit\n";
+    for sock in ["num", "adm"] {
+        let m = talk(
+            UnixStream::connect(mine.join(format!("{sock}.sock"))).unwrap(),
+            session.as_bytes(),
+        );
+        let h = talk(
+            UnixStream::connect(theirs.join(format!("{sock}.sock"))).unwrap(),
+            session.as_bytes(),
+        );
+        if m != h {
+            diffs.push(format!(
+                "{sock}: prompt\n  corelb:  {m:?}\n  haproxy: {h:?}"
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // What the comparison covered, spelled out.
+    let s = |sock: &str, c: &str| stats_cmd(&mine.join(format!("{sock}.sock")), c);
+    assert_eq!(s("num", "get weight l/zz"), "[3]: No such server.\n\n");
+    assert_eq!(s("str", "get weight l/zz"), "[err]: No such server.\n\n");
+    assert_eq!(s("num", "get weight l/a"), "1 (initial 1)\n\n");
+    assert_eq!(s("adm", "get weight l/zz"), "No such server.\n\n");
+    assert_eq!(
+        s("adm", "set severity-output number; get weight l/zz"),
+        "\n[3]: No such server.\n\n"
+    );
+    drop(lb);
+}

@@ -12,7 +12,12 @@
 //! the change once the writer returns. Chosen over per-shard copies updated by message: one
 //! copy of a large map instead of one per core, and no window in which shards disagree
 //! after the CLI answered. The cost is on the writer: a change rebuilds the indexes
-//! (linear in the entries), as HAProxy's `prepare`/`commit` versions would.
+//! (linear in the entries).
+//!
+//! Versions (HAProxy 2.4+'s `prepare`/`add @<ver>`/`commit`, for atomic replacement): the
+//! indexes are built from the current version only; the others are entry lists beside it
+//! that no lookup sees. `commit` builds the indexes from the chosen version and installs
+//! them in one store per user, then drops the older versions, as HAProxy 2.6 purges them.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -65,8 +70,23 @@ pub struct PatRef {
 struct State {
     /// `show map`'s description: which lines use the file.
     desc: String,
+    /// The current version's entries: the ones lookups see.
     entries: Vec<RefEntry>,
     users: Vec<Arc<dyn Index>>,
+    /// `curr_ver`: the current version's number; `next_ver`: the last one `prepare` made.
+    curr: u32,
+    next: u32,
+    /// The other versions that hold entries, by number.
+    others: Vec<(u32, Vec<RefEntry>)>,
+}
+
+/// Why `commit` changed nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommitError {
+    /// Not a version after the current one that `prepare` made.
+    OutOfRange,
+    /// A user's index does not compile from the version's entries.
+    Build(String),
 }
 
 impl std::fmt::Debug for PatRef {
@@ -101,6 +121,9 @@ impl PatRef {
                 desc,
                 entries,
                 users: Vec::new(),
+                curr: 0,
+                next: 0,
+                others: Vec::new(),
             }),
         }
     }
@@ -127,18 +150,124 @@ impl PatRef {
     /// `show map`'s line for this file.
     pub fn describe(&self) -> String {
         let st = self.state();
+        // HAProxy counts the entries of every version.
+        let count = st.entries.len() + st.others.iter().map(|o| o.1.len()).sum::<usize>();
         format!(
-            "{} ({}) {}. curr_ver=0 next_ver=0 entry_cnt={}\n",
-            self.id,
-            self.file,
-            st.desc,
-            st.entries.len()
+            "{} ({}) {}. curr_ver={} next_ver={} entry_cnt={count}\n",
+            self.id, self.file, st.desc, st.curr, st.next
         )
     }
 
-    /// A copy of the entries, in order.
+    /// A copy of the current version's entries, in order.
     pub fn entries(&self) -> Vec<RefEntry> {
         self.state().entries.clone()
+    }
+
+    /// A copy of version `ver`'s entries (none for a version nothing was added to).
+    pub fn entries_at(&self, ver: u32) -> Vec<RefEntry> {
+        let st = self.state();
+        if ver == st.curr {
+            return st.entries.clone();
+        }
+        (st.others.iter().find(|o| o.0 == ver)).map_or_else(Vec::new, |o| o.1.clone())
+    }
+
+    /// `prepare map|acl`: a new empty version, after the last one made; its number.
+    pub fn prepare(&self) -> u32 {
+        let mut st = self.state();
+        st.next = st.next.wrapping_add(1);
+        let next = st.next;
+        // A number reused after a wrap starts empty.
+        st.others.retain(|o| o.0 != next);
+        next
+    }
+
+    /// Whether `ver` is past the last version `prepare` made (HAProxy's signed distance, so
+    /// that numbers may wrap).
+    pub fn in_future(&self, ver: u32) -> bool {
+        (ver.wrapping_sub(self.state().next) as i32) > 0
+    }
+
+    /// As [`update`](Self::update) on version `ver`: on the current one the indexes follow,
+    /// another one is only a list no lookup sees.
+    pub fn update_at<T>(
+        &self,
+        ver: u32,
+        change: impl FnOnce(&mut Vec<RefEntry>) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut st = self.state();
+        if ver == st.curr {
+            drop(st);
+            return self.update(change);
+        }
+        let i = match st.others.iter().position(|o| o.0 == ver) {
+            Some(i) => i,
+            None => {
+                st.others.push((ver, Vec::new()));
+                st.others.len() - 1
+            }
+        };
+        // On a copy: a change that fails leaves the version as it was.
+        let mut entries = st.others[i].1.clone();
+        let out = change(&mut entries);
+        if out.is_ok() {
+            st.others[i].1 = entries;
+        }
+        if st.others[i].1.is_empty() {
+            st.others.swap_remove(i);
+        }
+        out
+    }
+
+    /// Whether an entry of any version has `key` (HAProxy 2.6's `pat_ref_find_elt`).
+    pub fn has_key(&self, key: &[u8]) -> bool {
+        let st = self.state();
+        (st.entries.iter())
+            .chain(st.others.iter().flat_map(|o| &o.1))
+            .any(|x| &x.key[..] == key)
+    }
+
+    /// `commit map|acl @<ver>`: version `ver` (one `prepare` made after the current one)
+    /// becomes the current one, every user's index built from it before any is stored; the
+    /// versions up to it go, the later ones stay.
+    pub fn commit(&self, ver: u32) -> Result<(), CommitError> {
+        let mut st = self.state();
+        // HAProxy 2.6's test: curr < ver <= next, in wrapping arithmetic.
+        if ver.wrapping_sub(st.curr.wrapping_add(1)) >= st.next.wrapping_sub(st.curr) {
+            return Err(CommitError::OutOfRange);
+        }
+        let i = st.others.iter().position(|o| o.0 == ver);
+        let entries = i.map_or_else(Vec::new, |i| st.others[i].1.clone());
+        self.install(&mut st, entries).map_err(CommitError::Build)?;
+        st.curr = ver;
+        if let Some(i) = i {
+            st.others.swap_remove(i);
+        }
+        // HAProxy purges the half of the number space before `ver`.
+        st.others
+            .retain(|o| ver.wrapping_sub(1).wrapping_sub(o.0) > u32::MAX >> 1);
+        Ok(())
+    }
+
+    /// Applies `change` to the entries of every version (HAProxy 2.6's `set map`, `del map`
+    /// and their rules match keys in all of them), the current one first, whose indexes are
+    /// rebuilt; when they do not compile nothing changes. Returns the sum of `change`'s
+    /// counts.
+    pub fn update_all(
+        &self,
+        change: impl Fn(&mut Vec<RefEntry>) -> usize,
+    ) -> Result<usize, String> {
+        let mut st = self.state();
+        let mut entries = st.entries.clone();
+        let mut n = change(&mut entries);
+        if n > 0 {
+            self.install(&mut st, entries)?;
+        }
+        for o in st.others.iter_mut() {
+            n += change(&mut o.1);
+        }
+        st.others.retain(|o| !o.1.is_empty());
+        Ok(n)
     }
 
     /// One `get map`/`get acl` line per user of the file.
@@ -158,6 +287,13 @@ impl PatRef {
         let mut st = self.state();
         let mut entries = st.entries.clone();
         let out = change(&mut entries)?;
+        self.install(&mut st, entries)?;
+        Ok(out)
+    }
+
+    /// Builds every user's index from `entries`, then stores them all and keeps `entries`
+    /// as the current version; when one does not build, nothing changes.
+    fn install(&self, st: &mut State, entries: Vec<RefEntry>) -> Result<(), String> {
         let built = (st.users.iter())
             .map(|u| u.build(&self.file, &entries))
             .collect::<Result<Vec<_>, _>>()?;
@@ -165,7 +301,7 @@ impl PatRef {
             u.store(b);
         }
         st.entries = entries;
-        Ok(out)
+        Ok(())
     }
 
     /// Appends an entry.
@@ -241,30 +377,25 @@ impl PatAction {
                 }
                 set_or_add(r, key, &value)
             }
-            PatOp::DelMap | PatOp::DelAcl => r.update(|e| Ok(delete_key(e, key))).map(drop),
-            PatOp::AddAcl => r.update(|e| {
-                if !e.iter().any(|x| &x.key[..] == key) {
-                    e.push(entry(key, b""));
-                }
-                Ok(())
-            }),
+            PatOp::DelMap | PatOp::DelAcl => r.update_all(|e| delete_key(e, key)).map(drop),
+            PatOp::AddAcl if r.has_key(key) => Ok(()),
+            PatOp::AddAcl => r.add(key, b""),
         };
     }
 }
 
-/// `set-map`: every entry with `key` takes `value`; without one, an entry is added.
+/// `set-map`: every entry with `key`, in any version, takes `value`; without one, an entry
+/// is added to the current version (HAProxy 2.6's `pat_ref_find_elt`, then `pat_ref_set`
+/// or `pat_ref_add`).
 fn set_or_add(r: &PatRef, key: &[u8], value: &[u8]) -> Result<(), String> {
-    r.update(|e| {
-        let mut found = false;
-        for x in e.iter_mut().filter(|x| &x.key[..] == key) {
-            x.value = value.into();
-            found = true;
-        }
-        if !found {
-            e.push(entry(key, value));
-        }
-        Ok(())
-    })
+    let n = r.update_all(|e| {
+        let hits = e.iter_mut().filter(|x| &x.key[..] == key);
+        hits.map(|x| x.value = value.into()).count()
+    })?;
+    if n == 0 {
+        return r.add(key, value);
+    }
+    Ok(())
 }
 
 /// A new entry added at run time.
@@ -277,11 +408,11 @@ pub fn entry(key: &[u8], value: &[u8]) -> RefEntry {
     }
 }
 
-/// Removes the entries with `key`; whether there was one.
-pub fn delete_key(e: &mut Vec<RefEntry>, key: &[u8]) -> bool {
+/// Removes the entries with `key`; how many there were.
+pub fn delete_key(e: &mut Vec<RefEntry>, key: &[u8]) -> usize {
     let n = e.len();
     e.retain(|x| &x.key[..] != key);
-    e.len() != n
+    n - e.len()
 }
 
 /// What the parser of one configuration has made so far (it runs on one thread).
@@ -399,8 +530,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_refused_change_changes_nothing_and_set_adds_when_missing() {
+    /// A map file with the entry `a 1`, and a user counting its entries.
+    fn one_entry() -> (PatRef, Arc<Count>) {
         let r = PatRef::new(
             0,
             "f",
@@ -410,6 +541,12 @@ mod tests {
         );
         let c = Arc::new(Count(AtomicU64::new(0)));
         r.attach(MAP, c.clone()).unwrap();
+        (r, c)
+    }
+
+    #[test]
+    fn a_refused_change_changes_nothing_and_set_adds_when_missing() {
+        let (r, c) = one_entry();
         assert_eq!(c.0.load(Ordering::Relaxed), 1);
         assert!(r.add(b"bad", b"x").is_err());
         assert_eq!(r.entries().len(), 1);
@@ -419,7 +556,54 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!((&e[0].value[..], &e[1].key[..]), (&b"3"[..], &b"b"[..]));
         assert_eq!(c.0.load(Ordering::Relaxed), 2);
-        assert!(r.update(|e| Ok(delete_key(e, b"a"))).unwrap());
-        assert!(!r.update(|e| Ok(delete_key(e, b"a"))).unwrap());
+        assert_eq!(r.update_all(|e| delete_key(e, b"a")), Ok(1));
+        assert_eq!(r.update_all(|e| delete_key(e, b"a")), Ok(0));
+    }
+
+    #[test]
+    fn versions_are_seen_once_committed_and_older_ones_go() {
+        let (r, c) = one_entry();
+        let (v1, v2) = (r.prepare(), r.prepare());
+        assert_eq!((v1, v2), (1, 2));
+        assert!(!r.in_future(2) && r.in_future(3));
+        for k in [&b"x"[..], b"y"] {
+            r.update_at(v1, |e| {
+                e.push(entry(k, b"v"));
+                Ok(())
+            })
+            .unwrap();
+        }
+        r.update_at(v2, |e| {
+            e.push(entry(b"z", b"v"));
+            Ok(())
+        })
+        .unwrap();
+        // Prepared entries are not looked up.
+        assert_eq!(c.0.load(Ordering::Relaxed), 1);
+        // `set`/`del` reach every version.
+        assert_eq!(r.update_all(|e| delete_key(e, b"y")), Ok(1));
+        assert_eq!(r.commit(3), Err(CommitError::OutOfRange));
+        assert_eq!(r.commit(0), Err(CommitError::OutOfRange));
+        // A version whose entries do not compile is refused and changes nothing.
+        r.update_at(v1, |e| {
+            e.push(entry(b"bad", b"v"));
+            Ok(())
+        })
+        .unwrap();
+        assert!(matches!(r.commit(v1), Err(CommitError::Build(_))));
+        assert_eq!(c.0.load(Ordering::Relaxed), 1);
+        r.update_all(|e| delete_key(e, b"bad")).unwrap();
+        r.commit(v1).unwrap();
+        assert_eq!(c.0.load(Ordering::Relaxed), 1);
+        assert_eq!(&r.entries()[0].key[..], b"x");
+        assert!(r.entries_at(0).is_empty());
+        assert_eq!(r.entries_at(v2).len(), 1);
+        assert!(
+            r.describe()
+                .ends_with("curr_ver=1 next_ver=2 entry_cnt=2\n")
+        );
+        assert_eq!(r.commit(v1), Err(CommitError::OutOfRange));
+        r.commit(v2).unwrap();
+        assert_eq!(&r.entries()[0].key[..], b"z");
     }
 }

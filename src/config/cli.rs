@@ -21,6 +21,17 @@ pub enum CliLevel {
     Admin,
 }
 
+/// `severity-output`: how a session's messages (not its data) carry their syslog severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CliSeverity {
+    #[default]
+    None,
+    /// `[3]: …`
+    Number,
+    /// `[err]: …`
+    String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CliAddr {
     Unix(PathBuf),
@@ -42,6 +53,8 @@ pub struct StatsSocket {
     pub level: CliLevel,
     /// `expose-fd listeners`: `_getsocks` hands the listening sockets to a new process (`-x`).
     pub expose_fd: bool,
+    /// `severity-output`: the sessions' prefix until `set severity-output` changes it.
+    pub severity: CliSeverity,
     pub loc: Loc,
 }
 
@@ -134,6 +147,7 @@ pub fn parse_socket(args: &[&str], loc: &Loc) -> Result<StatsSocket, String> {
         gid: None,
         level: CliLevel::default(),
         expose_fd: false,
+        severity: CliSeverity::None,
         loc: loc.clone(),
     };
     let mut i = 1;
@@ -166,9 +180,10 @@ pub fn parse_socket(args: &[&str], loc: &Loc) -> Result<StatsSocket, String> {
             }
             "level" => s.level = parse_level(val)?,
             "expose-fd" => s.expose_fd = parse_expose_fd(val)?,
+            "severity-output" => s.severity = parse_severity(val)?,
             _ => {
                 return Err(format!(
-                    "unknown option '{kw}' on 'stats socket' (mode, user, group, uid, gid, level, expose-fd)"
+                    "unknown option '{kw}' on 'stats socket' (mode, user, group, uid, gid, level, expose-fd, severity-output)"
                 ));
             }
         }
@@ -187,6 +202,28 @@ pub fn parse_level(v: Option<&str>) -> Result<CliLevel, String> {
         Some(v) => Err(format!(
             "'level' only supports 'user', 'operator', and 'admin' (got '{v}')"
         )),
+    }
+}
+
+/// `severity-output none|number|string`, worded as HAProxy 2.6's errors.
+pub fn parse_severity(v: Option<&str>) -> Result<CliSeverity, String> {
+    match v {
+        None | Some("") => Err("'severity-output' : missing severity format".into()),
+        Some(v) => CliSeverity::from_word(v).ok_or_else(|| {
+            format!("'severity-output' only supports 'none', 'number', and 'string' (got '{v}')")
+        }),
+    }
+}
+
+impl CliSeverity {
+    /// The word of `severity-output` and `set severity-output` (HAProxy compares it exactly).
+    pub fn from_word(v: &str) -> Option<CliSeverity> {
+        match v {
+            "none" => Some(CliSeverity::None),
+            "number" => Some(CliSeverity::Number),
+            "string" => Some(CliSeverity::String),
+            _ => None,
+        }
     }
 }
 

@@ -775,6 +775,7 @@ pub static BIND: &[Kw<b::BindFn>] = &[
     kw("uid", Supported(b::uid), 0),
     kw("gid", Supported(b::gid), 0),
     kw("expose-fd", Supported(b::expose_fd), 0),
+    kw("severity-output", Supported(b::severity_output), 0),
     kw("proto", Supported(b::proto), 0),
     kw(
         "allow-0rtt",

@@ -231,11 +231,17 @@ pub(crate) fn accept_proxy(b: &mut Bind, _: &Param, _: &mut Diags) {
     b.accept_proxy = true;
 }
 
-/// `level` and `expose-fd` belong to the runtime API's sockets: HAProxy 2.6 checks them on
+/// `level`, `expose-fd` and `severity-output` belong to the runtime API's sockets: HAProxy 2.6 checks them on
 /// every `bind` line and ignores them elsewhere (configuration manual 5.1: "It is ignored
 /// by other sockets"), and so does corelb. Checked here with HAProxy's words.
 pub(crate) fn level(_: &mut Bind, a: &Param, d: &mut Diags) {
     if let Err(e) = crate::config::cli::parse_level(Some(a.val)) {
+        d.error(a.loc, format!("'{}' : {e}", a.what));
+    }
+}
+
+pub(crate) fn severity_output(_: &mut Bind, a: &Param, d: &mut Diags) {
+    if let Err(e) = crate::config::cli::parse_severity(Some(a.val)) {
         d.error(a.loc, format!("'{}' : {e}", a.what));
     }
 }

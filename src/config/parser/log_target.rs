@@ -11,6 +11,11 @@ pub(super) const LEVELS: &[&str] = &[
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];
 
+/// A syslog level's name (`err` for 3); `None` past `debug`.
+pub(crate) fn level_name(level: u8) -> Option<&'static str> {
+    LEVELS.get(usize::from(level)).copied()
+}
+
 /// A syslog level by name (`emerg` 0 … `debug` 7).
 pub(crate) fn log_level(name: &str) -> Option<u8> {
     LEVELS.iter().position(|x| *x == name).map(|l| l as u8)

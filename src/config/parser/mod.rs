@@ -40,7 +40,7 @@ pub use http_rules::ERRORFILE_CODES;
 pub(crate) use http_rules::logformat;
 use http_rules::{NO_SPOE, http_rule};
 use log_target::parse_log;
-pub(crate) use log_target::{log_addr_tcp, log_level, parse_log as parse_log_target};
+pub(crate) use log_target::{level_name, log_addr_tcp, log_level, parse_log as parse_log_target};
 use options::option_kw;
 use proxy::proxy_kw;
 

@@ -5,7 +5,9 @@
 //! Connections already established keep their certificate.
 
 use super::Ctx;
+use super::commands::Answer;
 use crate::cluster::Shared;
+use crate::log::syslog::NOTICE;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,30 +19,31 @@ pub struct CertTxn {
     key: Arc<rustls::sign::CertifiedKey>,
 }
 
-pub fn set(ctx: &Ctx, sh: &Shared, file: Option<&str>, payload: Option<&str>) -> String {
+pub fn set(ctx: &Ctx, sh: &Shared, file: Option<&str>, payload: Option<&str>) -> Answer {
     let (Some(file), Some(payload)) = (file, payload) else {
-        return "'set ssl cert' expects a filename and a certificate as a payload\n".into();
+        return Answer::err("'set ssl cert' expects a filename and a certificate as a payload\n");
     };
     let policy = sh.cfg.global.tls.load_policy();
     let Some(path) = [PathBuf::from(file), policy.resolve(file)]
         .into_iter()
         .find(|p| crate::tls::certs::is_live(p))
     else {
-        return "Can't replace a certificate which is not referenced by the configuration!\n"
-            .into();
+        return Answer::err(
+            "Can't replace a certificate which is not referenced by the configuration!\n",
+        );
     };
     let mut txn = ctx.txn.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(t) = txn.as_ref()
         && t.name != file
     {
-        return format!(
+        return Answer::err(format!(
             "The ongoing transaction is about '{}' but you are trying to set '{file}'\n",
             t.name
-        );
+        ));
     }
     let loaded = match crate::tls::certs::load_cert_pem(&path, payload.as_bytes(), &policy) {
         Ok(l) => l,
-        Err(e) => return format!("{e}\nCan't update {file}!\n"),
+        Err(e) => return Answer::err(format!("{e}\nCan't update {file}!\n")),
     };
     let verb = if txn.is_some() { "updated" } else { "created" };
     *txn = Some(CertTxn {
@@ -48,37 +51,44 @@ pub fn set(ctx: &Ctx, sh: &Shared, file: Option<&str>, payload: Option<&str>) ->
         path,
         key: loaded.key,
     });
-    format!("Transaction {verb} for certificate {file}!\n")
+    Answer::msg(
+        NOTICE,
+        format!("Transaction {verb} for certificate {file}!\n"),
+    )
 }
 
-pub fn commit(ctx: &Ctx, file: Option<&str>) -> String {
+pub fn commit(ctx: &Ctx, file: Option<&str>) -> Answer {
     let Some(file) = file else {
-        return "'commit ssl cert' expects a filename\n".into();
+        return Answer::err("'commit ssl cert' expects a filename\n");
     };
     let mut txn = ctx.txn.lock().unwrap_or_else(|e| e.into_inner());
     match txn.take() {
         Some(t) if t.name == file => {
             let n = crate::tls::certs::replace_live(&t.path, t.key);
             log::info!("runtime API: certificate '{file}' replaced in {n} listener(s)");
-            format!("Committing {file}.\nSuccess!\n")
+            // HAProxy's commit prints from its I/O handler: data, not a message.
+            Answer::data(format!("Committing {file}.\nSuccess!\n"))
         }
         other => {
             *txn = other;
-            format!("No ongoing transaction! !\nCan't commit {file}!\n")
+            Answer::err(format!("No ongoing transaction! !\nCan't commit {file}!\n"))
         }
     }
 }
 
-pub fn abort(ctx: &Ctx, file: Option<&str>) -> String {
+pub fn abort(ctx: &Ctx, file: Option<&str>) -> Answer {
     let Some(file) = file else {
-        return "'abort ssl cert' expects a filename\n".into();
+        return Answer::err("'abort ssl cert' expects a filename\n");
     };
     let mut txn = ctx.txn.lock().unwrap_or_else(|e| e.into_inner());
     match txn.as_ref() {
         Some(t) if t.name == file => {
             *txn = None;
-            format!("Transaction aborted for certificate '{file}'!\n")
+            Answer::msg(
+                NOTICE,
+                format!("Transaction aborted for certificate '{file}'!\n"),
+            )
         }
-        _ => "No ongoing transaction!\n".into(),
+        _ => Answer::err("No ongoing transaction!\n"),
     }
 }

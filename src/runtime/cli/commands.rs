@@ -8,9 +8,49 @@ use super::Ctx;
 use crate::cluster::ServerState;
 use crate::cluster::state::admin;
 use crate::cluster::{BackendRt, Shared};
-use crate::config::cli::CliLevel;
+use crate::config::cli::{CliLevel, CliSeverity};
+use crate::log::syslog::{ERR, INFO, WARNING};
 use std::fmt::Write;
 use std::sync::Arc;
+
+/// A command's text, and whether HAProxy prints it as a message (`cli_msg`, `cli_err`: with
+/// a syslog severity, which `severity-output` prefixes) or as data (`show map`, `get
+/// weight`…: never prefixed).
+pub struct Answer {
+    pub sev: Option<u8>,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn data(text: impl Into<String>) -> Answer {
+        Answer {
+            sev: None,
+            text: text.into(),
+        }
+    }
+
+    pub fn msg(sev: u8, text: impl Into<String>) -> Answer {
+        Answer {
+            sev: Some(sev),
+            text: text.into(),
+        }
+    }
+
+    /// HAProxy's `cli_err`: severity `err`.
+    pub fn err(text: impl Into<String>) -> Answer {
+        Answer::msg(ERR, text)
+    }
+}
+
+impl From<Result<String, String>> for Answer {
+    /// Data, or an error message.
+    fn from(r: Result<String, String>) -> Answer {
+        match r {
+            Ok(s) => Answer::data(s),
+            Err(e) => Answer::err(e),
+        }
+    }
+}
 
 /// What the session does after a command.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,16 +67,48 @@ pub enum Then {
 pub struct Reply {
     /// The command's text; the session adds the empty line that ends every reply.
     pub out: String,
+    /// A message's severity (`None`: data).
+    pub sev: Option<u8>,
     pub then: Then,
 }
 
 impl Reply {
-    fn text(out: impl Into<String>) -> Reply {
+    fn answer(a: Answer) -> Reply {
         Reply {
-            out: out.into(),
+            out: a.text,
+            sev: a.sev,
             then: Then::Continue,
         }
     }
+
+    fn then(then: Then) -> Reply {
+        Reply {
+            out: String::new(),
+            sev: None,
+            then,
+        }
+    }
+
+    /// The text the client gets under `severity-output` (HAProxy's `cli_output_msg`): a
+    /// message's severity before it, data as it is.
+    pub fn rendered(&self, severity: CliSeverity) -> String {
+        match (self.sev, severity) {
+            (Some(sev), CliSeverity::Number) if !self.out.is_empty() => {
+                format!("[{sev}]: {}", self.out)
+            }
+            (Some(sev), CliSeverity::String) if !self.out.is_empty() => {
+                match crate::config::parser::level_name(sev) {
+                    Some(name) => format!("[{name}]: {}", self.out),
+                    None => format!("[{sev}]: {}", self.out),
+                }
+            }
+            _ => self.out.clone(),
+        }
+    }
+}
+
+fn err(text: impl Into<String>) -> Reply {
+    Reply::answer(Answer::err(text))
 }
 
 /// One help line per command, HAProxy 2.6's exact text, in its order; the level a
@@ -77,6 +149,16 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         // Checked by the table code: a user's `clear table T` removes nothing, silently.
         CliLevel::User,
         "  clear table <table> [<filter>]*         : remove an entry from a table (filter: data/key)",
+    ),
+    (
+        "commit acl",
+        CliLevel::User,
+        "  commit acl @<ver> <acl>                 : commit the ACL at this version",
+    ),
+    (
+        "commit map",
+        CliLevel::User,
+        "  commit map @<ver> <map>                 : commit the map at this version",
     ),
     (
         "commit ssl cert",
@@ -144,6 +226,16 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  operator                                : lower the level of the current CLI session to operator",
     ),
     (
+        "prepare acl",
+        CliLevel::User,
+        "  prepare acl <acl>                       : prepare a new version for atomic ACL replacement",
+    ),
+    (
+        "prepare map",
+        CliLevel::User,
+        "  prepare map <acl>                       : prepare a new version for atomic map replacement",
+    ),
+    (
         "set map",
         CliLevel::User,
         "  set map <map> [<key>|#<ref>] <value>    : modify a map entry",
@@ -167,6 +259,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "set server",
         CliLevel::Admin,
         "  set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl",
+    ),
+    (
+        "set severity-output",
+        CliLevel::User,
+        "  set severity-output [none|number|string]: set presence of severity level in feedback information",
     ),
     (
         "set ssl cert",
@@ -328,31 +425,39 @@ pub fn unknown(words: &[&str]) -> String {
 }
 
 /// Runs one command (already split from its neighbours on `;`). `payload` is what followed
-/// a line ending in `<<`. `level` may be lowered by `operator`/`user`.
-pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -> Reply {
+/// a line ending in `<<`. `level` may be lowered by `operator`/`user`, `severity` changed by
+/// `set severity-output`.
+pub fn run(
+    ctx: &Ctx,
+    level: &mut CliLevel,
+    severity: &mut CliSeverity,
+    line: &str,
+    payload: Option<&str>,
+) -> Reply {
     let words: Vec<&str> = line.split_whitespace().collect();
     if words.is_empty() {
-        return Reply::text("");
+        return Reply::answer(Answer::data(""));
     }
     let Some((name, need, _)) = COMMANDS.iter().find(|(name, _, _)| {
         let n: Vec<&str> = name.split(' ').collect();
         words.len() >= n.len() && words[..n.len()] == n[..]
     }) else {
-        return Reply::text(unknown(&words));
+        return Reply::answer(Answer::msg(INFO, unknown(&words)));
     };
     if *level < *need {
-        return Reply::text("Permission denied\n");
+        return err("Permission denied\n");
     }
     let args = &words[name.split(' ').count()..];
     match *name {
-        "help" => Reply::text(help()),
-        "prompt" => Reply {
-            out: String::new(),
-            then: Then::TogglePrompt,
-        },
-        "quit" => Reply {
-            out: String::new(),
-            then: Then::Quit,
+        "help" => Reply::answer(Answer::msg(INFO, help())),
+        "prompt" => Reply::then(Then::TogglePrompt),
+        "quit" => Reply::then(Then::Quit),
+        "set severity-output" => match args.first().and_then(|w| CliSeverity::from_word(w)) {
+            Some(s) => {
+                *severity = s;
+                Reply::answer(Answer::data(""))
+            }
+            None => err("one of 'none', 'number', 'string' is a required argument\n"),
         },
         "operator" | "user" => {
             let to = if *name == "user" {
@@ -362,29 +467,33 @@ pub fn run(ctx: &Ctx, level: &mut CliLevel, line: &str, payload: Option<&str>) -
             };
             // A session can lower its level, never raise it.
             if to > *level {
-                return Reply::text("Permission denied\n");
+                return err("Permission denied\n");
             }
             *level = to;
-            Reply::text("")
+            Reply::answer(Answer::data(""))
         }
-        "show cli level" => Reply::text(match level {
-            CliLevel::User => "user\n",
-            CliLevel::Operator => "operator\n",
-            CliLevel::Admin => "admin\n",
-        }),
-        "show version" => Reply::text(format!("{}\n", env!("CARGO_PKG_VERSION"))),
+        // HAProxy prints the level with `cli_msg`.
+        "show cli level" => Reply::answer(Answer::msg(
+            INFO,
+            match level {
+                CliLevel::User => "user\n",
+                CliLevel::Operator => "operator\n",
+                CliLevel::Admin => "admin\n",
+            },
+        )),
+        "show version" => Reply::answer(Answer::data(format!("{}\n", env!("CARGO_PKG_VERSION")))),
         "show events" => match super::events::show(args) {
-            Ok(s) => Reply::text(s),
+            Ok(s) => Reply::answer(Answer::data(s)),
             Err(s) => Reply {
-                out: s,
                 then: Then::Bare,
+                ..err(s)
             },
         },
         _ => {
             let Some(sh) = ctx.current.load_full() else {
-                return Reply::text("The process is starting; try again.\n");
+                return err("The process is starting; try again.\n");
             };
-            Reply::text(with_shared(ctx, &sh, *level, name, args, payload, line))
+            Reply::answer(with_shared(ctx, &sh, *level, name, args, payload, line))
         }
     }
 }
@@ -413,33 +522,34 @@ fn with_shared(
     args: &[&str],
     payload: Option<&str>,
     line: &str,
-) -> String {
+) -> Answer {
+    let data = Answer::data;
+    let nothing = || Answer::data("");
     match name {
-        "show info" => super::info::show_info(ctx, sh),
-        "show errors" => crate::cluster::errors::render(sh),
-        "show stat" => show_stat(sh, args),
-        "show sess" => super::sess::show(sh, args.first().copied()),
-        "shutdown session" => super::sess::shutdown(sh, args.first().copied()),
-        "show map" | "get map" | "set map" | "add map" | "del map" | "clear map" | "show acl"
-        | "get acl" | "add acl" | "del acl" | "clear acl" => {
+        "show info" => data(super::info::show_info(ctx, sh)),
+        "show errors" => data(crate::cluster::errors::render(sh)),
+        "show stat" => show_stat(sh, args).into(),
+        "show sess" => data(super::sess::show(sh, args.first().copied())),
+        "shutdown session" => super::sess::shutdown(sh, args.first().copied()).into(),
+        "show map" | "get map" | "set map" | "add map" | "del map" | "clear map"
+        | "prepare map" | "commit map" | "show acl" | "get acl" | "add acl" | "del acl"
+        | "clear acl" | "prepare acl" | "commit acl" => {
             super::maps::run(&sh.cfg.pat_refs, name, args, payload)
         }
-        "show table" => super::table::show(&sh.stick, args, level, &|t, id| server_name(sh, t, id)),
-        "clear table" => super::table::clear(&sh.stick, args, level),
+        "show table" => {
+            super::table::show(&sh.stick, args, level, &|t, id| server_name(sh, t, id)).into()
+        }
+        "clear table" => super::table::clear(&sh.stick, args, level).into(),
         "clear counters" => match args {
-            [] => {
-                sh.counters.clear(false);
-                String::new()
-            }
-            ["all", ..] if level < CliLevel::Admin => "Permission denied\n".into(),
+            ["all", ..] if level < CliLevel::Admin => Answer::err("Permission denied\n"),
             ["all", ..] => {
                 sh.counters.clear(true);
-                String::new()
+                nothing()
             }
             // HAProxy 2.6 reads only "all"; any other word clears the max counters.
             _ => {
                 sh.counters.clear(false);
-                String::new()
+                nothing()
             }
         },
         "show backend" => {
@@ -447,23 +557,27 @@ fn with_shared(
             for be in sh.backends.iter().flatten() {
                 let _ = writeln!(s, "{}", be.name);
             }
-            s
+            data(s)
         }
-        "show resolvers" => sh.dns.render(args.first().copied()),
+        "show resolvers" => data(sh.dns.render(args.first().copied())),
         "show servers state" => match args.first() {
-            None => super::state_file::render(sh, None),
+            None => data(super::state_file::render(sh, None)),
             Some(b) => match sh.backend_by_name(b) {
-                Some(be) => super::state_file::render(sh, Some(be)),
-                None => "Can't find backend.\n".into(),
+                Some(be) => data(super::state_file::render(sh, Some(be))),
+                None => Answer::err("Can't find backend.\n"),
             },
         },
         "get weight" => match server(sh, args.first()) {
-            Ok((_, s)) => format!("{} (initial {})\n", s.user_weight(), s.configured_weight),
-            Err(e) => e,
+            Ok((_, s)) => data(format!(
+                "{} (initial {})\n",
+                s.user_weight(),
+                s.configured_weight
+            )),
+            Err(e) => Answer::err(e),
         },
         "set weight" => match server(sh, args.first()) {
-            Ok((be, s)) => set_weight(be, &s, args.get(1).copied()),
-            Err(e) => e,
+            Ok((be, s)) => set_weight(be, &s, args.get(1).copied()).into(),
+            Err(e) => Answer::err(e),
         },
         "disable server" | "enable server" => match server(sh, args.first()) {
             Ok((be, s)) => {
@@ -473,40 +587,40 @@ fn with_shared(
                     s.set_admin(0, admin::MAINT);
                 }
                 changed(be);
-                String::new()
+                nothing()
             }
-            Err(e) => e,
+            Err(e) => Answer::err(e),
         },
         "disable health" | "enable health" => match server(sh, args.first()) {
             Ok((be, s)) => {
                 s.set_checks(name == "enable health");
                 changed(be);
-                String::new()
+                nothing()
             }
-            Err(e) => e,
+            Err(e) => Answer::err(e),
         },
         "set server" => set_server(sh, args),
         "shutdown sessions server" => match server(sh, args.first()) {
             Ok((_, s)) => {
                 s.shutdown_sessions(crate::log::term::Cause::Killed);
                 sh.control.wake_all();
-                String::new()
+                nothing()
             }
-            Err(e) => e,
+            Err(e) => Answer::err(e),
         },
         "set maxconn frontend" => {
             let Some(f) = args.first() else {
-                return "A frontend name is expected.\n".into();
+                return Answer::err("A frontend name is expected.\n");
             };
             let Some(fe) = sh.frontends.iter().flatten().find(|fe| fe.name == *f) else {
-                return "No such frontend.\n".into();
+                return Answer::err("No such frontend.\n");
             };
             match args.get(1).and_then(|v| v.parse::<u32>().ok()) {
                 Some(v) => {
                     fe.slots.set_max(v);
-                    String::new()
+                    nothing()
                 }
-                None => "Integer value expected.\n".into(),
+                None => Answer::err("Integer value expected.\n"),
             }
         }
         "set maxconn server" => match server(sh, args.first()) {
@@ -514,48 +628,48 @@ fn with_shared(
                 Some(v) => {
                     s.set_maxconn(v);
                     be.queue.wake_all();
-                    String::new()
+                    nothing()
                 }
-                None => "'set maxconn server' expects an integer value.\n".into(),
+                None => Answer::err("'set maxconn server' expects an integer value.\n"),
             },
-            Err(e) => e,
+            Err(e) => Answer::err(e),
         },
         "set maxconn global" => match args.first().and_then(|v| v.parse::<u32>().ok()) {
             Some(v) => {
                 if v == 0 || v > sh.hard_maxconn {
-                    return "Value out of range.\n".into();
+                    return Answer::err("Value out of range.\n");
                 }
                 sh.slots.set_max(v);
-                String::new()
+                nothing()
             }
-            None => "Expects an integer value.\n".into(),
+            None => Answer::err("Expects an integer value.\n"),
         },
         "disable frontend" | "enable frontend" => {
             let Some(f) = args.first() else {
-                return "A frontend name is expected.\n".into();
+                return Answer::err("A frontend name is expected.\n");
             };
             let Some(fe) = sh.frontends.iter().flatten().find(|fe| fe.name == *f) else {
-                return "No such frontend.\n".into();
+                return Answer::err("No such frontend.\n");
             };
             match ctx.ask_main(super::MainReq::Frontend {
                 proxy: fe.proxy,
                 enable: name == "enable frontend",
             }) {
-                Ok(_) => String::new(),
-                Err(e) => format!("{e}\n"),
+                Ok(_) => nothing(),
+                Err(e) => Answer::err(format!("{e}\n")),
             }
         }
         "set ssl cert" => super::certs::set(ctx, sh, args.first().copied(), payload),
         "commit ssl cert" => super::certs::commit(ctx, args.first().copied()),
         "abort ssl cert" => super::certs::abort(ctx, args.first().copied()),
-        _ => unknown(&line.split_whitespace().collect::<Vec<_>>()),
+        _ => Answer::msg(INFO, unknown(&line.split_whitespace().collect::<Vec<_>>())),
     }
 }
 
 /// `show stat [desc|json|no-maint|typed|up]* [{<proxy>|<iid>|-1} <type> <sid>]`: the
 /// rows of a snapshot in HAProxy's CSV, typed lines or JSON. `type` is HAProxy's bitmask
 /// (1 frontends, 2 backends, 4 servers, 8 listeners); `sid` -1 is every server.
-fn show_stat(sh: &Shared, args: &[&str]) -> String {
+fn show_stat(sh: &Shared, args: &[&str]) -> Result<String, String> {
     use crate::stats::ObjType;
     let (mut json, mut typed, mut up, mut no_maint, mut desc) = (false, false, false, false, false);
     let mut bound = Vec::new();
@@ -590,7 +704,7 @@ fn show_stat(sh: &Shared, args: &[&str]) -> String {
                 None => px.parse::<i64>().unwrap_or(0),
             };
             if iid == 0 {
-                return "No such proxy.\n".into();
+                return Err("No such proxy.\n".into());
             }
             Some((
                 iid,
@@ -598,7 +712,7 @@ fn show_stat(sh: &Shared, args: &[&str]) -> String {
                 sid.parse::<i64>().unwrap_or(0),
             ))
         }
-        _ => return "Expects '{<proxy>|-1} <type> <sid>' after the options.\n".into(),
+        _ => return Err("Expects '{<proxy>|-1} <type> <sid>' after the options.\n".into()),
     };
     let snap = crate::stats::take(sh);
     let rows = snap.rows.iter().filter(|r| {
@@ -620,13 +734,13 @@ fn show_stat(sh: &Shared, args: &[&str]) -> String {
             && ty & bit != 0
             && (r.obj != ObjType::Server || sid == -1 || sid == r.sid as i64)
     });
-    if json {
+    Ok(if json {
         crate::stats::json::render(rows)
     } else if typed {
         crate::stats::typed::render(rows, desc)
     } else {
         crate::stats::csv::render(rows)
-    }
+    })
 }
 
 /// A state or weight changed: the backend's tables follow, and connections queued for a
@@ -654,9 +768,9 @@ fn server<'a>(
 }
 
 /// `set weight B/S N[%]` (and `set server B/S weight`): HAProxy's parsing and messages.
-fn set_weight(be: &BackendRt, s: &ServerState, arg: Option<&str>) -> String {
+fn set_weight(be: &BackendRt, s: &ServerState, arg: Option<&str>) -> Result<String, String> {
     let Some(a) = arg else {
-        return "Require <weight> or <weight%>.\n".into();
+        return Err("Require <weight> or <weight%>.\n".into());
     };
     let (num, pct) = match a.strip_suffix('%') {
         Some(n) => (n, true),
@@ -664,30 +778,30 @@ fn set_weight(be: &BackendRt, s: &ServerState, arg: Option<&str>) -> String {
     };
     let Ok(v) = num.parse::<i64>() else {
         // HAProxy's words, without a line end: the reply's empty line ends it.
-        return "Empty weight string empty or preceded by garbage".into();
+        return Err("Empty weight string empty or preceded by garbage".into());
     };
     let w = if pct {
         if !(0..=100).contains(&v) {
-            return "Relative weight can only be set between 0 and 100% inclusive.\n".into();
+            return Err("Relative weight can only be set between 0 and 100% inclusive.\n".into());
         }
         (s.configured_weight as i64 * v / 100) as u32
     } else {
         if !(0..=256).contains(&v) {
-            return "Absolute weight can only be between 0 and 256 inclusive.\n".into();
+            return Err("Absolute weight can only be between 0 and 256 inclusive.\n".into());
         }
         v as u32
     };
     s.set_user_weight(w);
     changed(be);
-    String::new()
+    Ok(String::new())
 }
 
 const SET_SERVER_USAGE: &str = "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n";
 
-fn set_server(sh: &Shared, args: &[&str]) -> String {
+fn set_server(sh: &Shared, args: &[&str]) -> Answer {
     let (be, s) = match server(sh, args.first()) {
         Ok(x) => x,
-        Err(e) => return e,
+        Err(e) => return Answer::err(e),
     };
     match args.get(1).copied() {
         Some("state") => {
@@ -696,12 +810,13 @@ fn set_server(sh: &Shared, args: &[&str]) -> String {
                 Some("drain") => s.set_admin(admin::FDRAIN, admin::MAINT),
                 Some("maint") => s.set_admin(admin::FMAINT, admin::FDRAIN),
                 _ => {
-                    return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
-                        .into();
+                    return Answer::err(
+                        "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n",
+                    );
                 }
             }
             changed(be);
-            String::new()
+            Answer::data("")
         }
         Some("health") => {
             match args.get(2).copied() {
@@ -709,37 +824,47 @@ fn set_server(sh: &Shared, args: &[&str]) -> String {
                 Some("stopping") => s.force_health(true, true),
                 Some("down") => s.force_health(false, false),
                 _ => {
-                    return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
-                        .into();
+                    return Answer::err(
+                        "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n",
+                    );
                 }
             }
             changed(be);
-            String::new()
+            Answer::data("")
         }
-        Some("weight") => set_weight(be, &s, args.get(2).copied()),
+        Some("weight") => set_weight(be, &s, args.get(2).copied()).into(),
         Some("addr") => {
             let Some(a) = args.get(2) else {
-                return "set server <b>/<s> addr requires an address and optionally a port.\n"
-                    .into();
+                return Answer::err(
+                    "set server <b>/<s> addr requires an address and optionally a port.\n",
+                );
             };
             let Ok(ip) = a.parse::<std::net::IpAddr>() else {
-                return format!("Invalid addr '{a}' by 'stats socket command'\n");
+                return Answer::msg(
+                    WARNING,
+                    format!("Invalid addr '{a}' by 'stats socket command'\n"),
+                );
             };
             let old_port = s.ip_port().1;
             let port = match (args.get(3).copied(), args.get(4)) {
                 (Some("port"), Some(p)) => match p.parse::<u16>() {
                     Ok(p) if p > 0 => Some(p),
-                    _ => return format!("Invalid port '{p}' by 'stats socket command'\n"),
+                    _ => {
+                        return Answer::msg(
+                            WARNING,
+                            format!("Invalid port '{p}' by 'stats socket command'\n"),
+                        );
+                    }
                 },
                 (None, _) => old_port,
-                _ => return SET_SERVER_USAGE.into(),
+                _ => return Answer::err(SET_SERVER_USAGE),
             };
-            match s.change_addr(ip, port) {
-                None => "no need to change the addr\n".into(),
-                Some(what) => format!("{what} by 'stats socket command'\n"),
-            }
+            // HAProxy reports an address change, or none, as a warning.
+            let what = s.change_addr(ip, port);
+            let what = what.as_deref().unwrap_or("no need to change the addr");
+            Answer::msg(WARNING, format!("{what} by 'stats socket command'\n"))
         }
-        _ => SET_SERVER_USAGE.into(),
+        _ => Answer::err(SET_SERVER_USAGE),
     }
 }
 

@@ -1,10 +1,12 @@
-//! `show|get|set|add|del|clear map` and `show|get|add|del|clear acl` (HAProxy 2.6's
+//! `show|get|set|add|del|clear|prepare|commit map` and the same for `acl` (HAProxy 2.6's
 //! management guide, section 9.3), over the configuration's shared map and ACL files
-//! (`acl::patref`): a change is seen by every shard's next lookup. The versioned forms
-//! (`@<ver>`, `prepare`/`commit`) are not there yet. HAProxy 2.6 asks for no level: a `user`
-//! session may change a map too.
+//! (`acl::patref`): a change is seen by every shard's next lookup. `prepare` makes a
+//! version that `add|show|clear @<ver>` fill and read while lookups keep the current one,
+//! until `commit @<ver>` swaps it in. HAProxy 2.6 asks for no level: a `user` session may
+//! change a map too.
 
-use crate::acl::patref::{self, PatRef, RefEntry};
+use super::commands::Answer;
+use crate::acl::patref::{self, CommitError, PatRef, RefEntry};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -23,11 +25,11 @@ impl Kind {
         }
     }
 
-    fn unknown(self) -> String {
-        match self {
-            Kind::Map => "Unknown map identifier. Please use #<id> or <file>.\n".into(),
-            Kind::Acl => "Unknown ACL identifier. Please use #<id> or <file>.\n".into(),
-        }
+    fn unknown(self) -> Answer {
+        Answer::err(match self {
+            Kind::Map => "Unknown map identifier. Please use #<id> or <file>.\n",
+            Kind::Acl => "Unknown ACL identifier. Please use #<id> or <file>.\n",
+        })
     }
 
     fn name(self) -> &'static str {
@@ -38,64 +40,104 @@ impl Kind {
     }
 }
 
+/// `@<ver>` as HAProxy 2.6 reads it (`str2uic`): the leading digits, 0 without any.
+fn version(word: &str) -> u32 {
+    (word.bytes())
+        .take_while(u8::is_ascii_digit)
+        .fold(0u32, |n, d| {
+            n.wrapping_mul(10).wrapping_add(u32::from(d - b'0'))
+        })
+}
+
 /// Runs `name` (`show map`, `del acl`, …) with `args`; `payload` is what followed `<<`.
-pub fn run(refs: &[Arc<PatRef>], name: &str, args: &[&str], payload: Option<&str>) -> String {
+pub fn run(refs: &[Arc<PatRef>], name: &str, args: &[&str], payload: Option<&str>) -> Answer {
     let (verb, kind) = match name.split_once(' ') {
         Some((v, "map")) => (v, Kind::Map),
         Some((v, _)) => (v, Kind::Acl),
-        None => return String::new(),
+        None => return Answer::data(""),
     };
-    if args.first().is_some_and(|a| a.starts_with('@')) {
-        return "corelb has no versioned map or ACL updates (@<ver>) yet.\n".into();
-    }
+    // `show`, `add` and `clear` take an optional `@<ver>` before the file; `commit` needs
+    // one; the others read it as the file's name.
+    let (ver, args) = match (verb, args.split_first()) {
+        ("show" | "add" | "clear" | "commit", Some((v, rest))) if v.starts_with('@') => {
+            (Some(version(&v[1..])), rest)
+        }
+        _ => (None, args),
+    };
     let find = |n: &str| patref::find(refs, n, kind.flag()).ok_or_else(|| kind.unknown());
     let r = match (verb, args.first()) {
+        ("commit", _) if ver.is_none() => Err(Answer::err("Missing version number.\n")),
+        ("show", None) if ver.is_some() => Err(kind.unknown()),
         ("show", None) => {
             let mut s = String::from("# id (file) description\n");
             for r in refs.iter().filter(|r| r.is(kind.flag())) {
                 s.push_str(&r.describe());
             }
-            return s;
+            return Answer::data(s);
         }
-        ("show", Some(n)) => find(n).map(|r| show(r, kind)),
-        ("get", _) if args.len() < 2 => {
-            Ok(format!("Missing {} identifier and/or key.\n", kind.name()))
-        }
-        ("get", Some(n)) => find(n).map(|r| r.get(args[1].as_bytes())),
-        ("clear", None) => Ok(format!("Missing {} identifier.\n", kind.name())),
+        ("show", Some(n)) => find(n).map(|r| Answer::data(show(r, kind, ver))),
+        ("get", _) if args.len() < 2 => Err(Answer::err(format!(
+            "Missing {} identifier and/or key.\n",
+            kind.name()
+        ))),
+        ("get", Some(n)) => find(n).map(|r| Answer::data(r.get(args[1].as_bytes()))),
+        ("clear" | "commit", None) => Err(Answer::err(format!(
+            "Missing {} identifier.\n",
+            kind.name()
+        ))),
         ("clear", Some(n)) => find(n).map(|r| {
-            reply(r.update(|e| {
+            let clear = |e: &mut Vec<RefEntry>| {
                 e.clear();
                 Ok(())
-            }))
+            };
+            reply(match ver {
+                Some(v) => r.update_at(v, clear),
+                None => r.update(clear),
+            })
         }),
-        ("set", _) if args.len() < 3 => {
-            Ok("'set map' expects three parameters: map identifier, key and value.\n".into())
-        }
+        ("commit", Some(n)) => find(n).map(|r| match r.commit(ver.unwrap_or_default()) {
+            Ok(()) => Answer::data(""),
+            Err(CommitError::OutOfRange) => Answer::err("Version number out of range.\n"),
+            Err(CommitError::Build(e)) => reply(Err(e)),
+        }),
+        ("prepare", _) => find(args.first().copied().unwrap_or_default()).map(|r| {
+            Answer::msg(
+                crate::log::syslog::INFO,
+                format!("New version created: {}\n", r.prepare()),
+            )
+        }),
+        ("set", _) if args.len() < 3 => Err(Answer::err(
+            "'set map' expects three parameters: map identifier, key and value.\n",
+        )),
         ("set", Some(n)) => find(n).map(|r| set(r, args[1], args[2])),
-        ("del", _) if args.len() < 2 => Ok(format!(
+        ("del", _) if args.len() < 2 => Err(Answer::err(format!(
             "This command expects two parameters: {} identifier and key.\n",
             kind.name()
-        )),
+        ))),
         ("del", Some(n)) => find(n).map(|r| del(r, args[1])),
-        ("add", _) => add(refs, kind, args, payload),
-        _ => Ok(String::new()),
+        ("add", _) => add(refs, kind, ver, args, payload),
+        _ => Ok(Answer::data("")),
     };
     r.unwrap_or_else(|e| e)
 }
 
 /// A change's answer: nothing, or why nothing changed.
-fn reply(r: Result<(), String>) -> String {
+fn reply(r: Result<(), String>) -> Answer {
     match r {
-        Ok(()) => String::new(),
-        Err(e) => format!("{}\n", e.trim_end()),
+        Ok(()) => Answer::data(""),
+        Err(e) => Answer::err(format!("{}\n", e.trim_end())),
     }
 }
 
-/// One line per entry: its id, the key, and a map's value.
-fn show(r: &PatRef, kind: Kind) -> String {
+/// One line per entry of version `ver` (the current one without): its id, the key, and a
+/// map's value.
+fn show(r: &PatRef, kind: Kind, ver: Option<u32>) -> String {
     let mut s = String::new();
-    for e in r.entries() {
+    let entries = match ver {
+        Some(v) => r.entries_at(v),
+        None => r.entries(),
+    };
+    for e in entries {
         let _ = write!(s, "0x{:x} {}", e.id, String::from_utf8_lossy(&e.key));
         if let Kind::Map = kind {
             let _ = write!(s, " {}", String::from_utf8_lossy(&e.value));
@@ -122,44 +164,51 @@ fn matching<'a>(e: &'a mut [RefEntry], word: &str) -> Vec<&'a mut RefEntry> {
     }
 }
 
-/// `set map M KEY|#REF VALUE`: every entry with the key (or the one entry) takes the value.
-fn set(r: &PatRef, which: &str, value: &str) -> String {
-    reply(r.update(|e| {
+/// `set map M KEY|#REF VALUE`: every entry with the key (or the one entry), in every
+/// version as in HAProxy 2.6, takes the value.
+fn set(r: &PatRef, which: &str, value: &str) -> Answer {
+    let n = r.update_all(|e| {
         let hits = matching(e, which);
-        if hits.is_empty() {
-            // HAProxy 2.6's two words for a miss: by a well-formed id, and otherwise.
-            return Err(match entry_id(which) {
-                Some(Ok(_)) => "key or pattern not found.".into(),
-                _ => "entry not found.".into(),
-            });
-        }
+        let n = hits.len();
         for x in hits {
             x.value = value.as_bytes().into();
         }
-        Ok(())
-    }))
+        n
+    });
+    match n {
+        // HAProxy 2.6's two words for a miss: by a well-formed id, and otherwise.
+        Ok(0) => Answer::err(match entry_id(which) {
+            Some(Ok(_)) => "key or pattern not found.\n",
+            _ => "entry not found.\n",
+        }),
+        Ok(_) => Answer::data(""),
+        Err(e) => reply(Err(e)),
+    }
 }
 
-/// `del map|acl M KEY|#REF`.
-fn del(r: &PatRef, which: &str) -> String {
-    reply(r.update(|e| {
+/// `del map|acl M KEY|#REF`, in every version as in HAProxy 2.6.
+fn del(r: &PatRef, which: &str) -> Answer {
+    let n = r.update_all(|e| {
         let gone: Vec<u64> = matching(e, which).iter().map(|x| x.id).collect();
-        if gone.is_empty() {
-            return Err("Key not found.".into());
-        }
         e.retain(|x| !gone.contains(&x.id));
-        Ok(())
-    }))
+        gone.len()
+    });
+    match n {
+        Ok(0) => Answer::err("Key not found.\n"),
+        Ok(_) => Answer::data(""),
+        Err(e) => reply(Err(e)),
+    }
 }
 
-/// `add map M KEY VALUE` (or `add map M` with `KEY VALUE` lines as payload), `add acl A
-/// PATTERN`.
+/// `add map [@VER] M KEY VALUE` (or `add map [@VER] M` with `KEY VALUE` lines as payload),
+/// `add acl [@VER] A PATTERN`.
 fn add(
     refs: &[Arc<PatRef>],
     kind: Kind,
+    ver: Option<u32>,
     args: &[&str],
     payload: Option<&str>,
-) -> Result<String, String> {
+) -> Result<Answer, Answer> {
     let usage = match kind {
         Kind::Map if args.len() < 3 && !(args.len() == 1 && payload.is_some()) => {
             "'add map' expects three parameters (map identifier, key and value) or one \
@@ -171,35 +220,48 @@ fn add(
         _ => "",
     };
     if !usage.is_empty() {
-        return Ok(usage.into());
+        return Err(Answer::err(usage));
     }
     // HAProxy 2.6 tells about a map file before it checks that an ACL uses it.
     let any = patref::MAP | patref::ACL;
     let r = patref::find(refs, args[0], any)
         .filter(|r| r.is(kind.flag()) || matches!(kind, Kind::Acl) && r.two_columns)
         .ok_or_else(|| kind.unknown())?;
-    Ok(match kind {
-        Kind::Acl if r.two_columns => "This ACL is shared with a map containing samples. You \
-                                       must use the command 'add map' to add values.\n"
-            .into(),
-        Kind::Acl => reply(r.add(args[1].as_bytes(), b"")),
-        Kind::Map if args.len() >= 3 => reply(r.add(args[1].as_bytes(), args[2].as_bytes())),
-        Kind::Map => {
-            // One `KEY VALUE` a line, all or none.
-            // The key is the first word, the value the rest of the line.
-            let lines: Vec<(&str, &str)> = (payload.unwrap_or_default().lines())
-                .filter_map(|l| {
-                    let l = l.trim();
-                    let (k, v) = l.split_once([' ', '\t']).unwrap_or((l, ""));
-                    (!k.is_empty()).then(|| (k, v.trim_start()))
-                })
-                .collect();
-            reply(r.update(|e| {
-                for (k, v) in lines {
-                    e.push(patref::entry(k.as_bytes(), v.as_bytes()));
-                }
-                Ok(())
-            }))
+    if ver.is_some_and(|v| r.in_future(v)) {
+        return Err(Answer::err(format!(
+            "Version number in the future, please use 'prepare {}' before.\n",
+            kind.name().to_ascii_lowercase()
+        )));
+    }
+    if let Kind::Acl = kind
+        && r.two_columns
+    {
+        return Err(Answer::err(
+            "This ACL is shared with a map containing samples. You must use the command \
+             'add map' to add values.\n",
+        ));
+    }
+    // One `KEY VALUE` a line, all or none: the key is the first word, the value the rest
+    // of the line.
+    let lines: Vec<(&str, &str)> = match (kind, args) {
+        (Kind::Acl, [_, pattern, ..]) => vec![(pattern, "")],
+        (Kind::Map, [_, k, v, ..]) => vec![(k, v)],
+        _ => (payload.unwrap_or_default().lines())
+            .filter_map(|l| {
+                let l = l.trim();
+                let (k, v) = l.split_once([' ', '\t']).unwrap_or((l, ""));
+                (!k.is_empty()).then(|| (k, v.trim_start()))
+            })
+            .collect(),
+    };
+    let push = |e: &mut Vec<RefEntry>| {
+        for (k, v) in lines {
+            e.push(patref::entry(k.as_bytes(), v.as_bytes()));
         }
-    })
+        Ok(())
+    };
+    Ok(reply(match ver {
+        Some(v) => r.update_at(v, push),
+        None => r.update(push),
+    }))
 }

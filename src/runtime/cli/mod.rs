@@ -26,7 +26,7 @@ pub mod state_file;
 pub mod table;
 
 use crate::cluster::Shared;
-use crate::config::cli::{CliAddr, CliGlobal, CliLevel, StatsSocket};
+use crate::config::cli::{CliAddr, CliGlobal, CliLevel, CliSeverity, StatsSocket};
 use std::io::{BufRead, BufReader, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -247,12 +247,12 @@ fn start_session<S: Stream>(
     permit: Permit,
 ) {
     let ctx = ctx.clone();
-    let (level, expose_fd) = (sock.level, sock.expose_fd);
+    let (level, expose_fd, severity) = (sock.level, sock.expose_fd, sock.severity);
     let spawned = std::thread::Builder::new()
         .name("corelb-cli-session".into())
         .spawn(move || {
             let _permit = permit;
-            if let Err(e) = session(&ctx, conn, level, expose_fd, timeout) {
+            if let Err(e) = session(&ctx, conn, level, severity, expose_fd, timeout) {
                 log::debug!("stats socket session ended: {e}");
             }
         });
@@ -267,6 +267,7 @@ fn session<S: Stream>(
     ctx: &Ctx,
     mut conn: S,
     mut level: CliLevel,
+    mut severity: CliSeverity,
     expose_fd: bool,
     timeout: Duration,
 ) -> std::io::Result<()> {
@@ -330,8 +331,8 @@ fn session<S: Stream>(
                     return Ok(());
                 }
             }
-            let r = commands::run(ctx, &mut level, &cmd, payload.as_deref());
-            out.push_str(&r.out);
+            let r = commands::run(ctx, &mut level, &mut severity, &cmd, payload.as_deref());
+            out.push_str(&r.rendered(severity));
             match r.then {
                 commands::Then::Continue => out.push('\n'),
                 commands::Then::Bare => {}

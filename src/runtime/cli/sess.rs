@@ -206,9 +206,10 @@ pub fn show(sh: &Shared, arg: Option<&str>) -> String {
 }
 
 /// `shutdown session ID`.
-pub fn shutdown(sh: &Shared, arg: Option<&str>) -> String {
+/// `Err`: HAProxy's error message.
+pub fn shutdown(sh: &Shared, arg: Option<&str>) -> Result<String, String> {
     let Some(id) = arg.and_then(parse_id).filter(|&id| id != 0) else {
-        return "Session pointer expected (use 'show sess').\n".into();
+        return Err("Session pointer expected (use 'show sess').\n".into());
     };
     let found = shard_of(id)
         .and_then(|i| sh.mailboxes.get(i))
@@ -218,9 +219,9 @@ pub fn shutdown(sh: &Shared, arg: Option<&str>) -> String {
             rx.recv_timeout(WAIT).unwrap_or(false)
         });
     if found {
-        String::new()
+        Ok(String::new())
     } else {
-        "No such session (use 'show sess').\n".into()
+        Err("No such session (use 'show sess').\n".into())
     }
 }
 

@@ -147,7 +147,12 @@ fn keep(t: &Table, e: &Entry, f: &Filter, now: u64) -> bool {
 
 /// `show table [NAME [data.TYPE OP VALUE | key KEY]]`. Below `operator`, HAProxy 2.6 shows
 /// a table's head but not its entries, and refuses a `key` look-up.
-pub fn show(tables: &Tables, args: &[&str], level: CliLevel, names: ServerName) -> String {
+pub fn show(
+    tables: &Tables,
+    args: &[&str],
+    level: CliLevel,
+    names: ServerName,
+) -> Result<String, String> {
     let mut out = String::new();
     // What is past its expiry goes now (HAProxy's expiry task runs on time; ours once a
     // second), so that `used:` and the entries shown are exact.
@@ -162,28 +167,25 @@ pub fn show(tables: &Tables, args: &[&str], level: CliLevel, names: ServerName) 
         for t in all {
             head(t, &mut out);
         }
-        return out;
+        return Ok(out);
     };
     let Some(t) = tables.by_name(name) else {
-        return "No such table\n".into();
+        return Err("No such table\n".into());
     };
-    let f = match filter(t, &args[1..], false, level) {
-        Ok(f) => f,
-        Err(e) => return e,
-    };
+    let f = filter(t, &args[1..], false, level)?;
     head(t, &mut out);
     if level < CliLevel::Operator {
         out.push_str("# contents not dumped due to insufficient privileges\n");
-        return out;
+        return Ok(out);
     }
     if let Filter::Key(k) = &f {
         // A key not in the table: HAProxy 2.6 prints nothing, not even the head.
         return match t.lookup(k, now) {
             Some(e) => {
                 entry(t, &e, now, names, &mut out);
-                out
+                Ok(out)
             }
-            None => String::new(),
+            None => Ok(String::new()),
         };
     }
     // HAProxy walks its tree in key order.
@@ -192,39 +194,36 @@ pub fn show(tables: &Tables, args: &[&str], level: CliLevel, names: ServerName) 
     for e in es.iter().filter(|e| keep(t, e, &f, now)) {
         entry(t, e, now, names, &mut out);
     }
-    out
+    Ok(out)
 }
 
 /// `clear table NAME [data.TYPE OP VALUE | key KEY]`: removes the matching entries no
 /// connection uses (all of them without a filter). Below `operator`, as HAProxy 2.6: a `key`
 /// is refused, anything else removes nothing, silently.
-pub fn clear(tables: &Tables, args: &[&str], level: CliLevel) -> String {
+pub fn clear(tables: &Tables, args: &[&str], level: CliLevel) -> Result<String, String> {
     let Some(name) = args.first() else {
-        return "Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key>\n".into();
+        return Err("Required arguments: <table> \"data.<store_data_type>\" <operator> <value> or <table> key <key>\n".into());
     };
     let Some(t) = tables.by_name(name) else {
-        return "No such table\n".into();
+        return Err("No such table\n".into());
     };
-    let f = match filter(t, &args[1..], true, level) {
-        Ok(f) => f,
-        Err(e) => return e,
-    };
+    let f = filter(t, &args[1..], true, level)?;
     if level < CliLevel::Operator {
-        return String::new();
+        return Ok(String::new());
     }
     let now = now_ms();
     if let Filter::Key(k) = &f {
         if let Some(e) = t.lookup(k, now)
             && !t.kill(&e)
         {
-            return "Entry currently in use, cannot remove\n".into();
+            return Err("Entry currently in use, cannot remove\n".into());
         }
-        return String::new();
+        return Ok(String::new());
     }
     for e in t.entries().iter().filter(|e| keep(t, e, &f, now)) {
         t.kill(e);
     }
-    String::new()
+    Ok(String::new())
 }
 
 #[cfg(test)]
@@ -248,7 +247,7 @@ mod tests {
     fn heads_entries_and_filters_in_haproxy_text() {
         let tb = tables();
         assert_eq!(
-            show(&tb, &[], CliLevel::Admin, NONAMES),
+            show(&tb, &[], CliLevel::Admin, NONAMES).unwrap(),
             "# table: aa, type: string, size:5, used:0\n# table: zz, type: ip, size:10, used:0\n"
         );
         let zz = tb.by_name("zz").unwrap();
@@ -257,7 +256,7 @@ mod tests {
             let e = zz.get_or_create(&zz.parse_key(k).unwrap(), now).unwrap();
             zz.add(&e, DataType::Gpc0, 3, now);
         }
-        let out = show(&tb, &["zz"], CliLevel::Admin, NONAMES);
+        let out = show(&tb, &["zz"], CliLevel::Admin, NONAMES).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "# table: zz, type: ip, size:10, used:2");
         assert!(lines[1].contains(": key=10.0.0.1 use=0 exp="), "{out}");
@@ -270,12 +269,14 @@ mod tests {
                 CliLevel::Admin,
                 NONAMES
             )
+            .unwrap()
             .lines()
             .count(),
             1
         );
         assert_eq!(
             show(&tb, &["zz", "key", "10.0.0.2"], CliLevel::Admin, NONAMES)
+                .unwrap()
                 .lines()
                 .count(),
             2
@@ -287,7 +288,7 @@ mod tests {
                 CliLevel::Admin,
                 NONAMES
             ),
-            "Filter entry #1: Unknown data type\n"
+            Err("Filter entry #1: Unknown data type\n".into())
         );
         assert_eq!(
             show(
@@ -296,11 +297,11 @@ mod tests {
                 CliLevel::Admin,
                 NONAMES
             ),
-            "Filter entry #1: Data type not stored in this table\n"
+            Err("Filter entry #1: Data type not stored in this table\n".into())
         );
         assert_eq!(
             show(&tb, &["nope"], CliLevel::Admin, NONAMES),
-            "No such table\n"
+            Err("No such table\n".into())
         );
         // An entry in use stays.
         let trackers = Trackers::new();
@@ -310,11 +311,12 @@ mod tests {
         trackers.track(0, &tb, idx, &zz.parse_key("10.0.0.1").unwrap(), now);
         assert_eq!(
             clear(&tb, &["zz", "key", "10.0.0.1"], CliLevel::Admin),
-            "Entry currently in use, cannot remove\n"
+            Err("Entry currently in use, cannot remove\n".into())
         );
-        assert_eq!(clear(&tb, &["zz"], CliLevel::Admin), "");
+        assert_eq!(clear(&tb, &["zz"], CliLevel::Admin), Ok(String::new()));
         assert!(
             show(&tb, &["zz"], CliLevel::Admin, NONAMES)
+                .unwrap()
                 .starts_with("# table: zz, type: ip, size:10, used:1\n")
         );
     }
