@@ -379,8 +379,8 @@ fn fetches_corelb_lacks_say_why() {
         ),
         ("cpu_ns_avg", "is not supported: corelb does not measure"),
         (
-            "so_name",
-            "fetch method 'so_name' is not supported: not implemented in corelb yet",
+            "fc_rcvd_proxy",
+            "fetch method 'fc_rcvd_proxy' is not supported: not implemented in corelb yet",
         ),
     ] {
         let cfg = format!(
@@ -839,4 +839,125 @@ backend be
     // HAProxy keeps the request line for any proxy with a `%[…]` string reading it.
     assert_eq!(cb["x-cap-method"], "GET");
     assert_eq!(cb["x-first"], "1");
+}
+
+/// The listener fetches (`so_id`, `so_name`, `dst_conn`: ids given with `bind … id` and
+/// numbered as HAProxy numbers the others, `option socket-stats`'s `sock-N` names, the
+/// connections open on the listener, from `tcp-request connection` rules on) and the
+/// stream's timeouts (`cur_server_timeout`, `cur_tunnel_timeout`: 0 before the server
+/// connection, what `set-timeout` set, the backend's once connected), through Debian's
+/// HAProxy 2.6 and corelb.
+#[test]
+fn listener_fetches_and_stream_timeouts_match_haproxy() {
+    let server = mirror();
+    let cfg = |p: &[u16]| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{} name one
+    bind 127.0.0.1:{} id 7
+    bind 127.0.0.1:{},127.0.0.1:{}
+    tcp-request connection set-var(sess.dc) dst_conn
+    tcp-request connection set-var(sess.id) so_id
+    http-request set-header x-a \"id=%[so_id] name=%[so_name] dc=%[dst_conn] sdc=%[var(sess.dc)] sid=%[var(sess.id)]\"
+    http-response set-header x-res \"id=%[so_id] name=%[so_name] dc=%[dst_conn] st=%[cur_server_timeout] tt=%[cur_tunnel_timeout]\"
+    http-response set-header x-res-named yes if {{ so_name one }}
+    default_backend be
+frontend fs
+    option socket-stats
+    bind 127.0.0.1:{} id 2
+    bind 127.0.0.1:{}
+    bind 127.0.0.1:{} name nm
+    http-request return status 200 content-type text/plain lf-string \"x-ret: id=%[so_id] name=%[so_name] dc=%[dst_conn]\"
+backend be
+    timeout server 7s
+    timeout tunnel 1h
+    option http-server-close
+    http-request set-header x-b \"st=%[cur_server_timeout] tt=%[cur_tunnel_timeout]\"
+    http-request set-timeout server 3s if {{ path /t }}
+    http-request set-header x-c \"st=%[cur_server_timeout] tt=%[cur_tunnel_timeout]\"
+    server s 127.0.0.1:{}
+",
+            p[0], p[1], p[2], p[3], p[4], p[5], p[6], server.port
+        )
+    };
+    let run = |p: &[u16]| -> Vec<BTreeMap<String, String>> {
+        let get = |port: u16, path: &str| {
+            let r = format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+            seen(&raw_exchange(port, r.as_bytes()))
+        };
+        let mut out: Vec<_> = p.iter().map(|&port| get(port, "/t")).collect();
+        // A second connection open on the first listener while the request runs.
+        let held = std::net::TcpStream::connect(("127.0.0.1", p[0])).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        out.push(get(p[0], "/"));
+        drop(held);
+        out
+    };
+    let ports = |_| -> Vec<u16> { (0..7).map(|_| free_port()).collect() };
+    let (hp, cp) = (ports(0), ports(1));
+    let Some(haproxy) = Haproxy::start(&cfg(&hp), &hp) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(&cp), &[], &cp);
+    let h = run(&hp);
+    let c = run(&cp);
+    assert_eq!(
+        c,
+        h,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the fetches at work.
+    let v = |i: usize, k: &str| c[i].get(k).cloned().unwrap_or_default();
+    assert_eq!(v(0, "x-a"), "id=1 name=one dc=1 sdc=1 sid=1");
+    assert_eq!(v(0, "x-res-named"), "yes");
+    assert_eq!(v(1, "x-a"), "id=7 name= dc=1 sdc=1 sid=7");
+    assert_eq!(v(2, "x-a"), "id=3 name= dc=1 sdc=1 sid=3");
+    assert_eq!(v(3, "x-a"), "id=4 name= dc=1 sdc=1 sid=4");
+    assert_eq!(v(0, "x-b"), "st=0 tt=0");
+    assert_eq!(v(0, "x-c"), "st=3000 tt=0");
+    assert_eq!(v(0, "x-res"), "id=1 name=one dc=1 st=3000 tt=3600000");
+    assert_eq!(v(4, "x-ret"), "id=2 name=sock-2 dc=1");
+    assert_eq!(v(5, "x-ret"), "id=3 name=sock-3 dc=1");
+    assert_eq!(v(6, "x-ret"), "id=4 name=nm dc=1");
+    assert_eq!(v(7, "x-a"), "id=1 name=one dc=2 sdc=2 sid=1");
+    assert_eq!(v(7, "x-c"), "st=0 tt=0");
+    assert_eq!(v(7, "x-res"), "id=1 name=one dc=2 st=7000 tt=3600000");
+}
+
+/// `bind … id` errors, as HAProxy's `bind_parse_id` gives them.
+#[test]
+fn bind_id_errors_match_haproxy() {
+    let dir = TempDir::new("bind-id");
+    let (a, b) = (free_port(), free_port());
+    for (binds, needle) in [
+        (
+            format!("bind 127.0.0.1:{a},127.0.0.1:{b} id 3"),
+            "'id' can only be used with a single socket".to_string(),
+        ),
+        (
+            format!("bind 127.0.0.1:{a} id 3\n    bind 127.0.0.1:{b} id 3"),
+            "custom id 3 already used at ".to_string(),
+        ),
+    ] {
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nfrontend f\n    {binds}\n    default_backend b\nbackend b\n    server s 127.0.0.1:1\n"
+        );
+        let path = dir.write("t.cfg", &cfg);
+        if let Ok(o) = std::process::Command::new("haproxy")
+            .args(["-c", "-f"])
+            .arg(&path)
+            .output()
+        {
+            let text = String::from_utf8_lossy(&o.stderr);
+            assert!(text.contains(&needle), "haproxy on {binds}: {text}");
+        }
+        expect_check(&dir, &cfg, 1, &needle);
+    }
 }

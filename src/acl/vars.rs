@@ -318,30 +318,59 @@ impl PartialEq for VarSet {
 
 impl Eq for VarSet {}
 
-/// Where [`VarSet::priority`] keeps the stream's queue priority: names no configuration
-/// can write (a variable name has no NUL), so that it costs nothing until a rule sets it.
+/// Where [`VarSet::priority`] and [`VarSet::cur_timeouts`] keep the stream's queue
+/// priority and timeouts: names no configuration can write (a variable name has no NUL),
+/// so that they cost nothing until something sets them.
 const PRIO_NAMES: [&str; 2] = ["\0prio_class", "\0prio_offset"];
+const TIMEOUT_NAMES: [&str; 2] = ["\0cur_server_timeout", "\0cur_tunnel_timeout"];
 
 impl VarSet {
     /// The stream's queue priority as `set-priority-class` and `set-priority-offset` left
     /// it (the `prio_class` and `prio_offset` fetches): (class, offset in ms), 0 by default.
     pub fn priority(&self) -> (i64, i64) {
-        let set = self.0.borrow();
-        let get = |name: &str| {
-            set.iter()
-                .find(|(s, n, _)| *s == Scope::Txn && &**n == name)
-                .and_then(|(_, _, x)| match x {
-                    Stored::Int(i) => Some(*i),
-                    _ => None,
-                })
-                .unwrap_or(0)
-        };
-        (get(PRIO_NAMES[0]), get(PRIO_NAMES[1]))
+        (
+            self.hidden(PRIO_NAMES[0]).unwrap_or(0),
+            self.hidden(PRIO_NAMES[1]).unwrap_or(0),
+        )
     }
 
     /// Sets the class (`class`) or the offset of [`VarSet::priority`].
     pub fn set_priority(&self, class: bool, v: i64) {
-        let name = PRIO_NAMES[usize::from(!class)];
+        self.set_hidden(PRIO_NAMES[usize::from(!class)], v);
+    }
+
+    /// The stream's server and tunnel timeouts in ms (`cur_server_timeout`,
+    /// `cur_tunnel_timeout`): what `set-timeout` set, else the backend's once the server
+    /// connection is up, else 0 (HAProxy's `TICKS_TO_MS` of an unset timeout).
+    pub fn cur_timeouts(&self) -> (i64, i64) {
+        (
+            self.hidden(TIMEOUT_NAMES[0]).unwrap_or(0),
+            self.hidden(TIMEOUT_NAMES[1]).unwrap_or(0),
+        )
+    }
+
+    /// `set-timeout`: sets the tunnel (`tunnel`) or server timeout of
+    /// [`VarSet::cur_timeouts`]; with `keep`, only where nothing set it yet (the
+    /// backend's, at the connection's establishment).
+    pub fn set_cur_timeout(&self, tunnel: bool, t: Option<std::time::Duration>, keep: bool) {
+        let name = TIMEOUT_NAMES[usize::from(tunnel)];
+        if !(keep && self.hidden(name).is_some()) {
+            self.set_hidden(name, t.map_or(0, |d| d.as_millis() as i64));
+        }
+    }
+
+    fn hidden(&self, name: &str) -> Option<i64> {
+        self.0
+            .borrow()
+            .iter()
+            .find(|(s, n, _)| *s == Scope::Txn && &**n == name)
+            .and_then(|(_, _, x)| match x {
+                Stored::Int(i) => Some(*i),
+                _ => None,
+            })
+    }
+
+    fn set_hidden(&self, name: &str, v: i64) {
         let mut set = self.0.borrow_mut();
         match set
             .iter_mut()

@@ -27,6 +27,8 @@ struct ConnGuard {
     counted: Option<usize>,
     /// It came through a TLS listener: it holds a `maxsslconn` slot.
     tls: bool,
+    /// The listener's connection count (`dst_conn`), which it is in.
+    li: Option<Arc<crate::acl::ListenerInfo>>,
 }
 
 impl Drop for ConnGuard {
@@ -41,6 +43,9 @@ impl Drop for ConnGuard {
             self.shard.shared.ssl_slots.give_back();
         }
         self.shard.active.set(self.shard.active.get() - 1);
+        if let Some(l) = &self.li {
+            l.conns.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -170,7 +175,12 @@ pub async fn handle(
         fe: fe.clone(),
         counted: None,
         tls: tls.is_some(),
+        li: fe.listeners.get(bind).cloned(),
     };
+    // Counted from the accept on, as HAProxy's listener counts it before any rule.
+    if let Some(l) = &guard.li {
+        l.conns.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     // `tcp-request connection` rules, before anything is read or counted: a rejected
     // connection never becomes a session (HAProxy neither logs nor counts it as one).
     let mut accept_proxy = accept_proxy;
@@ -190,6 +200,7 @@ pub async fn handle(
                 glitches: None,
                 vars,
                 fd: None,
+                listener: fe.listeners.get(bind).cloned(),
                 ..Default::default()
             };
             let fd = crate::sys::fd(&client);
@@ -271,7 +282,7 @@ pub async fn handle(
             client,
             early,
             src,
-            &label,
+            (&label, bind),
             accepted,
             accept_date,
         )
@@ -312,7 +323,7 @@ async fn tls_accept(
     client: TcpStream,
     early: Vec<u8>,
     src: SocketAddr,
-    label: &str,
+    (label, bind): (&str, usize),
     accepted: Instant,
     accept_date: SystemTime,
 ) -> Option<(Client, Vec<u8>, Option<TlsInfo>, bool)> {
@@ -381,6 +392,7 @@ async fn tls_accept(
                     vars: Default::default(),
                     unique_id: None,
                     conn_err: Some(e.fc_err()),
+                    bind,
                 };
                 if crate::proxy::accesslog::log_session_error(shard, fe, &s) {
                     return None;
@@ -427,6 +439,7 @@ async fn serve(
                 glitches: None,
                 vars,
                 fd: None,
+                listener: fe.listeners.get(bind).cloned(),
                 ..Default::default()
             };
             let fd = crate::sys::fd(tcp);

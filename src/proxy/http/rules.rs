@@ -160,6 +160,10 @@ pub fn request_rules<'a, const N: usize>(
                     edits: &*edits,
                 };
                 if let Some(t) = timeout_value(value, &s) {
+                    // What `cur_server_timeout`/`cur_tunnel_timeout` read from now on.
+                    if let Some(txn) = base.txn {
+                        txn.set_cur_timeout(*tunnel, t, false);
+                    }
                     if *tunnel {
                         flags.tunnel_timeout = Some(t);
                     } else {

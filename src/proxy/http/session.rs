@@ -337,6 +337,7 @@ impl Ctx {
             vars: std::mem::take(&mut info.vars),
             fd: Some(info.fd),
             requests: Default::default(),
+            listener: fe.listeners.get(info.bind).cloned(),
         };
         Ctx {
             shard,
@@ -1864,6 +1865,10 @@ impl<'c> Exchange<'c> {
             // establishment, a request body's upload included.)
             let t_connected = Instant::now();
             txn.t_connect = Some(t_connected - t0);
+            // The stream's timeouts are the backend's from here on, where `set-timeout`
+            // set none (HAProxy's `back_establish`).
+            self.vars.set_cur_timeout(false, be.server_timeout, true);
+            self.vars.set_cur_timeout(true, be.tunnel_timeout, true);
             // `http-send-name-header`: this server's name as the head's last field, written
             // again on each attempt, so that a retry elsewhere names the server it reaches.
             if let (Some(h), Some(base)) = (&be_px.http.send_name_header, name_base) {
@@ -3602,6 +3607,7 @@ fn txn_stream<'a>(
         vars,
         unique_id: txn.unique_id.as_deref(),
         conn_err: None,
+        bind: info.bind,
         first_req: !txn.not_first,
     }
 }
