@@ -961,3 +961,132 @@ fn bind_id_errors_match_haproxy() {
         expect_check(&dir, &cfg, 1, &needle);
     }
 }
+
+/// `last_rule_file`, `last_rule_line`: the rule that last stopped one of the stream's rule
+/// sets (`tcp-request content accept`, `http-request allow`, `deny`, `redirect`, `return`,
+/// `http-response allow`, `return`, `deny`), seen by the rules after it and by
+/// `http-after-response` rules (HAProxy records a rule that answers itself, `return` and
+/// `redirect`, only once its answer went through those), through Debian's HAProxy 2.6 and
+/// corelb (the configuration's line numbers must agree; each names its own file).
+#[test]
+fn last_rule_fetches_match_haproxy() {
+    let server = mirror();
+    // (Line numbers matter: the rules stay where they are.)
+    let cfg = |port: u16| {
+        format!(
+            "global
+    log stderr format raw local0
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    log global
+    log-format \"LR %[last_rule_line] %HP\"
+    tcp-request content set-var(txn.t0) last_rule_line
+    tcp-request content accept if {{ req.hdr(x-tcp) -m found }}
+    http-request set-var(txn.t1) last_rule_line
+    http-request allow if {{ path /a }}
+    http-request deny if {{ path /d }}
+    http-request redirect location /z if {{ path /z }}
+    http-after-response set-header x-res-line %[last_rule_line]
+    http-after-response set-header x-res-file %[last_rule_file]
+    http-after-response set-header x-res-t %[var(txn.t0)]/%[var(txn.t1)]
+    default_backend be
+backend be
+    http-request set-header x-l %[last_rule_line]
+    http-request return status 200 content-type text/plain lf-string \"x-ret: %[last_rule_line]\" if {{ path /r }}
+    http-response set-header x-res-before %[last_rule_line]
+    http-request set-var(txn.p) path
+    http-response allow if {{ var(txn.p) -m str /s }} {{ res.hdr(x-srv) -m found }}
+    http-response return status 200 if {{ var(txn.p) -m str /q }}
+    http-response deny if {{ var(txn.p) -m str /e }}
+    server s 127.0.0.1:{}
+",
+            server.port
+        )
+    };
+    let run = |port: u16| -> Vec<BTreeMap<String, String>> {
+        ["/a", "/d", "/z", "/r", "/s", "/q", "/e", "/x", "/tcp"]
+            .iter()
+            .map(|path| {
+                let tcp = if *path == "/tcp" { "X-Tcp: 1\r\n" } else { "" };
+                let r = format!("GET {path} HTTP/1.1\r\nHost: h\r\n{tcp}Connection: close\r\n\r\n");
+                let mut m = seen(&raw_exchange(port, r.as_bytes()));
+                // Each names its own configuration file.
+                if let Some(f) = m.get_mut("x-res-file") {
+                    assert!(f.is_empty() || f.ends_with(".cfg"), "{f}");
+                    *f = if f.is_empty() {
+                        "-".into()
+                    } else {
+                        "FILE".into()
+                    };
+                }
+                m
+            })
+            .collect()
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let (h, c) = (run(hp), run(cp));
+    for (i, (c, h)) in c.iter().zip(&h).enumerate() {
+        assert_eq!(
+            c,
+            h,
+            "request {i}\nhaproxy log:\n{}\ncorelb log:\n{}",
+            haproxy.log(),
+            corelb.log()
+        );
+    }
+    // What they agreed on is the fetches at work.
+    let v = |i: usize, k: &str| c[i].get(k).cloned().unwrap_or_default();
+    assert_eq!(
+        (v(0, "x-l").as_str(), v(0, "x-res-line").as_str()),
+        ("15", "15")
+    );
+    assert_eq!(v(0, "x-res-file"), "FILE");
+    assert_eq!(v(1, "x-res-line"), "16");
+    assert_eq!(v(2, "x-res-line"), "");
+    assert_eq!(
+        (v(3, "x-ret").as_str(), v(3, "x-res-line").as_str()),
+        ("", "")
+    );
+    assert_eq!(
+        (v(4, "x-res-before").as_str(), v(4, "x-res-line").as_str()),
+        ("", "27")
+    );
+    assert_eq!(v(5, "x-res-line"), "");
+    assert_eq!(v(6, "x-res-line"), "29");
+    assert_eq!(v(7, "x-res-line"), "");
+    assert_eq!(
+        (v(8, "x-l").as_str(), v(8, "x-res-t").as_str()),
+        ("13", "/13")
+    );
+    // The log line: a rule that answered itself counts by then.
+    let lines = |log: String| {
+        let mut l: Vec<String> = log
+            .lines()
+            .filter_map(|l| l.find("LR ").map(|i| l[i..].to_string()))
+            .collect();
+        l.sort();
+        l
+    };
+    let want = |l: &[String]| l.len() == 9;
+    let hl = eventually(std::time::Duration::from_secs(5), || {
+        Some(lines(haproxy.log())).filter(|l| want(l))
+    })
+    .unwrap_or_else(|| lines(haproxy.log()));
+    let cl = eventually(std::time::Duration::from_secs(5), || {
+        Some(lines(corelb.log())).filter(|l| want(l))
+    })
+    .unwrap_or_else(|| lines(corelb.log()));
+    assert_eq!(cl, hl);
+    for l in ["LR 17 /z", "LR 24 /r", "LR 28 /q", "LR - /x"] {
+        assert!(cl.iter().any(|x| x == l), "{l}: {cl:?}");
+    }
+}

@@ -117,6 +117,11 @@ pub enum More {
     CurTimeout {
         tunnel: bool,
     },
+    /// `last_rule_file`, `last_rule_line`: where the rule that last stopped one of the
+    /// stream's rule sets is written; nothing before one did.
+    LastRule {
+        line: bool,
+    },
 }
 
 /// A TCP_INFO field; the times in milliseconds unless `us` (HAProxy rounds to the nearest).
@@ -248,6 +253,8 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
         "dst_conn" => plain(More::DstConn),
         "cur_server_timeout" => plain(More::CurTimeout { tunnel: false }),
         "cur_tunnel_timeout" => plain(More::CurTimeout { tunnel: true }),
+        "last_rule_file" => plain(More::LastRule { line: false }),
+        "last_rule_line" => plain(More::LastRule { line: true }),
         "fc_unacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Unacked)),
         "fc_sacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Sacked)),
         "fc_retrans" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Retrans)),
@@ -296,6 +303,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "hostname",
     "http_auth_bearer",
     "http_first_req",
+    "last_rule_file",
+    "last_rule_line",
     "nbproc",
     "prio_class",
     "prio_offset",
@@ -338,6 +347,7 @@ impl More {
             | More::SoId
             | More::DstConn
             | More::CurTimeout { .. }
+            | More::LastRule { line: true }
             | More::FcHttpMajor => SmpType::Int,
             More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt | More::HttpFirstReq => {
                 SmpType::Bool
@@ -363,7 +373,8 @@ impl More {
             | More::Thread
             | More::One
             | More::Prio { .. }
-            | More::CurTimeout { .. } => Layer::Internal,
+            | More::CurTimeout { .. }
+            | More::LastRule { .. } => Layer::Internal,
             // (HAProxy's SMP_USE_FTEND: there from the connection's first rules on.)
             More::SoId | More::SoName | More::DstConn => Layer::L4,
             _ => Layer::L7,
@@ -444,6 +455,15 @@ impl More {
                 if let Some(txn) = s.vars().txn {
                     let (srv, tun) = txn.cur_timeouts();
                     f(Value::Int(if *tunnel { tun } else { srv }));
+                }
+            }
+            More::LastRule { line } => {
+                if let Some((file, n)) = s.vars().txn.and_then(super::VarSet::last_rule) {
+                    f(if *line {
+                        Value::Int(n)
+                    } else {
+                        Value::Str(&file)
+                    });
                 }
             }
             More::IsLocal { dst, fc } => {
@@ -716,12 +736,12 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
         }
         "bc_dst" | "bc_dst_port" | "bc_err" | "bc_err_str" | "bc_http_major" | "bc_src"
         | "bc_src_port" | "fc_pp_authority" | "fc_pp_unique_id" | "fc_rcvd_proxy"
-        | "last_rule_file" | "last_rule_line" | "rep_ssl_hello_type" | "req.hdrs_bin"
-        | "res.hdrs_bin" | "res.cache_hit" | "res.cache_name" | "res.comp" | "res.comp_algo"
-        | "res.ssl_hello_type" | "ssl_bc" | "ssl_bc_alg_keysize" | "ssl_bc_alpn"
-        | "ssl_bc_cipher" | "ssl_bc_err" | "ssl_bc_err_str" | "ssl_bc_is_resumed"
-        | "ssl_bc_protocol" | "ssl_bc_use_keysize" | "ssl_c_ca_err_depth" | "ssl_c_chain_der"
-        | "ssl_c_key_alg" | "ssl_c_sig_alg" | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
+        | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit"
+        | "res.cache_name" | "res.comp" | "res.comp_algo" | "res.ssl_hello_type" | "ssl_bc"
+        | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"
+        | "ssl_bc_err_str" | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize"
+        | "ssl_c_ca_err_depth" | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg"
+        | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
         k if k.starts_with("ssl_f_") || k.starts_with("ssl_s_") => YET,
         _ => return None,
     })

@@ -323,6 +323,10 @@ impl Eq for VarSet {}
 /// so that they cost nothing until something sets them.
 const PRIO_NAMES: [&str; 2] = ["\0prio_class", "\0prio_offset"];
 const TIMEOUT_NAMES: [&str; 2] = ["\0cur_server_timeout", "\0cur_tunnel_timeout"];
+const LAST_RULE_NAMES: [&str; 2] = ["\0last_rule_file", "\0last_rule_line"];
+/// A rule that answered itself (`return`, `redirect`, `auth`): HAProxy records it once the
+/// answer went through the `http-after-response` rules ([`VarSet::settle_last_rule`]).
+const ANSWERING_RULE_NAMES: [&str; 2] = ["\0answering_rule_file", "\0answering_rule_line"];
 
 impl VarSet {
     /// The stream's queue priority as `set-priority-class` and `set-priority-offset` left
@@ -356,6 +360,56 @@ impl VarSet {
         let name = TIMEOUT_NAMES[usize::from(tunnel)];
         if !(keep && self.hidden(name).is_some()) {
             self.set_hidden(name, t.map_or(0, |d| d.as_millis() as i64));
+        }
+    }
+
+    /// The rule that last stopped a rule set of the stream (`last_rule_file`,
+    /// `last_rule_line`), as [`VarSet::set_last_rule`] left it.
+    pub fn last_rule(&self) -> Option<(Vec<u8>, i64)> {
+        let set = self.0.borrow();
+        let file = set.iter().find_map(|(s, n, x)| match x {
+            Stored::Str(f) if *s == Scope::Txn && &**n == LAST_RULE_NAMES[0] => Some(f.to_vec()),
+            _ => None,
+        })?;
+        drop(set);
+        Some((file, self.hidden(LAST_RULE_NAMES[1]).unwrap_or(0)))
+    }
+
+    /// A rule stopped its rule set (HAProxy's `s->last_rule_file`/`line`: an `allow`,
+    /// `deny`, `return`, `redirect`… of `http-request`, `http-response`,
+    /// `http-after-response`, `tcp-request content` or `tcp-response content` rules).
+    /// `answered`: the rule wrote its own answer, and counts once that answer went through
+    /// the `http-after-response` rules.
+    pub fn set_last_rule(&self, file: &str, line: u32, answered: bool) {
+        let names = if answered {
+            ANSWERING_RULE_NAMES
+        } else {
+            LAST_RULE_NAMES
+        };
+        self.set_hidden(names[1], i64::from(line));
+        let mut set = self.0.borrow_mut();
+        let f = Stored::Str(file.as_bytes().into());
+        match set
+            .iter_mut()
+            .find(|(s, n, _)| *s == Scope::Txn && &**n == names[0])
+        {
+            Some((_, _, x)) => *x = f,
+            None => set.push((Scope::Txn, names[0].into(), f)),
+        }
+    }
+
+    /// The answer of a rule that answered itself went through the `http-after-response`
+    /// rules (or is being logged): it is the last rule now.
+    pub fn settle_last_rule(&self) {
+        let mut set = self.0.borrow_mut();
+        if !set.iter().any(|(_, n, _)| &**n == ANSWERING_RULE_NAMES[0]) {
+            return;
+        }
+        set.retain(|(_, n, _)| !LAST_RULE_NAMES.contains(&&**n));
+        for (_, n, _) in set.iter_mut() {
+            if let Some(i) = ANSWERING_RULE_NAMES.iter().position(|a| **n == **a) {
+                *n = LAST_RULE_NAMES[i].into();
+            }
         }
     }
 

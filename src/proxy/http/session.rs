@@ -1129,6 +1129,7 @@ impl<'c> Exchange<'c> {
                 };
                 let view = view.unwrap_or(self.fe_view);
                 base.head = Some((req, &all[..all.len().min(view)]));
+                flags.old_redirects = i == 2;
                 match rules::request_rules_resolving(
                     set,
                     &fe_px.acls,
@@ -3575,9 +3576,11 @@ fn txn_stream<'a>(
     vars: crate::acl::Vars<'a>,
     now: Instant,
 ) -> crate::proxy::accesslog::Stream<'a> {
-    // However the request ended, its `req.` variables are gone for the log.
+    // However the request ended, its `req.` variables are gone for the log, and a rule
+    // that answered is the last rule.
     if let Some(t) = vars.txn {
         t.end_request();
+        t.settle_last_rule();
     }
     crate::proxy::accesslog::Stream {
         http: true,
