@@ -1090,3 +1090,115 @@ backend be
         assert!(cl.iter().any(|x| x == l), "{l}: {cl:?}");
     }
 }
+
+/// The server connection's fetches (`bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`,
+/// `bc_http_major`) in `http-response` rules and log lines, in mode http and mode tcp (no
+/// HTTP version there), and on an answer corelb made itself (nothing), through Debian's
+/// HAProxy 2.6 and corelb.
+#[test]
+fn backend_connection_fetches_match_haproxy() {
+    let server = mirror();
+    let cfg = |p: &[u16]| {
+        format!(
+            "global
+    log stderr format raw local0
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{}
+    log global
+    log-format \"BC %[bc_src] %[bc_src_port,bool] %[bc_dst] %[bc_dst_port] %[bc_http_major] %HP\"
+    http-response set-header x-res-fe \"%[bc_src] %[bc_src_port,bool] %[bc_dst] %[bc_dst_port] %[bc_http_major]\"
+    default_backend be
+backend be
+    http-response set-header x-res-be \"%[bc_src] %[bc_dst] %[bc_dst_port] %[bc_http_major]\"
+    server s 127.0.0.1:{s}
+frontend own
+    bind 127.0.0.1:{}
+    log global
+    log-format \"BC %[bc_src] %[bc_dst] %[bc_dst_port] %HP\"
+    http-request return status 200 content-type text/plain string ok
+listen t
+    mode tcp
+    bind 127.0.0.1:{}
+    log global
+    log-format \"TBC %[bc_src] %[bc_src_port,bool] %[bc_dst] %[bc_dst_port] %[bc_http_major]\"
+    server s 127.0.0.1:{s}
+frontend via_h2
+    bind 127.0.0.1:{}
+    http-response set-header x-res-h2 \"%[bc_dst_port] %[bc_http_major]\"
+    default_backend h2
+backend h2
+    server s 127.0.0.1:{} proto h2
+frontend h2_server
+    bind 127.0.0.1:{} proto h2
+    http-request return status 200 content-type text/plain string ok
+",
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            p[4],
+            s = server.port
+        )
+    };
+    let run = |p: &[u16]| {
+        let get = |port: u16, path: &str| {
+            let r = format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+            seen(&raw_exchange(port, r.as_bytes()))
+        };
+        let mut h2 = get(p[3], "/2");
+        // (Each its own h2 server's port; HAProxy's HTTP/2 answer has no reason phrase,
+        // which corelb's HTTP/1 side writes.)
+        h2.remove("status");
+        if let Some(v) = h2.get_mut("x-res-h2") {
+            *v = v.replace(&p[4].to_string(), "H2PORT");
+        }
+        [get(p[0], "/a"), get(p[1], "/o"), get(p[2], "/t"), h2]
+    };
+    let lines = |log: String| {
+        let mut l: Vec<String> = log
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("BC ") || l.starts_with("TBC "))
+            .map(str::to_string)
+            .collect();
+        l.sort();
+        l
+    };
+    let ports = |_| -> Vec<u16> { (0..5).map(|_| free_port()).collect() };
+    let (hp, cp) = (ports(0), ports(1));
+    let Some(haproxy) = Haproxy::start(&cfg(&hp), &hp) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(&cp), &[], &cp);
+    let (h, c) = (run(&hp), run(&cp));
+    assert_eq!(c, h, "corelb log:\n{}", corelb.log());
+    let want = |l: &Vec<String>| l.len() == 3;
+    let hl = eventually(std::time::Duration::from_secs(5), || {
+        Some(lines(haproxy.log())).filter(want)
+    })
+    .unwrap_or_else(|| lines(haproxy.log()));
+    let cl = eventually(std::time::Duration::from_secs(5), || {
+        Some(lines(corelb.log())).filter(want)
+    })
+    .unwrap_or_else(|| lines(corelb.log()));
+    assert_eq!(cl, hl);
+    let sp = server.port;
+    assert_eq!(c[0]["x-res-fe"], format!("127.0.0.1 1 127.0.0.1 {sp} 1"));
+    assert_eq!(c[0]["x-res-be"], format!("127.0.0.1 127.0.0.1 {sp} 1"));
+    assert!(
+        cl.contains(&format!("BC 127.0.0.1 1 127.0.0.1 {sp} 1 /a")),
+        "{cl:?}"
+    );
+    assert!(cl.contains(&"BC - - - /o".to_string()), "{cl:?}");
+    assert!(
+        cl.contains(&format!("TBC 127.0.0.1 1 127.0.0.1 {sp} -")),
+        "{cl:?}"
+    );
+    assert_eq!(c[3]["x-res-h2"], "H2PORT 2");
+}

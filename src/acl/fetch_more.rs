@@ -122,6 +122,10 @@ pub enum More {
     LastRule {
         line: bool,
     },
+    /// `bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`: the server
+    /// connection's, once it is up (its index in that order); `bc_http_major` finds
+    /// nothing in mode tcp, as HAProxy's.
+    Bc(usize),
 }
 
 /// A TCP_INFO field; the times in milliseconds unless `us` (HAProxy rounds to the nearest).
@@ -255,6 +259,11 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
         "cur_tunnel_timeout" => plain(More::CurTimeout { tunnel: true }),
         "last_rule_file" => plain(More::LastRule { line: false }),
         "last_rule_line" => plain(More::LastRule { line: true }),
+        "bc_src" => plain(More::Bc(0)),
+        "bc_src_port" => plain(More::Bc(1)),
+        "bc_dst" => plain(More::Bc(2)),
+        "bc_dst_port" => plain(More::Bc(3)),
+        "bc_http_major" => plain(More::Bc(4)),
         "fc_unacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Unacked)),
         "fc_sacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Sacked)),
         "fc_retrans" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Retrans)),
@@ -277,6 +286,11 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
 pub(crate) const KEYWORDS: &[&str] = &[
     "base32",
     "base32+src",
+    "bc_dst",
+    "bc_dst_port",
+    "bc_http_major",
+    "bc_src",
+    "bc_src_port",
     "baseq",
     "capture.req.method",
     "capture.req.uri",
@@ -352,7 +366,8 @@ impl More {
             More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt | More::HttpFirstReq => {
                 SmpType::Bool
             }
-            More::UrlIp => SmpType::Ip,
+            More::UrlIp | More::Bc(0 | 2) => SmpType::Ip,
+            More::Bc(_) => SmpType::Int,
             More::Hdrs | More::HashSrc { .. } | More::BodyParam(_) => SmpType::Bin,
             _ => SmpType::Str,
         }
@@ -374,7 +389,8 @@ impl More {
             | More::One
             | More::Prio { .. }
             | More::CurTimeout { .. }
-            | More::LastRule { .. } => Layer::Internal,
+            | More::LastRule { .. }
+            | More::Bc(_) => Layer::Internal,
             // (HAProxy's SMP_USE_FTEND: there from the connection's first rules on.)
             More::SoId | More::SoName | More::DstConn => Layer::L4,
             _ => Layer::L7,
@@ -455,6 +471,13 @@ impl More {
                 if let Some(txn) = s.vars().txn {
                     let (srv, tun) = txn.cur_timeouts();
                     f(Value::Int(if *tunnel { tun } else { srv }));
+                }
+            }
+            More::Bc(i) => {
+                if let Some(v) = s.vars().txn.and_then(|t| t.bc(*i))
+                    && let Some(v) = v.value()
+                {
+                    f(v);
                 }
             }
             More::LastRule { line } => {
@@ -734,8 +757,7 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
         | "ssl_bc_unique_id" => {
             "rustls does not expose the handshake's randoms, session id or Finished message"
         }
-        "bc_dst" | "bc_dst_port" | "bc_err" | "bc_err_str" | "bc_http_major" | "bc_src"
-        | "bc_src_port" | "fc_pp_authority" | "fc_pp_unique_id" | "fc_rcvd_proxy"
+        "bc_err" | "bc_err_str" | "fc_pp_authority" | "fc_pp_unique_id" | "fc_rcvd_proxy"
         | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit"
         | "res.cache_name" | "res.comp" | "res.comp_algo" | "res.ssl_hello_type" | "ssl_bc"
         | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"

@@ -23,7 +23,7 @@
 
 use arc_swap::ArcSwap;
 use std::cell::RefCell;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 
 use super::fetch::FetchExpr;
@@ -115,7 +115,7 @@ impl Stored {
         }
     }
 
-    fn value(&self) -> Option<Value<'_>> {
+    pub(crate) fn value(&self) -> Option<Value<'_>> {
         Some(match self {
             Stored::Unset => return None,
             Stored::Bool(b) => Value::Bool(*b),
@@ -324,6 +324,15 @@ impl Eq for VarSet {}
 const PRIO_NAMES: [&str; 2] = ["\0prio_class", "\0prio_offset"];
 const TIMEOUT_NAMES: [&str; 2] = ["\0cur_server_timeout", "\0cur_tunnel_timeout"];
 const LAST_RULE_NAMES: [&str; 2] = ["\0last_rule_file", "\0last_rule_line"];
+/// The server connection's addresses and ports and its HTTP major version (`bc_src`,
+/// `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`).
+const BC_NAMES: [&str; 5] = [
+    "\0bc_src",
+    "\0bc_src_port",
+    "\0bc_dst",
+    "\0bc_dst_port",
+    "\0bc_http_major",
+];
 /// A rule that answered itself (`return`, `redirect`, `auth`): HAProxy records it once the
 /// answer went through the `http-after-response` rules ([`VarSet::settle_last_rule`]).
 const ANSWERING_RULE_NAMES: [&str; 2] = ["\0answering_rule_file", "\0answering_rule_line"];
@@ -411,6 +420,32 @@ impl VarSet {
                 *n = LAST_RULE_NAMES[i].into();
             }
         }
+    }
+
+    /// The server connection is up (HAProxy's `back_establish`): its local and remote
+    /// addresses (`bc_src`, `bc_dst` and their ports) and, for HTTP, its major version.
+    pub fn set_bc(&self, addrs: Option<(SocketAddr, SocketAddr)>, http_major: Option<i64>) {
+        let mut set = self.0.borrow_mut();
+        set.retain(|(_, n, _)| !BC_NAMES.contains(&&**n));
+        let mut put = |i: usize, v: Stored| set.push((Scope::Txn, BC_NAMES[i].into(), v));
+        if let Some((src, dst)) = addrs {
+            put(0, Stored::Ip(src.ip()));
+            put(1, Stored::Int(i64::from(src.port())));
+            put(2, Stored::Ip(dst.ip()));
+            put(3, Stored::Int(i64::from(dst.port())));
+        }
+        if let Some(m) = http_major {
+            put(4, Stored::Int(m));
+        }
+    }
+
+    /// One of [`VarSet::set_bc`]'s values: `i` in the order of the fetches' names above.
+    pub fn bc(&self, i: usize) -> Option<Stored> {
+        self.0
+            .borrow()
+            .iter()
+            .find(|(s, n, _)| *s == Scope::Txn && **n == *BC_NAMES[i])
+            .map(|(_, _, x)| x.clone())
     }
 
     fn hidden(&self, name: &str) -> Option<i64> {

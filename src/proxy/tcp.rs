@@ -426,6 +426,7 @@ pub async fn session(
                         // `back_establish`.
                         txn.set_cur_timeout(false, be.server_timeout, true);
                         txn.set_cur_timeout(true, be.tunnel_timeout, true);
+                        txn.set_bc(s.addrs(), None);
                         // `stick on|store-request`: the client's keys now name this server.
                         if !server.non_stick {
                             persist.store(&shard.shared.stick, server.id);

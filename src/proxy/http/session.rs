@@ -1870,6 +1870,9 @@ impl<'c> Exchange<'c> {
             // set none (HAProxy's `back_establish`).
             self.vars.set_cur_timeout(false, be.server_timeout, true);
             self.vars.set_cur_timeout(true, be.tunnel_timeout, true);
+            // (`bc_*`: a multiplexed stream is HTTP/2's.)
+            let major = if sconn.is_stream() { 2 } else { 1 };
+            self.vars.set_bc(sconn.addrs(), Some(major));
             // `http-send-name-header`: this server's name as the head's last field, written
             // again on each attempt, so that a retry elsewhere names the server it reaches.
             if let (Some(h), Some(base)) = (&be_px.http.send_name_header, name_base) {
