@@ -53,6 +53,11 @@ const EXPRS: &[&str] = &[
     "req.hdr(x-a),xxh32(7)",
     "req.hdr(x-a),xxh64",
     "req.hdr(x-p),xxh64(3)",
+    "req.hdr(x-a),xxh3",
+    "req.hdr(x-a),xxh3(7)",
+    "req.hdr(x-p),xxh3(-1)",
+    "req.hdr(x-a),sha2(512),base64,xxh3",
+    "req.hdr(x-a),sha2(512),hex,xxh3(9)",
     "req.hdr(x-a),base64",
     "req.hdr(x-a),base64,b64dec",
     "req.hdr(x-a),ub64enc",
@@ -103,6 +108,10 @@ const EXPRS: &[&str] = &[
     "src,table_trackers(fe)",
     "str(10.9.9.9),table_conn_cnt(fe)",
     "src,table_sess_cnt(fe)",
+    "src,table_expire(fe)",
+    "src,table_idle(fe,5)",
+    "str(10.9.9.9),table_expire(fe,-1)",
+    "str(10.9.9.9),table_idle(fe)",
     "req.hdr(x-jwt),jwt_header_query('$.alg')",
     "req.hdr(x-jwt),jwt_payload_query('$.n',int),add(1)",
     "req.hdr(x-jwt),jwt_payload_query('$.sub')",
@@ -356,4 +365,50 @@ backend b
     );
     assert!(c.contains("x-c1: WWW.EXAMPLE"), "{c}");
     assert!(c.contains("x-r1: 10.1.2.0"), "{c}");
+}
+
+/// `table_expire` and `table_idle` on a table with `expire`: an entry made by a first
+/// request, read 1.2 s later, through Debian's HAProxy and corelb (the times within what
+/// the two requests' own timing allows); a missing key gives the default, or nothing.
+#[test]
+fn table_timers_like_haproxy() {
+    let cfg = |port: u16| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 1k expire 1m store http_req_cnt
+    http-request track-sc0 src if {{ path /t }}
+    http-request return status 200 content-type text/plain lf-string \"%[src,table_expire(fe)]|%[src,table_idle(fe)]|%[str(10.9.9.9),table_expire(fe,-1)]|%[str(10.9.9.9),table_idle(fe)]|%[str(10.9.9.9),table_idle(fe,7)]\"
+"
+        )
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(_haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let _corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let get = |port: u16, path: &str| {
+        let r = format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        body(&raw_exchange(port, r.as_bytes()))
+    };
+    let (h0, c0) = (get(hp, "/t"), get(cp, "/t"));
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let (h, c) = (get(hp, "/x"), get(cp, "/x"));
+    for (who, first, v) in [("haproxy", &h0, &h), ("corelb", &c0, &c)] {
+        let n = |i: usize| v[i].parse::<i64>().unwrap_or(-99);
+        // Made by the first request's track-sc0: idle for no time yet.
+        assert!(
+            first[1].parse::<i64>().is_ok_and(|i| (0..=5).contains(&i)),
+            "{who}: {first:?}"
+        );
+        assert!((58_500..=58_900).contains(&n(0)), "{who}: {v:?}");
+        assert!((1_100..=1_500).contains(&n(1)), "{who}: {v:?}");
+        assert_eq!(n(0) + n(1), 60_000, "{who}: {v:?}");
+        assert_eq!(v[2..], ["-1", "", "7"], "{who}: {v:?}");
+    }
 }

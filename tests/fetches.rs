@@ -379,8 +379,8 @@ fn fetches_corelb_lacks_say_why() {
         ),
         ("cpu_ns_avg", "is not supported: corelb does not measure"),
         (
-            "so_name",
-            "fetch method 'so_name' is not supported: not implemented in corelb yet",
+            "fc_rcvd_proxy",
+            "fetch method 'fc_rcvd_proxy' is not supported: not implemented in corelb yet",
         ),
     ] {
         let cfg = format!(
@@ -839,4 +839,366 @@ backend be
     // HAProxy keeps the request line for any proxy with a `%[…]` string reading it.
     assert_eq!(cb["x-cap-method"], "GET");
     assert_eq!(cb["x-first"], "1");
+}
+
+/// The listener fetches (`so_id`, `so_name`, `dst_conn`: ids given with `bind … id` and
+/// numbered as HAProxy numbers the others, `option socket-stats`'s `sock-N` names, the
+/// connections open on the listener, from `tcp-request connection` rules on) and the
+/// stream's timeouts (`cur_server_timeout`, `cur_tunnel_timeout`: 0 before the server
+/// connection, what `set-timeout` set, the backend's once connected), through Debian's
+/// HAProxy 2.6 and corelb.
+#[test]
+fn listener_fetches_and_stream_timeouts_match_haproxy() {
+    let server = mirror();
+    let cfg = |p: &[u16]| {
+        format!(
+            "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{} name one
+    bind 127.0.0.1:{} id 7
+    bind 127.0.0.1:{},127.0.0.1:{}
+    tcp-request connection set-var(sess.dc) dst_conn
+    tcp-request connection set-var(sess.id) so_id
+    http-request set-header x-a \"id=%[so_id] name=%[so_name] dc=%[dst_conn] sdc=%[var(sess.dc)] sid=%[var(sess.id)]\"
+    http-response set-header x-res \"id=%[so_id] name=%[so_name] dc=%[dst_conn] st=%[cur_server_timeout] tt=%[cur_tunnel_timeout]\"
+    http-response set-header x-res-named yes if {{ so_name one }}
+    default_backend be
+frontend fs
+    option socket-stats
+    bind 127.0.0.1:{} id 2
+    bind 127.0.0.1:{}
+    bind 127.0.0.1:{} name nm
+    http-request return status 200 content-type text/plain lf-string \"x-ret: id=%[so_id] name=%[so_name] dc=%[dst_conn]\"
+backend be
+    timeout server 7s
+    timeout tunnel 1h
+    option http-server-close
+    http-request set-header x-b \"st=%[cur_server_timeout] tt=%[cur_tunnel_timeout]\"
+    http-request set-timeout server 3s if {{ path /t }}
+    http-request set-header x-c \"st=%[cur_server_timeout] tt=%[cur_tunnel_timeout]\"
+    server s 127.0.0.1:{}
+",
+            p[0], p[1], p[2], p[3], p[4], p[5], p[6], server.port
+        )
+    };
+    let run = |p: &[u16]| -> Vec<BTreeMap<String, String>> {
+        let get = |port: u16, path: &str| {
+            let r = format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+            seen(&raw_exchange(port, r.as_bytes()))
+        };
+        let mut out: Vec<_> = p.iter().map(|&port| get(port, "/t")).collect();
+        // A second connection open on the first listener while the request runs.
+        let held = std::net::TcpStream::connect(("127.0.0.1", p[0])).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        out.push(get(p[0], "/"));
+        drop(held);
+        out
+    };
+    let ports = |_| -> Vec<u16> { (0..7).map(|_| free_port()).collect() };
+    let (hp, cp) = (ports(0), ports(1));
+    let Some(haproxy) = Haproxy::start(&cfg(&hp), &hp) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(&cp), &[], &cp);
+    let h = run(&hp);
+    let c = run(&cp);
+    assert_eq!(
+        c,
+        h,
+        "haproxy log:\n{}\ncorelb log:\n{}",
+        haproxy.log(),
+        corelb.log()
+    );
+    // What they agreed on is the fetches at work.
+    let v = |i: usize, k: &str| c[i].get(k).cloned().unwrap_or_default();
+    assert_eq!(v(0, "x-a"), "id=1 name=one dc=1 sdc=1 sid=1");
+    assert_eq!(v(0, "x-res-named"), "yes");
+    assert_eq!(v(1, "x-a"), "id=7 name= dc=1 sdc=1 sid=7");
+    assert_eq!(v(2, "x-a"), "id=3 name= dc=1 sdc=1 sid=3");
+    assert_eq!(v(3, "x-a"), "id=4 name= dc=1 sdc=1 sid=4");
+    assert_eq!(v(0, "x-b"), "st=0 tt=0");
+    assert_eq!(v(0, "x-c"), "st=3000 tt=0");
+    assert_eq!(v(0, "x-res"), "id=1 name=one dc=1 st=3000 tt=3600000");
+    assert_eq!(v(4, "x-ret"), "id=2 name=sock-2 dc=1");
+    assert_eq!(v(5, "x-ret"), "id=3 name=sock-3 dc=1");
+    assert_eq!(v(6, "x-ret"), "id=4 name=nm dc=1");
+    assert_eq!(v(7, "x-a"), "id=1 name=one dc=2 sdc=2 sid=1");
+    assert_eq!(v(7, "x-c"), "st=0 tt=0");
+    assert_eq!(v(7, "x-res"), "id=1 name=one dc=2 st=7000 tt=3600000");
+}
+
+/// `bind … id` errors, as HAProxy's `bind_parse_id` gives them.
+#[test]
+fn bind_id_errors_match_haproxy() {
+    let dir = TempDir::new("bind-id");
+    let (a, b) = (free_port(), free_port());
+    for (binds, needle) in [
+        (
+            format!("bind 127.0.0.1:{a},127.0.0.1:{b} id 3"),
+            "'id' can only be used with a single socket".to_string(),
+        ),
+        (
+            format!("bind 127.0.0.1:{a} id 3\n    bind 127.0.0.1:{b} id 3"),
+            "custom id 3 already used at ".to_string(),
+        ),
+    ] {
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nfrontend f\n    {binds}\n    default_backend b\nbackend b\n    server s 127.0.0.1:1\n"
+        );
+        let path = dir.write("t.cfg", &cfg);
+        if let Ok(o) = std::process::Command::new("haproxy")
+            .args(["-c", "-f"])
+            .arg(&path)
+            .output()
+        {
+            let text = String::from_utf8_lossy(&o.stderr);
+            assert!(text.contains(&needle), "haproxy on {binds}: {text}");
+        }
+        expect_check(&dir, &cfg, 1, &needle);
+    }
+}
+
+/// `last_rule_file`, `last_rule_line`: the rule that last stopped one of the stream's rule
+/// sets (`tcp-request content accept`, `http-request allow`, `deny`, `redirect`, `return`,
+/// `http-response allow`, `return`, `deny`), seen by the rules after it and by
+/// `http-after-response` rules (HAProxy records a rule that answers itself, `return` and
+/// `redirect`, only once its answer went through those), through Debian's HAProxy 2.6 and
+/// corelb (the configuration's line numbers must agree; each names its own file).
+#[test]
+fn last_rule_fetches_match_haproxy() {
+    let server = mirror();
+    // (Line numbers matter: the rules stay where they are.)
+    let cfg = |port: u16| {
+        format!(
+            "global
+    log stderr format raw local0
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    log global
+    log-format \"LR %[last_rule_line] %HP\"
+    tcp-request content set-var(txn.t0) last_rule_line
+    tcp-request content accept if {{ req.hdr(x-tcp) -m found }}
+    http-request set-var(txn.t1) last_rule_line
+    http-request allow if {{ path /a }}
+    http-request deny if {{ path /d }}
+    http-request redirect location /z if {{ path /z }}
+    http-after-response set-header x-res-line %[last_rule_line]
+    http-after-response set-header x-res-file %[last_rule_file]
+    http-after-response set-header x-res-t %[var(txn.t0)]/%[var(txn.t1)]
+    default_backend be
+backend be
+    http-request set-header x-l %[last_rule_line]
+    http-request return status 200 content-type text/plain lf-string \"x-ret: %[last_rule_line]\" if {{ path /r }}
+    http-response set-header x-res-before %[last_rule_line]
+    http-request set-var(txn.p) path
+    http-response allow if {{ var(txn.p) -m str /s }} {{ res.hdr(x-srv) -m found }}
+    http-response return status 200 if {{ var(txn.p) -m str /q }}
+    http-response deny if {{ var(txn.p) -m str /e }}
+    server s 127.0.0.1:{}
+",
+            server.port
+        )
+    };
+    let run = |port: u16| -> Vec<BTreeMap<String, String>> {
+        ["/a", "/d", "/z", "/r", "/s", "/q", "/e", "/x", "/tcp"]
+            .iter()
+            .map(|path| {
+                let tcp = if *path == "/tcp" { "X-Tcp: 1\r\n" } else { "" };
+                let r = format!("GET {path} HTTP/1.1\r\nHost: h\r\n{tcp}Connection: close\r\n\r\n");
+                let mut m = seen(&raw_exchange(port, r.as_bytes()));
+                // Each names its own configuration file.
+                if let Some(f) = m.get_mut("x-res-file") {
+                    assert!(f.is_empty() || f.ends_with(".cfg"), "{f}");
+                    *f = if f.is_empty() {
+                        "-".into()
+                    } else {
+                        "FILE".into()
+                    };
+                }
+                m
+            })
+            .collect()
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&cfg(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp), &[], &[cp]);
+    let (h, c) = (run(hp), run(cp));
+    for (i, (c, h)) in c.iter().zip(&h).enumerate() {
+        assert_eq!(
+            c,
+            h,
+            "request {i}\nhaproxy log:\n{}\ncorelb log:\n{}",
+            haproxy.log(),
+            corelb.log()
+        );
+    }
+    // What they agreed on is the fetches at work.
+    let v = |i: usize, k: &str| c[i].get(k).cloned().unwrap_or_default();
+    assert_eq!(
+        (v(0, "x-l").as_str(), v(0, "x-res-line").as_str()),
+        ("15", "15")
+    );
+    assert_eq!(v(0, "x-res-file"), "FILE");
+    assert_eq!(v(1, "x-res-line"), "16");
+    assert_eq!(v(2, "x-res-line"), "");
+    assert_eq!(
+        (v(3, "x-ret").as_str(), v(3, "x-res-line").as_str()),
+        ("", "")
+    );
+    assert_eq!(
+        (v(4, "x-res-before").as_str(), v(4, "x-res-line").as_str()),
+        ("", "27")
+    );
+    assert_eq!(v(5, "x-res-line"), "");
+    assert_eq!(v(6, "x-res-line"), "29");
+    assert_eq!(v(7, "x-res-line"), "");
+    assert_eq!(
+        (v(8, "x-l").as_str(), v(8, "x-res-t").as_str()),
+        ("13", "/13")
+    );
+    // The log line: a rule that answered itself counts by then.
+    let lines = |log: String| {
+        let mut l: Vec<String> = log
+            .lines()
+            .filter_map(|l| l.find("LR ").map(|i| l[i..].to_string()))
+            .collect();
+        l.sort();
+        l
+    };
+    let want = |l: &[String]| l.len() == 9;
+    let hl = eventually(std::time::Duration::from_secs(5), || {
+        Some(lines(haproxy.log())).filter(|l| want(l))
+    })
+    .unwrap_or_else(|| lines(haproxy.log()));
+    let cl = eventually(std::time::Duration::from_secs(5), || {
+        Some(lines(corelb.log())).filter(|l| want(l))
+    })
+    .unwrap_or_else(|| lines(corelb.log()));
+    assert_eq!(cl, hl);
+    for l in ["LR 17 /z", "LR 24 /r", "LR 28 /q", "LR - /x"] {
+        assert!(cl.iter().any(|x| x == l), "{l}: {cl:?}");
+    }
+}
+
+/// The server connection's fetches (`bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`,
+/// `bc_http_major`) in `http-response` rules and log lines, in mode http and mode tcp (no
+/// HTTP version there), and on an answer corelb made itself (nothing), through Debian's
+/// HAProxy 2.6 and corelb.
+#[test]
+fn backend_connection_fetches_match_haproxy() {
+    let server = mirror();
+    let cfg = |p: &[u16]| {
+        format!(
+            "global
+    log stderr format raw local0
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{}
+    log global
+    log-format \"BC %[bc_src] %[bc_src_port,bool] %[bc_dst] %[bc_dst_port] %[bc_http_major] %HP\"
+    http-response set-header x-res-fe \"%[bc_src] %[bc_src_port,bool] %[bc_dst] %[bc_dst_port] %[bc_http_major]\"
+    default_backend be
+backend be
+    http-response set-header x-res-be \"%[bc_src] %[bc_dst] %[bc_dst_port] %[bc_http_major]\"
+    server s 127.0.0.1:{s}
+frontend own
+    bind 127.0.0.1:{}
+    log global
+    log-format \"BC %[bc_src] %[bc_dst] %[bc_dst_port] %HP\"
+    http-request return status 200 content-type text/plain string ok
+listen t
+    mode tcp
+    bind 127.0.0.1:{}
+    log global
+    log-format \"TBC %[bc_src] %[bc_src_port,bool] %[bc_dst] %[bc_dst_port] %[bc_http_major]\"
+    server s 127.0.0.1:{s}
+frontend via_h2
+    bind 127.0.0.1:{}
+    http-response set-header x-res-h2 \"%[bc_dst_port] %[bc_http_major]\"
+    default_backend h2
+backend h2
+    server s 127.0.0.1:{} proto h2
+frontend h2_server
+    bind 127.0.0.1:{} proto h2
+    http-request return status 200 content-type text/plain string ok
+",
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            p[4],
+            s = server.port
+        )
+    };
+    let run = |p: &[u16]| {
+        let get = |port: u16, path: &str| {
+            let r = format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+            seen(&raw_exchange(port, r.as_bytes()))
+        };
+        let mut h2 = get(p[3], "/2");
+        // (Each its own h2 server's port; HAProxy's HTTP/2 answer has no reason phrase,
+        // which corelb's HTTP/1 side writes.)
+        h2.remove("status");
+        if let Some(v) = h2.get_mut("x-res-h2") {
+            *v = v.replace(&p[4].to_string(), "H2PORT");
+        }
+        [get(p[0], "/a"), get(p[1], "/o"), get(p[2], "/t"), h2]
+    };
+    let lines = |log: String| {
+        let mut l: Vec<String> = log
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("BC ") || l.starts_with("TBC "))
+            .map(str::to_string)
+            .collect();
+        l.sort();
+        l
+    };
+    let ports = |_| -> Vec<u16> { (0..5).map(|_| free_port()).collect() };
+    let (hp, cp) = (ports(0), ports(1));
+    let Some(haproxy) = Haproxy::start(&cfg(&hp), &hp) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(&cp), &[], &cp);
+    let (h, c) = (run(&hp), run(&cp));
+    assert_eq!(c, h, "corelb log:\n{}", corelb.log());
+    let want = |l: &Vec<String>| l.len() == 3;
+    let hl = eventually(std::time::Duration::from_secs(5), || {
+        Some(lines(haproxy.log())).filter(want)
+    })
+    .unwrap_or_else(|| lines(haproxy.log()));
+    let cl = eventually(std::time::Duration::from_secs(5), || {
+        Some(lines(corelb.log())).filter(want)
+    })
+    .unwrap_or_else(|| lines(corelb.log()));
+    assert_eq!(cl, hl);
+    let sp = server.port;
+    assert_eq!(c[0]["x-res-fe"], format!("127.0.0.1 1 127.0.0.1 {sp} 1"));
+    assert_eq!(c[0]["x-res-be"], format!("127.0.0.1 127.0.0.1 {sp} 1"));
+    assert!(
+        cl.contains(&format!("BC 127.0.0.1 1 127.0.0.1 {sp} 1 /a")),
+        "{cl:?}"
+    );
+    assert!(cl.contains(&"BC - - - /o".to_string()), "{cl:?}");
+    assert!(
+        cl.contains(&format!("TBC 127.0.0.1 1 127.0.0.1 {sp} -")),
+        "{cl:?}"
+    );
+    assert_eq!(c[3]["x-res-h2"], "H2PORT 2");
 }

@@ -590,6 +590,7 @@ pub(crate) enum HashKind {
     Wt6,
     Xxh32(u32),
     Xxh64(u64),
+    Xxh3(u64),
 }
 
 /// A message digest named as OpenSSL names them.
@@ -709,10 +710,6 @@ impl Conv {
 
 /// Converters HAProxy 2.6 has that corelb does not, with why.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "xxh3",
-        "corelb has no XXH3 implementation yet (xxh32 and xxh64 work)",
-    ),
     ("protobuf", "corelb does not decode Protocol Buffers"),
     ("ungrpc", "corelb does not decode gRPC/Protocol Buffers"),
     ("fix_is_valid", "corelb does not parse the FIX protocol"),
@@ -741,8 +738,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "table_http_fail_rate",
         "corelb's stick tables do not store http_fail_rate yet",
     ),
-    ("table_expire", "not implemented in corelb yet"),
-    ("table_idle", "not implemented in corelb yet"),
 ];
 
 /// Every converter keyword corelb knows.
@@ -806,6 +801,7 @@ pub(crate) const CONV_KEYWORDS: &[&str] = &[
     "word",
     "wt6",
     "xor",
+    "xxh3",
     "xxh32",
     "xxh64",
 ];
@@ -886,7 +882,7 @@ fn spec(name: &str) -> Option<(usize, &'static [At], T, T)> {
         "add_item" => (2, &[Str, Str, Str], t::Str, t::Str),
         "strcmp" => (1, &[Str], t::Str, t::Sint),
         "secure_memcmp" => (1, &[Str], t::Bin, t::Bool),
-        "crc32" | "crc32c" | "djb2" | "sdbm" | "wt6" | "xxh32" | "xxh64" => {
+        "crc32" | "crc32c" | "djb2" | "sdbm" | "wt6" | "xxh3" | "xxh32" | "xxh64" => {
             (0, &[Sint], t::Bin, t::Sint)
         }
         "sha1" => (0, &[], t::Bin, t::Bin),
@@ -925,6 +921,9 @@ fn parse_one(name: &str, after: &str) -> Result<(Conv, usize), String> {
         }
         if let Some(op) = super::stick::conv_op(name) {
             return parse_table(name, after, op);
+        }
+        if name == "table_expire" || name == "table_idle" {
+            return parse_table_timer(name, after);
         }
         return Err(format!(
             "unknown converter '{name}'{}",
@@ -1111,6 +1110,7 @@ fn parse_one(name: &str, after: &str) -> Result<(Conv, usize), String> {
         "wt6" => Op::Hash(HashKind::Wt6, n(0) != 0),
         "xxh32" => Op::Hash(HashKind::Xxh32(n(0) as u32), false),
         "xxh64" => Op::Hash(HashKind::Xxh64(n(0) as u64), false),
+        "xxh3" => Op::Hash(HashKind::Xxh3(n(0) as u64), false),
         "sha1" => Op::Sha1,
         "sha2" => {
             let bits = if a(0).is_none() { 256 } else { n(0) };
@@ -1261,6 +1261,20 @@ fn parse_table_array(name: &str, after: &str) -> Result<(Conv, usize), String> {
 fn parse_table(name: &str, after: &str, op: super::stick::Op) -> Result<(Conv, usize), String> {
     let (args, used) = make_arg_list(after, 1, &[At::Tab])
         .map_err(|(pos, e)| format!("invalid arg {} in converter '{name}' : {e}", pos + 1))?;
+    let (conv, _) = parse_table_named(name, args.first().map_or("", Arg::str), op)?;
+    Ok((conv, used))
+}
+
+/// `table_expire(T[,DEFAULT])`, `table_idle(T[,DEFAULT])`.
+fn parse_table_timer(name: &str, after: &str) -> Result<(Conv, usize), String> {
+    let (args, used) = make_arg_list(after, 1, &[At::Tab, At::Sint])
+        .map_err(|(pos, e)| format!("invalid arg {} in converter '{name}' : {e}", pos + 1))?;
+    let default = args.get(1).map(Arg::int);
+    let op = if name == "table_expire" {
+        super::stick::Op::Expire(default)
+    } else {
+        super::stick::Op::Idle(default)
+    };
     let (conv, _) = parse_table_named(name, args.first().map_or("", Arg::str), op)?;
     Ok((conv, used))
 }
@@ -1619,7 +1633,8 @@ fn apply(t: &Typed, cur: Smp, s: &dyn Sample) -> Option<Smp> {
         Op::Hash(k, avalanche) => {
             let h = hash(*k, cur.bytes());
             Smp::Int(match k {
-                HashKind::Xxh64(_) => h as i64,
+                // (HAProxy's 64-bit hashes are signed integers.)
+                HashKind::Xxh64(_) | HashKind::Xxh3(_) => h as i64,
                 _ => i64::from(if *avalanche {
                     super::hash::full_hash(h as u32)
                 } else {
@@ -2170,6 +2185,7 @@ fn hash(k: HashKind, b: &[u8]) -> u64 {
         HashKind::Wt6 => u64::from(h::wt6(b)),
         HashKind::Xxh32(seed) => u64::from(h::xxh32(b, seed)),
         HashKind::Xxh64(seed) => h::xxh64(b, seed),
+        HashKind::Xxh3(seed) => xxhash_rust::xxh3::xxh3_64_with_seed(b, seed),
     }
 }
 
@@ -2515,7 +2531,7 @@ mod tests {
             "converter 'iif' cannot be applied"
         );
         assert!(err(",nope").starts_with("unknown converter 'nope'"));
-        assert!(err(",xxh3").contains("XXH3"));
+        assert!(err(",ungrpc").contains("Protocol Buffers"));
         // HAProxy's wording: a converter without arguments expects ')' at once.
         assert_eq!(
             err(",hex(1)"),

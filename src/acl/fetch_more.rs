@@ -29,7 +29,10 @@ pub enum DateUnit {
 #[non_exhaustive]
 pub enum More {
     /// `date([OFFSET[,UNIT]])`: the time since the epoch in UNIT, plus OFFSET.
-    Date { offset: i64, unit: DateUnit },
+    Date {
+        offset: i64,
+        unit: DateUnit,
+    },
     /// `date_us`: the microseconds of the current second.
     DateUs,
     /// `env(NAME)`: the process's environment variable, read when evaluated.
@@ -46,10 +49,15 @@ pub enum More {
     One,
     /// `prio_class`, `prio_offset`: the stream's queue priority as `set-priority-class` and
     /// `set-priority-offset` left it (0 by default); nothing without a stream.
-    Prio { class: bool },
+    Prio {
+        class: bool,
+    },
     /// `src_is_local`, `dst_is_local`, `fc_src_is_local`, `fc_dst_is_local`: the address
     /// is one of this host's (a UDP socket binds to it and connects to it).
-    IsLocal { dst: bool, fc: bool },
+    IsLocal {
+        dst: bool,
+        fc: bool,
+    },
     /// `req.hdrs`: every field as `name: value\r\n`, names lower-cased as HTX holds them,
     /// then the empty line.
     Hdrs,
@@ -63,7 +71,9 @@ pub enum More {
     Url32,
     /// `base32+src`, `url32+src`: the hash in network order followed by the client's
     /// address bytes.
-    HashSrc { url: bool },
+    HashSrc {
+        url: bool,
+    },
     /// `url_ip`: the IPv4 address of an absolute `http://` or `https://` target.
     UrlIp,
     /// `url_port`: its port (80 or 443 by default).
@@ -92,7 +102,30 @@ pub enum More {
     /// `capture.req.method`, `capture.req.uri`: the method, and the path (query included)
     /// of the target, of the request line as it came (HAProxy's `txn->uri`, before any
     /// rule rewrote it).
-    CaptureReq { uri: bool },
+    CaptureReq {
+        uri: bool,
+    },
+    /// `so_id`, `so_name`, `dst_conn`: the listener's id, its name (nothing without
+    /// one), its connections now (`smp_fetch_so_id`, `smp_fetch_so_name`,
+    /// `smp_fetch_dconn`).
+    SoId,
+    SoName,
+    DstConn,
+    /// `cur_server_timeout`, `cur_tunnel_timeout`: the stream's timeouts in ms, as
+    /// `set-timeout` or the server connection's establishment left them; nothing without
+    /// a stream.
+    CurTimeout {
+        tunnel: bool,
+    },
+    /// `last_rule_file`, `last_rule_line`: where the rule that last stopped one of the
+    /// stream's rule sets is written; nothing before one did.
+    LastRule {
+        line: bool,
+    },
+    /// `bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`: the server
+    /// connection's, once it is up (its index in that order); `bc_http_major` finds
+    /// nothing in mode tcp, as HAProxy's.
+    Bc(usize),
 }
 
 /// A TCP_INFO field; the times in milliseconds unless `us` (HAProxy rounds to the nearest).
@@ -219,6 +252,18 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
         "http_first_req" => plain(More::HttpFirstReq),
         "capture.req.method" => plain(More::CaptureReq { uri: false }),
         "capture.req.uri" => plain(More::CaptureReq { uri: true }),
+        "so_id" => plain(More::SoId),
+        "so_name" => plain(More::SoName),
+        "dst_conn" => plain(More::DstConn),
+        "cur_server_timeout" => plain(More::CurTimeout { tunnel: false }),
+        "cur_tunnel_timeout" => plain(More::CurTimeout { tunnel: true }),
+        "last_rule_file" => plain(More::LastRule { line: false }),
+        "last_rule_line" => plain(More::LastRule { line: true }),
+        "bc_src" => plain(More::Bc(0)),
+        "bc_src_port" => plain(More::Bc(1)),
+        "bc_dst" => plain(More::Bc(2)),
+        "bc_dst_port" => plain(More::Bc(3)),
+        "bc_http_major" => plain(More::Bc(4)),
         "fc_unacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Unacked)),
         "fc_sacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Sacked)),
         "fc_retrans" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Retrans)),
@@ -241,13 +286,21 @@ pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, Stri
 pub(crate) const KEYWORDS: &[&str] = &[
     "base32",
     "base32+src",
+    "bc_dst",
+    "bc_dst_port",
+    "bc_http_major",
+    "bc_src",
+    "bc_src_port",
     "baseq",
     "capture.req.method",
     "capture.req.uri",
     "capture.req.ver",
     "capture.res.ver",
+    "cur_server_timeout",
+    "cur_tunnel_timeout",
     "date",
     "date_us",
+    "dst_conn",
     "dst_is_local",
     "env",
     "fc_dst_is_local",
@@ -264,6 +317,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "hostname",
     "http_auth_bearer",
     "http_first_req",
+    "last_rule_file",
+    "last_rule_line",
     "nbproc",
     "prio_class",
     "prio_offset",
@@ -274,6 +329,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "req.hdrs",
     "res.hdr_names",
     "res.hdrs",
+    "so_id",
+    "so_name",
     "src_is_local",
     "ssl_fc_alg_keysize",
     "ssl_fc_has_crt",
@@ -301,11 +358,16 @@ impl More {
             | More::UrlPort
             | More::SslFcKeysize
             | More::TcpInfo(_)
+            | More::SoId
+            | More::DstConn
+            | More::CurTimeout { .. }
+            | More::LastRule { line: true }
             | More::FcHttpMajor => SmpType::Int,
             More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt | More::HttpFirstReq => {
                 SmpType::Bool
             }
-            More::UrlIp => SmpType::Ip,
+            More::UrlIp | More::Bc(0 | 2) => SmpType::Ip,
+            More::Bc(_) => SmpType::Int,
             More::Hdrs | More::HashSrc { .. } | More::BodyParam(_) => SmpType::Bin,
             _ => SmpType::Str,
         }
@@ -325,7 +387,12 @@ impl More {
             | More::Uuid
             | More::Thread
             | More::One
-            | More::Prio { .. } => Layer::Internal,
+            | More::Prio { .. }
+            | More::CurTimeout { .. }
+            | More::LastRule { .. }
+            | More::Bc(_) => Layer::Internal,
+            // (HAProxy's SMP_USE_FTEND: there from the connection's first rules on.)
+            More::SoId | More::SoName | More::DstConn => Layer::L4,
             _ => Layer::L7,
         }
     }
@@ -378,10 +445,48 @@ impl More {
             More::One => {
                 f(Value::Int(1));
             }
+            More::SoId => {
+                if let Some(l) = s.listener() {
+                    f(Value::Int(i64::from(l.id)));
+                }
+            }
+            More::SoName => {
+                if let Some(n) = s.listener().and_then(|l| l.name.as_deref()) {
+                    f(Value::Str(n.as_bytes()));
+                }
+            }
+            More::DstConn => {
+                if let Some(l) = s.listener() {
+                    let n = l.conns.load(std::sync::atomic::Ordering::Relaxed);
+                    f(Value::Int(i64::from(n)));
+                }
+            }
             More::Prio { class } => {
                 if let Some(txn) = s.vars().txn {
                     let (c, o) = txn.priority();
                     f(Value::Int(if *class { c } else { o }));
+                }
+            }
+            More::CurTimeout { tunnel } => {
+                if let Some(txn) = s.vars().txn {
+                    let (srv, tun) = txn.cur_timeouts();
+                    f(Value::Int(if *tunnel { tun } else { srv }));
+                }
+            }
+            More::Bc(i) => {
+                if let Some(v) = s.vars().txn.and_then(|t| t.bc(*i))
+                    && let Some(v) = v.value()
+                {
+                    f(v);
+                }
+            }
+            More::LastRule { line } => {
+                if let Some((file, n)) = s.vars().txn.and_then(super::VarSet::last_rule) {
+                    f(if *line {
+                        Value::Int(n)
+                    } else {
+                        Value::Str(&file)
+                    });
                 }
             }
             More::IsLocal { dst, fc } => {
@@ -652,16 +757,13 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
         | "ssl_bc_unique_id" => {
             "rustls does not expose the handshake's randoms, session id or Finished message"
         }
-        "bc_dst" | "bc_dst_port" | "bc_err" | "bc_err_str" | "bc_http_major" | "bc_src"
-        | "bc_src_port" | "cur_server_timeout" | "cur_tunnel_timeout" | "dst_conn"
-        | "fc_pp_authority" | "fc_pp_unique_id" | "fc_rcvd_proxy" | "last_rule_file"
-        | "last_rule_line" | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin"
-        | "res.cache_hit" | "res.cache_name" | "res.comp" | "res.comp_algo"
-        | "res.ssl_hello_type" | "so_id" | "so_name" | "ssl_bc" | "ssl_bc_alg_keysize"
-        | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err" | "ssl_bc_err_str"
-        | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize" | "ssl_c_ca_err_depth"
-        | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg" | "ssl_fc_err_str"
-        | "ssl_fc_has_early" => YET,
+        "bc_err" | "bc_err_str" | "fc_pp_authority" | "fc_pp_unique_id" | "fc_rcvd_proxy"
+        | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit"
+        | "res.cache_name" | "res.comp" | "res.comp_algo" | "res.ssl_hello_type" | "ssl_bc"
+        | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"
+        | "ssl_bc_err_str" | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize"
+        | "ssl_c_ca_err_depth" | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg"
+        | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
         k if k.starts_with("ssl_f_") || k.starts_with("ssl_s_") => YET,
         _ => return None,
     })
@@ -937,7 +1039,7 @@ mod tests {
             e,
             "fetch method 'fcgi.docroot' is not supported: corelb has no FastCGI applications (fcgi-app)"
         );
-        let e = crate::acl::FetchExpr::parse("so_name", "p").unwrap_err();
+        let e = crate::acl::FetchExpr::parse("fc_rcvd_proxy", "p").unwrap_err();
         assert!(e.ends_with("not implemented in corelb yet"), "{e}");
         assert!(
             crate::acl::FetchExpr::parse("nosuchfetch", "p")

@@ -127,8 +127,8 @@ pub use fetch::{BackendRef, Conv, Fetch, FetchExpr, Layer};
 pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
 pub use request::{
-    AddrPart, AddrsCell, ConnInfo, ContentSample, EditedRequestSample, RawRequest, RequestSample,
-    StreamAddrs, TlsInfo, set_addr, set_priority,
+    AddrPart, AddrsCell, ConnInfo, ContentSample, EditedRequestSample, ListenerInfo, RawRequest,
+    RequestSample, StreamAddrs, TlsInfo, set_addr, set_priority,
 };
 pub use response::ResponseSample;
 pub use sample::{

@@ -47,7 +47,28 @@ pub struct ConnInfo {
     pub fd: Option<std::os::fd::RawFd>,
     /// The current request is the first its HTTP/1 connection carried (`http_first_req`).
     pub first_req: std::cell::Cell<bool>,
+    /// The listener (`bind` address) it came through (`so_id`, `so_name`, `dst_conn`).
+    pub listener: Option<std::sync::Arc<ListenerInfo>>,
 }
+
+/// A listener as its fetches see it: one per `bind` address, shared by the shards.
+#[derive(Debug, Default)]
+pub struct ListenerInfo {
+    /// Its `id`, else the first one free in its proxy (HAProxy's `luid`).
+    pub id: u32,
+    /// Its `name`, if given.
+    pub name: Option<Box<str>>,
+    /// Connections open on it now, on every shard (HAProxy's `nbconn`).
+    pub conns: std::sync::atomic::AtomicU32,
+}
+
+// (A connection's facts compare by the listener's identity, not its changing count.)
+impl PartialEq for ListenerInfo {
+    fn eq(&self, o: &Self) -> bool {
+        (self.id, &self.name) == (o.id, &o.name)
+    }
+}
+impl Eq for ListenerInfo {}
 
 /// A request (or, in mode tcp, a bare connection) as a [`Sample`]. Built per evaluation
 /// from borrowed parts; nothing is copied.
@@ -322,6 +343,9 @@ impl Sample for RequestSample<'_> {
     fn strm(&self) -> Option<super::Strm<'_>> {
         self.strm
     }
+    fn listener(&self) -> Option<&ListenerInfo> {
+        self.conn.listener.as_deref()
+    }
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         self.conn.fd
     }
@@ -437,6 +461,9 @@ impl<const N: usize> Sample for EditedRequestSample<'_, '_, N> {
     }
     fn strm(&self) -> Option<super::Strm<'_>> {
         self.request.strm
+    }
+    fn listener(&self) -> Option<&ListenerInfo> {
+        self.request.listener()
     }
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         self.request.conn.fd
@@ -774,6 +801,9 @@ impl Sample for ContentSample<'_> {
     }
     fn strm(&self) -> Option<super::Strm<'_>> {
         self.strm
+    }
+    fn listener(&self) -> Option<&ListenerInfo> {
+        self.conn.listener.as_deref()
     }
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         self.conn.fd

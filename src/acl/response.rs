@@ -204,6 +204,9 @@ impl<const N: usize> Sample for ResponseSample<'_, '_, N> {
     fn strm(&self) -> Option<super::Strm<'_>> {
         self.request.strm
     }
+    fn listener(&self) -> Option<&super::ListenerInfo> {
+        self.request.listener()
+    }
     fn fc_fd(&self) -> Option<std::os::fd::RawFd> {
         self.request.conn.fd
     }

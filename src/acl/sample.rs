@@ -139,6 +139,10 @@ pub trait Sample {
     fn strm(&self) -> Option<Strm<'_>> {
         None
     }
+    /// The listener the client came through (`so_id`, `so_name`, `dst_conn`).
+    fn listener(&self) -> Option<&super::ListenerInfo> {
+        None
+    }
     /// The client connection's HTTP major version on the wire (`fc_http_major`): 2 for
     /// HTTP/2, else 1.
     fn fc_http_major(&self) -> Option<i64> {

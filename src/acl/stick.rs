@@ -220,6 +220,11 @@ pub enum Op {
     TableAvl,
     /// `in_table` (converter): whether the key has an entry.
     InTable,
+    /// `table_expire(T[,DEFAULT])`, `table_idle(T[,DEFAULT])` (converters): the ms left
+    /// before the key's entry expires, or how long it has been idle; DEFAULT (else
+    /// nothing) without an entry.
+    Expire(Option<i64>),
+    Idle(Option<i64>),
 }
 
 /// Which entry a stick fetch reads.

@@ -23,7 +23,7 @@
 
 use arc_swap::ArcSwap;
 use std::cell::RefCell;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 
 use super::fetch::FetchExpr;
@@ -115,7 +115,7 @@ impl Stored {
         }
     }
 
-    fn value(&self) -> Option<Value<'_>> {
+    pub(crate) fn value(&self) -> Option<Value<'_>> {
         Some(match self {
             Stored::Unset => return None,
             Stored::Bool(b) => Value::Bool(*b),
@@ -318,30 +318,148 @@ impl PartialEq for VarSet {
 
 impl Eq for VarSet {}
 
-/// Where [`VarSet::priority`] keeps the stream's queue priority: names no configuration
-/// can write (a variable name has no NUL), so that it costs nothing until a rule sets it.
+/// Where [`VarSet::priority`] and [`VarSet::cur_timeouts`] keep the stream's queue
+/// priority and timeouts: names no configuration can write (a variable name has no NUL),
+/// so that they cost nothing until something sets them.
 const PRIO_NAMES: [&str; 2] = ["\0prio_class", "\0prio_offset"];
+const TIMEOUT_NAMES: [&str; 2] = ["\0cur_server_timeout", "\0cur_tunnel_timeout"];
+const LAST_RULE_NAMES: [&str; 2] = ["\0last_rule_file", "\0last_rule_line"];
+/// The server connection's addresses and ports and its HTTP major version (`bc_src`,
+/// `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`).
+const BC_NAMES: [&str; 5] = [
+    "\0bc_src",
+    "\0bc_src_port",
+    "\0bc_dst",
+    "\0bc_dst_port",
+    "\0bc_http_major",
+];
+/// A rule that answered itself (`return`, `redirect`, `auth`): HAProxy records it once the
+/// answer went through the `http-after-response` rules ([`VarSet::settle_last_rule`]).
+const ANSWERING_RULE_NAMES: [&str; 2] = ["\0answering_rule_file", "\0answering_rule_line"];
 
 impl VarSet {
     /// The stream's queue priority as `set-priority-class` and `set-priority-offset` left
     /// it (the `prio_class` and `prio_offset` fetches): (class, offset in ms), 0 by default.
     pub fn priority(&self) -> (i64, i64) {
-        let set = self.0.borrow();
-        let get = |name: &str| {
-            set.iter()
-                .find(|(s, n, _)| *s == Scope::Txn && &**n == name)
-                .and_then(|(_, _, x)| match x {
-                    Stored::Int(i) => Some(*i),
-                    _ => None,
-                })
-                .unwrap_or(0)
-        };
-        (get(PRIO_NAMES[0]), get(PRIO_NAMES[1]))
+        (
+            self.hidden(PRIO_NAMES[0]).unwrap_or(0),
+            self.hidden(PRIO_NAMES[1]).unwrap_or(0),
+        )
     }
 
     /// Sets the class (`class`) or the offset of [`VarSet::priority`].
     pub fn set_priority(&self, class: bool, v: i64) {
-        let name = PRIO_NAMES[usize::from(!class)];
+        self.set_hidden(PRIO_NAMES[usize::from(!class)], v);
+    }
+
+    /// The stream's server and tunnel timeouts in ms (`cur_server_timeout`,
+    /// `cur_tunnel_timeout`): what `set-timeout` set, else the backend's once the server
+    /// connection is up, else 0 (HAProxy's `TICKS_TO_MS` of an unset timeout).
+    pub fn cur_timeouts(&self) -> (i64, i64) {
+        (
+            self.hidden(TIMEOUT_NAMES[0]).unwrap_or(0),
+            self.hidden(TIMEOUT_NAMES[1]).unwrap_or(0),
+        )
+    }
+
+    /// `set-timeout`: sets the tunnel (`tunnel`) or server timeout of
+    /// [`VarSet::cur_timeouts`]; with `keep`, only where nothing set it yet (the
+    /// backend's, at the connection's establishment).
+    pub fn set_cur_timeout(&self, tunnel: bool, t: Option<std::time::Duration>, keep: bool) {
+        let name = TIMEOUT_NAMES[usize::from(tunnel)];
+        if !(keep && self.hidden(name).is_some()) {
+            self.set_hidden(name, t.map_or(0, |d| d.as_millis() as i64));
+        }
+    }
+
+    /// The rule that last stopped a rule set of the stream (`last_rule_file`,
+    /// `last_rule_line`), as [`VarSet::set_last_rule`] left it.
+    pub fn last_rule(&self) -> Option<(Vec<u8>, i64)> {
+        let set = self.0.borrow();
+        let file = set.iter().find_map(|(s, n, x)| match x {
+            Stored::Str(f) if *s == Scope::Txn && &**n == LAST_RULE_NAMES[0] => Some(f.to_vec()),
+            _ => None,
+        })?;
+        drop(set);
+        Some((file, self.hidden(LAST_RULE_NAMES[1]).unwrap_or(0)))
+    }
+
+    /// A rule stopped its rule set (HAProxy's `s->last_rule_file`/`line`: an `allow`,
+    /// `deny`, `return`, `redirect`… of `http-request`, `http-response`,
+    /// `http-after-response`, `tcp-request content` or `tcp-response content` rules).
+    /// `answered`: the rule wrote its own answer, and counts once that answer went through
+    /// the `http-after-response` rules.
+    pub fn set_last_rule(&self, file: &str, line: u32, answered: bool) {
+        let names = if answered {
+            ANSWERING_RULE_NAMES
+        } else {
+            LAST_RULE_NAMES
+        };
+        self.set_hidden(names[1], i64::from(line));
+        let mut set = self.0.borrow_mut();
+        let f = Stored::Str(file.as_bytes().into());
+        match set
+            .iter_mut()
+            .find(|(s, n, _)| *s == Scope::Txn && &**n == names[0])
+        {
+            Some((_, _, x)) => *x = f,
+            None => set.push((Scope::Txn, names[0].into(), f)),
+        }
+    }
+
+    /// The answer of a rule that answered itself went through the `http-after-response`
+    /// rules (or is being logged): it is the last rule now.
+    pub fn settle_last_rule(&self) {
+        let mut set = self.0.borrow_mut();
+        if !set.iter().any(|(_, n, _)| &**n == ANSWERING_RULE_NAMES[0]) {
+            return;
+        }
+        set.retain(|(_, n, _)| !LAST_RULE_NAMES.contains(&&**n));
+        for (_, n, _) in set.iter_mut() {
+            if let Some(i) = ANSWERING_RULE_NAMES.iter().position(|a| **n == **a) {
+                *n = LAST_RULE_NAMES[i].into();
+            }
+        }
+    }
+
+    /// The server connection is up (HAProxy's `back_establish`): its local and remote
+    /// addresses (`bc_src`, `bc_dst` and their ports) and, for HTTP, its major version.
+    pub fn set_bc(&self, addrs: Option<(SocketAddr, SocketAddr)>, http_major: Option<i64>) {
+        let mut set = self.0.borrow_mut();
+        set.retain(|(_, n, _)| !BC_NAMES.contains(&&**n));
+        let mut put = |i: usize, v: Stored| set.push((Scope::Txn, BC_NAMES[i].into(), v));
+        if let Some((src, dst)) = addrs {
+            put(0, Stored::Ip(src.ip()));
+            put(1, Stored::Int(i64::from(src.port())));
+            put(2, Stored::Ip(dst.ip()));
+            put(3, Stored::Int(i64::from(dst.port())));
+        }
+        if let Some(m) = http_major {
+            put(4, Stored::Int(m));
+        }
+    }
+
+    /// One of [`VarSet::set_bc`]'s values: `i` in the order of the fetches' names above.
+    pub fn bc(&self, i: usize) -> Option<Stored> {
+        self.0
+            .borrow()
+            .iter()
+            .find(|(s, n, _)| *s == Scope::Txn && **n == *BC_NAMES[i])
+            .map(|(_, _, x)| x.clone())
+    }
+
+    fn hidden(&self, name: &str) -> Option<i64> {
+        self.0
+            .borrow()
+            .iter()
+            .find(|(s, n, _)| *s == Scope::Txn && &**n == name)
+            .and_then(|(_, _, x)| match x {
+                Stored::Int(i) => Some(*i),
+                _ => None,
+            })
+    }
+
+    fn set_hidden(&self, name: &str, v: i64) {
         let mut set = self.0.borrow_mut();
         match set
             .iter_mut()

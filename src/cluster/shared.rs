@@ -14,6 +14,8 @@ use std::time::Duration;
 /// A frontend (or the frontend side of a listen) as the shards use it.
 pub struct FrontendRt {
     pub proxy: usize,
+    /// Each `bind` address's listener (`so_id`, `so_name`, `dst_conn`), in order.
+    pub listeners: Box<[Arc<crate::acl::ListenerInfo>]>,
     /// The proxy's numeric id (`id`, else the first free one), for the stats page.
     pub id: u32,
     pub name: String,
@@ -397,24 +399,34 @@ impl Shared {
 /// id no other proxy has, in the order of the file. A global `stats socket` makes HAProxy's
 /// CLI frontend ("GLOBAL"), which comes first and so takes the lowest free id.
 fn proxy_ids(proxies: &[Proxy], cli: bool) -> Vec<u32> {
-    let mut used: std::collections::HashSet<u32> = proxies.iter().filter_map(|p| p.id).collect();
-    let mut next = 1;
+    let given: Vec<Option<u32>> = proxies.iter().map(|p| p.id).collect();
+    let mut ids = free_ids(std::iter::once(None).filter(|_| cli).chain(given), false);
     if cli {
-        while used.contains(&next) {
-            next += 1;
-        }
-        used.insert(next);
+        ids.remove(0);
     }
-    proxies
-        .iter()
-        .map(|p| {
-            p.id.unwrap_or_else(|| {
+    ids
+}
+
+/// The configured ids, and for the others the lowest free id from a cursor, in order
+/// (HAProxy's `get_next_id`). For listeners (`every`) the cursor also moves past each one
+/// that has an id, as HAProxy's loop over a proxy's listeners moves it: `bind … id 7`
+/// between two others leaves them 1 and 3.
+fn free_ids(given: impl Iterator<Item = Option<u32>> + Clone, every: bool) -> Vec<u32> {
+    let mut used: std::collections::HashSet<u32> = given.clone().flatten().collect();
+    let mut next = 1;
+    given
+        .map(|id| {
+            let id = id.unwrap_or_else(|| {
                 while used.contains(&next) {
                     next += 1;
                 }
                 used.insert(next);
                 next
-            })
+            });
+            if every {
+                next += 1;
+            }
+            id
         })
         .collect()
 }
@@ -487,6 +499,22 @@ fn frontend_rt(
         sess_rate: super::rate::RateLimit::new(px.rate_limit_sessions),
         buffer_request,
         waits_for_req_body,
+        listeners: free_ids(px.binds.iter().map(|b| b.id), true)
+            .into_iter()
+            .zip(&px.binds)
+            .map(|(id, b)| {
+                // `option socket-stats` names the unnamed ones `sock-ID`, as HAProxy.
+                let name = b
+                    .name
+                    .clone()
+                    .or_else(|| px.options.socket_stats.then(|| format!("sock-{id}")));
+                Arc::new(crate::acl::ListenerInfo {
+                    id,
+                    name: name.map(Into::into),
+                    conns: Default::default(),
+                })
+            })
+            .collect(),
     }
 }
 

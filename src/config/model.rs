@@ -383,6 +383,8 @@ pub struct Bind {
     /// accepts inherit (how long sent data may stay unacknowledged).
     pub tcp_ut: Option<Duration>,
     pub name: Option<String>,
+    /// `id N`: the listener's id (`so_id`); else the first one free in the proxy.
+    pub id: Option<u32>,
     /// `accept-proxy`: a PROXY protocol header (v1 or v2) must come first.
     pub accept_proxy: bool,
     /// `accept-netscaler-cip MAGIC`: a NetScaler Client IP header with this magic comes

@@ -593,6 +593,8 @@ pub struct ConnSample<'a> {
     pub strm: Option<crate::acl::Strm<'a>>,
     /// `http_first_req`, for an HTTP request.
     pub first_req: Option<bool>,
+    /// The listener the client came through.
+    pub listener: Option<&'a crate::acl::ListenerInfo>,
 }
 
 impl Sample for ConnSample<'_> {
@@ -639,6 +641,9 @@ impl Sample for ConnSample<'_> {
     }
     fn strm(&self) -> Option<crate::acl::Strm<'_>> {
         self.strm
+    }
+    fn listener(&self) -> Option<&crate::acl::ListenerInfo> {
+        self.listener
     }
     fn fc_http_major(&self) -> Option<i64> {
         Some(match self.request {
@@ -721,6 +726,7 @@ mod tests {
             unique_id: None,
             strm: None,
             first_req: None,
+            listener: None,
         };
         let f = Fields {
             src: sample.src,

@@ -73,12 +73,20 @@ struct Live {
     idle: IdleLimit,
     /// Signalled to close it now (idle beyond `pool-max-conn`).
     close: Semaphore,
+    /// Its local and remote addresses (`bc_src`, `bc_dst`).
+    addrs: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl Live {
     /// A connection just opened to `key`'s server, with no stream yet.
-    fn new(key: (usize, usize), epoch: u32, idle: IdleLimit) -> Rc<Live> {
+    fn new(
+        key: (usize, usize),
+        epoch: u32,
+        idle: IdleLimit,
+        addrs: Option<(SocketAddr, SocketAddr)>,
+    ) -> Rc<Live> {
         Rc::new(Live {
+            addrs,
             active: Cell::new(0),
             used: Cell::new(false),
             streams: Cell::new(0),
@@ -214,6 +222,7 @@ pub async fn check_stream(
     tune: &H2Tune,
 ) -> io::Result<ServerIo> {
     let https = matches!(io, ServerIo::Tls(_));
+    let addrs = io.addrs();
     let (send, conn) = client_builder(tune)
         .handshake::<_, Bytes>(io.compat())
         .await
@@ -224,7 +233,7 @@ pub async fn check_stream(
         delay: std::time::Duration::ZERO,
         max_reuse: None,
     };
-    let live = Live::new((0, 0), 0, keep_none);
+    let live = Live::new((0, 0), 0, keep_none, addrs);
     spawn_driver(conn, live.clone());
     Ok(Upstream::on(
         send,
@@ -334,13 +343,14 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
         POOL.with(|p| server(&mut p.borrow_mut(), k, be).h1 = true);
         return Ok((io, false));
     }
+    let addrs = io.addrs();
     let handshake = client_builder(&o.cfg.global.h2).handshake::<_, Bytes>(io.compat());
     let (send, conn) = with_deadline(be.connect_timeout.map(|t| Instant::now() + t), async {
         handshake.await.map_err(io::Error::other)
     })
     .await
     .map_err(ProxyError::connect)?;
-    let live = Live::new(k, epoch, o.idle);
+    let live = Live::new(k, epoch, o.idle, addrs);
     spawn_driver(conn, live.clone());
     if o.reuse != Reuse::Never {
         POOL.with(|p| {
@@ -727,6 +737,9 @@ impl Multiplexed for Upstream {
         // Refused on a fresh connection, it goes through the retry rule instead: a server
         // that refuses every stream must not make a request loop.
         self.refused && self.reused
+    }
+    fn addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.live.addrs
     }
 }
 

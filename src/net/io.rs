@@ -261,6 +261,8 @@ pub trait Multiplexed: futures_lite::AsyncRead + AsyncWrite + Unpin {
     /// The server turned the stream down before processing it (RST_STREAM REFUSED_STREAM,
     /// or a GOAWAY below its id): the request may go again as if never sent.
     fn refused(&self) -> bool;
+    /// The connection's local and remote addresses (`bc_src`, `bc_dst`).
+    fn addrs(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)>;
 }
 
 impl ServerIo {
@@ -271,6 +273,17 @@ impl ServerIo {
             ServerIo::Plain(s) => s,
             ServerIo::Tls(t) => t.get_ref().0,
             ServerIo::Stream(_) => unreachable!("a multiplexed stream has no socket of its own"),
+        }
+    }
+
+    /// The connection's local and remote addresses (`bc_src`, `bc_dst`).
+    pub fn addrs(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        match self {
+            ServerIo::Stream(s) => s.addrs(),
+            _ => {
+                let t = self.tcp();
+                Some((t.local_addr().ok()?, t.peer_addr().ok()?))
+            }
         }
     }
 

@@ -56,6 +56,8 @@ pub struct Stream<'a> {
     /// What ended a connection that never carried a stream: HAProxy's `fc_err` code and
     /// `fc_err_str` text.
     pub conn_err: Option<(i64, &'static str)>,
+    /// The `bind` the client came through (`so_id`, `so_name`, `dst_conn`).
+    pub bind: usize,
 }
 
 /// Whether a stream of `fe` gets a log line (so that what only the line needs, such as the
@@ -202,6 +204,7 @@ fn with_fields<R>(
         captures: s.captures,
         unique_id: s.unique_id,
         first_req: s.http.then_some(s.first_req),
+        listener: fe.listeners.get(s.bind).map(|l| &**l),
         strm: Some(
             shard
                 .shared

@@ -23,17 +23,20 @@ use std::time::{Duration, Instant, SystemTime};
 struct ConnGuard {
     shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
-    /// The listener that counted the connection, once it did.
-    counted: Option<usize>,
+    /// The `bind` it came through: its listener's count (`dst_conn`) holds it from the
+    /// accept on, its listener counters once `counted`. (Small fields: this guard lives in
+    /// every idle connection's task.)
+    bind: u32,
+    counted: bool,
     /// It came through a TLS listener: it holds a `maxsslconn` slot.
     tls: bool,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        if let Some(bind) = self.counted {
+        if self.counted {
             let counters = self.shard.counters();
-            counters.closed(self.fe.proxy, bind);
+            counters.closed(self.fe.proxy, self.bind as usize);
         }
         self.fe.slots.give_back();
         self.shard.shared.slots.give_back();
@@ -41,6 +44,9 @@ impl Drop for ConnGuard {
             self.shard.shared.ssl_slots.give_back();
         }
         self.shard.active.set(self.shard.active.get() - 1);
+        if let Some(l) = self.fe.listeners.get(self.bind as usize) {
+            l.conns.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -168,9 +174,14 @@ pub async fn handle(
     let mut guard = ConnGuard {
         shard: shard.clone(),
         fe: fe.clone(),
-        counted: None,
+        bind: bind as u32,
+        counted: false,
         tls: tls.is_some(),
     };
+    // Counted from the accept on, as HAProxy's listener counts it before any rule.
+    if let Some(l) = fe.listeners.get(bind) {
+        l.conns.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     // `tcp-request connection` rules, before anything is read or counted: a rejected
     // connection never becomes a session (HAProxy neither logs nor counts it as one).
     let mut accept_proxy = accept_proxy;
@@ -190,6 +201,7 @@ pub async fn handle(
                 glitches: None,
                 vars,
                 fd: None,
+                listener: fe.listeners.get(bind).cloned(),
                 ..Default::default()
             };
             let fd = crate::sys::fd(&client);
@@ -206,7 +218,7 @@ pub async fn handle(
     let accepted = Instant::now();
     let counters = shard.counters();
     counters.accepted(fe.proxy, bind, fe.slots.current(), accepted);
-    guard.counted = Some(bind);
+    guard.counted = true;
     let accept_date = SystemTime::now();
     let _ = client.set_nodelay(true);
     if let Some(ka) = fe.clitcpka {
@@ -271,7 +283,7 @@ pub async fn handle(
             client,
             early,
             src,
-            &label,
+            (&label, bind),
             accepted,
             accept_date,
         )
@@ -312,7 +324,7 @@ async fn tls_accept(
     client: TcpStream,
     early: Vec<u8>,
     src: SocketAddr,
-    label: &str,
+    (label, bind): (&str, usize),
     accepted: Instant,
     accept_date: SystemTime,
 ) -> Option<(Client, Vec<u8>, Option<TlsInfo>, bool)> {
@@ -381,6 +393,7 @@ async fn tls_accept(
                     vars: Default::default(),
                     unique_id: None,
                     conn_err: Some(e.fc_err()),
+                    bind,
                 };
                 if crate::proxy::accesslog::log_session_error(shard, fe, &s) {
                     return None;
@@ -427,6 +440,7 @@ async fn serve(
                 glitches: None,
                 vars,
                 fd: None,
+                listener: fe.listeners.get(bind).cloned(),
                 ..Default::default()
             };
             let fd = crate::sys::fd(tcp);

@@ -160,6 +160,18 @@ pub fn run_content(
         if !applies(r, acls, s)? {
             continue;
         }
+        // The actions that end the rules (HAProxy's `last_rule_file`/`line`).
+        if matches!(
+            r.action,
+            TcpAction::Accept
+                | TcpAction::Reject
+                | TcpAction::SilentDrop
+                | TcpAction::Close
+                | TcpAction::SwitchHttp(_)
+        ) && let Some(txn) = s.vars().txn
+        {
+            txn.set_last_rule(&r.loc.file, r.loc.line, false);
+        }
         match &r.action {
             TcpAction::Accept => return Some(TcpVerdict::Accept),
             TcpAction::Reject => return Some(TcpVerdict::Reject),

@@ -184,6 +184,7 @@ pub async fn session(
         fd: Some(std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(
             client.tcp(),
         ))),
+        listener: fe.listeners.get(bind).cloned(),
         ..Default::default()
     };
     out.vars = crate::acl::Vars {
@@ -421,6 +422,11 @@ pub async fn session(
                     Ok(mut s) => {
                         out.t_connect = Some(t0.elapsed());
                         server.observed_success();
+                        // The stream's timeouts (`cur_server_timeout`…), HAProxy's
+                        // `back_establish`.
+                        txn.set_cur_timeout(false, be.server_timeout, true);
+                        txn.set_cur_timeout(true, be.tunnel_timeout, true);
+                        txn.set_bc(s.addrs(), None);
                         // `stick on|store-request`: the client's keys now name this server.
                         if !server.non_stick {
                             persist.store(&shard.shared.stick, server.id);
@@ -923,6 +929,7 @@ fn log_stream<'a>(
         vars: out.vars,
         unique_id: None,
         conn_err: None,
+        bind: out.listener,
     }
 }
 

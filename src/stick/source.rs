@@ -69,8 +69,17 @@ impl StickSource for StickCtx<'_> {
             Value::Str(b) => t.key_of_bytes(b),
         }?;
         let entry = t.lookup(&key, self.now);
-        if f.op == Op::InTable {
-            return Some(Value::Bool(entry.is_some()));
+        match (f.op, entry.as_deref()) {
+            (Op::InTable, e) => return Some(Value::Bool(e.is_some())),
+            (Op::Expire(default) | Op::Idle(default), None) => return default.map(Value::Int),
+            // HAProxy's `tick_remain(now, ts->expire)`, and for the idle time what
+            // of the table's `expire` that leaves.
+            (Op::Expire(_), Some(e)) => return Some(Value::Int(t.remaining(e, self.now) as i64)),
+            (Op::Idle(_), Some(e)) => {
+                let x = t.expire_ms().unwrap_or(0);
+                return Some(Value::Int(x.saturating_sub(t.remaining(e, self.now)) as i64));
+            }
+            _ => {}
         }
         let Some(e) = entry.as_deref() else {
             return Some(Value::Int(0));
@@ -184,6 +193,7 @@ fn value(table: &Table, entry: Option<&Entry>, op: Op, now: u64) -> Option<Value
         Op::ClrAt(i) => table.clear_at(entry?, Gpc, i as usize, now)?,
         Op::Trackers => entry?.refs() as u64,
         Op::Tracked | Op::TableCnt | Op::TableAvl | Op::InTable => 0,
+        Op::Expire(_) | Op::Idle(_) => return None,
     };
     Some(Value::Int(v as i64))
 }

@@ -45,6 +45,7 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
         mss: None,
         tcp_ut: None,
         name: None,
+        id: None,
         accept_proxy: false,
         netscaler_cip: None,
         proto: BindProto::Auto,
@@ -88,6 +89,7 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
         };
         handle(&mut proto, &param, d);
     }
+    let before = px.binds.len();
     for item in addrs.split(',').filter(|s| !s.is_empty()) {
         let other = addr::SockPath::parse(item)
             .map(|r| r.map(addr::ListenAddr::Path))
@@ -116,6 +118,24 @@ pub(crate) fn bind_kw(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, g:
             Err(e) => d.error(loc, format!("'bind': {e}")),
         }
     }
+    // HAProxy's checks of `id` (bind_parse_id): one listener, an id the proxy's other
+    // listeners do not have.
+    if let Some(id) = proto.id {
+        if px.binds.len() > before + 1 {
+            d.error(
+                loc,
+                format!("'bind {addrs}': 'id' can only be used with a single socket"),
+            );
+        } else if let Some(o) = px.binds[..before].iter().find(|b| b.id == Some(id)) {
+            d.error(
+                loc,
+                format!(
+                    "'bind {addrs}': 'id' : custom id {id} already used at {} ('bind {}')",
+                    o.loc, o.text
+                ),
+            );
+        }
+    }
 }
 
 /// A numeric parameter, at least `min`.
@@ -141,9 +161,8 @@ pub(crate) fn name(b: &mut Bind, a: &Param, _: &mut Diags) {
     b.name = Some(a.val.to_string());
 }
 
-/// Checked and not kept: the model has no listener id.
-pub(crate) fn id(_: &mut Bind, a: &Param, d: &mut Diags) {
-    num(a, d, 1);
+pub(crate) fn id(b: &mut Bind, a: &Param, d: &mut Diags) {
+    b.id = num(a, d, 1);
 }
 
 pub(crate) fn v4v6(b: &mut Bind, _: &Param, _: &mut Diags) {

@@ -104,6 +104,28 @@ pub fn on_bytes(
     if let Some(t) = base.txn {
         t.end_request();
     }
+    let (status, bytes) = after_rules(fe, be, base, status, bytes, scratch, caps, bufsize, failed);
+    // A `return`/`redirect`/`auth` rule counts as the last rule from here on (HAProxy
+    // records it once its answer went through these rules).
+    if let Some(t) = base.txn {
+        t.settle_last_rule();
+    }
+    (status, bytes)
+}
+
+/// [`on_bytes`]'s rules.
+#[allow(clippy::too_many_arguments)]
+fn after_rules(
+    fe: &Proxy,
+    be: Option<&Proxy>,
+    base: &RequestSample<'_>,
+    status: u16,
+    bytes: Vec<u8>,
+    scratch: &mut Vec<u8>,
+    caps: &mut Captures,
+    bufsize: usize,
+    failed: &mut u8,
+) -> (u16, Vec<u8>) {
     if !any(fe, be) {
         return (status, bytes);
     }

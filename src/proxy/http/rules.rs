@@ -34,6 +34,8 @@ pub enum HttpVerdict {
 /// Request-side facts the rules can change.
 #[derive(Default)]
 pub struct Flags {
+    /// The rules run are the old `redirect` keyword's, which leave `last_rule_*` alone.
+    pub old_redirects: bool,
     pub disable_l7_retry: bool,
     /// A `deny` answered (the stats' denied requests).
     pub denied: bool,
@@ -119,6 +121,48 @@ pub fn request_rules<'a, const N: usize>(
     pages: (&Proxy, Option<&Proxy>),
     close: bool,
 ) -> HttpVerdict {
+    let mut at = None;
+    // (HAProxy's old-style `redirect` rules leave `last_rule_*` alone.)
+    let old = std::mem::take(&mut flags.old_redirects);
+    let v = request_rules_at(
+        rules, acls, base, head, buf, edits, bump, scratch, flags, pages, close, &mut at,
+    );
+    if !old && !matches!(v, HttpVerdict::Resolve { .. }) {
+        stopped_at(base, at, &v);
+    }
+    v
+}
+
+/// `last_rule_file`/`last_rule_line`: the rule `at` that ended its rule set with `v`.
+fn stopped_at(base: &RequestSample<'_>, at: Option<&HttpRule>, v: &HttpVerdict) {
+    if let (Some(r), Some(txn), false) = (at, base.txn, matches!(v, HttpVerdict::Continue)) {
+        // HAProxy's `return`, `redirect` and `auth` send their answer (through the
+        // `http-after-response` rules) before the rule is recorded; the others after.
+        let answered = matches!(
+            r.action,
+            HttpAction::Return(_) | HttpAction::Redirect(_) | HttpAction::Auth(_)
+        );
+        txn.set_last_rule(&r.loc.file, r.loc.line, answered);
+    }
+}
+
+/// [`request_rules`], leaving in `stop` the last rule whose condition held: the one that
+/// stopped the rules, when they stopped.
+#[allow(clippy::too_many_arguments)]
+fn request_rules_at<'a, const N: usize>(
+    rules: &'a [HttpRule],
+    acls: &Acls,
+    base: &RequestSample<'_>,
+    head: &RequestHead,
+    buf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    scratch: &mut Vec<u8>,
+    flags: &mut Flags,
+    pages: (&Proxy, Option<&Proxy>),
+    close: bool,
+    stop: &mut Option<&'a HttpRule>,
+) -> HttpVerdict {
     // `strict-mode`: on at the start of each rule set, as in HAProxy.
     let mut strict = true;
     // An `early-hint` 103 is being written in `flags.early_hints`.
@@ -137,6 +181,7 @@ pub fn request_rules<'a, const N: usize>(
         if !hit {
             continue;
         }
+        *stop = Some(rule);
         match &rule.action {
             HttpAction::Allow => return HttpVerdict::Allow,
             HttpAction::DisableL7Retry => flags.disable_l7_retry = true,
@@ -160,6 +205,10 @@ pub fn request_rules<'a, const N: usize>(
                     edits: &*edits,
                 };
                 if let Some(t) = timeout_value(value, &s) {
+                    // What `cur_server_timeout`/`cur_tunnel_timeout` read from now on.
+                    if let Some(txn) = base.txn {
+                        txn.set_cur_timeout(*tunnel, t, false);
+                    }
                     if *tunnel {
                         flags.tunnel_timeout = Some(t);
                     } else {
@@ -654,6 +703,34 @@ pub fn response_rules<'a, const N: usize>(
     room: &mut Option<usize>,
     failed: &mut u8,
 ) -> HttpVerdict {
+    let mut at = None;
+    let v = response_rules_at(
+        rules, acls, base, res, rbuf, edits, bump, scratch, pages, close, captures, effects, room,
+        failed, &mut at,
+    );
+    stopped_at(base, at, &v);
+    v
+}
+
+/// [`response_rules`], leaving in `stop` the last rule whose condition held.
+#[allow(clippy::too_many_arguments)]
+fn response_rules_at<'a, const N: usize>(
+    rules: &'a [HttpRule],
+    acls: &Acls,
+    base: &RequestSample<'_>,
+    res: &ResponseHead,
+    rbuf: &[u8],
+    edits: &mut Edits<'a, N>,
+    bump: &'a Bump,
+    scratch: &mut Vec<u8>,
+    pages: (&Proxy, Option<&Proxy>),
+    close: bool,
+    captures: &mut Vec<(usize, Vec<u8>)>,
+    effects: &mut Effects,
+    room: &mut Option<usize>,
+    failed: &mut u8,
+    stop: &mut Option<&'a HttpRule>,
+) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
     // left it (`status`, `res.hdr`…), made again at each use, between the edits.
     let mut strict = true;
@@ -663,6 +740,7 @@ pub fn response_rules<'a, const N: usize>(
         {
             continue;
         }
+        *stop = Some(rule);
         match &rule.action {
             HttpAction::Allow => return HttpVerdict::Allow,
             HttpAction::SetHeader(name, v) | HttpAction::AddHeader(name, v) => {

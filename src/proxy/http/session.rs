@@ -337,6 +337,7 @@ impl Ctx {
             vars: std::mem::take(&mut info.vars),
             fd: Some(info.fd),
             first_req: Default::default(),
+            listener: fe.listeners.get(info.bind).cloned(),
         };
         Ctx {
             shard,
@@ -1134,6 +1135,7 @@ impl<'c> Exchange<'c> {
                 };
                 let view = view.unwrap_or(self.fe_view);
                 base.head = Some((req, &all[..all.len().min(view)]));
+                flags.old_redirects = i == 2;
                 match rules::request_rules_resolving(
                     set,
                     &fe_px.acls,
@@ -1874,6 +1876,13 @@ impl<'c> Exchange<'c> {
             // establishment, a request body's upload included.)
             let t_connected = Instant::now();
             txn.t_connect = Some(t_connected - t0);
+            // The stream's timeouts are the backend's from here on, where `set-timeout`
+            // set none (HAProxy's `back_establish`).
+            self.vars.set_cur_timeout(false, be.server_timeout, true);
+            self.vars.set_cur_timeout(true, be.tunnel_timeout, true);
+            // (`bc_*`: a multiplexed stream is HTTP/2's.)
+            let major = if sconn.is_stream() { 2 } else { 1 };
+            self.vars.set_bc(sconn.addrs(), Some(major));
             // `http-send-name-header`: this server's name as the head's last field, written
             // again on each attempt, so that a retry elsewhere names the server it reaches.
             if let (Some(h), Some(base)) = (&be_px.http.send_name_header, name_base) {
@@ -3639,9 +3648,11 @@ fn txn_stream<'a>(
     vars: crate::acl::Vars<'a>,
     now: Instant,
 ) -> crate::proxy::accesslog::Stream<'a> {
-    // However the request ended, its `req.` variables are gone for the log.
+    // However the request ended, its `req.` variables are gone for the log, and a rule
+    // that answered is the last rule.
     if let Some(t) = vars.txn {
         t.end_request();
+        t.settle_last_rule();
     }
     crate::proxy::accesslog::Stream {
         http: true,
@@ -3671,6 +3682,7 @@ fn txn_stream<'a>(
         vars,
         unique_id: txn.unique_id.as_deref(),
         conn_err: None,
+        bind: info.bind,
         first_req: !txn.not_first,
     }
 }
