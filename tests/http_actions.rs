@@ -1146,3 +1146,58 @@ backend b\n  server s 127.0.0.1:{}\n",
         assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
     }
 }
+
+/// The reason phrases of the status lines corelb writes itself, as HAProxy 2.6 writes them
+/// (`http_get_reason`): `return`, `set-status` without a reason, error pages from
+/// `http-error`, and redirects, whose 302 says "Found" where `return status 302` says
+/// "Moved Temporarily". Before, corelb said "202 Unknown" for every code its short table
+/// lacked, and "302 Found" for a returned or set 302.
+#[test]
+fn reason_phrases_match_haproxy() {
+    let web = listing_backend();
+    let codes = [
+        202, 206, 299, 302, 310, 418, 422, 450, 499, 506, 511, 520, 599,
+    ];
+    let config = |port: u16| {
+        let mut c = format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{port}\n"
+        );
+        for n in codes {
+            c.push_str(&format!(
+                "  http-request return status {n} if {{ path /r{n} }}\n"
+            ));
+        }
+        c.push_str(
+            "  http-request redirect location /x code 302 if { path /redirect }\n\
+  http-response set-status 302 if { path /set302 }\n\
+  http-response set-status 418 if { path /set418 }\n\
+  default_backend be\n",
+        );
+        c.push_str(&format!("backend be\n  server s 127.0.0.1:{}\n", web.port));
+        c
+    };
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&config(hp), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&config(cp), &[], &[cp]);
+    let paths: Vec<String> = codes
+        .iter()
+        .map(|n| format!("/r{n}"))
+        .chain(["/redirect", "/set302", "/set418"].map(String::from))
+        .collect();
+    let requests: Vec<String> = paths
+        .iter()
+        .map(|p| format!("GET {p} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))
+        .collect();
+    let requests: Vec<&str> = requests.iter().map(|s| s.as_str()).collect();
+    let status_line = |port: u16, req: &str| {
+        let raw = raw_exchange(port, req.as_bytes());
+        raw.split("\r\n").next().unwrap_or("").to_string()
+    };
+    let got = agreed((&haproxy, hp), (&corelb, cp), &requests, status_line, |l| l);
+    // (Not vacuous: the answers are the ones asked for.)
+    assert_eq!(got[0], "HTTP/1.1 202 Accepted");
+    assert_eq!(got[3], "HTTP/1.1 302 Moved Temporarily");
+}

@@ -327,7 +327,7 @@ pub(crate) fn http_error_kw(
         headers.push((b"content-type", ct.as_bytes()));
     }
     headers.extend(hdrs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
-    let reason = crate::h1::reason_phrase(code).unwrap_or("Unknown");
+    let reason = crate::h1::reason_phrase(code);
     let mut page = Vec::with_capacity(128 + body.len());
     crate::h1::write_response(&mut page, code, reason.as_bytes(), &headers, &body, false);
     px.http.error_conf.push(ErrorConf::Page(code, page.into()));

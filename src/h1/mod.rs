@@ -152,7 +152,9 @@ pub use head::{
 };
 pub use lookup::{cookie_pairs, find_url_param, split_elements};
 pub use normalize::{Invalid, UriNormalizer, UriPart};
-pub use pages::{CONTINUE_100, error_page, reason_phrase, write_error, write_response};
+pub use pages::{
+    CONTINUE_100, error_page, reason_phrase, redirect_reason, write_error, write_response,
+};
 pub use request::{RequestHead, TargetForm, parse_request, request_from_tokens};
 pub use response::{ResponseHead, parse_response};
 pub use serialize::{adjust_name_case, serialize_request, serialize_response};

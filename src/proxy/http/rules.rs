@@ -772,9 +772,7 @@ fn response_rules_at<'a, const N: usize>(
             HttpAction::SetStatus(code, reason) => {
                 let reason: &'a [u8] = match reason {
                     Some(r) => r.as_bytes(),
-                    None => crate::h1::reason_phrase(*code)
-                        .unwrap_or("Unknown")
-                        .as_bytes(),
+                    None => crate::h1::reason_phrase(*code).as_bytes(),
                 };
                 let _ = edits.set_status(*code, reason);
             }
@@ -1191,7 +1189,7 @@ fn build_reply(r: &Reply, s: &dyn Sample, pages: (&Proxy, Option<&Proxy>), close
         rendered.push((n.as_bytes().to_vec(), v));
     }
     let hdrs: Vec<(&[u8], &[u8])> = rendered.iter().map(|(n, v)| (&n[..], &v[..])).collect();
-    let reason = crate::h1::reason_phrase(r.status).unwrap_or("Unknown");
+    let reason = crate::h1::reason_phrase(r.status);
     let mut out = Vec::with_capacity(128 + body.len());
     write_response(&mut out, r.status, reason.as_bytes(), &hdrs, &body, close);
     out
@@ -1247,7 +1245,7 @@ fn redirect(
         }
     }
     *scratch = target;
-    let reason = crate::h1::reason_phrase(rd.code).unwrap_or("Found");
+    let reason = crate::h1::redirect_reason(rd.code);
     let mut out = Vec::with_capacity(128 + loc.len());
     // HAProxy marks only the temporary redirects uncacheable (seen in the differential test).
     let temporary = matches!(rd.code, 302 | 303 | 307);
