@@ -698,3 +698,73 @@ fn shard_io_uring_counters_are_served() {
     });
     assert!(got.is_some(), "no io_uring counters for shard 0");
 }
+
+/// The listener rows of `option socket-stats` carry each listener's id (`bind … id`, else
+/// the one HAProxy numbers it with) as `sid` and `sock-ID` as the name of an unnamed one,
+/// as HAProxy 2.6's `show stat` does. Before, corelb numbered them by their position
+/// (`sock-1`, `sock-2` where HAProxy says `sock-2`, `sock-3`).
+#[test]
+fn listener_rows_are_named_and_numbered_as_in_haproxy() {
+    let a = Serve::start("a", &[]);
+    let dir = TempDir::new("stats-li");
+    let cfg = |sock: &std::path::Path, p: &[u16]| {
+        format!(
+            "global
+    stats socket {}
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend web
+    option socket-stats
+    bind 127.0.0.1:{} id 2
+    bind 127.0.0.1:{}
+    bind 127.0.0.1:{} name nm
+    bind 127.0.0.1:{} id 9
+    default_backend app
+backend app
+    server a 127.0.0.1:{}
+",
+            sock.display(),
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            a.port
+        )
+    };
+    let ports = |_| -> Vec<u16> { (0..4).map(|_| free_port()).collect() };
+    let (hp, cp) = (ports(0), ports(1));
+    let (hs, cs) = (dir.path("h.sock"), dir.path("c.sock"));
+    let Some(_haproxy) = common::haproxy::Haproxy::start(&cfg(&hs, &hp), &hp) else {
+        return;
+    };
+    let _lb = Corelb::start(&cfg(&cs, &cp), &[], &cp);
+    wait_unix_socket(&hs);
+    wait_unix_socket(&cs);
+    // (name, sid) of each listener row, in order.
+    let rows = |sock: &std::path::Path| -> Vec<(String, String)> {
+        let csv = stats_cmd(sock, "show stat web 8 -1");
+        csv.lines()
+            .filter(|l| l.starts_with("web,"))
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[1].to_string(), csv_field(&csv, f[1], "sid").to_string())
+            })
+            .collect()
+    };
+    let (h, c) = (rows(&hs), rows(&cs));
+    assert_eq!(c, h);
+    let want = [
+        ("sock-2", "2"),
+        ("sock-3", "3"),
+        ("nm", "4"),
+        ("sock-9", "9"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(c, want);
+}

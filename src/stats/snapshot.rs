@@ -102,7 +102,16 @@ pub fn take(shared: &Shared) -> Snapshot {
             rows.push(r);
             if px.options.socket_stats {
                 for (k, b) in px.binds.iter().enumerate() {
-                    rows.push(listener_row(shared, i, fe.id, k, b, open, full));
+                    rows.push(listener_row(
+                        shared,
+                        i,
+                        fe.id,
+                        k,
+                        b,
+                        &fe.listeners[k],
+                        open,
+                        full,
+                    ));
                 }
             }
         }
@@ -334,14 +343,17 @@ pub fn take(shared: &Shared) -> Snapshot {
     Snapshot { rows, info }
 }
 
-/// The row of listener `k` (`bind` line `b`) of frontend `px` (`option socket-stats`):
-/// HAProxy's listener fields, from the listener's own counters.
+/// The row of listener `k` (`bind` line `b`, known to its fetches as `li`) of frontend
+/// `px` (`option socket-stats`): HAProxy's listener fields, from the listener's own
+/// counters; its id (`bind … id`, else HAProxy's numbering) and name (`sock-ID` unnamed).
+#[allow(clippy::too_many_arguments)]
 fn listener_row(
     shared: &Shared,
     px: usize,
     iid: u32,
     k: usize,
     b: &crate::config::model::Bind,
+    li: &crate::acl::ListenerInfo,
     open: bool,
     full: bool,
 ) -> Row {
@@ -349,8 +361,11 @@ fn listener_row(
         .counters
         .sum(|s| s.li(px, k).unwrap_or_else(|| s.fe(px)));
     let cfg = &shared.cfg.proxies[px];
-    let mut r = Row::new(ObjType::Listener, px, iid, k as u32 + 1);
-    let name = b.name.clone().unwrap_or_else(|| format!("sock-{}", k + 1));
+    let mut r = Row::new(ObjType::Listener, px, iid, li.id);
+    let name = li
+        .name
+        .as_deref()
+        .map_or_else(|| format!("sock-{}", li.id), String::from);
     let v = &mut r.v;
     v[f::PXNAME] = Val::Str(cfg.name.clone());
     v[f::SVNAME] = Val::Str(name);
@@ -375,7 +390,7 @@ fn listener_row(
     );
     v[f::PID] = Val::U(1);
     v[f::IID] = Val::U(iid as u64);
-    v[f::SID] = Val::U(k as u64 + 1);
+    v[f::SID] = Val::U(li.id as u64);
     v[f::TYPE] = Val::U(ObjType::Listener as u64);
     v[f::ADDR] = Val::Str(b.addr.to_string());
     v[f::MODE] = Val::Str(
