@@ -549,6 +549,18 @@ async fn http(
     early: Vec<u8>,
     proto: BindProto,
 ) {
+    // mode http reads and writes the client only through glommio's stream (a tunnel
+    // copies; rustls too, with no kTLS hand-off left to make): receives and sends can go
+    // on the ring, for HTTP/1 and HTTP/2 alike.
+    let tcp = match client {
+        Client::Plain(s) => Some(s),
+        Client::Tls(t) => Some(&mut t.get_mut().0.tcp),
+        Client::Ktls(_) => None,
+    };
+    if let Some(tcp) = tcp {
+        tcp.set_recv_on_ring(true);
+        tcp.set_send_on_ring(true);
+    }
     // HAProxy's implicit upgrade: an HTTP/1 connection whose first bytes are HTTP/2's
     // preface becomes an HTTP/2 one, unless the bind says `proto h1` or the frontend
     // `option disable-h2-upgrade`.
@@ -560,22 +572,9 @@ async fn http(
             .options
             .disable_h2_upgrade;
     let up = match client {
-        Client::Plain(s) => {
-            // Read and written only through glommio (a tunnel copies): receives and
-            // sends can go on the ring.
-            s.set_recv_on_ring(true);
-            s.set_send_on_ring(true);
-            http_session(shard, fe, s, info, early, upgrade).await
-        }
+        Client::Plain(s) => http_session(shard, fe, s, info, early, upgrade).await,
         Client::Ktls(k) => http_session(shard, fe, &mut *k, info, early, upgrade).await,
-        Client::Tls(t) => {
-            // rustls reads and writes the socket only through glommio's stream (no kTLS
-            // hand-off is left to make): its receives and sends can go on the ring too.
-            let tcp = &mut t.get_mut().0.tcp;
-            tcp.set_recv_on_ring(true);
-            tcp.set_send_on_ring(true);
-            http_session(shard, fe, &mut **t, info, early, upgrade).await
-        }
+        Client::Tls(t) => http_session(shard, fe, &mut **t, info, early, upgrade).await,
     };
     match up {
         Some(up) => {
