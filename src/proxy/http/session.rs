@@ -200,6 +200,38 @@ impl Txn {
         }
     }
 
+    /// An answer through the `http-after-response` rules ([`super::after::on_bytes`],
+    /// within `bufsize`), its failed rewrites (with `failed` ones before it) counted on the
+    /// first `upto` of frontend, backend, server, and its captures (with those already in
+    /// `caps`) kept.
+    #[allow(clippy::too_many_arguments)]
+    fn after_answer(
+        &mut self,
+        fe_px: &crate::config::Proxy,
+        be_px: Option<&crate::config::Proxy>,
+        base: &crate::acl::RequestSample<'_>,
+        (status, bytes): (u16, Vec<u8>),
+        scratch: &mut Vec<u8>,
+        caps: &mut super::after::Captures,
+        (bufsize, mut failed): (usize, u8),
+        upto: usize,
+    ) -> (u16, Vec<u8>) {
+        let r = super::after::on_bytes(
+            fe_px,
+            be_px,
+            base,
+            status,
+            bytes,
+            scratch,
+            caps,
+            bufsize,
+            &mut failed,
+        );
+        self.failed_rewrites(failed, upto);
+        self.capture_response(fe_px, caps);
+        r
+    }
+
     /// `http-response|http-after-response capture ... id N`: into the frontend's response
     /// slots, cut to their lengths (a slot the frontend lacks: nothing).
     fn capture_response(
@@ -447,24 +479,21 @@ impl Ctx {
             let mut page = error_bytes(fe_px, be_px, status, out, &base);
             if vars.is_some() && super::after::any(fe_px, be_px) {
                 let (mut scratch, mut caps) = (Vec::new(), Vec::new());
-                let bytes = page.into_owned();
-                let mut failed = 0;
-                let (st, bytes) = super::after::on_bytes(
+                let answer = (status, page.into_owned());
+                let chosen =
+                    1 + usize::from(txn.backend.is_some()) + usize::from(txn.server.is_some());
+                let room = (self.bufsize(), 0);
+                let (st, bytes) = txn.after_answer(
                     fe_px,
                     be_px,
                     &base,
-                    status,
-                    bytes,
+                    answer,
                     &mut scratch,
                     &mut caps,
-                    self.bufsize(),
-                    &mut failed,
+                    room,
+                    chosen,
                 );
-                let chosen =
-                    1 + usize::from(txn.backend.is_some()) + usize::from(txn.server.is_some());
-                txn.failed_rewrites(failed, chosen);
                 (txn.status, page) = (st, bytes.into());
-                txn.capture_response(fe_px, &mut caps);
             }
             // HAProxy's `%B` counts its error answers.
             txn.bytes_out = page.len() as u64;
@@ -1352,21 +1381,18 @@ impl<'c> Exchange<'c> {
         }
         if let Some((status, bytes)) = reply {
             let be_px = be.as_ref().map(|b| &cfg.proxies[b.proxy]);
-            let mut caps = Vec::new();
-            let mut failed = 0;
-            let (status, bytes) = super::after::on_bytes(
+            let (s, mut caps, room) = (&mut b.scratch, Vec::new(), (ctx.bufsize(), 0));
+            let upto = 1 + usize::from(be.is_some());
+            let (status, bytes) = txn.after_answer(
                 fe_px,
                 be_px,
                 &base,
-                status,
-                bytes,
-                &mut b.scratch,
+                (status, bytes),
+                s,
                 &mut caps,
-                ctx.bufsize(),
-                &mut failed,
+                room,
+                upto,
             );
-            txn.failed_rewrites(failed, 1 + usize::from(be.is_some()));
-            txn.capture_response(fe_px, &mut caps);
             if flags.tarpit {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
                 // proxy whose rule it was), then answer and close, as HAProxy does.
@@ -2199,21 +2225,17 @@ impl<'c> Exchange<'c> {
                     shard.shared.strm(fe.proxy, Some(be.proxy), Some(srv)),
                 );
                 let page = rules::close_page(rules::page_for(504, fe_px, Some(be_px), &base), true);
-                let (s, mut caps) = (&mut b.scratch, Vec::new());
-                let (size, mut failed) = (ctx.bufsize(), 0);
-                let r = super::after::on_bytes(
+                let (s, mut caps, room) = (&mut b.scratch, Vec::new(), (ctx.bufsize(), 0));
+                let r = txn.after_answer(
                     fe_px,
                     Some(be_px),
                     &base,
-                    504,
-                    page,
+                    (504, page),
                     s,
                     &mut caps,
-                    size,
-                    &mut failed,
+                    room,
+                    3,
                 );
-                txn.failed_rewrites(failed, 3);
-                txn.capture_response(fe_px, &mut caps);
                 break 'head Err(r);
             }
             // What the response rules may add to the head: HAProxy's buffer less the response.
@@ -2277,20 +2299,9 @@ impl<'c> Exchange<'c> {
                             let s = &mut b.scratch;
                             let (px, be) = (fe_px, Some(be_px));
                             let c = &mut res_caps;
-                            let (size, mut failed) = (ctx.bufsize(), 0);
-                            let r = super::after::on_bytes(
-                                px,
-                                be,
-                                &rbase,
-                                status,
-                                bytes,
-                                s,
-                                c,
-                                size,
-                                &mut failed,
-                            );
-                            txn.failed_rewrites(failed, 3);
-                            txn.capture_response(fe_px, &mut res_caps);
+                            let room = (ctx.bufsize(), 0);
+                            let r =
+                                txn.after_answer(px, be, &rbase, (status, bytes), s, c, room, 3);
                             break 'head Err(r);
                         }
                         rules::HttpVerdict::SilentDrop => {
@@ -2345,21 +2356,17 @@ impl<'c> Exchange<'c> {
                     &base,
                 );
                 let bytes = rules::close_page(page, true);
-                let (s, mut caps) = (&mut b.scratch, Vec::new());
-                let (size, mut failed) = (ctx.bufsize(), 0);
-                let r = super::after::on_bytes(
+                let (s, mut caps, room) = (&mut b.scratch, Vec::new(), (ctx.bufsize(), 0));
+                let r = txn.after_answer(
                     fe_px,
                     Some(be_px),
                     &base,
-                    st,
-                    bytes,
+                    (st, bytes),
                     s,
                     &mut caps,
-                    size,
-                    &mut failed,
+                    room,
+                    3,
                 );
-                txn.failed_rewrites(failed, 3);
-                txn.capture_response(fe_px, &mut caps);
                 break 'head Err(r);
             }
             if super::after::any(fe_px, Some(be_px)) {
@@ -2384,20 +2391,8 @@ impl<'c> Exchange<'c> {
                 if strict_failed {
                     // HAProxy's 500 instead, through the rules in turn.
                     let page = super::after::failed_page(px, be, &base);
-                    let size = ctx.bufsize();
-                    let r = super::after::on_bytes(
-                        px,
-                        be,
-                        &base,
-                        500,
-                        page,
-                        s,
-                        &mut caps,
-                        size,
-                        &mut failed,
-                    );
-                    txn.failed_rewrites(failed, 3);
-                    txn.capture_response(fe_px, &mut caps);
+                    let room = (ctx.bufsize(), failed);
+                    let r = txn.after_answer(px, be, &base, (500, page), s, &mut caps, room, 3);
                     break 'head Err(r);
                 }
                 txn.failed_rewrites(failed, 3);
