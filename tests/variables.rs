@@ -473,3 +473,46 @@ frontend fe\n  bind 127.0.0.1:{port}\n\
         }
     }
 }
+
+/// What fetches read of the stream (its queue priority, `set-timeout`, the server
+/// connection's addresses: fields of HAProxy's stream) does not count toward
+/// `tune.vars.txn-max-size`: with a 100-byte limit, a 20-byte transaction variable set by
+/// an `http-response` rule after all of them still fits, as in Debian's HAProxy. (corelb
+/// kept them as hidden transaction variables of 80 bytes each, so the variable was left
+/// without a value.)
+#[test]
+fn stream_facts_do_not_count_toward_tune_vars_limits() {
+    let srv = Serve::start("s1", &[]);
+    let cfg = |port: u16| {
+        format!(
+            "global\n  tune.vars.txn-max-size 100\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+listen fe\n  bind 127.0.0.1:{port}\n\
+  http-request set-priority-class int(3)\n\
+  http-request set-timeout server 3s\n\
+  http-response set-var(txn.a) str({x})\n\
+  http-response set-header X-A \"%[var(txn.a)] %[prio_class] %[cur_server_timeout] %[bc_dst_port]\"\n\
+  server s1 127.0.0.1:{sp}\n",
+            x = "x".repeat(20),
+            sp = srv.port
+        )
+    };
+    let want = format!("{} 3 3000 {}", "x".repeat(20), srv.port);
+    let get = |port: u16| {
+        let raw = raw_exchange(
+            port,
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        raw.lines()
+            .find_map(|l| l.strip_prefix("x-a: ").or_else(|| l.strip_prefix("X-A: ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let port = free_port();
+    let _lb = Corelb::start(&cfg(port), &[], &[port]);
+    assert_eq!(get(port), want, "corelb");
+    let hp = free_port();
+    if let Some(_h) = Haproxy::start(&cfg(hp), &[hp]) {
+        assert_eq!(get(hp), want, "HAProxy 2.6");
+    }
+}

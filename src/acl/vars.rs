@@ -283,13 +283,36 @@ fn charge_total(add: usize, sub: usize) {
 }
 
 /// The variables of one connection or one transaction. Empty, it holds no allocation.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct VarSet(
     RefCell<Vec<(Scope, Box<str>, Stored)>>,
     /// The bytes this set added to the process' count, and in its top bit
     /// [`ENDED_REQUEST`] (one word: a set lives in every connection's and request's future).
     std::cell::Cell<usize>,
+    /// The stream's own facts ([`Facts`]), allocated when the first is set and kept by
+    /// [`VarSet::clear`] for the next transaction. (A `Cell` taken and put back, not a
+    /// `RefCell`: one word less in every set.)
+    std::cell::Cell<Option<Box<Facts>>>,
 );
+
+/// What fetches read of a stream and no `set-var` can write: the queue priority
+/// (`prio_class`, `prio_offset`), the current timeouts (`cur_server_timeout`,
+/// `cur_tunnel_timeout`), the last rule (`last_rule_file`, `last_rule_line`) and the server
+/// connection (`bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`). Kept
+/// apart from the variables: they do not count toward `tune.vars.*-max-size` (as in
+/// HAProxy, where they are fields of the stream) and cost no allocation per name.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Facts {
+    prio: [Option<i64>; 2],
+    timeouts: [Option<i64>; 2],
+    last_rule: Option<(Box<[u8]>, i64)>,
+    /// A rule that answered itself (`return`, `redirect`, `auth`): HAProxy records it once
+    /// the answer went through the `http-after-response` rules
+    /// ([`VarSet::settle_last_rule`]).
+    answering_rule: Option<(Box<[u8]>, i64)>,
+    bc_addrs: Option<(SocketAddr, SocketAddr)>,
+    bc_http_major: Option<i64>,
+}
 
 /// [`VarSet::end_request`] ran (its flag in the set's second word).
 const ENDED_REQUEST: usize = 1 << (usize::BITS - 1);
@@ -300,7 +323,24 @@ impl Clone for VarSet {
         VarSet(
             RefCell::new(self.0.borrow().clone()),
             std::cell::Cell::new(self.1.get() & ENDED_REQUEST),
+            std::cell::Cell::new({
+                let x = self.2.take();
+                let copy = x.clone();
+                self.2.set(x);
+                copy
+            }),
         )
+    }
+}
+
+impl std::fmt::Debug for VarSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let facts = self.facts(Facts::clone);
+        f.debug_struct("VarSet")
+            .field("vars", &*self.0.borrow())
+            .field("charged", &self.1.get())
+            .field("facts", &facts)
+            .finish()
     }
 }
 
@@ -312,76 +352,62 @@ impl Drop for VarSet {
 
 impl PartialEq for VarSet {
     fn eq(&self, other: &Self) -> bool {
-        *self.0.borrow() == *other.0.borrow()
+        *self.0.borrow() == *other.0.borrow() && self.facts(|a| other.facts(|b| a == b))
     }
 }
 
 impl Eq for VarSet {}
 
-/// Where [`VarSet::priority`] and [`VarSet::cur_timeouts`] keep the stream's queue
-/// priority and timeouts: names no configuration can write (a variable name has no NUL),
-/// so that they cost nothing until something sets them.
-const PRIO_NAMES: [&str; 2] = ["\0prio_class", "\0prio_offset"];
-const TIMEOUT_NAMES: [&str; 2] = ["\0cur_server_timeout", "\0cur_tunnel_timeout"];
-const LAST_RULE_NAMES: [&str; 2] = ["\0last_rule_file", "\0last_rule_line"];
-/// The server connection's addresses and ports and its HTTP major version (`bc_src`,
-/// `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`).
-const BC_NAMES: [&str; 5] = [
-    "\0bc_src",
-    "\0bc_src_port",
-    "\0bc_dst",
-    "\0bc_dst_port",
-    "\0bc_http_major",
-];
-/// A rule that answered itself (`return`, `redirect`, `auth`): HAProxy records it once the
-/// answer went through the `http-after-response` rules ([`VarSet::settle_last_rule`]).
-const ANSWERING_RULE_NAMES: [&str; 2] = ["\0answering_rule_file", "\0answering_rule_line"];
-
 impl VarSet {
+    /// Reads the stream's facts (all unset when none was ever set).
+    fn facts<R>(&self, f: impl FnOnce(&Facts) -> R) -> R {
+        let x = self.2.take();
+        let r = f(x.as_deref().unwrap_or(&Facts::default()));
+        self.2.set(x);
+        r
+    }
+
+    fn facts_mut<R>(&self, f: impl FnOnce(&mut Facts) -> R) -> R {
+        let mut x = self.2.take().unwrap_or_default();
+        let r = f(&mut x);
+        self.2.set(Some(x));
+        r
+    }
+
     /// The stream's queue priority as `set-priority-class` and `set-priority-offset` left
     /// it (the `prio_class` and `prio_offset` fetches): (class, offset in ms), 0 by default.
     pub fn priority(&self) -> (i64, i64) {
-        (
-            self.hidden(PRIO_NAMES[0]).unwrap_or(0),
-            self.hidden(PRIO_NAMES[1]).unwrap_or(0),
-        )
+        self.facts(|x| (x.prio[0].unwrap_or(0), x.prio[1].unwrap_or(0)))
     }
 
     /// Sets the class (`class`) or the offset of [`VarSet::priority`].
     pub fn set_priority(&self, class: bool, v: i64) {
-        self.set_hidden(PRIO_NAMES[usize::from(!class)], v);
+        self.facts_mut(|x| x.prio[usize::from(!class)] = Some(v));
     }
 
     /// The stream's server and tunnel timeouts in ms (`cur_server_timeout`,
     /// `cur_tunnel_timeout`): what `set-timeout` set, else the backend's once the server
     /// connection is up, else 0 (HAProxy's `TICKS_TO_MS` of an unset timeout).
     pub fn cur_timeouts(&self) -> (i64, i64) {
-        (
-            self.hidden(TIMEOUT_NAMES[0]).unwrap_or(0),
-            self.hidden(TIMEOUT_NAMES[1]).unwrap_or(0),
-        )
+        self.facts(|x| (x.timeouts[0].unwrap_or(0), x.timeouts[1].unwrap_or(0)))
     }
 
     /// `set-timeout`: sets the tunnel (`tunnel`) or server timeout of
     /// [`VarSet::cur_timeouts`]; with `keep`, only where nothing set it yet (the
     /// backend's, at the connection's establishment).
     pub fn set_cur_timeout(&self, tunnel: bool, t: Option<std::time::Duration>, keep: bool) {
-        let name = TIMEOUT_NAMES[usize::from(tunnel)];
-        if !(keep && self.hidden(name).is_some()) {
-            self.set_hidden(name, t.map_or(0, |d| d.as_millis() as i64));
-        }
+        self.facts_mut(|x| {
+            let slot = &mut x.timeouts[usize::from(tunnel)];
+            if !(keep && slot.is_some()) {
+                *slot = Some(t.map_or(0, |d| d.as_millis() as i64));
+            }
+        });
     }
 
     /// The rule that last stopped a rule set of the stream (`last_rule_file`,
     /// `last_rule_line`), as [`VarSet::set_last_rule`] left it.
     pub fn last_rule(&self) -> Option<(Vec<u8>, i64)> {
-        let set = self.0.borrow();
-        let file = set.iter().find_map(|(s, n, x)| match x {
-            Stored::Str(f) if *s == Scope::Txn && &**n == LAST_RULE_NAMES[0] => Some(f.to_vec()),
-            _ => None,
-        })?;
-        drop(set);
-        Some((file, self.hidden(LAST_RULE_NAMES[1]).unwrap_or(0)))
+        self.facts(|x| x.last_rule.as_ref().map(|(f, l)| (f.to_vec(), *l)))
     }
 
     /// A rule stopped its rule set (HAProxy's `s->last_rule_file`/`line`: an `allow`,
@@ -390,84 +416,50 @@ impl VarSet {
     /// `answered`: the rule wrote its own answer, and counts once that answer went through
     /// the `http-after-response` rules.
     pub fn set_last_rule(&self, file: &str, line: u32, answered: bool) {
-        let names = if answered {
-            ANSWERING_RULE_NAMES
-        } else {
-            LAST_RULE_NAMES
-        };
-        self.set_hidden(names[1], i64::from(line));
-        let mut set = self.0.borrow_mut();
-        let f = Stored::Str(file.as_bytes().into());
-        match set
-            .iter_mut()
-            .find(|(s, n, _)| *s == Scope::Txn && &**n == names[0])
-        {
-            Some((_, _, x)) => *x = f,
-            None => set.push((Scope::Txn, names[0].into(), f)),
-        }
+        let rule = Some((file.as_bytes().into(), i64::from(line)));
+        self.facts_mut(|x| {
+            if answered {
+                x.answering_rule = rule;
+            } else {
+                x.last_rule = rule;
+            }
+        });
     }
 
     /// The answer of a rule that answered itself went through the `http-after-response`
     /// rules (or is being logged): it is the last rule now.
     pub fn settle_last_rule(&self) {
-        let mut set = self.0.borrow_mut();
-        if !set.iter().any(|(_, n, _)| &**n == ANSWERING_RULE_NAMES[0]) {
-            return;
-        }
-        set.retain(|(_, n, _)| !LAST_RULE_NAMES.contains(&&**n));
-        for (_, n, _) in set.iter_mut() {
-            if let Some(i) = ANSWERING_RULE_NAMES.iter().position(|a| **n == **a) {
-                *n = LAST_RULE_NAMES[i].into();
+        if let Some(mut x) = self.2.take() {
+            if let Some(r) = x.answering_rule.take() {
+                x.last_rule = Some(r);
             }
+            self.2.set(Some(x));
         }
     }
 
     /// The server connection is up (HAProxy's `back_establish`): its local and remote
-    /// addresses (`bc_src`, `bc_dst` and their ports) and, for HTTP, its major version.
+    /// addresses (none for a unix socket) and, in mode http, its HTTP major version.
     pub fn set_bc(&self, addrs: Option<(SocketAddr, SocketAddr)>, http_major: Option<i64>) {
-        let mut set = self.0.borrow_mut();
-        set.retain(|(_, n, _)| !BC_NAMES.contains(&&**n));
-        let mut put = |i: usize, v: Stored| set.push((Scope::Txn, BC_NAMES[i].into(), v));
-        if let Some((src, dst)) = addrs {
-            put(0, Stored::Ip(src.ip()));
-            put(1, Stored::Int(i64::from(src.port())));
-            put(2, Stored::Ip(dst.ip()));
-            put(3, Stored::Int(i64::from(dst.port())));
-        }
-        if let Some(m) = http_major {
-            put(4, Stored::Int(m));
-        }
+        self.facts_mut(|x| {
+            x.bc_addrs = addrs;
+            x.bc_http_major = http_major;
+        });
     }
 
-    /// One of [`VarSet::set_bc`]'s values: `i` in the order of the fetches' names above.
+    /// One of [`VarSet::set_bc`]'s values: `i` in the order `bc_src`, `bc_src_port`,
+    /// `bc_dst`, `bc_dst_port`, `bc_http_major`.
     pub fn bc(&self, i: usize) -> Option<Stored> {
-        self.0
-            .borrow()
-            .iter()
-            .find(|(s, n, _)| *s == Scope::Txn && **n == *BC_NAMES[i])
-            .map(|(_, _, x)| x.clone())
-    }
-
-    fn hidden(&self, name: &str) -> Option<i64> {
-        self.0
-            .borrow()
-            .iter()
-            .find(|(s, n, _)| *s == Scope::Txn && &**n == name)
-            .and_then(|(_, _, x)| match x {
-                Stored::Int(i) => Some(*i),
-                _ => None,
-            })
-    }
-
-    fn set_hidden(&self, name: &str, v: i64) {
-        let mut set = self.0.borrow_mut();
-        match set
-            .iter_mut()
-            .find(|(s, n, _)| *s == Scope::Txn && &**n == name)
-        {
-            Some((_, _, x)) => *x = Stored::Int(v),
-            None => set.push((Scope::Txn, name.into(), Stored::Int(v))),
-        }
+        self.facts(|x| match i {
+            4 => x.bc_http_major.map(Stored::Int),
+            _ => x.bc_addrs.map(|(src, dst)| {
+                let a = if i < 2 { src } else { dst };
+                if i.is_multiple_of(2) {
+                    Stored::Ip(a.ip())
+                } else {
+                    Stored::Int(i64::from(a.port()))
+                }
+            }),
+        })
     }
 
     fn with<R>(&self, v: &VarRef, f: impl FnOnce(Option<Value<'_>>) -> R) -> R {
@@ -571,6 +563,10 @@ impl VarSet {
     /// Forgets everything (a new transaction on a kept-alive connection starts empty).
     pub fn clear(&self) {
         self.0.borrow_mut().clear();
+        if let Some(mut x) = self.2.take() {
+            *x = Facts::default();
+            self.2.set(Some(x));
+        }
         self.uncharge(usize::MAX);
         self.1.set(self.1.get() & !ENDED_REQUEST);
     }
