@@ -5,7 +5,11 @@
 # reads (calls to clock_gettime), each per request. Repeatable on a noisy shared machine,
 # where CPU times are not.
 #
-#   bench/h2-counts.sh [--bin DIR] [--warm N] [--requests N] [--work DIR]
+#   bench/h2-counts.sh [--bin DIR] [--warm N] [--requests N] [--work DIR] [--haproxy [PATH]]
+#
+# --haproxy runs HAProxy (Debian's /usr/sbin/haproxy, or PATH; nbthread 1) on the same
+# configuration in corelb's place: its instructions per request are the peer's figure
+# (its allocations come from its own pools, not mimalloc, so that count reads 0 there).
 #
 # corelb (1 shard) runs under `valgrind --tool=callgrind` twice: once with a warm-up attack
 # of --warm requests then a short one of 1,000, once with the same warm-up then --requests.
@@ -23,12 +27,15 @@ BIN=target/release
 WARM=2000
 REQS=11000
 WORK=
+HAPROXY=
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2 ;;
     --warm) WARM=$2; shift 2 ;;
     --requests) REQS=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
+    --haproxy)
+      if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then HAPROXY=$2; shift 2; else HAPROXY=/usr/sbin/haproxy; shift; fi ;;
     *) echo "h2-counts: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -88,8 +95,12 @@ run() { # name requests
     -e "s|server s1 @S1@|server s1 127.0.0.1:$BPORT|" -e "/@S[23]@/d" \
     bench/scenarios/h2.cfg > "$WORK/h2.cfg"
   out="$WORK/callgrind.$1"
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/corelb" -f "$WORK/h2.cfg" \
-    > "$WORK/corelb.$1.log" 2>&1 &
+  if [ -n "$HAPROXY" ]; then
+    set -- "$1" "$2" "$HAPROXY" -db -f "$WORK/h2.cfg"
+  else
+    set -- "$1" "$2" "$BIN/corelb" -f "$WORK/h2.cfg"
+  fi
+  valgrind --tool=callgrind --callgrind-out-file="$out" "${@:3}" > "$WORK/proxy.$1.log" 2>&1 &
   pid=$!
   PIDS="$PIDS $pid"
   wait_port "$port"
