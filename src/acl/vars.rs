@@ -337,7 +337,42 @@ const BC_NAMES: [&str; 5] = [
 /// answer went through the `http-after-response` rules ([`VarSet::settle_last_rule`]).
 const ANSWERING_RULE_NAMES: [&str; 2] = ["\0answering_rule_file", "\0answering_rule_line"];
 
+/// The hidden names of the values the `capture-req` and `capture-res` converters stored
+/// (then the slot's number), until the transaction takes them ([`VarSet::take_captures`]).
+const CAPTURE_PREFIXES: [&str; 2] = ["\0capture-req:", "\0capture-res:"];
+
 impl VarSet {
+    /// `capture-req(id)` / `capture-res(id)` (`response`): `v` for the frontend's capture
+    /// slot `id`, replacing what an earlier one stored there.
+    pub fn set_capture(&self, response: bool, id: usize, v: &[u8]) {
+        let name = format!("{}{id}", CAPTURE_PREFIXES[usize::from(response)]);
+        let v = Stored::Str(v.into());
+        let mut set = self.0.borrow_mut();
+        match set
+            .iter_mut()
+            .find(|(s, n, _)| *s == Scope::Txn && **n == *name)
+        {
+            Some((_, _, x)) => *x = v,
+            None => set.push((Scope::Txn, name.into(), v)),
+        }
+    }
+
+    /// What [`VarSet::set_capture`] stored for the request's slots (`response` false) or
+    /// the response's, as (slot, value), taken out of the set.
+    pub fn take_captures(&self, response: bool) -> Vec<(usize, Vec<u8>)> {
+        let prefix = CAPTURE_PREFIXES[usize::from(response)];
+        let mut set = self.0.borrow_mut();
+        let mut out = Vec::new();
+        set.retain(|(s, n, x)| match (n.strip_prefix(prefix), x) {
+            (Some(id), Stored::Str(v)) if *s == Scope::Txn => {
+                out.extend(id.parse().ok().map(|id| (id, v.to_vec())));
+                false
+            }
+            _ => true,
+        });
+        out
+    }
+
     /// The stream's queue priority as `set-priority-class` and `set-priority-offset` left
     /// it (the `prio_class` and `prio_offset` fetches): (class, offset in ms), 0 by default.
     pub fn priority(&self) -> (i64, i64) {

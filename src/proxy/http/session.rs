@@ -242,18 +242,21 @@ impl Txn {
         if rule_answer && strict_failed {
             self.internal_error(upto as u8);
         }
-        self.capture_response(fe_px, caps);
+        self.capture_response(fe_px, caps, base.txn);
         r
     }
 
-    /// `http-response|http-after-response capture ... id N`: into the frontend's response
-    /// slots, cut to their lengths (a slot the frontend lacks: nothing).
+    /// `http-response|http-after-response capture ... id N`, and the `capture-res`
+    /// converters the rules ran (in `vars`): into the frontend's response slots, cut to
+    /// their lengths (a slot the frontend lacks: nothing).
     fn capture_response(
         &mut self,
         fe_px: &crate::config::Proxy,
         caps: &mut super::after::Captures,
+        vars: Option<&crate::acl::VarSet>,
     ) {
-        for (id, v) in caps.drain(..) {
+        let conv = vars.map(|v| v.take_captures(true)).unwrap_or_default();
+        for (id, v) in conv.into_iter().chain(caps.drain(..)) {
             if let Some(c) = fe_px.logging.res_captures.get(id) {
                 self.captures.set(true, id, &v, c.len);
             }
@@ -1346,8 +1349,10 @@ impl<'c> Exchange<'c> {
         if flags.effects.tos.is_some() || flags.effects.mark.is_some() {
             flags.effects.apply_to(ctx.info.fd, ctx.info.src.is_ipv6());
         }
-        // `http-request capture`: into the frontend's slots, cut to their lengths.
-        for (id, v) in flags.captures.drain(..) {
+        // `http-request capture` and the `capture-req` converters the rules ran: into the
+        // frontend's slots, cut to their lengths.
+        let conv = vars.take_captures(false);
+        for (id, v) in conv.into_iter().chain(flags.captures.drain(..)) {
             if let Some(c) = fe_px.logging.req_captures.get(id) {
                 txn.captures.set(false, id, &v, c.len);
             }
@@ -2309,7 +2314,7 @@ impl<'c> Exchange<'c> {
                     );
                     // `http-response capture`: into the frontend's slots, cut to their
                     // lengths (a backend's rule naming a slot the frontend lacks: nothing).
-                    txn.capture_response(fe_px, &mut res_caps);
+                    txn.capture_response(fe_px, &mut res_caps, rbase.txn);
                     txn.failed_rewrites(failed, 3);
                     if int_err {
                         txn.internal_error(3);
@@ -2432,7 +2437,7 @@ impl<'c> Exchange<'c> {
                     break 'head Err(r);
                 }
                 txn.failed_rewrites(failed, 3);
-                txn.capture_response(fe_px, &mut caps);
+                txn.capture_response(fe_px, &mut caps, base.txn);
             }
             // The status the client gets (`set-status`), which the log and the frontend's
             // and backend's counters show (the server's count keeps what it sent).
