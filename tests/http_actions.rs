@@ -903,6 +903,113 @@ listen st\n  bind 127.0.0.1:{stats}\n  http-request use-service prometheus-expor
     }
 }
 
+/// `eint` (internal errors) as HAProxy 2.6 counts them (`return_int_err` in http_ana.c): a
+/// rewrite failing under `strict-mode on` answers 500 and counts on the frontend and its
+/// listener, on the backend once chosen (its own request rules), on the server too in the
+/// response rules and in `http-after-response` on a server's answer; on the answer of a
+/// `return` or `redirect` rule failing `http-after-response` (not a deny's); not under
+/// `strict-mode off`. In the
+/// stats socket's CSV (listener row of `option socket-stats` included) and the exporter's
+/// `*_internal_errors_total`.
+#[test]
+fn internal_errors_are_counted_as_haproxy_counts_them() {
+    let web = Serve::start("web", &[]);
+    let (fe, stats) = (free_port(), free_port());
+    let dir = TempDir::new("eint");
+    let sock = dir.path("stats.sock");
+    let x3 = "%[var(txn.b)]%[var(txn.b)]%[var(txn.b)]";
+    let cfg = format!(
+        "global\n  stats socket {}\n\
+defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+frontend fe\n  bind 127.0.0.1:{fe} name l1\n  option socket-stats\n\
+  http-request set-var(txn.b) req.hdr(b)\n\
+  http-request set-var(txn.aft) int(1) if {{ path_beg /after }} || {{ path_beg /own }} || {{ path_beg /redir }} || {{ path_beg /deny }} || {{ path_beg /beown }}\n\
+  http-request set-var(txn.resp) int(1) if {{ path_beg /resp }}\n\
+  http-request strict-mode off if {{ path_beg /off }}\n\
+  http-request set-header X {x3} if {{ path_beg /fe }} || {{ path_beg /off }}\n\
+  http-request return status 200 content-type text/plain string hi if {{ path_beg /own }}\n\
+  http-request redirect location /x if {{ path_beg /redir }}\n\
+  http-request deny if {{ path_beg /deny }}\n\
+  http-after-response set-header X {x3} if {{ var(txn.aft) -m found }}\n\
+  default_backend b\n\
+backend b\n  http-request set-header X {x3} if {{ path_beg /be }}\n\
+  http-request return status 200 if {{ path_beg /beown }}\n\
+  http-response set-header X {x3} if {{ var(txn.resp) -m found }}\n\
+  server s 127.0.0.1:{}\n\
+listen st\n  bind 127.0.0.1:{stats}\n  http-request use-service prometheus-exporter\n",
+        sock.display(),
+        web.port
+    );
+    let paths = [
+        "/fe", "/off", "/be", "/resp", "/after", "/own", "/redir", "/deny", "/beown", "/none",
+    ];
+    let seen = || {
+        let mut got = Vec::new();
+        // 3 × 6000 bytes do not fit in the 16384 bytes of `tune.bufsize`.
+        for p in paths {
+            let req = format!(
+                "GET {p} HTTP/1.1\r\nHost: h\r\nB: {}\r\nConnection: close\r\n\r\n",
+                "b".repeat(6000)
+            );
+            got.push(format!("{p} {}", status(&raw_exchange(fe, req.as_bytes()))));
+        }
+        wait_unix_socket(&sock);
+        let csv = eventually(Duration::from_secs(5), || {
+            let csv = stats_cmd(&sock, "show stat");
+            (csv_field(&csv, "FRONTEND", "req_tot") == paths.len().to_string()).then_some(csv)
+        })
+        .unwrap_or_default();
+        for sv in ["FRONTEND", "l1", "BACKEND", "s"] {
+            got.push(format!("{sv} eint={}", csv_field(&csv, sv, "eint")));
+        }
+        let metrics = raw_exchange(
+            stats,
+            b"GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        );
+        got.extend(
+            metrics
+                .lines()
+                .filter(|l| l.contains("_internal_errors_total{") && !l.contains("\"st\""))
+                .map(String::from),
+        );
+        got
+    };
+    let lb = Corelb::start(&cfg, &[], &[fe, stats]);
+    let ours = seen();
+    drop(lb);
+    let _ = std::fs::remove_file(&sock);
+    assert_eq!(
+        ours[..14],
+        [
+            "/fe 500",
+            "/off 200",
+            "/be 500",
+            "/resp 500",
+            "/after 500",
+            "/own 500",
+            "/redir 500",
+            "/deny 500",
+            "/beown 500",
+            "/none 200",
+            "FRONTEND eint=7",
+            "l1 eint=7",
+            "BACKEND eint=4",
+            "s eint=2"
+        ],
+        "{ours:#?}"
+    );
+    for l in [
+        "haproxy_frontend_internal_errors_total{proxy=\"fe\"} 7",
+        "haproxy_backend_internal_errors_total{proxy=\"b\"} 4",
+        "haproxy_server_internal_errors_total{proxy=\"b\",server=\"s\"} 2",
+    ] {
+        assert!(ours.contains(&l.into()), "{l} in {ours:#?}");
+    }
+    if let Some(_h) = Haproxy::start(&cfg, &[fe, stats]) {
+        assert_eq!(seen(), ours, "HAProxy 2.6 against corelb");
+    }
+}
+
 /// A backend that names each request field it received (`X-Seen: name`, in order), and
 /// answers with fields of its own for the response rules.
 fn naming_backend() -> Backend {

@@ -715,6 +715,37 @@ fn after_response_capture_like_haproxy() {
     );
 }
 
+/// The `capture-req(id)` and `capture-res(id)` converters store their input in the
+/// frontend's capture slot `id` (cut to its length) and pass it on unchanged (`%hr`, `%hs`,
+/// `capture.req.hdr(N)`); a slot the frontend lacks fails the converter (the variable stays
+/// unset). The same lines as Debian's HAProxy.
+#[test]
+fn capture_converters_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  declare capture request len 5\n  declare capture request len 20\n  declare capture response len 6\n  http-request set-header X-Copy %[req.hdr(x-a),capture-req(0)]\n  http-request set-var(txn.k) req.hdr(x-b),capture-req(1),upper\n  http-request set-var(txn.bad) req.hdr(x-b),capture-req(7)\n  http-response set-var(txn.ct) res.hdr(content-type),capture-res(0)\n  http-response set-var(txn.badr) res.hdr(content-type),capture-res(1)\n  log-format \"hr=%hr hs=%hs k=%[var(txn.k)] bad=%[var(txn.bad)] ct=%[var(txn.ct)] badr=%[var(txn.badr)] c0=%[capture.req.hdr(0)] r0=%[capture.res.hdr(0)]\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            let h = "X-A: aaaaaaaaaa\r\nX-B: bb-value\r\n";
+            assert_eq!(get(port, "/", h), 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(
+        ours,
+        [
+            "hr={aaaaa|bb-value} hs={text/p} k=BB-VALUE bad=- ct=text/plain badr=- c0=aaaaa r0=text/p"
+        ]
+    );
+}
+
 /// `declare capture` and `http-request capture` errors name the file and line, in HAProxy's
 /// words.
 #[test]

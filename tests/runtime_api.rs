@@ -113,7 +113,7 @@ fn set_server_addr_moves_new_connections() {
     assert_eq!(
         r,
         format!(
-            "port changed from '{}' to '{}' by 'stats socket command'\n\n",
+            "no need to change the addr, port changed from '{}' to '{}' by 'stats socket command'\n\n",
             s._a.port, c.port
         )
     );
@@ -331,10 +331,12 @@ fn set_maxconn_limits_new_connections() {
     assert_eq!(read_line_within(&second, Duration::from_millis(500)), "");
     drop(first);
     assert_eq!(read_line_within(&second, Duration::from_secs(5)), "a\n");
-    assert_eq!(
-        stats_cmd(&sock, "set maxconn global 0"),
-        "Value out of range.\n\n"
-    );
+    // HAProxy 2.6 reads the value with atoi: 0 (or less, or no number) is the hard limit.
+    assert_eq!(stats_cmd(&sock, "set maxconn global 0"), "\n");
+    let info = stats_cmd(&sock, "show info");
+    let field = |k: &str| info.lines().find(|l| l.starts_with(k)).map(str::to_owned);
+    let hard = field("Hard_maxconn: ").unwrap();
+    assert_eq!(field("Maxconn: ").unwrap()[9..], hard[14..], "{info}");
     drop(lb);
 }
 
@@ -1825,6 +1827,93 @@ fn levels_match_haproxy_26() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("expose-fd listeners"), "{err}");
+    drop(lb);
+}
+
+/// The answers (with their severity) and effects of commands whose wording differed from
+/// HAProxy 2.6's: `set ssl cert`/`commit ssl cert` without arguments (its unclosed quote),
+/// `set maxconn global` read with atoi (0, a negative or no number: the hard limit),
+/// `enable health` on a server without checks (refused), and `set server B/S addr A port
+/// P` (srv_update_addr_port: its messages, a port cut to 16 bits, a bad one leaving the
+/// port alone but not the address before it). Compared with Debian's HAProxy, command by
+/// command, with the server's address and port after each.
+#[test]
+fn cli_wording_matches_haproxy_26() {
+    let dir = TempDir::new("cli-wording");
+    let (mine, theirs) = (dir.path("corelb"), dir.path("haproxy"));
+    let cfg = |d: &Path, port: u16| {
+        format!(
+            "global\n  stats socket {}/adm.sock level admin severity-output number\n\
+defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n\
+listen l\n  bind 127.0.0.1:{port}\n  server s 127.0.0.1:9\n\
+  server c 127.0.0.1:9 check inter 1h\n",
+            d.display()
+        )
+    };
+    let (port, hport) = (free_port(), free_port());
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::create_dir_all(&theirs).unwrap();
+    let lb = Corelb::start(&cfg(&mine, port), &[], &[port]);
+    let hcfg = dir.write("haproxy.cfg", &cfg(&theirs, hport));
+    let _h = Haproxy::start(&hcfg, &theirs.join("adm.sock"));
+    wait_unix_socket(&mine.join("adm.sock"));
+    let commands = [
+        "set ssl cert",
+        "commit ssl cert",
+        "set maxconn global",
+        "set maxconn global 100",
+        "set maxconn global 0",
+        "set maxconn global 100",
+        "set maxconn global -3",
+        "set maxconn global 100",
+        "set maxconn global abc",
+        "set maxconn global 999999999",
+        "enable health l/s",
+        "disable health l/s",
+        "enable health l/c",
+        "set server l/s addr 127.0.0.2 port 0",
+        "set server l/s addr 127.0.0.2 port 70000",
+        "set server l/s addr 127.0.0.2 port 4464",
+        "set server l/s addr 127.0.0.2",
+        "set server l/s addr 127.0.0.3 port abc",
+        "set server l/s addr 127.0.0.4 port",
+        "set server l/s addr 127.0.0.5 port 99999999999999999999",
+        "set server l/s addr 127.0.0.5 port -1",
+        "set server l/s addr 127.0.0.6 port +8",
+        "set server l/s addr 127.0.0.7 bogus",
+        "set server l/s addr 127.0.0.7 port 81x",
+        "set server l/s addr nope port 1",
+        "set server l/c addr 127.0.0.1 port +1",
+    ];
+    let run = |d: &Path| {
+        let sock = d.join("adm.sock");
+        let mut got = Vec::new();
+        for c in commands {
+            got.push(format!("{c} -> {:?}", stats_cmd(&sock, c)));
+            // The server's address and port (`show servers state`: srv_addr, srv_port),
+            // and whether maxconn is the hard limit.
+            let st = stats_cmd(&sock, "show servers state l");
+            let row: Vec<&str> = (st.lines())
+                .find(|l| l.split(' ').nth(3) == Some("s"))
+                .map_or(vec![], |l| l.split(' ').collect());
+            let info = stats_cmd(&sock, "show info");
+            let field = |k: &str| (info.lines().find_map(|l| l.strip_prefix(k))).map(str::to_owned);
+            let at_hard = field("Maxconn: ") == field("Hard_maxconn: ");
+            got.push(format!(
+                "  s at {:?}:{:?}, maxconn at the hard limit: {at_hard}",
+                row.get(4),
+                row.get(18)
+            ));
+        }
+        got
+    };
+    let (ours, haproxy) = (run(&mine), run(&theirs));
+    let diffs: Vec<String> = (ours.iter().zip(&haproxy))
+        .filter(|(m, h)| m != h)
+        .map(|(m, h)| format!("corelb:  {m}\nhaproxy: {h}"))
+        .collect();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(ours.len(), commands.len() * 2);
     drop(lb);
 }
 

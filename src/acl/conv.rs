@@ -488,6 +488,12 @@ pub(crate) enum Op {
     Ub64Dec,
     Map(MapConv),
     Length,
+    /// `capture-req(id)`, `capture-res(id)` (`response`): the value into the frontend's
+    /// capture slot, passed on unchanged.
+    Capture {
+        response: bool,
+        id: i64,
+    },
     Field {
         idx: i64,
         delims: Box<[u8]>,
@@ -718,14 +724,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("mqtt_field_value", "corelb does not parse MQTT"),
     ("jwt_verify", "corelb does not verify JWT signatures yet"),
     (
-        "capture-req",
-        "corelb's capture slots are filled by 'capture request header' only",
-    ),
-    (
-        "capture-res",
-        "corelb's capture slots are filled by 'capture response header' only",
-    ),
-    (
         "nbsrv",
         "the 'nbsrv' converter is not implemented in corelb (the fetch is)",
     ),
@@ -751,6 +749,8 @@ pub(crate) const CONV_KEYWORDS: &[&str] = &[
     "be2hex",
     "bool",
     "bytes",
+    "capture-req",
+    "capture-res",
     "concat",
     "cpl",
     "crc32",
@@ -899,6 +899,7 @@ fn spec(name: &str) -> Option<(usize, &'static [At], T, T)> {
         "set-var" => (1, &[Str, Str, Str, Str, Str], t::Any, t::Any),
         "unset-var" => (1, &[Str], t::Any, t::Any),
         "debug" => (0, &[Str, Str], t::Any, t::Any),
+        "capture-req" | "capture-res" => (1, &[Sint], t::Str, t::Str),
         _ => return None,
     })
 }
@@ -946,6 +947,10 @@ fn parse_one(name: &str, after: &str) -> Result<(Conv, usize), String> {
         "ub64enc" => Op::Ub64Enc,
         "ub64dec" => Op::Ub64Dec,
         "length" => Op::Length,
+        "capture-req" | "capture-res" => Op::Capture {
+            response: name == "capture-res",
+            id: n(0),
+        },
         "hex2i" => Op::Hex2i,
         "cut_crlf" => Op::CutCrlf,
         "htonl" => Op::Htonl,
@@ -1481,6 +1486,16 @@ fn apply(t: &Typed, cur: Smp, s: &dyn Sample) -> Option<Smp> {
             }
         }
         Op::Length => Smp::Int(cur.bytes().len() as i64),
+        Op::Capture { response, id } => {
+            // As HAProxy's smp_conv_req_capture: without a stream, or a slot `id` in the
+            // frontend, it fails. The transaction takes the value (cut to the slot's
+            // length) after its rules.
+            let st = s.strm()?;
+            let slots = st.px.proxy(st.fe)?.captures[usize::from(*response)];
+            let id = usize::try_from(*id).ok().filter(|i| *i < slots)?;
+            s.vars().txn?.set_capture(*response, id, cur.bytes());
+            cur
+        }
         Op::Field { idx, delims, count } => {
             let b = cur.bytes();
             let (start, end) = field(b, *idx, delims, *count)?;

@@ -213,6 +213,9 @@ pub struct ProxyFacts<'a> {
     pub fe_conn: Option<u32>,
     /// `timeout client` in milliseconds (0: none), for a frontend.
     pub client_timeout: Option<i64>,
+    /// How many request and response capture slots it declares (`capture ... header`,
+    /// `declare capture`).
+    pub captures: [usize; 2],
     /// For a backend: its servers, current connections and waiting requests.
     pub backend: Option<BackendFacts>,
 }

@@ -312,6 +312,9 @@ struct Facts {
     answering_rule: Option<(Box<[u8]>, i64)>,
     bc_addrs: Option<(SocketAddr, SocketAddr)>,
     bc_http_major: Option<i64>,
+    /// What the `capture-req` and `capture-res` converters stored, by slot, until the
+    /// transaction takes them ([`VarSet::take_captures`]).
+    captures: [Vec<(usize, Box<[u8]>)>; 2],
 }
 
 /// [`VarSet::end_request`] ran (its flag in the set's second word).
@@ -372,6 +375,31 @@ impl VarSet {
         let r = f(&mut x);
         self.2.set(Some(x));
         r
+    }
+
+    /// `capture-req(id)` / `capture-res(id)` (`response`): `v` for the frontend's capture
+    /// slot `id`, replacing what an earlier one stored there.
+    pub fn set_capture(&self, response: bool, id: usize, v: &[u8]) {
+        self.facts_mut(|x| {
+            let slots = &mut x.captures[usize::from(response)];
+            match slots.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, old)) => *old = v.into(),
+                None => slots.push((id, v.into())),
+            }
+        });
+    }
+
+    /// What [`VarSet::set_capture`] stored for the request's slots (`response` false) or
+    /// the response's, as (slot, value), taken out of the set.
+    pub fn take_captures(&self, response: bool) -> Vec<(usize, Vec<u8>)> {
+        match self.2.take() {
+            Some(mut x) => {
+                let out = std::mem::take(&mut x.captures[usize::from(response)]);
+                self.2.set(Some(x));
+                out.into_iter().map(|(i, v)| (i, v.into_vec())).collect()
+            }
+            None => Vec::new(),
+        }
     }
 
     /// The stream's queue priority as `set-priority-class` and `set-priority-offset` left

@@ -253,6 +253,10 @@ pub struct StreamEnd {
     /// frontend (and listener), `[1]` of them once the backend was chosen on it too,
     /// `[2]` once a server was on that server.
     pub failed_rewrites: [u8; 3],
+    /// An internal error ended it (`eint`; HAProxy's `return_int_err`, e.g. a failed
+    /// rewrite under `strict-mode on`): counted on the first this many of frontend (and
+    /// listener), backend, server, those chosen when it happened (0: none).
+    pub internal_error: u8,
     /// The `bind` (its position in the frontend) the client came through: its listener
     /// counters with `option socket-stats`.
     pub listener: usize,
@@ -519,8 +523,11 @@ impl ShardCounters {
         f.add(C::Dresp, e.denied_resp as u64);
         let [wrew, wrew_be, wrew_srv] = e.failed_rewrites.map(u64::from);
         f.add(C::Wrew, wrew);
+        let eint = |n: u8| (e.internal_error >= n) as u64;
+        f.add(C::Eint, eint(1));
         if let Some(l) = self.li(fe, e.listener) {
             l.add(C::Wrew, wrew);
+            l.add(C::Eint, eint(1));
             l.add(C::Bin, e.bytes_in);
             l.add(C::Bout, e.bytes_out);
             l.add(C::Dreq, e.denied as u64);
@@ -555,6 +562,7 @@ impl ShardCounters {
         o.add(C::Dreq, e.denied as u64);
         o.add(C::Dresp, e.denied_resp as u64);
         o.add(C::Wrew, wrew_be);
+        o.add(C::Eint, eint(2));
         if e.http {
             o.add(C::ReqTot, 1);
             if let Some(c) = class {
@@ -575,6 +583,7 @@ impl ShardCounters {
         }
         so.add(C::Dresp, e.denied_resp as u64);
         so.add(C::Wrew, wrew_srv);
+        so.add(C::Eint, eint(3));
         if e.http && e.srv_status != 0 {
             so.add(C::ReqTot, 1);
             if let Some(c) = class_of(e.srv_status) {

@@ -707,6 +707,7 @@ impl crate::acl::Proxies for Shared {
             default_backend: px.default_backend.as_ref().map(|b| b.index),
             fe_conn: fe.map(|f| f.slots.current()),
             client_timeout: fe.map(|f| ms(f.client_timeout)),
+            captures: [px.logging.req_captures.len(), px.logging.res_captures.len()],
             backend: be.map(|b| crate::acl::BackendFacts {
                 servers: b.lb.servers.len(),
                 usable: b.lb.usable_count() as u32,

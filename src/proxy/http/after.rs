@@ -72,6 +72,8 @@ pub fn on_head<'a, const N: usize>(
             &mut super::rules::Effects::default(),
             &mut room,
             failed,
+            // (The caller counts it: whether it does depends on whose answer this is.)
+            &mut false,
         );
         if matches!(
             v,
@@ -87,7 +89,8 @@ pub fn on_head<'a, const N: usize>(
 /// the answer as the rules leave it, and its status; `capture` rules' values go to `caps`,
 /// failed rewrites to `failed`. As HAProxy (`http_reply_and_close`), a rewrite failing under
 /// `strict-mode on` makes the answer the 500 page, which goes through the rules too, unless
-/// the answer was a 500 already: then the page goes without them.
+/// the answer was a 500 already: then the page goes without them. The bool: such a
+/// rewrite failed.
 #[allow(clippy::too_many_arguments)]
 pub fn on_bytes(
     fe: &Proxy,
@@ -99,18 +102,18 @@ pub fn on_bytes(
     caps: &mut Captures,
     bufsize: usize,
     failed: &mut u8,
-) -> (u16, Vec<u8>) {
+) -> ((u16, Vec<u8>), bool) {
     // corelb answers: the request's analysis is over (`req.` variables are gone).
     if let Some(t) = base.txn {
         t.end_request();
     }
-    let (status, bytes) = after_rules(fe, be, base, status, bytes, scratch, caps, bufsize, failed);
+    let r = after_rules(fe, be, base, status, bytes, scratch, caps, bufsize, failed);
     // A `return`/`redirect`/`auth` rule counts as the last rule from here on (HAProxy
     // records it once its answer went through these rules).
     if let Some(t) = base.txn {
         t.settle_last_rule();
     }
-    (status, bytes)
+    r
 }
 
 /// [`on_bytes`]'s rules.
@@ -125,9 +128,9 @@ fn after_rules(
     caps: &mut Captures,
     bufsize: usize,
     failed: &mut u8,
-) -> (u16, Vec<u8>) {
+) -> ((u16, Vec<u8>), bool) {
     if !any(fe, be) {
-        return (status, bytes);
+        return ((status, bytes), false);
     }
     // The rules on an answer: the answer as they leave it, and its status (one that does
     // not parse goes as it is); `Err` (the answer back) when a rewrite failed under
@@ -152,14 +155,15 @@ fn after_rules(
         out.extend_from_slice(&bytes[head_len..]);
         Ok((edits.status.map_or(status, |(s, _)| s), out))
     };
-    match rules(status, bytes) {
-        Ok(answer) => answer,
+    let r = match rules(status, bytes) {
+        Ok(answer) => return (answer, false),
         Err(_) if status == 500 => (500, failed_page(fe, be, base)),
         Err(_) => match rules(500, failed_page(fe, be, base)) {
             Ok(answer) => answer,
             Err(page) => (500, page),
         },
-    }
+    };
+    (r, true)
 }
 
 /// The 500 HAProxy answers when a rewrite failed under `strict-mode on`.

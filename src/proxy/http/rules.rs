@@ -63,6 +63,11 @@ pub struct Flags {
     pub rewrite_room: Option<usize>,
     /// Rewrites that failed (the `wrew` counters), under `strict-mode` on or off.
     pub failed_rewrites: u8,
+    /// A rule failed with an internal error and answered 500 (the `eint` counters).
+    pub internal_error: bool,
+    /// A `return`, `redirect` or `auth` rule answered: its answer failing the
+    /// `http-after-response` rules is an internal error too (HAProxy's `ACT_RET_ERR`).
+    pub answered: bool,
 }
 
 pub use crate::proxy::effects::Effects;
@@ -130,7 +135,17 @@ pub fn request_rules<'a, const N: usize>(
     if !old && !matches!(v, HttpVerdict::Resolve { .. }) {
         stopped_at(base, at, &v);
     }
+    flags.answered |= matches!(v, HttpVerdict::Reply { .. }) && at.is_some_and(answers_itself);
     v
+}
+
+/// HAProxy's `return`, `redirect` and `auth` send their answer themselves, through the
+/// `http-after-response` rules: a failure there fails the rule.
+fn answers_itself(r: &HttpRule) -> bool {
+    matches!(
+        r.action,
+        HttpAction::Return(_) | HttpAction::Redirect(_) | HttpAction::Auth(_)
+    )
 }
 
 /// `last_rule_file`/`last_rule_line`: the rule `at` that ended its rule set with `v`.
@@ -138,11 +153,7 @@ fn stopped_at(base: &RequestSample<'_>, at: Option<&HttpRule>, v: &HttpVerdict) 
     if let (Some(r), Some(txn), false) = (at, base.txn, matches!(v, HttpVerdict::Continue)) {
         // HAProxy's `return`, `redirect` and `auth` send their answer (through the
         // `http-after-response` rules) before the rule is recorded; the others after.
-        let answered = matches!(
-            r.action,
-            HttpAction::Return(_) | HttpAction::Redirect(_) | HttpAction::Auth(_)
-        );
-        txn.set_last_rule(&r.loc.file, r.loc.line, answered);
+        txn.set_last_rule(&r.loc.file, r.loc.line, answers_itself(r));
     }
 }
 
@@ -240,7 +251,7 @@ fn request_rules_at<'a, const N: usize>(
                 if let Err(e) = r
                     && rewrite_failed(strict, rule, e, &mut flags.failed_rewrites)
                 {
-                    return internal_error(pages, base, close);
+                    return internal_error(pages, base, close, &mut flags.internal_error);
                 }
             }
             HttpAction::DelHeader(name) => {
@@ -317,7 +328,7 @@ fn request_rules_at<'a, const N: usize>(
                 if let Err(e) = r
                     && rewrite_failed(strict, rule, Failed::Edit(e), &mut flags.failed_rewrites)
                 {
-                    return internal_error(pages, base, close);
+                    return internal_error(pages, base, close, &mut flags.internal_error);
                 }
             }
             HttpAction::Redirect(rd) => {
@@ -437,7 +448,7 @@ fn request_rules_at<'a, const N: usize>(
                                 &mut flags.failed_rewrites,
                             )
                         {
-                            return internal_error(pages, base, close);
+                            return internal_error(pages, base, close, &mut flags.internal_error);
                         }
                     }
                     Ok(None) => {}
@@ -481,7 +492,7 @@ fn request_rules_at<'a, const N: usize>(
                 if let Err(e) = set_target(part, &new, &target, edits, bump)
                     && rewrite_failed(strict, rule, Failed::Edit(e), &mut flags.failed_rewrites)
                 {
-                    return internal_error(pages, base, close);
+                    return internal_error(pages, base, close, &mut flags.internal_error);
                 }
             }
         }
@@ -544,8 +555,15 @@ fn rewrite_failed(strict: bool, rule: &HttpRule, why: Failed, failed: &mut u8) -
     strict
 }
 
-/// The 500 a failed rewrite under `strict-mode on` answers (HAProxy's `ACT_RET_ERR`).
-fn internal_error(pages: (&Proxy, Option<&Proxy>), s: &dyn Sample, close: bool) -> HttpVerdict {
+/// The 500 a failed rewrite under `strict-mode on` answers (HAProxy's `ACT_RET_ERR`), noted
+/// in `noted` for the `eint` counters.
+fn internal_error(
+    pages: (&Proxy, Option<&Proxy>),
+    s: &dyn Sample,
+    close: bool,
+    noted: &mut bool,
+) -> HttpVerdict {
+    *noted = true;
     HttpVerdict::Reply {
         status: 500,
         bytes: close_page(page_for(500, pages.0, pages.1, s), close),
@@ -685,7 +703,7 @@ pub fn wait_for_body(
 /// Runs `http-response` rules on the response head's edits. Conditions see the request
 /// (response-side fetches are not available: see the README). `room`: what `set-header`
 /// and `add-header` may still add (HAProxy's buffer less the response); `failed`: the
-/// failed rewrites.
+/// failed rewrites; `int_err`: set when one of them answered 500 (`strict-mode on`).
 #[allow(clippy::too_many_arguments)]
 pub fn response_rules<'a, const N: usize>(
     rules: &'a [HttpRule],
@@ -702,11 +720,12 @@ pub fn response_rules<'a, const N: usize>(
     effects: &mut Effects,
     room: &mut Option<usize>,
     failed: &mut u8,
+    int_err: &mut bool,
 ) -> HttpVerdict {
     let mut at = None;
     let v = response_rules_at(
         rules, acls, base, res, rbuf, edits, bump, scratch, pages, close, captures, effects, room,
-        failed, &mut at,
+        failed, int_err, &mut at,
     );
     stopped_at(base, at, &v);
     v
@@ -729,6 +748,7 @@ fn response_rules_at<'a, const N: usize>(
     effects: &mut Effects,
     room: &mut Option<usize>,
     failed: &mut u8,
+    int_err: &mut bool,
     stop: &mut Option<&'a HttpRule>,
 ) -> HttpVerdict {
     // What conditions and values see: the request, and the response as the rules so far
@@ -751,7 +771,7 @@ fn response_rules_at<'a, const N: usize>(
                     && rewrite_failed(strict, rule, e, failed)
                 {
                     let s = ResponseSample::new(base, res, rbuf, edits);
-                    return internal_error(pages, &s, close);
+                    return internal_error(pages, &s, close, int_err);
                 }
             }
             HttpAction::StrictMode(on) => strict = *on,

@@ -165,6 +165,8 @@ pub(crate) struct Txn {
     reused: bool,
     /// Failed rewrites for the `wrew` counters (see [`crate::stats::StreamEnd`]).
     failed_rewrites: [u8; 3],
+    /// An internal error answered (see [`crate::stats::StreamEnd`]'s `internal_error`).
+    internal_error: u8,
     /// Answered by the cache, the stats page or the exporter: the log names the server as
     /// HAProxy names its applet (`<CACHE>`, `<STATS>`, `<PROMEX>`).
     applet: Option<&'static str>,
@@ -200,10 +202,18 @@ impl Txn {
         }
     }
 
+    /// An internal error (HAProxy's `return_int_err`) answers: counted on the first `upto`
+    /// of frontend, backend, server (those chosen when it happened).
+    fn internal_error(&mut self, upto: u8) {
+        self.internal_error = self.internal_error.max(upto);
+    }
+
     /// An answer through the `http-after-response` rules ([`super::after::on_bytes`],
     /// within `bufsize`), its failed rewrites (with `failed` ones before it) counted on the
     /// first `upto` of frontend, backend, server, and its captures (with those already in
-    /// `caps`) kept.
+    /// `caps`) kept. `rule_answer`: it is a `return`/`redirect`/`auth` rule's answer,
+    /// whose failing there is an internal error (HAProxy's `ACT_RET_ERR`); another answer
+    /// of corelb's failing is not (HAProxy's `http_reply_and_close`).
     #[allow(clippy::too_many_arguments)]
     fn after_answer(
         &mut self,
@@ -215,8 +225,9 @@ impl Txn {
         caps: &mut super::after::Captures,
         (bufsize, mut failed): (usize, u8),
         upto: usize,
+        rule_answer: bool,
     ) -> (u16, Vec<u8>) {
-        let r = super::after::on_bytes(
+        let (r, strict_failed) = super::after::on_bytes(
             fe_px,
             be_px,
             base,
@@ -228,18 +239,24 @@ impl Txn {
             &mut failed,
         );
         self.failed_rewrites(failed, upto);
-        self.capture_response(fe_px, caps);
+        if rule_answer && strict_failed {
+            self.internal_error(upto as u8);
+        }
+        self.capture_response(fe_px, caps, base.txn);
         r
     }
 
-    /// `http-response|http-after-response capture ... id N`: into the frontend's response
-    /// slots, cut to their lengths (a slot the frontend lacks: nothing).
+    /// `http-response|http-after-response capture ... id N`, and the `capture-res`
+    /// converters the rules ran (in `vars`): into the frontend's response slots, cut to
+    /// their lengths (a slot the frontend lacks: nothing).
     fn capture_response(
         &mut self,
         fe_px: &crate::config::Proxy,
         caps: &mut super::after::Captures,
+        vars: Option<&crate::acl::VarSet>,
     ) {
-        for (id, v) in caps.drain(..) {
+        let conv = vars.map(|v| v.take_captures(true)).unwrap_or_default();
+        for (id, v) in conv.into_iter().chain(caps.drain(..)) {
             if let Some(c) = fe_px.logging.res_captures.get(id) {
                 self.captures.set(true, id, &v, c.len);
             }
@@ -274,6 +291,7 @@ impl Txn {
             denied: false,
             denied_resp: false,
             failed_rewrites: [0; 3],
+            internal_error: 0,
             cookie: *b"--",
             srv_status: 0,
             intercepted: false,
@@ -492,6 +510,7 @@ impl Ctx {
                     &mut caps,
                     room,
                     chosen,
+                    false,
                 );
                 (txn.status, page) = (st, bytes.into());
             }
@@ -1256,6 +1275,9 @@ impl<'c> Exchange<'c> {
         // SF_BE_ASSIGNED): on the frontend only; the backend's count on it too. (Counted
         // now: a local kept across the backend rules' wait would grow the future.)
         txn.failed_rewrites(std::mem::take(&mut flags.failed_rewrites), 1);
+        if std::mem::take(&mut flags.internal_error) {
+            txn.internal_error(1);
+        }
         // The backend's own rules (a listen's rules already ran as the frontend's).
         if let (None, Some(be)) = (&reply, &be)
             && be.proxy != fe.proxy
@@ -1318,14 +1340,19 @@ impl<'c> Exchange<'c> {
             }
         }
         txn.failed_rewrites(flags.failed_rewrites, 2);
+        if flags.internal_error {
+            txn.internal_error(2);
+        }
         if let Some(l) = flags.effects.log_level {
             txn.log_level = Some(l);
         }
         if flags.effects.tos.is_some() || flags.effects.mark.is_some() {
             flags.effects.apply_to(ctx.info.fd, ctx.info.src.is_ipv6());
         }
-        // `http-request capture`: into the frontend's slots, cut to their lengths.
-        for (id, v) in flags.captures.drain(..) {
+        // `http-request capture` and the `capture-req` converters the rules ran: into the
+        // frontend's slots, cut to their lengths.
+        let conv = vars.take_captures(false);
+        for (id, v) in conv.into_iter().chain(flags.captures.drain(..)) {
             if let Some(c) = fe_px.logging.req_captures.get(id) {
                 txn.captures.set(false, id, &v, c.len);
             }
@@ -1392,6 +1419,7 @@ impl<'c> Exchange<'c> {
                 &mut caps,
                 room,
                 upto,
+                flags.answered,
             );
             if flags.tarpit {
                 // `tarpit`: hold the client (`timeout tarpit`, else `timeout connect`, of the
@@ -2235,6 +2263,7 @@ impl<'c> Exchange<'c> {
                     &mut caps,
                     room,
                     3,
+                    false,
                 );
                 break 'head Err(r);
             }
@@ -2265,6 +2294,7 @@ impl<'c> Exchange<'c> {
                     let is_be = i == 0;
                     // (Per proxy, not held across anything awaited: the future stays small.)
                     let (mut effects, mut failed) = (rules::Effects::default(), 0);
+                    let mut int_err = false;
                     let v = rules::response_rules(
                         &px.http_response,
                         &px.acls,
@@ -2280,11 +2310,15 @@ impl<'c> Exchange<'c> {
                         &mut effects,
                         &mut res_room,
                         &mut failed,
+                        &mut int_err,
                     );
                     // `http-response capture`: into the frontend's slots, cut to their
                     // lengths (a backend's rule naming a slot the frontend lacks: nothing).
-                    txn.capture_response(fe_px, &mut res_caps);
+                    txn.capture_response(fe_px, &mut res_caps, rbase.txn);
                     txn.failed_rewrites(failed, 3);
+                    if int_err {
+                        txn.internal_error(3);
+                    }
                     if let Some(l) = effects.log_level.take() {
                         txn.log_level = Some(l);
                     }
@@ -2300,8 +2334,11 @@ impl<'c> Exchange<'c> {
                             let (px, be) = (fe_px, Some(be_px));
                             let c = &mut res_caps;
                             let room = (ctx.bufsize(), 0);
-                            let r =
-                                txn.after_answer(px, be, &rbase, (status, bytes), s, c, room, 3);
+                            // `http-response return`'s answer (not a deny's, nor the 500 of
+                            // an error already counted).
+                            let ret = !denied && !int_err;
+                            let answer = (status, bytes);
+                            let r = txn.after_answer(px, be, &rbase, answer, s, c, room, 3, ret);
                             break 'head Err(r);
                         }
                         rules::HttpVerdict::SilentDrop => {
@@ -2366,6 +2403,7 @@ impl<'c> Exchange<'c> {
                     &mut caps,
                     room,
                     3,
+                    false,
                 );
                 break 'head Err(r);
             }
@@ -2389,14 +2427,17 @@ impl<'c> Exchange<'c> {
                     px, be, &base, res, rbuf, &mut edits, &rbump, s, &mut caps, room, f,
                 );
                 if strict_failed {
-                    // HAProxy's 500 instead, through the rules in turn.
+                    // HAProxy's 500 instead (an internal error on all three, as its
+                    // http_process_res_common counts it), through the rules in turn.
+                    txn.internal_error(3);
                     let page = super::after::failed_page(px, be, &base);
                     let room = (ctx.bufsize(), failed);
-                    let r = txn.after_answer(px, be, &base, (500, page), s, &mut caps, room, 3);
+                    let r =
+                        txn.after_answer(px, be, &base, (500, page), s, &mut caps, room, 3, false);
                     break 'head Err(r);
                 }
                 txn.failed_rewrites(failed, 3);
-                txn.capture_response(fe_px, &mut caps);
+                txn.capture_response(fe_px, &mut caps, base.txn);
             }
             // The status the client gets (`set-status`), which the log and the frontend's
             // and backend's counters show (the server's count keeps what it sent).
@@ -2860,6 +2901,7 @@ fn count_txn(shard: &ShardCtx, fe: &FrontendRt, bind: usize, txn: &Txn, now: Ins
         srv_status: txn.srv_status,
         denied_resp: txn.denied_resp,
         failed_rewrites: txn.failed_rewrites,
+        internal_error: txn.internal_error,
         bytes_in: txn.bytes_in,
         bytes_out: txn.bytes_out,
         term: txn.term,

@@ -21,7 +21,8 @@ pub struct CertTxn {
 
 pub fn set(ctx: &Ctx, sh: &Shared, file: Option<&str>, payload: Option<&str>) -> Answer {
     let (Some(file), Some(payload)) = (file, payload) else {
-        return Answer::err("'set ssl cert' expects a filename and a certificate as a payload\n");
+        // (HAProxy 2.6's words, its quote unclosed.)
+        return Answer::err("'set ssl cert expects a filename and a certificate as a payload\n");
     };
     let policy = sh.cfg.global.tls.load_policy();
     let Some(path) = [PathBuf::from(file), policy.resolve(file)]
@@ -59,7 +60,7 @@ pub fn set(ctx: &Ctx, sh: &Shared, file: Option<&str>, payload: Option<&str>) ->
 
 pub fn commit(ctx: &Ctx, file: Option<&str>) -> Answer {
     let Some(file) = file else {
-        return Answer::err("'commit ssl cert' expects a filename\n");
+        return Answer::err("'commit ssl cert expects a filename\n");
     };
     let mut txn = ctx.txn.lock().unwrap_or_else(|e| e.into_inner());
     match txn.take() {

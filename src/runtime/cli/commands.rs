@@ -592,6 +592,9 @@ fn with_shared(
             Err(e) => Answer::err(e),
         },
         "disable health" | "enable health" => match server(sh, args.first()) {
+            Ok((_, s)) if name == "enable health" && !s.checked => {
+                Answer::err("Health check was not configured on this server, cannot enable.\n")
+            }
             Ok((be, s)) => {
                 s.set_checks(name == "enable health");
                 changed(be);
@@ -634,12 +637,16 @@ fn with_shared(
             },
             Err(e) => Answer::err(e),
         },
-        "set maxconn global" => match args.first().and_then(|v| v.parse::<u32>().ok()) {
+        "set maxconn global" => match args.first().filter(|v| !v.is_empty()) {
+            // HAProxy reads it with atoi: what does not start with digits is 0, and 0 or
+            // less is the hard limit.
             Some(v) => {
-                if v == 0 || v > sh.hard_maxconn {
+                let v = strtol10(v).unwrap_or(0) as i32;
+                if i64::from(v) > i64::from(sh.hard_maxconn) {
                     return Answer::err("Value out of range.\n");
                 }
-                sh.slots.set_max(v);
+                sh.slots
+                    .set_max(if v <= 0 { sh.hard_maxconn } else { v as u32 });
                 nothing()
             }
             None => Answer::err("Expects an integer value.\n"),
@@ -834,38 +841,97 @@ fn set_server(sh: &Shared, args: &[&str]) -> Answer {
         }
         Some("weight") => set_weight(be, &s, args.get(2).copied()).into(),
         Some("addr") => {
-            let Some(a) = args.get(2) else {
+            let Some(a) = args.get(2).filter(|a| !a.is_empty()) else {
                 return Answer::err(
                     "set server <b>/<s> addr requires an address and optionally a port.\n",
                 );
             };
-            let Ok(ip) = a.parse::<std::net::IpAddr>() else {
-                return Answer::msg(
-                    WARNING,
-                    format!("Invalid addr '{a}' by 'stats socket command'\n"),
-                );
-            };
-            let old_port = s.ip_port().1;
-            let port = match (args.get(3).copied(), args.get(4)) {
-                (Some("port"), Some(p)) => match p.parse::<u16>() {
-                    Ok(p) if p > 0 => Some(p),
-                    _ => {
-                        return Answer::msg(
-                            WARNING,
-                            format!("Invalid port '{p}' by 'stats socket command'\n"),
-                        );
-                    }
-                },
-                (None, _) => old_port,
-                _ => return Answer::err(SET_SERVER_USAGE),
-            };
-            // HAProxy reports an address change, or none, as a warning.
-            let what = s.change_addr(ip, port);
-            let what = what.as_deref().unwrap_or("no need to change the addr");
-            Answer::msg(WARNING, format!("{what} by 'stats socket command'\n"))
+            // As HAProxy: a port only after the word `port` (an absent one is empty).
+            let port = (args.get(3) == Some(&"port")).then(|| args.get(4).copied().unwrap_or(""));
+            update_addr_port(sh, be, &s, a, port)
         }
         _ => Answer::err(SET_SERVER_USAGE),
     }
+}
+
+/// `set server B/S addr A [port P]`: HAProxy 2.6's srv_update_addr_port, its messages
+/// (a warning, whatever happened) and its effects: a port that does not read as a number
+/// leaves the port, not an address change before it; a number is cut to 16 bits, as its
+/// `uint16_t`.
+fn update_addr_port(
+    sh: &Shared,
+    be: &BackendRt,
+    s: &ServerState,
+    addr: &str,
+    port: Option<&str>,
+) -> Answer {
+    let warn = |m: String| Answer::msg(WARNING, format!("{m} by 'stats socket command'\n"));
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return warn(format!("Invalid addr '{addr}'"));
+    };
+    let (old_ip, old_port) = s.ip_port();
+    let mut msg = if ip == old_ip {
+        "no need to change the addr".to_string()
+    } else {
+        format!("IP changed from '{old_ip}' to '{ip}'")
+    };
+    let mut new_port = old_port;
+    if let Some(p) = port {
+        msg.push_str(", ");
+        // A server without a port of its own follows the client's (HAProxy's port map,
+        // whose `svc_port` is the offset).
+        let mapped = old_port.is_none();
+        let current = old_port.unwrap_or(s.port_offset as u16);
+        match strtol10(p) {
+            None => msg.push_str(&format!("problem converting port '{p}' to an int")),
+            Some(v) => {
+                let (n, signed) = (v as u16, p.starts_with(['+', '-']));
+                if signed && !mapped && !has_check_port(sh, be, s) {
+                    msg.push_str("can't change <port> to port map because it is incompatible with current health check port configuration (use 'port' statement from the 'server' directive.");
+                } else if signed && (!mapped || current != n) {
+                    // corelb's port offsets come from the configuration only.
+                    return Answer::err(
+                        "corelb cannot change a server's port map (+N/-N) at run time.\n",
+                    );
+                } else if current == n {
+                    msg.push_str("no need to change the port");
+                } else {
+                    let plus = if mapped { "+" } else { "" };
+                    msg.push_str(&format!("port changed from '{plus}{current}' to '{n}'"));
+                    new_port = Some(n);
+                }
+            }
+        }
+    }
+    if (ip, new_port) != (old_ip, old_port) {
+        s.set_addr(ip, new_port);
+    }
+    warn(msg)
+}
+
+/// C's `strtol(s, &end, 10)` as HAProxy checks it: blanks, a sign, digits; `None` when no
+/// digit was read or the value overflows a `long` (ERANGE).
+fn strtol10(s: &str) -> Option<i64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let v: i64 = t[..digits].parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+/// The server's checks have a port of their own (`port` on its line), which HAProxy needs
+/// to move it to a port map; a server added at run time has none here.
+fn has_check_port(sh: &Shared, be: &BackendRt, s: &ServerState) -> bool {
+    (sh.cfg.proxies.get(be.proxy)).is_some_and(|px| {
+        (px.servers.iter()).any(|c| c.name == s.name && c.params.check.port.is_some())
+    })
 }
 
 #[cfg(test)]
