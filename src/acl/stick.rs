@@ -169,8 +169,8 @@ pub enum RuleKind {
     Tcp,
     /// `http-request`: tracking also counts this HTTP request.
     HttpRequest,
-    /// `http-response`, with the response's status: also this request, and a 4xx as an
-    /// HTTP error.
+    /// `http-response`, with the response's status: also this request, a 4xx as an HTTP
+    /// error, a 5xx but 501 and 505 as an HTTP failure.
     HttpResponse(u16),
 }
 
@@ -272,7 +272,9 @@ fn op_of(what: &str) -> Option<Op> {
         "trackers" => Op::Trackers,
         "gpc0_rate" | "gpc1_rate" | "conn_cnt" | "conn_cur" | "conn_rate" | "sess_cnt"
         | "sess_rate" | "http_req_cnt" | "http_req_rate" | "http_err_cnt" | "http_err_rate"
-        | "bytes_in_rate" | "bytes_out_rate" => Op::Get(DataType::from_name(what)?),
+        | "http_fail_cnt" | "http_fail_rate" | "bytes_in_rate" | "bytes_out_rate" => {
+            Op::Get(DataType::from_name(what)?)
+        }
         _ => return None,
     })
 }

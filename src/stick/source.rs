@@ -93,8 +93,8 @@ impl StickSource for StickCtx<'_> {
     }
 
     /// A `track-sc` from an HTTP rule counts the request on the entry it starts tracking,
-    /// and a 4xx response as an HTTP error, as HAProxy's `http_action_track_sc` does; one
-    /// from `tcp-request` counts the connection only.
+    /// a 4xx response as an HTTP error and a failing 5xx as an HTTP failure, as HAProxy's
+    /// `http_action_track_sc` does; one from `tcp-request` counts the connection only.
     fn apply(&self, a: &StickAction, s: &dyn Sample, origin: RuleKind) {
         let ctx = self;
         match a {
@@ -111,9 +111,16 @@ impl StickSource for StickCtx<'_> {
                     let now = ctx.now;
                     t.add(&tr.entry, DataType::HttpReqCnt, 1, now);
                     t.add(&tr.entry, DataType::HttpReqRate, 1, now);
-                    if let RuleKind::HttpResponse(400..=499) = origin {
-                        t.add(&tr.entry, DataType::HttpErrCnt, 1, now);
-                        t.add(&tr.entry, DataType::HttpErrRate, 1, now);
+                    match origin {
+                        RuleKind::HttpResponse(400..=499) => {
+                            t.add(&tr.entry, DataType::HttpErrCnt, 1, now);
+                            t.add(&tr.entry, DataType::HttpErrRate, 1, now);
+                        }
+                        RuleKind::HttpResponse(s) if super::track::is_http_fail(s) => {
+                            t.add(&tr.entry, DataType::HttpFailCnt, 1, now);
+                            t.add(&tr.entry, DataType::HttpFailRate, 1, now);
+                        }
+                        _ => {}
                     }
                 }
             }
