@@ -848,8 +848,8 @@ fn gpc_gpt_arrays_match_haproxy() {
 /// track-sc0`), the connection's (`tcp-request connection track-sc1`) and the one
 /// `http-response track-sc2` starts; the fetches, converters, a deny on the count, `show
 /// table` with a `data.http_fail_cnt` filter and `clear table` by it over the stats socket.
-fn fail_config(port: u16, sock: &str, servers: [u16; 6]) -> String {
-    let [serve, junk, dead, hold, cut, chunk] = servers;
+fn fail_config(port: u16, sock: &str, servers: [u16; 7]) -> String {
+    let [serve, junk, dead, hold, cut, chunk, late] = servers;
     format!(
         "global
     stats socket {sock} level admin
@@ -864,13 +864,14 @@ frontend fe
     tcp-request connection track-sc1 src table sess
     http-request track-sc0 src
     http-request return status 200 content-type text/plain lf-string \"fail=%[sc_http_fail_cnt(0)],%[sc0_http_fail_cnt],%[sc1_http_fail_cnt],%[sc_http_fail_cnt(1,sess)],%[sc1_http_fail_cnt(resp)] rate=%[sc_http_fail_rate(0)],%[sc1_http_fail_rate],%[sc0_http_fail_rate(sess)] src=%[src_http_fail_cnt],%[src_http_fail_rate(resp)] conv=%[src,table_http_fail_cnt(resp)],%[src,table_http_fail_rate(fe)],%[ipv4(192.0.2.1),table_http_fail_cnt(fe)]\" if {{ path /show }}
-    http-request deny deny_status 429 if {{ sc_http_fail_cnt(0) gt 6 }}
+    http-request deny deny_status 429 if {{ sc_http_fail_cnt(0) gt 7 }}
     http-response track-sc2 src table resp
     use_backend junk if {{ path /junk }}
     use_backend dead if {{ path /dead }}
     use_backend hold if {{ path /hold }}
     use_backend cut if {{ path /cut }}
     use_backend chunk if {{ path /chunk }}
+    use_backend late if {{ path /late }}
     default_backend be
 backend be
     server s 127.0.0.1:{serve}
@@ -886,6 +887,9 @@ backend cut
     server s 127.0.0.1:{cut}
 backend chunk
     server s 127.0.0.1:{chunk}
+backend late
+    http-response wait-for-body time 200ms
+    server s 127.0.0.1:{late}
 backend sess
     stick-table type ip size 10 expire 30s store http_fail_cnt,http_fail_rate(10s)
 backend resp
@@ -901,7 +905,8 @@ fn http_fail_counters_match_haproxy() {
     let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
     let serve = Serve::start("web", &[]);
     // Reads the request, then: junk and a close; nothing until the proxy gives up; a head
-    // whose body stops short; a good chunk, then a bad one.
+    // whose body stops short; a good chunk, then a bad one; a head and a body that does
+    // not come (for `wait-for-body`).
     let read_req = |s: &mut std::net::TcpStream| {
         let mut b = [0u8; 4096];
         let _ = s.read(&mut b);
@@ -910,14 +915,17 @@ fn http_fail_counters_match_haproxy() {
         read_req(&mut s);
         let _ = s.write_all(b"junk\n");
     });
-    let hold = Backend::start(move |mut s| {
-        read_req(&mut s);
+    let drain = |s: &mut std::net::TcpStream| {
         let mut b = [0u8; 64];
         while let Ok(n) = s.read(&mut b) {
             if n == 0 {
                 break;
             }
         }
+    };
+    let hold = Backend::start(move |mut s| {
+        read_req(&mut s);
+        drain(&mut s);
     });
     let cut = Backend::start(move |mut s| {
         read_req(&mut s);
@@ -932,11 +940,18 @@ fn http_fail_counters_match_haproxy() {
         let _ = s.write_all(b"zz\r\n");
         std::thread::sleep(Duration::from_millis(100));
     });
+    let late = Backend::start(move |mut s| {
+        read_req(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nx");
+        drain(&mut s);
+    });
     let dead = free_port();
     let (hp, cp) = (free_port(), free_port());
     let cfg = |port: u16, sock: &std::path::Path| {
         let sock = sock.to_str().unwrap();
-        let servers = [serve.port, junk.port, dead, hold.port, cut.port, chunk.port];
+        let servers = [
+            serve.port, junk.port, dead, hold.port, cut.port, chunk.port, late.port,
+        ];
         fail_config(port, sock, servers)
     };
     let Some(haproxy) = Haproxy::start(&cfg(hp, &hsock), &[hp]) else {
@@ -959,6 +974,7 @@ fn http_fail_counters_match_haproxy() {
         "/hold",
         "/show",
         "/cut",
+        "/late",
         "/chunk",
         "/status/599",
         "/status/200",
@@ -969,9 +985,9 @@ fn http_fail_counters_match_haproxy() {
         "show table fe",
         "show table sess",
         "show table resp",
-        "show table fe data.http_fail_cnt gt 6",
         "show table fe data.http_fail_cnt gt 7",
-        "show table fe data.http_fail_rate ge 7",
+        "show table fe data.http_fail_cnt gt 8",
+        "show table fe data.http_fail_rate ge 8",
         "clear table resp data.http_fail_cnt lt 3",
         "show table resp",
         "clear table resp data.http_fail_cnt gt 2",
@@ -986,14 +1002,14 @@ fn http_fail_counters_match_haproxy() {
         ct.push(c);
     }
     assert_same(&diffs, &haproxy, &corelb);
-    // What they agreed on: 5xx but 501 and 505, junk, a timeout and a bad chunk counted;
-    // a refused connect (503), a body cut short and the proxy's own answers not; the deny
-    // past 6.
+    // What they agreed on: 5xx but 501 and 505, junk, a timeout, a late body and a bad
+    // chunk counted; a refused connect (503), a body cut short and the proxy's own answers
+    // not; the deny past 7.
     assert_eq!(
         statuses,
         [
-            200, 500, 200, 501, 505, 404, 503, 502, 200, 503, 502, 504, 200, 200, 200, 599, 429,
-            200
+            200, 500, 200, 501, 505, 404, 503, 502, 200, 503, 502, 504, 200, 200, 504, 200, 599,
+            429, 200
         ]
     );
     assert_eq!(
@@ -1002,15 +1018,15 @@ fn http_fail_counters_match_haproxy() {
             "fail=1,1,1,1,1 rate=1,1,1 src=1,1 conv=1,1,0",
             "fail=3,3,3,3,2 rate=3,3,3 src=3,2 conv=2,3,0",
             "fail=5,5,5,5,3 rate=5,5,5 src=5,3 conv=3,5,0",
-            "fail=7,7,7,7,5 rate=7,7,7 src=7,5 conv=5,7,0",
+            "fail=8,8,8,8,5 rate=8,8,8 src=8,5 conv=5,8,0",
         ]
     );
     assert_eq!(
-        ct[0][1], "key=127.0.0.1 use=0 http_req_cnt=18 http_fail_cnt=7 http_fail_rate(10000)=7",
+        ct[0][1], "key=127.0.0.1 use=0 http_req_cnt=19 http_fail_cnt=8 http_fail_rate(10000)=8",
         "{ct:?}"
     );
-    assert_eq!(ct[3], ct[0], "gt 6 keeps the entry");
-    assert_eq!(ct[4].len(), 2, "gt 7 filters it out: {ct:?}");
+    assert_eq!(ct[3], ct[0], "gt 7 keeps the entry");
+    assert_eq!(ct[4].len(), 2, "gt 8 filters it out: {ct:?}");
     assert_eq!(ct[7], ct[2], "clear ... lt 3 removed nothing");
     assert_eq!(ct[9], ["# table: resp, type: ip, size:10, used:0", ""]);
 }
