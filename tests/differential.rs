@@ -1030,3 +1030,41 @@ fn http_fail_counters_match_haproxy() {
     assert_eq!(ct[7], ct[2], "clear ... lt 3 removed nothing");
     assert_eq!(ct[9], ["# table: resp, type: ip, size:10, used:0", ""]);
 }
+
+/// Fetches on a counter nothing tracks find nothing, with or without a table (an ACL on them
+/// is false, `lt` included), as in HAProxy 2.6; a tracked counter looked up in another table
+/// where its key is absent reads 0.
+fn untracked_config(port: u16, _a: u16, _b: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 10 expire 30s store http_err_cnt,http_req_rate(10s),gpc0
+    http-request track-sc1 src if {{ path /t }}
+    http-request set-var(txn.lt) str(yes) if {{ sc_http_req_rate(0) lt 5 }}
+    http-request return status 200 content-type text/plain lf-string \"a=[%[sc_http_err_cnt(0)]] b=[%[sc2_http_err_cnt]] c=[%[sc0_http_req_rate(other)]] d=[%[sc0_inc_gpc0]] e=[%[sc0_trackers]] f=[%[sc1_http_req_rate(other)]] g=[%[sc1_http_req_rate]] lt=[%[var(txn.lt)]]\"
+backend other
+    stick-table type ip size 10 expire 30s store http_req_rate(10s)
+"
+    )
+}
+
+#[test]
+fn untracked_counters_find_nothing_as_in_haproxy() {
+    let Some(pair) = Pair::start(("web-a", "web-b"), untracked_config) else {
+        return;
+    };
+    let (diffs, _, shown) = compare_paths(pair.hp, pair.cp, &["/", "/t"], &["/", "/t"]);
+    pair.assert_same(&diffs);
+    assert_eq!(
+        shown,
+        [
+            "a=[] b=[] c=[] d=[] e=[] f=[] g=[] lt=[]",
+            "a=[] b=[] c=[] d=[] e=[] f=[0] g=[1] lt=[]"
+        ]
+    );
+}

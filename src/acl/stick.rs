@@ -4,8 +4,9 @@
 //! actions and data live here too, so that this layer can hand them to the stick module,
 //! which sits above it and implements [`StickSource`].
 //!
-//! A counter that is not tracked reads 0, and so does a key absent from the table; a data
-//! type the table does not store makes the fetch find nothing (HAProxy's `smp_fetch_sc_*`).
+//! A counter that is not tracked finds nothing, a key absent from the table reads 0, and a
+//! data type the table does not store makes the fetch find nothing (HAProxy's
+//! `smp_fetch_sc_*`).
 
 use super::FetchExpr;
 use super::Sample;

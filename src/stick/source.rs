@@ -30,12 +30,13 @@ impl StickSource for StickCtx<'_> {
                     return Some(Value::Bool(tracked.is_some()));
                 }
                 match (tracked, table) {
-                    (None, None) => return Some(Value::Int(0)),
+                    // An untracked counter finds nothing, with or without a table (HAProxy
+                    // 2.6's `smp_fetch_sc_stkctr`): `sc_http_req_rate(0) lt 10` is false.
+                    (None, _) => return None,
                     (Some((t, tr)), None) => (t, Some(tr.entry.clone())),
-                    (tr, Some(name)) => {
+                    (Some((_, tr)), Some(name)) => {
                         let t = table_of(name)?;
-                        let e = tr.and_then(|(_, tr)| t.lookup(&tr.entry.key, now));
-                        (t, e)
+                        (t, t.lookup(&tr.entry.key, now))
                     }
                 }
             }
