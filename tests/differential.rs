@@ -358,6 +358,50 @@ fn stats_csv_header_rows_and_counts_match_haproxy() {
     drop(corelb);
 }
 
+/// The same requests (`GET PATH`, one connection each) through HAProxy (`hp`) and corelb
+/// (`cp`): the differences, corelb's statuses and the bodies of the paths in `shown`.
+fn compare_paths(
+    hp: u16,
+    cp: u16,
+    paths: &[&str],
+    shown: &[&str],
+) -> (Vec<String>, Vec<u16>, Vec<String>) {
+    let mut diffs = Vec::new();
+    let mut statuses = Vec::new();
+    let mut bodies = Vec::new();
+    for (n, path) in paths.iter().enumerate() {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (hs, cs) = (
+            seen(&raw_exchange(hp, req.as_bytes())),
+            seen(&raw_exchange(cp, req.as_bytes())),
+        );
+        statuses.push(cs.status);
+        if shown.contains(path) {
+            bodies.push(cs.body.clone());
+        }
+        if hs != cs {
+            diffs.push(format!(
+                "request {} {path}:\n  haproxy: {hs:?}\n  corelb:  {cs:?}",
+                n + 1
+            ));
+        }
+    }
+    (diffs, statuses, bodies)
+}
+
+/// The lines a stats socket command answers, without entries' addresses and expiry dates.
+fn table_lines(sock: &std::path::Path, cmd: &str) -> Vec<String> {
+    stats_cmd(sock, cmd)
+        .lines()
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.starts_with("0x") && !w.starts_with("exp="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
 /// The edge rate limiter and stick persistence: the same client through both, request by
 /// request (statuses, which server answered, what the stick fetches render).
 fn stick_config(port: u16, a: u16, b: u16) -> String {
@@ -396,26 +440,7 @@ fn stick_tables_match_haproxy() {
     let paths = [
         "/", "/show", "/", "/bad", "/show", "/mark", "/show", "/bad", "/", "/show", "/", "/",
     ];
-    let mut diffs = Vec::new();
-    let mut statuses = Vec::new();
-    let mut shown = Vec::new();
-    for (n, path) in paths.iter().enumerate() {
-        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let (hs, cs) = (
-            seen(&raw_exchange(hp, req.as_bytes())),
-            seen(&raw_exchange(cp, req.as_bytes())),
-        );
-        statuses.push(cs.status);
-        if *path == "/show" {
-            shown.push(cs.body.clone());
-        }
-        if hs != cs {
-            diffs.push(format!(
-                "request {} {path}:\n  haproxy: {hs:?}\n  corelb:  {cs:?}",
-                n + 1
-            ));
-        }
-    }
+    let (diffs, statuses, shown) = compare_paths(hp, cp, &paths, &["/show"]);
     pair.assert_same(&diffs);
     // And what they agreed on is the limiter at work, not two identical failures.
     assert_eq!(
@@ -792,39 +817,11 @@ fn gpc_gpt_arrays_match_haproxy() {
         "/inc", "/inc", "/show", "/mark", "/inc0", "/show", "/inc", "/x", "/show", "/clr", "/x",
         "/show",
     ];
-    let mut diffs = Vec::new();
-    let mut statuses = Vec::new();
-    let mut shown = Vec::new();
-    for (n, path) in paths.iter().enumerate() {
-        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let (hs, cs) = (
-            seen(&raw_exchange(hp, req.as_bytes())),
-            seen(&raw_exchange(cp, req.as_bytes())),
-        );
-        statuses.push(cs.status);
-        if *path == "/show" || *path == "/clr" {
-            shown.push(cs.body.clone());
-        }
-        if hs != cs {
-            diffs.push(format!(
-                "request {} {path}:\n  haproxy: {hs:?}\n  corelb:  {cs:?}",
-                n + 1
-            ));
-        }
-    }
-    // `show table` lines, without the entry's address and its expiry date.
-    let table = |sock: &std::path::Path| -> Vec<String> {
-        stats_cmd(sock, "show table fe")
-            .lines()
-            .map(|l| {
-                l.split(' ')
-                    .filter(|w| !w.starts_with("0x") && !w.starts_with("exp="))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    };
-    let (ht, ct) = (table(&hsock), table(&csock));
+    let (mut diffs, statuses, shown) = compare_paths(hp, cp, &paths, &["/show", "/clr"]);
+    let (ht, ct) = (
+        table_lines(&hsock, "show table fe"),
+        table_lines(&csock, "show table fe"),
+    );
     if ht != ct {
         diffs.push(format!("show table:\n  haproxy: {ht:?}\n  corelb:  {ct:?}"));
     }
@@ -842,5 +839,232 @@ fn gpc_gpt_arrays_match_haproxy() {
         ct[1],
         "key=127.0.0.1 use=0 http_req_cnt=24 gpt0=2 gpt1=7 gpc0=0 gpc1=1 gpc2=13 gpc0_rate(10000)=1 gpc1_rate(10000)=4",
         "{ct:?}"
+    );
+}
+
+/// `http_fail_cnt`/`http_fail_rate` (HAProxy 2.6's server failures): a backend answering by
+/// path (`/status/CODE`), one answering junk, one gone, one silent past `timeout server`, one
+/// cutting its body short, one sending a bad chunk; the failures counted on the stream's counter (`http-request
+/// track-sc0`), the connection's (`tcp-request connection track-sc1`) and the one
+/// `http-response track-sc2` starts; the fetches, converters, a deny on the count, `show
+/// table` with a `data.http_fail_cnt` filter and `clear table` by it over the stats socket.
+fn fail_config(port: u16, sock: &str, servers: [u16; 7]) -> String {
+    let [serve, junk, dead, hold, cut, chunk, late] = servers;
+    format!(
+        "global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 10 expire 30s store http_req_cnt,http_fail_cnt,http_fail_rate(10s)
+    tcp-request connection track-sc1 src table sess
+    http-request track-sc0 src
+    http-request return status 200 content-type text/plain lf-string \"fail=%[sc_http_fail_cnt(0)],%[sc0_http_fail_cnt],%[sc1_http_fail_cnt],%[sc_http_fail_cnt(1,sess)],%[sc1_http_fail_cnt(resp)] rate=%[sc_http_fail_rate(0)],%[sc1_http_fail_rate],%[sc0_http_fail_rate(sess)] src=%[src_http_fail_cnt],%[src_http_fail_rate(resp)] conv=%[src,table_http_fail_cnt(resp)],%[src,table_http_fail_rate(fe)],%[ipv4(192.0.2.1),table_http_fail_cnt(fe)]\" if {{ path /show }}
+    http-request deny deny_status 429 if {{ sc_http_fail_cnt(0) gt 7 }}
+    http-response track-sc2 src table resp
+    use_backend junk if {{ path /junk }}
+    use_backend dead if {{ path /dead }}
+    use_backend hold if {{ path /hold }}
+    use_backend cut if {{ path /cut }}
+    use_backend chunk if {{ path /chunk }}
+    use_backend late if {{ path /late }}
+    default_backend be
+backend be
+    server s 127.0.0.1:{serve}
+backend junk
+    server s 127.0.0.1:{junk}
+backend dead
+    retries 0
+    server s 127.0.0.1:{dead}
+backend hold
+    timeout server 300ms
+    server s 127.0.0.1:{hold}
+backend cut
+    server s 127.0.0.1:{cut}
+backend chunk
+    server s 127.0.0.1:{chunk}
+backend late
+    http-response wait-for-body time 200ms
+    server s 127.0.0.1:{late}
+backend sess
+    stick-table type ip size 10 expire 30s store http_fail_cnt,http_fail_rate(10s)
+backend resp
+    stick-table type ip size 10 expire 30s store http_req_cnt,http_fail_cnt,http_fail_rate(10s)
+"
+    )
+}
+
+#[test]
+fn http_fail_counters_match_haproxy() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("httpfail");
+    let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
+    let serve = Serve::start("web", &[]);
+    // Reads the request, then: junk and a close; nothing until the proxy gives up; a head
+    // whose body stops short; a good chunk, then a bad one; a head and a body that does
+    // not come (for `wait-for-body`).
+    let read_req = |s: &mut std::net::TcpStream| {
+        let mut b = [0u8; 4096];
+        let _ = s.read(&mut b);
+    };
+    let junk = Backend::start(move |mut s| {
+        read_req(&mut s);
+        let _ = s.write_all(b"junk\n");
+    });
+    let drain = |s: &mut std::net::TcpStream| {
+        let mut b = [0u8; 64];
+        while let Ok(n) = s.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let hold = Backend::start(move |mut s| {
+        read_req(&mut s);
+        drain(&mut s);
+    });
+    let cut = Backend::start(move |mut s| {
+        read_req(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
+    });
+    let chunk = Backend::start(move |mut s| {
+        read_req(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n");
+        // The bad chunk after the head went out (HAProxy refuses it with the head
+        // otherwise).
+        std::thread::sleep(Duration::from_millis(100));
+        let _ = s.write_all(b"zz\r\n");
+        std::thread::sleep(Duration::from_millis(100));
+    });
+    let late = Backend::start(move |mut s| {
+        read_req(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nx");
+        drain(&mut s);
+    });
+    let dead = free_port();
+    let (hp, cp) = (free_port(), free_port());
+    let cfg = |port: u16, sock: &std::path::Path| {
+        let sock = sock.to_str().unwrap();
+        let servers = [
+            serve.port, junk.port, dead, hold.port, cut.port, chunk.port, late.port,
+        ];
+        fail_config(port, sock, servers)
+    };
+    let Some(haproxy) = Haproxy::start(&cfg(hp, &hsock), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(cp, &csock), &[], &[cp]);
+    wait_unix_socket(&csock);
+    let paths = [
+        "/status/200",
+        "/status/500",
+        "/show",
+        "/status/501",
+        "/status/505",
+        "/status/404",
+        "/status/503",
+        "/junk",
+        "/show",
+        "/dead",
+        "/status/502",
+        "/hold",
+        "/show",
+        "/cut",
+        "/late",
+        "/chunk",
+        "/status/599",
+        "/status/200",
+        "/show",
+    ];
+    let (mut diffs, statuses, shown) = compare_paths(hp, cp, &paths, &["/show"]);
+    let cmds = [
+        "show table fe",
+        "show table sess",
+        "show table resp",
+        "show table fe data.http_fail_cnt gt 7",
+        "show table fe data.http_fail_cnt gt 8",
+        "show table fe data.http_fail_rate ge 8",
+        "clear table resp data.http_fail_cnt lt 3",
+        "show table resp",
+        "clear table resp data.http_fail_cnt gt 2",
+        "show table resp",
+    ];
+    let mut ct = Vec::new();
+    for cmd in cmds {
+        let (h, c) = (table_lines(&hsock, cmd), table_lines(&csock, cmd));
+        if h != c {
+            diffs.push(format!("{cmd}:\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+        }
+        ct.push(c);
+    }
+    assert_same(&diffs, &haproxy, &corelb);
+    // What they agreed on: 5xx but 501 and 505, junk, a timeout, a late body and a bad
+    // chunk counted; a refused connect (503), a body cut short and the proxy's own answers
+    // not; the deny past 7.
+    assert_eq!(
+        statuses,
+        [
+            200, 500, 200, 501, 505, 404, 503, 502, 200, 503, 502, 504, 200, 200, 504, 200, 599,
+            429, 200
+        ]
+    );
+    assert_eq!(
+        shown,
+        [
+            "fail=1,1,1,1,1 rate=1,1,1 src=1,1 conv=1,1,0",
+            "fail=3,3,3,3,2 rate=3,3,3 src=3,2 conv=2,3,0",
+            "fail=5,5,5,5,3 rate=5,5,5 src=5,3 conv=3,5,0",
+            "fail=8,8,8,8,5 rate=8,8,8 src=8,5 conv=5,8,0",
+        ]
+    );
+    assert_eq!(
+        ct[0][1], "key=127.0.0.1 use=0 http_req_cnt=19 http_fail_cnt=8 http_fail_rate(10000)=8",
+        "{ct:?}"
+    );
+    assert_eq!(ct[3], ct[0], "gt 7 keeps the entry");
+    assert_eq!(ct[4].len(), 2, "gt 8 filters it out: {ct:?}");
+    assert_eq!(ct[7], ct[2], "clear ... lt 3 removed nothing");
+    assert_eq!(ct[9], ["# table: resp, type: ip, size:10, used:0", ""]);
+}
+
+/// Fetches on a counter nothing tracks find nothing, with or without a table (an ACL on them
+/// is false, `lt` included), as in HAProxy 2.6; a tracked counter looked up in another table
+/// where its key is absent reads 0.
+fn untracked_config(port: u16, _a: u16, _b: u16) -> String {
+    format!(
+        "defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 10 expire 30s store http_err_cnt,http_req_rate(10s),gpc0
+    http-request track-sc1 src if {{ path /t }}
+    http-request set-var(txn.lt) str(yes) if {{ sc_http_req_rate(0) lt 5 }}
+    http-request return status 200 content-type text/plain lf-string \"a=[%[sc_http_err_cnt(0)]] b=[%[sc2_http_err_cnt]] c=[%[sc0_http_req_rate(other)]] d=[%[sc0_inc_gpc0]] e=[%[sc0_trackers]] f=[%[sc1_http_req_rate(other)]] g=[%[sc1_http_req_rate]] lt=[%[var(txn.lt)]]\"
+backend other
+    stick-table type ip size 10 expire 30s store http_req_rate(10s)
+"
+    )
+}
+
+#[test]
+fn untracked_counters_find_nothing_as_in_haproxy() {
+    let Some(pair) = Pair::start(("web-a", "web-b"), untracked_config) else {
+        return;
+    };
+    let (diffs, _, shown) = compare_paths(pair.hp, pair.cp, &["/", "/t"], &["/", "/t"]);
+    pair.assert_same(&diffs);
+    assert_eq!(
+        shown,
+        [
+            "a=[] b=[] c=[] d=[] e=[] f=[] g=[] lt=[]",
+            "a=[] b=[] c=[] d=[] e=[] f=[0] g=[1] lt=[]"
+        ]
     );
 }

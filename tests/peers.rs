@@ -495,6 +495,41 @@ fn array_entries(show: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Two nodes' ports, their stats sockets, and what keeps them running.
+type Pair = (
+    [u16; 2],
+    [std::path::PathBuf; 2],
+    Vec<Box<dyn std::any::Any>>,
+);
+
+/// Nodes a (corelb) and b (HAProxy when `with_haproxy`, else corelb) of a pair made by
+/// `config(ME, PORT, PEERS, SOCKET)`, their stats sockets up. `None` without HAProxy
+/// installed.
+fn start_pair(
+    dir: &TempDir,
+    with_haproxy: bool,
+    config: impl Fn(&str, u16, (u16, u16), &str) -> String,
+) -> Option<Pair> {
+    let (s1, s2) = (dir.path("a.sock"), dir.path("b.sock"));
+    let _ = std::fs::remove_file(&s1);
+    let _ = std::fs::remove_file(&s2);
+    let (p1, p2, peers) = (free_port(), free_port(), (free_port(), free_port()));
+    let a = Corelb::start(
+        &config("a", p1, peers, &s1.display().to_string()),
+        &[],
+        &[p1],
+    );
+    let cfg_b = config("b", p2, peers, &s2.display().to_string());
+    let b: Box<dyn std::any::Any> = if with_haproxy {
+        Box::new(common::haproxy::Haproxy::start(&cfg_b, &[p2])?)
+    } else {
+        Box::new(Corelb::start(&cfg_b, &[], &[p2]))
+    };
+    wait_unix_socket(&s1);
+    wait_unix_socket(&s2);
+    Some(([p1, p2], [s1, s2], vec![Box::new(a), b]))
+}
+
 /// The arrays go both ways: corelb to corelb, corelb to HAProxy and HAProxy to corelb, every
 /// element (HAProxy's encoding: each element in order, the table definition giving their
 /// number), as `show table` on each side shows them.
@@ -502,27 +537,10 @@ fn array_entries(show: &str) -> BTreeSet<String> {
 fn gpc_gpt_arrays_are_exchanged_with_corelb_and_haproxy() {
     let dir = TempDir::new("peers-arrays");
     for with_haproxy in [false, true] {
-        let (s1, s2) = (dir.path("a.sock"), dir.path("b.sock"));
-        let _ = std::fs::remove_file(&s1);
-        let _ = std::fs::remove_file(&s2);
-        let (p1, p2, peers) = (free_port(), free_port(), (free_port(), free_port()));
-        let _a = Corelb::start(
-            &arrays_config("a", p1, peers, &s1.display().to_string()),
-            &[],
-            &[p1],
-        );
-        let cfg_b = arrays_config("b", p2, peers, &s2.display().to_string());
-        let (_hb, _cb);
-        if with_haproxy {
-            let Some(h) = common::haproxy::Haproxy::start(&cfg_b, &[p2]) else {
-                return;
-            };
-            _hb = Some(h);
-        } else {
-            _cb = Some(Corelb::start(&cfg_b, &[], &[p2]));
-        }
-        wait_unix_socket(&s1);
-        wait_unix_socket(&s2);
+        let Some(([p1, p2], [s1, s2], _nodes)) = start_pair(&dir, with_haproxy, arrays_config)
+        else {
+            return;
+        };
         // Through node a: 127.0.0.2 twice, once on /x.
         assert_eq!(get_from(CLIENTS[0], p1, "/"), "1");
         assert_eq!(get_from(CLIENTS[0], p1, "/x"), "2");
@@ -554,6 +572,62 @@ fn gpc_gpt_arrays_are_exchanged_with_corelb_and_haproxy() {
         assert!(
             learned.is_some(),
             "haproxy={with_haproxy}: a did not learn\n{want:?}\na: {}\nb: {}",
+            stats_cmd(&s1, "show table fe"),
+            stats_cmd(&s2, "show table fe")
+        );
+    }
+}
+
+/// A pair sharing a table of HTTP failures (`http_fail_cnt`, `http_fail_rate(10s)`, HAProxy's
+/// data types 20 and 21): each request tracked, the server answering `/status/CODE`.
+fn fail_config(me: &str, port: u16, peers: (u16, u16), server: u16, sock: &str) -> String {
+    format!(
+        "global\n  stats socket {sock} level admin\n  localpeer {me}\n\
+peers p\n  peer a 127.0.0.1:{}\n  peer b 127.0.0.1:{}\n\
+{DEFAULTS}\
+frontend fe\n  bind 127.0.0.1:{port}\n  stick-table type ip size 1k expire 60s store http_req_cnt,http_fail_cnt,http_fail_rate(10s) peers p\n  http-request track-sc0 src\n  default_backend be\n\
+backend be\n  server s 127.0.0.1:{server}\n",
+        peers.0, peers.1
+    )
+}
+
+/// `http_fail_cnt` and `http_fail_rate` go both ways, corelb to corelb, corelb to HAProxy
+/// and HAProxy to corelb, as `show table` on each side shows them.
+#[test]
+fn http_fail_counters_are_exchanged_with_corelb_and_haproxy() {
+    let dir = TempDir::new("peers-fail");
+    let web = Serve::start("web", &[]);
+    for with_haproxy in [false, true] {
+        let config =
+            |me: &str, port, peers, sock: &str| fail_config(me, port, peers, web.port, sock);
+        let Some(([p1, p2], [s1, s2], _nodes)) = start_pair(&dir, with_haproxy, config) else {
+            return;
+        };
+        let learned = |sock: &std::path::Path, want: &str| {
+            eventually(std::time::Duration::from_secs(10), || {
+                array_entries(&stats_cmd(sock, "show table fe"))
+                    .contains(want)
+                    .then_some(())
+            })
+            .is_some()
+        };
+        // Through node a: a 500, a 501 (no failure) and a 200.
+        for path in ["/status/500", "/status/501", "/status/200"] {
+            get_from(CLIENTS[0], p1, path);
+        }
+        let want = "key=127.0.0.2 http_req_cnt=3 http_fail_cnt=1 http_fail_rate(10000)=1";
+        assert!(
+            learned(&s2, want),
+            "haproxy={with_haproxy}: b did not learn\n{want}\nb: {}\na: {}",
+            stats_cmd(&s2, "show table fe"),
+            stats_cmd(&s1, "show table fe")
+        );
+        // Through node b: a 503 more; a learns it.
+        get_from(CLIENTS[0], p2, "/status/503");
+        let want = "key=127.0.0.2 http_req_cnt=4 http_fail_cnt=2 http_fail_rate(10000)=2";
+        assert!(
+            learned(&s1, want),
+            "haproxy={with_haproxy}: a did not learn\n{want}\na: {}\nb: {}",
             stats_cmd(&s1, "show table fe"),
             stats_cmd(&s2, "show table fe")
         );

@@ -728,14 +728,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "the 'nbsrv' converter is not implemented in corelb (the fetch is)",
     ),
     ("srv_queue", "corelb has no server queues"),
-    (
-        "table_http_fail_cnt",
-        "corelb's stick tables do not store http_fail_cnt yet",
-    ),
-    (
-        "table_http_fail_rate",
-        "corelb's stick tables do not store http_fail_rate yet",
-    ),
 ];
 
 /// Every converter keyword corelb knows.

@@ -4,8 +4,9 @@
 //! actions and data live here too, so that this layer can hand them to the stick module,
 //! which sits above it and implements [`StickSource`].
 //!
-//! A counter that is not tracked reads 0, and so does a key absent from the table; a data
-//! type the table does not store makes the fetch find nothing (HAProxy's `smp_fetch_sc_*`).
+//! A counter that is not tracked finds nothing, a key absent from the table reads 0, and a
+//! data type the table does not store makes the fetch find nothing (HAProxy's
+//! `smp_fetch_sc_*`).
 
 use super::FetchExpr;
 use super::Sample;
@@ -169,8 +170,8 @@ pub enum RuleKind {
     Tcp,
     /// `http-request`: tracking also counts this HTTP request.
     HttpRequest,
-    /// `http-response`, with the response's status: also this request, and a 4xx as an
-    /// HTTP error.
+    /// `http-response`, with the response's status: also this request, a 4xx as an HTTP
+    /// error, a 5xx but 501 and 505 as an HTTP failure.
     HttpResponse(u16),
 }
 
@@ -272,7 +273,9 @@ fn op_of(what: &str) -> Option<Op> {
         "trackers" => Op::Trackers,
         "gpc0_rate" | "gpc1_rate" | "conn_cnt" | "conn_cur" | "conn_rate" | "sess_cnt"
         | "sess_rate" | "http_req_cnt" | "http_req_rate" | "http_err_cnt" | "http_err_rate"
-        | "bytes_in_rate" | "bytes_out_rate" => Op::Get(DataType::from_name(what)?),
+        | "http_fail_cnt" | "http_fail_rate" | "bytes_in_rate" | "bytes_out_rate" => {
+            Op::Get(DataType::from_name(what)?)
+        }
         _ => return None,
     })
 }

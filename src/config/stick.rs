@@ -37,7 +37,7 @@ impl KeyType {
 }
 
 /// HAProxy's data types corelb does not store (an error names them).
-const DATA_NOT_YET: &[&str] = &["server_key", "http_fail_cnt", "http_fail_rate"];
+const DATA_NOT_YET: &[&str] = &["server_key"];
 
 /// HAProxy's limit on the elements of an array (`gpc(100)`): a peers update must fit.
 const MAX_ARRAY: usize = 100;
@@ -637,7 +637,8 @@ mod tests {
                 "simultaneous usage of 'gpc'",
             ),
             ("type ip size 1 store gpt0,gpt(1)", "'gpt' overrides 'gpt0'"),
-            ("type ip size 1 store http_fail_cnt", "not supported yet"),
+            ("type ip size 1 store server_key", "not supported yet"),
+            ("type ip size 1 store http_fail_rate", "expects a period"),
             ("type ip size 1 expire", "'expire' expects a value"),
             ("type ip size 1 foo 2", "unknown argument 'foo'"),
         ] {

@@ -96,8 +96,8 @@ impl Persist {
 
 impl Persist {
     /// The server answered: store its id under the `stick store` keys (none for a
-    /// `non-stick` server), and count a 4xx as an HTTP error of the tracked entries
-    /// (HAProxy counts server 4xx answers).
+    /// `non-stick` server), and count a 4xx as an HTTP error of the tracked entries, a 5xx
+    /// but 501 and 505 as an HTTP failure (as HAProxy counts the server's answers).
     pub fn response(
         &self,
         tables: &Tables,
@@ -110,10 +110,12 @@ impl Persist {
         {
             self.store(tables, id);
         }
-        if (400..500).contains(&status)
-            && let Some(c) = ctx
-        {
-            c.count_http_error();
+        if let Some(c) = ctx {
+            if (400..500).contains(&status) {
+                c.count_http_error();
+            } else if super::track::is_http_fail(status) {
+                c.count_http_fail();
+            }
         }
     }
 }

@@ -57,11 +57,10 @@ const SCAN: Duration = Duration::from_millis(100);
 /// How often a session forgets what it knew of entries that are gone.
 const PRUNE: Duration = Duration::from_secs(10);
 
-/// HAProxy's data types past corelb's 19: `server_key` (a dictionary entry), `http_fail_cnt`,
-/// `http_fail_rate`, the `gpt`, `gpc`, `gpc_rate` arrays.
+/// HAProxy's data type ids that need more than a value: `server_key` (a dictionary entry,
+/// which corelb does not store), the `gpt`, `gpc`, `gpc_rate` arrays. The others are
+/// [`DataType`]'s order (`http_fail_cnt` 20, `http_fail_rate` 21).
 const DT_SERVER_KEY: u64 = 19;
-const DT_HTTP_FAIL_CNT: u64 = 20;
-const DT_HTTP_FAIL_RATE: u64 = 21;
 const DT_GPT: u64 = 22;
 const DT_GPC: u64 = 23;
 const DT_GPC_RATE: u64 = 24;
@@ -763,14 +762,6 @@ impl Sess<'_> {
                     let n = get_varint(b, &mut at)? as usize;
                     at += n;
                     b.get(..at)?;
-                }
-                DT_HTTP_FAIL_CNT => {
-                    get_varint(b, &mut at)?;
-                }
-                DT_HTTP_FAIL_RATE => {
-                    for _ in 0..3 {
-                        get_varint(b, &mut at)?;
-                    }
                 }
                 // Arrays: their elements in order (as many as the peer's table has; those
                 // past ours are dropped).

@@ -30,12 +30,13 @@ impl StickSource for StickCtx<'_> {
                     return Some(Value::Bool(tracked.is_some()));
                 }
                 match (tracked, table) {
-                    (None, None) => return Some(Value::Int(0)),
+                    // An untracked counter finds nothing, with or without a table (HAProxy
+                    // 2.6's `smp_fetch_sc_stkctr`): `sc_http_req_rate(0) lt 10` is false.
+                    (None, _) => return None,
                     (Some((t, tr)), None) => (t, Some(tr.entry.clone())),
-                    (tr, Some(name)) => {
+                    (Some((_, tr)), Some(name)) => {
                         let t = table_of(name)?;
-                        let e = tr.and_then(|(_, tr)| t.lookup(&tr.entry.key, now));
-                        (t, e)
+                        (t, t.lookup(&tr.entry.key, now))
                     }
                 }
             }
@@ -93,8 +94,8 @@ impl StickSource for StickCtx<'_> {
     }
 
     /// A `track-sc` from an HTTP rule counts the request on the entry it starts tracking,
-    /// and a 4xx response as an HTTP error, as HAProxy's `http_action_track_sc` does; one
-    /// from `tcp-request` counts the connection only.
+    /// a 4xx response as an HTTP error and a failing 5xx as an HTTP failure, as HAProxy's
+    /// `http_action_track_sc` does; one from `tcp-request` counts the connection only.
     fn apply(&self, a: &StickAction, s: &dyn Sample, origin: RuleKind) {
         let ctx = self;
         match a {
@@ -111,9 +112,16 @@ impl StickSource for StickCtx<'_> {
                     let now = ctx.now;
                     t.add(&tr.entry, DataType::HttpReqCnt, 1, now);
                     t.add(&tr.entry, DataType::HttpReqRate, 1, now);
-                    if let RuleKind::HttpResponse(400..=499) = origin {
-                        t.add(&tr.entry, DataType::HttpErrCnt, 1, now);
-                        t.add(&tr.entry, DataType::HttpErrRate, 1, now);
+                    match origin {
+                        RuleKind::HttpResponse(400..=499) => {
+                            t.add(&tr.entry, DataType::HttpErrCnt, 1, now);
+                            t.add(&tr.entry, DataType::HttpErrRate, 1, now);
+                        }
+                        RuleKind::HttpResponse(s) if super::track::is_http_fail(s) => {
+                            t.add(&tr.entry, DataType::HttpFailCnt, 1, now);
+                            t.add(&tr.entry, DataType::HttpFailRate, 1, now);
+                        }
+                        _ => {}
                     }
                 }
             }

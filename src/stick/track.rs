@@ -88,6 +88,12 @@ impl Trackers {
     }
 }
 
+/// Whether a server's status counts as an HTTP failure (`http_fail_cnt`): a 5xx but 501
+/// and 505, which a client's request may cause (HAProxy 2.6's `http_wait_for_response`).
+pub fn is_http_fail(status: u16) -> bool {
+    (500..600).contains(&status) && status != 501 && status != 505
+}
+
 /// What `sc_*`/`src_*` fetches and the `track-sc`/`sc-*` actions work on: the generation's
 /// tables, the request's counters and, if any, the connection's.
 #[derive(Clone, Copy)]
@@ -126,6 +132,12 @@ impl<'a> StickCtx<'a> {
     /// A 4xx answer from the server: one more HTTP error on every tracked entry.
     pub fn count_http_error(&self) {
         self.count(DataType::HttpErrCnt, DataType::HttpErrRate);
+    }
+
+    /// A server failure (see [`is_http_fail`], and the failed exchanges of HAProxy's
+    /// `stream_inc_http_fail_ctr` callers): one more HTTP failure on every tracked entry.
+    pub fn count_http_fail(&self) {
+        self.count(DataType::HttpFailCnt, DataType::HttpFailRate);
     }
 
     /// Bytes received from the client and sent to it, on every tracked entry.

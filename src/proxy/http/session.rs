@@ -996,6 +996,13 @@ impl<'c> Exchange<'c> {
                     Err(e) => {
                         let ctx = self.ctx;
                         log::debug!("{}/{}: {}: {e}", ctx.fe.name, be.name, ctx.info.src);
+                        if fails_on_server(&e, self.txn.not_first) {
+                            let stick = &ctx.shard.shared.stick;
+                            let trackers = ctx.info.trackers.as_deref();
+                            if let Some(c) = stick.ctx_session(&self.trackers, trackers) {
+                                c.count_http_fail();
+                            }
+                        }
                         let be_px = &ctx.cfg.proxies[be.proxy];
                         let vars = Some(&self.vars);
                         // The head stays in the buffer until the body follows it.
@@ -2235,7 +2242,11 @@ impl<'c> Exchange<'c> {
             let mut store = None;
             if body_late {
                 // HAProxy 2.6's answer when `wait-for-body` times out on a response: 504,
-                // logged `sR` (its rule analyser's phase) with no response time (-1).
+                // logged `sR` (its rule analyser's phase) with no response time (-1), and
+                // counted as an HTTP failure.
+                if let Some(c) = &stick_ctx {
+                    c.count_http_fail();
+                }
                 txn.term = Term::new(Cause::ServerTimeout, Phase::Request);
                 txn.t_response = None;
                 // It went to a server: `Tw` is its wait (0 without a queue), not -1.
@@ -2540,6 +2551,14 @@ impl<'c> Exchange<'c> {
         if let Some(t) = fwd.term {
             txn.term = t;
             close_client = true;
+            // An invalid body is an HTTP failure (HAProxy's `http_response_forward_body`,
+            // on a parsing error); a body cut short by the server, an error or a timeout is
+            // not (HAProxy 2.6 sees a read error or timeout there, and leaves uncounted).
+            if fwd.invalid
+                && let Some(c) = &stick_ctx
+            {
+                c.count_http_fail();
+            }
         }
         if tunnel && fwd.term.is_none() {
             // Upgraded (WebSocket…): bytes flow both ways until one side closes.
@@ -2766,6 +2785,18 @@ async fn exchange<C: AsyncRead + AsyncWrite + Unpin>(
     };
     let mut ex = Exchange::start(ctx, txn, head_len, b, client, first).await;
     ex.run(b, client).await
+}
+
+/// Whether an exchange that got no answer counts as an HTTP failure of the tracked entries,
+/// as HAProxy 2.6's `http_wait_for_response` counts them: an invalid answer, `timeout
+/// server` before the answer, the server gone before it (but on a keep-alive request, which
+/// HAProxy closes without a word). Failed connects and full queues (503) do not count.
+fn fails_on_server(e: &ProxyError, not_first: bool) -> bool {
+    match e.kind {
+        Kind::JunkResponse | Kind::ResponseTimeout => true,
+        Kind::EmptyResponse => !not_first,
+        _ => false,
+    }
 }
 
 /// A request that failed before its exchange (a bad, late or abandoned head): its error answer and
@@ -3487,6 +3518,8 @@ struct Forwarded {
     complete: bool,
     /// Set when the transfer broke: the log's termination state.
     term: Option<Term>,
+    /// The server's body was invalid (a bad chunk).
+    invalid: bool,
 }
 
 /// Sends the response head (in `out`) and streams the body: by length, by chunks, or until
@@ -3507,6 +3540,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
         bytes: 0,
         complete: false,
         term: None,
+        invalid: false,
     };
     // The head goes out with the first body bytes in one write.
     let mut left: Option<u64> = match kind {
@@ -3525,6 +3559,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
                     Ok(a) => a.consumed,
                     Err(_) => {
                         f.term = Some(Term::new(Cause::Server, Phase::Data));
+                        f.invalid = true;
                         return f;
                     }
                 }
@@ -3533,6 +3568,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
                 Ok(a) => a.consumed,
                 Err(_) => {
                     f.term = Some(Term::new(Cause::Server, Phase::Data));
+                    f.invalid = true;
                     return f;
                 }
             },
