@@ -2580,18 +2580,22 @@ pub async fn session<C>(
     shard: Rc<ShardCtx>,
     fe: Arc<FrontendRt>,
     mut client: C,
-    info: ClientInfo,
+    info: Box<ClientInfo>,
     early: Vec<u8>,
     upgrade: bool,
 ) -> Option<Box<Upgrade>>
 where
     C: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
-    let ctx = Ctx::new(shard, fe, info);
+    // (The facts come boxed: an async fn keeps its arguments beside its locals.)
+    let ctx = Ctx::new(shard, fe, crate::proxy::conn::unbox(info));
     let fe = &ctx.fe;
     let fe_px = ctx.fe_px();
     let mut held = Held(None);
     held.get(&ctx).inb.extend(&early);
+    // (Freed now, not when the connection ends: after a TLS handshake it holds the bytes that
+    // came with it.)
+    drop(early);
     let mut requests = 0u64;
     let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
     let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
