@@ -11,7 +11,7 @@ use crate::log::term::{Cause, Phase, Term};
 use crate::net::shard::ShardCtx;
 use crate::net::tls::Client;
 use crate::proxy::http::h2::session as h2_session;
-use crate::proxy::http::session::{ClientInfo, TlsInfo, session as http_session};
+use crate::proxy::http::session::{ClientInfo, Start, TlsInfo, session as http_session};
 use crate::proxy::{inspect, tcp};
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
@@ -162,8 +162,8 @@ pub struct ClientOrigin {
 /// A connection as the accept loop hands it to [`handle`]. (Boxed: an async fn keeps its
 /// arguments in its future for as long as it runs, beside the locals they are moved into, so
 /// each idle connection's task would hold all of this again; a box is one allocation and free
-/// per connection. With `Serve` and the session's `ClientInfo` boxed too, the task's future
-/// went from 2,960 to 1,864 bytes.)
+/// per connection. With `Serve` and the session's `Start` boxed too, the task's future went
+/// from 2,960 to 1,728 bytes.)
 pub struct Accepted {
     pub shard: Rc<ShardCtx>,
     pub fe: Arc<FrontendRt>,
@@ -554,8 +554,7 @@ async fn serve(a: Box<Serve>) {
         tcp.local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     });
-    // Boxed down to the session's `Ctx`, for the same reason as `Serve`.
-    let info = Box::new(ClientInfo {
+    let info = ClientInfo {
         src,
         dst,
         tls,
@@ -566,14 +565,21 @@ async fn serve(a: Box<Serve>) {
         sess,
         bind,
         switched,
-    });
+    };
     // `shutdown session(s)` drops the session where it stands: the client
     // connection and any server connection it holds close, its slots are given
     // back by their guards, and an exchange in flight writes its log line as it
     // drops (`K`, `D` or `U`: see `Exchange`'s `Drop`).
     let killed = shard.sessions.killed(sess);
     let nolinger = fe.nolinger;
-    let run = http(shard.clone(), fe, &mut client, info, early, proto);
+    // Boxed down to the session's `Ctx`, for the same reason as `Serve`.
+    let start = Box::new(Start {
+        shard: shard.clone(),
+        fe,
+        info,
+        early,
+    });
+    let run = http(&mut client, start, proto);
     futures_lite::future::or(run, killed).await;
     if nolinger {
         // A FIN before the reset of the close, as HAProxy's H1 side sends it, after
@@ -586,14 +592,7 @@ async fn serve(a: Box<Serve>) {
 
 /// mode http over whatever the TLS handshake left: HTTP/1.x or HTTP/2. (The stream is
 /// lent, not moved, to the session: each async fn it moves through would hold it again.)
-async fn http(
-    shard: Rc<ShardCtx>,
-    fe: Arc<FrontendRt>,
-    client: &mut Client,
-    info: Box<ClientInfo>,
-    early: Vec<u8>,
-    proto: BindProto,
-) {
+async fn http(client: &mut Client, start: Box<Start>, proto: BindProto) {
     // mode http reads and writes the client only through glommio's stream (a tunnel
     // copies; rustls too, with no kTLS hand-off left to make): receives and sends can go
     // on the ring, for HTTP/1 and HTTP/2 alike.
@@ -610,16 +609,22 @@ async fn http(
     // preface becomes an HTTP/2 one, unless the bind says `proto h1` or the frontend
     // `option disable-h2-upgrade`.
     if proto == BindProto::H2 {
-        return Box::pin(h2(shard, fe, client, unbox(info), early)).await;
+        let Start {
+            shard,
+            fe,
+            info,
+            early,
+        } = unbox(start);
+        return Box::pin(h2(shard, fe, client, info, early)).await;
     }
     let upgrade = proto == BindProto::Auto
-        && !shard.shared.cfg.proxies[fe.proxy]
+        && !start.shard.shared.cfg.proxies[start.fe.proxy]
             .options
             .disable_h2_upgrade;
     let up = match client {
-        Client::Plain(s) => http_session(shard, fe, s, info, early, upgrade).await,
-        Client::Ktls(k) => http_session(shard, fe, &mut *k, info, early, upgrade).await,
-        Client::Tls(t) => http_session(shard, fe, &mut **t, info, early, upgrade).await,
+        Client::Plain(s) => http_session(s, start, upgrade).await,
+        Client::Ktls(k) => http_session(&mut *k, start, upgrade).await,
+        Client::Tls(t) => http_session(&mut **t, start, upgrade).await,
     };
     match up {
         Some(up) => {
@@ -697,12 +702,14 @@ mod tests {
             // CIP header, sends on the ring); 2,912 with session 12's (SOCKS4 servers, the
             // stream's proxy facts for fetches): not yet found which state grew, to shrink
             // again; 2,960 with mode tcp's streams that go on as HTTP (`switch-mode http`:
-            // what `serve` holds of them across the HTTP session). 1,864 once `handle`,
-            // `serve` and the session took their arguments boxed (each async fn kept them
-            // beside the locals they were moved into): with glommio's 24-byte task header the
-            // task is 1,888 bytes, in mimalloc's 2,048-byte size class (3,072 before).
-            // tests/idle_memory.rs bounds what an idle connection costs.
-            assert!(size <= 1900, "the connection's future is {size} bytes");
+            // what `serve` holds of them across the HTTP session). 1,728 once `handle`,
+            // `serve`, `http` and the session took their arguments boxed (each async fn kept
+            // them beside the locals they were moved into) and the session's loop kept less:
+            // glommio's task adds 48 bytes, 1,776 in all, in mimalloc's 1,792-byte size class
+            // (3,072 before). The bound is that class's edge: a byte more and every idle
+            // connection pays 256 bytes more (the 2,048 class). tests/idle_memory.rs bounds
+            // what an idle connection costs.
+            assert!(size <= 1744, "the connection's future is {size} bytes");
         });
     }
 }
