@@ -286,12 +286,10 @@ fn charge_total(add: usize, sub: usize) {
 #[derive(Default)]
 pub struct VarSet(
     RefCell<Vec<(Scope, Box<str>, Stored)>>,
-    /// The bytes this set added to the process' count, and in its top bit
-    /// [`ENDED_REQUEST`] (one word: a set lives in every connection's and request's future).
-    std::cell::Cell<usize>,
-    /// The stream's own facts ([`Facts`]), allocated when the first is set and kept by
-    /// [`VarSet::clear`] for the next transaction. (A `Cell` taken and put back, not a
-    /// `RefCell`: one word less in every set.)
+    /// What the set knows beside its variables ([`Facts`]), allocated when the first is set
+    /// and kept by [`VarSet::clear`] for the next transaction. One word (a `Cell` taken and
+    /// put back, not a `RefCell`): a set lives in every connection's and request's future,
+    /// and an idle connection's task sits at the edge of its allocator size class.
     std::cell::Cell<Option<Box<Facts>>>,
 );
 
@@ -300,9 +298,14 @@ pub struct VarSet(
 /// `cur_tunnel_timeout`), the last rule (`last_rule_file`, `last_rule_line`) and the server
 /// connection (`bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`). Kept
 /// apart from the variables: they do not count toward `tune.vars.*-max-size` (as in
-/// HAProxy, where they are fields of the stream) and cost no allocation per name.
+/// HAProxy, where they are fields of the stream) and cost no allocation per name. Also the
+/// set's own bookkeeping (what it charged to the limits, whether the request ended).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Facts {
+    /// The bytes this set added to the process' count (only while limits are set).
+    charged: usize,
+    /// [`VarSet::end_request`] ran.
+    ended: bool,
     prio: [Option<i64>; 2],
     timeouts: [Option<i64>; 2],
     last_rule: Option<(Box<[u8]>, i64)>,
@@ -317,19 +320,18 @@ struct Facts {
     captures: [Vec<(usize, Box<[u8]>)>; 2],
 }
 
-/// [`VarSet::end_request`] ran (its flag in the set's second word).
-const ENDED_REQUEST: usize = 1 << (usize::BITS - 1);
-
 impl Clone for VarSet {
     fn clone(&self) -> Self {
         // The copy is not counted (it is a snapshot: stats, tests).
         VarSet(
             RefCell::new(self.0.borrow().clone()),
-            std::cell::Cell::new(self.1.get() & ENDED_REQUEST),
             std::cell::Cell::new({
-                let x = self.2.take();
-                let copy = x.clone();
-                self.2.set(x);
+                let x = self.1.take();
+                let copy = x.clone().map(|mut c| {
+                    c.charged = 0;
+                    c
+                });
+                self.1.set(x);
                 copy
             }),
         )
@@ -341,7 +343,6 @@ impl std::fmt::Debug for VarSet {
         let facts = self.facts(Facts::clone);
         f.debug_struct("VarSet")
             .field("vars", &*self.0.borrow())
-            .field("charged", &self.1.get())
             .field("facts", &facts)
             .finish()
     }
@@ -355,7 +356,14 @@ impl Drop for VarSet {
 
 impl PartialEq for VarSet {
     fn eq(&self, other: &Self) -> bool {
-        *self.0.borrow() == *other.0.borrow() && self.facts(|a| other.facts(|b| a == b))
+        // (What a set charged to the process' count is not part of what it holds.)
+        let facts = |v: &VarSet| {
+            v.facts(|x| Facts {
+                charged: 0,
+                ..x.clone()
+            })
+        };
+        *self.0.borrow() == *other.0.borrow() && facts(self) == facts(other)
     }
 }
 
@@ -364,16 +372,16 @@ impl Eq for VarSet {}
 impl VarSet {
     /// Reads the stream's facts (all unset when none was ever set).
     fn facts<R>(&self, f: impl FnOnce(&Facts) -> R) -> R {
-        let x = self.2.take();
+        let x = self.1.take();
         let r = f(x.as_deref().unwrap_or(&Facts::default()));
-        self.2.set(x);
+        self.1.set(x);
         r
     }
 
     fn facts_mut<R>(&self, f: impl FnOnce(&mut Facts) -> R) -> R {
-        let mut x = self.2.take().unwrap_or_default();
+        let mut x = self.1.take().unwrap_or_default();
         let r = f(&mut x);
-        self.2.set(Some(x));
+        self.1.set(Some(x));
         r
     }
 
@@ -392,10 +400,10 @@ impl VarSet {
     /// What [`VarSet::set_capture`] stored for the request's slots (`response` false) or
     /// the response's, as (slot, value), taken out of the set.
     pub fn take_captures(&self, response: bool) -> Vec<(usize, Vec<u8>)> {
-        match self.2.take() {
+        match self.1.take() {
             Some(mut x) => {
                 let out = std::mem::take(&mut x.captures[usize::from(response)]);
-                self.2.set(Some(x));
+                self.1.set(Some(x));
                 out.into_iter().map(|(i, v)| (i, v.into_vec())).collect()
             }
             None => Vec::new(),
@@ -457,11 +465,11 @@ impl VarSet {
     /// The answer of a rule that answered itself went through the `http-after-response`
     /// rules (or is being logged): it is the last rule now.
     pub fn settle_last_rule(&self) {
-        if let Some(mut x) = self.2.take() {
+        if let Some(mut x) = self.1.take() {
             if let Some(r) = x.answering_rule.take() {
                 x.last_rule = Some(r);
             }
-            self.2.set(Some(x));
+            self.1.set(Some(x));
         }
     }
 
@@ -527,7 +535,7 @@ impl VarSet {
         // HAProxy keeps `req.` and `res.` variables in one list whose scope follows the
         // stream (vars.c's `vars->scope != scope`): a `req.` one cannot be set once the
         // request's analysis is over, nor a `res.` one before.
-        let ended = self.1.get() & ENDED_REQUEST != 0;
+        let ended = self.facts(|x| x.ended);
         if (v.scope == Scope::Req && ended) || (v.scope == Scope::Res && !ended) {
             return;
         }
@@ -555,8 +563,7 @@ impl VarSet {
                 }
             }
             charge_total(cost(&val), old);
-            let n = (self.charged() + cost(&val)).saturating_sub(old);
-            self.1.set(n | (self.1.get() & ENDED_REQUEST));
+            self.facts_mut(|x| x.charged = (x.charged + cost(&val)).saturating_sub(old));
         }
         let mut set = self.0.borrow_mut();
         match at {
@@ -578,25 +585,26 @@ impl VarSet {
 
     /// The bytes this set added to the process' count.
     fn charged(&self) -> usize {
-        self.1.get() & !ENDED_REQUEST
+        self.facts(|x| x.charged)
     }
 
     /// Gives back up to `n` of the bytes this set added to the process' count.
     fn uncharge(&self, n: usize) {
         let n = n.min(self.charged());
-        self.1.set(self.1.get() - n);
-        charge_total(0, n);
+        if n > 0 {
+            self.facts_mut(|x| x.charged -= n);
+            charge_total(0, n);
+        }
     }
 
     /// Forgets everything (a new transaction on a kept-alive connection starts empty).
     pub fn clear(&self) {
         self.0.borrow_mut().clear();
-        if let Some(mut x) = self.2.take() {
-            *x = Facts::default();
-            self.2.set(Some(x));
-        }
         self.uncharge(usize::MAX);
-        self.1.set(self.1.get() & !ENDED_REQUEST);
+        if let Some(mut x) = self.1.take() {
+            *x = Facts::default();
+            self.1.set(Some(x));
+        }
     }
 
     /// The request's analysis is over: the stream goes to a server, or corelb answers
@@ -604,10 +612,9 @@ impl VarSet {
     /// then, once (`vars_reqres`, process_stream and http_eval_after_res_rules): `req.`
     /// ones are gone for the response's rules and the log; `res.` ones set afterwards stay.
     pub fn end_request(&self) {
-        if self.1.get() & ENDED_REQUEST != 0 {
+        if self.facts_mut(|x| std::mem::replace(&mut x.ended, true)) {
             return;
         }
-        self.1.set(self.1.get() | ENDED_REQUEST);
         let reqres = |s: Scope| matches!(s, Scope::Req | Scope::Res);
         let gone = self.size(reqres);
         self.0.borrow_mut().retain(|(s, _, _)| !reqres(*s));

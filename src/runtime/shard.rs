@@ -536,17 +536,19 @@ async fn accept_loop(shard: Rc<ShardCtx>, l: Listener) {
         }
         log::trace!("shard {}: connection from {peer} on {}", shard.id, l.addr);
         shard.active.set(shard.active.get() + 1);
-        glommio::spawn_local(crate::proxy::conn::handle(
-            shard.clone(),
-            fe.clone(),
-            stream,
-            peer,
-            l.accept_proxy,
-            l.proto,
-            l.tls.clone(),
-            l.label.clone(),
-            l.index,
-        ))
+        glommio::spawn_local(crate::proxy::conn::handle(Box::new(
+            crate::proxy::conn::Accepted {
+                shard: shard.clone(),
+                fe: fe.clone(),
+                client: stream,
+                peer,
+                accept_proxy: l.accept_proxy,
+                proto: l.proto,
+                tls: l.tls.clone(),
+                label: l.label.clone(),
+                bind: l.index,
+            },
+        )))
         .detach();
     }
     // Dropping `gl` closes this shard's listening socket: the kernel stops giving it

@@ -2627,6 +2627,26 @@ pub struct Upgrade {
     pub bytes: Vec<u8>,
 }
 
+/// `timeout http-request`, else `timeout client`: how long a request head may take.
+fn t_http_request(px: &Proxy) -> Option<Duration> {
+    px.timeouts.http_request.or(px.timeouts.client)
+}
+
+/// `timeout http-keep-alive`, else the head's: how long to wait for the next request.
+fn t_keep_alive(px: &Proxy) -> Option<Duration> {
+    px.timeouts.http_keep_alive.or(t_http_request(px))
+}
+
+/// What an HTTP session starts from: the connection's facts and the bytes read with its
+/// PROXY header or TLS handshake. (Boxed: an async fn keeps its arguments in its future
+/// beside the locals they are moved into, here `Ctx`, for as long as the connection lives.)
+pub struct Start {
+    pub shard: Rc<ShardCtx>,
+    pub fe: Arc<FrontendRt>,
+    pub info: ClientInfo,
+    pub early: Vec<u8>,
+}
+
 /// HTTP/2's connection preface up to its first empty line: what HAProxy's implicit upgrade
 /// matches (the rest, `SM\r\n\r\n`, is for the HTTP/2 side to check).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
@@ -2636,37 +2656,38 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
 /// that is HTTP/2's preface ends it: the connection's facts and the bytes read so far come
 /// back, for HTTP/2 to go on with (HAProxy's implicit upgrade; `PRI` is otherwise a 505).
 /// (Boxed: rare, and the caller's future would otherwise hold its size while it closes.)
-pub async fn session<C>(
-    shard: Rc<ShardCtx>,
-    fe: Arc<FrontendRt>,
-    mut client: C,
-    info: ClientInfo,
-    early: Vec<u8>,
-    upgrade: bool,
-) -> Option<Box<Upgrade>>
+pub async fn session<C>(mut client: C, start: Box<Start>, upgrade: bool) -> Option<Box<Upgrade>>
 where
     C: AsyncRead + AsyncWrite + ReadReady + Unpin,
 {
+    let Start {
+        shard,
+        fe,
+        info,
+        early,
+    } = crate::proxy::conn::unbox(start);
     let ctx = Ctx::new(shard, fe, info);
     let fe = &ctx.fe;
     let fe_px = ctx.fe_px();
     let mut held = Held(None);
     held.get(&ctx).inb.extend(&early);
-    let mut requests = 0u64;
-    let t_http_request = fe_px.timeouts.http_request.or(fe_px.timeouts.client);
-    let t_keep_alive = fe_px.timeouts.http_keep_alive.or(t_http_request);
+    // (Freed now, not when the connection ends: after a TLS handshake it holds the bytes that
+    // came with it.)
+    drop(early);
+    // (A flag, not a count; the head timeouts read where used, not kept in locals: whatever
+    // the loop keeps is held across every idle wait.)
+    let mut first = true;
 
     loop {
         // ---------------- WaitRequest
         let began = (SystemTime::now(), Instant::now());
-        let first = requests == 0;
         // The first request has 'timeout http-request' from the accept; later ones wait up
         // to 'timeout http-keep-alive' for their first byte, then 'http-request'.
         let pending = !held.get(&ctx).inb.is_empty();
         let mut head_deadline = if first || pending {
-            deadline(t_http_request)
+            deadline(t_http_request(fe_px))
         } else {
-            deadline(t_keep_alive)
+            deadline(t_keep_alive(fe_px))
         };
         let mut started = first || pending;
         let head_len = loop {
@@ -2727,7 +2748,7 @@ where
                 Ok(_) => {
                     if !started {
                         started = true;
-                        head_deadline = deadline(t_http_request);
+                        head_deadline = deadline(t_http_request(fe_px));
                     }
                     continue;
                 }
@@ -2750,7 +2771,7 @@ where
             Box::pin(fail(&ctx, &mut client, b, began, e, null)).await;
             return None;
         };
-        requests += 1;
+        let was_first = std::mem::replace(&mut first, false);
         let b = held.get(&ctx);
         // Boxed, so that the exchange's state exists only while a request runs and the
         // wait above stays small: one allocation per request, from this thread's heap. The
@@ -2758,7 +2779,7 @@ where
         // on the stack and copied all its bytes, ≈2.7 KiB, per request).
         let next = Box::into_pin(Box::write(
             Box::new_uninit(),
-            exchange(&ctx, began, head_len, b, &mut client, first),
+            exchange(&ctx, began, head_len, b, &mut client, was_first),
         ))
         .await;
         if next == Next::Close {
