@@ -1209,3 +1209,76 @@ fn set_table_matches_haproxy() {
     assert_eq!((s0, s1, statuses), (vec![200], vec![403], vec![429]));
     assert!(after[1].contains(" gpt0=9 gpc0=0 "), "{after:?}");
 }
+
+/// HTTP errors counted where HAProxy 2.6 counts them (`stream_inc_http_err_ctr`): an
+/// `http-request deny`, a `tarpit`, on the stream's and the connection's counters; a `return`
+/// of a 4xx is not one; an invalid request (400) counts on what the connection tracks.
+fn err_config(port: u16, sock: &str) -> String {
+    format!(
+        "global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+    timeout tarpit 100ms
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 10 expire 1m store http_req_cnt,http_err_cnt,http_err_rate(10s)
+    tcp-request connection track-sc1 src
+    http-request track-sc0 src
+    http-request deny if {{ path /deny }}
+    http-request tarpit if {{ path /tarpit }}
+    http-request return status 404 if {{ path /ret }}
+    http-request return status 200
+"
+    )
+}
+
+#[test]
+fn http_errors_count_on_deny_tarpit_and_bad_requests_as_in_haproxy() {
+    let dir = TempDir::new("httperr");
+    let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&err_config(hp, hsock.to_str().unwrap()), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&err_config(cp, csock.to_str().unwrap()), &[], &[cp]);
+    wait_unix_socket(&csock);
+    let mut diffs = Vec::new();
+    let mut shown = Vec::new();
+    for step in ["/deny", "/tarpit", "/ret", "/", "bad"] {
+        if step == "bad" {
+            let req = b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n";
+            let (h, c) = (seen(&raw_exchange(hp, req)), seen(&raw_exchange(cp, req)));
+            if h != c {
+                diffs.push(format!("bad request:\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+            }
+        } else {
+            diffs.extend(compare_paths(hp, cp, &[step], &[]).0);
+        }
+        let (ht, ct) = (
+            table_lines(&hsock, "show table fe"),
+            table_lines(&csock, "show table fe"),
+        );
+        if ht != ct {
+            diffs.push(format!(
+                "after {step}:\n  haproxy: {ht:?}\n  corelb:  {ct:?}"
+            ));
+        }
+        shown.push(ct.get(1).cloned().unwrap_or_default());
+    }
+    assert_same(&diffs, &haproxy, &corelb);
+    // What they agreed on: two counters on one entry, both counting each error.
+    assert_eq!(
+        shown,
+        [
+            "key=127.0.0.1 use=0 http_req_cnt=2 http_err_cnt=2 http_err_rate(10000)=2",
+            "key=127.0.0.1 use=0 http_req_cnt=4 http_err_cnt=4 http_err_rate(10000)=4",
+            "key=127.0.0.1 use=0 http_req_cnt=6 http_err_cnt=4 http_err_rate(10000)=4",
+            "key=127.0.0.1 use=0 http_req_cnt=8 http_err_cnt=4 http_err_rate(10000)=4",
+            "key=127.0.0.1 use=0 http_req_cnt=9 http_err_cnt=5 http_err_rate(10000)=5",
+        ]
+    );
+}
