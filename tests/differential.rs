@@ -1068,3 +1068,217 @@ fn untracked_counters_find_nothing_as_in_haproxy() {
         ]
     );
 }
+
+/// `set table` over the stats socket: entries created and set in tables of each key type,
+/// counters at their width (32 bits but `bytes_in_cnt`, `server_id` signed), a rate, the
+/// `gpt`/`gpc`/`gpc_rate` arrays (element 0; `gpc0` refused), every error HAProxy 2.6
+/// answers (an error after the key keeps the entry and the values before it), the levels
+/// (operator may, user may not); then `show table`, and requests the entries decide
+/// (`sc_get_gpc0`, `src_get_gpt0`).
+fn set_table_config(port: u16, dir: &str) -> String {
+    format!(
+        "global
+    stats socket {dir}/admin.sock level admin
+    stats socket {dir}/oper.sock level operator
+    stats socket {dir}/user.sock level user
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 20 expire 1m store gpc0,gpt0,server_id,http_req_cnt,conn_rate(10s),gpc1
+    http-request track-sc0 src
+    http-request deny deny_status 403 if {{ sc_get_gpc0(0) gt 0 }}
+    http-request deny deny_status 429 if {{ src_get_gpt0 eq 9 }}
+    http-request return status 200 content-type text/plain string ok
+backend s
+    stick-table type string len 4 size 10 store gpt(2),gpc(2),gpc_rate(2,10s)
+backend b
+    stick-table type binary len 4 size 10 store gpt0
+backend i
+    stick-table type integer size 10 store gpt0,conn_cur,bytes_in_cnt
+backend v6
+    stick-table type ipv6 size 10 store gpt0
+"
+    )
+}
+
+#[test]
+fn set_table_matches_haproxy() {
+    let (hdir, cdir) = (TempDir::new("settable-h"), TempDir::new("settable-c"));
+    let (hp, cp) = (free_port(), free_port());
+    let hcfg = set_table_config(hp, hdir.0.to_str().unwrap());
+    let Some(haproxy) = Haproxy::start(&hcfg, &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&set_table_config(cp, cdir.0.to_str().unwrap()), &[], &[cp]);
+    wait_unix_socket(&cdir.path("admin.sock"));
+    let mut diffs = Vec::new();
+    let mut ask = |sock: &str, cmd: &str| -> (Vec<String>, Vec<String>) {
+        let (h, c) = (
+            table_lines(&hdir.path(sock), cmd),
+            table_lines(&cdir.path(sock), cmd),
+        );
+        if h != c {
+            diffs.push(format!(
+                "{sock} '{cmd}':\n  haproxy: {h:?}\n  corelb:  {c:?}"
+            ));
+        }
+        (h, c)
+    };
+    // Before: the client's entry is created by its request, and allowed; `set table fe`
+    // alone then removes it (HAProxy 2.6 clears the table).
+    let (mut hd, s0, _) = compare_paths(hp, cp, &["/"], &[]);
+    let cmds = [
+        "set table",
+        "set table nope key 1.2.3.4",
+        "set table fe",
+        "set table fe foo",
+        "set table fe key",
+        "set table fe data.gpc0 1",
+        "set table fe key 1.2.3.4 data.gpc0 3 data.gpt0 -1 data.server_id -1 data.http_req_cnt 4294967297 data.conn_rate 7",
+        "set table fe key 1.2.3.5 data.gpc0 2 data.foo 1 data.gpt0 5",
+        "set table fe key 1.2.3.6 data.gpc0 2 data.http_err_cnt 1",
+        "set table fe key 1.2.3.7 data.gpc0 2 data.gpt0",
+        "set table fe key 1.2.3.8 data.gpc0 2 data.gpt0 x",
+        "set table fe key 1.2.3.9 data.gpc0 2 gpt0 1",
+        "set table fe key 1.2.3.10 data.gpc0 2 data.gpt0 12x",
+        "set table fe key 1.2.3.11 data.server_id 4294967297 data.gpc1 +4",
+        "set table fe key 1.1.1.2 data.gpc1 -4 data.gpt0 -",
+        "set table fe key 1.1.1.5 data.gpc1 00012 data.gpc0 9223372036854775808",
+        "set table v6 key ::ffff:1.2.3.5 data.gpt0 2",
+        "set table fe key junk data.gpc0 1",
+        "set table fe key 1.2.3.12 data.server_key 1",
+        "set table s key abcdefg data.gpt 4 data.gpc 5 data.gpc_rate 6 data.gpt0 7 data.gpc1 8",
+        "set table s key x data.gpc0 8",
+        "set table b key ab data.gpt0 1",
+        "set table i key 12 data.gpt0 1 data.conn_cur 3 data.bytes_in_cnt 4294967297",
+        "set table i key 7 data.bytes_in_cnt -9223372036854775808",
+        "set table i key -1 data.gpt0 1",
+        "set table i key 4294967296 data.gpt0 1",
+        "set table i key 12x data.gpt0 2",
+        "set table i key 13",
+        "set table v6 key 1.2.3.4 data.gpt0 1",
+        "set table v6 key ::1 data.gpt0 1",
+    ];
+    for cmd in cmds {
+        ask("admin.sock", cmd);
+    }
+    ask("oper.sock", "set table fe key 2.2.2.2 data.gpc0 1");
+    let (_, denied) = ask("user.sock", "set table fe key 3.3.3.3 data.gpc0 1");
+    ask("user.sock", "set table fe key");
+    let mut tables = Vec::new();
+    for t in ["fe", "s", "i", "v6", "b"] {
+        tables.push(ask("admin.sock", &format!("show table {t}")).1);
+    }
+    // The client's own entry now denies it, by gpc0, then by gpt0 alone.
+    ask("admin.sock", "set table fe key 127.0.0.1 data.gpc0 1");
+    let (d1, s1, _) = compare_paths(hp, cp, &["/"], &[]);
+    ask(
+        "admin.sock",
+        "set table fe key 127.0.0.1 data.gpc0 0 data.gpt0 9",
+    );
+    let (d2, statuses, _) = compare_paths(hp, cp, &["/"], &[]);
+    let after = ask("admin.sock", "show table fe key 127.0.0.1").1;
+    hd.extend(d1);
+    hd.extend(d2);
+    diffs.extend(hd);
+    assert_same(&diffs, &haproxy, &corelb);
+    // What they agreed on: entries set, errors answered, and the decisions they made.
+    assert_eq!(denied, ["Permission denied", ""]);
+    assert!(
+        !tables[0].iter().any(|l| l.contains("key=127.0.0.1 ")),
+        "'set table fe' alone clears fe: {:?}",
+        tables[0]
+    );
+    assert!(
+        tables[0].contains(&"key=1.2.3.4 use=0 server_id=-1 gpt0=4294967295 gpc0=3 conn_rate(10000)=7 http_req_cnt=1 gpc1=0".to_string()),
+        "{:?}",
+        tables[0]
+    );
+    assert!(
+        tables[1].contains(
+            &"key=abcd use=0 gpt0=4 gpt1=0 gpc0=5 gpc1=0 gpc0_rate(10000)=6 gpc1_rate(10000)=0"
+                .to_string()
+        ),
+        "{:?}",
+        tables[1]
+    );
+    assert_eq!((s0, s1, statuses), (vec![200], vec![403], vec![429]));
+    assert!(after[1].contains(" gpt0=9 gpc0=0 "), "{after:?}");
+}
+
+/// HTTP errors counted where HAProxy 2.6 counts them (`stream_inc_http_err_ctr`): an
+/// `http-request deny`, a `tarpit`, on the stream's and the connection's counters; a `return`
+/// of a 4xx is not one; an invalid request (400) counts on what the connection tracks.
+fn err_config(port: u16, sock: &str) -> String {
+    format!(
+        "global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+    timeout tarpit 100ms
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 10 expire 1m store http_req_cnt,http_err_cnt,http_err_rate(10s)
+    tcp-request connection track-sc1 src
+    http-request track-sc0 src
+    http-request deny if {{ path /deny }}
+    http-request tarpit if {{ path /tarpit }}
+    http-request return status 404 if {{ path /ret }}
+    http-request return status 200
+"
+    )
+}
+
+#[test]
+fn http_errors_count_on_deny_tarpit_and_bad_requests_as_in_haproxy() {
+    let dir = TempDir::new("httperr");
+    let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
+    let (hp, cp) = (free_port(), free_port());
+    let Some(haproxy) = Haproxy::start(&err_config(hp, hsock.to_str().unwrap()), &[hp]) else {
+        return;
+    };
+    let corelb = Corelb::start(&err_config(cp, csock.to_str().unwrap()), &[], &[cp]);
+    wait_unix_socket(&csock);
+    let mut diffs = Vec::new();
+    let mut shown = Vec::new();
+    for step in ["/deny", "/tarpit", "/ret", "/", "bad"] {
+        if step == "bad" {
+            let req = b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n";
+            let (h, c) = (seen(&raw_exchange(hp, req)), seen(&raw_exchange(cp, req)));
+            if h != c {
+                diffs.push(format!("bad request:\n  haproxy: {h:?}\n  corelb:  {c:?}"));
+            }
+        } else {
+            diffs.extend(compare_paths(hp, cp, &[step], &[]).0);
+        }
+        let (ht, ct) = (
+            table_lines(&hsock, "show table fe"),
+            table_lines(&csock, "show table fe"),
+        );
+        if ht != ct {
+            diffs.push(format!(
+                "after {step}:\n  haproxy: {ht:?}\n  corelb:  {ct:?}"
+            ));
+        }
+        shown.push(ct.get(1).cloned().unwrap_or_default());
+    }
+    assert_same(&diffs, &haproxy, &corelb);
+    // What they agreed on: two counters on one entry, both counting each error.
+    assert_eq!(
+        shown,
+        [
+            "key=127.0.0.1 use=0 http_req_cnt=2 http_err_cnt=2 http_err_rate(10000)=2",
+            "key=127.0.0.1 use=0 http_req_cnt=4 http_err_cnt=4 http_err_rate(10000)=4",
+            "key=127.0.0.1 use=0 http_req_cnt=6 http_err_cnt=4 http_err_rate(10000)=4",
+            "key=127.0.0.1 use=0 http_req_cnt=8 http_err_cnt=4 http_err_rate(10000)=4",
+            "key=127.0.0.1 use=0 http_req_cnt=9 http_err_cnt=5 http_err_rate(10000)=5",
+        ]
+    );
+}

@@ -1414,6 +1414,13 @@ impl<'c> Exchange<'c> {
             }
         }
         if let Some((status, bytes)) = reply {
+            // `deny`, `tarpit` (and the header names refused): one more HTTP error on what
+            // the stream tracks, as HAProxy 2.6's `stream_inc_http_err_ctr` there.
+            if flags.denied
+                && let Some(c) = &stick_ctx
+            {
+                c.count_http_error();
+            }
             let be_px = be.as_ref().map(|b| &cfg.proxies[b.proxy]);
             let (s, mut caps, room) = (&mut b.scratch, Vec::new(), (ctx.bufsize(), 0));
             let upto = 1 + usize::from(be.is_some());
@@ -2711,6 +2718,14 @@ where
                         fe.errors
                             .record(ctx.info.src, e, b.inb.bytes(), ctx.bufsize());
                         log::debug!("{}: {}: bad request: {e}", fe.name, ctx.info.src);
+                        // HAProxy 2.6's H1 mux (`h1_handle_bad_req`): one more request
+                        // and one more HTTP error on what the connection tracks.
+                        let none = crate::stick::Trackers::new();
+                        let session = ctx.info.trackers.as_deref();
+                        if let Some(c) = ctx.shard.shared.stick.ctx_session(&none, session) {
+                            c.count_http_request();
+                            c.count_http_error();
+                        }
                         let e = ProxyError::bad_request(e.status());
                         Box::pin(fail(&ctx, &mut client, b, began, e, false)).await;
                         return None;

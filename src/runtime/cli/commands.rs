@@ -271,6 +271,12 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  set ssl cert <certfile> <payload>       : replace a certificate file",
     ),
     (
+        "set table",
+        // Checked by the table code: HAProxy 2.6 reads the key before it refuses a user.
+        CliLevel::User,
+        "  set table <table> key <k> [data.* <v>]* : update or create a table entry's data",
+    ),
+    (
         "set weight",
         CliLevel::Admin,
         "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)",
@@ -540,6 +546,7 @@ fn with_shared(
             super::table::show(&sh.stick, args, level, &|t, id| server_name(sh, t, id)).into()
         }
         "clear table" => super::table::clear(&sh.stick, args, level).into(),
+        "set table" => super::table::set(&sh.stick, args, level).into(),
         "clear counters" => match args {
             ["all", ..] if level < CliLevel::Admin => Answer::err("Permission denied\n"),
             ["all", ..] => {

@@ -3,8 +3,8 @@
 //! text (`0xADDR: key=K use=N exp=MS type=value ...`).
 
 use crate::config::cli::CliLevel;
-use crate::config::stick::DataType;
-use crate::stick::{Entry, Table, Tables, now_ms};
+use crate::config::stick::{DataType, KeyType};
+use crate::stick::{Entry, Key, Table, Tables, now_ms};
 use std::fmt::Write;
 
 fn head(t: &Table, out: &mut String) {
@@ -66,9 +66,61 @@ fn entry(t: &Table, e: &std::sync::Arc<Entry>, now: u64, names: ServerName, out:
     out.push('\n');
 }
 
+/// The key `key K` names, read as HAProxy 2.6's `table_process_entry_per_key` does.
+fn cli_key(t: &Table, k: &str) -> Result<crate::stick::Key, String> {
+    match t.cfg.key {
+        // An IPv4 key is read without checking it (`inetaddr_host`): what is not an
+        // address is 0.0.0.0 instead of an error.
+        KeyType::Ip => t.parse_key(k).or_else(|| t.parse_key("0.0.0.0")),
+        // `strtoul`: leading blanks and a sign, then digits up to the first other byte.
+        KeyType::Integer => strtoul_u32(k).map(Key::Int),
+        // `inet_pton(AF_INET6)`: an IPv4 address is refused.
+        KeyType::Ipv6 => k
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|a| Key::V6(a.octets())),
+        _ => t.parse_key(k),
+    }
+    .ok_or_else(|| "Invalid key\n".to_string())
+}
+
+/// C's `strtoul(s, &end, 10)` refused as HAProxy refuses it: no digit, out of range, or
+/// above 32 bits (a negative number wraps to a huge one).
+fn strtoul_u32(s: &str) -> Option<u32> {
+    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let v: u64 = s[..digits].parse().ok()?;
+    match (neg, u32::try_from(v)) {
+        (true, _) if v != 0 => None,
+        (_, r) => r.ok(),
+    }
+}
+
+/// HAProxy's `strl2llrc`: an optional '-', then only digits (none reads 0), within 64 bits.
+fn strl2llrc(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    digits.bytes().try_fold(0i64, |v, b| {
+        let d = (b as char).to_digit(10)? as i64;
+        let v = v.checked_mul(10)?;
+        if neg {
+            v.checked_sub(d)
+        } else {
+            v.checked_add(d)
+        }
+    })
+}
+
 enum Filter {
     All,
-    Key(crate::stick::Key),
+    Key(Key),
     Data(DataType, &'static str, i64),
 }
 
@@ -76,17 +128,7 @@ fn filter(t: &Table, args: &[&str], clear: bool, level: CliLevel) -> Result<Filt
     match args {
         [] => Ok(Filter::All),
         ["key", _] if level < CliLevel::Operator => Err("Permission denied\n".into()),
-        // HAProxy 2.6 reads an IPv4 key without checking it (`inetaddr_host`): what is not
-        // an address finds no entry instead of an error.
-        ["key", k] if t.cfg.key.name() == "ip" => t
-            .parse_key(k)
-            .or_else(|| t.parse_key("0.0.0.0"))
-            .map(Filter::Key)
-            .ok_or_else(|| "Invalid key\n".to_string()),
-        ["key", k] => t
-            .parse_key(k)
-            .map(Filter::Key)
-            .ok_or_else(|| "Invalid key\n".to_string()),
+        ["key", k] => cli_key(t, k).map(Filter::Key),
         ["key"] => Err("Key value expected\n".into()),
         [d, rest @ ..] if d.starts_with("data.") => {
             let Some(dt) = DataType::from_name(&d[5..]) else {
@@ -226,6 +268,85 @@ pub fn clear(tables: &Tables, args: &[&str], level: CliLevel) -> Result<String, 
     Ok(String::new())
 }
 
+/// `set table NAME key KEY [data.TYPE VALUE]*`: creates the entry if absent, then sets each
+/// listed value, as HAProxy 2.6 does: counters keep their width (32 bits but for
+/// `bytes_*_cnt`; `server_id` signed), a rate counts VALUE in its current period. Like
+/// HAProxy, the pairs apply in order up to the first bad one, which answers an error; the
+/// entry and what came before it stay.
+pub fn set(tables: &Tables, args: &[&str], level: CliLevel) -> Result<String, String> {
+    const USAGE: &str = "Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n";
+    let Some(name) = args.first() else {
+        return Err(USAGE.into());
+    };
+    let Some(t) = tables.by_name(name) else {
+        return Err("No such table\n".into());
+    };
+    match args.get(1) {
+        // HAProxy 2.6's dump handler removes what it walks unless it shows it: `set table
+        // NAME` alone is `clear table NAME`.
+        None => return clear(tables, args, level),
+        Some(&"key") => {}
+        Some(d) if d.starts_with("data.") => {
+            return Err(
+                "content-based lookup is only supported with the \"show\" and \"clear\" actions\n"
+                    .into(),
+            );
+        }
+        Some(_) => return Err(USAGE.into()),
+    }
+    let Some(k) = args.get(2) else {
+        return Err("Key value expected\n".into());
+    };
+    if t.cfg.key == KeyType::Binary {
+        return Err("Inserting keys into tables of type other than ip, ipv6, string and integer is not supported\n".into());
+    }
+    let key = cli_key(t, k)?;
+    if level < CliLevel::Operator {
+        return Err("Permission denied\n".into());
+    }
+    let now = now_ms();
+    let Some(e) = t.get_or_create(&key, now) else {
+        return Err("Unable to allocate a new entry\n".into());
+    };
+    for pair in args[3..].chunks(2) {
+        let Some(ty) = pair[0].strip_prefix("data.") else {
+            return Err("\"data.<type>\" followed by a value expected\n".into());
+        };
+        let Some(dt) = DataType::from_name(ty) else {
+            return Err("Unknown data type\n".into());
+        };
+        // Only what the table declares: `gpc0` of a table storing `gpc(N)` is refused, and
+        // `gpc` names element 0 (HAProxy's `data_ofs`).
+        let server_key = dt == DataType::ServerKey && t.cfg.server_key;
+        if t.nb(dt) == 0 && !server_key {
+            return Err("Data type not stored in this table\n".into());
+        }
+        let Some(v) = pair
+            .get(1)
+            .filter(|v| !v.is_empty())
+            .and_then(|v| strl2llrc(v))
+        else {
+            return Err("Require a valid integer value to store\n".into());
+        };
+        match dt {
+            // A dictionary entry: HAProxy 2.6 sets nothing, silently.
+            DataType::ServerKey => {}
+            // The previous period is zeroed: the rate reads VALUE, then fades out.
+            _ if dt.is_rate() => t.set_rate_raw_at(&e, dt, 0, now as u32, v as u32, 0),
+            DataType::BytesInCnt | DataType::BytesOutCnt => {
+                t.set_at(&e, dt, 0, v as u64);
+            }
+            DataType::ServerId => {
+                t.set_at(&e, dt, 0, v as i32 as i64 as u64);
+            }
+            _ => {
+                t.set_at(&e, dt, 0, v as u32 as u64);
+            }
+        }
+    }
+    Ok(String::new())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +362,62 @@ mod tests {
              backend aa\n  stick-table type string len 8 size 5\n",
         );
         Tables::new(&p.finish().0.expect("valid"))
+    }
+
+    #[test]
+    fn set_creates_sets_and_stops_at_the_first_bad_pair() {
+        let tb = tables();
+        let zz = tb.by_name("zz").unwrap();
+        let now = now_ms();
+        let gpc0 = |k: &str| {
+            zz.lookup(&zz.parse_key(k).unwrap(), now)
+                .map(|e| zz.get(&e, DataType::Gpc0, now).unwrap())
+        };
+        let set = |a: &[&str], l| set(&tb, a, l);
+        assert_eq!(
+            set(
+                &["zz", "key", "10.0.0.1", "data.gpc0", "-1"],
+                CliLevel::Operator
+            ),
+            Ok(String::new())
+        );
+        assert_eq!(gpc0("10.0.0.1"), Some(u32::MAX as u64), "32 bits wide");
+        assert_eq!(
+            set(&["zz", "key", "10.0.0.2", "data.gpc0", "1"], CliLevel::User),
+            Err("Permission denied\n".into())
+        );
+        assert_eq!(gpc0("10.0.0.2"), None);
+        assert_eq!(
+            set(
+                &["zz", "key", "10.0.0.3", "data.gpc0", "4", "data.gpt0", "1"],
+                CliLevel::Admin
+            ),
+            Err("Data type not stored in this table\n".into())
+        );
+        assert_eq!(gpc0("10.0.0.3"), Some(4), "what came before stays");
+        assert_eq!(
+            set(
+                &["zz", "key", "10.0.0.4", "data.gpc0", "+4"],
+                CliLevel::Admin
+            ),
+            Err("Require a valid integer value to store\n".into())
+        );
+        assert_eq!(
+            set(&["zz", "data.gpc0", "4"], CliLevel::Admin),
+            Err(
+                "content-based lookup is only supported with the \"show\" and \"clear\" actions\n"
+                    .into()
+            )
+        );
+        assert_eq!(strl2llrc("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(strl2llrc("9223372036854775808"), None);
+        assert_eq!(strl2llrc("-"), Some(0));
+        assert_eq!(strtoul_u32(" 12x"), Some(12));
+        assert_eq!(strtoul_u32("-1"), None);
+        assert_eq!(strtoul_u32("4294967296"), None);
+        // The table alone: cleared, as HAProxy 2.6 does.
+        assert_eq!(set(&["zz"], CliLevel::Admin), Ok(String::new()));
+        assert_eq!(zz.used(), 0);
     }
 
     #[test]
