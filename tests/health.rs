@@ -470,3 +470,121 @@ fn max_spread_checks_bounds_the_first_checks_like_haproxy() {
         );
     }
 }
+
+/// The `status` column of `show stat` for `l/<server>`, with its `chkfail`.
+fn stat_status(sock: &std::path::Path, server: &str) -> (String, String) {
+    let out = stats_cmd(sock, "show stat");
+    let head: Vec<&str> = out.lines().next().unwrap_or("").split(',').collect();
+    let col = |n: &str| head.iter().position(|h| h.trim_start_matches("# ") == n);
+    let (st, cf) = (col("status").unwrap(), col("chkfail").unwrap());
+    out.lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f.len() > cf && f[0] == "l" && f[1] == server)
+        .map(|f| (f[st].to_string(), f[cf].to_string()))
+        .unwrap_or_else(|| panic!("no l/{server} in:\n{out}"))
+}
+
+/// Runs `cfg` (with `@SOCK@` for a stats socket) through corelb, then through Debian's
+/// HAProxy when installed, calling `probe` on each with the socket's path.
+fn on_both<T: std::fmt::Debug + PartialEq>(
+    cfg: &str,
+    port: u16,
+    probe: impl Fn(&std::path::Path) -> T,
+) -> T {
+    let dir = TempDir::new("health-diff");
+    let sock = dir.path("admin.sock");
+    let cfg = cfg.replace("@SOCK@", &sock.display().to_string());
+    let ours = {
+        let _lb = Corelb::start(&cfg, &["--shards", "1"], &[port]);
+        wait_unix_socket(&sock);
+        probe(&sock)
+    };
+    let _ = std::fs::remove_file(&sock);
+    if let Some(_h) = common::haproxy::Haproxy::start(&cfg, &[port]) {
+        wait_unix_socket(&sock);
+        assert_eq!(
+            ours,
+            probe(&sock),
+            "corelb (left) and HAProxy (right) differ"
+        );
+    }
+    ours
+}
+
+/// A server starts with its health at `rise` (HAProxy's server.c), so one failed check
+/// takes it down: a dead server with `inter 60s` is DOWN within a second or two of the
+/// start, its first check being run at once (first of the spread); the live one behind
+/// it, whose first check comes half an interval later, shows "UP 1/3" until then.
+#[test]
+fn a_server_dead_at_start_is_down_at_the_first_check_like_haproxy() {
+    let (port, dead) = (free_port(), free_port());
+    let live = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = format!(
+        "global\n  stats socket @SOCK@ level admin\n{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  server dead 127.0.0.1:{dead} check inter 60s\n  server live {} check inter 60s\n",
+        live.local_addr().unwrap()
+    );
+    let got = on_both(&cfg, port, |sock| {
+        let t0 = Instant::now();
+        let down = eventually(Duration::from_secs(3), || {
+            (stat_status(sock, "dead").0 == "DOWN").then(|| t0.elapsed())
+        });
+        (
+            down.is_some(),
+            stat_status(sock, "dead"),
+            stat_status(sock, "live"),
+        )
+    });
+    assert_eq!(
+        got,
+        (
+            true,
+            ("DOWN".into(), "1".into()),
+            ("UP 1/3".into(), "0".into())
+        )
+    );
+}
+
+/// Once a check passed, the server is fully healthy and it takes `fall` failures to go
+/// down: the statuses seen after its port closes, one per check, are the same as
+/// HAProxy's.
+#[test]
+fn a_healthy_server_goes_down_after_fall_failures_like_haproxy() {
+    let port = free_port();
+    let srv = free_port();
+    let cfg = format!(
+        "global\n  stats socket @SOCK@ level admin\n{DEFAULTS}listen l\n  bind 127.0.0.1:{port}\n  server s 127.0.0.1:{srv} check inter 300 rise 2 fall 3\n"
+    );
+    let seen = on_both(&cfg, port, |sock| {
+        // Listening without accepting: a layer-4 check passes on the handshake.
+        let l = TcpListener::bind(("127.0.0.1", srv)).unwrap();
+        let full = eventually(Duration::from_secs(5), || {
+            (stat_status(sock, "s").0 == "UP").then_some(())
+        });
+        assert!(
+            full.is_some(),
+            "never fully up: {:?}",
+            stat_status(sock, "s")
+        );
+        let mut seen = vec![stat_status(sock, "s")];
+        drop(l);
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(4) {
+            let s = stat_status(sock, "s");
+            if seen.last() != Some(&s) {
+                seen.push(s.clone());
+            }
+            if s.0 == "DOWN" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        seen
+    });
+    // The first check ran before the port was open (it failed: 1 in chkfail).
+    let expect = [("UP", "1"), ("UP 2/3", "2"), ("UP 1/3", "3"), ("DOWN", "4")];
+    let expect: Vec<(String, String)> = expect
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(seen, expect);
+}

@@ -20,11 +20,13 @@ pub struct Health {
 }
 
 impl Health {
-    /// A server starts up and fully healthy, as in HAProxy: it takes `fall` failures to go
-    /// down.
+    /// A server starts up with its health at `rise`, as in HAProxy 2.6 (server.c sets
+    /// `check.health = check.rise`): up, but one failure takes it down, so a server that
+    /// is dead at start leaves at the first check rather than after `fall` of them; once a
+    /// check passed it is fully healthy and takes `fall` failures.
     pub fn new(rise: u32, fall: u32) -> Health {
         Health {
-            health: rise + fall - 1,
+            health: rise,
             rise,
             fall,
             up: true,
@@ -114,9 +116,33 @@ impl Health {
 mod tests {
     use super::*;
 
+    /// From start, full health after `fall - 1` successes.
+    fn healthy(rise: u32, fall: u32) -> Health {
+        let mut h = Health::new(rise, fall);
+        for _ in 1..fall {
+            assert_eq!(h.success(), None);
+        }
+        assert!(h.steady());
+        h
+    }
+
+    #[test]
+    fn a_failure_at_start_takes_it_down() {
+        let mut h = Health::new(2, 3);
+        assert!(h.up);
+        assert_eq!(h.health, 2);
+        assert!(!h.steady());
+        assert_eq!(h.failure(), Some(Transition::WentDown));
+        let mut h = Health::new(2, 3);
+        assert_eq!(h.success(), None);
+        assert_eq!(h.health, 3);
+        assert_eq!(h.success(), None);
+        assert!(h.steady());
+    }
+
     #[test]
     fn fall_failures_take_it_down_rise_successes_bring_it_back() {
-        let mut h = Health::new(2, 3);
+        let mut h = healthy(2, 3);
         assert!(h.up);
         assert_eq!(h.failure(), None);
         assert_eq!(h.failure(), None);
@@ -129,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_success_in_between_restores_health() {
-        let mut h = Health::new(2, 3);
+        let mut h = healthy(2, 3);
         h.failure();
         h.failure();
         h.success();
@@ -158,7 +184,10 @@ mod tests {
             Some(Duration::from_millis(500)),
             Some(Duration::from_secs(5)),
         );
-        let mut h = Health::new(2, 3);
+        // At start (health `rise`), fastinter, as HAProxy's srv_getinter().
+        assert_eq!(Health::new(2, 3).interval(i, f, d), f.unwrap());
+        assert_eq!(Health::new(2, 1).interval(i, f, d), i);
+        let mut h = healthy(2, 3);
         assert_eq!(h.interval(i, f, d), i);
         h.failure();
         assert_eq!(h.interval(i, f, d), f.unwrap());
@@ -171,14 +200,15 @@ mod tests {
 
     #[test]
     fn sudden_death_needs_one_more_failure() {
-        let mut h = Health::new(2, 3);
+        let mut h = healthy(2, 3);
         h.sudden_death();
         assert_eq!(h.failure(), Some(Transition::WentDown));
     }
 
     #[test]
     fn status_strings() {
-        let mut h = Health::new(2, 3);
+        assert_eq!(Health::new(2, 3).status(), "1/3 UP");
+        let mut h = healthy(2, 3);
         assert_eq!(h.status(), "3/3 UP");
         h.failure();
         assert_eq!(h.status(), "2/3 UP");

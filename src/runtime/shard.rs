@@ -231,7 +231,7 @@ async fn serve_sessions(shard: Rc<ShardCtx>) {
 /// Starts this shard's share of the health checks, their first runs spread as HAProxy's
 /// `start_checks` spreads them: check `k` of `n` after `mininter * k / n`, where `mininter`
 /// is the shortest interval of at least a second among all servers (a shorter one starts at
-/// once), capped by `max-spread-checks`.
+/// once) or the server's own if longer, capped by `max-spread-checks`.
 fn spawn_probers(shard: &Rc<ShardCtx>) {
     let shared = &shard.shared;
     let n = shared.probes.len();
@@ -248,10 +248,6 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
         .filter(|i| *i >= std::time::Duration::from_secs(1))
         .min()
         .unwrap_or_default();
-    let mininter = match shared.cfg.global.max_spread_checks {
-        Some(m) => mininter.min(m),
-        None => mininter,
-    };
     for (k, spec) in shared.probes.iter().enumerate() {
         if k % nshards != shard.id {
             continue;
@@ -262,6 +258,13 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
         let px = &shared.cfg.proxies[spec.backend];
         let srv = &px.servers[spec.server];
         let c = &srv.params.check;
+        // HAProxy's start_check_task: a server checked less often than `mininter` spreads
+        // over its own interval; `max-spread-checks` caps either.
+        let spread = mininter.max(first_inter(c));
+        let spread = match shared.cfg.global.max_spread_checks {
+            Some(m) => spread.min(m),
+            None => spread,
+        };
         let probe = crate::health::prober::Probe {
             be: be.clone(),
             srv: spec.server,
@@ -285,7 +288,7 @@ fn spawn_probers(shard: &Rc<ShardCtx>) {
             pp2_local: !shared.cfg.global.pp2_never_send_local,
             spread_pct: shared.cfg.global.spread_checks,
             log_checks: px.options.log_health_checks,
-            first_delay: mininter.mul_f64(k as f64 / n.max(1) as f64),
+            first_delay: spread.mul_f64(k as f64 / n.max(1) as f64),
             mux: crate::health::prober::HttpMux::of(&srv.params),
             h2: (
                 crate::proxy::http::session::head_limits(&shared.cfg.global),
