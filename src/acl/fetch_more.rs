@@ -171,8 +171,27 @@ fn opt_str<'a>(args: Option<&[&'a str]>, pos: usize) -> Option<&'a str> {
         .filter(|a| !a.is_empty())
 }
 
+/// Whether a configuration loaded names a fetch of the server connection's addresses
+/// (`bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`): reading them costs a `getsockname`
+/// and a `getpeername` per request, paid only then (HAProxy too reads them only when
+/// asked). Never reset: a reload that drops them keeps paying, which is only slower.
+static BC_ADDRS_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// See [`BC_ADDRS_USED`].
+pub fn bc_addrs_used() -> bool {
+    BC_ADDRS_USED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Parses the keywords of this module; `None` for any other.
 pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, String>> {
+    let r = parse_kw(kw, args);
+    if let Some(Ok(More::Bc(0..=3))) = r {
+        BC_ADDRS_USED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    r
+}
+
+fn parse_kw(kw: &str, args: Option<&[&str]>) -> Option<Result<More, String>> {
     let plain = |m: More| no_more(kw, args, 0).map(|_| m);
     Some(match kw {
         "date" => (|| {

@@ -426,7 +426,9 @@ pub async fn session(
                         // `back_establish`.
                         txn.set_cur_timeout(false, be.server_timeout, true);
                         txn.set_cur_timeout(true, be.tunnel_timeout, true);
-                        txn.set_bc(s.addrs(), None);
+                        // (The addresses are two system calls: only for `bc_*` fetches.)
+                        let addrs = crate::acl::bc_addrs_used().then(|| s.addrs()).flatten();
+                        txn.set_bc(addrs, None);
                         // `stick on|store-request`: the client's keys now name this server.
                         if !server.non_stick {
                             persist.store(&shard.shared.stick, server.id);

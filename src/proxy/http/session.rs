@@ -1948,9 +1948,11 @@ impl<'c> Exchange<'c> {
             // set none (HAProxy's `back_establish`).
             self.vars.set_cur_timeout(false, be.server_timeout, true);
             self.vars.set_cur_timeout(true, be.tunnel_timeout, true);
-            // (`bc_*`: a multiplexed stream is HTTP/2's.)
+            // (`bc_*`: a multiplexed stream is HTTP/2's. The addresses are two system calls
+            // per request: read only where a `bc_*` fetch wants them.)
             let major = if sconn.is_stream() { 2 } else { 1 };
-            self.vars.set_bc(sconn.addrs(), Some(major));
+            let addrs = crate::acl::bc_addrs_used().then(|| sconn.addrs()).flatten();
+            self.vars.set_bc(addrs, Some(major));
             // `http-send-name-header`: this server's name as the head's last field, written
             // again on each attempt, so that a retry elsewhere names the server it reaches.
             if let (Some(h), Some(base)) = (&be_px.http.send_name_header, name_base) {
