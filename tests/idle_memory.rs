@@ -79,8 +79,11 @@ fn an_idle_keep_alive_connection_holds_a_few_kib() {
     let after = rss_kib(lb.pid());
     let per_conn = (after.saturating_sub(before)) as f64 / N as f64;
     eprintln!("{per_conn:.2} KiB per idle connection ({before} → {after} KiB for {N})");
+    // The bound is issue 11's goal, 4 KiB: with transparent huge pages the RSS grows in
+    // 2 MiB steps, 1.05 KiB per connection at 2,000 of them, so the 1.6 KiB measured with
+    // huge pages off reads 2.0 or 3.1 depending on where the steps fall (3.07 in a CI run).
     assert!(
-        per_conn < 3.0,
+        per_conn < 4.0,
         "{per_conn:.2} KiB per idle keep-alive connection (was 16 before the idle state was cut)"
     );
     drop(conns);
