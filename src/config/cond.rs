@@ -10,6 +10,8 @@
 //! HAProxy [`LANGUAGE_VERSION`] (Debian 12's HAProxy, which the differential tests run
 //! beside corelb), with the build features in [`FEATURES`].
 
+use super::units::{CLong, strtol};
+
 /// The HAProxy version whose configuration language corelb speaks, for `version_atleast()`
 /// and `version_before()`.
 pub const LANGUAGE_VERSION: &str = "2.6.12";
@@ -132,7 +134,12 @@ impl P<'_> {
             self.i += 1;
             self.blanks();
         }
-        if let Some((n, len)) = strtol(&self.s[self.i..]) {
+        if let Some(CLong {
+            value: n,
+            used: len,
+            ..
+        }) = strtol(&self.s[self.i..], 0)
+        {
             self.i += len;
             return Ok((n != 0) ^ neg);
         }
@@ -238,42 +245,6 @@ const PREDICATES: &[(&str, usize)] = &[
     ("version_atleast", 1),
     ("version_before", 1),
 ];
-
-/// C's `strtol(s, &end, 0)` on a prefix: sign, `0x` hex, `0` octal or decimal; the value
-/// and the bytes used, or None when no digit was read.
-fn strtol(s: &[u8]) -> Option<(i64, usize)> {
-    let mut i = 0;
-    let neg = match s.first() {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let (radix, skip) = if s[i..].starts_with(b"0x") || s[i..].starts_with(b"0X") {
-        if s.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit()) {
-            (16, 2)
-        } else {
-            (8, 0)
-        }
-    } else if s.get(i) == Some(&b'0') {
-        (8, 0)
-    } else {
-        (10, 0)
-    };
-    i += skip;
-    let start = i;
-    let mut v: i64 = 0;
-    while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(radix)) {
-        v = v.saturating_mul(radix as i64).saturating_add(d as i64);
-        i += 1;
-    }
-    (i > start).then_some((if neg { -v } else { v }, i))
-}
 
 /// HAProxy's `split_version`: `a[.b[.c[.d]]][-{dev,rc,pre}N][-*][-commit]` into seven
 /// numbers (the tag: dev 1, rc/pre 2, none 3).

@@ -95,9 +95,102 @@ pub fn atol(s: &str) -> i64 {
     if neg { -v } else { v }
 }
 
+/// What C's `strtol` read from a prefix (see [`strtol`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CLong {
+    /// The value, held at `i64::MIN`/`i64::MAX` when it overflows, as C holds it at
+    /// `LONG_MIN`/`LONG_MAX`.
+    pub value: i64,
+    /// The bytes read (C's `end - s`).
+    pub used: usize,
+    /// C's `ERANGE`.
+    pub overflow: bool,
+}
+
+/// C's `strtol(s, &end, base)`, which HAProxy uses to read numbers on its CLI and in
+/// conditions (`atoi` and `strtoul` are built on it below their callers): leading blanks,
+/// an optional sign, then digits of `base` (10, 16 or 8; 0 reads `0x` as hex, a leading
+/// `0` as octal, else decimal). None when no digit was read.
+pub fn strtol(s: &[u8], base: u32) -> Option<CLong> {
+    let mut i = s
+        .iter()
+        .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .count();
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let hex_prefix = s[i..].starts_with(b"0x") || s[i..].starts_with(b"0X");
+    // A `0x` with no hex digit after it is the number 0 followed by `x`, as in C.
+    let hex_prefix = hex_prefix && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+    let radix = match base {
+        0 if hex_prefix => 16,
+        0 if s.get(i) == Some(&b'0') => 8,
+        0 => 10,
+        b => b,
+    };
+    if radix == 16 && hex_prefix {
+        i += 2;
+    }
+    let start = i;
+    // Accumulated as a magnitude: LONG_MIN's is one more than LONG_MAX's.
+    let limit = if neg { 1u64 << 63 } else { i64::MAX as u64 };
+    let (mut v, mut overflow) = (0u64, false);
+    while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(radix)) {
+        match v
+            .checked_mul(radix as u64)
+            .and_then(|v| v.checked_add(d as u64))
+        {
+            Some(n) if n <= limit => v = n,
+            _ => overflow = true,
+        }
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    let value = match (overflow, neg) {
+        (true, true) => i64::MIN,
+        (true, false) => i64::MAX,
+        (false, true) => (v as i64).wrapping_neg(),
+        (false, false) => v as i64,
+    };
+    Some(CLong {
+        value,
+        used: i,
+        overflow,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strtol_reads_as_c_does() {
+        let r = |s: &str, b| strtol(s.as_bytes(), b).map(|c| (c.value, c.used, c.overflow));
+        assert_eq!(r(" \t-12x", 10), Some((-12, 5, false)));
+        assert_eq!(r("+7", 10), Some((7, 2, false)));
+        assert_eq!(r("0x1f", 0), Some((31, 4, false)));
+        assert_eq!(r("0x", 0), Some((0, 1, false)));
+        assert_eq!(r("017", 0), Some((15, 3, false)));
+        assert_eq!(r("017", 10), Some((17, 3, false)));
+        assert_eq!(r("x", 10), None);
+        assert_eq!(r("-", 10), None);
+        assert_eq!(r("", 0), None);
+        assert_eq!(r("9223372036854775807", 10), Some((i64::MAX, 19, false)));
+        assert_eq!(r("9223372036854775808", 10), Some((i64::MAX, 19, true)));
+        assert_eq!(r("-9223372036854775808", 10), Some((i64::MIN, 20, false)));
+        assert_eq!(r("-99999999999999999999", 10), Some((i64::MIN, 21, true)));
+    }
+
     const MS: Duration = Duration::from_millis(1);
 
     #[test]

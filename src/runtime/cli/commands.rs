@@ -9,6 +9,7 @@ use crate::cluster::ServerState;
 use crate::cluster::state::admin;
 use crate::cluster::{BackendRt, Shared};
 use crate::config::cli::{CliLevel, CliSeverity};
+use crate::config::units::strtol;
 use crate::log::syslog::{ERR, INFO, WARNING};
 use std::fmt::Write;
 use std::sync::Arc;
@@ -648,7 +649,7 @@ fn with_shared(
             // HAProxy reads it with atoi: what does not start with digits is 0, and 0 or
             // less is the hard limit.
             Some(v) => {
-                let v = strtol10(v).unwrap_or(0) as i32;
+                let v = strtol(v.as_bytes(), 10).map_or(0, |c| c.value as i32);
                 if i64::from(v) > i64::from(sh.hard_maxconn) {
                     return Answer::err("Value out of range.\n");
                 }
@@ -916,21 +917,12 @@ fn update_addr_port(
     warn(msg)
 }
 
-/// C's `strtol(s, &end, 10)` as HAProxy checks it: blanks, a sign, digits; `None` when no
-/// digit was read or the value overflows a `long` (ERANGE).
+/// C's `strtol(s, &end, 10)` as HAProxy checks it: `None` when no digit was read or the
+/// value overflows a `long` (ERANGE).
 fn strtol10(s: &str) -> Option<i64> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 {
-        return None;
-    }
-    let v: i64 = t[..digits].parse().ok()?;
-    Some(if neg { -v } else { v })
+    strtol(s.as_bytes(), 10)
+        .filter(|c| !c.overflow)
+        .map(|c| c.value)
 }
 
 /// The server's checks have a port of their own (`port` on its line), which HAProxy needs

@@ -4,6 +4,7 @@
 
 use crate::config::cli::CliLevel;
 use crate::config::stick::{DataType, KeyType};
+use crate::config::units::strtol;
 use crate::stick::{Entry, Key, Table, Tables, now_ms};
 use std::fmt::Write;
 
@@ -87,18 +88,8 @@ fn cli_key(t: &Table, k: &str) -> Result<crate::stick::Key, String> {
 /// C's `strtoul(s, &end, 10)` refused as HAProxy refuses it: no digit, out of range, or
 /// above 32 bits (a negative number wraps to a huge one).
 fn strtoul_u32(s: &str) -> Option<u32> {
-    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, s) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-    let v: u64 = s[..digits].parse().ok()?;
-    match (neg, u32::try_from(v)) {
-        (true, _) if v != 0 => None,
-        (_, r) => r.ok(),
-    }
+    let c = strtol(s.as_bytes(), 10).filter(|c| !c.overflow)?;
+    u32::try_from(c.value).ok()
 }
 
 /// HAProxy's `strl2llrc`: an optional '-', then only digits (none reads 0), within 64 bits.
