@@ -2036,3 +2036,58 @@ fn severity_output_matches_haproxy_26() {
     );
     drop(lb);
 }
+
+/// Without a global `maxconn`, both derive it from the descriptor limit as HAProxy 2.6's
+/// `compute_ideal_maxconn` does: two descriptors per connection in mode http, half a
+/// descriptor more (pipes) in mode tcp, which corelb splices by default as HAProxy's
+/// `option splice-auto` does (HAProxy without that option counts no pipes). The fixed
+/// descriptors differ a little (corelb's io_uring rings and one listening socket per
+/// shard; HAProxy's poller and wake-up pipes), so the two may differ by a few.
+#[test]
+fn the_default_maxconn_follows_the_descriptor_limit_like_haproxy() {
+    let dir = TempDir::new("maxconn");
+    for (mode, nofile) in [("http", 4096u32), ("tcp", 4096), ("http", 1500)] {
+        let splice = if mode == "tcp" {
+            "  option splice-auto\n"
+        } else {
+            ""
+        };
+        let sock = dir.path(&format!("{mode}{nofile}.sock"));
+        let cfg = dir.write(
+            &format!("{mode}{nofile}.cfg"),
+            &format!(
+                "global\n  stats socket {} level admin\ndefaults\n  mode {mode}\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nlisten l\n{splice}  bind 127.0.0.1:{}\n  server s 127.0.0.1:{}\n",
+                sock.display(),
+                free_port(),
+                free_port()
+            ),
+        );
+        let hard = |prog: &str, args: &str| -> u32 {
+            let _ = std::fs::remove_file(&sock);
+            let mut child = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "ulimit -n {nofile} && exec {prog} -f {} {args}",
+                    cfg.display()
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("sh");
+            wait_unix_socket(&sock);
+            let info = stats_cmd(&sock, "show info");
+            let _ = child.kill();
+            let _ = child.wait();
+            let field = |k: &str| info.lines().find_map(|l| l.strip_prefix(k));
+            assert_eq!(field("Maxconn: "), field("Hard_maxconn: "), "{info}");
+            field("Hard_maxconn: ").unwrap().parse().unwrap()
+        };
+        let theirs = hard("haproxy", "-db");
+        let ours = hard(corelb_bin(), "--shards 1");
+        let (lo, hi) = (theirs.min(ours), theirs.max(ours));
+        assert!(
+            hi - lo <= 12,
+            "{mode}, ulimit -n {nofile}: corelb {ours}, HAProxy {theirs}"
+        );
+    }
+}

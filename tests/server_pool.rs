@@ -174,3 +174,43 @@ backend be\n  server s 127.0.0.1:{} proto h2 max-reuse 2\n",
         assert_eq!(n, 2, "HAProxy");
     }
 }
+
+/// `tune.pool-high-fd-ratio` (HAProxy's, default 25): a server connection is kept idle only
+/// while the descriptors in use (two per client connection, one per idle server
+/// connection) stay under that share of what `maxconn` needs. With `maxconn 40` on one
+/// shard that is 2 × 40 + 2 × 10 pipes = 100 descriptors, so the ratio is the count: at 10,
+/// five client connections (four held open, one asking) leave no room: the idle connection
+/// of the first request serves the next one and is then closed, and each of the three
+/// after connects anew; at the default 25 the one connection is reused throughout.
+#[test]
+fn pool_high_fd_ratio_keeps_no_idle_connection_once_descriptors_are_short() {
+    for (ratio, want) in [("  tune.pool-high-fd-ratio 10\n", 4), ("", 1)] {
+        let srv = Serve::start("s", &[]);
+        let dir = TempDir::new("fdratio");
+        let port = free_port();
+        let cfg = format!(
+            "global\n  nbthread 1\n  maxconn 40\n{ratio}  stats socket {} level admin\n\
+defaults\n  mode http\n  http-reuse always\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\
+listen l\n  bind 127.0.0.1:{port}\n  server s 127.0.0.1:{}\n",
+            dir.path("admin.sock").display(),
+            srv.port
+        );
+        let _lb = Corelb::start(&cfg, &[], &[port]);
+        let sock = dir.path("admin.sock");
+        wait_unix_socket(&sock);
+        get(port, "/");
+        let held: Vec<_> = (0..4)
+            .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        eventually(Duration::from_secs(5), || {
+            let info = stats_cmd(&sock, "show info");
+            info.lines().any(|l| l == "CurrConns: 4").then_some(())
+        })
+        .expect("the four held connections are counted");
+        for _ in 0..4 {
+            get(port, "/");
+        }
+        assert_eq!(server_conns(srv.port), want, "{ratio:?}");
+        drop(held);
+    }
+}

@@ -225,6 +225,10 @@ pub struct Shared {
     pub pipe_size: usize,
     /// Pipes a shard may hold at once (global maxpipes split over shards).
     pub pipes_per_shard: usize,
+    /// `tune.pool-high-fd-ratio` of the descriptors the process may use (two per
+    /// connection, two per pipe): past it, a server connection is closed rather than kept
+    /// idle (HAProxy's `pool_high_count`; see `net::pool::has_room`).
+    pub idle_fd_cap: usize,
     /// Log targets of each proxy (its own, plus the global ones with `log global`).
     pub logs: Vec<Vec<LogTarget>>,
     /// Health checks, one per checked server of the process; shard i runs every entry
@@ -359,6 +363,9 @@ impl Shared {
                 256 * 1024
             },
             pipes_per_shard: maxpipes / shards.max(1),
+            idle_fd_cap: (2 * maxconn as usize + 2 * maxpipes)
+                * cfg.global.pool_high_fd_ratio as usize
+                / 100,
             logs,
             probes,
             shards,

@@ -347,15 +347,13 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
     ),
     kw(
         "tune.pool-high-fd-ratio",
-        Ignored(
-            "idle server connections are bounded by pool-max-conn and pool-purge-delay, not by a share of the file descriptors",
-        ),
+        Supported(g::pool_high_fd_ratio),
         0,
     ),
     kw(
         "tune.pool-low-fd-ratio",
         Ignored(
-            "idle server connections are bounded by pool-max-conn and pool-purge-delay, not by a share of the file descriptors",
+            "an idle server connection is never closed to make room for a new one: tune.pool-high-fd-ratio keeps the pools from taking the descriptors connections need",
         ),
         0,
     ),

@@ -121,6 +121,9 @@ pub struct Global {
     pub pump: PumpKind,
     pub pipesize: usize,
     pub maxpipes: Option<u32>,
+    /// `tune.pool-high-fd-ratio`: idle server connections are kept only while the
+    /// descriptors in use stay under this percentage of the process' (HAProxy's default 25).
+    pub pool_high_fd_ratio: u32,
     /// `tune.peers.max-updates-at-once`: the most stick-table updates a peer session sends
     /// in one round (HAProxy's default: 200).
     pub peers_max_updates: usize,
@@ -230,6 +233,7 @@ impl Default for Global {
             pump: PumpKind::Auto,
             pipesize: 0,
             maxpipes: None,
+            pool_high_fd_ratio: 25,
             peers_max_updates: 200,
             spread_checks: 0,
             max_spread_checks: None,

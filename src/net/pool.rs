@@ -7,6 +7,7 @@ use super::io::ServerIo;
 use crate::cluster::counters::MAX_IDLE;
 use crate::config::Reuse;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// A server's idle connections on one shard: at most `max`, each kept for `delay`
@@ -42,8 +43,36 @@ impl IdleLimit {
     }
 }
 
+/// The idle HTTP/1 server connections of every shard's pool, for [`has_room`].
+static POOLED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether one more server connection may be kept idle: the descriptors in use (two per
+/// client connection, `conns`, and the pooled ones) stay under `cap`
+/// (`Shared::idle_fd_cap`, HAProxy's `tune.pool-high-fd-ratio`), so that idle connections
+/// never take the descriptors `maxconn` connections need.
+pub fn has_room(cap: usize, conns: u32) -> bool {
+    2 * conns as usize + POOLED.load(Relaxed) < cap
+}
+
+/// Counts a connection in [`POOLED`] while it is in a pool, however it leaves.
+struct Pooled;
+
+impl Pooled {
+    fn new() -> Pooled {
+        POOLED.fetch_add(1, Relaxed);
+        Pooled
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        POOLED.fetch_sub(1, Relaxed);
+    }
+}
+
 pub struct Idle {
     pub conn: ServerIo,
+    _counted: Pooled,
     /// When it is closed (its server's `pool-purge-delay` after it was put).
     until: Instant,
     /// Served at least one request already (what `http-reuse aggressive` wants).
@@ -128,6 +157,7 @@ impl Pool {
         }
         list.push(Idle {
             conn,
+            _counted: Pooled::new(),
             until: now + limit.delay,
             reused,
             uses,

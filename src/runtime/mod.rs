@@ -129,7 +129,7 @@ fn start_generation(
     let maxconn = cfg
         .global
         .maxconn
-        .unwrap_or_else(|| limits::default_maxconn(host.nofile));
+        .unwrap_or_else(|| limits::default_maxconn(host.nofile, &cfg, nshards));
     let grace = cfg.global.hard_stop_after.unwrap_or(DEFAULT_GRACE);
     let (per_shard, sockets) = listeners::bind_all(
         &cfg,

@@ -493,6 +493,13 @@ pub(crate) fn maxpipes(p: &mut Parser, w: &[String], loc: &Loc) {
     p.global.maxpipes = uint_arg(w, 1, 0, u32::MAX as u64, loc, &mut p.diags).map(|v| v as u32);
 }
 
+/// `tune.pool-high-fd-ratio N`: a percentage, 0 to 100 as HAProxy checks it.
+pub(crate) fn pool_high_fd_ratio(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, 100, loc, &mut p.diags) {
+        p.global.pool_high_fd_ratio = v as u32;
+    }
+}
+
 /// `tune.peers.max-updates-at-once N` (read as HAProxy's atoi: leading digits).
 pub(crate) fn peers_max_updates(p: &mut Parser, w: &[String], loc: &Loc) {
     match w.get(1).map(|v| crate::config::units::atol(v)) {

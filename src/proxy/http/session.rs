@@ -2600,6 +2600,12 @@ impl<'c> Exchange<'c> {
         if server_keep && !named && !spent {
             if be_px.http.reuse == Reuse::Never || be.lb.servers[srv].follows_client_dst() {
                 b.private = Some((be.proxy, srv, answered.sconn, uses));
+            } else if !crate::net::pool::has_room(
+                shard.shared.idle_fd_cap,
+                shard.shared.slots.current(),
+            ) {
+                // Past tune.pool-high-fd-ratio: closed rather than kept idle.
+                drop(answered.sconn);
             } else {
                 let limit = crate::net::pool::IdleLimit::of(params, shard.shared.shards);
                 shard.http_pool.borrow_mut().put(
