@@ -1235,7 +1235,7 @@ frontend h2_server
 /// `http-after-response` rules and log lines, through Debian's HAProxy 2.6 and corelb: to a
 /// clear server, to TLS servers (one HAProxy serving both proxies: TLS 1.3 with one suite,
 /// TLS 1.2 with one suite, so that OpenSSL and rustls negotiate the same), the second
-/// connection to each resumed; to a closed port (nothing left to fetch: HAProxy lets go of
+/// connection to each resumed (one thread each: HAProxy keeps a session per thread); to a closed port (nothing left to fetch: HAProxy lets go of
 /// the connection), to a server that does not speak TLS (`SSL handshake failure`), to one
 /// that never answers the handshake (a timeout: no error code yet); over HTTP/2 (ALPN h2);
 /// and in mode tcp.
