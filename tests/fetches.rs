@@ -382,6 +382,14 @@ fn fetches_corelb_lacks_say_why() {
             "fc_rcvd_proxy",
             "fetch method 'fc_rcvd_proxy' is not supported: not implemented in corelb yet",
         ),
+        (
+            "ssl_bc_session_id,hex",
+            "fetch method 'ssl_bc_session_id' is not supported: rustls does not expose the handshake's randoms, session id",
+        ),
+        (
+            "ssl_bc_err",
+            "fetch method 'ssl_bc_err' is not supported: rustls has no OpenSSL error codes",
+        ),
     ] {
         let cfg = format!(
             "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\nfrontend f\n    bind 127.0.0.1:{}\n    http-request set-header X %[{expr}]\n    default_backend b\nbackend b\n    server s 127.0.0.1:1\n",
@@ -1107,6 +1115,25 @@ backend be
     }
 }
 
+/// The log lines starting with one of `prefixes`, sorted, once `log` shows `n` of them (what
+/// it shows after 5 s otherwise).
+fn logged(log: &dyn Fn() -> String, prefixes: &[&str], n: usize) -> Vec<String> {
+    let lines = || {
+        let mut l: Vec<String> = log()
+            .lines()
+            .map(str::trim)
+            .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+            .map(str::to_string)
+            .collect();
+        l.sort();
+        l
+    };
+    eventually(std::time::Duration::from_secs(5), || {
+        Some(lines()).filter(|l| l.len() == n)
+    })
+    .unwrap_or_else(lines)
+}
+
 /// The server connection's fetches (`bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`,
 /// `bc_http_major`) in `http-response` rules and log lines, in mode http and mode tcp (no
 /// HTTP version there), and on an answer corelb made itself (nothing), through Debian's
@@ -1176,16 +1203,6 @@ frontend h2_server
         }
         [get(p[0], "/a"), get(p[1], "/o"), get(p[2], "/t"), h2]
     };
-    let lines = |log: String| {
-        let mut l: Vec<String> = log
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("BC ") || l.starts_with("TBC "))
-            .map(str::to_string)
-            .collect();
-        l.sort();
-        l
-    };
     let ports = |_| -> Vec<u16> { (0..5).map(|_| free_port()).collect() };
     let (hp, cp) = (ports(0), ports(1));
     let Some(haproxy) = Haproxy::start(&cfg(&hp), &hp) else {
@@ -1194,15 +1211,8 @@ frontend h2_server
     let corelb = Corelb::start(&cfg(&cp), &[], &cp);
     let (h, c) = (run(&hp), run(&cp));
     assert_eq!(c, h, "corelb log:\n{}", corelb.log());
-    let want = |l: &Vec<String>| l.len() == 3;
-    let hl = eventually(std::time::Duration::from_secs(5), || {
-        Some(lines(haproxy.log())).filter(want)
-    })
-    .unwrap_or_else(|| lines(haproxy.log()));
-    let cl = eventually(std::time::Duration::from_secs(5), || {
-        Some(lines(corelb.log())).filter(want)
-    })
-    .unwrap_or_else(|| lines(corelb.log()));
+    let hl = logged(&|| haproxy.log(), &["BC ", "TBC "], 3);
+    let cl = logged(&|| corelb.log(), &["BC ", "TBC "], 3);
     assert_eq!(cl, hl);
     let sp = server.port;
     assert_eq!(c[0]["x-res-fe"], format!("127.0.0.1 1 127.0.0.1 {sp} 1"));
@@ -1217,4 +1227,165 @@ frontend h2_server
         "{cl:?}"
     );
     assert_eq!(c[3]["x-res-h2"], "H2PORT 2");
+}
+
+/// The server connection's error (`bc_err`, `bc_err_str`) and TLS session (`ssl_bc`,
+/// `ssl_bc_protocol`, `ssl_bc_cipher`, `ssl_bc_alpn`, `ssl_bc_use_keysize`,
+/// `ssl_bc_alg_keysize`, `ssl_bc_is_resumed`) in `http-response` and
+/// `http-after-response` rules and log lines, through Debian's HAProxy 2.6 and corelb: to a
+/// clear server, to TLS servers (one HAProxy serving both proxies: TLS 1.3 with one suite,
+/// TLS 1.2 with one suite, so that OpenSSL and rustls negotiate the same), the second
+/// connection to each resumed (one thread each: HAProxy keeps a session per thread); to a closed port (nothing left to fetch: HAProxy lets go of
+/// the connection), to a server that does not speak TLS (`SSL handshake failure`), to one
+/// that never answers the handshake (a timeout: no error code yet); over HTTP/2 (ALPN h2);
+/// and in mode tcp.
+/// A failed handshake's protocol and suite are left out: OpenSSL names what it attempted.
+#[test]
+fn backend_connection_errors_and_tls_match_haproxy() {
+    let dir = TempDir::new("fetch-bc-tls");
+    let pem = self_signed_pem(&dir, "srv.pem", &["127.0.0.1"]);
+    let mirror = mirror();
+    let silent = Backend::start(|s| {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        drop(s);
+    });
+    let closed = free_port();
+    let (t13, t12) = (free_port(), free_port());
+    let tls_server = format!(
+        "global
+    nbthread 1
+defaults
+    mode http
+    timeout client 5s
+frontend tls
+    bind 127.0.0.1:{t13} ssl crt {pem} alpn h2,http/1.1 ssl-min-ver TLSv1.3 ciphersuites TLS_CHACHA20_POLY1305_SHA256
+    bind 127.0.0.1:{t12} ssl crt {pem} alpn h2,http/1.1 ssl-max-ver TLSv1.2 ciphers ECDHE-ECDSA-AES128-GCM-SHA256
+    http-request return status 200 content-type text/plain string ok
+",
+        pem = pem.display()
+    );
+    let Some(_tls_server) = Haproxy::start(&tls_server, &[t13, t12]) else {
+        return;
+    };
+    // ('/' between the fields: corelb's log-format writes one blank for a run of them
+    // where HAProxy 2.6.12 keeps them all, a difference of its own.)
+    let all = "%[bc_err]/%[bc_err_str]/%[ssl_bc]/%[ssl_bc_protocol]/%[ssl_bc_cipher]/%[ssl_bc_alpn]/%[ssl_bc_use_keysize]/%[ssl_bc_alg_keysize]/%[ssl_bc_is_resumed]";
+    let failed = "%[bc_err]/%[bc_err_str]/%[ssl_bc]/%[ssl_bc_is_resumed]";
+    let cfg = |p: &[u16]| {
+        format!(
+            "global
+    nbthread 1
+    log stderr format raw local0
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    retries 0
+frontend fe
+    bind 127.0.0.1:{}
+    log-format \"E %HP {all} %ST\"
+    http-response set-header x-e \"{all}\"
+    use_backend tls13 if {{ path_beg /tls13 }}
+    use_backend tls12 if {{ path_beg /tls12 }}
+    use_backend h2 if {{ path_beg /h2 }}
+    default_backend plain
+frontend fe_err
+    bind 127.0.0.1:{}
+    log-format \"F %HP {failed} %ST\"
+    http-after-response set-header x-a \"{failed}\"
+    use_backend closed if {{ path /closed }}
+    use_backend notls if {{ path /notls }}
+    use_backend silent if {{ path /silent }}
+    default_backend plain
+backend plain
+    server s 127.0.0.1:{m}
+backend closed
+    server s 127.0.0.1:{closed}
+backend notls
+    server s 127.0.0.1:{m} ssl verify none
+backend silent
+    server s 127.0.0.1:{} ssl verify none
+backend tls13
+    server s 127.0.0.1:{t13} ssl verify none alpn http/1.1
+backend tls12
+    server s 127.0.0.1:{t12} ssl verify none alpn http/1.1
+backend h2
+    server s 127.0.0.1:{t13} ssl verify none alpn h2
+listen t
+    mode tcp
+    bind 127.0.0.1:{}
+    log-format \"T %[bc_err]/%[bc_err_str]/%[ssl_bc]/%[ssl_bc_protocol]/%[ssl_bc_cipher]/%[ssl_bc_alpn]\"
+    server s 127.0.0.1:{t13} ssl verify none alpn http/1.1
+",
+            p[0],
+            p[1],
+            silent.port,
+            p[2],
+            m = mirror.port,
+        )
+    };
+    let run = |p: &[u16]| {
+        let get = |port: u16, path: &str| {
+            let r = format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+            let mut m = seen(&raw_exchange(port, r.as_bytes()));
+            // (HAProxy's HTTP/2 answer has no reason phrase, which corelb's HTTP/1 side
+            // writes.)
+            let status = !path.starts_with("/h2");
+            m.retain(|k, _| (k == "status" && status) || k == "x-e" || k == "x-a");
+            (path.to_string(), m)
+        };
+        let mut out: Vec<_> = [
+            "/plain", "/tls13/1", "/tls13/2", "/tls12/1", "/tls12/2", "/h2",
+        ]
+        .into_iter()
+        .map(|path| get(p[0], path))
+        .collect();
+        for path in ["/closed", "/notls", "/silent", "/plain"] {
+            out.push(get(p[1], path));
+        }
+        // Mode tcp: the server's answer to an HTTP/1.0 request through the TLS tunnel.
+        let t = raw_exchange(p[2], b"GET / HTTP/1.0\r\nHost: h\r\n\r\n");
+        out.push(("tcp".into(), seen(&t)));
+        out
+    };
+    let ports = |_| -> Vec<u16> { (0..3).map(|_| free_port()).collect() };
+    let (hp, cp) = (ports(0), ports(1));
+    let Some(haproxy) = Haproxy::start(&cfg(&hp), &hp) else {
+        return;
+    };
+    let corelb = Corelb::start(&cfg(&cp), &[], &cp);
+    let (h, c) = (run(&hp), run(&cp));
+    assert_eq!(c, h, "corelb log:\n{}", corelb.log());
+    let hl = logged(&|| haproxy.log(), &["E ", "F ", "T "], 11);
+    let cl = logged(&|| corelb.log(), &["E ", "F ", "T "], 11);
+    assert_eq!(cl, hl);
+    // What the comparison rests on, spelled out.
+    let e = |i: usize| c[i].1.get("x-e").cloned().unwrap_or_default();
+    assert_eq!(e(0), "0/Success/0//////0");
+    assert_eq!(
+        e(1),
+        "0/Success/1/TLSv1.3/TLS_CHACHA20_POLY1305_SHA256/http/1.1/256/256/0"
+    );
+    assert!(e(2).ends_with("/1"), "{}", e(2));
+    assert_eq!(
+        e(3),
+        "0/Success/1/TLSv1.2/ECDHE-ECDSA-AES128-GCM-SHA256/http/1.1/128/128/0"
+    );
+    assert!(e(4).ends_with("/1"), "{}", e(4));
+    // (HTTP/2 to the server: a stream on a multiplexed connection.)
+    assert!(
+        e(5).starts_with("0/Success/1/TLSv1.3/TLS_CHACHA20_POLY1305_SHA256/h2/256/256/"),
+        "{}",
+        e(5)
+    );
+    for l in [
+        "F /notls 34/SSL handshake failure/1/0 503",
+        "F /closed -/-/0/0 503",
+        "F /silent -/-/1/0 503",
+        "T 0/Success/1/TLSv1.3/TLS_CHACHA20_POLY1305_SHA256/http/1.1",
+    ] {
+        assert!(cl.iter().any(|x| x == l), "{l}: {cl:?}");
+    }
 }

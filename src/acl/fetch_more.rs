@@ -3,7 +3,8 @@
 //! `hostname`, `rand`, `uuid`, `thread`, `nbproc`, `proc`), address tests (`src_is_local`,
 //! `dst_is_local`), whole-head views (`req.hdrs`, `req.hdr_names`), the Host-and-path hashes
 //! (`base32`, `url32`, their `+src` forms), `baseq`, `url_ip`, `url_port`,
-//! `http_auth_bearer`, `capture.req.ver`, `capture.res.ver`, `req.body_param`. Each
+//! `http_auth_bearer`, `capture.req.ver`, `capture.res.ver`, `req.body_param`, the server
+//! connection's (`bc_*`, `ssl_bc*`). Each
 //! follows the HAProxy function named in its doc (the proxy and server facts are
 //! `super::fetch_px`'s).
 //!
@@ -126,6 +127,28 @@ pub enum More {
     /// connection's, once it is up (its index in that order); `bc_http_major` finds
     /// nothing in mode tcp, as HAProxy's.
     Bc(usize),
+    /// `bc_err`, `bc_err_str`: HAProxy's code of the server connection's error (0 once it
+    /// is up) and its text (`smp_fetch_fc_err`, `conn_err_code_str`).
+    BcErr {
+        text: bool,
+    },
+    /// `ssl_bc`, `ssl_bc_protocol`, `ssl_bc_cipher`, `ssl_bc_alpn`, `ssl_bc_use_keysize`,
+    /// `ssl_bc_alg_keysize`, `ssl_bc_is_resumed`: the server connection's TLS session.
+    SslBc(SslBcField),
+}
+
+/// What an `ssl_bc*` fetch reads of the server connection's TLS session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslBcField {
+    /// `ssl_bc`: true when the connection is TLS, false otherwise (none too).
+    Is,
+    Protocol,
+    Cipher,
+    Alpn,
+    /// `ssl_bc_use_keysize`, `ssl_bc_alg_keysize` (the same for the suites rustls has).
+    Keysize,
+    /// `ssl_bc_is_resumed`: false when the connection is not TLS, as HAProxy's.
+    Resumed,
 }
 
 /// A TCP_INFO field; the times in milliseconds unless `us` (HAProxy rounds to the nearest).
@@ -182,11 +205,27 @@ pub fn bc_addrs_used() -> bool {
     BC_ADDRS_USED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Whether a configuration loaded names `bc_err`, `bc_err_str` or an `ssl_bc*` fetch: only
+/// then is the server connection's TLS session copied for each request (its ALPN is an
+/// allocation) and a failed connect recorded. Never reset, as [`BC_ADDRS_USED`].
+static BC_CONN_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// See [`BC_CONN_USED`].
+pub fn bc_conn_used() -> bool {
+    BC_CONN_USED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Parses the keywords of this module; `None` for any other.
 pub(crate) fn parse(kw: &str, args: Option<&[&str]>) -> Option<Result<More, String>> {
     let r = parse_kw(kw, args);
-    if let Some(Ok(More::Bc(0..=3))) = r {
-        BC_ADDRS_USED.store(true, std::sync::atomic::Ordering::Relaxed);
+    match r {
+        Some(Ok(More::Bc(0..=3))) => {
+            BC_ADDRS_USED.store(true, std::sync::atomic::Ordering::Relaxed)
+        }
+        Some(Ok(More::BcErr { .. } | More::SslBc(_))) => {
+            BC_CONN_USED.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        _ => {}
     }
     r
 }
@@ -283,6 +322,14 @@ fn parse_kw(kw: &str, args: Option<&[&str]>) -> Option<Result<More, String>> {
         "bc_dst" => plain(More::Bc(2)),
         "bc_dst_port" => plain(More::Bc(3)),
         "bc_http_major" => plain(More::Bc(4)),
+        "bc_err" => plain(More::BcErr { text: false }),
+        "bc_err_str" => plain(More::BcErr { text: true }),
+        "ssl_bc" => plain(More::SslBc(SslBcField::Is)),
+        "ssl_bc_protocol" => plain(More::SslBc(SslBcField::Protocol)),
+        "ssl_bc_cipher" => plain(More::SslBc(SslBcField::Cipher)),
+        "ssl_bc_alpn" => plain(More::SslBc(SslBcField::Alpn)),
+        "ssl_bc_use_keysize" | "ssl_bc_alg_keysize" => plain(More::SslBc(SslBcField::Keysize)),
+        "ssl_bc_is_resumed" => plain(More::SslBc(SslBcField::Resumed)),
         "fc_unacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Unacked)),
         "fc_sacked" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Sacked)),
         "fc_retrans" => no_more(kw, args, 1).map(|_| More::TcpInfo(TcpInfoField::Retrans)),
@@ -307,6 +354,8 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "base32+src",
     "bc_dst",
     "bc_dst_port",
+    "bc_err",
+    "bc_err_str",
     "bc_http_major",
     "bc_src",
     "bc_src_port",
@@ -351,6 +400,13 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "so_id",
     "so_name",
     "src_is_local",
+    "ssl_bc",
+    "ssl_bc_alg_keysize",
+    "ssl_bc_alpn",
+    "ssl_bc_cipher",
+    "ssl_bc_is_resumed",
+    "ssl_bc_protocol",
+    "ssl_bc_use_keysize",
     "ssl_fc_alg_keysize",
     "ssl_fc_has_crt",
     "ssl_fc_has_sni",
@@ -381,7 +437,10 @@ impl More {
             | More::DstConn
             | More::CurTimeout { .. }
             | More::LastRule { line: true }
+            | More::BcErr { text: false }
+            | More::SslBc(SslBcField::Keysize)
             | More::FcHttpMajor => SmpType::Int,
+            More::SslBc(SslBcField::Is | SslBcField::Resumed) => SmpType::Bool,
             More::IsLocal { .. } | More::SslFcHasSni | More::SslFcHasCrt | More::HttpFirstReq => {
                 SmpType::Bool
             }
@@ -409,7 +468,9 @@ impl More {
             | More::Prio { .. }
             | More::CurTimeout { .. }
             | More::LastRule { .. }
-            | More::Bc(_) => Layer::Internal,
+            | More::Bc(_)
+            | More::BcErr { .. }
+            | More::SslBc(_) => Layer::Internal,
             // (HAProxy's SMP_USE_FTEND: there from the connection's first rules on.)
             More::SoId | More::SoName | More::DstConn => Layer::L4,
             _ => Layer::L7,
@@ -498,6 +559,67 @@ impl More {
                 {
                     f(v);
                 }
+            }
+            More::BcErr { text } => {
+                let Some(txn) = s.vars().txn else { return };
+                if let Some(code) = txn.with_bc_conn(|e, _| e) {
+                    f(if *text {
+                        Value::Str(conn_err_code_str(code).as_bytes())
+                    } else {
+                        Value::Int(code)
+                    });
+                }
+            }
+            More::SslBc(field) => {
+                let txn = s.vars().txn;
+                let none = || {
+                    // (Not TLS, or no server connection: HAProxy's `ssl_bc` and
+                    // `ssl_bc_is_resumed` still answer false.)
+                    matches!(field, SslBcField::Is | SslBcField::Resumed)
+                };
+                let Some(txn) = txn else {
+                    if none() {
+                        f(Value::Bool(false));
+                    }
+                    return;
+                };
+                txn.with_bc_conn(|_, tls| {
+                    let Some(t) = tls else {
+                        if none() {
+                            f(Value::Bool(false));
+                        }
+                        return;
+                    };
+                    let cipher = || t.suite.and_then(crate::tls::ciphers::openssl_name);
+                    match field {
+                        SslBcField::Is => {
+                            f(Value::Bool(true));
+                        }
+                        SslBcField::Resumed => {
+                            f(Value::Bool(t.resumed));
+                        }
+                        SslBcField::Protocol => {
+                            if let Some(v) = t.version {
+                                f(Value::Str(v.name().as_bytes()));
+                            }
+                        }
+                        SslBcField::Cipher => {
+                            if let Some(c) = cipher() {
+                                f(Value::Str(c.as_bytes()));
+                            }
+                        }
+                        SslBcField::Alpn => {
+                            if let Some(a) = &t.alpn {
+                                f(Value::Str(a));
+                            }
+                        }
+                        SslBcField::Keysize => {
+                            if let Some(bits) = cipher().and_then(|c| cipher_bits(c.as_bytes())) {
+                                f(Value::Int(bits));
+                            }
+                        }
+                    }
+                });
             }
             More::LastRule { line } => {
                 if let Some((file, n)) = s.vars().txn.and_then(super::VarSet::last_rule) {
@@ -738,6 +860,16 @@ fn cipher_bits(name: &[u8]) -> Option<i64> {
     }
 }
 
+/// HAProxy's `conn_err_code_str` for the codes corelb's server connections can have: 0
+/// (none) and a failed TLS handshake ([`super::VarSet::set_bc_failed`]).
+fn conn_err_code_str(code: i64) -> &'static str {
+    match code {
+        0 => "Success",
+        34 => "SSL handshake failure",
+        _ => "",
+    }
+}
+
 /// HAProxy 2.6 fetches corelb knowingly lacks, with what it would take: `Fetch::parse`
 /// says so instead of "unknown fetch method".
 pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
@@ -766,6 +898,9 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
         {
             "corelb does not keep the client's ClientHello (tune.ssl.capture-buffer-size)"
         }
+        "ssl_bc_err" | "ssl_bc_err_str" => {
+            "rustls has no OpenSSL error codes (ssl_bc_err is OpenSSL's packed ERR_get_error; bc_err and bc_err_str work)"
+        }
         "ssl_fc_client_random"
         | "ssl_fc_server_random"
         | "ssl_fc_session_id"
@@ -776,13 +911,10 @@ pub(crate) fn unsupported(kw: &str) -> Option<&'static str> {
         | "ssl_bc_unique_id" => {
             "rustls does not expose the handshake's randoms, session id or Finished message"
         }
-        "bc_err" | "bc_err_str" | "fc_pp_authority" | "fc_pp_unique_id" | "fc_rcvd_proxy"
-        | "rep_ssl_hello_type" | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit"
-        | "res.cache_name" | "res.comp" | "res.comp_algo" | "res.ssl_hello_type" | "ssl_bc"
-        | "ssl_bc_alg_keysize" | "ssl_bc_alpn" | "ssl_bc_cipher" | "ssl_bc_err"
-        | "ssl_bc_err_str" | "ssl_bc_is_resumed" | "ssl_bc_protocol" | "ssl_bc_use_keysize"
-        | "ssl_c_ca_err_depth" | "ssl_c_chain_der" | "ssl_c_key_alg" | "ssl_c_sig_alg"
-        | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
+        "fc_pp_authority" | "fc_pp_unique_id" | "fc_rcvd_proxy" | "rep_ssl_hello_type"
+        | "req.hdrs_bin" | "res.hdrs_bin" | "res.cache_hit" | "res.cache_name" | "res.comp"
+        | "res.comp_algo" | "res.ssl_hello_type" | "ssl_c_ca_err_depth" | "ssl_c_chain_der"
+        | "ssl_c_key_alg" | "ssl_c_sig_alg" | "ssl_fc_err_str" | "ssl_fc_has_early" => YET,
         k if k.starts_with("ssl_f_") || k.starts_with("ssl_s_") => YET,
         _ => return None,
     })

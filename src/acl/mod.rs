@@ -96,7 +96,7 @@ mod fetch;
 mod fetch_more;
 mod fetch_px;
 pub mod hash;
-pub use fetch_more::{bc_addrs_used, set_config_env, set_thread};
+pub use fetch_more::{bc_addrs_used, bc_conn_used, set_config_env, set_thread};
 pub use fetch_px::{FRONTEND_PREFIX, SERVER_PREFIX};
 pub use hash::xxh64;
 mod http;

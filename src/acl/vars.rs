@@ -282,6 +282,9 @@ fn charge_total(add: usize, sub: usize) {
     }
 }
 
+/// HAProxy's `CO_ER_SSL_HANDSHAKE` (`conn_err_code_str`: "SSL handshake failure").
+const CO_ER_SSL_HANDSHAKE: u8 = 34;
+
 /// The variables of one connection or one transaction. Empty, it holds no allocation.
 #[derive(Default)]
 pub struct VarSet(
@@ -296,7 +299,8 @@ pub struct VarSet(
 /// What fetches read of a stream and no `set-var` can write: the queue priority
 /// (`prio_class`, `prio_offset`), the current timeouts (`cur_server_timeout`,
 /// `cur_tunnel_timeout`), the last rule (`last_rule_file`, `last_rule_line`) and the server
-/// connection (`bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`). Kept
+/// connection (`bc_src`, `bc_src_port`, `bc_dst`, `bc_dst_port`, `bc_http_major`,
+/// `bc_err`, `ssl_bc*`). Kept
 /// apart from the variables: they do not count toward `tune.vars.*-max-size` (as in
 /// HAProxy, where they are fields of the stream) and cost no allocation per name. Also the
 /// set's own bookkeeping (what it charged to the limits, whether the request ended).
@@ -315,6 +319,11 @@ struct Facts {
     answering_rule: Option<(Box<[u8]>, i64)>,
     bc_addrs: Option<(SocketAddr, SocketAddr)>,
     bc_http_major: Option<i64>,
+    /// HAProxy's code of the server connection's error (`bc_err`): 0 once up.
+    bc_err: Option<u8>,
+    /// Its TLS session (`ssl_bc*`), when it is TLS and a configuration asks.
+    /// (Boxed: a keep-alive connection keeps these facts, most without a TLS server.)
+    bc_tls: Option<Box<crate::tls::ServerSession>>,
     /// What the `capture-req` and `capture-res` converters stored, by slot, until the
     /// transaction takes them ([`VarSet::take_captures`]).
     captures: [Vec<(usize, Box<[u8]>)>; 2],
@@ -475,11 +484,42 @@ impl VarSet {
 
     /// The server connection is up (HAProxy's `back_establish`): its local and remote
     /// addresses (none for a unix socket) and, in mode http, its HTTP major version.
-    pub fn set_bc(&self, addrs: Option<(SocketAddr, SocketAddr)>, http_major: Option<i64>) {
+    /// Its TLS session too, when it is TLS (`ssl_bc*`); its error is none (`bc_err` 0).
+    pub fn set_bc(
+        &self,
+        addrs: Option<(SocketAddr, SocketAddr)>,
+        http_major: Option<i64>,
+        tls: Option<crate::tls::ServerSession>,
+    ) {
         self.facts_mut(|x| {
             x.bc_addrs = addrs;
             x.bc_http_major = http_major;
+            x.bc_err = Some(0);
+            x.bc_tls = tls.map(Box::new);
         });
+    }
+
+    /// The connect to the server failed. HAProxy 2.6 lets go of a connection that failed
+    /// to connect (refused, timed out): nothing of it is left to fetch. One whose TLS
+    /// handshake failed stays the stream's: it is TLS (`ssl_bc`), and its `bc_err` is
+    /// `CO_ER_SSL_HANDSHAKE`, except after a timeout, when the handshake is still waiting
+    /// and HAProxy's `bc_err` finds nothing.
+    pub fn set_bc_failed(&self, tls_handshake: bool, timed_out: bool) {
+        self.facts_mut(|x| {
+            x.bc_addrs = None;
+            x.bc_http_major = None;
+            x.bc_err = (tls_handshake && !timed_out).then_some(CO_ER_SSL_HANDSHAKE);
+            x.bc_tls = tls_handshake.then(|| Box::new(crate::tls::ServerSession::failed()));
+        });
+    }
+
+    /// The server connection's error code (`bc_err`) and its TLS session (`ssl_bc*`), as
+    /// [`VarSet::set_bc`] or [`VarSet::set_bc_failed`] left them, for `f`.
+    pub fn with_bc_conn<R>(
+        &self,
+        f: impl FnOnce(Option<i64>, Option<&crate::tls::ServerSession>) -> R,
+    ) -> R {
+        self.facts(|x| f(x.bc_err.map(i64::from), x.bc_tls.as_deref()))
     }
 
     /// One of [`VarSet::set_bc`]'s values: `i` in the order `bc_src`, `bc_src_port`,

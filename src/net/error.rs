@@ -82,6 +82,9 @@ pub struct ProxyError {
     pub status: u16,
     /// The system's error, when one caused it (for the debug log).
     pub io: Option<io::Error>,
+    /// A connect whose TLS handshake with the server failed: the connection was TLS
+    /// (`ssl_bc`), and HAProxy's `bc_err` names the failure unless it was a timeout.
+    pub tls_handshake: bool,
 }
 
 /// What may follow an error on the server side of a request (see [`ProxyError::again`]).
@@ -104,6 +107,7 @@ impl ProxyError {
             term: Term::new(term.0, term.1),
             status,
             io: None,
+            tls_handshake: false,
         }
     }
 

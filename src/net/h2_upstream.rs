@@ -75,6 +75,8 @@ struct Live {
     close: Semaphore,
     /// Its local and remote addresses (`bc_src`, `bc_dst`).
     addrs: Option<(SocketAddr, SocketAddr)>,
+    /// What its TLS handshake told (`ssl_bc*`), when a configuration asks.
+    tls: Option<crate::tls::ServerSession>,
 }
 
 impl Live {
@@ -84,9 +86,11 @@ impl Live {
         epoch: u32,
         idle: IdleLimit,
         addrs: Option<(SocketAddr, SocketAddr)>,
+        tls: Option<crate::tls::ServerSession>,
     ) -> Rc<Live> {
         Rc::new(Live {
             addrs,
+            tls,
             active: Cell::new(0),
             used: Cell::new(false),
             streams: Cell::new(0),
@@ -233,7 +237,7 @@ pub async fn check_stream(
         delay: std::time::Duration::ZERO,
         max_reuse: None,
     };
-    let live = Live::new((0, 0), 0, keep_none, addrs);
+    let live = Live::new((0, 0), 0, keep_none, addrs, None);
     spawn_driver(conn, live.clone());
     Ok(Upstream::on(
         send,
@@ -344,13 +348,17 @@ pub async fn open(o: Open<'_>) -> Result<(ServerIo, bool), ProxyError> {
         return Ok((io, false));
     }
     let addrs = io.addrs();
+    // (Once per connection, and only where a configuration names an `ssl_bc*` fetch.)
+    let tls_session = crate::acl::bc_conn_used()
+        .then(|| io.tls_session())
+        .flatten();
     let handshake = client_builder(&o.cfg.global.h2).handshake::<_, Bytes>(io.compat());
     let (send, conn) = with_deadline(be.connect_timeout.map(|t| Instant::now() + t), async {
         handshake.await.map_err(io::Error::other)
     })
     .await
     .map_err(ProxyError::connect)?;
-    let live = Live::new(k, epoch, o.idle, addrs);
+    let live = Live::new(k, epoch, o.idle, addrs, tls_session);
     spawn_driver(conn, live.clone());
     if o.reuse != Reuse::Never {
         POOL.with(|p| {
@@ -740,6 +748,9 @@ impl Multiplexed for Upstream {
     }
     fn addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
         self.live.addrs
+    }
+    fn tls_session(&self) -> Option<crate::tls::ServerSession> {
+        self.live.tls.clone()
     }
 }
 

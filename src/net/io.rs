@@ -263,6 +263,8 @@ pub trait Multiplexed: futures_lite::AsyncRead + AsyncWrite + Unpin {
     fn refused(&self) -> bool;
     /// The connection's local and remote addresses (`bc_src`, `bc_dst`).
     fn addrs(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)>;
+    /// What the connection's TLS handshake told (`ssl_bc*`); `None` in clear.
+    fn tls_session(&self) -> Option<crate::tls::ServerSession>;
 }
 
 impl ServerIo {
@@ -284,6 +286,15 @@ impl ServerIo {
                 let t = self.tcp();
                 Some((t.local_addr().ok()?, t.peer_addr().ok()?))
             }
+        }
+    }
+
+    /// What the TLS handshake with the server told (`ssl_bc*`); `None` in clear.
+    pub fn tls_session(&self) -> Option<crate::tls::ServerSession> {
+        match self {
+            ServerIo::Plain(_) => None,
+            ServerIo::Tls(t) => Some(crate::tls::ServerSession::of(t.get_ref().1)),
+            ServerIo::Stream(s) => s.tls_session(),
         }
     }
 

@@ -53,7 +53,10 @@ pub async fn connect(
         }),
     })
     .await
-    .map_err(|e| ProxyError::connect(e.error))
+    .map_err(|e| ProxyError {
+        tls_handshake: e.step == Step::Tls,
+        ..ProxyError::connect(e.error)
+    })
 }
 
 /// What a PROXY v2 header may tell a server of the client's connection besides its

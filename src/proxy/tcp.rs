@@ -428,7 +428,10 @@ pub async fn session(
                         txn.set_cur_timeout(true, be.tunnel_timeout, true);
                         // (The addresses are two system calls: only for `bc_*` fetches.)
                         let addrs = crate::acl::bc_addrs_used().then(|| s.addrs()).flatten();
-                        txn.set_bc(addrs, None);
+                        let tls = crate::acl::bc_conn_used()
+                            .then(|| s.tls_session())
+                            .flatten();
+                        txn.set_bc(addrs, None, tls);
                         // `stick on|store-request`: the client's keys now name this server.
                         if !server.non_stick {
                             persist.store(&shard.shared.stick, server.id);
@@ -497,6 +500,10 @@ pub async fn session(
                             server.dest(dst.port())
                         );
                         crate::net::shard::observe_error(&shard, &be, srv);
+                        if crate::acl::bc_conn_used() {
+                            let timed_out = e.kind == crate::net::error::Kind::ConnectTimeout;
+                            txn.set_bc_failed(e.tls_handshake, timed_out);
+                        }
                         match retry(&be, srv, e.failure(), &mut out).await {
                             Some(next) => next,
                             None => {

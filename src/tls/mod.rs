@@ -65,6 +65,37 @@ impl Version {
     }
 }
 
+/// What the handshake with a server (`server … ssl`) told, for the `ssl_bc*` fetches. A
+/// handshake that failed leaves only the fact that the connection is TLS ([`ServerSession::failed`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerSession {
+    /// `ssl_bc_protocol`; `None` when the handshake failed.
+    pub version: Option<Version>,
+    /// `ssl_bc_cipher`, `ssl_bc_*_keysize`.
+    pub suite: Option<rustls::CipherSuite>,
+    /// The protocol ALPN chose (`ssl_bc_alpn`).
+    pub alpn: Option<Box<[u8]>>,
+    /// The session was resumed (`ssl_bc_is_resumed`).
+    pub resumed: bool,
+}
+
+impl ServerSession {
+    /// The session of a completed handshake (no system call: rustls' own state).
+    pub fn of(c: &rustls::ClientConnection) -> ServerSession {
+        ServerSession {
+            version: c.protocol_version().map(|v| Version::of(Some(v))),
+            suite: c.negotiated_cipher_suite().map(|s| s.suite()),
+            alpn: c.alpn_protocol().map(Into::into),
+            resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        }
+    }
+
+    /// A handshake that failed: TLS, nothing negotiated.
+    pub fn failed() -> ServerSession {
+        ServerSession::default()
+    }
+}
+
 /// The crypto provider every configuration uses: aws-lc-rs, rustls' default, which has
 /// AES-GCM and CHACHA20-POLY1305 (the suites kTLS can take over).
 pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {

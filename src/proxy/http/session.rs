@@ -1930,6 +1930,10 @@ impl<'c> Exchange<'c> {
                 Err(e) => {
                     txn.t_connect = None;
                     crate::net::shard::observe_error(shard, be, srv);
+                    if crate::acl::bc_conn_used() {
+                        let timed_out = e.kind == crate::net::error::Kind::ConnectTimeout;
+                        self.vars.set_bc_failed(e.tls_handshake, timed_out);
+                    }
                     // Nothing was sent yet: a connection failure (refused, timed out, a
                     // failed TLS handshake) is retried whatever the body.
                     let again = e.again(false, false, replayable);
@@ -1952,7 +1956,10 @@ impl<'c> Exchange<'c> {
             // per request: read only where a `bc_*` fetch wants them.)
             let major = if sconn.is_stream() { 2 } else { 1 };
             let addrs = crate::acl::bc_addrs_used().then(|| sconn.addrs()).flatten();
-            self.vars.set_bc(addrs, Some(major));
+            let tls = crate::acl::bc_conn_used()
+                .then(|| sconn.tls_session())
+                .flatten();
+            self.vars.set_bc(addrs, Some(major), tls);
             // `http-send-name-header`: this server's name as the head's last field, written
             // again on each attempt, so that a retry elsewhere names the server it reaches.
             if let (Some(h), Some(base)) = (&be_px.http.send_name_header, name_base) {
