@@ -746,6 +746,30 @@ fn capture_converters_like_haproxy() {
     );
 }
 
+/// A rule's value keeps its blanks as written (leading, trailing and runs: HAProxy parses
+/// it without `LOG_OPT_MERGE_SPACES`), while the access log's format merges each run of
+/// blanks into one separator; a value with blanks in it goes into the log as it is.
+#[test]
+fn blanks_are_kept_in_rule_values_and_merged_in_log_formats_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  http-request set-var-fmt(txn.a) \"  p   q %[str(r)]  \"\n  http-request set-header X-B \"1   2\"\n  http-request set-var(txn.b) req.hdr(x-b)\n  log-format \"  v=[%[var(txn.a)]]   b=[%[var(txn.b)]]  x   y \"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            assert_eq!(get(port, "/", ""), 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(ours, ["v=[  p   q r  ] b=[1   2] x y "]);
+}
+
 /// `declare capture` and `http-request capture` errors name the file and line, in HAProxy's
 /// words.
 #[test]

@@ -8,8 +8,10 @@
 //!   [`LogFormat::parse_log`] and [`LogFormat::render_log`], where every variable of the
 //!   configuration manual's section 8.2.4 is answered by a [`LogVars`] (the log module's).
 //!
-//! Runs of blanks are one separator, written only after something that printed (HAProxy's
-//! `last_isspace`): leading blanks and the blank after an empty variable vanish.
+//! In access logs, runs of blanks are one separator, written only after something that
+//! printed (HAProxy's `LOG_OPT_MERGE_SPACES` and `last_isspace`): leading blanks and the
+//! blank after an empty variable vanish. Rule values keep their blanks as written, as
+//! HAProxy parses them without that option.
 
 use super::ParseCtx;
 use super::Sample;
@@ -306,7 +308,7 @@ impl LogFormat {
             }
         };
         while i < b.len() {
-            if b[i] == b' ' {
+            if b[i] == b' ' && log.is_some() {
                 flush(&mut text, &mut nodes);
                 if nodes.last() != Some(&Node::Sep) {
                     nodes.push(Node::Sep);
