@@ -748,6 +748,35 @@ mod tests {
         assert!(s(&x, "12abc") && !s(&x, "") && !s(&x, "13"));
     }
 
+    /// What HAProxy 2.6's `show acl #ID` printed for these words (Debian's 2.6.12).
+    #[test]
+    fn reference_texts_are_haproxys() {
+        let t = |m, dotted, ws: &[&'static str]| -> Vec<String> {
+            (ref_texts(m, dotted, &raw(ws)).iter())
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect()
+        };
+        let ints = [
+            "gt", "2", "lt", "5", "7", "ge", "1.5", "1:3", "eq", "4", "ne", "6", "le", "-3", "-5",
+            "gt", "1-4", "8:",
+        ];
+        assert_eq!(
+            t(MatchMethod::Int, false, &ints),
+            [
+                "3:", ":4", ":6", "1:", "1:3", "4", "6", "-3", "-5", "1-4", "8:"
+            ]
+        );
+        assert_eq!(
+            t(MatchMethod::Int, true, &["gt", "3.1", "3.2:3.4", "lt", "4"]),
+            ["3.2:", "3.2:3.4", ":3.65535"]
+        );
+        assert_eq!(t(MatchMethod::Len, false, &["gt", "3"]), ["4:"]);
+        assert_eq!(t(MatchMethod::Str, false, &["gt", "x"]), ["gt", "x"]);
+        // Each entry reads alone: an operator is no number there.
+        let e = Matcher::compile_entries(MatchMethod::Int, false, &raw(&["gt"])).unwrap_err();
+        assert_eq!(e, "'gt' is not a number");
+    }
+
     #[test]
     fn bool_and_found() {
         let b = m(MatchMethod::Bool, false, &[]);
