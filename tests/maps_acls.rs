@@ -54,23 +54,40 @@ fn get(port: u16, host: &str, path: &str, headers: &[&str]) -> String {
 /// between the two; the configuration's file name and lines too (it is written in a
 /// different place).
 fn normalize(s: &str) -> String {
+    normalize_ids(s, false)
+}
+
+/// As [`normalize`]; `keep_ids` keeps the references' numbers. HAProxy's own two references
+/// (its internal HTTP client's `acl 'var'`, which corelb does not have) go.
+fn normalize_ids(s: &str, keep_ids: bool) -> String {
     let mut out = String::new();
     for line in s.lines() {
+        if line.contains(" acl 'var' file 'httpclient' line 0.") {
+            continue;
+        }
         let mut words: Vec<String> = line.split(' ').map(str::to_string).collect();
         for w in &mut words {
             if w.starts_with("0x") {
                 *w = "0x?".into();
             }
         }
-        if words.len() > 1 && words[1].starts_with('(') && words[0].parse::<u32>().is_ok() {
+        if !keep_ids
+            && words.len() > 1
+            && words[1].starts_with('(')
+            && words[0].parse::<u32>().is_ok()
+        {
             words[0] = "#".into();
         }
         let mut l = words.join(" ");
+        // The configuration's name: the file before a line number (the pattern files'
+        // names are followed by "used by").
         let mut from = 0;
-        while let Some(i) = l[from..].find(" at file '").map(|i| i + from) {
-            let end = l[i..].find(" line ").map_or(l.len(), |e| i + e);
-            l.replace_range(i..end, " at file 'CFG'");
-            from = i + 1;
+        while let Some(i) = l[from..].find(" file '").map(|i| i + from + 7) {
+            match l[i..].find("' line ") {
+                Some(e) if !l[i..i + e].contains('\'') => l.replace_range(i..i + e, "CFG"),
+                _ => {}
+            }
+            from = i;
         }
         out.push_str(&l);
         out.push('\n');
@@ -207,8 +224,8 @@ fn maps_and_acls_change_at_run_time_as_in_haproxy() {
 }
 
 /// `show map` and `show acl` list the files with the line that loaded them; a file used by
-/// two lines names both. (HAProxy also lists each ACL's inline patterns as a reference
-/// without a file; corelb does not.)
+/// two lines names both. `show acl` lists each ACL expression's inline patterns too, as a
+/// reference without a file, even without patterns (`-f` alone, `-m found`).
 #[test]
 fn show_map_lists_the_files() {
     let dir = TempDir::new("showmap");
@@ -238,11 +255,19 @@ fn show_map_lists_the_files() {
         normalize(&stats_cmd(&sock, "show acl")),
         format!(
             "# id (file) description\n# ({a}) pattern loaded from file '{a}' used by acl at file \
-             'CFG' line 10. curr_ver=0 next_ver=0 entry_cnt=1\n\n"
+             'CFG' line 10. curr_ver=0 next_ver=0 entry_cnt=1\n# () acl 'path' file 'CFG' line \
+             10. curr_ver=0 next_ver=0 entry_cnt=0\n{}\n",
+            (11..15)
+                .map(|l| format!(
+                    "# () acl 'req.hdr' file 'CFG' line {l}. curr_ver=0 next_ver=0 entry_cnt=0\n"
+                ))
+                .collect::<String>()
         )
     );
+    // The map's number follows the six ACL references of lines 10 to 14.
+    assert!(stats_cmd(&sock, "show map").contains(&format!("\n6 ({m}) ")));
     assert_eq!(
-        stats_cmd(&sock, "get map #1 a.example/x"),
+        stats_cmd(&sock, "get map #6 a.example/x"),
         "type=beg, case=sensitive, found=yes, idx=tree, key=\"a.example\", value=\"a\", type=\"str\"\n\
          type=str, case=sensitive, found=no\n\n"
     );
@@ -465,4 +490,171 @@ fn map_and_acl_versions_as_in_haproxy() {
         "{}",
         corelb[acl + 1]
     );
+}
+
+/// Inline patterns: named ACLs (one with `-f` too, one with `-u`), anonymous conditions of
+/// `http-request` and `use_backend`, predefined ACLs (one reference per proxy however often
+/// used), an integer ACL with operators. The backends answer their own name.
+fn inline_config(dir: &TempDir, sock: &Path, port: u16) -> String {
+    let acl = dir.path("blocked.acl");
+    let back = |n: &str, extra: &str| {
+        format!(
+            "backend be_{n}\n{extra}  http-request return status 200 content-type text/plain string {n}\n"
+        )
+    };
+    format!(
+        "global\n  stats socket {} level admin\ndefaults\n  mode http\n  timeout connect 1s\n  \
+         timeout client 5s\n  timeout server 5s\nfrontend fe\n  bind 127.0.0.1:{port}\n  \
+         acl blocked path -f {} /inline\n  \
+         acl api path_beg /api /v1\n  \
+         acl many req.hdr_cnt(x-n) gt 2\n  \
+         acl pinned path -u 20 /pinned\n  \
+         http-request deny deny_status 403 if blocked || pinned\n  \
+         http-request deny deny_status 405 if METH_PUT\n  \
+         http-request deny deny_status 405 if METH_PUT {{ path /put }}\n  \
+         http-request deny deny_status 429 if many\n  \
+         use_backend be_b if {{ path_beg /b }} || api\n  \
+         use_backend be_c if {{ hdr(host) -i c.example }}\n  \
+         default_backend be_a\n{}{}{}",
+        sock.display(),
+        acl.display(),
+        back("a", "  http-request deny deny_status 404 if METH_PUT\n"),
+        back("b", ""),
+        back("c", "")
+    )
+}
+
+/// `show acl` with the inline references, then `add|del|clear|get|show|prepare|commit acl
+/// #<id>` on them, and what traffic sees on every shard after each change.
+fn inline_transcript(port: u16, sock: &Path, dir: &TempDir) -> Vec<String> {
+    let (_, hosts) = steps(port, sock, dir);
+    let mut t = Vec::new();
+    let cmd = |t: &mut Vec<String>, line: &str| {
+        let out = stats_cmd(sock, line);
+        t.push(format!("> {line}\n{}", normalize_ids(&out, true)));
+    };
+    let x = |h: &[&str]| get(port, "x", "/", h);
+    cmd(&mut t, "show acl");
+    for id in ["#0", "#1", "#2", "#3", "#4", "#20"] {
+        cmd(&mut t, &format!("show acl {id}"));
+    }
+    hosts(&mut t, "x", "/inline");
+    hosts(&mut t, "x", "/added");
+    // `blocked`'s inline patterns (#0 is its file).
+    cmd(&mut t, "add acl #1 /added");
+    hosts(&mut t, "x", "/added");
+    cmd(&mut t, "get acl #1 /added");
+    cmd(&mut t, "show acl #1");
+    cmd(&mut t, "del acl #1 /added");
+    hosts(&mut t, "x", "/added");
+    cmd(&mut t, "del acl #1 /added");
+    // The anonymous ACL of the first `use_backend`.
+    let anon = "#6";
+    hosts(&mut t, "x", "/c-path");
+    cmd(&mut t, &format!("add acl {anon} /c-path"));
+    hosts(&mut t, "x", "/c-path");
+    // `clear` empties the inline patterns, not the file's.
+    cmd(&mut t, "clear acl #1");
+    hosts(&mut t, "x", "/inline");
+    hosts(&mut t, "x", "/admin");
+    // Integers: a range added alone.
+    t.push(x(&["x-n: 1"]));
+    cmd(&mut t, "add acl #3 1:1");
+    t.push(x(&["x-n: 1"]));
+    // `-u 20`.
+    hosts(&mut t, "x", "/pinned");
+    cmd(&mut t, "del acl #20 /pinned");
+    hosts(&mut t, "x", "/pinned");
+    // Versions on an inline reference.
+    cmd(&mut t, "prepare acl #2");
+    cmd(&mut t, "add acl @1 #2 /v");
+    hosts(&mut t, "x", "/v");
+    cmd(&mut t, "show acl @1 #2");
+    cmd(&mut t, "commit acl @1 #2");
+    hosts(&mut t, "x", "/v");
+    hosts(&mut t, "x", "/api");
+    // Errors change nothing.
+    for bad in [
+        "show acl #99",
+        "add acl #99 /x",
+        "del acl #1",
+        "add acl #1",
+        "clear acl #99",
+        "get acl #1",
+        "show acl #",
+        "show acl #2x",
+        "show acl #-1",
+        "show acl ''",
+        "add map #1 k v",
+        "show map #1",
+    ] {
+        cmd(&mut t, bad);
+    }
+    cmd(&mut t, "show acl");
+    t
+}
+
+#[test]
+fn inline_acl_patterns_are_references_as_in_haproxy() {
+    let dir = TempDir::new("inlineacl");
+    dir.write("blocked.acl", "/admin\n");
+    let (hport, cport) = (free_port(), free_port());
+    let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
+    let Some(_h) = Haproxy::start(&inline_config(&dir, &hsock, hport), &[hport]) else {
+        return;
+    };
+    wait_unix_socket(&hsock);
+    let haproxy = inline_transcript(hport, &hsock, &dir);
+    let _lb = Corelb::start(
+        &inline_config(&dir, &csock, cport),
+        &["--shards", "2"],
+        &[cport],
+    );
+    wait_unix_socket(&csock);
+    let corelb = inline_transcript(cport, &csock, &dir);
+    assert_eq!(corelb.len(), haproxy.len());
+    for (h, c) in haproxy.iter().zip(&corelb) {
+        assert_eq!(
+            c,
+            h,
+            "\ncorelb:\n{}\nhaproxy:\n{}",
+            corelb.join("\n"),
+            haproxy.join("\n")
+        );
+    }
+    // What the lines above did, spelled out: the references of both kinds in one sequence
+    // (the file, then the same line's inline patterns), and every connection saw each change.
+    let acl = dir.path("blocked.acl").display().to_string();
+    assert!(corelb[0].starts_with(&format!(
+        "> show acl\n# id (file) description\n0 ({acl}) pattern loaded from file '{acl}' used by \
+         acl at file 'CFG' line 10. curr_ver=0 next_ver=0 entry_cnt=1\n1 () acl 'path' file \
+         'CFG' line 10. curr_ver=0 next_ver=0 entry_cnt=1\n"
+    )));
+    let all = |url: &str, v: &str| format!("GET {url}: {}", [v; 6].join(" | "));
+    let at = |l: &str| corelb.iter().position(|x| x.starts_with(l)).unwrap();
+    let add = at("> add acl #1 /added");
+    assert_eq!(corelb[add - 1], all("x/added", "200 a"));
+    let denied = corelb[add + 1].strip_prefix("GET x/added: ").unwrap();
+    assert_eq!(denied.matches("403 <html>").count(), 6, "{denied}");
+    assert_eq!(
+        corelb[at("> del acl #1 /added") + 1],
+        all("x/added", "200 a")
+    );
+    assert_eq!(
+        corelb[at("> add acl #6 /c-path") + 1],
+        all("x/c-path", "200 b")
+    );
+    assert_eq!(corelb[at("> clear acl #1") + 1], all("x/inline", "200 a"));
+    assert_eq!(corelb[at("> commit acl @1 #2") + 1], all("x/v", "200 b"));
+    // A pattern that does not compile (an operator alone is no number) changes nothing.
+    // (HAProxy 2.6.12 answers the same, then lists none of the reference's entries and
+    // counts one fewer: not compared.)
+    let before = stats_cmd(&csock, "show acl #3");
+    assert_eq!(before.lines().count(), 3, "{before}");
+    assert_eq!(
+        stats_cmd(&csock, "add acl #3 gt"),
+        "'gt' is not a number.\n\n"
+    );
+    assert_eq!(stats_cmd(&csock, "show acl #3"), before);
+    assert!(stats_cmd(&csock, "show acl").contains("\n3 () acl 'req.hdr_cnt' file '"));
 }

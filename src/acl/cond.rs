@@ -55,6 +55,10 @@ pub struct Acls {
     /// Ties conditions to the table they were parsed against (checked in debug builds).
     id: u64,
     acls: Vec<NamedAcl>,
+    /// The predefined ACLs the table's conditions used, parsed at the first use (HAProxy
+    /// adds them to the proxy's ACLs then): the later uses share the expression, and its
+    /// pattern reference (one `show acl` line per proxy, as in HAProxy).
+    predefined: std::sync::Mutex<Vec<(&'static str, Expr)>>,
 }
 
 impl Default for Acls {
@@ -71,6 +75,7 @@ impl Acls {
         Acls {
             id: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
             acls: Vec::new(),
+            predefined: std::sync::Mutex::default(),
         }
     }
 
@@ -293,9 +298,17 @@ impl Cond {
             } else if let Some(idx) = acls.index_of(word) {
                 AclRef::Named(idx)
             } else if let Some((name, def)) = PREDEFINED.iter().find(|(n, _)| *n == word) {
-                let def: Vec<String> = def.iter().map(|s| s.to_string()).collect();
-                let e =
-                    Expr::parse(&def, ctx).map_err(|e| format!("predefined ACL '{word}': {e}"))?;
+                let mut seen = acls.predefined.lock().unwrap_or_else(|e| e.into_inner());
+                let e = match seen.iter().find(|(n, _)| n == name) {
+                    Some((_, e)) => e.clone(),
+                    None => {
+                        let def: Vec<String> = def.iter().map(|s| s.to_string()).collect();
+                        let e = Expr::parse(&def, ctx)
+                            .map_err(|e| format!("predefined ACL '{word}': {e}"))?;
+                        seen.push((name, e.clone()));
+                        e
+                    }
+                };
                 AclRef::Inline(Box::new(e), Some(name))
             } else {
                 let mut names: Vec<&str> = acls.names().collect();

@@ -17,9 +17,9 @@ use super::sample::SmpType;
 #[derive(Clone, Debug)]
 pub(crate) struct Expr {
     pub(crate) fetch: FetchExpr,
-    pub(crate) matcher: Matcher,
-    /// The `-f` files' patterns, shared with their other users and changed at run time.
-    pub(crate) files: Box<[Arc<LiveAcl>]>,
+    /// The `-f` files' patterns, then the inline ones, each a reference shared with its
+    /// other users (clones of the expression) and changed at run time.
+    pub(crate) lists: Box<[Arc<LiveAcl>]>,
     /// The keyword as written (`req_ssl_sni`, `path_beg`), for messages.
     pub(crate) kw: Box<str>,
 }
@@ -94,6 +94,7 @@ impl Expr {
         }
 
         let mut icase = false;
+        let mut user_id = None;
         let mut raw: Vec<RawPattern> = Vec::new();
         let mut files: Vec<(String, bool)> = Vec::new();
         let mut loaded = false;
@@ -110,9 +111,11 @@ impl Expr {
                 // No DNS resolution: corelb never resolves pattern names anyway.
                 "-n" => {}
                 "-u" => {
-                    next()?
+                    let id = next()?
                         .parse::<i64>()
                         .map_err(|_| "the argument of -u must be an integer".to_string())?;
+                    // HAProxy's -1 is "no id chosen".
+                    user_id = u32::try_from(id).ok();
                     i += 1;
                 }
                 // Map file syntax: only the key (first word) of each line is a pattern.
@@ -166,25 +169,22 @@ impl Expr {
         }
         let mut warnings = Vec::new();
         let kw = split_call(first)?.0;
-        if matches!(kw, "req.ssl_ver" | "req_ssl_ver") && method == MatchMethod::Int {
-            // HAProxy's `pat_parse_dotted_ver`: `3.1` is 0x30001, in ranges too.
+        // HAProxy's `pat_parse_dotted_ver`: `3.1` is 0x30001, in ranges too.
+        let dotted = matches!(kw, "req.ssl_ver" | "req_ssl_ver") && method == MatchMethod::Int;
+        // The reference holds the patterns as HAProxy's compatibility layer rewrites them
+        // (`gt 3.1` is `3.2:`), so that each reads alone when the CLI adds one.
+        let inline_entries = super::pattern::ref_texts(method, dotted, &raw);
+        if dotted {
             for p in &mut raw {
                 p.text = dotted_versions(&p.text)?;
             }
         }
-        let matcher = Matcher::compile(method, icase, &raw, &mut |w| warnings.push(w))?;
+        // Compiled once as written, for the messages about the configuration's words.
+        Matcher::compile(method, icase, &raw, &mut |w| warnings.push(w))?;
         let mut live = Vec::new();
         for (file, as_map) in files {
             let r = patref::load(&file, as_map, || read_pattern_file(&file, ctx, as_map))?;
-            // Compiled once here for the warnings, with the file's lines in them.
-            Matcher::compile(method, icase, &raw_of(&file, &r.entries()), &mut |w| {
-                warnings.push(w)
-            })?;
-            let l = Arc::new(LiveAcl {
-                method,
-                icase,
-                cur: ArcSwap::from_pointee(matcher_of(method, icase, &file, &[])?),
-            });
+            let l = LiveAcl::new(method, icase, dotted)?;
             r.attach(
                 if as_map {
                     patref::MAP | patref::ACL
@@ -195,13 +195,17 @@ impl Expr {
             )?;
             live.push(l);
         }
+        // After the files' references, as in HAProxy.
+        let r = patref::inline(kw, user_id, inline_entries)?;
+        let l = LiveAcl::new(method, icase, dotted)?;
+        r.attach(patref::ACL, l.clone())?;
+        live.push(l);
         for w in warnings {
             ctx.warn(w);
         }
         Ok(Expr {
             fetch,
-            matcher,
-            files: live.into(),
+            lists: live.into(),
             kw: kw.into(),
         })
     }
@@ -212,7 +216,7 @@ impl Expr {
         use super::cond::Tri;
         let mut hit = false;
         let may_change = self.fetch.each_checked(s, true, &mut |v| {
-            hit = self.matcher.matches(v) || self.files.iter().any(|f| f.cur.load().matches(v));
+            hit = self.lists.iter().any(|f| f.cur.load().matches(v));
             !hit
         });
         if hit {
@@ -285,12 +289,27 @@ fn parse_fetch(word: &str, proxy: &str) -> Result<(FetchExpr, MatchMethod), Stri
     Ok((e, m))
 }
 
-/// One `-f` file as an ACL expression matches it (one per expression and file).
+/// One `-f` file, or the inline patterns, as an ACL expression matches them (one per
+/// expression and reference).
 #[derive(Debug)]
 pub(crate) struct LiveAcl {
     method: MatchMethod,
     icase: bool,
+    /// Versions written `MAJOR.MINOR` (`req.ssl_ver`).
+    dotted: bool,
     cur: ArcSwap<Matcher>,
+}
+
+impl LiveAcl {
+    /// Without patterns until its reference attaches it.
+    fn new(method: MatchMethod, icase: bool, dotted: bool) -> Result<Arc<LiveAcl>, String> {
+        Ok(Arc::new(LiveAcl {
+            method,
+            icase,
+            dotted,
+            cur: ArcSwap::from_pointee(matcher_of(method, icase, false, "", &[])?),
+        }))
+    }
 }
 
 /// The entries of `file` as patterns, with their lines for messages.
@@ -306,13 +325,21 @@ fn raw_of(file: &str, entries: &[RefEntry]) -> Vec<RawPattern> {
         .collect()
 }
 
+/// A reference's entries compiled, each read alone (no operators).
 fn matcher_of(
     method: MatchMethod,
     icase: bool,
+    dotted: bool,
     file: &str,
     entries: &[RefEntry],
 ) -> Result<Matcher, String> {
-    Matcher::compile(method, icase, &raw_of(file, entries), &mut |_| {})
+    let mut raw = raw_of(file, entries);
+    if dotted {
+        for p in &mut raw {
+            p.text = dotted_versions(&p.text).map_err(|e| format!("{}{e}", p.origin))?;
+        }
+    }
+    Matcher::compile_entries(method, icase, &raw)
 }
 
 impl Index for LiveAcl {
@@ -320,6 +347,7 @@ impl Index for LiveAcl {
         Ok(Box::new(matcher_of(
             self.method,
             self.icase,
+            self.dotted,
             file,
             entries,
         )?))
@@ -335,12 +363,20 @@ impl Index for LiveAcl {
     fn get(&self, entries: &[RefEntry], value: &[u8]) -> String {
         let v = super::sample::Value::Str(value);
         let hit = entries.iter().find(|e| {
-            matcher_of(self.method, self.icase, "", std::slice::from_ref(e))
-                .is_ok_and(|m| m.matches(v))
+            let m = matcher_of(
+                self.method,
+                self.icase,
+                self.dotted,
+                "",
+                std::slice::from_ref(e),
+            );
+            m.is_ok_and(|m| m.matches(v))
         });
         let name = self.method.name();
+        // HAProxy's trees compare bytes: it lists the patterns when the case is ignored.
         let idx = match self.method {
-            MatchMethod::Str | MatchMethod::Beg | MatchMethod::Ip => "tree",
+            MatchMethod::Str | MatchMethod::Beg if !self.icase => "tree",
+            MatchMethod::Ip => "tree",
             _ => "list",
         };
         let case = if self.icase {

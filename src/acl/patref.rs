@@ -21,7 +21,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::Sample;
@@ -56,10 +56,17 @@ pub const MAP: u8 = 1;
 /// Used by an ACL (`show acl` lists it).
 pub const ACL: u8 = 2;
 
-/// One file's entries and the indexes built from them.
+/// One file's entries, or one ACL expression's inline patterns, and the indexes built from
+/// them.
 pub struct PatRef {
-    /// `#<id>` on the stats socket, in the order the configuration made them.
-    pub id: u32,
+    /// `#<id>` on the stats socket: set when the parse ends ([`take`]), in the order the
+    /// configuration made the references, after the ids `-u` chose (HAProxy's
+    /// `pattern_finalize_config`).
+    id: AtomicU32,
+    /// The id `-u` chose.
+    user_id: Option<u32>,
+    /// The file; empty for an ACL's inline patterns, which only `#<id>` names (HAProxy's
+    /// reference without a name).
     pub file: Box<str>,
     /// Read as `KEY VALUE` lines (maps, `-M` ACLs) rather than one pattern a line.
     pub two_columns: bool,
@@ -91,7 +98,7 @@ pub enum CommitError {
 
 impl std::fmt::Debug for PatRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PatRef(#{} {})", self.id, self.file)
+        write!(f, "PatRef(#{} {})", self.id(), self.file)
     }
 }
 
@@ -103,7 +110,7 @@ fn next_id() -> u64 {
 }
 
 impl PatRef {
-    fn new(id: u32, file: &str, two_columns: bool, desc: String, entries: Vec<FileLine>) -> Self {
+    fn new(file: &str, two_columns: bool, desc: String, entries: Vec<FileLine>) -> Self {
         let entries = (entries.into_iter())
             .map(|(key, value, line)| RefEntry {
                 id: next_id(),
@@ -113,7 +120,8 @@ impl PatRef {
             })
             .collect();
         PatRef {
-            id,
+            id: AtomicU32::new(0),
+            user_id: None,
             file: file.into(),
             two_columns,
             flags: AtomicU8::new(0),
@@ -126,6 +134,16 @@ impl PatRef {
                 others: Vec::new(),
             }),
         }
+    }
+
+    /// `#<id>` on the stats socket.
+    pub fn id(&self) -> u32 {
+        self.id.load(Ordering::Relaxed)
+    }
+
+    /// An ACL's inline patterns rather than a file.
+    pub fn is_inline(&self) -> bool {
+        self.file.is_empty()
     }
 
     /// Whether a map converter (`MAP`) or an ACL (`ACL`) uses the file.
@@ -154,7 +172,11 @@ impl PatRef {
         let count = st.entries.len() + st.others.iter().map(|o| o.1.len()).sum::<usize>();
         format!(
             "{} ({}) {}. curr_ver={} next_ver={} entry_cnt={count}\n",
-            self.id, self.file, st.desc, st.curr, st.next
+            self.id(),
+            self.file,
+            st.desc,
+            st.curr,
+            st.next
         )
     }
 
@@ -450,7 +472,9 @@ pub(crate) fn load(
     let what = if two_columns { "map" } else { "acl" };
     let found = PARSE.with(|p| {
         let p = p.borrow();
-        let r = p.refs.iter().find(|r| &*r.file == file).cloned();
+        let r = (p.refs.iter())
+            .find(|r| !r.is_inline() && &*r.file == file)
+            .cloned();
         r.map(|r| {
             (
                 r,
@@ -480,31 +504,72 @@ pub(crate) fn load(
             "pattern loaded from file '{file}' used by {what} at file '{}' line {}",
             p.at.0, p.at.1
         );
-        let id = p.refs.len() as u32;
-        let r = Arc::new(PatRef::new(id, file, two_columns, desc, entries));
+        let r = Arc::new(PatRef::new(file, two_columns, desc, entries));
         p.refs.push(r.clone());
         r
     }))
 }
 
+/// A reference for the inline patterns of an ACL expression on the configuration line
+/// being parsed (HAProxy makes one for every expression, with or without patterns): `kw`
+/// is the expression's keyword, `user_id` what `-u` chose. `Err` when another `-u` chose
+/// that id.
+pub(crate) fn inline(
+    kw: &str,
+    user_id: Option<u32>,
+    patterns: Vec<Box<[u8]>>,
+) -> Result<Arc<PatRef>, String> {
+    PARSE.with(|p| {
+        let mut p = p.borrow_mut();
+        if user_id.is_some() && p.refs.iter().any(|r| r.user_id == user_id) {
+            return Err("the id is already used".to_string());
+        }
+        let desc = format!("acl '{kw}' file '{}' line {}", p.at.0, p.at.1);
+        let lines = patterns.into_iter().map(|k| (k, Box::default(), 0));
+        let mut r = PatRef::new("", false, desc, lines.collect());
+        r.user_id = user_id;
+        let r = Arc::new(r);
+        p.refs.push(r.clone());
+        Ok(r)
+    })
+}
+
 /// Ends a parse: the rules' slots get their files' references, and the references made
-/// since the last call are returned (and forgotten here).
+/// since the last call are returned (and forgotten here), by id.
 pub fn take() -> Vec<Arc<PatRef>> {
-    let p = PARSE.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let mut p = PARSE.with(|p| std::mem::take(&mut *p.borrow_mut()));
     for s in &p.slots {
-        if let Some(r) = p.refs.iter().find(|r| r.file == s.file) {
+        if let Some(r) = p.refs.iter().find(|r| !r.is_inline() && r.file == s.file) {
             let _ = s.r.set(r.clone());
         }
     }
+    // The others take the free ids in the order they were made.
+    let chosen: Vec<u32> = p.refs.iter().filter_map(|r| r.user_id).collect();
+    let mut next = 0u32;
+    for r in &p.refs {
+        let id = match r.user_id {
+            Some(id) => id,
+            None => {
+                while chosen.contains(&next) {
+                    next += 1;
+                }
+                next += 1;
+                next - 1
+            }
+        };
+        r.id.store(id, Ordering::Relaxed);
+    }
+    p.refs.sort_by_key(|r| r.id());
     p.refs
 }
 
-/// `add map`/`set map`/… name a reference by `#<id>` or by file.
+/// `add map`/`set map`/… name a reference by `#<id>` or by file (an ACL's inline patterns
+/// only by id).
 pub fn find<'a>(refs: &'a [Arc<PatRef>], name: &str, flag: u8) -> Option<&'a Arc<PatRef>> {
     let by_id = name.strip_prefix('#').and_then(|n| n.parse::<u32>().ok());
     refs.iter().filter(|r| r.is(flag)).find(|r| match by_id {
-        Some(id) => r.id == id,
-        None => &*r.file == name,
+        Some(id) => r.id() == id,
+        None => !r.is_inline() && &*r.file == name,
     })
 }
 
@@ -533,7 +598,6 @@ mod tests {
     /// A map file with the entry `a 1`, and a user counting its entries.
     fn one_entry() -> (PatRef, Arc<Count>) {
         let r = PatRef::new(
-            0,
             "f",
             true,
             String::new(),

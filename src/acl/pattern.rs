@@ -244,6 +244,26 @@ impl Matcher {
         })
     }
 
+    /// Compiles the entries of a pattern reference: each reads alone, as HAProxy's pattern
+    /// parsers read them (an integer operator is not a number there).
+    pub(crate) fn compile_entries(
+        method: MatchMethod,
+        icase: bool,
+        raw: &[RawPattern],
+    ) -> Result<Matcher, String> {
+        if !method.takes_ints() {
+            return Matcher::compile(method, icase, raw, &mut |_| {});
+        }
+        let ints = (raw.iter())
+            .map(|p| parse_int_range(&p.text).map_err(|e| format!("{}{e}", p.origin)))
+            .collect::<Result<_, _>>()?;
+        Ok(Matcher {
+            method,
+            icase,
+            pats: Patterns::Ints(ints),
+        })
+    }
+
     /// Whether the value matches one of the patterns, after the cast the method expects; a
     /// value that does not cast does not match.
     pub(crate) fn matches(&self, v: Value<'_>) -> bool {
@@ -418,6 +438,58 @@ fn parse_ints(raw: &[RawPattern], warn: &mut dyn FnMut(String)) -> Result<Vec<In
         out.push(range.map_err(|e| format!("{}{e}", p.origin))?);
     }
     Ok(out)
+}
+
+/// The configuration's patterns as HAProxy's compatibility layer hands them to its
+/// reference (`parse_acl_expr`): for integers and versions (`dotted`), an operator applies to
+/// the numbers after it, each rewritten as a range (`gt 2` is `3:`, `lt 4` on versions is
+/// `:3.65535`); `eq`, `ne` and a number with `:` or `-` stay as written; the operators go.
+/// A word that is not a number is left as it is (the compilation reports it).
+pub(crate) fn ref_texts(method: MatchMethod, dotted: bool, raw: &[RawPattern]) -> Vec<Box<[u8]>> {
+    let mut op = Op::Eq;
+    let mut out = Vec::with_capacity(raw.len());
+    for p in raw {
+        let t = p.text.as_str();
+        if method.takes_ints() {
+            if let Some(o) = std_op(t) {
+                op = o;
+                continue;
+            }
+            if let Some(r) = operator_range(op, dotted, t) {
+                out.push(r.into_bytes().into());
+                continue;
+            }
+        }
+        out.push(t.as_bytes().into());
+    }
+    out
+}
+
+/// `gt|ge|lt|le N` as the range HAProxy writes for it; `None` when it keeps the word.
+fn operator_range(op: Op, dotted: bool, t: &str) -> Option<String> {
+    if t.contains([':', '-']) || matches!(op, Op::Eq | Op::Ne) {
+        return None;
+    }
+    let (major, minor) = t.split_once('.').map_or((t, None), |(a, b)| (a, Some(b)));
+    let mut v = strl2llrc(major)?;
+    if dotted {
+        let minor = minor.map_or(Some(0), strl2llrc)?;
+        v = (v << 16) | (minor & 0xffff);
+    }
+    let v = match op {
+        Op::Gt => v.saturating_add(1),
+        Op::Lt => v.saturating_sub(1),
+        _ => v,
+    };
+    let n = if dotted {
+        format!("{}.{}", v >> 16, v & 0xffff)
+    } else {
+        v.to_string()
+    };
+    Some(match op {
+        Op::Gt | Op::Ge => format!("{n}:"),
+        _ => format!(":{n}"),
+    })
 }
 
 /// HAProxy's `pat_parse_int`: `N`, `A:B` or `A-B`, `:B`, `A:`.
@@ -674,6 +746,35 @@ mod tests {
         // Strings cast to integers; an empty string does not.
         let x = m(MatchMethod::Int, false, &["12"]);
         assert!(s(&x, "12abc") && !s(&x, "") && !s(&x, "13"));
+    }
+
+    /// What HAProxy 2.6's `show acl #ID` printed for these words (Debian's 2.6.12).
+    #[test]
+    fn reference_texts_are_haproxys() {
+        let t = |m, dotted, ws: &[&'static str]| -> Vec<String> {
+            (ref_texts(m, dotted, &raw(ws)).iter())
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect()
+        };
+        let ints = [
+            "gt", "2", "lt", "5", "7", "ge", "1.5", "1:3", "eq", "4", "ne", "6", "le", "-3", "-5",
+            "gt", "1-4", "8:",
+        ];
+        assert_eq!(
+            t(MatchMethod::Int, false, &ints),
+            [
+                "3:", ":4", ":6", "1:", "1:3", "4", "6", "-3", "-5", "1-4", "8:"
+            ]
+        );
+        assert_eq!(
+            t(MatchMethod::Int, true, &["gt", "3.1", "3.2:3.4", "lt", "4"]),
+            ["3.2:", "3.2:3.4", ":3.65535"]
+        );
+        assert_eq!(t(MatchMethod::Len, false, &["gt", "3"]), ["4:"]);
+        assert_eq!(t(MatchMethod::Str, false, &["gt", "x"]), ["gt", "x"]);
+        // Each entry reads alone: an operator is no number there.
+        let e = Matcher::compile_entries(MatchMethod::Int, false, &raw(&["gt"])).unwrap_err();
+        assert_eq!(e, "'gt' is not a number");
     }
 
     #[test]

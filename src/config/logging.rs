@@ -245,6 +245,8 @@ fn compile_proxy(px: &mut Proxy, d: &mut Diags) {
             "unique-id" => px.kind.place(ckp::FE_HRQ_HDR, ckp::BE_HRQ_HDR),
             _ => ckp::FE_LOG_END,
         };
+        // `show map` names the directive's line.
+        crate::acl::patref::set_line(&loc.file, loc.line);
         let r = LogFormat::parse_log(text, &mut ctx, http);
         for w in ctx.warnings {
             d.warn(loc, w);

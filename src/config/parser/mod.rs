@@ -712,7 +712,7 @@ impl Parser {
             log_forwards: std::mem::take(&mut self.log_forwards),
             peers: std::mem::take(&mut self.peers),
             localpeer: String::new(),
-            pat_refs: crate::acl::patref::take(),
+            pat_refs: Vec::new(),
         };
         // The `env()` fetch sees the environment as the configuration left it.
         crate::acl::set_config_env(self.env.clone(), self.env_reset);
@@ -739,6 +739,9 @@ impl Parser {
             &mut self.diags,
         );
         super::validate::validate(&mut cfg, &mut self.diags);
+        // After the log formats and the servers' `sni`, whose map converters load files
+        // after the sections are read (HAProxy 2.6 numbers those references last too).
+        cfg.pat_refs = crate::acl::patref::take();
         if self.diags.has_errors() {
             if let Some(p) = self.proc_before.take() {
                 crate::acl::proc_restore(p);

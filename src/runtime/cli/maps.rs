@@ -49,6 +49,21 @@ fn version(word: &str) -> u32 {
         })
 }
 
+/// The reference `name` names among those with `flag`: `#<id>` as HAProxy 2.6 reads the id
+/// (`strtol` to the end of the word: `#` alone is 0, `#2x` nothing), else a file.
+fn lookup<'a>(refs: &'a [Arc<PatRef>], name: &str, flag: u8) -> Option<&'a Arc<PatRef>> {
+    let Some(n) = name.strip_prefix('#') else {
+        return patref::find(refs, name, flag);
+    };
+    let id = match crate::config::units::strtol(n.as_bytes(), 10) {
+        None if n.is_empty() => 0,
+        Some(c) if c.used == n.len() => c.value,
+        _ => return None,
+    };
+    let id = u32::try_from(id).ok()?;
+    patref::find(refs, &format!("#{id}"), flag)
+}
+
 /// Runs `name` (`show map`, `del acl`, …) with `args`; `payload` is what followed `<<`.
 pub fn run(refs: &[Arc<PatRef>], name: &str, args: &[&str], payload: Option<&str>) -> Answer {
     let (verb, kind) = match name.split_once(' ') {
@@ -64,7 +79,7 @@ pub fn run(refs: &[Arc<PatRef>], name: &str, args: &[&str], payload: Option<&str
         }
         _ => (None, args),
     };
-    let find = |n: &str| patref::find(refs, n, kind.flag()).ok_or_else(|| kind.unknown());
+    let find = |n: &str| lookup(refs, n, kind.flag()).ok_or_else(|| kind.unknown());
     let r = match (verb, args.first()) {
         ("commit", _) if ver.is_none() => Err(Answer::err("Missing version number.\n")),
         ("show", None) if ver.is_some() => Err(kind.unknown()),
@@ -222,11 +237,10 @@ fn add(
     if !usage.is_empty() {
         return Err(Answer::err(usage));
     }
-    // HAProxy 2.6 tells about a map file before it checks that an ACL uses it.
+    // HAProxy 2.6 looks among every reference: `add map` adds to an ACL's too (the key is
+    // the pattern), and `add acl` tells about a map file before it checks that an ACL uses it.
     let any = patref::MAP | patref::ACL;
-    let r = patref::find(refs, args[0], any)
-        .filter(|r| r.is(kind.flag()) || matches!(kind, Kind::Acl) && r.two_columns)
-        .ok_or_else(|| kind.unknown())?;
+    let r = lookup(refs, args[0], any).ok_or_else(|| kind.unknown())?;
     if ver.is_some_and(|v| r.in_future(v)) {
         return Err(Answer::err(format!(
             "Version number in the future, please use 'prepare {}' before.\n",
@@ -260,8 +274,10 @@ fn add(
         }
         Ok(())
     };
-    Ok(reply(match ver {
+    // HAProxy ends the pattern parser's message with a period.
+    let done = match ver {
         Some(v) => r.update_at(v, push),
         None => r.update(push),
-    }))
+    };
+    Ok(reply(done.map_err(|e| format!("{}.", e.trim_end()))))
 }
