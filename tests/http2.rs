@@ -337,6 +337,8 @@ struct Seen {
     data: Vec<u8>,
     /// Every frame: (type, flags, stream).
     frames: Vec<(u8, u8, u32)>,
+    /// The header blocks of the HEADERS frames: (stream, block).
+    blocks: Vec<(u32, Vec<u8>)>,
     closed: bool,
 }
 
@@ -350,6 +352,7 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
         resets: Vec::new(),
         data: Vec::new(),
         frames: Vec::new(),
+        blocks: Vec::new(),
         closed: false,
     };
     let mut buf = Vec::new();
@@ -386,6 +389,18 @@ fn read_frames(mut s: TcpStream, within: Duration, done: Arc<AtomicBool>) -> See
                 let p = &buf[at + 9..];
                 seen.goaways
                     .push(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+            }
+            if buf[at + 3] == 1 && seen.blocks.len() < 100 {
+                // Less the padding (PADDED) and the priority fields (PRIORITY).
+                let (flags, mut p) = (buf[at + 4], &buf[at + 9..at + 9 + len]);
+                if flags & 0x8 != 0 {
+                    let pad = usize::from(p[0]);
+                    p = &p[1..p.len() - pad];
+                }
+                if flags & 0x20 != 0 {
+                    p = &p[5..];
+                }
+                seen.blocks.push((id & 0x7fff_ffff, p.to_vec()));
             }
             if buf[at + 3] == 0 && seen.data.len() < 1 << 20 {
                 seen.data.extend_from_slice(&buf[at + 9..at + 9 + len]);
@@ -1177,4 +1192,169 @@ frontend fe\n  bind 127.0.0.1:{port} proto h2\n  http-request return status 200\
             assert_eq!(announced_max_frame_size(port), want, "HAProxy with {g:?}");
         }
     }
+}
+
+/// RFC 7541 Appendix A: the static table, entries 1 to 61.
+const HPACK_STATIC: [(&str, &str); 61] = [
+    (":authority", ""),
+    (":method", "GET"),
+    (":method", "POST"),
+    (":path", "/"),
+    (":path", "/index.html"),
+    (":scheme", "http"),
+    (":scheme", "https"),
+    (":status", "200"),
+    (":status", "204"),
+    (":status", "206"),
+    (":status", "304"),
+    (":status", "400"),
+    (":status", "404"),
+    (":status", "500"),
+    ("accept-charset", ""),
+    ("accept-encoding", "gzip, deflate"),
+    ("accept-language", ""),
+    ("accept-ranges", ""),
+    ("accept", ""),
+    ("access-control-allow-origin", ""),
+    ("age", ""),
+    ("allow", ""),
+    ("authorization", ""),
+    ("cache-control", ""),
+    ("content-disposition", ""),
+    ("content-encoding", ""),
+    ("content-language", ""),
+    ("content-length", ""),
+    ("content-location", ""),
+    ("content-range", ""),
+    ("content-type", ""),
+    ("cookie", ""),
+    ("date", ""),
+    ("etag", ""),
+    ("expect", ""),
+    ("expires", ""),
+    ("from", ""),
+    ("host", ""),
+    ("if-match", ""),
+    ("if-modified-since", ""),
+    ("if-none-match", ""),
+    ("if-range", ""),
+    ("if-unmodified-since", ""),
+    ("last-modified", ""),
+    ("link", ""),
+    ("location", ""),
+    ("max-forwards", ""),
+    ("proxy-authenticate", ""),
+    ("proxy-authorization", ""),
+    ("range", ""),
+    ("referer", ""),
+    ("refresh", ""),
+    ("retry-after", ""),
+    ("server", ""),
+    ("set-cookie", ""),
+    ("strict-transport-security", ""),
+    ("transfer-encoding", ""),
+    ("user-agent", ""),
+    ("vary", ""),
+    ("via", ""),
+    ("www-authenticate", ""),
+];
+
+/// Decodes a header block made as HAProxy makes them: static table references and literals
+/// without indexing or never indexed, no Huffman-coded string. Anything else (a dynamic
+/// table index, a literal with incremental indexing, a table size update, a Huffman string)
+/// is an error naming it and its offset.
+fn decode_plain_block(b: &[u8]) -> Result<Vec<(String, String)>, String> {
+    // RFC 7541 §5.1.
+    fn int(b: &[u8], at: &mut usize, prefix: u32) -> Result<usize, String> {
+        let max = (1usize << prefix) - 1;
+        let first = usize::from(*b.get(*at).ok_or("block ends in an integer")?) & max;
+        *at += 1;
+        if first < max {
+            return Ok(first);
+        }
+        let (mut v, mut shift) = (max, 0);
+        loop {
+            let c = *b.get(*at).ok_or("block ends in an integer")?;
+            *at += 1;
+            v += usize::from(c & 0x7f) << shift;
+            shift += 7;
+            if c & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+    }
+    // RFC 7541 §5.2, H = 0 only.
+    fn string(b: &[u8], at: &mut usize) -> Result<String, String> {
+        if b.get(*at).is_some_and(|c| c & 0x80 != 0) {
+            return Err(format!("Huffman-coded string at byte {at}"));
+        }
+        let len = int(b, at, 7)?;
+        let s = b.get(*at..*at + len).ok_or("block ends in a string")?;
+        *at += len;
+        Ok(String::from_utf8_lossy(s).into_owned())
+    }
+    let name_of = |idx: usize, at: usize| match idx {
+        1..=61 => Ok(HPACK_STATIC[idx - 1]),
+        _ => Err(format!(
+            "index {idx} (not in the static table) at byte {at}"
+        )),
+    };
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while at < b.len() {
+        let (start, c) = (at, b[at]);
+        if c & 0x80 != 0 {
+            let (n, v) = name_of(int(b, &mut at, 7)?, start)?;
+            fields.push((n.to_string(), v.to_string()));
+        } else if c & 0xe0 == 0 {
+            // 0000xxxx without indexing, 0001xxxx never indexed.
+            let name = match int(b, &mut at, 4)? {
+                0 => string(b, &mut at)?,
+                idx => name_of(idx, start)?.0.to_string(),
+            };
+            fields.push((name, string(b, &mut at)?));
+        } else if c & 0x40 != 0 {
+            return Err(format!("literal with incremental indexing at byte {start}"));
+        } else {
+            return Err(format!("dynamic table size update at byte {start}"));
+        }
+    }
+    Ok(fields)
+}
+
+/// Response heads are encoded as HAProxy's encoder makes them (src/hpack-enc.c; h2's plain
+/// mode, vendor/h2/CHANGES.md item 11): no Huffman coding, static table references, the
+/// rest literals without indexing, so the second response on a connection is the same bytes
+/// as the first. (HAProxy's literals are "with incremental indexing" of entries it never
+/// refers to; ours ask the client to store nothing.) Before, h2 Huffman-coded the strings
+/// and inserted the fields, and the second head was table references.
+#[test]
+fn response_heads_are_encoded_without_huffman_or_dynamic_table() {
+    let (s, _lb, _app) = attack_site("");
+    let frames = [
+        frame(1, 0x5, 1, &get_block("/a")),
+        frame(1, 0x5, 3, &get_block("/a")),
+        // No more streams: the server ends the connection once both are answered.
+        frame(GOAWAY, 0, 0, &[0; 8]),
+    ];
+    let seen = exchange_frames(s.h2c, &frames);
+    let blocks: Vec<&Vec<u8>> = seen.blocks.iter().map(|(_, b)| b).collect();
+    assert_eq!(seen.blocks.len(), 2, "{:?}", seen.frames);
+    for b in &blocks {
+        let fields = decode_plain_block(b).unwrap_or_else(|e| panic!("{e}: {b:02x?}"));
+        for want in [
+            (":status", "200"),
+            ("x-server", "app"),
+            ("x-h2", "yes"),
+            ("content-type", "text/plain"),
+        ] {
+            assert!(
+                fields.contains(&(want.0.into(), want.1.into())),
+                "{want:?} not in {fields:?}"
+            );
+        }
+        // `:status 200` is the static table's entry 8, whole.
+        assert_eq!(b[0], 0x88, "{b:02x?}");
+    }
+    assert_eq!(blocks[0], blocks[1]);
 }

@@ -454,7 +454,10 @@ pub async fn session<T>(
             .max_send_buffer_size(bufsize)
             .max_concurrent_reset_streams(tune.max_concurrent_streams as usize)
             .max_pending_accept_reset_streams(tune.max_concurrent_streams as usize)
-            .max_local_error_reset_streams(Some(1024));
+            .max_local_error_reset_streams(Some(1024))
+            // Response heads as HAProxy encodes them: no Huffman, no dynamic table
+            // (vendor/h2/CHANGES.md item 11).
+            .hpack_plain(true);
         if tune.max_frame_size != 16384 {
             // (h2's default; HAProxy announces only another value.)
             builder.max_frame_size(tune.max_frame_size);

@@ -343,6 +343,11 @@ impl<T, B> FramedWrite<T, B> {
         self.encoder.hpack.update_max_size(val);
     }
 
+    /// corelb: header blocks encoded as HAProxy does (`hpack::Encoder::set_plain`).
+    pub fn set_hpack_plain(&mut self, plain: bool) {
+        self.encoder.hpack.set_plain(plain);
+    }
+
     /// Retrieve the last data frame that has been sent
     pub fn take_last_data_frame(&mut self) -> Option<frame::Data<B>> {
         self.encoder.last_data_frame.take()

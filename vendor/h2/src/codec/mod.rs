@@ -95,6 +95,11 @@ impl<T, B> Codec<T, B> {
         self.framed_write().set_header_table_size(val)
     }
 
+    /// corelb: header blocks sent encoded as HAProxy does (`hpack::Encoder::set_plain`).
+    pub fn set_send_hpack_plain(&mut self, plain: bool) {
+        self.framed_write().set_hpack_plain(plain)
+    }
+
     /// Set the decoder header table size size.
     pub fn set_recv_header_table_size(&mut self, val: usize) {
         self.inner.set_header_table_size(val)

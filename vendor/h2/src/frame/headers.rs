@@ -712,6 +712,25 @@ impl EncodingHeaderBlock {
 
 // ===== impl Iter =====
 
+/// corelb: `pseudo`'s fields, in `Iter`'s order.
+fn pseudo_fields(pseudo: Pseudo) -> impl Iterator<Item = hpack::Header> {
+    use crate::hpack::Header::*;
+    let Pseudo {
+        method,
+        scheme,
+        authority,
+        path,
+        protocol,
+        status,
+    } = pseudo;
+    (method.map(Method).into_iter())
+        .chain(scheme.map(Scheme))
+        .chain(authority.map(Authority))
+        .chain(path.map(Path))
+        .chain(protocol.map(Protocol))
+        .chain(status.map(Status))
+}
+
 impl Iterator for Iter {
     type Item = hpack::Header<Option<HeaderName>>;
 
@@ -994,6 +1013,11 @@ impl HeaderBlock {
     fn into_encoding(self, encoder: &mut hpack::Encoder) -> EncodingHeaderBlock {
         let mut hpack = encoder.take_scratch();
         hpack.clear();
+        if encoder.is_plain() {
+            // corelb: the fields read in place (`hpack::Encoder::encode_plain_parts`).
+            encoder.encode_plain_parts(pseudo_fields(self.pseudo), &self.fields, &mut hpack);
+            return EncodingHeaderBlock { hpack };
+        }
         let headers = Iter {
             pseudo: Some(self.pseudo),
             fields: self.fields.into_iter(),

@@ -1,8 +1,8 @@
-use super::table::{Index, Table};
+use super::table::{index_static, index_static_field, Index, Table};
 use super::{huffman, Header};
 
 use bytes::{BufMut, BytesMut};
-use http::header::{HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 const DEFAULT_MAX_ALLOWED_SIZE: usize = 4 * 1024;
 
@@ -18,6 +18,8 @@ pub struct Encoder {
     /// across frames instead of being allocated and freed per frame. See
     /// `take_scratch` / `return_scratch`.
     scratch: BytesMut,
+    /// corelb: header blocks made as HAProxy makes them (`set_plain`).
+    plain: bool,
 }
 
 #[derive(Debug, Copy, Clone, Eq, PartialEq)]
@@ -35,6 +37,54 @@ impl Encoder {
             max_allowed_size: DEFAULT_MAX_ALLOWED_SIZE,
             size_update: None,
             scratch: BytesMut::new(),
+            plain: false,
+        }
+    }
+
+    /// corelb: encode every following header block as HAProxy's encoder does
+    /// (src/hpack-enc.c): strings as they are, without Huffman coding, and
+    /// nothing inserted in the dynamic table. A field the static table holds
+    /// whole is its index; any other is a literal without indexing (never
+    /// indexed if sensitive), its name the static table's index when there is
+    /// one. The blocks are larger (no Huffman, and a repeated field is sent
+    /// again whole) but cost no hashing, no table upkeep and no bit packing,
+    /// and each is decoded on its own. A dynamic table size update is still
+    /// sent when the peer's SETTINGS_HEADER_TABLE_SIZE asks for one.
+    pub fn set_plain(&mut self, plain: bool) {
+        self.plain = plain;
+    }
+
+    /// corelb: whether `set_plain` is on.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.plain
+    }
+
+    /// corelb: the plain mode's block of `pseudo` then `fields`, the fields read in place
+    /// (`encode` makes, moves and drops a `Header` for each: a third of its cost).
+    pub(crate) fn encode_plain_parts<I>(
+        &mut self,
+        pseudo: I,
+        fields: &HeaderMap,
+        dst: &mut BytesMut,
+    ) where
+        I: IntoIterator<Item = Header>,
+    {
+        self.encode_size_updates(dst);
+        for h in pseudo {
+            let name = h.name();
+            let sensitive = h.is_sensitive();
+            encode_plain_field(
+                index_static(&h),
+                name.as_slice(),
+                h.value_slice(),
+                sensitive,
+                dst,
+            );
+        }
+        for (name, value) in fields {
+            let statik = index_static_field(name, value);
+            let (name, sensitive) = (name.as_str().as_bytes(), value.is_sensitive());
+            encode_plain_field(statik, name, value.as_bytes(), sensitive, dst);
         }
     }
 
@@ -106,6 +156,11 @@ impl Encoder {
         let _e = span.enter();
 
         self.encode_size_updates(dst);
+
+        if self.plain {
+            encode_plain(headers, dst);
+            return;
+        }
 
         let mut last_index = None;
 
@@ -226,6 +281,90 @@ impl Default for Encoder {
     fn default() -> Encoder {
         Encoder::new(4096, 0)
     }
+}
+
+/// corelb: the block of `headers` made as `Encoder::set_plain` says.
+fn encode_plain<I>(headers: I, dst: &mut BytesMut)
+where
+    I: IntoIterator<Item = Header<Option<HeaderName>>>,
+{
+    // The previous field, whose name a field without one repeats.
+    let mut last: Option<Header> = None;
+    for header in headers {
+        match header.reify() {
+            Ok(header) => {
+                let statik = index_static(&header);
+                let name = header.name();
+                let sensitive = header.is_sensitive();
+                encode_plain_field(
+                    statik,
+                    name.as_slice(),
+                    header.value_slice(),
+                    sensitive,
+                    dst,
+                );
+                last = Some(header);
+            }
+            Err(value) => {
+                let last = last.as_ref().unwrap_or_else(|| {
+                    panic!("encoding header without name, but no previous header to use for name");
+                });
+                // Not the whole static entry: the value is another one.
+                let name_idx = index_static(last).map(|(idx, _)| (idx, false));
+                let name = last.name();
+                let sensitive = value.is_sensitive();
+                encode_plain_field(name_idx, name.as_slice(), value.as_ref(), sensitive, dst);
+            }
+        }
+    }
+}
+
+/// corelb: one field in plain mode, `statik` its `index_static`: the static entry's index
+/// if it matches whole, else a literal without indexing (RFC 7541 §6.2.2), or never indexed
+/// (§6.2.3) when `sensitive`, its name by static index if it has one; no Huffman.
+fn encode_plain_field(
+    statik: Option<(usize, bool)>,
+    name: &[u8],
+    value: &[u8],
+    sensitive: bool,
+    dst: &mut BytesMut,
+) {
+    let first = if sensitive { 0b1_0000 } else { 0 };
+    match statik {
+        Some((idx, true)) => encode_plain_int(idx, 7, 0x80, dst),
+        Some((idx, false)) => encode_plain_int(idx, 4, first, dst),
+        None => {
+            dst.extend_from_slice(&[first]);
+            encode_plain_str(name, dst);
+        }
+    }
+    if !matches!(statik, Some((_, true))) {
+        encode_plain_str(value, dst);
+    }
+}
+
+/// corelb: a string literal without Huffman coding (RFC 7541 §5.2, H = 0).
+fn encode_plain_str(val: &[u8], dst: &mut BytesMut) {
+    encode_plain_int(val.len(), 7, 0, dst);
+    dst.extend_from_slice(val);
+}
+
+/// corelb: `encode_int` into a `BytesMut` with its inlined `extend_from_slice`: through
+/// `BufMut::put_u8` each byte was a call (`put_slice` is not inlined), ≈ 40 instructions.
+#[inline]
+fn encode_plain_int(mut value: usize, prefix_bits: usize, first_byte: u8, dst: &mut BytesMut) {
+    let low = (1 << prefix_bits) - 1;
+    if value < low {
+        dst.extend_from_slice(&[first_byte | value as u8]);
+        return;
+    }
+    value -= low;
+    dst.extend_from_slice(&[first_byte | low as u8]);
+    while value >= 128 {
+        dst.extend_from_slice(&[0b1000_0000 | value as u8]);
+        value >>= 7;
+    }
+    dst.extend_from_slice(&[value as u8]);
 }
 
 fn encode_size_update(val: usize, dst: &mut BytesMut) {
@@ -766,6 +905,180 @@ mod test {
         encoder.encode_size_updates(&mut dst);
         assert_eq!([63, 225, 31], &dst[..]);
         assert_eq!(DEFAULT_MAX_ALLOWED_SIZE, encoder.table.max_size());
+    }
+
+    // corelb: the plain mode (`Encoder::set_plain`), as HAProxy encodes.
+    fn plain() -> Encoder {
+        let mut encoder = Encoder::default();
+        encoder.set_plain(true);
+        encoder
+    }
+
+    fn status(code: u16) -> Header<Option<HeaderName>> {
+        Header::Status(StatusCode::from_u16(code).unwrap())
+    }
+
+    /// A response head as corelb's frontend sends one: `:status 200` whole from the static
+    /// table, static names by index, `x-server` by name, no Huffman, no insertion; the
+    /// second block the same bytes as the first.
+    #[test]
+    fn test_plain_response_head() {
+        let head = || {
+            vec![
+                status(200),
+                header("server", "corelb-bench"),
+                header("x-server", "s1"),
+                header("content-type", "text/plain"),
+                header("content-length", "64"),
+            ]
+        };
+        let mut want = vec![0x88];
+        want.extend([0x0f, 54 - 15, 12]);
+        want.extend(b"corelb-bench");
+        want.extend([0x00, 8]);
+        want.extend(b"x-server");
+        want.extend([2]);
+        want.extend(b"s1");
+        want.extend([0x0f, 31 - 15, 10]);
+        want.extend(b"text/plain");
+        want.extend([0x0f, 28 - 15, 2]);
+        want.extend(b"64");
+
+        let mut encoder = plain();
+        assert_eq!(&encode(&mut encoder, head())[..], &want[..]);
+        assert_eq!(&encode(&mut encoder, head())[..], &want[..]);
+        assert_eq!(encoder.table.len(), 0);
+
+        // h2's own decoder reads them back.
+        let mut buf = encode(&mut encoder, head());
+        let mut got = vec![];
+        super::super::Decoder::new(4096)
+            .decode(&mut std::io::Cursor::new(&mut buf), |h| {
+                got.push(h);
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        let want: Vec<_> = head().into_iter().map(|h| h.reify().unwrap()).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn test_plain_statuses_methods_and_paths() {
+        let mut encoder = plain();
+        for (code, byte) in [(200, 0x88), (204, 0x89), (206, 0x8a), (304, 0x8b)] {
+            assert_eq!(&encode(&mut encoder, vec![status(code)])[..], &[byte]);
+        }
+        for (code, byte) in [(400, 0x8c), (404, 0x8d), (500, 0x8e)] {
+            assert_eq!(&encode(&mut encoder, vec![status(code)])[..], &[byte]);
+        }
+        // Any other status: name `:status` (8), its three digits.
+        assert_eq!(&encode(&mut encoder, vec![status(503)])[..], b"\x08\x03503");
+        assert_eq!(&encode(&mut encoder, vec![method("GET")])[..], &[0x82]);
+        assert_eq!(
+            &encode(&mut encoder, vec![method("PATCH")])[..],
+            b"\x02\x05PATCH"
+        );
+        assert_eq!(
+            &encode(&mut encoder, vec![method("PATCH")])[..],
+            b"\x02\x05PATCH"
+        );
+        let path = |p: &str| Header::Path(super::super::header::BytesStr::from(p));
+        assert_eq!(&encode(&mut encoder, vec![path("/")])[..], &[0x84]);
+        assert_eq!(&encode(&mut encoder, vec![path("/a")])[..], b"\x04\x02/a");
+        assert_eq!(encoder.table.len(), 0);
+    }
+
+    #[test]
+    fn test_plain_sensitive_and_nameless() {
+        let mut encoder = plain();
+        let mut value = HeaderValue::from_static("12345");
+        value.set_sensitive(true);
+        let secret = |name: &str| Header::Field {
+            name: Some(name.parse().unwrap()),
+            value: value.clone(),
+        };
+        // Never indexed (0001xxxx): authorization is 23 in the static table.
+        assert_eq!(
+            &encode(&mut encoder, vec![secret("authorization")])[..],
+            b"\x1f\x08\x0512345"
+        );
+        assert_eq!(
+            &encode(&mut encoder, vec![secret("my-password")])[..],
+            b"\x10\x0bmy-password\x0512345"
+        );
+        // A second value of a name: the name again, by index or literal.
+        let more = |v: &'static str| Header::Field {
+            name: None,
+            value: HeaderValue::from_static(v),
+        };
+        let res = encode(
+            &mut encoder,
+            vec![
+                header("set-cookie", "a=1"),
+                more("b=2"),
+                header("x-a", "1"),
+                more("2"),
+            ],
+        );
+        assert_eq!(
+            &res[..],
+            b"\x0f\x28\x03a=1\x0f\x28\x03b=2\x00\x03x-a\x011\x00\x03x-a\x012"
+        );
+        assert_eq!(encoder.table.len(), 0);
+    }
+
+    /// The fields read in place make the bytes `encode` makes of them, a name's second
+    /// value included.
+    #[test]
+    fn test_plain_parts_same_as_encode() {
+        let mut fields = HeaderMap::new();
+        fields.insert("server", HeaderValue::from_static("corelb-bench"));
+        fields.append("set-cookie", HeaderValue::from_static("a=1"));
+        fields.append("set-cookie", HeaderValue::from_static("b=2"));
+        fields.insert("x-server", HeaderValue::from_static("s1"));
+        let mut secret = HeaderValue::from_static("x");
+        secret.set_sensitive(true);
+        fields.insert("x-secret", secret);
+        fields.insert("accept-encoding", HeaderValue::from_static("gzip, deflate"));
+        let pseudo = || [Header::Status(StatusCode::from_u16(503).unwrap())];
+
+        let mut parts = BytesMut::new();
+        plain().encode_plain_parts(pseudo(), &fields, &mut parts);
+        let whole = pseudo().into_iter().map(|h| match h {
+            Header::Status(s) => Header::Status(s),
+            _ => unreachable!(),
+        });
+        let mut iter_fields = vec![];
+        let mut last = None;
+        for (name, value) in fields.into_iter() {
+            last = name.or(last.take());
+            iter_fields.push(Header::Field {
+                name: Some(last.clone().unwrap()),
+                value,
+            });
+        }
+        let all: Vec<_> = whole.chain(iter_fields).collect();
+        assert_eq!(&parts[..], &encode(&mut plain(), all)[..]);
+        assert!(
+            parts.starts_with(b"\x08\x03503\x0f\x27\x0ccorelb-bench"),
+            "{parts:?}"
+        );
+        assert!(parts.ends_with(&[0x90]), "{parts:?}");
+    }
+
+    /// A long value's length takes more than the 7-bit prefix; a size update the peer's
+    /// SETTINGS asks for is still sent first.
+    #[test]
+    fn test_plain_long_value_and_size_update() {
+        let mut encoder = plain();
+        encoder.update_max_size(0);
+        let long = "v".repeat(200);
+        let res = encode(&mut encoder, vec![header("x-long", &long)]);
+        let mut want = vec![0x20, 0x00, 6];
+        want.extend(b"x-long");
+        want.extend([0x7f, 200 - 127]);
+        want.extend(long.as_bytes());
+        assert_eq!(&res[..], &want[..]);
     }
 
     #[test]
