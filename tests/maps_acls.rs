@@ -458,16 +458,7 @@ fn map_and_acl_versions_as_in_haproxy() {
     let _lb = Corelb::start(&config(&dir, &csock, cport), &["--shards", "2"], &[cport]);
     wait_unix_socket(&csock);
     let corelb = versions_transcript(cport, &csock, &dir);
-    assert_eq!(corelb.len(), haproxy.len());
-    for (h, c) in haproxy.iter().zip(&corelb) {
-        assert_eq!(
-            c,
-            h,
-            "\ncorelb:\n{}\nhaproxy:\n{}",
-            corelb.join("\n"),
-            haproxy.join("\n")
-        );
-    }
+    same_transcripts(&corelb, &haproxy);
     // What the lines above did, spelled out: before the commit new.example had no entry (the
     // map's default, c) on every connection, after it the committed version's b.
     let at = |prefix: &str| corelb.iter().position(|l| l.starts_with(prefix)).unwrap();
@@ -612,16 +603,7 @@ fn inline_acl_patterns_are_references_as_in_haproxy() {
     );
     wait_unix_socket(&csock);
     let corelb = inline_transcript(cport, &csock, &dir);
-    assert_eq!(corelb.len(), haproxy.len());
-    for (h, c) in haproxy.iter().zip(&corelb) {
-        assert_eq!(
-            c,
-            h,
-            "\ncorelb:\n{}\nhaproxy:\n{}",
-            corelb.join("\n"),
-            haproxy.join("\n")
-        );
-    }
+    same_transcripts(&corelb, &haproxy);
     // What the lines above did, spelled out: the references of both kinds in one sequence
     // (the file, then the same line's inline patterns), and every connection saw each change.
     let acl = dir.path("blocked.acl").display().to_string();
@@ -657,4 +639,19 @@ fn inline_acl_patterns_are_references_as_in_haproxy() {
     );
     assert_eq!(stats_cmd(&csock, "show acl #3"), before);
     assert!(stats_cmd(&csock, "show acl").contains("\n3 () acl 'req.hdr_cnt' file '"));
+}
+
+/// corelb's transcript line by line against HAProxy's, both whole in the message.
+fn same_transcripts(corelb: &[String], haproxy: &[String]) {
+    let whole = || {
+        format!(
+            "\ncorelb:\n{}\nhaproxy:\n{}",
+            corelb.join("\n"),
+            haproxy.join("\n")
+        )
+    };
+    assert_eq!(corelb.len(), haproxy.len(), "{}", whole());
+    for (h, c) in haproxy.iter().zip(corelb) {
+        assert_eq!(c, h, "{}", whole());
+    }
 }
