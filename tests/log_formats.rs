@@ -683,6 +683,30 @@ fn declared_captures_capture_rules_and_unique_id_like_haproxy() {
     );
 }
 
+/// `http-request` rules and ACLs read the unique ID (`%[unique-id]`, `unique-id -m found`),
+/// made once (HAProxy makes it at the fetch's first use) and the same in the log's `%ID`;
+/// the format's blanks merge as a log format's do.
+#[test]
+fn rules_read_the_unique_id_like_haproxy() {
+    let srv = Serve::start("s1", &[]);
+    let run = |prog: &str| {
+        let port = free_port();
+        let cfg = format!(
+            "{}frontend fe\n  mode http\n  bind 127.0.0.1:{port}\n  unique-id-format \"%[req.hdr(x-h)]-%[method]   x\"\n  http-request set-header X-U %[unique-id]\n  http-request set-var(txn.h) req.hdr(x-u)\n  http-request set-var(txn.f) str(found) if {{ unique-id -m found }}\n  log-format \"h=%[var(txn.h)] f=%[var(txn.f)] id=%ID\"\n  default_backend be\nbackend be\n  mode http\n  server s1 127.0.0.1:{}\n",
+            global("  log stdout format raw local0\n"),
+            srv.port
+        );
+        stdout_lines(prog, &cfg, &[port], || {
+            assert_eq!(get(port, "/", "X-H: host-value\r\n"), 200);
+        })
+    };
+    let ours = run(corelb_bin());
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        assert_eq!(run("haproxy"), ours);
+    }
+    assert_eq!(ours, ["h=host-value-GET x f=found id=host-value-GET x"]);
+}
+
 /// `http-after-response capture EXPR id N` fills the frontend's response slots (`%hs`,
 /// `capture.res.hdr(N)`) from the answer as the rules before it left it, on a server's
 /// answer and on corelb's own (a `deny`), after `http-response capture`. The same lines as

@@ -702,6 +702,23 @@ impl FetchExpr {
 
 pub(crate) use super::conv::parse_convs;
 
+/// Whether a rule or an ACL names the `unique-id` fetch (a log format's use does not
+/// count: `LogFormat::parse_log` puts the flag back). Only then is a request's unique ID
+/// made before its `http-request` rules, so that they can read it (HAProxy makes it at the
+/// fetch's first use); otherwise it is made after them, where HAProxy's
+/// `http_process_request` makes it. Never reset, as `bc_addrs_used`.
+static UNIQUE_ID_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// See [`UNIQUE_ID_USED`].
+pub fn unique_id_used() -> bool {
+    UNIQUE_ID_USED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Puts [`UNIQUE_ID_USED`] back as it was before a log format was parsed.
+pub(crate) fn set_unique_id_used(v: bool) {
+    UNIQUE_ID_USED.store(v, std::sync::atomic::Ordering::Relaxed);
+}
+
 impl Fetch {
     pub(crate) fn parse(kw: &str, args: Option<&[&str]>, proxy: &str) -> Result<Fetch, String> {
         let n = args.map_or(0, |a| a.len());
@@ -967,7 +984,10 @@ impl Fetch {
             "req.ssl_hello_type" | "req_ssl_hello_type" => plain(Fetch::ReqSslHelloType)?,
             "req.ssl_ver" | "req_ssl_ver" => plain(Fetch::ReqSslVer)?,
             "wait_end" => plain(Fetch::WaitEnd)?,
-            "unique-id" => plain(Fetch::UniqueId)?,
+            "unique-id" => {
+                UNIQUE_ID_USED.store(true, std::sync::atomic::Ordering::Relaxed);
+                plain(Fetch::UniqueId)?
+            }
             "capture.req.hdr" | "capture.res.hdr" => {
                 let [n] = uint_args(kw, args, 1, 1)?[..] else {
                     unreachable!("one argument checked")
@@ -1540,7 +1560,17 @@ impl Fetch {
             },
             Fetch::Stick(st) => one(f, st.eval(s)),
             Fetch::Capture(response, n) => one(f, s.capture(*response, *n).map(Value::Str)),
-            Fetch::UniqueId => one(f, s.unique_id().map(Value::Str)),
+            Fetch::UniqueId => match s.unique_id() {
+                Some(id) => one(f, Some(Value::Str(id))),
+                // Made for the rules (see `unique_id_used`).
+                None => {
+                    if let Some(t) = s.vars().txn {
+                        t.with_unique_id(|id| {
+                            f(Value::Str(id));
+                        });
+                    }
+                }
+            },
             Fetch::More(m) => m.each(s, iterate, f),
             Fetch::Px(p) => p.each(s, f),
         }

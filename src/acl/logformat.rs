@@ -297,6 +297,17 @@ impl LogFormat {
     }
 
     fn parse_in(s: &str, ctx: &mut ParseCtx, log: Option<bool>) -> Result<LogFormat, String> {
+        // A log format's `%[unique-id]` reads the ID when the stream ends: it does not ask
+        // for one before the rules.
+        let unique_id_used = super::fetch::unique_id_used();
+        let r = Self::parse_nodes(s, ctx, log);
+        if log.is_some() {
+            super::fetch::set_unique_id_used(unique_id_used);
+        }
+        r
+    }
+
+    fn parse_nodes(s: &str, ctx: &mut ParseCtx, log: Option<bool>) -> Result<LogFormat, String> {
         let mut nodes = Vec::new();
         let mut text: Vec<u8> = Vec::new();
         let b = s.as_bytes();

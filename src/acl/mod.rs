@@ -123,7 +123,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use cond::{Acls, Cond, Polarity, Tri, predefined_names};
-pub use fetch::{BackendRef, Conv, Fetch, FetchExpr, Layer};
+pub use fetch::{BackendRef, Conv, Fetch, FetchExpr, Layer, unique_id_used};
 pub use logformat::{LogFormat, LogVars, Opts, Var, put_int, put_str};
 pub use pattern::MatchMethod;
 pub use request::{

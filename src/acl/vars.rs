@@ -327,6 +327,8 @@ struct Facts {
     /// What the `capture-req` and `capture-res` converters stored, by slot, until the
     /// transaction takes them ([`VarSet::take_captures`]).
     captures: [Vec<(usize, Box<[u8]>)>; 2],
+    /// The request's unique ID, when it was made for the rules (`unique-id`).
+    unique_id: Option<Box<[u8]>>,
 }
 
 impl Clone for VarSet {
@@ -402,6 +404,21 @@ impl VarSet {
             match slots.iter_mut().find(|(i, _)| *i == id) {
                 Some((_, old)) => *old = v.into(),
                 None => slots.push((id, v.into())),
+            }
+        });
+    }
+
+    /// The request's unique ID, made for the rules to read (`unique-id`; HAProxy's
+    /// `strm->unique_id`).
+    pub fn set_unique_id(&self, id: &[u8]) {
+        self.facts_mut(|x| x.unique_id = Some(id.into()));
+    }
+
+    /// Calls `f` with the unique ID [`VarSet::set_unique_id`] stored, if any.
+    pub fn with_unique_id(&self, f: impl FnOnce(&[u8])) {
+        self.facts(|x| {
+            if let Some(id) = &x.unique_id {
+                f(id);
             }
         });
     }

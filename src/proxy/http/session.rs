@@ -1091,6 +1091,16 @@ impl<'c> Exchange<'c> {
             addrs: Some(&addrs),
             strm: Some(shared.strm(fe.proxy, None, None)),
         };
+        // A rule or ACL reads the unique ID: made now, before the rules (HAProxy makes it
+        // at the fetch's first use), and kept for the header and the log.
+        if fe_px.logging.unique_id_line.is_some() && crate::acl::unique_id_used() {
+            let s = txn_stream(&ctx.info, txn, ctx.vars(vars), Instant::now());
+            let id = crate::proxy::accesslog::unique_id(shard, fe, &s, Some(&base));
+            if let Some(id) = &id {
+                vars.set_unique_id(id);
+            }
+            txn.unique_id = id;
+        }
         // tcp-request content rules: on each parsed request, before http-request (HAProxy's
         // HTX streams); a reject closes without an answer.
         let mut captured = Vec::new();
@@ -1569,13 +1579,19 @@ impl<'c> Exchange<'c> {
             edits.set_connection(ConnectionHeader::KeepAlive);
         }
         if fe_px.logging.unique_id_line.is_some() {
-            // HAProxy's http_process_request: made before the forwardfor header, once.
-            let s = txn_stream(&ctx.info, txn, ctx.vars(vars), Instant::now());
-            let request = EditedRequestSample {
-                request: base,
-                edits: &edits,
+            // HAProxy's http_process_request: made before the forwardfor header, once (so
+            // not again when it was made before the rules).
+            let id = match txn.unique_id.take() {
+                Some(id) => Some(id),
+                None => {
+                    let s = txn_stream(&ctx.info, txn, ctx.vars(vars), Instant::now());
+                    let request = EditedRequestSample {
+                        request: base,
+                        edits: &edits,
+                    };
+                    crate::proxy::accesslog::unique_id(shard, fe, &s, Some(&request))
+                }
             };
-            let id = crate::proxy::accesslog::unique_id(shard, fe, &s, Some(&request));
             if let (Some(h), Some(id)) = (&fe_px.logging.unique_id_header, &id) {
                 let v = match edits.copy(id) {
                     Ok(v) => v,
