@@ -5,17 +5,21 @@
 # redirected to it on another), drives HTTPS load through it with the bundled generator
 # and prints the report. Everything it starts is stopped on exit, also on Ctrl-C.
 #
-#   scripts/demo.sh [--rate N/1s] [--duration D]
+#   scripts/demo.sh [--rate N/1s] [--duration D] [--bin-dir DIR]
+#
+# --bin-dir DIR: use DIR/corelb and DIR/corelb-bench as they are, without building.
 set -eu
 cd "$(dirname "$0")/.."
 
 RATE=2000/1s
 DURATION=10s
+BIN_DIR=
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --bin-dir) BIN_DIR=$2; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -24,7 +28,7 @@ missing=""
 for tool in curl openssl; do
   command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
-if ! command -v cargo >/dev/null 2>&1; then
+if [ -z "$BIN_DIR" ] && ! command -v cargo >/dev/null 2>&1; then
   echo "demo: cargo is needed (https://rustup.rs, or apt-get install cargo)" >&2
   exit 1
 fi
@@ -41,9 +45,14 @@ fi
 # glommio's io_uring shards need locked memory.
 ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
 
-echo "== building (release)"
-cargo build --release -q -p corelb -p corelb-bench
-BIN=target/release
+if [ -n "$BIN_DIR" ]; then
+  # corelb and corelb-bench already built (the test suite runs the demo this way).
+  BIN=$BIN_DIR
+else
+  echo "== building (release)"
+  cargo build --release -q -p corelb -p corelb-bench
+  BIN=target/release
+fi
 WORK=$(mktemp -d /tmp/corelb-demo.XXXXXX)
 PIDS=""
 cleanup() {
@@ -59,6 +68,7 @@ pick_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
   || shuf -i 20000-60000 -n 1; }
 HTTP_PORT=$(pick_port)
 HTTPS_PORT=$(pick_port)
+STATS_PORT=$(pick_port)
 NAME=demo.corelb.test
 
 echo "== a self-signed certificate for $NAME (ECDSA P-256)"
@@ -77,7 +87,7 @@ for name in node1 node2 node3; do
   PIDS="$PIDS $!"
   export "NODE${n}_PORT=$port"
 done
-export HTTP_PORT HTTPS_PORT SITE_PEM="$WORK/site.pem" STATS_SOCK="$WORK/admin.sock"
+export HTTP_PORT HTTPS_PORT STATS_PORT SITE_PEM="$WORK/site.pem" STATS_SOCK="$WORK/admin.sock"
 CFG=examples/003-ssl-offload.cfg
 
 echo "== checking $CFG"
@@ -103,6 +113,9 @@ if command -v socat > /dev/null; then
 else
   echo "(install socat to talk to $STATS_SOCK)"
 fi
+echo "== the stats frontend: the CSV (http://127.0.0.1:$STATS_PORT/stats) and Prometheus metrics (/metrics)"
+curl -s --max-time 5 "http://127.0.0.1:$STATS_PORT/stats;csv" | cut -d, -f1,2,5,8,18 | head -6
+curl -s --max-time 5 "http://127.0.0.1:$STATS_PORT/metrics" | grep -E '^haproxy_(server_status|backend_http_responses_total)' | head -6
 echo "== what a node sees (TLS ends at corelb; the forwarding headers say where it came from)"
 $CURL "https://$NAME:$HTTPS_PORT/echo"
 echo
