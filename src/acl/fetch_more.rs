@@ -564,7 +564,7 @@ impl More {
                 let Some(txn) = s.vars().txn else { return };
                 if let Some(code) = txn.with_bc_conn(|e, _| e) {
                     f(if *text {
-                        Value::Str(conn_err_code_str(code).as_bytes())
+                        Value::Str(crate::tls::conn_err_code_str(code).as_bytes())
                     } else {
                         Value::Int(code)
                     });
@@ -857,16 +857,6 @@ fn cipher_bits(name: &[u8]) -> Option<i64> {
         Some(256)
     } else {
         None
-    }
-}
-
-/// HAProxy's `conn_err_code_str` for the codes corelb's server connections can have: 0
-/// (none) and a failed TLS handshake ([`super::VarSet::set_bc_failed`]).
-fn conn_err_code_str(code: i64) -> &'static str {
-    match code {
-        0 => "Success",
-        34 => "SSL handshake failure",
-        _ => "",
     }
 }
 

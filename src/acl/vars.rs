@@ -282,9 +282,6 @@ fn charge_total(add: usize, sub: usize) {
     }
 }
 
-/// HAProxy's `CO_ER_SSL_HANDSHAKE` (`conn_err_code_str`: "SSL handshake failure").
-const CO_ER_SSL_HANDSHAKE: u8 = 34;
-
 /// The variables of one connection or one transaction. Empty, it holds no allocation.
 #[derive(Default)]
 pub struct VarSet(
@@ -525,7 +522,8 @@ impl VarSet {
         self.facts_mut(|x| {
             x.bc_addrs = None;
             x.bc_http_major = None;
-            x.bc_err = (tls_handshake && !timed_out).then_some(CO_ER_SSL_HANDSHAKE);
+            x.bc_err =
+                (tls_handshake && !timed_out).then_some(crate::tls::conn_err::SSL_HANDSHAKE as u8);
             x.bc_tls = tls_handshake.then(|| Box::new(crate::tls::ServerSession::failed()));
         });
     }

@@ -163,9 +163,6 @@ pub struct Accepted {
     pub early: Vec<u8>,
 }
 
-/// HAProxy's `CO_ER_SSL_CRT_FAIL` text.
-const CRT_FAIL: &str = "SSL client certificate not trusted";
-
 /// Why a client's TLS handshake, or the kTLS hand-off after it, failed. The connection is
 /// closed in every case; what differs is the log's wording ([`HandshakeError::log_reason`])
 /// and the debug detail (`Display`).
@@ -200,29 +197,29 @@ impl HandshakeError {
     /// HAProxy's code of this error (`fc_err`, its `CO_ER_SSL_*`) and its wording
     /// (`fc_err_str`, the legacy log line).
     pub fn fc_err(&self) -> (i64, &'static str) {
-        let code = match self {
-            HandshakeError::Closed => 24,
-            HandshakeError::Timeout => 26,
-            _ if self.log_reason() == CRT_FAIL => 31,
-            _ => 34,
-        };
-        (code, self.log_reason())
+        let code = self.code();
+        (code, crate::tls::conn_err_code_str(code))
     }
 
     /// HAProxy's wording in the connection's log line.
     pub fn log_reason(&self) -> &'static str {
+        crate::tls::conn_err_code_str(self.code())
+    }
+
+    fn code(&self) -> i64 {
+        use crate::tls::conn_err;
         match self {
-            HandshakeError::Timeout => "Timeout during SSL handshake",
-            HandshakeError::Closed => "Connection closed during SSL handshake",
-            // HAProxy's CO_ER_SSL_CRT_FAIL: the client's certificate failed `verify`.
+            HandshakeError::Timeout => conn_err::SSL_TIMEOUT,
+            HandshakeError::Closed => conn_err::SSL_EMPTY,
+            // The client's certificate failed `verify`.
             HandshakeError::Failed(e)
                 if e.get_ref()
                     .and_then(|i| i.downcast_ref::<rustls::Error>())
                     .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_))) =>
             {
-                CRT_FAIL
+                conn_err::SSL_CRT_FAIL
             }
-            _ => "SSL handshake failure",
+            _ => conn_err::SSL_HANDSHAKE,
         }
     }
 }

@@ -96,6 +96,33 @@ impl ServerSession {
     }
 }
 
+/// HAProxy's connection error codes (`CO_ER_*`, `fc_err`/`bc_err`) that corelb's
+/// connections can end with, and [`conn_err_code_str`]'s text for each.
+pub mod conn_err {
+    pub const NONE: i64 = 0;
+    /// `CO_ER_SSL_EMPTY`: the peer closed during the handshake.
+    pub const SSL_EMPTY: i64 = 24;
+    /// `CO_ER_SSL_TIMEOUT`.
+    pub const SSL_TIMEOUT: i64 = 26;
+    /// `CO_ER_SSL_CRT_FAIL`: the client's certificate failed `verify`.
+    pub const SSL_CRT_FAIL: i64 = 31;
+    /// `CO_ER_SSL_HANDSHAKE`.
+    pub const SSL_HANDSHAKE: i64 = 34;
+}
+
+/// HAProxy's `conn_err_code_str` (`fc_err_str`, `bc_err_str`, the failed handshake's log
+/// line) for the [`conn_err`] codes; empty for any other.
+pub fn conn_err_code_str(code: i64) -> &'static str {
+    match code {
+        conn_err::NONE => "Success",
+        conn_err::SSL_EMPTY => "Connection closed during SSL handshake",
+        conn_err::SSL_TIMEOUT => "Timeout during SSL handshake",
+        conn_err::SSL_CRT_FAIL => "SSL client certificate not trusted",
+        conn_err::SSL_HANDSHAKE => "SSL handshake failure",
+        _ => "",
+    }
+}
+
 /// The crypto provider every configuration uses: aws-lc-rs, rustls' default, which has
 /// AES-GCM and CHACHA20-POLY1305 (the suites kTLS can take over).
 pub fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
