@@ -83,6 +83,8 @@ struct Seen {
     records: BTreeMap<String, String>,
     /// `proxy/server` → `status check_status check_code` of the CSV and `srv_check_status`.
     states: BTreeMap<String, String>,
+    /// A check in progress showed as `* PROCTOUT` (HAProxy's CHK_ST_INPROGRESS).
+    starred: bool,
 }
 
 const SERVERS: [(&str, &str); 5] = [
@@ -149,8 +151,11 @@ fn observe<T>(start: impl FnOnce(&str, u16) -> T) -> Seen {
         }
         m
     };
+    // A status behind a star (`* PROCTOUT`) is a check still running: wait for a moment
+    // when none runs, as the slow one does half of the time.
     let want = |m: &BTreeMap<String, String>| {
-        m["pool/slow"].contains("PROCTOUT")
+        !m.values().any(|s| s.contains("* "))
+            && m["pool/slow"].contains("PROCTOUT")
             && m["pool/bad"].contains("PROCERR")
             && m["web/up"].contains("PROCOK")
             && SERVERS
@@ -161,6 +166,11 @@ fn observe<T>(start: impl FnOnce(&str, u16) -> T) -> Seen {
         Some(states()).filter(|m| want(m))
     })
     .unwrap_or_else(states);
+    // While the slow server's next check runs, its last status shows behind a star.
+    let starred = eventually(Duration::from_secs(5), || {
+        (states()["pool/slow"] == "DOWN * PROCTOUT 0 state:19").then_some(())
+    })
+    .is_some();
     let records = SERVERS
         .iter()
         .filter(|(_, s)| *s != "slow")
@@ -175,6 +185,7 @@ fn observe<T>(start: impl FnOnce(&str, u16) -> T) -> Seen {
     Seen {
         records,
         states: got,
+        starred,
     }
 }
 
@@ -214,6 +225,11 @@ fn external_checks_run_the_command_as_haproxy_does() {
         "HAProxy did not judge as this test expects"
     );
     assert_eq!(ours.states, theirs.states, "statuses");
+    assert!(theirs.starred, "HAProxy showed no check in progress");
+    assert!(
+        ours.starred,
+        "corelb showed no check in progress as `* PROCTOUT`"
+    );
 }
 
 #[test]

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct AgentState {
     down: AtomicBool,
     report: Mutex<AgentReport>,
+    /// An agent check is running now.
+    pub running: crate::cluster::check_status::InProgress,
 }
 
 /// The last agent check, as the stats show it.

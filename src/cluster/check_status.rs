@@ -149,3 +149,42 @@ impl CheckStatus {
         }
     }
 }
+
+/// Whether a check is running now (HAProxy's `CHK_ST_INPROGRESS`): meanwhile the stats
+/// show the last result behind a star (`* L4OK`), which operators' scripts look for.
+#[derive(Debug, Default)]
+pub struct InProgress(std::sync::atomic::AtomicBool);
+
+impl InProgress {
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Marks a check as running until the guard drops (a stop mid-check clears it too).
+    pub fn begin(&self) -> InProgressGuard<'_> {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        InProgressGuard(self)
+    }
+}
+
+pub struct InProgressGuard<'a>(&'a InProgress);
+
+impl Drop for InProgressGuard<'_> {
+    fn drop(&mut self) {
+        self.0.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A check status as the stats CSV and HTML page show it: behind `* ` while a check runs.
+pub fn shown(name: &str, running: bool) -> String {
+    if running {
+        format!("* {name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The status name of a field [`shown`] wrote (the exporter's `state` label has no star).
+pub fn unstarred(field: &str) -> &str {
+    field.strip_prefix("* ").unwrap_or(field)
+}

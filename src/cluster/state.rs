@@ -94,6 +94,8 @@ pub struct ServerState {
     /// The last check's result: its `CheckStatus` + 1 (0 = not checked yet); see
     /// [`last_check`](Self::last_check).
     last_check: AtomicU8,
+    /// A check of this server is running now.
+    pub check_running: crate::cluster::check_status::InProgress,
     /// Unix time of the last change of state, for `show servers state`.
     last_change: AtomicU64,
     /// For the stats page's `downtime`: seconds spent not up in finished periods, and
@@ -163,6 +165,7 @@ impl ServerState {
             stopping: AtomicBool::new(false),
             checks_on: AtomicBool::new(true),
             last_check: AtomicU8::new(0),
+            check_running: Default::default(),
             last_change: AtomicU64::new(unix_now()),
             down_secs: AtomicU64::new(0),
             down_since: AtomicU64::new(if admin != 0 { unix_now() } else { 0 }),

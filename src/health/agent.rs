@@ -110,15 +110,17 @@ pub async fn run(shard: Rc<ShardCtx>, a: Agent) {
             return;
         }
         delay = a.inter;
+        let server = &a.be.lb.servers[a.srv];
+        let Some(state) = &server.agent else { return };
         let t0 = Instant::now();
+        let running = state.running.begin();
         let got = future::or(ask(&a), async {
             glommio::timer::sleep(a.inter).await;
             Err(("L4TOUT", "Layer4 timeout"))
         })
         .await;
+        drop(running);
         let took = t0.elapsed().as_millis() as u64;
-        let server = &a.be.lb.servers[a.srv];
-        let Some(state) = &server.agent else { return };
         let line = match got {
             Ok(line) => line,
             Err(status) => {

@@ -127,6 +127,7 @@ pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
             continue;
         }
         let t0 = Instant::now();
+        let running = server.check_running.begin();
         let verdict = future::or(async { Some(check_once(&p, tls).await) }, async {
             control.wait_stop().await;
             None
@@ -141,6 +142,7 @@ pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
         let took = t0.elapsed();
         let status = crate::cluster::CheckStatus::from_reason(verdict.reason, verdict.ok);
         server.set_last_check(status);
+        drop(running);
         // Before the health moves: a server coming back up comes back out of NOLB, and
         // one that is down does not enter it.
         if let Some(on) = nolb.filter(|&on| !on || server.state() == SrvState::Up)

@@ -6,6 +6,7 @@
 
 use super::snapshot::{Info, ShardInfo};
 use super::{ObjType, Row, Snapshot, Val, f};
+use crate::cluster::check_status::unstarred;
 use std::fmt::Write as _;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
@@ -644,7 +645,7 @@ fn family(
         }
         CheckStatus => {
             for (r, l) in rows {
-                let Some(cur) = r.get(f::CHECK_STATUS).str() else {
+                let Some(cur) = r.get(f::CHECK_STATUS).str().map(unstarred) else {
                     continue;
                 };
                 for s in CHECK_STATES {
@@ -670,7 +671,7 @@ fn family(
                 } else {
                     let mut n = [0u64; 16];
                     for x in servers {
-                        if let Some(st) = x.get(f::CHECK_STATUS).str()
+                        if let Some(st) = x.get(f::CHECK_STATUS).str().map(unstarred)
                             && let Some(i) = CHECK_STATES.iter().position(|s| *s == st)
                         {
                             n[i] += 1;

@@ -5,6 +5,7 @@
 use super::counters::{C, Totals};
 use super::{CheckStatus, ObjType, Row, Val, f};
 use crate::cluster::Shared;
+use crate::cluster::check_status::shown as check_shown;
 use crate::cluster::state::SrvState;
 use std::time::SystemTime;
 
@@ -183,9 +184,10 @@ pub fn take(shared: &Shared) -> Snapshot {
                 v[f::CHECK_RISE] = Val::U(h.rise as u64);
                 v[f::CHECK_FALL] = Val::U(h.fall as u64);
                 v[f::CHECK_HEALTH] = Val::U(h.health as u64);
+                let running = s.check_running.get();
                 match t.last_check() {
                     Some((st, code, ms)) => {
-                        v[f::CHECK_STATUS] = Val::Str(st.name().into());
+                        v[f::CHECK_STATUS] = Val::Str(check_shown(st.name(), running));
                         if st.has_code() {
                             v[f::CHECK_CODE] = Val::U(code as u64);
                         }
@@ -199,7 +201,7 @@ pub fn take(shared: &Shared) -> Snapshot {
                         });
                     }
                     None => {
-                        v[f::CHECK_STATUS] = Val::Str("INI".into());
+                        v[f::CHECK_STATUS] = Val::Str(check_shown("INI", running));
                         v[f::CHECK_DESC] = Val::Str("Initializing".into());
                     }
                 }
@@ -489,7 +491,7 @@ fn agent_fields(v: &mut [Val], s: &crate::cluster::ServerState) {
     let Some(a) = &s.agent else { return };
     let r = a.report();
     let (name, desc) = r.status.unwrap_or(("INI", "Initializing"));
-    v[f::AGENT_STATUS] = Val::Str(name.into());
+    v[f::AGENT_STATUS] = Val::Str(check_shown(name, a.running.get()));
     v[f::AGENT_DESC] = Val::Str(desc.into());
     if r.status.is_some() {
         v[f::AGENT_DURATION] = Val::U(r.duration_ms);
