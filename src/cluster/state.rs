@@ -112,6 +112,9 @@ pub struct ServerState {
     /// The address (port `None`: the one the client connected to), which the runtime API
     /// may change (`set server … addr`): read per connection without a lock.
     addr: arc_swap::ArcSwap<(IpAddr, Option<u16>)>,
+    /// [`follows_client_dst`](Self::follows_client_dst) of `addr`, kept beside it: every
+    /// request asks, and loading `addr` costs more than the answer.
+    follows_dst: AtomicBool,
     /// A server on a local socket (`unix@`, `abns@`): `addr` is then unused.
     pub path: Option<crate::config::addr::SockPath>,
     /// `:+N` / `:-N`: a port-less address goes to the client's destination port plus this.
@@ -172,6 +175,11 @@ impl ServerState {
             kill_epoch: AtomicU32::new(0),
             kill_cause: AtomicU8::new(Cause::Killed as u8),
             addr: arc_swap::ArcSwap::from_pointee((srv.addr.ip, srv.addr.port)),
+            follows_dst: AtomicBool::new(follows_dst(
+                srv.addr.ip,
+                srv.addr.port,
+                srv.addr.path.is_some(),
+            )),
             path: srv.addr.path.clone(),
             port_offset: srv.addr.port_offset,
             queue: crate::cluster::control::Slots::new(0),
@@ -459,6 +467,8 @@ impl ServerState {
     /// `set server … addr IP [port P]`.
     pub fn set_addr(&self, ip: IpAddr, port: Option<u16>) {
         self.addr.store(std::sync::Arc::new((ip, port)));
+        let f = follows_dst(ip, port, self.path.is_some());
+        self.follows_dst.store(f, Ordering::Relaxed);
     }
 
     /// Moves the server to `ip` (and `port`), as `set server … addr` and DNS answers do:
@@ -661,8 +671,7 @@ impl ServerState {
     /// one, or 0.0.0.0): its connections are not for clients that reached another one
     /// (HAProxy keys them by destination; corelb keeps them to their client connection).
     pub fn follows_client_dst(&self) -> bool {
-        let (ip, port) = self.ip_port();
-        self.path.is_none() && (ip.is_unspecified() || port.is_none_or(|p| p == 0))
+        self.follows_dst.load(Ordering::Relaxed)
     }
 
     /// Where to connect for a client that reached `dst`: a server at 0.0.0.0 (or ::)
@@ -685,6 +694,12 @@ impl ServerState {
             None => Dest::Inet(self.addr_for(dst_port)),
         }
     }
+}
+
+/// Whether a server at `ip`/`port` (`path`: on a local socket) connects where the client's
+/// connection went: no port, port 0, or the unspecified address.
+fn follows_dst(ip: IpAddr, port: Option<u16>, path: bool) -> bool {
+    !path && (ip.is_unspecified() || port.is_none_or(|p| p == 0))
 }
 
 #[cfg(test)]

@@ -893,6 +893,9 @@ fn log_line(
     out: &Outcome<'_>,
     null: bool,
 ) {
+    if !crate::proxy::accesslog::wanted(shard, fe) {
+        return;
+    }
     let s = log_stream(peer, dst, date, t0, out);
     crate::proxy::accesslog::log(shard, fe, &s, null);
 }

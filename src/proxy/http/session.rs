@@ -3739,7 +3739,7 @@ fn log_txn_at(
 ) {
     txn.logged.set(true);
     count_txn(shard, fe, info.bind, txn, now);
-    if txn.monitor || txn.logged_asap {
+    if txn.monitor || txn.logged_asap || !logging(shard, fe) {
         return;
     }
     let mut s = txn_stream(info, txn, vars, now);
@@ -3763,7 +3763,7 @@ fn log_asap(
     vars: crate::acl::Vars<'_>,
     bytes: u64,
 ) {
-    if txn.monitor {
+    if txn.monitor || !logging(shard, fe) {
         return;
     }
     // (Its total is set below: no clock reading for it.)
