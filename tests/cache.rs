@@ -375,6 +375,9 @@ fn a_hit_is_logged_with_the_cache_as_server() {
         };
         let q = "h=Cache-Control:max-age=30";
         assert_eq!(fetched_twice(port, &hits, "/l", q, ""), 1);
+        // A conditional request answered 304 from the cache is logged so too.
+        let nm = ask(port, "GET", &format!("/l?{q}"), "If-None-Match: *\r\n");
+        assert_eq!(nm.status, 304);
         let lines = eventually(Duration::from_secs(5), || {
             let t = log();
             let l: Vec<String> = t
@@ -382,9 +385,9 @@ fn a_hit_is_logged_with_the_cache_as_server() {
                 .filter(|l| l.starts_with('/'))
                 .map(String::from)
                 .collect();
-            (l.len() >= 2).then_some(l)
+            (l.len() >= 3).then_some(l)
         });
-        let mut lines = lines.expect("two log lines");
+        let mut lines = lines.expect("three log lines");
         // HAProxy may log the hit before the miss (the miss's line waits for its stream's
         // end): compare them in a stable order.
         lines.sort();
@@ -407,7 +410,8 @@ fn a_hit_is_logged_with_the_cache_as_server() {
             [
                 format!("{q} 200 -- ---- f b/s 0"),
                 format!("{q} 200 LR LR-- f {proxy}/<CACHE> 0"),
-                format!("intercepted={intercepted}"),
+                format!("{q} 304 LR LR-- f {proxy}/<CACHE> 0"),
+                format!("intercepted={}", 2 * intercepted),
             ]
         );
     }
@@ -573,4 +577,92 @@ fn hits_are_compressed_and_compressed_answers_not_stored_as_in_haproxy() {
             && ours[3].ends_with("age=true")
     );
     assert_eq!((count(&ch, "/z"), count(&hh, "/z")), (3, 3));
+}
+
+/// Conditional requests for stored objects, through one proxy: what each answer looks like.
+fn conditionals(port: u16, hits: &Hits) -> Vec<String> {
+    let lm = "h=Last-Modified:Sun,%2006%20Nov%201994%2008:49:37%20GMT";
+    let full = format!("h=Cache-Control:max-age=30&h=ETag:%22abc%22&{lm}&h=X-Foo:bar");
+    // No Last-Modified: the Date field counts; with neither, the time it was stored.
+    let dated = "h=Cache-Control:max-age=30&h=Date:Sun,%2006%20Nov%202011%2008:49:37%20GMT";
+    let bare = "h=Cache-Control:max-age=30";
+    let inm = |v: &str| format!("If-None-Match: {v}\r\n");
+    let ims = |v: &str| format!("If-Modified-Since: {v}\r\n");
+    let future = "Fri, 01 Jan 2100 00:00:00 GMT";
+    let mut out = Vec::new();
+    for (path, q, method, extra) in [
+        ("/c1", full.as_str(), "GET", String::new()),
+        ("/c1", &full, "GET", inm("\"abc\"")),
+        ("/c1", &full, "GET", inm("W/\"abc\"")),
+        ("/c1", &full, "GET", inm("\"x\", \"abc\"")),
+        ("/c1", &full, "GET", inm("\"x\"") + &inm("W/\"abc\"")),
+        ("/c1", &full, "GET", inm("\"x\"")),
+        ("/c1", &full, "GET", inm("abc")),
+        ("/c1", &full, "GET", inm("*")),
+        ("/c1", &full, "GET", inm("\"x\"") + &ims(future)),
+        ("/c1", &full, "GET", ims("Sun, 06 Nov 1994 08:49:37 GMT")),
+        ("/c1", &full, "GET", ims("Sun, 06 Nov 1994 08:49:36 GMT")),
+        ("/c1", &full, "GET", ims("Sunday, 06-Nov-94 08:49:37 GMT")),
+        ("/c1", &full, "GET", ims("Sun Nov  6 08:49:38 1994")),
+        ("/c1", &full, "GET", ims("06 Nov 1994")),
+        ("/c1", &full, "HEAD", inm("\"abc\"")),
+        ("/c2", dated, "GET", String::new()),
+        ("/c2", dated, "GET", inm("\"abc\"")),
+        ("/c2", dated, "GET", inm("*")),
+        ("/c2", dated, "GET", ims("Sun, 06 Nov 2011 08:49:37 GMT")),
+        ("/c2", dated, "GET", ims("Sun, 06 Nov 2011 08:49:36 GMT")),
+        ("/c3", bare, "GET", String::new()),
+        ("/c3", bare, "GET", ims("Sun, 06 Nov 2011 08:49:37 GMT")),
+        ("/c3", bare, "GET", ims(future)),
+    ] {
+        let r = ask(port, method, &format!("{path}?{q}"), &extra);
+        let h = |n| r.header(n).unwrap_or("-");
+        out.push(format!(
+            "{method} {path} [{}]: {} etag={} lm={} x-foo={} cl={} age={} body={} fetched={}",
+            extra.trim_end().replace("\r\n", " | "),
+            r.status,
+            h("etag"),
+            h("last-modified"),
+            h("x-foo"),
+            h("content-length"),
+            r.header("age").is_some(),
+            r.body.len(),
+            count(hits, path)
+        ));
+    }
+    out
+}
+
+#[test]
+fn conditional_requests_are_answered_304_from_the_cache_as_in_haproxy() {
+    let (hh, ch): (Hits, Hits) = Default::default();
+    let (ho, co) = (origin(hh.clone()), origin(ch.clone()));
+    let (hp, cp) = (free_port(), free_port());
+    let _lb = Corelb::start(&config(cp, co.port, SECTION, ""), &["--shards", "1"], &[cp]);
+    let ours = conditionals(cp, &ch);
+    let status = |i: usize| ours[i].split("]: ").nth(1).unwrap()[..3].to_string();
+    let statuses: Vec<String> = (0..ours.len()).map(status).collect();
+    assert_eq!(
+        statuses.join(" "),
+        "200 304 304 304 304 200 200 304 200 304 200 304 304 200 304 200 200 304 304 200 200 200 304",
+        "{ours:#?}"
+    );
+    // Every object was fetched once; a 304 keeps the stored fields, without the body.
+    assert!(ours[1].ends_with("etag=\"abc\" lm=Sun, 06 Nov 1994 08:49:37 GMT x-foo=bar cl=16 age=true body=0 fetched=1"), "{}", ours[1]);
+    assert_eq!(
+        (count(&ch, "/c1"), count(&ch, "/c2"), count(&ch, "/c3")),
+        (1, 1, 1)
+    );
+    let Some(_haproxy) = Haproxy::start(&config(hp, ho.port, SECTION, "  nbthread 1\n"), &[hp])
+    else {
+        return;
+    };
+    let theirs = conditionals(hp, &hh);
+    let diffs: Vec<String> = ours
+        .iter()
+        .zip(&theirs)
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("corelb:  {a}\nhaproxy: {b}"))
+        .collect();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }

@@ -10,6 +10,10 @@
 //!   Authorization, no request Cache-Control `max-age`/`no-cache`/`max-stale`/`min-fresh`
 //!   (nor `Pragma: no-cache` without Cache-Control). A hit is answered without a server
 //!   connection, with an `Age` field; the log names the server `<CACHE>`.
+//! - Conditional requests: a hit whose `If-None-Match` names the stored ETag (weak
+//!   comparison) or `*`, or (without `If-None-Match`) whose `If-Modified-Since` is not earlier
+//!   than the stored Last-Modified (else Date, else storage time) is answered `304 Not
+//!   Modified` with the stored head and `Age`, no body (`should_send_notmodified_response`).
 //! - Storage: a GET of HTTP/1.1, status 200, no Vary, no Authorization, request without
 //!   `no-store`, a response that is not `private`/`no-cache`/`no-store`/`max-age=0`/
 //!   `s-maxage=0`/`no-cache="set-cookie"` nor `Pragma: no-cache`, with an expiry
@@ -30,8 +34,7 @@
 //! when compression is under way), the same answer sent plain is; a hit is compressed like a
 //! server's answer (`super::compress::whole_answer`).
 //!
-//! Not done: conditional requests (If-None-Match / If-Modified-Since answered 304 from the
-//! cache), `process-vary` (a warning; responses with Vary are not stored), `show cache`.
+//! Not done: `process-vary` (a warning; responses with Vary are not stored), `show cache`.
 
 use crate::acl::Sample;
 use crate::config::filters::CacheSection;
@@ -64,6 +67,11 @@ struct Entry {
     age: u64,
     expire: u64,
     seq: u64,
+    /// The value of the last ETag field, for `If-None-Match`.
+    etag: Option<Box<[u8]>>,
+    /// Last-Modified, else Date, else the wall clock when stored (seconds since the epoch),
+    /// for `If-Modified-Since` (HAProxy's `get_last_modified_time`).
+    last_modified: i64,
 }
 
 impl Entry {
@@ -160,9 +168,10 @@ fn with_store<R>(
 pub enum Lookup {
     /// No `cache-use` rule applies.
     None,
-    /// The answer, ready to send (head and body), and which of the proxies given to
-    /// [`request`] had the `cache-use` rule (0: the first), for the log.
-    Hit(Vec<u8>, usize),
+    /// The answer, ready to send (head and body), its status (200, or 304 for a conditional
+    /// request the object satisfies), and which of the proxies given to [`request`] had the
+    /// `cache-use` rule (0: the first), for the log.
+    Hit(Vec<u8>, u16, usize),
     /// Not in the cache: what the response side needs to store the answer.
     Miss(Pending),
 }
@@ -276,10 +285,23 @@ pub fn request<'f>(
     let now = now_secs();
     let hit = with_store(&cfg.caches, i, shards, |st| {
         let e = st.get(&pending.key, now)?;
+        let not_modified = not_modified(e, named(b"if-none-match"), named(b"if-modified-since"));
         let age = (now.saturating_sub(e.stored) + e.age).min(MAX_AGE_CAP);
         let mut out = Vec::with_capacity(e.status_line.len() + e.fields.len() + e.body.len() + 64);
-        out.extend_from_slice(&e.status_line);
-        out.extend_from_slice(b"\r\n");
+        if not_modified {
+            // HAProxy replaces the stored status and keeps the rest of the stored head,
+            // Content-Length included, without the body.
+            let version = e
+                .status_line
+                .split(|&b| b == b' ')
+                .next()
+                .unwrap_or_default();
+            out.extend_from_slice(version);
+            out.extend_from_slice(b" 304 Not Modified\r\n");
+        } else {
+            out.extend_from_slice(&e.status_line);
+            out.extend_from_slice(b"\r\n");
+        }
         out.extend_from_slice(&e.fields);
         let close = if close { "Connection: close\r\n" } else { "" };
         let head = format!(
@@ -287,15 +309,64 @@ pub fn request<'f>(
             e.body.len()
         );
         out.extend_from_slice(head.as_bytes());
-        if method != Method::Head {
+        if method != Method::Head && !not_modified {
             out.extend_from_slice(&e.body);
         }
-        Some(out)
+        Some((out, if not_modified { 304 } else { 200 }))
     });
     match hit {
-        Some(bytes) => Lookup::Hit(bytes, px),
+        Some((bytes, status)) => Lookup::Hit(bytes, status, px),
         None => Lookup::Miss(pending),
     }
+}
+
+/// Whether a conditional request is answered 304 from the object `e` (HAProxy 2.6's
+/// `should_send_notmodified_response`): an `If-None-Match` element `*` or matching the stored
+/// ETag (weak comparison); without `If-None-Match`, an `If-Modified-Since` date not earlier
+/// than the object's last modification.
+fn not_modified<'f>(
+    e: &Entry,
+    mut if_none_match: impl Iterator<Item = (&'f [u8], &'f [u8])>,
+    mut if_modified_since: impl Iterator<Item = (&'f [u8], &'f [u8])>,
+) -> bool {
+    let mut inm_found = false;
+    let mut matched = false;
+    for (_, v) in if_none_match.by_ref() {
+        inm_found = true;
+        let more = crate::acl::for_each_element(v, &mut |tag| {
+            // HAProxy stops at the first element when nothing is stored to compare with.
+            matched = tag == b"*" || e.etag.as_deref().is_some_and(|t| etags_match(t, tag));
+            !matched && e.etag.is_some()
+        });
+        if !more {
+            break;
+        }
+    }
+    if matched || inm_found {
+        return matched;
+    }
+    // The first field, whole.
+    if_modified_since
+        .next()
+        .and_then(|(_, v)| parse_http_date(v))
+        .is_some_and(|ims| e.last_modified <= ims)
+}
+
+/// `http_compare_etags`: both valid (`"…"` or `W/"…"`), equal once the weak prefix is gone.
+fn etags_match(a: &[u8], b: &[u8]) -> bool {
+    fn opaque(t: &[u8]) -> Option<&[u8]> {
+        if t.len() < 2 || t[t.len() - 1] != b'"' {
+            return None;
+        }
+        if t[0] == b'"' {
+            Some(t)
+        } else if t.starts_with(b"W/\"") {
+            Some(&t[2..])
+        } else {
+            None
+        }
+    }
+    matches!((opaque(a), opaque(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// An answer being stored: its body is collected as it goes to the client.
@@ -318,6 +389,12 @@ impl Capture {
             return None;
         }
         let (status_line, fields) = stored_fields(head);
+        let named = |n: &'static [u8]| stored_values(&fields, n);
+        self.entry.etag = named(b"etag").last().map(Box::from);
+        let date = |n| named(n).next().and_then(parse_http_date);
+        self.entry.last_modified = date(b"last-modified")
+            .or_else(|| date(b"date"))
+            .unwrap_or_else(wall_secs);
         self.entry.status_line = status_line.into();
         self.entry.fields = fields.into_boxed_slice();
         Some(self)
@@ -453,6 +530,8 @@ pub fn response(
             age,
             expire: now + max_age,
             seq: 0,
+            etag: None,
+            last_modified: 0,
         },
         body: Vec::new(),
         too_big: false,
@@ -461,46 +540,130 @@ pub fn response(
 
 /// Seconds until an `Expires` date (0 when past or not a date: stale, RFC 7234 §5.3).
 fn expires_in(v: &[u8]) -> u64 {
-    let Some(t) = std::str::from_utf8(v).ok().and_then(parse_http_date) else {
+    let Some(t) = parse_http_date(v) else {
         return 0;
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    t.saturating_sub(now)
+    u64::try_from(t - wall_secs()).unwrap_or(0)
 }
 
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as seconds since the epoch.
-fn parse_http_date(s: &str) -> Option<u64> {
-    let mut it = s.split_ascii_whitespace();
-    let _wday = it.next()?;
-    let day: u64 = it.next()?.parse().ok()?;
-    let mon = it.next()?;
-    let year: u64 = it.next()?.parse().ok()?;
-    let hms: Vec<u64> = it
-        .next()?
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    if it.next()? != "GMT" || hms.len() != 3 {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+fn wall_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// An HTTP-date as seconds since the epoch, as HAProxy's `parse_http_date`: IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), then RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`, or
+/// with a 4-digit year), then asctime (`Sun Nov  6 08:49:37 1994`). Case-sensitive; what
+/// follows a complete date is not looked at.
+fn parse_http_date(v: &[u8]) -> Option<i64> {
+    const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+    const LDAYS: [&[u8]; 7] = [
+        b"Monday",
+        b"Tuesday",
+        b"Wednesday",
+        b"Thursday",
+        b"Friday",
+        b"Saturday",
+        b"Sunday",
     ];
-    let m = MONTHS.iter().position(|&x| x == mon)? as u64 + 1;
-    // Days from civil (Howard Hinnant's algorithm).
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    struct P<'a>(&'a [u8]);
+    impl P<'_> {
+        fn lit(&mut self, l: &[u8]) -> Option<()> {
+            self.0 = self.0.strip_prefix(l)?;
+            Some(())
+        }
+        fn one_of(&mut self, names: &[&[u8]]) -> Option<i64> {
+            let i = names.iter().position(|n| self.0.starts_with(n))?;
+            self.0 = &self.0[names[i].len()..];
+            Some(i as i64)
+        }
+        fn digits(&mut self, n: usize) -> Option<i64> {
+            let d = self.0.get(..n)?;
+            if !d.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            self.0 = &self.0[n..];
+            Some(d.iter().fold(0, |a, &b| a * 10 + i64::from(b - b'0')))
+        }
+        fn time(&mut self) -> Option<i64> {
+            let h = self.digits(2)?;
+            self.lit(b":")?;
+            let m = self.digits(2)?;
+            self.lit(b":")?;
+            let s = self.digits(2)?;
+            Some(h * 3600 + m * 60 + s)
+        }
+    }
+    let imf = || {
+        let mut p = P(v);
+        p.one_of(&DAYS)?;
+        p.lit(b", ")?;
+        let day = p.digits(2)?;
+        p.lit(b" ")?;
+        let mon = p.one_of(&MONTHS)?;
+        p.lit(b" ")?;
+        let year = p.digits(4)?;
+        p.lit(b" ")?;
+        let t = p.time()?;
+        p.lit(b" GMT")?;
+        Some((year, mon, day, t))
+    };
+    let rfc850 = || {
+        let mut p = P(v);
+        p.one_of(&LDAYS)?;
+        p.lit(b", ")?;
+        let day = p.digits(2)?;
+        p.lit(b"-")?;
+        let mon = p.one_of(&MONTHS)?;
+        p.lit(b"-")?;
+        let mut year = p.digits(2)?;
+        if p.lit(b" ").is_none() {
+            year = year * 100 + p.digits(2)?;
+            p.lit(b" ")?;
+        } else {
+            // HAProxy's pivot: up to 60 is 20xx.
+            year += if year <= 60 { 2000 } else { 1900 };
+        }
+        let t = p.time()?;
+        p.lit(b" GMT")?;
+        Some((year, mon, day, t))
+    };
+    let asctime = || {
+        let mut p = P(v);
+        p.one_of(&DAYS)?;
+        p.lit(b" ")?;
+        let mon = p.one_of(&MONTHS)?;
+        p.lit(b" ")?;
+        let day = match p.lit(b" ") {
+            Some(()) => p.digits(1)?,
+            None => p.digits(2)?,
+        };
+        p.lit(b" ")?;
+        let t = p.time()?;
+        p.lit(b" ")?;
+        let year = p.digits(4)?;
+        Some((year, mon, day, t))
+    };
+    let (year, mon, day, t) = imf().or_else(rfc850).or_else(asctime)?;
+    // Days from civil (Howard Hinnant's algorithm), with the day of month as given (as
+    // HAProxy's `my_timegm`, which does not check ranges).
+    let m = mon + 1;
     let (y, m) = if m <= 2 {
         (year - 1, m + 9)
     } else {
         (year, m - 3)
     };
-    let era = y / 400;
+    let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
+    Some(days * 86_400 + t)
 }
 
 /// The status line and the header lines worth storing of a serialized head: not its
@@ -533,6 +696,18 @@ fn stored_fields(head: &[u8]) -> (&[u8], Vec<u8>) {
     (status, out)
 }
 
+/// The values of the stored header lines named `name`, trimmed.
+fn stored_values<'a>(fields: &'a [u8], name: &'static [u8]) -> impl Iterator<Item = &'a [u8]> {
+    fields
+        .split_inclusive(|&b| b == b'\n')
+        .filter_map(move |line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            line[..colon]
+                .eq_ignore_ascii_case(name)
+                .then(|| line[colon + 1..].trim_ascii())
+        })
+}
+
 /// The body went through (`complete`): the object joins this shard's store.
 pub fn finish(cfg: &Config, shards: usize, c: Capture, complete: bool) {
     if !complete || c.too_big {
@@ -562,6 +737,8 @@ mod tests {
             age: 0,
             expire: 100,
             seq: 0,
+            etag: None,
+            last_modified: 0,
         }
     }
 
@@ -591,12 +768,27 @@ mod tests {
 
     #[test]
     fn http_dates() {
+        for d in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 GMT; trailing",
+        ] {
+            assert_eq!(parse_http_date(d.as_bytes()), Some(784_111_777), "{d}");
+        }
+        assert_eq!(parse_http_date(b"Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
+            parse_http_date(b"Wednesday, 01-Jan-60 00:00:00 GMT"),
+            parse_http_date(b"Thu, 01 Jan 2060 00:00:00 GMT")
         );
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("yesterday"), None);
+        for bad in [
+            "yesterday",
+            "sun, 06 Nov 1994 08:49:37 GMT",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad.as_bytes()), None, "{bad}");
+        }
         assert_eq!(expires_in(b"0"), 0);
     }
 
