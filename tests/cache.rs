@@ -666,3 +666,139 @@ fn conditional_requests_are_answered_304_from_the_cache_as_in_haproxy() {
         .collect();
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// `show cache` with `pointer`s, sizes and a moving expiry masked (corelb's sizes are its own
+/// accounting, its pointers its own addresses): `PTR hash:H vary:0x… size:_ (_ blocks),
+/// refcount:R, expire:E`, E only checked to be within a second of `max_age`.
+fn masked_show_cache(out: &str, max_age: u64) -> Vec<String> {
+    out.lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            if l.contains(" (shctx:") {
+                let blocks = l.rsplit("available blocks:").next().unwrap();
+                return format!("PTR: {} (shctx:PTR, available blocks:{blocks}", w[1]);
+            }
+            if !l.contains(" hash:") {
+                return l.to_string();
+            }
+            assert!(w[0].starts_with("0x"), "{l}");
+            assert!(w[3].starts_with("size:") && w[5] == "blocks),", "{l}");
+            let e: u64 = w[7].strip_prefix("expire:").unwrap().parse().unwrap();
+            assert!(e <= max_age && e + 1 >= max_age, "{l}");
+            format!("PTR {} {} size:_ (_ blocks), {} expire:E", w[1], w[2], w[6])
+        })
+        .collect()
+}
+
+fn show_cache_config(port: u16, origin: u16, sock: &std::path::Path, global: &str) -> String {
+    config(port, origin, SECTION, global).replace(
+        "global\n",
+        &format!(
+            "global\n  stats socket {} mode 600 level admin\n  stats socket {}.user level user\n",
+            sock.display(),
+            sock.display()
+        ),
+    )
+}
+
+#[test]
+fn show_cache_lists_the_stored_objects_as_haproxy() {
+    let (hh, ch): (Hits, Hits) = Default::default();
+    let (ho, co) = (origin(hh.clone()), origin(ch.clone()));
+    let (hp, cp) = (free_port(), free_port());
+    let dir = TempDir::new("show-cache");
+    let (hs, cs) = (dir.path("h.sock"), dir.path("c.sock"));
+    let _lb = Corelb::start(
+        &show_cache_config(cp, co.port, &cs, ""),
+        &["--shards", "1"],
+        &[cp],
+    );
+    wait_unix_socket(&cs);
+    let store = |port: u16, hits: &Hits| {
+        for (path, q) in [
+            ("/s1", "h=Cache-Control:max-age=30"),
+            ("/s2", "h=Cache-Control:max-age=30&n=5000"),
+            ("/s3", "h=Cache-Control:max-age=30&h=ETag:%22e%22"),
+            ("/s4", "h=Cache-Control:no-store"),
+        ] {
+            fetched_twice(port, hits, path, q, "");
+        }
+        // An absolute target is its own key.
+        ask(port, "GET", "http://t/s1?h=Cache-Control:max-age=30", "");
+    };
+    store(cp, &ch);
+    let ours = stats_cmd(&cs, "show cache");
+    let lines = masked_show_cache(&ours, 30);
+    assert_eq!(lines.len(), 1 + 4 + 1, "{ours}");
+    assert_eq!(
+        lines[0], "PTR: c (shctx:PTR, available blocks:4096)",
+        "{ours}"
+    );
+    assert_eq!(lines[5], "", "the reply's end");
+    // Sorted by hash, as HAProxy's tree.
+    let hashes: Vec<u32> = ours
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(" hash:").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(hashes.is_sorted() && hashes.len() == 4, "{ours}");
+    assert_eq!(
+        stats_cmd(&dir.path("c.sock.user"), "show cache"),
+        "Permission denied\n\n"
+    );
+    if let Some(_h) = Haproxy::start(
+        &show_cache_config(hp, ho.port, &hs, "  nbthread 1\n"),
+        &[hp],
+    ) {
+        wait_unix_socket(&hs);
+        store(hp, &hh);
+        let theirs = stats_cmd(&hs, "show cache");
+        assert_eq!(
+            masked_show_cache(&theirs, 30),
+            lines,
+            "HAProxy's, then corelb's"
+        );
+        assert_eq!(
+            stats_cmd(&dir.path("h.sock.user"), "show cache"),
+            "Permission denied\n\n"
+        );
+    }
+}
+
+#[test]
+fn show_cache_merges_the_shards_copies() {
+    let hits: Hits = Default::default();
+    let o = origin(hits.clone());
+    let port = free_port();
+    let dir = TempDir::new("show-cache-shards");
+    let sock = dir.path("c.sock");
+    let section = "  total-max-size 4\n  max-age 2\n";
+    let cfg = show_cache_config(port, o.port, &sock, "").replace(SECTION, section);
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    wait_unix_socket(&sock);
+    // Each shard fetches its own copy: ask on new connections until both did (bounded).
+    for _ in 0..200 {
+        if count(&hits, "/m") == 2 {
+            break;
+        }
+        ask(port, "GET", "/m?h=Cache-Control:max-age=30", "");
+    }
+    assert_eq!(count(&hits, "/m"), 2, "both shards stored /m");
+    let out = stats_cmd(&sock, "show cache");
+    let lines = masked_show_cache(&out, 2);
+    assert_eq!(lines.len(), 4, "{out}");
+    // Two copies, one hash, two addresses; the header counts the whole section's blocks.
+    assert_eq!(lines[1], lines[2], "{out}");
+    assert_eq!(lines[0], "PTR: c (shctx:PTR, available blocks:4096)");
+    let ptrs: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .take(2)
+        .map(|l| &l[..l.find(' ').unwrap()])
+        .collect();
+    assert_ne!(ptrs[0], ptrs[1]);
+    // Expired objects are not listed.
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = stats_cmd(&sock, "show cache");
+    assert_eq!(masked_show_cache(&out, 2).len(), 2, "{out}");
+}

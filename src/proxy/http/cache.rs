@@ -34,7 +34,10 @@
 //! when compression is under way), the same answer sent plain is; a hit is compressed like a
 //! server's answer (`super::compress::whole_answer`).
 //!
-//! Not done: `process-vary` (a warning; responses with Vary are not stored), `show cache`.
+//! - `show cache` ([`listing`]): each shard lists its own store, on its thread; the runtime
+//!   merges the shards' lines by HAProxy's primary hash.
+//!
+//! Not done: `process-vary` (a warning; responses with Vary are not stored).
 
 use crate::acl::Sample;
 use crate::config::filters::CacheSection;
@@ -162,6 +165,65 @@ fn with_store<R>(
         let budget = (sections[i].total_max_size / shards.max(1) as u64) as usize;
         f(s[i].get_or_insert_with(|| Store::new(budget)))
     })
+}
+
+/// One stored object as `show cache` lists it.
+pub struct Listed {
+    /// HAProxy's primary hash: the first 4 bytes of the key's SHA-1, read as a native u32.
+    pub hash: u32,
+    /// Where the object lives in its shard's store (HAProxy prints its entry's address).
+    pub addr: usize,
+    /// The secondary key (`vary:`), zeros for an object without Vary.
+    pub vary: [u8; SEC_KEY_LEN],
+    /// Bytes counted against the store (key, head, body, bookkeeping).
+    pub size: usize,
+    /// Seconds left to live.
+    pub expire: u64,
+}
+
+/// The length of HAProxy 2.6's secondary key (`HTTP_CACHE_SEC_KEY_LEN`: a 32-bit
+/// Accept-Encoding bitmap and a 32-bit Referer hash).
+pub const SEC_KEY_LEN: usize = 8;
+
+/// This shard's live objects of the first `sections` cache sections, by section, for `show
+/// cache` (run on the shard's thread); expired objects go on the way, as in HAProxy.
+pub fn listing(sections: usize) -> Vec<Vec<Listed>> {
+    let now = now_secs();
+    STORES.with(|s| {
+        let mut s = s.borrow_mut();
+        (0..sections)
+            .map(|i| {
+                let Some(st) = s.get_mut(i).and_then(Option::as_mut) else {
+                    return Vec::new();
+                };
+                let expired: Vec<Box<[u8]>> = st
+                    .map
+                    .iter()
+                    .filter(|(_, e)| e.expire <= now)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in expired {
+                    st.remove(&k);
+                }
+                st.map
+                    .iter()
+                    .map(|(k, e)| Listed {
+                        hash: primary_hash(k),
+                        addr: e as *const Entry as usize,
+                        vary: [0; SEC_KEY_LEN],
+                        size: e.size(k),
+                        expire: e.expire - now,
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+fn primary_hash(key: &[u8]) -> u32 {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, key);
+    let b = d.as_ref();
+    u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// What a request's `cache-use` rule decided.
