@@ -17,8 +17,8 @@ use std::time::Duration;
 /// Requests that reached the origin, by path.
 type Hits = Arc<Mutex<HashMap<String, usize>>>;
 
-/// A keep-alive origin. `/PATH?h=Header:value&h=…&n=N&chunked` answers 200 (or `s=CODE`) with
-/// those header fields and N bytes of body (Content-Length, or chunked), the body naming how
+/// A keep-alive origin. `/PATH?h=Header:value&h=…&n=N&chunked&ce` answers 200 (or `s=CODE`)
+/// with those header fields (`ce`: a Content-Encoding after the request's Accept-Encoding) and N bytes of body (Content-Length, or chunked), the body naming how
 /// many times the path was asked.
 fn origin(hits: Hits) -> Backend {
     Backend::start(move |s| {
@@ -59,6 +59,13 @@ fn origin(hits: Hits) -> Backend {
                     "n" => size = v.parse().unwrap(),
                     "chunked" => chunked = true,
                     "s" => status = format!("{v} X"),
+                    // The first of gzip, br the request accepts names the answer's encoding.
+                    "ce" => {
+                        let ae = req.header("accept-encoding").unwrap_or("").to_string();
+                        if let Some(c) = ["gzip", "br"].into_iter().find(|c| ae.contains(c)) {
+                            fields.push_str(&format!("Content-Encoding: {c}\r\n"));
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -442,10 +449,32 @@ fn cache_sections_are_checked_like_haproxy() {
         "c.cfg:4: unable to find the cache 'nope'",
     );
     check(
-        "cache c\n  total-max-size 1\n  process-vary on\n",
+        "cache c\n  total-max-size 1\n  process-vary maybe\n",
         0,
-        "'process-vary on' is ignored",
+        "c.cfg:3: warning: 'process-vary' expects \"on\" or \"off\"",
     );
+    check(
+        "cache c\n  total-max-size 1\n  max-secondary-entries 0\n",
+        1,
+        "c.cfg:3: max-secondary-entries wrong value '0'",
+    );
+    check(
+        "cache c\n  total-max-size 1\n  max-secondary-entries 3x\n",
+        1,
+        "c.cfg:3: max-secondary-entries wrong value '3x'",
+    );
+}
+
+/// corelb's lines equal HAProxy's, the differing pairs shown.
+fn assert_same_lines(ours: &[String], theirs: &[String]) {
+    let diffs: Vec<String> = ours
+        .iter()
+        .zip(theirs)
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("corelb:  {a}\nhaproxy: {b}"))
+        .collect();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(ours.len(), theirs.len());
 }
 
 /// Which of a list of requests reached the origin, through one proxy.
@@ -510,13 +539,7 @@ fn cache_decisions_match_haproxy() {
     };
     let _lb = Corelb::start(&config(cp, co.port, SECTION, ""), &["--shards", "1"], &[cp]);
     let (ours, theirs) = (decisions(cp, &ch), decisions(hp, &hh));
-    let diffs: Vec<String> = ours
-        .iter()
-        .zip(&theirs)
-        .filter(|(a, b)| a != b)
-        .map(|(a, b)| format!("corelb:  {a}\nhaproxy: {b}"))
-        .collect();
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_same_lines(&ours, &theirs);
 }
 
 /// With compression: HAProxy 2.6 stores no answer it compresses, stores the same answer sent
@@ -658,13 +681,7 @@ fn conditional_requests_are_answered_304_from_the_cache_as_in_haproxy() {
         return;
     };
     let theirs = conditionals(hp, &hh);
-    let diffs: Vec<String> = ours
-        .iter()
-        .zip(&theirs)
-        .filter(|(a, b)| a != b)
-        .map(|(a, b)| format!("corelb:  {a}\nhaproxy: {b}"))
-        .collect();
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_same_lines(&ours, &theirs);
 }
 
 /// `show cache` with `pointer`s, sizes and a moving expiry masked (corelb's sizes are its own
@@ -801,4 +818,121 @@ fn show_cache_merges_the_shards_copies() {
     std::thread::sleep(Duration::from_millis(2100));
     let out = stats_cmd(&sock, "show cache");
     assert_eq!(masked_show_cache(&out, 2).len(), 2, "{out}");
+}
+
+/// Requests for URLs whose answers vary, through one proxy (`process-vary on`, at most 2
+/// variants per URL): which were answered from the cache, and with which encoding.
+fn variants(port: u16, hits: &Hits) -> Vec<String> {
+    let ae = |v: &str| format!("Accept-Encoding: {v}\r\n");
+    let rf = |v: &str| format!("Referer: {v}\r\n");
+    let vae = "h=Cache-Control:max-age=30&h=Vary:Accept-Encoding&ce";
+    let both = "h=Cache-Control:max-age=30&h=Vary:accept-encoding,Referer&ce";
+    let mut out = Vec::new();
+    for (path, q, extra) in [
+        ("/v1", vae, ae("gzip")),
+        ("/v1", vae, ae("gzip")),
+        ("/v1", vae, ae("gzip, br")),
+        ("/v1", vae, String::new()),
+        ("/v1", vae, ae("identity")),
+        ("/v1", vae, ae("identity")),
+        ("/v1", vae, ae("br")),
+        ("/v1", vae, ae("gzip;q=0")),
+        ("/v1", vae, ae("GZIP")),
+        ("/v1", vae, ae("deflate")),
+        // A third variant: more than max-secondary-entries, not stored.
+        ("/v2", vae, ae("gzip")),
+        ("/v2", vae, ae("br")),
+        ("/v2", vae, ae("deflate;q=0.5, identity;q=0")),
+        ("/v2", vae, ae("deflate;q=0.5, identity;q=0")),
+        ("/v2", vae, ae("br")),
+        ("/v3", both, ae("gzip") + &rf("/a")),
+        ("/v3", both, ae("gzip") + &rf("/a")),
+        ("/v3", both, ae("gzip") + &rf("/b")),
+        ("/v3", both, ae("gzip") + &rf("/b")),
+        ("/v3", both, ae("gzip")),
+        ("/v4", "h=Cache-Control:max-age=30&h=Vary:Referer", rf("/a")),
+        ("/v4", "h=Cache-Control:max-age=30&h=Vary:Referer", rf("/a")),
+        (
+            "/v5",
+            "h=Cache-Control:max-age=30&h=Vary:User-Agent",
+            String::new(),
+        ),
+        (
+            "/v5",
+            "h=Cache-Control:max-age=30&h=Vary:User-Agent",
+            String::new(),
+        ),
+        ("/v6", "h=Cache-Control:max-age=30&h=Vary:*", String::new()),
+        ("/v6", "h=Cache-Control:max-age=30&h=Vary:*", String::new()),
+        (
+            "/v7",
+            "h=Cache-Control:max-age=30&h=Vary:Accept-Encoding&h=Content-Encoding:snappy",
+            String::new(),
+        ),
+        (
+            "/v7",
+            "h=Cache-Control:max-age=30&h=Vary:Accept-Encoding&h=Content-Encoding:snappy",
+            String::new(),
+        ),
+        ("/v8", "h=Cache-Control:max-age=30", String::new()),
+        ("/v8", "h=Cache-Control:max-age=30", String::new()),
+    ] {
+        let r = ask(port, "GET", &format!("{path}?{q}"), &extra);
+        let body = String::from_utf8_lossy(&r.body);
+        out.push(format!(
+            "{path} {q} [{}]: {} {} ce={} age={} fetched={}",
+            extra.trim_end().replace("\r\n", " | "),
+            r.status,
+            body.split('.').next().unwrap_or_default().trim_end(),
+            r.header("content-encoding").unwrap_or("-"),
+            r.header("age").is_some(),
+            count(hits, path)
+        ));
+    }
+    out
+}
+
+#[test]
+fn answers_with_vary_are_stored_per_variant_as_in_haproxy() {
+    let (hh, ch): (Hits, Hits) = Default::default();
+    let (ho, co) = (origin(hh.clone()), origin(ch.clone()));
+    let (hp, cp) = (free_port(), free_port());
+    let dir = TempDir::new("vary");
+    let (hs, cs) = (dir.path("h.sock"), dir.path("c.sock"));
+    let section = format!("{SECTION}  process-vary on\n  max-secondary-entries 2\n");
+    let cfg = |port, origin, sock: &std::path::Path, global| {
+        show_cache_config(port, origin, sock, global).replace(SECTION, &section)
+    };
+    let _lb = Corelb::start(&cfg(cp, co.port, &cs, ""), &["--shards", "1"], &[cp]);
+    wait_unix_socket(&cs);
+    let ours = variants(cp, &ch);
+    let listed = |sock| {
+        let mut l = masked_show_cache(&stats_cmd(sock, "show cache"), 30);
+        l.sort();
+        l
+    };
+    let ours_listed = listed(&cs);
+    // Two encodings of /v1 stored apart; /v2's third variant was not.
+    assert_eq!((count(&ch, "/v1"), count(&ch, "/v2")), (2, 4), "{ours:#?}");
+    assert_eq!(count(&ch, "/v5"), 2, "Vary: User-Agent is not stored");
+    // One line per stored URL (/v1 to /v4, /v8; its first variant), with its secondary
+    // key: /v1's gzip bitmap.
+    assert_eq!(ours_listed.len(), 1 + 5 + 1, "{ours_listed:#?}");
+    assert!(
+        ours_listed
+            .iter()
+            .any(|l| l.contains(" vary:0x0100000000000000 ")),
+        "{ours_listed:#?}"
+    );
+    let Some(_h) = Haproxy::start(&cfg(hp, ho.port, &hs, "  nbthread 1\n"), &[hp]) else {
+        return;
+    };
+    wait_unix_socket(&hs);
+    let theirs = variants(hp, &hh);
+    assert_same_lines(&ours, &theirs);
+    assert_eq!(
+        listed(&hs),
+        ours_listed,
+        "show cache: HAProxy's, then corelb's"
+    );
 }

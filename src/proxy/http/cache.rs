@@ -14,7 +14,7 @@
 //!   comparison) or `*`, or (without `If-None-Match`) whose `If-Modified-Since` is not earlier
 //!   than the stored Last-Modified (else Date, else storage time) is answered `304 Not
 //!   Modified` with the stored head and `Age`, no body (`should_send_notmodified_response`).
-//! - Storage: a GET of HTTP/1.1, status 200, no Vary, no Authorization, request without
+//! - Storage: a GET of HTTP/1.1, status 200, no Vary (but see `process-vary`), no Authorization, request without
 //!   `no-store`, a response that is not `private`/`no-cache`/`no-store`/`max-age=0`/
 //!   `s-maxage=0`/`no-cache="set-cookie"` nor `Pragma: no-cache`, with an expiry
 //!   (`s-maxage`, `max-age`, `Expires`) or a validator (ETag, Last-Modified), an `Age` not
@@ -37,7 +37,11 @@
 //! - `show cache` ([`listing`]): each shard lists its own store, on its thread; the runtime
 //!   merges the shards' lines by HAProxy's primary hash.
 //!
-//! Not done: `process-vary` (a warning; responses with Vary are not stored).
+//! - `process-vary on`: an answer varying on Accept-Encoding and/or Referer only is stored as
+//!   one variant of its URL, under a secondary key ([`secondary_key`]: the request's encoding
+//!   bitmap and Referer CRC32, the encoding part then replaced by the answer's
+//!   Content-Encoding), at most `max-secondary-entries` per URL; a request is served the first
+//!   variant whose key matches ([`sec_key_match`]).
 
 use crate::acl::Sample;
 use crate::config::filters::CacheSection;
@@ -75,6 +79,10 @@ struct Entry {
     /// Last-Modified, else Date, else the wall clock when stored (seconds since the epoch),
     /// for `If-Modified-Since` (HAProxy's `get_last_modified_time`).
     last_modified: i64,
+    /// The Vary signature (`VARY_*` bits) and the secondary key: the response's encoding
+    /// bitmap, the request's Referer hash (zeros without Vary).
+    sig: u32,
+    sec: [u8; SEC_KEY_LEN],
 }
 
 impl Entry {
@@ -85,12 +93,16 @@ impl Entry {
 
 /// One shard's objects of one cache section.
 struct Store {
-    map: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
+    /// Objects by primary key: one, or with `process-vary on` the variants of a URL (one per
+    /// secondary key) in the order they were stored, as HAProxy's duplicates in its tree.
+    map: HashMap<Box<[u8]>, Vec<Entry>, foldhash::fast::RandomState>,
     /// Insertion order (key, seq) for eviction; stale pairs are skipped.
     order: VecDeque<(Box<[u8]>, u64)>,
     used: usize,
     budget: usize,
     seq: u64,
+    /// Objects in `map`, variants counted.
+    count: usize,
 }
 
 impl Store {
@@ -101,24 +113,98 @@ impl Store {
             used: 0,
             budget,
             seq: 0,
+            count: 0,
         }
     }
 
+    /// The first object of `key` (HAProxy's `entry_exist`): None when it expired (it goes).
     fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        if self.map.get(key).is_some_and(|e| e.expire <= now) {
-            self.remove(key);
+        if self
+            .map
+            .get(key)
+            .and_then(|v| v.first())
+            .is_some_and(|e| e.expire <= now)
+        {
+            self.remove_at(key, 0);
         }
-        self.map.get(key)
+        self.map.get(key).and_then(|v| v.first())
     }
 
-    fn remove(&mut self, key: &[u8]) {
-        if let Some(e) = self.map.remove(key) {
-            self.used -= e.size(key);
+    /// The first variant of `key` whose secondary key matches `sec`, expired ones passed on
+    /// the way dropped (HAProxy's `secondary_entry_exist`).
+    fn variant(&mut self, key: &[u8], sec: &[u8; SEC_KEY_LEN], now: u64) -> Option<usize> {
+        let mut i = 0;
+        loop {
+            let e = self.map.get(key)?.get(i)?;
+            let (matched, expired) = (sec_key_match(&e.sec, sec), e.expire <= now);
+            if expired {
+                self.remove_at(key, i);
+            }
+            if matched {
+                return (!expired).then_some(i);
+            }
+            if !expired {
+                i += 1;
+            }
         }
     }
 
-    fn insert(&mut self, key: Box<[u8]>, mut e: Entry) {
-        self.remove(&key);
+    fn remove_at(&mut self, key: &[u8], i: usize) {
+        let Some(v) = self.map.get_mut(key) else {
+            return;
+        };
+        if i >= v.len() {
+            return;
+        }
+        let e = v.remove(i);
+        self.used -= e.size(key);
+        self.count -= 1;
+        if v.is_empty() {
+            self.map.remove(key);
+        }
+    }
+
+    /// Stores `e` under `key`. With a Vary signature, `req_sec` is the request's secondary
+    /// key: the variant it matches is replaced, and no more than `max_sec` variants are kept
+    /// (HAProxy's `insert_entry`); without, the first object of the key is replaced.
+    fn insert(
+        &mut self,
+        key: Box<[u8]>,
+        mut e: Entry,
+        req_sec: &[u8; SEC_KEY_LEN],
+        max_sec: u32,
+        now: u64,
+    ) {
+        if self.get(&key, now).is_some() {
+            let old = match e.sig {
+                0 => Some(0),
+                _ if self.map[&key][0].sig == 0 => None,
+                _ => self.variant(&key, req_sec, now),
+            };
+            if let Some(i) = old {
+                self.remove_at(&key, i);
+            }
+        }
+        if e.sig != 0 {
+            let variants = |st: &Store| {
+                st.map
+                    .get(&key)
+                    .map_or(0, |v| v.iter().filter(|o| o.sig != 0).count())
+            };
+            if variants(self) >= max_sec as usize {
+                // Full: expired variants make room, if any.
+                while let Some(i) = self
+                    .map
+                    .get(&key)
+                    .and_then(|v| v.iter().position(|o| o.expire <= now))
+                {
+                    self.remove_at(&key, i);
+                }
+                if variants(self) >= max_sec as usize {
+                    return;
+                }
+            }
+        }
         let size = e.size(&key);
         if size > self.budget {
             return;
@@ -127,21 +213,26 @@ impl Store {
             let Some((k, seq)) = self.order.pop_front() else {
                 break;
             };
-            if self.map.get(&k).is_some_and(|o| o.seq == seq) {
-                self.remove(&k);
+            if let Some(i) = self
+                .map
+                .get(&k)
+                .and_then(|v| v.iter().position(|o| o.seq == seq))
+            {
+                self.remove_at(&k, i);
             }
         }
         self.seq += 1;
         e.seq = self.seq;
         self.used += size;
+        self.count += 1;
         self.order.push_back((key.clone(), e.seq));
-        self.map.insert(key, e);
+        self.map.entry(key).or_default().push(e);
         // Pairs of replaced or dropped objects stay in the queue until popped: keep it from
         // growing past twice the live objects.
-        if self.order.len() > 2 * self.map.len() + 16 {
+        if self.order.len() > 2 * self.count + 16 {
             let map = &self.map;
             self.order
-                .retain(|(k, s)| map.get(k).is_some_and(|o| o.seq == *s));
+                .retain(|(k, s)| map.get(k).is_some_and(|v| v.iter().any(|o| o.seq == *s)));
         }
     }
 }
@@ -196,23 +287,34 @@ pub fn listing(sections: usize) -> Vec<Vec<Listed>> {
                 let Some(st) = s.get_mut(i).and_then(Option::as_mut) else {
                     return Vec::new();
                 };
-                let expired: Vec<Box<[u8]>> = st
+                let expired: Vec<(Box<[u8]>, usize)> = st
                     .map
                     .iter()
-                    .filter(|(_, e)| e.expire <= now)
-                    .map(|(k, _)| k.clone())
+                    .flat_map(|(k, v)| {
+                        let n = v.iter().filter(|e| e.expire <= now).count();
+                        (n > 0).then(|| (k.clone(), n))
+                    })
                     .collect();
-                for k in expired {
-                    st.remove(&k);
+                for (k, n) in expired {
+                    for _ in 0..n {
+                        if let Some(i) = st.map[&k].iter().position(|e| e.expire <= now) {
+                            st.remove_at(&k, i);
+                        }
+                    }
                 }
+                // One line per URL, its first variant, as HAProxy 2.6 (whose listing steps
+                // from one hash to the next, past the other variants).
                 st.map
                     .iter()
-                    .map(|(k, e)| Listed {
-                        hash: primary_hash(k),
-                        addr: e as *const Entry as usize,
-                        vary: [0; SEC_KEY_LEN],
-                        size: e.size(k),
-                        expire: e.expire - now,
+                    .filter_map(|(k, v)| {
+                        let e = v.first()?;
+                        Some(Listed {
+                            hash: primary_hash(k),
+                            addr: e as *const Entry as usize,
+                            vary: e.sec,
+                            size: e.size(k),
+                            expire: e.expire - now,
+                        })
                     })
                     .collect()
             })
@@ -241,6 +343,9 @@ pub enum Lookup {
 /// A request's cache key and whether its answer may be stored.
 pub struct Pending {
     key: Box<[u8]>,
+    /// With `process-vary on`, the request's secondary key for an answer with Vary (None: such
+    /// an answer is not stored).
+    sec: Option<[u8; SEC_KEY_LEN]>,
     method: Method,
     /// HTTP/1.1 GET without Authorization, request Cache-Control or Pragma against it.
     storable: bool,
@@ -336,8 +441,9 @@ pub fn request<'f>(
     {
         ignore = true;
     }
-    let pending = Pending {
+    let mut pending = Pending {
         key: key.into_boxed_slice(),
+        sec: None,
         method,
         storable: storable && !ignore && req.version() == Version::Http11,
     };
@@ -345,8 +451,27 @@ pub fn request<'f>(
         return Lookup::Miss(pending);
     }
     let now = now_secs();
+    let vary = cfg.caches[i].process_vary;
+    let sec_key = |sig| secondary_key(sig, named(b"accept-encoding"), named(b"referer").next());
     let hit = with_store(&cfg.caches, i, shards, |st| {
-        let e = st.get(&pending.key, now)?;
+        let sig = match st.get(&pending.key, now) {
+            Some(e) => e.sig,
+            None => {
+                // Nothing stored yet: the whole secondary key, until the answer says what
+                // it varies on (`http_request_prebuild_full_secondary_key`).
+                if vary {
+                    pending.sec = sec_key(!0);
+                }
+                return None;
+            }
+        };
+        let at = if sig == 0 {
+            0
+        } else {
+            pending.sec = sec_key(sig);
+            st.variant(&pending.key, pending.sec.as_ref()?, now)?
+        };
+        let e = &st.map[&pending.key][at];
         let not_modified = not_modified(e, named(b"if-none-match"), named(b"if-modified-since"));
         let age = (now.saturating_sub(e.stored) + e.age).min(MAX_AGE_CAP);
         let mut out = Vec::with_capacity(e.status_line.len() + e.fields.len() + e.body.len() + 64);
@@ -380,6 +505,131 @@ pub fn request<'f>(
         Some((bytes, status)) => Lookup::Hit(bytes, status, px),
         None => Lookup::Miss(pending),
     }
+}
+
+/// The headers HAProxy 2.6 can vary on (`vary_information`), with their signature bits; the
+/// secondary key holds a 4-byte part for each, in this order.
+const VARY_HEADERS: [(&[u8], u32); 2] = [(b"accept-encoding", 1), (b"referer", 2)];
+
+/// Accept-Encoding bitmap bits (`enum vary_encoding`).
+const ENC_GZIP: u32 = 1;
+const ENC_DEFLATE: u32 = 1 << 1;
+const ENC_BR: u32 = 1 << 2;
+const ENC_COMPRESS: u32 = 1 << 3;
+const ENC_AES128GCM: u32 = 1 << 4;
+const ENC_EXI: u32 = 1 << 5;
+const ENC_PACK200_GZIP: u32 = 1 << 6;
+const ENC_ZSTD: u32 = 1 << 7;
+const ENC_IDENTITY: u32 = 1 << 8;
+const ENC_STAR: u32 = 1 << 9;
+const ENC_OTHER: u32 = 1 << 10;
+
+/// HAProxy's `parse_encoding_value`: the bit of an encoding (by its first letter, then a
+/// prefix match: a name that does not match gives 0, not an error) and whether its weight is
+/// exactly `q=0`; None for an unknown first letter or something else than `;` after a name.
+fn encoding(e: &[u8]) -> Option<(u32, bool)> {
+    let check = |name: &[u8], bit| match e.strip_prefix(name) {
+        Some(rest) => (bit, rest),
+        None => (0, e),
+    };
+    let (bit, rest) = match e.first()? {
+        b'a' => check(b"aes128gcm", ENC_AES128GCM),
+        b'b' => check(b"br", ENC_BR),
+        b'c' => check(b"compress", ENC_COMPRESS),
+        b'd' => check(b"deflate", ENC_DEFLATE),
+        b'e' => check(b"exi", ENC_EXI),
+        b'g' => check(b"gzip", ENC_GZIP),
+        b'i' => check(b"identity", ENC_IDENTITY),
+        b'p' => check(b"pack200-gzip", ENC_PACK200_GZIP),
+        b'x' => match check(b"x-gzip", ENC_GZIP) {
+            (0, _) => check(b"x-compress", ENC_COMPRESS),
+            m => m,
+        },
+        b'z' => check(b"zstd", ENC_ZSTD),
+        b'*' => (ENC_STAR, &e[1..]),
+        _ => return None,
+    };
+    if bit == 0 {
+        return Some((0, false));
+    }
+    let rest = rest.trim_ascii_start();
+    match rest.split_first() {
+        None => Some((bit, false)),
+        Some((b';', w)) => Some((bit, w.trim_ascii_start() == b"q=0")),
+        Some(_) => None,
+    }
+}
+
+/// The request's secondary key for the headers of `sig` (HAProxy's
+/// `http_request_build_secondary_key`): the Accept-Encoding bitmap
+/// (`accept_encoding_normalizer`) and the CRC32 of the first Referer, zeros for a header not
+/// varied on or absent. None for 16 Accept-Encoding elements or more, which HAProxy refuses.
+fn secondary_key<'f>(
+    sig: u32,
+    accept_encoding: impl Iterator<Item = (&'f [u8], &'f [u8])>,
+    referer: Option<(&'f [u8], &'f [u8])>,
+) -> Option<[u8; SEC_KEY_LEN]> {
+    const MAX_ENTRIES: usize = 16;
+    let mut k = [0; SEC_KEY_LEN];
+    if sig & VARY_HEADERS[0].1 != 0 {
+        let (mut bitmap, mut refused, mut count) = (ENC_IDENTITY, !0u32, 0);
+        'fields: for (_, v) in accept_encoding {
+            let mut full = false;
+            crate::acl::for_each_element(v, &mut |e| {
+                if count == MAX_ENTRIES {
+                    full = true;
+                    return false;
+                }
+                count += 1;
+                if !e.is_empty() {
+                    match encoding(&e.to_ascii_lowercase()) {
+                        Some((bit, true)) => refused &= !bit,
+                        Some((bit, false)) => bitmap |= bit,
+                        None => bitmap |= ENC_OTHER,
+                    }
+                }
+                true
+            });
+            if full {
+                break 'fields;
+            }
+        }
+        if bitmap & ENC_STAR != 0 {
+            bitmap = !0;
+        }
+        bitmap &= refused;
+        if count == 0 {
+            bitmap = !0;
+        }
+        if count == MAX_ENTRIES {
+            return None;
+        }
+        k[..4].copy_from_slice(&bitmap.to_ne_bytes());
+    }
+    if sig & VARY_HEADERS[1].1 != 0
+        && let Some((_, v)) = referer
+    {
+        k[4..].copy_from_slice(&crate::acl::hash::crc32(v).to_ne_bytes());
+    }
+    Some(k)
+}
+
+/// The parts of a secondary key that `sig` varies on, the others zeroed.
+fn reduce(mut k: [u8; SEC_KEY_LEN], sig: u32) -> [u8; SEC_KEY_LEN] {
+    for (i, (_, bit)) in VARY_HEADERS.iter().enumerate() {
+        if sig & bit == 0 {
+            k[i * 4..i * 4 + 4].fill(0);
+        }
+    }
+    k
+}
+
+/// HAProxy's `secondary_key_cmp`: a stored object serves a request when its encoding is one
+/// the request accepts (and not an unknown one), and the other parts are equal.
+fn sec_key_match(stored: &[u8; SEC_KEY_LEN], req: &[u8; SEC_KEY_LEN]) -> bool {
+    let word = |k: &[u8; SEC_KEY_LEN]| u32::from_ne_bytes([k[0], k[1], k[2], k[3]]);
+    let (r, n) = (word(stored), word(req));
+    r & ENC_OTHER == 0 && r & n == r && stored[4..] == req[4..]
 }
 
 /// Whether a conditional request is answered 304 from the object `e` (HAProxy 2.6's
@@ -435,6 +685,8 @@ fn etags_match(a: &[u8], b: &[u8]) -> bool {
 pub struct Capture {
     cache: usize,
     key: Box<[u8]>,
+    /// The request's secondary key, reduced to what the answer varies on.
+    req_sec: [u8; SEC_KEY_LEN],
     entry: Entry,
     body: Vec<u8>,
     /// What the body may still take (`max-object-size` less the head).
@@ -452,6 +704,27 @@ impl Capture {
         }
         let (status_line, fields) = stored_fields(head);
         let named = |n: &'static [u8]| stored_values(&fields, n);
+        if self.entry.sig != 0 {
+            // The stored key names the answer's encoding (`set_secondary_key_encoding`); an
+            // encoding HAProxy does not know is not stored.
+            let mut bitmap = 0;
+            for v in named(b"content-encoding") {
+                let ok = crate::acl::for_each_element(v, &mut |c| match encoding(c) {
+                    Some((bit, _)) => {
+                        bitmap |= bit;
+                        true
+                    }
+                    None => false,
+                });
+                if !ok {
+                    return None;
+                }
+            }
+            if bitmap == 0 {
+                bitmap = ENC_IDENTITY;
+            }
+            self.entry.sec[..4].copy_from_slice(&bitmap.to_ne_bytes());
+        }
         self.entry.etag = named(b"etag").last().map(Box::from);
         let date = |n| named(n).next().and_then(parse_http_date);
         self.entry.last_modified = date(b"last-modified")
@@ -495,7 +768,8 @@ pub fn response(
             Method::Head | Method::Options | Method::Trace
         );
         if unsafe_method && (200..400).contains(&status) {
-            with_store(&cfg.caches, i, shards, |st| st.remove(&pending.key));
+            // HAProxy drops the first object of the URL.
+            with_store(&cfg.caches, i, shards, |st| st.remove_at(&pending.key, 0));
         }
         return None;
     }
@@ -504,9 +778,26 @@ pub fn response(
     }
     let named = |n: &'static [u8]| super::filters::fields_named(res, rbuf, n);
     let sec = &cfg.caches[i];
-    if named(b"vary").next().is_some() {
+    let mut sig = 0;
+    if sec.process_vary {
+        // Every header it varies on must be one HAProxy knows how to normalize.
+        for (_, v) in named(b"vary") {
+            let known = crate::acl::for_each_element(v, &mut |h| {
+                let bit = VARY_HEADERS.iter().find(|(n, _)| h.eq_ignore_ascii_case(n));
+                sig |= bit.map_or(0, |b| b.1);
+                bit.is_some()
+            });
+            if !known {
+                return None;
+            }
+        }
+    } else if named(b"vary").next().is_some() {
         return None;
     }
+    let req_sec = match sig {
+        0 => [0; SEC_KEY_LEN],
+        _ => reduce(pending.sec?, sig),
+    };
     if named(b"pragma")
         .next()
         .is_some_and(|(_, v)| v.eq_ignore_ascii_case(b"no-cache"))
@@ -583,6 +874,7 @@ pub fn response(
     Some(Capture {
         cache: i,
         key: pending.key.clone(),
+        req_sec,
         room: sec.max_object_size as usize,
         entry: Entry {
             status_line: Box::default(),
@@ -594,6 +886,8 @@ pub fn response(
             seq: 0,
             etag: None,
             last_modified: 0,
+            sig,
+            sec: req_sec,
         },
         body: Vec::new(),
         too_big: false,
@@ -778,12 +1072,17 @@ pub fn finish(cfg: &Config, shards: usize, c: Capture, complete: bool) {
     let Capture {
         cache,
         key,
+        req_sec,
         mut entry,
         body,
         ..
     } = c;
     entry.body = body.into_boxed_slice();
-    with_store(&cfg.caches, cache, shards, |st| st.insert(key, entry));
+    let max = cfg.caches[cache].max_secondary_entries;
+    let now = now_secs();
+    with_store(&cfg.caches, cache, shards, |st| {
+        st.insert(key, entry, &req_sec, max, now)
+    });
 }
 
 #[cfg(test)]
@@ -801,6 +1100,8 @@ mod tests {
             seq: 0,
             etag: None,
             last_modified: 0,
+            sig: 0,
+            sec: [0; SEC_KEY_LEN],
         }
     }
 
@@ -808,24 +1109,124 @@ mod tests {
     fn the_oldest_objects_go_first_and_the_budget_holds() {
         let mut st = Store::new(3 * (1000 + 15 + ENTRY_OVERHEAD + 2));
         for k in ["/a", "/b", "/c", "/d"] {
-            st.insert(k.as_bytes().into(), entry(1000));
+            st.insert(k.as_bytes().into(), entry(1000), &[0; SEC_KEY_LEN], 10, 0);
             assert!(st.used <= st.budget);
         }
         assert!(st.get(b"/a", 1).is_none());
         assert!(st.get(b"/b", 1).is_some() && st.get(b"/d", 1).is_some());
         // Replacing an object does not count it twice.
-        st.insert(b"/d"[..].into(), entry(1000));
+        st.insert(b"/d"[..].into(), entry(1000), &[0; SEC_KEY_LEN], 10, 0);
         assert_eq!(st.map.len(), 3);
         // Too big for the whole store: not kept, nothing evicted for it.
-        st.insert(b"/huge"[..].into(), entry(10_000));
+        st.insert(b"/huge"[..].into(), entry(10_000), &[0; SEC_KEY_LEN], 10, 0);
         assert_eq!(st.map.len(), 3);
         // Expired: gone when looked up.
         assert!(st.get(b"/b", 100).is_none());
         assert_eq!(st.map.len(), 2);
         for i in 0..1000 {
-            st.insert(format!("/x{}", i % 5).as_bytes().into(), entry(10));
+            st.insert(
+                format!("/x{}", i % 5).as_bytes().into(),
+                entry(10),
+                &[0; SEC_KEY_LEN],
+                10,
+                0,
+            );
         }
-        assert!(st.order.len() <= 2 * st.map.len() + 16);
+        assert!(st.order.len() <= 2 * st.count + 16);
+    }
+
+    #[test]
+    fn secondary_keys_as_haproxy_builds_them() {
+        let ae = |vals: &[&'static str]| -> Option<u32> {
+            let fields: Vec<(&[u8], &[u8])> = vals
+                .iter()
+                .map(|v| (&b"accept-encoding"[..], v.as_bytes()))
+                .collect();
+            let k = secondary_key(1, fields.into_iter(), None)?;
+            Some(u32::from_ne_bytes([k[0], k[1], k[2], k[3]]))
+        };
+        assert_eq!(ae(&[]), Some(!0), "no Accept-Encoding: anything goes");
+        assert_eq!(ae(&["gzip, br"]), Some(ENC_GZIP | ENC_BR | ENC_IDENTITY));
+        assert_eq!(ae(&["GZip;Q=0, x-gzip"]), Some(ENC_IDENTITY));
+        assert_eq!(ae(&["identity;q=0, br"]), Some(ENC_BR));
+        assert_eq!(ae(&["*;q=0.5, br;q=0"]), Some(!ENC_BR));
+        assert_eq!(ae(&["snappy"]), Some(ENC_IDENTITY | ENC_OTHER));
+        assert_eq!(
+            ae(&["gz"]),
+            Some(ENC_IDENTITY),
+            "a known letter, no name: nothing"
+        );
+        assert_eq!(ae(&["gzip foo"]), Some(ENC_IDENTITY | ENC_OTHER));
+        assert_eq!(ae(&[""]), Some(ENC_IDENTITY));
+        let many = ["gzip"; 16];
+        assert_eq!(ae(&many[..15]), Some(ENC_GZIP | ENC_IDENTITY));
+        assert_eq!(ae(&many), None, "16 elements are refused");
+        let referer = (&b"referer"[..], &b"/a"[..]);
+        let k = secondary_key(2, std::iter::empty(), Some(referer)).unwrap();
+        assert_eq!(k[..4], [0; 4]);
+        assert_eq!(k[4..], crate::acl::hash::crc32(b"/a").to_ne_bytes());
+        assert_eq!(reduce(k, 1), [0; SEC_KEY_LEN]);
+        // A stored gzip answer serves who accepts gzip, not an unknown encoding's.
+        let key = |ae: u32| {
+            let mut k = [0; SEC_KEY_LEN];
+            k[..4].copy_from_slice(&ae.to_ne_bytes());
+            k
+        };
+        assert!(sec_key_match(&key(ENC_GZIP), &key(ENC_GZIP | ENC_IDENTITY)));
+        assert!(!sec_key_match(&key(ENC_GZIP), &key(ENC_BR | ENC_IDENTITY)));
+        assert!(!sec_key_match(&key(ENC_OTHER), &key(!0)));
+    }
+
+    #[test]
+    fn variants_are_bounded_per_url() {
+        let mut st = Store::new(1 << 20);
+        let variant = |ae: u32, expire| {
+            let mut e = entry(10);
+            e.sig = 1;
+            e.sec[..4].copy_from_slice(&ae.to_ne_bytes());
+            e.expire = expire;
+            e
+        };
+        let req = |ae: u32| {
+            let mut k = [0; SEC_KEY_LEN];
+            k[..4].copy_from_slice(&ae.to_ne_bytes());
+            k
+        };
+        st.insert(
+            b"/v"[..].into(),
+            variant(ENC_GZIP, 100),
+            &req(ENC_GZIP),
+            2,
+            0,
+        );
+        st.insert(b"/v"[..].into(), variant(ENC_BR, 5), &req(ENC_BR), 2, 0);
+        // A third is refused while both live; it takes an expired one's place.
+        st.insert(
+            b"/v"[..].into(),
+            variant(ENC_ZSTD, 100),
+            &req(ENC_ZSTD),
+            2,
+            0,
+        );
+        assert_eq!(st.map[&b"/v"[..]].len(), 2);
+        st.insert(
+            b"/v"[..].into(),
+            variant(ENC_ZSTD, 100),
+            &req(ENC_ZSTD),
+            2,
+            10,
+        );
+        assert_eq!(st.variant(b"/v", &req(ENC_ZSTD), 10), Some(1));
+        // The same variant again replaces it.
+        st.insert(
+            b"/v"[..].into(),
+            variant(ENC_GZIP, 100),
+            &req(ENC_GZIP),
+            2,
+            10,
+        );
+        assert_eq!((st.map[&b"/v"[..]].len(), st.count), (2, 2));
+        assert_eq!(st.variant(b"/v", &req(ENC_BR), 10), None);
     }
 
     #[test]
