@@ -17,8 +17,8 @@ use std::time::Duration;
 /// Requests that reached the origin, by path.
 type Hits = Arc<Mutex<HashMap<String, usize>>>;
 
-/// A keep-alive origin. `/PATH?h=Header:value&h=…&n=N&chunked` answers 200 (or `s=CODE`) with
-/// those header fields and N bytes of body (Content-Length, or chunked), the body naming how
+/// A keep-alive origin. `/PATH?h=Header:value&h=…&n=N&chunked&ce` answers 200 (or `s=CODE`)
+/// with those header fields (`ce`: a Content-Encoding after the request's Accept-Encoding) and N bytes of body (Content-Length, or chunked), the body naming how
 /// many times the path was asked.
 fn origin(hits: Hits) -> Backend {
     Backend::start(move |s| {
@@ -59,6 +59,13 @@ fn origin(hits: Hits) -> Backend {
                     "n" => size = v.parse().unwrap(),
                     "chunked" => chunked = true,
                     "s" => status = format!("{v} X"),
+                    // The first of gzip, br the request accepts names the answer's encoding.
+                    "ce" => {
+                        let ae = req.header("accept-encoding").unwrap_or("").to_string();
+                        if let Some(c) = ["gzip", "br"].into_iter().find(|c| ae.contains(c)) {
+                            fields.push_str(&format!("Content-Encoding: {c}\r\n"));
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -375,6 +382,9 @@ fn a_hit_is_logged_with_the_cache_as_server() {
         };
         let q = "h=Cache-Control:max-age=30";
         assert_eq!(fetched_twice(port, &hits, "/l", q, ""), 1);
+        // A conditional request answered 304 from the cache is logged so too.
+        let nm = ask(port, "GET", &format!("/l?{q}"), "If-None-Match: *\r\n");
+        assert_eq!(nm.status, 304);
         let lines = eventually(Duration::from_secs(5), || {
             let t = log();
             let l: Vec<String> = t
@@ -382,9 +392,9 @@ fn a_hit_is_logged_with_the_cache_as_server() {
                 .filter(|l| l.starts_with('/'))
                 .map(String::from)
                 .collect();
-            (l.len() >= 2).then_some(l)
+            (l.len() >= 3).then_some(l)
         });
-        let mut lines = lines.expect("two log lines");
+        let mut lines = lines.expect("three log lines");
         // HAProxy may log the hit before the miss (the miss's line waits for its stream's
         // end): compare them in a stable order.
         lines.sort();
@@ -407,7 +417,8 @@ fn a_hit_is_logged_with_the_cache_as_server() {
             [
                 format!("{q} 200 -- ---- f b/s 0"),
                 format!("{q} 200 LR LR-- f {proxy}/<CACHE> 0"),
-                format!("intercepted={intercepted}"),
+                format!("{q} 304 LR LR-- f {proxy}/<CACHE> 0"),
+                format!("intercepted={}", 2 * intercepted),
             ]
         );
     }
@@ -438,10 +449,32 @@ fn cache_sections_are_checked_like_haproxy() {
         "c.cfg:4: unable to find the cache 'nope'",
     );
     check(
-        "cache c\n  total-max-size 1\n  process-vary on\n",
+        "cache c\n  total-max-size 1\n  process-vary maybe\n",
         0,
-        "'process-vary on' is ignored",
+        "c.cfg:3: warning: 'process-vary' expects \"on\" or \"off\"",
     );
+    check(
+        "cache c\n  total-max-size 1\n  max-secondary-entries 0\n",
+        1,
+        "c.cfg:3: max-secondary-entries wrong value '0'",
+    );
+    check(
+        "cache c\n  total-max-size 1\n  max-secondary-entries 3x\n",
+        1,
+        "c.cfg:3: max-secondary-entries wrong value '3x'",
+    );
+}
+
+/// corelb's lines equal HAProxy's, the differing pairs shown.
+fn assert_same_lines(ours: &[String], theirs: &[String]) {
+    let diffs: Vec<String> = ours
+        .iter()
+        .zip(theirs)
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("corelb:  {a}\nhaproxy: {b}"))
+        .collect();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(ours.len(), theirs.len());
 }
 
 /// Which of a list of requests reached the origin, through one proxy.
@@ -506,13 +539,7 @@ fn cache_decisions_match_haproxy() {
     };
     let _lb = Corelb::start(&config(cp, co.port, SECTION, ""), &["--shards", "1"], &[cp]);
     let (ours, theirs) = (decisions(cp, &ch), decisions(hp, &hh));
-    let diffs: Vec<String> = ours
-        .iter()
-        .zip(&theirs)
-        .filter(|(a, b)| a != b)
-        .map(|(a, b)| format!("corelb:  {a}\nhaproxy: {b}"))
-        .collect();
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_same_lines(&ours, &theirs);
 }
 
 /// With compression: HAProxy 2.6 stores no answer it compresses, stores the same answer sent
@@ -573,4 +600,339 @@ fn hits_are_compressed_and_compressed_answers_not_stored_as_in_haproxy() {
             && ours[3].ends_with("age=true")
     );
     assert_eq!((count(&ch, "/z"), count(&hh, "/z")), (3, 3));
+}
+
+/// Conditional requests for stored objects, through one proxy: what each answer looks like.
+fn conditionals(port: u16, hits: &Hits) -> Vec<String> {
+    let lm = "h=Last-Modified:Sun,%2006%20Nov%201994%2008:49:37%20GMT";
+    let full = format!("h=Cache-Control:max-age=30&h=ETag:%22abc%22&{lm}&h=X-Foo:bar");
+    // No Last-Modified: the Date field counts; with neither, the time it was stored.
+    let dated = "h=Cache-Control:max-age=30&h=Date:Sun,%2006%20Nov%202011%2008:49:37%20GMT";
+    let bare = "h=Cache-Control:max-age=30";
+    let inm = |v: &str| format!("If-None-Match: {v}\r\n");
+    let ims = |v: &str| format!("If-Modified-Since: {v}\r\n");
+    let future = "Fri, 01 Jan 2100 00:00:00 GMT";
+    let mut out = Vec::new();
+    for (path, q, method, extra) in [
+        ("/c1", full.as_str(), "GET", String::new()),
+        ("/c1", &full, "GET", inm("\"abc\"")),
+        ("/c1", &full, "GET", inm("W/\"abc\"")),
+        ("/c1", &full, "GET", inm("\"x\", \"abc\"")),
+        ("/c1", &full, "GET", inm("\"x\"") + &inm("W/\"abc\"")),
+        ("/c1", &full, "GET", inm("\"x\"")),
+        ("/c1", &full, "GET", inm("abc")),
+        ("/c1", &full, "GET", inm("*")),
+        ("/c1", &full, "GET", inm("\"x\"") + &ims(future)),
+        ("/c1", &full, "GET", ims("Sun, 06 Nov 1994 08:49:37 GMT")),
+        ("/c1", &full, "GET", ims("Sun, 06 Nov 1994 08:49:36 GMT")),
+        ("/c1", &full, "GET", ims("Sunday, 06-Nov-94 08:49:37 GMT")),
+        ("/c1", &full, "GET", ims("Sun Nov  6 08:49:38 1994")),
+        ("/c1", &full, "GET", ims("06 Nov 1994")),
+        ("/c1", &full, "HEAD", inm("\"abc\"")),
+        ("/c2", dated, "GET", String::new()),
+        ("/c2", dated, "GET", inm("\"abc\"")),
+        ("/c2", dated, "GET", inm("*")),
+        ("/c2", dated, "GET", ims("Sun, 06 Nov 2011 08:49:37 GMT")),
+        ("/c2", dated, "GET", ims("Sun, 06 Nov 2011 08:49:36 GMT")),
+        ("/c3", bare, "GET", String::new()),
+        ("/c3", bare, "GET", ims("Sun, 06 Nov 2011 08:49:37 GMT")),
+        ("/c3", bare, "GET", ims(future)),
+    ] {
+        let r = ask(port, method, &format!("{path}?{q}"), &extra);
+        let h = |n| r.header(n).unwrap_or("-");
+        out.push(format!(
+            "{method} {path} [{}]: {} etag={} lm={} x-foo={} cl={} age={} body={} fetched={}",
+            extra.trim_end().replace("\r\n", " | "),
+            r.status,
+            h("etag"),
+            h("last-modified"),
+            h("x-foo"),
+            h("content-length"),
+            r.header("age").is_some(),
+            r.body.len(),
+            count(hits, path)
+        ));
+    }
+    out
+}
+
+#[test]
+fn conditional_requests_are_answered_304_from_the_cache_as_in_haproxy() {
+    let (hh, ch): (Hits, Hits) = Default::default();
+    let (ho, co) = (origin(hh.clone()), origin(ch.clone()));
+    let (hp, cp) = (free_port(), free_port());
+    let _lb = Corelb::start(&config(cp, co.port, SECTION, ""), &["--shards", "1"], &[cp]);
+    let ours = conditionals(cp, &ch);
+    let status = |i: usize| ours[i].split("]: ").nth(1).unwrap()[..3].to_string();
+    let statuses: Vec<String> = (0..ours.len()).map(status).collect();
+    assert_eq!(
+        statuses.join(" "),
+        "200 304 304 304 304 200 200 304 200 304 200 304 304 200 304 200 200 304 304 200 200 200 304",
+        "{ours:#?}"
+    );
+    // Every object was fetched once; a 304 keeps the stored fields, without the body.
+    assert!(ours[1].ends_with("etag=\"abc\" lm=Sun, 06 Nov 1994 08:49:37 GMT x-foo=bar cl=16 age=true body=0 fetched=1"), "{}", ours[1]);
+    assert_eq!(
+        (count(&ch, "/c1"), count(&ch, "/c2"), count(&ch, "/c3")),
+        (1, 1, 1)
+    );
+    let Some(_haproxy) = Haproxy::start(&config(hp, ho.port, SECTION, "  nbthread 1\n"), &[hp])
+    else {
+        return;
+    };
+    let theirs = conditionals(hp, &hh);
+    assert_same_lines(&ours, &theirs);
+}
+
+/// `show cache` with `pointer`s, sizes and a moving expiry masked (corelb's sizes are its own
+/// accounting, its pointers its own addresses): `PTR hash:H vary:0x… size:_ (_ blocks),
+/// refcount:R, expire:E`, E only checked to be within a second of `max_age`.
+fn masked_show_cache(out: &str, max_age: u64) -> Vec<String> {
+    out.lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            if l.contains(" (shctx:") {
+                let blocks = l.rsplit("available blocks:").next().unwrap();
+                return format!("PTR: {} (shctx:PTR, available blocks:{blocks}", w[1]);
+            }
+            if !l.contains(" hash:") {
+                return l.to_string();
+            }
+            assert!(w[0].starts_with("0x"), "{l}");
+            assert!(w[3].starts_with("size:") && w[5] == "blocks),", "{l}");
+            let e: u64 = w[7].strip_prefix("expire:").unwrap().parse().unwrap();
+            assert!(e <= max_age && e + 1 >= max_age, "{l}");
+            format!("PTR {} {} size:_ (_ blocks), {} expire:E", w[1], w[2], w[6])
+        })
+        .collect()
+}
+
+fn show_cache_config(port: u16, origin: u16, sock: &std::path::Path, global: &str) -> String {
+    config(port, origin, SECTION, global).replace(
+        "global\n",
+        &format!(
+            "global\n  stats socket {} mode 600 level admin\n  stats socket {}.user level user\n",
+            sock.display(),
+            sock.display()
+        ),
+    )
+}
+
+#[test]
+fn show_cache_lists_the_stored_objects_as_haproxy() {
+    let (hh, ch): (Hits, Hits) = Default::default();
+    let (ho, co) = (origin(hh.clone()), origin(ch.clone()));
+    let (hp, cp) = (free_port(), free_port());
+    let dir = TempDir::new("show-cache");
+    let (hs, cs) = (dir.path("h.sock"), dir.path("c.sock"));
+    let _lb = Corelb::start(
+        &show_cache_config(cp, co.port, &cs, ""),
+        &["--shards", "1"],
+        &[cp],
+    );
+    wait_unix_socket(&cs);
+    let store = |port: u16, hits: &Hits| {
+        for (path, q) in [
+            ("/s1", "h=Cache-Control:max-age=30"),
+            ("/s2", "h=Cache-Control:max-age=30&n=5000"),
+            ("/s3", "h=Cache-Control:max-age=30&h=ETag:%22e%22"),
+            ("/s4", "h=Cache-Control:no-store"),
+        ] {
+            fetched_twice(port, hits, path, q, "");
+        }
+        // An absolute target is its own key.
+        ask(port, "GET", "http://t/s1?h=Cache-Control:max-age=30", "");
+    };
+    store(cp, &ch);
+    let ours = stats_cmd(&cs, "show cache");
+    let lines = masked_show_cache(&ours, 30);
+    assert_eq!(lines.len(), 1 + 4 + 1, "{ours}");
+    assert_eq!(
+        lines[0], "PTR: c (shctx:PTR, available blocks:4096)",
+        "{ours}"
+    );
+    assert_eq!(lines[5], "", "the reply's end");
+    // Sorted by hash, as HAProxy's tree.
+    let hashes: Vec<u32> = ours
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(" hash:").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(hashes.is_sorted() && hashes.len() == 4, "{ours}");
+    assert_eq!(
+        stats_cmd(&dir.path("c.sock.user"), "show cache"),
+        "Permission denied\n\n"
+    );
+    if let Some(_h) = Haproxy::start(
+        &show_cache_config(hp, ho.port, &hs, "  nbthread 1\n"),
+        &[hp],
+    ) {
+        wait_unix_socket(&hs);
+        store(hp, &hh);
+        let theirs = stats_cmd(&hs, "show cache");
+        assert_eq!(
+            masked_show_cache(&theirs, 30),
+            lines,
+            "HAProxy's, then corelb's"
+        );
+        assert_eq!(
+            stats_cmd(&dir.path("h.sock.user"), "show cache"),
+            "Permission denied\n\n"
+        );
+    }
+}
+
+#[test]
+fn show_cache_merges_the_shards_copies() {
+    let hits: Hits = Default::default();
+    let o = origin(hits.clone());
+    let port = free_port();
+    let dir = TempDir::new("show-cache-shards");
+    let sock = dir.path("c.sock");
+    let section = "  total-max-size 4\n  max-age 2\n";
+    let cfg = show_cache_config(port, o.port, &sock, "").replace(SECTION, section);
+    let _lb = Corelb::start(&cfg, &["--shards", "2"], &[port]);
+    wait_unix_socket(&sock);
+    // Each shard fetches its own copy: ask on new connections until both did (bounded).
+    for _ in 0..200 {
+        if count(&hits, "/m") == 2 {
+            break;
+        }
+        ask(port, "GET", "/m?h=Cache-Control:max-age=30", "");
+    }
+    assert_eq!(count(&hits, "/m"), 2, "both shards stored /m");
+    let out = stats_cmd(&sock, "show cache");
+    let lines = masked_show_cache(&out, 2);
+    assert_eq!(lines.len(), 4, "{out}");
+    // Two copies, one hash, two addresses; the header counts the whole section's blocks.
+    assert_eq!(lines[1], lines[2], "{out}");
+    assert_eq!(lines[0], "PTR: c (shctx:PTR, available blocks:4096)");
+    let ptrs: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .take(2)
+        .map(|l| &l[..l.find(' ').unwrap()])
+        .collect();
+    assert_ne!(ptrs[0], ptrs[1]);
+    // Expired objects are not listed.
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = stats_cmd(&sock, "show cache");
+    assert_eq!(masked_show_cache(&out, 2).len(), 2, "{out}");
+}
+
+/// Requests for URLs whose answers vary, through one proxy (`process-vary on`, at most 2
+/// variants per URL): which were answered from the cache, and with which encoding.
+fn variants(port: u16, hits: &Hits) -> Vec<String> {
+    let ae = |v: &str| format!("Accept-Encoding: {v}\r\n");
+    let rf = |v: &str| format!("Referer: {v}\r\n");
+    let vae = "h=Cache-Control:max-age=30&h=Vary:Accept-Encoding&ce";
+    let both = "h=Cache-Control:max-age=30&h=Vary:accept-encoding,Referer&ce";
+    let mut out = Vec::new();
+    for (path, q, extra) in [
+        ("/v1", vae, ae("gzip")),
+        ("/v1", vae, ae("gzip")),
+        ("/v1", vae, ae("gzip, br")),
+        ("/v1", vae, String::new()),
+        ("/v1", vae, ae("identity")),
+        ("/v1", vae, ae("identity")),
+        ("/v1", vae, ae("br")),
+        ("/v1", vae, ae("gzip;q=0")),
+        ("/v1", vae, ae("GZIP")),
+        ("/v1", vae, ae("deflate")),
+        // A third variant: more than max-secondary-entries, not stored.
+        ("/v2", vae, ae("gzip")),
+        ("/v2", vae, ae("br")),
+        ("/v2", vae, ae("deflate;q=0.5, identity;q=0")),
+        ("/v2", vae, ae("deflate;q=0.5, identity;q=0")),
+        ("/v2", vae, ae("br")),
+        ("/v3", both, ae("gzip") + &rf("/a")),
+        ("/v3", both, ae("gzip") + &rf("/a")),
+        ("/v3", both, ae("gzip") + &rf("/b")),
+        ("/v3", both, ae("gzip") + &rf("/b")),
+        ("/v3", both, ae("gzip")),
+        ("/v4", "h=Cache-Control:max-age=30&h=Vary:Referer", rf("/a")),
+        ("/v4", "h=Cache-Control:max-age=30&h=Vary:Referer", rf("/a")),
+        (
+            "/v5",
+            "h=Cache-Control:max-age=30&h=Vary:User-Agent",
+            String::new(),
+        ),
+        (
+            "/v5",
+            "h=Cache-Control:max-age=30&h=Vary:User-Agent",
+            String::new(),
+        ),
+        ("/v6", "h=Cache-Control:max-age=30&h=Vary:*", String::new()),
+        ("/v6", "h=Cache-Control:max-age=30&h=Vary:*", String::new()),
+        (
+            "/v7",
+            "h=Cache-Control:max-age=30&h=Vary:Accept-Encoding&h=Content-Encoding:snappy",
+            String::new(),
+        ),
+        (
+            "/v7",
+            "h=Cache-Control:max-age=30&h=Vary:Accept-Encoding&h=Content-Encoding:snappy",
+            String::new(),
+        ),
+        ("/v8", "h=Cache-Control:max-age=30", String::new()),
+        ("/v8", "h=Cache-Control:max-age=30", String::new()),
+    ] {
+        let r = ask(port, "GET", &format!("{path}?{q}"), &extra);
+        let body = String::from_utf8_lossy(&r.body);
+        out.push(format!(
+            "{path} {q} [{}]: {} {} ce={} age={} fetched={}",
+            extra.trim_end().replace("\r\n", " | "),
+            r.status,
+            body.split('.').next().unwrap_or_default().trim_end(),
+            r.header("content-encoding").unwrap_or("-"),
+            r.header("age").is_some(),
+            count(hits, path)
+        ));
+    }
+    out
+}
+
+#[test]
+fn answers_with_vary_are_stored_per_variant_as_in_haproxy() {
+    let (hh, ch): (Hits, Hits) = Default::default();
+    let (ho, co) = (origin(hh.clone()), origin(ch.clone()));
+    let (hp, cp) = (free_port(), free_port());
+    let dir = TempDir::new("vary");
+    let (hs, cs) = (dir.path("h.sock"), dir.path("c.sock"));
+    let section = format!("{SECTION}  process-vary on\n  max-secondary-entries 2\n");
+    let cfg = |port, origin, sock: &std::path::Path, global| {
+        show_cache_config(port, origin, sock, global).replace(SECTION, &section)
+    };
+    let _lb = Corelb::start(&cfg(cp, co.port, &cs, ""), &["--shards", "1"], &[cp]);
+    wait_unix_socket(&cs);
+    let ours = variants(cp, &ch);
+    let listed = |sock| {
+        let mut l = masked_show_cache(&stats_cmd(sock, "show cache"), 30);
+        l.sort();
+        l
+    };
+    let ours_listed = listed(&cs);
+    // Two encodings of /v1 stored apart; /v2's third variant was not.
+    assert_eq!((count(&ch, "/v1"), count(&ch, "/v2")), (2, 4), "{ours:#?}");
+    assert_eq!(count(&ch, "/v5"), 2, "Vary: User-Agent is not stored");
+    // One line per stored URL (/v1 to /v4, /v8; its first variant), with its secondary
+    // key: /v1's gzip bitmap.
+    assert_eq!(ours_listed.len(), 1 + 5 + 1, "{ours_listed:#?}");
+    assert!(
+        ours_listed
+            .iter()
+            .any(|l| l.contains(" vary:0x0100000000000000 ")),
+        "{ours_listed:#?}"
+    );
+    let Some(_h) = Haproxy::start(&cfg(hp, ho.port, &hs, "  nbthread 1\n"), &[hp]) else {
+        return;
+    };
+    wait_unix_socket(&hs);
+    let theirs = variants(hp, &hh);
+    assert_same_lines(&ours, &theirs);
+    assert_eq!(
+        listed(&hs),
+        ours_listed,
+        "show cache: HAProxy's, then corelb's"
+    );
 }

@@ -103,7 +103,7 @@ mod http;
 mod logformat;
 mod map;
 pub mod patref;
-pub(crate) use http::dechunk;
+pub(crate) use http::{dechunk, for_each_element};
 pub use map::exp_replace;
 mod pattern;
 pub mod payload;

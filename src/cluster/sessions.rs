@@ -369,6 +369,9 @@ pub enum Job {
     List(std::sync::mpsc::Sender<Vec<SessInfo>>),
     /// `shutdown session ID`: whether it was found.
     Kill(u64, std::sync::mpsc::Sender<bool>),
+    /// Work on the shard's own thread-local state (`show cache` reads the shard's cache
+    /// stores), which sends its answer back itself.
+    Run(Box<dyn FnOnce() + Send>),
 }
 
 /// A shard's inbox for [`Job`]s: the CLI thread pushes and notifies; the shard's service

@@ -199,6 +199,11 @@ pub struct CacheSection {
     pub max_object_size: u64,
     /// `max-age` in seconds (60 by default): no object is kept longer.
     pub max_age: u32,
+    /// `process-vary on`: answers with Vary on Accept-Encoding and Referer are stored, one
+    /// variant per secondary key.
+    pub process_vary: bool,
+    /// `max-secondary-entries` (10 by default): variants kept per URL.
+    pub max_secondary_entries: u32,
 }
 
 impl CacheSection {
@@ -209,22 +214,21 @@ impl CacheSection {
             total_max_size: 0,
             max_object_size: 0,
             max_age: 60,
+            process_vary: false,
+            max_secondary_entries: 10,
         }
     }
 }
-
-const NO_VARY: &str =
-    "corelb does not store answers that carry a Vary field (see docs/compression-cache.md)";
 
 /// The keywords of a `cache` section, for the README's table (the parser is [`cache_kw`]).
 pub static CACHE_SECTION: &[super::keywords::Kw] = &[
     cache_row("total-max-size", super::keywords::Status::Supported(())),
     cache_row("max-object-size", super::keywords::Status::Supported(())),
     cache_row("max-age", super::keywords::Status::Supported(())),
-    cache_row("process-vary", super::keywords::Status::Ignored(NO_VARY)),
+    cache_row("process-vary", super::keywords::Status::Supported(())),
     cache_row(
         "max-secondary-entries",
-        super::keywords::Status::Ignored(NO_VARY),
+        super::keywords::Status::Supported(()),
     ),
 ];
 
@@ -276,15 +280,32 @@ pub fn cache_kw(c: &mut CacheSection, w: &[String], loc: &Loc, d: &mut Diags) {
                 c.max_age = n.min(u64::from(u32::MAX)) as u32;
             }
         }
-        "process-vary" => match arg {
-            Some("off") => {}
-            Some("on") => d.warn(loc, format!("'process-vary on' is ignored: {NO_VARY}")),
-            _ => d.error(
-                loc,
-                "'process-vary' expects \"on\" or \"off\" (enable or disable vary processing).",
-            ),
-        },
-        "max-secondary-entries" => d.warn(loc, format!("'{kw}' is ignored: {NO_VARY}")),
+        // A wrong value is a warning (twice without one), the setting unchanged, as HAProxy.
+        "process-vary" => {
+            let expects =
+                "'process-vary' expects \"on\" or \"off\" (enable or disable vary processing).";
+            if arg.is_none() {
+                d.warn(loc, expects);
+            }
+            match arg {
+                Some("on") => c.process_vary = true,
+                Some("off") => c.process_vary = false,
+                _ => d.warn(loc, expects),
+            }
+        }
+        "max-secondary-entries" => {
+            if arg.is_none() {
+                d.warn(loc, format!("'{kw}' expects a strictly positive number."));
+            }
+            // strtoul's digits, kept in an unsigned int as HAProxy does.
+            match arg.and_then(|a| a.parse::<u64>().ok()).filter(|&n| n > 0) {
+                Some(n) => c.max_secondary_entries = n as u32,
+                None => d.error(
+                    loc,
+                    format!("max-secondary-entries wrong value '{}'", arg.unwrap_or("")),
+                ),
+            }
+        }
         _ => d.error(loc, format!("unknown keyword '{kw}' in 'cache' section")),
     }
 }

@@ -203,6 +203,7 @@ async fn serve_sessions(shard: Rc<ShardCtx>) {
                 Job::Kill(id, tx) => {
                     let _ = tx.send(shard.sessions.kill_id(id));
                 }
+                Job::Run(f) => f(),
             }
         }
         let mut moved = false;

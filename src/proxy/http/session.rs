@@ -1399,7 +1399,7 @@ impl<'c> Exchange<'c> {
                 fields,
                 close,
             ) {
-                super::cache::Lookup::Hit(mut bytes, px) => {
+                super::cache::Lookup::Hit(mut bytes, status, px) => {
                     applet_answered(txn, "<CACHE>", t0.unwrap_or_else(Instant::now));
                     // The frontend's own rule answered before the backend was chosen: HAProxy
                     // logs the frontend as the backend, and counts it as intercepted.
@@ -1417,7 +1417,7 @@ impl<'c> Exchange<'c> {
                             bytes = super::compress::whole_answer(&s, a, req, bytes, limits, tune);
                         }
                     }
-                    reply = Some((200, bytes));
+                    reply = Some((status, bytes));
                 }
                 super::cache::Lookup::Miss(p) => cache = Some(p),
                 super::cache::Lookup::None => {}

@@ -293,6 +293,11 @@ const COMMANDS: &[(&str, CliLevel, &str)] = &[
         "  show backend                            : list backends in the current running config",
     ),
     (
+        "show cache",
+        CliLevel::Admin,
+        "  show cache                              : show cache status",
+    ),
+    (
         "show cli level",
         CliLevel::User,
         "  show cli level                          : display the level of the current CLI session",
@@ -537,6 +542,7 @@ fn with_shared(
         "show errors" => data(crate::cluster::errors::render(sh)),
         "show stat" => show_stat(sh, args).into(),
         "show sess" => data(super::sess::show(sh, args.first().copied())),
+        "show cache" => data(super::cache::show(sh)),
         "shutdown session" => super::sess::shutdown(sh, args.first().copied()).into(),
         "show map" | "get map" | "set map" | "add map" | "del map" | "clear map"
         | "prepare map" | "commit map" | "show acl" | "get acl" | "add acl" | "del acl"

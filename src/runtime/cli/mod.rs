@@ -15,6 +15,7 @@
 //! each reload) through its shared atomics; what only the main thread owns (the listening
 //! sockets) is asked of it through [`MainReq`].
 
+pub mod cache;
 pub mod certs;
 pub mod commands;
 pub mod events;

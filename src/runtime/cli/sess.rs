@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long a shard may take to answer (it answers between two connections' work).
-const WAIT: Duration = Duration::from_secs(2);
+pub(super) const WAIT: Duration = Duration::from_secs(2);
 
 /// HAProxy's `human_time()` for seconds: at most two units, `0s` for zero.
 pub fn human_time(t: u64) -> String {
