@@ -1000,7 +1000,7 @@ fn server_limit_and_track_errors_name_their_line() {
     let dir = TempDir::new("srvlinks");
     let path = dir.write(
         "bad.cfg",
-        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend a\n  server s1 127.0.0.1:1\n  server s2 127.0.0.1:2 track nosuch\n  server s3 127.0.0.1:3 track nobe/s1\n  server s4 127.0.0.1:4 track s1\n  server s5 127.0.0.1:5 check track s6\n  server s6 127.0.0.1:6 check\n  server s7 127.0.0.1:7 maxqueue x\n  server s8 127.0.0.1:8 slowstart 5q\n  server s9 127.0.0.1:9 agent-check\n  server s10 127.0.0.1:10 agent-check agent-port 1 agent-inter 0\n  server s11 127.0.0.1:11 source 127.0.0.1:1000-2000\n  source 127.0.0.1 usesrc hdr_ip(x-forwarded-for)\n",
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend a\n  server s1 127.0.0.1:1\n  server s2 127.0.0.1:2 track nosuch\n  server s3 127.0.0.1:3 track nobe/s1\n  server s4 127.0.0.1:4 track s1\n  server s5 127.0.0.1:5 check track s6\n  server s6 127.0.0.1:6 check\n  server s7 127.0.0.1:7 maxqueue x\n  server s8 127.0.0.1:8 slowstart 5q\n  server s9 127.0.0.1:9 agent-check\n  server s10 127.0.0.1:10 agent-check agent-port 1 agent-inter 0\n  server s11 127.0.0.1:11 source 127.0.0.1:2000-1000\n  source 127.0.0.1 usesrc hdr_ip(x-forwarded-for)\n",
     );
     expect_errors(
         &path,
@@ -1013,7 +1013,10 @@ fn server_limit_and_track_errors_name_their_line() {
             (14, "'slowstart'"),
             (15, "does not have agent port"),
             (16, "'agent-inter' must be greater than zero"),
-            (17, "source port ranges are not supported yet"),
+            (
+                17,
+                "'source 127.0.0.1:2000-1000' : invalid port range '2000-1000'",
+            ),
             (18, "'usesrc hdr_ip(x-forwarded-for)' is not supported yet"),
         ],
     );

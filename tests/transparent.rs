@@ -3,7 +3,7 @@
 //! namespace` and `bind … transparent`, each compared with Debian's HAProxy where it runs.
 
 mod common;
-use common::haproxy::Haproxy;
+use common::haproxy::proxies;
 use common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,25 +32,6 @@ fn line_from(from: &str, port: u16) -> String {
     let mut line = String::new();
     let _ = BufReader::new(s).read_line(&mut line);
     line.trim().to_string()
-}
-
-type Start = dyn Fn(&str, &[u16]) -> Option<Box<dyn std::any::Any>>;
-
-fn proxies() -> Vec<(&'static str, Box<Start>)> {
-    vec![
-        (
-            "corelb",
-            Box::new(|cfg: &str, ports: &[u16]| {
-                Some(Box::new(Corelb::start(cfg, &[], ports)) as Box<dyn std::any::Any>)
-            }),
-        ),
-        (
-            "haproxy",
-            Box::new(|cfg: &str, ports: &[u16]| {
-                Haproxy::start(cfg, ports).map(|h| Box::new(h) as Box<dyn std::any::Any>)
-            }),
-        ),
-    ]
 }
 
 /// `usesrc clientip` presents the client's address to the server (a client at 127.0.0.5 is

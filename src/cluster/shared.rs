@@ -159,6 +159,9 @@ pub struct ConnSource {
     pub netns: Option<String>,
     /// `tfo`: TCP Fast Open on the connections (not the checks, as in HAProxy).
     pub tfo: bool,
+    /// `source ADDR:LOW-HIGH` on the server line (or its `default-server`'s, each server
+    /// then with a range of its own, as in HAProxy): the ports its connections take.
+    pub ports: Option<Arc<crate::sys::ports::PortRange>>,
 }
 
 impl ConnSource {
@@ -172,12 +175,14 @@ impl ConnSource {
                 px.source_interface.clone(),
             ),
         };
+        let ports = p.source.and(p.source_ports);
         ConnSource {
             addr,
             usesrc,
             interface,
             netns: p.namespace.clone(),
             tfo: p.tfo,
+            ports: ports.map(|(low, high)| crate::sys::ports::PortRange::new(low, high)),
         }
     }
 
@@ -203,6 +208,7 @@ impl ConnSource {
             interface: self.interface.as_deref(),
             netns: self.netns.as_deref(),
             fastopen: self.tfo && client.is_some(),
+            ports: self.ports.as_ref(),
         };
         (o.from.is_some() || o.interface.is_some() || o.netns.is_some() || o.fastopen).then_some(o)
     }

@@ -601,6 +601,9 @@ pub struct ServerParams {
     pub redir: Option<String>,
     /// `source ADDR[:PORT]`: the local address of connections to this server.
     pub source: Option<std::net::SocketAddr>,
+    /// `source ADDR:LOW-HIGH`: each connection (and check) takes a free port of the range,
+    /// as HAProxy's `port_range` (server lines only, as in HAProxy).
+    pub source_ports: Option<(u16, u16)>,
     /// `source … usesrc …` and `source … interface NAME` on the server line.
     pub usesrc: Option<UseSrc>,
     pub interface: Option<String>,
@@ -667,6 +670,7 @@ impl Default for ServerParams {
             agent: AgentParams::default(),
             redir: None,
             source: None,
+            source_ports: None,
             usesrc: None,
             interface: None,
             namespace: None,

@@ -150,7 +150,13 @@ async fn ask(a: &Agent) -> Result<Vec<u8>, (&'static str, &'static str)> {
     // From the `source` address too, as HAProxy's agent checks (tcp_connect_server).
     let s = match a.be.source[a.srv].outgoing(None, to) {
         Some(o) => match crate::sys::outgoing_socket(to, &o) {
-            Ok(fd) => glommio::net::TcpStream::connect_prepared(fd, to, Some(a.inter)).await,
+            Ok((fd, lease)) => {
+                let s = glommio::net::TcpStream::connect_prepared(fd, to, Some(a.inter)).await;
+                if let (Ok(s), Some(l)) = (&s, lease) {
+                    l.hold_for(std::os::fd::AsRawFd::as_raw_fd(&crate::sys::fd(s)));
+                }
+                s
+            }
             Err(e) => Err(e.into()),
         },
         None => glommio::net::TcpStream::connect_timeout(to, a.inter).await,

@@ -134,6 +134,10 @@ pub async fn run(shard: Rc<ShardCtx>, p: Probe) {
         })
         .await;
         let Some(mut verdict) = verdict else { return };
+        let ports = [crate::sys::ports::EXHAUSTED, crate::sys::ports::CANT_BIND];
+        if !verdict.ok && verdict.info.as_deref().is_some_and(|i| ports.contains(&i)) {
+            crate::net::shard::source_bind_alert(&shard, &p.be);
+        }
         let nolb = if soft_stop {
             check::soft_stop(&mut verdict, server.state() == SrvState::Up)
         } else {

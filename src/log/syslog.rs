@@ -93,6 +93,7 @@ pub const INFO: u8 = 6;
 pub const WARNING: u8 = 4;
 pub const ERR: u8 = 3;
 pub const ALERT: u8 = 1;
+pub const EMERG: u8 = 0;
 
 impl Sender {
     /// `hostname` is `log-send-hostname` (empty: the machine's name).

@@ -122,6 +122,18 @@ impl ShardCtx {
 
 /// A failed connect or an invalid answer from server `srv` (`observe layer4|layer7`): when
 /// the errors reach the server's limit, it goes down and the change is announced.
+/// A connection (or check) to a server of `be` found no source port to bind
+/// (`source ADDR:LOW-HIGH` exhausted, or none of its ports would bind): HAProxy's alert on
+/// stderr and emergency log line, once per attempt, before the retry rule decides.
+pub fn source_bind_alert(shard: &ShardCtx, be: &BackendRt) {
+    let msg = format!(
+        "Cannot bind to source address before connect() for backend {}.",
+        be.name
+    );
+    log::error!("{msg} Aborting.");
+    shard.log(be.proxy, crate::log::syslog::EMERG, &msg);
+}
+
 pub fn observe_error(shard: &ShardCtx, be: &BackendRt, srv: usize) {
     let server = &be.lb.servers[srv];
     if let Some(t) = server.observed_error() {

@@ -11,6 +11,7 @@ use crate::net::io::{ServerIo, write_all};
 use glommio::net::TcpStream;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -180,15 +181,26 @@ pub async fn open(t: Target<'_>) -> Result<ServerIo, ConnectError> {
                 d.saturating_duration_since(Instant::now())
                     .max(Duration::from_millis(1))
             });
-            let plain = !o.transparent && o.interface.is_none() && o.netns.is_none() && !o.fastopen;
-            match o.from {
+            let plain = !o.transparent
+                && o.interface.is_none()
+                && o.netns.is_none()
+                && !o.fastopen
+                && o.ports.is_none();
+            let s = match o.from {
                 Some(from) if plain => TcpStream::connect_from(to, from, left).await,
                 _ => {
-                    let fd = crate::sys::outgoing_socket(to, &o).map_err(fail(Step::Tcp))?;
-                    TcpStream::connect_prepared(fd, to, left).await
+                    let (fd, lease) =
+                        crate::sys::outgoing_socket(to, &o).map_err(fail(Step::Tcp))?;
+                    let s = TcpStream::connect_prepared(fd, to, left).await;
+                    // The port is the socket's until it closes (a failed connect gives it
+                    // back with the lease).
+                    if let (Ok(s), Some(l)) = (&s, lease) {
+                        l.hold_for(crate::sys::fd(s).as_raw_fd());
+                    }
+                    s
                 }
-            }
-            .map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
+            };
+            s.map_err(|e| fail(Step::Tcp)(io::Error::from(e)))?
         }
         (None, Some(d)) => {
             let left = d

@@ -499,6 +499,9 @@ pub async fn session(
                             server.name,
                             server.dest(dst.port())
                         );
+                        if e.io.as_ref().is_some_and(crate::sys::ports::bind_failed) {
+                            crate::net::shard::source_bind_alert(&shard, &be);
+                        }
                         crate::net::shard::observe_error(&shard, &be, srv);
                         if crate::acl::bc_conn_used() {
                             let timed_out = e.kind == crate::net::error::Kind::ConnectTimeout;

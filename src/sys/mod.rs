@@ -12,6 +12,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 #[cfg(test)]
 pub mod counting_alloc;
 pub mod ktls;
+pub mod ports;
 pub mod slot;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -550,11 +551,17 @@ pub struct Outgoing<'a> {
     /// TCP_FASTOPEN_CONNECT (`server … tfo`): once the server's cookie is known the connect
     /// completes at once and the first write carries its data in the SYN.
     pub fastopen: bool,
+    /// `source ADDR:LOW-HIGH`: the port to bind is one of the range not in use.
+    pub ports: Option<&'a std::sync::Arc<ports::PortRange>>,
 }
 
 /// A TCP socket for a connect to `to`, made as `o` says (in its namespace, options set,
-/// bound), ready for `TcpStream::connect_prepared`.
-pub fn outgoing_socket(to: std::net::SocketAddr, o: &Outgoing<'_>) -> io::Result<OwnedFd> {
+/// bound), ready for `TcpStream::connect_prepared`; with the port it took of a range, to
+/// hold for the connection's socket once connected (`ports::Lease::hold_for`).
+pub fn outgoing_socket(
+    to: std::net::SocketAddr,
+    o: &Outgoing<'_>,
+) -> io::Result<(OwnedFd, Option<ports::Lease>)> {
     let domain = if to.is_ipv6() {
         socket2::Domain::IPV6
     } else {
@@ -583,6 +590,18 @@ pub fn outgoing_socket(to: std::net::SocketAddr, o: &Outgoing<'_>) -> io::Result
             };
             setsockopt_int(fd, level, opt, 1)?;
         }
+        if let Some(range) = o.ports {
+            if !o.transparent {
+                return bind_in_range(sock, from, range);
+            }
+            // HAProxy's tcp_bind_socket with `usesrc`: the presented address keeps its own
+            // port (the client's, ADDR2's, or the system's), yet a port of the range is
+            // taken all the same: the range bounds the server's connections.
+            let lease = range.take().ok_or_else(|| bind_error(ports::EXHAUSTED))?;
+            sock.bind(&from.into())
+                .map_err(|_| bind_error(ports::CANT_BIND))?;
+            return Ok((sock.into(), Some(lease)));
+        }
         if from.port() == 0 {
             // As connect_from: the port is picked at connect, per 4-tuple (a failure only
             // loses that, on kernels before 4.2).
@@ -590,7 +609,29 @@ pub fn outgoing_socket(to: std::net::SocketAddr, o: &Outgoing<'_>) -> io::Result
         }
         sock.bind(&from.into())?;
     }
-    Ok(sock.into())
+    Ok((sock.into(), None))
+}
+
+/// Binds `sock` to `from` with a port of `range`, as HAProxy's tcp_connect_server: a port
+/// that will not bind (another socket of this host holds it) goes back and the next is
+/// tried, ten in all; an error says why none was bound ([`ports::bind_failed`]).
+fn bind_in_range(
+    sock: socket2::Socket,
+    mut from: std::net::SocketAddr,
+    range: &std::sync::Arc<ports::PortRange>,
+) -> io::Result<(OwnedFd, Option<ports::Lease>)> {
+    for _ in 0..10 {
+        let lease = range.take().ok_or_else(|| bind_error(ports::EXHAUSTED))?;
+        from.set_port(lease.port());
+        if sock.bind(&from.into()).is_ok() {
+            return Ok((sock.into(), Some(lease)));
+        }
+    }
+    Err(bind_error(ports::CANT_BIND))
+}
+
+fn bind_error(why: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::AddrNotAvailable, ports::BindFailed(why))
 }
 
 thread_local! {

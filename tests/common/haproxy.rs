@@ -65,3 +65,25 @@ impl Drop for Haproxy {
         let _ = self.child.wait();
     }
 }
+
+/// What starts a proxy on a configuration and its ports: `None` when it cannot run here.
+pub type Start = dyn Fn(&str, &[u16]) -> Option<Box<dyn std::any::Any>>;
+
+/// corelb and Debian's HAProxy, to run one scenario through both (the running proxy is
+/// dropped to stop it).
+pub fn proxies() -> Vec<(&'static str, Box<Start>)> {
+    vec![
+        (
+            "corelb",
+            Box::new(|cfg: &str, ports: &[u16]| {
+                Some(Box::new(Corelb::start(cfg, &[], ports)) as Box<dyn std::any::Any>)
+            }),
+        ),
+        (
+            "haproxy",
+            Box::new(|cfg: &str, ports: &[u16]| {
+                Haproxy::start(cfg, ports).map(|h| Box::new(h) as Box<dyn std::any::Any>)
+            }),
+        ),
+    ]
+}

@@ -253,7 +253,7 @@ pub(crate) fn source(px: &mut Proxy, w: &[String], loc: &Loc, d: &mut Diags, _: 
             px.source_usesrc = usesrc;
             px.source_interface = interface;
         }
-        Err(e) => d.error(loc, format!("'source': {e}")),
+        Err(e) => d.error(loc, format!("'source {v}' : {e}")),
     }
 }
 

@@ -628,32 +628,67 @@ pub(crate) fn redir(s: &mut ServerLine, a: &Param, _: &mut Diags) {
     s.params.redir = Some(a.val.to_string());
 }
 
-/// `source ADDR[:PORT]`: an IP literal and an optional fixed port. Port ranges and
-/// `usesrc` (transparent proxying) are refused as not built yet.
+/// `source ADDR[:PORT]`: an IP literal and an optional fixed port (a port range is
+/// refused, as HAProxy's backend `source` and `usesrc` do).
 pub(crate) fn parse_source(v: &str) -> Result<std::net::SocketAddr, String> {
-    if v.rsplit_once(':').is_some_and(|(_, p)| p.contains('-')) {
-        return Err(format!("'{v}': source port ranges are not supported yet"));
+    match parse_source_range(v)? {
+        (_, Some(_)) => Err(format!("port range not permitted here in '{v}'")),
+        (sa, None) => Ok(sa),
     }
+}
+
+/// `source ADDR[:LOW[-HIGH]]` as HAProxy's `str2sa_range` reads it: the numbers as `atoi`
+/// (an empty HIGH is 0), each within 0-65535, LOW not above HIGH. A range of one port is
+/// that fixed port.
+pub(crate) fn parse_source_range(
+    v: &str,
+) -> Result<(std::net::SocketAddr, Option<(u16, u16)>), String> {
+    let range = v
+        .rsplit_once(':')
+        .filter(|(_, p)| p.starts_with(|c: char| c.is_ascii_digit()));
+    let Some((host, ports)) = range.and_then(|(h, p)| Some((h, p.split_once('-')?))) else {
+        return parse_one(v).map(|sa| (sa, None));
+    };
+    // HAProxy's atoi: the leading digits, 0 without any.
+    let atoi = |p: &str| -> u64 {
+        p.bytes()
+            .take_while(u8::is_ascii_digit)
+            .take(6)
+            .fold(0, |n, b| n * 10 + u64::from(b - b'0'))
+    };
+    let (low, high) = (atoi(ports.0), atoi(ports.1));
+    for (n, p) in [(low, ports.0), (high, ports.1)] {
+        if n > 65535 {
+            return Err(format!("invalid port '{p}'"));
+        }
+    }
+    if low > high {
+        return Err(format!("invalid port range '{low}-{high}'"));
+    }
+    let sa = parse_one(&format!("{host}:{low}"))?;
+    Ok((sa, (low != high).then_some((low as u16, high as u16))))
+}
+
+fn parse_one(v: &str) -> Result<std::net::SocketAddr, String> {
     let spec = addr::parse_server(v)?;
     if spec.port_offset != 0 {
-        return Err(format!(
-            "'{v}': port offsets are not permitted in a source address"
-        ));
+        return Err(format!("port offset not permitted here in '{v}'"));
     }
     let ip = addr::resolve(&spec.host)?;
     Ok(std::net::SocketAddr::new(ip, spec.port.unwrap_or(0)))
 }
 
-/// `source ADDR[:PORT]` on a server (its `usesrc` and `interface` follow it).
+/// `source ADDR[:PORT|:LOW-HIGH]` on a server (its `usesrc` and `interface` follow it).
 pub(crate) fn source(s: &mut ServerLine, a: &Param, d: &mut Diags) {
-    match parse_source(a.val) {
-        Ok(sa) => {
+    match parse_source_range(a.val) {
+        Ok((sa, ports)) => {
             s.params.source = Some(sa);
+            s.params.source_ports = ports;
             // A server's source replaces whatever `default-server` said of it.
             s.params.usesrc = None;
             s.params.interface = None;
         }
-        Err(e) => d.error(a.loc, format!("'{}': 'source': {e}", a.what)),
+        Err(e) => d.error(a.loc, format!("'{}' : 'source {}' : {e}", a.what, a.val)),
     }
 }
 

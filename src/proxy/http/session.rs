@@ -1945,6 +1945,9 @@ impl<'c> Exchange<'c> {
                 Ok(c) => c,
                 Err(e) => {
                     txn.t_connect = None;
+                    if e.io.as_ref().is_some_and(crate::sys::ports::bind_failed) {
+                        crate::net::shard::source_bind_alert(shard, be);
+                    }
                     crate::net::shard::observe_error(shard, be, srv);
                     if crate::acl::bc_conn_used() {
                         let timed_out = e.kind == crate::net::error::Kind::ConnectTimeout;

@@ -106,6 +106,23 @@ fn yolo_sendmsg(
     }
 }
 
+// corelb: the owner's hook, told of each stream socket about to close (CHANGES.md
+// item 27).
+static CLOSE_HOOK: std::sync::OnceLock<fn(RawFd)> = std::sync::OnceLock::new();
+
+/// corelb: has `hook` called with the descriptor of each stream socket (TCP, unix) this
+/// crate is about to close, on the thread that closes it, before the number can be reused.
+/// Set once per process; later calls change nothing.
+pub fn set_close_hook(hook: fn(RawFd)) {
+    let _ = CLOSE_HOOK.set(hook);
+}
+
+pub(crate) fn closing(fd: RawFd) {
+    if let Some(hook) = CLOSE_HOOK.get() {
+        hook(fd);
+    }
+}
+
 mod datagram;
 mod stream;
 mod tcp_socket;

@@ -248,6 +248,7 @@ pub(crate) const RING_SEND_MAX: usize = 64 * 1024;
 
 impl<S> Drop for NonBufferedStream<S> {
     fn drop(&mut self) {
+        super::closing(self.fd);
         // corelb: a send on the ring still in flight keeps the socket open: its fd is
         // given to the reactor, which closes it once the send completed (closing it now
         // would let another socket take the number before the send is submitted, and
