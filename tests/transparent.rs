@@ -230,3 +230,58 @@ fn a_transparent_bind_listens_on_a_foreign_address() {
     assert_ne!(code, Some(0), "without 'transparent' the bind fails");
     assert!(lb.log().contains("192.0.2.77"), "{}", lb.log());
 }
+
+/// A server connection that presents a client's address (`usesrc clientip`) carries only
+/// that client's requests: with `http-reuse always`, a second client (another address) gets
+/// a connection of its own, as HAProxy's (whose idle connections are keyed by the source
+/// address they bound), where corelb's pool had handed it the first client's connection,
+/// presenting the first client's address for the second's request.
+#[test]
+fn a_connection_presenting_one_client_is_not_reused_for_another_as_in_haproxy() {
+    for (who, start) in proxies() {
+        // An HTTP/1.1 server that keeps its connections and answers with the peer's address.
+        let server = Backend::start(|mut s| {
+            let ip = s.peer_addr().unwrap().ip().to_string();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) && !line.ends_with("\r\n\r\n") {}
+                if !line.ends_with("\r\n\r\n") {
+                    return;
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{ip}",
+                    ip.len()
+                );
+                if s.write_all(answer.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        });
+        let fe = free_port();
+        let cfg = format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+             listen l\n  bind 127.0.0.1:{fe}\n  http-reuse always\n  \
+             source 127.0.0.1 usesrc clientip\n  server s 127.0.0.1:{}\n",
+            server.port
+        );
+        let Some(p) = start(&cfg, &[fe]) else {
+            continue;
+        };
+        let ask = |from: &str| {
+            let mut s = connect_from(from, ("127.0.0.1", fe)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut got = String::new();
+            let _ = std::io::Read::read_to_string(&mut s, &mut got);
+            got.rsplit("\r\n\r\n")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let got = [ask("127.0.0.5"), ask("127.0.0.6"), ask("127.0.0.5")];
+        assert_eq!(got, ["127.0.0.5", "127.0.0.6", "127.0.0.5"], "{who}");
+        drop(p);
+    }
+}

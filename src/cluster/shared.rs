@@ -186,6 +186,14 @@ impl ConnSource {
         }
     }
 
+    /// Whether its connections present their client's address (`usesrc client` or
+    /// `clientip`): one is then for its client alone, never pooled for others (HAProxy keys
+    /// its idle connections by the source address they bound).
+    pub fn presents_client(&self) -> bool {
+        use crate::config::UseSrc;
+        matches!(self.usesrc, Some(UseSrc::Client | UseSrc::ClientIp))
+    }
+
     /// How to make the socket of a connection for client `client` (`None` for a health
     /// check, which never uses `usesrc`) to `to`; `None`: a plain connect.
     pub fn outgoing(

@@ -1718,10 +1718,12 @@ impl<'c> Exchange<'c> {
         let txn = &mut self.txn;
         // `http-request set-dst`/`set-dst-port`: where a server at 0.0.0.0 (or port 0)
         // connects, on a connection of its own (not pooled, not reused); so does a request
-        // whose `set-src` a PROXY header would carry.
+        // whose `set-src` a PROXY header or `usesrc` would carry.
         let set_dst = txn.addrs().dst;
         let own_conn = set_dst.is_some()
-            || (txn.addrs().src.is_some() && be.send_proxy.iter().any(Option::is_some));
+            || (txn.addrs().src.is_some()
+                && (be.send_proxy.iter().any(Option::is_some)
+                    || be.source.iter().any(|s| s.presents_client())));
         let ctx_pick = PickCtx {
             client_ip: txn.addrs().src_or(ctx.info.src).ip(),
             avoid: None,
@@ -1865,7 +1867,9 @@ impl<'c> Exchange<'c> {
                     // (The pool's borrow must end before any await.)
                     // A server whose address follows the client's destination: not from
                     // the shared pool nor on a shared HTTP/2 connection.
-                    let own_conn = own_conn || be.lb.servers[srv].follows_client_dst();
+                    let own_conn = own_conn
+                        || be.lb.servers[srv].follows_client_dst()
+                        || be.source[srv].presents_client();
                     let pooled = (!own_conn && !h2).then(|| {
                         shard.http_pool.borrow_mut().take(
                             be.proxy,
@@ -2612,11 +2616,13 @@ impl<'c> Exchange<'c> {
             && !b.res.must_close()
             && b.rbuf.is_empty();
         // A TLS connection named after this request (`sni EXPR`) is not for other requests,
-        // nor one to the address its `set-dst` named or with the PROXY header of its `set-src`.
+        // nor one to the address its `set-dst` named or presenting its `set-src` (PROXY
+        // header, `usesrc`).
         let addrs = txn.addrs();
         let named = route.expr_sni.iter().any(|(i, _)| *i == srv)
             || addrs.dst.is_some()
-            || (addrs.src.is_some() && be.send_proxy[srv].is_some());
+            || (addrs.src.is_some()
+                && (be.send_proxy[srv].is_some() || be.source[srv].presents_client()));
         // `max-reuse N`: a connection carries N requests after its first, then closes.
         let params = &ctx.cfg.proxies[be.proxy].servers[srv].params;
         let spent = params.max_reuse.is_some_and(|m| answered.uses >= m);
@@ -2624,7 +2630,10 @@ impl<'c> Exchange<'c> {
         // One clock reading for the pool and the log.
         let now = Instant::now();
         if server_keep && !named && !spent {
-            if be_px.http.reuse == Reuse::Never || be.lb.servers[srv].follows_client_dst() {
+            if be_px.http.reuse == Reuse::Never
+                || be.lb.servers[srv].follows_client_dst()
+                || be.source[srv].presents_client()
+            {
                 b.private = Some((be.proxy, srv, answered.sconn, uses));
             } else if !crate::net::pool::has_room(
                 shard.shared.idle_fd_cap,
