@@ -1198,6 +1198,11 @@ impl<'c> Exchange<'c> {
                     2 => (&fe_px.redirects[..], None),
                     _ => rules_part(self.waited_at, fe.proxy, &fe_px.http_request, i),
                 };
+                // (An empty part decides nothing; entering the rules' future cost a few
+                // hundred instructions per part.)
+                if set.is_empty() {
+                    continue;
+                }
                 let view = view.unwrap_or(self.fe_view);
                 base.head = Some((req, &all[..all.len().min(view)]));
                 flags.old_redirects = i == 2;
@@ -1302,6 +1307,9 @@ impl<'c> Exchange<'c> {
             let be_px = &cfg.proxies[be.proxy];
             for i in 0..2 {
                 let (set, view) = rules_part(self.waited_at, be.proxy, &be_px.http_request, i);
+                if set.is_empty() {
+                    continue;
+                }
                 base.head = Some((req, &all[..all.len().min(view.unwrap_or(usize::MAX))]));
                 match rules::request_rules_resolving(
                     set,
