@@ -1987,6 +1987,16 @@ impl<'c> Exchange<'c> {
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
+                            // Short of descriptors: an idle one to this server goes first
+                            // (tune.pool-high-fd-ratio).
+                            if !own_conn {
+                                shard.http_pool.borrow_mut().make_room(
+                                    be.proxy,
+                                    srv,
+                                    shard.shared.idle_fds,
+                                    shard.shared.slots.current(),
+                                );
+                            }
                             let c =
                                 crate::net::upstream::connect(be, srv, src, dst, sni, facts, ws);
                             let c = if be.abortonclose {
@@ -2695,11 +2705,14 @@ impl<'c> Exchange<'c> {
         if server_keep && !named && !spent {
             if be_px.http.reuse == Reuse::Never || be.lb.servers[srv].follows_client_dst() {
                 b.private = Some((be.proxy, srv, answered.sconn, uses));
-            } else if !crate::net::pool::has_room(
-                shard.shared.idle_fd_cap,
+            } else if !shard.http_pool.borrow().keeps(
+                be.proxy,
+                srv,
+                reused,
+                shard.shared.idle_fds,
                 shard.shared.slots.current(),
             ) {
-                // Past tune.pool-high-fd-ratio: closed rather than kept idle.
+                // Short of descriptors (tune.pool-low/high-fd-ratio): closed rather than kept.
                 drop(answered.sconn);
             } else {
                 let limit = crate::net::pool::IdleLimit::of(params, shard.shared.shards);
