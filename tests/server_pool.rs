@@ -186,31 +186,100 @@ backend be\n  server s 127.0.0.1:{} proto h2 max-reuse 2\n",
 fn pool_high_fd_ratio_keeps_no_idle_connection_once_descriptors_are_short() {
     for (ratio, want) in [("  tune.pool-high-fd-ratio 10\n", 4), ("", 1)] {
         let srv = Serve::start("s", &[]);
-        let dir = TempDir::new("fdratio");
-        let port = free_port();
-        let cfg = format!(
-            "global\n  nbthread 1\n  maxconn 40\n{ratio}  stats socket {} level admin\n\
-defaults\n  mode http\n  http-reuse always\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\
-listen l\n  bind 127.0.0.1:{port}\n  server s 127.0.0.1:{}\n",
-            dir.path("admin.sock").display(),
-            srv.port
-        );
-        let _lb = Corelb::start(&cfg, &[], &[port]);
-        let sock = dir.path("admin.sock");
-        wait_unix_socket(&sock);
+        let (_lb, port, dir) = start_one_server(ratio, "always", srv.port, "");
         get(port, "/");
-        let held: Vec<_> = (0..4)
-            .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
-            .collect();
-        eventually(Duration::from_secs(5), || {
-            let info = stats_cmd(&sock, "show info");
-            info.lines().any(|l| l == "CurrConns: 4").then_some(())
-        })
-        .expect("the four held connections are counted");
+        let held = hold(port, &dir.path("admin.sock"), 4);
         for _ in 0..4 {
             get(port, "/");
         }
         assert_eq!(server_conns(srv.port), want, "{ratio:?}");
         drop(held);
     }
+}
+
+/// One shard, `maxconn 40` (100 descriptors with its pipes: a ratio is a count), the
+/// `global` lines `ratios`, `http-reuse reuse`, and one server `s` at `srv` with `params`;
+/// the corelb running it and its stats socket.
+fn start_one_server(ratios: &str, reuse: &str, srv: u16, params: &str) -> (Corelb, u16, TempDir) {
+    let dir = TempDir::new("fdratio");
+    let port = free_port();
+    let cfg = format!(
+        "global\n  nbthread 1\n  maxconn 40\n{ratios}  stats socket {} level admin\n\
+defaults\n  mode http\n  http-reuse {reuse}\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n\
+listen l\n  bind 127.0.0.1:{port}\n  server s 127.0.0.1:{srv} {params}\n",
+        dir.path("admin.sock").display(),
+    );
+    let lb = Corelb::start(&cfg, &[], &[port]);
+    wait_unix_socket(&dir.path("admin.sock"));
+    (lb, port, dir)
+}
+
+/// `n` client connections held open (idle), once the stats socket `sock` counts them.
+fn hold(port: u16, sock: &std::path::Path, n: usize) -> Vec<std::net::TcpStream> {
+    let held: Vec<_> = (0..n)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    eventually(Duration::from_secs(5), || {
+        let info = stats_cmd(sock, "show info");
+        info.lines()
+            .any(|l| l == format!("CurrConns: {n}"))
+            .then_some(())
+    })
+    .expect("the held connections are counted");
+    held
+}
+
+/// Two requests at once, each on its own client connection, answered after 300 ms.
+fn two_at_once(port: u16) {
+    let t: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || get(port, "/?delay=300ms")))
+        .collect();
+    for t in t {
+        t.join().unwrap();
+    }
+}
+
+/// `tune.pool-low-fd-ratio`: past it (HAProxy's `pool_low_count`), a server keeps one idle
+/// connection per thread (shard) and no more. Same arithmetic as above (100 descriptors):
+/// at 4, two requests at once beside two held connections leave one idle connection of
+/// their two, so the next two at once connect once more; at the default 20, both are kept
+/// and serve the next two.
+#[test]
+fn pool_low_fd_ratio_keeps_one_idle_connection_past_it() {
+    for (ratio, want) in [("  tune.pool-low-fd-ratio 4\n", 3), ("", 2)] {
+        let srv = Serve::start("s", &[]);
+        let (_lb, port, dir) = start_one_server(ratio, "always", srv.port, "");
+        let held = hold(port, &dir.path("admin.sock"), 2);
+        two_at_once(port);
+        two_at_once(port);
+        assert_eq!(server_conns(srv.port), want, "{ratio:?}");
+        drop(held);
+    }
+}
+
+/// `tune.pool-high-fd-ratio`: past it, a new server connection (none could be reused:
+/// `http-reuse safe` gives a client's first request none) closes an idle one of the
+/// server first (HAProxy's `connect_server`). At 10 (of 100 descriptors), the first
+/// request's connection goes idle; with four client connections held, the next client's
+/// request connects anew and the idle one is closed (the stats' idle gauge falls to 0),
+/// where it would otherwise stay for its 30 s purge delay.
+#[test]
+fn pool_high_fd_ratio_closes_an_idle_connection_for_a_new_one() {
+    let srv = Serve::start("s", &[]);
+    let ratio = "  tune.pool-high-fd-ratio 10\n";
+    let (_lb, port, dir) = start_one_server(ratio, "safe", srv.port, "pool-purge-delay 30s");
+    let sock = dir.path("admin.sock");
+    let idle = || -> u64 {
+        let csv = stats_cmd(&sock, "show stat");
+        csv_field(&csv, "s", "srv_icur").parse().unwrap()
+    };
+    get(port, "/");
+    eventually(Duration::from_secs(5), || (idle() == 1).then_some(()))
+        .expect("the first connection goes idle");
+    let held = hold(port, &sock, 4);
+    get(port, "/");
+    eventually(Duration::from_secs(5), || (idle() == 0).then_some(()))
+        .expect("the idle connection is closed for the new one");
+    assert_eq!(server_conns(srv.port), 2);
+    drop(held);
 }

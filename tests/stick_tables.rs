@@ -314,3 +314,141 @@ fn byte_counters_count_each_request() {
     assert_eq!(status_of(port, "/"), 200);
     assert!(value("bytes_in_cnt=") > in1 && value("bytes_out_cnt=") > out1);
 }
+
+/// A server for the byte counters: reads a request (its body too, by length or chunks) and
+/// answers with a 10-byte body, chunked for `/chunked`, then closes.
+fn bytes_server() -> Backend {
+    use std::io::{Read, Write};
+    Backend::start(|mut s| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let whole = |b: &[u8]| -> bool {
+            let text = String::from_utf8_lossy(b).to_ascii_lowercase();
+            let Some(end) = text.find("\r\n\r\n") else {
+                return false;
+            };
+            if text.contains("transfer-encoding: chunked") {
+                return text[end..].contains("\r\n0\r\n\r\n");
+            }
+            let len = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            b.len() >= end + 4 + len
+        };
+        while !whole(&got) {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let res: &[u8] = if got.starts_with(b"GET /chunked ") {
+            b"HTTP/1.1 200 OK\r\nServer: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+              4\r\n0123\r\n6\r\n456789\r\n0\r\n\r\n"
+        } else {
+            b"HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 10\r\n\r\n0123456789"
+        };
+        let _ = s.write_all(res);
+    })
+}
+
+/// The byte counters grow for every request, whatever answered it (HAProxy's
+/// `stream_process_counters`): a deny, a `return`, a redirect, a 503 without a server, as
+/// for a server's answer; by the sizes HAProxy counts (HTX: no header separators, a
+/// chunked body's data only). Compared with Debian's haproxy on the same configuration,
+/// each kind of request from its own source address.
+#[test]
+fn byte_counters_count_local_answers_like_haproxy() {
+    let srv = bytes_server();
+    let dir = TempDir::new("stickbytes-local");
+    let cfg = |port: u16, sock: &std::path::Path| {
+        format!(
+            "global\n  stats socket {} level admin\n{DEFAULTS}\
+             frontend fe\n  bind 127.0.0.1:{port}\n\
+             stick-table type ip size 1k expire 1m store bytes_in_cnt,bytes_out_cnt,http_req_cnt\n\
+             http-request track-sc0 src\n\
+             http-request deny if {{ path /deny }}\n\
+             http-request return status 200 content-type text/plain string hello if {{ path /ret }}\n\
+             http-request redirect location /x if {{ path /redir }}\n\
+             use_backend none if {{ path /none }}\n\
+             default_backend be\n\
+             backend be\n  server s 127.0.0.1:{}\n\
+             backend none\n",
+            sock.display(),
+            srv.port
+        )
+    };
+    let requests: [&[u8]; 9] = [
+        b"GET /deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"POST /deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10\r\n\r\n0123456789",
+        b"POST /deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n0\r\n\r\n",
+        b"GET /ret HTTP/1.1\r\nHost: x\r\nUser-Agent:   padded  \r\n\r\n",
+        b"GET /redir HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /srv HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, x-other\r\n\r\n",
+        b"POST /srv HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10\r\n\r\n0123456789",
+        b"GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ];
+    // The entries by source address, the one of each request given by `base`.
+    let run = |port: u16, sock: &std::path::Path, base: u8| -> Vec<String> {
+        for (i, r) in requests.iter().enumerate() {
+            use std::io::{Read, Write};
+            let from = format!("127.{base}.0.{}", i + 1);
+            let mut c = connect_from(&from, ("127.0.0.1", port)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            c.write_all(r).unwrap();
+            let mut out = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Until the answer's end (a close, or the whole answer of a kept connection).
+            while let Ok(n) = c.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&out);
+                if text.contains("\r\n\r\n")
+                    && (text.ends_with("0123456789") || text.ends_with("hello"))
+                {
+                    break;
+                }
+            }
+            assert!(
+                !out.is_empty(),
+                "no answer to {}",
+                String::from_utf8_lossy(r)
+            );
+        }
+        // The last stream ends as its answer goes: its counters are added just after.
+        std::thread::sleep(Duration::from_millis(100));
+        let mut rows: Vec<String> = stats_cmd(sock, "show table fe")
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let key = w.iter().find_map(|w| w.strip_prefix("key="))?;
+                let (_, n) = key.rsplit_once('.')?;
+                let data = w
+                    .iter()
+                    .filter(|w| !w.starts_with("use=") && !w.starts_with("exp="));
+                Some(format!(
+                    "#{n} {}",
+                    data.skip(2).cloned().collect::<Vec<_>>().join(" ")
+                ))
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let (hport, cport) = (free_port(), free_port());
+    let (hsock, csock) = (dir.path("h.sock"), dir.path("c.sock"));
+    let Some(_h) = common::haproxy::Haproxy::start(&cfg(hport, &hsock), &[hport]) else {
+        return;
+    };
+    wait_unix_socket(&hsock);
+    let want = run(hport, &hsock, 21);
+    assert_eq!(want.len(), requests.len(), "{want:#?}");
+    let _lb = Corelb::start(&cfg(cport, &csock), &[], &[cport]);
+    wait_unix_socket(&csock);
+    let got = run(cport, &csock, 22);
+    assert_eq!(got, want);
+}

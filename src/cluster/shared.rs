@@ -239,10 +239,10 @@ pub struct Shared {
     pub pipe_size: usize,
     /// Pipes a shard may hold at once (global maxpipes split over shards).
     pub pipes_per_shard: usize,
-    /// `tune.pool-high-fd-ratio` of the descriptors the process may use (two per
-    /// connection, two per pipe): past it, a server connection is closed rather than kept
-    /// idle (HAProxy's `pool_high_count`; see `net::pool::has_room`).
-    pub idle_fd_cap: usize,
+    /// `tune.pool-low-fd-ratio` and `tune.pool-high-fd-ratio` of the descriptors the
+    /// process may use (two per connection, two per pipe): what bounds idle server
+    /// connections (HAProxy's `pool_low_count`, `pool_high_count`; see `net::pool`).
+    pub idle_fds: FdCounts,
     /// Log targets of each proxy (its own, plus the global ones with `log global`).
     pub logs: Vec<Vec<LogTarget>>,
     /// Health checks, one per checked server of the process; shard i runs every entry
@@ -377,9 +377,11 @@ impl Shared {
                 256 * 1024
             },
             pipes_per_shard: maxpipes / shards.max(1),
-            idle_fd_cap: (2 * maxconn as usize + 2 * maxpipes)
-                * cfg.global.pool_high_fd_ratio as usize
-                / 100,
+            idle_fds: FdCounts::new(
+                2 * maxconn as usize + 2 * maxpipes,
+                cfg.global.pool_low_fd_ratio,
+                cfg.global.pool_high_fd_ratio,
+            ),
             logs,
             probes,
             shards,
@@ -772,6 +774,27 @@ impl Shared {
             fe,
             be: be.unwrap_or(fe),
             srv: be.and(srv),
+        }
+    }
+}
+
+/// The descriptor counts that bound idle connections (HAProxy's `pool_low_count` and
+/// `pool_high_count`): `tune.pool-low-fd-ratio` and `tune.pool-high-fd-ratio` percent of
+/// the descriptors the process may use, rounded up as HAProxy rounds them, so that idle
+/// connections never take what `maxconn` connections need (see `net::pool`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdCounts {
+    pub low: usize,
+    pub high: usize,
+}
+
+impl FdCounts {
+    /// Of `maxsock` descriptors, at `low`% and `high`%.
+    pub fn new(maxsock: usize, low: u32, high: u32) -> FdCounts {
+        let at = |pct: u32| (maxsock * pct as usize).div_ceil(100);
+        FdCounts {
+            low: at(low),
+            high: at(high),
         }
     }
 }

@@ -350,13 +350,7 @@ pub static GLOBAL: &[Kw<g::GlobalFn>] = &[
         Supported(g::pool_high_fd_ratio),
         0,
     ),
-    kw(
-        "tune.pool-low-fd-ratio",
-        Ignored(
-            "an idle server connection is never closed to make room for a new one: tune.pool-high-fd-ratio keeps the pools from taking the descriptors connections need",
-        ),
-        0,
-    ),
+    kw("tune.pool-low-fd-ratio", Supported(g::pool_low_fd_ratio), 0),
     kw(
         "tune.sched.low-latency",
         Ignored(

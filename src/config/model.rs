@@ -124,6 +124,9 @@ pub struct Global {
     /// `tune.pool-high-fd-ratio`: idle server connections are kept only while the
     /// descriptors in use stay under this percentage of the process' (HAProxy's default 25).
     pub pool_high_fd_ratio: u32,
+    /// `tune.pool-low-fd-ratio`: past this percentage, a server keeps at most one idle
+    /// connection per shard (HAProxy's default 20).
+    pub pool_low_fd_ratio: u32,
     /// `tune.peers.max-updates-at-once`: the most stick-table updates a peer session sends
     /// in one round (HAProxy's default: 200).
     pub peers_max_updates: usize,
@@ -234,6 +237,7 @@ impl Default for Global {
             pipesize: 0,
             maxpipes: None,
             pool_high_fd_ratio: 25,
+            pool_low_fd_ratio: 20,
             peers_max_updates: 200,
             spread_checks: 0,
             max_spread_checks: None,

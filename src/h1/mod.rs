@@ -128,6 +128,7 @@ mod edit;
 mod error;
 mod framing;
 mod head;
+mod htx_size;
 mod lookup;
 mod normalize;
 mod pages;
@@ -150,6 +151,7 @@ pub use head::{
     ConnectionOptions, HeadLimits, HeaderField, KnownHeader, Method, Parsed, Span, Version,
     split_list,
 };
+pub use htx_size::{htx_answer_size, htx_head_size};
 pub use lookup::{cookie_pairs, find_url_param, split_elements};
 pub use normalize::{Invalid, UriNormalizer, UriPart};
 pub use pages::{

@@ -5,6 +5,7 @@
 
 use super::io::ServerIo;
 use crate::cluster::counters::MAX_IDLE;
+use crate::cluster::shared::FdCounts;
 use crate::config::Reuse;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -44,15 +45,13 @@ impl IdleLimit {
     }
 }
 
-/// The idle HTTP/1 server connections of every shard's pool, for [`has_room`].
+/// The idle HTTP/1 server connections of every shard's pool, for [`used_fds`].
 static POOLED: AtomicUsize = AtomicUsize::new(0);
 
-/// Whether one more server connection may be kept idle: the descriptors in use (two per
-/// client connection, `conns`, and the pooled ones) stay under `cap`
-/// (`Shared::idle_fd_cap`, HAProxy's `tune.pool-high-fd-ratio`), so that idle connections
-/// never take the descriptors `maxconn` connections need.
-pub fn has_room(cap: usize, conns: u32) -> bool {
-    2 * conns as usize + POOLED.load(Relaxed) < cap
+/// The descriptors in use with `conns` client connections open, as [`FdCounts`] reckons
+/// them: two per client connection (its own and its server's) plus the pooled ones.
+fn used_fds(conns: u32) -> usize {
+    2 * conns as usize + POOLED.load(Relaxed)
 }
 
 /// Counts a connection in [`POOLED`] while it is in a pool, however it leaves.
@@ -158,6 +157,45 @@ impl Pool {
         next
     }
 
+    /// Whether a connection to server `srv` of backend `be` that served a request may go
+    /// idle, with `conns` client connections open (HAProxy's `srv_add_to_idle_list`):
+    /// never from `fds.high` descriptors in use; from `fds.low`, only while this shard
+    /// keeps none of the server's that served more than one request and, unless this one
+    /// did (`reused`), none that served one (HAProxy keeps one per thread there).
+    pub fn keeps(&self, be: usize, srv: usize, reused: bool, fds: FdCounts, conns: u32) -> bool {
+        let used = used_fds(conns);
+        if used >= fds.high {
+            return false;
+        }
+        if used < fds.low {
+            return true;
+        }
+        let list = self.idle.get(&(be, srv)).map_or(&[][..], Vec::as_slice);
+        let safe = list.iter().any(|i| i.reused);
+        !safe && (reused || list.is_empty())
+    }
+
+    /// A new connection to server `srv` of backend `be` is about to be made (none could be
+    /// reused): past `fds.high` descriptors in use, one of its idle connections that served
+    /// a single request is closed to make room (HAProxy's `connect_server`; it looks in
+    /// other threads' pools too, corelb's shards keep to their own). Returns whether one
+    /// was.
+    pub fn make_room(&mut self, be: usize, srv: usize, fds: FdCounts, conns: u32) -> bool {
+        if used_fds(conns) <= fds.high {
+            return false;
+        }
+        let Some(list) = self.idle.get_mut(&(be, srv)) else {
+            return false;
+        };
+        match list.iter().position(|i| !i.reused) {
+            Some(pos) => {
+                list.remove(pos);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Keeps an idle connection, unless its server has as many as `limit` allows already
     /// (it is then closed, as HAProxy does past `pool-max-conn`); `reused`: it has served
     /// more than one request already; `uses`: the requests it carried; `now`: the caller's
@@ -214,5 +252,18 @@ impl Pool {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod fd_tests {
+    use super::FdCounts;
+
+    /// HAProxy's `(maxsock * ratio + 99) / 100`.
+    #[test]
+    fn fd_counts_round_up_as_haproxy() {
+        assert_eq!(FdCounts::new(100, 20, 25), FdCounts { low: 20, high: 25 });
+        assert_eq!(FdCounts::new(30, 20, 25), FdCounts { low: 6, high: 8 });
+        assert_eq!(FdCounts::new(30, 0, 100), FdCounts { low: 0, high: 30 });
     }
 }

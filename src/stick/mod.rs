@@ -70,6 +70,8 @@ pub struct Tables {
     by_proxy: Vec<Option<Arc<Table>>>,
     /// Whether there is any table: requests of a configuration without one skip the work.
     pub any: bool,
+    /// Whether a table stores byte counters: requests skip sizing their messages otherwise.
+    pub bytes: bool,
 }
 
 impl Tables {
@@ -89,6 +91,7 @@ impl Tables {
             .collect();
         Tables {
             any: by_proxy.iter().any(Option::is_some),
+            bytes: by_proxy.iter().flatten().any(|t| t.stores_bytes),
             by_proxy,
         }
     }

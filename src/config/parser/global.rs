@@ -500,6 +500,13 @@ pub(crate) fn pool_high_fd_ratio(p: &mut Parser, w: &[String], loc: &Loc) {
     }
 }
 
+/// `tune.pool-low-fd-ratio N`: likewise.
+pub(crate) fn pool_low_fd_ratio(p: &mut Parser, w: &[String], loc: &Loc) {
+    if let Some(v) = uint_arg(w, 1, 0, 100, loc, &mut p.diags) {
+        p.global.pool_low_fd_ratio = v as u32;
+    }
+}
+
 /// `tune.peers.max-updates-at-once N` (read as HAProxy's atoi: leading digits).
 pub(crate) fn peers_max_updates(p: &mut Parser, w: &[String], loc: &Loc) {
     match w.get(1).map(|v| crate::config::units::atol(v)) {

@@ -771,6 +771,7 @@ async fn stream(
             let e = crate::net::error::ProxyError::bad_request(e.status());
             ctx.fail(&mut io, &mut out, &mut txn, None, &e, None, None)
                 .await;
+            txn.count_stick_bytes(&ctx, &crate::stick::Trackers::new());
         }
     }
     io.finish().await;

@@ -191,6 +191,24 @@ pub(crate) struct Txn {
     /// The addresses its rules set (`http-request set-src`…), else the connection's.
     /// (Boxed: rare, and a connection holds its next transaction while it waits.)
     addrs: Option<Box<crate::acl::StreamAddrs>>,
+    /// What the stick tables' byte counters add, when one stores any (boxed: rare).
+    stick: Option<Box<StickBytes>>,
+}
+
+/// A transaction's bytes as HAProxy's stick tables count them (the HTX sizes of what was
+/// read and sent, see [`crate::h1::htx_head_size`]), for every stream however it was
+/// answered (HAProxy's `stream_process_counters`).
+#[derive(Default)]
+struct StickBytes {
+    /// The request's head.
+    head_in: u64,
+    /// Its body's data read so far (a chunked body's without its framing, and one byte for
+    /// its end, HAProxy's EOT block).
+    body_in: u64,
+    /// The rest of a `Content-Length` body, counted once forwarded.
+    unread: u64,
+    /// The answer: corelb's own, or the server's head as received and its body.
+    bytes_out: u64,
 }
 
 impl Txn {
@@ -306,6 +324,27 @@ impl Txn {
             not_first: false,
             unique_id: None,
             addrs: None,
+            stick: None,
+        }
+    }
+
+    /// An answer of corelb's own sent, `bytes` long: for the log and the counters, and
+    /// sized as HAProxy counts it when a stick table stores byte counters.
+    fn answered(&mut self, bytes: &[u8]) {
+        self.bytes_out = bytes.len() as u64;
+        if let Some(s) = &mut self.stick {
+            s.bytes_out = crate::h1::htx_answer_size(bytes);
+        }
+    }
+
+    /// Adds its bytes to the byte counters of what the stream (`stream`) and its connection
+    /// track (HAProxy counts them for every stream, whatever answered it).
+    pub(crate) fn count_stick_bytes(&self, ctx: &Ctx, stream: &crate::stick::Trackers) {
+        if let Some(s) = &self.stick
+            && let Some(c) =
+                (ctx.shard.shared.stick).ctx_session(stream, ctx.info.trackers.as_deref())
+        {
+            c.count_bytes(s.head_in + s.body_in, s.bytes_out);
         }
     }
 
@@ -515,7 +554,11 @@ impl Ctx {
                 (txn.status, page) = (st, bytes.into());
             }
             // HAProxy's `%B` counts its error answers.
-            txn.bytes_out = page.len() as u64;
+            if self.shard.shared.stick.bytes && txn.stick.is_none() {
+                // (A request that failed before its head was read counts none of it.)
+                txn.stick = Some(Box::default());
+            }
+            txn.answered(&page);
             let _ = write_all(client, &page, within(fe_px.timeouts.client)).await;
         }
         // The transaction's variables too, when there was a request (HAProxy logs them
@@ -820,11 +863,12 @@ impl Drop for Exchange<'_> {
     /// once, with the kill's letter (`K`, `D`, `U`) and the phase it was in, as HAProxy
     /// does; watching for the kill costs the exchange nothing while it runs.
     fn drop(&mut self) {
+        let ctx = self.ctx;
         let txn = &mut self.txn;
+        txn.count_stick_bytes(ctx, &self.trackers);
         if txn.logged.get() {
             return;
         }
-        let ctx = self.ctx;
         // The connection was killed, or the request's server shut its connections down.
         let why = ctx.shard.sessions.kill_cause(ctx.info.sess).or_else(|| {
             let s = &txn.backend.as_ref()?.lb.servers[txn.server?];
@@ -974,7 +1018,7 @@ impl<'c> Exchange<'c> {
                 let ok = write_all(client, &bytes, within(ctx.fe_px().timeouts.client))
                     .await
                     .is_ok();
-                self.txn.bytes_out = bytes.len() as u64;
+                self.txn.answered(&bytes);
                 log_txn(
                     &ctx.shard,
                     &ctx.fe,
@@ -1052,6 +1096,25 @@ impl<'c> Exchange<'c> {
                 BodyKind::ContentLength(n) => n,
                 _ => 0, // chunked bodies are not counted
             };
+        if shared.stick.bytes {
+            // What HAProxy has read when its rules run: the head and the body come with it
+            // (or waited for); the rest counts once forwarded.
+            let body = &inb.bytes()[head_len..];
+            let (body_in, unread) = match req.body_kind() {
+                BodyKind::ContentLength(n) => {
+                    let seen = n.min(body.len() as u64);
+                    (seen, n - seen)
+                }
+                BodyKind::Chunked => (chunked_data(body, &ctx.limits), 0),
+                _ => (0, 0),
+            };
+            txn.stick = Some(Box::new(StickBytes {
+                head_in: crate::h1::htx_head_size(&inb.bytes()[..head_len]),
+                body_in,
+                unread,
+                bytes_out: 0,
+            }));
+        }
         if logging(shard, fe) {
             txn.request_line = request_line(ctx, req, inb.bytes());
             let bytes = inb.bytes();
@@ -1823,7 +1886,7 @@ impl<'c> Exchange<'c> {
             {
                 let bytes = super::redir::response(p, local_target(ctx, &b.req, b.inb.bytes()));
                 txn.status = 302;
-                txn.bytes_out = bytes.len() as u64;
+                txn.answered(&bytes);
                 let _ = write_all(client, &bytes, within(fe_px.timeouts.client)).await;
                 return Err(ProxyError::answered_locally());
             }
@@ -1936,6 +1999,16 @@ impl<'c> Exchange<'c> {
                         // and the exchange's whole state is copied into its box per request;
                         // a new connection costs more than this allocation.
                         None => {
+                            // Short of descriptors: an idle one to this server goes first
+                            // (tune.pool-high-fd-ratio).
+                            if !own_conn {
+                                shard.http_pool.borrow_mut().make_room(
+                                    be.proxy,
+                                    srv,
+                                    shard.shared.idle_fds,
+                                    shard.shared.slots.current(),
+                                );
+                            }
                             let c =
                                 crate::net::upstream::connect(be, srv, src, dst, sni, facts, ws);
                             let c = if be.abortonclose {
@@ -2055,6 +2128,11 @@ impl<'c> Exchange<'c> {
                     t_server,
                 )
                 .await?;
+                if body_kind == BodyKind::Chunked
+                    && let Some(s) = &mut txn.stick
+                {
+                    s.body_in = scanner.data_len() + u64::from(scanner.is_done());
+                }
             }
             // Read the response head (forwarding interim 1xx responses).
             match read_response_head(
@@ -2540,6 +2618,10 @@ impl<'c> Exchange<'c> {
                     Some(e)
                 }),
             };
+            if let Some(s) = &mut txn.stick {
+                // The server's head as it came (HAProxy counts it as its mux reads it).
+                s.bytes_out = crate::h1::htx_head_size(&b.rbuf.bytes()[..head_len_r]);
+            }
             b.rbuf.consume(head_len_r);
             Ok(filt)
         };
@@ -2556,7 +2638,7 @@ impl<'c> Exchange<'c> {
                     txn.t_response = None;
                 }
                 let _ = write_all(client, &bytes, within(fe_px.timeouts.client)).await;
-                txn.bytes_out = bytes.len() as u64;
+                txn.answered(&bytes);
                 log_txn(shard, fe, &ctx.info, txn, ctx.vars(vars));
                 return Next::Close;
             }
@@ -2643,11 +2725,14 @@ impl<'c> Exchange<'c> {
                 || be.source[srv].presents_client()
             {
                 b.private = Some((be.proxy, srv, answered.sconn, uses));
-            } else if !crate::net::pool::has_room(
-                shard.shared.idle_fd_cap,
+            } else if !shard.http_pool.borrow().keeps(
+                be.proxy,
+                srv,
+                reused,
+                shard.shared.idle_fds,
                 shard.shared.slots.current(),
             ) {
-                // Past tune.pool-high-fd-ratio: closed rather than kept idle.
+                // Short of descriptors (tune.pool-low/high-fd-ratio): closed rather than kept.
                 drop(answered.sconn);
             } else {
                 let limit = crate::net::pool::IdleLimit::of(params, shard.shared.shards);
@@ -2665,8 +2750,10 @@ impl<'c> Exchange<'c> {
             drop(answered.sconn);
         }
         b.rbuf.consume(b.rbuf.len());
-        if let Some(c) = &stick_ctx {
-            c.count_bytes(txn.bytes_in, txn.bytes_out);
+        if let Some(s) = &mut txn.stick {
+            // (Counted with the exchange's end, see `Exchange`'s `Drop`.)
+            s.body_in += std::mem::take(&mut s.unread);
+            s.bytes_out += fwd.body;
         }
         log_txn_at(shard, fe, &ctx.info, txn, ctx.vars(vars), now);
         if close_client {
@@ -2900,6 +2987,8 @@ async fn fail<C: AsyncWrite + Unpin>(
     txn.null = null;
     ctx.fail(client, &mut b.out, &mut txn, None, &e, None, None)
         .await;
+    // (No exchange: only what the connection tracks.)
+    txn.count_stick_bytes(ctx, &crate::stick::Trackers::new());
 }
 
 /// The target as corelb's own answers match it (`monitor-uri`, the stats page, `redir`): an
@@ -3548,6 +3637,14 @@ async fn forward_request_body<C: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// The data of the chunked body in `body` (what of it is here), and one byte if it ended:
+/// what HAProxy's stick counters count of it (its HTX data and end-of-trailers blocks).
+fn chunked_data(body: &[u8], limits: &HeadLimits) -> u64 {
+    let mut scanner = ChunkedScanner::new(limits);
+    let _ = scanner.advance(body);
+    scanner.data_len() + u64::from(scanner.is_done())
+}
+
 /// Reads the final response head into `rbuf`/`res`, forwarding interim responses (100,
 /// 103…) to the client as they come.
 async fn read_response_head<C: AsyncWrite + Unpin>(
@@ -3601,6 +3698,9 @@ async fn read_response_head<C: AsyncWrite + Unpin>(
 
 struct Forwarded {
     bytes: u64,
+    /// The body's data as HAProxy counts it (a chunked body's without its framing, and
+    /// one byte for its end).
+    body: u64,
     /// The whole body went through (the server connection may be reused).
     complete: bool,
     /// Set when the transfer broke: the log's termination state.
@@ -3625,6 +3725,7 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
 ) -> Forwarded {
     let mut f = Forwarded {
         bytes: 0,
+        body: 0,
         complete: false,
         term: None,
         invalid: false,
@@ -3660,6 +3761,11 @@ async fn forward_response_body<C: AsyncWrite + Unpin>(
                 }
             },
             BodyKind::CloseDelimited => rbuf.len(),
+        };
+        // (What came from the server, before compression, as HAProxy counts it.)
+        f.body = match kind {
+            BodyKind::Chunked => scanner.data_len() + u64::from(scanner.is_done()),
+            _ => f.body + take as u64,
         };
         if first || take > 0 {
             if kind != BodyKind::Chunked && filt.active() {
