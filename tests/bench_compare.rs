@@ -194,9 +194,20 @@ fn quick_comparison_with_haproxy() {
         common::signal_pid(*pid, libc::SIGKILL);
     }
 
+    // The script's own complaints (which run failed, and why) wherever they are, then the
+    // end of its progress: a CI failure once showed only the tail, without its cause.
     let tail: String = {
         let lines: Vec<&str> = stderr.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        let said: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("bench-compare:"))
+            .collect();
+        format!(
+            "{}\n...\n{}",
+            said.join("\n"),
+            lines[lines.len().saturating_sub(40)..].join("\n")
+        )
     };
     let status = status.unwrap_or_else(|| {
         panic!("bench-compare.sh --quick still ran after {DEADLINE:?}; stderr:\n{tail}")
